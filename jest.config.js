@@ -1,0 +1,21 @@
+// One jest run, three projects: unit (pure, in-memory), int (real nats-server / janus),
+// e2e (browser + whole stack). `npm test` runs all three.
+const base = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
+  moduleNameMapper: {
+    '^@haven/([a-z-]+)/testing$': '<rootDir>/packages/$1/src/testing.ts',
+    '^@haven/(errors|proto|crypto|telemetry|eventstore|bus|service)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/.haven/', '/dist/'],
+};
+module.exports = {
+  reporters: ['default', '<rootDir>/tests/support/summary-reporter.js'],
+  maxWorkers: process.env.CI ? 2 : '50%',
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/**/*.unit.spec.ts'] },
+    { ...base, displayName: 'int', testMatch: ['<rootDir>/**/*.int.spec.ts'], testTimeout: 60000 },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/**/*.e2e.spec.ts'], testTimeout: 180000 },
+  ],
+};

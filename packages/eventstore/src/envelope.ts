@@ -1,0 +1,60 @@
+/**
+ * The event envelope of DESIGN.md §3. Every event Haven stores or publishes has this shape.
+ * `data` never holds PHI; PHI fields travel only in `phi`, sealed with the patient's own data key.
+ */
+
+/** Who caused an event: a user (with role), a patient principal, a service account or a service. */
+export interface Actor {
+  readonly kind: 'user' | 'patient' | 'service_account' | 'service' | 'anonymous';
+  /** Stable id: user id, patient principal id, service-account id or service name. */
+  readonly id: string;
+  /** Role for users (`admin`, `clinician`, `front_desk`, `auditor`); absent otherwise. */
+  readonly role?: string;
+}
+
+/** PHI sealed with a patient's data key (see @haven/crypto `sealPhi`). Opaque to everyone else. */
+export interface SealedPhi {
+  /** The patient whose data key sealed this; crypto-shredding destroys that key. */
+  readonly subject: string;
+  /** Key id of the patient's data key. */
+  readonly keyId: string;
+  /** base64url(iv ‖ ciphertext ‖ tag) of the JSON of the PHI fields, AES-256-GCM. */
+  readonly ciphertext: string;
+}
+
+/** A stored event. `revision` is the 0-based position in its stream; `position` in the whole store. */
+export interface EventEnvelope<TType extends string = string, TData = Record<string, unknown>> {
+  /** UUIDv7; also the idempotency key of the append. */
+  readonly id: string;
+  /** Fully-qualified type, e.g. `haven.scheduling.v1.AppointmentBooked`. */
+  readonly type: TType;
+  /** `<context>.<aggregate>-<id>`, e.g. `scheduling.appointment-01J…`. */
+  readonly stream: string;
+  /** 0-based revision within the stream. */
+  readonly revision: bigint;
+  /** ISO-8601 UTC. */
+  readonly occurredAt: string;
+  readonly actor: Actor;
+  readonly correlationId: string;
+  readonly causationId: string;
+  /** W3C traceparent of the span that appended the event, when there was one. */
+  readonly traceparent?: string;
+  /** Non-PHI payload. */
+  readonly data: TData;
+  /** PHI payload, sealed; absent when the event carries none. */
+  readonly phi?: SealedPhi;
+}
+
+/** What a caller hands to `append`: the envelope minus what the store assigns. */
+export interface NewEvent<TType extends string = string, TData = Record<string, unknown>> {
+  /** UUIDv7; generate with `newEventId()`. A retried append with the same id never duplicates. */
+  readonly id: string;
+  readonly type: TType;
+  readonly occurredAt: string;
+  readonly actor: Actor;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly traceparent?: string;
+  readonly data: TData;
+  readonly phi?: SealedPhi;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by `npm start`, `npm test` and `npm run bench`:
+# OS packages (nats-server, janus, janus-tools, chromium), npm dependencies, helm, build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+command -v janus >/dev/null 2>&1 || need+=(janus)
+command -v janus-pp-rec >/dev/null 2>&1 || need+=(janus-tools)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "haven: missing system packages: ${need[*]}" >&2
+    echo "haven: run this once as root, then try again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "haven: installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# npm dependencies: `npm ci` whenever package-lock.json changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.haven-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  echo "haven: npm ci"
+  npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.haven-lock-hash
+fi
+
+node scripts/install-helm.mjs
+echo "haven: build"
+npm run --silent build
