@@ -1,0 +1,301 @@
+import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
+import { GCM } from './aes-gcm';
+import { PhiShreddedError } from './errors';
+import type { Kms, KmsContext, WrappedKey } from './kms';
+
+/** A patient's data key. `key` is a secret KeyObject: it never prints its material. */
+export interface PatientKey {
+  readonly keyId: string;
+  readonly key: KeyObject;
+}
+
+/**
+ * Per-patient data keys (DESIGN.md §5). Destroying a patient's key crypto-shreds every piece of PHI
+ * sealed with it, without touching the (immutable) event log.
+ */
+export interface PatientKeyStore {
+  /**
+   * Returns the patient's key, creating it on first use. Concurrent calls return the same key.
+   * Throws PhiShreddedError when the key was destroyed (a destroyed patient never gets a new key),
+   * ValidationError when `patientId` is empty.
+   */
+  getOrCreate(patientId: string): Promise<PatientKey>;
+  /**
+   * Returns the patient's key. Throws NotFoundError when the patient never had one, PhiShreddedError when
+   * it was destroyed.
+   */
+  get(patientId: string): Promise<PatientKey>;
+  /**
+   * Crypto-shredding: destroys the patient's key for good. Idempotent; destroying an unknown patient
+   * records the tombstone too, so no key can be created for them later.
+   */
+  destroy(patientId: string): Promise<void>;
+}
+
+/** Throws ValidationError when `patientId` is not a non-empty string. */
+export function checkPatientId(patientId: string): void {
+  if (typeof patientId !== 'string' || patientId.length === 0 || patientId.length > 256) {
+    throw new ValidationError([
+      { field: 'patientId', description: 'must be a non-empty string of at most 256 characters' },
+    ]);
+  }
+}
+
+/** A fresh random key id for a patient data key. */
+export function newPatientKeyId(): string {
+  return `pk-${randomBytes(12).toString('base64url')}`;
+}
+
+/** Options of {@link FilePatientKeyStore}. */
+export interface FilePatientKeyStoreOptions {
+  /** Directory of the key files; created with mode 0700 when missing. */
+  readonly dir: string;
+  /** The KMS that wraps every patient key at rest. */
+  readonly kms: Kms;
+  /** At most this many unwrapped keys are cached in memory (least recently used evicted). Default 1000. */
+  readonly cacheSize?: number;
+}
+
+interface KeyFile {
+  format: 'haven.patient-key.v1';
+  patientId: string;
+  keyId: string;
+  wrapped: WrappedKey;
+  createdAt: string;
+}
+
+interface Tombstone {
+  format: 'haven.patient-key-tombstone.v1';
+  patientId: string;
+  destroyedAt: string;
+}
+
+function wrapContext(patientId: string, keyId: string): KmsContext {
+  return { purpose: 'haven.patient-key.v1', patientId, keyId };
+}
+
+/**
+ * A {@link PatientKeyStore} that keeps each patient key wrapped by the KMS in its own 0600 JSON file under
+ * a 0700 directory (file name = SHA-256 of the patient id). `destroy` overwrites the file with random
+ * bytes, fsyncs, deletes it and leaves a tombstone. Unwrapped keys are cached in a bounded LRU.
+ *
+ * Limitation: overwriting does not reach copies in backups or SSD remapped blocks; a KMS-side per-patient
+ * KEK would make shredding reach backups too.
+ */
+export class FilePatientKeyStore implements PatientKeyStore {
+  readonly #dir: string;
+  readonly #kms: Kms;
+  readonly #cacheSize: number;
+  readonly #cache = new Map<string, PatientKey>();
+  readonly #inflight = new Map<string, Promise<PatientKey>>();
+  #dirReady: Promise<void> | undefined;
+
+  /** Throws ValidationError when `cacheSize` is not a positive integer. */
+  constructor(options: FilePatientKeyStoreOptions) {
+    const cacheSize = options.cacheSize ?? 1000;
+    if (!Number.isInteger(cacheSize) || cacheSize < 1) {
+      throw new ValidationError([{ field: 'cacheSize', description: 'must be a positive integer' }]);
+    }
+    this.#dir = options.dir;
+    this.#kms = options.kms;
+    this.#cacheSize = cacheSize;
+  }
+
+  /** {@inheritDoc PatientKeyStore.getOrCreate} */
+  async getOrCreate(patientId: string): Promise<PatientKey> {
+    checkPatientId(patientId);
+    return this.#once(patientId, async () => {
+      const existing = await this.#load(patientId);
+      if (existing !== undefined) return existing;
+      return this.#create(patientId);
+    });
+  }
+
+  /** {@inheritDoc PatientKeyStore.get} */
+  async get(patientId: string): Promise<PatientKey> {
+    checkPatientId(patientId);
+    return this.#once(patientId, async () => {
+      const existing = await this.#load(patientId);
+      if (existing === undefined) throw new NotFoundError(`no data key for subject ${patientId}`);
+      return existing;
+    });
+  }
+
+  /** {@inheritDoc PatientKeyStore.destroy} */
+  async destroy(patientId: string): Promise<void> {
+    checkPatientId(patientId);
+    await this.#ensureDir();
+    await this.#inflight.get(patientId)?.catch(() => undefined);
+    this.#cache.delete(patientId);
+    const tombstone: Tombstone = {
+      format: 'haven.patient-key-tombstone.v1',
+      patientId,
+      destroyedAt: new Date().toISOString(),
+    };
+    await writeNew(this.#path(patientId, 'shredded'), `${JSON.stringify(tombstone)}\n`, { replace: true });
+    const file = this.#path(patientId, 'key');
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, fsConstants.O_WRONLY);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      const size = (await handle.stat()).size;
+      await handle.write(randomBytes(Math.max(size, 1)), 0, Math.max(size, 1), 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.unlink(file);
+  }
+
+  /** Redacted form (directory and cache size only). */
+  toJSON(): { kind: 'FilePatientKeyStore'; dir: string; cached: number } {
+    return { kind: 'FilePatientKeyStore', dir: this.#dir, cached: this.#cache.size };
+  }
+
+  /** Redacted `util.inspect` output. */
+  [inspect.custom](): string {
+    return `FilePatientKeyStore ${JSON.stringify(this.toJSON())}`;
+  }
+
+  #once(patientId: string, work: () => Promise<PatientKey>): Promise<PatientKey> {
+    const cached = this.#cache.get(patientId);
+    if (cached !== undefined) {
+      this.#cache.delete(patientId);
+      this.#cache.set(patientId, cached);
+      return Promise.resolve(cached);
+    }
+    const pending = this.#inflight.get(patientId);
+    if (pending !== undefined) return pending;
+    const run = work()
+      .then((key) => {
+        this.#remember(patientId, key);
+        return key;
+      })
+      .finally(() => this.#inflight.delete(patientId));
+    this.#inflight.set(patientId, run);
+    return run;
+  }
+
+  #remember(patientId: string, key: PatientKey): void {
+    this.#cache.set(patientId, key);
+    while (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next().value as string;
+      this.#cache.delete(oldest);
+    }
+  }
+
+  #path(patientId: string, kind: 'key' | 'shredded'): string {
+    const name = createHash('sha256').update(patientId, 'utf8').digest('hex');
+    return join(this.#dir, `${name}.${kind === 'key' ? 'json' : 'shredded'}`);
+  }
+
+  async #ensureDir(): Promise<void> {
+    this.#dirReady ??= (async () => {
+      try {
+        await fs.mkdir(this.#dir, { recursive: false, mode: 0o700 });
+        await fs.chmod(this.#dir, 0o700);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    })();
+    return this.#dirReady.catch((error: unknown) => {
+      this.#dirReady = undefined;
+      throw error;
+    });
+  }
+
+  async #shredded(patientId: string): Promise<boolean> {
+    try {
+      await fs.access(this.#path(patientId, 'shredded'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #load(patientId: string): Promise<PatientKey | undefined> {
+    await this.#ensureDir();
+    if (await this.#shredded(patientId)) throw new PhiShreddedError(patientId);
+    let text: string;
+    try {
+      text = await fs.readFile(this.#path(patientId, 'key'), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    let doc: KeyFile;
+    try {
+      doc = JSON.parse(text) as KeyFile;
+    } catch {
+      throw new PreconditionError(`key file of subject ${patientId} is not valid JSON`);
+    }
+    if (
+      doc.format !== 'haven.patient-key.v1' ||
+      doc.patientId !== patientId ||
+      typeof doc.keyId !== 'string'
+    ) {
+      throw new PreconditionError(`key file of subject ${patientId} is not a valid patient key file`);
+    }
+    const raw = await this.#kms.unwrapKey(doc.wrapped, wrapContext(patientId, doc.keyId));
+    const key = createSecretKey(raw);
+    raw.fill(0);
+    return { keyId: doc.keyId, key };
+  }
+
+  async #create(patientId: string): Promise<PatientKey> {
+    const keyId = newPatientKeyId();
+    const raw = randomBytes(GCM.keyBytes);
+    try {
+      const wrapped = await this.#kms.wrapKey(raw, wrapContext(patientId, keyId));
+      const doc: KeyFile = {
+        format: 'haven.patient-key.v1',
+        patientId,
+        keyId,
+        wrapped,
+        createdAt: new Date().toISOString(),
+      };
+      const created = await writeNew(this.#path(patientId, 'key'), `${JSON.stringify(doc)}\n`, {
+        replace: false,
+      });
+      if (!created) {
+        // Another process created it first: use theirs.
+        const theirs = await this.#load(patientId);
+        if (theirs === undefined)
+          throw new PreconditionError(`key file of subject ${patientId} vanished while being created`);
+        return theirs;
+      }
+      return { keyId, key: createSecretKey(raw) };
+    } finally {
+      raw.fill(0);
+    }
+  }
+}
+
+/** Writes a 0600 file; with replace=false returns false when it already exists. */
+async function writeNew(path: string, text: string, options: { replace: boolean }): Promise<boolean> {
+  const flags =
+    fsConstants.O_WRONLY | fsConstants.O_CREAT | (options.replace ? fsConstants.O_TRUNC : fsConstants.O_EXCL);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, flags, 0o600);
+  } catch (error) {
+    if (!options.replace && (error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}

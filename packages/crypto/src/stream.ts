@@ -1,0 +1,562 @@
+import { createCipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { constants as fsConstants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ValidationError } from '@haven/errors';
+import { GCM, decryptGcm } from './aes-gcm';
+import { IntegrityError } from './errors';
+import type { Kms, KmsContext, WrappedKey } from './kms';
+
+/**
+ * Chunked file format (version 1), for big objects such as recordings:
+ *
+ * ```
+ * header (1048 bytes)
+ *   0  magic "HAVENENC"            8
+ *   8  version = 1                 1
+ *   9  flags = 0                   1
+ *  10  chunk size (u32 BE)         4
+ *  14  nonce prefix (random)       8
+ *  22  key slot size (u16 BE)      2   = 1024
+ *  24  key slot: u16 BE length ‖ JSON of the wrapped data key ‖ zero padding
+ * records: chunk i = AES-256-GCM(data key, nonce = prefix ‖ u32 BE i,
+ *                                aad = SHA-256(header[0..24]) ‖ u32 BE i ‖ isFinal)  ‖ 16-byte tag
+ * ```
+ *
+ * Every chunk holds exactly `chunkSize` plaintext bytes except the final one (0..chunkSize). Reordering,
+ * truncation (the last record is not flagged final) and extension (a record after the final one) fail
+ * authentication. The wrapped key is authenticated by the KMS with the header hash as context, and sits in
+ * a fixed-size slot outside the chunk AAD so {@link rewrapFile} can rotate the KEK in place.
+ */
+export const STREAM_FORMAT = {
+  magic: 'HAVENENC',
+  version: 1,
+  fixedHeaderBytes: 24,
+  keySlotBytes: 1024,
+  headerBytes: 24 + 1024,
+  defaultChunkSize: 64 * 1024,
+  minChunkSize: 1024,
+  maxChunkSize: 16 * 1024 * 1024,
+} as const;
+
+const MAGIC = Buffer.from(STREAM_FORMAT.magic, 'ascii');
+const MAX_CHUNKS = 2 ** 32;
+/** Read/write buffer of the file helpers: fewer syscalls, still constant memory. */
+const IO_BUFFER_BYTES = 1024 * 1024;
+
+/** Options of {@link createEncryptStream} and {@link encryptFile}. */
+export interface EncryptStreamOptions {
+  /** Plaintext bytes per chunk; 1 KiB … 16 MiB. Default 64 KiB. */
+  readonly chunkSize?: number;
+}
+
+/** What the header of an encrypted file says (no secrets). */
+export interface EncryptedFileInfo {
+  readonly chunkSize: number;
+  readonly chunkCount: number;
+  /** Size of the plaintext, from the file size (authenticated when the final chunk is verified). */
+  readonly plaintextSize: number;
+  readonly wrappedKey: WrappedKey;
+}
+
+interface ParsedHeader {
+  readonly chunkSize: number;
+  readonly noncePrefix: Buffer;
+  readonly headerHash: Buffer;
+  readonly wrappedKey: WrappedKey;
+}
+
+function wrapContext(headerHash: Buffer): KmsContext {
+  return { purpose: 'haven.stream.v1', header: headerHash.toString('hex') };
+}
+
+function checkChunkSize(chunkSize: number): void {
+  if (
+    !Number.isInteger(chunkSize) ||
+    chunkSize < STREAM_FORMAT.minChunkSize ||
+    chunkSize > STREAM_FORMAT.maxChunkSize
+  ) {
+    throw new ValidationError([
+      {
+        field: 'chunkSize',
+        description: `must be an integer between ${STREAM_FORMAT.minChunkSize} and ${STREAM_FORMAT.maxChunkSize}`,
+      },
+    ]);
+  }
+}
+
+function fixedHeader(chunkSize: number, noncePrefix: Buffer): Buffer {
+  const h = Buffer.alloc(STREAM_FORMAT.fixedHeaderBytes);
+  MAGIC.copy(h, 0);
+  h.writeUInt8(STREAM_FORMAT.version, 8);
+  h.writeUInt8(0, 9);
+  h.writeUInt32BE(chunkSize, 10);
+  noncePrefix.copy(h, 14);
+  h.writeUInt16BE(STREAM_FORMAT.keySlotBytes, 22);
+  return h;
+}
+
+function keySlot(wrapped: WrappedKey): Buffer {
+  const json = Buffer.from(JSON.stringify({ kekId: wrapped.kekId, ciphertext: wrapped.ciphertext }), 'utf8');
+  if (json.length + 2 > STREAM_FORMAT.keySlotBytes) {
+    throw new ValidationError([{ field: 'wrappedKey', description: 'does not fit the 1 KiB key slot' }]);
+  }
+  const slot = Buffer.alloc(STREAM_FORMAT.keySlotBytes);
+  slot.writeUInt16BE(json.length, 0);
+  json.copy(slot, 2);
+  return slot;
+}
+
+/** Parses a 1048-byte header. Throws IntegrityError when it is not a valid version-1 header. */
+function parseHeader(header: Buffer): ParsedHeader {
+  if (header.length < STREAM_FORMAT.headerBytes)
+    throw new IntegrityError('encrypted file: header is truncated');
+  if (!header.subarray(0, 8).equals(MAGIC))
+    throw new IntegrityError('encrypted file: bad magic (not a Haven encrypted file)');
+  if (header.readUInt8(8) !== STREAM_FORMAT.version)
+    throw new IntegrityError('encrypted file: unsupported version');
+  if (header.readUInt8(9) !== 0) throw new IntegrityError('encrypted file: unknown flags');
+  const chunkSize = header.readUInt32BE(10);
+  if (chunkSize < STREAM_FORMAT.minChunkSize || chunkSize > STREAM_FORMAT.maxChunkSize) {
+    throw new IntegrityError('encrypted file: chunk size out of range');
+  }
+  if (header.readUInt16BE(22) !== STREAM_FORMAT.keySlotBytes)
+    throw new IntegrityError('encrypted file: bad key slot size');
+  const slot = header.subarray(STREAM_FORMAT.fixedHeaderBytes, STREAM_FORMAT.headerBytes);
+  const len = slot.readUInt16BE(0);
+  if (len + 2 > slot.length) throw new IntegrityError('encrypted file: bad key slot');
+  let wrappedKey: WrappedKey;
+  try {
+    const parsed = JSON.parse(slot.subarray(2, 2 + len).toString('utf8')) as Partial<WrappedKey>;
+    if (typeof parsed.kekId !== 'string' || typeof parsed.ciphertext !== 'string') throw new Error('shape');
+    wrappedKey = { kekId: parsed.kekId, ciphertext: parsed.ciphertext };
+  } catch {
+    throw new IntegrityError('encrypted file: key slot is not a wrapped key');
+  }
+  const fixed = header.subarray(0, STREAM_FORMAT.fixedHeaderBytes);
+  return {
+    chunkSize,
+    noncePrefix: Buffer.from(header.subarray(14, 22)),
+    headerHash: createHash('sha256').update(fixed).digest(),
+    wrappedKey,
+  };
+}
+
+function nonce(prefix: Buffer, index: number): Buffer {
+  const n = Buffer.alloc(GCM.ivBytes);
+  prefix.copy(n, 0);
+  n.writeUInt32BE(index, 8);
+  return n;
+}
+
+function chunkAad(headerHash: Buffer, index: number, final: boolean): Buffer {
+  const aad = Buffer.alloc(headerHash.length + 5);
+  headerHash.copy(aad, 0);
+  aad.writeUInt32BE(index, headerHash.length);
+  aad.writeUInt8(final ? 1 : 0, headerHash.length + 4);
+  return aad;
+}
+
+function encryptChunk(
+  key: KeyObject,
+  h: ParsedHeader,
+  index: number,
+  final: boolean,
+  plaintext: Buffer,
+): Buffer {
+  if (index >= MAX_CHUNKS)
+    throw new ValidationError([{ field: 'plaintext', description: 'too many chunks for one file' }]);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce(h.noncePrefix, index), {
+    authTagLength: GCM.tagBytes,
+  });
+  cipher.setAAD(chunkAad(h.headerHash, index, final));
+  const body = cipher.update(plaintext);
+  cipher.final(); // GCM: no trailing block
+  return Buffer.concat([body, cipher.getAuthTag()], body.length + GCM.tagBytes);
+}
+
+function decryptChunk(
+  key: KeyObject,
+  h: ParsedHeader,
+  index: number,
+  final: boolean,
+  record: Buffer,
+): Buffer {
+  if (record.length < GCM.tagBytes) throw new IntegrityError(`encrypted file: chunk ${index} is truncated`);
+  const body = record.subarray(0, record.length - GCM.tagBytes);
+  const tag = record.subarray(record.length - GCM.tagBytes);
+  return decryptGcm(
+    key,
+    nonce(h.noncePrefix, index),
+    body,
+    tag,
+    chunkAad(h.headerHash, index, final),
+    `encrypted file: chunk ${index}${final ? ' (final)' : ''}`,
+  );
+}
+
+/** Byte queue that hands out exact-size slices without re-copying everything on every write. */
+class ByteQueue {
+  #parts: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.#parts.push(b);
+    this.length += b.length;
+  }
+  take(n: number): Buffer {
+    const first = this.#parts[0];
+    if (first !== undefined && first.length >= n) {
+      // Zero-copy when the head piece covers the request (the common case with large reads).
+      if (first.length === n) this.#parts.shift();
+      else this.#parts[0] = first.subarray(n);
+      this.length -= n;
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.#parts[0]!;
+      const need = n - filled;
+      if (head.length <= need) {
+        head.copy(out, filled);
+        filled += head.length;
+        this.#parts.shift();
+      } else {
+        head.copy(out, filled, 0, need);
+        this.#parts[0] = head.subarray(need);
+        filled += need;
+      }
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
+/**
+ * A Transform that encrypts a plaintext byte stream into the chunked format ({@link STREAM_FORMAT}) with a
+ * fresh data key wrapped by `kms`. Memory stays at about two chunks whatever the input size.
+ * Throws ValidationError (synchronously) on a bad chunk size; KMS errors surface as stream errors.
+ */
+export function createEncryptStream(kms: Kms, options: EncryptStreamOptions = {}): Transform {
+  const chunkSize = options.chunkSize ?? STREAM_FORMAT.defaultChunkSize;
+  checkChunkSize(chunkSize);
+  const noncePrefix = randomBytes(8);
+  const fixed = fixedHeader(chunkSize, noncePrefix);
+  const headerHash = createHash('sha256').update(fixed).digest();
+  const rawKey = randomBytes(GCM.keyBytes);
+  const key = createSecretKey(rawKey);
+  const ready = kms.wrapKey(rawKey, wrapContext(headerHash)).then((wrappedKey) => {
+    rawKey.fill(0);
+    return { chunkSize, noncePrefix, headerHash, wrappedKey } satisfies ParsedHeader;
+  });
+  ready.catch(() => rawKey.fill(0)); // surfaced through the stream; avoid an unhandled rejection
+  const queue = new ByteQueue();
+  let index = 0;
+  let header: ParsedHeader | undefined;
+
+  const start = async (self: Transform): Promise<ParsedHeader> => {
+    if (header === undefined) {
+      header = await ready;
+      self.push(Buffer.concat([fixed, keySlot(header.wrappedKey)]));
+    }
+    return header;
+  };
+
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      start(this).then(
+        (h) => {
+          try {
+            queue.push(chunk);
+            while (queue.length > chunkSize)
+              this.push(encryptChunk(key, h, index++, false, queue.take(chunkSize)));
+            callback();
+          } catch (error) {
+            callback(error as Error);
+          }
+        },
+        (error: Error) => callback(error),
+      );
+    },
+    flush(callback: TransformCallback) {
+      start(this).then(
+        (h) => {
+          try {
+            this.push(encryptChunk(key, h, index++, true, queue.take(queue.length)));
+            callback();
+          } catch (error) {
+            callback(error as Error);
+          }
+        },
+        (error: Error) => callback(error),
+      );
+    },
+  });
+}
+
+/**
+ * A Transform that decrypts the chunked format. The header is read from the stream itself. Each chunk is
+ * authenticated before its plaintext is pushed; a truncated stream fails at the end, so a consumer must
+ * treat an error event as "discard everything". Errors are IntegrityError (tampering, truncation,
+ * reordering, extension) or NotFoundError (the KEK is no longer in the KMS).
+ */
+export function createDecryptStream(kms: Kms): Transform {
+  const queue = new ByteQueue();
+  let header: ParsedHeader | undefined;
+  let key: KeyObject | undefined;
+  let index = 0;
+
+  const drain = (self: Transform): void => {
+    const recordSize = header!.chunkSize + GCM.tagBytes;
+    while (queue.length > recordSize)
+      self.push(decryptChunk(key!, header!, index++, false, queue.take(recordSize)));
+  };
+
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      queue.push(chunk);
+      if (header !== undefined) {
+        try {
+          drain(this);
+          callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+        return;
+      }
+      if (queue.length < STREAM_FORMAT.headerBytes) {
+        callback();
+        return;
+      }
+      let parsed: ParsedHeader;
+      try {
+        parsed = parseHeader(queue.take(STREAM_FORMAT.headerBytes));
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      kms.unwrapKey(parsed.wrappedKey, wrapContext(parsed.headerHash)).then(
+        (raw) => {
+          try {
+            key = createSecretKey(raw);
+            raw.fill(0);
+            header = parsed;
+            drain(this);
+            callback();
+          } catch (error) {
+            callback(error as Error);
+          }
+        },
+        (error: Error) => callback(error),
+      );
+    },
+    flush(callback: TransformCallback) {
+      try {
+        if (header === undefined) throw new IntegrityError('encrypted file: header is truncated');
+        if (queue.length < GCM.tagBytes)
+          throw new IntegrityError('encrypted file: truncated (final chunk missing)');
+        this.push(decryptChunk(key!, header, index++, true, queue.take(queue.length)));
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+}
+
+/** Result of {@link encryptFile}. */
+export interface EncryptFileResult {
+  readonly kekId: string;
+  readonly plaintextSize: number;
+  readonly encryptedSize: number;
+}
+
+/**
+ * Encrypts `inPath` to `outPath` (created or replaced, mode 0600) with a fresh data key, streaming.
+ * On failure `outPath` is removed. Throws ValidationError on a bad chunk size, or the I/O / KMS error.
+ */
+export async function encryptFile(
+  kms: Kms,
+  inPath: string,
+  outPath: string,
+  options: EncryptStreamOptions = {},
+): Promise<EncryptFileResult> {
+  const enc = createEncryptStream(kms, options);
+  await pipeToFile(createReadStream(inPath, { highWaterMark: IO_BUFFER_BYTES }), enc, outPath);
+  const [inStat, outStat] = await Promise.all([fs.stat(inPath), fs.stat(outPath)]);
+  const info = await inspectEncryptedFile(outPath);
+  return { kekId: info.wrappedKey.kekId, plaintextSize: inStat.size, encryptedSize: outStat.size };
+}
+
+/**
+ * Decrypts `inPath` to `outPath` (mode 0600), streaming. On any failure, including tampering detected in
+ * the last chunk, `outPath` is removed so no unauthenticated plaintext stays on disk.
+ * Throws IntegrityError on tampering or truncation, NotFoundError when the KEK is gone.
+ */
+export async function decryptFile(kms: Kms, inPath: string, outPath: string): Promise<void> {
+  await pipeToFile(
+    createReadStream(inPath, { highWaterMark: IO_BUFFER_BYTES }),
+    createDecryptStream(kms),
+    outPath,
+  );
+}
+
+async function pipeToFile(source: Readable, transform: Transform, outPath: string): Promise<void> {
+  await fs.rm(outPath, { force: true });
+  const out = createWriteStream(outPath, { flags: 'wx', mode: 0o600, highWaterMark: IO_BUFFER_BYTES });
+  try {
+    await pipeline(source, transform, out);
+  } catch (error) {
+    await fs.rm(outPath, { force: true });
+    throw error;
+  }
+}
+
+interface OpenedFile {
+  readonly handle: fs.FileHandle;
+  readonly header: ParsedHeader;
+  readonly info: EncryptedFileInfo;
+}
+
+async function openEncrypted(path: string): Promise<OpenedFile> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    const buf = Buffer.alloc(STREAM_FORMAT.headerBytes);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const header = parseHeader(buf.subarray(0, bytesRead));
+    const body = size - STREAM_FORMAT.headerBytes;
+    const recordSize = header.chunkSize + GCM.tagBytes;
+    if (body < GCM.tagBytes) throw new IntegrityError('encrypted file: truncated (final chunk missing)');
+    const chunkCount = Math.ceil(body / recordSize);
+    const lastRecord = body - (chunkCount - 1) * recordSize;
+    if (lastRecord < GCM.tagBytes)
+      throw new IntegrityError('encrypted file: truncated (final chunk is shorter than its tag)');
+    if (chunkCount > MAX_CHUNKS) throw new IntegrityError('encrypted file: too many chunks');
+    const plaintextSize = (chunkCount - 1) * header.chunkSize + lastRecord - GCM.tagBytes;
+    return {
+      handle,
+      header,
+      info: { chunkSize: header.chunkSize, chunkCount, plaintextSize, wrappedKey: header.wrappedKey },
+    };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * Reads the header of an encrypted file: chunk size, chunk count, plaintext size, wrapped key. No KMS
+ * call, no authentication of the data. Throws IntegrityError when the file is not in the chunked format.
+ */
+export async function inspectEncryptedFile(path: string): Promise<EncryptedFileInfo> {
+  const opened = await openEncrypted(path);
+  await opened.handle.close();
+  return opened.info;
+}
+
+/** A byte range of the plaintext: `length` bytes from `offset` (clipped at the end of the plaintext). */
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+async function readRecord(opened: OpenedFile, index: number): Promise<Buffer> {
+  const recordSize = opened.header.chunkSize + GCM.tagBytes;
+  const position = STREAM_FORMAT.headerBytes + index * recordSize;
+  const size =
+    index === opened.info.chunkCount - 1
+      ? opened.info.plaintextSize - index * opened.header.chunkSize + GCM.tagBytes
+      : recordSize;
+  const buf = Buffer.alloc(size);
+  const { bytesRead } = await opened.handle.read(buf, 0, size, position);
+  if (bytesRead !== size) throw new IntegrityError(`encrypted file: chunk ${index} is truncated`);
+  return buf;
+}
+
+function checkRange(range: ByteRange): void {
+  const bad = (field: string) =>
+    new ValidationError([{ field, description: 'must be a non-negative safe integer' }]);
+  if (!Number.isSafeInteger(range.offset) || range.offset < 0) throw bad('offset');
+  if (!Number.isSafeInteger(range.length) || range.length < 0) throw bad('length');
+}
+
+/**
+ * Random access: yields the plaintext of `range`, reading and authenticating only the chunks it covers
+ * plus the final chunk (so a truncated file is detected even for a range read). Constant memory.
+ * Throws ValidationError on a bad range, IntegrityError on tampering or truncation, NotFoundError when the
+ * KEK is gone.
+ */
+export async function* decryptRangeChunks(
+  kms: Kms,
+  path: string,
+  range: ByteRange,
+): AsyncGenerator<Buffer, void, undefined> {
+  checkRange(range);
+  const opened = await openEncrypted(path);
+  try {
+    const { header, info } = opened;
+    const raw = await kms.unwrapKey(header.wrappedKey, wrapContext(header.headerHash));
+    const key = createSecretKey(raw);
+    raw.fill(0);
+    const lastIndex = info.chunkCount - 1;
+    decryptChunk(key, header, lastIndex, true, await readRecord(opened, lastIndex)); // authenticates the length
+    const start = Math.min(range.offset, info.plaintextSize);
+    const end = Math.min(info.plaintextSize, start + range.length);
+    if (end <= start) return;
+    const first = Math.floor(start / header.chunkSize);
+    const last = Math.floor((end - 1) / header.chunkSize);
+    for (let i = first; i <= last; i++) {
+      const plain = decryptChunk(key, header, i, i === lastIndex, await readRecord(opened, i));
+      const chunkStart = i * header.chunkSize;
+      yield plain.subarray(Math.max(0, start - chunkStart), Math.min(plain.length, end - chunkStart));
+    }
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/**
+ * Decrypts a byte range of an encrypted file into one Buffer (see {@link decryptRangeChunks}).
+ * Throws like {@link decryptRangeChunks}.
+ */
+export async function decryptRange(kms: Kms, path: string, range: ByteRange): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of decryptRangeChunks(kms, path, range)) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+/** A Readable over a decrypted byte range (for HTTP range playback). Errors as {@link decryptRangeChunks}. */
+export function createDecryptRangeStream(kms: Kms, path: string, range: ByteRange): Readable {
+  return Readable.from(decryptRangeChunks(kms, path, range), { objectMode: false });
+}
+
+/**
+ * Key rotation for a file: re-wraps its data key under the KMS's current KEK by rewriting the 1 KiB key
+ * slot in place; the chunks are not touched. Returns the KEK id now in the file.
+ * Throws IntegrityError when the header or wrapped key was modified, NotFoundError when its KEK is gone.
+ */
+export async function rewrapFile(kms: Kms, path: string): Promise<string> {
+  const opened = await openEncrypted(path);
+  await opened.handle.close();
+  const { header } = opened;
+  const current = await kms.currentKekId();
+  if (header.wrappedKey.kekId === current) return current;
+  const context = wrapContext(header.headerHash);
+  const raw = await kms.unwrapKey(header.wrappedKey, context);
+  let wrapped: WrappedKey;
+  try {
+    wrapped = await kms.wrapKey(raw, context);
+  } finally {
+    raw.fill(0);
+  }
+  const handle = await fs.open(path, fsConstants.O_WRONLY);
+  try {
+    await handle.write(keySlot(wrapped), 0, STREAM_FORMAT.keySlotBytes, STREAM_FORMAT.fixedHeaderBytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return wrapped.kekId;
+}

@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import fc from 'fast-check';
+import {
+  IntegrityError,
+  STREAM_FORMAT,
+  createDecryptStream,
+  createEncryptStream,
+  decryptFile,
+  decryptRange,
+  encryptFile,
+  inspectEncryptedFile,
+  rewrapFile,
+  type Kms,
+} from '@haven/crypto';
+import { InMemoryKms } from '@haven/crypto/testing';
+
+const H = STREAM_FORMAT.headerBytes;
+const TAG = 16;
+let root: string;
+let n = 0;
+const kms = new InMemoryKms();
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(join(tmpdir(), 'haven-stream-'));
+});
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+const tmp = (name: string) => join(root, `${++n}-${name}`);
+
+async function collect(source: Readable, ...transforms: NodeJS.ReadWriteStream[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      parts.push(chunk);
+      cb();
+    },
+  });
+  await pipeline([source, ...transforms, sink]);
+  return Buffer.concat(parts);
+}
+
+/** Feeds `data` in pieces of random sizes to exercise the buffering. */
+function pieces(data: Buffer, seed = 7): Readable {
+  const out: Buffer[] = [];
+  let i = 0;
+  let s = seed;
+  while (i < data.length) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const len = 1 + (s % 5000);
+    out.push(data.subarray(i, i + len));
+    i += len;
+  }
+  return Readable.from(out, { objectMode: false });
+}
+
+const encryptBuf = (k: Kms, data: Buffer, chunkSize: number) =>
+  collect(pieces(data), createEncryptStream(k, { chunkSize }));
+const decryptBuf = (k: Kms, data: Buffer) => collect(pieces(data, 3), createDecryptStream(k));
+
+async function encryptToFile(plain: Buffer, chunkSize = 1024): Promise<{ enc: string; plain: Buffer }> {
+  const src = tmp('plain');
+  const enc = tmp('enc');
+  await fs.writeFile(src, plain);
+  await encryptFile(kms, src, enc, { chunkSize });
+  return { enc, plain };
+}
+
+describe('chunked stream encryption', () => {
+  it.each([0, 1, 1023, 1024, 1025, 4096, 5000])(
+    'round-trips %i bytes through files (chunk 1 KiB)',
+    async (size) => {
+      const { enc, plain } = await encryptToFile(randomBytes(size));
+      const out = tmp('dec');
+      await decryptFile(kms, enc, out);
+      expect(await fs.readFile(out)).toEqual(plain);
+      expect((await fs.stat(out)).mode & 0o777).toBe(0o600);
+      expect((await fs.stat(enc)).mode & 0o777).toBe(0o600);
+      const info = await inspectEncryptedFile(enc);
+      expect(info.plaintextSize).toBe(size);
+      expect(info.chunkCount).toBe(Math.max(1, Math.ceil(size / 1024)));
+      expect((await fs.stat(enc)).size).toBe(H + size + info.chunkCount * TAG);
+    },
+  );
+
+  it('round-trips any buffer with any chunk size >= 1 KiB (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 12000 }),
+        fc.integer({ min: 1024, max: 5000 }),
+        async (bytes, chunkSize) => {
+          const plain = Buffer.from(bytes);
+          const enc = await encryptBuf(kms, plain, chunkSize);
+          expect(enc.length).toBe(H + plain.length + Math.max(1, Math.ceil(plain.length / chunkSize)) * TAG);
+          expect(await decryptBuf(kms, enc)).toEqual(plain);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses a chunk size below 1 KiB', () => {
+    expect(() => createEncryptStream(kms, { chunkSize: 512 })).toThrow(/chunkSize/);
+  });
+
+  it('does not depend on a specific KMS instance state: decrypts after rotation, and rewrapFile switches the KEK in place', async () => {
+    const k = new InMemoryKms();
+    const src = tmp('plain');
+    const enc = tmp('enc');
+    const plain = randomBytes(3000);
+    await fs.writeFile(src, plain);
+    const { kekId } = await encryptFile(k, src, enc, { chunkSize: 1024 });
+    const before = await fs.readFile(enc);
+    const next = await k.rotate();
+    expect(await rewrapFile(k, enc)).toBe(next);
+    expect(kekId).not.toBe(next);
+    expect((await inspectEncryptedFile(enc)).wrappedKey.kekId).toBe(next);
+    const after = await fs.readFile(enc);
+    expect(after.subarray(H)).toEqual(before.subarray(H)); // chunks untouched
+    expect(after.subarray(0, STREAM_FORMAT.fixedHeaderBytes)).toEqual(
+      before.subarray(0, STREAM_FORMAT.fixedHeaderBytes),
+    );
+    expect(await decryptBuf(k, after)).toEqual(plain);
+  });
+
+  describe('tamper detection', () => {
+    let enc: Buffer;
+    const plain = randomBytes(3 * 1024 + 100); // 4 chunks
+    const rec = 1024 + TAG;
+    beforeAll(async () => {
+      enc = await encryptBuf(kms, plain, 1024);
+    });
+    const flip = (buf: Buffer, at: number) => {
+      const copy = Buffer.from(buf);
+      copy[at] = copy[at]! ^ 0x80;
+      return copy;
+    };
+    const cases: [string, () => Buffer][] = [
+      ['a flipped ciphertext byte', () => flip(enc, H + rec + 10)],
+      ['a flipped tag byte', () => flip(enc, H + rec - 1)],
+      ['a flipped byte in the final chunk', () => flip(enc, enc.length - 20)],
+      ['a flipped nonce prefix byte in the header', () => flip(enc, 15)],
+      [
+        'a changed character in the wrapped key',
+        () => {
+          const copy = Buffer.from(enc);
+          const at = copy.indexOf('"ciphertext":"', STREAM_FORMAT.fixedHeaderBytes) + 30;
+          copy[at] = copy[at] === 0x41 ? 0x42 : 0x41; // 'A' <-> another base64url character
+          return copy;
+        },
+      ],
+      [
+        'swapped chunks 0 and 1',
+        () =>
+          Buffer.concat([
+            enc.subarray(0, H),
+            enc.subarray(H + rec, H + 2 * rec),
+            enc.subarray(H, H + rec),
+            enc.subarray(H + 2 * rec),
+          ]),
+      ],
+      ['a dropped final chunk (truncation at a chunk boundary)', () => enc.subarray(0, H + 3 * rec)],
+      ['a truncated final chunk', () => enc.subarray(0, enc.length - 5)],
+      ['only the header', () => enc.subarray(0, H)],
+      ['a truncated header', () => enc.subarray(0, H - 1)],
+      ['a duplicated final chunk (extension)', () => Buffer.concat([enc, enc.subarray(H + 3 * rec)])],
+      ['appended garbage', () => Buffer.concat([enc, randomBytes(2000)])],
+      ['bad magic', () => flip(enc, 0)],
+    ];
+    it.each(cases)('rejects %s (stream)', async (_name, make) => {
+      const tampered = make();
+      await expect(decryptBuf(kms, tampered)).rejects.toBeInstanceOf(IntegrityError);
+    });
+
+    it.each(cases)('rejects %s (decryptFile) and leaves no plaintext file', async (_name, make) => {
+      const src = tmp('tampered');
+      const out = tmp('out');
+      await fs.writeFile(src, make());
+      await expect(decryptFile(kms, src, out)).rejects.toBeInstanceOf(IntegrityError);
+      await expect(fs.stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('accepts the untampered original (control)', async () => {
+      expect(await decryptBuf(kms, enc)).toEqual(plain);
+    });
+
+    it('fails with not found when the KEK is unknown to the KMS', async () => {
+      await expect(decryptBuf(new InMemoryKms(), enc)).rejects.toMatchObject({ category: 'not_found' });
+    });
+  });
+
+  describe('decryptRange', () => {
+    const plain = randomBytes(5 * 1024 + 321);
+    let enc: string;
+    beforeAll(async () => {
+      ({ enc } = await encryptToFile(plain, 1024));
+    });
+
+    it.each([
+      [0, 10],
+      [0, plain.length],
+      [1000, 100], // crosses a chunk boundary
+      [1024, 1024], // exactly one chunk
+      [2047, 2050], // three chunks
+      [plain.length - 5, 100], // clipped at the end
+      [plain.length, 10], // empty at the end
+      [plain.length + 100, 10], // past the end
+      [500, 0], // empty
+    ])('returns bytes [%i, +%i)', async (offset, length) => {
+      expect(await decryptRange(kms, enc, { offset, length })).toEqual(
+        plain.subarray(offset, offset + length),
+      );
+    });
+
+    it('detects a truncated file even when the range does not cover its end', async () => {
+      const bytes = await fs.readFile(enc);
+      const cut = tmp('cut');
+      await fs.writeFile(cut, bytes.subarray(0, H + 3 * (1024 + TAG)));
+      await expect(decryptRange(kms, cut, { offset: 0, length: 10 })).rejects.toBeInstanceOf(IntegrityError);
+    });
+
+    it('detects a tampered chunk inside the range', async () => {
+      const bytes = Buffer.from(await fs.readFile(enc));
+      bytes[H + 2 * (1024 + TAG) + 7]! ^= 1;
+      const bad = tmp('bad');
+      await fs.writeFile(bad, bytes);
+      await expect(decryptRange(kms, bad, { offset: 0, length: 1000 })).resolves.toEqual(
+        plain.subarray(0, 1000),
+      );
+      await expect(decryptRange(kms, bad, { offset: 2048, length: 10 })).rejects.toBeInstanceOf(
+        IntegrityError,
+      );
+    });
+
+    it('refuses a negative offset', async () => {
+      await expect(decryptRange(kms, enc, { offset: -1, length: 1 })).rejects.toMatchObject({
+        category: 'validation',
+      });
+    });
+  });
+});
