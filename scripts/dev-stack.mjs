@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+// Haven dev stack (`npm start`, after scripts/setup.sh installed and built everything):
+// nats-server (JetStream) + Janus (generated config) + every service whose dist/index.js exists,
+// each child's output prefixed with its name. Ctrl-C stops everything in reverse order.
+//
+// Env knobs: HAVEN_HOME (state dir, default <repo>/.haven), HAVEN_DEV_SERVICES (comma list or "none";
+// default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3).
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import janusConfig from './janus-config.cjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HOME = resolve(process.env.HAVEN_HOME ?? join(ROOT, '.haven'));
+const SERVICES = [
+  // name, gRPC port, HTTP port (identity: JWKS; session: Janus event handler; gateway: the web app)
+  { name: 'identity', grpc: 50051, http: 8081 },
+  { name: 'scheduling', grpc: 50052 },
+  { name: 'session', grpc: 50053, http: 8090 },
+  { name: 'recording', grpc: 50054 },
+  { name: 'audit', grpc: 50055 },
+  { name: 'gateway', http: 8080 },
+];
+const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
+const useColor = process.stdout.isTTY || Boolean(process.env.FORCE_COLOR);
+const children = []; // { name, child, critical }
+let stopping = false;
+
+function label(name, i) {
+  const padded = name.padEnd(10).slice(0, 10);
+  return useColor ? `\x1b[${COLORS[i % COLORS.length]}m${padded}\x1b[0m|` : `${padded}|`;
+}
+function log(msg) {
+  process.stdout.write(`${label('dev-stack', 7)} ${msg}\n`);
+}
+function pipeLines(stream, prefix, out) {
+  let buf = '';
+  stream.on('data', (d) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const line of lines) out.write(`${prefix} ${line}\n`);
+  });
+  stream.on('end', () => buf && out.write(`${prefix} ${buf}\n`));
+}
+
+function start(name, cmd, args, { env = {}, critical = false } = {}) {
+  const prefix = label(name, children.length);
+  // detached: own process group, so a terminal Ctrl-C reaches only us and we stop children in order.
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  pipeLines(child.stdout, prefix, process.stdout);
+  pipeLines(child.stderr, prefix, process.stderr);
+  const entry = { name, child, critical };
+  children.push(entry);
+  child.on('error', (err) => log(`${name}: failed to start: ${err.message}`));
+  child.on('exit', (code, signal) => {
+    entry.exited = true;
+    if (stopping) return;
+    log(`${name} exited (code ${code}, signal ${signal})`);
+    if (critical) {
+      log(`${name} is required: stopping the dev stack`);
+      void shutdown(1);
+    }
+  });
+  log(`${name} started (pid ${child.pid})`);
+  return entry;
+}
+
+function portFree(port) {
+  return new Promise((res) => {
+    const s = createServer().once('error', () => res(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => res(true)));
+  });
+}
+async function firstFreePort(from) {
+  for (let p = from; p < from + 50; p += 1) if (await portFree(p)) return p;
+  throw new Error(`no free port in ${from}-${from + 49}`);
+}
+async function waitFor(what, probe, timeoutMs, entry) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (entry?.exited) throw new Error(`${what}: process exited`);
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
+}
+const tcpOpen = (port) =>
+  new Promise((res) => {
+    const s = connect({ port, host: '127.0.0.1' }, () => s.end(() => res(true)));
+    s.setTimeout(1000, () => (s.destroy(), res(false)));
+    s.once('error', () => res(false));
+  });
+const janusInfo = (url) =>
+  new Promise((res) => {
+    const ws = new WebSocket(url, 'janus-protocol');
+    const t = setTimeout(() => (ws.terminate(), res(false)), 2000);
+    ws.once('error', () => (clearTimeout(t), res(false)));
+    ws.once('open', () => ws.send(JSON.stringify({ janus: 'info', transaction: 'dev-stack' })));
+    ws.once('message', (d) => {
+      clearTimeout(t);
+      ws.close();
+      res(JSON.parse(d.toString()).janus === 'server_info');
+    });
+  });
+
+function secrets() {
+  const file = join(HOME, 'secrets.json');
+  let s = {};
+  if (existsSync(file)) s = JSON.parse(readFileSync(file, 'utf8'));
+  s.janusAdminSecret ??= janusConfig.randomJanusSecret();
+  s.janusTokenSecret ??= janusConfig.randomJanusSecret();
+  writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return s;
+}
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping…');
+  for (const { name, child, exited } of [...children].reverse()) {
+    if (exited || child.exitCode !== null || child.signalCode !== null) continue;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      log(`${name} did not stop within 5 s: SIGKILL`);
+      child.kill('SIGKILL');
+    }, 5000);
+    await gone;
+    clearTimeout(timer);
+  }
+  log('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+process.on('exit', () => {
+  for (const { child } of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+async function main() {
+  for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
+    mkdirSync(join(HOME, d), { recursive: true });
+  const { janusAdminSecret, janusTokenSecret } = secrets();
+  const wanted = process.env.HAVEN_DEV_SERVICES;
+  const services = SERVICES.filter(({ name }) =>
+    existsSync(join(ROOT, 'services', name, 'dist', 'index.js')),
+  ).filter(
+    ({ name }) =>
+      wanted === undefined ||
+      wanted
+        .split(',')
+        .map((s) => s.trim())
+        .includes(name),
+  );
+
+  const natsPort = await firstFreePort(4222);
+  const nats = start(
+    'nats',
+    'nats-server',
+    ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(HOME, 'nats')],
+    { critical: true },
+  );
+  await waitFor('nats-server', () => tcpOpen(natsPort), 15_000, nats);
+
+  const wsPort = await firstFreePort(8188);
+  const adminWsPort = await firstFreePort(wsPort === 7188 ? 7189 : 7188);
+  const cfg = janusConfig.generateJanusConfig({
+    dir: join(HOME, 'janus'),
+    wsPort,
+    adminWsPort,
+    adminSecret: janusAdminSecret,
+    tokenAuthSecret: janusTokenSecret,
+    recordingsDir: join(HOME, 'recordings'),
+    // Only when the session service runs: otherwise Janus logs every undeliverable event.
+    ...(services.some((s) => s.name === 'session')
+      ? { eventHandlerUrl: 'http://127.0.0.1:8090/janus-events' }
+      : {}),
+    logFile: join(HOME, 'logs', 'janus.log'),
+    debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
+  });
+  const janus = start('janus', 'janus', ['-F', cfg.dir, '-C', cfg.configFile], { critical: true });
+  await waitFor('janus', () => janusInfo(cfg.wsUrl), 15_000, janus);
+
+  const env = {
+    NATS_URL: `nats://127.0.0.1:${natsPort}`,
+    HAVEN_EVENT_STORE: 'jetstream',
+    HAVEN_JWKS_URL: 'http://127.0.0.1:8081/.well-known/jwks.json',
+    HAVEN_KMS: 'local',
+    HAVEN_KEYRING_FILE: join(HOME, 'keyring.json'),
+    HAVEN_JANUS_WS_URLS: cfg.wsUrl,
+    HAVEN_JANUS_ADMIN_URLS: cfg.adminWsUrl,
+    HAVEN_JANUS_ADMIN_SECRET: janusAdminSecret,
+    HAVEN_JANUS_TOKEN_SECRET: janusTokenSecret,
+    HAVEN_RECORDINGS_DIR: join(HOME, 'recordings'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    ...Object.fromEntries(
+      SERVICES.filter((s) => s.grpc).map((s) => [
+        `HAVEN_${s.name.toUpperCase()}_GRPC_ADDR`,
+        `127.0.0.1:${s.grpc}`,
+      ]),
+    ),
+  };
+  const started = [];
+  for (const s of services) {
+    const dataDir = join(HOME, 'data', s.name);
+    mkdirSync(dataDir, { recursive: true });
+    const own = {
+      HAVEN_DATA_DIR: dataDir,
+      ...(s.grpc ? { HAVEN_GRPC_PORT: String(s.grpc) } : {}),
+      ...(s.http ? { HAVEN_HTTP_PORT: String(s.http) } : {}),
+    };
+    started.push({
+      ...s,
+      entry: start(s.name, process.execPath, [join('services', s.name, 'dist', 'index.js')], {
+        env: { ...env, ...own },
+      }),
+    });
+  }
+  for (const s of started) {
+    try {
+      await waitFor(s.name, () => tcpOpen(s.grpc ?? s.http), 30_000, s.entry);
+    } catch (err) {
+      log(`WARNING: ${err.message}`);
+    }
+  }
+  const seed = join(ROOT, 'scripts', 'seed-demo.mjs');
+  if (started.some((s) => s.name === 'identity') && existsSync(seed)) {
+    const entry = start('seed', process.execPath, [seed], { env: { ...env, HAVEN_HOME: HOME } });
+    await new Promise((r) => (entry.exited ? r() : entry.child.once('exit', r)));
+  }
+
+  const accounts = ['demo-accounts.txt', 'demo-accounts.json']
+    .map((f) => join(HOME, f))
+    .find((f) => existsSync(f));
+  const lines = [
+    'Haven is running: open http://localhost:8080',
+    '',
+    `NATS        nats://127.0.0.1:${natsPort}`,
+    `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})`,
+    `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
+    `state       ${HOME} (secrets.json, logs/janus.log)`,
+    ...(accounts
+      ? ['', `demo accounts (${accounts}):`, ...readFileSync(accounts, 'utf8').trimEnd().split('\n')]
+      : []),
+    '',
+    'Ctrl-C stops everything.',
+  ];
+  const width = Math.max(...lines.map((l) => l.length));
+  process.stdout.write(
+    `\n┌${'─'.repeat(width + 2)}┐\n${lines.map((l) => `│ ${l.padEnd(width)} │`).join('\n')}\n└${'─'.repeat(width + 2)}┘\n\n`,
+  );
+}
+
+main().catch((err) => {
+  log(`failed: ${err.message}`);
+  void shutdown(1);
+});

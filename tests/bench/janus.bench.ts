@@ -1,0 +1,76 @@
+/**
+ * Baseline: raw Janus subscriber join -> first decoded video frame (no Haven services in the path), measured
+ * with the e2e media driver inside a private network namespace. Needs root (network namespaces).
+ * `run()` returns JSON; the product's admit -> first frame benchmark is compared against it.
+ * Stand-alone: `node -r ts-node/register/transpile-only tests/bench/janus.bench.ts [runs]`.
+ */
+import { join } from 'node:path';
+import { startJanus } from '../support/janus';
+import type { DriverResult } from '../support/media/janus-room-driver';
+import { createNetns, runInNetns } from '../support/netns';
+
+/** Result of {@link run}. */
+export interface JanusBenchResult {
+  readonly name: 'janus-join-to-first-frame';
+  readonly unit: 'ms';
+  readonly runs: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly min: number;
+  readonly max: number;
+  readonly samples: number[];
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+/**
+ * Measures `runs` (default 20, max 100) subscriber joins against one publisher.
+ * Throws Error when namespaces are unavailable or any join fails to show video.
+ */
+export async function run(opts: { runs?: number } = {}): Promise<JanusBenchResult> {
+  const runs = Math.min(Math.max(opts.runs ?? 20, 1), 100);
+  const ns = await createNetns();
+  try {
+    const janus = await startJanus({
+      netns: ns.name,
+      tokenAuthSecret: `bench-${Date.now()}-secret`,
+      iceEnforceList: ns.iface,
+    });
+    try {
+      const r = await runInNetns<DriverResult>(
+        ns,
+        join(__dirname, '..', 'support', 'media', 'janus-room-driver.ts'),
+        { JANUS_WS_URL: janus.wsUrl, JANUS_TOKEN_SECRET: janus.tokenSecret ?? '', RUNS: String(runs) },
+        { timeoutMs: 60_000 + runs * 5_000 },
+      );
+      const sorted = [...r.firstFrameMs].sort((x, y) => x - y);
+      return {
+        name: 'janus-join-to-first-frame',
+        unit: 'ms',
+        runs: sorted.length,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        min: sorted[0] ?? Number.NaN,
+        max: sorted[sorted.length - 1] ?? Number.NaN,
+        samples: r.firstFrameMs,
+      };
+    } finally {
+      await janus.stop();
+    }
+  } finally {
+    await ns.destroy();
+  }
+}
+
+if (require.main === module) {
+  run({ runs: Number(process.argv[2] ?? 20) }).then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

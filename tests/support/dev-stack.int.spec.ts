@@ -1,0 +1,76 @@
+/**
+ * `node scripts/dev-stack.mjs` with no services: starts nats-server and Janus, prints the "Haven is running"
+ * box, and on SIGINT stops both and exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..');
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('scripts/dev-stack.mjs', () => {
+  let home: string;
+  let child: ChildProcess | undefined;
+  let out = '';
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'haven-devstack-'));
+  });
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    for (const m of out.matchAll(/(?:nats|janus) started \(pid (\d+)\)/g))
+      if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('starts nats + janus, prints the box, and stops cleanly on SIGINT', async () => {
+    const proc = spawn(process.execPath, [join(ROOT, 'scripts', 'dev-stack.mjs')], {
+      cwd: ROOT,
+      env: { ...process.env, HAVEN_HOME: home, HAVEN_DEV_SERVICES: 'none', FORCE_COLOR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+
+    const deadline = Date.now() + 30_000;
+    while (
+      !out.includes('Haven is running: open http://localhost:8080') &&
+      Date.now() < deadline &&
+      proc.exitCode === null
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(out).toContain('Haven is running: open http://localhost:8080');
+    const pids = [...out.matchAll(/(nats|janus) started \(pid (\d+)\)/g)].map((m) => Number(m[2]));
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+    expect(out).toMatch(/^janus\s+\| /m);
+    expect(statSync(join(home, 'secrets.json')).mode & 0o777).toBe(0o600);
+    const secrets = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as Record<string, string>;
+    expect(secrets['janusAdminSecret']?.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(join(home, 'janus', 'janus.jcfg'), 'utf8')).toContain(
+      `admin_secret = "${secrets['janusAdminSecret']}"`,
+    );
+
+    proc.kill('SIGINT');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
+    ]);
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(out).toContain('stopped');
+  }, 60_000);
+});

@@ -1,0 +1,280 @@
+/**
+ * Test helper: a real Janus (videoroom + websockets, admin API, token auth) as a child process, one per suite,
+ * optionally inside a network namespace (see ./netns.ts).
+ *
+ *   const janus = await startJanus({ tokenAuthSecret: 'x'.repeat(32) });
+ *   const c = await connectJanusWs(janus.wsUrl);
+ *   await c.request({ janus: 'create', token: signJanusToken({ ... }) });
+ *   c.close(); await janus.stop();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import {
+  generateJanusConfig,
+  randomJanusSecret,
+  signJanusToken,
+  type JanusConfigOptions,
+} from '../../scripts/janus-config.cjs';
+import { freePort } from './ports';
+
+export { generateJanusConfig, randomJanusSecret, signJanusToken };
+export type { JanusConfigOptions };
+
+const READY_TIMEOUT_MS = 15_000;
+const STOP_GRACE_MS = 5_000;
+
+/** Options for {@link startJanus}: the generator's options minus what startJanus picks itself. */
+export interface StartJanusOptions extends Partial<
+  Omit<JanusConfigOptions, 'dir' | 'wsPort' | 'adminWsPort' | 'adminSecret' | 'recordingsDir' | 'logFile'>
+> {
+  /** Run Janus inside this network namespace (`ip netns exec`). */
+  netns?: string;
+  /** Admin secret; random when omitted. */
+  adminSecret?: string;
+  /** Recordings directory; `<tempdir>/recordings` when omitted (never removed by stop() when given). */
+  recordingsDir?: string;
+}
+
+/** A running Janus. */
+export interface JanusHandle {
+  readonly wsUrl: string;
+  readonly adminWsUrl: string;
+  readonly adminSecret: string;
+  /** token_auth_secret, when signed-token auth is on. */
+  readonly tokenSecret: string | undefined;
+  readonly recordingsDir: string;
+  readonly configDir: string;
+  readonly logFile: string;
+  readonly pid: number;
+  /** The last `lines` lines of Janus's log (for failure messages). */
+  logTail(lines?: number): string;
+  /** SIGTERM, SIGKILL after 5 s, then removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Generates a config in a fresh temp dir, starts `janus -F <dir> -C <dir>/janus.jcfg` on free ports and
+ * resolves once the websocket API answers `info`. Throws Error when Janus exits early or is not ready within
+ * 15 s (the process is killed and the temp dir removed; the message carries the log tail).
+ */
+export async function startJanus(opts: StartJanusOptions = {}): Promise<JanusHandle> {
+  const base = mkdtempSync(join(tmpdir(), 'haven-janus-'));
+  const configDir = join(base, 'cfg');
+  const logFile = join(base, 'janus.log');
+  const recordingsDir = opts.recordingsDir ?? join(base, 'recordings');
+  const adminSecret = opts.adminSecret ?? randomJanusSecret();
+  const { netns, ...rest } = opts;
+  const [wsPort, adminWsPort] = [await freePort(), await freePort()];
+  const cfg = generateJanusConfig({
+    debugLevel: 3,
+    ...rest,
+    dir: configDir,
+    wsPort,
+    adminWsPort,
+    adminSecret,
+    recordingsDir,
+    logFile,
+  });
+  const args = ['-F', configDir, '-C', cfg.configFile];
+  const child =
+    netns !== undefined
+      ? spawn('/usr/sbin/ip', ['netns', 'exec', netns, 'janus', ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn('janus', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const logTail = (lines = 30): string => {
+    let text = '';
+    try {
+      text = readFileSync(logFile, 'utf8');
+    } catch {
+      /* not written yet */
+    }
+    return `${text.split('\n').slice(-lines).join('\n')}${stderr ? `\n[stderr] ${stderr}` : ''}`;
+  };
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await killChild(child);
+    running.delete(child);
+    rmSync(base, { recursive: true, force: true });
+  };
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code, signal) =>
+      reject(new Error(`janus exited early (code ${code}, signal ${signal})`)),
+    );
+    child.once('error', reject);
+  });
+  exited.catch(() => undefined);
+  try {
+    await Promise.race([
+      netns !== undefined
+        ? probeInNetns(netns, cfg.wsUrl, READY_TIMEOUT_MS)
+        : waitForInfo(cfg.wsUrl, READY_TIMEOUT_MS),
+      exited,
+    ]);
+  } catch (err) {
+    const tail = logTail();
+    await stop();
+    throw new Error(`janus did not become ready: ${(err as Error).message}\n${tail}`, { cause: err });
+  }
+  return {
+    wsUrl: cfg.wsUrl,
+    adminWsUrl: cfg.adminWsUrl ?? `ws://127.0.0.1:${adminWsPort}`,
+    adminSecret,
+    tokenSecret: opts.tokenAuthSecret,
+    recordingsDir,
+    configDir,
+    logFile,
+    pid: child.pid ?? -1,
+    logTail,
+    stop,
+  };
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    done.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), STOP_GRACE_MS))),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    child.kill('SIGKILL');
+    await done;
+  }
+}
+
+/** A minimal Janus JSON-over-websocket client (Janus API or admin API), for tests. */
+export interface JanusWsClient {
+  /**
+   * Sends `msg` with a fresh transaction and resolves with the first reply that is not an `ack`
+   * (`success`, `error`, `event`, `server_info`, …). Throws Error after timeoutMs (default 5 s).
+   */
+  request(msg: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<Record<string, unknown>>;
+  close(): void;
+}
+
+/**
+ * Opens a websocket to Janus (`janus-protocol`, or `janus-admin-protocol` with `{ admin: true }`).
+ * Throws Error when the connection fails or takes longer than timeoutMs (default 3 s).
+ */
+export async function connectJanusWs(
+  url: string,
+  opts: { admin?: boolean; timeoutMs?: number } = {},
+): Promise<JanusWsClient> {
+  const ws = new WebSocket(url, opts.admin ? 'janus-admin-protocol' : 'janus-protocol');
+  const pending = new Map<string, (m: Record<string, unknown>) => void>();
+  ws.on('message', (data: Buffer) => {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(data.toString()) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const tx = msg['transaction'];
+    if (typeof tx !== 'string' || msg['janus'] === 'ack') return;
+    pending.get(tx)?.(msg);
+    pending.delete(tx);
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`websocket ${url} did not open within ${opts.timeoutMs ?? 3000} ms`));
+    }, opts.timeoutMs ?? 3000);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return {
+    request: (msg, o = {}) =>
+      new Promise((resolve, reject) => {
+        const transaction = randomUUID();
+        const timer = setTimeout(() => {
+          pending.delete(transaction);
+          reject(new Error(`janus request ${String(msg['janus'])} timed out`));
+        }, o.timeoutMs ?? 5000);
+        pending.set(transaction, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        ws.send(JSON.stringify({ ...msg, transaction }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+/** Polls `info` on the websocket API until it answers `server_info`; throws after timeoutMs. */
+async function waitForInfo(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const c = await connectJanusWs(url, { timeoutMs: 1000 });
+      try {
+        const r = await c.request({ janus: 'info' }, { timeoutMs: 2000 });
+        if (r['janus'] === 'server_info') return;
+        last = new Error(`unexpected answer ${JSON.stringify(r)}`);
+      } finally {
+        c.close();
+      }
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no server_info from ${url} within ${timeoutMs} ms: ${String(last)}`);
+}
+
+/** The same readiness probe run by a node process inside the namespace (the host cannot reach its 127.0.0.1). */
+async function probeInNetns(netns: string, url: string, timeoutMs: number): Promise<void> {
+  const script = `
+    const WebSocket = require(${JSON.stringify(require.resolve('ws'))});
+    const deadline = Date.now() + ${timeoutMs};
+    (function attempt() {
+      if (Date.now() > deadline) { console.error('timeout'); process.exit(2); }
+      const ws = new WebSocket(${JSON.stringify(url)}, 'janus-protocol');
+      const retry = () => { ws.terminate(); setTimeout(attempt, 100); };
+      const t = setTimeout(retry, 2000);
+      ws.on('error', () => { clearTimeout(t); retry(); });
+      ws.on('open', () => ws.send(JSON.stringify({ janus: 'info', transaction: 'ready' })));
+      ws.on('message', (d) => {
+        if (JSON.parse(d.toString()).janus === 'server_info') { clearTimeout(t); ws.close(); process.exit(0); }
+      });
+    })();`;
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('/usr/sbin/ip', ['netns', 'exec', netns, process.execPath, '-e', script], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs + 3000);
+    p.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`readiness probe in netns ${netns} failed (${code}): ${err.trim()}`));
+    });
+  });
+}
