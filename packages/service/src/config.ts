@@ -1,0 +1,196 @@
+import { z } from 'zod';
+
+/** pino log levels accepted in `LOG_LEVEL`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Event store adapters selectable with `HAVEN_EVENT_STORE`. */
+export const EVENT_STORES = ['jetstream', 'kurrentdb'] as const;
+
+/**
+ * A TCP port variable (`HAVEN_GRPC_PORT`, `HAVEN_HTTP_PORT`): an integer 0–65535 with the service's default.
+ * Use it to give a service its conventional port:
+ * `baseConfigSchema.extend({ HAVEN_GRPC_PORT: portSchema(50052) })`.
+ */
+export function portSchema(defaultPort: number) {
+  return z.coerce.number().int().min(0).max(65535).default(defaultPort);
+}
+
+const baseShape = {
+  /** The gRPC port. Required here; give it the service's default with {@link createBaseConfigSchema} or {@link portSchema}. */
+  HAVEN_GRPC_PORT: z.coerce.number().int().min(0).max(65535),
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  HAVEN_EVENT_STORE: z.enum(EVENT_STORES).default('jetstream'),
+  KURRENTDB_URL: z.string().min(1).optional(),
+  HAVEN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  HAVEN_JWT_ISSUER: z.string().min(1).default('haven-identity'),
+  HAVEN_JWT_AUDIENCE: z.string().min(1).default('haven'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  HAVEN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+};
+
+function requireKurrentUrl(
+  value: { HAVEN_EVENT_STORE: string; KURRENTDB_URL?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (value.HAVEN_EVENT_STORE === 'kurrentdb' && !value.KURRENTDB_URL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KURRENTDB_URL'],
+      message: 'required when HAVEN_EVENT_STORE=kurrentdb',
+    });
+  }
+}
+
+/**
+ * The configuration every Haven service shares. Extend it with the service's own variables
+ * (`baseConfigSchema.extend({ HAVEN_HTTP_PORT: portSchema(8080) })`) and parse it with {@link loadConfig}.
+ * `HAVEN_GRPC_PORT` has no default here (it is required); {@link createBaseConfigSchema} gives it one.
+ * `KURRENTDB_URL` is required when `HAVEN_EVENT_STORE=kurrentdb` (a refinement that `.extend` keeps,
+ * and that {@link loadConfig} checks again).
+ */
+export const baseConfigSchema = z.object(baseShape).superRefine(requireKurrentUrl);
+
+/**
+ * {@link baseConfigSchema} with the service's conventional gRPC port as the default of `HAVEN_GRPC_PORT`
+ * (identity 50051, scheduling 50052, session 50053, recording 50054, audit 50055).
+ */
+export function createBaseConfigSchema(options: { grpcPort: number }) {
+  return z
+    .object({ ...baseShape, HAVEN_GRPC_PORT: portSchema(options.grpcPort) })
+    .superRefine(requireKurrentUrl);
+}
+
+/** The parsed {@link baseConfigSchema}. */
+export type BaseConfig = z.output<typeof baseConfigSchema>;
+
+/** One bad configuration variable and why. */
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly problem: string;
+}
+
+/** The environment does not describe a valid configuration. The message names every bad variable. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const SENSITIVE = /SECRET|PASSWORD|KEY|TOKEN|CREDS|PASS/i;
+
+/** True when a variable's value must never be printed (its name contains SECRET, PASSWORD, KEY, TOKEN…). */
+export function isSensitiveVariable(name: string): boolean {
+  return SENSITIVE.test(name);
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /**
+   * HAVEN_* variables this service tolerates without reading them (e.g. variables a shared ConfigMap
+   * sets for other services). Every other HAVEN_* variable not in the schema is an error.
+   */
+  readonly ignoreVariables?: readonly string[];
+}
+
+type DeepReadonly<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/**
+ * Parses the environment with a zod object schema into a deep-frozen object.
+ * Empty values count as unset. An unknown `HAVEN_*` variable is an error (a typo must stop the process).
+ * Throws ConfigError when a variable is unknown, missing or malformed; its message names each variable and
+ * why, and shows the offending value only when the variable's name is not sensitive.
+ */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: LoadConfigOptions = {},
+): DeepReadonly<z.output<S>> {
+  const known = new Set(Object.keys(schema.shape));
+  const ignored = new Set(options.ignoreVariables ?? []);
+  const problems: ConfigProblem[] = [];
+  const input: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (known.has(name)) {
+      if (value !== undefined && value !== '') input[name] = value;
+    } else if (name.startsWith('HAVEN_') && !ignored.has(name)) {
+      const suggestion = closest(name, [...known]);
+      problems.push({
+        variable: name,
+        problem: `unknown variable${suggestion ? ` (did you mean ${suggestion}?)` : ''}`,
+      });
+    }
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const variable = String(issue.path[0] ?? '(configuration)');
+      const raw = input[variable];
+      const shown =
+        raw !== undefined && !isSensitiveVariable(variable) ? ` (got ${JSON.stringify(truncate(raw))})` : '';
+      problems.push({
+        variable,
+        problem: `${raw === undefined && issue.code === 'invalid_type' ? 'required' : issue.message}${shown}`,
+      });
+    }
+  } else {
+    const out = result.data as Record<string, unknown>;
+    if (out['HAVEN_EVENT_STORE'] === 'kurrentdb' && known.has('KURRENTDB_URL') && !out['KURRENTDB_URL']) {
+      if (!problems.some((p) => p.variable === 'KURRENTDB_URL')) {
+        problems.push({ variable: 'KURRENTDB_URL', problem: 'required when HAVEN_EVENT_STORE=kurrentdb' });
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(result.data) as DeepReadonly<z.output<S>>;
+}
+
+function truncate(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 61)}...` : value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const c of candidates) {
+    const d = levenshtein(name, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? Math.max(a.length, b.length);
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { baseConfigSchema, ConfigError, createBaseConfigSchema, loadConfig, portSchema } from './config';
+
+const schema = createBaseConfigSchema({ grpcPort: 50052 });
+
+describe('loadConfig', () => {
+  it('applies the defaults and the service port', () => {
+    const config = loadConfig(schema, { PATH: '/usr/bin' });
+    expect(config.HAVEN_GRPC_PORT).toBe(50052);
+    expect(config.NATS_URL).toBe('nats://127.0.0.1:4222');
+    expect(config.HAVEN_EVENT_STORE).toBe('jetstream');
+    expect(config.HAVEN_JWT_ISSUER).toBe('haven-identity');
+    expect(config.HAVEN_JWT_AUDIENCE).toBe('haven');
+    expect(config.LOG_LEVEL).toBe('info');
+    expect(config.HAVEN_SHUTDOWN_GRACE_MS).toBe(10000);
+  });
+
+  it('coerces numbers and returns a deep-frozen object', () => {
+    const nested = schema.extend({
+      HAVEN_JANUS_WS_URLS: z.string().transform((s) => ({ urls: s.split(',') })),
+    });
+    const config = loadConfig(nested, { HAVEN_GRPC_PORT: '6000', HAVEN_JANUS_WS_URLS: 'ws://a,ws://b' });
+    expect(config.HAVEN_GRPC_PORT).toBe(6000);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.HAVEN_JANUS_WS_URLS)).toBe(true);
+    expect(Object.isFrozen(config.HAVEN_JANUS_WS_URLS.urls)).toBe(true);
+    expect(() => {
+      (config as { HAVEN_GRPC_PORT: number }).HAVEN_GRPC_PORT = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('refuses an unknown HAVEN_ variable and suggests the likely one', () => {
+    expect(() => loadConfig(schema, { HAVEN_GRPC_PROT: '1' })).toThrow(ConfigError);
+    expect(() => loadConfig(schema, { HAVEN_GRPC_PROT: '1' })).toThrow(
+      /HAVEN_GRPC_PROT: unknown variable \(did you mean HAVEN_GRPC_PORT\?\)/,
+    );
+  });
+
+  it('tolerates variables it is told to ignore, and non-HAVEN variables', () => {
+    expect(
+      loadConfig(schema, { HAVEN_HTTP_PORT: '8080', HOME: '/root' }, { ignoreVariables: ['HAVEN_HTTP_PORT'] })
+        .HAVEN_GRPC_PORT,
+    ).toBe(50052);
+  });
+
+  it('names every bad variable and why', () => {
+    let error: unknown;
+    try {
+      loadConfig(schema, { HAVEN_GRPC_PORT: 'abc', LOG_LEVEL: 'loud', HAVEN_JWKS_URL: 'not a url' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.map((p) => p.variable).sort();
+    expect(problems).toEqual(['HAVEN_GRPC_PORT', 'HAVEN_JWKS_URL', 'LOG_LEVEL']);
+    expect((error as Error).message).toMatch(/HAVEN_GRPC_PORT: .*"abc"/);
+    expect((error as Error).message).toMatch(/LOG_LEVEL: Invalid option/);
+  });
+
+  it('never prints the value of a secret variable', () => {
+    const withSecret = schema.extend({ HAVEN_JANUS_ADMIN_SECRET: z.string().min(32) });
+    expect(() => loadConfig(withSecret, { HAVEN_JANUS_ADMIN_SECRET: 'hunter2-short' })).toThrow(
+      /HAVEN_JANUS_ADMIN_SECRET/,
+    );
+    expect(() => loadConfig(withSecret, { HAVEN_JANUS_ADMIN_SECRET: 'hunter2-short' })).not.toThrow(
+      /hunter2/,
+    );
+  });
+
+  it('requires KURRENTDB_URL when the event store is kurrentdb, also after extend', () => {
+    expect(() => loadConfig(schema, { HAVEN_EVENT_STORE: 'kurrentdb' })).toThrow(
+      /KURRENTDB_URL: required when HAVEN_EVENT_STORE=kurrentdb/,
+    );
+    const extended = schema.extend({ HAVEN_HTTP_PORT: portSchema(8080) });
+    expect(() => loadConfig(extended, { HAVEN_EVENT_STORE: 'kurrentdb' })).toThrow(/KURRENTDB_URL/);
+    expect(
+      loadConfig(extended, { HAVEN_EVENT_STORE: 'kurrentdb', KURRENTDB_URL: 'kurrentdb://127.0.0.1:2113' })
+        .KURRENTDB_URL,
+    ).toBe('kurrentdb://127.0.0.1:2113');
+  });
+
+  it('requires HAVEN_GRPC_PORT with the bare base schema', () => {
+    expect(() => loadConfig(baseConfigSchema, {})).toThrow(/HAVEN_GRPC_PORT: required/);
+    expect(loadConfig(baseConfigSchema, { HAVEN_GRPC_PORT: '50055' }).HAVEN_GRPC_PORT).toBe(50055);
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig(schema, { NATS_CREDS_FILE: '', HAVEN_GRPC_PORT: '' }).NATS_CREDS_FILE).toBeUndefined();
+  });
+});

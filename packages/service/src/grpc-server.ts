@@ -1,0 +1,376 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import {
+  context,
+  metrics,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import type { Meter, TextMapGetter } from '@opentelemetry/api';
+import { HavenError, UnauthenticatedError } from '@haven/errors';
+import {
+  ATTR_RPC_GRPC_STATUS_CODE,
+  ATTR_RPC_METHOD,
+  ATTR_RPC_SERVICE,
+  createRpcMetrics,
+} from '@haven/telemetry';
+import type { RpcMetrics } from '@haven/telemetry';
+import { grpcErrorFromHavenError } from './grpc-errors';
+import type { Logger } from './logger';
+import type { Principal } from './principal';
+
+/** What a handler knows about its call besides the request. */
+export interface CallContext {
+  /** The verified caller; `undefined` only on public methods. */
+  readonly principal: Principal | undefined;
+  readonly metadata: grpc.Metadata;
+  /** From `x-correlation-id`, or a new UUID. Put it on every event this call appends. */
+  readonly correlationId: string;
+  /** The caller's W3C traceparent, when it sent one. */
+  readonly traceparent: string | undefined;
+  readonly deadline: Date | undefined;
+  /** Aborted when the client cancels or the deadline passes: pass it to I/O. */
+  readonly signal: AbortSignal;
+  /** Full method path, `/haven.scheduling.v1.SchedulingService/BookAppointment`. */
+  readonly method: string;
+  readonly peer: string;
+}
+
+/** An RPC handler: resolve with the response or throw a HavenError. It is called once and answers once. */
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+
+/** One gRPC service to serve: its definition (ts-proto `…Service` const or proto-loader) and handlers by method key. */
+export interface ServiceRegistration {
+  readonly definition: grpc.ServiceDefinition;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly handlers: Readonly<Record<string, UnaryHandler<any, any>>>;
+}
+
+/** Options of {@link startGrpcService}. */
+export interface GrpcServiceOptions {
+  /** Service name (`scheduling`), used in logs. */
+  readonly name: string;
+  /** 0 = an ephemeral port (tests). */
+  readonly port: number;
+  /** Default `0.0.0.0`; tests use `127.0.0.1`. */
+  readonly host?: string;
+  readonly services: readonly ServiceRegistration[];
+  readonly auth: {
+    readonly verifier: { verify(token: string): Promise<Principal> };
+    /** Full paths of methods callable without a token, e.g. `/haven.identity.v1.IdentityService/Login`. */
+    readonly publicMethods?: readonly string[];
+  };
+  readonly logger: Logger;
+  /** The .proto sources of `services`, for server reflection. */
+  readonly protoFiles?: { readonly root: string; readonly files: readonly string[] };
+  /** Run in order after the server has drained (close NATS, close the store…). */
+  readonly onShutdown?: ReadonlyArray<() => Promise<void>>;
+  /** How long `stop()` lets in-flight calls finish before cancelling them. Default 10 000 ms. */
+  readonly shutdownGraceMs?: number;
+  /** Default insecure (mTLS is the deployment's job). */
+  readonly credentials?: grpc.ServerCredentials;
+  /** Meter for RED metrics (`createRpcMetrics` of @haven/telemetry); default `metrics.getMeter('@haven/service')` at start time. */
+  readonly meter?: Meter;
+  /** Extra grpc-js server options. */
+  readonly serverOptions?: grpc.ServerOptions;
+}
+
+/** A running service. */
+export interface RunningGrpcService {
+  /** The bound port (useful with `port: 0`). */
+  readonly port: number;
+  readonly server: grpc.Server;
+  readonly health: HealthImplementation;
+  /**
+   * Graceful stop, idempotent: health NOT_SERVING, stop accepting calls, wait up to the grace for in-flight
+   * calls (then cancel them), then run the onShutdown hooks. Never rejects; hook failures are logged.
+   */
+  stop(): Promise<void>;
+}
+
+const SERVER_ERROR_CODES = new Set<grpc.status>([
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
+
+const metadataGetter: TextMapGetter<grpc.Metadata> = {
+  get(carrier, key) {
+    const values = carrier.get(key);
+    if (values.length === 0) return undefined;
+    return values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
+  },
+  keys(carrier) {
+    return Object.keys(carrier.getMap());
+  },
+};
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function firstString(metadata: grpc.Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function splitPath(path: string): { service: string; method: string } {
+  const m = /^\/([^/]+)\/([^/]+)$/.exec(path);
+  return { service: m?.[1] ?? 'unknown', method: m?.[2] ?? 'unknown' };
+}
+
+interface WrapDeps {
+  readonly verifier: { verify(token: string): Promise<Principal> };
+  readonly isPublic: boolean;
+  readonly logger: Logger;
+  readonly tracer: ReturnType<typeof trace.getTracer>;
+  readonly rpcMetrics: RpcMetrics;
+}
+
+function makeError(code: grpc.status, message: string): Partial<grpc.StatusObject> {
+  return { code, details: message, metadata: new grpc.Metadata() };
+}
+
+function wrapUnary(
+  path: string,
+  handler: UnaryHandler<unknown, unknown>,
+  deps: WrapDeps,
+): grpc.handleUnaryCall<unknown, unknown> {
+  const { service, method } = splitPath(path);
+  const spanName = `${service}/${method}`;
+  const baseAttributes = { [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method };
+
+  return (call, callback) => {
+    const started = performance.now();
+    const metadata = call.metadata;
+    const rawCorrelation = firstString(metadata, 'x-correlation-id');
+    const correlationId =
+      rawCorrelation !== undefined && CORRELATION_ID.test(rawCorrelation) ? rawCorrelation : randomUUID();
+    const traceparent = firstString(metadata, 'traceparent');
+    const parent =
+      traceparent !== undefined ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter) : ROOT_CONTEXT;
+    const span = deps.tracer.startSpan(
+      spanName,
+      { kind: SpanKind.SERVER, attributes: baseAttributes },
+      parent,
+    );
+    // The AbortController is made only when the handler asks for `ctx.signal` (most never do).
+    let controller: AbortController | undefined;
+    let abortReason: Error | undefined;
+    const abort = (reason: Error): void => {
+      if (abortReason) return;
+      abortReason = reason;
+      controller?.abort(reason);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let answered = false;
+
+    const answer = (error: Partial<grpc.StatusObject> | null, response?: unknown, cause?: unknown): void => {
+      if (answered) return;
+      answered = true;
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancelled);
+      const code = error?.code ?? grpc.status.OK;
+      span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, code);
+      if (SERVER_ERROR_CODES.has(code)) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      const durationMs = performance.now() - started;
+      deps.rpcMetrics.record(service, method, code, durationMs);
+      if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) {
+        deps.logger.error({ rpc: path, code, durationMs, correlationId, err: cause }, 'rpc failed');
+      } else if (deps.logger.isLevelEnabled('debug')) {
+        deps.logger.debug({ rpc: path, code, durationMs, correlationId }, 'rpc');
+      }
+      try {
+        if (error) callback(error);
+        else callback(null, response);
+      } catch (callbackError) {
+        deps.logger.warn({ rpc: path, correlationId, err: callbackError }, 'could not send the answer');
+      }
+    };
+
+    function onCancelled(): void {
+      abort(new Error('cancelled by the client'));
+      answer(makeError(grpc.status.CANCELLED, 'cancelled'));
+    }
+    call.once('cancelled', onCancelled);
+
+    const rawDeadline = call.getDeadline();
+    const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
+    const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
+    if (deadline) {
+      const remaining = deadlineMs - Date.now();
+      if (remaining <= 0) {
+        abort(new Error('deadline exceeded'));
+        answer(makeError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
+        return;
+      }
+      timer = setTimeout(() => {
+        abort(new Error('deadline exceeded'));
+        answer(makeError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
+      }, remaining);
+      timer.unref();
+    }
+
+    const run = async (): Promise<unknown> => {
+      let principal: Principal | undefined;
+      if (!deps.isPublic) {
+        const auth = firstString(metadata, 'authorization');
+        const m = auth !== undefined ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+        if (!m?.[1]) throw new UnauthenticatedError('missing bearer token');
+        try {
+          principal = await deps.verifier.verify(m[1]);
+        } catch (error) {
+          if (error instanceof HavenError) throw error;
+          throw new UnauthenticatedError('invalid token', { cause: error });
+        }
+      }
+      const ctx: CallContext = {
+        principal,
+        metadata,
+        correlationId,
+        traceparent,
+        deadline,
+        get signal(): AbortSignal {
+          if (!controller) {
+            controller = new AbortController();
+            if (abortReason) controller.abort(abortReason);
+          }
+          return controller.signal;
+        },
+        method: path,
+        get peer(): string {
+          return call.getPeer();
+        },
+      };
+      return handler(call.request, ctx);
+    };
+
+    context.with(trace.setSpan(parent, span), run).then(
+      (response) => answer(null, response),
+      (error: unknown) => answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error),
+    );
+  };
+}
+
+function serviceNameOf(definition: grpc.ServiceDefinition): string {
+  const first = Object.values(definition)[0];
+  if (!first) throw new TypeError('startGrpcService: a service definition has no methods');
+  return splitPath(first.path).service;
+}
+
+/**
+ * Starts a gRPC server the Haven way: every unary handler wrapped once (bearer-token auth unless public,
+ * correlation id, OpenTelemetry server span with the caller's trace as parent, RED metrics, deadline and
+ * cancellation → `ctx.signal`, HavenError → gRPC status with google.rpc.Status details), plus the standard
+ * health service (SERVING for '' and each service) and server reflection.
+ * Throws TypeError when a handler names a method the definition lacks, a handler is given for a streaming
+ * method, or a public method path is not served; rejects when the port cannot be bound.
+ */
+export async function startGrpcService(options: GrpcServiceOptions): Promise<RunningGrpcService> {
+  const { logger } = options;
+  const tracer = trace.getTracer('@haven/service');
+  const meter = options.meter ?? metrics.getMeter('@haven/service');
+  const rpcMetrics = createRpcMetrics(meter);
+  const publicMethods = new Set(options.auth.publicMethods ?? []);
+  const server = new grpc.Server(options.serverOptions);
+  const served = new Set<string>();
+  const serviceNames: string[] = [];
+
+  for (const registration of options.services) {
+    const { definition, handlers } = registration;
+    serviceNames.push(serviceNameOf(definition));
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const [key, handler] of Object.entries(handlers)) {
+      const methodDef = definition[key];
+      if (!methodDef)
+        throw new TypeError(`startGrpcService: handler "${key}" has no method in the service definition`);
+      if (methodDef.requestStream || methodDef.responseStream) {
+        throw new TypeError(
+          `startGrpcService: ${methodDef.path} is streaming; only unary handlers are supported`,
+        );
+      }
+      served.add(methodDef.path);
+      implementation[key] = wrapUnary(methodDef.path, handler as UnaryHandler<unknown, unknown>, {
+        verifier: options.auth.verifier,
+        isPublic: publicMethods.has(methodDef.path),
+        logger,
+        tracer,
+        rpcMetrics,
+      });
+    }
+    server.addService(definition, implementation);
+  }
+  for (const p of publicMethods) {
+    if (!served.has(p)) throw new TypeError(`startGrpcService: public method ${p} is not served`);
+  }
+
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    ...Object.fromEntries(serviceNames.map((n) => [n, 'NOT_SERVING'])),
+  });
+  health.addToServer(server);
+
+  const reflectionFiles = [
+    ...(options.protoFiles?.files ?? []).map((f) =>
+      f.startsWith('/') ? f : `${options.protoFiles?.root}/${f}`,
+    ),
+    healthProtoPath,
+  ];
+  const packageDefinition = protoLoader.loadSync(reflectionFiles, {
+    includeDirs: options.protoFiles ? [options.protoFiles.root] : [],
+    keepCase: true,
+  });
+  new ReflectionService(packageDefinition).addToServer(server);
+
+  const host = options.host ?? '0.0.0.0';
+  const address = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      address,
+      options.credentials ?? grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
+    );
+  });
+  for (const n of ['', ...serviceNames]) health.setStatus(n, 'SERVING');
+  logger.info({ port, services: serviceNames }, `${options.name} gRPC server listening`);
+
+  const grace = options.shutdownGraceMs ?? 10_000;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const n of ['', ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
+      logger.info({ graceMs: grace }, `${options.name} gRPC server draining`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn({ graceMs: grace }, 'grace period over; cancelling in-flight calls');
+          server.forceShutdown();
+          resolve();
+        }, grace);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      for (const hook of options.onShutdown ?? []) {
+        try {
+          await hook();
+        } catch (error) {
+          logger.error({ err: error }, 'shutdown hook failed');
+        }
+      }
+      logger.info(`${options.name} gRPC server stopped`);
+    })();
+    return stopping;
+  };
+
+  return { port, server, health, stop };
+}

@@ -1,0 +1,63 @@
+/**
+ * @haven/service — the one way every Haven service boots: configuration, logging, token verification,
+ * the gRPC server (auth, tracing, metrics, deadlines, error mapping, health, reflection, graceful shutdown),
+ * gRPC client helpers and the decider command handler.
+ */
+export {
+  baseConfigSchema,
+  createBaseConfigSchema,
+  portSchema,
+  loadConfig,
+  isSensitiveVariable,
+  ConfigError,
+  LOG_LEVELS,
+  EVENT_STORES,
+} from './config';
+export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel } from './config';
+export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';
+export type { Logger, CreateLoggerOptions } from './logger';
+export { PrincipalKind, actorOf, requirePrincipal, commandMetadata } from './principal';
+export type { Principal } from './principal';
+export { createJwtVerifier, principalFromClaims, JWT_ALGORITHMS } from './jwt';
+export type { JwtVerifierOptions, TokenVerifier } from './jwt';
+export { startGrpcService } from './grpc-server';
+export type {
+  CallContext,
+  GrpcServiceOptions,
+  RunningGrpcService,
+  ServiceRegistration,
+  UnaryHandler,
+} from './grpc-server';
+export {
+  grpcErrorFromHavenError,
+  havenErrorDetails,
+  parseStatusDetails,
+  havenErrorFromServiceError,
+  errorReason,
+  isRetryable,
+  ERROR_DOMAIN,
+  STATUS_OF_CATEGORY,
+} from './grpc-errors';
+export type { GrpcErrorStatus, ParsedStatusDetails } from './grpc-errors';
+export {
+  encodeStatus,
+  decodeStatus,
+  STATUS_DETAILS_KEY,
+  BAD_REQUEST_TYPE_URL,
+  ERROR_INFO_TYPE_URL,
+} from './status-details';
+export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
+export { clientCallMetadata, callUnary, promisifyUnary } from './client';
+export type { CallOptions, ClientCallMetadataInput } from './client';
+export { handleCommand, loadAggregate } from './decider';
+export type {
+  CommandMetadata,
+  CommandResult,
+  DecidedEvent,
+  HandleCommandOptions,
+  LoadAggregateOptions,
+  LoadedAggregate,
+  StoredEvent,
+} from './decider';
+export { installSignalHandlers } from './signals';
+export type { SignalHandlerOptions } from './signals';

@@ -1,0 +1,151 @@
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import type { JSONWebKeySet, JWTPayload } from 'jose';
+import { HavenError, UnauthenticatedError, UnavailableError } from '@haven/errors';
+import { PrincipalKind } from './principal';
+import type { Principal } from './principal';
+
+/** Verifies a bearer token into a {@link Principal}. */
+export interface TokenVerifier {
+  /** Throws UnauthenticatedError when the token is invalid; UnavailableError when the key set cannot be fetched. */
+  verify(token: string): Promise<Principal>;
+}
+
+/** Options of {@link createJwtVerifier}. Give exactly one of `jwksUrl` and `jwks`. */
+export interface JwtVerifierOptions {
+  /** The identity service's JWKS endpoint (`HAVEN_JWKS_URL`). */
+  readonly jwksUrl?: string;
+  /** A JSON Web Key Set object (tests, or keys distributed by configuration). */
+  readonly jwks?: JSONWebKeySet;
+  readonly issuer: string;
+  readonly audience: string;
+  /** Allowed clock skew for exp/nbf/iat, seconds. Default 5. */
+  readonly clockToleranceSec?: number;
+  /** How long a fetched JWKS is trusted before re-fetching, ms. Default 10 minutes. */
+  readonly jwksCacheMaxAgeMs?: number;
+  /** Verified tokens kept (by token string, until they expire or `cacheTtlMs` passes). Default 1000; 0 disables. */
+  readonly cacheSize?: number;
+  /** Longest a verified token is trusted without re-verification, ms. Default 60 000. */
+  readonly cacheTtlMs?: number;
+  /** Clock, for tests. */
+  readonly now?: () => number;
+}
+
+/** Signature algorithms Haven tokens may use. Anything else, including `none`, is refused. */
+export const JWT_ALGORITHMS = ['EdDSA', 'ES256'] as const;
+
+const KINDS = new Set<string>(Object.values(PrincipalKind));
+
+/**
+ * Creates a JWT verifier (jose): signatures with EdDSA or ES256 only, checked against a local or remote
+ * JWKS (remote sets are cached for `jwksCacheMaxAgeMs`), with issuer, audience, `exp` and `sub` required.
+ * Verified tokens are cached in a bounded LRU until their expiry (at most `cacheTtlMs`) so repeated calls are
+ * cheap. The returned `verify` throws UnauthenticatedError when the token is malformed, unsigned (`alg: none`),
+ * signed with an unknown key or another algorithm, expired, for another issuer or audience, or has bad claims;
+ * UnavailableError when the remote key set cannot be fetched.
+ * Throws (synchronously) a TypeError when neither or both of `jwksUrl` and `jwks` are given.
+ */
+export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
+  if ((options.jwksUrl === undefined) === (options.jwks === undefined)) {
+    throw new TypeError('createJwtVerifier: give exactly one of jwksUrl and jwks');
+  }
+  const keySet = options.jwks
+    ? createLocalJWKSet(options.jwks)
+    : createRemoteJWKSet(new URL(options.jwksUrl as string), {
+        cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+        cooldownDuration: 30_000,
+        timeoutDuration: 5_000,
+      });
+  const now = options.now ?? Date.now;
+  const cacheSize = options.cacheSize ?? 1000;
+  const cacheTtlMs = options.cacheTtlMs ?? 60_000;
+  const cache = new Map<string, { principal: Principal; until: number }>();
+
+  return {
+    async verify(token: string): Promise<Principal> {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
+        throw new UnauthenticatedError('missing or malformed bearer token');
+      }
+      const cached = cache.get(token);
+      if (cached) {
+        if (cached.until > now()) {
+          cache.delete(token);
+          cache.set(token, cached);
+          return cached.principal;
+        }
+        cache.delete(token);
+      }
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, keySet, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms: [...JWT_ALGORITHMS],
+          clockTolerance: options.clockToleranceSec ?? 5,
+          requiredClaims: ['exp', 'sub'],
+          currentDate: new Date(now()),
+        }));
+      } catch (error) {
+        throw translateJoseError(error);
+      }
+      const principal = principalFromClaims(payload);
+      if (cacheSize > 0 && typeof payload.exp === 'number') {
+        const until = Math.min(payload.exp * 1000, now() + cacheTtlMs);
+        if (cache.size >= cacheSize) {
+          const oldest = cache.keys().next();
+          if (!oldest.done) cache.delete(oldest.value);
+        }
+        cache.set(token, { principal, until });
+      }
+      return principal;
+    },
+  };
+}
+
+function translateJoseError(error: unknown): HavenError {
+  if (error instanceof HavenError) return error;
+  if (error instanceof joseErrors.JWKSTimeout) {
+    return new UnavailableError('the token key set could not be fetched in time', { cause: error });
+  }
+  if (error instanceof joseErrors.JWTExpired)
+    return new UnauthenticatedError('token expired', { cause: error });
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new UnauthenticatedError(`token claim "${error.claim}" is invalid`, { cause: error });
+  }
+  if (error instanceof joseErrors.JWKSNoMatchingKey) {
+    return new UnauthenticatedError('token signed by an unknown key', { cause: error });
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return new UnauthenticatedError('token algorithm not allowed', { cause: error });
+  }
+  if (error instanceof joseErrors.JOSEError)
+    return new UnauthenticatedError('invalid token', { cause: error });
+  // Not a jose error: the remote key set could not be fetched (network) — not the caller's fault.
+  return new UnavailableError('the token key set could not be fetched', { cause: error });
+}
+
+/**
+ * Maps verified JWT claims to a {@link Principal}: `sub` → id, `kind` (default `user`), `role`, `scope`
+ * (space separated), `sid` → sessionId, `visit` → subjectOf.
+ * Throws UnauthenticatedError when `sub` is missing or a claim has the wrong type or an unknown kind.
+ */
+export function principalFromClaims(claims: JWTPayload): Principal {
+  const { sub, role, scope, kind = 'user', sid, visit } = claims as Record<string, unknown>;
+  if (typeof sub !== 'string' || sub.length === 0) throw new UnauthenticatedError('token has no subject');
+  if (typeof kind !== 'string' || !KINDS.has(kind))
+    throw new UnauthenticatedError('token has an unknown principal kind');
+  if (role !== undefined && typeof role !== 'string')
+    throw new UnauthenticatedError('token role is malformed');
+  if (scope !== undefined && typeof scope !== 'string')
+    throw new UnauthenticatedError('token scope is malformed');
+  if (sid !== undefined && typeof sid !== 'string') throw new UnauthenticatedError('token sid is malformed');
+  if (visit !== undefined && typeof visit !== 'string')
+    throw new UnauthenticatedError('token visit is malformed');
+  return Object.freeze({
+    kind: kind as PrincipalKind,
+    id: sub,
+    scopes: Object.freeze(typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : []),
+    ...(role !== undefined ? { role } : {}),
+    ...(sid !== undefined ? { sessionId: sid } : {}),
+    ...(visit !== undefined ? { subjectOf: visit } : {}),
+  });
+}

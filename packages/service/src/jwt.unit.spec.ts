@@ -1,0 +1,113 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { UnauthenticatedError } from '@haven/errors';
+import { createJwtVerifier } from './jwt';
+import { createTestIssuer } from './testing';
+
+describe('createJwtVerifier', () => {
+  const issuer = createTestIssuer();
+  const verifier = createJwtVerifier({ jwks: issuer.jwks, issuer: 'haven-identity', audience: 'haven' });
+
+  it('turns a valid token into a principal', async () => {
+    const token = await issuer.sign({
+      sub: 'u-1',
+      role: 'clinician',
+      scope: 'visits:read visits:admit',
+      sid: 's-1',
+    });
+    await expect(verifier.verify(token)).resolves.toEqual({
+      kind: 'user',
+      id: 'u-1',
+      role: 'clinician',
+      scopes: ['visits:read', 'visits:admit'],
+      sessionId: 's-1',
+    });
+  });
+
+  it('maps a patient token scoped to a visit', async () => {
+    const token = await issuer.sign({ sub: 'p-1', kind: 'patient', visit: 'visit-9' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({
+      kind: 'patient',
+      id: 'p-1',
+      subjectOf: 'visit-9',
+      scopes: [],
+    });
+  });
+
+  it('refuses an expired token', async () => {
+    const token = await issuer.sign({ sub: 'u-1' }, { expiresIn: -60 });
+    await expect(verifier.verify(token)).rejects.toThrow(/^token expired$/);
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('refuses alg none', async () => {
+    const token = new UnsecuredJWT({ sub: 'u-1', kind: 'user' })
+      .setIssuer('haven-identity')
+      .setAudience('haven')
+      .setExpirationTime('5m')
+      .encode();
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('refuses a token signed by an unknown key', async () => {
+    const other = createTestIssuer();
+    const token = await other.sign({ sub: 'u-1' });
+    await expect(verifier.verify(token)).rejects.toThrow(/unknown key/);
+    // same kid, different key: the signature does not verify
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const forged = await new SignJWT({ kind: 'user' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: issuer.kid })
+      .setSubject('u-1')
+      .setIssuer('haven-identity')
+      .setAudience('haven')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    await expect(verifier.verify(forged)).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('refuses a wrong audience or issuer', async () => {
+    await expect(verifier.verify(await issuer.sign({ aud: 'someone-else' }))).rejects.toThrow(/"aud"/);
+    await expect(verifier.verify(await issuer.sign({ iss: 'evil' }))).rejects.toThrow(/"iss"/);
+  });
+
+  it('refuses other algorithms even with a matching key set (HS256)', async () => {
+    const secret = new TextEncoder().encode('x'.repeat(32));
+    const token = await new SignJWT({ kind: 'user' })
+      .setProtectedHeader({ alg: 'HS256', kid: issuer.kid })
+      .setSubject('u-1')
+      .setIssuer('haven-identity')
+      .setAudience('haven')
+      .setExpirationTime('5m')
+      .sign(secret);
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('refuses an unknown principal kind and garbage', async () => {
+    await expect(verifier.verify(await issuer.sign({ kind: 'root' as never }))).rejects.toThrow(
+      /unknown principal kind/,
+    );
+    await expect(verifier.verify('not.a.jwt')).rejects.toBeInstanceOf(UnauthenticatedError);
+    await expect(verifier.verify('')).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('caches a verified token only until it expires', async () => {
+    let now = Date.now();
+    const cached = createJwtVerifier({
+      jwks: issuer.jwks,
+      issuer: 'haven-identity',
+      audience: 'haven',
+      now: () => now,
+      clockToleranceSec: 0,
+    });
+    const token = await issuer.sign({ sub: 'u-2' }, { expiresIn: 30 });
+    await expect(cached.verify(token)).resolves.toMatchObject({ id: 'u-2' });
+    now += 10_000;
+    await expect(cached.verify(token)).resolves.toMatchObject({ id: 'u-2' });
+    now += 30_000;
+    await expect(cached.verify(token)).rejects.toThrow(/expired/);
+  });
+
+  it('needs exactly one key source', () => {
+    expect(() => createJwtVerifier({ issuer: 'a', audience: 'b' })).toThrow(TypeError);
+  });
+});

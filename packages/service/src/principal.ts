@@ -1,0 +1,58 @@
+import { UnauthenticatedError } from '@haven/errors';
+import type { Actor } from '@haven/eventstore';
+
+/** The kinds of authenticated caller. */
+export const PrincipalKind = {
+  User: 'user',
+  Patient: 'patient',
+  ServiceAccount: 'service_account',
+  Service: 'service',
+} as const;
+/** One of {@link PrincipalKind}. */
+export type PrincipalKind = (typeof PrincipalKind)[keyof typeof PrincipalKind];
+
+/** The authenticated caller of an RPC, from a verified token. */
+export interface Principal {
+  readonly kind: PrincipalKind;
+  /** User id, patient principal id, service-account id or service name (`sub`). */
+  readonly id: string;
+  /** Role for users (`admin`, `clinician`, `front_desk`, `auditor`). */
+  readonly role?: string;
+  /** OAuth-style scopes (`scope` claim, space separated). */
+  readonly scopes: readonly string[];
+  /** The identity session (`sid`), for idle logoff and revocation. */
+  readonly sessionId?: string;
+  /** The appointment/visit a patient principal is scoped to (`visit`). */
+  readonly subjectOf?: string;
+}
+
+/** The event-envelope actor of a principal (`{ kind, id, role? }`). Throws nothing. */
+export function actorOf(principal: Principal): Actor {
+  return {
+    kind: principal.kind,
+    id: principal.id,
+    ...(principal.role !== undefined ? { role: principal.role } : {}),
+  };
+}
+
+/** The caller of an RPC. Throws UnauthenticatedError when there is none (a public method). */
+export function requirePrincipal(ctx: { readonly principal: Principal | undefined }): Principal {
+  if (!ctx.principal) throw new UnauthenticatedError('authentication required');
+  return ctx.principal;
+}
+
+/**
+ * The envelope metadata for events a call appends (`handleCommand`'s `metadata`): the caller as actor, the
+ * call's correlation id and traceparent. Throws UnauthenticatedError when the call has no principal.
+ */
+export function commandMetadata(ctx: {
+  readonly principal: Principal | undefined;
+  readonly correlationId: string;
+  readonly traceparent: string | undefined;
+}): { actor: Actor; correlationId: string; traceparent?: string } {
+  return {
+    actor: actorOf(requirePrincipal(ctx)),
+    correlationId: ctx.correlationId,
+    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+  };
+}
