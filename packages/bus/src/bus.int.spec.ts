@@ -1,0 +1,269 @@
+import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { encodeEnvelope, newEvent, streamName, type EventEnvelope } from '@haven/eventstore';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { EventBus, busSubject, type BusLogger } from './bus';
+
+jest.setTimeout(30_000);
+
+const exporter = new InMemorySpanExporter();
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+trace.setGlobalTracerProvider(
+  new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }),
+);
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await nc?.drain();
+  await server?.stop();
+});
+
+let n = 0;
+function envelope(ctx: string, name: string, data: Record<string, unknown> = {}): EventEnvelope {
+  n += 1;
+  const e = newEvent({ type: `haven.${ctx}.v1.${name}`, data, actor: { kind: 'service', id: 'test' } });
+  return { ...e, stream: streamName({ context: ctx, aggregate: 'thing', id: `t${n}` }), revision: 0n };
+}
+
+function recordingLogger(): BusLogger & { lines: { level: string; obj: object; msg: string }[] } {
+  const lines: { level: string; obj: object; msg: string }[] = [];
+  return {
+    lines,
+    info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
+    warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+    error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
+  };
+}
+
+/** Resolves when `predicate` holds, polling every 10 ms, for at most 10 s. */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i += 1) {
+    if (predicate()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('EventBus', () => {
+  it('round-trips an event on haven.bus.<context>.<aggregate>.<EventName>', async () => {
+    const bus = await EventBus.create(nc);
+    const got: { event: EventEnvelope; subject: string }[] = [];
+    const sub = await bus.subscribe({
+      durable: 'rt',
+      subjects: ['haven.bus.rt.>'],
+      handler: async (event, ctx) => void got.push({ event, subject: ctx.subject }),
+    });
+    const e = {
+      ...envelope('rt', 'ThingHappened', { a: 1 }),
+      phi: { subject: 'p', keyId: 'k', ciphertext: 'c' },
+    };
+    await bus.publish(e);
+    await until(() => got.length === 1, 'delivery');
+    expect(got[0]!.subject).toBe('haven.bus.rt.thing.ThingHappened');
+    expect(got[0]!.event).toEqual(e);
+    await sub.close();
+    await bus.close();
+  });
+
+  it('delivers a duplicate publish once (server dedup and consumer dedup)', async () => {
+    const bus = await EventBus.create(nc);
+    const got: string[] = [];
+    const sub = await bus.subscribe({
+      durable: 'dup',
+      subjects: ['haven.bus.dup.>'],
+      handler: async (e) => void got.push(e.id),
+    });
+    const e = envelope('dup', 'Once');
+    await bus.publish(e);
+    await bus.publish(e); // same Nats-Msg-Id: dropped by the server
+    // Same event under another message id: only the consumer-side dedup can catch it.
+    const h = natsHeaders();
+    await nc.jetstream().publish(busSubject(e), encodeEnvelope(e), { msgID: 'other-id', headers: h });
+    const sentinel = envelope('dup', 'Sentinel');
+    await bus.publish(sentinel);
+    await until(() => got.includes(sentinel.id), 'sentinel');
+    expect(got).toEqual([e.id, sentinel.id]);
+    await sub.close();
+    await bus.close();
+  });
+
+  it('redelivers after a handler error and then acks', async () => {
+    const logger = recordingLogger();
+    const bus = await EventBus.create(nc, { logger });
+    const attempts: number[] = [];
+    const sub = await bus.subscribe({
+      durable: 'retry',
+      subjects: ['haven.bus.retry.>'],
+      nakDelayMs: 20,
+      handler: async (_e, ctx) => {
+        attempts.push(ctx.deliveryCount);
+        if (attempts.length < 3) throw new Error('transient');
+      },
+    });
+    await bus.publish(envelope('retry', 'Flaky'));
+    await until(() => attempts.length === 3, 'three attempts');
+    expect(attempts).toEqual([1, 2, 3]);
+    await sub.close();
+    const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'retry');
+    expect(info.num_ack_pending).toBe(0);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
+    await bus.close();
+  });
+
+  it('quarantines an event after bounded redeliveries and moves on', async () => {
+    const logger = recordingLogger();
+    const bus = await EventBus.create(nc, { logger });
+    const seen: string[] = [];
+    const sub = await bus.subscribe({
+      durable: 'dead',
+      subjects: ['haven.bus.dead.>'],
+      nakDelayMs: 10,
+      maxDeliver: 2,
+      handler: async (e) => {
+        seen.push(e.type);
+        if (e.type.endsWith('Poison')) throw new Error('always');
+      },
+    });
+    await bus.publish(envelope('dead', 'Poison'));
+    const next = envelope('dead', 'Fine');
+    await bus.publish(next);
+    await until(() => logger.lines.some((l) => l.level === 'error'), 'quarantine log');
+    await until(() => seen.includes(next.type), 'next event');
+    expect(seen.filter((t) => t.endsWith('Poison'))).toHaveLength(2);
+    const line = logger.lines.find((l) => l.level === 'error')!;
+    expect(line.obj).toMatchObject({ subject: 'haven.bus.dead.thing.Poison', deliveries: 2 });
+    await sub.close();
+    await bus.close();
+  });
+
+  it('quarantines a malformed message without logging its body and processes the next one', async () => {
+    const logger = recordingLogger();
+    const bus = await EventBus.create(nc, { logger });
+    const got: string[] = [];
+    const sub = await bus.subscribe({
+      durable: 'bad',
+      subjects: ['haven.bus.bad.>'],
+      handler: async (e) => void got.push(e.type),
+    });
+    await bus.publish(envelope('bad', 'Before')); // creates the stream
+    const js = nc.jetstream();
+    await js.publish('haven.bus.bad.thing.Broken', new TextEncoder().encode('{not json SECRET-PHI'));
+    await js.publish(
+      'haven.bus.bad.thing.Partial',
+      new TextEncoder().encode(JSON.stringify({ id: 'x', note: 'SECRET-PHI' })),
+    );
+    await bus.publish(envelope('bad', 'After'));
+    await until(() => got.length === 2, 'good events');
+    expect(got).toEqual(['haven.bad.v1.Before', 'haven.bad.v1.After']);
+    const warns = logger.lines.filter((l) => l.msg.includes('malformed'));
+    expect(warns.map((w) => (w.obj as { subject: string }).subject)).toEqual([
+      'haven.bus.bad.thing.Broken',
+      'haven.bus.bad.thing.Partial',
+    ]);
+    expect(JSON.stringify(logger.lines)).not.toContain('SECRET-PHI');
+    await sub.close();
+    const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'bad');
+    expect(info.num_ack_pending).toBe(0);
+    await bus.close();
+  });
+
+  it("runs the handler in a consumer span that is a child of the publisher's trace", async () => {
+    exporter.reset();
+    const bus = await EventBus.create(nc);
+    let handlerTraceId: string | undefined;
+    const sub = await bus.subscribe({
+      durable: 'trace',
+      subjects: ['haven.bus.tr.>'],
+      handler: async () => {
+        handlerTraceId = trace.getActiveSpan()?.spanContext().traceId;
+      },
+    });
+    const publisherTraceId = await trace.getTracer('test').startActiveSpan('request', async (span) => {
+      await bus.publish(envelope('tr', 'Traced'));
+      span.end();
+      return span.spanContext().traceId;
+    });
+    await until(() => handlerTraceId !== undefined, 'handler');
+    await sub.close();
+    await until(
+      () => exporter.getFinishedSpans().some((s) => s.name === 'haven.bus.consume'),
+      'consume span',
+    );
+    const spans = exporter.getFinishedSpans();
+    const publish = spans.find((s) => s.name === 'haven.bus.publish')!;
+    const consume = spans.find((s) => s.name === 'haven.bus.consume')!;
+    expect(handlerTraceId).toBe(publisherTraceId);
+    expect(consume.spanContext().traceId).toBe(publisherTraceId);
+    expect(consume.parentSpanContext?.spanId).toBe(publish.spanContext().spanId);
+    await bus.close();
+  });
+
+  it('resumes a durable subscription after close and reconnect without redelivering handled events', async () => {
+    const first = await EventBus.connect({ servers: server.url, name: 'durable-1' });
+    const got1: string[] = [];
+    const sub1 = await first.subscribe({
+      durable: 'resume',
+      subjects: ['haven.bus.res.>'],
+      handler: async (e) => void got1.push(e.type),
+    });
+    await first.publish(envelope('res', 'One'));
+    await until(() => got1.length === 1, 'first');
+    await sub1.close();
+    await first.close();
+
+    const publisher = await EventBus.create(nc);
+    await publisher.publish(envelope('res', 'Two'));
+    await publisher.publish(envelope('res', 'Three'));
+
+    const second = await EventBus.connect({ servers: server.url, name: 'durable-2' });
+    const got2: string[] = [];
+    const sub2 = await second.subscribe({
+      durable: 'resume',
+      subjects: ['haven.bus.res.>'],
+      handler: async (e) => void got2.push(e.type),
+    });
+    await until(() => got2.length === 2, 'resumed');
+    await publisher.publish(envelope('res', 'Four'));
+    await until(() => got2.length === 3, 'live');
+    expect(got1).toEqual(['haven.res.v1.One']);
+    expect(got2).toEqual(['haven.res.v1.Two', 'haven.res.v1.Three', 'haven.res.v1.Four']);
+    await sub2.close();
+    await second.close();
+    await publisher.close();
+  });
+
+  it('close() waits for in-flight handlers', async () => {
+    const bus = await EventBus.create(nc);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = false;
+    let finished = false;
+    const sub = await bus.subscribe({
+      durable: 'drain',
+      subjects: ['haven.bus.drain.>'],
+      handler: async () => {
+        started = true;
+        await gate;
+        finished = true;
+      },
+    });
+    await bus.publish(envelope('drain', 'Slow'));
+    await until(() => started, 'handler start');
+    const closing = bus.close();
+    setTimeout(release, 50);
+    await closing;
+    expect(finished).toBe(true);
+    const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'drain');
+    expect(info.num_ack_pending).toBe(0);
+    void sub;
+  });
+});

@@ -1,0 +1,11 @@
+/**
+ * @haven/bus: fan-out of Haven events over NATS JetStream, with trace context in the headers.
+ */
+export type {
+  BusLogger,
+  BusSubscribeOptions,
+  BusSubscription,
+  DeliveryContext,
+  EventBusConnectOptions,
+} from './bus';
+export { EventBus, BUS_STREAM, BUS_SUBJECT_PREFIX, busSubject } from './bus';

@@ -1,0 +1,30 @@
+/**
+ * @haven/eventstore: the event store port (DESIGN.md §3), its envelope, ids, and adapters
+ * (JetStream by default, KurrentDB, in-memory for unit tests). Test helpers: `@haven/eventstore/testing`.
+ */
+export type { Actor, EventEnvelope, NewEvent, SealedPhi } from './envelope';
+export type {
+  AppendResult,
+  Checkpoint,
+  EventStore,
+  ExpectedRevision,
+  PositionedEvent,
+  StreamName,
+  SubscribeOptions,
+  Subscription,
+} from './port';
+export type { NewEventInput } from './ids';
+export { newEventId, eventIdTimestamp, newEvent, parseStreamName, streamName } from './ids';
+export { encodeEnvelope, decodeEnvelope, parseEnvelope, activeTraceparent } from './codec';
+export { InMemoryEventStore } from './memory';
+export type { JetStreamEventStoreOptions, JetStreamConnectOptions } from './jetstream';
+export {
+  JetStreamEventStore,
+  EVENT_STORE_STREAM,
+  EVENT_STORE_SUBJECT_PREFIX,
+  EventHeaders,
+  subjectOf,
+} from './jetstream';
+export { KurrentDbEventStore } from './kurrentdb';
+export type { EventStoreConfig } from './factory';
+export { createEventStore } from './factory';

@@ -1,0 +1,163 @@
+import { connect, type NatsConnection } from 'nats';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
+import { ConcurrencyError, UnavailableError } from '@haven/errors';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { streamName } from './ids';
+import { EVENT_STORE_STREAM, JetStreamEventStore, subjectOf } from './jetstream';
+import { testEvent, testEventStore, uniqueContext } from './testing';
+
+jest.setTimeout(30_000);
+
+let server: NatsServerHandle;
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+testEventStore('jetstream', async () => {
+  const store = await JetStreamEventStore.connect({ servers: server.url, name: 'contract' });
+  return { store, teardown: () => store.close() };
+});
+
+describe('JetStreamEventStore specifics', () => {
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.drain();
+  });
+
+  it('stays idempotent after the server dedup window has passed', async () => {
+    // Its own server: the stream (and its dedup window) is created by the first store that connects.
+    const own = await startNatsServer();
+    const ownNc = await connect({ servers: own.url });
+    try {
+      const windowMs = 300;
+      const store = await JetStreamEventStore.create(ownNc, { duplicateWindowMs: windowMs });
+      const ctx = uniqueContext('dd');
+      const s = streamName({ context: ctx, aggregate: 'thing', id: 'one' });
+      const batch = [testEvent('A'), testEvent('B')];
+      const first = await store.append(s, 'no_stream', batch);
+
+      // Wait until the server provably forgot message ids of that age: a probe id published after our
+      // batch is accepted again (not reported duplicate) once the window has expired.
+      const js = ownNc.jetstream();
+      const probeSubject = `haven.es.${ctx}.probe.p`;
+      const probe = await js.publish(probeSubject, new Uint8Array(), { msgID: 'probe' });
+      expect(probe.duplicate).toBe(false);
+      let forgotten = false;
+      for (let i = 0; i < 100 && !forgotten; i += 1) {
+        await new Promise((r) => setTimeout(r, windowMs / 4));
+        forgotten = !(await js.publish(probeSubject, new Uint8Array(), { msgID: 'probe' })).duplicate;
+      }
+      expect(forgotten).toBe(true);
+
+      // A second store instance (no tail cache) retries the whole batch, then a half of it.
+      const other = await JetStreamEventStore.create(ownNc, { duplicateWindowMs: windowMs });
+      expect(await other.append(s, 'no_stream', batch)).toEqual(first);
+      expect(await other.append(s, 'any', batch)).toEqual(first);
+      expect(await other.append(s, 0n, [batch[1]!])).toEqual(first);
+      expect((await other.read(s)).map((e) => e.id)).toEqual(batch.map((e) => e.id));
+      const jsm = await ownNc.jetstreamManager();
+      const onSubject = await jsm.streams.info(EVENT_STORE_STREAM, { subjects_filter: subjectOf(s) });
+      expect(onSubject.state.subjects).toEqual({ [subjectOf(s)]: 2 });
+      const probes = await jsm.streams.info(EVENT_STORE_STREAM, { subjects_filter: probeSubject });
+      expect(probes.state.subjects).toEqual({ [probeSubject]: 2 }); // the window really expired for the server
+      expect((await jsm.streams.info(EVENT_STORE_STREAM)).config.duplicate_window).toBe(windowMs * 1_000_000);
+    } finally {
+      await ownNc.drain();
+      await own.stop();
+    }
+  });
+
+  it('detects a writer from another process even when its own tail cache is stale', async () => {
+    const a = await JetStreamEventStore.create(nc);
+    const b = await JetStreamEventStore.create(nc);
+    const s = streamName({ context: uniqueContext('cc'), aggregate: 'thing', id: 'x' });
+    await a.append(s, 'no_stream', [testEvent('A')]); // a caches revision 0
+    await b.append(s, 0n, [testEvent('B')]);
+    await expect(a.append(s, 0n, [testEvent('C')])).rejects.toBeInstanceOf(ConcurrencyError);
+    expect((await a.append(s, 1n, [testEvent('D')])).nextRevision).toBe(2n);
+  });
+
+  it('lets exactly one of two concurrent writers at the same revision win', async () => {
+    const a = await JetStreamEventStore.create(nc);
+    const b = await JetStreamEventStore.create(nc);
+    const s = streamName({ context: uniqueContext('race'), aggregate: 'thing', id: 'x' });
+    await a.append(s, 'no_stream', [testEvent('A')]);
+    const results = await Promise.allSettled([
+      a.append(s, 0n, [testEvent('B1'), testEvent('B2')]),
+      b.append(s, 0n, [testEvent('C1'), testEvent('C2')]),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toBeInstanceOf(ConcurrencyError);
+    const types = (await a.read(s)).map((e) => e.type.split('.').pop());
+    expect(types).toHaveLength(3);
+    expect([
+      ['A', 'B1', 'B2'],
+      ['A', 'C1', 'C2'],
+    ]).toContainEqual(types);
+  });
+
+  it('the server itself refuses to purge the stream or delete a message', async () => {
+    const store = await JetStreamEventStore.create(nc);
+    const s = streamName({ context: uniqueContext('deny'), aggregate: 'thing', id: 'x' });
+    await store.append(s, 'no_stream', [testEvent('A')]);
+    const jsm = await nc.jetstreamManager();
+    const name = EVENT_STORE_STREAM;
+    const seq = (await jsm.streams.getMessage(name, { last_by_subj: subjectOf(s) })).seq;
+    await expect(jsm.streams.purge(name)).rejects.toThrow(/purge/i);
+    await expect(jsm.streams.purge(name, { filter: subjectOf(s) })).rejects.toThrow(/purge/i);
+    await expect(jsm.streams.deleteMessage(name, seq)).rejects.toThrow(/delete/i);
+    await expect(jsm.streams.deleteMessage(name, seq, false)).rejects.toThrow(/delete/i);
+    const info = await jsm.streams.info(name);
+    expect(info.config.deny_delete).toBe(true);
+    expect(info.config.deny_purge).toBe(true);
+    expect((await jsm.streams.getMessage(name, { seq })).subject).toBe(subjectOf(s));
+    expect((await store.read(s)).map((e) => e.type)).toEqual(['haven.test.v1.A']);
+  });
+
+  it('stores envelope metadata in headers and the active trace in the envelope', async () => {
+    const store = await JetStreamEventStore.create(nc);
+    const s = streamName({ context: uniqueContext('hd'), aggregate: 'thing', id: 'x' });
+    const e = testEvent('A');
+    await store.append(s, 'no_stream', [e]);
+    const jsm = await nc.jetstreamManager();
+    const m = await jsm.streams.getMessage(EVENT_STORE_STREAM, { last_by_subj: subjectOf(s) });
+    expect(m.header.get('Nats-Msg-Id')).toBe(e.id);
+    expect(m.header.get('Haven-Event-Id')).toBe(e.id);
+    expect(m.header.get('Haven-Revision')).toBe('0');
+    expect(m.header.get('Haven-Event-Type')).toBe('haven.test.v1.A');
+    expect(JSON.parse(new TextDecoder().decode(m.data)).revision).toBe('0');
+
+    // With an active span and no traceparent on the event, the envelope carries the span's trace.
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(new TracerProvider());
+    const traced = testEvent('B');
+    const traceId = await trace.getTracer('test').startActiveSpan('caller', async (span) => {
+      await store.append(s, 0n, [traced]);
+      span.end();
+      return span.spanContext().traceId;
+    });
+    const [, read] = await store.read(s);
+    expect(read!.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(m.header.get('traceparent')).toBe('');
+  });
+
+  it('maps a closed connection to UnavailableError', async () => {
+    const own = await connect({ servers: server.url });
+    const store = await JetStreamEventStore.create(own);
+    await own.close();
+    const s = streamName({ context: uniqueContext('down'), aggregate: 'thing', id: 'x' });
+    await expect(store.append(s, 'any', [testEvent('A')])).rejects.toBeInstanceOf(UnavailableError);
+    await expect(JetStreamEventStore.connect({ servers: 'nats://127.0.0.1:1' })).rejects.toBeInstanceOf(
+      UnavailableError,
+    );
+  });
+});

@@ -1,0 +1,636 @@
+/**
+ * The JetStream adapter of the event store port (DESIGN.md §3).
+ *
+ * Layout on the server:
+ * - ONE JetStream stream `HAVEN_ES` on subjects `haven.es.>`, limits retention, no max age, `deny_delete` +
+ *   `deny_purge` (the server itself refuses to purge it or delete a message; deleting the whole stream must
+ *   additionally be denied by the account's permissions on `$JS.API.STREAM.DELETE.>` — JetStream has no
+ *   stream-level flag for that). Its sequence is the global position.
+ * - one subject per aggregate instance: stream `scheduling.appointment-01J…` ↔ subject
+ *   `haven.es.scheduling.appointment.01J…` (so a context is the subject filter `haven.es.scheduling.>`).
+ *
+ * Why not a stream per context plus an aggregate stream that *sources* them (DESIGN.md §3's first sketch):
+ * nats-server 2.9 stores the `Nats-Expected-Last-Subject-Sequence` header with the message and re-checks it
+ * when the message is sourced into another stream, where the subject's sequence differs, so sourcing stalls
+ * at the second event of any aggregate once two contexts exist (reproduced with 2.9.10). A single stream also
+ * returns the global position in the publish ack (one round trip per event instead of two).
+ *
+ * Concurrency: the store maps the 0-based stream revision (header `Haven-Revision`) onto the subject's last
+ * JetStream sequence and publishes with `Nats-Expected-Last-Subject-Sequence` (0 = `no_stream`).
+ *
+ * Idempotency: `Nats-Msg-Id` = event id (server dedup inside the stream's duplicate window) and a store-side
+ * check that works after the window: on a conflict, or before publishing events whose UUIDv7 is older than the
+ * window, the store looks for the ids on the aggregate's subject and returns the original result.
+ *
+ * Limitation: JetStream 2.9 has no multi-message transaction. A batch is published one message at a time,
+ * each expecting the previous one's sequence; a crash in the middle leaves a prefix of the batch stored (never
+ * an interleaving). Retrying the same batch (same ids) completes it idempotently.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  ErrorCode,
+  NatsError,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  credsAuthenticator,
+  headers as natsHeaders,
+  nanos,
+  type ConnectionOptions,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type MsgHdrs,
+  type NatsConnection,
+  type OrderedConsumerOptions,
+  type StreamConfig,
+} from 'nats';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  ConcurrencyError,
+  HavenError,
+  PreconditionError,
+  UnavailableError,
+  ValidationError,
+} from '@haven/errors';
+import type { EventEnvelope, NewEvent } from './envelope';
+import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
+import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  PositionedEvent,
+  SubscribeOptions,
+  Subscription,
+} from './port';
+
+/** Name of the JetStream stream holding every event; its sequence is the global position. */
+export const EVENT_STORE_STREAM = 'HAVEN_ES';
+/** Subject prefix of event-store subjects. The bus uses `haven.bus.` and never overlaps. */
+export const EVENT_STORE_SUBJECT_PREFIX = 'haven.es';
+
+/**
+ * Headers carrying envelope metadata next to the JSON body (the body holds the whole envelope; headers hold
+ * what the store reads without parsing it, kept few because every header costs on the hot path: the stream
+ * name is the subject, correlation/causation are in the body).
+ */
+export const EventHeaders = {
+  EventId: 'Haven-Event-Id',
+  Revision: 'Haven-Revision',
+  EventType: 'Haven-Event-Type',
+  Traceparent: 'traceparent',
+} as const;
+
+const WRONG_LAST_SEQUENCE = 10071;
+const NO_MESSAGE_FOUND = 10037;
+const STREAM_NOT_FOUND = 10059;
+const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+const CLOCK_SKEW_MS = 60_000;
+const SCAN_TIMEOUT_MS = 15_000;
+const TAIL_CACHE_SIZE = 10_000;
+
+/** Options of {@link JetStreamEventStore}. */
+export interface JetStreamEventStoreOptions {
+  /** Server-side dedup window of the stream when this store creates it (default 2 min). */
+  readonly duplicateWindowMs?: number;
+  /** Replicas of the stream when this store creates it (default 1; 3 in a cluster). */
+  readonly replicas?: number;
+}
+
+/** Options of {@link JetStreamEventStore.connect}. */
+export interface JetStreamConnectOptions extends JetStreamEventStoreOptions {
+  /** NATS URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | readonly string[];
+  /** Connection name shown by the server (e.g. the service name). */
+  readonly name?: string;
+  /** Path of a NATS `.creds` file (NATS_CREDS_FILE). */
+  readonly credsFile?: string;
+}
+
+interface Tail {
+  /** JetStream sequence of the subject's last message in HAVEN_ES; 0 when none. */
+  readonly seq: number;
+  /** Revision of that message; -1 when none. */
+  readonly revision: bigint;
+}
+
+interface Stored {
+  readonly id: string;
+  readonly seq: number;
+  readonly revision: bigint;
+}
+
+const NO_TAIL: Tail = { seq: 0, revision: -1n };
+const tracer = trace.getTracer('haven.eventstore');
+
+/** `haven.es.<context>.<aggregate>.<id>` for a stream name. Throws ValidationError on a malformed name. */
+export function subjectOf(stream: string): string {
+  const { context, aggregate, id } = parseStreamName(stream);
+  return `${EVENT_STORE_SUBJECT_PREFIX}.${context}.${aggregate}.${id}`;
+}
+
+function apiCode(err: unknown): number | undefined {
+  return err instanceof NatsError ? err.api_error?.err_code : undefined;
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    apiCode(err) === WRONG_LAST_SEQUENCE ||
+    (err instanceof NatsError && /wrong last sequence/i.test(err.message))
+  );
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = apiCode(err);
+  return (
+    code === NO_MESSAGE_FOUND || code === STREAM_NOT_FOUND || (err instanceof NatsError && err.code === '404')
+  );
+}
+
+/** Translates a vendor error into a Haven error at the boundary. */
+function translate(err: unknown, what: string): HavenError {
+  if (err instanceof HavenError) return err;
+  if (err instanceof NatsError) {
+    const transient: string[] = [
+      ErrorCode.ConnectionClosed,
+      ErrorCode.ConnectionDraining,
+      ErrorCode.ConnectionRefused,
+      ErrorCode.ConnectionTimeout,
+      ErrorCode.Disconnect,
+      ErrorCode.Timeout,
+      ErrorCode.NoResponders,
+    ];
+    const reason = transient.includes(err.code) ? 'NATS unavailable' : 'JetStream error';
+    return new UnavailableError(`event store: ${what}: ${reason}: ${err.message}`, { cause: err });
+  }
+  return new UnavailableError(`event store: ${what} failed: ${String(err)}`, { cause: err });
+}
+
+async function withSpan<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  return await tracer.startActiveSpan(name, async (span) => {
+    try {
+      return await fn();
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+function header(h: MsgHdrs | undefined, name: string): string | undefined {
+  const v = h?.get(name);
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function revisionOf(h: MsgHdrs | undefined): bigint {
+  const v = header(h, EventHeaders.Revision);
+  if (v === undefined || !/^\d+$/.test(v))
+    throw new UnavailableError('event store: message without Haven-Revision header');
+  return BigInt(v);
+}
+
+/**
+ * {@link EventStore} on NATS JetStream (the default adapter). Safe for concurrent use by one process and by
+ * many processes: optimistic concurrency is enforced by the server.
+ */
+export class JetStreamEventStore implements EventStore {
+  private readonly js: JetStreamClient;
+  private readonly duplicateWindowMs: number;
+  private readonly replicas: number;
+  private streamReady: Promise<void> | undefined;
+  private readonly tails = new Map<string, Tail>();
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+
+  /**
+   * Wraps an open connection; `close()` then leaves the connection open unless `ownsConnection` is set.
+   * Use {@link JetStreamEventStore.create} to also obtain the JetStream manager.
+   */
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly ownsConnection: boolean,
+    options: JetStreamEventStoreOptions,
+  ) {
+    this.js = nc.jetstream();
+    this.duplicateWindowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
+    this.replicas = options.replicas ?? 1;
+  }
+
+  /**
+   * A store over an existing connection (the caller keeps ownership and closes it).
+   * Throws UnavailableError when JetStream is not enabled or not reachable.
+   */
+  static async create(
+    nc: NatsConnection,
+    options: JetStreamEventStoreOptions = {},
+  ): Promise<JetStreamEventStore> {
+    return await JetStreamEventStore.open(nc, false, options);
+  }
+
+  /**
+   * Connects to NATS and returns a store that owns the connection (`close()` drains it).
+   * Throws UnavailableError when the server cannot be reached or has no JetStream.
+   */
+  static async connect(options: JetStreamConnectOptions): Promise<JetStreamEventStore> {
+    const connectOptions: ConnectionOptions = {
+      servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
+      name: options.name ?? 'haven-eventstore',
+      maxReconnectAttempts: -1,
+    };
+    if (options.credsFile !== undefined) {
+      connectOptions.authenticator = credsAuthenticator(readFileSync(options.credsFile));
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await connect(connectOptions);
+    } catch (err) {
+      throw translate(err, 'connect');
+    }
+    try {
+      return await JetStreamEventStore.open(nc, true, options);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async open(
+    nc: NatsConnection,
+    owns: boolean,
+    options: JetStreamEventStoreOptions,
+  ): Promise<JetStreamEventStore> {
+    let jsm: JetStreamManager;
+    try {
+      jsm = await nc.jetstreamManager();
+    } catch (err) {
+      throw translate(err, 'jetstream manager');
+    }
+    return new JetStreamEventStore(nc, jsm, owns, options);
+  }
+
+  /**
+   * Appends `events` to `stream` (see the port). Throws ValidationError on a bad name or batch,
+   * ConcurrencyError when the stream is not at `expected` (and the ids are not already stored),
+   * UnavailableError when NATS fails (retry with the same ids: the append is idempotent).
+   */
+  async append(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult> {
+    this.assertOpen();
+    parseStreamName(stream);
+    validateBatch(events);
+    return await withSpan('haven.eventstore.append', async () => {
+      try {
+        await this.ensureStream();
+        return await this.appendChecked(stream, expected, events);
+      } catch (err) {
+        if (err instanceof ConcurrencyError || err instanceof ValidationError) this.tails.delete(stream);
+        throw translate(err, 'append');
+      }
+    });
+  }
+
+  private async appendChecked(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult> {
+    const subject = subjectOf(stream);
+    // Events minted before the server's dedup window began may already be stored without the server
+    // remembering: look for them first. Fresh events (the normal case) skip this.
+    if (this.mayBeOutsideDedupWindow(events)) {
+      const resumed = await this.resume(stream, subject, events);
+      if (resumed) return resumed;
+    }
+    let start: Tail;
+    if (expected === 'no_stream') {
+      start = NO_TAIL;
+    } else if (expected === 'any') {
+      start = await this.tail(subject);
+    } else {
+      const cached = this.tails.get(stream);
+      start = cached && cached.revision === expected ? cached : await this.tail(subject);
+      if (start.revision !== expected) {
+        const resumed = await this.resume(stream, subject, events);
+        if (resumed) return resumed;
+        throw new ConcurrencyError(stream, expected.toString(), describeTail(start));
+      }
+    }
+    const outcome = await this.publishChain(stream, subject, start, events, 0);
+    if (outcome.kind === 'done') return outcome.result;
+    // Conflict: either a retry of a batch stored earlier (complete it) or a genuine concurrent writer.
+    const resumed = await this.resume(stream, subject, events);
+    if (resumed) return resumed;
+    const actual = await this.tail(subject);
+    throw new ConcurrencyError(stream, describeExpected(expected), describeTail(actual));
+  }
+
+  /**
+   * If a prefix of `events` is already on the subject, completes the batch after it and returns the result;
+   * undefined when none of them is stored. Throws ConcurrencyError when another writer got in between.
+   */
+  private async resume(
+    stream: string,
+    subject: string,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult | undefined> {
+    const stored = await this.findStored(subject, events);
+    if (stored.length === 0) return undefined;
+    const last = stored[stored.length - 1]!;
+    if (stored.length === events.length) {
+      this.tails.delete(stream);
+      return { nextRevision: last.revision, position: BigInt(last.seq) };
+    }
+    const outcome = await this.publishChain(stream, subject, last, events, stored.length);
+    if (outcome.kind === 'done') return outcome.result;
+    const actual = await this.tail(subject);
+    throw new ConcurrencyError(
+      stream,
+      `${last.revision} (completing a partly stored batch)`,
+      describeTail(actual),
+    );
+  }
+
+  private async publishChain(
+    stream: string,
+    subject: string,
+    start: Tail,
+    events: readonly NewEvent[],
+    from: number,
+  ): Promise<{ kind: 'done'; result: AppendResult } | { kind: 'conflict' }> {
+    let state: Stored = { id: '', seq: start.seq, revision: start.revision };
+    for (let i = from; i < events.length; i += 1) {
+      const event = events[i]!;
+      const revision = state.revision + 1n;
+      const envelope = toEnvelope(stream, revision, event);
+      let ack;
+      try {
+        ack = await this.js.publish(subject, encodeEnvelope(envelope), {
+          msgID: event.id,
+          headers: envelopeHeaders(envelope),
+          expect: { lastSubjectSequence: state.seq },
+        });
+      } catch (err) {
+        if (isWrongLastSequence(err)) {
+          this.tails.delete(stream);
+          return { kind: 'conflict' };
+        }
+        throw err;
+      }
+      if (ack.duplicate) {
+        // Stored earlier inside the dedup window (the server skipped the expectation): learn where.
+        const original = await this.jsm.streams.getMessage(EVENT_STORE_STREAM, { seq: ack.seq });
+        if (original.subject !== subject || header(original.header, EventHeaders.EventId) !== event.id) {
+          throw new ValidationError([
+            { field: `events[${i}].id`, description: 'already used by another stream' },
+          ]);
+        }
+        state = { id: event.id, seq: ack.seq, revision: revisionOf(original.header) };
+      } else {
+        state = { id: event.id, seq: ack.seq, revision };
+      }
+    }
+    this.remember(stream, state);
+    return { kind: 'done', result: { nextRevision: state.revision, position: BigInt(state.seq) } };
+  }
+
+  private mayBeOutsideDedupWindow(events: readonly NewEvent[]): boolean {
+    const margin = Math.min(5_000, this.duplicateWindowMs / 4);
+    const oldest = Date.now() - this.duplicateWindowMs + margin;
+    return events.some((e) => {
+      const ts = eventIdTimestamp(e.id);
+      return ts === undefined || ts < oldest;
+    });
+  }
+
+  private remember(stream: string, tail: Tail): void {
+    this.tails.delete(stream);
+    this.tails.set(stream, { seq: tail.seq, revision: tail.revision });
+    if (this.tails.size > TAIL_CACHE_SIZE) {
+      const oldest = this.tails.keys().next().value;
+      if (oldest !== undefined) this.tails.delete(oldest);
+    }
+  }
+
+  private async tail(subject: string): Promise<Tail> {
+    try {
+      const m = await this.jsm.streams.getMessage(EVENT_STORE_STREAM, { last_by_subj: subject });
+      return { seq: m.seq, revision: revisionOf(m.header) };
+    } catch (err) {
+      if (isNotFound(err)) return NO_TAIL;
+      throw err;
+    }
+  }
+
+  /** The stored events of the batch, as the longest prefix of `events` found on the subject. */
+  private async findStored(subject: string, events: readonly NewEvent[]): Promise<Stored[]> {
+    const tail = await this.tail(subject);
+    if (tail.seq === 0) return [];
+    const wanted = new Set(events.map((e) => e.id));
+    const stamps = events.map((e) => eventIdTimestamp(e.id));
+    const since = stamps.every((t): t is number => t !== undefined)
+      ? new Date(Math.min(...stamps) - CLOCK_SKEW_MS).toISOString()
+      : undefined;
+    const found = new Map<string, Stored>();
+    await this.scan(EVENT_STORE_STREAM, subject, tail.seq, since, (m) => {
+      const id = header(m.headers, EventHeaders.EventId);
+      if (id !== undefined && wanted.has(id))
+        found.set(id, { id, seq: m.seq, revision: revisionOf(m.headers) });
+      return found.size < wanted.size;
+    });
+    const prefix: Stored[] = [];
+    for (const e of events) {
+      const s = found.get(e.id);
+      if (!s) break;
+      prefix.push(s);
+    }
+    return prefix;
+  }
+
+  /**
+   * Iterates the messages of `subject` in `stream` up to sequence `until` through an ordered consumer.
+   * `visit` returns false to stop early. Throws UnavailableError when it takes longer than the bound.
+   */
+  private async scan(
+    stream: string,
+    subject: string,
+    until: number,
+    since: string | undefined,
+    visit: (m: JsMsg) => boolean,
+  ): Promise<void> {
+    // (No deliver_policy `all`: nats.js sends opt_start_seq with it, which nats-server 2.9 rejects; the
+    // default start sequence 1 means the same.)
+    const opts: Partial<OrderedConsumerOptions> = { filterSubjects: subject };
+    if (since !== undefined) {
+      opts.deliver_policy = DeliverPolicy.StartTime;
+      opts.opt_start_time = since;
+    }
+    const consumer = await this.js.consumers.get(stream, opts);
+    const messages = await consumer.consume({ max_messages: 256, expires: 5_000 });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      messages.stop();
+    }, SCAN_TIMEOUT_MS);
+    try {
+      for await (const m of messages) {
+        if (!visit(m) || m.seq >= until) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      messages.stop();
+    }
+    if (timedOut) throw new UnavailableError(`event store: reading ${subject} timed out`);
+  }
+
+  /** Reads a stream forwards (see the port). Throws ValidationError on a bad name, UnavailableError when NATS fails. */
+  async read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]> {
+    this.assertOpen();
+    parseStreamName(stream);
+    const from = options?.fromRevision ?? 0n;
+    const limit = options?.limit ?? Number.MAX_SAFE_INTEGER;
+    if (limit <= 0) return [];
+    return await withSpan('haven.eventstore.read', async () => {
+      try {
+        const subject = subjectOf(stream);
+        const tail = await this.tail(subject);
+        if (tail.seq === 0 || from > tail.revision) return [];
+        const out: EventEnvelope[] = [];
+        await this.scan(EVENT_STORE_STREAM, subject, tail.seq, undefined, (m) => {
+          if (revisionOf(m.headers) >= from) out.push(decodeEnvelope(m.data));
+          return out.length < limit;
+        });
+        if (out.length > 0 && out[out.length - 1]!.revision === tail.revision) this.remember(stream, tail);
+        return out;
+      } catch (err) {
+        throw translate(err, 'read');
+      }
+    });
+  }
+
+  /**
+   * Delivers events after `from` in global order through an ordered consumer on HAVEN_ES, awaiting the
+   * handler for each. A handler error stops the subscription and is reported to `onError`.
+   * Throws UnavailableError when the consumer cannot be created.
+   */
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    const contexts = options.contexts?.map(contextOfFilter);
+    let messages;
+    try {
+      await this.ensureStream();
+      const opts: Partial<OrderedConsumerOptions> =
+        options.from === 'start'
+          ? {}
+          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(options.from) + 1 };
+      // NATS 2.9 consumers take a single filter subject: filter on the server for one context, here otherwise.
+      if (contexts?.length === 1) opts.filterSubjects = `${EVENT_STORE_SUBJECT_PREFIX}.${contexts[0]}.>`;
+      const consumer = await this.js.consumers.get(EVENT_STORE_STREAM, opts);
+      messages = await consumer.consume({ max_messages: 64, expires: 5_000 });
+    } catch (err) {
+      throw translate(err, 'subscribe');
+    }
+    let stopped = false;
+    const iterator = messages;
+    const loop = (async () => {
+      for await (const m of iterator) {
+        if (stopped) break;
+        const envelope = decodeEnvelope(m.data);
+        if (contexts && !contexts.includes(parseStreamName(envelope.stream).context)) continue;
+        await options.handler({ ...envelope, position: BigInt(m.seq) } satisfies PositionedEvent);
+        if (stopped) break;
+      }
+    })().catch((err: unknown) => {
+      stopped = true;
+      iterator.stop();
+      options.onError?.(err);
+    });
+    const subscription: Subscription = {
+      close: async () => {
+        stopped = true;
+        iterator.stop();
+        await loop;
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Always throws PreconditionError: Haven never deletes a stream (the server denies deletes and purges too). */
+  async deleteStream(stream: string): Promise<never> {
+    throw new PreconditionError(`stream ${stream}: deleting streams is not allowed`);
+  }
+
+  /** Stops subscriptions, then drains the connection if this store opened it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PreconditionError('event store is closed');
+  }
+
+  /** Creates the HAVEN_ES stream when it does not exist yet (once per store instance). */
+  private ensureStream(): Promise<void> {
+    this.streamReady ??= this.createStream().catch((err: unknown) => {
+      this.streamReady = undefined;
+      throw err;
+    });
+    return this.streamReady;
+  }
+
+  private async createStream(): Promise<void> {
+    try {
+      await this.jsm.streams.info(EVENT_STORE_STREAM);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const config: Partial<StreamConfig> = {
+      name: EVENT_STORE_STREAM,
+      subjects: [`${EVENT_STORE_SUBJECT_PREFIX}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: 0,
+      num_replicas: this.replicas,
+      duplicate_window: nanos(this.duplicateWindowMs),
+      deny_delete: true,
+      deny_purge: true,
+      allow_rollup_hdrs: false,
+    };
+    try {
+      await this.jsm.streams.add(config);
+    } catch (err) {
+      // Another process created it in between: fine as long as it exists now.
+      await this.jsm.streams.info(EVENT_STORE_STREAM).catch(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+function describeTail(tail: Tail): string {
+  return tail.seq === 0 ? 'no_stream' : tail.revision.toString();
+}
+
+function envelopeHeaders(envelope: EventEnvelope): MsgHdrs {
+  const h = natsHeaders();
+  h.set(EventHeaders.EventId, envelope.id);
+  h.set(EventHeaders.Revision, envelope.revision.toString());
+  h.set(EventHeaders.EventType, envelope.type);
+  if (envelope.traceparent !== undefined) h.set(EventHeaders.Traceparent, envelope.traceparent);
+  return h;
+}

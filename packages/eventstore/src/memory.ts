@@ -1,0 +1,147 @@
+import { ConcurrencyError, PreconditionError } from '@haven/errors';
+import type { EventEnvelope, NewEvent } from './envelope';
+import { contextOfFilter, parseStreamName } from './ids';
+import { describeExpected, toEnvelope, validateBatch } from './codec';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  PositionedEvent,
+  SubscribeOptions,
+  Subscription,
+} from './port';
+
+/**
+ * An in-process {@link EventStore} for unit tests only (nothing is persisted). Same semantics as the real
+ * adapters: positions start at 1, idempotent on event id, deleteStream refused.
+ */
+export class InMemoryEventStore implements EventStore {
+  private readonly streams = new Map<string, PositionedEvent[]>();
+  private readonly all: PositionedEvent[] = [];
+  private readonly waiters = new Set<() => void>();
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+
+  /** Throws ValidationError on a bad stream name or batch, ConcurrencyError when the stream is not at `expected`. */
+  async append(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult> {
+    this.assertOpen();
+    parseStreamName(stream);
+    validateBatch(events);
+    const existing = this.streams.get(stream) ?? [];
+    const last = existing[existing.length - 1];
+    // Idempotency: a prefix of the batch may already be stored (a retried or half-finished append).
+    const byId = new Map(existing.map((e) => [e.id, e]));
+    let stored = 0;
+    while (stored < events.length && byId.has(events[stored]!.id)) stored += 1;
+    if (stored === events.length) {
+      const done = byId.get(events[events.length - 1]!.id)!;
+      return { nextRevision: done.revision, position: done.position };
+    }
+    if (stored > 0) {
+      const prefixEnd = byId.get(events[stored - 1]!.id)!;
+      if (last !== prefixEnd) {
+        throw new ConcurrencyError(
+          stream,
+          describeExpected(expected),
+          last ? last.revision.toString() : 'no_stream',
+        );
+      }
+    } else if (expected === 'no_stream') {
+      if (last) throw new ConcurrencyError(stream, 'no_stream', last.revision.toString());
+    } else if (typeof expected === 'bigint') {
+      if (!last || last.revision !== expected) {
+        throw new ConcurrencyError(
+          stream,
+          expected.toString(),
+          last ? last.revision.toString() : 'no_stream',
+        );
+      }
+    }
+    let revision = last ? last.revision + 1n : 0n;
+    let result: AppendResult = { nextRevision: -1n, position: 0n };
+    for (const event of events.slice(stored)) {
+      const positioned: PositionedEvent = {
+        ...toEnvelope(stream, revision, event),
+        position: BigInt(this.all.length + 1),
+      };
+      existing.push(positioned);
+      this.all.push(positioned);
+      result = { nextRevision: revision, position: positioned.position };
+      revision += 1n;
+    }
+    this.streams.set(stream, existing);
+    for (const wake of [...this.waiters]) wake();
+    return result;
+  }
+
+  /** Throws ValidationError on a bad stream name. */
+  async read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]> {
+    this.assertOpen();
+    parseStreamName(stream);
+    const from = options?.fromRevision ?? 0n;
+    const limit = options?.limit ?? Number.MAX_SAFE_INTEGER;
+    return (this.streams.get(stream) ?? [])
+      .filter((e) => e.revision >= from)
+      .slice(0, limit)
+      .map(({ position: _position, ...envelope }) => envelope);
+  }
+
+  /** Delivers stored then live events after `from`, in order, awaiting the handler. */
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    const contexts = options.contexts?.map(contextOfFilter);
+    let next = options.from === 'start' ? 0 : Number(options.from); // index into `all`
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const loop = (async () => {
+      while (!stopped) {
+        const event = this.all[next];
+        if (!event) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            this.waiters.add(resolve);
+          });
+          if (wake) this.waiters.delete(wake);
+          continue;
+        }
+        next += 1;
+        if (contexts && !contexts.includes(parseStreamName(event.stream).context)) continue;
+        try {
+          await options.handler(event);
+        } catch (err) {
+          stopped = true;
+          options.onError?.(err);
+        }
+      }
+    })();
+    const subscription: Subscription = {
+      close: async () => {
+        stopped = true;
+        wake?.();
+        await loop;
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Always throws PreconditionError: Haven never deletes a stream. */
+  async deleteStream(stream: string): Promise<never> {
+    throw new PreconditionError(`stream ${stream}: deleting streams is not allowed`);
+  }
+
+  /** Stops every subscription. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PreconditionError('event store is closed');
+  }
+}
