@@ -1,0 +1,533 @@
+/**
+ * The identity application layer: every use case (RPCs and CLI alike) goes through here.
+ * Handlers load aggregates, do the I/O-ish work (argon2, token digests, signing), call the pure
+ * deciders and append. Secrets never leave this layer except the tokens handed to the caller.
+ */
+import { newEvent, newEventId, type EventStore } from '@haven/eventstore';
+import { NotFoundError, PermissionError, PreconditionError, UnauthenticatedError, UnavailableError, ValidationError } from '@haven/errors';
+import type { Logger } from '@haven/service';
+import { credentialStream, evolveCredential, initialCredentialState, PASSWORD_HISTORY, type CredentialEvent, type CredentialState } from '../credential/credential';
+import type { PasswordHasher } from '../password/hasher';
+import { assertPasswordAcceptable, DEFAULT_PASSWORD_POLICY, passwordExpired, type PasswordPolicy } from '../password/policy';
+import { decideSession, endsSession, type SessionCommand } from '../session/decide';
+import {
+  DEFAULT_SESSION_POLICY,
+  evolveSession,
+  initialSessionState,
+  sessionStream,
+  type SessionEndReason,
+  type SessionEvent,
+  type SessionPolicy,
+  type SessionState,
+} from '../session/session';
+import type { SigningKeyRing } from '../tokens/keys';
+import { ACCESS_TOKEN_TTL_SEC, issueAccessToken, newRefreshToken, parseRefreshToken, randomSecret, tokenDigest } from '../tokens/tokens';
+import { decideUser, type UserCommand } from '../user/decide';
+import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy } from '../user/lockout';
+import {
+  evolveUser,
+  initialUserState,
+  isLocked,
+  Role,
+  userStream,
+  type ExistingUser,
+  type UserEvent,
+  type UserState,
+} from '../user/user';
+import { load, run, usernameStream, USER_DIRECTORY_STREAM, type CommandContext, type PureDecider } from './streams';
+import { DEFAULT_IP_THROTTLE, TokenBucketThrottle, type ThrottlePolicy } from './throttle';
+
+const userDecider: PureDecider<UserCommand, UserEvent, UserState> = {
+  decide: decideUser,
+  evolve: evolveUser,
+  initialState: initialUserState,
+};
+const sessionDecider: PureDecider<SessionCommand, SessionEvent, SessionState> = {
+  decide: decideSession,
+  evolve: evolveSession,
+  initialState: initialSessionState,
+};
+const credentialDecider: PureDecider<never, CredentialEvent, CredentialState> = {
+  decide: () => [],
+  evolve: evolveCredential,
+  initialState: initialCredentialState,
+};
+
+/** What the caller sees of a user (no secrets). */
+export interface UserView {
+  readonly userId: string;
+  readonly username: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly role: Role;
+  readonly status: 'invited' | 'active' | 'locked' | 'deactivated';
+  readonly mfaEnrolled: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly passwordChangedAt: number | null;
+  readonly lastLoginAt: number | null;
+  /** The stream revision, for optimistic concurrency. */
+  readonly etag: string;
+}
+
+/** Tokens of a login or refresh. */
+export interface TokenSetView {
+  readonly accessToken: string;
+  readonly accessTokenExpiresAt: number;
+  readonly refreshToken: string;
+  readonly sessionExpiresAt: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface LoginResult {
+  readonly tokens: TokenSetView;
+  readonly user: UserView;
+  readonly mfaEnrollmentRequired: boolean;
+  readonly passwordChangeRequired: boolean;
+}
+
+/** Options of {@link IdentityApp}. */
+export interface IdentityAppOptions {
+  readonly store: EventStore;
+  readonly hasher: PasswordHasher;
+  readonly keys: SigningKeyRing;
+  readonly commonPasswords: ReadonlySet<string>;
+  readonly passwordPolicy?: PasswordPolicy;
+  readonly lockoutPolicy?: LockoutPolicy;
+  readonly sessionPolicy?: SessionPolicy;
+  readonly ipThrottle?: ThrottlePolicy;
+  /** Invitation validity. Default 7 days. */
+  readonly inviteTtlMs?: number;
+  readonly accessTokenTtlSec?: number;
+  /** Roles that must enroll TOTP. Default admin and clinician. */
+  readonly mfaRequiredRoles?: readonly Role[];
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+/** The one generic answer to a failed login: never says which part was wrong. */
+export const LOGIN_FAILED_MESSAGE = 'invalid username or password';
+
+const USER_ID = /^[a-z0-9][a-z0-9-]{3,62}$/;
+
+/** The identity use cases. */
+export class IdentityApp {
+  readonly passwordPolicy: PasswordPolicy;
+  readonly lockoutPolicy: LockoutPolicy;
+  readonly sessionPolicy: SessionPolicy;
+  private readonly store: EventStore;
+  private readonly throttle: TokenBucketThrottle;
+  private readonly now: () => number;
+  private readonly inviteTtlMs: number;
+  private readonly mfaRequiredRoles: readonly Role[];
+
+  constructor(private readonly options: IdentityAppOptions) {
+    this.store = options.store;
+    this.passwordPolicy = options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
+    this.lockoutPolicy = options.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY;
+    this.sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
+    this.now = options.now ?? Date.now;
+    this.throttle = new TokenBucketThrottle(options.ipThrottle ?? DEFAULT_IP_THROTTLE, this.now);
+    this.inviteTtlMs = options.inviteTtlMs ?? 7 * 86_400_000;
+    this.mfaRequiredRoles = options.mfaRequiredRoles ?? [Role.Admin, Role.Clinician];
+  }
+
+  // ---------------------------------------------------------------- users
+
+  /** The user id that owns `username`, or undefined. */
+  async findUserIdByUsername(username: string): Promise<string | undefined> {
+    const events = await this.store.read(usernameStream(username), { limit: 1 });
+    const id = events[0]?.data['userId'];
+    return typeof id === 'string' ? id : undefined;
+  }
+
+  /**
+   * Invites a user; returns the one-time invitation token (`<userId>.<secret>`).
+   * Throws ValidationError on bad fields, PreconditionError when the username is taken.
+   */
+  async inviteUser(
+    ctx: CommandContext,
+    input: { username: string; email: string; displayName: string; role: string; userId?: string },
+  ): Promise<{ user: UserView; invitationToken: string; invitationExpiresAt: number }> {
+    const requested = input.userId?.trim() ?? '';
+    if (requested !== '' && !USER_ID.test(requested)) {
+      throw new ValidationError([{ field: 'user_id', description: 'must match [a-z0-9-]{4,63}' }]);
+    }
+    if (input.username.trim() === '') throw new ValidationError([{ field: 'user.username', description: 'required' }]);
+    const now = this.now();
+    const expiresAt = now + this.inviteTtlMs;
+    const command = (userId: string, token: string): UserCommand => ({
+      type: 'InviteUser',
+      data: {
+        userId,
+        username: input.username,
+        email: input.email,
+        role: input.role,
+        displayName: input.displayName,
+        inviteTokenHash: tokenDigest(token),
+        inviteExpiresAt: expiresAt,
+        now,
+      },
+    });
+    // Validate first, so bad input claims no username (a rejected command appends nothing).
+    decideUser(command(requested || 'validation', 'x'), initialUserState);
+    const userId = await this.claimUsername(ctx, input.username, requested || newEventId());
+    const invitationToken = `${userId}.${randomSecret()}`;
+    const { state } = await run(this.store, userStream(userId), userDecider, command(userId, invitationToken), ctx);
+    await this.store.append(USER_DIRECTORY_STREAM, 'any', [
+      newEvent({ type: 'haven.identity.v1.UserListed', data: { userId }, actor: ctx.actor, correlationId: ctx.correlationId }),
+    ]);
+    return { user: await this.view(userId, state), invitationToken, invitationExpiresAt: expiresAt };
+  }
+
+  /** Claims the username for `userId`; a claim whose user stream is still empty is taken over (crash recovery). */
+  private async claimUsername(ctx: CommandContext, username: string, userId: string): Promise<string> {
+    const stream = usernameStream(username);
+    const existing = await this.store.read(stream, { limit: 1 });
+    const owner = existing[0]?.data['userId'];
+    if (typeof owner === 'string') {
+      const userEvents = await this.store.read(userStream(owner), { limit: 1 });
+      if (userEvents.length > 0) throw new PreconditionError('username is already taken');
+      return owner;
+    }
+    try {
+      await this.store.append(stream, 'no_stream', [
+        newEvent({ type: 'haven.identity.v1.UsernameClaimed', data: { userId }, actor: ctx.actor, correlationId: ctx.correlationId }),
+      ]);
+    } catch (error) {
+      if ((error as { category?: string }).category === 'conflict') throw new PreconditionError('username is already taken', { cause: error });
+      throw error;
+    }
+    return userId;
+  }
+
+  /**
+   * Accepts an invitation: checks the password policy, stores the argon2id hash in the credential
+   * stream, activates the user. Throws ValidationError (password problems, one violation each),
+   * UnauthenticatedError (bad/unknown token), PreconditionError (expired, already active).
+   */
+  async activateUser(ctx: CommandContext, input: { invitationToken: string; password: string }): Promise<UserView> {
+    const dot = input.invitationToken.indexOf('.');
+    const userId = dot > 0 ? input.invitationToken.slice(0, dot) : '';
+    if (!USER_ID.test(userId)) throw new UnauthenticatedError('invalid invite token');
+    const { state } = await load(this.store, userStream(userId), userDecider);
+    if (state.status === 'none') throw new UnauthenticatedError('invalid invite token');
+    assertPasswordAcceptable(input.password, 'password', {
+      policy: this.passwordPolicy,
+      commonPasswords: this.options.commonPasswords,
+      identity: identityParts(state),
+    });
+    const hash = await this.options.hasher.hash(input.password);
+    const now = this.now();
+    // Decide first (validates the token) on the loaded state, then write the hash, then the events.
+    decideUser({ type: 'ActivateUser', data: { inviteTokenHash: tokenDigest(input.invitationToken), now } }, state);
+    await this.appendCredential(ctx, userId, { type: 'PasswordHashSet', data: { userId, hash, at: new Date(now).toISOString() } });
+    const result = await run(this.store, userStream(userId), userDecider, {
+      type: 'ActivateUser',
+      data: { inviteTokenHash: tokenDigest(input.invitationToken), now },
+    }, { ...ctx, actor: ctx.actor.kind === 'anonymous' ? { kind: 'user', id: userId } : ctx.actor });
+    return this.view(userId, result.state);
+  }
+
+  /**
+   * Checks a prospective password against the policy and the common list before anything is
+   * written (the CLI uses it so a weak password leaves no invited user behind).
+   * Throws ValidationError on `field` listing every problem.
+   */
+  assertPasswordAcceptable(password: string, who: { email: string; displayName: string }, field = 'password'): void {
+    assertPasswordAcceptable(password, field, {
+      policy: this.passwordPolicy,
+      commonPasswords: this.options.commonPasswords,
+      identity: identityParts({ email: who.email, displayName: who.displayName }),
+    });
+  }
+
+  /** Reactivates a deactivated user (admin). */
+  async reactivateUser(ctx: CommandContext, userId: string): Promise<UserView> {
+    const result = await run(this.store, userStream(userId), userDecider, { type: 'ReactivateUser', data: { now: this.now() } }, ctx);
+    return this.view(userId, result.state);
+  }
+
+  /** Deactivates a user and ends all their sessions. */
+  async deactivateUser(ctx: CommandContext, userId: string, reason = ''): Promise<UserView> {
+    const result = await run(this.store, userStream(userId), userDecider, {
+      type: 'DeactivateUser',
+      data: { actorId: ctx.actor.id, reason, now: this.now() },
+    }, ctx);
+    await this.endSessionsOf(ctx, result.state, 'revoked');
+    return this.view(userId, result.state);
+  }
+
+  /** Changes a user's role and ends their sessions (their tokens carry the old role). */
+  async changeUserRole(ctx: CommandContext, userId: string, role: string, etag?: string): Promise<UserView> {
+    if (etag) {
+      const { revision } = await load(this.store, userStream(userId), userDecider);
+      if (String(revision) !== etag) throw new PreconditionError('the user changed since it was read (stale etag)');
+    }
+    const result = await run(this.store, userStream(userId), userDecider, {
+      type: 'ChangeUserRole',
+      data: { actorId: ctx.actor.id, role, now: this.now() },
+    }, ctx);
+    if (result.events.length > 0) await this.endSessionsOf(ctx, result.state, 'revoked');
+    return this.view(userId, result.state);
+  }
+
+  /**
+   * Changes the password after verifying the current one; refuses reuse of the last N.
+   * Throws UnauthenticatedError (wrong current), ValidationError (policy, reuse).
+   */
+  async changePassword(ctx: CommandContext, userId: string, input: { currentPassword: string; newPassword: string }): Promise<{ expiresAt: number | null }> {
+    const { state } = await load(this.store, userStream(userId), userDecider);
+    if (state.status === 'none') throw new NotFoundError('user not found');
+    const cred = await this.credentials(userId);
+    const currentPasswordValid = cred.passwordHash !== null && (await this.options.hasher.verify(cred.passwordHash, input.currentPassword));
+    if (!currentPasswordValid) throw new UnauthenticatedError('current password is wrong');
+    assertPasswordAcceptable(input.newPassword, 'new_password', {
+      policy: this.passwordPolicy,
+      commonPasswords: this.options.commonPasswords,
+      identity: identityParts(state),
+    });
+    const history = cred.history.slice(-Math.min(this.passwordPolicy.historySize, PASSWORD_HISTORY));
+    const reusesRecentPassword = await this.options.hasher.matchesAny(history, input.newPassword);
+    const now = this.now();
+    const command: UserCommand = {
+      type: 'ChangePassword',
+      data: { verification: { kind: 'self', currentPasswordValid }, reusesRecentPassword, now },
+    };
+    decideUser(command, state); // validate before storing the hash
+    const hash = await this.options.hasher.hash(input.newPassword);
+    await this.appendCredential(ctx, userId, { type: 'PasswordHashSet', data: { userId, hash, at: new Date(now).toISOString() } });
+    await run(this.store, userStream(userId), userDecider, command, ctx);
+    return { expiresAt: this.passwordPolicy.maxAgeDays === null ? null : now + this.passwordPolicy.maxAgeDays * 86_400_000 };
+  }
+
+  /** Clears a user's MFA (admin / CLI). */
+  async resetMfa(ctx: CommandContext, userId: string): Promise<UserView> {
+    const result = await run(this.store, userStream(userId), userDecider, { type: 'ResetMfa', data: { by: ctx.actor.id, now: this.now() } }, ctx);
+    const cred = await this.credentials(userId);
+    if (cred.totpSecret !== null) {
+      await this.appendCredential(ctx, userId, { type: 'TotpSecretRevoked', data: { userId, at: new Date(this.now()).toISOString() } });
+    }
+    return this.view(userId, result.state);
+  }
+
+  /** Reads a user. Throws NotFoundError. */
+  async getUser(userId: string): Promise<UserView> {
+    if (!USER_ID.test(userId)) throw new NotFoundError('user not found');
+    const { state } = await load(this.store, userStream(userId), userDecider);
+    return this.view(userId, state);
+  }
+
+  /** Lists users in creation order with offset paging. */
+  async listUsers(input: { pageSize?: number; pageToken?: string; role?: Role; status?: UserView['status'] }): Promise<{ users: UserView[]; nextPageToken: string }> {
+    const pageSize = input.pageSize && input.pageSize > 0 ? input.pageSize : 50;
+    if (pageSize > 100) throw new ValidationError([{ field: 'page_size', description: 'at most 100' }]);
+    const offset = input.pageToken ? Number.parseInt(input.pageToken, 10) : 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ValidationError([{ field: 'page_token', description: 'malformed' }]);
+    const ids = [...new Set((await this.store.read(USER_DIRECTORY_STREAM)).map((e) => String(e.data['userId'])))];
+    const all: UserView[] = [];
+    for (const id of ids) {
+      const { state } = await load(this.store, userStream(id), userDecider);
+      if (state.status === 'none') continue;
+      const v = await this.view(id, state);
+      if (input.role && v.role !== input.role) continue;
+      if (input.status && v.status !== input.status) continue;
+      all.push(v);
+    }
+    const users = all.slice(offset, offset + pageSize);
+    return { users, nextPageToken: offset + pageSize < all.length ? String(offset + pageSize) : '' };
+  }
+
+  // ---------------------------------------------------------------- login and sessions
+
+  /**
+   * Password login. The same UnauthenticatedError for unknown user, wrong password, locked or
+   * inactive account (no enumeration; unknown users cost one dummy argon2 verification).
+   * Every failure on a known account appends LoginFailed (and AccountLocked on the threshold).
+   * Throws UnavailableError when the client IP exceeds the per-IP throttle.
+   */
+  async login(input: { username: string; password: string; totpCode?: string; clientIp: string; correlationId: string; traceparent?: string }): Promise<LoginResult> {
+    if (!this.throttle.take(input.clientIp)) {
+      throw new UnavailableError('too many login attempts from this address; retry later');
+    }
+    const violations = [];
+    if (!input.username) violations.push({ field: 'username', description: 'required' });
+    if (!input.password) violations.push({ field: 'password', description: 'required' });
+    if (input.password.length > 1024) violations.push({ field: 'password', description: 'too long' });
+    if (violations.length > 0) throw new ValidationError(violations);
+
+    const hasher = this.options.hasher;
+    const userId = await this.findUserIdByUsername(input.username);
+    if (userId === undefined) {
+      await hasher.verifyDummy(input.password);
+      throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
+    }
+    const ctx: CommandContext = {
+      actor: { kind: 'user', id: userId },
+      correlationId: input.correlationId,
+      ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
+    };
+    const { state } = await load(this.store, userStream(userId), userDecider);
+    const now = this.now();
+    const fail = async (reason: 'bad_password' | 'not_active'): Promise<never> => {
+      await run(this.store, userStream(userId), userDecider, {
+        type: 'RecordLoginFailure',
+        data: { reason, policy: this.lockoutPolicy, now },
+      }, ctx);
+      throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
+    };
+    if (state.status === 'none') {
+      await hasher.verifyDummy(input.password);
+      throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
+    }
+    if (state.status !== 'active' || isLocked(state, now)) {
+      await hasher.verifyDummy(input.password);
+      return fail(state.status !== 'active' ? 'not_active' : 'bad_password');
+    }
+    const cred = await this.credentials(userId);
+    const ok = cred.passwordHash !== null && (await hasher.verify(cred.passwordHash, input.password));
+    if (!ok) return fail('bad_password');
+    // TOTP verification lands with EnrollTotp/ConfirmTotp (otplib); until then nobody can be enrolled.
+
+    const sessionId = newEventId();
+    const refresh = newRefreshToken(sessionId);
+    const success = await run(this.store, userStream(userId), userDecider, {
+      type: 'RecordLoginSuccess',
+      data: { sessionId, mfa: false, now },
+    }, ctx);
+    const user = success.state as ExistingUser;
+    const session = await run(this.store, sessionStream(sessionId), sessionDecider, {
+      type: 'StartSession',
+      data: { sessionId, userId, role: user.role, refreshTokenHash: refresh.hash, policy: this.sessionPolicy, now },
+    }, ctx);
+    const tokens = await this.tokenSet(user, session.state, refresh.token, now);
+    return {
+      tokens,
+      user: await this.view(userId, user),
+      mfaEnrollmentRequired: this.mfaRequiredRoles.includes(user.role) && user.mfa !== 'totp',
+      passwordChangeRequired: passwordExpired(cred.passwordSetAt, now, this.passwordPolicy),
+    };
+  }
+
+  /**
+   * Rotates the refresh token. Presenting an already-rotated token ends the session
+   * (reuse detection); idle/absolute expiry and inactive users end it too. All of these answer
+   * UnauthenticatedError after the SessionEnded event is stored.
+   */
+  async refresh(input: { refreshToken: string; correlationId: string }): Promise<TokenSetView> {
+    const parsed = parseRefreshToken(input.refreshToken);
+    if (!parsed) throw new UnauthenticatedError('invalid refresh token');
+    const loaded = await load(this.store, sessionStream(parsed.sessionId), sessionDecider);
+    if (loaded.state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
+    const userId = loaded.state.userId;
+    const { state: user } = await load(this.store, userStream(userId), userDecider);
+    const next = newRefreshToken(parsed.sessionId);
+    const now = this.now();
+    const ctx: CommandContext = { actor: { kind: 'user', id: userId }, correlationId: input.correlationId };
+    const result = await run(this.store, sessionStream(parsed.sessionId), sessionDecider, {
+      type: 'RefreshSession',
+      data: {
+        presentedTokenHash: parsed.hash,
+        newTokenHash: next.hash,
+        userActive: user.status === 'active' && (user.role === loaded.state.role),
+        policy: this.sessionPolicy,
+        now,
+      },
+    }, ctx);
+    const ended = endsSession(result.events);
+    if (ended || user.status === 'none') {
+      const reason = ended?.type === 'SessionEnded' ? ended.data.reason : 'revoked';
+      this.options.logger?.info({ sessionId: parsed.sessionId, reason }, 'session ended on refresh');
+      throw new UnauthenticatedError(`session ended (${reason})`);
+    }
+    return this.tokenSet(user, result.state, next.token, now);
+  }
+
+  /** Ends a session (logout). Idempotent. With a refresh token the session is found from it. */
+  async logout(ctx: CommandContext, input: { refreshToken?: string; sessionId?: string; userId: string }): Promise<void> {
+    const sessionId = input.refreshToken ? parseRefreshToken(input.refreshToken)?.sessionId : input.sessionId;
+    if (!sessionId) throw new ValidationError([{ field: 'refresh_token', description: 'malformed, and the caller has no session' }]);
+    const { state } = await load(this.store, sessionStream(sessionId), sessionDecider);
+    if (state.status === 'none') return;
+    if (state.userId !== input.userId) throw new PermissionError('not your session');
+    await run(this.store, sessionStream(sessionId), sessionDecider, { type: 'EndSession', data: { reason: 'logout', now: this.now() } }, ctx);
+  }
+
+  /** Whether a session is active at `now` (for authenticated identity RPCs). */
+  async sessionActive(sessionId: string): Promise<boolean> {
+    const { state } = await load(this.store, sessionStream(sessionId), sessionDecider);
+    const now = this.now();
+    return state.status === 'active' && now < state.idleExpiresAt && now < state.absoluteExpiresAt;
+  }
+
+  /** The public key set. */
+  jwks() {
+    return this.options.keys.jwks();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async endSessionsOf(ctx: CommandContext, state: UserState, reason: SessionEndReason): Promise<void> {
+    if (state.status === 'none') return;
+    for (const sid of state.sessionIds) {
+      await run(this.store, sessionStream(sid), sessionDecider, { type: 'EndSession', data: { reason, now: this.now() } }, ctx);
+    }
+  }
+
+  private async tokenSet(user: ExistingUser, session: SessionState, refreshToken: string, now: number): Promise<TokenSetView> {
+    if (session.status === 'none') throw new UnauthenticatedError('no session');
+    const access = await issueAccessToken(
+      this.options.keys,
+      { sub: user.userId, role: user.role, kind: 'user', sid: session.sessionId, scope: '' },
+      { now, ttlSec: this.options.accessTokenTtlSec ?? ACCESS_TOKEN_TTL_SEC },
+    );
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken,
+      sessionExpiresAt: session.absoluteExpiresAt,
+      idleTimeoutMs: this.sessionPolicy.idleTimeoutMs,
+    };
+  }
+
+  private async credentials(userId: string): Promise<CredentialState> {
+    return (await load(this.store, credentialStream(userId), credentialDecider)).state;
+  }
+
+  private async appendCredential(ctx: CommandContext, userId: string, event: CredentialEvent): Promise<void> {
+    await this.store.append(credentialStream(userId), 'any', [
+      newEvent({
+        type: `haven.identity.v1.${event.type}`,
+        data: event.data,
+        actor: ctx.actor,
+        correlationId: ctx.correlationId,
+      }),
+    ]);
+  }
+
+  private async view(userId: string, state: UserState): Promise<UserView> {
+    if (state.status === 'none') throw new NotFoundError('user not found');
+    const { revision } = await load(this.store, userStream(userId), userDecider);
+    return {
+      userId: state.userId,
+      username: state.username,
+      email: state.email,
+      displayName: state.displayName,
+      role: state.role,
+      status: state.status === 'active' && isLocked(state, this.now()) ? 'locked' : state.status,
+      mfaEnrolled: state.mfa === 'totp',
+      createdAt: state.createdAt,
+      updatedAt: state.updatedAt,
+      passwordChangedAt: state.passwordChangedAt,
+      lastLoginAt: state.lastLoginAt,
+      etag: String(revision),
+    };
+  }
+}
+
+function identityParts(state: UserState | { email: string; displayName: string }): string[] {
+  if ('status' in state && state.status === 'none') return [];
+  if (!('email' in state)) return [];
+  const local = state.email.split('@')[0] ?? '';
+  return [local, ...state.displayName.split(/\s+/)].filter((p) => p.length >= 4);
+}

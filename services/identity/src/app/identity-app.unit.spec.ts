@@ -1,0 +1,160 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PreconditionError, UnauthenticatedError, UnavailableError, ValidationError } from '@haven/errors';
+import { InMemoryEventStore } from '@haven/eventstore';
+import { createJwtVerifier } from '@haven/service';
+import { loadCommonPasswords } from '../password/common-passwords';
+import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../password/hasher';
+import { SigningKeyRing } from '../tokens/keys';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../tokens/tokens';
+import { IdentityApp } from './identity-app';
+import type { CommandContext } from './streams';
+
+const PASSWORD = 'Haven-Demo-2026!';
+const admin: CommandContext = { actor: { kind: 'user', id: 'bootstrap', role: 'admin' }, correlationId: 'c1' };
+
+let dir: string;
+let store: InMemoryEventStore;
+let clock: number;
+let app: IdentityApp;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'haven-identity-app-'));
+  store = new InMemoryEventStore();
+  clock = Date.parse('2026-01-05T09:00:00Z');
+  app = new IdentityApp({
+    store,
+    hasher: createPasswordHasher(TEST_ARGON2_PARAMS),
+    keys: await SigningKeyRing.open({ dataDir: dir }),
+    commonPasswords: loadCommonPasswords(),
+    ipThrottle: { capacity: 8, refillPerSec: 0, maxKeys: 100 },
+    now: () => clock,
+  });
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function activeUser(username = 'dr.rivera@demo.clinic', role = 'clinician') {
+  const invited = await app.inviteUser(admin, { username, email: username, displayName: 'Sam Rivera', role });
+  await app.activateUser({ actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c2' }, { invitationToken: invited.invitationToken, password: PASSWORD });
+  return invited.user.userId;
+}
+const types = async (stream: string) => (await store.read(stream)).map((e) => e.type.replace('haven.identity.v1.', ''));
+const login = (password = PASSWORD, clientIp = '10.0.0.1') =>
+  app.login({ username: 'dr.rivera@demo.clinic', password, clientIp, correlationId: 'c3' });
+
+describe('IdentityApp', () => {
+  it('invites, activates and logs in; the token verifies; no secret is in the user stream', async () => {
+    const userId = await activeUser();
+    const result = await login();
+    expect(result.user).toMatchObject({ userId, role: 'clinician', status: 'active' });
+    expect(result.mfaEnrollmentRequired).toBe(true);
+    expect(result.passwordChangeRequired).toBe(false);
+    const verifier = createJwtVerifier({ jwks: app.jwks(), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now: () => clock });
+    await expect(verifier.verify(result.tokens.accessToken)).resolves.toMatchObject({ id: userId, role: 'clinician', kind: 'user' });
+    expect(await types(`identity.user-${userId}`)).toEqual(['UserInvited', 'UserActivated', 'PasswordChanged', 'LoginSucceeded']);
+    const userJson = JSON.stringify((await store.read(`identity.user-${userId}`)).map((e) => e.data));
+    expect(userJson).not.toContain('argon2');
+    expect(userJson).not.toContain(PASSWORD);
+    expect(JSON.stringify((await store.read(`identity.credential-${userId}`)).map((e) => e.data))).toContain('$argon2id$');
+  });
+
+  it('refuses a weak first password with the list of what is missing, and appends nothing', async () => {
+    const invited = await app.inviteUser(admin, { username: 'x@demo.clinic', email: 'x@demo.clinic', displayName: 'X', role: 'auditor' });
+    const attempt = app.activateUser(admin, { invitationToken: invited.invitationToken, password: 'password' });
+    await expect(attempt).rejects.toThrow(ValidationError);
+    await expect(attempt).rejects.toThrow(/12 characters.*uppercase.*digit.*symbol.*common/);
+    expect(await types(`identity.user-${invited.user.userId}`)).toEqual(['UserInvited']);
+    expect(await store.read(`identity.credential-${invited.user.userId}`)).toEqual([]);
+  });
+
+  it('refuses an unknown role without claiming the username', async () => {
+    await expect(app.inviteUser(admin, { username: 'n@demo.clinic', email: 'n@demo.clinic', displayName: 'N', role: 'nurse' })).rejects.toThrow(ValidationError);
+    expect(await app.findUserIdByUsername('n@demo.clinic')).toBeUndefined();
+  });
+
+  it('refuses a taken username', async () => {
+    await activeUser();
+    await expect(app.inviteUser(admin, { username: 'DR.RIVERA@demo.clinic', email: 'a@b.co', displayName: 'Y', role: 'clinician' })).rejects.toThrow(
+      PreconditionError,
+    );
+  });
+
+  it('answers unknown user and wrong password alike, recording LoginFailed only for the known account', async () => {
+    const userId = await activeUser();
+    const unknown = app.login({ username: 'nobody@demo.clinic', password: PASSWORD, clientIp: '10.0.0.2', correlationId: 'c' });
+    await expect(unknown).rejects.toThrow(new UnauthenticatedError('invalid username or password'));
+    await expect(login('Wrong-Password-99')).rejects.toThrow(new UnauthenticatedError('invalid username or password'));
+    expect((await types(`identity.user-${userId}`)).at(-1)).toBe('LoginFailed');
+  });
+
+  it('locks after five failures, refuses the right password while locked, and unlocks after the back-off', async () => {
+    const userId = await activeUser();
+    for (let i = 0; i < 5; i++) await expect(login('Wrong-Password-99')).rejects.toThrow(UnauthenticatedError);
+    expect(await types(`identity.user-${userId}`)).toContain('AccountLocked');
+    await expect(login(PASSWORD, '10.0.0.3')).rejects.toThrow(UnauthenticatedError);
+    expect((await app.getUser(userId)).status).toBe('locked');
+    clock += 60_001;
+    await expect(login(PASSWORD, '10.0.0.3')).resolves.toMatchObject({ user: { status: 'active' } });
+  });
+
+  it('throttles one IP across accounts', async () => {
+    await activeUser();
+    for (let i = 0; i < 8; i++) {
+      await expect(app.login({ username: `u${i}@x.io`, password: 'x', clientIp: '10.9.9.9', correlationId: 'c' })).rejects.toThrow(UnauthenticatedError);
+    }
+    await expect(login(PASSWORD, '10.9.9.9')).rejects.toThrow(UnavailableError);
+  });
+
+  it('rotates refresh tokens; reusing an old one ends the session', async () => {
+    await activeUser();
+    const first = await login();
+    clock += 1000;
+    const second = await app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' });
+    expect(second.refreshToken).not.toBe(first.tokens.refreshToken);
+    await expect(app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(/reuse_detected/);
+    await expect(app.refresh({ refreshToken: second.refreshToken, correlationId: 'c' })).rejects.toThrow(/ended/);
+  });
+
+  it('ends an idle session on refresh', async () => {
+    await activeUser();
+    const first = await login();
+    clock += 15 * 60_000;
+    await expect(app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(/idle/);
+  });
+
+  it('deactivation and role change end the user sessions; deactivated users cannot log in', async () => {
+    const userId = await activeUser();
+    const a = await login();
+    await app.changeUserRole(admin, userId, 'front_desk');
+    await expect(app.refresh({ refreshToken: a.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(UnauthenticatedError);
+    const b = await login();
+    expect(b.user.role).toBe('front_desk');
+    await app.deactivateUser(admin, userId, 'left the clinic');
+    expect(await app.sessionActive(b.tokens.refreshToken.split('.')[0] as string)).toBe(false);
+    await expect(login()).rejects.toThrow(UnauthenticatedError);
+    expect((await types(`identity.user-${userId}`)).at(-1)).toBe('LoginFailed');
+  });
+
+  it('changes a password, refusing a wrong current one and reuse', async () => {
+    const userId = await activeUser();
+    await expect(app.changePassword(admin, userId, { currentPassword: 'nope', newPassword: 'Another-Secret-77' })).rejects.toThrow(UnauthenticatedError);
+    await expect(app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: PASSWORD })).rejects.toThrow(/recent passwords/);
+    await app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: 'Another-Secret-77' });
+    await expect(login()).rejects.toThrow(UnauthenticatedError);
+    await expect(login('Another-Secret-77')).resolves.toBeDefined();
+  });
+
+  it('lists users with filters and paging', async () => {
+    await activeUser();
+    await app.inviteUser(admin, { username: 'frontdesk@demo.clinic', email: 'frontdesk@demo.clinic', displayName: 'F', role: 'front_desk' });
+    expect((await app.listUsers({})).users.map((u) => u.username)).toEqual(['dr.rivera@demo.clinic', 'frontdesk@demo.clinic']);
+    expect((await app.listUsers({ role: 'front_desk' })).users).toHaveLength(1);
+    const page = await app.listUsers({ pageSize: 1 });
+    expect(page.nextPageToken).toBe('1');
+    expect((await app.listUsers({ pageSize: 1, pageToken: '1' })).users[0]?.username).toBe('frontdesk@demo.clinic');
+  });
+});

@@ -1,0 +1,61 @@
+/** The identity service's configuration, parsed once from the environment (strict zod). */
+import { z } from 'zod';
+import { createBaseConfigSchema, loadConfig, portSchema } from '@haven/service';
+
+const seconds = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
+
+/** Identity's variables on top of the shared base (HAVEN_GRPC_PORT defaults to 50051). */
+export const identityConfigSchema = createBaseConfigSchema({ grpcPort: 50051 }).extend({
+  /** JWKS over HTTP. */
+  HAVEN_HTTP_PORT: portSchema(8081),
+  /** Where the signing keys live (0600 JSON). */
+  HAVEN_DATA_DIR: z.string().min(1).default('.haven/identity'),
+  /** argon2id cost; defaults are OWASP's (19 MiB, 2 passes, 1 lane). Lower them only in tests. */
+  HAVEN_ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
+  HAVEN_ARGON2_TIME_COST: z.coerce.number().int().min(1).max(20).default(2),
+  HAVEN_ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(1),
+  /** Session idle timeout (automatic logoff), seconds. Default 15 min. */
+  HAVEN_SESSION_IDLE_TIMEOUT_SEC: seconds(900),
+  /** Absolute session lifetime, seconds. Default 12 h. */
+  HAVEN_SESSION_MAX_LIFETIME_SEC: seconds(43_200),
+  /** Access token lifetime, seconds. Default 5 min. */
+  HAVEN_ACCESS_TOKEN_TTL_SEC: seconds(300, 10),
+  /** Password rotation in days; 0 disables it (NIST SP 800-63B). Default 90. */
+  HAVEN_PASSWORD_MAX_AGE_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
+  HAVEN_PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(12),
+  /** Failed logins before the first lock, first lock length and cap. */
+  HAVEN_LOCKOUT_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
+  HAVEN_LOCKOUT_BASE_SEC: seconds(60),
+  HAVEN_LOCKOUT_MAX_SEC: seconds(3600),
+  /** Per-IP login throttle: burst size and refill per minute. */
+  HAVEN_LOGIN_IP_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
+  HAVEN_LOGIN_IP_PER_MINUTE: z.coerce.number().min(0).max(100_000).default(20),
+  /** Signing-key rotation age in days (checked at start). Default 30. */
+  HAVEN_SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+});
+
+/** The parsed configuration. */
+export type IdentityConfig = ReturnType<typeof loadIdentityConfig>;
+
+/** Variables other services read from a shared ConfigMap; tolerated here. */
+const OTHER_SERVICES_VARIABLES = [
+  'HAVEN_KMS',
+  'HAVEN_KEYRING_FILE',
+  'HAVEN_JANUS_WS_URLS',
+  'HAVEN_JANUS_ADMIN_URLS',
+  'HAVEN_JANUS_ADMIN_SECRET',
+  'HAVEN_JANUS_TOKEN_SECRET',
+  'HAVEN_RECORDINGS_DIR',
+  'HAVEN_HOME',
+  'HAVEN_IDENTITY_GRPC_ADDR',
+  'HAVEN_SCHEDULING_GRPC_ADDR',
+  'HAVEN_SESSION_GRPC_ADDR',
+  'HAVEN_RECORDING_GRPC_ADDR',
+  'HAVEN_AUDIT_GRPC_ADDR',
+  'HAVEN_GATEWAY_HTTP_ADDR',
+];
+
+/** Parses the environment. Throws ConfigError naming every bad variable. */
+export function loadIdentityConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
+  return loadConfig(identityConfigSchema, env, { ignoreVariables: OTHER_SERVICES_VARIABLES });
+}

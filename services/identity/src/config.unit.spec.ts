@@ -1,0 +1,26 @@
+import { loadIdentityConfig } from './config';
+
+describe('identity config', () => {
+  it('defaults to the conventional ports and OWASP argon2 parameters', () => {
+    const c = loadIdentityConfig({});
+    expect(c).toMatchObject({
+      HAVEN_GRPC_PORT: 50051,
+      HAVEN_HTTP_PORT: 8081,
+      HAVEN_ARGON2_MEMORY_KIB: 19456,
+      HAVEN_ARGON2_TIME_COST: 2,
+      HAVEN_ARGON2_PARALLELISM: 1,
+      HAVEN_SESSION_IDLE_TIMEOUT_SEC: 900,
+      HAVEN_SESSION_MAX_LIFETIME_SEC: 43200,
+      HAVEN_PASSWORD_MAX_AGE_DAYS: 90,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+  it('names a bad or unknown variable', () => {
+    expect(() => loadIdentityConfig({ HAVEN_HTTP_PORT: 'eighty' })).toThrow(/HAVEN_HTTP_PORT/);
+    expect(() => loadIdentityConfig({ HAVEN_IDLE_TIMEOUT: '5' })).toThrow(/HAVEN_IDLE_TIMEOUT: unknown variable/);
+    expect(() => loadIdentityConfig({ HAVEN_ARGON2_MEMORY_KIB: '8' })).toThrow(/HAVEN_ARGON2_MEMORY_KIB/);
+  });
+  it('tolerates other services’ shared variables', () => {
+    expect(() => loadIdentityConfig({ HAVEN_JANUS_WS_URLS: 'ws://x' })).not.toThrow();
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The identity service: `node services/identity/dist/index.js`.
+ * gRPC on HAVEN_GRPC_PORT (50051), JWKS over HTTP on HAVEN_HTTP_PORT (8081).
+ */
+import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
+import { createLogger, installSignalHandlers, startGrpcService, type Logger, type RunningGrpcService } from '@haven/service';
+import { identityGrpcService, PUBLIC_METHODS } from './api/grpc';
+import { loadIdentityConfig, type IdentityConfig } from './config';
+import { startJwksServer, type JwksServer } from './tokens/jwks-server';
+import { createIdentityRuntime, type IdentityRuntime } from './wiring';
+
+export { IdentityApp, LOGIN_FAILED_MESSAGE } from './app/identity-app';
+export type { IdentityAppOptions, LoginResult, TokenSetView, UserView } from './app/identity-app';
+export { identityConfigSchema, loadIdentityConfig } from './config';
+export type { IdentityConfig } from './config';
+export { createIdentityRuntime } from './wiring';
+export type { IdentityRuntime } from './wiring';
+
+/** A running identity service. */
+export interface RunningIdentityService {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly jwksUrl: string;
+  readonly runtime: IdentityRuntime;
+  stop(): Promise<void>;
+}
+
+/** Starts the service from a parsed config; `host` defaults to all interfaces (tests pass 127.0.0.1). */
+export async function startIdentityService(
+  config: IdentityConfig,
+  options: { logger: Logger; host?: string },
+): Promise<RunningIdentityService> {
+  const runtime = await createIdentityRuntime(config, { logger: options.logger });
+  let jwks: JwksServer | undefined;
+  let grpc: RunningGrpcService | undefined;
+  try {
+    jwks = await startJwksServer({ port: config.HAVEN_HTTP_PORT, jwks: () => runtime.keys.jwks(), ...(options.host ? { host: options.host } : {}) });
+    const protoFiles = PROTO_FILES.filter((f) => f.includes('identity'));
+    grpc = await startGrpcService({
+      name: 'identity',
+      port: config.HAVEN_GRPC_PORT,
+      ...(options.host ? { host: options.host } : {}),
+      services: [identityGrpcService({ app: runtime.app, verifier: runtime.verifier })],
+      auth: { verifier: runtime.verifier, publicMethods: PUBLIC_METHODS },
+      logger: options.logger,
+      protoFiles: { root: PROTO_ROOT, files: protoFiles },
+      shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
+    });
+  } catch (error) {
+    await jwks?.close();
+    await runtime.close();
+    throw error;
+  }
+  const grpcServer = grpc;
+  const jwksServer = jwks;
+  options.logger.info({ httpPort: jwksServer.port }, 'JWKS served at /.well-known/jwks.json');
+  let stopped: Promise<void> | undefined;
+  return {
+    grpcPort: grpcServer.port,
+    httpPort: jwksServer.port,
+    jwksUrl: jwksServer.url,
+    runtime,
+    stop: () =>
+      (stopped ??= (async () => {
+        await grpcServer.stop();
+        await jwksServer.close();
+        await runtime.close();
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadIdentityConfig();
+  const logger = createLogger({ service: 'identity', level: config.LOG_LEVEL });
+  const service = await startIdentityService(config, { logger });
+  installSignalHandlers([() => service.stop()], { logger });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`identity: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

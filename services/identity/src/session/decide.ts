@@ -1,0 +1,102 @@
+/**
+ * Session commands and decide(): pure. Token digests are computed by the handler.
+ *
+ * RefreshSession may *end* the session (idle, absolute, reuse detected, user no longer active):
+ * those outcomes are events, not errors, so they are stored; the handler answers UNAUTHENTICATED
+ * whenever the decided events end the session.
+ */
+import { PreconditionError, UnauthenticatedError } from '@haven/errors';
+import { digestsEqual } from '../user/decide';
+import type { Role } from '../user/user';
+import { type SessionEndReason, type SessionEvent, type SessionPolicy, type SessionState } from './session';
+
+export type StartSession = {
+  type: 'StartSession';
+  data: { sessionId: string; userId: string; role: Role; refreshTokenHash: string; policy: SessionPolicy; now: number };
+};
+export type RefreshSession = {
+  type: 'RefreshSession';
+  data: {
+    presentedTokenHash: string;
+    newTokenHash: string;
+    /** Whether the user is still active (handler reads the User stream). */
+    userActive: boolean;
+    policy: SessionPolicy;
+    now: number;
+  };
+};
+export type EndSession = { type: 'EndSession'; data: { reason: SessionEndReason; now: number } };
+
+/** Every command of the Session aggregate. */
+export type SessionCommand = StartSession | RefreshSession | EndSession;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * Decides a session command.
+ * Throws PreconditionError when starting an existing session, UnauthenticatedError when refreshing
+ * an unknown or ended session or presenting a token the session never issued.
+ */
+export function decideSession(command: SessionCommand, state: SessionState): SessionEvent[] {
+  switch (command.type) {
+    case 'StartSession': {
+      const d = command.data;
+      if (state.status !== 'none') throw new PreconditionError('session already exists');
+      const absolute = d.now + d.policy.absoluteLifetimeMs;
+      return [
+        {
+          type: 'SessionStarted',
+          data: {
+            sessionId: d.sessionId,
+            userId: d.userId,
+            role: d.role,
+            refreshTokenHash: d.refreshTokenHash,
+            idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, absolute)),
+            absoluteExpiresAt: iso(absolute),
+            at: iso(d.now),
+          },
+        },
+      ];
+    }
+    case 'RefreshSession': {
+      const d = command.data;
+      if (state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
+      if (state.status === 'ended') throw new UnauthenticatedError('session has ended');
+      const end = (reason: SessionEndReason): SessionEvent[] => [
+        { type: 'SessionEnded', data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(d.now) } },
+      ];
+      if (state.usedTokenHashes.some((h) => digestsEqual(h, d.presentedTokenHash))) return end('reuse_detected');
+      if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash)) throw new UnauthenticatedError('invalid refresh token');
+      if (d.now >= state.absoluteExpiresAt) return end('absolute');
+      if (d.now >= state.idleExpiresAt) return end('idle');
+      if (!d.userActive) return end('revoked');
+      return [
+        {
+          type: 'TokenRefreshed',
+          data: {
+            sessionId: state.sessionId,
+            userId: state.userId,
+            generation: state.generation + 1,
+            refreshTokenHash: d.newTokenHash,
+            idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, state.absoluteExpiresAt)),
+            at: iso(d.now),
+          },
+        },
+      ];
+    }
+    case 'EndSession': {
+      if (state.status !== 'active') return [];
+      return [
+        {
+          type: 'SessionEnded',
+          data: { sessionId: state.sessionId, userId: state.userId, reason: command.data.reason, at: iso(command.data.now) },
+        },
+      ];
+    }
+  }
+}
+
+/** True when the events end the session (the caller must then answer UNAUTHENTICATED). */
+export function endsSession(events: readonly SessionEvent[]): SessionEvent | undefined {
+  return events.find((e) => e.type === 'SessionEnded');
+}

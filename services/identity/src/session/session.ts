@@ -1,0 +1,109 @@
+/**
+ * The Session aggregate (`identity.session-<sid>`): one login, its rotating refresh token and its
+ * end. Pure. Refresh tokens are stored only as SHA-256 digests (`refreshTokenHash`) of a 256-bit
+ * random secret, so the events hold nothing that can be replayed.
+ */
+import type { Role } from '../user/user';
+
+/** Why a session ended. */
+export const SessionEndReason = {
+  Logout: 'logout',
+  Idle: 'idle',
+  Absolute: 'absolute',
+  Revoked: 'revoked',
+  ReuseDetected: 'reuse_detected',
+} as const;
+export type SessionEndReason = (typeof SessionEndReason)[keyof typeof SessionEndReason];
+
+/** Idle and absolute lifetime of a session. */
+export interface SessionPolicy {
+  /** A session with no refresh for this long ends (`idle`). Default 15 min. */
+  readonly idleTimeoutMs: number;
+  /** A session ends this long after it started, whatever happens (`absolute`). Default 12 h. */
+  readonly absoluteLifetimeMs: number;
+}
+
+export const DEFAULT_SESSION_POLICY: SessionPolicy = Object.freeze({
+  idleTimeoutMs: 15 * 60_000,
+  absoluteLifetimeMs: 12 * 3_600_000,
+});
+
+/** `identity.session-<sid>`. */
+export function sessionStream(sessionId: string): string {
+  return `identity.session-${sessionId}`;
+}
+
+export type SessionStarted = {
+  type: 'SessionStarted';
+  data: {
+    sessionId: string;
+    userId: string;
+    role: Role;
+    refreshTokenHash: string;
+    idleExpiresAt: string;
+    absoluteExpiresAt: string;
+    at: string;
+  };
+};
+export type TokenRefreshed = {
+  type: 'TokenRefreshed';
+  data: { sessionId: string; userId: string; generation: number; refreshTokenHash: string; idleExpiresAt: string; at: string };
+};
+export type SessionEnded = { type: 'SessionEnded'; data: { sessionId: string; userId: string; reason: SessionEndReason; at: string } };
+
+/** Every event of the Session aggregate. */
+export type SessionEvent = SessionStarted | TokenRefreshed | SessionEnded;
+
+export interface ExistingSession {
+  readonly status: 'active' | 'ended';
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly generation: number;
+  readonly currentTokenHash: string;
+  /** Digests of refresh tokens already rotated away; presenting one is reuse. */
+  readonly usedTokenHashes: readonly string[];
+  readonly idleExpiresAt: number;
+  readonly absoluteExpiresAt: number;
+  readonly endReason: SessionEndReason | null;
+}
+export type SessionState = { readonly status: 'none' } | ExistingSession;
+
+export const initialSessionState: SessionState = { status: 'none' };
+
+/** Folds one session event. */
+export function evolveSession(state: SessionState, event: SessionEvent): SessionState {
+  if (event.type === 'SessionStarted') {
+    const d = event.data;
+    return {
+      status: 'active',
+      sessionId: d.sessionId,
+      userId: d.userId,
+      role: d.role,
+      generation: 0,
+      currentTokenHash: d.refreshTokenHash,
+      usedTokenHashes: [],
+      idleExpiresAt: Date.parse(d.idleExpiresAt),
+      absoluteExpiresAt: Date.parse(d.absoluteExpiresAt),
+      endReason: null,
+    };
+  }
+  if (state.status === 'none') return state;
+  switch (event.type) {
+    case 'TokenRefreshed':
+      return {
+        ...state,
+        generation: event.data.generation,
+        usedTokenHashes: [...state.usedTokenHashes, state.currentTokenHash],
+        currentTokenHash: event.data.refreshTokenHash,
+        idleExpiresAt: Date.parse(event.data.idleExpiresAt),
+      };
+    case 'SessionEnded':
+      return { ...state, status: 'ended', endReason: event.data.reason };
+  }
+}
+
+/** Folds a whole session stream. */
+export function foldSession(events: readonly SessionEvent[]): SessionState {
+  return events.reduce(evolveSession, initialSessionState);
+}

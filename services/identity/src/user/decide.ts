@@ -1,0 +1,225 @@
+/**
+ * User commands and decide(): pure. Anything that needs I/O or slow crypto (argon2 verification,
+ * password-history comparison, TOTP checks, token hashing) is done by the handler first and handed
+ * in as a precomputed result, so this file stays deterministic and fast to test.
+ */
+import { NotFoundError, PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
+import { type LockoutPolicy, lockDurationMs } from './lockout';
+import {
+  type LoginFailureReason,
+  type Role,
+  type UserEvent,
+  type UserState,
+  type ExistingUser,
+  LoginFailureReason as Reason,
+  isLocked,
+  isRole,
+} from './user';
+
+export type InviteUser = {
+  type: 'InviteUser';
+  data: {
+    userId: string;
+    username: string;
+    email: string;
+    role: string;
+    displayName: string;
+    inviteTokenHash: string;
+    inviteExpiresAt: number;
+    now: number;
+  };
+};
+/** Accept an invitation; the handler has already checked the new password against the policy. */
+export type ActivateUser = { type: 'ActivateUser'; data: { inviteTokenHash: string; now: number } };
+export type DeactivateUser = { type: 'DeactivateUser'; data: { actorId: string; reason: string; now: number } };
+export type ReactivateUser = { type: 'ReactivateUser'; data: { now: number } };
+export type ChangeUserRole = { type: 'ChangeUserRole'; data: { actorId: string; role: string; now: number } };
+export type ChangePassword = {
+  type: 'ChangePassword';
+  data: {
+    /** `self`: the user proved the current password; `admin_reset`: an admin set it. */
+    verification: { kind: 'self'; currentPasswordValid: boolean } | { kind: 'admin_reset' };
+    /** True when the new password matches one of the last N hashes (computed by the handler). */
+    reusesRecentPassword: boolean;
+    now: number;
+  };
+};
+export type RecordLoginSuccess = { type: 'RecordLoginSuccess'; data: { sessionId: string; mfa: boolean; now: number } };
+export type RecordLoginFailure = {
+  type: 'RecordLoginFailure';
+  data: { reason: Exclude<LoginFailureReason, 'account_locked'>; policy: LockoutPolicy; now: number };
+};
+export type StartTotpEnrollment = { type: 'StartTotpEnrollment'; data: { now: number } };
+export type ConfirmTotp = { type: 'ConfirmTotp'; data: { codeValid: boolean; now: number } };
+export type ResetMfa = { type: 'ResetMfa'; data: { by: string; now: number } };
+
+/** Every command of the User aggregate. */
+export type UserCommand =
+  | InviteUser
+  | ActivateUser
+  | DeactivateUser
+  | ReactivateUser
+  | ChangeUserRole
+  | ChangePassword
+  | RecordLoginSuccess
+  | RecordLoginFailure
+  | StartTotpEnrollment
+  | ConfirmTotp
+  | ResetMfa;
+
+const USERNAME = /^[a-z0-9][a-z0-9._@+-]{2,253}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function existing(state: UserState): ExistingUser {
+  if (state.status === 'none') throw new NotFoundError('user not found');
+  return state;
+}
+
+/** Constant-time comparison of two equal-length hex digests (pure, no node:crypto). */
+export function digestsEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/**
+ * Decides which events a command produces in the given state.
+ * Throws ValidationError on bad input, NotFoundError when the user does not exist,
+ * PreconditionError when the user is not in a state that allows the command, and
+ * UnauthenticatedError when a proof (invite token, current password) is wrong.
+ * A rejected command produces no events.
+ */
+export function decideUser(command: UserCommand, state: UserState): UserEvent[] {
+  switch (command.type) {
+    case 'InviteUser': {
+      const d = command.data;
+      if (state.status !== 'none') throw new PreconditionError('user already exists');
+      const violations: { field: string; description: string }[] = [];
+      const email = d.email.trim().toLowerCase();
+      const username = d.username.trim().toLowerCase();
+      if (!USERNAME.test(username)) {
+        violations.push({ field: 'username', description: '3–254 characters: letters, digits and . _ @ + -' });
+      }
+      if (!EMAIL.test(email) || email.length > 254) violations.push({ field: 'email', description: 'must be an email address' });
+      if (!isRole(d.role)) violations.push({ field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' });
+      if (d.displayName.length > 200) violations.push({ field: 'display_name', description: 'at most 200 characters' });
+      if (violations.length > 0) throw new ValidationError(violations);
+      return [
+        {
+          type: 'UserInvited',
+          data: {
+            userId: d.userId,
+            username,
+            email,
+            role: d.role as Role,
+            displayName: d.displayName.trim(),
+            inviteTokenHash: d.inviteTokenHash,
+            inviteExpiresAt: iso(d.inviteExpiresAt),
+            at: iso(d.now),
+          },
+        },
+      ];
+    }
+    case 'ActivateUser': {
+      const s = existing(state);
+      const d = command.data;
+      if (s.status !== 'invited') throw new PreconditionError('user is not awaiting activation');
+      if (s.inviteTokenHash === null || !digestsEqual(s.inviteTokenHash, d.inviteTokenHash)) {
+        throw new UnauthenticatedError('invalid invite token');
+      }
+      if (s.inviteExpiresAt !== null && s.inviteExpiresAt <= d.now) throw new PreconditionError('invite token expired');
+      return [
+        { type: 'UserActivated', data: { userId: s.userId, at: iso(d.now) } },
+        { type: 'PasswordChanged', data: { userId: s.userId, by: 'activation', at: iso(d.now) } },
+      ];
+    }
+    case 'DeactivateUser': {
+      const s = existing(state);
+      const d = command.data;
+      if (d.actorId === s.userId) throw new PreconditionError('you cannot deactivate your own account');
+      if (s.status === 'deactivated') return [];
+      return [{ type: 'UserDeactivated', data: { userId: s.userId, reason: d.reason.slice(0, 500), at: iso(d.now) } }];
+    }
+    case 'ReactivateUser': {
+      const s = existing(state);
+      if (s.status !== 'deactivated') return [];
+      if (s.activatedAt === null) throw new PreconditionError('user never activated; invite again');
+      return [{ type: 'UserReactivated', data: { userId: s.userId, at: iso(command.data.now) } }];
+    }
+    case 'ChangeUserRole': {
+      const s = existing(state);
+      const d = command.data;
+      if (!isRole(d.role)) {
+        throw new ValidationError([{ field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' }]);
+      }
+      if (s.status === 'deactivated') throw new PreconditionError('user is deactivated');
+      if (d.actorId === s.userId) throw new PreconditionError('you cannot change your own role');
+      if (s.role === d.role) return [];
+      return [{ type: 'UserRoleChanged', data: { userId: s.userId, from: s.role, to: d.role, at: iso(d.now) } }];
+    }
+    case 'ChangePassword': {
+      const s = existing(state);
+      const d = command.data;
+      if (s.status !== 'active') throw new PreconditionError('user is not active');
+      if (d.verification.kind === 'self' && !d.verification.currentPasswordValid) {
+        throw new UnauthenticatedError('current password is wrong');
+      }
+      if (d.reusesRecentPassword) {
+        throw new ValidationError([{ field: 'new_password', description: 'must not reuse one of your recent passwords' }]);
+      }
+      const by = d.verification.kind === 'self' ? 'self' : 'admin_reset';
+      return [{ type: 'PasswordChanged', data: { userId: s.userId, by, at: iso(d.now) } }];
+    }
+    case 'RecordLoginSuccess': {
+      const s = existing(state);
+      const d = command.data;
+      if (s.status !== 'active') throw new PreconditionError('user is not active');
+      if (isLocked(s, d.now)) throw new PreconditionError('account is locked');
+      return [{ type: 'LoginSucceeded', data: { userId: s.userId, sessionId: d.sessionId, mfa: d.mfa, at: iso(d.now) } }];
+    }
+    case 'RecordLoginFailure': {
+      const s = existing(state);
+      const d = command.data;
+      if (isLocked(s, d.now)) {
+        // Attempts during a lock are recorded but neither counted nor extend the lock.
+        return [
+          {
+            type: 'LoginFailed',
+            data: { userId: s.userId, reason: Reason.AccountLocked, consecutiveFailures: s.consecutiveFailures, at: iso(d.now) },
+          },
+        ];
+      }
+      const failures = s.consecutiveFailures + 1;
+      const events: UserEvent[] = [
+        { type: 'LoginFailed', data: { userId: s.userId, reason: d.reason, consecutiveFailures: failures, at: iso(d.now) } },
+      ];
+      const lockMs = lockDurationMs(d.policy, failures);
+      if (lockMs > 0) {
+        events.push({
+          type: 'AccountLocked',
+          data: { userId: s.userId, lockedUntil: iso(d.now + lockMs), consecutiveFailures: failures, at: iso(d.now) },
+        });
+      }
+      return events;
+    }
+    case 'StartTotpEnrollment': {
+      const s = existing(state);
+      if (s.status !== 'active') throw new PreconditionError('user is not active');
+      if (s.mfa === 'totp') throw new PreconditionError('TOTP already enrolled; reset it first');
+      return [{ type: 'MfaEnrollmentStarted', data: { userId: s.userId, method: 'totp', at: iso(command.data.now) } }];
+    }
+    case 'ConfirmTotp': {
+      const s = existing(state);
+      if (s.mfa !== 'pending') throw new PreconditionError('no TOTP enrollment in progress');
+      if (!command.data.codeValid) throw new ValidationError([{ field: 'code', description: 'code does not match' }]);
+      return [{ type: 'MfaEnrolled', data: { userId: s.userId, method: 'totp', at: iso(command.data.now) } }];
+    }
+    case 'ResetMfa': {
+      const s = existing(state);
+      if (s.mfa === 'none') return [];
+      return [{ type: 'MfaReset', data: { userId: s.userId, by: command.data.by, at: iso(command.data.now) } }];
+    }
+  }
+}

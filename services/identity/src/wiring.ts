@@ -1,0 +1,89 @@
+/**
+ * Composition shared by the service (index.ts) and the CLI (cli.ts): one code path from config to
+ * IdentityApp, so the CLI bootstraps users exactly as the RPCs do.
+ */
+import { resolve } from 'node:path';
+import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
+import { createJwtVerifier, type Logger, type Principal, type TokenVerifier } from '@haven/service';
+import { IdentityApp } from './app/identity-app';
+import type { IdentityConfig } from './config';
+import { loadCommonPasswords } from './password/common-passwords';
+import { createPasswordHasher } from './password/hasher';
+import { DEFAULT_PASSWORD_POLICY } from './password/policy';
+import { SigningKeyRing } from './tokens/keys';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens/tokens';
+
+export interface IdentityRuntime {
+  readonly app: IdentityApp;
+  readonly store: EventStore;
+  readonly keys: SigningKeyRing;
+  /** Verifies tokens against this instance's own key ring (follows rotation). */
+  readonly verifier: TokenVerifier;
+  close(): Promise<void>;
+}
+
+/** Opens the key ring and event store and builds the app. Rejects when NATS or the data dir is unusable. */
+export async function createIdentityRuntime(config: IdentityConfig, options: { logger?: Logger; store?: EventStore; rotateKeys?: boolean } = {}): Promise<IdentityRuntime> {
+  const keys = await SigningKeyRing.open({ dataDir: resolve(config.HAVEN_DATA_DIR) });
+  if (options.rotateKeys !== false && (await keys.rotateIfOlderThan(config.HAVEN_SIGNING_KEY_ROTATION_DAYS * 86_400_000))) {
+    options.logger?.info({ kid: keys.currentKey().kid }, 'signing key rotated');
+  }
+  const store =
+    options.store ??
+    (await JetStreamEventStore.connect({
+      servers: config.NATS_URL,
+      name: 'haven-identity',
+      ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+    }));
+  const app = new IdentityApp({
+    store,
+    keys,
+    hasher: createPasswordHasher({
+      memoryCost: config.HAVEN_ARGON2_MEMORY_KIB,
+      timeCost: config.HAVEN_ARGON2_TIME_COST,
+      parallelism: config.HAVEN_ARGON2_PARALLELISM,
+    }),
+    commonPasswords: loadCommonPasswords(),
+    passwordPolicy: {
+      ...DEFAULT_PASSWORD_POLICY,
+      minLength: config.HAVEN_PASSWORD_MIN_LENGTH,
+      maxAgeDays: config.HAVEN_PASSWORD_MAX_AGE_DAYS === 0 ? null : config.HAVEN_PASSWORD_MAX_AGE_DAYS,
+    },
+    lockoutPolicy: {
+      threshold: config.HAVEN_LOCKOUT_THRESHOLD,
+      baseLockMs: config.HAVEN_LOCKOUT_BASE_SEC * 1000,
+      multiplier: 2,
+      maxLockMs: config.HAVEN_LOCKOUT_MAX_SEC * 1000,
+    },
+    sessionPolicy: {
+      idleTimeoutMs: config.HAVEN_SESSION_IDLE_TIMEOUT_SEC * 1000,
+      absoluteLifetimeMs: config.HAVEN_SESSION_MAX_LIFETIME_SEC * 1000,
+    },
+    ipThrottle: { capacity: config.HAVEN_LOGIN_IP_BURST, refillPerSec: config.HAVEN_LOGIN_IP_PER_MINUTE / 60, maxKeys: 10_000 },
+    accessTokenTtlSec: config.HAVEN_ACCESS_TOKEN_TTL_SEC,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  let cached: { kids: string; verifier: TokenVerifier } | undefined;
+  const verifier: TokenVerifier = {
+    verify(token: string): Promise<Principal> {
+      const jwks = keys.jwks();
+      const kids = jwks.keys.map((k) => k.kid).join(',');
+      if (cached?.kids !== kids) {
+        cached = {
+          kids,
+          verifier: createJwtVerifier({ jwks: jwks, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, cacheSize: 0 }),
+        };
+      }
+      return cached.verifier.verify(token);
+    },
+  };
+  return {
+    app,
+    store,
+    keys,
+    verifier,
+    close: async () => {
+      if (!options.store) await store.close();
+    },
+  };
+}
