@@ -1,0 +1,375 @@
+import { createServer } from 'node:net';
+import { AUDITOR, FRONT_DESK, startTestBackend } from '../test/backend';
+import type { TestBackend } from '../test/backend';
+import { CookieJar, startTestGateway } from '../test/gateway';
+import type { TestGateway } from '../test/gateway';
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((res) => server.close(() => res()));
+  return port;
+}
+
+function inOneHour(offsetMinutes = 0): string {
+  return new Date(Date.now() + 3_600_000 + offsetMinutes * 60_000).toISOString();
+}
+
+describe('gateway against a real gRPC backend', () => {
+  let backend: TestBackend;
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    backend = await startTestBackend();
+    gateway = await startTestGateway({
+      identityAddress: backend.address,
+      schedulingAddress: backend.address,
+      tokenVerifier: backend.verifier,
+    });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await backend?.stop();
+  });
+
+  /** A jar that loaded the page (so it holds a CSRF cookie) and, unless `signIn: false`, signed in. */
+  async function session(user = FRONT_DESK, options: { signIn?: boolean } = {}): Promise<CookieJar> {
+    const jar = new CookieJar();
+    expect((await jar.fetch(`${gateway.url}/`)).status).toBe(200);
+    if (options.signIn !== false) {
+      const res = await jar.post(`${gateway.url}/api/auth/login`, {
+        username: user.username,
+        password: user.password,
+      });
+      expect(res.status).toBe(200);
+    }
+    return jar;
+  }
+
+  describe('probes and headers', () => {
+    it('answers /healthz with 200', async () => {
+      const res = await fetch(`${gateway.url}/healthz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+    });
+
+    it('sends a strict Content-Security-Policy without inline scripts', async () => {
+      const res = await fetch(`${gateway.url}/`);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).not.toContain('unsafe-eval');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-powered-by')).toBeNull();
+    });
+
+    it('serves the web app and hands out a readable, SameSite=Strict CSRF cookie', async () => {
+      const jar = new CookieJar();
+      const res = await jar.fetch(`${gateway.url}/`);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await res.text()).toContain('Haven');
+      const csrf = jar.last.find((c) => c.name === 'haven_csrf');
+      expect(csrf?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(csrf?.attributes).not.toHaveProperty('httponly');
+      expect(csrf?.attributes['samesite']).toBe('Strict');
+      expect(csrf?.attributes).toHaveProperty('secure');
+    });
+
+    it('reports ready when identity and scheduling are SERVING', async () => {
+      const res = await fetch(`${gateway.url}/readyz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ checks: { identity: true, scheduling: true } });
+    });
+
+    it('reports not ready (503) within the deadline when a backend is down', async () => {
+      const down = await startTestGateway({
+        identityAddress: backend.address,
+        schedulingAddress: `127.0.0.1:${await closedPort()}`,
+      });
+      try {
+        const started = Date.now();
+        const res = await fetch(`${down.url}/readyz`);
+        expect(res.status).toBe(503);
+        expect(await res.json()).toMatchObject({ checks: { identity: true, scheduling: false } });
+        expect(Date.now() - started).toBeLessThan(3000);
+      } finally {
+        await down.close();
+      }
+    });
+  });
+
+  describe('sign-in', () => {
+    it('refuses a POST without the CSRF header (403) and does not reach identity', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      const before = backend.seen.logins;
+      const res = await jar.post(
+        `${gateway.url}/api/auth/login`,
+        { username: FRONT_DESK.username, password: FRONT_DESK.password },
+        { csrf: false },
+      );
+      expect(res.status).toBe(403);
+      expect(backend.seen.logins).toBe(before);
+      expect(jar.cookies.has('haven_access')).toBe(false);
+    });
+
+    it('refuses a CSRF header that does not match the cookie', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      const res = await jar.post(
+        `${gateway.url}/api/auth/login`,
+        { username: FRONT_DESK.username, password: FRONT_DESK.password },
+        { csrf: false, headers: { 'x-csrf-token': 'A'.repeat(43) } },
+      );
+      expect(res.status).toBe(403);
+    });
+
+    it('sets httpOnly, Secure, SameSite=Strict token cookies and rotates the CSRF token', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      const csrfBefore = jar.cookies.get('haven_csrf');
+      const res = await jar.post(`${gateway.url}/api/auth/login`, {
+        username: FRONT_DESK.username,
+        password: FRONT_DESK.password,
+      });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(JSON.parse(text)).toEqual({
+        user: { role: 'front_desk' },
+        mfaEnrollmentRequired: false,
+        passwordChangeRequired: false,
+      });
+      const access = jar.last.find((c) => c.name === 'haven_access');
+      const refresh = jar.last.find((c) => c.name === 'haven_refresh');
+      for (const c of [access, refresh]) {
+        expect(c?.attributes).toHaveProperty('httponly');
+        expect(c?.attributes).toHaveProperty('secure');
+        expect(c?.attributes['samesite']).toBe('Strict');
+      }
+      expect(access?.attributes['path']).toBe('/api');
+      expect(refresh?.attributes['path']).toBe('/api/auth');
+      expect(Number(access?.attributes['max-age'])).toBeGreaterThan(60);
+      expect(jar.cookies.get('haven_csrf')).not.toBe(csrfBefore);
+      // The tokens travel only in the httpOnly cookies, never in the body.
+      expect(access?.value.length).toBeGreaterThan(20);
+      expect(text).not.toContain(access?.value ?? 'missing');
+      expect(text).not.toContain(refresh?.value ?? 'missing');
+    });
+
+    it('answers wrong credentials with a generic 401 and sets no token cookie', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      const res = await jar.post(`${gateway.url}/api/auth/login`, {
+        username: FRONT_DESK.username,
+        password: 'not the password',
+      });
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('UNAUTHENTICATED');
+      expect(body.error.message).not.toMatch(/wrong credentials/); // the service's message stays inside
+      expect(jar.cookies.has('haven_access')).toBe(false);
+    });
+
+    it('answers missing fields with 400 and field violations, without calling identity', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      const before = backend.seen.logins;
+      const res = await jar.post(`${gateway.url}/api/auth/login`, { username: '' });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { fieldViolations: Array<{ field: string }> } };
+      expect(body.error.fieldViolations.map((v) => v.field).sort()).toEqual(['password', 'username']);
+      expect(backend.seen.logins).toBe(before);
+    });
+
+    it('refuses a JSON body over 16 KiB with 413', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      const res = await jar.post(`${gateway.url}/api/auth/login`, {
+        username: 'x',
+        password: 'y'.repeat(17 * 1024),
+      });
+      expect(res.status).toBe(413);
+    });
+
+    it('rate-limits /api/auth/* per client', async () => {
+      const limited = await startTestGateway({
+        identityAddress: backend.address,
+        schedulingAddress: backend.address,
+        config: { authRateLimit: { limit: 3, windowMs: 60_000 } },
+      });
+      try {
+        const jar = new CookieJar();
+        await jar.fetch(`${limited.url}/`);
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i += 1) {
+          const res = await jar.post(`${limited.url}/api/auth/login`, { username: 'x', password: 'wrong' });
+          statuses.push(res.status);
+        }
+        expect(statuses).toEqual([401, 401, 401, 429]);
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+
+  describe('the signed-in user', () => {
+    it('GET /api/me returns the verified claims', async () => {
+      const jar = await session();
+      const res = await jar.fetch(`${gateway.url}/api/me`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(await res.json()).toEqual({ sub: FRONT_DESK.id, role: 'front_desk', kind: 'user' });
+    });
+
+    it('GET /api/me refuses a token it cannot verify (401)', async () => {
+      const other = await startTestBackend(); // another issuer, another key
+      try {
+        const jar = await session(FRONT_DESK, { signIn: false });
+        jar.cookies.set('haven_access', await other.sign(FRONT_DESK));
+        expect((await jar.fetch(`${gateway.url}/api/me`)).status).toBe(401);
+      } finally {
+        await other.stop();
+      }
+    });
+
+    it('GET /api/me without a session is 401', async () => {
+      expect((await fetch(`${gateway.url}/api/me`)).status).toBe(401);
+    });
+
+    it('refreshes the access token with the refresh cookie', async () => {
+      const jar = await session();
+      const before = jar.cookies.get('haven_access');
+      const res = await jar.post(`${gateway.url}/api/auth/refresh`, {});
+      expect(res.status).toBe(204);
+      const after = jar.cookies.get('haven_access');
+      expect(after).toBeDefined();
+      expect(after).not.toBe(before);
+      expect((await jar.fetch(`${gateway.url}/api/me`)).status).toBe(200);
+    });
+
+    it('signs out: identity Logout is called and the token cookies are cleared', async () => {
+      const jar = await session();
+      const before = backend.seen.logouts;
+      const res = await jar.post(`${gateway.url}/api/auth/logout`, {});
+      expect(res.status).toBe(204);
+      expect(backend.seen.logouts).toBe(before + 1);
+      expect(jar.cookies.has('haven_access')).toBe(false);
+      expect(jar.cookies.has('haven_refresh')).toBe(false);
+      expect((await jar.fetch(`${gateway.url}/api/me`)).status).toBe(401);
+    });
+  });
+
+  describe('booking appointments', () => {
+    it('books with the user token relayed to scheduling (201)', async () => {
+      const jar = await session();
+      const res = await jar.post(`${gateway.url}/api/appointments`, {
+        clinicianId: 'dr-house',
+        patientId: 'pat-0001',
+        startTime: inOneHour(),
+        endTime: inOneHour(30),
+      });
+      expect(res.status).toBe(201);
+      const body = (await res.json()) as { appointment: { name: string; clinician: string } };
+      expect(body.appointment.name).toMatch(/^appointments\//);
+      expect(body.appointment.clinician).toBe('users/dr-house');
+      expect(backend.seen.bookings.at(-1)).toEqual({
+        principalId: FRONT_DESK.id,
+        clinician: 'users/dr-house',
+        patient: 'patients/pat-0001',
+      });
+    });
+
+    it('maps INVALID_ARGUMENT to 400 with field violations named like the form fields', async () => {
+      const jar = await session();
+      const res = await jar.post(`${gateway.url}/api/appointments`, {
+        clinicianId: 'X',
+        patientId: 'pat-0001',
+        startTime: new Date(Date.now() - 3_600_000).toISOString(),
+        endTime: inOneHour(),
+      });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as {
+        error: { code: string; fieldViolations: Array<{ field: string; description: string }> };
+      };
+      expect(body.error.code).toBe('INVALID_ARGUMENT');
+      expect(body.error.fieldViolations).toEqual(
+        expect.arrayContaining([
+          { field: 'clinicianId', description: 'must name a clinician' },
+          { field: 'startTime', description: 'must not be in the past' },
+        ]),
+      );
+    });
+
+    it('rejects an unparseable date itself with 400', async () => {
+      const jar = await session();
+      const count = backend.seen.bookings.length;
+      const res = await jar.post(`${gateway.url}/api/appointments`, {
+        clinicianId: 'dr-house',
+        patientId: 'pat-0001',
+        startTime: 'next tuesday-ish',
+        endTime: inOneHour(),
+      });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { fieldViolations: Array<{ field: string }> } };
+      expect(body.error.fieldViolations).toEqual([
+        { field: 'startTime', description: 'must be a date and time' },
+      ]);
+      expect(backend.seen.bookings.length).toBe(count);
+    });
+
+    it('maps gRPC UNAUTHENTICATED (a token scheduling rejects) to 401', async () => {
+      const jar = await session(FRONT_DESK, { signIn: false });
+      jar.cookies.set('haven_access', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
+      const res = await jar.post(`${gateway.url}/api/appointments`, {
+        clinicianId: 'dr-house',
+        patientId: 'pat-0001',
+        startTime: inOneHour(),
+        endTime: inOneHour(30),
+      });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    });
+
+    it('maps gRPC PERMISSION_DENIED to 403', async () => {
+      const jar = await session(AUDITOR);
+      const res = await jar.post(`${gateway.url}/api/appointments`, {
+        clinicianId: 'dr-house',
+        patientId: 'pat-0001',
+        startTime: inOneHour(),
+        endTime: inOneHour(30),
+      });
+      expect(res.status).toBe(403);
+    });
+
+    it('maps UNAVAILABLE to 503 when scheduling is down', async () => {
+      const down = await startTestGateway({
+        identityAddress: backend.address,
+        schedulingAddress: `127.0.0.1:${await closedPort()}`,
+      });
+      try {
+        const jar = new CookieJar();
+        await jar.fetch(`${down.url}/`);
+        jar.cookies.set('haven_access', await backend.sign(FRONT_DESK));
+        const res = await jar.post(`${down.url}/api/appointments`, {
+          clinicianId: 'dr-house',
+          patientId: 'pat-0001',
+          startTime: inOneHour(),
+          endTime: inOneHour(30),
+        });
+        expect(res.status).toBe(503);
+      } finally {
+        await down.close();
+      }
+    });
+  });
+
+  it('never logs passwords, tokens, usernames or bodies', async () => {
+    const jar = await session();
+    const token = jar.cookies.get('haven_access') ?? 'missing';
+    await jar.post(`${gateway.url}/api/appointments`, { clinicianId: 'X', patientId: 'secret-patient-id' });
+    const logs = gateway.logs.join('');
+    expect(logs).toContain('http request'); // there are logs to look at
+    for (const secret of [FRONT_DESK.password, token, FRONT_DESK.username, 'secret-patient-id']) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,70 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
+
+/** `host:port` of a gRPC server (no scheme). */
+const grpcAddress = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port')
+    .default(fallback);
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+/** The gateway's configuration variables. */
+export const gatewayConfigSchema = z.object({
+  HAVEN_HTTP_PORT: portSchema(8080),
+  /** Interface to listen on; default all (like the gRPC services); 127.0.0.1 keeps it local. */
+  HAVEN_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  HAVEN_IDENTITY_GRPC_ADDR: grpcAddress('127.0.0.1:50051'),
+  HAVEN_SCHEDULING_GRPC_ADDR: grpcAddress('127.0.0.1:50052'),
+  /** Cookies carry `Secure`. Turn off only for plain-http development on a host other than localhost. */
+  HAVEN_COOKIE_SECURE: booleanFlag(true),
+  /** Where the browser app's files are. */
+  HAVEN_WEB_ROOT: z
+    .string()
+    .min(1)
+    .default(resolve(__dirname, '..', '..', '..', 'web', 'public')),
+  /** Number of proxies in front of the gateway whose X-Forwarded-For is trusted (rate limiting by client IP). */
+  HAVEN_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  HAVEN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  HAVEN_JWT_ISSUER: z.string().min(1).default('haven-identity'),
+  HAVEN_JWT_AUDIENCE: z.string().min(1).default('haven'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  HAVEN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+});
+
+/** The parsed gateway configuration. */
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+
+/**
+ * HAVEN_* variables that the dev stack or a shared ConfigMap sets for other services; the gateway tolerates
+ * them without reading them.
+ */
+export const IGNORED_VARIABLES = [
+  'HAVEN_GRPC_PORT',
+  'HAVEN_EVENT_STORE',
+  'HAVEN_KMS',
+  'HAVEN_KEYRING_FILE',
+  'HAVEN_JANUS_WS_URLS',
+  'HAVEN_JANUS_ADMIN_URLS',
+  'HAVEN_JANUS_ADMIN_SECRET',
+  'HAVEN_JANUS_TOKEN_SECRET',
+  'HAVEN_JANUS_DEBUG_LEVEL',
+  'HAVEN_RECORDINGS_DIR',
+  'HAVEN_DATA_DIR',
+  'HAVEN_HOME',
+  'HAVEN_DEV_SERVICES',
+  'HAVEN_SESSION_GRPC_ADDR',
+  'HAVEN_RECORDING_GRPC_ADDR',
+  'HAVEN_AUDIT_GRPC_ADDR',
+] as const;
+
+/** Parses the gateway configuration. Throws ConfigError naming each unknown, missing or malformed variable. */
+export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
+  return loadConfig(gatewayConfigSchema, env, { ignoreVariables: IGNORED_VARIABLES });
+}

@@ -1,0 +1,54 @@
+import { ConfigError } from '@haven/service';
+import { loadGatewayConfig } from './config';
+
+/** What scripts/dev-stack.mjs gives the gateway. */
+const DEV_STACK_ENV = {
+  NATS_URL: 'nats://127.0.0.1:4222',
+  HAVEN_EVENT_STORE: 'jetstream',
+  HAVEN_JWKS_URL: 'http://127.0.0.1:8081/.well-known/jwks.json',
+  HAVEN_KMS: 'local',
+  HAVEN_KEYRING_FILE: '/tmp/keyring.json',
+  HAVEN_JANUS_WS_URLS: 'ws://127.0.0.1:8188',
+  HAVEN_JANUS_ADMIN_URLS: 'ws://127.0.0.1:7188',
+  HAVEN_JANUS_ADMIN_SECRET: 'secret',
+  HAVEN_JANUS_TOKEN_SECRET: 'secret',
+  HAVEN_RECORDINGS_DIR: '/tmp/rec',
+  LOG_LEVEL: 'info',
+  HAVEN_IDENTITY_GRPC_ADDR: '127.0.0.1:50051',
+  HAVEN_SCHEDULING_GRPC_ADDR: '127.0.0.1:50052',
+  HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:50053',
+  HAVEN_RECORDING_GRPC_ADDR: '127.0.0.1:50054',
+  HAVEN_AUDIT_GRPC_ADDR: '127.0.0.1:50055',
+  HAVEN_DATA_DIR: '/tmp/data/gateway',
+  HAVEN_HTTP_PORT: '8080',
+  HAVEN_HOME: '/tmp/haven',
+};
+
+describe('gateway configuration', () => {
+  it('accepts the dev stack environment', () => {
+    const config = loadGatewayConfig(DEV_STACK_ENV);
+    expect(config).toMatchObject({
+      HAVEN_HTTP_PORT: 8080,
+      HAVEN_IDENTITY_GRPC_ADDR: '127.0.0.1:50051',
+      HAVEN_SCHEDULING_GRPC_ADDR: '127.0.0.1:50052',
+      HAVEN_JWKS_URL: 'http://127.0.0.1:8081/.well-known/jwks.json',
+      HAVEN_COOKIE_SECURE: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('marks cookies Secure by default and can turn it off explicitly', () => {
+    expect(loadGatewayConfig({}).HAVEN_COOKIE_SECURE).toBe(true);
+    expect(loadGatewayConfig({ HAVEN_COOKIE_SECURE: 'false' }).HAVEN_COOKIE_SECURE).toBe(false);
+  });
+
+  it('stops on a typo or a malformed address, naming the variable', () => {
+    expect(() => loadGatewayConfig({ HAVEN_COOKIE_SECUR: 'false' })).toThrow(
+      /HAVEN_COOKIE_SECUR.*HAVEN_COOKIE_SECURE/,
+    );
+    expect(() => loadGatewayConfig({ HAVEN_COOKIE_SECURE: 'nope' })).toThrow(ConfigError);
+    expect(() => loadGatewayConfig({ HAVEN_IDENTITY_GRPC_ADDR: 'http://identity' })).toThrow(
+      /HAVEN_IDENTITY_GRPC_ADDR/,
+    );
+  });
+});

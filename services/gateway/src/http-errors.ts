@@ -1,0 +1,91 @@
+import { status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { parseStatusDetails } from '@haven/service';
+
+/** A field the browser sent that a service rejected, named as the browser named it. */
+export interface HttpFieldViolation {
+  readonly field: string;
+  readonly description: string;
+}
+
+/** The JSON body of every error the gateway returns. */
+export interface HttpErrorBody {
+  readonly error: {
+    /** Stable machine code (`INVALID_ARGUMENT`, `UNAUTHENTICATED`, …). */
+    readonly code: string;
+    /** Generic, safe to show; never quotes the request or a service's message. */
+    readonly message: string;
+    readonly fieldViolations?: readonly HttpFieldViolation[];
+  };
+}
+
+/** An HTTP status with its body. */
+export interface HttpError {
+  readonly status: number;
+  readonly body: HttpErrorBody;
+}
+
+const INTERNAL = { status: 500, message: 'Something went wrong.' };
+
+const GENERIC: Readonly<Record<string, { status: number; message: string }>> = {
+  INVALID_ARGUMENT: { status: 400, message: 'Some fields need attention.' },
+  UNAUTHENTICATED: { status: 401, message: 'Please sign in.' },
+  PERMISSION_DENIED: { status: 403, message: 'You are not allowed to do that.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  ALREADY_EXISTS: { status: 409, message: 'That already exists.' },
+  FAILED_PRECONDITION: { status: 409, message: 'That cannot be done right now.' },
+  ABORTED: { status: 409, message: 'Someone else changed this; please try again.' },
+  RESOURCE_EXHAUSTED: { status: 429, message: 'Too many attempts; please wait and try again.' },
+  UNAVAILABLE: { status: 503, message: 'The service is unavailable; please try again shortly.' },
+  DEADLINE_EXCEEDED: { status: 504, message: 'The service took too long; please try again.' },
+  INTERNAL,
+};
+
+/** Builds an error response for a code in the table above (INTERNAL for anything else). Throws nothing. */
+export function httpError(code: string, fieldViolations?: readonly HttpFieldViolation[]): HttpError {
+  const known = GENERIC[code];
+  const entry = known ?? INTERNAL;
+  return {
+    status: entry.status,
+    body: {
+      error: {
+        code: known ? code : 'INTERNAL',
+        message: entry.message,
+        ...(fieldViolations && fieldViolations.length > 0 ? { fieldViolations } : {}),
+      },
+    },
+  };
+}
+
+function isServiceError(err: unknown): err is ServiceError {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    'metadata' in err &&
+    'details' in err
+  );
+}
+
+/**
+ * Maps a failed gRPC call to an HTTP error: INVALID_ARGUMENT 400 (with the field violations, renamed by
+ * `fieldNames` from proto paths such as `appointment.start_time` to the browser's names; unknown paths are
+ * kept), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, FAILED_PRECONDITION/ALREADY_EXISTS/ABORTED
+ * 409, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, DEADLINE_EXCEEDED 504, anything else (or a non-gRPC error) 500.
+ * Messages are generic: a service's own message never reaches the browser. Throws nothing.
+ */
+export function httpErrorFromGrpc(
+  err: unknown,
+  fieldNames: Readonly<Record<string, string>> = {},
+): HttpError {
+  if (!isServiceError(err)) return httpError('INTERNAL');
+  const code = status[err.code] ?? 'INTERNAL';
+  if (err.code !== status.INVALID_ARGUMENT) return httpError(code);
+  const details = parseStatusDetails(err);
+  return httpError(
+    code,
+    details.fieldViolations.map((v) => ({
+      field: fieldNames[v.field] ?? v.field,
+      description: v.description,
+    })),
+  );
+}

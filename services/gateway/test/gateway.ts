@@ -1,0 +1,123 @@
+/**
+ * Test support: the gateway app listening on 127.0.0.1:<ephemeral> with real gRPC clients pointed at a
+ * backend, its log lines captured, and a tiny cookie jar for fetch.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { credentials } from '@grpc/grpc-js';
+import { identity, scheduling } from '@haven/proto';
+import { createLogger } from '@haven/service';
+import type { TokenVerifier } from '@haven/service';
+import { createGatewayApp } from '../src/app';
+import type { GatewayAppConfig } from '../src/app';
+
+export const WEB_ROOT = resolve(__dirname, '..', '..', '..', 'web', 'public');
+
+export interface TestGateway {
+  readonly url: string;
+  /** Every log line the gateway wrote. */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** Starts the gateway against gRPC servers at the given addresses. Rejects when it cannot listen. */
+export async function startTestGateway(options: {
+  identityAddress: string;
+  schedulingAddress: string;
+  tokenVerifier?: TokenVerifier;
+  config?: Partial<GatewayAppConfig>;
+}): Promise<TestGateway> {
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger({ service: 'gateway', level: 'debug', destination });
+  const clients = {
+    identity: new identity.IdentityServiceClient(options.identityAddress, credentials.createInsecure()),
+    scheduling: new scheduling.SchedulingServiceClient(
+      options.schedulingAddress,
+      credentials.createInsecure(),
+    ),
+  };
+  const app = createGatewayApp({
+    clients,
+    logger,
+    config: { webRoot: WEB_ROOT, authRateLimit: { limit: 1000, windowMs: 60_000 }, ...options.config },
+    ...(options.tokenVerifier ? { tokenVerifier: options.tokenVerifier } : {}),
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => res());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+      clients.identity.close();
+      clients.scheduling.close();
+    },
+  };
+}
+
+/** A parsed Set-Cookie header. */
+export interface SetCookie {
+  readonly name: string;
+  readonly value: string;
+  /** Lower-case attribute names → values ('' for flags). */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** Parses one Set-Cookie header. */
+export function parseSetCookie(header: string): SetCookie {
+  const [pair = '', ...attrs] = header.split(';').map((s) => s.trim());
+  const eq = pair.indexOf('=');
+  const attributes: Record<string, string> = {};
+  for (const a of attrs) {
+    const i = a.indexOf('=');
+    if (i < 0) attributes[a.toLowerCase()] = '';
+    else attributes[a.slice(0, i).toLowerCase()] = a.slice(i + 1);
+  }
+  return { name: pair.slice(0, eq), value: decodeURIComponent(pair.slice(eq + 1)), attributes };
+}
+
+/** Keeps cookies across fetch calls (ignores Path and Secure: the tests talk plain http to 127.0.0.1). */
+export class CookieJar {
+  readonly cookies = new Map<string, string>();
+  /** The Set-Cookie headers of the last response, parsed. */
+  last: SetCookie[] = [];
+
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) {
+      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; '));
+    }
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.last = res.headers.getSetCookie().map(parseSetCookie);
+    for (const c of this.last) {
+      const expired =
+        c.attributes['max-age'] === '0' ||
+        (c.attributes['expires'] !== undefined && Date.parse(c.attributes['expires']) <= Date.now());
+      if (expired || c.value === '') this.cookies.delete(c.name);
+      else this.cookies.set(c.name, c.value);
+    }
+    return res;
+  }
+
+  /** POSTs JSON with the CSRF header echoing the CSRF cookie (unless `csrf: false`). */
+  post(url: string, body: unknown, options: { csrf?: boolean; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+    const csrf = this.cookies.get('haven_csrf');
+    if (options.csrf !== false && csrf) headers['x-csrf-token'] = csrf;
+    return this.fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  }
+}

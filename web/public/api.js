@@ -1,0 +1,62 @@
+// Talks to the gateway's JSON API. Tokens live in httpOnly cookies the page cannot read; the page only echoes
+// the CSRF cookie in the x-csrf-token header on every state-changing request (double-submit).
+
+/** An API error: `status`, `code`, a message safe to show, and field violations keyed by field name. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || 'Something went wrong. Please try again.');
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = error.code || 'INTERNAL';
+    this.fieldViolations = Array.isArray(error.fieldViolations) ? error.fieldViolations : [];
+  }
+}
+
+function csrfToken() {
+  const match = document.cookie.split('; ').find((c) => c.startsWith('haven_csrf='));
+  return match ? decodeURIComponent(match.slice('haven_csrf='.length)) : '';
+}
+
+async function send(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    headers['x-csrf-token'] = csrfToken();
+  }
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
+    });
+  } catch {
+    throw new ApiError(0, {
+      error: { code: 'NETWORK', message: 'Cannot reach Haven. Check your connection.' },
+    });
+  }
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+/**
+ * Calls the API; when the access token has expired (401) it refreshes it once with the refresh cookie and
+ * retries. Rejects with ApiError.
+ */
+export async function api(method, path, body) {
+  try {
+    return await send(method, path, body);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401 || path.startsWith('/api/auth/')) throw err;
+    try {
+      await send('POST', '/api/auth/refresh', {});
+    } catch {
+      throw err;
+    }
+    return send(method, path, body);
+  }
+}
