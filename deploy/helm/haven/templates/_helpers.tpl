@@ -1,0 +1,325 @@
+{{/* ---------- names and labels ---------- */}}
+
+{{- define "haven.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "haven.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "<fullname>-<component>", at most 63 characters. Call with (dict "root" $ "component" "x"). */}}
+{{- define "haven.componentName" -}}
+{{- printf "%s-%s" (include "haven.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "haven.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels of one component. Call with (dict "root" $ "component" "x"). */}}
+{{- define "haven.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "haven.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Full labels of one component. Call with (dict "root" $ "component" "x"). */}}
+{{- define "haven.labels" -}}
+helm.sh/chart: {{ include "haven.chart" .root }}
+{{ include "haven.selectorLabels" . }}
+app.kubernetes.io/part-of: haven
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels selecting every pod of this release (default-deny NetworkPolicy). */}}
+{{- define "haven.releaseSelector" -}}
+app.kubernetes.io/name: {{ include "haven.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* ---------- images ---------- */}}
+
+{{/* Renders "repo:tag" or "repo@digest". Call with (dict "image" .Values.x.image "default" "tag"). */}}
+{{- define "haven.imageRef" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository (toString (default .default .image.tag)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "haven.image" -}}
+{{- include "haven.imageRef" (dict "image" .Values.image "default" .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* ---------- security ---------- */}}
+
+{{/* Pod security context meeting the "restricted" Pod Security Standard. */}}
+{{- define "haven.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid | default 10001 }}
+runAsGroup: {{ .uid | default 10001 }}
+fsGroup: {{ .uid | default 10001 }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container security context meeting the "restricted" Pod Security Standard. */}}
+{{- define "haven.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* ---------- wiring ---------- */}}
+
+{{- define "haven.natsUrl" -}}
+{{- if .Values.nats.bundled -}}
+{{- printf "nats://%s:4222" (include "haven.componentName" (dict "root" . "component" "nats")) -}}
+{{- else -}}
+{{- .Values.nats.external.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "haven.otlpEndpoint" -}}
+{{- if .Values.otel.collector.enabled -}}
+{{- printf "http://%s:4317" (include "haven.componentName" (dict "root" . "component" "otel-collector")) -}}
+{{- else -}}
+{{- .Values.otel.endpoint -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "haven.jwksUrl" -}}
+{{- if .Values.jwksUrl -}}
+{{- .Values.jwksUrl -}}
+{{- else -}}
+{{- printf "http://%s:%d/.well-known/jwks.json" (include "haven.componentName" (dict "root" . "component" "identity")) (int .Values.services.identity.httpPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "haven.janusSecretName" -}}
+{{- default (include "haven.componentName" (dict "root" . "component" "janus-secrets")) .Values.janus.secrets.existingSecret -}}
+{{- end -}}
+
+{{- define "haven.keyringSecretName" -}}
+{{- default (include "haven.componentName" (dict "root" . "component" "keyring")) .Values.kms.local.existingSecret -}}
+{{- end -}}
+
+{{- define "haven.recordingsClaim" -}}
+{{- default (include "haven.componentName" (dict "root" . "component" "recordings")) .Values.recordings.persistence.existingClaim -}}
+{{- end -}}
+
+{{/* Comma list of Janus websocket URLs. */}}
+{{- define "haven.janusWsUrls" -}}
+{{- $root := . -}}
+{{- $urls := list -}}
+{{- range .Values.janus.nodes -}}
+{{- $urls = append $urls (printf "ws://%s:%d" (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.wsPort)) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{- define "haven.janusAdminUrls" -}}
+{{- $root := . -}}
+{{- $urls := list -}}
+{{- range .Values.janus.nodes -}}
+{{- $urls = append $urls (printf "ws://%s:%d" (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.adminPort)) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{/*
+Fails the render on impossible combinations, with a message saying what to set.
+Included from every template that depends on them, and from NOTES.txt.
+*/}}
+{{- define "haven.validate" -}}
+{{- if and (not .Values.nats.bundled) (not .Values.nats.external.url) -}}
+{{- fail "haven: nats.bundled is false but nats.external.url is empty: set the URL of your NATS (JetStream) or enable the bundled cluster" -}}
+{{- end -}}
+{{- if and (eq .Values.eventStore.type "kurrentdb") (not .Values.eventStore.kurrentdb.existingSecret) -}}
+{{- fail "haven: eventStore.type is kurrentdb but eventStore.kurrentdb.existingSecret is empty: create a secret holding the KurrentDB connection string and name it there" -}}
+{{- end -}}
+{{- if eq (len .Values.janus.nodes) 0 -}}
+{{- fail "haven: janus.nodes is empty: at least one media node is required" -}}
+{{- end -}}
+{{- if and .Values.nats.bundled (lt (int .Values.nats.replicas) (int .Values.eventStore.jetstream.replicas)) -}}
+{{- fail (printf "haven: eventStore.jetstream.replicas (%d) exceeds nats.replicas (%d): streams cannot have more replicas than the cluster has nodes" (int .Values.eventStore.jetstream.replicas) (int .Values.nats.replicas)) -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range .Values.janus.nodes -}}
+{{- if hasKey $seen .name -}}
+{{- fail (printf "haven: janus.nodes has two nodes named %q" .name) -}}
+{{- end -}}
+{{- $_ := set $seen .name true -}}
+{{- if gt (int .rtpPortRange.min) (int .rtpPortRange.max) -}}
+{{- fail (printf "haven: janus.nodes[%s].rtpPortRange.min is greater than max" .name) -}}
+{{- end -}}
+{{- if and (ne $.Values.janus.mediaExposure "hostNetwork") (gt (sub (int .rtpPortRange.max) (int .rtpPortRange.min)) 255) -}}
+{{- fail (printf "haven: janus.nodes[%s].rtpPortRange spans more than 256 ports; a Service lists each port, use a smaller range per node or mediaExposure hostNetwork" .name) -}}
+{{- end -}}
+{{- if and (eq $.Values.janus.mediaExposure "nodePort") (or (lt (int .rtpPortRange.min) 30000) (gt (int .rtpPortRange.max) 32767)) -}}
+{{- fail (printf "haven: janus.nodes[%s].rtpPortRange must lie inside the default node-port range 30000-32767 when janus.mediaExposure is nodePort" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.services.session.enabled .Values.janus.eventHandler.enabled (eq (int .Values.services.session.httpPort) 0) -}}
+{{- fail "haven: janus.eventHandler.enabled needs services.session.httpPort (the session service receives Janus events over HTTP)" -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (not .Values.services.gateway.enabled) -}}
+{{- fail "haven: ingress.enabled needs services.gateway.enabled" -}}
+{{- end -}}
+{{- if and (not .Values.otel.collector.enabled) (not .Values.otel.endpoint) -}}
+{{- fail "haven: otel.collector.enabled is false and otel.endpoint is empty: point the services at a collector that redacts PHI, or enable the bundled one" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ---------- common pod parts ---------- */}}
+
+{{/* Environment shared by every Haven service container. Call with (dict "root" $ "name" "identity" "svc" $svc). */}}
+{{- define "haven.serviceEnv" -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+{{- if .svc.grpcPort }}
+- name: HAVEN_GRPC_PORT
+  value: {{ .svc.grpcPort | quote }}
+{{- end }}
+{{- if .svc.httpPort }}
+- name: HAVEN_HTTP_PORT
+  value: {{ .svc.httpPort | quote }}
+{{- end }}
+- name: LOG_LEVEL
+  value: {{ $v.logLevel | quote }}
+- name: NATS_URL
+  value: {{ include "haven.natsUrl" $root | quote }}
+{{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
+- name: NATS_CREDS_FILE
+  value: /etc/haven/nats/{{ $v.nats.external.credentialsKey }}
+{{- end }}
+- name: HAVEN_EVENT_STORE
+  value: {{ $v.eventStore.type | quote }}
+- name: HAVEN_JETSTREAM_REPLICAS
+  value: {{ $v.eventStore.jetstream.replicas | quote }}
+{{- if eq $v.eventStore.type "kurrentdb" }}
+- name: KURRENTDB_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.eventStore.kurrentdb.existingSecret }}
+      key: {{ $v.eventStore.kurrentdb.secretKey }}
+{{- end }}
+- name: HAVEN_JWKS_URL
+  value: {{ include "haven.jwksUrl" $root | quote }}
+{{- range $other, $o := $v.services }}
+{{- if and $o.enabled $o.grpcPort }}
+- name: HAVEN_{{ upper $other }}_GRPC_ADDR
+  value: {{ printf "%s:%d" (include "haven.componentName" (dict "root" $root "component" $other)) (int $o.grpcPort) | quote }}
+{{- end }}
+{{- end }}
+{{- if .svc.keyring }}
+- name: HAVEN_KMS
+  value: {{ $v.kms.provider | quote }}
+- name: HAVEN_KEYRING_FILE
+  value: /etc/haven/keyring/{{ $v.kms.local.secretKey }}
+{{- end }}
+{{- if .svc.janus }}
+- name: HAVEN_JANUS_WS_URLS
+  value: {{ include "haven.janusWsUrls" $root | quote }}
+- name: HAVEN_JANUS_ADMIN_URLS
+  value: {{ include "haven.janusAdminUrls" $root | quote }}
+- name: HAVEN_JANUS_ADMIN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "haven.janusSecretName" $root }}
+      key: admin-secret
+- name: HAVEN_JANUS_TOKEN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "haven.janusSecretName" $root }}
+      key: token-secret
+{{- end }}
+{{- if .svc.recordings }}
+- name: HAVEN_RECORDINGS_DIR
+  value: {{ $v.recordings.mountPath | quote }}
+{{- end }}
+{{- if .svc.dataDir }}
+- name: HAVEN_DATA_DIR
+  value: /var/lib/haven/data
+{{- end }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "haven-%s" .name | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ include "haven.otlpEndpoint" $root | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: grpc
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "service.namespace=haven,k8s.namespace.name=%s%s" $root.Release.Namespace (ternary (printf ",%s" $v.otel.resourceAttributes) "" (ne $v.otel.resourceAttributes "")) | quote }}
+{{- range $k, $val := $v.extraEnv }}
+- name: {{ $k }}
+  value: {{ $val | quote }}
+{{- end }}
+{{- range $k, $val := .svc.env }}
+- name: {{ $k }}
+  value: {{ $val | quote }}
+{{- end }}
+{{- range $v.extraSecretEnv }}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .key }}
+{{- end }}
+{{- end -}}
+
+{{/* Probes for a Haven service container. */}}
+{{- define "haven.serviceProbes" -}}
+{{- $handler := "" -}}
+{{- if eq .svc.probe "grpc" -}}
+{{- $handler = printf "grpc:\n  port: %d" (int .svc.grpcPort) -}}
+{{- else -}}
+{{- $handler = printf "httpGet:\n  path: %s\n  port: http" .svc.probePath -}}
+{{- end -}}
+startupProbe:
+  {{- $handler | nindent 2 }}
+  periodSeconds: 2
+  failureThreshold: 60
+readinessProbe:
+  {{- $handler | nindent 2 }}
+  periodSeconds: 5
+  timeoutSeconds: 2
+  failureThreshold: 3
+livenessProbe:
+  {{- $handler | nindent 2 }}
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+{{- end -}}
+
+{{/* Converts a Kubernetes memory quantity (Mi, Gi, M, G, Ki) to whole MiB, for GOMEMLIMIT. */}}
+{{- define "haven.memMiB" -}}
+{{- $q := toString . -}}
+{{- if hasSuffix "Gi" $q -}}{{ mul (trimSuffix "Gi" $q | int) 1024 }}
+{{- else if hasSuffix "Mi" $q -}}{{ trimSuffix "Mi" $q | int }}
+{{- else if hasSuffix "Ki" $q -}}{{ div (trimSuffix "Ki" $q | int) 1024 }}
+{{- else if hasSuffix "G" $q -}}{{ div (mul (trimSuffix "G" $q | int) 1000000000) 1048576 }}
+{{- else if hasSuffix "M" $q -}}{{ div (mul (trimSuffix "M" $q | int) 1000000) 1048576 }}
+{{- else -}}{{ div ($q | int64) 1048576 }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,410 @@
+{{/*
+One Haven service: ServiceAccount, Deployment, Service, HPA, PDB and NetworkPolicy.
+Call with (dict "root" $ "name" "identity" "svc" .Values.services.identity).
+Every service is the same image started as `node services/<name>/dist/index.js`.
+*/}}
+{{- define "haven.service" -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+{{- $name := .name -}}
+{{- $svc := .svc -}}
+{{- $ctx := dict "root" $root "component" $name -}}
+{{- $fullname := include "haven.componentName" $ctx -}}
+{{- $replicas := ternary $svc.autoscaling.minReplicas $svc.replicas $svc.autoscaling.enabled -}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $fullname }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+automountServiceAccountToken: false
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $fullname }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not $svc.autoscaling.enabled }}
+  replicas: {{ $svc.replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: {{ $v.rollingUpdate.maxSurge }}
+      maxUnavailable: {{ $v.rollingUpdate.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "haven.selectorLabels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "haven.labels" $ctx | nindent 8 }}
+        haven.io/service: "true"
+        {{- with $v.podDefaults.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        checksum/janus-nodes: {{ toJson $v.janus.nodes | sha256sum | trunc 16 }}
+        {{- with $v.podDefaults.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ $fullname }}
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: {{ $v.podDefaults.terminationGracePeriodSeconds }}
+      {{- with $v.podDefaults.priorityClassName }}
+      priorityClassName: {{ . }}
+      {{- end }}
+      {{- with $v.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- include "haven.podSecurityContext" dict | nindent 8 }}
+      {{- with $v.podDefaults.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.podDefaults.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.podDefaults.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- if $v.podDefaults.topologySpread.enabled }}
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: topology.kubernetes.io/zone
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector:
+            matchLabels:
+              {{- include "haven.selectorLabels" $ctx | nindent 14 }}
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: {{ ternary "DoNotSchedule" "ScheduleAnyway" $v.podDefaults.topologySpread.strictHostSpread }}
+          labelSelector:
+            matchLabels:
+              {{- include "haven.selectorLabels" $ctx | nindent 14 }}
+      {{- end }}
+      {{- if $svc.keyring }}
+      initContainers:
+        # The keyring must be mode 0600 (LocalKeyringKms refuses group-readable files) and writable for
+        # rotation; secret volumes with fsGroup are 0440, so copy it into a memory-backed emptyDir.
+        - name: keyring
+          image: {{ include "haven.image" $root | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          args:
+            - -e
+            - >-
+              const fs = require('node:fs');
+              const src = '/etc/haven/keyring-secret/{{ $v.kms.local.secretKey }}';
+              const dst = '/etc/haven/keyring/{{ $v.kms.local.secretKey }}';
+              fs.copyFileSync(src, dst); fs.chmodSync(dst, 0o600);
+          securityContext:
+            {{- include "haven.containerSecurityContext" dict | nindent 12 }}
+          resources:
+            {{- toYaml $v.helperResources | nindent 12 }}
+          volumeMounts:
+            - name: keyring-secret
+              mountPath: /etc/haven/keyring-secret
+              readOnly: true
+            - name: keyring
+              mountPath: /etc/haven/keyring
+      {{- end }}
+      containers:
+        - name: {{ $name }}
+          image: {{ include "haven.image" $root | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          args: ["services/{{ $name }}/dist/index.js"]
+          securityContext:
+            {{- include "haven.containerSecurityContext" dict | nindent 12 }}
+          ports:
+            {{- if $svc.grpcPort }}
+            - name: grpc
+              containerPort: {{ $svc.grpcPort }}
+              protocol: TCP
+            {{- end }}
+            {{- if $svc.httpPort }}
+            - name: http
+              containerPort: {{ $svc.httpPort }}
+              protocol: TCP
+            {{- end }}
+          env:
+            {{- include "haven.serviceEnv" (dict "root" $root "name" $name "svc" $svc) | nindent 12 }}
+          {{- include "haven.serviceProbes" (dict "svc" $svc) | nindent 10 }}
+          resources:
+            {{- toYaml $svc.resources | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+            {{- if $svc.keyring }}
+            - name: keyring
+              mountPath: /etc/haven/keyring
+            {{- end }}
+            {{- if $svc.recordings }}
+            - name: recordings
+              mountPath: {{ $v.recordings.mountPath }}
+            {{- end }}
+            {{- if $svc.dataDir }}
+            - name: data
+              mountPath: /var/lib/haven/data
+            {{- end }}
+            {{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
+            - name: nats-creds
+              mountPath: /etc/haven/nats
+              readOnly: true
+            {{- end }}
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: {{ $v.podDefaults.tmpSizeLimit }}
+        {{- if $svc.keyring }}
+        - name: keyring-secret
+          secret:
+            secretName: {{ include "haven.keyringSecretName" $root }}
+            defaultMode: 0440
+        - name: keyring
+          emptyDir:
+            medium: Memory
+            sizeLimit: 1Mi
+        {{- end }}
+        {{- if $svc.recordings }}
+        - name: recordings
+          persistentVolumeClaim:
+            claimName: {{ include "haven.recordingsClaim" $root }}
+        {{- end }}
+        {{- if $svc.dataDir }}
+        - name: data
+          emptyDir:
+            sizeLimit: {{ $svc.dataDirSizeLimit }}
+        {{- end }}
+        {{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
+        - name: nats-creds
+          secret:
+            secretName: {{ $v.nats.external.credentialsSecret }}
+            defaultMode: 0440
+        {{- end }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $fullname }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "haven.selectorLabels" $ctx | nindent 4 }}
+  ports:
+    {{- if $svc.grpcPort }}
+    - name: grpc
+      port: {{ $svc.grpcPort }}
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: grpc
+    {{- end }}
+    {{- if $svc.httpPort }}
+    - name: http
+      port: {{ $svc.httpPort }}
+      targetPort: http
+      protocol: TCP
+    {{- end }}
+{{- if $svc.autoscaling.enabled }}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ $fullname }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ $fullname }}
+  minReplicas: {{ $svc.autoscaling.minReplicas }}
+  maxReplicas: {{ $svc.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $svc.autoscaling.targetCPUUtilizationPercentage }}
+{{- end }}
+{{- if gt (int $replicas) 1 }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $fullname }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+spec:
+  minAvailable: {{ $svc.pdbMinAvailable }}
+  selector:
+    matchLabels:
+      {{- include "haven.selectorLabels" $ctx | nindent 6 }}
+{{- end }}
+{{- if $v.networkPolicy.enabled }}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ $fullname }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "haven.selectorLabels" $ctx | nindent 6 }}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    {{- if eq $name "gateway" }}
+    # browsers, through the ingress controller
+    - from:
+        - namespaceSelector:
+            {{- toYaml $v.networkPolicy.ingressController.namespaceSelector | nindent 12 }}
+          podSelector:
+            {{- toYaml $v.networkPolicy.ingressController.podSelector | nindent 12 }}
+      ports:
+        - port: {{ $svc.httpPort }}
+          protocol: TCP
+    {{- else }}
+    # the gateway{{ if eq $svc.callers "all-services" }}, the other Haven services{{ end }} and the helm test pod
+    - from:
+        - podSelector:
+            matchLabels:
+              {{- include "haven.selectorLabels" (dict "root" $root "component" "gateway") | nindent 14 }}
+        - podSelector:
+            matchLabels:
+              {{- include "haven.selectorLabels" (dict "root" $root "component" "helm-test") | nindent 14 }}
+        {{- if eq $svc.callers "all-services" }}
+        - podSelector:
+            matchLabels:
+              {{- include "haven.releaseSelector" $root | nindent 14 }}
+              haven.io/service: "true"
+        {{- end }}
+      ports:
+        {{- if $svc.grpcPort }}
+        - port: {{ $svc.grpcPort }}
+          protocol: TCP
+        {{- end }}
+        {{- if $svc.httpPort }}
+        - port: {{ $svc.httpPort }}
+          protocol: TCP
+        {{- end }}
+    {{- end }}
+    {{- if and $svc.janus $svc.httpPort $v.janus.eventHandler.enabled }}
+    # Janus event handler POSTs
+    - from:
+        {{- if eq $v.janus.mediaExposure "hostNetwork" }}
+        - ipBlock:
+            cidr: 0.0.0.0/0
+        {{- else }}
+        - podSelector:
+            matchLabels:
+              {{- include "haven.releaseSelector" $root | nindent 14 }}
+              haven.io/janus: "true"
+        {{- end }}
+      ports:
+        - port: {{ $svc.httpPort }}
+          protocol: TCP
+    {{- end }}
+  egress:
+    {{- include "haven.egressCommon" $root | nindent 4 }}
+    # the other Haven services
+    - to:
+        - podSelector:
+            matchLabels:
+              {{- include "haven.releaseSelector" $root | nindent 14 }}
+              haven.io/service: "true"
+    {{- if $svc.janus }}
+    # Janus websockets and admin API
+    - to:
+        {{- if eq $v.janus.mediaExposure "hostNetwork" }}
+        - ipBlock:
+            cidr: 0.0.0.0/0
+        {{- else }}
+        - podSelector:
+            matchLabels:
+              {{- include "haven.releaseSelector" $root | nindent 14 }}
+              haven.io/janus: "true"
+        {{- end }}
+      ports:
+        - port: {{ $v.janus.wsPort }}
+          protocol: TCP
+        - port: {{ $v.janus.adminPort }}
+          protocol: TCP
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Egress every Haven service needs: DNS, NATS (or KurrentDB), the OTel collector. */}}
+{{- define "haven.egressCommon" -}}
+{{- $v := .Values -}}
+# cluster DNS
+- to:
+    - namespaceSelector:
+        {{- toYaml $v.networkPolicy.dnsNamespaceSelector | nindent 8 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+# NATS
+{{- if $v.nats.bundled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "haven.selectorLabels" (dict "root" . "component" "nats") | nindent 10 }}
+  ports:
+    - port: 4222
+      protocol: TCP
+{{- else }}
+- {{- if $v.nats.external.egressCidrs }}
+  to:
+    {{- range $v.nats.external.egressCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+  ports:
+    - port: {{ $v.nats.external.port }}
+      protocol: TCP
+{{- end }}
+{{- if eq $v.eventStore.type "kurrentdb" }}
+# KurrentDB
+- {{- if $v.eventStore.kurrentdb.egressCidrs }}
+  to:
+    {{- range $v.eventStore.kurrentdb.egressCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+  ports:
+    - port: {{ $v.eventStore.kurrentdb.port }}
+      protocol: TCP
+{{- end }}
+# OpenTelemetry collector
+{{- if $v.otel.collector.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "haven.selectorLabels" (dict "root" . "component" "otel-collector") | nindent 10 }}
+  ports:
+    - port: 4317
+      protocol: TCP
+{{- else }}
+- ports:
+    - port: 4317
+      protocol: TCP
+{{- end }}
+{{- end -}}
