@@ -90,6 +90,30 @@ export function isSensitiveVariable(name: string): boolean {
 }
 
 /** Options of {@link loadConfig}. */
+/**
+ * HAVEN_* variables the dev stack and the Helm chart set for the whole stack. A service that does not read one
+ * tolerates it; any other unknown HAVEN_* variable is still a typo that stops the process.
+ */
+export const STACK_WIDE_VARIABLES: readonly string[] = [
+  'HAVEN_EVENT_STORE',
+  'HAVEN_JWKS_URL',
+  'HAVEN_KMS',
+  'HAVEN_KEYRING_FILE',
+  'HAVEN_JANUS_WS_URLS',
+  'HAVEN_JANUS_ADMIN_URLS',
+  'HAVEN_JANUS_ADMIN_SECRET',
+  'HAVEN_JANUS_TOKEN_SECRET',
+  'HAVEN_RECORDINGS_DIR',
+  'HAVEN_DATA_DIR',
+  'HAVEN_HTTP_PORT',
+  'HAVEN_JETSTREAM_REPLICAS',
+  'HAVEN_IDENTITY_GRPC_ADDR',
+  'HAVEN_SCHEDULING_GRPC_ADDR',
+  'HAVEN_SESSION_GRPC_ADDR',
+  'HAVEN_RECORDING_GRPC_ADDR',
+  'HAVEN_AUDIT_GRPC_ADDR',
+];
+
 export interface LoadConfigOptions {
   /**
    * HAVEN_* variables this service tolerates without reading them (e.g. variables a shared ConfigMap
@@ -116,7 +140,7 @@ export function loadConfig<S extends z.ZodObject>(
   options: LoadConfigOptions = {},
 ): DeepReadonly<z.output<S>> {
   const known = new Set(Object.keys(schema.shape));
-  const ignored = new Set(options.ignoreVariables ?? []);
+  const ignored = new Set([...STACK_WIDE_VARIABLES, ...(options.ignoreVariables ?? [])]);
   const problems: ConfigProblem[] = [];
   const input: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {

@@ -8,6 +8,7 @@ export {
   createBaseConfigSchema,
   portSchema,
   loadConfig,
+  STACK_WIDE_VARIABLES,
   isSensitiveVariable,
   ConfigError,
   LOG_LEVELS,
@@ -61,3 +62,5 @@ export type {
 } from './decider';
 export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';
+export { runServiceMain } from './main';
+export type { ServiceMainOptions } from './main';

@@ -1,0 +1,72 @@
+/**
+ * The audit log file: one JSON record per line, append-only, in ingestion order.
+ * On open it is read back to rebuild the dedup set and the checkpoint (the last record's source position),
+ * so ingestion resumes after a restart without re-ingesting and never records an event twice.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { matches, toAuditRecord, type AuditQuery, type AuditRecord, type IngestibleEvent } from './audit-record';
+
+export class AuditLog {
+  private readonly records: AuditRecord[] = [];
+  private readonly seen = new Set<string>();
+  private constructor(private readonly file: FileHandle) {}
+
+  /** Opens (creating if needed) the log at `path` and loads it. */
+  static async open(path: string): Promise<AuditLog> {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const file = await open(path, 'a+', 0o600);
+    const log = new AuditLog(file);
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      const record = JSON.parse(line) as AuditRecord;
+      log.records.push(record);
+      log.seen.add(record.eventId);
+    }
+    return log;
+  }
+
+  /** Store position of the last ingested event: where ingestion resumes. */
+  get checkpoint(): bigint | 'start' {
+    const last = this.records.at(-1);
+    return last ? BigInt(last.sourcePosition) : 'start';
+  }
+
+  get size(): number {
+    return this.records.length;
+  }
+
+  /** Appends the event's record and syncs it to disk; a second delivery of the same event id is ignored. */
+  async ingest(event: IngestibleEvent, now: Date = new Date()): Promise<AuditRecord | undefined> {
+    if (this.seen.has(event.id)) return undefined;
+    const record = toAuditRecord(event, this.records.length, now);
+    await this.file.appendFile(JSON.stringify(record) + '\n');
+    await this.file.datasync();
+    this.records.push(record);
+    this.seen.add(event.id);
+    return record;
+  }
+
+  /** Records matching the query, oldest first, at most `limit`. */
+  query(q: AuditQuery): AuditRecord[] {
+    const out: AuditRecord[] = [];
+    for (const r of this.records) {
+      if (!matches(r, q)) continue;
+      out.push(r);
+      if (out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  /** The record of one event, if ingested. */
+  get(eventId: string): AuditRecord | undefined {
+    return this.seen.has(eventId) ? this.records.find((r) => r.eventId === eventId) : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}

@@ -1,0 +1,64 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog } from './audit-log';
+import type { IngestibleEvent } from './audit-record';
+
+const event = (n: number, over: Partial<IngestibleEvent> = {}): IngestibleEvent => ({
+  id: `evt-${n}`,
+  type: 'haven.scheduling.v1.AppointmentBooked',
+  stream: `scheduling.appointment-${n}`,
+  revision: 0n,
+  occurredAt: `2026-11-26T10:00:0${n}.000Z`,
+  actor: { kind: 'user', id: 'u-front', role: 'front_desk' },
+  correlationId: 'c',
+  causationId: 'c',
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  data: { patientId: `pat-${n % 2}`, clinicianId: 'clin-1' },
+  position: BigInt(n),
+  ...over,
+});
+
+describe('the audit log', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'haven-audit-'));
+  });
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  it('records each event once, resumes from its checkpoint after reopening, and keeps no data values', async () => {
+    const path = join(dir, 'audit.ndjson');
+    const log = await AuditLog.open(path);
+    expect(log.checkpoint).toBe('start');
+    await log.ingest(event(1));
+    await log.ingest(event(2));
+    expect(await log.ingest(event(1))).toBeUndefined();
+    await log.close();
+
+    const reopened = await AuditLog.open(path);
+    expect(reopened.size).toBe(2);
+    expect(reopened.checkpoint).toBe(2n);
+    expect(await reopened.ingest(event(2))).toBeUndefined();
+    const third = await reopened.ingest(event(3));
+    expect(third?.index).toBe(2);
+    expect(third?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    await reopened.close();
+
+    const text = await readFile(path, 'utf8');
+    expect(text.trim().split('\n')).toHaveLength(3);
+    expect(text).not.toContain('clin-1');
+  });
+
+  it('answers queries by patient, actor, type and time, with paging', async () => {
+    const log = await AuditLog.open(join(dir, 'audit.ndjson'));
+    for (let n = 1; n <= 5; n++) await log.ingest(event(n, n === 5 ? { actor: { kind: 'service', id: 'session' } } : {}));
+    expect(log.query({ patientId: 'pat-1', limit: 10 }).map((r) => r.eventId)).toEqual(['evt-1', 'evt-3', 'evt-5']);
+    expect(log.query({ actorId: 'session', limit: 10 }).map((r) => r.eventId)).toEqual(['evt-5']);
+    expect(log.query({ from: new Date('2026-11-26T10:00:02Z'), to: new Date('2026-11-26T10:00:04Z'), limit: 10 }).map((r) => r.eventId)).toEqual(['evt-2', 'evt-3']);
+    const page1 = log.query({ limit: 2 });
+    const page2 = log.query({ limit: 2, after: page1.at(-1)!.index });
+    expect([...page1, ...page2].map((r) => r.eventId)).toEqual(['evt-1', 'evt-2', 'evt-3', 'evt-4']);
+    expect(log.query({ types: new Set(['nope']), limit: 10 })).toEqual([]);
+    await log.close();
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * What the audit service keeps per event, and the pure functions that derive it. No I/O.
+ * A record keeps the envelope's metadata (never `data` values that could be PHI, never the sealed `phi`),
+ * so the log can be shown to auditors as is. The record order is the ingestion order; the Merkle ledger
+ * (a later part) hashes these same records, so it can be added without re-ingesting.
+ */
+
+export interface AuditRecord {
+  /** 0-based position in the audit log (the future Merkle leaf index). */
+  readonly index: number;
+  readonly eventId: string;
+  readonly type: string;
+  readonly stream: string;
+  readonly context: string;
+  readonly revision: string;
+  readonly occurredAt: string;
+  readonly actorKind: string;
+  readonly actorId: string;
+  readonly actorRole?: string;
+  /** The patient the event is about, when it names one (ids only). */
+  readonly patientId?: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly traceId?: string;
+  /** Position of the event in the event store: the ingestion checkpoint. */
+  readonly sourcePosition: string;
+  readonly recordedAt: string;
+}
+
+export interface IngestibleEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly occurredAt: string;
+  readonly actor: { readonly kind: string; readonly id: string; readonly role?: string };
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly traceparent?: string;
+  readonly data: Record<string, unknown>;
+  readonly phi?: { readonly subject: string };
+  readonly position: bigint;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The trace id inside a W3C traceparent, or undefined when absent or malformed. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  return traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
+}
+
+/** The patient an event is about: the sealed PHI's subject, or a `patientId` / `whose` id in data. */
+export function patientOf(event: IngestibleEvent): string | undefined {
+  if (event.phi) return event.phi.subject;
+  const { patientId, whose } = event.data;
+  if (typeof patientId === 'string') return patientId;
+  if (typeof whose === 'string') return whose;
+  return undefined;
+}
+
+/** Builds the audit record for an event at the given log index. */
+export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt: Date): AuditRecord {
+  const patientId = patientOf(event);
+  const traceId = traceIdOf(event.traceparent);
+  return {
+    index,
+    eventId: event.id,
+    type: event.type,
+    stream: event.stream,
+    context: event.stream.split('.')[0] ?? '',
+    revision: event.revision.toString(),
+    occurredAt: event.occurredAt,
+    actorKind: event.actor.kind,
+    actorId: event.actor.id,
+    ...(event.actor.role !== undefined ? { actorRole: event.actor.role } : {}),
+    ...(patientId !== undefined ? { patientId } : {}),
+    correlationId: event.correlationId,
+    causationId: event.causationId,
+    ...(traceId !== undefined ? { traceId } : {}),
+    sourcePosition: event.position.toString(),
+    recordedAt: recordedAt.toISOString(),
+  };
+}
+
+export interface AuditQuery {
+  readonly patientId?: string;
+  readonly actorId?: string;
+  readonly types?: ReadonlySet<string>;
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Index to start after (page token), exclusive. */
+  readonly after?: number;
+  readonly limit: number;
+}
+
+/** True when a record matches every filter the query sets. */
+export function matches(record: AuditRecord, q: AuditQuery): boolean {
+  if (q.patientId !== undefined && record.patientId !== q.patientId) return false;
+  if (q.actorId !== undefined && record.actorId !== q.actorId) return false;
+  if (q.types !== undefined && !q.types.has(record.type)) return false;
+  const at = Date.parse(record.occurredAt);
+  if (q.from && at < q.from.getTime()) return false;
+  if (q.to && at >= q.to.getTime()) return false;
+  if (q.after !== undefined && record.index <= q.after) return false;
+  return true;
+}

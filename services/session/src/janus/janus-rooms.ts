@@ -1,0 +1,108 @@
+/**
+ * The session service's adapter to Janus videoroom, through janode (the Janus authors' Node adapter).
+ * Rooms are created with a secret and a PIN, then switched to token checking (`allowed enable`) before anyone
+ * learns they exist: from then on only tokens added with `allowed add` (at admission) can join.
+ */
+import type { Logger } from 'pino';
+import { UnavailableError } from '@haven/errors';
+import { signJanusToken } from './janus-token';
+
+/** One Janus node the session service may place rooms on. */
+export interface JanusNode {
+  readonly id: string;
+  readonly wsUrl: string;
+  /** token_auth_secret of that node: the service signs its own API tokens with it. */
+  readonly tokenSecret: string;
+}
+
+export interface RoomSpec {
+  readonly room: number;
+  readonly secret: string;
+  readonly pin: string;
+  readonly description: string;
+}
+
+// janode is ESM-only; a real dynamic import keeps it out of the CommonJS require chain.
+const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;
+
+interface VideoRoomHandle {
+  create(params: Record<string, unknown>): Promise<unknown>;
+  allow(params: Record<string, unknown>): Promise<unknown>;
+  destroy(params: Record<string, unknown>): Promise<unknown>;
+  exists(params: { room: number }): Promise<{ exists: boolean }>;
+}
+
+/** A live connection to one Janus node with a videoroom handle for room administration. */
+export class JanusRooms {
+  private constructor(
+    readonly node: JanusNode,
+    private readonly connection: { close(): Promise<void>; on(e: string, f: () => void): void },
+    private readonly handle: VideoRoomHandle,
+  ) {}
+
+  /** Connects to a node and attaches to its videoroom plugin. Throws UnavailableError when Janus is unreachable. */
+  static async connect(node: JanusNode, logger: Logger): Promise<JanusRooms> {
+    try {
+      const { default: Janode } = await importEsm('janode');
+      const { default: VideoRoomPlugin } = await importEsm('janode/plugins/videoroom');
+      routeJanodeLogs(Janode.Logger, logger);
+      const token = signJanusToken({ secret: node.tokenSecret, expiresAt: new Date(Date.now() + 24 * 3600_000) });
+      const connection = await Janode.connect({ address: { url: node.wsUrl, token }, retry_time_secs: 1, max_retries: 3 });
+      const session = await connection.create();
+      const handle = (await session.attach(VideoRoomPlugin)) as VideoRoomHandle;
+      return new JanusRooms(node, connection, handle);
+    } catch (error) {
+      throw new UnavailableError(`janus node ${node.id} unreachable`, { cause: error });
+    }
+  }
+
+  /**
+   * Creates the room (idempotent: an existing room with that number is kept) and enables its allow-list.
+   * Throws UnavailableError on a Janus failure.
+   */
+  async createRoom(spec: RoomSpec): Promise<void> {
+    try {
+      const { exists } = await this.handle.exists({ room: spec.room });
+      if (!exists) {
+        await this.handle.create({
+          room: spec.room,
+          description: spec.description,
+          secret: spec.secret,
+          pin: spec.pin,
+          is_private: true,
+          max_publishers: 6,
+          permanent: false,
+        });
+      }
+      // The list sent with `enable` is ignored by Janus; tokens are added one by one at admission.
+      await this.handle.allow({ room: spec.room, action: 'enable', list: [], secret: spec.secret });
+    } catch (error) {
+      throw new UnavailableError(`janus room ${spec.room} could not be created`, { cause: error });
+    }
+  }
+
+  /** True when the room exists on this node. */
+  async roomExists(room: number): Promise<boolean> {
+    return (await this.handle.exists({ room })).exists;
+  }
+
+  /** Destroys a room; a room that no longer exists is fine. */
+  async destroyRoom(room: number, secret: string): Promise<void> {
+    if (!(await this.roomExists(room))) return;
+    await this.handle.destroy({ room, secret, permanent: false });
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close().catch(() => undefined);
+  }
+}
+
+function routeJanodeLogs(janodeLogger: Record<string, unknown>, logger: Logger): void {
+  const child = logger.child({ component: 'janode' });
+  // janode warns about Janus's ack-then-event replies ("transaction … not found"): harmless, keep them at debug.
+  janodeLogger.error = (...args: unknown[]) => child.error(args.map(String).join(' '));
+  janodeLogger.warn = (...args: unknown[]) => child.debug(args.map(String).join(' '));
+  janodeLogger.info = (...args: unknown[]) => child.debug(args.map(String).join(' '));
+  janodeLogger.verbose = () => undefined;
+  janodeLogger.debug = () => undefined;
+}

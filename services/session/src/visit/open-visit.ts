@@ -1,0 +1,72 @@
+/**
+ * Opens the visit of a newly booked appointment: places a room on the least-loaded Janus node, creates it
+ * there (secret, PIN, allow-list on, nobody admitted) and appends VisitOpened. Idempotent: a redelivered
+ * booking finds the visit open and changes nothing.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from '@haven/errors';
+import type { EventEnvelope, EventStore } from '@haven/eventstore';
+import { handleCommand } from '@haven/service';
+import type { JanusPool } from '../janus/janus-pool';
+import { decide } from './decide';
+import { evolve, initialVisitState, type VisitState } from './visit';
+
+export function visitStream(visitId: string): string {
+  return `session.visit-${visitId}`;
+}
+
+/** The Janus room number of a visit: stable, so a retry after a crash finds the room it created. */
+export function roomNumberOf(visitId: string): number {
+  const digest = createHash('sha256').update(`haven-room:${visitId}`).digest();
+  return digest.readUIntBE(0, 6); // 48 bits: safe as a JSON number
+}
+
+/** Room secret and PIN, derived from the service's room key so they are never stored or sent in events. */
+export function roomCredentials(roomKey: string, visitId: string): { secret: string; pin: string } {
+  const mac = (label: string) => createHmac('sha256', roomKey).update(`${label}:${visitId}`).digest('base64url');
+  return { secret: mac('secret'), pin: mac('pin').slice(0, 16) };
+}
+
+/** The part of AppointmentBooked the session service relies on; checked, since it comes from another context. */
+export const appointmentBookedData = z.object({
+  appointmentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  clinicianId: z.string().min(1),
+  patientId: z.string().min(1),
+  startTime: z.iso.datetime(),
+  endTime: z.iso.datetime(),
+});
+export type AppointmentBookedData = z.output<typeof appointmentBookedData>;
+
+export async function openVisitForAppointment(
+  deps: { store: EventStore; janus: JanusPool; roomKey: string },
+  booked: EventEnvelope,
+): Promise<{ state: VisitState; events: readonly { id: string; type: string }[] }> {
+  const parsed = appointmentBookedData.safeParse(booked.data);
+  if (!parsed.success) {
+    throw new ValidationError(parsed.error.issues.map((i) => ({ field: `data.${i.path.join('.')}`, description: i.message })));
+  }
+  const { appointmentId, clinicianId, patientId, startTime, endTime } = parsed.data;
+  const visitId = appointmentId;
+  const room = roomNumberOf(visitId);
+  const node = await deps.janus.nodeFor(visitId);
+  await node.createRoom({ room, ...roomCredentials(deps.roomKey, visitId), description: `visit ${visitId}` });
+  const result = await handleCommand({
+    store: deps.store,
+    stream: visitStream(visitId),
+    decide,
+    evolve,
+    initialState: initialVisitState,
+    command: {
+      type: 'OpenVisit',
+      data: { visitId, appointmentId, clinicianId, patientId, janusNode: node.node.id, room, startTime, endTime },
+    },
+    metadata: {
+      actor: { kind: 'service', id: 'session' },
+      correlationId: booked.correlationId,
+      causationId: booked.id,
+      ...(booked.traceparent ? { traceparent: booked.traceparent } : {}),
+    },
+  });
+  return { state: result.state, events: result.events };
+}

@@ -1,0 +1,176 @@
+/**
+ * The walking skeleton over real servers: nats-server, Janus, and the scheduling, session and audit services as
+ * built child processes. A front-desk caller books an appointment; the session service sees the booking and
+ * creates a Janus videoroom for it; the audit service records both events; one trace id spans all of it.
+ * Callers without a token or with bad input are refused and nothing is appended.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { audit, scheduling } from '@haven/proto';
+import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { connectJanusWs, signJanusToken, startJanus, type JanusHandle } from '../support/janus';
+import { freePort } from '../support/ports';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+
+jest.setTimeout(120_000);
+
+const issuer = createTestIssuer();
+let nats: NatsServerHandle;
+let janus: JanusHandle;
+let jwksServer: Server;
+let dataDir: string;
+const services: ServiceProcess[] = [];
+let schedulingClient: scheduling.SchedulingServiceClient;
+let auditClient: audit.AuditServiceClient;
+let store: JetStreamEventStore;
+
+const traceId = randomBytes(16).toString('hex');
+const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const tokenSecret = randomBytes(24).toString('base64url');
+  janus = await startJanus({ tokenAuthSecret: tokenSecret });
+  jwksServer = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(issuer.jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksPort = (jwksServer.address() as { port: number }).port;
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-skeleton-'));
+
+  const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
+  const [schedulingPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  services.push(
+    ...(await Promise.all([
+      startServiceProcess('scheduling', schedulingPort!, common),
+      startServiceProcess('session', sessionPort!, {
+        ...common,
+        HAVEN_HTTP_PORT: String(sessionHttpPort),
+        HAVEN_JANUS_WS_URLS: janus.wsUrl,
+        HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+        HAVEN_DATA_DIR: join(dataDir, 'session'),
+      }),
+      startServiceProcess('audit', auditPort!, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),
+    ])),
+  );
+  schedulingClient = new scheduling.SchedulingServiceClient(`127.0.0.1:${schedulingPort}`, grpc.credentials.createInsecure());
+  auditClient = new audit.AuditServiceClient(`127.0.0.1:${auditPort}`, grpc.credentials.createInsecure());
+  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'skeleton-test' });
+});
+
+afterAll(async () => {
+  schedulingClient?.close();
+  auditClient?.close();
+  await store?.close();
+  await Promise.all(services.map((s) => s.stop()));
+  await janus?.stop();
+  await nats?.stop();
+  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const inOneHour = () => new Date(Date.now() + 3600_000);
+const booking = (appointmentId: string, over: Partial<scheduling.Appointment> = {}): scheduling.BookAppointmentRequest => ({
+  appointmentId,
+  requestId: '',
+  appointment: scheduling.Appointment.fromPartial({
+    clinician: 'users/clin-rivera',
+    patient: 'patients/pat-0001',
+    startTime: inOneHour(),
+    endTime: new Date(inOneHour().getTime() + 30 * 60_000),
+    ...over,
+  }),
+});
+
+async function roomExists(room: number): Promise<boolean> {
+  const ws = await connectJanusWs(janus.wsUrl);
+  try {
+    const token = signJanusToken({ secret: janus.tokenSecret!, expiresAt: new Date(Date.now() + 60_000) });
+    const created = await ws.request({ janus: 'create', token });
+    const sessionId = (created['data'] as { id: number }).id;
+    const attached = await ws.request({ janus: 'attach', session_id: sessionId, plugin: 'janus.plugin.videoroom', token });
+    const handleId = (attached['data'] as { id: number }).id;
+    const reply = await ws.request({ janus: 'message', session_id: sessionId, handle_id: handleId, token, body: { request: 'exists', room } });
+    return ((reply['plugindata'] as { data: { exists: boolean } }).data.exists);
+  } finally {
+    ws.close();
+  }
+}
+
+/** Polls (bounded: ≤ 15 s, ≤ 150 tries) until `probe` returns a value. */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const until = Date.now() + 15_000;
+  for (let i = 0; i < 150 && Date.now() < until; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('the walking skeleton', () => {
+  it('books, opens a Janus room for the visit, audits both events, all in one trace', async () => {
+    const appointmentId = `apt-${randomUUID()}`;
+    const frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    const response = await callUnary(schedulingClient, 'bookAppointment', booking(appointmentId), clientCallMetadata({ token: frontDesk, traceparent }));
+    expect(response.appointment?.name).toBe(`appointments/${appointmentId}`);
+    expect(response.appointment?.state).toBe(scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED);
+
+    // The session service opened the visit and created its room on Janus.
+    const opened = await eventually(async () => (await store.read(`session.visit-${appointmentId}`))[0], 'VisitOpened');
+    expect(opened.type).toBe('haven.session.v1.VisitOpened');
+    expect(opened.data['room']).toBe(roomNumberOf(appointmentId));
+    expect(opened.actor).toEqual({ kind: 'service', id: 'session' });
+    expect(await roomExists(roomNumberOf(appointmentId))).toBe(true);
+
+    // One trace: the caller's trace id is on the booking and on the visit the booking caused.
+    const [booked] = await store.read(`scheduling.appointment-${appointmentId}`);
+    expect(booked?.traceparent?.split('-')[1]).toBe(traceId);
+    expect(opened.traceparent?.split('-')[1]).toBe(traceId);
+    expect(opened.causationId).toBe(booked?.id);
+    expect(opened.correlationId).toBe(booked?.correlationId);
+
+    // The audit service recorded both, and says who did what.
+    const auditor = await issuer.sign({ sub: 'u-auditor', role: 'auditor' });
+    const recorded = await eventually(async () => {
+      const page = await callUnary(auditClient, 'listAuditEvents', audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, patient: 'patients/pat-0001' }), clientCallMetadata({ token: auditor }));
+      const mine = page.auditEvents.filter((e) => e.stream.endsWith(appointmentId));
+      return mine.length >= 2 ? mine : undefined;
+    }, 'audit records');
+    expect(recorded.map((e) => e.type).sort()).toEqual(['haven.scheduling.v1.AppointmentBooked', 'haven.session.v1.VisitOpened'].sort());
+    expect(recorded.find((e) => e.type.endsWith('AppointmentBooked'))?.actor?.id).toBe('u-frontdesk');
+  });
+
+  it('refuses a caller without a token with UNAUTHENTICATED and appends nothing', async () => {
+    const appointmentId = `apt-${randomUUID()}`;
+    const error = await callUnary(schedulingClient, 'bookAppointment', booking(appointmentId), clientCallMetadata({})).catch((e: grpc.ServiceError) => e);
+    expect((error as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
+  });
+
+  it('refuses bad input with INVALID_ARGUMENT and field violations, and appends nothing', async () => {
+    const appointmentId = `apt-${randomUUID()}`;
+    const token = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    const bad = booking(appointmentId, { startTime: new Date(Date.now() - 3600_000), clinician: 'nobody' });
+    const error = (await callUnary(schedulingClient, 'bookAppointment', bad, clientCallMetadata({ token })).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const details = parseStatusDetails(error);
+    expect(details.fieldViolations.map((v) => v.field)).toEqual(expect.arrayContaining(['appointment.clinician']));
+    expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
+  });
+
+  it('refuses the audit log to a front-desk user', async () => {
+    const token = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    const error = (await callUnary(auditClient, 'listAuditEvents', audit.ListAuditEventsRequest.fromPartial({ pageSize: 10 }), clientCallMetadata({ token })).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+});

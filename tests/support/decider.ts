@@ -1,0 +1,44 @@
+/**
+ * given/when/then for pure deciders:
+ *   given(spec, [pastEvents]).when(command).then([expectedEvents])
+ *   given(spec, [pastEvents]).when(command).thenThrows(ValidationError, /start_time/)
+ *   given(spec).when(command).error()  // the thrown error, to inspect
+ */
+export interface DeciderSpec<C, E, S> {
+  decide(command: C, state: S): readonly E[];
+  evolve(state: S, event: E): S;
+  initialState: S;
+}
+
+export function given<C, E, S>(spec: DeciderSpec<C, E, S>, events: readonly E[] = []) {
+  const state = events.reduce((s, e) => spec.evolve(s, e), spec.initialState);
+  return {
+    when(command: C) {
+      const run = () => spec.decide(command, state);
+      return {
+        then(expected: readonly E[]) {
+          expect(run()).toEqual(expected);
+        },
+        thenThrows(errorClass: abstract new (...args: never[]) => Error, message?: RegExp) {
+          let caught: unknown;
+          try {
+            run();
+          } catch (error) {
+            caught = error;
+          }
+          expect(caught).toBeInstanceOf(errorClass);
+          if (message) expect((caught as Error).message).toMatch(message);
+        },
+        /** The error decide threw (fails the test when it returned instead). */
+        error(): unknown {
+          try {
+            run();
+          } catch (error) {
+            return error;
+          }
+          throw new Error('expected decide to throw, it returned events');
+        },
+      };
+    },
+  };
+}
