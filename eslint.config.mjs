@@ -2,16 +2,47 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const ioModules = ['node:*', 'fs', 'path', 'crypto', 'net', 'http', 'nats', '@grpc/*', '@opentelemetry/*', '@haven/eventstore', '@haven/bus', '@haven/service', '@haven/telemetry', 'janode', 'pino'];
+const ioModules = [
+  'node:*',
+  'fs',
+  'path',
+  'crypto',
+  'net',
+  'http',
+  'nats',
+  '@grpc/*',
+  '@opentelemetry/*',
+  '@haven/eventstore',
+  '@haven/bus',
+  '@haven/service',
+  '@haven/telemetry',
+  'janode',
+  'pino',
+];
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'packages/proto/src/gen/**', '.haven/**', '.tools/**', 'test-artifacts/**', 'bench-results/**', 'web/vendor/**', 'deploy/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'packages/proto/src/gen/**',
+      '.haven/**',
+      '.tools/**',
+      'test-artifacts/**',
+      'bench-results/**',
+      'web/vendor/**',
+      'deploy/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { project: './tsconfig.eslint.json', tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { project: './tsconfig.eslint.json', tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       'no-console': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
@@ -23,8 +54,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
-      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration[exported=null]', message: 'List exports by name (no `export *`).' }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportAllDeclaration[exported=null]', message: 'List exports by name (no `export *`).' },
+      ],
     },
   },
   {

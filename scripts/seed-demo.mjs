@@ -29,7 +29,18 @@ for (const u of USERS) {
   const args =
     u.role === 'admin'
       ? ['admin', 'create', '--email', u.email, '--name', u.name, '--password-stdin', '--if-not-exists']
-      : ['user', 'invite', '--email', u.email, '--role', u.role, '--name', u.name, '--password-stdin', '--if-not-exists'];
+      : [
+          'user',
+          'invite',
+          '--email',
+          u.email,
+          '--role',
+          u.role,
+          '--name',
+          u.name,
+          '--password-stdin',
+          '--if-not-exists',
+        ];
   const code = await runCli(args, {
     stdout: (t) => process.stdout.write(`seed: ${t}`),
     stderr: (t) => process.stderr.write(`seed: ${t}`),

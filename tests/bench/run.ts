@@ -5,6 +5,7 @@
  * Benchmarks print numbers; they do not pass or fail on them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -28,12 +29,17 @@ async function main(): Promise<void> {
     } catch (error) {
       results[name] = { error: error instanceof Error ? error.message : String(error) };
     }
-    process.stdout.write(`bench: ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n${JSON.stringify(results[name], null, 2)}\n`);
+    process.stdout.write(
+      `bench: ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n${JSON.stringify(results[name], null, 2)}\n`,
+    );
   }
   const dir = join(__dirname, '..', '..', 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ node: process.version, cpus: require('node:os').cpus().length, results }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify({ node: process.version, cpus: cpus().length, results }, null, 2) + '\n',
+  );
   process.stdout.write(`bench: results written to ${file}\n`);
 }
 

@@ -48,21 +48,29 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'haven-skeleton-'));
 
   const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
-  const [schedulingPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [schedulingPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   services.push(
     ...(await Promise.all([
-      startServiceProcess('scheduling', schedulingPort!, common),
-      startServiceProcess('session', sessionPort!, {
+      startServiceProcess('scheduling', schedulingPort, common),
+      startServiceProcess('session', sessionPort, {
         ...common,
         HAVEN_HTTP_PORT: String(sessionHttpPort),
         HAVEN_JANUS_WS_URLS: janus.wsUrl,
         HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
         HAVEN_DATA_DIR: join(dataDir, 'session'),
       }),
-      startServiceProcess('audit', auditPort!, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),
+      startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),
     ])),
   );
-  schedulingClient = new scheduling.SchedulingServiceClient(`127.0.0.1:${schedulingPort}`, grpc.credentials.createInsecure());
+  schedulingClient = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${schedulingPort}`,
+    grpc.credentials.createInsecure(),
+  );
   auditClient = new audit.AuditServiceClient(`127.0.0.1:${auditPort}`, grpc.credentials.createInsecure());
   store = await JetStreamEventStore.connect({ servers: nats.url, name: 'skeleton-test' });
 });
@@ -79,7 +87,10 @@ afterAll(async () => {
 });
 
 const inOneHour = () => new Date(Date.now() + 3600_000);
-const booking = (appointmentId: string, over: Partial<scheduling.Appointment> = {}): scheduling.BookAppointmentRequest => ({
+const booking = (
+  appointmentId: string,
+  over: Partial<scheduling.Appointment> = {},
+): scheduling.BookAppointmentRequest => ({
   appointmentId,
   requestId: '',
   appointment: scheduling.Appointment.fromPartial({
@@ -97,10 +108,21 @@ async function roomExists(room: number): Promise<boolean> {
     const token = signJanusToken({ secret: janus.tokenSecret!, expiresAt: new Date(Date.now() + 60_000) });
     const created = await ws.request({ janus: 'create', token });
     const sessionId = (created['data'] as { id: number }).id;
-    const attached = await ws.request({ janus: 'attach', session_id: sessionId, plugin: 'janus.plugin.videoroom', token });
+    const attached = await ws.request({
+      janus: 'attach',
+      session_id: sessionId,
+      plugin: 'janus.plugin.videoroom',
+      token,
+    });
     const handleId = (attached['data'] as { id: number }).id;
-    const reply = await ws.request({ janus: 'message', session_id: sessionId, handle_id: handleId, token, body: { request: 'exists', room } });
-    return ((reply['plugindata'] as { data: { exists: boolean } }).data.exists);
+    const reply = await ws.request({
+      janus: 'message',
+      session_id: sessionId,
+      handle_id: handleId,
+      token,
+      body: { request: 'exists', room },
+    });
+    return (reply['plugindata'] as { data: { exists: boolean } }).data.exists;
   } finally {
     ws.close();
   }
@@ -121,12 +143,20 @@ describe('the walking skeleton', () => {
   it('books, opens a Janus room for the visit, audits both events, all in one trace', async () => {
     const appointmentId = `apt-${randomUUID()}`;
     const frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
-    const response = await callUnary(schedulingClient, 'bookAppointment', booking(appointmentId), clientCallMetadata({ token: frontDesk, traceparent }));
+    const response = await callUnary(
+      schedulingClient,
+      'bookAppointment',
+      booking(appointmentId),
+      clientCallMetadata({ token: frontDesk, traceparent }),
+    );
     expect(response.appointment?.name).toBe(`appointments/${appointmentId}`);
     expect(response.appointment?.state).toBe(scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED);
 
     // The session service opened the visit and created its room on Janus.
-    const opened = await eventually(async () => (await store.read(`session.visit-${appointmentId}`))[0], 'VisitOpened');
+    const opened = await eventually(
+      async () => (await store.read(`session.visit-${appointmentId}`))[0],
+      'VisitOpened',
+    );
     expect(opened.type).toBe('haven.session.v1.VisitOpened');
     expect(opened.data['room']).toBe(roomNumberOf(appointmentId));
     expect(opened.actor).toEqual({ kind: 'service', id: 'session' });
@@ -142,17 +172,29 @@ describe('the walking skeleton', () => {
     // The audit service recorded both, and says who did what.
     const auditor = await issuer.sign({ sub: 'u-auditor', role: 'auditor' });
     const recorded = await eventually(async () => {
-      const page = await callUnary(auditClient, 'listAuditEvents', audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, patient: 'patients/pat-0001' }), clientCallMetadata({ token: auditor }));
+      const page = await callUnary(
+        auditClient,
+        'listAuditEvents',
+        audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, patient: 'patients/pat-0001' }),
+        clientCallMetadata({ token: auditor }),
+      );
       const mine = page.auditEvents.filter((e) => e.stream.endsWith(appointmentId));
       return mine.length >= 2 ? mine : undefined;
     }, 'audit records');
-    expect(recorded.map((e) => e.type).sort()).toEqual(['haven.scheduling.v1.AppointmentBooked', 'haven.session.v1.VisitOpened'].sort());
+    expect(recorded.map((e) => e.type).sort()).toEqual(
+      ['haven.scheduling.v1.AppointmentBooked', 'haven.session.v1.VisitOpened'].sort(),
+    );
     expect(recorded.find((e) => e.type.endsWith('AppointmentBooked'))?.actor?.id).toBe('u-frontdesk');
   });
 
   it('refuses a caller without a token with UNAUTHENTICATED and appends nothing', async () => {
     const appointmentId = `apt-${randomUUID()}`;
-    const error = await callUnary(schedulingClient, 'bookAppointment', booking(appointmentId), clientCallMetadata({})).catch((e: grpc.ServiceError) => e);
+    const error = await callUnary(
+      schedulingClient,
+      'bookAppointment',
+      booking(appointmentId),
+      clientCallMetadata({}),
+    ).catch((e: grpc.ServiceError) => e);
     expect((error as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
     expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
   });
@@ -161,16 +203,28 @@ describe('the walking skeleton', () => {
     const appointmentId = `apt-${randomUUID()}`;
     const token = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
     const bad = booking(appointmentId, { startTime: new Date(Date.now() - 3600_000), clinician: 'nobody' });
-    const error = (await callUnary(schedulingClient, 'bookAppointment', bad, clientCallMetadata({ token })).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    const error = (await callUnary(
+      schedulingClient,
+      'bookAppointment',
+      bad,
+      clientCallMetadata({ token }),
+    ).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     const details = parseStatusDetails(error);
-    expect(details.fieldViolations.map((v) => v.field)).toEqual(expect.arrayContaining(['appointment.clinician']));
+    expect(details.fieldViolations.map((v) => v.field)).toEqual(
+      expect.arrayContaining(['appointment.clinician']),
+    );
     expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
   });
 
   it('refuses the audit log to a front-desk user', async () => {
     const token = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
-    const error = (await callUnary(auditClient, 'listAuditEvents', audit.ListAuditEventsRequest.fromPartial({ pageSize: 10 }), clientCallMetadata({ token })).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    const error = (await callUnary(
+      auditClient,
+      'listAuditEvents',
+      audit.ListAuditEventsRequest.fromPartial({ pageSize: 10 }),
+      clientCallMetadata({ token }),
+    ).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
     expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
   });
 });

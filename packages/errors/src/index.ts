@@ -40,7 +40,8 @@ export class ValidationError extends HavenError {
   readonly violations: readonly FieldViolation[];
   constructor(violations: readonly FieldViolation[], options?: { cause?: unknown; message?: string }) {
     super(
-      options?.message ?? `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join('; ')}`,
+      options?.message ??
+        `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join('; ')}`,
       options,
     );
     this.violations = violations;

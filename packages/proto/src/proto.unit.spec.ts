@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { loadSync } from '@grpc/proto-loader';
+import type { Any } from './index';
 import {
-  Any,
   audit,
   BadRequest,
   BadRequest_FieldViolation,

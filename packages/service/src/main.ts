@@ -21,8 +21,13 @@ export interface ServiceMainOptions<S extends z.ZodObject> {
  */
 export function runServiceMain<S extends z.ZodObject>(options: ServiceMainOptions<S>): void {
   const run = async (): Promise<void> => {
-    const config = loadConfig(options.schema, process.env, options.configOptions) as z.output<S> & { LOG_LEVEL?: string };
-    const logger = createLogger({ service: options.name, ...(config.LOG_LEVEL ? { level: config.LOG_LEVEL } : {}) });
+    const config = loadConfig(options.schema, process.env, options.configOptions) as z.output<S> & {
+      LOG_LEVEL?: string;
+    };
+    const logger = createLogger({
+      service: options.name,
+      ...(config.LOG_LEVEL ? { level: config.LOG_LEVEL } : {}),
+    });
     const telemetry = initTelemetry({ serviceName: `haven-${options.name}` });
     const service = await options.start(config, logger);
     logger.info({ port: service.port }, `${options.name} service listening`);

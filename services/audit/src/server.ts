@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { JetStreamEventStore, type Subscription } from '@haven/eventstore';
 import { audit, PROTO_FILES, PROTO_ROOT } from '@haven/proto';
-import { createBaseConfigSchema, createJwtVerifier, startGrpcService, type Logger, type RunningGrpcService } from '@haven/service';
+import {
+  createBaseConfigSchema,
+  createJwtVerifier,
+  startGrpcService,
+  type Logger,
+  type RunningGrpcService,
+} from '@haven/service';
 import { auditHandlers } from './api/grpc';
 import { AuditLog } from './log/audit-log';
 
@@ -17,8 +23,13 @@ export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_P
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 
 /** Starts the audit service. Throws when NATS, the data directory or the port is unavailable. */
-export async function startAudit(config: AuditConfig, logger: Logger, options: { host?: string } = {}): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL) throw new Error('HAVEN_JWKS_URL is required: the audit service verifies every caller');
+export async function startAudit(
+  config: AuditConfig,
+  logger: Logger,
+  options: { host?: string } = {},
+): Promise<RunningGrpcService> {
+  if (!config.HAVEN_JWKS_URL)
+    throw new Error('HAVEN_JWKS_URL is required: the audit service verifies every caller');
   const store = await JetStreamEventStore.connect({
     servers: config.NATS_URL,
     name: 'haven-audit',
@@ -40,7 +51,11 @@ export async function startAudit(config: AuditConfig, logger: Logger, options: {
     ...(options.host ? { host: options.host } : {}),
     services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store }) }],
     auth: {
-      verifier: createJwtVerifier({ jwksUrl: config.HAVEN_JWKS_URL, issuer: config.HAVEN_JWT_ISSUER, audience: config.HAVEN_JWT_AUDIENCE }),
+      verifier: createJwtVerifier({
+        jwksUrl: config.HAVEN_JWKS_URL,
+        issuer: config.HAVEN_JWT_ISSUER,
+        audience: config.HAVEN_JWT_AUDIENCE,
+      }),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

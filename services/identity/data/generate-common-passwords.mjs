@@ -22,13 +22,16 @@ trustno1! summer2020 winter2020 spring2021 autumn2021 fall2022 qwerty1! password
 1qaz@wsx 1qaz!qaz 1q2w3e4r5t6y 1q2w3e4r5t6y7u8i 1234qwer qwer1234 asdf1234 zxcv1234 1234asdf
 q1w2e3r4 q1w2e3r4t5 q1w2e3r4t5y6 !@#$%^&* !@#$%^ 1234567890qwertyuiop qwertyuiopasdfghjkl`;
 
-const words = `password passw0rd p@ssw0rd p@ssword welcome welc0me letmein admin administrator qwerty monkey dragon
+const words =
+  `password passw0rd p@ssw0rd p@ssword welcome welc0me letmein admin administrator qwerty monkey dragon
 football baseball basketball soccer hockey sunshine princess iloveyou summer winter spring autumn fall
 hospital clinic doctor nurse health healthcare medical medicine patient therapy therapist telehealth
 company office secret changeme default master shadow freedom whatever trustno1 starwars superman batman
 charlie michael jennifer jordan thomas london paris berlin newyork chicago america canada december
 january february march april june july august september october november monday friday computer
-internet security login access qwertyuiop asdfghjkl zxcvbnm abc123 abcdef`.split(/\s+/).filter(Boolean);
+internet security login access qwertyuiop asdfghjkl zxcvbnm abc123 abcdef`
+    .split(/\s+/)
+    .filter(Boolean);
 const suffixes = ['', '1', '12', '123', '1234', '12345', '123456', '01', '007', '69', '99', '00'];
 for (let y = 2000; y <= 2030; y++) suffixes.push(String(y));
 const symbols = ['', '!', '@', '#', '$', '?'];
@@ -47,7 +50,8 @@ for (const w of words) {
 }
 // keyboard walks and repeated digits
 const rows = ['1234567890', 'qwertyuiop', 'asdfghjkl', 'zxcvbnm', '0987654321'];
-for (const r of rows) for (let n = 6; n <= r.length; n++) for (const sym of symbols) out.add(r.slice(0, n) + sym);
+for (const r of rows)
+  for (let n = 6; n <= r.length; n++) for (const sym of symbols) out.add(r.slice(0, n) + sym);
 for (let d = 0; d <= 9; d++) for (let n = 6; n <= 16; n++) out.add(String(d).repeat(n));
 
 const lines = [...out].filter((p) => p.length >= 4).sort();

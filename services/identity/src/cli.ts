@@ -89,7 +89,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
   try {
     const flags = parseFlags(rest);
     const command = `${group} ${verb ?? ''}`;
-    if (!['admin create', 'user invite', 'mfa reset'].includes(command)) throw new UsageError(`unknown command: ${command}`);
+    if (!['admin create', 'user invite', 'mfa reset'].includes(command))
+      throw new UsageError(`unknown command: ${command}`);
     const email = str(flags, 'email', true).trim().toLowerCase();
     const config = loadIdentityConfig(io.env);
     runtime = await createIdentityRuntime(config, { rotateKeys: false });
@@ -108,7 +109,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     if (existing) {
       const user = await app.getUser(existing).catch(() => undefined);
       if (flags.has('if-not-exists') && user) {
-        io.stdout(`exists: ${user.username} (users/${user.userId}, ${user.role}, ${user.status}); nothing changed.\n`);
+        io.stdout(
+          `exists: ${user.username} (users/${user.userId}, ${user.role}, ${user.status}); nothing changed.\n`,
+        );
         return 0;
       }
     }
@@ -143,10 +146,14 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       return 2;
     }
     if (error instanceof ValidationError) {
-      io.stderr(`haven: ${error.message}\n${error.violations.map((v) => `  - ${v.field}: ${v.description}\n`).join('')}`);
+      io.stderr(
+        `haven: ${error.message}\n${error.violations.map((v) => `  - ${v.field}: ${v.description}\n`).join('')}`,
+      );
       return 1;
     }
-    io.stderr(`haven: ${error instanceof HavenError || error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(
+      `haven: ${error instanceof HavenError || error instanceof Error ? error.message : String(error)}\n`,
+    );
     return 1;
   } finally {
     await runtime?.close().catch(() => undefined);

@@ -17,7 +17,9 @@ describe('identity config', () => {
   });
   it('names a bad or unknown variable', () => {
     expect(() => loadIdentityConfig({ HAVEN_HTTP_PORT: 'eighty' })).toThrow(/HAVEN_HTTP_PORT/);
-    expect(() => loadIdentityConfig({ HAVEN_IDLE_TIMEOUT: '5' })).toThrow(/HAVEN_IDLE_TIMEOUT: unknown variable/);
+    expect(() => loadIdentityConfig({ HAVEN_IDLE_TIMEOUT: '5' })).toThrow(
+      /HAVEN_IDLE_TIMEOUT: unknown variable/,
+    );
     expect(() => loadIdentityConfig({ HAVEN_ARGON2_MEMORY_KIB: '8' })).toThrow(/HAVEN_ARGON2_MEMORY_KIB/);
   });
   it('tolerates other services’ shared variables', () => {

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
-import { callUnary, clientCallMetadata, createJwtVerifier, createLogger, parseStatusDetails } from '@haven/service';
+import {
+  callUnary,
+  clientCallMetadata,
+  createJwtVerifier,
+  createLogger,
+  parseStatusDetails,
+} from '@haven/service';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { runCli, type CliIo } from './cli';
 import { loadIdentityConfig } from './config';
@@ -26,14 +32,24 @@ let client: identity.IdentityServiceClient;
 function io(stdin = ''): CliIo & { out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), readStdin: async () => stdin, env };
+  return {
+    out,
+    err,
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    readStdin: async () => stdin,
+    env,
+  };
 }
 
 const call = <M extends Extract<keyof identity.IdentityServiceClient, string>>(
   method: M,
   request: Parameters<identity.IdentityServiceClient[M]>[0],
   token?: string,
-) => callUnary(client, method, request as never, clientCallMetadata(token !== undefined ? { token } : {}), { deadlineMs: 10_000 });
+) =>
+  callUnary(client, method, request as never, clientCallMetadata(token !== undefined ? { token } : {}), {
+    deadlineMs: 10_000,
+  });
 
 async function codeOf(promise: Promise<unknown>): Promise<number> {
   try {
@@ -65,7 +81,10 @@ beforeAll(async () => {
     logger: createLogger({ service: 'identity', level: 'silent' }),
     host: '127.0.0.1',
   });
-  client = new identity.IdentityServiceClient(`127.0.0.1:${service.grpcPort}`, grpc.credentials.createInsecure());
+  client = new identity.IdentityServiceClient(
+    `127.0.0.1:${service.grpcPort}`,
+    grpc.credentials.createInsecure(),
+  );
 });
 
 afterAll(async () => {
@@ -80,11 +99,21 @@ describe('identity service (real NATS, real gRPC)', () => {
 
   it('bootstraps the first admin from the CLI, idempotently', async () => {
     const first = io(`${PASSWORD}\n`);
-    expect(await runCli(['admin', 'create', '--email', 'admin@demo.clinic', '--name', 'Alex Morgan', '--password-stdin'], first)).toBe(0);
+    expect(
+      await runCli(
+        ['admin', 'create', '--email', 'admin@demo.clinic', '--name', 'Alex Morgan', '--password-stdin'],
+        first,
+      ),
+    ).toBe(0);
     expect(first.out.join('')).toMatch(/created admin admin@demo\.clinic \(users\/([0-9a-f-]+)\), active/);
     adminId = /users\/([0-9a-f-]+)/.exec(first.out.join(''))?.[1] as string;
     const again = io(`${PASSWORD}\n`);
-    expect(await runCli(['admin', 'create', '--email', 'admin@demo.clinic', '--password-stdin', '--if-not-exists'], again)).toBe(0);
+    expect(
+      await runCli(
+        ['admin', 'create', '--email', 'admin@demo.clinic', '--password-stdin', '--if-not-exists'],
+        again,
+      ),
+    ).toBe(0);
     expect(again.out.join('')).toMatch(/^exists: /);
     expect(await eventTypes(adminId)).toEqual([
       'haven.identity.v1.UserInvited',
@@ -92,7 +121,12 @@ describe('identity service (real NATS, real gRPC)', () => {
       'haven.identity.v1.PasswordChanged',
     ]);
     const weak = io('password\n');
-    expect(await runCli(['user', 'invite', '--email', 'weak@demo.clinic', '--role', 'auditor', '--password-stdin'], weak)).toBe(1);
+    expect(
+      await runCli(
+        ['user', 'invite', '--email', 'weak@demo.clinic', '--role', 'auditor', '--password-stdin'],
+        weak,
+      ),
+    ).toBe(1);
     expect(weak.err.join('')).toMatch(/uppercase letter/);
   });
 
@@ -103,7 +137,11 @@ describe('identity service (real NATS, real gRPC)', () => {
     const jwks = JSON.parse(await (await fetch(service.jwksUrl)).text());
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
     expect(JSON.stringify(jwks)).not.toContain('"d"');
-    const verifier = createJwtVerifier({ jwksUrl: service.jwksUrl, issuer: 'haven-identity', audience: 'haven' });
+    const verifier = createJwtVerifier({
+      jwksUrl: service.jwksUrl,
+      issuer: 'haven-identity',
+      audience: 'haven',
+    });
     const principal = await verifier.verify(res.tokens?.accessToken as string);
     expect(principal).toMatchObject({ kind: 'user', id: adminId, role: 'admin' });
     expect(principal.sessionId).toBeDefined();
@@ -112,39 +150,77 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('creates, activates and lists users through the RPCs; admin-only RPCs refuse others', async () => {
-    const adminToken = (await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' })).tokens?.accessToken as string;
+    const adminToken = (
+      await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' })
+    ).tokens?.accessToken as string;
     const created = await call(
       'createUser',
       {
-        user: identity.User.fromPartial({ username: 'frontdesk@demo.clinic', email: 'frontdesk@demo.clinic', displayName: 'Jordan Lee', role: identity.Role.ROLE_FRONT_DESK }),
+        user: identity.User.fromPartial({
+          username: 'frontdesk@demo.clinic',
+          email: 'frontdesk@demo.clinic',
+          displayName: 'Jordan Lee',
+          role: identity.Role.ROLE_FRONT_DESK,
+        }),
         userId: '',
       },
       adminToken,
     );
     expect(created.user?.state).toBe(identity.UserState.USER_STATE_INVITED);
-    const weak = await call('activateUser', { name: '', invitationToken: created.invitationToken, password: 'short' }).catch((e: grpc.ServiceError) => e);
+    const weak = await call('activateUser', {
+      name: '',
+      invitationToken: created.invitationToken,
+      password: 'short',
+    }).catch((e: grpc.ServiceError) => e);
     expect((weak as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(parseStatusDetails(weak as grpc.ServiceError).fieldViolations?.map((v) => v.field)).toContain('password');
-    const activated = await call('activateUser', { name: '', invitationToken: created.invitationToken, password: 'Front-Desk-Pass-1' });
+    expect(parseStatusDetails(weak as grpc.ServiceError).fieldViolations?.map((v) => v.field)).toContain(
+      'password',
+    );
+    const activated = await call('activateUser', {
+      name: '',
+      invitationToken: created.invitationToken,
+      password: 'Front-Desk-Pass-1',
+    });
     expect(activated.user?.state).toBe(identity.UserState.USER_STATE_ACTIVE);
     const list = await call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, adminToken);
     expect(list.users.map((u) => u.username)).toEqual(['admin@demo.clinic', 'frontdesk@demo.clinic']);
-    const fdToken = (await call('login', { username: 'frontdesk@demo.clinic', password: 'Front-Desk-Pass-1', totpCode: '' })).tokens?.accessToken as string;
-    expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, fdToken))).toBe(grpc.status.PERMISSION_DENIED);
-    expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }))).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, 'not.a.jwt'))).toBe(grpc.status.UNAUTHENTICATED);
+    const fdToken = (
+      await call('login', { username: 'frontdesk@demo.clinic', password: 'Front-Desk-Pass-1', totpCode: '' })
+    ).tokens?.accessToken as string;
+    expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, fdToken))).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
+    expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }))).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
+    expect(
+      await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, 'not.a.jwt')),
+    ).toBe(grpc.status.UNAUTHENTICATED);
     expect(await codeOf(call('enrollTotp', {}, fdToken))).toBe(grpc.status.UNIMPLEMENTED);
   });
 
   it('answers a wrong password with UNAUTHENTICATED and appends LoginFailed; locks after 5 failures', async () => {
     const created = await service.runtime.app.inviteUser(
       { actor: { kind: 'service', id: 'test' }, correlationId: 'c' },
-      { username: 'dr.rivera@demo.clinic', email: 'dr.rivera@demo.clinic', displayName: 'Sam Rivera', role: 'clinician' },
+      {
+        username: 'dr.rivera@demo.clinic',
+        email: 'dr.rivera@demo.clinic',
+        displayName: 'Sam Rivera',
+        role: 'clinician',
+      },
     );
-    await service.runtime.app.activateUser({ actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c' }, { invitationToken: created.invitationToken, password: PASSWORD });
+    await service.runtime.app.activateUser(
+      { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c' },
+      { invitationToken: created.invitationToken, password: PASSWORD },
+    );
     const userId = created.user.userId;
-    const wrong = () => call('login', { username: 'dr.rivera@demo.clinic', password: 'Wrong-Password-1', totpCode: '' });
-    const unknown = await call('login', { username: 'nobody@demo.clinic', password: 'Wrong-Password-1', totpCode: '' }).catch((e: grpc.ServiceError) => e);
+    const wrong = () =>
+      call('login', { username: 'dr.rivera@demo.clinic', password: 'Wrong-Password-1', totpCode: '' });
+    const unknown = await call('login', {
+      username: 'nobody@demo.clinic',
+      password: 'Wrong-Password-1',
+      totpCode: '',
+    }).catch((e: grpc.ServiceError) => e);
     const first = await wrong().catch((e: grpc.ServiceError) => e);
     expect((first as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
     expect((unknown as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
@@ -153,7 +229,9 @@ describe('identity service (real NATS, real gRPC)', () => {
     for (let i = 0; i < 4; i++) expect(await codeOf(wrong())).toBe(grpc.status.UNAUTHENTICATED);
     expect(await eventTypes(userId)).toContain('haven.identity.v1.AccountLocked');
     // Locked: even the right password is refused, and the attempt is recorded.
-    expect(await codeOf(call('login', { username: 'dr.rivera@demo.clinic', password: PASSWORD, totpCode: '' }))).toBe(grpc.status.UNAUTHENTICATED);
+    expect(
+      await codeOf(call('login', { username: 'dr.rivera@demo.clinic', password: PASSWORD, totpCode: '' })),
+    ).toBe(grpc.status.UNAUTHENTICATED);
     const last = (await service.runtime.store.read(`identity.user-${userId}`)).at(-1);
     expect(last?.data).toMatchObject({ reason: 'account_locked' });
   });
@@ -164,21 +242,32 @@ describe('identity service (real NATS, real gRPC)', () => {
     const refreshed = await call('refreshToken', { refreshToken: r1 });
     const r2 = refreshed.tokens?.refreshToken as string;
     expect(r2).not.toBe(r1);
-    expect(await codeOf(call('listUsers', { pageSize: 1, pageToken: '', role: 0, state: 0 }, refreshed.tokens?.accessToken))).toBe(grpc.status.OK);
+    expect(
+      await codeOf(
+        call('listUsers', { pageSize: 1, pageToken: '', role: 0, state: 0 }, refreshed.tokens?.accessToken),
+      ),
+    ).toBe(grpc.status.OK);
     expect(await codeOf(call('refreshToken', { refreshToken: r1 }))).toBe(grpc.status.UNAUTHENTICATED);
     expect(await codeOf(call('refreshToken', { refreshToken: r2 }))).toBe(grpc.status.UNAUTHENTICATED);
     const sid = r1.split('.')[0] as string;
     const ended = (await service.runtime.store.read(`identity.session-${sid}`)).at(-1);
-    expect(ended).toMatchObject({ type: 'haven.identity.v1.SessionEnded', data: { reason: 'reuse_detected' } });
-    expect(await codeOf(call('listUsers', { pageSize: 1, pageToken: '', role: 0, state: 0 }, refreshed.tokens?.accessToken))).toBe(
-      grpc.status.UNAUTHENTICATED,
-    );
+    expect(ended).toMatchObject({
+      type: 'haven.identity.v1.SessionEnded',
+      data: { reason: 'reuse_detected' },
+    });
+    expect(
+      await codeOf(
+        call('listUsers', { pageSize: 1, pageToken: '', role: 0, state: 0 }, refreshed.tokens?.accessToken),
+      ),
+    ).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('logout ends the session', async () => {
     const login = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
     await call('logout', { refreshToken: '' }, login.tokens?.accessToken);
-    expect(await codeOf(call('refreshToken', { refreshToken: login.tokens?.refreshToken as string }))).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(call('refreshToken', { refreshToken: login.tokens?.refreshToken as string }))).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
   });
 
   it('keeps the signing key file private', async () => {

@@ -3,7 +3,13 @@
  * gRPC on HAVEN_GRPC_PORT (50051), JWKS over HTTP on HAVEN_HTTP_PORT (8081).
  */
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
-import { createLogger, installSignalHandlers, startGrpcService, type Logger, type RunningGrpcService } from '@haven/service';
+import {
+  createLogger,
+  installSignalHandlers,
+  startGrpcService,
+  type Logger,
+  type RunningGrpcService,
+} from '@haven/service';
 import { identityGrpcService, PUBLIC_METHODS } from './api/grpc';
 import { loadIdentityConfig, type IdentityConfig } from './config';
 import { startJwksServer, type JwksServer } from './tokens/jwks-server';
@@ -34,7 +40,11 @@ export async function startIdentityService(
   let jwks: JwksServer | undefined;
   let grpc: RunningGrpcService | undefined;
   try {
-    jwks = await startJwksServer({ port: config.HAVEN_HTTP_PORT, jwks: () => runtime.keys.jwks(), ...(options.host ? { host: options.host } : {}) });
+    jwks = await startJwksServer({
+      port: config.HAVEN_HTTP_PORT,
+      jwks: () => runtime.keys.jwks(),
+      ...(options.host ? { host: options.host } : {}),
+    });
     const protoFiles = PROTO_FILES.filter((f) => f.includes('identity'));
     grpc = await startGrpcService({
       name: 'identity',

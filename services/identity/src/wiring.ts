@@ -23,9 +23,15 @@ export interface IdentityRuntime {
 }
 
 /** Opens the key ring and event store and builds the app. Rejects when NATS or the data dir is unusable. */
-export async function createIdentityRuntime(config: IdentityConfig, options: { logger?: Logger; store?: EventStore; rotateKeys?: boolean } = {}): Promise<IdentityRuntime> {
+export async function createIdentityRuntime(
+  config: IdentityConfig,
+  options: { logger?: Logger; store?: EventStore; rotateKeys?: boolean } = {},
+): Promise<IdentityRuntime> {
   const keys = await SigningKeyRing.open({ dataDir: resolve(config.HAVEN_DATA_DIR) });
-  if (options.rotateKeys !== false && (await keys.rotateIfOlderThan(config.HAVEN_SIGNING_KEY_ROTATION_DAYS * 86_400_000))) {
+  if (
+    options.rotateKeys !== false &&
+    (await keys.rotateIfOlderThan(config.HAVEN_SIGNING_KEY_ROTATION_DAYS * 86_400_000))
+  ) {
     options.logger?.info({ kid: keys.currentKey().kid }, 'signing key rotated');
   }
   const store =
@@ -59,7 +65,11 @@ export async function createIdentityRuntime(config: IdentityConfig, options: { l
       idleTimeoutMs: config.HAVEN_SESSION_IDLE_TIMEOUT_SEC * 1000,
       absoluteLifetimeMs: config.HAVEN_SESSION_MAX_LIFETIME_SEC * 1000,
     },
-    ipThrottle: { capacity: config.HAVEN_LOGIN_IP_BURST, refillPerSec: config.HAVEN_LOGIN_IP_PER_MINUTE / 60, maxKeys: 10_000 },
+    ipThrottle: {
+      capacity: config.HAVEN_LOGIN_IP_BURST,
+      refillPerSec: config.HAVEN_LOGIN_IP_PER_MINUTE / 60,
+      maxKeys: 10_000,
+    },
     accessTokenTtlSec: config.HAVEN_ACCESS_TOKEN_TTL_SEC,
     ...(options.logger ? { logger: options.logger } : {}),
   });
@@ -71,7 +81,12 @@ export async function createIdentityRuntime(config: IdentityConfig, options: { l
       if (cached?.kids !== kids) {
         cached = {
           kids,
-          verifier: createJwtVerifier({ jwks: jwks, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, cacheSize: 0 }),
+          verifier: createJwtVerifier({
+            jwks: jwks,
+            issuer: TOKEN_ISSUER,
+            audience: TOKEN_AUDIENCE,
+            cacheSize: 0,
+          }),
         };
       }
       return cached.verifier.verify(token);

@@ -5,22 +5,37 @@
  */
 import type { z } from 'zod';
 import { PROTO_FILES, PROTO_ROOT, recording } from '@haven/proto';
-import { createBaseConfigSchema, createJwtVerifier, startGrpcService, type Logger, type RunningGrpcService } from '@haven/service';
+import {
+  createBaseConfigSchema,
+  createJwtVerifier,
+  startGrpcService,
+  type Logger,
+  type RunningGrpcService,
+} from '@haven/service';
 
 export const RECORDING_GRPC_PORT = 50054;
 export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
 
 /** Starts the recording service. Throws when the port is unavailable. */
-export async function startRecording(config: RecordingConfig, logger: Logger, options: { host?: string } = {}): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL) throw new Error('HAVEN_JWKS_URL is required: the recording service verifies every caller');
+export async function startRecording(
+  config: RecordingConfig,
+  logger: Logger,
+  options: { host?: string } = {},
+): Promise<RunningGrpcService> {
+  if (!config.HAVEN_JWKS_URL)
+    throw new Error('HAVEN_JWKS_URL is required: the recording service verifies every caller');
   return startGrpcService({
     name: 'recording',
     port: config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
     services: [{ definition: recording.RecordingServiceService, handlers: {} }],
     auth: {
-      verifier: createJwtVerifier({ jwksUrl: config.HAVEN_JWKS_URL, issuer: config.HAVEN_JWT_ISSUER, audience: config.HAVEN_JWT_AUDIENCE }),
+      verifier: createJwtVerifier({
+        jwksUrl: config.HAVEN_JWKS_URL,
+        issuer: config.HAVEN_JWT_ISSUER,
+        audience: config.HAVEN_JWT_AUDIENCE,
+      }),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

@@ -3,7 +3,13 @@
  */
 import type { z } from 'zod';
 import { JetStreamEventStore } from '@haven/eventstore';
-import { createBaseConfigSchema, createJwtVerifier, startGrpcService, type Logger, type RunningGrpcService } from '@haven/service';
+import {
+  createBaseConfigSchema,
+  createJwtVerifier,
+  startGrpcService,
+  type Logger,
+  type RunningGrpcService,
+} from '@haven/service';
 import { PROTO_FILES, PROTO_ROOT, scheduling } from '@haven/proto';
 import { bookAppointment, getAppointment } from './appointment/grpc';
 
@@ -12,8 +18,13 @@ export const schedulingConfigSchema = createBaseConfigSchema({ grpcPort: SCHEDUL
 export type SchedulingConfig = z.output<typeof schedulingConfigSchema>;
 
 /** Starts the scheduling service. Throws when NATS or the port is unavailable. */
-export async function startScheduling(config: SchedulingConfig, logger: Logger, options: { host?: string } = {}): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL) throw new Error('HAVEN_JWKS_URL is required: the scheduling service verifies every caller');
+export async function startScheduling(
+  config: SchedulingConfig,
+  logger: Logger,
+  options: { host?: string } = {},
+): Promise<RunningGrpcService> {
+  if (!config.HAVEN_JWKS_URL)
+    throw new Error('HAVEN_JWKS_URL is required: the scheduling service verifies every caller');
   const store = await JetStreamEventStore.connect({
     servers: config.NATS_URL,
     name: 'haven-scheduling',
@@ -31,7 +42,11 @@ export async function startScheduling(config: SchedulingConfig, logger: Logger, 
       },
     ],
     auth: {
-      verifier: createJwtVerifier({ jwksUrl: config.HAVEN_JWKS_URL, issuer: config.HAVEN_JWT_ISSUER, audience: config.HAVEN_JWT_AUDIENCE }),
+      verifier: createJwtVerifier({
+        jwksUrl: config.HAVEN_JWKS_URL,
+        issuer: config.HAVEN_JWT_ISSUER,
+        audience: config.HAVEN_JWT_AUDIENCE,
+      }),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

@@ -10,7 +10,13 @@ import { z } from 'zod';
 import { ValidationError } from '@haven/errors';
 import { JetStreamEventStore, type Checkpoint, type Subscription } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT, session } from '@haven/proto';
-import { createBaseConfigSchema, createJwtVerifier, startGrpcService, type Logger, type RunningGrpcService } from '@haven/service';
+import {
+  createBaseConfigSchema,
+  createJwtVerifier,
+  startGrpcService,
+  type Logger,
+  type RunningGrpcService,
+} from '@haven/service';
 import { withSpan, contextFromTraceparent } from '@haven/telemetry';
 import { context } from '@opentelemetry/api';
 import { JanusPool } from './janus/janus-pool';
@@ -44,14 +50,23 @@ class CheckpointFile {
 }
 
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
-export async function startSession(config: SessionConfig, logger: Logger, options: { host?: string } = {}): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL) throw new Error('HAVEN_JWKS_URL is required: the session service verifies every caller');
+export async function startSession(
+  config: SessionConfig,
+  logger: Logger,
+  options: { host?: string } = {},
+): Promise<RunningGrpcService> {
+  if (!config.HAVEN_JWKS_URL)
+    throw new Error('HAVEN_JWKS_URL is required: the session service verifies every caller');
   const store = await JetStreamEventStore.connect({
     servers: config.NATS_URL,
     name: 'haven-session',
     ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
   });
-  const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({ id: `janus-${i}`, wsUrl: wsUrl.trim(), tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET }));
+  const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
+    id: `janus-${i}`,
+    wsUrl: wsUrl.trim(),
+    tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
+  }));
   const janus = new JanusPool(nodes, logger);
   await janus.connect();
   const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
@@ -65,11 +80,18 @@ export async function startSession(config: SessionConfig, logger: Logger, option
       if (event.type === BOOKED) {
         const parent = event.traceparent ? contextFromTraceparent(event.traceparent) : context.active();
         try {
-          await context.with(parent, () => withSpan('haven.session.open_visit', {}, () => openVisitForAppointment({ store, janus, roomKey }, event)));
+          await context.with(parent, () =>
+            withSpan('haven.session.open_visit', {}, () =>
+              openVisitForAppointment({ store, janus, roomKey }, event),
+            ),
+          );
         } catch (error) {
           // A malformed booking is quarantined (logged without its data) instead of stopping the consumer.
           if (!(error instanceof ValidationError)) throw error;
-          logger.error({ eventId: event.id, type: event.type, err: error }, 'malformed booking event skipped');
+          logger.error(
+            { eventId: event.id, type: event.type, err: error },
+            'malformed booking event skipped',
+          );
         }
       }
       await checkpoints.save(event.position);
@@ -83,7 +105,9 @@ export async function startSession(config: SessionConfig, logger: Logger, option
     res.statusCode = req.method === 'POST' && req.url === '/janus-events' ? 204 : 404;
     res.end();
   });
-  await new Promise<void>((resolve) => janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '127.0.0.1', resolve));
+  await new Promise<void>((resolve) =>
+    janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '127.0.0.1', resolve),
+  );
 
   return startGrpcService({
     name: 'session',
@@ -91,7 +115,11 @@ export async function startSession(config: SessionConfig, logger: Logger, option
     ...(options.host ? { host: options.host } : {}),
     services: [{ definition: session.SessionServiceService, handlers: {} }],
     auth: {
-      verifier: createJwtVerifier({ jwksUrl: config.HAVEN_JWKS_URL, issuer: config.HAVEN_JWT_ISSUER, audience: config.HAVEN_JWT_AUDIENCE }),
+      verifier: createJwtVerifier({
+        jwksUrl: config.HAVEN_JWKS_URL,
+        issuer: config.HAVEN_JWT_ISSUER,
+        audience: config.HAVEN_JWT_AUDIENCE,
+      }),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

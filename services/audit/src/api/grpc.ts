@@ -31,7 +31,11 @@ function toProto(r: AuditRecord): audit.AuditEvent {
     revision: r.revision,
     occurTime: new Date(r.occurredAt),
     recordTime: new Date(r.recordedAt),
-    actor: { kind: ACTOR_KIND[r.actorKind] ?? envelopeProto.ActorKind.ACTOR_KIND_UNSPECIFIED, id: r.actorId, role: r.actorRole ?? '' },
+    actor: {
+      kind: ACTOR_KIND[r.actorKind] ?? envelopeProto.ActorKind.ACTOR_KIND_UNSPECIFIED,
+      id: r.actorId,
+      role: r.actorRole ?? '',
+    },
     patient: r.patientId ? `patients/${r.patientId}` : '',
     correlationId: r.correlationId,
     causationId: r.causationId,
@@ -48,7 +52,11 @@ function requireAuditor(ctx: CallContext): Principal {
 }
 
 export function auditHandlers(deps: { log: AuditLog; store: EventStore }) {
-  const recordQuery = async (ctx: CallContext, principal: Principal, data: { method: string; patient: string; actor: string; resultCount: number }) => {
+  const recordQuery = async (
+    ctx: CallContext,
+    principal: Principal,
+    data: { method: string; patient: string; actor: string; resultCount: number },
+  ) => {
     const event = newEvent({
       type: AUDIT_QUERIED,
       data,
@@ -60,13 +68,20 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore }) {
   };
 
   return {
-    async listAuditEvents(request: audit.ListAuditEventsRequest, ctx: CallContext): Promise<audit.ListAuditEventsResponse> {
+    async listAuditEvents(
+      request: audit.ListAuditEventsRequest,
+      ctx: CallContext,
+    ): Promise<audit.ListAuditEventsResponse> {
       const principal = requireAuditor(ctx);
       const violations: FieldViolation[] = [];
-      if (request.pageSize < 0 || request.pageSize > MAX_PAGE) violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
-      if (request.pageToken !== '' && !/^\d{1,15}$/.test(request.pageToken)) violations.push({ field: 'page_token', description: 'is not a token this service issued' });
-      if (request.patient !== '' && !/^patients\/[A-Za-z0-9_-]{1,64}$/.test(request.patient)) violations.push({ field: 'patient', description: 'must be patients/{patient}' });
-      if (request.startTime && request.endTime && request.endTime <= request.startTime) violations.push({ field: 'end_time', description: 'must be after start_time' });
+      if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
+        violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
+      if (request.pageToken !== '' && !/^\d{1,15}$/.test(request.pageToken))
+        violations.push({ field: 'page_token', description: 'is not a token this service issued' });
+      if (request.patient !== '' && !/^patients\/[A-Za-z0-9_-]{1,64}$/.test(request.patient))
+        violations.push({ field: 'patient', description: 'must be patients/{patient}' });
+      if (request.startTime && request.endTime && request.endTime <= request.startTime)
+        violations.push({ field: 'end_time', description: 'must be after start_time' });
       if (violations.length > 0) throw new ValidationError(violations);
 
       const limit = request.pageSize || DEFAULT_PAGE;
@@ -81,14 +96,22 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore }) {
         limit: limit + 1,
       });
       const records = page.slice(0, limit);
-      await recordQuery(ctx, principal, { method: 'ListAuditEvents', patient: request.patient, actor: request.actor, resultCount: records.length });
+      await recordQuery(ctx, principal, {
+        method: 'ListAuditEvents',
+        patient: request.patient,
+        actor: request.actor,
+        resultCount: records.length,
+      });
       return {
         auditEvents: records.map(toProto),
         nextPageToken: page.length > limit ? String(records.at(-1)!.index) : '',
       };
     },
 
-    async getAuditEvent(request: audit.GetAuditEventRequest, ctx: CallContext): Promise<audit.GetAuditEventResponse> {
+    async getAuditEvent(
+      request: audit.GetAuditEventRequest,
+      ctx: CallContext,
+    ): Promise<audit.GetAuditEventResponse> {
       const principal = requireAuditor(ctx);
       const id = /^auditEvents\/([A-Za-z0-9-]{1,64})$/.exec(request.name)?.[1];
       if (!id) throw new ValidationError([{ field: 'name', description: 'must be auditEvents/{event}' }]);

@@ -7,7 +7,13 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { matches, toAuditRecord, type AuditQuery, type AuditRecord, type IngestibleEvent } from './audit-record';
+import {
+  matches,
+  toAuditRecord,
+  type AuditQuery,
+  type AuditRecord,
+  type IngestibleEvent,
+} from './audit-record';
 
 export class AuditLog {
   private readonly records: AuditRecord[] = [];
@@ -19,7 +25,10 @@ export class AuditLog {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const file = await open(path, 'a+', 0o600);
     const log = new AuditLog(file);
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    const lines = createInterface({
+      input: createReadStream(path, { encoding: 'utf8' }),
+      crlfDelay: Infinity,
+    });
     for await (const line of lines) {
       if (line.trim() === '') continue;
       const record = JSON.parse(line) as AuditRecord;

@@ -51,10 +51,19 @@ describe('the audit log', () => {
 
   it('answers queries by patient, actor, type and time, with paging', async () => {
     const log = await AuditLog.open(join(dir, 'audit.ndjson'));
-    for (let n = 1; n <= 5; n++) await log.ingest(event(n, n === 5 ? { actor: { kind: 'service', id: 'session' } } : {}));
-    expect(log.query({ patientId: 'pat-1', limit: 10 }).map((r) => r.eventId)).toEqual(['evt-1', 'evt-3', 'evt-5']);
+    for (let n = 1; n <= 5; n++)
+      await log.ingest(event(n, n === 5 ? { actor: { kind: 'service', id: 'session' } } : {}));
+    expect(log.query({ patientId: 'pat-1', limit: 10 }).map((r) => r.eventId)).toEqual([
+      'evt-1',
+      'evt-3',
+      'evt-5',
+    ]);
     expect(log.query({ actorId: 'session', limit: 10 }).map((r) => r.eventId)).toEqual(['evt-5']);
-    expect(log.query({ from: new Date('2026-11-26T10:00:02Z'), to: new Date('2026-11-26T10:00:04Z'), limit: 10 }).map((r) => r.eventId)).toEqual(['evt-2', 'evt-3']);
+    expect(
+      log
+        .query({ from: new Date('2026-11-26T10:00:02Z'), to: new Date('2026-11-26T10:00:04Z'), limit: 10 })
+        .map((r) => r.eventId),
+    ).toEqual(['evt-2', 'evt-3']);
     const page1 = log.query({ limit: 2 });
     const page2 = log.query({ limit: 2, after: page1.at(-1)!.index });
     expect([...page1, ...page2].map((r) => r.eventId)).toEqual(['evt-1', 'evt-2', 'evt-3', 'evt-4']);

@@ -15,7 +15,12 @@ import { Role } from '../user/user';
 const P = identity.IdentityServiceService;
 
 /** Methods callable without an access token. */
-export const PUBLIC_METHODS: readonly string[] = [P.login.path, P.refreshToken.path, P.activateUser.path, P.getJwks.path];
+export const PUBLIC_METHODS: readonly string[] = [
+  P.login.path,
+  P.refreshToken.path,
+  P.activateUser.path,
+  P.getJwks.path,
+];
 
 const ROLE_TO_PROTO: Record<Role, identity.Role> = {
   admin: identity.Role.ROLE_ADMIN,
@@ -30,7 +35,9 @@ const STATE_TO_PROTO: Record<UserView['status'], identity.UserState> = {
   locked: identity.UserState.USER_STATE_LOCKED,
   deactivated: identity.UserState.USER_STATE_DEACTIVATED,
 };
-const PROTO_TO_STATE = new Map<number, UserView['status']>(Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as UserView['status']]));
+const PROTO_TO_STATE = new Map<number, UserView['status']>(
+  Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as UserView['status']]),
+);
 
 const date = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
 
@@ -70,7 +77,10 @@ function userIdOf(name: string, field = 'name'): string {
 
 function roleOf(value: number, field: string): Role {
   const role = PROTO_TO_ROLE.get(value);
-  if (!role) throw new ValidationError([{ field, description: 'must be ROLE_ADMIN, ROLE_CLINICIAN, ROLE_FRONT_DESK or ROLE_AUDITOR' }]);
+  if (!role)
+    throw new ValidationError([
+      { field, description: 'must be ROLE_ADMIN, ROLE_CLINICIAN, ROLE_FRONT_DESK or ROLE_AUDITOR' },
+    ]);
   return role;
 }
 
@@ -85,16 +95,24 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
   const { app, verifier } = options;
 
   /** The caller must be a user with a live session (and, when given, one of `roles`). */
-  const caller = async (ctx: CallContext, roles?: readonly Role[]): Promise<{ principal: Principal; cmd: CommandContext }> => {
+  const caller = async (
+    ctx: CallContext,
+    roles?: readonly Role[],
+  ): Promise<{ principal: Principal; cmd: CommandContext }> => {
     const principal = ctx.principal;
     if (!principal) throw new UnauthenticatedError('missing bearer token');
     if (principal.kind !== 'user') throw new PermissionError('only staff users may call this');
     if (principal.sessionId === undefined || !(await app.sessionActive(principal.sessionId))) {
       throw new UnauthenticatedError('session has ended');
     }
-    if (roles && !roles.includes(principal.role as Role)) throw new PermissionError('this needs the admin role');
+    if (roles && !roles.includes(principal.role as Role))
+      throw new PermissionError('this needs the admin role');
     const cmd: CommandContext = {
-      actor: { kind: 'user', id: principal.id, ...(principal.role !== undefined ? { role: principal.role } : {}) },
+      actor: {
+        kind: 'user',
+        id: principal.id,
+        ...(principal.role !== undefined ? { role: principal.role } : {}),
+      },
       correlationId: ctx.correlationId,
       ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
     };
@@ -103,7 +121,10 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
   const admin = (ctx: CallContext) => caller(ctx, [Role.Admin]);
 
   const handlers: ServiceRegistration['handlers'] = {
-    createUser: (async (req: identity.CreateUserRequest, ctx: CallContext): Promise<identity.CreateUserResponse> => {
+    createUser: async (
+      req: identity.CreateUserRequest,
+      ctx: CallContext,
+    ): Promise<identity.CreateUserResponse> => {
       const { cmd } = await admin(ctx);
       const u = req.user;
       if (!u) throw new ValidationError([{ field: 'user', description: 'required' }]);
@@ -114,17 +135,25 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         role: roleOf(u.role, 'user.role'),
         ...(req.userId ? { userId: req.userId } : {}),
       });
-      return { user: toProtoUser(created.user), invitationToken: created.invitationToken, invitationExpireTime: new Date(created.invitationExpiresAt) };
-    }),
+      return {
+        user: toProtoUser(created.user),
+        invitationToken: created.invitationToken,
+        invitationExpireTime: new Date(created.invitationExpiresAt),
+      };
+    },
 
-    getUser: (async (req: identity.GetUserRequest, ctx: CallContext): Promise<identity.GetUserResponse> => {
+    getUser: async (req: identity.GetUserRequest, ctx: CallContext): Promise<identity.GetUserResponse> => {
       const { principal } = await caller(ctx);
       const userId = userIdOf(req.name);
-      if (principal.role !== Role.Admin && principal.id !== userId) throw new PermissionError('you may read only your own user');
+      if (principal.role !== Role.Admin && principal.id !== userId)
+        throw new PermissionError('you may read only your own user');
       return { user: toProtoUser(await app.getUser(userId)) };
-    }),
+    },
 
-    listUsers: (async (req: identity.ListUsersRequest, ctx: CallContext): Promise<identity.ListUsersResponse> => {
+    listUsers: async (
+      req: identity.ListUsersRequest,
+      ctx: CallContext,
+    ): Promise<identity.ListUsersResponse> => {
       await admin(ctx);
       const role = req.role ? roleOf(req.role, 'role') : undefined;
       const status = req.state ? PROTO_TO_STATE.get(req.state) : undefined;
@@ -136,11 +165,15 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         ...(status ? { status } : {}),
       });
       return { users: page.users.map(toProtoUser), nextPageToken: page.nextPageToken };
-    }),
+    },
 
-    activateUser: (async (req: identity.ActivateUserRequest, ctx: CallContext): Promise<identity.ActivateUserResponse> => {
+    activateUser: async (
+      req: identity.ActivateUserRequest,
+      ctx: CallContext,
+    ): Promise<identity.ActivateUserResponse> => {
       if (req.invitationToken) {
-        if (req.name && !req.invitationToken.startsWith(`${userIdOf(req.name)}.`)) throw new UnauthenticatedError('invalid invite token');
+        if (req.name && !req.invitationToken.startsWith(`${userIdOf(req.name)}.`))
+          throw new UnauthenticatedError('invalid invite token');
         const view = await app.activateUser(
           { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: ctx.correlationId },
           { invitationToken: req.invitationToken, password: req.password },
@@ -150,24 +183,40 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
       // Reactivation: an admin's token is required even though the method is public.
       const auth = ctx.metadata.get('authorization')[0];
       const m = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-      if (!m?.[1]) throw new UnauthenticatedError('reactivation needs an admin token; activation needs invitation_token');
+      if (!m?.[1])
+        throw new UnauthenticatedError(
+          'reactivation needs an admin token; activation needs invitation_token',
+        );
       const principal = await verifier.verify(m[1]);
       const { cmd } = await admin({ ...ctx, principal });
       return { user: toProtoUser(await app.reactivateUser(cmd, userIdOf(req.name))) };
-    }),
+    },
 
-    deactivateUser: (async (req: identity.DeactivateUserRequest, ctx: CallContext): Promise<identity.DeactivateUserResponse> => {
+    deactivateUser: async (
+      req: identity.DeactivateUserRequest,
+      ctx: CallContext,
+    ): Promise<identity.DeactivateUserResponse> => {
       const { cmd } = await admin(ctx);
-      return { user: toProtoUser(await app.deactivateUser(cmd, userIdOf(req.name), 'deactivated by an admin')) };
-    }),
+      return {
+        user: toProtoUser(await app.deactivateUser(cmd, userIdOf(req.name), 'deactivated by an admin')),
+      };
+    },
 
-    changeUserRole: (async (req: identity.ChangeUserRoleRequest, ctx: CallContext): Promise<identity.ChangeUserRoleResponse> => {
+    changeUserRole: async (
+      req: identity.ChangeUserRoleRequest,
+      ctx: CallContext,
+    ): Promise<identity.ChangeUserRoleResponse> => {
       const { cmd } = await admin(ctx);
-      const view = await app.changeUserRole(cmd, userIdOf(req.name), roleOf(req.role, 'role'), req.etag || undefined);
+      const view = await app.changeUserRole(
+        cmd,
+        userIdOf(req.name),
+        roleOf(req.role, 'role'),
+        req.etag || undefined,
+      );
       return { user: toProtoUser(view) };
-    }),
+    },
 
-    login: (async (req: identity.LoginRequest, ctx: CallContext): Promise<identity.LoginResponse> => {
+    login: async (req: identity.LoginRequest, ctx: CallContext): Promise<identity.LoginResponse> => {
       const result = await app.login({
         username: req.username,
         password: req.password,
@@ -182,13 +231,20 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         mfaEnrollmentRequired: result.mfaEnrollmentRequired,
         passwordChangeRequired: result.passwordChangeRequired,
       };
-    }),
+    },
 
-    refreshToken: (async (req: identity.RefreshTokenRequest, ctx: CallContext): Promise<identity.RefreshTokenResponse> => {
-      return { tokens: toProtoTokens(await app.refresh({ refreshToken: req.refreshToken, correlationId: ctx.correlationId })) };
-    }),
+    refreshToken: async (
+      req: identity.RefreshTokenRequest,
+      ctx: CallContext,
+    ): Promise<identity.RefreshTokenResponse> => {
+      return {
+        tokens: toProtoTokens(
+          await app.refresh({ refreshToken: req.refreshToken, correlationId: ctx.correlationId }),
+        ),
+      };
+    },
 
-    logout: (async (req: identity.LogoutRequest, ctx: CallContext): Promise<identity.LogoutResponse> => {
+    logout: async (req: identity.LogoutRequest, ctx: CallContext): Promise<identity.LogoutResponse> => {
       const principal = ctx.principal;
       if (!principal) throw new UnauthenticatedError('missing bearer token');
       await app.logout(
@@ -200,20 +256,26 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         },
       );
       return {};
-    }),
+    },
 
-    changePassword: (async (req: identity.ChangePasswordRequest, ctx: CallContext): Promise<identity.ChangePasswordResponse> => {
+    changePassword: async (
+      req: identity.ChangePasswordRequest,
+      ctx: CallContext,
+    ): Promise<identity.ChangePasswordResponse> => {
       const { principal, cmd } = await caller(ctx);
-      const result = await app.changePassword(cmd, principal.id, { currentPassword: req.currentPassword, newPassword: req.newPassword });
+      const result = await app.changePassword(cmd, principal.id, {
+        currentPassword: req.currentPassword,
+        newPassword: req.newPassword,
+      });
       return { passwordExpireTime: date(result.expiresAt) };
-    }),
+    },
 
-    resetMfa: (async (req: identity.ResetMfaRequest, ctx: CallContext): Promise<identity.ResetMfaResponse> => {
+    resetMfa: async (req: identity.ResetMfaRequest, ctx: CallContext): Promise<identity.ResetMfaResponse> => {
       const { cmd } = await admin(ctx);
       return { user: toProtoUser(await app.resetMfa(cmd, userIdOf(req.name))) };
-    }),
+    },
 
-    getJwks: (async (): Promise<identity.GetJwksResponse> => {
+    getJwks: async (): Promise<identity.GetJwksResponse> => {
       return {
         keys: app.jwks().keys.map((k) => ({
           kty: String(k.kty ?? ''),
@@ -227,7 +289,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
           e: String(k.e ?? ''),
         })),
       };
-    }),
+    },
   };
   return { definition: P, handlers };
 }

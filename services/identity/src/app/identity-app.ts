@@ -4,11 +4,30 @@
  * deciders and append. Secrets never leave this layer except the tokens handed to the caller.
  */
 import { newEvent, newEventId, type EventStore } from '@haven/eventstore';
-import { NotFoundError, PermissionError, PreconditionError, UnauthenticatedError, UnavailableError, ValidationError } from '@haven/errors';
+import {
+  NotFoundError,
+  PermissionError,
+  PreconditionError,
+  UnauthenticatedError,
+  UnavailableError,
+  ValidationError,
+} from '@haven/errors';
 import type { Logger } from '@haven/service';
-import { credentialStream, evolveCredential, initialCredentialState, PASSWORD_HISTORY, type CredentialEvent, type CredentialState } from '../credential/credential';
+import {
+  credentialStream,
+  evolveCredential,
+  initialCredentialState,
+  PASSWORD_HISTORY,
+  type CredentialEvent,
+  type CredentialState,
+} from '../credential/credential';
 import type { PasswordHasher } from '../password/hasher';
-import { assertPasswordAcceptable, DEFAULT_PASSWORD_POLICY, passwordExpired, type PasswordPolicy } from '../password/policy';
+import {
+  assertPasswordAcceptable,
+  DEFAULT_PASSWORD_POLICY,
+  passwordExpired,
+  type PasswordPolicy,
+} from '../password/policy';
 import { decideSession, endsSession, type SessionCommand } from '../session/decide';
 import {
   DEFAULT_SESSION_POLICY,
@@ -21,7 +40,14 @@ import {
   type SessionState,
 } from '../session/session';
 import type { SigningKeyRing } from '../tokens/keys';
-import { ACCESS_TOKEN_TTL_SEC, issueAccessToken, newRefreshToken, parseRefreshToken, randomSecret, tokenDigest } from '../tokens/tokens';
+import {
+  ACCESS_TOKEN_TTL_SEC,
+  issueAccessToken,
+  newRefreshToken,
+  parseRefreshToken,
+  randomSecret,
+  tokenDigest,
+} from '../tokens/tokens';
 import { decideUser, type UserCommand } from '../user/decide';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy } from '../user/lockout';
 import {
@@ -34,7 +60,14 @@ import {
   type UserEvent,
   type UserState,
 } from '../user/user';
-import { load, run, usernameStream, USER_DIRECTORY_STREAM, type CommandContext, type PureDecider } from './streams';
+import {
+  load,
+  run,
+  usernameStream,
+  USER_DIRECTORY_STREAM,
+  type CommandContext,
+  type PureDecider,
+} from './streams';
 import { DEFAULT_IP_THROTTLE, TokenBucketThrottle, type ThrottlePolicy } from './throttle';
 
 const userDecider: PureDecider<UserCommand, UserEvent, UserState> = {
@@ -153,7 +186,8 @@ export class IdentityApp {
     if (requested !== '' && !USER_ID.test(requested)) {
       throw new ValidationError([{ field: 'user_id', description: 'must match [a-z0-9-]{4,63}' }]);
     }
-    if (input.username.trim() === '') throw new ValidationError([{ field: 'user.username', description: 'required' }]);
+    if (input.username.trim() === '')
+      throw new ValidationError([{ field: 'user.username', description: 'required' }]);
     const now = this.now();
     const expiresAt = now + this.inviteTtlMs;
     const command = (userId: string, token: string): UserCommand => ({
@@ -173,9 +207,20 @@ export class IdentityApp {
     decideUser(command(requested || 'validation', 'x'), initialUserState);
     const userId = await this.claimUsername(ctx, input.username, requested || newEventId());
     const invitationToken = `${userId}.${randomSecret()}`;
-    const { state } = await run(this.store, userStream(userId), userDecider, command(userId, invitationToken), ctx);
+    const { state } = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      command(userId, invitationToken),
+      ctx,
+    );
     await this.store.append(USER_DIRECTORY_STREAM, 'any', [
-      newEvent({ type: 'haven.identity.v1.UserListed', data: { userId }, actor: ctx.actor, correlationId: ctx.correlationId }),
+      newEvent({
+        type: 'haven.identity.v1.UserListed',
+        data: { userId },
+        actor: ctx.actor,
+        correlationId: ctx.correlationId,
+      }),
     ]);
     return { user: await this.view(userId, state), invitationToken, invitationExpiresAt: expiresAt };
   }
@@ -192,10 +237,16 @@ export class IdentityApp {
     }
     try {
       await this.store.append(stream, 'no_stream', [
-        newEvent({ type: 'haven.identity.v1.UsernameClaimed', data: { userId }, actor: ctx.actor, correlationId: ctx.correlationId }),
+        newEvent({
+          type: 'haven.identity.v1.UsernameClaimed',
+          data: { userId },
+          actor: ctx.actor,
+          correlationId: ctx.correlationId,
+        }),
       ]);
     } catch (error) {
-      if ((error as { category?: string }).category === 'conflict') throw new PreconditionError('username is already taken', { cause: error });
+      if ((error as { category?: string }).category === 'conflict')
+        throw new PreconditionError('username is already taken', { cause: error });
       throw error;
     }
     return userId;
@@ -206,7 +257,10 @@ export class IdentityApp {
    * stream, activates the user. Throws ValidationError (password problems, one violation each),
    * UnauthenticatedError (bad/unknown token), PreconditionError (expired, already active).
    */
-  async activateUser(ctx: CommandContext, input: { invitationToken: string; password: string }): Promise<UserView> {
+  async activateUser(
+    ctx: CommandContext,
+    input: { invitationToken: string; password: string },
+  ): Promise<UserView> {
     const dot = input.invitationToken.indexOf('.');
     const userId = dot > 0 ? input.invitationToken.slice(0, dot) : '';
     if (!USER_ID.test(userId)) throw new UnauthenticatedError('invalid invite token');
@@ -220,12 +274,24 @@ export class IdentityApp {
     const hash = await this.options.hasher.hash(input.password);
     const now = this.now();
     // Decide first (validates the token) on the loaded state, then write the hash, then the events.
-    decideUser({ type: 'ActivateUser', data: { inviteTokenHash: tokenDigest(input.invitationToken), now } }, state);
-    await this.appendCredential(ctx, userId, { type: 'PasswordHashSet', data: { userId, hash, at: new Date(now).toISOString() } });
-    const result = await run(this.store, userStream(userId), userDecider, {
-      type: 'ActivateUser',
-      data: { inviteTokenHash: tokenDigest(input.invitationToken), now },
-    }, { ...ctx, actor: ctx.actor.kind === 'anonymous' ? { kind: 'user', id: userId } : ctx.actor });
+    decideUser(
+      { type: 'ActivateUser', data: { inviteTokenHash: tokenDigest(input.invitationToken), now } },
+      state,
+    );
+    await this.appendCredential(ctx, userId, {
+      type: 'PasswordHashSet',
+      data: { userId, hash, at: new Date(now).toISOString() },
+    });
+    const result = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      {
+        type: 'ActivateUser',
+        data: { inviteTokenHash: tokenDigest(input.invitationToken), now },
+      },
+      { ...ctx, actor: ctx.actor.kind === 'anonymous' ? { kind: 'user', id: userId } : ctx.actor },
+    );
     return this.view(userId, result.state);
   }
 
@@ -234,7 +300,11 @@ export class IdentityApp {
    * written (the CLI uses it so a weak password leaves no invited user behind).
    * Throws ValidationError on `field` listing every problem.
    */
-  assertPasswordAcceptable(password: string, who: { email: string; displayName: string }, field = 'password'): void {
+  assertPasswordAcceptable(
+    password: string,
+    who: { email: string; displayName: string },
+    field = 'password',
+  ): void {
     assertPasswordAcceptable(password, field, {
       policy: this.passwordPolicy,
       commonPasswords: this.options.commonPasswords,
@@ -244,16 +314,28 @@ export class IdentityApp {
 
   /** Reactivates a deactivated user (admin). */
   async reactivateUser(ctx: CommandContext, userId: string): Promise<UserView> {
-    const result = await run(this.store, userStream(userId), userDecider, { type: 'ReactivateUser', data: { now: this.now() } }, ctx);
+    const result = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      { type: 'ReactivateUser', data: { now: this.now() } },
+      ctx,
+    );
     return this.view(userId, result.state);
   }
 
   /** Deactivates a user and ends all their sessions. */
   async deactivateUser(ctx: CommandContext, userId: string, reason = ''): Promise<UserView> {
-    const result = await run(this.store, userStream(userId), userDecider, {
-      type: 'DeactivateUser',
-      data: { actorId: ctx.actor.id, reason, now: this.now() },
-    }, ctx);
+    const result = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      {
+        type: 'DeactivateUser',
+        data: { actorId: ctx.actor.id, reason, now: this.now() },
+      },
+      ctx,
+    );
     await this.endSessionsOf(ctx, result.state, 'revoked');
     return this.view(userId, result.state);
   }
@@ -262,12 +344,19 @@ export class IdentityApp {
   async changeUserRole(ctx: CommandContext, userId: string, role: string, etag?: string): Promise<UserView> {
     if (etag) {
       const { revision } = await load(this.store, userStream(userId), userDecider);
-      if (String(revision) !== etag) throw new PreconditionError('the user changed since it was read (stale etag)');
+      if (String(revision) !== etag)
+        throw new PreconditionError('the user changed since it was read (stale etag)');
     }
-    const result = await run(this.store, userStream(userId), userDecider, {
-      type: 'ChangeUserRole',
-      data: { actorId: ctx.actor.id, role, now: this.now() },
-    }, ctx);
+    const result = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      {
+        type: 'ChangeUserRole',
+        data: { actorId: ctx.actor.id, role, now: this.now() },
+      },
+      ctx,
+    );
     if (result.events.length > 0) await this.endSessionsOf(ctx, result.state, 'revoked');
     return this.view(userId, result.state);
   }
@@ -276,11 +365,17 @@ export class IdentityApp {
    * Changes the password after verifying the current one; refuses reuse of the last N.
    * Throws UnauthenticatedError (wrong current), ValidationError (policy, reuse).
    */
-  async changePassword(ctx: CommandContext, userId: string, input: { currentPassword: string; newPassword: string }): Promise<{ expiresAt: number | null }> {
+  async changePassword(
+    ctx: CommandContext,
+    userId: string,
+    input: { currentPassword: string; newPassword: string },
+  ): Promise<{ expiresAt: number | null }> {
     const { state } = await load(this.store, userStream(userId), userDecider);
     if (state.status === 'none') throw new NotFoundError('user not found');
     const cred = await this.credentials(userId);
-    const currentPasswordValid = cred.passwordHash !== null && (await this.options.hasher.verify(cred.passwordHash, input.currentPassword));
+    const currentPasswordValid =
+      cred.passwordHash !== null &&
+      (await this.options.hasher.verify(cred.passwordHash, input.currentPassword));
     if (!currentPasswordValid) throw new UnauthenticatedError('current password is wrong');
     assertPasswordAcceptable(input.newPassword, 'new_password', {
       policy: this.passwordPolicy,
@@ -296,17 +391,32 @@ export class IdentityApp {
     };
     decideUser(command, state); // validate before storing the hash
     const hash = await this.options.hasher.hash(input.newPassword);
-    await this.appendCredential(ctx, userId, { type: 'PasswordHashSet', data: { userId, hash, at: new Date(now).toISOString() } });
+    await this.appendCredential(ctx, userId, {
+      type: 'PasswordHashSet',
+      data: { userId, hash, at: new Date(now).toISOString() },
+    });
     await run(this.store, userStream(userId), userDecider, command, ctx);
-    return { expiresAt: this.passwordPolicy.maxAgeDays === null ? null : now + this.passwordPolicy.maxAgeDays * 86_400_000 };
+    return {
+      expiresAt:
+        this.passwordPolicy.maxAgeDays === null ? null : now + this.passwordPolicy.maxAgeDays * 86_400_000,
+    };
   }
 
   /** Clears a user's MFA (admin / CLI). */
   async resetMfa(ctx: CommandContext, userId: string): Promise<UserView> {
-    const result = await run(this.store, userStream(userId), userDecider, { type: 'ResetMfa', data: { by: ctx.actor.id, now: this.now() } }, ctx);
+    const result = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      { type: 'ResetMfa', data: { by: ctx.actor.id, now: this.now() } },
+      ctx,
+    );
     const cred = await this.credentials(userId);
     if (cred.totpSecret !== null) {
-      await this.appendCredential(ctx, userId, { type: 'TotpSecretRevoked', data: { userId, at: new Date(this.now()).toISOString() } });
+      await this.appendCredential(ctx, userId, {
+        type: 'TotpSecretRevoked',
+        data: { userId, at: new Date(this.now()).toISOString() },
+      });
     }
     return this.view(userId, result.state);
   }
@@ -319,12 +429,20 @@ export class IdentityApp {
   }
 
   /** Lists users in creation order with offset paging. */
-  async listUsers(input: { pageSize?: number; pageToken?: string; role?: Role; status?: UserView['status'] }): Promise<{ users: UserView[]; nextPageToken: string }> {
+  async listUsers(input: {
+    pageSize?: number;
+    pageToken?: string;
+    role?: Role;
+    status?: UserView['status'];
+  }): Promise<{ users: UserView[]; nextPageToken: string }> {
     const pageSize = input.pageSize && input.pageSize > 0 ? input.pageSize : 50;
     if (pageSize > 100) throw new ValidationError([{ field: 'page_size', description: 'at most 100' }]);
     const offset = input.pageToken ? Number.parseInt(input.pageToken, 10) : 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ValidationError([{ field: 'page_token', description: 'malformed' }]);
-    const ids = [...new Set((await this.store.read(USER_DIRECTORY_STREAM)).map((e) => String(e.data['userId'])))];
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new ValidationError([{ field: 'page_token', description: 'malformed' }]);
+    const ids = [
+      ...new Set((await this.store.read(USER_DIRECTORY_STREAM)).map((e) => String(e.data['userId']))),
+    ];
     const all: UserView[] = [];
     for (const id of ids) {
       const { state } = await load(this.store, userStream(id), userDecider);
@@ -346,7 +464,14 @@ export class IdentityApp {
    * Every failure on a known account appends LoginFailed (and AccountLocked on the threshold).
    * Throws UnavailableError when the client IP exceeds the per-IP throttle.
    */
-  async login(input: { username: string; password: string; totpCode?: string; clientIp: string; correlationId: string; traceparent?: string }): Promise<LoginResult> {
+  async login(input: {
+    username: string;
+    password: string;
+    totpCode?: string;
+    clientIp: string;
+    correlationId: string;
+    traceparent?: string;
+  }): Promise<LoginResult> {
     if (!this.throttle.take(input.clientIp)) {
       throw new UnavailableError('too many login attempts from this address; retry later');
     }
@@ -370,10 +495,16 @@ export class IdentityApp {
     const { state } = await load(this.store, userStream(userId), userDecider);
     const now = this.now();
     const fail = async (reason: 'bad_password' | 'not_active'): Promise<never> => {
-      await run(this.store, userStream(userId), userDecider, {
-        type: 'RecordLoginFailure',
-        data: { reason, policy: this.lockoutPolicy, now },
-      }, ctx);
+      await run(
+        this.store,
+        userStream(userId),
+        userDecider,
+        {
+          type: 'RecordLoginFailure',
+          data: { reason, policy: this.lockoutPolicy, now },
+        },
+        ctx,
+      );
       throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
     };
     if (state.status === 'none') {
@@ -391,15 +522,34 @@ export class IdentityApp {
 
     const sessionId = newEventId();
     const refresh = newRefreshToken(sessionId);
-    const success = await run(this.store, userStream(userId), userDecider, {
-      type: 'RecordLoginSuccess',
-      data: { sessionId, mfa: false, now },
-    }, ctx);
+    const success = await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      {
+        type: 'RecordLoginSuccess',
+        data: { sessionId, mfa: false, now },
+      },
+      ctx,
+    );
     const user = success.state as ExistingUser;
-    const session = await run(this.store, sessionStream(sessionId), sessionDecider, {
-      type: 'StartSession',
-      data: { sessionId, userId, role: user.role, refreshTokenHash: refresh.hash, policy: this.sessionPolicy, now },
-    }, ctx);
+    const session = await run(
+      this.store,
+      sessionStream(sessionId),
+      sessionDecider,
+      {
+        type: 'StartSession',
+        data: {
+          sessionId,
+          userId,
+          role: user.role,
+          refreshTokenHash: refresh.hash,
+          policy: this.sessionPolicy,
+          now,
+        },
+      },
+      ctx,
+    );
     const tokens = await this.tokenSet(user, session.state, refresh.token, now);
     return {
       tokens,
@@ -424,16 +574,22 @@ export class IdentityApp {
     const next = newRefreshToken(parsed.sessionId);
     const now = this.now();
     const ctx: CommandContext = { actor: { kind: 'user', id: userId }, correlationId: input.correlationId };
-    const result = await run(this.store, sessionStream(parsed.sessionId), sessionDecider, {
-      type: 'RefreshSession',
-      data: {
-        presentedTokenHash: parsed.hash,
-        newTokenHash: next.hash,
-        userActive: user.status === 'active' && (user.role === loaded.state.role),
-        policy: this.sessionPolicy,
-        now,
+    const result = await run(
+      this.store,
+      sessionStream(parsed.sessionId),
+      sessionDecider,
+      {
+        type: 'RefreshSession',
+        data: {
+          presentedTokenHash: parsed.hash,
+          newTokenHash: next.hash,
+          userActive: user.status === 'active' && user.role === loaded.state.role,
+          policy: this.sessionPolicy,
+          now,
+        },
       },
-    }, ctx);
+      ctx,
+    );
     const ended = endsSession(result.events);
     if (ended || user.status === 'none') {
       const reason = ended?.type === 'SessionEnded' ? ended.data.reason : 'revoked';
@@ -444,13 +600,25 @@ export class IdentityApp {
   }
 
   /** Ends a session (logout). Idempotent. With a refresh token the session is found from it. */
-  async logout(ctx: CommandContext, input: { refreshToken?: string; sessionId?: string; userId: string }): Promise<void> {
+  async logout(
+    ctx: CommandContext,
+    input: { refreshToken?: string; sessionId?: string; userId: string },
+  ): Promise<void> {
     const sessionId = input.refreshToken ? parseRefreshToken(input.refreshToken)?.sessionId : input.sessionId;
-    if (!sessionId) throw new ValidationError([{ field: 'refresh_token', description: 'malformed, and the caller has no session' }]);
+    if (!sessionId)
+      throw new ValidationError([
+        { field: 'refresh_token', description: 'malformed, and the caller has no session' },
+      ]);
     const { state } = await load(this.store, sessionStream(sessionId), sessionDecider);
     if (state.status === 'none') return;
     if (state.userId !== input.userId) throw new PermissionError('not your session');
-    await run(this.store, sessionStream(sessionId), sessionDecider, { type: 'EndSession', data: { reason: 'logout', now: this.now() } }, ctx);
+    await run(
+      this.store,
+      sessionStream(sessionId),
+      sessionDecider,
+      { type: 'EndSession', data: { reason: 'logout', now: this.now() } },
+      ctx,
+    );
   }
 
   /** Whether a session is active at `now` (for authenticated identity RPCs). */
@@ -467,14 +635,29 @@ export class IdentityApp {
 
   // ---------------------------------------------------------------- helpers
 
-  private async endSessionsOf(ctx: CommandContext, state: UserState, reason: SessionEndReason): Promise<void> {
+  private async endSessionsOf(
+    ctx: CommandContext,
+    state: UserState,
+    reason: SessionEndReason,
+  ): Promise<void> {
     if (state.status === 'none') return;
     for (const sid of state.sessionIds) {
-      await run(this.store, sessionStream(sid), sessionDecider, { type: 'EndSession', data: { reason, now: this.now() } }, ctx);
+      await run(
+        this.store,
+        sessionStream(sid),
+        sessionDecider,
+        { type: 'EndSession', data: { reason, now: this.now() } },
+        ctx,
+      );
     }
   }
 
-  private async tokenSet(user: ExistingUser, session: SessionState, refreshToken: string, now: number): Promise<TokenSetView> {
+  private async tokenSet(
+    user: ExistingUser,
+    session: SessionState,
+    refreshToken: string,
+    now: number,
+  ): Promise<TokenSetView> {
     if (session.status === 'none') throw new UnauthenticatedError('no session');
     const access = await issueAccessToken(
       this.options.keys,

@@ -12,7 +12,10 @@ import { IdentityApp } from './identity-app';
 import type { CommandContext } from './streams';
 
 const PASSWORD = 'Haven-Demo-2026!';
-const admin: CommandContext = { actor: { kind: 'user', id: 'bootstrap', role: 'admin' }, correlationId: 'c1' };
+const admin: CommandContext = {
+  actor: { kind: 'user', id: 'bootstrap', role: 'admin' },
+  correlationId: 'c1',
+};
 
 let dir: string;
 let store: InMemoryEventStore;
@@ -39,10 +42,14 @@ afterEach(async () => {
 
 async function activeUser(username = 'dr.rivera@demo.clinic', role = 'clinician') {
   const invited = await app.inviteUser(admin, { username, email: username, displayName: 'Sam Rivera', role });
-  await app.activateUser({ actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c2' }, { invitationToken: invited.invitationToken, password: PASSWORD });
+  await app.activateUser(
+    { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c2' },
+    { invitationToken: invited.invitationToken, password: PASSWORD },
+  );
   return invited.user.userId;
 }
-const types = async (stream: string) => (await store.read(stream)).map((e) => e.type.replace('haven.identity.v1.', ''));
+const types = async (stream: string) =>
+  (await store.read(stream)).map((e) => e.type.replace('haven.identity.v1.', ''));
 const login = (password = PASSWORD, clientIp = '10.0.0.1') =>
   app.login({ username: 'dr.rivera@demo.clinic', password, clientIp, correlationId: 'c3' });
 
@@ -53,18 +60,42 @@ describe('IdentityApp', () => {
     expect(result.user).toMatchObject({ userId, role: 'clinician', status: 'active' });
     expect(result.mfaEnrollmentRequired).toBe(true);
     expect(result.passwordChangeRequired).toBe(false);
-    const verifier = createJwtVerifier({ jwks: app.jwks(), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now: () => clock });
-    await expect(verifier.verify(result.tokens.accessToken)).resolves.toMatchObject({ id: userId, role: 'clinician', kind: 'user' });
-    expect(await types(`identity.user-${userId}`)).toEqual(['UserInvited', 'UserActivated', 'PasswordChanged', 'LoginSucceeded']);
+    const verifier = createJwtVerifier({
+      jwks: app.jwks(),
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      now: () => clock,
+    });
+    await expect(verifier.verify(result.tokens.accessToken)).resolves.toMatchObject({
+      id: userId,
+      role: 'clinician',
+      kind: 'user',
+    });
+    expect(await types(`identity.user-${userId}`)).toEqual([
+      'UserInvited',
+      'UserActivated',
+      'PasswordChanged',
+      'LoginSucceeded',
+    ]);
     const userJson = JSON.stringify((await store.read(`identity.user-${userId}`)).map((e) => e.data));
     expect(userJson).not.toContain('argon2');
     expect(userJson).not.toContain(PASSWORD);
-    expect(JSON.stringify((await store.read(`identity.credential-${userId}`)).map((e) => e.data))).toContain('$argon2id$');
+    expect(JSON.stringify((await store.read(`identity.credential-${userId}`)).map((e) => e.data))).toContain(
+      '$argon2id$',
+    );
   });
 
   it('refuses a weak first password with the list of what is missing, and appends nothing', async () => {
-    const invited = await app.inviteUser(admin, { username: 'x@demo.clinic', email: 'x@demo.clinic', displayName: 'X', role: 'auditor' });
-    const attempt = app.activateUser(admin, { invitationToken: invited.invitationToken, password: 'password' });
+    const invited = await app.inviteUser(admin, {
+      username: 'x@demo.clinic',
+      email: 'x@demo.clinic',
+      displayName: 'X',
+      role: 'auditor',
+    });
+    const attempt = app.activateUser(admin, {
+      invitationToken: invited.invitationToken,
+      password: 'password',
+    });
     await expect(attempt).rejects.toThrow(ValidationError);
     await expect(attempt).rejects.toThrow(/12 characters.*uppercase.*digit.*symbol.*common/);
     expect(await types(`identity.user-${invited.user.userId}`)).toEqual(['UserInvited']);
@@ -72,28 +103,48 @@ describe('IdentityApp', () => {
   });
 
   it('refuses an unknown role without claiming the username', async () => {
-    await expect(app.inviteUser(admin, { username: 'n@demo.clinic', email: 'n@demo.clinic', displayName: 'N', role: 'nurse' })).rejects.toThrow(ValidationError);
+    await expect(
+      app.inviteUser(admin, {
+        username: 'n@demo.clinic',
+        email: 'n@demo.clinic',
+        displayName: 'N',
+        role: 'nurse',
+      }),
+    ).rejects.toThrow(ValidationError);
     expect(await app.findUserIdByUsername('n@demo.clinic')).toBeUndefined();
   });
 
   it('refuses a taken username', async () => {
     await activeUser();
-    await expect(app.inviteUser(admin, { username: 'DR.RIVERA@demo.clinic', email: 'a@b.co', displayName: 'Y', role: 'clinician' })).rejects.toThrow(
-      PreconditionError,
-    );
+    await expect(
+      app.inviteUser(admin, {
+        username: 'DR.RIVERA@demo.clinic',
+        email: 'a@b.co',
+        displayName: 'Y',
+        role: 'clinician',
+      }),
+    ).rejects.toThrow(PreconditionError);
   });
 
   it('answers unknown user and wrong password alike, recording LoginFailed only for the known account', async () => {
     const userId = await activeUser();
-    const unknown = app.login({ username: 'nobody@demo.clinic', password: PASSWORD, clientIp: '10.0.0.2', correlationId: 'c' });
+    const unknown = app.login({
+      username: 'nobody@demo.clinic',
+      password: PASSWORD,
+      clientIp: '10.0.0.2',
+      correlationId: 'c',
+    });
     await expect(unknown).rejects.toThrow(new UnauthenticatedError('invalid username or password'));
-    await expect(login('Wrong-Password-99')).rejects.toThrow(new UnauthenticatedError('invalid username or password'));
+    await expect(login('Wrong-Password-99')).rejects.toThrow(
+      new UnauthenticatedError('invalid username or password'),
+    );
     expect((await types(`identity.user-${userId}`)).at(-1)).toBe('LoginFailed');
   });
 
   it('locks after five failures, refuses the right password while locked, and unlocks after the back-off', async () => {
     const userId = await activeUser();
-    for (let i = 0; i < 5; i++) await expect(login('Wrong-Password-99')).rejects.toThrow(UnauthenticatedError);
+    for (let i = 0; i < 5; i++)
+      await expect(login('Wrong-Password-99')).rejects.toThrow(UnauthenticatedError);
     expect(await types(`identity.user-${userId}`)).toContain('AccountLocked');
     await expect(login(PASSWORD, '10.0.0.3')).rejects.toThrow(UnauthenticatedError);
     expect((await app.getUser(userId)).status).toBe('locked');
@@ -104,7 +155,9 @@ describe('IdentityApp', () => {
   it('throttles one IP across accounts', async () => {
     await activeUser();
     for (let i = 0; i < 8; i++) {
-      await expect(app.login({ username: `u${i}@x.io`, password: 'x', clientIp: '10.9.9.9', correlationId: 'c' })).rejects.toThrow(UnauthenticatedError);
+      await expect(
+        app.login({ username: `u${i}@x.io`, password: 'x', clientIp: '10.9.9.9', correlationId: 'c' }),
+      ).rejects.toThrow(UnauthenticatedError);
     }
     await expect(login(PASSWORD, '10.9.9.9')).rejects.toThrow(UnavailableError);
   });
@@ -115,22 +168,30 @@ describe('IdentityApp', () => {
     clock += 1000;
     const second = await app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' });
     expect(second.refreshToken).not.toBe(first.tokens.refreshToken);
-    await expect(app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(/reuse_detected/);
-    await expect(app.refresh({ refreshToken: second.refreshToken, correlationId: 'c' })).rejects.toThrow(/ended/);
+    await expect(
+      app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
+    ).rejects.toThrow(/reuse_detected/);
+    await expect(app.refresh({ refreshToken: second.refreshToken, correlationId: 'c' })).rejects.toThrow(
+      /ended/,
+    );
   });
 
   it('ends an idle session on refresh', async () => {
     await activeUser();
     const first = await login();
     clock += 15 * 60_000;
-    await expect(app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(/idle/);
+    await expect(
+      app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
+    ).rejects.toThrow(/idle/);
   });
 
   it('deactivation and role change end the user sessions; deactivated users cannot log in', async () => {
     const userId = await activeUser();
     const a = await login();
     await app.changeUserRole(admin, userId, 'front_desk');
-    await expect(app.refresh({ refreshToken: a.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(UnauthenticatedError);
+    await expect(app.refresh({ refreshToken: a.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(
+      UnauthenticatedError,
+    );
     const b = await login();
     expect(b.user.role).toBe('front_desk');
     await app.deactivateUser(admin, userId, 'left the clinic');
@@ -141,8 +202,12 @@ describe('IdentityApp', () => {
 
   it('changes a password, refusing a wrong current one and reuse', async () => {
     const userId = await activeUser();
-    await expect(app.changePassword(admin, userId, { currentPassword: 'nope', newPassword: 'Another-Secret-77' })).rejects.toThrow(UnauthenticatedError);
-    await expect(app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: PASSWORD })).rejects.toThrow(/recent passwords/);
+    await expect(
+      app.changePassword(admin, userId, { currentPassword: 'nope', newPassword: 'Another-Secret-77' }),
+    ).rejects.toThrow(UnauthenticatedError);
+    await expect(
+      app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: PASSWORD }),
+    ).rejects.toThrow(/recent passwords/);
     await app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: 'Another-Secret-77' });
     await expect(login()).rejects.toThrow(UnauthenticatedError);
     await expect(login('Another-Secret-77')).resolves.toBeDefined();
@@ -150,11 +215,21 @@ describe('IdentityApp', () => {
 
   it('lists users with filters and paging', async () => {
     await activeUser();
-    await app.inviteUser(admin, { username: 'frontdesk@demo.clinic', email: 'frontdesk@demo.clinic', displayName: 'F', role: 'front_desk' });
-    expect((await app.listUsers({})).users.map((u) => u.username)).toEqual(['dr.rivera@demo.clinic', 'frontdesk@demo.clinic']);
+    await app.inviteUser(admin, {
+      username: 'frontdesk@demo.clinic',
+      email: 'frontdesk@demo.clinic',
+      displayName: 'F',
+      role: 'front_desk',
+    });
+    expect((await app.listUsers({})).users.map((u) => u.username)).toEqual([
+      'dr.rivera@demo.clinic',
+      'frontdesk@demo.clinic',
+    ]);
     expect((await app.listUsers({ role: 'front_desk' })).users).toHaveLength(1);
     const page = await app.listUsers({ pageSize: 1 });
     expect(page.nextPageToken).toBe('1');
-    expect((await app.listUsers({ pageSize: 1, pageToken: '1' })).users[0]?.username).toBe('frontdesk@demo.clinic');
+    expect((await app.listUsers({ pageSize: 1, pageToken: '1' })).users[0]?.username).toBe(
+      'frontdesk@demo.clinic',
+    );
   });
 });

@@ -25,7 +25,8 @@ export interface PureDecider<C, E extends Evt, S> {
   readonly initialState: S;
 }
 
-const unqualify = (type: string): string => (type.startsWith(EVENT_TYPE_PREFIX) ? type.slice(EVENT_TYPE_PREFIX.length) : type);
+const unqualify = (type: string): string =>
+  type.startsWith(EVENT_TYPE_PREFIX) ? type.slice(EVENT_TYPE_PREFIX.length) : type;
 
 /** Loads a stream into the decider's state. */
 export async function load<C, E extends Evt, S>(
@@ -63,7 +64,10 @@ export async function run<C, E extends Evt, S>(
       ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
     },
   });
-  return { events: result.events.map((e) => ({ type: unqualify(e.type), data: e.data }) as E), state: result.state };
+  return {
+    events: result.events.map((e) => ({ type: unqualify(e.type), data: e.data }) as E),
+    state: result.state,
+  };
 }
 
 /** `identity.username-<sha256(username)>`: claims a username for one user id (first writer wins). */

@@ -10,7 +10,11 @@ export interface ThrottlePolicy {
 }
 
 /** 20 attempts in a burst, then one every 3 s, per IP. */
-export const DEFAULT_IP_THROTTLE: ThrottlePolicy = Object.freeze({ capacity: 20, refillPerSec: 1 / 3, maxKeys: 10_000 });
+export const DEFAULT_IP_THROTTLE: ThrottlePolicy = Object.freeze({
+  capacity: 20,
+  refillPerSec: 1 / 3,
+  maxKeys: 10_000,
+});
 
 export class TokenBucketThrottle {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -24,7 +28,10 @@ export class TokenBucketThrottle {
     const now = this.now();
     const b = this.buckets.get(key) ?? { tokens: this.policy.capacity, at: now };
     this.buckets.delete(key);
-    const tokens = Math.min(this.policy.capacity, b.tokens + ((now - b.at) / 1000) * this.policy.refillPerSec);
+    const tokens = Math.min(
+      this.policy.capacity,
+      b.tokens + ((now - b.at) / 1000) * this.policy.refillPerSec,
+    );
     const allowed = tokens >= 1;
     this.buckets.set(key, { tokens: allowed ? tokens - 1 : tokens, at: now });
     if (this.buckets.size > this.policy.maxKeys) {

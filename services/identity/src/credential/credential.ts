@@ -21,7 +21,10 @@ export function credentialStream(userId: string): string {
 export const PASSWORD_HISTORY = 5;
 
 export type PasswordHashSet = { type: 'PasswordHashSet'; data: { userId: string; hash: string; at: string } };
-export type TotpSecretIssued = { type: 'TotpSecretIssued'; data: { userId: string; secret: string; at: string } };
+export type TotpSecretIssued = {
+  type: 'TotpSecretIssued';
+  data: { userId: string; secret: string; at: string };
+};
 export type TotpSecretConfirmed = { type: 'TotpSecretConfirmed'; data: { userId: string; at: string } };
 export type TotpSecretRevoked = { type: 'TotpSecretRevoked'; data: { userId: string; at: string } };
 

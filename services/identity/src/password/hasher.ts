@@ -13,10 +13,18 @@ export interface Argon2Params {
 }
 
 /** OWASP Password Storage Cheat Sheet's argon2id minimum: m=19456 KiB (19 MiB), t=2, p=1. */
-export const OWASP_ARGON2_PARAMS: Argon2Params = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+export const OWASP_ARGON2_PARAMS: Argon2Params = Object.freeze({
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+});
 
 /** Cheap parameters for tests only (never production): m=1024 KiB, t=1, p=1. */
-export const TEST_ARGON2_PARAMS: Argon2Params = Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+export const TEST_ARGON2_PARAMS: Argon2Params = Object.freeze({
+  memoryCost: 1024,
+  timeCost: 1,
+  parallelism: 1,
+});
 
 /** Hashes and verifies passwords. */
 export interface PasswordHasher {
@@ -34,7 +42,11 @@ export interface PasswordHasher {
 /** Creates a hasher with the given parameters (default OWASP). */
 export function createPasswordHasher(params: Argon2Params = OWASP_ARGON2_PARAMS): PasswordHasher {
   // argon2id is the library's default algorithm (Algorithm.Argon2id = 2; a const enum, so not referenced here).
-  const options = { memoryCost: params.memoryCost, timeCost: params.timeCost, parallelism: params.parallelism };
+  const options = {
+    memoryCost: params.memoryCost,
+    timeCost: params.timeCost,
+    parallelism: params.parallelism,
+  };
   let dummy: Promise<string> | undefined;
   const safeVerify = async (phc: string, password: string): Promise<boolean> => {
     try {

@@ -28,7 +28,14 @@ describe('password policy', () => {
     expect(problems.map((p) => p.code)).toEqual(['contains_identity']);
   });
   it('is configurable (NIST 800-63B style: length only)', () => {
-    const nist = { ...DEFAULT_PASSWORD_POLICY, minLength: 15, requireUpper: false, requireLower: false, requireDigit: false, requireSymbol: false };
+    const nist = {
+      ...DEFAULT_PASSWORD_POLICY,
+      minLength: 15,
+      requireUpper: false,
+      requireLower: false,
+      requireDigit: false,
+      requireSymbol: false,
+    };
     expect(checkPassword('plain long passphrase', { policy: nist })).toEqual([]);
     expect(checkPassword('short', { policy: nist }).map((p) => p.code)).toEqual(['too_short']);
   });

@@ -71,10 +71,16 @@ export function checkPassword(password: string, options: CheckPasswordOptions = 
   const problems: PasswordProblem[] = [];
   const length = [...password].length;
   if (length < policy.minLength) {
-    problems.push({ code: PasswordProblemCode.TooShort, description: `at least ${policy.minLength} characters (has ${length})` });
+    problems.push({
+      code: PasswordProblemCode.TooShort,
+      description: `at least ${policy.minLength} characters (has ${length})`,
+    });
   }
   if (length > policy.maxLength) {
-    problems.push({ code: PasswordProblemCode.TooLong, description: `at most ${policy.maxLength} characters` });
+    problems.push({
+      code: PasswordProblemCode.TooLong,
+      description: `at most ${policy.maxLength} characters`,
+    });
   }
   if (policy.requireUpper && !/\p{Lu}/u.test(password)) {
     problems.push({ code: PasswordProblemCode.NoUpper, description: 'an uppercase letter' });
@@ -95,7 +101,10 @@ export function checkPassword(password: string, options: CheckPasswordOptions = 
   for (const part of options.identity ?? []) {
     const p = part.trim().toLowerCase();
     if (p.length >= 4 && lower.includes(p)) {
-      problems.push({ code: PasswordProblemCode.ContainsIdentity, description: 'not containing your name or email' });
+      problems.push({
+        code: PasswordProblemCode.ContainsIdentity,
+        description: 'not containing your name or email',
+      });
       break;
     }
   }
@@ -106,7 +115,11 @@ export function checkPassword(password: string, options: CheckPasswordOptions = 
  * Throws ValidationError on `field` listing every problem (one violation each) when the password
  * is not acceptable; returns otherwise.
  */
-export function assertPasswordAcceptable(password: string, field: string, options: CheckPasswordOptions = {}): void {
+export function assertPasswordAcceptable(
+  password: string,
+  field: string,
+  options: CheckPasswordOptions = {},
+): void {
   const problems = checkPassword(password, options);
   if (problems.length === 0) return;
   throw new ValidationError(

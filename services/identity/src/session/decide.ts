@@ -12,7 +12,14 @@ import { type SessionEndReason, type SessionEvent, type SessionPolicy, type Sess
 
 export type StartSession = {
   type: 'StartSession';
-  data: { sessionId: string; userId: string; role: Role; refreshTokenHash: string; policy: SessionPolicy; now: number };
+  data: {
+    sessionId: string;
+    userId: string;
+    role: Role;
+    refreshTokenHash: string;
+    policy: SessionPolicy;
+    now: number;
+  };
 };
 export type RefreshSession = {
   type: 'RefreshSession';
@@ -63,10 +70,15 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
       if (state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
       if (state.status === 'ended') throw new UnauthenticatedError('session has ended');
       const end = (reason: SessionEndReason): SessionEvent[] => [
-        { type: 'SessionEnded', data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(d.now) } },
+        {
+          type: 'SessionEnded',
+          data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(d.now) },
+        },
       ];
-      if (state.usedTokenHashes.some((h) => digestsEqual(h, d.presentedTokenHash))) return end('reuse_detected');
-      if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash)) throw new UnauthenticatedError('invalid refresh token');
+      if (state.usedTokenHashes.some((h) => digestsEqual(h, d.presentedTokenHash)))
+        return end('reuse_detected');
+      if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash))
+        throw new UnauthenticatedError('invalid refresh token');
       if (d.now >= state.absoluteExpiresAt) return end('absolute');
       if (d.now >= state.idleExpiresAt) return end('idle');
       if (!d.userActive) return end('revoked');
@@ -89,7 +101,12 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
       return [
         {
           type: 'SessionEnded',
-          data: { sessionId: state.sessionId, userId: state.userId, reason: command.data.reason, at: iso(command.data.now) },
+          data: {
+            sessionId: state.sessionId,
+            userId: state.userId,
+            reason: command.data.reason,
+            at: iso(command.data.now),
+          },
         },
       ];
     }

@@ -1,7 +1,13 @@
 import { PreconditionError, UnauthenticatedError } from '@haven/errors';
 import { deciderSpec } from '../testing/given-when-then';
 import { decideSession, endsSession, type SessionCommand } from './decide';
-import { evolveSession, initialSessionState, type SessionEvent, type SessionPolicy, type SessionState } from './session';
+import {
+  evolveSession,
+  initialSessionState,
+  type SessionEvent,
+  type SessionPolicy,
+  type SessionState,
+} from './session';
 
 const spec = deciderSpec<SessionCommand, SessionEvent, SessionState>({
   decide: decideSession,
@@ -26,9 +32,21 @@ const started: SessionEvent = {
 };
 const refreshed: SessionEvent = {
   type: 'TokenRefreshed',
-  data: { sessionId: 's1', userId: 'u1', generation: 1, refreshTokenHash: H('b'), idleExpiresAt: iso(T0 + 60_000 + 15 * 60_000), at: iso(T0 + 60_000) },
+  data: {
+    sessionId: 's1',
+    userId: 'u1',
+    generation: 1,
+    refreshTokenHash: H('b'),
+    idleExpiresAt: iso(T0 + 60_000 + 15 * 60_000),
+    at: iso(T0 + 60_000),
+  },
 };
-const refresh = (presented: string, now: number, userActive = true, newTokenHash = H('c')): SessionCommand => ({
+const refresh = (
+  presented: string,
+  now: number,
+  userActive = true,
+  newTokenHash = H('c'),
+): SessionCommand => ({
   type: 'RefreshSession',
   data: { presentedTokenHash: presented, newTokenHash, userActive, policy, now },
 });
@@ -39,41 +57,77 @@ describe('Session decider', () => {
   it('starts a session with idle and absolute deadlines', () => {
     spec
       .given([])
-      .when({ type: 'StartSession', data: { sessionId: 's1', userId: 'u1', role: 'clinician', refreshTokenHash: H('a'), policy, now: T0 } })
+      .when({
+        type: 'StartSession',
+        data: { sessionId: 's1', userId: 'u1', role: 'clinician', refreshTokenHash: H('a'), policy, now: T0 },
+      })
       .then([started]);
     spec
       .given([started])
-      .when({ type: 'StartSession', data: { sessionId: 's1', userId: 'u1', role: 'clinician', refreshTokenHash: H('a'), policy, now: T0 } })
+      .when({
+        type: 'StartSession',
+        data: { sessionId: 's1', userId: 'u1', role: 'clinician', refreshTokenHash: H('a'), policy, now: T0 },
+      })
       .thenThrows(PreconditionError);
   });
 
   describe('when refreshing', () => {
     it('rotates the refresh token and slides the idle deadline', () => {
-      spec.given([started]).when(refresh(H('a'), T0 + 60_000, true, H('b'))).then([refreshed]);
+      spec
+        .given([started])
+        .when(refresh(H('a'), T0 + 60_000, true, H('b')))
+        .then([refreshed]);
     });
     it('ends the session when a rotated-away token is presented again (reuse detection)', () => {
-      const events = spec.given([started, refreshed]).when(refresh(H('a'), T0 + 120_000)).events();
+      const events = spec
+        .given([started, refreshed])
+        .when(refresh(H('a'), T0 + 120_000))
+        .events();
       expect(events).toEqual([ended('reuse_detected', T0 + 120_000)]);
       expect(endsSession(events)).toBeDefined();
     });
     it('ends the session after the idle timeout', () => {
-      spec.given([started]).when(refresh(H('a'), T0 + 15 * 60_000)).then([ended('idle', T0 + 15 * 60_000)]);
+      spec
+        .given([started])
+        .when(refresh(H('a'), T0 + 15 * 60_000))
+        .then([ended('idle', T0 + 15 * 60_000)]);
     });
     it('ends the session at the absolute lifetime even when active', () => {
-      spec.given([started]).when(refresh(H('a'), T0 + 12 * 3_600_000)).then([ended('absolute', T0 + 12 * 3_600_000)]);
+      spec
+        .given([started])
+        .when(refresh(H('a'), T0 + 12 * 3_600_000))
+        .then([ended('absolute', T0 + 12 * 3_600_000)]);
     });
     it('ends the session when the user is no longer active', () => {
-      spec.given([started]).when(refresh(H('a'), T0 + 1000, false)).then([ended('revoked', T0 + 1000)]);
+      spec
+        .given([started])
+        .when(refresh(H('a'), T0 + 1000, false))
+        .then([ended('revoked', T0 + 1000)]);
     });
     it('refuses an unknown token, an unknown session and an ended session without events', () => {
-      spec.given([started]).when(refresh(H('f'), T0 + 1000)).thenThrows(UnauthenticatedError);
-      spec.given([]).when(refresh(H('a'), T0 + 1000)).thenThrows(UnauthenticatedError);
-      spec.given([started, ended('logout', T0 + 10)]).when(refresh(H('a'), T0 + 1000)).thenThrows(UnauthenticatedError, /ended/);
+      spec
+        .given([started])
+        .when(refresh(H('f'), T0 + 1000))
+        .thenThrows(UnauthenticatedError);
+      spec
+        .given([])
+        .when(refresh(H('a'), T0 + 1000))
+        .thenThrows(UnauthenticatedError);
+      spec
+        .given([started, ended('logout', T0 + 10)])
+        .when(refresh(H('a'), T0 + 1000))
+        .thenThrows(UnauthenticatedError, /ended/);
     });
   });
 
   it('logout ends an active session once', () => {
-    spec.given([started]).when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 5 } }).then([ended('logout', T0 + 5)]);
-    spec.given([started, ended('logout', T0 + 5)]).when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 6 } }).then([]);
+    spec
+      .given([started])
+      .when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 5 } })
+      .then([ended('logout', T0 + 5)]);
+    spec
+      .given([started, ended('logout', T0 + 5)])
+      .when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 6 } })
+      .then([]);
   });
 });

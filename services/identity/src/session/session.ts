@@ -47,9 +47,19 @@ export type SessionStarted = {
 };
 export type TokenRefreshed = {
   type: 'TokenRefreshed';
-  data: { sessionId: string; userId: string; generation: number; refreshTokenHash: string; idleExpiresAt: string; at: string };
+  data: {
+    sessionId: string;
+    userId: string;
+    generation: number;
+    refreshTokenHash: string;
+    idleExpiresAt: string;
+    at: string;
+  };
 };
-export type SessionEnded = { type: 'SessionEnded'; data: { sessionId: string; userId: string; reason: SessionEndReason; at: string } };
+export type SessionEnded = {
+  type: 'SessionEnded';
+  data: { sessionId: string; userId: string; reason: SessionEndReason; at: string };
+};
 
 /** Every event of the Session aggregate. */
 export type SessionEvent = SessionStarted | TokenRefreshed | SessionEnded;

@@ -16,7 +16,11 @@ export const JWKS_PATH = '/.well-known/jwks.json';
  * Starts the HTTP server on `port` (0 = any) and `host` (default all interfaces).
  * Rejects when the port cannot be bound.
  */
-export async function startJwksServer(options: { port: number; host?: string; jwks: () => Jwks }): Promise<JwksServer> {
+export async function startJwksServer(options: {
+  port: number;
+  host?: string;
+  jwks: () => Jwks;
+}): Promise<JwksServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

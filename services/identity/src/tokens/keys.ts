@@ -88,12 +88,20 @@ export class SigningKeyRing {
       content = { version: 1, keys: [await newStoredKey(now)] };
       await writeKeyFile(file, content);
     }
-    const ring = new SigningKeyRing(file, content.keys, await SigningKeyRing.toSigningKey(content.keys.at(-1) as StoredKey));
+    const ring = new SigningKeyRing(
+      file,
+      content.keys,
+      await SigningKeyRing.toSigningKey(content.keys.at(-1) as StoredKey),
+    );
     return ring;
   }
 
   private static async toSigningKey(stored: StoredKey): Promise<SigningKey> {
-    return { kid: stored.kid, createdAt: Date.parse(stored.createdAt), privateKey: await importJWK(stored.privateJwk, 'EdDSA') };
+    return {
+      kid: stored.kid,
+      createdAt: Date.parse(stored.createdAt),
+      privateKey: await importJWK(stored.privateJwk, 'EdDSA'),
+    };
   }
 
   /** The key new tokens are signed with. */

@@ -5,7 +5,14 @@ import { SignJWT, generateKeyPair } from 'jose';
 import { UnauthenticatedError } from '@haven/errors';
 import { createJwtVerifier } from '@haven/service';
 import { SIGNING_KEYS_FILE, SigningKeyRing } from './keys';
-import { issueAccessToken, newRefreshToken, parseRefreshToken, TOKEN_AUDIENCE, TOKEN_ISSUER, tokenDigest } from './tokens';
+import {
+  issueAccessToken,
+  newRefreshToken,
+  parseRefreshToken,
+  TOKEN_AUDIENCE,
+  TOKEN_ISSUER,
+  tokenDigest,
+} from './tokens';
 
 let dir: string;
 beforeEach(async () => {
@@ -25,7 +32,13 @@ describe('signing keys', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const jwks = ring.jwks();
     expect(jwks.keys).toHaveLength(1);
-    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: ring.currentKey().kid });
+    expect(jwks.keys[0]).toMatchObject({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      alg: 'EdDSA',
+      use: 'sig',
+      kid: ring.currentKey().kid,
+    });
     expect(jwks.keys[0]).not.toHaveProperty('d');
     const again = await SigningKeyRing.open({ dataDir: dir });
     expect(again.currentKey().kid).toBe(ring.currentKey().kid);
@@ -34,7 +47,13 @@ describe('signing keys', () => {
 
   it('publishes current and previous key after rotation, and drops the one before', async () => {
     const ring = await SigningKeyRing.open({ dataDir: dir });
-    const before = await issueAccessToken(ring, { sub: 'u1', kind: 'user', role: 'admin', sid: 's1', scope: '' });
+    const before = await issueAccessToken(ring, {
+      sub: 'u1',
+      kind: 'user',
+      role: 'admin',
+      sid: 's1',
+      scope: '',
+    });
     const first = ring.currentKey().kid;
     await ring.rotate();
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual([first, ring.currentKey().kid]);
@@ -57,10 +76,20 @@ describe('access tokens', () => {
   it('carry the claims the Haven verifier expects and expire after 5 minutes', async () => {
     const ring = await SigningKeyRing.open({ dataDir: dir });
     const now = Date.now();
-    const issued = await issueAccessToken(ring, { sub: 'u1', kind: 'user', role: 'clinician', sid: 's1', scope: 'a b' }, { now });
+    const issued = await issueAccessToken(
+      ring,
+      { sub: 'u1', kind: 'user', role: 'clinician', sid: 's1', scope: 'a b' },
+      { now },
+    );
     expect(issued.expiresAt).toBe((Math.floor(now / 1000) + 300) * 1000);
     const principal = await verifierFor(ring).verify(issued.token);
-    expect(principal).toEqual({ kind: 'user', id: 'u1', role: 'clinician', sessionId: 's1', scopes: ['a', 'b'] });
+    expect(principal).toEqual({
+      kind: 'user',
+      id: 'u1',
+      role: 'clinician',
+      sessionId: 's1',
+      scopes: ['a', 'b'],
+    });
     const header = JSON.parse(Buffer.from(issued.token.split('.')[0] as string, 'base64url').toString());
     expect(header).toEqual({ alg: 'EdDSA', kid: ring.currentKey().kid, typ: 'JWT' });
   });
@@ -71,7 +100,12 @@ describe('access tokens', () => {
     const old = await issueAccessToken(ring, { sub: 'u1', kind: 'user' }, { now: Date.now() - 3_600_000 });
     await expect(verifier.verify(old.token)).rejects.toThrow(/expired/);
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(
-      JSON.stringify({ sub: 'u1', iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60 }),
+      JSON.stringify({
+        sub: 'u1',
+        iss: TOKEN_ISSUER,
+        aud: TOKEN_AUDIENCE,
+        exp: Math.floor(Date.now() / 1000) + 60,
+      }),
     ).toString('base64url')}.`;
     await expect(verifier.verify(none)).rejects.toThrow(UnauthenticatedError);
     const foreign = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
@@ -97,7 +131,12 @@ describe('refresh tokens', () => {
     expect(newRefreshToken(sid).token).not.toBe(token);
   });
   it('malformed ones parse to null', () => {
-    for (const bad of ['', 'abc', 'not-a-uuid.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', `01940000-0000-7000-8000-000000000001.short`]) {
+    for (const bad of [
+      '',
+      'abc',
+      'not-a-uuid.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+      `01940000-0000-7000-8000-000000000001.short`,
+    ]) {
       expect(parseRefreshToken(bad)).toBeNull();
     }
   });

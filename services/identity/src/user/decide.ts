@@ -31,7 +31,10 @@ export type InviteUser = {
 };
 /** Accept an invitation; the handler has already checked the new password against the policy. */
 export type ActivateUser = { type: 'ActivateUser'; data: { inviteTokenHash: string; now: number } };
-export type DeactivateUser = { type: 'DeactivateUser'; data: { actorId: string; reason: string; now: number } };
+export type DeactivateUser = {
+  type: 'DeactivateUser';
+  data: { actorId: string; reason: string; now: number };
+};
 export type ReactivateUser = { type: 'ReactivateUser'; data: { now: number } };
 export type ChangeUserRole = { type: 'ChangeUserRole'; data: { actorId: string; role: string; now: number } };
 export type ChangePassword = {
@@ -44,7 +47,10 @@ export type ChangePassword = {
     now: number;
   };
 };
-export type RecordLoginSuccess = { type: 'RecordLoginSuccess'; data: { sessionId: string; mfa: boolean; now: number } };
+export type RecordLoginSuccess = {
+  type: 'RecordLoginSuccess';
+  data: { sessionId: string; mfa: boolean; now: number };
+};
 export type RecordLoginFailure = {
   type: 'RecordLoginFailure';
   data: { reason: Exclude<LoginFailureReason, 'account_locked'>; policy: LockoutPolicy; now: number };
@@ -100,11 +106,20 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       const email = d.email.trim().toLowerCase();
       const username = d.username.trim().toLowerCase();
       if (!USERNAME.test(username)) {
-        violations.push({ field: 'username', description: '3–254 characters: letters, digits and . _ @ + -' });
+        violations.push({
+          field: 'username',
+          description: '3–254 characters: letters, digits and . _ @ + -',
+        });
       }
-      if (!EMAIL.test(email) || email.length > 254) violations.push({ field: 'email', description: 'must be an email address' });
-      if (!isRole(d.role)) violations.push({ field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' });
-      if (d.displayName.length > 200) violations.push({ field: 'display_name', description: 'at most 200 characters' });
+      if (!EMAIL.test(email) || email.length > 254)
+        violations.push({ field: 'email', description: 'must be an email address' });
+      if (!isRole(d.role))
+        violations.push({
+          field: 'role',
+          description: 'must be one of admin, clinician, front_desk, auditor',
+        });
+      if (d.displayName.length > 200)
+        violations.push({ field: 'display_name', description: 'at most 200 characters' });
       if (violations.length > 0) throw new ValidationError(violations);
       return [
         {
@@ -129,7 +144,8 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       if (s.inviteTokenHash === null || !digestsEqual(s.inviteTokenHash, d.inviteTokenHash)) {
         throw new UnauthenticatedError('invalid invite token');
       }
-      if (s.inviteExpiresAt !== null && s.inviteExpiresAt <= d.now) throw new PreconditionError('invite token expired');
+      if (s.inviteExpiresAt !== null && s.inviteExpiresAt <= d.now)
+        throw new PreconditionError('invite token expired');
       return [
         { type: 'UserActivated', data: { userId: s.userId, at: iso(d.now) } },
         { type: 'PasswordChanged', data: { userId: s.userId, by: 'activation', at: iso(d.now) } },
@@ -140,7 +156,12 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       const d = command.data;
       if (d.actorId === s.userId) throw new PreconditionError('you cannot deactivate your own account');
       if (s.status === 'deactivated') return [];
-      return [{ type: 'UserDeactivated', data: { userId: s.userId, reason: d.reason.slice(0, 500), at: iso(d.now) } }];
+      return [
+        {
+          type: 'UserDeactivated',
+          data: { userId: s.userId, reason: d.reason.slice(0, 500), at: iso(d.now) },
+        },
+      ];
     }
     case 'ReactivateUser': {
       const s = existing(state);
@@ -152,12 +173,16 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       const s = existing(state);
       const d = command.data;
       if (!isRole(d.role)) {
-        throw new ValidationError([{ field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' }]);
+        throw new ValidationError([
+          { field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' },
+        ]);
       }
       if (s.status === 'deactivated') throw new PreconditionError('user is deactivated');
       if (d.actorId === s.userId) throw new PreconditionError('you cannot change your own role');
       if (s.role === d.role) return [];
-      return [{ type: 'UserRoleChanged', data: { userId: s.userId, from: s.role, to: d.role, at: iso(d.now) } }];
+      return [
+        { type: 'UserRoleChanged', data: { userId: s.userId, from: s.role, to: d.role, at: iso(d.now) } },
+      ];
     }
     case 'ChangePassword': {
       const s = existing(state);
@@ -167,7 +192,9 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
         throw new UnauthenticatedError('current password is wrong');
       }
       if (d.reusesRecentPassword) {
-        throw new ValidationError([{ field: 'new_password', description: 'must not reuse one of your recent passwords' }]);
+        throw new ValidationError([
+          { field: 'new_password', description: 'must not reuse one of your recent passwords' },
+        ]);
       }
       const by = d.verification.kind === 'self' ? 'self' : 'admin_reset';
       return [{ type: 'PasswordChanged', data: { userId: s.userId, by, at: iso(d.now) } }];
@@ -177,7 +204,12 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       const d = command.data;
       if (s.status !== 'active') throw new PreconditionError('user is not active');
       if (isLocked(s, d.now)) throw new PreconditionError('account is locked');
-      return [{ type: 'LoginSucceeded', data: { userId: s.userId, sessionId: d.sessionId, mfa: d.mfa, at: iso(d.now) } }];
+      return [
+        {
+          type: 'LoginSucceeded',
+          data: { userId: s.userId, sessionId: d.sessionId, mfa: d.mfa, at: iso(d.now) },
+        },
+      ];
     }
     case 'RecordLoginFailure': {
       const s = existing(state);
@@ -187,19 +219,32 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
         return [
           {
             type: 'LoginFailed',
-            data: { userId: s.userId, reason: Reason.AccountLocked, consecutiveFailures: s.consecutiveFailures, at: iso(d.now) },
+            data: {
+              userId: s.userId,
+              reason: Reason.AccountLocked,
+              consecutiveFailures: s.consecutiveFailures,
+              at: iso(d.now),
+            },
           },
         ];
       }
       const failures = s.consecutiveFailures + 1;
       const events: UserEvent[] = [
-        { type: 'LoginFailed', data: { userId: s.userId, reason: d.reason, consecutiveFailures: failures, at: iso(d.now) } },
+        {
+          type: 'LoginFailed',
+          data: { userId: s.userId, reason: d.reason, consecutiveFailures: failures, at: iso(d.now) },
+        },
       ];
       const lockMs = lockDurationMs(d.policy, failures);
       if (lockMs > 0) {
         events.push({
           type: 'AccountLocked',
-          data: { userId: s.userId, lockedUntil: iso(d.now + lockMs), consecutiveFailures: failures, at: iso(d.now) },
+          data: {
+            userId: s.userId,
+            lockedUntil: iso(d.now + lockMs),
+            consecutiveFailures: failures,
+            at: iso(d.now),
+          },
         });
       }
       return events;
@@ -208,18 +253,26 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       const s = existing(state);
       if (s.status !== 'active') throw new PreconditionError('user is not active');
       if (s.mfa === 'totp') throw new PreconditionError('TOTP already enrolled; reset it first');
-      return [{ type: 'MfaEnrollmentStarted', data: { userId: s.userId, method: 'totp', at: iso(command.data.now) } }];
+      return [
+        {
+          type: 'MfaEnrollmentStarted',
+          data: { userId: s.userId, method: 'totp', at: iso(command.data.now) },
+        },
+      ];
     }
     case 'ConfirmTotp': {
       const s = existing(state);
       if (s.mfa !== 'pending') throw new PreconditionError('no TOTP enrollment in progress');
-      if (!command.data.codeValid) throw new ValidationError([{ field: 'code', description: 'code does not match' }]);
+      if (!command.data.codeValid)
+        throw new ValidationError([{ field: 'code', description: 'code does not match' }]);
       return [{ type: 'MfaEnrolled', data: { userId: s.userId, method: 'totp', at: iso(command.data.now) } }];
     }
     case 'ResetMfa': {
       const s = existing(state);
       if (s.mfa === 'none') return [];
-      return [{ type: 'MfaReset', data: { userId: s.userId, by: command.data.by, at: iso(command.data.now) } }];
+      return [
+        { type: 'MfaReset', data: { userId: s.userId, by: command.data.by, at: iso(command.data.now) } },
+      ];
     }
   }
 }

@@ -42,7 +42,9 @@ const fail = (now: number): UserCommand => ({
 
 describe('User decider', () => {
   describe('InviteUser', () => {
-    const invite = (over: Partial<Extract<UserCommand, { type: 'InviteUser' }>['data']> = {}): UserCommand => ({
+    const invite = (
+      over: Partial<Extract<UserCommand, { type: 'InviteUser' }>['data']> = {},
+    ): UserCommand => ({
       type: 'InviteUser',
       data: {
         userId: 'u1',
@@ -60,22 +62,36 @@ describe('User decider', () => {
       spec.given([]).when(invite()).then([invited]);
     });
     it('refuses an unknown role and a malformed email together', () => {
-      const events = () => spec.given([]).when(invite({ role: 'superuser', email: 'nope', username: 'a b' })).events();
+      const events = () =>
+        spec
+          .given([])
+          .when(invite({ role: 'superuser', email: 'nope', username: 'a b' }))
+          .events();
       expect(events).toThrow(ValidationError);
       try {
         events();
       } catch (error) {
-        expect((error as ValidationError).violations.map((v) => v.field)).toEqual(['username', 'email', 'role']);
+        expect((error as ValidationError).violations.map((v) => v.field)).toEqual([
+          'username',
+          'email',
+          'role',
+        ]);
       }
     });
     it('refuses to invite twice', () => {
-      spec.given([invited]).when(invite()).thenThrows(PreconditionError, /already exists/);
+      spec
+        .given([invited])
+        .when(invite())
+        .thenThrows(PreconditionError, /already exists/);
     });
   });
 
   describe('ActivateUser', () => {
     it('activates with the right token and records the first password', () => {
-      spec.given([invited]).when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 1000 } }).then(activated);
+      spec
+        .given([invited])
+        .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 1000 } })
+        .then(activated);
     });
     it('refuses a wrong token', () => {
       spec
@@ -90,19 +106,34 @@ describe('User decider', () => {
         .thenThrows(PreconditionError, /expired/);
     });
     it('refuses to activate twice', () => {
-      spec.given(active).when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 2000 } }).thenThrows(PreconditionError);
+      spec
+        .given(active)
+        .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 2000 } })
+        .thenThrows(PreconditionError);
     });
     it('refuses an unknown user', () => {
-      spec.given([]).when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 } }).thenThrows(NotFoundError);
+      spec
+        .given([])
+        .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 } })
+        .thenThrows(NotFoundError);
     });
   });
 
   describe('DeactivateUser and ChangeUserRole', () => {
     it('deactivates, and a second deactivation is a no-op', () => {
-      const deactivated: UserEvent = { type: 'UserDeactivated', data: { userId: 'u1', reason: 'left', at: iso(T0 + 5000) } };
-      const cmd: UserCommand = { type: 'DeactivateUser', data: { actorId: 'admin', reason: 'left', now: T0 + 5000 } };
+      const deactivated: UserEvent = {
+        type: 'UserDeactivated',
+        data: { userId: 'u1', reason: 'left', at: iso(T0 + 5000) },
+      };
+      const cmd: UserCommand = {
+        type: 'DeactivateUser',
+        data: { actorId: 'admin', reason: 'left', now: T0 + 5000 },
+      };
       spec.given(active).when(cmd).then([deactivated]);
-      spec.given([...active, deactivated]).when(cmd).then([]);
+      spec
+        .given([...active, deactivated])
+        .when(cmd)
+        .then([]);
     });
     it('refuses to deactivate yourself', () => {
       spec
@@ -114,10 +145,18 @@ describe('User decider', () => {
       spec
         .given(active)
         .when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'front_desk', now: T0 + 5000 } })
-        .then([{ type: 'UserRoleChanged', data: { userId: 'u1', from: 'clinician', to: 'front_desk', at: iso(T0 + 5000) } }]);
+        .then([
+          {
+            type: 'UserRoleChanged',
+            data: { userId: 'u1', from: 'clinician', to: 'front_desk', at: iso(T0 + 5000) },
+          },
+        ]);
     });
     it('does nothing for the same role and refuses an unknown one', () => {
-      spec.given(active).when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'clinician', now: T0 } }).then([]);
+      spec
+        .given(active)
+        .when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'clinician', now: T0 } })
+        .then([]);
       spec
         .given(active)
         .when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'root', now: T0 } })
@@ -131,13 +170,19 @@ describe('User decider', () => {
       data: { verification: { kind: 'self', currentPasswordValid }, reusesRecentPassword, now: T0 + 9000 },
     });
     it('changes the password when the current one is proven', () => {
-      spec.given(active).when(change(true, false)).then([{ type: 'PasswordChanged', data: { userId: 'u1', by: 'self', at: iso(T0 + 9000) } }]);
+      spec
+        .given(active)
+        .when(change(true, false))
+        .then([{ type: 'PasswordChanged', data: { userId: 'u1', by: 'self', at: iso(T0 + 9000) } }]);
     });
     it('refuses a wrong current password', () => {
       spec.given(active).when(change(false, false)).thenThrows(UnauthenticatedError);
     });
     it('refuses reuse of a recent password', () => {
-      spec.given(active).when(change(true, true)).thenThrows(ValidationError, /recent passwords/);
+      spec
+        .given(active)
+        .when(change(true, true))
+        .thenThrows(ValidationError, /recent passwords/);
     });
     it('refuses for a user who has not activated', () => {
       spec.given([invited]).when(change(true, false)).thenThrows(PreconditionError);
@@ -146,7 +191,10 @@ describe('User decider', () => {
 
   describe('login failures and lockout', () => {
     it('counts a failure', () => {
-      spec.given(active).when(fail(T0 + 10_000)).then([failure(1)]);
+      spec
+        .given(active)
+        .when(fail(T0 + 10_000))
+        .then([failure(1)]);
     });
     it('locks for one minute on the fifth failure', () => {
       spec
@@ -154,7 +202,15 @@ describe('User decider', () => {
         .when(fail(T0 + 10_000))
         .then([
           failure(5),
-          { type: 'AccountLocked', data: { userId: 'u1', lockedUntil: iso(T0 + 70_000), consecutiveFailures: 5, at: iso(T0 + 10_000) } },
+          {
+            type: 'AccountLocked',
+            data: {
+              userId: 'u1',
+              lockedUntil: iso(T0 + 70_000),
+              consecutiveFailures: 5,
+              at: iso(T0 + 10_000),
+            },
+          },
         ]);
     });
     it('records attempts during a lock without counting them', () => {
@@ -165,17 +221,30 @@ describe('User decider', () => {
       spec
         .given([...active, failure(5), locked])
         .when(fail(T0 + 20_000))
-        .then([{ type: 'LoginFailed', data: { userId: 'u1', reason: 'account_locked', consecutiveFailures: 5, at: iso(T0 + 20_000) } }]);
+        .then([
+          {
+            type: 'LoginFailed',
+            data: { userId: 'u1', reason: 'account_locked', consecutiveFailures: 5, at: iso(T0 + 20_000) },
+          },
+        ]);
     });
     it('doubles the lock after it expires, and refuses success while locked', () => {
       const locked: UserEvent = {
         type: 'AccountLocked',
         data: { userId: 'u1', lockedUntil: iso(T0 + 70_000), consecutiveFailures: 5, at: iso(T0 + 10_000) },
       };
-      const events = spec.given([...active, failure(5), locked]).when(fail(T0 + 80_000)).events();
+      const events = spec
+        .given([...active, failure(5), locked])
+        .when(fail(T0 + 80_000))
+        .events();
       expect(events[1]).toEqual({
         type: 'AccountLocked',
-        data: { userId: 'u1', lockedUntil: iso(T0 + 80_000 + 120_000), consecutiveFailures: 6, at: iso(T0 + 80_000) },
+        data: {
+          userId: 'u1',
+          lockedUntil: iso(T0 + 80_000 + 120_000),
+          consecutiveFailures: 6,
+          at: iso(T0 + 80_000),
+        },
       });
       spec
         .given([...active, failure(5), locked])
@@ -196,29 +265,49 @@ describe('User decider', () => {
         failure(3),
         { type: 'LoginSucceeded', data: { userId: 'u1', sessionId: 's1', mfa: false, at: iso(T0 + 20_000) } },
       ]);
-      expect(state).toMatchObject({ consecutiveFailures: 0, sessionIds: ['s1'], lockedUntil: null, updatedAt: T0 + 20_000 });
+      expect(state).toMatchObject({
+        consecutiveFailures: 0,
+        sessionIds: ['s1'],
+        lockedUntil: null,
+        updatedAt: T0 + 20_000,
+      });
     });
   });
 
   describe('TOTP', () => {
-    const started: UserEvent = { type: 'MfaEnrollmentStarted', data: { userId: 'u1', method: 'totp', at: iso(T0) } };
+    const started: UserEvent = {
+      type: 'MfaEnrollmentStarted',
+      data: { userId: 'u1', method: 'totp', at: iso(T0) },
+    };
     it('enrolls after a correct code', () => {
-      spec.given(active).when({ type: 'StartTotpEnrollment', data: { now: T0 } }).then([started]);
+      spec
+        .given(active)
+        .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
+        .then([started]);
       spec
         .given([...active, started])
         .when({ type: 'ConfirmTotp', data: { codeValid: true, now: T0 } })
         .then([{ type: 'MfaEnrolled', data: { userId: 'u1', method: 'totp', at: iso(T0) } }]);
     });
     it('refuses a wrong code and a confirmation without enrollment', () => {
-      spec.given([...active, started]).when({ type: 'ConfirmTotp', data: { codeValid: false, now: T0 } }).thenThrows(ValidationError);
-      spec.given(active).when({ type: 'ConfirmTotp', data: { codeValid: true, now: T0 } }).thenThrows(PreconditionError);
+      spec
+        .given([...active, started])
+        .when({ type: 'ConfirmTotp', data: { codeValid: false, now: T0 } })
+        .thenThrows(ValidationError);
+      spec
+        .given(active)
+        .when({ type: 'ConfirmTotp', data: { codeValid: true, now: T0 } })
+        .thenThrows(PreconditionError);
     });
     it('reset clears an enrollment and is a no-op without one', () => {
       spec
         .given([...active, started])
         .when({ type: 'ResetMfa', data: { by: 'admin', now: T0 } })
         .then([{ type: 'MfaReset', data: { userId: 'u1', by: 'admin', at: iso(T0) } }]);
-      spec.given(active).when({ type: 'ResetMfa', data: { by: 'admin', now: T0 } }).then([]);
+      spec
+        .given(active)
+        .when({ type: 'ResetMfa', data: { by: 'admin', now: T0 } })
+        .then([]);
     });
   });
 });

@@ -36,7 +36,10 @@ export function lockDurationMs(policy: LockoutPolicy, consecutiveFailures: numbe
 }
 
 /** Convenience: lock duration and whether a lock applies. */
-export function lockoutState(policy: LockoutPolicy, consecutiveFailures: number): { locks: boolean; durationMs: number } {
+export function lockoutState(
+  policy: LockoutPolicy,
+  consecutiveFailures: number,
+): { locks: boolean; durationMs: number } {
   const durationMs = lockDurationMs(policy, consecutiveFailures);
   return { locks: durationMs > 0, durationMs };
 }

@@ -56,14 +56,23 @@ export type UserInvited = {
   };
 };
 export type UserActivated = { type: 'UserActivated'; data: { userId: string; at: string } };
-export type UserDeactivated = { type: 'UserDeactivated'; data: { userId: string; reason: string; at: string } };
+export type UserDeactivated = {
+  type: 'UserDeactivated';
+  data: { userId: string; reason: string; at: string };
+};
 export type UserReactivated = { type: 'UserReactivated'; data: { userId: string; at: string } };
-export type UserRoleChanged = { type: 'UserRoleChanged'; data: { userId: string; from: Role; to: Role; at: string } };
+export type UserRoleChanged = {
+  type: 'UserRoleChanged';
+  data: { userId: string; from: Role; to: Role; at: string };
+};
 export type PasswordChanged = {
   type: 'PasswordChanged';
   data: { userId: string; by: 'self' | 'activation' | 'admin_reset'; at: string };
 };
-export type LoginSucceeded = { type: 'LoginSucceeded'; data: { userId: string; sessionId: string; mfa: boolean; at: string } };
+export type LoginSucceeded = {
+  type: 'LoginSucceeded';
+  data: { userId: string; sessionId: string; mfa: boolean; at: string };
+};
 export type LoginFailed = {
   type: 'LoginFailed';
   data: { userId: string; reason: LoginFailureReason; consecutiveFailures: number; at: string };
@@ -72,7 +81,10 @@ export type AccountLocked = {
   type: 'AccountLocked';
   data: { userId: string; lockedUntil: string; consecutiveFailures: number; at: string };
 };
-export type MfaEnrollmentStarted = { type: 'MfaEnrollmentStarted'; data: { userId: string; method: 'totp'; at: string } };
+export type MfaEnrollmentStarted = {
+  type: 'MfaEnrollmentStarted';
+  data: { userId: string; method: 'totp'; at: string };
+};
 export type MfaEnrolled = { type: 'MfaEnrolled'; data: { userId: string; method: 'totp'; at: string } };
 export type MfaReset = { type: 'MfaReset'; data: { userId: string; by: string; at: string } };
 

@@ -52,7 +52,9 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
     case AppointmentEventType.Booked:
       return { status: 'booked', ...e.data };
     case AppointmentEventType.Rescheduled:
-      return state.status === 'none' ? state : { ...state, startTime: e.data.startTime, endTime: e.data.endTime };
+      return state.status === 'none'
+        ? state
+        : { ...state, startTime: e.data.startTime, endTime: e.data.endTime };
     case AppointmentEventType.Cancelled:
       return state.status === 'none' ? state : { ...state, status: 'cancelled' };
     default:

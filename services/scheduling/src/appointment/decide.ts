@@ -31,7 +31,8 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function validateBooking(cmd: BookAppointment['data']): FieldViolation[] {
   const v: FieldViolation[] = [];
-  if (!ID.test(cmd.clinicianId)) v.push({ field: 'appointment.clinician', description: 'must name a clinician' });
+  if (!ID.test(cmd.clinicianId))
+    v.push({ field: 'appointment.clinician', description: 'must name a clinician' });
   if (!ID.test(cmd.patientId)) v.push({ field: 'appointment.patient', description: 'must name a patient' });
   const { startTime: start, endTime: end } = cmd;
   if (!start || Number.isNaN(start.getTime())) {
@@ -44,7 +45,10 @@ function validateBooking(cmd: BookAppointment['data']): FieldViolation[] {
   } else if (start && end.getTime() <= start.getTime()) {
     v.push({ field: 'appointment.end_time', description: 'must be after start_time' });
   } else if (start && end.getTime() - start.getTime() > MAX_APPOINTMENT_MINUTES * 60_000) {
-    v.push({ field: 'appointment.end_time', description: `must be at most ${MAX_APPOINTMENT_MINUTES} minutes after start_time` });
+    v.push({
+      field: 'appointment.end_time',
+      description: `must be at most ${MAX_APPOINTMENT_MINUTES} minutes after start_time`,
+    });
   }
   return v;
 }
@@ -76,7 +80,12 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
     case 'CancelAppointment': {
       if (state.status === 'none') throw new PreconditionError('appointment does not exist');
       if (state.status === 'cancelled') throw new PreconditionError('appointment is already cancelled');
-      return [{ type: AppointmentEventType.Cancelled, data: { appointmentId: state.appointmentId, reasonCode: command.data.reasonCode } }];
+      return [
+        {
+          type: AppointmentEventType.Cancelled,
+          data: { appointmentId: state.appointmentId, reasonCode: command.data.reasonCode },
+        },
+      ];
     }
   }
 }

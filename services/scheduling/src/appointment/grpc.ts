@@ -40,7 +40,10 @@ function toProto(state: AppointmentState): scheduling.Appointment {
 
 /** BookAppointment: front desk books for any clinician, a clinician only for themself. */
 export function bookAppointment(deps: SchedulingDeps) {
-  return async (request: scheduling.BookAppointmentRequest, ctx: CallContext): Promise<scheduling.BookAppointmentResponse> => {
+  return async (
+    request: scheduling.BookAppointmentRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.BookAppointmentResponse> => {
     const principal = requirePrincipal(ctx);
     const appointment = request.appointment;
     const violations = [];
@@ -50,8 +53,10 @@ export function bookAppointment(deps: SchedulingDeps) {
     }
     const clinicianId = appointment ? idFromName(appointment.clinician, 'users') : undefined;
     const patientId = appointment ? idFromName(appointment.patient, 'patients') : undefined;
-    if (appointment && !clinicianId) violations.push({ field: 'appointment.clinician', description: 'must be users/{user}' });
-    if (appointment && !patientId) violations.push({ field: 'appointment.patient', description: 'must be patients/{patient}' });
+    if (appointment && !clinicianId)
+      violations.push({ field: 'appointment.clinician', description: 'must be users/{user}' });
+    if (appointment && !patientId)
+      violations.push({ field: 'appointment.patient', description: 'must be patients/{patient}' });
     if (violations.length > 0) throw new ValidationError(violations);
 
     const role = principal.role;
@@ -79,7 +84,11 @@ export function bookAppointment(deps: SchedulingDeps) {
           now: deps.clock(),
         },
       },
-      metadata: { actor: actorOf(principal), correlationId: ctx.correlationId, ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}) },
+      metadata: {
+        actor: actorOf(principal),
+        correlationId: ctx.correlationId,
+        ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+      },
     });
     return { appointment: toProto(result.state) };
   };
@@ -87,11 +96,20 @@ export function bookAppointment(deps: SchedulingDeps) {
 
 /** GetAppointment (BASIC view: no PHI). Clinicians see only their own; front desk and admin see all. */
 export function getAppointment(deps: SchedulingDeps) {
-  return async (request: scheduling.GetAppointmentRequest, ctx: CallContext): Promise<scheduling.GetAppointmentResponse> => {
+  return async (
+    request: scheduling.GetAppointmentRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.GetAppointmentResponse> => {
     const principal = requirePrincipal(ctx);
     const id = idFromName(request.name, 'appointments');
-    if (!id || !APPOINTMENT_ID.test(id)) throw new ValidationError([{ field: 'name', description: 'must be appointments/{appointment}' }]);
-    const { state } = await loadAggregate({ store: deps.store, stream: appointmentStream(id), evolve, initialState: initialAppointmentState });
+    if (!id || !APPOINTMENT_ID.test(id))
+      throw new ValidationError([{ field: 'name', description: 'must be appointments/{appointment}' }]);
+    const { state } = await loadAggregate({
+      store: deps.store,
+      stream: appointmentStream(id),
+      evolve,
+      initialState: initialAppointmentState,
+    });
     const visible =
       state.status !== 'none' &&
       ((principal.kind === 'user' && ['front_desk', 'admin'].includes(principal.role ?? '')) ||

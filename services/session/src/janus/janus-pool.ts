@@ -20,7 +20,13 @@ export class JanusPool {
 
   /** Connects to every node; nodes that fail stay out of placement until a later call reconnects them. */
   async connect(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.connection(n).catch((error: unknown) => this.logger.warn({ node: n.id, err: error }, 'janus node unavailable'))));
+    await Promise.all(
+      this.nodes.map((n) =>
+        this.connection(n).catch((error: unknown) =>
+          this.logger.warn({ node: n.id, err: error }, 'janus node unavailable'),
+        ),
+      ),
+    );
   }
 
   private async connection(node: JanusNode): Promise<JanusRooms> {
@@ -35,7 +41,9 @@ export class JanusPool {
   /** The node of a visit, placing it on the least-loaded healthy node the first time. Throws UnavailableError if none. */
   async nodeFor(visitId: string): Promise<JanusRooms> {
     const placedOn = this.placed.get(visitId);
-    const candidates = placedOn ? this.nodes.filter((n) => n.id === placedOn) : [...this.nodes].sort((a, b) => (this.load.get(a.id) ?? 0) - (this.load.get(b.id) ?? 0));
+    const candidates = placedOn
+      ? this.nodes.filter((n) => n.id === placedOn)
+      : [...this.nodes].sort((a, b) => (this.load.get(a.id) ?? 0) - (this.load.get(b.id) ?? 0));
     for (const node of candidates) {
       try {
         const rooms = await this.connection(node);

@@ -22,8 +22,12 @@ export interface RoomSpec {
   readonly description: string;
 }
 
-// janode is ESM-only; a real dynamic import keeps it out of the CommonJS require chain.
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;
+// janode is ESM-only and untyped; a real dynamic import keeps it out of the CommonJS require chain (and out of
+// ts-jest's CommonJS rewrite of `import()`).
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const importEsm = new Function('specifier', 'return import(specifier)') as (
+  s: string,
+) => Promise<{ default: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface VideoRoomHandle {
   create(params: Record<string, unknown>): Promise<unknown>;
@@ -46,8 +50,15 @@ export class JanusRooms {
       const { default: Janode } = await importEsm('janode');
       const { default: VideoRoomPlugin } = await importEsm('janode/plugins/videoroom');
       routeJanodeLogs(Janode.Logger, logger);
-      const token = signJanusToken({ secret: node.tokenSecret, expiresAt: new Date(Date.now() + 24 * 3600_000) });
-      const connection = await Janode.connect({ address: { url: node.wsUrl, token }, retry_time_secs: 1, max_retries: 3 });
+      const token = signJanusToken({
+        secret: node.tokenSecret,
+        expiresAt: new Date(Date.now() + 24 * 3600_000),
+      });
+      const connection = await Janode.connect({
+        address: { url: node.wsUrl, token },
+        retry_time_secs: 1,
+        max_retries: 3,
+      });
       const session = await connection.create();
       const handle = (await session.attach(VideoRoomPlugin)) as VideoRoomHandle;
       return new JanusRooms(node, connection, handle);

@@ -25,7 +25,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
     case 'OpenVisit':
       return state.status === 'none' ? [{ type: VisitEventType.Opened, data: command.data }] : [];
     case 'EndVisit':
-      if (state.status !== 'open') throw new PreconditionError(`visit is ${state.status === 'none' ? 'not open' : 'already ended'}`);
+      if (state.status !== 'open')
+        throw new PreconditionError(`visit is ${state.status === 'none' ? 'not open' : 'already ended'}`);
       return [{ type: VisitEventType.Ended, data: { visitId: state.visitId, reason: command.data.reason } }];
   }
 }

@@ -20,16 +20,26 @@ const end: VisitCommand = { type: 'EndVisit', data: { reason: 'ended_by_clinicia
 
 describe('when no visit exists', () => {
   it('opens it', () => given(spec).when(open).then([opened]));
-  it('refuses to end it', () => given(spec).when(end).thenThrows(PreconditionError, /not open/));
+  it('refuses to end it', () =>
+    given(spec)
+      .when(end)
+      .thenThrows(PreconditionError, /not open/));
 });
 
 describe('when the visit is open', () => {
-  it('does nothing on a repeated open (the booking event was redelivered)', () => given(spec, [opened]).when(open).then([]));
-  it('ends it', () => given(spec, [opened]).when(end).then([{ type: VisitEventType.Ended, data: { visitId: 'apt-1', reason: 'ended_by_clinician' } }]));
+  it('does nothing on a repeated open (the booking event was redelivered)', () =>
+    given(spec, [opened]).when(open).then([]));
+  it('ends it', () =>
+    given(spec, [opened])
+      .when(end)
+      .then([{ type: VisitEventType.Ended, data: { visitId: 'apt-1', reason: 'ended_by_clinician' } }]));
 });
 
 describe('when the visit has ended', () => {
   const ended: VisitEvent = { type: VisitEventType.Ended, data: { visitId: 'apt-1', reason: 'idle' } };
-  it('refuses to end it again', () => given(spec, [opened, ended]).when(end).thenThrows(PreconditionError, /already ended/));
+  it('refuses to end it again', () =>
+    given(spec, [opened, ended])
+      .when(end)
+      .thenThrows(PreconditionError, /already ended/));
   it('does not reopen it', () => given(spec, [opened, ended]).when(open).then([]));
 });

@@ -24,7 +24,8 @@ export function roomNumberOf(visitId: string): number {
 
 /** Room secret and PIN, derived from the service's room key so they are never stored or sent in events. */
 export function roomCredentials(roomKey: string, visitId: string): { secret: string; pin: string } {
-  const mac = (label: string) => createHmac('sha256', roomKey).update(`${label}:${visitId}`).digest('base64url');
+  const mac = (label: string) =>
+    createHmac('sha256', roomKey).update(`${label}:${visitId}`).digest('base64url');
   return { secret: mac('secret'), pin: mac('pin').slice(0, 16) };
 }
 
@@ -44,7 +45,9 @@ export async function openVisitForAppointment(
 ): Promise<{ state: VisitState; events: readonly { id: string; type: string }[] }> {
   const parsed = appointmentBookedData.safeParse(booked.data);
   if (!parsed.success) {
-    throw new ValidationError(parsed.error.issues.map((i) => ({ field: `data.${i.path.join('.')}`, description: i.message })));
+    throw new ValidationError(
+      parsed.error.issues.map((i) => ({ field: `data.${i.path.join('.')}`, description: i.message })),
+    );
   }
   const { appointmentId, clinicianId, patientId, startTime, endTime } = parsed.data;
   const visitId = appointmentId;
@@ -59,7 +62,16 @@ export async function openVisitForAppointment(
     initialState: initialVisitState,
     command: {
       type: 'OpenVisit',
-      data: { visitId, appointmentId, clinicianId, patientId, janusNode: node.node.id, room, startTime, endTime },
+      data: {
+        visitId,
+        appointmentId,
+        clinicianId,
+        patientId,
+        janusNode: node.node.id,
+        room,
+        startTime,
+        endTime,
+      },
     },
     metadata: {
       actor: { kind: 'service', id: 'session' },

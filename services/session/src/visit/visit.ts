@@ -25,14 +25,16 @@ export interface VisitOpened {
 
 export interface VisitEnded {
   readonly type: typeof VisitEventType.Ended;
-  readonly data: { readonly visitId: string; readonly reason: 'ended_by_clinician' | 'appointment_cancelled' | 'idle' };
+  readonly data: {
+    readonly visitId: string;
+    readonly reason: 'ended_by_clinician' | 'appointment_cancelled' | 'idle';
+  };
 }
 
 export type VisitEvent = VisitOpened | VisitEnded;
 
 export type VisitState =
-  | { readonly status: 'none' }
-  | ({ readonly status: 'open' | 'ended' } & VisitOpened['data']);
+  { readonly status: 'none' } | ({ readonly status: 'open' | 'ended' } & VisitOpened['data']);
 
 export const initialVisitState: VisitState = { status: 'none' };
 
