@@ -26,6 +26,8 @@ const baseShape = {
   KURRENTDB_URL: z.string().min(1).optional(),
   HAVEN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   HAVEN_JWT_ISSUER: z.string().min(1).default('haven-identity'),
+  /** JWKS of the scheduling service, which signs patient tokens (issuer `haven-scheduling`, kind patient only). */
+  HAVEN_PATIENT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   HAVEN_JWT_AUDIENCE: z.string().min(1).default('haven'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HAVEN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

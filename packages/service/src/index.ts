@@ -19,8 +19,8 @@ export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './l
 export type { Logger, CreateLoggerOptions } from './logger';
 export { PrincipalKind, actorOf, requirePrincipal, commandMetadata } from './principal';
 export type { Principal } from './principal';
-export { createJwtVerifier, principalFromClaims, JWT_ALGORITHMS } from './jwt';
-export type { JwtVerifierOptions, TokenVerifier } from './jwt';
+export { createJwtVerifier, createVerifierFromConfig, principalFromClaims, JWT_ALGORITHMS, PATIENT_TOKEN_ISSUER } from './jwt';
+export type { JwtVerifierOptions, TokenVerifier, TrustedIssuer } from './jwt';
 export { startGrpcService } from './grpc-server';
 export type {
   CallContext,

@@ -1,6 +1,7 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload } from 'jose';
 import { HavenError, UnauthenticatedError, UnavailableError } from '@haven/errors';
+import { ConfigError } from './config';
 import { PrincipalKind } from './principal';
 import type { Principal } from './principal';
 
@@ -10,8 +11,22 @@ export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
+/**
+ * A further token issuer the verifier trusts, limited to some principal kinds: e.g. the scheduling service,
+ * which signs patient tokens at link redemption and may sign nothing else.
+ */
+export interface TrustedIssuer {
+  readonly issuer: string;
+  readonly jwksUrl?: string;
+  readonly jwks?: JSONWebKeySet;
+  /** The only principal kinds this issuer may vouch for. */
+  readonly kinds: readonly PrincipalKind[];
+}
+
 /** Options of {@link createJwtVerifier}. Give exactly one of `jwksUrl` and `jwks`. */
 export interface JwtVerifierOptions {
+  /** Issuers besides the main one (`issuer`, which may vouch for any kind). */
+  readonly otherIssuers?: readonly TrustedIssuer[];
   /** The identity service's JWKS endpoint (`HAVEN_JWKS_URL`). */
   readonly jwksUrl?: string;
   /** A JSON Web Key Set object (tests, or keys distributed by configuration). */
@@ -48,13 +63,22 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
   if ((options.jwksUrl === undefined) === (options.jwks === undefined)) {
     throw new TypeError('createJwtVerifier: give exactly one of jwksUrl and jwks');
   }
-  const keySet = options.jwks
-    ? createLocalJWKSet(options.jwks)
-    : createRemoteJWKSet(new URL(options.jwksUrl as string), {
-        cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
-        cooldownDuration: 30_000,
-        timeoutDuration: 5_000,
-      });
+  const keySetOf = (source: { jwks?: JSONWebKeySet | undefined; jwksUrl?: string | undefined }) =>
+    source.jwks
+      ? createLocalJWKSet(source.jwks)
+      : createRemoteJWKSet(new URL(source.jwksUrl as string), {
+          cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+          cooldownDuration: 30_000,
+          timeoutDuration: 5_000,
+        });
+  const issuers = new Map<string, { keySet: ReturnType<typeof keySetOf>; kinds?: ReadonlySet<string> }>();
+  issuers.set(options.issuer, { keySet: keySetOf(options) });
+  for (const other of options.otherIssuers ?? []) {
+    if ((other.jwksUrl === undefined) === (other.jwks === undefined) || issuers.has(other.issuer)) {
+      throw new TypeError(`createJwtVerifier: issuer ${other.issuer} needs exactly one of jwksUrl and jwks, once`);
+    }
+    issuers.set(other.issuer, { keySet: keySetOf(other), kinds: new Set(other.kinds) });
+  }
   const now = options.now ?? Date.now;
   const cacheSize = options.cacheSize ?? 1000;
   const cacheTtlMs = options.cacheTtlMs ?? 60_000;
@@ -75,9 +99,19 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
         cache.delete(token);
       }
       let payload: JWTPayload;
+      let trusted: { keySet: ReturnType<typeof keySetOf>; kinds?: ReadonlySet<string> } | undefined;
+      let issuer = options.issuer;
       try {
-        ({ payload } = await jwtVerify(token, keySet, {
-          issuer: options.issuer,
+        // Pick the key set by the (as yet unverified) issuer; the signature check below then binds it.
+        const claimed = decodeJwt(token).iss;
+        if (typeof claimed === 'string' && issuers.has(claimed)) issuer = claimed;
+        trusted = issuers.get(issuer);
+      } catch (error) {
+        throw new UnauthenticatedError('missing or malformed bearer token', { cause: error });
+      }
+      try {
+        ({ payload } = await jwtVerify(token, trusted!.keySet, {
+          issuer,
           audience: options.audience,
           algorithms: [...JWT_ALGORITHMS],
           clockTolerance: options.clockToleranceSec ?? 5,
@@ -88,6 +122,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
         throw translateJoseError(error);
       }
       const principal = principalFromClaims(payload);
+      if (trusted?.kinds && !trusted.kinds.has(principal.kind)) {
+        throw new UnauthenticatedError(`issuer ${issuer} may not vouch for a ${principal.kind}`);
+      }
       if (cacheSize > 0 && typeof payload.exp === 'number') {
         const until = Math.min(payload.exp * 1000, now() + cacheTtlMs);
         if (cache.size >= cacheSize) {
@@ -147,5 +184,32 @@ export function principalFromClaims(claims: JWTPayload): Principal {
     ...(role !== undefined ? { role } : {}),
     ...(sid !== undefined ? { sessionId: sid } : {}),
     ...(visit !== undefined ? { subjectOf: visit } : {}),
+  });
+}
+
+/** The issuer name of patient tokens (signed by the scheduling service when a patient redeems their link). */
+export const PATIENT_TOKEN_ISSUER = 'haven-scheduling';
+
+/**
+ * The verifier every service uses, from its configuration: tokens of the identity service (HAVEN_JWKS_URL) and,
+ * when HAVEN_PATIENT_JWKS_URL is set, patient tokens of the scheduling service (patients only).
+ * Throws ConfigError when HAVEN_JWKS_URL is missing: a service that cannot verify callers must not start.
+ */
+export function createVerifierFromConfig(config: {
+  readonly HAVEN_JWKS_URL?: string | undefined;
+  readonly HAVEN_PATIENT_JWKS_URL?: string | undefined;
+  readonly HAVEN_JWT_ISSUER: string;
+  readonly HAVEN_JWT_AUDIENCE: string;
+}): TokenVerifier {
+  if (!config.HAVEN_JWKS_URL) {
+    throw new ConfigError([{ variable: 'HAVEN_JWKS_URL', problem: 'required: the service verifies every caller against it' }]);
+  }
+  return createJwtVerifier({
+    jwksUrl: config.HAVEN_JWKS_URL,
+    issuer: config.HAVEN_JWT_ISSUER,
+    audience: config.HAVEN_JWT_AUDIENCE,
+    ...(config.HAVEN_PATIENT_JWKS_URL
+      ? { otherIssuers: [{ issuer: PATIENT_TOKEN_ISSUER, jwksUrl: config.HAVEN_PATIENT_JWKS_URL, kinds: [PrincipalKind.Patient] }] }
+      : {}),
   });
 }

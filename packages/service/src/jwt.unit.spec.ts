@@ -111,3 +111,34 @@ describe('createJwtVerifier', () => {
     expect(() => createJwtVerifier({ issuer: 'a', audience: 'b' })).toThrow(TypeError);
   });
 });
+
+describe('a verifier that also trusts the scheduling service for patient tokens', () => {
+  const identity = createTestIssuer();
+  const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
+  const verifier = createJwtVerifier({
+    jwks: identity.jwks,
+    issuer: identity.issuer,
+    audience: identity.audience,
+    otherIssuers: [{ issuer: 'haven-scheduling', jwks: scheduling.jwks, kinds: ['patient'] }],
+  });
+
+  it('accepts a patient token signed by the scheduling service', async () => {
+    const token = await scheduling.sign({ sub: 'pp-1', kind: 'patient', visit: 'visits/apt-1' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ kind: 'patient', id: 'pp-1', subjectOf: 'visits/apt-1' });
+  });
+
+  it('refuses a staff token signed by the scheduling service', async () => {
+    const token = await scheduling.sign({ sub: 'u-1', kind: 'user', role: 'admin' });
+    await expect(verifier.verify(token)).rejects.toThrow(/may not vouch for a user/);
+  });
+
+  it('refuses a token claiming the scheduling issuer but signed with the identity key', async () => {
+    const token = await identity.sign({ sub: 'pp-1', kind: 'patient', iss: 'haven-scheduling' });
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('still accepts identity tokens of any kind', async () => {
+    const token = await identity.sign({ sub: 'u-1', role: 'clinician' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ kind: 'user', role: 'clinician' });
+  });
+});

@@ -8,7 +8,7 @@ import { JetStreamEventStore, type Subscription } from '@haven/eventstore';
 import { audit, PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import {
   createBaseConfigSchema,
-  createJwtVerifier,
+  createVerifierFromConfig,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
@@ -51,11 +51,7 @@ export async function startAudit(
     ...(options.host ? { host: options.host } : {}),
     services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store }) }],
     auth: {
-      verifier: createJwtVerifier({
-        jwksUrl: config.HAVEN_JWKS_URL,
-        issuer: config.HAVEN_JWT_ISSUER,
-        audience: config.HAVEN_JWT_AUDIENCE,
-      }),
+      verifier: createVerifierFromConfig(config),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

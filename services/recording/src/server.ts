@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { PROTO_FILES, PROTO_ROOT, recording } from '@haven/proto';
 import {
   createBaseConfigSchema,
-  createJwtVerifier,
+  createVerifierFromConfig,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
@@ -31,11 +31,7 @@ export async function startRecording(
     ...(options.host ? { host: options.host } : {}),
     services: [{ definition: recording.RecordingServiceService, handlers: {} }],
     auth: {
-      verifier: createJwtVerifier({
-        jwksUrl: config.HAVEN_JWKS_URL,
-        issuer: config.HAVEN_JWT_ISSUER,
-        audience: config.HAVEN_JWT_AUDIENCE,
-      }),
+      verifier: createVerifierFromConfig(config),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { JetStreamEventStore } from '@haven/eventstore';
 import {
   createBaseConfigSchema,
-  createJwtVerifier,
+  createVerifierFromConfig,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
@@ -42,11 +42,7 @@ export async function startScheduling(
       },
     ],
     auth: {
-      verifier: createJwtVerifier({
-        jwksUrl: config.HAVEN_JWKS_URL,
-        issuer: config.HAVEN_JWT_ISSUER,
-        audience: config.HAVEN_JWT_AUDIENCE,
-      }),
+      verifier: createVerifierFromConfig(config),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },

@@ -12,7 +12,7 @@ import { JetStreamEventStore, type Checkpoint, type Subscription } from '@haven/
 import { PROTO_FILES, PROTO_ROOT, session } from '@haven/proto';
 import {
   createBaseConfigSchema,
-  createJwtVerifier,
+  createVerifierFromConfig,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
@@ -115,11 +115,7 @@ export async function startSession(
     ...(options.host ? { host: options.host } : {}),
     services: [{ definition: session.SessionServiceService, handlers: {} }],
     auth: {
-      verifier: createJwtVerifier({
-        jwksUrl: config.HAVEN_JWKS_URL,
-        issuer: config.HAVEN_JWT_ISSUER,
-        audience: config.HAVEN_JWT_AUDIENCE,
-      }),
+      verifier: createVerifierFromConfig(config),
     },
     logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
