@@ -180,6 +180,8 @@ async function main() {
     wsPort,
     adminWsPort,
     adminSecret: janusAdminSecret,
+    // Same as the chart: creating a videoroom needs the admin key, so only the session service can.
+    videoroomAdminKey: janusAdminSecret,
     tokenAuthSecret: janusTokenSecret,
     recordingsDir: join(HOME, 'recordings'),
     // Only when the session service runs: otherwise Janus logs every undeliverable event.

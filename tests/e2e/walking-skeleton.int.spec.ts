@@ -38,7 +38,8 @@ const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 beforeAll(async () => {
   nats = await startNatsServer();
   const tokenSecret = randomBytes(24).toString('base64url');
-  janus = await startJanus({ tokenAuthSecret: tokenSecret });
+  const roomAdminKey = randomBytes(24).toString('base64url');
+  janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
   jwksServer = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(issuer.jwks));
@@ -62,6 +63,7 @@ beforeAll(async () => {
         HAVEN_HTTP_PORT: String(sessionHttpPort),
         HAVEN_JANUS_WS_URLS: janus.wsUrl,
         HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+        HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
         HAVEN_DATA_DIR: join(dataDir, 'session'),
       }),
       startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),

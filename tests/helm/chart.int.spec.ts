@@ -384,7 +384,7 @@ describe('scenarios', () => {
       ]),
     );
     expect(cm?.data['janus.eventhandler.sampleevh.jcfg']).toContain(
-      'backend = "http://haven-session:8082/janus/events"',
+      'backend = "http://haven-session:8082/janus-events"',
     );
     const np = find(objs, 'NetworkPolicy', 'haven-janus');
     const udp = np?.spec.ingress.find((r: K8sObject) => r.from === undefined);

@@ -23,8 +23,6 @@ export async function startRecording(
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL)
-    throw new Error('HAVEN_JWKS_URL is required: the recording service verifies every caller');
   return startGrpcService({
     name: 'recording',
     port: config.HAVEN_GRPC_PORT,

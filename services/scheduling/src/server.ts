@@ -23,8 +23,6 @@ export async function startScheduling(
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL)
-    throw new Error('HAVEN_JWKS_URL is required: the scheduling service verifies every caller');
   const store = await JetStreamEventStore.connect({
     servers: config.NATS_URL,
     name: 'haven-scheduling',

