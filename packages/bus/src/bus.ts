@@ -210,6 +210,35 @@ export class EventBus {
   }
 
   /**
+   * A checkpoint store in the NATS key-value bucket `haven_checkpoints`: shared by every replica and kept by
+   * NATS, so a restarted pod resumes where the last one stopped. Throws UnavailableError when NATS fails.
+   */
+  async checkpoints(): Promise<{
+    load(key: string): Promise<bigint | 'start'>;
+    save(key: string, position: bigint): Promise<void>;
+  }> {
+    let kv: Awaited<ReturnType<JetStreamClient['views']['kv']>>;
+    try {
+      kv = await this.js.views.kv('haven_checkpoints', { history: 1 });
+    } catch (err) {
+      throw translate(err, 'checkpoints');
+    }
+    return {
+      async load(key) {
+        const entry = await kv.get(key).catch((err: unknown) => {
+          throw translate(err, 'checkpoint load');
+        });
+        return entry && entry.value.length > 0 ? BigInt(entry.string()) : 'start';
+      },
+      async save(key, position) {
+        await kv.put(key, String(position)).catch((err: unknown) => {
+          throw translate(err, 'checkpoint save');
+        });
+      },
+    };
+  }
+
+  /**
    * Publishes an event (JSON envelope) with `Nats-Msg-Id` = event id (the server drops a re-publish inside its
    * dedup window) and the active trace context in the headers. Resolves once JetStream stored it.
    * Throws ValidationError on a malformed stream/type, UnavailableError when NATS fails.

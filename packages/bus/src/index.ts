@@ -9,3 +9,5 @@ export type {
   EventBusConnectOptions,
 } from './bus';
 export { EventBus, BUS_STREAM, BUS_SUBJECT_PREFIX, busSubject } from './bus';
+export { startRelay } from './relay';
+export type { RelayOptions } from './relay';

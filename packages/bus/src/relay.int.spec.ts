@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection } from 'nats';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { BUS_STREAM, EventBus } from './bus';
+import { startRelay } from './relay';
+
+jest.setTimeout(30_000);
+
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+trace.setGlobalTracerProvider(
+  new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })] }),
+);
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let store: JetStreamEventStore;
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  store = await JetStreamEventStore.connect({ servers: server.url, name: 'relay-test' });
+});
+afterAll(async () => {
+  await store?.close();
+  await nc?.drain();
+  await server?.stop();
+});
+
+const traceId = randomBytes(16).toString('hex');
+const booked = (n: number) =>
+  newEvent({
+    type: 'haven.scheduling.v1.AppointmentBooked',
+    data: { appointmentId: `apt-${n}` },
+    actor: { kind: 'service', id: 'test' },
+    traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+  });
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i += 1) {
+    if (predicate()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('the store-to-bus relay', () => {
+  it('publishes each event of its context once, in order, resuming from its checkpoint after a restart', async () => {
+    const bus = await EventBus.create(nc);
+    for (let n = 1; n <= 3; n++) await store.append(`scheduling.appointment-r${n}`, 'no_stream', [booked(n)]);
+    await store.append('session.visit-other', 'no_stream', [
+      newEvent({ type: 'haven.session.v1.VisitOpened', data: {}, actor: { kind: 'service', id: 'test' } }),
+    ]);
+
+    const got: { event: EventEnvelope; traceparent: string | undefined }[] = [];
+    const sub = await bus.subscribe({
+      durable: 'relay-test',
+      subjects: ['haven.bus.scheduling.>'],
+      handler: async (event, ctx) => {
+        got.push({ event, traceparent: ctx.span.spanContext().traceId });
+      },
+    });
+
+    let relay = await startRelay({ store, bus, context: 'scheduling' });
+    await until(() => got.length === 3, 'three relayed events');
+    await relay.close();
+    expect(got.map((g) => g.event.data['appointmentId'])).toEqual(['apt-1', 'apt-2', 'apt-3']);
+    // The consumer's span continues the trace of the request that appended the event.
+    expect(got.every((g) => g.traceparent === traceId)).toBe(true);
+
+    await store.append('scheduling.appointment-r4', 'no_stream', [booked(4)]);
+    relay = await startRelay({ store, bus, context: 'scheduling' });
+    await until(() => got.length === 4, 'the fourth event');
+    await relay.close();
+    const info = await (await nc.jetstreamManager()).streams.info(BUS_STREAM);
+    expect(info.state.messages).toBe(4);
+    expect(got.map((g) => g.event.data['appointmentId'])).toEqual(['apt-1', 'apt-2', 'apt-3', 'apt-4']);
+    await sub.close();
+  });
+});
