@@ -64,3 +64,5 @@ export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';
 export { runServiceMain } from './main';
 export type { ServiceMainOptions } from './main';
+export { connectEventStore, serveHavenGrpc } from './runtime';
+export type { HavenGrpcOptions } from './runtime';

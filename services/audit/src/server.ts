@@ -4,12 +4,12 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { JetStreamEventStore, type Subscription } from '@haven/eventstore';
-import { audit, PROTO_FILES, PROTO_ROOT } from '@haven/proto';
+import type { Subscription } from '@haven/eventstore';
+import { audit } from '@haven/proto';
 import {
+  connectEventStore,
   createBaseConfigSchema,
-  createVerifierFromConfig,
-  startGrpcService,
+  serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
@@ -22,17 +22,13 @@ export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_P
 });
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 
-/** Starts the audit service. Throws when NATS, the data directory or the port is unavailable. */
+/** Starts the audit service. Throws when the event store, the data directory or the port is unavailable. */
 export async function startAudit(
   config: AuditConfig,
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  const store = await JetStreamEventStore.connect({
-    servers: config.NATS_URL,
-    name: 'haven-audit',
-    ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
-  });
+  const store = await connectEventStore(config, 'audit');
   const log = await AuditLog.open(join(config.HAVEN_DATA_DIR, 'audit-log.ndjson'));
   logger.info({ records: log.size }, 'audit log loaded');
   const subscription: Subscription = await store.subscribe({
@@ -42,18 +38,12 @@ export async function startAudit(
     },
     onError: (error) => logger.error({ err: error }, 'audit ingestion stopped'),
   });
-
-  return startGrpcService({
+  return serveHavenGrpc({
     name: 'audit',
-    port: config.HAVEN_GRPC_PORT,
-    ...(options.host ? { host: options.host } : {}),
-    services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store }) }],
-    auth: {
-      verifier: createVerifierFromConfig(config),
-    },
+    config,
     logger,
-    protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
-    shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
+    host: options.host,
+    services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store }) }],
     onShutdown: [() => subscription.close(), () => log.close(), () => store.close()],
   });
 }

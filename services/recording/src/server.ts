@@ -4,14 +4,8 @@
  * pipeline (Janus recordings → media file → envelope encryption) lands.
  */
 import type { z } from 'zod';
-import { PROTO_FILES, PROTO_ROOT, recording } from '@haven/proto';
-import {
-  createBaseConfigSchema,
-  createVerifierFromConfig,
-  startGrpcService,
-  type Logger,
-  type RunningGrpcService,
-} from '@haven/service';
+import { recording } from '@haven/proto';
+import { createBaseConfigSchema, serveHavenGrpc, type Logger, type RunningGrpcService } from '@haven/service';
 
 export const RECORDING_GRPC_PORT = 50054;
 export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT });
@@ -23,16 +17,11 @@ export async function startRecording(
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  return startGrpcService({
+  return serveHavenGrpc({
     name: 'recording',
-    port: config.HAVEN_GRPC_PORT,
-    ...(options.host ? { host: options.host } : {}),
-    services: [{ definition: recording.RecordingServiceService, handlers: {} }],
-    auth: {
-      verifier: createVerifierFromConfig(config),
-    },
+    config,
     logger,
-    protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
-    shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
+    host: options.host,
+    services: [{ definition: recording.RecordingServiceService, handlers: {} }],
   });
 }
