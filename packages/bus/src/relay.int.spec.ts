@@ -52,6 +52,7 @@ describe('the store-to-bus relay', () => {
   it('publishes each event of its context once, in order, resuming from its checkpoint after a restart', async () => {
     const bus = await EventBus.create(nc);
     for (let n = 1; n <= 3; n++) await store.append(`scheduling.appointment-r${n}`, 'no_stream', [booked(n)]);
+    await store.append('scheduling.secret-s1', 'no_stream', [booked(99)]);
     await store.append('session.visit-other', 'no_stream', [
       newEvent({ type: 'haven.session.v1.VisitOpened', data: {}, actor: { kind: 'service', id: 'test' } }),
     ]);
@@ -65,7 +66,7 @@ describe('the store-to-bus relay', () => {
       },
     });
 
-    let relay = await startRelay({ store, bus, context: 'scheduling' });
+    let relay = await startRelay({ store, bus, context: 'scheduling', excludeAggregates: ['secret'] });
     await until(() => got.length === 3, 'three relayed events');
     await relay.close();
     expect(got.map((g) => g.event.data['appointmentId'])).toEqual(['apt-1', 'apt-2', 'apt-3']);
@@ -73,7 +74,7 @@ describe('the store-to-bus relay', () => {
     expect(got.every((g) => g.traceparent === traceId)).toBe(true);
 
     await store.append('scheduling.appointment-r4', 'no_stream', [booked(4)]);
-    relay = await startRelay({ store, bus, context: 'scheduling' });
+    relay = await startRelay({ store, bus, context: 'scheduling', excludeAggregates: ['secret'] });
     await until(() => got.length === 4, 'the fourth event');
     await relay.close();
     const info = await (await nc.jetstreamManager()).streams.info(BUS_STREAM);

@@ -15,6 +15,8 @@ export interface RelayOptions {
   readonly bus: EventBus;
   /** The store context to relay, e.g. `scheduling`. */
   readonly context: string;
+  /** Aggregates never fanned out (e.g. identity's `credential`: password hashes stay in the store). */
+  readonly excludeAggregates?: readonly string[];
   readonly logger?: BusLogger;
 }
 
@@ -25,10 +27,16 @@ export interface RelayOptions {
 export async function startRelay(options: RelayOptions): Promise<Subscription> {
   const checkpoints = await options.bus.checkpoints();
   const key = `relay.${options.context}`;
+  const excluded = new Set((options.excludeAggregates ?? []).map((a) => `${options.context}.${a}-`));
+  const isExcluded = (stream: string) => [...excluded].some((prefix) => stream.startsWith(prefix));
   return options.store.subscribe({
     from: await checkpoints.load(key),
     contexts: [options.context],
     handler: async ({ position, ...event }) => {
+      if (isExcluded(event.stream)) {
+        await checkpoints.save(key, position);
+        return;
+      }
       const parent = event.traceparent
         ? propagation.extract(ROOT_CONTEXT, { traceparent: event.traceparent })
         : ROOT_CONTEXT;
