@@ -69,7 +69,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off', 'no-console': 'off' },
   },
   {
-    files: ['**/domain/**/*.ts', '**/decide.ts', 'services/*/src/*/*-events.ts'],
+    files: ['**/domain/**/*.ts', '**/decide.ts', 'packages/auth/src/**/*.ts', 'services/*/src/*/*-events.ts'],
     ignores: ['**/*.spec.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ioModules }] },
   },

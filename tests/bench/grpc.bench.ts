@@ -186,6 +186,7 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
         },
       ],
       auth: { verifier },
+      authorization: 'none',
       logger: createLogger({ service: 'bench', level: 'info', destination: sink }),
       protoFiles: { root: dir, files: ['echo.proto'] },
       shutdownGraceMs: 1000,

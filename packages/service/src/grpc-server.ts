@@ -14,7 +14,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Meter, TextMapGetter } from '@opentelemetry/api';
-import { HavenError, UnauthenticatedError } from '@haven/errors';
+import { authorize as policyAuthorize, policyOf, publicMethods as policyPublicMethods } from '@haven/auth';
+import { HavenError, PermissionError, UnauthenticatedError } from '@haven/errors';
 import {
   ATTR_RPC_GRPC_STATUS_CODE,
   ATTR_RPC_METHOD,
@@ -53,6 +54,21 @@ export interface ServiceRegistration {
   readonly handlers: Readonly<Record<string, UnaryHandler<any, any>>>;
 }
 
+/**
+ * How a server decides who may call what, once the caller is authenticated:
+ * `policy` — the @haven/auth table (every Haven service; the default); `none` — authentication only (the
+ * harness's own tests and benchmarks, whose fake services are not in the table).
+ */
+export type AuthorizationMode = 'policy' | 'none';
+
+/**
+ * A call the access policy (@haven/auth) refuses: PERMISSION_DENIED with ErrorInfo reason `POLICY_DENIED`,
+ * raised by the harness before the handler runs.
+ */
+export class PolicyDeniedError extends PermissionError {
+  readonly reason = 'POLICY_DENIED';
+}
+
 /** Options of {@link startGrpcService}. */
 export interface GrpcServiceOptions {
   /** Service name (`scheduling`), used in logs. */
@@ -64,9 +80,19 @@ export interface GrpcServiceOptions {
   readonly services: readonly ServiceRegistration[];
   readonly auth: {
     readonly verifier: { verify(token: string): Promise<Principal> };
-    /** Full paths of methods callable without a token, e.g. `/haven.identity.v1.IdentityService/Login`. */
+    /**
+     * Full paths of methods callable without a token, e.g. `/haven.identity.v1.IdentityService/Login`. With
+     * `authorization: 'policy'` the table's public methods are public anyway; each path given here must be
+     * public in the table too (start-up fails otherwise).
+     */
     readonly publicMethods?: readonly string[];
   };
+  /**
+   * Default `policy`: every call is checked against the @haven/auth table after authentication and before the
+   * handler (deny by default: a method without an entry is refused with PERMISSION_DENIED `POLICY_DENIED`).
+   * `none` is for the harness's own tests and benchmarks with fake services.
+   */
+  readonly authorization?: AuthorizationMode;
   readonly logger: Logger;
   /** The .proto sources of `services`, for server reflection. */
   readonly protoFiles?: { readonly root: string; readonly files: readonly string[] };
@@ -130,6 +156,10 @@ function splitPath(path: string): { service: string; method: string } {
 interface WrapDeps {
   readonly verifier: { verify(token: string): Promise<Principal> };
   readonly isPublic: boolean;
+  /** Undefined: authentication only (`authorization: 'none'`). */
+  readonly authorize:
+    | ((method: string, principal: Principal) => { allowed: true } | { allowed: false; reason: string })
+    | undefined;
   readonly logger: Logger;
   readonly tracer: ReturnType<typeof trace.getTracer>;
   readonly rpcMetrics: RpcMetrics;
@@ -139,11 +169,25 @@ function makeError(code: grpc.status, message: string): Partial<grpc.StatusObjec
   return { code, details: message, metadata: new grpc.Metadata() };
 }
 
+/** Thrown after authorization for a method the service has no handler for: UNIMPLEMENTED. */
+class NotImplementedSignal extends Error {}
+
+/** The parts of a unary or server-streaming call the wrapper reads. */
+type IncomingCall = Pick<
+  grpc.ServerUnaryCall<unknown, unknown>,
+  'metadata' | 'request' | 'getDeadline' | 'getPeer' | 'once' | 'removeListener'
+>;
+type Answer = (error: Partial<grpc.StatusObject> | null, response?: unknown) => void;
+
+/**
+ * Wraps a handler (or, when `handler` is undefined, a method the service does not implement: UNIMPLEMENTED once
+ * the caller is authenticated and authorized) with auth, policy, tracing, metrics and deadlines.
+ */
 function wrapUnary(
   path: string,
-  handler: UnaryHandler<unknown, unknown>,
+  handler: UnaryHandler<unknown, unknown> | undefined,
   deps: WrapDeps,
-): grpc.handleUnaryCall<unknown, unknown> {
+): (call: IncomingCall, callback: Answer) => void {
   const { service, method } = splitPath(path);
   const spanName = `${service}/${method}`;
   const baseAttributes = { [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method };
@@ -232,7 +276,18 @@ function wrapUnary(
           if (error instanceof HavenError) throw error;
           throw new UnauthenticatedError('invalid token', { cause: error });
         }
+        if (deps.authorize) {
+          const decision = deps.authorize(path, principal);
+          if (!decision.allowed) {
+            deps.logger.info(
+              { rpc: path, correlationId, principalKind: principal.kind, role: principal.role },
+              'call refused by the access policy',
+            );
+            throw new PolicyDeniedError(decision.reason);
+          }
+        }
       }
+      if (!handler) throw new NotImplementedSignal(`${path} is not implemented`);
       const ctx: CallContext = {
         principal,
         metadata,
@@ -256,7 +311,10 @@ function wrapUnary(
 
     context.with(trace.setSpan(parent, span), run).then(
       (response) => answer(null, response),
-      (error: unknown) => answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error),
+      (error: unknown) =>
+        error instanceof NotImplementedSignal
+          ? answer(makeError(grpc.status.UNIMPLEMENTED, error.message))
+          : answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error),
     );
   };
 }
@@ -268,22 +326,44 @@ function serviceNameOf(definition: grpc.ServiceDefinition): string {
 }
 
 /**
- * Starts a gRPC server the Haven way: every unary handler wrapped once (bearer-token auth unless public,
+ * Starts a gRPC server the Haven way: every unary handler wrapped once (bearer-token auth unless public, then
+ * the @haven/auth access policy before the handler runs — PERMISSION_DENIED `POLICY_DENIED`, deny by default —
  * correlation id, OpenTelemetry server span with the caller's trace as parent, RED metrics, deadline and
  * cancellation → `ctx.signal`, HavenError → gRPC status with google.rpc.Status details), plus the standard
  * health service (SERVING for '' and each service) and server reflection.
+ * Methods of a definition without a handler authenticate and authorize too, then answer UNIMPLEMENTED.
  * Throws TypeError when a handler names a method the definition lacks, a handler is given for a streaming
- * method, or a public method path is not served; rejects when the port cannot be bound.
+ * method, a declared public method path is not served or (policy mode) not public in the table; rejects when
+ * the port cannot be bound.
  */
 export async function startGrpcService(options: GrpcServiceOptions): Promise<RunningGrpcService> {
   const { logger } = options;
   const tracer = trace.getTracer('@haven/service');
   const meter = options.meter ?? metrics.getMeter('@haven/service');
   const rpcMetrics = createRpcMetrics(meter);
-  const publicMethods = new Set(options.auth.publicMethods ?? []);
+  const mode: AuthorizationMode = options.authorization ?? 'policy';
+  const declaredPublic = new Set(options.auth.publicMethods ?? []);
+  const tablePublic = new Set(mode === 'policy' ? policyPublicMethods() : []);
+  if (mode === 'policy') {
+    for (const p of declaredPublic) {
+      if (!tablePublic.has(p)) {
+        throw new TypeError(
+          `startGrpcService: public method ${p} is not public in the access policy (@haven/auth POLICY)`,
+        );
+      }
+    }
+  }
+  const isPublic = (path: string): boolean => declaredPublic.has(path) || tablePublic.has(path);
   const server = new grpc.Server(options.serverOptions);
   const served = new Set<string>();
   const serviceNames: string[] = [];
+  const deps = {
+    verifier: options.auth.verifier,
+    authorize: mode === 'policy' ? policyAuthorize : undefined,
+    logger,
+    tracer,
+    rpcMetrics,
+  };
 
   for (const registration of options.services) {
     const { definition, handlers } = registration;
@@ -300,16 +380,40 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
       }
       served.add(methodDef.path);
       implementation[key] = wrapUnary(methodDef.path, handler as UnaryHandler<unknown, unknown>, {
-        verifier: options.auth.verifier,
-        isPublic: publicMethods.has(methodDef.path),
-        logger,
-        tracer,
-        rpcMetrics,
+        ...deps,
+        isPublic: isPublic(methodDef.path),
+      }) as grpc.handleUnaryCall<unknown, unknown>;
+    }
+    // Methods without a handler still authenticate and authorize before answering UNIMPLEMENTED, so the
+    // policy holds for every method of the contract (and a probe learns nothing without the right token).
+    for (const [key, methodDef] of Object.entries(definition)) {
+      if (implementation[key] !== undefined || methodDef.requestStream) continue;
+      const unimplemented = wrapUnary(methodDef.path, undefined, {
+        ...deps,
+        isPublic: isPublic(methodDef.path),
       });
+      if (!methodDef.responseStream) {
+        implementation[key] = unimplemented as grpc.handleUnaryCall<unknown, unknown>;
+      } else {
+        const streaming: grpc.handleServerStreamingCall<unknown, unknown> = (call) =>
+          unimplemented(call, (error) => {
+            if (error) call.emit('error', error);
+            else call.end();
+          });
+        implementation[key] = streaming;
+      }
+    }
+    if (mode === 'policy' && logger.isLevelEnabled('warn')) {
+      const unlisted = Object.values(definition)
+        .map((m) => m.path)
+        .filter((p) => policyOf(p) === undefined);
+      if (unlisted.length > 0) {
+        logger.warn({ methods: unlisted }, 'methods without an access policy entry: every call is refused');
+      }
     }
     server.addService(definition, implementation);
   }
-  for (const p of publicMethods) {
+  for (const p of declaredPublic) {
     if (!served.has(p)) throw new TypeError(`startGrpcService: public method ${p} is not served`);
   }
 

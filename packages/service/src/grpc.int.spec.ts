@@ -145,6 +145,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
       host: '127.0.0.1',
       services: [{ definition: EchoService.service, handlers }],
       auth: { verifier, publicMethods: ['/haven.test.v1.EchoService/Ping'] },
+      authorization: 'none',
       logger,
       protoFiles: { root: dir, files: ['echo.proto'] },
       shutdownGraceMs: 5000,
@@ -381,6 +382,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
         host: '127.0.0.1',
         services: [{ definition: EchoService.service, handlers: { Ech0: handlers['Echo']! } }],
         auth: { verifier },
+        authorization: 'none',
         logger,
       }),
     ).rejects.toThrow(/Ech0/);
@@ -391,6 +393,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
         host: '127.0.0.1',
         services: [{ definition: EchoService.service, handlers }],
         auth: { verifier, publicMethods: ['/haven.test.v1.EchoService/Nope'] },
+        authorization: 'none',
         logger,
       }),
     ).rejects.toThrow(/Nope/);
@@ -404,6 +407,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
       host: '127.0.0.1',
       services: [{ definition: EchoService.service, handlers }],
       auth: { verifier },
+      authorization: 'none',
       logger,
       shutdownGraceMs: 5000,
       onShutdown: [

@@ -1,0 +1,236 @@
+/**
+ * Haven's least-privilege table: every RPC of every service in `proto/`, by full gRPC method path, and who may
+ * call it. The gRPC harness (@haven/service `startGrpcService`) enforces it before any handler runs, and refuses
+ * a method that has no entry (deny by default). Handlers keep the OWNERSHIP checks the table cannot express (a
+ * clinician only their own appointments, visits and recordings; a patient only their own visit).
+ *
+ * Pure: no Node builtins, no I/O.
+ */
+
+/** Staff roles (the `role` claim of a user's token). */
+export const Role = {
+  Admin: 'admin',
+  Clinician: 'clinician',
+  FrontDesk: 'front_desk',
+  Auditor: 'auditor',
+} as const;
+/** One of {@link Role}. */
+export type Role = (typeof Role)[keyof typeof Role];
+/** Every {@link Role}, in a stable order. */
+export const ROLES: readonly Role[] = Object.freeze(Object.values(Role));
+
+/** The kinds of authenticated caller (the `kind` claim; `user` is staff, gated by {@link Role}). */
+export const PrincipalKind = {
+  User: 'user',
+  Patient: 'patient',
+  ServiceAccount: 'service_account',
+  Service: 'service',
+} as const;
+/** One of {@link PrincipalKind}. */
+export type PrincipalKind = (typeof PrincipalKind)[keyof typeof PrincipalKind];
+/** The kinds a policy entry can admit by kind (users are admitted by role or `self`). */
+export type NonUserKind = Exclude<PrincipalKind, 'user'>;
+
+/**
+ * Scopes a hospital system's service account can hold: `<service>.<resource>.<read|write>`. A scope names the
+ * RPCs it opens in {@link POLICY}; a write scope does not imply the read scope.
+ */
+export const Scope = {
+  SchedulingPatientsRead: 'scheduling.patients.read',
+  SchedulingPatientsWrite: 'scheduling.patients.write',
+  SchedulingAppointmentsRead: 'scheduling.appointments.read',
+  SchedulingAppointmentsWrite: 'scheduling.appointments.write',
+  SessionVisitsWrite: 'session.visits.write',
+  AuditEventsRead: 'audit.events.read',
+} as const;
+/** One of {@link Scope}. */
+export type Scope = (typeof Scope)[keyof typeof Scope];
+/** Every {@link Scope}, in a stable order (identity validates the scopes of a new service account against it). */
+export const SCOPES: readonly Scope[] = Object.freeze(Object.values(Scope));
+
+/** A method anyone may call, without a token (the handler authenticates by other means, or there is nothing to guard). */
+export interface PublicPolicy {
+  readonly public: true;
+  /** Why it is public. */
+  readonly note: string;
+}
+
+/**
+ * A method for authenticated callers. A caller is admitted when ANY clause matches:
+ * a user whose role is in `roles`; any user when `self` (the handler acts on the caller's own account only);
+ * a patient when `kinds` has `patient`; a service account when `kinds` has `service_account` and it holds at
+ * least one of `scopes` (every entry that lists scopes lists `service_account`, and the reverse); an internal
+ * service when `kinds` has `service`.
+ */
+export interface RestrictedPolicy {
+  readonly public?: never;
+  readonly roles?: readonly Role[];
+  readonly kinds?: readonly NonUserKind[];
+  readonly scopes?: readonly Scope[];
+  readonly self?: true;
+  /** What the handler still checks (ownership) or why the entry is what it is. */
+  readonly note: string;
+}
+
+/** One entry of {@link POLICY}. */
+export type MethodPolicy = PublicPolicy | RestrictedPolicy;
+
+const IDENTITY = '/haven.identity.v1.IdentityService/';
+const SCHEDULING = '/haven.scheduling.v1.SchedulingService/';
+const SESSION = '/haven.session.v1.SessionService/';
+const RECORDING = '/haven.recording.v1.RecordingService/';
+const AUDIT = '/haven.audit.v1.AuditService/';
+
+const { Admin, Clinician, FrontDesk, Auditor } = Role;
+const PATIENT = 'patient' as const;
+const SERVICE_ACCOUNT = 'service_account' as const;
+
+const adminOnly = (note: string): RestrictedPolicy => ({ roles: [Admin], note });
+const schedulingStaff = (scope: Scope, note: string): RestrictedPolicy => ({
+  roles: [Admin, FrontDesk, Clinician],
+  kinds: [SERVICE_ACCOUNT],
+  scopes: [scope],
+  note,
+});
+const clinicianOwn = (note: string): RestrictedPolicy => ({ roles: [Clinician], note });
+const auditReader = (note: string): RestrictedPolicy => ({
+  roles: [Admin, Auditor],
+  kinds: [SERVICE_ACCOUNT],
+  scopes: [Scope.AuditEventsRead],
+  note,
+});
+
+/**
+ * The table: full gRPC method path → who may call it. Every RPC of every service in `proto/` has exactly one
+ * entry (a unit test walks the proto descriptors); a method without an entry is refused.
+ */
+export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
+  // identity
+  [`${IDENTITY}CreateUser`]: adminOnly('invites a staff user'),
+  [`${IDENTITY}GetUser`]: {
+    roles: [Admin],
+    self: true,
+    note: 'admin reads anyone; the handler lets any other user read only themself',
+  },
+  [`${IDENTITY}ListUsers`]: adminOnly('user directory'),
+  [`${IDENTITY}ActivateUser`]: {
+    public: true,
+    note: 'the invitation token authenticates; reactivation checks an admin token in the handler',
+  },
+  [`${IDENTITY}DeactivateUser`]: adminOnly('ends all the user’s sessions'),
+  [`${IDENTITY}ChangeUserRole`]: adminOnly('ends all the user’s sessions'),
+  [`${IDENTITY}Login`]: { public: true, note: 'username, password and TOTP authenticate' },
+  [`${IDENTITY}RefreshToken`]: { public: true, note: 'the refresh token authenticates' },
+  [`${IDENTITY}Logout`]: { self: true, note: 'any signed-in user, their own session' },
+  [`${IDENTITY}ChangePassword`]: { self: true, note: 'any signed-in user, their own password' },
+  [`${IDENTITY}EnrollTotp`]: { self: true, note: 'any signed-in user, their own MFA' },
+  [`${IDENTITY}ConfirmTotp`]: { self: true, note: 'any signed-in user, their own MFA' },
+  [`${IDENTITY}ResetMfa`]: adminOnly('the user enrolls again at next login'),
+  [`${IDENTITY}CreateServiceAccount`]: adminOnly('hospital system accounts'),
+  [`${IDENTITY}GetServiceAccount`]: adminOnly('hospital system accounts'),
+  [`${IDENTITY}ListServiceAccounts`]: adminOnly('hospital system accounts'),
+  [`${IDENTITY}IssueServiceAccountToken`]: {
+    public: true,
+    note: 'client id and secret authenticate (OAuth 2.0 client credentials)',
+  },
+  [`${IDENTITY}RotateServiceAccountSecret`]: adminOnly('hospital system accounts'),
+  [`${IDENTITY}RequestBreakGlass`]: {
+    roles: [Clinician, Admin],
+    note: 'needs a written reason; raises an alert',
+  },
+  [`${IDENTITY}GetJwks`]: { public: true, note: 'public keys only' },
+
+  // scheduling
+  [`${SCHEDULING}CreatePatient`]: schedulingStaff(
+    Scope.SchedulingPatientsWrite,
+    'PHI; clinicians register their own patients',
+  ),
+  [`${SCHEDULING}GetPatient`]: schedulingStaff(
+    Scope.SchedulingPatientsRead,
+    'PHI read, audited; clinician only their own patients',
+  ),
+  [`${SCHEDULING}ListPatients`]: schedulingStaff(
+    Scope.SchedulingPatientsRead,
+    'PHI read, audited; clinician only their own patients',
+  ),
+  [`${SCHEDULING}BookAppointment`]: schedulingStaff(
+    Scope.SchedulingAppointmentsWrite,
+    'clinician only for themself',
+  ),
+  [`${SCHEDULING}GetAppointment`]: schedulingStaff(
+    Scope.SchedulingAppointmentsRead,
+    'clinician only their own',
+  ),
+  [`${SCHEDULING}ListAppointments`]: schedulingStaff(
+    Scope.SchedulingAppointmentsRead,
+    'clinician only their own',
+  ),
+  [`${SCHEDULING}RescheduleAppointment`]: schedulingStaff(
+    Scope.SchedulingAppointmentsWrite,
+    'clinician only their own',
+  ),
+  [`${SCHEDULING}CancelAppointment`]: schedulingStaff(
+    Scope.SchedulingAppointmentsWrite,
+    'clinician only their own',
+  ),
+  [`${SCHEDULING}MarkNoShow`]: schedulingStaff(Scope.SchedulingAppointmentsWrite, 'clinician only their own'),
+  [`${SCHEDULING}IssuePatientLink`]: schedulingStaff(
+    Scope.SchedulingAppointmentsWrite,
+    'clinician only their own',
+  ),
+  [`${SCHEDULING}RedeemPatientLink`]: {
+    public: true,
+    note: 'link token and passcode (and date of birth) authenticate; answers a patient token',
+  },
+
+  // session
+  [`${SESSION}OpenVisit`]: {
+    kinds: [SERVICE_ACCOUNT],
+    scopes: [Scope.SessionVisitsWrite],
+    note: 'hospital systems; visits also open on booking',
+  },
+  [`${SESSION}GetVisit`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'clinician their own; patient their own',
+  },
+  [`${SESSION}ListVisits`]: clinicianOwn('clinician their own'),
+  [`${SESSION}JoinLobby`]: { kinds: [PATIENT], note: 'patient, their own visit' },
+  [`${SESSION}ListLobby`]: clinicianOwn('clinician their own'),
+  [`${SESSION}AdmitParticipant`]: clinicianOwn('clinician their own'),
+  [`${SESSION}DenyParticipant`]: clinicianOwn('clinician their own'),
+  [`${SESSION}LockVisit`]: clinicianOwn('clinician their own'),
+  [`${SESSION}UnlockVisit`]: clinicianOwn('clinician their own'),
+  [`${SESSION}KickParticipant`]: clinicianOwn('clinician their own'),
+  [`${SESSION}LeaveVisit`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'clinician their own; patient their own, once admitted',
+  },
+  [`${SESSION}EndVisit`]: clinicianOwn('clinician their own'),
+  [`${SESSION}RecordConsent`]: { kinds: [PATIENT], note: 'patient, their own visit' },
+  [`${SESSION}StartRecording`]: clinicianOwn('clinician their own; needs the patient’s consent'),
+  [`${SESSION}StopRecording`]: clinicianOwn('clinician their own'),
+  [`${SESSION}JoinMedia`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'clinician their own; patient their own, once admitted',
+  },
+
+  // recording
+  [`${RECORDING}GetRecording`]: clinicianOwn('clinician their own'),
+  [`${RECORDING}ListRecordings`]: clinicianOwn('clinician their own'),
+  [`${RECORDING}PlayRecording`]: clinicianOwn('PHI access, audited; clinician their own'),
+  [`${RECORDING}DeleteRecording`]: adminOnly('crypto-shredding'),
+  [`${RECORDING}GetRetentionPolicy`]: adminOnly('settings'),
+  [`${RECORDING}UpdateRetentionPolicy`]: adminOnly('settings'),
+
+  // audit
+  [`${AUDIT}ListAuditEvents`]: auditReader('read-only; every query is itself audited'),
+  [`${AUDIT}GetAuditEvent`]: auditReader('read-only; every query is itself audited'),
+  [`${AUDIT}GetTreeHead`]: auditReader('read-only'),
+  [`${AUDIT}GetInclusionProof`]: auditReader('read-only'),
+  [`${AUDIT}GetConsistencyProof`]: auditReader('read-only'),
+  [`${AUDIT}ExportAuditLog`]: auditReader('read-only; streams'),
+  [`${AUDIT}ListMyAccessLog`]: { kinds: [PATIENT], note: 'patient, their own access log' },
+} satisfies Record<string, MethodPolicy>);
