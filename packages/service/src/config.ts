@@ -99,6 +99,7 @@ export function isSensitiveVariable(name: string): boolean {
 export const STACK_WIDE_VARIABLES: readonly string[] = [
   'HAVEN_EVENT_STORE',
   'HAVEN_JWKS_URL',
+  'HAVEN_PATIENT_JWKS_URL',
   'HAVEN_KMS',
   'HAVEN_KEYRING_FILE',
   'HAVEN_JANUS_WS_URLS',

@@ -19,10 +19,42 @@ export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './l
 export type { Logger, CreateLoggerOptions } from './logger';
 export { PrincipalKind, actorOf, requirePrincipal, commandMetadata } from './principal';
 export type { Principal } from './principal';
-export { createJwtVerifier, createVerifierFromConfig, principalFromClaims, JWT_ALGORITHMS, PATIENT_TOKEN_ISSUER } from './jwt';
+export {
+  createJwtVerifier,
+  createVerifierFromConfig,
+  principalFromClaims,
+  JWT_ALGORITHMS,
+  PATIENT_TOKEN_ISSUER,
+} from './jwt';
 export type { JwtVerifierOptions, TokenVerifier, TrustedIssuer } from './jwt';
-export { startGrpcService } from './grpc-server';
+export {
+  RevocationFeed,
+  RevocationPublisher,
+  RevocationSet,
+  RevocationReason,
+  ensureRevocationStream,
+  REVOCATIONS_SUBJECT,
+  REVOCATIONS_STREAM,
+  REVOCATION_RETENTION_MS,
+  SESSION_REVOKED_TYPE,
+} from './revocation';
 export type {
+  RevocationFeedOptions,
+  RevocationNatsOptions,
+  RevocationSetOptions,
+  SessionRevoked,
+  TokenFacts,
+} from './revocation';
+export {
+  recordBreakGlassUse,
+  breakGlassCovers,
+  BREAK_GLASS_SCOPE,
+  BREAK_GLASS_USED_TYPE,
+} from './break-glass';
+export type { RecordBreakGlassUseOptions } from './break-glass';
+export { startGrpcService, PolicyDeniedError } from './grpc-server';
+export type {
+  AuthorizationMode,
   CallContext,
   GrpcServiceOptions,
   RunningGrpcService,

@@ -4,6 +4,7 @@ import { HavenError, UnauthenticatedError, UnavailableError } from '@haven/error
 import { ConfigError } from './config';
 import { PrincipalKind } from './principal';
 import type { Principal } from './principal';
+import type { RevocationFeed, TokenFacts } from './revocation';
 
 /** Verifies a bearer token into a {@link Principal}. */
 export interface TokenVerifier {
@@ -43,6 +44,11 @@ export interface JwtVerifierOptions {
   readonly cacheTtlMs?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
+  /**
+   * Revocation check run on every call, cached or not (e.g. `(p, t) => feed.isRevoked(p, t)` with a
+   * RevocationFeed). A revoked principal is refused with UnauthenticatedError and dropped from the cache.
+   */
+  readonly isRevoked?: (principal: Principal, token: TokenFacts) => boolean;
 }
 
 /** Signature algorithms Haven tokens may use. Anything else, including `none`, is refused. */
@@ -75,14 +81,17 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
   issuers.set(options.issuer, { keySet: keySetOf(options) });
   for (const other of options.otherIssuers ?? []) {
     if ((other.jwksUrl === undefined) === (other.jwks === undefined) || issuers.has(other.issuer)) {
-      throw new TypeError(`createJwtVerifier: issuer ${other.issuer} needs exactly one of jwksUrl and jwks, once`);
+      throw new TypeError(
+        `createJwtVerifier: issuer ${other.issuer} needs exactly one of jwksUrl and jwks, once`,
+      );
     }
     issuers.set(other.issuer, { keySet: keySetOf(other), kinds: new Set(other.kinds) });
   }
   const now = options.now ?? Date.now;
   const cacheSize = options.cacheSize ?? 1000;
   const cacheTtlMs = options.cacheTtlMs ?? 60_000;
-  const cache = new Map<string, { principal: Principal; until: number }>();
+  const cache = new Map<string, { principal: Principal; until: number; facts: TokenFacts }>();
+  const isRevoked = options.isRevoked;
 
   return {
     async verify(token: string): Promise<Principal> {
@@ -91,6 +100,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
       }
       const cached = cache.get(token);
       if (cached) {
+        if (isRevoked?.(cached.principal, cached.facts)) {
+          cache.delete(token);
+          throw new UnauthenticatedError('token revoked');
+        }
         if (cached.until > now()) {
           cache.delete(token);
           cache.set(token, cached);
@@ -125,13 +138,15 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
       if (trusted?.kinds && !trusted.kinds.has(principal.kind)) {
         throw new UnauthenticatedError(`issuer ${issuer} may not vouch for a ${principal.kind}`);
       }
+      const facts: TokenFacts = typeof payload.iat === 'number' ? { issuedAtSec: payload.iat } : {};
+      if (isRevoked?.(principal, facts)) throw new UnauthenticatedError('token revoked');
       if (cacheSize > 0 && typeof payload.exp === 'number') {
         const until = Math.min(payload.exp * 1000, now() + cacheTtlMs);
         if (cache.size >= cacheSize) {
           const oldest = cache.keys().next();
           if (!oldest.done) cache.delete(oldest.value);
         }
-        cache.set(token, { principal, until });
+        cache.set(token, { principal, until, facts });
       }
       return principal;
     },
@@ -162,11 +177,21 @@ function translateJoseError(error: unknown): HavenError {
 
 /**
  * Maps verified JWT claims to a {@link Principal}: `sub` → id, `kind` (default `user`), `role`, `scope`
- * (space separated), `sid` → sessionId, `visit` → subjectOf.
+ * (space separated), `sid` → sessionId, `visit` → subjectOf, `bg` + `bg_res` → breakGlass (grant id and the
+ * one resource it opens, e.g. `patients/p-1`).
  * Throws UnauthenticatedError when `sub` is missing or a claim has the wrong type or an unknown kind.
  */
 export function principalFromClaims(claims: JWTPayload): Principal {
-  const { sub, role, scope, kind = 'user', sid, visit } = claims as Record<string, unknown>;
+  const {
+    sub,
+    role,
+    scope,
+    kind = 'user',
+    sid,
+    visit,
+    bg,
+    bg_res: bgResource,
+  } = claims as Record<string, unknown>;
   if (typeof sub !== 'string' || sub.length === 0) throw new UnauthenticatedError('token has no subject');
   if (typeof kind !== 'string' || !KINDS.has(kind))
     throw new UnauthenticatedError('token has an unknown principal kind');
@@ -177,6 +202,8 @@ export function principalFromClaims(claims: JWTPayload): Principal {
   if (sid !== undefined && typeof sid !== 'string') throw new UnauthenticatedError('token sid is malformed');
   if (visit !== undefined && typeof visit !== 'string')
     throw new UnauthenticatedError('token visit is malformed');
+  if (bg !== undefined && (typeof bg !== 'string' || typeof bgResource !== 'string'))
+    throw new UnauthenticatedError('token break-glass grant is malformed');
   return Object.freeze({
     kind: kind as PrincipalKind,
     id: sub,
@@ -184,6 +211,9 @@ export function principalFromClaims(claims: JWTPayload): Principal {
     ...(role !== undefined ? { role } : {}),
     ...(sid !== undefined ? { sessionId: sid } : {}),
     ...(visit !== undefined ? { subjectOf: visit } : {}),
+    ...(typeof bg === 'string' && typeof bgResource === 'string'
+      ? { breakGlass: Object.freeze({ grantId: bg, resource: bgResource }) }
+      : {}),
   });
 }
 
@@ -192,24 +222,42 @@ export const PATIENT_TOKEN_ISSUER = 'haven-scheduling';
 
 /**
  * The verifier every service uses, from its configuration: tokens of the identity service (HAVEN_JWKS_URL) and,
- * when HAVEN_PATIENT_JWKS_URL is set, patient tokens of the scheduling service (patients only).
+ * when HAVEN_PATIENT_JWKS_URL is set, patient tokens of the scheduling service (patients only). With
+ * `revocations` (a connected RevocationFeed) revoked sessions and subjects are refused within seconds.
  * Throws ConfigError when HAVEN_JWKS_URL is missing: a service that cannot verify callers must not start.
  */
-export function createVerifierFromConfig(config: {
-  readonly HAVEN_JWKS_URL?: string | undefined;
-  readonly HAVEN_PATIENT_JWKS_URL?: string | undefined;
-  readonly HAVEN_JWT_ISSUER: string;
-  readonly HAVEN_JWT_AUDIENCE: string;
-}): TokenVerifier {
+export function createVerifierFromConfig(
+  config: {
+    readonly HAVEN_JWKS_URL?: string | undefined;
+    readonly HAVEN_PATIENT_JWKS_URL?: string | undefined;
+    readonly HAVEN_JWT_ISSUER: string;
+    readonly HAVEN_JWT_AUDIENCE: string;
+  },
+  options: { readonly revocations?: RevocationFeed } = {},
+): TokenVerifier {
+  const feed = options.revocations;
   if (!config.HAVEN_JWKS_URL) {
-    throw new ConfigError([{ variable: 'HAVEN_JWKS_URL', problem: 'required: the service verifies every caller against it' }]);
+    throw new ConfigError([
+      { variable: 'HAVEN_JWKS_URL', problem: 'required: the service verifies every caller against it' },
+    ]);
   }
   return createJwtVerifier({
     jwksUrl: config.HAVEN_JWKS_URL,
     issuer: config.HAVEN_JWT_ISSUER,
     audience: config.HAVEN_JWT_AUDIENCE,
     ...(config.HAVEN_PATIENT_JWKS_URL
-      ? { otherIssuers: [{ issuer: PATIENT_TOKEN_ISSUER, jwksUrl: config.HAVEN_PATIENT_JWKS_URL, kinds: [PrincipalKind.Patient] }] }
+      ? {
+          otherIssuers: [
+            {
+              issuer: PATIENT_TOKEN_ISSUER,
+              jwksUrl: config.HAVEN_PATIENT_JWKS_URL,
+              kinds: [PrincipalKind.Patient],
+            },
+          ],
+        }
+      : {}),
+    ...(feed
+      ? { isRevoked: (principal: Principal, token: TokenFacts) => feed.isRevoked(principal, token) }
       : {}),
   });
 }

@@ -124,7 +124,11 @@ describe('a verifier that also trusts the scheduling service for patient tokens'
 
   it('accepts a patient token signed by the scheduling service', async () => {
     const token = await scheduling.sign({ sub: 'pp-1', kind: 'patient', visit: 'visits/apt-1' });
-    await expect(verifier.verify(token)).resolves.toMatchObject({ kind: 'patient', id: 'pp-1', subjectOf: 'visits/apt-1' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({
+      kind: 'patient',
+      id: 'pp-1',
+      subjectOf: 'visits/apt-1',
+    });
   });
 
   it('refuses a staff token signed by the scheduling service', async () => {

@@ -24,6 +24,8 @@ export interface Principal {
   readonly sessionId?: string;
   /** The appointment/visit a patient principal is scoped to (`visit`). */
   readonly subjectOf?: string;
+  /** A break-glass grant the token carries (`bg`, `bg_res` claims; scope `breakglass`). */
+  readonly breakGlass?: { readonly grantId: string; readonly resource: string };
 }
 
 /** The event-envelope actor of a principal (`{ kind, id, role? }`). Throws nothing. */

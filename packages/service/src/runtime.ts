@@ -4,6 +4,7 @@ import type { BaseConfig } from './config';
 import { startGrpcService, type RunningGrpcService, type ServiceRegistration } from './grpc-server';
 import { createVerifierFromConfig } from './jwt';
 import type { Logger } from './logger';
+import { RevocationFeed } from './revocation';
 
 /**
  * The event store the configuration selects (HAVEN_EVENT_STORE): JetStream at NATS_URL (default) or KurrentDB
@@ -34,6 +35,8 @@ export interface HavenGrpcOptions {
     | 'HAVEN_JWT_ISSUER'
     | 'HAVEN_JWT_AUDIENCE'
     | 'HAVEN_SHUTDOWN_GRACE_MS'
+    | 'NATS_URL'
+    | 'NATS_CREDS_FILE'
   >;
   readonly logger: Logger;
   readonly services: readonly ServiceRegistration[];
@@ -43,23 +46,31 @@ export interface HavenGrpcOptions {
 }
 
 /**
- * A Haven service's gRPC server as every service runs it: callers verified against the configured JWKS,
- * health and reflection over the repo's protos, the configured shutdown grace, and the given shutdown hooks.
- * Throws ConfigError when HAVEN_JWKS_URL is missing, and when the port is taken.
+ * A Haven service's gRPC server as every service runs it: callers verified against the configured JWKS and
+ * refused within seconds of a revocation (identity's revocation feed over NATS), health and reflection over
+ * the repo's protos, the configured shutdown grace, and the given shutdown hooks.
+ * Throws ConfigError when HAVEN_JWKS_URL is missing, UnavailableError when NATS is unreachable, and when the
+ * port is taken.
  */
-export function serveHavenGrpc(options: HavenGrpcOptions): Promise<RunningGrpcService> {
+export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<RunningGrpcService> {
+  const revocations = await RevocationFeed.connect({
+    servers: options.config.NATS_URL,
+    name: `haven-${options.name}-revocations`,
+    ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),
+    logger: options.logger,
+  });
   return startGrpcService({
     name: options.name,
     port: options.config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
     services: options.services,
     auth: {
-      verifier: createVerifierFromConfig(options.config),
+      verifier: createVerifierFromConfig(options.config, { revocations }),
       ...(options.publicMethods ? { publicMethods: options.publicMethods } : {}),
     },
     logger: options.logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
     shutdownGraceMs: options.config.HAVEN_SHUTDOWN_GRACE_MS,
-    ...(options.onShutdown ? { onShutdown: options.onShutdown } : {}),
+    onShutdown: [...(options.onShutdown ?? []), () => revocations.close()],
   });
 }

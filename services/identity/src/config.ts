@@ -16,6 +16,21 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: 50051 }).
   HAVEN_ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(1),
   /** Session idle timeout (automatic logoff), seconds. Default 15 min. */
   HAVEN_SESSION_IDLE_TIMEOUT_SEC: seconds(900),
+  /** Same as HAVEN_SESSION_IDLE_TIMEOUT_SEC (the name the chart and the issue use); wins when both are set. */
+  HAVEN_IDLE_TIMEOUT_SEC: z.coerce.number().int().min(1).optional(),
+  /** Roles that must enroll TOTP (comma list; `none` for nobody). Default admin,clinician. */
+  HAVEN_MFA_REQUIRED_ROLES: z
+    .string()
+    .default('admin,clinician')
+    .transform((v) =>
+      v.trim() === 'none'
+        ? []
+        : v
+            .split(',')
+            .map((r) => r.trim())
+            .filter((r) => r !== ''),
+    )
+    .pipe(z.array(z.enum(['admin', 'clinician', 'front_desk', 'auditor']))),
   /** Absolute session lifetime, seconds. Default 12 h. */
   HAVEN_SESSION_MAX_LIFETIME_SEC: seconds(43_200),
   /** Access token lifetime, seconds. Default 5 min. */

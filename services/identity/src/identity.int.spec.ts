@@ -17,6 +17,7 @@ import {
 } from '@haven/service';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { runCli, type CliIo } from './cli';
+import { totpCodeAt } from './mfa/totp';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 
@@ -28,6 +29,9 @@ let dataDir: string;
 let env: Record<string, string>;
 let service: RunningIdentityService;
 let client: identity.IdentityServiceClient;
+/** The admin's full-scope token (after TOTP enrollment) and recovery codes for later logins. */
+let adminToken: string;
+let recoveryCodes: string[];
 
 function io(stdin = ''): CliIo & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -131,7 +135,23 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('logs in over gRPC; the access token verifies against the JWKS served over HTTP', async () => {
-    const res = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
+    // An un-enrolled admin gets a token limited to TOTP enrollment.
+    const first = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
+    expect(first.mfaEnrollmentRequired).toBe(true);
+    const enrolled = await call('enrollTotp', {}, first.tokens?.accessToken);
+    const confirmed = await call(
+      'confirmTotp',
+      { code: await totpCodeAt(enrolled.secret) },
+      first.tokens?.accessToken,
+    );
+    recoveryCodes = confirmed.recoveryCodes;
+    const res = await call('login', {
+      username: 'admin@demo.clinic',
+      password: PASSWORD,
+      totpCode: await totpCodeAt(enrolled.secret, Date.now() + 30_000),
+    });
+    expect(res.mfaEnrollmentRequired).toBe(false);
+    adminToken = res.tokens?.accessToken as string;
     expect(res.user?.role).toBe(identity.Role.ROLE_ADMIN);
     expect(res.tokens?.refreshToken).toMatch(/^[0-9a-f-]{36}\./);
     const jwks = JSON.parse(await (await fetch(service.jwksUrl)).text());
@@ -150,9 +170,6 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('creates, activates and lists users through the RPCs; admin-only RPCs refuse others', async () => {
-    const adminToken = (
-      await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' })
-    ).tokens?.accessToken as string;
     const created = await call(
       'createUser',
       {
@@ -196,7 +213,9 @@ describe('identity service (real NATS, real gRPC)', () => {
     expect(
       await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, 'not.a.jwt')),
     ).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await codeOf(call('enrollTotp', {}, fdToken))).toBe(grpc.status.UNIMPLEMENTED);
+    expect(await codeOf(call('resetMfa', { name: `users/${adminId}` }, fdToken))).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
   });
 
   it('answers a wrong password with UNAUTHENTICATED and appends LoginFailed; locks after 5 failures', async () => {
@@ -237,7 +256,11 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('rotates refresh tokens; reusing an old one ends the session and its access token stops working here', async () => {
-    const login = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
+    const login = await call('login', {
+      username: 'admin@demo.clinic',
+      password: PASSWORD,
+      totpCode: recoveryCodes[0] as string,
+    });
     const r1 = login.tokens?.refreshToken as string;
     const refreshed = await call('refreshToken', { refreshToken: r1 });
     const r2 = refreshed.tokens?.refreshToken as string;
@@ -250,10 +273,14 @@ describe('identity service (real NATS, real gRPC)', () => {
     expect(await codeOf(call('refreshToken', { refreshToken: r1 }))).toBe(grpc.status.UNAUTHENTICATED);
     expect(await codeOf(call('refreshToken', { refreshToken: r2 }))).toBe(grpc.status.UNAUTHENTICATED);
     const sid = r1.split('.')[0] as string;
-    const ended = (await service.runtime.store.read(`identity.session-${sid}`)).at(-1);
+    const [ended, revoked] = (await service.runtime.store.read(`identity.session-${sid}`)).slice(-2);
     expect(ended).toMatchObject({
       type: 'haven.identity.v1.SessionEnded',
       data: { reason: 'reuse_detected' },
+    });
+    expect(revoked).toMatchObject({
+      type: 'haven.identity.v1.SessionRevoked',
+      data: { sid, sub: adminId, reason: 'reuse_detected' },
     });
     expect(
       await codeOf(
@@ -263,7 +290,11 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('logout ends the session', async () => {
-    const login = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
+    const login = await call('login', {
+      username: 'admin@demo.clinic',
+      password: PASSWORD,
+      totpCode: recoveryCodes[1] as string,
+    });
     await call('logout', { refreshToken: '' }, login.tokens?.accessToken);
     expect(await codeOf(call('refreshToken', { refreshToken: login.tokens?.refreshToken as string }))).toBe(
       grpc.status.UNAUTHENTICATED,

@@ -15,8 +15,21 @@ import { loadIdentityConfig, type IdentityConfig } from './config';
 import { startJwksServer, type JwksServer } from './tokens/jwks-server';
 import { createIdentityRuntime, type IdentityRuntime } from './wiring';
 
-export { IdentityApp, LOGIN_FAILED_MESSAGE } from './app/identity-app';
-export type { IdentityAppOptions, LoginResult, TokenSetView, UserView } from './app/identity-app';
+export {
+  IdentityApp,
+  LOGIN_FAILED_MESSAGE,
+  MFA_ENROLL_SCOPE,
+  BREAK_GLASS_SCOPE,
+  SERVICE_ACCOUNT_TOKEN_TTL_SEC,
+} from './app/identity-app';
+export type {
+  IdentityAppOptions,
+  LoginResult,
+  RevocationSink,
+  ServiceAccountView,
+  TokenSetView,
+  UserView,
+} from './app/identity-app';
 export { identityConfigSchema, loadIdentityConfig } from './config';
 export type { IdentityConfig } from './config';
 export { createIdentityRuntime } from './wiring';

@@ -4,7 +4,13 @@
  */
 import { resolve } from 'node:path';
 import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
-import { createJwtVerifier, type Logger, type Principal, type TokenVerifier } from '@haven/service';
+import {
+  createJwtVerifier,
+  RevocationPublisher,
+  type Logger,
+  type Principal,
+  type TokenVerifier,
+} from '@haven/service';
 import { IdentityApp } from './app/identity-app';
 import type { IdentityConfig } from './config';
 import { loadCommonPasswords } from './password/common-passwords';
@@ -25,7 +31,13 @@ export interface IdentityRuntime {
 /** Opens the key ring and event store and builds the app. Rejects when NATS or the data dir is unusable. */
 export async function createIdentityRuntime(
   config: IdentityConfig,
-  options: { logger?: Logger; store?: EventStore; rotateKeys?: boolean } = {},
+  options: {
+    logger?: Logger;
+    store?: EventStore;
+    rotateKeys?: boolean;
+    /** Where revocations go; by default a RevocationPublisher on NATS_URL. */
+    revocations?: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
+  } = {},
 ): Promise<IdentityRuntime> {
   const keys = await SigningKeyRing.open({ dataDir: resolve(config.HAVEN_DATA_DIR) });
   if (
@@ -41,8 +53,23 @@ export async function createIdentityRuntime(
       name: 'haven-identity',
       ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
     }));
+  let revocations: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
+  try {
+    revocations =
+      options.revocations ??
+      (await RevocationPublisher.connect({
+        servers: config.NATS_URL,
+        name: 'haven-identity-revocations',
+        ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+      }));
+  } catch (error) {
+    if (!options.store) await store.close();
+    throw error;
+  }
   const app = new IdentityApp({
     store,
+    revocations,
+    mfaRequiredRoles: config.HAVEN_MFA_REQUIRED_ROLES,
     keys,
     hasher: createPasswordHasher({
       memoryCost: config.HAVEN_ARGON2_MEMORY_KIB,
@@ -62,7 +89,7 @@ export async function createIdentityRuntime(
       maxLockMs: config.HAVEN_LOCKOUT_MAX_SEC * 1000,
     },
     sessionPolicy: {
-      idleTimeoutMs: config.HAVEN_SESSION_IDLE_TIMEOUT_SEC * 1000,
+      idleTimeoutMs: (config.HAVEN_IDLE_TIMEOUT_SEC ?? config.HAVEN_SESSION_IDLE_TIMEOUT_SEC) * 1000,
       absoluteLifetimeMs: config.HAVEN_SESSION_MAX_LIFETIME_SEC * 1000,
     },
     ipThrottle: {
@@ -98,6 +125,7 @@ export async function createIdentityRuntime(
     keys,
     verifier,
     close: async () => {
+      if (!options.revocations) await revocations.close?.();
       if (!options.store) await store.close();
     },
   };

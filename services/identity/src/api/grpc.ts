@@ -1,13 +1,18 @@
 /**
  * gRPC handlers of haven.identity.v1.IdentityService over the IdentityApp.
- * Implemented: CreateUser, GetUser, ListUsers, ActivateUser, DeactivateUser, ChangeUserRole, Login,
- * RefreshToken, Logout, ChangePassword, ResetMfa, GetJwks. The others are not registered, so grpc-js
- * answers UNIMPLEMENTED.
+ * Every RPC of the proto is implemented. A token limited to `identity.mfa.enroll` (an admin or clinician who
+ * has not enrolled TOTP yet) is accepted only by EnrollTotp, ConfirmTotp and Logout.
  */
 import { PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { identity } from '@haven/proto';
 import type { CallContext, Principal, ServiceRegistration, TokenVerifier } from '@haven/service';
-import type { IdentityApp, TokenSetView, UserView } from '../app/identity-app';
+import {
+  MFA_ENROLL_SCOPE,
+  type IdentityApp,
+  type ServiceAccountView,
+  type TokenSetView,
+  type UserView,
+} from '../app/identity-app';
 import type { CommandContext } from '../app/streams';
 import { peerIp } from '../app/throttle';
 import { Role } from '../user/user';
@@ -20,6 +25,7 @@ export const PUBLIC_METHODS: readonly string[] = [
   P.refreshToken.path,
   P.activateUser.path,
   P.getJwks.path,
+  P.issueServiceAccountToken.path,
 ];
 
 const ROLE_TO_PROTO: Record<Role, identity.Role> = {
@@ -69,6 +75,25 @@ function toProtoTokens(t: TokenSetView): identity.TokenSet {
   };
 }
 
+function toProtoServiceAccount(v: ServiceAccountView): identity.ServiceAccount {
+  return {
+    name: `serviceAccounts/${v.serviceAccountId}`,
+    displayName: v.displayName,
+    clientId: v.clientId,
+    scopes: [...v.scopes],
+    disabled: false,
+    createTime: new Date(v.createdAt),
+    secretRotateTime: new Date(v.secretRotatedAt),
+  };
+}
+
+function serviceAccountIdOf(name: string): string {
+  const m = /^serviceAccounts\/([a-z0-9][a-z0-9-]{3,62})$/.exec(name);
+  if (!m?.[1])
+    throw new ValidationError([{ field: 'name', description: 'must be serviceAccounts/{service_account}' }]);
+  return m[1];
+}
+
 function userIdOf(name: string, field = 'name'): string {
   const m = /^users\/([a-z0-9][a-z0-9-]{3,62})$/.exec(name);
   if (!m?.[1]) throw new ValidationError([{ field, description: 'must be users/{user}' }]);
@@ -98,15 +123,18 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
   const caller = async (
     ctx: CallContext,
     roles?: readonly Role[],
+    options: { enrollmentTokenAccepted?: boolean } = {},
   ): Promise<{ principal: Principal; cmd: CommandContext }> => {
     const principal = ctx.principal;
     if (!principal) throw new UnauthenticatedError('missing bearer token');
     if (principal.kind !== 'user') throw new PermissionError('only staff users may call this');
+    if (principal.scopes.includes(MFA_ENROLL_SCOPE) && options.enrollmentTokenAccepted !== true)
+      throw new PermissionError('enroll TOTP first (EnrollTotp, ConfirmTotp), then sign in again');
     if (principal.sessionId === undefined || !(await app.sessionActive(principal.sessionId))) {
       throw new UnauthenticatedError('session has ended');
     }
     if (roles && !roles.includes(principal.role as Role))
-      throw new PermissionError('this needs the admin role');
+      throw new PermissionError(`this needs the role ${roles.join(' or ')}`);
     const cmd: CommandContext = {
       actor: {
         kind: 'user',
@@ -273,6 +301,109 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
     resetMfa: async (req: identity.ResetMfaRequest, ctx: CallContext): Promise<identity.ResetMfaResponse> => {
       const { cmd } = await admin(ctx);
       return { user: toProtoUser(await app.resetMfa(cmd, userIdOf(req.name))) };
+    },
+
+    enrollTotp: async (
+      _req: identity.EnrollTotpRequest,
+      ctx: CallContext,
+    ): Promise<identity.EnrollTotpResponse> => {
+      const { principal, cmd } = await caller(ctx, undefined, { enrollmentTokenAccepted: true });
+      const result = await app.enrollTotp(cmd, principal.id);
+      return { secret: result.secret, otpauthUri: result.otpauthUri };
+    },
+
+    confirmTotp: async (
+      req: identity.ConfirmTotpRequest,
+      ctx: CallContext,
+    ): Promise<identity.ConfirmTotpResponse> => {
+      const { principal, cmd } = await caller(ctx, undefined, { enrollmentTokenAccepted: true });
+      if (!/^\d{6}$/.test(req.code.trim()))
+        throw new ValidationError([
+          { field: 'code', description: 'must be the 6-digit code of the authenticator' },
+        ]);
+      return await app.confirmTotp(cmd, principal.id, req.code);
+    },
+
+    createServiceAccount: async (
+      req: identity.CreateServiceAccountRequest,
+      ctx: CallContext,
+    ): Promise<identity.CreateServiceAccountResponse> => {
+      const { cmd } = await admin(ctx);
+      const sa = req.serviceAccount;
+      if (!sa) throw new ValidationError([{ field: 'service_account', description: 'required' }]);
+      const created = await app.createServiceAccount(cmd, {
+        displayName: sa.displayName,
+        scopes: sa.scopes,
+        ...(req.serviceAccountId ? { serviceAccountId: req.serviceAccountId } : {}),
+      });
+      return { serviceAccount: toProtoServiceAccount(created.account), clientSecret: created.clientSecret };
+    },
+
+    getServiceAccount: async (
+      req: identity.GetServiceAccountRequest,
+      ctx: CallContext,
+    ): Promise<identity.GetServiceAccountResponse> => {
+      await admin(ctx);
+      return {
+        serviceAccount: toProtoServiceAccount(await app.getServiceAccount(serviceAccountIdOf(req.name))),
+      };
+    },
+
+    listServiceAccounts: async (
+      req: identity.ListServiceAccountsRequest,
+      ctx: CallContext,
+    ): Promise<identity.ListServiceAccountsResponse> => {
+      await admin(ctx);
+      const page = await app.listServiceAccounts({ pageSize: req.pageSize, pageToken: req.pageToken });
+      return { serviceAccounts: page.accounts.map(toProtoServiceAccount), nextPageToken: page.nextPageToken };
+    },
+
+    rotateServiceAccountSecret: async (
+      req: identity.RotateServiceAccountSecretRequest,
+      ctx: CallContext,
+    ): Promise<identity.RotateServiceAccountSecretResponse> => {
+      const { cmd } = await admin(ctx);
+      const rotated = await app.rotateServiceAccountSecret(cmd, serviceAccountIdOf(req.name));
+      return { serviceAccount: toProtoServiceAccount(rotated.account), clientSecret: rotated.clientSecret };
+    },
+
+    issueServiceAccountToken: async (
+      req: identity.IssueServiceAccountTokenRequest,
+      ctx: CallContext,
+    ): Promise<identity.IssueServiceAccountTokenResponse> => {
+      const issued = await app.issueServiceAccountToken({
+        clientId: req.clientId,
+        clientSecret: req.clientSecret,
+        scopes: req.scopes,
+        clientIp: peerIp(ctx.peer),
+        correlationId: ctx.correlationId,
+      });
+      return {
+        accessToken: issued.accessToken,
+        expireTime: new Date(issued.expiresAt),
+        scopes: [...issued.scopes],
+      };
+    },
+
+    requestBreakGlass: async (
+      req: identity.RequestBreakGlassRequest,
+      ctx: CallContext,
+    ): Promise<identity.RequestBreakGlassResponse> => {
+      const { principal, cmd } = await caller(ctx, [Role.Clinician, Role.Admin]);
+      const seconds = Number(req.duration?.seconds ?? 0);
+      const granted = await app.requestBreakGlass(cmd, {
+        userId: principal.id,
+        role: principal.role ?? '',
+        sessionId: principal.sessionId ?? '',
+        patient: req.patient,
+        reason: req.reason,
+        durationMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0,
+      });
+      return {
+        accessToken: granted.accessToken,
+        expireTime: new Date(granted.expiresAt),
+        grantId: granted.grantId,
+      };
     },
 
     getJwks: async (): Promise<identity.GetJwksResponse> => {

@@ -12,7 +12,27 @@ import {
   UnavailableError,
   ValidationError,
 } from '@haven/errors';
-import type { Logger } from '@haven/service';
+import { BREAK_GLASS_SCOPE, RevocationReason, type Logger, type SessionRevoked } from '@haven/service';
+import { alertStream, breakGlassStream, decideBreakGlass } from '../break-glass/break-glass';
+import {
+  looksLikeTotp,
+  newRecoveryCodes,
+  newTotpSecret,
+  recoveryCodeDigest,
+  totpUri,
+  verifyTotp,
+} from '../mfa/totp';
+import {
+  decideServiceAccount,
+  evolveServiceAccount,
+  initialServiceAccountState,
+  SERVICE_ACCOUNT_DIRECTORY_STREAM,
+  serviceAccountCredentialId,
+  serviceAccountStream,
+  type ServiceAccountCommand,
+  type ServiceAccountEvent,
+  type ServiceAccountState,
+} from '../service-account/service-account';
 import {
   credentialStream,
   evolveCredential,
@@ -48,7 +68,7 @@ import {
   randomSecret,
   tokenDigest,
 } from '../tokens/tokens';
-import { decideUser, type UserCommand } from '../user/decide';
+import { decideUser, digestsEqual, type UserCommand } from '../user/decide';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy } from '../user/lockout';
 import {
   evolveUser,
@@ -79,6 +99,11 @@ const sessionDecider: PureDecider<SessionCommand, SessionEvent, SessionState> = 
   decide: decideSession,
   evolve: evolveSession,
   initialState: initialSessionState,
+};
+const serviceAccountDecider: PureDecider<ServiceAccountCommand, ServiceAccountEvent, ServiceAccountState> = {
+  decide: decideServiceAccount,
+  evolve: evolveServiceAccount,
+  initialState: initialServiceAccountState,
 };
 const credentialDecider: PureDecider<never, CredentialEvent, CredentialState> = {
   decide: () => [],
@@ -119,6 +144,28 @@ export interface LoginResult {
   readonly passwordChangeRequired: boolean;
 }
 
+/** What a caller sees of a service account (never the secret or its hash). */
+export interface ServiceAccountView {
+  readonly serviceAccountId: string;
+  readonly displayName: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly createdAt: number;
+  readonly secretRotatedAt: number;
+}
+
+/** The scope of the token an un-enrolled admin/clinician gets: only EnrollTotp/ConfirmTotp (and Logout) accept it. */
+export const MFA_ENROLL_SCOPE = 'identity.mfa.enroll';
+/** The scope of a break-glass token (from @haven/service, where services check it). */
+export { BREAK_GLASS_SCOPE };
+/** Service-account access tokens live 5 minutes. */
+export const SERVICE_ACCOUNT_TOKEN_TTL_SEC = 300;
+
+/** Where revocations go (a RevocationPublisher in production). */
+export interface RevocationSink {
+  publish(revocation: SessionRevoked): Promise<void>;
+}
+
 /** Options of {@link IdentityApp}. */
 export interface IdentityAppOptions {
   readonly store: EventStore;
@@ -136,6 +183,8 @@ export interface IdentityAppOptions {
   readonly mfaRequiredRoles?: readonly Role[];
   readonly logger?: Logger;
   readonly now?: () => number;
+  /** Revocations are published here (logout, deactivation, role change, reuse, idle, absolute, MFA reset, secret rotation). */
+  readonly revocations?: RevocationSink;
 }
 
 /** The one generic answer to a failed login: never says which part was wrong. */
@@ -336,7 +385,8 @@ export class IdentityApp {
       },
       ctx,
     );
-    await this.endSessionsOf(ctx, result.state, 'revoked');
+    await this.endSessionsOf(ctx, result.state, RevocationReason.Deactivated);
+    await this.revokeSubject(userId, 'user', RevocationReason.Deactivated);
     return this.view(userId, result.state);
   }
 
@@ -357,7 +407,10 @@ export class IdentityApp {
       },
       ctx,
     );
-    if (result.events.length > 0) await this.endSessionsOf(ctx, result.state, 'revoked');
+    if (result.events.length > 0) {
+      await this.endSessionsOf(ctx, result.state, RevocationReason.RoleChanged);
+      await this.revokeSubject(userId, 'user', RevocationReason.RoleChanged);
+    }
     return this.view(userId, result.state);
   }
 
@@ -418,6 +471,8 @@ export class IdentityApp {
         data: { userId, at: new Date(this.now()).toISOString() },
       });
     }
+    // A reset usually means a lost or compromised device: the user's sessions end too.
+    if (result.events.length > 0) await this.endSessionsOf(ctx, result.state, RevocationReason.MfaReset);
     return this.view(userId, result.state);
   }
 
@@ -454,6 +509,283 @@ export class IdentityApp {
     }
     const users = all.slice(offset, offset + pageSize);
     return { users, nextPageToken: offset + pageSize < all.length ? String(offset + pageSize) : '' };
+  }
+
+  // ---------------------------------------------------------------- MFA
+
+  /**
+   * Starts TOTP enrollment: a new secret (stored only in the credential stream) and its otpauth URI, shown
+   * once. Throws PreconditionError when TOTP is already enrolled or the user is not active.
+   */
+  async enrollTotp(ctx: CommandContext, userId: string): Promise<{ secret: string; otpauthUri: string }> {
+    const now = this.now();
+    const { state } = await load(this.store, userStream(userId), userDecider);
+    decideUser({ type: 'StartTotpEnrollment', data: { now } }, state); // validate before storing a secret
+    if (state.status === 'none') throw new NotFoundError('user not found');
+    const secret = newTotpSecret();
+    await this.appendCredential(ctx, userId, {
+      type: 'TotpSecretIssued',
+      data: { userId, secret, at: new Date(now).toISOString() },
+    });
+    await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      { type: 'StartTotpEnrollment', data: { now } },
+      ctx,
+    );
+    return { secret, otpauthUri: totpUri(secret, state.username) };
+  }
+
+  /**
+   * Confirms TOTP with a current code: MfaEnrolled, and 10 one-time recovery codes (returned once, stored as
+   * SHA-256 digests). Throws ValidationError when the code is wrong, PreconditionError when no enrollment is
+   * pending.
+   */
+  async confirmTotp(ctx: CommandContext, userId: string, code: string): Promise<{ recoveryCodes: string[] }> {
+    const now = this.now();
+    const { state } = await load(this.store, userStream(userId), userDecider);
+    const cred = await this.credentials(userId);
+    const step = cred.totpSecret === null ? null : await verifyTotp(cred.totpSecret, code, { nowMs: now });
+    decideUser({ type: 'ConfirmTotp', data: { codeValid: step !== null, now } }, state);
+    const at = new Date(now).toISOString();
+    const recovery = newRecoveryCodes();
+    await this.appendCredential(ctx, userId, { type: 'TotpSecretConfirmed', data: { userId, at } });
+    await this.appendCredential(ctx, userId, {
+      type: 'RecoveryCodesIssued',
+      data: { userId, hashes: recovery.hashes, at },
+    });
+    if (step !== null)
+      await this.appendCredential(ctx, userId, {
+        type: 'TotpCodeAccepted',
+        data: { userId, timeStep: step, at },
+      });
+    await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      { type: 'ConfirmTotp', data: { codeValid: true, now } },
+      ctx,
+    );
+    return { recoveryCodes: recovery.codes };
+  }
+
+  // ---------------------------------------------------------------- service accounts
+
+  /**
+   * Creates a service account; returns it with its client secret (shown once; only an argon2id hash is kept).
+   * Throws ValidationError on a bad id, name or scopes, PreconditionError when the id is taken.
+   */
+  async createServiceAccount(
+    ctx: CommandContext,
+    input: { displayName: string; scopes: readonly string[]; serviceAccountId?: string },
+  ): Promise<{ account: ServiceAccountView; clientSecret: string }> {
+    const id = input.serviceAccountId?.trim() || newEventId();
+    if (!USER_ID.test(id))
+      throw new ValidationError([{ field: 'service_account_id', description: 'must match [a-z0-9-]{4,63}' }]);
+    const now = this.now();
+    const command: ServiceAccountCommand = {
+      type: 'CreateServiceAccount',
+      data: { serviceAccountId: id, displayName: input.displayName, scopes: input.scopes, now },
+    };
+    const { state: existing } = await load(this.store, serviceAccountStream(id), serviceAccountDecider);
+    decideServiceAccount(command, existing); // validate before hashing and storing a secret
+    const clientSecret = randomSecret();
+    await this.appendCredential(ctx, serviceAccountCredentialId(id), {
+      type: 'ClientSecretHashSet',
+      data: {
+        userId: serviceAccountCredentialId(id),
+        hash: await this.options.hasher.hash(clientSecret),
+        at: new Date(now).toISOString(),
+      },
+    });
+    const { state } = await run(this.store, serviceAccountStream(id), serviceAccountDecider, command, ctx);
+    await this.store.append(SERVICE_ACCOUNT_DIRECTORY_STREAM, 'any', [
+      newEvent({
+        type: 'haven.identity.v1.ServiceAccountListed',
+        data: { serviceAccountId: id },
+        actor: ctx.actor,
+        correlationId: ctx.correlationId,
+      }),
+    ]);
+    return { account: serviceAccountView(state), clientSecret };
+  }
+
+  /** Reads a service account. Throws NotFoundError. */
+  async getServiceAccount(id: string): Promise<ServiceAccountView> {
+    if (!USER_ID.test(id)) throw new NotFoundError('service account not found');
+    const { state } = await load(this.store, serviceAccountStream(id), serviceAccountDecider);
+    return serviceAccountView(state);
+  }
+
+  /** Lists service accounts in creation order. Throws ValidationError on a bad page size or token. */
+  async listServiceAccounts(input: {
+    pageSize?: number;
+    pageToken?: string;
+  }): Promise<{ accounts: ServiceAccountView[]; nextPageToken: string }> {
+    const pageSize = input.pageSize && input.pageSize > 0 ? input.pageSize : 50;
+    if (pageSize > 100) throw new ValidationError([{ field: 'page_size', description: 'at most 100' }]);
+    const offset = input.pageToken ? Number.parseInt(input.pageToken, 10) : 0;
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new ValidationError([{ field: 'page_token', description: 'malformed' }]);
+    const ids = [
+      ...new Set(
+        (await this.store.read(SERVICE_ACCOUNT_DIRECTORY_STREAM)).map((e) =>
+          String(e.data['serviceAccountId']),
+        ),
+      ),
+    ];
+    const page = ids.slice(offset, offset + pageSize);
+    const accounts: ServiceAccountView[] = [];
+    for (const id of page) accounts.push(await this.getServiceAccount(id));
+    return { accounts, nextPageToken: offset + pageSize < ids.length ? String(offset + pageSize) : '' };
+  }
+
+  /**
+   * Replaces the client secret (returned once); the old secret stops working at once and every token issued
+   * with it is revoked. Throws NotFoundError.
+   */
+  async rotateServiceAccountSecret(
+    ctx: CommandContext,
+    id: string,
+  ): Promise<{ account: ServiceAccountView; clientSecret: string }> {
+    const current = await this.getServiceAccount(id);
+    const now = this.now();
+    const clientSecret = randomSecret();
+    await this.appendCredential(ctx, serviceAccountCredentialId(id), {
+      type: 'ClientSecretHashSet',
+      data: {
+        userId: serviceAccountCredentialId(id),
+        hash: await this.options.hasher.hash(clientSecret),
+        at: new Date(now).toISOString(),
+      },
+    });
+    const { state } = await run(
+      this.store,
+      serviceAccountStream(current.serviceAccountId),
+      serviceAccountDecider,
+      { type: 'RotateServiceAccountSecret', data: { now } },
+      ctx,
+    );
+    await this.revokeSubject(id, 'service_account', RevocationReason.SecretRotated);
+    return { account: serviceAccountView(state), clientSecret };
+  }
+
+  /**
+   * OAuth 2.0 client credentials: a 5-minute access token (`kind: service_account`, `scope` = the requested
+   * scopes, all granted ones by default). Records ServiceAccountTokenIssued (token id and scopes only).
+   * Throws UnauthenticatedError for an unknown client or wrong secret (same answer, similar time),
+   * PermissionError when a requested scope is not granted, UnavailableError when the IP is throttled.
+   */
+  async issueServiceAccountToken(input: {
+    clientId: string;
+    clientSecret: string;
+    scopes: readonly string[];
+    clientIp: string;
+    correlationId: string;
+  }): Promise<{ accessToken: string; expiresAt: number; scopes: readonly string[] }> {
+    if (!this.throttle.take(input.clientIp))
+      throw new UnavailableError('too many token requests from this address; retry later');
+    const failed = new UnauthenticatedError('invalid client credentials');
+    const id = input.clientId.trim();
+    if (!USER_ID.test(id) || input.clientSecret.length === 0 || input.clientSecret.length > 256) {
+      await this.options.hasher.verifyDummy(input.clientSecret.slice(0, 256));
+      throw failed;
+    }
+    const { state } = await load(this.store, serviceAccountStream(id), serviceAccountDecider);
+    const cred = await this.credentials(serviceAccountCredentialId(id));
+    if (state.status === 'none' || cred.clientSecretHash === null) {
+      await this.options.hasher.verifyDummy(input.clientSecret);
+      throw failed;
+    }
+    if (!(await this.options.hasher.verify(cred.clientSecretHash, input.clientSecret))) throw failed;
+    const wanted = input.scopes.length > 0 ? [...new Set(input.scopes)] : [...state.scopes];
+    const missing = wanted.filter((s) => !state.scopes.includes(s));
+    if (missing.length > 0)
+      throw new PermissionError(`scope not granted: ${missing.join(' ').slice(0, 200)}`);
+    const now = this.now();
+    const access = await issueAccessToken(
+      this.options.keys,
+      { sub: id, kind: 'service_account', scope: wanted.join(' ') },
+      { now, ttlSec: SERVICE_ACCOUNT_TOKEN_TTL_SEC },
+    );
+    await this.store.append(`identity.service_account_tokens-${id}`, 'any', [
+      newEvent({
+        type: 'haven.identity.v1.ServiceAccountTokenIssued',
+        data: {
+          serviceAccountId: id,
+          tokenId: access.jti,
+          scopes: wanted,
+          expiresAt: new Date(access.expiresAt).toISOString(),
+        },
+        actor: { kind: 'service_account', id },
+        correlationId: input.correlationId,
+      }),
+    ]);
+    return { accessToken: access.token, expiresAt: access.expiresAt, scopes: wanted };
+  }
+
+  // ---------------------------------------------------------------- break-glass
+
+  /**
+   * Grants the caller (clinician or admin, in session `sessionId`) time-boxed emergency access to one patient:
+   * BreakGlassGranted in `identity.breakglass-<grantId>`, BreakGlassAlertRaised in `identity.alert-<alertId>`,
+   * and an access token with scope `breakglass` and claims `bg` (grant id) and `bg_res` (the patient), valid
+   * until the grant ends (60 min default and maximum). Throws ValidationError on a short reason or bad patient
+   * name, PermissionError for other roles.
+   */
+  async requestBreakGlass(
+    ctx: CommandContext,
+    input: {
+      userId: string;
+      role: string;
+      sessionId: string;
+      patient: string;
+      reason: string;
+      durationMs: number;
+    },
+  ): Promise<{ accessToken: string; expiresAt: number; grantId: string }> {
+    if (input.role !== Role.Clinician && input.role !== Role.Admin)
+      throw new PermissionError('only clinicians and admins may break glass');
+    const now = this.now();
+    const grantId = newEventId();
+    const [granted, alert] = decideBreakGlass({
+      grantId,
+      alertId: newEventId(),
+      userId: input.userId,
+      role: input.role,
+      sessionId: input.sessionId,
+      resource: input.patient,
+      reason: input.reason,
+      durationMs: input.durationMs,
+      now,
+    });
+    const envelope = {
+      actor: ctx.actor,
+      correlationId: ctx.correlationId,
+      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+    };
+    await this.store.append(breakGlassStream(grantId), 'no_stream', [
+      newEvent({ type: `haven.identity.v1.${granted.type}`, data: granted.data, ...envelope }),
+    ]);
+    await this.store.append(alertStream(alert.data.alertId), 'no_stream', [
+      newEvent({ type: `haven.identity.v1.${alert.type}`, data: alert.data, ...envelope }),
+    ]);
+    const expiresAt = Date.parse(granted.data.expiresAt);
+    const access = await issueAccessToken(
+      this.options.keys,
+      {
+        sub: input.userId,
+        role: input.role,
+        kind: 'user',
+        sid: input.sessionId,
+        scope: BREAK_GLASS_SCOPE,
+        breakGlass: { grantId, resource: input.patient },
+      },
+      { now, expiresAt },
+    );
+    this.options.logger?.warn({ grantId, userId: input.userId }, 'break-glass granted');
+    return { accessToken: access.token, expiresAt: access.expiresAt, grantId };
   }
 
   // ---------------------------------------------------------------- login and sessions
@@ -518,7 +850,22 @@ export class IdentityApp {
     const cred = await this.credentials(userId);
     const ok = cred.passwordHash !== null && (await hasher.verify(cred.passwordHash, input.password));
     if (!ok) return fail('bad_password');
-    // TOTP verification lands with EnrollTotp/ConfirmTotp (otplib); until then nobody can be enrolled.
+    let mfaVerified = false;
+    if (state.mfa === 'totp') {
+      const code = (input.totpCode ?? '').trim();
+      if (!(await this.checkSecondFactor(ctx, userId, cred, code, now))) {
+        await run(
+          this.store,
+          userStream(userId),
+          userDecider,
+          { type: 'RecordLoginFailure', data: { reason: 'bad_mfa_code', policy: this.lockoutPolicy, now } },
+          ctx,
+        );
+        throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
+      }
+      mfaVerified = true;
+    }
+    const mustEnroll = this.mfaRequiredRoles.includes(state.role) && state.mfa !== 'totp';
 
     const sessionId = newEventId();
     const refresh = newRefreshToken(sessionId);
@@ -528,7 +875,7 @@ export class IdentityApp {
       userDecider,
       {
         type: 'RecordLoginSuccess',
-        data: { sessionId, mfa: false, now },
+        data: { sessionId, mfa: mfaVerified, now },
       },
       ctx,
     );
@@ -545,6 +892,7 @@ export class IdentityApp {
           role: user.role,
           refreshTokenHash: refresh.hash,
           policy: this.sessionPolicy,
+          ...(mustEnroll ? { scope: MFA_ENROLL_SCOPE } : {}),
           now,
         },
       },
@@ -591,6 +939,14 @@ export class IdentityApp {
       ctx,
     );
     const ended = endsSession(result.events);
+    if (ended?.type === 'SessionEnded') {
+      await this.revokeSession(
+        ctx,
+        parsed.sessionId,
+        userId,
+        ended.data.reason === 'revoked' ? RevocationReason.Revoked : ended.data.reason,
+      );
+    }
     if (ended || user.status === 'none') {
       const reason = ended?.type === 'SessionEnded' ? ended.data.reason : 'revoked';
       this.options.logger?.info({ sessionId: parsed.sessionId, reason }, 'session ended on refresh');
@@ -619,6 +975,8 @@ export class IdentityApp {
       { type: 'EndSession', data: { reason: 'logout', now: this.now() } },
       ctx,
     );
+    // Published even when the session had already ended: a retried logout repairs a lost publish.
+    await this.revokeSession(ctx, sessionId, state.userId, RevocationReason.Logout);
   }
 
   /** Whether a session is active at `now` (for authenticated identity RPCs). */
@@ -638,18 +996,90 @@ export class IdentityApp {
   private async endSessionsOf(
     ctx: CommandContext,
     state: UserState,
-    reason: SessionEndReason,
+    reason: RevocationReason,
   ): Promise<void> {
     if (state.status === 'none') return;
+    const endReason: SessionEndReason = 'revoked';
     for (const sid of state.sessionIds) {
-      await run(
+      const ended = await run(
         this.store,
         sessionStream(sid),
         sessionDecider,
-        { type: 'EndSession', data: { reason, now: this.now() } },
+        { type: 'EndSession', data: { reason: endReason, now: this.now() } },
         ctx,
       );
+      if (ended.events.length > 0) await this.revokeSession(ctx, sid, state.userId, reason);
     }
+  }
+
+  /** Appends SessionRevoked to the session stream and publishes it on `haven.identity.revocations`. */
+  private async revokeSession(ctx: CommandContext, sid: string, sub: string, reason: string): Promise<void> {
+    const revokedAt = new Date(this.now()).toISOString();
+    await this.store.append(sessionStream(sid), 'any', [
+      newEvent({
+        type: 'haven.identity.v1.SessionRevoked',
+        data: { sid, sub, reason, at: revokedAt },
+        actor: ctx.actor,
+        correlationId: ctx.correlationId,
+        ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+      }),
+    ]);
+    await this.options.revocations?.publish({ sid, sub, reason, revokedAt });
+  }
+
+  /** Publishes a subject-wide revocation: every token of `sub` issued until now is refused. */
+  private async revokeSubject(
+    sub: string,
+    subKind: 'user' | 'service_account',
+    reason: string,
+  ): Promise<void> {
+    await this.options.revocations?.publish({
+      sid: '',
+      sub,
+      subKind,
+      reason,
+      revokedAt: new Date(this.now()).toISOString(),
+    });
+  }
+
+  /**
+   * Checks the second factor of an enrolled user: a TOTP code newer than the last accepted one, or an unused
+   * recovery code (consumed, with RecoveryCodeUsed). Returns false when neither matches.
+   */
+  private async checkSecondFactor(
+    ctx: CommandContext,
+    userId: string,
+    cred: CredentialState,
+    code: string,
+    now: number,
+  ): Promise<boolean> {
+    if (code === '' || code.length > 64 || cred.totpSecret === null) return false;
+    const at = new Date(now).toISOString();
+    if (looksLikeTotp(code)) {
+      const step = await verifyTotp(cred.totpSecret, code, {
+        afterTimeStep: cred.lastTotpTimeStep,
+        nowMs: now,
+      });
+      if (step === null) return false;
+      await this.appendCredential(ctx, userId, {
+        type: 'TotpCodeAccepted',
+        data: { userId, timeStep: step, at },
+      });
+      return true;
+    }
+    const digest = recoveryCodeDigest(code);
+    const index = cred.recoveryCodeHashes.findIndex((h) => h !== null && digestsEqual(h, digest));
+    if (index < 0) return false;
+    await this.appendCredential(ctx, userId, { type: 'RecoveryCodeConsumed', data: { userId, index, at } });
+    const remaining = cred.recoveryCodeHashes.filter((h) => h !== null).length - 1;
+    await run(
+      this.store,
+      userStream(userId),
+      userDecider,
+      { type: 'RecordRecoveryCodeUse', data: { remaining, now } },
+      ctx,
+    );
+    return true;
   }
 
   private async tokenSet(
@@ -661,7 +1091,9 @@ export class IdentityApp {
     if (session.status === 'none') throw new UnauthenticatedError('no session');
     const access = await issueAccessToken(
       this.options.keys,
-      { sub: user.userId, role: user.role, kind: 'user', sid: session.sessionId, scope: '' },
+      session.scope === MFA_ENROLL_SCOPE
+        ? { sub: user.userId, kind: 'user', sid: session.sessionId, scope: MFA_ENROLL_SCOPE }
+        : { sub: user.userId, role: user.role, kind: 'user', sid: session.sessionId, scope: '' },
       { now, ttlSec: this.options.accessTokenTtlSec ?? ACCESS_TOKEN_TTL_SEC },
     );
     return {
@@ -706,6 +1138,18 @@ export class IdentityApp {
       etag: String(revision),
     };
   }
+}
+
+function serviceAccountView(state: ServiceAccountState): ServiceAccountView {
+  if (state.status === 'none') throw new NotFoundError('service account not found');
+  return {
+    serviceAccountId: state.serviceAccountId,
+    displayName: state.displayName,
+    clientId: state.clientId,
+    scopes: state.scopes,
+    createdAt: state.createdAt,
+    secretRotatedAt: state.secretRotatedAt,
+  };
 }
 
 function identityParts(state: UserState | { email: string; displayName: string }): string[] {

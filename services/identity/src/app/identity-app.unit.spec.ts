@@ -66,11 +66,10 @@ describe('IdentityApp', () => {
       audience: TOKEN_AUDIENCE,
       now: () => clock,
     });
-    await expect(verifier.verify(result.tokens.accessToken)).resolves.toMatchObject({
-      id: userId,
-      role: 'clinician',
-      kind: 'user',
-    });
+    // Not enrolled yet: the token carries no role, only the enrollment scope.
+    const principal = await verifier.verify(result.tokens.accessToken);
+    expect(principal).toMatchObject({ id: userId, kind: 'user', scopes: ['identity.mfa.enroll'] });
+    expect(principal.role).toBeUndefined();
     expect(await types(`identity.user-${userId}`)).toEqual([
       'UserInvited',
       'UserActivated',

@@ -27,9 +27,36 @@ export type TotpSecretIssued = {
 };
 export type TotpSecretConfirmed = { type: 'TotpSecretConfirmed'; data: { userId: string; at: string } };
 export type TotpSecretRevoked = { type: 'TotpSecretRevoked'; data: { userId: string; at: string } };
+/** SHA-256 digests of the 10 one-time recovery codes (each 80 random bits, so a fast hash suffices). */
+export type RecoveryCodesIssued = {
+  type: 'RecoveryCodesIssued';
+  data: { userId: string; hashes: string[]; at: string };
+};
+export type RecoveryCodeConsumed = {
+  type: 'RecoveryCodeConsumed';
+  data: { userId: string; index: number; at: string };
+};
+/** The TOTP time step last accepted: a code is never accepted twice (replay). */
+export type TotpCodeAccepted = {
+  type: 'TotpCodeAccepted';
+  data: { userId: string; timeStep: number; at: string };
+};
+/** A service account's client secret (argon2id PHC). `userId` is `sa-<accountId>`. */
+export type ClientSecretHashSet = {
+  type: 'ClientSecretHashSet';
+  data: { userId: string; hash: string; at: string };
+};
 
 /** Every event of the Credential aggregate (never published on the bus). */
-export type CredentialEvent = PasswordHashSet | TotpSecretIssued | TotpSecretConfirmed | TotpSecretRevoked;
+export type CredentialEvent =
+  | PasswordHashSet
+  | TotpSecretIssued
+  | TotpSecretConfirmed
+  | TotpSecretRevoked
+  | RecoveryCodesIssued
+  | RecoveryCodeConsumed
+  | TotpCodeAccepted
+  | ClientSecretHashSet;
 
 export interface CredentialState {
   /** Current argon2id PHC hash, or null before activation. */
@@ -39,6 +66,10 @@ export interface CredentialState {
   readonly history: readonly string[];
   readonly totpSecret: string | null;
   readonly totpConfirmed: boolean;
+  /** Recovery code digests; null once used. */
+  readonly recoveryCodeHashes: readonly (string | null)[];
+  readonly lastTotpTimeStep: number | null;
+  readonly clientSecretHash: string | null;
 }
 
 export const initialCredentialState: CredentialState = {
@@ -47,6 +78,9 @@ export const initialCredentialState: CredentialState = {
   history: [],
   totpSecret: null,
   totpConfirmed: false,
+  recoveryCodeHashes: [],
+  lastTotpTimeStep: null,
+  clientSecretHash: null,
 };
 
 /** Folds one credential event. */
@@ -64,7 +98,24 @@ export function evolveCredential(state: CredentialState, event: CredentialEvent)
     case 'TotpSecretConfirmed':
       return { ...state, totpConfirmed: state.totpSecret !== null };
     case 'TotpSecretRevoked':
-      return { ...state, totpSecret: null, totpConfirmed: false };
+      return {
+        ...state,
+        totpSecret: null,
+        totpConfirmed: false,
+        recoveryCodeHashes: [],
+        lastTotpTimeStep: null,
+      };
+    case 'RecoveryCodesIssued':
+      return { ...state, recoveryCodeHashes: [...event.data.hashes] };
+    case 'RecoveryCodeConsumed':
+      return {
+        ...state,
+        recoveryCodeHashes: state.recoveryCodeHashes.map((h, i) => (i === event.data.index ? null : h)),
+      };
+    case 'TotpCodeAccepted':
+      return { ...state, lastTotpTimeStep: event.data.timeStep };
+    case 'ClientSecretHashSet':
+      return { ...state, clientSecretHash: event.data.hash };
   }
 }
 

@@ -18,6 +18,8 @@ export type StartSession = {
     role: Role;
     refreshTokenHash: string;
     policy: SessionPolicy;
+    /** Restricted scope (MFA enrollment); empty for a full session. */
+    scope?: string;
     now: number;
   };
 };
@@ -60,6 +62,7 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
             refreshTokenHash: d.refreshTokenHash,
             idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, absolute)),
             absoluteExpiresAt: iso(absolute),
+            ...(d.scope ? { scope: d.scope } : {}),
             at: iso(d.now),
           },
         },

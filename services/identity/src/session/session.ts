@@ -42,6 +42,8 @@ export type SessionStarted = {
     refreshTokenHash: string;
     idleExpiresAt: string;
     absoluteExpiresAt: string;
+    /** Scope of the session's access tokens; `identity.mfa.enroll` while MFA enrollment is pending. */
+    scope?: string;
     at: string;
   };
 };
@@ -61,8 +63,14 @@ export type SessionEnded = {
   data: { sessionId: string; userId: string; reason: SessionEndReason; at: string };
 };
 
+/** The revocation broadcast for an ended session (also published on `haven.identity.revocations`). */
+export type SessionRevoked = {
+  type: 'SessionRevoked';
+  data: { sid: string; sub: string; reason: string; at: string };
+};
+
 /** Every event of the Session aggregate. */
-export type SessionEvent = SessionStarted | TokenRefreshed | SessionEnded;
+export type SessionEvent = SessionStarted | TokenRefreshed | SessionEnded | SessionRevoked;
 
 export interface ExistingSession {
   readonly status: 'active' | 'ended';
@@ -76,6 +84,7 @@ export interface ExistingSession {
   readonly idleExpiresAt: number;
   readonly absoluteExpiresAt: number;
   readonly endReason: SessionEndReason | null;
+  readonly scope: string;
 }
 export type SessionState = { readonly status: 'none' } | ExistingSession;
 
@@ -96,6 +105,7 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
       idleExpiresAt: Date.parse(d.idleExpiresAt),
       absoluteExpiresAt: Date.parse(d.absoluteExpiresAt),
       endReason: null,
+      scope: d.scope ?? '',
     };
   }
   if (state.status === 'none') return state;
@@ -110,6 +120,8 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
       };
     case 'SessionEnded':
       return { ...state, status: 'ended', endReason: event.data.reason };
+    case 'SessionRevoked':
+      return state;
   }
 }
 

@@ -22,28 +22,40 @@ export interface AccessTokenClaims {
   /** Space-separated scopes. */
   readonly scope?: string;
   readonly visit?: string;
+  /** Break-glass grant id (`bg`) and the resource it opens (`bg_res`). */
+  readonly breakGlass?: { readonly grantId: string; readonly resource: string };
 }
 
 export interface IssuedAccessToken {
   readonly token: string;
   /** Epoch ms. */
   readonly expiresAt: number;
+  /** The token's `jti`. */
+  readonly jti: string;
 }
 
 /** Signs an access token with the ring's current key. */
 export async function issueAccessToken(
   ring: SigningKeyRing,
   claims: AccessTokenClaims,
-  options: { now?: number; ttlSec?: number } = {},
+  options: { now?: number; ttlSec?: number; expiresAt?: number } = {},
 ): Promise<IssuedAccessToken> {
   const now = Math.floor((options.now ?? Date.now()) / 1000);
-  const exp = now + (options.ttlSec ?? ACCESS_TOKEN_TTL_SEC);
+  const exp =
+    options.expiresAt !== undefined
+      ? Math.floor(options.expiresAt / 1000)
+      : now + (options.ttlSec ?? ACCESS_TOKEN_TTL_SEC);
   const key = ring.currentKey();
+  const jti = newEventId();
   const payload: Record<string, string> = { kind: claims.kind };
   if (claims.role !== undefined) payload['role'] = claims.role;
   if (claims.sid !== undefined) payload['sid'] = claims.sid;
   if (claims.scope !== undefined) payload['scope'] = claims.scope;
   if (claims.visit !== undefined) payload['visit'] = claims.visit;
+  if (claims.breakGlass !== undefined) {
+    payload['bg'] = claims.breakGlass.grantId;
+    payload['bg_res'] = claims.breakGlass.resource;
+  }
   const token = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
     .setSubject(claims.sub)
@@ -51,9 +63,9 @@ export async function issueAccessToken(
     .setAudience(TOKEN_AUDIENCE)
     .setIssuedAt(now)
     .setExpirationTime(exp)
-    .setJti(newEventId())
+    .setJti(jti)
     .sign(key.privateKey);
-  return { token, expiresAt: exp * 1000 };
+  return { token, expiresAt: exp * 1000, jti };
 }
 
 /** Hex SHA-256 of a high-entropy token (refresh, invite). Never store the token itself. */

@@ -58,6 +58,11 @@ export type RecordLoginFailure = {
 export type StartTotpEnrollment = { type: 'StartTotpEnrollment'; data: { now: number } };
 export type ConfirmTotp = { type: 'ConfirmTotp'; data: { codeValid: boolean; now: number } };
 export type ResetMfa = { type: 'ResetMfa'; data: { by: string; now: number } };
+/** A recovery code was consumed at login (the handler matched it); `remaining` unused codes are left. */
+export type RecordRecoveryCodeUse = {
+  type: 'RecordRecoveryCodeUse';
+  data: { remaining: number; now: number };
+};
 
 /** Every command of the User aggregate. */
 export type UserCommand =
@@ -71,7 +76,8 @@ export type UserCommand =
   | RecordLoginFailure
   | StartTotpEnrollment
   | ConfirmTotp
-  | ResetMfa;
+  | ResetMfa
+  | RecordRecoveryCodeUse;
 
 const USERNAME = /^[a-z0-9][a-z0-9._@+-]{2,253}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -266,6 +272,20 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       if (!command.data.codeValid)
         throw new ValidationError([{ field: 'code', description: 'code does not match' }]);
       return [{ type: 'MfaEnrolled', data: { userId: s.userId, method: 'totp', at: iso(command.data.now) } }];
+    }
+    case 'RecordRecoveryCodeUse': {
+      const s = existing(state);
+      if (s.mfa !== 'totp') throw new PreconditionError('MFA is not enrolled');
+      return [
+        {
+          type: 'RecoveryCodeUsed',
+          data: {
+            userId: s.userId,
+            remaining: Math.max(0, command.data.remaining),
+            at: iso(command.data.now),
+          },
+        },
+      ];
     }
     case 'ResetMfa': {
       const s = existing(state);

@@ -87,6 +87,11 @@ export type MfaEnrollmentStarted = {
 };
 export type MfaEnrolled = { type: 'MfaEnrolled'; data: { userId: string; method: 'totp'; at: string } };
 export type MfaReset = { type: 'MfaReset'; data: { userId: string; by: string; at: string } };
+/** A one-time recovery code replaced the TOTP code at login (never the code itself). */
+export type RecoveryCodeUsed = {
+  type: 'RecoveryCodeUsed';
+  data: { userId: string; remaining: number; at: string };
+};
 
 /** Every event of the User aggregate. */
 export type UserEvent =
@@ -101,7 +106,8 @@ export type UserEvent =
   | AccountLocked
   | MfaEnrollmentStarted
   | MfaEnrolled
-  | MfaReset;
+  | MfaReset
+  | RecoveryCodeUsed;
 
 /** The event type names, for mapping to `haven.identity.v1.<Type>`. */
 export type UserEventType = UserEvent['type'];
@@ -198,6 +204,8 @@ function evolveExisting(state: ExistingUser, event: Exclude<UserEvent, UserInvit
       return { ...state, mfa: 'totp' };
     case 'MfaReset':
       return { ...state, mfa: 'none' };
+    case 'RecoveryCodeUsed':
+      return state;
   }
 }
 

@@ -1,0 +1,121 @@
+/**
+ * The ServiceAccount aggregate (`identity.service_account-<id>`): a hospital system that gets short-lived
+ * tokens by OAuth 2.0 client credentials. Pure. The client secret never appears here: its argon2id hash
+ * lives in the credential stream `identity.credential-sa-<id>`.
+ */
+import { PreconditionError, ValidationError } from '@haven/errors';
+
+/** `identity.service_account-<id>` (the aggregate name has no `-`, which separates the id). */
+export function serviceAccountStream(id: string): string {
+  return `identity.service_account-${id}`;
+}
+/** The credential stream id of a service account (`identity.credential-sa-<id>`). */
+export function serviceAccountCredentialId(id: string): string {
+  return `sa-${id}`;
+}
+/** Every account id, in creation order (for ListServiceAccounts). */
+export const SERVICE_ACCOUNT_DIRECTORY_STREAM = 'identity.directory-service_accounts';
+
+/** `service.resource.verb`-style scopes: 2–4 lower-case dot-separated parts. */
+export const SCOPE_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$/;
+/** Scopes no service account may hold. */
+export const RESERVED_SCOPES: readonly string[] = ['breakglass', 'identity.mfa.enroll'];
+
+export type ServiceAccountCreated = {
+  type: 'ServiceAccountCreated';
+  data: { serviceAccountId: string; displayName: string; clientId: string; scopes: string[]; at: string };
+};
+export type ServiceAccountSecretRotated = {
+  type: 'ServiceAccountSecretRotated';
+  data: { serviceAccountId: string; at: string };
+};
+export type ServiceAccountEvent = ServiceAccountCreated | ServiceAccountSecretRotated;
+
+export type ServiceAccountState =
+  | { readonly status: 'none' }
+  | {
+      readonly status: 'active';
+      readonly serviceAccountId: string;
+      readonly displayName: string;
+      readonly clientId: string;
+      readonly scopes: readonly string[];
+      readonly createdAt: number;
+      readonly secretRotatedAt: number;
+    };
+
+export const initialServiceAccountState: ServiceAccountState = { status: 'none' };
+
+/** Folds one event. */
+export function evolveServiceAccount(
+  state: ServiceAccountState,
+  event: ServiceAccountEvent,
+): ServiceAccountState {
+  const at = Date.parse(event.data.at);
+  if (event.type === 'ServiceAccountCreated') {
+    const d = event.data;
+    return {
+      status: 'active',
+      serviceAccountId: d.serviceAccountId,
+      displayName: d.displayName,
+      clientId: d.clientId,
+      scopes: d.scopes,
+      createdAt: at,
+      secretRotatedAt: at,
+    };
+  }
+  if (state.status === 'none') return state;
+  return { ...state, secretRotatedAt: at };
+}
+
+export type ServiceAccountCommand =
+  | {
+      type: 'CreateServiceAccount';
+      data: { serviceAccountId: string; displayName: string; scopes: readonly string[]; now: number };
+    }
+  | { type: 'RotateServiceAccountSecret'; data: { now: number } };
+
+/**
+ * Decides a service-account command. Throws ValidationError on a missing name or bad/reserved scopes,
+ * PreconditionError when creating an existing account or rotating a missing one.
+ */
+export function decideServiceAccount(
+  command: ServiceAccountCommand,
+  state: ServiceAccountState,
+): ServiceAccountEvent[] {
+  const at = new Date(command.data.now).toISOString();
+  if (command.type === 'CreateServiceAccount') {
+    const d = command.data;
+    if (state.status !== 'none') throw new PreconditionError('service account already exists');
+    const violations: { field: string; description: string }[] = [];
+    const displayName = d.displayName.trim();
+    if (displayName === '' || displayName.length > 200)
+      violations.push({
+        field: 'service_account.display_name',
+        description: 'required, at most 200 characters',
+      });
+    if (d.scopes.length === 0 || d.scopes.length > 50)
+      violations.push({ field: 'service_account.scopes', description: '1–50 scopes required' });
+    for (const scope of d.scopes) {
+      if (!SCOPE_PATTERN.test(scope) || RESERVED_SCOPES.includes(scope))
+        violations.push({
+          field: 'service_account.scopes',
+          description: `invalid or reserved scope: ${scope.slice(0, 64)}`,
+        });
+    }
+    if (violations.length > 0) throw new ValidationError(violations);
+    return [
+      {
+        type: 'ServiceAccountCreated',
+        data: {
+          serviceAccountId: d.serviceAccountId,
+          displayName,
+          clientId: d.serviceAccountId,
+          scopes: [...new Set(d.scopes)].sort(),
+          at,
+        },
+      },
+    ];
+  }
+  if (state.status === 'none') throw new PreconditionError('service account not found');
+  return [{ type: 'ServiceAccountSecretRotated', data: { serviceAccountId: state.serviceAccountId, at } }];
+}
