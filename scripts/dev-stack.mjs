@@ -16,9 +16,9 @@ import janusConfig from './janus-config.cjs';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOME = resolve(process.env.HAVEN_HOME ?? join(ROOT, '.haven'));
 const SERVICES = [
-  // name, gRPC port, HTTP port (identity: JWKS; session: Janus event handler; gateway: the web app)
+  // name, gRPC port, HTTP port (identity: JWKS; scheduling: patient-token JWKS; session: Janus event handler; gateway: the web app)
   { name: 'identity', grpc: 50051, http: 8081 },
-  { name: 'scheduling', grpc: 50052 },
+  { name: 'scheduling', grpc: 50052, http: 8083 },
   { name: 'session', grpc: 50053, http: 8090 },
   { name: 'recording', grpc: 50054 },
   { name: 'audit', grpc: 50055 },
@@ -198,6 +198,7 @@ async function main() {
     NATS_URL: `nats://127.0.0.1:${natsPort}`,
     HAVEN_EVENT_STORE: 'jetstream',
     HAVEN_JWKS_URL: 'http://127.0.0.1:8081/.well-known/jwks.json',
+    HAVEN_PATIENT_JWKS_URL: 'http://127.0.0.1:8083/.well-known/jwks.json',
     HAVEN_KMS: 'local',
     HAVEN_KEYRING_FILE: join(HOME, 'keyring.json'),
     HAVEN_JANUS_WS_URLS: cfg.wsUrl,

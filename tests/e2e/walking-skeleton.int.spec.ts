@@ -49,7 +49,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'haven-skeleton-'));
 
   const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
-  const [schedulingPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
+  const [schedulingPort, schedulingHttpPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -57,7 +58,12 @@ beforeAll(async () => {
   ]);
   services.push(
     ...(await Promise.all([
-      startServiceProcess('scheduling', schedulingPort, common),
+      startServiceProcess('scheduling', schedulingPort, {
+        ...common,
+        HAVEN_HTTP_PORT: String(schedulingHttpPort),
+        HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
+        HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
+      }),
       startServiceProcess('session', sessionPort, {
         ...common,
         HAVEN_HTTP_PORT: String(sessionHttpPort),
@@ -145,6 +151,16 @@ describe('the walking skeleton', () => {
   it('books, opens a Janus room for the visit, audits both events, all in one trace', async () => {
     const appointmentId = `apt-${randomUUID()}`;
     const frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    // Booking needs a registered patient (its PHI sealed with the patient's own key).
+    await callUnary(
+      schedulingClient,
+      'createPatient',
+      scheduling.CreatePatientRequest.fromPartial({
+        patientId: 'pat-0001',
+        patient: { givenName: 'Pat', familyName: 'Example', dateOfBirth: '1980-01-01' },
+      }),
+      clientCallMetadata({ token: frontDesk }),
+    );
     const response = await callUnary(
       schedulingClient,
       'bookAppointment',

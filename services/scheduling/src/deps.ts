@@ -1,7 +1,25 @@
 import type { EventStore } from '@haven/eventstore';
+import type { PatientKeyStore } from '@haven/crypto';
+import type { Logger } from '@haven/service';
+import type { PatientTokenSigner } from './link/patient-token';
+import type { SchedulingReadModel } from './read-model';
+
+/** Clinic settings that change how scheduling behaves. */
+export interface SchedulingSettings {
+  /** Every patient link also asks for the date of birth (HAVEN_REQUIRE_DOB_CHECK). */
+  readonly requireDobCheck: boolean;
+  /** Base of the join URL handed out with a link (HAVEN_PUBLIC_URL); the token goes in the fragment. */
+  readonly publicUrl: string;
+}
 
 /** What the scheduling handlers need from the outside world. */
 export interface SchedulingDeps {
   readonly store: EventStore;
   readonly clock: () => Date;
+  /** Per-patient data keys: PHI is sealed with the patient's own key. */
+  readonly keys: PatientKeyStore;
+  readonly logger: Logger;
+  readonly settings: SchedulingSettings;
+  readonly patientTokens: PatientTokenSigner;
+  readonly readModel: SchedulingReadModel;
 }

@@ -1,50 +1,189 @@
 /**
- * Wiring of the scheduling service: configuration → event store → gRPC server. Used by index.ts and by tests.
+ * Wiring of the scheduling service: configuration → event store, keyring, patient key store, patient-token
+ * key → read model and session follower → gRPC server + JWKS over HTTP. Used by index.ts and by tests.
  */
-import type { z } from 'zod';
-import { JetStreamEventStore } from '@haven/eventstore';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
+import { UnavailableError } from '@haven/errors';
+import { z } from 'zod';
+import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
+import { JetStreamEventStore, type EventStore, type Subscription } from '@haven/eventstore';
 import {
   createBaseConfigSchema,
   createVerifierFromConfig,
+  portSchema,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
 import { PROTO_FILES, PROTO_ROOT, scheduling } from '@haven/proto';
-import { bookAppointment, getAppointment } from './appointment/grpc';
+import {
+  bookAppointment,
+  cancelAppointment,
+  getAppointment,
+  listAppointments,
+  markNoShow,
+  rescheduleAppointment,
+} from './appointment/grpc';
+import type { SchedulingDeps } from './deps';
+import { startJwksServer, type RunningHttpServer } from './http';
+import { issuePatientLink, redeemPatientLink } from './link/grpc';
+import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
+import { createPatient, getPatient, listPatients } from './patient/grpc';
+import { SchedulingReadModel } from './read-model';
+import { followSessions } from './session-follower';
 
 export const SCHEDULING_GRPC_PORT = 50052;
-export const schedulingConfigSchema = createBaseConfigSchema({ grpcPort: SCHEDULING_GRPC_PORT });
+export const SCHEDULING_HTTP_PORT = 8083;
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+export const schedulingConfigSchema = createBaseConfigSchema({ grpcPort: SCHEDULING_GRPC_PORT }).extend({
+  /** The patient-token JWKS over HTTP (`/.well-known/jwks.json`). */
+  HAVEN_HTTP_PORT: portSchema(SCHEDULING_HTTP_PORT),
+  /** The service's own state (patient keys, patient-token signing key). */
+  HAVEN_DATA_DIR: z.string().min(1),
+  /** Local keyring that wraps the patient data keys; created (0600) on first start. */
+  HAVEN_KEYRING_FILE: z.string().min(1),
+  /** Only `local` for now. */
+  HAVEN_KMS: z.enum(['local']).default('local'),
+  /** Clinic setting: every patient link also asks for the date of birth. */
+  HAVEN_REQUIRE_DOB_CHECK: booleanFlag,
+  /** Base URL of the web app; patient join links are `<url>/join#<token>`. */
+  HAVEN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+});
 export type SchedulingConfig = z.output<typeof schedulingConfigSchema>;
 
-/** Starts the scheduling service. Throws when NATS or the port is unavailable. */
+/** A running scheduling service: gRPC plus the JWKS HTTP server. */
+export interface RunningScheduling extends RunningGrpcService {
+  readonly httpPort: number;
+  readonly deps: SchedulingDeps;
+}
+
+/** Test hooks of {@link startScheduling}. */
+export interface StartSchedulingOptions {
+  readonly host?: string;
+  /** Wraps the event store the handlers use (fault injection in tests). */
+  readonly wrapStore?: (store: EventStore) => EventStore;
+  readonly clock?: () => Date;
+}
+
+/**
+ * Starts the scheduling service. Throws when NATS, the keyring, the data directory or a port is unavailable.
+ */
 export async function startScheduling(
   config: SchedulingConfig,
   logger: Logger,
-  options: { host?: string } = {},
-): Promise<RunningGrpcService> {
-  const store = await JetStreamEventStore.connect({
+  options: StartSchedulingOptions = {},
+): Promise<RunningScheduling> {
+  const dataDir = resolve(config.HAVEN_DATA_DIR);
+  const kms = await LocalKeyringKms.open({ file: resolve(config.HAVEN_KEYRING_FILE), create: true });
+  const keys = new FilePatientKeyStore({ dir: join(dataDir, 'patient-keys'), kms });
+  const patientTokens: PatientTokenSigner = await openPatientTokenSigner({
+    dataDir,
+    audience: config.HAVEN_JWT_AUDIENCE,
+  });
+  const verifier = createVerifierFromConfig(config);
+  const nc = await connectNats(config);
+  let rawStore: JetStreamEventStore;
+  try {
+    rawStore = await JetStreamEventStore.create(nc);
+  } catch (error) {
+    await nc.close().catch(() => undefined);
+    throw error;
+  }
+  const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
+  const subscriptions: Subscription[] = [];
+  let http: RunningHttpServer | undefined;
+  try {
+    const readModel = new SchedulingReadModel();
+    const deps: SchedulingDeps = {
+      store,
+      clock: options.clock ?? (() => new Date()),
+      keys,
+      logger,
+      settings: { requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK, publicUrl: config.HAVEN_PUBLIC_URL },
+      patientTokens,
+      readModel,
+    };
+    subscriptions.push(await readModel.follow(rawStore, logger));
+    subscriptions.push(await followSessions(deps, rawStore, logger));
+    http = await startJwksServer({
+      port: config.HAVEN_HTTP_PORT,
+      ...(options.host ? { host: options.host } : {}),
+      jwks: patientTokens.jwks,
+      logger,
+    });
+    const httpServer = http;
+    const grpcService = await startGrpcService({
+      name: 'scheduling',
+      port: config.HAVEN_GRPC_PORT,
+      ...(options.host ? { host: options.host } : {}),
+      services: [
+        {
+          definition: scheduling.SchedulingServiceService,
+          handlers: {
+            createPatient: createPatient(deps),
+            getPatient: getPatient(deps),
+            listPatients: listPatients(deps),
+            bookAppointment: bookAppointment(deps),
+            getAppointment: getAppointment(deps),
+            listAppointments: listAppointments(deps),
+            rescheduleAppointment: rescheduleAppointment(deps),
+            cancelAppointment: cancelAppointment(deps),
+            markNoShow: markNoShow(deps),
+            issuePatientLink: issuePatientLink(deps),
+            redeemPatientLink: redeemPatientLink(deps),
+          },
+        },
+      ],
+      auth: {
+        verifier,
+        publicMethods: ['/haven.scheduling.v1.SchedulingService/RedeemPatientLink'],
+      },
+      logger,
+      protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
+      shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
+      onShutdown: [() => httpServer.close(), () => closeStore(rawStore, subscriptions, nc)],
+    });
+    return { ...grpcService, httpPort: http.port, deps };
+  } catch (error) {
+    await http?.close();
+    await closeStore(rawStore, subscriptions, nc);
+    throw error;
+  }
+}
+
+async function connectNats(config: SchedulingConfig): Promise<NatsConnection> {
+  const options: ConnectionOptions = {
     servers: config.NATS_URL,
     name: 'haven-scheduling',
-    ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
-  });
-  const deps = { store, clock: () => new Date() };
-  return startGrpcService({
-    name: 'scheduling',
-    port: config.HAVEN_GRPC_PORT,
-    ...(options.host ? { host: options.host } : {}),
-    services: [
-      {
-        definition: scheduling.SchedulingServiceService,
-        handlers: { bookAppointment: bookAppointment(deps), getAppointment: getAppointment(deps) },
-      },
-    ],
-    auth: {
-      verifier: createVerifierFromConfig(config),
-    },
-    logger,
-    protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
-    shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
-    onShutdown: [() => store.close()],
-  });
+    maxReconnectAttempts: -1,
+  };
+  if (config.NATS_CREDS_FILE)
+    options.authenticator = credsAuthenticator(readFileSync(config.NATS_CREDS_FILE));
+  try {
+    return await connect(options);
+  } catch (error) {
+    throw new UnavailableError(`NATS at ${config.NATS_URL} is not reachable`, { cause: error });
+  }
+}
+
+const within = (ms: number, work: Promise<unknown>) =>
+  Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+
+/** Closes subscriptions, the store and the connection, bounded in time even when NATS is gone. */
+async function closeStore(
+  store: EventStore,
+  subscriptions: readonly Subscription[],
+  nc: NatsConnection,
+): Promise<void> {
+  await within(2_000, Promise.all(subscriptions.map((s) => s.close())));
+  await within(2_000, store.close());
+  if (!nc.isClosed()) await within(2_000, nc.drain());
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
 }

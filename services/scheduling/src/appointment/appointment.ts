@@ -1,12 +1,20 @@
 /**
  * The Appointment aggregate: events, state and evolve. Pure: no I/O, no Node builtins.
- * Stream: `scheduling.appointment-<id>`. Event data carries ids and times only, never PHI.
+ * Stream: `scheduling.appointment-<id>`. Event data carries ids, times and hashes only, never PHI; the visit
+ * reason travels sealed in the envelope's `phi` of AppointmentBooked.
+ * The appointment's patient link lives here too: issuing a new one supersedes the old, and the link dies with
+ * the appointment (cancelled, completed, no-show).
  */
 
 export const AppointmentEventType = {
   Booked: 'haven.scheduling.v1.AppointmentBooked',
   Rescheduled: 'haven.scheduling.v1.AppointmentRescheduled',
   Cancelled: 'haven.scheduling.v1.AppointmentCancelled',
+  MarkedNoShow: 'haven.scheduling.v1.AppointmentMarkedNoShow',
+  Completed: 'haven.scheduling.v1.AppointmentCompleted',
+  PatientLinkIssued: 'haven.scheduling.v1.PatientLinkIssued',
+  PassCodeAttemptFailed: 'haven.scheduling.v1.PassCodeAttemptFailed',
+  PatientLinkRedeemed: 'haven.scheduling.v1.PatientLinkRedeemed',
 } as const;
 
 export interface AppointmentBooked {
@@ -17,46 +25,227 @@ export interface AppointmentBooked {
     readonly patientId: string;
     readonly startTime: string;
     readonly endTime: string;
+    /** True when a (sealed) reason travels in the envelope's `phi`. */
+    readonly hasReason?: boolean;
   };
 }
 
 export interface AppointmentRescheduled {
   readonly type: typeof AppointmentEventType.Rescheduled;
-  readonly data: { readonly appointmentId: string; readonly startTime: string; readonly endTime: string };
+  readonly data: {
+    readonly appointmentId: string;
+    readonly clinicianId?: string;
+    readonly previousStartTime?: string;
+    readonly previousEndTime?: string;
+    readonly startTime: string;
+    readonly endTime: string;
+  };
 }
 
 export interface AppointmentCancelled {
   readonly type: typeof AppointmentEventType.Cancelled;
-  readonly data: { readonly appointmentId: string; readonly reasonCode: string };
+  readonly data: {
+    readonly appointmentId: string;
+    readonly clinicianId?: string;
+    readonly reasonCode: string;
+  };
 }
 
-export type AppointmentEvent = AppointmentBooked | AppointmentRescheduled | AppointmentCancelled;
+export interface AppointmentMarkedNoShow {
+  readonly type: typeof AppointmentEventType.MarkedNoShow;
+  readonly data: { readonly appointmentId: string; readonly clinicianId: string };
+}
 
-export type AppointmentState =
-  | { readonly status: 'none' }
-  | {
-      readonly status: 'booked' | 'cancelled';
-      readonly appointmentId: string;
-      readonly clinicianId: string;
-      readonly patientId: string;
-      readonly startTime: string;
-      readonly endTime: string;
-    };
+export interface AppointmentCompleted {
+  readonly type: typeof AppointmentEventType.Completed;
+  readonly data: { readonly appointmentId: string; readonly visitId: string; readonly reason: string };
+}
+
+export interface PatientLinkIssued {
+  readonly type: typeof AppointmentEventType.PatientLinkIssued;
+  readonly data: {
+    readonly appointmentId: string;
+    readonly linkId: string;
+    /** SHA-256 of the link token, hex. The token itself is never stored. */
+    readonly tokenSha256: string;
+    /** scrypt hash of the passcode (`scrypt$…`). The passcode itself is never stored. */
+    readonly passcodeHash: string;
+    readonly dateOfBirthRequired: boolean;
+    readonly issuedAt: string;
+    /** The link this one supersedes; absent for the first. */
+    readonly replaces?: string;
+  };
+}
+
+export interface PassCodeAttemptFailed {
+  readonly type: typeof AppointmentEventType.PassCodeAttemptFailed;
+  readonly data: {
+    readonly appointmentId: string;
+    readonly linkId: string;
+    /** Failed attempts since the link was issued, unlocked or redeemed, including this one. */
+    readonly attempt: number;
+    /** True when this failure locked the link. */
+    readonly locked: boolean;
+    /** When the lock ends (ISO-8601), when `locked`. */
+    readonly lockedUntil?: string;
+  };
+}
+
+export interface PatientLinkRedeemed {
+  readonly type: typeof AppointmentEventType.PatientLinkRedeemed;
+  readonly data: {
+    readonly appointmentId: string;
+    readonly linkId: string;
+    readonly patientPrincipalId: string;
+    /** `jti` of the issued patient token. */
+    readonly tokenId: string;
+    readonly expiresAt: string;
+  };
+}
+
+export type AppointmentEvent =
+  | AppointmentBooked
+  | AppointmentRescheduled
+  | AppointmentCancelled
+  | AppointmentMarkedNoShow
+  | AppointmentCompleted
+  | PatientLinkIssued
+  | PassCodeAttemptFailed
+  | PatientLinkRedeemed;
+
+/** The current patient link of an appointment (hashes only). */
+export interface PatientLinkState {
+  readonly linkId: string;
+  readonly tokenSha256: string;
+  readonly passcodeHash: string;
+  readonly dateOfBirthRequired: boolean;
+  readonly issuedAt: string;
+  /** Failed attempts since the link was issued, last locked or redeemed. */
+  readonly failures: number;
+  /** How many times the link has been locked (the lock doubles each time). */
+  readonly lockCount: number;
+  readonly lockedUntil?: string;
+  readonly redemptions: number;
+}
+
+/** Sealed PHI as stored in an envelope (shape of @haven/eventstore's SealedPhi). */
+export interface SealedPhiRef {
+  readonly subject: string;
+  readonly keyId: string;
+  readonly ciphertext: string;
+}
+
+export type AppointmentStatus = 'booked' | 'cancelled' | 'no_show' | 'completed';
+
+export interface ExistingAppointment {
+  readonly status: AppointmentStatus;
+  readonly appointmentId: string;
+  readonly clinicianId: string;
+  readonly patientId: string;
+  readonly startTime: string;
+  readonly endTime: string;
+  /** The sealed reason, when one was given at booking. */
+  readonly reasonPhi?: SealedPhiRef;
+  readonly createTime?: string;
+  readonly updateTime?: string;
+  /** Revision of the last event folded (etag); -1 when unknown (unit tests). */
+  readonly revision: number;
+  readonly link?: PatientLinkState;
+}
+
+export type AppointmentState = { readonly status: 'none' } | ExistingAppointment;
 
 export const initialAppointmentState: AppointmentState = { status: 'none' };
+
+/** The envelope fields evolve may use when present (stored events); plain `{type, data}` works too. */
+interface EnvelopeBits {
+  readonly occurredAt?: string;
+  readonly revision?: bigint | number;
+  readonly phi?: SealedPhiRef;
+}
+
+function withMeta(state: ExistingAppointment, event: EnvelopeBits): ExistingAppointment {
+  return {
+    ...state,
+    revision: event.revision !== undefined ? Number(event.revision) : state.revision + 1,
+    ...(event.occurredAt !== undefined ? { updateTime: event.occurredAt } : {}),
+  };
+}
 
 /** Folds one event into the state. Unknown event types leave the state unchanged (forward compatible). */
 export function evolve(state: AppointmentState, event: { type: string; data: unknown }): AppointmentState {
   const e = event as AppointmentEvent;
+  const env = event as EnvelopeBits;
+  if (e.type === AppointmentEventType.Booked) {
+    const { appointmentId, clinicianId, patientId, startTime, endTime } = e.data;
+    return withMeta(
+      {
+        status: 'booked',
+        appointmentId,
+        clinicianId,
+        patientId,
+        startTime,
+        endTime,
+        revision: -1,
+        ...(env.phi !== undefined ? { reasonPhi: env.phi } : {}),
+        ...(env.occurredAt !== undefined ? { createTime: env.occurredAt } : {}),
+      },
+      env,
+    );
+  }
+  if (state.status === 'none') return state;
   switch (e.type) {
-    case AppointmentEventType.Booked:
-      return { status: 'booked', ...e.data };
     case AppointmentEventType.Rescheduled:
-      return state.status === 'none'
-        ? state
-        : { ...state, startTime: e.data.startTime, endTime: e.data.endTime };
+      return withMeta({ ...state, startTime: e.data.startTime, endTime: e.data.endTime }, env);
     case AppointmentEventType.Cancelled:
-      return state.status === 'none' ? state : { ...state, status: 'cancelled' };
+      return withMeta({ ...state, status: 'cancelled' }, env);
+    case AppointmentEventType.MarkedNoShow:
+      return withMeta({ ...state, status: 'no_show' }, env);
+    case AppointmentEventType.Completed:
+      return withMeta({ ...state, status: 'completed' }, env);
+    case AppointmentEventType.PatientLinkIssued: {
+      const { linkId, tokenSha256, passcodeHash, dateOfBirthRequired, issuedAt } = e.data;
+      return withMeta(
+        {
+          ...state,
+          link: {
+            linkId,
+            tokenSha256,
+            passcodeHash,
+            dateOfBirthRequired,
+            issuedAt,
+            failures: 0,
+            lockCount: 0,
+            redemptions: 0,
+          },
+        },
+        env,
+      );
+    }
+    case AppointmentEventType.PassCodeAttemptFailed: {
+      const link = state.link;
+      if (!link || link.linkId !== e.data.linkId) return withMeta(state, env);
+      const { lockedUntil: _previous, ...rest } = link;
+      return withMeta(
+        {
+          ...state,
+          link: e.data.locked
+            ? {
+                ...rest,
+                failures: 0,
+                lockCount: link.lockCount + 1,
+                ...(e.data.lockedUntil !== undefined ? { lockedUntil: e.data.lockedUntil } : {}),
+              }
+            : { ...link, failures: e.data.attempt },
+        },
+        env,
+      );
+    }
+    case AppointmentEventType.PatientLinkRedeemed: {
+      const link = state.link;
+      if (!link || link.linkId !== e.data.linkId) return withMeta(state, env);
+      return withMeta({ ...state, link: { ...link, failures: 0, redemptions: link.redemptions + 1 } }, env);
+    }
     default:
       return state;
   }

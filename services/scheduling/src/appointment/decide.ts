@@ -1,11 +1,33 @@
 /**
- * Commands and decide() for the Appointment aggregate. Pure: validation and rules only.
+ * Commands and decide() for the Appointment aggregate (and its patient link). Pure: validation and rules only;
+ * times, hashes and verification results are passed in so decide stays free of I/O.
  */
-import { PreconditionError, ValidationError, type FieldViolation } from '@haven/errors';
-import { AppointmentEventType, type AppointmentEvent, type AppointmentState } from './appointment';
+import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
+import {
+  AppointmentEventType,
+  type AppointmentEvent,
+  type AppointmentState,
+  type ExistingAppointment,
+} from './appointment';
 
 /** Longest appointment we accept. */
 export const MAX_APPOINTMENT_MINUTES = 240;
+
+/** Link rules (DESIGN.md §1, issue 5). */
+export const LinkPolicy = {
+  /** The link opens this long before the start. */
+  opensBeforeStartMinutes: 15,
+  /** …and closes this long after the end. */
+  graceAfterEndMinutes: 30,
+  /** Failed passcode attempts before the link locks. */
+  maxFailedAttempts: 5,
+  /** First lock; each further lock doubles it. */
+  lockBaseMinutes: 15,
+  /** Longest lock. */
+  lockMaxMinutes: 24 * 60,
+  /** Longest patient token. */
+  patientTokenMaxMinutes: 120,
+} as const;
 
 export interface BookAppointment {
   readonly type: 'BookAppointment';
@@ -15,7 +37,18 @@ export interface BookAppointment {
     readonly patientId: string;
     readonly startTime: Date | undefined;
     readonly endTime: Date | undefined;
+    /** True when the handler seals a reason into the event's `phi`. */
+    readonly hasReason?: boolean;
     /** The decision time, passed in so decide stays pure. */
+    readonly now: Date;
+  };
+}
+
+export interface RescheduleAppointment {
+  readonly type: 'RescheduleAppointment';
+  readonly data: {
+    readonly startTime: Date | undefined;
+    readonly endTime: Date | undefined;
     readonly now: Date;
   };
 }
@@ -25,37 +58,158 @@ export interface CancelAppointment {
   readonly data: { readonly reasonCode: string };
 }
 
-export type AppointmentCommand = BookAppointment | CancelAppointment;
+export interface MarkNoShow {
+  readonly type: 'MarkNoShow';
+  readonly data: { readonly now: Date };
+}
+
+/** Reaction to the session context's VisitEnded. */
+export interface CompleteAppointment {
+  readonly type: 'CompleteAppointment';
+  readonly data: { readonly visitId: string; readonly reason: string };
+}
+
+export interface IssuePatientLink {
+  readonly type: 'IssuePatientLink';
+  readonly data: {
+    readonly linkId: string;
+    readonly tokenSha256: string;
+    readonly passcodeHash: string;
+    readonly dateOfBirthRequired: boolean;
+    readonly now: Date;
+  };
+}
+
+export interface RedeemPatientLink {
+  readonly type: 'RedeemPatientLink';
+  readonly data: {
+    readonly tokenSha256: string;
+    /** Whether the passcode (and date of birth, when required) matched; checked by the handler. */
+    readonly credentialsOk: boolean;
+    readonly now: Date;
+    readonly patientPrincipalId: string;
+    readonly tokenId: string;
+    readonly expiresAt: Date;
+  };
+}
+
+export type AppointmentCommand =
+  | BookAppointment
+  | RescheduleAppointment
+  | CancelAppointment
+  | MarkNoShow
+  | CompleteAppointment
+  | IssuePatientLink
+  | RedeemPatientLink;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MINUTE = 60_000;
 
-function validateBooking(cmd: BookAppointment['data']): FieldViolation[] {
+function validateSlot(
+  start: Date | undefined,
+  end: Date | undefined,
+  now: Date,
+  prefix: string,
+): FieldViolation[] {
   const v: FieldViolation[] = [];
-  if (!ID.test(cmd.clinicianId))
-    v.push({ field: 'appointment.clinician', description: 'must name a clinician' });
-  if (!ID.test(cmd.patientId)) v.push({ field: 'appointment.patient', description: 'must name a patient' });
-  const { startTime: start, endTime: end } = cmd;
   if (!start || Number.isNaN(start.getTime())) {
-    v.push({ field: 'appointment.start_time', description: 'is required' });
-  } else if (start.getTime() < cmd.now.getTime()) {
-    v.push({ field: 'appointment.start_time', description: 'must not be in the past' });
+    v.push({ field: `${prefix}start_time`, description: 'is required' });
+  } else if (start.getTime() < now.getTime()) {
+    v.push({ field: `${prefix}start_time`, description: 'must not be in the past' });
   }
   if (!end || Number.isNaN(end.getTime())) {
-    v.push({ field: 'appointment.end_time', description: 'is required' });
+    v.push({ field: `${prefix}end_time`, description: 'is required' });
   } else if (start && end.getTime() <= start.getTime()) {
-    v.push({ field: 'appointment.end_time', description: 'must be after start_time' });
-  } else if (start && end.getTime() - start.getTime() > MAX_APPOINTMENT_MINUTES * 60_000) {
+    v.push({ field: `${prefix}end_time`, description: 'must be after start_time' });
+  } else if (start && end.getTime() - start.getTime() > MAX_APPOINTMENT_MINUTES * MINUTE) {
     v.push({
-      field: 'appointment.end_time',
+      field: `${prefix}end_time`,
       description: `must be at most ${MAX_APPOINTMENT_MINUTES} minutes after start_time`,
     });
   }
   return v;
 }
 
+function validateBooking(cmd: BookAppointment['data']): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  if (!ID.test(cmd.clinicianId))
+    v.push({ field: 'appointment.clinician', description: 'must name a clinician' });
+  if (!ID.test(cmd.patientId)) v.push({ field: 'appointment.patient', description: 'must name a patient' });
+  return [...v, ...validateSlot(cmd.startTime, cmd.endTime, cmd.now, 'appointment.')];
+}
+
+function existing(state: AppointmentState): ExistingAppointment {
+  if (state.status === 'none') throw new PreconditionError('appointment does not exist');
+  return state;
+}
+
+const CLOSED_MESSAGE: Record<Exclude<ExistingAppointment['status'], 'booked'>, string> = {
+  cancelled: 'appointment is already cancelled',
+  no_show: 'appointment was marked no-show',
+  completed: 'appointment is completed',
+};
+
+function requireBooked(state: AppointmentState): ExistingAppointment {
+  const s = existing(state);
+  if (s.status !== 'booked') throw new PreconditionError(CLOSED_MESSAGE[s.status]);
+  return s;
+}
+
+/** When the appointment's patient link opens and closes. */
+export function linkWindow(state: Pick<ExistingAppointment, 'startTime' | 'endTime'>): {
+  opens: Date;
+  closes: Date;
+} {
+  return {
+    opens: new Date(Date.parse(state.startTime) - LinkPolicy.opensBeforeStartMinutes * MINUTE),
+    closes: new Date(Date.parse(state.endTime) + LinkPolicy.graceAfterEndMinutes * MINUTE),
+  };
+}
+
+/** When a patient token issued at `now` expires: 2 h at most, and no later than the end + 30 min. */
+export function patientTokenExpiry(state: Pick<ExistingAppointment, 'endTime'>, now: Date): Date {
+  return new Date(
+    Math.min(
+      now.getTime() + LinkPolicy.patientTokenMaxMinutes * MINUTE,
+      Date.parse(state.endTime) + LinkPolicy.graceAfterEndMinutes * MINUTE,
+    ),
+  );
+}
+
+/** Length of the n-th lock (n ≥ 1): 15 min, 30 min, 60 min, … capped at a day. */
+export function lockMinutes(n: number): number {
+  return Math.min(LinkPolicy.lockBaseMinutes * 2 ** Math.max(0, n - 1), LinkPolicy.lockMaxMinutes);
+}
+
+function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): void {
+  if (s.status === 'cancelled')
+    throw new PreconditionError('this appointment was cancelled; the link no longer works');
+  if (s.status === 'completed') throw new PreconditionError('this visit has ended; the link no longer works');
+  if (s.status === 'no_show')
+    throw new PreconditionError('this appointment was closed as missed; ask the clinic for a new one');
+  const link = s.link;
+  if (!link) throw new UnauthenticatedError('link or passcode not valid');
+  if (link.tokenSha256 !== cmd.tokenSha256) {
+    throw new PreconditionError('this link was replaced by a newer one; use the latest link from the clinic');
+  }
+  const { opens, closes } = linkWindow(s);
+  if (cmd.now.getTime() < opens.getTime()) {
+    throw new PreconditionError(
+      `this link is not open yet; it opens at ${opens.toISOString()} (${LinkPolicy.opensBeforeStartMinutes} minutes before the appointment)`,
+    );
+  }
+  if (cmd.now.getTime() > closes.getTime()) throw new PreconditionError('this link has expired');
+  if (link.lockedUntil !== undefined && cmd.now.getTime() < Date.parse(link.lockedUntil)) {
+    throw new PreconditionError(
+      `link locked, ask the clinic (too many wrong passcodes; locked until ${link.lockedUntil})`,
+    );
+  }
+}
+
 /**
  * Decides which events a command produces.
- * Throws ValidationError on bad input, PreconditionError when the appointment's state forbids it.
+ * Throws ValidationError on bad input, PreconditionError when the appointment's state forbids it,
+ * UnauthenticatedError when a redeemed link is unknown.
  */
 export function decide(command: AppointmentCommand, state: AppointmentState): AppointmentEvent[] {
   switch (command.type) {
@@ -63,7 +217,7 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
       const violations = validateBooking(command.data);
       if (violations.length > 0) throw new ValidationError(violations);
       if (state.status !== 'none') throw new PreconditionError('appointment already exists');
-      const { appointmentId, clinicianId, patientId, startTime, endTime } = command.data;
+      const { appointmentId, clinicianId, patientId, startTime, endTime, hasReason } = command.data;
       return [
         {
           type: AppointmentEventType.Booked,
@@ -73,17 +227,120 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
             patientId,
             startTime: (startTime as Date).toISOString(),
             endTime: (endTime as Date).toISOString(),
+            ...(hasReason === true ? { hasReason: true } : {}),
+          },
+        },
+      ];
+    }
+    case 'RescheduleAppointment': {
+      const { startTime, endTime, now } = command.data;
+      const violations = validateSlot(startTime, endTime, now, '');
+      if (violations.length > 0) throw new ValidationError(violations);
+      const s = requireBooked(state);
+      const start = (startTime as Date).toISOString();
+      const end = (endTime as Date).toISOString();
+      if (start === s.startTime && end === s.endTime) return [];
+      return [
+        {
+          type: AppointmentEventType.Rescheduled,
+          data: {
+            appointmentId: s.appointmentId,
+            clinicianId: s.clinicianId,
+            previousStartTime: s.startTime,
+            previousEndTime: s.endTime,
+            startTime: start,
+            endTime: end,
           },
         },
       ];
     }
     case 'CancelAppointment': {
-      if (state.status === 'none') throw new PreconditionError('appointment does not exist');
-      if (state.status === 'cancelled') throw new PreconditionError('appointment is already cancelled');
+      const s = requireBooked(state);
       return [
         {
           type: AppointmentEventType.Cancelled,
-          data: { appointmentId: state.appointmentId, reasonCode: command.data.reasonCode },
+          data: { appointmentId: s.appointmentId, reasonCode: command.data.reasonCode },
+        },
+      ];
+    }
+    case 'MarkNoShow': {
+      const s = requireBooked(state);
+      if (command.data.now.getTime() < Date.parse(s.startTime)) {
+        throw new PreconditionError('appointment has not started yet');
+      }
+      return [
+        {
+          type: AppointmentEventType.MarkedNoShow,
+          data: { appointmentId: s.appointmentId, clinicianId: s.clinicianId },
+        },
+      ];
+    }
+    case 'CompleteAppointment': {
+      const s = existing(state);
+      if (s.status === 'completed' || s.status === 'cancelled') return [];
+      return [
+        {
+          type: AppointmentEventType.Completed,
+          data: {
+            appointmentId: s.appointmentId,
+            visitId: command.data.visitId,
+            reason: command.data.reason,
+          },
+        },
+      ];
+    }
+    case 'IssuePatientLink': {
+      const s = requireBooked(state);
+      if (command.data.now.getTime() > linkWindow(s).closes.getTime()) {
+        throw new PreconditionError('appointment is over');
+      }
+      const { linkId, tokenSha256, passcodeHash, dateOfBirthRequired, now } = command.data;
+      return [
+        {
+          type: AppointmentEventType.PatientLinkIssued,
+          data: {
+            appointmentId: s.appointmentId,
+            linkId,
+            tokenSha256,
+            passcodeHash,
+            dateOfBirthRequired,
+            issuedAt: now.toISOString(),
+            ...(s.link ? { replaces: s.link.linkId } : {}),
+          },
+        },
+      ];
+    }
+    case 'RedeemPatientLink': {
+      const s = existing(state);
+      refuseRedeem(s, command.data);
+      const link = s.link!;
+      if (!command.data.credentialsOk) {
+        const attempt = link.failures + 1;
+        const locked = attempt >= LinkPolicy.maxFailedAttempts;
+        const until = new Date(command.data.now.getTime() + lockMinutes(link.lockCount + 1) * MINUTE);
+        return [
+          {
+            type: AppointmentEventType.PassCodeAttemptFailed,
+            data: {
+              appointmentId: s.appointmentId,
+              linkId: link.linkId,
+              attempt,
+              locked,
+              ...(locked ? { lockedUntil: until.toISOString() } : {}),
+            },
+          },
+        ];
+      }
+      return [
+        {
+          type: AppointmentEventType.PatientLinkRedeemed,
+          data: {
+            appointmentId: s.appointmentId,
+            linkId: link.linkId,
+            patientPrincipalId: command.data.patientPrincipalId,
+            tokenId: command.data.tokenId,
+            expiresAt: command.data.expiresAt.toISOString(),
+          },
         },
       ];
     }

@@ -1,28 +1,57 @@
 /**
- * gRPC handlers for appointments: map the request, check the caller's rights, run the pure decider
- * through the shared command handler, publish what was appended, answer.
+ * gRPC handlers for appointments: map the request, check the caller's rights, run the pure deciders through the
+ * shared command handler (the clinician's schedule stream first, so overlapping bookings cannot both succeed),
+ * answer. The visit reason is PHI: sealed in the booking event, returned only in the FULL view after
+ * PhiAccessed.
  */
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, PermissionError, ValidationError } from '@haven/errors';
+import {
+  ConcurrencyError,
+  NotFoundError,
+  PermissionError,
+  ValidationError,
+  type FieldViolation,
+} from '@haven/errors';
+import { openPhi, sealPhi } from '@haven/crypto';
 import { scheduling } from '@haven/proto';
-import { actorOf, handleCommand, loadAggregate, requirePrincipal, type CallContext } from '@haven/service';
-import { evolve, initialAppointmentState, type AppointmentState } from './appointment';
-import { decide } from './decide';
+import {
+  commandMetadata,
+  handleCommand,
+  loadAggregate,
+  requirePrincipal,
+  type CallContext,
+  type CommandMetadata,
+  type Principal,
+} from '@haven/service';
+import { isClinician, isStaff, mayActForClinician, SchedulingScope } from '../access';
 import type { SchedulingDeps } from '../deps';
+import { RESOURCE_ID, idFromName, requireResourceId } from '../ids';
+import { loadPatient } from '../patient/grpc';
+import { recordPhiAccess, requirePurpose } from '../phi-access';
+import { decideSchedule, evolveSchedule, initialScheduleState, scheduleStream } from '../schedule/schedule';
+import {
+  evolve,
+  initialAppointmentState,
+  type AppointmentState,
+  type ExistingAppointment,
+} from './appointment';
+import { decide, type AppointmentCommand } from './decide';
 
-const APPOINTMENT_ID = /^[a-z0-9-]{4,63}$/;
-
-/** `users/{id}` → id, or undefined when the name is not of that form. */
-function idFromName(name: string, collection: string): string | undefined {
-  const prefix = `${collection}/`;
-  return name.startsWith(prefix) && name.length > prefix.length ? name.slice(prefix.length) : undefined;
-}
+const REASON_MAX = 1000;
 
 export function appointmentStream(appointmentId: string): string {
   return `scheduling.appointment-${appointmentId}`;
 }
 
-function toProto(state: AppointmentState): scheduling.Appointment {
+const STATE_OF: Record<ExistingAppointment['status'], scheduling.AppointmentState> = {
+  booked: scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED,
+  cancelled: scheduling.AppointmentState.APPOINTMENT_STATE_CANCELLED,
+  no_show: scheduling.AppointmentState.APPOINTMENT_STATE_NO_SHOW,
+  completed: scheduling.AppointmentState.APPOINTMENT_STATE_COMPLETED,
+};
+
+/** The BASIC view of an appointment (no PHI); `reason` only when given (FULL view, after PhiAccessed). */
+export function toProto(state: AppointmentState, reason?: string): scheduling.Appointment {
   if (state.status === 'none') throw new Error('no appointment state');
   return scheduling.Appointment.fromPartial({
     name: `appointments/${state.appointmentId}`,
@@ -30,12 +59,92 @@ function toProto(state: AppointmentState): scheduling.Appointment {
     patient: `patients/${state.patientId}`,
     startTime: new Date(state.startTime),
     endTime: new Date(state.endTime),
-    state:
-      state.status === 'cancelled'
-        ? scheduling.AppointmentState.APPOINTMENT_STATE_CANCELLED
-        : scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED,
+    state: STATE_OF[state.status],
     visit: `visits/${state.appointmentId}`,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(state.createTime ? { createTime: new Date(state.createTime) } : {}),
+    ...(state.updateTime ? { updateTime: new Date(state.updateTime) } : {}),
+    etag: state.revision >= 0 ? String(state.revision) : '',
   });
+}
+
+/** Loads an appointment. */
+export async function loadAppointment(
+  deps: Pick<SchedulingDeps, 'store'>,
+  appointmentId: string,
+): Promise<{ state: AppointmentState }> {
+  return loadAggregate<AppointmentState, { type: string; data: unknown }>({
+    store: deps.store,
+    stream: appointmentStream(appointmentId),
+    evolve,
+    initialState: initialAppointmentState,
+  });
+}
+
+/**
+ * Loads an appointment the caller may act on. Throws NotFoundError when there is none or it belongs to
+ * another clinician (a clinician must not learn that other clinicians' appointments exist).
+ */
+export async function loadVisibleAppointment(
+  deps: SchedulingDeps,
+  principal: Principal,
+  appointmentId: string,
+  scope: SchedulingScope,
+): Promise<ExistingAppointment> {
+  const { state } = await loadAppointment(deps, appointmentId);
+  if (state.status === 'none' || !mayActForClinician(principal, state.clinicianId, scope)) {
+    throw new NotFoundError(`appointment ${appointmentId} not found`);
+  }
+  return state;
+}
+
+/** Runs a command on an appointment stream and updates the read model. */
+export async function runAppointmentCommand(
+  deps: SchedulingDeps,
+  appointmentId: string,
+  command: AppointmentCommand,
+  metadata: CommandMetadata,
+  phi?: { subject: string; keyId: string; ciphertext: string },
+) {
+  const result = await handleCommand({
+    store: deps.store,
+    stream: appointmentStream(appointmentId),
+    decide: (c: AppointmentCommand, s: AppointmentState) =>
+      decide(c, s).map((e) =>
+        phi && e.type === 'haven.scheduling.v1.AppointmentBooked' ? { ...e, phi } : e,
+      ),
+    evolve,
+    initialState: initialAppointmentState,
+    command,
+    metadata,
+    now: deps.clock,
+  });
+  if (result.state.status !== 'none') deps.readModel.putAppointment(result.state);
+  return result;
+}
+
+async function reserveSlot(
+  deps: SchedulingDeps,
+  metadata: CommandMetadata,
+  slot: { clinicianId: string; appointmentId: string; startTime: Date; endTime: Date; field: string },
+): Promise<void> {
+  await handleCommand({
+    store: deps.store,
+    stream: scheduleStream(slot.clinicianId),
+    decide: decideSchedule,
+    evolve: evolveSchedule,
+    initialState: initialScheduleState,
+    command: { type: 'ReserveSlot' as const, data: slot },
+    metadata,
+    now: deps.clock,
+    maxRetries: 5,
+  });
+}
+
+function checkEtag(state: ExistingAppointment, etag: string): void {
+  if (etag !== '' && etag !== String(state.revision)) {
+    throw new ConcurrencyError(appointmentStream(state.appointmentId), etag, String(state.revision));
+  }
 }
 
 /** BookAppointment: front desk books for any clinician, a clinician only for themself. */
@@ -46,9 +155,9 @@ export function bookAppointment(deps: SchedulingDeps) {
   ): Promise<scheduling.BookAppointmentResponse> => {
     const principal = requirePrincipal(ctx);
     const appointment = request.appointment;
-    const violations = [];
+    const violations: FieldViolation[] = [];
     if (!appointment) violations.push({ field: 'appointment', description: 'is required' });
-    if (request.appointmentId !== '' && !APPOINTMENT_ID.test(request.appointmentId)) {
+    if (request.appointmentId !== '' && !RESOURCE_ID.test(request.appointmentId)) {
       violations.push({ field: 'appointment_id', description: 'must match [a-z0-9-]{4,63}' });
     }
     const clinicianId = appointment ? idFromName(appointment.clinician, 'users') : undefined;
@@ -57,64 +166,304 @@ export function bookAppointment(deps: SchedulingDeps) {
       violations.push({ field: 'appointment.clinician', description: 'must be users/{user}' });
     if (appointment && !patientId)
       violations.push({ field: 'appointment.patient', description: 'must be patients/{patient}' });
+    if (appointment && appointment.reason.length > REASON_MAX)
+      violations.push({
+        field: 'appointment.reason',
+        description: `must be at most ${REASON_MAX} characters`,
+      });
     if (violations.length > 0) throw new ValidationError(violations);
 
-    const role = principal.role;
-    const mayBook =
-      (principal.kind === 'user' && (role === 'front_desk' || role === 'admin')) ||
-      (principal.kind === 'user' && role === 'clinician' && principal.id === clinicianId) ||
-      (principal.kind === 'service_account' && principal.scopes.includes('scheduling.appointments.write'));
+    const mayBook = mayActForClinician(principal, clinicianId ?? '', SchedulingScope.AppointmentsWrite);
     if (!mayBook) throw new PermissionError('not allowed to book appointments for this clinician');
 
     const appointmentId = request.appointmentId || randomUUID();
-    const result = await handleCommand({
-      store: deps.store,
-      stream: appointmentStream(appointmentId),
-      decide,
-      evolve,
-      initialState: initialAppointmentState,
-      command: {
-        type: 'BookAppointment',
-        data: {
-          appointmentId,
-          clinicianId: clinicianId ?? '',
-          patientId: patientId ?? '',
-          startTime: appointment?.startTime,
-          endTime: appointment?.endTime,
-          now: deps.clock(),
-        },
+    const reason = appointment?.reason ?? '';
+    const command: AppointmentCommand = {
+      type: 'BookAppointment',
+      data: {
+        appointmentId,
+        clinicianId: clinicianId ?? '',
+        patientId: patientId ?? '',
+        startTime: appointment?.startTime,
+        endTime: appointment?.endTime,
+        ...(reason !== '' ? { hasReason: true } : {}),
+        now: deps.clock(),
       },
-      metadata: {
-        actor: actorOf(principal),
-        correlationId: ctx.correlationId,
-        ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-      },
+    };
+    // Validate (and refuse a taken id) before touching the schedule or the patient's key.
+    const { state: current } = await loadAppointment(deps, appointmentId);
+    decide(command, current);
+    await loadPatient(deps, patientId ?? '');
+    const metadata = commandMetadata(ctx);
+    await reserveSlot(deps, metadata, {
+      clinicianId: clinicianId ?? '',
+      appointmentId,
+      startTime: appointment?.startTime as Date,
+      endTime: appointment?.endTime as Date,
+      field: 'appointment.start_time',
     });
+    const sealed = reason !== '' ? await sealPhi(deps.keys, patientId ?? '', { reason }) : undefined;
+    const result = await runAppointmentCommand(deps, appointmentId, command, metadata, sealed);
     return { appointment: toProto(result.state) };
   };
 }
 
-/** GetAppointment (BASIC view: no PHI). Clinicians see only their own; front desk and admin see all. */
+async function openReason(deps: SchedulingDeps, state: ExistingAppointment): Promise<string> {
+  if (!state.reasonPhi) return '';
+  const phi = await openPhi(deps.keys, state.reasonPhi);
+  return typeof phi['reason'] === 'string' ? phi['reason'] : '';
+}
+
+/**
+ * GetAppointment. BASIC view: no PHI. FULL view: purpose required; the reason is opened, PhiAccessed is
+ * recorded, then the answer leaves. Clinicians see only their own; front desk and admin see all.
+ */
 export function getAppointment(deps: SchedulingDeps) {
   return async (
     request: scheduling.GetAppointmentRequest,
     ctx: CallContext,
   ): Promise<scheduling.GetAppointmentResponse> => {
     const principal = requirePrincipal(ctx);
-    const id = idFromName(request.name, 'appointments');
-    if (!id || !APPOINTMENT_ID.test(id))
-      throw new ValidationError([{ field: 'name', description: 'must be appointments/{appointment}' }]);
-    const { state } = await loadAggregate({
-      store: deps.store,
-      stream: appointmentStream(id),
-      evolve,
-      initialState: initialAppointmentState,
+    const id = requireResourceId(request.name, 'appointments');
+    const full = request.view === scheduling.AppointmentView.APPOINTMENT_VIEW_FULL;
+    const why = full ? requirePurpose(request.purpose) : '';
+    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsRead);
+    if (!full) return { appointment: toProto(state) };
+    const reason = await openReason(deps, state);
+    await recordPhiAccess(deps, {
+      principal,
+      ctx,
+      patientId: state.patientId,
+      what: `appointments/${id}`,
+      fields: ['reason'],
+      why,
+      outcome: 'granted',
     });
-    const visible =
-      state.status !== 'none' &&
-      ((principal.kind === 'user' && ['front_desk', 'admin'].includes(principal.role ?? '')) ||
-        (principal.kind === 'user' && principal.id === state.clinicianId));
-    if (!visible) throw new NotFoundError(`appointment ${id} not found`);
-    return { appointment: toProto(state) };
+    return { appointment: toProto(state, reason) };
+  };
+}
+
+/** RescheduleAppointment: reserves the new slot on the clinician's schedule, then moves the appointment. */
+export function rescheduleAppointment(deps: SchedulingDeps) {
+  return async (
+    request: scheduling.RescheduleAppointmentRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.RescheduleAppointmentResponse> => {
+    const principal = requirePrincipal(ctx);
+    const id = requireResourceId(request.name, 'appointments');
+    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+    checkEtag(state, request.etag);
+    const command: AppointmentCommand = {
+      type: 'RescheduleAppointment',
+      data: { startTime: request.startTime, endTime: request.endTime, now: deps.clock() },
+    };
+    if (decide(command, state).length === 0) return { appointment: toProto(state) };
+    const metadata = commandMetadata(ctx);
+    await reserveSlot(deps, metadata, {
+      clinicianId: state.clinicianId,
+      appointmentId: id,
+      startTime: request.startTime as Date,
+      endTime: request.endTime as Date,
+      field: 'start_time',
+    });
+    const result = await runAppointmentCommand(deps, id, command, metadata);
+    return { appointment: toProto(result.state) };
+  };
+}
+
+const REASON_CODES: Record<number, string> = {
+  [scheduling.CancellationReason.CANCELLATION_REASON_UNSPECIFIED]: 'unspecified',
+  [scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST]: 'patient_request',
+  [scheduling.CancellationReason.CANCELLATION_REASON_CLINICIAN_UNAVAILABLE]: 'clinician_unavailable',
+  [scheduling.CancellationReason.CANCELLATION_REASON_BOOKED_IN_ERROR]: 'booked_in_error',
+  [scheduling.CancellationReason.CANCELLATION_REASON_OTHER]: 'other',
+};
+
+/** CancelAppointment (reason code): the appointment's links stop working; the slot is released. */
+export function cancelAppointment(deps: SchedulingDeps) {
+  return async (
+    request: scheduling.CancelAppointmentRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.CancelAppointmentResponse> => {
+    const principal = requirePrincipal(ctx);
+    const id = requireResourceId(request.name, 'appointments');
+    const reasonCode = REASON_CODES[request.reason];
+    if (reasonCode === undefined)
+      throw new ValidationError([{ field: 'reason', description: 'is not a known reason' }]);
+    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+    checkEtag(state, request.etag);
+    const metadata = commandMetadata(ctx);
+    const result = await runAppointmentCommand(
+      deps,
+      id,
+      { type: 'CancelAppointment', data: { reasonCode } },
+      metadata,
+    );
+    try {
+      await handleCommand({
+        store: deps.store,
+        stream: scheduleStream(state.clinicianId),
+        decide: decideSchedule,
+        evolve: evolveSchedule,
+        initialState: initialScheduleState,
+        command: {
+          type: 'ReleaseSlot' as const,
+          data: { clinicianId: state.clinicianId, appointmentId: id },
+        },
+        metadata,
+        now: deps.clock,
+        maxRetries: 5,
+      });
+    } catch (error) {
+      // The appointment is cancelled; a slot left reserved only blocks that time (safe side).
+      deps.logger.error({ err: error, appointmentId: id }, 'could not release the cancelled slot');
+    }
+    return { appointment: toProto(result.state) };
+  };
+}
+
+/** MarkNoShow: only once the appointment has started. */
+export function markNoShow(deps: SchedulingDeps) {
+  return async (
+    request: scheduling.MarkNoShowRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.MarkNoShowResponse> => {
+    const principal = requirePrincipal(ctx);
+    const id = requireResourceId(request.name, 'appointments');
+    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+    checkEtag(state, request.etag);
+    const result = await runAppointmentCommand(
+      deps,
+      id,
+      { type: 'MarkNoShow', data: { now: deps.clock() } },
+      commandMetadata(ctx),
+    );
+    return { appointment: toProto(result.state) };
+  };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+interface ListToken {
+  readonly after: readonly [string, string];
+  readonly filter: string;
+}
+
+/**
+ * ListAppointments by start time, filtered by clinician, patient, day (in a time zone) and states; pages of
+ * `page_size` with opaque tokens. A clinician lists only their own. FULL view records PhiAccessed per
+ * appointment returned with a reason.
+ */
+export function listAppointments(deps: SchedulingDeps) {
+  return async (
+    request: scheduling.ListAppointmentsRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.ListAppointmentsResponse> => {
+    const principal = requirePrincipal(ctx);
+    const violations: FieldViolation[] = [];
+    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
+    if (pageSize < 1 || pageSize > 200)
+      violations.push({ field: 'page_size', description: 'must be between 1 and 200' });
+    let clinicianId = request.clinician === '' ? undefined : idFromName(request.clinician, 'users');
+    if (request.clinician !== '' && !clinicianId)
+      violations.push({ field: 'clinician', description: 'must be users/{user}' });
+    const patientId = request.patient === '' ? undefined : idFromName(request.patient, 'patients');
+    if (request.patient !== '' && !patientId)
+      violations.push({ field: 'patient', description: 'must be patients/{patient}' });
+    const timeZone = request.timeZone || 'UTC';
+    let dayOf: Intl.DateTimeFormat | undefined;
+    try {
+      dayOf = new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      });
+    } catch {
+      violations.push({ field: 'time_zone', description: 'must be an IANA time zone' });
+    }
+    if (request.day !== '' && !DAY.test(request.day))
+      violations.push({ field: 'day', description: 'must be YYYY-MM-DD' });
+    const full = request.view === scheduling.AppointmentView.APPOINTMENT_VIEW_FULL;
+    let why = '';
+    if (full) {
+      try {
+        why = requirePurpose(request.purpose);
+      } catch (error) {
+        if (error instanceof ValidationError) violations.push(...error.violations);
+      }
+    }
+    if (violations.length > 0) throw new ValidationError(violations);
+    if (!isStaff(principal, SchedulingScope.AppointmentsRead)) {
+      if (!isClinician(principal)) throw new PermissionError('this role may not list appointments');
+      if (clinicianId !== undefined && clinicianId !== principal.id) {
+        throw new PermissionError('a clinician lists only their own appointments');
+      }
+      clinicianId = principal.id;
+    }
+    const states = new Set(request.states);
+    const filter = JSON.stringify([
+      clinicianId,
+      patientId,
+      request.day,
+      timeZone,
+      [...states].sort(),
+      request.view,
+    ]);
+    let after: readonly [string, string] | undefined;
+    if (request.pageToken !== '') {
+      try {
+        const token = JSON.parse(Buffer.from(request.pageToken, 'base64url').toString('utf8')) as ListToken;
+        if (token.filter !== filter || !Array.isArray(token.after)) throw new Error('mismatch');
+        after = [String(token.after[0]), String(token.after[1])];
+      } catch {
+        throw new ValidationError([{ field: 'page_token', description: 'is not a token of this query' }]);
+      }
+    }
+    const key = (a: ExistingAppointment): [string, string] => [a.startTime, a.appointmentId];
+    const cmp = (a: readonly [string, string], b: readonly [string, string]) =>
+      a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1;
+    const matching = [...deps.readModel.appointments()]
+      .filter(
+        (a) =>
+          (clinicianId === undefined || a.clinicianId === clinicianId) &&
+          (patientId === undefined || a.patientId === patientId) &&
+          (states.size === 0 || states.has(STATE_OF[a.status])) &&
+          (request.day === '' || dayOf?.format(new Date(a.startTime)) === request.day) &&
+          (after === undefined || cmp(key(a), after) > 0),
+      )
+      .sort((a, b) => cmp(key(a), key(b)));
+    const page = matching.slice(0, pageSize);
+    const last = page[page.length - 1];
+    const nextPageToken =
+      matching.length > pageSize && last
+        ? Buffer.from(JSON.stringify({ after: key(last), filter } satisfies ListToken), 'utf8').toString(
+            'base64url',
+          )
+        : '';
+    if (!full) return { appointments: page.map((a) => toProto(a)), nextPageToken };
+    const out: scheduling.Appointment[] = [];
+    for (const a of page) {
+      if (!a.reasonPhi) {
+        out.push(toProto(a, ''));
+        continue;
+      }
+      const reason = await openReason(deps, a).catch(() => undefined);
+      if (reason === undefined) {
+        out.push(toProto(a)); // erased: no PHI to show
+        continue;
+      }
+      await recordPhiAccess(deps, {
+        principal,
+        ctx,
+        patientId: a.patientId,
+        what: `appointments/${a.appointmentId}`,
+        fields: ['reason'],
+        why,
+        outcome: 'granted',
+      });
+      out.push(toProto(a, reason));
+    }
+    return { appointments: out, nextPageToken };
   };
 }

@@ -1,0 +1,186 @@
+/**
+ * Patient links: IssuePatientLink (staff, or the appointment's clinician) returns the token and passcode once,
+ * storing only their hashes; RedeemPatientLink (public) trades token + passcode (+ date of birth) for a
+ * short-lived patient token bound to the appointment's visit. Wrong passcodes are counted and lock the link.
+ */
+import { randomUUID } from 'node:crypto';
+import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
+import { newEventId, type Actor } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { loadAppointment, loadVisibleAppointment, runAppointmentCommand } from '../appointment/grpc';
+import {
+  AppointmentEventType,
+  type AppointmentEvent,
+  type ExistingAppointment,
+} from '../appointment/appointment';
+import { decide, linkWindow, LinkPolicy, patientTokenExpiry } from '../appointment/decide';
+import { SchedulingScope } from '../access';
+import type { SchedulingDeps } from '../deps';
+import { requireResourceId } from '../ids';
+import { loadPatient, openPatientPhi } from '../patient/grpc';
+import { completeIfVisitEnded } from '../session-follower';
+import { isCalendarDate } from '../patient/decide';
+import {
+  hashPasscode,
+  isLinkTokenShape,
+  linkTokenHash,
+  newLinkToken,
+  newPasscode,
+  verifyPasscode,
+} from './secrets';
+
+export const LINK_INDEXED = 'haven.scheduling.v1.PatientLinkIndexed';
+
+/** The index stream of a link token: its hash → the appointment. */
+export function linkIndexStream(tokenSha256: string): string {
+  return `scheduling.patient_link-${tokenSha256}`;
+}
+
+function linkProto(state: ExistingAppointment): scheduling.PatientLink {
+  const link = state.link!;
+  return scheduling.PatientLink.fromPartial({
+    name: `appointments/${state.appointmentId}/patientLinks/${link.linkId}`,
+    expireTime: linkWindow(state).closes,
+    dateOfBirthRequired: link.dateOfBirthRequired,
+    createTime: new Date(link.issuedAt),
+  });
+}
+
+/** IssuePatientLink: a new token and passcode; the previous link of the appointment stops working. */
+export function issuePatientLink(deps: SchedulingDeps) {
+  return async (
+    request: scheduling.IssuePatientLinkRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.IssuePatientLinkResponse> => {
+    const principal = requirePrincipal(ctx);
+    const appointmentId = requireResourceId(request.appointment, 'appointments', 'appointment');
+    const state = await loadVisibleAppointment(
+      deps,
+      principal,
+      appointmentId,
+      SchedulingScope.AppointmentsWrite,
+    );
+    const token = newLinkToken();
+    const passcode = newPasscode();
+    const tokenSha256 = linkTokenHash(token);
+    const linkId = randomUUID();
+    const command = {
+      type: 'IssuePatientLink' as const,
+      data: {
+        linkId,
+        tokenSha256,
+        passcodeHash: await hashPasscode(passcode),
+        dateOfBirthRequired: deps.settings.requireDobCheck || request.requireDateOfBirth,
+        now: deps.clock(),
+      },
+    };
+    decide(command, state); // refuse a cancelled or finished appointment before indexing anything
+    const metadata = commandMetadata(ctx);
+    await deps.store.append(linkIndexStream(tokenSha256), 'no_stream', [
+      {
+        id: newEventId(),
+        type: LINK_INDEXED,
+        occurredAt: deps.clock().toISOString(),
+        actor: metadata.actor,
+        correlationId: metadata.correlationId,
+        causationId: metadata.correlationId,
+        ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
+        data: { tokenSha256, appointmentId, linkId },
+      },
+    ]);
+    const result = await runAppointmentCommand(deps, appointmentId, command, metadata);
+    if (result.state.status === 'none') throw new Error('appointment vanished');
+    deps.logger.info({ appointmentId, linkId }, 'patient link issued');
+    return {
+      patientLink: linkProto(result.state),
+      token,
+      passcode,
+      url: `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`,
+    };
+  };
+}
+
+const NOT_VALID = 'link or passcode not valid';
+
+async function appointmentOfToken(deps: SchedulingDeps, tokenSha256: string): Promise<string> {
+  const indexed = await deps.store.read(linkIndexStream(tokenSha256), { limit: 1 });
+  const appointmentId = indexed[0]?.data['appointmentId'];
+  if (typeof appointmentId !== 'string') throw new UnauthenticatedError(NOT_VALID);
+  return appointmentId;
+}
+
+/**
+ * RedeemPatientLink (public): refuses cancelled, ended, replaced, not-yet-open, expired and locked links with
+ * a clear FAILED_PRECONDITION; counts wrong passcodes (PassCodeAttemptFailed) and locks after five; on success
+ * records PatientLinkRedeemed and returns a patient token.
+ */
+export function redeemPatientLink(deps: SchedulingDeps) {
+  return async (
+    request: scheduling.RedeemPatientLinkRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.RedeemPatientLinkResponse> => {
+    const violations: FieldViolation[] = [];
+    if (request.token === '') violations.push({ field: 'token', description: 'is required' });
+    if (request.passcode === '') violations.push({ field: 'passcode', description: 'is required' });
+    if (request.dateOfBirth !== '' && !isCalendarDate(request.dateOfBirth))
+      violations.push({ field: 'date_of_birth', description: 'must be a date YYYY-MM-DD' });
+    if (violations.length > 0) throw new ValidationError(violations);
+    if (!isLinkTokenShape(request.token)) throw new UnauthenticatedError(NOT_VALID);
+    const tokenSha256 = linkTokenHash(request.token);
+    const appointmentId = await appointmentOfToken(deps, tokenSha256);
+    const anonymous: Actor = { kind: 'anonymous', id: 'patient-link' };
+    const metadata = {
+      actor: anonymous,
+      correlationId: ctx.correlationId,
+      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+    };
+    await completeIfVisitEnded(deps, appointmentId);
+    const { state } = await loadAppointment(deps, appointmentId);
+    if (state.status === 'none') throw new UnauthenticatedError(NOT_VALID);
+    const now = deps.clock();
+    const expiresAt = patientTokenExpiry(state, now);
+    const tokenId = randomUUID();
+    const base = { tokenSha256, now, patientPrincipalId: state.patientId, tokenId, expiresAt };
+    // Refusals (cancelled, ended, replaced, window, locked) before spending any work on the passcode.
+    decide({ type: 'RedeemPatientLink', data: { ...base, credentialsOk: true } }, state);
+    const link = state.link!;
+    let credentialsOk = await verifyPasscode(request.passcode, link.passcodeHash);
+    if (link.dateOfBirthRequired) {
+      if (request.dateOfBirth === '') {
+        throw new ValidationError([{ field: 'date_of_birth', description: 'is required for this link' }]);
+      }
+      const patient = await loadPatient(deps, state.patientId);
+      const phi = await openPatientPhi(deps, patient);
+      credentialsOk = credentialsOk && phi['dateOfBirth'] === request.dateOfBirth;
+    }
+    const result = await runAppointmentCommand(
+      deps,
+      appointmentId,
+      { type: 'RedeemPatientLink', data: { ...base, credentialsOk } },
+      credentialsOk ? { ...metadata, actor: { kind: 'patient', id: state.patientId } } : metadata,
+    );
+    const event = result.events[0] as AppointmentEvent | undefined;
+    if (event?.type === AppointmentEventType.PassCodeAttemptFailed) {
+      const { attempt, locked } = event.data;
+      deps.logger.warn({ appointmentId, attempt, locked }, 'wrong patient link passcode');
+      if (locked) throw new PreconditionError('link locked, ask the clinic (too many wrong passcodes)');
+      const left = LinkPolicy.maxFailedAttempts - attempt;
+      throw new UnauthenticatedError(`${NOT_VALID} (${left} attempt${left === 1 ? '' : 's'} left)`);
+    }
+    if (event?.type !== AppointmentEventType.PatientLinkRedeemed)
+      throw new Error('unexpected redeem outcome');
+    const accessToken = await deps.patientTokens.sign(
+      { subject: state.patientId, appointmentId, expiresAt, tokenId },
+      now,
+    );
+    deps.logger.info({ appointmentId }, 'patient link redeemed');
+    return {
+      accessToken,
+      expireTime: expiresAt,
+      appointment: `appointments/${appointmentId}`,
+      patient: `patients/${state.patientId}`,
+      startTime: new Date(state.startTime),
+    };
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Patient principal tokens: EdDSA (Ed25519) JWTs signed with scheduling's own key (issuer `haven-scheduling`,
+ * audience `haven`, `kind: 'patient'`, `visit: visits/<appointmentId>`), and the public key set other
+ * services trust through HAVEN_PATIENT_JWKS_URL. The key is generated once and kept in a 0600 file.
+ */
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SignJWT, type JSONWebKeySet, type JWK } from 'jose';
+import { PreconditionError } from '@haven/errors';
+import { PATIENT_TOKEN_ISSUER } from '@haven/service';
+
+/** Claims of a patient token, besides the registered ones. */
+export interface PatientTokenClaims {
+  /** The patient principal id (`sub`): an opaque id, never a name. */
+  readonly subject: string;
+  readonly appointmentId: string;
+  readonly expiresAt: Date;
+  /** `jti`. */
+  readonly tokenId: string;
+}
+
+/** Signs patient tokens and publishes the public keys. */
+export interface PatientTokenSigner {
+  readonly jwks: JSONWebKeySet;
+  sign(claims: PatientTokenClaims, now: Date): Promise<string>;
+}
+
+const KEY_FILE = 'patient-token-key.json';
+const FORMAT = 'haven.scheduling.patient-token-key.v1';
+
+interface KeyFile {
+  readonly format: typeof FORMAT;
+  readonly kid: string;
+  readonly privateJwk: JWK;
+  readonly createdAt: string;
+}
+
+/** A signer over an Ed25519 key object. */
+export function createPatientTokenSigner(options: {
+  privateKey: KeyObject;
+  kid: string;
+  audience?: string;
+}): PatientTokenSigner {
+  const publicJwk = createPublicKey(options.privateKey).export({ format: 'jwk' }) as JWK;
+  const jwks: JSONWebKeySet = { keys: [{ ...publicJwk, kid: options.kid, alg: 'EdDSA', use: 'sig' }] };
+  const audience = options.audience ?? 'haven';
+  return {
+    jwks,
+    async sign(claims, now) {
+      return new SignJWT({ kind: 'patient', visit: `visits/${claims.appointmentId}` })
+        .setProtectedHeader({ alg: 'EdDSA', kid: options.kid, typ: 'JWT' })
+        .setIssuer(PATIENT_TOKEN_ISSUER)
+        .setAudience(audience)
+        .setSubject(claims.subject)
+        .setJti(claims.tokenId)
+        .setIssuedAt(Math.floor(now.getTime() / 1000))
+        .setNotBefore(Math.floor(now.getTime() / 1000))
+        .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
+        .sign(options.privateKey);
+    },
+  };
+}
+
+/**
+ * Opens the signing key in `<dataDir>/patient-token-key.json`, generating it (mode 0600) on first start.
+ * Throws PreconditionError when the file is accessible by group/others or is not a valid key file.
+ */
+export async function openPatientTokenSigner(options: {
+  dataDir: string;
+  audience?: string;
+}): Promise<PatientTokenSigner> {
+  const file = join(options.dataDir, KEY_FILE);
+  await fs.mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  let doc: KeyFile | undefined;
+  try {
+    const stat = await fs.stat(file);
+    if ((stat.mode & 0o077) !== 0) {
+      throw new PreconditionError(`${file} must not be accessible by group or others (chmod 600 ${file})`);
+    }
+    doc = JSON.parse(await fs.readFile(file, 'utf8')) as KeyFile;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (error instanceof PreconditionError) throw error;
+      throw new PreconditionError(`${file} is not a valid patient token key file`, { cause: error });
+    }
+  }
+  if (doc === undefined) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const fresh: KeyFile = {
+      format: FORMAT,
+      kid: `pt-${randomUUID()}`,
+      privateJwk: privateKey.export({ format: 'jwk' }) as JWK,
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      const handle = await fs.open(
+        file,
+        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL,
+        0o600,
+      );
+      try {
+        await handle.writeFile(`${JSON.stringify(fresh)}\n`, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      doc = fresh;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      doc = JSON.parse(await fs.readFile(file, 'utf8')) as KeyFile; // another replica won the race
+    }
+  }
+  if (doc.format !== FORMAT || typeof doc.kid !== 'string' || doc.privateJwk?.crv !== 'Ed25519') {
+    throw new PreconditionError(`${file} is not a valid patient token key file`);
+  }
+  const privateKey = createPrivateKey({ key: doc.privateJwk as unknown as JsonWebKey, format: 'jwk' });
+  return createPatientTokenSigner({
+    privateKey,
+    kid: doc.kid,
+    ...(options.audience !== undefined ? { audience: options.audience } : {}),
+  });
+}

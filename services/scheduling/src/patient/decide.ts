@@ -1,0 +1,76 @@
+/**
+ * Commands and decide() for the Patient aggregate. Pure: validation and rules only.
+ */
+import { PreconditionError, ValidationError, type FieldViolation } from '@haven/errors';
+import { PatientEventType, type PatientEvent, type PatientPhi, type PatientState } from './patient';
+
+export interface RegisterPatient {
+  readonly type: 'RegisterPatient';
+  readonly data: {
+    readonly patientId: string;
+    /** Validated here; the handler seals it into the event's `phi`, never into `data`. */
+    readonly phi: PatientPhi;
+    /** Key id of the data key that sealed `phi`. */
+    readonly keyId: string;
+    readonly now: Date;
+  };
+}
+
+export type PatientCommand = RegisterPatient;
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,63}$/;
+const E164 = /^\+[1-9]\d{6,14}$/;
+const NAME_MAX = 200;
+
+/** True when `value` is a real calendar date `YYYY-MM-DD`. */
+export function isCalendarDate(value: string): boolean {
+  const m = DATE.exec(value);
+  if (!m) return false;
+  const d = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === value;
+}
+
+/** The field violations of a patient's PHI (paths under `patient.`); empty when valid. Never echoes values. */
+export function validatePatientPhi(phi: PatientPhi, now: Date): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  const name = (field: string, value: string) => {
+    if (value.trim().length === 0) v.push({ field: `patient.${field}`, description: 'is required' });
+    else if (value.length > NAME_MAX)
+      v.push({ field: `patient.${field}`, description: `must be at most ${NAME_MAX} characters` });
+  };
+  name('given_name', phi.givenName);
+  name('family_name', phi.familyName);
+  if (phi.dateOfBirth === '') v.push({ field: 'patient.date_of_birth', description: 'is required' });
+  else if (!isCalendarDate(phi.dateOfBirth))
+    v.push({ field: 'patient.date_of_birth', description: 'must be a date YYYY-MM-DD' });
+  else if (phi.dateOfBirth > now.toISOString().slice(0, 10) || phi.dateOfBirth < '1880-01-01')
+    v.push({ field: 'patient.date_of_birth', description: 'must be a plausible past date' });
+  if (phi.email !== '' && !EMAIL.test(phi.email))
+    v.push({ field: 'patient.email', description: 'must be an e-mail address' });
+  if (phi.phone !== '' && !E164.test(phi.phone))
+    v.push({ field: 'patient.phone', description: 'must be an E.164 number (+15551234567)' });
+  if (phi.medicalRecordNumber.length > 64)
+    v.push({ field: 'patient.medical_record_number', description: 'must be at most 64 characters' });
+  return v;
+}
+
+/**
+ * Decides which events a command produces.
+ * Throws ValidationError on bad PHI, PreconditionError when the patient already exists.
+ */
+export function decidePatient(command: PatientCommand, state: PatientState): PatientEvent[] {
+  switch (command.type) {
+    case 'RegisterPatient': {
+      const violations = validatePatientPhi(command.data.phi, command.data.now);
+      if (violations.length > 0) throw new ValidationError(violations);
+      if (state.status !== 'none') throw new PreconditionError('patient already exists');
+      return [
+        {
+          type: PatientEventType.Registered,
+          data: { patientId: command.data.patientId, keyId: command.data.keyId },
+        },
+      ];
+    }
+  }
+}

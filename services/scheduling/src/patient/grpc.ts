@@ -1,0 +1,272 @@
+/**
+ * gRPC handlers for patients. PHI is sealed with the patient's own data key before it reaches an event, and
+ * every read that returns PHI records PhiAccessed first ("no event, no answer").
+ */
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, PreconditionError, ValidationError, isCategory } from '@haven/errors';
+import { openPhi, PhiShreddedError, sealPhi } from '@haven/crypto';
+import { scheduling } from '@haven/proto';
+import {
+  commandMetadata,
+  handleCommand,
+  loadAggregate,
+  requirePrincipal,
+  type CallContext,
+  type Principal,
+} from '@haven/service';
+import { isClinician, isStaff, requireSchedulingCaller, SchedulingScope } from '../access';
+import type { SchedulingDeps } from '../deps';
+import { RESOURCE_ID, requireResourceId } from '../ids';
+import { recordPhiAccess, requirePurpose } from '../phi-access';
+import { decidePatient, validatePatientPhi } from './decide';
+import {
+  evolvePatient,
+  initialPatientState,
+  patientStream,
+  PATIENT_PHI_FIELDS,
+  type PatientPhi,
+  type PatientState,
+} from './patient';
+import type { RegisteredPatient } from '../read-model';
+
+type Deps = SchedulingDeps;
+
+function phiOf(p: scheduling.Patient): PatientPhi {
+  return {
+    givenName: p.givenName,
+    familyName: p.familyName,
+    dateOfBirth: p.dateOfBirth,
+    email: p.email,
+    phone: p.phone,
+    medicalRecordNumber: p.medicalRecordNumber,
+  };
+}
+
+function str(record: Record<string, unknown>, key: string): string {
+  const v = record[key];
+  return typeof v === 'string' ? v : '';
+}
+
+function toProto(state: RegisteredPatient, phi?: Record<string, unknown>): scheduling.Patient {
+  return scheduling.Patient.fromPartial({
+    name: `patients/${state.patientId}`,
+    ...(phi
+      ? {
+          givenName: str(phi, 'givenName'),
+          familyName: str(phi, 'familyName'),
+          dateOfBirth: str(phi, 'dateOfBirth'),
+          email: str(phi, 'email'),
+          phone: str(phi, 'phone'),
+          medicalRecordNumber: str(phi, 'medicalRecordNumber'),
+        }
+      : {}),
+    ...(state.createTime ? { createTime: new Date(state.createTime) } : {}),
+    etag: String(state.revision),
+  });
+}
+
+/** Loads a registered patient. Throws NotFoundError when there is none. */
+export async function loadPatient(deps: Pick<Deps, 'store'>, patientId: string): Promise<RegisteredPatient> {
+  const { state } = await loadAggregate<PatientState, { type: string; data: unknown }>({
+    store: deps.store,
+    stream: patientStream(patientId),
+    evolve: evolvePatient,
+    initialState: initialPatientState,
+  });
+  if (state.status !== 'registered') throw new NotFoundError(`patient ${patientId} not found`);
+  return state;
+}
+
+/**
+ * Opens a patient's sealed PHI. Throws PreconditionError "patient data erased" when the key was destroyed
+ * (crypto-shredded).
+ */
+export async function openPatientPhi(
+  deps: Pick<Deps, 'keys'>,
+  patient: RegisteredPatient,
+): Promise<Record<string, unknown>> {
+  if (!patient.phi) throw new PreconditionError('patient data erased');
+  try {
+    return await openPhi(deps.keys, patient.phi);
+  } catch (error) {
+    if (error instanceof PhiShreddedError || isCategory(error, 'not_found')) {
+      throw new PreconditionError('patient data erased', { cause: error });
+    }
+    throw error;
+  }
+}
+
+function mayReadPatient(deps: Deps, principal: Principal, patient: RegisteredPatient): boolean {
+  if (isStaff(principal, SchedulingScope.PatientsRead)) return true;
+  return (
+    isClinician(principal) &&
+    (patient.registeredBy === principal.id ||
+      deps.readModel.clinicianSeesPatient(principal.id, patient.patientId))
+  );
+}
+
+/** CreatePatient: staff and clinicians register patients; PHI is sealed, `data` holds ids only. */
+export function createPatient(deps: Deps) {
+  return async (
+    request: scheduling.CreatePatientRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.CreatePatientResponse> => {
+    const principal = requirePrincipal(ctx);
+    requireSchedulingCaller(principal, SchedulingScope.PatientsWrite);
+    if (!request.patient) throw new ValidationError([{ field: 'patient', description: 'is required' }]);
+    if (request.patientId !== '' && !RESOURCE_ID.test(request.patientId)) {
+      throw new ValidationError([{ field: 'patient_id', description: 'must match [a-z0-9-]{4,63}' }]);
+    }
+    const phi = phiOf(request.patient);
+    const now = deps.clock();
+    const violations = validatePatientPhi(phi, now);
+    if (violations.length > 0) throw new ValidationError(violations);
+    const patientId = request.patientId || randomUUID();
+    const existing = await loadAggregate<PatientState, { type: string; data: unknown }>({
+      store: deps.store,
+      stream: patientStream(patientId),
+      evolve: evolvePatient,
+      initialState: initialPatientState,
+    });
+    if (existing.state.status !== 'none') throw new PreconditionError(`patient ${patientId} already exists`);
+    const sealed = await sealPhi(deps.keys, patientId, { ...phi });
+    const result = await handleCommand({
+      store: deps.store,
+      stream: patientStream(patientId),
+      decide: (command, state: PatientState) =>
+        decidePatient(command, state).map((e) => ({ ...e, phi: sealed })),
+      evolve: evolvePatient,
+      initialState: initialPatientState,
+      command: { type: 'RegisterPatient' as const, data: { patientId, phi, keyId: sealed.keyId, now } },
+      metadata: commandMetadata(ctx),
+      now: deps.clock,
+    });
+    if (result.state.status !== 'registered') throw new Error('patient not registered');
+    deps.readModel.putPatient(result.state);
+    deps.logger.info({ patientId }, 'patient registered');
+    // The caller just sent this PHI; echoing it back is not a new disclosure.
+    return { patient: { ...toProto(result.state), ...request.patient, name: `patients/${patientId}` } };
+  };
+}
+
+/** GetPatient: records PhiAccessed (purpose required), then answers with the opened PHI. */
+export function getPatient(deps: Deps) {
+  return async (
+    request: scheduling.GetPatientRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.GetPatientResponse> => {
+    const principal = requirePrincipal(ctx);
+    requireSchedulingCaller(principal, SchedulingScope.PatientsRead);
+    const patientId = requireResourceId(request.name, 'patients');
+    const why = requirePurpose(request.purpose);
+    const patient = await loadPatient(deps, patientId);
+    const access = {
+      principal,
+      ctx,
+      patientId,
+      what: `patients/${patientId}`,
+      fields: PATIENT_PHI_FIELDS,
+      why,
+    };
+    if (!mayReadPatient(deps, principal, patient)) {
+      await recordPhiAccess(deps, { ...access, fields: [], outcome: 'denied' });
+      throw new NotFoundError(`patient ${patientId} not found`);
+    }
+    let phi: Record<string, unknown>;
+    try {
+      phi = await openPatientPhi(deps, patient);
+    } catch (error) {
+      await recordPhiAccess(deps, { ...access, fields: [], outcome: 'failed' }).catch(() => undefined);
+      throw error;
+    }
+    await recordPhiAccess(deps, { ...access, outcome: 'granted' });
+    return { patient: toProto(patient, phi) };
+  };
+}
+
+interface PageToken {
+  readonly after: readonly [string, string];
+  readonly filter: string;
+}
+
+function decodeToken(token: string, filter: string): PageToken | undefined {
+  if (token === '') return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as PageToken;
+    if (
+      parsed.filter === filter &&
+      Array.isArray(parsed.after) &&
+      typeof parsed.after[0] === 'string' &&
+      typeof parsed.after[1] === 'string'
+    )
+      return parsed;
+  } catch {
+    // fall through
+  }
+  throw new ValidationError([{ field: 'page_token', description: 'is not a token of this query' }]);
+}
+
+function encodeToken(token: PageToken): string {
+  return Buffer.from(JSON.stringify(token), 'utf8').toString('base64url');
+}
+
+/**
+ * ListPatients: newest first; a clinician sees only their patients. Every patient returned is recorded with
+ * PhiAccessed before the page leaves; erased (crypto-shredded) patients are skipped.
+ */
+export function listPatients(deps: Deps) {
+  return async (
+    request: scheduling.ListPatientsRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.ListPatientsResponse> => {
+    const principal = requirePrincipal(ctx);
+    requireSchedulingCaller(principal, SchedulingScope.PatientsRead);
+    const why = requirePurpose(request.purpose);
+    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
+    if (pageSize < 1 || pageSize > 100) {
+      throw new ValidationError([{ field: 'page_size', description: 'must be between 1 and 100' }]);
+    }
+    const filter = request.medicalRecordNumber === '' ? '' : 'mrn';
+    const token = decodeToken(request.pageToken, filter);
+    const key = (p: RegisteredPatient): [string, string] => [p.createTime ?? '', p.patientId];
+    const newerFirst = (a: [string, string], b: readonly [string, string]) =>
+      a[0] === b[0] ? (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0) : a[0] < b[0] ? 1 : -1;
+    const candidates = [...deps.readModel.patients()]
+      .filter((p) => mayReadPatient(deps, principal, p))
+      .sort((a, b) => newerFirst(key(a), key(b)))
+      .filter((p) => !token || newerFirst(key(p), token.after) > 0);
+    const page: { patient: RegisteredPatient; phi: Record<string, unknown> }[] = [];
+    let more = false;
+    for (const patient of candidates) {
+      let phi: Record<string, unknown>;
+      try {
+        phi = await openPatientPhi(deps, patient);
+      } catch {
+        continue; // erased
+      }
+      if (request.medicalRecordNumber !== '' && phi['medicalRecordNumber'] !== request.medicalRecordNumber)
+        continue;
+      if (page.length === pageSize) {
+        more = true;
+        break;
+      }
+      page.push({ patient, phi });
+    }
+    for (const { patient } of page) {
+      await recordPhiAccess(deps, {
+        principal,
+        ctx,
+        patientId: patient.patientId,
+        what: `patients/${patient.patientId}`,
+        fields: PATIENT_PHI_FIELDS,
+        why,
+        outcome: 'granted',
+      });
+    }
+    const last = page[page.length - 1];
+    return {
+      patients: page.map(({ patient, phi }) => toProto(patient, phi)),
+      nextPageToken: more && last ? encodeToken({ after: key(last.patient), filter }) : '',
+    };
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * An in-memory read model of the scheduling context for listing: appointments and patients, rebuilt from the
+ * event store on start (subscription from the beginning) and kept current by the subscription and by the
+ * handlers of this replica (read-your-writes). Decisions never use it: they load their aggregate streams.
+ */
+import type { EventStore, PositionedEvent, Subscription } from '@haven/eventstore';
+import type { Logger } from '@haven/service';
+import { evolve, initialAppointmentState, type ExistingAppointment } from './appointment/appointment';
+import { evolvePatient, initialPatientState, type PatientState } from './patient/patient';
+
+export type RegisteredPatient = Extract<PatientState, { status: 'registered' }>;
+
+const APPOINTMENT_PREFIX = 'scheduling.appointment-';
+const PATIENT_PREFIX = 'scheduling.patient-';
+
+/** The read model. */
+export class SchedulingReadModel {
+  readonly #appointments = new Map<string, ExistingAppointment>();
+  readonly #patients = new Map<string, RegisteredPatient>();
+
+  /** Folds one stored event (from the subscription); out-of-order or already-seen revisions are ignored. */
+  apply(
+    event: Pick<PositionedEvent, 'stream' | 'revision' | 'type' | 'data'> & Partial<PositionedEvent>,
+  ): void {
+    const revision = Number(event.revision);
+    if (event.stream.startsWith(APPOINTMENT_PREFIX)) {
+      const id = event.stream.slice(APPOINTMENT_PREFIX.length);
+      const current = this.#appointments.get(id);
+      if (revision !== (current?.revision ?? -1) + 1) return;
+      const next = evolve(current ?? initialAppointmentState, event);
+      if (next.status !== 'none') this.#appointments.set(id, next);
+    } else if (event.stream.startsWith(PATIENT_PREFIX)) {
+      const id = event.stream.slice(PATIENT_PREFIX.length);
+      const current = this.#patients.get(id);
+      if (revision !== (current?.revision ?? -1) + 1) return;
+      const next = evolvePatient(current ?? initialPatientState, event);
+      if (next.status === 'registered') this.#patients.set(id, next);
+    }
+  }
+
+  /** Records the state a handler of this replica just produced, when newer than what is known. */
+  putAppointment(state: ExistingAppointment): void {
+    const current = this.#appointments.get(state.appointmentId);
+    if (!current || state.revision > current.revision) this.#appointments.set(state.appointmentId, state);
+  }
+
+  /** Records a patient a handler of this replica just registered. */
+  putPatient(state: RegisteredPatient): void {
+    const current = this.#patients.get(state.patientId);
+    if (!current || state.revision > current.revision) this.#patients.set(state.patientId, state);
+  }
+
+  appointments(): IterableIterator<ExistingAppointment> {
+    return this.#appointments.values();
+  }
+
+  patients(): IterableIterator<RegisteredPatient> {
+    return this.#patients.values();
+  }
+
+  /** True when the clinician has (or had) an appointment with the patient. */
+  clinicianSeesPatient(clinicianId: string, patientId: string): boolean {
+    for (const a of this.#appointments.values()) {
+      if (a.clinicianId === clinicianId && a.patientId === patientId) return true;
+    }
+    return false;
+  }
+
+  /** Subscribes to the scheduling context from the start. Resolves once the subscription is open. */
+  follow(store: EventStore, logger: Logger): Promise<Subscription> {
+    return store.subscribe({
+      from: 'start',
+      contexts: ['scheduling.'],
+      handler: async (event) => {
+        try {
+          this.apply(event);
+        } catch (error) {
+          logger.error(
+            { err: error, stream: event.stream, type: event.type },
+            'read model could not fold an event',
+          );
+        }
+      },
+      onError: (error) => logger.error({ err: error }, 'scheduling read model subscription stopped'),
+    });
+  }
+}

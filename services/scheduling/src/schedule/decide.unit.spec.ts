@@ -1,0 +1,64 @@
+import { ValidationError } from '@haven/errors';
+import { given } from '../../../../tests/support/decider';
+import {
+  decideSchedule,
+  evolveSchedule,
+  initialScheduleState,
+  ScheduleEventType,
+  type ScheduleCommand,
+  type ScheduleEvent,
+} from './schedule';
+
+const spec = { decide: decideSchedule, evolve: evolveSchedule, initialState: initialScheduleState };
+const reserve = (appointmentId: string, start: string, end: string): ScheduleCommand => ({
+  type: 'ReserveSlot',
+  data: {
+    clinicianId: 'clin-1',
+    appointmentId,
+    startTime: new Date(start),
+    endTime: new Date(end),
+    field: 'appointment.start_time',
+  },
+});
+const reserved = (appointmentId: string, start: string, end: string): ScheduleEvent => ({
+  type: ScheduleEventType.SlotReserved,
+  data: { clinicianId: 'clin-1', appointmentId, startTime: start, endTime: end },
+});
+const a1 = reserved('a1', '2026-11-26T10:00:00.000Z', '2026-11-26T10:30:00.000Z');
+
+describe('when the clinician has a 10:00–10:30 appointment', () => {
+  it('refuses an overlapping booking with a violation on start_time', () => {
+    const err = given(spec, [a1])
+      .when(reserve('a2', '2026-11-26T10:15:00Z', '2026-11-26T10:45:00Z'))
+      .error();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).violations[0]?.field).toBe('appointment.start_time');
+  });
+  it('refuses a slot that contains it', () =>
+    given(spec, [a1])
+      .when(reserve('a2', '2026-11-26T09:00:00Z', '2026-11-26T11:00:00Z'))
+      .thenThrows(ValidationError, /overlaps/));
+  it('accepts the adjacent slot 10:30–11:00', () =>
+    given(spec, [a1])
+      .when(reserve('a2', '2026-11-26T10:30:00Z', '2026-11-26T11:00:00Z'))
+      .then([reserved('a2', '2026-11-26T10:30:00.000Z', '2026-11-26T11:00:00.000Z')]));
+  it('lets the same appointment move within its own slot (reschedule)', () =>
+    given(spec, [a1])
+      .when(reserve('a1', '2026-11-26T10:15:00Z', '2026-11-26T10:45:00Z'))
+      .then([reserved('a1', '2026-11-26T10:15:00.000Z', '2026-11-26T10:45:00.000Z')]));
+  it('is a no-op to reserve the same slot again (retry)', () =>
+    given(spec, [a1])
+      .when(reserve('a1', '2026-11-26T10:00:00Z', '2026-11-26T10:30:00Z'))
+      .then([]));
+  it('frees the time once released', () =>
+    given(spec, [
+      a1,
+      { type: ScheduleEventType.SlotReleased, data: { clinicianId: 'clin-1', appointmentId: 'a1' } },
+    ])
+      .when(reserve('a2', '2026-11-26T10:00:00Z', '2026-11-26T10:30:00Z'))
+      .then([reserved('a2', '2026-11-26T10:00:00.000Z', '2026-11-26T10:30:00.000Z')]));
+  it('releasing an unknown appointment is a no-op', () =>
+    given(spec, [a1])
+      .when({ type: 'ReleaseSlot', data: { clinicianId: 'clin-1', appointmentId: 'zz' } })
+      .then([]));
+});

@@ -1,0 +1,679 @@
+/**
+ * Scheduling over a real nats-server, in process: PHI sealed in events, PhiAccessed before every PHI answer
+ * (and no answer when it cannot be recorded), crypto-shredding, overlap refusal through the clinician's
+ * schedule stream, listing, and patient links end to end (redeem → patient token verified over HTTP JWKS,
+ * lockout, reissue, cancelled appointment, ended visit). Captures the service's log and checks no PHI is in it.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { connect, type NatsConnection } from 'nats';
+import { JetStreamEventStore, newEventId, type EventStore } from '@haven/eventstore';
+import { phiEvents, scheduling } from '@haven/proto';
+import {
+  callUnary,
+  clientCallMetadata,
+  createJwtVerifier,
+  createLogger,
+  createVerifierFromConfig,
+  loadConfig,
+  parseStatusDetails,
+} from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
+
+jest.setTimeout(60_000);
+
+const issuer = createTestIssuer();
+const TREATMENT = phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT;
+const OPERATIONS = phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_OPERATIONS;
+const NAME = 'Zebulon';
+const FAMILY = 'Quixfeather';
+const DOB = '1971-03-14';
+const REASON = 'persistent migraine with aura';
+
+let nats: NatsServerHandle;
+let jwksServer: Server;
+let dataDir: string;
+let service: RunningScheduling;
+let client: scheduling.SchedulingServiceClient;
+let store: JetStreamEventStore;
+let testConnection: NatsConnection | undefined;
+let logText = '';
+/** When true, appends to PhiAccessed streams fail (fault injection). */
+let failPhiAccessAppends = false;
+const secrets: string[] = [];
+
+function faultyStore(inner: EventStore): EventStore {
+  return {
+    append: (stream, expected, events) =>
+      failPhiAccessAppends && stream.startsWith('scheduling.patient_access-')
+        ? Promise.reject(new Error('injected: the store is down'))
+        : inner.append(stream, expected, events),
+    read: (stream, options) => inner.read(stream, options),
+    subscribe: (options) => inner.subscribe(options),
+    deleteStream: (stream) => inner.deleteStream(stream),
+    close: () => inner.close(),
+  };
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  jwksServer = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(issuer.jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksPort = (jwksServer.address() as { port: number }).port;
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-scheduling-'));
+  const config = loadConfig(schedulingConfigSchema, {
+    NATS_URL: nats.url,
+    HAVEN_GRPC_PORT: '0',
+    HAVEN_HTTP_PORT: '0',
+    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
+    HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
+    HAVEN_SHUTDOWN_GRACE_MS: '500',
+  });
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logText += chunk.toString('utf8');
+      done();
+    },
+  });
+  const logger = createLogger({ service: 'scheduling', level: 'debug', destination });
+  service = await startScheduling(config, logger, { host: '127.0.0.1', wrapStore: faultyStore });
+  client = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  testConnection = await connect({ servers: nats.url, name: 'scheduling-test' });
+  store = await JetStreamEventStore.create(testConnection);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await testConnection?.close();
+  await nats?.stop();
+  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const as = async (sub: string, role: string) =>
+  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
+const frontDesk = () => as('u-frontdesk', 'front_desk');
+const clinician = (id = 'clin-a') => as(id, 'clinician');
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function createPatient(over: Partial<scheduling.Patient> = {}): Promise<string> {
+  const res = await callUnary(
+    client,
+    'createPatient',
+    scheduling.CreatePatientRequest.fromPartial({
+      patient: { givenName: NAME, familyName: FAMILY, dateOfBirth: DOB, phone: '+15551230000', ...over },
+    }),
+    await frontDesk(),
+  );
+  return res.patient!.name.slice('patients/'.length);
+}
+
+/** Slot starting `minutes` from now, 30 minutes long. */
+const slot = (minutes: number, length = 30) => {
+  const start = new Date(Math.ceil((Date.now() + minutes * 60_000) / 1000) * 1000);
+  return { startTime: start, endTime: new Date(start.getTime() + length * 60_000) };
+};
+
+async function book(
+  patientId: string,
+  times: { startTime: Date; endTime: Date },
+  options: { clinicianId?: string; reason?: string; metadata?: grpc.Metadata } = {},
+): Promise<string> {
+  const res = await callUnary(
+    client,
+    'bookAppointment',
+    scheduling.BookAppointmentRequest.fromPartial({
+      appointment: {
+        clinician: `users/${options.clinicianId ?? 'clin-a'}`,
+        patient: `patients/${patientId}`,
+        reason: options.reason ?? '',
+        ...times,
+      },
+    }),
+    options.metadata ?? (await frontDesk()),
+  );
+  return res.appointment!.name.slice('appointments/'.length);
+}
+
+async function issueLink(appointmentId: string, requireDateOfBirth = false) {
+  const res = await callUnary(
+    client,
+    'issuePatientLink',
+    scheduling.IssuePatientLinkRequest.fromPartial({
+      appointment: `appointments/${appointmentId}`,
+      requireDateOfBirth,
+    }),
+    await frontDesk(),
+  );
+  secrets.push(res.token, res.passcode);
+  return res;
+}
+
+const redeem = (token: string, passcode: string, dateOfBirth = '') =>
+  callUnary(
+    client,
+    'redeemPatientLink',
+    scheduling.RedeemPatientLinkRequest.fromPartial({ token, passcode, dateOfBirth }),
+    clientCallMetadata({}),
+  );
+
+/** JSON of stored events (revisions are bigints). */
+const json = (value: unknown) =>
+  JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+const wrongPasscode = (passcode: string) => String((Number(passcode) + 1) % 100_000_000).padStart(8, '0');
+
+describe('patients', () => {
+  it('seals the PHI with the patient key: the raw event has ids in data and PHI only in phi', async () => {
+    const patientId = await createPatient();
+    const [event] = await store.read(`scheduling.patient-${patientId}`);
+    expect(event?.type).toBe('haven.scheduling.v1.PatientRegistered');
+    expect(Object.keys(event!.data).sort()).toEqual(['keyId', 'patientId']);
+    expect(event?.phi?.subject).toBe(patientId);
+    const raw = json(event);
+    for (const phi of [NAME, FAMILY, DOB, '+15551230000']) expect(raw).not.toContain(phi);
+    expect(statSync(join(dataDir, 'scheduling', 'patient-keys')).isDirectory()).toBe(true);
+  });
+
+  it('requires a purpose to read PHI', async () => {
+    const patientId = await createPatient();
+    const error = await failure(
+      callUnary(client, 'getPatient', { name: `patients/${patientId}`, purpose: 0 }, await frontDesk()),
+    );
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual(['purpose']);
+    expect(await store.read(`scheduling.patient_access-${patientId}`)).toEqual([]);
+  });
+
+  it('appends PhiAccessed (who, whose, what, why, outcome) before it answers with the PHI', async () => {
+    const patientId = await createPatient();
+    const res = await callUnary(
+      client,
+      'getPatient',
+      { name: `patients/${patientId}`, purpose: OPERATIONS },
+      await frontDesk(),
+    );
+    expect(res.patient).toMatchObject({ givenName: NAME, familyName: FAMILY, dateOfBirth: DOB });
+    // Already there when the answer arrives: no polling.
+    const access = await store.read(`scheduling.patient_access-${patientId}`);
+    expect(access).toHaveLength(1);
+    expect(access[0]?.type).toBe('haven.events.v1.PhiAccessed');
+    expect(access[0]?.data).toMatchObject({
+      who: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
+      whose: `patients/${patientId}`,
+      what: `patients/${patientId}`,
+      why: 'PHI_ACCESS_PURPOSE_OPERATIONS',
+      outcome: 'granted',
+      method: '/haven.scheduling.v1.SchedulingService/GetPatient',
+    });
+    expect(json(access[0])).not.toContain(NAME);
+  });
+
+  it('returns no PHI when PhiAccessed cannot be appended (UNAVAILABLE)', async () => {
+    const patientId = await createPatient();
+    const appointmentId = await book(patientId, slot(600), { reason: REASON });
+    failPhiAccessAppends = true;
+    try {
+      const error = await failure(
+        callUnary(
+          client,
+          'getPatient',
+          { name: `patients/${patientId}`, purpose: OPERATIONS },
+          await frontDesk(),
+        ),
+      );
+      expect(error.code).toBe(grpc.status.UNAVAILABLE);
+      expect(JSON.stringify(error)).not.toContain(NAME);
+      const list = await failure(
+        callUnary(
+          client,
+          'listPatients',
+          scheduling.ListPatientsRequest.fromPartial({ purpose: OPERATIONS }),
+          await frontDesk(),
+        ),
+      );
+      expect(list.code).toBe(grpc.status.UNAVAILABLE);
+      const full = await failure(
+        callUnary(
+          client,
+          'getAppointment',
+          {
+            name: `appointments/${appointmentId}`,
+            view: scheduling.AppointmentView.APPOINTMENT_VIEW_FULL,
+            purpose: TREATMENT,
+          },
+          await frontDesk(),
+        ),
+      );
+      expect(full.code).toBe(grpc.status.UNAVAILABLE);
+      expect(JSON.stringify(full)).not.toContain('migraine');
+    } finally {
+      failPhiAccessAppends = false;
+    }
+    expect(await store.read(`scheduling.patient_access-${patientId}`)).toEqual([]);
+  });
+
+  it('lists patients with their PHI and records one PhiAccessed each; pages with a token', async () => {
+    const a = await createPatient({ givenName: 'Listable', medicalRecordNumber: `MRN-${randomUUID()}` });
+    const meta = await frontDesk();
+    const first = await callUnary(
+      client,
+      'listPatients',
+      scheduling.ListPatientsRequest.fromPartial({ purpose: OPERATIONS, pageSize: 1 }),
+      meta,
+    );
+    expect(first.patients).toHaveLength(1);
+    expect(first.patients[0]?.name).toBe(`patients/${a}`); // newest first
+    expect(first.patients[0]?.givenName).toBe('Listable');
+    expect(first.nextPageToken).not.toBe('');
+    const second = await callUnary(
+      client,
+      'listPatients',
+      scheduling.ListPatientsRequest.fromPartial({
+        purpose: OPERATIONS,
+        pageSize: 1,
+        pageToken: first.nextPageToken,
+      }),
+      meta,
+    );
+    expect(second.patients[0]?.name).not.toBe(`patients/${a}`);
+    expect((await store.read(`scheduling.patient_access-${a}`)).map((e) => e.data['what'])).toEqual([
+      `patients/${a}`,
+    ]);
+  });
+
+  it('reads a crypto-shredded patient as FAILED_PRECONDITION "patient data erased"', async () => {
+    const patientId = await createPatient();
+    await service.deps.keys.destroy(patientId);
+    const error = await failure(
+      callUnary(
+        client,
+        'getPatient',
+        { name: `patients/${patientId}`, purpose: OPERATIONS },
+        await frontDesk(),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(error.details).toMatch(/patient data erased/);
+  });
+
+  it('hides a patient from a clinician who has no appointment with them', async () => {
+    const patientId = await createPatient();
+    const error = await failure(
+      callUnary(
+        client,
+        'getPatient',
+        { name: `patients/${patientId}`, purpose: TREATMENT },
+        await clinician('clin-z'),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+  });
+});
+
+describe('appointments', () => {
+  let patientId: string;
+  beforeAll(async () => {
+    patientId = await createPatient();
+  });
+
+  it('refuses a booking for an unknown patient with NOT_FOUND', async () => {
+    const error = await failure(book('pat-nobody-here', slot(60)));
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('refuses an overlapping booking for the same clinician with a violation on start_time', async () => {
+    const s = slot(24 * 60);
+    await book(patientId, s, { clinicianId: 'clin-overlap' });
+    const overlapping = {
+      startTime: new Date(s.startTime.getTime() + 10 * 60_000),
+      endTime: new Date(s.endTime.getTime() + 10 * 60_000),
+    };
+    const error = await failure(book(patientId, overlapping, { clinicianId: 'clin-overlap' }));
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual(['appointment.start_time']);
+    // Another clinician is free at that time.
+    await book(patientId, overlapping, { clinicianId: 'clin-other' });
+  });
+
+  it('lets only one of two concurrent overlapping bookings win', async () => {
+    const s = slot(26 * 60);
+    const results = await Promise.allSettled([
+      book(patientId, s, { clinicianId: 'clin-race' }),
+      book(
+        patientId,
+        { startTime: new Date(s.startTime.getTime() + 60_000), endTime: s.endTime },
+        { clinicianId: 'clin-race' },
+      ),
+      book(patientId, s, { clinicianId: 'clin-race' }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('reschedules, refuses a move onto another appointment, cancels (freeing the slot) and lists by day', async () => {
+    const meta = await clinician('clin-b');
+    const day = slot(3 * 24 * 60);
+    const a1 = await book(patientId, day, { clinicianId: 'clin-b', metadata: meta });
+    const later = {
+      startTime: new Date(day.startTime.getTime() + 3600_000),
+      endTime: new Date(day.endTime.getTime() + 3600_000),
+    };
+    const a2 = await book(patientId, later, { clinicianId: 'clin-b', metadata: meta });
+    const clash = await failure(
+      callUnary(client, 'rescheduleAppointment', { name: `appointments/${a2}`, ...day, etag: '' }, meta),
+    );
+    expect(clash.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(clash).fieldViolations.map((v) => v.field)).toEqual(['start_time']);
+    const stale = await failure(
+      callUnary(
+        client,
+        'rescheduleAppointment',
+        { name: `appointments/${a2}`, ...slot(5 * 24 * 60), etag: '99' },
+        meta,
+      ),
+    );
+    expect(stale.code).toBe(grpc.status.ABORTED);
+    const cancelled = await callUnary(
+      client,
+      'cancelAppointment',
+      {
+        name: `appointments/${a1}`,
+        reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+        etag: '',
+      },
+      meta,
+    );
+    expect(cancelled.appointment?.state).toBe(scheduling.AppointmentState.APPOINTMENT_STATE_CANCELLED);
+    const moved = await callUnary(
+      client,
+      'rescheduleAppointment',
+      { name: `appointments/${a2}`, ...day, etag: '' },
+      meta,
+    );
+    expect(moved.appointment?.startTime).toEqual(day.startTime);
+
+    const dayString = day.startTime.toISOString().slice(0, 10);
+    const list = (pageToken = '') =>
+      callUnary(
+        client,
+        'listAppointments',
+        scheduling.ListAppointmentsRequest.fromPartial({
+          clinician: 'users/clin-b',
+          day: dayString,
+          pageSize: 1,
+          pageToken,
+        }),
+        meta,
+      );
+    const page1 = await list();
+    const page2 = await list(page1.nextPageToken);
+    const names = [...page1.appointments, ...page2.appointments].map((a) => a.name).sort();
+    expect(names).toEqual([`appointments/${a1}`, `appointments/${a2}`].sort());
+    expect(page2.nextPageToken).toBe('');
+    const other = await failure(
+      callUnary(
+        client,
+        'listAppointments',
+        scheduling.ListAppointmentsRequest.fromPartial({ clinician: 'users/clin-a' }),
+        meta,
+      ),
+    );
+    expect(other.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('a clinician books only for themself and sees only their own appointments', async () => {
+    const error = await failure(
+      book(patientId, slot(7 * 24 * 60), { clinicianId: 'clin-a', metadata: await clinician('clin-b') }),
+    );
+    expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+    const id = await book(patientId, slot(7 * 24 * 60), { clinicianId: 'clin-a' });
+    const hidden = await failure(
+      callUnary(
+        client,
+        'getAppointment',
+        { name: `appointments/${id}`, view: 0, purpose: 0 },
+        await clinician('clin-b'),
+      ),
+    );
+    expect(hidden.code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('seals the reason; the FULL view records PhiAccessed and returns it, BASIC does not', async () => {
+    const p = await createPatient();
+    const id = await book(p, slot(8 * 24 * 60), { reason: REASON });
+    const [booked] = await store.read(`scheduling.appointment-${id}`);
+    expect(json(booked)).not.toContain('migraine');
+    expect(booked?.phi?.subject).toBe(p);
+    const meta = await clinician('clin-a');
+    const basic = await callUnary(
+      client,
+      'getAppointment',
+      { name: `appointments/${id}`, view: 0, purpose: 0 },
+      meta,
+    );
+    expect(basic.appointment?.reason).toBe('');
+    expect(await store.read(`scheduling.patient_access-${p}`)).toEqual([]);
+    const full = await callUnary(
+      client,
+      'getAppointment',
+      {
+        name: `appointments/${id}`,
+        view: scheduling.AppointmentView.APPOINTMENT_VIEW_FULL,
+        purpose: TREATMENT,
+      },
+      meta,
+    );
+    expect(full.appointment?.reason).toBe(REASON);
+    const access = await store.read(`scheduling.patient_access-${p}`);
+    expect(access.map((e) => [e.data['what'], e.data['fields'], e.data['why']])).toEqual([
+      [`appointments/${id}`, ['reason'], 'PHI_ACCESS_PURPOSE_TREATMENT'],
+    ]);
+  });
+});
+
+describe('patient links', () => {
+  let patientId: string;
+  beforeAll(async () => {
+    patientId = await createPatient();
+  });
+
+  it('redeems token + passcode for a patient token that verifies against the JWKS over HTTP', async () => {
+    const id = await book(patientId, slot(5), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    const link = await issueLink(id);
+    expect(Buffer.from(link.token, 'base64url').length).toBeGreaterThanOrEqual(16);
+    expect(link.passcode).toMatch(/^\d{8}$/);
+    expect(link.url).toContain(link.token);
+    // Only hashes are stored.
+    const events = await store.read(`scheduling.appointment-${id}`);
+    const raw = json(events);
+    expect(raw).not.toContain(link.token);
+    expect(raw).not.toContain(link.passcode);
+
+    const res = await redeem(link.token, link.passcode);
+    expect(res.appointment).toBe(`appointments/${id}`);
+    const jwksUrl = `http://127.0.0.1:${service.httpPort}/.well-known/jwks.json`;
+    const verifier = createJwtVerifier({ jwksUrl, issuer: 'haven-scheduling', audience: 'haven' });
+    const principal = await verifier.verify(res.accessToken);
+    expect(principal).toMatchObject({ kind: 'patient', id: patientId, subjectOf: `visits/${id}` });
+    expect(principal.id).not.toContain(NAME);
+    expect(res.expireTime!.getTime()).toBeLessThanOrEqual(Date.now() + 2 * 3600_000 + 1000);
+    // Other services trust it through HAVEN_PATIENT_JWKS_URL.
+    const stackVerifier = createVerifierFromConfig({
+      HAVEN_JWKS_URL: 'http://127.0.0.1:1/unused',
+      HAVEN_PATIENT_JWKS_URL: jwksUrl,
+      HAVEN_JWT_ISSUER: 'haven-identity',
+      HAVEN_JWT_AUDIENCE: 'haven',
+    });
+    expect((await stackVerifier.verify(res.accessToken)).kind).toBe('patient');
+  });
+
+  it('locks the link after five wrong passcodes, with a clear message, even for the right one', async () => {
+    const id = await book(patientId, slot(5, 20), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    const link = await issueLink(id);
+    for (let i = 1; i <= 4; i++) {
+      const error = await failure(redeem(link.token, wrongPasscode(link.passcode)));
+      expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(error.details).toMatch(new RegExp(`${5 - i} attempts? left`));
+    }
+    const fifth = await failure(redeem(link.token, wrongPasscode(link.passcode)));
+    expect(fifth.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(fifth.details).toMatch(/link locked, ask the clinic/);
+    const right = await failure(redeem(link.token, link.passcode));
+    expect(right.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(right.details).toMatch(/link locked, ask the clinic/);
+    const failed = (await store.read(`scheduling.appointment-${id}`)).filter((e) =>
+      e.type.endsWith('PassCodeAttemptFailed'),
+    );
+    expect(failed.map((e) => e.data['locked'])).toEqual([false, false, false, false, true]);
+  });
+
+  it('refuses a link reused after the visit ended (VisitEnded in the session context)', async () => {
+    const id = await book(patientId, slot(5, 25), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    const link = await issueLink(id);
+    await redeem(link.token, link.passcode);
+    await store.append(`session.visit-${id}`, 'any', [
+      {
+        id: newEventId(),
+        type: 'haven.session.v1.VisitEnded',
+        occurredAt: new Date().toISOString(),
+        actor: { kind: 'user', id: 'clin-a', role: 'clinician' },
+        correlationId: randomUUID(),
+        causationId: randomUUID(),
+        data: { visitId: id, reason: 'ended_by_clinician' },
+      },
+    ]);
+    const error = await failure(redeem(link.token, link.passcode));
+    expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(error.details).toMatch(/visit has ended/);
+    const events = await store.read(`scheduling.appointment-${id}`);
+    expect(events.filter((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted')).toHaveLength(1);
+  });
+
+  it('follows the session context: an ended visit completes its appointment by itself', async () => {
+    const id = await book(patientId, slot(5, 35), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    await store.append(`session.visit-${id}`, 'any', [
+      {
+        id: newEventId(),
+        type: 'haven.session.v1.VisitEnded',
+        occurredAt: new Date().toISOString(),
+        actor: { kind: 'service', id: 'session' },
+        correlationId: randomUUID(),
+        causationId: randomUUID(),
+        data: { visitId: id, reason: 'idle' },
+      },
+    ]);
+    let completed = false;
+    for (let i = 0; i < 100 && !completed; i++) {
+      const events = await store.read(`scheduling.appointment-${id}`);
+      completed = events.some((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted');
+      if (!completed) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(completed).toBe(true);
+    const res = await callUnary(
+      client,
+      'getAppointment',
+      { name: `appointments/${id}`, view: 0, purpose: 0 },
+      await frontDesk(),
+    );
+    expect(res.appointment?.state).toBe(scheduling.AppointmentState.APPOINTMENT_STATE_COMPLETED);
+  });
+
+  it("refuses a cancelled appointment's link", async () => {
+    const id = await book(patientId, slot(5, 15), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    const link = await issueLink(id);
+    await callUnary(
+      client,
+      'cancelAppointment',
+      {
+        name: `appointments/${id}`,
+        reason: scheduling.CancellationReason.CANCELLATION_REASON_OTHER,
+        etag: '',
+      },
+      await frontDesk(),
+    );
+    const error = await failure(redeem(link.token, link.passcode));
+    expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(error.details).toMatch(/cancelled/);
+  });
+
+  it('a reissued link invalidates the old one', async () => {
+    const id = await book(patientId, slot(5, 10), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    const first = await issueLink(id);
+    const second = await issueLink(id);
+    expect(second.passcode === first.passcode && second.token === first.token).toBe(false);
+    const old = await failure(redeem(first.token, first.passcode));
+    expect(old.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(old.details).toMatch(/replaced by a newer one/);
+    await expect(redeem(second.token, second.passcode)).resolves.toMatchObject({
+      appointment: `appointments/${id}`,
+    });
+  });
+
+  it('checks the date of birth when the link requires it', async () => {
+    const id = await book(patientId, slot(5, 5), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
+    const link = await issueLink(id, true);
+    expect(link.patientLink?.dateOfBirthRequired).toBe(true);
+    const missing = await failure(redeem(link.token, link.passcode));
+    expect(missing.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const wrong = await failure(redeem(link.token, link.passcode, '1971-03-15'));
+    expect(wrong.code).toBe(grpc.status.UNAUTHENTICATED);
+    await expect(redeem(link.token, link.passcode, DOB)).resolves.toMatchObject({
+      appointment: `appointments/${id}`,
+    });
+  });
+
+  it('refuses an unknown token without revealing anything', async () => {
+    const error = await failure(redeem(Buffer.alloc(32, 7).toString('base64url'), '12345678'));
+    expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('logs', () => {
+  it('never contain PHI, link tokens or passcodes', () => {
+    expect(logText.length).toBeGreaterThan(0);
+    for (const phi of [NAME, FAMILY, DOB, 'migraine', ...secrets]) expect(logText).not.toContain(phi);
+  });
+});
+
+describe('when NATS is gone', () => {
+  it('answers a PHI read with UNAVAILABLE and no PHI', async () => {
+    const patientId = await createPatient();
+    await nats.stop();
+    const error = await failure(
+      callUnary(
+        client,
+        'getPatient',
+        { name: `patients/${patientId}`, purpose: OPERATIONS },
+        await frontDesk(),
+        {
+          deadlineMs: 15_000,
+        },
+      ),
+    );
+    expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(error.code);
+    expect(JSON.stringify(error)).not.toContain(NAME);
+  });
+});

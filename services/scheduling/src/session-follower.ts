@@ -1,0 +1,82 @@
+/**
+ * Follows the session context: when a visit ends (`haven.session.v1.VisitEnded`, visitId = appointmentId), the
+ * appointment becomes COMPLETED and its patient link dies. Redemption also checks the visit stream itself, so a
+ * link is refused the moment the visit ended, even before the subscription caught up.
+ */
+import type { EventStore, Subscription } from '@haven/eventstore';
+import type { Logger } from '@haven/service';
+import { appointmentStream } from './appointment/grpc';
+import { evolve, initialAppointmentState } from './appointment/appointment';
+import { decide } from './appointment/decide';
+import { handleCommand } from '@haven/service';
+import type { SchedulingDeps } from './deps';
+
+export const VISIT_ENDED = 'haven.session.v1.VisitEnded';
+const ID = /^[a-z0-9-]{4,63}$/;
+
+/** The session context's visit stream (visit id = appointment id). */
+export function visitStream(visitId: string): string {
+  return `session.visit-${visitId}`;
+}
+
+async function complete(
+  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
+  appointmentId: string,
+  ended: { id: string; correlationId: string; data: Record<string, unknown> },
+): Promise<void> {
+  const reason = typeof ended.data['reason'] === 'string' ? ended.data['reason'] : 'ended';
+  const result = await handleCommand({
+    store: deps.store,
+    stream: appointmentStream(appointmentId),
+    decide: (c, s) => (s.status === 'none' ? [] : decide(c, s)),
+    evolve,
+    initialState: initialAppointmentState,
+    command: { type: 'CompleteAppointment' as const, data: { visitId: appointmentId, reason } },
+    metadata: {
+      actor: { kind: 'service', id: 'scheduling' },
+      correlationId: ended.correlationId,
+      causationId: ended.id,
+    },
+    now: deps.clock,
+  });
+  if (result.state.status !== 'none') deps.readModel.putAppointment(result.state);
+}
+
+/** Completes the appointment when its visit stream holds a VisitEnded. */
+export async function completeIfVisitEnded(
+  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
+  appointmentId: string,
+): Promise<void> {
+  const events = await deps.store.read(visitStream(appointmentId));
+  const ended = events.find((e) => e.type === VISIT_ENDED);
+  if (ended) await complete(deps, appointmentId, ended);
+}
+
+function appointmentIdOf(event: { stream: string; data: Record<string, unknown> }): string | undefined {
+  const raw = event.data['visitId'] ?? event.data['visit'] ?? event.stream.slice('session.visit-'.length);
+  const id = typeof raw === 'string' ? raw.replace(/^visits\//, '') : undefined;
+  return id && ID.test(id) ? id : undefined;
+}
+
+/** Subscribes to the session context from the start. Resolves once the subscription is open. */
+export function followSessions(
+  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
+  store: EventStore,
+  logger: Logger,
+): Promise<Subscription> {
+  return store.subscribe({
+    from: 'start',
+    contexts: ['session.'],
+    handler: async (event) => {
+      if (event.type !== VISIT_ENDED) return;
+      const appointmentId = appointmentIdOf(event);
+      if (!appointmentId) return;
+      try {
+        await complete(deps, appointmentId, event);
+      } catch (error) {
+        logger.error({ err: error, appointmentId }, 'could not complete the appointment of an ended visit');
+      }
+    },
+    onError: (error) => logger.error({ err: error }, 'session follower subscription stopped'),
+  });
+}
