@@ -20,7 +20,11 @@ import {
 import { withSpan, contextFromTraceparent } from '@haven/telemetry';
 import { context } from '@opentelemetry/api';
 import { JanusPool } from './janus/janus-pool';
+import { videoRoomMediaEvents } from './janus/janus-events';
+import { visitHandlers } from './visit/grpc';
 import { openVisitForAppointment } from './visit/open-visit';
+import { VisitProjection } from './visit/projection';
+import { VisitService } from './visit/visit-service';
 
 export const SESSION_GRPC_PORT = 50053;
 export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GRPC_PORT }).safeExtend({
@@ -31,6 +35,16 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
   /** The videoroom admin_key (the chart sets it to the Janus admin secret); needed to create rooms when set. */
   HAVEN_JANUS_ADMIN_SECRET: z.string().min(8).optional(),
   HAVEN_DATA_DIR: z.string().min(1),
+  /** Browser-facing websocket URLs of the same nodes, in the same order (default HAVEN_JANUS_WS_URLS). */
+  HAVEN_JANUS_PUBLIC_WS_URLS: z.string().min(1).optional(),
+  /** A visit with nobody in the media room for this long ends by itself. */
+  HAVEN_VISIT_IDLE_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
+  /** How often idle visits are looked for. */
+  HAVEN_VISIT_IDLE_CHECK_SECONDS: z.coerce.number().positive().max(3600).default(30),
 });
 export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
@@ -62,15 +76,35 @@ export async function startSession(
     name: 'haven-session',
     ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
   });
+  const publicUrls = config.HAVEN_JANUS_PUBLIC_WS_URLS?.split(',').map((u) => u.trim());
   const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
     id: `janus-${i}`,
     wsUrl: wsUrl.trim(),
     tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
     ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
+    ...(publicUrls?.[i] ? { publicWsUrl: publicUrls[i] } : {}),
   }));
-  const janus = new JanusPool(nodes, logger);
-  await janus.connect();
   const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
+  const projection = new VisitProjection();
+  // The pool calls back into the visit service after a reconnect; the service is made right below.
+  const janus: JanusPool = new JanusPool(nodes, logger, {
+    onReconnected: async (rooms) => visitService.recoverNode(rooms),
+  });
+  const visitService: VisitService = new VisitService({
+    store,
+    janus,
+    roomKey,
+    janusTokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
+    projection,
+    logger,
+    idleMinutes: config.HAVEN_VISIT_IDLE_MINUTES,
+  });
+  await janus.connect();
+  await projection.start(store, (error) => logger.error({ err: error }, 'visit projection stopped'));
+  const idleTimer = setInterval(() => {
+    visitService.endIdleVisits().catch((error: unknown) => logger.warn({ err: error }, 'idle check failed'));
+  }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
+  idleTimer.unref();
 
   await mkdir(config.HAVEN_DATA_DIR, { recursive: true, mode: 0o700 });
   const checkpoints = new CheckpointFile(join(config.HAVEN_DATA_DIR, 'visits.checkpoint'));
@@ -100,11 +134,44 @@ export async function startSession(
     onError: (error) => logger.error({ err: error }, 'booking consumer stopped'),
   });
 
-  // Janus's HTTP event handler posts here; the media events become visit events in a later part.
+  // Janus's HTTP event handler posts here; videoroom publisher joins/leaves become visit events, in order.
+  let mediaQueue: Promise<void> = Promise.resolve();
   const janusEvents: Server = createServer((req, res) => {
-    req.resume();
-    res.statusCode = req.method === 'POST' && req.url === '/janus-events' ? 204 : 404;
-    res.end();
+    if (req.method !== 'POST' || req.url !== '/janus-events') {
+      req.resume();
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 1_000_000) {
+        res.statusCode = 413;
+        res.end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        res.statusCode = 400;
+        res.end();
+        return;
+      }
+      res.statusCode = 204;
+      res.end();
+      const events = videoRoomMediaEvents(body);
+      if (events.length === 0) return;
+      mediaQueue = mediaQueue
+        .then(() => visitService.onMediaEvents(events))
+        .catch((error: unknown) => logger.warn({ err: error }, 'janus events not processed'));
+    });
   });
   await new Promise<void>((resolve) =>
     janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
@@ -114,7 +181,12 @@ export async function startSession(
     name: 'session',
     port: config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
-    services: [{ definition: session.SessionServiceService, handlers: {} }],
+    services: [
+      {
+        definition: session.SessionServiceService,
+        handlers: visitHandlers({ visits: visitService, projection, clock: () => new Date() }),
+      },
+    ],
     auth: {
       verifier: createVerifierFromConfig(config),
     },
@@ -122,7 +194,10 @@ export async function startSession(
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
     shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
     onShutdown: [
+      async () => clearInterval(idleTimer),
       () => subscription.close(),
+      () => projection.close(),
+      () => mediaQueue,
       () => new Promise<void>((resolve) => janusEvents.close(() => resolve())),
       () => janus.close(),
       () => store.close(),

@@ -15,6 +15,8 @@ export interface JanusNode {
   readonly tokenSecret: string;
   /** The videoroom plugin's admin_key, when the node requires one to create rooms. */
   readonly adminKey?: string;
+  /** The websocket URL browsers use for this node (JoinMedia's server_url); default `wsUrl`. */
+  readonly publicWsUrl?: string;
 }
 
 export interface RoomSpec {
@@ -36,18 +38,38 @@ interface VideoRoomHandle {
   allow(params: Record<string, unknown>): Promise<unknown>;
   destroy(params: Record<string, unknown>): Promise<unknown>;
   exists(params: { room: number }): Promise<{ exists: boolean }>;
+  kick(params: { room: number; feed: number; secret: string }): Promise<unknown>;
+  listParticipants(params: {
+    room: number;
+    secret?: string;
+  }): Promise<{ participants: { feed: number; display?: string }[] }>;
+}
+
+interface JanodeConnection {
+  close(): Promise<void>;
+  once(event: string, listener: (...args: unknown[]) => void): void;
 }
 
 /** A live connection to one Janus node with a videoroom handle for room administration. */
 export class JanusRooms {
+  private closing = false;
+
   private constructor(
     readonly node: JanusNode,
-    private readonly connection: { close(): Promise<void>; on(e: string, f: () => void): void },
+    private readonly connection: JanodeConnection,
     private readonly handle: VideoRoomHandle,
   ) {}
 
-  /** Connects to a node and attaches to its videoroom plugin. Throws UnavailableError when Janus is unreachable. */
-  static async connect(node: JanusNode, logger: Logger): Promise<JanusRooms> {
+  /**
+   * Connects to a node and attaches to its videoroom plugin. `onLost` is called once when the connection drops
+   * unexpectedly (Janus stopped or restarted), never after `close()`.
+   * Throws UnavailableError when Janus is unreachable.
+   */
+  static async connect(
+    node: JanusNode,
+    logger: Logger,
+    options: { onLost?: (rooms: JanusRooms) => void } = {},
+  ): Promise<JanusRooms> {
     try {
       const { default: Janode } = await importEsm('janode');
       const { default: VideoRoomPlugin } = await importEsm('janode/plugins/videoroom');
@@ -63,7 +85,18 @@ export class JanusRooms {
       });
       const session = await connection.create();
       const handle = (await session.attach(VideoRoomPlugin)) as VideoRoomHandle;
-      return new JanusRooms(node, connection, handle);
+      const rooms = new JanusRooms(node, connection as JanodeConnection, handle);
+      let lost = false;
+      const onLost = (): void => {
+        if (lost || rooms.closing) return;
+        lost = true;
+        options.onLost?.(rooms);
+      };
+      const events = Janode.EVENT as Record<string, string>;
+      (connection as JanodeConnection).once(events['CONNECTION_ERROR'] ?? 'connection_error', onLost);
+      (connection as JanodeConnection).once(events['CONNECTION_CLOSED'] ?? 'connection_closed', onLost);
+      (session as JanodeConnection).once(events['SESSION_DESTROYED'] ?? 'session_destroyed', onLost);
+      return rooms;
     } catch (error) {
       throw new UnavailableError(`janus node ${node.id} unreachable`, { cause: error });
     }
@@ -95,6 +128,47 @@ export class JanusRooms {
     }
   }
 
+  /** Adds room tokens to the room's allow-list. Throws UnavailableError on a Janus failure. */
+  async allowTokens(room: number, secret: string, tokens: readonly string[]): Promise<void> {
+    if (tokens.length === 0) return;
+    try {
+      await this.handle.allow({ room, action: 'add', list: [...tokens], secret });
+    } catch (error) {
+      throw new UnavailableError(`janus room ${room}: allow-list add failed`, { cause: error });
+    }
+  }
+
+  /** Removes room tokens from the room's allow-list. Throws UnavailableError on a Janus failure. */
+  async revokeTokens(room: number, secret: string, tokens: readonly string[]): Promise<void> {
+    if (tokens.length === 0) return;
+    try {
+      await this.handle.allow({ room, action: 'remove', list: [...tokens], secret });
+    } catch (error) {
+      throw new UnavailableError(`janus room ${room}: allow-list remove failed`, { cause: error });
+    }
+  }
+
+  /**
+   * Kicks every publisher feed of a participant: the given feed and any feed whose `display` is the participant
+   * id (the browser joins with display = participant id). Throws UnavailableError on a Janus failure.
+   */
+  async kickParticipant(
+    room: number,
+    secret: string,
+    participantId: string,
+    knownFeed?: number,
+  ): Promise<number[]> {
+    try {
+      const { participants } = await this.handle.listParticipants({ room, secret });
+      const feeds = new Set(participants.filter((p) => p.display === participantId).map((p) => p.feed));
+      if (knownFeed !== undefined && participants.some((p) => p.feed === knownFeed)) feeds.add(knownFeed);
+      for (const feed of feeds) await this.handle.kick({ room, feed, secret });
+      return [...feeds];
+    } catch (error) {
+      throw new UnavailableError(`janus room ${room}: kick failed`, { cause: error });
+    }
+  }
+
   /** True when the room exists on this node. */
   async roomExists(room: number): Promise<boolean> {
     return (await this.handle.exists({ room })).exists;
@@ -107,6 +181,7 @@ export class JanusRooms {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.connection.close().catch(() => undefined);
   }
 }

@@ -1,12 +1,44 @@
 /**
  * The Visit aggregate: one per appointment. Stream `session.visit-<appointmentId>`.
- * Pure: no I/O. Event data carries ids, room numbers and times only, never PHI.
+ * Pure: no I/O. Event data carries ids, room numbers, codes and times only, never PHI (no display names).
  */
 
 export const VisitEventType = {
   Opened: 'haven.session.v1.VisitOpened',
+  PatientArrivedInLobby: 'haven.session.v1.PatientArrivedInLobby',
+  ParticipantAdmitted: 'haven.session.v1.ParticipantAdmitted',
+  ParticipantDenied: 'haven.session.v1.ParticipantDenied',
+  ParticipantKicked: 'haven.session.v1.ParticipantKicked',
+  ParticipantLeft: 'haven.session.v1.ParticipantLeft',
+  ParticipantJoinedMedia: 'haven.session.v1.ParticipantJoinedMedia',
+  ParticipantLeftMedia: 'haven.session.v1.ParticipantLeftMedia',
+  Locked: 'haven.session.v1.VisitLocked',
+  Unlocked: 'haven.session.v1.VisitUnlocked',
+  ConsentRecorded: 'haven.session.v1.ConsentRecorded',
   Ended: 'haven.session.v1.VisitEnded',
 } as const;
+
+/** Why a visit ended: a code, never free text. */
+export const VisitEndReason = {
+  EndedByClinician: 'ended_by_clinician',
+  AppointmentCancelled: 'appointment_cancelled',
+  Idle: 'idle',
+} as const;
+export type VisitEndReason = (typeof VisitEndReason)[keyof typeof VisitEndReason];
+
+/** A participant's role in the visit. */
+export const ParticipantRole = { Clinician: 'clinician', Patient: 'patient' } as const;
+export type ParticipantRole = (typeof ParticipantRole)[keyof typeof ParticipantRole];
+
+/** Where a participant is. */
+export const ParticipantStatus = {
+  Waiting: 'waiting',
+  Admitted: 'admitted',
+  Denied: 'denied',
+  Kicked: 'kicked',
+  Left: 'left',
+} as const;
+export type ParticipantStatus = (typeof ParticipantStatus)[keyof typeof ParticipantStatus];
 
 export interface VisitOpened {
   readonly type: typeof VisitEventType.Opened;
@@ -23,29 +55,279 @@ export interface VisitOpened {
   };
 }
 
+interface ParticipantRef {
+  readonly visitId: string;
+  /** Stable per principal within the visit; also the `display` the browser joins Janus with. */
+  readonly participantId: string;
+}
+
+export interface PatientArrivedInLobby {
+  readonly type: typeof VisitEventType.PatientArrivedInLobby;
+  readonly data: ParticipantRef & {
+    /** `patients/{id}` of the patient principal. */
+    readonly principal: string;
+    readonly role: typeof ParticipantRole.Patient;
+  };
+}
+
+export interface ParticipantAdmitted {
+  readonly type: typeof VisitEventType.ParticipantAdmitted;
+  readonly data: ParticipantRef & {
+    readonly principal: string;
+    readonly role: ParticipantRole;
+    /** `users/{id}` of the clinician who admitted (themself, for the clinician's implicit admission). */
+    readonly admittedBy: string;
+    /**
+     * Random nonce (≥128 bits) of this admission. The room token is HMAC(room key, visit, participant, nonce):
+     * only the service holding the room key can derive it, so the event never carries the token itself.
+     */
+    readonly admission: string;
+    /** SHA-256 of the room token (base64url), to correlate with Janus without revealing the token. */
+    readonly tokenHash: string;
+  };
+}
+
+export interface ParticipantDenied {
+  readonly type: typeof VisitEventType.ParticipantDenied;
+  readonly data: ParticipantRef & { readonly principal: string };
+}
+
+export interface ParticipantKicked {
+  readonly type: typeof VisitEventType.ParticipantKicked;
+  readonly data: ParticipantRef & { readonly principal: string; readonly allowRejoin: boolean };
+}
+
+export interface ParticipantLeft {
+  readonly type: typeof VisitEventType.ParticipantLeft;
+  readonly data: ParticipantRef & { readonly principal: string };
+}
+
+export interface ParticipantJoinedMedia {
+  readonly type: typeof VisitEventType.ParticipantJoinedMedia;
+  readonly data: ParticipantRef & { readonly feedId: number; readonly at: string };
+}
+
+export interface ParticipantLeftMedia {
+  readonly type: typeof VisitEventType.ParticipantLeftMedia;
+  readonly data: ParticipantRef & {
+    readonly feedId: number;
+    readonly at: string;
+    readonly reason: 'leaving' | 'kicked' | 'room_destroyed';
+  };
+}
+
+export interface VisitLocked {
+  readonly type: typeof VisitEventType.Locked;
+  readonly data: { readonly visitId: string };
+}
+
+export interface VisitUnlocked {
+  readonly type: typeof VisitEventType.Unlocked;
+  readonly data: { readonly visitId: string };
+}
+
+export interface ConsentRecorded {
+  readonly type: typeof VisitEventType.ConsentRecorded;
+  readonly data: ParticipantRef & {
+    readonly principal: string;
+    readonly scope: 'recording';
+    readonly granted: boolean;
+  };
+}
+
 export interface VisitEnded {
   readonly type: typeof VisitEventType.Ended;
   readonly data: {
     readonly visitId: string;
-    readonly reason: 'ended_by_clinician' | 'appointment_cancelled' | 'idle';
+    readonly reason: VisitEndReason;
   };
 }
 
-export type VisitEvent = VisitOpened | VisitEnded;
+export type VisitEvent =
+  | VisitOpened
+  | PatientArrivedInLobby
+  | ParticipantAdmitted
+  | ParticipantDenied
+  | ParticipantKicked
+  | ParticipantLeft
+  | ParticipantJoinedMedia
+  | ParticipantLeftMedia
+  | VisitLocked
+  | VisitUnlocked
+  | ConsentRecorded
+  | VisitEnded;
+
+/** One participant as the aggregate knows them. */
+export interface Participant {
+  readonly participantId: string;
+  readonly principal: string;
+  readonly role: ParticipantRole;
+  readonly status: ParticipantStatus;
+  /** Order of arrival (lobby position). */
+  readonly arrival: number;
+  /** The nonce of the current admission; set while admitted. */
+  readonly admission?: string;
+  /** The Janus publisher feed while in the media room. */
+  readonly feedId?: number;
+  readonly allowRejoin?: boolean;
+  readonly arrivedAt?: string;
+  readonly admittedAt?: string;
+  readonly leftAt?: string;
+}
+
+export interface VisitBody extends Readonly<VisitOpened['data']> {
+  readonly locked: boolean;
+  readonly participants: Readonly<Record<string, Participant>>;
+  readonly arrivals: number;
+  /** The patient's latest recording consent; undefined until recorded. */
+  readonly recordingConsent?: boolean;
+  /** Since when nobody has been in the media room (ISO time); undefined while someone is. */
+  readonly idleSince?: string;
+  /** Opened-at time when known from the envelope. */
+  readonly openedAt?: string;
+}
 
 export type VisitState =
-  { readonly status: 'none' } | ({ readonly status: 'open' | 'ended' } & VisitOpened['data']);
+  | { readonly status: 'none' }
+  | ({ readonly status: 'open' } & VisitBody)
+  | ({ readonly status: 'ended'; readonly endReason: VisitEndReason; readonly endedAt?: string } & VisitBody);
 
 export const initialVisitState: VisitState = { status: 'none' };
 
-/** Folds one event into the state; unknown types are ignored. */
+/** Number of participants currently in the media room. */
+export function inMediaCount(state: VisitState): number {
+  if (state.status === 'none') return 0;
+  return Object.values(state.participants).filter((p) => p.feedId !== undefined).length;
+}
+
+/** The participant holding a Janus feed, if any. */
+export function participantByFeed(state: VisitState, feedId: number): Participant | undefined {
+  if (state.status === 'none') return undefined;
+  return Object.values(state.participants).find((p) => p.feedId === feedId);
+}
+
+function put(
+  state: Extract<VisitState, { status: 'open' | 'ended' }>,
+  participant: Participant,
+): Extract<VisitState, { status: 'open' | 'ended' }> {
+  return { ...state, participants: { ...state.participants, [participant.participantId]: participant } };
+}
+
+function without<T extends object, K extends keyof T>(obj: T, ...keys: K[]): Omit<T, K> {
+  const copy = { ...obj };
+  for (const k of keys) delete copy[k];
+  return copy;
+}
+
+/** Folds one event into the state; unknown types are ignored. `occurredAt` of a stored envelope is used when present. */
 export function evolve(state: VisitState, event: { type: string; data: unknown }): VisitState {
   const e = event as VisitEvent;
+  const at = (event as { occurredAt?: unknown }).occurredAt;
+  const when = typeof at === 'string' ? at : undefined;
+  if (e.type === VisitEventType.Opened) {
+    if (state.status !== 'none') return state;
+    return {
+      status: 'open',
+      ...e.data,
+      locked: false,
+      participants: {},
+      arrivals: 0,
+      idleSince: e.data.startTime,
+      ...(when ? { openedAt: when } : {}),
+    };
+  }
+  if (state.status === 'none') return state;
+  const current = (id: string): Participant | undefined => state.participants[id];
   switch (e.type) {
-    case VisitEventType.Opened:
-      return { status: 'open', ...e.data };
-    case VisitEventType.Ended:
-      return state.status === 'none' ? state : { ...state, status: 'ended' };
+    case VisitEventType.PatientArrivedInLobby: {
+      const arrival = state.arrivals + 1;
+      const before = current(e.data.participantId);
+      return {
+        ...put(state, {
+          ...(before ? without(before, 'admission', 'feedId', 'allowRejoin', 'admittedAt', 'leftAt') : {}),
+          participantId: e.data.participantId,
+          principal: e.data.principal,
+          role: e.data.role,
+          status: ParticipantStatus.Waiting,
+          arrival,
+          ...(when ? { arrivedAt: when } : {}),
+        }),
+        arrivals: arrival,
+      };
+    }
+    case VisitEventType.ParticipantAdmitted: {
+      const before = current(e.data.participantId);
+      const arrival = before?.arrival ?? state.arrivals + 1;
+      return {
+        ...put(state, {
+          ...(before ? without(before, 'leftAt', 'allowRejoin') : {}),
+          participantId: e.data.participantId,
+          principal: e.data.principal,
+          role: e.data.role,
+          status: ParticipantStatus.Admitted,
+          arrival,
+          admission: e.data.admission,
+          ...(when ? { admittedAt: when } : {}),
+        }),
+        arrivals: Math.max(state.arrivals, arrival),
+      };
+    }
+    case VisitEventType.ParticipantDenied:
+    case VisitEventType.ParticipantKicked:
+    case VisitEventType.ParticipantLeft: {
+      const before = current(e.data.participantId);
+      if (!before) return state;
+      const status =
+        e.type === VisitEventType.ParticipantDenied
+          ? ParticipantStatus.Denied
+          : e.type === VisitEventType.ParticipantKicked
+            ? ParticipantStatus.Kicked
+            : ParticipantStatus.Left;
+      return put(state, {
+        ...without(before, 'admission'),
+        status,
+        ...(e.type === VisitEventType.ParticipantKicked ? { allowRejoin: e.data.allowRejoin } : {}),
+        ...(when ? { leftAt: when } : {}),
+      });
+    }
+    case VisitEventType.ParticipantJoinedMedia: {
+      const before = current(e.data.participantId);
+      if (!before) return state;
+      const { idleSince: _idle, ...rest } = put(state, { ...before, feedId: e.data.feedId });
+      return rest;
+    }
+    case VisitEventType.ParticipantLeftMedia: {
+      const before = current(e.data.participantId);
+      if (!before) return state;
+      const next = put(state, without(before, 'feedId'));
+      return inMediaCount(next) === 0 ? { ...next, idleSince: e.data.at } : next;
+    }
+    case VisitEventType.Locked:
+      return { ...state, locked: true };
+    case VisitEventType.Unlocked:
+      return { ...state, locked: false };
+    case VisitEventType.ConsentRecorded:
+      return { ...state, recordingConsent: e.data.granted };
+    case VisitEventType.Ended: {
+      const participants: Record<string, Participant> = {};
+      for (const p of Object.values(state.participants)) {
+        const gone = p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted;
+        participants[p.participantId] = gone
+          ? {
+              ...without(p, 'admission', 'feedId'),
+              status: ParticipantStatus.Left,
+              ...(when ? { leftAt: when } : {}),
+            }
+          : without(p, 'feedId');
+      }
+      return {
+        ...state,
+        status: 'ended',
+        participants,
+        endReason: e.data.reason,
+        ...(when ? { endedAt: when } : {}),
+      };
+    }
     default:
       return state;
   }

@@ -1,0 +1,415 @@
+/**
+ * gRPC handlers of SessionService for visits: validate the request (field violations), check the caller's kind
+ * and ownership (a clinician only their own visits, a patient only the visit of their token), run the visit
+ * service, map the state to the API.
+ */
+import { NotFoundError, PermissionError, ValidationError } from '@haven/errors';
+import { session } from '@haven/proto';
+import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import type { Caller } from './decide';
+import type { VisitProjection } from './projection';
+import { participantIdOf } from './room-access';
+import { ParticipantStatus, type Participant, type VisitState } from './visit';
+import type { VisitService } from './visit-service';
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+type Live = Extract<VisitState, { status: 'open' | 'ended' }>;
+
+/** Dependencies of the handlers. */
+export interface VisitGrpcDeps {
+  readonly visits: VisitService;
+  readonly projection: VisitProjection;
+  readonly clock: () => Date;
+}
+
+function visitIdOf(name: string, field: string, collection = 'visits'): string {
+  const m = new RegExp(`^${collection}/([^/]+)$`).exec(name);
+  if (!m?.[1] || !ID.test(m[1])) {
+    throw new ValidationError([{ field, description: `must be ${collection}/{id}` }]);
+  }
+  return m[1];
+}
+
+function participantNameOf(name: string, field: string): { visitId: string; participantId: string } {
+  const m = /^visits\/([^/]+)\/participants\/([^/]+)$/.exec(name);
+  if (!m?.[1] || !m[2] || !ID.test(m[1]) || !ID.test(m[2])) {
+    throw new ValidationError([{ field, description: 'must be visits/{visit}/participants/{participant}' }]);
+  }
+  return { visitId: m[1], participantId: m[2] };
+}
+
+function callerOf(principal: Principal): Caller {
+  return {
+    kind: principal.kind,
+    id: principal.id,
+    ...(principal.role !== undefined ? { role: principal.role } : {}),
+    ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
+  };
+}
+
+function requireClinician(principal: Principal): void {
+  if (principal.kind !== 'user' || principal.role !== 'clinician') {
+    throw new PermissionError('only clinicians may do that');
+  }
+}
+
+function requirePatient(principal: Principal): void {
+  if (principal.kind !== 'patient') throw new PermissionError('only patients may do that');
+}
+
+/** Throws NotFoundError for a missing visit, PermissionError when the caller may not see it. */
+function requireVisible(state: VisitState, principal: Principal, visitId: string): Live {
+  if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+  const owner =
+    principal.kind === 'user' && principal.role === 'clinician' && principal.id === state.clinicianId;
+  const patient = principal.kind === 'patient' && principal.subjectOf === `visits/${visitId}`;
+  if (!owner && !patient) throw new PermissionError('not allowed to see this visit');
+  return state;
+}
+
+function requireOwner(state: VisitState, principal: Principal, visitId: string): Live {
+  if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+  if (!(principal.kind === 'user' && principal.role === 'clinician' && principal.id === state.clinicianId)) {
+    throw new PermissionError('only the clinician of this visit may do that');
+  }
+  return state;
+}
+
+const PARTICIPANT_STATE = {
+  [ParticipantStatus.Waiting]: session.ParticipantState.PARTICIPANT_STATE_WAITING,
+  [ParticipantStatus.Admitted]: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+  [ParticipantStatus.Denied]: session.ParticipantState.PARTICIPANT_STATE_DENIED,
+  [ParticipantStatus.Kicked]: session.ParticipantState.PARTICIPANT_STATE_KICKED,
+  [ParticipantStatus.Left]: session.ParticipantState.PARTICIPANT_STATE_LEFT,
+} as const;
+
+const date = (iso: string | undefined): Date | undefined => (iso ? new Date(iso) : undefined);
+
+function participantToProto(visitId: string, p: Participant): session.Participant {
+  return session.Participant.fromPartial({
+    name: `visits/${visitId}/participants/${p.participantId}`,
+    principal: p.principal,
+    role:
+      p.role === 'clinician'
+        ? session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN
+        : session.ParticipantRole.PARTICIPANT_ROLE_PATIENT,
+    state: PARTICIPANT_STATE[p.status],
+    // The display name is PHI and never stored by this service; the room shows the participant id.
+    displayName: '',
+    joinTime: date(p.arrivedAt ?? p.admittedAt),
+    admitTime: date(p.admittedAt),
+    leaveTime: date(p.leftAt),
+  });
+}
+
+function visitToProto(state: Live, etag: string): session.Visit {
+  const participants = Object.values(state.participants).sort((a, b) => a.arrival - b.arrival);
+  const inProgress = participants.some((p) => p.status === ParticipantStatus.Admitted);
+  return session.Visit.fromPartial({
+    name: `visits/${state.visitId}`,
+    appointment: `appointments/${state.appointmentId}`,
+    clinician: `users/${state.clinicianId}`,
+    patient: `patients/${state.patientId}`,
+    state:
+      state.status === 'ended'
+        ? session.VisitState.VISIT_STATE_ENDED
+        : inProgress
+          ? session.VisitState.VISIT_STATE_IN_PROGRESS
+          : session.VisitState.VISIT_STATE_OPEN,
+    locked: state.locked,
+    recording: false,
+    recordingConsented: state.recordingConsent === true,
+    janusNode: state.janusNode,
+    room: String(state.room),
+    participants: participants.map((p) => participantToProto(state.visitId, p)),
+    createTime: date(state.openedAt),
+    endTime: state.status === 'ended' ? date(state.endedAt) : undefined,
+    etag,
+  });
+}
+
+function page(pageSize: number, pageToken: string): { size: number; offset: number } {
+  const violations = [];
+  if (pageSize < 0 || pageSize > 100) violations.push({ field: 'page_size', description: 'must be 0–100' });
+  if (pageToken !== '' && !/^\d{1,6}$/.test(pageToken)) {
+    violations.push({ field: 'page_token', description: 'is not a token this service issued' });
+  }
+  if (violations.length > 0) throw new ValidationError(violations);
+  return { size: pageSize === 0 ? 50 : pageSize, offset: pageToken === '' ? 0 : Number(pageToken) };
+}
+
+/** The SessionService handlers for visits, by ts-proto method key. */
+export function visitHandlers(deps: VisitGrpcDeps) {
+  const { visits } = deps;
+  const loadVisible = async (visitId: string, principal: Principal) => {
+    const { state, etag } = await visits.load(visitId);
+    return { visit: requireVisible(state, principal, visitId), etag };
+  };
+  const reloadProto = async (visitId: string): Promise<session.Visit> => {
+    const { state, etag } = await visits.load(visitId);
+    return visitToProto(state as Live, etag);
+  };
+
+  return {
+    getVisit: async (
+      request: session.GetVisitRequest,
+      ctx: CallContext,
+    ): Promise<session.GetVisitResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.name, 'name');
+      const { visit, etag } = await loadVisible(visitId, principal);
+      return { visit: visitToProto(visit, etag) };
+    },
+
+    listVisits: async (
+      request: session.ListVisitsRequest,
+      ctx: CallContext,
+    ): Promise<session.ListVisitsResponse> => {
+      const principal = requirePrincipal(ctx);
+      requireClinician(principal);
+      const { size, offset } = page(request.pageSize, request.pageToken);
+      if (request.clinician !== '' && request.clinician !== `users/${principal.id}`) {
+        if (!/^users\/[^/]+$/.test(request.clinician)) {
+          throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
+        }
+        throw new PermissionError('a clinician may list only their own visits');
+      }
+      // "Today": visits starting from 12 h ago to 24 h ahead, so a day's list is stable across time zones.
+      const now = deps.clock().getTime();
+      const states = new Set(request.states);
+      const mine = deps.projection
+        .all()
+        .filter((v) => v.clinicianId === principal.id)
+        .filter((v) => {
+          const start = Date.parse(v.startTime);
+          return start >= now - 12 * 3600_000 && start <= now + 24 * 3600_000;
+        })
+        .map((v) => visitToProto(v, ''))
+        .filter((v) => states.size === 0 || states.has(v.state))
+        .sort((a, b) => (a.name < b.name ? 1 : -1));
+      const slice = mine.slice(offset, offset + size);
+      return {
+        visits: slice,
+        nextPageToken: offset + size < mine.length ? String(offset + size) : '',
+      };
+    },
+
+    joinLobby: async (
+      request: session.JoinLobbyRequest,
+      ctx: CallContext,
+    ): Promise<session.JoinLobbyResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.appointment, 'appointment', 'appointments');
+      requirePatient(principal);
+      const participantId = participantIdOf(principal);
+      const result = await visits.command(
+        visitId,
+        { type: 'JoinLobby', data: { caller: callerOf(principal), participantId } },
+        commandMetadata(ctx),
+      );
+      const state = result.state as Live;
+      const me = state.participants[participantId];
+      if (!me) throw new NotFoundError('participant not found');
+      const position = Object.values(state.participants).filter(
+        (p) => p.status === ParticipantStatus.Waiting && p.arrival < me.arrival,
+      ).length;
+      return { visit: `visits/${visitId}`, participant: participantToProto(visitId, me), position };
+    },
+
+    listLobby: async (
+      request: session.ListLobbyRequest,
+      ctx: CallContext,
+    ): Promise<session.ListLobbyResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.visit, 'visit');
+      const { size, offset } = page(request.pageSize, request.pageToken);
+      requireClinician(principal);
+      const { state } = await visits.load(visitId);
+      const visit = requireOwner(state, principal, visitId);
+      const waiting = Object.values(visit.participants)
+        .filter((p) => p.status === ParticipantStatus.Waiting)
+        .sort((a, b) => a.arrival - b.arrival);
+      return {
+        participants: waiting.slice(offset, offset + size).map((p) => participantToProto(visitId, p)),
+        nextPageToken: offset + size < waiting.length ? String(offset + size) : '',
+      };
+    },
+
+    admitParticipant: async (
+      request: session.AdmitParticipantRequest,
+      ctx: CallContext,
+    ): Promise<session.AdmitParticipantResponse> => {
+      const principal = requirePrincipal(ctx);
+      const { visitId, participantId } = participantNameOf(request.name, 'name');
+      requireClinician(principal);
+      const result = await visits.admit(visitId, participantId, callerOf(principal), commandMetadata(ctx));
+      const p = (result.state as Live).participants[participantId];
+      return { participant: p ? participantToProto(visitId, p) : undefined };
+    },
+
+    denyParticipant: async (
+      request: session.DenyParticipantRequest,
+      ctx: CallContext,
+    ): Promise<session.DenyParticipantResponse> => {
+      const principal = requirePrincipal(ctx);
+      const { visitId, participantId } = participantNameOf(request.name, 'name');
+      requireClinician(principal);
+      const result = await visits.command(
+        visitId,
+        { type: 'DenyParticipant', data: { caller: callerOf(principal), participantId } },
+        commandMetadata(ctx),
+      );
+      const p = (result.state as Live).participants[participantId];
+      return { participant: p ? participantToProto(visitId, p) : undefined };
+    },
+
+    lockVisit: async (
+      request: session.LockVisitRequest,
+      ctx: CallContext,
+    ): Promise<session.LockVisitResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.name, 'name');
+      requireClinician(principal);
+      await visits.command(
+        visitId,
+        { type: 'LockVisit', data: { caller: callerOf(principal) } },
+        commandMetadata(ctx),
+      );
+      return { visit: await reloadProto(visitId) };
+    },
+
+    unlockVisit: async (
+      request: session.UnlockVisitRequest,
+      ctx: CallContext,
+    ): Promise<session.UnlockVisitResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.name, 'name');
+      requireClinician(principal);
+      await visits.command(
+        visitId,
+        { type: 'UnlockVisit', data: { caller: callerOf(principal) } },
+        commandMetadata(ctx),
+      );
+      return { visit: await reloadProto(visitId) };
+    },
+
+    kickParticipant: async (
+      request: session.KickParticipantRequest,
+      ctx: CallContext,
+    ): Promise<session.KickParticipantResponse> => {
+      const principal = requirePrincipal(ctx);
+      const { visitId, participantId } = participantNameOf(request.name, 'name');
+      requireClinician(principal);
+      const result = await visits.remove(
+        visitId,
+        {
+          type: 'KickParticipant',
+          data: { caller: callerOf(principal), participantId, allowRejoin: request.allowRejoin },
+        },
+        commandMetadata(ctx),
+      );
+      const p = (result.state as Live).participants[participantId];
+      return { participant: p ? participantToProto(visitId, p) : undefined };
+    },
+
+    leaveVisit: async (
+      request: session.LeaveVisitRequest,
+      ctx: CallContext,
+    ): Promise<session.LeaveVisitResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.visit, 'visit');
+      await loadVisible(visitId, principal);
+      const participantId = participantIdOf(principal);
+      const result = await visits.remove(
+        visitId,
+        { type: 'LeaveVisit', data: { caller: callerOf(principal), participantId } },
+        commandMetadata(ctx),
+      );
+      const p = (result.state as Live).participants[participantId];
+      return { participant: p ? participantToProto(visitId, p) : undefined };
+    },
+
+    endVisit: async (
+      request: session.EndVisitRequest,
+      ctx: CallContext,
+    ): Promise<session.EndVisitResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.name, 'name');
+      requireClinician(principal);
+      await visits.end(
+        visitId,
+        { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: callerOf(principal) } },
+        commandMetadata(ctx),
+      );
+      return { visit: await reloadProto(visitId) };
+    },
+
+    recordConsent: async (
+      request: session.RecordConsentRequest,
+      ctx: CallContext,
+    ): Promise<session.RecordConsentResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.visit, 'visit');
+      const violations = [];
+      if (request.scope !== session.ConsentScope.CONSENT_SCOPE_RECORDING) {
+        violations.push({ field: 'scope', description: 'must be CONSENT_SCOPE_RECORDING' });
+      }
+      const own = participantIdOf(principal);
+      let participantId = own;
+      if (request.participant !== '') {
+        try {
+          const named = participantNameOf(request.participant, 'participant');
+          if (named.visitId !== visitId) {
+            violations.push({ field: 'participant', description: 'must be a participant of this visit' });
+          }
+          participantId = named.participantId;
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          violations.push(...error.violations);
+        }
+      }
+      if (violations.length > 0) throw new ValidationError(violations);
+      requirePatient(principal);
+      if (participantId !== own) throw new PermissionError('a patient records only their own consent');
+      const result = await visits.command(
+        visitId,
+        {
+          type: 'RecordConsent',
+          data: { caller: callerOf(principal), participantId, granted: request.granted },
+        },
+        commandMetadata(ctx),
+      );
+      const recorded = result.events[result.events.length - 1];
+      return {
+        consent: session.Consent.fromPartial({
+          participant: `visits/${visitId}/participants/${participantId}`,
+          scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+          granted: request.granted,
+          recordTime: recorded ? new Date(recorded.occurredAt) : deps.clock(),
+          recordedBy: `patients/${principal.id}`,
+        }),
+      };
+    },
+
+    joinMedia: async (
+      request: session.JoinMediaRequest,
+      ctx: CallContext,
+    ): Promise<session.JoinMediaResponse> => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.visit, 'visit');
+      const access = await visits.joinMedia(visitId, callerOf(principal), commandMetadata(ctx));
+      return session.JoinMediaResponse.fromPartial({
+        serverUrl: access.serverUrl,
+        room: String(access.room),
+        token: access.token,
+        expireTime: access.expireTime,
+        participant: `visits/${visitId}/participants/${access.participantId}`,
+        // The browser must join the videoroom with display = this id: Janus events map back to the participant.
+        displayName: access.participantId,
+        iceServers: [],
+        pin: access.pin,
+        janusToken: access.janusToken,
+      });
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * In-memory read model of every visit, rebuilt at start from the session context of the event store and kept
+ * current by a subscription: ListVisits, the Janus event mapping (room → visit), idle checks and room recovery
+ * after a Janus restart read it. Commands never decide on it; they load their stream.
+ */
+import type { EventStore, Subscription } from '@haven/eventstore';
+import { evolve, initialVisitState, type VisitState } from './visit';
+
+const STREAM = /^session\.visit-(.+)$/;
+
+export class VisitProjection {
+  private readonly visits = new Map<string, VisitState>();
+  private readonly rooms = new Map<number, string>();
+  private subscription: Subscription | undefined;
+
+  /** Subscribes from the start of the session context; resolves once subscribed. Throws what the store throws. */
+  async start(store: Pick<EventStore, 'subscribe'>, onError: (error: unknown) => void): Promise<void> {
+    this.subscription = await store.subscribe({
+      from: 'start',
+      contexts: ['session'],
+      handler: async (event) => {
+        const m = STREAM.exec(event.stream);
+        if (!m?.[1]) return;
+        this.apply(m[1], event);
+      },
+      onError,
+    });
+  }
+
+  /** Folds one event of a visit's stream, in order. */
+  apply(visitId: string, event: { type: string; data: unknown }): void {
+    const next = evolve(this.visits.get(visitId) ?? initialVisitState, event);
+    this.visits.set(visitId, next);
+    if (next.status !== 'none') this.rooms.set(next.room, visitId);
+  }
+
+  get(visitId: string): VisitState | undefined {
+    return this.visits.get(visitId);
+  }
+
+  /** The visit id whose Janus room has this number. */
+  visitOfRoom(room: number): string | undefined {
+    return this.rooms.get(room);
+  }
+
+  /** Every known visit (not 'none'). */
+  all(): Extract<VisitState, { status: 'open' | 'ended' }>[] {
+    return [...this.visits.values()].filter(
+      (v): v is Extract<VisitState, { status: 'open' | 'ended' }> => v.status !== 'none',
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.close();
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * What the session service does with a visit, Janus side effects included. Each operation loads the visit's
+ * stream, checks the command with the pure decider BEFORE touching Janus (so a refused command changes
+ * nothing), performs the Janus step, then appends through the decider handler (which decides again on the
+ * freshest state). Access is revoked on Janus before the event saying so is appended; access is granted on
+ * Janus just before the event, and withdrawn again if the append loses.
+ */
+import type { Logger } from 'pino';
+import type { EventStore } from '@haven/eventstore';
+import { NotFoundError, PermissionError, PreconditionError, UnavailableError } from '@haven/errors';
+import { handleCommand, loadAggregate, type CommandMetadata } from '@haven/service';
+import type { JanusPool } from '../janus/janus-pool';
+import type { JanusRooms } from '../janus/janus-rooms';
+import { signJanusToken } from '../janus/janus-token';
+import type { VideoRoomMediaEvent } from '../janus/janus-events';
+import { decide, type Caller, type VisitCommand } from './decide';
+import { roomCredentials, visitStream } from './open-visit';
+import type { VisitProjection } from './projection';
+import { newAdmission, participantIdOf, roomToken, tokenHash } from './room-access';
+import { evolve, initialVisitState, ParticipantStatus, type VisitState } from './visit';
+
+/** Dependencies of {@link VisitService}. */
+export interface VisitServiceDeps {
+  readonly store: EventStore;
+  readonly janus: JanusPool;
+  readonly roomKey: string;
+  /** token_auth_secret of the Janus nodes: signs the browsers' core API tokens. */
+  readonly janusTokenSecret: string;
+  readonly projection: VisitProjection;
+  readonly logger: Logger;
+  readonly idleMinutes: number;
+  readonly clock?: () => Date;
+}
+
+/** What a participant needs to reach the media room. */
+export interface MediaAccess {
+  readonly serverUrl: string;
+  readonly room: number;
+  readonly pin: string;
+  readonly token: string;
+  readonly janusToken: string;
+  readonly expireTime: Date;
+  readonly participantId: string;
+}
+
+type Live = Extract<VisitState, { status: 'open' | 'ended' }>;
+const SERVICE_METADATA = (correlationId: string): CommandMetadata => ({
+  actor: { kind: 'service', id: 'session' },
+  correlationId,
+});
+
+export class VisitService {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: VisitServiceDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  /** Loads a visit (state and etag). */
+  async load(visitId: string): Promise<{ state: VisitState; etag: string }> {
+    const loaded = await loadAggregate({
+      store: this.deps.store,
+      stream: visitStream(visitId),
+      evolve,
+      initialState: initialVisitState,
+    });
+    return { state: loaded.state, etag: String(loaded.expectedRevision) };
+  }
+
+  private run(visitId: string, command: VisitCommand, metadata: CommandMetadata) {
+    return handleCommand({
+      store: this.deps.store,
+      stream: visitStream(visitId),
+      decide,
+      evolve,
+      initialState: initialVisitState,
+      command,
+      metadata,
+    });
+  }
+
+  /** Checks a command against the current state without appending. Throws what decide throws. */
+  private async check(visitId: string, command: VisitCommand): Promise<VisitState> {
+    const { state } = await this.load(visitId);
+    decide(command, state);
+    return state;
+  }
+
+  private secretOf(visitId: string): string {
+    return roomCredentials(this.deps.roomKey, visitId).secret;
+  }
+
+  private tokensOf(state: Live): string[] {
+    return Object.values(state.participants)
+      .filter((p) => p.status === ParticipantStatus.Admitted && p.admission !== undefined)
+      .map((p) => roomToken(this.deps.roomKey, state.visitId, p.participantId, p.admission ?? ''));
+  }
+
+  private async roomsOf(state: Live): Promise<JanusRooms> {
+    return this.deps.janus.node(state.janusNode, state.visitId);
+  }
+
+  /** Creates the room again (secret, PIN, allow-list with every admitted participant's token). */
+  async recreateRoom(rooms: JanusRooms, state: Live): Promise<void> {
+    const creds = roomCredentials(this.deps.roomKey, state.visitId);
+    await rooms.createRoom({ room: state.room, ...creds, description: `visit ${state.visitId}` });
+    await rooms.allowTokens(state.room, creds.secret, this.tokensOf(state));
+  }
+
+  /** Runs a plain command (lobby, deny, lock, unlock, consent) for a caller. */
+  async command(visitId: string, command: VisitCommand, metadata: CommandMetadata) {
+    return this.run(visitId, command, metadata);
+  }
+
+  /** Admits a waiting participant: token on the allow-list, then ParticipantAdmitted (hash only). */
+  async admit(visitId: string, participantId: string, caller: Caller, metadata: CommandMetadata) {
+    const admission = newAdmission();
+    const token = roomToken(this.deps.roomKey, visitId, participantId, admission);
+    const command: VisitCommand = {
+      type: 'AdmitParticipant',
+      data: { caller, participantId, admission, tokenHash: tokenHash(token) },
+    };
+    const state = (await this.check(visitId, command)) as Live;
+    const rooms = await this.roomsOf(state);
+    const secret = this.secretOf(visitId);
+    await rooms.allowTokens(state.room, secret, [token]);
+    try {
+      return await this.run(visitId, command, metadata);
+    } catch (error) {
+      await rooms.revokeTokens(state.room, secret, [token]).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Removes a participant (kick) or the caller (leave): token off the allow-list, feeds kicked, then the event. */
+  async remove(
+    visitId: string,
+    command: Extract<VisitCommand, { type: 'KickParticipant' | 'LeaveVisit' }>,
+    metadata: CommandMetadata,
+  ) {
+    const state = (await this.check(visitId, command)) as Live;
+    const p = state.participants[command.data.participantId];
+    if (p?.admission !== undefined) {
+      const rooms = await this.roomsOf(state);
+      const secret = this.secretOf(visitId);
+      await rooms.revokeTokens(state.room, secret, [
+        roomToken(this.deps.roomKey, visitId, p.participantId, p.admission),
+      ]);
+      await rooms.kickParticipant(state.room, secret, p.participantId, p.feedId);
+    }
+    return this.run(visitId, command, metadata);
+  }
+
+  /** Ends a visit: destroys the room (everyone's media closes), then VisitEnded. */
+  async end(
+    visitId: string,
+    command: Extract<VisitCommand, { type: 'EndVisit' | 'EndIdleVisit' }>,
+    metadata: CommandMetadata,
+  ) {
+    const { state } = await this.load(visitId);
+    if (decide(command, state).length === 0) return undefined;
+    const live = state as Live;
+    const rooms = await this.roomsOf(live);
+    await rooms.destroyRoom(live.room, this.secretOf(visitId));
+    const result = await this.run(visitId, command, metadata);
+    this.deps.janus.release(visitId);
+    return result;
+  }
+
+  /**
+   * Media access for the caller: the owning clinician (admitted implicitly on first call) or an admitted patient
+   * of this visit. Throws PermissionError for anyone else, PreconditionError when the visit ended,
+   * UnavailableError when the node is down.
+   */
+  async joinMedia(visitId: string, caller: Caller, metadata: CommandMetadata): Promise<MediaAccess> {
+    const participantId = participantIdOf(caller);
+    let { state } = await this.load(visitId);
+    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    if (state.status === 'ended') throw new PreconditionError('visit has ended');
+    const live = state;
+    const isOwner = caller.kind === 'user' && caller.role === 'clinician' && caller.id === live.clinicianId;
+    const isPatient = caller.kind === 'patient' && caller.visit === `visits/${visitId}`;
+    if (!isOwner && !isPatient) throw new PermissionError('not a participant of this visit');
+    if (isOwner && live.participants[participantId]?.status !== ParticipantStatus.Admitted) {
+      const admission = newAdmission();
+      const token = roomToken(this.deps.roomKey, visitId, participantId, admission);
+      const rooms = await this.roomsOf(live);
+      await rooms.allowTokens(live.room, this.secretOf(visitId), [token]);
+      state = (
+        await this.run(
+          visitId,
+          { type: 'AdmitClinician', data: { caller, participantId, admission, tokenHash: tokenHash(token) } },
+          metadata,
+        )
+      ).state;
+    }
+    const current = state as Live;
+    const me = current.participants[participantId];
+    if (me?.status !== ParticipantStatus.Admitted || me.admission === undefined) {
+      throw new PermissionError('not admitted to this visit');
+    }
+    const token = roomToken(this.deps.roomKey, visitId, participantId, me.admission);
+    const rooms = await this.roomsOf(current);
+    const secret = this.secretOf(visitId);
+    try {
+      await rooms.allowTokens(current.room, secret, [token]);
+    } catch {
+      // The room is gone (a Janus restart the reconnect has not repaired yet): create it again with its list.
+      await this.recreateRoom(rooms, current);
+    }
+    const now = this.clock().getTime();
+    const end = Date.parse(current.endTime);
+    const expireTime = new Date(Math.min(now + 4 * 3600_000, Math.max(now + 15 * 60_000, end + 30 * 60_000)));
+    const node = this.deps.janus.nodeConfig(current.janusNode);
+    if (!node) throw new UnavailableError(`janus node ${current.janusNode} is not configured`);
+    return {
+      serverUrl: node.publicWsUrl ?? node.wsUrl,
+      room: current.room,
+      pin: roomCredentials(this.deps.roomKey, visitId).pin,
+      token,
+      janusToken: signJanusToken({ secret: this.deps.janusTokenSecret, expiresAt: expireTime }),
+      expireTime,
+      participantId,
+    };
+  }
+
+  /** Turns Janus event-handler media events into ParticipantJoinedMedia / ParticipantLeftMedia. */
+  async onMediaEvents(events: readonly VideoRoomMediaEvent[]): Promise<void> {
+    for (const e of events) {
+      const visitId = this.deps.projection.visitOfRoom(e.room);
+      if (!visitId) continue;
+      const at = this.clock().toISOString();
+      const command: VisitCommand =
+        e.kind === 'joined'
+          ? { type: 'RecordMediaJoined', data: { participantId: e.display ?? '', feedId: e.feedId, at } }
+          : { type: 'RecordMediaLeft', data: { feedId: e.feedId, at, reason: e.kind } };
+      if (e.kind === 'joined' && !e.display) continue;
+      try {
+        await this.run(visitId, command, SERVICE_METADATA(`janus-${visitId}`));
+      } catch (error) {
+        this.deps.logger.warn({ err: error, room: e.room }, 'janus media event not recorded');
+      }
+    }
+  }
+
+  /** Ends every open visit that has been idle for the configured minutes. Errors are logged per visit. */
+  async endIdleVisits(): Promise<number> {
+    let ended = 0;
+    const now = this.clock().toISOString();
+    for (const v of this.deps.projection.all()) {
+      if (v.status !== 'open') continue;
+      const command: VisitCommand = {
+        type: 'EndIdleVisit',
+        data: { now, idleMinutes: this.deps.idleMinutes },
+      };
+      if (decide(command, v).length === 0) continue;
+      try {
+        if (await this.end(v.visitId, command, SERVICE_METADATA(`idle-${v.visitId}`))) ended++;
+      } catch (error) {
+        this.deps.logger.warn({ err: error, visitId: v.visitId }, 'idle visit not ended');
+      }
+    }
+    return ended;
+  }
+
+  /**
+   * After a Janus node came back: recreate each open visit's room there with its allow-list (room tokens are
+   * derived, so admitted participants keep theirs and just rejoin), and record that everyone's media dropped.
+   */
+  async recoverNode(rooms: JanusRooms): Promise<void> {
+    const at = this.clock().toISOString();
+    for (const v of this.deps.projection.all()) {
+      if (v.status !== 'open' || v.janusNode !== rooms.node.id) continue;
+      const { state } = await this.load(v.visitId);
+      if (state.status !== 'open') continue;
+      await this.recreateRoom(rooms, state);
+      for (const p of Object.values(state.participants)) {
+        if (p.feedId === undefined) continue;
+        await this.run(
+          v.visitId,
+          { type: 'RecordMediaLeft', data: { feedId: p.feedId, at, reason: 'room_destroyed' } },
+          SERVICE_METADATA(`janus-recover-${v.visitId}`),
+        );
+      }
+      this.deps.logger.info(
+        { visitId: v.visitId, node: rooms.node.id },
+        'room recreated after janus restart',
+      );
+    }
+  }
+}

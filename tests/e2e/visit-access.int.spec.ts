@@ -1,0 +1,463 @@
+/**
+ * The waiting room is enforced by Janus, not by the UI. Real servers: nats-server, Janus (signed-token core auth,
+ * videoroom admin key, HTTP event handler posting to the session service) and the built session service as a
+ * child process. A visit is opened by appending AppointmentBooked straight to the store; then a raw Janus
+ * websocket client — an attacker who knows the room number, the PIN and holds a valid Janus core token — tries
+ * to join the room: without a room token, with a made-up one, with a kicked participant's, after lock, after
+ * end. All refused; only the admitted participant's token joins. Plus the RPC-level rules: a front-desk user
+ * can call nothing, a clinician cannot see another clinician's lobby.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
+import { session } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import {
+  connectJanusWs,
+  signJanusToken,
+  startJanus,
+  type JanusHandle,
+  type JanusWsClient,
+} from '../support/janus';
+import { freePort } from '../support/ports';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+
+jest.setTimeout(60_000);
+
+const identity = createTestIssuer();
+const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
+let nats: NatsServerHandle;
+let janus: JanusHandle;
+let jwksServer: Server;
+let dataDir: string;
+let service: ServiceProcess;
+let client: session.SessionServiceClient;
+let store: JetStreamEventStore;
+const attackers: JanusWsClient[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const tokenSecret = randomBytes(24).toString('base64url');
+  const roomAdminKey = randomBytes(24).toString('base64url');
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  jwksServer = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(req.url?.startsWith('/patients') ? scheduling.jwks : identity.jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksPort = (jwksServer.address() as { port: number }).port;
+  [janus] = await Promise.all([
+    startJanus({
+      tokenAuthSecret: tokenSecret,
+      videoroomAdminKey: roomAdminKey,
+      eventHandlerUrl: `http://127.0.0.1:${httpPort}/janus-events`,
+      eventHandlerEvents: 'plugins',
+    }),
+  ]);
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-visit-access-'));
+  service = await startServiceProcess('session', grpcPort, {
+    NATS_URL: nats.url,
+    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
+    HAVEN_HTTP_PORT: String(httpPort),
+    HAVEN_JANUS_WS_URLS: janus.wsUrl,
+    HAVEN_JANUS_PUBLIC_WS_URLS: 'wss://media.example.test/janus',
+    HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+    HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+    HAVEN_DATA_DIR: dataDir,
+    // Short, so the idle test is quick; the other visits start in an hour and keep someone in the room.
+    HAVEN_VISIT_IDLE_MINUTES: '0.05',
+    HAVEN_VISIT_IDLE_CHECK_SECONDS: '0.5',
+  });
+  client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'visit-access-test' });
+});
+
+afterAll(async () => {
+  for (const a of attackers) a.close();
+  client?.close();
+  await store?.close();
+  await service?.stop();
+  await janus?.stop();
+  await nats?.stop();
+  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Polls (bounded: ≤ 10 s, ≤ 200 tries) until `probe` returns a value. */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const until = Date.now() + 10_000;
+  for (let i = 0; i < 200 && Date.now() < until; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Books an appointment by appending AppointmentBooked, and waits until the session service opened its visit. */
+async function openVisit(opts: { clinicianId: string; startInMs?: number }): Promise<string> {
+  const visitId = `apt-${randomUUID()}`;
+  const start = new Date(Date.now() + (opts.startInMs ?? 3600_000));
+  await store.append(`scheduling.appointment-${visitId}`, 'no_stream', [
+    newEvent({
+      type: 'haven.scheduling.v1.AppointmentBooked',
+      actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
+      data: {
+        appointmentId: visitId,
+        clinicianId: opts.clinicianId,
+        patientId: 'pat-0001',
+        startTime: start.toISOString(),
+        endTime: new Date(start.getTime() + 30 * 60_000).toISOString(),
+      },
+    }),
+  ]);
+  await eventually(async () => (await store.read(`session.visit-${visitId}`))[0], 'VisitOpened');
+  return visitId;
+}
+
+async function eventOf(visitId: string, type: string): Promise<EventEnvelope> {
+  return eventually(
+    async () =>
+      (await store.read(`session.visit-${visitId}`)).find((e) => e.type === `haven.session.v1.${type}`),
+    type,
+  );
+}
+
+const clinicianToken = (id = 'clin-a') => identity.sign({ sub: id, role: 'clinician' });
+const patientToken = (visitId: string, id = 'pp-1') =>
+  scheduling.sign({ sub: id, kind: 'patient', visit: `visits/${visitId}` });
+
+async function call<K extends keyof session.SessionServiceClient>(
+  method: K,
+  request: unknown,
+  token: string,
+): Promise<{ ok: true; value: unknown } | { ok: false; error: grpc.ServiceError }> {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const value = await callUnary(client, method as any, request as any, clientCallMetadata({ token }));
+    return { ok: true, value };
+  } catch (error) {
+    return { ok: false, error: error as grpc.ServiceError };
+  }
+}
+
+async function expectCode(
+  promise: Promise<{ ok: true; value: unknown } | { ok: false; error: grpc.ServiceError }>,
+  code: grpc.status,
+  message?: RegExp,
+): Promise<void> {
+  const result = await promise;
+  if (result.ok) throw new Error(`expected status ${grpc.status[code]}, the call succeeded`);
+  expect(grpc.status[result.error.code]).toBe(grpc.status[code]);
+  if (message) expect(result.error.details).toMatch(message);
+}
+
+/**
+ * A raw Janus client joining a room as a publisher with whatever it has. Resolves with 'joined' or the Janus
+ * error code (433 not allowed, 426 no such room). The core token is valid: the attack is on the room.
+ */
+async function rawJoin(
+  room: number,
+  opts: { token?: string; pin?: string; display?: string; coreToken?: string },
+): Promise<{ outcome: 'joined' | number; client: JanusWsClient; feed?: number }> {
+  const ws = await connectJanusWs(janus.wsUrl);
+  attackers.push(ws);
+  const core =
+    opts.coreToken ??
+    signJanusToken({ secret: janus.tokenSecret!, expiresAt: new Date(Date.now() + 60_000) });
+  const created = await ws.request({ janus: 'create', token: core });
+  const sessionId = (created['data'] as { id: number }).id;
+  const attached = await ws.request({
+    janus: 'attach',
+    session_id: sessionId,
+    plugin: 'janus.plugin.videoroom',
+    token: core,
+  });
+  const handleId = (attached['data'] as { id: number }).id;
+  const reply = await ws.request({
+    janus: 'message',
+    session_id: sessionId,
+    handle_id: handleId,
+    token: core,
+    body: {
+      request: 'join',
+      ptype: 'publisher',
+      room,
+      display: opts.display ?? 'intruder',
+      ...(opts.pin !== undefined ? { pin: opts.pin } : {}),
+      ...(opts.token !== undefined ? { token: opts.token } : {}),
+    },
+  });
+  const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
+  if (data['videoroom'] === 'joined') return { outcome: 'joined', client: ws, feed: data['id'] as number };
+  return { outcome: (data['error_code'] as number | undefined) ?? -1, client: ws };
+}
+
+describe('the waiting room, enforced by Janus', () => {
+  it('lets only an admitted participant’s token into the room, and refuses every other way in', async () => {
+    const visitId = await openVisit({ clinicianId: 'clin-a' });
+    const room = roomNumberOf(visitId);
+    const clinician = await clinicianToken();
+    const patient = await patientToken(visitId);
+
+    // The patient waits in the lobby; the clinician sees them there.
+    const joined = (await call(
+      'joinLobby',
+      { appointment: `appointments/${visitId}`, displayName: '' },
+      patient,
+    )) as {
+      ok: true;
+      value: session.JoinLobbyResponse;
+    };
+    expect(joined.ok).toBe(true);
+    expect(joined.value.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_WAITING);
+    const participant = joined.value.participant!.name;
+    const lobby = (await call(
+      'listLobby',
+      { visit: `visits/${visitId}`, pageSize: 0, pageToken: '' },
+      clinician,
+    )) as {
+      ok: true;
+      value: session.ListLobbyResponse;
+    };
+    expect(lobby.value.participants.map((p) => p.name)).toEqual([participant]);
+
+    // Not admitted: no media credentials, and Janus refuses the room to anyone, PIN or not.
+    await expectCode(
+      call('joinMedia', { visit: `visits/${visitId}` }, patient),
+      grpc.status.PERMISSION_DENIED,
+    );
+    // The clinician's own media access reveals the PIN (an attacker may know it too).
+    const clinMedia = (await call('joinMedia', { visit: `visits/${visitId}` }, clinician)) as {
+      ok: true;
+      value: session.JoinMediaResponse;
+    };
+    expect(clinMedia.ok).toBe(true);
+    const pin = clinMedia.value.pin;
+    expect(clinMedia.value.serverUrl).toBe('wss://media.example.test/janus');
+    expect(Number(clinMedia.value.room)).toBe(room);
+    expect((await rawJoin(room, { pin })).outcome).toBe(433);
+    expect((await rawJoin(room, { pin, token: randomBytes(32).toString('base64url') })).outcome).toBe(433);
+    // A stale-looking but well-formed token from another visit's admission does not work either.
+    expect(
+      (await rawJoin(room, { pin, token: clinMedia.value.token.split('').reverse().join('') })).outcome,
+    ).toBe(433);
+
+    // The clinician's own token joins (they were admitted implicitly); their join is recorded from Janus events.
+    const clinInRoom = await rawJoin(room, {
+      pin,
+      token: clinMedia.value.token,
+      coreToken: clinMedia.value.janusToken,
+      display: clinMedia.value.participant.split('/').pop()!,
+    });
+    expect(clinInRoom.outcome).toBe('joined');
+    await eventOf(visitId, 'ParticipantJoinedMedia');
+
+    // Admission: the patient's media access now works, and their token (only) joins.
+    const admitted = (await call('admitParticipant', { name: participant }, clinician)) as {
+      ok: true;
+      value: session.AdmitParticipantResponse;
+    };
+    expect(admitted.value.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_ADMITTED);
+    const admittedEvent = await eventOf(visitId, 'ParticipantAdmitted');
+    const media = (await call('joinMedia', { visit: `visits/${visitId}` }, patient)) as {
+      ok: true;
+      value: session.JoinMediaResponse;
+    };
+    expect(media.ok).toBe(true);
+    expect(media.value.token.length).toBeGreaterThanOrEqual(22); // ≥ 128 bits, base64url
+    expect(media.value.expireTime!.getTime()).toBeGreaterThan(Date.now());
+    // The event has the token's hash, never the token.
+    expect(JSON.stringify((await store.read(`session.visit-${visitId}`)).map((e) => e.data))).not.toContain(
+      media.value.token,
+    );
+    expect(admittedEvent.data['tokenHash']).toEqual(expect.any(String));
+    const patientDisplay = participant.split('/').pop()!;
+    const patientInRoom = await rawJoin(room, {
+      pin: media.value.pin,
+      token: media.value.token,
+      coreToken: media.value.janusToken,
+      display: patientDisplay,
+    });
+    expect(patientInRoom.outcome).toBe('joined');
+    await eventually(async () => {
+      const events = await store.read(`session.visit-${visitId}`);
+      return events.some(
+        (e) =>
+          e.type === 'haven.session.v1.ParticipantJoinedMedia' && e.data['participantId'] === patientDisplay,
+      )
+        ? true
+        : undefined;
+    }, 'the patient’s ParticipantJoinedMedia');
+
+    // Kick: the token is revoked, the feed is kicked, and the same token cannot come back.
+    const kicked = (await call('kickParticipant', { name: participant, allowRejoin: true }, clinician)) as {
+      ok: true;
+      value: session.KickParticipantResponse;
+    };
+    expect(kicked.value.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_KICKED);
+    await eventOf(visitId, 'ParticipantLeftMedia');
+    expect((await rawJoin(room, { pin, token: media.value.token, display: patientDisplay })).outcome).toBe(
+      433,
+    );
+    await expectCode(
+      call('joinMedia', { visit: `visits/${visitId}` }, patient),
+      grpc.status.PERMISSION_DENIED,
+    );
+
+    // Back to the lobby (a new admission is needed); then the clinician locks: no admission, Janus refuses.
+    await call('joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }, patient);
+    const locked = (await call('lockVisit', { name: `visits/${visitId}` }, clinician)) as {
+      ok: true;
+      value: session.LockVisitResponse;
+    };
+    expect(locked.value.visit?.locked).toBe(true);
+    await expectCode(
+      call('admitParticipant', { name: participant }, clinician),
+      grpc.status.FAILED_PRECONDITION,
+      /visit is locked/,
+    );
+    expect((await rawJoin(room, { pin, token: media.value.token })).outcome).toBe(433);
+    expect((await rawJoin(room, { pin, token: randomBytes(16).toString('hex') })).outcome).toBe(433);
+    await expectCode(
+      call('joinMedia', { visit: `visits/${visitId}` }, patient),
+      grpc.status.PERMISSION_DENIED,
+    );
+
+    // End: the room is gone, for everyone, with any token.
+    const ended = (await call('endVisit', { name: `visits/${visitId}` }, clinician)) as {
+      ok: true;
+      value: session.EndVisitResponse;
+    };
+    expect(ended.value.visit?.state).toBe(session.VisitState.VISIT_STATE_ENDED);
+    expect((await eventOf(visitId, 'VisitEnded')).data).toEqual({ visitId, reason: 'ended_by_clinician' });
+    expect((await rawJoin(room, { pin, token: clinMedia.value.token })).outcome).toBe(426);
+    expect((await rawJoin(room, { pin })).outcome).toBe(426);
+    await expectCode(
+      call('joinMedia', { visit: `visits/${visitId}` }, clinician),
+      grpc.status.FAILED_PRECONDITION,
+    );
+    await expectCode(
+      call('joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }, patient),
+      grpc.status.FAILED_PRECONDITION,
+    );
+
+    // No PHI in any event's data: ids, codes, times and hashes only.
+    for (const e of await store.read(`session.visit-${visitId}`)) {
+      expect(Object.keys(e.data)).not.toEqual(expect.arrayContaining(['displayName']));
+      expect(e.phi).toBeUndefined();
+    }
+  });
+
+  it('ends a visit nobody has been in for the idle time, and destroys its room', async () => {
+    const visitId = await openVisit({ clinicianId: 'clin-a', startInMs: -60_000 });
+    const ended = await eventOf(visitId, 'VisitEnded');
+    expect(ended.data).toEqual({ visitId, reason: 'idle' });
+    expect((await rawJoin(roomNumberOf(visitId), {})).outcome).toBe(426);
+  });
+});
+
+describe('who may call the session service', () => {
+  it('refuses every session RPC to a front-desk user', async () => {
+    const visitId = await openVisit({ clinicianId: 'clin-a' });
+    const frontDesk = await identity.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    const visit = `visits/${visitId}`;
+    const someone = `${visit}/participants/pabc`;
+    const calls: [keyof session.SessionServiceClient, unknown][] = [
+      ['getVisit', { name: visit }],
+      ['listVisits', { pageSize: 0, pageToken: '', clinician: '', states: [] }],
+      ['joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }],
+      ['listLobby', { visit, pageSize: 0, pageToken: '' }],
+      ['admitParticipant', { name: someone }],
+      ['denyParticipant', { name: someone }],
+      ['lockVisit', { name: visit }],
+      ['unlockVisit', { name: visit }],
+      ['kickParticipant', { name: someone, allowRejoin: false }],
+      ['endVisit', { name: visit }],
+      [
+        'recordConsent',
+        { visit, participant: '', scope: session.ConsentScope.CONSENT_SCOPE_RECORDING, granted: true },
+      ],
+      ['joinMedia', { visit }],
+      ['leaveVisit', { visit }],
+    ];
+    for (const [method, request] of calls) {
+      const result = await call(method, request, frontDesk);
+      expect([method, result.ok ? 'OK' : grpc.status[result.error.code]]).toEqual([
+        method,
+        'PERMISSION_DENIED',
+      ]);
+    }
+    expect((await store.read(`session.visit-${visitId}`)).map((e) => e.type)).toEqual([
+      'haven.session.v1.VisitOpened',
+    ]);
+  });
+
+  it('refuses a clinician another clinician’s lobby, visit and admissions; a patient another visit', async () => {
+    const visitId = await openVisit({ clinicianId: 'clin-a' });
+    const patient = await patientToken(visitId);
+    const joined = (await call(
+      'joinLobby',
+      { appointment: `appointments/${visitId}`, displayName: '' },
+      patient,
+    )) as {
+      ok: true;
+      value: session.JoinLobbyResponse;
+    };
+    const other = await clinicianToken('clin-b');
+    await expectCode(
+      call('listLobby', { visit: `visits/${visitId}`, pageSize: 0, pageToken: '' }, other),
+      grpc.status.PERMISSION_DENIED,
+    );
+    await expectCode(call('getVisit', { name: `visits/${visitId}` }, other), grpc.status.PERMISSION_DENIED);
+    await expectCode(
+      call('admitParticipant', { name: joined.value.participant!.name }, other),
+      grpc.status.PERMISSION_DENIED,
+    );
+    await expectCode(call('joinMedia', { visit: `visits/${visitId}` }, other), grpc.status.PERMISSION_DENIED);
+    const mine = (await call(
+      'listVisits',
+      { pageSize: 0, pageToken: '', clinician: '', states: [] },
+      other,
+    )) as {
+      ok: true;
+      value: session.ListVisitsResponse;
+    };
+    expect(mine.value.visits.map((v) => v.name)).not.toContain(`visits/${visitId}`);
+    const owner = (await call(
+      'listVisits',
+      { pageSize: 0, pageToken: '', clinician: '', states: [] },
+      await clinicianToken(),
+    )) as {
+      ok: true;
+      value: session.ListVisitsResponse;
+    };
+    expect(owner.value.visits.map((v) => v.name)).toContain(`visits/${visitId}`);
+
+    const otherVisitPatient = await patientToken('apt-someone-else', 'pp-2');
+    await expectCode(
+      call('joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }, otherVisitPatient),
+      grpc.status.PERMISSION_DENIED,
+    );
+    await expectCode(
+      call('getVisit', { name: `visits/${visitId}` }, otherVisitPatient),
+      grpc.status.PERMISSION_DENIED,
+    );
+  });
+
+  it('answers malformed names with INVALID_ARGUMENT', async () => {
+    const clinician = await clinicianToken();
+    const result = await call('admitParticipant', { name: 'visits/x' }, clinician);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    await expectCode(call('getVisit', { name: 'appointments/1' }, clinician), grpc.status.INVALID_ARGUMENT);
+  });
+});

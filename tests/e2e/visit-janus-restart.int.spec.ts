@@ -1,0 +1,194 @@
+/**
+ * Janus as a real dependency: when Janus restarts (all rooms lost), the session service reconnects with back-off
+ * and recreates every open visit's room with its allow-list. Room tokens are derived from the room key, so an
+ * admitted participant's token works again (clients rejoin) and nothing else does.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { JetStreamEventStore, newEvent } from '@haven/eventstore';
+import { session } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { connectJanusWs, generateJanusConfig, signJanusToken, type JanusWsClient } from '../support/janus';
+import { freePort } from '../support/ports';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+
+jest.setTimeout(60_000);
+
+const identity = createTestIssuer();
+const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
+const tokenSecret = randomBytes(24).toString('base64url');
+let nats: NatsServerHandle;
+let jwksServer: Server;
+let base: string;
+let configFile: string;
+let wsUrl: string;
+let janusProcess: ChildProcess | undefined;
+let service: ServiceProcess;
+let client: session.SessionServiceClient;
+let store: JetStreamEventStore;
+const sockets: JanusWsClient[] = [];
+
+/** Starts Janus on the generated config (fixed ports) and waits until it answers `info` (≤ 15 s). */
+async function startJanusProcess(): Promise<void> {
+  const child = spawn('janus', ['-F', join(base, 'cfg'), '-C', configFile], { stdio: 'ignore' });
+  janusProcess = child;
+  const until = Date.now() + 15_000;
+  for (let i = 0; i < 150 && Date.now() < until; i++) {
+    if (child.exitCode !== null) throw new Error('janus exited during start-up');
+    try {
+      const ws = await connectJanusWs(wsUrl, { timeoutMs: 500 });
+      try {
+        if ((await ws.request({ janus: 'info' }, { timeoutMs: 1000 }))['janus'] === 'server_info') return;
+      } finally {
+        ws.close();
+      }
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('janus not ready within 15 s');
+}
+
+async function killJanus(): Promise<void> {
+  const child = janusProcess;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  base = mkdtempSync(join(tmpdir(), 'haven-janus-restart-'));
+  const [wsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const cfg = generateJanusConfig({
+    dir: join(base, 'cfg'),
+    recordingsDir: join(base, 'recordings'),
+    logFile: join(base, 'janus.log'),
+    wsPort,
+    adminSecret: randomBytes(16).toString('base64url'),
+    tokenAuthSecret: tokenSecret,
+  });
+  configFile = cfg.configFile;
+  wsUrl = cfg.wsUrl;
+  await startJanusProcess();
+  jwksServer = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(req.url?.startsWith('/patients') ? scheduling.jwks : identity.jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksPort = (jwksServer.address() as { port: number }).port;
+  service = await startServiceProcess('session', grpcPort, {
+    NATS_URL: nats.url,
+    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/jwks.json`,
+    HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
+    HAVEN_HTTP_PORT: String(httpPort),
+    HAVEN_JANUS_WS_URLS: wsUrl,
+    HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+    HAVEN_DATA_DIR: join(base, 'session'),
+  });
+  client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'janus-restart-test' });
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  client?.close();
+  await store?.close();
+  await service?.stop();
+  await killJanus();
+  await nats?.stop();
+  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  if (base) rmSync(base, { recursive: true, force: true });
+});
+
+async function rawJoin(
+  room: number,
+  pin: string,
+  token: string,
+  display: string,
+): Promise<'joined' | number> {
+  const ws = await connectJanusWs(wsUrl);
+  sockets.push(ws);
+  const core = signJanusToken({ secret: tokenSecret, expiresAt: new Date(Date.now() + 60_000) });
+  const created = await ws.request({ janus: 'create', token: core });
+  const sessionId = (created['data'] as { id: number }).id;
+  const attached = await ws.request({
+    janus: 'attach',
+    session_id: sessionId,
+    plugin: 'janus.plugin.videoroom',
+    token: core,
+  });
+  const reply = await ws.request({
+    janus: 'message',
+    session_id: sessionId,
+    handle_id: (attached['data'] as { id: number }).id,
+    token: core,
+    body: { request: 'join', ptype: 'publisher', room, display, pin, token },
+  });
+  const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
+  return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
+}
+
+it('recreates the room and its allow-list after Janus restarts; the admitted token works again', async () => {
+  const visitId = `apt-${randomUUID()}`;
+  const start = new Date(Date.now() + 3600_000);
+  await store.append(`scheduling.appointment-${visitId}`, 'no_stream', [
+    newEvent({
+      type: 'haven.scheduling.v1.AppointmentBooked',
+      actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
+      data: {
+        appointmentId: visitId,
+        clinicianId: 'clin-a',
+        patientId: 'pat-1',
+        startTime: start.toISOString(),
+        endTime: new Date(start.getTime() + 1800_000).toISOString(),
+      },
+    }),
+  ]);
+  const clinician = clientCallMetadata({ token: await identity.sign({ sub: 'clin-a', role: 'clinician' }) });
+  const patient = clientCallMetadata({
+    token: await scheduling.sign({ sub: 'pp-1', kind: 'patient', visit: `visits/${visitId}` }),
+  });
+  let lobby: session.JoinLobbyResponse | undefined;
+  for (let i = 0; i < 100 && !lobby; i++) {
+    lobby = await callUnary(
+      client,
+      'joinLobby',
+      { appointment: `appointments/${visitId}`, displayName: '' },
+      patient,
+    ).catch(() => undefined);
+    if (!lobby) await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(lobby?.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_WAITING);
+  await callUnary(client, 'admitParticipant', { name: lobby!.participant!.name }, clinician);
+  const media = await callUnary(client, 'joinMedia', { visit: `visits/${visitId}` }, patient);
+  const room = roomNumberOf(visitId);
+  const display = media.participant.split('/').pop()!;
+  expect(await rawJoin(room, media.pin, media.token, display)).toBe('joined');
+
+  await killJanus();
+  await startJanusProcess();
+
+  // The service reconnects and recreates the room: the admitted token joins again, a made-up one does not.
+  let outcome: 'joined' | number = -1;
+  for (let i = 0; i < 100 && outcome !== 'joined'; i++) {
+    outcome = await rawJoin(room, media.pin, media.token, display).catch(() => -1);
+    if (outcome !== 'joined') await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(outcome).toBe('joined');
+  expect(await rawJoin(room, media.pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(433);
+
+  // And the service is still in charge of the room: ending destroys it on the new Janus.
+  await callUnary(client, 'endVisit', { name: `visits/${visitId}` }, clinician);
+  expect(await rawJoin(room, media.pin, media.token, display)).toBe(426);
+});
