@@ -46,7 +46,7 @@ function requireAuditor(ctx: CallContext): Principal {
   const principal = requirePrincipal(ctx);
   const allowed =
     (principal.kind === 'user' && (principal.role === 'admin' || principal.role === 'auditor')) ||
-    (principal.kind === 'service_account' && principal.scopes.includes('audit.read'));
+    (principal.kind === 'service_account' && principal.scopes.includes('audit.events.read'));
   if (!allowed) throw new PermissionError('only admins and auditors may read the audit log');
   return principal;
 }
