@@ -11,13 +11,13 @@ import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
 import { JetStreamEventStore, type EventStore, type Subscription } from '@haven/eventstore';
 import {
   createBaseConfigSchema,
-  createVerifierFromConfig,
   portSchema,
-  startGrpcService,
+  serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
-import { PROTO_FILES, PROTO_ROOT, scheduling } from '@haven/proto';
+import { EventBus, startRelay } from '@haven/bus';
+import { scheduling } from '@haven/proto';
 import {
   bookAppointment,
   cancelAppointment,
@@ -87,7 +87,6 @@ export async function startScheduling(
     dataDir,
     audience: config.HAVEN_JWT_AUDIENCE,
   });
-  const verifier = createVerifierFromConfig(config);
   const nc = await connectNats(config);
   let rawStore: JetStreamEventStore;
   try {
@@ -119,10 +118,15 @@ export async function startScheduling(
       logger,
     });
     const httpServer = http;
-    const grpcService = await startGrpcService({
+    // Scheduling events fan out on haven.bus.scheduling.* for other services and hospital systems.
+    const bus = await EventBus.create(nc, { logger });
+    subscriptions.push(await startRelay({ store: rawStore, bus, context: 'scheduling', logger }));
+    const grpcService = await serveHavenGrpc({
       name: 'scheduling',
-      port: config.HAVEN_GRPC_PORT,
-      ...(options.host ? { host: options.host } : {}),
+      config,
+      logger,
+      host: options.host,
+      publicMethods: ['/haven.scheduling.v1.SchedulingService/RedeemPatientLink'],
       services: [
         {
           definition: scheduling.SchedulingServiceService,
@@ -141,13 +145,6 @@ export async function startScheduling(
           },
         },
       ],
-      auth: {
-        verifier,
-        publicMethods: ['/haven.scheduling.v1.SchedulingService/RedeemPatientLink'],
-      },
-      logger,
-      protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
-      shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
       onShutdown: [() => httpServer.close(), () => closeStore(rawStore, subscriptions, nc)],
     });
     return { ...grpcService, httpPort: http.port, deps };

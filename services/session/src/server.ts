@@ -1,19 +1,19 @@
 /**
  * Wiring of the session service: configuration → event store → Janus pool → booking consumer → gRPC server.
- * The consumer follows the scheduling context of the event store from a persisted checkpoint, so a booking
- * made while the service was down still opens its visit when it comes back.
+ * The consumer follows the scheduling context of the event store from a checkpoint kept in NATS, so a booking
+ * made while the service was down still opens its visit when it comes back; a relay fans session events out on
+ * the bus.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '@haven/errors';
-import { JetStreamEventStore, type Checkpoint, type Subscription } from '@haven/eventstore';
-import { PROTO_FILES, PROTO_ROOT, session } from '@haven/proto';
+import { EventBus, startRelay } from '@haven/bus';
+import type { Subscription } from '@haven/eventstore';
+import { session } from '@haven/proto';
 import {
+  connectEventStore,
   createBaseConfigSchema,
-  createVerifierFromConfig,
-  startGrpcService,
+  serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
@@ -34,7 +34,6 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
   HAVEN_JANUS_ROOM_KEY: z.string().min(16).optional(),
   /** The videoroom admin_key (the chart sets it to the Janus admin secret); needed to create rooms when set. */
   HAVEN_JANUS_ADMIN_SECRET: z.string().min(8).optional(),
-  HAVEN_DATA_DIR: z.string().min(1),
   /** Browser-facing websocket URLs of the same nodes, in the same order (default HAVEN_JANUS_WS_URLS). */
   HAVEN_JANUS_PUBLIC_WS_URLS: z.string().min(1).optional(),
   /** A visit with nobody in the media room for this long ends by itself. */
@@ -50,32 +49,21 @@ export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
 const BOOKED = 'haven.scheduling.v1.AppointmentBooked';
 
-class CheckpointFile {
-  constructor(private readonly path: string) {}
-  async load(): Promise<Checkpoint> {
-    try {
-      return BigInt((await readFile(this.path, 'utf8')).trim());
-    } catch {
-      return 'start';
-    }
-  }
-  async save(position: bigint): Promise<void> {
-    await writeFile(`${this.path}.tmp`, `${position}\n`, { mode: 0o600 });
-    await rename(`${this.path}.tmp`, this.path);
-  }
-}
-
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
 export async function startSession(
   config: SessionConfig,
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  const store = await JetStreamEventStore.connect({
+  const store = await connectEventStore(config, 'session');
+  const bus = await EventBus.connect({
     servers: config.NATS_URL,
-    name: 'haven-session',
+    name: 'haven-session-bus',
     ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
+    logger,
   });
+  // Session events fan out on haven.bus.session.* (the gateway pushes lobby and visit changes from there).
+  const relay = await startRelay({ store, bus, context: 'session', logger });
   const publicUrls = config.HAVEN_JANUS_PUBLIC_WS_URLS?.split(',').map((u) => u.trim());
   const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
     id: `janus-${i}`,
@@ -106,10 +94,10 @@ export async function startSession(
   }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
   idleTimer.unref();
 
-  await mkdir(config.HAVEN_DATA_DIR, { recursive: true, mode: 0o700 });
-  const checkpoints = new CheckpointFile(join(config.HAVEN_DATA_DIR, 'visits.checkpoint'));
+  // The booking consumer's checkpoint lives in NATS (shared by replicas, kept across pod restarts).
+  const checkpoints = await bus.checkpoints();
   const subscription: Subscription = await store.subscribe({
-    from: await checkpoints.load(),
+    from: await checkpoints.load('session.bookings'),
     contexts: ['scheduling'],
     handler: async (event) => {
       if (event.type === BOOKED) {
@@ -129,7 +117,7 @@ export async function startSession(
           );
         }
       }
-      await checkpoints.save(event.position);
+      await checkpoints.save('session.bookings', event.position);
     },
     onError: (error) => logger.error({ err: error }, 'booking consumer stopped'),
   });
@@ -177,29 +165,26 @@ export async function startSession(
     janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
   );
 
-  return startGrpcService({
+  return serveHavenGrpc({
     name: 'session',
-    port: config.HAVEN_GRPC_PORT,
-    ...(options.host ? { host: options.host } : {}),
+    config,
+    logger,
+    host: options.host,
     services: [
       {
         definition: session.SessionServiceService,
         handlers: visitHandlers({ visits: visitService, projection, clock: () => new Date() }),
       },
     ],
-    auth: {
-      verifier: createVerifierFromConfig(config),
-    },
-    logger,
-    protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
-    shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
     onShutdown: [
       async () => clearInterval(idleTimer),
       () => subscription.close(),
+      () => relay.close(),
       () => projection.close(),
       () => mediaQueue,
       () => new Promise<void>((resolve) => janusEvents.close(() => resolve())),
       () => janus.close(),
+      () => bus.close(),
       () => store.close(),
     ],
   });

@@ -7,7 +7,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '@haven/errors';
 import type { EventEnvelope, EventStore } from '@haven/eventstore';
-import { handleCommand } from '@haven/service';
+import { handleCommand, loadAggregate } from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import { decide } from './decide';
 import { evolve, initialVisitState, type VisitState } from './visit';
@@ -51,6 +51,14 @@ export async function openVisitForAppointment(
   }
   const { appointmentId, clinicianId, patientId, startTime, endTime } = parsed.data;
   const visitId = appointmentId;
+  // A redelivered or replayed booking finds its visit opened (or already ended): never recreate its room.
+  const existing = await loadAggregate({
+    store: deps.store,
+    stream: visitStream(visitId),
+    evolve,
+    initialState: initialVisitState,
+  });
+  if (existing.state.status !== 'none') return { state: existing.state, events: [] };
   const room = roomNumberOf(visitId);
   const node = await deps.janus.nodeFor(visitId);
   await node.createRoom({ room, ...roomCredentials(deps.roomKey, visitId), description: `visit ${visitId}` });
