@@ -24,6 +24,19 @@ const SERVICES = [
   { name: 'audit', grpc: 50055 },
   { name: 'gateway', http: 8080 },
 ];
+// Per-service extras. MFA is relaxed for the demo: the web app has no TOTP enrollment screen yet, and
+// clinicians/admins must be able to sign in to try a visit (production keeps the default admin,clinician).
+const MFA_RELAXED = true;
+const SERVICE_ENV = {
+  identity: MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {},
+  scheduling: { HAVEN_PUBLIC_URL: 'http://localhost:8080' },
+};
+// The dev stack's own knobs are not the services' variables (they refuse unknown HAVEN_* variables).
+const CHILD_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => !['HAVEN_HOME', 'HAVEN_DEV_SERVICES', 'HAVEN_JANUS_DEBUG_LEVEL'].includes(k),
+  ),
+);
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 const useColor = process.stdout.isTTY || Boolean(process.env.FORCE_COLOR);
 const children = []; // { name, child, critical }
@@ -52,7 +65,7 @@ function start(name, cmd, args, { env = {}, critical = false } = {}) {
   // detached: own process group, so a terminal Ctrl-C reaches only us and we stop children in order.
   const child = spawn(cmd, args, {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...CHILD_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -222,6 +235,7 @@ async function main() {
       HAVEN_DATA_DIR: dataDir,
       ...(s.grpc ? { HAVEN_GRPC_PORT: String(s.grpc) } : {}),
       ...(s.http ? { HAVEN_HTTP_PORT: String(s.http) } : {}),
+      ...(SERVICE_ENV[s.name] ?? {}),
     };
     started.push({
       ...s,
@@ -253,6 +267,9 @@ async function main() {
     `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})`,
     `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
     `state       ${HOME} (secrets.json, logs/janus.log)`,
+    ...(MFA_RELAXED
+      ? ['MFA         relaxed in the dev stack (HAVEN_MFA_REQUIRED_ROLES=none); production requires it']
+      : []),
     ...(accounts
       ? ['', `demo accounts (${accounts}):`, ...readFileSync(accounts, 'utf8').trimEnd().split('\n')]
       : []),

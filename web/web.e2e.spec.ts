@@ -1,22 +1,19 @@
 /**
- * The web app in real Chromium, served by the real gateway, which talks gRPC to a real (small) backend server:
- * sign in, see the home view, submit an invalid booking and see the field errors, book, sign out.
- * Screenshots land in test-artifacts/screenshots/web-*.png; axe-core checks each view.
+ * The web app in real Chromium against the real stack (gateway in-process; identity, scheduling, session as
+ * child processes; nats-server; Janus): front desk registers a patient, books and issues a link; the clinician's
+ * console shows the waiting patient live and admits; the patient goes passcode → self-check (fake camera and
+ * microphone) → waiting room → visit; an admin enrolls TOTP. axe-core on every page (no serious or critical
+ * violations), a 375 px phone viewport, screenshots in test-artifacts/screenshots/web-*.png.
  */
+import { createHmac } from 'node:crypto';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { launchChromium, screenshot } from '../tests/support/browser';
 import type { LaunchedChromium } from '../tests/support/browser';
-import { FRONT_DESK, startTestBackend } from '../services/gateway/test/backend';
-import type { TestBackend } from '../services/gateway/test/backend';
-import { startTestGateway } from '../services/gateway/test/gateway';
-import type { TestGateway } from '../services/gateway/test/gateway';
+import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
+import type { TestStack } from '../services/gateway/test/stack';
 
-/** `YYYY-MM-DDTHH:mm` in local time, as a datetime-local input takes it. */
-function localInput(date: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}T${p(date.getHours())}:${p(date.getMinutes())}`;
-}
+jest.setTimeout(180_000);
 
 async function expectAccessible(page: Page): Promise<void> {
   const results = await new AxeBuilder({ page }).analyze();
@@ -26,123 +23,230 @@ async function expectAccessible(page: Page): Promise<void> {
   expect(serious).toEqual([]);
 }
 
-describe('web app: sign in and book', () => {
-  let backend: TestBackend;
-  let gateway: TestGateway;
-  let chromium: LaunchedChromium;
-  let page: Page;
+async function fitsPhone(page: Page): Promise<void> {
+  const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
+  expect(overflow).toBeLessThanOrEqual(0);
+}
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret. */
+function totpCode(secret: string, atMs: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secret.replace(/[=\s]+/g, '').toUpperCase())
+    bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+const localInput = (d: Date) =>
+  `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+
+describe('web app over the real stack', () => {
+  let stack: TestStack;
+  let staffBrowser: LaunchedChromium;
+  let patientBrowser: LaunchedChromium;
+  let staff: Page;
+  let patient: Page;
   const cspViolations: string[] = [];
+  let link = '';
+  let passcode = '';
 
   beforeAll(async () => {
-    backend = await startTestBackend();
-    gateway = await startTestGateway({
-      identityAddress: backend.address,
-      schedulingAddress: backend.address,
-      tokenVerifier: backend.verifier,
-    });
-    chromium = await launchChromium();
-    page = await chromium.context.newPage();
-    await page.setViewportSize({ width: 1024, height: 800 });
-    page.on('console', (msg) => {
-      if (/Content.Security.Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
-    });
+    stack = await startStack({ mfaRequiredRoles: 'admin' });
+    await Promise.all([
+      stack.createUser('desk@web.test', 'front_desk', 'Front Desk'),
+      stack.createUser('ada@web.test', 'clinician', 'Dr Ada Lovelace'),
+      stack.createUser('root@web.test', 'admin', 'Admin'),
+    ]);
+    [staffBrowser, patientBrowser] = await Promise.all([launchChromium(), launchChromium()]);
+    staff = await staffBrowser.context.newPage();
+    patient = await patientBrowser.context.newPage();
+    await staff.setViewportSize({ width: 1024, height: 800 });
+    await patient.setViewportSize({ width: 375, height: 740 });
+    for (const page of [staff, patient]) {
+      page.on('console', (msg) => {
+        if (/Content.Security.Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
+      });
+    }
   });
   afterAll(async () => {
-    await chromium?.close();
-    await gateway?.close();
-    await backend?.stop();
+    await staffBrowser?.close();
+    await patientBrowser?.close();
+    await stack?.stop();
   });
+
+  async function signIn(username: string, totp?: string): Promise<void> {
+    await staff.goto(stack.url);
+    await staff.locator('#sign-in').waitFor({ state: 'visible' });
+    await staff.getByLabel('Username').fill(username);
+    await staff.getByLabel('Password').fill(STACK_PASSWORD);
+    if (totp) await staff.locator('#totp').fill(totp);
+    await staff.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  async function signOut(): Promise<void> {
+    await staff.getByRole('button', { name: 'Sign out' }).click();
+    await staff.locator('#sign-in').waitFor({ state: 'visible' });
+  }
 
   it('shows the sign-in page', async () => {
-    await page.goto(gateway.url);
-    await page.locator('#sign-in').waitFor({ state: 'visible' });
-    await expect(page.title()).resolves.toBe('Haven');
-    await expect(page.getByLabel('Username').isVisible()).resolves.toBe(true);
-    await screenshot(page, 'web-sign-in');
-    await expectAccessible(page);
+    await staff.goto(stack.url);
+    await staff.locator('#sign-in').waitFor({ state: 'visible' });
+    await screenshot(staff, 'web-sign-in');
+    await expectAccessible(staff);
   });
 
-  it('says so when the password is wrong', async () => {
-    await page.getByLabel('Username').fill(FRONT_DESK.username);
-    await page.getByLabel('Password').fill('not the password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    const error = page.locator('#sign-in-error');
-    await error.waitFor({ state: 'visible' });
-    await expect(error.textContent()).resolves.toContain('not right');
-    await expect(page.locator('#home').isVisible()).resolves.toBe(false);
+  it('front desk: registers a patient, books with a clinician picked from the list, issues a link', async () => {
+    await signIn('desk@web.test');
+    await staff.locator('#front-desk').waitFor({ state: 'visible' });
+    await expect(staff.locator('#console').isVisible()).resolves.toBe(false);
+    await expect(staff.getByRole('button', { name: 'Join video' }).count()).resolves.toBe(0);
+    await staff.getByLabel('Full name').fill('Jane Q Public');
+    await staff.getByLabel('Date of birth').fill('1980-02-03');
+    await staff.getByRole('button', { name: 'Add patient' }).click();
+    await staff.locator('#patient-success').waitFor({ state: 'visible' });
+    await staff.getByLabel('Clinician').selectOption({ label: 'Dr Ada Lovelace' });
+    const start = new Date(Date.now() + 3 * 60_000);
+    await staff.getByLabel('Start').fill(localInput(start));
+    await staff.getByLabel('End').fill(localInput(new Date(start.getTime() + 30 * 60_000)));
+    await staff.getByRole('button', { name: 'Book appointment' }).click();
+    await staff.locator('#book-success').waitFor({ state: 'visible' });
+    const row = staff.locator('#appointments li', { hasText: 'Jane Q Public' });
+    await row.waitFor({ state: 'visible' });
+    await screenshot(staff, 'web-front-desk');
+    await expectAccessible(staff);
+    await row.getByRole('button', { name: /Patient link/ }).click();
+    await staff.locator('#link-panel').waitFor({ state: 'visible' });
+    link = await staff.locator('#link-url').inputValue();
+    passcode = await staff.locator('#link-passcode').inputValue();
+    expect(link).toMatch(new RegExp(`^${stack.url}/join#`));
+    expect(passcode).toMatch(/^\d{4,}$/);
+    const panelText = ((await staff.locator('#link-panel').textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(panelText).toContain('read the passcode to the patient or send it separately');
+    await screenshot(staff, 'web-front-desk-link');
+    await expectAccessible(staff);
+    await staff.setViewportSize({ width: 375, height: 740 });
+    await fitsPhone(staff);
+    await screenshot(staff, 'web-front-desk-375');
+    await staff.setViewportSize({ width: 1024, height: 800 });
+    await signOut();
   });
 
-  it('signs in into the home view, with httpOnly SameSite=Strict token cookies', async () => {
-    await page.getByLabel('Username').fill(FRONT_DESK.username);
-    await page.getByLabel('Password').fill(FRONT_DESK.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#home').waitFor({ state: 'visible' });
-    await expect(page.locator('#home-role').textContent()).resolves.toBe('You are signed in as front desk.');
-    await expect(page.locator('#book').isVisible()).resolves.toBe(true);
-    await expect(page.locator('#sign-in-error').isVisible()).resolves.toBe(false);
-    const cookies = await chromium.context.cookies(gateway.url + '/api/me');
-    const access = cookies.find((c) => c.name === 'haven_access');
-    expect(access).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: true });
-    // The page cannot read the token.
-    expect(String(await page.evaluate('document.cookie'))).not.toContain('haven_access');
-    await screenshot(page, 'web-home');
-    await expectAccessible(page);
-  });
+  it('clinician console shows today’s visits and, live, the waiting patient', async () => {
+    await signIn('ada@web.test');
+    await staff.locator('#console').waitFor({ state: 'visible' });
+    await expect(staff.locator('#front-desk').isVisible()).resolves.toBe(false);
+    await staff.locator('#visits li').first().waitFor({ state: 'visible' });
+    await staff.locator('#live-status', { hasText: 'Live updates on.' }).waitFor();
+    await screenshot(staff, 'web-console');
+    await expectAccessible(staff);
 
-  it('shows field errors next to the fields for an invalid booking', async () => {
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    await page.getByLabel('Clinician ID').fill('X');
-    await page.getByLabel('Patient ID').fill('pat-0001');
-    await page.getByLabel('Start').fill(localInput(hourAgo));
-    await page.getByLabel('End').fill(localInput(new Date(Date.now() + 3_600_000)));
-    await page.getByRole('button', { name: 'Book appointment' }).click();
-    const clinicianError = page.locator('#clinicianId-error');
-    await clinicianError.waitFor({ state: 'visible' });
-    await expect(clinicianError.textContent()).resolves.toBe('Clinician ID must name a clinician.');
-    await expect(page.locator('#startTime-error').textContent()).resolves.toBe(
-      'Start must not be in the past.',
-    );
-    await expect(page.getByLabel('Clinician ID').getAttribute('aria-invalid')).resolves.toBe('true');
-    await expect(page.locator('#patientId-error').isVisible()).resolves.toBe(false);
-    await screenshot(page, 'web-booking-error');
-    await expectAccessible(page);
-  });
-
-  it('books a valid appointment', async () => {
-    const start = new Date(Date.now() + 24 * 3_600_000);
-    await page.getByLabel('Clinician ID').fill('dr-house');
-    await page.getByLabel('Patient ID').fill('pat-0001');
-    await page.getByLabel('Start').fill(localInput(start));
-    await page.getByLabel('End').fill(localInput(new Date(start.getTime() + 30 * 60_000)));
-    await page.getByRole('button', { name: 'Book appointment' }).click();
-    const success = page.locator('#book-success');
-    await success.waitFor({ state: 'visible' });
-    await expect(success.textContent()).resolves.toMatch(/^Appointment booked for /);
-    await expect(page.locator('#clinicianId-error').isVisible()).resolves.toBe(false);
-    expect(backend.seen.bookings.at(-1)).toMatchObject({
-      principalId: FRONT_DESK.id,
-      clinician: 'users/dr-house',
+    // The patient: passcode (a wrong one first), self-check, waiting room, on a phone-sized screen.
+    await patient.goto(link);
+    await patient.locator('#step-passcode').waitFor({ state: 'visible' });
+    expect(patient.url()).toBe(`${stack.url}/join`); // the token left the address bar
+    await screenshot(patient, 'web-patient-passcode');
+    await expectAccessible(patient);
+    await fitsPhone(patient);
+    await patient.getByLabel('Passcode').fill('000000');
+    await patient.getByRole('button', { name: 'Continue' }).click();
+    await patient
+      .locator('#passcode-form-error', { hasText: 'That passcode is not right. 4 attempts left.' })
+      .waitFor();
+    await screenshot(patient, 'web-patient-passcode-wrong');
+    await expectAccessible(patient);
+    await patient.getByLabel('Passcode').fill(passcode);
+    await patient.getByRole('button', { name: 'Continue' }).click();
+    await patient.locator('#step-check').waitFor({ state: 'visible' });
+    await patient.getByRole('button', { name: 'Start the check' }).click();
+    await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+    await patient.locator('#check-camera.ok').waitFor();
+    await patient.locator('#check-mic.ok').waitFor();
+    await patient.waitForFunction(() => {
+      const v = document.getElementById('preview') as { videoWidth?: number } | null;
+      return (v?.videoWidth ?? 0) > 0;
     });
+    await screenshot(patient, 'web-patient-check');
+    await expectAccessible(patient);
+    await fitsPhone(patient);
+    await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+    await expect(patient.locator('#step-waiting').textContent()).resolves.toContain(
+      'Your clinician will let you in.',
+    );
+    await screenshot(patient, 'web-patient-waiting');
+    await expectAccessible(patient);
+    await fitsPhone(patient);
+
+    // The clinician's list updates by itself.
+    await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
+    await screenshot(staff, 'web-console-waiting');
+    await staff
+      .getByRole('button', { name: /^Open the visit/ })
+      .first()
+      .click();
+    await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
+    await expect(staff.locator('#visit-stage').count()).resolves.toBe(1);
+    await screenshot(staff, 'web-visit-lobby');
+    await expectAccessible(staff);
+    await staff.setViewportSize({ width: 375, height: 740 });
+    await fitsPhone(staff);
+    await screenshot(staff, 'web-visit-lobby-375');
+    await staff.setViewportSize({ width: 1024, height: 800 });
+
+    await staff.getByRole('button', { name: /^Admit / }).click();
+    await staff.locator('#admitted li').first().waitFor({ state: 'visible' });
+    await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    await expect(patient.locator('#visit-stage').count()).resolves.toBe(1);
+    await screenshot(patient, 'web-patient-visit');
+    await expectAccessible(patient);
+    await fitsPhone(patient);
+    await screenshot(staff, 'web-visit-admitted');
+    await expectAccessible(staff);
+
+    await staff.getByRole('button', { name: 'Lock visit' }).click();
+    await staff.locator('#visit-state', { hasText: 'Locked' }).waitFor();
+    await signOut();
   });
 
-  it('keeps the session across a reload and signs out', async () => {
-    await page.reload();
-    await page.locator('#home').waitFor({ state: 'visible' });
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.locator('#sign-in').waitFor({ state: 'visible' });
-    await page.reload();
-    await page.locator('#sign-in').waitFor({ state: 'visible' });
-    await expect(page.locator('#home').isVisible()).resolves.toBe(false);
+  it('explains a used-up or unknown link to the patient', async () => {
+    const other = await patientBrowser.context.newPage();
+    await other.setViewportSize({ width: 375, height: 740 });
+    await other.goto(`${stack.url}/join#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+    await other.getByLabel('Passcode').fill('123456');
+    await other.getByRole('button', { name: 'Continue' }).click();
+    await other.locator('#passcode-form-error', { hasText: 'not right' }).waitFor();
+    await other.close();
   });
 
-  it('fits a 375 px wide phone screen', async () => {
-    await page.setViewportSize({ width: 375, height: 740 });
-    await page.goto(gateway.url);
-    await page.locator('#sign-in').waitFor({ state: 'visible' });
-    const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
-    expect(overflow).toBeLessThanOrEqual(0);
-    await screenshot(page, 'web-sign-in-375');
-    await expectAccessible(page);
+  it('enrolls an admin in TOTP: QR code, setup key, confirm, recovery codes once', async () => {
+    await signIn('root@web.test');
+    await staff.locator('#enroll-setup').waitFor({ state: 'visible' });
+    const src = await staff.locator('#enroll-qr').getAttribute('src');
+    expect(src).toMatch(/^data:image\/svg\+xml;base64,/);
+    await expect(staff.locator('#enroll-uri').textContent()).resolves.toMatch(/^otpauth:\/\/totp\//);
+    await screenshot(staff, 'web-totp-enroll');
+    await expectAccessible(staff);
+    const secret = (await staff.locator('#enroll-secret').textContent()) ?? '';
+    await staff.getByLabel('Code from the app').fill(totpCode(secret, Date.now()));
+    await staff.getByRole('button', { name: 'Confirm' }).click();
+    await staff.locator('#enroll-done').waitFor({ state: 'visible' });
+    await expect(staff.locator('#recovery-codes li').count()).resolves.toBe(10);
+    await screenshot(staff, 'web-totp-recovery-codes');
+    await expectAccessible(staff);
+    await staff.getByRole('button', { name: /I have saved them/ }).click();
+    await staff.locator('#sign-in-notice', { hasText: 'Sign in again' }).waitFor();
+    // The next 30 s step, so the code is not the one just used to confirm.
+    await signIn('root@web.test', totpCode(secret, Date.now() + 30_000));
+    await staff.locator('#home').waitFor({ state: 'visible' });
+    await expect(staff.locator('#home-role').textContent()).resolves.toBe(
+      'You are signed in as administrator.',
+    );
   });
 
   it('ran without Content-Security-Policy violations', () => {

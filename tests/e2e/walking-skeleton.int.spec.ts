@@ -217,6 +217,55 @@ describe('the walking skeleton', () => {
     expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
   });
 
+  it('records every refused token as an event: missing, expired, unsigned (alg none), signed by an unknown key', async () => {
+    const appointmentId = `apt-${randomUUID()}`;
+    const stranger = createTestIssuer();
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    const body = Buffer.from(
+      JSON.stringify({ sub: 'u-x', role: 'admin', iss: 'haven-identity', aud: 'haven', exp: 4102444800 }),
+    ).toString('base64url');
+    const tokens = {
+      expired: await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }, { expiresIn: -60 }),
+      unsigned: `${header}.${body}.`,
+      unknownKey: await stranger.sign({ sub: 'u-frontdesk', role: 'front_desk' }),
+    };
+    const correlations: string[] = [];
+    for (const token of [undefined, tokens.expired, tokens.unsigned, tokens.unknownKey]) {
+      const correlationId = randomUUID();
+      correlations.push(correlationId);
+      const error = (await callUnary(
+        schedulingClient,
+        'bookAppointment',
+        booking(appointmentId),
+        clientCallMetadata({ ...(token ? { token } : {}), correlationId }),
+      ).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+      expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
+    }
+    expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
+    const hours = [0, 1].map((h) =>
+      new Date(Date.now() - h * 3600_000).toISOString().slice(0, 13).replace(/[-T]/g, ''),
+    );
+    const refusals = await eventually(async () => {
+      const events = (
+        await Promise.all(hours.map((h) => store.read(`security.refusals-scheduling-${h}`)))
+      ).flat();
+      const mine = events.filter((e) => correlations.includes(e.correlationId));
+      return mine.length === 4 ? mine : undefined;
+    }, 'four AccessRefused events');
+    expect(refusals.every((e) => e.type === 'haven.security.v1.AccessRefused')).toBe(true);
+    expect(refusals.map((e) => e.data['method'])).toEqual(
+      Array(4).fill('/haven.scheduling.v1.SchedulingService/BookAppointment'),
+    );
+    expect(refusals[0]?.data['reason']).toBe('missing bearer token');
+    expect(JSON.stringify(refusals.map((e) => e.data))).not.toContain(tokens.unknownKey.split('.')[2]);
+    expect(refusals.map((e) => e.data['reason'])).toEqual([
+      'missing bearer token',
+      'token expired',
+      expect.any(String),
+      expect.any(String),
+    ]);
+  });
+
   it('refuses bad input with INVALID_ARGUMENT and field violations, and appends nothing', async () => {
     const appointmentId = `apt-${randomUUID()}`;
     const token = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });

@@ -245,14 +245,24 @@ describe.each(SCENARIO_NAMES)('security policy (%s)', (s) => {
     }
   });
 
-  it('stateless services roll without losing capacity, spread over nodes and zones, and have PDBs and HPAs', () => {
+  it('services roll without losing capacity (Recreate only for one-pod data volumes), spread over nodes and zones, and have PDBs and HPAs', () => {
     const objs = objectsOf(s);
     for (const d of havenServices(objs)) {
       const name = d.metadata.name as string;
-      expect(d.spec.strategy).toEqual({
-        type: 'RollingUpdate',
-        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
-      });
+      const claim = d.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'data')
+        ?.persistentVolumeClaim?.claimName;
+      const pvc = claim === undefined ? undefined : find(objs, 'PersistentVolumeClaim', claim);
+      const onePodVolume =
+        pvc !== undefined && (name === 'haven-identity' || !pvc.spec.accessModes.includes('ReadWriteMany'));
+      if (onePodVolume) {
+        // a ReadWriteOnce volume attaches to one node, and identity must never run two signers at once
+        expect({ name, strategy: d.spec.strategy }).toEqual({ name, strategy: { type: 'Recreate' } });
+        expect(d.spec.replicas).toBe(1);
+      } else
+        expect({ name, strategy: d.spec.strategy }).toEqual({
+          name,
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        });
       const keys = (d.spec.template.spec.topologySpreadConstraints ?? []).map(
         (t: K8sObject) => t.topologyKey,
       );
@@ -473,6 +483,21 @@ describe('values.schema.json', () => {
     expect(r.stderr).toContain("at '/nats/replicas': got string, want integer");
   });
 
+  it('rejects an unknown MFA role and a non-websocket Janus public URL', () => {
+    const r1 = helm(['template', 'haven', CHART, '--set', 'settings.mfaRequiredRoles=admin\\,superuser']);
+    expect(r1.status).not.toBe(0);
+    expect(r1.stderr).toMatch(/\/settings\/mfaRequiredRoles/);
+    const r2 = helm([
+      'template',
+      'haven',
+      CHART,
+      '--set-json',
+      'janus.nodes=[{"name":"a","rtpPortRange":{"min":30000,"max":30001},"publicWsUrl":"https://x"}]',
+    ]);
+    expect(r2.status).not.toBe(0);
+    expect(r2.stderr).toMatch(/\/janus\/nodes\/0\/publicWsUrl/);
+  });
+
   it('rejects an unknown enum value and a container without limits', () => {
     const r1 = helm(['template', 'haven', CHART, '--set', 'eventStore.type=postgres']);
     expect(r1.status).not.toBe(0);
@@ -502,7 +527,7 @@ describe('values.schema.json', () => {
     const missing: string[] = [];
     // Keys that are fields of a documented list item or flow map, and the service entries whose fields are all documented.
     const exempt =
-      /^\s+(requests|limits|- name|rtpPortRange|nat1to1|nodeSelector|tolerations|loadBalancerIP|identity|scheduling|session|recording|audit|gateway):/;
+      /^\s+(requests|limits|- name|rtpPortRange|nat1to1|nodeSelector|tolerations|loadBalancerIP|publicWsUrl|identity|scheduling|session|recording|audit|gateway):/;
     lines.forEach((line, i) => {
       if (!/^\s*[A-Za-z][\w-]*:/.test(line) || exempt.test(line)) return;
       let j = i - 1;
@@ -531,6 +556,46 @@ describe('impossible combinations fail with a clear message', () => {
     ],
     ['no Janus node', ['janus.nodes=[]'], /janus\.nodes is empty/],
     ['more stream replicas than NATS nodes', ['nats.replicas=1'], /exceeds nats\.replicas/],
+    [
+      'scheduling with more than one replica on a ReadWriteOnce data volume',
+      ['services.scheduling.replicas=2'],
+      /services\.scheduling can run 2 replicas but persistence\.accessMode is ReadWriteOnce/,
+    ],
+    [
+      'scheduling autoscaled on a ReadWriteOnce data volume',
+      ['services.scheduling.autoscaling.enabled=true'],
+      /services\.scheduling can run 6 replicas .*needs ReadWriteMany/,
+    ],
+    [
+      'scheduling data keys on an emptyDir',
+      ['services.scheduling.persistence.enabled=false'],
+      /services\.scheduling\.persistence\.enabled \(and dataDir\) must be true.*every patient's PHI/,
+    ],
+    [
+      'scheduling without the keyring',
+      ['services.scheduling.keyring=false'],
+      /services\.scheduling\.keyring must be true/,
+    ],
+    [
+      'identity signing keys on an emptyDir',
+      ['services.identity.persistence.enabled=false'],
+      /services\.identity\.persistence\.enabled .*must be true/,
+    ],
+    [
+      'more than one identity replica, even on ReadWriteMany',
+      ['services.identity.replicas=2', 'services.identity.persistence.accessMode="ReadWriteMany"'],
+      /services\.identity must run exactly one replica/,
+    ],
+    [
+      'a persistent audit log shared by two replicas',
+      ['services.audit.persistence={"enabled":true,"size":"1Gi","accessMode":"ReadWriteMany"}'],
+      /services\.audit has persistence\.enabled with more than one replica/,
+    ],
+    [
+      'a Janus node browsers cannot reach',
+      ['ingress.enabled=false'],
+      /janus\.nodes\[media-1\]\.publicWsUrl is empty/,
+    ],
     [
       'node-port range outside 30000-32767',
       ['janus.nodes=[{"name":"a","rtpPortRange":{"min":10000,"max":10010}}]'],

@@ -112,7 +112,10 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     self: true,
     note: 'admin reads anyone; the handler lets any other user read only themself',
   },
-  [`${IDENTITY}ListUsers`]: adminOnly('user directory'),
+  [`${IDENTITY}ListUsers`]: {
+    roles: [Admin, FrontDesk],
+    note: 'user directory; front_desk sees only clinicians (id and display name) to book for',
+  },
   [`${IDENTITY}ActivateUser`]: {
     public: true,
     note: 'the invitation token authenticates; reactivation checks an admin token in the handler',

@@ -65,13 +65,14 @@ describe('the policy table', () => {
     ]);
   });
 
-  it('gives front desk scheduling only (and their own account)', () => {
+  it('gives front desk scheduling only (their own account, and the clinician list to book for)', () => {
     const methods = allowedFor(user('front_desk'));
     expect(methods.filter((m) => !m.includes('SchedulingService'))).toEqual([
       '/haven.identity.v1.IdentityService/ChangePassword',
       '/haven.identity.v1.IdentityService/ConfirmTotp',
       '/haven.identity.v1.IdentityService/EnrollTotp',
       '/haven.identity.v1.IdentityService/GetUser',
+      '/haven.identity.v1.IdentityService/ListUsers',
       '/haven.identity.v1.IdentityService/Logout',
     ]);
     expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(10);

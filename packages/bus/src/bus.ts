@@ -13,6 +13,7 @@
  * The publisher's trace context rides in `traceparent`/`tracestate` headers; each delivery runs in a
  * `haven.bus.consume` span whose parent is the publisher's span.
  */
+import { closeNatsConnection } from '@haven/eventstore';
 import { readFileSync } from 'node:fs';
 import {
   AckPolicy,
@@ -408,7 +409,7 @@ export class EventBus {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    if (this.owns && !this.nc.isClosed()) await this.nc.drain();
+    if (this.owns) await closeNatsConnection(this.nc);
   }
 
   private ensureStream(): Promise<void> {

@@ -10,6 +10,8 @@ export type EventStoreConfig =
       readonly servers: string | readonly string[];
       readonly name?: string;
       readonly credsFile?: string;
+      /** Stream replicas (3 on a clustered NATS). */
+      readonly replicas?: number;
     }
   | { readonly kind: 'kurrentdb'; readonly connectionString: string };
 

@@ -28,3 +28,4 @@ export {
 export { KurrentDbEventStore } from './kurrentdb';
 export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';
+export { closeNatsConnection } from './nats-close';

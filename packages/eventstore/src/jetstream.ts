@@ -55,6 +55,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '@haven/errors';
+import { closeNatsConnection } from './nats-close';
 import type { EventEnvelope, NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
@@ -575,7 +576,7 @@ export class JetStreamEventStore implements EventStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
+    if (this.ownsConnection) await closeNatsConnection(this.nc);
   }
 
   private assertOpen(): void {

@@ -24,6 +24,8 @@ const baseShape = {
   NATS_CREDS_FILE: z.string().min(1).optional(),
   HAVEN_EVENT_STORE: z.enum(EVENT_STORES).default('jetstream'),
   KURRENTDB_URL: z.string().min(1).optional(),
+  /** Replicas of the JetStream streams Haven creates (3 on a clustered NATS; 1 on a single server). */
+  HAVEN_JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   HAVEN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   HAVEN_JWT_ISSUER: z.string().min(1).default('haven-identity'),
   /** JWKS of the scheduling service, which signs patient tokens (issuer `haven-scheduling`, kind patient only). */

@@ -93,6 +93,11 @@ export interface GrpcServiceOptions {
    * `none` is for the harness's own tests and benchmarks with fake services.
    */
   readonly authorization?: AuthorizationMode;
+  /**
+   * Told about every call refused for authentication (no, bad, expired, revoked token) or by the access policy,
+   * after the answer is on its way: e.g. {@link createAccessRefusalRecorder} appends an event. Must not throw.
+   */
+  readonly onAccessRefused?: (refusal: AccessRefusal) => void;
   readonly logger: Logger;
   /** The .proto sources of `services`, for server reflection. */
   readonly protoFiles?: { readonly root: string; readonly files: readonly string[] };
@@ -163,10 +168,23 @@ interface WrapDeps {
   readonly logger: Logger;
   readonly tracer: ReturnType<typeof trace.getTracer>;
   readonly rpcMetrics: RpcMetrics;
+  readonly onAccessRefused: ((refusal: AccessRefusal) => void) | undefined;
 }
 
 function makeError(code: grpc.status, message: string): Partial<grpc.StatusObject> {
   return { code, details: message, metadata: new grpc.Metadata() };
+}
+
+/** A refused call, as reported to {@link GrpcServiceOptions.onAccessRefused}. Never carries the token. */
+export interface AccessRefusal {
+  /** Full method path. */
+  readonly method: string;
+  readonly kind: 'unauthenticated' | 'policy';
+  /** Haven's own reason text (`token expired`, `missing bearer token`, the policy's reason). */
+  readonly reason: string;
+  /** The verified caller, for policy refusals. */
+  readonly principal?: { readonly kind: string; readonly id: string; readonly role?: string };
+  readonly correlationId: string;
 }
 
 /** Thrown after authorization for a method the service has no handler for: UNIMPLEMENTED. */
@@ -264,17 +282,31 @@ function wrapUnary(
       timer.unref();
     }
 
+    const report = (refusal: AccessRefusal): void => {
+      if (!deps.onAccessRefused) return;
+      try {
+        deps.onAccessRefused(refusal);
+      } catch (error) {
+        deps.logger.warn({ err: error }, 'access refusal hook failed');
+      }
+    };
     const run = async (): Promise<unknown> => {
       let principal: Principal | undefined;
       if (!deps.isPublic) {
+        const refuse = (error: HavenError): HavenError => {
+          if (error instanceof UnauthenticatedError) {
+            report({ method: path, kind: 'unauthenticated', reason: error.message, correlationId });
+          }
+          return error;
+        };
         const auth = firstString(metadata, 'authorization');
         const m = auth !== undefined ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-        if (!m?.[1]) throw new UnauthenticatedError('missing bearer token');
+        if (!m?.[1]) throw refuse(new UnauthenticatedError('missing bearer token'));
         try {
           principal = await deps.verifier.verify(m[1]);
         } catch (error) {
-          if (error instanceof HavenError) throw error;
-          throw new UnauthenticatedError('invalid token', { cause: error });
+          if (error instanceof HavenError) throw refuse(error);
+          throw refuse(new UnauthenticatedError('invalid token', { cause: error }));
         }
         if (deps.authorize) {
           const decision = deps.authorize(path, principal);
@@ -283,6 +315,17 @@ function wrapUnary(
               { rpc: path, correlationId, principalKind: principal.kind, role: principal.role },
               'call refused by the access policy',
             );
+            report({
+              method: path,
+              kind: 'policy',
+              reason: decision.reason,
+              principal: {
+                kind: principal.kind,
+                id: principal.id,
+                ...(principal.role !== undefined ? { role: principal.role } : {}),
+              },
+              correlationId,
+            });
             throw new PolicyDeniedError(decision.reason);
           }
         }
@@ -363,6 +406,7 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
     logger,
     tracer,
     rpcMetrics,
+    onAccessRefused: options.onAccessRefused,
   };
 
   for (const registration of options.services) {

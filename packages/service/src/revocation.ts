@@ -9,6 +9,7 @@
  * {@link RevocationFeed} keeps them in a bounded in-memory set; `createJwtVerifier({ isRevoked })` and
  * `createVerifierFromConfig(config, { revocations })` refuse revoked principals.
  */
+import { closeNatsConnection } from '@haven/eventstore';
 import { readFileSync } from 'node:fs';
 import {
   connect,
@@ -336,7 +337,7 @@ export class RevocationFeed {
     this.closed = true;
     this.listeners.clear();
     this.subscription?.unsubscribe();
-    await this.nc.drain().catch(() => undefined);
+    await closeNatsConnection(this.nc);
   }
 }
 
@@ -376,6 +377,6 @@ export class RevocationPublisher {
 
   /** Drains the connection when this publisher opened it. */
   async close(): Promise<void> {
-    if (this.ownsConnection) await this.nc.drain().catch(() => undefined);
+    if (this.ownsConnection) await closeNatsConnection(this.nc);
   }
 }

@@ -5,13 +5,17 @@ import { startGrpcService, type RunningGrpcService, type ServiceRegistration } f
 import { createVerifierFromConfig } from './jwt';
 import type { Logger } from './logger';
 import { RevocationFeed } from './revocation';
+import { createAccessRefusalRecorder } from './access-refusals';
 
 /**
  * The event store the configuration selects (HAVEN_EVENT_STORE): JetStream at NATS_URL (default) or KurrentDB
  * at KURRENTDB_URL. Throws UnavailableError when it cannot connect.
  */
 export async function connectEventStore(
-  config: Pick<BaseConfig, 'HAVEN_EVENT_STORE' | 'NATS_URL' | 'NATS_CREDS_FILE' | 'KURRENTDB_URL'>,
+  config: Pick<
+    BaseConfig,
+    'HAVEN_EVENT_STORE' | 'NATS_URL' | 'NATS_CREDS_FILE' | 'KURRENTDB_URL' | 'HAVEN_JETSTREAM_REPLICAS'
+  >,
   name: string,
 ): Promise<EventStore> {
   return config.HAVEN_EVENT_STORE === 'kurrentdb'
@@ -20,6 +24,7 @@ export async function connectEventStore(
         kind: 'jetstream',
         servers: config.NATS_URL,
         name: `haven-${name}`,
+        replicas: config.HAVEN_JETSTREAM_REPLICAS,
         ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
       });
 }
@@ -43,6 +48,8 @@ export interface HavenGrpcOptions {
   readonly host?: string | undefined;
   readonly publicMethods?: readonly string[];
   readonly onShutdown?: ReadonlyArray<() => Promise<void>>;
+  /** Where refused calls are recorded as events (see createAccessRefusalRecorder); none when omitted. */
+  readonly store?: Pick<EventStore, 'append'>;
 }
 
 /**
@@ -59,8 +66,12 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),
     logger: options.logger,
   });
+  const refusals = options.store
+    ? createAccessRefusalRecorder({ store: options.store, service: options.name, logger: options.logger })
+    : undefined;
   return startGrpcService({
     name: options.name,
+    ...(refusals ? { onAccessRefused: refusals.record } : {}),
     port: options.config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
     services: options.services,
@@ -71,6 +82,6 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     logger: options.logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
     shutdownGraceMs: options.config.HAVEN_SHUTDOWN_GRACE_MS,
-    onShutdown: [...(options.onShutdown ?? []), () => revocations.close()],
+    onShutdown: [async () => refusals?.flush(), ...(options.onShutdown ?? []), () => revocations.close()],
   });
 }

@@ -40,6 +40,7 @@ export async function startAudit(
   });
   return serveHavenGrpc({
     name: 'audit',
+    store,
     config,
     logger,
     host: options.host,

@@ -1,17 +1,23 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import type { CookieOptions, NextFunction, Request, RequestHandler, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Metadata } from '@grpc/grpc-js';
-import { ErrorCategory, UnauthenticatedError, isCategory } from '@haven/errors';
+import { ErrorCategory, isCategory } from '@haven/errors';
 import { identity, scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, principalFromClaims } from '@haven/service';
+import { callUnary, clientCallMetadata } from '@haven/service';
 import type { Logger, Principal, TokenVerifier } from '@haven/service';
+import type { GatewayClients, MediaPresence, RouteContext } from './context';
 import { checkGrpcHealth } from './health';
+import { asRecord, cookie, dateField, resourceName, send, stringField, unverifiedPrincipal } from './http';
 import { httpError, httpErrorFromGrpc } from './http-errors';
-import type { HttpError, HttpFieldViolation } from './http-errors';
+import type { HttpFieldViolation } from './http-errors';
+import { registerPatientRoutes } from './routes/patient';
+import { registerStaffRoutes } from './routes/staff';
 
 /** Names of the cookies the gateway sets. */
 export const COOKIES = {
@@ -26,11 +32,7 @@ export const COOKIES = {
 /** The header that must echo the CSRF cookie on every state-changing /api request. */
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** The gRPC clients the gateway calls. */
-export interface GatewayClients {
-  readonly identity: identity.IdentityServiceClient;
-  readonly scheduling: scheduling.SchedulingServiceClient;
-}
+export type { GatewayClients } from './context';
 
 /** Behaviour knobs of {@link createGatewayApp}. */
 export interface GatewayAppConfig {
@@ -46,6 +48,10 @@ export interface GatewayAppConfig {
   readonly grpcDeadlineMs?: number;
   /** Deadline of each readiness health check. Default 1000 ms. */
   readonly readinessDeadlineMs?: number;
+  /** Extra CSP connect-src sources: the Janus WebSocket URLs browsers connect to (media). */
+  readonly mediaConnectSrc?: readonly string[];
+  /** Debian's janus.js, served at /vendor/janus.js when the file exists. */
+  readonly janusJsPath?: string;
 }
 
 /** Input of {@link createGatewayApp}. */
@@ -58,6 +64,8 @@ export interface GatewayAppOptions {
    * not verified: the services still verify every token they receive, so this only affects what the page shows.
    */
   readonly tokenVerifier?: TokenVerifier;
+  /** Who is in a media room (the WebSocket hub knows from the bus); without it `inMedia` is always false. */
+  readonly media?: MediaPresence;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -80,10 +88,6 @@ const APPOINTMENT_FIELDS = {
   request_id: 'idempotencyKey',
 } as const;
 
-function send(res: Response, error: HttpError): void {
-  res.status(error.status).json(error.body);
-}
-
 function newCsrfToken(): string {
   return randomBytes(32).toString('base64url');
 }
@@ -92,74 +96,6 @@ function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function cookie(req: Request, name: string): string | undefined {
-  const value = (req.cookies as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function asRecord(body: unknown): Record<string, unknown> {
-  return body !== null && typeof body === 'object' && !Array.isArray(body)
-    ? (body as Record<string, unknown>)
-    : {};
-}
-
-/** Reads an optional string field; records a violation when it is present but not a string or too long. */
-function stringField(
-  body: Record<string, unknown>,
-  field: string,
-  maxLength: number,
-  violations: HttpFieldViolation[],
-): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') {
-    violations.push({ field, description: 'must be text' });
-    return undefined;
-  }
-  if (value.length > maxLength) {
-    violations.push({ field, description: `must be at most ${maxLength} characters` });
-    return undefined;
-  }
-  return value;
-}
-
-function dateField(
-  body: Record<string, unknown>,
-  field: string,
-  violations: HttpFieldViolation[],
-): Date | undefined {
-  const text = stringField(body, field, 64, violations);
-  if (text === undefined || text.trim() === '') return undefined;
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) {
-    violations.push({ field, description: 'must be a date and time' });
-    return undefined;
-  }
-  return date;
-}
-
-function resourceName(collection: string, id: string | undefined): string {
-  const trimmed = id?.trim() ?? '';
-  if (trimmed === '' || trimmed.startsWith(`${collection}/`)) return trimmed;
-  return `${collection}/${trimmed}`;
-}
-
-/** Decodes a JWT's claims without checking its signature (only when no verifier is configured). */
-function unverifiedPrincipal(token: string): Principal {
-  const payload = token.split('.')[1];
-  if (payload === undefined) throw new UnauthenticatedError('malformed token');
-  let claims: Record<string, unknown>;
-  try {
-    claims = asRecord(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
-  } catch (cause) {
-    throw new UnauthenticatedError('malformed token', { cause });
-  }
-  if (typeof claims['exp'] !== 'number' || claims['exp'] * 1000 <= Date.now()) {
-    throw new UnauthenticatedError('token expired');
-  }
-  return principalFromClaims(claims);
 }
 
 /**
@@ -236,7 +172,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
           'style-src': ["'self'"],
           'img-src': ["'self'", 'data:'],
           'font-src': ["'self'"],
-          'connect-src': ["'self'"],
+          'connect-src': ["'self'", ...(cfg.mediaConnectSrc ?? [])],
           'media-src': ["'self'", 'blob:'],
           'object-src': ["'none'"],
           'base-uri': ["'none'"],
@@ -282,14 +218,21 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
   });
 
   app.get('/readyz', async (_req, res) => {
-    const [identityUp, schedulingUp] = await Promise.all([
+    const [identityUp, schedulingUp, sessionUp] = await Promise.all([
       checkGrpcHealth(clients.identity, { deadlineMs: readinessDeadlineMs }),
       checkGrpcHealth(clients.scheduling, { deadlineMs: readinessDeadlineMs }),
+      clients.session
+        ? checkGrpcHealth(clients.session, { deadlineMs: readinessDeadlineMs })
+        : Promise.resolve(undefined),
     ]);
-    const ready = identityUp && schedulingUp;
+    const ready = identityUp && schedulingUp && sessionUp !== false;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not ready',
-      checks: { identity: identityUp, scheduling: schedulingUp },
+      checks: {
+        identity: identityUp,
+        scheduling: schedulingUp,
+        ...(sessionUp !== undefined ? { session: sessionUp } : {}),
+      },
     });
   });
 
@@ -322,16 +265,17 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
   api.use(express.json({ limit: '16kb', type: 'application/json', strict: true }));
 
   const authLimit = cfg.authRateLimit ?? { limit: 10, windowMs: 60_000 };
-  api.use(
-    '/auth',
+  const limiter = () =>
     rateLimit({
       windowMs: authLimit.windowMs,
       limit: authLimit.limit,
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       handler: (_req, res) => send(res, httpError('RESOURCE_EXHAUSTED')),
-    }),
-  );
+    });
+  api.use('/auth', limiter());
+  // Patient link redemption: the same per-IP limit on top of scheduling's own lockout.
+  api.use('/join', limiter());
 
   api.post('/auth/login', async (req, res) => {
     const body = asRecord(req.body);
@@ -492,8 +436,32 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
     }
   });
 
+  const routeContext: RouteContext = {
+    clients,
+    logger,
+    deadlineMs,
+    cookieSecure: secure,
+    tokenVerifier,
+    media: options.media ?? { inMedia: () => false },
+    metadataFor,
+    logCallFailure,
+  };
+  registerStaffRoutes(api, routeContext);
+  registerPatientRoutes(api, routeContext);
+
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   app.use('/api', api);
+
+  const janusJs = cfg.janusJsPath;
+  if (janusJs !== undefined && existsSync(janusJs)) {
+    app.get('/vendor/janus.js', (_req, res) => {
+      res.type('text/javascript').sendFile(janusJs, { maxAge: 0 });
+    });
+  }
+  // `/join` (the patient's link: /join#<token>) is the patient page.
+  app.get('/join', (_req, res) => {
+    res.sendFile(resolve(cfg.webRoot, 'join.html'), { maxAge: 0 });
+  });
 
   app.use(express.static(cfg.webRoot, { index: 'index.html', dotfiles: 'ignore', maxAge: 0 }));
   app.use((_req, res) => {

@@ -22,6 +22,25 @@ export const gatewayConfigSchema = z.object({
   HAVEN_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HAVEN_IDENTITY_GRPC_ADDR: grpcAddress('127.0.0.1:50051'),
   HAVEN_SCHEDULING_GRPC_ADDR: grpcAddress('127.0.0.1:50052'),
+  HAVEN_SESSION_GRPC_ADDR: grpcAddress('127.0.0.1:50053'),
+  /**
+   * NATS: the bus (session events for the WebSocket fan-out) and identity's revocations (closing sockets at
+   * logout or idle logoff). Without it the WebSocket still authenticates but gets no live updates.
+   */
+  NATS_URL: z.string().min(1).optional(),
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** Staff WebSockets without activity for this long are signed out (identity's idle logoff; stack-wide name). */
+  HAVEN_IDLE_TIMEOUT_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** Extra origins allowed to open the WebSocket (comma list); the gateway's own origin always is. */
+  HAVEN_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    ),
   /** Cookies carry `Secure`. Turn off only for plain-http development on a host other than localhost. */
   HAVEN_COOKIE_SECURE: booleanFlag(true),
   /** Where the browser app's files are. */
@@ -32,8 +51,18 @@ export const gatewayConfigSchema = z.object({
   /** Number of proxies in front of the gateway whose X-Forwarded-For is trusted (rate limiting by client IP). */
   HAVEN_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   HAVEN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The scheduling service's patient-token keys: lets the gateway verify the patient cookie. */
+  HAVEN_PATIENT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   HAVEN_JWT_ISSUER: z.string().min(1).default('haven-identity'),
   HAVEN_JWT_AUDIENCE: z.string().min(1).default('haven'),
+  /**
+   * The Janus WebSocket URLs browsers reach (comma list; the session service's HAVEN_JANUS_PUBLIC_WS_URLS, else
+   * HAVEN_JANUS_WS_URLS): allowed in the page's CSP connect-src so the visit page can join the media room.
+   */
+  HAVEN_JANUS_PUBLIC_WS_URLS: z.string().default(''),
+  HAVEN_JANUS_WS_URLS: z.string().default(''),
+  /** Debian's janus.js (libjs-janus-gateway), served at /vendor/janus.js for the in-visit media page. */
+  HAVEN_JANUS_JS: z.string().min(1).default('/usr/share/javascript/janus-gateway/janus.js'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HAVEN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -50,7 +79,6 @@ export const IGNORED_VARIABLES = [
   'HAVEN_EVENT_STORE',
   'HAVEN_KMS',
   'HAVEN_KEYRING_FILE',
-  'HAVEN_JANUS_WS_URLS',
   'HAVEN_JANUS_ADMIN_URLS',
   'HAVEN_JANUS_ADMIN_SECRET',
   'HAVEN_JANUS_TOKEN_SECRET',
@@ -59,10 +87,23 @@ export const IGNORED_VARIABLES = [
   'HAVEN_DATA_DIR',
   'HAVEN_HOME',
   'HAVEN_DEV_SERVICES',
-  'HAVEN_SESSION_GRPC_ADDR',
   'HAVEN_RECORDING_GRPC_ADDR',
+  'HAVEN_SESSION_IDLE_TIMEOUT_SEC',
+  'HAVEN_PUBLIC_URL',
   'HAVEN_AUDIT_GRPC_ADDR',
 ] as const;
+
+/** The CSP connect-src entries for media: the public Janus URLs (or the internal ones when none are set). */
+export function mediaConnectSources(config: {
+  readonly HAVEN_JANUS_PUBLIC_WS_URLS: string;
+  readonly HAVEN_JANUS_WS_URLS: string;
+}): string[] {
+  const list = (config.HAVEN_JANUS_PUBLIC_WS_URLS || config.HAVEN_JANUS_WS_URLS)
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => /^wss?:\/\/[^\s;,']+$/.test(u));
+  return [...new Set(list)];
+}
 
 /** Parses the gateway configuration. Throws ConfigError naming each unknown, missing or malformed variable. */
 export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>> = process.env) {

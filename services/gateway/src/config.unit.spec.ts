@@ -1,5 +1,5 @@
 import { ConfigError } from '@haven/service';
-import { loadGatewayConfig } from './config';
+import { loadGatewayConfig, mediaConnectSources } from './config';
 
 /** What scripts/dev-stack.mjs gives the gateway. */
 const DEV_STACK_ENV = {
@@ -50,5 +50,24 @@ describe('gateway configuration', () => {
     expect(() => loadGatewayConfig({ HAVEN_IDENTITY_GRPC_ADDR: 'http://identity' })).toThrow(
       /HAVEN_IDENTITY_GRPC_ADDR/,
     );
+  });
+
+  it('reads the session address, NATS, the idle timeout and the media origins for the CSP', () => {
+    const config = loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_PATIENT_JWKS_URL: 'http://127.0.0.1:8083/x' });
+    expect(config).toMatchObject({
+      HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:50053',
+      NATS_URL: 'nats://127.0.0.1:4222',
+      HAVEN_IDLE_TIMEOUT_SEC: 900,
+    });
+    expect(loadGatewayConfig({ HAVEN_IDLE_TIMEOUT_SEC: '60' }).HAVEN_IDLE_TIMEOUT_SEC).toBe(60);
+    expect(mediaConnectSources(config)).toEqual(['ws://127.0.0.1:8188']);
+    expect(
+      mediaConnectSources(
+        loadGatewayConfig({
+          HAVEN_JANUS_WS_URLS: 'ws://janus:8188',
+          HAVEN_JANUS_PUBLIC_WS_URLS: "wss://media.example/janus, ws://x'; script-src *",
+        }),
+      ),
+    ).toEqual(['wss://media.example/janus']);
   });
 });

@@ -1,10 +1,21 @@
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
-import { identity, scheduling } from '@haven/proto';
-import { createJwtVerifier, createLogger, installSignalHandlers, serializeError } from '@haven/service';
+import { EventBus } from '@haven/bus';
+import { identity, scheduling, session } from '@haven/proto';
+import {
+  RevocationFeed,
+  createJwtVerifier,
+  createLogger,
+  createVerifierFromConfig,
+  installSignalHandlers,
+  serializeError,
+} from '@haven/service';
+import type { TokenVerifier } from '@haven/service';
 import { createGatewayApp } from './app';
-import { loadGatewayConfig } from './config';
+import { loadGatewayConfig, mediaConnectSources } from './config';
+import { WsHub } from './ws';
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
@@ -18,16 +29,34 @@ async function main(): Promise<void> {
       config.HAVEN_SCHEDULING_GRPC_ADDR,
       credentials.createInsecure(),
     ),
+    session: new session.SessionServiceClient(config.HAVEN_SESSION_GRPC_ADDR, credentials.createInsecure()),
   };
-  const tokenVerifier = config.HAVEN_JWKS_URL
-    ? createJwtVerifier({
-        jwksUrl: config.HAVEN_JWKS_URL,
-        issuer: config.HAVEN_JWT_ISSUER,
-        audience: config.HAVEN_JWT_AUDIENCE,
-      })
+  const nats = config.NATS_URL
+    ? { servers: config.NATS_URL, ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}) }
     : undefined;
+  const revocations = nats ? await RevocationFeed.connect({ ...nats, logger }) : undefined;
+  let tokenVerifier: TokenVerifier | undefined;
+  if (config.HAVEN_JWKS_URL) {
+    tokenVerifier = createVerifierFromConfig(config, revocations ? { revocations } : {});
+  } else if (config.HAVEN_PATIENT_JWKS_URL) {
+    tokenVerifier = createJwtVerifier({
+      jwksUrl: config.HAVEN_PATIENT_JWKS_URL,
+      issuer: 'haven-scheduling',
+      audience: config.HAVEN_JWT_AUDIENCE,
+    });
+  }
   if (!tokenVerifier)
-    logger.warn('HAVEN_JWKS_URL is not set: /api/me shows token claims without verifying them');
+    logger.warn('HAVEN_JWKS_URL is not set: the gateway reads token claims without verifying them');
+
+  const server = createServer();
+  const hub = WsHub.attach({
+    server,
+    clients,
+    logger,
+    tokenVerifier,
+    idleTimeoutMs: config.HAVEN_IDLE_TIMEOUT_SEC * 1000,
+    allowedOrigins: config.HAVEN_ALLOWED_ORIGINS,
+  });
   const app = createGatewayApp({
     clients,
     logger,
@@ -35,10 +64,27 @@ async function main(): Promise<void> {
       cookieSecure: config.HAVEN_COOKIE_SECURE,
       webRoot: config.HAVEN_WEB_ROOT,
       trustProxyHops: config.HAVEN_TRUST_PROXY_HOPS,
+      janusJsPath: config.HAVEN_JANUS_JS,
+      mediaConnectSrc: mediaConnectSources(config),
     },
+    media: hub,
     ...(tokenVerifier ? { tokenVerifier } : {}),
   });
-  const server = createServer(app);
+  server.on('request', app);
+  const unsubscribeRevocations = revocations?.onRevoked((r) => hub.revoked(r));
+
+  // Session events for the WebSocket fan-out: a consumer of this gateway instance's own.
+  const bus = nats ? await EventBus.connect({ ...nats, name: 'haven-gateway', logger }) : undefined;
+  const durable = `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
+  const subscription = bus
+    ? await bus.subscribe({
+        durable,
+        subjects: ['haven.bus.session.>'],
+        handler: async (event) => hub.event(event),
+      })
+    : undefined;
+  if (!bus) logger.warn('NATS_URL is not set: the WebSocket gets no live visit updates');
+
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -53,6 +99,7 @@ async function main(): Promise<void> {
 
   installSignalHandlers(
     [
+      () => hub.close(),
       () =>
         new Promise<void>((resolve) => {
           const timer = setTimeout(() => server.closeAllConnections(), config.HAVEN_SHUTDOWN_GRACE_MS);
@@ -64,8 +111,15 @@ async function main(): Promise<void> {
           server.closeIdleConnections();
         }),
       async () => {
+        await subscription?.close();
+        await bus?.close();
+        unsubscribeRevocations?.();
+        await revocations?.close();
+      },
+      async () => {
         clients.identity.close();
         clients.scheduling.close();
+        clients.session.close();
       },
     ],
     { logger },

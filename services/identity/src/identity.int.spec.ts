@@ -204,9 +204,14 @@ describe('identity service (real NATS, real gRPC)', () => {
     const fdToken = (
       await call('login', { username: 'frontdesk@demo.clinic', password: 'Front-Desk-Pass-1', totpCode: '' })
     ).tokens?.accessToken as string;
-    expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, fdToken))).toBe(
-      grpc.status.PERMISSION_DENIED,
-    );
+    // Front desk books for clinicians: it may list clinicians (id and display name only), nobody else.
+    const forDesk = await call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }, fdToken);
+    expect(forDesk.users).toEqual([]); // no clinician exists here; the admin and front desk are not listed
+    expect(
+      await codeOf(
+        call('listUsers', { pageSize: 10, pageToken: '', role: identity.Role.ROLE_ADMIN, state: 0 }, fdToken),
+      ),
+    ).toBe(grpc.status.PERMISSION_DENIED);
     expect(await codeOf(call('listUsers', { pageSize: 10, pageToken: '', role: 0, state: 0 }))).toBe(
       grpc.status.UNAUTHENTICATED,
     );

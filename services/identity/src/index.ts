@@ -6,6 +6,7 @@ import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import {
   createLogger,
   installSignalHandlers,
+  createAccessRefusalRecorder,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
@@ -59,8 +60,14 @@ export async function startIdentityService(
       ...(options.host ? { host: options.host } : {}),
     });
     const protoFiles = PROTO_FILES.filter((f) => f.includes('identity'));
+    const refusals = createAccessRefusalRecorder({
+      store: runtime.store,
+      service: 'identity',
+      logger: options.logger,
+    });
     grpc = await startGrpcService({
       name: 'identity',
+      onAccessRefused: refusals.record,
       port: config.HAVEN_GRPC_PORT,
       ...(options.host ? { host: options.host } : {}),
       services: [identityGrpcService({ app: runtime.app, verifier: runtime.verifier })],

@@ -3,8 +3,9 @@
  * IdentityApp, so the CLI bootstraps users exactly as the RPCs do.
  */
 import { resolve } from 'node:path';
-import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
+import type { EventStore } from '@haven/eventstore';
 import {
+  connectEventStore,
   createJwtVerifier,
   RevocationPublisher,
   type Logger,
@@ -46,13 +47,7 @@ export async function createIdentityRuntime(
   ) {
     options.logger?.info({ kid: keys.currentKey().kid }, 'signing key rotated');
   }
-  const store =
-    options.store ??
-    (await JetStreamEventStore.connect({
-      servers: config.NATS_URL,
-      name: 'haven-identity',
-      ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
-    }));
+  const store = options.store ?? (await connectEventStore(config, 'identity'));
   let revocations: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
   try {
     revocations =

@@ -8,8 +8,9 @@ import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnectio
 import { UnavailableError } from '@haven/errors';
 import { z } from 'zod';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
-import { JetStreamEventStore, type EventStore, type Subscription } from '@haven/eventstore';
+import type { EventStore, Subscription } from '@haven/eventstore';
 import {
+  connectEventStore,
   createBaseConfigSchema,
   portSchema,
   serveHavenGrpc,
@@ -88,9 +89,9 @@ export async function startScheduling(
     audience: config.HAVEN_JWT_AUDIENCE,
   });
   const nc = await connectNats(config);
-  let rawStore: JetStreamEventStore;
+  let rawStore: EventStore;
   try {
-    rawStore = await JetStreamEventStore.create(nc);
+    rawStore = await connectEventStore(config, 'scheduling');
   } catch (error) {
     await nc.close().catch(() => undefined);
     throw error;
@@ -123,6 +124,7 @@ export async function startScheduling(
     subscriptions.push(await startRelay({ store: rawStore, bus, context: 'scheduling', logger }));
     const grpcService = await serveHavenGrpc({
       name: 'scheduling',
+      store: rawStore,
       config,
       logger,
       host: options.host,

@@ -167,6 +167,7 @@ export async function startSession(
 
   return serveHavenGrpc({
     name: 'session',
+    store,
     config,
     logger,
     host: options.host,

@@ -117,6 +117,34 @@ seccompProfile:
 {{- end -}}
 {{- end -}}
 
+{{/* Scheduling's patient-token JWKS (HAVEN_PATIENT_JWKS_URL); empty when there is none. */}}
+{{- define "haven.patientJwksUrl" -}}
+{{- if .Values.patientJwksUrl -}}
+{{- .Values.patientJwksUrl -}}
+{{- else if and .Values.services.scheduling .Values.services.scheduling.enabled .Values.services.scheduling.httpPort -}}
+{{- printf "http://%s:%d/.well-known/jwks.json" (include "haven.componentName" (dict "root" . "component" "scheduling")) (int .Values.services.scheduling.httpPort) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Base URL of the web app (HAVEN_PUBLIC_URL). */}}
+{{- define "haven.publicUrl" -}}
+{{- if .Values.settings.publicUrl -}}
+{{- .Values.settings.publicUrl -}}
+{{- else -}}
+{{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A service's data-directory persistence settings, with defaults when the entry has none. Returns YAML. */}}
+{{- define "haven.dataPersistence" -}}
+{{- $p := .svc.persistence | default dict -}}
+enabled: {{ and .svc.dataDir ($p.enabled | default false) }}
+size: {{ $p.size | default "1Gi" | quote }}
+storageClass: {{ $p.storageClass | default "" | quote }}
+accessMode: {{ $p.accessMode | default "ReadWriteOnce" }}
+existingClaim: {{ $p.existingClaim | default "" | quote }}
+{{- end -}}
+
 {{- define "haven.janusSecretName" -}}
 {{- default (include "haven.componentName" (dict "root" . "component" "janus-secrets")) .Values.janus.secrets.existingSecret -}}
 {{- end -}}
@@ -135,6 +163,20 @@ seccompProfile:
 {{- $urls := list -}}
 {{- range .Values.janus.nodes -}}
 {{- $urls = append $urls (printf "ws://%s:%d" (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.wsPort)) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{/* Comma list of the browser-facing Janus API websocket URLs, one per node in the same order. */}}
+{{- define "haven.janusPublicWsUrls" -}}
+{{- $root := . -}}
+{{- $urls := list -}}
+{{- range .Values.janus.nodes -}}
+{{- if .publicWsUrl -}}
+{{- $urls = append $urls .publicWsUrl -}}
+{{- else -}}
+{{- $urls = append $urls (printf "%s://%s%s/%s" (ternary "wss" "ws" $root.Values.ingress.tls.enabled) $root.Values.ingress.host $root.Values.janus.publicWebsocket.pathPrefix .name) -}}
+{{- end -}}
 {{- end -}}
 {{- join "," $urls -}}
 {{- end -}}
@@ -184,6 +226,35 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and .Values.services.session.enabled .Values.janus.eventHandler.enabled (eq (int .Values.services.session.httpPort) 0) -}}
 {{- fail "haven: janus.eventHandler.enabled needs services.session.httpPort (the session service receives Janus events over HTTP)" -}}
 {{- end -}}
+{{- range .Values.janus.nodes -}}
+{{- if and (not .publicWsUrl) (not (and $.Values.ingress.enabled $.Values.janus.publicWebsocket.ingress)) -}}
+{{- fail (printf "haven: janus.nodes[%s].publicWsUrl is empty and the chart's Ingress does not route to Janus (ingress.enabled and janus.publicWebsocket.ingress): browsers need a wss:// URL for every media node" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- /* Data directories: identity and scheduling keep keys there, so they must persist; replicas must be able to share them. */ -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if $svc.enabled -}}
+{{- $p := include "haven.dataPersistence" (dict "svc" $svc) | fromYaml -}}
+{{- $max := ternary $svc.autoscaling.maxReplicas $svc.replicas $svc.autoscaling.enabled -}}
+{{- if and (has $name (list "identity" "scheduling")) (not $p.enabled) -}}
+{{- fail (printf "haven: services.%s.persistence.enabled (and dataDir) must be true: HAVEN_DATA_DIR holds %s; on an emptyDir it is lost with the pod%s" $name (ternary "the per-patient data keys and the patient-token signing key" "the token signing keys" (eq $name "scheduling")) (ternary ", and every patient's PHI with it" ", signing every user out" (eq $name "scheduling"))) -}}
+{{- end -}}
+{{- if and (eq $name "identity") (gt (int $max) 1) -}}
+{{- fail "haven: services.identity must run exactly one replica (replicas 1, autoscaling.enabled false): each identity process holds its signing keys in memory and rotates them at start, so replicas would publish different JWKS" -}}
+{{- end -}}
+{{- if and $p.enabled (gt (int $max) 1) (ne $name "identity") -}}
+{{- if not (has $name (list "scheduling")) -}}
+{{- fail (printf "haven: services.%s has persistence.enabled with more than one replica: its data directory must not be shared by two processes; use one replica or an emptyDir per replica" $name) -}}
+{{- end -}}
+{{- if ne $p.accessMode "ReadWriteMany" -}}
+{{- fail (printf "haven: services.%s can run %d replicas but persistence.accessMode is %s: replicas share HAVEN_DATA_DIR, which needs ReadWriteMany (and a storageClass that supports it, e.g. NFS/CephFS/EFS/Azure Files); otherwise set replicas 1 and autoscaling.enabled false" $name (int $max) $p.accessMode) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $name "scheduling") (not $svc.keyring) -}}
+{{- fail "haven: services.scheduling.keyring must be true: scheduling wraps the patient data keys with the KMS keyring (HAVEN_KEYRING_FILE)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.ingress.enabled (not .Values.services.gateway.enabled) -}}
 {{- fail "haven: ingress.enabled needs services.gateway.enabled" -}}
 {{- end -}}
@@ -194,7 +265,12 @@ Included from every template that depends on them, and from NOTES.txt.
 
 {{/* ---------- common pod parts ---------- */}}
 
-{{/* Environment shared by every Haven service container. Call with (dict "root" $ "name" "identity" "svc" $svc). */}}
+{{/*
+Environment of one Haven service container. Call with (dict "root" $ "name" "identity" "svc" $svc).
+Every service parses its environment with a strict schema and stops on a HAVEN_* variable it neither reads nor
+tolerates (packages/service/src/config.ts STACK_WIDE_VARIABLES), so service-specific variables go only to their
+service; tests/helm/service-env.int.spec.ts checks each rendered Deployment against its service's schema.
+*/}}
 {{- define "haven.serviceEnv" -}}
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
@@ -227,6 +303,10 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- end }}
 - name: HAVEN_JWKS_URL
   value: {{ include "haven.jwksUrl" $root | quote }}
+{{- with include "haven.patientJwksUrl" $root }}
+- name: HAVEN_PATIENT_JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
 {{- range $other, $o := $v.services }}
 {{- if and $o.enabled $o.grpcPort }}
 - name: HAVEN_{{ upper $other }}_GRPC_ADDR
@@ -262,6 +342,32 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if .svc.dataDir }}
 - name: HAVEN_DATA_DIR
   value: /var/lib/haven/data
+{{- end }}
+{{- /* Variables only one service reads (any other service would refuse to start with them). */}}
+{{- if eq .name "identity" }}
+- name: HAVEN_MFA_REQUIRED_ROLES
+  value: {{ $v.settings.mfaRequiredRoles | quote }}
+{{- end }}
+{{- if has .name (list "identity" "gateway") }}
+- name: HAVEN_IDLE_TIMEOUT_SEC
+  value: {{ $v.settings.idleTimeoutSec | quote }}
+{{- end }}
+{{- if eq .name "scheduling" }}
+- name: HAVEN_PUBLIC_URL
+  value: {{ include "haven.publicUrl" $root | quote }}
+- name: HAVEN_REQUIRE_DOB_CHECK
+  value: {{ $v.settings.requireDobCheck | quote }}
+{{- end }}
+{{- if eq .name "gateway" }}
+{{- /* The browser's CSP connect-src must allow the Janus websockets the visit page joins. */}}
+- name: HAVEN_JANUS_PUBLIC_WS_URLS
+  value: {{ include "haven.janusPublicWsUrls" $root | quote }}
+{{- end }}
+{{- if eq .name "session" }}
+- name: HAVEN_JANUS_PUBLIC_WS_URLS
+  value: {{ include "haven.janusPublicWsUrls" $root | quote }}
+- name: HAVEN_VISIT_IDLE_MINUTES
+  value: {{ $v.settings.visitIdleMinutes | quote }}
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "haven-%s" .name | quote }}

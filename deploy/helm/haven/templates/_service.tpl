@@ -11,6 +11,31 @@ Every service is the same image started as `node services/<name>/dist/index.js`.
 {{- $ctx := dict "root" $root "component" $name -}}
 {{- $fullname := include "haven.componentName" $ctx -}}
 {{- $replicas := ternary $svc.autoscaling.minReplicas $svc.replicas $svc.autoscaling.enabled -}}
+{{- $data := include "haven.dataPersistence" (dict "svc" $svc) | fromYaml -}}
+{{- $dataClaim := default (printf "%s-data" $fullname) $data.existingClaim -}}
+{{- /* One pod at a time when the data volume attaches to one node only, and always for identity (one signer). */ -}}
+{{- $recreate := and $data.enabled (or (ne $data.accessMode "ReadWriteMany") (eq $name "identity")) -}}
+{{- $httpCallers := $svc.httpCallers | default "same" -}}
+{{- if and $data.enabled (not $data.existingClaim) }}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ $dataClaim }}
+  labels:
+    {{- include "haven.labels" $ctx | nindent 4 }}
+  annotations:
+    # Keys live here ({{ $name }}): never delete them with the release.
+    helm.sh/resource-policy: keep
+spec:
+  accessModes: [{{ $data.accessMode }}]
+  {{- with $data.storageClass }}
+  storageClassName: {{ . }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ $data.size }}
+{{- end }}
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -32,10 +57,15 @@ spec:
   {{- end }}
   revisionHistoryLimit: 5
   strategy:
+    {{- if $recreate }}
+    # The data volume ({{ $data.accessMode }}) is used by one pod at a time: stop the old pod before starting the new one.
+    type: Recreate
+    {{- else }}
     type: RollingUpdate
     rollingUpdate:
       maxSurge: {{ $v.rollingUpdate.maxSurge }}
       maxUnavailable: {{ $v.rollingUpdate.maxUnavailable }}
+    {{- end }}
   selector:
     matchLabels:
       {{- include "haven.selectorLabels" $ctx | nindent 6 }}
@@ -180,7 +210,11 @@ spec:
           persistentVolumeClaim:
             claimName: {{ include "haven.recordingsClaim" $root }}
         {{- end }}
-        {{- if $svc.dataDir }}
+        {{- if $data.enabled }}
+        - name: data
+          persistentVolumeClaim:
+            claimName: {{ $dataClaim }}
+        {{- else if $svc.dataDir }}
         - name: data
           emptyDir:
             sizeLimit: {{ $svc.dataDirSizeLimit }}
@@ -278,6 +312,7 @@ spec:
         - port: {{ $svc.httpPort }}
           protocol: TCP
     {{- else }}
+    {{- if or $svc.grpcPort (and $svc.httpPort (eq $httpCallers "same")) }}
     # the gateway{{ if eq $svc.callers "all-services" }}, the other Haven services{{ end }} and the helm test pod
     - from:
         - podSelector:
@@ -297,13 +332,25 @@ spec:
         - port: {{ $svc.grpcPort }}
           protocol: TCP
         {{- end }}
-        {{- if $svc.httpPort }}
+        {{- if and $svc.httpPort (eq $httpCallers "same") }}
         - port: {{ $svc.httpPort }}
           protocol: TCP
         {{- end }}
     {{- end }}
-    {{- if and $svc.janus $svc.httpPort $v.janus.eventHandler.enabled }}
-    # Janus event handler POSTs
+    {{- if and $svc.httpPort (eq $httpCallers "all-services") }}
+    # the JWKS on the HTTP port: every Haven service (and the gateway) verifies tokens against it
+    - from:
+        - podSelector:
+            matchLabels:
+              {{- include "haven.releaseSelector" $root | nindent 14 }}
+              haven.io/service: "true"
+      ports:
+        - port: {{ $svc.httpPort }}
+          protocol: TCP
+    {{- end }}
+    {{- end }}
+    {{- if and $svc.httpPort (eq $httpCallers "janus") $v.janus.eventHandler.enabled }}
+    # Janus event handler POSTs ({{ $v.janus.eventHandler.path }}); nobody else may reach this unauthenticated endpoint
     - from:
         {{- if eq $v.janus.mediaExposure "hostNetwork" }}
         - ipBlock:
@@ -320,12 +367,30 @@ spec:
     {{- end }}
   egress:
     {{- include "haven.egressCommon" $root | nindent 4 }}
-    # the other Haven services
+    {{- $ports := list }}
+    {{- range $other, $o := $v.services }}
+    {{- if $o.enabled }}
+    {{- if and $o.grpcPort (ne $other $name) }}
+    {{- $ports = append $ports (int $o.grpcPort) }}
+    {{- end }}
+    {{- if and $o.httpPort (eq ($o.httpCallers | default "same") "all-services") }}
+    {{- $ports = append $ports (int $o.httpPort) }}
+    {{- end }}
+    {{- end }}
+    {{- end }}
+    {{- if $ports }}
+    # the other Haven services: their gRPC ports and the JWKS (identity's tokens, scheduling's patient tokens)
     - to:
         - podSelector:
             matchLabels:
               {{- include "haven.releaseSelector" $root | nindent 14 }}
               haven.io/service: "true"
+      ports:
+        {{- range $ports | uniq | sortAlpha }}
+        - port: {{ . }}
+          protocol: TCP
+        {{- end }}
+    {{- end }}
     {{- if $svc.janus }}
     # Janus websockets and admin API
     - to:

@@ -182,10 +182,31 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
       req: identity.ListUsersRequest,
       ctx: CallContext,
     ): Promise<identity.ListUsersResponse> => {
-      await admin(ctx);
+      const { principal } = await caller(ctx, [Role.Admin, Role.FrontDesk]);
       const role = req.role ? roleOf(req.role, 'role') : undefined;
       const status = req.state ? PROTO_TO_STATE.get(req.state) : undefined;
       if (req.state && !status) throw new ValidationError([{ field: 'state', description: 'unknown state' }]);
+      if (principal.role === Role.FrontDesk) {
+        // Front desk books for clinicians: only active clinicians, only their id and display name.
+        if (role !== undefined && role !== Role.Clinician)
+          throw new PermissionError('front desk may list only clinicians');
+        const page = await app.listUsers({
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+          role: Role.Clinician,
+          status: 'active',
+        });
+        return {
+          users: page.users.map((u) =>
+            identity.User.fromPartial({
+              name: `users/${u.userId}`,
+              displayName: u.displayName,
+              role: ROLE_TO_PROTO[u.role],
+            }),
+          ),
+          nextPageToken: page.nextPageToken,
+        };
+      }
       const page = await app.listUsers({
         pageSize: req.pageSize,
         pageToken: req.pageToken,

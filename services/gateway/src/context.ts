@@ -1,0 +1,74 @@
+/**
+ * What the gateway's route modules share: the gRPC clients, the logger, call metadata, and how a request's
+ * cookie becomes a verified principal.
+ */
+import type { Metadata } from '@grpc/grpc-js';
+import type { Request, Response } from 'express';
+import { ErrorCategory, isCategory } from '@haven/errors';
+import type { identity, scheduling, session } from '@haven/proto';
+import type { Logger, Principal, TokenVerifier } from '@haven/service';
+import { httpError } from './http-errors';
+import { cookie, send, unverifiedPrincipal } from './http';
+
+/** The gRPC clients the gateway calls. */
+export interface GatewayClients {
+  readonly identity: identity.IdentityServiceClient;
+  readonly scheduling: scheduling.SchedulingServiceClient;
+  /** Visits; optional so a gateway without the session service still serves sign-in and booking. */
+  readonly session?: session.SessionServiceClient;
+}
+
+/** Who is in a visit's media room right now, as learned from the bus (ParticipantJoinedMedia/LeftMedia). */
+export interface MediaPresence {
+  inMedia(visitId: string, participantId: string): boolean;
+}
+
+/** Shared by every route module. */
+export interface RouteContext {
+  readonly clients: GatewayClients;
+  readonly logger: Logger;
+  readonly deadlineMs: number;
+  readonly cookieSecure: boolean;
+  readonly tokenVerifier: TokenVerifier | undefined;
+  readonly media: MediaPresence;
+  /** gRPC metadata for a backend call: the correlation id and, when given, the bearer token. */
+  metadataFor(res: Response, token?: string): Metadata;
+  /** Logs a failed backend call (method and gRPC code only). */
+  logCallFailure(res: Response, rpc: string, err: unknown): void;
+}
+
+/** A request's token and the principal it names. */
+export interface Authenticated {
+  readonly token: string;
+  readonly principal: Principal;
+}
+
+/**
+ * Verifies the token in cookie `name` (with the configured verifier, or by decoding it when there is none: the
+ * services verify every token again). Sends 401 (no, bad or expired token) or 503 (keys unavailable) and
+ * resolves undefined when the request cannot go on.
+ */
+export async function authenticate(
+  ctx: RouteContext,
+  req: Request,
+  res: Response,
+  name: string,
+): Promise<Authenticated | undefined> {
+  const token = cookie(req, name);
+  if (!token) {
+    send(res, httpError('UNAUTHENTICATED'));
+    return undefined;
+  }
+  try {
+    const principal = ctx.tokenVerifier ? await ctx.tokenVerifier.verify(token) : unverifiedPrincipal(token);
+    return { token, principal };
+  } catch (err) {
+    if (isCategory(err, ErrorCategory.Unavailable)) {
+      ctx.logger.warn({ err }, 'token verification unavailable');
+      send(res, httpError('UNAVAILABLE'));
+      return undefined;
+    }
+    send(res, httpError('UNAUTHENTICATED'));
+    return undefined;
+  }
+}

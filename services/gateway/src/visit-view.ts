@@ -1,0 +1,104 @@
+/**
+ * The browser's view of visits and appointments (what /api/visits, /api/patient/visit and the WebSocket send):
+ * bare ids instead of resource names, lower-case state words instead of proto enums. Never PHI.
+ */
+import { scheduling, session } from '@haven/proto';
+import { lastSegment } from './http';
+import type { MediaPresence } from './context';
+
+/** A participant's state as the browser names it. */
+export type ParticipantStateName = 'lobby' | 'admitted' | 'denied' | 'kicked' | 'left';
+
+const PARTICIPANT_STATE: Readonly<Record<number, ParticipantStateName>> = {
+  [session.ParticipantState.PARTICIPANT_STATE_WAITING]: 'lobby',
+  [session.ParticipantState.PARTICIPANT_STATE_ADMITTED]: 'admitted',
+  [session.ParticipantState.PARTICIPANT_STATE_DENIED]: 'denied',
+  [session.ParticipantState.PARTICIPANT_STATE_KICKED]: 'kicked',
+  [session.ParticipantState.PARTICIPANT_STATE_LEFT]: 'left',
+};
+
+const PARTICIPANT_KIND: Readonly<Record<number, string>> = {
+  [session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN]: 'clinician',
+  [session.ParticipantRole.PARTICIPANT_ROLE_PATIENT]: 'patient',
+  [session.ParticipantRole.PARTICIPANT_ROLE_GUEST]: 'guest',
+};
+
+const VISIT_STATUS: Readonly<Record<number, string>> = {
+  [session.VisitState.VISIT_STATE_OPEN]: 'open',
+  [session.VisitState.VISIT_STATE_IN_PROGRESS]: 'in_progress',
+  [session.VisitState.VISIT_STATE_ENDED]: 'ended',
+};
+
+const APPOINTMENT_STATE: Readonly<Record<number, string>> = {
+  [scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED]: 'scheduled',
+  [scheduling.AppointmentState.APPOINTMENT_STATE_IN_PROGRESS]: 'in_progress',
+  [scheduling.AppointmentState.APPOINTMENT_STATE_COMPLETED]: 'completed',
+  [scheduling.AppointmentState.APPOINTMENT_STATE_CANCELLED]: 'cancelled',
+  [scheduling.AppointmentState.APPOINTMENT_STATE_NO_SHOW]: 'no_show',
+};
+
+/** A participant as the browser sees it. */
+export interface ParticipantView {
+  readonly id: string;
+  readonly kind: string;
+  readonly state: ParticipantStateName;
+  readonly inMedia: boolean;
+}
+
+/** A visit as the browser sees it. */
+export interface VisitView {
+  readonly id: string;
+  readonly appointmentId: string;
+  readonly status: string;
+  readonly locked: boolean;
+  readonly participants: ParticipantView[];
+}
+
+/** Maps a participant. */
+export function participantView(
+  visitId: string,
+  p: session.Participant,
+  media: MediaPresence | undefined,
+): ParticipantView {
+  const id = lastSegment(p.name);
+  return {
+    id,
+    kind: PARTICIPANT_KIND[p.role] ?? 'guest',
+    state: PARTICIPANT_STATE[p.state] ?? 'left',
+    inMedia: media?.inMedia(visitId, id) ?? false,
+  };
+}
+
+/** Maps a visit. */
+export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
+  const id = lastSegment(v.name);
+  return {
+    id,
+    appointmentId: lastSegment(v.appointment),
+    status: VISIT_STATUS[v.state] ?? 'open',
+    locked: v.locked,
+    participants: v.participants.map((p) => participantView(id, p, media)),
+  };
+}
+
+/** Waiting and admitted non-clinician participants of a visit. */
+export function visitCounts(v: VisitView): { lobbyCount: number; admittedCount: number } {
+  const others = v.participants.filter((p) => p.kind !== 'clinician');
+  return {
+    lobbyCount: others.filter((p) => p.state === 'lobby').length,
+    admittedCount: others.filter((p) => p.state === 'admitted').length,
+  };
+}
+
+/** An appointment as the browser sees it (never the reason: PHI). */
+export function appointmentView(a: scheduling.Appointment) {
+  return {
+    id: lastSegment(a.name),
+    clinicianId: lastSegment(a.clinician),
+    patientId: lastSegment(a.patient),
+    startTime: a.startTime?.toISOString() ?? null,
+    endTime: a.endTime?.toISOString() ?? null,
+    state: APPOINTMENT_STATE[a.state] ?? 'scheduled',
+    visitId: a.visit ? lastSegment(a.visit) : null,
+  };
+}

@@ -1,0 +1,421 @@
+/**
+ * The browser's live channel, `GET /api/ws`: a WebSocket authenticated on upgrade from the same cookies as the
+ * REST API (staff `haven_access` or patient `haven_patient`), same-origin only, with the CSRF token echoed in
+ * `?csrf=`. The hub learns about visits from the bus (session events) and fans out per visit: clinicians get
+ * `visit` and `lobby` messages for their own visits (read with their own token, so ownership is the session
+ * service's decision), patients get `admitted` / `denied` / `kicked` / `ended` and `visit` for theirs. A socket is
+ * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
+ * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { EventEnvelope } from '@haven/eventstore';
+import type { session } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import type { Logger, Principal, SessionRevoked, TokenVerifier } from '@haven/service';
+import type { GatewayClients, MediaPresence } from './context';
+import { tokenTimes, unverifiedPrincipal } from './http';
+import { patientStatus } from './routes/patient';
+import { visitCounts, visitView } from './visit-view';
+
+/** Close code for "signed out" (revoked, idle, expired token). */
+export const WS_CLOSE_SIGNED_OUT = 4401;
+/** The WebSocket path. */
+export const WS_PATH = '/api/ws';
+
+const SESSION_EVENT = 'haven.session.v1.';
+const MAX_MESSAGE_BYTES = 1024;
+
+/** Options of {@link WsHub.attach}. */
+export interface WsHubOptions {
+  readonly server: Server;
+  readonly clients: GatewayClients;
+  readonly logger: Logger;
+  readonly tokenVerifier?: TokenVerifier | undefined;
+  /** Staff sockets without activity from the page for this long are signed out. Default 15 min. */
+  readonly idleTimeoutMs?: number;
+  /** Origins accepted besides the request's own host (`http(s)://<Host>`). */
+  readonly allowedOrigins?: readonly string[];
+  /** Ping interval; a socket that misses a pong is dropped. Default 30 s. */
+  readonly heartbeatMs?: number;
+  /** Deadline of the hub's backend calls. Default 5 s. */
+  readonly deadlineMs?: number;
+  readonly now?: () => number;
+}
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly principal: Principal;
+  readonly token: string;
+  readonly kind: 'staff' | 'patient';
+  /** The patient's visit. */
+  readonly visitId: string | undefined;
+  readonly expMs: number | undefined;
+  readonly iatMs: number | undefined;
+  lastActivity: number;
+  alive: boolean;
+  expiryTimer: NodeJS.Timeout | undefined;
+}
+
+function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i < 0) continue;
+    const name = part.slice(0, i).trim();
+    try {
+      out.set(name, decodeURIComponent(part.slice(i + 1).trim()));
+    } catch {
+      // a malformed cookie is ignored
+    }
+  }
+  return out;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** The WebSocket hub; also tells the REST API who is in a media room ({@link MediaPresence}). */
+export class WsHub implements MediaPresence {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  private readonly clientsSet = new Set<Client>();
+  /** visit id → clinician user id (from VisitOpened, or learned from a successful GetVisit). */
+  private readonly owners = new Map<string, string>();
+  /** visit id → participant ids in the media room. */
+  private readonly media = new Map<string, Set<string>>();
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly startedAt: number;
+  private readonly now: () => number;
+  private readonly idleTimeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  private constructor(private readonly options: WsHubOptions) {
+    this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 15 * 60_000;
+    this.deadlineMs = options.deadlineMs ?? 5000;
+    this.onUpgrade = (req, socket, head) => {
+      void this.upgrade(req, socket, head).catch((err: unknown) => {
+        options.logger.warn({ err }, 'websocket upgrade failed');
+        refuse(socket, 500, 'Internal Server Error');
+      });
+    };
+    options.server.on('upgrade', this.onUpgrade);
+    const heartbeatMs = options.heartbeatMs ?? 30_000;
+    const ping = setInterval(() => {
+      for (const c of this.clientsSet) {
+        if (!c.alive) {
+          c.ws.terminate();
+          continue;
+        }
+        c.alive = false;
+        c.ws.ping();
+      }
+    }, heartbeatMs);
+    const sweepMs = Math.max(250, Math.min(this.idleTimeoutMs / 4, 15_000));
+    const sweep = setInterval(() => this.sweepIdle(), sweepMs);
+    ping.unref();
+    sweep.unref();
+    this.timers.push(ping, sweep);
+  }
+
+  /** Attaches the hub to an HTTP server's `upgrade` event. Throws nothing. */
+  static attach(options: WsHubOptions): WsHub {
+    return new WsHub(options);
+  }
+
+  /** Number of open sockets. */
+  get size(): number {
+    return this.clientsSet.size;
+  }
+
+  inMedia(visitId: string, participantId: string): boolean {
+    return this.media.get(visitId)?.has(participantId) ?? false;
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    if (url.pathname !== WS_PATH) {
+      refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const host = req.headers.host ?? '';
+    const origin = req.headers.origin ?? '';
+    const allowed = new Set([`http://${host}`, `https://${host}`, ...(this.options.allowedOrigins ?? [])]);
+    if (origin === '' || !allowed.has(origin)) {
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    const cookies = parseCookies(req.headers.cookie);
+    const csrfCookie = cookies.get('haven_csrf') ?? '';
+    const csrf = url.searchParams.get('csrf') ?? '';
+    if (csrfCookie === '' || !same(csrfCookie, csrf)) {
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    const wantPatient = url.searchParams.get('as') === 'patient';
+    const staffToken = cookies.get('haven_access');
+    const patientToken = cookies.get('haven_patient');
+    const token = wantPatient ? patientToken : (staffToken ?? patientToken);
+    if (!token) {
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    let principal: Principal;
+    try {
+      principal = this.options.tokenVerifier
+        ? await this.options.tokenVerifier.verify(token)
+        : unverifiedPrincipal(token);
+    } catch {
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    const visitId = /^visits\/([A-Za-z0-9_-]{1,64})$/.exec(principal.subjectOf ?? '')?.[1];
+    const kind = principal.kind === 'user' ? 'staff' : principal.kind === 'patient' ? 'patient' : undefined;
+    if (!kind || (kind === 'patient' && !visitId)) {
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, principal, token, kind, visitId));
+  }
+
+  private connected(
+    ws: WebSocket,
+    principal: Principal,
+    token: string,
+    kind: 'staff' | 'patient',
+    visitId: string | undefined,
+  ): void {
+    const { expMs, iatMs } = tokenTimes(token);
+    const client: Client = {
+      ws,
+      principal,
+      token,
+      kind,
+      visitId,
+      expMs,
+      iatMs,
+      lastActivity: this.now(),
+      alive: true,
+      expiryTimer: undefined,
+    };
+    if (expMs !== undefined) {
+      const ms = Math.max(0, expMs - this.now());
+      // setTimeout holds at most ~24.8 days; tokens live minutes.
+      client.expiryTimer = setTimeout(() => this.signOut(client, 'expired'), Math.min(ms, 2 ** 31 - 1));
+      client.expiryTimer.unref();
+    }
+    this.clientsSet.add(client);
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      try {
+        const text = Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : Buffer.from(data as ArrayBuffer).toString('utf8');
+        const message = JSON.parse(text) as { type?: unknown };
+        if (message.type === 'activity' || message.type === 'ping') client.lastActivity = this.now();
+        if (message.type === 'ping') this.sendTo(client, { type: 'pong' });
+      } catch {
+        // not JSON: ignored
+      }
+    });
+    ws.on('close', () => {
+      if (client.expiryTimer) clearTimeout(client.expiryTimer);
+      this.clientsSet.delete(client);
+    });
+    ws.on('error', () => ws.terminate());
+    this.sendTo(client, { type: 'hello', kind, ...(visitId ? { visitId } : {}) });
+    if (kind === 'patient' && visitId) this.schedule(visitId, 0);
+  }
+
+  private sendTo(client: Client, message: Record<string, unknown>): void {
+    if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(message));
+  }
+
+  private signOut(client: Client, reason: 'idle' | 'revoked' | 'expired'): void {
+    if (reason !== 'expired') this.sendTo(client, { type: 'signed-out', reason });
+    client.ws.close(WS_CLOSE_SIGNED_OUT, reason);
+    // A client that does not answer the close handshake is dropped.
+    setTimeout(() => client.ws.terminate(), 2000).unref();
+  }
+
+  private sweepIdle(): void {
+    const now = this.now();
+    for (const c of this.clientsSet) {
+      if (c.kind === 'staff' && now - c.lastActivity >= this.idleTimeoutMs) this.signOut(c, 'idle');
+    }
+  }
+
+  /**
+   * A revocation from identity: closes (4401) every socket of that session, or of that subject for tokens issued
+   * at or before the revocation. Throws nothing.
+   */
+  revoked(revocation: SessionRevoked): void {
+    const at = Date.parse(revocation.revokedAt);
+    for (const c of this.clientsSet) {
+      const p = c.principal;
+      const bySession = revocation.sid !== '' && p.sessionId === revocation.sid;
+      const bySubject =
+        revocation.sub !== '' &&
+        revocation.sub === p.id &&
+        (revocation.subKind ?? 'user') === p.kind &&
+        (c.iatMs === undefined || !Number.isFinite(at) || c.iatMs <= at);
+      if (bySession || bySubject) this.signOut(c, revocation.reason === 'idle' ? 'idle' : 'revoked');
+    }
+  }
+
+  /**
+   * A session event from the bus: keeps the owner and media maps, tells patients what happened to them at once,
+   * and schedules a fresh read of the visit for its clinician's and patients' sockets. Events older than the hub
+   * (a replay at start-up) only update the maps. Throws nothing.
+   */
+  event(event: EventEnvelope): void {
+    if (!event.type.startsWith(SESSION_EVENT)) return;
+    const name = event.type.slice(SESSION_EVENT.length);
+    const data = event.data;
+    const visitId = typeof data['visitId'] === 'string' ? data['visitId'] : undefined;
+    if (!visitId) return;
+    const participantId = typeof data['participantId'] === 'string' ? data['participantId'] : undefined;
+    if (name === 'VisitOpened' && typeof data['clinicianId'] === 'string') {
+      this.owners.set(visitId, data['clinicianId']);
+    } else if (name === 'ParticipantJoinedMedia' && participantId) {
+      const set = this.media.get(visitId) ?? new Set<string>();
+      set.add(participantId);
+      this.media.set(visitId, set);
+    } else if ((name === 'ParticipantLeftMedia' || name === 'ParticipantKicked') && participantId) {
+      this.media.get(visitId)?.delete(participantId);
+    } else if (name === 'VisitEnded') {
+      this.media.delete(visitId);
+    }
+    if (Date.parse(event.occurredAt) < this.startedAt - 5000) return;
+
+    const principal = typeof data['principal'] === 'string' ? data['principal'] : undefined;
+    const direct: Readonly<Record<string, string>> = {
+      ParticipantAdmitted: 'admitted',
+      ParticipantDenied: 'denied',
+      ParticipantKicked: 'kicked',
+    };
+    for (const c of this.clientsSet) {
+      if (c.kind !== 'patient' || c.visitId !== visitId) continue;
+      if (name === 'VisitEnded') this.sendTo(c, { type: 'ended', visitId });
+      const type = direct[name];
+      if (type && principal === `patients/${c.principal.id}`) this.sendTo(c, { type, visitId });
+    }
+    if (name === 'VisitEnded') {
+      const owner = this.owners.get(visitId);
+      for (const c of this.clientsSet) {
+        if (c.kind === 'staff' && c.principal.id === owner) this.sendTo(c, { type: 'ended', visitId });
+      }
+    }
+    this.schedule(visitId, 30);
+  }
+
+  /** Coalesces bursts of events into one read per visit. */
+  private schedule(visitId: string, delayMs: number): void {
+    if (this.pending.has(visitId)) return;
+    const timer = setTimeout(() => {
+      this.pending.delete(visitId);
+      void this.refresh(visitId).catch((err: unknown) =>
+        this.options.logger.warn({ err, visitId }, 'websocket visit refresh failed'),
+      );
+    }, delayMs);
+    timer.unref();
+    this.pending.set(visitId, timer);
+  }
+
+  private async getVisit(visitId: string, token: string): Promise<session.Visit | undefined> {
+    const client = this.options.clients.session;
+    if (!client) return undefined;
+    try {
+      const r = await callUnary(
+        client,
+        'getVisit',
+        { name: `visits/${visitId}` },
+        clientCallMetadata({ token }),
+        { deadlineMs: this.deadlineMs },
+      );
+      return r.visit;
+    } catch {
+      return undefined; // not theirs, gone, or the service is down: nothing to send
+    }
+  }
+
+  private async refresh(visitId: string): Promise<void> {
+    const owner = this.owners.get(visitId);
+    // One read per clinician user (with one of their own tokens): ownership is the session service's call.
+    const byUser = new Map<string, Client[]>();
+    for (const c of this.clientsSet) {
+      if (c.kind !== 'staff' || c.principal.role !== 'clinician') continue;
+      if (owner !== undefined && c.principal.id !== owner) continue;
+      const list = byUser.get(c.principal.id) ?? [];
+      list.push(c);
+      byUser.set(c.principal.id, list);
+    }
+    const reads: Promise<void>[] = [];
+    for (const [userId, sockets] of byUser) {
+      reads.push(
+        (async () => {
+          const first = sockets[0];
+          if (!first) return;
+          const visit = await this.getVisit(visitId, first.token);
+          if (!visit) return;
+          this.owners.set(visitId, userId);
+          const view = visitView(visit, this);
+          const counts = visitCounts(view);
+          for (const c of sockets) {
+            this.sendTo(c, { type: 'visit', visitId, status: view.status, locked: view.locked, ...counts });
+            this.sendTo(c, {
+              type: 'lobby',
+              visitId,
+              participants: view.participants.filter((p) => p.kind !== 'clinician'),
+            });
+          }
+        })(),
+      );
+    }
+    for (const c of this.clientsSet) {
+      if (c.kind !== 'patient' || c.visitId !== visitId) continue;
+      reads.push(
+        (async () => {
+          const visit = await this.getVisit(visitId, c.token);
+          if (!visit) return;
+          this.sendTo(c, {
+            type: 'visit',
+            visitId,
+            status: patientStatus(visit, `patients/${c.principal.id}`),
+            locked: visit.locked,
+          });
+        })(),
+      );
+    }
+    await Promise.all(reads);
+  }
+
+  /** Closes every socket (1001 going away) and detaches from the server. Idempotent. */
+  async close(): Promise<void> {
+    this.options.server.off('upgrade', this.onUpgrade);
+    for (const t of this.timers) clearInterval(t);
+    for (const t of this.pending.values()) clearTimeout(t);
+    this.pending.clear();
+    for (const c of this.clientsSet) {
+      if (c.expiryTimer) clearTimeout(c.expiryTimer);
+      c.ws.close(1001, 'going away');
+      setTimeout(() => c.ws.terminate(), 500).unref();
+    }
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Test support: the real Haven stack for the gateway's tests. nats-server, Janus, and the built identity,
+ * scheduling and session services run as child processes (as the dev stack runs them); the gateway runs in this
+ * process (createGatewayApp + WsHub on an ephemeral port) with real gRPC clients, the real revocation feed and a
+ * real bus subscription. Staff users are created with identity's CLI.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { credentials } from '@grpc/grpc-js';
+import { EventBus } from '@haven/bus';
+import type { BusSubscription } from '@haven/bus';
+import { identity, scheduling, session } from '@haven/proto';
+import { RevocationFeed, createLogger, createVerifierFromConfig } from '@haven/service';
+import { startJanus } from '../../../tests/support/janus';
+import type { JanusHandle } from '../../../tests/support/janus';
+import { startNatsServer } from '../../../tests/support/nats-server';
+import type { NatsServerHandle } from '../../../tests/support/nats-server';
+import { freePort } from '../../../tests/support/ports';
+import { startServiceProcess } from '../../../tests/support/service-process';
+import type { ServiceProcess } from '../../../tests/support/service-process';
+import { createGatewayApp } from '../src/app';
+import { WsHub } from '../src/ws';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+export const WEB_ROOT = join(ROOT, 'web', 'public');
+/** The password of every user the stack creates. */
+export const STACK_PASSWORD = 'Lantern-Harbor-Meadow-4821!';
+
+/** A running stack. */
+export interface TestStack {
+  /** The gateway, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly hub: WsHub;
+  /** Every log line the gateway wrote. */
+  readonly logs: string[];
+  /** Creates an active staff user (username = email) and returns its user id. */
+  createUser(
+    email: string,
+    role: 'admin' | 'clinician' | 'front_desk' | 'auditor',
+    name?: string,
+  ): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startStack}. */
+export interface StackOptions {
+  /** Roles that must enroll TOTP (identity's HAVEN_MFA_REQUIRED_ROLES). Default `none`. */
+  readonly mfaRequiredRoles?: string;
+  /** Staff WebSocket idle timeout, ms. Default 15 min. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Starts everything. Rejects (after cleaning up what started) when something does not come up. */
+export async function startStack(options: StackOptions = {}): Promise<TestStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'haven-gw-'));
+  const services: ServiceProcess[] = [];
+  let nats: NatsServerHandle | undefined;
+  let janus: JanusHandle | undefined;
+  let server: Server | undefined;
+  let hub: WsHub | undefined;
+  let feed: RevocationFeed | undefined;
+  let bus: EventBus | undefined;
+  let subscription: BusSubscription | undefined;
+  const clients = {
+    identity: undefined as identity.IdentityServiceClient | undefined,
+    scheduling: undefined as scheduling.SchedulingServiceClient | undefined,
+    session: undefined as session.SessionServiceClient | undefined,
+  };
+  const stop = async () => {
+    await hub?.close().catch(() => undefined);
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server!.close(() => r()));
+    }
+    await subscription?.close().catch(() => undefined);
+    await bus?.close().catch(() => undefined);
+    await feed?.close().catch(() => undefined);
+    clients.identity?.close();
+    clients.scheduling?.close();
+    clients.session?.close();
+    await Promise.all(services.map((s) => s.stop()));
+    await janus?.stop();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    nats = await startNatsServer();
+    const tokenSecret = randomBytes(24).toString('base64url');
+    const roomAdminKey = randomBytes(24).toString('base64url');
+    const [idPort, idHttp, schedPort, schedHttp, sessPort, sessHttp, gwPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    janus = await startJanus({
+      tokenAuthSecret: tokenSecret,
+      videoroomAdminKey: roomAdminKey,
+      eventHandlerUrl: `http://127.0.0.1:${sessHttp}/janus-events`,
+    });
+    const identityEnv = {
+      NATS_URL: nats.url,
+      HAVEN_DATA_DIR: join(dir, 'identity'),
+      HAVEN_ARGON2_MEMORY_KIB: '1024',
+      HAVEN_ARGON2_TIME_COST: '1',
+      HAVEN_LOGIN_IP_BURST: '10000',
+      HAVEN_LOGIN_IP_PER_MINUTE: '10000',
+      HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
+    };
+    services.push(
+      await startServiceProcess('identity', idPort, { ...identityEnv, HAVEN_HTTP_PORT: String(idHttp) }),
+    );
+    const common = {
+      NATS_URL: nats.url,
+      HAVEN_JWKS_URL: `http://127.0.0.1:${idHttp}/.well-known/jwks.json`,
+      HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedHttp}/.well-known/jwks.json`,
+    };
+    const url = `http://127.0.0.1:${gwPort}`;
+    services.push(
+      ...(await Promise.all([
+        startServiceProcess('scheduling', schedPort, {
+          ...common,
+          HAVEN_HTTP_PORT: String(schedHttp),
+          HAVEN_DATA_DIR: join(dir, 'scheduling'),
+          HAVEN_KMS: 'local',
+          HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
+          HAVEN_PUBLIC_URL: url,
+        }),
+        startServiceProcess('session', sessPort, {
+          ...common,
+          HAVEN_HTTP_PORT: String(sessHttp),
+          HAVEN_JANUS_WS_URLS: janus.wsUrl,
+          HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+          HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+          HAVEN_DATA_DIR: join(dir, 'session'),
+        }),
+      ])),
+    );
+
+    const logs: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logs.push(chunk.toString('utf8'));
+        cb();
+      },
+    });
+    const logger = createLogger({ service: 'gateway', level: 'debug', destination });
+    clients.identity = new identity.IdentityServiceClient(
+      `127.0.0.1:${idPort}`,
+      credentials.createInsecure(),
+    );
+    clients.scheduling = new scheduling.SchedulingServiceClient(
+      `127.0.0.1:${schedPort}`,
+      credentials.createInsecure(),
+    );
+    clients.session = new session.SessionServiceClient(`127.0.0.1:${sessPort}`, credentials.createInsecure());
+    const grpcClients = {
+      identity: clients.identity,
+      scheduling: clients.scheduling,
+      session: clients.session,
+    };
+    feed = await RevocationFeed.connect({ servers: nats.url, logger });
+    const tokenVerifier = createVerifierFromConfig(
+      { ...common, HAVEN_JWT_ISSUER: 'haven-identity', HAVEN_JWT_AUDIENCE: 'haven' },
+      { revocations: feed },
+    );
+    server = createServer();
+    hub = WsHub.attach({
+      server,
+      clients: grpcClients,
+      logger,
+      tokenVerifier,
+      idleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
+      heartbeatMs: 5000,
+    });
+    const theHub = hub;
+    feed.onRevoked((r) => theHub.revoked(r));
+    server.on(
+      'request',
+      createGatewayApp({
+        clients: grpcClients,
+        logger,
+        tokenVerifier,
+        media: hub,
+        config: {
+          webRoot: WEB_ROOT,
+          authRateLimit: { limit: 1000, windowMs: 60_000 },
+          janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
+          mediaConnectSrc: [janus.wsUrl],
+        },
+      }),
+    );
+    bus = await EventBus.connect({ servers: nats.url, name: 'gateway-test' });
+    subscription = await bus.subscribe({
+      durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
+      subjects: ['haven.bus.session.>'],
+      handler: async (event) => theHub.event(event),
+    });
+    await new Promise<void>((res, rej) => {
+      server!.once('error', rej);
+      server!.listen(gwPort, '127.0.0.1', () => res());
+    });
+    const port = (server.address() as AddressInfo).port;
+
+    const createUser: TestStack['createUser'] = (email, role, name) =>
+      new Promise((res, rej) => {
+        const child = spawn(
+          process.execPath,
+          [
+            join(ROOT, 'services/identity/dist/cli.js'),
+            'user',
+            'invite',
+            '--email',
+            email,
+            '--role',
+            role,
+            ...(name ? ['--name', name] : []),
+            '--password-stdin',
+          ],
+          {
+            cwd: ROOT,
+            env: { PATH: process.env.PATH ?? '', ...identityEnv },
+            stdio: ['pipe', 'pipe', 'pipe'],
+          },
+        );
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          const id = /users\/([a-z0-9-]+)/.exec(out)?.[1];
+          if (code === 0 && id) res(id);
+          else rej(new Error(`haven user invite exited ${code}:\n${out}`));
+        });
+        child.stdin.end(`${STACK_PASSWORD}\n`);
+      });
+
+    return { url: `http://127.0.0.1:${port}`, hub, logs, createUser, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

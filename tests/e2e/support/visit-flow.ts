@@ -1,0 +1,246 @@
+/**
+ * The visit flow over the services' gRPC APIs, for the in-namespace drivers: front desk registers a (synthetic)
+ * patient, books with the clinician, issues the patient link; the patient redeems it and waits in the lobby;
+ * the clinician admits, kicks, ends. Plus page helpers for window.HavenVisit (web/public/visit.js).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { scheduling, session } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import type { Stack, StackUser } from './stack';
+
+/** A booked visit with its redeemed patient link. */
+export interface BookedVisit {
+  readonly appointmentId: string;
+  readonly visit: string;
+  readonly linkUrl: string;
+  readonly passcode: string;
+  /** The patient principal's token from RedeemPatientLink. */
+  readonly patientToken: string;
+}
+
+const md = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });
+
+/** Polls (bounded by count and time) until `probe` resolves to a value other than undefined. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const until = Date.now() + (opts.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (let i = 0; i < 2000 && Date.now() < until; i++) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+/**
+ * Front desk: patient + appointment (starting in `startInMinutes`, default 2) + link; the patient redeems it.
+ * Waits until the session service opened the visit. Throws on any refused call.
+ */
+export async function bookVisit(
+  stack: Stack,
+  frontDesk: StackUser,
+  clinician: StackUser,
+  opts: { startInMinutes?: number } = {},
+): Promise<BookedVisit> {
+  const { scheduling: sc } = stack.clients;
+  const created = await callUnary(
+    sc,
+    'createPatient',
+    scheduling.CreatePatientRequest.fromPartial({
+      patient: { givenName: 'Robin', familyName: 'Testpatient', dateOfBirth: '1980-04-12' },
+      requestId: randomUUID(),
+    }),
+    md(frontDesk.token),
+  );
+  const start = new Date(Date.now() + (opts.startInMinutes ?? 2) * 60_000);
+  const booked = await callUnary(
+    sc,
+    'bookAppointment',
+    scheduling.BookAppointmentRequest.fromPartial({
+      appointment: {
+        clinician: `users/${clinician.id}`,
+        patient: created.patient?.name ?? '',
+        startTime: start,
+        endTime: new Date(start.getTime() + 30 * 60_000),
+      },
+      requestId: randomUUID(),
+    }),
+    md(frontDesk.token),
+  );
+  const appointment = booked.appointment?.name ?? '';
+  const appointmentId = appointment.slice('appointments/'.length);
+  const link = await callUnary(
+    sc,
+    'issuePatientLink',
+    scheduling.IssuePatientLinkRequest.fromPartial({ appointment }),
+    md(frontDesk.token),
+  );
+  const redeemed = await callUnary(
+    sc,
+    'redeemPatientLink',
+    scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
+    md(),
+  );
+  const visit = `visits/${appointmentId}`;
+  await eventually(
+    'the visit to open',
+    async () =>
+      (await callUnary(stack.clients.session, 'getVisit', { name: visit }, md(clinician.token))).visit,
+  );
+  return {
+    appointmentId,
+    visit,
+    linkUrl: link.url,
+    passcode: link.passcode,
+    patientToken: redeemed.accessToken,
+  };
+}
+
+/** The patient joins the lobby; returns the participant's name. */
+export async function joinLobby(stack: Stack, v: BookedVisit): Promise<string> {
+  const res = await callUnary(
+    stack.clients.session,
+    'joinLobby',
+    session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${v.appointmentId}` }),
+    md(v.patientToken),
+  );
+  const name = res.participant?.name;
+  if (!name) throw new Error('joinLobby returned no participant');
+  return name;
+}
+
+/** JoinMedia for whoever holds `token`. */
+export async function joinMedia(
+  stack: Stack,
+  visit: string,
+  token: string,
+): Promise<session.JoinMediaResponse> {
+  return callUnary(stack.clients.session, 'joinMedia', { visit }, md(token));
+}
+
+/** The gateway's media body (visit-api.md) from a JoinMedia response. */
+export function mediaBody(m: session.JoinMediaResponse): Record<string, unknown> {
+  return {
+    serverUrl: m.serverUrl,
+    room: m.room,
+    pin: m.pin,
+    token: m.token,
+    janusToken: m.janusToken,
+    displayName: m.displayName,
+    iceServers: [],
+  };
+}
+
+export async function admit(stack: Stack, clinician: StackUser, participant: string): Promise<void> {
+  await callUnary(stack.clients.session, 'admitParticipant', { name: participant }, md(clinician.token));
+}
+
+export async function kick(stack: Stack, clinician: StackUser, participant: string): Promise<void> {
+  await callUnary(
+    stack.clients.session,
+    'kickParticipant',
+    { name: participant, allowRejoin: true },
+    md(clinician.token),
+  );
+}
+
+export async function endVisit(stack: Stack, clinician: StackUser, visit: string): Promise<void> {
+  await callUnary(stack.clients.session, 'endVisit', { name: visit }, md(clinician.token));
+}
+
+/** What window.HavenVisit.stats() returns. */
+export interface VisitStats {
+  readonly status: string;
+  readonly feeds: Array<{
+    feed: number;
+    description: string;
+    framesDecoded: number;
+    bytesReceived: number;
+    audioPacketsReceived: number;
+    audioBytesReceived: number;
+  }>;
+  readonly totals: {
+    framesDecoded: number;
+    videoBytesReceived: number;
+    audioPacketsReceived: number;
+    audioBytesReceived: number;
+  };
+}
+
+/** window.HavenVisit.state, without functions. */
+export interface VisitState {
+  readonly status: string;
+  readonly errorCode: number | string | null;
+  readonly message: string | null;
+  readonly publisherId: number | null;
+  readonly remoteFeeds: number;
+  readonly sharing: boolean;
+}
+
+/** Starts HavenVisit on the page (does not wait for the outcome). */
+export async function startVisit(
+  page: Page,
+  o: { mediaUrl: string; leaveUrl: string; role: 'clinician' | 'patient' },
+): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (let i = 0; i < 500 && Date.now() < until; i++) {
+    if (await page.evaluate<boolean>('!!window.HavenVisit')) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await page.evaluate(`void window.HavenVisit.start(document.getElementById('visit'), ${JSON.stringify(o)})`);
+}
+
+export function visitState(page: Page): Promise<VisitState> {
+  return page.evaluate<VisitState>('JSON.parse(JSON.stringify(window.HavenVisit.state))');
+}
+
+export function visitStats(page: Page): Promise<VisitStats> {
+  return page.evaluate<VisitStats>('window.HavenVisit.stats()');
+}
+
+/**
+ * Waits (bounded) until HavenVisit.state matches a JS predicate over `s` (polled from node: the page's CSP
+ * forbids the eval that page.waitForFunction needs). Throws with the state on timeout.
+ */
+export async function waitForVisitState(page: Page, pred: string, timeoutMs = 15_000): Promise<VisitState> {
+  const expr = `(() => { const s = window.HavenVisit && window.HavenVisit.state; return !!s && (${pred}); })()`;
+  const until = Date.now() + timeoutMs;
+  for (let i = 0; i < 5000 && Date.now() < until; i++) {
+    if (await page.evaluate<boolean>(expr)) return visitState(page);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`visit state never matched ${pred}: ${JSON.stringify(await visitState(page))}`);
+}
+
+/** Polls stats (bounded) until `pred(stats)` holds. Throws with the last stats on timeout. */
+export async function waitForStats(
+  page: Page,
+  pred: (s: VisitStats) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<VisitStats> {
+  let last: VisitStats | undefined;
+  const until = Date.now() + timeoutMs;
+  for (let i = 0; i < 1000 && Date.now() < until; i++) {
+    last = await visitStats(page);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what}: never happened; last stats ${JSON.stringify(last)}`);
+}
+
+/** Sum of inbound RTP over every peer connection the page ever made (see TRACK_PEER_CONNECTIONS). */
+export function pageInbound(
+  page: Page,
+): Promise<{ bytes: number; packets: number; framesDecoded: number; pcs: number }> {
+  return page.evaluate('window.__havenInbound()');
+}

@@ -1,0 +1,214 @@
+/**
+ * Test web server for the in-visit media page, run inside the network namespace on 127.0.0.1: serves
+ * web/public/visit.js (+ api.js, visit.css, styles.css), Debian's janus.js at /vendor/janus.js, a minimal visit
+ * page, the raw media test page (tests/support/media/room.*), and media/leave endpoints with the gateway's
+ * contract (POST, double-submit CSRF, JSON errors `{error:{code,message}}`) whose answers the driver supplies.
+ * The page is served with the gateway's CSP (plus the Janus websocket in connect-src).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const WEB = join(ROOT, 'web', 'public');
+const MEDIA = join(ROOT, 'tests', 'support', 'media');
+const JS = 'text/javascript; charset=utf-8';
+
+const FILES: Readonly<Record<string, { file: string; type: string }>> = {
+  '/visit.js': { file: join(WEB, 'visit.js'), type: JS },
+  '/api.js': { file: join(WEB, 'api.js'), type: JS },
+  '/visit.css': { file: join(WEB, 'visit.css'), type: 'text/css; charset=utf-8' },
+  '/styles.css': { file: join(WEB, 'styles.css'), type: 'text/css; charset=utf-8' },
+  '/vendor/janus.js': { file: '/usr/share/javascript/janus-gateway/janus.js', type: JS },
+  '/janus.js': { file: '/usr/share/javascript/janus-gateway/janus.js', type: JS },
+  '/room.js': { file: join(MEDIA, 'room.js'), type: JS },
+  '/room.html': { file: join(MEDIA, 'room.html'), type: 'text/html; charset=utf-8' },
+};
+
+const PAGE = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Haven visit</title>
+    <link rel="stylesheet" href="/styles.css" />
+    <link rel="stylesheet" href="/visit.css" />
+    <script type="module" src="/visit.js"></script>
+  </head>
+  <body>
+    <main id="main" class="card"><h1 id="title">Your visit</h1><div id="visit"></div></main>
+  </body>
+</html>`;
+
+/** What a media endpoint answers: credentials, or an error status with a message. */
+export type MediaAnswer =
+  | { readonly ok: true; readonly body: Record<string, unknown> }
+  | { readonly ok: false; readonly status: number; readonly message: string };
+
+/** Maps a gRPC failure to the gateway's HTTP error contract. */
+export function answerFromError(err: unknown): MediaAnswer {
+  const code = (err as { code?: number }).code;
+  const message = (err as { details?: string }).details ?? 'error';
+  const status =
+    code === grpc.status.PERMISSION_DENIED
+      ? 403
+      : code === grpc.status.FAILED_PRECONDITION
+        ? 409
+        : code === grpc.status.NOT_FOUND
+          ? 404
+          : code === grpc.status.UNAUTHENTICATED
+            ? 401
+            : 503;
+  return { ok: false, status, message };
+}
+
+/** A running page server. */
+export interface VisitPages {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Sets what `POST /api/test/media/<key>` answers. */
+  setMedia(key: string, answer: () => Promise<MediaAnswer>): void;
+  /** Sets what `POST /api/test/leave/<key>` does. */
+  setLeave(key: string, action: () => Promise<void>): void;
+  /** Requests to the media endpoints that carried a valid CSRF header / that did not. */
+  readonly csrf: { ok: number; missing: number };
+  close(): Promise<void>;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+/** Starts the server on 127.0.0.1 (OS-chosen port). `janusWsUrl` is allowed in the page's connect-src. */
+export async function startVisitPages(janusWsUrl: string): Promise<VisitPages> {
+  const media = new Map<string, () => Promise<MediaAnswer>>();
+  const leave = new Map<string, () => Promise<void>>();
+  const csrf = { ok: 0, missing: 0 };
+  const csp = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' ${janusWsUrl}`,
+    "media-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method === 'GET' && path === '/visit.html') {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': csp,
+        'set-cookie': `haven_csrf=${randomBytes(32).toString('base64url')}; Path=/; SameSite=Strict`,
+        'cache-control': 'no-store',
+      });
+      res.end(PAGE);
+      return;
+    }
+    const file = FILES[path];
+    if (req.method === 'GET' && file) {
+      res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' });
+      res.end(readFileSync(file.file));
+      return;
+    }
+    const m = /^\/api\/test\/(media|leave)\/([a-z0-9-]+)$/.exec(path);
+    if (req.method === 'POST' && m) {
+      req.resume();
+      const cookie = cookieOf(req, 'haven_csrf');
+      const header = req.headers['x-csrf-token'];
+      if (!cookie || header !== cookie) {
+        csrf.missing += 1;
+        json(res, 403, { error: { code: 'CSRF', message: 'Missing CSRF token.' } });
+        return;
+      }
+      csrf.ok += 1;
+      const key = m[2] ?? '';
+      if (m[1] === 'leave') {
+        void (leave.get(key)?.() ?? Promise.resolve()).then(
+          () => json(res, 200, {}),
+          () => json(res, 503, { error: { code: 'UNAVAILABLE', message: 'leave failed' } }),
+        );
+        return;
+      }
+      const handler = media.get(key);
+      if (!handler) {
+        json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such media endpoint' } });
+        return;
+      }
+      handler().then(
+        (a) =>
+          a.ok
+            ? json(res, 200, { iceServers: [], ...a.body })
+            : json(res, a.status, { error: { code: String(a.status), message: a.message } }),
+        (err: unknown) => {
+          const a = answerFromError(err);
+          json(res, a.ok ? 200 : a.status, { error: { code: 'ERROR', message: a.ok ? '' : a.message } });
+        },
+      );
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('visit pages server has no port');
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    setMedia: (key, answer) => media.set(key, answer),
+    setLeave: (key, action) => leave.set(key, action),
+    csrf,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Wraps RTCPeerConnection in the page (add with `context.addInitScript`) so a test can sum inbound RTP over
+ * EVERY peer connection the page ever made: `window.__havenInbound()` → {bytes, packets, framesDecoded}.
+ */
+export const TRACK_PEER_CONNECTIONS = `(() => {
+  const Orig = window.RTCPeerConnection;
+  if (!Orig || window.__havenPcs) return;
+  window.__havenPcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Orig(...args);
+    window.__havenPcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Orig.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Orig);
+  window.__havenInbound = async () => {
+    const out = { bytes: 0, packets: 0, framesDecoded: 0, pcs: window.__havenPcs.length };
+    for (const pc of window.__havenPcs) {
+      let report;
+      try { report = await pc.getStats(); } catch { continue; }
+      report.forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        out.bytes += s.bytesReceived || 0;
+        out.packets += s.packetsReceived || 0;
+        out.framesDecoded += s.framesDecoded || 0;
+      });
+    }
+    return out;
+  };
+})();`;
