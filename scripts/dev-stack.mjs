@@ -24,9 +24,10 @@ const SERVICES = [
   { name: 'audit', grpc: 50055 },
   { name: 'gateway', http: 8080 },
 ];
-// Per-service extras. MFA is relaxed for the demo: the web app has no TOTP enrollment screen yet, and
-// clinicians/admins must be able to sign in to try a visit (production keeps the default admin,clinician).
-const MFA_RELAXED = true;
+// Per-service extras. MFA is relaxed for the demo so the seeded admin and clinician sign in with a password
+// alone; `HAVEN_DEV_MFA=required npm start` keeps the production default (admin and clinician enrol TOTP on
+// their first sign-in, through the web app's enrollment screen).
+const MFA_RELAXED = process.env.HAVEN_DEV_MFA !== 'required';
 const SERVICE_ENV = {
   identity: MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {},
   scheduling: { HAVEN_PUBLIC_URL: 'http://localhost:8080' },
@@ -34,7 +35,7 @@ const SERVICE_ENV = {
 // The dev stack's own knobs are not the services' variables (they refuse unknown HAVEN_* variables).
 const CHILD_ENV = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([k]) => !['HAVEN_HOME', 'HAVEN_DEV_SERVICES', 'HAVEN_JANUS_DEBUG_LEVEL'].includes(k),
+    ([k]) => !['HAVEN_HOME', 'HAVEN_DEV_SERVICES', 'HAVEN_JANUS_DEBUG_LEVEL', 'HAVEN_DEV_MFA'].includes(k),
   ),
 );
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
@@ -268,7 +269,9 @@ async function main() {
     `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
     `state       ${HOME} (secrets.json, logs/janus.log)`,
     ...(MFA_RELAXED
-      ? ['MFA         relaxed in the dev stack (HAVEN_MFA_REQUIRED_ROLES=none); production requires it']
+      ? [
+          'MFA         relaxed in the dev stack; HAVEN_DEV_MFA=required npm start to require it (production default)',
+        ]
       : []),
     ...(accounts
       ? ['', `demo accounts (${accounts}):`, ...readFileSync(accounts, 'utf8').trimEnd().split('\n')]

@@ -205,6 +205,36 @@ describe('the walking skeleton', () => {
     expect(recorded.find((e) => e.type.endsWith('AppointmentBooked'))?.actor?.id).toBe('u-frontdesk');
   });
 
+  it('ends the visit and destroys its Janus room when the appointment is cancelled', async () => {
+    const appointmentId = `apt-${randomUUID()}`;
+    const frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    // pat-0001 was registered by the first test; a later start avoids overlapping its appointment.
+    const start = new Date(Date.now() + 3 * 3600_000);
+    await callUnary(
+      schedulingClient,
+      'bookAppointment',
+      booking(appointmentId, { startTime: start, endTime: new Date(start.getTime() + 30 * 60_000) }),
+      clientCallMetadata({ token: frontDesk }),
+    );
+    const room = roomNumberOf(appointmentId);
+    await eventually(async () => ((await roomExists(room)) ? true : undefined), 'the room');
+    await callUnary(
+      schedulingClient,
+      'cancelAppointment',
+      scheduling.CancelAppointmentRequest.fromPartial({
+        name: `appointments/${appointmentId}`,
+        reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+      }),
+      clientCallMetadata({ token: frontDesk }),
+    );
+    const ended = await eventually(async () => {
+      const events = await store.read(`session.visit-${appointmentId}`);
+      return events.find((e) => e.type === 'haven.session.v1.VisitEnded');
+    }, 'VisitEnded');
+    expect(ended.data['reason']).toBe('appointment_cancelled');
+    expect(await roomExists(room)).toBe(false);
+  });
+
   it('refuses a caller without a token with UNAUTHENTICATED and appends nothing', async () => {
     const appointmentId = `apt-${randomUUID()}`;
     const error = await callUnary(

@@ -48,6 +48,7 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
 export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
 const BOOKED = 'haven.scheduling.v1.AppointmentBooked';
+const CANCELLED = 'haven.scheduling.v1.AppointmentCancelled';
 
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
 export async function startSession(
@@ -114,6 +115,23 @@ export async function startSession(
           logger.error(
             { eventId: event.id, type: event.type, err: error },
             'malformed booking event skipped',
+          );
+        }
+      }
+      if (event.type === CANCELLED && typeof event.data['appointmentId'] === 'string') {
+        // A cancelled appointment's visit ends: its room is destroyed and nobody can join any more.
+        const visitId = event.data['appointmentId'];
+        const { state } = await visitService.load(visitId);
+        if (state.status === 'open') {
+          await visitService.end(
+            visitId,
+            { type: 'EndVisit', data: { reason: 'appointment_cancelled' } },
+            {
+              actor: { kind: 'service', id: 'session' },
+              correlationId: event.correlationId,
+              causationId: event.id,
+              ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+            },
           );
         }
       }
