@@ -11,6 +11,7 @@ import { join } from 'node:path';
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   eventstore: async () => (await import('./eventstore.bench')).run(),
   grpc: async () => ({ ...(await (await import('./grpc.bench')).run()) }),
+  identity: async () => ({ ...(await (await import('./identity.bench')).run()) }),
   crypto: async () => ({ ...(await (await import('./crypto.bench')).run()) }),
   janus: async () => ({ ...(await (await import('./janus.bench')).run({ runs: 20 })) }),
   admit: async () => ({ ...(await (await import('./admit.bench')).run({ runs: 20 })) }),
