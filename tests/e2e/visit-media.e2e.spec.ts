@@ -1,11 +1,15 @@
 /**
- * The visit's media, end to end, in a private network namespace: the whole stack (nats-server, Janus with
- * signed-token auth and the allow-list, identity, scheduling, session, audit, gateway as built processes) and two
- * headless Chromiums running web/public/visit.js. Front desk books and issues the link, the patient redeems it
- * and waits in the lobby. Before admission the patient's browser cannot get media credentials, a join with the
- * real room and PIN is refused by Janus (433) and no RTP arrives; after admission both sides decode video and
- * receive audio (and the clinician's screen share); a kick stops the patient's media and a rejoin is refused;
- * ending destroys the room (426). Screenshots go to test-artifacts/screenshots/visit-media-*.png.
+ * The visit's media, end to end, through the REAL product pages, in a private network namespace: the whole stack
+ * (nats-server, Janus with signed-token auth and the allow-list, identity, scheduling, session, audit, and the
+ * gateway serving web/public) as built processes, and two headless Chromiums on the gateway's URL. The front desk
+ * signs in at `/`, registers a patient, books an appointment starting now with the demo clinician and reads the
+ * link + passcode from the "Patient link" panel; the patient opens `/join#…`, enters the passcode, passes the
+ * self-check and waits; the clinician signs in, opens the visit and joins the video. Before admission the
+ * patient's browser gets no media credentials, a join with the real room and PIN is refused by Janus (433) and
+ * no RTP arrives; after the clinician clicks Admit the patient's page moves to the visit by itself and both
+ * sides decode video and receive audio (and the clinician's screen share); Remove stops the patient's media and
+ * a rejoin is refused; End visit destroys the room (426) and both pages say the visit ended.
+ * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
 import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
@@ -13,7 +17,7 @@ import type { VisitMediaResult } from './support/visit-media-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
 
-(netnsGate() ? describe : describe.skip)('in-visit media through the whole stack', () => {
+(netnsGate() ? describe : describe.skip)('in-visit media through the real pages and the whole stack', () => {
   let ns: Netns;
   let result: VisitMediaResult;
 
@@ -21,7 +25,10 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     ns = await createNetns();
     result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 80_000 });
     process.stderr.write(
-      `visit-media: stack ${result.timings['stack.total']} ms, admit -> first frame ${result.afterAdmission.admitToFirstFrameMs} ms, total ${result.totalMs} ms\n`,
+      `visit-media: stack ${result.timings['stack.total']} ms, front desk ${result.timings['frontDesk']} ms, ` +
+        `patient to waiting room ${result.timings['patientToWaitingRoom']} ms, admit -> patient page ` +
+        `${result.afterAdmission.admitToPatientPageMs} ms, admit -> first frame ` +
+        `${result.afterAdmission.admitToFirstFrameMs} ms, total ${result.totalMs} ms\n`,
     );
   }, 90_000);
 
@@ -29,34 +36,58 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     await ns?.destroy();
   });
 
+  it('runs the front desk, the patient’s join and the clinician’s console on the real pages', () => {
+    const { gatewayUrl, link, passcodeDigits } = result.frontDesk;
+    expect(link).toMatch(new RegExp(`^${gatewayUrl.replace(/[.]/g, '\\.')}/join#[A-Za-z0-9_-]{20,}$`));
+    expect(passcodeDigits).toBeGreaterThanOrEqual(4);
+    expect(result.patientFlow.urlAfterOpen).toBe(`${gatewayUrl}/join`); // the token left the address bar
+    expect(result.patientFlow.waitingText).toContain('Your clinician will let you in.');
+    expect(result.clinicianSawLobby).toBe(true);
+    expect(result.cspViolations).toEqual([]);
+  });
+
   it('gives a patient who is not admitted no way into the room and no media', () => {
-    const { mediaRequest, forgedJoin, inboundSamples } = result.beforeAdmission;
+    const { mediaRequest, forgedJoin, rawForgedJoinCode, inboundSamples, patientStats, stillWaiting } =
+      result.beforeAdmission;
     expect(mediaRequest).toMatchObject({
       status: 'error',
       errorCode: 403,
       message: 'You are not admitted to this visit.',
     });
-    // Real room number, real PIN, a valid Janus session token, a made-up room token: Janus refuses the join.
+    // Real room number, real PIN, a valid Janus session token, a made-up room token: Janus refuses the join,
+    // from the patient's browser and over a raw websocket.
     expect(forgedJoin).toMatchObject({
       status: 'error',
       errorCode: 433,
       message: 'You are not admitted to this visit.',
     });
+    expect(rawForgedJoinCode).toBe(433);
     expect(inboundSamples).toHaveLength(6);
     for (const s of inboundSamples) expect(s).toEqual({ bytes: 0, packets: 0, pcs: 0 });
+    expect(patientStats.feeds).toEqual([]);
+    expect(patientStats.totals).toEqual({
+      framesDecoded: 0,
+      videoBytesReceived: 0,
+      audioPacketsReceived: 0,
+      audioBytesReceived: 0,
+    });
+    expect(stillWaiting).toBe(true);
     expect(result.clinicianBeforeAdmission.status).toBe('live');
   });
 
   it('lets both sides see and hear each other after admission', () => {
-    const { patient, clinician, admitToFirstFrameMs } = result.afterAdmission;
-    expect(patient.totals.framesDecoded).toBeGreaterThan(5);
-    expect(patient.totals.audioPacketsReceived).toBeGreaterThan(0);
-    expect(clinician.totals.framesDecoded).toBeGreaterThan(5);
-    expect(clinician.totals.audioPacketsReceived).toBeGreaterThan(0);
-    expect(admitToFirstFrameMs).toBeLessThan(10_000);
-    // Every media request carried the CSRF header.
+    const a = result.afterAdmission;
+    expect(a.patientMovedToVisit).toBe(true);
+    expect(a.patientVisitStatus).toBe('Your clinician let you in.');
+    expect(a.patient.totals.framesDecoded).toBeGreaterThan(5);
+    expect(a.patient.totals.audioPacketsReceived).toBeGreaterThan(0);
+    expect(a.clinician.totals.framesDecoded).toBeGreaterThan(5);
+    expect(a.clinician.totals.audioPacketsReceived).toBeGreaterThan(0);
+    expect(a.admitToFirstFrameMs).toBeLessThan(10_000);
+    // Every POST the pages made carried the CSRF header, the media requests included.
     expect(result.csrf.missing).toBe(0);
-    expect(result.csrf.ok).toBeGreaterThanOrEqual(4);
+    expect(result.csrf.media).toBeGreaterThanOrEqual(4);
+    expect(result.csrf.ok).toBeGreaterThanOrEqual(result.csrf.media);
   });
 
   it('shows the clinician’s screen share to the patient as a second feed', () => {
@@ -70,6 +101,7 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
       status: 'kicked',
       message: 'You have been removed from the visit.',
     });
+    expect(k.patientPageMessage).toContain('You were removed from the visit.');
     expect(k.inboundDeltaAfterKick).toBe(0);
     expect(k.clinicianRemoteFeedsAfterKick).toBe(0);
     expect(k.pageRejoin).toMatchObject({ status: 'error', errorCode: 403 });
@@ -78,7 +110,27 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
 
   it('closes the room for everyone when the visit ends', () => {
     expect(result.end.clinicianState).toMatchObject({ status: 'ended', message: 'This visit has ended.' });
+    expect(result.end.clinicianPageText).toBe('This visit has ended.');
+    expect(result.end.patientPageMessage).toBe('Your visit has ended. Thank you.');
     expect(result.end.rawJoinCode).toBe(426);
-    expect(result.screenshots).toHaveLength(4);
+    const names = result.screenshots.map((f) => f.replace(/^.*\/visit-media-\d+-/, '').replace(/\.png$/, ''));
+    expect(names).toEqual([
+      'front-desk-signed-in',
+      'front-desk-booked',
+      'front-desk-patient-link',
+      'patient-passcode',
+      'patient-self-check',
+      'clinician-console-patient-waiting',
+      'clinician-visit-lobby',
+      'patient-waiting-room-not-admitted',
+      'clinician-in-visit',
+      'patient-in-visit',
+      'clinician-sharing-screen',
+      'patient-sees-screen-share',
+      'patient-removed',
+      'clinician-after-remove',
+      'clinician-visit-ended',
+      'patient-visit-ended',
+    ]);
   });
 });

@@ -34,6 +34,11 @@ export const STACK_USERS = {
   clinician: 'dr.visit@visit.test',
 } as const;
 export type StackRole = keyof typeof STACK_USERS;
+/** The display names the stack gives its staff users (the front desk picks the clinician by this name). */
+export const STACK_DISPLAY_NAMES: Readonly<Record<StackRole, string>> = {
+  front_desk: 'Front Desk',
+  clinician: 'Dr Demo Clinician',
+};
 
 /** A signed-in staff user. */
 export interface StackUser {
@@ -273,7 +278,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (const [role, email] of Object.entries(STACK_USERS)) {
       let cliOut = '';
       const code = await runCli(
-        ['user', 'invite', '--email', email, '--role', role, '--password-stdin', '--if-not-exists'],
+        [
+          'user',
+          'invite',
+          '--email',
+          email,
+          '--role',
+          role,
+          '--name',
+          STACK_DISPLAY_NAMES[role as StackRole],
+          '--password-stdin',
+          '--if-not-exists',
+        ],
         {
           stdout: (t) => (cliOut += t),
           stderr: (t) => (cliOut += t),

@@ -1,109 +1,130 @@
 /**
- * The in-visit media proof, run INSIDE a network namespace by tests/e2e/visit-media.e2e.spec.ts: whole stack
- * (./stack.ts), front desk books over gRPC, the patient redeems the link and waits in the lobby, two headless
- * Chromiums run web/public/visit.js. Prints one JSON line ({@link VisitMediaResult}).
+ * The in-visit media proof through the REAL product pages, run INSIDE a network namespace by
+ * tests/e2e/visit-media.e2e.spec.ts. The whole stack (./stack.ts, gateway included) and two headless Chromiums
+ * on the gateway's URL: the staff browser signs the front desk in at `/`, registers a patient, books an
+ * appointment starting now with the demo clinician and reads the link + passcode from the "Patient link"
+ * panel, then signs the clinician in, who opens the visit and joins the video; the patient browser opens
+ * `/join#…`, enters the passcode, passes the self-check and waits. Everything after that is clicks on the
+ * clinician's console (Admit, Share screen, Remove, End visit) and what the two pages do by themselves.
+ * Prints one JSON line ({@link VisitMediaResult}). Screenshots: test-artifacts/screenshots/visit-media-*.png.
  */
+import type { Page, Response } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
-import type { Page } from 'playwright-core';
 import { launchChromium, screenshot, type LaunchedChromium } from '../../support/browser';
-import { connectJanusWs, signJanusToken } from '../../support/janus';
-import { startStack, type Stack } from './stack';
+import { signJanusToken } from '../../support/janus';
+import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
+import { visitStats, waitForStats, waitForVisitState, type VisitState, type VisitStats } from './visit-flow';
+import { TRACK_PEER_CONNECTIONS } from './visit-pages';
 import {
-  admit,
-  bookVisit,
-  endVisit,
-  joinLobby,
-  joinMedia,
-  kick,
-  mediaBody,
-  pageInbound,
-  startVisit,
-  visitStats,
-  waitForStats,
-  waitForVisitState,
-  type VisitState,
-  type VisitStats,
-} from './visit-flow';
-import { answerFromError, startVisitPages, TRACK_PEER_CONNECTIONS, type VisitPages } from './visit-pages';
+  clearScreenshots,
+  CsrfWatcher,
+  probeMedia,
+  rawJoin,
+  signIn,
+  signOut,
+  startingNow,
+  waitForDom,
+  watchCsp,
+} from './visit-ui';
+
+/** The patient the front desk registers (synthetic). */
+const PATIENT = { name: 'Robin Testpatient', dateOfBirth: '1980-04-12' } as const;
 
 /** What the driver prints. */
 export interface VisitMediaResult {
   readonly timings: Record<string, number>;
-  readonly gateway: { url: string | null; error: string | null };
+  readonly frontDesk: {
+    /** The link read from the "Patient link" panel. */
+    readonly link: string;
+    readonly passcodeDigits: number;
+    readonly gatewayUrl: string;
+  };
+  readonly patientFlow: {
+    /** The address bar after opening the link (the token must be gone). */
+    readonly urlAfterOpen: string;
+    readonly waitingText: string;
+  };
+  readonly clinicianSawLobby: boolean;
   readonly beforeAdmission: {
-    /** The patient's own media request (JoinMedia refused by session). */
+    /** The patient's own media request from their page (refused by the gateway/session). */
     readonly mediaRequest: VisitState;
-    /** A forged join with the real room + PIN + a valid core token, a made-up room token: Janus's answer. */
+    /** The patient's page joining with the real room + PIN + a valid core token and a made-up room token. */
     readonly forgedJoin: VisitState;
+    /** The same forged join over a raw Janus websocket: Janus's error code. */
+    readonly rawForgedJoinCode: number | string;
     /** Inbound RTP over every peer connection of the patient page, sampled over a bounded window. */
     readonly inboundSamples: Array<{ bytes: number; packets: number; pcs: number }>;
+    /** HavenVisit.stats() of the patient page at the end of that window. */
+    readonly patientStats: VisitStats;
+    /** The patient's page is still the waiting room. */
+    readonly stillWaiting: boolean;
   };
   readonly clinicianBeforeAdmission: VisitState;
   readonly afterAdmission: {
+    readonly patientMovedToVisit: boolean;
+    readonly patientVisitStatus: string;
     readonly patient: VisitStats;
     readonly clinician: VisitStats;
     readonly admitToFirstFrameMs: number;
+    readonly admitToPatientPageMs: number;
   };
   readonly screenShare: { started: boolean; patientScreenFrames: number; error?: string };
   readonly kick: {
     readonly patientState: VisitState;
+    readonly patientPageMessage: string;
     readonly inboundDeltaAfterKick: number;
     readonly pageRejoin: VisitState;
     readonly rawRejoinCode: number | string;
     readonly clinicianRemoteFeedsAfterKick: number;
   };
-  readonly end: { readonly clinicianState: VisitState; readonly rawJoinCode: number | string };
-  readonly csrf: { ok: number; missing: number };
+  readonly end: {
+    readonly clinicianState: VisitState;
+    readonly clinicianPageText: string;
+    readonly patientPageMessage: string;
+    readonly rawJoinCode: number | string;
+  };
+  readonly csrf: { ok: number; missing: number; media: number };
+  readonly cspViolations: string[];
   readonly screenshots: string[];
   readonly totalMs: number;
 }
 
-/** A raw Janus websocket join (publisher) with whatever credentials: 'joined' or the error code. */
-async function rawJoin(
-  stack: Stack,
-  o: { room: string; pin: string; token?: string; coreToken: string },
-): Promise<number | string> {
-  const ws = await connectJanusWs(stack.janusWsUrl);
-  try {
-    const created = await ws.request({ janus: 'create', token: o.coreToken });
-    if (created['janus'] !== 'success') return `create:${JSON.stringify(created['error'])}`;
-    const sessionId = (created['data'] as { id: number }).id;
-    const attached = await ws.request({
-      janus: 'attach',
-      session_id: sessionId,
-      plugin: 'janus.plugin.videoroom',
-      token: o.coreToken,
-    });
-    const handleId = (attached['data'] as { id: number }).id;
-    const reply = await ws.request({
-      janus: 'message',
-      session_id: sessionId,
-      handle_id: handleId,
-      token: o.coreToken,
-      body: {
-        request: 'join',
-        ptype: 'publisher',
-        room: Number(o.room),
-        pin: o.pin,
-        display: 'raw',
-        ...(o.token ? { token: o.token } : {}),
-      },
-    });
-    const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
-    return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
-  } finally {
-    ws.close();
-  }
+interface MediaCreds {
+  readonly serverUrl: string;
+  readonly room: string | number;
+  readonly pin: string;
+  readonly token: string;
+  readonly janusToken: string;
+  readonly displayName: string;
 }
+
+const isMediaOk = (path: string) => (r: Response) =>
+  r.request().method() === 'POST' && new URL(r.url()).pathname === path && r.status() === 200;
+
+async function pageInbound(page: Page): Promise<{ bytes: number; packets: number; pcs: number }> {
+  const x = await page.evaluate<{ bytes: number; packets: number; pcs: number }>('window.__havenInbound()');
+  return { bytes: x.bytes, packets: x.packets, pcs: x.pcs };
+}
+
+const text = async (page: Page, selector: string): Promise<string> =>
+  ((await page.locator(selector).textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 async function main(): Promise<VisitMediaResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
+  const shots: string[] = [];
+  const cspViolations: string[] = [];
+  const csrf = new CsrfWatcher();
   let stack: Stack | undefined;
-  let pages: VisitPages | undefined;
   let a: LaunchedChromium | undefined;
   let b: LaunchedChromium | undefined;
+  let step = 0;
+  const shot = async (page: Page, name: string): Promise<void> => {
+    step += 1;
+    shots.push(await screenshot(page, `visit-media-${String(step).padStart(2, '0')}-${name}`));
+  };
   try {
+    clearScreenshots('visit-media-');
     const [s, browsers] = await Promise.all([
       startStack(),
       Promise.all([launchChromium(), launchChromium()]),
@@ -112,195 +133,276 @@ async function main(): Promise<VisitMediaResult> {
     [a, b] = browsers;
     Object.assign(timings, Object.fromEntries(Object.entries(s.timings).map(([k, v]) => [`stack.${k}`, v])));
     const st = s;
-    pages = await startVisitPages(st.janusWsUrl);
-    const frontDesk = await st.login('front_desk');
-    const clinician = await st.login('clinician');
-    const tBook = Date.now();
-    const v = await bookVisit(st, frontDesk, clinician);
-    const participant = await joinLobby(st, v);
-    timings['bookAndLobby'] = Date.now() - tBook;
+    if (!st.gatewayUrl) throw new Error(`the gateway did not start: ${st.gatewayError ?? ''}`);
+    const gw = st.gatewayUrl;
 
-    // Media endpoints with the gateway's contract.
-    pages.setMedia('clinician', async () => ({
-      ok: true,
-      body: mediaBody(await joinMedia(st, v.visit, clinician.token)),
-    }));
-    pages.setMedia('patient', async () => {
-      try {
-        return { ok: true, body: mediaBody(await joinMedia(st, v.visit, v.patientToken)) };
-      } catch (err) {
-        return answerFromError(err);
-      }
-    });
-    pages.setLeave('clinician', async () => undefined);
-    pages.setLeave('patient', async () => undefined);
-
-    await a.context.addInitScript(TRACK_PEER_CONNECTIONS);
     await b.context.addInitScript(TRACK_PEER_CONNECTIONS);
-    const clinPage: Page = await a.context.newPage();
-    const patPage: Page = await b.context.newPage();
-    await Promise.all([clinPage.goto(`${pages.url}/visit.html`), patPage.goto(`${pages.url}/visit.html`)]);
+    const staff = await a.context.newPage();
+    const patient = await b.context.newPage();
+    await staff.setViewportSize({ width: 1100, height: 800 });
+    await patient.setViewportSize({ width: 900, height: 800 });
+    for (const p of [staff, patient]) {
+      p.setDefaultTimeout(15_000);
+      watchCsp(p, cspViolations);
+      csrf.watch(p);
+    }
 
-    // Clinician joins and publishes.
+    // ------------------------------------------------------------ front desk: patient, booking, link
+    const tDesk = Date.now();
+    await staff.goto(gw);
+    await signIn(staff, gw, 'front_desk');
+    await shot(staff, 'front-desk-signed-in');
+    await staff.getByLabel('Full name').fill(PATIENT.name);
+    await staff.getByLabel('Date of birth').fill(PATIENT.dateOfBirth);
+    await staff.getByRole('button', { name: 'Add patient' }).click();
+    await staff.locator('#patient-success').waitFor({ state: 'visible' });
+    await staff.getByLabel('Clinician').selectOption({ label: STACK_DISPLAY_NAMES.clinician });
+    const slot = await startingNow(staff);
+    await staff.getByLabel('Start').fill(slot.start);
+    await staff.getByLabel('End').fill(slot.end);
+    await staff.getByRole('button', { name: 'Book appointment' }).click();
+    await staff.locator('#book-success').waitFor({ state: 'visible' });
+    const row = staff.locator('#appointments li', { hasText: PATIENT.name });
+    await row.waitFor({ state: 'visible' });
+    await shot(staff, 'front-desk-booked');
+    await row.getByRole('button', { name: /Patient link/ }).click();
+    await staff.locator('#link-panel').waitFor({ state: 'visible' });
+    const link = await staff.locator('#link-url').inputValue();
+    const passcode = await staff.locator('#link-passcode').inputValue();
+    await shot(staff, 'front-desk-patient-link');
+    await signOut(staff);
+    timings['frontDesk'] = Date.now() - tDesk;
+
+    // ------------------------------------------------------------ patient joins while the clinician signs in
+    const tJoin = Date.now();
+    const patientFlow = (async () => {
+      await patient.goto(link);
+      await patient.locator('#step-passcode').waitFor({ state: 'visible' });
+      const urlAfterOpen = patient.url();
+      await shot(patient, 'patient-passcode');
+      await patient.getByLabel('Passcode').fill(passcode);
+      await patient.getByRole('button', { name: 'Continue' }).click();
+      await patient.locator('#step-check').waitFor({ state: 'visible' });
+      await patient.getByRole('button', { name: 'Start the check' }).click();
+      await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+      await patient.locator('#check-camera.ok').waitFor();
+      await patient.locator('#check-mic.ok').waitFor();
+      await waitForDom(
+        patient,
+        `(document.getElementById('preview') || {}).videoWidth > 0`,
+        'the self-check preview shows the camera',
+      );
+      await shot(patient, 'patient-self-check');
+      await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
+      await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+      const waitingText = await text(patient, '#step-waiting');
+      timings['patientToWaitingRoom'] = Date.now() - tJoin;
+      return { urlAfterOpen, waitingText };
+    })();
+    const clinicianFlow = (async () => {
+      await signIn(staff, gw, 'clinician');
+      await staff.locator('#visits li').first().waitFor({ state: 'visible' });
+      await staff.locator('#live-status', { hasText: 'Live updates on.' }).waitFor();
+      timings['clinicianSignedIn'] = Date.now() - tJoin;
+    })();
+    const [pf] = await Promise.all([patientFlow, clinicianFlow]);
+
+    // The console shows the waiting patient by itself; the clinician opens the visit and joins the video.
     const tClin = Date.now();
-    await startVisit(clinPage, {
-      mediaUrl: '/api/test/media/clinician',
-      leaveUrl: '/api/test/leave/clinician',
-      role: 'clinician',
-    });
+    await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
+    await shot(staff, 'clinician-console-patient-waiting');
+    await staff
+      .getByRole('button', { name: /^Open the visit/ })
+      .first()
+      .click();
+    await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
+    const clinicianSawLobby = (await text(staff, '#lobby')).includes('is waiting');
+    const clinMediaP = staff.waitForResponse(
+      (r) =>
+        r.request().method() === 'POST' &&
+        /^\/api\/visits\/[^/]+\/media$/.test(new URL(r.url()).pathname) &&
+        r.status() === 200,
+    );
+    await staff.getByRole('button', { name: 'Join video' }).click();
+    const clinMedia = (await (await clinMediaP).json()) as MediaCreds;
     const clinicianBeforeAdmission = await waitForVisitState(
-      clinPage,
+      staff,
       `s.status === 'live' || s.status === 'error'`,
     );
     if (clinicianBeforeAdmission.status !== 'live')
       throw new Error(`clinician could not join: ${JSON.stringify(clinicianBeforeAdmission)}`);
     timings['clinicianLive'] = Date.now() - tClin;
-    const clinMedia = await joinMedia(st, v.visit, clinician.token);
+    await shot(staff, 'clinician-visit-lobby');
 
-    // Before admission: the patient's media request is refused, and a forged join is refused by Janus.
-    await startVisit(patPage, {
-      mediaUrl: '/api/test/media/patient',
-      leaveUrl: '/api/test/leave/patient',
-      role: 'patient',
-    });
-    const mediaRequest = await waitForVisitState(patPage, `s.status === 'error' || s.status === 'live'`);
+    // ------------------------------------------------------------ before admission
+    const mediaRequest = await probeMedia(patient, '/api/patient/media');
     const coreToken = signJanusToken({ secret: st.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 });
-    pages.setMedia('forged', async () => ({
-      ok: true,
-      body: {
-        serverUrl: st.janusWsUrl,
-        room: clinMedia.room,
-        pin: clinMedia.pin,
-        token: randomBytes(24).toString('base64url'),
-        janusToken: coreToken,
-        displayName: participant.split('/').pop() ?? 'patient',
-      },
-    }));
-    await startVisit(patPage, {
-      mediaUrl: '/api/test/media/forged',
-      leaveUrl: '/api/test/leave/patient',
-      role: 'patient',
+    const forged = {
+      serverUrl: clinMedia.serverUrl,
+      room: clinMedia.room,
+      pin: clinMedia.pin,
+      token: randomBytes(24).toString('base64url'),
+      janusToken: coreToken,
+      displayName: 'patient',
+      iceServers: [],
+    };
+    await patient.route(`${gw}/api/test/forged-media`, (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(forged) }),
+    );
+    const forgedJoin = await probeMedia(patient, '/api/test/forged-media');
+    const rawForgedJoinCode = await rawJoin(st.janusWsUrl, {
+      room: clinMedia.room,
+      pin: clinMedia.pin,
+      token: forged.token,
+      coreToken,
     });
-    const forgedJoin = await waitForVisitState(patPage, `s.status === 'error' || s.status === 'live'`);
-    await screenshot(patPage, 'visit-media-patient-not-admitted');
     const inboundSamples: Array<{ bytes: number; packets: number; pcs: number }> = [];
     for (let i = 0; i < 6; i++) {
-      const x = await pageInbound(patPage);
-      inboundSamples.push({ bytes: x.bytes, packets: x.packets, pcs: x.pcs });
-      await new Promise((r) => setTimeout(r, 250));
+      inboundSamples.push(await pageInbound(patient));
+      if (i < 5) await new Promise((r) => setTimeout(r, 250));
     }
+    const patientStatsBefore = await visitStats(patient);
+    const stillWaiting = await patient.locator('#step-waiting').isVisible();
+    await shot(patient, 'patient-waiting-room-not-admitted');
 
-    // Admission: both sides decode video and receive audio.
+    // ------------------------------------------------------------ admission
+    const patMediaP = patient.waitForResponse(isMediaOk('/api/patient/media'), { timeout: 15_000 });
     const tAdmit = Date.now();
-    await admit(st, clinician, participant);
-    await startVisit(patPage, {
-      mediaUrl: '/api/test/media/patient',
-      leaveUrl: '/api/test/leave/patient',
-      role: 'patient',
-    });
-    await waitForStats(patPage, (x) => x.totals.framesDecoded > 0, 'patient decodes video', 15_000);
+    await staff.getByRole('button', { name: /^Admit / }).click();
+    await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    const admitToPatientPageMs = Date.now() - tAdmit;
+    const patientMovedToVisit = await patient.locator('#step-visit').isVisible();
+    const patientVisitStatus = await text(patient, '#visit-status');
+    const patientMedia = (await (await patMediaP).json()) as MediaCreds;
+    await waitForStats(patient, (x) => x.totals.framesDecoded > 0, 'patient decodes video', 15_000);
     const admitToFirstFrameMs = Date.now() - tAdmit;
     const patientStats = await waitForStats(
-      patPage,
+      patient,
       (x) => x.totals.framesDecoded > 5 && x.totals.audioPacketsReceived > 0,
       'patient decodes video and receives audio',
       15_000,
     );
     const clinicianStats = await waitForStats(
-      clinPage,
+      staff,
       (x) => x.totals.framesDecoded > 5 && x.totals.audioPacketsReceived > 0,
       'clinician decodes video and receives audio',
       15_000,
     );
     timings['admitToFlowing'] = Date.now() - tAdmit;
+    await staff.locator('#admitted li').first().waitFor({ state: 'visible' });
+    await shot(staff, 'clinician-in-visit');
+    await shot(patient, 'patient-in-visit');
 
-    // Screen share from the clinician: a second feed the patient subscribes to.
+    // ------------------------------------------------------------ screen share (a second feed)
     const screenShare: VisitMediaResult['screenShare'] = { started: false, patientScreenFrames: 0 };
     try {
-      screenShare.started = await clinPage.evaluate<boolean>(
-        `Promise.race([window.HavenVisit.toggleShare(), new Promise((r) => setTimeout(() => r(false), 8000))])`,
+      await staff.locator('.hv-share').click();
+      await waitForVisitState(staff, 's.sharing === true', 8000);
+      screenShare.started = true;
+      const sx = await waitForStats(
+        patient,
+        (x) => x.feeds.some((f) => f.description === 'screen' && f.framesDecoded > 0),
+        'patient decodes the screen share',
+        10_000,
       );
-      if (screenShare.started) {
-        const sx = await waitForStats(
-          patPage,
-          (x) => x.feeds.some((f) => f.description === 'screen' && f.framesDecoded > 0),
-          'patient decodes the screen share',
-          10_000,
-        );
-        screenShare.patientScreenFrames =
-          sx.feeds.find((f) => f.description === 'screen')?.framesDecoded ?? 0;
-      }
+      screenShare.patientScreenFrames = sx.feeds.find((f) => f.description === 'screen')?.framesDecoded ?? 0;
+      await shot(staff, 'clinician-sharing-screen');
+      await shot(patient, 'patient-sees-screen-share');
     } catch (err) {
       screenShare.error = err instanceof Error ? err.message.slice(0, 300) : String(err);
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const shots = [
-      await screenshot(clinPage, 'visit-media-clinician-in-visit'),
-      await screenshot(patPage, 'visit-media-patient-in-visit'),
-    ];
 
-    // Kick: the patient's media stops; a rejoin is refused (by session and by Janus).
-    const patientMedia = await joinMedia(st, v.visit, v.patientToken);
-    await kick(st, clinician, participant);
+    // ------------------------------------------------------------ kick ("Remove")
+    await staff.getByRole('button', { name: /^Remove / }).click();
     const patientState = await waitForVisitState(
-      patPage,
+      patient,
       `s.status === 'kicked' || s.status === 'error'`,
       10_000,
     );
-    const k1 = await pageInbound(patPage);
+    await patient.locator('#step-over').waitFor({ state: 'visible', timeout: 10_000 });
+    const kickedMessage = await text(patient, '#over-message');
+    const k1 = await pageInbound(patient);
     await new Promise((r) => setTimeout(r, 1500));
-    const k2 = await pageInbound(patPage);
+    const k2 = await pageInbound(patient);
     const clinAfterKick = await waitForStats(
-      clinPage,
+      staff,
       (x) => x.feeds.length === 0,
       'the clinician’s patient tile goes away',
       10_000,
-    ).catch(() => visitStats(clinPage));
-    await startVisit(patPage, {
-      mediaUrl: '/api/test/media/patient',
-      leaveUrl: '/api/test/leave/patient',
-      role: 'patient',
-    });
-    const pageRejoin = await waitForVisitState(patPage, `s.status === 'error' || s.status === 'live'`);
-    const rawRejoinCode = await rawJoin(st, {
+    ).catch(() => visitStats(staff));
+    await staff.locator('#admitted-empty').waitFor({ state: 'visible' });
+    await shot(patient, 'patient-removed');
+    await shot(staff, 'clinician-after-remove');
+    const pageRejoin = await probeMedia(patient, '/api/patient/media');
+    const rawRejoinCode = await rawJoin(st.janusWsUrl, {
       room: patientMedia.room,
       pin: patientMedia.pin,
       token: patientMedia.token,
       coreToken: patientMedia.janusToken,
     });
-    shots.push(await screenshot(patPage, 'visit-media-patient-kicked'));
 
-    // End: the room is gone.
-    await endVisit(st, clinician, v.visit);
+    // ------------------------------------------------------------ end the visit
+    staff.once('dialog', (d) => void d.accept());
+    await staff.locator('#visit-end').click();
+    await staff.locator('#visit-state', { hasText: 'This visit has ended.' }).waitFor({ timeout: 10_000 });
     const clinicianEnd = await waitForVisitState(
-      clinPage,
+      staff,
       `s.status === 'ended' || s.status === 'error'`,
       10_000,
     );
-    const rawJoinCode = await rawJoin(st, {
+    const clinicianPageText = await text(staff, '#visit-state');
+    // The patient's socket closed when they were removed: what the page says when they come back.
+    await patient.goto(`${gw}/join`);
+    await patient.locator('#step-over').waitFor({ state: 'visible' });
+    const patientEndMessage = await text(patient, '#over-message');
+    const rawJoinCode = await rawJoin(st.janusWsUrl, {
       room: clinMedia.room,
       pin: clinMedia.pin,
       token: clinMedia.token,
       coreToken,
     });
-    shots.push(await screenshot(clinPage, 'visit-media-clinician-ended'));
+    await shot(staff, 'clinician-visit-ended');
+    await shot(patient, 'patient-visit-ended');
 
     return {
       timings,
-      gateway: { url: st.gatewayUrl, error: st.gatewayError ? st.gatewayError.slice(0, 500) : null },
-      beforeAdmission: { mediaRequest, forgedJoin, inboundSamples },
+      frontDesk: { link, passcodeDigits: /^\d+$/.test(passcode) ? passcode.length : 0, gatewayUrl: gw },
+      patientFlow: pf,
+      clinicianSawLobby,
+      beforeAdmission: {
+        mediaRequest,
+        forgedJoin,
+        rawForgedJoinCode,
+        inboundSamples,
+        patientStats: patientStatsBefore,
+        stillWaiting,
+      },
       clinicianBeforeAdmission,
-      afterAdmission: { patient: patientStats, clinician: clinicianStats, admitToFirstFrameMs },
+      afterAdmission: {
+        patientMovedToVisit,
+        patientVisitStatus,
+        patient: patientStats,
+        clinician: clinicianStats,
+        admitToFirstFrameMs,
+        admitToPatientPageMs,
+      },
       screenShare,
       kick: {
         patientState,
+        patientPageMessage: kickedMessage,
         inboundDeltaAfterKick: k2.bytes - k1.bytes,
         pageRejoin,
         rawRejoinCode,
         clinicianRemoteFeedsAfterKick: clinAfterKick.feeds.length,
       },
-      end: { clinicianState: clinicianEnd, rawJoinCode },
-      csrf: { ...pages.csrf },
+      end: {
+        clinicianState: clinicianEnd,
+        clinicianPageText,
+        patientPageMessage: patientEndMessage,
+        rawJoinCode,
+      },
+      csrf: await csrf.settle(),
+      cspViolations,
       screenshots: shots,
       totalMs: Date.now() - t0,
     };
@@ -311,7 +413,6 @@ async function main(): Promise<VisitMediaResult> {
     });
   } finally {
     await Promise.all([a?.close(), b?.close()]);
-    await pages?.close();
     await stack?.stop();
   }
 }

@@ -1,0 +1,151 @@
+/**
+ * Helpers for driving the REAL product pages (web/public served by the gateway) from the in-namespace drivers:
+ * staff sign-in/out on `/`, page-side polling of window.HavenVisit (web/public/visit.js), CSRF and CSP watchers,
+ * and a raw Janus join for playing an attacker. Selectors follow web/web.e2e.spec.ts.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page, Request } from 'playwright-core';
+import { SCREENSHOT_DIR } from '../../support/browser';
+import { connectJanusWs } from '../../support/janus';
+import { STACK_PASSWORD, STACK_USERS, type StackRole } from './stack';
+import { waitForVisitState, type VisitState } from './visit-flow';
+
+/** Signs a stack staff user in on the staff app at `gatewayUrl` and waits for their home screen. */
+export async function signIn(page: Page, gatewayUrl: string, role: StackRole): Promise<void> {
+  if (!page.url().startsWith(gatewayUrl)) await page.goto(gatewayUrl);
+  await page.locator('#sign-in').waitFor({ state: 'visible' });
+  await page.getByLabel('Username').fill(STACK_USERS[role]);
+  await page.getByLabel('Password').fill(STACK_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator(role === 'clinician' ? '#console' : '#front-desk').waitFor({ state: 'visible' });
+}
+
+/** Signs the current staff user out and waits for the sign-in form. */
+export async function signOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('#sign-in').waitFor({ state: 'visible' });
+}
+
+/**
+ * The `datetime-local` value (the BROWSER's local time) of the next whole minute at least 5 s away, and the
+ * value 30 minutes later: an appointment "starting now" that scheduling does not reject as past.
+ */
+export function startingNow(page: Page): Promise<{ start: string; end: string }> {
+  return page.evaluate(`(() => {
+    const pad = (n) => String(n).padStart(2, '0');
+    const local = (d) => d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + 'T' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes());
+    const start = new Date(Date.now() + 65000);
+    start.setSeconds(0, 0);
+    return { start: local(start), end: local(new Date(start.getTime() + 30 * 60000)) };
+  })()`);
+}
+
+/** Counts the pages' POSTs to /api/* with and without the double-submit CSRF header. */
+export class CsrfWatcher {
+  readonly counts = { ok: 0, missing: 0, media: 0 };
+  private readonly pending: Array<Promise<void>> = [];
+
+  watch(page: Page): void {
+    page.on('request', (req: Request) => {
+      const url = new URL(req.url());
+      if (req.method() !== 'POST' || !url.pathname.startsWith('/api/')) return;
+      this.pending.push(
+        req.allHeaders().then(
+          (h) => {
+            if (h['x-csrf-token']) this.counts.ok += 1;
+            else this.counts.missing += 1;
+            if (url.pathname.endsWith('/media')) this.counts.media += 1;
+          },
+          () => undefined,
+        ),
+      );
+    });
+  }
+
+  async settle(): Promise<{ ok: number; missing: number; media: number }> {
+    await Promise.all(this.pending);
+    return { ...this.counts };
+  }
+}
+
+/** Collects Content-Security-Policy violations the pages report in their consoles. */
+export function watchCsp(page: Page, into: string[]): void {
+  page.on('console', (msg) => {
+    if (/Content.Security.Policy|Refused to/i.test(msg.text())) into.push(msg.text().slice(0, 300));
+  });
+}
+
+/**
+ * Starts window.HavenVisit on a DETACHED container (the page's visible screen is not touched) with `mediaUrl`,
+ * and waits (bounded) for the outcome: what a tampered client would get if it asked for media now.
+ */
+export async function probeMedia(page: Page, mediaUrl: string, timeoutMs = 15_000): Promise<VisitState> {
+  await page.evaluate(
+    `void window.HavenVisit.start(document.createElement('div'), ${JSON.stringify({
+      mediaUrl,
+      leaveUrl: '/api/nowhere',
+      role: 'patient',
+    })})`,
+  );
+  return waitForVisitState(page, `s.status === 'error' || s.status === 'live'`, timeoutMs);
+}
+
+/** Polls (bounded) a DOM predicate from node (the pages' CSP forbids the eval page.waitForFunction needs). */
+export async function waitForDom(page: Page, expr: string, what: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (let i = 0; i < 2000 && Date.now() < until; i++) {
+    if (await page.evaluate<boolean>(`!!(${expr})`)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${what}: never happened (${expr})`);
+}
+
+/** Removes this suite's old screenshots (`<prefix>*.png`) so a run leaves only its own. */
+export function clearScreenshots(prefix: string): void {
+  try {
+    for (const f of readdirSync(SCREENSHOT_DIR))
+      if (f.startsWith(prefix) && f.endsWith('.png')) rmSync(join(SCREENSHOT_DIR, f), { force: true });
+  } catch {
+    /* no directory yet */
+  }
+}
+
+/** A raw Janus websocket join (publisher) with whatever credentials: 'joined' or the error code. */
+export async function rawJoin(
+  janusWsUrl: string,
+  o: { room: string | number; pin: string; token?: string; coreToken: string },
+): Promise<number | string> {
+  const ws = await connectJanusWs(janusWsUrl);
+  try {
+    const created = await ws.request({ janus: 'create', token: o.coreToken });
+    if (created['janus'] !== 'success') return `create:${JSON.stringify(created['error'])}`;
+    const sessionId = (created['data'] as { id: number }).id;
+    const attached = await ws.request({
+      janus: 'attach',
+      session_id: sessionId,
+      plugin: 'janus.plugin.videoroom',
+      token: o.coreToken,
+    });
+    const handleId = (attached['data'] as { id: number }).id;
+    const reply = await ws.request({
+      janus: 'message',
+      session_id: sessionId,
+      handle_id: handleId,
+      token: o.coreToken,
+      body: {
+        request: 'join',
+        ptype: 'publisher',
+        room: Number(o.room),
+        pin: o.pin,
+        display: 'raw',
+        ...(o.token ? { token: o.token } : {}),
+      },
+    });
+    const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
+    return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
+  } finally {
+    ws.close();
+  }
+}
