@@ -99,6 +99,7 @@ const state = {
   patients: new Map(),
   visits: new Map(),
   current: null, // the open visit's id
+  onVideo: null, // the visit the clinician's camera is in
 };
 
 // ---------------------------------------------------------------- screens
@@ -579,7 +580,7 @@ function renderVisitState(v) {
   $('visit-lock').hidden = ended || v.locked;
   $('visit-unlock').hidden = ended || !v.locked;
   $('visit-end').hidden = ended;
-  $('join-video').hidden = ended;
+  $('join-video').hidden = ended || state.onVideo === state.current;
 }
 
 function participantLabel(p) {
@@ -667,6 +668,19 @@ $('join-video').addEventListener('click', () => {
   }
   hide($('stage-placeholder'));
   state.live?.activity();
+  // While the clinician is on video the button is gone; it comes back when they leave or joining fails.
+  const button = $('join-video');
+  state.onVideo = id;
+  button.hidden = true;
+  const watcher = new MutationObserver(() => {
+    const status = stage.querySelector('[data-status]')?.dataset.status;
+    if (['left', 'error', 'kicked', 'ended'].includes(status)) {
+      watcher.disconnect();
+      state.onVideo = null;
+      button.hidden = status === 'ended' || $('visit-end').hidden;
+    }
+  });
+  watcher.observe(stage, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
   window.HavenVisit.start(stage, {
     mediaUrl: `/api/visits/${id}/media`,
     leaveUrl: `/api/visits/${id}/leave`,
