@@ -15,6 +15,16 @@ import type { VisitService } from './visit-service';
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 type Live = Extract<VisitState, { status: 'open' | 'ended' }>;
 
+/** The response of a participant command: the participant as the command left it. */
+function participantResponse(
+  visitId: string,
+  state: VisitState,
+  participantId: string,
+): { participant: session.Participant | undefined } {
+  const p = (state as Live).participants[participantId];
+  return { participant: p ? participantToProto(visitId, p) : undefined };
+}
+
 /** Dependencies of the handlers. */
 export interface VisitGrpcDeps {
   readonly visits: VisitService;
@@ -149,6 +159,18 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     const { state, etag } = await visits.load(visitId);
     return visitToProto(state as Live, etag);
   };
+  /** Lock or unlock (the owning clinician only), answering with the visit as it is now. */
+  const setLock = async (
+    name: string,
+    ctx: CallContext,
+    type: 'LockVisit' | 'UnlockVisit',
+  ): Promise<{ visit: session.Visit }> => {
+    const principal = requirePrincipal(ctx);
+    const visitId = visitIdOf(name, 'name');
+    requireClinician(principal);
+    await visits.command(visitId, { type, data: { caller: callerOf(principal) } }, commandMetadata(ctx));
+    return { visit: await reloadProto(visitId) };
+  };
 
   return {
     getVisit: async (
@@ -243,8 +265,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const { visitId, participantId } = participantNameOf(request.name, 'name');
       requireClinician(principal);
       const result = await visits.admit(visitId, participantId, callerOf(principal), commandMetadata(ctx));
-      const p = (result.state as Live).participants[participantId];
-      return { participant: p ? participantToProto(visitId, p) : undefined };
+      return participantResponse(visitId, result.state, participantId);
     },
 
     denyParticipant: async (
@@ -259,39 +280,16 @@ export function visitHandlers(deps: VisitGrpcDeps) {
         { type: 'DenyParticipant', data: { caller: callerOf(principal), participantId } },
         commandMetadata(ctx),
       );
-      const p = (result.state as Live).participants[participantId];
-      return { participant: p ? participantToProto(visitId, p) : undefined };
+      return participantResponse(visitId, result.state, participantId);
     },
 
-    lockVisit: async (
-      request: session.LockVisitRequest,
-      ctx: CallContext,
-    ): Promise<session.LockVisitResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.name, 'name');
-      requireClinician(principal);
-      await visits.command(
-        visitId,
-        { type: 'LockVisit', data: { caller: callerOf(principal) } },
-        commandMetadata(ctx),
-      );
-      return { visit: await reloadProto(visitId) };
-    },
+    lockVisit: (request: session.LockVisitRequest, ctx: CallContext): Promise<session.LockVisitResponse> =>
+      setLock(request.name, ctx, 'LockVisit'),
 
-    unlockVisit: async (
+    unlockVisit: (
       request: session.UnlockVisitRequest,
       ctx: CallContext,
-    ): Promise<session.UnlockVisitResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.name, 'name');
-      requireClinician(principal);
-      await visits.command(
-        visitId,
-        { type: 'UnlockVisit', data: { caller: callerOf(principal) } },
-        commandMetadata(ctx),
-      );
-      return { visit: await reloadProto(visitId) };
-    },
+    ): Promise<session.UnlockVisitResponse> => setLock(request.name, ctx, 'UnlockVisit'),
 
     kickParticipant: async (
       request: session.KickParticipantRequest,
@@ -308,8 +306,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
         },
         commandMetadata(ctx),
       );
-      const p = (result.state as Live).participants[participantId];
-      return { participant: p ? participantToProto(visitId, p) : undefined };
+      return participantResponse(visitId, result.state, participantId);
     },
 
     leaveVisit: async (
@@ -325,8 +322,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
         { type: 'LeaveVisit', data: { caller: callerOf(principal), participantId } },
         commandMetadata(ctx),
       );
-      const p = (result.state as Live).participants[participantId];
-      return { participant: p ? participantToProto(visitId, p) : undefined };
+      return participantResponse(visitId, result.state, participantId);
     },
 
     endVisit: async (
