@@ -15,7 +15,7 @@ import { audit, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { connectJanusWs, signJanusToken, startJanus, type JanusHandle } from '../support/janus';
+import { janusRoomExists, startJanus, type JanusHandle } from '../support/janus';
 import { freePort } from '../support/ports';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
@@ -110,31 +110,7 @@ const booking = (
   }),
 });
 
-async function roomExists(room: number): Promise<boolean> {
-  const ws = await connectJanusWs(janus.wsUrl);
-  try {
-    const token = signJanusToken({ secret: janus.tokenSecret!, expiresAt: new Date(Date.now() + 60_000) });
-    const created = await ws.request({ janus: 'create', token });
-    const sessionId = (created['data'] as { id: number }).id;
-    const attached = await ws.request({
-      janus: 'attach',
-      session_id: sessionId,
-      plugin: 'janus.plugin.videoroom',
-      token,
-    });
-    const handleId = (attached['data'] as { id: number }).id;
-    const reply = await ws.request({
-      janus: 'message',
-      session_id: sessionId,
-      handle_id: handleId,
-      token,
-      body: { request: 'exists', room },
-    });
-    return (reply['plugindata'] as { data: { exists: boolean } }).data.exists;
-  } finally {
-    ws.close();
-  }
-}
+const roomExists = (room: number): Promise<boolean> => janusRoomExists(janus.wsUrl, janus.tokenSecret!, room);
 
 /** Polls (bounded: ≤ 15 s, ≤ 150 tries) until `probe` returns a value. */
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {

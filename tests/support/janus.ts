@@ -278,3 +278,33 @@ async function probeInNetns(netns: string, url: string, timeoutMs: number): Prom
     });
   });
 }
+
+/**
+ * Asks a Janus node whether a videoroom exists (a fresh session and handle, signed with the node's token secret).
+ * Throws Error when Janus does not answer.
+ */
+export async function janusRoomExists(wsUrl: string, tokenSecret: string, room: number): Promise<boolean> {
+  const ws = await connectJanusWs(wsUrl);
+  try {
+    const token = signJanusToken({ secret: tokenSecret, expiresAt: new Date(Date.now() + 60_000) });
+    const created = await ws.request({ janus: 'create', token });
+    const sessionId = (created['data'] as { id: number }).id;
+    const attached = await ws.request({
+      janus: 'attach',
+      session_id: sessionId,
+      plugin: 'janus.plugin.videoroom',
+      token,
+    });
+    const handleId = (attached['data'] as { id: number }).id;
+    const reply = await ws.request({
+      janus: 'message',
+      session_id: sessionId,
+      handle_id: handleId,
+      token,
+      body: { request: 'exists', room },
+    });
+    return (reply['plugindata'] as { data: { exists: boolean } }).data.exists;
+  } finally {
+    ws.close();
+  }
+}

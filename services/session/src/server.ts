@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { z } from 'zod';
-import { ValidationError } from '@haven/errors';
+import { UnavailableError, ValidationError } from '@haven/errors';
 import { EventBus, startRelay } from '@haven/bus';
 import type { Subscription } from '@haven/eventstore';
 import { session } from '@haven/proto';
@@ -95,6 +95,7 @@ export async function startSession(
   }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
   idleTimer.unref();
 
+  let grpcService: RunningGrpcService | undefined;
   // The booking consumer's checkpoint lives in NATS (shared by replicas, kept across pod restarts).
   const checkpoints = await bus.checkpoints();
   const subscription: Subscription = await store.subscribe({
@@ -104,11 +105,24 @@ export async function startSession(
       if (event.type === BOOKED) {
         const parent = event.traceparent ? contextFromTraceparent(event.traceparent) : context.active();
         try {
-          await context.with(parent, () =>
-            withSpan('haven.session.open_visit', {}, () =>
-              openVisitForAppointment({ store, janus, roomKey }, event),
-            ),
-          );
+          // Janus may be restarting or every node briefly down: retry, bounded (about a minute), before giving up.
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await context.with(parent, () =>
+                withSpan('haven.session.open_visit', {}, () =>
+                  openVisitForAppointment({ store, janus, roomKey }, event),
+                ),
+              );
+              break;
+            } catch (error) {
+              if (!(error instanceof UnavailableError) || attempt >= 12) throw error;
+              logger.warn(
+                { eventId: event.id, attempt: attempt + 1, err: error },
+                'opening a visit failed; retrying',
+              );
+              await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
+            }
+          }
         } catch (error) {
           // A malformed booking is quarantined (logged without its data) instead of stopping the consumer.
           if (!(error instanceof ValidationError)) throw error;
@@ -137,7 +151,12 @@ export async function startSession(
       }
       await checkpoints.save('session.bookings', event.position);
     },
-    onError: (error) => logger.error({ err: error }, 'booking consumer stopped'),
+    onError: (error) => {
+      // Without the consumer no booking opens a visit: report NOT_SERVING so the orchestrator restarts the
+      // service, which resumes from the checkpoint kept in NATS.
+      logger.error({ err: error }, 'booking consumer stopped');
+      grpcService?.health.setStatus('', 'NOT_SERVING');
+    },
   });
 
   // Janus's HTTP event handler posts here; videoroom publisher joins/leaves become visit events, in order.
@@ -183,7 +202,7 @@ export async function startSession(
     janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
   );
 
-  return serveHavenGrpc({
+  grpcService = await serveHavenGrpc({
     name: 'session',
     store,
     config,
@@ -207,4 +226,5 @@ export async function startSession(
       () => store.close(),
     ],
   });
+  return grpcService;
 }
