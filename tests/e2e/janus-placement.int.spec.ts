@@ -34,7 +34,7 @@ beforeAll(async () => {
   jwks = createServer((_req, res) => res.end(JSON.stringify(issuer.jwks)));
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
   const [grpcPort, httpPort] = await Promise.all([freePort(), freePort()]);
-  session = await startServiceProcess('session', grpcPort!, {
+  session = await startServiceProcess('session', grpcPort, {
     NATS_URL: nats.url,
     HAVEN_JWKS_URL: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks`,
     HAVEN_HTTP_PORT: String(httpPort),

@@ -95,7 +95,8 @@ export async function startSession(
   }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
   idleTimer.unref();
 
-  let grpcService: RunningGrpcService | undefined;
+  // Set once the gRPC server runs; the consumer's error handler (which may fire before) reads it.
+  const serving: { grpc?: RunningGrpcService } = {};
   // The booking consumer's checkpoint lives in NATS (shared by replicas, kept across pod restarts).
   const checkpoints = await bus.checkpoints();
   const subscription: Subscription = await store.subscribe({
@@ -155,7 +156,7 @@ export async function startSession(
       // Without the consumer no booking opens a visit: report NOT_SERVING so the orchestrator restarts the
       // service, which resumes from the checkpoint kept in NATS.
       logger.error({ err: error }, 'booking consumer stopped');
-      grpcService?.health.setStatus('', 'NOT_SERVING');
+      serving.grpc?.health.setStatus('', 'NOT_SERVING');
     },
   });
 
@@ -202,7 +203,7 @@ export async function startSession(
     janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
   );
 
-  grpcService = await serveHavenGrpc({
+  serving.grpc = await serveHavenGrpc({
     name: 'session',
     store,
     config,
@@ -226,5 +227,5 @@ export async function startSession(
       () => store.close(),
     ],
   });
-  return grpcService;
+  return serving.grpc;
 }
