@@ -118,6 +118,16 @@ export interface BusSubscribeOptions {
   readonly maxDeliver?: number;
   /** Delay before a failed event is redelivered (default 1 s). */
   readonly nakDelayMs?: number;
+  /**
+   * Where a new consumer starts: `all` retained events (default) or only events published from now on
+   * (`new`, for live views such as the gateway's WebSocket fan-out). An existing durable keeps its position.
+   */
+  readonly deliver?: 'all' | 'new';
+  /**
+   * The server deletes the consumer after it has had no subscriber for this long (per-instance consumers of
+   * replicas that come and go). Default: kept forever.
+   */
+  readonly inactiveThresholdMs?: number;
   /** Messages pulled per batch (default 32); bounds memory. */
   readonly batch?: number;
   /** Event ids remembered for consumer-side dedup (default 10 000). */
@@ -293,8 +303,11 @@ export class EventBus {
       await this.jsm.consumers.add(BUS_STREAM, {
         durable_name: options.durable,
         ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
+        deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
         filter_subject: serverFilter,
+        ...(options.inactiveThresholdMs !== undefined
+          ? { inactive_threshold: nanos(options.inactiveThresholdMs) }
+          : {}),
         max_deliver: maxDeliver + 1, // the last delivery is only used to quarantine
         ack_wait: nanos(30_000),
         max_ack_pending: Math.max(concurrency * 4, options.batch ?? DEFAULT_BATCH),

@@ -83,3 +83,35 @@ describe('the store-to-bus relay', () => {
     await sub.close();
   });
 });
+
+describe('per-instance consumers', () => {
+  it('can start at new events only, and carry an inactivity threshold so the server removes them', async () => {
+    const bus = await EventBus.create(nc);
+    const jsm = await nc.jetstreamManager();
+    const before = (await jsm.streams.info(BUS_STREAM)).state.messages;
+    await store.append('scheduling.appointment-old-1', 'no_stream', [booked(101)]);
+    const relay = await startRelay({ store, bus, context: 'scheduling' });
+    // The old event is on the bus before the live consumer exists.
+    for (let i = 0; i < 500 && (await jsm.streams.info(BUS_STREAM)).state.messages === before; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect((await jsm.streams.info(BUS_STREAM)).state.messages).toBe(before + 1);
+    const got: string[] = [];
+    const sub = await bus.subscribe({
+      durable: 'live-view-1',
+      subjects: ['haven.bus.scheduling.>'],
+      deliver: 'new',
+      inactiveThresholdMs: 60_000,
+      handler: async (event) => {
+        got.push(String(event.data['appointmentId']));
+      },
+    });
+    await store.append('scheduling.appointment-new-1', 'no_stream', [booked(102)]);
+    await until(() => got.includes('apt-102'), 'the new event');
+    expect(got).not.toContain('apt-101');
+    const info = await jsm.consumers.info(BUS_STREAM, 'live-view-1');
+    expect(info.config.inactive_threshold).toBe(60_000 * 1_000_000);
+    await sub.close();
+    await relay.close();
+  });
+});

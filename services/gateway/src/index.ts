@@ -73,13 +73,16 @@ async function main(): Promise<void> {
   server.on('request', app);
   const unsubscribeRevocations = revocations?.onRevoked((r) => hub.revoked(r));
 
-  // Session events for the WebSocket fan-out: a consumer of this gateway instance's own.
+  // Session events for the WebSocket fan-out: a consumer of this gateway instance's own. It replays the bus's
+  // retained session events first (that is how a restarted gateway knows who is on video), and the server
+  // deletes it ten minutes after this instance is gone, so restarts leave no consumers behind.
   const bus = nats ? await EventBus.connect({ ...nats, name: 'haven-gateway', logger }) : undefined;
   const durable = `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
   const subscription = bus
     ? await bus.subscribe({
         durable,
         subjects: ['haven.bus.session.>'],
+        inactiveThresholdMs: 10 * 60_000,
         handler: async (event) => hub.event(event),
       })
     : undefined;
