@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { AdmitBenchDriverResult } from '../e2e/support/admit-bench-driver';
 import { createNetns, runInNetns } from '../support/netns';
+import { percentile } from './stats';
 
 interface Summary {
   readonly p50: number;
@@ -30,11 +31,6 @@ export interface AdmitBenchResult {
   readonly targets: { readonly p50AtMost300: boolean; readonly p50AtMost1_5xRaw: boolean };
   readonly stackStartMs: number;
   readonly totalMs: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
 }
 
 function summary(samples: readonly number[]): Summary {

@@ -26,6 +26,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
+import { percentile } from './stats';
 
 const PROTO = `
 syntax = "proto3";
@@ -100,11 +101,6 @@ function startBenchTelemetry(): { spans: InMemorySpanExporter; shutdown(): Promi
       disable();
     },
   };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
 }
 
 function stats(samples: readonly number[]): SideStats {

@@ -34,6 +34,7 @@ import {
 import { createTestIssuer } from '@haven/service/testing';
 import { createPasswordHasher } from '../../services/identity/src/password/hasher';
 import { startNatsServer } from '../support/nats-server';
+import { ascending, mean, percentile, round3 } from './stats';
 
 /** Latency summary, milliseconds. */
 export interface Stats {
@@ -45,16 +46,13 @@ export interface Stats {
 }
 
 function stats(samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-  const round = (n: number): number => Math.round(n * 1000) / 1000;
+  const sorted = ascending(samples);
   return {
     n: sorted.length,
-    p50: round(at(50)),
-    p95: round(at(95)),
-    p99: round(at(99)),
-    mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+    p50: round3(percentile(sorted, 50)),
+    p95: round3(percentile(sorted, 95)),
+    p99: round3(percentile(sorted, 99)),
+    mean: round3(mean(sorted)),
   };
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startJanus } from '../support/janus';
 import type { DriverResult } from '../support/media/janus-room-driver';
 import { createNetns, runInNetns } from '../support/netns';
+import { percentile } from './stats';
 
 /** Result of {@link run}. */
 export interface JanusBenchResult {
@@ -19,11 +20,6 @@ export interface JanusBenchResult {
   readonly min: number;
   readonly max: number;
   readonly samples: number[];
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
 }
 
 /**
