@@ -332,6 +332,44 @@ describe('patients', () => {
     );
     expect(error.code).toBe(grpc.status.NOT_FOUND);
   });
+
+  it('lets a break-glass grant for that patient through, and records the use against the grant', async () => {
+    const patientId = await createPatient();
+    const other = await createPatient();
+    const grantId = `bg-${patientId}`;
+    const token = await issuer.sign({
+      sub: 'clin-emergency',
+      role: 'clinician',
+      scope: 'breakglass',
+      bg: grantId,
+      bg_res: `patients/${patientId}`,
+    });
+    const read = await callUnary(
+      client,
+      'getPatient',
+      { name: `patients/${patientId}`, purpose: TREATMENT },
+      clientCallMetadata({ token }),
+    );
+    expect(read.patient?.name).toBe(`patients/${patientId}`);
+    const uses = await store.read(`breakglass.use-${grantId}`);
+    expect(uses.map((e) => [e.type, e.data['resource'], e.actor.id])).toEqual([
+      ['haven.identity.v1.BreakGlassUsed', `patients/${patientId}`, 'clin-emergency'],
+    ]);
+    expect((await store.read(`scheduling.patient_access-${patientId}`)).at(-1)?.data['outcome']).toBe(
+      'granted',
+    );
+    // The grant covers that one patient only.
+    const error = await failure(
+      callUnary(
+        client,
+        'getPatient',
+        { name: `patients/${other}`, purpose: TREATMENT },
+        clientCallMetadata({ token }),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+    expect(await store.read(`breakglass.use-${grantId}`)).toHaveLength(1);
+  });
 });
 
 describe('appointments', () => {

@@ -7,8 +7,10 @@ import { NotFoundError, PreconditionError, ValidationError, isCategory } from '@
 import { openPhi, PhiShreddedError, sealPhi } from '@haven/crypto';
 import { scheduling } from '@haven/proto';
 import {
+  breakGlassCovers,
   commandMetadata,
   handleCommand,
+  recordBreakGlassUse,
   loadAggregate,
   requirePrincipal,
   type CallContext,
@@ -169,8 +171,19 @@ export function getPatient(deps: Deps) {
       why,
     };
     if (!mayReadPatient(deps, principal, patient)) {
-      await recordPhiAccess(deps, { ...access, fields: [], outcome: 'denied' });
-      throw new NotFoundError(`patient ${patientId} not found`);
+      if (breakGlassCovers(principal, `patients/${patientId}`)) {
+        // Emergency access outside normal rights: every use is recorded against the grant (the grant itself
+        // raised an alert for admins and auditors when identity issued it).
+        await recordBreakGlassUse(deps.store, principal, `patients/${patientId}`, {
+          correlationId: ctx.correlationId,
+          service: 'scheduling',
+          action: 'GetPatient',
+          ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+        });
+      } else {
+        await recordPhiAccess(deps, { ...access, fields: [], outcome: 'denied' });
+        throw new NotFoundError(`patient ${patientId} not found`);
+      }
     }
     let phi: Record<string, unknown>;
     try {
