@@ -3,6 +3,7 @@
  * login over real gRPC, failures and lockout, JWKS over HTTP with @haven/service's verifier,
  * refresh rotation and reuse detection.
  */
+import { connect } from 'nats';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -304,6 +305,27 @@ describe('identity service (real NATS, real gRPC)', () => {
     expect(await codeOf(call('refreshToken', { refreshToken: login.tokens?.refreshToken as string }))).toBe(
       grpc.status.UNAUTHENTICATED,
     );
+  });
+
+  it('fans user events out on the bus, but never credentials, sessions or break-glass reasons', async () => {
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const subjects = new Set<string>();
+      // Bounded: the relay runs in the background; wait (≤ 10 s) until the user events are there.
+      for (let i = 0; i < 100; i++) {
+        const info = await jsm.streams.info('HAVEN_BUS', { subjects_filter: 'haven.bus.identity.>' });
+        for (const subject of Object.keys(info.state.subjects ?? {})) subjects.add(subject);
+        if ([...subjects].some((s) => s.startsWith('haven.bus.identity.user.'))) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect([...subjects].some((s) => s.startsWith('haven.bus.identity.user.'))).toBe(true);
+      for (const hidden of ['credential', 'session', 'breakglass']) {
+        expect([...subjects].filter((s) => s.startsWith(`haven.bus.identity.${hidden}.`))).toEqual([]);
+      }
+    } finally {
+      await nc.close();
+    }
   });
 
   it('keeps the signing key file private', async () => {

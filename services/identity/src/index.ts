@@ -2,6 +2,8 @@
  * The identity service: `node services/identity/dist/index.js`.
  * gRPC on HAVEN_GRPC_PORT (50051), JWKS over HTTP on HAVEN_HTTP_PORT (8081).
  */
+import { EventBus, startRelay } from '@haven/bus';
+import type { Subscription } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import {
   createLogger,
@@ -53,7 +55,25 @@ export async function startIdentityService(
   const runtime = await createIdentityRuntime(config, { logger: options.logger });
   let jwks: JwksServer | undefined;
   let grpc: RunningGrpcService | undefined;
+  let bus: EventBus | undefined;
+  let relay: Subscription | undefined;
   try {
+    // User, role, MFA, service-account and alert events fan out on haven.bus.identity.*; credentials (password
+    // hashes, TOTP secrets), sessions (refresh-token digests) and break-glass grants (the written reason) stay
+    // in the store only.
+    bus = await EventBus.connect({
+      servers: config.NATS_URL,
+      name: 'haven-identity-bus',
+      ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+      logger: options.logger,
+    });
+    relay = await startRelay({
+      store: runtime.store,
+      bus,
+      context: 'identity',
+      excludeAggregates: ['credential', 'session', 'breakglass'],
+      logger: options.logger,
+    });
     jwks = await startJwksServer({
       port: config.HAVEN_HTTP_PORT,
       jwks: () => runtime.keys.jwks(),
@@ -78,9 +98,13 @@ export async function startIdentityService(
     });
   } catch (error) {
     await jwks?.close();
+    await relay?.close();
+    await bus?.close();
     await runtime.close();
     throw error;
   }
+  const busConnection = bus;
+  const busRelay = relay;
   const grpcServer = grpc;
   const jwksServer = jwks;
   options.logger.info({ httpPort: jwksServer.port }, 'JWKS served at /.well-known/jwks.json');
@@ -94,6 +118,8 @@ export async function startIdentityService(
       (stopped ??= (async () => {
         await grpcServer.stop();
         await jwksServer.close();
+        await busRelay.close();
+        await busConnection.close();
         await runtime.close();
       })()),
   };
