@@ -1,15 +1,9 @@
+import { PrincipalKind } from '@haven/auth';
 import { UnauthenticatedError } from '@haven/errors';
 import type { Actor } from '@haven/eventstore';
 
-/** The kinds of authenticated caller. */
-export const PrincipalKind = {
-  User: 'user',
-  Patient: 'patient',
-  ServiceAccount: 'service_account',
-  Service: 'service',
-} as const;
-/** One of {@link PrincipalKind}. */
-export type PrincipalKind = (typeof PrincipalKind)[keyof typeof PrincipalKind];
+/** The kinds of authenticated caller: the access policy's own list (one definition, in @haven/auth). */
+export { PrincipalKind };
 
 /** The authenticated caller of an RPC, from a verified token. */
 export interface Principal {

@@ -52,23 +52,11 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: 50051 }).
 /** The parsed configuration. */
 export type IdentityConfig = ReturnType<typeof loadIdentityConfig>;
 
-/** Variables other services read from a shared ConfigMap; tolerated here. */
-const OTHER_SERVICES_VARIABLES = [
-  'HAVEN_KMS',
-  'HAVEN_KEYRING_FILE',
-  'HAVEN_JANUS_WS_URLS',
-  'HAVEN_JANUS_ADMIN_URLS',
-  'HAVEN_JANUS_ADMIN_SECRET',
-  'HAVEN_JANUS_TOKEN_SECRET',
-  'HAVEN_RECORDINGS_DIR',
-  'HAVEN_HOME',
-  'HAVEN_IDENTITY_GRPC_ADDR',
-  'HAVEN_SCHEDULING_GRPC_ADDR',
-  'HAVEN_SESSION_GRPC_ADDR',
-  'HAVEN_RECORDING_GRPC_ADDR',
-  'HAVEN_AUDIT_GRPC_ADDR',
-  'HAVEN_GATEWAY_HTTP_ADDR',
-];
+/**
+ * Variables the dev stack or a shared ConfigMap set that identity does not read, beyond the stack-wide list
+ * `loadConfig` already tolerates (STACK_WIDE_VARIABLES in @haven/service).
+ */
+const OTHER_SERVICES_VARIABLES = ['HAVEN_HOME', 'HAVEN_GATEWAY_HTTP_ADDR'];
 
 /** Parses the environment. Throws ConfigError naming every bad variable. */
 export function loadIdentityConfig(env: Readonly<Record<string, string | undefined>> = process.env) {

@@ -6,20 +6,11 @@
  * (`identity.credential-<userId>`, see ../credential/credential.ts) which is never published on
  * the bus. Invite tokens appear here only as a SHA-256 digest of a 256-bit random token.
  */
+import { ROLES, Role } from '@haven/auth';
 import { lockoutState, type LockoutPolicy } from './lockout';
 
-/** Staff roles. Patients and service accounts are principals, not users with a role. */
-export const Role = {
-  Admin: 'admin',
-  Clinician: 'clinician',
-  FrontDesk: 'front_desk',
-  Auditor: 'auditor',
-} as const;
-/** One of the {@link Role} values. */
-export type Role = (typeof Role)[keyof typeof Role];
-
-/** All roles, for validation and enumeration. */
-export const ROLES: readonly Role[] = Object.values(Role);
+/** Staff roles (the access policy's own list). Patients and service accounts are principals, not users with a role. */
+export { ROLES, Role };
 
 /** True when `value` names a {@link Role}. */
 export function isRole(value: string): value is Role {
