@@ -13,8 +13,7 @@
  * The publisher's trace context rides in `traceparent`/`tracestate` headers; each delivery runs in a
  * `haven.bus.consume` span whose parent is the publisher's span.
  */
-import { closeNatsConnection } from '@haven/eventstore';
-import { readFileSync } from 'node:fs';
+import { closeNatsConnection, connectNats } from '@haven/eventstore';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -22,11 +21,8 @@ import {
   NatsError,
   RetentionPolicy,
   StorageType,
-  connect,
-  credsAuthenticator,
   headers as natsHeaders,
   nanos,
-  type ConnectionOptions,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -199,19 +195,10 @@ export class EventBus {
 
   /** Connects to NATS; `close()` drains the connection. Throws UnavailableError when it cannot. */
   static async connect(options: EventBusConnectOptions): Promise<EventBus> {
-    const opts: ConnectionOptions = {
-      servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
-      name: options.name,
-      maxReconnectAttempts: -1,
-    };
-    if (options.credsFile !== undefined)
-      opts.authenticator = credsAuthenticator(readFileSync(options.credsFile));
-    let nc: NatsConnection;
-    try {
-      nc = await connect(opts);
-    } catch (err) {
-      throw translate(err, 'connect');
-    }
+    const nc = await connectNats(
+      { servers: options.servers, name: options.name, credsFile: options.credsFile },
+      'bus: connect',
+    );
     try {
       return new EventBus(nc, await nc.jetstreamManager(), true, options.logger ?? silent);
     } catch (err) {

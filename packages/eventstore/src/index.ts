@@ -28,4 +28,5 @@ export {
 export { KurrentDbEventStore } from './kurrentdb';
 export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';
-export { closeNatsConnection } from './nats-close';
+export { closeNatsConnection, connectNats } from './nats-close';
+export type { NatsConnectOptions } from './nats-close';

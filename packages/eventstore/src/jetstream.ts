@@ -26,7 +26,6 @@
  * each expecting the previous one's sequence; a crash in the middle leaves a prefix of the batch stored (never
  * an interleaving). Retrying the same batch (same ids) completes it idempotently.
  */
-import { readFileSync } from 'node:fs';
 import {
   DeliverPolicy,
   DiscardPolicy,
@@ -34,11 +33,8 @@ import {
   NatsError,
   RetentionPolicy,
   StorageType,
-  connect,
-  credsAuthenticator,
   headers as natsHeaders,
   nanos,
-  type ConnectionOptions,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -55,7 +51,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '@haven/errors';
-import { closeNatsConnection } from './nats-close';
+import { closeNatsConnection, connectNats } from './nats-close';
 import type { EventEnvelope, NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
@@ -239,20 +235,10 @@ export class JetStreamEventStore implements EventStore {
    * Throws UnavailableError when the server cannot be reached or has no JetStream.
    */
   static async connect(options: JetStreamConnectOptions): Promise<JetStreamEventStore> {
-    const connectOptions: ConnectionOptions = {
-      servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
-      name: options.name ?? 'haven-eventstore',
-      maxReconnectAttempts: -1,
-    };
-    if (options.credsFile !== undefined) {
-      connectOptions.authenticator = credsAuthenticator(readFileSync(options.credsFile));
-    }
-    let nc: NatsConnection;
-    try {
-      nc = await connect(connectOptions);
-    } catch (err) {
-      throw translate(err, 'connect');
-    }
+    const nc = await connectNats(
+      { servers: options.servers, name: options.name ?? 'haven-eventstore', credsFile: options.credsFile },
+      'event store: connect',
+    );
     try {
       return await JetStreamEventStore.open(nc, true, options);
     } catch (err) {

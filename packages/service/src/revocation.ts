@@ -9,17 +9,13 @@
  * {@link RevocationFeed} keeps them in a bounded in-memory set; `createJwtVerifier({ isRevoked })` and
  * `createVerifierFromConfig(config, { revocations })` refuse revoked principals.
  */
-import { closeNatsConnection } from '@haven/eventstore';
-import { readFileSync } from 'node:fs';
+import { closeNatsConnection, connectNats } from '@haven/eventstore';
 import {
-  connect,
   consumerOpts,
-  credsAuthenticator,
   DiscardPolicy,
   JSONCodec,
   RetentionPolicy,
   StorageType,
-  type ConnectionOptions,
   type JetStreamClient,
   type JetStreamSubscription,
   type NatsConnection,
@@ -175,20 +171,11 @@ export interface RevocationFeedOptions extends RevocationNatsOptions, Revocation
 
 const codec = JSONCodec<Partial<SessionRevoked> & { type?: string }>();
 
-async function connectNats(options: RevocationNatsOptions, defaultName: string): Promise<NatsConnection> {
-  const connectOptions: ConnectionOptions = {
-    servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
-    name: options.name ?? defaultName,
-    maxReconnectAttempts: -1,
-  };
-  if (options.credsFile !== undefined) {
-    connectOptions.authenticator = credsAuthenticator(readFileSync(options.credsFile));
-  }
-  try {
-    return await connect(connectOptions);
-  } catch (error) {
-    throw new UnavailableError('cannot connect to NATS for revocations', { cause: error });
-  }
+function connectRevocationNats(options: RevocationNatsOptions, defaultName: string): Promise<NatsConnection> {
+  return connectNats(
+    { servers: options.servers, name: options.name ?? defaultName, credsFile: options.credsFile },
+    'revocations',
+  );
 }
 
 /**
@@ -255,7 +242,7 @@ export class RevocationFeed {
    * finish within `readyTimeoutMs`.
    */
   static async connect(options: RevocationFeedOptions): Promise<RevocationFeed> {
-    const nc = await connectNats(options, 'haven-revocations');
+    const nc = await connectRevocationNats(options, 'haven-revocations');
     const feed = new RevocationFeed(nc, new RevocationSet(options), options.logger);
     try {
       await feed.start(options.readyTimeoutMs ?? 10_000);
@@ -351,7 +338,7 @@ export class RevocationPublisher {
 
   /** Connects and ensures the stream exists. Throws UnavailableError when NATS or JetStream refuses. */
   static async connect(options: RevocationNatsOptions): Promise<RevocationPublisher> {
-    const nc = await connectNats(options, 'haven-revocation-publisher');
+    const nc = await connectRevocationNats(options, 'haven-revocation-publisher');
     try {
       return await RevocationPublisher.open(nc, { ownsConnection: true });
     } catch (error) {

@@ -2,13 +2,11 @@
  * Wiring of the scheduling service: configuration → event store, keyring, patient key store, patient-token
  * key → read model and session follower → gRPC server + JWKS over HTTP. Used by index.ts and by tests.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
-import { UnavailableError } from '@haven/errors';
+import type { NatsConnection } from 'nats';
 import { z } from 'zod';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
-import type { EventStore, Subscription } from '@haven/eventstore';
+import { connectNats, type EventStore, type Subscription } from '@haven/eventstore';
 import {
   connectEventStore,
   createBaseConfigSchema,
@@ -88,7 +86,11 @@ export async function startScheduling(
     dataDir,
     audience: config.HAVEN_JWT_AUDIENCE,
   });
-  const nc = await connectNats(config);
+  const nc = await connectNats({
+    servers: config.NATS_URL,
+    name: 'haven-scheduling',
+    credsFile: config.NATS_CREDS_FILE,
+  });
   let rawStore: EventStore;
   try {
     rawStore = await connectEventStore(config, 'scheduling');
@@ -154,21 +156,6 @@ export async function startScheduling(
     await http?.close();
     await closeStore(rawStore, subscriptions, nc);
     throw error;
-  }
-}
-
-async function connectNats(config: SchedulingConfig): Promise<NatsConnection> {
-  const options: ConnectionOptions = {
-    servers: config.NATS_URL,
-    name: 'haven-scheduling',
-    maxReconnectAttempts: -1,
-  };
-  if (config.NATS_CREDS_FILE)
-    options.authenticator = credsAuthenticator(readFileSync(config.NATS_CREDS_FILE));
-  try {
-    return await connect(options);
-  } catch (error) {
-    throw new UnavailableError(`NATS at ${config.NATS_URL} is not reachable`, { cause: error });
   }
 }
 
