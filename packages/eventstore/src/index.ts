@@ -28,5 +28,5 @@ export {
 export { KurrentDbEventStore } from './kurrentdb';
 export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';
-export { closeNatsConnection, connectNats } from './nats-close';
-export type { NatsConnectOptions } from './nats-close';
+export { closeNatsConnection, connectNats } from './nats-connection';
+export type { NatsConnectOptions } from './nats-connection';

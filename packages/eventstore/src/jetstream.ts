@@ -51,7 +51,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '@haven/errors';
-import { closeNatsConnection, connectNats } from './nats-close';
+import { closeNatsConnection, connectNats } from './nats-connection';
 import type { EventEnvelope, NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
