@@ -1,20 +1,20 @@
 /**
  * Event store append latency: JetStreamEventStore.append (envelope, expected revision, one event each)
  * against raw `js.publish` of a similar payload, in the same process against the same nats-server,
- * in alternating blocks so both see the same conditions.
+ * in alternating blocks so both see the same conditions, over the same connection (connectNats, as the services open it).
  *
  *   npx ts-node --transpile-only tests/bench/eventstore.bench.ts
  *
  * Targets (reported, not enforced): store p50 ≤ 1.5 × raw p50, and ≥ 5000 appends/s.
  */
-import { connect } from 'nats';
 import { JetStreamEventStore } from '../../packages/eventstore/src/jetstream';
 import { newEvent, streamName } from '../../packages/eventstore/src/ids';
+import { connectNats } from '../../packages/eventstore/src/nats-connection';
 import { startNatsServer } from '../support/nats-server';
 
-const N = 2000;
+const N = 5000;
 const BLOCK = 100;
-const WARMUP = 200;
+const WARMUP = 1000;
 
 interface Stats {
   readonly n: number;
@@ -40,7 +40,8 @@ function stats(samples: number[], totalMs: number): Stats {
 /** Runs the benchmark; returns the numbers (also printed as JSON when run directly). */
 export async function run(): Promise<Record<string, unknown>> {
   const server = await startNatsServer();
-  const nc = await connect({ servers: server.url });
+  // The connection every Haven service opens (connectNats), shared by both sides.
+  const nc = await connectNats({ servers: server.url, name: 'bench' });
   try {
     const store = await JetStreamEventStore.create(nc);
     const js = nc.jetstream();

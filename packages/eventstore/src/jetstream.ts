@@ -70,15 +70,14 @@ export const EVENT_STORE_STREAM = 'HAVEN_ES';
 export const EVENT_STORE_SUBJECT_PREFIX = 'haven.es';
 
 /**
- * Headers carrying envelope metadata next to the JSON body (the body holds the whole envelope; headers hold
- * what the store reads without parsing it, kept few because every header costs on the hot path: the stream
- * name is the subject, correlation/causation are in the body).
+ * Headers the store reads without parsing the JSON body. Kept to the two it needs, because every header costs
+ * on the append hot path (client encoding, server parsing and storage): the event id travels as `Nats-Msg-Id`
+ * (the server's dedup key, stored with the message) and the revision as `Haven-Revision`. Everything else
+ * (type, stream, correlation, causation, traceparent) is in the body.
  */
 export const EventHeaders = {
-  EventId: 'Haven-Event-Id',
+  EventId: 'Nats-Msg-Id',
   Revision: 'Haven-Revision',
-  EventType: 'Haven-Event-Type',
-  Traceparent: 'traceparent',
 } as const;
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -200,6 +199,7 @@ export class JetStreamEventStore implements EventStore {
   private readonly duplicateWindowMs: number;
   private readonly replicas: number;
   private streamReady: Promise<void> | undefined;
+  private streamExists = false;
   private readonly tails = new Map<string, Tail>();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
@@ -276,7 +276,8 @@ export class JetStreamEventStore implements EventStore {
     validateBatch(events);
     return await withSpan('haven.eventstore.append', async () => {
       try {
-        await this.ensureStream();
+        const ready = this.ensureStream();
+        if (ready) await ready;
         return await this.appendChecked(stream, expected, events);
       } catch (err) {
         if (err instanceof ConcurrencyError || err instanceof ValidationError) this.tails.delete(stream);
@@ -362,7 +363,7 @@ export class JetStreamEventStore implements EventStore {
       try {
         ack = await this.js.publish(subject, encodeEnvelope(envelope), {
           msgID: event.id,
-          headers: envelopeHeaders(envelope),
+          headers: envelopeHeaders(revision),
           expect: { lastSubjectSequence: state.seq },
         });
       } catch (err) {
@@ -513,7 +514,8 @@ export class JetStreamEventStore implements EventStore {
     const contexts = options.contexts?.map(contextOfFilter);
     let messages;
     try {
-      await this.ensureStream();
+      const ready = this.ensureStream();
+      if (ready) await ready;
       const opts: Partial<OrderedConsumerOptions> =
         options.from === 'start'
           ? {}
@@ -570,11 +572,17 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /** Creates the HAVEN_ES stream when it does not exist yet (once per store instance). */
-  private ensureStream(): Promise<void> {
-    this.streamReady ??= this.createStream().catch((err: unknown) => {
-      this.streamReady = undefined;
-      throw err;
-    });
+  private ensureStream(): Promise<void> | undefined {
+    if (this.streamExists) return undefined; // the hot path: no promise, no microtask
+    this.streamReady ??= this.createStream().then(
+      () => {
+        this.streamExists = true;
+      },
+      (err: unknown) => {
+        this.streamReady = undefined;
+        throw err;
+      },
+    );
     return this.streamReady;
   }
 
@@ -613,11 +621,8 @@ function describeTail(tail: Tail): string {
   return tail.seq === 0 ? 'no_stream' : tail.revision.toString();
 }
 
-function envelopeHeaders(envelope: EventEnvelope): MsgHdrs {
+function envelopeHeaders(revision: bigint): MsgHdrs {
   const h = natsHeaders();
-  h.set(EventHeaders.EventId, envelope.id);
-  h.set(EventHeaders.Revision, envelope.revision.toString());
-  h.set(EventHeaders.EventType, envelope.type);
-  if (envelope.traceparent !== undefined) h.set(EventHeaders.Traceparent, envelope.traceparent);
+  h.set(EventHeaders.Revision, revision.toString());
   return h;
 }
