@@ -2,8 +2,8 @@
  * Overhead of the Haven gRPC stack: a unary echo through `startGrpcService` (bearer-token auth against a local
  * JWKS with the verified-token cache, OpenTelemetry server span + RED metrics through the production pipeline
  * (allow-list, batch span processor, periodic metric reader) with in-memory exporters, correlation id, deadline handling, error mapping) versus a bare @grpc/grpc-js server with
- * the same definition. Same process, same client code and metadata, 127.0.0.1, serial calls, alternating
- * blocks after a warm-up. `run()` returns JSON; target p50 ratio <= 1.3.
+ * the same definition. Same process, same client code and metadata, 127.0.0.1, serial calls alternating call by
+ * call after a warm-up. `run()` returns JSON; target p50 ratio <= 1.3.
  * Stand-alone: `node -r ts-node/register/transpile-only tests/bench/grpc.bench.ts [callsPerSide]`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,7 +58,8 @@ export interface GrpcBenchResult {
   readonly p99Ratio: number;
   readonly target: 1.3;
   readonly withinTarget: boolean;
-  readonly blocks: number;
+  /** How the two sides were run: call by call, alternating. */
+  readonly order: 'interleaved';
   readonly warmupPerSide: number;
 }
 
@@ -137,14 +138,12 @@ function once(client: EchoClient, metadata: grpc.Metadata): Promise<number> {
 }
 
 /**
- * Runs the benchmark: `callsPerSide` (default 5000, max 50 000) measured calls per server in 10 alternating
- * blocks after 500 warm-up calls each. Throws when any call fails.
+ * Runs the benchmark: `callsPerSide` (default 5000, max 50 000) measured calls per server, alternating call by
+ * call, after 1000 warm-up calls each. Throws when any call fails.
  */
 export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBenchResult> {
   const callsPerSide = Math.min(Math.max(opts.callsPerSide ?? 5000, 100), 50_000);
-  const blocks = 10;
-  const perBlock = Math.ceil(callsPerSide / blocks);
-  const warmup = 500;
+  const warmup = 1000;
 
   const dir = mkdtempSync(join(tmpdir(), 'haven-grpc-bench-'));
   const telemetry = startBenchTelemetry();
@@ -231,25 +230,20 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
     }
     telemetry.spans.reset();
 
+    // Calls alternate one by one (haven, bare, bare, haven, …) so both sides see the same machine at the same
+    // moment: on a shared machine the speed drifts between seconds, and blocks of calls would measure the drift.
     const havenSamples: number[] = [];
     const bareSamples: number[] = [];
-    for (let b = 0; b < blocks; b++) {
-      const order: Array<[EchoClient, number[]]> =
-        b % 2 === 0
-          ? [
-              [havenClient, havenSamples],
-              [bareClient, bareSamples],
-            ]
-          : [
-              [bareClient, bareSamples],
-              [havenClient, havenSamples],
-            ];
-      for (const [client, samples] of order) {
-        for (let i = 0; i < perBlock; i++) samples.push(await once(client, metadata));
+    for (let i = 0; i < callsPerSide; i++) {
+      if (i % 2 === 0) {
+        havenSamples.push(await once(havenClient, metadata));
+        bareSamples.push(await once(bareClient, metadata));
+      } else {
+        bareSamples.push(await once(bareClient, metadata));
+        havenSamples.push(await once(havenClient, metadata));
       }
-      telemetry.spans.reset(); // keep the in-memory exporter small
+      if (i % 500 === 499) telemetry.spans.reset(); // keep the in-memory exporter small
     }
-
     const h = stats(havenSamples);
     const r = stats(bareSamples);
     const p50Ratio = Math.round((h.p50 / r.p50) * 100) / 100;
@@ -262,7 +256,7 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
       p99Ratio: Math.round((h.p99 / r.p99) * 100) / 100,
       target: 1.3,
       withinTarget: p50Ratio <= 1.3,
-      blocks,
+      order: 'interleaved',
       warmupPerSide: warmup,
     };
   } finally {

@@ -94,13 +94,13 @@ describe('startGrpcService with the access policy', () => {
     expect(span?.attributes['rpc.grpc.status_code']).toBe(grpc.status.PERMISSION_DENIED);
     const metrics = await telemetry.metricReader.collectMetrics();
     const point = metrics
-      .find((m) => m.descriptor.name === 'haven.rpc.requests')
+      .find((m) => m.descriptor.name === 'haven.rpc.duration')
       ?.dataPoints.find(
         (p) =>
           p.attributes['rpc.method'] === 'BookAppointment' &&
           p.attributes['rpc.grpc.status_code'] === grpc.status.PERMISSION_DENIED,
       );
-    expect(point?.value).toBe(1);
+    expect((point?.value as { count?: number } | undefined)?.count).toBe(1);
   });
 
   it('lets a listed role through to the handler', async () => {

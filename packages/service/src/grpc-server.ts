@@ -26,6 +26,7 @@ import type { RpcMetrics } from '@haven/telemetry';
 import { grpcErrorFromHavenError } from './grpc-errors';
 import type { Logger } from './logger';
 import type { Principal } from './principal';
+import type { TokenVerifier } from './jwt';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -79,7 +80,7 @@ export interface GrpcServiceOptions {
   readonly host?: string;
   readonly services: readonly ServiceRegistration[];
   readonly auth: {
-    readonly verifier: { verify(token: string): Promise<Principal> };
+    readonly verifier: TokenVerifier;
     /**
      * Full paths of methods callable without a token, e.g. `/haven.identity.v1.IdentityService/Login`. With
      * `authorization: 'policy'` the table's public methods are public anyway; each path given here must be
@@ -159,7 +160,7 @@ function splitPath(path: string): { service: string; method: string } {
 }
 
 interface WrapDeps {
-  readonly verifier: { verify(token: string): Promise<Principal> };
+  readonly verifier: TokenVerifier;
   readonly isPublic: boolean;
   /** Undefined: authentication only (`authorization: 'none'`). */
   readonly authorize:
@@ -290,46 +291,34 @@ function wrapUnary(
         deps.logger.warn({ err: error }, 'access refusal hook failed');
       }
     };
-    const run = async (): Promise<unknown> => {
-      let principal: Principal | undefined;
-      if (!deps.isPublic) {
-        const refuse = (error: HavenError): HavenError => {
-          if (error instanceof UnauthenticatedError) {
-            report({ method: path, kind: 'unauthenticated', reason: error.message, correlationId });
-          }
-          return error;
-        };
-        const auth = firstString(metadata, 'authorization');
-        const m = auth !== undefined ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-        if (!m?.[1]) throw refuse(new UnauthenticatedError('missing bearer token'));
-        try {
-          principal = await deps.verifier.verify(m[1]);
-        } catch (error) {
-          if (error instanceof HavenError) throw refuse(error);
-          throw refuse(new UnauthenticatedError('invalid token', { cause: error }));
-        }
-        if (deps.authorize) {
-          const decision = deps.authorize(path, principal);
-          if (!decision.allowed) {
-            deps.logger.info(
-              { rpc: path, correlationId, principalKind: principal.kind, role: principal.role },
-              'call refused by the access policy',
-            );
-            report({
-              method: path,
-              kind: 'policy',
-              reason: decision.reason,
-              principal: {
-                kind: principal.kind,
-                id: principal.id,
-                ...(principal.role !== undefined ? { role: principal.role } : {}),
-              },
-              correlationId,
-            });
-            throw new PolicyDeniedError(decision.reason);
-          }
-        }
+    const refuse = (error: HavenError): HavenError => {
+      if (error instanceof UnauthenticatedError) {
+        report({ method: path, kind: 'unauthenticated', reason: error.message, correlationId });
       }
+      return error;
+    };
+    const authorize = (principal: Principal): void => {
+      if (!deps.authorize) return;
+      const decision = deps.authorize(path, principal);
+      if (decision.allowed) return;
+      deps.logger.info(
+        { rpc: path, correlationId, principalKind: principal.kind, role: principal.role },
+        'call refused by the access policy',
+      );
+      report({
+        method: path,
+        kind: 'policy',
+        reason: decision.reason,
+        principal: {
+          kind: principal.kind,
+          id: principal.id,
+          ...(principal.role !== undefined ? { role: principal.role } : {}),
+        },
+        correlationId,
+      });
+      throw new PolicyDeniedError(decision.reason);
+    };
+    const invoke = (principal: Principal | undefined): unknown => {
       if (!handler) throw new NotImplementedSignal(`${path} is not implemented`);
       const ctx: CallContext = {
         principal,
@@ -351,15 +340,50 @@ function wrapUnary(
       };
       return handler(call.request, ctx);
     };
-
-    context.with(trace.setSpan(parent, span), run).then(
-      (response) => answer(null, response),
-      (error: unknown) =>
-        error instanceof NotImplementedSignal
-          ? answer(makeError(grpc.status.UNIMPLEMENTED, error.message))
-          : answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error),
-    );
+    // Authenticate, authorize, run the handler. A caller whose token is already verified (the usual case)
+    // goes straight through without an asynchronous step; otherwise the token is verified first.
+    const run = (): unknown => {
+      if (deps.isPublic) return invoke(undefined);
+      const auth = firstString(metadata, 'authorization');
+      const m = auth !== undefined ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+      const token = m?.[1];
+      if (!token) throw refuse(new UnauthenticatedError('missing bearer token'));
+      const known = deps.verifier.verifyCached?.(token);
+      if (known) {
+        authorize(known);
+        return invoke(known);
+      }
+      return deps.verifier.verify(token).then(
+        (principal) => {
+          authorize(principal);
+          return invoke(principal);
+        },
+        (error: unknown) => {
+          if (error instanceof HavenError) throw refuse(error);
+          throw refuse(new UnauthenticatedError('invalid token', { cause: error }));
+        },
+      );
+    };
+    const fail = (error: unknown): void => {
+      if (error instanceof NotImplementedSignal) answer(makeError(grpc.status.UNIMPLEMENTED, error.message));
+      else answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error);
+    };
+    let result: unknown;
+    try {
+      result = context.with(trace.setSpan(parent, span), run);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (isPromiseLike(result)) result.then((response) => answer(null, response), fail);
+    else answer(null, result);
   };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function serviceNameOf(definition: grpc.ServiceDefinition): string {

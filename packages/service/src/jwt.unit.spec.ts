@@ -107,6 +107,31 @@ describe('createJwtVerifier', () => {
     await expect(cached.verify(token)).rejects.toThrow(/expired/);
   });
 
+  it('answers verifyCached only for a token it verified, until expiry or revocation', async () => {
+    let now = Date.now();
+    let revoked = false;
+    const v = createJwtVerifier({
+      jwks: issuer.jwks,
+      issuer: 'haven-identity',
+      audience: 'haven',
+      now: () => now,
+      clockToleranceSec: 0,
+      isRevoked: () => revoked,
+    });
+    const token = await issuer.sign({ sub: 'u-3' }, { expiresIn: 30 });
+    expect(v.verifyCached?.(token)).toBeUndefined();
+    await v.verify(token);
+    expect(v.verifyCached?.(token)).toMatchObject({ id: 'u-3' });
+    revoked = true;
+    expect(v.verifyCached?.(token)).toBeUndefined();
+    await expect(v.verify(token)).rejects.toThrow(/revoked/);
+    revoked = false;
+    await v.verify(token);
+    now += 31_000;
+    expect(v.verifyCached?.(token)).toBeUndefined();
+    expect(v.verifyCached?.('not-a-token')).toBeUndefined();
+  });
+
   it('needs exactly one key source', () => {
     expect(() => createJwtVerifier({ issuer: 'a', audience: 'b' })).toThrow(TypeError);
   });

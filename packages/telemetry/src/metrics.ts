@@ -20,14 +20,11 @@ export interface RpcMetrics {
 }
 
 /**
- * Creates the gRPC RED instruments on `meter`: counter `haven.rpc.requests` and histogram
- * `haven.rpc.duration` (ms), both with `rpc.service`, `rpc.method`, `rpc.grpc.status_code`.
+ * Creates the gRPC RED instrument on `meter`: histogram `haven.rpc.duration` (ms) with `rpc.service`,
+ * `rpc.method`, `rpc.grpc.status_code`. One instrument gives all three signals: its count is the rate (by
+ * status code, so errors too) and its buckets the duration; a separate counter would double the per-call cost.
  */
 export function createRpcMetrics(meter: Meter): RpcMetrics {
-  const requests = meter.createCounter('haven.rpc.requests', {
-    description: 'gRPC calls handled, by status code',
-    unit: '{request}',
-  });
   const duration = meter.createHistogram('haven.rpc.duration', {
     description: 'gRPC call duration',
     unit: 'ms',
@@ -40,7 +37,6 @@ export function createRpcMetrics(meter: Meter): RpcMetrics {
         [ATTR_RPC_METHOD]: method,
         [ATTR_RPC_GRPC_STATUS_CODE]: code,
       };
-      requests.add(1, attributes);
       duration.record(durationMs, attributes);
     },
   };
@@ -53,14 +49,10 @@ export interface HttpMetrics {
 }
 
 /**
- * Creates the HTTP RED instruments on `meter`: counter `haven.http.requests` and histogram
- * `haven.http.duration` (ms), with `http.request.method`, `http.route`, `http.response.status_code`.
+ * Creates the HTTP RED instrument on `meter`: histogram `haven.http.duration` (ms) with `http.request.method`,
+ * `http.route`, `http.response.status_code`; its count is the request rate.
  */
 export function createHttpMetrics(meter: Meter): HttpMetrics {
-  const requests = meter.createCounter('haven.http.requests', {
-    description: 'HTTP requests handled, by status',
-    unit: '{request}',
-  });
   const duration = meter.createHistogram('haven.http.duration', {
     description: 'HTTP request duration',
     unit: 'ms',
@@ -73,7 +65,6 @@ export function createHttpMetrics(meter: Meter): HttpMetrics {
         [ATTR_HTTP_ROUTE]: route,
         [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
       };
-      requests.add(1, attributes);
       duration.record(durationMs, attributes);
     },
   };
