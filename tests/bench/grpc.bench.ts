@@ -26,7 +26,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
-import { percentile } from './stats';
+import { interleaved, percentile } from './stats';
 
 const PROTO = `
 syntax = "proto3";
@@ -230,20 +230,15 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
     }
     telemetry.spans.reset();
 
-    // Calls alternate one by one (haven, bare, bare, haven, …) so both sides see the same machine at the same
-    // moment: on a shared machine the speed drifts between seconds, and blocks of calls would measure the drift.
-    const havenSamples: number[] = [];
-    const bareSamples: number[] = [];
-    for (let i = 0; i < callsPerSide; i++) {
-      if (i % 2 === 0) {
-        havenSamples.push(await once(havenClient, metadata));
-        bareSamples.push(await once(bareClient, metadata));
-      } else {
-        bareSamples.push(await once(bareClient, metadata));
-        havenSamples.push(await once(havenClient, metadata));
-      }
-      if (i % 500 === 499) telemetry.spans.reset(); // keep the in-memory exporter small
-    }
+    // Calls alternate one by one (see `interleaved`).
+    const { a: havenSamples, b: bareSamples } = await interleaved(
+      callsPerSide,
+      () => once(havenClient, metadata),
+      () => once(bareClient, metadata),
+      (i) => {
+        if (i % 500 === 499) telemetry.spans.reset(); // keep the in-memory exporter small
+      },
+    );
     const h = stats(havenSamples);
     const r = stats(bareSamples);
     const p50Ratio = Math.round((h.p50 / r.p50) * 100) / 100;

@@ -15,3 +15,30 @@ export const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 /** Arithmetic mean; 0 for no samples. */
 export const mean = (samples: readonly number[]): number =>
   samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+
+/**
+ * Runs `a` and `b` `n` times each, alternating call by call (a b, b a, a b, …) so both see the machine at the
+ * same moment: on a shared machine the speed drifts from one second to the next, and blocks of calls would
+ * measure the drift instead of the difference. Each call resolves to its own latency (ms). `every(i)` runs
+ * after pair `i` (e.g. to trim an in-memory exporter).
+ */
+export async function interleaved(
+  n: number,
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+  every?: (i: number) => void,
+): Promise<{ a: number[]; b: number[] }> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+    every?.(i);
+  }
+  return { a: as, b: bs };
+}
