@@ -1,6 +1,7 @@
 /**
  * Wiring of the audit service: it follows every context of the event store from its own checkpoint (the last
- * record in its log), records each event once, and answers audit queries over gRPC.
+ * record in its log), records each event once as a leaf of its Merkle ledger, anchors signed tree heads in the
+ * event store, re-verifies the log, and answers audit queries and proofs over gRPC.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -15,6 +16,8 @@ import {
 } from '@haven/service';
 import { auditHandlers } from './api/grpc';
 import { AuditLog } from './log/audit-log';
+import { Ledger } from './log/ledger';
+import { LedgerKeeper, type LedgerKeeperOptions } from './log/ledger-keeper';
 
 export const AUDIT_GRPC_PORT = 50055;
 export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_PORT }).safeExtend({
@@ -26,15 +29,22 @@ export type AuditConfig = z.output<typeof auditConfigSchema>;
 export async function startAudit(
   config: AuditConfig,
   logger: Logger,
-  options: { host?: string } = {},
+  options: { host?: string; ledger?: LedgerKeeperOptions } = {},
 ): Promise<RunningGrpcService> {
   const store = await connectEventStore(config, 'audit');
   const log = await AuditLog.open(join(config.HAVEN_DATA_DIR, 'audit-log.ndjson'));
-  logger.info({ records: log.size }, 'audit log loaded');
+  const ledger = await Ledger.open({
+    records: log.all(),
+    keyPath: join(config.HAVEN_DATA_DIR, 'ledger-signing-key.pem'),
+    headsPath: join(config.HAVEN_DATA_DIR, 'tree-heads.ndjson'),
+  });
+  logger.info({ records: log.size, ledgerKeyId: ledger.keyId }, 'audit log loaded');
+  const keeper = await LedgerKeeper.start({ log, ledger, store, logger }, options.ledger);
   const subscription: Subscription = await store.subscribe({
     from: log.checkpoint,
     handler: async (event) => {
-      await log.ingest(event);
+      const record = await log.ingest(event);
+      if (record) ledger.append(record);
     },
     onError: (error) => logger.error({ err: error }, 'audit ingestion stopped'),
   });
@@ -44,7 +54,7 @@ export async function startAudit(
     config,
     logger,
     host: options.host,
-    services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store }) }],
-    onShutdown: [() => subscription.close(), () => log.close(), () => store.close()],
+    services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store, ledger }) }],
+    onShutdown: [() => subscription.close(), () => keeper.stop(), () => log.close(), () => store.close()],
   });
 }

@@ -3,12 +3,19 @@
  * query is itself recorded (`AuditLogQueried`) before the answer leaves: no event, no answer.
  */
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, PermissionError, ValidationError, type FieldViolation } from '@haven/errors';
+import {
+  PreconditionError,
+  NotFoundError,
+  PermissionError,
+  ValidationError,
+  type FieldViolation,
+} from '@haven/errors';
 import { newEvent, type EventStore } from '@haven/eventstore';
 import { audit, events as envelopeProto } from '@haven/proto';
 import { actorOf, requirePrincipal, type CallContext, type Principal } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
 import type { AuditRecord } from '../log/audit-record';
+import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
 
 const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
@@ -22,8 +29,9 @@ const ACTOR_KIND: Record<string, envelopeProto.ActorKind> = {
   anonymous: envelopeProto.ActorKind.ACTOR_KIND_ANONYMOUS,
 };
 
-function toProto(r: AuditRecord): audit.AuditEvent {
+function toProto(r: AuditRecord, ledger: Ledger): audit.AuditEvent {
   return audit.AuditEvent.fromPartial({
+    leafHash: ledger.leafHash(r.index),
     name: `auditEvents/${r.eventId}`,
     leafIndex: String(r.index),
     type: r.type,
@@ -51,7 +59,41 @@ function requireAuditor(ctx: CallContext): Principal {
   return principal;
 }
 
-export function auditHandlers(deps: { log: AuditLog; store: EventStore }) {
+const SIZE = /^\d{1,15}$/;
+
+/** A uint64 request field as a number, or a violation when it is not a size this service can hold. */
+function sizeField(value: string, field: string, violations: FieldViolation[]): number {
+  if (!SIZE.test(value)) {
+    violations.push({ field, description: 'must be a non-negative integer below 10^15' });
+    return 0;
+  }
+  return Number(value);
+}
+
+export function auditHandlers(deps: { log: AuditLog; store: EventStore; ledger: Ledger }) {
+  const { ledger } = deps;
+  const signedHead = (head: TreeHead): audit.SignedTreeHead => ({
+    treeSize: String(head.treeSize),
+    rootHash: head.rootHash,
+    timestamp: new Date(head.timestampMs),
+    signature: head.signature,
+    signatureAlgorithm: TREE_HEAD_ALGORITHM,
+    keyId: head.keyId,
+    publicKey: ledger.publicKeyDer,
+  });
+  /** The signed head of `size` (0: the whole log now); OUT_OF_RANGE-style violation when beyond the log. */
+  const headFor = async (size: number, field: string): Promise<TreeHead> => {
+    if (size > ledger.size) {
+      throw new ValidationError([
+        { field, description: `the ledger holds ${ledger.size} entries; ${size} is beyond it` },
+      ]);
+    }
+    if (size === 0 && ledger.size === 0) {
+      throw new PreconditionError('the audit ledger is empty: no tree head to sign yet');
+    }
+    return await ledger.head(size === 0 ? ledger.size : size);
+  };
+
   const recordQuery = async (
     ctx: CallContext,
     principal: Principal,
@@ -103,7 +145,7 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore }) {
         resultCount: records.length,
       });
       return {
-        auditEvents: records.map(toProto),
+        auditEvents: records.map((r) => toProto(r, deps.ledger)),
         nextPageToken: page.length > limit ? String(records.at(-1)!.index) : '',
       };
     },
@@ -118,7 +160,80 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore }) {
       const record = deps.log.get(id);
       if (!record) throw new NotFoundError(`audit event ${id} not found`);
       await recordQuery(ctx, principal, { method: 'GetAuditEvent', patient: '', actor: '', resultCount: 1 });
-      return { auditEvent: toProto(record) };
+      return { auditEvent: toProto(record, deps.ledger) };
+    },
+
+    async getTreeHead(
+      request: audit.GetTreeHeadRequest,
+      ctx: CallContext,
+    ): Promise<audit.GetTreeHeadResponse> {
+      requireAuditor(ctx);
+      const violations: FieldViolation[] = [];
+      const size = sizeField(request.treeSize, 'tree_size', violations);
+      if (violations.length > 0) throw new ValidationError(violations);
+      return { treeHead: signedHead(await headFor(size, 'tree_size')) };
+    },
+
+    async getInclusionProof(
+      request: audit.GetInclusionProofRequest,
+      ctx: CallContext,
+    ): Promise<audit.GetInclusionProofResponse> {
+      requireAuditor(ctx);
+      const violations: FieldViolation[] = [];
+      const size = sizeField(request.treeSize, 'tree_size', violations);
+      let index = 0;
+      if (request.leaf?.$case === 'leafIndex') {
+        index = sizeField(request.leaf.leafIndex, 'leaf_index', violations);
+      } else if (request.leaf?.$case === 'auditEvent') {
+        const id = /^auditEvents\/([A-Za-z0-9-]{1,64})$/.exec(request.leaf.auditEvent)?.[1];
+        if (!id) violations.push({ field: 'audit_event', description: 'must be auditEvents/{event}' });
+        else {
+          const record = deps.log.get(id);
+          if (!record) throw new NotFoundError(`audit event ${id} not found`);
+          index = record.index;
+        }
+      } else {
+        violations.push({ field: 'leaf', description: 'give leaf_index or audit_event' });
+      }
+      if (violations.length > 0) throw new ValidationError(violations);
+      const head = await headFor(size, 'tree_size');
+      if (index >= head.treeSize) {
+        throw new ValidationError([
+          { field: 'leaf_index', description: `must be below the tree size ${head.treeSize}` },
+        ]);
+      }
+      return {
+        leafIndex: String(index),
+        treeSize: String(head.treeSize),
+        leafHash: ledger.leafHash(index),
+        auditPath: ledger.inclusionProof(index, head.treeSize),
+        treeHead: signedHead(head),
+      };
+    },
+
+    async getConsistencyProof(
+      request: audit.GetConsistencyProofRequest,
+      ctx: CallContext,
+    ): Promise<audit.GetConsistencyProofResponse> {
+      requireAuditor(ctx);
+      const violations: FieldViolation[] = [];
+      const first = sizeField(request.firstTreeSize, 'first_tree_size', violations);
+      const second = sizeField(request.secondTreeSize, 'second_tree_size', violations);
+      if (violations.length === 0 && first < 1)
+        violations.push({ field: 'first_tree_size', description: 'must be at least 1' });
+      if (violations.length > 0) throw new ValidationError(violations);
+      const head = await headFor(second, 'second_tree_size');
+      if (first > head.treeSize) {
+        throw new ValidationError([
+          { field: 'first_tree_size', description: `must not exceed the second tree size ${head.treeSize}` },
+        ]);
+      }
+      return {
+        firstTreeSize: String(first),
+        secondTreeSize: String(head.treeSize),
+        proof: ledger.consistencyProof(first, head.treeSize),
+        treeHead: signedHead(head),
+      };
     },
   };
 }

@@ -18,24 +18,39 @@ import {
 export class AuditLog {
   private readonly records: AuditRecord[] = [];
   private readonly seen = new Set<string>();
-  private constructor(private readonly file: FileHandle) {}
+  private constructor(
+    private readonly file: FileHandle,
+    /** Where the log lives on disk. */
+    readonly path: string,
+  ) {}
 
   /** Opens (creating if needed) the log at `path` and loads it. */
   static async open(path: string): Promise<AuditLog> {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const file = await open(path, 'a+', 0o600);
-    const log = new AuditLog(file);
+    const log = new AuditLog(file, path);
+    for await (const record of AuditLog.readRecords(path)) {
+      log.records.push(record);
+      log.seen.add(record.eventId);
+    }
+    return log;
+  }
+
+  /** The records of the log file at `path`, as they are on disk now (for re-verification). */
+  static async *readRecords(path: string): AsyncGenerator<AuditRecord> {
     const lines = createInterface({
       input: createReadStream(path, { encoding: 'utf8' }),
       crlfDelay: Infinity,
     });
     for await (const line of lines) {
       if (line.trim() === '') continue;
-      const record = JSON.parse(line) as AuditRecord;
-      log.records.push(record);
-      log.seen.add(record.eventId);
+      yield JSON.parse(line) as AuditRecord;
     }
-    return log;
+  }
+
+  /** Every record, oldest first (the ledger's leaves). */
+  all(): readonly AuditRecord[] {
+    return this.records;
   }
 
   /** Store position of the last ingested event: where ingestion resumes. */

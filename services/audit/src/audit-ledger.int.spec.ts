@@ -1,0 +1,275 @@
+/**
+ * The audit ledger over real servers: events appended to a real nats-server reach the audit service, which
+ * hashes them into its Merkle ledger and anchors signed heads in the event store. An auditor checks, with
+ * nothing but the public key, that an entry is in the log and that a later head extends an earlier one; a log
+ * rewritten on disk is caught at the next start (`LedgerIntegrityViolated`).
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { JetStreamEventStore, newEvent } from '@haven/eventstore';
+import { audit } from '@haven/proto';
+import {
+  callUnary,
+  clientCallMetadata,
+  createLogger,
+  loadConfig,
+  parseStatusDetails,
+  type RunningGrpcService,
+} from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { verifyTreeHead } from './log/ledger';
+import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
+import { verifyConsistency, verifyInclusion } from './log/merkle';
+import { auditConfigSchema, startAudit } from './server';
+
+jest.setTimeout(60_000);
+
+const issuer = createTestIssuer();
+let nats: NatsServerHandle;
+let jwksServer: Server;
+let dataDir: string;
+let store: JetStreamEventStore;
+let service: RunningGrpcService | undefined;
+let client: audit.AuditServiceClient | undefined;
+let auditor = '';
+let logText = '';
+
+async function start(): Promise<void> {
+  const jwksPort = (jwksServer.address() as { port: number }).port;
+  const config = loadConfig(auditConfigSchema, {
+    NATS_URL: nats.url,
+    HAVEN_GRPC_PORT: '0',
+    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    HAVEN_DATA_DIR: join(dataDir, 'audit'),
+  });
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      logText += chunk.toString();
+      cb();
+    },
+  });
+  service = await startAudit(config, createLogger({ service: 'audit', level: 'info', destination: sink }), {
+    host: '127.0.0.1',
+    ledger: { anchorIntervalMs: 100 },
+  });
+  client = new audit.AuditServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure());
+}
+
+async function stop(): Promise<void> {
+  client?.close();
+  await service?.stop();
+  service = undefined;
+}
+
+const as = (token = auditor): grpc.Metadata => clientCallMetadata({ token });
+
+/** Polls `check` (bounded: 100 tries, 100 ms apart) until it returns a value. */
+async function eventually<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function appendVisits(from: number, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = from; i < from + count; i++) {
+    const e = newEvent({
+      type: 'haven.session.v1.VisitOpened',
+      data: { visitId: `v-${i}` },
+      actor: { kind: 'user', id: 'u-clin', role: 'clinician' },
+    });
+    ids.push(e.id);
+    await store.append(`session.visit-v${i}`, 'no_stream', [e]);
+  }
+  return ids;
+}
+
+const ledgerSize = async (): Promise<number> =>
+  Number(
+    (await callUnary(client!, 'getTreeHead', audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }), as()))
+      .treeHead!.treeSize,
+  );
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  jwksServer = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(issuer.jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-audit-ledger-'));
+  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'audit-ledger-test' });
+  auditor = await issuer.sign({ sub: 'u-auditor', role: 'auditor' });
+  await start();
+});
+
+afterAll(async () => {
+  await stop();
+  await store?.close();
+  await new Promise<void>((r) => jwksServer.close(() => r()));
+  await nats?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the audit ledger', () => {
+  let firstHead: audit.SignedTreeHead;
+  let ids: string[] = [];
+
+  it('proves an entry is in the log with a head signed by the pinned key', async () => {
+    ids = await appendVisits(0, 12);
+    await eventually(async () => ((await ledgerSize().catch(() => 0)) >= 12 ? true : undefined), 'ingestion');
+    const target = ids[5]!;
+    const res = await callUnary(
+      client!,
+      'getInclusionProof',
+      audit.GetInclusionProofRequest.fromPartial({
+        leaf: { $case: 'auditEvent', auditEvent: `auditEvents/${target}` },
+        treeSize: '0',
+      }),
+      as(),
+    );
+    const head = res.treeHead!;
+    firstHead = head;
+    expect(head.signatureAlgorithm).toBe('Ed25519');
+    const headForCheck = {
+      treeSize: Number(head.treeSize),
+      rootHash: head.rootHash,
+      timestampMs: head.timestamp!.getTime(),
+      signature: head.signature,
+    };
+    expect(verifyTreeHead(headForCheck, head.publicKey)).toBe(true);
+    expect(verifyTreeHead({ ...headForCheck, treeSize: headForCheck.treeSize + 1 }, head.publicKey)).toBe(
+      false,
+    );
+    // The leaf hash the proof starts from is the one ListAuditEvents/GetAuditEvent show for that entry.
+    const entry = await callUnary(
+      client!,
+      'getAuditEvent',
+      audit.GetAuditEventRequest.fromPartial({ name: `auditEvents/${target}` }),
+      as(),
+    );
+    expect(Buffer.from(entry.auditEvent!.leafHash).equals(Buffer.from(res.leafHash))).toBe(true);
+    expect(
+      verifyInclusion(
+        res.leafHash,
+        Number(res.leafIndex),
+        Number(res.treeSize),
+        res.auditPath,
+        head.rootHash,
+      ),
+    ).toBe(true);
+    const other = await callUnary(
+      client!,
+      'getAuditEvent',
+      audit.GetAuditEventRequest.fromPartial({ name: `auditEvents/${ids[6]}` }),
+      as(),
+    );
+    expect(
+      verifyInclusion(
+        other.auditEvent!.leafHash,
+        Number(res.leafIndex),
+        Number(res.treeSize),
+        res.auditPath,
+        head.rootHash,
+      ),
+    ).toBe(false);
+  });
+
+  it('proves a later head extends the earlier one, and anchors heads in the event store', async () => {
+    await appendVisits(100, 7);
+    const firstSize = Number(firstHead.treeSize);
+    await eventually(
+      async () => ((await ledgerSize()) >= firstSize + 7 ? true : undefined),
+      'more ingestion',
+    );
+    const res = await callUnary(
+      client!,
+      'getConsistencyProof',
+      audit.GetConsistencyProofRequest.fromPartial({ firstTreeSize: String(firstSize), secondTreeSize: '0' }),
+      as(),
+    );
+    const second = res.treeHead!;
+    expect(Number(second.treeSize)).toBeGreaterThan(firstSize);
+    expect(
+      verifyConsistency(firstSize, Number(second.treeSize), res.proof, firstHead.rootHash, second.rootHash),
+    ).toBe(true);
+    expect(
+      verifyConsistency(firstSize, Number(second.treeSize), res.proof, second.rootHash, second.rootHash),
+    ).toBe(false);
+    // Anchors: TreeHeadSigned events in the store, each naming a root the ledger really had at that size.
+    const anchors = await eventually(async () => {
+      const events = (await store.read(LEDGER_STREAM)).filter((e) => e.type === TREE_HEAD_SIGNED);
+      return events.length > 0 ? events : undefined;
+    }, 'an anchored head');
+    for (const a of anchors) {
+      const { treeSize, rootHash } = a.data as { treeSize: number; rootHash: string };
+      const head = await callUnary(
+        client!,
+        'getTreeHead',
+        audit.GetTreeHeadRequest.fromPartial({ treeSize: String(treeSize) }),
+        as(),
+      );
+      expect(Buffer.from(head.treeHead!.rootHash).toString('hex')).toBe(rootHash);
+    }
+    expect(statSync(join(dataDir, 'audit', 'ledger-signing-key.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  it('answers bad sizes with field violations and keeps the ledger from other roles', async () => {
+    const beyond = await callUnary(
+      client!,
+      'getTreeHead',
+      audit.GetTreeHeadRequest.fromPartial({ treeSize: '999999' }),
+      as(),
+    ).catch((e: grpc.ServiceError) => e);
+    expect((beyond as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(beyond as grpc.ServiceError).fieldViolations?.[0]?.field).toBe('tree_size');
+    const zeroFirst = await callUnary(
+      client!,
+      'getConsistencyProof',
+      audit.GetConsistencyProofRequest.fromPartial({ firstTreeSize: '0', secondTreeSize: '0' }),
+      as(),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(parseStatusDetails(zeroFirst as grpc.ServiceError).fieldViolations?.[0]?.field).toBe(
+      'first_tree_size',
+    );
+    const noLeaf = await callUnary(
+      client!,
+      'getInclusionProof',
+      audit.GetInclusionProofRequest.fromPartial({ treeSize: '0' }),
+      as(),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(parseStatusDetails(noLeaf as grpc.ServiceError).fieldViolations?.[0]?.field).toBe('leaf');
+    const clinician = await issuer.sign({ sub: 'u-clin', role: 'clinician' });
+    const refused = await callUnary(
+      client!,
+      'getTreeHead',
+      audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
+      as(clinician),
+    ).catch((e: grpc.ServiceError) => e);
+    expect((refused as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('catches a log rewritten on disk at the next start', async () => {
+    await stop();
+    const path = join(dataDir, 'audit', 'audit-log.ndjson');
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const victim = JSON.parse(lines[3]!) as { actorId: string };
+    victim.actorId = 'u-someone-else';
+    lines[3] = JSON.stringify(victim);
+    writeFileSync(path, lines.join('\n'));
+    logText = '';
+    await start();
+    const alarms = (await store.read(LEDGER_STREAM)).filter((e) => e.type === LEDGER_INTEGRITY_VIOLATED);
+    expect(alarms.length).toBeGreaterThan(0);
+    expect(alarms.map((a) => (a.data as { reason: string }).reason)).toContain('ROOT_MISMATCH');
+    expect(logText).toContain('audit ledger integrity violated');
+  });
+});

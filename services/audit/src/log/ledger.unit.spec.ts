@@ -1,0 +1,84 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditRecord } from './audit-record';
+import { Ledger, verifyTreeHead } from './ledger';
+import { verifyInclusion } from './merkle';
+
+const record = (index: number, actorId = 'u-clin'): AuditRecord => ({
+  index,
+  eventId: `evt-${index}`,
+  type: 'haven.session.v1.VisitOpened',
+  stream: `session.visit-${index}`,
+  context: 'session',
+  revision: '0',
+  occurredAt: '2026-11-26T10:00:00.000Z',
+  actorKind: 'user',
+  actorId,
+  correlationId: 'c',
+  causationId: 'c',
+  sourcePosition: String(index + 1),
+  recordedAt: '2026-11-26T10:00:01.000Z',
+});
+
+describe('the audit ledger', () => {
+  let dir: string;
+  const paths = () => ({ keyPath: join(dir, 'key.pem'), headsPath: join(dir, 'heads.ndjson') });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'haven-ledger-'));
+  });
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  it('signs heads that verify with the public key, keeps them, and reopens clean', async () => {
+    const records = [0, 1, 2, 3, 4].map((i) => record(i));
+    const ledger = await Ledger.open({ records: records.slice(0, 3), ...paths(), now: () => 1_000 });
+    expect(ledger.violations).toEqual([]);
+    ledger.append(records[3]!);
+    ledger.append(records[4]!);
+    const head = await ledger.head(5);
+    expect(await ledger.head(5)).toBe(head); // the same head, not a new signature
+    expect(verifyTreeHead(head, ledger.publicKeyDer)).toBe(true);
+    expect(verifyTreeHead({ ...head, timestampMs: head.timestampMs + 1 }, ledger.publicKeyDer)).toBe(false);
+    const proof = ledger.inclusionProof(2, 5);
+    expect(verifyInclusion(ledger.leafHash(2), 2, 5, proof, head.rootHash)).toBe(true);
+    expect(() => ledger.append(record(9))).toThrow(RangeError);
+    expect((await stat(paths().keyPath)).mode & 0o777).toBe(0o600);
+
+    const reopened = await Ledger.open({ records, ...paths() });
+    expect(reopened.violations).toEqual([]);
+    expect(reopened.keyId).toBe(ledger.keyId);
+    expect(reopened.latestHead?.rootHash.equals(head.rootHash)).toBe(true);
+    // A log rebuilt from the event store later (new ingestion times) has the same tree.
+    const rebuilt = records.map((r) => ({ ...r, recordedAt: '2027-01-01T00:00:00.000Z' }));
+    expect((await Ledger.open({ records: rebuilt, ...paths() })).root().equals(head.rootHash)).toBe(true);
+  });
+
+  it('reports a changed record, a removed record, a forged head and a reordered log', async () => {
+    const records = [0, 1, 2, 3].map((i) => record(i));
+    const ledger = await Ledger.open({ records, ...paths() });
+    await ledger.head(2);
+    await ledger.head(4);
+
+    const changed = records.map((r, i) => (i === 1 ? record(1, 'u-someone-else') : r));
+    expect((await Ledger.open({ records: changed, ...paths() })).violations).toEqual([
+      { treeSize: 2, reason: 'ROOT_MISMATCH' },
+      { treeSize: 4, reason: 'ROOT_MISMATCH' },
+    ]);
+    expect((await Ledger.open({ records: records.slice(0, 3), ...paths() })).violations).toEqual([
+      { treeSize: 4, reason: 'TRUNCATED' },
+    ]);
+    const swapped = [records[0]!, records[2]!, records[1]!, records[3]!];
+    expect((await Ledger.open({ records: swapped, ...paths() })).violations[0]).toEqual({
+      treeSize: 1,
+      reason: 'INDEX_MISMATCH',
+    });
+
+    const lines = (await readFile(paths().headsPath, 'utf8')).trim().split('\n');
+    const forged = JSON.parse(lines[1]!) as { rootHash: string };
+    forged.rootHash = '00'.repeat(32);
+    await writeFile(paths().headsPath, `${lines[0]}\n${JSON.stringify(forged)}\n`);
+    expect((await Ledger.open({ records, ...paths() })).violations).toEqual([
+      { treeSize: 4, reason: 'BAD_SIGNATURE' },
+    ]);
+  });
+});
