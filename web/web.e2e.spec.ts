@@ -191,6 +191,9 @@ describe('web app over the real stack', () => {
       .first()
       .click();
     await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
+    // The clinician sees who is waiting by name: read for treatment when the visit opens (PhiAccessed).
+    await staff.locator('#visit-title', { hasText: 'Visit with Jane Q Public at' }).waitFor();
+    await staff.getByRole('button', { name: 'Admit Jane Q Public (patient)' }).waitFor();
     await expect(staff.locator('#visit-stage').count()).resolves.toBe(1);
     await screenshot(staff, 'web-visit-lobby');
     await expectAccessible(staff);

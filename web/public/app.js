@@ -100,6 +100,7 @@ const state = {
   visits: new Map(),
   current: null, // the open visit's id
   onVideo: null, // the visit the clinician's camera is in
+  patientName: null, // the open visit's patient, read for treatment when the visit opens
 };
 
 // ---------------------------------------------------------------- screens
@@ -566,7 +567,19 @@ async function openVisit(id) {
   const v = state.visits.get(id);
   $('visit-title').textContent = v ? `Visit at ${timeOf(v.startTime)}` : 'Visit';
   $('visit-title').focus();
-  const r = await guarded(() => api('GET', `/api/visits/${id}`), $('visit-error'));
+  state.patientName = null;
+  const [r, patient] = await Promise.all([
+    guarded(() => api('GET', `/api/visits/${id}`), $('visit-error')),
+    // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
+    v?.patientId
+      ? api('GET', `/api/patients/${encodeURIComponent(v.patientId)}?purpose=treatment`).catch(() => null)
+      : null,
+  ]);
+  if (state.current !== id) return;
+  if (patient?.patient?.name) {
+    state.patientName = patient.patient.name;
+    $('visit-title').textContent = `Visit with ${state.patientName} at ${timeOf(v.startTime)}`;
+  }
   if (!r) return;
   renderVisitState(r.visit);
   renderParticipants(r.visit.participants.filter((p) => p.kind !== 'clinician'));
@@ -584,6 +597,7 @@ function renderVisitState(v) {
 }
 
 function participantLabel(p) {
+  if (p.kind === 'patient' && state.patientName) return `${state.patientName} (patient)`;
   return `${p.kind === 'patient' ? 'Patient' : 'Guest'} ${p.id.slice(-4).toUpperCase()}`;
 }
 

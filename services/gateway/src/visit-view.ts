@@ -49,6 +49,8 @@ export interface ParticipantView {
 export interface VisitView {
   readonly id: string;
   readonly appointmentId: string;
+  /** The patient's id (never the name: showing it is a PHI read, see GET /api/patients/:id). */
+  readonly patientId: string;
   readonly status: string;
   readonly locked: boolean;
   readonly participants: ParticipantView[];
@@ -75,6 +77,7 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
   return {
     id,
     appointmentId: lastSegment(v.appointment),
+    patientId: lastSegment(v.patient),
     status: VISIT_STATUS[v.state] ?? 'open',
     locked: v.locked,
     participants: v.participants.map((p) => participantView(id, p, media)),

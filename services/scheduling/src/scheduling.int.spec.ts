@@ -232,6 +232,31 @@ describe('patients', () => {
     expect(json(access[0])).not.toContain(NAME);
   });
 
+  it('opens and records only the fields a read mask asks for (minimum necessary)', async () => {
+    const patientId = await createPatient();
+    const res = await callUnary(
+      client,
+      'getPatient',
+      { name: `patients/${patientId}`, purpose: TREATMENT, readMask: ['given_name', 'family_name'] },
+      await frontDesk(),
+    );
+    expect(res.patient).toMatchObject({ givenName: NAME, familyName: FAMILY, dateOfBirth: '' });
+    const access = await store.read(`scheduling.patient_access-${patientId}`);
+    expect((access[0]?.data as { fields?: unknown }).fields).toEqual(['given_name', 'family_name']);
+
+    const bad = await failure(
+      callUnary(
+        client,
+        'getPatient',
+        { name: `patients/${patientId}`, purpose: TREATMENT, readMask: ['given_name', 'diagnosis'] },
+        await frontDesk(),
+      ),
+    );
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(bad).fieldViolations.map((v) => v.field)).toEqual(['read_mask']);
+    expect(await store.read(`scheduling.patient_access-${patientId}`)).toHaveLength(1);
+  });
+
   it('returns no PHI when PhiAccessed cannot be appended (UNAVAILABLE)', async () => {
     const patientId = await createPatient();
     const appointmentId = await book(patientId, slot(600), { reason: REASON });

@@ -215,6 +215,35 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
     }),
   );
 
+  // One patient's name, for the clinician console: a PHI read for the declared purpose (default treatment),
+  // recorded by scheduling as PhiAccessed naming only the two name fields (the read mask): minimum necessary.
+  api.get(
+    '/patients/:id',
+    staff('scheduling.GetPatient', LIST_FIELDS, async (req, res, { token }) => {
+      const id = pathId(req, res);
+      if (!id) return;
+      const purposeName = typeof req.query['purpose'] === 'string' ? req.query['purpose'] : 'treatment';
+      const purpose = PURPOSES[purposeName];
+      if (purpose === undefined) {
+        invalid(res, [{ field: 'purpose', description: 'must be treatment, payment or operations' }]);
+        return;
+      }
+      const r = await callUnary(
+        clients.scheduling,
+        'getPatient',
+        scheduling.GetPatientRequest.fromPartial({
+          name: `patients/${id}`,
+          purpose,
+          readMask: ['given_name', 'family_name'],
+        }),
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      const p = r.patient;
+      res.status(200).json({ patient: { id, name: `${p?.givenName ?? ''} ${p?.familyName ?? ''}`.trim() } });
+    }),
+  );
+
   api.get(
     '/appointments',
     staff('scheduling.ListAppointments', LIST_FIELDS, async (req, res, { token }) => {
@@ -343,6 +372,7 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
         return {
           id: view.id,
           appointmentId: view.appointmentId,
+          patientId: view.patientId,
           startTime: a?.startTime?.toISOString() ?? null,
           endTime: a?.endTime?.toISOString() ?? null,
           status: view.status,

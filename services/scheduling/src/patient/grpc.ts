@@ -26,6 +26,7 @@ import {
   initialPatientState,
   patientStream,
   PATIENT_PHI_FIELDS,
+  type PatientPhiField,
   type PatientPhi,
   type PatientState,
 } from './patient';
@@ -161,13 +162,14 @@ export function getPatient(deps: Deps) {
     requireSchedulingCaller(principal, SchedulingScope.PatientsRead);
     const patientId = requireResourceId(request.name, 'patients');
     const why = requirePurpose(request.purpose);
+    const fields = phiFieldsOf(request.readMask);
     const patient = await loadPatient(deps, patientId);
     const access = {
       principal,
       ctx,
       patientId,
       what: `patients/${patientId}`,
-      fields: PATIENT_PHI_FIELDS,
+      fields,
       why,
     };
     if (!mayReadPatient(deps, principal, patient)) {
@@ -193,8 +195,33 @@ export function getPatient(deps: Deps) {
       throw error;
     }
     await recordPhiAccess(deps, { ...access, outcome: 'granted' });
-    return { patient: toProto(patient, phi) };
+    return { patient: toProto(patient, onlyFields(phi, fields)) };
   };
+}
+
+/** The PHI field names a read mask asks for (all when empty). Throws ValidationError on an unknown path. */
+function phiFieldsOf(readMask: readonly string[] | undefined): readonly PatientPhiField[] {
+  if (!readMask || readMask.length === 0) return PATIENT_PHI_FIELDS;
+  const known = new Set<string>(PATIENT_PHI_FIELDS);
+  const unknown = readMask.filter((p) => !known.has(p));
+  if (unknown.length > 0) {
+    throw new ValidationError([
+      {
+        field: 'read_mask',
+        description: `unknown field ${unknown.join(', ')}; one of ${PATIENT_PHI_FIELDS.join(', ')}`,
+      },
+    ]);
+  }
+  return PATIENT_PHI_FIELDS.filter((f) => readMask.includes(f));
+}
+
+/** The opened PHI restricted to `fields` (snake_case names; the PHI object is camelCase). */
+function onlyFields(
+  phi: Record<string, unknown>,
+  fields: readonly PatientPhiField[],
+): Record<string, unknown> {
+  const camel = (f: string): string => f.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return Object.fromEntries(fields.map((f) => [camel(f), phi[camel(f)]]));
 }
 
 interface PageToken {

@@ -38,6 +38,9 @@ export const PATIENT_PHI_FIELDS = [
   'medical_record_number',
 ] as const;
 
+/** One PHI field name of a patient. */
+export type PatientPhiField = (typeof PATIENT_PHI_FIELDS)[number];
+
 export type PatientState =
   | { readonly status: 'none' }
   | {
