@@ -132,6 +132,7 @@ function secrets() {
   if (existsSync(file)) s = JSON.parse(readFileSync(file, 'utf8'));
   s.janusAdminSecret ??= janusConfig.randomJanusSecret();
   s.janusTokenSecret ??= janusConfig.randomJanusSecret();
+  s.janusEventsSecret ??= janusConfig.randomJanusSecret();
   writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return s;
@@ -165,7 +166,7 @@ process.on('exit', () => {
 async function main() {
   for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
     mkdirSync(join(HOME, d), { recursive: true });
-  const { janusAdminSecret, janusTokenSecret } = secrets();
+  const { janusAdminSecret, janusTokenSecret, janusEventsSecret } = secrets();
   const wanted = process.env.HAVEN_DEV_SERVICES;
   const services = SERVICES.filter(({ name }) =>
     existsSync(join(ROOT, 'services', name, 'dist', 'index.js')),
@@ -200,7 +201,7 @@ async function main() {
     recordingsDir: join(HOME, 'recordings'),
     // Only when the session service runs: otherwise Janus logs every undeliverable event.
     ...(services.some((s) => s.name === 'session')
-      ? { eventHandlerUrl: 'http://127.0.0.1:8090/janus-events' }
+      ? { eventHandlerUrl: 'http://127.0.0.1:8090/janus-events', eventHandlerPassword: janusEventsSecret }
       : {}),
     logFile: join(HOME, 'logs', 'janus.log'),
     debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
@@ -219,6 +220,7 @@ async function main() {
     HAVEN_JANUS_ADMIN_URLS: cfg.adminWsUrl,
     HAVEN_JANUS_ADMIN_SECRET: janusAdminSecret,
     HAVEN_JANUS_TOKEN_SECRET: janusTokenSecret,
+    HAVEN_JANUS_EVENTS_SECRET: janusEventsSecret,
     HAVEN_RECORDINGS_DIR: join(HOME, 'recordings'),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     ...Object.fromEntries(

@@ -209,6 +209,9 @@ function generateJanusConfig(opts) {
         grouping: true,
         json: 'compact',
         backend: o.eventHandlerUrl,
+        ...(o.eventHandlerPassword
+          ? { backend_user: o.eventHandlerUser ?? 'janus', backend_pwd: o.eventHandlerPassword }
+          : {}),
         max_retransmissions: 3,
         retransmissions_backoff: 100,
       },

@@ -20,6 +20,9 @@ export interface JanusConfigOptions {
   recordingsDir: string;
   /** Sample event handler backend (HTTP POST); event handlers are off when omitted. */
   eventHandlerUrl?: string;
+  /** HTTP Basic credentials the event handler sends to its backend (user default `janus`). */
+  eventHandlerUser?: string;
+  eventHandlerPassword?: string;
   /** Event mask for the event handler, default "all". */
   eventHandlerEvents?: string;
   /** Media stats period for event handlers in seconds (default 5). */

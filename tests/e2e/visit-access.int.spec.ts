@@ -41,12 +41,16 @@ let service: ServiceProcess;
 let client: session.SessionServiceClient;
 let store: JetStreamEventStore;
 const attackers: JanusWsClient[] = [];
+/** The password Janus's event handler sends (HTTP Basic) to the session service's /janus-events. */
+const EVENTS_SECRET = randomBytes(24).toString('base64url');
+let sessionHttpPort = 0;
 
 beforeAll(async () => {
   nats = await startNatsServer();
   const tokenSecret = randomBytes(24).toString('base64url');
   const roomAdminKey = randomBytes(24).toString('base64url');
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  sessionHttpPort = httpPort;
   jwksServer = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(req.url?.startsWith('/patients') ? scheduling.jwks : identity.jwks));
@@ -58,6 +62,7 @@ beforeAll(async () => {
       tokenAuthSecret: tokenSecret,
       videoroomAdminKey: roomAdminKey,
       eventHandlerUrl: `http://127.0.0.1:${httpPort}/janus-events`,
+      eventHandlerPassword: EVENTS_SECRET,
       eventHandlerEvents: 'plugins',
     }),
   ]);
@@ -71,6 +76,7 @@ beforeAll(async () => {
     HAVEN_JANUS_PUBLIC_WS_URLS: 'wss://media.example.test/janus',
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
     HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+    HAVEN_JANUS_EVENTS_SECRET: EVENTS_SECRET,
     HAVEN_DATA_DIR: dataDir,
     // Short, so the idle test is quick; the other visits start in an hour and keep someone in the room.
     HAVEN_VISIT_IDLE_MINUTES: '0.05',
@@ -355,6 +361,25 @@ describe('the waiting room, enforced by Janus', () => {
       expect(Object.keys(e.data)).not.toEqual(expect.arrayContaining(['displayName']));
       expect(e.phi).toBeUndefined();
     }
+  });
+
+  it('refuses Janus event posts without the event handler password (media joins above came with it)', async () => {
+    const post = async (authorization?: string): Promise<number> =>
+      (
+        await fetch(`http://127.0.0.1:${sessionHttpPort}/janus-events`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(authorization ? { authorization } : {}),
+          },
+          body: '[]',
+        })
+      ).status;
+    const basic = (user: string, password: string): string =>
+      `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    expect(await post()).toBe(401);
+    expect(await post(basic('janus', 'not-the-password-at-all'))).toBe(401);
+    expect(await post(basic('janus', EVENTS_SECRET))).toBe(204);
   });
 
   it('ends a visit nobody has been in for the idle time, and destroys its room', async () => {

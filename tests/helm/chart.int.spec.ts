@@ -453,9 +453,9 @@ describe('generated-once secrets', () => {
     expect(r.stdout).toContain('helm test haven');
     const manifest = helm(['install', 'haven', CHART, '--namespace', 'haven', '--dry-run=client']).stdout;
     const secrets = [
-      ...manifest.matchAll(/^ {2}(admin-secret|token-secret|keyring\.json): "([^"]+)"$/gm),
+      ...manifest.matchAll(/^ {2}(admin-secret|token-secret|events-secret|keyring\.json): "([^"]+)"$/gm),
     ].map((m) => m[2]!);
-    expect(secrets).toHaveLength(3);
+    expect(secrets).toHaveLength(4);
     const notesText = manifest.slice(manifest.indexOf('\nNOTES:\n'));
     for (const v of secrets) {
       expect(notesText).not.toContain(v);

@@ -150,13 +150,23 @@ describe('Janus configuration rendered by the chart', () => {
     writeFileSync(join(dir, 'render.sh'), script);
     const adminSecret = 'AdminSecret_0123456789-base64url';
     const bad = spawnSync('sh', [join(dir, 'render.sh')], {
-      env: { ...process.env, JANUS_ADMIN_SECRET: 'has "quotes" in it', JANUS_TOKEN_SECRET: 'x'.repeat(20) },
+      env: {
+        ...process.env,
+        JANUS_ADMIN_SECRET: 'has "quotes" in it',
+        JANUS_TOKEN_SECRET: 'x'.repeat(20),
+        JANUS_EVENTS_SECRET: 'y'.repeat(20),
+      },
       encoding: 'utf8',
     });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('JANUS_ADMIN_SECRET contains characters outside');
     const ok = spawnSync('sh', [join(dir, 'render.sh')], {
-      env: { ...process.env, JANUS_ADMIN_SECRET: adminSecret, JANUS_TOKEN_SECRET: 'TokenSecret-0123456789' },
+      env: {
+        ...process.env,
+        JANUS_ADMIN_SECRET: adminSecret,
+        JANUS_TOKEN_SECRET: 'TokenSecret-0123456789',
+        JANUS_EVENTS_SECRET: 'EventsSecret-0123456789',
+      },
       encoding: 'utf8',
     });
     expect(ok.stderr).toBe('');
@@ -164,6 +174,9 @@ describe('Janus configuration rendered by the chart', () => {
     const rendered = readFileSync(join(conf, 'janus.jcfg'), 'utf8');
     expect(rendered).toContain(`admin_secret = "${adminSecret}"`);
     expect(rendered).toContain('token_auth = true');
+    expect(readFileSync(join(conf, 'janus.eventhandler.sampleevh.jcfg'), 'utf8')).toContain(
+      'backend_pwd = "EventsSecret-0123456789"',
+    );
 
     let log = '';
     janus = spawn(

@@ -55,6 +55,7 @@ describe('generateJanusConfig', () => {
       adminHttpPort: 7088,
       tokenAuthSecret: 'token-secret-1',
       eventHandlerUrl: 'http://127.0.0.1:8090/janus-events',
+      eventHandlerPassword: 'events-secret-1',
       iceEnforceList: 'v0',
       rtpPortRange: '20000-20100',
     });
@@ -65,9 +66,9 @@ describe('generateJanusConfig', () => {
     expect(core).toMatch(/ice_enforce_list = "v0"/);
     expect(core).toMatch(/rtp_port_range = "20000-20100"/);
     expect(core).toMatch(/broadcast = true/);
-    expect(readFileSync(join(dir, 'cfg', 'janus.eventhandler.sampleevh.jcfg'), 'utf8')).toMatch(
-      /backend = "http:\/\/127\.0\.0\.1:8090\/janus-events"/,
-    );
+    const evh = readFileSync(join(dir, 'cfg', 'janus.eventhandler.sampleevh.jcfg'), 'utf8');
+    expect(evh).toMatch(/backend = "http:\/\/127\.0\.0\.1:8090\/janus-events"/);
+    expect(evh).toMatch(/backend_user = "janus"\n\tbackend_pwd = "events-secret-1"/);
   });
 
   it('refuses bad ports, weak or quoted secrets and both token modes at once', () => {

@@ -4,6 +4,7 @@
  * made while the service was down still opens its visit when it comes back; a relay fans session events out on
  * the bus.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { z } from 'zod';
 import { UnavailableError, ValidationError } from '@haven/errors';
@@ -34,6 +35,12 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
   HAVEN_JANUS_ROOM_KEY: z.string().min(16).optional(),
   /** The videoroom admin_key (the chart sets it to the Janus admin secret); needed to create rooms when set. */
   HAVEN_JANUS_ADMIN_SECRET: z.string().min(8).optional(),
+  /**
+   * Password Janus's HTTP event handler sends (HTTP Basic, user `janus`) when posting to /janus-events; posts
+   * without it are refused with 401. Unset: events are accepted from anyone who can reach the port (a warning
+   * says so at start) — the chart always sets it.
+   */
+  HAVEN_JANUS_EVENTS_SECRET: z.string().min(16).optional(),
   /** Browser-facing websocket URLs of the same nodes, in the same order (default HAVEN_JANUS_WS_URLS). */
   HAVEN_JANUS_PUBLIC_WS_URLS: z.string().min(1).optional(),
   /** A visit with nobody in the media room for this long ends by itself. */
@@ -162,10 +169,24 @@ export async function startSession(
 
   // Janus's HTTP event handler posts here; videoroom publisher joins/leaves become visit events, in order.
   let mediaQueue: Promise<void> = Promise.resolve();
+  const eventsAuthorization =
+    config.HAVEN_JANUS_EVENTS_SECRET !== undefined
+      ? Buffer.from(`Basic ${Buffer.from(`janus:${config.HAVEN_JANUS_EVENTS_SECRET}`).toString('base64')}`)
+      : undefined;
+  if (!eventsAuthorization) {
+    logger.warn('HAVEN_JANUS_EVENTS_SECRET is not set: /janus-events accepts posts without authentication');
+  }
   const janusEvents: Server = createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/janus-events') {
       req.resume();
       res.statusCode = 404;
+      res.end();
+      return;
+    }
+    if (eventsAuthorization && !sameSecret(req.headers.authorization, eventsAuthorization)) {
+      req.resume();
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', 'Basic realm="janus-events"');
       res.end();
       return;
     }
@@ -228,4 +249,10 @@ export async function startSession(
     ],
   });
   return serving.grpc;
+}
+
+/** Constant-time comparison of a received Authorization header with the expected one. */
+function sameSecret(received: string | undefined, expected: Buffer): boolean {
+  const got = Buffer.from(received ?? '');
+  return got.length === expected.length && timingSafeEqual(got, expected);
 }

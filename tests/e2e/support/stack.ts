@@ -179,6 +179,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   try {
     const tokenSecret = randomBytes(24).toString('base64url');
     const roomAdminKey = randomBytes(24).toString('base64url');
+    const eventsSecret = randomBytes(24).toString('base64url');
     const identityPort = await freePort();
     const identityHttp = await freePort();
     const schedulingPort = await freePort();
@@ -195,6 +196,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         videoroomAdminKey: roomAdminKey,
         iceEnforceList: 'v0',
         eventHandlerUrl: `http://127.0.0.1:${sessionHttp}/janus-events`,
+        eventHandlerPassword: eventsSecret,
         eventHandlerEvents: 'plugins',
         debugLevel: 2,
       }),
@@ -252,6 +254,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         HAVEN_JANUS_WS_URLS: janus.wsUrl,
         HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
         HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+        HAVEN_JANUS_EVENTS_SECRET: eventsSecret,
         HAVEN_DATA_DIR: join(dir, 'session'),
       }).then(track),
       opts.audit === false

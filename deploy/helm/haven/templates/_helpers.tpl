@@ -334,6 +334,11 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
     secretKeyRef:
       name: {{ include "haven.janusSecretName" $root }}
       key: token-secret
+- name: HAVEN_JANUS_EVENTS_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "haven.janusSecretName" $root }}
+      key: events-secret
 {{- end }}
 {{- if .svc.recordings }}
 - name: HAVEN_RECORDINGS_DIR

@@ -1,6 +1,6 @@
 {{/*
 Janus configuration files, rendered from values. Secrets are NOT in here: the placeholders
-@ADMIN_SECRET@ and @TOKEN_SECRET@ are filled by the janus pod's init container from the secret,
+@ADMIN_SECRET@, @TOKEN_SECRET@ and @EVENTS_SECRET@ are filled by the janus pod's init container from the secret,
 into a memory-backed emptyDir, so the ConfigMap carries no secret value.
 Per-node settings (RTP range, NAT 1:1, server name) are passed as janus command-line options.
 */}}
@@ -81,6 +81,9 @@ janus.eventhandler.sampleevh.jcfg: |
     grouping = true
     json = "compact"
     backend = "http://{{ $session }}:{{ $v.services.session.httpPort }}{{ $v.janus.eventHandler.path }}"
+    # HTTP Basic towards the session service, which refuses event posts without it (HAVEN_JANUS_EVENTS_SECRET).
+    backend_user = "janus"
+    backend_pwd = "@EVENTS_SECRET@"
     max_retransmissions = 5
     retransmissions_backoff = 100
   }
