@@ -167,10 +167,8 @@ describe('web app over the real stack', () => {
     await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
     await patient.locator('#check-camera.ok').waitFor();
     await patient.locator('#check-mic.ok').waitFor();
-    await patient.waitForFunction(() => {
-      const v = document.getElementById('preview') as { videoWidth?: number } | null;
-      return (v?.videoWidth ?? 0) > 0;
-    });
+    // (A string: this file is type-checked without the DOM library.)
+    await patient.waitForFunction("(document.getElementById('preview')?.videoWidth ?? 0) > 0");
     await screenshot(patient, 'web-patient-check');
     await expectAccessible(patient);
     await fitsPhone(patient);

@@ -11,7 +11,7 @@ import type { TestTelemetry } from '@haven/telemetry/testing';
 import { callUnary, clientCallMetadata } from './client';
 import { parseStatusDetails } from './grpc-errors';
 import { startGrpcService } from './grpc-server';
-import type { CallContext, RunningGrpcService, UnaryHandler } from './grpc-server';
+import type { CallContext, RunningGrpcService, ServiceRegistration } from './grpc-server';
 import { createJwtVerifier } from './jwt';
 import { createLogger } from './logger';
 import { createTestIssuer } from './testing';
@@ -101,7 +101,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
   let slowRelease = deferred();
   let slowSignal: AbortSignal | undefined;
 
-  const handlers: Record<string, UnaryHandler<never, EchoResponse>> = {
+  const handlers: ServiceRegistration['handlers'] = {
     Echo: async (req: EchoRequest, ctx: CallContext) => ({
       text: req.text,
       principal: ctx.principal ? `${ctx.principal.kind}:${ctx.principal.id}` : '',
@@ -365,7 +365,9 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     };
     const stream = reflectionClient.ServerReflectionInfo();
     const names = await new Promise<string[]>((resolve, reject) => {
-      stream.on('data', (msg) => resolve((msg.list_services_response?.service ?? []).map((s) => s.name)));
+      stream.on('data', (msg) =>
+        resolve((msg.list_services_response?.service ?? []).map((s: { name: string }) => s.name)),
+      );
       stream.on('error', reject);
       stream.write({ list_services: '*' });
     });
