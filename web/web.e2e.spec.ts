@@ -167,8 +167,13 @@ describe('web app over the real stack', () => {
     await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
     await patient.locator('#check-camera.ok').waitFor();
     await patient.locator('#check-mic.ok').waitFor();
-    // (A string: this file is type-checked without the DOM library.)
-    await patient.waitForFunction("(document.getElementById('preview')?.videoWidth ?? 0) > 0");
+    await patient.waitForFunction(() => {
+      // (This file is type-checked without the DOM library; the page's CSP forbids string evaluation.)
+      const page = globalThis as unknown as {
+        document: { getElementById(id: string): { videoWidth?: number } | null };
+      };
+      return (page.document.getElementById('preview')?.videoWidth ?? 0) > 0;
+    });
     await screenshot(patient, 'web-patient-check');
     await expectAccessible(patient);
     await fitsPhone(patient);
@@ -192,6 +197,15 @@ describe('web app over the real stack', () => {
     // The clinician sees who is waiting by name: read for treatment when the visit opens (PhiAccessed).
     await staff.locator('#visit-title', { hasText: 'Visit with Jane Q Public at' }).waitFor();
     await staff.getByRole('button', { name: 'Admit Jane Q Public (patient)' }).waitFor();
+    // The patient, still waiting, can see who opened their details: the clinician, just now, for treatment.
+    await patient.getByText('Who has looked at your record?').click();
+    await patient.locator('#access-log-list li').first().waitFor();
+    await expect(patient.locator('#access-log-list').textContent()).resolves.toContain(
+      'A clinician opened your details (treatment).',
+    );
+    await screenshot(patient, 'web-patient-access-log');
+    await expectAccessible(patient);
+    await fitsPhone(patient);
     await expect(staff.locator('#visit-stage').count()).resolves.toBe(1);
     await screenshot(staff, 'web-visit-lobby');
     await expectAccessible(staff);

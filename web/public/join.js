@@ -253,3 +253,46 @@ async function start() {
   }
 }
 void start();
+
+// ---------------------------------------------------------------- access log
+
+const ROLE_NAMES = {
+  clinician: 'A clinician',
+  front_desk: 'The front desk',
+  admin: 'An administrator',
+  auditor: 'An auditor',
+  patient: 'You',
+  service_account: 'A hospital system',
+};
+const RESOURCE_NAMES = {
+  patients: 'your details',
+  appointments: 'your appointment',
+  recordings: 'a recording',
+};
+
+$('access-log').addEventListener('toggle', async (event) => {
+  if (!event.currentTarget.open) return;
+  const status = $('access-log-status');
+  const list = $('access-log-list');
+  status.textContent = 'Loading…';
+  list.replaceChildren();
+  try {
+    const r = await api('GET', '/api/patient/access-log');
+    status.textContent = r.entries.length === 0 ? 'Nobody has opened your details yet.' : '';
+    for (const e of r.entries) {
+      const when = e.time
+        ? new Date(e.time).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
+        : '';
+      const who = ROLE_NAMES[e.role] ?? 'Someone';
+      const what = RESOURCE_NAMES[e.resource] ?? 'your record';
+      const verb = e.outcome === 'granted' ? 'opened' : 'was refused';
+      const li = document.createElement('li');
+      li.textContent =
+        `${when}: ${who} ${verb} ${e.outcome === 'granted' ? what : `access to ${what}`}` +
+        ` (${e.purpose}${e.breakGlass ? ', emergency access' : ''}).`;
+      list.append(li);
+    }
+  } catch {
+    status.textContent = 'The record of who looked at your details is not available right now.';
+  }
+});

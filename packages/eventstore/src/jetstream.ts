@@ -87,6 +87,8 @@ const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 const CLOCK_SKEW_MS = 60_000;
 const SCAN_TIMEOUT_MS = 15_000;
 const TAIL_CACHE_SIZE = 10_000;
+/** How often an `any` append re-reads the tail after losing a race to another writer. */
+const ANY_RETRIES = 20;
 
 /** Options of {@link JetStreamEventStore}. */
 export interface JetStreamEventStoreOptions {
@@ -312,13 +314,20 @@ export class JetStreamEventStore implements EventStore {
         throw new ConcurrencyError(stream, expected.toString(), describeTail(start));
       }
     }
-    const outcome = await this.publishChain(stream, subject, start, events, 0);
-    if (outcome.kind === 'done') return outcome.result;
-    // Conflict: either a retry of a batch stored earlier (complete it) or a genuine concurrent writer.
-    const resumed = await this.resume(stream, subject, events);
-    if (resumed) return resumed;
-    const actual = await this.tail(subject);
-    throw new ConcurrencyError(stream, describeExpected(expected), describeTail(actual));
+    // `any` never conflicts: when another writer got in between reading the tail and publishing, read the tail
+    // again and retry (bounded; each lost race means someone else's append succeeded).
+    for (let attempt = 0; ; attempt += 1) {
+      const outcome = await this.publishChain(stream, subject, start, events, 0);
+      if (outcome.kind === 'done') return outcome.result;
+      // Conflict: either a retry of a batch stored earlier (complete it) or a genuine concurrent writer.
+      const resumed = await this.resume(stream, subject, events);
+      if (resumed) return resumed;
+      const actual = await this.tail(subject);
+      if (expected !== 'any' || attempt >= ANY_RETRIES) {
+        throw new ConcurrencyError(stream, describeExpected(expected), describeTail(actual));
+      }
+      start = actual;
+    }
   }
 
   /**

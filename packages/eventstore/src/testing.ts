@@ -148,6 +148,16 @@ export function testEventStore(name: string, factory: () => Promise<EventStoreFi
         expect((await store().read(s)).map((e) => e.revision)).toEqual([0n, 1n, 2n]);
       });
 
+      it('never refuses concurrent appends with any: each one lands once, at its own revision', async () => {
+        const s = fresh();
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => store().append(s, 'any', [testEvent(`P${i}`)])),
+        );
+        const revisions = results.map((r) => r.nextRevision).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        expect(revisions).toEqual(Array.from({ length: 12 }, (_, i) => BigInt(i)));
+        expect(await store().read(s)).toHaveLength(12);
+      });
+
       it('is idempotent on event ids: a retry returns the original result and stores nothing new', async () => {
         const s = fresh();
         const batch = [testEvent('A'), testEvent('B')];

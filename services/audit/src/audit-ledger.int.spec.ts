@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore, newEvent } from '@haven/eventstore';
-import { audit } from '@haven/proto';
+import { audit, phiEvents } from '@haven/proto';
 import {
   callUnary,
   clientCallMetadata,
@@ -253,6 +253,69 @@ describe('the audit ledger', () => {
       'getTreeHead',
       audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
       as(clinician),
+    ).catch((e: grpc.ServiceError) => e);
+    expect((refused as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it("tells a patient who accessed their record, and nobody else's", async () => {
+    const access = (patientId: string, role: string, outcome: string, extra: Record<string, unknown> = {}) =>
+      newEvent({
+        type: 'haven.events.v1.PhiAccessed',
+        data: {
+          who: { kind: 'user', id: `u-${role}`, role },
+          patientId,
+          whose: `patients/${patientId}`,
+          what: `patients/${patientId}`,
+          fields: ['given_name', 'family_name'],
+          why: 'PHI_ACCESS_PURPOSE_TREATMENT',
+          outcome,
+          method: '/haven.scheduling.v1.SchedulingService/GetPatient',
+          ...extra,
+        },
+        actor: { kind: 'user', id: `u-${role}`, role },
+      });
+    const mine = [
+      access('pat-a', 'clinician', 'granted'),
+      access('pat-a', 'front_desk', 'denied'),
+      access('pat-a', 'admin', 'granted', { breakGlassGrant: 'bg-1' }),
+    ];
+    for (const e of mine) await store.append(`scheduling.patient_access-pat-a`, 'any', [e]);
+    await store.append('scheduling.patient_access-pat-b', 'any', [access('pat-b', 'clinician', 'granted')]);
+    const patientA = await issuer.sign({ sub: 'pat-a', kind: 'patient' });
+    const list = async (pageSize: number, pageToken = '') =>
+      callUnary(
+        client!,
+        'listMyAccessLog',
+        audit.ListMyAccessLogRequest.fromPartial({ pageSize, pageToken }),
+        as(patientA),
+      );
+    const all = await eventually(async () => {
+      const r = await list(10);
+      return r.entries.length >= 3 ? r : undefined;
+    }, 'the accesses');
+    expect(all.entries.map((e) => e.auditEvent)).toEqual(mine.map((e) => `auditEvents/${e.id}`).reverse());
+    expect(all.entries.map((e) => [e.accessorRole, e.outcome, e.breakGlass])).toEqual([
+      ['admin', phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_GRANTED, true],
+      ['front_desk', phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_DENIED, false],
+      ['clinician', phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_GRANTED, false],
+    ]);
+    expect(all.entries[0]).toMatchObject({
+      resource: 'patients/pat-a',
+      fields: ['given_name', 'family_name'],
+      purpose: phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT,
+    });
+    // Pages, newest first.
+    const first = await list(2);
+    expect(first.entries).toHaveLength(2);
+    const second = await list(2, first.nextPageToken);
+    expect(second.entries.map((e) => e.auditEvent)).toEqual([`auditEvents/${mine[0]!.id}`]);
+    expect(second.nextPageToken).toBe('');
+    // Staff cannot call it (the policy allows patients only).
+    const refused = await callUnary(
+      client!,
+      'listMyAccessLog',
+      audit.ListMyAccessLogRequest.fromPartial({}),
+      as(),
     ).catch((e: grpc.ServiceError) => e);
     expect((refused as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
   });

@@ -23,6 +23,8 @@ export const gatewayConfigSchema = z.object({
   HAVEN_IDENTITY_GRPC_ADDR: grpcAddress('127.0.0.1:50051'),
   HAVEN_SCHEDULING_GRPC_ADDR: grpcAddress('127.0.0.1:50052'),
   HAVEN_SESSION_GRPC_ADDR: grpcAddress('127.0.0.1:50053'),
+  /** The audit service: a patient's own access log (who looked at their record). */
+  HAVEN_AUDIT_GRPC_ADDR: grpcAddress('127.0.0.1:50055'),
   /**
    * NATS: the bus (session events for the WebSocket fan-out) and identity's revocations (closing sockets at
    * logout or idle logoff). Without it the WebSocket still authenticates but gets no live updates.
@@ -90,7 +92,6 @@ export const IGNORED_VARIABLES = [
   'HAVEN_RECORDING_GRPC_ADDR',
   'HAVEN_SESSION_IDLE_TIMEOUT_SEC',
   'HAVEN_PUBLIC_URL',
-  'HAVEN_AUDIT_GRPC_ADDR',
 ] as const;
 
 /** The CSP connect-src entries for media: the public Janus URLs (or the internal ones when none are set). */

@@ -5,7 +5,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, Response } from 'express';
 import { ErrorCategory, isCategory } from '@haven/errors';
-import type { identity, scheduling, session } from '@haven/proto';
+import type { audit, identity, scheduling, session } from '@haven/proto';
 import type { Logger, Principal, TokenVerifier } from '@haven/service';
 import { httpError } from './http-errors';
 import { cookie, send, unverifiedPrincipal } from './http';
@@ -16,6 +16,8 @@ export interface GatewayClients {
   readonly scheduling: scheduling.SchedulingServiceClient;
   /** Visits; optional so a gateway without the session service still serves sign-in and booking. */
   readonly session?: session.SessionServiceClient;
+  /** A patient's own access log; optional like the session client. */
+  readonly audit?: audit.AuditServiceClient;
 }
 
 /** Who is in a visit's media room right now, as learned from the bus (ParticipantJoinedMedia/LeftMedia). */

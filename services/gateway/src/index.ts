@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
-import { identity, scheduling, session } from '@haven/proto';
+import { audit, identity, scheduling, session } from '@haven/proto';
 import {
   RevocationFeed,
   createJwtVerifier,
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       credentials.createInsecure(),
     ),
     session: new session.SessionServiceClient(config.HAVEN_SESSION_GRPC_ADDR, credentials.createInsecure()),
+    audit: new audit.AuditServiceClient(config.HAVEN_AUDIT_GRPC_ADDR, credentials.createInsecure()),
   };
   const nats = config.NATS_URL
     ? { servers: config.NATS_URL, ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}) }

@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
-import { identity, scheduling, session } from '@haven/proto';
+import { audit, identity, scheduling, session } from '@haven/proto';
 import { RevocationFeed, createLogger, createVerifierFromConfig } from '@haven/service';
 import { startJanus } from '../../../tests/support/janus';
 import type { JanusHandle } from '../../../tests/support/janus';
@@ -72,6 +72,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     identity: undefined as identity.IdentityServiceClient | undefined,
     scheduling: undefined as scheduling.SchedulingServiceClient | undefined,
     session: undefined as session.SessionServiceClient | undefined,
+    audit: undefined as audit.AuditServiceClient | undefined,
   };
   const stop = async () => {
     await hub?.close().catch(() => undefined);
@@ -85,6 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     clients.identity?.close();
     clients.scheduling?.close();
     clients.session?.close();
+    clients.audit?.close();
     await Promise.all(services.map((s) => s.stop()));
     await janus?.stop();
     await nats?.stop();
@@ -95,7 +97,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     nats = await startNatsServer();
     const tokenSecret = randomBytes(24).toString('base64url');
     const roomAdminKey = randomBytes(24).toString('base64url');
-    const [idPort, idHttp, schedPort, schedHttp, sessPort, sessHttp, gwPort] = await Promise.all([
+    const [idPort, idHttp, schedPort, schedHttp, sessPort, sessHttp, gwPort, auditPort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -145,6 +148,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
           HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
           HAVEN_DATA_DIR: join(dir, 'session'),
         }),
+        startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }),
       ])),
     );
 
@@ -169,6 +173,10 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       identity: clients.identity,
       scheduling: clients.scheduling,
       session: clients.session,
+      audit: (clients.audit = new audit.AuditServiceClient(
+        `127.0.0.1:${auditPort}`,
+        credentials.createInsecure(),
+      )),
     };
     feed = await RevocationFeed.connect({ servers: nats.url, logger });
     const tokenVerifier = createVerifierFromConfig(

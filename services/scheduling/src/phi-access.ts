@@ -72,6 +72,7 @@ export async function recordPhiAccess(
           why: access.why,
           outcome: access.outcome,
           method: ctx.method,
+          ...(principal.breakGlass ? { breakGlassGrant: principal.breakGlass.grantId } : {}),
         },
       },
     ]);

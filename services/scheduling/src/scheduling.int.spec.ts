@@ -380,9 +380,10 @@ describe('patients', () => {
     expect(uses.map((e) => [e.type, e.data['resource'], e.actor.id])).toEqual([
       ['haven.identity.v1.BreakGlassUsed', `patients/${patientId}`, 'clin-emergency'],
     ]);
-    expect((await store.read(`scheduling.patient_access-${patientId}`)).at(-1)?.data['outcome']).toBe(
-      'granted',
-    );
+    const accessed = (await store.read(`scheduling.patient_access-${patientId}`)).at(-1)?.data;
+    expect(accessed?.['outcome']).toBe('granted');
+    // The PhiAccessed names the grant, so the patient's access log can say it was an emergency access.
+    expect(accessed?.['breakGlassGrant']).toBe(grantId);
     // The grant covers that one patient only.
     const error = await failure(
       callUnary(

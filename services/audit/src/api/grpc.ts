@@ -11,7 +11,7 @@ import {
   type FieldViolation,
 } from '@haven/errors';
 import { newEvent, type EventStore } from '@haven/eventstore';
-import { audit, events as envelopeProto } from '@haven/proto';
+import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
 import { actorOf, requirePrincipal, type CallContext, type Principal } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
 import type { AuditRecord } from '../log/audit-record';
@@ -233,6 +233,54 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore; ledger: 
         secondTreeSize: String(head.treeSize),
         proof: ledger.consistencyProof(first, head.treeSize),
         treeHead: signedHead(head),
+      };
+    },
+
+    /**
+     * A patient's own accounting of accesses to their PHI (who — by role —, when, what, why, outcome), newest
+     * first. Only for a patient principal, only their own entries; the query itself is recorded like any other.
+     */
+    async listMyAccessLog(
+      request: audit.ListMyAccessLogRequest,
+      ctx: CallContext,
+    ): Promise<audit.ListMyAccessLogResponse> {
+      const principal = requirePrincipal(ctx);
+      if (principal.kind !== 'patient')
+        throw new PermissionError('only a patient may read their own access log');
+      const violations: FieldViolation[] = [];
+      if (request.pageSize < 0 || request.pageSize > 100)
+        violations.push({ field: 'page_size', description: 'must be between 0 and 100' });
+      if (request.pageToken !== '' && !/^\d{1,15}$/.test(request.pageToken))
+        violations.push({ field: 'page_token', description: 'is not a token this service issued' });
+      if (violations.length > 0) throw new ValidationError(violations);
+      const limit = request.pageSize || 50;
+      const before = request.pageToken === '' ? Infinity : Number(request.pageToken);
+      const mine = deps.log.newestFirst(
+        (r) => r.access !== undefined && r.patientId === principal.id && r.index < before,
+        limit + 1,
+      );
+      const page = mine.slice(0, limit);
+      await recordQuery(ctx, principal, {
+        method: 'ListMyAccessLog',
+        patient: `patients/${principal.id}`,
+        actor: '',
+        resultCount: page.length,
+      });
+      return {
+        entries: page.map((r) => ({
+          accessTime: new Date(r.occurredAt),
+          accessorRole: r.actorKind === 'patient' ? 'patient' : (r.actorRole ?? r.actorKind),
+          accessorDisplayName: '',
+          resource: r.access!.what,
+          fields: [...r.access!.fields],
+          purpose: phiEvents.phiAccessPurposeFromJSON(r.access!.why),
+          outcome: phiEvents.phiAccessOutcomeFromJSON(
+            `PHI_ACCESS_OUTCOME_${r.access!.outcome.toUpperCase()}`,
+          ),
+          breakGlass: r.access!.breakGlass,
+          auditEvent: `auditEvents/${r.eventId}`,
+        })),
+        nextPageToken: mine.length > limit ? String(page.at(-1)!.index) : '',
       };
     },
   };

@@ -85,6 +85,16 @@ export class AuditLog {
     return out;
   }
 
+  /** Up to `limit` records matching `keep`, newest first. */
+  newestFirst(keep: (record: AuditRecord) => boolean, limit: number): AuditRecord[] {
+    const out: AuditRecord[] = [];
+    for (let i = this.records.length - 1; i >= 0 && out.length < limit; i--) {
+      const r = this.records[i]!;
+      if (keep(r)) out.push(r);
+    }
+    return out;
+  }
+
   /** The record of one event, if ingested. */
   get(eventId: string): AuditRecord | undefined {
     return this.seen.has(eventId) ? this.records.find((r) => r.eventId === eventId) : undefined;

@@ -1,8 +1,9 @@
 /**
  * What the audit service keeps per event, and the pure functions that derive it. No I/O.
  * A record keeps the envelope's metadata (never `data` values that could be PHI, never the sealed `phi`),
- * so the log can be shown to auditors as is. The record order is the ingestion order; the Merkle ledger
- * (a later part) hashes these same records, so it can be added without re-ingesting.
+ * so the log can be shown to auditors as is — plus, for `PhiAccessed`, the resource names and codes of the
+ * access (what, which fields, why, outcome) so a patient can be told who looked at their record. The record
+ * order is the ingestion order; the Merkle ledger hashes these same records.
  */
 
 export interface AuditRecord {
@@ -25,6 +26,39 @@ export interface AuditRecord {
   /** Position of the event in the event store: the ingestion checkpoint. */
   readonly sourcePosition: string;
   readonly recordedAt: string;
+  /** For `PhiAccessed` events: what was read, why, with what outcome (resource names and codes, no PHI). */
+  readonly access?: PhiAccessFacts;
+}
+
+/** The non-PHI facts of a PHI access, kept so a patient can be told who looked at their record. */
+export interface PhiAccessFacts {
+  /** The resource read, e.g. `patients/{id}` or `appointments/{id}`. */
+  readonly what: string;
+  /** The PHI fields opened (`given_name`, `reason`, …). */
+  readonly fields: readonly string[];
+  /** Declared purpose, e.g. `PHI_ACCESS_PURPOSE_TREATMENT`. */
+  readonly why: string;
+  /** `granted`, `denied` or `failed`. */
+  readonly outcome: string;
+  /** True when a break-glass grant covered the access. */
+  readonly breakGlass: boolean;
+}
+
+/** Event type of a PHI access (see haven/events/v1/phi_events.proto). */
+export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
+
+/** The access facts of a `PhiAccessed` event; undefined for any other event or a malformed one. */
+export function accessOf(event: Pick<IngestibleEvent, 'type' | 'data'>): PhiAccessFacts | undefined {
+  if (event.type !== PHI_ACCESSED) return undefined;
+  const { what, why, outcome, fields, breakGlassGrant } = event.data;
+  if (typeof what !== 'string' || typeof why !== 'string' || typeof outcome !== 'string') return undefined;
+  return {
+    what,
+    fields: Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : [],
+    why,
+    outcome,
+    breakGlass: typeof breakGlassGrant === 'string' && breakGlassGrant !== '',
+  };
 }
 
 export interface IngestibleEvent {
@@ -62,6 +96,7 @@ export function patientOf(event: IngestibleEvent): string | undefined {
 export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt: Date): AuditRecord {
   const patientId = patientOf(event);
   const traceId = traceIdOf(event.traceparent);
+  const access = accessOf(event);
   return {
     index,
     eventId: event.id,
@@ -79,6 +114,7 @@ export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt:
     ...(traceId !== undefined ? { traceId } : {}),
     sourcePosition: event.position.toString(),
     recordedAt: recordedAt.toISOString(),
+    ...(access !== undefined ? { access } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { CookieOptions, Request, RequestHandler, Response, Router } from 'express';
-import { session } from '@haven/proto';
+import { audit, phiEvents, session } from '@haven/proto';
 import type { scheduling } from '@haven/proto';
 import { callUnary, parseStatusDetails } from '@haven/service';
 import { authenticate } from '../context';
@@ -58,6 +58,19 @@ function visitOf(auth: Authenticated): string | undefined {
   const m = /^visits\/([A-Za-z0-9_-]{1,64})$/.exec(subject);
   return m?.[1];
 }
+
+const PURPOSE_NAMES: Record<number, string> = {
+  [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT]: 'treatment',
+  [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_PAYMENT]: 'payment',
+  [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_OPERATIONS]: 'operations',
+  [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_PATIENT_REQUEST]: 'your request',
+  [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_EMERGENCY]: 'emergency',
+};
+const OUTCOME_NAMES: Record<number, string> = {
+  [phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_GRANTED]: 'granted',
+  [phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_DENIED]: 'denied',
+  [phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_FAILED]: 'failed',
+};
 
 /** Registers the patient routes on the /api router. */
 export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
@@ -207,6 +220,35 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
       res
         .status(200)
         .json({ visitId, status: patientStatus(visit, `patients/${principal.id}`), locked: visit.locked });
+    }),
+  );
+
+  // The patient's own access log: who (by role) read their record, when, what, why and with what outcome.
+  api.get(
+    '/patient/access-log',
+    patient('audit.ListMyAccessLog', async (_req, res, { token }) => {
+      if (!clients.audit) {
+        send(res, httpError('UNAVAILABLE'));
+        return;
+      }
+      const r = await callUnary(
+        clients.audit,
+        'listMyAccessLog',
+        audit.ListMyAccessLogRequest.fromPartial({ pageSize: 50 }),
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      res.status(200).json({
+        entries: r.entries.map((e) => ({
+          time: e.accessTime?.toISOString() ?? null,
+          role: e.accessorRole,
+          resource: e.resource.split('/')[0] ?? '',
+          fields: e.fields,
+          purpose: PURPOSE_NAMES[e.purpose] ?? 'other',
+          outcome: OUTCOME_NAMES[e.outcome] ?? 'other',
+          breakGlass: e.breakGlass,
+        })),
+      });
     }),
   );
 
