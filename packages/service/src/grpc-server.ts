@@ -15,7 +15,7 @@ import {
 } from '@opentelemetry/api';
 import type { Meter, TextMapGetter } from '@opentelemetry/api';
 import { authorize as policyAuthorize, policyOf, publicMethods as policyPublicMethods } from '@haven/auth';
-import { HavenError, PermissionError, UnauthenticatedError } from '@haven/errors';
+import { HavenError, PermissionError, UnauthenticatedError, UnavailableError } from '@haven/errors';
 import {
   ATTR_RPC_GRPC_STATUS_CODE,
   ATTR_RPC_METHOD,
@@ -48,11 +48,24 @@ export interface CallContext {
 /** An RPC handler: resolve with the response or throw a HavenError. It is called once and answers once. */
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
+/**
+ * A server-streaming RPC handler: sends each message with `send` (which waits while the client's flow
+ * control pushes back, and rejects once the call is cancelled), then resolves; or throws a HavenError.
+ */
+export type ServerStreamingHandler<Req, Res> = (
+  request: Req,
+  ctx: CallContext,
+  send: (message: Res) => Promise<void>,
+) => Promise<void>;
+
 /** One gRPC service to serve: its definition (ts-proto `…Service` const or proto-loader) and handlers by method key. */
 export interface ServiceRegistration {
   readonly definition: grpc.ServiceDefinition;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly handlers: Readonly<Record<string, UnaryHandler<any, any>>>;
+  /** Server-streaming handlers by method key (same auth, policy, tracing and metrics as unary ones). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly streams?: Readonly<Record<string, ServerStreamingHandler<any, any>>>;
 }
 
 /**
@@ -204,7 +217,7 @@ type Answer = (error: Partial<grpc.StatusObject> | null, response?: unknown) => 
  */
 function wrapUnary(
   path: string,
-  handler: UnaryHandler<unknown, unknown> | undefined,
+  handler: ((request: unknown, ctx: CallContext, call: IncomingCall) => Promise<unknown>) | undefined,
   deps: WrapDeps,
 ): (call: IncomingCall, callback: Answer) => void {
   const { service, method } = splitPath(path);
@@ -338,7 +351,7 @@ function wrapUnary(
           return call.getPeer();
         },
       };
-      return handler(call.request, ctx);
+      return handler(call.request, ctx, call);
     };
     // Authenticate, authorize, run the handler. A caller whose token is already verified (the usual case)
     // goes straight through without an asynchronous step; otherwise the token is verified first.
@@ -378,6 +391,31 @@ function wrapUnary(
     if (isPromiseLike(result)) result.then((response) => answer(null, response), fail);
     else answer(null, result);
   };
+}
+
+/** `send` for a server stream: writes, waits for 'drain' when the buffer is full, rejects once cancelled. */
+function writerFor(call: grpc.ServerWritableStream<unknown, unknown>): (message: unknown) => Promise<void> {
+  return (message) =>
+    new Promise<void>((resolve, reject) => {
+      if (call.cancelled) {
+        reject(new UnavailableError('the client cancelled the stream'));
+        return;
+      }
+      if (call.write(message)) {
+        resolve();
+        return;
+      }
+      const done = (error?: Error): void => {
+        call.removeListener('drain', onDrain);
+        call.removeListener('cancelled', onCancel);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onCancel = (): void => done(new UnavailableError('the client cancelled the stream'));
+      call.once('drain', onDrain);
+      call.once('cancelled', onCancel);
+    });
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -451,6 +489,27 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
         ...deps,
         isPublic: isPublic(methodDef.path),
       }) as grpc.handleUnaryCall<unknown, unknown>;
+    }
+    for (const [key, handler] of Object.entries(registration.streams ?? {})) {
+      const methodDef = definition[key];
+      if (!methodDef || methodDef.requestStream || !methodDef.responseStream) {
+        throw new TypeError(`startGrpcService: stream handler "${key}" has no server-streaming method`);
+      }
+      served.add(methodDef.path);
+      const stream = handler as ServerStreamingHandler<unknown, unknown>;
+      const wrapped = wrapUnary(
+        methodDef.path,
+        async (request, ctx, call) => {
+          await stream(request, ctx, writerFor(call as grpc.ServerWritableStream<unknown, unknown>));
+        },
+        { ...deps, isPublic: isPublic(methodDef.path) },
+      );
+      const streaming: grpc.handleServerStreamingCall<unknown, unknown> = (call) =>
+        wrapped(call, (error) => {
+          if (error) call.emit('error', error);
+          else call.end();
+        });
+      implementation[key] = streaming;
     }
     // Methods without a handler still authenticate and authorize before answering UNIMPLEMENTED, so the
     // policy holds for every method of the contract (and a probe learns nothing without the right token).

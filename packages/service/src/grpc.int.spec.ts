@@ -25,6 +25,7 @@ service EchoService {
   rpc Fail(FailRequest) returns (EchoResponse);
   rpc Slow(EchoRequest) returns (EchoResponse);
   rpc Ping(EchoRequest) returns (EchoResponse);
+  rpc Count(EchoRequest) returns (stream EchoResponse);
 }
 message EchoRequest { string text = 1; }
 message EchoResponse { string text = 1; string principal = 2; string correlation_id = 3; }
@@ -138,12 +139,22 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     },
   };
 
+  const streams: ServiceRegistration['streams'] = {
+    // Streams `text` back in as many messages as it has characters; "!" fails with INVALID_ARGUMENT.
+    Count: async (req: EchoRequest, ctx: CallContext, send: (m: EchoResponse) => Promise<void>) => {
+      if (req.text === '!') throw new ValidationError([{ field: 'text', description: 'not "!"' }]);
+      for (const ch of req.text) {
+        await send({ text: ch, principal: ctx.principal?.id ?? '', correlation_id: ctx.correlationId });
+      }
+    },
+  };
+
   const start = (): Promise<RunningGrpcService> =>
     startGrpcService({
       name: 'test',
       port: 0,
       host: '127.0.0.1',
-      services: [{ definition: EchoService.service, handlers }],
+      services: [{ definition: EchoService.service, handlers, streams }],
       auth: { verifier, publicMethods: ['/haven.test.v1.EchoService/Ping'] },
       authorization: 'none',
       logger,
@@ -193,6 +204,31 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     }
     throw new Error('expected the call to fail');
   };
+
+  const count = (text: string, metadata: grpc.Metadata): Promise<EchoResponse[]> =>
+    new Promise((resolve, reject) => {
+      const out: EchoResponse[] = [];
+      const stream = (
+        client as unknown as {
+          Count(req: object, md: grpc.Metadata): grpc.ClientReadableStream<EchoResponse>;
+        }
+      ).Count({ text }, metadata);
+      stream.on('data', (m: EchoResponse) => out.push(m));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(out));
+    });
+
+  it('streams through the same authentication, policy and error mapping as unary calls', async () => {
+    const messages = await count('abc', clientCallMetadata({ token, correlationId: 'corr-s' }));
+    expect(messages).toEqual(
+      ['a', 'b', 'c'].map((text) => ({ text, principal: 'u-1', correlation_id: 'corr-s' })),
+    );
+    const unauthenticated = await failure(count('abc', new grpc.Metadata()));
+    expect(unauthenticated.code).toBe(grpc.status.UNAUTHENTICATED);
+    const invalid = await failure(count('!', clientCallMetadata({ token })));
+    expect(invalid.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(invalid).fieldViolations.map((v) => v.field)).toEqual(['text']);
+  });
 
   it('answers an authenticated call with the principal and the caller correlation id', async () => {
     const res = await call('Echo', { text: 'hi' }, clientCallMetadata({ token, correlationId: 'corr-42' }));

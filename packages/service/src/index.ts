@@ -60,6 +60,7 @@ export type {
   RunningGrpcService,
   ServiceRegistration,
   UnaryHandler,
+  ServerStreamingHandler,
 } from './grpc-server';
 export {
   grpcErrorFromHavenError,

@@ -24,7 +24,7 @@ import { createTestIssuer } from '@haven/service/testing';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
-import { verifyConsistency, verifyInclusion } from './log/merkle';
+import { treeHash, verifyConsistency, verifyInclusion } from './log/merkle';
 import { auditConfigSchema, startAudit } from './server';
 
 jest.setTimeout(60_000);
@@ -318,6 +318,65 @@ describe('the audit ledger', () => {
       as(),
     ).catch((e: grpc.ServiceError) => e);
     expect((refused as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('exports the log with leaf hashes and a signed head the recipient can check on its own', async () => {
+    const exported = (request: Partial<audit.ExportAuditLogRequest>) =>
+      new Promise<audit.ExportAuditLogResponse[]>((resolve, reject) => {
+        const out: audit.ExportAuditLogResponse[] = [];
+        const stream = client!.exportAuditLog(audit.ExportAuditLogRequest.fromPartial(request), as());
+        stream.on('data', (m: audit.ExportAuditLogResponse) => out.push(m));
+        stream.on('error', reject);
+        stream.on('end', () => resolve(out));
+      });
+    const all = await exported({});
+    const last = all.at(-1)!.item;
+    expect(last?.$case).toBe('treeHead');
+    const head = (last as { treeHead: audit.SignedTreeHead }).treeHead;
+    const entries = all
+      .slice(0, -1)
+      .map((m) => (m.item as { $case: 'auditEvent'; auditEvent: audit.AuditEvent }).auditEvent);
+    expect(entries).toHaveLength(Number(head.treeSize));
+    expect(entries.map((e) => Number(e.leafIndex))).toEqual(entries.map((_, i) => i));
+    // The recipient recomputes the root from the leaf hashes and checks the signature: no trust needed.
+    expect(treeHash(entries.map((e) => Buffer.from(e.leafHash))).equals(Buffer.from(head.rootHash))).toBe(
+      true,
+    );
+    expect(
+      verifyTreeHead(
+        {
+          treeSize: Number(head.treeSize),
+          rootHash: head.rootHash,
+          timestampMs: head.timestamp!.getTime(),
+          signature: head.signature,
+        },
+        head.publicKey,
+      ),
+    ).toBe(true);
+    // Recorded before the first entry left.
+    const exports = await eventually(async () => {
+      const page = await callUnary(
+        client!,
+        'listAuditEvents',
+        audit.ListAuditEventsRequest.fromPartial({
+          pageSize: 500,
+          types: ['haven.audit.v1.AuditLogExported'],
+        }),
+        as(),
+      );
+      return page.auditEvents.length > 0 ? page.auditEvents : undefined;
+    }, 'the AuditLogExported entry');
+    expect(exports[0]?.actor?.id).toBe('u-auditor');
+    // A patient's slice: only their entries, still ending with the head.
+    const slice = await exported({ patient: 'patients/pat-a' });
+    expect(slice.length).toBeGreaterThan(1);
+    expect(
+      slice
+        .slice(0, -1)
+        .every((m) => (m.item as { auditEvent: audit.AuditEvent }).auditEvent.patient === 'patients/pat-a'),
+    ).toBe(true);
+    const bad = await exported({ patient: 'people/x' }).catch((e: grpc.ServiceError) => e);
+    expect((bad as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('catches a log rewritten on disk at the next start', async () => {

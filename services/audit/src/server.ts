@@ -14,7 +14,7 @@ import {
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
-import { auditHandlers } from './api/grpc';
+import { auditHandlers, auditStreams } from './api/grpc';
 import { AuditLog } from './log/audit-log';
 import { Ledger } from './log/ledger';
 import { LedgerKeeper, type LedgerKeeperOptions } from './log/ledger-keeper';
@@ -54,7 +54,13 @@ export async function startAudit(
     config,
     logger,
     host: options.host,
-    services: [{ definition: audit.AuditServiceService, handlers: auditHandlers({ log, store, ledger }) }],
+    services: [
+      {
+        definition: audit.AuditServiceService,
+        handlers: auditHandlers({ log, store, ledger }),
+        streams: auditStreams({ log, store, ledger }),
+      },
+    ],
     onShutdown: [() => subscription.close(), () => keeper.stop(), () => log.close(), () => store.close()],
   });
 }

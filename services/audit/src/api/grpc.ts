@@ -20,6 +20,7 @@ import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
 const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
 export const AUDIT_QUERIED = 'haven.audit.v1.AuditLogQueried';
+export const AUDIT_EXPORTED = 'haven.audit.v1.AuditLogExported';
 
 const ACTOR_KIND: Record<string, envelopeProto.ActorKind> = {
   user: envelopeProto.ActorKind.ACTOR_KIND_USER,
@@ -61,6 +62,19 @@ function requireAuditor(ctx: CallContext): Principal {
 
 const SIZE = /^\d{1,15}$/;
 
+/** A signed tree head as the API shows it (with the public key to check it against). */
+function signedTreeHead(head: TreeHead, ledger: Ledger): audit.SignedTreeHead {
+  return {
+    treeSize: String(head.treeSize),
+    rootHash: head.rootHash,
+    timestamp: new Date(head.timestampMs),
+    signature: head.signature,
+    signatureAlgorithm: TREE_HEAD_ALGORITHM,
+    keyId: head.keyId,
+    publicKey: ledger.publicKeyDer,
+  };
+}
+
 /** A uint64 request field as a number, or a violation when it is not a size this service can hold. */
 function sizeField(value: string, field: string, violations: FieldViolation[]): number {
   if (!SIZE.test(value)) {
@@ -72,15 +86,7 @@ function sizeField(value: string, field: string, violations: FieldViolation[]): 
 
 export function auditHandlers(deps: { log: AuditLog; store: EventStore; ledger: Ledger }) {
   const { ledger } = deps;
-  const signedHead = (head: TreeHead): audit.SignedTreeHead => ({
-    treeSize: String(head.treeSize),
-    rootHash: head.rootHash,
-    timestamp: new Date(head.timestampMs),
-    signature: head.signature,
-    signatureAlgorithm: TREE_HEAD_ALGORITHM,
-    keyId: head.keyId,
-    publicKey: ledger.publicKeyDer,
-  });
+  const signedHead = (head: TreeHead): audit.SignedTreeHead => signedTreeHead(head, ledger);
   /** The signed head of `size` (0: the whole log now); OUT_OF_RANGE-style violation when beyond the log. */
   const headFor = async (size: number, field: string): Promise<TreeHead> => {
     if (size > ledger.size) {
@@ -282,6 +288,58 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore; ledger: 
         })),
         nextPageToken: mine.length > limit ? String(page.at(-1)!.index) : '',
       };
+    },
+  };
+}
+
+/**
+ * ExportAuditLog: every entry matching the filters, oldest first, then the signed tree head covering them (the
+ * last message). Each entry carries its leaf index and hash, so a full export lets the recipient recompute the
+ * root and compare it with the signed head; a filtered one, check any entry with GetInclusionProof. The export
+ * is recorded (`AuditLogExported`) before the first entry leaves.
+ */
+export function auditStreams(deps: { log: AuditLog; store: EventStore; ledger: Ledger }) {
+  return {
+    async exportAuditLog(
+      request: audit.ExportAuditLogRequest,
+      ctx: CallContext,
+      send: (message: audit.ExportAuditLogResponse) => Promise<void>,
+    ): Promise<void> {
+      const principal = requireAuditor(ctx);
+      const violations: FieldViolation[] = [];
+      if (request.patient !== '' && !/^patients\/[A-Za-z0-9_-]{1,64}$/.test(request.patient))
+        violations.push({ field: 'patient', description: 'must be patients/{patient}' });
+      if (request.startTime && request.endTime && request.endTime <= request.startTime)
+        violations.push({ field: 'end_time', description: 'must be after start_time' });
+      if (violations.length > 0) throw new ValidationError(violations);
+      if (deps.ledger.size === 0) throw new PreconditionError('the audit ledger is empty: nothing to export');
+      const head = await deps.ledger.head(deps.ledger.size);
+      const entries = deps.log.query({
+        ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
+        ...(request.startTime ? { from: request.startTime } : {}),
+        ...(request.endTime ? { to: request.endTime } : {}),
+        limit: head.treeSize,
+      });
+      await deps.store.append(`audit.export-${randomUUID()}`, 'no_stream', [
+        newEvent({
+          type: AUDIT_EXPORTED,
+          data: {
+            startTime: request.startTime?.toISOString() ?? '',
+            endTime: request.endTime?.toISOString() ?? '',
+            patient: request.patient,
+            entryCount: entries.length,
+            treeSize: head.treeSize,
+          },
+          actor: actorOf(principal),
+          correlationId: ctx.correlationId,
+          ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+        }),
+      ]);
+      for (const record of entries) {
+        if (record.index >= head.treeSize) break;
+        await send({ item: { $case: 'auditEvent', auditEvent: toProto(record, deps.ledger) } });
+      }
+      await send({ item: { $case: 'treeHead', treeHead: signedTreeHead(head, deps.ledger) } });
     },
   };
 }
