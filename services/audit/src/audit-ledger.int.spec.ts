@@ -4,7 +4,6 @@
  * nothing but the public key, that an entry is in the log and that a later head extends an earlier one; a log
  * rewritten on disk is caught at the next start (`LedgerIntegrityViolated`).
  */
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import {
   type RunningGrpcService,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
+import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
@@ -31,7 +31,7 @@ jest.setTimeout(60_000);
 
 const issuer = createTestIssuer();
 let nats: NatsServerHandle;
-let jwksServer: Server;
+let jwks: JwksServer;
 let dataDir: string;
 let store: JetStreamEventStore;
 let service: RunningGrpcService | undefined;
@@ -40,11 +40,10 @@ let auditor = '';
 let logText = '';
 
 async function start(): Promise<void> {
-  const jwksPort = (jwksServer.address() as { port: number }).port;
   const config = loadConfig(auditConfigSchema, {
     NATS_URL: nats.url,
     HAVEN_GRPC_PORT: '0',
-    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    HAVEN_JWKS_URL: jwks.url,
     HAVEN_DATA_DIR: join(dataDir, 'audit'),
   });
   const sink = new Writable({
@@ -100,11 +99,7 @@ const ledgerSize = async (): Promise<number> =>
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  jwksServer = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(issuer.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-audit-ledger-'));
   store = await JetStreamEventStore.connect({ servers: nats.url, name: 'audit-ledger-test' });
   auditor = await issuer.sign({ sub: 'u-auditor', role: 'auditor' });
@@ -114,7 +109,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stop();
   await store?.close();
-  await new Promise<void>((r) => jwksServer.close(() => r()));
+  await jwks?.close();
   await nats?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });

@@ -4,7 +4,6 @@
  * schedule stream, listing, and patient links end to end (redeem → patient token verified over HTTP JWKS,
  * lockout, reissue, cancelled appointment, ended visit). Captures the service's log and checks no PHI is in it.
  */
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import {
   parseStatusDetails,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
+import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
 
@@ -38,7 +38,7 @@ const DOB = '1971-03-14';
 const REASON = 'persistent migraine with aura';
 
 let nats: NatsServerHandle;
-let jwksServer: Server;
+let jwks: JwksServer;
 let dataDir: string;
 let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
@@ -64,18 +64,13 @@ function faultyStore(inner: EventStore): EventStore {
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  jwksServer = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(issuer.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const jwksPort = (jwksServer.address() as { port: number }).port;
+  jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-scheduling-'));
   const config = loadConfig(schedulingConfigSchema, {
     NATS_URL: nats.url,
     HAVEN_GRPC_PORT: '0',
     HAVEN_HTTP_PORT: '0',
-    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    HAVEN_JWKS_URL: jwks.url,
     HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
     HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
     HAVEN_SHUTDOWN_GRACE_MS: '500',
@@ -101,7 +96,7 @@ afterAll(async () => {
   await service?.stop();
   await testConnection?.close();
   await nats?.stop();
-  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  await jwks?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

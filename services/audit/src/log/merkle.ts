@@ -150,6 +150,29 @@ export function treeHash(leaves: readonly Hash[]): Hash {
   return log.root();
 }
 
+/** The (fn, sn) node pair the RFC 9162 verification algorithms walk up the tree with. */
+class PathPosition {
+  constructor(
+    public fn: number,
+    public sn: number,
+  ) {}
+
+  /** LSB(fn) set, or fn = sn: the proof hash goes on the left. */
+  isRightOrLast(): boolean {
+    return this.fn % 2 === 1 || this.fn === this.sn;
+  }
+
+  /** "If LSB(fn) is not set, right-shift fn and sn equally until either LSB(fn) is set or fn is 0." */
+  skipLeftEdges(): void {
+    while (this.fn % 2 === 0 && this.fn !== 0) this.up();
+  }
+
+  up(): void {
+    this.fn = Math.floor(this.fn / 2);
+    this.sn = Math.floor(this.sn / 2);
+  }
+}
+
 /**
  * RFC 9162 §2.1.3.2: true when `proof` shows the leaf with hash `leaf` at `index` is in the tree of `size`
  * leaves whose root is `root`.
@@ -162,26 +185,19 @@ export function verifyInclusion(
   root: Uint8Array,
 ): boolean {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
-  let fn = index;
-  let sn = size - 1;
+  const pos = new PathPosition(index, size - 1);
   let r: Uint8Array = leaf;
   for (const p of proof) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+    if (pos.sn === 0) return false;
+    if (pos.isRightOrLast()) {
       r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      pos.skipLeftEdges();
     } else {
       r = nodeHash(r, p);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    pos.up();
   }
-  return sn === 0 && Buffer.from(r).equals(Buffer.from(root));
+  return pos.sn === 0 && Buffer.from(r).equals(Buffer.from(root));
 }
 
 /**
@@ -202,30 +218,20 @@ export function verifyConsistency(
   if (first === second) return proof.length === 0 && eq(firstRoot, secondRoot);
   const path = (first & (first - 1)) === 0 ? [firstRoot, ...proof] : [...proof];
   if (path.length === 0) return false;
-  let fn = first - 1;
-  let sn = second - 1;
-  while (fn % 2 === 1) {
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
+  const pos = new PathPosition(first - 1, second - 1);
+  while (pos.fn % 2 === 1) pos.up();
   let fr: Uint8Array = path[0]!;
   let sr: Uint8Array = path[0]!;
   for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+    if (pos.sn === 0) return false;
+    if (pos.isRightOrLast()) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      pos.skipLeftEdges();
     } else {
       sr = nodeHash(sr, c);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    pos.up();
   }
-  return eq(fr, firstRoot) && eq(sr, secondRoot) && sn === 0;
+  return eq(fr, firstRoot) && eq(sr, secondRoot) && pos.sn === 0;
 }

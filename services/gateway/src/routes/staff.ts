@@ -95,6 +95,15 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
     return true;
   };
 
+  /** The declared purpose of a PHI read (`?purpose=`, default treatment); answers 400 and undefined when unknown. */
+  const purposeOf = (req: Request, res: Response): (typeof PURPOSES)[string] | undefined => {
+    const name = typeof req.query['purpose'] === 'string' ? req.query['purpose'] : 'treatment';
+    const purpose = PURPOSES[name];
+    if (purpose === undefined)
+      invalid(res, [{ field: 'purpose', description: 'must be treatment, payment or operations' }]);
+    return purpose;
+  };
+
   /** The :id path parameter, or a 404 when it cannot be an id. */
   const pathId = (req: Request, res: Response): string | undefined => {
     const id = req.params['id'];
@@ -192,12 +201,8 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
   api.get(
     '/patients',
     staff('scheduling.ListPatients', LIST_FIELDS, async (req, res, { token }) => {
-      const purposeName = typeof req.query['purpose'] === 'string' ? req.query['purpose'] : 'treatment';
-      const purpose = PURPOSES[purposeName];
-      if (purpose === undefined) {
-        invalid(res, [{ field: 'purpose', description: 'must be treatment, payment or operations' }]);
-        return;
-      }
+      const purpose = purposeOf(req, res);
+      if (purpose === undefined) return;
       const r = await callUnary(
         clients.scheduling,
         'listPatients',
@@ -222,12 +227,8 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
     staff('scheduling.GetPatient', LIST_FIELDS, async (req, res, { token }) => {
       const id = pathId(req, res);
       if (!id) return;
-      const purposeName = typeof req.query['purpose'] === 'string' ? req.query['purpose'] : 'treatment';
-      const purpose = PURPOSES[purposeName];
-      if (purpose === undefined) {
-        invalid(res, [{ field: 'purpose', description: 'must be treatment, payment or operations' }]);
-        return;
-      }
+      const purpose = purposeOf(req, res);
+      if (purpose === undefined) return;
       const r = await callUnary(
         clients.scheduling,
         'getPatient',
