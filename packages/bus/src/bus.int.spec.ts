@@ -267,3 +267,24 @@ describe('EventBus', () => {
     void sub;
   });
 });
+
+describe('replicas (HAVEN_JETSTREAM_REPLICAS)', () => {
+  it('creates the bus stream and the checkpoint bucket with the configured replicas', async () => {
+    const fresh = await startNatsServer();
+    const c = await connect({ servers: fresh.url });
+    try {
+      // One server cannot hold three replicas and says so: the count reaches JetStream.
+      const three = await EventBus.create(c, { replicas: 3 });
+      await expect(three.publish(envelope('rep', 'Made'))).rejects.toThrow(/replica/i);
+      await expect(three.checkpoints()).rejects.toThrow(/replica/i);
+      const one = await EventBus.create(c, { replicas: 1 });
+      await one.publish(envelope('rep', 'Made'));
+      await (await one.checkpoints()).save('rep', 1n);
+      const jsm = await c.jetstreamManager();
+      expect((await jsm.streams.info('HAVEN_BUS')).config.num_replicas).toBe(1);
+    } finally {
+      await c.drain();
+      await fresh.stop();
+    }
+  });
+});

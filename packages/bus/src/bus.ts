@@ -144,6 +144,8 @@ export interface EventBusConnectOptions {
   readonly logger?: BusLogger;
   /** Path of a NATS `.creds` file. */
   readonly credsFile?: string;
+  /** Replicas of HAVEN_BUS and the checkpoint bucket when this bus creates them (HAVEN_JETSTREAM_REPLICAS). */
+  readonly replicas?: number;
 }
 
 function translate(err: unknown, what: string): HavenError {
@@ -180,14 +182,24 @@ export class EventBus {
     private readonly jsm: JetStreamManager,
     private readonly owns: boolean,
     private readonly logger: BusLogger,
+    private readonly replicas: number,
   ) {
     this.js = nc.jetstream();
   }
 
   /** A bus over an existing connection (the caller closes it). Throws UnavailableError without JetStream. */
-  static async create(nc: NatsConnection, options: { logger?: BusLogger } = {}): Promise<EventBus> {
+  static async create(
+    nc: NatsConnection,
+    options: { logger?: BusLogger; replicas?: number } = {},
+  ): Promise<EventBus> {
     try {
-      return new EventBus(nc, await nc.jetstreamManager(), false, options.logger ?? silent);
+      return new EventBus(
+        nc,
+        await nc.jetstreamManager(),
+        false,
+        options.logger ?? silent,
+        options.replicas ?? 1,
+      );
     } catch (err) {
       throw translate(err, 'jetstream manager');
     }
@@ -200,7 +212,13 @@ export class EventBus {
       'bus: connect',
     );
     try {
-      return new EventBus(nc, await nc.jetstreamManager(), true, options.logger ?? silent);
+      return new EventBus(
+        nc,
+        await nc.jetstreamManager(),
+        true,
+        options.logger ?? silent,
+        options.replicas ?? 1,
+      );
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw translate(err, 'jetstream manager');
@@ -217,7 +235,7 @@ export class EventBus {
   }> {
     let kv: Awaited<ReturnType<JetStreamClient['views']['kv']>>;
     try {
-      kv = await this.js.views.kv('haven_checkpoints', { history: 1 });
+      kv = await this.js.views.kv('haven_checkpoints', { history: 1, replicas: this.replicas });
     } catch (err) {
       throw translate(err, 'checkpoints');
     }
@@ -436,6 +454,7 @@ export class EventBus {
         discard: DiscardPolicy.Old,
         max_age: nanos(DEFAULT_MAX_AGE_MS),
         duplicate_window: nanos(120_000),
+        num_replicas: this.replicas,
       })
       .catch(async (err: unknown) => {
         await this.jsm.streams.info(BUS_STREAM).catch(() => {

@@ -160,6 +160,8 @@ export interface RevocationNatsOptions {
   readonly credsFile?: string;
   /** Client name. */
   readonly name?: string;
+  /** Replicas of the revocation stream when this client creates it (HAVEN_JETSTREAM_REPLICAS; default 1). */
+  readonly replicas?: number;
 }
 
 /** Options of {@link RevocationFeed.connect}. */
@@ -182,7 +184,7 @@ function connectRevocationNats(options: RevocationNatsOptions, defaultName: stri
  * Creates the {@link REVOCATIONS_STREAM} stream (file storage, max age {@link REVOCATION_RETENTION_MS}) when it
  * does not exist. Throws UnavailableError when JetStream refuses.
  */
-export async function ensureRevocationStream(nc: NatsConnection): Promise<void> {
+export async function ensureRevocationStream(nc: NatsConnection, replicas = 1): Promise<void> {
   try {
     const jsm = await nc.jetstreamManager();
     try {
@@ -196,6 +198,7 @@ export async function ensureRevocationStream(nc: NatsConnection): Promise<void> 
         discard: DiscardPolicy.Old,
         max_age: REVOCATION_RETENTION_MS * 1_000_000,
         max_msgs: 1_000_000,
+        num_replicas: replicas,
       });
     }
   } catch (error) {
@@ -234,6 +237,7 @@ export class RevocationFeed {
     private readonly nc: NatsConnection,
     readonly revocations: RevocationSet,
     private readonly logger: Logger | undefined,
+    private readonly replicas: number,
   ) {}
 
   /**
@@ -243,7 +247,7 @@ export class RevocationFeed {
    */
   static async connect(options: RevocationFeedOptions): Promise<RevocationFeed> {
     const nc = await connectRevocationNats(options, 'haven-revocations');
-    const feed = new RevocationFeed(nc, new RevocationSet(options), options.logger);
+    const feed = new RevocationFeed(nc, new RevocationSet(options), options.logger, options.replicas ?? 1);
     try {
       await feed.start(options.readyTimeoutMs ?? 10_000);
     } catch (error) {
@@ -255,7 +259,7 @@ export class RevocationFeed {
   }
 
   private async start(readyTimeoutMs: number): Promise<void> {
-    await ensureRevocationStream(this.nc);
+    await ensureRevocationStream(this.nc, this.replicas);
     const jsm = await this.nc.jetstreamManager();
     const lastSeq = (await jsm.streams.info(REVOCATIONS_STREAM)).state.last_seq;
     // An ordered push consumer over everything retained (≤ REVOCATION_RETENTION_MS old), then live.
@@ -340,7 +344,10 @@ export class RevocationPublisher {
   static async connect(options: RevocationNatsOptions): Promise<RevocationPublisher> {
     const nc = await connectRevocationNats(options, 'haven-revocation-publisher');
     try {
-      return await RevocationPublisher.open(nc, { ownsConnection: true });
+      return await RevocationPublisher.open(nc, {
+        ownsConnection: true,
+        ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
+      });
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw error;
@@ -348,8 +355,11 @@ export class RevocationPublisher {
   }
 
   /** Over an existing connection (closed by `close()` only when `ownsConnection`). Throws UnavailableError. */
-  static async open(nc: NatsConnection, options: { ownsConnection: boolean }): Promise<RevocationPublisher> {
-    await ensureRevocationStream(nc);
+  static async open(
+    nc: NatsConnection,
+    options: { ownsConnection: boolean; replicas?: number },
+  ): Promise<RevocationPublisher> {
+    await ensureRevocationStream(nc, options.replicas);
     return new RevocationPublisher(nc, nc.jetstream(), options.ownsConnection);
   }
 

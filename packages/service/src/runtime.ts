@@ -42,6 +42,7 @@ export interface HavenGrpcOptions {
     | 'HAVEN_SHUTDOWN_GRACE_MS'
     | 'NATS_URL'
     | 'NATS_CREDS_FILE'
+    | 'HAVEN_JETSTREAM_REPLICAS'
   >;
   readonly logger: Logger;
   readonly services: readonly ServiceRegistration[];
@@ -64,6 +65,7 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     servers: options.config.NATS_URL,
     name: `haven-${options.name}-revocations`,
     ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),
+    replicas: options.config.HAVEN_JETSTREAM_REPLICAS,
     logger: options.logger,
   });
   const refusals = options.store

@@ -31,6 +31,8 @@ export const gatewayConfigSchema = z.object({
    */
   NATS_URL: z.string().min(1).optional(),
   NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** Replicas of the bus and revocation streams when the gateway is the first to create them (3 on a cluster). */
+  HAVEN_JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Staff WebSockets without activity for this long are signed out (identity's idle logoff; stack-wide name). */
   HAVEN_IDLE_TIMEOUT_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Extra origins allowed to open the WebSocket (comma list); the gateway's own origin always is. */

@@ -33,7 +33,11 @@ async function main(): Promise<void> {
     audit: new audit.AuditServiceClient(config.HAVEN_AUDIT_GRPC_ADDR, credentials.createInsecure()),
   };
   const nats = config.NATS_URL
-    ? { servers: config.NATS_URL, ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}) }
+    ? {
+        servers: config.NATS_URL,
+        ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
+        replicas: config.HAVEN_JETSTREAM_REPLICAS,
+      }
     : undefined;
   const revocations = nats ? await RevocationFeed.connect({ ...nats, logger }) : undefined;
   let tokenVerifier: TokenVerifier | undefined;

@@ -65,6 +65,7 @@ export async function startIdentityService(
       servers: config.NATS_URL,
       name: 'haven-identity-bus',
       ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+      replicas: config.HAVEN_JETSTREAM_REPLICAS,
       logger: options.logger,
     });
     relay = await startRelay({

@@ -56,6 +56,7 @@ export async function createIdentityRuntime(
         servers: config.NATS_URL,
         name: 'haven-identity-revocations',
         ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+        replicas: config.HAVEN_JETSTREAM_REPLICAS,
       }));
   } catch (error) {
     if (!options.store) await store.close();

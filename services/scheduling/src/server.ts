@@ -122,7 +122,7 @@ export async function startScheduling(
     });
     const httpServer = http;
     // Scheduling events fan out on haven.bus.scheduling.* for other services and hospital systems.
-    const bus = await EventBus.create(nc, { logger });
+    const bus = await EventBus.create(nc, { logger, replicas: config.HAVEN_JETSTREAM_REPLICAS });
     subscriptions.push(await startRelay({ store: rawStore, bus, context: 'scheduling', logger }));
     const grpcService = await serveHavenGrpc({
       name: 'scheduling',

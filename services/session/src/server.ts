@@ -68,6 +68,7 @@ export async function startSession(
     servers: config.NATS_URL,
     name: 'haven-session-bus',
     ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
+    replicas: config.HAVEN_JETSTREAM_REPLICAS,
     logger,
   });
   // Session events fan out on haven.bus.session.* (the gateway pushes lobby and visit changes from there).
