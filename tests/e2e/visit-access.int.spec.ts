@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
+import { JetStreamEventStore, newEvent, type EventEnvelope, type NewEvent } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -476,6 +476,100 @@ describe('who may call the session service', () => {
       call('getVisit', { name: `visits/${visitId}` }, otherVisitPatient),
       grpc.status.PERMISSION_DENIED,
     );
+  });
+
+  it('opens a visit for a hospital system (OpenVisit): idempotent, refused for unknown, cancelled or past appointments', async () => {
+    const ehr = await identity.sign({
+      sub: 'sa-ehr',
+      kind: 'service_account',
+      scope: 'session.visits.write',
+    });
+    // Booked a moment ago: whichever opens it first (the booking consumer or this call), it is one visit.
+    const appointmentId = `apt-${randomUUID()}`;
+    await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
+      newEvent({
+        type: 'haven.scheduling.v1.AppointmentBooked',
+        actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
+        data: {
+          appointmentId,
+          clinicianId: 'clin-a',
+          patientId: 'pat-0002',
+          startTime: new Date(Date.now() + 3600_000).toISOString(),
+          endTime: new Date(Date.now() + 5400_000).toISOString(),
+        },
+      }),
+    ]);
+    const first = (await call('openVisit', { appointment: `appointments/${appointmentId}` }, ehr)) as {
+      ok: true;
+      value: session.OpenVisitResponse;
+    };
+    expect(first.ok).toBe(true);
+    expect(first.value.visit?.name).toBe(`visits/${appointmentId}`);
+    const again = (await call('openVisit', { appointment: `appointments/${appointmentId}` }, ehr)) as {
+      ok: true;
+      value: session.OpenVisitResponse;
+    };
+    expect(again.value.visit?.name).toBe(first.value.visit?.name);
+    const opened = (await store.read(`session.visit-${appointmentId}`)).filter(
+      (e) => e.type === 'haven.session.v1.VisitOpened',
+    );
+    expect(opened).toHaveLength(1);
+
+    const unknown = (await call('openVisit', { appointment: 'appointments/apt-nope' }, ehr)) as {
+      ok: false;
+      error: grpc.ServiceError;
+    };
+    expect(unknown.error.code).toBe(grpc.status.NOT_FOUND);
+    // Cancelled, or already over: FAILED_PRECONDITION.
+    const closed = async (events: (id: string) => NewEvent[]): Promise<number> => {
+      const id = `apt-${randomUUID()}`;
+      await store.append(`scheduling.appointment-${id}`, 'no_stream', events(id));
+      const r = (await call('openVisit', { appointment: `appointments/${id}` }, ehr)) as {
+        ok: false;
+        error: grpc.ServiceError;
+      };
+      return r.error.code;
+    };
+    const bookedAt = (id: string, startMs: number) =>
+      newEvent({
+        type: 'haven.scheduling.v1.AppointmentBooked',
+        actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
+        data: {
+          appointmentId: id,
+          clinicianId: 'clin-a',
+          patientId: 'pat-0003',
+          startTime: new Date(startMs).toISOString(),
+          endTime: new Date(startMs + 30 * 60_000).toISOString(),
+        },
+      });
+    expect(
+      await closed((id) => [
+        bookedAt(id, Date.now() + 3600_000),
+        newEvent({
+          type: 'haven.scheduling.v1.AppointmentCancelled',
+          actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
+          data: { appointmentId: id, reasonCode: 'patient_request' },
+        }),
+      ]),
+    ).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(await closed((id) => [bookedAt(id, Date.now() - 3 * 3600_000)])).toBe(
+      grpc.status.FAILED_PRECONDITION,
+    );
+    const bad = (await call('openVisit', { appointment: 'visits/x' }, ehr)) as {
+      ok: false;
+      error: grpc.ServiceError;
+    };
+    expect(bad.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // Without the scope (or as a clinician) the policy refuses it.
+    const clinician = await clinicianToken();
+    expect(
+      (
+        (await call('openVisit', { appointment: `appointments/${appointmentId}` }, clinician)) as {
+          ok: false;
+          error: grpc.ServiceError;
+        }
+      ).error.code,
+    ).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it('answers malformed names with INVALID_ARGUMENT', async () => {

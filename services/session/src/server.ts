@@ -7,11 +7,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { z } from 'zod';
-import { UnavailableError, ValidationError } from '@haven/errors';
+import { ConcurrencyError, UnavailableError, ValidationError } from '@haven/errors';
 import { EventBus, startRelay } from '@haven/bus';
 import type { Subscription } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import {
+  actorOf,
   connectEventStore,
   createBaseConfigSchema,
   serveHavenGrpc,
@@ -23,7 +24,7 @@ import { context } from '@opentelemetry/api';
 import { JanusPool } from './janus/janus-pool';
 import { videoRoomMediaEvents } from './janus/janus-events';
 import { visitHandlers } from './visit/grpc';
-import { openVisitForAppointment } from './visit/open-visit';
+import { bookedAppointment, openVisitForAppointment } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
 import { VisitService } from './visit/visit-service';
 
@@ -234,7 +235,25 @@ export async function startSession(
     services: [
       {
         definition: session.SessionServiceService,
-        handlers: visitHandlers({ visits: visitService, projection, clock: () => new Date() }),
+        handlers: visitHandlers({
+          visits: visitService,
+          projection,
+          clock: () => new Date(),
+          // OpenVisit (hospital systems): the booking's facts from the scheduling context, then the same path
+          // as a booking; a booking consumer that opened it first wins (the visit is the same either way).
+          openForAppointment: async (appointmentId, ctx, principal) => {
+            const booked = await bookedAppointment(store, appointmentId, new Date());
+            try {
+              await openVisitForAppointment({ store, janus, roomKey }, booked, {
+                actor: actorOf(principal),
+                correlationId: ctx.correlationId,
+                ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+              });
+            } catch (error) {
+              if (!(error instanceof ConcurrencyError)) throw error;
+            }
+          },
+        }),
       },
     ],
     onShutdown: [

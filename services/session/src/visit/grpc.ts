@@ -3,7 +3,7 @@
  * and ownership (a clinician only their own visits, a patient only the visit of their token), run the visit
  * service, map the state to the API.
  */
-import { NotFoundError, PermissionError, ValidationError } from '@haven/errors';
+import { NotFoundError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
 import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
 import type { Caller } from './decide';
@@ -30,6 +30,15 @@ export interface VisitGrpcDeps {
   readonly visits: VisitService;
   readonly projection: VisitProjection;
   readonly clock: () => Date;
+  /**
+   * Opens (or finds open) the visit of an appointment, as a booking does (OpenVisit). Throws NotFoundError,
+   * PreconditionError (cancelled or over), UnavailableError (no healthy media node).
+   */
+  readonly openForAppointment?: (
+    appointmentId: string,
+    ctx: CallContext,
+    principal: Principal,
+  ) => Promise<void>;
 }
 
 function visitIdOf(name: string, field: string, collection = 'visits'): string {
@@ -173,6 +182,21 @@ export function visitHandlers(deps: VisitGrpcDeps) {
   };
 
   return {
+    openVisit: async (
+      request: session.OpenVisitRequest,
+      ctx: CallContext,
+    ): Promise<session.OpenVisitResponse> => {
+      const principal = requirePrincipal(ctx);
+      const appointmentId = visitIdOf(request.appointment, 'appointment', 'appointments');
+      if (!deps.openForAppointment) throw new PreconditionError('this session service cannot open visits');
+      await deps.openForAppointment(appointmentId, ctx, principal);
+      // The visit id is the appointment id.
+      const { state, etag } = await visits.load(appointmentId);
+      if (state.status === 'ended') throw new PreconditionError(`visit ${appointmentId} has ended`);
+      if (state.status === 'none') throw new NotFoundError(`visit ${appointmentId} not found`);
+      return { visit: visitToProto(state as Live, etag) };
+    },
+
     getVisit: async (
       request: session.GetVisitRequest,
       ctx: CallContext,

@@ -5,8 +5,8 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { ValidationError } from '@haven/errors';
-import type { EventEnvelope, EventStore } from '@haven/eventstore';
+import { NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
+import type { Actor, EventEnvelope, EventStore } from '@haven/eventstore';
 import { handleCommand, loadAggregate } from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import { decide } from './decide';
@@ -39,9 +39,17 @@ export const appointmentBookedData = z.object({
 });
 export type AppointmentBookedData = z.output<typeof appointmentBookedData>;
 
+/** Who asks to open a visit, when it is not the booking itself (OpenVisit): recorded on VisitOpened. */
+export interface OpenedBy {
+  readonly actor: Actor;
+  readonly correlationId: string;
+  readonly traceparent?: string;
+}
+
 export async function openVisitForAppointment(
   deps: { store: EventStore; janus: JanusPool; roomKey: string },
   booked: EventEnvelope,
+  by?: OpenedBy,
 ): Promise<{ state: VisitState; events: readonly { id: string; type: string }[] }> {
   const parsed = appointmentBookedData.safeParse(booked.data);
   if (!parsed.success) {
@@ -81,12 +89,55 @@ export async function openVisitForAppointment(
         endTime,
       },
     },
-    metadata: {
-      actor: { kind: 'service', id: 'session' },
-      correlationId: booked.correlationId,
-      causationId: booked.id,
-      ...(booked.traceparent ? { traceparent: booked.traceparent } : {}),
-    },
+    metadata: by
+      ? {
+          actor: by.actor,
+          correlationId: by.correlationId,
+          causationId: booked.id,
+          ...(by.traceparent ? { traceparent: by.traceparent } : {}),
+        }
+      : {
+          actor: { kind: 'service', id: 'session' },
+          correlationId: booked.correlationId,
+          causationId: booked.id,
+          ...(booked.traceparent ? { traceparent: booked.traceparent } : {}),
+        },
   });
   return { state: result.state, events: result.events };
+}
+
+const SCHEDULING = 'haven.scheduling.v1.';
+/** Appointment events after which no visit may open, and how to say so. */
+const CLOSED: Readonly<Record<string, string>> = {
+  [`${SCHEDULING}AppointmentCancelled`]: 'cancelled',
+  [`${SCHEDULING}AppointmentCompleted`]: 'completed',
+  [`${SCHEDULING}AppointmentMarkedNoShow`]: 'marked a no-show',
+};
+
+/**
+ * The appointment as OpenVisit needs it, from the scheduling context's own events: its booking with the
+ * latest times. Throws NotFoundError when there is no such appointment, PreconditionError when it was
+ * cancelled, completed or marked a no-show, or has already ended.
+ */
+export async function bookedAppointment(
+  store: EventStore,
+  appointmentId: string,
+  now: Date,
+): Promise<EventEnvelope> {
+  const events = await store.read(`scheduling.appointment-${appointmentId}`);
+  const booked = events.find((e) => e.type === `${SCHEDULING}AppointmentBooked`);
+  if (!booked) throw new NotFoundError(`appointment ${appointmentId} not found`);
+  let data = { ...booked.data };
+  for (const e of events) {
+    if (e.type === `${SCHEDULING}AppointmentRescheduled`) {
+      data = { ...data, startTime: e.data['startTime'], endTime: e.data['endTime'] };
+    } else if (CLOSED[e.type] !== undefined) {
+      throw new PreconditionError(`appointment ${appointmentId} was ${CLOSED[e.type]}`);
+    }
+  }
+  const end = typeof data['endTime'] === 'string' ? Date.parse(data['endTime']) : NaN;
+  if (Number.isFinite(end) && end <= now.getTime()) {
+    throw new PreconditionError(`appointment ${appointmentId} is over`);
+  }
+  return { ...booked, data };
 }
