@@ -194,7 +194,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const { state, etag } = await visits.load(appointmentId);
       if (state.status === 'ended') throw new PreconditionError(`visit ${appointmentId} has ended`);
       if (state.status === 'none') throw new NotFoundError(`visit ${appointmentId} not found`);
-      return { visit: visitToProto(state as Live, etag) };
+      return { visit: visitToProto(state, etag) };
     },
 
     getVisit: async (
