@@ -62,6 +62,7 @@ describe('web app over the real stack', () => {
       stack.createUser('desk@web.test', 'front_desk', 'Front Desk'),
       stack.createUser('ada@web.test', 'clinician', 'Dr Ada Lovelace'),
       stack.createUser('root@web.test', 'admin', 'Admin'),
+      stack.createUser('audit@web.test', 'auditor', 'Auditor'),
     ]);
     [staffBrowser, patientBrowser] = await Promise.all([launchChromium(), launchChromium()]);
     staff = await staffBrowser.context.newPage();
@@ -237,6 +238,36 @@ describe('web app over the real stack', () => {
     await other.getByRole('button', { name: 'Continue' }).click();
     await other.locator('#passcode-form-error', { hasText: 'not right' }).waitFor();
     await other.close();
+  });
+
+  it('shows an auditor the signed ledger head and the entries, filtered by patient', async () => {
+    await signIn('audit@web.test');
+    await staff.locator('#audit').waitFor({ state: 'visible' });
+    await expect(staff.locator('#front-desk').isVisible()).resolves.toBe(false);
+    await staff.locator('#ledger-head dd').first().waitFor();
+    const entries = Number(await staff.locator('#ledger-head dd').first().textContent());
+    expect(entries).toBeGreaterThan(0);
+    await expect(staff.locator('#ledger-head').textContent()).resolves.toContain('Ed25519');
+    await staff.locator('#ledger-rows tr').first().waitFor();
+    await expect(staff.locator('#ledger-rows').textContent()).resolves.toContain(
+      'scheduling.v1.AppointmentBooked',
+    );
+    // One patient's entries only: the PHI reads of the patient booked above are among them.
+    const patientId = (await staff.locator('#ledger-rows tr td:nth-child(5)').allTextContents()).find(
+      (t) => t !== '',
+    )!;
+    await staff.getByLabel('Patient id').fill(patientId);
+    await staff.getByRole('button', { name: 'Show entries' }).click();
+    await staff.waitForFunction((id) => {
+      const page = globalThis as unknown as {
+        document: { querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> };
+      };
+      const cells = Array.from(page.document.querySelectorAll('#ledger-rows tr td:nth-child(5)'));
+      return cells.length > 0 && cells.every((c) => c.textContent === id);
+    }, patientId);
+    await screenshot(staff, 'web-audit-ledger');
+    await expectAccessible(staff);
+    await signOut();
   });
 
   it('enrolls an admin in TOTP: QR code, setup key, confirm, recovery codes once', async () => {

@@ -8,6 +8,7 @@ const ROLE_LABELS = {
   auditor: 'auditor',
 };
 const FRONT_DESK = new Set(['admin', 'front_desk']);
+const AUDIT_READERS = new Set(['admin', 'auditor']);
 
 const $ = (id) => {
   const el = document.getElementById(id);
@@ -131,10 +132,12 @@ async function showHome(me, notice) {
   else hide(noticeBox);
   $('front-desk').hidden = !FRONT_DESK.has(me.role);
   $('console').hidden = me.role !== 'clinician';
+  $('audit').hidden = !AUDIT_READERS.has(me.role);
   $('home-title').setAttribute('tabindex', '-1');
   $('home-title').focus();
   if (FRONT_DESK.has(me.role)) await loadFrontDesk();
   if (me.role === 'clinician') startConsole();
+  if (AUDIT_READERS.has(me.role)) await loadLedger(true);
 }
 
 async function loadSession() {
@@ -703,3 +706,52 @@ $('join-video').addEventListener('click', () => {
 });
 
 void loadSession();
+
+// ---------------------------------------------------------------- audit ledger (auditors and admins)
+
+let ledgerPage = '';
+
+async function loadLedger(fresh) {
+  hide($('ledger-error'));
+  if (fresh) {
+    ledgerPage = '';
+    $('ledger-rows').replaceChildren();
+    const head = await guarded(() => api('GET', '/api/audit/head'), $('ledger-error'));
+    if (head) {
+      const fact = (term, value) => [el('dt', { text: term }), el('dd', { text: value })];
+      $('ledger-head').replaceChildren(
+        ...fact('Entries', String(head.treeSize)),
+        ...fact('Root', `${head.rootHash.slice(0, 16)}…`),
+        ...fact('Signed', head.signedAt ? new Date(head.signedAt).toLocaleString() : '—'),
+        ...fact('Key', `${head.algorithm} ${head.keyId}`),
+      );
+    }
+  }
+  const patient = $('ledger-patient').value.trim();
+  const query = new URLSearchParams();
+  if (patient) query.set('patient', patient);
+  if (ledgerPage) query.set('pageToken', ledgerPage);
+  const r = await guarded(() => api('GET', `/api/audit/events?${query}`), $('ledger-error'));
+  if (!r) return;
+  $('ledger-rows').append(
+    ...r.events.map((e) =>
+      el(
+        'tr',
+        {},
+        el('td', { text: String(e.leafIndex) }),
+        el('td', { text: e.occurredAt ? new Date(e.occurredAt).toLocaleString() : '' }),
+        el('td', { text: e.type }),
+        el('td', { text: e.actor }),
+        el('td', { text: e.patientId }),
+      ),
+    ),
+  );
+  ledgerPage = r.nextPageToken;
+  $('ledger-more').hidden = !ledgerPage;
+}
+
+$('ledger-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void loadLedger(true);
+});
+$('ledger-more').addEventListener('click', () => void loadLedger(false));

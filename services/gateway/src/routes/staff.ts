@@ -6,7 +6,7 @@
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import QRCode from 'qrcode';
-import { identity, phiEvents, scheduling, session } from '@haven/proto';
+import { audit, identity, phiEvents, scheduling, session } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import { authenticate } from '../context';
 import type { Authenticated, RouteContext } from '../context';
@@ -331,6 +331,80 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
       );
       res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
     }),
+  );
+
+  // ---- the audit ledger (admins and auditors; every query is itself recorded by the audit service)
+
+  const auditClient = (res: Response): audit.AuditServiceClient | undefined => {
+    if (!clients.audit) send(res, httpError('UNAVAILABLE'));
+    return clients.audit;
+  };
+
+  api.get(
+    '/audit/head',
+    staff(
+      'audit.GetTreeHead',
+      {},
+      async (_req, res, { token }) => {
+        const client = auditClient(res);
+        if (!client) return;
+        const r = await callUnary(
+          client,
+          'getTreeHead',
+          audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        const head = r.treeHead;
+        res.status(200).json({
+          treeSize: Number(head?.treeSize ?? 0),
+          rootHash: Buffer.from(head?.rootHash ?? []).toString('hex'),
+          signedAt: head?.timestamp?.toISOString() ?? null,
+          keyId: head?.keyId ?? '',
+          algorithm: head?.signatureAlgorithm ?? '',
+        });
+      },
+      ['admin', 'auditor'],
+    ),
+  );
+
+  api.get(
+    '/audit/events',
+    staff(
+      'audit.ListAuditEvents',
+      { patient: 'patient', page_token: 'pageToken' },
+      async (req, res, { token }) => {
+        const client = auditClient(res);
+        if (!client) return;
+        const q = (name: string): string =>
+          typeof req.query[name] === 'string' ? String(req.query[name]) : '';
+        const patient = q('patient').trim();
+        const r = await callUnary(
+          client,
+          'listAuditEvents',
+          audit.ListAuditEventsRequest.fromPartial({
+            pageSize: 50,
+            pageToken: q('pageToken'),
+            ...(patient ? { patient: `patients/${patient}` } : {}),
+          }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        res.status(200).json({
+          events: r.auditEvents.map((e) => ({
+            id: lastSegment(e.name),
+            leafIndex: Number(e.leafIndex),
+            type: e.type.replace(/^haven\./, ''),
+            occurredAt: e.occurTime?.toISOString() ?? null,
+            actor: e.actor ? `${e.actor.role || e.actor.id}` : '',
+            patientId: e.patient ? lastSegment(e.patient) : '',
+            leafHash: Buffer.from(e.leafHash).toString('hex'),
+          })),
+          nextPageToken: r.nextPageToken,
+        });
+      },
+      ['admin', 'auditor'],
+    ),
   );
 
   // ---- the clinician's visits (front desk and everyone else: 403 before any call)
