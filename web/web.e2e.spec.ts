@@ -202,7 +202,7 @@ describe('web app over the real stack', () => {
     await patient.getByText('Who has looked at your record?').click();
     await patient.locator('#access-log-list li').first().waitFor();
     await expect(patient.locator('#access-log-list').textContent()).resolves.toContain(
-      'A clinician opened your details (treatment).',
+      'Dr Ada Lovelace (clinician) opened your details (treatment).',
     );
     await screenshot(patient, 'web-patient-access-log');
     await expectAccessible(patient);

@@ -283,7 +283,8 @@ $('access-log').addEventListener('toggle', async (event) => {
       const when = e.time
         ? new Date(e.time).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
         : '';
-      const who = ROLE_NAMES[e.role] ?? 'Someone';
+      const role = ROLE_NAMES[e.role] ?? 'Someone';
+      const who = e.name ? `${e.name} (${role.replace(/^(A|An|The) /, '').toLowerCase()})` : role;
       const what = RESOURCE_NAMES[e.resource] ?? 'your record';
       const verb = e.outcome === 'granted' ? 'opened' : 'was refused';
       const li = document.createElement('li');

@@ -274,6 +274,19 @@ describe('the audit ledger', () => {
       access('pat-a', 'front_desk', 'denied'),
       access('pat-a', 'admin', 'granted', { breakGlassGrant: 'bg-1' }),
     ];
+    // The clinician's name comes from identity's own record of them.
+    await store.append('identity.user-u-clinician', 'any', [
+      newEvent({
+        type: 'haven.identity.v1.UserInvited',
+        data: {
+          userId: 'u-clinician',
+          username: 'ada@x.test',
+          role: 'clinician',
+          displayName: 'Dr Ada Lovelace',
+        },
+        actor: { kind: 'service', id: 'identity' },
+      }),
+    ]);
     for (const e of mine) await store.append(`scheduling.patient_access-pat-a`, 'any', [e]);
     await store.append('scheduling.patient_access-pat-b', 'any', [access('pat-b', 'clinician', 'granted')]);
     const patientA = await issuer.sign({ sub: 'pat-a', kind: 'patient' });
@@ -294,6 +307,7 @@ describe('the audit ledger', () => {
       ['front_desk', phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_DENIED, false],
       ['clinician', phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_GRANTED, false],
     ]);
+    expect(all.entries.map((e) => e.accessorDisplayName)).toEqual(['', '', 'Dr Ada Lovelace']);
     expect(all.entries[0]).toMatchObject({
       resource: 'patients/pat-a',
       fields: ['given_name', 'family_name'],

@@ -18,6 +18,7 @@ import { auditHandlers, auditStreams } from './api/grpc';
 import { AuditLog } from './log/audit-log';
 import { Ledger } from './log/ledger';
 import { LedgerKeeper, type LedgerKeeperOptions } from './log/ledger-keeper';
+import { StaffDirectory } from './log/staff-directory';
 
 export const AUDIT_GRPC_PORT = 50055;
 export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_PORT }).safeExtend({
@@ -40,6 +41,10 @@ export async function startAudit(
   });
   logger.info({ records: log.size, ledgerKeyId: ledger.keyId }, 'audit log loaded');
   const keeper = await LedgerKeeper.start({ log, ledger, store, logger }, options.ledger);
+  const staff = new StaffDirectory();
+  const directory = await staff.follow(store, (error) =>
+    logger.error({ err: error }, 'staff directory stopped following identity'),
+  );
   const subscription: Subscription = await store.subscribe({
     from: log.checkpoint,
     handler: async (event) => {
@@ -57,10 +62,16 @@ export async function startAudit(
     services: [
       {
         definition: audit.AuditServiceService,
-        handlers: auditHandlers({ log, store, ledger }),
+        handlers: auditHandlers({ log, store, ledger, staff }),
         streams: auditStreams({ log, store, ledger }),
       },
     ],
-    onShutdown: [() => subscription.close(), () => keeper.stop(), () => log.close(), () => store.close()],
+    onShutdown: [
+      () => subscription.close(),
+      () => directory.close(),
+      () => keeper.stop(),
+      () => log.close(),
+      () => store.close(),
+    ],
   });
 }

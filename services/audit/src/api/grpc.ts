@@ -16,6 +16,7 @@ import { actorOf, requirePrincipal, type CallContext, type Principal } from '@ha
 import type { AuditLog } from '../log/audit-log';
 import type { AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
+import type { StaffDirectory } from '../log/staff-directory';
 
 const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
@@ -84,7 +85,12 @@ function sizeField(value: string, field: string, violations: FieldViolation[]): 
   return Number(value);
 }
 
-export function auditHandlers(deps: { log: AuditLog; store: EventStore; ledger: Ledger }) {
+export function auditHandlers(deps: {
+  log: AuditLog;
+  store: EventStore;
+  ledger: Ledger;
+  staff?: StaffDirectory;
+}) {
   const { ledger } = deps;
   const signedHead = (head: TreeHead): audit.SignedTreeHead => signedTreeHead(head, ledger);
   /** The signed head of `size` (0: the whole log now); OUT_OF_RANGE-style violation when beyond the log. */
@@ -276,7 +282,7 @@ export function auditHandlers(deps: { log: AuditLog; store: EventStore; ledger: 
         entries: page.map((r) => ({
           accessTime: new Date(r.occurredAt),
           accessorRole: r.actorKind === 'patient' ? 'patient' : (r.actorRole ?? r.actorKind),
-          accessorDisplayName: '',
+          accessorDisplayName: r.actorKind === 'user' ? (deps.staff?.nameOf(r.actorId) ?? '') : '',
           resource: r.access!.what,
           fields: [...r.access!.fields],
           purpose: phiEvents.phiAccessPurposeFromJSON(r.access!.why),

@@ -242,6 +242,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
         entries: r.entries.map((e) => ({
           time: e.accessTime?.toISOString() ?? null,
           role: e.accessorRole,
+          name: e.accessorDisplayName,
           resource: e.resource.split('/')[0] ?? '',
           fields: e.fields,
           purpose: PURPOSE_NAMES[e.purpose] ?? 'other',
