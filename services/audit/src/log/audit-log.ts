@@ -38,13 +38,17 @@ export class AuditLog {
 
   /** The records of the log file at `path`, as they are on disk now (for re-verification). */
   static async *readRecords(path: string): AsyncGenerator<AuditRecord> {
-    const lines = createInterface({
-      input: createReadStream(path, { encoding: 'utf8' }),
-      crlfDelay: Infinity,
-    });
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      yield JSON.parse(line) as AuditRecord;
+    const input = createReadStream(path, { encoding: 'utf8' });
+    const lines = createInterface({ input, crlfDelay: Infinity });
+    try {
+      for await (const line of lines) {
+        if (line.trim() === '') continue;
+        yield JSON.parse(line) as AuditRecord;
+      }
+    } finally {
+      // A reader that stops early (break) must not leave the file open.
+      lines.close();
+      input.destroy();
     }
   }
 

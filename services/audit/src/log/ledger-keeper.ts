@@ -103,10 +103,16 @@ export class LedgerKeeper {
    */
   async anchor(): Promise<number | undefined> {
     const latest = this.ledger.latestHead;
-    const records = this.log.all();
+    const size = this.ledger.size; // the ledger's leaves, never ahead of the log
     const from = latest?.treeSize ?? 0;
-    if (records.slice(from).every((r) => r.type === TREE_HEAD_SIGNED)) return undefined;
-    const head = await this.ledger.head(records.length);
+    if (
+      this.log
+        .all()
+        .slice(from, size)
+        .every((r) => r.type === TREE_HEAD_SIGNED)
+    )
+      return undefined;
+    const head = await this.ledger.head(size);
     await this.store.append(LEDGER_STREAM, 'any', [
       newEvent({
         type: TREE_HEAD_SIGNED,
@@ -124,8 +130,11 @@ export class LedgerKeeper {
   async verify(known: readonly IntegrityViolation[] = []): Promise<IntegrityViolation[]> {
     const found: IntegrityViolation[] = [...known];
     const onDisk = new MerkleLog();
+    // Only the entries the ledger holds now: a line being appended meanwhile may be incomplete.
+    const limit = this.ledger.size;
     let index = 0;
     for await (const record of AuditLog.readRecords(this.log.path)) {
+      if (index >= limit) break;
       if (record.index !== index && found.every((v) => v.reason !== 'INDEX_MISMATCH')) {
         found.push({ treeSize: index, reason: 'INDEX_MISMATCH' });
       }
