@@ -199,6 +199,16 @@ describe('web app over the real stack', () => {
     await staff.locator('#visit-title', { hasText: 'Visit with Jane Q Public at' }).waitFor();
     await staff.getByRole('button', { name: 'Admit Jane Q Public (patient)' }).waitFor();
     // The patient, still waiting, can see who opened their details: the clinician, just now, for treatment.
+    // The audit service records the read a moment after it happened: wait until the patient's log has it
+    // (polling the same endpoint the page uses, bounded), then open the list.
+    await patient.waitForFunction(
+      async () => {
+        const r = await fetch('/api/patient/access-log');
+        return r.ok && ((await r.json()) as { entries: unknown[] }).entries.length > 0;
+      },
+      undefined,
+      { polling: 250, timeout: 15_000 },
+    );
     await patient.getByText('Who has looked at your record?').click();
     await patient.locator('#access-log-list li').first().waitFor();
     await expect(patient.locator('#access-log-list').textContent()).resolves.toContain(
