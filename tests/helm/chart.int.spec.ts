@@ -1,6 +1,7 @@
 // The Helm chart, rendered by the real helm binary: lint, schema, Kubernetes schema validation of
 // every object, and the security/operability policy over what it renders.
 import { spawnSync } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -343,7 +344,7 @@ describe('scenarios', () => {
     expect(ing?.spec.tls).toEqual([
       { hosts: ['telehealth.hospital.example'], secretName: 'telehealth-hospital-tls' },
     ]);
-    // Janus secrets and the keyring come from existing secrets: the chart generates none.
+    // Janus secrets, the keyring and the audit signing key come from existing secrets: the chart generates none.
     expect(objs.filter((o) => o.kind === 'Secret')).toEqual([]);
     expect(find(objs, 'PrometheusRule', 'haven-alerts')?.metadata.labels.release).toBe(
       'kube-prometheus-stack',
@@ -432,7 +433,11 @@ describe('generated-once secrets', () => {
   it('are random per render and never appear in NOTES', () => {
     const a = objectsOf('default').filter((o) => o.kind === 'Secret');
     const b = template().filter((o) => o.kind === 'Secret');
-    expect(a.map((x) => x.metadata.name).sort()).toEqual(['haven-janus-secrets', 'haven-keyring']);
+    expect(a.map((x) => x.metadata.name).sort()).toEqual([
+      'haven-audit-signing',
+      'haven-janus-secrets',
+      'haven-keyring',
+    ]);
     for (const sa of a) {
       const sb = b.find((x) => x.metadata.name === sa.metadata.name);
       for (const [k, v] of Object.entries(sa.data as Record<string, string>)) expect(sb?.data[k]).not.toBe(v);
@@ -446,6 +451,14 @@ describe('generated-once secrets', () => {
     expect(keyring.format).toBe('haven.keyring.v1');
     expect(Buffer.from(keyring.keys[0].key, 'base64url')).toHaveLength(32);
     expect(keyring.current).toBe(keyring.keys[0].id);
+    // The audit ledger's signing key: an Ed25519 key the audit service (node:crypto) accepts.
+    const signing = createPrivateKey(
+      Buffer.from(
+        a.find((x) => x.metadata.name === 'haven-audit-signing')?.data['signing-key.pem'],
+        'base64',
+      ).toString('utf8'),
+    );
+    expect(signing.asymmetricKeyType).toBe('ed25519');
 
     // NOTES comes from a separate render, so also check that NOTES never prints any Secret's data.
     const r = notes();
@@ -453,9 +466,11 @@ describe('generated-once secrets', () => {
     expect(r.stdout).toContain('helm test haven');
     const manifest = helm(['install', 'haven', CHART, '--namespace', 'haven', '--dry-run=client']).stdout;
     const secrets = [
-      ...manifest.matchAll(/^ {2}(admin-secret|token-secret|events-secret|keyring\.json): "([^"]+)"$/gm),
+      ...manifest.matchAll(
+        /^ {2}(admin-secret|token-secret|events-secret|keyring\.json|signing-key\.pem): "([^"]+)"$/gm,
+      ),
     ].map((m) => m[2]!);
-    expect(secrets).toHaveLength(4);
+    expect(secrets).toHaveLength(5);
     const notesText = manifest.slice(manifest.indexOf('\nNOTES:\n'));
     for (const v of secrets) {
       expect(notesText).not.toContain(v);

@@ -23,6 +23,11 @@ import { StaffDirectory } from './log/staff-directory';
 export const AUDIT_GRPC_PORT = 50055;
 export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_PORT }).safeExtend({
   HAVEN_DATA_DIR: z.string().min(1),
+  /**
+   * PEM (PKCS#8) Ed25519 key that signs the ledger's tree heads, shared by every replica (the chart mounts it
+   * from a secret). Unset: each process makes its own in HAVEN_DATA_DIR on first start.
+   */
+  HAVEN_AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
 });
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 
@@ -36,7 +41,8 @@ export async function startAudit(
   const log = await AuditLog.open(join(config.HAVEN_DATA_DIR, 'audit-log.ndjson'));
   const ledger = await Ledger.open({
     records: log.all(),
-    keyPath: join(config.HAVEN_DATA_DIR, 'ledger-signing-key.pem'),
+    keyPath: config.HAVEN_AUDIT_SIGNING_KEY_FILE ?? join(config.HAVEN_DATA_DIR, 'ledger-signing-key.pem'),
+    createKey: config.HAVEN_AUDIT_SIGNING_KEY_FILE === undefined,
     headsPath: join(config.HAVEN_DATA_DIR, 'tree-heads.ndjson'),
   });
   logger.info({ records: log.size, ledgerKeyId: ledger.keyId }, 'audit log loaded');

@@ -153,6 +153,10 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- default (include "haven.componentName" (dict "root" . "component" "keyring")) .Values.kms.local.existingSecret -}}
 {{- end -}}
 
+{{- define "haven.auditSigningSecretName" -}}
+{{- default (include "haven.componentName" (dict "root" . "component" "audit-signing")) .Values.auditLedger.signingKey.existingSecret -}}
+{{- end -}}
+
 {{- define "haven.recordingsClaim" -}}
 {{- default (include "haven.componentName" (dict "root" . "component" "recordings")) .Values.recordings.persistence.existingClaim -}}
 {{- end -}}
@@ -347,6 +351,10 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- if .svc.dataDir }}
 - name: HAVEN_DATA_DIR
   value: /var/lib/haven/data
+{{- end }}
+{{- if eq .name "audit" }}
+- name: HAVEN_AUDIT_SIGNING_KEY_FILE
+  value: /etc/haven/audit-signing/{{ $v.auditLedger.signingKey.secretKey }}
 {{- end }}
 {{- /* Variables only one service reads (any other service would refuse to start with them). */}}
 {{- if eq .name "identity" }}

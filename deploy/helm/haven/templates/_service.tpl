@@ -191,6 +191,11 @@ spec:
               mountPath: /etc/haven/nats
               readOnly: true
             {{- end }}
+            {{- if eq $name "audit" }}
+            - name: audit-signing
+              mountPath: /etc/haven/audit-signing
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -223,6 +228,12 @@ spec:
         - name: nats-creds
           secret:
             secretName: {{ $v.nats.external.credentialsSecret }}
+            defaultMode: 0440
+        {{- end }}
+        {{- if eq $name "audit" }}
+        - name: audit-signing
+          secret:
+            secretName: {{ include "haven.auditSigningSecretName" $root }}
             defaultMode: 0440
         {{- end }}
 ---

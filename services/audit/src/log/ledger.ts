@@ -99,8 +99,18 @@ interface StoredHead {
   readonly keyId: string;
 }
 
-/** Loads the signing key at `path`, creating it (0600, in a 0700 directory) on first use. */
-async function loadOrCreateKey(path: string): Promise<KeyObject> {
+/**
+ * Loads the Ed25519 signing key at `path`. With `create`, makes it (0600, in a 0700 directory) on first use;
+ * without, the file is managed elsewhere (a Kubernetes secret shared by every replica) and must exist.
+ */
+async function loadOrCreateKey(path: string, create: boolean): Promise<KeyObject> {
+  if (!create) {
+    const key = createPrivateKey(await readFile(path, 'utf8'));
+    if (key.asymmetricKeyType !== 'ed25519') {
+      throw new TypeError(`the audit signing key ${path} is ${String(key.asymmetricKeyType)}, not Ed25519`);
+    }
+    return key;
+  }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
     const pem = await readFile(path, 'utf8');
@@ -140,17 +150,19 @@ export class Ledger {
   }
 
   /**
-   * Opens the ledger over `records` (the audit log, oldest first): loads or creates the signing key at
-   * `keyPath`, re-hashes every record, and checks every head in `headsPath` (signature and root).
+   * Opens the ledger over `records` (the audit log, oldest first): loads (or, with `createKey`, creates) the
+   * signing key at `keyPath`, re-hashes every record, and checks every head in `headsPath` (signature and root).
    * Violations are collected in {@link violations}, not thrown.
    */
   static async open(options: {
     records: Iterable<AuditRecord>;
     keyPath: string;
+    /** False when `keyPath` is provided (shared by replicas) and must not be created; default true. */
+    createKey?: boolean;
     headsPath: string;
     now?: () => number;
   }): Promise<Ledger> {
-    const key = await loadOrCreateKey(options.keyPath);
+    const key = await loadOrCreateKey(options.keyPath, options.createKey ?? true);
     const ledger = new Ledger(key, options.headsPath, options.now ?? Date.now);
     let expected = 0;
     for (const record of options.records) {

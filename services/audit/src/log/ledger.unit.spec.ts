@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,42 @@ describe('the audit ledger', () => {
     // A log rebuilt from the event store later (new ingestion times) has the same tree.
     const rebuilt = records.map((r) => ({ ...r, recordedAt: '2027-01-01T00:00:00.000Z' }));
     expect((await Ledger.open({ records: rebuilt, ...paths() })).root().equals(head.rootHash)).toBe(true);
+  });
+
+  it('signs with a provided key (shared by replicas) and never creates one in its place', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const keyPath = join(dir, 'provided.pem');
+    await writeFile(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o400 });
+    const a = await Ledger.open({
+      records: [record(0)],
+      keyPath,
+      createKey: false,
+      headsPath: paths().headsPath,
+    });
+    const b = await Ledger.open({
+      records: [record(0)],
+      keyPath,
+      createKey: false,
+      headsPath: join(dir, 'b.ndjson'),
+    });
+    expect(a.keyId).toBe(b.keyId);
+    expect(verifyTreeHead(await a.head(1), b.publicKeyDer)).toBe(true);
+    await expect(
+      Ledger.open({
+        records: [],
+        keyPath: join(dir, 'missing.pem'),
+        createKey: false,
+        headsPath: paths().headsPath,
+      }),
+    ).rejects.toThrow(/ENOENT/);
+    const rsa = join(dir, 'rsa.pem');
+    await writeFile(
+      rsa,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }),
+    );
+    await expect(
+      Ledger.open({ records: [], keyPath: rsa, createKey: false, headsPath: paths().headsPath }),
+    ).rejects.toThrow(/not Ed25519/);
   });
 
   it('reports a changed record, a removed record, a forged head and a reordered log', async () => {
