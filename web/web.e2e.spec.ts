@@ -259,9 +259,9 @@ describe('web app over the real stack', () => {
     expect(entries).toBeGreaterThan(0);
     await expect(staff.locator('#ledger-head').textContent()).resolves.toContain('Ed25519');
     await staff.locator('#ledger-rows tr').first().waitFor();
-    await expect(staff.locator('#ledger-rows').textContent()).resolves.toContain(
-      'scheduling.v1.AppointmentBooked',
-    );
+    // Newest first.
+    const indexes = (await staff.locator('#ledger-rows tr td:nth-child(1)').allTextContents()).map(Number);
+    expect(indexes).toEqual([...indexes].sort((x, y) => y - x));
     // One patient's entries only: the PHI reads of the patient booked above are among them.
     const patientId = (await staff.locator('#ledger-rows tr td:nth-child(5)').allTextContents()).find(
       (t) => t !== '',
@@ -275,6 +275,10 @@ describe('web app over the real stack', () => {
       const cells = Array.from(page.document.querySelectorAll('#ledger-rows tr td:nth-child(5)'));
       return cells.length > 0 && cells.every((c) => c.textContent === id);
     }, patientId);
+    // The booking above is among that patient's entries.
+    await expect(staff.locator('#ledger-rows').textContent()).resolves.toContain(
+      'scheduling.v1.AppointmentBooked',
+    );
     await screenshot(staff, 'web-audit-ledger');
     await expectAccessible(staff);
     await signOut();

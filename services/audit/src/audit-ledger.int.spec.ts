@@ -388,6 +388,29 @@ describe('the audit ledger', () => {
     expect((bad as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
+  it('lists entries newest first on request, paging backwards', async () => {
+    const list = (pageToken = '') =>
+      callUnary(
+        client!,
+        'listAuditEvents',
+        audit.ListAuditEventsRequest.fromPartial({ pageSize: 5, orderBy: 'leaf_index desc', pageToken }),
+        as(),
+      );
+    const first = await list();
+    const second = await list(first.nextPageToken);
+    const indexes = [...first.auditEvents, ...second.auditEvents].map((e) => Number(e.leafIndex));
+    expect(indexes).toHaveLength(10);
+    expect(indexes).toEqual([...indexes].sort((x, y) => y - x));
+    expect(new Set(indexes).size).toBe(10);
+    const bad = await callUnary(
+      client!,
+      'listAuditEvents',
+      audit.ListAuditEventsRequest.fromPartial({ orderBy: 'occur_time' }),
+      as(),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(parseStatusDetails(bad as grpc.ServiceError).fieldViolations?.[0]?.field).toBe('order_by');
+  });
+
   it('catches a log rewritten on disk at the next start', async () => {
     await stop();
     const path = join(dataDir, 'audit', 'audit-log.ndjson');

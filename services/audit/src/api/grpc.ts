@@ -14,7 +14,7 @@ import { newEvent, type EventStore } from '@haven/eventstore';
 import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
 import { actorOf, requirePrincipal, type CallContext, type Principal } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
-import type { AuditRecord } from '../log/audit-record';
+import { matches, type AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
@@ -136,19 +136,30 @@ export function auditHandlers(deps: {
         violations.push({ field: 'patient', description: 'must be patients/{patient}' });
       if (request.startTime && request.endTime && request.endTime <= request.startTime)
         violations.push({ field: 'end_time', description: 'must be after start_time' });
+      const order = request.orderBy.trim().replace(/\s+/g, ' ');
+      if (!['', 'leaf_index', 'leaf_index asc', 'leaf_index desc'].includes(order))
+        violations.push({ field: 'order_by', description: 'must be "leaf_index" or "leaf_index desc"' });
       if (violations.length > 0) throw new ValidationError(violations);
+      const newestFirst = order === 'leaf_index desc';
 
       const limit = request.pageSize || DEFAULT_PAGE;
       const types = new Set(request.types);
-      const page = deps.log.query({
+      const query = {
         ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
         ...(request.actor ? { actorId: request.actor.replace(/^users\//, '') } : {}),
         ...(request.startTime ? { from: request.startTime } : {}),
         ...(request.endTime ? { to: request.endTime } : {}),
-        ...(request.pageToken ? { after: Number(request.pageToken) } : {}),
+        ...(request.pageToken
+          ? newestFirst
+            ? { before: Number(request.pageToken) }
+            : { after: Number(request.pageToken) }
+          : {}),
         ...(types.size > 0 ? { types } : {}),
         limit: limit + 1,
-      });
+      };
+      const page = newestFirst
+        ? deps.log.newestFirst((r) => matches(r, query), limit + 1)
+        : deps.log.query(query);
       const records = page.slice(0, limit);
       await recordQuery(ctx, principal, {
         method: 'ListAuditEvents',

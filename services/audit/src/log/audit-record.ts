@@ -124,8 +124,10 @@ export interface AuditQuery {
   readonly types?: ReadonlySet<string>;
   readonly from?: Date;
   readonly to?: Date;
-  /** Index to start after (page token), exclusive. */
+  /** Index to start after (page token), exclusive; oldest first. */
   readonly after?: number;
+  /** Index to start before (page token), exclusive; newest first. */
+  readonly before?: number;
   readonly limit: number;
 }
 
@@ -138,5 +140,6 @@ export function matches(record: AuditRecord, q: AuditQuery): boolean {
   if (q.from && at < q.from.getTime()) return false;
   if (q.to && at >= q.to.getTime()) return false;
   if (q.after !== undefined && record.index <= q.after) return false;
+  if (q.before !== undefined && record.index >= q.before) return false;
   return true;
 }

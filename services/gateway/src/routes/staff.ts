@@ -384,6 +384,7 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
           'listAuditEvents',
           audit.ListAuditEventsRequest.fromPartial({
             pageSize: 50,
+            orderBy: 'leaf_index desc',
             pageToken: q('pageToken'),
             ...(patient ? { patient: `patients/${patient}` } : {}),
           }),
