@@ -192,14 +192,17 @@ export class EventBus {
     nc: NatsConnection,
     options: { logger?: BusLogger; replicas?: number } = {},
   ): Promise<EventBus> {
+    return await EventBus.open(nc, false, options);
+  }
+
+  private static async open(
+    nc: NatsConnection,
+    owns: boolean,
+    options: { logger?: BusLogger; replicas?: number },
+  ): Promise<EventBus> {
     try {
-      return new EventBus(
-        nc,
-        await nc.jetstreamManager(),
-        false,
-        options.logger ?? silent,
-        options.replicas ?? 1,
-      );
+      const jsm = await nc.jetstreamManager();
+      return new EventBus(nc, jsm, owns, options.logger ?? silent, options.replicas ?? 1);
     } catch (err) {
       throw translate(err, 'jetstream manager');
     }
@@ -212,16 +215,10 @@ export class EventBus {
       'bus: connect',
     );
     try {
-      return new EventBus(
-        nc,
-        await nc.jetstreamManager(),
-        true,
-        options.logger ?? silent,
-        options.replicas ?? 1,
-      );
+      return await EventBus.open(nc, true, options);
     } catch (err) {
       await nc.close().catch(() => undefined);
-      throw translate(err, 'jetstream manager');
+      throw err;
     }
   }
 
