@@ -5,7 +5,11 @@
  * microphone) → waiting room → visit; an admin enrolls TOTP. axe-core on every page (no serious or critical
  * violations), a 375 px phone viewport, screenshots in test-artifacts/screenshots/web-*.png.
  */
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { launchChromium, screenshot } from '../tests/support/browser';
@@ -280,6 +284,25 @@ describe('web app over the real stack', () => {
       'scheduling.v1.AppointmentBooked',
     );
     await screenshot(staff, 'web-audit-ledger');
+    // An entry's proof, downloaded as the Proof link does, checks offline with the pinned key (the key id the
+    // page shows) by the command-line verifier.
+    const href = (await staff.locator('#ledger-rows a', { hasText: 'Proof' }).first().getAttribute('href'))!;
+    const proof = await staff.request.get(new URL(href, stack.url).toString());
+    expect(proof.headers()['content-disposition']).toMatch(/^attachment; filename="audit-proof-/);
+    const keyId = (await staff.locator('#ledger-head dd').nth(3).textContent())!.split(' ').pop()!;
+    const dir = mkdtempSync(join(tmpdir(), 'haven-proof-'));
+    try {
+      writeFileSync(join(dir, 'proof.json'), await proof.text());
+      const verify = spawnSync(
+        process.execPath,
+        [join(__dirname, '..', 'bin', 'haven-audit-verify'), join(dir, 'proof.json'), '--key', keyId],
+        { encoding: 'utf8' },
+      );
+      expect(verify.stdout).toMatch(/^VERIFIED: auditEvents\//);
+      expect(verify.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     await expectAccessible(staff);
     await signOut();
   });

@@ -743,6 +743,16 @@ async function loadLedger(fresh) {
         el('td', { text: e.type }),
         el('td', { text: e.actor }),
         el('td', { text: e.patientId }),
+        el(
+          'td',
+          {},
+          el('a', {
+            href: `/api/audit/events/${encodeURIComponent(e.id)}/proof`,
+            download: `audit-proof-${e.id}.json`,
+            text: 'Proof',
+            'aria-label': `Download the inclusion proof of entry ${e.leafIndex}`,
+          }),
+        ),
       ),
     ),
   );

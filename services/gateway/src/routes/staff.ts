@@ -408,6 +408,48 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
     ),
   );
 
+  // One entry's inclusion proof as a file an auditor keeps and checks offline (bin/haven-audit-verify).
+  api.get(
+    '/audit/events/:id/proof',
+    staff(
+      'audit.GetInclusionProof',
+      {},
+      async (req, res, { token }) => {
+        const id = pathId(req, res);
+        const client = id && auditClient(res);
+        if (!id || !client) return;
+        const r = await callUnary(
+          client,
+          'getInclusionProof',
+          audit.GetInclusionProofRequest.fromPartial({
+            leaf: { $case: 'auditEvent', auditEvent: `auditEvents/${id}` },
+            treeSize: '0',
+          }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        const head = r.treeHead;
+        res.setHeader('content-disposition', `attachment; filename="audit-proof-${id}.json"`);
+        res.status(200).json({
+          format: 'haven.audit.inclusion-proof.v1',
+          entry: `auditEvents/${id}`,
+          leafIndex: Number(r.leafIndex),
+          leafHash: Buffer.from(r.leafHash).toString('hex'),
+          auditPath: r.auditPath.map((h) => Buffer.from(h).toString('hex')),
+          head: {
+            treeSize: Number(head?.treeSize ?? 0),
+            rootHash: Buffer.from(head?.rootHash ?? []).toString('hex'),
+            timestampMs: head?.timestamp?.getTime() ?? 0,
+            signature: Buffer.from(head?.signature ?? []).toString('base64'),
+            keyId: head?.keyId ?? '',
+            publicKey: Buffer.from(head?.publicKey ?? []).toString('base64'),
+          },
+        });
+      },
+      ['admin', 'auditor'],
+    ),
+  );
+
   // ---- the clinician's visits (front desk and everyone else: 403 before any call)
 
   const clinician = (rpc: string, fields: Readonly<Record<string, string>>, handler: Handler) =>
