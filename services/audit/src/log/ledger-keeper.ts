@@ -36,6 +36,9 @@ export class LedgerKeeper {
   private lastVerifiedSec = 0;
   private readonly failures: Counter;
   private busy: Promise<unknown> = Promise.resolve();
+  /** Every anchor read so far (size, root hex), and the stream revision to read on from. */
+  private readonly anchors: { treeSize: number; rootHash: string }[] = [];
+  private anchorsRead = 0n;
   private stopped = false;
 
   private constructor(
@@ -146,11 +149,16 @@ export class LedgerKeeper {
       else if (onDisk.root(treeSize).toString('hex') !== rootHex)
         found.push({ treeSize, reason: 'ROOT_MISMATCH' });
     };
-    for (const anchor of await this.store.read(LEDGER_STREAM)) {
+    // Anchors never change once stored: read only the ones appended since the last run, check them all.
+    for (const anchor of await this.store.read(LEDGER_STREAM, { fromRevision: this.anchorsRead })) {
+      this.anchorsRead = anchor.revision + 1n;
       if (anchor.type !== TREE_HEAD_SIGNED) continue;
       const { treeSize, rootHash } = anchor.data as { treeSize?: unknown; rootHash?: unknown };
-      if (typeof treeSize === 'number' && typeof rootHash === 'string') check(treeSize, rootHash);
+      if (typeof treeSize === 'number' && typeof rootHash === 'string') {
+        this.anchors.push({ treeSize, rootHash });
+      }
     }
+    for (const a of this.anchors) check(a.treeSize, a.rootHash);
     const latest = this.ledger.latestHead;
     if (latest) check(latest.treeSize, latest.rootHash.toString('hex'));
     const unique = [...new Map(found.map((v) => [`${v.reason}:${v.treeSize}`, v])).values()];
