@@ -1,25 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditRecord } from './log/audit-record';
 import { Ledger } from './log/ledger';
+import { auditRecord } from './log/testing';
 import { PROOF_FORMAT, checkProofFile, runVerifyCli } from './proof-file';
-
-const record = (index: number): AuditRecord => ({
-  index,
-  eventId: `evt-${index}`,
-  type: 'haven.events.v1.PhiAccessed',
-  stream: `scheduling.patient_access-p${index}`,
-  context: 'scheduling',
-  revision: '0',
-  occurredAt: '2026-11-26T10:00:00.000Z',
-  actorKind: 'user',
-  actorId: 'u-1',
-  correlationId: 'c',
-  causationId: 'c',
-  sourcePosition: String(index + 1),
-  recordedAt: '2026-11-26T10:00:01.000Z',
-});
 
 describe('an inclusion proof file', () => {
   let dir: string;
@@ -28,7 +12,7 @@ describe('an inclusion proof file', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'haven-proof-'));
     ledger = await Ledger.open({
-      records: Array.from({ length: 11 }, (_, i) => record(i)),
+      records: Array.from({ length: 11 }, (_, i) => auditRecord(i)),
       keyPath: join(dir, 'key.pem'),
       headsPath: join(dir, 'heads.ndjson'),
     });

@@ -5,22 +5,9 @@ import { join } from 'node:path';
 import type { AuditRecord } from './audit-record';
 import { Ledger, verifyTreeHead } from './ledger';
 import { verifyInclusion } from './merkle';
+import { auditRecord } from './testing';
 
-const record = (index: number, actorId = 'u-clin'): AuditRecord => ({
-  index,
-  eventId: `evt-${index}`,
-  type: 'haven.session.v1.VisitOpened',
-  stream: `session.visit-${index}`,
-  context: 'session',
-  revision: '0',
-  occurredAt: '2026-11-26T10:00:00.000Z',
-  actorKind: 'user',
-  actorId,
-  correlationId: 'c',
-  causationId: 'c',
-  sourcePosition: String(index + 1),
-  recordedAt: '2026-11-26T10:00:01.000Z',
-});
+const record = (index: number, actorId = 'u-clin'): AuditRecord => auditRecord(index, { actorId });
 
 describe('the audit ledger', () => {
   let dir: string;
