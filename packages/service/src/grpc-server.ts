@@ -393,6 +393,17 @@ function wrapUnary(
   };
 }
 
+/** A wrapped call answered as a server stream: the error as the stream's status, or the end of the stream. */
+function asServerStream(
+  wrapped: (call: IncomingCall, callback: Answer) => void,
+): grpc.handleServerStreamingCall<unknown, unknown> {
+  return (call) =>
+    wrapped(call, (error) => {
+      if (error) call.emit('error', error);
+      else call.end();
+    });
+}
+
 /** `send` for a server stream: writes, waits for 'drain' when the buffer is full, rejects once cancelled. */
 function writerFor(call: grpc.ServerWritableStream<unknown, unknown>): (message: unknown) => Promise<void> {
   return (message) =>
@@ -504,12 +515,7 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
         },
         { ...deps, isPublic: isPublic(methodDef.path) },
       );
-      const streaming: grpc.handleServerStreamingCall<unknown, unknown> = (call) =>
-        wrapped(call, (error) => {
-          if (error) call.emit('error', error);
-          else call.end();
-        });
-      implementation[key] = streaming;
+      implementation[key] = asServerStream(wrapped);
     }
     // Methods without a handler still authenticate and authorize before answering UNIMPLEMENTED, so the
     // policy holds for every method of the contract (and a probe learns nothing without the right token).
@@ -522,12 +528,7 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
       if (!methodDef.responseStream) {
         implementation[key] = unimplemented as grpc.handleUnaryCall<unknown, unknown>;
       } else {
-        const streaming: grpc.handleServerStreamingCall<unknown, unknown> = (call) =>
-          unimplemented(call, (error) => {
-            if (error) call.emit('error', error);
-            else call.end();
-          });
-        implementation[key] = streaming;
+        implementation[key] = asServerStream(unimplemented);
       }
     }
     if (mode === 'policy' && logger.isLevelEnabled('warn')) {

@@ -73,7 +73,8 @@ export class LedgerKeeper {
     options: LedgerKeeperOptions = {},
   ): Promise<LedgerKeeper> {
     const keeper = new LedgerKeeper(deps.log, deps.ledger, deps.store, deps.logger);
-    await keeper.verify(deps.ledger.violations);
+    // The ledger has just hashed the log as it is on disk: check the anchors against it, no second read.
+    await keeper.verify(deps.ledger.violations, deps.ledger);
     keeper.anchorTimer = setInterval(
       () => void keeper.serial(() => keeper.anchor()),
       options.anchorIntervalMs ?? 30_000,
@@ -127,23 +128,16 @@ export class LedgerKeeper {
   }
 
   /**
-   * Re-reads the log from disk and checks it against every anchor in the event store and the latest signed
-   * head (plus `known`, problems found elsewhere). Returns what it found; reports each problem.
+   * Checks the log on disk (re-read, unless `onDisk` is a tree just built from it) against every anchor in the
+   * event store and the latest signed head (plus `known`, problems found elsewhere). Returns what it found;
+   * reports each problem.
    */
-  async verify(known: readonly IntegrityViolation[] = []): Promise<IntegrityViolation[]> {
+  async verify(
+    known: readonly IntegrityViolation[] = [],
+    tree?: Pick<MerkleLog, 'size' | 'root'>,
+  ): Promise<IntegrityViolation[]> {
     const found: IntegrityViolation[] = [...known];
-    const onDisk = new MerkleLog();
-    // Only the entries the ledger holds now: a line being appended meanwhile may be incomplete.
-    const limit = this.ledger.size;
-    let index = 0;
-    for await (const record of AuditLog.readRecords(this.log.path)) {
-      if (index >= limit) break;
-      if (record.index !== index && found.every((v) => v.reason !== 'INDEX_MISMATCH')) {
-        found.push({ treeSize: index, reason: 'INDEX_MISMATCH' });
-      }
-      onDisk.append(recordLeafHash(record));
-      index += 1;
-    }
+    const onDisk = tree ?? (await this.readTree(found));
     const check = (treeSize: number, rootHex: string): void => {
       if (treeSize > onDisk.size) found.push({ treeSize, reason: 'TRUNCATED' });
       else if (onDisk.root(treeSize).toString('hex') !== rootHex)
@@ -179,6 +173,23 @@ export class LedgerKeeper {
       ]);
     }
     return unique;
+  }
+
+  /** The tree of the entries the ledger holds now, re-read from disk; an out-of-order index goes to `found`. */
+  private async readTree(found: IntegrityViolation[]): Promise<MerkleLog> {
+    const onDisk = new MerkleLog();
+    // Only the entries the ledger holds now: a line being appended meanwhile may be incomplete.
+    const limit = this.ledger.size;
+    let index = 0;
+    for await (const record of AuditLog.readRecords(this.log.path)) {
+      if (index >= limit) break;
+      if (record.index !== index && found.every((v) => v.reason !== 'INDEX_MISMATCH')) {
+        found.push({ treeSize: index, reason: 'INDEX_MISMATCH' });
+      }
+      onDisk.append(recordLeafHash(record));
+      index += 1;
+    }
+    return onDisk;
   }
 
   /** Stops the timers after the running task. */
