@@ -115,12 +115,6 @@ interface Tail {
   readonly revision: bigint;
 }
 
-interface Stored {
-  readonly id: string;
-  readonly seq: number;
-  readonly revision: bigint;
-}
-
 const NO_TAIL: Tail = { seq: 0, revision: -1n };
 const tracer = trace.getTracer('haven.eventstore');
 
@@ -274,13 +268,13 @@ export class JetStreamEventStore implements EventStore {
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
     this.assertOpen();
-    parseStreamName(stream);
+    const subject = subjectOf(stream); // validates the name
     validateBatch(events);
     return await withSpan('haven.eventstore.append', async () => {
       try {
         const ready = this.ensureStream();
         if (ready) await ready;
-        return await this.appendChecked(stream, expected, events);
+        return await this.appendChecked(stream, subject, expected, events);
       } catch (err) {
         if (err instanceof ConcurrencyError || err instanceof ValidationError) this.tails.delete(stream);
         throw translate(err, 'append');
@@ -290,10 +284,10 @@ export class JetStreamEventStore implements EventStore {
 
   private async appendChecked(
     stream: string,
+    subject: string,
     expected: ExpectedRevision,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
-    const subject = subjectOf(stream);
     // Events minted before the server's dedup window began may already be stored without the server
     // remembering: look for them first. Fresh events (the normal case) skip this.
     if (this.mayBeOutsideDedupWindow(events)) {
@@ -363,7 +357,7 @@ export class JetStreamEventStore implements EventStore {
     events: readonly NewEvent[],
     from: number,
   ): Promise<{ kind: 'done'; result: AppendResult } | { kind: 'conflict' }> {
-    let state: Stored = { id: '', seq: start.seq, revision: start.revision };
+    let state: Tail = start;
     for (let i = from; i < events.length; i += 1) {
       const event = events[i]!;
       const revision = state.revision + 1n;
@@ -390,9 +384,9 @@ export class JetStreamEventStore implements EventStore {
             { field: `events[${i}].id`, description: 'already used by another stream' },
           ]);
         }
-        state = { id: event.id, seq: ack.seq, revision: revisionOf(original.header) };
+        state = { seq: ack.seq, revision: revisionOf(original.header) };
       } else {
-        state = { id: event.id, seq: ack.seq, revision };
+        state = { seq: ack.seq, revision };
       }
     }
     this.remember(stream, state);
@@ -428,7 +422,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /** The stored events of the batch, as the longest prefix of `events` found on the subject. */
-  private async findStored(subject: string, events: readonly NewEvent[]): Promise<Stored[]> {
+  private async findStored(subject: string, events: readonly NewEvent[]): Promise<Tail[]> {
     const tail = await this.tail(subject);
     if (tail.seq === 0) return [];
     const wanted = new Set(events.map((e) => e.id));
@@ -436,14 +430,13 @@ export class JetStreamEventStore implements EventStore {
     const since = stamps.every((t): t is number => t !== undefined)
       ? new Date(Math.min(...stamps) - CLOCK_SKEW_MS).toISOString()
       : undefined;
-    const found = new Map<string, Stored>();
-    await this.scan(EVENT_STORE_STREAM, subject, tail.seq, since, (m) => {
+    const found = new Map<string, Tail>();
+    await this.scan(subject, tail.seq, since, (m) => {
       const id = header(m.headers, EventHeaders.EventId);
-      if (id !== undefined && wanted.has(id))
-        found.set(id, { id, seq: m.seq, revision: revisionOf(m.headers) });
+      if (id !== undefined && wanted.has(id)) found.set(id, { seq: m.seq, revision: revisionOf(m.headers) });
       return found.size < wanted.size;
     });
-    const prefix: Stored[] = [];
+    const prefix: Tail[] = [];
     for (const e of events) {
       const s = found.get(e.id);
       if (!s) break;
@@ -453,11 +446,10 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /**
-   * Iterates the messages of `subject` in `stream` up to sequence `until` through an ordered consumer.
+   * Iterates the messages of `subject` in HAVEN_ES up to sequence `until` through an ordered consumer.
    * `visit` returns false to stop early. Throws UnavailableError when it takes longer than the bound.
    */
   private async scan(
-    stream: string,
     subject: string,
     until: number,
     since: string | undefined,
@@ -470,7 +462,7 @@ export class JetStreamEventStore implements EventStore {
       opts.deliver_policy = DeliverPolicy.StartTime;
       opts.opt_start_time = since;
     }
-    const consumer = await this.js.consumers.get(stream, opts);
+    const consumer = await this.js.consumers.get(EVENT_STORE_STREAM, opts);
     const messages = await consumer.consume({ max_messages: 256, expires: 5_000 });
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -491,17 +483,16 @@ export class JetStreamEventStore implements EventStore {
   /** Reads a stream forwards (see the port). Throws ValidationError on a bad name, UnavailableError when NATS fails. */
   async read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]> {
     this.assertOpen();
-    parseStreamName(stream);
+    const subject = subjectOf(stream); // validates the name
     const from = options?.fromRevision ?? 0n;
     const limit = options?.limit ?? Number.MAX_SAFE_INTEGER;
     if (limit <= 0) return [];
     return await withSpan('haven.eventstore.read', async () => {
       try {
-        const subject = subjectOf(stream);
         const tail = await this.tail(subject);
         if (tail.seq === 0 || from > tail.revision) return [];
         const out: EventEnvelope[] = [];
-        await this.scan(EVENT_STORE_STREAM, subject, tail.seq, undefined, (m) => {
+        await this.scan(subject, tail.seq, undefined, (m) => {
           if (revisionOf(m.headers) >= from) out.push(decodeEnvelope(m.data));
           return out.length < limit;
         });

@@ -25,7 +25,7 @@ import {
 import type { RpcMetrics } from '@haven/telemetry';
 import { grpcErrorFromHavenError } from './grpc-errors';
 import type { Logger } from './logger';
-import type { Principal } from './principal';
+import { actorOf, type Principal } from './principal';
 import type { TokenVerifier } from './jwt';
 
 /** What a handler knows about its call besides the request. */
@@ -322,11 +322,7 @@ function wrapUnary(
         method: path,
         kind: 'policy',
         reason: decision.reason,
-        principal: {
-          kind: principal.kind,
-          id: principal.id,
-          ...(principal.role !== undefined ? { role: principal.role } : {}),
-        },
+        principal: actorOf(principal),
         correlationId,
       });
       throw new PolicyDeniedError(decision.reason);

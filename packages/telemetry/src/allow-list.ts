@@ -11,12 +11,14 @@ const MAX_WARNED = 256;
  * The PHI guard for traces: a span processor that deletes every attribute whose name is not in the
  * allow-list from the span, its events and its links, and drops free-text status messages. It must come
  * FIRST in the provider's processor list; it filters when the span ends (`onEnding`, before any exporter
- * sees it) and again in `onEnd` for SDKs without `onEnding`. Dropped names (never values) are reported
+ * sees it), or in `onEnd` for SDKs without `onEnding`. Dropped names (never values) are reported
  * once each through the OpenTelemetry diag logger.
  */
 export class AllowListSpanProcessor implements SpanProcessor {
   readonly #allowed: ReadonlySet<string>;
   readonly #warned = new Set<string>();
+  /** Set once the SDK calls `onEnding`: from then on `onEnd` sees spans already scrubbed. */
+  #endingSeen = false;
 
   constructor(allowed: ReadonlySet<string> = ALLOWED_ATTRIBUTES) {
     this.#allowed = allowed;
@@ -27,11 +29,12 @@ export class AllowListSpanProcessor implements SpanProcessor {
   }
 
   onEnding(span: Span): void {
+    this.#endingSeen = true;
     this.#scrub(span);
   }
 
   onEnd(span: ReadableSpan): void {
-    this.#scrub(span);
+    if (!this.#endingSeen) this.#scrub(span);
   }
 
   async forceFlush(): Promise<void> {}

@@ -7,8 +7,7 @@
  *    "auditPath":["<hex>",…],"head":{"treeSize":12,"rootHash":"<hex>","timestampMs":…,"signature":"<base64>",
  *    "keyId":"…","publicKey":"<base64 SPKI DER>"}}
  */
-import { createHash } from 'node:crypto';
-import { verifyTreeHead } from './log/ledger';
+import { keyIdOf, verifyTreeHead } from './log/ledger';
 import { verifyInclusion } from './log/merkle';
 
 export const PROOF_FORMAT = 'haven.audit.inclusion-proof.v1';
@@ -53,7 +52,7 @@ export function checkProofFile(json: string, pinnedPublicKey?: string): ProofChe
     return { ok: false, reason: `not a ${PROOF_FORMAT} file` };
   }
   const publicKey = Buffer.from(head['publicKey'], 'base64');
-  const keyId = createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
+  const keyId = keyIdOf(publicKey);
   if (keyId !== head['keyId']) return { ok: false, reason: 'the key id does not match the public key' };
   if (pinnedPublicKey !== undefined && pinnedPublicKey !== keyId && pinnedPublicKey !== head['publicKey']) {
     return { ok: false, reason: `signed by key ${keyId}, not the pinned key` };

@@ -19,6 +19,10 @@ import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
 const MAX_PAGE = 500;
+/** A size, index or page token: a non-negative integer this service can hold. */
+const SIZE = /^\d{1,15}$/;
+const PATIENT_NAME = /^patients\/[A-Za-z0-9_-]{1,64}$/;
+const AUDIT_EVENT_NAME = /^auditEvents\/([A-Za-z0-9-]{1,64})$/;
 const DEFAULT_PAGE = 50;
 export const AUDIT_QUERIED = 'haven.audit.v1.AuditLogQueried';
 export const AUDIT_EXPORTED = 'haven.audit.v1.AuditLogExported';
@@ -60,8 +64,6 @@ function requireAuditor(ctx: CallContext): Principal {
   if (!allowed) throw new PermissionError('only admins and auditors may read the audit log');
   return principal;
 }
-
-const SIZE = /^\d{1,15}$/;
 
 /** A signed tree head as the API shows it (with the public key to check it against). */
 function signedTreeHead(head: TreeHead, ledger: Ledger): audit.SignedTreeHead {
@@ -130,9 +132,9 @@ export function auditHandlers(deps: {
       const violations: FieldViolation[] = [];
       if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
         violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
-      if (request.pageToken !== '' && !/^\d{1,15}$/.test(request.pageToken))
+      if (request.pageToken !== '' && !SIZE.test(request.pageToken))
         violations.push({ field: 'page_token', description: 'is not a token this service issued' });
-      if (request.patient !== '' && !/^patients\/[A-Za-z0-9_-]{1,64}$/.test(request.patient))
+      if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
         violations.push({ field: 'patient', description: 'must be patients/{patient}' });
       if (request.startTime && request.endTime && request.endTime <= request.startTime)
         violations.push({ field: 'end_time', description: 'must be after start_time' });
@@ -178,7 +180,7 @@ export function auditHandlers(deps: {
       ctx: CallContext,
     ): Promise<audit.GetAuditEventResponse> {
       const principal = requireAuditor(ctx);
-      const id = /^auditEvents\/([A-Za-z0-9-]{1,64})$/.exec(request.name)?.[1];
+      const id = AUDIT_EVENT_NAME.exec(request.name)?.[1];
       if (!id) throw new ValidationError([{ field: 'name', description: 'must be auditEvents/{event}' }]);
       const record = deps.log.get(id);
       if (!record) throw new NotFoundError(`audit event ${id} not found`);
@@ -208,7 +210,7 @@ export function auditHandlers(deps: {
       if (request.leaf?.$case === 'leafIndex') {
         index = sizeField(request.leaf.leafIndex, 'leaf_index', violations);
       } else if (request.leaf?.$case === 'auditEvent') {
-        const id = /^auditEvents\/([A-Za-z0-9-]{1,64})$/.exec(request.leaf.auditEvent)?.[1];
+        const id = AUDIT_EVENT_NAME.exec(request.leaf.auditEvent)?.[1];
         if (!id) violations.push({ field: 'audit_event', description: 'must be auditEvents/{event}' });
         else {
           const record = deps.log.get(id);
@@ -273,7 +275,7 @@ export function auditHandlers(deps: {
       const violations: FieldViolation[] = [];
       if (request.pageSize < 0 || request.pageSize > 100)
         violations.push({ field: 'page_size', description: 'must be between 0 and 100' });
-      if (request.pageToken !== '' && !/^\d{1,15}$/.test(request.pageToken))
+      if (request.pageToken !== '' && !SIZE.test(request.pageToken))
         violations.push({ field: 'page_token', description: 'is not a token this service issued' });
       if (violations.length > 0) throw new ValidationError(violations);
       const limit = request.pageSize || 50;
@@ -324,7 +326,7 @@ export function auditStreams(deps: { log: AuditLog; store: EventStore; ledger: L
     ): Promise<void> {
       const principal = requireAuditor(ctx);
       const violations: FieldViolation[] = [];
-      if (request.patient !== '' && !/^patients\/[A-Za-z0-9_-]{1,64}$/.test(request.patient))
+      if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
         violations.push({ field: 'patient', description: 'must be patients/{patient}' });
       if (request.startTime && request.endTime && request.endTime <= request.startTime)
         violations.push({ field: 'end_time', description: 'must be after start_time' });

@@ -17,7 +17,8 @@ import {
 
 export class AuditLog {
   private readonly records: AuditRecord[] = [];
-  private readonly seen = new Set<string>();
+  /** Every record by event id: dedup on ingest and GetAuditEvent's lookup. */
+  private readonly byId = new Map<string, AuditRecord>();
   private constructor(
     private readonly file: FileHandle,
     /** Where the log lives on disk. */
@@ -31,7 +32,7 @@ export class AuditLog {
     const log = new AuditLog(file, path);
     for await (const record of AuditLog.readRecords(path)) {
       log.records.push(record);
-      log.seen.add(record.eventId);
+      log.byId.set(record.eventId, record);
     }
     return log;
   }
@@ -69,12 +70,12 @@ export class AuditLog {
 
   /** Appends the event's record and syncs it to disk; a second delivery of the same event id is ignored. */
   async ingest(event: IngestibleEvent, now: Date = new Date()): Promise<AuditRecord | undefined> {
-    if (this.seen.has(event.id)) return undefined;
+    if (this.byId.has(event.id)) return undefined;
     const record = toAuditRecord(event, this.records.length, now);
     await this.file.appendFile(JSON.stringify(record) + '\n');
     await this.file.datasync();
     this.records.push(record);
-    this.seen.add(event.id);
+    this.byId.set(event.id, record);
     return record;
   }
 
@@ -101,7 +102,7 @@ export class AuditLog {
 
   /** The record of one event, if ingested. */
   get(eventId: string): AuditRecord | undefined {
-    return this.seen.has(eventId) ? this.records.find((r) => r.eventId === eventId) : undefined;
+    return this.byId.get(eventId);
   }
 
   async close(): Promise<void> {

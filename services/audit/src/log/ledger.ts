@@ -58,6 +58,11 @@ export function treeHeadSigningInput(treeSize: number, rootHash: Uint8Array, tim
   );
 }
 
+/** The id of a signing key: the first 16 hex digits of SHA-256 of its SubjectPublicKeyInfo DER. */
+export function keyIdOf(publicKeyDer: Uint8Array): string {
+  return createHash('sha256').update(publicKeyDer).digest('hex').slice(0, 16);
+}
+
 /** True when `head` carries a valid signature by `publicKey` (a KeyObject or SubjectPublicKeyInfo DER). */
 export function verifyTreeHead(
   head: Pick<TreeHead, 'treeSize' | 'rootHash' | 'timestampMs' | 'signature'>,
@@ -146,7 +151,7 @@ export class Ledger {
   ) {
     this.publicKey = createPublicKey(privateKey);
     this.publicKeyDer = this.publicKey.export({ format: 'der', type: 'spki' });
-    this.keyId = createHash('sha256').update(this.publicKeyDer).digest('hex').slice(0, 16);
+    this.keyId = keyIdOf(this.publicKeyDer);
   }
 
   /**
