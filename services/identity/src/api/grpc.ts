@@ -5,6 +5,7 @@
  */
 import { PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { identity } from '@haven/proto';
+import { commandMetadata } from '@haven/service';
 import type { CallContext, Principal, ServiceRegistration, TokenVerifier } from '@haven/service';
 import {
   MFA_ENROLL_SCOPE,
@@ -135,15 +136,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
     }
     if (roles && !roles.includes(principal.role as Role))
       throw new PermissionError(`this needs the role ${roles.join(' or ')}`);
-    const cmd: CommandContext = {
-      actor: {
-        kind: 'user',
-        id: principal.id,
-        ...(principal.role !== undefined ? { role: principal.role } : {}),
-      },
-      correlationId: ctx.correlationId,
-      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    };
+    const cmd: CommandContext = commandMetadata(ctx);
     return { principal, cmd };
   };
   const admin = (ctx: CallContext) => caller(ctx, [Role.Admin]);

@@ -826,7 +826,7 @@ export class IdentityApp {
     };
     const { state } = await load(this.store, userStream(userId), userDecider);
     const now = this.now();
-    const fail = async (reason: 'bad_password' | 'not_active'): Promise<never> => {
+    const fail = async (reason: 'bad_password' | 'not_active' | 'bad_mfa_code'): Promise<never> => {
       await run(
         this.store,
         userStream(userId),
@@ -853,16 +853,7 @@ export class IdentityApp {
     let mfaVerified = false;
     if (state.mfa === 'totp') {
       const code = (input.totpCode ?? '').trim();
-      if (!(await this.checkSecondFactor(ctx, userId, cred, code, now))) {
-        await run(
-          this.store,
-          userStream(userId),
-          userDecider,
-          { type: 'RecordLoginFailure', data: { reason: 'bad_mfa_code', policy: this.lockoutPolicy, now } },
-          ctx,
-        );
-        throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
-      }
+      if (!(await this.checkSecondFactor(ctx, userId, cred, code, now))) return fail('bad_mfa_code');
       mfaVerified = true;
     }
     const mustEnroll = this.mfaRequiredRoles.includes(state.role) && state.mfa !== 'totp';
@@ -902,7 +893,7 @@ export class IdentityApp {
     return {
       tokens,
       user: await this.view(userId, user),
-      mfaEnrollmentRequired: this.mfaRequiredRoles.includes(user.role) && user.mfa !== 'totp',
+      mfaEnrollmentRequired: mustEnroll,
       passwordChangeRequired: passwordExpired(cred.passwordSetAt, now, this.passwordPolicy),
     };
   }

@@ -118,8 +118,3 @@ export function evolveCredential(state: CredentialState, event: CredentialEvent)
       return { ...state, clientSecretHash: event.data.hash };
   }
 }
-
-/** Folds a whole credential stream. */
-export function foldCredential(events: readonly CredentialEvent[]): CredentialState {
-  return events.reduce(evolveCredential, initialCredentialState);
-}

@@ -124,8 +124,3 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
       return state;
   }
 }
-
-/** Folds a whole session stream. */
-export function foldSession(events: readonly SessionEvent[]): SessionState {
-  return events.reduce(evolveSession, initialSessionState);
-}

@@ -34,12 +34,3 @@ export function lockDurationMs(policy: LockoutPolicy, consecutiveFailures: numbe
   const exponent = Math.min(consecutiveFailures - policy.threshold, 60);
   return Math.min(policy.maxLockMs, policy.baseLockMs * Math.pow(policy.multiplier, exponent));
 }
-
-/** Convenience: lock duration and whether a lock applies. */
-export function lockoutState(
-  policy: LockoutPolicy,
-  consecutiveFailures: number,
-): { locks: boolean; durationMs: number } {
-  const durationMs = lockDurationMs(policy, consecutiveFailures);
-  return { locks: durationMs > 0, durationMs };
-}

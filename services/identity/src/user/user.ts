@@ -7,7 +7,6 @@
  * the bus. Invite tokens appear here only as a SHA-256 digest of a 256-bit random token.
  */
 import { ROLES, Role } from '@haven/auth';
-import { lockoutState, type LockoutPolicy } from './lockout';
 
 /** Staff roles (the access policy's own list). Patients and service accounts are principals, not users with a role. */
 export { ROLES, Role };
@@ -209,5 +208,3 @@ export function foldUser(events: readonly UserEvent[]): UserState {
 export function isLocked(state: UserState, now: number): boolean {
   return state.status !== 'none' && state.lockedUntil !== null && state.lockedUntil > now;
 }
-
-export { lockoutState, type LockoutPolicy };
