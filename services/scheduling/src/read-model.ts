@@ -17,6 +17,8 @@ const PATIENT_PREFIX = 'scheduling.patient-';
 export class SchedulingReadModel {
   readonly #appointments = new Map<string, ExistingAppointment>();
   readonly #patients = new Map<string, RegisteredPatient>();
+  /** `clinician \0 patient` of every appointment (an appointment's clinician and patient never change). */
+  readonly #pairs = new Set<string>();
 
   /** Folds one stored event (from the subscription); out-of-order or already-seen revisions are ignored. */
   apply(
@@ -28,7 +30,7 @@ export class SchedulingReadModel {
       const current = this.#appointments.get(id);
       if (revision !== (current?.revision ?? -1) + 1) return;
       const next = evolve(current ?? initialAppointmentState, event);
-      if (next.status !== 'none') this.#appointments.set(id, next);
+      if (next.status !== 'none') this.#setAppointment(id, next);
     } else if (event.stream.startsWith(PATIENT_PREFIX)) {
       const id = event.stream.slice(PATIENT_PREFIX.length);
       const current = this.#patients.get(id);
@@ -41,7 +43,12 @@ export class SchedulingReadModel {
   /** Records the state a handler of this replica just produced, when newer than what is known. */
   putAppointment(state: ExistingAppointment): void {
     const current = this.#appointments.get(state.appointmentId);
-    if (!current || state.revision > current.revision) this.#appointments.set(state.appointmentId, state);
+    if (!current || state.revision > current.revision) this.#setAppointment(state.appointmentId, state);
+  }
+
+  #setAppointment(id: string, state: ExistingAppointment): void {
+    this.#appointments.set(id, state);
+    this.#pairs.add(`${state.clinicianId}\0${state.patientId}`);
   }
 
   /** Records a patient a handler of this replica just registered. */
@@ -60,10 +67,7 @@ export class SchedulingReadModel {
 
   /** True when the clinician has (or had) an appointment with the patient. */
   clinicianSeesPatient(clinicianId: string, patientId: string): boolean {
-    for (const a of this.#appointments.values()) {
-      if (a.clinicianId === clinicianId && a.patientId === patientId) return true;
-    }
-    return false;
+    return this.#pairs.has(`${clinicianId}\0${patientId}`);
   }
 
   /** Subscribes to the scheduling context from the start. Resolves once the subscription is open. */
