@@ -26,7 +26,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
-import { interleaved, percentile } from './stats';
+import { ascending, interleaved, mean, percentile, round3 } from './stats';
 
 const PROTO = `
 syntax = "proto3";
@@ -105,14 +105,13 @@ function startBenchTelemetry(): { spans: InMemorySpanExporter; shutdown(): Promi
 }
 
 function stats(samples: readonly number[]): SideStats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const round = (n: number): number => Math.round(n * 1000) / 1000;
+  const sorted = ascending(samples);
   return {
     calls: sorted.length,
-    p50: round(percentile(sorted, 50)),
-    p90: round(percentile(sorted, 90)),
-    p99: round(percentile(sorted, 99)),
-    mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+    p50: round3(percentile(sorted, 50)),
+    p90: round3(percentile(sorted, 90)),
+    p99: round3(percentile(sorted, 99)),
+    mean: round3(mean(sorted)),
   };
 }
 

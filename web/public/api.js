@@ -13,7 +13,8 @@ export class ApiError extends Error {
   }
 }
 
-function csrfToken() {
+/** The CSRF token the gateway set in the `haven_csrf` cookie ('' when none). */
+export function csrfToken() {
   const match = document.cookie.split('; ').find((c) => c.startsWith('haven_csrf='));
   return match ? decodeURIComponent(match.slice('haven_csrf='.length)) : '';
 }

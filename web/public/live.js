@@ -1,10 +1,7 @@
 // The live channel to the gateway (/api/ws): reconnects with back-off, refreshes an expired staff token before
 // reconnecting, reports activity (so an active user is not signed out as idle), and hands messages to `onMessage`.
 
-function csrfToken() {
-  const match = document.cookie.split('; ').find((c) => c.startsWith('haven_csrf='));
-  return match ? decodeURIComponent(match.slice('haven_csrf='.length)) : '';
-}
+import { csrfToken } from './api.js';
 
 /**
  * Opens the live channel. `options`: { as: 'patient' | undefined, onMessage(msg), onStatus(state),

@@ -1,12 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { context, propagation } from '@opentelemetry/api';
-import type { TextMapSetter } from '@opentelemetry/api';
-
-const metadataSetter: TextMapSetter<grpc.Metadata> = {
-  set(carrier, key, value) {
-    carrier.set(key, value);
-  },
-};
+import { injectTraceHeaders } from '@haven/telemetry';
 
 /** Input of {@link clientCallMetadata}. */
 export interface ClientCallMetadataInput {
@@ -27,7 +20,7 @@ export function clientCallMetadata(input: ClientCallMetadataInput): grpc.Metadat
   if (input.token !== undefined) metadata.set('authorization', `Bearer ${input.token}`);
   if (input.correlationId !== undefined) metadata.set('x-correlation-id', input.correlationId);
   if (input.traceparent !== undefined) metadata.set('traceparent', input.traceparent);
-  else propagation.inject(context.active(), metadata, metadataSetter);
+  else injectTraceHeaders((key, value) => metadata.set(key, value));
   return metadata;
 }
 
