@@ -27,8 +27,8 @@ export interface RelayOptions {
 export async function startRelay(options: RelayOptions): Promise<Subscription> {
   const checkpoints = await options.bus.checkpoints();
   const key = `relay.${options.context}`;
-  const excluded = new Set((options.excludeAggregates ?? []).map((a) => `${options.context}.${a}-`));
-  const isExcluded = (stream: string) => [...excluded].some((prefix) => stream.startsWith(prefix));
+  const excluded = (options.excludeAggregates ?? []).map((a) => `${options.context}.${a}-`);
+  const isExcluded = (stream: string) => excluded.some((prefix) => stream.startsWith(prefix));
   return options.store.subscribe({
     from: await checkpoints.load(key),
     contexts: [options.context],

@@ -1,4 +1,4 @@
-import { trace, isSpanContextValid } from '@opentelemetry/api';
+import { currentTraceparent } from '@haven/telemetry';
 import { ValidationError } from '@haven/errors';
 import type { Actor, EventEnvelope, NewEvent, SealedPhi } from './envelope';
 
@@ -103,16 +103,9 @@ export function parseEnvelope(raw: unknown): EventEnvelope {
   };
 }
 
-/** The W3C traceparent of the active span, or undefined when there is no valid active span. */
-export function activeTraceparent(): string | undefined {
-  const ctx = trace.getActiveSpan()?.spanContext();
-  if (!ctx || !isSpanContextValid(ctx)) return undefined;
-  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
-}
-
 /** Builds the stored envelope of a new event at a revision; fills `traceparent` from the active span when absent. */
 export function toEnvelope(stream: string, revision: bigint, event: NewEvent): EventEnvelope {
-  const traceparent = event.traceparent ?? activeTraceparent();
+  const traceparent = event.traceparent ?? currentTraceparent();
   return {
     id: event.id,
     type: event.type,

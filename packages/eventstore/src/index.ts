@@ -15,7 +15,7 @@ export type {
 } from './port';
 export type { NewEventInput } from './ids';
 export { newEventId, eventIdTimestamp, newEvent, parseStreamName, streamName } from './ids';
-export { encodeEnvelope, decodeEnvelope, parseEnvelope, activeTraceparent } from './codec';
+export { encodeEnvelope, decodeEnvelope, parseEnvelope } from './codec';
 export { InMemoryEventStore } from './memory';
 export type { JetStreamEventStoreOptions, JetStreamConnectOptions } from './jetstream';
 export {

@@ -31,7 +31,8 @@ import {
 } from '@haven/errors';
 import type { Actor, EventEnvelope, NewEvent, SealedPhi } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
-import { activeTraceparent, describeExpected, parseEnvelope, validateBatch } from './codec';
+import { currentTraceparent } from '@haven/telemetry';
+import { describeExpected, parseEnvelope, validateBatch } from './codec';
 import type {
   AppendResult,
   EventStore,
@@ -186,7 +187,7 @@ export class KurrentDbEventStore implements EventStore {
     state: AppendStreamState,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
-    const traceparent = activeTraceparent();
+    const traceparent = currentTraceparent();
     const data = events.map((e) => {
       const tp = e.traceparent ?? traceparent;
       const metadata: EnvelopeMetadata = {
