@@ -136,25 +136,6 @@ async function startGateway(
   throw new Error(`gateway not healthy within ${timeoutMs} ms:\n${out.slice(-3000)}`);
 }
 
-/** Keeps only the HAVEN_* variables the gateway's config knows (it refuses unknown ones). */
-function gatewayEnv(env: Record<string, string>): Record<string, string> {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const cfg = require(join(ROOT, 'services', 'gateway', 'dist', 'config.js')) as {
-      gatewayConfigSchema?: { shape?: Record<string, unknown> };
-      IGNORED_VARIABLES?: readonly string[];
-    };
-    const known = new Set([
-      ...Object.keys(cfg.gatewayConfigSchema?.shape ?? {}),
-      ...(cfg.IGNORED_VARIABLES ?? []),
-    ]);
-    if (known.size === 0) return env;
-    return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('HAVEN_') || known.has(k)));
-  } catch {
-    return env;
-  }
-}
-
 /**
  * Starts the whole stack. Must run inside a network namespace (Janus enforces ICE on `v0`).
  * Throws Error when a part does not start (everything already started is stopped; the message has logs).
@@ -163,7 +144,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const dir = mkdtempSync(join(tmpdir(), 'haven-stack-'));
-  const services: ServiceProcess[] = [];
   const stoppers: Array<() => Promise<void>> = [];
   const outputs: Array<{ name: string; output: () => string }> = [];
   let stopped = false;
@@ -224,7 +204,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const patientJwksUrl = `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`;
     const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: jwksUrl, HAVEN_PATIENT_JWKS_URL: patientJwksUrl };
     const track = (p: ServiceProcess): ServiceProcess => {
-      services.push(p);
       stoppers.push(() => p.stop());
       outputs.push({ name: p.name, output: p.output });
       return p;
@@ -324,23 +303,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (opts.gateway !== false) {
       const tGateway = Date.now();
       try {
-        const gw = await startGateway(
-          gatewayPort,
-          gatewayEnv({
-            NATS_URL: nats.url,
-            HAVEN_HTTP_PORT: String(gatewayPort),
-            HAVEN_HTTP_HOST: '127.0.0.1',
-            HAVEN_COOKIE_SECURE: 'false',
-            HAVEN_JWKS_URL: jwksUrl,
-            HAVEN_PATIENT_JWKS_URL: patientJwksUrl,
-            HAVEN_IDENTITY_GRPC_ADDR: address(identityPort),
-            HAVEN_SCHEDULING_GRPC_ADDR: address(schedulingPort),
-            HAVEN_SESSION_GRPC_ADDR: address(sessionPort),
-            HAVEN_AUDIT_GRPC_ADDR: address(auditPort),
-            HAVEN_JANUS_WS_URLS: janus.wsUrl,
-            LOG_LEVEL: 'warn',
-          }),
-        );
+        const gw = await startGateway(gatewayPort, {
+          NATS_URL: nats.url,
+          HAVEN_HTTP_PORT: String(gatewayPort),
+          HAVEN_HTTP_HOST: '127.0.0.1',
+          HAVEN_COOKIE_SECURE: 'false',
+          HAVEN_JWKS_URL: jwksUrl,
+          HAVEN_PATIENT_JWKS_URL: patientJwksUrl,
+          HAVEN_IDENTITY_GRPC_ADDR: address(identityPort),
+          HAVEN_SCHEDULING_GRPC_ADDR: address(schedulingPort),
+          HAVEN_SESSION_GRPC_ADDR: address(sessionPort),
+          HAVEN_AUDIT_GRPC_ADDR: address(auditPort),
+          HAVEN_JANUS_WS_URLS: janus.wsUrl,
+          LOG_LEVEL: 'warn',
+        });
         stoppers.push(gw.stop);
         outputs.push({ name: 'gateway', output: gw.output });
         gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
