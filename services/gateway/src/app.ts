@@ -7,13 +7,12 @@ import type { CookieOptions, NextFunction, Request, RequestHandler, Response } f
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Metadata } from '@grpc/grpc-js';
-import { ErrorCategory, isCategory } from '@haven/errors';
 import { identity, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import type { Logger, Principal, TokenVerifier } from '@haven/service';
-import type { GatewayClients, MediaPresence, RouteContext } from './context';
+import type { Logger, TokenVerifier } from '@haven/service';
+import { authenticate, type GatewayClients, type MediaPresence, type RouteContext } from './context';
 import { checkGrpcHealth } from './health';
-import { asRecord, cookie, dateField, resourceName, send, stringField, unverifiedPrincipal } from './http';
+import { asRecord, cookie, dateField, resourceName, send, stringField } from './http';
 import { httpError, httpErrorFromGrpc } from './http-errors';
 import type { HttpFieldViolation } from './http-errors';
 import { registerPatientRoutes } from './routes/patient';
@@ -367,24 +366,21 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
     res.status(204).end();
   });
 
+  const routeContext: RouteContext = {
+    clients,
+    logger,
+    deadlineMs,
+    cookieSecure: secure,
+    tokenVerifier,
+    media: options.media ?? { inMedia: () => false },
+    metadataFor,
+    logCallFailure,
+  };
+
   api.get('/me', async (req, res) => {
-    const token = cookie(req, COOKIES.access);
-    if (!token) {
-      send(res, httpError('UNAUTHENTICATED'));
-      return;
-    }
-    let principal: Principal;
-    try {
-      principal = tokenVerifier ? await tokenVerifier.verify(token) : unverifiedPrincipal(token);
-    } catch (err) {
-      if (isCategory(err, ErrorCategory.Unavailable)) {
-        logger.warn({ err }, 'token verification unavailable');
-        send(res, httpError('UNAVAILABLE'));
-        return;
-      }
-      send(res, httpError('UNAUTHENTICATED'));
-      return;
-    }
+    const auth = await authenticate(routeContext, req, res, COOKIES.access);
+    if (!auth) return;
+    const { principal } = auth;
     res.status(200).json({ sub: principal.id, role: principal.role ?? null, kind: principal.kind });
   });
 
@@ -436,16 +432,6 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
     }
   });
 
-  const routeContext: RouteContext = {
-    clients,
-    logger,
-    deadlineMs,
-    cookieSecure: secure,
-    tokenVerifier,
-    media: options.media ?? { inMedia: () => false },
-    metadataFor,
-    logCallFailure,
-  };
   registerStaffRoutes(api, routeContext);
   registerPatientRoutes(api, routeContext);
 
