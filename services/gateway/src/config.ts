@@ -75,23 +75,14 @@ export const gatewayConfigSchema = z.object({
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 /**
- * HAVEN_* variables that the dev stack or a shared ConfigMap sets for other services; the gateway tolerates
- * them without reading them.
+ * HAVEN_* variables that the dev stack sets for other services, beyond the stack-wide ones loadConfig already
+ * tolerates (STACK_WIDE_VARIABLES); the gateway tolerates them without reading them.
  */
 export const IGNORED_VARIABLES = [
   'HAVEN_GRPC_PORT',
-  'HAVEN_EVENT_STORE',
-  'HAVEN_KMS',
-  'HAVEN_KEYRING_FILE',
-  'HAVEN_JANUS_ADMIN_URLS',
-  'HAVEN_JANUS_ADMIN_SECRET',
-  'HAVEN_JANUS_TOKEN_SECRET',
   'HAVEN_JANUS_DEBUG_LEVEL',
-  'HAVEN_RECORDINGS_DIR',
-  'HAVEN_DATA_DIR',
   'HAVEN_HOME',
   'HAVEN_DEV_SERVICES',
-  'HAVEN_RECORDING_GRPC_ADDR',
   'HAVEN_SESSION_IDLE_TIMEOUT_SEC',
   'HAVEN_PUBLIC_URL',
 ] as const;

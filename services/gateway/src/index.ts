@@ -11,6 +11,7 @@ import {
   createVerifierFromConfig,
   installSignalHandlers,
   serializeError,
+  PATIENT_TOKEN_ISSUER,
 } from '@haven/service';
 import type { TokenVerifier } from '@haven/service';
 import { createGatewayApp } from './app';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   } else if (config.HAVEN_PATIENT_JWKS_URL) {
     tokenVerifier = createJwtVerifier({
       jwksUrl: config.HAVEN_PATIENT_JWKS_URL,
-      issuer: 'haven-scheduling',
+      issuer: PATIENT_TOKEN_ISSUER,
       audience: config.HAVEN_JWT_AUDIENCE,
     });
   }
