@@ -22,6 +22,7 @@ export * as audit from './gen/haven/audit/v1/audit_service';
 export * as auditEvents from './gen/haven/audit/v1/audit_events';
 export * as events from './gen/haven/events/v1/envelope';
 export * as phiEvents from './gen/haven/events/v1/phi_events';
+export * as securityEvents from './gen/haven/security/v1/security_events';
 
 // google.rpc error model (wire-compatible copies of googleapis).
 export { Status } from './gen/google/rpc/status';

@@ -26,6 +26,7 @@ export const PROTO_FILES: readonly string[] = Object.freeze([
   'haven/recording/v1/recording_service.proto',
   'haven/scheduling/v1/scheduling_events.proto',
   'haven/scheduling/v1/scheduling_service.proto',
+  'haven/security/v1/security_events.proto',
   'haven/session/v1/session_events.proto',
   'haven/session/v1/session_service.proto',
 ]);

@@ -34,8 +34,70 @@ describe('the access refusal recorder', () => {
       method: '/haven.x.v1.X/Y',
       kind: 'unauthenticated',
       reason: 'token expired',
+      code: 'UNAUTHENTICATED',
+      service: 'scheduling',
     });
-    expect(events[0]?.actor).toEqual({ kind: 'service', id: 'scheduling' });
+    // Nobody was authenticated: the actor is anonymous; the summary is the service's own.
+    expect(events[0]?.actor).toEqual({ kind: 'anonymous', id: 'unauthenticated' });
+    expect(events[3]?.actor).toEqual({ kind: 'service', id: 'scheduling' });
+  });
+
+  it('attributes a refusal to the refused caller, with code, target and correlation id', async () => {
+    const store = new InMemoryEventStore();
+    const recorder = createAccessRefusalRecorder({
+      store,
+      service: 'session',
+      now: () => new Date('2026-11-26T10:00:05Z'),
+    });
+    recorder.record({
+      method: '/haven.session.v1.SessionService/AdmitParticipant',
+      kind: 'permission',
+      code: 'PERMISSION',
+      reason: 'only the clinician of this visit may do that',
+      target: 'visits/apt-1/participants/p-2',
+      principal: { kind: 'user', id: 'u-b', role: 'clinician' },
+      correlationId: 'corr-1',
+    });
+    await recorder.flush();
+    const [event] = await store.read('security.refusals-session-2026112610');
+    expect(event?.type).toBe(ACCESS_REFUSED);
+    expect(event?.actor).toEqual({ kind: 'user', id: 'u-b', role: 'clinician' });
+    expect(event?.correlationId).toBe('corr-1');
+    expect(event?.data).toEqual({
+      method: '/haven.session.v1.SessionService/AdmitParticipant',
+      kind: 'permission',
+      code: 'PERMISSION',
+      reason: 'only the clinician of this visit may do that',
+      target: 'visits/apt-1/participants/p-2',
+      service: 'session',
+      principalKind: 'user',
+      principalId: 'u-b',
+      role: 'clinician',
+    });
+  });
+
+  it('drops a target that is not a resource name and a malformed code, and clips the reason', async () => {
+    const store = new InMemoryEventStore();
+    const recorder = createAccessRefusalRecorder({
+      store,
+      service: 'gateway',
+      now: () => new Date('2026-11-26T10:00:05Z'),
+    });
+    recorder.record({
+      method: 'POST /api/join',
+      kind: 'unauthenticated',
+      code: 'not a code',
+      reason: `line one\nline two ${'x'.repeat(300)}`,
+      target: 'Robin Testpatient <robin@example.test>',
+      correlationId: 'c',
+    });
+    await recorder.flush();
+    const [event] = await store.read('security.refusals-gateway-2026112610');
+    expect(event?.data['target']).toBeUndefined();
+    expect(event?.data['code']).toBe('UNAUTHENTICATED');
+    expect(String(event?.data['reason'])).not.toContain('\n');
+    expect(String(event?.data['reason']).length).toBeLessThanOrEqual(200);
+    expect(JSON.stringify({ data: event?.data, actor: event?.actor })).not.toContain('Robin');
   });
 
   it('logs and swallows a failed append', async () => {

@@ -23,7 +23,8 @@ import {
   createRpcMetrics,
 } from '@haven/telemetry';
 import type { RpcMetrics } from '@haven/telemetry';
-import { grpcErrorFromHavenError } from './grpc-errors';
+import { AccessRefusalKind, isResourceName, type AccessRefusal } from './access-refusals';
+import { errorReason, grpcErrorFromHavenError } from './grpc-errors';
 import type { Logger } from './logger';
 import { actorOf, type Principal } from './principal';
 import type { TokenVerifier } from './jwt';
@@ -43,6 +44,21 @@ export interface CallContext {
   /** Full method path, `/haven.scheduling.v1.SchedulingService/BookAppointment`. */
   readonly method: string;
   readonly peer: string;
+  /**
+   * Records a refusal this handler decides on its own (e.g. a link used after its visit ended, which answers
+   * FAILED_PRECONDITION), with this call's method, caller and correlation id; `target` defaults to the request's
+   * resource name. PermissionError and UnauthenticatedError thrown by a handler are recorded by the harness
+   * without this; after a call here the harness records nothing more for the call. Never throws.
+   */
+  recordRefusal(
+    this: void,
+    refusal: {
+      readonly code: string;
+      readonly reason: string;
+      readonly target?: string;
+      readonly kind?: AccessRefusalKind;
+    },
+  ): void;
 }
 
 /** An RPC handler: resolve with the response or throw a HavenError. It is called once and answers once. */
@@ -108,8 +124,10 @@ export interface GrpcServiceOptions {
    */
   readonly authorization?: AuthorizationMode;
   /**
-   * Told about every call refused for authentication (no, bad, expired, revoked token) or by the access policy,
-   * after the answer is on its way: e.g. {@link createAccessRefusalRecorder} appends an event. Must not throw.
+   * Told about every refused call, once per call: authentication (no, bad, expired, revoked token), the access
+   * policy, a PermissionError or UnauthenticatedError thrown by the handler (ownership checks, deciders), and
+   * refusals the handler records itself (`ctx.recordRefusal`). E.g. the `record` of
+   * {@link createAccessRefusalRecorder} appends an event. Must not throw.
    */
   readonly onAccessRefused?: (refusal: AccessRefusal) => void;
   readonly logger: Logger;
@@ -189,16 +207,23 @@ function makeError(code: grpc.status, message: string): Partial<grpc.StatusObjec
   return { code, details: message, metadata: new grpc.Metadata() };
 }
 
-/** A refused call, as reported to {@link GrpcServiceOptions.onAccessRefused}. Never carries the token. */
-export interface AccessRefusal {
-  /** Full method path. */
-  readonly method: string;
-  readonly kind: 'unauthenticated' | 'policy';
-  /** Haven's own reason text (`token expired`, `missing bearer token`, the policy's reason). */
-  readonly reason: string;
-  /** The verified caller, for policy refusals. */
-  readonly principal?: { readonly kind: string; readonly id: string; readonly role?: string };
-  readonly correlationId: string;
+/** A refused call, as reported to {@link GrpcServiceOptions.onAccessRefused} (defined in ./access-refusals). */
+export type { AccessRefusal };
+
+/** Request fields that name the resource a call is about, in the order they are looked at (AIP names). */
+const RESOURCE_FIELDS = ['name', 'visit', 'appointment', 'parent', 'recording', 'patient', 'user'] as const;
+
+/**
+ * The resource a request names, for a refusal's target: the first of {@link RESOURCE_FIELDS} whose value is
+ * shaped like a resource name (free text never is). Undefined when none is. Throws nothing.
+ */
+function resourceNameOf(request: unknown): string | undefined {
+  if (typeof request !== 'object' || request === null) return undefined;
+  const fields = request as Record<string, unknown>;
+  for (const field of RESOURCE_FIELDS) {
+    if (isResourceName(fields[field])) return fields[field];
+  }
+  return undefined;
 }
 
 /** Thrown after authorization for a method the service has no handler for: UNIMPLEMENTED. */
@@ -296,7 +321,12 @@ function wrapUnary(
       timer.unref();
     }
 
+    // Each call reports at most one refusal: the first check that said no.
+    let refusalReported = false;
+    let caller: Principal | undefined;
     const report = (refusal: AccessRefusal): void => {
+      if (refusalReported) return;
+      refusalReported = true;
       if (!deps.onAccessRefused) return;
       try {
         deps.onAccessRefused(refusal);
@@ -306,9 +336,33 @@ function wrapUnary(
     };
     const refuse = (error: HavenError): HavenError => {
       if (error instanceof UnauthenticatedError) {
-        report({ method: path, kind: 'unauthenticated', reason: error.message, correlationId });
+        report({
+          method: path,
+          kind: 'unauthenticated',
+          reason: error.message,
+          code: 'UNAUTHENTICATED',
+          correlationId,
+        });
       }
       return error;
+    };
+    /** A refusal the handler raised (PermissionError, UnauthenticatedError) or recorded itself. */
+    const reportFromHandler = (refusal: {
+      readonly code: string;
+      readonly reason: string;
+      readonly target?: string | undefined;
+      readonly kind: AccessRefusalKind;
+    }): void => {
+      const target = refusal.target ?? resourceNameOf(call.request);
+      report({
+        method: path,
+        kind: refusal.kind,
+        reason: refusal.reason,
+        code: refusal.code,
+        ...(target !== undefined ? { target } : {}),
+        ...(caller ? { principal: actorOf(caller) } : {}),
+        correlationId,
+      });
     };
     const authorize = (principal: Principal): void => {
       if (!deps.authorize) return;
@@ -318,10 +372,13 @@ function wrapUnary(
         { rpc: path, correlationId, principalKind: principal.kind, role: principal.role },
         'call refused by the access policy',
       );
+      const target = resourceNameOf(call.request);
       report({
         method: path,
         kind: 'policy',
         reason: decision.reason,
+        code: 'POLICY_DENIED',
+        ...(target !== undefined ? { target } : {}),
         principal: actorOf(principal),
         correlationId,
       });
@@ -329,6 +386,7 @@ function wrapUnary(
     };
     const invoke = (principal: Principal | undefined): unknown => {
       if (!handler) throw new NotImplementedSignal(`${path} is not implemented`);
+      caller = principal;
       const ctx: CallContext = {
         principal,
         metadata,
@@ -345,6 +403,13 @@ function wrapUnary(
         method: path,
         get peer(): string {
           return call.getPeer();
+        },
+        recordRefusal: (refusal) => {
+          try {
+            reportFromHandler({ ...refusal, kind: refusal.kind ?? AccessRefusalKind.State });
+          } catch (error) {
+            deps.logger.warn({ err: error }, 'access refusal not reported');
+          }
         },
       };
       return handler(call.request, ctx, call);
@@ -374,6 +439,18 @@ function wrapUnary(
       );
     };
     const fail = (error: unknown): void => {
+      // A handler's (or its decider's) PermissionError or UnauthenticatedError is a refusal too: recorded here,
+      // once, for every handler (a refusal already reported for this call is not reported again).
+      if (!refusalReported && (error instanceof PermissionError || error instanceof UnauthenticatedError)) {
+        reportFromHandler({
+          kind:
+            error instanceof PermissionError
+              ? AccessRefusalKind.Permission
+              : AccessRefusalKind.Unauthenticated,
+          code: errorReason(error),
+          reason: error.message,
+        });
+      }
       if (error instanceof NotImplementedSignal) answer(makeError(grpc.status.UNIMPLEMENTED, error.message));
       else answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error);
     };

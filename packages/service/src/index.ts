@@ -99,6 +99,12 @@ export { runServiceMain } from './main';
 export type { ServiceMainOptions } from './main';
 export { connectEventStore, serveHavenGrpc } from './runtime';
 export type { HavenGrpcOptions } from './runtime';
-export { createAccessRefusalRecorder, ACCESS_REFUSED, ACCESS_REFUSALS_SUPPRESSED } from './access-refusals';
-export type { AccessRefusalRecorderOptions } from './access-refusals';
-export type { AccessRefusal } from './grpc-server';
+export {
+  createAccessRefusalRecorder,
+  accessRefusedData,
+  isResourceName,
+  AccessRefusalKind,
+  ACCESS_REFUSED,
+  ACCESS_REFUSALS_SUPPRESSED,
+} from './access-refusals';
+export type { AccessRefusal, AccessRefusalRecorder, AccessRefusalRecorderOptions } from './access-refusals';

@@ -5,7 +5,7 @@ import { startGrpcService, type RunningGrpcService, type ServiceRegistration } f
 import { createVerifierFromConfig } from './jwt';
 import type { Logger } from './logger';
 import { RevocationFeed } from './revocation';
-import { createAccessRefusalRecorder } from './access-refusals';
+import { createAccessRefusalRecorder, type AccessRefusalRecorder } from './access-refusals';
 
 /**
  * The event store the configuration selects (HAVEN_EVENT_STORE): JetStream at NATS_URL (default) or KurrentDB
@@ -49,8 +49,16 @@ export interface HavenGrpcOptions {
   readonly host?: string | undefined;
   readonly publicMethods?: readonly string[];
   readonly onShutdown?: ReadonlyArray<() => Promise<void>>;
-  /** Where refused calls are recorded as events (see createAccessRefusalRecorder); none when omitted. */
+  /**
+   * Where refused calls are recorded as events: a recorder made from this store (see createAccessRefusalRecorder)
+   * unless `refusals` is given; none when both are omitted.
+   */
   readonly store?: Pick<EventStore, 'append'>;
+  /**
+   * The service's one refusal recorder, when other parts of the service record refusals too (the session
+   * service's media proxy): the gRPC server reports into it and flushes it at shutdown. Wins over `store`.
+   */
+  readonly refusals?: AccessRefusalRecorder;
 }
 
 /**
@@ -68,9 +76,11 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     replicas: options.config.HAVEN_JETSTREAM_REPLICAS,
     logger: options.logger,
   });
-  const refusals = options.store
-    ? createAccessRefusalRecorder({ store: options.store, service: options.name, logger: options.logger })
-    : undefined;
+  const refusals =
+    options.refusals ??
+    (options.store
+      ? createAccessRefusalRecorder({ store: options.store, service: options.name, logger: options.logger })
+      : undefined);
   return startGrpcService({
     name: options.name,
     ...(refusals ? { onAccessRefused: refusals.record } : {}),

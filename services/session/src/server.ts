@@ -14,6 +14,7 @@ import { session } from '@haven/proto';
 import {
   actorOf,
   connectEventStore,
+  createAccessRefusalRecorder,
   createBaseConfigSchema,
   serveHavenGrpc,
   type Logger,
@@ -65,6 +66,9 @@ export async function startSession(
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
   const store = await connectEventStore(config, 'session');
+  // The service's one refusal recorder: the gRPC harness reports into it (policy, ownership, kicked…), and so
+  // can every other part of the service that says no (the media side).
+  const refusals = createAccessRefusalRecorder({ store, service: 'session', logger });
   const bus = await EventBus.connect({
     servers: config.NATS_URL,
     name: 'haven-session-bus',
@@ -228,7 +232,7 @@ export async function startSession(
 
   serving.grpc = await serveHavenGrpc({
     name: 'session',
-    store,
+    refusals,
     config,
     logger,
     host: options.host,
