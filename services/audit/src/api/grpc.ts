@@ -12,7 +12,7 @@ import {
 } from '@haven/errors';
 import { newEvent, type EventStore } from '@haven/eventstore';
 import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
-import { actorOf, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import { actorOf, isResourceName, requirePrincipal, type CallContext, type Principal } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
 import { matches, type AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
@@ -53,7 +53,23 @@ function toProto(r: AuditRecord, ledger: Ledger): audit.AuditEvent {
     patient: r.patientId ? `patients/${r.patientId}` : '',
     correlationId: r.correlationId,
     causationId: r.causationId,
+    ...(r.refusal ? { data: { ...r.refusal } } : {}),
   });
+}
+
+/** Collection prefixes of an actor filter and the actor kind each one fixes. */
+const ACTOR_COLLECTIONS: Readonly<Record<string, string>> = {
+  users: 'user',
+  patients: 'patient',
+  serviceAccounts: 'service_account',
+  services: 'service',
+};
+
+/** The actor filter of a request: `users/{id}`, `patients/{id}`… fix the kind too; a bare id does not. */
+function actorFilter(actor: string): { actorId: string; actorKind?: string } {
+  const m = /^([A-Za-z]+)\/([^/]+)$/.exec(actor);
+  const kind = m?.[1] !== undefined ? ACTOR_COLLECTIONS[m[1]] : undefined;
+  return kind !== undefined && m?.[2] !== undefined ? { actorId: m[2], actorKind: kind } : { actorId: actor };
 }
 
 function requireAuditor(ctx: CallContext): Principal {
@@ -136,6 +152,10 @@ export function auditHandlers(deps: {
         violations.push({ field: 'page_token', description: 'is not a token this service issued' });
       if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
         violations.push({ field: 'patient', description: 'must be patients/{patient}' });
+      if (request.target !== '' && !isResourceName(request.target))
+        violations.push({ field: 'target', description: 'must be a resource name, e.g. visits/{visit}' });
+      if (request.actor.length > 200)
+        violations.push({ field: 'actor', description: 'must be at most 200 characters' });
       if (request.startTime && request.endTime && request.endTime <= request.startTime)
         violations.push({ field: 'end_time', description: 'must be after start_time' });
       const order = request.orderBy.trim().replace(/\s+/g, ' ');
@@ -148,7 +168,8 @@ export function auditHandlers(deps: {
       const types = new Set(request.types);
       const query = {
         ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
-        ...(request.actor ? { actorId: request.actor.replace(/^users\//, '') } : {}),
+        ...(request.actor ? actorFilter(request.actor) : {}),
+        ...(request.target ? { target: request.target } : {}),
         ...(request.startTime ? { from: request.startTime } : {}),
         ...(request.endTime ? { to: request.endTime } : {}),
         ...(request.pageToken

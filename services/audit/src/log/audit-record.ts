@@ -5,6 +5,7 @@
  * access (what, which fields, why, outcome) so a patient can be told who looked at their record. The record
  * order is the ingestion order; the Merkle ledger hashes these same records.
  */
+import { isResourceName } from '@haven/service';
 
 export interface AuditRecord {
   /** 0-based position in the audit log (the future Merkle leaf index). */
@@ -28,6 +29,24 @@ export interface AuditRecord {
   readonly recordedAt: string;
   /** For `PhiAccessed` events: what was read, why, with what outcome (resource names and codes, no PHI). */
   readonly access?: PhiAccessFacts;
+  /** For `AccessRefused` events: what was refused, to whom it would have given access, and why (no PHI). */
+  readonly refusal?: RefusalFacts;
+}
+
+/** The non-PHI facts of a refusal (haven/security/v1/security_events.proto `AccessRefused`). */
+export interface RefusalFacts {
+  /** The gRPC method path, HTTP route or media request that was refused. */
+  readonly method: string;
+  /** Which check said no (`unauthenticated`, `policy`, `permission`, `state`, `csrf`, `media`). */
+  readonly kind: string;
+  /** Machine code (`POLICY_DENIED`, `PERMISSION`, …); empty on events recorded before codes existed. */
+  readonly code: string;
+  /** Short PHI-free text. */
+  readonly reason: string;
+  /** The resource name the caller tried to reach; absent when the request named none. */
+  readonly target?: string;
+  /** The service that refused (`session`, `gateway`, …); absent on events recorded before it was named. */
+  readonly service?: string;
 }
 
 /** The non-PHI facts of a PHI access, kept so a patient can be told who looked at their record. */
@@ -58,6 +77,36 @@ export function accessOf(event: Pick<IngestibleEvent, 'type' | 'data'>): PhiAcce
     why,
     outcome,
     breakGlass: typeof breakGlassGrant === 'string' && breakGlassGrant !== '',
+  };
+}
+
+/** Event type of a refusal (see haven/security/v1/security_events.proto). */
+export const ACCESS_REFUSED = 'haven.security.v1.AccessRefused';
+
+const SHORT = (v: unknown, max: number): string | undefined =>
+  typeof v === 'string' && v.length <= max ? v : undefined;
+
+/**
+ * The refusal facts of an `AccessRefused` event; undefined for any other event or a malformed one. Only short
+ * strings are kept and a target only when it is shaped like a resource name, so a forged event cannot smuggle
+ * free text into the log.
+ */
+export function refusalOf(event: Pick<IngestibleEvent, 'type' | 'data'>): RefusalFacts | undefined {
+  if (event.type !== ACCESS_REFUSED) return undefined;
+  const method = SHORT(event.data['method'], 200);
+  const kind = SHORT(event.data['kind'], 32);
+  const reason = SHORT(event.data['reason'], 200);
+  if (method === undefined || kind === undefined || reason === undefined) return undefined;
+  const code = SHORT(event.data['code'], 64) ?? '';
+  const target = event.data['target'];
+  const service = SHORT(event.data['service'], 64);
+  return {
+    method,
+    kind,
+    code,
+    reason,
+    ...(isResourceName(target) ? { target } : {}),
+    ...(service !== undefined ? { service } : {}),
   };
 }
 
@@ -97,6 +146,7 @@ export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt:
   const patientId = patientOf(event);
   const traceId = traceIdOf(event.traceparent);
   const access = accessOf(event);
+  const refusal = refusalOf(event);
   return {
     index,
     eventId: event.id,
@@ -115,12 +165,17 @@ export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt:
     sourcePosition: event.position.toString(),
     recordedAt: recordedAt.toISOString(),
     ...(access !== undefined ? { access } : {}),
+    ...(refusal !== undefined ? { refusal } : {}),
   };
 }
 
 export interface AuditQuery {
   readonly patientId?: string;
   readonly actorId?: string;
+  /** The actor's kind too, when the filter named one (`patients/…` → `patient`). */
+  readonly actorKind?: string;
+  /** The resource an entry is about: a refusal's target or a PHI access's `what`. */
+  readonly target?: string;
   readonly types?: ReadonlySet<string>;
   readonly from?: Date;
   readonly to?: Date;
@@ -135,6 +190,10 @@ export interface AuditQuery {
 export function matches(record: AuditRecord, q: AuditQuery): boolean {
   if (q.patientId !== undefined && record.patientId !== q.patientId) return false;
   if (q.actorId !== undefined && record.actorId !== q.actorId) return false;
+  if (q.actorKind !== undefined && record.actorKind !== q.actorKind) return false;
+  if (q.target !== undefined && record.refusal?.target !== q.target && record.access?.what !== q.target) {
+    return false;
+  }
   if (q.types !== undefined && !q.types.has(record.type)) return false;
   const at = Date.parse(record.occurredAt);
   if (q.from && at < q.from.getTime()) return false;
