@@ -142,8 +142,20 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     const expiresAt = patientTokenExpiry(state, now);
     const tokenId = randomUUID();
     const base = { tokenSha256, now, patientPrincipalId: state.patientId, tokenId, expiresAt };
-    // Refusals (cancelled, ended, replaced, window, locked) before spending any work on the passcode.
-    decide({ type: 'RedeemPatientLink', data: { ...base, credentialsOk: true } }, state);
+    // Refusals (cancelled, ended, replaced, window, locked) before spending any work on the passcode; each is
+    // an AccessRefused event too (a link used after its visit ended is someone trying to get back in).
+    try {
+      decide({ type: 'RedeemPatientLink', data: { ...base, credentialsOk: true } }, state);
+    } catch (error) {
+      if (error instanceof PreconditionError) {
+        ctx.recordRefusal({
+          code: 'LINK_NOT_USABLE',
+          reason: error.message,
+          target: `appointments/${appointmentId}`,
+        });
+      }
+      throw error;
+    }
     const link = state.link!;
     let credentialsOk = await verifyPasscode(request.passcode, link.passcodeHash);
     if (link.dateOfBirthRequired) {
@@ -164,8 +176,22 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     if (event?.type === AppointmentEventType.PassCodeAttemptFailed) {
       const { attempt, locked } = event.data;
       deps.logger.warn({ appointmentId, attempt, locked }, 'wrong patient link passcode');
-      if (locked) throw new PreconditionError('link locked, ask the clinic (too many wrong passcodes)');
+      if (locked) {
+        ctx.recordRefusal({
+          code: 'LINK_LOCKED',
+          reason: 'too many wrong passcodes',
+          target: `appointments/${appointmentId}`,
+          kind: 'unauthenticated',
+        });
+        throw new PreconditionError('link locked, ask the clinic (too many wrong passcodes)');
+      }
       const left = LinkPolicy.maxFailedAttempts - attempt;
+      ctx.recordRefusal({
+        code: 'WRONG_PASSCODE',
+        reason: 'wrong passcode',
+        target: `appointments/${appointmentId}`,
+        kind: 'unauthenticated',
+      });
       throw new UnauthenticatedError(`${NOT_VALID} (${left} attempt${left === 1 ? '' : 's'} left)`);
     }
     if (event?.type !== AppointmentEventType.PatientLinkRedeemed)
