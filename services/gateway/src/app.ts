@@ -6,16 +6,17 @@ import express from 'express';
 import type { CookieOptions, NextFunction, Request, RequestHandler, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import type { Metadata } from '@grpc/grpc-js';
+import { status as grpcStatus, type Metadata } from '@grpc/grpc-js';
 import { identity, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import type { Logger, TokenVerifier } from '@haven/service';
+import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { authenticate, type GatewayClients, type MediaPresence, type RouteContext } from './context';
 import { checkGrpcHealth } from './health';
 import { asRecord, cookie, dateField, resourceName, send, stringField } from './http';
 import { httpError, httpErrorFromGrpc } from './http-errors';
 import type { HttpFieldViolation } from './http-errors';
-import { registerPatientRoutes } from './routes/patient';
+import { noteRefusal, noteUpstreamRefusal, recordHttpRefusals } from './refusals';
+import { PATIENT_COOKIE, registerPatientRoutes } from './routes/patient';
 import { registerStaffRoutes } from './routes/staff';
 
 /** Names of the cookies the gateway sets. */
@@ -65,6 +66,11 @@ export interface GatewayAppOptions {
   readonly tokenVerifier?: TokenVerifier;
   /** Who is in a media room (the WebSocket hub knows from the bus); without it `inMedia` is always false. */
   readonly media?: MediaPresence;
+  /**
+   * Where the gateway's own 401/403 answers are recorded as AccessRefused events (see ./refusals). Without it
+   * they are not recorded (tests of other behaviour).
+   */
+  readonly refusals?: AccessRefusalRecorder;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -147,6 +153,9 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
 
   function logCallFailure(res: Response, rpc: string, err: unknown): void {
     const code = (err as { code?: unknown }).code;
+    // The service that refused recorded the refusal itself (same correlation id): the gateway does not again.
+    if (code === grpcStatus.UNAUTHENTICATED || code === grpcStatus.PERMISSION_DENIED)
+      noteUpstreamRefusal(res);
     logger.warn(
       {
         rpc,
@@ -236,6 +245,13 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
   });
 
   const api = express.Router();
+  api.use(
+    recordHttpRefusals({
+      refusals: options.refusals,
+      tokenVerifier,
+      tokenCookies: [COOKIES.access, PATIENT_COOKIE],
+    }),
+  );
   api.use((_req, res, next) => {
     res.setHeader('cache-control', 'no-store');
     next();
@@ -248,6 +264,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
     const fromCookie = cookie(req, COOKIES.csrf);
     const fromHeader = req.get(CSRF_HEADER);
     if (!fromCookie || !fromHeader || !CSRF_TOKEN.test(fromCookie) || !sameToken(fromCookie, fromHeader)) {
+      noteRefusal(res, { kind: 'csrf', code: 'CSRF', reason: 'missing or mismatched CSRF token' });
       res.status(403).json({ error: { code: 'CSRF', message: 'Please reload the page and try again.' } });
       return;
     }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
+import { EVENT_STORES, LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
 
 /** `host:port` of a gRPC server (no scheme). */
 const grpcAddress = (fallback: string) =>
@@ -31,6 +31,13 @@ export const gatewayConfigSchema = z.object({
    */
   NATS_URL: z.string().min(1).optional(),
   NATS_CREDS_FILE: z.string().min(1).optional(),
+  /**
+   * The event store where the gateway records its own refusals (401/403 it answers itself) as AccessRefused
+   * events, like every service: `jetstream` at NATS_URL (default) or `kurrentdb` at KURRENTDB_URL. Without
+   * either the refusals are only logged.
+   */
+  HAVEN_EVENT_STORE: z.enum(EVENT_STORES).default('jetstream'),
+  KURRENTDB_URL: z.string().min(1).optional(),
   /** Replicas of the bus and revocation streams when the gateway is the first to create them (3 on a cluster). */
   HAVEN_JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Staff WebSockets without activity for this long are signed out (identity's idle logoff; stack-wide name). */

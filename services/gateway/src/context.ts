@@ -9,6 +9,7 @@ import type { audit, identity, scheduling, session } from '@haven/proto';
 import type { Logger, Principal, TokenVerifier } from '@haven/service';
 import { httpError } from './http-errors';
 import { cookie, send, unverifiedPrincipal } from './http';
+import { notePrincipal, noteRefusal } from './refusals';
 
 /** The gRPC clients the gateway calls. */
 export interface GatewayClients {
@@ -58,11 +59,13 @@ export async function authenticate(
 ): Promise<Authenticated | undefined> {
   const token = cookie(req, name);
   if (!token) {
+    noteRefusal(res, { kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
     send(res, httpError('UNAUTHENTICATED'));
     return undefined;
   }
   try {
     const principal = ctx.tokenVerifier ? await ctx.tokenVerifier.verify(token) : unverifiedPrincipal(token);
+    if (ctx.tokenVerifier) notePrincipal(res, principal);
     return { token, principal };
   } catch (err) {
     if (isCategory(err, ErrorCategory.Unavailable)) {
@@ -70,6 +73,11 @@ export async function authenticate(
       send(res, httpError('UNAVAILABLE'));
       return undefined;
     }
+    noteRefusal(res, {
+      kind: 'unauthenticated',
+      code: 'UNAUTHENTICATED',
+      reason: isCategory(err, ErrorCategory.Unauthenticated) ? err.message : 'session cookie not valid',
+    });
     send(res, httpError('UNAUTHENTICATED'));
     return undefined;
   }

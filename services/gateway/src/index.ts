@@ -6,6 +6,8 @@ import { EventBus } from '@haven/bus';
 import { audit, identity, scheduling, session } from '@haven/proto';
 import {
   RevocationFeed,
+  connectEventStore,
+  createAccessRefusalRecorder,
   createJwtVerifier,
   createLogger,
   createVerifierFromConfig,
@@ -54,8 +56,27 @@ async function main(): Promise<void> {
   if (!tokenVerifier)
     logger.warn('HAVEN_JWKS_URL is not set: the gateway reads token claims without verifying them');
 
+  // The gateway's own refusals (cookie, CSRF, role, WebSocket upgrade) go to the event store like every
+  // service's: `security.refusals-gateway-<hour>`, appended with the gateway's own store connection.
+  const store =
+    config.HAVEN_EVENT_STORE === 'kurrentdb' || nats
+      ? await connectEventStore(
+          {
+            HAVEN_EVENT_STORE: config.HAVEN_EVENT_STORE,
+            NATS_URL: config.NATS_URL ?? '',
+            NATS_CREDS_FILE: config.NATS_CREDS_FILE,
+            KURRENTDB_URL: config.KURRENTDB_URL,
+            HAVEN_JETSTREAM_REPLICAS: config.HAVEN_JETSTREAM_REPLICAS,
+          },
+          'gateway',
+        )
+      : undefined;
+  if (!store) logger.warn('no event store (NATS_URL unset): the gateway does not record its refusals');
+  const refusals = store ? createAccessRefusalRecorder({ store, service: 'gateway', logger }) : undefined;
+
   const server = createServer();
   const hub = WsHub.attach({
+    refusals,
     server,
     clients,
     logger,
@@ -74,6 +95,7 @@ async function main(): Promise<void> {
       mediaConnectSrc: mediaConnectSources(config),
     },
     media: hub,
+    ...(refusals ? { refusals } : {}),
     ...(tokenVerifier ? { tokenVerifier } : {}),
   });
   server.on('request', app);
@@ -124,6 +146,8 @@ async function main(): Promise<void> {
         await bus?.close();
         unsubscribeRevocations?.();
         await revocations?.close();
+        await refusals?.flush();
+        await store?.close();
       },
       async () => {
         clients.identity.close();

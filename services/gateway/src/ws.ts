@@ -7,14 +7,21 @@
  * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
  * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { EventEnvelope } from '@haven/eventstore';
 import type { session } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
-import type { Logger, Principal, SessionRevoked, TokenVerifier } from '@haven/service';
+import { actorOf, callUnary, clientCallMetadata } from '@haven/service';
+import type {
+  AccessRefusal,
+  AccessRefusalRecorder,
+  Logger,
+  Principal,
+  SessionRevoked,
+  TokenVerifier,
+} from '@haven/service';
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes, unverifiedPrincipal } from './http';
 import { patientStatus } from './routes/patient';
@@ -43,6 +50,8 @@ export interface WsHubOptions {
   /** Deadline of the hub's backend calls. Default 5 s. */
   readonly deadlineMs?: number;
   readonly now?: () => number;
+  /** Where refused upgrades (origin, CSRF, token, kind) are recorded as AccessRefused events. */
+  readonly refusals?: AccessRefusalRecorder | undefined;
 }
 
 interface Client {
@@ -154,6 +163,7 @@ export class WsHub implements MediaPresence {
     const origin = req.headers.origin ?? '';
     const allowed = new Set([`http://${host}`, `https://${host}`, ...(this.options.allowedOrigins ?? [])]);
     if (origin === '' || !allowed.has(origin)) {
+      this.refused({ kind: 'csrf', code: 'ORIGIN_NOT_ALLOWED', reason: 'missing or foreign Origin' });
       refuse(socket, 403, 'Forbidden');
       return;
     }
@@ -161,6 +171,7 @@ export class WsHub implements MediaPresence {
     const csrfCookie = cookies.get('haven_csrf') ?? '';
     const csrf = url.searchParams.get('csrf') ?? '';
     if (csrfCookie === '' || !same(csrfCookie, csrf)) {
+      this.refused({ kind: 'csrf', code: 'CSRF', reason: 'missing or mismatched CSRF token' });
       refuse(socket, 403, 'Forbidden');
       return;
     }
@@ -169,6 +180,7 @@ export class WsHub implements MediaPresence {
     const patientToken = cookies.get('haven_patient');
     const token = wantPatient ? patientToken : (staffToken ?? patientToken);
     if (!token) {
+      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
       refuse(socket, 401, 'Unauthorized');
       return;
     }
@@ -178,16 +190,35 @@ export class WsHub implements MediaPresence {
         ? await this.options.tokenVerifier.verify(token)
         : unverifiedPrincipal(token);
     } catch {
+      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'session cookie not valid' });
       refuse(socket, 401, 'Unauthorized');
       return;
     }
     const visitId = /^visits\/([A-Za-z0-9_-]{1,64})$/.exec(principal.subjectOf ?? '')?.[1];
     const kind = principal.kind === 'user' ? 'staff' : principal.kind === 'patient' ? 'patient' : undefined;
     if (!kind || (kind === 'patient' && !visitId)) {
+      this.refused(
+        {
+          kind: 'permission',
+          code: 'NOT_STAFF_OR_PATIENT',
+          reason: 'this caller may not open the live feed',
+        },
+        this.options.tokenVerifier ? principal : undefined,
+      );
       refuse(socket, 403, 'Forbidden');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, principal, token, kind, visitId));
+  }
+
+  /** Records a refused upgrade (no client address, no cookie, no URL: the route and why). */
+  private refused(why: Pick<AccessRefusal, 'kind' | 'code' | 'reason'>, principal?: Principal): void {
+    this.options.refusals?.record({
+      method: `GET ${WS_PATH}`,
+      ...why,
+      ...(principal ? { principal: actorOf(principal) } : {}),
+      correlationId: randomUUID(),
+    });
   }
 
   private connected(

@@ -102,8 +102,8 @@ function httpGetStatus(url: string, timeoutMs: number): Promise<number> {
   });
 }
 
-/** The gateway has no gRPC health service: start it and poll /healthz (bounded). */
-async function startGateway(
+/** The gateway has no gRPC health service: start it and poll /healthz (bounded). Throws when it does not start. */
+export async function startGateway(
   port: number,
   env: Record<string, string>,
   timeoutMs = 20_000,

@@ -13,6 +13,7 @@ import type { Authenticated, RouteContext } from '../context';
 import { asRecord, lastSegment, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
+import { noteRefusal } from '../refusals';
 import { mediaView } from './staff';
 
 /** The cookie holding the patient token. */
@@ -161,6 +162,11 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
       if (!auth) return;
       const visitId = visitOf(auth);
       if (auth.principal.kind !== 'patient' || !visitId) {
+        noteRefusal(res, {
+          kind: 'permission',
+          code: 'NOT_A_PATIENT_OF_A_VISIT',
+          reason: 'the patient cookie names no visit',
+        });
         send(res, httpError('PERMISSION_DENIED'));
         return;
       }

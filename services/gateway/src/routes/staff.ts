@@ -13,6 +13,7 @@ import type { Authenticated, RouteContext } from '../context';
 import { PATH_ID, asRecord, lastSegment, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
+import { noteRefusal } from '../refusals';
 import { appointmentView, visitCounts, visitView } from '../visit-view';
 
 /** The cookie of staff access tokens (set by /api/auth/login). */
@@ -78,6 +79,11 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
       const auth = await authenticate(ctx, req, res, ACCESS_COOKIE);
       if (!auth) return;
       if (auth.principal.kind !== 'user' || (roles && !roles.includes(auth.principal.role ?? ''))) {
+        noteRefusal(res, {
+          kind: 'policy',
+          code: 'ROLE_NOT_ALLOWED',
+          reason: `${auth.principal.role ?? auth.principal.kind} may not use this route`,
+        });
         send(res, httpError('PERMISSION_DENIED'));
         return;
       }
