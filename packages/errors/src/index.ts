@@ -3,7 +3,7 @@
  * category; the gRPC error interceptor in @haven/service maps categories to status codes
  * (validation → INVALID_ARGUMENT, not_found → NOT_FOUND, precondition → FAILED_PRECONDITION,
  * conflict → ABORTED, permission → PERMISSION_DENIED, unauthenticated → UNAUTHENTICATED,
- * unavailable → UNAVAILABLE). Pure code may import this package: it uses no Node builtins.
+ * exhausted → RESOURCE_EXHAUSTED, unavailable → UNAVAILABLE). Pure code may import this package: it uses no Node builtins.
  */
 
 /** The category of a {@link HavenError}; decides the gRPC status it maps to. */
@@ -14,6 +14,8 @@ export const ErrorCategory = {
   Conflict: 'conflict',
   Permission: 'permission',
   Unauthenticated: 'unauthenticated',
+  /** A quota or throttle: the same request succeeds later (the error says when). */
+  Exhausted: 'exhausted',
   Unavailable: 'unavailable',
 } as const;
 /** One of the {@link ErrorCategory} values. */
@@ -79,6 +81,20 @@ export class PermissionError extends HavenError {
 /** No, or no valid, credentials. */
 export class UnauthenticatedError extends HavenError {
   readonly category = ErrorCategory.Unauthenticated;
+}
+
+/**
+ * The caller exceeded a quota or a throttle (too many attempts). `retryAfterMs` says when the same request may
+ * succeed; it becomes a `google.rpc.RetryInfo` on the wire and `Retry-After` at the gateway.
+ */
+export class ResourceExhaustedError extends HavenError {
+  readonly category = ErrorCategory.Exhausted;
+  /** How long to wait before retrying, ms (at least 1). */
+  readonly retryAfterMs: number;
+  constructor(message: string, options: { retryAfterMs: number; cause?: unknown }) {
+    super(message, options);
+    this.retryAfterMs = Math.max(1, Math.ceil(options.retryAfterMs));
+  }
 }
 
 /** A dependency (event store, bus, media server) is not reachable; retry later. */

@@ -7,6 +7,7 @@ import {
   NotFoundError,
   PermissionError,
   PreconditionError,
+  ResourceExhaustedError,
   UnauthenticatedError,
   UnavailableError,
   ValidationError,
@@ -25,6 +26,7 @@ export const STATUS_OF_CATEGORY = {
   [ErrorCategory.Conflict]: status.ABORTED,
   [ErrorCategory.Permission]: status.PERMISSION_DENIED,
   [ErrorCategory.Unauthenticated]: status.UNAUTHENTICATED,
+  [ErrorCategory.Exhausted]: status.RESOURCE_EXHAUSTED,
   [ErrorCategory.Unavailable]: status.UNAVAILABLE,
 } as const satisfies Record<ErrorCategory, status>;
 
@@ -49,7 +51,8 @@ export type GrpcErrorStatus = Partial<StatusObject> &
 /**
  * Turns any thrown value into the gRPC status the caller sees.
  * A {@link HavenError} keeps its (PHI-free) message and maps by category, with `grpc-status-details-bin` =
- * google.rpc.Status{code, message, details: [BadRequest (for ValidationError), ErrorInfo{reason, domain: 'haven'}]}.
+ * google.rpc.Status{code, message, details: [BadRequest (for ValidationError), ErrorInfo{reason, domain: 'haven'},
+ * RetryInfo (for ResourceExhaustedError)]}.
  * Anything else becomes INTERNAL with a generic message (the original message is not sent: it may hold PHI
  * or internals). Throws nothing.
  */
@@ -61,11 +64,13 @@ export function grpcErrorFromHavenError(
   let message: string;
   let fieldViolations: readonly FieldViolation[] = [];
   let reason: string;
+  let retryDelayMs: number | undefined;
   if (error instanceof HavenError) {
     code = STATUS_OF_CATEGORY[error.category] ?? status.INTERNAL;
     message = error.message;
     reason = errorReason(error);
     if (error instanceof ValidationError) fieldViolations = error.violations;
+    if (error instanceof ResourceExhaustedError) retryDelayMs = error.retryAfterMs;
   } else {
     code = status.INTERNAL;
     message = options.correlationId
@@ -83,6 +88,7 @@ export function grpcErrorFromHavenError(
       domain: ERROR_DOMAIN,
       ...(options.correlationId ? { metadata: { correlationId: options.correlationId } } : {}),
     },
+    ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
   });
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(bytes));
   const out = new Error(message) as GrpcErrorStatus;
@@ -103,6 +109,8 @@ export interface ParsedStatusDetails {
   readonly domain?: string;
   /** ErrorInfo.metadata (e.g. `correlationId`), when the server sent one. */
   readonly errorMetadata?: Readonly<Record<string, string>>;
+  /** google.rpc.RetryInfo's delay in ms (RESOURCE_EXHAUSTED), when the server sent one. */
+  readonly retryDelayMs?: number;
 }
 
 /**
@@ -126,6 +134,7 @@ export function havenErrorDetails(metadata: Metadata | undefined): ParsedStatusD
             errorMetadata: decoded.errorInfo.metadata,
           }
         : {}),
+      ...(decoded.retryDelayMs !== undefined ? { retryDelayMs: decoded.retryDelayMs } : {}),
     };
   } catch {
     return undefined;
@@ -148,8 +157,9 @@ export function parseStatusDetails(
  * Client side: turns a failed call back into the Haven error of its category (for service-to-service calls
  * that should fail the same way). INVALID_ARGUMENT → ValidationError (with violations), NOT_FOUND →
  * NotFoundError, FAILED_PRECONDITION → PreconditionError, PERMISSION_DENIED → PermissionError,
- * UNAUTHENTICATED → UnauthenticatedError, UNAVAILABLE/DEADLINE_EXCEEDED/ABORTED(non-concurrency) →
- * UnavailableError; anything else is returned unchanged. Throws nothing.
+ * UNAUTHENTICATED → UnauthenticatedError, RESOURCE_EXHAUSTED → ResourceExhaustedError (with the RetryInfo
+ * delay, 1 s when none was sent), UNAVAILABLE/DEADLINE_EXCEEDED/ABORTED(non-concurrency) → UnavailableError;
+ * anything else is returned unchanged. Throws nothing.
  */
 export function havenErrorFromServiceError(err: ServiceError): Error {
   const d = parseStatusDetails(err);
@@ -165,6 +175,8 @@ export function havenErrorFromServiceError(err: ServiceError): Error {
       return new PermissionError(d.message, cause);
     case status.UNAUTHENTICATED:
       return new UnauthenticatedError(d.message, cause);
+    case status.RESOURCE_EXHAUSTED:
+      return new ResourceExhaustedError(d.message, { ...cause, retryAfterMs: d.retryDelayMs ?? 1000 });
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:
     case status.ABORTED:

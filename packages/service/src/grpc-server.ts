@@ -25,6 +25,7 @@ import {
 import type { RpcMetrics } from '@haven/telemetry';
 import { AccessRefusalKind, isResourceName, type AccessRefusal } from './access-refusals';
 import { errorReason, grpcErrorFromHavenError } from './grpc-errors';
+import { assertRequestWellFormed, tolerantDefinition } from './request-checks';
 import type { Logger } from './logger';
 import { actorOf, type Principal } from './principal';
 import type { TokenVerifier } from './jwt';
@@ -385,6 +386,8 @@ function wrapUnary(
       throw new PolicyDeniedError(decision.reason);
     };
     const invoke = (principal: Principal | undefined): unknown => {
+      // Undecodable bytes and out-of-range Timestamps: INVALID_ARGUMENT, after authentication and policy.
+      assertRequestWellFormed(call.request);
       if (!handler) throw new NotImplementedSignal(`${path} is not implemented`);
       caller = principal;
       const ctx: CallContext = {
@@ -518,7 +521,8 @@ function serviceNameOf(definition: grpc.ServiceDefinition): string {
  * Starts a gRPC server the Haven way: every unary handler wrapped once (bearer-token auth unless public, then
  * the @haven/auth access policy before the handler runs — PERMISSION_DENIED `POLICY_DENIED`, deny by default —
  * correlation id, OpenTelemetry server span with the caller's trace as parent, RED metrics, deadline and
- * cancellation → `ctx.signal`, HavenError → gRPC status with google.rpc.Status details), plus the standard
+ * cancellation → `ctx.signal`, HavenError → gRPC status with google.rpc.Status details; undecodable request bytes
+ * and out-of-range Timestamps → INVALID_ARGUMENT with a field violation, before the handler), plus the standard
  * health service (SERVING for '' and each service) and server reflection.
  * Methods of a definition without a handler authenticate and authorize too, then answer UNIMPLEMENTED.
  * Throws TypeError when a handler names a method the definition lacks, a handler is given for a streaming
@@ -612,7 +616,7 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
         logger.warn({ methods: unlisted }, 'methods without an access policy entry: every call is refused');
       }
     }
-    server.addService(definition, implementation);
+    server.addService(tolerantDefinition(definition), implementation);
   }
   for (const p of declaredPublic) {
     if (!served.has(p)) throw new TypeError(`startGrpcService: public method ${p} is not served`);

@@ -79,7 +79,15 @@ export {
   STATUS_DETAILS_KEY,
   BAD_REQUEST_TYPE_URL,
   ERROR_INFO_TYPE_URL,
+  RETRY_INFO_TYPE_URL,
 } from './status-details';
+export {
+  assertRequestWellFormed,
+  isTimestampInRange,
+  timestampViolations,
+  MAX_TIMESTAMP_MS,
+  MIN_TIMESTAMP_MS,
+} from './request-checks';
 export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
 export { clientCallMetadata, callUnary, promisifyUnary } from './client';
 export type { CallOptions, ClientCallMetadataInput } from './client';

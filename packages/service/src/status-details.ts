@@ -8,6 +8,7 @@ import type { FieldViolation } from '@haven/errors';
  *   Any        { string type_url = 1; bytes value = 2; }
  *   BadRequest { repeated FieldViolation field_violations = 1; }  FieldViolation { string field = 1; string description = 2; }
  *   ErrorInfo  { string reason = 1; string domain = 2; map<string, string> metadata = 3; }
+ *   RetryInfo  { google.protobuf.Duration retry_delay = 1; }  Duration { int64 seconds = 1; int32 nanos = 2; }
  */
 
 /** The metadata key carrying a binary google.rpc.Status. */
@@ -16,6 +17,9 @@ export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 export const BAD_REQUEST_TYPE_URL = 'type.googleapis.com/google.rpc.BadRequest';
 /** Any type URL of google.rpc.ErrorInfo. */
 export const ERROR_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
+
+/** Any type URL of google.rpc.RetryInfo. */
+export const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
 /** The decoded google.rpc.ErrorInfo. */
 export interface ErrorInfoDetail {
@@ -30,6 +34,8 @@ export interface DecodedStatus {
   readonly message: string;
   readonly fieldViolations: readonly FieldViolation[];
   readonly errorInfo?: ErrorInfoDetail;
+  /** google.rpc.RetryInfo's retry_delay in ms, when the server sent one. */
+  readonly retryDelayMs?: number;
   /** Type URLs of details this decoder does not know. */
   readonly otherDetails: readonly string[];
 }
@@ -44,9 +50,11 @@ export interface StatusInput {
     readonly domain: string;
     readonly metadata?: Readonly<Record<string, string>>;
   };
+  /** Adds a google.rpc.RetryInfo with this retry delay (ms, rounded up to whole milliseconds). */
+  readonly retryDelayMs?: number;
 }
 
-/** Encodes a google.rpc.Status with optional BadRequest and ErrorInfo details. Throws nothing. */
+/** Encodes a google.rpc.Status with optional BadRequest, ErrorInfo and RetryInfo details. Throws nothing. */
 export function encodeStatus(status: StatusInput): Uint8Array {
   const w = new BinaryWriter();
   if (status.code !== 0) w.tag(1, WireType.Varint).int32(status.code);
@@ -73,6 +81,17 @@ export function encodeStatus(status: StatusInput): Uint8Array {
     }
     writeAny(w, ERROR_INFO_TYPE_URL, ei.finish());
   }
+  if (status.retryDelayMs !== undefined && Number.isFinite(status.retryDelayMs) && status.retryDelayMs >= 0) {
+    const ms = Math.ceil(status.retryDelayMs);
+    const duration = new BinaryWriter();
+    const seconds = Math.floor(ms / 1000);
+    const nanos = (ms % 1000) * 1_000_000;
+    if (seconds !== 0) duration.tag(1, WireType.Varint).int64(seconds);
+    if (nanos !== 0) duration.tag(2, WireType.Varint).int32(nanos);
+    const ri = new BinaryWriter();
+    ri.tag(1, WireType.LengthDelimited).bytes(duration.finish());
+    writeAny(w, RETRY_INFO_TYPE_URL, ri.finish());
+  }
   return w.finish();
 }
 
@@ -91,6 +110,7 @@ export function decodeStatus(bytes: Uint8Array): DecodedStatus {
   const fieldViolations: FieldViolation[] = [];
   const otherDetails: string[] = [];
   let errorInfo: ErrorInfoDetail | undefined;
+  let retryDelayMs: number | undefined;
   while (r.pos < r.len) {
     const [field, wt] = r.tag();
     if (field === 1 && wt === WireType.Varint) code = r.int32();
@@ -99,10 +119,18 @@ export function decodeStatus(bytes: Uint8Array): DecodedStatus {
       const any = decodeAny(r.bytes());
       if (any.typeUrl === BAD_REQUEST_TYPE_URL) fieldViolations.push(...decodeBadRequest(any.value));
       else if (any.typeUrl === ERROR_INFO_TYPE_URL) errorInfo = decodeErrorInfo(any.value);
+      else if (any.typeUrl === RETRY_INFO_TYPE_URL) retryDelayMs = decodeRetryInfo(any.value);
       else otherDetails.push(any.typeUrl);
     } else r.skip(wt);
   }
-  return { code, message, fieldViolations, otherDetails, ...(errorInfo ? { errorInfo } : {}) };
+  return {
+    code,
+    message,
+    fieldViolations,
+    otherDetails,
+    ...(errorInfo ? { errorInfo } : {}),
+    ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
+  };
 }
 
 function decodeAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
@@ -162,4 +190,26 @@ function decodeErrorInfo(bytes: Uint8Array): ErrorInfoDetail {
     } else r.skip(wt);
   }
   return { reason, domain, metadata };
+}
+
+/** RetryInfo → its retry_delay in ms (0 when absent). */
+function decodeRetryInfo(bytes: Uint8Array): number {
+  const r = new BinaryReader(bytes);
+  let ms = 0;
+  while (r.pos < r.len) {
+    const [field, wt] = r.tag();
+    if (field === 1 && wt === WireType.LengthDelimited) {
+      const dr = new BinaryReader(r.bytes());
+      let seconds = 0;
+      let nanos = 0;
+      while (dr.pos < dr.len) {
+        const [df, dwt] = dr.tag();
+        if (df === 1 && dwt === WireType.Varint) seconds = Number(dr.int64());
+        else if (df === 2 && dwt === WireType.Varint) nanos = dr.int32();
+        else dr.skip(dwt);
+      }
+      ms = seconds * 1000 + Math.ceil(nanos / 1_000_000);
+    } else r.skip(wt);
+  }
+  return ms;
 }

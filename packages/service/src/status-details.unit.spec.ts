@@ -1,7 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
-import { NotFoundError, ValidationError } from '@haven/errors';
-import { errorReason, grpcErrorFromHavenError, parseStatusDetails } from './grpc-errors';
+import { NotFoundError, ResourceExhaustedError, ValidationError } from '@haven/errors';
+import {
+  errorReason,
+  grpcErrorFromHavenError,
+  havenErrorFromServiceError,
+  parseStatusDetails,
+} from './grpc-errors';
 import { decodeStatus, encodeStatus } from './status-details';
 
 describe('google.rpc.Status encoding', () => {
@@ -24,6 +29,44 @@ describe('google.rpc.Status encoding', () => {
       ],
       errorInfo: { reason: 'VALIDATION', domain: 'haven', metadata: { correlationId: 'c-1' } },
       otherDetails: [],
+    });
+  });
+
+  it('round-trips a RetryInfo delay', () => {
+    expect(decodeStatus(encodeStatus({ code: 8, message: 'slow down', retryDelayMs: 2500 }))).toEqual({
+      code: 8,
+      message: 'slow down',
+      fieldViolations: [],
+      otherDetails: [],
+      retryDelayMs: 2500,
+    });
+  });
+
+  it('writes RetryInfo as protobufjs decodes google.rpc.RetryInfo (wire compatible)', () => {
+    const root = protobuf.Root.fromJSON({
+      nested: {
+        Status: {
+          fields: {
+            code: { type: 'int32', id: 1 },
+            details: { rule: 'repeated', type: 'Any', id: 3 },
+          },
+        },
+        Any: { fields: { type_url: { type: 'string', id: 1 }, value: { type: 'bytes', id: 2 } } },
+        RetryInfo: { fields: { retry_delay: { type: 'Duration', id: 1 } } },
+        Duration: { fields: { seconds: { type: 'int64', id: 1 }, nanos: { type: 'int32', id: 2 } } },
+      },
+    });
+    const Status = root.lookupType('Status');
+    const RetryInfo = root.lookupType('RetryInfo');
+    const status = Status.toObject(
+      Status.decode(encodeStatus({ code: 8, message: '', retryDelayMs: 61_250 })),
+      {
+        longs: Number,
+      },
+    ) as { details: { type_url: string; value: Uint8Array }[] };
+    expect(status.details[0]?.type_url).toBe('type.googleapis.com/google.rpc.RetryInfo');
+    expect(RetryInfo.toObject(RetryInfo.decode(status.details[0]!.value), { longs: Number })).toEqual({
+      retry_delay: { seconds: 61, nanos: 250_000_000 },
     });
   });
 
@@ -86,6 +129,17 @@ describe('grpcErrorFromHavenError', () => {
     expect(parsed.fieldViolations).toEqual([{ field: 'start_time', description: 'must be in the future' }]);
     expect(parsed.reason).toBe('VALIDATION');
     expect(parsed.domain).toBe('haven');
+  });
+
+  it('maps a ResourceExhaustedError to RESOURCE_EXHAUSTED with RetryInfo, and back', () => {
+    const err = grpcErrorFromHavenError(
+      new ResourceExhaustedError('too many attempts', { retryAfterMs: 4200 }),
+    );
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(parseStatusDetails(err)).toMatchObject({ retryDelayMs: 4200, reason: 'RESOURCE_EXHAUSTED' });
+    const back = havenErrorFromServiceError(err);
+    expect(back).toBeInstanceOf(ResourceExhaustedError);
+    expect((back as ResourceExhaustedError).retryAfterMs).toBe(4200);
   });
 
   it('hides the message of a foreign error', () => {

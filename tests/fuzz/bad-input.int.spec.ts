@@ -1,0 +1,155 @@
+/**
+ * Bad input over the real services (identity, scheduling, session, recording, audit as built child processes on a
+ * real nats-server and Janus), sent as raw bytes the way a fuzzer or a broken client would, never through our
+ * generated clients:
+ *  - undecodable request bytes to every RPC of every service (from the proto descriptors) answer INVALID_ARGUMENT
+ *    with a google.rpc.BadRequest field violation, after authentication, never INTERNAL;
+ *  - a google.protobuf.Timestamp out of range in any request field of any RPC answers INVALID_ARGUMENT with a
+ *    field violation naming that field (e.g. ExportAuditLog `start_time`), never INTERNAL.
+ */
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
+import { clientCallMetadata } from '@haven/service';
+import { startServiceStack, type ServiceStack, type StackCaller } from '../support/service-stack';
+import {
+  callRaw,
+  encodeMessage,
+  loadContract,
+  timestampPaths,
+  type Message,
+  type Outcome,
+  type Rpc,
+} from './proto-arbitrary';
+
+jest.setTimeout(240_000);
+
+const contract = loadContract();
+const DEADLINE_MS = 10_000;
+let stack: ServiceStack;
+
+beforeAll(async () => {
+  stack = await startServiceStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function subjectOf(caller: StackCaller): AuthorizationSubject | undefined {
+  switch (caller) {
+    case 'patient':
+      return { kind: 'patient', scopes: [] };
+    case 'service_account_all_scopes':
+      return { kind: 'service_account', scopes: SCOPES };
+    case 'service_account_audit_read':
+      return { kind: 'service_account', scopes: ['audit.events.read'] };
+    case 'no_token':
+      return undefined;
+    default:
+      return { kind: 'user', role: caller, scopes: [] };
+  }
+}
+
+const ORDER: readonly StackCaller[] = [
+  'admin',
+  'clinician',
+  'front_desk',
+  'auditor',
+  'service_account_all_scopes',
+  'patient',
+];
+
+/** A caller the access policy lets through (no token for public methods). */
+function allowedCaller(rpc: Rpc): StackCaller {
+  if (POLICY[rpc.path]?.public === true) return 'no_token';
+  const caller = ORDER.find((c) => authorize(rpc.path, subjectOf(c)).allowed);
+  if (!caller) throw new Error(`no stack caller may call ${rpc.path}`);
+  return caller;
+}
+
+function metadataFor(caller: StackCaller, correlationId: string = randomUUID()): grpc.Metadata {
+  const token = stack.token(caller);
+  return clientCallMetadata(token === undefined ? { correlationId } : { token, correlationId });
+}
+
+const show = (rpc: Rpc, o: Outcome): string =>
+  `${rpc.path}: ${grpc.status[o.code]} "${o.details}" ${JSON.stringify(o.fieldViolations)}`;
+
+describe('undecodable request bytes', () => {
+  // Field 1, length-delimited, with a length whose varint never ends: no message type decodes it.
+  const GARBAGE = Uint8Array.from([0x0a, 0xff, 0xff]);
+
+  it('answer INVALID_ARGUMENT with a field violation on every RPC of every service', async () => {
+    const outcomes = await Promise.all(
+      contract.rpcs.map(async (rpc) => ({
+        rpc,
+        outcome: await callRaw(
+          stack.rawClient(rpc.service),
+          rpc,
+          GARBAGE,
+          metadataFor(allowedCaller(rpc)),
+          DEADLINE_MS,
+        ),
+      })),
+    );
+    expect(outcomes.length).toBeGreaterThan(40);
+    const wrong = outcomes.filter(
+      ({ outcome }) => outcome.code !== grpc.status.INVALID_ARGUMENT || outcome.fieldViolations.length === 0,
+    );
+    expect(wrong.map(({ rpc, outcome }) => show(rpc, outcome))).toEqual([]);
+  });
+
+  it('are still refused UNAUTHENTICATED first when the method needs a token and none is sent', async () => {
+    const rpc = contract.rpcs.find((r) => r.path === '/haven.audit.v1.AuditService/ListAuditEvents')!;
+    const outcome = await callRaw(
+      stack.rawClient(rpc.service),
+      rpc,
+      GARBAGE,
+      metadataFor('no_token'),
+      DEADLINE_MS,
+    );
+    expect(grpc.status[outcome.code]).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('Timestamps out of range', () => {
+  const cases = contract.rpcs.flatMap((rpc) =>
+    timestampPaths(contract, contract.messages.get(rpc.requestType)!).map((path) => ({ rpc, path })),
+  );
+
+  it('are found in the requests of the contract (ExportAuditLog among them)', () => {
+    expect(cases.map((c) => `${c.rpc.method}.${c.path.join('.')}`)).toEqual(
+      expect.arrayContaining(['ExportAuditLog.start_time', 'ListAuditEvents.end_time']),
+    );
+  });
+
+  it('answer INVALID_ARGUMENT with a violation on the field, on every RPC that takes one', async () => {
+    const results = await Promise.all(
+      cases.flatMap(({ rpc, path }) =>
+        [
+          { seconds: 1e15, nanos: 0 },
+          { seconds: 253_402_300_800, nanos: 0 },
+          { seconds: -62_135_596_801, nanos: 0 },
+        ].map(async (ts) => {
+          let value: Message = ts;
+          for (const name of [...path].reverse()) value = { [name]: value };
+          const bytes = encodeMessage(contract, contract.messages.get(rpc.requestType)!, value);
+          const outcome = await callRaw(
+            stack.rawClient(rpc.service),
+            rpc,
+            bytes,
+            metadataFor(allowedCaller(rpc)),
+            DEADLINE_MS,
+          );
+          return { rpc, path: path.join('.'), ts, outcome };
+        }),
+      ),
+    );
+    const wrong = results.filter(
+      (r) =>
+        r.outcome.code !== grpc.status.INVALID_ARGUMENT ||
+        !r.outcome.fieldViolations.some((v) => v.field === r.path),
+    );
+    expect(wrong.map((r) => `${r.path} = ${JSON.stringify(r.ts)}: ${show(r.rpc, r.outcome)}`)).toEqual([]);
+  });
+});

@@ -1,0 +1,414 @@
+/**
+ * Test helper: the Haven services (identity, scheduling, session, recording, audit) as built child processes on a
+ * real nats-server (and Janus, when session runs), plus a signed-in caller of every kind, each obtained the way
+ * a real client gets one: staff users are created with identity's CLI and sign in through Login; service
+ * accounts are created by the admin (CreateServiceAccount) and get their token from IssueServiceAccountToken;
+ * the patient redeems a real link issued for a real appointment (when scheduling runs). A reader of the whole
+ * event store lets a test see what every call appended.
+ *
+ *   const stack = await startServiceStack({ services: ['scheduling', 'audit'] });
+ *   const client = stack.rawClient('haven.audit.v1.AuditService');
+ *   ... stack.token('admin') ... await stack.events() ...
+ *   await stack.stop();
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { connect as connectNats } from 'nats';
+import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@haven/eventstore';
+import { identity, scheduling, SERVICE_NAMES } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import { startJanus, type JanusHandle } from './janus';
+import { startNatsServer, type NatsServerHandle } from './nats-server';
+import { freePort } from './ports';
+import { healthStatus, startServiceProcess, type ServiceProcess } from './service-process';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** The services besides identity (which always runs). */
+export type OptionalService = 'scheduling' | 'session' | 'recording' | 'audit';
+
+/** Every kind of caller the stack signs in. */
+export const STACK_CALLERS = [
+  'admin',
+  'clinician',
+  'front_desk',
+  'auditor',
+  'patient',
+  'service_account_all_scopes',
+  'service_account_audit_read',
+  'no_token',
+] as const;
+export type StackCaller = (typeof STACK_CALLERS)[number];
+/** The staff roles the stack creates (username `<role>@stack.test`). */
+export const STACK_STAFF = ['admin', 'clinician', 'front_desk', 'auditor'] as const;
+/** The password of every staff user. */
+export const SERVICE_STACK_PASSWORD = 'Stack-Harbor-Lantern-4821!';
+
+/** Options of {@link startServiceStack}. */
+export interface ServiceStackOptions {
+  /** Services to run besides identity. Default all. */
+  readonly services?: readonly OptionalService[];
+  /** Extra identity variables (e.g. HAVEN_IDLE_TIMEOUT_SEC). */
+  readonly identityEnv?: Readonly<Record<string, string>>;
+  /** Sign the callers in (default true). */
+  readonly callers?: boolean;
+}
+
+/** A running stack. */
+export interface ServiceStack {
+  readonly nats: NatsServerHandle;
+  readonly dir: string;
+  /** The identity environment (the CLI uses it too). */
+  readonly identityEnv: Readonly<Record<string, string>>;
+  /** Full proto service name (`haven.identity.v1.IdentityService`) → `127.0.0.1:<port>`. */
+  readonly addresses: ReadonlyMap<string, string>;
+  /** The running processes, by short name (`identity`, `audit`…). */
+  readonly processes: ReadonlyMap<string, ServiceProcess>;
+  /** A raw grpc-js client of a service (full proto name); closed by `stop()`. */
+  rawClient(service: string): grpc.Client;
+  /** The bearer token of a caller, or undefined for `no_token`. */
+  token(caller: StackCaller): string | undefined;
+  /** Runs identity's CLI (`haven …`) with the stack's identity environment; resolves with its output. */
+  cli(args: readonly string[], stdin?: string): Promise<{ code: number; output: string }>;
+  /** Every event stored so far, in store order (read from the start of the store). */
+  events(): Promise<readonly PositionedEvent[]>;
+  /** True when every process is still running and SERVING. */
+  healthy(): Promise<boolean>;
+  /** The last lines of every process's output. */
+  logs(lines?: number): string;
+  /** Stops everything (reverse order) and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts identity and the chosen services. Rejects (after stopping what started) when one does not come up.
+ */
+export async function startServiceStack(options: ServiceStackOptions = {}): Promise<ServiceStack> {
+  const wanted = new Set<OptionalService>(
+    options.services ?? ['scheduling', 'session', 'recording', 'audit'],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'haven-stack-'));
+  const stoppers: Array<() => Promise<void>> = [];
+  const processes = new Map<string, ServiceProcess>();
+  const clients = new Map<string, grpc.Client>();
+  const addresses = new Map<string, string>();
+  const tokens = new Map<StackCaller, string>();
+  let store: JetStreamEventStore | undefined;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const client of clients.values()) client.close();
+    await store?.close().catch(() => undefined);
+    for (const s of stoppers.reverse()) await s().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const logs = (lines = 30): string =>
+    [...processes.values()]
+      .map((p) => `--- ${p.name} ---\n${p.output().split('\n').slice(-lines).join('\n')}`)
+      .join('\n');
+
+  try {
+    const nats = await startNatsServer();
+    stoppers.push(() => nats.stop());
+    let janus: JanusHandle | undefined;
+    const tokenSecret = randomBytes(24).toString('base64url');
+    const roomAdminKey = randomBytes(24).toString('base64url');
+    if (wanted.has('session')) {
+      janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
+      const j = janus;
+      stoppers.push(() => j.stop());
+    }
+    const track = (p: ServiceProcess): ServiceProcess => {
+      processes.set(p.name, p);
+      stoppers.push(() => p.stop());
+      return p;
+    };
+    const identityEnv: Record<string, string> = {
+      NATS_URL: nats.url,
+      HAVEN_DATA_DIR: join(dir, 'identity'),
+      HAVEN_ARGON2_MEMORY_KIB: '1024',
+      HAVEN_ARGON2_TIME_COST: '1',
+      HAVEN_LOGIN_IP_BURST: '100000',
+      HAVEN_LOGIN_IP_PER_MINUTE: '100000',
+      HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
+      HAVEN_MFA_REQUIRED_ROLES: 'none',
+      ...options.identityEnv,
+    };
+    const [identityPort, identityHttp, schedulingPort, schedulingHttp, sessionPort, sessionHttp] =
+      await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [recordingPort, auditPort] = await Promise.all([freePort(), freePort()]);
+    track(
+      await startServiceProcess('identity', identityPort, {
+        ...identityEnv,
+        HAVEN_HTTP_PORT: String(identityHttp),
+      }),
+    );
+    addresses.set(SERVICE_NAMES.identity, `127.0.0.1:${identityPort}`);
+    const common = {
+      NATS_URL: nats.url,
+      HAVEN_JWKS_URL: `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`,
+      HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`,
+    };
+    const starting: Array<Promise<unknown>> = [];
+    if (wanted.has('scheduling')) {
+      addresses.set(SERVICE_NAMES.scheduling, `127.0.0.1:${schedulingPort}`);
+      starting.push(
+        startServiceProcess('scheduling', schedulingPort, {
+          ...common,
+          HAVEN_HTTP_PORT: String(schedulingHttp),
+          HAVEN_DATA_DIR: join(dir, 'scheduling'),
+          HAVEN_KMS: 'local',
+          HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
+        }).then(track),
+      );
+    }
+    if (wanted.has('session') && janus) {
+      addresses.set(SERVICE_NAMES.session, `127.0.0.1:${sessionPort}`);
+      starting.push(
+        startServiceProcess('session', sessionPort, {
+          ...common,
+          HAVEN_HTTP_PORT: String(sessionHttp),
+          HAVEN_JANUS_WS_URLS: janus.wsUrl,
+          HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+          HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+          HAVEN_DATA_DIR: join(dir, 'session'),
+        }).then(track),
+      );
+    }
+    if (wanted.has('recording')) {
+      addresses.set(SERVICE_NAMES.recording, `127.0.0.1:${recordingPort}`);
+      starting.push(
+        startServiceProcess('recording', recordingPort, {
+          ...common,
+          HAVEN_DATA_DIR: join(dir, 'recording'),
+        }).then(track),
+      );
+    }
+    if (wanted.has('audit')) {
+      addresses.set(SERVICE_NAMES.audit, `127.0.0.1:${auditPort}`);
+      starting.push(
+        startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }).then(
+          track,
+        ),
+      );
+    }
+
+    const cli = (args: readonly string[], stdin = ''): Promise<{ code: number; output: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [join(ROOT, 'services/identity/dist/cli.js'), ...args], {
+          cwd: ROOT,
+          env: { PATH: process.env['PATH'] ?? '', ...identityEnv },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, output });
+        });
+        child.stdin.end(stdin === '' ? '' : `${stdin}\n`);
+      });
+
+    const rawClient = (service: string): grpc.Client => {
+      const existing = clients.get(service);
+      if (existing) return existing;
+      const address = addresses.get(service);
+      if (!address) throw new Error(`the stack does not run ${service}`);
+      const client = new grpc.Client(address, grpc.credentials.createInsecure());
+      clients.set(service, client);
+      return client;
+    };
+
+    if (options.callers !== false) {
+      for (const role of STACK_STAFF) {
+        const r = await cli(
+          ['user', 'invite', '--email', `${role}@stack.test`, '--role', role, '--password-stdin'],
+          SERVICE_STACK_PASSWORD,
+        );
+        if (r.code !== 0) throw new Error(`haven user invite ${role} exited ${r.code}:\n${r.output}`);
+      }
+    }
+    await Promise.all(starting);
+
+    if (options.callers !== false) {
+      const identityClient = new identity.IdentityServiceClient(
+        addresses.get(SERVICE_NAMES.identity)!,
+        grpc.credentials.createInsecure(),
+      );
+      clients.set('typed:identity', identityClient);
+      for (const role of STACK_STAFF) {
+        const res = await callUnary(
+          identityClient,
+          'login',
+          identity.LoginRequest.fromPartial({
+            username: `${role}@stack.test`,
+            password: SERVICE_STACK_PASSWORD,
+          }),
+          clientCallMetadata({}),
+        );
+        if (!res.tokens?.accessToken) throw new Error(`no access token for ${role}`);
+        tokens.set(role, res.tokens.accessToken);
+      }
+      const admin = clientCallMetadata({ token: tokens.get('admin')! });
+      for (const [caller, scopes] of [
+        ['service_account_all_scopes', [...(await allScopes())]],
+        ['service_account_audit_read', ['audit.events.read']],
+      ] as const) {
+        const id = `sa-${scopes.length}-${randomBytes(3).toString('hex')}`;
+        const created = await callUnary(
+          identityClient,
+          'createServiceAccount',
+          identity.CreateServiceAccountRequest.fromPartial({
+            serviceAccount: {
+              displayName: `Stack ${caller}`,
+              scopes: [...scopes],
+            },
+            serviceAccountId: id,
+          }),
+          admin,
+        );
+        const issued = await callUnary(
+          identityClient,
+          'issueServiceAccountToken',
+          identity.IssueServiceAccountTokenRequest.fromPartial({
+            clientId: created.serviceAccount?.clientId ?? id,
+            clientSecret: created.clientSecret,
+          }),
+          clientCallMetadata({}),
+        );
+        tokens.set(caller, issued.accessToken);
+      }
+      if (wanted.has('scheduling')) tokens.set('patient', await patientToken(addresses, tokens));
+    }
+
+    store = await JetStreamEventStore.connect({ servers: nats.url, name: 'service-stack-reader' });
+    const reader = store;
+    const events = async (): Promise<readonly PositionedEvent[]> => {
+      const out: PositionedEvent[] = [];
+      let subscription: Subscription | undefined;
+      const nc = await connectNats({ servers: nats.url });
+      let last = 0;
+      try {
+        const jsm = await nc.jetstreamManager();
+        last = (await jsm.streams.info('HAVEN_ES')).state.last_seq;
+      } finally {
+        await nc.close();
+      }
+      if (last === 0) return out;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('event store not read within 30 s')), 30_000);
+        void reader
+          .subscribe({
+            from: 'start',
+            handler: async (event) => {
+              out.push(event);
+              if (event.position >= BigInt(last)) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+            onError: (error) => {
+              clearTimeout(timer);
+              reject(error instanceof Error ? error : new Error(String(error)));
+            },
+          })
+          .then((s) => (subscription = s), reject);
+      });
+      await subscription?.close();
+      return out;
+    };
+
+    const healthy = async (): Promise<boolean> => {
+      for (const address of addresses.values()) {
+        if ((await healthStatus(address, 2000)) !== 1) return false;
+      }
+      return true;
+    };
+
+    return {
+      nats,
+      dir,
+      identityEnv,
+      addresses,
+      processes,
+      rawClient,
+      token: (caller) => (caller === 'no_token' ? undefined : tokens.get(caller)),
+      cli,
+      events,
+      healthy,
+      logs,
+      stop,
+    };
+  } catch (error) {
+    const message = `${error instanceof Error ? error.message : String(error)}\n${logs(30)}`;
+    await stop();
+    throw new Error(`service stack did not start: ${message}`, { cause: error });
+  }
+}
+
+async function allScopes(): Promise<readonly string[]> {
+  const { SCOPES } = await import('@haven/auth');
+  return SCOPES;
+}
+
+/** A real patient token: front desk registers a patient, books with the clinician, issues a link; it is redeemed. */
+async function patientToken(
+  addresses: ReadonlyMap<string, string>,
+  tokens: ReadonlyMap<StackCaller, string>,
+): Promise<string> {
+  const client = new scheduling.SchedulingServiceClient(
+    addresses.get(SERVICE_NAMES.scheduling)!,
+    grpc.credentials.createInsecure(),
+  );
+  try {
+    const desk = clientCallMetadata({ token: tokens.get('front_desk')! });
+    const clinicianId = JSON.parse(
+      Buffer.from(tokens.get('clinician')!.split('.')[1] ?? '', 'base64url').toString('utf8'),
+    ) as { sub: string };
+    const patient = await callUnary(
+      client,
+      'createPatient',
+      scheduling.CreatePatientRequest.fromPartial({
+        patient: { givenName: 'Pat', familyName: 'Stack', dateOfBirth: '1980-01-02' },
+      }),
+      desk,
+    );
+    const start = new Date(Date.now() + 5 * 60_000);
+    const booked = await callUnary(
+      client,
+      'bookAppointment',
+      scheduling.BookAppointmentRequest.fromPartial({
+        appointment: {
+          clinician: `users/${clinicianId.sub}`,
+          patient: patient.patient?.name ?? '',
+          startTime: start,
+          endTime: new Date(start.getTime() + 30 * 60_000),
+          reason: 'check-up',
+        },
+      }),
+      desk,
+    );
+    const link = await callUnary(
+      client,
+      'issuePatientLink',
+      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment?.name ?? '' }),
+      desk,
+    );
+    const redeemed = await callUnary(
+      client,
+      'redeemPatientLink',
+      scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
+      clientCallMetadata({}),
+    );
+    return redeemed.accessToken;
+  } finally {
+    client.close();
+  }
+}
