@@ -5,7 +5,9 @@
  *  - undecodable request bytes to every RPC of every service (from the proto descriptors) answer INVALID_ARGUMENT
  *    with a google.rpc.BadRequest field violation, after authentication, never INTERNAL;
  *  - a google.protobuf.Timestamp out of range in any request field of any RPC answers INVALID_ARGUMENT with a
- *    field violation naming that field (e.g. ExportAuditLog `start_time`), never INTERNAL.
+ *    field violation naming that field (e.g. ExportAuditLog `start_time`), never INTERNAL;
+ *  - concurrent EnrollTotp calls with one token: every call answered with an error appended nothing (no
+ *    TotpSecretIssued for its correlation id).
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -151,5 +153,36 @@ describe('Timestamps out of range', () => {
         !r.outcome.fieldViolations.some((v) => v.field === r.path),
     );
     expect(wrong.map((r) => `${r.path} = ${JSON.stringify(r.ts)}: ${show(r.rpc, r.outcome)}`)).toEqual([]);
+  });
+});
+
+describe('EnrollTotp under concurrent calls', () => {
+  it('appends no TotpSecretIssued for a call it answers with an error', async () => {
+    const rpc = contract.rpcs.find((r) => r.path === '/haven.identity.v1.IdentityService/EnrollTotp')!;
+    const calls = await Promise.all(
+      Array.from({ length: 24 }, async () => {
+        const correlationId: string = randomUUID();
+        const outcome = await callRaw(
+          stack.rawClient(rpc.service),
+          rpc,
+          new Uint8Array(0),
+          metadataFor('clinician', correlationId),
+          DEADLINE_MS,
+        );
+        return { correlationId, outcome };
+      }),
+    );
+    const failed = new Set(
+      calls.filter((c) => c.outcome.code !== grpc.status.OK).map((c) => c.correlationId),
+    );
+    const ok = calls.length - failed.size;
+    expect(ok).toBeGreaterThan(0);
+    const issued = (await stack.events()).filter((e) => e.type === 'haven.identity.v1.TotpSecretIssued');
+    const forFailed = issued.filter((e) => failed.has(e.correlationId));
+    expect({ failed: failed.size, issuedForFailedCalls: forFailed.length }).toEqual({
+      failed: failed.size,
+      issuedForFailedCalls: 0,
+    });
+    expect(issued.filter((e) => calls.some((c) => c.correlationId === e.correlationId))).toHaveLength(ok);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { newEvent, newEventId, type EventStore } from '@haven/eventstore';
 import {
+  ConcurrencyError,
   NotFoundError,
   PermissionError,
   PreconditionError,
@@ -33,14 +34,8 @@ import {
   type ServiceAccountEvent,
   type ServiceAccountState,
 } from '../service-account/service-account';
-import {
-  credentialStream,
-  evolveCredential,
-  initialCredentialState,
-  PASSWORD_HISTORY,
-  type CredentialEvent,
-  type CredentialState,
-} from '../credential/credential';
+import { PASSWORD_HISTORY, type CredentialEvent } from '../credential/credential';
+import { CredentialStore, type LoadedCredentials } from '../credential/credential-store';
 import type { PasswordHasher } from '../password/hasher';
 import {
   assertPasswordAcceptable,
@@ -104,11 +99,6 @@ const serviceAccountDecider: PureDecider<ServiceAccountCommand, ServiceAccountEv
   decide: decideServiceAccount,
   evolve: evolveServiceAccount,
   initialState: initialServiceAccountState,
-};
-const credentialDecider: PureDecider<never, CredentialEvent, CredentialState> = {
-  decide: () => [],
-  evolve: evolveCredential,
-  initialState: initialCredentialState,
 };
 
 /** What the caller sees of a user (no secrets). */
@@ -198,6 +188,7 @@ export class IdentityApp {
   readonly lockoutPolicy: LockoutPolicy;
   readonly sessionPolicy: SessionPolicy;
   private readonly store: EventStore;
+  private readonly credentials: CredentialStore;
   private readonly throttle: TokenBucketThrottle;
   private readonly now: () => number;
   private readonly inviteTtlMs: number;
@@ -205,6 +196,7 @@ export class IdentityApp {
 
   constructor(private readonly options: IdentityAppOptions) {
     this.store = options.store;
+    this.credentials = new CredentialStore(options.store);
     this.passwordPolicy = options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
     this.lockoutPolicy = options.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY;
     this.sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
@@ -254,6 +246,8 @@ export class IdentityApp {
     });
     // Validate first, so bad input claims no username (a rejected command appends nothing).
     decideUser(command(requested || 'validation', 'x'), initialUserState);
+    if (requested !== '' && (await this.store.read(userStream(requested), { limit: 1 })).length > 0)
+      throw new PreconditionError('user_id is already taken');
     const userId = await this.claimUsername(ctx, input.username, requested || newEventId());
     const invitationToken = `${userId}.${randomSecret()}`;
     const { state } = await run(
@@ -320,17 +314,26 @@ export class IdentityApp {
       commonPasswords: this.options.commonPasswords,
       identity: identityParts(state),
     });
-    const hash = await this.options.hasher.hash(input.password);
     const now = this.now();
     // Decide first (validates the token) on the loaded state, then write the hash, then the events.
     decideUser(
       { type: 'ActivateUser', data: { inviteTokenHash: tokenDigest(input.invitationToken), now } },
       state,
     );
-    await this.appendCredential(ctx, userId, {
-      type: 'PasswordHashSet',
-      data: { userId, hash, at: new Date(now).toISOString() },
-    });
+    const cred = await this.credentials.load(userId);
+    if (cred.state.passwordHash !== null) {
+      // A password is stored but the user is still invited: an activation that stopped half-way or is running
+      // right now. Only the same password completes it, so a second activation never overwrites the first.
+      if (!(await this.options.hasher.verify(cred.state.passwordHash, input.password)))
+        throw new PreconditionError('this invitation is already being used');
+    } else {
+      const hash = await this.options.hasher.hash(input.password);
+      const set: CredentialEvent = {
+        type: 'PasswordHashSet',
+        data: { userId, hash, at: new Date(now).toISOString() },
+      };
+      await this.credentials.append(ctx, userId, [set], cred.revision);
+    }
     const result = await run(
       this.store,
       userStream(userId),
@@ -425,7 +428,7 @@ export class IdentityApp {
   ): Promise<{ expiresAt: number | null }> {
     const { state } = await load(this.store, userStream(userId), userDecider);
     if (state.status === 'none') throw new NotFoundError('user not found');
-    const cred = await this.credentials(userId);
+    const { state: cred, revision: credRevision } = await this.credentials.load(userId);
     const currentPasswordValid =
       cred.passwordHash !== null &&
       (await this.options.hasher.verify(cred.passwordHash, input.currentPassword));
@@ -444,10 +447,13 @@ export class IdentityApp {
     };
     decideUser(command, state); // validate before storing the hash
     const hash = await this.options.hasher.hash(input.newPassword);
-    await this.appendCredential(ctx, userId, {
-      type: 'PasswordHashSet',
-      data: { userId, hash, at: new Date(now).toISOString() },
-    });
+    // Expecting the revision read above: of two changes racing, the second appends nothing (ABORTED).
+    await this.credentials.append(
+      ctx,
+      userId,
+      [{ type: 'PasswordHashSet', data: { userId, hash, at: new Date(now).toISOString() } }],
+      credRevision,
+    );
     await run(this.store, userStream(userId), userDecider, command, ctx);
     return {
       expiresAt:
@@ -464,12 +470,13 @@ export class IdentityApp {
       { type: 'ResetMfa', data: { by: ctx.actor.id, now: this.now() } },
       ctx,
     );
-    const cred = await this.credentials(userId);
+    const { state: cred } = await this.credentials.load(userId);
     if (cred.totpSecret !== null) {
-      await this.appendCredential(ctx, userId, {
+      const revoked: CredentialEvent = {
         type: 'TotpSecretRevoked',
         data: { userId, at: new Date(this.now()).toISOString() },
-      });
+      };
+      await this.credentials.append(ctx, userId, [revoked], 'any');
     }
     // A reset usually means a lost or compromised device: the user's sessions end too.
     if (result.events.length > 0) await this.endSessionsOf(ctx, result.state, RevocationReason.MfaReset);
@@ -522,11 +529,16 @@ export class IdentityApp {
     const { state } = await load(this.store, userStream(userId), userDecider);
     decideUser({ type: 'StartTotpEnrollment', data: { now } }, state); // validate before storing a secret
     if (state.status === 'none') throw new NotFoundError('user not found');
+    const { revision } = await this.credentials.load(userId);
     const secret = newTotpSecret();
-    await this.appendCredential(ctx, userId, {
+    // The secret is the decision: expecting the revision read above, of two enrollments racing only one
+    // stores a secret; the other answers ABORTED having appended nothing. The user stream's step after it
+    // cannot refuse (a pending enrollment records nothing more).
+    const issued: CredentialEvent = {
       type: 'TotpSecretIssued',
       data: { userId, secret, at: new Date(now).toISOString() },
-    });
+    };
+    await this.credentials.append(ctx, userId, [issued], revision);
     await run(
       this.store,
       userStream(userId),
@@ -545,21 +557,25 @@ export class IdentityApp {
   async confirmTotp(ctx: CommandContext, userId: string, code: string): Promise<{ recoveryCodes: string[] }> {
     const now = this.now();
     const { state } = await load(this.store, userStream(userId), userDecider);
-    const cred = await this.credentials(userId);
+    const { state: cred, revision } = await this.credentials.load(userId);
+    if (cred.totpConfirmed) throw new PreconditionError('no TOTP enrollment in progress');
     const step = cred.totpSecret === null ? null : await verifyTotp(cred.totpSecret, code, { nowMs: now });
     decideUser({ type: 'ConfirmTotp', data: { codeValid: step !== null, now } }, state);
     const at = new Date(now).toISOString();
     const recovery = newRecoveryCodes();
-    await this.appendCredential(ctx, userId, { type: 'TotpSecretConfirmed', data: { userId, at } });
-    await this.appendCredential(ctx, userId, {
-      type: 'RecoveryCodesIssued',
-      data: { userId, hashes: recovery.hashes, at },
-    });
-    if (step !== null)
-      await this.appendCredential(ctx, userId, {
-        type: 'TotpCodeAccepted',
-        data: { userId, timeStep: step, at },
-      });
+    // One append, expecting the revision read above: a racing confirmation appends nothing (ABORTED).
+    await this.credentials.append(
+      ctx,
+      userId,
+      [
+        { type: 'TotpSecretConfirmed', data: { userId, at } },
+        { type: 'RecoveryCodesIssued', data: { userId, hashes: recovery.hashes, at } },
+        ...(step !== null
+          ? [{ type: 'TotpCodeAccepted', data: { userId, timeStep: step, at } } as const]
+          : []),
+      ],
+      revision,
+    );
     await run(
       this.store,
       userStream(userId),
@@ -591,15 +607,14 @@ export class IdentityApp {
     const { state: existing } = await load(this.store, serviceAccountStream(id), serviceAccountDecider);
     decideServiceAccount(command, existing); // validate before hashing and storing a secret
     const clientSecret = randomSecret();
-    await this.appendCredential(ctx, serviceAccountCredentialId(id), {
-      type: 'ClientSecretHashSet',
-      data: {
-        userId: serviceAccountCredentialId(id),
-        hash: await this.options.hasher.hash(clientSecret),
-        at: new Date(now).toISOString(),
-      },
-    });
+    const hash = await this.options.hasher.hash(clientSecret);
+    // The account first: of two creations racing for one id, the second is refused having appended nothing.
     const { state } = await run(this.store, serviceAccountStream(id), serviceAccountDecider, command, ctx);
+    const secretSet: CredentialEvent = {
+      type: 'ClientSecretHashSet',
+      data: { userId: serviceAccountCredentialId(id), hash, at: new Date(now).toISOString() },
+    };
+    await this.credentials.append(ctx, serviceAccountCredentialId(id), [secretSet], 'any');
     await this.store.append(SERVICE_ACCOUNT_DIRECTORY_STREAM, 'any', [
       newEvent({
         type: 'haven.identity.v1.ServiceAccountListed',
@@ -652,14 +667,17 @@ export class IdentityApp {
     const current = await this.getServiceAccount(id);
     const now = this.now();
     const clientSecret = randomSecret();
-    await this.appendCredential(ctx, serviceAccountCredentialId(id), {
+    const { revision } = await this.credentials.load(serviceAccountCredentialId(id));
+    const secretSet: CredentialEvent = {
       type: 'ClientSecretHashSet',
       data: {
         userId: serviceAccountCredentialId(id),
         hash: await this.options.hasher.hash(clientSecret),
         at: new Date(now).toISOString(),
       },
-    });
+    };
+    // Expecting the revision read above: of two rotations racing, only one secret is stored and answered.
+    await this.credentials.append(ctx, serviceAccountCredentialId(id), [secretSet], revision);
     const { state } = await run(
       this.store,
       serviceAccountStream(current.serviceAccountId),
@@ -693,7 +711,7 @@ export class IdentityApp {
       throw failed;
     }
     const { state } = await load(this.store, serviceAccountStream(id), serviceAccountDecider);
-    const cred = await this.credentials(serviceAccountCredentialId(id));
+    const { state: cred } = await this.credentials.load(serviceAccountCredentialId(id));
     if (state.status === 'none' || cred.clientSecretHash === null) {
       await this.options.hasher.verifyDummy(input.clientSecret);
       throw failed;
@@ -847,13 +865,14 @@ export class IdentityApp {
       await hasher.verifyDummy(input.password);
       return fail(state.status !== 'active' ? 'not_active' : 'bad_password');
     }
-    const cred = await this.credentials(userId);
+    const loaded = await this.credentials.load(userId);
+    const cred = loaded.state;
     const ok = cred.passwordHash !== null && (await hasher.verify(cred.passwordHash, input.password));
     if (!ok) return fail('bad_password');
     let mfaVerified = false;
     if (state.mfa === 'totp') {
       const code = (input.totpCode ?? '').trim();
-      if (!(await this.checkSecondFactor(ctx, userId, cred, code, now))) return fail('bad_mfa_code');
+      if (!(await this.checkSecondFactor(ctx, userId, loaded, code, now))) return fail('bad_mfa_code');
       mfaVerified = true;
     }
     const mustEnroll = this.mfaRequiredRoles.includes(state.role) && state.mfa !== 'totp';
@@ -1035,33 +1054,40 @@ export class IdentityApp {
 
   /**
    * Checks the second factor of an enrolled user: a TOTP code newer than the last accepted one, or an unused
-   * recovery code (consumed, with RecoveryCodeUsed). Returns false when neither matches.
+   * recovery code (consumed, with RecoveryCodeUsed). Returns false when neither matches, and when another login
+   * used the same code at the same moment (the append expects the revision loaded: a code counts once).
    */
   private async checkSecondFactor(
     ctx: CommandContext,
     userId: string,
-    cred: CredentialState,
+    loaded: LoadedCredentials,
     code: string,
     now: number,
   ): Promise<boolean> {
+    const cred = loaded.state;
     if (code === '' || code.length > 64 || cred.totpSecret === null) return false;
     const at = new Date(now).toISOString();
+    const consume = async (event: CredentialEvent): Promise<boolean> => {
+      try {
+        await this.credentials.append(ctx, userId, [event], loaded.revision);
+        return true;
+      } catch (error) {
+        if (error instanceof ConcurrencyError) return false;
+        throw error;
+      }
+    };
     if (looksLikeTotp(code)) {
       const step = await verifyTotp(cred.totpSecret, code, {
         afterTimeStep: cred.lastTotpTimeStep,
         nowMs: now,
       });
       if (step === null) return false;
-      await this.appendCredential(ctx, userId, {
-        type: 'TotpCodeAccepted',
-        data: { userId, timeStep: step, at },
-      });
-      return true;
+      return consume({ type: 'TotpCodeAccepted', data: { userId, timeStep: step, at } });
     }
     const digest = recoveryCodeDigest(code);
     const index = cred.recoveryCodeHashes.findIndex((h) => h !== null && digestsEqual(h, digest));
     if (index < 0) return false;
-    await this.appendCredential(ctx, userId, { type: 'RecoveryCodeConsumed', data: { userId, index, at } });
+    if (!(await consume({ type: 'RecoveryCodeConsumed', data: { userId, index, at } }))) return false;
     const remaining = cred.recoveryCodeHashes.filter((h) => h !== null).length - 1;
     await run(
       this.store,
@@ -1094,21 +1120,6 @@ export class IdentityApp {
       sessionExpiresAt: session.absoluteExpiresAt,
       idleTimeoutMs: this.sessionPolicy.idleTimeoutMs,
     };
-  }
-
-  private async credentials(userId: string): Promise<CredentialState> {
-    return (await load(this.store, credentialStream(userId), credentialDecider)).state;
-  }
-
-  private async appendCredential(ctx: CommandContext, userId: string, event: CredentialEvent): Promise<void> {
-    await this.store.append(credentialStream(userId), 'any', [
-      newEvent({
-        type: `haven.identity.v1.${event.type}`,
-        data: event.data,
-        actor: ctx.actor,
-        correlationId: ctx.correlationId,
-      }),
-    ]);
   }
 
   private async view(userId: string, state: UserState): Promise<UserView> {

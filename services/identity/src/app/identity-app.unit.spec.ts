@@ -231,4 +231,73 @@ describe('IdentityApp', () => {
       'frontdesk@demo.clinic',
     );
   });
+
+  describe('a command that answers an error appends nothing', () => {
+    const settled = async <T>(work: Array<Promise<T>>) => {
+      const results = await Promise.allSettled(work);
+      return {
+        ok: results.filter((r) => r.status === 'fulfilled').length,
+        failed: results.filter((r) => r.status === 'rejected').length,
+      };
+    };
+
+    it('refuses a user id that is taken before it claims the username', async () => {
+      const userId = await activeUser();
+      await expect(
+        app.inviteUser(admin, {
+          username: 'other@demo.clinic',
+          email: 'other@demo.clinic',
+          displayName: 'Other',
+          role: 'auditor',
+          userId,
+        }),
+      ).rejects.toThrow(PreconditionError);
+      expect(await app.findUserIdByUsername('other@demo.clinic')).toBeUndefined();
+    });
+
+    it('concurrent TOTP enrollments: one secret per answered call, none for the refused ones', async () => {
+      const userId = await activeUser();
+      const { ok, failed } = await settled(Array.from({ length: 6 }, () => app.enrollTotp(admin, userId)));
+      const issued = (await types(`identity.credential-${userId}`)).filter((t) => t === 'TotpSecretIssued');
+      expect(ok).toBeGreaterThan(0);
+      expect(issued).toHaveLength(ok);
+      expect(ok + failed).toBe(6);
+    });
+
+    it('concurrent password changes: every password answered OK is the one that works', async () => {
+      const userId = await activeUser();
+      const candidates = ['First-New-Secret-71', 'Second-New-Secret-72'];
+      const results = await Promise.allSettled(
+        candidates.map((newPassword) =>
+          app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword }),
+        ),
+      );
+      const answered = candidates.filter((_, i) => results[i]?.status === 'fulfilled');
+      expect(answered.length).toBeGreaterThan(0);
+      for (const password of answered) await expect(login(password)).resolves.toBeDefined();
+    });
+
+    it('a second activation with another password neither answers OK nor replaces the first password', async () => {
+      const invited = await app.inviteUser(admin, {
+        username: 'new@demo.clinic',
+        email: 'new@demo.clinic',
+        displayName: 'New Person',
+        role: 'auditor',
+      });
+      const anonymous: CommandContext = { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'a' };
+      const results = await Promise.allSettled(
+        ['First-Chosen-Secret-1', 'Other-Chosen-Secret-2'].map((password) =>
+          app.activateUser(anonymous, { invitationToken: invited.invitationToken, password }),
+        ),
+      );
+      const won = results.findIndex((r) => r.status === 'fulfilled');
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const winner = ['First-Chosen-Secret-1', 'Other-Chosen-Secret-2'][won] as string;
+      const loser = ['First-Chosen-Secret-1', 'Other-Chosen-Secret-2'][1 - won] as string;
+      const loginAs = (password: string) =>
+        app.login({ username: 'new@demo.clinic', password, clientIp: '10.0.0.8', correlationId: 'c' });
+      await expect(loginAs(loser)).rejects.toThrow(UnauthenticatedError);
+      await expect(loginAs(winner)).resolves.toBeDefined();
+    });
+  });
 });

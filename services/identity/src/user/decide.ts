@@ -259,6 +259,9 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       const s = existing(state);
       if (s.status !== 'active') throw new PreconditionError('user is not active');
       if (s.mfa === 'totp') throw new PreconditionError('TOTP already enrolled; reset it first');
+      // A new secret for a pending enrollment changes nothing here (the credential stream records it): so a
+      // retried or concurrent enrollment cannot fail on this stream after its secret was stored.
+      if (s.mfa === 'pending') return [];
       return [
         {
           type: 'MfaEnrollmentStarted',

@@ -289,6 +289,22 @@ describe('User decider', () => {
         .when({ type: 'ConfirmTotp', data: { codeValid: true, now: T0 } })
         .then([{ type: 'MfaEnrolled', data: { userId: 'u1', method: 'totp', at: iso(T0) } }]);
     });
+    it('records nothing when an enrollment is already pending (the new secret lives in the credential stream)', () => {
+      spec
+        .given([...active, started])
+        .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
+        .then([]);
+    });
+    it('refuses to start an enrollment once TOTP is enrolled', () => {
+      spec
+        .given([
+          ...active,
+          started,
+          { type: 'MfaEnrolled', data: { userId: 'u1', method: 'totp', at: iso(T0) } },
+        ])
+        .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
+        .thenThrows(PreconditionError);
+    });
     it('refuses a wrong code and a confirmation without enrollment', () => {
       spec
         .given([...active, started])
