@@ -1,6 +1,6 @@
 import { currentTraceparent } from '@haven/telemetry';
 import { ValidationError } from '@haven/errors';
-import type { Actor, EventEnvelope, NewEvent, SealedPhi } from './envelope';
+import type { Actor, EventEnvelope, NewEvent, RequestRecord, SealedPhi } from './envelope';
 
 /** JSON wire form of an envelope: the bigint revision as a decimal string. */
 interface WireEnvelope extends Omit<EventEnvelope, 'revision'> {
@@ -83,6 +83,19 @@ export function parseEnvelope(raw: unknown): EventEnvelope {
       violations.push({ field: 'phi', description: 'must be {subject, keyId, ciphertext}' });
     }
   }
+  const requestRaw = raw['request'];
+  let request: RequestRecord | undefined;
+  if (requestRaw !== undefined) {
+    if (
+      isRecord(requestRaw) &&
+      typeof requestRaw['id'] === 'string' &&
+      typeof requestRaw['fingerprint'] === 'string'
+    ) {
+      request = { id: requestRaw['id'], fingerprint: requestRaw['fingerprint'] };
+    } else {
+      violations.push({ field: 'request', description: 'must be {id, fingerprint}' });
+    }
+  }
   const traceparent = raw['traceparent'];
   if (traceparent !== undefined && typeof traceparent !== 'string') {
     violations.push({ field: 'traceparent', description: 'must be a string' });
@@ -100,6 +113,7 @@ export function parseEnvelope(raw: unknown): EventEnvelope {
     data: data as Record<string, unknown>,
     ...(typeof traceparent === 'string' ? { traceparent } : {}),
     ...(phi !== undefined ? { phi } : {}),
+    ...(request !== undefined ? { request } : {}),
   };
 }
 
@@ -118,6 +132,7 @@ export function toEnvelope(stream: string, revision: bigint, event: NewEvent): E
     data: event.data,
     ...(traceparent !== undefined ? { traceparent } : {}),
     ...(event.phi !== undefined ? { phi: event.phi } : {}),
+    ...(event.request !== undefined ? { request: event.request } : {}),
   };
 }
 

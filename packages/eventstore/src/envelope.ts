@@ -22,6 +22,19 @@ export interface SealedPhi {
   readonly ciphertext: string;
 }
 
+/**
+ * The client request an event answers, when the client gave an idempotency key (`request_id`, Google AIP-155):
+ * stored with the events of the command so a retry with the same key finds them and gets the first result.
+ * Never PHI: `id` is the client's key (a UUID) and `fingerprint` a hash of the request (keyed with the patient's
+ * data key when the request carries PHI).
+ */
+export interface RequestRecord {
+  /** The client's idempotency key. */
+  readonly id: string;
+  /** Identifies the request the key was first used with: a retry must carry the same. */
+  readonly fingerprint: string;
+}
+
 /** A stored event. `revision` is the 0-based position in its stream; `position` in the whole store. */
 export interface EventEnvelope<TType extends string = string, TData = Record<string, unknown>> {
   /** UUIDv7; also the idempotency key of the append. */
@@ -43,6 +56,8 @@ export interface EventEnvelope<TType extends string = string, TData = Record<str
   readonly data: TData;
   /** PHI payload, sealed; absent when the event carries none. */
   readonly phi?: SealedPhi;
+  /** The idempotent request this event answers; absent when the client gave no key. */
+  readonly request?: RequestRecord;
 }
 
 /** What a caller hands to `append`: the envelope minus what the store assigns. */
@@ -57,4 +72,5 @@ export interface NewEvent<TType extends string = string, TData = Record<string, 
   readonly traceparent?: string;
   readonly data: TData;
   readonly phi?: SealedPhi;
+  readonly request?: RequestRecord;
 }

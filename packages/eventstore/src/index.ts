@@ -2,13 +2,14 @@
  * @haven/eventstore: the event store port (DESIGN.md §3), its envelope, ids, and adapters
  * (JetStream by default, KurrentDB, in-memory for unit tests). Test helpers: `@haven/eventstore/testing`.
  */
-export type { Actor, EventEnvelope, NewEvent, SealedPhi } from './envelope';
+export type { Actor, EventEnvelope, NewEvent, RequestRecord, SealedPhi } from './envelope';
 export type {
   AppendResult,
   Checkpoint,
   EventStore,
   ExpectedRevision,
   PositionedEvent,
+  ReadOptions,
   StreamName,
   SubscribeOptions,
   Subscription,
@@ -17,6 +18,8 @@ export type { NewEventInput } from './ids';
 export { newEventId, eventIdTimestamp, newEvent, parseStreamName, streamName } from './ids';
 export { encodeEnvelope, decodeEnvelope, parseEnvelope } from './codec';
 export { InMemoryEventStore } from './memory';
+export type { Snapshot, SnapshotRequest, SnapshotStore, FileSnapshotStoreOptions } from './snapshot';
+export { InMemorySnapshotStore, FileSnapshotStore } from './snapshot';
 export type { JetStreamEventStoreOptions, JetStreamConnectOptions } from './jetstream';
 export {
   JetStreamEventStore,

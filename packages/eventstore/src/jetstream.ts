@@ -52,7 +52,7 @@ import {
   ValidationError,
 } from '@haven/errors';
 import { closeNatsConnection, connectNats } from './nats-connection';
-import type { EventEnvelope, NewEvent } from './envelope';
+import type { NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
 import type {
@@ -60,6 +60,7 @@ import type {
   EventStore,
   ExpectedRevision,
   PositionedEvent,
+  ReadOptions,
   SubscribeOptions,
   Subscription,
 } from './port';
@@ -431,7 +432,7 @@ export class JetStreamEventStore implements EventStore {
       ? new Date(Math.min(...stamps) - CLOCK_SKEW_MS).toISOString()
       : undefined;
     const found = new Map<string, Tail>();
-    await this.scan(subject, tail.seq, since, (m) => {
+    await this.scan(subject, tail.seq, { since }, (m) => {
       const id = header(m.headers, EventHeaders.EventId);
       if (id !== undefined && wanted.has(id)) found.set(id, { seq: m.seq, revision: revisionOf(m.headers) });
       return found.size < wanted.size;
@@ -452,15 +453,18 @@ export class JetStreamEventStore implements EventStore {
   private async scan(
     subject: string,
     until: number,
-    since: string | undefined,
+    start: { since?: string | undefined; startSeq?: number | undefined },
     visit: (m: JsMsg) => boolean,
   ): Promise<void> {
     // (No deliver_policy `all`: nats.js sends opt_start_seq with it, which nats-server 2.9 rejects; the
     // default start sequence 1 means the same.)
     const opts: Partial<OrderedConsumerOptions> = { filterSubjects: subject };
-    if (since !== undefined) {
+    if (start.startSeq !== undefined) {
+      opts.deliver_policy = DeliverPolicy.StartSequence;
+      opts.opt_start_seq = start.startSeq;
+    } else if (start.since !== undefined) {
       opts.deliver_policy = DeliverPolicy.StartTime;
-      opts.opt_start_time = since;
+      opts.opt_start_time = start.since;
     }
     const consumer = await this.js.consumers.get(EVENT_STORE_STREAM, opts);
     const messages = await consumer.consume({ max_messages: 256, expires: 5_000 });
@@ -480,8 +484,13 @@ export class JetStreamEventStore implements EventStore {
     if (timedOut) throw new UnavailableError(`event store: reading ${subject} timed out`);
   }
 
-  /** Reads a stream forwards (see the port). Throws ValidationError on a bad name, UnavailableError when NATS fails. */
-  async read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]> {
+  /**
+   * Reads a stream forwards (see the port). With `afterPosition` (the sequence of the event before
+   * `fromRevision`) the read starts there instead of at the subject's first message, so reading the tail of a
+   * long stream costs what the tail holds; a hint that does not match is ignored. Throws ValidationError on a
+   * bad name, UnavailableError when NATS fails.
+   */
+  async read(stream: string, options?: ReadOptions): Promise<PositionedEvent[]> {
     this.assertOpen();
     const subject = subjectOf(stream); // validates the name
     const from = options?.fromRevision ?? 0n;
@@ -491,17 +500,37 @@ export class JetStreamEventStore implements EventStore {
       try {
         const tail = await this.tail(subject);
         if (tail.seq === 0 || from > tail.revision) return [];
-        const out: EventEnvelope[] = [];
-        await this.scan(subject, tail.seq, undefined, (m) => {
-          if (revisionOf(m.headers) >= from) out.push(decodeEnvelope(m.data));
-          return out.length < limit;
-        });
+        const hint = options?.afterPosition;
+        if (hint !== undefined && from > 0n && hint > 0n && hint < BigInt(tail.seq)) {
+          const out = await this.readFrom(subject, tail, from, limit, Number(hint) + 1);
+          // The hint is right when the first event found is the one asked for.
+          if (out.length > 0 && out[0]!.revision === from) {
+            if (out[out.length - 1]!.revision === tail.revision) this.remember(stream, tail);
+            return out;
+          }
+        }
+        const out = await this.readFrom(subject, tail, from, limit, undefined);
         if (out.length > 0 && out[out.length - 1]!.revision === tail.revision) this.remember(stream, tail);
         return out;
       } catch (err) {
         throw translate(err, 'read');
       }
     });
+  }
+
+  private async readFrom(
+    subject: string,
+    tail: Tail,
+    from: bigint,
+    limit: number,
+    startSeq: number | undefined,
+  ): Promise<PositionedEvent[]> {
+    const out: PositionedEvent[] = [];
+    await this.scan(subject, tail.seq, { startSeq }, (m) => {
+      if (revisionOf(m.headers) >= from) out.push({ ...decodeEnvelope(m.data), position: BigInt(m.seq) });
+      return out.length < limit;
+    });
+    return out;
   }
 
   /**

@@ -29,7 +29,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '@haven/errors';
-import type { Actor, EventEnvelope, NewEvent, SealedPhi } from './envelope';
+import type { Actor, EventEnvelope, NewEvent, RequestRecord, SealedPhi } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { currentTraceparent } from '@haven/telemetry';
 import { describeExpected, parseEnvelope, validateBatch } from './codec';
@@ -38,6 +38,7 @@ import type {
   EventStore,
   ExpectedRevision,
   PositionedEvent,
+  ReadOptions,
   SubscribeOptions,
   Subscription,
 } from './port';
@@ -50,6 +51,7 @@ interface EnvelopeMetadata {
   readonly causationId: string;
   readonly traceparent?: string;
   readonly phi?: SealedPhi;
+  readonly request?: RequestRecord;
   /** KurrentDB's own correlation convention, for its projections and UI. */
   readonly $correlationId: string;
   readonly $causationId: string;
@@ -199,6 +201,7 @@ export class KurrentDbEventStore implements EventStore {
         $causationId: e.causationId,
         ...(tp !== undefined ? { traceparent: tp } : {}),
         ...(e.phi !== undefined ? { phi: e.phi } : {}),
+        ...(e.request !== undefined ? { request: e.request } : {}),
       };
       return jsonEvent<HavenKdbEvent>({ id: e.id, type: e.type, data: e.data, metadata });
     });
@@ -250,15 +253,18 @@ export class KurrentDbEventStore implements EventStore {
     return out;
   }
 
-  /** See the port. Throws ValidationError on a bad name, UnavailableError when KurrentDB fails. */
-  async read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]> {
+  /**
+   * See the port (KurrentDB reads from a revision natively: `afterPosition` is not needed). Throws
+   * ValidationError on a bad name, UnavailableError when KurrentDB fails.
+   */
+  async read(stream: string, options?: ReadOptions): Promise<PositionedEvent[]> {
     this.assertOpen();
     parseStreamName(stream);
     const limit = options?.limit ?? Number.MAX_SAFE_INTEGER;
     if (limit <= 0) return [];
     try {
       const events = await this.readAll(stream, options?.fromRevision ?? 0n, limit);
-      return events.map(({ commit: _commit, ...envelope }) => envelope);
+      return events.map(({ commit, ...envelope }) => ({ ...envelope, position: commit }));
     } catch (err) {
       throw translate(err, 'read');
     }

@@ -1,5 +1,5 @@
 import { ConcurrencyError, PreconditionError } from '@haven/errors';
-import type { EventEnvelope, NewEvent } from './envelope';
+import type { NewEvent } from './envelope';
 import { contextOfFilter, parseStreamName } from './ids';
 import { describeExpected, toEnvelope, validateBatch } from './codec';
 import type {
@@ -7,6 +7,7 @@ import type {
   EventStore,
   ExpectedRevision,
   PositionedEvent,
+  ReadOptions,
   SubscribeOptions,
   Subscription,
 } from './port';
@@ -79,7 +80,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   /** Throws ValidationError on a bad stream name. */
-  async read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]> {
+  async read(stream: string, options?: ReadOptions): Promise<PositionedEvent[]> {
     this.assertOpen();
     parseStreamName(stream);
     const from = options?.fromRevision ?? 0n;
@@ -87,7 +88,7 @@ export class InMemoryEventStore implements EventStore {
     return (this.streams.get(stream) ?? [])
       .filter((e) => e.revision >= from)
       .slice(0, limit)
-      .map(({ position: _position, ...envelope }) => envelope);
+      .map((e) => ({ ...e }));
   }
 
   /** Delivers stored then live events after `from`, in order, awaiting the handler. */

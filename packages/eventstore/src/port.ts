@@ -27,6 +27,20 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** Options of {@link EventStore.read}. */
+export interface ReadOptions {
+  /** First revision to return (inclusive); default 0. */
+  readonly fromRevision?: bigint;
+  /** At most this many events. */
+  readonly limit?: number;
+  /**
+   * A hint: the global position of the stream's event at `fromRevision - 1`, when the caller knows it (a
+   * snapshot keeps it). Adapters that cannot seek a stream by revision (JetStream) start reading there instead
+   * of at the stream's beginning; a wrong hint costs time, never correctness.
+   */
+  readonly afterPosition?: bigint;
+}
+
 export interface SubscribeOptions {
   /** Resume after this position. */
   readonly from: Checkpoint;
@@ -50,8 +64,11 @@ export interface EventStore {
    * original result and stores nothing new — even after the server's own dedup window has passed.
    */
   append(stream: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult>;
-  /** Reads a stream forwards from `fromRevision` (inclusive, default 0). Empty array if no stream. */
-  read(stream: string, options?: { fromRevision?: bigint; limit?: number }): Promise<EventEnvelope[]>;
+  /**
+   * Reads a stream forwards from `fromRevision` (inclusive, default 0), each event with its global position.
+   * Empty array if no stream.
+   */
+  read(stream: string, options?: ReadOptions): Promise<PositionedEvent[]>;
   /** Subscribes to all events (optionally of some contexts) after a checkpoint, in order. */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Attempts to delete a stream. Haven's stores refuse: throws PreconditionError. */

@@ -239,12 +239,58 @@ export function testEventStore(name: string, factory: () => Promise<EventStoreFi
           data: { visit: 'v-1', nested: { ok: true, list: [1, 'two'] } },
           phi: { subject: 'patient-1', keyId: 'k-1', ciphertext: 'AAECAwQ_-w' },
         };
-        expect(read).toEqual(expected);
+        expect(read).toEqual({ ...expected, position: expect.any(BigInt) });
         expect(typeof read!.revision).toBe('bigint');
         expect(readPlain!.actor).toEqual({ kind: 'user', id: 'u-1', role: 'clinician' });
         expect(readPlain!.phi).toBeUndefined();
         expect(readPlain!.correlationId).toBe(plain.id);
         expect(readPlain!.revision).toBe(1n);
+      });
+    });
+
+    describe('read positions', () => {
+      it('returns each event with its global position, increasing, the last one as the append said', async () => {
+        const s = fresh();
+        await store().append(s, 'no_stream', [testEvent('A'), testEvent('B')]);
+        await store().append(fresh(), 'no_stream', [testEvent('Elsewhere')]);
+        const last = await store().append(s, 1n, [testEvent('C')]);
+        const read = await store().read(s);
+        expect(read.map((e) => typeof e.position)).toEqual(['bigint', 'bigint', 'bigint']);
+        expect(read[0]!.position < read[1]!.position && read[1]!.position < read[2]!.position).toBe(true);
+        expect(read[2]!.position).toBe(last.position);
+      });
+
+      it('reads the tail after a position hint, and reads correctly whatever the hint says', async () => {
+        const s = fresh();
+        const other = fresh();
+        for (let i = 0; i < 5; i++) {
+          await store().append(s, i === 0 ? 'no_stream' : BigInt(i - 1), [testEvent('N', { i })]);
+          await store().append(other, 'any', [testEvent('Noise', { i })]);
+        }
+        const all = await store().read(s);
+        const revisions = (events: readonly EventEnvelope[]) => events.map((e) => e.revision);
+        const tail = await store().read(s, { fromRevision: 3n, afterPosition: all[2]!.position });
+        expect(revisions(tail)).toEqual([3n, 4n]);
+        expect(tail.map((e) => e.data['i'])).toEqual([3, 4]);
+        for (const hint of [all[3]!.position, all[0]!.position, 1n, all[4]!.position + 1_000n]) {
+          expect(revisions(await store().read(s, { fromRevision: 3n, afterPosition: hint }))).toEqual([
+            3n,
+            4n,
+          ]);
+        }
+        expect(await store().read(s, { fromRevision: 5n, afterPosition: all[4]!.position })).toEqual([]);
+      });
+
+      it('round-trips the request record of an idempotent command', async () => {
+        const s = fresh();
+        const e = newEvent({
+          type: 'haven.test.v1.Requested',
+          data: {},
+          actor: { kind: 'user', id: 'u-1' },
+        });
+        await store().append(s, 'no_stream', [{ ...e, request: { id: 'key-1', fingerprint: 'fp-1' } }]);
+        const [read] = await store().read(s);
+        expect(read!.request).toEqual({ id: 'key-1', fingerprint: 'fp-1' });
       });
     });
 
