@@ -2,8 +2,9 @@
  * Haven's error categories. Every error thrown across a boundary belongs to one
  * category; the gRPC error interceptor in @haven/service maps categories to status codes
  * (validation → INVALID_ARGUMENT, not_found → NOT_FOUND, precondition → FAILED_PRECONDITION,
- * conflict → ABORTED, permission → PERMISSION_DENIED, unauthenticated → UNAUTHENTICATED,
- * exhausted → RESOURCE_EXHAUSTED, unavailable → UNAVAILABLE). Pure code may import this package: it uses no Node builtins.
+ * already_exists → ALREADY_EXISTS, conflict → ABORTED, permission → PERMISSION_DENIED,
+ * unauthenticated → UNAUTHENTICATED, exhausted → RESOURCE_EXHAUSTED, unavailable → UNAVAILABLE). Pure code
+ * may import this package: it uses no Node builtins.
  */
 
 /** The category of a {@link HavenError}; decides the gRPC status it maps to. */
@@ -11,6 +12,8 @@ export const ErrorCategory = {
   Validation: 'validation',
   NotFound: 'not_found',
   Precondition: 'precondition',
+  /** The resource a create names is already there (AIP-133: ALREADY_EXISTS). */
+  AlreadyExists: 'already_exists',
   Conflict: 'conflict',
   Permission: 'permission',
   Unauthenticated: 'unauthenticated',
@@ -58,6 +61,11 @@ export class NotFoundError extends HavenError {
 /** The request is well-formed but the resource is not in a state that allows it. */
 export class PreconditionError extends HavenError {
   readonly category = ErrorCategory.Precondition;
+}
+
+/** A create names a resource that already exists (a client-chosen id that is taken). */
+export class AlreadyExistsError extends HavenError {
+  readonly category = ErrorCategory.AlreadyExists;
 }
 
 /** Optimistic concurrency lost: the stream moved on since it was read. Retryable by reloading. */

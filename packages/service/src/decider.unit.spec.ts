@@ -1,7 +1,8 @@
 import { ConcurrencyError, PreconditionError, UnauthenticatedError, UnavailableError } from '@haven/errors';
-import { InMemoryEventStore } from '@haven/eventstore';
-import type { Actor, EventStore } from '@haven/eventstore';
-import { handleCommand, loadAggregate } from './decider';
+import { InMemoryEventStore, InMemorySnapshotStore } from '@haven/eventstore';
+import type { Actor, EventStore, RequestRecord } from '@haven/eventstore';
+import { CallAbortedError, findReplay, handleCommand, loadAggregate, type SnapshotPolicy } from './decider';
+import { RequestIdReusedError } from './idempotency';
 import { commandMetadata } from './principal';
 import type { StoredEvent } from './decider';
 
@@ -32,7 +33,16 @@ const actor: Actor = { kind: 'user', id: 'u-1', role: 'clinician' };
 const stream = 'test.counter-1';
 const initialState: CounterState = { total: 0, closed: false };
 
-function run(store: Pick<EventStore, 'read' | 'append'>, command: CounterCommand) {
+function run(
+  store: Pick<EventStore, 'read' | 'append'>,
+  command: CounterCommand,
+  extra: {
+    request?: RequestRecord;
+    signal?: AbortSignal;
+    guard?: (s: CounterState) => void;
+    snapshots?: SnapshotPolicy<CounterState>;
+  } = {},
+) {
   return handleCommand({
     store,
     stream,
@@ -44,7 +54,11 @@ function run(store: Pick<EventStore, 'read' | 'append'>, command: CounterCommand
       actor,
       correlationId: 'corr-1',
       traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      ...(extra.signal ? { signal: extra.signal } : {}),
     },
+    ...(extra.request ? { request: extra.request } : {}),
+    ...(extra.guard ? { guard: extra.guard } : {}),
+    ...(extra.snapshots ? { snapshots: extra.snapshots } : {}),
   });
 }
 
@@ -83,7 +97,7 @@ describe('handleCommand', () => {
     const store = new InMemoryEventStore();
     const appendSpy = jest.spyOn(store, 'append');
     const result = await run(store, { kind: 'noop' });
-    expect(result).toEqual({ events: [], state: initialState, nextRevision: -1n });
+    expect(result).toEqual({ events: [], state: initialState, nextRevision: -1n, replayed: false });
     expect(appendSpy).not.toHaveBeenCalled();
   });
 
@@ -127,6 +141,152 @@ describe('handleCommand', () => {
       run({ read: (s) => store.read(s), append }, { kind: 'increment', by: 1 }),
     ).rejects.toBeInstanceOf(UnavailableError);
     expect(append).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('handleCommand with an idempotent request', () => {
+  const request: RequestRecord = { id: 'key-1', fingerprint: 'sha256:one' };
+
+  it('stores the request with the events and answers a retry with the first result, appending nothing', async () => {
+    const store = new InMemoryEventStore();
+    const first = await run(store, { kind: 'increment', by: 2 }, { request });
+    await run(store, { kind: 'increment', by: 5 }); // someone else's change after it
+    const retry = await run(store, { kind: 'increment', by: 2 }, { request });
+    expect(retry.replayed).toBe(true);
+    expect(retry.state).toEqual(first.state); // the state the first attempt answered with
+    expect(retry.nextRevision).toBe(0n);
+    expect(retry.events.map((e) => e.id)).toEqual(first.events.map((e) => e.id));
+    const stored = await store.read(stream);
+    expect(stored.map((e) => e.request)).toEqual([request, undefined]);
+  });
+
+  it('answers a retry of a request that failed on decide by deciding again (nothing was stored)', async () => {
+    const store = new InMemoryEventStore();
+    await run(store, { kind: 'close' });
+    await expect(run(store, { kind: 'increment', by: 1 }, { request })).rejects.toBeInstanceOf(
+      PreconditionError,
+    );
+    await expect(run(store, { kind: 'increment', by: 1 }, { request })).rejects.toBeInstanceOf(
+      PreconditionError,
+    );
+    expect(await store.read(stream)).toHaveLength(1);
+  });
+
+  it('refuses the same key with another fingerprint (RequestIdReusedError, INVALID_ARGUMENT on request_id)', async () => {
+    const store = new InMemoryEventStore();
+    await run(store, { kind: 'increment', by: 2 }, { request });
+    const error = await run(
+      store,
+      { kind: 'increment', by: 3 },
+      { request: { id: 'key-1', fingerprint: 'sha256:two' } },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RequestIdReusedError);
+    expect((error as RequestIdReusedError).violations.map((v) => v.field)).toEqual(['request_id']);
+    expect(await store.read(stream)).toHaveLength(1);
+  });
+
+  it('skips the guard on a replay and runs it on a fresh decision', async () => {
+    const store = new InMemoryEventStore();
+    const guard = jest.fn((s: CounterState) => {
+      if (s.total > 0) throw new ConcurrencyError(stream, 'old', 'new');
+    });
+    await run(store, { kind: 'increment', by: 2 }, { request, guard });
+    await expect(run(store, { kind: 'increment', by: 2 }, { request, guard })).resolves.toMatchObject({
+      replayed: true,
+    });
+    await expect(run(store, { kind: 'increment', by: 1 }, { guard })).rejects.toBeInstanceOf(
+      ConcurrencyError,
+    );
+    expect(guard).toHaveBeenCalledTimes(2);
+  });
+
+  it('findReplay finds the first result, or nothing when the stream holds none of the request', async () => {
+    const store = new InMemoryEventStore();
+    const options = { store, stream, evolve, initialState, request };
+    expect(await findReplay(options)).toBeUndefined();
+    await run(store, { kind: 'increment', by: 4 }, { request });
+    expect(await findReplay(options)).toMatchObject({ replayed: true, state: { total: 4 } });
+    await expect(
+      findReplay({ ...options, request: { id: 'key-1', fingerprint: 'sha256:other' } }),
+    ).rejects.toBeInstanceOf(RequestIdReusedError);
+  });
+});
+
+describe('handleCommand when the caller gave up', () => {
+  it('appends nothing once the signal is aborted (deadline or cancel)', async () => {
+    const store = new InMemoryEventStore();
+    const controller = new AbortController();
+    controller.abort(new Error('deadline exceeded'));
+    await expect(
+      run(store, { kind: 'increment', by: 1 }, { signal: controller.signal }),
+    ).rejects.toBeInstanceOf(CallAbortedError);
+    expect(await store.read(stream)).toEqual([]);
+  });
+
+  it('appends nothing when the deadline passes while it reads', async () => {
+    const inner = new InMemoryEventStore();
+    const controller = new AbortController();
+    const slow: Pick<EventStore, 'read' | 'append'> = {
+      read: async (s, o) => {
+        const events = await inner.read(s, o);
+        controller.abort(new Error('deadline exceeded'));
+        return events;
+      },
+      append: (s, e, events) => inner.append(s, e, events),
+    };
+    await expect(run(slow, { kind: 'increment', by: 1 }, { signal: controller.signal })).rejects.toThrow(
+      /deadline exceeded/,
+    );
+    expect(await inner.read(stream)).toEqual([]);
+  });
+});
+
+describe('handleCommand with snapshots', () => {
+  const policy = (store = new InMemorySnapshotStore()): SnapshotPolicy<CounterState> => ({
+    store,
+    version: 'counter.v1',
+    encode: (s) => s,
+    decode: (raw) => raw as CounterState,
+  });
+
+  it('reads only the events after the snapshot, with its position as the hint', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = policy();
+    for (let i = 0; i < 5; i++) await run(store, { kind: 'increment', by: 1 }, { snapshots });
+    const read = jest.spyOn(store, 'read');
+    const result = await run(store, { kind: 'increment', by: 1 }, { snapshots });
+    expect(result.state.total).toBe(6);
+    expect(read).toHaveBeenCalledTimes(1);
+    const snapshot = await snapshots.store.load(stream);
+    expect(read.mock.calls[0]?.[1]).toMatchObject({ fromRevision: 4n });
+    expect(snapshot).toMatchObject({ revision: 5n, state: { total: 6, closed: false } });
+  });
+
+  it('ignores a snapshot that does not match the stream (another history) and reads it all', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = policy();
+    await run(store, { kind: 'increment', by: 1 });
+    await snapshots.store.save(stream, {
+      version: 'counter.v1',
+      revision: 0n,
+      position: 1n,
+      eventId: 'not-the-event',
+      state: { total: 1000, closed: false },
+      requests: [],
+    });
+    const result = await run(store, { kind: 'increment', by: 1 }, { snapshots });
+    expect(result.state.total).toBe(2);
+  });
+
+  it('still recognises a request folded into a snapshot', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = policy();
+    const request: RequestRecord = { id: 'key-9', fingerprint: 'sha256:nine' };
+    await run(store, { kind: 'increment', by: 3 }, { snapshots, request });
+    for (let i = 0; i < 3; i++) await run(store, { kind: 'increment', by: 1 }, { snapshots });
+    const retry = await run(store, { kind: 'increment', by: 3 }, { snapshots, request });
+    expect(retry).toMatchObject({ replayed: true, state: { total: 3 }, nextRevision: 0n });
+    expect(await store.read(stream)).toHaveLength(4);
   });
 });
 

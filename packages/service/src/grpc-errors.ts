@@ -23,6 +23,7 @@ export const STATUS_OF_CATEGORY = {
   [ErrorCategory.Validation]: status.INVALID_ARGUMENT,
   [ErrorCategory.NotFound]: status.NOT_FOUND,
   [ErrorCategory.Precondition]: status.FAILED_PRECONDITION,
+  [ErrorCategory.AlreadyExists]: status.ALREADY_EXISTS,
   [ErrorCategory.Conflict]: status.ABORTED,
   [ErrorCategory.Permission]: status.PERMISSION_DENIED,
   [ErrorCategory.Unauthenticated]: status.UNAUTHENTICATED,

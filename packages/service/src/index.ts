@@ -91,7 +91,7 @@ export {
 export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
 export { clientCallMetadata, callUnary, promisifyUnary } from './client';
 export type { CallOptions, ClientCallMetadataInput } from './client';
-export { handleCommand, loadAggregate } from './decider';
+export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';
 export type {
   CommandMetadata,
   CommandResult,
@@ -99,8 +99,18 @@ export type {
   HandleCommandOptions,
   LoadAggregateOptions,
   LoadedAggregate,
+  SnapshotPolicy,
   StoredEvent,
 } from './decider';
+export {
+  IDEMPOTENCY_WINDOW_MS,
+  RequestIdReusedError,
+  canonicalJson,
+  idempotencyKey,
+  idempotentResourceId,
+  requestRecord,
+} from './idempotency';
+export type { IdempotencyKey } from './idempotency';
 export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';
 export { runServiceMain } from './main';

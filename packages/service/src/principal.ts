@@ -39,16 +39,19 @@ export function requirePrincipal(ctx: { readonly principal: Principal | undefine
 
 /**
  * The envelope metadata for events a call appends (`handleCommand`'s `metadata`): the caller as actor, the
- * call's correlation id and traceparent. Throws UnauthenticatedError when the call has no principal.
+ * call's correlation id and traceparent, and the call's abort signal when it has one (so nothing is appended
+ * for a caller whose deadline passed). Throws UnauthenticatedError when the call has no principal.
  */
 export function commandMetadata(ctx: {
   readonly principal: Principal | undefined;
   readonly correlationId: string;
   readonly traceparent: string | undefined;
-}): { actor: Actor; correlationId: string; traceparent?: string } {
+  readonly signal?: AbortSignal;
+}): { actor: Actor; correlationId: string; traceparent?: string; signal?: AbortSignal } {
   return {
     actor: actorOf(requirePrincipal(ctx)),
     correlationId: ctx.correlationId,
     ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+    ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
   };
 }
