@@ -1,4 +1,4 @@
-import type { EventStore } from '@haven/eventstore';
+import type { EventStore, SnapshotStore } from '@haven/eventstore';
 import type { PatientKeyStore } from '@haven/crypto';
 import type { Logger } from '@haven/service';
 import type { PatientTokenSigner } from './link/patient-token';
@@ -22,4 +22,6 @@ export interface SchedulingDeps {
   readonly settings: SchedulingSettings;
   readonly patientTokens: PatientTokenSigner;
   readonly readModel: SchedulingReadModel;
+  /** Snapshots of long streams (clinician schedules). */
+  readonly snapshots: SnapshotStore;
 }

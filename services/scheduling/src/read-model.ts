@@ -70,14 +70,22 @@ export class SchedulingReadModel {
     return this.#pairs.has(`${clinicianId}\0${patientId}`);
   }
 
-  /** Subscribes to the scheduling context from the start. Resolves once the subscription is open. */
-  follow(store: EventStore, logger: Logger): Promise<Subscription> {
+  /**
+   * Subscribes to the scheduling context from the start. Resolves once the subscription is open. `observer`
+   * sees every event after the read model folded it (the booking reconciler follows the same feed).
+   */
+  follow(
+    store: EventStore,
+    logger: Logger,
+    observer?: (event: PositionedEvent) => void,
+  ): Promise<Subscription> {
     return store.subscribe({
       from: 'start',
       contexts: ['scheduling.'],
       handler: async (event) => {
         try {
           this.apply(event);
+          observer?.(event);
         } catch (error) {
           logger.error(
             { err: error, stream: event.stream, type: event.type },

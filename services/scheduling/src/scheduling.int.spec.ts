@@ -442,7 +442,12 @@ describe('appointments', () => {
     };
     const a2 = await book(patientId, later, { clinicianId: 'clin-b', metadata: meta });
     const clash = await failure(
-      callUnary(client, 'rescheduleAppointment', { name: `appointments/${a2}`, ...day, etag: '' }, meta),
+      callUnary(
+        client,
+        'rescheduleAppointment',
+        { name: `appointments/${a2}`, ...day, etag: '', requestId: '' },
+        meta,
+      ),
     );
     expect(clash.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(clash).fieldViolations.map((v) => v.field)).toEqual(['start_time']);
@@ -450,7 +455,7 @@ describe('appointments', () => {
       callUnary(
         client,
         'rescheduleAppointment',
-        { name: `appointments/${a2}`, ...slot(5 * 24 * 60), etag: '99' },
+        { name: `appointments/${a2}`, ...slot(5 * 24 * 60), etag: '99', requestId: '' },
         meta,
       ),
     );
@@ -462,6 +467,7 @@ describe('appointments', () => {
         name: `appointments/${a1}`,
         reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
         etag: '',
+        requestId: '',
       },
       meta,
     );
@@ -469,7 +475,7 @@ describe('appointments', () => {
     const moved = await callUnary(
       client,
       'rescheduleAppointment',
-      { name: `appointments/${a2}`, ...day, etag: '' },
+      { name: `appointments/${a2}`, ...day, etag: '', requestId: '' },
       meta,
     );
     expect(moved.appointment?.startTime).toEqual(day.startTime);
@@ -670,6 +676,7 @@ describe('patient links', () => {
         name: `appointments/${id}`,
         reason: scheduling.CancellationReason.CANCELLATION_REASON_OTHER,
         etag: '',
+        requestId: '',
       },
       await frontDesk(),
     );

@@ -6,7 +6,13 @@ import { join, resolve } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
-import { connectNats, type EventStore, type Subscription } from '@haven/eventstore';
+import {
+  connectNats,
+  FileSnapshotStore,
+  type EventStore,
+  type SnapshotStore,
+  type Subscription,
+} from '@haven/eventstore';
 import {
   connectEventStore,
   createBaseConfigSchema,
@@ -31,6 +37,7 @@ import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
 import { SchedulingReadModel } from './read-model';
+import { BookingReconciler, type BookingReconcilerOptions } from './schedule/reconciler';
 import { followSessions } from './session-follower';
 
 export const SCHEDULING_GRPC_PORT = 50052;
@@ -61,6 +68,7 @@ export type SchedulingConfig = z.output<typeof schedulingConfigSchema>;
 export interface RunningScheduling extends RunningGrpcService {
   readonly httpPort: number;
   readonly deps: SchedulingDeps;
+  readonly reconciler: BookingReconciler;
 }
 
 /** Test hooks of {@link startScheduling}. */
@@ -69,6 +77,10 @@ export interface StartSchedulingOptions {
   /** Wraps the event store the handlers use (fault injection in tests). */
   readonly wrapStore?: (store: EventStore) => EventStore;
   readonly clock?: () => Date;
+  /** Timing of the booking reconciler (tests shorten it). */
+  readonly reconciler?: BookingReconcilerOptions;
+  /** Where clinician-schedule snapshots go (default: files under HAVEN_DATA_DIR/snapshots). */
+  readonly snapshots?: SnapshotStore;
 }
 
 /**
@@ -101,6 +113,7 @@ export async function startScheduling(
   const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
   const subscriptions: Subscription[] = [];
   let http: RunningHttpServer | undefined;
+  let reconciler: BookingReconciler | undefined;
   try {
     const readModel = new SchedulingReadModel();
     const deps: SchedulingDeps = {
@@ -111,8 +124,17 @@ export async function startScheduling(
       settings: { requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK, publicUrl: config.HAVEN_PUBLIC_URL },
       patientTokens,
       readModel,
+      snapshots:
+        options.snapshots ??
+        new FileSnapshotStore({
+          dir: join(dataDir, 'snapshots'),
+          onError: (error) => logger.warn({ err: error }, 'could not write a schedule snapshot'),
+        }),
     };
-    subscriptions.push(await readModel.follow(rawStore, logger));
+    const bookings = new BookingReconciler(deps, options.reconciler);
+    reconciler = bookings;
+    subscriptions.push(await readModel.follow(rawStore, logger, (event) => bookings.observe(event)));
+    bookings.start();
     subscriptions.push(await followSessions(deps, rawStore, logger));
     http = await startJwksServer({
       port: config.HAVEN_HTTP_PORT,
@@ -149,10 +171,15 @@ export async function startScheduling(
           },
         },
       ],
-      onShutdown: [() => httpServer.close(), () => closeStore(rawStore, subscriptions, nc)],
+      onShutdown: [
+        () => bookings.stop(),
+        () => httpServer.close(),
+        () => closeStore(rawStore, subscriptions, nc),
+      ],
     });
-    return { ...grpcService, httpPort: http.port, deps };
+    return { ...grpcService, httpPort: http.port, deps, reconciler: bookings };
   } catch (error) {
+    await reconciler?.stop();
     await http?.close();
     await closeStore(rawStore, subscriptions, nc);
     throw error;

@@ -1,26 +1,35 @@
 /**
  * gRPC handlers for appointments: map the request, check the caller's rights, run the pure deciders through the
- * shared command handler (the clinician's schedule stream first, so overlapping bookings cannot both succeed),
- * answer. The visit reason is PHI: sealed in the booking event, returned only in the FULL view after
+ * shared command handler (the clinician's schedule stream first, so overlapping bookings cannot both succeed;
+ * that reservation is where a booking or a move commits), answer. Mutating RPCs are idempotent with a
+ * `request_id` (the shared mechanism of @haven/service). The visit reason is PHI: sealed in the booking event, returned only in the FULL view after
  * PhiAccessed.
  */
 import { randomUUID } from 'node:crypto';
 import {
+  AlreadyExistsError,
   ConcurrencyError,
   NotFoundError,
   PermissionError,
+  PreconditionError,
   ValidationError,
   type FieldViolation,
 } from '@haven/errors';
 import { openPhi, sealPhi } from '@haven/crypto';
+import type { RequestRecord, SealedPhi } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import {
   commandMetadata,
+  findReplay,
   handleCommand,
+  idempotencyKey,
+  idempotentResourceId,
   loadAggregate,
+  requestRecord,
   requirePrincipal,
   type CallContext,
   type CommandMetadata,
+  type IdempotencyKey,
   type Principal,
 } from '@haven/service';
 import { isClinician, isStaff, mayActForClinician, SchedulingScope } from '../access';
@@ -28,7 +37,7 @@ import type { SchedulingDeps } from '../deps';
 import { RESOURCE_ID, idFromName, requireResourceId } from '../ids';
 import { loadPatient } from '../patient/grpc';
 import { recordPhiAccess, requirePurpose } from '../phi-access';
-import { decideSchedule, evolveSchedule, initialScheduleState, scheduleStream } from '../schedule/schedule';
+import { releaseSlot, reserveSlot } from '../schedule/slots';
 import {
   evolve,
   initialAppointmentState,
@@ -98,14 +107,25 @@ export async function loadVisibleAppointment(
   return state;
 }
 
+/** Options of {@link runAppointmentCommand}. */
+export interface AppointmentCommandOptions {
+  /** Sealed reason for AppointmentBooked. */
+  readonly phi?: SealedPhi | undefined;
+  /** The idempotent request (see handleCommand). */
+  readonly request?: RequestRecord | undefined;
+  /** Checked on the freshly loaded state (etag). */
+  readonly guard?: ((state: AppointmentState) => void) | undefined;
+}
+
 /** Runs a command on an appointment stream and updates the read model. */
 export async function runAppointmentCommand(
   deps: SchedulingDeps,
   appointmentId: string,
   command: AppointmentCommand,
   metadata: CommandMetadata,
-  phi?: { subject: string; keyId: string; ciphertext: string },
+  options: AppointmentCommandOptions = {},
 ) {
+  const { phi, request, guard } = options;
   const result = await handleCommand({
     store: deps.store,
     stream: appointmentStream(appointmentId),
@@ -117,37 +137,45 @@ export async function runAppointmentCommand(
     initialState: initialAppointmentState,
     command,
     metadata,
+    ...(request ? { request } : {}),
+    ...(guard ? { guard } : {}),
     now: deps.clock,
   });
   if (result.state.status !== 'none') deps.readModel.putAppointment(result.state);
   return result;
 }
 
-async function reserveSlot(
-  deps: SchedulingDeps,
-  metadata: CommandMetadata,
-  slot: { clinicianId: string; appointmentId: string; startTime: Date; endTime: Date; field: string },
-): Promise<void> {
-  await handleCommand({
+/** The first answer of an idempotent request on an appointment, when the appointment's stream holds it. */
+async function replayOf(deps: SchedulingDeps, appointmentId: string, request: RequestRecord | undefined) {
+  if (!request) return undefined;
+  const replay = await findReplay<AppointmentState, { type: string; data: unknown }>({
     store: deps.store,
-    stream: scheduleStream(slot.clinicianId),
-    decide: decideSchedule,
-    evolve: evolveSchedule,
-    initialState: initialScheduleState,
-    command: { type: 'ReserveSlot' as const, data: slot },
-    metadata,
-    now: deps.clock,
-    maxRetries: 5,
+    stream: appointmentStream(appointmentId),
+    evolve,
+    initialState: initialAppointmentState,
+    request,
   });
+  return replay && replay.state.status !== 'none' ? replay.state : undefined;
 }
 
-function checkEtag(state: ExistingAppointment, etag: string): void {
+/** The metadata of the steps after a commit point: they complete what is already decided, deadline or not. */
+function committed(metadata: CommandMetadata): CommandMetadata {
+  const { signal: _signal, ...rest } = metadata;
+  return rest;
+}
+
+function checkEtag(state: AppointmentState, etag: string): void {
+  if (state.status === 'none') return;
   if (etag !== '' && etag !== String(state.revision)) {
     throw new ConcurrencyError(appointmentStream(state.appointmentId), etag, String(state.revision));
   }
 }
 
-/** BookAppointment: front desk books for any clinician, a clinician only for themself. */
+/**
+ * BookAppointment: front desk books for any clinician, a clinician only for themself. The booking commits with
+ * the reservation of the clinician's slot (which carries the booking); AppointmentBooked follows — written here,
+ * or by the reconciler when this handler dies in between (docs/adr/0004-atomic-bookings.md).
+ */
 export function bookAppointment(deps: SchedulingDeps) {
   return async (
     request: scheduling.BookAppointmentRequest,
@@ -171,12 +199,20 @@ export function bookAppointment(deps: SchedulingDeps) {
         field: 'appointment.reason',
         description: `must be at most ${REASON_MAX} characters`,
       });
+    let key: IdempotencyKey | undefined;
+    try {
+      key = idempotencyKey(ctx, request.requestId);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      violations.push(...error.violations);
+    }
     if (violations.length > 0) throw new ValidationError(violations);
 
     const mayBook = mayActForClinician(principal, clinicianId ?? '', SchedulingScope.AppointmentsWrite);
     if (!mayBook) throw new PermissionError('not allowed to book appointments for this clinician');
 
-    const appointmentId = request.appointmentId || randomUUID();
+    const appointmentId =
+      request.appointmentId || (key ? idempotentResourceId(key, 'appointment') : randomUUID());
     const reason = appointment?.reason ?? '';
     const command: AppointmentCommand = {
       type: 'BookAppointment',
@@ -190,24 +226,84 @@ export function bookAppointment(deps: SchedulingDeps) {
         now: deps.clock(),
       },
     };
-    // Validate (and refuse a taken id) before touching the schedule or the patient's key.
-    const { state: current } = await loadAppointment(deps, appointmentId);
-    decide(command, current);
     await loadPatient(deps, patientId ?? '');
+    // The fingerprint of a request with a reason (PHI) is keyed with the patient's data key.
+    const record = key
+      ? requestRecord(
+          key,
+          { appointmentId: request.appointmentId, clinicianId, patientId, ...times(appointment), reason },
+          reason !== '' ? (await deps.keys.getOrCreate(patientId ?? '')).key : undefined,
+        )
+      : undefined;
+    const replayed = await replayOf(deps, appointmentId, record);
+    if (replayed) return { appointment: toProto(replayed) };
+    // Validate (and refuse a taken id) before touching the schedule or sealing anything.
+    const { state: current } = await loadAppointment(deps, appointmentId);
+    if (current.status !== 'none')
+      throw new AlreadyExistsError(`appointment ${appointmentId} already exists`);
+    decide(command, current);
     const metadata = commandMetadata(ctx);
-    await reserveSlot(deps, metadata, {
-      clinicianId: clinicianId ?? '',
-      appointmentId,
-      startTime: appointment?.startTime as Date,
-      endTime: appointment?.endTime as Date,
-      field: 'appointment.start_time',
-    });
     const sealed = reason !== '' ? await sealPhi(deps.keys, patientId ?? '', { reason }) : undefined;
-    const result = await runAppointmentCommand(deps, appointmentId, command, metadata, sealed);
-    return { appointment: toProto(result.state) };
+    await reserveSlot(
+      deps,
+      metadata,
+      {
+        clinicianId: clinicianId ?? '',
+        appointmentId,
+        startTime: appointment?.startTime as Date,
+        endTime: appointment?.endTime as Date,
+        field: 'appointment.start_time',
+        booking: { patientId: patientId ?? '', ...(reason !== '' ? { hasReason: true } : {}) },
+      },
+      { request: record, phi: sealed },
+    );
+    // Committed: the booking happens now whatever the caller's deadline says.
+    const result = await completeBooking(deps, appointmentId, command, committed(metadata), {
+      phi: sealed,
+      request: record,
+    });
+    return { appointment: toProto(result) };
   };
 }
 
+function times(appointment: scheduling.Appointment | undefined): { startTime?: string; endTime?: string } {
+  return {
+    ...(appointment?.startTime ? { startTime: appointment.startTime.toISOString() } : {}),
+    ...(appointment?.endTime ? { endTime: appointment.endTime.toISOString() } : {}),
+  };
+}
+
+/**
+ * Appends AppointmentBooked after its reservation. When someone else (the reconciler, or a concurrent retry)
+ * booked it first, answers with that booking if it is this one. Throws AlreadyExistsError when the id holds
+ * another appointment.
+ */
+export async function completeBooking(
+  deps: SchedulingDeps,
+  appointmentId: string,
+  command: Extract<AppointmentCommand, { type: 'BookAppointment' }>,
+  metadata: CommandMetadata,
+  options: AppointmentCommandOptions = {},
+): Promise<ExistingAppointment> {
+  try {
+    const result = await runAppointmentCommand(deps, appointmentId, command, metadata, options);
+    if (result.state.status === 'none') throw new Error('appointment not booked');
+    return result.state;
+  } catch (error) {
+    if (!(error instanceof PreconditionError)) throw error;
+    const { state } = await loadAppointment(deps, appointmentId);
+    const d = command.data;
+    if (
+      state.status !== 'none' &&
+      state.clinicianId === d.clinicianId &&
+      state.patientId === d.patientId &&
+      Date.parse(state.startTime) === d.startTime?.getTime()
+    ) {
+      return state;
+    }
+    throw new AlreadyExistsError(`appointment ${appointmentId} already exists`, { cause: error });
+  }
+}
 async function openReason(deps: SchedulingDeps, state: ExistingAppointment): Promise<string> {
   if (!state.reasonPhi) return '';
   const phi = await openPhi(deps.keys, state.reasonPhi);
@@ -243,7 +339,10 @@ export function getAppointment(deps: SchedulingDeps) {
   };
 }
 
-/** RescheduleAppointment: reserves the new slot on the clinician's schedule, then moves the appointment. */
+/**
+ * RescheduleAppointment: reserves the new slot on the clinician's schedule (the move commits there), then moves
+ * the appointment (or the reconciler does, when this handler dies in between).
+ */
 export function rescheduleAppointment(deps: SchedulingDeps) {
   return async (
     request: scheduling.RescheduleAppointmentRequest,
@@ -251,7 +350,18 @@ export function rescheduleAppointment(deps: SchedulingDeps) {
   ): Promise<scheduling.RescheduleAppointmentResponse> => {
     const principal = requirePrincipal(ctx);
     const id = requireResourceId(request.name, 'appointments');
+    const key = idempotencyKey(ctx, request.requestId);
     const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+    const record = key
+      ? requestRecord(key, {
+          name: request.name,
+          startTime: request.startTime?.toISOString(),
+          endTime: request.endTime?.toISOString(),
+          etag: request.etag,
+        })
+      : undefined;
+    const replayed = await replayOf(deps, id, record);
+    if (replayed) return { appointment: toProto(replayed) };
     checkEtag(state, request.etag);
     const command: AppointmentCommand = {
       type: 'RescheduleAppointment',
@@ -259,14 +369,19 @@ export function rescheduleAppointment(deps: SchedulingDeps) {
     };
     if (decide(command, state).length === 0) return { appointment: toProto(state) };
     const metadata = commandMetadata(ctx);
-    await reserveSlot(deps, metadata, {
-      clinicianId: state.clinicianId,
-      appointmentId: id,
-      startTime: request.startTime as Date,
-      endTime: request.endTime as Date,
-      field: 'start_time',
-    });
-    const result = await runAppointmentCommand(deps, id, command, metadata);
+    await reserveSlot(
+      deps,
+      metadata,
+      {
+        clinicianId: state.clinicianId,
+        appointmentId: id,
+        startTime: request.startTime as Date,
+        endTime: request.endTime as Date,
+        field: 'start_time',
+      },
+      { request: record },
+    );
+    const result = await runAppointmentCommand(deps, id, command, committed(metadata), { request: record });
     return { appointment: toProto(result.state) };
   };
 }
@@ -279,7 +394,10 @@ const REASON_CODES: Record<number, string> = {
   [scheduling.CancellationReason.CANCELLATION_REASON_OTHER]: 'other',
 };
 
-/** CancelAppointment (reason code): the appointment's links stop working; the slot is released. */
+/**
+ * CancelAppointment (reason code): the appointment's links stop working; the slot is released (by the
+ * reconciler when this handler dies after the cancellation).
+ */
 export function cancelAppointment(deps: SchedulingDeps) {
   return async (
     request: scheduling.CancelAppointmentRequest,
@@ -290,33 +408,28 @@ export function cancelAppointment(deps: SchedulingDeps) {
     const reasonCode = REASON_CODES[request.reason];
     if (reasonCode === undefined)
       throw new ValidationError([{ field: 'reason', description: 'is not a known reason' }]);
+    const key = idempotencyKey(ctx, request.requestId);
     const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
-    checkEtag(state, request.etag);
     const metadata = commandMetadata(ctx);
     const result = await runAppointmentCommand(
       deps,
       id,
       { type: 'CancelAppointment', data: { reasonCode } },
       metadata,
+      {
+        request: key
+          ? requestRecord(key, { name: request.name, reason: reasonCode, etag: request.etag })
+          : undefined,
+        guard: (s) => checkEtag(s, request.etag),
+      },
     );
-    try {
-      await handleCommand({
-        store: deps.store,
-        stream: scheduleStream(state.clinicianId),
-        decide: decideSchedule,
-        evolve: evolveSchedule,
-        initialState: initialScheduleState,
-        command: {
-          type: 'ReleaseSlot' as const,
-          data: { clinicianId: state.clinicianId, appointmentId: id },
-        },
-        metadata,
-        now: deps.clock,
-        maxRetries: 5,
-      });
-    } catch (error) {
-      // The appointment is cancelled; a slot left reserved only blocks that time (safe side).
-      deps.logger.error({ err: error, appointmentId: id }, 'could not release the cancelled slot');
+    if (!result.replayed) {
+      try {
+        await releaseSlot(deps, committed(metadata), { clinicianId: state.clinicianId, appointmentId: id });
+      } catch (error) {
+        // The appointment is cancelled; the reconciler releases the slot.
+        deps.logger.warn({ err: error, appointmentId: id }, 'could not release the cancelled slot yet');
+      }
     }
     return { appointment: toProto(result.state) };
   };
@@ -330,13 +443,17 @@ export function markNoShow(deps: SchedulingDeps) {
   ): Promise<scheduling.MarkNoShowResponse> => {
     const principal = requirePrincipal(ctx);
     const id = requireResourceId(request.name, 'appointments');
-    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
-    checkEtag(state, request.etag);
+    const key = idempotencyKey(ctx, request.requestId);
+    await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
     const result = await runAppointmentCommand(
       deps,
       id,
       { type: 'MarkNoShow', data: { now: deps.clock() } },
       commandMetadata(ctx),
+      {
+        request: key ? requestRecord(key, { name: request.name, etag: request.etag }) : undefined,
+        guard: (s) => checkEtag(s, request.etag),
+      },
     );
     return { appointment: toProto(result.state) };
   };

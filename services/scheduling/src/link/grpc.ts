@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
 import { newEventId, type Actor } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
 import { loadAppointment, loadVisibleAppointment, runAppointmentCommand } from '../appointment/grpc';
 import {
   AppointmentEventType,
@@ -77,6 +77,7 @@ export function issuePatientLink(deps: SchedulingDeps) {
     };
     decide(command, state); // refuse a cancelled or finished appointment before indexing anything
     const metadata = commandMetadata(ctx);
+    throwIfAborted(metadata.signal);
     await deps.store.append(linkIndexStream(tokenSha256), 'no_stream', [
       {
         id: newEventId(),
@@ -133,6 +134,7 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     const metadata = {
       actor: anonymous,
       correlationId: ctx.correlationId,
+      signal: ctx.signal,
       ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
     };
     await completeIfVisitEnded(deps, appointmentId);

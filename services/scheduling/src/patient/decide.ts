@@ -1,7 +1,7 @@
 /**
  * Commands and decide() for the Patient aggregate. Pure: validation and rules only.
  */
-import { PreconditionError, ValidationError, type FieldViolation } from '@haven/errors';
+import { AlreadyExistsError, ValidationError, type FieldViolation } from '@haven/errors';
 import { PatientEventType, type PatientEvent, type PatientPhi, type PatientState } from './patient';
 
 export interface RegisterPatient {
@@ -57,14 +57,14 @@ export function validatePatientPhi(phi: PatientPhi, now: Date): FieldViolation[]
 
 /**
  * Decides which events a command produces.
- * Throws ValidationError on bad PHI, PreconditionError when the patient already exists.
+ * Throws ValidationError on bad PHI, AlreadyExistsError when the patient already exists.
  */
 export function decidePatient(command: PatientCommand, state: PatientState): PatientEvent[] {
   switch (command.type) {
     case 'RegisterPatient': {
       const violations = validatePatientPhi(command.data.phi, command.data.now);
       if (violations.length > 0) throw new ValidationError(violations);
-      if (state.status !== 'none') throw new PreconditionError('patient already exists');
+      if (state.status !== 'none') throw new AlreadyExistsError('patient already exists');
       return [
         {
           type: PatientEventType.Registered,

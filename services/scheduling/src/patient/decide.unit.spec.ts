@@ -1,4 +1,4 @@
-import { PreconditionError, ValidationError } from '@haven/errors';
+import { AlreadyExistsError, ValidationError } from '@haven/errors';
 import { given } from '../../../../tests/support/decider';
 import { decidePatient, isCalendarDate, type PatientCommand } from './decide';
 import { evolvePatient, initialPatientState, PatientEventType, type PatientPhi } from './patient';
@@ -45,7 +45,7 @@ describe('when the patient exists', () => {
   it('refuses to register it again', () =>
     given(spec, [{ type: PatientEventType.Registered, data: { patientId: 'pat-1', keyId: 'pk-1' } }])
       .when(register())
-      .thenThrows(PreconditionError, /already exists/));
+      .thenThrows(AlreadyExistsError, /already exists/));
 });
 
 describe('isCalendarDate', () => {

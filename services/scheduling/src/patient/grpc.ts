@@ -10,6 +10,9 @@ import {
   breakGlassCovers,
   commandMetadata,
   handleCommand,
+  idempotencyKey,
+  idempotentResourceId,
+  requestRecord,
   recordBreakGlassUse,
   loadAggregate,
   requirePrincipal,
@@ -108,7 +111,10 @@ function mayReadPatient(deps: Deps, principal: Principal, patient: RegisteredPat
   );
 }
 
-/** CreatePatient: staff and clinicians register patients; PHI is sealed, `data` holds ids only. */
+/**
+ * CreatePatient: staff and clinicians register patients; PHI is sealed, `data` holds ids only. Idempotent with
+ * `request_id`: the patient's id is derived from the key, and a retry answers from the stored registration.
+ */
 export function createPatient(deps: Deps) {
   return async (
     request: scheduling.CreatePatientRequest,
@@ -120,18 +126,20 @@ export function createPatient(deps: Deps) {
     if (request.patientId !== '' && !RESOURCE_ID.test(request.patientId)) {
       throw new ValidationError([{ field: 'patient_id', description: 'must match [a-z0-9-]{4,63}' }]);
     }
+    const key = idempotencyKey(ctx, request.requestId);
     const phi = phiOf(request.patient);
     const now = deps.clock();
     const violations = validatePatientPhi(phi, now);
     if (violations.length > 0) throw new ValidationError(violations);
-    const patientId = request.patientId || randomUUID();
-    const existing = await loadAggregate<PatientState, { type: string; data: unknown }>({
-      store: deps.store,
-      stream: patientStream(patientId),
-      evolve: evolvePatient,
-      initialState: initialPatientState,
-    });
-    if (existing.state.status !== 'none') throw new PreconditionError(`patient ${patientId} already exists`);
+    const patientId = request.patientId || (key ? idempotentResourceId(key, 'patient') : randomUUID());
+    // The request is PHI: its fingerprint is keyed with the patient's own data key.
+    const record = key
+      ? requestRecord(
+          key,
+          { patientId: request.patientId, phi },
+          (await deps.keys.getOrCreate(patientId)).key,
+        )
+      : undefined;
     const sealed = await sealPhi(deps.keys, patientId, { ...phi });
     const result = await handleCommand({
       store: deps.store,
@@ -142,11 +150,12 @@ export function createPatient(deps: Deps) {
       initialState: initialPatientState,
       command: { type: 'RegisterPatient' as const, data: { patientId, phi, keyId: sealed.keyId, now } },
       metadata: commandMetadata(ctx),
+      ...(record ? { request: record } : {}),
       now: deps.clock,
     });
     if (result.state.status !== 'registered') throw new Error('patient not registered');
     deps.readModel.putPatient(result.state);
-    deps.logger.info({ patientId }, 'patient registered');
+    if (!result.replayed) deps.logger.info({ patientId }, 'patient registered');
     // The caller just sent this PHI; echoing it back is not a new disclosure.
     return { patient: { ...toProto(result.state), ...request.patient, name: `patients/${patientId}` } };
   };

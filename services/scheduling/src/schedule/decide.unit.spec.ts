@@ -1,7 +1,10 @@
-import { ValidationError } from '@haven/errors';
+import { AlreadyExistsError, ValidationError } from '@haven/errors';
 import { given } from '../../../../tests/support/decider';
 import {
+  compactSchedule,
   decideSchedule,
+  decodeSchedule,
+  encodeSchedule,
   evolveSchedule,
   initialScheduleState,
   ScheduleEventType,
@@ -61,4 +64,62 @@ describe('when the clinician has a 10:00–10:30 appointment', () => {
     given(spec, [a1])
       .when({ type: 'ReleaseSlot', data: { clinicianId: 'clin-1', appointmentId: 'zz' } })
       .then([]));
+});
+
+describe('a reservation that commits a new booking', () => {
+  const booking = { patientId: 'p-1', hasReason: true };
+  const reserveBooking = (appointmentId: string, start: string, end: string): ScheduleCommand => ({
+    type: 'ReserveSlot',
+    data: {
+      clinicianId: 'clin-1',
+      appointmentId,
+      startTime: new Date(start),
+      endTime: new Date(end),
+      field: 'appointment.start_time',
+      booking,
+    },
+  });
+  it('carries the booking', () =>
+    given(spec, [a1])
+      .when(reserveBooking('a2', '2026-11-26T11:00:00Z', '2026-11-26T11:30:00Z'))
+      .then([
+        {
+          type: ScheduleEventType.SlotReserved,
+          data: {
+            clinicianId: 'clin-1',
+            appointmentId: 'a2',
+            startTime: '2026-11-26T11:00:00.000Z',
+            endTime: '2026-11-26T11:30:00.000Z',
+            booking,
+          },
+        },
+      ]));
+  it('is a no-op when that booking already holds the same slot (a retry)', () =>
+    given(spec, [a1])
+      .when(reserveBooking('a1', '2026-11-26T10:00:00Z', '2026-11-26T10:30:00Z'))
+      .then([]));
+  it('refuses an id that already holds other times (two bookings chose the same id)', () =>
+    given(spec, [a1])
+      .when(reserveBooking('a1', '2026-11-26T12:00:00Z', '2026-11-26T12:30:00Z'))
+      .thenThrows(AlreadyExistsError, /already exists/));
+});
+
+describe('snapshots of a schedule', () => {
+  const state = [a1, reserved('a2', '2026-11-27T10:00:00.000Z', '2026-11-27T10:30:00.000Z')].reduce(
+    evolveSchedule,
+    initialScheduleState,
+  );
+
+  it('keep only slots that end less than an hour before now', () => {
+    const compacted = compactSchedule(state, new Date('2026-11-26T12:00:00Z'));
+    expect([...compacted.slots.keys()]).toEqual(['a2']);
+    expect(compactSchedule(state, new Date('2026-11-26T11:00:00Z'))).toBe(state);
+  });
+
+  it('encode to JSON and decode back; anything else is refused', () => {
+    const raw = JSON.parse(JSON.stringify(encodeSchedule(state))) as unknown;
+    expect(decodeSchedule(raw)).toEqual(state);
+    expect(() => decodeSchedule({ slots: [['a1', 1, 2]] })).toThrow(TypeError);
+    expect(() => decodeSchedule(null)).toThrow(TypeError);
+  });
 });

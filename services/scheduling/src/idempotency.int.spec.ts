@@ -1,0 +1,525 @@
+/**
+ * Retries and faults against scheduling over a real nats-server (issue 11, findings 1 and 2): a retry with the
+ * same request_id returns the first result and stores nothing new; a booking interrupted between its writes
+ * leaves no slot nobody can book; a handler whose caller's deadline has passed appends nothing.
+ * Faults are injected in the store the handlers use: a lost acknowledgement (the append is stored, then the
+ * call fails as if NATS dropped the answer) and a failed append (as if the process died before it).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { connect, type NatsConnection } from 'nats';
+import { UnavailableError } from '@haven/errors';
+import type { EventStore } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { callUnary, clientCallMetadata, createLogger, loadConfig, parseStatusDetails } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { readEventLog } from '../../../tests/support/event-log';
+import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { checkScheduling } from '../../../tests/support/store-checker';
+import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
+
+jest.setTimeout(60_000);
+
+const issuer = createTestIssuer();
+
+/** One-shot faults, armed by a test, consumed by the next matching call. */
+const faults: {
+  loseAck?: (stream: string) => boolean;
+  failAppend?: (stream: string) => boolean;
+  slowRead?: { match: (stream: string) => boolean; ms: number };
+} = {};
+
+function faultyStore(inner: EventStore): EventStore {
+  return {
+    append: async (stream, expected, events) => {
+      if (faults.failAppend?.(stream)) {
+        delete faults.failAppend;
+        throw new UnavailableError('injected: the process died before this append');
+      }
+      const result = await inner.append(stream, expected, events);
+      if (faults.loseAck?.(stream)) {
+        delete faults.loseAck;
+        throw new UnavailableError('injected: the acknowledgement was lost');
+      }
+      return result;
+    },
+    read: async (stream, options) => {
+      const slow = faults.slowRead;
+      if (slow?.match(stream)) await new Promise((r) => setTimeout(r, slow.ms));
+      return inner.read(stream, options);
+    },
+    subscribe: (options) => inner.subscribe(options),
+    deleteStream: (stream) => inner.deleteStream(stream),
+    close: () => inner.close(),
+  };
+}
+
+let nats: NatsServerHandle;
+let jwks: JwksServer;
+let dataDir: string;
+let service: RunningScheduling;
+let client: scheduling.SchedulingServiceClient;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  jwks = await serveJwks(issuer.jwks);
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-idem-'));
+  const config = loadConfig(schedulingConfigSchema, {
+    NATS_URL: nats.url,
+    HAVEN_GRPC_PORT: '0',
+    HAVEN_HTTP_PORT: '0',
+    HAVEN_JWKS_URL: jwks.url,
+    HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
+    HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
+    HAVEN_SHUTDOWN_GRACE_MS: '500',
+  });
+  const logger = createLogger({ service: 'scheduling', level: 'silent' });
+  service = await startScheduling(config, logger, {
+    host: '127.0.0.1',
+    wrapStore: faultyStore,
+    reconciler: { settleMs: 500, intervalMs: 200 },
+  });
+  client = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  nc = await connect({ servers: nats.url, name: 'idempotency-test' });
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await nc?.close();
+  await nats?.stop();
+  await jwks?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  delete faults.loseAck;
+  delete faults.failAppend;
+  delete faults.slowRead;
+});
+
+const frontDesk = async (correlationId?: string) =>
+  clientCallMetadata({
+    token: await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }),
+    ...(correlationId !== undefined ? { correlationId } : {}),
+  });
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+const patientRequest = (requestId: string, over: Partial<scheduling.Patient> = {}) =>
+  scheduling.CreatePatientRequest.fromPartial({
+    patient: { givenName: 'Ottilie', familyName: 'Brandvoll', dateOfBirth: '1980-02-29', ...over },
+    requestId,
+  });
+
+async function newPatient(): Promise<string> {
+  const res = await callUnary(client, 'createPatient', patientRequest(randomUUID()), await frontDesk());
+  return res.patient!.name.slice('patients/'.length);
+}
+
+let minutes = 600;
+/** A fresh 30-minute slot in the future, never overlapping an earlier one of this file. */
+function slot(): { startTime: Date; endTime: Date } {
+  minutes += 60;
+  const start = new Date(Math.ceil((Date.now() + minutes * 60_000) / 60_000) * 60_000);
+  return { startTime: start, endTime: new Date(start.getTime() + 30 * 60_000) };
+}
+
+const bookingRequest = (
+  patientId: string,
+  clinicianId: string,
+  times: { startTime: Date; endTime: Date },
+  requestId: string,
+) =>
+  scheduling.BookAppointmentRequest.fromPartial({
+    appointment: {
+      clinician: `users/${clinicianId}`,
+      patient: `patients/${patientId}`,
+      reason: 'follow-up of a sprained ankle',
+      ...times,
+    },
+    requestId,
+  });
+
+const schedulingEvents = () => readEventLog(nc, { filter: 'haven.es.scheduling.>' });
+
+describe('CreatePatient with a request_id', () => {
+  it('answers a retry with the first result and registers one patient', async () => {
+    const requestId = randomUUID();
+    const correlationId = randomUUID();
+    const first = await callUnary(
+      client,
+      'createPatient',
+      patientRequest(requestId),
+      await frontDesk(correlationId),
+    );
+    const second = await callUnary(
+      client,
+      'createPatient',
+      patientRequest(requestId),
+      await frontDesk(correlationId),
+    );
+    expect(second.patient?.name).toBe(first.patient?.name);
+    const registered = (await schedulingEvents()).filter(
+      (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
+    );
+    expect(registered.map((e) => e.stream)).toEqual([
+      `scheduling.${first.patient!.name.replace('patients/', 'patient-')}`,
+    ]);
+  });
+
+  it('registers one patient when the first answer was lost (UNAVAILABLE) and the client retries', async () => {
+    const requestId = randomUUID();
+    const correlationId = randomUUID();
+    faults.loseAck = (stream) => stream.startsWith('scheduling.patient-');
+    const lost = await failure(
+      callUnary(client, 'createPatient', patientRequest(requestId), await frontDesk(correlationId)),
+    );
+    expect(lost.code).toBe(grpc.status.UNAVAILABLE);
+    const retry = await callUnary(
+      client,
+      'createPatient',
+      patientRequest(requestId),
+      await frontDesk(correlationId),
+    );
+    const registered = (await schedulingEvents()).filter(
+      (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
+    );
+    expect(registered).toHaveLength(1);
+    expect(retry.patient?.name).toBe(`patients/${registered[0]!.stream.slice('scheduling.patient-'.length)}`);
+  });
+
+  it('refuses the same request_id with a different request (INVALID_ARGUMENT on request_id)', async () => {
+    const requestId = randomUUID();
+    await callUnary(client, 'createPatient', patientRequest(requestId), await frontDesk());
+    const error = await failure(
+      callUnary(
+        client,
+        'createPatient',
+        patientRequest(requestId, { familyName: 'Other' }),
+        await frontDesk(),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual(['request_id']);
+  });
+});
+
+describe('BookAppointment with a request_id', () => {
+  it('answers a retry after a lost acknowledgement with the booked appointment, not "overlaps"', async () => {
+    const patientId = await newPatient();
+    const times = slot();
+    const requestId = randomUUID();
+    const correlationId = randomUUID();
+    faults.loseAck = (stream) => stream.startsWith('scheduling.appointment-');
+    const lost = await failure(
+      callUnary(
+        client,
+        'bookAppointment',
+        bookingRequest(patientId, 'clin-ack', times, requestId),
+        await frontDesk(correlationId),
+      ),
+    );
+    expect(lost.code).toBe(grpc.status.UNAVAILABLE);
+    const retry = await callUnary(
+      client,
+      'bookAppointment',
+      bookingRequest(patientId, 'clin-ack', times, requestId),
+      await frontDesk(correlationId),
+    );
+    expect(retry.appointment?.startTime).toEqual(times.startTime);
+    const booked = (await schedulingEvents()).filter(
+      (e) => e.type === 'haven.scheduling.v1.AppointmentBooked' && e.correlationId === correlationId,
+    );
+    expect(booked.map((e) => `appointments/${String(e.data['appointmentId'])}`)).toEqual([
+      retry.appointment?.name,
+    ]);
+  });
+});
+
+/** Appends stored for an operation (its correlation id), by type. */
+async function appendedFor(correlationId: string): Promise<string[]> {
+  return (await schedulingEvents()).filter((e) => e.correlationId === correlationId).map((e) => e.type);
+}
+
+/** A booked appointment of a fresh patient; its id. */
+async function booked(times = slot(), clinicianId = 'clin-contract'): Promise<string> {
+  const res = await callUnary(
+    client,
+    'bookAppointment',
+    bookingRequest(await newPatient(), clinicianId, times, randomUUID()),
+    await frontDesk(),
+  );
+  return res.appointment!.name;
+}
+
+/**
+ * The contract of an idempotent RPC: the same request_id twice → the same answer and one event; the same
+ * request_id with a different request → INVALID_ARGUMENT on request_id, nothing appended.
+ */
+function idempotentRpc<R>(
+  name: string,
+  call: (requestId: string, variant: 'same' | 'different', correlationId: string) => Promise<R>,
+  options: { eventType: string; answer: (response: R) => unknown },
+): void {
+  describe(`${name} with a request_id`, () => {
+    it('answers the same request_id twice with the same answer and one event', async () => {
+      const requestId = randomUUID();
+      const correlationId = randomUUID();
+      const first = await call(requestId, 'same', correlationId);
+      const second = await call(requestId, 'same', correlationId);
+      expect(options.answer(second)).toEqual(options.answer(first));
+      expect((await appendedFor(correlationId)).filter((t) => t === options.eventType)).toHaveLength(1);
+    });
+
+    it('refuses the same request_id with a different request: INVALID_ARGUMENT, reason REQUEST_ID_REUSED', async () => {
+      const requestId = randomUUID();
+      await call(requestId, 'same', randomUUID());
+      const correlationId = randomUUID();
+      const error = await failure(call(requestId, 'different', correlationId));
+      expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+      const details = parseStatusDetails(error);
+      expect(details.fieldViolations.map((v) => v.field)).toEqual(['request_id']);
+      expect(details.reason).toBe('REQUEST_ID_REUSED');
+      expect(await appendedFor(correlationId)).toEqual([]);
+    });
+  });
+}
+
+idempotentRpc(
+  'CreatePatient',
+  async (requestId, variant, correlationId) =>
+    callUnary(
+      client,
+      'createPatient',
+      patientRequest(requestId, variant === 'different' ? { givenName: 'Otto' } : {}),
+      await frontDesk(correlationId),
+    ),
+  { eventType: 'haven.scheduling.v1.PatientRegistered', answer: (r) => r.patient },
+);
+
+let contractPatient: Promise<string> | undefined;
+const contractTimes = slot();
+idempotentRpc(
+  'BookAppointment',
+  async (requestId, variant, correlationId) => {
+    const times =
+      variant === 'different'
+        ? { ...contractTimes, endTime: new Date(contractTimes.endTime.getTime() - 60_000) }
+        : contractTimes;
+    return callUnary(
+      client,
+      'bookAppointment',
+      bookingRequest(
+        await (contractPatient ??= newPatient()),
+        `clin-${requestId.slice(0, 8)}`,
+        times,
+        requestId,
+      ),
+      await frontDesk(correlationId),
+    );
+  },
+  { eventType: 'haven.scheduling.v1.AppointmentBooked', answer: (r) => r.appointment },
+);
+
+const rescheduleTarget = new Map<string, Promise<string>>();
+idempotentRpc(
+  'RescheduleAppointment',
+  async (requestId, variant, correlationId) => {
+    if (!rescheduleTarget.has(requestId)) rescheduleTarget.set(requestId, booked());
+    const name = await rescheduleTarget.get(requestId)!;
+    const times = slot();
+    const moved =
+      variant === 'different' ? { ...times, startTime: new Date(times.startTime.getTime() + 60_000) } : times;
+    return callUnary(
+      client,
+      'rescheduleAppointment',
+      scheduling.RescheduleAppointmentRequest.fromPartial({
+        name,
+        ...(variant === 'same' ? fixedMove(requestId) : moved),
+        requestId,
+      }),
+      await frontDesk(correlationId),
+    );
+  },
+  { eventType: 'haven.scheduling.v1.AppointmentRescheduled', answer: (r) => r.appointment },
+);
+
+const moves = new Map<string, { startTime: Date; endTime: Date }>();
+/** The same new slot for every call with this request id. */
+function fixedMove(requestId: string): { startTime: Date; endTime: Date } {
+  if (!moves.has(requestId)) moves.set(requestId, slot());
+  return moves.get(requestId)!;
+}
+
+const cancelTarget = new Map<string, Promise<string>>();
+idempotentRpc(
+  'CancelAppointment',
+  async (requestId, variant, correlationId) => {
+    if (!cancelTarget.has(requestId)) cancelTarget.set(requestId, booked());
+    return callUnary(
+      client,
+      'cancelAppointment',
+      scheduling.CancelAppointmentRequest.fromPartial({
+        name: await cancelTarget.get(requestId)!,
+        reason:
+          variant === 'same'
+            ? scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST
+            : scheduling.CancellationReason.CANCELLATION_REASON_OTHER,
+        requestId,
+      }),
+      await frontDesk(correlationId),
+    );
+  },
+  { eventType: 'haven.scheduling.v1.AppointmentCancelled', answer: (r) => r.appointment },
+);
+
+const noShowTarget = new Map<string, Promise<string>>();
+idempotentRpc(
+  'MarkNoShow',
+  async (requestId, variant, correlationId) => {
+    if (!noShowTarget.has(requestId)) {
+      noShowTarget.set(
+        requestId,
+        (async () => {
+          // An appointment that starts in a moment, so that it may be marked no-show.
+          const start = new Date(Date.now() + 1_500);
+          const name = await booked(
+            { startTime: start, endTime: new Date(start.getTime() + 15 * 60_000) },
+            `clin-ns-${requestId.slice(0, 8)}`,
+          );
+          await new Promise((r) => setTimeout(r, 1_600));
+          return name;
+        })(),
+      );
+    }
+    return callUnary(
+      client,
+      'markNoShow',
+      scheduling.MarkNoShowRequest.fromPartial({
+        name: await noShowTarget.get(requestId)!,
+        etag: variant === 'different' ? '0' : '',
+        requestId,
+      }),
+      await frontDesk(correlationId),
+    );
+  },
+  { eventType: 'haven.scheduling.v1.AppointmentMarkedNoShow', answer: (r) => r.appointment },
+);
+
+describe('a retry that arrives while the booking is half done', () => {
+  it('finishes the booking itself and answers with it', async () => {
+    const patientId = await newPatient();
+    const times = slot();
+    const requestId = randomUUID();
+    const correlationId = randomUUID();
+    faults.failAppend = (stream) => stream.startsWith('scheduling.appointment-');
+    await failure(
+      callUnary(
+        client,
+        'bookAppointment',
+        bookingRequest(patientId, 'clin-half', times, requestId),
+        await frontDesk(correlationId),
+      ),
+    );
+    const retry = await callUnary(
+      client,
+      'bookAppointment',
+      bookingRequest(patientId, 'clin-half', times, requestId),
+      await frontDesk(correlationId),
+    );
+    expect(retry.appointment?.startTime).toEqual(times.startTime);
+    expect((await appendedFor(correlationId)).sort()).toEqual([
+      'haven.scheduling.v1.AppointmentBooked',
+      'haven.scheduling.v1.ClinicianSlotReserved',
+    ]);
+  });
+});
+
+describe('ids chosen by the client', () => {
+  it('answer ALREADY_EXISTS for a taken patient_id or appointment_id', async () => {
+    const patientId = `p-${randomUUID().slice(0, 8)}`;
+    const make = async () =>
+      callUnary(
+        client,
+        'createPatient',
+        scheduling.CreatePatientRequest.fromPartial({ ...patientRequest(''), patientId }),
+        await frontDesk(),
+      );
+    await make();
+    expect((await failure(make())).code).toBe(grpc.status.ALREADY_EXISTS);
+    const appointmentId = `a-${randomUUID().slice(0, 8)}`;
+    const bookIt = async (times: { startTime: Date; endTime: Date }) =>
+      callUnary(
+        client,
+        'bookAppointment',
+        { ...bookingRequest(patientId, 'clin-ids', times, ''), appointmentId },
+        await frontDesk(),
+      );
+    await bookIt(slot());
+    expect((await failure(bookIt(slot()))).code).toBe(grpc.status.ALREADY_EXISTS);
+  });
+});
+
+describe('a booking interrupted between its writes', () => {
+  it('leaves no slot held for an appointment that does not exist', async () => {
+    const patientId = await newPatient();
+    const times = slot();
+    faults.failAppend = (stream) => stream.startsWith('scheduling.appointment-');
+    const error = await failure(
+      callUnary(
+        client,
+        'bookAppointment',
+        bookingRequest(patientId, 'clin-crash', times, randomUUID()),
+        await frontDesk(),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.UNAVAILABLE);
+    // Whatever the service does about it (finish the booking or release the slot), within a bounded time the
+    // store holds no orphan reservation and no half booking.
+    let check = checkScheduling(await schedulingEvents());
+    for (let i = 0; i < 60 && (check.orphanReservations.length > 0 || check.halfBookings.length > 0); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      check = checkScheduling(await schedulingEvents());
+    }
+    expect(check.orphanReservations).toEqual([]);
+    expect(check.halfBookings).toEqual([]);
+  });
+});
+
+describe('deadlines', () => {
+  it('appends nothing once the caller has given up (DEADLINE_EXCEEDED)', async () => {
+    const patientId = await newPatient();
+    const times = slot();
+    const correlationId = randomUUID();
+    faults.slowRead = { match: (s) => s === `scheduling.patient-${patientId}`, ms: 800 };
+    const error = await failure(
+      callUnary(
+        client,
+        'bookAppointment',
+        bookingRequest(patientId, 'clin-deadline', times, randomUUID()),
+        await frontDesk(correlationId),
+        { deadlineMs: 400 },
+      ),
+    );
+    expect(error.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    await new Promise((r) => setTimeout(r, 1_200)); // the handler has long finished
+    const appended = (await schedulingEvents()).filter((e) => e.correlationId === correlationId);
+    expect(appended.map((e) => e.type)).toEqual([]);
+  });
+});
