@@ -6,6 +6,7 @@
 // Env knobs: HAVEN_HOME (state dir, default <repo>/.haven), HAVEN_DEV_SERVICES (comma list or "none";
 // default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -133,6 +134,8 @@ function secrets() {
   s.janusAdminSecret ??= janusConfig.randomJanusSecret();
   s.janusTokenSecret ??= janusConfig.randomJanusSecret();
   s.janusEventsSecret ??= janusConfig.randomJanusSecret();
+  // Identity believes the browser address the gateway passes on only from the holder of this secret.
+  s.forwarderSecret ??= randomBytes(32).toString('base64url');
   writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return s;
@@ -166,7 +169,8 @@ process.on('exit', () => {
 async function main() {
   for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
     mkdirSync(join(HOME, d), { recursive: true });
-  const { janusAdminSecret, janusTokenSecret, janusEventsSecret } = secrets();
+  const { janusAdminSecret, janusTokenSecret, janusEventsSecret, forwarderSecret } = secrets();
+  const forwarding = { HAVEN_FORWARDER_SECRET: forwarderSecret };
   const wanted = process.env.HAVEN_DEV_SERVICES;
   const services = SERVICES.filter(({ name }) =>
     existsSync(join(ROOT, 'services', name, 'dist', 'index.js')),
@@ -239,6 +243,7 @@ async function main() {
       ...(s.grpc ? { HAVEN_GRPC_PORT: String(s.grpc) } : {}),
       ...(s.http ? { HAVEN_HTTP_PORT: String(s.http) } : {}),
       ...(SERVICE_ENV[s.name] ?? {}),
+      ...(s.name === 'identity' || s.name === 'gateway' ? forwarding : {}),
     };
     started.push({
       ...s,

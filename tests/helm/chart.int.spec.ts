@@ -435,9 +435,22 @@ describe('generated-once secrets', () => {
     const b = template().filter((o) => o.kind === 'Secret');
     expect(a.map((x) => x.metadata.name).sort()).toEqual([
       'haven-audit-signing',
+      'haven-forwarder',
       'haven-janus-secrets',
       'haven-keyring',
     ]);
+    // The forwarder secret identity and the gateway share (and no other service gets): long enough for both
+    // services' schemas (≥ 32).
+    for (const d of objectsOf('default').filter((o) => o.kind === 'Deployment')) {
+      const ref = envOf(d.spec.template.spec.containers[0], 'HAVEN_FORWARDER_SECRET')?.valueFrom
+        ?.secretKeyRef;
+      const shares = ['haven-identity', 'haven-gateway'].includes(d.metadata.name);
+      expect([d.metadata.name, ref?.name]).toEqual([d.metadata.name, shares ? 'haven-forwarder' : undefined]);
+    }
+    expect(
+      Buffer.from(a.find((x) => x.metadata.name === 'haven-forwarder')?.data['forwarder-secret'], 'base64')
+        .length,
+    ).toBeGreaterThanOrEqual(32);
     for (const sa of a) {
       const sb = b.find((x) => x.metadata.name === sa.metadata.name);
       for (const [k, v] of Object.entries(sa.data as Record<string, string>)) expect(sb?.data[k]).not.toBe(v);

@@ -82,6 +82,16 @@ export {
   RETRY_INFO_TYPE_URL,
 } from './status-details';
 export {
+  clientAddressOf,
+  forwardClientAddress,
+  peerIp,
+  sharedSecretForwarderTrust,
+  CLIENT_ADDRESS_METADATA,
+  FORWARDER_METADATA,
+  NO_FORWARDER_TRUST,
+} from './client-address';
+export type { ClientAddress, ForwarderTrust, ForwardingCall } from './client-address';
+export {
   assertRequestWellFormed,
   isTimestampInRange,
   timestampViolations,

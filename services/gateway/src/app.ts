@@ -8,7 +8,7 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { status as grpcStatus, type Metadata } from '@grpc/grpc-js';
 import { identity, scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
+import { callUnary, clientCallMetadata, forwardClientAddress } from '@haven/service';
 import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { authenticate, type GatewayClients, type MediaPresence, type RouteContext } from './context';
 import { checkGrpcHealth } from './health';
@@ -42,6 +42,16 @@ export interface GatewayAppConfig {
   readonly webRoot: string;
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted. Default 0. */
   readonly trustProxyHops?: number;
+  /**
+   * The proxies (addresses, CIDR ranges, `loopback`…) whose X-Forwarded-For is believed; when set, instead of
+   * `trustProxyHops`. A request from any other peer counts as coming from that peer.
+   */
+  readonly trustedProxies?: readonly string[];
+  /**
+   * Identity's forwarder secret: with it, sign-in calls carry the browser's address (`req.ip`) so identity
+   * throttles per browser, not per gateway.
+   */
+  readonly forwarderSecret?: string;
   /** Requests to /api/auth/* per client IP and window. Default 10 per 60 s. */
   readonly authRateLimit?: { readonly limit: number; readonly windowMs: number };
   /** Deadline of each backend call. Default 5000 ms. */
@@ -168,7 +178,20 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', cfg.trustProxyHops ?? 0);
+  app.set(
+    'trust proxy',
+    cfg.trustedProxies !== undefined && cfg.trustedProxies.length > 0
+      ? [...cfg.trustedProxies]
+      : (cfg.trustProxyHops ?? 0),
+  );
+
+  /** Metadata for a sign-in call: the browser's address goes along when identity trusts this gateway. */
+  function signInMetadataFor(req: Request, res: Response): Metadata {
+    const metadata = metadataFor(res);
+    if (cfg.forwarderSecret !== undefined && req.ip !== undefined)
+      forwardClientAddress(metadata, { clientAddress: req.ip, forwarderSecret: cfg.forwarderSecret });
+    return metadata;
+  }
 
   app.use(
     helmet({
@@ -312,7 +335,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
         clients.identity,
         'login',
         { username: (username ?? '').trim(), password: password ?? '', totpCode: totp?.trim() ?? '' },
-        metadataFor(res),
+        signInMetadataFor(req, res),
         { deadlineMs },
       );
     } catch (err) {

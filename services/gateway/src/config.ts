@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { EVENT_STORES, LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
@@ -59,8 +60,41 @@ export const gatewayConfigSchema = z.object({
     .string()
     .min(1)
     .default(resolve(__dirname, '..', '..', '..', 'web', 'public')),
-  /** Number of proxies in front of the gateway whose X-Forwarded-For is trusted (rate limiting by client IP). */
+  /**
+   * Number of proxies in front of the gateway whose X-Forwarded-For is trusted (rate limiting by client IP). Safe
+   * only when nothing but those proxies can reach the gateway (the chart's NetworkPolicy); otherwise list them in
+   * HAVEN_TRUSTED_PROXIES.
+   */
   HAVEN_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  /**
+   * The proxies (the ingress) whose X-Forwarded-For is believed: comma list of IP addresses, CIDR ranges and the
+   * names `loopback`, `linklocal`, `uniquelocal`. A request from any other peer is taken as coming from that peer.
+   * Not together with HAVEN_TRUST_PROXY_HOPS.
+   */
+  HAVEN_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .refine(
+            (p) => ['loopback', 'linklocal', 'uniquelocal'].includes(p) || isProxyAddress(p),
+            'must be an IP address, a CIDR range, loopback, linklocal or uniquelocal',
+          ),
+      ),
+    ),
+  /**
+   * Shared with identity (same variable there): with it the gateway passes each browser's address on to
+   * identity's login, and identity throttles by that address instead of the gateway's. At least 32 characters.
+   */
+  HAVEN_FORWARDER_SECRET: z.string().min(32).optional(),
   HAVEN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** The scheduling service's patient-token keys: lets the gateway verify the patient cookie. */
   HAVEN_PATIENT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -77,6 +111,16 @@ export const gatewayConfigSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HAVEN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
+
+function isProxyAddress(value: string): boolean {
+  const [address = '', bits, ...rest] = value.split('/');
+  if (rest.length > 0) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
 
 /** The parsed gateway configuration. */
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -108,5 +152,15 @@ export function mediaConnectSources(config: {
 
 /** Parses the gateway configuration. Throws ConfigError naming each unknown, missing or malformed variable. */
 export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
-  return loadConfig(gatewayConfigSchema, env, { ignoreVariables: IGNORED_VARIABLES });
+  return loadConfig(
+    gatewayConfigSchema.refine(
+      (c) => c.HAVEN_TRUSTED_PROXIES.length === 0 || c.HAVEN_TRUST_PROXY_HOPS === 0,
+      {
+        path: ['HAVEN_TRUSTED_PROXIES'],
+        message: 'set HAVEN_TRUSTED_PROXIES or HAVEN_TRUST_PROXY_HOPS, not both',
+      },
+    ),
+    env,
+    { ignoreVariables: IGNORED_VARIABLES },
+  );
 }

@@ -37,6 +37,23 @@ describe('gateway configuration', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads the trusted proxies and refuses bad entries or both proxy settings at once', () => {
+    expect(
+      loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8,2001:db8::1' })
+        .HAVEN_TRUSTED_PROXIES,
+    ).toEqual(['loopback', '10.0.0.0/8', '2001:db8::1']);
+    expect(loadGatewayConfig(DEV_STACK_ENV).HAVEN_TRUSTED_PROXIES).toEqual([]);
+    for (const bad of ['ingress', '10.0.0.0/33', '10.0.0.1/8/1', '*']) {
+      expect(() => loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_TRUSTED_PROXIES: bad })).toThrow(ConfigError);
+    }
+    expect(() =>
+      loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_TRUSTED_PROXIES: 'loopback', HAVEN_TRUST_PROXY_HOPS: '1' }),
+    ).toThrow(/not both/);
+    expect(() => loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_FORWARDER_SECRET: 'short' })).toThrow(
+      ConfigError,
+    );
+  });
+
   it('marks cookies Secure by default and can turn it off explicitly', () => {
     expect(loadGatewayConfig({}).HAVEN_COOKIE_SECURE).toBe(true);
     expect(loadGatewayConfig({ HAVEN_COOKIE_SECURE: 'false' }).HAVEN_COOKIE_SECURE).toBe(false);

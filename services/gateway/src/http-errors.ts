@@ -23,6 +23,8 @@ export interface HttpErrorBody {
 export interface HttpError {
   readonly status: number;
   readonly body: HttpErrorBody;
+  /** Seconds for a `Retry-After` header (429 from a service's RESOURCE_EXHAUSTED with RetryInfo). */
+  readonly retryAfterSec?: number;
 }
 
 const INTERNAL = { status: 500, message: 'Something went wrong.' };
@@ -70,7 +72,8 @@ function isServiceError(err: unknown): err is ServiceError {
  * Maps a failed gRPC call to an HTTP error: INVALID_ARGUMENT 400 (with the field violations, renamed by
  * `fieldNames` from proto paths such as `appointment.start_time` to the browser's names; unknown paths are
  * kept), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, FAILED_PRECONDITION/ALREADY_EXISTS/ABORTED
- * 409, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, DEADLINE_EXCEEDED 504, anything else (or a non-gRPC error) 500.
+ * 409, RESOURCE_EXHAUSTED 429 (with `retryAfterSec` from the google.rpc.RetryInfo, 1 s at least), UNAVAILABLE 503,
+ * DEADLINE_EXCEEDED 504, anything else (or a non-gRPC error) 500.
  * Messages are generic: a service's own message never reaches the browser. Throws nothing.
  */
 export function httpErrorFromGrpc(
@@ -79,6 +82,10 @@ export function httpErrorFromGrpc(
 ): HttpError {
   if (!isServiceError(err)) return httpError('INTERNAL');
   const code = status[err.code] ?? 'INTERNAL';
+  if (err.code === status.RESOURCE_EXHAUSTED) {
+    const delayMs = parseStatusDetails(err).retryDelayMs ?? 1000;
+    return { ...httpError(code), retryAfterSec: Math.max(1, Math.ceil(delayMs / 1000)) };
+  }
   if (err.code !== status.INVALID_ARGUMENT) return httpError(code);
   const details = parseStatusDetails(err);
   return httpError(

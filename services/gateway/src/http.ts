@@ -8,8 +8,9 @@ import { principalFromClaims } from '@haven/service';
 import type { Principal } from '@haven/service';
 import type { HttpError, HttpFieldViolation } from './http-errors';
 
-/** Sends an {@link HttpError}. */
+/** Sends an {@link HttpError} (with `Retry-After` when it has a retry delay). */
 export function send(res: Response, error: HttpError): void {
+  if (error.retryAfterSec !== undefined) res.setHeader('retry-after', String(error.retryAfterSec));
   res.status(error.status).json(error.body);
 }
 

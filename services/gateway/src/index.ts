@@ -91,6 +91,10 @@ async function main(): Promise<void> {
       cookieSecure: config.HAVEN_COOKIE_SECURE,
       webRoot: config.HAVEN_WEB_ROOT,
       trustProxyHops: config.HAVEN_TRUST_PROXY_HOPS,
+      trustedProxies: config.HAVEN_TRUSTED_PROXIES,
+      ...(config.HAVEN_FORWARDER_SECRET !== undefined
+        ? { forwarderSecret: config.HAVEN_FORWARDER_SECRET }
+        : {}),
       janusJsPath: config.HAVEN_JANUS_JS,
       mediaConnectSrc: mediaConnectSources(config),
     },

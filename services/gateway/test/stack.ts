@@ -25,7 +25,7 @@ import type { NatsServerHandle } from '../../../tests/support/nats-server';
 import { freePort } from '../../../tests/support/ports';
 import { startServiceProcess } from '../../../tests/support/service-process';
 import type { ServiceProcess } from '../../../tests/support/service-process';
-import { createGatewayApp } from '../src/app';
+import { createGatewayApp, type GatewayAppConfig } from '../src/app';
 import { WsHub } from '../src/ws';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -40,6 +40,15 @@ export interface TestStack {
   readonly hub: WsHub;
   /** Every log line the gateway wrote. */
   readonly logs: string[];
+  /** The identity service's data directory and environment (for the CLI or a direct gRPC client). */
+  readonly identity: { readonly address: string; readonly env: Readonly<Record<string, string>> };
+  /** The NATS server (to read the event store directly). */
+  readonly natsUrl: string;
+  /**
+   * Starts one more gateway app over the same services with other settings (e.g. a different trusted proxy
+   * list); stopped with the stack. Resolves with its base URL.
+   */
+  startGateway(config: Partial<GatewayAppConfig>): Promise<string>;
   /** Creates an active staff user (username = email) and returns its user id. */
   createUser(
     email: string,
@@ -55,6 +64,10 @@ export interface StackOptions {
   readonly mfaRequiredRoles?: string;
   /** Staff WebSocket idle timeout, ms. Default 15 min. */
   readonly idleTimeoutMs?: number;
+  /** Extra identity variables, over the stack's test defaults (which switch the login throttles off). */
+  readonly identityEnv?: Readonly<Record<string, string>>;
+  /** Gateway settings over the stack's defaults. */
+  readonly gateway?: Partial<GatewayAppConfig>;
 }
 
 /** Starts everything. Rejects (after cleaning up what started) when something does not come up. */
@@ -68,6 +81,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   let feed: RevocationFeed | undefined;
   let bus: EventBus | undefined;
   let subscription: BusSubscription | undefined;
+  const extraServers: Server[] = [];
   const clients = {
     identity: undefined as identity.IdentityServiceClient | undefined,
     scheduling: undefined as scheduling.SchedulingServiceClient | undefined,
@@ -75,6 +89,10 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     audit: undefined as audit.AuditServiceClient | undefined,
   };
   const stop = async () => {
+    for (const extra of extraServers) {
+      extra.closeAllConnections();
+      await new Promise<void>((r) => extra.close(() => r()));
+    }
     await hub?.close().catch(() => undefined);
     if (server) {
       server.closeAllConnections();
@@ -120,6 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       HAVEN_LOGIN_IP_BURST: '10000',
       HAVEN_LOGIN_IP_PER_MINUTE: '10000',
       HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
+      ...options.identityEnv,
     };
     services.push(
       await startServiceProcess('identity', idPort, { ...identityEnv, HAVEN_HTTP_PORT: String(idHttp) }),
@@ -194,6 +213,14 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     });
     const theHub = hub;
     feed.onRevoked((r) => theHub.revoked(r));
+    const gatewayConfig = (overrides: Partial<GatewayAppConfig>): GatewayAppConfig => ({
+      webRoot: WEB_ROOT,
+      authRateLimit: { limit: 1000, windowMs: 60_000 },
+      janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
+      mediaConnectSrc: [janus!.wsUrl],
+      ...options.gateway,
+      ...overrides,
+    });
     server.on(
       'request',
       createGatewayApp({
@@ -201,14 +228,20 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         logger,
         tokenVerifier,
         media: hub,
-        config: {
-          webRoot: WEB_ROOT,
-          authRateLimit: { limit: 1000, windowMs: 60_000 },
-          janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
-          mediaConnectSrc: [janus.wsUrl],
-        },
+        config: gatewayConfig({}),
       }),
     );
+    const startGateway = async (overrides: Partial<GatewayAppConfig>): Promise<string> => {
+      const extra = createServer(
+        createGatewayApp({ clients: grpcClients, logger, tokenVerifier, config: gatewayConfig(overrides) }),
+      );
+      extraServers.push(extra);
+      await new Promise<void>((res, rej) => {
+        extra.once('error', rej);
+        extra.listen(0, '127.0.0.1', () => res());
+      });
+      return `http://127.0.0.1:${(extra.address() as AddressInfo).port}`;
+    };
     bus = await EventBus.connect({ servers: nats.url, name: 'gateway-test' });
     subscription = await bus.subscribe({
       durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
@@ -255,7 +288,16 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         child.stdin.end(`${STACK_PASSWORD}\n`);
       });
 
-    return { url: `http://127.0.0.1:${port}`, hub, logs, createUser, stop };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      hub,
+      logs,
+      identity: { address: `127.0.0.1:${idPort}`, env: identityEnv },
+      natsUrl: nats.url,
+      startGateway,
+      createUser,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

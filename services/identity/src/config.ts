@@ -42,9 +42,21 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: 50051 }).
   HAVEN_LOCKOUT_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
   HAVEN_LOCKOUT_BASE_SEC: seconds(60),
   HAVEN_LOCKOUT_MAX_SEC: seconds(3600),
-  /** Per-IP login throttle: burst size and refill per minute. */
+  /** Per-client-address login throttle: burst size and refill per minute (every attempt counts). */
   HAVEN_LOGIN_IP_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
   HAVEN_LOGIN_IP_PER_MINUTE: z.coerce.number().min(0).max(100_000).default(20),
+  /** Failed logins from one client address before it backs off (1 s, doubling). */
+  HAVEN_LOGIN_ADDRESS_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** Failed logins for one account name (known or not) before it backs off (1 s, doubling). */
+  HAVEN_LOGIN_ACCOUNT_FAILURES: z.coerce.number().int().min(1).max(100_000).default(10),
+  /** Longest login back-off, seconds. */
+  HAVEN_LOGIN_BACKOFF_MAX_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+  /**
+   * Shared with the gateway (same variable there): a caller presenting it may pass the end client's address on,
+   * so the login throttles see the browser's address and not the gateway's. Unset: every caller is throttled by
+   * its own address. At least 32 characters.
+   */
+  HAVEN_FORWARDER_SECRET: z.string().min(32).optional(),
   /** Signing-key rotation age in days (checked at start). Default 30. */
   HAVEN_SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });

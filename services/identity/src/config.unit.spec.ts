@@ -22,6 +22,20 @@ describe('identity config', () => {
     );
     expect(() => loadIdentityConfig({ HAVEN_ARGON2_MEMORY_KIB: '8' })).toThrow(/HAVEN_ARGON2_MEMORY_KIB/);
   });
+  it('reads the login throttles and the forwarder secret (never printing a short one back)', () => {
+    expect(loadIdentityConfig({})).toMatchObject({
+      HAVEN_LOGIN_ADDRESS_FAILURES: 20,
+      HAVEN_LOGIN_ACCOUNT_FAILURES: 10,
+      HAVEN_LOGIN_BACKOFF_MAX_SEC: 900,
+    });
+    expect(loadIdentityConfig({}).HAVEN_FORWARDER_SECRET).toBeUndefined();
+    expect(() => loadIdentityConfig({ HAVEN_FORWARDER_SECRET: 'too-short-value' })).toThrow(
+      /HAVEN_FORWARDER_SECRET/,
+    );
+    expect(() => loadIdentityConfig({ HAVEN_FORWARDER_SECRET: 'too-short-value' })).not.toThrow(
+      /too-short-value/,
+    );
+  });
   it('tolerates other services’ shared variables', () => {
     expect(() => loadIdentityConfig({ HAVEN_JANUS_WS_URLS: 'ws://x' })).not.toThrow();
   });

@@ -9,6 +9,7 @@ import {
   createLogger,
   installSignalHandlers,
   createAccessRefusalRecorder,
+  sharedSecretForwarderTrust,
   startGrpcService,
   type Logger,
   type RunningGrpcService,
@@ -91,7 +92,15 @@ export async function startIdentityService(
       onAccessRefused: refusals.record,
       port: config.HAVEN_GRPC_PORT,
       ...(options.host ? { host: options.host } : {}),
-      services: [identityGrpcService({ app: runtime.app, verifier: runtime.verifier })],
+      services: [
+        identityGrpcService({
+          app: runtime.app,
+          verifier: runtime.verifier,
+          ...(config.HAVEN_FORWARDER_SECRET !== undefined
+            ? { forwarders: sharedSecretForwarderTrust(config.HAVEN_FORWARDER_SECRET) }
+            : {}),
+        }),
+      ],
       auth: { verifier: runtime.verifier, publicMethods: PUBLIC_METHODS },
       logger: options.logger,
       protoFiles: { root: PROTO_ROOT, files: protoFiles },

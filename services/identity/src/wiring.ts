@@ -13,6 +13,7 @@ import {
   type TokenVerifier,
 } from '@haven/service';
 import { IdentityApp } from './app/identity-app';
+import { DEFAULT_LOGIN_THROTTLE, type LoginThrottlePolicy } from './app/login-throttle';
 import type { IdentityConfig } from './config';
 import { loadCommonPasswords } from './password/common-passwords';
 import { createPasswordHasher } from './password/hasher';
@@ -88,11 +89,7 @@ export async function createIdentityRuntime(
       idleTimeoutMs: (config.HAVEN_IDLE_TIMEOUT_SEC ?? config.HAVEN_SESSION_IDLE_TIMEOUT_SEC) * 1000,
       absoluteLifetimeMs: config.HAVEN_SESSION_MAX_LIFETIME_SEC * 1000,
     },
-    ipThrottle: {
-      capacity: config.HAVEN_LOGIN_IP_BURST,
-      refillPerSec: config.HAVEN_LOGIN_IP_PER_MINUTE / 60,
-      maxKeys: 10_000,
-    },
+    loginThrottle: loginThrottlePolicy(config),
     accessTokenTtlSec: config.HAVEN_ACCESS_TOKEN_TTL_SEC,
     ...(options.logger ? { logger: options.logger } : {}),
   });
@@ -123,6 +120,28 @@ export async function createIdentityRuntime(
     close: async () => {
       if (!options.revocations) await revocations.close?.();
       if (!options.store) await store.close();
+    },
+  };
+}
+
+/** The login throttles from the configuration. */
+export function loginThrottlePolicy(config: IdentityConfig): LoginThrottlePolicy {
+  const maxDelayMs = config.HAVEN_LOGIN_BACKOFF_MAX_SEC * 1000;
+  return {
+    addressRate: {
+      capacity: config.HAVEN_LOGIN_IP_BURST,
+      refillPerSec: config.HAVEN_LOGIN_IP_PER_MINUTE / 60,
+      maxKeys: 10_000,
+    },
+    addressBackoff: {
+      ...DEFAULT_LOGIN_THROTTLE.addressBackoff,
+      freeFailures: config.HAVEN_LOGIN_ADDRESS_FAILURES,
+      maxDelayMs,
+    },
+    accountBackoff: {
+      ...DEFAULT_LOGIN_THROTTLE.accountBackoff,
+      freeFailures: config.HAVEN_LOGIN_ACCOUNT_FAILURES,
+      maxDelayMs,
     },
   };
 }

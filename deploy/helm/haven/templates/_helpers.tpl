@@ -153,6 +153,10 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- default (include "haven.componentName" (dict "root" . "component" "keyring")) .Values.kms.local.existingSecret -}}
 {{- end -}}
 
+{{- define "haven.forwarderSecretName" -}}
+{{- default (include "haven.componentName" (dict "root" . "component" "forwarder")) .Values.forwarderSecret.existingSecret -}}
+{{- end -}}
+
 {{- define "haven.auditSigningSecretName" -}}
 {{- default (include "haven.componentName" (dict "root" . "component" "audit-signing")) .Values.auditLedger.signingKey.existingSecret -}}
 {{- end -}}
@@ -364,6 +368,11 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- if has .name (list "identity" "gateway") }}
 - name: HAVEN_IDLE_TIMEOUT_SEC
   value: {{ $v.settings.idleTimeoutSec | quote }}
+- name: HAVEN_FORWARDER_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "haven.forwarderSecretName" $root }}
+      key: {{ $v.forwarderSecret.secretKey }}
 {{- end }}
 {{- if eq .name "scheduling" }}
 - name: HAVEN_PUBLIC_URL

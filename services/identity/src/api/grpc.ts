@@ -5,8 +5,14 @@
  */
 import { PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { identity } from '@haven/proto';
-import { commandMetadata } from '@haven/service';
-import type { CallContext, Principal, ServiceRegistration, TokenVerifier } from '@haven/service';
+import { clientAddressOf, commandMetadata, NO_FORWARDER_TRUST } from '@haven/service';
+import type {
+  CallContext,
+  ForwarderTrust,
+  Principal,
+  ServiceRegistration,
+  TokenVerifier,
+} from '@haven/service';
 import {
   MFA_ENROLL_SCOPE,
   type IdentityApp,
@@ -15,7 +21,6 @@ import {
   type UserView,
 } from '../app/identity-app';
 import type { CommandContext } from '../app/streams';
-import { peerIp } from '../app/throttle';
 import { Role } from '../user/user';
 
 const P = identity.IdentityServiceService;
@@ -114,11 +119,15 @@ export interface IdentityGrpcOptions {
   readonly app: IdentityApp;
   /** Used where a public method optionally takes a token (ActivateUser reactivation). */
   readonly verifier: TokenVerifier;
+  /** Who may pass an end client's address on (the gateway); default nobody (the peer's address counts). */
+  readonly forwarders?: ForwarderTrust;
 }
 
 /** The service registration for startGrpcService. */
 export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegistration {
   const { app, verifier } = options;
+  const forwarders = options.forwarders ?? NO_FORWARDER_TRUST;
+  const clientIp = (ctx: CallContext): string => clientAddressOf(ctx, forwarders).address;
 
   /** The caller must be a user with a live session (and, when given, one of `roles`). */
   const caller = async (
@@ -263,7 +272,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         username: req.username,
         password: req.password,
         totpCode: req.totpCode,
-        clientIp: peerIp(ctx.peer),
+        clientIp: clientIp(ctx),
         correlationId: ctx.correlationId,
         ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
       });
@@ -389,7 +398,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         clientId: req.clientId,
         clientSecret: req.clientSecret,
         scopes: req.scopes,
-        clientIp: peerIp(ctx.peer),
+        clientIp: clientIp(ctx),
         correlationId: ctx.correlationId,
       });
       return {

@@ -10,7 +10,6 @@ import {
   PermissionError,
   PreconditionError,
   UnauthenticatedError,
-  UnavailableError,
   ValidationError,
 } from '@haven/errors';
 import { BREAK_GLASS_SCOPE, RevocationReason, type Logger, type SessionRevoked } from '@haven/service';
@@ -83,7 +82,7 @@ import {
   type CommandContext,
   type PureDecider,
 } from './streams';
-import { DEFAULT_IP_THROTTLE, TokenBucketThrottle, type ThrottlePolicy } from './throttle';
+import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, type LoginThrottlePolicy } from './login-throttle';
 
 const userDecider: PureDecider<UserCommand, UserEvent, UserState> = {
   decide: decideUser,
@@ -165,7 +164,8 @@ export interface IdentityAppOptions {
   readonly passwordPolicy?: PasswordPolicy;
   readonly lockoutPolicy?: LockoutPolicy;
   readonly sessionPolicy?: SessionPolicy;
-  readonly ipThrottle?: ThrottlePolicy;
+  /** Throttles per client address and account name (default {@link DEFAULT_LOGIN_THROTTLE}). */
+  readonly loginThrottle?: LoginThrottlePolicy;
   /** Invitation validity. Default 7 days. */
   readonly inviteTtlMs?: number;
   readonly accessTokenTtlSec?: number;
@@ -175,6 +175,17 @@ export interface IdentityAppOptions {
   readonly now?: () => number;
   /** Revocations are published here (logout, deactivation, role change, reuse, idle, absolute, MFA reset, secret rotation). */
   readonly revocations?: RevocationSink;
+}
+
+/** Input of a password login. */
+export interface LoginInput {
+  readonly username: string;
+  readonly password: string;
+  readonly totpCode?: string;
+  /** The end client's address (forwarded by the gateway), for the throttles. */
+  readonly clientIp: string;
+  readonly correlationId: string;
+  readonly traceparent?: string;
 }
 
 /** The one generic answer to a failed login: never says which part was wrong. */
@@ -189,7 +200,7 @@ export class IdentityApp {
   readonly sessionPolicy: SessionPolicy;
   private readonly store: EventStore;
   private readonly credentials: CredentialStore;
-  private readonly throttle: TokenBucketThrottle;
+  private readonly throttle: LoginThrottle;
   private readonly now: () => number;
   private readonly inviteTtlMs: number;
   private readonly mfaRequiredRoles: readonly Role[];
@@ -201,7 +212,7 @@ export class IdentityApp {
     this.lockoutPolicy = options.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY;
     this.sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
     this.now = options.now ?? Date.now;
-    this.throttle = new TokenBucketThrottle(options.ipThrottle ?? DEFAULT_IP_THROTTLE, this.now);
+    this.throttle = new LoginThrottle(options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE, this.now);
     this.inviteTtlMs = options.inviteTtlMs ?? 7 * 86_400_000;
     this.mfaRequiredRoles = options.mfaRequiredRoles ?? [Role.Admin, Role.Clinician];
   }
@@ -693,7 +704,8 @@ export class IdentityApp {
    * OAuth 2.0 client credentials: a 5-minute access token (`kind: service_account`, `scope` = the requested
    * scopes, all granted ones by default). Records ServiceAccountTokenIssued (token id and scopes only).
    * Throws UnauthenticatedError for an unknown client or wrong secret (same answer, similar time),
-   * PermissionError when a requested scope is not granted, UnavailableError when the IP is throttled.
+   * PermissionError when a requested scope is not granted, ResourceExhaustedError when the client address or the
+   * client id is throttled.
    */
   async issueServiceAccountToken(input: {
     clientId: string;
@@ -702,8 +714,24 @@ export class IdentityApp {
     clientIp: string;
     correlationId: string;
   }): Promise<{ accessToken: string; expiresAt: number; scopes: readonly string[] }> {
-    if (!this.throttle.take(input.clientIp))
-      throw new UnavailableError('too many token requests from this address; retry later');
+    const attempt = { address: input.clientIp, account: `service-account:${input.clientId}` };
+    this.throttle.admit(attempt, 'token request');
+    try {
+      const issued = await this.clientCredentials(input);
+      this.throttle.succeeded(attempt);
+      return issued;
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) this.throttle.failed(attempt);
+      throw error;
+    }
+  }
+
+  private async clientCredentials(input: {
+    clientId: string;
+    clientSecret: string;
+    scopes: readonly string[];
+    correlationId: string;
+  }): Promise<{ accessToken: string; expiresAt: number; scopes: readonly string[] }> {
     const failed = new UnauthenticatedError('invalid client credentials');
     const id = input.clientId.trim();
     if (!USER_ID.test(id) || input.clientSecret.length === 0 || input.clientSecret.length > 256) {
@@ -812,19 +840,23 @@ export class IdentityApp {
    * Password login. The same UnauthenticatedError for unknown user, wrong password, locked or
    * inactive account (no enumeration; unknown users cost one dummy argon2 verification).
    * Every failure on a known account appends LoginFailed (and AccountLocked on the threshold).
-   * Throws UnavailableError when the client IP exceeds the per-IP throttle.
+   * Throws ResourceExhaustedError (with the wait) when the client address or the account name is throttled
+   * (see LoginThrottle); every UnauthenticatedError counts as a failure for both.
    */
-  async login(input: {
-    username: string;
-    password: string;
-    totpCode?: string;
-    clientIp: string;
-    correlationId: string;
-    traceparent?: string;
-  }): Promise<LoginResult> {
-    if (!this.throttle.take(input.clientIp)) {
-      throw new UnavailableError('too many login attempts from this address; retry later');
+  async login(input: LoginInput): Promise<LoginResult> {
+    const attempt = { address: input.clientIp, account: input.username };
+    this.throttle.admit(attempt);
+    try {
+      const result = await this.passwordLogin(input);
+      this.throttle.succeeded(attempt);
+      return result;
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) this.throttle.failed(attempt);
+      throw error;
     }
+  }
+
+  private async passwordLogin(input: LoginInput): Promise<LoginResult> {
     const violations = [];
     if (!input.username) violations.push({ field: 'username', description: 'required' });
     if (!input.password) violations.push({ field: 'password', description: 'required' });

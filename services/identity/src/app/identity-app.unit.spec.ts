@@ -1,7 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PreconditionError, UnauthenticatedError, UnavailableError, ValidationError } from '@haven/errors';
+import {
+  PreconditionError,
+  ResourceExhaustedError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@haven/errors';
 import { InMemoryEventStore } from '@haven/eventstore';
 import { createJwtVerifier } from '@haven/service';
 import { loadCommonPasswords } from '../password/common-passwords';
@@ -9,6 +14,7 @@ import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../password/hasher';
 import { SigningKeyRing } from '../tokens/keys';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../tokens/tokens';
 import { IdentityApp } from './identity-app';
+import { DEFAULT_LOGIN_THROTTLE } from './login-throttle';
 import type { CommandContext } from './streams';
 
 const PASSWORD = 'Haven-Demo-2026!';
@@ -31,7 +37,7 @@ beforeEach(async () => {
     hasher: createPasswordHasher(TEST_ARGON2_PARAMS),
     keys: await SigningKeyRing.open({ dataDir: dir }),
     commonPasswords: loadCommonPasswords(),
-    ipThrottle: { capacity: 8, refillPerSec: 0, maxKeys: 100 },
+    loginThrottle: { ...DEFAULT_LOGIN_THROTTLE, addressRate: { capacity: 8, refillPerSec: 0, maxKeys: 100 } },
     now: () => clock,
   });
 });
@@ -158,7 +164,8 @@ describe('IdentityApp', () => {
         app.login({ username: `u${i}@x.io`, password: 'x', clientIp: '10.9.9.9', correlationId: 'c' }),
       ).rejects.toThrow(UnauthenticatedError);
     }
-    await expect(login(PASSWORD, '10.9.9.9')).rejects.toThrow(UnavailableError);
+    await expect(login(PASSWORD, '10.9.9.9')).rejects.toThrow(ResourceExhaustedError);
+    await expect(login(PASSWORD, '10.9.9.10')).resolves.toBeDefined();
   });
 
   it('rotates refresh tokens; reusing an old one ends the session', async () => {
