@@ -27,6 +27,8 @@ import { freePort } from './ports';
 import { healthStatus, startServiceProcess, type ServiceProcess } from './service-process';
 
 const ROOT = join(__dirname, '..', '..');
+/** A shared 2-core CI machine under load can take a while to start six processes. */
+const STARTUP_MS = 60_000;
 
 /** The services besides identity (which always runs). */
 export type OptionalService = 'scheduling' | 'session' | 'recording' | 'audit';
@@ -143,10 +145,15 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     const [recordingPort, auditPort] = await Promise.all([freePort(), freePort()]);
     track(
-      await startServiceProcess('identity', identityPort, {
-        ...identityEnv,
-        HAVEN_HTTP_PORT: String(identityHttp),
-      }),
+      await startServiceProcess(
+        'identity',
+        identityPort,
+        {
+          ...identityEnv,
+          HAVEN_HTTP_PORT: String(identityHttp),
+        },
+        STARTUP_MS,
+      ),
     );
     addresses.set(SERVICE_NAMES.identity, `127.0.0.1:${identityPort}`);
     const common = {
@@ -158,43 +165,61 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     if (wanted.has('scheduling')) {
       addresses.set(SERVICE_NAMES.scheduling, `127.0.0.1:${schedulingPort}`);
       starting.push(
-        startServiceProcess('scheduling', schedulingPort, {
-          ...common,
-          HAVEN_HTTP_PORT: String(schedulingHttp),
-          HAVEN_DATA_DIR: join(dir, 'scheduling'),
-          HAVEN_KMS: 'local',
-          HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
-        }).then(track),
+        startServiceProcess(
+          'scheduling',
+          schedulingPort,
+          {
+            ...common,
+            HAVEN_HTTP_PORT: String(schedulingHttp),
+            HAVEN_DATA_DIR: join(dir, 'scheduling'),
+            HAVEN_KMS: 'local',
+            HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
+          },
+          STARTUP_MS,
+        ).then(track),
       );
     }
     if (wanted.has('session') && janus) {
       addresses.set(SERVICE_NAMES.session, `127.0.0.1:${sessionPort}`);
       starting.push(
-        startServiceProcess('session', sessionPort, {
-          ...common,
-          HAVEN_HTTP_PORT: String(sessionHttp),
-          HAVEN_JANUS_WS_URLS: janus.wsUrl,
-          HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-          HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-          HAVEN_DATA_DIR: join(dir, 'session'),
-        }).then(track),
+        startServiceProcess(
+          'session',
+          sessionPort,
+          {
+            ...common,
+            HAVEN_HTTP_PORT: String(sessionHttp),
+            HAVEN_JANUS_WS_URLS: janus.wsUrl,
+            HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+            HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+            HAVEN_DATA_DIR: join(dir, 'session'),
+          },
+          STARTUP_MS,
+        ).then(track),
       );
     }
     if (wanted.has('recording')) {
       addresses.set(SERVICE_NAMES.recording, `127.0.0.1:${recordingPort}`);
       starting.push(
-        startServiceProcess('recording', recordingPort, {
-          ...common,
-          HAVEN_DATA_DIR: join(dir, 'recording'),
-        }).then(track),
+        startServiceProcess(
+          'recording',
+          recordingPort,
+          {
+            ...common,
+            HAVEN_DATA_DIR: join(dir, 'recording'),
+          },
+          STARTUP_MS,
+        ).then(track),
       );
     }
     if (wanted.has('audit')) {
       addresses.set(SERVICE_NAMES.audit, `127.0.0.1:${auditPort}`);
       starting.push(
-        startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }).then(
-          track,
-        ),
+        startServiceProcess(
+          'audit',
+          auditPort,
+          { ...common, HAVEN_DATA_DIR: join(dir, 'audit') },
+          STARTUP_MS,
+        ).then(track),
       );
     }
 
