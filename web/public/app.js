@@ -151,6 +151,9 @@ async function loadSession() {
 }
 
 function signedOut(reason) {
+  // Idle logoff: the session ends here too (cookies cleared, identity told), so reloading the unattended page
+  // cannot resume it with the refresh cookie.
+  if (reason === 'idle') void api('POST', '/api/auth/logout', {}).catch(() => undefined);
   showSignIn(
     reason === 'idle'
       ? 'You were signed out after a period of inactivity. Please sign in again.'

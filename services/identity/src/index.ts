@@ -16,6 +16,7 @@ import {
 } from '@haven/service';
 import { identityGrpcService, PUBLIC_METHODS } from './api/grpc';
 import { loadIdentityConfig, type IdentityConfig } from './config';
+import { startIdleSweeper, sweepIntervalMs, type IdleSweeper } from './session/idle-sweeper';
 import { startJwksServer, type JwksServer } from './tokens/jwks-server';
 import { createIdentityRuntime, type IdentityRuntime } from './wiring';
 
@@ -58,6 +59,7 @@ export async function startIdentityService(
   let grpc: RunningGrpcService | undefined;
   let bus: EventBus | undefined;
   let relay: Subscription | undefined;
+  let sweeper: IdleSweeper | undefined;
   try {
     // User, role, MFA, service-account and alert events fan out on haven.bus.identity.*; credentials (password
     // hashes, TOTP secrets), sessions (refresh-token digests) and break-glass grants (the written reason) stay
@@ -74,6 +76,13 @@ export async function startIdentityService(
       bus,
       context: 'identity',
       excludeAggregates: ['credential', 'session', 'breakglass'],
+      logger: options.logger,
+    });
+    // Idle logoff: sessions end at identity when their idle or absolute lifetime is over, revoked at once.
+    sweeper = await startIdleSweeper({
+      store: runtime.store,
+      expire: (sid) => runtime.app.expireSession(sid),
+      intervalMs: sweepIntervalMs(runtime.app.sessionPolicy.idleTimeoutMs),
       logger: options.logger,
     });
     jwks = await startJwksServer({
@@ -107,6 +116,7 @@ export async function startIdentityService(
       shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
     });
   } catch (error) {
+    await sweeper?.close();
     await jwks?.close();
     await relay?.close();
     await bus?.close();
@@ -115,6 +125,7 @@ export async function startIdentityService(
   }
   const busConnection = bus;
   const busRelay = relay;
+  const idleSweeper = sweeper;
   const grpcServer = grpc;
   const jwksServer = jwks;
   options.logger.info({ httpPort: jwksServer.port }, 'JWKS served at /.well-known/jwks.json');
@@ -127,6 +138,7 @@ export async function startIdentityService(
     stop: () =>
       (stopped ??= (async () => {
         await grpcServer.stop();
+        await idleSweeper.close();
         await jwksServer.close();
         await busRelay.close();
         await busConnection.close();

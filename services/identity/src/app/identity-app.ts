@@ -1021,6 +1021,29 @@ export class IdentityApp {
     await this.revokeSession(ctx, sessionId, state.userId, RevocationReason.Logout);
   }
 
+  /**
+   * Ends a session whose idle or absolute lifetime is over (the idle-logoff sweeper): SessionEnded with the reason,
+   * SessionRevoked, and the revocation published, so every service refuses its tokens at once. Does nothing for a
+   * session still within its deadlines (it may have been refreshed since the sweeper looked) or already ended.
+   * Returns the reason it ended with, or undefined.
+   */
+  async expireSession(sessionId: string): Promise<'idle' | 'absolute' | undefined> {
+    const ctx: CommandContext = { actor: { kind: 'service', id: 'identity' }, correlationId: newEventId() };
+    const result = await run(
+      this.store,
+      sessionStream(sessionId),
+      sessionDecider,
+      { type: 'ExpireSession', data: { now: this.now() } },
+      ctx,
+    );
+    const ended = endsSession(result.events);
+    if (ended?.type !== 'SessionEnded' || result.state.status === 'none') return undefined;
+    const reason = ended.data.reason === 'absolute' ? RevocationReason.Absolute : RevocationReason.Idle;
+    await this.revokeSession(ctx, sessionId, result.state.userId, reason);
+    this.options.logger?.info({ sessionId, reason }, 'session ended by idle logoff');
+    return reason;
+  }
+
   /** Whether a session is active at `now` (for authenticated identity RPCs). */
   async sessionActive(sessionId: string): Promise<boolean> {
     const { state } = await load(this.store, sessionStream(sessionId), sessionDecider);

@@ -35,9 +35,11 @@ export type RefreshSession = {
   };
 };
 export type EndSession = { type: 'EndSession'; data: { reason: SessionEndReason; now: number } };
+/** Ends the session when its idle or absolute lifetime is over at `now` (identity's sweeper); else nothing. */
+export type ExpireSession = { type: 'ExpireSession'; data: { now: number } };
 
 /** Every command of the Session aggregate. */
-export type SessionCommand = StartSession | RefreshSession | EndSession;
+export type SessionCommand = StartSession | RefreshSession | EndSession | ExpireSession;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -110,6 +112,19 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
             reason: command.data.reason,
             at: iso(command.data.now),
           },
+        },
+      ];
+    }
+    case 'ExpireSession': {
+      if (state.status !== 'active') return [];
+      const now = command.data.now;
+      const reason: SessionEndReason | undefined =
+        now >= state.absoluteExpiresAt ? 'absolute' : now >= state.idleExpiresAt ? 'idle' : undefined;
+      if (reason === undefined) return [];
+      return [
+        {
+          type: 'SessionEnded',
+          data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(now) },
         },
       ];
     }

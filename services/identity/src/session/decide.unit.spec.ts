@@ -130,4 +130,33 @@ describe('Session decider', () => {
       .when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 6 } })
       .then([]);
   });
+
+  describe('when identity sweeps for expired sessions', () => {
+    const expire = (now: number): SessionCommand => ({ type: 'ExpireSession', data: { now } });
+    it('ends a session idle past its deadline, saying idle', () => {
+      spec
+        .given([started])
+        .when(expire(T0 + 15 * 60_000))
+        .then([ended('idle', T0 + 15 * 60_000)]);
+    });
+    it('leaves a session refreshed in the meantime alone (the sweeper may have read an older deadline)', () => {
+      spec
+        .given([started, refreshed])
+        .when(expire(T0 + 15 * 60_000 + 1))
+        .then([]);
+    });
+    it('ends a session past its absolute lifetime, saying absolute', () => {
+      spec
+        .given([started])
+        .when(expire(T0 + 12 * 3_600_000))
+        .then([ended('absolute', T0 + 12 * 3_600_000)]);
+    });
+    it('records nothing for an ended or unknown session', () => {
+      spec
+        .given([started, ended('logout', T0 + 1000)])
+        .when(expire(T0 + 16 * 60_000))
+        .then([]);
+      spec.given([]).when(expire(T0)).then([]);
+    });
+  });
 });

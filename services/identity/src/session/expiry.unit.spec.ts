@@ -1,0 +1,34 @@
+import { expiredSessions, foldSessionDeadline, type SessionDeadlines } from './expiry';
+
+const T0 = Date.parse('2026-01-05T09:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const event = (sid: string, type: string, data: Record<string, unknown>) => ({
+  stream: `identity.session-${sid}`,
+  type: `haven.identity.v1.${type}`,
+  data,
+});
+
+describe('session deadlines', () => {
+  it('given started, refreshed and ended sessions, lists only the active ones past a deadline', () => {
+    const d: SessionDeadlines = new Map();
+    const start = (sid: string, idle: number, absolute = T0 + 3_600_000) =>
+      foldSessionDeadline(
+        d,
+        event(sid, 'SessionStarted', { idleExpiresAt: iso(idle), absoluteExpiresAt: iso(absolute) }),
+      );
+    start('idle', T0 + 1000);
+    start('refreshed', T0 + 1000);
+    foldSessionDeadline(d, event('refreshed', 'TokenRefreshed', { idleExpiresAt: iso(T0 + 60_000) }));
+    start('ended', T0 + 1000);
+    foldSessionDeadline(d, event('ended', 'SessionEnded', { reason: 'logout' }));
+    start('old', T0 + 60_000, T0 + 500);
+    foldSessionDeadline(d, {
+      stream: 'identity.user-u1',
+      type: 'haven.identity.v1.SessionStarted',
+      data: {},
+    });
+    expect(expiredSessions(d, T0 + 1000).sort()).toEqual(['idle', 'old']);
+    expect(expiredSessions(d, T0 + 999)).toEqual(['old']);
+    expect([...d.keys()].sort()).toEqual(['idle', 'old', 'refreshed']);
+  });
+});
