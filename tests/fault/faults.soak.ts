@@ -1,0 +1,64 @@
+/**
+ * The fault suite, long version (`npm run soak -- faults`): the short version's scenario for
+ * HAVEN_SOAK_MINUTES (default 10) with more clients, the fault cycle repeating (latency, resets, kill -9 of
+ * scheduling, SIGSTOP of nats-server, blackhole, kill -9 of nats-server, kill -9 of audit, periodic resets)
+ * over a network that is never quite clean (30 ms latency between faults). Prints operations, retries,
+ * duplicates, orphans, half bookings, lost and phantom results, and the ledger comparison.
+ */
+import type { SoakResult } from '../soak/soak';
+import { startFaultStack } from './support/fault-stack';
+import { faultCycle, runFaultScenario, type FaultStep } from './support/scenario';
+
+export async function run(options: { log: (line: string) => void }): Promise<SoakResult> {
+  const minutes = Number(process.env['HAVEN_SOAK_MINUTES'] ?? '10');
+  const durationMs = Math.max(1, minutes) * 60_000;
+  const spacingMs = Math.min(8_000, Math.floor((durationMs - 2_000) / 8));
+  const cycleMs = 8 * spacingMs;
+  const faults: FaultStep[] = [];
+  for (let from = 2_000; from + cycleMs <= durationMs; from += cycleMs) {
+    faults.push(
+      ...faultCycle(from, spacingMs).map((step) => ({
+        ...step,
+        run: async (stack: Parameters<FaultStep['run']>[0]) => {
+          await step.run(stack);
+          stack.proxy.set({ latencyMs: 30, jitterMs: 20 });
+        },
+      })),
+    );
+  }
+  const stack = await startFaultStack();
+  try {
+    const result = await runFaultScenario(stack, {
+      durationMs,
+      concurrency: 12,
+      clinicians: 8,
+      faults,
+      settleMs: 60_000,
+      log: options.log,
+    });
+    const { report } = result;
+    return {
+      counts: {
+        minutes,
+        operations: report.operations,
+        acknowledged: report.acknowledged,
+        refused: report.refused,
+        gaveUp: report.gaveUp,
+        retries: report.retries,
+        faults: result.faultsRun.length,
+        duplicatesFound: report.duplicatesFound,
+        orphansFound: report.orphansFound,
+        halfBookingsFound: report.halfBookingsFound,
+        lostFound: report.lostFound,
+        phantomsFound: report.phantomsFound,
+        storedEvents: report.storedEvents,
+        ledgerEntries: report.ledger?.entries ?? 'no audit',
+        ledgerMissing: report.ledger?.missing ?? 'no audit',
+        ledgerExtra: report.ledger?.extra ?? 'no audit',
+      },
+      problems: [...result.faultErrors.map((e) => `fault did not play: ${e}`), ...report.problems],
+    };
+  } finally {
+    await stack.stop();
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * A fault scenario: the load driver runs against the fault stack while a schedule of faults plays out; then the
+ * network heals, the stack settles (the booking reconciler finishes what faults interrupted, the audit service
+ * catches up) and the checker compares the journal, the store and the ledger.
+ */
+import { readEventLog } from '../../support/event-log';
+import { checkFaultRun, type FaultReport } from './checker';
+import type { FaultStack } from './fault-stack';
+import { runLoad, type Operation } from './load-driver';
+
+/** One fault: at `at` ms after the load started, `run` hurts the stack (and undoes it when it should). */
+export interface FaultStep {
+  readonly at: number;
+  readonly name: string;
+  readonly run: (stack: FaultStack) => Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The faults of issue 11, one after the other, `spacingMs` apart (each lasts less than the spacing): latency,
+ * connection resets, kill -9 of scheduling, SIGSTOP of nats-server, a blackhole, kill -9 of nats-server, kill -9
+ * of the audit service, periodic resets. Starts at `from` ms.
+ */
+export function faultCycle(from: number, spacingMs: number): FaultStep[] {
+  const at = (i: number): number => from + i * spacingMs;
+  const hold = Math.max(500, Math.floor(spacingMs * 0.6));
+  return [
+    {
+      at: at(0),
+      name: 'latency 200 ms ± 100 ms',
+      run: async (s) => {
+        s.proxy.set({ latencyMs: 200, jitterMs: 100 });
+        await sleep(hold);
+        s.proxy.heal();
+      },
+    },
+    { at: at(1), name: 'reset every NATS connection', run: async (s) => s.proxy.resetAll() },
+    {
+      at: at(2),
+      name: 'kill -9 scheduling, restart',
+      run: async (s) => {
+        await s.scheduling.crash();
+        await sleep(300);
+        await s.scheduling.restart();
+      },
+    },
+    {
+      at: at(3),
+      name: 'SIGSTOP nats-server, SIGCONT',
+      run: async (s) => {
+        await s.pauseNats();
+        await sleep(hold);
+        await s.resumeNats();
+      },
+    },
+    {
+      at: at(4),
+      name: 'blackhole between services and NATS',
+      run: async (s) => {
+        s.proxy.set({ blackhole: true });
+        await sleep(hold);
+        s.proxy.set({ blackhole: false });
+      },
+    },
+    {
+      at: at(5),
+      name: 'kill -9 nats-server, restart',
+      run: async (s) => {
+        await s.crashNats();
+        await sleep(300);
+        await s.restartNats();
+      },
+    },
+    {
+      at: at(6),
+      name: 'kill -9 audit, restart',
+      run: async (s) => {
+        if (!s.audit) return;
+        await s.audit.crash();
+        await sleep(300);
+        await s.audit.restart();
+      },
+    },
+    {
+      at: at(7),
+      name: 'reset connections every 700 ms',
+      run: async (s) => {
+        s.proxy.set({ resetEveryMs: 700 });
+        await sleep(hold);
+        s.proxy.heal();
+      },
+    },
+  ];
+}
+
+/** Options of {@link runFaultScenario}. */
+export interface ScenarioOptions {
+  /** Load runs at least this long, and until every fault has played. */
+  readonly durationMs: number;
+  readonly concurrency: number;
+  readonly faults: readonly FaultStep[];
+  readonly clinicians?: number;
+  /** After the load: how long the stack may take to settle before the check gives up waiting. Default 30 s. */
+  readonly settleMs?: number;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+}
+
+/** What a scenario did and what the checker found. */
+export interface ScenarioResult {
+  readonly report: FaultReport;
+  readonly journal: readonly Operation[];
+  readonly faultsRun: readonly string[];
+  readonly faultErrors: readonly string[];
+  readonly elapsedMs: number;
+}
+
+/** Runs load and faults, heals, settles and checks. Rejects only when the stack cannot be read at the end. */
+export async function runFaultScenario(stack: FaultStack, options: ScenarioOptions): Promise<ScenarioResult> {
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  const faultsRun: string[] = [];
+  const faultErrors: string[] = [];
+  const clinicians = Array.from({ length: options.clinicians ?? 4 }, (_, i) => `clin-fault-${i}`);
+  let faultsDone = false;
+  const faults = (async () => {
+    for (const step of [...options.faults].sort((a, b) => a.at - b.at)) {
+      const wait = started + step.at - Date.now();
+      if (wait > 0) await sleep(wait);
+      log(`fault @${((Date.now() - started) / 1000).toFixed(1)} s: ${step.name}`);
+      try {
+        await step.run(stack);
+        faultsRun.push(step.name);
+      } catch (error) {
+        faultErrors.push(
+          `${step.name}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        );
+      }
+    }
+    faultsDone = true;
+  })();
+  const journal = await runLoad({
+    client: stack.schedulingClient,
+    token: () => stack.token('front_desk'),
+    clinicians,
+    concurrency: options.concurrency,
+    // Load runs for the duration and until every fault has played (a restart may take longer than planned).
+    done: () => faultsDone && Date.now() - started >= options.durationMs,
+  });
+  await faults;
+  stack.proxy.heal();
+  await stack.resumeNats().catch(() => undefined);
+  log(`load done: ${journal.length} operations in ${((Date.now() - started) / 1000).toFixed(1)} s; settling`);
+
+  const nc = await stack.connectNats();
+  try {
+    // Settle: wait until the scheduling store has no orphan or half booking left (the reconciler's work),
+    // bounded; then the ledger, when there is one, until it holds everything stored so far.
+    const settleUntil = Date.now() + (options.settleMs ?? 30_000);
+    let events = await readEventLog(nc);
+    for (;;) {
+      const report = checkFaultRun(journal, events);
+      if ((report.orphansFound === 0 && report.halfBookingsFound === 0) || Date.now() > settleUntil) break;
+      await sleep(1_000);
+      events = await readEventLog(nc);
+    }
+    let ledger: { ids: string[]; upToSeq: number } | undefined;
+    if (stack.audit) {
+      const upToSeq = events.reduce((max, e) => Math.max(max, e.seq), 0);
+      const wanted = new Set(events.map((e) => e.id));
+      for (;;) {
+        const ids = (await stack.ledgerIds().catch(() => undefined)) ?? [];
+        const have = new Set(ids);
+        ledger = { ids, upToSeq };
+        if ([...wanted].every((id) => have.has(id)) || Date.now() > settleUntil) break;
+        await sleep(1_000);
+      }
+      events = await readEventLog(nc);
+    }
+    const report = checkFaultRun(journal, events, ledger);
+    return { report, journal, faultsRun, faultErrors, elapsedMs: Date.now() - started };
+  } finally {
+    await nc.close();
+  }
+}
