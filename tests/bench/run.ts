@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   eventstore: async () => (await import('./eventstore.bench')).run(),
+  schedule: async () => (await import('./schedule.bench')).run(),
   grpc: async () => ({ ...(await (await import('./grpc.bench')).run()) }),
   identity: async () => ({ ...(await (await import('./identity.bench')).run()) }),
   crypto: async () => ({ ...(await (await import('./crypto.bench')).run()) }),

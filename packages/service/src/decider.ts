@@ -228,8 +228,13 @@ export interface HandleCommandOptions<
    * the caller wants answered.
    */
   readonly guard?: (state: S) => void;
-  /** Retries after a retryable append failure (a lost concurrency race). Default 3. */
+  /** Retries after a retryable append failure (a lost concurrency race), after a short random pause. Default 3. */
   readonly maxRetries?: number;
+  /**
+   * Run the commands of this process on this stream one at a time (a hot aggregate, e.g. a clinician's
+   * schedule): they then never lose a concurrency race to each other, only to other processes.
+   */
+  readonly serialize?: boolean;
   /** Clock, for tests. */
   readonly now?: () => Date;
 }
@@ -304,6 +309,34 @@ function saveSnapshot<S>(
 export async function handleCommand<S, E extends { type: string; data: unknown }, C>(
   options: HandleCommandOptions<S, E, C>,
 ): Promise<CommandResult<S, E>> {
+  if (!options.serialize) return await runCommand(options);
+  return await oneAtATime(options.stream, () => runCommand(options));
+}
+
+/** The tail of each stream's queue of serialized commands in this process. */
+const queues = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(stream: string, work: () => Promise<T>): Promise<T> {
+  const before = queues.get(stream) ?? Promise.resolve();
+  const mine = before.then(work, work);
+  const tail = mine.catch(() => undefined);
+  queues.set(stream, tail);
+  try {
+    return await mine;
+  } finally {
+    if (queues.get(stream) === tail) queues.delete(stream);
+  }
+}
+
+/** A random pause before retry `attempt` (1, 2, …) after a lost race: up to 5 ms, 10 ms, … capped at 100 ms. */
+function conflictPause(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(100, 5 * 2 ** (attempt - 1));
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function runCommand<S, E extends { type: string; data: unknown }, C>(
+  options: HandleCommandOptions<S, E, C>,
+): Promise<CommandResult<S, E>> {
   const maxRetries = options.maxRetries ?? 3;
   const now = options.now ?? (() => new Date());
   for (let attempt = 0; ; attempt++) {
@@ -355,7 +388,10 @@ export async function handleCommand<S, E extends { type: string; data: unknown }
     try {
       appended = await options.store.append(options.stream, loaded.expectedRevision, newEvents);
     } catch (error) {
-      if (attempt < maxRetries && isRetryable(error)) continue;
+      if (attempt < maxRetries && isRetryable(error)) {
+        await conflictPause(attempt + 1);
+        continue;
+      }
       throw error;
     }
     const stored = newEvents.map(

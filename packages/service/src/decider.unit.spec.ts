@@ -212,6 +212,54 @@ describe('handleCommand with an idempotent request', () => {
   });
 });
 
+describe('handleCommand on a hot stream', () => {
+  const concurrently = async (serialize: boolean) => {
+    const store = new InMemoryEventStore();
+    let conflicts = 0;
+    const counting: Pick<EventStore, 'read' | 'append'> = {
+      read: async (s, o) => {
+        const events = await store.read(s, o);
+        await new Promise((r) => setTimeout(r, 1)); // let the others read the same revision
+        return events;
+      },
+      append: async (s, e, events) =>
+        store.append(s, e, events).catch((error: unknown) => {
+          if (error instanceof ConcurrencyError) conflicts += 1;
+          throw error;
+        }),
+    };
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () =>
+        handleCommand({
+          store: counting,
+          stream,
+          decide,
+          evolve,
+          initialState,
+          command: { kind: 'increment', by: 1 },
+          metadata: { actor, correlationId: 'corr-1' },
+          serialize,
+          maxRetries: 10,
+        }),
+      ),
+    );
+    return { conflicts, ok: results.filter((r) => r.status === 'fulfilled').length, store };
+  };
+
+  it('takes turns in this process when serialized: no race lost, every command applied', async () => {
+    const { conflicts, ok, store } = await concurrently(true);
+    expect(conflicts).toBe(0);
+    expect(ok).toBe(8);
+    expect(await store.read(stream)).toHaveLength(8);
+  });
+
+  it('otherwise races, retrying after a pause (the race is real: conflicts happen)', async () => {
+    const { conflicts, store } = await concurrently(false);
+    expect(conflicts).toBeGreaterThan(0);
+    expect((await store.read(stream)).length).toBeGreaterThan(0);
+  });
+});
+
 describe('handleCommand when the caller gave up', () => {
   it('appends nothing once the signal is aborted (deadline or cancel)', async () => {
     const store = new InMemoryEventStore();

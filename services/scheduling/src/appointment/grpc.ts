@@ -174,7 +174,7 @@ function checkEtag(state: AppointmentState, etag: string): void {
 /**
  * BookAppointment: front desk books for any clinician, a clinician only for themself. The booking commits with
  * the reservation of the clinician's slot (which carries the booking); AppointmentBooked follows — written here,
- * or by the reconciler when this handler dies in between (docs/adr/0004-atomic-bookings.md).
+ * or by the reconciler when this handler dies in between (docs/adr/0005-atomic-bookings.md).
  */
 export function bookAppointment(deps: SchedulingDeps) {
   return async (

@@ -1,5 +1,5 @@
 /**
- * The booking reconciler (a process manager, docs/adr/0004-atomic-bookings.md). A booking or a move commits
+ * The booking reconciler (a process manager, docs/adr/0005-atomic-bookings.md). A booking or a move commits
  * when the clinician's slot is reserved; the appointment's own event follows in a second append, and a
  * cancellation releases the slot in a second append. When a handler dies (or NATS drops it) between the two,
  * this finishes the job from the stored facts, so the store never keeps a slot nobody can book or an

@@ -3,7 +3,7 @@
  * holding every slot the clinician is booked for. Every booking, reschedule and cancellation also appends here
  * with the expected revision, so two overlapping bookings can never both succeed, even across replicas.
  *
- * The reservation is where a booking (or a move) commits (docs/adr/0004-atomic-bookings.md): a
+ * The reservation is where a booking (or a move) commits (docs/adr/0005-atomic-bookings.md): a
  * `ClinicianSlotReserved` of a new booking carries the whole booking (patient, and the sealed reason in the
  * envelope's `phi`), so the appointment's own `AppointmentBooked` can always be written after it — by the
  * handler, or by the reconciler when the handler died in between. The stream grows with the clinician's

@@ -51,7 +51,10 @@ function runSchedule(
     metadata,
     ...(request ? { request } : {}),
     now: deps.clock,
-    maxRetries: 5,
+    // A clinician's schedule is the hot stream of every booking: this replica's bookings take turns, and a
+    // race lost to another replica is retried after a short random pause.
+    serialize: true,
+    maxRetries: 8,
   });
 }
 
