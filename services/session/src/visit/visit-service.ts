@@ -3,12 +3,13 @@
  * stream, checks the command with the pure decider BEFORE touching Janus (so a refused command changes
  * nothing), performs the Janus step, then appends through the decider handler (which decides again on the
  * freshest state). Access is revoked on Janus before the event saying so is appended; access is granted on
- * Janus just before the event, and withdrawn again if the append loses.
+ * Janus just before the event, and withdrawn again if the append loses. The caller's deadline is checked before
+ * a Janus step that takes something away; the event recording it is appended after it regardless.
  */
 import type { Logger } from 'pino';
 import type { EventStore } from '@haven/eventstore';
 import { NotFoundError, PermissionError, PreconditionError, UnavailableError } from '@haven/errors';
-import { handleCommand, loadAggregate, type CommandMetadata } from '@haven/service';
+import { handleCommand, loadAggregate, throwIfAborted, type CommandMetadata } from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import type { JanusRooms } from '../janus/janus-rooms';
 import { signJanusToken } from '../janus/janus-token';
@@ -44,6 +45,15 @@ export interface MediaAccess {
 }
 
 type Live = Extract<VisitState, { status: 'open' | 'ended' }>;
+/**
+ * The metadata of the event that records a Janus step already taken: it is appended whatever the caller's
+ * deadline says (the deadline is checked before the step), so Janus and the events never disagree.
+ */
+function afterJanus(metadata: CommandMetadata): CommandMetadata {
+  const { signal: _signal, ...rest } = metadata;
+  return rest;
+}
+
 const SERVICE_METADATA = (correlationId: string): CommandMetadata => ({
   actor: { kind: 'service', id: 'session' },
   correlationId,
@@ -140,6 +150,7 @@ export class VisitService {
   ) {
     const state = (await this.check(visitId, command)) as Live;
     const p = state.participants[command.data.participantId];
+    throwIfAborted(metadata.signal);
     if (p?.admission !== undefined) {
       const rooms = await this.roomsOf(state);
       const secret = this.secretOf(visitId);
@@ -148,7 +159,7 @@ export class VisitService {
       ]);
       await rooms.kickParticipant(state.room, secret, p.participantId, p.feedId);
     }
-    return this.run(visitId, command, metadata);
+    return this.run(visitId, command, afterJanus(metadata));
   }
 
   /** Ends a visit: destroys the room (everyone's media closes), then VisitEnded. */
@@ -160,9 +171,10 @@ export class VisitService {
     const { state } = await this.load(visitId);
     if (decide(command, state).length === 0) return undefined;
     const live = state as Live;
+    throwIfAborted(metadata.signal);
     const rooms = await this.roomsOf(live);
     await rooms.destroyRoom(live.room, this.secretOf(visitId));
-    const result = await this.run(visitId, command, metadata);
+    const result = await this.run(visitId, command, afterJanus(metadata));
     this.deps.janus.release(visitId);
     return result;
   }
@@ -185,12 +197,13 @@ export class VisitService {
       const admission = newAdmission();
       const token = roomToken(this.deps.roomKey, visitId, participantId, admission);
       const rooms = await this.roomsOf(live);
+      throwIfAborted(metadata.signal);
       await rooms.allowTokens(live.room, this.secretOf(visitId), [token]);
       state = (
         await this.run(
           visitId,
           { type: 'AdmitClinician', data: { caller, participantId, admission, tokenHash: tokenHash(token) } },
-          metadata,
+          afterJanus(metadata),
         )
       ).state;
     }
