@@ -169,19 +169,40 @@ export interface JanusWsClient {
    * (`success`, `error`, `event`, `server_info`, …). Throws Error after timeoutMs (default 5 s).
    */
   request(msg: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<Record<string, unknown>>;
+  /** Sends `msg` as is (no transaction added, no reply awaited). */
+  send(msg: Record<string, unknown>): void;
+  /** Every message received so far, in order (acks included). */
+  readonly received: readonly Record<string, unknown>[];
+  /** Resolves with the close code and reason once the socket is closed (by either side). */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** True once the socket is closed. */
+  isClosed(): boolean;
   close(): void;
 }
 
 /**
- * Opens a websocket to Janus (`janus-protocol`, or `janus-admin-protocol` with `{ admin: true }`).
- * Throws Error when the connection fails or takes longer than timeoutMs (default 3 s).
+ * Opens a websocket to Janus (`janus-protocol`, or `janus-admin-protocol` with `{ admin: true }`), or to anything
+ * speaking its protocol (Haven's media proxy, through the gateway with `headers` carrying cookies and origin).
+ * Throws Error when the connection fails (`Unexpected server response: 401` for a refused upgrade) or takes
+ * longer than timeoutMs (default 3 s).
  */
 export async function connectJanusWs(
   url: string,
-  opts: { admin?: boolean; timeoutMs?: number } = {},
+  opts: { admin?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
 ): Promise<JanusWsClient> {
-  const ws = new WebSocket(url, opts.admin ? 'janus-admin-protocol' : 'janus-protocol');
+  const ws = new WebSocket(url, opts.admin ? 'janus-admin-protocol' : 'janus-protocol', {
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  });
   const pending = new Map<string, (m: Record<string, unknown>) => void>();
+  const received: Record<string, unknown>[] = [];
+  let isClosed = false;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => {
+      isClosed = true;
+      resolve({ code, reason: reason.toString() });
+    }),
+  );
+  ws.on('error', () => undefined); // reported through `closed` (and the open promise below)
   ws.on('message', (data: Buffer) => {
     let msg: Record<string, unknown>;
     try {
@@ -189,6 +210,7 @@ export async function connectJanusWs(
     } catch {
       return;
     }
+    received.push(msg);
     const tx = msg['transaction'];
     if (typeof tx !== 'string' || msg['janus'] === 'ack') return;
     pending.get(tx)?.(msg);
@@ -220,8 +242,20 @@ export async function connectJanusWs(
           clearTimeout(timer);
           resolve(m);
         });
+        if (ws.readyState !== WebSocket.OPEN) {
+          clearTimeout(timer);
+          pending.delete(transaction);
+          reject(new Error(`janus request ${String(msg['janus'])}: the socket is closed`));
+          return;
+        }
         ws.send(JSON.stringify({ ...msg, transaction }));
       }),
+    send: (msg) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    },
+    received,
+    closed,
+    isClosed: () => isClosed,
     close: () => ws.close(),
   };
 }

@@ -43,7 +43,8 @@ export async function healthStatus(address: string, deadlineMs = 1000): Promise<
 }
 
 /**
- * Starts `node services/<name>/dist/index.js` with the given environment and resolves once it is SERVING.
+ * Starts `node services/<name>/dist/index.js` with the given environment and resolves once it is SERVING
+ * (`opts.label` names it in output, e.g. a second replica).
  * Throws when the service is not built, exits early, or is not healthy within `timeoutMs` (default 20 s);
  * the message carries the end of its output.
  */
@@ -52,6 +53,7 @@ export async function startServiceProcess(
   port: number,
   env: Record<string, string>,
   timeoutMs = 20_000,
+  opts: { label?: string } = {},
 ): Promise<ServiceProcess> {
   const entry = join(ROOT, 'services', name, 'dist', 'index.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm test does)`);
@@ -80,7 +82,7 @@ export async function startServiceProcess(
     }
   }
   return {
-    name,
+    name: opts.label ?? name,
     port,
     output: () => out,
     async stop() {

@@ -44,6 +44,8 @@ export const STACK_DISPLAY_NAMES: Readonly<Record<StackRole, string>> = {
 export interface StackUser {
   readonly id: string;
   readonly token: string;
+  /** The refresh token of this sign-in (RefreshToken, Logout). */
+  readonly refreshToken: string;
 }
 
 /** The gRPC clients of the services, on 127.0.0.1 inside the namespace. */
@@ -65,6 +67,10 @@ export interface Stack {
   readonly gatewayUrl: string | null;
   readonly gatewayError: string | null;
   readonly clients: StackClients;
+  /** One gRPC client per session replica (the first is `clients.session`). */
+  readonly sessionReplicas: readonly session.SessionServiceClient[];
+  /** `http://127.0.0.1:<port>` of each session replica's HTTP port (Janus events, the media proxy at /media). */
+  readonly sessionHttpUrls: readonly string[];
   /** Startup time of each part in ms. */
   readonly timings: Record<string, number>;
   /** Signs a staff user in through identity's Login RPC. Throws when the login fails. */
@@ -81,6 +87,15 @@ export interface StackOptions {
   readonly gateway?: boolean;
   /** Start the audit service (default true). */
   readonly audit?: boolean;
+  /**
+   * The stack runs inside a network namespace (default true): Janus gathers ICE candidates on `v0` only. Off for
+   * suites that speak the Janus protocol but exchange no media (the host has no `v0`).
+   */
+  readonly netns?: boolean;
+  /** Extra variables for identity (e.g. a short HAVEN_IDLE_TIMEOUT_SEC). */
+  readonly identityEnv?: Readonly<Record<string, string>>;
+  /** Session service processes sharing NATS and Janus (default 1); Janus's event handler posts to the first. */
+  readonly sessionReplicas?: number;
 }
 
 function decodeSub(jwt: string): string {
@@ -164,8 +179,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const identityHttp = await freePort();
     const schedulingPort = await freePort();
     const schedulingHttp = await freePort();
-    const sessionPort = await freePort();
-    const sessionHttp = await freePort();
+    const replicas = Math.max(1, opts.sessionReplicas ?? 1);
+    const sessionPorts: number[] = [];
+    const sessionHttpPorts: number[] = [];
+    for (let i = 0; i < replicas; i++) {
+      sessionPorts.push(await freePort());
+      sessionHttpPorts.push(await freePort());
+    }
+    const sessionPort = sessionPorts[0]!;
+    const sessionHttp = sessionHttpPorts[0]!;
     const auditPort = await freePort();
     const gatewayPort = await freePort();
 
@@ -174,7 +196,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       startJanus({
         tokenAuthSecret: tokenSecret,
         videoroomAdminKey: roomAdminKey,
-        iceEnforceList: 'v0',
+        ...(opts.netns === false ? {} : { iceEnforceList: 'v0' }),
         eventHandlerUrl: `http://127.0.0.1:${sessionHttp}/janus-events`,
         eventHandlerPassword: eventsSecret,
         eventHandlerEvents: 'plugins',
@@ -199,6 +221,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       HAVEN_LOGIN_IP_PER_MINUTE: '10000',
       HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
       HAVEN_MFA_REQUIRED_ROLES: 'none',
+      ...opts.identityEnv,
     };
     const jwksUrl = `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`;
     const patientJwksUrl = `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`;
@@ -227,15 +250,25 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
         HAVEN_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
       }).then(track),
-      startServiceProcess('session', sessionPort, {
-        ...common,
-        HAVEN_HTTP_PORT: String(sessionHttp),
-        HAVEN_JANUS_WS_URLS: janus.wsUrl,
-        HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-        HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-        HAVEN_JANUS_EVENTS_SECRET: eventsSecret,
-        HAVEN_DATA_DIR: join(dir, 'session'),
-      }).then(track),
+      ...sessionPorts.map((port, i) =>
+        startServiceProcess(
+          'session',
+          port,
+          {
+            ...common,
+            HAVEN_HTTP_PORT: String(sessionHttpPorts[i]),
+            HAVEN_JANUS_WS_URLS: janus.wsUrl,
+            HAVEN_JANUS_ADMIN_URLS: janus.adminWsUrl,
+            HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+            HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+            HAVEN_JANUS_EVENTS_SECRET: eventsSecret,
+            HAVEN_RECORDINGS_DIR: janus.recordingsDir,
+            HAVEN_DATA_DIR: join(dir, `session-${i}`),
+          },
+          20_000,
+          { label: i === 0 ? 'session' : `session-${i + 1}` },
+        ).then(track),
+      ),
       opts.audit === false
         ? Promise.resolve(undefined)
         : startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }).then(
@@ -287,15 +320,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const address = (port: number): string => `127.0.0.1:${port}`;
     const insecure = grpc.credentials.createInsecure();
+    const sessionClients = sessionPorts.map(
+      (port) => new session.SessionServiceClient(address(port), insecure),
+    );
     const clients: StackClients = {
       identity: new identity.IdentityServiceClient(address(identityPort), insecure),
       scheduling: new scheduling.SchedulingServiceClient(address(schedulingPort), insecure),
-      session: new session.SessionServiceClient(address(sessionPort), insecure),
+      session: sessionClients[0]!,
     };
     stoppers.push(async () => {
       clients.identity.close();
       clients.scheduling.close();
-      clients.session.close();
+      for (const c of sessionClients) c.close();
     });
 
     let gatewayUrl: string | null = null;
@@ -314,7 +350,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           HAVEN_SCHEDULING_GRPC_ADDR: address(schedulingPort),
           HAVEN_SESSION_GRPC_ADDR: address(sessionPort),
           HAVEN_AUDIT_GRPC_ADDR: address(auditPort),
-          HAVEN_JANUS_WS_URLS: janus.wsUrl,
+          HAVEN_SESSION_MEDIA_URL: `ws://127.0.0.1:${sessionHttp}/media`,
           LOG_LEVEL: 'warn',
         });
         stoppers.push(gw.stop);
@@ -336,7 +372,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       );
       const token = res.tokens?.accessToken;
       if (!token) throw new Error(`login as ${role} returned no access token`);
-      return { id: decodeSub(token), token };
+      return { id: decodeSub(token), token, refreshToken: res.tokens?.refreshToken ?? '' };
     };
 
     return {
@@ -347,6 +383,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       gatewayUrl,
       gatewayError,
       clients,
+      sessionReplicas: sessionClients,
+      sessionHttpUrls: sessionHttpPorts.map((port) => `http://127.0.0.1:${port}`),
       timings,
       login,
       logs,

@@ -42,14 +42,15 @@ export async function eventually<T>(
 }
 
 /**
- * Front desk: patient + appointment (starting in `startInMinutes`, default 2) + link; the patient redeems it.
+ * Front desk: patient + appointment (starting in `startInMinutes`, default 2, lasting `durationMinutes`, default
+ * 30) + link; the patient redeems it.
  * Waits until the session service opened the visit. Throws on any refused call.
  */
 export async function bookVisit(
   stack: Stack,
   frontDesk: StackUser,
   clinician: StackUser,
-  opts: { startInMinutes?: number } = {},
+  opts: { startInMinutes?: number; durationMinutes?: number } = {},
 ): Promise<BookedVisit> {
   const { scheduling: sc } = stack.clients;
   const created = await callUnary(
@@ -70,7 +71,7 @@ export async function bookVisit(
         clinician: `users/${clinician.id}`,
         patient: created.patient?.name ?? '',
         startTime: start,
-        endTime: new Date(start.getTime() + 30 * 60_000),
+        endTime: new Date(start.getTime() + (opts.durationMinutes ?? 30) * 60_000),
       },
       requestId: randomUUID(),
     }),
@@ -127,15 +128,15 @@ export async function joinMedia(
   return callUnary(stack.clients.session, 'joinMedia', { visit }, md(token));
 }
 
-/** The gateway's media body (visit-api.md) from a JoinMedia response. */
-export function mediaBody(m: session.JoinMediaResponse): Record<string, unknown> {
+/** The gateway's media body (its mediaView) from a JoinMedia response. */
+export function mediaBody(
+  m: session.JoinMediaResponse,
+  opts: { patient?: boolean } = {},
+): Record<string, unknown> {
   return {
-    serverUrl: m.serverUrl,
-    room: m.room,
-    pin: m.pin,
-    token: m.token,
-    janusToken: m.janusToken,
-    displayName: m.displayName,
+    serverUrl: opts.patient ? `${m.serverUrl}?as=patient` : m.serverUrl,
+    mediaCredential: m.mediaCredential,
+    participantId: m.participant.split('/').pop() ?? '',
     iceServers: [],
   };
 }

@@ -1,0 +1,75 @@
+/**
+ * Idle logoff ends the media too. Real nats-server, Janus, identity with a 3-second idle timeout
+ * (HAVEN_IDLE_TIMEOUT_SEC=3, as identity's own idle test does), scheduling and the session service as built
+ * processes. A clinician joins the media room over a raw websocket with what JoinMedia handed out and publishes;
+ * then stays idle past the timeout. Identity ends the session as idle (at the latest when the page next tries to
+ * refresh, which is what the test does) and pushes the revocation; within 2 s the clinician's media connection is
+ * closed and Janus no longer has their session or their feed.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { identity } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import { startStack, type Stack } from '../e2e/support/stack';
+import { janusSessions, joinExtras, MediaClient, mediaDoor, tokenOf } from '../support/media-client';
+import { admittedVisit, eventually, mediaFor, PrivilegedRoom } from './support/visit-setup';
+
+jest.setTimeout(90_000);
+
+let stack: Stack;
+const closers: Array<() => void> = [];
+
+beforeAll(async () => {
+  stack = await startStack({
+    netns: false,
+    gateway: false,
+    audit: false,
+    identityEnv: { HAVEN_IDLE_TIMEOUT_SEC: '3' },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  for (const close of closers) close();
+  await stack?.stop();
+});
+
+it('idle logoff closes the clinician’s media connection and removes their Janus session and feed', async () => {
+  const v = await admittedVisit(stack);
+  const clinician = await stack.login('clinician');
+  const m = await mediaFor(stack, v.visit, clinician.token);
+  const url = stack.sessionHttpUrls[0]!;
+  const c = await MediaClient.open(
+    mediaDoor(m.serverUrl, { via: 'session', sessionHttpUrl: url, bearer: clinician.token }),
+    tokenOf(m),
+  );
+  closers.push(() => c.close());
+  expect((await c.create()).janus).toBe('success');
+  const { handleId } = await c.attach();
+  const joined = await c.message(handleId!, { request: 'join', ptype: 'publisher', ...joinExtras(m) });
+  expect(joined.data['videoroom']).toBe('joined');
+  const room = await PrivilegedRoom.open(stack, v.visitId);
+  closers.push(() => room.close());
+  const mine = async () =>
+    (await room.participants()).filter(
+      (p) => p.display === v.clinicianPid || (p.display ?? '').startsWith(`${v.clinicianPid}.`),
+    );
+  await eventually('the clinician’s feed in the room', async () =>
+    (await mine()).length > 0 ? true : undefined,
+  );
+
+  // Idle past the timeout (nothing refreshes this sign-in), then the page's next refresh finds it ended.
+  await new Promise((r) => setTimeout(r, 3500));
+  const refreshed = await callUnary(
+    stack.clients.identity,
+    'refreshToken',
+    identity.RefreshTokenRequest.fromPartial({ refreshToken: clinician.refreshToken }),
+    clientCallMetadata({}),
+  ).then(
+    () => 'refreshed',
+    (err: grpc.ServiceError) => grpc.status[err.code],
+  );
+  expect(refreshed).toBe('UNAUTHENTICATED');
+
+  expect(await c.closedWithin(2000)).toBeDefined();
+  expect(await janusSessions(stack.janus.adminWsUrl, stack.janus.adminSecret)).not.toContain(c.sessionId);
+  expect(await mine()).toEqual([]);
+});

@@ -1,0 +1,163 @@
+/**
+ * What the media attacker suites share: an admitted visit over the real services (front desk books, the patient
+ * redeems their link and waits, the clinician admits), the visit's events and the session service's refusals
+ * read straight from the event store, and the test's own privileged view of a Janus room (the tests hold the
+ * stack's Janus secrets; no participant ever does) to see which feeds are really there.
+ */
+import type { EventEnvelope, EventStore } from '@haven/eventstore';
+import type { session } from '@haven/proto';
+import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
+import { admit, bookVisit, joinLobby, joinMedia, type BookedVisit } from '../../e2e/support/visit-flow';
+import type { Stack, StackUser } from '../../e2e/support/stack';
+import { connectJanusWs, signJanusToken, type JanusWsClient } from '../../support/janus';
+
+/** A visit with its patient admitted. */
+export interface AdmittedVisit extends BookedVisit {
+  readonly visitId: string;
+  readonly room: number;
+  readonly clinician: StackUser;
+  /** `visits/{v}/participants/{p}` of the patient. */
+  readonly participant: string;
+  readonly patientPid: string;
+  /** The clinician's participant id (`participantIdOf` their principal). */
+  readonly clinicianPid: string;
+}
+
+let slot = 0;
+
+/**
+ * Books a one-minute visit in the next free minute (the stack's one clinician cannot have overlapping
+ * appointments; a patient link opens 15 minutes ahead, so at most ~12 per stack), puts the patient in the lobby
+ * and admits them.
+ */
+export async function admittedVisit(stack: Stack): Promise<AdmittedVisit> {
+  const [frontDesk, clinician] = await Promise.all([stack.login('front_desk'), stack.login('clinician')]);
+  slot += 1;
+  const v = await bookVisit(stack, frontDesk, clinician, { startInMinutes: 1 + slot, durationMinutes: 1 });
+  const participant = await joinLobby(stack, v);
+  await admit(stack, clinician, participant);
+  const clinicianAccess = await joinMedia(stack, v.visit, clinician.token);
+  return {
+    ...v,
+    visitId: v.appointmentId,
+    room: roomNumberOf(v.appointmentId),
+    clinician,
+    participant,
+    patientPid: participant.split('/').pop() ?? '',
+    clinicianPid: clinicianAccess.participant.split('/').pop() ?? '',
+  };
+}
+
+/** Polls (bounded by count and time) until `probe` returns a value. Throws naming `what`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (let i = 0; i < 1000 && Date.now() < until; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The visit's events, in order. */
+export function visitEvents(store: EventStore, visitId: string): Promise<EventEnvelope[]> {
+  return store.read(`session.visit-${visitId}`);
+}
+
+/** The session service's AccessRefused events of this hour and the last (the recorder's streams). */
+export async function sessionRefusals(store: EventStore): Promise<EventEnvelope[]> {
+  const hour = (d: Date) => d.toISOString().slice(0, 13).replace(/[-T]/g, '');
+  const now = new Date();
+  const streams = [...new Set([hour(new Date(now.getTime() - 3600_000)), hour(now)])].map(
+    (h) => `security.refusals-session-${h}`,
+  );
+  return (await Promise.all(streams.map((s) => store.read(s)))).flat();
+}
+
+/** A JoinMedia for whoever holds `token` (on a given session replica). */
+export function mediaFor(
+  stack: Stack,
+  visit: string,
+  token: string,
+  replica = 0,
+): Promise<session.JoinMediaResponse> {
+  const client = stack.sessionReplicas[replica];
+  if (!client) throw new Error(`no session replica ${replica}`);
+  return joinMedia({ ...stack, clients: { ...stack.clients, session: client } }, visit, token);
+}
+
+/** A participant of a room as Janus lists it. */
+export interface RoomParticipant {
+  readonly id: number;
+  readonly display?: string;
+  readonly publisher?: boolean;
+}
+
+/**
+ * The test's own privileged videoroom handle on the stack's Janus (core token signed with the node's secret;
+ * room secret and PIN derived from the room key the stack gives the session service, which is the token secret).
+ */
+export class PrivilegedRoom {
+  private constructor(
+    private readonly ws: JanusWsClient,
+    private readonly core: string,
+    private readonly sessionId: number,
+    private readonly handleId: number,
+    readonly room: number,
+    readonly secret: string,
+    readonly pin: string,
+  ) {}
+
+  static async open(stack: Stack, visitId: string): Promise<PrivilegedRoom> {
+    const ws = await connectJanusWs(stack.janusWsUrl);
+    const core = signJanusToken({ secret: stack.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 });
+    const created = await ws.request({ janus: 'create', token: core });
+    const sessionId = (created['data'] as { id: number }).id;
+    const attached = await ws.request({
+      janus: 'attach',
+      session_id: sessionId,
+      plugin: 'janus.plugin.videoroom',
+      token: core,
+    });
+    const handleId = (attached['data'] as { id: number }).id;
+    const { secret, pin } = roomCredentials(stack.janusTokenSecret, visitId);
+    return new PrivilegedRoom(ws, core, sessionId, handleId, roomNumberOf(visitId), secret, pin);
+  }
+
+  /** A videoroom request on the privileged handle; resolves with `plugindata.data`. */
+  async send(body: Record<string, unknown>, handleId = this.handleId): Promise<Record<string, unknown>> {
+    const r = await this.ws.request({
+      janus: 'message',
+      session_id: this.sessionId,
+      handle_id: handleId,
+      token: this.core,
+      body,
+    });
+    return (r['plugindata'] as { data?: Record<string, unknown> } | undefined)?.data ?? {};
+  }
+
+  /** Another handle on the same session (e.g. to join the room as a publisher). */
+  async handle(): Promise<number> {
+    const attached = await this.ws.request({
+      janus: 'attach',
+      session_id: this.sessionId,
+      plugin: 'janus.plugin.videoroom',
+      token: this.core,
+    });
+    return (attached['data'] as { id: number }).id;
+  }
+
+  /** Everyone in the room (publishers, with their displays). */
+  async participants(): Promise<RoomParticipant[]> {
+    const data = await this.send({ request: 'listparticipants', room: this.room, secret: this.secret });
+    return (data['participants'] as RoomParticipant[] | undefined) ?? [];
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
