@@ -5,9 +5,17 @@
 //
 // Env knobs: HAVEN_HOME (state dir, default <repo>/.haven), HAVEN_DEV_SERVICES (comma list or "none";
 // default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +40,8 @@ const MFA_RELAXED = process.env.HAVEN_DEV_MFA !== 'required';
 const SERVICE_ENV = {
   identity: MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {},
   scheduling: { HAVEN_PUBLIC_URL: 'http://localhost:8080' },
+  // Browsers reach media only through the gateway, which relays to the session service's media proxy.
+  gateway: { HAVEN_SESSION_MEDIA_URL: 'ws://127.0.0.1:8090/media' },
 };
 // The dev stack's own knobs are not the services' variables (they refuse unknown HAVEN_* variables).
 const CHILD_ENV = Object.fromEntries(
@@ -62,7 +72,7 @@ function pipeLines(stream, prefix, out) {
   stream.on('end', () => buf && out.write(`${prefix} ${buf}\n`));
 }
 
-function start(name, cmd, args, { env = {}, critical = false } = {}) {
+function start(name, cmd, args, { env = {}, critical = false, user } = {}) {
   const prefix = label(name, children.length);
   // detached: own process group, so a terminal Ctrl-C reaches only us and we stop children in order.
   const child = spawn(cmd, args, {
@@ -70,6 +80,7 @@ function start(name, cmd, args, { env = {}, critical = false } = {}) {
     env: { ...CHILD_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
   });
   pipeLines(child.stdout, prefix, process.stdout);
   pipeLines(child.stderr, prefix, process.stderr);
@@ -126,6 +137,53 @@ const janusInfo = (url) =>
       res(JSON.parse(d.toString()).janus === 'server_info');
     });
   });
+
+function chownTree(path, uid, gid) {
+  chownSync(path, uid, gid);
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    if (e.isDirectory()) chownTree(join(path, e.name), uid, gid);
+    else if (e.isFile()) chownSync(join(path, e.name), uid, gid);
+  }
+}
+
+/**
+ * The user Janus runs as. Janus needs no privilege (its ports are above 1024), so when the dev stack runs as root
+ * it runs Janus as `nobody`, owning only its configuration (secrets, 0700), its log file and the recordings
+ * directory. When that user cannot reach them (HAVEN_HOME inside a private directory), Janus runs as the current
+ * user and a line says so. Returns { uid, gid, name } or undefined (current user).
+ */
+function janusUser({ configDir, configFile, logFile, recordingsDir }) {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('nobody:'));
+  if (!entry) return undefined;
+  const [, , uidText, gidText] = entry.split(':');
+  const uid = Number(uidText);
+  const gid = Number(gidText);
+  writeFileSync(logFile, '', { flag: 'a', mode: 0o600 });
+  for (const p of [configDir, recordingsDir]) chownTree(p, uid, gid);
+  chownSync(logFile, uid, gid);
+  const probe = spawnSync('setpriv', [
+    `--reuid=${uid}`,
+    `--regid=${gid}`,
+    '--clear-groups',
+    'sh',
+    '-c',
+    'test -r "$1" && test -w "$2" && test -w "$3"',
+    'probe',
+    configFile,
+    recordingsDir,
+    logFile,
+  ]);
+  if (probe.status !== 0) {
+    log(
+      `Janus runs as root: user nobody cannot reach ${HOME} (set HAVEN_HOME to a directory it can traverse)`,
+    );
+    return undefined;
+  }
+  return { uid, gid, name: 'nobody' };
+}
 
 function secrets() {
   const file = join(HOME, 'secrets.json');
@@ -210,7 +268,14 @@ async function main() {
     logFile: join(HOME, 'logs', 'janus.log'),
     debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
   });
-  const janus = start('janus', 'janus', ['-F', cfg.dir, '-C', cfg.configFile], { critical: true });
+  const user = janusUser({
+    configDir: cfg.dir,
+    configFile: cfg.configFile,
+    logFile: join(HOME, 'logs', 'janus.log'),
+    recordingsDir: join(HOME, 'recordings'),
+  });
+  const janus = start('janus', 'janus', ['-F', cfg.dir, '-C', cfg.configFile], { critical: true, user });
+  if (user) log(`janus runs as user ${user.name} (uid ${user.uid})`);
   await waitFor('janus', () => janusInfo(cfg.wsUrl), 15_000, janus);
 
   const env = {

@@ -32,6 +32,64 @@ const OTHER_EVENT_HANDLERS = ['gelfevh', 'mqttevh', 'nanomsgevh', 'rabbitmqevh',
   (n) => `libjanus_${n}.so`,
 );
 
+/** Top-level directories of a Linux file system, protected even when they do not exist here. */
+const STANDARD_ROOT = [
+  'bin',
+  'boot',
+  'dev',
+  'etc',
+  'home',
+  'lib',
+  'lib32',
+  'lib64',
+  'libx32',
+  'media',
+  'mnt',
+  'opt',
+  'proc',
+  'root',
+  'run',
+  'sbin',
+  'snap',
+  'srv',
+  'sys',
+  'tmp',
+  'usr',
+  'var',
+];
+
+/**
+ * Janus's `protected_folders` for a recordings directory: every folder but the one recordings go to. Janus
+ * refuses to write a recording whose resolved path starts with a protected entry (a plain string prefix), so
+ * each entry ends with `/` (a sibling named like a prefix of the recordings path must not cover it). Listed:
+ * the standard top-level directories and every entry of `/`, except the first component of the recordings
+ * path; then, down that path, every sibling present now. Folders created later beside the recordings path's
+ * ancestors are not covered: recording is also locked to the room secret (`lock_record`), and participants reach
+ * Janus only through the media proxy, which refuses `record` and `filename`.
+ */
+function protectedFolders(recordingsDir) {
+  const parts = path.resolve(recordingsDir).split('/').filter(Boolean);
+  const out = new Set();
+  let dir = '/';
+  for (const [i, next] of parts.entries()) {
+    let entries = [];
+    try {
+      // Folders only (a recording cannot go inside a file); symbolic links may point to one.
+      entries = fs
+        .readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() || e.isSymbolicLink())
+        .map((e) => e.name);
+    } catch {
+      // an unreadable ancestor: only the standard names at the top
+    }
+    for (const e of i === 0 ? [...STANDARD_ROOT, ...entries] : entries) {
+      if (e !== next) out.add(`${path.join(dir, e)}/`);
+    }
+    dir = path.join(dir, next);
+  }
+  return [...out].sort();
+}
+
 /** A jcfg (libconfig) string literal. */
 function str(value) {
   return JSON.stringify(String(value));
@@ -102,6 +160,8 @@ function generateJanusConfig(opts) {
 
   fs.mkdirSync(o.dir, { recursive: true });
   fs.mkdirSync(o.recordingsDir, { recursive: true });
+  // The config holds secrets: only its owner (the Janus process user, see chownJanusFiles) reads it.
+  fs.chmodSync(o.dir, 0o700);
   const useHttp = o.httpPort !== undefined || o.adminHttpPort !== undefined;
   const useEvh = typeof o.eventHandlerUrl === 'string' && o.eventHandlerUrl.length > 0;
   const tokenAuth = o.tokenAuthSecret !== undefined || o.tokenAuth === true;
@@ -124,19 +184,8 @@ function generateJanusConfig(opts) {
         token_auth_secret: o.tokenAuthSecret,
         session_timeout: o.sessionTimeout ?? 60,
         server_name: o.serverName ?? 'haven-janus',
-        protected_folders: [
-          '/bin',
-          '/boot',
-          '/dev',
-          '/etc',
-          '/lib',
-          '/lib64',
-          '/proc',
-          '/sbin',
-          '/sys',
-          '/usr',
-          '/var',
-        ],
+        // Recordings may be written only under recordingsDir (see protectedFolders).
+        protected_folders: protectedFolders(o.recordingsDir),
       },
       certificates: {},
       media: { rtp_port_range: o.rtpPortRange },
@@ -156,7 +205,9 @@ function generateJanusConfig(opts) {
     }),
     'janus.plugin.videoroom.jcfg': render({
       general: {
+        // Creating rooms needs this key; with it set, rtp_forward needs it too (lock_rtp_forward).
         admin_key: o.videoroomAdminKey,
+        lock_rtp_forward: o.videoroomAdminKey !== undefined ? true : undefined,
         string_ids: o.stringIds === true,
         events: useEvh,
       },
@@ -252,4 +303,4 @@ function randomJanusSecret() {
   return crypto.randomBytes(32).toString('base64url');
 }
 
-module.exports = { generateJanusConfig, signJanusToken, randomJanusSecret, JANUS_LIB_DIRS };
+module.exports = { generateJanusConfig, signJanusToken, randomJanusSecret, protectedFolders, JANUS_LIB_DIRS };

@@ -77,6 +77,12 @@ export function generateJanusConfig(opts: JanusConfigOptions): JanusConfigResult
  */
 export function signJanusToken(opts: SignJanusTokenOptions): string;
 
+/**
+ * Janus `protected_folders` for a recordings directory: every folder but that one (entries end with `/`; siblings
+ * of the recordings path's ancestors are listed as they are now). Throws nothing.
+ */
+export function protectedFolders(recordingsDir: string): string[];
+
 /** A random 32-byte base64url secret. */
 export function randomJanusSecret(): string;
 

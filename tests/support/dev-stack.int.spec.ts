@@ -1,9 +1,9 @@
 /**
- * `node scripts/dev-stack.mjs` with no services: starts nats-server and Janus, prints the "Haven is running"
- * box, and on SIGINT stops both and exits 0.
+ * `node scripts/dev-stack.mjs` with no services: starts nats-server and Janus (as an unprivileged user when the
+ * stack runs as root), prints the "Haven is running" box, and on SIGINT stops both and exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -23,6 +23,7 @@ describe('scripts/dev-stack.mjs', () => {
   let out = '';
   beforeAll(() => {
     home = mkdtempSync(join(tmpdir(), 'haven-devstack-'));
+    chmodSync(home, 0o755); // like a HAVEN_HOME made by mkdir: an unprivileged Janus can traverse it
   });
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
@@ -58,9 +59,19 @@ describe('scripts/dev-stack.mjs', () => {
     expect(statSync(join(home, 'secrets.json')).mode & 0o777).toBe(0o600);
     const secrets = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as Record<string, string>;
     expect(secrets['janusAdminSecret']?.length).toBeGreaterThanOrEqual(32);
-    expect(readFileSync(join(home, 'janus', 'janus.jcfg'), 'utf8')).toContain(
-      `admin_secret = "${secrets['janusAdminSecret']}"`,
-    );
+    const core = readFileSync(join(home, 'janus', 'janus.jcfg'), 'utf8');
+    expect(core).toContain(`admin_secret = "${secrets['janusAdminSecret']}"`);
+    // Recordings only into the recordings directory; the configuration (secrets) readable by Janus alone.
+    expect(core).toContain('"/etc/"');
+    expect(core).not.toContain(`"${join(home, 'recordings')}/"`);
+    expect(statSync(join(home, 'janus')).mode & 0o777).toBe(0o700);
+    if (process.getuid?.() === 0) {
+      // Janus needs no privilege: as root, the dev stack runs it as an unprivileged user.
+      const janusPid = Number(/janus started \(pid (\d+)\)/.exec(out)?.[1]);
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${janusPid}/status`, 'utf8'))?.[1];
+      expect(Number(uid)).not.toBe(0);
+      expect(out).toMatch(/janus runs as user nobody/);
+    }
 
     proc.kill('SIGINT');
     let timer: NodeJS.Timeout | undefined;

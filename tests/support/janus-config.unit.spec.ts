@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateJanusConfig, signJanusToken } from '../../scripts/janus-config.cjs';
+import { generateJanusConfig, protectedFolders, signJanusToken } from '../../scripts/janus-config.cjs';
 
 describe('signJanusToken', () => {
   it('produces expiry-seconds,janus,plugins:base64 signature', () => {
@@ -69,6 +69,32 @@ describe('generateJanusConfig', () => {
     const evh = readFileSync(join(dir, 'cfg', 'janus.eventhandler.sampleevh.jcfg'), 'utf8');
     expect(evh).toMatch(/backend = "http:\/\/127\.0\.0\.1:8090\/janus-events"/);
     expect(evh).toMatch(/backend_user = "janus"\n\tbackend_pwd = "events-secret-1"/);
+  });
+
+  it('protects every folder but the recordings directory, and locks rtp_forward behind the admin key', () => {
+    const r = generateJanusConfig({ ...base(), videoroomAdminKey: 'room-admin-key-1' });
+    const folders = protectedFolders(join(dir, 'rec'));
+    for (const f of [
+      '/etc/',
+      '/usr/',
+      '/var/',
+      '/root/',
+      '/home/',
+      '/proc/',
+      '/run/',
+      `${join(dir, 'cfg')}/`,
+    ]) {
+      expect(folders).toContain(f);
+    }
+    // Janus compares plain string prefixes: nothing listed may be a prefix of a path inside the recordings dir.
+    const recording = `${join(dir, 'rec')}/visit-1-video-0.mjr`;
+    expect(folders.filter((f) => recording.startsWith(f))).toEqual([]);
+    expect(folders.every((f) => f.endsWith('/'))).toBe(true);
+    const core = readFileSync(r.configFile, 'utf8');
+    expect(core).toContain(`protected_folders = [${folders.map((f) => JSON.stringify(f)).join(', ')}]`);
+    expect(readFileSync(join(dir, 'cfg', 'janus.plugin.videoroom.jcfg'), 'utf8')).toMatch(
+      /admin_key = "room-admin-key-1"\n\tlock_rtp_forward = true/,
+    );
   });
 
   it('refuses bad ports, weak or quoted secrets and both token modes at once', () => {

@@ -125,7 +125,7 @@ export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';
 export { runServiceMain } from './main';
 export type { ServiceMainOptions } from './main';
-export { connectEventStore, serveHavenGrpc } from './runtime';
+export { connectEventStore, connectRevocationFeed, serveHavenGrpc } from './runtime';
 export type { HavenGrpcOptions } from './runtime';
 export {
   createAccessRefusalRecorder,

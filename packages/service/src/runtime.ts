@@ -59,6 +59,11 @@ export interface HavenGrpcOptions {
    * service's media proxy): the gRPC server reports into it and flushes it at shutdown. Wins over `store`.
    */
   readonly refusals?: AccessRefusalRecorder;
+  /**
+   * The process's revocation feed, when the service needs it beyond gRPC (e.g. to end media connections at
+   * sign-out). The server uses it instead of opening its own, and leaves closing it to the caller.
+   */
+  readonly revocations?: RevocationFeed;
 }
 
 /**
@@ -69,13 +74,7 @@ export interface HavenGrpcOptions {
  * port is taken.
  */
 export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<RunningGrpcService> {
-  const revocations = await RevocationFeed.connect({
-    servers: options.config.NATS_URL,
-    name: `haven-${options.name}-revocations`,
-    ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),
-    replicas: options.config.HAVEN_JETSTREAM_REPLICAS,
-    logger: options.logger,
-  });
+  const revocations = options.revocations ?? (await connectRevocationFeed(options));
   const refusals =
     options.refusals ??
     (options.store
@@ -94,6 +93,26 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     logger: options.logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
     shutdownGraceMs: options.config.HAVEN_SHUTDOWN_GRACE_MS,
-    onShutdown: [async () => refusals?.flush(), ...(options.onShutdown ?? []), () => revocations.close()],
+    onShutdown: [
+      async () => refusals?.flush(),
+      ...(options.onShutdown ?? []),
+      ...(options.revocations ? [] : [() => revocations.close()]),
+    ],
+  });
+}
+
+/**
+ * The revocation feed a service's gRPC server uses (identity's revocations over NATS, from the configuration).
+ * Throws UnavailableError when NATS is unreachable.
+ */
+export function connectRevocationFeed(
+  options: Pick<HavenGrpcOptions, 'name' | 'config' | 'logger'>,
+): Promise<RevocationFeed> {
+  return RevocationFeed.connect({
+    servers: options.config.NATS_URL,
+    name: `haven-${options.name}-revocations`,
+    ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),
+    replicas: options.config.HAVEN_JETSTREAM_REPLICAS,
+    logger: options.logger,
   });
 }

@@ -1,8 +1,9 @@
 /**
- * Wiring of the session service: configuration → event store → Janus pool → booking consumer → gRPC server.
- * The consumer follows the scheduling context of the event store from a checkpoint kept in NATS, so a booking
- * made while the service was down still opens its visit when it comes back; a relay fans session events out on
- * the bus.
+ * Wiring of the session service: configuration → event store → Janus pool → booking consumer → gRPC server, and
+ * one HTTP port for Janus's event handler (`/janus-events`) and the media proxy (`/media`, websockets; browsers
+ * reach it through the gateway). The consumer follows the scheduling context of the event store from a
+ * checkpoint kept in NATS, so a booking made while the service was down still opens its visit when it comes back;
+ * a relay fans session events out on the bus.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -14,8 +15,10 @@ import { session } from '@haven/proto';
 import {
   actorOf,
   connectEventStore,
+  connectRevocationFeed,
   createAccessRefusalRecorder,
   createBaseConfigSchema,
+  createVerifierFromConfig,
   serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
@@ -24,6 +27,9 @@ import { withSpan, contextFromTraceparent } from '@haven/telemetry';
 import { context } from '@opentelemetry/api';
 import { JanusPool } from './janus/janus-pool';
 import { videoRoomMediaEvents } from './janus/janus-events';
+import { signJanusToken } from './janus/janus-token';
+import { MediaAccess } from './media/media-access';
+import { MEDIA_PATH, MediaProxy } from './media/media-proxy';
 import { visitHandlers } from './visit/grpc';
 import { bookedAppointment, openVisitForAppointment } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
@@ -43,8 +49,16 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
    * says so at start) — the chart always sets it.
    */
   HAVEN_JANUS_EVENTS_SECRET: z.string().min(16).optional(),
-  /** Browser-facing websocket URLs of the same nodes, in the same order (default HAVEN_JANUS_WS_URLS). */
-  HAVEN_JANUS_PUBLIC_WS_URLS: z.string().min(1).optional(),
+  /**
+   * Where Janus writes recordings (the path inside the Janus nodes): every room is created with this `rec_dir`
+   * and `lock_record`. Unset: Janus's default directory (recording stays locked to the room secret).
+   */
+  HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
+  /**
+   * Where browsers reach the media proxy (JoinMedia's server_url): the gateway's path, resolved by the page
+   * against its own origin. The proxy itself listens on HAVEN_HTTP_PORT at /media.
+   */
+  HAVEN_MEDIA_PUBLIC_URL: z.string().min(1).default('/api/media'),
   /** A visit with nobody in the media room for this long ends by itself. */
   HAVEN_VISIT_IDLE_MINUTES: z.coerce
     .number()
@@ -78,16 +92,23 @@ export async function startSession(
   });
   // Session events fan out on haven.bus.session.* (the gateway pushes lobby and visit changes from there).
   const relay = await startRelay({ store, bus, context: 'session', logger });
-  const publicUrls = config.HAVEN_JANUS_PUBLIC_WS_URLS?.split(',').map((u) => u.trim());
   const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
     id: `janus-${i}`,
     wsUrl: wsUrl.trim(),
     tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
     ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
-    ...(publicUrls?.[i] ? { publicWsUrl: publicUrls[i] } : {}),
+    ...(config.HAVEN_RECORDINGS_DIR ? { recordingsDir: config.HAVEN_RECORDINGS_DIR } : {}),
   }));
   const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
   const projection = new VisitProjection();
+  // One revocation feed for gRPC callers and media connections: a sign-out or idle logoff ends both.
+  const revocations = await connectRevocationFeed({ name: 'session', config, logger });
+  const media = new MediaAccess({
+    roomKey,
+    projected: (visitId) => projection.get(visitId),
+    load: async (visitId) => (await visitService.load(visitId)).state,
+    isRevoked: (principal, token) => revocations.isRevoked(principal, token),
+  });
   // The pool calls back into the visit service after a reconnect; the service is made right below.
   const janus: JanusPool = new JanusPool(nodes, logger, {
     onReconnected: async (rooms) => visitService.recoverNode(rooms),
@@ -96,11 +117,35 @@ export async function startSession(
     store,
     janus,
     roomKey,
-    janusTokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
+    media,
+    mediaUrl: config.HAVEN_MEDIA_PUBLIC_URL,
+    onRefused: refusals.record,
     projection,
     logger,
     idleMinutes: config.HAVEN_VISIT_IDLE_MINUTES,
   });
+  let core = { token: '', renewAt: 0 };
+  const proxy = new MediaProxy({
+    access: media,
+    upstreamUrl: (nodeId) => janus.nodeConfig(nodeId)?.wsUrl,
+    // Janus checks the core token on every request: sign one that outlives any request by an hour.
+    coreToken: () => {
+      const now = Date.now();
+      if (now >= core.renewAt) {
+        const expiresAt = new Date(now + 2 * 3600_000);
+        core = {
+          token: signJanusToken({ secret: config.HAVEN_JANUS_TOKEN_SECRET, expiresAt }),
+          renewAt: now + 3600_000,
+        };
+      }
+      return core.token;
+    },
+    verifier: createVerifierFromConfig(config, { revocations }),
+    onRefused: refusals.record,
+    logger,
+  });
+  const stopWatchingVisits = projection.onChange((visitId, state) => proxy.visitChanged(visitId, state));
+  const stopWatchingRevocations = revocations.onRevoked((r) => proxy.revoked(r));
   await janus.connect();
   await projection.start(store, (error) => logger.error({ err: error }, 'visit projection stopped'));
   const idleTimer = setInterval(() => {
@@ -226,6 +271,13 @@ export async function startSession(
         .catch((error: unknown) => logger.warn({ err: error }, 'janus events not processed'));
     });
   });
+  janusEvents.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://session.invalid').pathname === MEDIA_PATH) {
+      proxy.handleUpgrade(req, socket, head);
+    } else {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  });
   await new Promise<void>((resolve) =>
     janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
   );
@@ -236,6 +288,7 @@ export async function startSession(
     config,
     logger,
     host: options.host,
+    revocations,
     services: [
       {
         definition: session.SessionServiceService,
@@ -264,10 +317,16 @@ export async function startSession(
       async () => clearInterval(idleTimer),
       () => subscription.close(),
       () => relay.close(),
+      async () => {
+        stopWatchingVisits();
+        stopWatchingRevocations();
+      },
       () => projection.close(),
       () => mediaQueue,
+      () => proxy.close(),
       () => new Promise<void>((resolve) => janusEvents.close(() => resolve())),
       () => janus.close(),
+      () => revocations.close(),
       () => bus.close(),
       () => store.close(),
     ],

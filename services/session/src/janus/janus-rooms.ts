@@ -1,7 +1,9 @@
 /**
  * The session service's adapter to Janus videoroom, through janode (the Janus authors' Node adapter).
- * Rooms are created with a secret and a PIN, then switched to token checking (`allowed enable`) before anyone
- * learns they exist: from then on only tokens added with `allowed add` (at admission) can join.
+ * Rooms are created private, with a secret and a PIN, recording locked to the secret (`lock_record`) and into
+ * the recordings directory only (`rec_dir`), then switched to token checking (`allowed enable`) before anyone
+ * learns they exist: from then on only tokens added with `allowed add` (at admission) can publish. Participants
+ * never reach Janus themselves: the media proxy (../media) does, with the PIN and token injected.
  */
 import type { Logger } from 'pino';
 import { UnavailableError } from '@haven/errors';
@@ -15,8 +17,8 @@ export interface JanusNode {
   readonly tokenSecret: string;
   /** The videoroom plugin's admin_key, when the node requires one to create rooms. */
   readonly adminKey?: string;
-  /** The websocket URL browsers use for this node (JoinMedia's server_url); default `wsUrl`. */
-  readonly publicWsUrl?: string;
+  /** Where Janus writes recordings (the room's `rec_dir`); Janus's default when unset. */
+  readonly recordingsDir?: string;
 }
 
 export interface RoomSpec {
@@ -34,7 +36,7 @@ const importEsm = new Function('specifier', 'return import(specifier)') as (
 ) => Promise<{ default: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface VideoRoomHandle {
-  create(params: Record<string, unknown>): Promise<unknown>;
+  message(body: Record<string, unknown>): Promise<unknown>;
   allow(params: Record<string, unknown>): Promise<unknown>;
   destroy(params: Record<string, unknown>): Promise<unknown>;
   exists(params: { room: number }): Promise<{ exists: boolean }>;
@@ -103,22 +105,39 @@ export class JanusRooms {
   }
 
   /**
-   * Creates the room (idempotent: an existing room with that number is kept) and enables its allow-list.
-   * Throws UnavailableError on a Janus failure.
+   * Creates the room (idempotent: an existing room with that number is kept, and locked down the same way) and
+   * enables its allow-list. Throws UnavailableError on a Janus failure.
    */
   async createRoom(spec: RoomSpec): Promise<void> {
+    const recDir = this.node.recordingsDir;
     try {
       const { exists } = await this.handle.exists({ room: spec.room });
       if (!exists) {
-        await this.handle.create({
+        // janode's create() has no lock_record: the plain request.
+        await this.handle.message({
+          request: 'create',
           room: spec.room,
           description: spec.description,
           secret: spec.secret,
           pin: spec.pin,
           is_private: true,
-          max_publishers: 6,
+          publishers: 6,
           permanent: false,
+          // Recording only with the room secret (the session service's alone), and only into rec_dir.
+          lock_record: true,
+          ...(recDir ? { rec_dir: recDir } : {}),
           ...(this.node.adminKey ? { admin_key: this.node.adminKey } : {}),
+        });
+      } else {
+        // A room created before this lock-down (or by an older version): lock it now.
+        await this.handle.message({
+          request: 'edit',
+          room: spec.room,
+          secret: spec.secret,
+          new_is_private: true,
+          new_lock_record: true,
+          ...(recDir ? { new_rec_dir: recDir } : {}),
+          permanent: false,
         });
       }
       // The list sent with `enable` is ignored by Janus; tokens are added one by one at admission.
@@ -148,25 +167,46 @@ export class JanusRooms {
     }
   }
 
+  /** Everyone publishing in a room (feed id and display). Throws UnavailableError on a Janus failure. */
+  async participants(room: number, secret: string): Promise<{ feed: number; display?: string }[]> {
+    try {
+      return (await this.handle.listParticipants({ room, secret })).participants;
+    } catch (error) {
+      throw new UnavailableError(`janus room ${room}: listing participants failed`, { cause: error });
+    }
+  }
+
+  /** Kicks one feed; a feed already gone is fine. Throws UnavailableError on any other Janus failure. */
+  async kickFeed(room: number, secret: string, feed: number): Promise<void> {
+    try {
+      await this.handle.kick({ room, feed, secret });
+    } catch (error) {
+      // 428: no such feed (it left, or was kicked already).
+      if ((error as { _code?: unknown })._code === 428) return;
+      throw new UnavailableError(`janus room ${room}: kick failed`, { cause: error });
+    }
+  }
+
   /**
-   * Kicks every publisher feed of a participant: the given feed and any feed whose `display` is the participant
-   * id (the browser joins with display = participant id). Throws UnavailableError on a Janus failure.
+   * Kicks every publisher feed of a participant: the feeds the visit knows for them, and any feed published
+   * under their id (the media proxy's displays are `<participant id>.<MAC>`). Returns the feeds kicked.
+   * Throws UnavailableError on a Janus failure.
    */
   async kickParticipant(
     room: number,
     secret: string,
     participantId: string,
-    knownFeed?: number,
+    knownFeeds: readonly number[] = [],
   ): Promise<number[]> {
-    try {
-      const { participants } = await this.handle.listParticipants({ room, secret });
-      const feeds = new Set(participants.filter((p) => p.display === participantId).map((p) => p.feed));
-      if (knownFeed !== undefined && participants.some((p) => p.feed === knownFeed)) feeds.add(knownFeed);
-      for (const feed of feeds) await this.handle.kick({ room, feed, secret });
-      return [...feeds];
-    } catch (error) {
-      throw new UnavailableError(`janus room ${room}: kick failed`, { cause: error });
-    }
+    const present = await this.participants(room, secret);
+    const feeds = new Set(
+      present
+        .filter((p) => p.display === participantId || (p.display ?? '').startsWith(`${participantId}.`))
+        .map((p) => p.feed),
+    );
+    for (const f of knownFeeds) if (present.some((p) => p.feed === f)) feeds.add(f);
+    for (const feed of feeds) await this.kickFeed(room, secret, feed);
+    return [...feeds];
   }
 
   /** True when the room exists on this node. */

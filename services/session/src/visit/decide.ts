@@ -3,6 +3,7 @@
  */
 import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors';
 import {
+  FEED_LIMIT,
   ParticipantRole,
   ParticipantStatus,
   VisitEventType,
@@ -22,6 +23,8 @@ export interface Caller {
   readonly role?: string;
   /** The `visit` claim of a patient principal (`visits/{id}`). */
   readonly visit?: string;
+  /** The identity session of the caller's token (`sid`): media credentials die with it. */
+  readonly sessionId?: string;
 }
 
 export interface OpenVisit {
@@ -85,7 +88,10 @@ export interface EndIdleVisit {
   readonly type: 'EndIdleVisit';
   readonly data: { readonly now: string; readonly idleMinutes: number };
 }
-/** From the Janus event handler: a publisher joined the room with `display` = participant id. */
+/**
+ * From the Janus event handler: a publisher feed joined the room under a display the media proxy issued to this
+ * participant (the service has checked its MAC; a client-chosen display never gets here).
+ */
 export interface RecordMediaJoined {
   readonly type: 'RecordMediaJoined';
   readonly data: { readonly participantId: string; readonly feedId: number; readonly at: string };
@@ -176,31 +182,27 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
     case 'RecordMediaJoined': {
       if (state.status !== 'open') return [];
       const p = state.participants[command.data.participantId];
-      // Only an admitted participant can be in the room (Janus enforces it); anything else is not ours.
-      if (!p || p.status !== ParticipantStatus.Admitted || p.feedId === command.data.feedId) return [];
-      const events: VisitEvent[] = [];
-      if (p.feedId !== undefined) {
-        events.push({
-          type: VisitEventType.ParticipantLeftMedia,
+      // Only an admitted participant may have feeds, and no more than their role allows: the service kicks the
+      // feed it is told about when this refuses.
+      if (!p || p.status !== ParticipantStatus.Admitted) {
+        throw new PermissionError('a feed of someone who is not admitted to this visit');
+      }
+      const feeds = p.feeds ?? [];
+      if (feeds.includes(command.data.feedId)) return [];
+      if (feeds.length >= FEED_LIMIT[p.role]) {
+        throw new PermissionError(`more than ${FEED_LIMIT[p.role]} feeds for a ${p.role}`);
+      }
+      return [
+        {
+          type: VisitEventType.ParticipantJoinedMedia,
           data: {
             visitId: state.visitId,
             participantId: p.participantId,
-            feedId: p.feedId,
+            feedId: command.data.feedId,
             at: command.data.at,
-            reason: 'leaving',
           },
-        });
-      }
-      events.push({
-        type: VisitEventType.ParticipantJoinedMedia,
-        data: {
-          visitId: state.visitId,
-          participantId: p.participantId,
-          feedId: command.data.feedId,
-          at: command.data.at,
         },
-      });
-      return events;
+      ];
     }
     case 'RecordMediaLeft': {
       if (state.status !== 'open') return [];

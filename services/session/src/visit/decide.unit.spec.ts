@@ -222,22 +222,55 @@ describe('when a participant was kicked', () => {
 
 describe('media events from Janus', () => {
   const at = '2026-11-26T10:05:00.000Z';
+  const joined = (feedId: number): VisitCommand => ({
+    type: 'RecordMediaJoined',
+    data: { participantId: 'p-pat', feedId, at },
+  });
   it('records an admitted participant joining the room', () =>
     given(spec, [opened, arrived, admitted])
-      .when({ type: 'RecordMediaJoined', data: { participantId: 'p-pat', feedId: 77, at } })
+      .when(joined(77))
       .then([joinedMedia(77, at)]));
   it('ignores a retransmitted join', () =>
     given(spec, [opened, arrived, admitted, joinedMedia(77, at)])
-      .when({ type: 'RecordMediaJoined', data: { participantId: 'p-pat', feedId: 77, at } })
+      .when(joined(77))
       .then([]));
-  it('ignores a join by someone not admitted', () =>
+  it('records a second feed (screen share) beside the camera', () =>
+    given(spec, [opened, arrived, admitted, joinedMedia(77, at)])
+      .when(joined(78))
+      .then([joinedMedia(78, at)]));
+  it('refuses a third feed of a patient (the service kicks it)', () =>
+    given(spec, [opened, arrived, admitted, joinedMedia(77, at), joinedMedia(78, at)])
+      .when(joined(79))
+      .thenThrows(PermissionError, /more than 2 feeds/));
+  it('makes room for another feed once one left', () =>
+    given(spec, [opened, arrived, admitted, joinedMedia(77, at), joinedMedia(78, at), leftMedia(77, at)])
+      .when(joined(79))
+      .then([joinedMedia(79, at)]));
+  it('refuses a feed of someone waiting, kicked or unknown (the service kicks it)', () => {
     given(spec, [opened, arrived])
-      .when({ type: 'RecordMediaJoined', data: { participantId: 'p-pat', feedId: 77, at } })
-      .then([]));
+      .when(joined(77))
+      .thenThrows(PermissionError, /not admitted/);
+    given(spec, [opened, arrived, admitted, kicked])
+      .when(joined(77))
+      .thenThrows(PermissionError, /not admitted/);
+    given(spec, [opened])
+      .when({ type: 'RecordMediaJoined', data: { participantId: 'p-nobody', feedId: 1, at } })
+      .thenThrows(PermissionError, /not admitted/);
+  });
   it('records leaving by feed id', () =>
     given(spec, [opened, arrived, admitted, joinedMedia(77, at)])
       .when({ type: 'RecordMediaLeft', data: { feedId: 77, at, reason: 'leaving' } })
       .then([leftMedia(77, at)]));
+  it('tracks every feed of a participant until the last one leaves', () => {
+    const two = fold([opened, arrived, admitted, joinedMedia(77, at), joinedMedia(78, at)]);
+    expect(two.status === 'open' && two.participants['p-pat']?.feeds).toEqual([77, 78]);
+    const one = evolve(two, leftMedia(77, at));
+    expect(one.status === 'open' && one.participants['p-pat']?.feeds).toEqual([78]);
+    expect(inMediaCount(one)).toBe(1);
+    const none = evolve(one, leftMedia(78, at));
+    expect(inMediaCount(none)).toBe(0);
+    expect(none.status === 'open' && none.idleSince).toBe(at);
+  });
   it('counts who is in the room', () => {
     expect(inMediaCount(fold([opened, arrived, admitted, joinedMedia(77, at)]))).toBe(1);
     expect(inMediaCount(fold([opened, arrived, admitted, joinedMedia(77, at), leftMedia(77, at)]))).toBe(0);

@@ -63,6 +63,7 @@ function callerOf(principal: Principal): Caller {
     id: principal.id,
     ...(principal.role !== undefined ? { role: principal.role } : {}),
     ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
+    ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
   };
 }
 
@@ -420,15 +421,12 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const access = await visits.joinMedia(visitId, callerOf(principal), commandMetadata(ctx));
       return session.JoinMediaResponse.fromPartial({
         serverUrl: access.serverUrl,
-        room: String(access.room),
-        token: access.token,
         expireTime: access.expireTime,
         participant: `visits/${visitId}/participants/${access.participantId}`,
-        // The browser must join the videoroom with display = this id: Janus events map back to the participant.
-        displayName: access.participantId,
         iceServers: [],
-        pin: access.pin,
-        janusToken: access.janusToken,
+        mediaCredential: access.credential,
+        // room, token, display_name, pin and janus_token are deprecated and stay empty: the media proxy injects
+        // what Janus needs, and only the session service holds a Janus core token.
       });
     },
   };

@@ -1,7 +1,9 @@
 /**
  * In-memory read model of every visit, rebuilt at start from the session context of the event store and kept
- * current by a subscription: ListVisits, the Janus event mapping (room → visit), idle checks and room recovery
- * after a Janus restart read it. Commands never decide on it; they load their stream.
+ * current by a subscription: ListVisits, the Janus event mapping (room → visit), idle checks, room recovery
+ * after a Janus restart and the media proxy's credential checks read it; the media proxy also listens to it
+ * (every replica folds every event, so a kick handled by one replica closes connections on all of them).
+ * Commands never decide on it; they load their stream.
  */
 import type { EventStore, Subscription } from '@haven/eventstore';
 import { evolve, initialVisitState, type VisitState } from './visit';
@@ -12,6 +14,7 @@ export class VisitProjection {
   private readonly visits = new Map<string, VisitState>();
   private readonly rooms = new Map<number, string>();
   private subscription: Subscription | undefined;
+  private readonly listeners = new Set<(visitId: string, state: VisitState) => void>();
 
   /** Subscribes from the start of the session context; resolves once subscribed. Throws what the store throws. */
   async start(store: Pick<EventStore, 'subscribe'>, onError: (error: unknown) => void): Promise<void> {
@@ -27,11 +30,24 @@ export class VisitProjection {
     });
   }
 
-  /** Folds one event of a visit's stream, in order. */
+  /** Folds one event of a visit's stream, in order, and tells the listeners. */
   apply(visitId: string, event: { type: string; data: unknown }): void {
     const next = evolve(this.visits.get(visitId) ?? initialVisitState, event);
     this.visits.set(visitId, next);
     if (next.status !== 'none') this.rooms.set(next.room, visitId);
+    for (const listener of this.listeners) {
+      try {
+        listener(visitId, next);
+      } catch {
+        // a listener's failure is its own; the projection goes on
+      }
+    }
+  }
+
+  /** Calls `listener` with a visit's new state after every event folded. Returns the unsubscribe function. */
+  onChange(listener: (visitId: string, state: VisitState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   get(visitId: string): VisitState | undefined {

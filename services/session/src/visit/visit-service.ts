@@ -9,15 +9,28 @@
 import type { Logger } from 'pino';
 import type { EventStore } from '@haven/eventstore';
 import { NotFoundError, PermissionError, PreconditionError, UnavailableError } from '@haven/errors';
-import { handleCommand, loadAggregate, throwIfAborted, type CommandMetadata } from '@haven/service';
+import {
+  handleCommand,
+  loadAggregate,
+  throwIfAborted,
+  type AccessRefusal,
+  type CommandMetadata,
+} from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import type { JanusRooms } from '../janus/janus-rooms';
-import { signJanusToken } from '../janus/janus-token';
 import type { VideoRoomMediaEvent } from '../janus/janus-events';
+import type { MediaAccess as MediaCredentials } from '../media/media-access';
 import { decide, type Caller, type VisitCommand } from './decide';
 import { roomCredentials, visitStream } from './open-visit';
 import type { VisitProjection } from './projection';
-import { newAdmission, participantIdOf, roomToken, tokenHash } from './room-access';
+import {
+  displayMatches,
+  displayParticipant,
+  newAdmission,
+  participantIdOf,
+  roomToken,
+  tokenHash,
+} from './room-access';
 import { evolve, initialVisitState, ParticipantStatus, type VisitState } from './visit';
 
 /** Dependencies of {@link VisitService}. */
@@ -25,21 +38,22 @@ export interface VisitServiceDeps {
   readonly store: EventStore;
   readonly janus: JanusPool;
   readonly roomKey: string;
-  /** token_auth_secret of the Janus nodes: signs the browsers' core API tokens. */
-  readonly janusTokenSecret: string;
+  /** Issues the participants' media credentials (checked by the media proxy). */
+  readonly media: MediaCredentials;
+  /** Where browsers reach the media proxy (JoinMedia's server_url): the gateway's `/api/media`. */
+  readonly mediaUrl: string;
+  /** Records refusals (AccessRefused): feeds in the media room the service did not issue. */
+  readonly onRefused: (refusal: AccessRefusal) => void;
   readonly projection: VisitProjection;
   readonly logger: Logger;
   readonly idleMinutes: number;
   readonly clock?: () => Date;
 }
 
-/** What a participant needs to reach the media room. */
+/** What a participant needs to reach the media room: the proxy's URL and this admission's credential. */
 export interface MediaAccess {
   readonly serverUrl: string;
-  readonly room: number;
-  readonly pin: string;
-  readonly token: string;
-  readonly janusToken: string;
+  readonly credential: string;
   readonly expireTime: Date;
   readonly participantId: string;
 }
@@ -157,7 +171,9 @@ export class VisitService {
       await rooms.revokeTokens(state.room, secret, [
         roomToken(this.deps.roomKey, visitId, p.participantId, p.admission),
       ]);
-      await rooms.kickParticipant(state.room, secret, p.participantId, p.feedId);
+      // Every feed the visit knows for them, and any other published under their id. Their media connections
+      // (subscribers too) close when the event below reaches the projection, on every replica.
+      await rooms.kickParticipant(state.room, secret, p.participantId, p.feeds ?? []);
     }
     return this.run(visitId, command, afterJanus(metadata));
   }
@@ -224,36 +240,86 @@ export class VisitService {
     const now = this.clock().getTime();
     const end = Date.parse(current.endTime);
     const expireTime = new Date(Math.min(now + 4 * 3600_000, Math.max(now + 15 * 60_000, end + 30 * 60_000)));
-    const node = this.deps.janus.nodeConfig(current.janusNode);
-    if (!node) throw new UnavailableError(`janus node ${current.janusNode} is not configured`);
+    if (!this.deps.janus.nodeConfig(current.janusNode)) {
+      throw new UnavailableError(`janus node ${current.janusNode} is not configured`);
+    }
     return {
-      serverUrl: node.publicWsUrl ?? node.wsUrl,
-      room: current.room,
-      pin: roomCredentials(this.deps.roomKey, visitId).pin,
-      token,
-      janusToken: signJanusToken({ secret: this.deps.janusTokenSecret, expiresAt: expireTime }),
+      serverUrl: this.deps.mediaUrl,
+      credential: this.deps.media.issue({
+        visitId,
+        participantId,
+        admission: me.admission,
+        caller,
+        expireTime,
+      }),
       expireTime,
       participantId,
     };
   }
 
-  /** Turns Janus event-handler media events into ParticipantJoinedMedia / ParticipantLeftMedia. */
+  /**
+   * Turns Janus event-handler media events into ParticipantJoinedMedia / ParticipantLeftMedia. A feed is
+   * attributed by the display the media proxy issued (participant id + MAC over the current admission), never by
+   * what a client chose: a feed under any other display, of someone not admitted, or over their role's feed limit
+   * is kicked and recorded as a refusal.
+   */
   async onMediaEvents(events: readonly VideoRoomMediaEvent[]): Promise<void> {
     for (const e of events) {
       const visitId = this.deps.projection.visitOfRoom(e.room);
       if (!visitId) continue;
       const at = this.clock().toISOString();
-      const command: VisitCommand =
-        e.kind === 'joined'
-          ? { type: 'RecordMediaJoined', data: { participantId: e.display ?? '', feedId: e.feedId, at } }
-          : { type: 'RecordMediaLeft', data: { feedId: e.feedId, at, reason: e.kind } };
-      if (e.kind === 'joined' && !e.display) continue;
       try {
-        await this.run(visitId, command, SERVICE_METADATA(`janus-${visitId}`));
+        if (e.kind === 'joined') await this.mediaJoined(visitId, e, at);
+        else {
+          await this.run(
+            visitId,
+            { type: 'RecordMediaLeft', data: { feedId: e.feedId, at, reason: e.kind } },
+            SERVICE_METADATA(`janus-${visitId}`),
+          );
+        }
       } catch (error) {
         this.deps.logger.warn({ err: error, room: e.room }, 'janus media event not recorded');
       }
     }
+  }
+
+  private async mediaJoined(visitId: string, e: VideoRoomMediaEvent, at: string): Promise<void> {
+    const { state } = await this.load(visitId);
+    if (state.status !== 'open') return;
+    const pid = displayParticipant(e.display);
+    const p = pid !== undefined ? state.participants[pid] : undefined;
+    const issued =
+      pid !== undefined &&
+      p?.admission !== undefined &&
+      displayMatches(this.deps.roomKey, visitId, pid, p.admission, e.display ?? '');
+    let refusal: string | undefined = issued
+      ? undefined
+      : 'a feed under a display this service did not issue for a current admission';
+    if (issued) {
+      try {
+        await this.run(
+          visitId,
+          { type: 'RecordMediaJoined', data: { participantId: pid, feedId: e.feedId, at } },
+          SERVICE_METADATA(`janus-${visitId}`),
+        );
+      } catch (error) {
+        if (!(error instanceof PermissionError)) throw error;
+        refusal = error.message;
+      }
+    }
+    if (refusal === undefined) return;
+    const rooms = await this.roomsOf(state);
+    await rooms.kickFeed(state.room, this.secretOf(visitId), e.feedId);
+    const principal = p ? /^(users|patients)\/(.+)$/.exec(p.principal) : null;
+    this.deps.onRefused({
+      method: 'haven.media/media-feed',
+      kind: 'policy',
+      reason: `feed kicked: ${refusal}`,
+      ...(principal?.[2]
+        ? { principal: { kind: principal[1] === 'users' ? 'user' : 'patient', id: principal[2] } }
+        : {}),
+      correlationId: `janus-${visitId}`,
+    });
   }
 
   /** Ends every open visit that has been idle for the configured minutes. Errors are logged per visit. */
@@ -288,12 +354,13 @@ export class VisitService {
       if (state.status !== 'open') continue;
       await this.recreateRoom(rooms, state);
       for (const p of Object.values(state.participants)) {
-        if (p.feedId === undefined) continue;
-        await this.run(
-          v.visitId,
-          { type: 'RecordMediaLeft', data: { feedId: p.feedId, at, reason: 'room_destroyed' } },
-          SERVICE_METADATA(`janus-recover-${v.visitId}`),
-        );
+        for (const feedId of p.feeds ?? []) {
+          await this.run(
+            v.visitId,
+            { type: 'RecordMediaLeft', data: { feedId, at, reason: 'room_destroyed' } },
+            SERVICE_METADATA(`janus-recover-${v.visitId}`),
+          );
+        }
       }
       this.deps.logger.info(
         { visitId: v.visitId, node: rooms.node.id },

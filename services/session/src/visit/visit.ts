@@ -30,6 +30,12 @@ export type VisitEndReason = (typeof VisitEndReason)[keyof typeof VisitEndReason
 export const ParticipantRole = { Clinician: 'clinician', Patient: 'patient' } as const;
 export type ParticipantRole = (typeof ParticipantRole)[keyof typeof ParticipantRole];
 
+/**
+ * Publisher feeds a participant may have in the media room at once, by role: a camera and a screen share. The
+ * media proxy refuses more; a feed over the limit that reaches the room anyway is kicked by the service.
+ */
+export const FEED_LIMIT: Readonly<Record<ParticipantRole, number>> = { clinician: 2, patient: 2 };
+
 /** Where a participant is. */
 export const ParticipantStatus = {
   Waiting: 'waiting',
@@ -57,7 +63,7 @@ export interface VisitOpened {
 
 interface ParticipantRef {
   readonly visitId: string;
-  /** Stable per principal within the visit; also the `display` the browser joins Janus with. */
+  /** Stable per principal within the visit; the media proxy publishes their feeds under it (with a MAC). */
   readonly participantId: string;
 }
 
@@ -167,8 +173,8 @@ export interface Participant {
   readonly arrival: number;
   /** The nonce of the current admission; set while admitted. */
   readonly admission?: string;
-  /** The Janus publisher feed while in the media room. */
-  readonly feedId?: number;
+  /** The Janus publisher feeds they have in the media room (camera, screen share), in the order they came. */
+  readonly feeds?: readonly number[];
   readonly allowRejoin?: boolean;
   readonly arrivedAt?: string;
   readonly admittedAt?: string;
@@ -194,16 +200,16 @@ export type VisitState =
 
 export const initialVisitState: VisitState = { status: 'none' };
 
-/** Number of participants currently in the media room. */
+/** Number of participants currently in the media room (with at least one feed). */
 export function inMediaCount(state: VisitState): number {
   if (state.status === 'none') return 0;
-  return Object.values(state.participants).filter((p) => p.feedId !== undefined).length;
+  return Object.values(state.participants).filter((p) => (p.feeds?.length ?? 0) > 0).length;
 }
 
 /** The participant holding a Janus feed, if any. */
 export function participantByFeed(state: VisitState, feedId: number): Participant | undefined {
   if (state.status === 'none') return undefined;
-  return Object.values(state.participants).find((p) => p.feedId === feedId);
+  return Object.values(state.participants).find((p) => p.feeds?.includes(feedId) === true);
 }
 
 function put(
@@ -244,7 +250,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
       const before = current(e.data.participantId);
       return {
         ...put(state, {
-          ...(before ? without(before, 'admission', 'feedId', 'allowRejoin', 'admittedAt', 'leftAt') : {}),
+          ...(before ? without(before, 'admission', 'feeds', 'allowRejoin', 'admittedAt', 'leftAt') : {}),
           participantId: e.data.participantId,
           principal: e.data.principal,
           role: e.data.role,
@@ -293,13 +299,18 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
     case VisitEventType.ParticipantJoinedMedia: {
       const before = current(e.data.participantId);
       if (!before) return state;
-      const { idleSince: _idle, ...rest } = put(state, { ...before, feedId: e.data.feedId });
+      const feeds = before.feeds ?? [];
+      const { idleSince: _idle, ...rest } = put(state, {
+        ...before,
+        feeds: feeds.includes(e.data.feedId) ? feeds : [...feeds, e.data.feedId],
+      });
       return rest;
     }
     case VisitEventType.ParticipantLeftMedia: {
       const before = current(e.data.participantId);
       if (!before) return state;
-      const next = put(state, without(before, 'feedId'));
+      const feeds = (before.feeds ?? []).filter((f) => f !== e.data.feedId);
+      const next = put(state, feeds.length > 0 ? { ...before, feeds } : without(before, 'feeds'));
       return inMediaCount(next) === 0 ? { ...next, idleSince: e.data.at } : next;
     }
     case VisitEventType.Locked:
@@ -314,11 +325,11 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
         const gone = p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted;
         participants[p.participantId] = gone
           ? {
-              ...without(p, 'admission', 'feedId'),
+              ...without(p, 'admission', 'feeds'),
               status: ParticipantStatus.Left,
               ...(when ? { leftAt: when } : {}),
             }
-          : without(p, 'feedId');
+          : without(p, 'feeds');
       }
       return {
         ...state,
