@@ -1,11 +1,12 @@
 /**
- * The waiting room is enforced by Janus, not by the UI. Real servers: nats-server, Janus (signed-token core auth,
- * videoroom admin key, HTTP event handler posting to the session service) and the built session service as a
- * child process. A visit is opened by appending AppointmentBooked straight to the store; then a raw Janus
- * websocket client — an attacker who knows the room number, the PIN and holds a valid Janus core token — tries
- * to join the room: without a room token, with a made-up one, with a kicked participant's, after lock, after
- * end. All refused; only the admitted participant's token joins. Plus the RPC-level rules: a front-desk user
- * can call nothing, a clinician cannot see another clinician's lobby.
+ * The waiting room is enforced by the server, not by the UI. Real servers: nats-server, Janus (signed-token core
+ * auth, videoroom admin key, HTTP event handler posting to the session service) and the built session service as
+ * a child process. A visit is opened by appending AppointmentBooked straight to the store. Participants reach
+ * the room only through the session service's media proxy with the media credential JoinMedia issues; and Janus
+ * itself still refuses a raw websocket client — an attacker who knows the room number, the PIN and holds a valid
+ * Janus core token — without a room token, with a made-up one, with a kicked participant's, after lock, after
+ * end. Plus the RPC-level rules: a front-desk user can call nothing, a clinician cannot see another clinician's
+ * lobby.
  */
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,9 @@ import {
 } from '../support/janus';
 import { freePort } from '../support/ports';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process';
-import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { roomToken } from '../../services/session/src/visit/room-access';
+import { publishThrough, type MediaClient } from '../support/media-client';
 
 jest.setTimeout(60_000);
 
@@ -41,13 +44,15 @@ let service: ServiceProcess;
 let client: session.SessionServiceClient;
 let store: JetStreamEventStore;
 const attackers: JanusWsClient[] = [];
+const mediaClients: MediaClient[] = [];
 /** The password Janus's event handler sends (HTTP Basic) to the session service's /janus-events. */
 const EVENTS_SECRET = randomBytes(24).toString('base64url');
 let sessionHttpPort = 0;
+let tokenSecret = '';
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  const tokenSecret = randomBytes(24).toString('base64url');
+  tokenSecret = randomBytes(24).toString('base64url');
   const roomAdminKey = randomBytes(24).toString('base64url');
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   sessionHttpPort = httpPort;
@@ -73,7 +78,6 @@ beforeAll(async () => {
     HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
     HAVEN_HTTP_PORT: String(httpPort),
     HAVEN_JANUS_WS_URLS: janus.wsUrl,
-    HAVEN_JANUS_PUBLIC_WS_URLS: 'wss://media.example.test/janus',
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
     HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
     HAVEN_JANUS_EVENTS_SECRET: EVENTS_SECRET,
@@ -88,6 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const a of attackers) a.close();
+  for (const m of mediaClients) m.close();
   client?.close();
   await store?.close();
   await service?.stop();
@@ -207,8 +212,21 @@ async function rawJoin(
   return { outcome: (data['error_code'] as number | undefined) ?? -1, client: ws };
 }
 
-describe('the waiting room, enforced by Janus', () => {
-  it('lets only an admitted participant’s token into the room, and refuses every other way in', async () => {
+/** A participant's media client through the session service's media proxy (the gateway's way: a bearer). */
+async function proxyJoin(
+  media: session.JoinMediaResponse,
+  bearer: string,
+): Promise<{ outcome: 'joined' | number; client: MediaClient }> {
+  const r = await publishThrough(
+    { url: `ws://127.0.0.1:${sessionHttpPort}/media`, headers: { authorization: `Bearer ${bearer}` } },
+    media.mediaCredential,
+  );
+  mediaClients.push(r.client);
+  return r;
+}
+
+describe('the waiting room, enforced by the server', () => {
+  it('lets only an admitted participant’s credential into the room, and refuses every other way in', async () => {
     const visitId = await openVisit({ clinicianId: 'clin-a' });
     const room = roomNumberOf(visitId);
     const clinician = await clinicianToken();
@@ -236,38 +254,39 @@ describe('the waiting room, enforced by Janus', () => {
     };
     expect(lobby.value.participants.map((p) => p.name)).toEqual([participant]);
 
-    // Not admitted: no media credentials, and Janus refuses the room to anyone, PIN or not.
+    // Not admitted: no media credential, and Janus refuses the room to anyone, PIN or not (an attacker may
+    // know the PIN: it never leaves the session service, but the test derives it as the service does).
     await expectCode(
       call('joinMedia', { visit: `visits/${visitId}` }, patient),
       grpc.status.PERMISSION_DENIED,
     );
-    // The clinician's own media access reveals the PIN (an attacker may know it too).
+    const { pin } = roomCredentials(tokenSecret, visitId);
+    expect((await rawJoin(room, { pin })).outcome).toBe(433);
+    expect((await rawJoin(room, { pin, token: randomBytes(32).toString('base64url') })).outcome).toBe(433);
+
+    // The clinician's media access (they are admitted implicitly): a credential for the media proxy, nothing
+    // for Janus. Their join through the proxy is recorded from Janus events.
     const clinMedia = (await call('joinMedia', { visit: `visits/${visitId}` }, clinician)) as {
       ok: true;
       value: session.JoinMediaResponse;
     };
     expect(clinMedia.ok).toBe(true);
-    const pin = clinMedia.value.pin;
-    expect(clinMedia.value.serverUrl).toBe('wss://media.example.test/janus');
-    expect(Number(clinMedia.value.room)).toBe(room);
-    expect((await rawJoin(room, { pin })).outcome).toBe(433);
-    expect((await rawJoin(room, { pin, token: randomBytes(32).toString('base64url') })).outcome).toBe(433);
-    // A stale-looking but well-formed token from another visit's admission does not work either.
-    expect(
-      (await rawJoin(room, { pin, token: clinMedia.value.token.split('').reverse().join('') })).outcome,
-    ).toBe(433);
+    expect(clinMedia.value.serverUrl).toBe('/api/media');
 
-    // The clinician's own token joins (they were admitted implicitly); their join is recorded from Janus events.
-    const clinInRoom = await rawJoin(room, {
-      pin,
-      token: clinMedia.value.token,
-      coreToken: clinMedia.value.janusToken,
-      display: clinMedia.value.participant.split('/').pop()!,
-    });
+    expect([clinMedia.value.pin, clinMedia.value.token, clinMedia.value.janusToken]).toEqual(['', '', '']);
+
+    // A made-up credential, or the clinician's credential under a patient's bearer, opens nothing.
+    const forged = {
+      ...clinMedia.value,
+      mediaCredential: `${clinMedia.value.mediaCredential.split('.')[0]}.AAAA`,
+    };
+    expect((await proxyJoin(forged, clinician)).outcome).toBe(403);
+    expect((await proxyJoin(clinMedia.value, patient)).outcome).toBe(403);
+    const clinInRoom = await proxyJoin(clinMedia.value, clinician);
     expect(clinInRoom.outcome).toBe('joined');
     await eventOf(visitId, 'ParticipantJoinedMedia');
 
-    // Admission: the patient's media access now works, and their token (only) joins.
+    // Admission: the patient's media access now works.
     const admitted = (await call('admitParticipant', { name: participant }, clinician)) as {
       ok: true;
       value: session.AdmitParticipantResponse;
@@ -279,20 +298,17 @@ describe('the waiting room, enforced by Janus', () => {
       value: session.JoinMediaResponse;
     };
     expect(media.ok).toBe(true);
-    expect(media.value.token.length).toBeGreaterThanOrEqual(22); // ≥ 128 bits, base64url
+    expect(media.value.mediaCredential.length).toBeGreaterThanOrEqual(43);
     expect(media.value.expireTime!.getTime()).toBeGreaterThan(Date.now());
-    // The event has the token's hash, never the token.
-    expect(JSON.stringify((await store.read(`session.visit-${visitId}`)).map((e) => e.data))).not.toContain(
-      media.value.token,
-    );
-    expect(admittedEvent.data['tokenHash']).toEqual(expect.any(String));
+    // The events carry the room token's hash, never the token or the credential.
     const patientDisplay = participant.split('/').pop()!;
-    const patientInRoom = await rawJoin(room, {
-      pin: media.value.pin,
-      token: media.value.token,
-      coreToken: media.value.janusToken,
-      display: patientDisplay,
-    });
+    const admission = String(admittedEvent.data['admission']);
+    const patientRoomToken = roomToken(tokenSecret, visitId, patientDisplay, admission);
+    const stored = JSON.stringify((await store.read(`session.visit-${visitId}`)).map((e) => e.data));
+    expect(stored).not.toContain(patientRoomToken);
+    expect(stored).not.toContain(media.value.mediaCredential);
+    expect(admittedEvent.data['tokenHash']).toEqual(expect.any(String));
+    const patientInRoom = await proxyJoin(media.value, patient);
     expect(patientInRoom.outcome).toBe('joined');
     await eventually(async () => {
       const events = await store.read(`session.visit-${visitId}`);
@@ -304,14 +320,17 @@ describe('the waiting room, enforced by Janus', () => {
         : undefined;
     }, 'the patient’s ParticipantJoinedMedia');
 
-    // Kick: the token is revoked, the feed is kicked, and the same token cannot come back.
+    // Kick: the feed is kicked, the media connection closed, and neither the credential nor the room token
+    // opens anything again.
     const kicked = (await call('kickParticipant', { name: participant, allowRejoin: true }, clinician)) as {
       ok: true;
       value: session.KickParticipantResponse;
     };
     expect(kicked.value.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_KICKED);
     await eventOf(visitId, 'ParticipantLeftMedia');
-    expect((await rawJoin(room, { pin, token: media.value.token, display: patientDisplay })).outcome).toBe(
+    expect((await patientInRoom.client.closedWithin(2000))?.code).toBe(4403);
+    expect((await proxyJoin(media.value, patient)).outcome).toBe(403);
+    expect((await rawJoin(room, { pin, token: patientRoomToken, display: patientDisplay })).outcome).toBe(
       433,
     );
     await expectCode(
@@ -331,21 +350,22 @@ describe('the waiting room, enforced by Janus', () => {
       grpc.status.FAILED_PRECONDITION,
       /visit is locked/,
     );
-    expect((await rawJoin(room, { pin, token: media.value.token })).outcome).toBe(433);
+    expect((await rawJoin(room, { pin, token: patientRoomToken })).outcome).toBe(433);
     expect((await rawJoin(room, { pin, token: randomBytes(16).toString('hex') })).outcome).toBe(433);
     await expectCode(
       call('joinMedia', { visit: `visits/${visitId}` }, patient),
       grpc.status.PERMISSION_DENIED,
     );
 
-    // End: the room is gone, for everyone, with any token.
+    // End: the room is gone, for everyone, with any token; the clinician's media connection is closed.
     const ended = (await call('endVisit', { name: `visits/${visitId}` }, clinician)) as {
       ok: true;
       value: session.EndVisitResponse;
     };
     expect(ended.value.visit?.state).toBe(session.VisitState.VISIT_STATE_ENDED);
     expect((await eventOf(visitId, 'VisitEnded')).data).toEqual({ visitId, reason: 'ended_by_clinician' });
-    expect((await rawJoin(room, { pin, token: clinMedia.value.token })).outcome).toBe(426);
+    expect((await clinInRoom.client.closedWithin(2000))?.code).toBe(4410);
+    expect((await proxyJoin(clinMedia.value, clinician)).outcome).toBe(403);
     expect((await rawJoin(room, { pin })).outcome).toBe(426);
     await expectCode(
       call('joinMedia', { visit: `visits/${visitId}` }, clinician),

@@ -1,7 +1,8 @@
 /**
  * Janus as a real dependency: when Janus restarts (all rooms lost), the session service reconnects with back-off
  * and recreates every open visit's room with its allow-list. Room tokens are derived from the room key, so an
- * admitted participant's token works again (clients rejoin) and nothing else does.
+ * admitted participant's media credential works again through the media proxy (clients rejoin) and nothing else
+ * does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -18,7 +19,8 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import { connectJanusWs, generateJanusConfig, signJanusToken, type JanusWsClient } from '../support/janus';
 import { freePort } from '../support/ports';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process';
-import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { publishThrough, type MediaClient } from '../support/media-client';
 
 jest.setTimeout(60_000);
 
@@ -35,6 +37,8 @@ let service: ServiceProcess;
 let client: session.SessionServiceClient;
 let store: JetStreamEventStore;
 const sockets: JanusWsClient[] = [];
+const mediaClients: MediaClient[] = [];
+let httpPort = 0;
 
 /** Starts Janus on the generated config (fixed ports) and waits until it answers `info` (≤ 15 s). */
 async function startJanusProcess(): Promise<void> {
@@ -69,7 +73,8 @@ async function killJanus(): Promise<void> {
 beforeAll(async () => {
   nats = await startNatsServer();
   base = mkdtempSync(join(tmpdir(), 'haven-janus-restart-'));
-  const [wsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const [wsPort, grpcPort] = [await freePort(), await freePort()];
+  httpPort = await freePort();
   const cfg = generateJanusConfig({
     dir: join(base, 'cfg'),
     recordingsDir: join(base, 'recordings'),
@@ -102,6 +107,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sockets) s.close();
+  for (const m of mediaClients) m.close();
   client?.close();
   await store?.close();
   await service?.stop();
@@ -139,7 +145,7 @@ async function rawJoin(
   return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
 }
 
-it('recreates the room and its allow-list after Janus restarts; the admitted token works again', async () => {
+it('recreates the room and its allow-list after Janus restarts; the admitted credential works again', async () => {
   const visitId = `apt-${randomUUID()}`;
   const start = new Date(Date.now() + 3600_000);
   await store.append(`scheduling.appointment-${visitId}`, 'no_stream', [
@@ -173,22 +179,37 @@ it('recreates the room and its allow-list after Janus restarts; the admitted tok
   await callUnary(client, 'admitParticipant', { name: lobby!.participant!.name }, clinician);
   const media = await callUnary(client, 'joinMedia', { visit: `visits/${visitId}` }, patient);
   const room = roomNumberOf(visitId);
-  const display = media.participant.split('/').pop()!;
-  expect(await rawJoin(room, media.pin, media.token, display)).toBe('joined');
+  const { pin } = roomCredentials(tokenSecret, visitId);
+  const bearer = (patient.get('authorization')[0] as string).replace(/^Bearer /, '');
+  const proxyJoin = async (): Promise<{ outcome: 'joined' | number; client: MediaClient }> => {
+    const r = await publishThrough(
+      { url: `ws://127.0.0.1:${httpPort}/media`, headers: { authorization: `Bearer ${bearer}` } },
+      media.mediaCredential,
+    );
+    mediaClients.push(r.client);
+    return r;
+  };
+  const before = await proxyJoin();
+  expect(before.outcome).toBe('joined');
 
   await killJanus();
+  // The participant's media connection ends with Janus (the page reconnects).
+  expect((await before.client.closedWithin(5000))?.code).toBe(1011);
   await startJanusProcess();
 
-  // The service reconnects and recreates the room: the admitted token joins again, a made-up one does not.
+  // The service reconnects and recreates the room: the admitted credential joins again, a made-up token does not.
   let outcome: 'joined' | number = -1;
   for (let i = 0; i < 100 && outcome !== 'joined'; i++) {
-    outcome = await rawJoin(room, media.pin, media.token, display).catch(() => -1);
+    outcome = await proxyJoin()
+      .then((r) => r.outcome)
+      .catch(() => -1);
     if (outcome !== 'joined') await new Promise((r) => setTimeout(r, 100));
   }
   expect(outcome).toBe('joined');
-  expect(await rawJoin(room, media.pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(433);
+  expect(await rawJoin(room, pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(433);
 
   // And the service is still in charge of the room: ending destroys it on the new Janus.
   await callUnary(client, 'endVisit', { name: `visits/${visitId}` }, clinician);
-  expect(await rawJoin(room, media.pin, media.token, display)).toBe(426);
+  expect(await rawJoin(room, pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(426);
+  expect((await proxyJoin()).outcome).toBe(403);
 });

@@ -4,11 +4,13 @@
  * gateway serving web/public) as built processes, and two headless Chromiums on the gateway's URL. The front desk
  * signs in at `/`, registers a patient, books an appointment starting now with the demo clinician and reads the
  * link + passcode from the "Patient link" panel; the patient opens `/join#…`, enters the passcode, passes the
- * self-check and waits; the clinician signs in, opens the visit and joins the video. Before admission the
- * patient's browser gets no media credentials, a join with the real room and PIN is refused by Janus (433) and
- * no RTP arrives; after the clinician clicks Admit the patient's page moves to the visit by itself and both
- * sides decode video and receive audio (and the clinician's screen share); Remove stops the patient's media and
- * a rejoin is refused; End visit destroys the room (426) and both pages say the visit ended.
+ * self-check and waits; the clinician signs in, opens the visit and joins the video (through the gateway's
+ * /api/media and the session service's media proxy). Before admission the patient's browser gets no media
+ * credential, a made-up one is refused by the proxy (403), a join straight at Janus with the real room and PIN
+ * is refused by Janus (433) and no RTP arrives; after the clinician clicks Admit the patient's page moves to the
+ * visit by itself and both sides decode video and receive audio (and the clinician's screen share); Remove stops
+ * the patient's media and neither a new request nor the old credential gets back in; End visit destroys the room
+ * (426) and both pages say the visit ended.
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
@@ -54,11 +56,11 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
       errorCode: 403,
       message: 'You are not admitted to this visit.',
     });
-    // Real room number, real PIN, a valid Janus session token, a made-up room token: Janus refuses the join,
-    // from the patient's browser and over a raw websocket.
+    // A made-up media credential: the proxy refuses it. Straight at Janus, the real room number, PIN, a valid
+    // Janus core token and a made-up room token: Janus refuses the join.
     expect(forgedJoin).toMatchObject({
       status: 'error',
-      errorCode: 433,
+      errorCode: 403,
       message: 'You are not admitted to this visit.',
     });
     expect(rawForgedJoinCode).toBe(433);
@@ -105,7 +107,11 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(k.inboundDeltaAfterKick).toBe(0);
     expect(k.clinicianRemoteFeedsAfterKick).toBe(0);
     expect(k.pageRejoin).toMatchObject({ status: 'error', errorCode: 403 });
-    expect(k.rawRejoinCode).toBe(433);
+    expect(k.oldCredentialRejoin).toMatchObject({
+      status: 'error',
+      errorCode: 403,
+      message: 'You are not admitted to this visit.',
+    });
   });
 
   it('closes the room for everyone when the visit ends', () => {

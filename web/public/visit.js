@@ -1,15 +1,17 @@
 // In-visit media: joins the visit's Janus videoroom with janus.js (served by the gateway at /vendor/janus.js),
 // publishes camera + microphone, subscribes to every other feed (including a screen share), and renders
-// tiles and controls. The room is reachable only with the credentials the gateway hands out (POST mediaUrl),
-// and Janus itself refuses anyone whose token is not on the room's allow-list (waiting room enforced by the
-// media server, not by this page).
+// tiles and controls. The page never talks to Janus: janus.js speaks to the gateway's /api/media websocket,
+// which leads to the session service's media proxy. The proxy checks the media credential the gateway hands
+// out (POST mediaUrl, sent as janus.js's `token`) on every request and adds the room, PIN and the display
+// itself; it closes the connection when the participant is removed, the visit ends or they are signed out
+// (waiting room and removal enforced by the server, not by this page).
 //
 //   import './visit.js';
 //   await window.HavenVisit.start(container, { mediaUrl, leaveUrl, role: 'clinician' | 'patient' });
 //
 // For tests: window.HavenVisit.state (status, errorCode, message, …) and window.HavenVisit.stats() (inbound
 // RTP per remote feed, from getStats).
-import { ApiError, api } from './api.js';
+import { ApiError, api, csrfToken } from './api.js';
 
 const JANUS_JS = '/vendor/janus.js';
 const JOIN_TIMEOUT_MS = 20_000;
@@ -21,6 +23,7 @@ const MESSAGES = {
   kicked: 'You have been removed from the visit.',
   left: 'You left the visit.',
   unreachable: 'Cannot reach the video service. Check your connection and try again.',
+  signedOut: 'You were signed out, so your video stopped.',
   camera: 'Your camera or microphone could not be started. Check the browser’s permissions.',
   generic: 'The video could not be started. Please try again.',
 };
@@ -69,9 +72,17 @@ function el(tag, attrs = {}, children = []) {
   return node;
 }
 
-/** Janus room ids are numbers unless the server uses string ids. */
-function roomId(room) {
-  return typeof room === 'string' && /^\d{1,15}$/.test(room) ? Number(room) : room;
+/** Close codes of the media proxy (services/session/src/media/media-access.ts) and what they mean here. */
+const CLOSED = { 4401: 'signedOut', 4403: 'kicked', 4408: 'ended', 4410: 'ended' };
+
+/** The media websocket URL: the server URL handed out, resolved against this page, with the CSRF token. */
+function mediaSocketUrl(serverUrl) {
+  const url = new URL(serverUrl || '/api/media', location.href);
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  }
+  url.searchParams.set('csrf', csrfToken());
+  return url.toString();
 }
 
 function messageForJanusError(code, fallback) {
@@ -107,6 +118,8 @@ function createVisit() {
     joinSentAt: null,
   };
   let janus = null;
+  /** The close code of the media websocket, once the server closed it (see CLOSED). */
+  let closeCode = null;
   let publisher = null;
   let screen = null;
   let creds = null;
@@ -259,16 +272,7 @@ function createVisit() {
           handle.detach();
           return;
         }
-        handle.send({
-          message: {
-            request: 'join',
-            ptype: 'subscriber',
-            room: roomId(creds.room),
-            pin: creds.pin || undefined,
-            token: creds.token || undefined,
-            streams: [{ feed }],
-          },
-        });
+        handle.send({ message: { request: 'join', ptype: 'subscriber', streams: [{ feed }] } });
       },
       error: () => removeRemote(feed),
       onmessage: (msg, jsep) => {
@@ -280,8 +284,7 @@ function createVisit() {
           entry.handle.createAnswer({
             jsep,
             tracks: [{ type: 'data' }],
-            success: (answer) =>
-              entry.handle.send({ message: { request: 'start', room: roomId(creds.room) }, jsep: answer }),
+            success: (answer) => entry.handle.send({ message: { request: 'start' }, jsep: answer }),
             error: (e) => Janus.warn?.('answer failed', e),
           });
         }
@@ -341,15 +344,9 @@ function createVisit() {
           publisher = handle;
           setStatus('joining');
           state.joinSentAt = performance.now();
+          // The proxy adds the room, its PIN, the room token and this participant's display.
           handle.send({
-            message: {
-              request: 'join',
-              ptype: 'publisher',
-              room: roomId(creds.room),
-              pin: creds.pin || undefined,
-              token: creds.token || undefined,
-              display: creds.displayName,
-            },
+            message: { request: 'join', ptype: 'publisher' },
             error: (e) => fail('send', messageForJanusError('send', String(e))),
           });
           resolve();
@@ -410,7 +407,7 @@ function createVisit() {
     }
   }
 
-  /** Publishes the screen as a second feed (same display, so a kick removes it too). */
+  /** Publishes the screen as a second feed (the proxy gives it this participant's display; a kick removes it too). */
   function toggleShare() {
     if (state.sharing || screen) {
       stopShare();
@@ -421,16 +418,7 @@ function createVisit() {
         plugin: 'janus.plugin.videoroom',
         success: (handle) => {
           screen = handle;
-          handle.send({
-            message: {
-              request: 'join',
-              ptype: 'publisher',
-              room: roomId(creds.room),
-              pin: creds.pin || undefined,
-              token: creds.token || undefined,
-              display: creds.displayName,
-            },
-          });
+          handle.send({ message: { request: 'join', ptype: 'publisher' } });
         },
         error: () => resolve(false),
         onmessage: (msg, jsep) => {
@@ -479,6 +467,20 @@ function createVisit() {
         onremotetrack: () => undefined,
       });
     });
+  }
+
+  /** When the server closed the media connection on purpose: shows why and tears down. True if it did. */
+  function serverClosed() {
+    const why = CLOSED[closeCode];
+    if (!why) return false;
+    if (['kicked', 'ended', 'left'].includes(state.status)) return true;
+    setStatus(
+      why === 'signedOut' ? 'error' : why,
+      MESSAGES[why],
+      why === 'signedOut' ? closeCode : undefined,
+    );
+    teardown({ keepMessage: true });
+    return true;
   }
 
   function teardown({ keepMessage = false } = {}) {
@@ -556,10 +558,21 @@ function createVisit() {
       fail('janus-js', MESSAGES.unreachable);
       return;
     }
+    closeCode = null;
     await new Promise((resolve) =>
       Janus.init({
         debug: false,
-        dependencies: Janus.useDefaultDependencies({ adapter: adapterStandIn() }),
+        dependencies: {
+          ...Janus.useDefaultDependencies({ adapter: adapterStandIn() }),
+          // The same WebSocket janus.js would make, remembering why the server closed it.
+          newWebSocket: (server, protocol) => {
+            const ws = new WebSocket(server, protocol);
+            ws.addEventListener('close', (event) => {
+              closeCode = event.code;
+            });
+            return ws;
+          },
+        },
         callback: resolve,
       }),
     );
@@ -568,12 +581,16 @@ function createVisit() {
     }, JOIN_TIMEOUT_MS);
     await new Promise((resolve) => {
       janus = new Janus({
-        server: creds.serverUrl,
-        token: creds.janusToken || undefined,
+        server: mediaSocketUrl(creds.serverUrl),
+        token: creds.mediaCredential || undefined,
         iceServers: Array.isArray(creds.iceServers) ? creds.iceServers : [],
         success: () => void attachPublisher().then(resolve),
-        error: () => {
-          fail('session', MESSAGES.unreachable);
+        error: (e) => {
+          // The media proxy refuses a credential that is not (or no longer) an admission's: 403.
+          if (!serverClosed()) {
+            if (/unauthorized/i.test(String(e))) fail(403, MESSAGES.notAdmitted);
+            else fail('session', MESSAGES.unreachable);
+          }
           resolve();
         },
         destroyed: () => undefined,

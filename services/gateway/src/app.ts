@@ -58,8 +58,6 @@ export interface GatewayAppConfig {
   readonly grpcDeadlineMs?: number;
   /** Deadline of each readiness health check. Default 1000 ms. */
   readonly readinessDeadlineMs?: number;
-  /** Extra CSP connect-src sources: the Janus WebSocket URLs browsers connect to (media). */
-  readonly mediaConnectSrc?: readonly string[];
   /** Debian's janus.js, served at /vendor/janus.js when the file exists. */
   readonly janusJsPath?: string;
 }
@@ -203,7 +201,9 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
           'style-src': ["'self'"],
           'img-src': ["'self'", 'data:'],
           'font-src': ["'self'"],
-          'connect-src': ["'self'", ...(cfg.mediaConnectSrc ?? [])],
+          // The live channel and the media websocket are the gateway's own (/api/ws, /api/media): browsers
+          // never connect anywhere else.
+          'connect-src': ["'self'"],
           'media-src': ["'self'", 'blob:'],
           'object-src': ["'none'"],
           'base-uri': ["'none'"],

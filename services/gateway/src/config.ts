@@ -101,11 +101,10 @@ export const gatewayConfigSchema = z.object({
   HAVEN_JWT_ISSUER: z.string().min(1).default('haven-identity'),
   HAVEN_JWT_AUDIENCE: z.string().min(1).default('haven'),
   /**
-   * The Janus WebSocket URLs browsers reach (comma list; the session service's HAVEN_JANUS_PUBLIC_WS_URLS, else
-   * HAVEN_JANUS_WS_URLS): allowed in the page's CSP connect-src so the visit page can join the media room.
+   * The session service's media proxy (its HTTP port, path /media): the gateway forwards the browser's media
+   * websocket (`/api/media`) there with the browser's token as a bearer. Browsers never reach Janus.
    */
-  HAVEN_JANUS_PUBLIC_WS_URLS: z.string().default(''),
-  HAVEN_JANUS_WS_URLS: z.string().default(''),
+  HAVEN_SESSION_MEDIA_URL: z.url({ protocol: /^wss?$/ }).default('ws://127.0.0.1:8090/media'),
   /** Debian's janus.js (libjs-janus-gateway), served at /vendor/janus.js for the in-visit media page. */
   HAVEN_JANUS_JS: z.string().min(1).default('/usr/share/javascript/janus-gateway/janus.js'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -137,18 +136,6 @@ export const IGNORED_VARIABLES = [
   'HAVEN_SESSION_IDLE_TIMEOUT_SEC',
   'HAVEN_PUBLIC_URL',
 ] as const;
-
-/** The CSP connect-src entries for media: the public Janus URLs (or the internal ones when none are set). */
-export function mediaConnectSources(config: {
-  readonly HAVEN_JANUS_PUBLIC_WS_URLS: string;
-  readonly HAVEN_JANUS_WS_URLS: string;
-}): string[] {
-  const list = (config.HAVEN_JANUS_PUBLIC_WS_URLS || config.HAVEN_JANUS_WS_URLS)
-    .split(',')
-    .map((u) => u.trim())
-    .filter((u) => /^wss?:\/\/[^\s;,']+$/.test(u));
-  return [...new Set(list)];
-}
 
 /** Parses the gateway configuration. Throws ConfigError naming each unknown, missing or malformed variable. */
 export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>> = process.env) {

@@ -1,5 +1,5 @@
 import { ConfigError } from '@haven/service';
-import { loadGatewayConfig, mediaConnectSources } from './config';
+import { loadGatewayConfig } from './config';
 
 /** What scripts/dev-stack.mjs gives the gateway. */
 const DEV_STACK_ENV = {
@@ -69,7 +69,7 @@ describe('gateway configuration', () => {
     );
   });
 
-  it('reads the session address, NATS, the idle timeout and the media origins for the CSP', () => {
+  it('reads the session address, NATS, the idle timeout and the media proxy', () => {
     const config = loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_PATIENT_JWKS_URL: 'http://127.0.0.1:8083/x' });
     expect(config).toMatchObject({
       HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:50053',
@@ -77,14 +77,16 @@ describe('gateway configuration', () => {
       HAVEN_IDLE_TIMEOUT_SEC: 900,
     });
     expect(loadGatewayConfig({ HAVEN_IDLE_TIMEOUT_SEC: '60' }).HAVEN_IDLE_TIMEOUT_SEC).toBe(60);
-    expect(mediaConnectSources(config)).toEqual(['ws://127.0.0.1:8188']);
+    expect(config.HAVEN_SESSION_MEDIA_URL).toBe('ws://127.0.0.1:8090/media');
     expect(
-      mediaConnectSources(
-        loadGatewayConfig({
-          HAVEN_JANUS_WS_URLS: 'ws://janus:8188',
-          HAVEN_JANUS_PUBLIC_WS_URLS: "wss://media.example/janus, ws://x'; script-src *",
-        }),
-      ),
-    ).toEqual(['wss://media.example/janus']);
+      loadGatewayConfig({ HAVEN_SESSION_MEDIA_URL: 'ws://session:8082/media' }).HAVEN_SESSION_MEDIA_URL,
+    ).toBe('ws://session:8082/media');
+    expect(() => loadGatewayConfig({ HAVEN_SESSION_MEDIA_URL: 'http://session:8082/media' })).toThrow(
+      /HAVEN_SESSION_MEDIA_URL/,
+    );
+    // Browsers no longer reach Janus: its public URL is nobody's business here.
+    expect(() => loadGatewayConfig({ HAVEN_JANUS_PUBLIC_WS_URLS: 'wss://media.example/janus' })).toThrow(
+      /HAVEN_JANUS_PUBLIC_WS_URLS/,
+    );
   });
 });

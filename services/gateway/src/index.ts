@@ -17,7 +17,8 @@ import {
 } from '@haven/service';
 import type { TokenVerifier } from '@haven/service';
 import { createGatewayApp } from './app';
-import { loadGatewayConfig, mediaConnectSources } from './config';
+import { loadGatewayConfig } from './config';
+import { MediaRelay } from './media-ws';
 import { WsHub } from './ws';
 
 async function main(): Promise<void> {
@@ -96,14 +97,23 @@ async function main(): Promise<void> {
         ? { forwarderSecret: config.HAVEN_FORWARDER_SECRET }
         : {}),
       janusJsPath: config.HAVEN_JANUS_JS,
-      mediaConnectSrc: mediaConnectSources(config),
     },
     media: hub,
     ...(refusals ? { refusals } : {}),
     ...(tokenVerifier ? { tokenVerifier } : {}),
   });
+  const media = MediaRelay.attach({
+    server,
+    sessionMediaUrl: config.HAVEN_SESSION_MEDIA_URL,
+    logger,
+    tokenVerifier,
+    allowedOrigins: config.HAVEN_ALLOWED_ORIGINS,
+  });
   server.on('request', app);
-  const unsubscribeRevocations = revocations?.onRevoked((r) => hub.revoked(r));
+  const unsubscribeRevocations = revocations?.onRevoked((r) => {
+    hub.revoked(r);
+    media.revoked(r);
+  });
 
   // Session events for the WebSocket fan-out: a consumer of this gateway instance's own. It replays the bus's
   // retained session events first (that is how a restarted gateway knows who is on video), and the server
@@ -135,6 +145,7 @@ async function main(): Promise<void> {
   installSignalHandlers(
     [
       () => hub.close(),
+      () => media.close(),
       () =>
         new Promise<void>((resolve) => {
           const timer = setTimeout(() => server.closeAllConnections(), config.HAVEN_SHUTDOWN_GRACE_MS);

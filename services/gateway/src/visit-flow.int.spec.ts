@@ -2,10 +2,13 @@
  * The visit flows through the gateway against the real services (identity, scheduling, session as built child
  * processes on a real nats-server and Janus): front desk registers a patient, books and issues a link; the
  * patient redeems it (wrong passcode, lockout after five, cancelled link) and waits in the lobby; the clinician
- * sees the lobby over the WebSocket and admits; the patient's socket hears `admitted`; logout closes the
- * clinician's socket with 4401; front desk gets 403 on every visit route; another clinician cannot see the visit.
+ * sees the lobby over the WebSocket and admits; the patient's socket hears `admitted`; the patient's media
+ * websocket (/api/media) reaches the session service's media proxy with the credential the gateway handed out,
+ * and not without the cookie, the CSRF token or from another origin; logout closes the clinician's socket with
+ * 4401; front desk gets 403 on every visit route; another clinician cannot see the visit.
  */
 import { WebSocket } from 'ws';
+import { MediaClient } from '../../../tests/support/media-client';
 import { CookieJar } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
@@ -247,12 +250,39 @@ describe('front desk, patient and clinician through the gateway', () => {
     expect(await state.json()).toMatchObject({ status: 'admitted', locked: false });
     const media = await patient.post(`${stack.url}/api/patient/media`, {});
     expect(media.status).toBe(200);
-    expect(await media.json()).toMatchObject({
-      serverUrl: expect.stringMatching(/^wss?:\/\//),
-      room: expect.any(Number),
-      janusToken: expect.any(String),
+    const creds = (await media.json()) as Record<string, unknown>;
+    // The gateway's own media websocket and a credential: no Janus address, token, room PIN or room token.
+    expect(creds).toMatchObject({
+      serverUrl: '/api/media?as=patient',
+      mediaCredential: expect.stringMatching(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/),
       iceServers: [],
     });
+    for (const key of ['room', 'pin', 'token', 'janusToken', 'displayName'])
+      expect(creds).not.toHaveProperty(key);
+    // The media websocket: the patient's cookie, the CSRF token, the gateway's own origin, then the proxy.
+    const csrf = patient.cookies.get('haven_csrf') ?? '';
+    const jar = [...patient.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+    const door = (q: string, headers: Record<string, string>) => ({
+      url: `${stack.url.replace('http', 'ws')}/api/media?as=patient${q}`,
+      headers,
+    });
+    const credential = String(creds['mediaCredential']);
+    const mediaSocket = await MediaClient.open(
+      door(`&csrf=${encodeURIComponent(csrf)}`, { cookie: jar, origin: stack.url }),
+      credential,
+    );
+    expect((await mediaSocket.create()).janus).toBe('success');
+    mediaSocket.close();
+    for (const [q, headers] of [
+      ['', { cookie: jar, origin: stack.url }],
+      [`&csrf=${encodeURIComponent(csrf)}`, { cookie: jar, origin: 'http://evil.example' }],
+      [
+        `&csrf=${encodeURIComponent(csrf)}`,
+        { cookie: `haven_csrf=${encodeURIComponent(csrf)}`, origin: stack.url },
+      ],
+    ] as const) {
+      await expect(MediaClient.open(door(q, headers), credential)).rejects.toThrow(/40[13]/);
+    }
 
     const lock = await ada.post(`${stack.url}/api/visits/${appointmentId}/lock`, {});
     expect(lock.status).toBe(200);

@@ -24,6 +24,7 @@ import type {
 } from '@haven/service';
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes, unverifiedPrincipal } from './http';
+import { MEDIA_WS_PATH } from './media-ws';
 import { patientStatus } from './routes/patient';
 import { visitCounts, visitView } from './visit-view';
 
@@ -156,7 +157,8 @@ export class WsHub implements MediaPresence {
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     if (url.pathname !== WS_PATH) {
-      refuse(socket, 404, 'Not Found');
+      // The media websocket has its own handler (media-ws.ts); anything else is not ours.
+      if (url.pathname !== MEDIA_WS_PATH) refuse(socket, 404, 'Not Found');
       return;
     }
     const host = req.headers.host ?? '';

@@ -1,8 +1,8 @@
 /**
  * Test support: the real Haven stack for the gateway's tests. nats-server, Janus, and the built identity,
  * scheduling and session services run as child processes (as the dev stack runs them); the gateway runs in this
- * process (createGatewayApp + WsHub on an ephemeral port) with real gRPC clients, the real revocation feed and a
- * real bus subscription. Staff users are created with identity's CLI.
+ * process (createGatewayApp + WsHub + the media relay on an ephemeral port) with real gRPC clients, the real
+ * revocation feed and a real bus subscription. Staff users are created with identity's CLI.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +26,7 @@ import { freePort } from '../../../tests/support/ports';
 import { startServiceProcess } from '../../../tests/support/service-process';
 import type { ServiceProcess } from '../../../tests/support/service-process';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
+import { MediaRelay } from '../src/media-ws';
 import { WsHub } from '../src/ws';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -78,6 +79,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   let janus: JanusHandle | undefined;
   let server: Server | undefined;
   let hub: WsHub | undefined;
+  let relay: MediaRelay | undefined;
   let feed: RevocationFeed | undefined;
   let bus: EventBus | undefined;
   let subscription: BusSubscription | undefined;
@@ -94,6 +96,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       await new Promise<void>((r) => extra.close(() => r()));
     }
     await hub?.close().catch(() => undefined);
+    await relay?.close().catch(() => undefined);
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((r) => server!.close(() => r()));
@@ -212,12 +215,21 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       heartbeatMs: 5000,
     });
     const theHub = hub;
-    feed.onRevoked((r) => theHub.revoked(r));
+    const media = MediaRelay.attach({
+      server,
+      sessionMediaUrl: `ws://127.0.0.1:${sessHttp}/media`,
+      logger,
+      tokenVerifier,
+    });
+    relay = media;
+    feed.onRevoked((r) => {
+      theHub.revoked(r);
+      media.revoked(r);
+    });
     const gatewayConfig = (overrides: Partial<GatewayAppConfig>): GatewayAppConfig => ({
       webRoot: WEB_ROOT,
       authRateLimit: { limit: 1000, windowMs: 60_000 },
       janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
-      mediaConnectSrc: [janus!.wsUrl],
       ...options.gateway,
       ...overrides,
     });

@@ -9,6 +9,8 @@
  */
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../../support/browser';
+import { signJanusToken } from '../../support/janus';
+import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { startStack, type Stack } from './stack';
 import {
   admit,
@@ -82,17 +84,23 @@ async function main(): Promise<AdmitBenchDriverResult> {
     [a, b] = browsers;
     const st = s;
     const stackStartMs = st.timings['total'] ?? 0;
-    pages = await startVisitPages(st.janusWsUrl);
+    const sessionHttp = st.sessionHttpUrls[0];
+    if (!sessionHttp) throw new Error('no session HTTP port');
+    pages = await startVisitPages(`${sessionHttp.replace(/^http/, 'ws')}/media`);
     const frontDesk = await st.login('front_desk');
     const clinician = await st.login('clinician');
     const v = await bookVisit(st, frontDesk, clinician);
+    // The pages' media websocket (/api/media) is authenticated by these cookies, as at the gateway.
+    const cookie = (name: string, value: string) => ({ name, value, domain: '127.0.0.1', path: '/api' });
+    await a.context.addCookies([cookie('haven_access', clinician.token)]);
+    await b.context.addCookies([cookie('haven_patient', v.patientToken)]);
     pages.setMedia('clinician', async () => ({
       ok: true,
       body: mediaBody(await joinMedia(st, v.visit, clinician.token)),
     }));
     pages.setMedia('patient', async () => {
       try {
-        return { ok: true, body: mediaBody(await joinMedia(st, v.visit, v.patientToken)) };
+        return { ok: true, body: mediaBody(await joinMedia(st, v.visit, v.patientToken), { patient: true }) };
       } catch (err) {
         return answerFromError(err);
       }
@@ -125,18 +133,17 @@ async function main(): Promise<AdmitBenchDriverResult> {
       const tFrame = await patPage.evaluate<number>(START_AND_WAIT_FRAME);
       admitToFirstFrameMs.push(tFrame - tAdmit);
 
-      // Raw baseline with the same browsers, same room, the patient's (admitted) credentials.
-      const m = await joinMedia(st, v.visit, v.patientToken);
+      // Raw baseline with the same browsers, same room: a plain janus.js subscriber straight at Janus, with the
+      // test's own core token and the room's PIN (no proxy, no gateway).
       rawJoinToFirstFrameMs.push(
         await rawFirstFrame(rawPage, pages.url, {
           role: 'subscriber',
-          server: m.serverUrl,
-          token: m.janusToken,
-          room: m.room,
-          pin: m.pin,
-          roomToken: m.token,
+          server: st.janusWsUrl,
+          token: signJanusToken({ secret: st.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 }),
+          room: String(roomNumberOf(v.appointmentId)),
+          pin: roomCredentials(st.janusTokenSecret, v.appointmentId).pin,
           feed: String(clin.publisherId),
-          display: m.displayName,
+          display: 'raw',
         }),
       );
       await rawPage.goto('about:blank');

@@ -5,13 +5,17 @@
  * appointment starting now with the demo clinician and reads the link + passcode from the "Patient link"
  * panel, then signs the clinician in, who opens the visit and joins the video; the patient browser opens
  * `/join#…`, enters the passcode, passes the self-check and waits. Everything after that is clicks on the
- * clinician's console (Admit, Share screen, Remove, End visit) and what the two pages do by themselves.
+ * clinician's console (Admit, Share screen, Remove, End visit) and what the two pages do by themselves. The pages
+ * reach media only through the gateway's /api/media (the session service's media proxy); the driver plays the
+ * attacker with a made-up media credential, and straight at Janus with a valid core token, the room's PIN
+ * (derived as the session service does) and a made-up room token.
  * Prints one JSON line ({@link VisitMediaResult}). Screenshots: test-artifacts/screenshots/visit-media-*.png.
  */
 import type { Page, Response } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
 import { launchChromium, screenshot, type LaunchedChromium } from '../../support/browser';
 import { signJanusToken } from '../../support/janus';
+import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
 import { visitStats, waitForStats, waitForVisitState, type VisitState, type VisitStats } from './visit-flow';
 import { TRACK_PEER_CONNECTIONS } from './visit-pages';
@@ -48,9 +52,9 @@ export interface VisitMediaResult {
   readonly beforeAdmission: {
     /** The patient's own media request from their page (refused by the gateway/session). */
     readonly mediaRequest: VisitState;
-    /** The patient's page joining with the real room + PIN + a valid core token and a made-up room token. */
+    /** The patient's page joining through the media proxy with a made-up media credential. */
     readonly forgedJoin: VisitState;
-    /** The same forged join over a raw Janus websocket: Janus's error code. */
+    /** Straight at Janus: the real room + PIN + a valid core token and a made-up room token; Janus's error code. */
     readonly rawForgedJoinCode: number | string;
     /** Inbound RTP over every peer connection of the patient page, sampled over a bounded window. */
     readonly inboundSamples: Array<{ bytes: number; packets: number; pcs: number }>;
@@ -74,7 +78,8 @@ export interface VisitMediaResult {
     readonly patientPageMessage: string;
     readonly inboundDeltaAfterKick: number;
     readonly pageRejoin: VisitState;
-    readonly rawRejoinCode: number | string;
+    /** The patient's page rejoining with the media credential it held before the kick. */
+    readonly oldCredentialRejoin: VisitState;
     readonly clinicianRemoteFeedsAfterKick: number;
   };
   readonly end: {
@@ -91,11 +96,8 @@ export interface VisitMediaResult {
 
 interface MediaCreds {
   readonly serverUrl: string;
-  readonly room: string | number;
-  readonly pin: string;
-  readonly token: string;
-  readonly janusToken: string;
-  readonly displayName: string;
+  readonly mediaCredential: string;
+  readonly participantId: string;
 }
 
 const isMediaOk = (path: string) => (r: Response) =>
@@ -236,14 +238,16 @@ async function main(): Promise<VisitMediaResult> {
 
     // ------------------------------------------------------------ before admission
     const mediaRequest = await probeMedia(patient, '/api/patient/media');
+    const visitId =
+      /^\/api\/visits\/([^/]+)\/media$/.exec(new URL((await clinMediaP).url()).pathname)?.[1] ?? '';
+    const room = roomNumberOf(visitId);
+    const { pin } = roomCredentials(st.janusTokenSecret, visitId);
     const coreToken = signJanusToken({ secret: st.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 });
+    // What a tampered page could try: the patient's media door with a credential of its own making.
     const forged = {
-      serverUrl: clinMedia.serverUrl,
-      room: clinMedia.room,
-      pin: clinMedia.pin,
-      token: randomBytes(24).toString('base64url'),
-      janusToken: coreToken,
-      displayName: 'patient',
+      serverUrl: '/api/media?as=patient',
+      mediaCredential: `${clinMedia.mediaCredential.split('.')[0]}.${randomBytes(32).toString('base64url')}`,
+      participantId: 'patient',
       iceServers: [],
     };
     await patient.route(`${gw}/api/test/forged-media`, (route) =>
@@ -251,9 +255,9 @@ async function main(): Promise<VisitMediaResult> {
     );
     const forgedJoin = await probeMedia(patient, '/api/test/forged-media');
     const rawForgedJoinCode = await rawJoin(st.janusWsUrl, {
-      room: clinMedia.room,
-      pin: clinMedia.pin,
-      token: forged.token,
+      room,
+      pin,
+      token: randomBytes(24).toString('base64url'),
       coreToken,
     });
     const inboundSamples: Array<{ bytes: number; packets: number; pcs: number }> = [];
@@ -334,12 +338,10 @@ async function main(): Promise<VisitMediaResult> {
     await shot(patient, 'patient-removed');
     await shot(staff, 'clinician-after-remove');
     const pageRejoin = await probeMedia(patient, '/api/patient/media');
-    const rawRejoinCode = await rawJoin(st.janusWsUrl, {
-      room: patientMedia.room,
-      pin: patientMedia.pin,
-      token: patientMedia.token,
-      coreToken: patientMedia.janusToken,
-    });
+    await patient.route(`${gw}/api/test/old-media`, (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(patientMedia) }),
+    );
+    const oldCredentialRejoin = await probeMedia(patient, '/api/test/old-media');
 
     // ------------------------------------------------------------ end the visit
     staff.once('dialog', (d) => void d.accept());
@@ -355,12 +357,7 @@ async function main(): Promise<VisitMediaResult> {
     await patient.goto(`${gw}/join`);
     await patient.locator('#step-over').waitFor({ state: 'visible' });
     const patientEndMessage = await text(patient, '#over-message');
-    const rawJoinCode = await rawJoin(st.janusWsUrl, {
-      room: clinMedia.room,
-      pin: clinMedia.pin,
-      token: clinMedia.token,
-      coreToken,
-    });
+    const rawJoinCode = await rawJoin(st.janusWsUrl, { room, pin, coreToken });
     await shot(staff, 'clinician-visit-ended');
     await shot(patient, 'patient-visit-ended');
 
@@ -392,7 +389,7 @@ async function main(): Promise<VisitMediaResult> {
         patientPageMessage: kickedMessage,
         inboundDeltaAfterKick: k2.bytes - k1.bytes,
         pageRejoin,
-        rawRejoinCode,
+        oldCredentialRejoin,
         clinicianRemoteFeedsAfterKick: clinAfterKick.feeds.length,
       },
       end: {

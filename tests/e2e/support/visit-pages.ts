@@ -1,15 +1,19 @@
 /**
  * Test web server for the in-visit media page, run inside the network namespace on 127.0.0.1: serves
  * web/public/visit.js (+ api.js, visit.css, styles.css), Debian's janus.js at /vendor/janus.js, a minimal visit
- * page, the raw media test page (tests/support/media/room.*), and media/leave endpoints with the gateway's
- * contract (POST, double-submit CSRF, JSON errors `{error:{code,message}}`) whose answers the driver supplies.
- * The page is served with the gateway's CSP (plus the Janus websocket in connect-src).
+ * page, the raw media test page (tests/support/media/room.*), media/leave endpoints with the gateway's
+ * contract (POST, double-submit CSRF, JSON errors `{error:{code,message}}`) whose answers the driver supplies, and
+ * the gateway's own media websocket relay at /api/media (services/gateway/src/media-ws.ts) to the session
+ * service's media proxy, authenticated by the `haven_access` / `haven_patient` cookies the driver sets.
+ * The page is served with the gateway's CSP.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { createLogger } from '@haven/service';
+import { MediaRelay } from '../../../services/gateway/src/media-ws';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const WEB = join(ROOT, 'web', 'public');
@@ -90,8 +94,8 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-/** Starts the server on 127.0.0.1 (OS-chosen port). `janusWsUrl` is allowed in the page's connect-src. */
-export async function startVisitPages(janusWsUrl: string): Promise<VisitPages> {
+/** Starts the server on 127.0.0.1 (OS-chosen port), relaying /api/media to `sessionMediaUrl`. */
+export async function startVisitPages(sessionMediaUrl: string): Promise<VisitPages> {
   const media = new Map<string, () => Promise<MediaAnswer>>();
   const leave = new Map<string, () => Promise<void>>();
   const csrf = { ok: 0, missing: 0 };
@@ -100,7 +104,7 @@ export async function startVisitPages(janusWsUrl: string): Promise<VisitPages> {
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self' ${janusWsUrl}`,
+    "connect-src 'self'",
     "media-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",
@@ -163,6 +167,11 @@ export async function startVisitPages(janusWsUrl: string): Promise<VisitPages> {
     }
     res.writeHead(404).end();
   });
+  const relay = MediaRelay.attach({
+    server,
+    sessionMediaUrl,
+    logger: createLogger({ service: 'visit-pages', level: 'silent' }),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -174,11 +183,13 @@ export async function startVisitPages(janusWsUrl: string): Promise<VisitPages> {
     setMedia: (key, answer) => media.set(key, answer),
     setLeave: (key, action) => leave.set(key, action),
     csrf,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await relay.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 

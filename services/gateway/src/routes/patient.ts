@@ -269,7 +269,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
         ctx.metadataFor(res, token),
         opts,
       );
-      res.status(200).json(mediaView(r));
+      res.status(200).json(mediaView(r, { patient: true }));
     }),
   );
 

@@ -601,15 +601,17 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
   );
 }
 
-/** What the browser needs to join the Janus room (JoinMedia), for staff and patients alike. */
-export function mediaView(r: session.JoinMediaResponse) {
+/**
+ * What the browser needs to join the media room (JoinMedia), for staff and patients alike: where the media
+ * websocket is (the gateway's own `/api/media`, `?as=patient` for the patient cookie) and this admission's
+ * media credential (janus.js's `token`). No Janus address, token, room PIN or room token: the session service's
+ * media proxy adds those itself.
+ */
+export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolean } = {}) {
+  const server = r.serverUrl || '/api/media';
   return {
-    serverUrl: r.serverUrl,
-    room: Number(r.room),
-    pin: r.pin,
-    token: r.token,
-    janusToken: r.janusToken,
-    displayName: r.displayName,
+    serverUrl: opts.patient ? `${server}${server.includes('?') ? '&' : '?'}as=patient` : server,
+    mediaCredential: r.mediaCredential,
     participantId: lastSegment(r.participant),
     expireTime: r.expireTime?.toISOString() ?? null,
     iceServers: r.iceServers.map((s) => ({

@@ -1,0 +1,208 @@
+/**
+ * The browser's media websocket, `GET /api/media`: the gateway stays the browser's only door. It authenticates
+ * the upgrade like the live channel does (same origin, the CSRF token echoed in `?csrf=`, the staff
+ * `haven_access` or — with `?as=patient` — the patient `haven_patient` cookie, verified), then opens the session
+ * service's media proxy (HAVEN_SESSION_MEDIA_URL) with that token as a bearer and relays the Janus protocol
+ * (`janus-protocol`) both ways, frame by frame, close codes included. The proxy checks the media credential on
+ * every request; the gateway also closes the relay at once when identity revokes the browser's session.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { Logger, Principal, SessionRevoked, TokenVerifier } from '@haven/service';
+import { tokenTimes, unverifiedPrincipal } from './http';
+
+/** The media websocket's path on the gateway. */
+export const MEDIA_WS_PATH = '/api/media';
+
+/** Options of {@link MediaRelay.attach}. */
+export interface MediaRelayOptions {
+  readonly server: Server;
+  /** `ws://<session>:<http port>/media`. */
+  readonly sessionMediaUrl: string;
+  readonly logger: Logger;
+  readonly tokenVerifier?: TokenVerifier | undefined;
+  /** Origins accepted besides the request's own host. */
+  readonly allowedOrigins?: readonly string[];
+  /** Largest frame from the browser, bytes. Default 128 KiB (an SDP offer is a few KiB). */
+  readonly maxPayload?: number;
+}
+
+interface Relay {
+  readonly browser: WebSocket;
+  readonly upstream: WebSocket;
+  readonly principal: Principal;
+  /** `iat` of the browser's token, ms (a subject revocation applies to tokens issued before it). */
+  readonly iatMs: number | undefined;
+}
+
+function cookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i < 0) continue;
+    try {
+      out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
+    } catch {
+      // a malformed cookie is ignored
+    }
+  }
+  return out;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** A close code a websocket may send on (1005, 1006 and 1015 are reserved for "none"/"abnormal"). */
+function sendable(code: number): number {
+  return code === 1000 ||
+    (code >= 1001 && code <= 1014 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code < 5000)
+    ? code
+    : 1011;
+}
+
+/** Relays `/api/media` websockets to the session service's media proxy. */
+export class MediaRelay {
+  private readonly wss: WebSocketServer;
+  private readonly relays = new Set<Relay>();
+  private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  private constructor(private readonly options: MediaRelayOptions) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxPayload ?? 128 * 1024,
+      handleProtocols: (protocols) => (protocols.has('janus-protocol') ? 'janus-protocol' : false),
+    });
+    this.onUpgrade = (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://gateway.invalid').pathname !== MEDIA_WS_PATH) return;
+      void this.upgrade(req, socket, head).catch((err: unknown) => {
+        options.logger.warn({ err }, 'media websocket upgrade failed');
+        refuse(socket, 500, 'Internal Server Error');
+      });
+    };
+    options.server.on('upgrade', this.onUpgrade);
+  }
+
+  /** Attaches to an HTTP server's `upgrade` event (only {@link MEDIA_WS_PATH}). Throws nothing. */
+  static attach(options: MediaRelayOptions): MediaRelay {
+    return new MediaRelay(options);
+  }
+
+  /** Open relays. */
+  get size(): number {
+    return this.relays.size;
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    const host = req.headers.host ?? '';
+    const origin = req.headers.origin ?? '';
+    const allowed = new Set([`http://${host}`, `https://${host}`, ...(this.options.allowedOrigins ?? [])]);
+    const jar = cookies(req.headers.cookie);
+    const csrfCookie = jar.get('haven_csrf') ?? '';
+    if (
+      origin === '' ||
+      !allowed.has(origin) ||
+      csrfCookie === '' ||
+      !same(csrfCookie, url.searchParams.get('csrf') ?? '')
+    ) {
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    const token =
+      url.searchParams.get('as') === 'patient' ? jar.get('haven_patient') : jar.get('haven_access');
+    if (!token) {
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    let principal: Principal;
+    try {
+      principal = this.options.tokenVerifier
+        ? await this.options.tokenVerifier.verify(token)
+        : unverifiedPrincipal(token);
+    } catch {
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    // The session service checks the token again, and the media credential on every request.
+    const upstream = new WebSocket(this.options.sessionMediaUrl, 'janus-protocol', {
+      headers: { authorization: `Bearer ${token}` },
+      maxPayload: 4 * 1024 * 1024,
+      handshakeTimeout: 5000,
+    });
+    const opened = await new Promise<number>((resolve) => {
+      upstream.once('open', () => resolve(101));
+      upstream.once('unexpected-response', (_r, res) => {
+        resolve(res.statusCode === 401 ? 401 : 502);
+        upstream.terminate();
+      });
+      upstream.once('error', () => resolve(502));
+    });
+    if (opened !== 101) {
+      upstream.terminate();
+      refuse(socket, opened, opened === 401 ? 'Unauthorized' : 'Bad Gateway');
+      return;
+    }
+    const { iatMs } = tokenTimes(token);
+    this.wss.handleUpgrade(req, socket, head, (browser) =>
+      this.relay({ browser, upstream, principal, iatMs }),
+    );
+  }
+
+  private relay(relay: Relay): void {
+    const { browser, upstream } = relay;
+    this.relays.add(relay);
+    const pass = (to: WebSocket) => (data: RawData, isBinary: boolean) => {
+      if (to.readyState === WebSocket.OPEN) to.send(data, { binary: isBinary });
+    };
+    browser.on('message', pass(upstream));
+    upstream.on('message', pass(browser));
+    browser.on('close', (code, reason) => {
+      this.relays.delete(relay);
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(sendable(code), reason);
+      else upstream.terminate();
+    });
+    upstream.on('close', (code, reason) => {
+      this.relays.delete(relay);
+      if (browser.readyState === WebSocket.OPEN) browser.close(sendable(code), reason);
+      setTimeout(() => browser.terminate(), 2000).unref();
+    });
+    browser.on('error', () => browser.terminate());
+    upstream.on('error', () => upstream.terminate());
+  }
+
+  /** A revocation from identity: closes (4401) the relays of that session or subject. Throws nothing. */
+  revoked(r: SessionRevoked): void {
+    const at = Date.parse(r.revokedAt);
+    for (const { browser, upstream, principal: p, iatMs } of this.relays) {
+      const bySession = r.sid !== '' && p.sessionId === r.sid;
+      const bySubject =
+        r.sub !== '' &&
+        r.sub === p.id &&
+        (r.subKind ?? 'user') === p.kind &&
+        (iatMs === undefined || !Number.isFinite(at) || iatMs <= at);
+      if (!bySession && !bySubject) continue;
+      browser.close(4401, r.reason === 'idle' ? 'idle' : 'signed out');
+      upstream.terminate();
+    }
+  }
+
+  /** Closes every relay (1001) and detaches from the server. */
+  async close(): Promise<void> {
+    this.options.server.off('upgrade', this.onUpgrade);
+    for (const { browser, upstream } of this.relays) {
+      browser.close(1001, 'going away');
+      upstream.terminate();
+    }
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
