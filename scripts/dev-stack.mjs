@@ -40,6 +40,8 @@ const MFA_RELAXED = process.env.HAVEN_DEV_MFA !== 'required';
 const SERVICE_ENV = {
   identity: MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {},
   scheduling: { HAVEN_PUBLIC_URL: 'http://localhost:8080' },
+  // Rooms record into the recordings directory only (rec_dir).
+  session: { HAVEN_JANUS_RECORDINGS_DIR: join(HOME, 'recordings') },
   // Browsers reach media only through the gateway, which relays to the session service's media proxy.
   gateway: { HAVEN_SESSION_MEDIA_URL: 'ws://127.0.0.1:8090/media' },
 };

@@ -400,9 +400,13 @@ describe('scenarios', () => {
     const np = find(objs, 'NetworkPolicy', 'haven-janus');
     const udp = np?.spec.ingress.find((r: K8sObject) => r.from === undefined);
     expect(udp?.ports).toEqual([{ port: 30000, endPort: 30063, protocol: 'UDP' }]);
-    const api = np?.spec.ingress.find((r: K8sObject) => r.from !== undefined);
-    expect(api?.from).toEqual([
-      { podSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'session' }) } },
+    const api = np?.spec.ingress.filter((r: K8sObject) => r.from !== undefined);
+    expect(api?.map((r: K8sObject) => r.from)).toEqual([
+      [
+        {
+          podSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'session' }) },
+        },
+      ],
     ]);
     const pvc = find(objs, 'PersistentVolumeClaim', 'haven-recordings');
     expect(pvc?.spec.accessModes).toEqual(['ReadWriteMany']);
@@ -412,6 +416,43 @@ describe('scenarios', () => {
       expect(
         spec.volumes.find((v: K8sObject) => v.name === 'recordings')?.persistentVolumeClaim.claimName,
       ).toBe('haven-recordings');
+  });
+
+  it('locks Janus down: recordings only into the recordings volume, room changes and RTP forwarding behind the admin key, no route for browsers', () => {
+    for (const scenario of SCENARIO_NAMES) {
+      const objs = objectsOf(scenario);
+      const cm = find(objs, 'ConfigMap', 'haven-janus');
+      const core = String(cm?.data['janus.jcfg']);
+      const folders = JSON.parse(/protected_folders = (\[[^\]]*\])/.exec(core)?.[1] ?? '[]') as string[];
+      const recordings = '/srv/haven/recordings/visit-video-0.mjr';
+      expect(folders).toEqual(
+        expect.arrayContaining(['/etc/', '/usr/', '/var/', '/tmp/', '/run/', '/root/', '/home/']),
+      );
+      expect(folders.filter((f) => recordings.startsWith(f))).toEqual([]);
+      const videoroom = String(cm?.data['janus.plugin.videoroom.jcfg']);
+      expect(videoroom).toMatch(/admin_key = "@ADMIN_SECRET@"/);
+      expect(videoroom).toMatch(/lock_rtp_forward = true/);
+      expect(videoroom).toMatch(/string_ids = false/);
+      // No Ingress path leads to a Janus Service; the gateway's is the only backend.
+      for (const ing of objs.filter((o) => o.kind === 'Ingress'))
+        for (const rule of ing.spec.rules)
+          for (const path of rule.http.paths) expect(path.backend.service.name).toBe('haven-gateway');
+      // The gateway relays media to the session service's proxy; the session service records into the volume.
+      const env = (name: string) =>
+        find(objs, 'Deployment', name)?.spec.template.spec.containers[0].env as K8sObject[];
+      expect(env('haven-gateway').find((e) => e.name === 'HAVEN_SESSION_MEDIA_URL')?.value).toBe(
+        'ws://haven-session:8082/media',
+      );
+      expect(env('haven-gateway').find((e) => e.name === 'HAVEN_JANUS_PUBLIC_WS_URLS')).toBeUndefined();
+      expect(env('haven-session').find((e) => e.name === 'HAVEN_JANUS_RECORDINGS_DIR')?.value).toBe(
+        '/srv/haven/recordings',
+      );
+    }
+    // Another mount path moves the unprotected folder with it.
+    const moved = template([], ['recordings.mountPath="/data/recordings"']);
+    const core = String(find(moved, 'ConfigMap', 'haven-janus')?.data['janus.jcfg']);
+    expect(core).toContain('"/srv/"');
+    expect(core).not.toContain('"/data/"');
   });
 
   it('hostNetwork media exposure renders host networking and no media Service', () => {
@@ -511,7 +552,7 @@ describe('values.schema.json', () => {
     expect(r.stderr).toContain("at '/nats/replicas': got string, want integer");
   });
 
-  it('rejects an unknown MFA role and a non-websocket Janus public URL', () => {
+  it('rejects an unknown MFA role and a public Janus URL (browsers no longer reach Janus)', () => {
     const r1 = helm(['template', 'haven', CHART, '--set', 'settings.mfaRequiredRoles=admin\\,superuser']);
     expect(r1.status).not.toBe(0);
     expect(r1.stderr).toMatch(/\/settings\/mfaRequiredRoles/);
@@ -520,10 +561,13 @@ describe('values.schema.json', () => {
       'haven',
       CHART,
       '--set-json',
-      'janus.nodes=[{"name":"a","rtpPortRange":{"min":30000,"max":30001},"publicWsUrl":"https://x"}]',
+      'janus.nodes=[{"name":"a","rtpPortRange":{"min":30000,"max":30001},"publicWsUrl":"wss://x"}]',
     ]);
     expect(r2.status).not.toBe(0);
-    expect(r2.stderr).toMatch(/\/janus\/nodes\/0\/publicWsUrl/);
+    expect(r2.stderr).toMatch(/publicWsUrl/);
+    const r3 = helm(['template', 'haven', CHART, '--set', 'janus.publicWebsocket.ingress=true']);
+    expect(r3.status).not.toBe(0);
+    expect(r3.stderr).toMatch(/publicWebsocket/);
   });
 
   it('rejects an unknown enum value and a container without limits', () => {
@@ -555,7 +599,7 @@ describe('values.schema.json', () => {
     const missing: string[] = [];
     // Keys that are fields of a documented list item or flow map, and the service entries whose fields are all documented.
     const exempt =
-      /^\s+(requests|limits|- name|rtpPortRange|nat1to1|nodeSelector|tolerations|loadBalancerIP|publicWsUrl|identity|scheduling|session|recording|audit|gateway):/;
+      /^\s+(requests|limits|- name|rtpPortRange|nat1to1|nodeSelector|tolerations|loadBalancerIP|identity|scheduling|session|recording|audit|gateway):/;
     lines.forEach((line, i) => {
       if (!/^\s*[A-Za-z][\w-]*:/.test(line) || exempt.test(line)) return;
       let j = i - 1;
@@ -620,9 +664,9 @@ describe('impossible combinations fail with a clear message', () => {
       /services\.audit has persistence\.enabled with more than one replica/,
     ],
     [
-      'a Janus node browsers cannot reach',
-      ['ingress.enabled=false'],
-      /janus\.nodes\[media-1\]\.publicWsUrl is empty/,
+      'a gateway without the session service (no media relay target)',
+      ['services.session.enabled=false'],
+      /services\.gateway needs services\.session/,
     ],
     [
       'node-port range outside 30000-32767',

@@ -200,7 +200,7 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
         if (/^HAVEN_[A-Z]+_GRPC_ADDR$/.test(variable)) {
           const [host, port] = value.split(':');
           check(service, variable, host!, Number(port));
-        } else if (/JWKS_URL$/.test(variable)) {
+        } else if (/JWKS_URL$|^HAVEN_SESSION_MEDIA_URL$/.test(variable)) {
           const u = new URL(value);
           check(service, variable, u.hostname, Number(u.port));
         } else if (/^HAVEN_JANUS_(WS|ADMIN)_URLS$/.test(variable)) {
@@ -220,22 +220,23 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
     expect(Number(envOf(session!.container).HAVEN_HTTP_PORT)).toBe(Number(u.port));
   });
 
-  it('the session service hands browsers one public wss:// URL per Janus node, routed by the Ingress', () => {
+  it('the gateway relays media to the session service’s proxy; nothing routes browsers to Janus', () => {
     const objs = objectsOf(s);
+    const gateway = servicePods(objs).find((p) => p.service === 'gateway')!;
     const session = servicePods(objs).find((p) => p.service === 'session')!;
-    const env = envOf(session.container);
-    const internal = env.HAVEN_JANUS_WS_URLS!.split(',');
-    const pub = env.HAVEN_JANUS_PUBLIC_WS_URLS!.split(',');
-    expect(pub).toHaveLength(internal.length);
-    const ingress = objs.find((o) => o.kind === 'Ingress');
-    for (const [i, url] of pub.entries()) {
-      const u = new URL(url);
-      expect(u.protocol).toBe('wss:');
-      const path = ingress?.spec.rules[0].http.paths.find((p: K8sObject) => p.path === u.pathname);
-      expect(u.hostname).toBe(ingress?.spec.rules[0].host);
-      // the same node, in the same order
-      expect(`ws://${String(path?.backend.service.name)}:8188`).toBe(internal[i]);
-    }
+    const relay = new URL(envOf(gateway.container).HAVEN_SESSION_MEDIA_URL!);
+    // (its host and port are checked with the other in-cluster URLs above)
+    expect([relay.protocol, relay.hostname, relay.pathname]).toEqual(['ws:', 'haven-session', '/media']);
+    expect(Number(envOf(session.container).HAVEN_HTTP_PORT)).toBe(Number(relay.port));
+    for (const p of servicePods(objs)) expect(envOf(p.container).HAVEN_JANUS_PUBLIC_WS_URLS).toBeUndefined();
+    const janusServices = new Set(
+      objs
+        .filter((o) => o.kind === 'Service' && o.metadata.name.startsWith('haven-janus-'))
+        .map((o) => o.metadata.name),
+    );
+    for (const ing of objs.filter((o) => o.kind === 'Ingress'))
+      for (const rule of ing.spec.rules)
+        for (const path of rule.http.paths) expect(janusServices.has(path.backend.service.name)).toBe(false);
   });
 });
 
@@ -308,7 +309,7 @@ describe.each(['default', 'hospital'] as const)('network flows (%s)', (s) => {
     expect(flows).toEqual([]);
   });
 
-  it('Janus reaches the session service’s event endpoint; no Haven service does', () => {
+  it('Janus (events) and the gateway (media relay) reach the session service’s HTTP port; no other service does', () => {
     const objs = objectsOf(s);
     const session = labelsOf(objs, 'haven-session');
     const janus = objs
@@ -316,11 +317,27 @@ describe.each(['default', 'hospital'] as const)('network flows (%s)', (s) => {
       .map((d) => d.spec.template.metadata.labels);
     expect(janus.length).toBeGreaterThan(0);
     for (const j of janus) expect(allowed(objs, j, session, 8082)).toBe(true);
-    for (const p of servicePods(objs).filter((x) => x.service !== 'session'))
+    expect(allowed(objs, labelsOf(objs, 'haven-gateway'), session, 8082)).toBe(true);
+    for (const p of servicePods(objs).filter((x) => x.service !== 'session' && x.service !== 'gateway'))
       expect({ from: p.service, allowed: allowed(objs, p.labels, session, 8082) }).toEqual({
         from: p.service,
         allowed: false,
       });
+  });
+
+  it('only the session service reaches the Janus API and admin API', () => {
+    const objs = objectsOf(s);
+    const janus = objs
+      .filter((o) => o.kind === 'Deployment' && o.spec.template.metadata.labels['haven.io/janus'] === 'true')
+      .map((d) => d.spec.template.metadata.labels);
+    for (const j of janus)
+      for (const p of servicePods(objs))
+        for (const port of [8188, 7188])
+          expect({ from: p.service, port, allowed: allowed(objs, p.labels, j, port) }).toEqual({
+            from: p.service,
+            port,
+            allowed: p.service === 'session',
+          });
   });
 
   it('the evaluator can say no (a flow no policy allows)', () => {

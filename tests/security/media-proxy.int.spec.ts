@@ -41,6 +41,7 @@ import {
   type AdmittedVisit,
 } from './support/visit-setup';
 import { connectJanusWs } from '../support/janus';
+import { roomToken } from '../../services/session/src/visit/room-access';
 
 jest.setTimeout(120_000);
 
@@ -218,6 +219,40 @@ describe('a patient’s credential reaches only what their admission grants', ()
         ws.close();
       }
     }
+  });
+});
+
+describe('Janus’s own refusals', () => {
+  it('are recorded as AccessRefused events too (a room token no longer on the allow-list: 433)', async () => {
+    const v = await admittedVisit(stack);
+    const m = await mediaFor(stack, v.visit, v.patientToken);
+    const c = await connect(m, viaGateway(v.patientToken, 'patient'));
+    // The room token leaves the allow-list behind the proxy's back (the test holds the room secret).
+    const room = await privileged(v.visitId);
+    const events = await visitEvents(store, v.visitId);
+    const admission = events.find((e) => e.type === 'haven.session.v1.ParticipantAdmitted')?.data[
+      'admission'
+    ];
+    const token = roomToken(stack.janusTokenSecret, v.visitId, v.patientPid, String(admission));
+    await room.send({
+      request: 'allowed',
+      room: room.room,
+      secret: room.secret,
+      action: 'remove',
+      allowed: [token],
+    });
+    const started = Date.now();
+    const refusedByJanus = await publisherJoin(c, await handle(c), m);
+    expect(refusedByJanus.errorCode).toBe(433);
+    await eventually('the AccessRefused of Janus’s 433', async () => {
+      const found = (await sessionRefusals(store)).find(
+        (e) =>
+          Date.parse(e.occurredAt) >= started - 1000 &&
+          String(e.data['method']).endsWith('janus.plugin.videoroom/join') &&
+          String(e.data['reason']).includes('433'),
+      );
+      return found;
+    });
   });
 });
 

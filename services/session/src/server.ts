@@ -50,10 +50,10 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
    */
   HAVEN_JANUS_EVENTS_SECRET: z.string().min(16).optional(),
   /**
-   * Where Janus writes recordings (the path inside the Janus nodes): every room is created with this `rec_dir`
+   * Where the Janus nodes write recordings (a path on the Janus side): every room is created with this `rec_dir`
    * and `lock_record`. Unset: Janus's default directory (recording stays locked to the room secret).
    */
-  HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
+  HAVEN_JANUS_RECORDINGS_DIR: z.string().min(1).optional(),
   /**
    * Where browsers reach the media proxy (JoinMedia's server_url): the gateway's path, resolved by the page
    * against its own origin. The proxy itself listens on HAVEN_HTTP_PORT at /media.
@@ -97,7 +97,7 @@ export async function startSession(
     wsUrl: wsUrl.trim(),
     tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
     ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
-    ...(config.HAVEN_RECORDINGS_DIR ? { recordingsDir: config.HAVEN_RECORDINGS_DIR } : {}),
+    ...(config.HAVEN_JANUS_RECORDINGS_DIR ? { recordingsDir: config.HAVEN_JANUS_RECORDINGS_DIR } : {}),
   }));
   const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
   const projection = new VisitProjection();

@@ -262,7 +262,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
             HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
             HAVEN_JANUS_EVENTS_SECRET: eventsSecret,
-            HAVEN_RECORDINGS_DIR: janus.recordingsDir,
+            HAVEN_JANUS_RECORDINGS_DIR: janus.recordingsDir,
             HAVEN_DATA_DIR: join(dir, `session-${i}`),
           },
           20_000,

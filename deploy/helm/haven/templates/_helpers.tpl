@@ -175,20 +175,6 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- join "," $urls -}}
 {{- end -}}
 
-{{/* Comma list of the browser-facing Janus API websocket URLs, one per node in the same order. */}}
-{{- define "haven.janusPublicWsUrls" -}}
-{{- $root := . -}}
-{{- $urls := list -}}
-{{- range .Values.janus.nodes -}}
-{{- if .publicWsUrl -}}
-{{- $urls = append $urls .publicWsUrl -}}
-{{- else -}}
-{{- $urls = append $urls (printf "%s://%s%s/%s" (ternary "wss" "ws" $root.Values.ingress.tls.enabled) $root.Values.ingress.host $root.Values.janus.publicWebsocket.pathPrefix .name) -}}
-{{- end -}}
-{{- end -}}
-{{- join "," $urls -}}
-{{- end -}}
-
 {{- define "haven.janusAdminUrls" -}}
 {{- $root := . -}}
 {{- $urls := list -}}
@@ -234,10 +220,11 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and .Values.services.session.enabled .Values.janus.eventHandler.enabled (eq (int .Values.services.session.httpPort) 0) -}}
 {{- fail "haven: janus.eventHandler.enabled needs services.session.httpPort (the session service receives Janus events over HTTP)" -}}
 {{- end -}}
-{{- range .Values.janus.nodes -}}
-{{- if and (not .publicWsUrl) (not (and $.Values.ingress.enabled $.Values.janus.publicWebsocket.ingress)) -}}
-{{- fail (printf "haven: janus.nodes[%s].publicWsUrl is empty and the chart's Ingress does not route to Janus (ingress.enabled and janus.publicWebsocket.ingress): browsers need a wss:// URL for every media node" .name) -}}
+{{- if and .Values.services.gateway.enabled (not .Values.services.session.enabled) -}}
+{{- fail "haven: services.gateway needs services.session (browsers reach media only through the gateway's relay to the session service)" -}}
 {{- end -}}
+{{- if and .Values.services.session.enabled (eq (int .Values.services.session.httpPort) 0) -}}
+{{- fail "haven: services.session.httpPort is 0: the session service serves its media proxy (and Janus's events) there" -}}
 {{- end -}}
 {{- /* Data directories: identity and scheduling keep keys there, so they must persist; replicas must be able to share them. */ -}}
 {{- range $name, $svc := .Values.services -}}
@@ -380,14 +367,15 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 - name: HAVEN_REQUIRE_DOB_CHECK
   value: {{ $v.settings.requireDobCheck | quote }}
 {{- end }}
-{{- if eq .name "gateway" }}
-{{- /* The browser's CSP connect-src must allow the Janus websockets the visit page joins. */}}
-- name: HAVEN_JANUS_PUBLIC_WS_URLS
-  value: {{ include "haven.janusPublicWsUrls" $root | quote }}
+{{- if and (eq .name "gateway") $v.services.session.enabled }}
+{{- /* Browsers reach media only here: the gateway relays /api/media to the session service's media proxy. */}}
+- name: HAVEN_SESSION_MEDIA_URL
+  value: {{ printf "ws://%s:%d/media" (include "haven.componentName" (dict "root" $root "component" "session")) (int $v.services.session.httpPort) | quote }}
 {{- end }}
 {{- if eq .name "session" }}
-- name: HAVEN_JANUS_PUBLIC_WS_URLS
-  value: {{ include "haven.janusPublicWsUrls" $root | quote }}
+{{- /* Where the Janus nodes write recordings: every room's rec_dir (the session service does not mount it). */}}
+- name: HAVEN_JANUS_RECORDINGS_DIR
+  value: {{ $v.recordings.mountPath | quote }}
 - name: HAVEN_VISIT_IDLE_MINUTES
   value: {{ $v.settings.visitIdleMinutes | quote }}
 {{- end }}

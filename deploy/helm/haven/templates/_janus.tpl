@@ -7,6 +7,12 @@ Per-node settings (RTP range, NAT 1:1, server name) are passed as janus command-
 {{- define "haven.janusConfigFiles" -}}
 {{- $v := .Values -}}
 {{- $session := include "haven.componentName" (dict "root" . "component" "session") -}}
+{{- /* Every top-level folder but the one the recordings live under (Janus compares string prefixes: each ends in /). */ -}}
+{{- $recTop := first (splitList "/" (trimPrefix "/" $v.recordings.mountPath)) -}}
+{{- $protected := list -}}
+{{- range (list "bin" "boot" "dev" "etc" "home" "lib" "lib32" "lib64" "libx32" "media" "mnt" "opt" "proc" "root" "run" "sbin" "snap" "srv" "sys" "tmp" "usr" "var") -}}
+{{- if ne . $recTop -}}{{- $protected = append $protected (printf "%q" (printf "/%s/" .)) -}}{{- end -}}
+{{- end -}}
 janus.jcfg: |
   general: {
     configs_folder = "/run/janus/conf"
@@ -19,11 +25,12 @@ janus.jcfg: |
     log_to_stdout = true
     session_timeout = {{ $v.janus.sessionTimeout }}
     admin_secret = "@ADMIN_SECRET@"
-    # HMAC-signed tokens minted by the session service on admit (HAVEN_JANUS_TOKEN_SECRET).
+    # HMAC-signed core tokens: only the session service holds the secret (HAVEN_JANUS_TOKEN_SECRET); browsers
+    # reach Janus only through its media proxy.
     token_auth = true
     token_auth_secret = "@TOKEN_SECRET@"
-    # Recording paths are allowed only outside these folders; recordings live in {{ $v.recordings.mountPath }}.
-    protected_folders = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sbin", "/sys", "/usr", "/var", "/run", "/tmp"]
+    # Recordings may be written only under {{ $v.recordings.mountPath }}: every other top-level folder is protected.
+    protected_folders = [{{ join ", " $protected }}]
   }
   certificates: {
     # no certificate files: Janus generates its DTLS certificate in memory at start-up.
@@ -53,13 +60,14 @@ janus.jcfg: |
 janus.plugin.videoroom.jcfg: |
   general: {
     {{- if $v.janus.videoroom.requireAdminKeyForCreate }}
-    # Only the session service (which holds the admin secret) creates and destroys rooms.
+    # Only the session service (which holds the admin secret) creates rooms and forwards RTP.
     admin_key = "@ADMIN_SECRET@"
     {{- end }}
     lock_rtp_forward = true
-    # publish room and participant events to the event handler (rooms/participants metrics, admit latency)
+    # publish room and participant events to the event handler (media attribution, rooms/participants metrics)
     events = {{ $v.janus.eventHandler.enabled }}
-    string_ids = true
+    # numeric room and feed ids (the session service derives a room number from the visit id)
+    string_ids = false
   }
 janus.transport.websockets.jcfg: |
   general: {

@@ -376,6 +376,16 @@ spec:
         - port: {{ $svc.httpPort }}
           protocol: TCP
     {{- end }}
+    {{- if and $svc.httpPort $svc.janus $v.services.gateway.enabled }}
+    # the media proxy (/media): the gateway relays browsers' media websockets here
+    - from:
+        - podSelector:
+            matchLabels:
+              {{- include "haven.selectorLabels" (dict "root" $root "component" "gateway") | nindent 14 }}
+      ports:
+        - port: {{ $svc.httpPort }}
+          protocol: TCP
+    {{- end }}
   egress:
     {{- include "haven.egressCommon" $root | nindent 4 }}
     {{- $ports := list }}
@@ -385,6 +395,10 @@ spec:
     {{- $ports = append $ports (int $o.grpcPort) }}
     {{- end }}
     {{- if and $o.httpPort (eq ($o.httpCallers | default "same") "all-services") }}
+    {{- $ports = append $ports (int $o.httpPort) }}
+    {{- end }}
+    {{- if and (eq $name "gateway") $o.janus $o.httpPort }}
+    {{- /* the session service's media proxy, where the gateway relays browsers' media websockets */}}
     {{- $ports = append $ports (int $o.httpPort) }}
     {{- end }}
     {{- end }}
