@@ -1,10 +1,10 @@
 /**
- * Idle logoff ends the media too. Real nats-server, Janus, identity with a 3-second idle timeout
- * (HAVEN_IDLE_TIMEOUT_SEC=3, as identity's own idle test does), scheduling and the session service as built
+ * Idle logoff ends the media too. Real nats-server, Janus, identity with a 4-second idle timeout
+ * (HAVEN_IDLE_TIMEOUT_SEC=4, as identity's own idle tests do), scheduling and the session service as built
  * processes. A clinician joins the media room over a raw websocket with what JoinMedia handed out and publishes;
- * then stays idle past the timeout. Identity ends the session as idle (at the latest when the page next tries to
- * refresh, which is what the test does) and pushes the revocation; within 2 s the clinician's media connection is
- * closed and Janus no longer has their session or their feed.
+ * then nothing refreshes their sign-in. Identity ends the session as idle by itself and pushes the revocation;
+ * the clinician's media connection is closed (4401, idle) within 2 s of the deadline and its sweep, and Janus no
+ * longer has their session or their feed.
  */
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
@@ -23,7 +23,7 @@ beforeAll(async () => {
     netns: false,
     gateway: false,
     audit: false,
-    identityEnv: { HAVEN_IDLE_TIMEOUT_SEC: '3' },
+    identityEnv: { HAVEN_IDLE_TIMEOUT_SEC: '4' },
   });
 }, 90_000);
 
@@ -56,8 +56,9 @@ it('idle logoff closes the clinician’s media connection and removes their Janu
     (await mine()).length > 0 ? true : undefined,
   );
 
-  // Idle past the timeout (nothing refreshes this sign-in), then the page's next refresh finds it ended.
-  await new Promise((r) => setTimeout(r, 3500));
+  // Nothing refreshes this sign-in: 4 s idle, identity's sweep (every second at this timeout), then 2 s.
+  const closed = await c.closedWithin(4000 + 1000 + 2000);
+  expect(closed).toEqual({ code: 4401, reason: 'idle' });
   const refreshed = await callUnary(
     stack.clients.identity,
     'refreshToken',
@@ -68,8 +69,6 @@ it('idle logoff closes the clinician’s media connection and removes their Janu
     (err: grpc.ServiceError) => grpc.status[err.code],
   );
   expect(refreshed).toBe('UNAUTHENTICATED');
-
-  expect(await c.closedWithin(2000)).toBeDefined();
   expect(await janusSessions(stack.janus.adminWsUrl, stack.janus.adminSecret)).not.toContain(c.sessionId);
   expect(await mine()).toEqual([]);
 });

@@ -185,7 +185,9 @@ export class MediaRelay {
     const at = Date.parse(r.revokedAt);
     for (const { browser, upstream, principal: p, iatMs } of this.relays) {
       const bySession = r.sid !== '' && p.sessionId === r.sid;
+      // A revocation names a session (sid), or else a subject (all their tokens issued before it).
       const bySubject =
+        r.sid === '' &&
         r.sub !== '' &&
         r.sub === p.id &&
         (r.subKind ?? 'user') === p.kind &&

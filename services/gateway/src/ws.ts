@@ -302,7 +302,9 @@ export class WsHub implements MediaPresence {
     for (const c of this.clientsSet) {
       const p = c.principal;
       const bySession = revocation.sid !== '' && p.sessionId === revocation.sid;
+      // A revocation names a session (sid), or else a subject (all their tokens issued before it).
       const bySubject =
+        revocation.sid === '' &&
         revocation.sub !== '' &&
         revocation.sub === p.id &&
         (revocation.subKind ?? 'user') === p.kind &&

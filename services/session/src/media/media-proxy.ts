@@ -624,7 +624,9 @@ export class MediaProxy {
     for (const c of [...this.connections]) {
       const p = c.principal;
       const bySession = r.sid !== '' && p.sessionId === r.sid;
+      // A revocation names a session (sid), or else a subject (all their tokens issued before it).
       const bySubject =
+        r.sid === '' &&
         r.sub !== '' &&
         r.sub === p.id &&
         (r.subKind ?? 'user') === p.kind &&
