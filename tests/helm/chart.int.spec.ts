@@ -649,6 +649,11 @@ describe('impossible combinations fail with a clear message', () => {
       /services\.scheduling\.keyring must be true/,
     ],
     [
+      'identity without the keyring (credential secrets sealed under keys wrapped by it)',
+      ['services.identity.keyring=false'],
+      /services\.identity\.keyring must be true/,
+    ],
+    [
       'identity signing keys on an emptyDir',
       ['services.identity.persistence.enabled=false'],
       /services\.identity\.persistence\.enabled .*must be true/,

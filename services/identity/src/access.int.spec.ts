@@ -177,12 +177,13 @@ describe('MFA (TOTP and recovery codes)', () => {
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
 
-    // The secret and the codes live only in the credential stream, the codes only as digests.
+    // The secret and the codes live only in the credential stream, sealed (tests/security/secrets-in-events).
     const userEvents = JSON.stringify(await dataOf(`identity.user-${userId}`));
     expect(userEvents).toContain('haven.identity.v1.MfaEnrolled');
     expect(userEvents).not.toContain(secret);
     const credential = JSON.stringify(await dataOf(`identity.credential-${userId}`));
-    expect(credential).toContain(secret);
+    expect(credential).not.toContain(secret);
+    expect(credential).toContain('haven.identity.v1.TotpSecretIssued');
     for (const code of recoveryCodes) {
       expect(credential).not.toContain(code);
       expect(userEvents).not.toContain(code);

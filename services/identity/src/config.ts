@@ -57,6 +57,14 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: 50051 }).
    * its own address. At least 32 characters.
    */
   HAVEN_FORWARDER_SECRET: z.string().min(32).optional(),
+  /**
+   * The KMS keyring that wraps the keys sealing credential secrets (TOTP secrets, recovery codes, password hashes);
+   * created (0600) on first start. Default `<HAVEN_DATA_DIR>/keyring.json`; in Kubernetes the chart mounts the
+   * keyring secret so the key-encryption key does not sit next to the data keys.
+   */
+  HAVEN_KEYRING_FILE: z.string().min(1).optional(),
+  /** Only `local` for now. */
+  HAVEN_KMS: z.enum(['local']).default('local'),
   /** Signing-key rotation age in days (checked at start). Default 30. */
   HAVEN_SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });

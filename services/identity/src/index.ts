@@ -16,6 +16,8 @@ import {
 } from '@haven/service';
 import { identityGrpcService, PUBLIC_METHODS } from './api/grpc';
 import { loadIdentityConfig, type IdentityConfig } from './config';
+import { CredentialStore } from './credential/credential-store';
+import { resealPlaintextCredentials } from './credential/reseal-plaintext';
 import { startIdleSweeper, sweepIntervalMs, type IdleSweeper } from './session/idle-sweeper';
 import { startJwksServer, type JwksServer } from './tokens/jwks-server';
 import { createIdentityRuntime, type IdentityRuntime } from './wiring';
@@ -61,6 +63,12 @@ export async function startIdentityService(
   let relay: Subscription | undefined;
   let sweeper: IdleSweeper | undefined;
   try {
+    // Secrets written in the clear by an older version are sealed before anyone signs in (ADR 0006).
+    await resealPlaintextCredentials({
+      store: runtime.store,
+      credentials: new CredentialStore(runtime.store, runtime.sealer),
+      logger: options.logger,
+    });
     // User, role, MFA, service-account and alert events fan out on haven.bus.identity.*; credentials (password
     // hashes, TOTP secrets), sessions (refresh-token digests) and break-glass grants (the written reason) stay
     // in the store only.

@@ -13,6 +13,7 @@ import {
   type TokenVerifier,
 } from '@haven/service';
 import { IdentityApp } from './app/identity-app';
+import { openSecretSealer, type SecretSealer } from './credential/secret-sealer';
 import { DEFAULT_LOGIN_THROTTLE, type LoginThrottlePolicy } from './app/login-throttle';
 import type { IdentityConfig } from './config';
 import { loadCommonPasswords } from './password/common-passwords';
@@ -25,6 +26,8 @@ export interface IdentityRuntime {
   readonly app: IdentityApp;
   readonly store: EventStore;
   readonly keys: SigningKeyRing;
+  /** Seals the credential streams' secrets (keys in HAVEN_DATA_DIR/credential-keys, wrapped by the keyring). */
+  readonly sealer: SecretSealer;
   /** Verifies tokens against this instance's own key ring (follows rotation). */
   readonly verifier: TokenVerifier;
   close(): Promise<void>;
@@ -42,6 +45,7 @@ export async function createIdentityRuntime(
   } = {},
 ): Promise<IdentityRuntime> {
   const keys = await SigningKeyRing.open({ dataDir: resolve(config.HAVEN_DATA_DIR) });
+  const sealer = await openSealerWithRetry(config);
   if (
     options.rotateKeys !== false &&
     (await keys.rotateIfOlderThan(config.HAVEN_SIGNING_KEY_ROTATION_DAYS * 86_400_000))
@@ -65,6 +69,7 @@ export async function createIdentityRuntime(
   }
   const app = new IdentityApp({
     store,
+    sealer,
     revocations,
     mfaRequiredRoles: config.HAVEN_MFA_REQUIRED_ROLES,
     keys,
@@ -116,6 +121,7 @@ export async function createIdentityRuntime(
     app,
     store,
     keys,
+    sealer,
     verifier,
     close: async () => {
       if (!options.revocations) await revocations.close?.();
@@ -144,4 +150,22 @@ export function loginThrottlePolicy(config: IdentityConfig): LoginThrottlePolicy
       maxDelayMs,
     },
   };
+}
+
+/**
+ * Opens the credential sealer. The keyring may be shared (the dev stack gives every service one file) and another
+ * process may be writing it on its very first start: a file still being written is retried briefly.
+ */
+async function openSealerWithRetry(config: IdentityConfig): Promise<SecretSealer> {
+  const dataDir = resolve(config.HAVEN_DATA_DIR);
+  const keyringFile = resolve(config.HAVEN_KEYRING_FILE ?? `${dataDir}/keyring.json`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await openSecretSealer({ dataDir, keyringFile });
+    } catch (error) {
+      if (attempt >= 10 || !/not a valid Haven keyring: not JSON/.test(String((error as Error).message)))
+        throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

@@ -245,6 +245,9 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- fail (printf "haven: services.%s can run %d replicas but persistence.accessMode is %s: replicas share HAVEN_DATA_DIR, which needs ReadWriteMany (and a storageClass that supports it, e.g. NFS/CephFS/EFS/Azure Files); otherwise set replicas 1 and autoscaling.enabled false" $name (int $max) $p.accessMode) -}}
 {{- end -}}
 {{- end -}}
+{{- if and (eq $name "identity") (not $svc.keyring) -}}
+{{- fail "haven: services.identity.keyring must be true: identity wraps the keys that seal credential secrets with the KMS keyring (HAVEN_KEYRING_FILE); without it the key-encryption key would sit on the data volume next to the keys" -}}
+{{- end -}}
 {{- if and (eq $name "scheduling") (not $svc.keyring) -}}
 {{- fail "haven: services.scheduling.keyring must be true: scheduling wraps the patient data keys with the KMS keyring (HAVEN_KEYRING_FILE)" -}}
 {{- end -}}

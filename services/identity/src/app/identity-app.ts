@@ -35,6 +35,7 @@ import {
 } from '../service-account/service-account';
 import { PASSWORD_HISTORY, type CredentialEvent } from '../credential/credential';
 import { CredentialStore, type LoadedCredentials } from '../credential/credential-store';
+import type { SecretSealer } from '../credential/secret-sealer';
 import type { PasswordHasher } from '../password/hasher';
 import {
   assertPasswordAcceptable,
@@ -160,6 +161,8 @@ export interface IdentityAppOptions {
   readonly store: EventStore;
   readonly hasher: PasswordHasher;
   readonly keys: SigningKeyRing;
+  /** Seals the secrets of the credential streams (TOTP secrets, recovery codes, password hashes). */
+  readonly sealer: SecretSealer;
   readonly commonPasswords: ReadonlySet<string>;
   readonly passwordPolicy?: PasswordPolicy;
   readonly lockoutPolicy?: LockoutPolicy;
@@ -207,7 +210,7 @@ export class IdentityApp {
 
   constructor(private readonly options: IdentityAppOptions) {
     this.store = options.store;
-    this.credentials = new CredentialStore(options.store);
+    this.credentials = new CredentialStore(options.store, options.sealer);
     this.passwordPolicy = options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
     this.lockoutPolicy = options.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY;
     this.sessionPolicy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
@@ -488,6 +491,9 @@ export class IdentityApp {
         data: { userId, at: new Date(this.now()).toISOString() },
       };
       await this.credentials.append(ctx, userId, [revoked], 'any');
+      // Crypto-shredding: the secret and recovery codes sealed in the immutable events become unreadable.
+      if (cred.totpEnrollmentId !== null)
+        await this.credentials.shredEnrollment(userId, cred.totpEnrollmentId);
     }
     // A reset usually means a lost or compromised device: the user's sessions end too.
     if (result.events.length > 0) await this.endSessionsOf(ctx, result.state, RevocationReason.MfaReset);
@@ -540,16 +546,25 @@ export class IdentityApp {
     const { state } = await load(this.store, userStream(userId), userDecider);
     decideUser({ type: 'StartTotpEnrollment', data: { now } }, state); // validate before storing a secret
     if (state.status === 'none') throw new NotFoundError('user not found');
-    const { revision } = await this.credentials.load(userId);
+    const { state: previous, revision } = await this.credentials.load(userId);
     const secret = newTotpSecret();
+    const enrollmentId = newEventId();
     // The secret is the decision: expecting the revision read above, of two enrollments racing only one
     // stores a secret; the other answers ABORTED having appended nothing. The user stream's step after it
     // cannot refuse (a pending enrollment records nothing more).
     const issued: CredentialEvent = {
       type: 'TotpSecretIssued',
-      data: { userId, secret, at: new Date(now).toISOString() },
+      data: { userId, enrollmentId, secret, at: new Date(now).toISOString() },
     };
-    await this.credentials.append(ctx, userId, [issued], revision);
+    try {
+      await this.credentials.append(ctx, userId, [issued], revision);
+    } catch (error) {
+      await this.credentials.shredEnrollment(userId, enrollmentId).catch(() => undefined);
+      throw error;
+    }
+    // The enrollment this one replaces was never confirmed: its secret is shredded.
+    if (previous.totpEnrollmentId !== null && !previous.totpConfirmed)
+      await this.credentials.shredEnrollment(userId, previous.totpEnrollmentId);
     await run(
       this.store,
       userStream(userId),
@@ -569,7 +584,9 @@ export class IdentityApp {
     const now = this.now();
     const { state } = await load(this.store, userStream(userId), userDecider);
     const { state: cred, revision } = await this.credentials.load(userId);
-    if (cred.totpConfirmed) throw new PreconditionError('no TOTP enrollment in progress');
+    const enrollmentId = cred.totpEnrollmentId;
+    if (cred.totpConfirmed || enrollmentId === null)
+      throw new PreconditionError('no TOTP enrollment in progress');
     const step = cred.totpSecret === null ? null : await verifyTotp(cred.totpSecret, code, { nowMs: now });
     decideUser({ type: 'ConfirmTotp', data: { codeValid: step !== null, now } }, state);
     const at = new Date(now).toISOString();
@@ -580,7 +597,7 @@ export class IdentityApp {
       userId,
       [
         { type: 'TotpSecretConfirmed', data: { userId, at } },
-        { type: 'RecoveryCodesIssued', data: { userId, hashes: recovery.hashes, at } },
+        { type: 'RecoveryCodesIssued', data: { userId, enrollmentId, hashes: recovery.hashes, at } },
         ...(step !== null
           ? [{ type: 'TotpCodeAccepted', data: { userId, timeStep: step, at } } as const]
           : []),

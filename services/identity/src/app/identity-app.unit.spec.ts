@@ -16,6 +16,9 @@ import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../tokens/tokens';
 import { IdentityApp } from './identity-app';
 import { DEFAULT_LOGIN_THROTTLE } from './login-throttle';
 import type { CommandContext } from './streams';
+import { inMemorySealer } from '../testing/sealer';
+import type { SecretSealer } from '../credential/secret-sealer';
+import type { SealedPhi } from '@haven/crypto';
 
 const PASSWORD = 'Haven-Demo-2026!';
 const admin: CommandContext = {
@@ -27,6 +30,7 @@ let dir: string;
 let store: InMemoryEventStore;
 let clock: number;
 let app: IdentityApp;
+let sealer: SecretSealer;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'haven-identity-app-'));
@@ -34,6 +38,7 @@ beforeEach(async () => {
   clock = Date.parse('2026-01-05T09:00:00Z');
   app = new IdentityApp({
     store,
+    sealer: (sealer = inMemorySealer()),
     hasher: createPasswordHasher(TEST_ARGON2_PARAMS),
     keys: await SigningKeyRing.open({ dataDir: dir }),
     commonPasswords: loadCommonPasswords(),
@@ -85,9 +90,12 @@ describe('IdentityApp', () => {
     const userJson = JSON.stringify((await store.read(`identity.user-${userId}`)).map((e) => e.data));
     expect(userJson).not.toContain('argon2');
     expect(userJson).not.toContain(PASSWORD);
-    expect(JSON.stringify((await store.read(`identity.credential-${userId}`)).map((e) => e.data))).toContain(
-      '$argon2id$',
+    // The hash is in the credential stream, sealed (never in the clear).
+    const credentialJson = JSON.stringify(
+      (await store.read(`identity.credential-${userId}`)).map((e) => e.data),
     );
+    expect(credentialJson).not.toContain('argon2');
+    expect(credentialJson).toContain('"sealed"');
   });
 
   it('refuses a weak first password with the list of what is missing, and appends nothing', async () => {
@@ -305,6 +313,25 @@ describe('IdentityApp', () => {
         app.login({ username: 'new@demo.clinic', password, clientIp: '10.0.0.8', correlationId: 'c' });
       await expect(loginAs(loser)).rejects.toThrow(UnauthenticatedError);
       await expect(loginAs(winner)).resolves.toBeDefined();
+    });
+  });
+
+  describe('TOTP secrets are crypto-shredded', () => {
+    const sealedSecrets = async (userId: string) =>
+      (await store.read(`identity.credential-${userId}`))
+        .filter((e) => e.type === 'haven.identity.v1.TotpSecretIssued')
+        .map((e) => e.data['sealed'] as SealedPhi);
+
+    it('when a new enrollment replaces a pending one, and when an admin resets MFA', async () => {
+      const userId = await activeUser();
+      const first = await app.enrollTotp(admin, userId);
+      const second = await app.enrollTotp(admin, userId);
+      const [sealedFirst, sealedSecond] = await sealedSecrets(userId);
+      expect(await sealer.open(sealedFirst!)).toBeUndefined();
+      expect(await sealer.open(sealedSecond!)).toEqual({ secret: second.secret });
+      expect(second.secret).not.toBe(first.secret);
+      await app.resetMfa(admin, userId);
+      expect(await sealer.open(sealedSecond!)).toBeUndefined();
     });
   });
 });

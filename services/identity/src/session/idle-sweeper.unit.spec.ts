@@ -8,6 +8,7 @@ import { loadCommonPasswords } from '../password/common-passwords';
 import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../password/hasher';
 import { SigningKeyRing } from '../tokens/keys';
 import { startIdleSweeper, sweepIntervalMs, type IdleSweeper } from './idle-sweeper';
+import { inMemorySealer } from '../testing/sealer';
 
 const PASSWORD = 'Haven-Demo-2026!';
 let dir: string;
@@ -24,6 +25,7 @@ beforeEach(async () => {
   published.length = 0;
   app = new IdentityApp({
     store,
+    sealer: inMemorySealer(),
     hasher: createPasswordHasher(TEST_ARGON2_PARAMS),
     keys: await SigningKeyRing.open({ dataDir: dir }),
     commonPasswords: loadCommonPasswords(),
