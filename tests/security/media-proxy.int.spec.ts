@@ -36,6 +36,7 @@ import {
   eventually,
   mediaFor,
   PrivilegedRoom,
+  refusalsOf,
   sessionRefusals,
   visitEvents,
   type AdmittedVisit,
@@ -198,12 +199,43 @@ describe('a patient’s credential reaches only what their admission grants', ()
           e.data['principalId'] === patientId,
       );
       const methods = mine.map((e) => String(e.data['method']));
-      return answers.every(([name]) => methods.some((x) => x.endsWith(`/${name}`))) ? mine : undefined;
+      return answers.every(([name]) => methods.includes(`janus videoroom.${name}`)) ? mine : undefined;
     });
     for (const e of recorded) {
-      expect(e.data).toMatchObject({ principalKind: 'patient', kind: 'policy' });
+      expect(e.data).toMatchObject({
+        principalKind: 'patient',
+        kind: 'media',
+        code: expect.stringMatching(/^(MEDIA_REQUEST|FEED_LIMIT)$/),
+        target: `visits/${v.visitId}/participants/${v.patientPid}`,
+      });
       expect(JSON.stringify(e.data)).not.toContain(m.mediaCredential);
     }
+  });
+
+  it('the gateway’s door refuses a foreign origin, a missing CSRF token and no cookie, and records each', async () => {
+    if (!stack.gatewayUrl) throw new Error('no gateway');
+    const started = Date.now();
+    const door = mediaDoor(m.serverUrl, viaGateway(v.patientToken, 'patient'));
+    const attempts: Array<[string, { url: string; headers: Record<string, string> }]> = [
+      ['ORIGIN_NOT_ALLOWED', { ...door, headers: { ...door.headers, origin: 'http://evil.example' } }],
+      ['CSRF', { url: door.url.replace(/csrf=[^&]+/, 'csrf=wrong'), headers: door.headers }],
+      [
+        'UNAUTHENTICATED',
+        {
+          ...door,
+          headers: { ...door.headers, cookie: door.headers['cookie']!.replace(/haven_patient=[^;]+; /, '') },
+        },
+      ],
+    ];
+    for (const [, attempt] of attempts) {
+      await expect(MediaClient.open(attempt, tokenOf(m))).rejects.toThrow(/40[13]/);
+    }
+    await eventually('the gateway’s AccessRefused for each refused media upgrade', async () => {
+      const codes = (await refusalsOf(store, 'gateway'))
+        .filter((e) => Date.parse(e.occurredAt) >= started - 1000 && e.data['method'] === 'GET /api/media')
+        .map((e) => e.data['code']);
+      return attempts.every(([code]) => codes.includes(code)) ? codes : undefined;
+    });
   });
 
   it('straight to Janus, nothing a participant received opens a session', async () => {
@@ -248,8 +280,8 @@ describe('Janus’s own refusals', () => {
       const found = (await sessionRefusals(store)).find(
         (e) =>
           Date.parse(e.occurredAt) >= started - 1000 &&
-          String(e.data['method']).endsWith('janus.plugin.videoroom/join') &&
-          String(e.data['reason']).includes('433'),
+          e.data['method'] === 'janus videoroom.join' &&
+          e.data['code'] === 'JANUS_433',
       );
       return found;
     });
@@ -317,9 +349,15 @@ describe('media events come from what the server issued, never from a client-cho
       },
       5000,
     );
+    // Recorded against the visit, attributed to nobody: never to the clinician whose id the display claimed.
     await eventually('an AccessRefused for each forged feed', async () => {
       const unmapped = (await sessionRefusals(store)).filter(
-        (e) => Date.parse(e.occurredAt) >= started - 1000 && String(e.data['method']).endsWith('/media-feed'),
+        (e) =>
+          Date.parse(e.occurredAt) >= started - 1000 &&
+          e.data['code'] === 'MEDIA_FEED_KICKED' &&
+          e.data['target'] === `visits/${v.visitId}` &&
+          e.data['principalId'] === undefined &&
+          e.actor.kind === 'anonymous',
       );
       return unmapped.length >= forgedFeeds.length ? unmapped : undefined;
     });

@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     ...(tokenVerifier ? { tokenVerifier } : {}),
   });
   const media = MediaRelay.attach({
+    refusals,
     server,
     sessionMediaUrl: config.HAVEN_SESSION_MEDIA_URL,
     logger,

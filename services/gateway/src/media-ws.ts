@@ -6,11 +6,19 @@
  * (`janus-protocol`) both ways, frame by frame, close codes included. The proxy checks the media credential on
  * every request; the gateway also closes the relay at once when identity revokes the browser's session.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { Logger, Principal, SessionRevoked, TokenVerifier } from '@haven/service';
+import { actorOf } from '@haven/service';
+import type {
+  AccessRefusal,
+  AccessRefusalRecorder,
+  Logger,
+  Principal,
+  SessionRevoked,
+  TokenVerifier,
+} from '@haven/service';
 import { tokenTimes, unverifiedPrincipal } from './http';
 
 /** The media websocket's path on the gateway. */
@@ -27,6 +35,8 @@ export interface MediaRelayOptions {
   readonly allowedOrigins?: readonly string[];
   /** Largest frame from the browser, bytes. Default 128 KiB (an SDP offer is a few KiB). */
   readonly maxPayload?: number;
+  /** Where refused upgrades (origin, CSRF, cookie, token) are recorded as AccessRefused events. */
+  readonly refusals?: AccessRefusalRecorder | undefined;
 }
 
 interface Relay {
@@ -109,18 +119,20 @@ export class MediaRelay {
     const allowed = new Set([`http://${host}`, `https://${host}`, ...(this.options.allowedOrigins ?? [])]);
     const jar = cookies(req.headers.cookie);
     const csrfCookie = jar.get('haven_csrf') ?? '';
-    if (
-      origin === '' ||
-      !allowed.has(origin) ||
-      csrfCookie === '' ||
-      !same(csrfCookie, url.searchParams.get('csrf') ?? '')
-    ) {
+    if (origin === '' || !allowed.has(origin)) {
+      this.refused({ kind: 'csrf', code: 'ORIGIN_NOT_ALLOWED', reason: 'missing or foreign Origin' });
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    if (csrfCookie === '' || !same(csrfCookie, url.searchParams.get('csrf') ?? '')) {
+      this.refused({ kind: 'csrf', code: 'CSRF', reason: 'missing or mismatched CSRF token' });
       refuse(socket, 403, 'Forbidden');
       return;
     }
     const token =
       url.searchParams.get('as') === 'patient' ? jar.get('haven_patient') : jar.get('haven_access');
     if (!token) {
+      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
       refuse(socket, 401, 'Unauthorized');
       return;
     }
@@ -130,6 +142,7 @@ export class MediaRelay {
         ? await this.options.tokenVerifier.verify(token)
         : unverifiedPrincipal(token);
     } catch {
+      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'session cookie not valid' });
       refuse(socket, 401, 'Unauthorized');
       return;
     }
@@ -156,6 +169,16 @@ export class MediaRelay {
     this.wss.handleUpgrade(req, socket, head, (browser) =>
       this.relay({ browser, upstream, principal, iatMs }),
     );
+  }
+
+  /** Records a refused upgrade (the route and why; no URL, cookie or client address). Never throws. */
+  private refused(why: Pick<AccessRefusal, 'kind' | 'code' | 'reason'>, principal?: Principal): void {
+    this.options.refusals?.record({
+      method: `GET ${MEDIA_WS_PATH}`,
+      ...why,
+      ...(principal ? { principal: actorOf(principal) } : {}),
+      correlationId: randomUUID(),
+    });
   }
 
   private relay(relay: Relay): void {

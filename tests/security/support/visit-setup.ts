@@ -68,14 +68,19 @@ export function visitEvents(store: EventStore, visitId: string): Promise<EventEn
   return store.read(`session.visit-${visitId}`);
 }
 
-/** The session service's AccessRefused events of this hour and the last (the recorder's streams). */
-export async function sessionRefusals(store: EventStore): Promise<EventEnvelope[]> {
+/** A service's AccessRefused events of this hour and the last (the recorder's streams). */
+export async function refusalsOf(store: EventStore, service: string): Promise<EventEnvelope[]> {
   const hour = (d: Date) => d.toISOString().slice(0, 13).replace(/[-T]/g, '');
   const now = new Date();
   const streams = [...new Set([hour(new Date(now.getTime() - 3600_000)), hour(now)])].map(
-    (h) => `security.refusals-session-${h}`,
+    (h) => `security.refusals-${service}-${h}`,
   );
   return (await Promise.all(streams.map((s) => store.read(s)))).flat();
+}
+
+/** The session service's AccessRefused events of this hour and the last. */
+export function sessionRefusals(store: EventStore): Promise<EventEnvelope[]> {
+  return refusalsOf(store, 'session');
 }
 
 /** A JoinMedia for whoever holds `token` (on a given session replica). */

@@ -33,8 +33,10 @@ import {
 
 /** The URL path of the proxy on the session service's HTTP port. */
 export const MEDIA_PATH = '/media';
-/** Refusal `method` prefix: `haven.media/<janus verb>` or `haven.media/janus.plugin.videoroom/<request>`. */
-export const MEDIA_METHOD = 'haven.media';
+/** A refusal's `method`: `janus <verb>` (create, attach…) or `janus videoroom.<request>` (join, list…). */
+export function mediaMethod(what: string): string {
+  return `janus ${what}`;
+}
 
 /** Limits per browser connection. */
 export interface MediaProxyLimits {
@@ -158,7 +160,7 @@ class Connection {
     }
     this.inWindow += 1;
     if (this.inWindow > (this.deps.limits?.messagesPer10s ?? 600)) {
-      this.refused('flood', 'policy', 'too many messages');
+      this.refused('message', 'TOO_MANY_MESSAGES', 'too many messages');
       this.close(MediaClose.TooManyMessages, 'too many messages');
       return;
     }
@@ -192,12 +194,18 @@ class Connection {
     this.reply({ janus: 'error', transaction: tx, ...extra, error: { code, reason } });
   }
 
-  /** Records a refusal (rate-capped by the recorder). */
-  refused(method: string, kind: AccessRefusal['kind'], reason: string): void {
+  /**
+   * Records a refusal (rate-capped by the recorder): kind `media` (or `unauthenticated` for a credential that
+   * opens nothing), a code, the participant it was about once the connection is bound, and the bearer's ids.
+   */
+  refused(what: string, code: string, reason: string, kind: AccessRefusal['kind'] = 'media'): void {
+    const b = this.bound;
     this.deps.onRefused({
-      method: `${MEDIA_METHOD}/${method}`,
+      method: mediaMethod(what),
       kind,
+      code,
       reason,
+      ...(b ? { target: `visits/${b.visitId}/participants/${b.participantId}` } : {}),
       principal: {
         kind: this.principal.kind,
         id: this.principal.id,
@@ -219,7 +227,7 @@ class Connection {
     const check = await this.deps.access.check(msg['token']);
     if (this.closing) return;
     if (!check.ok) {
-      this.refused(verb, 'unauthenticated', check.reason);
+      this.refused(verb, 'MEDIA_CREDENTIAL', check.reason, 'unauthenticated');
       this.coreError(tx, JanusError.Unauthorized, 'Unauthorized request (wrong or missing secret/token)');
       this.failedChecks += 1;
       if (this.bound || this.failedChecks >= 3) this.close(check.close, check.reason);
@@ -231,7 +239,7 @@ class Connection {
       claims.sub === this.principal.id &&
       (claims.sid === undefined || claims.sid === this.principal.sessionId);
     if (!mine) {
-      this.refused(verb, 'policy', 'a media credential issued to someone else');
+      this.refused(verb, 'MEDIA_CREDENTIAL', 'a media credential issued to someone else', 'unauthenticated');
       this.coreError(tx, JanusError.Unauthorized, 'Unauthorized request (wrong or missing secret/token)');
       this.close(MediaClose.Violation, 'credential of another principal');
       return;
@@ -240,7 +248,7 @@ class Connection {
       this.bound = { ...check, token: String(msg['token']) };
       this.proxy.bind(this);
     } else if (this.bound.token !== msg['token']) {
-      this.refused(verb, 'policy', 'a second credential on one connection');
+      this.refused(verb, 'MEDIA_CREDENTIAL', 'a second credential on one connection', 'unauthenticated');
       this.coreError(tx, JanusError.Unauthorized, 'Unauthorized request (wrong or missing secret/token)');
       this.close(MediaClose.Violation, 'one credential per connection');
       return;
@@ -268,13 +276,13 @@ class Connection {
   private async forward(verb: string, tx: string, msg: JanusMessage, admitted: Admitted): Promise<void> {
     const base = { janus: verb, transaction: tx };
     if (!VERBS.has(verb)) {
-      this.refused(verb, 'policy', `${verb} is not allowed`);
+      this.refused(verb, 'MEDIA_REQUEST', `${verb} is not allowed`);
       this.coreError(tx, JanusError.UnknownRequest, 'Unknown request');
       return;
     }
     if (verb === 'create') {
       if (this.sessions.size + this.inFlight('create') >= (this.deps.limits?.sessions ?? 2)) {
-        this.refused(verb, 'policy', 'too many Janus sessions on one connection');
+        this.refused(verb, 'MEDIA_LIMIT', 'too many Janus sessions on one connection');
         this.coreError(tx, JanusError.Unauthorized, 'Too many sessions');
         return;
       }
@@ -294,14 +302,14 @@ class Connection {
         return;
       case 'attach': {
         if (msg['plugin'] !== VIDEOROOM_PLUGIN) {
-          this.refused('attach', 'policy', 'a plugin other than the videoroom');
+          this.refused('attach', 'MEDIA_REQUEST', 'a plugin other than the videoroom');
           this.coreError(tx, JanusError.UnauthorizedPlugin, "Provided token can't access plugin", {
             session_id: sessionId,
           });
           return;
         }
         if (this.handles.size + this.inFlight('attach') >= (this.deps.limits?.handles ?? 16)) {
-          this.refused('attach', 'policy', 'too many handles on one connection');
+          this.refused('attach', 'MEDIA_LIMIT', 'too many handles on one connection');
           this.coreError(tx, JanusError.Unauthorized, 'Too many handles', { session_id: sessionId });
           return;
         }
@@ -374,19 +382,19 @@ class Connection {
       });
     };
     if (!verdict.ok) {
-      this.refused(`${VIDEOROOM_PLUGIN}/${verdict.request}`, 'policy', verdict.reason);
+      this.refused(`videoroom.${verdict.request}`, 'MEDIA_REQUEST', verdict.reason);
       pluginError(verdict.code, `Refused: ${verdict.reason}`);
       return;
     }
     if (msg['jsep'] !== undefined && !validJsep(msg['jsep'])) {
-      this.refused(`${VIDEOROOM_PLUGIN}/${verdict.request}`, 'policy', 'an invalid jsep');
+      this.refused(`videoroom.${verdict.request}`, 'MEDIA_REQUEST', 'an invalid jsep');
       pluginError(VideoRoomError.InvalidRequest, 'Refused: invalid jsep');
       return;
     }
     if (verdict.joins === 'publisher' && this.proxy.publishersOf(admitted) >= admitted.feedLimit) {
       this.refused(
-        `${VIDEOROOM_PLUGIN}/join`,
-        'policy',
+        'videoroom.join',
+        'FEED_LIMIT',
         `more than ${admitted.feedLimit} feeds for a ${admitted.role}`,
       );
       pluginError(
@@ -476,9 +484,9 @@ class Connection {
       const code = isRecord(msg['error']) ? msg['error']['code'] : undefined;
       if (typeof code === 'number' && JANUS_REFUSALS.has(code)) {
         this.refused(
-          pending.request ? `${VIDEOROOM_PLUGIN}/${pending.request}` : pending.verb,
-          'policy',
-          `janus ${code}`,
+          pending.request ? `videoroom.${pending.request}` : pending.verb,
+          `JANUS_${code}`,
+          `Janus answered ${code}`,
         );
       }
     }
@@ -493,7 +501,7 @@ class Connection {
     if (typeof code === 'number') {
       if (pending?.request === 'join') handle.joining = undefined;
       if (JANUS_REFUSALS.has(code)) {
-        this.refused(`${VIDEOROOM_PLUGIN}/${pending?.request ?? 'event'}`, 'policy', `janus ${code}`);
+        this.refused(`videoroom.${pending?.request ?? 'event'}`, `JANUS_${code}`, `Janus answered ${code}`);
       }
       return;
     }
@@ -553,8 +561,9 @@ export class MediaProxy {
       principal = await this.deps.verifier.verify(token);
     } catch {
       this.deps.onRefused({
-        method: `${MEDIA_METHOD}/connect`,
+        method: mediaMethod('connect'),
         kind: 'unauthenticated',
+        code: 'UNAUTHENTICATED',
         reason: token ? 'token refused' : 'missing bearer token',
         correlationId: randomUUID(),
       });

@@ -312,10 +312,13 @@ export class VisitService {
     await rooms.kickFeed(state.room, this.secretOf(visitId), e.feedId);
     const principal = p ? /^(users|patients)\/(.+)$/.exec(p.principal) : null;
     this.deps.onRefused({
-      method: 'haven.media/media-feed',
-      kind: 'policy',
+      method: 'janus videoroom.joined',
+      kind: 'media',
+      code: 'MEDIA_FEED_KICKED',
       reason: `feed kicked: ${refusal}`,
-      ...(principal?.[2]
+      // A display the service issued names its participant; any other names nobody (never the one it claims).
+      ...(issued ? { target: `visits/${visitId}/participants/${pid}` } : { target: `visits/${visitId}` }),
+      ...(issued && principal?.[2]
         ? { principal: { kind: principal[1] === 'users' ? 'user' : 'patient', id: principal[2] } }
         : {}),
       correlationId: `janus-${visitId}`,
