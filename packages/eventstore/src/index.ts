@@ -8,12 +8,19 @@ export type {
   Checkpoint,
   EventStore,
   ExpectedRevision,
+  InspectableEventStore,
   PositionedEvent,
   ReadOptions,
+  StoreInspection,
+  StoreSettingDeviation,
+  StoreStatus,
+  StoredEvent,
+  StoredRange,
   StreamName,
   SubscribeOptions,
   Subscription,
 } from './port';
+export { inspectionOf } from './inspection';
 export type { NewEventInput } from './ids';
 export { newEventId, eventIdTimestamp, newEvent, parseStreamName, streamName } from './ids';
 export { encodeEnvelope, decodeEnvelope, parseEnvelope } from './codec';
@@ -28,6 +35,7 @@ export {
   EventHeaders,
   subjectOf,
 } from './jetstream';
+export { EVENT_STORE_REQUIRED_SETTINGS, JetStreamInspection, streamDeviations } from './jetstream-inspection';
 export { KurrentDbEventStore } from './kurrentdb';
 export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';

@@ -55,12 +55,14 @@ import { closeNatsConnection, connectNats } from './nats-connection';
 import type { NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
+import { JetStreamInspection } from './jetstream-inspection';
 import type {
   AppendResult,
-  EventStore,
   ExpectedRevision,
+  InspectableEventStore,
   PositionedEvent,
   ReadOptions,
+  StoreInspection,
   SubscribeOptions,
   Subscription,
 } from './port';
@@ -191,7 +193,7 @@ function revisionOf(h: MsgHdrs | undefined): bigint {
  * {@link EventStore} on NATS JetStream (the default adapter). Safe for concurrent use by one process and by
  * many processes: optimistic concurrency is enforced by the server.
  */
-export class JetStreamEventStore implements EventStore {
+export class JetStreamEventStore implements InspectableEventStore {
   private readonly js: JetStreamClient;
   private readonly duplicateWindowMs: number;
   private readonly replicas: number;
@@ -581,6 +583,11 @@ export class JetStreamEventStore implements EventStore {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** HAVEN_ES as it is on the server (stream info, messages by sequence), on this store's connection. */
+  inspection(): StoreInspection {
+    return new JetStreamInspection(this.nc, EVENT_STORE_STREAM, EVENT_STORE_SUBJECT_PREFIX);
   }
 
   /** Always throws PreconditionError: Haven never deletes a stream (the server denies deletes and purges too). */

@@ -9,6 +9,8 @@
  */
 import {
   ANY,
+  BACKWARDS,
+  END,
   KurrentDBClient,
   NO_STREAM,
   START,
@@ -35,10 +37,12 @@ import { currentTraceparent } from '@haven/telemetry';
 import { describeExpected, parseEnvelope, validateBatch } from './codec';
 import type {
   AppendResult,
-  EventStore,
   ExpectedRevision,
+  InspectableEventStore,
   PositionedEvent,
   ReadOptions,
+  StoreInspection,
+  StoredEvent,
   SubscribeOptions,
   Subscription,
 } from './port';
@@ -121,8 +125,11 @@ function toEnvelope(resolved: LooseResolved): (EventEnvelope & { commit: bigint 
   return { ...envelope, commit: resolved.commitPosition ?? e.position?.commit ?? 0n };
 }
 
+/** Haven's streams in `$all` (`<context>.<aggregate>-<id>`), leaving out KurrentDB's own (`$…`). */
+const HAVEN_STREAMS = '^[a-z][a-z0-9_]*\\.';
+
 /** {@link EventStore} on KurrentDB / EventStoreDB. */
-export class KurrentDbEventStore implements EventStore {
+export class KurrentDbEventStore implements InspectableEventStore {
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
@@ -274,9 +281,7 @@ export class KurrentDbEventStore implements EventStore {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.assertOpen();
     const prefixes = options.contexts?.map((c) => `${contextOfFilter(c)}.`);
-    const filter = prefixes
-      ? streamNameFilter({ prefixes })
-      : streamNameFilter({ regex: '^[a-z][a-z0-9_]*\\.' });
+    const filter = prefixes ? streamNameFilter({ prefixes }) : streamNameFilter({ regex: HAVEN_STREAMS });
     const fromPosition = options.from === 'start' ? START : { commit: options.from, prepare: options.from };
     const sub = this.client.subscribeToAll({ fromPosition, filter });
     let stopped = false;
@@ -301,6 +306,60 @@ export class KurrentDbEventStore implements EventStore {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /**
+   * `$all` by commit position, Haven's streams only. KurrentDB keeps one log for every stream, with no stream-wide
+   * retention settings, creation time or count to report: the status gives the last position only, and a
+   * watcher finds removed or changed events by reading them back (positions are sparse commit positions).
+   */
+  inspection(): StoreInspection {
+    const filter = streamNameFilter({ regex: HAVEN_STREAMS });
+    return {
+      status: async () => {
+        let lastPosition = 0n;
+        try {
+          for await (const resolved of this.client.readAll({
+            direction: BACKWARDS,
+            fromPosition: END,
+            maxCount: 1,
+            filter,
+          })) {
+            lastPosition = resolved.commitPosition ?? resolved.event?.position?.commit ?? 0n;
+          }
+        } catch (err) {
+          throw translate(err, 'status');
+        }
+        return { exists: true, lastPosition, missingPositions: [], deviations: [] };
+      },
+      readFrom: async (position, limit) => {
+        const items: StoredEvent[] = [];
+        let read = 0;
+        try {
+          for await (const resolved of this.client.readAll({
+            fromPosition: { commit: position, prepare: position },
+            maxCount: limit,
+            filter,
+          })) {
+            read += 1;
+            const at = resolved.commitPosition ?? resolved.event?.position?.commit ?? 0n;
+            try {
+              const env = toEnvelope(resolved);
+              if (!env) items.push({ position: at, unreadable: 'not a JSON event' });
+              else {
+                const { commit: _commit, ...event } = env;
+                items.push({ position: at, event });
+              }
+            } catch (err) {
+              items.push({ position: at, unreadable: err instanceof Error ? err.message : 'undecodable' });
+            }
+          }
+        } catch (err) {
+          throw translate(err, 'read $all');
+        }
+        return { items, end: read < limit };
+      },
+    };
   }
 
   /** Always throws PreconditionError: Haven never deletes a stream. */

@@ -4,10 +4,11 @@ import { contextOfFilter, parseStreamName } from './ids';
 import { describeExpected, toEnvelope, validateBatch } from './codec';
 import type {
   AppendResult,
-  EventStore,
   ExpectedRevision,
+  InspectableEventStore,
   PositionedEvent,
   ReadOptions,
+  StoreInspection,
   SubscribeOptions,
   Subscription,
 } from './port';
@@ -16,7 +17,7 @@ import type {
  * An in-process {@link EventStore} for unit tests only (nothing is persisted). Same semantics as the real
  * adapters: positions start at 1, idempotent on event id, deleteStream refused.
  */
-export class InMemoryEventStore implements EventStore {
+export class InMemoryEventStore implements InspectableEventStore {
   private readonly streams = new Map<string, PositionedEvent[]>();
   private readonly all: PositionedEvent[] = [];
   private readonly waiters = new Set<() => void>();
@@ -129,6 +130,28 @@ export class InMemoryEventStore implements EventStore {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** The store by position (it never loses anything: no deviations, no missing positions). */
+  inspection(): StoreInspection {
+    return {
+      status: async () => ({
+        exists: true,
+        identity: 'memory',
+        ...(this.all.length > 0 ? { firstPosition: 1n } : {}),
+        lastPosition: BigInt(this.all.length),
+        count: BigInt(this.all.length),
+        missingPositions: [],
+        deviations: [],
+      }),
+      readFrom: async (position, limit) => {
+        const from = position < 1n ? 0 : Number(position) - 1;
+        const items = this.all
+          .slice(from, from + Math.max(0, limit))
+          .map(({ position: at, ...event }) => ({ position: at, event }));
+        return { items, end: from + items.length >= this.all.length };
+      },
+    };
   }
 
   /** Always throws PreconditionError: Haven never deletes a stream. */

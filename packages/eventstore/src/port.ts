@@ -83,3 +83,75 @@ export interface StreamName {
   readonly aggregate: string;
   readonly id: string;
 }
+
+/**
+ * A setting of the store that lets it drop or rewrite stored events (a retention limit, deletes or purges
+ * allowed, other subjects), as {@link StoreInspection.status} found it.
+ */
+export interface StoreSettingDeviation {
+  /** The setting, in the store's own terms (JetStream: `max_msgs`, `deny_delete`, …). */
+  readonly setting: string;
+  /** Its value now. */
+  readonly value: string;
+  /** The value Haven's guarantees rely on. */
+  readonly expected: string;
+}
+
+/** What the store says about itself in one cheap call: the continuous part of the audit's store watch. */
+export interface StoreStatus {
+  /** False when the store is gone (JetStream: no HAVEN_ES stream); every other field is then empty. */
+  readonly exists: boolean;
+  /** Changes when the store was deleted and created again (JetStream: the stream's creation time). */
+  readonly identity?: string;
+  /**
+   * Changes when the server answering may have restarted or been replaced (JetStream: the server id): stored
+   * files may have been edited meanwhile, so a watcher re-reads everything.
+   */
+  readonly epoch?: string;
+  /** The lowest position still held; undefined when the store is empty. */
+  readonly firstPosition?: bigint;
+  /** The highest position held; 0 when the store is empty. */
+  readonly lastPosition: bigint;
+  /** How many events the store holds, when it counts them (JetStream does; KurrentDB does not). */
+  readonly count?: bigint;
+  /** Positions between first and last that the store itself reports deleted or lost. */
+  readonly missingPositions: readonly bigint[];
+  /** Settings that let the store drop or change events. Empty when it keeps everything as Haven requires. */
+  readonly deviations: readonly StoreSettingDeviation[];
+}
+
+/** One position of the store read back (see {@link StoreInspection.readFrom}). */
+export interface StoredEvent {
+  readonly position: bigint;
+  /** The event, when its bytes decode as an envelope. */
+  readonly event?: EventEnvelope;
+  /** Why the stored bytes do not decode, when they do not. */
+  readonly unreadable?: string;
+}
+
+/** A run of stored events in position order. */
+export interface StoredRange {
+  readonly items: readonly StoredEvent[];
+  /** True when the store held nothing after the last item at the time of the read. */
+  readonly end: boolean;
+}
+
+/**
+ * A read-only view of the whole store by position, for integrity checks (the audit service's store watch).
+ * Every adapter offers it; obtain it with `inspectionOf(store)`.
+ */
+export interface StoreInspection {
+  /** The store's shape now. Throws UnavailableError when the server cannot be asked. */
+  status(): Promise<StoreStatus>;
+  /**
+   * Up to `limit` stored events at positions ≥ `position`, in position order, including ones that no longer
+   * decode. Throws UnavailableError when the server cannot be read.
+   */
+  readFrom(position: bigint, limit: number): Promise<StoredRange>;
+}
+
+/** An event store that also offers its {@link StoreInspection}. */
+export interface InspectableEventStore extends EventStore {
+  /** The store's read-only integrity view, on the same connection. */
+  inspection(): StoreInspection;
+}

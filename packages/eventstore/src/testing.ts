@@ -6,7 +6,8 @@
 import { ConcurrencyError, PreconditionError } from '@haven/errors';
 import type { EventEnvelope, NewEvent } from './envelope';
 import { newEvent, streamName } from './ids';
-import type { EventStore, PositionedEvent, Subscription } from './port';
+import { inspectionOf } from './inspection';
+import type { EventStore, PositionedEvent, StoreInspection, Subscription } from './port';
 
 /** What the contract suite needs from an adapter under test. */
 export interface EventStoreFixture {
@@ -396,6 +397,48 @@ export function testEventStore(name: string, factory: () => Promise<EventStoreFi
         await sub.close();
         expect(maxRunning).toBe(1);
         expect(order).toEqual(['haven.test.v1.A', 'haven.test.v1.B', 'haven.test.v1.C']);
+      });
+    });
+
+    describe('inspection', () => {
+      const inspection = (): StoreInspection => {
+        const found = inspectionOf(store());
+        if (!found) throw new Error('the adapter offers no inspection');
+        return found;
+      };
+
+      it('reports the store as intact, with its last position', async () => {
+        const s = fresh();
+        const r = await store().append(s, 'no_stream', [testEvent('A'), testEvent('B')]);
+        const status = await inspection().status();
+        expect(status.exists).toBe(true);
+        expect(status.lastPosition).toBeGreaterThanOrEqual(r.position);
+        expect(status.missingPositions).toEqual([]);
+        expect(status.deviations).toEqual([]);
+        if (status.count !== undefined) expect(status.count).toBeGreaterThanOrEqual(2n);
+      });
+
+      it('reads events back by position, in order, and says where the store ends', async () => {
+        const s = fresh();
+        const events = [testEvent('One'), testEvent('Two'), testEvent('Three')];
+        const positions: bigint[] = [];
+        for (const [i, e] of events.entries()) {
+          const expected = i === 0 ? 'no_stream' : BigInt(i - 1);
+          positions.push((await store().append(s, expected, [e])).position);
+        }
+        const range = await inspection().readFrom(positions[0]!, 1_000);
+        const mine = range.items.filter((x) => events.some((e) => e.id === x.event?.id));
+        expect(mine.map((x) => [x.position, x.event?.id, x.event?.stream])).toEqual(
+          events.map((e, i) => [positions[i], e.id, s]),
+        );
+        expect(range.items.map((x) => x.position)).toEqual(
+          [...range.items.map((x) => x.position)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+        );
+        const one = await inspection().readFrom(positions[1]!, 1);
+        expect(one.items.map((x) => x.event?.id)).toEqual([events[1]!.id]);
+        expect(one.end).toBe(false);
+        const last = (await inspection().status()).lastPosition;
+        expect(await inspection().readFrom(last + 1n, 10)).toEqual({ items: [], end: true });
       });
     });
   });

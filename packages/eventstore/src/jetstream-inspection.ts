@@ -1,0 +1,188 @@
+/**
+ * The JetStream side of {@link StoreInspection}: what HAVEN_ES says about itself (stream info: first and last
+ * sequence, count, deleted and lost sequences, creation time, configuration) and its messages read back by
+ * sequence through an ordered consumer. Read-only: stream info and an ephemeral ordered consumer are all it
+ * needs, which every service user may do.
+ */
+import {
+  DeliverPolicy,
+  NatsError,
+  type JetStreamManager,
+  type NatsConnection,
+  type StreamConfig,
+  type StreamInfo,
+} from 'nats';
+import { UnavailableError } from '@haven/errors';
+import { decodeEnvelope } from './codec';
+import type { StoreInspection, StoreSettingDeviation, StoreStatus, StoredEvent, StoredRange } from './port';
+
+const STREAM_NOT_FOUND = 10059;
+const READ_TIMEOUT_MS = 15_000;
+/**
+ * Bound on one stream-info request. A request sent just as the server went away is never answered; a short
+ * bound lets the next check (a second later) ask the restarted server instead of waiting the client's default.
+ */
+const STATUS_TIMEOUT_MS = 2_000;
+/** Above this many deleted sequences the status leaves them to a full read instead of listing them. */
+const MAX_DELETED_DETAILS = 100_000;
+
+/** The settings of HAVEN_ES that Haven's guarantees rely on: nothing may be dropped, deleted or rolled up. */
+export const EVENT_STORE_REQUIRED_SETTINGS = {
+  retention: 'limits',
+  storage: 'file',
+  max_msgs: 'unlimited',
+  max_bytes: 'unlimited',
+  max_age: 'unlimited',
+  max_msgs_per_subject: 'unlimited',
+  deny_delete: 'true',
+  deny_purge: 'true',
+  allow_rollup_hdrs: 'false',
+} as const;
+
+/** A limit as text: non-positive means none. */
+function limitText(value: number | undefined): string {
+  return value === undefined || value <= 0 ? 'unlimited' : String(value);
+}
+
+/**
+ * The settings of a HAVEN_ES configuration that let the server drop or change stored events (a retention
+ * limit, deletes, purges or roll-ups allowed, another retention policy, subjects that no longer cover
+ * `<prefix>.>`). Pure; empty for the configuration the event store requires.
+ */
+export function streamDeviations(
+  config: Partial<StreamConfig>,
+  subjectPrefix: string,
+): StoreSettingDeviation[] {
+  const now: Record<keyof typeof EVENT_STORE_REQUIRED_SETTINGS, string> = {
+    retention: String(config.retention ?? 'limits'),
+    storage: String(config.storage ?? 'file'),
+    max_msgs: limitText(config.max_msgs),
+    max_bytes: limitText(config.max_bytes),
+    max_age: limitText(config.max_age),
+    max_msgs_per_subject: limitText(config.max_msgs_per_subject),
+    deny_delete: String(config.deny_delete === true),
+    deny_purge: String(config.deny_purge === true),
+    allow_rollup_hdrs: String(config.allow_rollup_hdrs === true),
+  };
+  const out: StoreSettingDeviation[] = [];
+  for (const [setting, expected] of Object.entries(EVENT_STORE_REQUIRED_SETTINGS)) {
+    const value = now[setting as keyof typeof now];
+    if (value !== expected) out.push({ setting, value, expected });
+  }
+  const subjects = config.subjects ?? [];
+  const all = `${subjectPrefix}.>`;
+  if (!subjects.includes(all)) {
+    out.push({ setting: 'subjects', value: subjects.join(',') || '(none)', expected: all });
+  }
+  return out;
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof NatsError && err.api_error?.err_code === STREAM_NOT_FOUND;
+}
+
+function unavailable(what: string, err: unknown): UnavailableError {
+  return new UnavailableError(
+    `event store inspection: ${what}: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
+}
+
+/** {@link StoreInspection} of the JetStream event store (stream `stream`, subjects `<subjectPrefix>.>`). */
+export class JetStreamInspection implements StoreInspection {
+  private jsm: Promise<JetStreamManager> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stream: string,
+    private readonly subjectPrefix: string,
+  ) {}
+
+  private async info(deletedDetails: boolean): Promise<StreamInfo | undefined> {
+    try {
+      // No account check per call (one more round trip): stream info is all it needs.
+      this.jsm ??= this.nc.jetstreamManager({ checkAPI: false, timeout: STATUS_TIMEOUT_MS });
+      const jsm = await this.jsm;
+      return await jsm.streams.info(this.stream, deletedDetails ? { deleted_details: true } : undefined);
+    } catch (err) {
+      if (isStreamNotFound(err)) return undefined;
+      throw unavailable('stream info', err);
+    }
+  }
+
+  /** See the port. Throws UnavailableError when NATS cannot be asked. */
+  async status(): Promise<StoreStatus> {
+    let info = await this.info(false);
+    const epoch = this.nc.info?.server_id;
+    if (!info) {
+      return {
+        exists: false,
+        ...(epoch ? { epoch } : {}),
+        lastPosition: 0n,
+        missingPositions: [],
+        deviations: [],
+      };
+    }
+    const deleted = info.state.num_deleted ?? 0;
+    if (deleted > 0 && deleted <= MAX_DELETED_DETAILS) info = (await this.info(true)) ?? info;
+    const { state } = info;
+    const missing = new Set<number>([...(state.deleted ?? []), ...(state.lost?.msgs ?? [])]);
+    return {
+      exists: true,
+      identity: info.created,
+      ...(epoch ? { epoch } : {}),
+      ...(state.messages > 0 ? { firstPosition: BigInt(state.first_seq) } : {}),
+      lastPosition: BigInt(state.last_seq),
+      count: BigInt(state.messages),
+      missingPositions: [...missing].sort((a, b) => a - b).map((s) => BigInt(s)),
+      deviations: streamDeviations(info.config, this.subjectPrefix),
+    };
+  }
+
+  /** See the port. Throws UnavailableError when NATS fails or the read takes longer than 15 s. */
+  async readFrom(position: bigint, limit: number): Promise<StoredRange> {
+    const info = await this.info(false);
+    const last = info?.state.last_seq ?? 0;
+    const start = position < 1n ? 1 : Number(position);
+    if (!info || limit <= 0 || start > last || info.state.messages === 0) return { items: [], end: true };
+    const items: StoredEvent[] = [];
+    let end = false;
+    let timedOut = false;
+    try {
+      const consumer = await this.nc.jetstream().consumers.get(this.stream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start,
+      });
+      const messages = await consumer.consume({ max_messages: Math.min(limit, 1024), expires: 5_000 });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        messages.stop();
+      }, READ_TIMEOUT_MS);
+      try {
+        for await (const m of messages) {
+          items.push(readable(BigInt(m.seq), m.data));
+          if (m.info.pending === 0 || m.seq >= last) {
+            end = m.info.pending === 0;
+            break;
+          }
+          if (items.length >= limit) break;
+        }
+      } finally {
+        clearTimeout(timer);
+        messages.stop();
+      }
+    } catch (err) {
+      throw unavailable('read', err);
+    }
+    if (timedOut) throw new UnavailableError(`event store inspection: reading from ${position} timed out`);
+    return { items, end };
+  }
+}
+
+function readable(position: bigint, data: Uint8Array): StoredEvent {
+  try {
+    return { position, event: decodeEnvelope(data) };
+  } catch (err) {
+    return { position, unreadable: err instanceof Error ? err.message : 'undecodable' };
+  }
+}
