@@ -1,16 +1,21 @@
 /**
  * An inclusion proof as a self-contained JSON file (what the web app's *Proof* link downloads), and its
- * offline check: the entry's leaf hash is in the tree of `treeSize` entries whose root the head states, and the
- * head carries a valid Ed25519 signature by the pinned key. Only node:crypto and the RFC 9162 verifier.
+ * offline check: the entry named in the file is the one the leaf hash covers (the file carries the leaf's
+ * exact bytes, the entry's canonical JSON, which must hash to the leaf and name the same event and index),
+ * that leaf is in the tree of `treeSize` entries whose root the head states, and the head carries a valid
+ * Ed25519 signature by the pinned key. Only node:crypto and the RFC 9162 verifier.
  *
- *   {"format":"haven.audit.inclusion-proof.v1","entry":"auditEvents/…","leafIndex":5,"leafHash":"<hex>",
- *    "auditPath":["<hex>",…],"head":{"treeSize":12,"rootHash":"<hex>","timestampMs":…,"signature":"<base64>",
- *    "keyId":"…","publicKey":"<base64 SPKI DER>"}}
+ *   {"format":"haven.audit.inclusion-proof.v2","entry":"auditEvents/…","leafIndex":5,"leafHash":"<hex>",
+ *    "leafData":"<the entry's canonical JSON>","auditPath":["<hex>",…],"head":{"treeSize":12,
+ *    "rootHash":"<hex>","timestampMs":…,"signature":"<base64>","keyId":"…","publicKey":"<base64 SPKI DER>"}}
+ *
+ * Version 1 files had no `leafData`: nothing tied their `entry` to the leaf, so they are refused.
  */
 import { keyIdOf, verifyTreeHead } from './log/ledger';
-import { verifyInclusion } from './log/merkle';
+import { leafHash, verifyInclusion } from './log/merkle';
 
-export const PROOF_FORMAT = 'haven.audit.inclusion-proof.v1';
+export const PROOF_FORMAT = 'haven.audit.inclusion-proof.v2';
+const PROOF_FORMAT_V1 = 'haven.audit.inclusion-proof.v1';
 
 /** The result of {@link checkProofFile}: ok, or the first reason it failed. */
 export type ProofCheck =
@@ -32,12 +37,19 @@ export function checkProofFile(json: string, pinnedPublicKey?: string): ProofChe
   }
   const head = p['head'] as Record<string, unknown> | undefined;
   const path = p['auditPath'];
+  if (p['format'] === PROOF_FORMAT_V1) {
+    return {
+      ok: false,
+      reason: `a ${PROOF_FORMAT_V1} file does not bind its entry to the leaf; download the proof again`,
+    };
+  }
   if (
     p['format'] !== PROOF_FORMAT ||
     typeof p['entry'] !== 'string' ||
     typeof p['leafIndex'] !== 'number' ||
     typeof p['leafHash'] !== 'string' ||
     !HEX.test(p['leafHash']) ||
+    typeof p['leafData'] !== 'string' ||
     !Array.isArray(path) ||
     !path.every((h) => typeof h === 'string' && HEX.test(h)) ||
     !head ||
@@ -51,6 +63,8 @@ export function checkProofFile(json: string, pinnedPublicKey?: string): ProofChe
   ) {
     return { ok: false, reason: `not a ${PROOF_FORMAT} file` };
   }
+  const bound = entryBinding(p['entry'], p['leafIndex'], p['leafHash'], p['leafData']);
+  if (bound !== undefined) return { ok: false, reason: bound };
   const publicKey = Buffer.from(head['publicKey'], 'base64');
   const keyId = keyIdOf(publicKey);
   if (keyId !== head['keyId']) return { ok: false, reason: 'the key id does not match the public key' };
@@ -77,6 +91,32 @@ export function checkProofFile(json: string, pinnedPublicKey?: string): ProofChe
   );
   if (!included) return { ok: false, reason: 'the entry is not in the signed tree' };
   return { ok: true, entry: p['entry'], treeSize: head['treeSize'], keyId };
+}
+
+/**
+ * Why the entry named in a proof file is not the one its leaf covers, or undefined when it is: the leaf data
+ * must hash to the leaf hash and be the record of that event id at that index.
+ */
+function entryBinding(
+  entry: string,
+  leafIndex: number,
+  leafHex: string,
+  leafData: string,
+): string | undefined {
+  if (!leafHash(Buffer.from(leafData, 'utf8')).equals(Buffer.from(leafHex, 'hex'))) {
+    return 'the entry data does not hash to the leaf';
+  }
+  let record: { eventId?: unknown; index?: unknown };
+  try {
+    record = JSON.parse(leafData) as { eventId?: unknown; index?: unknown };
+  } catch {
+    return 'the entry data is not JSON';
+  }
+  if (typeof record !== 'object' || record === null || `auditEvents/${String(record.eventId)}` !== entry) {
+    return `the leaf is the entry auditEvents/${String(record?.eventId)}, not ${entry}`;
+  }
+  if (record.index !== leafIndex) return `the leaf is entry ${String(record.index)}, not ${leafIndex}`;
+  return undefined;
 }
 
 /** `haven-audit-verify proof.json [--key <pinned key id or base64 SPKI>]`: exit 0 when the proof holds. */

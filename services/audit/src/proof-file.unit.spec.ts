@@ -1,18 +1,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ledger } from './log/ledger';
+import { Ledger, recordLeafData } from './log/ledger';
 import { auditRecord } from './log/testing';
+import { leafHash } from './log/merkle';
 import { PROOF_FORMAT, checkProofFile, runVerifyCli } from './proof-file';
+
+const ledgerLeafOf = (data: string): string => leafHash(Buffer.from(data, 'utf8')).toString('hex');
 
 describe('an inclusion proof file', () => {
   let dir: string;
   let ledger: Ledger;
   let file: string;
+  const records = Array.from({ length: 11 }, (_, i) => auditRecord(i));
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'haven-proof-'));
     ledger = await Ledger.open({
-      records: Array.from({ length: 11 }, (_, i) => auditRecord(i)),
+      records,
       keyPath: join(dir, 'key.pem'),
       headsPath: join(dir, 'heads.ndjson'),
     });
@@ -23,6 +27,7 @@ describe('an inclusion proof file', () => {
       entry: 'auditEvents/evt-6',
       leafIndex: 6,
       leafHash: ledger.leafHash(6).toString('hex'),
+      leafData: recordLeafData(records[6]!).toString('utf8'),
       auditPath: ledger.inclusionProof(6, 11).map((h) => h.toString('hex')),
       head: {
         treeSize: 11,
@@ -70,7 +75,7 @@ describe('an inclusion proof file', () => {
       ),
     ).toMatchObject({
       ok: false,
-      reason: 'the entry is not in the signed tree',
+      reason: 'the entry data does not hash to the leaf',
     });
     expect(
       checkProofFile(
@@ -92,6 +97,53 @@ describe('an inclusion proof file', () => {
     ).toBe(false);
     expect(checkProofFile('{', ledger.keyId)).toMatchObject({ ok: false, reason: 'not JSON' });
     expect(checkProofFile('{}', ledger.keyId).ok).toBe(false);
+  });
+
+  it('refuses a file whose entry was changed to another event: the entry is bound to its leaf', () => {
+    const edited = (f: (p: Record<string, unknown>) => void): string => {
+      const p = JSON.parse(file) as Record<string, unknown>;
+      f(p);
+      return JSON.stringify(p);
+    };
+    expect(
+      checkProofFile(
+        edited((p) => (p['entry'] = 'auditEvents/evt-7')),
+        ledger.keyId,
+      ),
+    ).toEqual({
+      ok: false,
+      reason: 'the leaf is the entry auditEvents/evt-6, not auditEvents/evt-7',
+    });
+    // The entry data rewritten to name the other event no longer hashes to the leaf.
+    const forged = (p: Record<string, unknown>): void => {
+      p['entry'] = 'auditEvents/evt-7';
+      p['leafData'] = String(p['leafData']).replace('"evt-6"', '"evt-7"');
+    };
+    expect(checkProofFile(edited(forged), ledger.keyId)).toEqual({
+      ok: false,
+      reason: 'the entry data does not hash to the leaf',
+    });
+    // …and with a leaf hash to match, the leaf is not in the signed tree.
+    const rehashed = (p: Record<string, unknown>): void => {
+      forged(p);
+      p['leafHash'] = ledgerLeafOf(String(p['leafData']));
+    };
+    expect(checkProofFile(edited(rehashed), ledger.keyId)).toEqual({
+      ok: false,
+      reason: 'the entry is not in the signed tree',
+    });
+    expect(
+      checkProofFile(
+        edited((p) => delete p['leafData']),
+        ledger.keyId,
+      ).ok,
+    ).toBe(false);
+    expect(
+      checkProofFile(
+        edited((p) => (p['format'] = 'haven.audit.inclusion-proof.v1')),
+        ledger.keyId,
+      ),
+    ).toMatchObject({ ok: false, reason: /does not bind its entry to the leaf/ });
   });
 
   it('answers from the command line with an exit code', () => {

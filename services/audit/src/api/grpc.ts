@@ -15,7 +15,7 @@ import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
 import { actorOf, isResourceName, requirePrincipal, type CallContext, type Principal } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
 import { matches, type AuditRecord } from '../log/audit-record';
-import { TREE_HEAD_ALGORITHM, type Ledger, type TreeHead } from '../log/ledger';
+import { TREE_HEAD_ALGORITHM, recordLeafData, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
 const MAX_PAGE = 500;
@@ -248,12 +248,14 @@ export function auditHandlers(deps: {
           { field: 'leaf_index', description: `must be below the tree size ${head.treeSize}` },
         ]);
       }
+      const entry = deps.log.all()[index];
       return {
         leafIndex: String(index),
         treeSize: String(head.treeSize),
         leafHash: ledger.leafHash(index),
         auditPath: ledger.inclusionProof(index, head.treeSize),
         treeHead: signedHead(head),
+        leafData: entry ? recordLeafData(entry) : Buffer.alloc(0),
       };
     },
 

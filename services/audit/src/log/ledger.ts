@@ -36,12 +36,28 @@ export interface TreeHead {
   readonly keyId: string;
 }
 
-/** A problem found when checking the log against its signed heads. */
+/**
+ * Why the log failed a check: `ROOT_MISMATCH` (a record changed or was reordered under a signed head or
+ * anchor), `TRUNCATED` (records missing), `BAD_SIGNATURE` (a stored head not signed by the key),
+ * `INDEX_MISMATCH` (a record out of place), `ENTRY_CHANGED` (a record on disk differs from the one ingested,
+ * seen while running), `UNREADABLE_ENTRY` (a line that is not a record).
+ */
+export type IntegrityReason =
+  'ROOT_MISMATCH' | 'TRUNCATED' | 'BAD_SIGNATURE' | 'INDEX_MISMATCH' | 'ENTRY_CHANGED' | 'UNREADABLE_ENTRY';
+
+/** A problem found when checking the log against its signed heads, its anchors or what it ingested. */
 export interface IntegrityViolation {
   /** The tree size at which the check failed. */
   readonly treeSize: number;
-  /** `ROOT_MISMATCH` (a record changed or was reordered), `TRUNCATED` (records missing), `BAD_SIGNATURE`, `INDEX_MISMATCH`. */
-  readonly reason: 'ROOT_MISMATCH' | 'TRUNCATED' | 'BAD_SIGNATURE' | 'INDEX_MISMATCH';
+  readonly reason: IntegrityReason;
+  /** The first entry found wrong (0-based leaf index), when known. */
+  readonly firstBadIndex?: number;
+  /** The event id of that entry, when known. */
+  readonly firstBadEventId?: string;
+  /** How many entries are wrong, when known. */
+  readonly count?: number;
+  /** More about it (non-PHI), e.g. the range the first bad entry lies in. */
+  readonly detail?: string;
 }
 
 /** The signature algorithm of tree heads. */
@@ -90,10 +106,15 @@ export function verifyTreeHead(
  * store alone, so every replica, and a log rebuilt from the store, computes the same roots as the anchors.
  */
 export function recordLeafHash(record: AuditRecord): Hash {
+  return leafHash(recordLeafData(record));
+}
+
+/** The bytes a record's leaf hash covers: the UTF-8 of its RFC 8785 canonical JSON without `recordedAt`. */
+export function recordLeafData(record: AuditRecord): Buffer {
   const { recordedAt: _ingestedAt, ...entry } = record;
   const json = canonicalize(entry);
   if (json === undefined) throw new TypeError('an audit record must serialise to JSON');
-  return leafHash(Buffer.from(json, 'utf8'));
+  return Buffer.from(json, 'utf8');
 }
 
 interface StoredHead {
@@ -172,7 +193,13 @@ export class Ledger {
     let expected = 0;
     for (const record of options.records) {
       if (record.index !== expected && ledger.violations.length === 0) {
-        ledger.violations.push({ treeSize: expected, reason: 'INDEX_MISMATCH' });
+        ledger.violations.push({
+          treeSize: expected,
+          reason: 'INDEX_MISMATCH',
+          firstBadIndex: expected,
+          firstBadEventId: record.eventId,
+          detail: `the record at position ${expected} says index ${record.index}`,
+        });
       }
       ledger.tree.append(recordLeafHash(record));
       expected += 1;
@@ -203,7 +230,12 @@ export class Ledger {
         continue;
       }
       if (head.treeSize > this.tree.size) {
-        this.violations.push({ treeSize: head.treeSize, reason: 'TRUNCATED' });
+        this.violations.push({
+          treeSize: head.treeSize,
+          reason: 'TRUNCATED',
+          firstBadIndex: this.tree.size,
+          count: head.treeSize - this.tree.size,
+        });
         continue;
       }
       if (!this.tree.root(head.treeSize).equals(head.rootHash)) {
@@ -212,6 +244,11 @@ export class Ledger {
       }
       this.remember(head);
     }
+  }
+
+  /** The sizes of the stored heads that matched the log when it was opened (and every head signed since). */
+  get verifiedHeadSizes(): number[] {
+    return [...this.heads.keys()];
   }
 
   private remember(head: TreeHead): void {

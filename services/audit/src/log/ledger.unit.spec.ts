@@ -89,12 +89,15 @@ describe('the audit ledger', () => {
       { treeSize: 4, reason: 'ROOT_MISMATCH' },
     ]);
     expect((await Ledger.open({ records: records.slice(0, 3), ...paths() })).violations).toEqual([
-      { treeSize: 4, reason: 'TRUNCATED' },
+      { treeSize: 4, reason: 'TRUNCATED', firstBadIndex: 3, count: 1 },
     ]);
     const swapped = [records[0]!, records[2]!, records[1]!, records[3]!];
     expect((await Ledger.open({ records: swapped, ...paths() })).violations[0]).toEqual({
       treeSize: 1,
       reason: 'INDEX_MISMATCH',
+      firstBadIndex: 1,
+      firstBadEventId: 'evt-2',
+      detail: 'the record at position 1 says index 2',
     });
 
     const lines = (await readFile(paths().headsPath, 'utf8')).trim().split('\n');

@@ -437,10 +437,12 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
         const head = r.treeHead;
         res.setHeader('content-disposition', `attachment; filename="audit-proof-${id}.json"`);
         res.status(200).json({
-          format: 'haven.audit.inclusion-proof.v1',
+          format: 'haven.audit.inclusion-proof.v2',
           entry: `auditEvents/${id}`,
           leafIndex: Number(r.leafIndex),
           leafHash: Buffer.from(r.leafHash).toString('hex'),
+          // The leaf's exact bytes (the entry's canonical JSON): the verifier binds the entry to its leaf.
+          leafData: Buffer.from(r.leafData).toString('utf8'),
           auditPath: r.auditPath.map((h) => Buffer.from(h).toString('hex')),
           head: {
             treeSize: Number(head?.treeSize ?? 0),
