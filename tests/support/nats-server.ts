@@ -17,6 +17,13 @@ export interface NatsServerHandle {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
+  /** The JetStream store directory (`-sd`), for tests that damage the files on disk. */
+  readonly storeDir: string;
+  /**
+   * Stops the server (SIGTERM: it flushes and closes its files), runs `between` (e.g. edit a block file), and
+   * starts it again on the same port and store. Throws when it does not come back within 10 s.
+   */
+  restart(between?: () => Promise<void> | void): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after a bound) and removes its store directory. */
   stop(): Promise<void>;
 }
@@ -39,12 +46,19 @@ export async function startNatsServer(opts?: { jetstream?: boolean }): Promise<N
     const port = await freePort();
     const args = ['-a', '127.0.0.1', '-p', String(port)];
     if (jetstream) args.push('-js', '-sd', storeDir);
-    const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       await waitReady(child, port);
       return {
         url: `nats://127.0.0.1:${port}`,
         port,
+        storeDir,
+        restart: async (between) => {
+          await kill(child);
+          await between?.();
+          child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+          await waitReady(child, port);
+        },
         stop: async () => {
           await kill(child);
           await rm(storeDir, { recursive: true, force: true });

@@ -1,11 +1,12 @@
 /**
  * Wiring of the audit service: it follows every context of the event store from its own checkpoint (the last
- * record in its log), records each event once as a leaf of its Merkle ledger, anchors signed tree heads in the
- * event store, re-verifies the log, and answers audit queries and proofs over gRPC.
+ * record in its log), records each event once as a leaf of its Merkle ledger (with the digest of the event as
+ * stored), anchors signed tree heads in the event store, re-verifies the log, watches that the store still holds
+ * what it ingested, and answers audit queries and proofs over gRPC.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Subscription } from '@haven/eventstore';
+import { inspectionOf, newEvent, type EventStore, type Subscription } from '@haven/eventstore';
 import { audit } from '@haven/proto';
 import {
   connectEventStore,
@@ -15,10 +16,18 @@ import {
   type RunningGrpcService,
 } from '@haven/service';
 import { auditHandlers, auditStreams } from './api/grpc';
-import { AuditLog } from './log/audit-log';
+import { AuditLog, UnreadableAuditLogError } from './log/audit-log';
+import { eventDigest } from './log/event-digest';
 import { Ledger } from './log/ledger';
-import { LedgerKeeper, type LedgerKeeperOptions } from './log/ledger-keeper';
+import {
+  LEDGER_INTEGRITY_VIOLATED,
+  LEDGER_STREAM,
+  LedgerKeeper,
+  type LedgerKeeperOptions,
+} from './log/ledger-keeper';
 import { StaffDirectory } from './log/staff-directory';
+import { locateChangedEntry } from './store-watch/locate';
+import { StoreWatcher, type StoreWatcherOptions } from './store-watch/store-watcher';
 
 export const AUDIT_GRPC_PORT = 50055;
 export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_PORT }).safeExtend({
@@ -28,17 +37,54 @@ export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_P
    * from a secret). Unset: each process makes its own in HAVEN_DATA_DIR on first start.
    */
   HAVEN_AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** How often the ledger checks the event store's status and the log file for changes (ms). */
+  HAVEN_AUDIT_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  /** Pace of the background re-read of every stored event, events per second. */
+  HAVEN_AUDIT_STORE_SWEEP_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
+  /** A background pass over the whole store starts at most this often (ms). */
+  HAVEN_AUDIT_STORE_PASS_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  /** How often a signed tree head is anchored in the event store when the ledger grew (ms). */
+  HAVEN_AUDIT_ANCHOR_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
 });
 export type AuditConfig = z.output<typeof auditConfigSchema>;
+
+/**
+ * Opens the audit log. A log with an unreadable line before its last is tampering or disk damage, not a torn
+ * write: it is recorded as `LedgerIntegrityViolated` (UNREADABLE_ENTRY) before the error stops the start.
+ */
+async function openLog(path: string, store: EventStore, logger: Logger): Promise<AuditLog> {
+  try {
+    return await AuditLog.open(path);
+  } catch (error) {
+    if (!(error instanceof UnreadableAuditLogError)) throw error;
+    logger.error(
+      { violation: 'UNREADABLE_ENTRY', firstBadIndex: error.index },
+      'audit ledger integrity violated',
+    );
+    await store.append(LEDGER_STREAM, 'any', [
+      newEvent({
+        type: LEDGER_INTEGRITY_VIOLATED,
+        data: {
+          treeSize: error.index,
+          reason: 'UNREADABLE_ENTRY',
+          firstBadIndex: error.index,
+          detail: 'a line before the last one is not an audit record; the service does not start on it',
+        },
+        actor: { kind: 'service', id: 'audit' },
+      }),
+    ]);
+    throw error;
+  }
+}
 
 /** Starts the audit service. Throws when the event store, the data directory or the port is unavailable. */
 export async function startAudit(
   config: AuditConfig,
   logger: Logger,
-  options: { host?: string; ledger?: LedgerKeeperOptions } = {},
+  options: { host?: string; ledger?: LedgerKeeperOptions; storeWatch?: StoreWatcherOptions } = {},
 ): Promise<RunningGrpcService> {
   const store = await connectEventStore(config, 'audit');
-  const log = await AuditLog.open(join(config.HAVEN_DATA_DIR, 'audit-log.ndjson'));
+  const log = await openLog(join(config.HAVEN_DATA_DIR, 'audit-log.ndjson'), store, logger);
   const ledger = await Ledger.open({
     records: log.all(),
     keyPath: config.HAVEN_AUDIT_SIGNING_KEY_FILE ?? join(config.HAVEN_DATA_DIR, 'ledger-signing-key.pem'),
@@ -46,7 +92,16 @@ export async function startAudit(
     headsPath: join(config.HAVEN_DATA_DIR, 'tree-heads.ndjson'),
   });
   logger.info({ records: log.size, ledgerKeyId: ledger.keyId }, 'audit log loaded');
-  const keeper = await LedgerKeeper.start({ log, ledger, store, logger }, options.ledger);
+  const inspection = inspectionOf(store);
+  if (!inspection) logger.warn('the event store offers no inspection: the store watch is off');
+  const keeper = await LedgerKeeper.start(
+    { log, ledger, store, logger, ...(inspection ? { locate: locateChangedEntry(log, inspection) } : {}) },
+    {
+      anchorIntervalMs: config.HAVEN_AUDIT_ANCHOR_INTERVAL_MS,
+      watchIntervalMs: config.HAVEN_AUDIT_WATCH_INTERVAL_MS,
+      ...options.ledger,
+    },
+  );
   const staff = new StaffDirectory();
   const directory = await staff.follow(store, (error) =>
     logger.error({ err: error }, 'staff directory stopped following identity'),
@@ -54,11 +109,22 @@ export async function startAudit(
   const subscription: Subscription = await store.subscribe({
     from: log.checkpoint,
     handler: async (event) => {
-      const record = await log.ingest(event);
+      const record = await log.ingest(event, { sourceDigest: eventDigest(event) });
       if (record) ledger.append(record);
     },
     onError: (error) => logger.error({ err: error }, 'audit ingestion stopped'),
   });
+  const watcher = inspection
+    ? await StoreWatcher.start(
+        { inspection, log, store, logger },
+        {
+          intervalMs: config.HAVEN_AUDIT_WATCH_INTERVAL_MS,
+          sweepPerSecond: config.HAVEN_AUDIT_STORE_SWEEP_PER_SECOND,
+          fullPassEveryMs: config.HAVEN_AUDIT_STORE_PASS_INTERVAL_MS,
+          ...options.storeWatch,
+        },
+      )
+    : undefined;
   return serveHavenGrpc({
     name: 'audit',
     store,
@@ -74,6 +140,7 @@ export async function startAudit(
     ],
     onShutdown: [
       () => subscription.close(),
+      async () => watcher?.stop(),
       () => directory.close(),
       () => keeper.stop(),
       () => log.close(),

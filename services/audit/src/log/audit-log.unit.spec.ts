@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from './audit-log';
+import { AuditLog, UnreadableAuditLogError } from './audit-log';
 import type { IngestibleEvent } from './audit-record';
 
 const event = (n: number, over: Partial<IngestibleEvent> = {}): IngestibleEvent => ({
@@ -69,5 +69,92 @@ describe('the audit log', () => {
     expect([...page1, ...page2].map((r) => r.eventId)).toEqual(['evt-1', 'evt-2', 'evt-3', 'evt-4']);
     expect(log.query({ types: new Set(['nope']), limit: 10 })).toEqual([]);
     await log.close();
+  });
+
+  describe('given a last line torn by a crash', () => {
+    it('cuts it off when it is not JSON, says where, and records that event again at the same index', async () => {
+      const path = join(dir, 'audit.ndjson');
+      const log = await AuditLog.open(path);
+      for (let n = 1; n <= 3; n++) await log.ingest(event(n));
+      await log.close();
+      const whole = await readFile(path, 'utf8');
+      const cut = whole.length - 40;
+      await writeFile(path, whole.slice(0, cut));
+
+      const reopened = await AuditLog.open(path);
+      expect(reopened.size).toBe(2);
+      const thirdLine = whole.indexOf('\n', whole.indexOf('\n') + 1) + 1; // ASCII: characters are bytes
+      expect(reopened.repaired).toEqual({ atIndex: 2, droppedBytes: cut - thirdLine });
+      expect(reopened.checkpoint).toBe(2n);
+      const again = await reopened.ingest(event(3));
+      expect(again).toMatchObject({ index: 2, eventId: 'evt-3' });
+      await reopened.close();
+      expect(
+        (await readFile(path, 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { index: number }).index),
+      ).toEqual([0, 1, 2]);
+    });
+
+    it('cuts off a complete record whose newline never reached the disk', async () => {
+      const path = join(dir, 'audit.ndjson');
+      const log = await AuditLog.open(path);
+      for (let n = 1; n <= 2; n++) await log.ingest(event(n));
+      await log.close();
+      await writeFile(path, (await readFile(path, 'utf8')).replace(/\n$/, ''));
+      const reopened = await AuditLog.open(path);
+      expect(reopened.size).toBe(1);
+      expect(reopened.repaired?.atIndex).toBe(1);
+      expect(reopened.get('evt-2')).toBeUndefined();
+      await reopened.close();
+    });
+
+    it('leaves an intact log alone', async () => {
+      const path = join(dir, 'audit.ndjson');
+      const log = await AuditLog.open(path);
+      await log.ingest(event(1));
+      await log.close();
+      const reopened = await AuditLog.open(path);
+      expect(reopened.repaired).toBeUndefined();
+      expect(reopened.size).toBe(1);
+      await reopened.close();
+    });
+  });
+
+  describe('given an unreadable line before the last one', () => {
+    it('refuses to open, naming the entry', async () => {
+      const path = join(dir, 'audit.ndjson');
+      const log = await AuditLog.open(path);
+      for (let n = 1; n <= 3; n++) await log.ingest(event(n));
+      await log.close();
+      const lines = (await readFile(path, 'utf8')).split('\n');
+      lines[1] = '{"index": 1, garbage';
+      await writeFile(path, lines.join('\n'));
+      const error = await AuditLog.open(path).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnreadableAuditLogError);
+      expect((error as UnreadableAuditLogError).index).toBe(1);
+    });
+  });
+
+  describe('when someone else writes the file', () => {
+    it('sees it at once, and not its own appends', async () => {
+      const path = join(dir, 'audit.ndjson');
+      const log = await AuditLog.open(path);
+      await log.ingest(event(1));
+      expect(await log.changedOnDisk()).toBe(false);
+      await log.ingest(event(2));
+      expect(await log.changedOnDisk()).toBe(false);
+      await appendFile(path, '{}\n');
+      expect(await log.changedOnDisk()).toBe(true);
+      await log.acceptDiskState();
+      expect(await log.changedOnDisk()).toBe(false);
+      // Same size, other bytes: the change time gives it away.
+      const text = await readFile(path, 'utf8');
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(path, text.replace('u-front', 'u-frunt'));
+      expect(await log.changedOnDisk()).toBe(true);
+      await log.close();
+    });
   });
 });

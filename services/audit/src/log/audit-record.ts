@@ -26,6 +26,11 @@ export interface AuditRecord {
   readonly traceId?: string;
   /** Position of the event in the event store: the ingestion checkpoint. */
   readonly sourcePosition: string;
+  /**
+   * SHA-256 (hex) of the event as the store held it when it was recorded (see `event-digest.ts`): the store
+   * watch reads the event back at `sourcePosition` and compares. Absent in records made before it existed.
+   */
+  readonly sourceDigest?: string;
   readonly recordedAt: string;
   /** For `PhiAccessed` events: what was read, why, with what outcome (resource names and codes, no PHI). */
   readonly access?: PhiAccessFacts;
@@ -141,8 +146,13 @@ export function patientOf(event: IngestibleEvent): string | undefined {
   return undefined;
 }
 
-/** Builds the audit record for an event at the given log index. */
-export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt: Date): AuditRecord {
+/** Builds the audit record for an event at the given log index (with the digest of the stored event, if given). */
+export function toAuditRecord(
+  event: IngestibleEvent,
+  index: number,
+  recordedAt: Date,
+  sourceDigest?: string,
+): AuditRecord {
   const patientId = patientOf(event);
   const traceId = traceIdOf(event.traceparent);
   const access = accessOf(event);
@@ -163,6 +173,7 @@ export function toAuditRecord(event: IngestibleEvent, index: number, recordedAt:
     causationId: event.causationId,
     ...(traceId !== undefined ? { traceId } : {}),
     sourcePosition: event.position.toString(),
+    ...(sourceDigest !== undefined ? { sourceDigest } : {}),
     recordedAt: recordedAt.toISOString(),
     ...(access !== undefined ? { access } : {}),
     ...(refusal !== undefined ? { refusal } : {}),

@@ -1,0 +1,257 @@
+/**
+ * The tamper rig: a real nats-server, the real audit service as a built child process, and the means of an
+ * operator's worst day — a plain NATS connection with the JetStream API, the JetStream block files on disk,
+ * the audit files on disk. Each case gets its own rig (tampering is destructive).
+ *
+ * What the tests observe is what an operator would: the events the audit service appends to the event store
+ * (`audit.ledger-main`: StoreIntegrityViolated, LedgerIntegrityViolated, AuditLogRepaired) and its JSON log.
+ *
+ * HAVEN_SOAK=1 (`npm run soak`) runs the same cases over many more events and prints the counts.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  nanos,
+  type NatsConnection,
+  type StreamConfig,
+} from 'nats';
+import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
+import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
+import { serveJwks, type JwksServer } from '../support/jwks-server';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { freePort } from '../support/ports';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+
+/** Long form: `npm run soak` sets HAVEN_SOAK=1. */
+export const SOAK = process.env.HAVEN_SOAK === '1';
+/** Events each case stores before it tampers. */
+export const EVENTS = SOAK ? 20_000 : 60;
+
+/** The audit service's stream of anchors and alarms, and the types a test waits for. */
+export const LEDGER_STREAM = 'audit.ledger-main';
+export const STORE_INTEGRITY_VIOLATED = 'haven.audit.v1.StoreIntegrityViolated';
+export const LEDGER_INTEGRITY_VIOLATED = 'haven.audit.v1.LedgerIntegrityViolated';
+export const AUDIT_LOG_REPAIRED = 'haven.audit.v1.AuditLogRepaired';
+
+/** The data of an integrity event, as the tests read it. */
+export interface AlarmData {
+  readonly reason: string;
+  readonly firstBadIndex?: number;
+  readonly firstBadEventId?: string;
+  readonly firstBadPosition?: string;
+  readonly count?: number;
+  readonly detail?: string;
+  readonly treeSize?: number;
+  readonly atIndex?: number;
+}
+
+/** The HAVEN_ES configuration the event store creates (an operator provisioning it by hand). */
+export function eventStoreConfig(over: Partial<StreamConfig> = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name: 'HAVEN_ES',
+    subjects: ['haven.es.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: 0,
+    num_replicas: 1,
+    duplicate_window: nanos(120_000),
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
+    ...over,
+  };
+}
+
+export interface Rig {
+  readonly nats: NatsServerHandle;
+  /** A plain NATS connection with the JetStream API: the operator's hands. */
+  readonly nc: NatsConnection;
+  /** The event store, for appending and reading events as any service would. */
+  readonly store: JetStreamEventStore;
+  readonly dataDir: string;
+  /** Signs tokens the audit service accepts (its JWKS is served by the rig). */
+  readonly issuer: TestIssuer;
+  /** The events the rig stored, in order, with their store positions. */
+  readonly ids: string[];
+  readonly positions: bigint[];
+  audit: ServiceProcess | undefined;
+  /** Starts (or restarts) the audit service on the rig's data directory. */
+  startAudit(extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  stopAudit(): Promise<void>;
+  /** Appends `count` visit events (each its own stream) and remembers ids and positions. */
+  append(count: number): Promise<void>;
+  /** Waits until the audit log on disk holds at least `n` entries. */
+  ingested(n: number): Promise<void>;
+  /** The path of the audit log file. */
+  readonly logPath: string;
+  /** Integrity events of `type` the audit service appended so far (none while the store is gone). */
+  alarms(type: string): Promise<(EventEnvelope & { data: AlarmData })[]>;
+  /** Waits (bounded) for an event of `type` matching `match`; returns it. */
+  alarm(
+    type: string,
+    match: (data: AlarmData) => boolean,
+    within?: number,
+  ): Promise<EventEnvelope & { data: AlarmData }>;
+  /** The JetStream block files of HAVEN_ES, oldest first. */
+  blockFiles(): string[];
+  close(): Promise<void>;
+}
+
+/** Polls `check` until it returns a value: at most `tries` times, `everyMs` apart. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  what: string,
+  { tries = 200, everyMs = 100 } = {},
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Starts a rig: nats-server, an operator connection, HAVEN_ES provisioned (with `stream` overrides, e.g. a
+ * misprovisioned store), `events` events stored, and the audit service started and caught up.
+ */
+export async function startRig(
+  options: { events?: number; stream?: Partial<StreamConfig>; auditEnv?: Record<string, string> } = {},
+): Promise<Rig> {
+  const nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add(eventStoreConfig(options.stream));
+  const store = await JetStreamEventStore.connect({ servers: nats.url, name: 'tamper-rig' });
+  const dataDir = mkdtempSync(join(tmpdir(), 'haven-tamper-'));
+  const issuer = createTestIssuer();
+  const jwks: JwksServer = await serveJwks(issuer.jwks);
+  const logPath = join(dataDir, 'audit-log.ndjson');
+  const ids: string[] = [];
+  const positions: bigint[] = [];
+  let serial = 0;
+  const rig: Rig = {
+    nats,
+    nc,
+    store,
+    dataDir,
+    issuer,
+    ids,
+    positions,
+    logPath,
+    audit: undefined,
+    async startAudit(extraEnv = {}) {
+      const port = await freePort();
+      rig.audit = await startServiceProcess('audit', port, {
+        NATS_URL: nats.url,
+        HAVEN_DATA_DIR: dataDir,
+        HAVEN_JWKS_URL: jwks.url,
+        ...options.auditEnv,
+        ...extraEnv,
+      });
+      return rig.audit;
+    },
+    async stopAudit() {
+      await rig.audit?.stop();
+      rig.audit = undefined;
+    },
+    async append(count) {
+      for (let k = 0; k < count; k++) {
+        const n = serial++;
+        const e = newEvent({
+          type: 'haven.session.v1.VisitOpened',
+          data: { visitId: `v-${n}`, room: `room-${n}` },
+          actor: { kind: 'user', id: 'u-clin', role: 'clinician' },
+        });
+        const r = await store.append(`session.visit-v${n}`, 'no_stream', [e]);
+        ids.push(e.id);
+        positions.push(r.position);
+      }
+    },
+    async ingested(n) {
+      await eventually(
+        async () => (entriesOnDisk(logPath) >= n ? true : undefined),
+        `${n} audit entries on disk`,
+        { tries: 600 },
+      );
+    },
+    async alarms(type) {
+      const events = await store.read(LEDGER_STREAM).catch(() => []);
+      return events.filter((e) => e.type === type) as (EventEnvelope & { data: AlarmData })[];
+    },
+    async alarm(type, match, within = 20_000) {
+      return await eventually(
+        async () => (await rig.alarms(type)).find((e) => match(e.data)),
+        `${type} matching ${match.toString()}`,
+        { tries: Math.ceil(within / 100) },
+      );
+    },
+    blockFiles() {
+      return blockFilesOf(nats.storeDir);
+    },
+    async close() {
+      await rig.stopAudit();
+      await store.close();
+      await nc.close();
+      await jwks.close();
+      await nats.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await rig.append(options.events ?? EVENTS);
+  await rig.startAudit();
+  await rig.ingested(ids.length);
+  return rig;
+}
+
+/** Complete lines in the audit log file. */
+export function entriesOnDisk(path: string): number {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return text.split('\n').length - 1;
+  } catch {
+    return 0;
+  }
+}
+
+/** The block files of HAVEN_ES under a nats-server store directory, in sequence order. */
+export function blockFilesOf(storeDir: string): string[] {
+  const root = join(storeDir, 'jetstream');
+  for (const account of readdirSync(root)) {
+    const msgs = join(root, account, 'streams', 'HAVEN_ES', 'msgs');
+    try {
+      if (!statSync(msgs).isDirectory()) continue;
+    } catch {
+      continue;
+    }
+    return readdirSync(msgs)
+      .filter((f) => f.endsWith('.blk'))
+      .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+      .map((f) => join(msgs, f));
+  }
+  throw new Error(`no HAVEN_ES block files under ${root}`);
+}
+
+/** Where `marker` is in the block files: the file and the byte offset. */
+export function findInBlocks(files: readonly string[], marker: string): { file: string; offset: number } {
+  for (const file of files) {
+    const offset = readFileSync(file).indexOf(marker);
+    if (offset >= 0) return { file, offset };
+  }
+  throw new Error(`${marker} is in no block file`);
+}
+
+/** The visit marker of the `n`-th event the rig stored, as it appears in the stored JSON. */
+export const markerOf = (n: number): string => `"visitId":"v-${n}"`;
+
+/** Milliseconds from `t0` to when the audit service created `event`. */
+export const latencyOf = (event: EventEnvelope, t0: number): number => Date.parse(event.occurredAt) - t0;
+
+/** One line per measurement, collected for the summary the suite prints. */
+export const measured: string[] = [];
