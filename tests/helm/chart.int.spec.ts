@@ -355,6 +355,22 @@ describe('scenarios', () => {
     expect(cfg.exporters.otlp.headers.authorization).toBe('${env:HAVEN_OTLP_EXPORT_AUTHORIZATION}');
   });
 
+  it('the audit ledger lives on a kept volume with one replica; without it, replicas rebuild on emptyDirs', () => {
+    const objs = objectsOf('default');
+    const d = find(objs, 'Deployment', 'haven-audit');
+    expect(d?.spec.replicas).toBe(1);
+    expect(d?.spec.strategy).toEqual({ type: 'Recreate' });
+    const data = d?.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'data');
+    expect(data?.persistentVolumeClaim?.claimName).toBe('haven-audit-data');
+    const pvc = find(objs, 'PersistentVolumeClaim', 'haven-audit-data');
+    expect(pvc?.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
+    const rebuilt = template([], ['services.audit.persistence.enabled=false', 'services.audit.replicas=2']);
+    const r = find(rebuilt, 'Deployment', 'haven-audit');
+    expect(r?.spec.replicas).toBe(2);
+    expect(r?.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'data')?.emptyDir).toBeDefined();
+    expect(find(rebuilt, 'PersistentVolumeClaim', 'haven-audit-data')).toBeUndefined();
+  });
+
   it('kurrentdb: KURRENTDB_URL from the connection-string secret, egress to KurrentDB', () => {
     const objs = objectsOf('kurrentdb');
     for (const d of havenServices(objs)) {
@@ -665,7 +681,10 @@ describe('impossible combinations fail with a clear message', () => {
     ],
     [
       'a persistent audit log shared by two replicas',
-      ['services.audit.persistence={"enabled":true,"size":"1Gi","accessMode":"ReadWriteMany"}'],
+      [
+        'services.audit.replicas=2',
+        'services.audit.persistence={"enabled":true,"size":"1Gi","accessMode":"ReadWriteMany"}',
+      ],
       /services\.audit has persistence\.enabled with more than one replica/,
     ],
     [

@@ -302,7 +302,7 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
     expect(cfg.processors).toEqual(collector.processors);
   });
 
-  it('alert rules cover break-glass, audit verification, consumer lag and Janus node down', () => {
+  it('alert rules cover break-glass, audit verification, the event store watch, consumer lag and Janus node down', () => {
     const rules = (
       parseYaml(readFileSync(join(ROOT, 'deploy', 'prometheus', 'alerts.yaml'), 'utf8')) as K8sObject
     ).groups.flatMap((g: K8sObject) => g.rules);
@@ -311,6 +311,8 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
       expect.arrayContaining([
         'HavenBreakGlassUsed',
         'HavenAuditVerificationFailed',
+        'HavenAuditStoreIntegrityViolated',
+        'HavenAuditStoreWatchStale',
         'HavenConsumerLagHigh',
         'HavenJanusNodeDown',
       ]),
@@ -336,6 +338,7 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
       'haven_recording_queue_depth',
       'haven_audit_ledger_size_events',
       'haven_audit_last_verification_timestamp_seconds',
+      'haven_audit_store_integrity_violations_total',
     ]) {
       expect(text).toContain(metric);
     }

@@ -183,7 +183,7 @@ export async function startRig(
     },
     async alarms(type) {
       const events = await store.read(LEDGER_STREAM).catch(() => []);
-      return events.filter((e) => e.type === type) as (EventEnvelope & { data: AlarmData })[];
+      return events.filter((e) => e.type === type) as unknown as (EventEnvelope & { data: AlarmData })[];
     },
     async alarm(type, match, within = 20_000) {
       return await eventually(

@@ -25,7 +25,7 @@ metadata:
   labels:
     {{- include "haven.labels" $ctx | nindent 4 }}
   annotations:
-    # Keys live here ({{ $name }}): never delete them with the release.
+    # {{ $name }} keeps what cannot be rebuilt here (keys, the audit ledger): never delete it with the release.
     helm.sh/resource-policy: keep
 spec:
   accessModes: [{{ $data.accessMode }}]
