@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   identity: async () => ({ ...(await (await import('./identity.bench')).run()) }),
   crypto: async () => ({ ...(await (await import('./crypto.bench')).run()) }),
   audit: async () => (await import('./audit.bench')).run(),
+  'audit-watch': async () => (await import('./audit-watch.bench')).run(),
   janus: async () => ({ ...(await (await import('./janus.bench')).run({ runs: 20 })) }),
   admit: async () => ({ ...(await (await import('./admit.bench')).run({ runs: 20 })) }),
 };

@@ -19,11 +19,15 @@ export interface NatsServerHandle {
   readonly port: number;
   /** The JetStream store directory (`-sd`), for tests that damage the files on disk. */
   readonly storeDir: string;
+  /** The current nats-server process id (it changes after `up()`), e.g. for SIGSTOP/SIGCONT. */
+  readonly pid: number;
   /**
-   * Stops the server (SIGTERM: it flushes and closes its files), runs `between` (e.g. edit a block file), and
-   * starts it again on the same port and store. Throws when it does not come back within 10 s.
+   * Stops the process and keeps its port and data (an outage); `signal` SIGKILL for a crash.
+   * Resolves once it exited.
    */
-  restart(between?: () => Promise<void> | void): Promise<void>;
+  down(options?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
+  /** Starts the same server again after `down()` (same port and data); resolves once it is ready. */
+  up(): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after a bound) and removes its store directory. */
   stop(): Promise<void>;
 }
@@ -53,9 +57,12 @@ export async function startNatsServer(opts?: { jetstream?: boolean }): Promise<N
         url: `nats://127.0.0.1:${port}`,
         port,
         storeDir,
-        restart: async (between) => {
-          await kill(child);
-          await between?.();
+        get pid() {
+          return child.pid ?? 0;
+        },
+        down: async (options = {}) => kill(child, options.signal),
+        up: async () => {
+          if (child.exitCode === null && child.signalCode === null) return;
           child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
           await waitReady(child, port);
         },
@@ -110,10 +117,10 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-async function kill(child: ChildProcess): Promise<void> {
+async function kill(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     exited.then(() => false),

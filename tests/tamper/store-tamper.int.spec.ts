@@ -148,7 +148,9 @@ describe('the audit service watches the event store', () => {
 
 /** Restarts nats-server with `edit` applied to the HAVEN_ES block files in between; returns when it is back. */
 async function restartAfter(r: Rig, edit: (files: string[]) => void): Promise<number> {
-  await r.nats.restart(() => edit(r.blockFiles()));
+  await r.nats.down(); // SIGTERM: nats-server flushes and closes its files
+  edit(r.blockFiles());
+  await r.nats.up();
   return Date.now();
 }
 
