@@ -167,6 +167,23 @@ function contains(set: readonly Interval[], x: number): boolean {
   return false;
 }
 
+/** The parts of sorted, disjoint `runs` not covered by `set`: O(runs + set), whatever the runs' lengths. */
+function subtract(runs: Runs, set: readonly Interval[]): [number, number][] {
+  const out: [number, number][] = [];
+  let k = 0;
+  for (const [a0, b] of runs) {
+    let a = a0;
+    while (k < set.length && set[k]![1] < a) k += 1;
+    for (let j = k; j < set.length && set[j]![0] <= b && a <= b; j += 1) {
+      const [c, d] = set[j]!;
+      if (c > a) out.push([a, c - 1]);
+      a = Math.max(a, d + 1);
+    }
+    if (a <= b) out.push([a, b]);
+  }
+  return out;
+}
+
 function addRuns(set: readonly Interval[], runs: Runs): Interval[] {
   const all = [...set, ...runs].sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
@@ -201,21 +218,20 @@ function bucketOf(reason: StoreViolationReason): 'gone' | 'changed' | 'unexpecte
   return reason === StoreViolationReason.UnexpectedEvent ? 'unexpected' : 'changed';
 }
 
-/** Builds a report from candidate ledger indexes (sorted), leaving out those already reported. */
+/** Builds a report from candidate runs of ledger indexes (sorted, disjoint), leaving out those already reported. */
 function entryReport(
   state: StoreWatchState,
   reason: StoreViolationReason,
-  indexes: readonly number[],
+  candidates: Runs,
   ledger: IngestedLedger,
   now: number,
   detail: string,
 ): StoreIntegrityViolated | undefined {
-  const bucket = state[bucketOf(reason)];
-  const fresh = indexes.filter((i) => !contains(bucket, i));
+  const fresh = subtract(candidates, state[bucketOf(reason)]);
   if (fresh.length === 0) return undefined;
   const last = state.lastReportAt[reason];
   if (last !== undefined && now - last < REPORT_AGAIN_AFTER_MS) return undefined;
-  const runs = toRuns(fresh).slice(0, MAX_RUNS);
+  const runs = fresh.slice(0, MAX_RUNS);
   const first = ledger.at(runs[0]![0]);
   return {
     type: 'StoreIntegrityViolated',
@@ -232,8 +248,9 @@ function entryReport(
   };
 }
 
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from) }, (_, k) => from + k);
+/** The run `[from, to)` (none when empty). */
+function span(from: number, to: number): Runs {
+  return to > from ? [[from, to - 1]] : [];
 }
 
 /** What the store says about itself, against the ledger. */
@@ -302,8 +319,8 @@ export function checkStatus(
   if (ledger.size === 0) return out;
   // Later findings of this check leave out the entries earlier ones named.
   let reported = state;
-  const entries = (reason: StoreViolationReason, indexes: number[], detail: string): void => {
-    const report = entryReport(reported, reason, indexes, ledger, now, detail);
+  const entries = (reason: StoreViolationReason, candidates: Runs, detail: string): void => {
+    const report = entryReport(reported, reason, candidates, ledger, now, detail);
     if (!report) return;
     out.push(report);
     reported = evolve(reported, report);
@@ -311,13 +328,13 @@ export function checkStatus(
   const afterLast = ledger.lowerBound(status.lastPosition + 1n);
   entries(
     StoreViolationReason.NewestEventsGone,
-    range(afterLast, ledger.size),
+    span(afterLast, ledger.size),
     `the store ends at position ${status.lastPosition}, before entries it held`,
   );
   const first = status.firstPosition ?? status.lastPosition + 1n;
   entries(
     StoreViolationReason.OldestEventsDropped,
-    range(0, Math.min(ledger.lowerBound(first), afterLast)),
+    span(0, Math.min(ledger.lowerBound(first), afterLast)),
     `the store now starts at position ${first}`,
   );
   const missing: number[] = [];
@@ -327,7 +344,7 @@ export function checkStatus(
   }
   entries(
     StoreViolationReason.EventsMissing,
-    missing.sort((a, b) => a - b),
+    toRuns(missing.sort((a, b) => a - b)),
     'the store reports these positions deleted or lost',
   );
   return out;
@@ -378,7 +395,7 @@ export function checkRange(
   const missing = entryReport(
     state,
     StoreViolationReason.EventsMissing,
-    gone,
+    toRuns(gone),
     ledger,
     now,
     'read back by position, the store no longer holds these entries',
@@ -387,7 +404,7 @@ export function checkRange(
   const edited = entryReport(
     state,
     StoreViolationReason.EventChanged,
-    changed,
+    toRuns(changed),
     ledger,
     now,
     `read back by position, the store holds ${[...how].sort().join(' and ')}`,

@@ -202,6 +202,23 @@ describe('the store watch, from what the store says about itself', () => {
     });
   });
 
+  describe('given a long history', () => {
+    it('names a million dropped entries as one run, once', () => {
+      const size = 1_000_000;
+      const big: IngestedLedger = {
+        size,
+        at: (i) => ({ index: i, eventId: `e${i}`, position: BigInt(i + 1) }),
+        lowerBound: (p) => Math.min(size, Math.max(0, Number(p) - 1)),
+      };
+      const purged = { ...intact, firstPosition: BigInt(size + 1), lastPosition: BigInt(size + 10) };
+      const first = given(seen()).whenStatus(purged, big);
+      expect(violations(first)).toEqual([
+        expect.objectContaining({ reason: 'OLDEST_EVENTS_DROPPED', count: size, runs: [[0, size - 1]] }),
+      ]);
+      expect(given(seen(), ...first).whenStatus(purged, big, T0 + 5 * REPORT_AGAIN_AFTER_MS)).toEqual([]);
+    });
+  });
+
   describe('given an empty ledger', () => {
     it('reports only store-level findings', () => {
       const empty = ledgerAt([]);
