@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
-import type { EventStore } from '@haven/eventstore';
+import { JetStreamEventStore, newEvent, type EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, loadConfig, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -65,8 +65,18 @@ let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let nc: NatsConnection;
 
+/** JetStream's own duplicate window for this suite: short, so a retry can arrive after it. */
+const DUPLICATE_WINDOW_MS = 1_000;
+
 beforeAll(async () => {
   nats = await startNatsServer();
+  // The event store's stream with a 1 s duplicate window (the service finds it and keeps it).
+  const setup = await connect({ servers: nats.url, name: 'idempotency-setup' });
+  const created = await JetStreamEventStore.create(setup, { duplicateWindowMs: DUPLICATE_WINDOW_MS });
+  await created.append('setup.thing-1', 'no_stream', [
+    newEvent({ type: 'haven.test.v1.Created', data: {}, actor: { kind: 'service', id: 'test' } }),
+  ]);
+  await setup.close();
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-idem-'));
   const config = loadConfig(schedulingConfigSchema, {
@@ -217,6 +227,31 @@ describe('CreatePatient with a request_id', () => {
     );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual(['request_id']);
+  });
+});
+
+describe('a retry after JetStream has forgotten the first attempt', () => {
+  it('still gets the first result: the key is kept with the events, not in the server dedup window', async () => {
+    const requestId = randomUUID();
+    const correlationId = randomUUID();
+    const first = await callUnary(
+      client,
+      'createPatient',
+      patientRequest(requestId),
+      await frontDesk(correlationId),
+    );
+    await new Promise((r) => setTimeout(r, DUPLICATE_WINDOW_MS * 2));
+    const late = await callUnary(
+      client,
+      'createPatient',
+      patientRequest(requestId),
+      await frontDesk(correlationId),
+    );
+    expect(late.patient?.name).toBe(first.patient?.name);
+    const registered = (await schedulingEvents()).filter(
+      (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
+    );
+    expect(registered).toHaveLength(1);
   });
 });
 
