@@ -273,21 +273,29 @@ describe('service accounts (client credentials)', () => {
     });
     expect(
       await codeOf(
-        call('createServiceAccount', { serviceAccount: account, serviceAccountId: 'ehr-1' }, fdToken),
+        call(
+          'createServiceAccount',
+          { serviceAccount: account, serviceAccountId: 'ehr-1', requestId: '' },
+          fdToken,
+        ),
       ),
     ).toBe(grpc.status.PERMISSION_DENIED);
     expect(
       await codeOf(
         call(
           'createServiceAccount',
-          { serviceAccount: { ...account, scopes: ['breakglass'] }, serviceAccountId: 'ehr-bad' },
+          {
+            serviceAccount: { ...account, scopes: ['breakglass'] },
+            serviceAccountId: 'ehr-bad',
+            requestId: '',
+          },
           adminToken,
         ),
       ),
     ).toBe(grpc.status.INVALID_ARGUMENT);
     const created = await call(
       'createServiceAccount',
-      { serviceAccount: account, serviceAccountId: 'ehr-1' },
+      { serviceAccount: account, serviceAccountId: 'ehr-1', requestId: '' },
       adminToken,
     );
     clientSecret = created.clientSecret;
@@ -376,7 +384,13 @@ describe('break-glass', () => {
     const { secret } = await call('enrollTotp', {}, limited);
     await call('confirmTotp', { code: await totpCodeAt(secret) }, limited);
     expect(
-      await codeOf(call('requestBreakGlass', { patient: 'patients/p-77', reason: 'x'.repeat(30) }, limited)),
+      await codeOf(
+        call(
+          'requestBreakGlass',
+          { patient: 'patients/p-77', reason: 'x'.repeat(30), requestId: '' },
+          limited,
+        ),
+      ),
     ).toBe(grpc.status.PERMISSION_DENIED);
     const login = await call('login', {
       username: 'dr.bg@demo.clinic',
@@ -385,10 +399,16 @@ describe('break-glass', () => {
     });
     const token = login.tokens?.accessToken as string;
     expect(
-      await codeOf(call('requestBreakGlass', { patient: 'patients/p-77', reason: 'too short' }, token)),
+      await codeOf(
+        call('requestBreakGlass', { patient: 'patients/p-77', reason: 'too short', requestId: '' }, token),
+      ),
     ).toBe(grpc.status.INVALID_ARGUMENT);
     const reason = 'Unconscious patient in ER, covering clinician unreachable';
-    const granted = await call('requestBreakGlass', { patient: 'patients/p-77', reason }, token);
+    const granted = await call(
+      'requestBreakGlass',
+      { patient: 'patients/p-77', reason, requestId: '' },
+      token,
+    );
     const ttl = (granted.expireTime as Date).getTime() - Date.now();
     expect(ttl).toBeGreaterThan(59 * 60_000);
     expect(ttl).toBeLessThanOrEqual(60 * 60_000);
@@ -445,7 +465,7 @@ describe('break-glass', () => {
       await codeOf(
         call(
           'requestBreakGlass',
-          { patient: 'patients/p-77', reason: 'a long enough written reason' },
+          { patient: 'patients/p-77', reason: 'a long enough written reason', requestId: '' },
           token,
         ),
       ),

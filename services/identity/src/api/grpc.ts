@@ -5,7 +5,7 @@
  */
 import { PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { identity } from '@haven/proto';
-import { clientAddressOf, commandMetadata, NO_FORWARDER_TRUST } from '@haven/service';
+import { clientAddressOf, commandMetadata, idempotencyKey, NO_FORWARDER_TRUST } from '@haven/service';
 import type {
   CallContext,
   ForwarderTrust,
@@ -354,10 +354,12 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
       const { cmd } = await admin(ctx);
       const sa = req.serviceAccount;
       if (!sa) throw new ValidationError([{ field: 'service_account', description: 'required' }]);
+      const requestKey = idempotencyKey(ctx, req.requestId);
       const created = await app.createServiceAccount(cmd, {
         displayName: sa.displayName,
         scopes: sa.scopes,
         ...(req.serviceAccountId ? { serviceAccountId: req.serviceAccountId } : {}),
+        ...(requestKey ? { requestKey } : {}),
       });
       return { serviceAccount: toProtoServiceAccount(created.account), clientSecret: created.clientSecret };
     },
@@ -414,6 +416,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
     ): Promise<identity.RequestBreakGlassResponse> => {
       const { principal, cmd } = await caller(ctx, [Role.Clinician, Role.Admin]);
       const seconds = Number(req.duration?.seconds ?? 0);
+      const requestKey = idempotencyKey(ctx, req.requestId);
       const granted = await app.requestBreakGlass(cmd, {
         userId: principal.id,
         role: principal.role ?? '',
@@ -421,6 +424,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
         patient: req.patient,
         reason: req.reason,
         durationMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0,
+        ...(requestKey ? { requestKey } : {}),
       });
       return {
         accessToken: granted.accessToken,

@@ -12,7 +12,16 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { BREAK_GLASS_SCOPE, RevocationReason, type Logger, type SessionRevoked } from '@haven/service';
+import {
+  BREAK_GLASS_SCOPE,
+  RequestIdReusedError,
+  RevocationReason,
+  idempotentResourceId,
+  requestRecord,
+  type IdempotencyKey,
+  type Logger,
+  type SessionRevoked,
+} from '@haven/service';
 import { alertStream, breakGlassStream, decideBreakGlass } from '../break-glass/break-glass';
 import {
   looksLikeTotp,
@@ -77,6 +86,7 @@ import {
 } from '../user/user';
 import {
   load,
+  replayOf,
   run,
   usernameStream,
   USER_DIRECTORY_STREAM,
@@ -622,27 +632,58 @@ export class IdentityApp {
    */
   async createServiceAccount(
     ctx: CommandContext,
-    input: { displayName: string; scopes: readonly string[]; serviceAccountId?: string },
+    input: {
+      displayName: string;
+      scopes: readonly string[];
+      serviceAccountId?: string;
+      /** The client's idempotency key: a retry gets the same account (with a fresh secret, see below). */
+      requestKey?: IdempotencyKey;
+    },
   ): Promise<{ account: ServiceAccountView; clientSecret: string }> {
-    const id = input.serviceAccountId?.trim() || newEventId();
+    const key = input.requestKey;
+    const id =
+      input.serviceAccountId?.trim() || (key ? idempotentResourceId(key, 'service-account') : newEventId());
     if (!USER_ID.test(id))
       throw new ValidationError([{ field: 'service_account_id', description: 'must match [a-z0-9-]{4,63}' }]);
+    const request = key
+      ? requestRecord(key, {
+          displayName: input.displayName,
+          scopes: [...input.scopes],
+          serviceAccountId: input.serviceAccountId ?? '',
+        })
+      : undefined;
     const now = this.now();
+    const setSecret = async (): Promise<string> => {
+      const clientSecret = randomSecret();
+      const secretSet: CredentialEvent = {
+        type: 'ClientSecretHashSet',
+        data: {
+          userId: serviceAccountCredentialId(id),
+          hash: await this.options.hasher.hash(clientSecret),
+          at: new Date(now).toISOString(),
+        },
+      };
+      await this.credentials.append(ctx, serviceAccountCredentialId(id), [secretSet], 'any');
+      return clientSecret;
+    };
+    if (request) {
+      // A retry of a creation whose answer was lost: the same account. Its first secret is kept only as a hash
+      // and cannot be shown again; the retry gets a new one (the first, never received, stops working).
+      const replay = await replayOf(this.store, serviceAccountStream(id), serviceAccountDecider, request);
+      if (replay) return { account: serviceAccountView(replay.state), clientSecret: await setSecret() };
+    }
     const command: ServiceAccountCommand = {
       type: 'CreateServiceAccount',
       data: { serviceAccountId: id, displayName: input.displayName, scopes: input.scopes, now },
     };
     const { state: existing } = await load(this.store, serviceAccountStream(id), serviceAccountDecider);
     decideServiceAccount(command, existing); // validate before hashing and storing a secret
-    const clientSecret = randomSecret();
-    const hash = await this.options.hasher.hash(clientSecret);
     // The account first: of two creations racing for one id, the second is refused having appended nothing.
-    const { state } = await run(this.store, serviceAccountStream(id), serviceAccountDecider, command, ctx);
-    const secretSet: CredentialEvent = {
-      type: 'ClientSecretHashSet',
-      data: { userId: serviceAccountCredentialId(id), hash, at: new Date(now).toISOString() },
-    };
-    await this.credentials.append(ctx, serviceAccountCredentialId(id), [secretSet], 'any');
+    const { state } = await run(this.store, serviceAccountStream(id), serviceAccountDecider, command, {
+      ...ctx,
+      ...(request ? { request } : {}),
+    });
+    const clientSecret = await setSecret();
     await this.store.append(SERVICE_ACCOUNT_DIRECTORY_STREAM, 'any', [
       newEvent({
         type: 'haven.identity.v1.ServiceAccountListed',
@@ -806,15 +847,21 @@ export class IdentityApp {
       patient: string;
       reason: string;
       durationMs: number;
+      /** The client's idempotency key: a retry gets the same grant (and no second alert). */
+      requestKey?: IdempotencyKey;
     },
   ): Promise<{ accessToken: string; expiresAt: number; grantId: string }> {
     if (input.role !== Role.Clinician && input.role !== Role.Admin)
       throw new PermissionError('only clinicians and admins may break glass');
     const now = this.now();
-    const grantId = newEventId();
-    const [granted, alert] = decideBreakGlass({
+    const key = input.requestKey;
+    const request = key
+      ? requestRecord(key, { patient: input.patient, reason: input.reason, durationMs: input.durationMs })
+      : undefined;
+    const grantId = key ? idempotentResourceId(key, 'breakglass-grant') : newEventId();
+    const decided = decideBreakGlass({
       grantId,
-      alertId: newEventId(),
+      alertId: key ? idempotentResourceId(key, 'breakglass-alert') : newEventId(),
       userId: input.userId,
       role: input.role,
       sessionId: input.sessionId,
@@ -823,17 +870,47 @@ export class IdentityApp {
       durationMs: input.durationMs,
       now,
     });
+    let [granted, alert] = decided;
     const envelope = {
       actor: ctx.actor,
       correlationId: ctx.correlationId,
       ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
     };
-    await this.store.append(breakGlassStream(grantId), 'no_stream', [
-      newEvent({ type: `haven.identity.v1.${granted.type}`, data: granted.data, ...envelope }),
-    ]);
-    await this.store.append(alertStream(alert.data.alertId), 'no_stream', [
-      newEvent({ type: `haven.identity.v1.${alert.type}`, data: alert.data, ...envelope }),
-    ]);
+    const event = <T extends string, D>(type: T, data: D) => ({
+      ...newEvent({ type: `haven.identity.v1.${type}`, data, ...envelope }),
+      ...(request ? { request } : {}),
+    });
+    /** The grant a retry of this request already stored, when there is one. Throws RequestIdReusedError. */
+    const stored = async (): Promise<typeof granted | undefined> => {
+      if (!request) return undefined;
+      const [first] = await this.store.read(breakGlassStream(grantId), { limit: 1 });
+      if (!first) return undefined;
+      if (first.request?.id !== request.id || first.request.fingerprint !== request.fingerprint) {
+        throw new RequestIdReusedError();
+      }
+      return { type: 'BreakGlassGranted', data: first.data as (typeof granted)['data'] };
+    };
+    const earlier = await stored();
+    if (earlier) {
+      granted = earlier;
+      alert = { ...alert, data: { ...alert.data, expiresAt: earlier.data.expiresAt, at: earlier.data.at } };
+    } else {
+      try {
+        await this.store.append(breakGlassStream(grantId), 'no_stream', [event(granted.type, granted.data)]);
+      } catch (error) {
+        // A concurrent retry of the same request stored it first: answer with that grant.
+        const raced = request && error instanceof ConcurrencyError ? await stored() : undefined;
+        if (!raced) throw error;
+        granted = raced;
+      }
+    }
+    // The alert (again, when a retry finds the grant without it: the first attempt stopped in between).
+    const alerted = earlier ? await this.store.read(alertStream(alert.data.alertId), { limit: 1 }) : [];
+    if (alerted.length === 0) {
+      await this.store.append(alertStream(alert.data.alertId), request ? 'any' : 'no_stream', [
+        event(alert.type, alert.data),
+      ]);
+    }
     const expiresAt = Date.parse(granted.data.expiresAt);
     const access = await issueAccessToken(
       this.options.keys,
@@ -847,7 +924,7 @@ export class IdentityApp {
       },
       { now, expiresAt },
     );
-    this.options.logger?.warn({ grantId, userId: input.userId }, 'break-glass granted');
+    if (!earlier) this.options.logger?.warn({ grantId, userId: input.userId }, 'break-glass granted');
     return { accessToken: access.token, expiresAt: access.expiresAt, grantId };
   }
 

@@ -3,8 +3,14 @@
  * (`haven.identity.v1.<Type>`) around the pure deciders, and the small index streams.
  */
 import { createHash } from 'node:crypto';
-import type { Actor, EventStore } from '@haven/eventstore';
-import { handleCommand, loadAggregate, type CommandResult, type StoredEvent } from '@haven/service';
+import type { Actor, EventStore, RequestRecord } from '@haven/eventstore';
+import {
+  findReplay,
+  handleCommand,
+  loadAggregate,
+  type CommandResult,
+  type StoredEvent,
+} from '@haven/service';
 
 /** Prefix of every identity event type. */
 export const EVENT_TYPE_PREFIX = 'haven.identity.v1.';
@@ -14,6 +20,8 @@ export interface CommandContext {
   readonly actor: Actor;
   readonly correlationId: string;
   readonly traceparent?: string;
+  /** The client's idempotent request, stored with the command's events (see handleCommand). */
+  readonly request?: RequestRecord;
 }
 
 type Evt = { type: string; data: unknown };
@@ -43,6 +51,26 @@ export async function load<C, E extends Evt, S>(
   return { state: loaded.state, revision: loaded.expectedRevision as bigint | 'no_stream' };
 }
 
+/**
+ * The state right after an idempotent request's events, when `stream` holds them (a retry); undefined when it
+ * holds none. Throws RequestIdReusedError when the key was used with another request.
+ */
+export async function replayOf<C, E extends Evt, S>(
+  store: EventStore,
+  stream: string,
+  decider: PureDecider<C, E, S>,
+  request: RequestRecord,
+): Promise<{ state: S } | undefined> {
+  const replay = await findReplay<S, E>({
+    store,
+    stream,
+    initialState: decider.initialState,
+    evolve: (s, e) => decider.evolve(s, { type: unqualify(e.type), data: e.data } as E),
+    request,
+  });
+  return replay ? { state: replay.state } : undefined;
+}
+
 /** Load, decide, append (with retries on concurrency). Returns the short-named events and the new state. */
 export async function run<C, E extends Evt, S>(
   store: EventStore,
@@ -63,6 +91,7 @@ export async function run<C, E extends Evt, S>(
       correlationId: ctx.correlationId,
       ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
     },
+    ...(ctx.request !== undefined ? { request: ctx.request } : {}),
   });
   return {
     events: result.events.map((e) => ({ type: unqualify(e.type), data: e.data }) as E),
