@@ -176,7 +176,7 @@ it('recreates the room and its allow-list after Janus restarts; the admitted cre
     if (!lobby) await new Promise((r) => setTimeout(r, 50));
   }
   expect(lobby?.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_WAITING);
-  await callUnary(client, 'admitParticipant', { name: lobby!.participant!.name }, clinician);
+  await callUnary(client, 'admitParticipant', { name: lobby!.participant!.name, requestId: '' }, clinician);
   const media = await callUnary(client, 'joinMedia', { visit: `visits/${visitId}` }, patient);
   const room = roomNumberOf(visitId);
   const { pin } = roomCredentials(tokenSecret, visitId);
@@ -209,7 +209,7 @@ it('recreates the room and its allow-list after Janus restarts; the admitted cre
   expect(await rawJoin(room, pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(433);
 
   // And the service is still in charge of the room: ending destroys it on the new Janus.
-  await callUnary(client, 'endVisit', { name: `visits/${visitId}` }, clinician);
+  await callUnary(client, 'endVisit', { name: `visits/${visitId}`, requestId: '' }, clinician);
   expect(await rawJoin(room, pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(426);
   expect((await proxyJoin()).outcome).toBe(403);
 });

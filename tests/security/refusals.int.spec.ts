@@ -269,7 +269,7 @@ describe('refusals inside handlers (ownership) are recorded', () => {
         callUnary(
           clients.session,
           'admitParticipant',
-          { name: participant },
+          { name: participant, requestId: '' },
           md(tokens.clinicianB, corr.admit),
         ),
       ),
@@ -277,7 +277,7 @@ describe('refusals inside handlers (ownership) are recorded', () => {
         callUnary(
           clients.session,
           'kickParticipant',
-          { name: participant, allowRejoin: false },
+          { name: participant, allowRejoin: false, requestId: '' },
           md(tokens.clinicianB, corr.kick),
         ),
       ),
@@ -329,11 +329,16 @@ describe('a kicked patient and a link after the visit ended', () => {
       md(v.patientToken),
     );
     const participant = lobby.participant?.name ?? '';
-    await callUnary(clients.session, 'admitParticipant', { name: participant }, md(v.ownerToken));
+    await callUnary(
+      clients.session,
+      'admitParticipant',
+      { name: participant, requestId: '' },
+      md(v.ownerToken),
+    );
     await callUnary(
       clients.session,
       'kickParticipant',
-      { name: participant, allowRejoin: false },
+      { name: participant, allowRejoin: false, requestId: '' },
       md(v.ownerToken),
     );
     const joinCorr = randomUUID();
@@ -351,7 +356,7 @@ describe('a kicked patient and a link after the visit ended', () => {
       }),
     );
 
-    await callUnary(clients.session, 'endVisit', { name: v.visit }, md(v.ownerToken));
+    await callUnary(clients.session, 'endVisit', { name: v.visit, requestId: '' }, md(v.ownerToken));
     const redeemCorr = randomUUID();
     const redeemError = await failure(
       callUnary(

@@ -34,6 +34,8 @@ export interface CommandMetadata {
    * every append: a caller who gave up gets nothing appended on its behalf. Not stored.
    */
   readonly signal?: AbortSignal;
+  /** The client's idempotent request, when the command has no `request` option of its own (see handleCommand). */
+  readonly request?: RequestRecord;
 }
 
 /**
@@ -335,8 +337,10 @@ function conflictPause(attempt: number): Promise<void> {
 }
 
 async function runCommand<S, E extends { type: string; data: unknown }, C>(
-  options: HandleCommandOptions<S, E, C>,
+  given: HandleCommandOptions<S, E, C>,
 ): Promise<CommandResult<S, E>> {
+  const request = given.request ?? given.metadata.request;
+  const options = request ? { ...given, request } : given;
   const maxRetries = options.maxRetries ?? 3;
   const now = options.now ?? (() => new Date());
   for (let attempt = 0; ; attempt++) {

@@ -162,7 +162,7 @@ describe('refusals reported by the gRPC harness', () => {
       callUnary(
         sessionClient,
         'admitParticipant',
-        { name: 'visits/apt-1/participants/p-1' },
+        { name: 'visits/apt-1/participants/p-1', requestId: '' },
         clientCallMetadata({ token }),
       ),
     );

@@ -142,20 +142,25 @@ export function mediaBody(
 }
 
 export async function admit(stack: Stack, clinician: StackUser, participant: string): Promise<void> {
-  await callUnary(stack.clients.session, 'admitParticipant', { name: participant }, md(clinician.token));
+  await callUnary(
+    stack.clients.session,
+    'admitParticipant',
+    { name: participant, requestId: '' },
+    md(clinician.token),
+  );
 }
 
 export async function kick(stack: Stack, clinician: StackUser, participant: string): Promise<void> {
   await callUnary(
     stack.clients.session,
     'kickParticipant',
-    { name: participant, allowRejoin: true },
+    { name: participant, allowRejoin: true, requestId: '' },
     md(clinician.token),
   );
 }
 
 export async function endVisit(stack: Stack, clinician: StackUser, visit: string): Promise<void> {
-  await callUnary(stack.clients.session, 'endVisit', { name: visit }, md(clinician.token));
+  await callUnary(stack.clients.session, 'endVisit', { name: visit, requestId: '' }, md(clinician.token));
 }
 
 /** What window.HavenVisit.stats() returns. */

@@ -279,7 +279,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
       await callUnary(
         clients.session!,
         'leaveVisit',
-        { visit: `visits/${visitId}` },
+        { visit: `visits/${visitId}`, requestId: '' },
         ctx.metadataFor(res, token),
         opts,
       );

@@ -548,7 +548,13 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
           violations.push({ field: 'participantId', description: 'must name a participant' });
         if (invalid(res, violations)) return;
         const name = `visits/${id}/participants/${participantId}`;
-        await callUnary(client, rpc, { name, allowRejoin: false }, ctx.metadataFor(res, token), opts);
+        await callUnary(
+          client,
+          rpc,
+          { name, allowRejoin: false, requestId: '' },
+          ctx.metadataFor(res, token),
+          opts,
+        );
         res.status(200).json({ ok: true });
       }),
     );
@@ -563,7 +569,13 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
         const id = pathId(req, res);
         const client = id && sessionClient(res);
         if (!id || !client) return;
-        const r = await callUnary(client, rpc, { name: `visits/${id}` }, ctx.metadataFor(res, token), opts);
+        const r = await callUnary(
+          client,
+          rpc,
+          { name: `visits/${id}`, requestId: '' },
+          ctx.metadataFor(res, token),
+          opts,
+        );
         const view = r.visit ? visitView(r.visit, ctx.media) : undefined;
         res
           .status(200)
@@ -597,7 +609,13 @@ export function registerStaffRoutes(api: Router, ctx: RouteContext): void {
       const id = pathId(req, res);
       const client = id && sessionClient(res);
       if (!id || !client) return;
-      await callUnary(client, 'leaveVisit', { visit: `visits/${id}` }, ctx.metadataFor(res, token), opts);
+      await callUnary(
+        client,
+        'leaveVisit',
+        { visit: `visits/${id}`, requestId: '' },
+        ctx.metadataFor(res, token),
+        opts,
+      );
       res.status(200).json({ ok: true });
     }),
   );

@@ -5,7 +5,14 @@
  */
 import { NotFoundError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import {
+  commandMetadata,
+  idempotencyKey,
+  requestRecord,
+  requirePrincipal,
+  type CallContext,
+  type Principal,
+} from '@haven/service';
 import type { Caller } from './decide';
 import type { VisitProjection } from './projection';
 import { participantIdOf } from './room-access';
@@ -169,16 +176,37 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     const { state, etag } = await visits.load(visitId);
     return visitToProto(state as Live, etag);
   };
+  /**
+   * The idempotent part of a command (AIP-155): the metadata carrying the request record when the client sent a
+   * `request_id`, and the first answer's state when this is a retry of a request already applied. Throws
+   * ValidationError on a request_id that is not a UUID, RequestIdReusedError on a key used differently.
+   */
+  const idempotent = async (ctx: CallContext, requestId: string, visitId: string, request: unknown) => {
+    const key = idempotencyKey(ctx, requestId);
+    const record = key ? requestRecord(key, request) : undefined;
+    const metadata = { ...commandMetadata(ctx), ...(record ? { request: record } : {}) };
+    const replay = record ? await visits.replay(visitId, record) : undefined;
+    return { metadata, replay };
+  };
+  /** The visit as a first answer left it. */
+  const replayedVisit = (replay: { state: VisitState; nextRevision: bigint }): session.Visit =>
+    visitToProto(replay.state as Live, String(replay.nextRevision));
+
   /** Lock or unlock (the owning clinician only), answering with the visit as it is now. */
   const setLock = async (
-    name: string,
+    request: { name: string; requestId: string },
     ctx: CallContext,
     type: 'LockVisit' | 'UnlockVisit',
   ): Promise<{ visit: session.Visit }> => {
     const principal = requirePrincipal(ctx);
-    const visitId = visitIdOf(name, 'name');
+    const visitId = visitIdOf(request.name, 'name');
     requireClinician(principal);
-    await visits.command(visitId, { type, data: { caller: callerOf(principal) } }, commandMetadata(ctx));
+    const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
+      type,
+      name: request.name,
+    });
+    if (replay) return { visit: replayedVisit(replay) };
+    await visits.command(visitId, { type, data: { caller: callerOf(principal) } }, metadata);
     return { visit: await reloadProto(visitId) };
   };
 
@@ -289,7 +317,11 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const principal = requirePrincipal(ctx);
       const { visitId, participantId } = participantNameOf(request.name, 'name');
       requireClinician(principal);
-      const result = await visits.admit(visitId, participantId, callerOf(principal), commandMetadata(ctx));
+      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
+        admit: request.name,
+      });
+      if (replay) return participantResponse(visitId, replay.state, participantId);
+      const result = await visits.admit(visitId, participantId, callerOf(principal), metadata);
       return participantResponse(visitId, result.state, participantId);
     },
 
@@ -300,21 +332,23 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const principal = requirePrincipal(ctx);
       const { visitId, participantId } = participantNameOf(request.name, 'name');
       requireClinician(principal);
+      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, { deny: request.name });
+      if (replay) return participantResponse(visitId, replay.state, participantId);
       const result = await visits.command(
         visitId,
         { type: 'DenyParticipant', data: { caller: callerOf(principal), participantId } },
-        commandMetadata(ctx),
+        metadata,
       );
       return participantResponse(visitId, result.state, participantId);
     },
 
     lockVisit: (request: session.LockVisitRequest, ctx: CallContext): Promise<session.LockVisitResponse> =>
-      setLock(request.name, ctx, 'LockVisit'),
+      setLock(request, ctx, 'LockVisit'),
 
     unlockVisit: (
       request: session.UnlockVisitRequest,
       ctx: CallContext,
-    ): Promise<session.UnlockVisitResponse> => setLock(request.name, ctx, 'UnlockVisit'),
+    ): Promise<session.UnlockVisitResponse> => setLock(request, ctx, 'UnlockVisit'),
 
     kickParticipant: async (
       request: session.KickParticipantRequest,
@@ -323,13 +357,18 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const principal = requirePrincipal(ctx);
       const { visitId, participantId } = participantNameOf(request.name, 'name');
       requireClinician(principal);
+      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
+        kick: request.name,
+        allowRejoin: request.allowRejoin,
+      });
+      if (replay) return participantResponse(visitId, replay.state, participantId);
       const result = await visits.remove(
         visitId,
         {
           type: 'KickParticipant',
           data: { caller: callerOf(principal), participantId, allowRejoin: request.allowRejoin },
         },
-        commandMetadata(ctx),
+        metadata,
       );
       return participantResponse(visitId, result.state, participantId);
     },
@@ -342,10 +381,14 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const visitId = visitIdOf(request.visit, 'visit');
       await loadVisible(visitId, principal);
       const participantId = participantIdOf(principal);
+      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
+        leave: request.visit,
+      });
+      if (replay) return participantResponse(visitId, replay.state, participantId);
       const result = await visits.remove(
         visitId,
         { type: 'LeaveVisit', data: { caller: callerOf(principal), participantId } },
-        commandMetadata(ctx),
+        metadata,
       );
       return participantResponse(visitId, result.state, participantId);
     },
@@ -357,10 +400,12 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const principal = requirePrincipal(ctx);
       const visitId = visitIdOf(request.name, 'name');
       requireClinician(principal);
+      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, { end: request.name });
+      if (replay) return { visit: replayedVisit(replay) };
       await visits.end(
         visitId,
         { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: callerOf(principal) } },
-        commandMetadata(ctx),
+        metadata,
       );
       return { visit: await reloadProto(visitId) };
     },
@@ -392,14 +437,21 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       if (violations.length > 0) throw new ValidationError(violations);
       requirePatient(principal);
       if (participantId !== own) throw new PermissionError('a patient records only their own consent');
-      const result = await visits.command(
-        visitId,
-        {
-          type: 'RecordConsent',
-          data: { caller: callerOf(principal), participantId, granted: request.granted },
-        },
-        commandMetadata(ctx),
-      );
+      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
+        consent: participantId,
+        scope: request.scope,
+        granted: request.granted,
+      });
+      const result =
+        replay ??
+        (await visits.command(
+          visitId,
+          {
+            type: 'RecordConsent',
+            data: { caller: callerOf(principal), participantId, granted: request.granted },
+          },
+          metadata,
+        ));
       const recorded = result.events[result.events.length - 1];
       return {
         consent: session.Consent.fromPartial({

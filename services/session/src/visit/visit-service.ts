@@ -7,9 +7,10 @@
  * a Janus step that takes something away; the event recording it is appended after it regardless.
  */
 import type { Logger } from 'pino';
-import type { EventStore } from '@haven/eventstore';
+import type { EventStore, RequestRecord } from '@haven/eventstore';
 import { NotFoundError, PermissionError, PreconditionError, UnavailableError } from '@haven/errors';
 import {
+  findReplay,
   handleCommand,
   loadAggregate,
   throwIfAborted,
@@ -129,6 +130,20 @@ export class VisitService {
     const creds = roomCredentials(this.deps.roomKey, state.visitId);
     await rooms.createRoom({ room: state.room, ...creds, description: `visit ${state.visitId}` });
     await rooms.allowTokens(state.room, creds.secret, this.tokensOf(state));
+  }
+
+  /**
+   * The first answer of an idempotent request on this visit, when its events are stored (a retry): the visit
+   * right after them, and them. Undefined otherwise. Throws RequestIdReusedError for a key used differently.
+   */
+  async replay(visitId: string, request: RequestRecord) {
+    return findReplay({
+      store: this.deps.store,
+      stream: visitStream(visitId),
+      evolve,
+      initialState: initialVisitState,
+      request,
+    });
   }
 
   /** Runs a plain command (lobby, deny, lock, unlock, consent) for a caller. */
