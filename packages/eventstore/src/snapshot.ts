@@ -5,7 +5,7 @@
  * ends at) and appends with the expected revision as always.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 /** A request whose events a snapshot folded (see `RequestRecord`): kept so a late retry is still recognised. */
@@ -227,7 +227,8 @@ export class FileSnapshotStore implements SnapshotStore {
       })),
     };
     const target = this.fileOf(stream);
-    const temp = `${target}.${process.pid}.tmp`;
+    // A name of its own per write: replicas sharing the directory may run under the same pid (1 in a pod).
+    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify(file), { mode: 0o600 });
     await rename(temp, target);
   }
