@@ -101,6 +101,8 @@ export interface ScenarioOptions {
   readonly concurrency: number;
   readonly faults: readonly FaultStep[];
   readonly clinicians?: number;
+  /** Deadline of each client attempt (default the driver's, 3 s). */
+  readonly attemptDeadlineMs?: number;
   /** After the load: how long the stack may take to settle before the check gives up waiting. Default 30 s. */
   readonly settleMs?: number;
   /** Progress lines. */
@@ -145,6 +147,7 @@ export async function runFaultScenario(stack: FaultStack, options: ScenarioOptio
     token: () => stack.token('front_desk'),
     clinicians,
     concurrency: options.concurrency,
+    ...(options.attemptDeadlineMs !== undefined ? { attemptDeadlineMs: options.attemptDeadlineMs } : {}),
     // Load runs for the duration and until every fault has played (a restart may take longer than planned).
     done: () => faultsDone && Date.now() - started >= options.durationMs,
   });
