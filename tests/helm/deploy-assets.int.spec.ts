@@ -250,8 +250,8 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
     expect(collector.processors.redaction.allow_all_keys).toBe(false);
   });
 
-  it("the allow-lists are the services' own (semconv ALLOWED_ATTRIBUTES) plus haven.consumer", () => {
-    const expected = [...ALLOWED_ATTRIBUTES, 'haven.consumer'].sort();
+  it("the allow-lists are the services' own (semconv ALLOWED_ATTRIBUTES)", () => {
+    const expected = [...ALLOWED_ATTRIBUTES].sort();
     expect([...(collector.processors.redaction.allowed_keys as string[])].sort()).toEqual(expected);
     const t = collector.processors['transform/allowlist'];
     const listOf = (statements: K8sObject[], context: string): string[] => {

@@ -9,6 +9,7 @@ export {
   ATTR_HAVEN_ACTOR_KIND,
   ATTR_HAVEN_ACTOR_ROLE,
   ATTR_HAVEN_BYTES,
+  ATTR_HAVEN_CONSUMER,
   ATTR_HAVEN_ERROR_CATEGORY,
   ATTR_HAVEN_EVENT_COUNT,
   ATTR_HAVEN_EVENT_STORE,
@@ -43,7 +44,7 @@ export {
   withSpan,
 } from './context';
 export type { WithSpanOptions } from './context';
-export { DURATION_BUCKETS_MS, createHttpMetrics, createRpcMetrics } from './metrics';
-export type { HttpMetrics, RpcMetrics } from './metrics';
+export { DURATION_BUCKETS_MS, createConsumerMetrics, createHttpMetrics, createRpcMetrics } from './metrics';
+export type { ConsumerGaugeReading, ConsumerMetrics, HttpMetrics, RpcMetrics } from './metrics';
 export { initTelemetry } from './start';
 export type { Telemetry, TelemetryOptions } from './init';

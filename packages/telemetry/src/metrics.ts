@@ -1,5 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
 import {
+  ATTR_HAVEN_CONSUMER,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
@@ -66,6 +67,58 @@ export function createHttpMetrics(meter: Meter): HttpMetrics {
         [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
       };
       duration.record(durationMs, attributes);
+    },
+  };
+}
+
+/** What an event consumer reports to its gauges at each collection. */
+export interface ConsumerGaugeReading {
+  /** The consumer's name (`session.bookings`), the `haven.consumer` attribute. */
+  readonly name: string;
+  /** True while the consumer is connected and delivering (it may still be catching up). */
+  readonly up: boolean;
+  /** Events stored but not yet handled, as last measured. */
+  readonly lag: number;
+}
+
+/** Metrics of event consumers (see {@link createConsumerMetrics}). */
+export interface ConsumerMetrics {
+  /** Counts events a consumer has handled. */
+  processed(name: string, count?: number): void;
+}
+
+/**
+ * Creates the event-consumer instruments on `meter`, read from `read()` at each collection:
+ * gauge `haven.consumer.lag` (`{event}`; Prometheus `haven_consumer_lag_events`), gauge `haven.consumer.up`
+ * (1 connected and delivering, 0 down; Prometheus `haven_consumer_up`) and counter `haven.consumer.processed`
+ * (`{event}`; Prometheus `haven_consumer_processed_events_total`), each with `haven.consumer`.
+ */
+export function createConsumerMetrics(
+  meter: Meter,
+  read: () => readonly ConsumerGaugeReading[],
+): ConsumerMetrics {
+  meter
+    .createObservableGauge('haven.consumer.lag', {
+      description: 'Events stored but not yet handled by the consumer',
+      unit: '{event}',
+    })
+    .addCallback((r) => {
+      for (const c of read()) r.observe(c.lag, { [ATTR_HAVEN_CONSUMER]: c.name });
+    });
+  meter
+    .createObservableGauge('haven.consumer.up', {
+      description: '1 while the consumer is connected and delivering, 0 while it is down and retrying',
+    })
+    .addCallback((r) => {
+      for (const c of read()) r.observe(c.up ? 1 : 0, { [ATTR_HAVEN_CONSUMER]: c.name });
+    });
+  const processed = meter.createCounter('haven.consumer.processed', {
+    description: 'Events handled by the consumer',
+    unit: '{event}',
+  });
+  return {
+    processed(name, count = 1) {
+      processed.add(count, { [ATTR_HAVEN_CONSUMER]: name });
     },
   };
 }

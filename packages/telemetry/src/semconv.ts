@@ -75,6 +75,11 @@ export const ATTR_HAVEN_ERROR_CATEGORY = 'haven.error.category';
 export const ATTR_HAVEN_MEDIA_NODE = 'haven.media.node';
 /** Size in bytes of an object processed (recording, export). */
 export const ATTR_HAVEN_BYTES = 'haven.bytes';
+/**
+ * Name of an event consumer (relay, projection, bus subscription, revocation feed), e.g. `session.bookings`:
+ * chosen in code, never derived from data.
+ */
+export const ATTR_HAVEN_CONSUMER = 'haven.consumer';
 
 /** Values of {@link ATTR_HAVEN_OUTCOME}. */
 export const HavenOutcome = {
@@ -114,4 +119,5 @@ export const ALLOWED_ATTRIBUTES: ReadonlySet<string> = new Set([
   ATTR_HAVEN_ERROR_CATEGORY,
   ATTR_HAVEN_MEDIA_NODE,
   ATTR_HAVEN_BYTES,
+  ATTR_HAVEN_CONSUMER,
 ]);
