@@ -16,11 +16,13 @@ export type {
   StoreStatus,
   StoredEvent,
   StoredRange,
+  StoreHead,
   StreamName,
   SubscribeOptions,
   Subscription,
 } from './port';
 export { inspectionOf } from './inspection';
+export { PENDING_COUNT_LIMIT } from './port';
 export type { NewEventInput } from './ids';
 export { newEventId, eventIdTimestamp, newEvent, parseStreamName, streamName } from './ids';
 export { encodeEnvelope, decodeEnvelope, parseEnvelope } from './codec';
@@ -41,3 +43,9 @@ export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';
 export { closeNatsConnection, connectNats } from './nats-connection';
 export type { NatsConnectOptions } from './nats-connection';
+export type { BackoffOptions, ConsumerHealthOptions, ConsumerReporter, ConsumerStatus } from './consumers';
+export { ConsumerHealth, ConsumerState, backoffDelay } from './consumers';
+export type { Follower, FollowerLogger, FollowOptions, FollowSource, FollowStoreOptions } from './follower';
+export { follow, followStore, storeSource } from './follower';
+export type { StreamItem } from './jetstream-source';
+export { jetStreamSource } from './jetstream-source';

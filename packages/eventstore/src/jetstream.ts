@@ -27,6 +27,7 @@
  * an interleaving). Retrying the same batch (same ids) completes it idempotently.
  */
 import {
+  AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
   ErrorCode,
@@ -58,14 +59,17 @@ import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateB
 import { JetStreamInspection } from './jetstream-inspection';
 import type {
   AppendResult,
+  Checkpoint,
   ExpectedRevision,
   InspectableEventStore,
   PositionedEvent,
   ReadOptions,
   StoreInspection,
+  StoreHead,
   SubscribeOptions,
   Subscription,
 } from './port';
+import { PENDING_COUNT_LIMIT } from './port';
 
 /** Name of the JetStream stream holding every event; its sequence is the global position. */
 export const EVENT_STORE_STREAM = 'HAVEN_ES';
@@ -537,7 +541,8 @@ export class JetStreamEventStore implements InspectableEventStore {
 
   /**
    * Delivers events after `from` in global order through an ordered consumer on HAVEN_ES, awaiting the
-   * handler for each. A handler error stops the subscription and is reported to `onError`.
+   * handler for each. A handler error, or the consumer ending by itself, stops the subscription and is reported
+   * to `onError` (followStore re-opens it).
    * Throws UnavailableError when the consumer cannot be created.
    */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -568,6 +573,8 @@ export class JetStreamEventStore implements InspectableEventStore {
         await options.handler({ ...envelope, position: BigInt(m.seq) } satisfies PositionedEvent);
         if (stopped) break;
       }
+      // The client ended the consumer without being asked to (a closed connection): say so.
+      if (!stopped) throw new UnavailableError('event store: subscription ended');
     })().catch((err: unknown) => {
       stopped = true;
       iterator.stop();
@@ -588,6 +595,62 @@ export class JetStreamEventStore implements InspectableEventStore {
   /** HAVEN_ES as it is on the server (stream info, messages by sequence), on this store's connection. */
   inspection(): StoreInspection {
     return new JetStreamInspection(this.nc, EVENT_STORE_STREAM, EVENT_STORE_SUBJECT_PREFIX);
+  }
+
+  /**
+   * See the port. One request when nothing is pending (the last sequence of the stream, or of the context's
+   * subjects); when a context filter has events after `after`, a short-lived consumer counts them exactly.
+   * Throws UnavailableError when NATS fails.
+   */
+  async head(options: { after: Checkpoint; contexts?: readonly string[] }): Promise<StoreHead> {
+    this.assertOpen();
+    const after = options.after === 'start' ? 0 : Number(options.after);
+    const filters = options.contexts?.map((c) => `${EVENT_STORE_SUBJECT_PREFIX}.${contextOfFilter(c)}.>`);
+    try {
+      const ready = this.ensureStream();
+      if (ready) await ready;
+      let last = 0;
+      let pending = 0;
+      if (!filters) {
+        last = (await this.jsm.streams.info(EVENT_STORE_STREAM)).state.last_seq;
+        pending = Math.max(0, last - after); // every sequence is an event: the stream denies deletes
+      } else {
+        for (const filter of filters) {
+          const lastOfFilter = await this.lastSequenceOf(filter);
+          last = Math.max(last, lastOfFilter);
+          if (lastOfFilter > after) pending += await this.countAfter(filter, after);
+        }
+      }
+      return {
+        position: last === 0 ? 'start' : BigInt(last),
+        pending: Math.min(PENDING_COUNT_LIMIT, pending),
+      };
+    } catch (err) {
+      throw translate(err, 'head');
+    }
+  }
+
+  private async lastSequenceOf(filter: string): Promise<number> {
+    try {
+      return (await this.jsm.streams.getMessage(EVENT_STORE_STREAM, { last_by_subj: filter })).seq;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+  }
+
+  /** Messages on `filter` after sequence `after`: the num_pending of a consumer created there (then deleted). */
+  private async countAfter(filter: string, after: number): Promise<number> {
+    const info = await this.jsm.consumers.add(EVENT_STORE_STREAM, {
+      filter_subject: filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      inactive_threshold: nanos(30_000),
+    });
+    void this.jsm.consumers.delete(EVENT_STORE_STREAM, info.name).catch(() => undefined);
+    return info.num_pending;
   }
 
   /** Always throws PreconditionError: Haven never deletes a stream (the server denies deletes and purges too). */

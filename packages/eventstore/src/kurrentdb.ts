@@ -11,6 +11,7 @@ import {
   ANY,
   BACKWARDS,
   END,
+  FORWARDS,
   KurrentDBClient,
   NO_STREAM,
   START,
@@ -22,6 +23,7 @@ import {
   jsonEvent,
   streamNameFilter,
   type AppendStreamState,
+  type Filter,
   type JSONEventType,
 } from '@kurrent/kurrentdb-client';
 import {
@@ -37,15 +39,18 @@ import { currentTraceparent } from '@haven/telemetry';
 import { describeExpected, parseEnvelope, validateBatch } from './codec';
 import type {
   AppendResult,
+  Checkpoint,
   ExpectedRevision,
   InspectableEventStore,
   PositionedEvent,
   ReadOptions,
   StoreInspection,
   StoredEvent,
+  StoreHead,
   SubscribeOptions,
   Subscription,
 } from './port';
+import { PENDING_COUNT_LIMIT } from './port';
 
 /** Envelope fields other than data, stored as KurrentDB event metadata. */
 interface EnvelopeMetadata {
@@ -280,8 +285,7 @@ export class KurrentDbEventStore implements InspectableEventStore {
   /** Subscribes to `$all` (Haven streams only, optionally some contexts) after a commit position. */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.assertOpen();
-    const prefixes = options.contexts?.map((c) => `${contextOfFilter(c)}.`);
-    const filter = prefixes ? streamNameFilter({ prefixes }) : streamNameFilter({ regex: HAVEN_STREAMS });
+    const filter = this.filterOf(options.contexts);
     const fromPosition = options.from === 'start' ? START : { commit: options.from, prepare: options.from };
     const sub = this.client.subscribeToAll({ fromPosition, filter });
     let stopped = false;
@@ -293,6 +297,7 @@ export class KurrentDbEventStore implements InspectableEventStore {
         const { commit, ...envelope } = env;
         await options.handler({ ...envelope, position: commit } satisfies PositionedEvent);
       }
+      if (!stopped) throw new UnavailableError('event store: subscription ended');
     })().catch((err: unknown) => {
       if (!stopped) options.onError?.(translate(err, 'subscribe'));
     });
@@ -362,6 +367,41 @@ export class KurrentDbEventStore implements InspectableEventStore {
     };
   }
 
+  /**
+   * See the port: the last Haven event of `$all` (of those contexts) read backwards, and when it lies after
+   * `after`, the events after it counted forwards (up to the limit). Throws UnavailableError when KurrentDB fails.
+   */
+  async head(options: { after: Checkpoint; contexts?: readonly string[] }): Promise<StoreHead> {
+    this.assertOpen();
+    const filter = this.filterOf(options.contexts);
+    try {
+      let last: bigint | undefined;
+      for await (const resolved of this.client.readAll({
+        direction: BACKWARDS,
+        fromPosition: END,
+        maxCount: 1,
+        filter,
+      })) {
+        last = resolved.commitPosition ?? resolved.event?.position?.commit;
+      }
+      if (last === undefined) return { position: 'start', pending: 0 };
+      if (options.after !== 'start' && last <= options.after) return { position: last, pending: 0 };
+      let pending = 0;
+      for await (const resolved of this.client.readAll({
+        direction: FORWARDS,
+        fromPosition: options.after === 'start' ? START : { commit: options.after, prepare: options.after },
+        maxCount: PENDING_COUNT_LIMIT + 1,
+        filter,
+      })) {
+        const commit = resolved.commitPosition ?? resolved.event?.position?.commit;
+        if (options.after === 'start' || (commit !== undefined && commit > options.after)) pending += 1;
+      }
+      return { position: last, pending: Math.min(PENDING_COUNT_LIMIT, pending) };
+    } catch (err) {
+      throw translate(err, 'head');
+    }
+  }
+
   /** Always throws PreconditionError: Haven never deletes a stream. */
   async deleteStream(stream: string): Promise<never> {
     throw new PreconditionError(`stream ${stream}: deleting streams is not allowed`);
@@ -377,5 +417,11 @@ export class KurrentDbEventStore implements InspectableEventStore {
 
   private assertOpen(): void {
     if (this.closed) throw new PreconditionError('event store is closed');
+  }
+
+  /** `$all` filter: Haven streams only, optionally of some contexts. */
+  private filterOf(contexts: readonly string[] | undefined): Filter {
+    const prefixes = contexts?.map((c) => `${contextOfFilter(c)}.`);
+    return prefixes ? streamNameFilter({ prefixes }) : streamNameFilter({ regex: HAVEN_STREAMS });
   }
 }

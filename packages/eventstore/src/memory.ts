@@ -9,9 +9,12 @@ import type {
   PositionedEvent,
   ReadOptions,
   StoreInspection,
+  Checkpoint,
+  StoreHead,
   SubscribeOptions,
   Subscription,
 } from './port';
+import { PENDING_COUNT_LIMIT } from './port';
 
 /**
  * An in-process {@link EventStore} for unit tests only (nothing is persisted). Same semantics as the real
@@ -151,6 +154,21 @@ export class InMemoryEventStore implements InspectableEventStore {
           .map(({ position: at, ...event }) => ({ position: at, event }));
         return { items, end: from + items.length >= this.all.length };
       },
+    };
+  }
+
+  /** See the port. */
+  async head(options: { after: Checkpoint; contexts?: readonly string[] }): Promise<StoreHead> {
+    this.assertOpen();
+    const contexts = options.contexts?.map(contextOfFilter);
+    const after = options.after === 'start' ? 0n : options.after;
+    const matching = contexts
+      ? this.all.filter((e) => contexts.includes(parseStreamName(e.stream).context))
+      : this.all;
+    const last = matching[matching.length - 1];
+    return {
+      position: last ? last.position : 'start',
+      pending: Math.min(PENDING_COUNT_LIMIT, matching.filter((e) => e.position > after).length),
     };
   }
 

@@ -52,6 +52,17 @@ export interface SubscribeOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/** Where the store ends, seen from a consumer's position (see {@link EventStore.head}). */
+export interface StoreHead {
+  /** Position of the last stored event (of the contexts asked for); `'start'` when there is none. */
+  readonly position: Checkpoint;
+  /** Events (of those contexts) stored after the consumer's position, counted up to {@link PENDING_COUNT_LIMIT}. */
+  readonly pending: number;
+}
+
+/** The most events {@link EventStore.head} counts as pending (a larger backlog reads as this many). */
+export const PENDING_COUNT_LIMIT = 100_000;
+
 /**
  * The event store port. Adapters: JetStream (default), KurrentDB, in-memory (unit tests only).
  * One contract suite (`testEventStore` in `@haven/eventstore/testing`) runs against every adapter.
@@ -71,6 +82,12 @@ export interface EventStore {
   read(stream: string, options?: ReadOptions): Promise<PositionedEvent[]>;
   /** Subscribes to all events (optionally of some contexts) after a checkpoint, in order. */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * The store's last position (optionally of some contexts) and how many of those events lie after `after`:
+   * what a consumer at `after` still has to handle. Cheap when nothing is pending (the normal case).
+   * Throws UnavailableError when the store cannot be reached.
+   */
+  head(options: { after: Checkpoint; contexts?: readonly string[] }): Promise<StoreHead>;
   /** Attempts to delete a stream. Haven's stores refuse: throws PreconditionError. */
   deleteStream(stream: string): Promise<never>;
   /** Releases connections. */

@@ -8,6 +8,8 @@ import type { EventEnvelope, NewEvent } from './envelope';
 import { newEvent, streamName } from './ids';
 import { inspectionOf } from './inspection';
 import type { EventStore, PositionedEvent, StoreInspection, Subscription } from './port';
+import { ConsumerHealth } from './consumers';
+import { followStore } from './follower';
 
 /** What the contract suite needs from an adapter under test. */
 export interface EventStoreFixture {
@@ -439,6 +441,96 @@ export function testEventStore(name: string, factory: () => Promise<EventStoreFi
         expect(one.end).toBe(false);
         const last = (await inspection().status()).lastPosition;
         expect(await inspection().readFrom(last + 1n, 10)).toEqual({ items: [], end: true });
+      });
+    });
+
+    describe('head', () => {
+      it("reports 'start' and nothing pending for a context without events", async () => {
+        expect(await store().head({ after: 'start', contexts: [uniqueContext('e')] })).toEqual({
+          position: 'start',
+          pending: 0,
+        });
+      });
+
+      it("gives the context's last position and counts only its events after a position", async () => {
+        const ctx = uniqueContext('h');
+        const other = uniqueContext('o');
+        const a = await store().append(fresh(ctx), 'no_stream', [testEvent('A')]);
+        await store().append(fresh(other), 'no_stream', [testEvent('X'), testEvent('Y')]);
+        const b = await store().append(fresh(ctx), 'no_stream', [testEvent('B'), testEvent('C')]);
+        await store().append(fresh(other), 'no_stream', [testEvent('Z')]);
+        expect(await store().head({ after: 'start', contexts: [ctx] })).toEqual({
+          position: b.position,
+          pending: 3,
+        });
+        expect(await store().head({ after: a.position, contexts: [ctx] })).toEqual({
+          position: b.position,
+          pending: 2,
+        });
+        expect(await store().head({ after: b.position, contexts: [ctx] })).toEqual({
+          position: b.position,
+          pending: 0,
+        });
+        const all = await store().head({ after: b.position });
+        expect(all.pending).toBeGreaterThanOrEqual(1);
+        expect(all.position === 'start' ? 0n : all.position).toBeGreaterThan(b.position);
+      });
+    });
+
+    describe('followStore', () => {
+      it('re-delivers an event whose handler failed, after a back-off, and then goes on in order', async () => {
+        const ctx = uniqueContext('f');
+        const s = fresh(ctx);
+        await store().append(s, 'no_stream', [testEvent('A'), testEvent('B'), testEvent('C')]);
+        const health = new ConsumerHealth();
+        const attempts: string[] = [];
+        const handled: string[] = [];
+        let failuresLeft = 2;
+        let done!: () => void;
+        const finished = new Promise<void>((resolve) => (done = resolve));
+        const follower = await followStore(store(), {
+          name: 'contract.follower',
+          from: 'start',
+          contexts: [ctx],
+          health,
+          minBackoffMs: 10,
+          maxBackoffMs: 50,
+          checkIntervalMs: 200,
+          handler: async (e) => {
+            attempts.push(e.type);
+            if (e.type === 'haven.test.v1.B' && failuresLeft > 0) {
+              failuresLeft -= 1;
+              throw new Error('injected');
+            }
+            handled.push(e.type);
+            if (handled.length === 3) done();
+          },
+        });
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            finished,
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error('not handled in time')), WAIT_MS);
+            }),
+          ]);
+          await follower.caughtUp(WAIT_MS);
+          expect(handled).toEqual(['haven.test.v1.A', 'haven.test.v1.B', 'haven.test.v1.C']);
+          expect(attempts).toEqual([
+            'haven.test.v1.A',
+            'haven.test.v1.B',
+            'haven.test.v1.B',
+            'haven.test.v1.B',
+            'haven.test.v1.C',
+          ]);
+          expect(health.statuses()).toEqual([
+            expect.objectContaining({ name: 'contract.follower', state: 'live', lag: 0 }),
+          ]);
+        } finally {
+          clearTimeout(timer);
+          await follower.close();
+        }
+        expect(health.statuses()).toEqual([]);
       });
     });
   });

@@ -1,0 +1,365 @@
+/**
+ * Self-healing consumers of an ordered log (the event store, or any JetStream stream read in order).
+ *
+ * A follower delivers items one at a time, in position order, to a handler, and remembers the position of the
+ * last item the handler finished. Whatever goes wrong — the handler throws (a NATS timeout while publishing or
+ * saving a checkpoint), the subscription ends with an error, NATS restarts or stalls, the server-side consumer
+ * disappears, or deliveries silently stop — it closes the subscription and opens a new one after that
+ * position, waiting with exponential back-off between attempts, forever, until it is closed. Items at or
+ * before that position are never handed to the handler again by the same follower, so a re-opened
+ * subscription does not duplicate work inside one process (across processes delivery is at-least-once: a
+ * crash between the handler and the caller's checkpoint repeats the last items).
+ *
+ * Every check interval it asks the source where the log ends: that gives the lag (`haven.consumer.lag`), the
+ * state reported to a {@link ConsumerHealth} (`live` once caught up; `behind` when it did not catch up with
+ * the previous check's end within one interval; `down` when the source cannot be reached or the subscription
+ * is being re-opened), and the stall detector: behind, no handler running and no progress during a whole
+ * interval means the subscription is stuck, and it is re-opened.
+ */
+import { UnavailableError } from '@haven/errors';
+import {
+  ConsumerHealth,
+  ConsumerState,
+  backoffDelay,
+  type ConsumerReporter,
+  type ConsumerStatus,
+} from './consumers';
+import { parseStreamName } from './ids';
+import type { Checkpoint, EventStore, PositionedEvent, StoreHead, Subscription } from './port';
+
+/** The subset of a pino logger a follower uses. Log objects carry names, positions and error classes only. */
+export interface FollowerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Something a follower can read in order: the event store port fits through {@link storeSource}. */
+export interface FollowSource<T extends { readonly position: bigint }> {
+  /** Delivers items after `from` in order, awaiting `handler`; reports a failure that stops it to `onError`. */
+  subscribe(options: {
+    readonly from: Checkpoint;
+    readonly handler: (item: T) => Promise<void>;
+    readonly onError: (error: unknown) => void;
+  }): Promise<Subscription>;
+  /** Where the log ends and how many items lie after `after`. Throws when the source cannot be reached. */
+  head(after: Checkpoint): Promise<StoreHead>;
+}
+
+/** Options of {@link follow}. */
+export interface FollowOptions<T> {
+  /** `<service>.<purpose>` (`session.bookings`): the name in health, metrics and logs. */
+  readonly name: string;
+  /** Where to start (exclusive): a checkpoint, or a loader (e.g. from NATS) retried until it succeeds. */
+  readonly from: Checkpoint | (() => Promise<Checkpoint>);
+  /** Handles one item; resolve = done, throw = the item is delivered again after a back-off. */
+  readonly handler: (item: T) => Promise<void>;
+  /** Where the follower reports its state; a private registry when omitted. */
+  readonly health?: ConsumerHealth;
+  readonly logger?: FollowerLogger;
+  /** Back-off between attempts: from `minBackoffMs` (default 250) doubling up to `maxBackoffMs` (30 000). */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** How often the end of the log is checked (default 5 000 ms). */
+  readonly checkIntervalMs?: number;
+  /** How long a check may take before the source counts as unreachable (default 4 000 ms). */
+  readonly checkTimeoutMs?: number;
+}
+
+/** A running follower. */
+export interface Follower extends Subscription {
+  /** The follower's current status. */
+  status(): ConsumerStatus;
+  /** Position of the last item the handler finished (`'start'` before the first). */
+  position(): Checkpoint;
+  /**
+   * Resolves once the follower has handled everything the log held when it was last checked (the first check
+   * runs as soon as it subscribes). Throws UnavailableError when that does not happen within `timeoutMs`.
+   */
+  caughtUp(timeoutMs: number): Promise<void>;
+}
+
+const silent: FollowerLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Options of {@link followStore}: a follower over the event store, optionally of some contexts. */
+export interface FollowStoreOptions extends FollowOptions<PositionedEvent> {
+  /** Only events whose stream is in one of these contexts (`scheduling`). */
+  readonly contexts?: readonly string[];
+}
+
+/** The event store as a {@link FollowSource} (optionally only some contexts). */
+export function storeSource(
+  store: Pick<EventStore, 'subscribe' | 'head'>,
+  contexts?: readonly string[],
+): FollowSource<PositionedEvent> {
+  return {
+    subscribe: (options) => store.subscribe({ ...options, ...(contexts ? { contexts } : {}) }),
+    head: (after) => store.head({ after, ...(contexts ? { contexts } : {}) }),
+  };
+}
+
+/**
+ * Follows the event store (see the module comment). Resolves once the first subscription attempt is made —
+ * subscribed, or failed and scheduled again; it never throws because the store is unreachable.
+ * Throws TypeError on a malformed or duplicate name, ValidationError on a malformed context.
+ */
+export async function followStore(
+  store: Pick<EventStore, 'subscribe' | 'head'>,
+  options: FollowStoreOptions,
+): Promise<Follower> {
+  for (const c of options.contexts ?? []) parseStreamName(`${c.replace(/\.$/, '')}.x-y`);
+  return await follow(storeSource(store, options.contexts), options);
+}
+
+/** Follows any {@link FollowSource} (see the module comment and {@link followStore}). */
+export async function follow<T extends { readonly position: bigint }>(
+  source: FollowSource<T>,
+  options: FollowOptions<T>,
+): Promise<Follower> {
+  const follower = new SupervisedFollower(source, options);
+  await follower.start();
+  return follower;
+}
+
+class StaleDelivery extends Error {
+  override readonly name = 'StaleDelivery';
+}
+
+class SupervisedFollower<T extends { readonly position: bigint }> implements Follower {
+  readonly #source: FollowSource<T>;
+  readonly #options: FollowOptions<T>;
+  readonly #logger: FollowerLogger;
+  readonly #reporter: ConsumerReporter;
+  readonly #checkIntervalMs: number;
+  readonly #checkTimeoutMs: number;
+  #position: Checkpoint | undefined;
+  #subscription: Subscription | undefined;
+  #generation = 0;
+  #attempt = 0;
+  #handling = false;
+  #progress = false;
+  #closed = false;
+  #everLive = false;
+  /** End of the log at the last successful check, and at the one before it. */
+  #target: Checkpoint | undefined;
+  #openedAt = 0;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #checking: Promise<void> | undefined;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(source: FollowSource<T>, options: FollowOptions<T>) {
+    this.#source = source;
+    this.#options = options;
+    this.#logger = options.logger ?? silent;
+    this.#reporter = (options.health ?? new ConsumerHealth()).register(options.name);
+    this.#checkIntervalMs = options.checkIntervalMs ?? 5_000;
+    this.#checkTimeoutMs = options.checkTimeoutMs ?? Math.min(4_000, this.#checkIntervalMs);
+    if (typeof options.from !== 'function') this.#position = options.from;
+  }
+
+  async start(): Promise<void> {
+    this.#checkTimer = setInterval(() => void this.#check(), this.#checkIntervalMs);
+    this.#checkTimer.unref();
+    await this.#open();
+  }
+
+  status(): ConsumerStatus {
+    return this.#reporter.status();
+  }
+
+  position(): Checkpoint {
+    return this.#position ?? 'start';
+  }
+
+  async caughtUp(timeoutMs: number): Promise<void> {
+    if (this.status().state === ConsumerState.Live) return;
+    let resolveWaiter: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => {
+      resolveWaiter = resolve;
+      this.#waiters.add(resolve);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        reached,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new UnavailableError(`${this.#options.name}: not caught up within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.#waiters.delete(resolveWaiter);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#generation += 1;
+    clearInterval(this.#checkTimer);
+    clearTimeout(this.#retryTimer);
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    await subscription?.close().catch(() => undefined);
+    await this.#checking;
+    this.#reporter.remove();
+  }
+
+  async #open(): Promise<void> {
+    if (this.#closed) return;
+    this.#retryTimer = undefined;
+    const generation = ++this.#generation;
+    try {
+      if (this.#position === undefined) {
+        const load = this.#options.from as () => Promise<Checkpoint>;
+        this.#position = await load();
+      }
+      const subscription = await this.#source.subscribe({
+        from: this.#position,
+        handler: (item) => this.#deliver(generation, item),
+        onError: (error) => this.#fail(generation, error),
+      });
+      if (generation !== this.#generation || this.#closed) {
+        await subscription.close().catch(() => undefined);
+        return;
+      }
+      this.#subscription = subscription;
+      this.#openedAt = Date.now();
+      this.#target = undefined; // the stall check compares with ends seen by this subscription only
+    } catch (error) {
+      this.#fail(generation, error);
+      return;
+    }
+    // Learn where the log ends now, so the follower turns live as soon as it reaches that point.
+    void this.#check();
+  }
+
+  async #deliver(generation: number, item: T): Promise<void> {
+    if (generation !== this.#generation || this.#closed) throw new StaleDelivery();
+    const position = this.#position;
+    if (position !== undefined && position !== 'start' && item.position <= position) return;
+    this.#handling = true;
+    try {
+      await this.#options.handler(item);
+    } finally {
+      this.#handling = false;
+    }
+    this.#position = item.position;
+    this.#progress = true;
+    this.#attempt = 0;
+    this.#reporter.processed();
+    const { state, lag } = this.#reporter.status();
+    if (state !== ConsumerState.Live && this.#reached(this.#target)) {
+      this.#becomeLive();
+    } else if (lag > 0) {
+      this.#reporter.update({ lag: lag - 1 });
+    }
+  }
+
+  #fail(generation: number, error: unknown): void {
+    if (generation !== this.#generation || this.#closed || error instanceof StaleDelivery) return;
+    this.#generation += 1;
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    void subscription?.close().catch(() => undefined);
+    const delayMs = backoffDelay(this.#attempt, {
+      ...(this.#options.minBackoffMs !== undefined ? { minMs: this.#options.minBackoffMs } : {}),
+      ...(this.#options.maxBackoffMs !== undefined ? { maxMs: this.#options.maxBackoffMs } : {}),
+    });
+    this.#attempt += 1;
+    const reason = error instanceof Error ? error.name : 'error';
+    this.#reporter.update({ state: ConsumerState.Down, reason });
+    this.#logger.warn(
+      {
+        consumer: this.#options.name,
+        position: String(this.#position ?? 'start'),
+        attempt: this.#attempt,
+        retryInMs: delayMs,
+        err: error,
+      },
+      'consumer interrupted; resuming from its position',
+    );
+    this.#retryTimer = setTimeout(() => void this.#open(), delayMs);
+    this.#retryTimer.unref();
+  }
+
+  #reached(target: Checkpoint | undefined): boolean {
+    if (target === undefined) return false;
+    if (target === 'start') return true;
+    const position = this.#position;
+    return position !== undefined && position !== 'start' && position >= target;
+  }
+
+  #becomeLive(): void {
+    const wasDown = this.#everLive && this.#reporter.status().state !== ConsumerState.Live;
+    this.#everLive = true;
+    this.#reporter.update({ state: ConsumerState.Live, lag: 0 });
+    if (wasDown) this.#logger.info({ consumer: this.#options.name }, 'consumer caught up');
+    for (const resolve of this.#waiters) resolve();
+    this.#waiters.clear();
+  }
+
+  #check(): Promise<void> {
+    this.#checking ??= this.#runCheck().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #runCheck(): Promise<void> {
+    if (this.#closed || this.#position === undefined) return;
+    let head: StoreHead;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      head = await Promise.race([
+        this.#source.head(this.#position),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new UnavailableError('check timed out')), this.#checkTimeoutMs);
+        }),
+      ]);
+    } catch {
+      if (this.#closed) return;
+      if (this.#reporter.status().state !== ConsumerState.Down) {
+        this.#reporter.update({ state: ConsumerState.Down, reason: 'unreachable' });
+        this.#logger.warn({ consumer: this.#options.name }, 'consumer cannot reach its source');
+      }
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#closed) return;
+    const previous = this.#target;
+    const progressed = this.#progress;
+    this.#progress = false;
+    this.#target = head.position;
+    if (this.#subscription === undefined) {
+      this.#reporter.update({ lag: head.pending });
+      return; // a re-open is scheduled: stays down until it succeeds
+    }
+    if (head.pending === 0 || this.#reached(head.position)) {
+      this.#becomeLive();
+      return;
+    }
+    const state = this.#reporter.status().state;
+    const behind = previous !== undefined && !this.#reached(previous);
+    const next =
+      state === ConsumerState.Starting && !this.#everLive
+        ? ConsumerState.Starting
+        : behind || state !== ConsumerState.Live
+          ? ConsumerState.Behind
+          : ConsumerState.Live;
+    this.#reporter.update({ state: next, lag: head.pending, reason: 'behind' });
+    const openForAnInterval = Date.now() - this.#openedAt >= this.#checkIntervalMs;
+    if (behind && openForAnInterval && !this.#handling && !progressed) {
+      this.#logger.warn(
+        { consumer: this.#options.name, position: String(this.#position), pending: head.pending },
+        'consumer made no progress while behind; re-subscribing',
+      );
+      this.#fail(this.#generation, new UnavailableError('no deliveries while behind'));
+    }
+  }
+}
