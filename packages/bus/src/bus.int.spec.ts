@@ -3,7 +3,7 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { encodeEnvelope, newEvent, streamName, type EventEnvelope } from '@haven/eventstore';
+import { ConsumerHealth, encodeEnvelope, newEvent, streamName, type EventEnvelope } from '@haven/eventstore';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { EventBus, busSubject, type BusLogger } from './bus';
 
@@ -239,6 +239,42 @@ describe('EventBus', () => {
     await sub2.close();
     await second.close();
     await publisher.close();
+  });
+
+  it('creates its consumer again when it is deleted on the server and resumes after the last acknowledged event, handing nothing to the handler twice', async () => {
+    const logger = recordingLogger();
+    const bus = await EventBus.create(nc, { logger });
+    const health = new ConsumerHealth();
+    // Not idempotent: counts every call per event id.
+    const calls = new Map<string, number>();
+    const sub = await bus.subscribe({
+      durable: 'deleted',
+      name: 'test.deleted',
+      health,
+      checkIntervalMs: 200,
+      subjects: ['haven.bus.del.>'],
+      handler: async (e) => void calls.set(e.id, (calls.get(e.id) ?? 0) + 1),
+    });
+    const before = [envelope('del', 'One'), envelope('del', 'Two'), envelope('del', 'Three')];
+    for (const e of before) await bus.publish(e);
+    await until(() => calls.size === 3, 'the first three');
+    // Someone deletes the durable consumer with a plain client (an operator's mistake, a lost server state).
+    const jsm = await nc.jetstreamManager();
+    expect(await jsm.consumers.delete('HAVEN_BUS', 'deleted')).toBe(true);
+    const after = [envelope('del', 'Four'), envelope('del', 'Five')];
+    for (const e of after) await bus.publish(e);
+    await until(() => calls.size === 5, 'the two published after the deletion');
+    await until(() => health.ready, 'live again');
+    // Recreated after the last acknowledged event: not from the start of the stream.
+    const info = await jsm.consumers.info('HAVEN_BUS', 'deleted');
+    expect(info.config.deliver_policy).toBe('by_start_sequence');
+    expect([...calls.values()]).toEqual([1, 1, 1, 1, 1]);
+    expect([...calls.keys()]).toEqual([...before, ...after].map((e) => e.id));
+    expect(logger.lines.map((l) => l.msg)).toContain(
+      'bus: the consumer was missing on the server; created it again after the last acknowledged event',
+    );
+    await sub.close();
+    await bus.close();
   });
 
   it('close() waits for in-flight handlers', async () => {

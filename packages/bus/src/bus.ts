@@ -16,6 +16,7 @@
 import { closeNatsConnection, connectNats } from '@haven/eventstore';
 import {
   AckPolicy,
+  ConsumerEvents,
   DeliverPolicy,
   DiscardPolicy,
   NatsError,
@@ -23,6 +24,7 @@ import {
   StorageType,
   headers as natsHeaders,
   nanos,
+  type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -42,7 +44,16 @@ import {
   type TextMapSetter,
 } from '@opentelemetry/api';
 import { HavenError, UnavailableError, ValidationError } from '@haven/errors';
-import { decodeEnvelope, encodeEnvelope, parseStreamName, type EventEnvelope } from '@haven/eventstore';
+import {
+  ConsumerHealth,
+  ConsumerState,
+  backoffDelay,
+  decodeEnvelope,
+  encodeEnvelope,
+  parseStreamName,
+  type ConsumerReporter,
+  type EventEnvelope,
+} from '@haven/eventstore';
 
 /** Name of the JetStream stream carrying bus events. */
 export const BUS_STREAM = 'HAVEN_BUS';
@@ -54,6 +65,8 @@ const DEFAULT_NAK_DELAY_MS = 1_000;
 const DEFAULT_BATCH = 32;
 const DEFAULT_DEDUP_SIZE = 10_000;
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const DEFAULT_CHECK_INTERVAL_MS = 5_000;
+const CONSUMER_NOT_FOUND = 10014;
 const tracer = trace.getTracer('haven.bus');
 
 /** The subset of a pino logger the bus uses. Log objects never contain event bodies. */
@@ -128,6 +141,12 @@ export interface BusSubscribeOptions {
   readonly batch?: number;
   /** Event ids remembered for consumer-side dedup (default 10 000). */
   readonly dedupSize?: number;
+  /** Where the subscription reports its state; a private registry when omitted. */
+  readonly health?: ConsumerHealth;
+  /** The name in health, metrics and logs (`gateway.session-events`); default `bus.<durable>`. */
+  readonly name?: string;
+  /** How often the server-side consumer is checked (default 5 000 ms). */
+  readonly checkIntervalMs?: number;
 }
 
 /** A running bus subscription. */
@@ -277,8 +296,12 @@ export class EventBus {
   }
 
   /**
-   * Starts a durable subscription (creating or updating the consumer). Throws ValidationError on a bad durable
-   * name or filter, UnavailableError when NATS fails.
+   * Starts a durable subscription (creating the consumer, or using the existing one at its position) and keeps
+   * it running: after any NATS outage (stall, restart, lost connection, missed heartbeats) it resumes where the
+   * server-side consumer is; when that consumer was deleted it creates it again just after the last event this
+   * process acknowledged (handled events are never handed to the handler again: consumer-side dedup); while it
+   * is down or behind it reports so to `health`. Throws ValidationError on a bad durable name or filter,
+   * UnavailableError when NATS fails at the start.
    */
   async subscribe(options: BusSubscribeOptions): Promise<BusSubscription> {
     if (this.closed) throw new UnavailableError('bus: closed');
@@ -293,129 +316,42 @@ export class EventBus {
         ]);
       }
     }
-    const maxDeliver = options.maxDeliver ?? DEFAULT_MAX_DELIVER;
-    const nakDelayMs = options.nakDelayMs ?? DEFAULT_NAK_DELAY_MS;
     const concurrency = Math.max(1, options.concurrency ?? 1);
     // NATS 2.9 consumers have a single filter subject: filter on the server when there is one, here otherwise.
     const serverFilter = subjects.length === 1 ? subjects[0]! : `${BUS_SUBJECT_PREFIX}.>`;
-    const matchers = subjects.map(subjectMatcher);
-    let messages: ConsumerMessages;
+    const config: Partial<ConsumerConfig> = {
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      filter_subject: serverFilter,
+      ...(options.inactiveThresholdMs !== undefined
+        ? { inactive_threshold: nanos(options.inactiveThresholdMs) }
+        : {}),
+      max_deliver: (options.maxDeliver ?? DEFAULT_MAX_DELIVER) + 1, // the last delivery is only used to quarantine
+      ack_wait: nanos(30_000),
+      max_ack_pending: Math.max(concurrency * 4, options.batch ?? DEFAULT_BATCH),
+    };
     try {
       await this.ensureStream();
-      await this.jsm.consumers.add(BUS_STREAM, {
-        durable_name: options.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
-        filter_subject: serverFilter,
-        ...(options.inactiveThresholdMs !== undefined
-          ? { inactive_threshold: nanos(options.inactiveThresholdMs) }
-          : {}),
-        max_deliver: maxDeliver + 1, // the last delivery is only used to quarantine
-        ack_wait: nanos(30_000),
-        max_ack_pending: Math.max(concurrency * 4, options.batch ?? DEFAULT_BATCH),
+      await this.jsm.consumers.add(BUS_STREAM, config).catch(async (err: unknown) => {
+        // An existing durable whose configuration cannot be updated (e.g. recreated at a sequence after it was
+        // deleted): keep it and its position.
+        await this.jsm.consumers.info(BUS_STREAM, options.durable).catch(() => {
+          throw err;
+        });
       });
-      const consumer = await this.js.consumers.get(BUS_STREAM, options.durable);
-      messages = await consumer.consume({ max_messages: options.batch ?? DEFAULT_BATCH });
     } catch (err) {
       throw translate(err, 'subscribe');
     }
-    const seen = new BoundedSet(options.dedupSize ?? DEFAULT_DEDUP_SIZE);
-    const inFlight = new Set<Promise<void>>();
-    let stopping = false;
-
-    const handle = async (m: JsMsg): Promise<void> => {
-      const deliveryCount = m.info.redeliveryCount;
-      let event: EventEnvelope;
-      try {
-        event = decodeEnvelope(m.data);
-        if (busSubject(event) !== m.subject)
-          throw new ValidationError([{ field: 'subject', description: 'does not match the event' }]);
-      } catch (err) {
-        const reason =
-          err instanceof ValidationError
-            ? err.violations.map((v) => `${v.field}: ${v.description}`).join('; ')
-            : 'unreadable';
-        this.logger.warn(
-          { subject: m.subject, durable: options.durable, reason },
-          'bus: quarantined a malformed message',
-        );
-        m.term();
-        return;
-      }
-      if (!matchers.some((match) => match(m.subject)) || seen.has(event.id)) {
-        m.ack();
-        return;
-      }
-      if (deliveryCount > maxDeliver) {
-        this.logger.error(
-          {
-            subject: m.subject,
-            durable: options.durable,
-            eventId: event.id,
-            eventType: event.type,
-            deliveries: deliveryCount - 1,
-          },
-          'bus: quarantined an event its handler kept failing on',
-        );
-        m.term();
-        return;
-      }
-      const parent = propagation.extract(ROOT_CONTEXT, m.headers, getter);
-      await tracer.startActiveSpan('haven.bus.consume', { kind: SpanKind.CONSUMER }, parent, async (span) => {
-        try {
-          await options.handler(event, { subject: m.subject, deliveryCount, span });
-          seen.add(event.id);
-          await m.ackAck().catch(() => false);
-        } catch (err) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
-          this.logger.warn(
-            {
-              subject: m.subject,
-              durable: options.durable,
-              eventId: event.id,
-              deliveries: deliveryCount,
-              error: err instanceof Error ? err.name : 'error',
-            },
-            'bus: handler failed; will redeliver',
-          );
-          m.nak(nakDelayMs);
-        } finally {
-          span.end();
-        }
-      });
-    };
-
-    let wake: (() => void) | undefined;
-    const loop = (async () => {
-      for await (const m of messages) {
-        if (stopping) break;
-        while (inFlight.size >= concurrency) {
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-        const p = handle(m).finally(() => {
-          inFlight.delete(p);
-          wake?.();
-        });
-        inFlight.add(p);
-      }
-    })().catch((err: unknown) => {
-      this.logger.error(
-        { durable: options.durable, error: err instanceof Error ? err.message : 'error' },
-        'bus: subscription stopped',
-      );
+    const subscription = new SupervisedBusSubscription(this.js, this.jsm, this.logger, {
+      ...options,
+      concurrency,
+      matchers: subjects.map(subjectMatcher),
+      config,
+      onClosed: () => this.subscriptions.delete(subscription),
     });
-
-    const subscription: BusSubscription = {
-      close: async () => {
-        stopping = true;
-        messages.stop();
-        wake?.();
-        await loop;
-        await Promise.all([...inFlight]);
-        this.subscriptions.delete(subscription);
-      },
-    };
     this.subscriptions.add(subscription);
+    await subscription.start();
     return subscription;
   }
 
@@ -458,6 +394,346 @@ export class EventBus {
           throw err;
         });
       });
+  }
+}
+
+interface SupervisedOptions extends BusSubscribeOptions {
+  readonly concurrency: number;
+  readonly matchers: readonly ((subject: string) => boolean)[];
+  readonly config: Partial<ConsumerConfig>;
+  readonly onClosed: () => void;
+}
+
+function isConsumerNotFound(err: unknown): boolean {
+  return (
+    err instanceof NatsError &&
+    (err.api_error?.err_code === CONSUMER_NOT_FOUND || /consumer not found/i.test(err.message))
+  );
+}
+
+/**
+ * One durable bus subscription kept alive (see {@link EventBus.subscribe}): a consume loop over the durable
+ * consumer, re-started with back-off when it ends or fails, and a check every interval of the server-side
+ * consumer (pending and unacknowledged counts → lag and state; missing → created again after the last
+ * acknowledged sequence; pending but nothing delivered for a whole interval → the loop is re-started).
+ */
+class SupervisedBusSubscription implements BusSubscription {
+  readonly #seen: BoundedSet;
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Stream sequences delivered and not yet settled; with `#maxDone` gives the acknowledged floor. */
+  readonly #unsettled = new Set<number>();
+  readonly #reporter: ConsumerReporter;
+  readonly #name: string;
+  readonly #checkIntervalMs: number;
+  #maxDone = 0;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  #generation = 0;
+  #attempt = 0;
+  #stopping = false;
+  #everLive = false;
+  #delivered = false;
+  #openedAt = 0;
+  #target: number | undefined;
+  #wake: (() => void) | undefined;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #checking: Promise<void> | undefined;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly logger: BusLogger,
+    private readonly options: SupervisedOptions,
+  ) {
+    this.#seen = new BoundedSet(options.dedupSize ?? DEFAULT_DEDUP_SIZE);
+    this.#name = options.name ?? `bus.${options.durable.toLowerCase()}`;
+    this.#reporter = (options.health ?? new ConsumerHealth()).register(this.#name);
+    this.#checkIntervalMs = options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
+  }
+
+  async start(): Promise<void> {
+    this.#checkTimer = setInterval(() => void this.#check(), this.#checkIntervalMs);
+    this.#checkTimer.unref();
+    await this.#consume();
+  }
+
+  async close(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#generation += 1;
+    clearInterval(this.#checkTimer);
+    clearTimeout(this.#retryTimer);
+    this.#messages?.stop();
+    this.#wake?.();
+    await this.#loop;
+    await Promise.all([...this.#inFlight]);
+    await this.#checking;
+    this.#reporter.remove();
+    this.options.onClosed();
+  }
+
+  /** The highest stream sequence at or below which everything delivered here was settled. */
+  get #floor(): number {
+    return this.#unsettled.size > 0 ? Math.min(...this.#unsettled) - 1 : this.#maxDone;
+  }
+
+  async #consume(): Promise<void> {
+    if (this.#stopping) return;
+    this.#retryTimer = undefined;
+    const generation = ++this.#generation;
+    try {
+      const consumer = await this.js.consumers.get(BUS_STREAM, this.options.durable);
+      const messages = await consumer.consume({ max_messages: this.options.batch ?? DEFAULT_BATCH });
+      if (generation !== this.#generation || this.#stopping) {
+        messages.stop();
+        return;
+      }
+      this.#messages = messages;
+      this.#openedAt = Date.now();
+      this.#target = undefined;
+      void this.#watch(messages);
+      this.#loop = this.#run(messages, generation);
+    } catch (err) {
+      this.#restart(generation, err);
+      return;
+    }
+    void this.#check();
+  }
+
+  async #run(messages: ConsumerMessages, generation: number): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.#stopping || generation !== this.#generation) break;
+        while (this.#inFlight.size >= this.options.concurrency) {
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+        }
+        if (this.#stopping || generation !== this.#generation) break;
+        this.#dispatch(m);
+      }
+      if (!this.#stopping && generation === this.#generation) {
+        throw new UnavailableError('bus: the consumer stopped delivering');
+      }
+    } catch (err) {
+      this.#restart(generation, err);
+    }
+  }
+
+  /** Reacts at once when the client learns that the server-side consumer is gone. */
+  async #watch(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const s of await messages.status()) {
+        if (s.type === ConsumerEvents.ConsumerDeleted || s.type === ConsumerEvents.ConsumerNotFound) {
+          void this.#check();
+        }
+      }
+    } catch {
+      // the iterator ends with the messages
+    }
+  }
+
+  #dispatch(m: JsMsg): void {
+    const seq = m.seq;
+    this.#unsettled.add(seq);
+    this.#delivered = true;
+    const p = this.#handle(m).finally(() => {
+      this.#inFlight.delete(p);
+      this.#unsettled.delete(seq);
+      this.#maxDone = Math.max(this.#maxDone, seq);
+      this.#wake?.();
+    });
+    this.#inFlight.add(p);
+  }
+
+  async #handle(m: JsMsg): Promise<void> {
+    const { durable, handler } = this.options;
+    const maxDeliver = this.options.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    const deliveryCount = m.info.redeliveryCount;
+    let event: EventEnvelope;
+    try {
+      event = decodeEnvelope(m.data);
+      if (busSubject(event) !== m.subject)
+        throw new ValidationError([{ field: 'subject', description: 'does not match the event' }]);
+    } catch (err) {
+      const reason =
+        err instanceof ValidationError
+          ? err.violations.map((v) => `${v.field}: ${v.description}`).join('; ')
+          : 'unreadable';
+      this.logger.warn({ subject: m.subject, durable, reason }, 'bus: quarantined a malformed message');
+      m.term();
+      return;
+    }
+    if (!this.options.matchers.some((match) => match(m.subject)) || this.#seen.has(event.id)) {
+      m.ack();
+      return;
+    }
+    if (deliveryCount > maxDeliver) {
+      this.logger.error(
+        {
+          subject: m.subject,
+          durable,
+          eventId: event.id,
+          eventType: event.type,
+          deliveries: deliveryCount - 1,
+        },
+        'bus: quarantined an event its handler kept failing on',
+      );
+      m.term();
+      return;
+    }
+    const parent = propagation.extract(ROOT_CONTEXT, m.headers, getter);
+    await tracer.startActiveSpan('haven.bus.consume', { kind: SpanKind.CONSUMER }, parent, async (span) => {
+      try {
+        await handler(event, { subject: m.subject, deliveryCount, span });
+        this.#seen.add(event.id);
+        this.#attempt = 0;
+        this.#reporter.processed();
+        await m.ackAck().catch(() => false);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+        this.logger.warn(
+          {
+            subject: m.subject,
+            durable,
+            eventId: event.id,
+            deliveries: deliveryCount,
+            error: err instanceof Error ? err.name : 'error',
+          },
+          'bus: handler failed; will redeliver',
+        );
+        m.nak(this.options.nakDelayMs ?? DEFAULT_NAK_DELAY_MS);
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  #restart(generation: number, err: unknown): void {
+    if (generation !== this.#generation || this.#stopping) return;
+    this.#generation += 1;
+    this.#messages?.stop();
+    this.#messages = undefined;
+    const delayMs = backoffDelay(this.#attempt);
+    this.#attempt += 1;
+    this.#reporter.update({ state: ConsumerState.Down, reason: err instanceof Error ? err.name : 'error' });
+    this.logger.warn(
+      {
+        consumer: this.#name,
+        durable: this.options.durable,
+        attempt: this.#attempt,
+        retryInMs: delayMs,
+        error: err instanceof Error ? err.message : 'error',
+      },
+      'bus: subscription interrupted; resuming',
+    );
+    this.#retryTimer = setTimeout(() => void this.#consume(), delayMs);
+    this.#retryTimer.unref();
+  }
+
+  #check(): Promise<void> {
+    this.#checking ??= this.#runCheck().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #runCheck(): Promise<void> {
+    if (this.#stopping) return;
+    let info;
+    let target: number | undefined;
+    try {
+      info = await withTimeout(
+        this.jsm.consumers.info(BUS_STREAM, this.options.durable),
+        this.#checkIntervalMs,
+      );
+      if (info.num_pending > 0 || info.num_ack_pending > 0) {
+        const filter = this.options.config.filter_subject ?? `${BUS_SUBJECT_PREFIX}.>`;
+        target = (await this.jsm.streams.getMessage(BUS_STREAM, { last_by_subj: filter })).seq;
+      }
+    } catch (err) {
+      if (this.#stopping) return;
+      if (isConsumerNotFound(err)) {
+        await this.#recreate();
+        return;
+      }
+      if (this.#reporter.status().state !== ConsumerState.Down) {
+        this.#reporter.update({ state: ConsumerState.Down, reason: 'unreachable' });
+        this.logger.warn({ consumer: this.#name }, 'bus: cannot reach the consumer');
+      }
+      return;
+    }
+    if (this.#stopping) return;
+    const lag = info.num_pending + info.num_ack_pending;
+    const delivered = this.#delivered;
+    this.#delivered = false;
+    const previous = this.#target;
+    this.#target = target;
+    if (this.#messages === undefined) {
+      this.#reporter.update({ lag });
+      return;
+    }
+    if (lag === 0) {
+      if (this.#everLive && this.#reporter.status().state !== ConsumerState.Live) {
+        this.logger.info({ consumer: this.#name }, 'bus: subscription caught up');
+      }
+      this.#everLive = true;
+      this.#reporter.update({ state: ConsumerState.Live, lag: 0 });
+      return;
+    }
+    const behind = previous !== undefined && this.#floor < previous;
+    const state = this.#reporter.status().state;
+    const next = !this.#everLive
+      ? ConsumerState.Starting
+      : behind || state !== ConsumerState.Live
+        ? ConsumerState.Behind
+        : ConsumerState.Live;
+    this.#reporter.update({ state: next, lag, reason: 'behind' });
+    const openForAnInterval = Date.now() - this.#openedAt >= this.#checkIntervalMs;
+    if (behind && openForAnInterval && info.num_pending > 0 && !delivered && this.#inFlight.size === 0) {
+      this.logger.warn(
+        { consumer: this.#name, durable: this.options.durable, pending: info.num_pending },
+        'bus: nothing delivered while events are pending; re-starting the subscription',
+      );
+      this.#restart(this.#generation, new UnavailableError('bus: no deliveries while behind'));
+    }
+  }
+
+  /** The server-side consumer is gone (deleted, or lost with the server's state): create it again. */
+  async #recreate(): Promise<void> {
+    const floor = this.#floor;
+    const config: Partial<ConsumerConfig> =
+      floor > 0
+        ? { ...this.options.config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
+        : this.options.config;
+    try {
+      await this.jsm.consumers.add(BUS_STREAM, config);
+    } catch (err) {
+      this.#reporter.update({ state: ConsumerState.Down, reason: err instanceof Error ? err.name : 'error' });
+      return;
+    }
+    this.logger.warn(
+      { consumer: this.#name, durable: this.options.durable, afterSequence: floor },
+      'bus: the consumer was missing on the server; created it again after the last acknowledged event',
+    );
+    this.#generation += 1;
+    this.#messages?.stop();
+    this.#messages = undefined;
+    this.#attempt = 0;
+    await this.#consume();
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UnavailableError('bus: check timed out')), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -2,47 +2,70 @@
  * The relay from the event store to the bus (a transactional outbox without a second write): it follows one
  * context of the store from a checkpoint kept in NATS and publishes every event on
  * `haven.bus.<context>.<aggregate>.<EventName>`, with the event's own trace context, so other services and
- * hospital systems can subscribe by subject. A crash between publish and checkpoint re-publishes the same event
- * ids, which the bus drops (`Nats-Msg-Id`) or consumers dedupe.
+ * hospital systems can subscribe by subject. It is a {@link followStore} follower: after any NATS outage it
+ * resumes from its position with back-off, forever, and reports `<context>.relay` to the consumer health.
+ * Delivery to the bus is at-least-once: a crash (or a timeout) between publish and checkpoint re-publishes the
+ * same event ids, which the bus drops (`Nats-Msg-Id`) or consumers dedupe.
  */
 import { context as otelContext, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
-import type { EventStore, Subscription } from '@haven/eventstore';
-import type { BusLogger, EventBus } from './bus';
+import { ValidationError } from '@haven/errors';
+import { followStore, type ConsumerHealth, type EventStore, type Follower } from '@haven/eventstore';
+import { busSubject, type BusLogger, type EventBus } from './bus';
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions {
-  readonly store: EventStore;
+  readonly store: Pick<EventStore, 'subscribe' | 'head'>;
   readonly bus: EventBus;
   /** The store context to relay, e.g. `scheduling`. */
   readonly context: string;
   /** Aggregates never fanned out (e.g. identity's `credential`: password hashes stay in the store). */
   readonly excludeAggregates?: readonly string[];
   readonly logger?: BusLogger;
+  /** Where the relay reports its state (`<context>.relay`); a private registry when omitted. */
+  readonly health?: ConsumerHealth;
+  /** How often the relay checks how far behind it is (default 5 000 ms). */
+  readonly checkIntervalMs?: number;
 }
 
 /**
- * Starts relaying; resolves once the subscription is running. `close()` stops it.
- * Throws UnavailableError when NATS is unreachable.
+ * Starts relaying; resolves once the first attempt to subscribe was made (it retries by itself when NATS is
+ * unreachable). `close()` stops it. Throws TypeError when a relay of this context is already registered in
+ * `health`.
  */
-export async function startRelay(options: RelayOptions): Promise<Subscription> {
-  const checkpoints = await options.bus.checkpoints();
+export async function startRelay(options: RelayOptions): Promise<Follower> {
   const key = `relay.${options.context}`;
   const excluded = (options.excludeAggregates ?? []).map((a) => `${options.context}.${a}-`);
   const isExcluded = (stream: string) => excluded.some((prefix) => stream.startsWith(prefix));
-  return options.store.subscribe({
-    from: await checkpoints.load(key),
+  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
+  const saved = async () => (checkpoints ??= await options.bus.checkpoints());
+  return await followStore(options.store, {
+    name: `${options.context}.relay`,
+    from: async () => (await saved()).load(key),
     contexts: [options.context],
+    ...(options.health ? { health: options.health } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
     handler: async ({ position, ...event }) => {
-      if (isExcluded(event.stream)) {
-        await checkpoints.save(key, position);
-        return;
+      const store = await saved();
+      if (!isExcluded(event.stream)) {
+        try {
+          busSubject(event);
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          // An event that cannot have a bus subject would stop the relay forever: skip it, loudly.
+          options.logger?.error(
+            { context: options.context, eventId: event.id, position: String(position) },
+            'bus relay skipped an event with a malformed type',
+          );
+          await store.save(key, position);
+          return;
+        }
+        const parent = event.traceparent
+          ? propagation.extract(ROOT_CONTEXT, { traceparent: event.traceparent })
+          : ROOT_CONTEXT;
+        await otelContext.with(parent, () => options.bus.publish(event));
       }
-      const parent = event.traceparent
-        ? propagation.extract(ROOT_CONTEXT, { traceparent: event.traceparent })
-        : ROOT_CONTEXT;
-      await otelContext.with(parent, () => options.bus.publish(event));
-      await checkpoints.save(key, position);
+      await store.save(key, position);
     },
-    onError: (error) => options.logger?.error({ err: error, context: options.context }, 'bus relay stopped'),
   });
 }
