@@ -16,6 +16,7 @@ import {
 import type { Meter, TextMapGetter } from '@opentelemetry/api';
 import { authorize as policyAuthorize, policyOf, publicMethods as policyPublicMethods } from '@haven/auth';
 import { HavenError, PermissionError, UnauthenticatedError, UnavailableError } from '@haven/errors';
+import { ConsumerState, type ConsumerHealth, type ConsumerStatus } from '@haven/eventstore';
 import {
   ATTR_RPC_GRPC_STATUS_CODE,
   ATTR_RPC_METHOD,
@@ -144,6 +145,24 @@ export interface GrpcServiceOptions {
   readonly meter?: Meter;
   /** Extra grpc-js server options. */
   readonly serverOptions?: grpc.ServerOptions;
+  /**
+   * The service's event consumers: while one of them is not live (starting, behind or down) the server's
+   * overall health (`''`) and its services' health are NOT_SERVING; each consumer also has its own entry,
+   * {@link consumerHealthName}. {@link LIVENESS_HEALTH_NAME} stays SERVING while the server runs.
+   */
+  readonly consumers?: ConsumerHealth;
+}
+
+/**
+ * The health-check name that is SERVING for as long as the server runs, whatever its consumers do: for
+ * liveness and start-up probes (a consumer catching up on a long backlog must not get the process killed).
+ * The overall name `''` is the readiness one.
+ */
+export const LIVENESS_HEALTH_NAME = 'liveness';
+
+/** The health-check name of one event consumer (`haven.consumer.session.bookings`): SERVING while it is live. */
+export function consumerHealthName(consumer: string): string {
+  return `haven.consumer.${consumer}`;
 }
 
 /** A running service. */
@@ -649,14 +668,32 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
       (error, bound) => (error ? reject(error) : resolve(bound)),
     );
   });
-  for (const n of ['', ...serviceNames]) health.setStatus(n, 'SERVING');
+  // Readiness ('' and the services) follows the consumers; liveness only the server itself.
+  const consumers = options.consumers;
+  let running = true;
+  const applyReadiness = (): void => {
+    const status = running && (consumers?.ready ?? true) ? 'SERVING' : 'NOT_SERVING';
+    for (const n of ['', ...serviceNames]) health.setStatus(n, status);
+  };
+  const applyConsumer = (s: ConsumerStatus): void =>
+    health.setStatus(consumerHealthName(s.name), s.state === ConsumerState.Live ? 'SERVING' : 'NOT_SERVING');
+  for (const s of consumers?.statuses() ?? []) applyConsumer(s);
+  const unsubscribeConsumers = consumers?.onChange((s) => {
+    if (!running) return;
+    applyConsumer(s);
+    applyReadiness();
+  });
+  health.setStatus(LIVENESS_HEALTH_NAME, 'SERVING');
+  applyReadiness();
   logger.info({ port, services: serviceNames }, `${options.name} gRPC server listening`);
 
   const grace = options.shutdownGraceMs ?? 10_000;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      for (const n of ['', ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
+      running = false;
+      unsubscribeConsumers?.();
+      for (const n of ['', LIVENESS_HEALTH_NAME, ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
       logger.info({ graceMs: grace }, `${options.name} gRPC server draining`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -52,7 +52,7 @@ export {
   BREAK_GLASS_USED_TYPE,
 } from './break-glass';
 export type { RecordBreakGlassUseOptions } from './break-glass';
-export { startGrpcService, PolicyDeniedError } from './grpc-server';
+export { startGrpcService, PolicyDeniedError, LIVENESS_HEALTH_NAME, consumerHealthName } from './grpc-server';
 export type {
   AuthorizationMode,
   CallContext,

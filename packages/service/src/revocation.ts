@@ -9,15 +9,20 @@
  * {@link RevocationFeed} keeps them in a bounded in-memory set; `createJwtVerifier({ isRevoked })` and
  * `createVerifierFromConfig(config, { revocations })` refuse revoked principals.
  */
-import { closeNatsConnection, connectNats } from '@haven/eventstore';
 import {
-  consumerOpts,
+  closeNatsConnection,
+  connectNats,
+  follow,
+  jetStreamSource,
+  type ConsumerHealth,
+  type Follower,
+} from '@haven/eventstore';
+import {
   DiscardPolicy,
   JSONCodec,
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
-  type JetStreamSubscription,
   type NatsConnection,
 } from 'nats';
 import { UnavailableError } from '@haven/errors';
@@ -169,6 +174,8 @@ export interface RevocationFeedOptions extends RevocationNatsOptions, Revocation
   /** Longest wait for the retained revocations to be replayed, ms. Default 10 000. */
   readonly readyTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Where the feed reports its state (consumer `revocations`); a private registry when omitted. */
+  readonly health?: ConsumerHealth;
 }
 
 const codec = JSONCodec<Partial<SessionRevoked> & { type?: string }>();
@@ -225,12 +232,15 @@ function parseRevocation(data: Uint8Array): SessionRevoked | undefined {
 }
 
 /**
- * Subscribes to revocations (JetStream ordered consumer over every retained message, then live) and answers
- * {@link RevocationFeed.isRevoked} from memory. Use one per process.
+ * Follows the revocation stream (every retained message, then live) and answers
+ * {@link RevocationFeed.isRevoked} from memory. It is a self-healing follower: after a NATS stall, restart or
+ * lost consumer it resumes after the last revocation it read, and reports `revocations` to the consumer
+ * health (a service whose feed is down or behind is NOT_SERVING: it might accept a revoked token). Use one
+ * per process.
  */
 export class RevocationFeed {
   private readonly listeners = new Set<(revocation: SessionRevoked) => void>();
-  private subscription: JetStreamSubscription | undefined;
+  private follower: Follower | undefined;
   private closed = false;
 
   private constructor(
@@ -249,8 +259,9 @@ export class RevocationFeed {
     const nc = await connectRevocationNats(options, 'haven-revocations');
     const feed = new RevocationFeed(nc, new RevocationSet(options), options.logger, options.replicas ?? 1);
     try {
-      await feed.start(options.readyTimeoutMs ?? 10_000);
+      await feed.start(options.readyTimeoutMs ?? 10_000, options.health);
     } catch (error) {
+      await feed.follower?.close();
       await nc.close().catch(() => undefined);
       if (error instanceof UnavailableError) throw error;
       throw new UnavailableError('cannot read revocations', { cause: error });
@@ -258,42 +269,20 @@ export class RevocationFeed {
     return feed;
   }
 
-  private async start(readyTimeoutMs: number): Promise<void> {
+  private async start(readyTimeoutMs: number, health: ConsumerHealth | undefined): Promise<void> {
     await ensureRevocationStream(this.nc, this.replicas);
     const jsm = await this.nc.jetstreamManager();
-    const lastSeq = (await jsm.streams.info(REVOCATIONS_STREAM)).state.last_seq;
-    // An ordered push consumer over everything retained (≤ REVOCATION_RETENTION_MS old), then live.
-    const opts = consumerOpts();
-    opts.orderedConsumer();
-    opts.deliverAll();
-    const messages = await this.nc.jetstream().subscribe(REVOCATIONS_SUBJECT, opts);
-    this.subscription = messages;
-    let markReady: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => {
-      markReady = resolve;
-    });
-    if (lastSeq === 0) markReady();
-    void (async () => {
-      for await (const m of messages) {
+    this.follower = await follow(jetStreamSource(this.nc.jetstream(), jsm, REVOCATIONS_STREAM), {
+      name: 'revocations',
+      from: 'start',
+      ...(health ? { health } : {}),
+      ...(this.logger ? { logger: this.logger } : {}),
+      handler: async (m) => {
         const revocation = parseRevocation(m.data);
         if (revocation) this.accept(revocation);
-        if (m.seq >= lastSeq || m.info.pending === 0) markReady();
-      }
-    })().catch((error: unknown) => {
-      if (!this.closed) this.logger?.error({ err: error }, 'revocation feed stopped');
+      },
     });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new UnavailableError(`revocations not replayed within ${readyTimeoutMs} ms`)),
-        readyTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([ready, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await this.follower.caughtUp(readyTimeoutMs);
   }
 
   /** Records a revocation (as if received) and tells the listeners. */
@@ -327,7 +316,7 @@ export class RevocationFeed {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    this.subscription?.unsubscribe();
+    await this.follower?.close();
     await closeNatsConnection(this.nc);
   }
 }

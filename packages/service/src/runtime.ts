@@ -1,4 +1,4 @@
-import { createEventStore, type EventStore } from '@haven/eventstore';
+import { ConsumerHealth, createEventStore, type EventStore } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import type { BaseConfig } from './config';
 import { startGrpcService, type RunningGrpcService, type ServiceRegistration } from './grpc-server';
@@ -64,6 +64,11 @@ export interface HavenGrpcOptions {
    * sign-out). The server uses it instead of opening its own, and leaves closing it to the caller.
    */
   readonly revocations?: RevocationFeed;
+  /**
+   * The service's event consumers (see startGrpcService): the revocation feed joins them. A new registry
+   * (with the feed alone) when omitted.
+   */
+  readonly consumers?: ConsumerHealth;
 }
 
 /**
@@ -74,7 +79,8 @@ export interface HavenGrpcOptions {
  * port is taken.
  */
 export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<RunningGrpcService> {
-  const revocations = options.revocations ?? (await connectRevocationFeed(options));
+  const consumers = options.consumers ?? new ConsumerHealth();
+  const revocations = options.revocations ?? (await connectRevocationFeed({ ...options, consumers }));
   const refusals =
     options.refusals ??
     (options.store
@@ -93,6 +99,7 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     logger: options.logger,
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
     shutdownGraceMs: options.config.HAVEN_SHUTDOWN_GRACE_MS,
+    consumers,
     onShutdown: [
       async () => refusals?.flush(),
       ...(options.onShutdown ?? []),
@@ -102,13 +109,14 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
 }
 
 /**
- * The revocation feed a service's gRPC server uses (identity's revocations over NATS, from the configuration).
- * Throws UnavailableError when NATS is unreachable.
+ * The revocation feed a service's gRPC server uses (identity's revocations over NATS, from the configuration),
+ * reporting to `consumers` when given. Throws UnavailableError when NATS is unreachable.
  */
 export function connectRevocationFeed(
-  options: Pick<HavenGrpcOptions, 'name' | 'config' | 'logger'>,
+  options: Pick<HavenGrpcOptions, 'name' | 'config' | 'logger' | 'consumers'>,
 ): Promise<RevocationFeed> {
   return RevocationFeed.connect({
+    ...(options.consumers ? { health: options.consumers } : {}),
     servers: options.config.NATS_URL,
     name: `haven-${options.name}-revocations`,
     ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),

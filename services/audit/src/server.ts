@@ -6,7 +6,14 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { inspectionOf, newEvent, type EventStore, type Subscription } from '@haven/eventstore';
+import {
+  ConsumerHealth,
+  followStore,
+  inspectionOf,
+  newEvent,
+  type EventStore,
+  type Subscription,
+} from '@haven/eventstore';
 import { audit } from '@haven/proto';
 import {
   connectEventStore,
@@ -102,17 +109,19 @@ export async function startAudit(
       ...options.ledger,
     },
   );
+  // Both consumers heal themselves after a NATS outage; while one is behind the service is NOT_SERVING.
+  const consumers = new ConsumerHealth();
   const staff = new StaffDirectory();
-  const directory = await staff.follow(store, (error) =>
-    logger.error({ err: error }, 'staff directory stopped following identity'),
-  );
-  const subscription: Subscription = await store.subscribe({
+  const directory = await staff.follow(store, { health: consumers, logger });
+  const subscription: Subscription = await followStore(store, {
+    name: 'audit.intake',
     from: log.checkpoint,
+    health: consumers,
+    logger,
     handler: async (event) => {
       const record = await log.ingest(event, { sourceDigest: eventDigest(event) });
       if (record) ledger.append(record);
     },
-    onError: (error) => logger.error({ err: error }, 'audit ingestion stopped'),
   });
   const watcher = inspection
     ? await StoreWatcher.start(
@@ -128,6 +137,7 @@ export async function startAudit(
   return serveHavenGrpc({
     name: 'audit',
     store,
+    consumers,
     config,
     logger,
     host: options.host,

@@ -8,6 +8,7 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { status as grpcStatus, type Metadata } from '@grpc/grpc-js';
 import { identity, scheduling } from '@haven/proto';
+import type { ConsumerHealth } from '@haven/eventstore';
 import { callUnary, clientCallMetadata, forwardClientAddress } from '@haven/service';
 import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { authenticate, type GatewayClients, type MediaPresence, type RouteContext } from './context';
@@ -79,6 +80,8 @@ export interface GatewayAppOptions {
    * they are not recorded (tests of other behaviour).
    */
   readonly refusals?: AccessRefusalRecorder;
+  /** The gateway's own event consumers (bus subscription, revocation feed): /readyz fails while one is not live. */
+  readonly consumers?: Pick<ConsumerHealth, 'ready' | 'statuses'>;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -256,13 +259,21 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
         ? checkGrpcHealth(clients.session, { deadlineMs: readinessDeadlineMs })
         : Promise.resolve(undefined),
     ]);
-    const ready = identityUp && schedulingUp && sessionUp !== false;
+    const consumersUp = options.consumers?.ready ?? true;
+    const ready = identityUp && schedulingUp && sessionUp !== false && consumersUp;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not ready',
       checks: {
         identity: identityUp,
         scheduling: schedulingUp,
         ...(sessionUp !== undefined ? { session: sessionUp } : {}),
+        ...(options.consumers
+          ? {
+              consumers: Object.fromEntries(
+                options.consumers.statuses().map((c) => [c.name, c.state === 'live']),
+              ),
+            }
+          : {}),
       },
     });
   });

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
+import { ConsumerHealth } from '@haven/eventstore';
 import { audit, identity, scheduling, session } from '@haven/proto';
 import {
   RevocationFeed,
@@ -43,7 +44,10 @@ async function main(): Promise<void> {
         replicas: config.HAVEN_JETSTREAM_REPLICAS,
       }
     : undefined;
-  const revocations = nats ? await RevocationFeed.connect({ ...nats, logger }) : undefined;
+  // The revocation feed and the bus subscription heal themselves after a NATS outage; /readyz fails while
+  // either is down or behind.
+  const consumers = new ConsumerHealth();
+  const revocations = nats ? await RevocationFeed.connect({ ...nats, logger, health: consumers }) : undefined;
   let tokenVerifier: TokenVerifier | undefined;
   if (config.HAVEN_JWKS_URL) {
     tokenVerifier = createVerifierFromConfig(config, revocations ? { revocations } : {});
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
     },
     media: hub,
     ...(refusals ? { refusals } : {}),
+    consumers,
     ...(tokenVerifier ? { tokenVerifier } : {}),
   });
   const media = MediaRelay.attach({
@@ -124,6 +129,8 @@ async function main(): Promise<void> {
   const subscription = bus
     ? await bus.subscribe({
         durable,
+        name: 'gateway.session-events',
+        health: consumers,
         subjects: ['haven.bus.session.>'],
         inactiveThresholdMs: 10 * 60_000,
         handler: async (event) => hub.event(event),

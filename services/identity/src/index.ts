@@ -3,7 +3,7 @@
  * gRPC on HAVEN_GRPC_PORT (50051), JWKS over HTTP on HAVEN_HTTP_PORT (8081).
  */
 import { EventBus, startRelay } from '@haven/bus';
-import type { Subscription } from '@haven/eventstore';
+import { ConsumerHealth, type Subscription } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import {
   createLogger,
@@ -62,6 +62,9 @@ export async function startIdentityService(
   let bus: EventBus | undefined;
   let relay: Subscription | undefined;
   let sweeper: IdleSweeper | undefined;
+  // The relay and the idle sweeper heal themselves after a NATS outage; while one is down or behind identity is
+  // NOT_SERVING.
+  const consumers = new ConsumerHealth();
   try {
     // Secrets written in the clear by an older version are sealed before anyone signs in (ADR 0006).
     await resealPlaintextCredentials({
@@ -85,6 +88,7 @@ export async function startIdentityService(
       context: 'identity',
       excludeAggregates: ['credential', 'session', 'breakglass'],
       logger: options.logger,
+      health: consumers,
     });
     // Idle logoff: sessions end at identity when their idle or absolute lifetime is over, revoked at once.
     sweeper = await startIdleSweeper({
@@ -92,6 +96,7 @@ export async function startIdentityService(
       expire: (sid) => runtime.app.expireSession(sid),
       intervalMs: sweepIntervalMs(runtime.app.sessionPolicy.idleTimeoutMs),
       logger: options.logger,
+      health: consumers,
     });
     jwks = await startJwksServer({
       port: config.HAVEN_HTTP_PORT,
@@ -122,6 +127,7 @@ export async function startIdentityService(
       logger: options.logger,
       protoFiles: { root: PROTO_ROOT, files: protoFiles },
       shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
+      consumers,
     });
   } catch (error) {
     await sweeper?.close();

@@ -3,7 +3,13 @@
  * event store on start (subscription from the beginning) and kept current by the subscription and by the
  * handlers of this replica (read-your-writes). Decisions never use it: they load their aggregate streams.
  */
-import type { EventStore, PositionedEvent, Subscription } from '@haven/eventstore';
+import {
+  followStore,
+  type ConsumerHealth,
+  type EventStore,
+  type PositionedEvent,
+  type Subscription,
+} from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 import { evolve, initialAppointmentState, type ExistingAppointment } from './appointment/appointment';
 import { evolvePatient, initialPatientState, type PatientState } from './patient/patient';
@@ -71,16 +77,21 @@ export class SchedulingReadModel {
   }
 
   /**
-   * Subscribes to the scheduling context from the start. Resolves once the subscription is open. `observer`
-   * sees every event after the read model folded it (the booking reconciler follows the same feed).
+   * Follows the scheduling context from the start (consumer `scheduling.read-model`, self-healing, reported to
+   * `health`). Resolves once the first subscription attempt was made. `observer` sees every event after the
+   * read model folded it (the booking reconciler follows the same feed).
    */
   follow(
     store: EventStore,
     logger: Logger,
-    observer?: (event: PositionedEvent) => void,
+    options: { observer?: (event: PositionedEvent) => void; health?: ConsumerHealth } = {},
   ): Promise<Subscription> {
-    return store.subscribe({
+    const { observer, health } = options;
+    return followStore(store, {
+      name: 'scheduling.read-model',
       from: 'start',
+      logger,
+      ...(health ? { health } : {}),
       contexts: ['scheduling.'],
       handler: async (event) => {
         try {
@@ -93,7 +104,6 @@ export class SchedulingReadModel {
           );
         }
       },
-      onError: (error) => logger.error({ err: error }, 'scheduling read model subscription stopped'),
     });
   }
 }

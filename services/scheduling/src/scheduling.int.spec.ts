@@ -57,6 +57,7 @@ function faultyStore(inner: EventStore): EventStore {
         : inner.append(stream, expected, events),
     read: (stream, options) => inner.read(stream, options),
     subscribe: (options) => inner.subscribe(options),
+    head: (options) => inner.head(options),
     deleteStream: (stream) => inner.deleteStream(stream),
     close: () => inner.close(),
   };

@@ -7,6 +7,7 @@ import type { NatsConnection } from 'nats';
 import { z } from 'zod';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
 import {
+  ConsumerHealth,
   connectNats,
   FileSnapshotStore,
   type EventStore,
@@ -131,11 +132,18 @@ export async function startScheduling(
           onError: (error) => logger.warn({ err: error }, 'could not write a schedule snapshot'),
         }),
     };
+    // Each consumer heals itself after a NATS outage; while one is behind the service is NOT_SERVING.
+    const consumers = new ConsumerHealth();
     const bookings = new BookingReconciler(deps, options.reconciler);
     reconciler = bookings;
-    subscriptions.push(await readModel.follow(rawStore, logger, (event) => bookings.observe(event)));
+    subscriptions.push(
+      await readModel.follow(rawStore, logger, {
+        observer: (event) => bookings.observe(event),
+        health: consumers,
+      }),
+    );
     bookings.start();
-    subscriptions.push(await followSessions(deps, rawStore, logger));
+    subscriptions.push(await followSessions(deps, rawStore, logger, consumers));
     http = await startJwksServer({
       port: config.HAVEN_HTTP_PORT,
       ...(options.host ? { host: options.host } : {}),
@@ -145,10 +153,13 @@ export async function startScheduling(
     const httpServer = http;
     // Scheduling events fan out on haven.bus.scheduling.* for other services and hospital systems.
     const bus = await EventBus.create(nc, { logger, replicas: config.HAVEN_JETSTREAM_REPLICAS });
-    subscriptions.push(await startRelay({ store: rawStore, bus, context: 'scheduling', logger }));
+    subscriptions.push(
+      await startRelay({ store: rawStore, bus, context: 'scheduling', logger, health: consumers }),
+    );
     const grpcService = await serveHavenGrpc({
       name: 'scheduling',
       store: rawStore,
+      consumers,
       config,
       logger,
       host: options.host,

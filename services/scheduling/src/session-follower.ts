@@ -3,7 +3,8 @@
  * appointment becomes COMPLETED and its patient link dies. Redemption also checks the visit stream itself, so a
  * link is refused the moment the visit ended, even before the subscription caught up.
  */
-import type { EventStore, Subscription } from '@haven/eventstore';
+import { ConcurrencyError, UnavailableError } from '@haven/errors';
+import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 import { appointmentStream } from './appointment/grpc';
 import { evolve, initialAppointmentState } from './appointment/appointment';
@@ -58,15 +59,23 @@ function appointmentIdOf(event: { stream: string; data: Record<string, unknown> 
   return id && ID.test(id) ? id : undefined;
 }
 
-/** Subscribes to the session context from the start. Resolves once the subscription is open. */
+/**
+ * Follows the session context from the start (consumer `scheduling.session-follower`, self-healing, reported to
+ * `health`). A store failure while completing an appointment is retried (the follower delivers the event
+ * again); any other refusal is logged and the event skipped. Resolves once the first subscription attempt was made.
+ */
 export function followSessions(
   deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
   store: EventStore,
   logger: Logger,
+  health?: ConsumerHealth,
 ): Promise<Subscription> {
-  return store.subscribe({
+  return followStore(store, {
+    name: 'scheduling.session-follower',
     from: 'start',
     contexts: ['session.'],
+    logger,
+    ...(health ? { health } : {}),
     handler: async (event) => {
       if (event.type !== VISIT_ENDED) return;
       const appointmentId = appointmentIdOf(event);
@@ -74,9 +83,9 @@ export function followSessions(
       try {
         await complete(deps, appointmentId, event);
       } catch (error) {
+        if (error instanceof UnavailableError || error instanceof ConcurrencyError) throw error;
         logger.error({ err: error, appointmentId }, 'could not complete the appointment of an ended visit');
       }
     },
-    onError: (error) => logger.error({ err: error }, 'session follower subscription stopped'),
   });
 }

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { z } from 'zod';
 import { ConcurrencyError, UnavailableError, ValidationError } from '@haven/errors';
 import { EventBus, startRelay } from '@haven/bus';
-import type { Subscription } from '@haven/eventstore';
+import { ConsumerHealth, followStore, type Subscription } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import {
   actorOf,
@@ -90,8 +90,11 @@ export async function startSession(
     replicas: config.HAVEN_JETSTREAM_REPLICAS,
     logger,
   });
+  // Every consumer below heals itself after a NATS outage (resuming from its position with back-off); while
+  // one is down or behind, the service reports NOT_SERVING.
+  const consumers = new ConsumerHealth();
   // Session events fan out on haven.bus.session.* (the gateway pushes lobby and visit changes from there).
-  const relay = await startRelay({ store, bus, context: 'session', logger });
+  const relay = await startRelay({ store, bus, context: 'session', logger, health: consumers });
   const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
     id: `janus-${i}`,
     wsUrl: wsUrl.trim(),
@@ -102,7 +105,7 @@ export async function startSession(
   const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
   const projection = new VisitProjection();
   // One revocation feed for gRPC callers and media connections: a sign-out or idle logoff ends both.
-  const revocations = await connectRevocationFeed({ name: 'session', config, logger });
+  const revocations = await connectRevocationFeed({ name: 'session', config, logger, consumers });
   const media = new MediaAccess({
     roomKey,
     projected: (visitId) => projection.get(visitId),
@@ -147,19 +150,21 @@ export async function startSession(
   const stopWatchingVisits = projection.onChange((visitId, state) => proxy.visitChanged(visitId, state));
   const stopWatchingRevocations = revocations.onRevoked((r) => proxy.revoked(r));
   await janus.connect();
-  await projection.start(store, (error) => logger.error({ err: error }, 'visit projection stopped'));
+  await projection.start(store, { health: consumers, logger });
   const idleTimer = setInterval(() => {
     visitService.endIdleVisits().catch((error: unknown) => logger.warn({ err: error }, 'idle check failed'));
   }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
   idleTimer.unref();
 
-  // Set once the gRPC server runs; the consumer's error handler (which may fire before) reads it.
-  const serving: { grpc?: RunningGrpcService } = {};
   // The booking consumer's checkpoint lives in NATS (shared by replicas, kept across pod restarts).
-  const checkpoints = await bus.checkpoints();
-  const subscription: Subscription = await store.subscribe({
-    from: await checkpoints.load('session.bookings'),
+  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
+  const savedCheckpoints = async () => (checkpoints ??= await bus.checkpoints());
+  const subscription: Subscription = await followStore(store, {
+    name: 'session.bookings',
+    from: async () => (await savedCheckpoints()).load('session.bookings'),
     contexts: ['scheduling'],
+    health: consumers,
+    logger,
     handler: async (event) => {
       if (event.type === BOOKED) {
         const parent = event.traceparent ? contextFromTraceparent(event.traceparent) : context.active();
@@ -208,13 +213,7 @@ export async function startSession(
           );
         }
       }
-      await checkpoints.save('session.bookings', event.position);
-    },
-    onError: (error) => {
-      // Without the consumer no booking opens a visit: report NOT_SERVING so the orchestrator restarts the
-      // service, which resumes from the checkpoint kept in NATS.
-      logger.error({ err: error }, 'booking consumer stopped');
-      serving.grpc?.health.setStatus('', 'NOT_SERVING');
+      await (await savedCheckpoints()).save('session.bookings', event.position);
     },
   });
 
@@ -282,9 +281,10 @@ export async function startSession(
     janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
   );
 
-  serving.grpc = await serveHavenGrpc({
+  return await serveHavenGrpc({
     name: 'session',
     refusals,
+    consumers,
     config,
     logger,
     host: options.host,
@@ -331,7 +331,6 @@ export async function startSession(
       () => store.close(),
     ],
   });
-  return serving.grpc;
 }
 
 /** Constant-time comparison of a received Authorization header with the expected one. */

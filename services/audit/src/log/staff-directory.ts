@@ -3,7 +3,13 @@
  * log can say who looked at their record. Rebuilt at every start by reading the identity context from the
  * beginning; kept in memory (one entry per staff user).
  */
-import type { EventStore, Subscription } from '@haven/eventstore';
+import {
+  followStore,
+  type ConsumerHealth,
+  type EventStore,
+  type FollowerLogger,
+  type Subscription,
+} from '@haven/eventstore';
 
 const USER_INVITED = 'haven.identity.v1.UserInvited';
 
@@ -24,16 +30,23 @@ export class StaffDirectory {
     return this.names.get(userId) ?? '';
   }
 
-  /** Follows the identity context from its start (then live). Throws UnavailableError when the store fails. */
-  async follow(store: EventStore, onError: (error: unknown) => void): Promise<Subscription> {
-    return await store.subscribe({
+  /**
+   * Follows the identity context from its start, then live (consumer `audit.staff-directory`, self-healing,
+   * reported to `health`). Resolves once the first subscription attempt was made.
+   */
+  async follow(
+    store: Pick<EventStore, 'subscribe' | 'head'>,
+    options: { health?: ConsumerHealth; logger?: FollowerLogger } = {},
+  ): Promise<Subscription> {
+    return await followStore(store, {
+      name: 'audit.staff-directory',
       from: 'start',
       contexts: ['identity'],
+      ...options,
       handler: async (event) => {
         this.apply(event);
         return Promise.resolve();
       },
-      onError,
     });
   }
 }

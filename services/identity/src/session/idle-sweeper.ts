@@ -6,7 +6,7 @@
  * stream, so a deadline this projection has not caught up with yet never ends a live session, and two identity
  * processes sweeping at once end a session once.
  */
-import type { Checkpoint, EventStore, Subscription } from '@haven/eventstore';
+import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 import { expiredSessions, foldSessionDeadline, type SessionDeadlines } from './expiry';
 
@@ -19,6 +19,8 @@ export interface IdleSweeperOptions {
   readonly intervalMs: number;
   readonly logger?: Logger;
   readonly now?: () => number;
+  /** Where its subscription reports its state (consumer `identity.idle-sweeper`). */
+  readonly health?: ConsumerHealth;
 }
 
 /** A running sweeper. */
@@ -35,43 +37,25 @@ export function sweepIntervalMs(idleTimeoutMs: number): number {
   return Math.max(250, Math.min(5000, Math.floor(idleTimeoutMs / 4)));
 }
 
-/** Subscribes and starts the timer. Rejects when the store refuses the subscription. */
+/**
+ * Follows the identity context (a self-healing follower: after a store outage it resumes from the last event it
+ * saw, with back-off, forever) and starts the timer. Resolves once the first subscription attempt was made.
+ */
 export async function startIdleSweeper(options: IdleSweeperOptions): Promise<IdleSweeper> {
   const now = options.now ?? Date.now;
   const deadlines: SessionDeadlines = new Map();
-  let position: Checkpoint = 'start';
-  let subscription: Subscription | undefined;
   let closed = false;
   let sweeping: Promise<void> | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let failures = 0;
-
-  // After a store outage: resubscribe from the last position seen, backing off (0.5 s doubling to 30 s), forever.
-  const resubscribe = (error: unknown): void => {
-    if (closed) return;
-    failures += 1;
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-    options.logger?.warn(
-      { err: error, retryInMs: delay },
-      'idle sweeper lost the event store; resubscribing',
-    );
-    retry = setTimeout(() => void subscribe().catch(resubscribe), delay);
-    retry.unref();
-  };
-  const subscribe = async (): Promise<void> => {
-    if (closed) return;
-    subscription = await options.store.subscribe({
-      from: position,
-      contexts: ['identity'],
-      handler: async (event) => {
-        position = event.position;
-        failures = 0;
-        foldSessionDeadline(deadlines, event);
-      },
-      onError: resubscribe,
-    });
-  };
-  await subscribe();
+  const subscription: Subscription = await followStore(options.store, {
+    name: 'identity.idle-sweeper',
+    from: 'start',
+    contexts: ['identity'],
+    ...(options.health ? { health: options.health } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    handler: async (event) => {
+      foldSessionDeadline(deadlines, event);
+    },
+  });
 
   const sweepOnce = async (): Promise<void> => {
     for (const sid of expiredSessions(deadlines, now())) {
@@ -103,9 +87,8 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
     close: async () => {
       closed = true;
       clearInterval(timer);
-      if (retry) clearTimeout(retry);
       await sweeping;
-      await subscription?.close();
+      await subscription.close();
     },
   };
 }

@@ -5,7 +5,13 @@
  * (every replica folds every event, so a kick handled by one replica closes connections on all of them).
  * Commands never decide on it; they load their stream.
  */
-import type { EventStore, Subscription } from '@haven/eventstore';
+import {
+  followStore,
+  type ConsumerHealth,
+  type EventStore,
+  type FollowerLogger,
+  type Subscription,
+} from '@haven/eventstore';
 import { evolve, initialVisitState, type VisitState } from './visit';
 
 const STREAM = /^session\.visit-(.+)$/;
@@ -16,17 +22,24 @@ export class VisitProjection {
   private subscription: Subscription | undefined;
   private readonly listeners = new Set<(visitId: string, state: VisitState) => void>();
 
-  /** Subscribes from the start of the session context; resolves once subscribed. Throws what the store throws. */
-  async start(store: Pick<EventStore, 'subscribe'>, onError: (error: unknown) => void): Promise<void> {
-    this.subscription = await store.subscribe({
+  /**
+   * Follows the session context from the start (consumer `session.visits`, self-healing, reported to
+   * `health`); resolves once the first subscription attempt was made.
+   */
+  async start(
+    store: Pick<EventStore, 'subscribe' | 'head'>,
+    options: { health?: ConsumerHealth; logger?: FollowerLogger } = {},
+  ): Promise<void> {
+    this.subscription = await followStore(store, {
+      name: 'session.visits',
       from: 'start',
       contexts: ['session'],
+      ...options,
       handler: async (event) => {
         const m = STREAM.exec(event.stream);
         if (!m?.[1]) return;
         this.apply(m[1], event);
       },
-      onError,
     });
   }
 
