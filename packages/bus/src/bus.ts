@@ -65,7 +65,8 @@ const DEFAULT_NAK_DELAY_MS = 1_000;
 const DEFAULT_BATCH = 32;
 const DEFAULT_DEDUP_SIZE = 10_000;
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
-const DEFAULT_CHECK_INTERVAL_MS = 5_000;
+const DEFAULT_CHECK_INTERVAL_MS = 3_000;
+const CHECK_TIMEOUT_MS = 2_500;
 const CONSUMER_NOT_FOUND = 10014;
 const tracer = trace.getTracer('haven.bus');
 
@@ -145,7 +146,7 @@ export interface BusSubscribeOptions {
   readonly health?: ConsumerHealth;
   /** The name in health, metrics and logs (`gateway.session-events`); default `bus.<durable>`. */
   readonly name?: string;
-  /** How often the server-side consumer is checked (default 5 000 ms). */
+  /** How often the server-side consumer is checked (default 3 000 ms). */
   readonly checkIntervalMs?: number;
 }
 
@@ -644,7 +645,7 @@ class SupervisedBusSubscription implements BusSubscription {
     try {
       info = await withTimeout(
         this.jsm.consumers.info(BUS_STREAM, this.options.durable),
-        this.#checkIntervalMs,
+        Math.min(CHECK_TIMEOUT_MS, this.#checkIntervalMs),
       );
       if (info.num_pending > 0 || info.num_ack_pending > 0) {
         const filter = this.options.config.filter_subject ?? `${BUS_SUBJECT_PREFIX}.>`;

@@ -23,7 +23,7 @@ export interface RelayOptions {
   readonly logger?: BusLogger;
   /** Where the relay reports its state (`<context>.relay`); a private registry when omitted. */
   readonly health?: ConsumerHealth;
-  /** How often the relay checks how far behind it is (default 5 000 ms). */
+  /** How often the relay checks how far behind it is (default 3 000 ms). */
   readonly checkIntervalMs?: number;
 }
 

@@ -60,9 +60,9 @@ export interface FollowOptions<T> {
   /** Back-off between attempts: from `minBackoffMs` (default 250) doubling up to `maxBackoffMs` (30 000). */
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
-  /** How often the end of the log is checked (default 5 000 ms). */
+  /** How often the end of the log is checked (default 3 000 ms). */
   readonly checkIntervalMs?: number;
-  /** How long a check may take before the source counts as unreachable (default 4 000 ms). */
+  /** How long a check may take before the source counts as unreachable (default 2 500 ms). */
   readonly checkTimeoutMs?: number;
 }
 
@@ -153,8 +153,8 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     this.#options = options;
     this.#logger = options.logger ?? silent;
     this.#reporter = (options.health ?? new ConsumerHealth()).register(options.name);
-    this.#checkIntervalMs = options.checkIntervalMs ?? 5_000;
-    this.#checkTimeoutMs = options.checkTimeoutMs ?? Math.min(4_000, this.#checkIntervalMs);
+    this.#checkIntervalMs = options.checkIntervalMs ?? 3_000;
+    this.#checkTimeoutMs = options.checkTimeoutMs ?? Math.min(2_500, this.#checkIntervalMs);
     if (typeof options.from !== 'function') this.#position = options.from;
   }
 

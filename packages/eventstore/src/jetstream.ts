@@ -29,6 +29,7 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  Events,
   DiscardPolicy,
   ErrorCode,
   NatsError,
@@ -206,6 +207,8 @@ export class JetStreamEventStore implements InspectableEventStore {
   private readonly tails = new Map<string, Tail>();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
+  /** False between the client's Disconnect and Reconnect events: `head` then fails at once. */
+  private connected = true;
 
   /**
    * Wraps an open connection; `close()` then leaves the connection open unless `ownsConnection` is set.
@@ -220,6 +223,19 @@ export class JetStreamEventStore implements InspectableEventStore {
     this.js = nc.jetstream();
     this.duplicateWindowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
     this.replicas = options.replicas ?? 1;
+    void this.watchConnection();
+  }
+
+  /** Follows the client's connection events (nats.js `status()`), so `head` can tell an outage at once. */
+  private async watchConnection(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        if (s.type === Events.Disconnect) this.connected = false;
+        if (s.type === Events.Reconnect) this.connected = true;
+      }
+    } catch {
+      // the iterator ends with the connection
+    }
   }
 
   /**
@@ -606,6 +622,7 @@ export class JetStreamEventStore implements InspectableEventStore {
     this.assertOpen();
     const after = options.after === 'start' ? 0 : Number(options.after);
     const filters = options.contexts?.map((c) => `${EVENT_STORE_SUBJECT_PREFIX}.${contextOfFilter(c)}.>`);
+    if (!this.connected) throw new UnavailableError('event store: head: NATS unavailable: disconnected');
     try {
       const ready = this.ensureStream();
       if (ready) await ready;

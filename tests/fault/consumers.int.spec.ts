@@ -1,0 +1,228 @@
+/**
+ * Fan-out under NATS faults, over real servers: nats-server, Janus, and the scheduling, session and audit
+ * services as built child processes. A burst of bookings keeps the relays and consumers busy, then nats-server
+ * is frozen for 20 s (SIGSTOP) or crashes (kill -9) and comes back on the same port and store directory.
+ * Every service must report NOT_SERVING while it cannot follow the store, SERVING once it caught up again,
+ * every booking of the burst must get its visit, and a booking made afterwards must open its visit and reach
+ * the bus. (Before the fix, scheduling stayed SERVING with a dead relay and the session's booking consumer
+ * stopped for good.)
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { connect, type NatsConnection } from 'nats';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { startJanus, type JanusHandle } from '../support/janus';
+import { freePort } from '../support/ports';
+import { stallProcess } from '../support/process-faults';
+import { healthStatus, startServiceProcess, type ServiceProcess } from '../support/service-process';
+
+jest.setTimeout(180_000);
+
+const SERVING = 1;
+const BURST = 30;
+const STALL_MS = 20_000;
+
+const issuer = createTestIssuer();
+let nats: NatsServerHandle;
+let janus: JanusHandle;
+let jwksServer: Server;
+let dataDir: string;
+const services: ServiceProcess[] = [];
+let schedulingClient: scheduling.SchedulingServiceClient;
+let store: JetStreamEventStore;
+let nc: NatsConnection;
+let frontDesk: string;
+let slot = 0;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const tokenSecret = randomBytes(24).toString('base64url');
+  const roomAdminKey = randomBytes(24).toString('base64url');
+  janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
+  jwksServer = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(issuer.jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksPort = (jwksServer.address() as { port: number }).port;
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-fault-consumers-'));
+  const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
+  const [schedulingPort, schedulingHttpPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  services.push(
+    ...(await Promise.all([
+      startServiceProcess('scheduling', schedulingPort, {
+        ...common,
+        HAVEN_HTTP_PORT: String(schedulingHttpPort),
+        HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
+        HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
+      }),
+      startServiceProcess('session', sessionPort, {
+        ...common,
+        HAVEN_HTTP_PORT: String(sessionHttpPort),
+        HAVEN_JANUS_WS_URLS: janus.wsUrl,
+        HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+        HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+      }),
+      startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),
+    ])),
+  );
+  schedulingClient = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${schedulingPort}`,
+    grpc.credentials.createInsecure(),
+  );
+  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'fault-consumers-test' });
+  nc = await connect({ servers: nats.url, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
+  frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }, { expiresIn: '1h' });
+  await callUnary(
+    schedulingClient,
+    'createPatient',
+    scheduling.CreatePatientRequest.fromPartial({
+      patientId: 'pat-fault',
+      patient: { givenName: 'Fault', familyName: 'Tolerant', dateOfBirth: '1980-01-01' },
+    }),
+    clientCallMetadata({ token: frontDesk }),
+  );
+});
+
+afterAll(async () => {
+  schedulingClient?.close();
+  await store?.close();
+  await nc?.close();
+  await Promise.all(services.map((s) => s.stop()));
+  await janus?.stop();
+  await nats?.stop();
+  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Books one appointment (its own half-hour slot) and returns its id. */
+async function book(): Promise<string> {
+  const appointmentId = `apt-${randomUUID()}`;
+  slot += 1;
+  const start = new Date(Date.now() + 3600_000 + slot * 45 * 60_000);
+  await callUnary(
+    schedulingClient,
+    'bookAppointment',
+    scheduling.BookAppointmentRequest.fromPartial({
+      appointmentId,
+      appointment: {
+        clinician: `users/clin-fault-${slot}`,
+        patient: 'patients/pat-fault',
+        startTime: start,
+        endTime: new Date(start.getTime() + 30 * 60_000),
+      },
+    }),
+    clientCallMetadata({ token: frontDesk }),
+  );
+  return appointmentId;
+}
+
+const health = async (): Promise<(number | undefined)[]> =>
+  Promise.all(services.map((s) => healthStatus(`127.0.0.1:${s.port}`, 1_000)));
+
+/** Polls every 250 ms (at most `ms`) until `probe` holds; returns how long it took. */
+async function eventually(probe: () => Promise<boolean>, what: string, ms = 60_000): Promise<number> {
+  const started = Date.now();
+  for (let i = 0; Date.now() - started < ms && i < ms / 100; i += 1) {
+    if (await probe().catch(() => false)) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+const visitOpened = async (appointmentId: string): Promise<boolean> =>
+  (await store.read(`session.visit-${appointmentId}`)).some((e) => e.type === 'haven.session.v1.VisitOpened');
+
+/** True when the bus's latest AppointmentBooked (read with a plain NATS client) is this appointment's. */
+async function lastBookingOnBus(appointmentId: string): Promise<boolean> {
+  const jsm = await nc.jetstreamManager();
+  const m = await jsm.streams.getMessage('HAVEN_BUS', {
+    last_by_subj: 'haven.bus.scheduling.appointment.AppointmentBooked',
+  });
+  return (
+    (JSON.parse(new TextDecoder().decode(m.data)) as { data?: { appointmentId?: string } }).data
+      ?.appointmentId === appointmentId
+  );
+}
+
+/** Books a burst while every consumer is caught up, so relays and consumers are busy when the fault hits. */
+async function busyBurst(): Promise<string[]> {
+  await eventually(async () => (await health()).every((s) => s === SERVING), 'every service SERVING');
+  return await Promise.all(Array.from({ length: BURST }, () => book()));
+}
+
+/** Polls health until `signal` aborts; returns, per service, whether it was seen NOT_SERVING (or not answering). */
+async function watchHealth(signal: AbortSignal): Promise<boolean[]> {
+  const seenNotServing = services.map(() => false);
+  while (!signal.aborted) {
+    (await health()).forEach((s, i) => {
+      if (s !== SERVING) seenNotServing[i] = true;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return seenNotServing;
+}
+
+/** After the fault: every service SERVING again, every booking of the burst with its visit, a new booking fans out. */
+async function expectRecovered(burst: readonly string[], label: string): Promise<void> {
+  const serving = await eventually(
+    async () => (await health()).every((s) => s === SERVING),
+    'every service SERVING again',
+  );
+  const burstVisits = await eventually(
+    async () => (await Promise.all(burst.map(visitOpened))).every(Boolean),
+    `all ${burst.length} visits of the burst`,
+  );
+  const after = await book();
+  const visitAfter = await eventually(() => visitOpened(after), 'the visit of a booking made afterwards');
+  const busAfter = await eventually(() => lastBookingOnBus(after), 'the booking made afterwards on the bus');
+  expect((await health()).every((s) => s === SERVING)).toBe(true);
+  process.stdout.write(
+    `${label}: all SERVING ${serving} ms after the fault ended; burst visits complete after ${burstVisits} ms more; ` +
+      `a new booking's visit ${visitAfter} ms, on the bus ${busAfter} ms\n`,
+  );
+}
+
+describe('fan-out under NATS faults', () => {
+  it('rides out nats-server frozen for 20 s (SIGSTOP): NOT_SERVING meanwhile, then everything catches up', async () => {
+    const burst = await busyBurst();
+    const seenNotServing = await stallProcess(nats.pid, STALL_MS, watchHealth);
+    expect(Object.fromEntries(services.map((s, i) => [s.name, seenNotServing[i]]))).toEqual({
+      scheduling: true,
+      session: true,
+      audit: true,
+    });
+    await expectRecovered(burst, 'SIGSTOP 20 s');
+  });
+
+  it('rides out nats-server killed with -9 and restarted on the same port and store', async () => {
+    const burst = await busyBurst();
+    await nats.down({ signal: 'SIGKILL' });
+    const over = new AbortController();
+    const watching = watchHealth(over.signal);
+    await new Promise((r) => setTimeout(r, 8_000));
+    await nats.up();
+    over.abort();
+    const seenNotServing = await watching;
+    expect(Object.fromEntries(services.map((s, i) => [s.name, seenNotServing[i]]))).toEqual({
+      scheduling: true,
+      session: true,
+      audit: true,
+    });
+    await expectRecovered(burst, 'kill -9 + restart');
+  });
+});
