@@ -221,7 +221,7 @@ describe.each(SCENARIO_NAMES)('security policy (%s)', (s) => {
     }
   });
 
-  it('every Haven service container has gRPC (or, for the gateway, HTTP) readiness, liveness and startup probes', () => {
+  it('every Haven service container has gRPC (or, for the gateway, HTTP) readiness, liveness and startup probes; gRPC readiness asks the whole server, liveness and start-up ask `liveness`', () => {
     const deployments = havenServices(objectsOf(s));
     expect(deployments).toHaveLength(6);
     for (const d of deployments) {
@@ -230,10 +230,16 @@ describe.each(SCENARIO_NAMES)('security policy (%s)', (s) => {
       for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
         if (d.metadata.name === 'haven-gateway') expect(c[probe]?.httpGet?.path).toBe('/healthz');
         else
-          expect({ d: d.metadata.name, probe, port: c[probe]?.grpc?.port }).toEqual({
+          expect({
+            d: d.metadata.name,
+            probe,
+            port: c[probe]?.grpc?.port,
+            service: c[probe]?.grpc?.service,
+          }).toEqual({
             d: d.metadata.name,
             probe,
             port: grpcPort,
+            service: probe === 'readinessProbe' ? undefined : 'liveness',
           });
       }
     }

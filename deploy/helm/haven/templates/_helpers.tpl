@@ -407,16 +407,23 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- end }}
 {{- end -}}
 
-{{/* Probes for a Haven service container. */}}
+{{/*
+Probes for a Haven service container. gRPC: readiness asks the whole server ('', NOT_SERVING while one of the
+service's event consumers is catching up, behind or down); start-up and liveness ask `liveness`, SERVING while
+the server runs, so a long catch-up after an outage is never mistaken for a hung process.
+*/}}
 {{- define "haven.serviceProbes" -}}
 {{- $handler := "" -}}
+{{- $alive := "" -}}
 {{- if eq .svc.probe "grpc" -}}
 {{- $handler = printf "grpc:\n  port: %d" (int .svc.grpcPort) -}}
+{{- $alive = printf "grpc:\n  port: %d\n  service: liveness" (int .svc.grpcPort) -}}
 {{- else -}}
 {{- $handler = printf "httpGet:\n  path: %s\n  port: http" .svc.probePath -}}
+{{- $alive = $handler -}}
 {{- end -}}
 startupProbe:
-  {{- $handler | nindent 2 }}
+  {{- $alive | nindent 2 }}
   periodSeconds: 2
   failureThreshold: 60
 readinessProbe:
@@ -425,7 +432,7 @@ readinessProbe:
   timeoutSeconds: 2
   failureThreshold: 3
 livenessProbe:
-  {{- $handler | nindent 2 }}
+  {{- $alive | nindent 2 }}
   periodSeconds: 10
   timeoutSeconds: 3
   failureThreshold: 3
