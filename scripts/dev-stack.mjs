@@ -3,8 +3,12 @@
 // nats-server (JetStream) + Janus (generated config) + every service whose dist/index.js exists,
 // each child's output prefixed with its name. Ctrl-C stops everything in reverse order.
 //
+// A service that crashes is started again after a back-off (1 s, doubling to 30 s; reset once it ran a minute),
+// at most 5 times a minute: a crash loop is then reported and left alone instead of spinning.
+//
 // Env knobs: HAVEN_HOME (state dir, default <repo>/.haven), HAVEN_DEV_SERVICES (comma list or "none";
-// default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3).
+// default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3),
+// HAVEN_DEV_PORT_OFFSET (added to every service port, default 0: a second stack, or tests, beside the first).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,36 +28,56 @@ import janusConfig from './janus-config.cjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOME = resolve(process.env.HAVEN_HOME ?? join(ROOT, '.haven'));
+const PORT_OFFSET = Number(process.env.HAVEN_DEV_PORT_OFFSET ?? 0);
+if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 30_000) {
+  process.stderr.write('HAVEN_DEV_PORT_OFFSET must be an integer between 0 and 30000\n');
+  process.exit(2);
+}
+// gRPC ports 20051–20055 lie below Linux's ephemeral range (32768–60999), so an outgoing connection's local
+// port never takes them (see DEFAULT_GRPC_PORTS in packages/service/src/config.ts).
 const SERVICES = [
   // name, gRPC port, HTTP port (identity: JWKS; scheduling: patient-token JWKS; session: Janus event handler; gateway: the web app)
-  { name: 'identity', grpc: 50051, http: 8081 },
-  { name: 'scheduling', grpc: 50052, http: 8083 },
-  { name: 'session', grpc: 50053, http: 8090 },
-  { name: 'recording', grpc: 50054 },
-  { name: 'audit', grpc: 50055 },
+  { name: 'identity', grpc: 20051, http: 8081 },
+  { name: 'scheduling', grpc: 20052, http: 8083 },
+  { name: 'session', grpc: 20053, http: 8090 },
+  { name: 'recording', grpc: 20054 },
+  { name: 'audit', grpc: 20055 },
   { name: 'gateway', http: 8080 },
-];
+].map((s) => ({
+  ...s,
+  ...(s.grpc ? { grpc: s.grpc + PORT_OFFSET } : {}),
+  ...(s.http ? { http: s.http + PORT_OFFSET } : {}),
+}));
+const portOf = (name, kind) => SERVICES.find((s) => s.name === name)[kind];
+const RESTART = { firstDelayMs: 1_000, maxDelayMs: 30_000, perMinute: 5, healthyAfterMs: 60_000 };
 // Per-service extras. MFA is relaxed for the demo so the seeded admin and clinician sign in with a password
 // alone; `HAVEN_DEV_MFA=required npm start` keeps the production default (admin and clinician enrol TOTP on
 // their first sign-in, through the web app's enrollment screen).
 const MFA_RELAXED = process.env.HAVEN_DEV_MFA !== 'required';
 const SERVICE_ENV = {
   identity: MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {},
-  scheduling: { HAVEN_PUBLIC_URL: 'http://localhost:8080' },
+  scheduling: { HAVEN_PUBLIC_URL: `http://localhost:${portOf('gateway', 'http')}` },
   // Rooms record into the recordings directory only (rec_dir).
   session: { HAVEN_JANUS_RECORDINGS_DIR: join(HOME, 'recordings') },
   // Browsers reach media only through the gateway, which relays to the session service's media proxy.
-  gateway: { HAVEN_SESSION_MEDIA_URL: 'ws://127.0.0.1:8090/media' },
+  gateway: { HAVEN_SESSION_MEDIA_URL: `ws://127.0.0.1:${portOf('session', 'http')}/media` },
 };
 // The dev stack's own knobs are not the services' variables (they refuse unknown HAVEN_* variables).
 const CHILD_ENV = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([k]) => !['HAVEN_HOME', 'HAVEN_DEV_SERVICES', 'HAVEN_JANUS_DEBUG_LEVEL', 'HAVEN_DEV_MFA'].includes(k),
+    ([k]) =>
+      ![
+        'HAVEN_HOME',
+        'HAVEN_DEV_SERVICES',
+        'HAVEN_JANUS_DEBUG_LEVEL',
+        'HAVEN_DEV_MFA',
+        'HAVEN_DEV_PORT_OFFSET',
+      ].includes(k),
   ),
 );
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 const useColor = process.stdout.isTTY || Boolean(process.env.FORCE_COLOR);
-const children = []; // { name, child, critical }
+const children = []; // { name, child, critical, exited, restarts, timer }
 let stopping = false;
 
 function label(name, i) {
@@ -74,31 +98,63 @@ function pipeLines(stream, prefix, out) {
   stream.on('end', () => buf && out.write(`${prefix} ${buf}\n`));
 }
 
-function start(name, cmd, args, { env = {}, critical = false, user } = {}) {
+// `restart`: start the process again when it dies (see RESTART); otherwise a `critical` one stops the stack.
+// `user`: run it as that uid/gid.
+function start(name, cmd, args, { env = {}, critical = false, restart = false, user } = {}) {
   const prefix = label(name, children.length);
-  // detached: own process group, so a terminal Ctrl-C reaches only us and we stop children in order.
-  const child = spawn(cmd, args, {
-    cwd: ROOT,
-    env: { ...CHILD_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
-  });
-  pipeLines(child.stdout, prefix, process.stdout);
-  pipeLines(child.stderr, prefix, process.stderr);
-  const entry = { name, child, critical };
+  const entry = { name, critical, exited: false, restarts: [], timer: undefined, child: undefined };
   children.push(entry);
-  child.on('error', (err) => log(`${name}: failed to start: ${err.message}`));
-  child.on('exit', (code, signal) => {
-    entry.exited = true;
-    if (stopping) return;
-    log(`${name} exited (code ${code}, signal ${signal})`);
-    if (critical) {
-      log(`${name} is required: stopping the dev stack`);
-      void shutdown(1);
+  const spawnChild = () => {
+    // detached: own process group, so a terminal Ctrl-C reaches only us and we stop children in order.
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      env: { ...CHILD_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
+    const startedAt = Date.now();
+    entry.child = child;
+    entry.exited = false;
+    pipeLines(child.stdout, prefix, process.stdout);
+    pipeLines(child.stderr, prefix, process.stderr);
+    child.on('error', (err) => log(`${name}: failed to start: ${err.message}`));
+    child.on('exit', (code, signal) => {
+      entry.exited = true;
+      if (stopping) return;
+      log(`${name} exited (code ${code}, signal ${signal})`);
+      if (restart) {
+        scheduleRestart(startedAt);
+      } else if (critical) {
+        log(`${name} is required: stopping the dev stack`);
+        void shutdown(1);
+      }
+    });
+    log(`${name} started (pid ${child.pid})`);
+  };
+  const scheduleRestart = (startedAt) => {
+    const now = Date.now();
+    if (now - startedAt >= RESTART.healthyAfterMs) entry.restarts = [];
+    entry.restarts = entry.restarts.filter((t) => now - t < 60_000);
+    if (entry.restarts.length >= RESTART.perMinute) {
+      log(
+        `${name} is crash-looping (${entry.restarts.length} restarts within a minute): not restarting it again; ` +
+          'see its output above, fix it and start the dev stack again',
+      );
+      return;
     }
-  });
-  log(`${name} started (pid ${child.pid})`);
+    const delay = Math.min(RESTART.maxDelayMs, RESTART.firstDelayMs * 2 ** entry.restarts.length);
+    entry.restarts.push(now + delay);
+    log(
+      `${name}: restarting in ${delay / 1000} s (restart ${entry.restarts.length} of at most ` +
+        `${RESTART.perMinute} a minute)`,
+    );
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (!stopping) spawnChild();
+    }, delay);
+  };
+  spawnChild();
   return entry;
 }
 
@@ -205,7 +261,8 @@ async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   log('stopping…');
-  for (const { name, child, exited } of [...children].reverse()) {
+  for (const { name, child, exited, timer: restartTimer } of [...children].reverse()) {
+    clearTimeout(restartTimer);
     if (exited || child.exitCode !== null || child.signalCode !== null) continue;
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -265,7 +322,10 @@ async function main() {
     recordingsDir: join(HOME, 'recordings'),
     // Only when the session service runs: otherwise Janus logs every undeliverable event.
     ...(services.some((s) => s.name === 'session')
-      ? { eventHandlerUrl: 'http://127.0.0.1:8090/janus-events', eventHandlerPassword: janusEventsSecret }
+      ? {
+          eventHandlerUrl: `http://127.0.0.1:${portOf('session', 'http')}/janus-events`,
+          eventHandlerPassword: janusEventsSecret,
+        }
       : {}),
     logFile: join(HOME, 'logs', 'janus.log'),
     debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
@@ -283,8 +343,8 @@ async function main() {
   const env = {
     NATS_URL: `nats://127.0.0.1:${natsPort}`,
     HAVEN_EVENT_STORE: 'jetstream',
-    HAVEN_JWKS_URL: 'http://127.0.0.1:8081/.well-known/jwks.json',
-    HAVEN_PATIENT_JWKS_URL: 'http://127.0.0.1:8083/.well-known/jwks.json',
+    HAVEN_JWKS_URL: `http://127.0.0.1:${portOf('identity', 'http')}/.well-known/jwks.json`,
+    HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${portOf('scheduling', 'http')}/.well-known/jwks.json`,
     HAVEN_KMS: 'local',
     HAVEN_KEYRING_FILE: join(HOME, 'keyring.json'),
     HAVEN_JANUS_WS_URLS: cfg.wsUrl,
@@ -316,6 +376,7 @@ async function main() {
       ...s,
       entry: start(s.name, process.execPath, [join('services', s.name, 'dist', 'index.js')], {
         env: { ...env, ...own },
+        restart: true,
       }),
     });
   }
@@ -336,7 +397,7 @@ async function main() {
     .map((f) => join(HOME, f))
     .find((f) => existsSync(f));
   const lines = [
-    'Haven is running: open http://localhost:8080',
+    `Haven is running: open http://localhost:${portOf('gateway', 'http')}`,
     '',
     `NATS        nats://127.0.0.1:${natsPort}`,
     `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})`,

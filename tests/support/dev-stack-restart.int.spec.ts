@@ -1,0 +1,113 @@
+/**
+ * `node scripts/dev-stack.mjs` restarts a service that crashed: recording (the lightest service) is killed with
+ * kill -9, the dev stack says so, starts it again after its back-off, and the new process answers SERVING on
+ * the same port. A temporary HAVEN_HOME and a port offset keep it apart from any other stack on the machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { healthStatus } from './service-process';
+
+const ROOT = resolve(__dirname, '..', '..');
+const RECORDING_GRPC_PORT = 20054;
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((res) => {
+    const s = createServer().once('error', () => res(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => res(true)));
+  });
+
+describe('scripts/dev-stack.mjs restarts crashed services', () => {
+  let home: string;
+  let child: ChildProcess | undefined;
+  let out = '';
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'haven-devstack-restart-'));
+  });
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    for (const m of out.matchAll(/(?:nats|janus|recording) started \(pid (\d+)\)/g))
+      if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Waits (polling every 100 ms, at most `ms`) until `predicate` holds. */
+  async function until(
+    predicate: () => boolean | Promise<boolean>,
+    what: string,
+    ms = 30_000,
+  ): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (await predicate()) return;
+      if (child?.exitCode !== null) throw new Error(`dev stack exited while waiting for ${what}:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}:\n${out.slice(-3000)}`);
+  }
+
+  it('says a service was killed, restarts it after a back-off, and it serves again', async () => {
+    // An offset whose recording port is free (the stack's default ports may be in use on this machine).
+    let offset = 0;
+    for (let tries = 0; tries < 50; tries += 1) {
+      offset = 1_000 + Math.floor(Math.random() * 9_000);
+      if (await portFree(RECORDING_GRPC_PORT + offset)) break;
+    }
+    const address = `127.0.0.1:${RECORDING_GRPC_PORT + offset}`;
+    const proc = spawn(process.execPath, [join(ROOT, 'scripts', 'dev-stack.mjs')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        HAVEN_HOME: home,
+        HAVEN_DEV_SERVICES: 'recording',
+        HAVEN_DEV_PORT_OFFSET: String(offset),
+        FORCE_COLOR: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+
+    await until(() => out.includes('Haven is running'), 'the box');
+    await until(async () => (await healthStatus(address)) === 1, 'recording SERVING');
+    const first = Number(/recording started \(pid (\d+)\)/.exec(out)?.[1]);
+    expect(alive(first)).toBe(true);
+
+    const killedAt = Date.now();
+    process.kill(first, 'SIGKILL');
+    await until(
+      () => /recording started \(pid (\d+)\)[\s\S]*recording started \(pid (\d+)\)/.test(out),
+      'a new pid',
+    );
+    await until(async () => (await healthStatus(address)) === 1, 'recording SERVING again');
+    const recoveredMs = Date.now() - killedAt;
+    const pids = [...out.matchAll(/recording started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(2);
+    expect(pids[1]).not.toBe(first);
+    expect(out).toContain('recording exited (code null, signal SIGKILL)');
+    expect(out).toMatch(/recording: restarting in 1 s \(restart 1 of at most 5 a minute\)/);
+    process.stdout.write(`dev stack: recording SERVING again ${recoveredMs} ms after kill -9\n`);
+
+    proc.kill('SIGINT');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
+    ]);
+    clearTimeout(timer);
+    if (code !== 0) process.stdout.write(out.slice(-4000));
+    expect(code).toBe(0);
+    expect(alive(pids[1]!)).toBe(false);
+  }, 90_000);
+});
