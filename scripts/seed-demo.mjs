@@ -8,7 +8,7 @@
 //
 // Env: NATS_URL, HAVEN_HOME (default <repo>/.haven), HAVEN_DATA_DIR (default <HAVEN_HOME>/data/identity),
 // HAVEN_DEMO_PASSWORD (default Haven-Demo-2026!), HAVEN_IDENTITY_GRPC_ADDR / HAVEN_SCHEDULING_GRPC_ADDR
-// (default 127.0.0.1:50051 / :50052; the demo visit is skipped when scheduling is not running).
+// (default 127.0.0.1:20051 / :20052; the demo visit is skipped when scheduling is not running).
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -63,11 +63,11 @@ async function seedDemoVisit() {
   const { callUnary, clientCallMetadata } = require('@haven/service');
   const insecure = grpc.credentials.createInsecure();
   const idClient = new identity.IdentityServiceClient(
-    process.env.HAVEN_IDENTITY_GRPC_ADDR ?? '127.0.0.1:50051',
+    process.env.HAVEN_IDENTITY_GRPC_ADDR ?? '127.0.0.1:20051',
     insecure,
   );
   const schedClient = new scheduling.SchedulingServiceClient(
-    process.env.HAVEN_SCHEDULING_GRPC_ADDR ?? '127.0.0.1:50052',
+    process.env.HAVEN_SCHEDULING_GRPC_ADDR ?? '127.0.0.1:20052',
     insecure,
   );
   const md = (token) => clientCallMetadata(token ? { token } : {});

@@ -104,11 +104,11 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
         patient: 'http://haven-scheduling:8083/.well-known/jwks.json',
       });
       for (const [name, port] of Object.entries({
-        IDENTITY: 50051,
-        SCHEDULING: 50052,
-        SESSION: 50053,
-        RECORDING: 50054,
-        AUDIT: 50055,
+        IDENTITY: 20051,
+        SCHEDULING: 20052,
+        SESSION: 20053,
+        RECORDING: 20054,
+        AUDIT: 20055,
       }))
         expect(env[`HAVEN_${name}_GRPC_ADDR`]).toBe(`haven-${name.toLowerCase()}:${port}`);
     }
@@ -299,11 +299,11 @@ describe.each(['default', 'hospital'] as const)('network flows (%s)', (s) => {
     }
     const gateway = labelsOf(objs, 'haven-gateway');
     for (const [target, port] of Object.entries({
-      'haven-identity': 50051,
-      'haven-scheduling': 50052,
-      'haven-session': 50053,
-      'haven-recording': 50054,
-      'haven-audit': 50055,
+      'haven-identity': 20051,
+      'haven-scheduling': 20052,
+      'haven-session': 20053,
+      'haven-recording': 20054,
+      'haven-audit': 20055,
     }))
       if (!allowed(objs, gateway, labelsOf(objs, target), port)) flows.push(`gateway -> ${target}:${port}`);
     expect(flows).toEqual([]);

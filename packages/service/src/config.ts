@@ -11,7 +11,7 @@ export const EVENT_STORES = ['jetstream', 'kurrentdb'] as const;
 /**
  * A TCP port variable (`HAVEN_GRPC_PORT`, `HAVEN_HTTP_PORT`): an integer 0–65535 with the service's default.
  * Use it to give a service its conventional port:
- * `baseConfigSchema.extend({ HAVEN_GRPC_PORT: portSchema(50052) })`.
+ * `baseConfigSchema.extend({ HAVEN_GRPC_PORT: portSchema(20052) })`.
  */
 export function portSchema(defaultPort: number) {
   return z.coerce.number().int().min(0).max(65535).default(defaultPort);
@@ -58,8 +58,23 @@ function requireKurrentUrl(
 export const baseConfigSchema = z.object(baseShape).superRefine(requireKurrentUrl);
 
 /**
+ * The default gRPC port of each service (HAVEN_GRPC_PORT; the gateway's HAVEN_<SERVICE>_GRPC_ADDR defaults).
+ * The block 20051–20055 lies below Linux's ephemeral port range (32768–60999: the kernel hands those out as
+ * the local ports of outgoing connections, so a fixed listening port in it can be taken when the service
+ * starts — the old 50051–50055 met EADDRINUSE), below Kubernetes' NodePort range (30000–32767) and clear of
+ * Istio's 15000–15090; it keeps the familiar `…51` of gRPC examples.
+ */
+export const DEFAULT_GRPC_PORTS = {
+  identity: 20051,
+  scheduling: 20052,
+  session: 20053,
+  recording: 20054,
+  audit: 20055,
+} as const;
+
+/**
  * {@link baseConfigSchema} with the service's conventional gRPC port as the default of `HAVEN_GRPC_PORT`
- * (identity 50051, scheduling 50052, session 50053, recording 50054, audit 50055).
+ * (see {@link DEFAULT_GRPC_PORTS}).
  */
 export function createBaseConfigSchema(options: { grpcPort: number }) {
   return z

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { baseConfigSchema, ConfigError, createBaseConfigSchema, loadConfig, portSchema } from './config';
 
-const schema = createBaseConfigSchema({ grpcPort: 50052 });
+const schema = createBaseConfigSchema({ grpcPort: 20052 });
 
 describe('loadConfig', () => {
   it('applies the defaults and the service port', () => {
     const config = loadConfig(schema, { PATH: '/usr/bin' });
-    expect(config.HAVEN_GRPC_PORT).toBe(50052);
+    expect(config.HAVEN_GRPC_PORT).toBe(20052);
     expect(config.NATS_URL).toBe('nats://127.0.0.1:4222');
     expect(config.HAVEN_EVENT_STORE).toBe('jetstream');
     expect(config.HAVEN_JWT_ISSUER).toBe('haven-identity');
@@ -40,7 +40,7 @@ describe('loadConfig', () => {
     expect(
       loadConfig(schema, { HAVEN_HTTP_PORT: '8080', HOME: '/root' }, { ignoreVariables: ['HAVEN_HTTP_PORT'] })
         .HAVEN_GRPC_PORT,
-    ).toBe(50052);
+    ).toBe(20052);
   });
 
   it('names every bad variable and why', () => {
@@ -81,7 +81,7 @@ describe('loadConfig', () => {
 
   it('requires HAVEN_GRPC_PORT with the bare base schema', () => {
     expect(() => loadConfig(baseConfigSchema, {})).toThrow(/HAVEN_GRPC_PORT: required/);
-    expect(loadConfig(baseConfigSchema, { HAVEN_GRPC_PORT: '50055' }).HAVEN_GRPC_PORT).toBe(50055);
+    expect(loadConfig(baseConfigSchema, { HAVEN_GRPC_PORT: '20055' }).HAVEN_GRPC_PORT).toBe(20055);
   });
 
   it('treats empty values as unset', () => {

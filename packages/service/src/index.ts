@@ -5,6 +5,7 @@
  */
 export {
   baseConfigSchema,
+  DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   portSchema,
   loadConfig,

@@ -17,6 +17,7 @@ import {
 import { audit } from '@haven/proto';
 import {
   connectEventStore,
+  DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   serveHavenGrpc,
   type Logger,
@@ -36,7 +37,7 @@ import { StaffDirectory } from './log/staff-directory';
 import { locateChangedEntry } from './store-watch/locate';
 import { StoreWatcher, type StoreWatcherOptions } from './store-watch/store-watcher';
 
-export const AUDIT_GRPC_PORT = 50055;
+export const AUDIT_GRPC_PORT = DEFAULT_GRPC_PORTS.audit;
 export const auditConfigSchema = createBaseConfigSchema({ grpcPort: AUDIT_GRPC_PORT }).safeExtend({
   HAVEN_DATA_DIR: z.string().min(1),
   /**

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { EVENT_STORES, LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
+import { DEFAULT_GRPC_PORTS, EVENT_STORES, LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
 
 /** `host:port` of a gRPC server (no scheme). */
 const grpcAddress = (fallback: string) =>
@@ -21,11 +21,11 @@ export const gatewayConfigSchema = z.object({
   HAVEN_HTTP_PORT: portSchema(8080),
   /** Interface to listen on; default all (like the gRPC services); 127.0.0.1 keeps it local. */
   HAVEN_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
-  HAVEN_IDENTITY_GRPC_ADDR: grpcAddress('127.0.0.1:50051'),
-  HAVEN_SCHEDULING_GRPC_ADDR: grpcAddress('127.0.0.1:50052'),
-  HAVEN_SESSION_GRPC_ADDR: grpcAddress('127.0.0.1:50053'),
+  HAVEN_IDENTITY_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.identity}`),
+  HAVEN_SCHEDULING_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.scheduling}`),
+  HAVEN_SESSION_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.session}`),
   /** The audit service: a patient's own access log (who looked at their record). */
-  HAVEN_AUDIT_GRPC_ADDR: grpcAddress('127.0.0.1:50055'),
+  HAVEN_AUDIT_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.audit}`),
   /**
    * NATS: the bus (session events for the WebSocket fan-out) and identity's revocations (closing sockets at
    * logout or idle logoff). Without it the WebSocket still authenticates but gets no live updates.

@@ -14,11 +14,11 @@ const DEV_STACK_ENV = {
   HAVEN_JANUS_TOKEN_SECRET: 'secret',
   HAVEN_RECORDINGS_DIR: '/tmp/rec',
   LOG_LEVEL: 'info',
-  HAVEN_IDENTITY_GRPC_ADDR: '127.0.0.1:50051',
-  HAVEN_SCHEDULING_GRPC_ADDR: '127.0.0.1:50052',
-  HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:50053',
-  HAVEN_RECORDING_GRPC_ADDR: '127.0.0.1:50054',
-  HAVEN_AUDIT_GRPC_ADDR: '127.0.0.1:50055',
+  HAVEN_IDENTITY_GRPC_ADDR: '127.0.0.1:20051',
+  HAVEN_SCHEDULING_GRPC_ADDR: '127.0.0.1:20052',
+  HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:20053',
+  HAVEN_RECORDING_GRPC_ADDR: '127.0.0.1:20054',
+  HAVEN_AUDIT_GRPC_ADDR: '127.0.0.1:20055',
   HAVEN_DATA_DIR: '/tmp/data/gateway',
   HAVEN_HTTP_PORT: '8080',
   HAVEN_HOME: '/tmp/haven',
@@ -29,8 +29,8 @@ describe('gateway configuration', () => {
     const config = loadGatewayConfig(DEV_STACK_ENV);
     expect(config).toMatchObject({
       HAVEN_HTTP_PORT: 8080,
-      HAVEN_IDENTITY_GRPC_ADDR: '127.0.0.1:50051',
-      HAVEN_SCHEDULING_GRPC_ADDR: '127.0.0.1:50052',
+      HAVEN_IDENTITY_GRPC_ADDR: '127.0.0.1:20051',
+      HAVEN_SCHEDULING_GRPC_ADDR: '127.0.0.1:20052',
       HAVEN_JWKS_URL: 'http://127.0.0.1:8081/.well-known/jwks.json',
       HAVEN_COOKIE_SECURE: true,
     });
@@ -72,7 +72,7 @@ describe('gateway configuration', () => {
   it('reads the session address, NATS, the idle timeout and the media proxy', () => {
     const config = loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_PATIENT_JWKS_URL: 'http://127.0.0.1:8083/x' });
     expect(config).toMatchObject({
-      HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:50053',
+      HAVEN_SESSION_GRPC_ADDR: '127.0.0.1:20053',
       NATS_URL: 'nats://127.0.0.1:4222',
       HAVEN_IDLE_TIMEOUT_SEC: 900,
     });

@@ -1,11 +1,14 @@
 /** The identity service's configuration, parsed once from the environment (strict zod). */
 import { z } from 'zod';
-import { createBaseConfigSchema, loadConfig, portSchema } from '@haven/service';
+import { DEFAULT_GRPC_PORTS, createBaseConfigSchema, loadConfig, portSchema } from '@haven/service';
 
 const seconds = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
 
-/** Identity's variables on top of the shared base (HAVEN_GRPC_PORT defaults to 50051). */
-export const identityConfigSchema = createBaseConfigSchema({ grpcPort: 50051 }).extend({
+/** Identity's default gRPC port (HAVEN_GRPC_PORT). */
+export const IDENTITY_GRPC_PORT = DEFAULT_GRPC_PORTS.identity;
+
+/** Identity's variables on top of the shared base (HAVEN_GRPC_PORT defaults to {@link IDENTITY_GRPC_PORT}). */
+export const identityConfigSchema = createBaseConfigSchema({ grpcPort: IDENTITY_GRPC_PORT }).extend({
   /** JWKS over HTTP. */
   HAVEN_HTTP_PORT: portSchema(8081),
   /** Where the signing keys live (0600 JSON). */

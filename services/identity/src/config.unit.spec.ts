@@ -4,7 +4,7 @@ describe('identity config', () => {
   it('defaults to the conventional ports and OWASP argon2 parameters', () => {
     const c = loadIdentityConfig({});
     expect(c).toMatchObject({
-      HAVEN_GRPC_PORT: 50051,
+      HAVEN_GRPC_PORT: 20051,
       HAVEN_HTTP_PORT: 8081,
       HAVEN_ARGON2_MEMORY_KIB: 19456,
       HAVEN_ARGON2_TIME_COST: 2,

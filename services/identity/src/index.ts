@@ -1,6 +1,6 @@
 /**
  * The identity service: `node services/identity/dist/index.js`.
- * gRPC on HAVEN_GRPC_PORT (50051), JWKS over HTTP on HAVEN_HTTP_PORT (8081).
+ * gRPC on HAVEN_GRPC_PORT (20051), JWKS over HTTP on HAVEN_HTTP_PORT (8081).
  */
 import { EventBus, startRelay } from '@haven/bus';
 import { ConsumerHealth, type Subscription } from '@haven/eventstore';

@@ -8,13 +8,14 @@ import type { z } from 'zod';
 import { recording } from '@haven/proto';
 import {
   connectEventStore,
+  DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
 
-export const RECORDING_GRPC_PORT = 50054;
+export const RECORDING_GRPC_PORT = DEFAULT_GRPC_PORTS.recording;
 export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
 

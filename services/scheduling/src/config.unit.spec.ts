@@ -6,7 +6,7 @@ const env = { HAVEN_DATA_DIR: '/tmp/s', HAVEN_KEYRING_FILE: '/tmp/k.json' };
 describe('scheduling configuration', () => {
   it('defaults the ports and the date-of-birth check', () => {
     const config = loadConfig(schedulingConfigSchema, env);
-    expect(config.HAVEN_GRPC_PORT).toBe(50052);
+    expect(config.HAVEN_GRPC_PORT).toBe(20052);
     expect(config.HAVEN_HTTP_PORT).toBe(8083);
     expect(config.HAVEN_REQUIRE_DOB_CHECK).toBe(false);
   });

@@ -16,6 +16,7 @@ import {
 } from '@haven/eventstore';
 import {
   connectEventStore,
+  DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   portSchema,
   serveHavenGrpc,
@@ -41,7 +42,7 @@ import { SchedulingReadModel } from './read-model';
 import { BookingReconciler, type BookingReconcilerOptions } from './schedule/reconciler';
 import { followSessions } from './session-follower';
 
-export const SCHEDULING_GRPC_PORT = 50052;
+export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
 export const SCHEDULING_HTTP_PORT = 8083;
 
 const booleanFlag = z

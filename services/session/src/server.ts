@@ -17,6 +17,7 @@ import {
   connectEventStore,
   connectRevocationFeed,
   createAccessRefusalRecorder,
+  DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   createVerifierFromConfig,
   serveHavenGrpc,
@@ -35,7 +36,7 @@ import { bookedAppointment, openVisitForAppointment } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
 import { VisitService } from './visit/visit-service';
 
-export const SESSION_GRPC_PORT = 50053;
+export const SESSION_GRPC_PORT = DEFAULT_GRPC_PORTS.session;
 export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GRPC_PORT }).safeExtend({
   HAVEN_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   HAVEN_JANUS_WS_URLS: z.string().min(1),
