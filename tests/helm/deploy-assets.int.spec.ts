@@ -302,7 +302,7 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
     expect(cfg.processors).toEqual(collector.processors);
   });
 
-  it('alert rules cover break-glass, audit verification, the event store watch, consumer lag and Janus node down', () => {
+  it('alert rules cover break-glass, audit verification, the event store watch, consumer lag and down, and Janus node down', () => {
     const rules = (
       parseYaml(readFileSync(join(ROOT, 'deploy', 'prometheus', 'alerts.yaml'), 'utf8')) as K8sObject
     ).groups.flatMap((g: K8sObject) => g.rules);
@@ -314,6 +314,7 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
         'HavenAuditStoreIntegrityViolated',
         'HavenAuditStoreWatchStale',
         'HavenConsumerLagHigh',
+        'HavenConsumerDown',
         'HavenJanusNodeDown',
       ]),
     );
@@ -332,6 +333,7 @@ describe('OpenTelemetry collector, dashboards, alerts', () => {
       'haven_rpc_duration_milliseconds_count',
       'haven_rpc_duration_milliseconds_bucket',
       'haven_consumer_lag_events',
+      'haven_consumer_up',
       'haven_janus_rooms',
       'haven_janus_participants',
       'haven_session_admit_duration_seconds_bucket',

@@ -1,12 +1,14 @@
 import { SpanKind, SpanStatusCode, context, metrics, trace } from '@opentelemetry/api';
-import type { HistogramMetricData, SumMetricData } from '@opentelemetry/sdk-metrics';
+import type { GaugeMetricData, HistogramMetricData, SumMetricData } from '@opentelemetry/sdk-metrics';
 import { NotFoundError } from '@haven/errors';
 import {
+  ATTR_HAVEN_CONSUMER,
   ATTR_HAVEN_ERROR_CATEGORY,
   ATTR_RPC_GRPC_STATUS_CODE,
   ATTR_RPC_METHOD,
   ATTR_RPC_SERVICE,
   contextFromTraceparent,
+  createConsumerMetrics,
   createHttpMetrics,
   createRpcMetrics,
   currentTraceparent,
@@ -169,5 +171,24 @@ describe('RED metrics', () => {
     });
     const custom = collected.find((m) => m.descriptor.name === 'custom.counter') as SumMetricData;
     expect(custom.dataPoints[0]!.attributes).toEqual({ [ATTR_RPC_METHOD]: 'M' });
+  });
+
+  it('records consumer lag, up and processed per haven.consumer (kept by the allow-list)', async () => {
+    const consumers = createConsumerMetrics(metrics.getMeter('test'), () => [
+      { name: 'session.bookings', up: true, lag: 0 },
+      { name: 'scheduling.relay', up: false, lag: 42 },
+    ]);
+    consumers.processed('session.bookings', 3);
+    const collected = await t.metricReader.collectMetrics();
+    const byName = (n: string) => collected.find((m) => m.descriptor.name === n);
+    const lag = byName('haven.consumer.lag') as GaugeMetricData;
+    const up = byName('haven.consumer.up') as GaugeMetricData;
+    const processed = byName('haven.consumer.processed') as SumMetricData;
+    expect(lag.descriptor.unit).toBe('{event}');
+    const points = (m: GaugeMetricData | SumMetricData) =>
+      Object.fromEntries(m.dataPoints.map((p) => [p.attributes[ATTR_HAVEN_CONSUMER], p.value]));
+    expect(points(lag)).toEqual({ 'session.bookings': 0, 'scheduling.relay': 42 });
+    expect(points(up)).toEqual({ 'session.bookings': 1, 'scheduling.relay': 0 });
+    expect(points(processed)).toEqual({ 'session.bookings': 3 });
   });
 });
