@@ -53,6 +53,7 @@ function faultyStore(inner: EventStore): EventStore {
       return inner.read(stream, options);
     },
     subscribe: (options) => inner.subscribe(options),
+    head: (options) => inner.head(options),
     deleteStream: (stream) => inner.deleteStream(stream),
     close: () => inner.close(),
   };
