@@ -439,6 +439,8 @@ class SupervisedBusSubscription implements BusSubscription {
   #wake: (() => void) | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** A check failed since the last restart was scheduled: when one succeeds again, restart at once. */
+  #sawUnreachable = false;
   #checking: Promise<void> | undefined;
 
   constructor(
@@ -657,6 +659,7 @@ class SupervisedBusSubscription implements BusSubscription {
         await this.#recreate();
         return;
       }
+      this.#sawUnreachable = true;
       if (this.#reporter.status().state !== ConsumerState.Down) {
         this.#reporter.update({ state: ConsumerState.Down, reason: 'unreachable' });
         this.logger.warn({ consumer: this.#name }, 'bus: cannot reach the consumer');
@@ -671,8 +674,15 @@ class SupervisedBusSubscription implements BusSubscription {
     this.#target = target;
     if (this.#messages === undefined) {
       this.#reporter.update({ lag });
+      // NATS is back after an outage: restart now rather than at the end of a long back-off.
+      if (this.#sawUnreachable && this.#retryTimer !== undefined) {
+        this.#sawUnreachable = false;
+        clearTimeout(this.#retryTimer);
+        void this.#consume();
+      }
       return;
     }
+    this.#sawUnreachable = false;
     if (lag === 0) {
       if (this.#everLive && this.#reporter.status().state !== ConsumerState.Live) {
         this.logger.info({ consumer: this.#name }, 'bus: subscription caught up');

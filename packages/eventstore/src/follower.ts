@@ -145,6 +145,8 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
   #openedAt = 0;
   #checkTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** A check failed since the last re-open was scheduled: when one succeeds again, re-open at once. */
+  #sawUnreachable = false;
   #checking: Promise<void> | undefined;
   readonly #waiters = new Set<() => void>();
 
@@ -323,6 +325,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
       ]);
     } catch {
       if (this.#closed) return;
+      this.#sawUnreachable = true;
       if (this.#reporter.status().state !== ConsumerState.Down) {
         this.#reporter.update({ state: ConsumerState.Down, reason: 'unreachable' });
         this.#logger.warn({ consumer: this.#options.name }, 'consumer cannot reach its source');
@@ -338,8 +341,15 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     this.#target = head.position;
     if (this.#subscription === undefined) {
       this.#reporter.update({ lag: head.pending });
-      return; // a re-open is scheduled: stays down until it succeeds
+      // The source is back after an outage: re-open now rather than at the end of a long back-off.
+      if (this.#sawUnreachable && this.#retryTimer !== undefined) {
+        this.#sawUnreachable = false;
+        clearTimeout(this.#retryTimer);
+        void this.#open();
+      }
+      return; // otherwise a re-open is scheduled: stays down until it succeeds
     }
+    this.#sawUnreachable = false;
     if (head.pending === 0 || this.#reached(head.position)) {
       this.#becomeLive();
       return;

@@ -27,7 +27,12 @@ async function until(predicate: () => boolean, what: string): Promise<void> {
 /** The store as a source whose faults a test switches on and off. */
 function faultySource(store: InMemoryEventStore) {
   const inner = storeSource(store, ['test']);
-  const faults = { headFails: false, muteDeliveries: false, redeliverFromStart: false, opened: 0 };
+  const faults = {
+    headFails: false,
+    muteDeliveries: false,
+    redeliverFromStart: false,
+    opened: 0,
+  };
   const source: FollowSource<PositionedEvent> = {
     subscribe: async (options) => {
       faults.opened += 1;
@@ -162,6 +167,37 @@ describe('follow (self-healing consumer)', () => {
       faults.headFails = false;
       await until(() => follower.status().state === ConsumerState.Live, 'live again');
       expect(seen.map((s) => s.state)).toEqual(['starting', 'live', 'down', 'live']);
+    });
+  });
+
+  describe('when the source comes back in the middle of a long back-off', () => {
+    it('re-subscribes as soon as a check reaches the source again', async () => {
+      const { source, faults } = faultySource(store);
+      const handled: string[] = [];
+      const follower = await follow(source, {
+        name: 'test.back',
+        from: 'start',
+        checkIntervalMs: CHECK_MS,
+        minBackoffMs: 60_000,
+        maxBackoffMs: 60_000,
+        handler: async (e) => void handled.push(e.stream),
+      });
+      subscriptions.push(follower);
+      await store.append('test.thing-1', 'no_stream', [event('A')]);
+      await until(() => handled.length === 1, 'the first event');
+      // Deliveries stop: the stall detector re-subscribes, and that attempt is scheduled 30–60 s away.
+      faults.muteDeliveries = true;
+      await store.append('test.thing-2', 'no_stream', [event('B')]);
+      await until(() => follower.status().state === ConsumerState.Down, 'down');
+      // Then the source is unreachable for a while, and comes back.
+      faults.headFails = true;
+      await new Promise((r) => setTimeout(r, 3 * CHECK_MS));
+      faults.muteDeliveries = false;
+      const back = Date.now();
+      faults.headFails = false;
+      await until(() => handled.length === 2, 'the event after the outage');
+      expect(Date.now() - back).toBeLessThan(5_000);
+      await follower.caughtUp(5_000);
     });
   });
 
