@@ -66,7 +66,7 @@ const DEFAULT_BATCH = 32;
 const DEFAULT_DEDUP_SIZE = 10_000;
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DEFAULT_CHECK_INTERVAL_MS = 3_000;
-const CHECK_TIMEOUT_MS = 2_500;
+const CHECK_TIMEOUT_MS = 5_000;
 const CONSUMER_NOT_FOUND = 10014;
 const tracer = trace.getTracer('haven.bus');
 
@@ -647,7 +647,7 @@ class SupervisedBusSubscription implements BusSubscription {
     try {
       info = await withTimeout(
         this.jsm.consumers.info(BUS_STREAM, this.options.durable),
-        Math.min(CHECK_TIMEOUT_MS, this.#checkIntervalMs),
+        Math.min(CHECK_TIMEOUT_MS, 2 * this.#checkIntervalMs),
       );
       if (info.num_pending > 0 || info.num_ack_pending > 0) {
         const filter = this.options.config.filter_subject ?? `${BUS_SUBJECT_PREFIX}.>`;

@@ -62,7 +62,10 @@ export interface FollowOptions<T> {
   readonly maxBackoffMs?: number;
   /** How often the end of the log is checked (default 3 000 ms). */
   readonly checkIntervalMs?: number;
-  /** How long a check may take before the source counts as unreachable (default 2 500 ms). */
+  /**
+   * How long a check may take before the source counts as unreachable (default 5 000 ms, at most twice the
+   * interval): generous, so a loaded machine's slow answer is not taken for an outage.
+   */
   readonly checkTimeoutMs?: number;
 }
 
@@ -156,7 +159,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     this.#logger = options.logger ?? silent;
     this.#reporter = (options.health ?? new ConsumerHealth()).register(options.name);
     this.#checkIntervalMs = options.checkIntervalMs ?? 3_000;
-    this.#checkTimeoutMs = options.checkTimeoutMs ?? Math.min(2_500, this.#checkIntervalMs);
+    this.#checkTimeoutMs = options.checkTimeoutMs ?? Math.min(5_000, 2 * this.#checkIntervalMs);
     if (typeof options.from !== 'function') this.#position = options.from;
   }
 
