@@ -167,14 +167,18 @@ async function busyBurst(): Promise<string[]> {
 
 /** Polls health until `signal` aborts; returns, per service, whether it was seen NOT_SERVING (or not answering). */
 async function watchHealth(signal: AbortSignal): Promise<boolean[]> {
-  const seenNotServing = services.map(() => false);
+  const started = Date.now();
+  const firstSeen: (number | undefined)[] = services.map(() => undefined);
   while (!signal.aborted) {
     (await health()).forEach((s, i) => {
-      if (s !== SERVING) seenNotServing[i] = true;
+      if (s !== SERVING) firstSeen[i] ??= Date.now() - started;
     });
     await new Promise((r) => setTimeout(r, 500));
   }
-  return seenNotServing;
+  process.stdout.write(
+    `NOT_SERVING first seen after ${services.map((s, i) => `${s.name} ${firstSeen[i] ?? '-'} ms`).join(', ')}\n`,
+  );
+  return firstSeen.map((t) => t !== undefined);
 }
 
 /**

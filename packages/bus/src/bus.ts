@@ -672,17 +672,24 @@ class SupervisedBusSubscription implements BusSubscription {
     this.#delivered = false;
     const previous = this.#target;
     this.#target = target;
+    const backAfterOutage = this.#sawUnreachable;
+    this.#sawUnreachable = false;
     if (this.#messages === undefined) {
       this.#reporter.update({ lag });
       // NATS is back after an outage: restart now rather than at the end of a long back-off.
-      if (this.#sawUnreachable && this.#retryTimer !== undefined) {
-        this.#sawUnreachable = false;
+      if (backAfterOutage && this.#retryTimer !== undefined) {
         clearTimeout(this.#retryTimer);
         void this.#consume();
       }
       return;
     }
-    this.#sawUnreachable = false;
+    if (backAfterOutage && info.num_pending > 0 && !delivered && this.#inFlight.size === 0) {
+      // NATS is back but nothing was delivered since: the client may still be in its own back-off. Resume now.
+      this.logger.info({ consumer: this.#name }, 'bus: NATS reachable again; re-starting the subscription');
+      this.#attempt = 0;
+      this.#restart(this.#generation, new UnavailableError('bus: NATS reachable again'));
+      return;
+    }
     if (lag === 0) {
       if (this.#everLive && this.#reporter.status().state !== ConsumerState.Live) {
         this.logger.info({ consumer: this.#name }, 'bus: subscription caught up');

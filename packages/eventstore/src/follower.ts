@@ -340,19 +340,30 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     if (this.#closed) return;
     const previous = this.#target;
     const progressed = this.#progress;
+    const backAfterOutage = this.#sawUnreachable;
+    this.#sawUnreachable = false;
     this.#progress = false;
     this.#target = head.position;
     if (this.#subscription === undefined) {
       this.#reporter.update({ lag: head.pending });
       // The source is back after an outage: re-open now rather than at the end of a long back-off.
-      if (this.#sawUnreachable && this.#retryTimer !== undefined) {
-        this.#sawUnreachable = false;
+      if (backAfterOutage && this.#retryTimer !== undefined) {
         clearTimeout(this.#retryTimer);
         void this.#open();
       }
       return; // otherwise a re-open is scheduled: stays down until it succeeds
     }
-    this.#sawUnreachable = false;
+    if (backAfterOutage && head.pending > 0 && !this.#handling && !progressed) {
+      // The source is back but this subscription delivered nothing since: the client may still be waiting out
+      // its own back-off (nats.js re-creates a lost ordered consumer every few seconds). Resume at once.
+      this.#logger.info(
+        { consumer: this.#options.name, position: String(this.#position), pending: head.pending },
+        'consumer source reachable again; re-subscribing',
+      );
+      this.#attempt = 0;
+      this.#fail(this.#generation, new UnavailableError('source reachable again'));
+      return;
+    }
     if (head.pending === 0 || this.#reached(head.position)) {
       this.#becomeLive();
       return;
