@@ -138,3 +138,44 @@ export function checkScheduling(events: readonly LoggedEvent[]): SchedulingCheck
     },
   };
 }
+
+/** What {@link checkVisits} found. Both lists are empty on a healthy store. */
+export interface VisitCheck {
+  /** Booked (not cancelled) appointments whose visit was never opened. */
+  readonly missingVisits: readonly string[];
+  /** Cancelled appointments whose visit is still open. */
+  readonly openAfterCancel: readonly string[];
+  readonly counts: { readonly opened: number; readonly ended: number };
+}
+
+/**
+ * Checks that the session context followed the bookings (the session service's booking consumer): every booked
+ * appointment that was not cancelled has its visit (`session.visit-<appointment id>`) opened, and no cancelled
+ * appointment's visit is still open. `events` is the whole log. Pure; throws nothing.
+ */
+export function checkVisits(events: readonly LoggedEvent[]): VisitCheck {
+  const appointments = new Map<string, 'booked' | 'cancelled'>();
+  const visits = new Map<string, 'open' | 'ended'>();
+  let opened = 0;
+  let ended = 0;
+  for (const e of events) {
+    const appointmentId = str(e.data['appointmentId']);
+    if (e.type === T.booked) appointments.set(appointmentId, 'booked');
+    else if (e.type === T.cancelled && appointments.has(appointmentId))
+      appointments.set(appointmentId, 'cancelled');
+    else if (e.type === 'haven.session.v1.VisitOpened') {
+      opened += 1;
+      visits.set(str(e.data['visitId']), 'open');
+    } else if (e.type === 'haven.session.v1.VisitEnded') {
+      ended += 1;
+      visits.set(e.stream.slice('session.visit-'.length), 'ended');
+    }
+  }
+  const missingVisits: string[] = [];
+  const openAfterCancel: string[] = [];
+  for (const [id, status] of appointments) {
+    if (status === 'booked' && !visits.has(id)) missingVisits.push(id);
+    if (status === 'cancelled' && visits.get(id) === 'open') openAfterCancel.push(id);
+  }
+  return { missingVisits, openAfterCancel, counts: { opened, ended } };
+}
