@@ -11,9 +11,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
 import { clientCallMetadata } from '@haven/service';
-import { startServiceStack, type ServiceStack, type StackCaller } from '../support/service-stack';
+import {
+  allowedCallers,
+  startServiceStack,
+  type ServiceStack,
+  type StackCaller,
+} from '../support/service-stack';
 import {
   callRaw,
   encodeMessage,
@@ -37,34 +41,18 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function subjectOf(caller: StackCaller): AuthorizationSubject | undefined {
-  switch (caller) {
-    case 'patient':
-      return { kind: 'patient', scopes: [] };
-    case 'service_account_all_scopes':
-      return { kind: 'service_account', scopes: SCOPES };
-    case 'service_account_audit_read':
-      return { kind: 'service_account', scopes: ['audit.events.read'] };
-    case 'no_token':
-      return undefined;
-    default:
-      return { kind: 'user', role: caller, scopes: [] };
-  }
-}
-
-const ORDER: readonly StackCaller[] = [
-  'admin',
-  'clinician',
-  'front_desk',
-  'auditor',
-  'service_account_all_scopes',
-  'patient',
-];
-
 /** A caller the access policy lets through (no token for public methods). */
 function allowedCaller(rpc: Rpc): StackCaller {
-  if (POLICY[rpc.path]?.public === true) return 'no_token';
-  const caller = ORDER.find((c) => authorize(rpc.path, subjectOf(c)).allowed);
+  const ORDER: readonly StackCaller[] = [
+    'admin',
+    'clinician',
+    'front_desk',
+    'auditor',
+    'service_account_all_scopes',
+    'patient',
+  ];
+  const allowed = allowedCallers(rpc.path);
+  const caller = allowed.includes('no_token') ? 'no_token' : ORDER.find((c) => allowed.includes(c));
   if (!caller) throw new Error(`no stack caller may call ${rpc.path}`);
   return caller;
 }

@@ -108,7 +108,8 @@ export function loadContract(): Contract {
 /** A generated message: field name → value (arrays for repeated fields; nested objects for messages). */
 export type Message = { readonly [field: string]: unknown };
 
-const INT_EDGES = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 53 - 1];
+const INT32_EDGES = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31)];
+const INT64_EDGES = [...INT32_EDGES, 2 ** 53 - 1, -(2 ** 53 - 1)];
 const RESOURCE_PREFIXES = [
   'users/',
   'patients/',
@@ -148,13 +149,21 @@ export const timestampArb: fc.Arbitrary<Message> = fc.oneof(
   }),
 );
 
-/** Generates values of `message` up to `depth` levels of nesting. */
-export function messageArb(contract: Contract, message: MessageDescriptor, depth = 3): fc.Arbitrary<Message> {
+/**
+ * Generates values of `message` up to `depth` levels of nesting. String fields draw now and then from `known`
+ * (real resource names of the running stack), so a call gets past "not found" to the code behind it.
+ */
+export function messageArb(
+  contract: Contract,
+  message: MessageDescriptor,
+  depth = 3,
+  known: readonly string[] = [],
+): fc.Arbitrary<Message> {
   if (message.fullName === 'google.protobuf.Timestamp' || message.fullName === 'google.protobuf.Duration')
     return timestampArb;
   const entries: Record<string, fc.Arbitrary<unknown>> = {};
   for (const field of message.field) {
-    const single = fieldArb(contract, message, field, depth);
+    const single = fieldArb(contract, message, field, depth, known);
     if (single === undefined) continue;
     entries[field.name] =
       field.label === 'LABEL_REPEATED' ? fc.array(single, { maxLength: depth > 1 ? 3 : 1 }) : single;
@@ -167,10 +176,13 @@ function fieldArb(
   scope: MessageDescriptor,
   field: FieldDescriptor,
   depth: number,
+  known: readonly string[],
 ): fc.Arbitrary<unknown> | undefined {
   switch (field.type) {
     case 'TYPE_STRING':
-      return stringArb;
+      return known.length === 0
+        ? stringArb
+        : fc.oneof({ weight: 2, arbitrary: stringArb }, { weight: 1, arbitrary: fc.constantFrom(...known) });
     case 'TYPE_BYTES':
       return fc.uint8Array({ maxLength: 64 });
     case 'TYPE_BOOL':
@@ -183,10 +195,11 @@ function fieldArb(
     case 'TYPE_INT32':
     case 'TYPE_SINT32':
     case 'TYPE_SFIXED32':
+      return fc.oneof(fc.integer({ min: -5, max: 1000 }), fc.constantFrom(...INT32_EDGES));
     case 'TYPE_INT64':
     case 'TYPE_SINT64':
     case 'TYPE_SFIXED64':
-      return fc.oneof(fc.integer({ min: -5, max: 1000 }), fc.constantFrom(...INT_EDGES));
+      return fc.oneof(fc.integer({ min: -5, max: 1000 }), fc.constantFrom(...INT64_EDGES));
     case 'TYPE_UINT32':
     case 'TYPE_FIXED32':
     case 'TYPE_UINT64':
@@ -195,7 +208,7 @@ function fieldArb(
     case 'TYPE_MESSAGE': {
       const nested = contract.resolve(scope.fullName, field.typeName);
       if (!nested || depth <= 0) return undefined;
-      return messageArb(contract, nested, depth - 1);
+      return messageArb(contract, nested, depth - 1, known);
     }
     default:
       return undefined;

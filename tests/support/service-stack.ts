@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect as connectNats } from 'nats';
+import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
 import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@haven/eventstore';
 import { identity, scheduling, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
@@ -45,6 +46,28 @@ export const STACK_CALLERS = [
   'no_token',
 ] as const;
 export type StackCaller = (typeof STACK_CALLERS)[number];
+/** The access-policy subject of a stack caller (undefined without a token). */
+export function subjectOfCaller(caller: StackCaller): AuthorizationSubject | undefined {
+  switch (caller) {
+    case 'patient':
+      return { kind: 'patient', scopes: [] };
+    case 'service_account_all_scopes':
+      return { kind: 'service_account', scopes: SCOPES };
+    case 'service_account_audit_read':
+      return { kind: 'service_account', scopes: ['audit.events.read'] };
+    case 'no_token':
+      return undefined;
+    default:
+      return { kind: 'user', role: caller, scopes: [] };
+  }
+}
+
+/** The callers the access policy lets call `path` (`no_token` alone for public methods). */
+export function allowedCallers(path: string): StackCaller[] {
+  if (POLICY[path]?.public === true) return ['no_token'];
+  return STACK_CALLERS.filter((c) => c !== 'no_token' && authorize(path, subjectOfCaller(c)).allowed);
+}
+
 /** The staff roles the stack creates (username `<role>@stack.test`). */
 export const STACK_STAFF = ['admin', 'clinician', 'front_desk', 'auditor'] as const;
 /** The password of every staff user. */
@@ -74,6 +97,8 @@ export interface ServiceStack {
   rawClient(service: string): grpc.Client;
   /** The bearer token of a caller, or undefined for `no_token`. */
   token(caller: StackCaller): string | undefined;
+  /** Signs the staff callers in again (new sessions, new tokens), e.g. after a test logged them out. */
+  signInStaff(): Promise<void>;
   /** Runs identity's CLI (`haven …`) with the stack's identity environment; resolves with its output. */
   cli(args: readonly string[], stdin?: string): Promise<{ code: number; output: string }>;
   /** Every event stored so far, in store order (read from the start of the store). */
@@ -262,25 +287,36 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     }
     await Promise.all(starting);
 
+    const signInStaff = async (): Promise<void> => {
+      const client = new identity.IdentityServiceClient(
+        addresses.get(SERVICE_NAMES.identity)!,
+        grpc.credentials.createInsecure(),
+      );
+      try {
+        for (const role of STACK_STAFF) {
+          const res = await callUnary(
+            client,
+            'login',
+            identity.LoginRequest.fromPartial({
+              username: `${role}@stack.test`,
+              password: SERVICE_STACK_PASSWORD,
+            }),
+            clientCallMetadata({}),
+          );
+          if (!res.tokens?.accessToken) throw new Error(`no access token for ${role}`);
+          tokens.set(role, res.tokens.accessToken);
+        }
+      } finally {
+        client.close();
+      }
+    };
     if (options.callers !== false) {
       const identityClient = new identity.IdentityServiceClient(
         addresses.get(SERVICE_NAMES.identity)!,
         grpc.credentials.createInsecure(),
       );
       clients.set('typed:identity', identityClient);
-      for (const role of STACK_STAFF) {
-        const res = await callUnary(
-          identityClient,
-          'login',
-          identity.LoginRequest.fromPartial({
-            username: `${role}@stack.test`,
-            password: SERVICE_STACK_PASSWORD,
-          }),
-          clientCallMetadata({}),
-        );
-        if (!res.tokens?.accessToken) throw new Error(`no access token for ${role}`);
-        tokens.set(role, res.tokens.accessToken);
-      }
+      await signInStaff();
       const admin = clientCallMetadata({ token: tokens.get('admin')! });
       for (const [caller, scopes] of [
         ['service_account_all_scopes', [...(await allScopes())]],
@@ -365,6 +401,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       processes,
       rawClient,
       token: (caller) => (caller === 'no_token' ? undefined : tokens.get(caller)),
+      signInStaff,
       cli,
       events,
       healthy,
@@ -379,7 +416,6 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
 }
 
 async function allScopes(): Promise<readonly string[]> {
-  const { SCOPES } = await import('@haven/auth');
   return SCOPES;
 }
 
