@@ -16,7 +16,6 @@ import {
   EVENTS,
   LEDGER_INTEGRITY_VIOLATED,
   LEDGER_STREAM,
-  SOAK,
   entriesOnDisk,
   eventually,
   latencyOf,
@@ -25,7 +24,7 @@ import {
   type Rig,
 } from './rig';
 
-jest.setTimeout(SOAK ? 600_000 : 90_000);
+jest.setTimeout(90_000);
 
 const ROOT = join(__dirname, '..', '..');
 /** Anchors every 200 ms, so a head covers the log before a case tampers with it. */

@@ -72,6 +72,8 @@ export class AuditLog {
   /** The file as this log last left it; undefined while one of its own writes is under way. */
   private disk: DiskState | undefined;
   private writing = 0;
+  /** Someone else changed the file just before one of this log's own writes (which moved the reference on). */
+  private changedBeforeWrite = false;
   /** The torn last line cut off when the log was opened, if any. */
   repaired: LogRepair | undefined;
 
@@ -177,7 +179,12 @@ export class AuditLog {
    * changed by someone else). Cheap (one stat); false while one of its own writes is under way.
    */
   async changedOnDisk(): Promise<boolean> {
-    if (this.writing > 0 || !this.disk) return false;
+    if (this.writing > 0) return false;
+    if (this.changedBeforeWrite) {
+      this.changedBeforeWrite = false;
+      return true;
+    }
+    if (!this.disk) return false;
     const before = this.disk;
     let now: DiskState;
     try {
@@ -228,6 +235,11 @@ export class AuditLog {
     const record = toAuditRecord(event, this.records.length, options.now ?? new Date(), options.sourceDigest);
     this.writing += 1;
     try {
+      // A change by someone else since this log's last write must not be hidden by the new reference below.
+      const before = await this.diskState();
+      if (this.disk && (before.size !== this.disk.size || before.ctimeMs !== this.disk.ctimeMs)) {
+        this.changedBeforeWrite = true;
+      }
       await this.file.appendFile(JSON.stringify(record) + '\n');
       await this.file.datasync();
       this.disk = await this.diskState();

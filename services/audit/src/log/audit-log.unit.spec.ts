@@ -154,6 +154,13 @@ describe('the audit log', () => {
       await new Promise((r) => setTimeout(r, 20));
       await writeFile(path, text.replace('u-front', 'u-frunt'));
       expect(await log.changedOnDisk()).toBe(true);
+      // …even when one of its own appends came in between.
+      await log.acceptDiskState();
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(path, (await readFile(path, 'utf8')).replace('u-frunt', 'u-front'));
+      await log.ingest(event(3));
+      expect(await log.changedOnDisk()).toBe(true);
+      expect(await log.changedOnDisk()).toBe(false);
       await log.close();
     });
   });

@@ -418,6 +418,7 @@ export class LedgerKeeper {
   }
 }
 
+/** What makes two reports the same finding: the first bad entry when there is one, else the tree size. */
 function violationKey(v: IntegrityViolation): string {
-  return `${v.reason}:${v.treeSize}:${v.firstBadIndex ?? ''}`;
+  return v.firstBadIndex !== undefined ? `${v.reason}@${v.firstBadIndex}` : `${v.reason}:${v.treeSize}`;
 }

@@ -138,7 +138,7 @@ export interface StoreWatchState {
   readonly changed: readonly Interval[];
   /** Store positions reported as unexpected events. */
   readonly unexpected: readonly Interval[];
-  /** When each entry-level reason was last reported (ms), for the once-a-minute limit. */
+  /** When each growing finding (oldest dropped, newest gone) was last reported (ms), for the once-a-minute limit. */
   readonly lastReportAt: Readonly<Partial<Record<StoreViolationReason, number>>>;
 }
 
@@ -150,8 +150,16 @@ export const initialStoreWatchState: StoreWatchState = {
   lastReportAt: {},
 };
 
-/** A finding that keeps growing is reported again at most this often. */
+/**
+ * A finding that keeps growing by itself — a limit dropping the oldest events as new ones arrive, a store that
+ * ends before the ledger — is reported again at most this often. Other findings name distinct entries each
+ * time (a pass reads each position once) and are reported as found.
+ */
 export const REPORT_AGAIN_AFTER_MS = 60_000;
+const GROWING: readonly StoreViolationReason[] = [
+  StoreViolationReason.OldestEventsDropped,
+  StoreViolationReason.NewestEventsGone,
+];
 const MAX_RUNS = 100;
 
 function contains(set: readonly Interval[], x: number): boolean {
@@ -229,7 +237,7 @@ function entryReport(
 ): StoreIntegrityViolated | undefined {
   const fresh = subtract(candidates, state[bucketOf(reason)]);
   if (fresh.length === 0) return undefined;
-  const last = state.lastReportAt[reason];
+  const last = GROWING.includes(reason) ? state.lastReportAt[reason] : undefined;
   if (last !== undefined && now - last < REPORT_AGAIN_AFTER_MS) return undefined;
   const runs = fresh.slice(0, MAX_RUNS);
   const first = ledger.at(runs[0]![0]);
@@ -411,11 +419,7 @@ export function checkRange(
   );
   if (edited) events.push(edited);
   const freshUnexpected = unexpected.filter((u) => !contains(state.unexpected, Number(u.position)));
-  const lastUnexpected = state.lastReportAt[StoreViolationReason.UnexpectedEvent];
-  if (
-    freshUnexpected.length > 0 &&
-    (lastUnexpected === undefined || now - lastUnexpected >= REPORT_AGAIN_AFTER_MS)
-  ) {
+  if (freshUnexpected.length > 0) {
     const runs = toRuns(freshUnexpected.map((u) => Number(u.position))).slice(0, MAX_RUNS);
     const first = freshUnexpected[0]!;
     events.push({

@@ -325,6 +325,23 @@ describe('the store watch, reading events back by position', () => {
     });
   });
 
+  describe('when one pass finds missing entries in two reads a moment apart', () => {
+    it("names the second read's entries at once (only growing findings wait a minute)", () => {
+      const first = given(seen()).whenRange(
+        readBack(HUNDRED, 0, 50).filter((x) => x.position !== 11n),
+      ).events;
+      const second = given(seen(), ...first).whenRange(
+        readBack(HUNDRED, 50, 100).filter((x) => x.position !== 71n),
+        HUNDRED,
+        50,
+        T0 + 1_000,
+      );
+      expect(violations(second.events).map((v) => [v.reason, v.firstBadIndex, v.count])).toEqual([
+        ['EVENTS_MISSING', 70, 1],
+      ]);
+    });
+  });
+
   describe('given a run that starts in the middle of the ledger', () => {
     it('compares from that entry on', () => {
       const outcome = given(seen()).whenRange(readBack(HUNDRED, 40, 60), HUNDRED, 40);
