@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Haven dev stack (`npm start`, after scripts/setup.sh installed and built everything):
-// nats-server (JetStream) + Janus (generated config) + every service whose dist/index.js exists,
-// each child's output prefixed with its name. Ctrl-C stops everything in reverse order.
+// nats-server (JetStream, one user per service with its permissions, streams provisioned as the operator) +
+// Janus (generated config) + every service whose dist/index.js exists, each child's output prefixed with its
+// name. Ctrl-C stops everything in reverse order.
 //
 // A service that crashes is started again after a back-off (1 s, doubling to 30 s; reset once it ran a minute),
 // at most 5 times a minute: a crash loop is then reported and left alone instead of spinning.
@@ -20,6 +21,7 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,7 @@ import WebSocket from 'ws';
 import janusConfig from './janus-config.cjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
 const HOME = resolve(process.env.HAVEN_HOME ?? join(ROOT, '.haven'));
 const PORT_OFFSET = Number(process.env.HAVEN_DEV_PORT_OFFSET ?? 0);
 if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 30_000) {
@@ -252,6 +255,10 @@ function secrets() {
   s.janusEventsSecret ??= janusConfig.randomJanusSecret();
   // Identity believes the browser address the gateway passes on only from the holder of this secret.
   s.forwarderSecret ??= randomBytes(32).toString('base64url');
+  // NATS: one password per service user, and the operator's (creates and changes streams; no service has it).
+  s.natsPasswords ??= {};
+  for (const user of ['operator', ...HAVEN_SERVICE_USERS])
+    s.natsPasswords[user] ??= janusConfig.randomJanusSecret();
   writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return s;
@@ -283,10 +290,46 @@ process.on('exit', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
+// Built by `npm run build` (scripts/setup.sh): the users, permissions and stream provisioning the chart and the
+// tests use too.
+const { HAVEN_SERVICE_USERS, closeNatsConnection, provisionHavenStreams, renderNatsAuthorization } = require(
+  join(ROOT, 'packages', 'eventstore', 'dist', 'index.js'),
+);
+
+/** nats.conf (0600): 127.0.0.1 only, JetStream in HAVEN_HOME/nats, a user per service, nothing anonymous. */
+function writeNatsConfig(port, passwords) {
+  const file = join(HOME, 'nats', 'nats.conf');
+  const config = [
+    `listen: "127.0.0.1:${port}"`,
+    `jetstream { store_dir: ${JSON.stringify(join(HOME, 'nats'))} }`,
+    renderNatsAuthorization({ operator: passwords.operator, services: passwords }),
+  ].join('\n');
+  writeFileSync(file, config, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
+/** Creates (or brings up to date) HAVEN_ES, HAVEN_BUS, the checkpoint bucket and HAVEN_REVOCATIONS as the operator. */
+async function provisionStreams(url, password) {
+  const { connect } = require('nats');
+  const nc = await connect({
+    servers: url,
+    user: 'operator',
+    pass: password,
+    name: 'dev-stack-provisioning',
+  });
+  try {
+    for (const { stream, action, changed } of await provisionHavenStreams(nc, { replicas: 1 }))
+      log(`nats: ${stream} ${action}${changed.length ? ` (${changed.join(', ')})` : ''}`);
+  } finally {
+    await closeNatsConnection(nc);
+  }
+}
+
 async function main() {
   for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
     mkdirSync(join(HOME, d), { recursive: true });
-  const { janusAdminSecret, janusTokenSecret, janusEventsSecret, forwarderSecret } = secrets();
+  const { janusAdminSecret, janusTokenSecret, janusEventsSecret, forwarderSecret, natsPasswords } = secrets();
   const forwarding = { HAVEN_FORWARDER_SECRET: forwarderSecret };
   const wanted = process.env.HAVEN_DEV_SERVICES;
   const services = SERVICES.filter(({ name }) =>
@@ -301,13 +344,11 @@ async function main() {
   );
 
   const natsPort = await firstFreePort(4222);
-  const nats = start(
-    'nats',
-    'nats-server',
-    ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(HOME, 'nats')],
-    { critical: true },
-  );
+  const nats = start('nats', 'nats-server', ['-c', writeNatsConfig(natsPort, natsPasswords)], {
+    critical: true,
+  });
   await waitFor('nats-server', () => tcpOpen(natsPort), 15_000, nats);
+  await provisionStreams(`nats://127.0.0.1:${natsPort}`, natsPasswords.operator);
 
   const wsPort = await firstFreePort(8188);
   const adminWsPort = await firstFreePort(wsPort === 7188 ? 7189 : 7188);
@@ -366,6 +407,9 @@ async function main() {
     const dataDir = join(HOME, 'data', s.name);
     mkdirSync(dataDir, { recursive: true });
     const own = {
+      // Each service connects as its own NATS user (publishes only to its own context).
+      NATS_USER: s.name,
+      NATS_PASSWORD: natsPasswords[s.name],
       HAVEN_DATA_DIR: dataDir,
       ...(s.grpc ? { HAVEN_GRPC_PORT: String(s.grpc) } : {}),
       ...(s.http ? { HAVEN_HTTP_PORT: String(s.http) } : {}),
@@ -389,7 +433,10 @@ async function main() {
   }
   const seed = join(ROOT, 'scripts', 'seed-demo.mjs');
   if (started.some((s) => s.name === 'identity') && existsSync(seed)) {
-    const entry = start('seed', process.execPath, [seed], { env: { ...env, HAVEN_HOME: HOME } });
+    const entry = start('seed', process.execPath, [seed], {
+      // The seed creates users through identity's app layer: identity's NATS user.
+      env: { ...env, HAVEN_HOME: HOME, NATS_USER: 'identity', NATS_PASSWORD: natsPasswords.identity },
+    });
     await new Promise((r) => (entry.exited ? r() : entry.child.once('exit', r)));
   }
 
@@ -399,7 +446,7 @@ async function main() {
   const lines = [
     `Haven is running: open http://localhost:${portOf('gateway', 'http')}`,
     '',
-    `NATS        nats://127.0.0.1:${natsPort}`,
+    `NATS        nats://127.0.0.1:${natsPort} (a user per service; operator password in secrets.json)`,
     `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})`,
     `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
     `state       ${HOME} (secrets.json, logs/janus.log)`,

@@ -40,8 +40,9 @@ function stats(samples: number[], totalMs: number): Stats {
 /** Runs the benchmark; returns the numbers (also printed as JSON when run directly). */
 export async function run(): Promise<Record<string, unknown>> {
   const server = await startNatsServer();
-  // The connection every Haven service opens (connectNats), shared by both sides.
-  const nc = await connectNats({ servers: server.url, name: 'bench' });
+  // The connection every Haven service opens (connectNats, as a service's own user with its permissions),
+  // shared by both sides.
+  const nc = await connectNats({ ...server.client('scheduling'), name: 'bench' });
   try {
     const store = await JetStreamEventStore.create(nc);
     const js = nc.jetstream();
@@ -50,7 +51,7 @@ export async function run(): Promise<Record<string, unknown>> {
       newEvent({ type: 'haven.bench.v1.Appended', data: { n: 1, note: 'x'.repeat(64) }, actor });
     // 20 aggregates, each appended at consecutive revisions (the realistic hot path).
     const streams = Array.from({ length: 20 }, (_, i) =>
-      streamName({ context: 'bench', aggregate: 'thing', id: `a${i}` }),
+      streamName({ context: 'scheduling', aggregate: 'bench', id: `a${i}` }),
     );
     const revisions = new Map<string, bigint | 'no_stream'>(streams.map((s) => [s, 'no_stream']));
     let k = 0;
@@ -62,7 +63,7 @@ export async function run(): Promise<Record<string, unknown>> {
     let j = 0;
     const rawOnce = async (): Promise<void> => {
       const e = event();
-      await js.publish(`haven.es.bench.raw.r${j++ % 20}`, new TextEncoder().encode(JSON.stringify(e)), {
+      await js.publish(`haven.es.scheduling.raw.r${j++ % 20}`, new TextEncoder().encode(JSON.stringify(e)), {
         msgID: e.id,
       });
     };

@@ -71,7 +71,7 @@ async function loginBench(logins: number): Promise<Record<string, unknown>> {
   let client: identity.IdentityServiceClient | undefined;
   try {
     const config = loadIdentityConfig({
-      NATS_URL: nats.url,
+      ...nats.env('identity'),
       HAVEN_GRPC_PORT: '0',
       HAVEN_HTTP_PORT: '0',
       HAVEN_DATA_DIR: dataDir,

@@ -199,7 +199,7 @@ beforeAll(async () => {
   const identityData = join(dir, 'identity');
   const ring = await SigningKeyRing.open({ dataDir: identityData });
   const identityEnv = {
-    NATS_URL: nats.url,
+    ...nats.env('identity'),
     HAVEN_DATA_DIR: identityData,
     HAVEN_ARGON2_MEMORY_KIB: '1024',
     HAVEN_ARGON2_TIME_COST: '1',
@@ -216,13 +216,13 @@ beforeAll(async () => {
     }),
   );
   const common = {
-    NATS_URL: nats.url,
     HAVEN_JWKS_URL: `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`,
     HAVEN_PATIENT_JWKS_URL: patientJwksUrl,
   };
   const others = Promise.all([
     startServiceProcess('scheduling', schedulingPort, {
       ...common,
+      ...nats.env('scheduling'),
       HAVEN_HTTP_PORT: String(await freePort()),
       HAVEN_DATA_DIR: join(dir, 'scheduling'),
       HAVEN_KMS: 'local',
@@ -230,14 +230,23 @@ beforeAll(async () => {
     }),
     startServiceProcess('session', sessionPort, {
       ...common,
+      ...nats.env('session'),
       HAVEN_HTTP_PORT: String(sessionHttp),
       HAVEN_JANUS_WS_URLS: janus.wsUrl,
       HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
       HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
       HAVEN_DATA_DIR: join(dir, 'session'),
     }),
-    startServiceProcess('recording', recordingPort, { ...common, HAVEN_DATA_DIR: join(dir, 'recording') }),
-    startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }),
+    startServiceProcess('recording', recordingPort, {
+      ...common,
+      ...nats.env('recording'),
+      HAVEN_DATA_DIR: join(dir, 'recording'),
+    }),
+    startServiceProcess('audit', auditPort, {
+      ...common,
+      ...nats.env('audit'),
+      HAVEN_DATA_DIR: join(dir, 'audit'),
+    }),
   ]);
 
   // Staff users through identity's real flow: the CLI creates them, Login opens a live session.

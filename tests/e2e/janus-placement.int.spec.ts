@@ -35,14 +35,14 @@ beforeAll(async () => {
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
   const [grpcPort, httpPort] = await Promise.all([freePort(), freePort()]);
   session = await startServiceProcess('session', grpcPort, {
-    NATS_URL: nats.url,
+    ...nats.env('session'),
     HAVEN_JWKS_URL: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks`,
     HAVEN_HTTP_PORT: String(httpPort),
     HAVEN_JANUS_WS_URLS: nodes.map((n) => n.wsUrl).join(','),
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
     HAVEN_JANUS_ADMIN_SECRET: adminKey,
   });
-  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'placement-test' });
+  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'placement-test' });
 });
 
 afterAll(async () => {

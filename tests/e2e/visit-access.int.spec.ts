@@ -73,7 +73,7 @@ beforeAll(async () => {
   ]);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-visit-access-'));
   service = await startServiceProcess('session', grpcPort, {
-    NATS_URL: nats.url,
+    ...nats.env('session'),
     HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
     HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
     HAVEN_HTTP_PORT: String(httpPort),
@@ -87,7 +87,7 @@ beforeAll(async () => {
     HAVEN_VISIT_IDLE_CHECK_SECONDS: '0.5',
   });
   client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'visit-access-test' });
+  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'visit-access-test' });
 });
 
 afterAll(async () => {

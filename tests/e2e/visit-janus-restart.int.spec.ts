@@ -93,7 +93,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksPort = (jwksServer.address() as { port: number }).port;
   service = await startServiceProcess('session', grpcPort, {
-    NATS_URL: nats.url,
+    ...nats.env('session'),
     HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/jwks.json`,
     HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
     HAVEN_HTTP_PORT: String(httpPort),
@@ -102,7 +102,7 @@ beforeAll(async () => {
     HAVEN_DATA_DIR: join(base, 'session'),
   });
   client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'janus-restart-test' });
+  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'janus-restart-test' });
 });
 
 afterAll(async () => {

@@ -48,7 +48,7 @@ beforeAll(async () => {
   const jwksPort = (jwksServer.address() as { port: number }).port;
   dataDir = mkdtempSync(join(tmpdir(), 'haven-skeleton-'));
 
-  const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
+  const common = { HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
   const [schedulingPort, schedulingHttpPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
     freePort(),
     freePort(),
@@ -60,19 +60,25 @@ beforeAll(async () => {
     ...(await Promise.all([
       startServiceProcess('scheduling', schedulingPort, {
         ...common,
+        ...nats.env('scheduling'),
         HAVEN_HTTP_PORT: String(schedulingHttpPort),
         HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
         HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
       }),
       startServiceProcess('session', sessionPort, {
         ...common,
+        ...nats.env('session'),
         HAVEN_HTTP_PORT: String(sessionHttpPort),
         HAVEN_JANUS_WS_URLS: janus.wsUrl,
         HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
         HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
         HAVEN_DATA_DIR: join(dataDir, 'session'),
       }),
-      startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),
+      startServiceProcess('audit', auditPort, {
+        ...common,
+        ...nats.env('audit'),
+        HAVEN_DATA_DIR: join(dataDir, 'audit'),
+      }),
     ])),
   );
   schedulingClient = new scheduling.SchedulingServiceClient(
@@ -80,7 +86,7 @@ beforeAll(async () => {
     grpc.credentials.createInsecure(),
   );
   auditClient = new audit.AuditServiceClient(`127.0.0.1:${auditPort}`, grpc.credentials.createInsecure());
-  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'skeleton-test' });
+  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'skeleton-test' });
 });
 
 afterAll(async () => {
@@ -253,7 +259,7 @@ describe('the walking skeleton', () => {
     );
     const refusals = await eventually(async () => {
       const events = (
-        await Promise.all(hours.map((h) => store.read(`security.refusals-scheduling-${h}`)))
+        await Promise.all(hours.map((h) => store.read(`security.refusals_scheduling-${h}`)))
       ).flat();
       const mine = events.filter((e) => correlations.includes(e.correlationId));
       return mine.length === 4 ? mine : undefined;

@@ -1,11 +1,13 @@
 /**
- * `node scripts/dev-stack.mjs` with no services: starts nats-server and Janus (as an unprivileged user when the
- * stack runs as root), prints the "Haven is running" box, and on SIGINT stops both and exits 0.
+ * `node scripts/dev-stack.mjs` with no services: starts nats-server (authenticated, streams provisioned by the
+ * operator) and Janus (as an unprivileged user when the stack runs as root), prints the "Haven is running" box,
+ * and on SIGINT stops both and exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { connect } from 'nats';
 
 const ROOT = resolve(__dirname, '..', '..');
 const alive = (pid: number): boolean => {
@@ -32,7 +34,7 @@ describe('scripts/dev-stack.mjs', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('starts nats + janus, prints the box, and stops cleanly on SIGINT', async () => {
+  it('starts nats (no anonymous access, streams provisioned) + janus, prints the box, and stops cleanly on SIGINT', async () => {
     const proc = spawn(process.execPath, [join(ROOT, 'scripts', 'dev-stack.mjs')], {
       cwd: ROOT,
       env: { ...process.env, HAVEN_HOME: home, HAVEN_DEV_SERVICES: 'none', FORCE_COLOR: '' },
@@ -71,6 +73,28 @@ describe('scripts/dev-stack.mjs', () => {
       const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${janusPid}/status`, 'utf8'))?.[1];
       expect(Number(uid)).not.toBe(0);
       expect(out).toMatch(/janus runs as user nobody/);
+    }
+
+    // NATS: nobody connects without a user; the operator provisioned the streams before anything started.
+    expect(statSync(join(home, 'nats', 'nats.conf')).mode & 0o777).toBe(0o600);
+    const natsUrl = /NATS\s+(nats:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
+    await expect(connect({ servers: natsUrl, reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    const passwords = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')).natsPasswords as Record<
+      string,
+      string
+    >;
+    const nc = await connect({ servers: natsUrl, user: 'operator', pass: passwords['operator'] ?? '' });
+    try {
+      const jsm = await nc.jetstreamManager();
+      expect((await jsm.streams.info('HAVEN_ES')).config.deny_delete).toBe(true);
+      expect((await jsm.streams.names().next()).sort()).toEqual([
+        'HAVEN_BUS',
+        'HAVEN_ES',
+        'HAVEN_REVOCATIONS',
+        'KV_haven_checkpoints',
+      ]);
+    } finally {
+      await nc.close();
     }
 
     proc.kill('SIGINT');

@@ -1,9 +1,16 @@
-import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { headers as natsHeaders, type NatsConnection } from 'nats';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { ConsumerHealth, encodeEnvelope, newEvent, streamName, type EventEnvelope } from '@haven/eventstore';
+import {
+  ConsumerHealth,
+  StreamNotProvisionedError,
+  encodeEnvelope,
+  newEvent,
+  streamName,
+  type EventEnvelope,
+} from '@haven/eventstore';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { EventBus, busSubject, type BusLogger } from './bus';
 
@@ -20,7 +27,8 @@ let server: NatsServerHandle;
 let nc: NatsConnection;
 beforeAll(async () => {
   server = await startNatsServer();
-  nc = await connect({ servers: server.url });
+  // The operator: these tests publish events of made-up contexts.
+  nc = await server.connect();
 });
 afterAll(async () => {
   await nc?.drain();
@@ -208,7 +216,7 @@ describe('EventBus', () => {
   });
 
   it('resumes a durable subscription after close and reconnect without redelivering handled events', async () => {
-    const first = await EventBus.connect({ servers: server.url, name: 'durable-1' });
+    const first = await EventBus.connect({ ...server.operator, name: 'durable-1' });
     const got1: string[] = [];
     const sub1 = await first.subscribe({
       durable: 'resume',
@@ -224,7 +232,7 @@ describe('EventBus', () => {
     await publisher.publish(envelope('res', 'Two'));
     await publisher.publish(envelope('res', 'Three'));
 
-    const second = await EventBus.connect({ servers: server.url, name: 'durable-2' });
+    const second = await EventBus.connect({ ...server.operator, name: 'durable-2' });
     const got2: string[] = [];
     const sub2 = await second.subscribe({
       durable: 'resume',
@@ -304,23 +312,24 @@ describe('EventBus', () => {
   });
 });
 
-describe('replicas (HAVEN_JETSTREAM_REPLICAS)', () => {
-  it('creates the bus stream and the checkpoint bucket with the configured replicas', async () => {
-    const fresh = await startNatsServer();
-    const c = await connect({ servers: fresh.url });
+describe('streams provisioned by the operator', () => {
+  it('refuses to publish or keep checkpoints when HAVEN_BUS or the bucket is missing, and says which', async () => {
+    const bare = await startNatsServer({ provision: false });
+    const c = await bare.connect();
     try {
-      // One server cannot hold three replicas and says so: the count reaches JetStream.
-      const three = await EventBus.create(c, { replicas: 3 });
-      await expect(three.publish(envelope('rep', 'Made'))).rejects.toThrow(/replica/i);
-      await expect(three.checkpoints()).rejects.toThrow(/replica/i);
-      const one = await EventBus.create(c, { replicas: 1 });
-      await one.publish(envelope('rep', 'Made'));
-      await (await one.checkpoints()).save('rep', 1n);
+      const bus = await EventBus.create(c);
+      const publish = await bus.publish(envelope('rep', 'Made')).catch((e: unknown) => e);
+      expect(publish).toBeInstanceOf(StreamNotProvisionedError);
+      expect(String(publish)).toMatch(/HAVEN_BUS: the event bus does not exist.*operator/);
+      const checkpoints = await bus.checkpoints().catch((e: unknown) => e);
+      expect(checkpoints).toBeInstanceOf(StreamNotProvisionedError);
+      expect(String(checkpoints)).toMatch(/KV_haven_checkpoints/);
+      // Nothing was created behind the operator's back.
       const jsm = await c.jetstreamManager();
-      expect((await jsm.streams.info('HAVEN_BUS')).config.num_replicas).toBe(1);
+      expect(await jsm.streams.names().next()).toEqual([]);
     } finally {
       await c.drain();
-      await fresh.stop();
+      await bare.stop();
     }
   });
 });

@@ -13,15 +13,21 @@
  * The publisher's trace context rides in `traceparent`/`tracestate` headers; each delivery runs in a
  * `haven.bus.consume` span whose parent is the publisher's span.
  */
-import { closeNatsConnection, connectNats } from '@haven/eventstore';
+import {
+  BUS_STREAM,
+  BUS_SUBJECT_PREFIX,
+  CHECKPOINT_BUCKET,
+  HavenStream,
+  closeNatsConnection,
+  connectNats,
+  verifyHavenStreams,
+  type NatsCredentials,
+} from '@haven/eventstore';
 import {
   AckPolicy,
   ConsumerEvents,
   DeliverPolicy,
-  DiscardPolicy,
   NatsError,
-  RetentionPolicy,
-  StorageType,
   headers as natsHeaders,
   nanos,
   type ConsumerConfig,
@@ -55,16 +61,12 @@ import {
   type EventEnvelope,
 } from '@haven/eventstore';
 
-/** Name of the JetStream stream carrying bus events. */
-export const BUS_STREAM = 'HAVEN_BUS';
-/** Subject prefix of bus events. */
-export const BUS_SUBJECT_PREFIX = 'haven.bus';
+export { BUS_STREAM, BUS_SUBJECT_PREFIX };
 
 const DEFAULT_MAX_DELIVER = 5;
 const DEFAULT_NAK_DELAY_MS = 1_000;
 const DEFAULT_BATCH = 32;
 const DEFAULT_DEDUP_SIZE = 10_000;
-const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DEFAULT_CHECK_INTERVAL_MS = 3_000;
 const CHECK_TIMEOUT_MS = 5_000;
 const CONSUMER_NOT_FOUND = 10014;
@@ -156,16 +158,17 @@ export interface BusSubscription {
   close(): Promise<void>;
 }
 
-/** Options of {@link EventBus.connect}. */
-export interface EventBusConnectOptions {
-  readonly servers: string | readonly string[];
+/** Options of {@link EventBus.create}. */
+export interface EventBusOptions {
+  readonly logger?: BusLogger;
+  /** Replicas HAVEN_JETSTREAM_REPLICAS asks for: fewer on HAVEN_BUS or the bucket is logged as a warning. */
+  readonly replicas?: number;
+}
+
+/** Options of {@link EventBus.connect}: the NATS credentials plus the bus's options. */
+export interface EventBusConnectOptions extends NatsCredentials, EventBusOptions {
   /** Connection name (the service name). */
   readonly name: string;
-  readonly logger?: BusLogger;
-  /** Path of a NATS `.creds` file. */
-  readonly credsFile?: string;
-  /** Replicas of HAVEN_BUS and the checkpoint bucket when this bus creates them (HAVEN_JETSTREAM_REPLICAS). */
-  readonly replicas?: number;
 }
 
 function translate(err: unknown, what: string): HavenError {
@@ -202,27 +205,24 @@ export class EventBus {
     private readonly jsm: JetStreamManager,
     private readonly owns: boolean,
     private readonly logger: BusLogger,
-    private readonly replicas: number,
+    private readonly replicas: number | undefined,
   ) {
     this.js = nc.jetstream();
   }
 
-  /** A bus over an existing connection (the caller closes it). Throws UnavailableError without JetStream. */
-  static async create(
-    nc: NatsConnection,
-    options: { logger?: BusLogger; replicas?: number } = {},
-  ): Promise<EventBus> {
+  /**
+   * A bus over an existing connection (the caller closes it). HAVEN_BUS and the checkpoint bucket are checked on
+   * first use: missing or changed, that call fails with StreamNotProvisionedError (the operator provisions them).
+   * Throws UnavailableError without JetStream.
+   */
+  static async create(nc: NatsConnection, options: EventBusOptions = {}): Promise<EventBus> {
     return await EventBus.open(nc, false, options);
   }
 
-  private static async open(
-    nc: NatsConnection,
-    owns: boolean,
-    options: { logger?: BusLogger; replicas?: number },
-  ): Promise<EventBus> {
+  private static async open(nc: NatsConnection, owns: boolean, options: EventBusOptions): Promise<EventBus> {
     try {
       const jsm = await nc.jetstreamManager();
-      return new EventBus(nc, jsm, owns, options.logger ?? silent, options.replicas ?? 1);
+      return new EventBus(nc, jsm, owns, options.logger ?? silent, options.replicas);
     } catch (err) {
       throw translate(err, 'jetstream manager');
     }
@@ -230,10 +230,7 @@ export class EventBus {
 
   /** Connects to NATS; `close()` drains the connection. Throws UnavailableError when it cannot. */
   static async connect(options: EventBusConnectOptions): Promise<EventBus> {
-    const nc = await connectNats(
-      { servers: options.servers, name: options.name, credsFile: options.credsFile },
-      'bus: connect',
-    );
+    const nc = await connectNats(options, 'bus: connect');
     try {
       return await EventBus.open(nc, true, options);
     } catch (err) {
@@ -244,15 +241,18 @@ export class EventBus {
 
   /**
    * A checkpoint store in the NATS key-value bucket `haven_checkpoints`: shared by every replica and kept by
-   * NATS, so a restarted pod resumes where the last one stopped. Throws UnavailableError when NATS fails.
+   * NATS, so a restarted pod resumes where the last one stopped. A service may write only keys starting with
+   * its own name (or `relay.<its context>`). Throws StreamNotProvisionedError when the bucket is missing or
+   * changed, UnavailableError when NATS fails.
    */
   async checkpoints(): Promise<{
     load(key: string): Promise<bigint | 'start'>;
     save(key: string, position: bigint): Promise<void>;
   }> {
     let kv: Awaited<ReturnType<JetStreamClient['views']['kv']>>;
+    await this.verify(HavenStream.Checkpoints);
     try {
-      kv = await this.js.views.kv('haven_checkpoints', { history: 1, replicas: this.replicas });
+      kv = await this.js.views.kv(CHECKPOINT_BUCKET, { bindOnly: true });
     } catch (err) {
       throw translate(err, 'checkpoints');
     }
@@ -365,36 +365,23 @@ export class EventBus {
   }
 
   private ensureStream(): Promise<void> {
-    this.streamReady ??= this.createStream().catch((err: unknown) => {
+    this.streamReady ??= this.verify(HavenStream.Bus).catch((err: unknown) => {
       this.streamReady = undefined;
-      throw translate(err, 'stream');
+      throw err;
     });
     return this.streamReady;
   }
 
-  private async createStream(): Promise<void> {
-    try {
-      await this.jsm.streams.info(BUS_STREAM);
-      return;
-    } catch (err) {
-      if (!(err instanceof NatsError) || (err.code !== '404' && err.api_error?.err_code !== 10059)) throw err;
-    }
-    await this.jsm.streams
-      .add({
-        name: BUS_STREAM,
-        subjects: [`${BUS_SUBJECT_PREFIX}.>`],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        discard: DiscardPolicy.Old,
-        max_age: nanos(DEFAULT_MAX_AGE_MS),
-        duplicate_window: nanos(120_000),
-        num_replicas: this.replicas,
-      })
-      .catch(async (err: unknown) => {
-        await this.jsm.streams.info(BUS_STREAM).catch(() => {
-          throw err;
-        });
-      });
+  /** Checks that the operator provisioned `stream` as Haven needs it; logs replica advice. */
+  private async verify(stream: HavenStream): Promise<void> {
+    const checked = await verifyHavenStreams(
+      this.jsm,
+      [stream],
+      this.replicas !== undefined ? { replicas: this.replicas } : {},
+    ).catch((err: unknown) => {
+      throw translate(err, 'stream');
+    });
+    for (const c of checked) for (const w of c.warnings) this.logger.warn({ stream: c.stream }, w);
   }
 }
 

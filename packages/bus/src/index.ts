@@ -7,6 +7,7 @@ export type {
   BusSubscription,
   DeliveryContext,
   EventBusConnectOptions,
+  EventBusOptions,
 } from './bus';
 export { EventBus, BUS_STREAM, BUS_SUBJECT_PREFIX, busSubject } from './bus';
 export { startRelay } from './relay';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -22,8 +22,10 @@ let nc: NatsConnection;
 let store: JetStreamEventStore;
 beforeAll(async () => {
   server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  store = await JetStreamEventStore.connect({ servers: server.url, name: 'relay-test' });
+  // The relay publishes and keeps its checkpoint as the scheduling service's own NATS user (its permissions
+  // apply); the test appends events of several contexts as the operator.
+  nc = await server.connect('scheduling');
+  store = await JetStreamEventStore.connect({ ...server.operator, name: 'relay-test' });
 });
 afterAll(async () => {
   await store?.close();

@@ -1,18 +1,11 @@
 import { ValidationError } from '@haven/errors';
 import type { EventStore } from './port';
-import { JetStreamEventStore } from './jetstream';
+import { JetStreamEventStore, type JetStreamConnectOptions } from './jetstream';
 import { KurrentDbEventStore } from './kurrentdb';
 
 /** Which adapter to use and how to reach it (HAVEN_EVENT_STORE selects `kind`). */
 export type EventStoreConfig =
-  | {
-      readonly kind: 'jetstream';
-      readonly servers: string | readonly string[];
-      readonly name?: string;
-      readonly credsFile?: string;
-      /** Stream replicas (3 on a clustered NATS). */
-      readonly replicas?: number;
-    }
+  | ({ readonly kind: 'jetstream' } & JetStreamConnectOptions)
   | { readonly kind: 'kurrentdb'; readonly connectionString: string };
 
 /**

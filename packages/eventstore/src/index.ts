@@ -41,8 +41,41 @@ export { EVENT_STORE_REQUIRED_SETTINGS, JetStreamInspection, streamDeviations } 
 export { KurrentDbEventStore } from './kurrentdb';
 export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';
-export { closeNatsConnection, connectNats } from './nats-connection';
-export type { NatsConnectOptions } from './nats-connection';
+export { closeNatsConnection, connectNats, inboxPrefixOf, natsConnectionOptions } from './nats-connection';
+export type { NatsConnectOptions, NatsCredentials } from './nats-connection';
+export {
+  BUS_STREAM,
+  BUS_SUBJECT_PREFIX,
+  CHECKPOINT_BUCKET,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  HAVEN_STREAMS,
+  HavenStream,
+  REVOCATION_RETENTION_MS,
+  REVOCATIONS_STREAM,
+  REVOCATIONS_SUBJECT,
+  StreamNotProvisionedError,
+  havenStreamSpec,
+  provisionHavenStreams,
+  streamProblems,
+  verifyHavenStreams,
+} from './nats-streams';
+export type {
+  HavenStreamSpec,
+  ProvisionOptions,
+  ProvisionedStream,
+  StreamVerification,
+} from './nats-streams';
+export {
+  HAVEN_SERVICE_USERS,
+  OPERATOR_ONLY_SUBJECTS,
+  OPERATOR_USER,
+  natsPermissionTable,
+  natsPermissionsJson,
+  refusalsAggregateOf,
+  renderNatsAuthorization,
+  servicePermissions,
+} from './nats-permissions';
+export type { HavenServiceUser, NatsPermissions, NatsUserPasswords } from './nats-permissions';
 export type { BackoffOptions, ConsumerHealthOptions, ConsumerReporter, ConsumerStatus } from './consumers';
 export { ConsumerHealth, ConsumerState, backoffDelay } from './consumers';
 export type { Follower, FollowerLogger, FollowOptions, FollowSource, FollowStoreOptions } from './follower';

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
@@ -6,6 +6,7 @@ import { ConcurrencyError, UnavailableError } from '@haven/errors';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { streamName } from './ids';
 import { EVENT_STORE_STREAM, JetStreamEventStore, subjectOf } from './jetstream';
+import { StreamNotProvisionedError } from './nats-streams';
 import { testEvent, testEventStore, uniqueContext } from './testing';
 
 jest.setTimeout(30_000);
@@ -18,27 +19,28 @@ afterAll(async () => {
   await server?.stop();
 });
 
+// The contract suite appends to made-up contexts: as the operator (the service permissions have their own suite).
 testEventStore('jetstream', async () => {
-  const store = await JetStreamEventStore.connect({ servers: server.url, name: 'contract' });
+  const store = await JetStreamEventStore.connect({ ...server.operator, name: 'contract' });
   return { store, teardown: () => store.close() };
 });
 
 describe('JetStreamEventStore specifics', () => {
   let nc: NatsConnection;
   beforeAll(async () => {
-    nc = await connect({ servers: server.url });
+    nc = await server.connect();
   });
   afterAll(async () => {
     await nc?.drain();
   });
 
   it('stays idempotent after the server dedup window has passed', async () => {
-    // Its own server: the stream (and its dedup window) is created by the first store that connects.
-    const own = await startNatsServer();
-    const ownNc = await connect({ servers: own.url });
+    // Its own server, provisioned with a short dedup window (the store learns it from the stream).
+    const windowMs = 300;
+    const own = await startNatsServer({ provision: { duplicateWindowMs: windowMs } });
+    const ownNc = await own.connect();
     try {
-      const windowMs = 300;
-      const store = await JetStreamEventStore.create(ownNc, { duplicateWindowMs: windowMs });
+      const store = await JetStreamEventStore.create(ownNc);
       const ctx = uniqueContext('dd');
       const s = streamName({ context: ctx, aggregate: 'thing', id: 'one' });
       const batch = [testEvent('A'), testEvent('B')];
@@ -58,7 +60,7 @@ describe('JetStreamEventStore specifics', () => {
       expect(forgotten).toBe(true);
 
       // A second store instance (no tail cache) retries the whole batch, then a half of it.
-      const other = await JetStreamEventStore.create(ownNc, { duplicateWindowMs: windowMs });
+      const other = await JetStreamEventStore.create(ownNc);
       expect(await other.append(s, 'no_stream', batch)).toEqual(first);
       expect(await other.append(s, 'any', batch)).toEqual(first);
       expect(await other.append(s, 0n, [batch[1]!])).toEqual(first);
@@ -149,7 +151,7 @@ describe('JetStreamEventStore specifics', () => {
   });
 
   it('maps a closed connection to UnavailableError', async () => {
-    const own = await connect({ servers: server.url });
+    const own = await server.connect();
     const store = await JetStreamEventStore.create(own);
     await own.close();
     const s = streamName({ context: uniqueContext('down'), aggregate: 'thing', id: 'x' });
@@ -157,5 +159,33 @@ describe('JetStreamEventStore specifics', () => {
     await expect(JetStreamEventStore.connect({ servers: 'nats://127.0.0.1:1' })).rejects.toBeInstanceOf(
       UnavailableError,
     );
+  });
+
+  it('refuses to append or read when HAVEN_ES is missing or lost a guarantee, naming what is wrong', async () => {
+    const bare = await startNatsServer({ provision: false });
+    const c = await bare.connect();
+    try {
+      const store = await JetStreamEventStore.create(c);
+      const s = streamName({ context: uniqueContext('np'), aggregate: 'thing', id: 'x' });
+      const missing = await store.append(s, 'any', [testEvent('A')]).catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(StreamNotProvisionedError);
+      expect(String(missing)).toMatch(/HAVEN_ES: the event store does not exist/);
+      await expect(store.read(s)).rejects.toBeInstanceOf(StreamNotProvisionedError);
+      // Created by hand without deny-purge and with a message limit: still refused, each setting named.
+      const jsm = await c.jetstreamManager();
+      await jsm.streams.add({
+        name: EVENT_STORE_STREAM,
+        subjects: ['haven.es.>'],
+        deny_delete: true,
+        max_msgs: 60,
+      });
+      const changed = await store.append(s, 'any', [testEvent('A')]).catch((e: unknown) => String(e));
+      expect(changed).toMatch(/max_msgs is 60, expected -1/);
+      expect(changed).toMatch(/deny_purge is false, expected true/);
+      expect((await jsm.streams.info(EVENT_STORE_STREAM)).state.messages).toBe(0);
+    } finally {
+      await c.drain();
+      await bare.stop();
+    }
   });
 });

@@ -3,9 +3,10 @@
  *
  * Layout on the server:
  * - ONE JetStream stream `HAVEN_ES` on subjects `haven.es.>`, limits retention, no max age, `deny_delete` +
- *   `deny_purge` (the server itself refuses to purge it or delete a message; deleting the whole stream must
- *   additionally be denied by the account's permissions on `$JS.API.STREAM.DELETE.>` — JetStream has no
- *   stream-level flag for that). Its sequence is the global position.
+ *   `deny_purge` (the server itself refuses to purge it or delete a message; deleting or changing the whole
+ *   stream is denied by the NATS permissions of every service user — JetStream has no stream-level flag for
+ *   that). Its sequence is the global position. The operator provisions it (`nats-streams.ts`); the store only
+ *   checks, before its first append or subscription, that it exists with those settings.
  * - one subject per aggregate instance: stream `scheduling.appointment-01J…` ↔ subject
  *   `haven.es.scheduling.appointment.01J…` (so a context is the subject filter `haven.es.scheduling.>`).
  *
@@ -30,12 +31,10 @@ import {
   AckPolicy,
   DeliverPolicy,
   Events,
-  DiscardPolicy,
   ErrorCode,
   NatsError,
-  RetentionPolicy,
-  StorageType,
   headers as natsHeaders,
+  millis,
   nanos,
   type JetStreamClient,
   type JetStreamManager,
@@ -43,7 +42,6 @@ import {
   type MsgHdrs,
   type NatsConnection,
   type OrderedConsumerOptions,
-  type StreamConfig,
 } from 'nats';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import {
@@ -53,7 +51,14 @@ import {
   UnavailableError,
   ValidationError,
 } from '@haven/errors';
-import { closeNatsConnection, connectNats } from './nats-connection';
+import { closeNatsConnection, connectNats, type NatsCredentials } from './nats-connection';
+import {
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  EVENT_STORE_STREAM,
+  EVENT_STORE_SUBJECT_PREFIX,
+  HavenStream,
+  verifyHavenStreams,
+} from './nats-streams';
 import type { NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
@@ -72,10 +77,7 @@ import type {
 } from './port';
 import { PENDING_COUNT_LIMIT } from './port';
 
-/** Name of the JetStream stream holding every event; its sequence is the global position. */
-export const EVENT_STORE_STREAM = 'HAVEN_ES';
-/** Subject prefix of event-store subjects. The bus uses `haven.bus.` and never overlaps. */
-export const EVENT_STORE_SUBJECT_PREFIX = 'haven.es';
+export { EVENT_STORE_STREAM, EVENT_STORE_SUBJECT_PREFIX };
 
 /**
  * Headers the store reads without parsing the JSON body. Kept to the two it needs, because every header costs
@@ -91,7 +93,6 @@ export const EventHeaders = {
 const WRONG_LAST_SEQUENCE = 10071;
 const NO_MESSAGE_FOUND = 10037;
 const STREAM_NOT_FOUND = 10059;
-const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 const CLOCK_SKEW_MS = 60_000;
 const SCAN_TIMEOUT_MS = 15_000;
 const TAIL_CACHE_SIZE = 10_000;
@@ -100,20 +101,16 @@ const ANY_RETRIES = 20;
 
 /** Options of {@link JetStreamEventStore}. */
 export interface JetStreamEventStoreOptions {
-  /** Server-side dedup window of the stream when this store creates it (default 2 min). */
-  readonly duplicateWindowMs?: number;
-  /** Replicas of the stream when this store creates it (default 1; 3 in a cluster). */
+  /** Replicas HAVEN_JETSTREAM_REPLICAS asks for: fewer on the stream is reported by `onWarning`. */
   readonly replicas?: number;
+  /** Told advice found while checking the stream (e.g. fewer replicas than asked for). */
+  readonly onWarning?: (message: string) => void;
 }
 
-/** Options of {@link JetStreamEventStore.connect}. */
-export interface JetStreamConnectOptions extends JetStreamEventStoreOptions {
-  /** NATS URL(s), e.g. `nats://127.0.0.1:4222`. */
-  readonly servers: string | readonly string[];
+/** Options of {@link JetStreamEventStore.connect}: the NATS credentials plus the store's options. */
+export interface JetStreamConnectOptions extends JetStreamEventStoreOptions, NatsCredentials {
   /** Connection name shown by the server (e.g. the service name). */
   readonly name?: string;
-  /** Path of a NATS `.creds` file (NATS_CREDS_FILE). */
-  readonly credsFile?: string;
 }
 
 interface Tail {
@@ -143,11 +140,11 @@ function isWrongLastSequence(err: unknown): boolean {
   );
 }
 
+/** "No such message" — but never "no such stream": a missing HAVEN_ES is an outage, not an empty history. */
 function isNotFound(err: unknown): boolean {
   const code = apiCode(err);
-  return (
-    code === NO_MESSAGE_FOUND || code === STREAM_NOT_FOUND || (err instanceof NatsError && err.code === '404')
-  );
+  if (code === STREAM_NOT_FOUND) return false;
+  return code === NO_MESSAGE_FOUND || (err instanceof NatsError && err.code === '404');
 }
 
 /** Translates a vendor error into a Haven error at the boundary. */
@@ -200,8 +197,8 @@ function revisionOf(h: MsgHdrs | undefined): bigint {
  */
 export class JetStreamEventStore implements InspectableEventStore {
   private readonly js: JetStreamClient;
-  private readonly duplicateWindowMs: number;
-  private readonly replicas: number;
+  /** The stream's dedup window, learnt when the stream is checked. */
+  private duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS;
   private streamReady: Promise<void> | undefined;
   private streamExists = false;
   private readonly tails = new Map<string, Tail>();
@@ -218,11 +215,9 @@ export class JetStreamEventStore implements InspectableEventStore {
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly ownsConnection: boolean,
-    options: JetStreamEventStoreOptions,
+    private readonly options: JetStreamEventStoreOptions,
   ) {
     this.js = nc.jetstream();
-    this.duplicateWindowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
-    this.replicas = options.replicas ?? 1;
     void this.watchConnection();
   }
 
@@ -239,7 +234,8 @@ export class JetStreamEventStore implements InspectableEventStore {
   }
 
   /**
-   * A store over an existing connection (the caller keeps ownership and closes it).
+   * A store over an existing connection (the caller keeps ownership and closes it). The stream is checked on
+   * first use (append, subscribe): a missing or changed HAVEN_ES fails that call with StreamNotProvisionedError.
    * Throws UnavailableError when JetStream is not enabled or not reachable.
    */
   static async create(
@@ -255,7 +251,7 @@ export class JetStreamEventStore implements InspectableEventStore {
    */
   static async connect(options: JetStreamConnectOptions): Promise<JetStreamEventStore> {
     const nc = await connectNats(
-      { servers: options.servers, name: options.name ?? 'haven-eventstore', credsFile: options.credsFile },
+      { ...options, name: options.name ?? 'haven-eventstore' },
       'event store: connect',
     );
     try {
@@ -520,6 +516,8 @@ export class JetStreamEventStore implements InspectableEventStore {
     if (limit <= 0) return [];
     return await withSpan('haven.eventstore.read', async () => {
       try {
+        const ready = this.ensureStream();
+        if (ready) await ready;
         const tail = await this.tail(subject);
         if (tail.seq === 0 || from > tail.revision) return [];
         const hint = options?.afterPosition;
@@ -687,10 +685,13 @@ export class JetStreamEventStore implements InspectableEventStore {
     if (this.closed) throw new PreconditionError('event store is closed');
   }
 
-  /** Creates the HAVEN_ES stream when it does not exist yet (once per store instance). */
+  /**
+   * Checks once per store instance that HAVEN_ES exists with the settings the store relies on (the operator
+   * provisions it; services may not create or change it), and learns its dedup window.
+   */
   private ensureStream(): Promise<void> | undefined {
     if (this.streamExists) return undefined; // the hot path: no promise, no microtask
-    this.streamReady ??= this.createStream().then(
+    this.streamReady ??= this.checkStream().then(
       () => {
         this.streamExists = true;
       },
@@ -702,34 +703,15 @@ export class JetStreamEventStore implements InspectableEventStore {
     return this.streamReady;
   }
 
-  private async createStream(): Promise<void> {
-    try {
-      await this.jsm.streams.info(EVENT_STORE_STREAM);
-      return;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    const config: Partial<StreamConfig> = {
-      name: EVENT_STORE_STREAM,
-      subjects: [`${EVENT_STORE_SUBJECT_PREFIX}.>`],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: 0,
-      num_replicas: this.replicas,
-      duplicate_window: nanos(this.duplicateWindowMs),
-      deny_delete: true,
-      deny_purge: true,
-      allow_rollup_hdrs: false,
-    };
-    try {
-      await this.jsm.streams.add(config);
-    } catch (err) {
-      // Another process created it in between: fine as long as it exists now.
-      await this.jsm.streams.info(EVENT_STORE_STREAM).catch(() => {
-        throw err;
-      });
-    }
+  private async checkStream(): Promise<void> {
+    const [checked] = await verifyHavenStreams(
+      this.jsm,
+      [HavenStream.EventStore],
+      this.options.replicas !== undefined ? { replicas: this.options.replicas } : {},
+    );
+    if (!checked) return;
+    this.duplicateWindowMs = millis(checked.info.config.duplicate_window ?? 0) || DEFAULT_DUPLICATE_WINDOW_MS;
+    for (const warning of checked.warnings) this.options.onWarning?.(warning);
   }
 }
 

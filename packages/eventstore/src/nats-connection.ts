@@ -20,19 +20,40 @@ export async function closeNatsConnection(nc: NatsConnection, timeoutMs = 2_000)
   if (!nc.isClosed()) await nc.close().catch(() => undefined);
 }
 
-/** Where and how to connect to NATS (NATS_URL, a connection name, NATS_CREDS_FILE). */
-export interface NatsConnectOptions {
+/**
+ * Who connects to NATS and how: the server URL(s) and the credentials (NATS_URL, NATS_USER / NATS_PASSWORD or
+ * NATS_CREDS_FILE, NATS_TLS_CA_FILE). The field names `user` and `pass` are nats.js's own, so one object fits
+ * both `connectNats` and nats.js `connect`.
+ */
+export interface NatsCredentials {
   readonly servers: string | readonly string[];
-  readonly name: string;
-  /** Path of a NATS `.creds` file. */
+  /** The NATS user (a Haven service's own user, e.g. `scheduling`, or `operator`). */
+  readonly user?: string | undefined;
+  /** The user's password. */
+  readonly pass?: string | undefined;
+  /** Path of a NATS `.creds` file (decentralised JWT authentication on a hospital's NATS). */
   readonly credsFile?: string | undefined;
+  /** PEM file of the CA that signed the server's TLS certificate (implies TLS). */
+  readonly tlsCaFile?: string | undefined;
+  /** Subject prefix of this client's reply inboxes; default {@link inboxPrefixOf}(user) when a user is set. */
+  readonly inboxPrefix?: string | undefined;
+}
+
+/** Where and how to connect to NATS, plus the connection name shown by the server. */
+export interface NatsConnectOptions extends NatsCredentials {
+  readonly name: string;
 }
 
 /**
- * Opens a NATS connection that reconnects forever (the services ride out NATS restarts), authenticating with
- * the creds file when one is given, without per-request async stack traces. Throws UnavailableError (`<what>: …`) when NATS cannot be reached.
+ * The reply-inbox prefix of a NATS user, `_INBOX_<user>`: every Haven user may subscribe only under its own
+ * prefix (see the permissions in `nats-permissions.ts`), so no service reads another's replies.
  */
-export async function connectNats(options: NatsConnectOptions, what = 'NATS'): Promise<NatsConnection> {
+export function inboxPrefixOf(user: string): string {
+  return `_INBOX_${user}`;
+}
+
+/** nats.js connection options for the credentials (shared by {@link connectNats} and the start-up probe). */
+export function natsConnectionOptions(options: NatsConnectOptions): ConnectionOptions {
   const connectOptions: ConnectionOptions = {
     servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
     name: options.name,
@@ -42,14 +63,33 @@ export async function connectNats(options: NatsConnectOptions, what = 'NATS'): P
     // (UnavailableError names the operation), so the traces are not needed.
     noAsyncTraces: true,
   };
+  if (options.user !== undefined) {
+    connectOptions.user = options.user;
+    if (options.pass !== undefined) connectOptions.pass = options.pass;
+  }
+  const inboxPrefix =
+    options.inboxPrefix ?? (options.user !== undefined ? inboxPrefixOf(options.user) : undefined);
+  if (inboxPrefix !== undefined) connectOptions.inboxPrefix = inboxPrefix;
   if (options.credsFile !== undefined) {
     connectOptions.authenticator = credsAuthenticator(readFileSync(options.credsFile));
   }
+  if (options.tlsCaFile !== undefined) connectOptions.tls = { caFile: options.tlsCaFile };
+  return connectOptions;
+}
+
+/**
+ * Opens a NATS connection that reconnects forever (the services ride out NATS restarts), authenticating with
+ * the user and password or the creds file when given, replies under the user's own inbox prefix, TLS verified
+ * against `tlsCaFile` when given, without per-request async stack traces.
+ * Throws UnavailableError (`<what>: …`) when NATS cannot be reached or refuses the credentials.
+ */
+export async function connectNats(options: NatsConnectOptions, what = 'NATS'): Promise<NatsConnection> {
+  const connectOptions = natsConnectionOptions(options);
   try {
     return await connect(connectOptions);
   } catch (error) {
     throw new UnavailableError(
-      `${what}: NATS at ${String(connectOptions.servers)} is not reachable: ${error instanceof Error ? error.message : String(error)}`,
+      `${what}: NATS at ${String(connectOptions.servers)}${options.user ? ` (user ${options.user})` : ''} is not reachable: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }

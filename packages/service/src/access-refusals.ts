@@ -1,5 +1,5 @@
 import type { Actor, EventStore } from '@haven/eventstore';
-import { newEvent } from '@haven/eventstore';
+import { newEvent, refusalsAggregateOf } from '@haven/eventstore';
 import type { Logger } from './logger';
 
 /** Event type of a refused call. */
@@ -129,7 +129,8 @@ function actorOfRefusal(refusal: AccessRefusal): Actor {
 /**
  * Records every refusal — bad, expired, revoked or missing credentials, the access policy, ownership checks,
  * state checks, CSRF, media — as a `haven.security.v1.AccessRefused` event on
- * `security.refusals-<service>-<yyyymmddhh>`, so an attack leaves a trace in the audit log. The event's actor is
+ * `security.refusals_<service>-<yyyymmddhh>` (each service's own aggregate: on NATS a service may write only
+ * `haven.es.security.refusals_<service>.>`), so an attack leaves a trace in the audit log. The event's actor is
  * the refused caller (anonymous when unauthenticated); `data` holds method, kind, code, reason, target, the
  * recording service and the caller's ids (see {@link accessRefusedData}). A flood cannot fill the store: past
  * `maxPerMinute` in a minute the rest are counted and recorded once as `AccessRefusalsSuppressed`. Appends run
@@ -147,7 +148,7 @@ export function createAccessRefusalRecorder(options: AccessRefusalRecorderOption
   let suppressed = 0;
   let queue: Promise<void> = Promise.resolve();
   const streamOf = (at: Date) =>
-    `security.refusals-${service}-${at.toISOString().slice(0, 13).replace(/[-T]/g, '')}`;
+    `security.${refusalsAggregateOf(service)}-${at.toISOString().slice(0, 13).replace(/[-T]/g, '')}`;
   const append = (
     type: string,
     data: Record<string, unknown>,

@@ -21,7 +21,7 @@ describe('the access refusal recorder', () => {
     now = new Date('2026-11-26T10:01:00Z');
     recorder.record(refusal);
     await recorder.flush();
-    const events = await store.read('security.refusals-scheduling-2026112610');
+    const events = await store.read('security.refusals_scheduling-2026112610');
     expect(events.map((e) => e.type)).toEqual([
       ACCESS_REFUSED,
       ACCESS_REFUSED,
@@ -59,7 +59,7 @@ describe('the access refusal recorder', () => {
       correlationId: 'corr-1',
     });
     await recorder.flush();
-    const [event] = await store.read('security.refusals-session-2026112610');
+    const [event] = await store.read('security.refusals_session-2026112610');
     expect(event?.type).toBe(ACCESS_REFUSED);
     expect(event?.actor).toEqual({ kind: 'user', id: 'u-b', role: 'clinician' });
     expect(event?.correlationId).toBe('corr-1');
@@ -92,7 +92,7 @@ describe('the access refusal recorder', () => {
       correlationId: 'c',
     });
     await recorder.flush();
-    const [event] = await store.read('security.refusals-gateway-2026112610');
+    const [event] = await store.read('security.refusals_gateway-2026112610');
     expect(event?.data['target']).toBeUndefined();
     expect(event?.data['code']).toBe('UNAUTHENTICATED');
     expect(String(event?.data['reason'])).not.toContain('\n');

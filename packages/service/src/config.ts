@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { NatsCredentials } from '@haven/eventstore';
 
 /** pino log levels accepted in `LOG_LEVEL`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -17,11 +18,50 @@ export function portSchema(defaultPort: number) {
   return z.coerce.number().int().min(0).max(65535).default(defaultPort);
 }
 
+/**
+ * The NATS credential variables every NATS client of Haven reads (services, the gateway, the provisioning):
+ * the service's own user and password (the chart and the dev stack give each service its own), a `.creds` file
+ * for a hospital NATS with decentralised JWT authentication, and the CA of the server's TLS certificate.
+ */
+export const natsCredentialShape = {
+  /** This service's NATS user (its name: identity, scheduling, … or operator for the provisioning). */
+  NATS_USER: z.string().min(1).optional(),
+  /** The NATS user's password. */
+  NATS_PASSWORD: z.string().min(1).optional(),
+  /** A NATS `.creds` file (JWT + nkey seed), instead of a user and password. */
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** PEM file of the CA that signed the NATS server's certificate: connect over TLS and verify it. */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+};
+
+/** The NATS variables of a parsed configuration. */
+export interface NatsConfig {
+  readonly NATS_URL: string;
+  readonly NATS_USER?: string | undefined;
+  readonly NATS_PASSWORD?: string | undefined;
+  readonly NATS_CREDS_FILE?: string | undefined;
+  readonly NATS_TLS_CA_FILE?: string | undefined;
+}
+
+/**
+ * The NATS credentials of a configuration, for connectNats, JetStreamEventStore.connect, EventBus.connect and
+ * RevocationFeed.connect (spread it and add a connection name). Throws nothing.
+ */
+export function natsCredentialsOf(config: NatsConfig): NatsCredentials {
+  return {
+    servers: config.NATS_URL,
+    ...(config.NATS_USER !== undefined ? { user: config.NATS_USER } : {}),
+    ...(config.NATS_PASSWORD !== undefined ? { pass: config.NATS_PASSWORD } : {}),
+    ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
+    ...(config.NATS_TLS_CA_FILE !== undefined ? { tlsCaFile: config.NATS_TLS_CA_FILE } : {}),
+  };
+}
+
 const baseShape = {
   /** The gRPC port. Required here; give it the service's default with {@link createBaseConfigSchema} or {@link portSchema}. */
   HAVEN_GRPC_PORT: z.coerce.number().int().min(0).max(65535),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
-  NATS_CREDS_FILE: z.string().min(1).optional(),
+  ...natsCredentialShape,
   HAVEN_EVENT_STORE: z.enum(EVENT_STORES).default('jetstream'),
   KURRENTDB_URL: z.string().min(1).optional(),
   /** Replicas of the JetStream streams Haven creates (3 on a clustered NATS; 1 on a single server). */

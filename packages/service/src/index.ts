@@ -14,8 +14,10 @@ export {
   ConfigError,
   LOG_LEVELS,
   EVENT_STORES,
+  natsCredentialShape,
+  natsCredentialsOf,
 } from './config';
-export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel } from './config';
+export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel, NatsConfig } from './config';
 export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';
 export type { Logger, CreateLoggerOptions } from './logger';
 export { PrincipalKind, actorOf, requirePrincipal, commandMetadata } from './principal';
@@ -33,7 +35,7 @@ export {
   RevocationPublisher,
   RevocationSet,
   RevocationReason,
-  ensureRevocationStream,
+  verifyRevocationStream,
   REVOCATIONS_SUBJECT,
   REVOCATIONS_STREAM,
   REVOCATION_RETENTION_MS,

@@ -10,34 +10,29 @@
  * `createVerifierFromConfig(config, { revocations })` refuse revoked principals.
  */
 import {
+  HavenStream,
+  REVOCATION_RETENTION_MS,
+  REVOCATIONS_STREAM,
+  REVOCATIONS_SUBJECT,
   closeNatsConnection,
   connectNats,
   follow,
   jetStreamSource,
+  verifyHavenStreams,
   type ConsumerHealth,
   type Follower,
+  type NatsCredentials,
 } from '@haven/eventstore';
 import {
-  DiscardPolicy,
   JSONCodec,
-  RetentionPolicy,
-  StorageType,
   type JetStreamClient,
   type NatsConnection,
 } from 'nats';
-import { UnavailableError } from '@haven/errors';
+import { HavenError, UnavailableError } from '@haven/errors';
 import type { Logger } from './logger';
 import type { Principal } from './principal';
 
-/** The NATS subject revocations are published on. */
-export const REVOCATIONS_SUBJECT = 'haven.identity.revocations';
-/** The JetStream stream that retains revocations for late joiners. */
-export const REVOCATIONS_STREAM = 'HAVEN_REVOCATIONS';
-/**
- * How long a revocation matters: the longest token lifetime (a break-glass token lives up to 60 minutes;
- * access tokens 5) plus slack. The stream's max age and the in-memory TTL.
- */
-export const REVOCATION_RETENTION_MS = 65 * 60_000;
+export { REVOCATION_RETENTION_MS, REVOCATIONS_STREAM, REVOCATIONS_SUBJECT };
 /** The message type name (also the `Haven-Type` header). */
 export const SESSION_REVOKED_TYPE = 'haven.identity.v1.SessionRevoked';
 
@@ -160,13 +155,9 @@ export class RevocationSet {
 }
 
 /** NATS connection options shared by the feed and the publisher. */
-export interface RevocationNatsOptions {
-  readonly servers: string | readonly string[];
-  readonly credsFile?: string;
+export interface RevocationNatsOptions extends NatsCredentials {
   /** Client name. */
   readonly name?: string;
-  /** Replicas of the revocation stream when this client creates it (HAVEN_JETSTREAM_REPLICAS; default 1). */
-  readonly replicas?: number;
 }
 
 /** Options of {@link RevocationFeed.connect}. */
@@ -181,36 +172,20 @@ export interface RevocationFeedOptions extends RevocationNatsOptions, Revocation
 const codec = JSONCodec<Partial<SessionRevoked> & { type?: string }>();
 
 function connectRevocationNats(options: RevocationNatsOptions, defaultName: string): Promise<NatsConnection> {
-  return connectNats(
-    { servers: options.servers, name: options.name ?? defaultName, credsFile: options.credsFile },
-    'revocations',
-  );
+  return connectNats({ ...options, name: options.name ?? defaultName }, 'revocations');
 }
 
 /**
- * Creates the {@link REVOCATIONS_STREAM} stream (file storage, max age {@link REVOCATION_RETENTION_MS}) when it
- * does not exist. Throws UnavailableError when JetStream refuses.
+ * Checks that the operator provisioned {@link REVOCATIONS_STREAM} (subject, max age
+ * {@link REVOCATION_RETENTION_MS}, no roll-ups). Throws StreamNotProvisionedError naming what is wrong,
+ * UnavailableError when JetStream does not answer.
  */
-export async function ensureRevocationStream(nc: NatsConnection, replicas = 1): Promise<void> {
+export async function verifyRevocationStream(nc: NatsConnection): Promise<void> {
   try {
-    const jsm = await nc.jetstreamManager();
-    try {
-      await jsm.streams.info(REVOCATIONS_STREAM);
-    } catch {
-      await jsm.streams.add({
-        name: REVOCATIONS_STREAM,
-        subjects: [REVOCATIONS_SUBJECT],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        discard: DiscardPolicy.Old,
-        max_age: REVOCATION_RETENTION_MS * 1_000_000,
-        max_msgs: 1_000_000,
-        num_replicas: replicas,
-      });
-    }
+    await verifyHavenStreams(await nc.jetstreamManager(), [HavenStream.Revocations]);
   } catch (error) {
-    if (error instanceof UnavailableError) throw error;
-    throw new UnavailableError('cannot create the revocation stream', { cause: error });
+    if (error instanceof HavenError) throw error;
+    throw new UnavailableError('cannot read the revocation stream', { cause: error });
   }
 }
 
@@ -247,30 +222,29 @@ export class RevocationFeed {
     private readonly nc: NatsConnection,
     readonly revocations: RevocationSet,
     private readonly logger: Logger | undefined,
-    private readonly replicas: number,
   ) {}
 
   /**
    * Connects, replays the revocations of the last {@link REVOCATION_RETENTION_MS} and resolves once they are in
-   * memory; later ones arrive live. Throws UnavailableError when NATS cannot be reached or the replay does not
-   * finish within `readyTimeoutMs`.
+   * memory; later ones arrive live. Throws StreamNotProvisionedError when the stream is missing or changed,
+   * UnavailableError when NATS cannot be reached or the replay does not finish within `readyTimeoutMs`.
    */
   static async connect(options: RevocationFeedOptions): Promise<RevocationFeed> {
     const nc = await connectRevocationNats(options, 'haven-revocations');
-    const feed = new RevocationFeed(nc, new RevocationSet(options), options.logger, options.replicas ?? 1);
+    const feed = new RevocationFeed(nc, new RevocationSet(options), options.logger);
     try {
       await feed.start(options.readyTimeoutMs ?? 10_000, options.health);
     } catch (error) {
       await feed.follower?.close();
       await nc.close().catch(() => undefined);
-      if (error instanceof UnavailableError) throw error;
+      if (error instanceof HavenError) throw error;
       throw new UnavailableError('cannot read revocations', { cause: error });
     }
     return feed;
   }
 
   private async start(readyTimeoutMs: number, health: ConsumerHealth | undefined): Promise<void> {
-    await ensureRevocationStream(this.nc, this.replicas);
+    await verifyRevocationStream(this.nc);
     const jsm = await this.nc.jetstreamManager();
     this.follower = await follow(jetStreamSource(this.nc.jetstream(), jsm, REVOCATIONS_STREAM), {
       name: 'revocations',
@@ -329,26 +303,26 @@ export class RevocationPublisher {
     private readonly ownsConnection: boolean,
   ) {}
 
-  /** Connects and ensures the stream exists. Throws UnavailableError when NATS or JetStream refuses. */
+  /**
+   * Connects and checks the stream. Throws StreamNotProvisionedError when it is missing or changed,
+   * UnavailableError when NATS or JetStream refuses.
+   */
   static async connect(options: RevocationNatsOptions): Promise<RevocationPublisher> {
     const nc = await connectRevocationNats(options, 'haven-revocation-publisher');
     try {
-      return await RevocationPublisher.open(nc, {
-        ownsConnection: true,
-        ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
-      });
+      return await RevocationPublisher.open(nc, { ownsConnection: true });
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw error;
     }
   }
 
-  /** Over an existing connection (closed by `close()` only when `ownsConnection`). Throws UnavailableError. */
-  static async open(
-    nc: NatsConnection,
-    options: { ownsConnection: boolean; replicas?: number },
-  ): Promise<RevocationPublisher> {
-    await ensureRevocationStream(nc, options.replicas);
+  /**
+   * Over an existing connection (closed by `close()` only when `ownsConnection`). Throws
+   * StreamNotProvisionedError or UnavailableError like {@link RevocationPublisher.connect}.
+   */
+  static async open(nc: NatsConnection, options: { ownsConnection: boolean }): Promise<RevocationPublisher> {
+    await verifyRevocationStream(nc);
     return new RevocationPublisher(nc, nc.jetstream(), options.ownsConnection);
   }
 

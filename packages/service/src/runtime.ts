@@ -1,6 +1,6 @@
 import { ConsumerHealth, createEventStore, type EventStore } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
-import type { BaseConfig } from './config';
+import { natsCredentialsOf, type BaseConfig } from './config';
 import { startGrpcService, type RunningGrpcService, type ServiceRegistration } from './grpc-server';
 import { createVerifierFromConfig } from './jwt';
 import type { Logger } from './logger';
@@ -14,18 +14,27 @@ import { createAccessRefusalRecorder, type AccessRefusalRecorder } from './acces
 export async function connectEventStore(
   config: Pick<
     BaseConfig,
-    'HAVEN_EVENT_STORE' | 'NATS_URL' | 'NATS_CREDS_FILE' | 'KURRENTDB_URL' | 'HAVEN_JETSTREAM_REPLICAS'
+    | 'HAVEN_EVENT_STORE'
+    | 'NATS_URL'
+    | 'NATS_USER'
+    | 'NATS_PASSWORD'
+    | 'NATS_CREDS_FILE'
+    | 'NATS_TLS_CA_FILE'
+    | 'KURRENTDB_URL'
+    | 'HAVEN_JETSTREAM_REPLICAS'
   >,
   name: string,
+  options: { logger?: Logger } = {},
 ): Promise<EventStore> {
+  const logger = options.logger;
   return config.HAVEN_EVENT_STORE === 'kurrentdb'
     ? createEventStore({ kind: 'kurrentdb', connectionString: config.KURRENTDB_URL ?? '' })
     : createEventStore({
         kind: 'jetstream',
-        servers: config.NATS_URL,
+        ...natsCredentialsOf(config),
         name: `haven-${name}`,
         replicas: config.HAVEN_JETSTREAM_REPLICAS,
-        ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
+        ...(logger ? { onWarning: (message: string) => logger.warn(message) } : {}),
       });
 }
 
@@ -41,7 +50,10 @@ export interface HavenGrpcOptions {
     | 'HAVEN_JWT_AUDIENCE'
     | 'HAVEN_SHUTDOWN_GRACE_MS'
     | 'NATS_URL'
+    | 'NATS_USER'
+    | 'NATS_PASSWORD'
     | 'NATS_CREDS_FILE'
+    | 'NATS_TLS_CA_FILE'
     | 'HAVEN_JETSTREAM_REPLICAS'
   >;
   readonly logger: Logger;
@@ -117,10 +129,8 @@ export function connectRevocationFeed(
 ): Promise<RevocationFeed> {
   return RevocationFeed.connect({
     ...(options.consumers ? { health: options.consumers } : {}),
-    servers: options.config.NATS_URL,
+    ...natsCredentialsOf(options.config),
     name: `haven-${options.name}-revocations`,
-    ...(options.config.NATS_CREDS_FILE ? { credsFile: options.config.NATS_CREDS_FILE } : {}),
-    replicas: options.config.HAVEN_JETSTREAM_REPLICAS,
     logger: options.logger,
   });
 }

@@ -41,7 +41,7 @@ let logText = '';
 
 async function start(): Promise<void> {
   const config = loadConfig(auditConfigSchema, {
-    NATS_URL: nats.url,
+    ...nats.env('audit'),
     HAVEN_GRPC_PORT: '0',
     HAVEN_JWKS_URL: jwks.url,
     HAVEN_DATA_DIR: join(dataDir, 'audit'),
@@ -101,7 +101,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-audit-ledger-'));
-  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'audit-ledger-test' });
+  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'audit-ledger-test' });
   auditor = await issuer.sign({ sub: 'u-auditor', role: 'auditor' });
   await start();
 });

@@ -91,7 +91,7 @@ export async function startAudit(
   logger: Logger,
   options: { host?: string; ledger?: LedgerKeeperOptions; storeWatch?: StoreWatcherOptions } = {},
 ): Promise<RunningGrpcService> {
-  const store = await connectEventStore(config, 'audit');
+  const store = await connectEventStore(config, 'audit', { logger });
   const log = await openLog(join(config.HAVEN_DATA_DIR, 'audit-log.ndjson'), store, logger);
   const ledger = await Ledger.open({
     records: log.all(),

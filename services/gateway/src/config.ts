@@ -1,7 +1,14 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_GRPC_PORTS, EVENT_STORES, LOG_LEVELS, loadConfig, portSchema } from '@haven/service';
+import {
+  DEFAULT_GRPC_PORTS,
+  EVENT_STORES,
+  LOG_LEVELS,
+  loadConfig,
+  natsCredentialShape,
+  portSchema,
+} from '@haven/service';
 
 /** `host:port` of a gRPC server (no scheme). */
 const grpcAddress = (fallback: string) =>
@@ -31,7 +38,7 @@ export const gatewayConfigSchema = z.object({
    * logout or idle logoff). Without it the WebSocket still authenticates but gets no live updates.
    */
   NATS_URL: z.string().min(1).optional(),
-  NATS_CREDS_FILE: z.string().min(1).optional(),
+  ...natsCredentialShape,
   /**
    * The event store where the gateway records its own refusals (401/403 it answers itself) as AccessRefused
    * events, like every service: `jetstream` at NATS_URL (default) or `kurrentdb` at KURRENTDB_URL. Without
@@ -39,7 +46,7 @@ export const gatewayConfigSchema = z.object({
    */
   HAVEN_EVENT_STORE: z.enum(EVENT_STORES).default('jetstream'),
   KURRENTDB_URL: z.string().min(1).optional(),
-  /** Replicas of the bus and revocation streams when the gateway is the first to create them (3 on a cluster). */
+  /** Replicas HAVEN_JETSTREAM_REPLICAS asks for: fewer on a stream the gateway uses is logged as a warning. */
   HAVEN_JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Staff WebSockets without activity for this long are signed out (identity's idle logoff; stack-wide name). */
   HAVEN_IDLE_TIMEOUT_SEC: z.coerce.number().int().min(1).max(86_400).default(900),

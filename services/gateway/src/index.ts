@@ -13,6 +13,7 @@ import {
   createLogger,
   createVerifierFromConfig,
   installSignalHandlers,
+  natsCredentialsOf,
   serializeError,
   PATIENT_TOKEN_ISSUER,
 } from '@haven/service';
@@ -39,8 +40,7 @@ async function main(): Promise<void> {
   };
   const nats = config.NATS_URL
     ? {
-        servers: config.NATS_URL,
-        ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
+        ...natsCredentialsOf({ ...config, NATS_URL: config.NATS_URL }),
         replicas: config.HAVEN_JETSTREAM_REPLICAS,
       }
     : undefined;
@@ -62,19 +62,10 @@ async function main(): Promise<void> {
     logger.warn('HAVEN_JWKS_URL is not set: the gateway reads token claims without verifying them');
 
   // The gateway's own refusals (cookie, CSRF, role, WebSocket upgrade) go to the event store like every
-  // service's: `security.refusals-gateway-<hour>`, appended with the gateway's own store connection.
+  // service's: `security.refusals_gateway-<hour>`, appended with the gateway's own store connection.
   const store =
     config.HAVEN_EVENT_STORE === 'kurrentdb' || nats
-      ? await connectEventStore(
-          {
-            HAVEN_EVENT_STORE: config.HAVEN_EVENT_STORE,
-            NATS_URL: config.NATS_URL ?? '',
-            NATS_CREDS_FILE: config.NATS_CREDS_FILE,
-            KURRENTDB_URL: config.KURRENTDB_URL,
-            HAVEN_JETSTREAM_REPLICAS: config.HAVEN_JETSTREAM_REPLICAS,
-          },
-          'gateway',
-        )
+      ? await connectEventStore({ ...config, NATS_URL: config.NATS_URL ?? '' }, 'gateway', { logger })
       : undefined;
   if (!store) logger.warn('no event store (NATS_URL unset): the gateway does not record its refusals');
   const refusals = store ? createAccessRefusalRecorder({ store, service: 'gateway', logger }) : undefined;

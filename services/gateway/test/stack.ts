@@ -134,7 +134,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       eventHandlerUrl: `http://127.0.0.1:${sessHttp}/janus-events`,
     });
     const identityEnv = {
-      NATS_URL: nats.url,
+      ...nats.env('identity'),
       HAVEN_DATA_DIR: join(dir, 'identity'),
       HAVEN_ARGON2_MEMORY_KIB: '1024',
       HAVEN_ARGON2_TIME_COST: '1',
@@ -147,7 +147,6 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       await startServiceProcess('identity', idPort, { ...identityEnv, HAVEN_HTTP_PORT: String(idHttp) }),
     );
     const common = {
-      NATS_URL: nats.url,
       HAVEN_JWKS_URL: `http://127.0.0.1:${idHttp}/.well-known/jwks.json`,
       HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedHttp}/.well-known/jwks.json`,
     };
@@ -156,6 +155,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       ...(await Promise.all([
         startServiceProcess('scheduling', schedPort, {
           ...common,
+          ...nats.env('scheduling'),
           HAVEN_HTTP_PORT: String(schedHttp),
           HAVEN_DATA_DIR: join(dir, 'scheduling'),
           HAVEN_KMS: 'local',
@@ -164,13 +164,18 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         }),
         startServiceProcess('session', sessPort, {
           ...common,
+          ...nats.env('session'),
           HAVEN_HTTP_PORT: String(sessHttp),
           HAVEN_JANUS_WS_URLS: janus.wsUrl,
           HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
           HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
           HAVEN_DATA_DIR: join(dir, 'session'),
         }),
-        startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }),
+        startServiceProcess('audit', auditPort, {
+          ...common,
+          ...nats.env('audit'),
+          HAVEN_DATA_DIR: join(dir, 'audit'),
+        }),
       ])),
     );
 
@@ -200,7 +205,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         credentials.createInsecure(),
       )),
     };
-    feed = await RevocationFeed.connect({ servers: nats.url, logger });
+    feed = await RevocationFeed.connect({ ...nats.client('gateway'), logger });
     const tokenVerifier = createVerifierFromConfig(
       { ...common, HAVEN_JWT_ISSUER: 'haven-identity', HAVEN_JWT_AUDIENCE: 'haven' },
       { revocations: feed },
@@ -254,7 +259,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       });
       return `http://127.0.0.1:${(extra.address() as AddressInfo).port}`;
     };
-    bus = await EventBus.connect({ servers: nats.url, name: 'gateway-test' });
+    bus = await EventBus.connect({ ...nats.client('gateway'), name: 'gateway-test' });
     subscription = await bus.subscribe({
       durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
       subjects: ['haven.bus.session.>'],

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { PermissionError } from '@haven/errors';
 import { identity } from '@haven/proto';
+import { JetStreamEventStore } from '@haven/eventstore';
 import {
   callUnary,
   clientCallMetadata,
@@ -40,7 +41,7 @@ async function start(extra: Record<string, string> = {}): Promise<RunningIdentit
   dirs.push(dataDir);
   return startIdentityService(
     loadIdentityConfig({
-      NATS_URL: nats.url,
+      ...nats.env('identity'),
       HAVEN_GRPC_PORT: '0',
       HAVEN_HTTP_PORT: '0',
       HAVEN_DATA_DIR: dataDir,
@@ -126,7 +127,7 @@ beforeAll(async () => {
     `127.0.0.1:${service.grpcPort}`,
     grpc.credentials.createInsecure(),
   );
-  feed = await RevocationFeed.connect({ servers: nats.url, name: 'other-service' });
+  feed = await RevocationFeed.connect({ ...nats.client('scheduling'), name: 'other-service' });
   await createUser(service, 'admin@demo.clinic', 'admin');
   const login = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
   expect(login.mfaEnrollmentRequired).toBe(false);
@@ -444,10 +445,16 @@ describe('break-glass', () => {
     });
     expect(JSON.stringify(alert)).not.toContain(reason);
 
-    await recordBreakGlassUse(service.runtime.store, principal, 'patients/p-77', {
-      service: 'session',
-      action: 'haven.session.v1.SessionService/GetVisit',
-    });
+    // The use is recorded by the service that honours the grant, as its own NATS user.
+    const sessionStore = await JetStreamEventStore.connect({ ...nats.client('session'), name: 'bg-session' });
+    try {
+      await recordBreakGlassUse(sessionStore, principal, 'patients/p-77', {
+        service: 'session',
+        action: 'haven.session.v1.SessionService/GetVisit',
+      });
+    } finally {
+      await sessionStore.close();
+    }
     await expect(recordBreakGlassUse(service.runtime.store, principal, 'patients/p-78')).rejects.toThrow(
       PermissionError,
     );
@@ -507,7 +514,7 @@ describe('revocation within 5 s at every service', () => {
     });
     const token = login.tokens?.accessToken as string;
     await call('logout', { refreshToken: '' }, token);
-    const late = await RevocationFeed.connect({ servers: nats.url, name: 'late-service' });
+    const late = await RevocationFeed.connect({ ...nats.client('session'), name: 'late-service' });
     try {
       expect(await refused(verifierWith(late), token)).toBe(true);
       const fresh = await call('login', {

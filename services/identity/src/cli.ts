@@ -27,7 +27,8 @@ const USAGE = `usage:
   haven user invite --email EMAIL --role ${ROLES.join('|')} [--name NAME] [--password-stdin] [--if-not-exists]
   haven mfa reset --email EMAIL
 
-Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS_FILE, HAVEN_DATA_DIR.
+Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_USER and NATS_PASSWORD (identity's NATS user) or
+NATS_CREDS_FILE, NATS_TLS_CA_FILE, HAVEN_DATA_DIR.
 --password-stdin reads the first password from standard input and activates the account at once;
 without it an invitation token is printed for the user to activate with.
 `;

@@ -3,7 +3,6 @@
  * login over real gRPC, failures and lockout, JWKS over HTTP with @haven/service's verifier,
  * refresh rotation and reuse detection.
  */
-import { connect } from 'nats';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +72,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   dataDir = await mkdtemp(join(tmpdir(), 'haven-identity-int-'));
   env = {
-    NATS_URL: nats.url,
+    ...nats.env('identity'),
     HAVEN_GRPC_PORT: '0',
     HAVEN_HTTP_PORT: '0',
     HAVEN_DATA_DIR: dataDir,
@@ -308,7 +307,7 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('fans user events out on the bus, but never credentials, sessions or break-glass reasons', async () => {
-    const nc = await connect({ servers: nats.url });
+    const nc = await nats.connect('audit');
     try {
       const jsm = await nc.jetstreamManager();
       const subjects = new Set<string>();

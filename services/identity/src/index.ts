@@ -8,6 +8,7 @@ import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import {
   createLogger,
   installSignalHandlers,
+  natsCredentialsOf,
   createAccessRefusalRecorder,
   sharedSecretForwarderTrust,
   startGrpcService,
@@ -76,9 +77,8 @@ export async function startIdentityService(
     // hashes, TOTP secrets), sessions (refresh-token digests) and break-glass grants (the written reason) stay
     // in the store only.
     bus = await EventBus.connect({
-      servers: config.NATS_URL,
+      ...natsCredentialsOf(config),
       name: 'haven-identity-bus',
-      ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
       replicas: config.HAVEN_JETSTREAM_REPLICAS,
       logger: options.logger,
     });

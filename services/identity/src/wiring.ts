@@ -7,6 +7,7 @@ import type { EventStore } from '@haven/eventstore';
 import {
   connectEventStore,
   createJwtVerifier,
+  natsCredentialsOf,
   RevocationPublisher,
   type Logger,
   type Principal,
@@ -52,16 +53,16 @@ export async function createIdentityRuntime(
   ) {
     options.logger?.info({ kid: keys.currentKey().kid }, 'signing key rotated');
   }
-  const store = options.store ?? (await connectEventStore(config, 'identity'));
+  const store =
+    options.store ??
+    (await connectEventStore(config, 'identity', options.logger ? { logger: options.logger } : {}));
   let revocations: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
   try {
     revocations =
       options.revocations ??
       (await RevocationPublisher.connect({
-        servers: config.NATS_URL,
+        ...natsCredentialsOf(config),
         name: 'haven-identity-revocations',
-        ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
-        replicas: config.HAVEN_JETSTREAM_REPLICAS,
       }));
   } catch (error) {
     if (!options.store) await store.close();

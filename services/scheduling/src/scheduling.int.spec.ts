@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { JetStreamEventStore, newEventId, type EventStore } from '@haven/eventstore';
 import { phiEvents, scheduling } from '@haven/proto';
 import {
@@ -68,7 +68,7 @@ beforeAll(async () => {
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-scheduling-'));
   const config = loadConfig(schedulingConfigSchema, {
-    NATS_URL: nats.url,
+    ...nats.env('scheduling'),
     HAVEN_GRPC_PORT: '0',
     HAVEN_HTTP_PORT: '0',
     HAVEN_JWKS_URL: jwks.url,
@@ -88,7 +88,7 @@ beforeAll(async () => {
     `127.0.0.1:${service.port}`,
     grpc.credentials.createInsecure(),
   );
-  testConnection = await connect({ servers: nats.url, name: 'scheduling-test' });
+  testConnection = await nats.connect();
   store = await JetStreamEventStore.create(testConnection);
 });
 

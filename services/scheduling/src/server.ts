@@ -18,6 +18,7 @@ import {
   connectEventStore,
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
+  natsCredentialsOf,
   portSchema,
   serveHavenGrpc,
   type Logger,
@@ -100,14 +101,10 @@ export async function startScheduling(
     dataDir,
     audience: config.HAVEN_JWT_AUDIENCE,
   });
-  const nc = await connectNats({
-    servers: config.NATS_URL,
-    name: 'haven-scheduling',
-    credsFile: config.NATS_CREDS_FILE,
-  });
+  const nc = await connectNats({ ...natsCredentialsOf(config), name: 'haven-scheduling' });
   let rawStore: EventStore;
   try {
-    rawStore = await connectEventStore(config, 'scheduling');
+    rawStore = await connectEventStore(config, 'scheduling', { logger });
   } catch (error) {
     await nc.close().catch(() => undefined);
     throw error;

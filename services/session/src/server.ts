@@ -20,6 +20,7 @@ import {
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   createVerifierFromConfig,
+  natsCredentialsOf,
   serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
@@ -80,14 +81,13 @@ export async function startSession(
   logger: Logger,
   options: { host?: string } = {},
 ): Promise<RunningGrpcService> {
-  const store = await connectEventStore(config, 'session');
+  const store = await connectEventStore(config, 'session', { logger });
   // The service's one refusal recorder: the gRPC harness reports into it (policy, ownership, kicked…), and so
   // can every other part of the service that says no (the media side).
   const refusals = createAccessRefusalRecorder({ store, service: 'session', logger });
   const bus = await EventBus.connect({
-    servers: config.NATS_URL,
+    ...natsCredentialsOf(config),
     name: 'haven-session-bus',
-    ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
     replicas: config.HAVEN_JETSTREAM_REPLICAS,
     logger,
   });

@@ -213,7 +213,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const identityData = join(dir, 'identity');
     mkdirSync(identityData, { recursive: true });
     const identityEnv = {
-      NATS_URL: nats.url,
+      ...nats.env('identity'),
       HAVEN_DATA_DIR: identityData,
       HAVEN_ARGON2_MEMORY_KIB: '1024',
       HAVEN_ARGON2_TIME_COST: '1',
@@ -225,7 +225,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
     const jwksUrl = `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`;
     const patientJwksUrl = `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`;
-    const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: jwksUrl, HAVEN_PATIENT_JWKS_URL: patientJwksUrl };
+    const common = { HAVEN_JWKS_URL: jwksUrl, HAVEN_PATIENT_JWKS_URL: patientJwksUrl };
     const track = (p: ServiceProcess): ServiceProcess => {
       stoppers.push(() => p.stop());
       outputs.push({ name: p.name, output: p.output });
@@ -244,6 +244,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const others = Promise.all([
       startServiceProcess('scheduling', schedulingPort, {
         ...common,
+        ...nats.env('scheduling'),
         HAVEN_HTTP_PORT: String(schedulingHttp),
         HAVEN_DATA_DIR: join(dir, 'scheduling'),
         HAVEN_KMS: 'local',
@@ -256,6 +257,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           port,
           {
             ...common,
+            ...nats.env('session'),
             HAVEN_HTTP_PORT: String(sessionHttpPorts[i]),
             HAVEN_JANUS_WS_URLS: janus.wsUrl,
             HAVEN_JANUS_ADMIN_URLS: janus.adminWsUrl,
@@ -271,9 +273,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ),
       opts.audit === false
         ? Promise.resolve(undefined)
-        : startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }).then(
-            track,
-          ),
+        : startServiceProcess('audit', auditPort, {
+            ...common,
+            ...nats.env('audit'),
+            HAVEN_DATA_DIR: join(dir, 'audit'),
+          }).then(track),
     ]);
 
     // Staff users through identity's CLI app layer (the same code path as the RPCs), while the others start.
@@ -340,7 +344,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const tGateway = Date.now();
       try {
         const gw = await startGateway(gatewayPort, {
-          NATS_URL: nats.url,
+          ...nats.env('gateway'),
           HAVEN_HTTP_PORT: String(gatewayPort),
           HAVEN_HTTP_HOST: '127.0.0.1',
           HAVEN_COOKIE_SECURE: 'false',

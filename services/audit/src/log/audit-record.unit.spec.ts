@@ -3,7 +3,7 @@ import { ACCESS_REFUSED, matches, refusalOf, toAuditRecord, type IngestibleEvent
 const refused = (data: Record<string, unknown>, actor: IngestibleEvent['actor']): IngestibleEvent => ({
   id: 'e-1',
   type: ACCESS_REFUSED,
-  stream: 'security.refusals-session-2026112610',
+  stream: 'security.refusals_session-2026112610',
   revision: 0n,
   occurredAt: '2026-11-26T10:00:00.000Z',
   actor,

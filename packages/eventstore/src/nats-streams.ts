@@ -1,0 +1,363 @@
+/**
+ * The JetStream streams Haven runs on, in one place: what each is, how the operator provisions it, and how a
+ * service checks, before using it, that it is there with the settings Haven's guarantees depend on.
+ *
+ * Services never create, update, delete or purge a stream: their NATS users are denied the JetStream API for
+ * it (`nats-permissions.ts`). Only the operator credential provisions them — the dev stack, the test harness
+ * and the chart's provisioning Job call {@link provisionHavenStreams}; a service calls
+ * {@link verifyHavenStreams} (at start and before first use) and says exactly what is wrong when a stream is
+ * missing or changed.
+ */
+import {
+  DiscardPolicy,
+  NatsError,
+  RetentionPolicy,
+  StorageType,
+  nanos,
+  type JetStreamManager,
+  type NatsConnection,
+  type StreamConfig,
+  type StreamInfo,
+} from 'nats';
+import { PreconditionError, UnavailableError } from '@haven/errors';
+
+/** Name of the JetStream stream holding every event; its sequence is the global position. */
+export const EVENT_STORE_STREAM = 'HAVEN_ES';
+/** Subject prefix of event-store subjects. The bus uses `haven.bus.` and never overlaps. */
+export const EVENT_STORE_SUBJECT_PREFIX = 'haven.es';
+/** Name of the JetStream stream carrying bus events. */
+export const BUS_STREAM = 'HAVEN_BUS';
+/** Subject prefix of bus events. */
+export const BUS_SUBJECT_PREFIX = 'haven.bus';
+/** The NATS key-value bucket of consumer and relay checkpoints (stream `KV_haven_checkpoints`). */
+export const CHECKPOINT_BUCKET = 'haven_checkpoints';
+/** The NATS subject identity publishes revocations on. */
+export const REVOCATIONS_SUBJECT = 'haven.identity.revocations';
+/** The JetStream stream that retains revocations for late joiners. */
+export const REVOCATIONS_STREAM = 'HAVEN_REVOCATIONS';
+/**
+ * How long a revocation matters: the longest token lifetime (a break-glass token lives up to 60 minutes;
+ * access tokens 5) plus slack. The revocation stream's max age and the services' in-memory TTL.
+ */
+export const REVOCATION_RETENTION_MS = 65 * 60_000;
+
+/** Default server-side dedup window of HAVEN_ES and HAVEN_BUS. */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+const BUS_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** Which of Haven's streams. */
+export const HavenStream = {
+  EventStore: 'eventStore',
+  Bus: 'bus',
+  Checkpoints: 'checkpoints',
+  Revocations: 'revocations',
+} as const;
+/** One of {@link HavenStream}. */
+export type HavenStream = (typeof HavenStream)[keyof typeof HavenStream];
+
+/** Options of {@link provisionHavenStreams}. */
+export interface ProvisionOptions {
+  /** Replicas of every stream (3 on a clustered NATS; default 1). */
+  readonly replicas?: number;
+  /** Dedup window of HAVEN_ES and HAVEN_BUS (default 2 min). */
+  readonly duplicateWindowMs?: number;
+}
+
+/** One of Haven's streams: its configuration and the settings a service insists on. */
+export interface HavenStreamSpec {
+  readonly stream: HavenStream;
+  /** The JetStream stream name. */
+  readonly name: string;
+  /** What it is for, in error messages. */
+  readonly purpose: string;
+  /** The configuration the operator creates it with. */
+  config(options?: ProvisionOptions): Partial<StreamConfig> & { name: string };
+  /**
+   * Settings a service checks before using the stream (each a guarantee: deny-delete, deny-purge, no roll-up
+   * headers, no limit that would drop events…). The provisioning brings an existing stream to these values.
+   */
+  readonly required: Readonly<Partial<Record<keyof StreamConfig, unknown>>>;
+}
+
+const limits = { retention: RetentionPolicy.Limits, storage: StorageType.File } as const;
+
+const SPECS: Readonly<Record<HavenStream, HavenStreamSpec>> = {
+  eventStore: {
+    stream: HavenStream.EventStore,
+    name: EVENT_STORE_STREAM,
+    purpose: 'the event store',
+    config: (o = {}) => ({
+      name: EVENT_STORE_STREAM,
+      subjects: [`${EVENT_STORE_SUBJECT_PREFIX}.>`],
+      ...limits,
+      discard: DiscardPolicy.Old,
+      max_age: 0,
+      max_msgs: -1,
+      max_bytes: -1,
+      max_msgs_per_subject: -1,
+      num_replicas: o.replicas ?? 1,
+      duplicate_window: nanos(o.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
+      deny_delete: true,
+      deny_purge: true,
+      allow_rollup_hdrs: false,
+    }),
+    required: {
+      subjects: [`${EVENT_STORE_SUBJECT_PREFIX}.>`],
+      ...limits,
+      max_age: 0,
+      max_msgs: -1,
+      max_bytes: -1,
+      max_msgs_per_subject: -1,
+      deny_delete: true,
+      deny_purge: true,
+      allow_rollup_hdrs: false,
+      sealed: false,
+    },
+  },
+  bus: {
+    stream: HavenStream.Bus,
+    name: BUS_STREAM,
+    purpose: 'the event bus',
+    config: (o = {}) => ({
+      name: BUS_STREAM,
+      subjects: [`${BUS_SUBJECT_PREFIX}.>`],
+      ...limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(BUS_MAX_AGE_MS),
+      duplicate_window: nanos(o.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
+      num_replicas: o.replicas ?? 1,
+      allow_rollup_hdrs: false,
+    }),
+    required: { subjects: [`${BUS_SUBJECT_PREFIX}.>`], ...limits, allow_rollup_hdrs: false, sealed: false },
+  },
+  checkpoints: {
+    stream: HavenStream.Checkpoints,
+    name: `KV_${CHECKPOINT_BUCKET}`,
+    purpose: 'the checkpoint bucket',
+    // What nats.js creates for `kv(CHECKPOINT_BUCKET, { history: 1 })`, but without roll-up headers (a roll-up
+    // would let one writer erase every other service's checkpoint) and with deletes and purges denied.
+    config: (o = {}) => ({
+      name: `KV_${CHECKPOINT_BUCKET}`,
+      subjects: [`$KV.${CHECKPOINT_BUCKET}.>`],
+      ...limits,
+      discard: DiscardPolicy.New,
+      max_msgs_per_subject: 1,
+      max_age: 0,
+      max_msgs: -1,
+      max_bytes: -1,
+      max_msg_size: -1,
+      num_replicas: o.replicas ?? 1,
+      allow_direct: true,
+      allow_rollup_hdrs: false,
+      deny_delete: true,
+      deny_purge: true,
+    }),
+    required: {
+      subjects: [`$KV.${CHECKPOINT_BUCKET}.>`],
+      ...limits,
+      max_msgs_per_subject: 1,
+      allow_rollup_hdrs: false,
+      deny_delete: true,
+      deny_purge: true,
+      sealed: false,
+    },
+  },
+  revocations: {
+    stream: HavenStream.Revocations,
+    name: REVOCATIONS_STREAM,
+    purpose: 'the revocation feed',
+    config: (o = {}) => ({
+      name: REVOCATIONS_STREAM,
+      subjects: [REVOCATIONS_SUBJECT],
+      ...limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(REVOCATION_RETENTION_MS),
+      max_msgs: 1_000_000,
+      num_replicas: o.replicas ?? 1,
+      allow_rollup_hdrs: false,
+    }),
+    required: {
+      subjects: [REVOCATIONS_SUBJECT],
+      ...limits,
+      max_age: nanos(REVOCATION_RETENTION_MS),
+      allow_rollup_hdrs: false,
+      sealed: false,
+    },
+  },
+};
+
+/** Every stream Haven uses, in provisioning order. */
+export const HAVEN_STREAMS: readonly HavenStreamSpec[] = [
+  SPECS.eventStore,
+  SPECS.bus,
+  SPECS.checkpoints,
+  SPECS.revocations,
+];
+
+/** The spec of one of Haven's streams. */
+export function havenStreamSpec(stream: HavenStream): HavenStreamSpec {
+  return SPECS[stream];
+}
+
+/**
+ * A Haven stream is missing or does not have the settings Haven depends on. Its message names the stream, each
+ * setting that differs, and what to do (provision the streams with the operator credential).
+ */
+export class StreamNotProvisionedError extends PreconditionError {
+  constructor(
+    readonly stream: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `JetStream stream ${stream}: ${problems.join('; ')}. Streams are created and changed only with the operator ` +
+        'credential: run the provisioning (the dev stack and the chart do it; see README, "NATS")',
+    );
+    this.name = 'StreamNotProvisionedError';
+  }
+}
+
+const STREAM_NOT_FOUND = 10059;
+
+function isStreamNotFound(err: unknown): boolean {
+  return (
+    err instanceof NatsError &&
+    (err.api_error?.err_code === STREAM_NOT_FOUND ||
+      err.code === '404' ||
+      /stream not found/i.test(err.message))
+  );
+}
+
+function same(actual: unknown, expected: unknown): boolean {
+  if (Array.isArray(expected)) {
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      [...actual].sort().join('\n') === [...expected].sort().join('\n')
+    );
+  }
+  return actual === expected;
+}
+
+/** The settings of `info` that differ from the spec's required ones, as `key is <actual>, expected <expected>`. */
+export function streamProblems(spec: HavenStreamSpec, info: Pick<StreamInfo, 'config'>): string[] {
+  const config = info.config as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [key, expected] of Object.entries(spec.required)) {
+    const actual = config[key] ?? (typeof expected === 'boolean' ? false : undefined);
+    if (!same(actual, expected)) {
+      problems.push(`${key} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+    }
+  }
+  return problems;
+}
+
+/** What {@link verifyHavenStreams} found besides errors: advice for the logs. */
+export interface StreamVerification {
+  readonly stream: string;
+  readonly info: StreamInfo;
+  /** E.g. fewer replicas than HAVEN_JETSTREAM_REPLICAS asks for; the service still works. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Checks that each of `streams` exists with its required settings (read-only: stream info). `replicas`, when
+ * given, only adds a warning when a stream has fewer. Throws StreamNotProvisionedError naming the stream and
+ * every differing setting; UnavailableError when JetStream does not answer.
+ */
+export async function verifyHavenStreams(
+  jsm: JetStreamManager,
+  streams: readonly HavenStream[],
+  options: { replicas?: number } = {},
+): Promise<StreamVerification[]> {
+  const out: StreamVerification[] = [];
+  for (const stream of streams) {
+    const spec = SPECS[stream];
+    let info: StreamInfo;
+    try {
+      info = await jsm.streams.info(spec.name);
+    } catch (err) {
+      if (isStreamNotFound(err)) {
+        throw new StreamNotProvisionedError(spec.name, [`${spec.purpose} does not exist`]);
+      }
+      throw new UnavailableError(
+        `JetStream stream ${spec.name}: cannot read its configuration: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    const problems = streamProblems(spec, info);
+    if (problems.length > 0) throw new StreamNotProvisionedError(spec.name, problems);
+    const warnings: string[] = [];
+    if (options.replicas !== undefined && info.config.num_replicas < options.replicas) {
+      warnings.push(
+        `${spec.name} has ${info.config.num_replicas} replica(s), HAVEN_JETSTREAM_REPLICAS asks for ${options.replicas}: run the provisioning again`,
+      );
+    }
+    out.push({ stream: spec.name, info, warnings });
+  }
+  return out;
+}
+
+/** What {@link provisionHavenStreams} did to one stream. */
+export interface ProvisionedStream {
+  readonly stream: string;
+  readonly action: 'created' | 'updated' | 'unchanged';
+  /** The settings an update changed. */
+  readonly changed: readonly string[];
+}
+
+/**
+ * Creates every Haven stream that is missing and brings existing ones to the required settings and the
+ * requested replica count (never deletes, never purges, never lowers a guarantee; JetStream itself refuses to
+ * turn deny-delete or deny-purge off). Needs the operator credential. Idempotent.
+ * Throws UnavailableError (with JetStream's reason, e.g. insufficient resources for the replicas) when a
+ * stream cannot be created or updated.
+ */
+export async function provisionHavenStreams(
+  nc: NatsConnection,
+  options: ProvisionOptions = {},
+): Promise<ProvisionedStream[]> {
+  let jsm: JetStreamManager;
+  try {
+    jsm = await nc.jetstreamManager();
+  } catch (err) {
+    throw new UnavailableError('provisioning: JetStream is not available', { cause: err });
+  }
+  const out: ProvisionedStream[] = [];
+  for (const spec of HAVEN_STREAMS) {
+    const wanted = spec.config(options);
+    try {
+      let info: StreamInfo | undefined;
+      try {
+        info = await jsm.streams.info(spec.name);
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw err;
+      }
+      if (info === undefined) {
+        await jsm.streams.add(wanted);
+        out.push({ stream: spec.name, action: 'created', changed: [] });
+        continue;
+      }
+      const changed = streamProblems(spec, info).map((p) => p.split(' ')[0]!);
+      const update: Partial<StreamConfig> = { ...info.config };
+      for (const key of changed) {
+        (update as Record<string, unknown>)[key] = (wanted as Record<string, unknown>)[key];
+      }
+      if (options.replicas !== undefined && info.config.num_replicas !== options.replicas) {
+        update.num_replicas = options.replicas;
+        changed.push('num_replicas');
+      }
+      if (changed.length === 0) {
+        out.push({ stream: spec.name, action: 'unchanged', changed });
+        continue;
+      }
+      await jsm.streams.update(spec.name, update);
+      out.push({ stream: spec.name, action: 'updated', changed });
+    } catch (err) {
+      throw new UnavailableError(
+        `provisioning: stream ${spec.name}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+  return out;
+}
