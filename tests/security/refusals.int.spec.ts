@@ -77,10 +77,11 @@ beforeAll(async () => {
   const [schedulingPort, schedulingHttp, sessionPort, sessionHttp, recordingPort, auditPort, gatewayPort] =
     await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => freePort()));
   const patientJwksUrl = `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`;
-  const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: jwksUrl, HAVEN_PATIENT_JWKS_URL: patientJwksUrl };
+  const common = { HAVEN_JWKS_URL: jwksUrl, HAVEN_PATIENT_JWKS_URL: patientJwksUrl };
   const started = await Promise.all([
     startServiceProcess('scheduling', schedulingPort!, {
       ...common,
+      ...nats.env('scheduling'),
       HAVEN_HTTP_PORT: String(schedulingHttp),
       HAVEN_DATA_DIR: join(dir, 'scheduling'),
       HAVEN_KMS: 'local',
@@ -88,19 +89,29 @@ beforeAll(async () => {
     }),
     startServiceProcess('session', sessionPort!, {
       ...common,
+      ...nats.env('session'),
       HAVEN_HTTP_PORT: String(sessionHttp),
       HAVEN_JANUS_WS_URLS: janus.wsUrl,
       HAVEN_JANUS_TOKEN_SECRET: janusTokenSecret,
       HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
       HAVEN_DATA_DIR: join(dir, 'session'),
     }),
-    startServiceProcess('recording', recordingPort!, { ...common, HAVEN_DATA_DIR: join(dir, 'recording') }),
-    startServiceProcess('audit', auditPort!, { ...common, HAVEN_DATA_DIR: join(dir, 'audit') }),
+    startServiceProcess('recording', recordingPort!, {
+      ...common,
+      ...nats.env('recording'),
+      HAVEN_DATA_DIR: join(dir, 'recording'),
+    }),
+    startServiceProcess('audit', auditPort!, {
+      ...common,
+      ...nats.env('audit'),
+      HAVEN_DATA_DIR: join(dir, 'audit'),
+    }),
   ]);
   processes.push(...started);
   const address = (port: number | undefined) => `127.0.0.1:${port}`;
   const gw = await startGateway(gatewayPort!, {
     ...common,
+    ...nats.env('gateway'),
     HAVEN_HTTP_PORT: String(gatewayPort),
     HAVEN_HTTP_HOST: '127.0.0.1',
     HAVEN_COOKIE_SECURE: 'false',

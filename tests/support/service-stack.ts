@@ -17,7 +17,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect as connectNats } from 'nats';
 import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
 import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@haven/eventstore';
 import { identity, scheduling, SERVICE_NAMES } from '@haven/proto';
@@ -156,7 +155,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       return p;
     };
     const identityEnv: Record<string, string> = {
-      NATS_URL: nats.url,
+      ...nats.env('identity'),
       HAVEN_DATA_DIR: join(dir, 'identity'),
       HAVEN_ARGON2_MEMORY_KIB: '1024',
       HAVEN_ARGON2_TIME_COST: '1',
@@ -182,7 +181,6 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     );
     addresses.set(SERVICE_NAMES.identity, `127.0.0.1:${identityPort}`);
     const common = {
-      NATS_URL: nats.url,
       HAVEN_JWKS_URL: `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`,
       HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`,
     };
@@ -195,6 +193,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
           schedulingPort,
           {
             ...common,
+            ...nats.env('scheduling'),
             HAVEN_HTTP_PORT: String(schedulingHttp),
             HAVEN_DATA_DIR: join(dir, 'scheduling'),
             HAVEN_KMS: 'local',
@@ -212,6 +211,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
           sessionPort,
           {
             ...common,
+            ...nats.env('session'),
             HAVEN_HTTP_PORT: String(sessionHttp),
             HAVEN_JANUS_WS_URLS: janus.wsUrl,
             HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
@@ -230,6 +230,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
           recordingPort,
           {
             ...common,
+            ...nats.env('recording'),
             HAVEN_DATA_DIR: join(dir, 'recording'),
           },
           STARTUP_MS,
@@ -242,7 +243,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
         startServiceProcess(
           'audit',
           auditPort,
-          { ...common, HAVEN_DATA_DIR: join(dir, 'audit') },
+          { ...common, ...nats.env('audit'), HAVEN_DATA_DIR: join(dir, 'audit') },
           STARTUP_MS,
         ).then(track),
       );
@@ -349,12 +350,12 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       if (wanted.has('scheduling')) tokens.set('patient', await patientToken(addresses, tokens));
     }
 
-    store = await JetStreamEventStore.connect({ servers: nats.url, name: 'service-stack-reader' });
+    store = await JetStreamEventStore.connect({ ...nats.operator, name: 'service-stack-reader' });
     const reader = store;
     const events = async (): Promise<readonly PositionedEvent[]> => {
       const out: PositionedEvent[] = [];
       let subscription: Subscription | undefined;
-      const nc = await connectNats({ servers: nats.url });
+      const nc = await nats.connect();
       let last = 0;
       try {
         const jsm = await nc.jetstreamManager();

@@ -129,6 +129,8 @@ export type { SignalHandlerOptions } from './signals';
 export { runServiceMain } from './main';
 export type { ServiceMainOptions } from './main';
 export { connectEventStore, connectRevocationFeed, serveHavenGrpc } from './runtime';
+export { awaitNatsAtStart, serveStartupHealth, serviceStreams, waitForNats } from './startup';
+export type { StartupHealth, WaitForNatsOptions } from './startup';
 export type { HavenGrpcOptions } from './runtime';
 export {
   createAccessRefusalRecorder,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
-import { ConsumerHealth } from '@haven/eventstore';
+import { ConsumerHealth, HavenStream } from '@haven/eventstore';
 import { audit, identity, scheduling, session } from '@haven/proto';
 import {
   RevocationFeed,
@@ -12,6 +12,7 @@ import {
   createJwtVerifier,
   createLogger,
   createVerifierFromConfig,
+  awaitNatsAtStart,
   installSignalHandlers,
   natsCredentialsOf,
   serializeError,
@@ -26,6 +27,19 @@ import { WsHub } from './ws';
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
   const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+  // NATS down or streams not provisioned yet: wait instead of exiting (the HTTP port opens once it is there).
+  if (config.NATS_URL) {
+    await awaitNatsAtStart({
+      name: 'gateway',
+      config: { ...config, NATS_URL: config.NATS_URL },
+      logger,
+      streams: [
+        ...(config.HAVEN_EVENT_STORE === 'kurrentdb' ? [] : [HavenStream.EventStore]),
+        HavenStream.Bus,
+        HavenStream.Revocations,
+      ],
+    });
+  }
   const clients = {
     identity: new identity.IdentityServiceClient(
       config.HAVEN_IDENTITY_GRPC_ADDR,

@@ -7,6 +7,7 @@ import { ConsumerHealth, type Subscription } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import {
   createLogger,
+  awaitNatsAtStart,
   installSignalHandlers,
   natsCredentialsOf,
   createAccessRefusalRecorder,
@@ -164,6 +165,8 @@ export async function startIdentityService(
 async function main(): Promise<void> {
   const config = loadIdentityConfig();
   const logger = createLogger({ service: 'identity', level: config.LOG_LEVEL });
+  // NATS down or streams not provisioned yet: wait (health NOT_SERVING) instead of exiting.
+  await awaitNatsAtStart({ name: 'identity', config, logger, grpcPort: config.HAVEN_GRPC_PORT });
   const service = await startIdentityService(config, { logger });
   installSignalHandlers([() => service.stop()], { logger });
 }

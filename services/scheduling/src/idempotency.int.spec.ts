@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import { JetStreamEventStore, newEvent, type EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
@@ -81,7 +81,7 @@ beforeAll(async () => {
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-idem-'));
   const config = loadConfig(schedulingConfigSchema, {
-    NATS_URL: nats.url,
+    ...nats.env('scheduling'),
     HAVEN_GRPC_PORT: '0',
     HAVEN_HTTP_PORT: '0',
     HAVEN_JWKS_URL: jwks.url,
@@ -99,7 +99,7 @@ beforeAll(async () => {
     `127.0.0.1:${service.port}`,
     grpc.credentials.createInsecure(),
   );
-  nc = await connect({ servers: nats.url, name: 'idempotency-test' });
+  nc = await nats.connect();
 });
 
 afterAll(async () => {

@@ -1,0 +1,169 @@
+/**
+ * Start-up against NATS: a service that starts before NATS (or before the operator provisioned the streams)
+ * waits with a bounded back-off, says why in its log, and answers gRPC health NOT_SERVING meanwhile, instead of
+ * exiting. Once NATS answers and the streams check out, the service starts as usual.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { connect, type NatsConnection } from 'nats';
+import {
+  HavenStream,
+  StreamNotProvisionedError,
+  closeNatsConnection,
+  natsConnectionOptions,
+  verifyHavenStreams,
+  type NatsCredentials,
+} from '@haven/eventstore';
+import { natsCredentialsOf, type NatsConfig } from './config';
+import type { Logger } from './logger';
+
+/** Options of {@link waitForNats}. */
+export interface WaitForNatsOptions {
+  readonly credentials: NatsCredentials;
+  /** Connection name of the probe (`haven-<service>-startup`). */
+  readonly name: string;
+  /** Streams the service uses; each must exist with its required settings. */
+  readonly streams: readonly HavenStream[];
+  readonly logger: Logger;
+  /** HAVEN_JETSTREAM_REPLICAS: fewer replicas on a stream are logged as a warning. */
+  readonly replicas?: number;
+  /** First wait after a failure (default 250 ms); doubles up to `maxDelayMs`. */
+  readonly initialDelayMs?: number;
+  /** Longest wait between attempts (default 5 s). */
+  readonly maxDelayMs?: number;
+  /** Stops waiting (the process is shutting down). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Resolves once NATS accepts the service's credentials and every stream in `streams` is provisioned as Haven
+ * needs it. Until then it retries forever with a back-off (250 ms doubling to 5 s), logging each failure with
+ * its reason (warn; error when a stream is missing or changed, which needs the operator). Throws only when
+ * `signal` aborts.
+ */
+export async function waitForNats(options: WaitForNatsOptions): Promise<void> {
+  const initial = options.initialDelayMs ?? 250;
+  const max = options.maxDelayMs ?? 5_000;
+  for (let attempt = 1; ; attempt += 1) {
+    options.signal?.throwIfAborted();
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({
+        ...natsConnectionOptions({ ...options.credentials, name: options.name }),
+        reconnect: false,
+        timeout: 5_000,
+      });
+      const checked = await verifyHavenStreams(
+        await nc.jetstreamManager(),
+        options.streams,
+        options.replicas !== undefined ? { replicas: options.replicas } : {},
+      );
+      for (const c of checked) for (const w of c.warnings) options.logger.warn({ stream: c.stream }, w);
+      if (attempt > 1)
+        options.logger.info({ attempts: attempt }, 'NATS is reachable and its streams are provisioned');
+      return;
+    } catch (error) {
+      const delayMs = Math.min(max, initial * 2 ** Math.min(attempt - 1, 16));
+      const problem = error instanceof Error ? error.message : String(error);
+      const fields = { attempt, retryInMs: delayMs, problem };
+      if (error instanceof StreamNotProvisionedError) {
+        options.logger.error(fields, 'waiting for the operator to provision the NATS streams');
+      } else {
+        options.logger.warn(fields, 'waiting for NATS');
+      }
+      await sleep(delayMs, options.signal);
+    } finally {
+      if (nc) await closeNatsConnection(nc, 500);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    const abort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}
+
+/** A gRPC health service answering NOT_SERVING on the service's port while it waits; {@link close} frees the port. */
+export interface StartupHealth {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves grpc.health.v1 on `port` with NOT_SERVING for '' (the whole server), so probes and orchestrators see a
+ * service that is starting rather than a closed port. Rejects when the port cannot be bound.
+ */
+export async function serveStartupHealth(options: { port: number; host?: string }): Promise<StartupHealth> {
+  const server = new grpc.Server();
+  new HealthImplementation({ '': 'NOT_SERVING' }).addToServer(server);
+  const host = options.host ?? '0.0.0.0';
+  const address = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.forceShutdown();
+        resolve();
+      }),
+  };
+}
+
+/** The streams a Haven service checks at start: the event store (unless KurrentDB holds it), bus, checkpoints, revocations. */
+export function serviceStreams(config: { readonly HAVEN_EVENT_STORE?: string }): HavenStream[] {
+  return [
+    ...(config.HAVEN_EVENT_STORE === 'kurrentdb' ? [] : [HavenStream.EventStore]),
+    HavenStream.Bus,
+    HavenStream.Checkpoints,
+    HavenStream.Revocations,
+  ];
+}
+
+/**
+ * The start-up gate of a service process: health NOT_SERVING on `grpcPort` (when given) while {@link waitForNats}
+ * waits for NATS and the service's streams, then the port is freed for the service's own gRPC server.
+ * Throws only when `signal` aborts or the port cannot be bound.
+ */
+export async function awaitNatsAtStart(options: {
+  readonly name: string;
+  readonly config: NatsConfig & {
+    readonly HAVEN_EVENT_STORE?: string;
+    readonly HAVEN_JETSTREAM_REPLICAS?: number;
+  };
+  readonly logger: Logger;
+  readonly grpcPort?: number | undefined;
+  readonly streams?: readonly HavenStream[];
+  readonly signal?: AbortSignal;
+}): Promise<void> {
+  const health =
+    options.grpcPort !== undefined && options.grpcPort > 0
+      ? await serveStartupHealth({ port: options.grpcPort })
+      : undefined;
+  try {
+    await waitForNats({
+      credentials: natsCredentialsOf(options.config),
+      name: `haven-${options.name}-startup`,
+      streams: options.streams ?? serviceStreams(options.config),
+      logger: options.logger,
+      ...(options.config.HAVEN_JETSTREAM_REPLICAS !== undefined
+        ? { replicas: options.config.HAVEN_JETSTREAM_REPLICAS }
+        : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } finally {
+    await health?.close();
+  }
+}
