@@ -75,7 +75,7 @@ function summary(samples: readonly number[]): { p50Ms: number; p99Ms: number; me
 export async function run(): Promise<Record<string, unknown>> {
   const server = await startNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'haven-bench-snapshots-'));
-  const nc = await connectNats({ servers: server.url, name: 'bench' });
+  const nc = await connectNats({ ...server.client('scheduling'), name: 'bench' });
   try {
     const store = await JetStreamEventStore.create(nc);
     const clock = () => new Date();

@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore } from '@haven/eventstore';
 import { audit, scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
+import { accessRefusalStream, callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import { janusRoomExists, startJanus, type JanusHandle } from '../support/janus';
@@ -254,12 +254,10 @@ describe('the walking skeleton', () => {
       expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
     }
     expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
-    const hours = [0, 1].map((h) =>
-      new Date(Date.now() - h * 3600_000).toISOString().slice(0, 13).replace(/[-T]/g, ''),
-    );
+    const hours = [0, 1].map((h) => new Date(Date.now() - h * 3600_000));
     const refusals = await eventually(async () => {
       const events = (
-        await Promise.all(hours.map((h) => store.read(`security.refusals_scheduling-${h}`)))
+        await Promise.all(hours.map((h) => store.read(accessRefusalStream('scheduling', h))))
       ).flat();
       const mine = events.filter((e) => correlations.includes(e.correlationId));
       return mine.length === 4 ? mine : undefined;

@@ -7,7 +7,7 @@
  * Before: the token kept working on GetVisit until a refresh was attempted.
  */
 import * as grpc from '@grpc/grpc-js';
-import { connect, JSONCodec } from 'nats';
+import { JSONCodec } from 'nats';
 import { identity, session } from '@haven/proto';
 import { callUnary, clientCallMetadata, REVOCATIONS_STREAM } from '@haven/service';
 import { SERVICE_STACK_PASSWORD, startServiceStack, type ServiceStack } from '../support/service-stack';
@@ -101,7 +101,7 @@ describe('idle logoff ends the session at identity and every service refuses its
         ['SessionRevoked', 'idle'],
       ]);
       // The revocation every verifier (and the session service's Janus teardown) reads, with its reason.
-      const nc = await connect({ servers: stack.nats.url });
+      const nc = await stack.nats.connect();
       try {
         const jsm = await nc.jetstreamManager();
         const last = (await jsm.streams.info(REVOCATIONS_STREAM)).state.last_seq;

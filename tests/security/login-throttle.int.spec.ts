@@ -91,7 +91,7 @@ describe('login throttling behind the gateway', () => {
       ).toBe(401);
     }
     expect((await login(stack.url, 'c@throttle.test', STACK_PASSWORD, '198.51.100.40')).status).toBe(401);
-    const store = await JetStreamEventStore.connect({ servers: stack.natsUrl, name: 'throttle-test' });
+    const store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'throttle-test' });
     try {
       const claim = createHash('sha256').update('c@throttle.test').digest('hex');
       const directory = await store.read(`identity.username-${claim}`);

@@ -53,7 +53,7 @@ const rooms: PrivilegedRoom[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ netns: false, sessionReplicas: 2, audit: false });
-  store = await JetStreamEventStore.connect({ servers: stack.nats.url, name: 'media-proxy-attacks' });
+  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'media-proxy-attacks' });
 }, 90_000);
 
 afterAll(async () => {

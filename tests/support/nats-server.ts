@@ -19,6 +19,8 @@
  *   const nc = await nats.connect();            // nats.js connection as the operator (or nats.connect('audit'))
  *
  *   await nats.down(); await nats.up();         // an outage: same port, config and data
+ *   await nats.down({ signal: 'SIGKILL' });     // a crash (then up())
+ *   await nats.pause(); await nats.resume();    // a stall: SIGSTOP / SIGCONT
  *   await nats.stop();                          // for good: removes the data
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -90,6 +92,10 @@ export interface NatsServerHandle {
   down(options?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
   /** Starts the same server again after `down()` (same port, users, data); resolves once it is ready. */
   up(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
+  pause(): Promise<void>;
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after a bound) and removes its store directory. */
   stop(): Promise<void>;
 }
@@ -200,6 +206,12 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     down: async (options = {}) => {
       if (child) await kill(child, options.signal);
     },
+    pause: async () => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGSTOP');
+    },
+    resume: async () => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
+    },
     up: async () => {
       if (child && child.exitCode === null && child.signalCode === null) return;
       await spawnServer(port);
@@ -260,6 +272,7 @@ function accepts(port: number): Promise<boolean> {
 async function kill(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT'); // a paused server must run to handle SIGTERM
   child.kill(signal);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([

@@ -127,6 +127,14 @@ function actorOfRefusal(refusal: AccessRefusal): Actor {
 }
 
 /**
+ * The stream holding `service`'s refusals of the hour of `at` (UTC): `security.refusals_<service>-<yyyymmddhh>`.
+ * Throws nothing.
+ */
+export function accessRefusalStream(service: string, at: Date): string {
+  return `security.${refusalsAggregateOf(service)}-${at.toISOString().slice(0, 13).replace(/[-T]/g, '')}`;
+}
+
+/**
  * Records every refusal — bad, expired, revoked or missing credentials, the access policy, ownership checks,
  * state checks, CSRF, media — as a `haven.security.v1.AccessRefused` event on
  * `security.refusals_<service>-<yyyymmddhh>` (each service's own aggregate: on NATS a service may write only
@@ -147,8 +155,7 @@ export function createAccessRefusalRecorder(options: AccessRefusalRecorderOption
   let recorded = 0;
   let suppressed = 0;
   let queue: Promise<void> = Promise.resolve();
-  const streamOf = (at: Date) =>
-    `security.${refusalsAggregateOf(service)}-${at.toISOString().slice(0, 13).replace(/[-T]/g, '')}`;
+  const streamOf = (at: Date) => accessRefusalStream(service, at);
   const append = (
     type: string,
     data: Record<string, unknown>,

@@ -133,6 +133,7 @@ export { awaitNatsAtStart, serveStartupHealth, serviceStreams, waitForNats } fro
 export type { StartupHealth, WaitForNatsOptions } from './startup';
 export type { HavenGrpcOptions } from './runtime';
 export {
+  accessRefusalStream,
   createAccessRefusalRecorder,
   accessRefusedData,
   isResourceName,

@@ -43,8 +43,8 @@ export interface TestStack {
   readonly logs: string[];
   /** The identity service's data directory and environment (for the CLI or a direct gRPC client). */
   readonly identity: { readonly address: string; readonly env: Readonly<Record<string, string>> };
-  /** The NATS server (to read the event store directly). */
-  readonly natsUrl: string;
+  /** The NATS server (to read the event store directly: `{ ...stack.nats.operator, name }`). */
+  readonly nats: NatsServerHandle;
   /**
    * Starts one more gateway app over the same services with other settings (e.g. a different trusted proxy
    * list); stopped with the stack. Resolves with its base URL.
@@ -310,7 +310,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       hub,
       logs,
       identity: { address: `127.0.0.1:${idPort}`, env: identityEnv },
-      natsUrl: nats.url,
+      nats,
       startGateway,
       createUser,
       stop,

@@ -7,17 +7,17 @@
  * through a JWKS endpoint on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { audit, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy';
 import { serveJwks, type JwksServer } from '../../support/jwks-server';
+import { startNatsServer } from '../../support/nats-server';
 import { freePort } from '../../support/ports';
 import { healthStatus } from '../../support/service-process';
 
@@ -83,19 +83,6 @@ function restartable(
   };
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 /** A service of the stack. */
 export interface StackService {
   readonly name: string;
@@ -147,19 +134,11 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
   let jwks: JwksServer | undefined;
   try {
     jwks = await serveJwks(issuer.jwks);
-    const natsPort = await freePort();
-    const natsData = join(dir, 'nats');
-    mkdirSync(natsData, { recursive: true });
-    const nats = restartable(
-      'nats-server',
-      'nats-server',
-      ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsData],
-      { PATH: process.env['PATH'] ?? '' },
-      () => accepts(natsPort),
-      15_000,
-    );
-    await nats.start();
-    stoppers.push(() => nats.signal('SIGTERM'));
+    // The test harness's nats-server: authenticated and provisioned like production; the services reach it
+    // through the proxy with their own NATS users.
+    const nats = await startNatsServer();
+    stoppers.push(() => nats.stop());
+    const natsPort = nats.port;
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: natsPort } });
     stoppers.push(() => proxy.close());
     const natsUrl = `nats://127.0.0.1:${proxy.port}`;
@@ -179,6 +158,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
           PATH: process.env['PATH'] ?? '',
           LOG_LEVEL: 'warn',
           HAVEN_GRPC_PORT: String(port),
+          ...nats.env(name),
           NATS_URL: natsUrl,
           HAVEN_JWKS_URL: jwks!.url,
           HAVEN_DATA_DIR: join(dir, name),
@@ -229,11 +209,11 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       audit: auditService,
       issuer,
       schedulingClient,
-      crashNats: () => nats.signal('SIGKILL'),
-      restartNats: () => nats.start(),
-      pauseNats: () => nats.signal('SIGSTOP'),
-      resumeNats: () => nats.signal('SIGCONT'),
-      connectNats: () => connect({ servers: `nats://127.0.0.1:${natsPort}`, name: 'fault-checker' }),
+      crashNats: () => nats.down({ signal: 'SIGKILL' }),
+      restartNats: () => nats.up(),
+      pauseNats: () => nats.pause(),
+      resumeNats: () => nats.resume(),
+      connectNats: () => nats.connect(),
       async ledgerIds() {
         if (!auditClient) return undefined;
         const ids: string[] = [];
@@ -257,9 +237,9 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
         [schedulingService, auditService]
           .filter((s): s is StackService => s !== undefined)
           .map((s) => `--- ${s.name} ---\n${s.output().split('\n').slice(-lines).join('\n')}`)
-          .join('\n') + `\n--- nats-server ---\n${nats.output().split('\n').slice(-lines).join('\n')}`,
+          .join('\n') + `\n--- nats-server ---\n${nats.logTail(lines)}`,
       async stop() {
-        await nats.signal('SIGCONT').catch(() => undefined);
+        await nats.resume();
         for (const s of stoppers.reverse()) await s().catch(() => undefined);
         await jwks?.close();
         rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
  */
 import type { EventEnvelope, EventStore } from '@haven/eventstore';
 import type { session } from '@haven/proto';
+import { accessRefusalStream } from '@haven/service';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { admit, bookVisit, joinLobby, joinMedia, type BookedVisit } from '../../e2e/support/visit-flow';
 import type { Stack, StackUser } from '../../e2e/support/stack';
@@ -70,11 +71,13 @@ export function visitEvents(store: EventStore, visitId: string): Promise<EventEn
 
 /** A service's AccessRefused events of this hour and the last (the recorder's streams). */
 export async function refusalsOf(store: EventStore, service: string): Promise<EventEnvelope[]> {
-  const hour = (d: Date) => d.toISOString().slice(0, 13).replace(/[-T]/g, '');
   const now = new Date();
-  const streams = [...new Set([hour(new Date(now.getTime() - 3600_000)), hour(now)])].map(
-    (h) => `security.refusals-${service}-${h}`,
-  );
+  const streams = [
+    ...new Set([
+      accessRefusalStream(service, new Date(now.getTime() - 3600_000)),
+      accessRefusalStream(service, now),
+    ]),
+  ];
   return (await Promise.all(streams.map((s) => store.read(s)))).flat();
 }
 
