@@ -18,7 +18,6 @@ import { createHash, createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect } from 'nats';
 import { identity, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { SERVICE_STACK_PASSWORD, startServiceStack, type ServiceStack } from '../support/service-stack';
@@ -228,7 +227,7 @@ afterAll(async () => {
 
 /** Every message of every NATS stream, as text. */
 async function everyStreamMessage(): Promise<Array<{ where: string; text: string }>> {
-  const nc = await connect({ servers: stack.nats.url });
+  const nc = await stack.nats.connect();
   const out: Array<{ where: string; text: string }> = [];
   try {
     const jsm = await nc.jetstreamManager();

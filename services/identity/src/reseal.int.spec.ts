@@ -34,7 +34,7 @@ const recovery = newRecoveryCodes();
 const start = (): Promise<RunningIdentityService> =>
   startIdentityService(
     loadIdentityConfig({
-      NATS_URL: nats.url,
+      ...nats.env('identity'),
       HAVEN_GRPC_PORT: '0',
       HAVEN_HTTP_PORT: '0',
       HAVEN_DATA_DIR: dataDir,
@@ -47,7 +47,7 @@ const start = (): Promise<RunningIdentityService> =>
 beforeAll(async () => {
   nats = await startNatsServer();
   dataDir = await mkdtemp(join(tmpdir(), 'haven-reseal-'));
-  const store = await JetStreamEventStore.connect({ servers: nats.url, name: 'old-identity' });
+  const store = await JetStreamEventStore.connect({ ...nats.client('identity'), name: 'old-identity' });
   try {
     const hash = await createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }).hash(PASSWORD);
     const ctx = { actor: { kind: 'service' as const, id: 'haven-cli' }, correlationId: 'migration-test' };
