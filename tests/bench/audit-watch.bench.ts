@@ -7,7 +7,6 @@
  * tests/bench/audit-watch.bench.ts [events…]`.
  */
 import { performance } from 'node:perf_hooks';
-import { connect } from 'nats';
 import { JetStreamEventStore } from '../../packages/eventstore/src/jetstream';
 import { newEvent } from '../../packages/eventstore/src/ids';
 import { eventDigest } from '../../services/audit/src/log/event-digest';
@@ -41,8 +40,11 @@ function ledgerOf(entries: readonly IngestedEntry[]): IngestedLedger {
 
 async function atSize(events: number): Promise<Record<string, unknown>> {
   const nats = await startNatsServer();
-  const store = await JetStreamEventStore.connect({ servers: nats.url, name: 'bench-audit-watch' });
-  const nc = await connect({ servers: nats.url });
+  const store = await JetStreamEventStore.connect({
+    ...nats.client('scheduling'),
+    name: 'bench-audit-watch',
+  });
+  const nc = await nats.connect('audit');
   try {
     const entries: IngestedEntry[] = [];
     for (let n = 0; n < events; n++) {

@@ -54,7 +54,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksPort = (jwksServer.address() as { port: number }).port;
   dataDir = mkdtempSync(join(tmpdir(), 'haven-fault-consumers-'));
-  const common = { NATS_URL: nats.url, HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
+  const common = { HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
   const [schedulingPort, schedulingHttpPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
     freePort(),
     freePort(),
@@ -66,26 +66,32 @@ beforeAll(async () => {
     ...(await Promise.all([
       startServiceProcess('scheduling', schedulingPort, {
         ...common,
+        ...nats.env('scheduling'),
         HAVEN_HTTP_PORT: String(schedulingHttpPort),
         HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
         HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
       }),
       startServiceProcess('session', sessionPort, {
         ...common,
+        ...nats.env('session'),
         HAVEN_HTTP_PORT: String(sessionHttpPort),
         HAVEN_JANUS_WS_URLS: janus.wsUrl,
         HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
         HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
       }),
-      startServiceProcess('audit', auditPort, { ...common, HAVEN_DATA_DIR: join(dataDir, 'audit') }),
+      startServiceProcess('audit', auditPort, {
+        ...common,
+        ...nats.env('audit'),
+        HAVEN_DATA_DIR: join(dataDir, 'audit'),
+      }),
     ])),
   );
   schedulingClient = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${schedulingPort}`,
     grpc.credentials.createInsecure(),
   );
-  store = await JetStreamEventStore.connect({ servers: nats.url, name: 'fault-consumers-test' });
-  nc = await connect({ servers: nats.url, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
+  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'fault-consumers-test' });
+  nc = await connect({ ...nats.operator, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
   frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }, { expiresIn: '1h' });
   await callUnary(
     schedulingClient,

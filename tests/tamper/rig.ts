@@ -11,16 +11,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type NatsConnection, type StreamConfig } from 'nats';
 import {
-  DiscardPolicy,
-  RetentionPolicy,
-  StorageType,
-  connect,
-  nanos,
-  type NatsConnection,
-  type StreamConfig,
-} from 'nats';
-import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
+  HavenStream,
+  JetStreamEventStore,
+  havenStreamSpec,
+  newEvent,
+  provisionHavenStreams,
+  type EventEnvelope,
+} from '@haven/eventstore';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
 import { serveJwks, type JwksServer } from '../support/jwks-server';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
@@ -48,22 +47,9 @@ export interface AlarmData {
   readonly atIndex?: number;
 }
 
-/** The HAVEN_ES configuration the event store creates (an operator provisioning it by hand). */
+/** The HAVEN_ES configuration the operator provisions (nats-streams.ts), with `over` changed by hand. */
 export function eventStoreConfig(over: Partial<StreamConfig> = {}): Partial<StreamConfig> & { name: string } {
-  return {
-    name: 'HAVEN_ES',
-    subjects: ['haven.es.>'],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: 0,
-    num_replicas: 1,
-    duplicate_window: nanos(120_000),
-    deny_delete: true,
-    deny_purge: true,
-    allow_rollup_hdrs: false,
-    ...over,
-  };
+  return { ...havenStreamSpec(HavenStream.EventStore).config(), ...over };
 }
 
 export interface Rig {
@@ -122,11 +108,15 @@ export async function eventually<T>(
 export async function startRig(
   options: { events?: number; stream?: Partial<StreamConfig>; auditEnv?: Record<string, string> } = {},
 ): Promise<Rig> {
-  const nats = await startNatsServer();
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  // The operator provisions HAVEN_ES by hand (as the case wants it) and the other streams as usual.
+  const nats = await startNatsServer({ provision: false });
+  const nc = await connect({ ...nats.operator, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const jsm = await nc.jetstreamManager();
   await jsm.streams.add(eventStoreConfig(options.stream));
-  const store = await JetStreamEventStore.connect({ servers: nats.url, name: 'tamper-rig' });
+  await provisionHavenStreams(nc, {
+    streams: [HavenStream.Bus, HavenStream.Checkpoints, HavenStream.Revocations],
+  });
+  const store = await JetStreamEventStore.connect({ ...nats.client('session'), name: 'tamper-rig' });
   const dataDir = mkdtempSync(join(tmpdir(), 'haven-tamper-'));
   const issuer = createTestIssuer();
   const jwks: JwksServer = await serveJwks(issuer.jwks);
@@ -147,7 +137,7 @@ export async function startRig(
     async startAudit(extraEnv = {}) {
       const port = await freePort();
       rig.audit = await startServiceProcess('audit', port, {
-        NATS_URL: nats.url,
+        ...nats.env('audit'),
         HAVEN_DATA_DIR: dataDir,
         HAVEN_JWKS_URL: jwks.url,
         ...options.auditEnv,

@@ -19,6 +19,7 @@ import {
   CHECKPOINT_BUCKET,
   HavenStream,
   closeNatsConnection,
+  streamProblemMessage,
   connectNats,
   verifyHavenStreams,
   type NatsCredentials,
@@ -212,7 +213,8 @@ export class EventBus {
 
   /**
    * A bus over an existing connection (the caller closes it). HAVEN_BUS and the checkpoint bucket are checked on
-   * first use: missing or changed, that call fails with StreamNotProvisionedError (the operator provisions them).
+   * first use: when missing, that call fails with StreamNotProvisionedError (the operator provisions them); a
+   * setting they lack is logged.
    * Throws UnavailableError without JetStream.
    */
   static async create(nc: NatsConnection, options: EventBusOptions = {}): Promise<EventBus> {
@@ -242,8 +244,8 @@ export class EventBus {
   /**
    * A checkpoint store in the NATS key-value bucket `haven_checkpoints`: shared by every replica and kept by
    * NATS, so a restarted pod resumes where the last one stopped. A service may write only keys starting with
-   * its own name (or `relay.<its context>`). Throws StreamNotProvisionedError when the bucket is missing or
-   * changed, UnavailableError when NATS fails.
+   * its own name (or `relay.<its context>`). Throws StreamNotProvisionedError when the bucket is missing,
+   * UnavailableError when NATS fails.
    */
   async checkpoints(): Promise<{
     load(key: string): Promise<bigint | 'start'>;
@@ -381,7 +383,11 @@ export class EventBus {
     ).catch((err: unknown) => {
       throw translate(err, 'stream');
     });
-    for (const c of checked) for (const w of c.warnings) this.logger.warn({ stream: c.stream }, w);
+    for (const c of checked) {
+      if (c.problems.length > 0)
+        this.logger.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
+      for (const w of c.warnings) this.logger.warn({ stream: c.stream }, w);
+    }
   }
 }
 

@@ -56,6 +56,7 @@ export {
   StreamNotProvisionedError,
   havenStreamSpec,
   provisionHavenStreams,
+  streamProblemMessage,
   streamProblems,
   verifyHavenStreams,
 } from './nats-streams';

@@ -57,6 +57,7 @@ import {
   EVENT_STORE_STREAM,
   EVENT_STORE_SUBJECT_PREFIX,
   HavenStream,
+  streamProblemMessage,
   verifyHavenStreams,
 } from './nats-streams';
 import type { NewEvent } from './envelope';
@@ -103,7 +104,7 @@ const ANY_RETRIES = 20;
 export interface JetStreamEventStoreOptions {
   /** Replicas HAVEN_JETSTREAM_REPLICAS asks for: fewer on the stream is reported by `onWarning`. */
   readonly replicas?: number;
-  /** Told advice found while checking the stream (e.g. fewer replicas than asked for). */
+  /** Told what checking the stream found: settings it lacks, fewer replicas than asked for. */
   readonly onWarning?: (message: string) => void;
 }
 
@@ -235,7 +236,8 @@ export class JetStreamEventStore implements InspectableEventStore {
 
   /**
    * A store over an existing connection (the caller keeps ownership and closes it). The stream is checked on
-   * first use (append, subscribe): a missing or changed HAVEN_ES fails that call with StreamNotProvisionedError.
+   * first use (append, read, subscribe): a missing HAVEN_ES fails that call with StreamNotProvisionedError;
+   * missing guarantees (deny-purge, limits…) are reported through `onWarning`.
    * Throws UnavailableError when JetStream is not enabled or not reachable.
    */
   static async create(
@@ -711,6 +713,9 @@ export class JetStreamEventStore implements InspectableEventStore {
     );
     if (!checked) return;
     this.duplicateWindowMs = millis(checked.info.config.duplicate_window ?? 0) || DEFAULT_DUPLICATE_WINDOW_MS;
+    if (checked.problems.length > 0) {
+      this.options.onWarning?.(streamProblemMessage(EVENT_STORE_STREAM, checked.problems));
+    }
     for (const warning of checked.warnings) this.options.onWarning?.(warning);
   }
 }

@@ -34,7 +34,7 @@ describe('provisioning the streams with the operator credential', () => {
       const jsm = await nc.jetstreamManager();
       const checked = await verifyHavenStreams(jsm, ALL, { replicas: 1 });
       expect(checked.map((c) => c.stream)).toEqual(HAVEN_STREAMS.map((s) => s.name));
-      expect(checked.flatMap((c) => c.warnings)).toEqual([]);
+      expect(checked.flatMap((c) => [...c.problems, ...c.warnings])).toEqual([]);
       expect((await verifyHavenStreams(jsm, [HavenStream.Bus], { replicas: 3 }))[0]!.warnings).toEqual([
         'HAVEN_BUS has 1 replica(s), HAVEN_JETSTREAM_REPLICAS asks for 3: run the provisioning again',
       ]);
@@ -51,16 +51,21 @@ describe('provisioning the streams with the operator credential', () => {
       // What the services used to create: nats.js's own KV bucket (roll-up headers on, deletes allowed).
       await nc.jetstream().views.kv(CHECKPOINT_BUCKET, { history: 1 });
       const jsm = await nc.jetstreamManager();
-      const before = await verifyHavenStreams(jsm, [HavenStream.Checkpoints]).catch((e: unknown) => e);
-      expect(before).toBeInstanceOf(StreamNotProvisionedError);
-      expect(String(before)).toMatch(/allow_rollup_hdrs is true, expected false.*deny_delete is false/);
+      const [before] = await verifyHavenStreams(jsm, [HavenStream.Checkpoints]);
+      expect(before?.problems.join('; ')).toMatch(
+        /allow_rollup_hdrs is true, expected false.*deny_delete is false/,
+      );
+      await expect(verifyHavenStreams(jsm, [HavenStream.Bus])).rejects.toBeInstanceOf(
+        StreamNotProvisionedError,
+      );
       const report = await provisionHavenStreams(nc);
       expect(report.find((r) => r.stream === `KV_${CHECKPOINT_BUCKET}`)).toEqual({
         stream: `KV_${CHECKPOINT_BUCKET}`,
         action: 'updated',
         changed: ['allow_rollup_hdrs', 'deny_delete', 'deny_purge'],
       });
-      await expect(verifyHavenStreams(jsm, ALL)).resolves.toHaveLength(4);
+      const after = await verifyHavenStreams(jsm, ALL);
+      expect(after.map((c) => [c.stream, c.problems])).toEqual(HAVEN_STREAMS.map((s) => [s.name, []]));
     } finally {
       await nc.drain();
       await server.stop();

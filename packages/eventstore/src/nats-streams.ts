@@ -5,8 +5,10 @@
  * Services never create, update, delete or purge a stream: their NATS users are denied the JetStream API for
  * it (`nats-permissions.ts`). Only the operator credential provisions them — the dev stack, the test harness
  * and the chart's provisioning Job call {@link provisionHavenStreams}; a service calls
- * {@link verifyHavenStreams} (at start and before first use) and says exactly what is wrong when a stream is
- * missing or changed.
+ * {@link verifyHavenStreams} (at start and before first use): a missing stream stops it (it waits for the
+ * operator), a stream whose settings no longer give Haven's guarantees is named, setting by setting, in its log
+ * (the audit service's store watch raises the integrity event and the alert; refusing to serve would take the
+ * clinic down without making the store any safer).
  */
 import {
   DiscardPolicy,
@@ -61,6 +63,8 @@ export interface ProvisionOptions {
   readonly replicas?: number;
   /** Dedup window of HAVEN_ES and HAVEN_BUS (default 2 min). */
   readonly duplicateWindowMs?: number;
+  /** Only these streams (default all; tests that set up one stream by hand provision the others). */
+  readonly streams?: readonly HavenStream[];
 }
 
 /** One of Haven's streams: its configuration and the settings a service insists on. */
@@ -200,8 +204,8 @@ export function havenStreamSpec(stream: HavenStream): HavenStreamSpec {
 }
 
 /**
- * A Haven stream is missing or does not have the settings Haven depends on. Its message names the stream, each
- * setting that differs, and what to do (provision the streams with the operator credential).
+ * A Haven stream is missing (or, from {@link streamProblemMessage}, lacks settings). Its message names the
+ * stream, what is wrong, and what to do (provision the streams with the operator credential).
  */
 export class StreamNotProvisionedError extends PreconditionError {
   constructor(
@@ -214,6 +218,11 @@ export class StreamNotProvisionedError extends PreconditionError {
     );
     this.name = 'StreamNotProvisionedError';
   }
+}
+
+/** One log line for a stream's {@link StreamVerification.problems}. */
+export function streamProblemMessage(stream: string, problems: readonly string[]): string {
+  return new StreamNotProvisionedError(stream, problems).message;
 }
 
 const STREAM_NOT_FOUND = 10059;
@@ -251,18 +260,23 @@ export function streamProblems(spec: HavenStreamSpec, info: Pick<StreamInfo, 'co
   return problems;
 }
 
-/** What {@link verifyHavenStreams} found besides errors: advice for the logs. */
+/** What {@link verifyHavenStreams} found about one stream that exists. */
 export interface StreamVerification {
   readonly stream: string;
   readonly info: StreamInfo;
-  /** E.g. fewer replicas than HAVEN_JETSTREAM_REPLICAS asks for; the service still works. */
+  /**
+   * Required settings the stream does not have (`deny_purge is false, expected true`, …), each a guarantee that
+   * no longer holds: log them as errors; the operator must provision the stream again.
+   */
+  readonly problems: readonly string[];
+  /** Advice, e.g. fewer replicas than HAVEN_JETSTREAM_REPLICAS asks for; the service still works. */
   readonly warnings: readonly string[];
 }
 
 /**
- * Checks that each of `streams` exists with its required settings (read-only: stream info). `replicas`, when
- * given, only adds a warning when a stream has fewer. Throws StreamNotProvisionedError naming the stream and
- * every differing setting; UnavailableError when JetStream does not answer.
+ * Checks each of `streams` (read-only: stream info) and reports, per stream, the required settings it lacks and
+ * advice (`replicas`, when given, adds a warning when a stream has fewer). Throws StreamNotProvisionedError when
+ * a stream does not exist, UnavailableError when JetStream does not answer.
  */
 export async function verifyHavenStreams(
   jsm: JetStreamManager,
@@ -285,14 +299,13 @@ export async function verifyHavenStreams(
       );
     }
     const problems = streamProblems(spec, info);
-    if (problems.length > 0) throw new StreamNotProvisionedError(spec.name, problems);
     const warnings: string[] = [];
     if (options.replicas !== undefined && info.config.num_replicas < options.replicas) {
       warnings.push(
         `${spec.name} has ${info.config.num_replicas} replica(s), HAVEN_JETSTREAM_REPLICAS asks for ${options.replicas}: run the provisioning again`,
       );
     }
-    out.push({ stream: spec.name, info, warnings });
+    out.push({ stream: spec.name, info, problems, warnings });
   }
   return out;
 }
@@ -323,7 +336,7 @@ export async function provisionHavenStreams(
     throw new UnavailableError('provisioning: JetStream is not available', { cause: err });
   }
   const out: ProvisionedStream[] = [];
-  for (const spec of HAVEN_STREAMS) {
+  for (const spec of HAVEN_STREAMS.filter((s) => options.streams?.includes(s.stream) ?? true)) {
     const wanted = spec.config(options);
     try {
       let info: StreamInfo | undefined;

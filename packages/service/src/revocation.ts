@@ -18,16 +18,13 @@ import {
   connectNats,
   follow,
   jetStreamSource,
+  streamProblemMessage,
   verifyHavenStreams,
   type ConsumerHealth,
   type Follower,
   type NatsCredentials,
 } from '@haven/eventstore';
-import {
-  JSONCodec,
-  type JetStreamClient,
-  type NatsConnection,
-} from 'nats';
+import { JSONCodec, type JetStreamClient, type NatsConnection } from 'nats';
 import { HavenError, UnavailableError } from '@haven/errors';
 import type { Logger } from './logger';
 import type { Principal } from './principal';
@@ -177,12 +174,16 @@ function connectRevocationNats(options: RevocationNatsOptions, defaultName: stri
 
 /**
  * Checks that the operator provisioned {@link REVOCATIONS_STREAM} (subject, max age
- * {@link REVOCATION_RETENTION_MS}, no roll-ups). Throws StreamNotProvisionedError naming what is wrong,
- * UnavailableError when JetStream does not answer.
+ * {@link REVOCATION_RETENTION_MS}, no roll-ups); a setting it lacks is logged. Throws StreamNotProvisionedError
+ * when it does not exist, UnavailableError when JetStream does not answer.
  */
-export async function verifyRevocationStream(nc: NatsConnection): Promise<void> {
+export async function verifyRevocationStream(nc: NatsConnection, logger?: Logger): Promise<void> {
   try {
-    await verifyHavenStreams(await nc.jetstreamManager(), [HavenStream.Revocations]);
+    const checked = await verifyHavenStreams(await nc.jetstreamManager(), [HavenStream.Revocations]);
+    for (const c of checked) {
+      if (c.problems.length > 0)
+        logger?.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
+    }
   } catch (error) {
     if (error instanceof HavenError) throw error;
     throw new UnavailableError('cannot read the revocation stream', { cause: error });
@@ -226,7 +227,7 @@ export class RevocationFeed {
 
   /**
    * Connects, replays the revocations of the last {@link REVOCATION_RETENTION_MS} and resolves once they are in
-   * memory; later ones arrive live. Throws StreamNotProvisionedError when the stream is missing or changed,
+   * memory; later ones arrive live. Throws StreamNotProvisionedError when the stream is missing,
    * UnavailableError when NATS cannot be reached or the replay does not finish within `readyTimeoutMs`.
    */
   static async connect(options: RevocationFeedOptions): Promise<RevocationFeed> {
@@ -244,7 +245,7 @@ export class RevocationFeed {
   }
 
   private async start(readyTimeoutMs: number, health: ConsumerHealth | undefined): Promise<void> {
-    await verifyRevocationStream(this.nc);
+    await verifyRevocationStream(this.nc, this.logger);
     const jsm = await this.nc.jetstreamManager();
     this.follower = await follow(jetStreamSource(this.nc.jetstream(), jsm, REVOCATIONS_STREAM), {
       name: 'revocations',
@@ -304,7 +305,7 @@ export class RevocationPublisher {
   ) {}
 
   /**
-   * Connects and checks the stream. Throws StreamNotProvisionedError when it is missing or changed,
+   * Connects and checks the stream. Throws StreamNotProvisionedError when it is missing,
    * UnavailableError when NATS or JetStream refuses.
    */
   static async connect(options: RevocationNatsOptions): Promise<RevocationPublisher> {

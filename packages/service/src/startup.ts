@@ -11,6 +11,7 @@ import {
   StreamNotProvisionedError,
   closeNatsConnection,
   natsConnectionOptions,
+  streamProblemMessage,
   verifyHavenStreams,
   type NatsCredentials,
 } from '@haven/eventstore';
@@ -58,7 +59,12 @@ export async function waitForNats(options: WaitForNatsOptions): Promise<void> {
         options.streams,
         options.replicas !== undefined ? { replicas: options.replicas } : {},
       );
-      for (const c of checked) for (const w of c.warnings) options.logger.warn({ stream: c.stream }, w);
+      for (const c of checked) {
+        if (c.problems.length > 0) {
+          options.logger.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
+        }
+        for (const w of c.warnings) options.logger.warn({ stream: c.stream }, w);
+      }
       if (attempt > 1)
         options.logger.info({ attempts: attempt }, 'NATS is reachable and its streams are provisioned');
       return;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
-import { JetStreamEventStore, newEvent, type EventStore } from '@haven/eventstore';
+import type { EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, loadConfig, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -70,14 +70,8 @@ let nc: NatsConnection;
 const DUPLICATE_WINDOW_MS = 1_000;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  // The event store's stream with a 1 s duplicate window (the service finds it and keeps it).
-  const setup = await connect({ servers: nats.url, name: 'idempotency-setup' });
-  const created = await JetStreamEventStore.create(setup, { duplicateWindowMs: DUPLICATE_WINDOW_MS });
-  await created.append('setup.thing-1', 'no_stream', [
-    newEvent({ type: 'haven.test.v1.Created', data: {}, actor: { kind: 'service', id: 'test' } }),
-  ]);
-  await setup.close();
+  // The event store's stream with a 1 s duplicate window, as the operator provisions it (the service finds it).
+  nats = await startNatsServer({ provision: { duplicateWindowMs: DUPLICATE_WINDOW_MS } });
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-idem-'));
   const config = loadConfig(schedulingConfigSchema, {
