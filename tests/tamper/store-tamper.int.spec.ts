@@ -90,7 +90,7 @@ describe('the audit service watches the event store', () => {
     await jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
     const t0 = Date.now();
     const setting = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'STREAM_RECONFIGURED');
-    expect(setting.data.detail).toContain(`max_msgs=${keep} (expected unlimited)`);
+    expect(setting.data.detail).toContain(`max_msgs=${keep} (expected -1)`);
     const dropped = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'OLDEST_EVENTS_DROPPED');
     expect(dropped.data).toMatchObject({
       firstBadIndex: 0,

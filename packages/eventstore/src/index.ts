@@ -37,7 +37,7 @@ export {
   EventHeaders,
   subjectOf,
 } from './jetstream';
-export { EVENT_STORE_REQUIRED_SETTINGS, JetStreamInspection, streamDeviations } from './jetstream-inspection';
+export { JetStreamInspection } from './jetstream-inspection';
 export { KurrentDbEventStore } from './kurrentdb';
 export type { EventStoreConfig } from './factory';
 export { createEventStore } from './factory';
@@ -57,6 +57,7 @@ export {
   havenStreamSpec,
   provisionHavenStreams,
   streamProblemMessage,
+  streamDeviations,
   streamProblems,
   verifyHavenStreams,
 } from './nats-streams';

@@ -4,17 +4,11 @@
  * sequence through an ordered consumer. Read-only: stream info and an ephemeral ordered consumer are all it
  * needs, which every service user may do.
  */
-import {
-  DeliverPolicy,
-  NatsError,
-  type JetStreamManager,
-  type NatsConnection,
-  type StreamConfig,
-  type StreamInfo,
-} from 'nats';
+import { DeliverPolicy, NatsError, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import { decodeEnvelope } from './codec';
-import type { StoreInspection, StoreSettingDeviation, StoreStatus, StoredEvent, StoredRange } from './port';
+import { streamDeviations, type HavenStreamSpec } from './nats-streams';
+import type { StoreInspection, StoreStatus, StoredEvent, StoredRange } from './port';
 
 const STREAM_NOT_FOUND = 10059;
 const READ_TIMEOUT_MS = 15_000;
@@ -25,57 +19,6 @@ const READ_TIMEOUT_MS = 15_000;
 const STATUS_TIMEOUT_MS = 2_000;
 /** Above this many deleted sequences the status leaves them to a full read instead of listing them. */
 const MAX_DELETED_DETAILS = 100_000;
-
-/** The settings of HAVEN_ES that Haven's guarantees rely on: nothing may be dropped, deleted or rolled up. */
-export const EVENT_STORE_REQUIRED_SETTINGS = {
-  retention: 'limits',
-  storage: 'file',
-  max_msgs: 'unlimited',
-  max_bytes: 'unlimited',
-  max_age: 'unlimited',
-  max_msgs_per_subject: 'unlimited',
-  deny_delete: 'true',
-  deny_purge: 'true',
-  allow_rollup_hdrs: 'false',
-} as const;
-
-/** A limit as text: non-positive means none. */
-function limitText(value: number | undefined): string {
-  return value === undefined || value <= 0 ? 'unlimited' : String(value);
-}
-
-/**
- * The settings of a HAVEN_ES configuration that let the server drop or change stored events (a retention
- * limit, deletes, purges or roll-ups allowed, another retention policy, subjects that no longer cover
- * `<prefix>.>`). Pure; empty for the configuration the event store requires.
- */
-export function streamDeviations(
-  config: Partial<StreamConfig>,
-  subjectPrefix: string,
-): StoreSettingDeviation[] {
-  const now: Record<keyof typeof EVENT_STORE_REQUIRED_SETTINGS, string> = {
-    retention: String(config.retention ?? 'limits'),
-    storage: String(config.storage ?? 'file'),
-    max_msgs: limitText(config.max_msgs),
-    max_bytes: limitText(config.max_bytes),
-    max_age: limitText(config.max_age),
-    max_msgs_per_subject: limitText(config.max_msgs_per_subject),
-    deny_delete: String(config.deny_delete === true),
-    deny_purge: String(config.deny_purge === true),
-    allow_rollup_hdrs: String(config.allow_rollup_hdrs === true),
-  };
-  const out: StoreSettingDeviation[] = [];
-  for (const [setting, expected] of Object.entries(EVENT_STORE_REQUIRED_SETTINGS)) {
-    const value = now[setting as keyof typeof now];
-    if (value !== expected) out.push({ setting, value, expected });
-  }
-  const subjects = config.subjects ?? [];
-  const all = `${subjectPrefix}.>`;
-  if (!subjects.includes(all)) {
-    out.push({ setting: 'subjects', value: subjects.join(',') || '(none)', expected: all });
-  }
-  return out;
-}
 
 function isStreamNotFound(err: unknown): boolean {
   return err instanceof NatsError && err.api_error?.err_code === STREAM_NOT_FOUND;
@@ -88,15 +31,20 @@ function unavailable(what: string, err: unknown): UnavailableError {
   );
 }
 
-/** {@link StoreInspection} of the JetStream event store (stream `stream`, subjects `<subjectPrefix>.>`). */
+/**
+ * {@link StoreInspection} of a JetStream stream (HAVEN_ES): its deviations are the settings its spec requires
+ * (nats-streams.ts, the one list the operator provisions and services verify) that it no longer has.
+ */
 export class JetStreamInspection implements StoreInspection {
   private jsm: Promise<JetStreamManager> | undefined;
+  private readonly stream: string;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly stream: string,
-    private readonly subjectPrefix: string,
-  ) {}
+    private readonly spec: HavenStreamSpec,
+  ) {
+    this.stream = spec.name;
+  }
 
   private async info(deletedDetails: boolean): Promise<StreamInfo | undefined> {
     try {
@@ -135,7 +83,7 @@ export class JetStreamInspection implements StoreInspection {
       lastPosition: BigInt(state.last_seq),
       count: BigInt(state.messages),
       missingPositions: [...missing].sort((a, b) => a - b).map((s) => BigInt(s)),
-      deviations: streamDeviations(info.config, this.subjectPrefix),
+      deviations: streamDeviations(this.spec, info),
     };
   }
 

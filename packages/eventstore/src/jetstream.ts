@@ -57,6 +57,7 @@ import {
   EVENT_STORE_STREAM,
   EVENT_STORE_SUBJECT_PREFIX,
   HavenStream,
+  havenStreamSpec,
   streamProblemMessage,
   verifyHavenStreams,
 } from './nats-streams';
@@ -610,7 +611,7 @@ export class JetStreamEventStore implements InspectableEventStore {
 
   /** HAVEN_ES as it is on the server (stream info, messages by sequence), on this store's connection. */
   inspection(): StoreInspection {
-    return new JetStreamInspection(this.nc, EVENT_STORE_STREAM, EVENT_STORE_SUBJECT_PREFIX);
+    return new JetStreamInspection(this.nc, havenStreamSpec(HavenStream.EventStore));
   }
 
   /**

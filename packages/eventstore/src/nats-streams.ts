@@ -22,6 +22,7 @@ import {
   type StreamInfo,
 } from 'nats';
 import { PreconditionError, UnavailableError } from '@haven/errors';
+import type { StoreSettingDeviation } from './port';
 
 /** Name of the JetStream stream holding every event; its sequence is the global position. */
 export const EVENT_STORE_STREAM = 'HAVEN_ES';
@@ -247,17 +248,28 @@ function same(actual: unknown, expected: unknown): boolean {
   return actual === expected;
 }
 
-/** The settings of `info` that differ from the spec's required ones, as `key is <actual>, expected <expected>`. */
-export function streamProblems(spec: HavenStreamSpec, info: Pick<StreamInfo, 'config'>): string[] {
+/**
+ * The settings of `info` that differ from the spec's required ones: the setting, its value and the required
+ * value (as JSON). Pure. The audit service's store watch reports these for HAVEN_ES.
+ */
+export function streamDeviations(
+  spec: HavenStreamSpec,
+  info: Pick<StreamInfo, 'config'>,
+): StoreSettingDeviation[] {
   const config = info.config as unknown as Record<string, unknown>;
-  const problems: string[] = [];
+  const deviations: StoreSettingDeviation[] = [];
   for (const [key, expected] of Object.entries(spec.required)) {
     const actual = config[key] ?? (typeof expected === 'boolean' ? false : undefined);
     if (!same(actual, expected)) {
-      problems.push(`${key} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+      deviations.push({ setting: key, value: JSON.stringify(actual), expected: JSON.stringify(expected) });
     }
   }
-  return problems;
+  return deviations;
+}
+
+/** The settings of `info` that differ from the spec's required ones, as `key is <actual>, expected <expected>`. */
+export function streamProblems(spec: HavenStreamSpec, info: Pick<StreamInfo, 'config'>): string[] {
+  return streamDeviations(spec, info).map((d) => `${d.setting} is ${d.value}, expected ${d.expected}`);
 }
 
 /** What {@link verifyHavenStreams} found about one stream that exists. */

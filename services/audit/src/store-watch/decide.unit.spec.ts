@@ -130,7 +130,7 @@ describe('the store watch, from what the store says about itself', () => {
       ...intact,
       firstPosition: 41n,
       lastPosition: 100n,
-      deviations: [{ setting: 'max_msgs', value: '60', expected: 'unlimited' }],
+      deviations: [{ setting: 'max_msgs', value: '60', expected: '-1' }],
     };
 
     it('reports the setting and names the first dropped entry and how many', () => {
@@ -139,7 +139,7 @@ describe('the store watch, from what the store says about itself', () => {
           reason: 'STREAM_RECONFIGURED',
           count: 0,
           runs: [],
-          detail: 'settings that let the store drop or change events: max_msgs=60 (expected unlimited)',
+          detail: 'settings that let the store drop or change events: max_msgs=60 (expected -1)',
         },
         {
           reason: 'OLDEST_EVENTS_DROPPED',
