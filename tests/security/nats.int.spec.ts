@@ -322,13 +322,17 @@ describe('a forged event against the running services', () => {
   it('refuses a well-formed envelope naming a clinician as actor, from an outside client and from another service', async () => {
     const clinician = subOf(stack.token('clinician')!);
     const attempts: Array<{ who: string; id: string; outcome: string }> = [];
-    const attempt = async (who: string, open: () => Promise<NatsConnection>): Promise<void> => {
+    const attempt = async (
+      who: string,
+      open: () => Promise<NatsConnection>,
+      subjectOf: (forged: EventEnvelope) => string = (forged) => esSubject(forged.stream),
+    ): Promise<void> => {
       const forged = forgedEnvelope(`scheduling.appointment-${randomUUID()}`, clinician);
       let outcome = 'stored';
       try {
         const nc = await open();
         try {
-          await publishEnvelope(nc, forged);
+          await publishEnvelope(nc, forged, subjectOf(forged));
         } finally {
           await nc.close();
         }
@@ -343,6 +347,13 @@ describe('a forged event against the running services', () => {
     // 2. A compromised gateway or session service: their own credentials, scheduling's subjects.
     await attempt('gateway', () => stack.nats.connect('gateway'));
     await attempt('session', () => stack.nats.connect('session'));
+    // 3. A compromised identity service on its own subject, with a body that names scheduling's stream: NATS
+    // stores it (identity's own context), the store's readers refuse a body that contradicts its subject.
+    await attempt(
+      'identity, own subject',
+      () => stack.nats.connect('identity'),
+      (forged) => `haven.es.identity.user.${forged.id}`,
+    );
     // A marker appended after the attempts: once the audit service shows it, it has read past them.
     const marker = newEvent({
       type: 'haven.test.v1.Marker',
@@ -370,6 +381,7 @@ describe('a forged event against the running services', () => {
       ['anonymous', expect.stringMatching(/Authorization Violation/)],
       ['gateway', expect.stringMatching(/Permissions Violation for Publish to "haven\.es\.scheduling\./)],
       ['session', expect.stringMatching(/Permissions Violation for Publish to "haven\.es\.scheduling\./)],
+      ['identity, own subject', 'stored'],
     ]);
   });
 });

@@ -1,9 +1,10 @@
-import type { NatsConnection } from 'nats';
+import { headers as natsHeaders, type NatsConnection } from 'nats';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { ConcurrencyError, UnavailableError } from '@haven/errors';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { encodeEnvelope } from './codec';
 import { streamName } from './ids';
 import { EVENT_STORE_STREAM, JetStreamEventStore, subjectOf } from './jetstream';
 import { StreamNotProvisionedError } from './nats-streams';
@@ -159,6 +160,38 @@ describe('JetStreamEventStore specifics', () => {
     await expect(JetStreamEventStore.connect({ servers: 'nats://127.0.0.1:1' })).rejects.toBeInstanceOf(
       UnavailableError,
     );
+  });
+
+  it('skips (and reports) a stored body that is not an event or names a stream other than its subject', async () => {
+    const warnings: string[] = [];
+    const store = await JetStreamEventStore.create(nc, { onWarning: (w) => warnings.push(w) });
+    const ctx = uniqueContext('forge');
+    const s = streamName({ context: ctx, aggregate: 'thing', id: 'x' });
+    const other = streamName({ context: uniqueContext('victim'), aggregate: 'thing', id: 'y' });
+    const js = nc.jetstream();
+    // Garbage, then a well-formed envelope of another stream, both on this stream's subject.
+    const revision = (n: number) => {
+      const h = natsHeaders();
+      h.set('Haven-Revision', String(n));
+      return { headers: h };
+    };
+    await js.publish(subjectOf(s), new TextEncoder().encode('not json'), revision(0));
+    const forged = { ...testEvent('Forged'), stream: other, revision: 1n };
+    await js.publish(subjectOf(s), encodeEnvelope(forged), revision(1));
+    await store.append(s, 'any', [testEvent('Real')]);
+    const seen: string[] = [];
+    const sub = await store.subscribe({
+      from: 'start',
+      contexts: [ctx],
+      handler: async (e) => void seen.push(e.type),
+    });
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await sub.close();
+    expect(seen).toEqual(['haven.test.v1.Real']);
+    expect((await store.read(s)).map((e) => e.type)).toEqual(['haven.test.v1.Real']);
+    expect(warnings.join('\n')).toMatch(/is not an event: skipped/);
+    expect(warnings.join('\n')).toMatch(/names another stream: skipped/);
+    expect(warnings.join('\n')).not.toContain(forged.id);
   });
 
   it('refuses to append or read when HAVEN_ES is missing, and names each guarantee it lost', async () => {

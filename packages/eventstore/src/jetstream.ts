@@ -61,7 +61,7 @@ import {
   streamProblemMessage,
   verifyHavenStreams,
 } from './nats-streams';
-import type { NewEvent } from './envelope';
+import type { EventEnvelope, NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
 import { JetStreamInspection } from './jetstream-inspection';
@@ -550,10 +550,43 @@ export class JetStreamEventStore implements InspectableEventStore {
   ): Promise<PositionedEvent[]> {
     const out: PositionedEvent[] = [];
     await this.scan(subject, tail.seq, { startSeq }, (m) => {
-      if (revisionOf(m.headers) >= from) out.push({ ...decodeEnvelope(m.data), position: BigInt(m.seq) });
+      if (revisionOf(m.headers) < from) return true;
+      const envelope = this.envelopeOf(m);
+      if (envelope) out.push({ ...envelope, position: BigInt(m.seq) });
       return out.length < limit;
     });
     return out;
+  }
+
+  /**
+   * The envelope of a stored message, or undefined — reported through `onWarning`, by position and subject
+   * only — when it is unreadable or names a stream other than the subject it is stored on. NATS lets a service
+   * publish only into its own context's subjects; this makes sure the body cannot claim another context (an
+   * event "of scheduling" written by a compromised identity service) and that garbage cannot stall a reader.
+   */
+  private envelopeOf(m: JsMsg): EventEnvelope | undefined {
+    let envelope: EventEnvelope;
+    try {
+      envelope = decodeEnvelope(m.data);
+    } catch {
+      this.options.onWarning?.(
+        `event store: the message at position ${m.seq} (${m.subject}) is not an event: skipped`,
+      );
+      return undefined;
+    }
+    let expected: string | undefined;
+    try {
+      expected = subjectOf(envelope.stream);
+    } catch {
+      expected = undefined;
+    }
+    if (expected !== m.subject) {
+      this.options.onWarning?.(
+        `event store: the event at position ${m.seq} is stored on ${m.subject} but names another stream: skipped`,
+      );
+      return undefined;
+    }
+    return envelope;
   }
 
   /**
@@ -585,7 +618,8 @@ export class JetStreamEventStore implements InspectableEventStore {
     const loop = (async () => {
       for await (const m of iterator) {
         if (stopped) break;
-        const envelope = decodeEnvelope(m.data);
+        const envelope = this.envelopeOf(m);
+        if (!envelope) continue;
         if (contexts && !contexts.includes(parseStreamName(envelope.stream).context)) continue;
         await options.handler({ ...envelope, position: BigInt(m.seq) } satisfies PositionedEvent);
         if (stopped) break;
