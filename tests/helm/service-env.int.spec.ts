@@ -127,13 +127,14 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
         'HAVEN_KEYRING_FILE',
         'HAVEN_RECORDINGS_DIR',
         'NATS_CREDS_FILE',
+        'NATS_TLS_CA_FILE',
       ]) {
         const path = env[name];
         if (path === undefined) continue;
         const mount = mountOf(path);
         expect({ service, name, mounted: mount !== undefined }).toEqual({ service, name, mounted: true });
         expect(volumes.some((v) => v.name === mount?.name)).toBe(true);
-        if (name !== 'NATS_CREDS_FILE')
+        if (name !== 'NATS_CREDS_FILE' && name !== 'NATS_TLS_CA_FILE')
           expect({ service, name, ro: mount?.readOnly ?? false }).toEqual({ service, name, ro: false });
       }
     }

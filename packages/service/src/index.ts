@@ -130,6 +130,8 @@ export { runServiceMain } from './main';
 export type { ServiceMainOptions } from './main';
 export { connectEventStore, connectRevocationFeed, serveHavenGrpc } from './runtime';
 export { awaitNatsAtStart, serveStartupHealth, serviceStreams, waitForNats } from './startup';
+export { loadNatsProvisionConfig, natsProvisionConfigSchema, provisionNatsStreams } from './nats-provision';
+export type { NatsProvisionConfig } from './nats-provision';
 export type { StartupHealth, WaitForNatsOptions } from './startup';
 export type { HavenGrpcOptions } from './runtime';
 export {

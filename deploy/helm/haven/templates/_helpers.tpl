@@ -95,10 +95,109 @@ seccompProfile:
 
 {{- define "haven.natsUrl" -}}
 {{- if .Values.nats.bundled -}}
-{{- printf "nats://%s:4222" (include "haven.componentName" (dict "root" . "component" "nats")) -}}
+{{- printf "%s://%s:4222" (ternary "tls" "nats" .Values.nats.tls.enabled) (include "haven.componentName" (dict "root" . "component" "nats")) -}}
 {{- else -}}
 {{- .Values.nats.external.url -}}
 {{- end -}}
+{{- end -}}
+
+{{/* ---------- NATS users, permissions, TLS ---------- */}}
+
+{{/* The NATS users: the operator, then one per Haven service (files/nats/permissions.json), as a JSON list. */}}
+{{- define "haven.natsUsers" -}}
+{{- $perms := .Files.Get "files/nats/permissions.json" | fromJson -}}
+{{- prepend (keys $perms | sortAlpha) "operator" | toJson -}}
+{{- end -}}
+
+{{/* The secret holding `<user>-password` (and, for the bundled NATS, `<user>-bcrypt`); empty when there is none. */}}
+{{- define "haven.natsAuthSecretName" -}}
+{{- if .Values.nats.auth.existingSecret -}}
+{{- .Values.nats.auth.existingSecret -}}
+{{- else if .Values.nats.bundled -}}
+{{- include "haven.componentName" (dict "root" . "component" "nats-auth") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The secret with the NATS server certificate (tls.crt, tls.key) and the CA services trust (ca.crt). */}}
+{{- define "haven.natsTlsSecretName" -}}
+{{- default (include "haven.componentName" (dict "root" . "component" "nats-tls")) .Values.nats.tls.existingSecret -}}
+{{- end -}}
+
+{{/* Where a NATS client finds the CA of the server's certificate ("secret" and "key"); empty without TLS to trust. */}}
+{{- define "haven.natsCa" -}}
+{{- if and .Values.nats.bundled .Values.nats.tls.enabled -}}
+secret: {{ include "haven.natsTlsSecretName" . }}
+key: ca.crt
+{{- else if and (not .Values.nats.bundled) .Values.nats.external.caSecret -}}
+secret: {{ .Values.nats.external.caSecret }}
+key: {{ .Values.nats.external.caKey }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+NATS client variables of a pod: NATS_URL, the pod's own user and password (from the auth secret), the creds file
+and the CA to verify the server with. Call with (dict "root" $ "user" "identity").
+*/}}
+{{- define "haven.natsClientEnv" -}}
+{{- $v := .root.Values -}}
+{{- $auth := include "haven.natsAuthSecretName" .root -}}
+{{- $ca := include "haven.natsCa" .root | fromYaml -}}
+- name: NATS_URL
+  value: {{ include "haven.natsUrl" .root | quote }}
+{{- if $auth }}
+- name: NATS_USER
+  value: {{ .user | quote }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $auth }}
+      key: {{ printf "%s-password" .user }}
+{{- end }}
+{{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
+- name: NATS_CREDS_FILE
+  value: /etc/haven/nats/{{ $v.nats.external.credentialsKey }}
+{{- end }}
+{{- if $ca.secret }}
+- name: NATS_TLS_CA_FILE
+  value: /etc/haven/nats-ca/{{ $ca.key }}
+{{- end }}
+{{- end -}}
+
+{{/* Volume mounts for the NATS client files (creds, CA) of a pod. */}}
+{{- define "haven.natsClientMounts" -}}
+{{- $v := .Values -}}
+{{- $ca := include "haven.natsCa" . | fromYaml -}}
+{{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
+- name: nats-creds
+  mountPath: /etc/haven/nats
+  readOnly: true
+{{- end }}
+{{- if $ca.secret }}
+- name: nats-ca
+  mountPath: /etc/haven/nats-ca
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Volumes for {{ "haven.natsClientMounts" }}. */}}
+{{- define "haven.natsClientVolumes" -}}
+{{- $v := .Values -}}
+{{- $ca := include "haven.natsCa" . | fromYaml -}}
+{{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
+- name: nats-creds
+  secret:
+    secretName: {{ $v.nats.external.credentialsSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- if $ca.secret }}
+- name: nats-ca
+  secret:
+    secretName: {{ $ca.secret }}
+    defaultMode: 0444
+    items:
+      - key: {{ $ca.key }}
+        path: {{ $ca.key }}
+{{- end }}
 {{- end -}}
 
 {{- define "haven.otlpEndpoint" -}}
@@ -192,6 +291,15 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and (not .Values.nats.bundled) (not .Values.nats.external.url) -}}
 {{- fail "haven: nats.bundled is false but nats.external.url is empty: set the URL of your NATS (JetStream) or enable the bundled cluster" -}}
 {{- end -}}
+{{- if and .Values.nats.bundled .Values.nats.tls.enabled (not .Values.nats.tls.existingSecret) (not .Values.nats.tls.certManager.enabled) -}}
+{{- fail "haven: nats.tls.enabled needs a certificate: set nats.tls.existingSecret (tls.crt, tls.key, ca.crt) or nats.tls.certManager.enabled with an issuerRef" -}}
+{{- end -}}
+{{- if and .Values.nats.bundled .Values.nats.tls.enabled .Values.nats.tls.certManager.enabled (not .Values.nats.tls.certManager.issuerRef.name) -}}
+{{- fail "haven: nats.tls.certManager.enabled needs nats.tls.certManager.issuerRef.name (an Issuer or ClusterIssuer of a CA your services trust; a public ACME issuer cannot certify cluster-internal names)" -}}
+{{- end -}}
+{{- if and (not .Values.nats.bundled) .Values.nats.provisioning.enabled (not .Values.nats.auth.existingSecret) -}}
+{{- fail "haven: nats.provisioning.enabled with your own NATS needs nats.auth.existingSecret holding operator-password (a user allowed to create and update streams); or set nats.provisioning.enabled false and provision the streams yourself (README: NATS)" -}}
+{{- end -}}
 {{- if and (eq .Values.eventStore.type "kurrentdb") (not .Values.eventStore.kurrentdb.existingSecret) -}}
 {{- fail "haven: eventStore.type is kurrentdb but eventStore.kurrentdb.existingSecret is empty: create a secret holding the KurrentDB connection string and name it there" -}}
 {{- end -}}
@@ -282,12 +390,7 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- end }}
 - name: LOG_LEVEL
   value: {{ $v.logLevel | quote }}
-- name: NATS_URL
-  value: {{ include "haven.natsUrl" $root | quote }}
-{{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
-- name: NATS_CREDS_FILE
-  value: /etc/haven/nats/{{ $v.nats.external.credentialsKey }}
-{{- end }}
+{{ include "haven.natsClientEnv" (dict "root" $root "user" .name) }}
 - name: HAVEN_EVENT_STORE
   value: {{ $v.eventStore.type | quote }}
 - name: HAVEN_JETSTREAM_REPLICAS

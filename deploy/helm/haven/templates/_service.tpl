@@ -186,11 +186,7 @@ spec:
             - name: data
               mountPath: /var/lib/haven/data
             {{- end }}
-            {{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
-            - name: nats-creds
-              mountPath: /etc/haven/nats
-              readOnly: true
-            {{- end }}
+            {{- include "haven.natsClientMounts" $root | nindent 12 }}
             {{- if eq $name "audit" }}
             - name: audit-signing
               mountPath: /etc/haven/audit-signing
@@ -224,12 +220,7 @@ spec:
           emptyDir:
             sizeLimit: {{ $svc.dataDirSizeLimit }}
         {{- end }}
-        {{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
-        - name: nats-creds
-          secret:
-            secretName: {{ $v.nats.external.credentialsSecret }}
-            defaultMode: 0440
-        {{- end }}
+        {{- include "haven.natsClientVolumes" $root | nindent 8 }}
         {{- if eq $name "audit" }}
         - name: audit-signing
           secret:
@@ -449,27 +440,7 @@ spec:
       protocol: UDP
     - port: 53
       protocol: TCP
-# NATS
-{{- if $v.nats.bundled }}
-- to:
-    - podSelector:
-        matchLabels:
-          {{- include "haven.selectorLabels" (dict "root" . "component" "nats") | nindent 10 }}
-  ports:
-    - port: 4222
-      protocol: TCP
-{{- else }}
-- {{- if $v.nats.external.egressCidrs }}
-  to:
-    {{- range $v.nats.external.egressCidrs }}
-    - ipBlock:
-        cidr: {{ . }}
-    {{- end }}
-  {{- end }}
-  ports:
-    - port: {{ $v.nats.external.port }}
-      protocol: TCP
-{{- end }}
+{{ include "haven.natsEgress" . }}
 {{- if eq $v.eventStore.type "kurrentdb" }}
 # KurrentDB
 - {{- if $v.eventStore.kurrentdb.egressCidrs }}
@@ -495,6 +466,33 @@ spec:
 {{- else }}
 - ports:
     - port: 4317
+      protocol: TCP
+{{- end }}
+{{- end -}}
+
+
+{{/* Egress to NATS (the bundled cluster's client port, or the hospital's NATS). */}}
+{{- define "haven.natsEgress" -}}
+{{- $v := .Values -}}
+# NATS
+{{- if $v.nats.bundled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "haven.selectorLabels" (dict "root" . "component" "nats") | nindent 10 }}
+  ports:
+    - port: 4222
+      protocol: TCP
+{{- else }}
+- {{- if $v.nats.external.egressCidrs }}
+  to:
+    {{- range $v.nats.external.egressCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+  ports:
+    - port: {{ $v.nats.external.port }}
       protocol: TCP
 {{- end }}
 {{- end -}}
