@@ -1,9 +1,9 @@
 /**
  * The fault suite, long version (`npm run soak -- faults`): the short version's scenario for
  * HAVEN_SOAK_MINUTES (default 10) with more clients, the fault cycle repeating (latency, resets, kill -9 of
- * scheduling, SIGSTOP of nats-server, blackhole, kill -9 of nats-server, kill -9 of audit, periodic resets)
- * over a network that is never quite clean (30 ms latency between faults). Prints operations, retries,
- * duplicates, orphans, half bookings, lost and phantom results, and the ledger comparison.
+ * scheduling, SIGSTOP of nats-server, blackhole, kill -9 of nats-server, kill -9 of audit, kill -9 of session,
+ * periodic resets) over a network that is never quite clean (30 ms latency between faults). Prints operations,
+ * retries, duplicates, orphans, half bookings, lost and phantom results, visits, and the ledger comparison.
  */
 import type { SoakResult } from '../soak/soak';
 import { startFaultStack } from './support/fault-stack';
@@ -12,8 +12,9 @@ import { faultCycle, runFaultScenario, type FaultStep } from './support/scenario
 export async function run(options: { log: (line: string) => void }): Promise<SoakResult> {
   const minutes = Number(process.env['HAVEN_SOAK_MINUTES'] ?? '10');
   const durationMs = Math.max(1, minutes) * 60_000;
-  const spacingMs = Math.min(8_000, Math.floor((durationMs - 2_000) / 8));
-  const cycleMs = 8 * spacingMs;
+  const steps = faultCycle(0, 1).length;
+  const spacingMs = Math.min(8_000, Math.floor((durationMs - 2_000) / steps));
+  const cycleMs = steps * spacingMs;
   const faults: FaultStep[] = [];
   for (let from = 2_000; from + cycleMs <= durationMs; from += cycleMs) {
     faults.push(
@@ -52,6 +53,8 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
         lostFound: report.lostFound,
         phantomsFound: report.phantomsFound,
         storedEvents: report.storedEvents,
+        visitsOpened: report.visits?.opened ?? 'no session',
+        visitsMissing: report.visits?.missing ?? 'no session',
         ledgerEntries: report.ledger?.entries ?? 'no audit',
         ledgerMissing: report.ledger?.missing ?? 'no audit',
         ledgerExtra: report.ledger?.extra ?? 'no audit',

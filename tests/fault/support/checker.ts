@@ -7,10 +7,11 @@
  * - an operation whose retries ran out left nothing or the whole thing, never a part;
  * - no operation registered, booked or cancelled twice (duplicates, by correlation id);
  * - no orphan slot reservation and no half booking anywhere in the scheduling context;
+ * - when the session service ran, every booking that was not cancelled has its visit, no cancelled one's is open;
  * - the ledger holds every stored event exactly once and nothing else.
  */
 import type { LoggedEvent } from '../../support/event-log';
-import { checkScheduling } from '../../support/store-checker';
+import { checkScheduling, checkVisits } from '../../support/store-checker';
 import type { Operation, OperationKind } from './load-driver';
 
 const EVENT_OF: Record<OperationKind, string> = {
@@ -37,6 +38,8 @@ export interface FaultReport {
   readonly lostFound: number;
   /** Operations refused with a final error whose result is in the store anyway. */
   readonly phantomsFound: number;
+  /** Visits vs bookings, when the session service ran. */
+  readonly visits?: { readonly opened: number; readonly missing: number; readonly openAfterCancel: number };
   /** Ledger vs store, when the audit service ran. */
   readonly ledger?: {
     readonly entries: number;
@@ -59,6 +62,7 @@ export function checkFaultRun(
   journal: readonly Operation[],
   events: readonly LoggedEvent[],
   ledger?: { readonly ids: readonly string[]; readonly upToSeq: number },
+  options: { readonly visits?: boolean } = {},
 ): FaultReport {
   const problems: string[] = [];
   const byCorrelation = new Map<string, LoggedEvent[]>();
@@ -99,6 +103,20 @@ export function checkFaultRun(
   for (const o of scheduling.orphanReservations) problems.push(`orphan reservation ${o}`);
   for (const h of scheduling.halfBookings) problems.push(`half booking ${h}`);
 
+  let visitReport: FaultReport['visits'];
+  if (options.visits) {
+    const visits = checkVisits(events);
+    visitReport = {
+      opened: visits.counts.opened,
+      missing: visits.missingVisits.length,
+      openAfterCancel: visits.openAfterCancel.length,
+    };
+    for (const id of visits.missingVisits)
+      problems.push(`appointment ${id} booked but its visit never opened`);
+    for (const id of visits.openAfterCancel)
+      problems.push(`appointment ${id} cancelled but its visit is open`);
+  }
+
   let ledgerReport: FaultReport['ledger'];
   if (ledger) {
     const inLedger = new Map<string, number>();
@@ -131,6 +149,7 @@ export function checkFaultRun(
     halfBookingsFound: scheduling.halfBookings.length,
     lostFound: lost,
     phantomsFound: phantoms,
+    ...(visitReport ? { visits: visitReport } : {}),
     ...(ledgerReport ? { ledger: ledgerReport } : {}),
     storedEvents: events.length,
     problems,

@@ -7,6 +7,7 @@
  * through a JWKS endpoint on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { audit, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy';
+import { startJanus, type JanusHandle } from '../../support/janus';
 import { serveJwks, type JwksServer } from '../../support/jwks-server';
 import { startNatsServer } from '../../support/nats-server';
 import { freePort } from '../../support/ports';
@@ -100,6 +102,8 @@ export interface FaultStack {
   readonly proxy: FaultProxy;
   readonly scheduling: StackService;
   readonly audit: StackService | undefined;
+  /** The session service (its booking consumer opens a visit per booking), when it runs. */
+  readonly session: StackService | undefined;
   readonly issuer: TestIssuer;
   readonly schedulingClient: scheduling.SchedulingServiceClient;
   /** nats-server: kill -9 and start again on the same port and data. */
@@ -121,6 +125,8 @@ export interface FaultStack {
 export interface FaultStackOptions {
   /** Run the audit service too (default true). */
   readonly audit?: boolean;
+  /** Run the session service (and a Janus for it) too: every booking opens a visit (default true). */
+  readonly session?: boolean;
 }
 
 /**
@@ -144,7 +150,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     const natsUrl = `nats://127.0.0.1:${proxy.port}`;
 
     const service = async (
-      name: 'scheduling' | 'audit',
+      name: 'scheduling' | 'audit' | 'session',
       extra: Record<string, string>,
     ): Promise<StackService> => {
       const entry = join(ROOT, 'services', name, 'dist', 'index.js');
@@ -178,11 +184,28 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
         output: () => proc.output(),
       };
     };
+    const schedulingHttp = await freePort();
     const schedulingService = await service('scheduling', {
-      HAVEN_HTTP_PORT: String(await freePort()),
+      HAVEN_HTTP_PORT: String(schedulingHttp),
       HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
     });
     const auditService = options.audit === false ? undefined : await service('audit', {});
+    let janus: JanusHandle | undefined;
+    let sessionService: StackService | undefined;
+    if (options.session !== false) {
+      const tokenSecret = randomBytes(24).toString('base64url');
+      const roomAdminKey = randomBytes(24).toString('base64url');
+      const started = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
+      janus = started;
+      stoppers.push(() => started.stop());
+      sessionService = await service('session', {
+        HAVEN_HTTP_PORT: String(await freePort()),
+        HAVEN_JANUS_WS_URLS: started.wsUrl,
+        HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
+        HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+        HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`,
+      });
+    }
     const schedulingClient = new scheduling.SchedulingServiceClient(
       `127.0.0.1:${schedulingService.port}`,
       grpc.credentials.createInsecure(),
@@ -207,6 +230,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       proxy,
       scheduling: schedulingService,
       audit: auditService,
+      session: sessionService,
       issuer,
       schedulingClient,
       crashNats: () => nats.down({ signal: 'SIGKILL' }),
@@ -234,10 +258,12 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       },
       token,
       logs: (lines = 30) =>
-        [schedulingService, auditService]
+        [schedulingService, auditService, sessionService]
           .filter((s): s is StackService => s !== undefined)
           .map((s) => `--- ${s.name} ---\n${s.output().split('\n').slice(-lines).join('\n')}`)
-          .join('\n') + `\n--- nats-server ---\n${nats.logTail(lines)}`,
+          .join('\n') +
+        `\n--- nats-server ---\n${nats.logTail(lines)}` +
+        (janus ? `\n--- janus ---\n${janus.logTail(lines)}` : ''),
       async stop() {
         await nats.resume();
         for (const s of stoppers.reverse()) await s().catch(() => undefined);

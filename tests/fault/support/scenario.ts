@@ -20,7 +20,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * The faults of issue 11, one after the other, `spacingMs` apart (each lasts less than the spacing): latency,
  * connection resets, kill -9 of scheduling, SIGSTOP of nats-server, a blackhole, kill -9 of nats-server, kill -9
- * of the audit service, periodic resets. Starts at `from` ms.
+ * of the audit service, kill -9 of the session service, periodic resets. Starts at `from` ms.
  */
 export function faultCycle(from: number, spacingMs: number): FaultStep[] {
   const at = (i: number): number => from + i * spacingMs;
@@ -84,6 +84,16 @@ export function faultCycle(from: number, spacingMs: number): FaultStep[] {
     },
     {
       at: at(7),
+      name: 'kill -9 session, restart',
+      run: async (s) => {
+        if (!s.session) return;
+        await s.session.crash();
+        await sleep(300);
+        await s.session.restart();
+      },
+    },
+    {
+      at: at(8),
       name: 'reset connections every 700 ms',
       run: async (s) => {
         s.proxy.set({ resetEveryMs: 700 });
@@ -162,9 +172,15 @@ export async function runFaultScenario(stack: FaultStack, options: ScenarioOptio
     // bounded; then the ledger, when there is one, until it holds everything stored so far.
     const settleUntil = Date.now() + (options.settleMs ?? 30_000);
     let events = await readEventLog(nc);
+    const visits = stack.session !== undefined;
     for (;;) {
-      const report = checkFaultRun(journal, events);
-      if ((report.orphansFound === 0 && report.halfBookingsFound === 0) || Date.now() > settleUntil) break;
+      const report = checkFaultRun(journal, events, undefined, { visits });
+      const settled =
+        report.orphansFound === 0 &&
+        report.halfBookingsFound === 0 &&
+        (report.visits?.missing ?? 0) === 0 &&
+        (report.visits?.openAfterCancel ?? 0) === 0;
+      if (settled || Date.now() > settleUntil) break;
       await sleep(1_000);
       events = await readEventLog(nc);
     }
@@ -181,7 +197,7 @@ export async function runFaultScenario(stack: FaultStack, options: ScenarioOptio
       }
       events = await readEventLog(nc);
     }
-    const report = checkFaultRun(journal, events, ledger);
+    const report = checkFaultRun(journal, events, ledger, { visits });
     return { report, journal, faultsRun, faultErrors, elapsedMs: Date.now() - started };
   } finally {
     await nc.close();
