@@ -279,6 +279,20 @@ describe('the bundled NATS: users, permissions and the provisioning Job on a rea
   });
 });
 
+describe('the hospital’s own NATS (creds files)', () => {
+  it('gives each service the inbox prefix its permissions allow, and provisions nothing itself', () => {
+    const hospital = template([SCENARIOS.hospital]);
+    expect(hospital.find((o) => o.kind === 'Job')).toBeUndefined();
+    const table = natsPermissionTable();
+    for (const user of HAVEN_SERVICE_USERS) {
+      const c = find(hospital, 'Deployment', `haven-${user}`)?.spec.template.spec.containers[0];
+      expect(envOf(c, 'NATS_USER')).toBeUndefined();
+      const prefix = String(envOf(c, 'NATS_INBOX_PREFIX')?.value);
+      expect(table[user].subscribe.allow).toEqual([`${prefix}.>`]);
+    }
+  });
+});
+
 describe('TLS on the NATS client port', () => {
   let dir: string;
   beforeAll(() => {

@@ -32,6 +32,14 @@ export const natsCredentialShape = {
   NATS_CREDS_FILE: z.string().min(1).optional(),
   /** PEM file of the CA that signed the NATS server's certificate: connect over TLS and verify it. */
   NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  /**
+   * Subject prefix of the reply inboxes; default `_INBOX_<NATS_USER>` (what the permissions allow each service).
+   * Set it with a creds file (no NATS_USER), e.g. `_INBOX_identity`.
+   */
+  NATS_INBOX_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'one subject token: letters, digits, _ and -')
+    .optional(),
 };
 
 /** The NATS variables of a parsed configuration. */
@@ -41,6 +49,7 @@ export interface NatsConfig {
   readonly NATS_PASSWORD?: string | undefined;
   readonly NATS_CREDS_FILE?: string | undefined;
   readonly NATS_TLS_CA_FILE?: string | undefined;
+  readonly NATS_INBOX_PREFIX?: string | undefined;
 }
 
 /**
@@ -54,6 +63,7 @@ export function natsCredentialsOf(config: NatsConfig): NatsCredentials {
     ...(config.NATS_PASSWORD !== undefined ? { pass: config.NATS_PASSWORD } : {}),
     ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
     ...(config.NATS_TLS_CA_FILE !== undefined ? { tlsCaFile: config.NATS_TLS_CA_FILE } : {}),
+    ...(config.NATS_INBOX_PREFIX !== undefined ? { inboxPrefix: config.NATS_INBOX_PREFIX } : {}),
   };
 }
 

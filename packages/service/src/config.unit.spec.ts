@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { baseConfigSchema, ConfigError, createBaseConfigSchema, loadConfig, portSchema } from './config';
+import {
+  baseConfigSchema,
+  ConfigError,
+  createBaseConfigSchema,
+  loadConfig,
+  natsCredentialsOf,
+  portSchema,
+} from './config';
 
 const schema = createBaseConfigSchema({ grpcPort: 20052 });
 
@@ -86,5 +93,33 @@ describe('loadConfig', () => {
 
   it('treats empty values as unset', () => {
     expect(loadConfig(schema, { NATS_CREDS_FILE: '', HAVEN_GRPC_PORT: '' }).NATS_CREDS_FILE).toBeUndefined();
+  });
+
+  it('reads the service’s NATS credentials, never printing the password', () => {
+    const config = loadConfig(schema, {
+      NATS_URL: 'tls://nats:4222',
+      NATS_USER: 'audit',
+      NATS_PASSWORD: 'pw-1',
+      NATS_TLS_CA_FILE: '/etc/ca.crt',
+    });
+    expect(natsCredentialsOf(config)).toEqual({
+      servers: 'tls://nats:4222',
+      user: 'audit',
+      pass: 'pw-1',
+      tlsCaFile: '/etc/ca.crt',
+    });
+    expect(natsCredentialsOf(loadConfig(schema, { NATS_INBOX_PREFIX: '_INBOX_audit' })).inboxPrefix).toBe(
+      '_INBOX_audit',
+    );
+    const bad = (() => {
+      try {
+        loadConfig(schema, { NATS_PASSWORD: 'secret-value', NATS_INBOX_PREFIX: 'a.b' });
+        return '';
+      } catch (error) {
+        return String(error);
+      }
+    })();
+    expect(bad).toMatch(/NATS_INBOX_PREFIX: one subject token/);
+    expect(bad).not.toContain('secret-value');
   });
 });

@@ -156,6 +156,11 @@ and the CA to verify the server with. Call with (dict "root" $ "user" "identity"
 {{- if and (not $v.nats.bundled) $v.nats.external.credentialsSecret }}
 - name: NATS_CREDS_FILE
   value: /etc/haven/nats/{{ $v.nats.external.credentialsKey }}
+{{- if not $auth }}
+{{- /* No user name to derive it from: the inbox prefix the permissions give this service. */}}
+- name: NATS_INBOX_PREFIX
+  value: {{ printf "_INBOX_%s" .user | quote }}
+{{- end }}
 {{- end }}
 {{- if $ca.secret }}
 - name: NATS_TLS_CA_FILE
