@@ -151,9 +151,14 @@ async function call<K extends keyof session.SessionServiceClient>(
   request: unknown,
   token: string,
 ): Promise<{ ok: true; value: unknown } | { ok: false; error: grpc.ServiceError }> {
+  // Every field the test leaves out takes its proto default (an empty request_id, as a client without one sends).
+  const type = (session as unknown as Record<string, { fromPartial?: (r: unknown) => unknown }>)[
+    `${method[0]!.toUpperCase()}${method.slice(1)}Request`
+  ];
+  const full = type?.fromPartial ? type.fromPartial(request) : request;
   try {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const value = await callUnary(client, method as any, request as any, clientCallMetadata({ token }));
+    const value = await callUnary(client, method as any, full as any, clientCallMetadata({ token }));
     return { ok: true, value };
   } catch (error) {
     return { ok: false, error: error as grpc.ServiceError };
