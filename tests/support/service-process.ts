@@ -23,13 +23,20 @@ process.on('exit', () => {
 });
 
 /** grpc.health.v1.Health/Check over a raw client: SERVING is status 1 (bytes 08 01). */
-export async function healthStatus(address: string, deadlineMs = 1000): Promise<number | undefined> {
+export async function healthStatus(
+  address: string,
+  deadlineMs = 1000,
+  service = '',
+): Promise<number | undefined> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  // HealthCheckRequest { service = 1 }: an empty message asks about the whole server.
+  const name = Buffer.from(service);
+  const request = service ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);
   try {
     return await new Promise<number | undefined>((resolve) => {
       client.makeUnaryRequest(
         '/grpc.health.v1.Health/Check',
-        () => Buffer.alloc(0),
+        () => request,
         (b: Buffer) => (b.length >= 2 && b[0] === 0x08 ? b[1] : 0),
         {},
         new grpc.Metadata(),

@@ -171,7 +171,10 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
           HAVEN_SHUTDOWN_GRACE_MS: '500',
           ...extra,
         },
-        async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
+        // The session service's booking consumer may be thousands of bookings behind after a kill -9 under this
+        // load: the restart is back once the process serves (liveness); the settle checks that it catches up.
+        async () =>
+          (await healthStatus(`127.0.0.1:${port}`, 500, name === 'session' ? 'liveness' : '')) === 1,
         30_000,
       );
       await proc.start();

@@ -146,7 +146,7 @@ export async function runFaultScenario(stack: FaultStack, options: ScenarioOptio
         faultsRun.push(step.name);
       } catch (error) {
         faultErrors.push(
-          `${step.name}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+          `${step.name}: ${error instanceof Error ? error.message.slice(0, 4000) : String(error)}`,
         );
       }
     }
