@@ -52,14 +52,15 @@ export async function healthStatus(
 /**
  * Starts `node services/<name>/dist/index.js` with the given environment and resolves once it is SERVING
  * (`opts.label` names it in output, e.g. a second replica).
- * Throws when the service is not built, exits early, or is not healthy within `timeoutMs` (default 20 s);
- * the message carries the end of its output.
+ * Throws when the service is not built, exits early, or is not healthy within `timeoutMs` (default 60 s: an
+ * upper bound on waiting, not a measurement; readiness waits for the service's consumers to catch up, and a loaded
+ * machine may take a while); the message carries the end of its output.
  */
 export async function startServiceProcess(
   name: string,
   port: number,
   env: Record<string, string>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   opts: { label?: string } = {},
 ): Promise<ServiceProcess> {
   const entry = join(ROOT, 'services', name, 'dist', 'index.js');
@@ -79,14 +80,20 @@ export async function startServiceProcess(
   );
 
   const until = Date.now() + timeoutMs;
-  for (let attempt = 0; Date.now() < until && attempt < 400; attempt++) {
+  // Each attempt sleeps 50 ms, so the time bound ends the loop first; the count only bounds it as well.
+  const maxAttempts = Math.ceil(timeoutMs / 50) + 1;
+  let serving = false;
+  for (let attempt = 0; Date.now() < until && attempt < maxAttempts; attempt++) {
     if (exited) throw new Error(`${name} exited during start-up:\n${out.slice(-3000)}`);
-    if ((await healthStatus(`127.0.0.1:${port}`, 500)) === 1) break;
-    await new Promise((r) => setTimeout(r, 50));
-    if (Date.now() >= until) {
-      child.kill('SIGKILL');
-      throw new Error(`${name} not SERVING within ${timeoutMs} ms:\n${out.slice(-3000)}`);
+    if ((await healthStatus(`127.0.0.1:${port}`, 500)) === 1) {
+      serving = true;
+      break;
     }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!serving) {
+    child.kill('SIGKILL');
+    throw new Error(`${name} not SERVING within ${timeoutMs} ms:\n${out.slice(-3000)}`);
   }
   return {
     name: opts.label ?? name,

@@ -267,7 +267,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             HAVEN_JANUS_RECORDINGS_DIR: janus.recordingsDir,
             HAVEN_DATA_DIR: join(dir, `session-${i}`),
           },
-          20_000,
+          undefined,
           { label: i === 0 ? 'session' : `session-${i + 1}` },
         ).then(track),
       ),
