@@ -32,7 +32,7 @@ import {
   startGrpcService,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { createPasswordHasher } from '../../services/identity/src/password/hasher';
+import { createPasswordHasher } from '../../services/identity/src/credential/password/hasher';
 import { startNatsServer } from '../support/nats-server';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
 

@@ -23,7 +23,7 @@ import {
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
-import { totpCodeAt } from './mfa/totp';
+import { totpCodeAt } from './credential/totp';
 
 jest.setTimeout(60_000);
 

@@ -8,7 +8,7 @@ import {
   recoveryCodeDigest,
   totpCodeAt,
   verifyTotp,
-} from './mfa/totp';
+} from './credential/totp';
 import { decideServiceAccount, initialServiceAccountState } from './service-account/service-account';
 
 const NOW = Date.parse('2026-03-01T10:00:00Z');

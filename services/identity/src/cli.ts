@@ -9,7 +9,7 @@
  */
 import { newEventId } from '@haven/eventstore';
 import { HavenError, ValidationError } from '@haven/errors';
-import type { CommandContext } from './app/streams';
+import type { CommandContext } from './shared/streams';
 import { loadIdentityConfig } from './config';
 import { ROLES } from './user/user';
 import { createIdentityRuntime, type IdentityRuntime } from './wiring';

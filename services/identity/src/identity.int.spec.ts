@@ -17,7 +17,7 @@ import {
 } from '@haven/service';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { runCli, type CliIo } from './cli';
-import { totpCodeAt } from './mfa/totp';
+import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 

@@ -18,8 +18,8 @@ import { callUnary, createLogger } from '@haven/service';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
-import { newRecoveryCodes, newTotpSecret, totpCodeAt } from './mfa/totp';
-import { createPasswordHasher } from './password/hasher';
+import { newRecoveryCodes, newTotpSecret, totpCodeAt } from './credential/totp';
+import { createPasswordHasher } from './credential/password/hasher';
 
 jest.setTimeout(60_000);
 

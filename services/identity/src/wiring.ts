@@ -15,11 +15,11 @@ import {
 } from '@haven/service';
 import { IdentityApp } from './app/identity-app';
 import { openSecretSealer, type SecretSealer } from './credential/secret-sealer';
-import { DEFAULT_LOGIN_THROTTLE, type LoginThrottlePolicy } from './app/login-throttle';
+import { DEFAULT_LOGIN_THROTTLE, type LoginThrottlePolicy } from './shared/login-throttle';
 import type { IdentityConfig } from './config';
-import { loadCommonPasswords } from './password/common-passwords';
-import { createPasswordHasher } from './password/hasher';
-import { DEFAULT_PASSWORD_POLICY } from './password/policy';
+import { loadCommonPasswords } from './credential/password/common-passwords';
+import { createPasswordHasher } from './credential/password/hasher';
+import { DEFAULT_PASSWORD_POLICY } from './credential/password/policy';
 import { SigningKeyRing } from './tokens/keys';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens/tokens';
 

@@ -20,7 +20,7 @@ import {
   type TokenSetView,
   type UserView,
 } from '../app/identity-app';
-import type { CommandContext } from '../app/streams';
+import type { CommandContext } from '../shared/streams';
 import { Role } from '../user/user';
 
 const P = identity.IdentityServiceService;

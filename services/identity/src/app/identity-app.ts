@@ -30,7 +30,7 @@ import {
   recoveryCodeDigest,
   totpUri,
   verifyTotp,
-} from '../mfa/totp';
+} from '../credential/totp';
 import {
   decideServiceAccount,
   evolveServiceAccount,
@@ -45,13 +45,13 @@ import {
 import { PASSWORD_HISTORY, type CredentialEvent } from '../credential/credential';
 import { CredentialStore, type LoadedCredentials } from '../credential/credential-store';
 import type { SecretSealer } from '../credential/secret-sealer';
-import type { PasswordHasher } from '../password/hasher';
+import type { PasswordHasher } from '../credential/password/hasher';
 import {
   assertPasswordAcceptable,
   DEFAULT_PASSWORD_POLICY,
   passwordExpired,
   type PasswordPolicy,
-} from '../password/policy';
+} from '../credential/password/policy';
 import { decideSession, endsSession, type SessionCommand } from '../session/decide';
 import {
   DEFAULT_SESSION_POLICY,
@@ -92,8 +92,8 @@ import {
   USER_DIRECTORY_STREAM,
   type CommandContext,
   type PureDecider,
-} from './streams';
-import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, type LoginThrottlePolicy } from './login-throttle';
+} from '../shared/streams';
+import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, type LoginThrottlePolicy } from '../shared/login-throttle';
 
 const userDecider: PureDecider<UserCommand, UserEvent, UserState> = {
   decide: decideUser,

@@ -9,13 +9,13 @@ import {
 } from '@haven/errors';
 import { InMemoryEventStore } from '@haven/eventstore';
 import { createJwtVerifier, idempotencyKey, RequestIdReusedError } from '@haven/service';
-import { loadCommonPasswords } from '../password/common-passwords';
-import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../password/hasher';
+import { loadCommonPasswords } from '../credential/password/common-passwords';
+import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../credential/password/hasher';
 import { SigningKeyRing } from '../tokens/keys';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../tokens/tokens';
 import { IdentityApp } from './identity-app';
-import { DEFAULT_LOGIN_THROTTLE } from './login-throttle';
-import type { CommandContext } from './streams';
+import { DEFAULT_LOGIN_THROTTLE } from '../shared/login-throttle';
+import type { CommandContext } from '../shared/streams';
 import { inMemorySealer } from '../testing/sealer';
 import type { SecretSealer } from '../credential/secret-sealer';
 import type { SealedPhi } from '@haven/crypto';

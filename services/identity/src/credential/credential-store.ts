@@ -13,7 +13,7 @@
  */
 import { newEvent, type EventStore, type ExpectedRevision } from '@haven/eventstore';
 import type { SealedPhi } from '@haven/crypto';
-import { EVENT_TYPE_PREFIX, type CommandContext } from '../app/streams';
+import { EVENT_TYPE_PREFIX, type CommandContext } from '../shared/streams';
 import {
   credentialStream,
   evolveCredential,

@@ -11,7 +11,7 @@
 import { isCategory, ErrorCategory } from '@haven/errors';
 import { newEventId, type EventStore } from '@haven/eventstore';
 import type { Logger } from '@haven/service';
-import { EVENT_TYPE_PREFIX, USER_DIRECTORY_STREAM } from '../app/streams';
+import { EVENT_TYPE_PREFIX, USER_DIRECTORY_STREAM } from '../shared/streams';
 import {
   SERVICE_ACCOUNT_DIRECTORY_STREAM,
   serviceAccountCredentialId,
