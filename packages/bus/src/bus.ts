@@ -19,7 +19,6 @@ import {
   CHECKPOINT_BUCKET,
   HavenStream,
   closeNatsConnection,
-  streamProblemMessage,
   connectNats,
   verifyHavenStreams,
   type NatsCredentials,
@@ -376,18 +375,11 @@ export class EventBus {
 
   /** Checks that the operator provisioned `stream` as Haven needs it; logs replica advice. */
   private async verify(stream: HavenStream): Promise<void> {
-    const checked = await verifyHavenStreams(
-      this.jsm,
-      [stream],
-      this.replicas !== undefined ? { replicas: this.replicas } : {},
-    ).catch((err: unknown) => {
-      throw translate(err, 'stream');
-    });
-    for (const c of checked) {
-      if (c.problems.length > 0)
-        this.logger.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
-      for (const w of c.warnings) this.logger.warn({ stream: c.stream }, w);
-    }
+    await verifyHavenStreams(this.jsm, [stream], { replicas: this.replicas, log: this.logger }).catch(
+      (err: unknown) => {
+        throw translate(err, 'stream');
+      },
+    );
   }
 }
 

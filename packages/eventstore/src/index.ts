@@ -55,6 +55,7 @@ export {
   REVOCATIONS_SUBJECT,
   StreamNotProvisionedError,
   havenStreamSpec,
+  isStreamNotFound,
   provisionHavenStreams,
   streamProblemMessage,
   streamDeviations,
@@ -65,7 +66,9 @@ export type {
   HavenStreamSpec,
   ProvisionOptions,
   ProvisionedStream,
+  StreamFindingsLog,
   StreamVerification,
+  VerifyStreamsOptions,
 } from './nats-streams';
 export {
   HAVEN_SERVICE_USERS,

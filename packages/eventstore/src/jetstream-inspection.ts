@@ -4,13 +4,12 @@
  * sequence through an ordered consumer. Read-only: stream info and an ephemeral ordered consumer are all it
  * needs, which every service user may do.
  */
-import { DeliverPolicy, NatsError, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
+import { DeliverPolicy, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import { decodeEnvelope } from './codec';
-import { streamDeviations, type HavenStreamSpec } from './nats-streams';
+import { isStreamNotFound, streamDeviations, type HavenStreamSpec } from './nats-streams';
 import type { StoreInspection, StoreStatus, StoredEvent, StoredRange } from './port';
 
-const STREAM_NOT_FOUND = 10059;
 const READ_TIMEOUT_MS = 15_000;
 /**
  * Bound on one stream-info request. A request sent just as the server went away is never answered; a short
@@ -19,10 +18,6 @@ const READ_TIMEOUT_MS = 15_000;
 const STATUS_TIMEOUT_MS = 2_000;
 /** Above this many deleted sequences the status leaves them to a full read instead of listing them. */
 const MAX_DELETED_DETAILS = 100_000;
-
-function isStreamNotFound(err: unknown): boolean {
-  return err instanceof NatsError && err.api_error?.err_code === STREAM_NOT_FOUND;
-}
 
 function unavailable(what: string, err: unknown): UnavailableError {
   return new UnavailableError(

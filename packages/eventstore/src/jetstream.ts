@@ -58,7 +58,7 @@ import {
   EVENT_STORE_SUBJECT_PREFIX,
   HavenStream,
   havenStreamSpec,
-  streamProblemMessage,
+  isStreamNotFound,
   verifyHavenStreams,
 } from './nats-streams';
 import type { EventEnvelope, NewEvent } from './envelope';
@@ -94,7 +94,6 @@ export const EventHeaders = {
 
 const WRONG_LAST_SEQUENCE = 10071;
 const NO_MESSAGE_FOUND = 10037;
-const STREAM_NOT_FOUND = 10059;
 const CLOCK_SKEW_MS = 60_000;
 const SCAN_TIMEOUT_MS = 15_000;
 const TAIL_CACHE_SIZE = 10_000;
@@ -144,9 +143,8 @@ function isWrongLastSequence(err: unknown): boolean {
 
 /** "No such message" — but never "no such stream": a missing HAVEN_ES is an outage, not an empty history. */
 function isNotFound(err: unknown): boolean {
-  const code = apiCode(err);
-  if (code === STREAM_NOT_FOUND) return false;
-  return code === NO_MESSAGE_FOUND || (err instanceof NatsError && err.code === '404');
+  if (isStreamNotFound(err)) return false;
+  return apiCode(err) === NO_MESSAGE_FOUND || (err instanceof NatsError && err.code === '404');
 }
 
 /** Translates a vendor error into a Haven error at the boundary. */
@@ -741,17 +739,15 @@ export class JetStreamEventStore implements InspectableEventStore {
   }
 
   private async checkStream(): Promise<void> {
-    const [checked] = await verifyHavenStreams(
-      this.jsm,
-      [HavenStream.EventStore],
-      this.options.replicas !== undefined ? { replicas: this.options.replicas } : {},
-    );
+    const onWarning = this.options.onWarning;
+    const [checked] = await verifyHavenStreams(this.jsm, [HavenStream.EventStore], {
+      replicas: this.options.replicas,
+      ...(onWarning
+        ? { log: { error: (_, message) => onWarning(message), warn: (_, message) => onWarning(message) } }
+        : {}),
+    });
     if (!checked) return;
     this.duplicateWindowMs = millis(checked.info.config.duplicate_window ?? 0) || DEFAULT_DUPLICATE_WINDOW_MS;
-    if (checked.problems.length > 0) {
-      this.options.onWarning?.(streamProblemMessage(EVENT_STORE_STREAM, checked.problems));
-    }
-    for (const warning of checked.warnings) this.options.onWarning?.(warning);
   }
 }
 

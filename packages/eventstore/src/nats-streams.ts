@@ -228,12 +228,14 @@ export function streamProblemMessage(stream: string, problems: readonly string[]
 
 const STREAM_NOT_FOUND = 10059;
 
-function isStreamNotFound(err: unknown): boolean {
+/**
+ * Whether `err` is JetStream's "stream not found" (API error 10059; a server too old to send the code says so in
+ * its description). The one check for a missing stream: a missing message (also a 404) is not one.
+ */
+export function isStreamNotFound(err: unknown): boolean {
   return (
     err instanceof NatsError &&
-    (err.api_error?.err_code === STREAM_NOT_FOUND ||
-      err.code === '404' ||
-      /stream not found/i.test(err.message))
+    (err.api_error?.err_code === STREAM_NOT_FOUND || /stream not found/i.test(err.message))
   );
 }
 
@@ -285,15 +287,32 @@ export interface StreamVerification {
   readonly warnings: readonly string[];
 }
 
+/** Where {@link verifyHavenStreams} logs what it found (a pino logger fits). */
+export interface StreamFindingsLog {
+  /** A stream lacks required settings: one line naming them all. */
+  error(fields: { stream: string }, message: string): void;
+  /** Advice, e.g. fewer replicas than asked for. */
+  warn(fields: { stream: string }, message: string): void;
+}
+
+/** Options of {@link verifyHavenStreams}. */
+export interface VerifyStreamsOptions {
+  /** Replicas HAVEN_JETSTREAM_REPLICAS asks for: a stream with fewer gets a warning. */
+  readonly replicas?: number | undefined;
+  /** When given, told each stream's problems (error) and warnings (warn) once every stream is checked. */
+  readonly log?: StreamFindingsLog | undefined;
+}
+
 /**
  * Checks each of `streams` (read-only: stream info) and reports, per stream, the required settings it lacks and
- * advice (`replicas`, when given, adds a warning when a stream has fewer). Throws StreamNotProvisionedError when
- * a stream does not exist, UnavailableError when JetStream does not answer.
+ * advice (`replicas`, when given, adds a warning when a stream has fewer); `log`, when given, is told both. The
+ * one check a service makes before using a stream (services never create one). Throws StreamNotProvisionedError
+ * when a stream does not exist, UnavailableError when JetStream does not answer.
  */
 export async function verifyHavenStreams(
   jsm: JetStreamManager,
   streams: readonly HavenStream[],
-  options: { replicas?: number } = {},
+  options: VerifyStreamsOptions = {},
 ): Promise<StreamVerification[]> {
   const out: StreamVerification[] = [];
   for (const stream of streams) {
@@ -318,6 +337,11 @@ export async function verifyHavenStreams(
       );
     }
     out.push({ stream: spec.name, info, problems, warnings });
+  }
+  for (const c of options.log ? out : []) {
+    if (c.problems.length > 0)
+      options.log?.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
+    for (const w of c.warnings) options.log?.warn({ stream: c.stream }, w);
   }
   return out;
 }

@@ -18,7 +18,6 @@ import {
   connectNats,
   follow,
   jetStreamSource,
-  streamProblemMessage,
   verifyHavenStreams,
   type ConsumerHealth,
   type Follower,
@@ -179,11 +178,7 @@ function connectRevocationNats(options: RevocationNatsOptions, defaultName: stri
  */
 export async function verifyRevocationStream(nc: NatsConnection, logger?: Logger): Promise<void> {
   try {
-    const checked = await verifyHavenStreams(await nc.jetstreamManager(), [HavenStream.Revocations]);
-    for (const c of checked) {
-      if (c.problems.length > 0)
-        logger?.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
-    }
+    await verifyHavenStreams(await nc.jetstreamManager(), [HavenStream.Revocations], { log: logger });
   } catch (error) {
     if (error instanceof HavenError) throw error;
     throw new UnavailableError('cannot read the revocation stream', { cause: error });

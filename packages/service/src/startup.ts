@@ -11,7 +11,6 @@ import {
   StreamNotProvisionedError,
   closeNatsConnection,
   natsConnectionOptions,
-  streamProblemMessage,
   verifyHavenStreams,
   type NatsCredentials,
 } from '@haven/eventstore';
@@ -54,17 +53,10 @@ export async function waitForNats(options: WaitForNatsOptions): Promise<void> {
         reconnect: false,
         timeout: 5_000,
       });
-      const checked = await verifyHavenStreams(
-        await nc.jetstreamManager(),
-        options.streams,
-        options.replicas !== undefined ? { replicas: options.replicas } : {},
-      );
-      for (const c of checked) {
-        if (c.problems.length > 0) {
-          options.logger.error({ stream: c.stream }, streamProblemMessage(c.stream, c.problems));
-        }
-        for (const w of c.warnings) options.logger.warn({ stream: c.stream }, w);
-      }
+      await verifyHavenStreams(await nc.jetstreamManager(), options.streams, {
+        replicas: options.replicas,
+        log: options.logger,
+      });
       if (attempt > 1)
         options.logger.info({ attempts: attempt }, 'NATS is reachable and its streams are provisioned');
       return;
