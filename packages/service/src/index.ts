@@ -124,6 +124,8 @@ export {
   requestRecord,
 } from './idempotency';
 export type { IdempotencyKey } from './idempotency';
+export { JWKS_PATH, startJwksServer } from './jwks-server';
+export type { JwksServer, JwksServerOptions } from './jwks-server';
 export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';
 export { runServiceMain } from './main';

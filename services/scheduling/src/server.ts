@@ -21,6 +21,8 @@ import {
   natsCredentialsOf,
   portSchema,
   serveHavenGrpc,
+  startJwksServer,
+  type JwksServer,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
@@ -35,7 +37,6 @@ import {
   rescheduleAppointment,
 } from './appointment/grpc';
 import type { SchedulingDeps } from './deps';
-import { startJwksServer, type RunningHttpServer } from './http';
 import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
@@ -111,7 +112,7 @@ export async function startScheduling(
   }
   const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
   const subscriptions: Subscription[] = [];
-  let http: RunningHttpServer | undefined;
+  let http: JwksServer | undefined;
   let reconciler: BookingReconciler | undefined;
   try {
     const readModel = new SchedulingReadModel();
