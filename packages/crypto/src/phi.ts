@@ -4,8 +4,8 @@ import { IntegrityError } from './errors';
 import type { PatientKeyStore } from './patient-keys';
 
 /**
- * PHI sealed with a patient's data key. Structurally identical to `SealedPhi` in @haven/eventstore
- * (declared here to avoid a dependency cycle).
+ * PHI sealed with a patient's data key: what an event envelope's `phi` holds (@haven/eventstore re-exports it).
+ * Opaque to everyone but {@link openPhi}.
  */
 export interface SealedPhi {
   /** The patient whose data key sealed this; crypto-shredding destroys that key. */

@@ -2,6 +2,10 @@
  * The event envelope of DESIGN.md §3. Every event Haven stores or publishes has this shape.
  * `data` never holds PHI; PHI fields travel only in `phi`, sealed with the patient's own data key.
  */
+import type { SealedPhi } from '@haven/crypto';
+
+/** PHI sealed with a patient's data key (declared by @haven/crypto, which seals and opens it). */
+export type { SealedPhi };
 
 /** Who caused an event: a user (with role), a patient principal, a service account or a service. */
 export interface Actor {
@@ -10,16 +14,6 @@ export interface Actor {
   readonly id: string;
   /** Role for users (`admin`, `clinician`, `front_desk`, `auditor`); absent otherwise. */
   readonly role?: string;
-}
-
-/** PHI sealed with a patient's data key (see @haven/crypto `sealPhi`). Opaque to everyone else. */
-export interface SealedPhi {
-  /** The patient whose data key sealed this; crypto-shredding destroys that key. */
-  readonly subject: string;
-  /** Key id of the patient's data key. */
-  readonly keyId: string;
-  /** base64url(iv ‖ ciphertext ‖ tag) of the JSON of the PHI fields, AES-256-GCM. */
-  readonly ciphertext: string;
 }
 
 /**

@@ -5,6 +5,7 @@
  * The appointment's patient link lives here too: issuing a new one supersedes the old, and the link dies with
  * the appointment (cancelled, completed, no-show).
  */
+import type { SealedPhi } from '@haven/crypto';
 
 export const AppointmentEventType = {
   Booked: 'haven.scheduling.v1.AppointmentBooked',
@@ -128,13 +129,6 @@ export interface PatientLinkState {
   readonly redemptions: number;
 }
 
-/** Sealed PHI as stored in an envelope (shape of @haven/eventstore's SealedPhi). */
-export interface SealedPhiRef {
-  readonly subject: string;
-  readonly keyId: string;
-  readonly ciphertext: string;
-}
-
 export type AppointmentStatus = 'booked' | 'cancelled' | 'no_show' | 'completed';
 
 export interface ExistingAppointment {
@@ -145,7 +139,7 @@ export interface ExistingAppointment {
   readonly startTime: string;
   readonly endTime: string;
   /** The sealed reason, when one was given at booking. */
-  readonly reasonPhi?: SealedPhiRef;
+  readonly reasonPhi?: SealedPhi;
   readonly createTime?: string;
   readonly updateTime?: string;
   /** Revision of the last event folded (etag); -1 when unknown (unit tests). */
@@ -161,7 +155,7 @@ export const initialAppointmentState: AppointmentState = { status: 'none' };
 interface EnvelopeBits {
   readonly occurredAt?: string;
   readonly revision?: bigint | number;
-  readonly phi?: SealedPhiRef;
+  readonly phi?: SealedPhi;
 }
 
 function withMeta(state: ExistingAppointment, event: EnvelopeBits): ExistingAppointment {

@@ -4,7 +4,7 @@
  * (names, date of birth, contact, medical record number) travels sealed with the patient's own data key in
  * the envelope's `phi`.
  */
-import type { SealedPhiRef } from '../appointment/appointment';
+import type { SealedPhi } from '@haven/crypto';
 
 export const PatientEventType = {
   Registered: 'haven.scheduling.v1.PatientRegistered',
@@ -48,7 +48,7 @@ export type PatientState =
       readonly patientId: string;
       readonly keyId: string;
       /** Absent only in unit tests (plain events). */
-      readonly phi?: SealedPhiRef;
+      readonly phi?: SealedPhi;
       readonly createTime?: string;
       /** Id of the user who registered the patient. */
       readonly registeredBy?: string;
@@ -67,7 +67,7 @@ export function evolvePatient(state: PatientState, event: { type: string; data: 
   const env = event as {
     occurredAt?: string;
     revision?: bigint | number;
-    phi?: SealedPhiRef;
+    phi?: SealedPhi;
     actor?: { id: string };
   };
   switch (e.type) {
