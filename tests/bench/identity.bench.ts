@@ -86,13 +86,13 @@ async function loginBench(logins: number): Promise<Record<string, unknown>> {
     client = c;
     const password = 'Quiet-Harbor-2026!';
     const ctx = { actor: { kind: 'service' as const, id: 'bench' }, correlationId: 'bench' };
-    const invited = await service.runtime.app.inviteUser(ctx, {
+    const invited = await service.runtime.app.users.inviteUser(ctx, {
       username: 'bench@demo.clinic',
       email: 'bench@demo.clinic',
       displayName: 'Bench User',
       role: 'auditor', // no TOTP: measures password + session + token, what every login pays
     });
-    await service.runtime.app.activateUser(ctx, { invitationToken: invited.invitationToken, password });
+    await service.runtime.app.users.activateUser(ctx, { invitationToken: invited.invitationToken, password });
     const login = () =>
       callUnary(
         c,

@@ -82,11 +82,11 @@ async function codeOf(promise: Promise<unknown>): Promise<number> {
 }
 
 async function createUser(svc: RunningIdentityService, username: string, role: string): Promise<string> {
-  const created = await svc.runtime.app.inviteUser(
+  const created = await svc.runtime.app.users.inviteUser(
     { actor: { kind: 'service', id: 'test' }, correlationId: 'c' },
     { username, email: username, displayName: 'Test User', role },
   );
-  await svc.runtime.app.activateUser(
+  await svc.runtime.app.users.activateUser(
     { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c' },
     { invitationToken: created.invitationToken, password: PASSWORD },
   );

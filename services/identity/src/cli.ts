@@ -97,18 +97,18 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     runtime = await createIdentityRuntime(config, { rotateKeys: false });
     const app = runtime.app;
     const ctx: CommandContext = { actor: { kind: 'service', id: 'haven-cli' }, correlationId: newEventId() };
-    const existing = await app.findUserIdByUsername(email);
+    const existing = await app.users.findUserIdByUsername(email);
 
     if (command === 'mfa reset') {
       if (!existing) throw new ValidationError([{ field: 'email', description: 'no such user' }]);
-      const user = await app.resetMfa(ctx, existing);
+      const user = await app.credentials.resetMfa(ctx, existing);
       io.stdout(`MFA reset for ${user.username} (users/${user.userId}); they enroll again at next login.\n`);
       return 0;
     }
 
     const role = command === 'admin create' ? 'admin' : str(flags, 'role', true);
     if (existing) {
-      const user = await app.getUser(existing).catch(() => undefined);
+      const user = await app.users.getUser(existing).catch(() => undefined);
       if (flags.has('if-not-exists') && user) {
         io.stdout(
           `exists: ${user.username} (users/${user.userId}, ${user.role}, ${user.status}); nothing changed.\n`,
@@ -122,11 +122,14 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       if (password === '') throw new UsageError('--password-stdin: standard input was empty');
     }
     const displayName = str(flags, 'name', false) ?? email.split('@')[0] ?? email;
-    if (password !== undefined) app.assertPasswordAcceptable(password, { email, displayName });
-    const invited = await app.inviteUser(ctx, { username: email, email, displayName, role });
+    if (password !== undefined) app.users.assertPasswordAcceptable(password, { email, displayName });
+    const invited = await app.users.inviteUser(ctx, { username: email, email, displayName, role });
     if (password !== undefined) {
       try {
-        const user = await app.activateUser(ctx, { invitationToken: invited.invitationToken, password });
+        const user = await app.users.activateUser(ctx, {
+          invitationToken: invited.invitationToken,
+          password,
+        });
         io.stdout(`created ${user.role} ${user.username} (users/${user.userId}), active.\n`);
       } catch (error) {
         io.stderr(

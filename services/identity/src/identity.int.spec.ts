@@ -224,7 +224,7 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('answers a wrong password with UNAUTHENTICATED and appends LoginFailed; locks after 5 failures', async () => {
-    const created = await service.runtime.app.inviteUser(
+    const created = await service.runtime.app.users.inviteUser(
       { actor: { kind: 'service', id: 'test' }, correlationId: 'c' },
       {
         username: 'dr.rivera@demo.clinic',
@@ -233,7 +233,7 @@ describe('identity service (real NATS, real gRPC)', () => {
         role: 'clinician',
       },
     );
-    await service.runtime.app.activateUser(
+    await service.runtime.app.users.activateUser(
       { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c' },
       { invitationToken: created.invitationToken, password: PASSWORD },
     );

@@ -16,7 +16,7 @@ import {
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
-import { identityGrpcService, PUBLIC_METHODS } from './api/grpc';
+import { identityGrpcService, PUBLIC_METHODS } from './grpc';
 import { loadIdentityConfig, type IdentityConfig } from './config';
 import { CredentialStore } from './credential/credential-store';
 import { resealPlaintextCredentials } from './credential/reseal-plaintext';
@@ -24,21 +24,16 @@ import { startIdleSweeper, sweepIntervalMs, type IdleSweeper } from './session/i
 import { startJwksServer, type JwksServer } from './tokens/jwks-server';
 import { createIdentityRuntime, type IdentityRuntime } from './wiring';
 
-export {
-  IdentityApp,
-  LOGIN_FAILED_MESSAGE,
-  MFA_ENROLL_SCOPE,
-  BREAK_GLASS_SCOPE,
-  SERVICE_ACCOUNT_TOKEN_TTL_SEC,
-} from './app/identity-app';
-export type {
-  IdentityAppOptions,
-  LoginResult,
-  RevocationSink,
-  ServiceAccountView,
-  TokenSetView,
-  UserView,
-} from './app/identity-app';
+export { IdentityApp } from './identity-app';
+export type { IdentityAppOptions } from './identity-app';
+export { MFA_ENROLL_SCOPE } from './tokens/tokens';
+export { BREAK_GLASS_SCOPE } from '@haven/service';
+export { LOGIN_FAILED_MESSAGE } from './session/session-service';
+export type { LoginResult, TokenSetView } from './session/session-service';
+export { SERVICE_ACCOUNT_TOKEN_TTL_SEC } from './service-account/service-account-service';
+export type { ServiceAccountView } from './service-account/service-account-service';
+export type { RevocationSink } from './shared/revocation';
+export type { UserView } from './user/view';
 export { identityConfigSchema, loadIdentityConfig } from './config';
 export type { IdentityConfig } from './config';
 export { createIdentityRuntime } from './wiring';
@@ -94,8 +89,8 @@ export async function startIdentityService(
     // Idle logoff: sessions end at identity when their idle or absolute lifetime is over, revoked at once.
     sweeper = await startIdleSweeper({
       store: runtime.store,
-      expire: (sid) => runtime.app.expireSession(sid),
-      intervalMs: sweepIntervalMs(runtime.app.sessionPolicy.idleTimeoutMs),
+      expire: (sid) => runtime.app.sessions.expireSession(sid),
+      intervalMs: sweepIntervalMs(runtime.app.policies.session.idleTimeoutMs),
       logger: options.logger,
       health: consumers,
     });

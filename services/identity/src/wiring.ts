@@ -13,7 +13,7 @@ import {
   type Principal,
   type TokenVerifier,
 } from '@haven/service';
-import { IdentityApp } from './app/identity-app';
+import { IdentityApp } from './identity-app';
 import { openSecretSealer, type SecretSealer } from './credential/secret-sealer';
 import { DEFAULT_LOGIN_THROTTLE, type LoginThrottlePolicy } from './shared/login-throttle';
 import type { IdentityConfig } from './config';

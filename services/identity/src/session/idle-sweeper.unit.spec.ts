@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryEventStore } from '@haven/eventstore';
 import type { SessionRevoked } from '@haven/service';
-import { IdentityApp } from '../app/identity-app';
+import { IdentityApp } from '../identity-app';
 import { loadCommonPasswords } from '../credential/password/common-passwords';
 import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../credential/password/hasher';
 import { SigningKeyRing } from '../tokens/keys';
@@ -42,14 +42,19 @@ afterEach(async () => {
 
 async function signIn(username: string) {
   const ctx = { actor: { kind: 'service' as const, id: 'test' }, correlationId: 'c' };
-  const invited = await app.inviteUser(ctx, {
+  const invited = await app.users.inviteUser(ctx, {
     username,
     email: username,
     displayName: 'Sam Rivera',
     role: 'auditor',
   });
-  await app.activateUser(ctx, { invitationToken: invited.invitationToken, password: PASSWORD });
-  const result = await app.login({ username, password: PASSWORD, clientIp: '10.0.0.1', correlationId: 'c' });
+  await app.users.activateUser(ctx, { invitationToken: invited.invitationToken, password: PASSWORD });
+  const result = await app.sessions.login({
+    username,
+    password: PASSWORD,
+    clientIp: '10.0.0.1',
+    correlationId: 'c',
+  });
   return result.tokens.refreshToken.split('.')[0] as string;
 }
 
@@ -60,7 +65,7 @@ const settle = async (until: () => boolean) => {
 describe('the idle sweeper', () => {
   it('ends idle sessions with SessionEnded idle, revokes and publishes them, and leaves refreshed ones', async () => {
     const idle = await signIn('idle@demo.clinic');
-    const busyUser = await app.login({
+    const busyUser = await app.sessions.login({
       username: 'idle@demo.clinic',
       password: PASSWORD,
       clientIp: '10.0.0.1',
@@ -69,7 +74,7 @@ describe('the idle sweeper', () => {
     const busy = busyUser.tokens.refreshToken.split('.')[0] as string;
     sweeper = await startIdleSweeper({
       store,
-      expire: (sid) => app.expireSession(sid),
+      expire: (sid) => app.sessions.expireSession(sid),
       intervalMs: 3_600_000,
       now: () => clock,
     });
@@ -77,7 +82,7 @@ describe('the idle sweeper', () => {
     expect(sweeper.tracked).toBe(2);
 
     clock += 30_000;
-    await app.refresh({ refreshToken: busyUser.tokens.refreshToken, correlationId: 'c' });
+    await app.sessions.refresh({ refreshToken: busyUser.tokens.refreshToken, correlationId: 'c' });
     clock += 30_000; // the first session is idle now; the refreshed one has 30 s left
     await sweeper.sweep();
     const types = (await store.read(`identity.session-${idle}`)).map((e) => [
@@ -90,7 +95,7 @@ describe('the idle sweeper', () => {
       ['SessionRevoked', 'idle'],
     ]);
     expect(published).toEqual([expect.objectContaining({ sid: idle, reason: 'idle' })]);
-    expect(await app.sessionActive(busy)).toBe(true);
+    expect(await app.sessions.sessionActive(busy)).toBe(true);
     await settle(() => sweeper!.tracked === 1);
     expect(sweeper.tracked).toBe(1);
 

@@ -13,6 +13,8 @@ export const TOKEN_ISSUER = 'haven-identity';
 export const TOKEN_AUDIENCE = 'haven';
 /** Default access-token lifetime: 5 minutes. */
 export const ACCESS_TOKEN_TTL_SEC = 300;
+/** The scope of the token an un-enrolled admin/clinician gets: only EnrollTotp/ConfirmTotp (and Logout) accept it. */
+export const MFA_ENROLL_SCOPE = 'identity.mfa.enroll';
 
 export interface AccessTokenClaims {
   readonly sub: string;

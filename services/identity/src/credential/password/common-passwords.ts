@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { parseCommonPasswords } from './policy';
 
 /** The bundled list: services/identity/data/common-passwords.txt (same path from src/ and dist/). */
-export const BUNDLED_COMMON_PASSWORDS_FILE = join(__dirname, '..', '..', '..', 'data', 'common-passwords.txt');
+export const BUNDLED_COMMON_PASSWORDS_FILE = join(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  'data',
+  'common-passwords.txt',
+);
 
 let cached: Set<string> | undefined;
 

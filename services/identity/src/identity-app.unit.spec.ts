@@ -9,15 +9,15 @@ import {
 } from '@haven/errors';
 import { InMemoryEventStore } from '@haven/eventstore';
 import { createJwtVerifier, idempotencyKey, RequestIdReusedError } from '@haven/service';
-import { loadCommonPasswords } from '../credential/password/common-passwords';
-import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../credential/password/hasher';
-import { SigningKeyRing } from '../tokens/keys';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../tokens/tokens';
+import { loadCommonPasswords } from './credential/password/common-passwords';
+import { createPasswordHasher, TEST_ARGON2_PARAMS } from './credential/password/hasher';
+import { SigningKeyRing } from './tokens/keys';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens/tokens';
 import { IdentityApp } from './identity-app';
-import { DEFAULT_LOGIN_THROTTLE } from '../shared/login-throttle';
-import type { CommandContext } from '../shared/streams';
-import { inMemorySealer } from '../testing/sealer';
-import type { SecretSealer } from '../credential/secret-sealer';
+import { DEFAULT_LOGIN_THROTTLE } from './shared/login-throttle';
+import type { CommandContext } from './shared/streams';
+import { inMemorySealer } from './testing/sealer';
+import type { SecretSealer } from './credential/secret-sealer';
 import type { SealedPhi } from '@haven/crypto';
 
 const PASSWORD = 'Haven-Demo-2026!';
@@ -52,8 +52,13 @@ afterEach(async () => {
 });
 
 async function activeUser(username = 'dr.rivera@demo.clinic', role = 'clinician') {
-  const invited = await app.inviteUser(admin, { username, email: username, displayName: 'Sam Rivera', role });
-  await app.activateUser(
+  const invited = await app.users.inviteUser(admin, {
+    username,
+    email: username,
+    displayName: 'Sam Rivera',
+    role,
+  });
+  await app.users.activateUser(
     { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c2' },
     { invitationToken: invited.invitationToken, password: PASSWORD },
   );
@@ -62,7 +67,7 @@ async function activeUser(username = 'dr.rivera@demo.clinic', role = 'clinician'
 const types = async (stream: string) =>
   (await store.read(stream)).map((e) => e.type.replace('haven.identity.v1.', ''));
 const login = (password = PASSWORD, clientIp = '10.0.0.1') =>
-  app.login({ username: 'dr.rivera@demo.clinic', password, clientIp, correlationId: 'c3' });
+  app.sessions.login({ username: 'dr.rivera@demo.clinic', password, clientIp, correlationId: 'c3' });
 
 describe('IdentityApp', () => {
   it('invites, activates and logs in; the token verifies; no secret is in the user stream', async () => {
@@ -72,7 +77,7 @@ describe('IdentityApp', () => {
     expect(result.mfaEnrollmentRequired).toBe(true);
     expect(result.passwordChangeRequired).toBe(false);
     const verifier = createJwtVerifier({
-      jwks: app.jwks(),
+      jwks: app.sessions.jwks(),
       issuer: TOKEN_ISSUER,
       audience: TOKEN_AUDIENCE,
       now: () => clock,
@@ -99,13 +104,13 @@ describe('IdentityApp', () => {
   });
 
   it('refuses a weak first password with the list of what is missing, and appends nothing', async () => {
-    const invited = await app.inviteUser(admin, {
+    const invited = await app.users.inviteUser(admin, {
       username: 'x@demo.clinic',
       email: 'x@demo.clinic',
       displayName: 'X',
       role: 'auditor',
     });
-    const attempt = app.activateUser(admin, {
+    const attempt = app.users.activateUser(admin, {
       invitationToken: invited.invitationToken,
       password: 'password',
     });
@@ -117,20 +122,20 @@ describe('IdentityApp', () => {
 
   it('refuses an unknown role without claiming the username', async () => {
     await expect(
-      app.inviteUser(admin, {
+      app.users.inviteUser(admin, {
         username: 'n@demo.clinic',
         email: 'n@demo.clinic',
         displayName: 'N',
         role: 'nurse',
       }),
     ).rejects.toThrow(ValidationError);
-    expect(await app.findUserIdByUsername('n@demo.clinic')).toBeUndefined();
+    expect(await app.users.findUserIdByUsername('n@demo.clinic')).toBeUndefined();
   });
 
   it('refuses a taken username', async () => {
     await activeUser();
     await expect(
-      app.inviteUser(admin, {
+      app.users.inviteUser(admin, {
         username: 'DR.RIVERA@demo.clinic',
         email: 'a@b.co',
         displayName: 'Y',
@@ -141,7 +146,7 @@ describe('IdentityApp', () => {
 
   it('answers unknown user and wrong password alike, recording LoginFailed only for the known account', async () => {
     const userId = await activeUser();
-    const unknown = app.login({
+    const unknown = app.sessions.login({
       username: 'nobody@demo.clinic',
       password: PASSWORD,
       clientIp: '10.0.0.2',
@@ -160,7 +165,7 @@ describe('IdentityApp', () => {
       await expect(login('Wrong-Password-99')).rejects.toThrow(UnauthenticatedError);
     expect(await types(`identity.user-${userId}`)).toContain('AccountLocked');
     await expect(login(PASSWORD, '10.0.0.3')).rejects.toThrow(UnauthenticatedError);
-    expect((await app.getUser(userId)).status).toBe('locked');
+    expect((await app.users.getUser(userId)).status).toBe('locked');
     clock += 60_001;
     await expect(login(PASSWORD, '10.0.0.3')).resolves.toMatchObject({ user: { status: 'active' } });
   });
@@ -169,7 +174,12 @@ describe('IdentityApp', () => {
     await activeUser();
     for (let i = 0; i < 8; i++) {
       await expect(
-        app.login({ username: `u${i}@x.io`, password: 'x', clientIp: '10.9.9.9', correlationId: 'c' }),
+        app.sessions.login({
+          username: `u${i}@x.io`,
+          password: 'x',
+          clientIp: '10.9.9.9',
+          correlationId: 'c',
+        }),
       ).rejects.toThrow(UnauthenticatedError);
     }
     await expect(login(PASSWORD, '10.9.9.9')).rejects.toThrow(ResourceExhaustedError);
@@ -180,14 +190,17 @@ describe('IdentityApp', () => {
     await activeUser();
     const first = await login();
     clock += 1000;
-    const second = await app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' });
+    const second = await app.sessions.refresh({
+      refreshToken: first.tokens.refreshToken,
+      correlationId: 'c',
+    });
     expect(second.refreshToken).not.toBe(first.tokens.refreshToken);
     await expect(
-      app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
+      app.sessions.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
     ).rejects.toThrow(/reuse_detected/);
-    await expect(app.refresh({ refreshToken: second.refreshToken, correlationId: 'c' })).rejects.toThrow(
-      /ended/,
-    );
+    await expect(
+      app.sessions.refresh({ refreshToken: second.refreshToken, correlationId: 'c' }),
+    ).rejects.toThrow(/ended/);
   });
 
   it('ends an idle session on refresh', async () => {
@@ -195,21 +208,21 @@ describe('IdentityApp', () => {
     const first = await login();
     clock += 15 * 60_000;
     await expect(
-      app.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
+      app.sessions.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
     ).rejects.toThrow(/idle/);
   });
 
   it('deactivation and role change end the user sessions; deactivated users cannot log in', async () => {
     const userId = await activeUser();
     const a = await login();
-    await app.changeUserRole(admin, userId, 'front_desk');
-    await expect(app.refresh({ refreshToken: a.tokens.refreshToken, correlationId: 'c' })).rejects.toThrow(
-      UnauthenticatedError,
-    );
+    await app.users.changeUserRole(admin, userId, 'front_desk');
+    await expect(
+      app.sessions.refresh({ refreshToken: a.tokens.refreshToken, correlationId: 'c' }),
+    ).rejects.toThrow(UnauthenticatedError);
     const b = await login();
     expect(b.user.role).toBe('front_desk');
-    await app.deactivateUser(admin, userId, 'left the clinic');
-    expect(await app.sessionActive(b.tokens.refreshToken.split('.')[0] as string)).toBe(false);
+    await app.users.deactivateUser(admin, userId, 'left the clinic');
+    expect(await app.sessions.sessionActive(b.tokens.refreshToken.split('.')[0] as string)).toBe(false);
     await expect(login()).rejects.toThrow(UnauthenticatedError);
     expect((await types(`identity.user-${userId}`)).at(-1)).toBe('LoginFailed');
   });
@@ -217,32 +230,38 @@ describe('IdentityApp', () => {
   it('changes a password, refusing a wrong current one and reuse', async () => {
     const userId = await activeUser();
     await expect(
-      app.changePassword(admin, userId, { currentPassword: 'nope', newPassword: 'Another-Secret-77' }),
+      app.credentials.changePassword(admin, userId, {
+        currentPassword: 'nope',
+        newPassword: 'Another-Secret-77',
+      }),
     ).rejects.toThrow(UnauthenticatedError);
     await expect(
-      app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: PASSWORD }),
+      app.credentials.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: PASSWORD }),
     ).rejects.toThrow(/recent passwords/);
-    await app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword: 'Another-Secret-77' });
+    await app.credentials.changePassword(admin, userId, {
+      currentPassword: PASSWORD,
+      newPassword: 'Another-Secret-77',
+    });
     await expect(login()).rejects.toThrow(UnauthenticatedError);
     await expect(login('Another-Secret-77')).resolves.toBeDefined();
   });
 
   it('lists users with filters and paging', async () => {
     await activeUser();
-    await app.inviteUser(admin, {
+    await app.users.inviteUser(admin, {
       username: 'frontdesk@demo.clinic',
       email: 'frontdesk@demo.clinic',
       displayName: 'F',
       role: 'front_desk',
     });
-    expect((await app.listUsers({})).users.map((u) => u.username)).toEqual([
+    expect((await app.users.listUsers({})).users.map((u) => u.username)).toEqual([
       'dr.rivera@demo.clinic',
       'frontdesk@demo.clinic',
     ]);
-    expect((await app.listUsers({ role: 'front_desk' })).users).toHaveLength(1);
-    const page = await app.listUsers({ pageSize: 1 });
+    expect((await app.users.listUsers({ role: 'front_desk' })).users).toHaveLength(1);
+    const page = await app.users.listUsers({ pageSize: 1 });
     expect(page.nextPageToken).toBe('1');
-    expect((await app.listUsers({ pageSize: 1, pageToken: '1' })).users[0]?.username).toBe(
+    expect((await app.users.listUsers({ pageSize: 1, pageToken: '1' })).users[0]?.username).toBe(
       'frontdesk@demo.clinic',
     );
   });
@@ -259,7 +278,7 @@ describe('IdentityApp', () => {
     it('refuses a user id that is taken before it claims the username', async () => {
       const userId = await activeUser();
       await expect(
-        app.inviteUser(admin, {
+        app.users.inviteUser(admin, {
           username: 'other@demo.clinic',
           email: 'other@demo.clinic',
           displayName: 'Other',
@@ -267,12 +286,14 @@ describe('IdentityApp', () => {
           userId,
         }),
       ).rejects.toThrow(PreconditionError);
-      expect(await app.findUserIdByUsername('other@demo.clinic')).toBeUndefined();
+      expect(await app.users.findUserIdByUsername('other@demo.clinic')).toBeUndefined();
     });
 
     it('concurrent TOTP enrollments: one secret per answered call, none for the refused ones', async () => {
       const userId = await activeUser();
-      const { ok, failed } = await settled(Array.from({ length: 6 }, () => app.enrollTotp(admin, userId)));
+      const { ok, failed } = await settled(
+        Array.from({ length: 6 }, () => app.credentials.enrollTotp(admin, userId)),
+      );
       const issued = (await types(`identity.credential-${userId}`)).filter((t) => t === 'TotpSecretIssued');
       expect(ok).toBeGreaterThan(0);
       expect(issued).toHaveLength(ok);
@@ -284,7 +305,7 @@ describe('IdentityApp', () => {
       const candidates = ['First-New-Secret-71', 'Second-New-Secret-72'];
       const results = await Promise.allSettled(
         candidates.map((newPassword) =>
-          app.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword }),
+          app.credentials.changePassword(admin, userId, { currentPassword: PASSWORD, newPassword }),
         ),
       );
       const answered = candidates.filter((_, i) => results[i]?.status === 'fulfilled');
@@ -293,7 +314,7 @@ describe('IdentityApp', () => {
     });
 
     it('a second activation with another password neither answers OK nor replaces the first password', async () => {
-      const invited = await app.inviteUser(admin, {
+      const invited = await app.users.inviteUser(admin, {
         username: 'new@demo.clinic',
         email: 'new@demo.clinic',
         displayName: 'New Person',
@@ -302,7 +323,7 @@ describe('IdentityApp', () => {
       const anonymous: CommandContext = { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'a' };
       const results = await Promise.allSettled(
         ['First-Chosen-Secret-1', 'Other-Chosen-Secret-2'].map((password) =>
-          app.activateUser(anonymous, { invitationToken: invited.invitationToken, password }),
+          app.users.activateUser(anonymous, { invitationToken: invited.invitationToken, password }),
         ),
       );
       const won = results.findIndex((r) => r.status === 'fulfilled');
@@ -310,7 +331,12 @@ describe('IdentityApp', () => {
       const winner = ['First-Chosen-Secret-1', 'Other-Chosen-Secret-2'][won] as string;
       const loser = ['First-Chosen-Secret-1', 'Other-Chosen-Secret-2'][1 - won] as string;
       const loginAs = (password: string) =>
-        app.login({ username: 'new@demo.clinic', password, clientIp: '10.0.0.8', correlationId: 'c' });
+        app.sessions.login({
+          username: 'new@demo.clinic',
+          password,
+          clientIp: '10.0.0.8',
+          correlationId: 'c',
+        });
       await expect(loginAs(loser)).rejects.toThrow(UnauthenticatedError);
       await expect(loginAs(winner)).resolves.toBeDefined();
     });
@@ -324,13 +350,13 @@ describe('IdentityApp', () => {
 
     it('when a new enrollment replaces a pending one, and when an admin resets MFA', async () => {
       const userId = await activeUser();
-      const first = await app.enrollTotp(admin, userId);
-      const second = await app.enrollTotp(admin, userId);
+      const first = await app.credentials.enrollTotp(admin, userId);
+      const second = await app.credentials.enrollTotp(admin, userId);
       const [sealedFirst, sealedSecond] = await sealedSecrets(userId);
       expect(await sealer.open(sealedFirst!)).toBeUndefined();
       expect(await sealer.open(sealedSecond!)).toEqual({ secret: second.secret });
       expect(second.secret).not.toBe(first.secret);
-      await app.resetMfa(admin, userId);
+      await app.credentials.resetMfa(admin, userId);
       expect(await sealer.open(sealedSecond!)).toBeUndefined();
     });
   });
@@ -347,7 +373,7 @@ describe('IdentityApp with idempotency keys', () => {
     reason: string,
     requestKey = keyOf('/haven.identity.v1.IdentityService/RequestBreakGlass'),
   ) =>
-    app.requestBreakGlass(admin, {
+    app.breakGlass.requestBreakGlass(admin, {
       userId: 'u-1',
       role: 'clinician',
       sessionId: 's-1',
@@ -405,15 +431,15 @@ describe('IdentityApp with idempotency keys', () => {
   it('creates one service account for a retried creation; the retry gets a new secret, the first stops working', async () => {
     const requestKey = keyOf('/haven.identity.v1.IdentityService/CreateServiceAccount');
     const input = { displayName: 'EHR', scopes: ['scheduling.appointments.write'], requestKey };
-    const first = await app.createServiceAccount(admin, input);
-    const retry = await app.createServiceAccount(admin, input);
+    const first = await app.serviceAccounts.createServiceAccount(admin, input);
+    const retry = await app.serviceAccounts.createServiceAccount(admin, input);
     expect(retry.account.serviceAccountId).toBe(first.account.serviceAccountId);
     expect(retry.clientSecret).not.toBe(first.clientSecret);
     expect(await types(`identity.service_account-${first.account.serviceAccountId}`)).toEqual([
       'ServiceAccountCreated',
     ]);
     const token = (clientSecret: string) =>
-      app.issueServiceAccountToken({
+      app.serviceAccounts.issueServiceAccountToken({
         clientId: first.account.serviceAccountId,
         clientSecret,
         scopes: [],
@@ -425,7 +451,7 @@ describe('IdentityApp with idempotency keys', () => {
       scopes: ['scheduling.appointments.write'],
     });
     await expect(
-      app.createServiceAccount(admin, { ...input, displayName: 'Another EHR' }),
+      app.serviceAccounts.createServiceAccount(admin, { ...input, displayName: 'Another EHR' }),
     ).rejects.toBeInstanceOf(RequestIdReusedError);
   });
 });

@@ -1,0 +1,34 @@
+/**
+ * The identity application: one service per slice (users, credentials, sessions, service accounts, break-glass)
+ * over the same adapters. Every use case, RPCs and CLI alike, goes through one of them; secrets never leave them
+ * except the tokens and one-time secrets handed to the caller.
+ */
+import { BreakGlassService } from './break-glass/break-glass-service';
+import { CredentialService } from './credential/credential-service';
+import { ServiceAccountService } from './service-account/service-account-service';
+import { SessionService } from './session/session-service';
+import { identityDeps, type IdentityAppOptions, type IdentityPolicies } from './shared/deps';
+import { UserService } from './user/user-service';
+
+export type { IdentityAppOptions } from './shared/deps';
+
+/** The identity use cases, by slice. */
+export class IdentityApp {
+  readonly users: UserService;
+  readonly credentials: CredentialService;
+  readonly sessions: SessionService;
+  readonly serviceAccounts: ServiceAccountService;
+  readonly breakGlass: BreakGlassService;
+  /** The policies in force (defaults filled in). */
+  readonly policies: IdentityPolicies;
+
+  constructor(options: IdentityAppOptions) {
+    const deps = identityDeps(options);
+    this.policies = deps.policies;
+    this.users = new UserService(deps);
+    this.credentials = new CredentialService(deps);
+    this.sessions = new SessionService(deps, (username) => this.users.findUserIdByUsername(username));
+    this.serviceAccounts = new ServiceAccountService(deps);
+    this.breakGlass = new BreakGlassService(deps);
+  }
+}
