@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import type { AccessRefusal } from '@haven/service';
 import { AUDITOR, FRONT_DESK, startTestBackend } from '../test/backend';
 import type { TestBackend } from '../test/backend';
 import { CookieJar, startTestGateway } from '../test/gateway';
@@ -316,7 +317,7 @@ describe('gateway against a real gRPC backend', () => {
       expect(backend.seen.bookings.length).toBe(count);
     });
 
-    it('maps gRPC UNAUTHENTICATED (a token scheduling rejects) to 401', async () => {
+    it('refuses a token it cannot read with 401 before calling scheduling', async () => {
       const jar = await session(FRONT_DESK, { signIn: false });
       jar.cookies.set('haven_access', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
       const res = await jar.post(`${gateway.url}/api/appointments`, {
@@ -327,6 +328,112 @@ describe('gateway against a real gRPC backend', () => {
       });
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    });
+
+    it('maps gRPC UNAUTHENTICATED (a token scheduling rejects) to 401', async () => {
+      // Without a verifier the gateway only decodes the token: scheduling's verifier refuses the foreign issuer.
+      const unverified = await startTestGateway({
+        identityAddress: backend.address,
+        schedulingAddress: backend.address,
+      });
+      const other = await startTestBackend();
+      try {
+        const jar = new CookieJar();
+        await jar.fetch(`${unverified.url}/`);
+        jar.cookies.set('haven_access', await other.sign(FRONT_DESK));
+        const res = await jar.post(`${unverified.url}/api/appointments`, {
+          clinicianId: 'dr-house',
+          patientId: 'pat-0001',
+          startTime: inOneHour(),
+          endTime: inOneHour(30),
+        });
+        expect(res.status).toBe(401);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+      } finally {
+        await other.stop();
+        await unverified.close();
+      }
+    });
+
+    describe('behind staff() like every staff route', () => {
+      const refused: AccessRefusal[] = [];
+      let guarded: TestGateway;
+      beforeAll(async () => {
+        guarded = await startTestGateway({
+          identityAddress: backend.address,
+          schedulingAddress: backend.address,
+          tokenVerifier: backend.verifier,
+          refusals: { record: (r) => void refused.push(r), flush: async () => {} },
+        });
+      });
+      afterAll(async () => {
+        await guarded?.close();
+      });
+
+      /** The first refusal of POST /api/appointments recorded after `mark` refusals (recorded after the answer). */
+      async function bookingRefusalAfter(mark: number): Promise<AccessRefusal | undefined> {
+        const deadline = Date.now() + 5000;
+        const next = () => refused.slice(mark).find((r) => r.method === 'POST /api/appointments');
+        while (!next() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        return next();
+      }
+
+      it('refuses a token from another issuer itself and records the refusal (scheduling never sees it)', async () => {
+        const other = await startTestBackend();
+        try {
+          const jar = new CookieJar();
+          await jar.fetch(`${guarded.url}/`);
+          jar.cookies.set('haven_access', await other.sign(FRONT_DESK));
+          const mark = refused.length;
+          const res = await jar.post(`${guarded.url}/api/appointments`, {
+            clinicianId: 'dr-house',
+            patientId: 'pat-0001',
+            startTime: inOneHour(),
+            endTime: inOneHour(30),
+          });
+          expect(res.status).toBe(401);
+          const refusal = await bookingRefusalAfter(mark);
+          expect(refusal).toMatchObject({ kind: 'unauthenticated', code: 'UNAUTHENTICATED' });
+          expect(refusal?.reason).not.toBe('no session cookie');
+          expect(refusal?.principal).toBeUndefined();
+        } finally {
+          await other.stop();
+        }
+      });
+
+      it('refuses a request without the cookie and records why', async () => {
+        const jar = new CookieJar();
+        await jar.fetch(`${guarded.url}/`);
+        const mark = refused.length;
+        const res = await jar.post(`${guarded.url}/api/appointments`, { clinicianId: 'dr-house' });
+        expect(res.status).toBe(401);
+        expect(await bookingRefusalAfter(mark)).toMatchObject({
+          kind: 'unauthenticated',
+          code: 'UNAUTHENTICATED',
+          reason: 'no session cookie',
+        });
+      });
+
+      it('still checks the CSRF token first (403 CSRF, scheduling never called)', async () => {
+        const jar = new CookieJar();
+        await jar.fetch(`${guarded.url}/`);
+        jar.cookies.set('haven_access', await backend.sign(FRONT_DESK));
+        const before = backend.seen.bookings.length;
+        const mark = refused.length;
+        const res = await jar.post(
+          `${guarded.url}/api/appointments`,
+          { clinicianId: 'dr-house', patientId: 'pat-0001', startTime: inOneHour(), endTime: inOneHour(30) },
+          { csrf: false },
+        );
+        expect(res.status).toBe(403);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('CSRF');
+        expect(backend.seen.bookings.length).toBe(before);
+        expect(await bookingRefusalAfter(mark)).toMatchObject({
+          kind: 'csrf',
+          code: 'CSRF',
+          principal: { id: FRONT_DESK.id },
+        });
+      });
     });
 
     it('maps gRPC PERMISSION_DENIED to 403', async () => {

@@ -2,14 +2,18 @@
  * What the gateway's route modules share: the gRPC clients, the logger, call metadata, and how a request's
  * cookie becomes a verified principal.
  */
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, Response } from 'express';
 import { ErrorCategory, isCategory } from '@haven/errors';
 import type { audit, identity, scheduling, session } from '@haven/proto';
+import { clientCallMetadata } from '@haven/service';
 import type { Logger, Principal, TokenVerifier } from '@haven/service';
 import { httpError } from './http-errors';
-import { cookie, send, unverifiedPrincipal } from './http';
-import { notePrincipal, noteRefusal } from './refusals';
+import { send, unverifiedPrincipal } from './http';
+import { notePrincipal, noteRefusal, noteUpstreamRefusal } from './refusals';
+import { cookie } from './security';
+import type { SessionCookies } from './security';
 
 /** The gRPC clients the gateway calls. */
 export interface GatewayClients {
@@ -31,13 +35,43 @@ export interface RouteContext {
   readonly clients: GatewayClients;
   readonly logger: Logger;
   readonly deadlineMs: number;
-  readonly cookieSecure: boolean;
+  /** Sets and clears the gateway's cookies. */
+  readonly cookies: SessionCookies;
   readonly tokenVerifier: TokenVerifier | undefined;
   readonly media: MediaPresence;
   /** gRPC metadata for a backend call: the correlation id and, when given, the bearer token. */
   metadataFor(res: Response, token?: string): Metadata;
   /** Logs a failed backend call (method and gRPC code only). */
   logCallFailure(res: Response, rpc: string, err: unknown): void;
+}
+
+/** What {@link createRouteContext} builds the context from. */
+export type RouteContextOptions = Omit<RouteContext, 'metadataFor' | 'logCallFailure'>;
+
+/** The route context: the given parts plus call metadata and the failed-call log line. Throws nothing. */
+export function createRouteContext(options: RouteContextOptions): RouteContext {
+  const { logger } = options;
+  return {
+    ...options,
+    metadataFor(res, token) {
+      const correlationId = res.locals['correlationId'] as string;
+      return clientCallMetadata(token === undefined ? { correlationId } : { token, correlationId });
+    },
+    logCallFailure(res, rpc, err) {
+      const code = (err as { code?: unknown }).code;
+      // The service that refused recorded the refusal itself (same correlation id): the gateway does not again.
+      if (code === grpcStatus.UNAUTHENTICATED || code === grpcStatus.PERMISSION_DENIED)
+        noteUpstreamRefusal(res);
+      logger.warn(
+        {
+          rpc,
+          grpcCode: typeof code === 'number' ? code : undefined,
+          correlationId: res.locals['correlationId'],
+        },
+        'backend call failed',
+      );
+    },
+  };
 }
 
 /** A request's token and the principal it names. */

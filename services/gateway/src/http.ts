@@ -1,11 +1,12 @@
 /**
- * Small request/response helpers shared by the gateway's route modules: cookies, body fields with field
- * violations, resource names, error responses.
+ * Small request/response helpers shared by the gateway's route modules: body fields with field violations,
+ * path and query parameters, resource names, error responses. Cookies are ./security's.
  */
 import type { Request, Response } from 'express';
 import { UnauthenticatedError } from '@haven/errors';
 import { principalFromClaims } from '@haven/service';
 import type { Principal } from '@haven/service';
+import { httpError } from './http-errors';
 import type { HttpError, HttpFieldViolation } from './http-errors';
 
 /** Sends an {@link HttpError} (with `Retry-After` when it has a retry delay). */
@@ -14,10 +15,27 @@ export function send(res: Response, error: HttpError): void {
   res.status(error.status).json(error.body);
 }
 
-/** A cookie's value, or undefined when absent or empty. */
-export function cookie(req: Request, name: string): string | undefined {
-  const value = (req.cookies as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+/** Answers 400 with the field violations and returns true, or returns false when there are none. */
+export function invalid(res: Response, violations: readonly HttpFieldViolation[]): boolean {
+  if (violations.length === 0) return false;
+  send(res, httpError('INVALID_ARGUMENT', violations));
+  return true;
+}
+
+/** The `:id` path parameter, or undefined after answering 404 when it cannot be an id. */
+export function pathId(req: Request, res: Response): string | undefined {
+  const id = req.params['id'];
+  if (typeof id !== 'string' || !PATH_ID.test(id)) {
+    send(res, httpError('NOT_FOUND'));
+    return undefined;
+  }
+  return id;
+}
+
+/** A query parameter given once as text, else ''. */
+export function queryText(req: Request, name: string): string {
+  const value = req.query[name];
+  return typeof value === 'string' ? value : '';
 }
 
 /** The body as a record ({} for anything else). */

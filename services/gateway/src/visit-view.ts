@@ -105,3 +105,47 @@ export function appointmentView(a: scheduling.Appointment) {
     visitId: a.visit ? lastSegment(a.visit) : null,
   };
 }
+
+/**
+ * What the browser needs to join the media room (JoinMedia), for staff and patients alike: where the media
+ * websocket is (the gateway's own `/api/media`, `?as=patient` for the patient cookie) and this admission's
+ * media credential (janus.js's `token`). No Janus address, token, room PIN or room token: the session service's
+ * media proxy adds those itself.
+ */
+export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolean } = {}) {
+  const server = r.serverUrl || '/api/media';
+  return {
+    serverUrl: opts.patient ? `${server}${server.includes('?') ? '&' : '?'}as=patient` : server,
+    mediaCredential: r.mediaCredential,
+    participantId: lastSegment(r.participant),
+    expireTime: r.expireTime?.toISOString() ?? null,
+    iceServers: r.iceServers.map((s) => ({
+      urls: s.urls,
+      ...(s.username ? { username: s.username } : {}),
+      ...(s.credential ? { credential: s.credential } : {}),
+    })),
+  };
+}
+
+/**
+ * Where the patient is: `waiting` | `admitted` | `denied` | `kicked` | `ended`, plus `left` (they left on their
+ * own) and `not_joined` (not in the lobby yet).
+ */
+export function patientStatus(visit: session.Visit, principal: string): string {
+  if (visit.state === session.VisitState.VISIT_STATE_ENDED) return 'ended';
+  const me = visit.participants.find((p) => p.principal === principal);
+  switch (me?.state) {
+    case session.ParticipantState.PARTICIPANT_STATE_WAITING:
+      return 'waiting';
+    case session.ParticipantState.PARTICIPANT_STATE_ADMITTED:
+      return 'admitted';
+    case session.ParticipantState.PARTICIPANT_STATE_DENIED:
+      return 'denied';
+    case session.ParticipantState.PARTICIPANT_STATE_KICKED:
+      return 'kicked';
+    case session.ParticipantState.PARTICIPANT_STATE_LEFT:
+      return 'left';
+    default:
+      return 'not_joined';
+  }
+}

@@ -25,8 +25,7 @@ import type {
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes, unverifiedPrincipal } from './http';
 import { MEDIA_WS_PATH } from './media-ws';
-import { patientStatus } from './routes/patient';
-import { visitCounts, visitView } from './visit-view';
+import { patientStatus, visitCounts, visitView } from './visit-view';
 
 /** Close code for "signed out" (revoked, idle, expired token). */
 export const WS_CLOSE_SIGNED_OUT = 4401;

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { identity, scheduling } from '@haven/proto';
 import { createLogger } from '@haven/service';
-import type { TokenVerifier } from '@haven/service';
+import type { AccessRefusalRecorder, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from '../src/app';
 import type { GatewayAppConfig } from '../src/app';
 
@@ -29,6 +29,8 @@ export async function startTestGateway(options: {
   schedulingAddress: string;
   tokenVerifier?: TokenVerifier;
   config?: Partial<GatewayAppConfig>;
+  /** Where the gateway records its own refusals. */
+  refusals?: AccessRefusalRecorder;
 }): Promise<TestGateway> {
   const logs: string[] = [];
   const destination = new Writable({
@@ -50,6 +52,7 @@ export async function startTestGateway(options: {
     logger,
     config: { webRoot: WEB_ROOT, authRateLimit: { limit: 1000, windowMs: 60_000 }, ...options.config },
     ...(options.tokenVerifier ? { tokenVerifier: options.tokenVerifier } : {}),
+    ...(options.refusals ? { refusals: options.refusals } : {}),
   });
   const server: Server = createServer(app);
   await new Promise<void>((res, rej) => {

@@ -1,0 +1,173 @@
+/**
+ * Appointments (`/api/appointments`): book one, list a day's, cancel one, and issue its patient link. Every call
+ * goes to scheduling with the user's own token; scheduling enforces who may book, see or cancel what.
+ */
+import type { Request, Response, Router } from 'express';
+import { scheduling } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import type { RouteContext } from '../context';
+import { PATH_ID, asRecord, dateField, invalid, pathId, queryText, resourceName, stringField } from '../http';
+import type { HttpFieldViolation } from '../http-errors';
+import { idempotencyKey } from '../security';
+import { appointmentView } from '../visit-view';
+import { LIST_FIELDS, staff } from './guards';
+
+const APPOINTMENT_FIELDS = {
+  appointment: 'form',
+  'appointment.clinician': 'clinicianId',
+  'appointment.patient': 'patientId',
+  'appointment.start_time': 'startTime',
+  'appointment.end_time': 'endTime',
+  'appointment.reason': 'reason',
+  request_id: 'idempotencyKey',
+} as const;
+const CANCEL_REASONS: Readonly<Record<string, scheduling.CancellationReason>> = {
+  patient_request: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+  clinician_unavailable: scheduling.CancellationReason.CANCELLATION_REASON_CLINICIAN_UNAVAILABLE,
+  booked_in_error: scheduling.CancellationReason.CANCELLATION_REASON_BOOKED_IN_ERROR,
+  other: scheduling.CancellationReason.CANCELLATION_REASON_OTHER,
+};
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const TIME_ZONE = /^[A-Za-z0-9_+\-/]{1,64}$/;
+/** How long before the start a patient link opens (scheduling's LinkPolicy.opensBeforeStartMinutes). */
+const LINK_OPENS_BEFORE_START_MS = 15 * 60_000;
+
+/** The booking form as a BookAppointmentRequest, or undefined after answering 400. */
+function bookRequest(req: Request, res: Response): scheduling.BookAppointmentRequest | undefined {
+  const body = asRecord(req.body);
+  const violations: HttpFieldViolation[] = [];
+  const clinicianId = stringField(body, 'clinicianId', 80, violations);
+  const patientId = stringField(body, 'patientId', 80, violations);
+  const startTime = dateField(body, 'startTime', violations);
+  const endTime = dateField(body, 'endTime', violations);
+  const reason = stringField(body, 'reason', 2000, violations);
+  const requestId = idempotencyKey(req, violations);
+  if (invalid(res, violations)) return undefined;
+  return scheduling.BookAppointmentRequest.fromPartial({
+    appointment: {
+      clinician: resourceName('users', clinicianId),
+      patient: resourceName('patients', patientId),
+      startTime,
+      endTime,
+      reason: reason ?? '',
+    },
+    requestId,
+  });
+}
+
+/** The day list's query as a ListAppointmentsRequest, or undefined after answering 400. */
+function listRequest(req: Request, res: Response): scheduling.ListAppointmentsRequest | undefined {
+  const violations: HttpFieldViolation[] = [];
+  const day = queryText(req, 'day');
+  const timeZone = queryText(req, 'timeZone');
+  const clinicianId = queryText(req, 'clinicianId');
+  if (day !== '' && !DAY.test(day)) violations.push({ field: 'day', description: 'must be YYYY-MM-DD' });
+  if (timeZone !== '' && !TIME_ZONE.test(timeZone))
+    violations.push({ field: 'timeZone', description: 'must be an IANA time zone' });
+  if (clinicianId !== '' && !PATH_ID.test(clinicianId))
+    violations.push({ field: 'clinicianId', description: 'must be a user id' });
+  if (invalid(res, violations)) return undefined;
+  return scheduling.ListAppointmentsRequest.fromPartial({
+    pageSize: 200,
+    day,
+    timeZone,
+    clinician: clinicianId === '' ? '' : `users/${clinicianId}`,
+  });
+}
+
+/** Registers the appointment routes on the /api router. */
+export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void {
+  const { clients } = ctx;
+  const opts = { deadlineMs: ctx.deadlineMs };
+
+  api.post(
+    '/appointments',
+    staff(
+      ctx,
+      { rpc: 'scheduling.BookAppointment', fields: APPOINTMENT_FIELDS },
+      async (req, res, { token }) => {
+        const request = bookRequest(req, res);
+        if (!request) return;
+        const md = ctx.metadataFor(res, token);
+        const { appointment } = await callUnary(clients.scheduling, 'bookAppointment', request, md, opts);
+        res.status(201).json({
+          appointment: appointment ? scheduling.Appointment.toJSON({ ...appointment, reason: '' }) : null,
+        });
+      },
+    ),
+  );
+
+  api.get(
+    '/appointments',
+    staff(ctx, { rpc: 'scheduling.ListAppointments', fields: LIST_FIELDS }, async (req, res, { token }) => {
+      const request = listRequest(req, res);
+      if (!request) return;
+      const md = ctx.metadataFor(res, token);
+      const r = await callUnary(clients.scheduling, 'listAppointments', request, md, opts);
+      res.status(200).json({ appointments: r.appointments.map(appointmentView) });
+    }),
+  );
+
+  api.post(
+    '/appointments/:id/link',
+    staff(
+      ctx,
+      { rpc: 'scheduling.IssuePatientLink', fields: { appointment: 'id' } },
+      async (req, res, { token }) => {
+        const id = pathId(req, res);
+        if (!id) return;
+        const r = await callUnary(
+          clients.scheduling,
+          'issuePatientLink',
+          scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${id}` }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        const got = await callUnary(
+          clients.scheduling,
+          'getAppointment',
+          scheduling.GetAppointmentRequest.fromPartial({ name: `appointments/${id}` }),
+          ctx.metadataFor(res, token),
+          opts,
+        ).catch(() => undefined);
+        const start = got?.appointment?.startTime;
+        res.status(201).json({
+          url: r.url,
+          passcode: r.passcode,
+          validFrom: start ? new Date(start.getTime() - LINK_OPENS_BEFORE_START_MS).toISOString() : null,
+          validUntil: r.patientLink?.expireTime?.toISOString() ?? null,
+          dateOfBirthRequired: r.patientLink?.dateOfBirthRequired ?? false,
+        });
+      },
+    ),
+  );
+
+  api.post(
+    '/appointments/:id/cancel',
+    staff(
+      ctx,
+      { rpc: 'scheduling.CancelAppointment', fields: { reason: 'reason' } },
+      async (req, res, { token }) => {
+        const id = pathId(req, res);
+        if (!id) return;
+        const violations: HttpFieldViolation[] = [];
+        const reasonName = stringField(asRecord(req.body), 'reason', 40, violations) ?? 'other';
+        const reason = CANCEL_REASONS[reasonName];
+        if (reason === undefined) {
+          const description = `must be one of ${Object.keys(CANCEL_REASONS).join(', ')}`;
+          invalid(res, [{ field: 'reason', description }]);
+          return;
+        }
+        if (invalid(res, violations)) return;
+        const r = await callUnary(
+          clients.scheduling,
+          'cancelAppointment',
+          scheduling.CancelAppointmentRequest.fromPartial({ name: `appointments/${id}`, reason }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
+      },
+    ),
+  );
+}

@@ -1,0 +1,115 @@
+/**
+ * The audit ledger (`/api/audit/*`, admins and auditors; every query is itself recorded by the audit service):
+ * the signed tree head, the newest entries, and one entry's inclusion proof as a file to check offline.
+ */
+import type { Response, Router } from 'express';
+import { audit } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import type { RouteContext } from '../context';
+import { lastSegment, pathId, queryText, send } from '../http';
+import { httpError } from '../http-errors';
+import { staff } from './guards';
+
+const AUDITORS = ['admin', 'auditor'] as const;
+const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString('hex');
+
+/** An audit event as the ledger page lists it. */
+function eventView(e: audit.AuditEvent) {
+  return {
+    id: lastSegment(e.name),
+    leafIndex: Number(e.leafIndex),
+    type: e.type.replace(/^haven\./, ''),
+    occurredAt: e.occurTime?.toISOString() ?? null,
+    actor: e.actor ? `${e.actor.role || e.actor.id}` : '',
+    patientId: e.patient ? lastSegment(e.patient) : '',
+    leafHash: hex(e.leafHash),
+  };
+}
+
+/** The proof file bin/haven-audit-verify checks: the entry, its leaf, its audit path, and the signed head. */
+function proofFile(id: string, r: audit.GetInclusionProofResponse) {
+  const head = r.treeHead;
+  return {
+    format: 'haven.audit.inclusion-proof.v2',
+    entry: `auditEvents/${id}`,
+    leafIndex: Number(r.leafIndex),
+    leafHash: hex(r.leafHash),
+    // The leaf's exact bytes (the entry's canonical JSON): the verifier binds the entry to its leaf.
+    leafData: Buffer.from(r.leafData).toString('utf8'),
+    auditPath: r.auditPath.map((h) => hex(h)),
+    head: {
+      treeSize: Number(head?.treeSize ?? 0),
+      rootHash: hex(head?.rootHash),
+      timestampMs: head?.timestamp?.getTime() ?? 0,
+      signature: Buffer.from(head?.signature ?? []).toString('base64'),
+      keyId: head?.keyId ?? '',
+      publicKey: Buffer.from(head?.publicKey ?? []).toString('base64'),
+    },
+  };
+}
+
+/** Registers GET /audit/head, /audit/events and /audit/events/:id/proof on the /api router. */
+export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const auditClient = (res: Response): audit.AuditServiceClient | undefined => {
+    if (!ctx.clients.audit) send(res, httpError('UNAVAILABLE'));
+    return ctx.clients.audit;
+  };
+
+  api.get(
+    '/audit/head',
+    staff(ctx, { rpc: 'audit.GetTreeHead', roles: AUDITORS }, async (_req, res, { token }) => {
+      const client = auditClient(res);
+      if (!client) return;
+      const request = audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' });
+      const r = await callUnary(client, 'getTreeHead', request, ctx.metadataFor(res, token), opts);
+      const head = r.treeHead;
+      res.status(200).json({
+        treeSize: Number(head?.treeSize ?? 0),
+        rootHash: hex(head?.rootHash),
+        signedAt: head?.timestamp?.toISOString() ?? null,
+        keyId: head?.keyId ?? '',
+        algorithm: head?.signatureAlgorithm ?? '',
+      });
+    }),
+  );
+
+  const eventFields = { patient: 'patient', page_token: 'pageToken' };
+  api.get(
+    '/audit/events',
+    staff(
+      ctx,
+      { rpc: 'audit.ListAuditEvents', fields: eventFields, roles: AUDITORS },
+      async (req, res, { token }) => {
+        const client = auditClient(res);
+        if (!client) return;
+        const patient = queryText(req, 'patient').trim();
+        const request = audit.ListAuditEventsRequest.fromPartial({
+          pageSize: 50,
+          orderBy: 'leaf_index desc',
+          pageToken: queryText(req, 'pageToken'),
+          ...(patient ? { patient: `patients/${patient}` } : {}),
+        });
+        const r = await callUnary(client, 'listAuditEvents', request, ctx.metadataFor(res, token), opts);
+        res.status(200).json({ events: r.auditEvents.map(eventView), nextPageToken: r.nextPageToken });
+      },
+    ),
+  );
+
+  // One entry's inclusion proof as a file an auditor keeps and checks offline (bin/haven-audit-verify).
+  api.get(
+    '/audit/events/:id/proof',
+    staff(ctx, { rpc: 'audit.GetInclusionProof', roles: AUDITORS }, async (req, res, { token }) => {
+      const id = pathId(req, res);
+      const client = id && auditClient(res);
+      if (!id || !client) return;
+      const request = audit.GetInclusionProofRequest.fromPartial({
+        leaf: { $case: 'auditEvent', auditEvent: `auditEvents/${id}` },
+        treeSize: '0',
+      });
+      const r = await callUnary(client, 'getInclusionProof', request, ctx.metadataFor(res, token), opts);
+      res.setHeader('content-disposition', `attachment; filename="audit-proof-${id}.json"`);
+      res.status(200).json(proofFile(id, r));
+    }),
+  );
+}

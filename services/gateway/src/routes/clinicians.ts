@@ -1,0 +1,28 @@
+/** `GET /api/clinicians`: the clinician directory for the booking form (identity ListUsers, clinicians only). */
+import type { Router } from 'express';
+import { identity } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import type { RouteContext } from '../context';
+import { lastSegment } from '../http';
+import { staff } from './guards';
+
+/** Registers GET /clinicians on the /api router. */
+export function registerClinicianRoutes(api: Router, ctx: RouteContext): void {
+  api.get(
+    '/clinicians',
+    staff(ctx, { rpc: 'identity.ListUsers' }, async (_req, res, { token }) => {
+      const r = await callUnary(
+        ctx.clients.identity,
+        'listUsers',
+        identity.ListUsersRequest.fromPartial({ role: identity.Role.ROLE_CLINICIAN, pageSize: 100 }),
+        ctx.metadataFor(res, token),
+        { deadlineMs: ctx.deadlineMs },
+      );
+      res.status(200).json({
+        clinicians: r.users
+          .filter((u) => u.role === identity.Role.ROLE_CLINICIAN)
+          .map((u) => ({ id: lastSegment(u.name), displayName: u.displayName || u.username })),
+      });
+    }),
+  );
+}

@@ -1,0 +1,177 @@
+/**
+ * The clinician's visits (`/api/visits`, clinicians only: everyone else gets 403 before any call): the day's
+ * visits with their appointments, one visit's participants, the lobby and room controls, and joining or leaving
+ * the media room. The session service checks that the visit is the clinician's own.
+ */
+import type { Request, Response, Router } from 'express';
+import { scheduling, session } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import type { Authenticated, RouteContext } from '../context';
+import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } from '../http';
+import { httpError } from '../http-errors';
+import type { HttpFieldViolation } from '../http-errors';
+import { mediaView, visitCounts, visitView } from '../visit-view';
+import type { FieldNames } from './guards';
+import { staff } from './guards';
+
+type ParticipantRpc = 'admitParticipant' | 'denyParticipant' | 'kickParticipant';
+type VisitRpc = 'lockVisit' | 'unlockVisit' | 'endVisit';
+
+/** A visit route's handler: the `:id` in the path, the session client, the caller. */
+type VisitHandler = (
+  req: Request,
+  res: Response,
+  visit: { readonly id: string; readonly client: session.SessionServiceClient; readonly auth: Authenticated },
+) => Promise<void>;
+
+/** Registers the clinician's /visits routes on the /api router. */
+export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const clinician = (rpc: string, handler: Parameters<typeof staff>[2], fields?: FieldNames) =>
+    staff(ctx, { rpc, roles: ['clinician'], ...(fields ? { fields } : {}) }, handler);
+  const sessionClient = (res: Response): session.SessionServiceClient | undefined => {
+    if (!ctx.clients.session) send(res, httpError('UNAVAILABLE'));
+    return ctx.clients.session;
+  };
+  /** A clinician route on one visit: the path id checked (404) and the session client present (503). */
+  const onVisit = (rpc: string, handler: VisitHandler, fields?: FieldNames) =>
+    clinician(
+      rpc,
+      async (req, res, auth) => {
+        const id = pathId(req, res);
+        const client = id && sessionClient(res);
+        if (!id || !client) return;
+        await handler(req, res, { id, client, auth });
+      },
+      fields,
+    );
+
+  api.get(
+    '/visits',
+    clinician('session.ListVisits', async (_req, res, auth) => {
+      const client = sessionClient(res);
+      if (!client) return;
+      res.status(200).json({ visits: await clinicianVisits(ctx, res, client, auth) });
+    }),
+  );
+
+  api.get(
+    '/visits/:id',
+    onVisit('session.GetVisit', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const r = await callUnary(client, 'getVisit', { name: `visits/${id}` }, md, opts);
+      if (!r.visit) {
+        send(res, httpError('NOT_FOUND'));
+        return;
+      }
+      const view = visitView(r.visit, ctx.media);
+      res.status(200).json({
+        visit: { id: view.id, status: view.status, locked: view.locked, participants: view.participants },
+      });
+    }),
+  );
+
+  const participantAction = (path: string, rpc: ParticipantRpc) =>
+    api.post(
+      `/visits/:id/${path}`,
+      onVisit(
+        `session.${rpc}`,
+        async (req, res, { id, client, auth }) => {
+          const violations: HttpFieldViolation[] = [];
+          const participantId = stringField(asRecord(req.body), 'participantId', 64, violations) ?? '';
+          if (!PATH_ID.test(participantId))
+            violations.push({ field: 'participantId', description: 'must name a participant' });
+          if (invalid(res, violations)) return;
+          const request = {
+            name: `visits/${id}/participants/${participantId}`,
+            allowRejoin: false,
+            requestId: '',
+          };
+          await callUnary(client, rpc, request, ctx.metadataFor(res, auth.token), opts);
+          res.status(200).json({ ok: true });
+        },
+        { name: 'participantId' },
+      ),
+    );
+  participantAction('admit', 'admitParticipant');
+  participantAction('deny', 'denyParticipant');
+  participantAction('kick', 'kickParticipant');
+
+  const visitAction = (path: string, rpc: VisitRpc) =>
+    api.post(
+      `/visits/:id/${path}`,
+      onVisit(`session.${rpc}`, async (_req, res, { id, client, auth }) => {
+        const md = ctx.metadataFor(res, auth.token);
+        const r = await callUnary(client, rpc, { name: `visits/${id}`, requestId: '' }, md, opts);
+        const view = r.visit ? visitView(r.visit, ctx.media) : undefined;
+        res
+          .status(200)
+          .json(view ? { visit: { id: view.id, status: view.status, locked: view.locked } } : {});
+      }),
+    );
+  visitAction('lock', 'lockVisit');
+  visitAction('unlock', 'unlockVisit');
+  visitAction('end', 'endVisit');
+
+  api.post(
+    '/visits/:id/media',
+    onVisit('session.JoinMedia', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const r = await callUnary(client, 'joinMedia', { visit: `visits/${id}` }, md, opts);
+      res.status(200).json(mediaView(r));
+    }),
+  );
+
+  api.post(
+    '/visits/:id/leave',
+    onVisit('session.LeaveVisit', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      await callUnary(client, 'leaveVisit', { visit: `visits/${id}`, requestId: '' }, md, opts);
+      res.status(200).json({ ok: true });
+    }),
+  );
+}
+
+/** The clinician's visits, each with its appointment's times, earliest first. */
+async function clinicianVisits(
+  ctx: RouteContext,
+  res: Response,
+  client: session.SessionServiceClient,
+  { token, principal }: Authenticated,
+) {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const clinician = `users/${principal.id}`;
+  const [visits, appointments] = await Promise.all([
+    callUnary(
+      client,
+      'listVisits',
+      session.ListVisitsRequest.fromPartial({ pageSize: 100, clinician }),
+      ctx.metadataFor(res, token),
+      opts,
+    ),
+    callUnary(
+      ctx.clients.scheduling,
+      'listAppointments',
+      scheduling.ListAppointmentsRequest.fromPartial({ pageSize: 200, clinician }),
+      ctx.metadataFor(res, token),
+      opts,
+    ).catch(() => ({ appointments: [] as scheduling.Appointment[] })),
+  ]);
+  const byId = new Map(appointments.appointments.map((a) => [lastSegment(a.name), a]));
+  const list = visits.visits.map((v) => {
+    const view = visitView(v, ctx.media);
+    const a = byId.get(view.appointmentId);
+    return {
+      id: view.id,
+      appointmentId: view.appointmentId,
+      patientId: view.patientId,
+      startTime: a?.startTime?.toISOString() ?? null,
+      endTime: a?.endTime?.toISOString() ?? null,
+      status: view.status,
+      locked: view.locked,
+      ...visitCounts(view),
+    };
+  });
+  list.sort((x, y) => String(x.startTime).localeCompare(String(y.startTime)));
+  return list;
+}

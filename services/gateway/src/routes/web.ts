@@ -1,0 +1,33 @@
+/**
+ * The browser app: Debian's janus.js at /vendor/janus.js (when installed), the patient page at `/join` (the
+ * patient's link is /join#<token>), the static files of web/public, and a plain 404 for anything else.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import express from 'express';
+import type { Express } from 'express';
+
+/** Options of {@link registerWebRoutes}. */
+export interface WebOptions {
+  /** Directory of the browser app's static files. */
+  readonly webRoot: string;
+  /** Debian's janus.js, served at /vendor/janus.js when the file exists. */
+  readonly janusJsPath?: string | undefined;
+}
+
+/** Registers the web app's routes on the app; goes after /api. */
+export function registerWebRoutes(app: Express, options: WebOptions): void {
+  const janusJs = options.janusJsPath;
+  if (janusJs !== undefined && existsSync(janusJs)) {
+    app.get('/vendor/janus.js', (_req, res) => {
+      res.type('text/javascript').sendFile(janusJs, { maxAge: 0 });
+    });
+  }
+  app.get('/join', (_req, res) => {
+    res.sendFile(resolve(options.webRoot, 'join.html'), { maxAge: 0 });
+  });
+  app.use(express.static(options.webRoot, { index: 'index.html', dotfiles: 'ignore', maxAge: 0 }));
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not found');
+  });
+}
