@@ -1,6 +1,7 @@
 /**
  * The JSON API under /api: refusals recorded, no-store, CSRF and JSON-only on state-changing requests, 16 KiB
- * bodies, a per-client limit on sign-in and link redemption, then one route module per resource, then 404.
+ * bodies, a per-client limit on sign-in and link redemption (and a larger one of their own on refresh and logout),
+ * then one route module per resource, then 404.
  */
 import express from 'express';
 import type { Router } from 'express';
@@ -23,12 +24,17 @@ import { registerTotpRoutes } from './routes/totp';
 import { registerVisitRoutes } from './routes/visits';
 import { COOKIES, requireCsrf } from './security';
 
+/** The /api/auth paths that keep a session rather than take credentials. */
+const SESSION_PATHS: ReadonlySet<string> = new Set(['/refresh', '/logout']);
+
 /** Options of {@link createApiRouter}. */
 export interface ApiOptions {
   /** Where the gateway's own 401/403 answers are recorded (none: not recorded). */
   readonly refusals?: AccessRefusalRecorder | undefined;
-  /** Requests to /api/auth/* and /api/join per client IP and window. */
+  /** Requests to /api/auth/* (but refresh and logout) and /api/join per client IP and window. */
   readonly authRateLimit: { readonly limit: number; readonly windowMs: number };
+  /** Requests to /api/auth/refresh and /api/auth/logout per client IP and window. */
+  readonly sessionRateLimit: { readonly limit: number; readonly windowMs: number };
   /** Identity's forwarder secret, for sign-in calls (see ./routes/auth). */
   readonly forwarderSecret?: string | undefined;
 }
@@ -46,7 +52,14 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   api.use(noStore);
   api.use(requireCsrf());
   api.use(express.json({ limit: '16kb', type: 'application/json', strict: true }));
-  api.use('/auth', clientRateLimit(options.authRateLimit));
+  // Keeping a session (refresh, logout) does not spend the sign-in budget: many staff behind one address refresh
+  // every few minutes, a clinician in a video visit refreshes to stay signed in, and an idle sign-out's logout
+  // must get through. They have a larger budget of their own, bounding load only.
+  const credentialLimit = clientRateLimit(options.authRateLimit);
+  const sessionLimit = clientRateLimit(options.sessionRateLimit);
+  api.use('/auth', (req, res, next) =>
+    (SESSION_PATHS.has(req.path) ? sessionLimit : credentialLimit)(req, res, next),
+  );
   // Patient link redemption: the same per-IP limit on top of scheduling's own lockout.
   api.use('/join', clientRateLimit(options.authRateLimit));
 

@@ -210,6 +210,38 @@ describe('gateway against a real gRPC backend', () => {
         await limited.close();
       }
     });
+
+    it('gives refresh and logout a budget of their own, not the sign-in budget', async () => {
+      const limited = await startTestGateway({
+        identityAddress: backend.address,
+        schedulingAddress: backend.address,
+        config: {
+          authRateLimit: { limit: 2, windowMs: 60_000 },
+          sessionRateLimit: { limit: 4, windowMs: 60_000 },
+        },
+      });
+      try {
+        const jar = new CookieJar();
+        await jar.fetch(`${limited.url}/`);
+        const login = async () =>
+          (await jar.post(`${limited.url}/api/auth/login`, { username: 'x', password: 'wrong' })).status;
+        const keep = async (path: 'refresh' | 'logout') =>
+          (await jar.post(`${limited.url}/api/auth/${path}`, {})).status;
+        // The sign-in budget is spent; keeping a session still gets through (no refresh cookie: 401; logout: 204).
+        expect([await login(), await login(), await login()]).toEqual([401, 401, 429]);
+        expect([
+          await keep('refresh'),
+          await keep('logout'),
+          await keep('refresh'),
+          await keep('logout'),
+        ]).toEqual([401, 204, 401, 204]);
+        // ... up to its own limit.
+        expect(await keep('refresh')).toBe(429);
+        expect(await login()).toBe(429);
+      } finally {
+        await limited.close();
+      }
+    });
   });
 
   describe('the signed-in user', () => {

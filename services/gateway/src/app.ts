@@ -30,8 +30,13 @@ export interface GatewayAppConfig {
    * throttles per browser, not per gateway.
    */
   readonly forwarderSecret?: string;
-  /** Requests to /api/auth/* per client IP and window. Default 10 per 60 s. */
+  /** Requests to /api/auth/* that take credentials (sign-in, TOTP) per client IP and window. Default 10 per 60 s. */
   readonly authRateLimit?: { readonly limit: number; readonly windowMs: number };
+  /**
+   * Requests to /api/auth/refresh and /api/auth/logout per client IP and window (a budget of their own: they
+   * present a high-entropy session cookie, not something to guess). Default 120 per 60 s.
+   */
+  readonly sessionRateLimit?: { readonly limit: number; readonly windowMs: number };
   /** Deadline of each backend call. Default 5000 ms. */
   readonly grpcDeadlineMs?: number;
   /** Deadline of each readiness health check. Default 1000 ms. */
@@ -105,6 +110,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
     createApiRouter(ctx, {
       refusals: options.refusals,
       authRateLimit: cfg.authRateLimit ?? { limit: 10, windowMs: 60_000 },
+      sessionRateLimit: cfg.sessionRateLimit ?? { limit: 120, windowMs: 60_000 },
       forwarderSecret: cfg.forwarderSecret,
     }),
   );
