@@ -44,6 +44,31 @@ async function send(method, path, body) {
   return data;
 }
 
+let refreshing = null;
+let refreshedAt = 0;
+
+/** When this page last refreshed the session successfully (ms since the epoch; 0 when never). */
+export function lastRefreshAt() {
+  return refreshedAt;
+}
+
+/**
+ * Refreshes the session's tokens with the refresh cookie (POST /api/auth/refresh), which also tells identity the
+ * user is active. Calls made while one is under way share it: the refresh token rotates, and presenting a rotated
+ * one again ends the session as a stolen token would. Rejects with ApiError.
+ */
+export function refreshSession() {
+  refreshing ??= send('POST', '/api/auth/refresh', {})
+    .then((r) => {
+      refreshedAt = Date.now();
+      return r;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
 /**
  * Calls the API; when the access token has expired (401) it refreshes it once with the refresh cookie and
  * retries. Rejects with ApiError.
@@ -54,7 +79,7 @@ export async function api(method, path, body) {
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 401 || path.startsWith('/api/auth/')) throw err;
     try {
-      await send('POST', '/api/auth/refresh', {});
+      await refreshSession();
     } catch {
       throw err;
     }

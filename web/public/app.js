@@ -1,4 +1,4 @@
-import { ApiError, api } from './api.js';
+import { ApiError, api, lastRefreshAt, refreshSession } from './api.js';
 import { openLive } from './live.js';
 
 const ROLE_LABELS = {
@@ -96,6 +96,7 @@ const timeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
 const state = {
   me: null,
   live: null,
+  stopConversationPulse: null, // stops the clinician's keep-alive during a live conversation
   clinicians: new Map(),
   patients: new Map(),
   visits: new Map(),
@@ -115,6 +116,8 @@ function screen(id) {
 function showSignIn(notice) {
   state.live?.close();
   state.live = null;
+  state.stopConversationPulse?.();
+  state.stopConversationPulse = null;
   screen('sign-in');
   const box = $('sign-in-notice');
   if (notice) show(box, notice);
@@ -475,13 +478,54 @@ $('link-close').addEventListener('click', () => {
 
 const STATUS_LABELS = { open: 'Open', in_progress: 'In progress', ended: 'Ended' };
 
+/** How often the conversation pulse samples the call, ms. */
+const CONVERSATION_SAMPLE_MS = 1000;
+/** The pulse period when the server did not say its idle timeout (short enough for any sane timeout). */
+const UNKNOWN_IDLE_PULSE_MS = 60_000;
+
+/**
+ * A live conversation is activity: while the clinician's video visit is live and media from another participant
+ * keeps arriving (window.HavenVisit.inConversation()), the page tells the gateway's live channel it is active and
+ * refreshes the session (identity's idle deadline moves only on a refresh), three times per idle timeout. Alone
+ * in the room, or with no video, nothing is sent, so an unattended workstation still signs out. Returns a stop
+ * function.
+ */
+function startConversationPulse(idleTimeoutSec) {
+  const periodMs =
+    Number.isFinite(idleTimeoutSec) && idleTimeoutSec > 0
+      ? Math.max(CONVERSATION_SAMPLE_MS, (idleTimeoutSec * 1000) / 3)
+      : UNKNOWN_IDLE_PULSE_MS;
+  let lastPulse = 0;
+  let sampling = false;
+  const timer = setInterval(async () => {
+    if (sampling || !window.HavenVisit?.inConversation) return;
+    sampling = true;
+    try {
+      if (!(await window.HavenVisit.inConversation())) return;
+      // Half a sample of slack, so that the pulse keeps its period instead of slipping to the next sample.
+      const due = periodMs - CONVERSATION_SAMPLE_MS / 2;
+      if (Date.now() - lastPulse < due) return;
+      lastPulse = Date.now();
+      state.live?.activity();
+      // Unless the page refreshed lately anyway (an expired token); a refused refresh means the session is over,
+      // and the live channel reports the sign-out.
+      if (Date.now() - lastRefreshAt() >= due) await refreshSession().catch(() => undefined);
+    } finally {
+      sampling = false;
+    }
+  }, CONVERSATION_SAMPLE_MS);
+  return () => clearInterval(timer);
+}
+
 function startConsole() {
   void loadVisits();
   state.live?.close();
+  state.stopConversationPulse?.();
+  state.stopConversationPulse = startConversationPulse(state.me?.idleTimeoutSec);
   state.live = openLive({
     refresh: async () => {
       try {
-        await api('POST', '/api/auth/refresh', {});
+        await refreshSession();
         return true;
       } catch {
         return false;

@@ -10,7 +10,8 @@
 //   await window.HavenVisit.start(container, { mediaUrl, leaveUrl, role: 'clinician' | 'patient' });
 //
 // For tests: window.HavenVisit.state (status, errorCode, message, …) and window.HavenVisit.stats() (inbound
-// RTP per remote feed, from getStats).
+// RTP per remote feed, from getStats). The staff app asks window.HavenVisit.inConversation() to keep a clinician
+// in a live conversation signed in.
 import { ApiError, api, csrfToken } from './api.js';
 
 const JANUS_JS = '/vendor/janus.js';
@@ -127,6 +128,8 @@ function createVisit() {
   let ui = null;
   /** feed id -> { handle, tile, video, audio, display, description } */
   const remotes = new Map();
+  /** feed id -> inbound RTP bytes at the previous inConversation() */
+  const heard = new Map();
 
   function setStatus(status, message, code) {
     state.status = status;
@@ -643,9 +646,40 @@ function createVisit() {
     return { status: state.status, feeds, totals };
   }
 
+  /**
+   * Whether this page is in a live conversation: the video is live and media from at least one other
+   * participant's feed arrived since the previous call (a feed that is there but sends nothing does not count;
+   * the first call after a feed appears only takes a baseline). Never rejects.
+   */
+  async function inConversation() {
+    for (const feed of [...heard.keys()]) if (!remotes.has(feed)) heard.delete(feed);
+    if (state.status !== 'live') {
+      heard.clear();
+      return false;
+    }
+    let flowing = false;
+    for (const [feed, r] of remotes) {
+      const pc = r.handle?.webrtcStuff?.pc;
+      if (!pc) continue;
+      let bytes = 0;
+      try {
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp') bytes += s.bytesReceived || 0;
+        });
+      } catch {
+        continue; // the connection is closing
+      }
+      const before = heard.get(feed);
+      heard.set(feed, bytes);
+      if (before !== undefined && bytes > before) flowing = true;
+    }
+    return flowing;
+  }
+
   return {
     start,
     stats,
+    inConversation,
     state,
     leave: leaveVisit,
     toggleMic,

@@ -35,6 +35,8 @@ export interface ApiOptions {
   readonly authRateLimit: { readonly limit: number; readonly windowMs: number };
   /** Requests to /api/auth/refresh and /api/auth/logout per client IP and window. */
   readonly sessionRateLimit: { readonly limit: number; readonly windowMs: number };
+  /** The idle logoff timeout, told to the page in /api/me (see ./routes/me). */
+  readonly idleTimeoutSec: number;
   /** Identity's forwarder secret, for sign-in calls (see ./routes/auth). */
   readonly forwarderSecret?: string | undefined;
 }
@@ -64,7 +66,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   api.use('/join', clientRateLimit(options.authRateLimit));
 
   registerAuthRoutes(api, ctx, { forwarderSecret: options.forwarderSecret });
-  registerMeRoutes(api, ctx);
+  registerMeRoutes(api, ctx, { idleTimeoutSec: options.idleTimeoutSec });
   registerTotpRoutes(api, ctx);
   registerClinicianRoutes(api, ctx);
   registerPatientRoutes(api, ctx);

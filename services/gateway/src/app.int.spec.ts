@@ -250,7 +250,12 @@ describe('gateway against a real gRPC backend', () => {
       const res = await jar.fetch(`${gateway.url}/api/me`);
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toBe('no-store');
-      expect(await res.json()).toEqual({ sub: FRONT_DESK.id, role: 'front_desk', kind: 'user' });
+      expect(await res.json()).toEqual({
+        sub: FRONT_DESK.id,
+        role: 'front_desk',
+        kind: 'user',
+        idleTimeoutSec: 900,
+      });
     });
 
     it('GET /api/me refuses a token it cannot verify (401)', async () => {

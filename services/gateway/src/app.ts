@@ -43,6 +43,11 @@ export interface GatewayAppConfig {
   readonly readinessDeadlineMs?: number;
   /** Debian's janus.js, served at /vendor/janus.js when the file exists. */
   readonly janusJsPath?: string;
+  /**
+   * The stack's idle logoff timeout (HAVEN_IDLE_TIMEOUT_SEC), told to the page in /api/me so that a clinician on
+   * a live video conversation can keep the session active in time. Default 900.
+   */
+  readonly idleTimeoutSec?: number;
 }
 
 /** Input of {@link createGatewayApp}. */
@@ -111,6 +116,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
       refusals: options.refusals,
       authRateLimit: cfg.authRateLimit ?? { limit: 10, windowMs: 60_000 },
       sessionRateLimit: cfg.sessionRateLimit ?? { limit: 120, windowMs: 60_000 },
+      idleTimeoutSec: cfg.idleTimeoutSec ?? 900,
       forwarderSecret: cfg.forwarderSecret,
     }),
   );

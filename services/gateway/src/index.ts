@@ -106,6 +106,7 @@ async function main(): Promise<void> {
         ? { forwarderSecret: config.HAVEN_FORWARDER_SECRET }
         : {}),
       janusJsPath: config.HAVEN_JANUS_JS,
+      idleTimeoutSec: config.HAVEN_IDLE_TIMEOUT_SEC,
     },
     media: hub,
     ...(refusals ? { refusals } : {}),

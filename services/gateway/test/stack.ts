@@ -235,6 +235,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       webRoot: WEB_ROOT,
       authRateLimit: { limit: 1000, windowMs: 60_000 },
       janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
+      idleTimeoutSec: Math.max(1, Math.round((options.idleTimeoutMs ?? 15 * 60_000) / 1000)),
       ...options.gateway,
       ...overrides,
     });

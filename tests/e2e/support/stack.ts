@@ -94,6 +94,8 @@ export interface StackOptions {
   readonly netns?: boolean;
   /** Extra variables for identity (e.g. a short HAVEN_IDLE_TIMEOUT_SEC). */
   readonly identityEnv?: Readonly<Record<string, string>>;
+  /** Extra variables for the gateway (e.g. the same short HAVEN_IDLE_TIMEOUT_SEC). */
+  readonly gatewayEnv?: Readonly<Record<string, string>>;
   /** Session service processes sharing NATS and Janus (default 1); Janus's event handler posts to the first. */
   readonly sessionReplicas?: number;
 }
@@ -356,6 +358,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           HAVEN_AUDIT_GRPC_ADDR: address(auditPort),
           HAVEN_SESSION_MEDIA_URL: `ws://127.0.0.1:${sessionHttp}/media`,
           LOG_LEVEL: 'warn',
+          ...opts.gatewayEnv,
         });
         stoppers.push(gw.stop);
         outputs.push({ name: 'gateway', output: gw.output });

@@ -1,15 +1,27 @@
-/** `GET /api/me`: who the staff cookie names (verified when a verifier is configured), for the page to show. */
+/**
+ * `GET /api/me`: who the staff cookie names (verified when a verifier is configured), for the page to show, and the
+ * idle logoff timeout (the page keeps a clinician in a live video conversation active in time).
+ */
 import type { Router } from 'express';
 import { authenticate } from '../context';
 import type { RouteContext } from '../context';
 import { COOKIES } from '../security';
 
 /** Registers GET /me on the /api router. */
-export function registerMeRoutes(api: Router, ctx: RouteContext): void {
+export function registerMeRoutes(
+  api: Router,
+  ctx: RouteContext,
+  options: { readonly idleTimeoutSec: number },
+): void {
   api.get('/me', async (req, res) => {
     const auth = await authenticate(ctx, req, res, COOKIES.access);
     if (!auth) return;
     const { principal } = auth;
-    res.status(200).json({ sub: principal.id, role: principal.role ?? null, kind: principal.kind });
+    res.status(200).json({
+      sub: principal.id,
+      role: principal.role ?? null,
+      kind: principal.kind,
+      idleTimeoutSec: options.idleTimeoutSec,
+    });
   });
 }

@@ -1,0 +1,269 @@
+/**
+ * Idle logoff during a live video visit, run INSIDE a network namespace by
+ * tests/e2e/visit-idle-logoff.e2e.spec.ts. The whole stack (./stack.ts) with short idle timeouts on BOTH sides
+ * (`HAVEN_IDLE_TIMEOUT_SEC` for identity's sweeper and for the gateway's live channel) and two headless Chromiums.
+ * The patient is booked, redeems the link, is admitted over gRPC and joins the video with the product's own
+ * client (web/public/visit.js); the clinician signs in on the real staff app, opens the visit and clicks
+ * "Join video". Then nobody touches anything for three idle timeouts, while the driver samples (page.evaluate
+ * only, no input) whether the clinician is still signed in and both sides still decode video. Then the patient
+ * leaves, and the clinician, alone and still untouched, is expected to be signed out for inactivity.
+ * Prints one JSON line ({@link VisitIdleResult}).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedChromium } from '../../support/browser';
+import { startStack, type Stack } from './stack';
+import {
+  admit,
+  bookVisit,
+  joinLobby,
+  visitState,
+  visitStats,
+  waitForStats,
+  waitForVisitState,
+} from './visit-flow';
+import { signIn, waitForDom } from './visit-ui';
+
+/** The idle timeout of identity and the gateway in this run, s. */
+export const IDLE_SEC = 8;
+
+/** One look at both pages during the idle stretch. */
+export interface IdleSample {
+  /** Since the clinician's last input (the "Join video" click), ms. */
+  readonly sinceInputMs: number;
+  /** The staff app still shows the clinician's console (not the sign-in form). */
+  readonly clinicianSignedIn: boolean;
+  readonly clinicianStatus: string;
+  readonly patientStatus: string;
+  /** Video frames decoded so far by each side (from the other's feed). */
+  readonly clinicianFrames: number;
+  readonly patientFrames: number;
+}
+
+/** What the driver prints. */
+export interface VisitIdleResult {
+  readonly idleSec: number;
+  readonly timings: Record<string, number>;
+  /** Both sides decoded the other's video before the idle stretch began. */
+  readonly liveBefore: { clinicianFrames: number; patientFrames: number };
+  readonly samples: IdleSample[];
+  /** GET /api/me from the clinician's page at the end of the idle stretch. */
+  readonly meAfterIdle: number;
+  readonly afterPatientLeft: {
+    /** The clinician's page saw the patient's feed go. */
+    readonly remoteFeeds: number;
+    /** The sign-in form came back with the inactivity notice (bounded wait). */
+    readonly signedOut: boolean;
+    readonly notice: string;
+    /** GET /api/me from the clinician's page after the sign-out (bounded wait for 401). */
+    readonly me: number;
+    /** The clinician's video client after the sign-out. */
+    readonly clinicianStatus: string;
+  };
+  /** Refreshes and live-channel activity the clinician's page sent by itself, ms after the last input. */
+  readonly told: Array<{ what: 'refresh' | 'activity'; atMs: number }>;
+  /** When the patient left, and when the clinician's page saw their feed go, ms after the last input. */
+  readonly leftAtMs: number;
+  readonly aloneAtMs: number;
+  readonly totalMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function meStatus(page: Page): Promise<number> {
+  return page.evaluate<number>(`fetch('/api/me').then((r) => r.status)`);
+}
+
+async function sample(clinician: Page, patient: Page, inputAt: number): Promise<IdleSample> {
+  const [signIn, clinState, patState, clinStats, patStats] = await Promise.all([
+    clinician.locator('#sign-in').isVisible(),
+    visitState(clinician),
+    visitState(patient),
+    visitStats(clinician),
+    visitStats(patient),
+  ]);
+  const console = await clinician.locator('#console').isVisible();
+  return {
+    sinceInputMs: Date.now() - inputAt,
+    clinicianSignedIn: console && !signIn,
+    clinicianStatus: clinState.status,
+    patientStatus: patState.status,
+    clinicianFrames: clinStats.totals.framesDecoded,
+    patientFrames: patStats.totals.framesDecoded,
+  };
+}
+
+async function main(): Promise<VisitIdleResult> {
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  let stack: Stack | undefined;
+  let a: LaunchedChromium | undefined;
+  let b: LaunchedChromium | undefined;
+  try {
+    const idleEnv = { HAVEN_IDLE_TIMEOUT_SEC: String(IDLE_SEC) };
+    const [s, browsers] = await Promise.all([
+      startStack({ identityEnv: idleEnv, gatewayEnv: idleEnv }),
+      Promise.all([launchChromium(), launchChromium()]),
+    ]);
+    stack = s;
+    [a, b] = browsers;
+    timings['stack'] = Date.now() - t0;
+    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
+    const gw = s.gatewayUrl;
+
+    // The patient is booked, admitted and on video before the clinician's browser signs in. The gRPC sessions
+    // used for this idle out on their own a few seconds later; the clinician's browser has a session of its own.
+    const tSetup = Date.now();
+    const [frontDesk, clinicianApi] = await Promise.all([s.login('front_desk'), s.login('clinician')]);
+    const v = await bookVisit(s, frontDesk, clinicianApi, { startInMinutes: 2, durationMinutes: 30 });
+    await admit(s, clinicianApi, await joinLobby(s, v));
+    await b.context.addCookies(
+      Object.entries({
+        haven_patient: v.patientToken,
+        haven_csrf: randomBytes(32).toString('base64url'),
+      }).map(([name, value]) => ({
+        name,
+        value,
+        domain: '127.0.0.1',
+        path: name === 'haven_csrf' ? '/' : '/api',
+        sameSite: 'Strict' as const,
+      })),
+    );
+    const patient = await b.context.newPage();
+    patient.setDefaultTimeout(15_000);
+    await patient.goto(`${gw}/`);
+    // The staff app's page loads visit.js; the patient's client runs in a container of its own.
+    for (let i = 0; i < 200 && !(await patient.evaluate<boolean>('!!window.HavenVisit')); i++)
+      await sleep(25);
+    await patient.evaluate(
+      `(() => { const d = document.createElement('div'); d.id = 'patient-video'; document.body.prepend(d); ` +
+        `void window.HavenVisit.start(d, ${JSON.stringify({
+          mediaUrl: '/api/patient/media',
+          leaveUrl: '/api/patient/leave',
+          role: 'patient',
+        })}); })()`,
+    );
+    const patLive = await waitForVisitState(patient, `s.status === 'live' || s.status === 'error'`);
+    if (patLive.status !== 'live') throw new Error(`the patient did not go live: ${JSON.stringify(patLive)}`);
+    timings['patientLive'] = Date.now() - tSetup;
+
+    // The clinician: the real staff app, sign in, open the visit, join the video. The last input is the click.
+    const tClin = Date.now();
+    const clinician = await a.context.newPage();
+    clinician.setDefaultTimeout(15_000);
+    // What the clinician's page tells the servers by itself: session refreshes and live-channel activity.
+    const told: Array<{ what: 'refresh' | 'activity'; at: number }> = [];
+    clinician.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/auth/refresh')
+        told.push({ what: 'refresh', at: Date.now() });
+    });
+    clinician.on('websocket', (ws) => {
+      if (!new URL(ws.url()).pathname.startsWith('/api/ws')) return;
+      ws.on('framesent', (f) => {
+        if (typeof f.payload === 'string' && f.payload.includes('"activity"'))
+          told.push({ what: 'activity', at: Date.now() });
+      });
+    });
+    await signIn(clinician, gw, 'clinician');
+    await clinician
+      .getByRole('button', { name: /^Open the visit/ })
+      .first()
+      .click();
+    await clinician.locator('#visit').waitFor({ state: 'visible' });
+    await clinician.getByRole('button', { name: 'Join video' }).click();
+    const inputAt = Date.now();
+    const clinLive = await waitForVisitState(clinician, `s.status === 'live' || s.status === 'error'`);
+    if (clinLive.status !== 'live')
+      throw new Error(`the clinician did not go live: ${JSON.stringify(clinLive)}`);
+    const clinSees = await waitForStats(
+      clinician,
+      (x) => x.totals.framesDecoded > 0,
+      'the clinician sees the patient',
+    );
+    const patSees = await waitForStats(
+      patient,
+      (x) => x.totals.framesDecoded > 0,
+      'the patient sees the clinician',
+    );
+    timings['clinicianSignInToConversation'] = Date.now() - tClin;
+
+    // Nobody touches either page for three idle timeouts (and a little more); look every ~2 s.
+    const samples: IdleSample[] = [];
+    const idleUntil = inputAt + 3 * IDLE_SEC * 1000 + 2000;
+    for (let i = 0; i < 100 && Date.now() < idleUntil; i++) {
+      await sleep(Math.min(2000, Math.max(0, idleUntil - Date.now())));
+      const x = await sample(clinician, patient, inputAt);
+      samples.push(x);
+      if (!x.clinicianSignedIn) break; // signed out: nothing more to see
+    }
+    const meAfterIdle = await meStatus(clinician);
+    timings['idleStretch'] = Date.now() - inputAt;
+
+    // The patient leaves; the clinician is alone in the room and still untouched.
+    const tLeft = Date.now();
+    await patient.evaluate('window.HavenVisit.leave()');
+    const alone = await waitForVisitState(clinician, 's.remoteFeeds === 0', 10_000).catch(() =>
+      visitState(clinician),
+    );
+    const aloneAt = Date.now();
+    let signedOut = false;
+    try {
+      await waitForDom(
+        clinician,
+        `document.getElementById('sign-in') && !document.getElementById('sign-in').hidden && ` +
+          `/inactivity/.test(document.getElementById('sign-in-notice').textContent)`,
+        'the clinician is signed out for inactivity',
+        2 * IDLE_SEC * 1000 + 15_000,
+      );
+      signedOut = true;
+    } catch {
+      signedOut = false;
+    }
+    timings['patientLeftToSignedOut'] = Date.now() - tLeft;
+    const notice = ((await clinician.locator('#sign-in-notice').textContent()) ?? '').trim();
+    let me = await meStatus(clinician);
+    for (let i = 0; i < 50 && me !== 401; i++) {
+      await sleep(100);
+      me = await meStatus(clinician);
+    }
+    let clinicianStatus = (await visitState(clinician)).status;
+    for (let i = 0; i < 50 && clinicianStatus === 'live'; i++) {
+      await sleep(100);
+      clinicianStatus = (await visitState(clinician)).status;
+    }
+    return {
+      idleSec: IDLE_SEC,
+      timings,
+      liveBefore: {
+        clinicianFrames: clinSees.totals.framesDecoded,
+        patientFrames: patSees.totals.framesDecoded,
+      },
+      samples,
+      meAfterIdle,
+      afterPatientLeft: { remoteFeeds: alone.remoteFeeds, signedOut, notice, me, clinicianStatus },
+      told: told.map((x) => ({ what: x.what, atMs: x.at - inputAt })),
+      leftAtMs: tLeft - inputAt,
+      aloneAtMs: aloneAt - inputAt,
+      totalMs: Date.now() - t0,
+    };
+  } catch (err) {
+    const logs = stack?.logs(15) ?? '';
+    throw new Error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${logs}`, {
+      cause: err,
+    });
+  } finally {
+    await Promise.all([a?.close(), b?.close()]);
+    await stack?.stop();
+  }
+}
+
+main().then(
+  (r) => {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.exit(0);
+  },
+  (err: unknown) => {
+    process.stderr.write(`visit-idle-driver failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

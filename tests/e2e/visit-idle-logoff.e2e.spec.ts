@@ -1,0 +1,62 @@
+/**
+ * A live conversation is activity; an unattended workstation is not. The whole stack in a private network
+ * namespace with identity's and the gateway's idle timeouts shortened to a few seconds
+ * (./support/visit-idle-driver.ts): a clinician on the real staff app and an admitted patient are on video, and
+ * nobody touches anything for three idle timeouts. The clinician stays signed in and the call stays live on both
+ * sides. Then the patient leaves: the clinician, alone in the room and still untouched, is signed out for
+ * inactivity, and their session is over. Before: the gateway signed the clinician's page out after one idle
+ * timeout without mouse or keyboard input (and identity ended the session, which was never refreshed), so the
+ * call died mid-conversation.
+ */
+import { join } from 'node:path';
+import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
+import type { VisitIdleResult } from './support/visit-idle-driver';
+
+const DRIVER = join(__dirname, 'support', 'visit-idle-driver.ts');
+
+(netnsGate() ? describe : describe.skip)('idle logoff during a live video visit', () => {
+  let ns: Netns;
+  let result: VisitIdleResult;
+
+  beforeAll(async () => {
+    ns = await createNetns();
+    result = await runInNetns<VisitIdleResult>(ns, DRIVER, {}, { timeoutMs: 150_000 });
+    process.stderr.write(
+      `visit-idle: idle timeout ${result.idleSec} s, ${JSON.stringify(result.timings)}, ` +
+        `samples ${JSON.stringify(result.samples.map((s) => [s.sinceInputMs, s.clinicianFrames, s.patientFrames]))}, ` +
+        `told ${JSON.stringify(result.told.map((t) => `${t.what[0]}${t.atMs}`))}, left ${result.leftAtMs}, ` +
+        `alone ${result.aloneAtMs}\n`,
+    );
+  }, 160_000);
+
+  afterAll(async () => {
+    await ns?.destroy();
+  });
+
+  it('keeps a clinician in a live conversation signed in and the call live, without any input', () => {
+    expect(result.liveBefore.clinicianFrames).toBeGreaterThan(0);
+    expect(result.liveBefore.patientFrames).toBeGreaterThan(0);
+    const last = result.samples[result.samples.length - 1];
+    expect(last).toBeDefined();
+    // The stretch without input lasted at least three idle timeouts, and the clinician was signed in throughout.
+    expect(last!.sinceInputMs).toBeGreaterThanOrEqual(3 * result.idleSec * 1000);
+    expect(result.samples.map((s) => s.clinicianSignedIn)).not.toContain(false);
+    expect(result.meAfterIdle).toBe(200);
+    // Both sides still live and still decoding the other's video at the end.
+    expect(last).toMatchObject({ clinicianStatus: 'live', patientStatus: 'live' });
+    const before = result.samples[result.samples.length - 2];
+    expect(before).toBeDefined();
+    expect(last!.clinicianFrames).toBeGreaterThan(before!.clinicianFrames);
+    expect(last!.patientFrames).toBeGreaterThan(before!.patientFrames);
+  });
+
+  it('signs the clinician out once the patient has left and they are alone and idle', () => {
+    const after = result.afterPatientLeft;
+    expect(after.remoteFeeds).toBe(0);
+    expect(after.signedOut).toBe(true);
+    expect(after.notice).toContain('signed out after a period of inactivity');
+    expect(after.me).toBe(401);
+    // The signed-out clinician's media is closed too.
+    expect(after.clinicianStatus).not.toBe('live');
+  });
+});
