@@ -50,57 +50,10 @@ const iso = (ms: number): string => new Date(ms).toISOString();
  */
 export function decideSession(command: SessionCommand, state: SessionState): SessionEvent[] {
   switch (command.type) {
-    case 'StartSession': {
-      const d = command.data;
-      if (state.status !== 'none') throw new PreconditionError('session already exists');
-      const absolute = d.now + d.policy.absoluteLifetimeMs;
-      return [
-        {
-          type: 'SessionStarted',
-          data: {
-            sessionId: d.sessionId,
-            userId: d.userId,
-            role: d.role,
-            refreshTokenHash: d.refreshTokenHash,
-            idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, absolute)),
-            absoluteExpiresAt: iso(absolute),
-            ...(d.scope ? { scope: d.scope } : {}),
-            at: iso(d.now),
-          },
-        },
-      ];
-    }
-    case 'RefreshSession': {
-      const d = command.data;
-      if (state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
-      if (state.status === 'ended') throw new UnauthenticatedError('session has ended');
-      const end = (reason: SessionEndReason): SessionEvent[] => [
-        {
-          type: 'SessionEnded',
-          data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(d.now) },
-        },
-      ];
-      if (state.usedTokenHashes.some((h) => digestsEqual(h, d.presentedTokenHash)))
-        return end('reuse_detected');
-      if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash))
-        throw new UnauthenticatedError('invalid refresh token');
-      if (d.now >= state.absoluteExpiresAt) return end('absolute');
-      if (d.now >= state.idleExpiresAt) return end('idle');
-      if (!d.userActive) return end('revoked');
-      return [
-        {
-          type: 'TokenRefreshed',
-          data: {
-            sessionId: state.sessionId,
-            userId: state.userId,
-            generation: state.generation + 1,
-            refreshTokenHash: d.newTokenHash,
-            idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, state.absoluteExpiresAt)),
-            at: iso(d.now),
-          },
-        },
-      ];
-    }
+    case 'StartSession':
+      return start(command.data, state);
+    case 'RefreshSession':
+      return refresh(command.data, state);
     case 'EndSession': {
       if (state.status !== 'active') return [];
       return [
@@ -129,6 +82,56 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
       ];
     }
   }
+}
+
+function start(d: StartSession['data'], state: SessionState): SessionEvent[] {
+  if (state.status !== 'none') throw new PreconditionError('session already exists');
+  const absolute = d.now + d.policy.absoluteLifetimeMs;
+  return [
+    {
+      type: 'SessionStarted',
+      data: {
+        sessionId: d.sessionId,
+        userId: d.userId,
+        role: d.role,
+        refreshTokenHash: d.refreshTokenHash,
+        idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, absolute)),
+        absoluteExpiresAt: iso(absolute),
+        ...(d.scope ? { scope: d.scope } : {}),
+        at: iso(d.now),
+      },
+    },
+  ];
+}
+
+function refresh(d: RefreshSession['data'], state: SessionState): SessionEvent[] {
+  if (state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
+  if (state.status === 'ended') throw new UnauthenticatedError('session has ended');
+  const end = (reason: SessionEndReason): SessionEvent[] => [
+    {
+      type: 'SessionEnded',
+      data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(d.now) },
+    },
+  ];
+  if (state.usedTokenHashes.some((h) => digestsEqual(h, d.presentedTokenHash))) return end('reuse_detected');
+  if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash))
+    throw new UnauthenticatedError('invalid refresh token');
+  if (d.now >= state.absoluteExpiresAt) return end('absolute');
+  if (d.now >= state.idleExpiresAt) return end('idle');
+  if (!d.userActive) return end('revoked');
+  return [
+    {
+      type: 'TokenRefreshed',
+      data: {
+        sessionId: state.sessionId,
+        userId: state.userId,
+        generation: state.generation + 1,
+        refreshTokenHash: d.newTokenHash,
+        idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, state.absoluteExpiresAt)),
+        at: iso(d.now),
+      },
+    },
+  ];
 }
 
 /** True when the events end the session (the caller must then answer UNAUTHENTICATED). */

@@ -105,197 +105,201 @@ export function digestsEqual(a: string, b: string): boolean {
  */
 export function decideUser(command: UserCommand, state: UserState): UserEvent[] {
   switch (command.type) {
-    case 'InviteUser': {
-      const d = command.data;
-      if (state.status !== 'none') throw new PreconditionError('user already exists');
-      const violations: { field: string; description: string }[] = [];
-      const email = d.email.trim().toLowerCase();
-      const username = d.username.trim().toLowerCase();
-      if (!USERNAME.test(username)) {
-        violations.push({
-          field: 'username',
-          description: '3–254 characters: letters, digits and . _ @ + -',
-        });
-      }
-      if (!EMAIL.test(email) || email.length > 254)
-        violations.push({ field: 'email', description: 'must be an email address' });
-      if (!isRole(d.role))
-        violations.push({
-          field: 'role',
-          description: 'must be one of admin, clinician, front_desk, auditor',
-        });
-      if (d.displayName.length > 200)
-        violations.push({ field: 'display_name', description: 'at most 200 characters' });
-      if (violations.length > 0) throw new ValidationError(violations);
-      return [
-        {
-          type: 'UserInvited',
-          data: {
-            userId: d.userId,
-            username,
-            email,
-            role: d.role as Role,
-            displayName: d.displayName.trim(),
-            inviteTokenHash: d.inviteTokenHash,
-            inviteExpiresAt: iso(d.inviteExpiresAt),
-            at: iso(d.now),
-          },
-        },
-      ];
-    }
-    case 'ActivateUser': {
-      const s = existing(state);
-      const d = command.data;
-      if (s.status !== 'invited') throw new PreconditionError('user is not awaiting activation');
-      if (s.inviteTokenHash === null || !digestsEqual(s.inviteTokenHash, d.inviteTokenHash)) {
-        throw new UnauthenticatedError('invalid invite token');
-      }
-      if (s.inviteExpiresAt !== null && s.inviteExpiresAt <= d.now)
-        throw new PreconditionError('invite token expired');
-      return [
-        { type: 'UserActivated', data: { userId: s.userId, at: iso(d.now) } },
-        { type: 'PasswordChanged', data: { userId: s.userId, by: 'activation', at: iso(d.now) } },
-      ];
-    }
-    case 'DeactivateUser': {
-      const s = existing(state);
-      const d = command.data;
-      if (d.actorId === s.userId) throw new PreconditionError('you cannot deactivate your own account');
-      if (s.status === 'deactivated') return [];
-      return [
-        {
-          type: 'UserDeactivated',
-          data: { userId: s.userId, reason: d.reason.slice(0, 500), at: iso(d.now) },
-        },
-      ];
-    }
-    case 'ReactivateUser': {
-      const s = existing(state);
-      if (s.status !== 'deactivated') return [];
-      if (s.activatedAt === null) throw new PreconditionError('user never activated; invite again');
-      return [{ type: 'UserReactivated', data: { userId: s.userId, at: iso(command.data.now) } }];
-    }
-    case 'ChangeUserRole': {
-      const s = existing(state);
-      const d = command.data;
-      if (!isRole(d.role)) {
-        throw new ValidationError([
-          { field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' },
-        ]);
-      }
-      if (s.status === 'deactivated') throw new PreconditionError('user is deactivated');
-      if (d.actorId === s.userId) throw new PreconditionError('you cannot change your own role');
-      if (s.role === d.role) return [];
-      return [
-        { type: 'UserRoleChanged', data: { userId: s.userId, from: s.role, to: d.role, at: iso(d.now) } },
-      ];
-    }
-    case 'ChangePassword': {
-      const s = existing(state);
-      const d = command.data;
-      if (s.status !== 'active') throw new PreconditionError('user is not active');
-      if (d.verification.kind === 'self' && !d.verification.currentPasswordValid) {
-        throw new UnauthenticatedError('current password is wrong');
-      }
-      if (d.reusesRecentPassword) {
-        throw new ValidationError([
-          { field: 'new_password', description: 'must not reuse one of your recent passwords' },
-        ]);
-      }
-      const by = d.verification.kind === 'self' ? 'self' : 'admin_reset';
-      return [{ type: 'PasswordChanged', data: { userId: s.userId, by, at: iso(d.now) } }];
-    }
-    case 'RecordLoginSuccess': {
-      const s = existing(state);
-      const d = command.data;
-      if (s.status !== 'active') throw new PreconditionError('user is not active');
-      if (isLocked(s, d.now)) throw new PreconditionError('account is locked');
-      return [
-        {
-          type: 'LoginSucceeded',
-          data: { userId: s.userId, sessionId: d.sessionId, mfa: d.mfa, at: iso(d.now) },
-        },
-      ];
-    }
-    case 'RecordLoginFailure': {
-      const s = existing(state);
-      const d = command.data;
-      if (isLocked(s, d.now)) {
-        // Attempts during a lock are recorded but neither counted nor extend the lock.
-        return [
-          {
-            type: 'LoginFailed',
-            data: {
-              userId: s.userId,
-              reason: Reason.AccountLocked,
-              consecutiveFailures: s.consecutiveFailures,
-              at: iso(d.now),
-            },
-          },
-        ];
-      }
-      const failures = s.consecutiveFailures + 1;
-      const events: UserEvent[] = [
-        {
-          type: 'LoginFailed',
-          data: { userId: s.userId, reason: d.reason, consecutiveFailures: failures, at: iso(d.now) },
-        },
-      ];
-      const lockMs = lockDurationMs(d.policy, failures);
-      if (lockMs > 0) {
-        events.push({
-          type: 'AccountLocked',
-          data: {
-            userId: s.userId,
-            lockedUntil: iso(d.now + lockMs),
-            consecutiveFailures: failures,
-            at: iso(d.now),
-          },
-        });
-      }
-      return events;
-    }
-    case 'StartTotpEnrollment': {
-      const s = existing(state);
-      if (s.status !== 'active') throw new PreconditionError('user is not active');
-      if (s.mfa === 'totp') throw new PreconditionError('TOTP already enrolled; reset it first');
-      // A new secret for a pending enrollment changes nothing here (the credential stream records it): so a
-      // retried or concurrent enrollment cannot fail on this stream after its secret was stored.
-      if (s.mfa === 'pending') return [];
-      return [
-        {
-          type: 'MfaEnrollmentStarted',
-          data: { userId: s.userId, method: 'totp', at: iso(command.data.now) },
-        },
-      ];
-    }
-    case 'ConfirmTotp': {
-      const s = existing(state);
-      if (s.mfa !== 'pending') throw new PreconditionError('no TOTP enrollment in progress');
-      if (!command.data.codeValid)
-        throw new ValidationError([{ field: 'code', description: 'code does not match' }]);
-      return [{ type: 'MfaEnrolled', data: { userId: s.userId, method: 'totp', at: iso(command.data.now) } }];
-    }
-    case 'RecordRecoveryCodeUse': {
-      const s = existing(state);
-      if (s.mfa !== 'totp') throw new PreconditionError('MFA is not enrolled');
-      return [
-        {
-          type: 'RecoveryCodeUsed',
-          data: {
-            userId: s.userId,
-            remaining: Math.max(0, command.data.remaining),
-            at: iso(command.data.now),
-          },
-        },
-      ];
-    }
-    case 'ResetMfa': {
-      const s = existing(state);
-      if (s.mfa === 'none') return [];
-      return [
-        { type: 'MfaReset', data: { userId: s.userId, by: command.data.by, at: iso(command.data.now) } },
-      ];
-    }
+    case 'InviteUser':
+      return invite(command.data, state);
+    case 'ActivateUser':
+      return activate(command.data, existing(state));
+    case 'DeactivateUser':
+      return deactivate(command.data, existing(state));
+    case 'ReactivateUser':
+      return reactivate(command.data, existing(state));
+    case 'ChangeUserRole':
+      return changeRole(command.data, existing(state));
+    case 'ChangePassword':
+      return changePassword(command.data, existing(state));
+    case 'RecordLoginSuccess':
+      return loginSucceeded(command.data, existing(state));
+    case 'RecordLoginFailure':
+      return loginFailed(command.data, existing(state));
+    case 'StartTotpEnrollment':
+      return startTotpEnrollment(command.data, existing(state));
+    case 'ConfirmTotp':
+      return confirmTotp(command.data, existing(state));
+    case 'RecordRecoveryCodeUse':
+      return recoveryCodeUsed(command.data, existing(state));
+    case 'ResetMfa':
+      return resetMfa(command.data, existing(state));
   }
+}
+
+function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
+  if (state.status !== 'none') throw new PreconditionError('user already exists');
+  const violations: { field: string; description: string }[] = [];
+  const email = d.email.trim().toLowerCase();
+  const username = d.username.trim().toLowerCase();
+  if (!USERNAME.test(username)) {
+    violations.push({
+      field: 'username',
+      description: '3–254 characters: letters, digits and . _ @ + -',
+    });
+  }
+  if (!EMAIL.test(email) || email.length > 254)
+    violations.push({ field: 'email', description: 'must be an email address' });
+  if (!isRole(d.role))
+    violations.push({
+      field: 'role',
+      description: 'must be one of admin, clinician, front_desk, auditor',
+    });
+  if (d.displayName.length > 200)
+    violations.push({ field: 'display_name', description: 'at most 200 characters' });
+  if (violations.length > 0) throw new ValidationError(violations);
+  return [
+    {
+      type: 'UserInvited',
+      data: {
+        userId: d.userId,
+        username,
+        email,
+        role: d.role as Role,
+        displayName: d.displayName.trim(),
+        inviteTokenHash: d.inviteTokenHash,
+        inviteExpiresAt: iso(d.inviteExpiresAt),
+        at: iso(d.now),
+      },
+    },
+  ];
+}
+
+function activate(d: ActivateUser['data'], s: ExistingUser): UserEvent[] {
+  if (s.status !== 'invited') throw new PreconditionError('user is not awaiting activation');
+  if (s.inviteTokenHash === null || !digestsEqual(s.inviteTokenHash, d.inviteTokenHash)) {
+    throw new UnauthenticatedError('invalid invite token');
+  }
+  if (s.inviteExpiresAt !== null && s.inviteExpiresAt <= d.now)
+    throw new PreconditionError('invite token expired');
+  return [
+    { type: 'UserActivated', data: { userId: s.userId, at: iso(d.now) } },
+    { type: 'PasswordChanged', data: { userId: s.userId, by: 'activation', at: iso(d.now) } },
+  ];
+}
+
+function deactivate(d: DeactivateUser['data'], s: ExistingUser): UserEvent[] {
+  if (d.actorId === s.userId) throw new PreconditionError('you cannot deactivate your own account');
+  if (s.status === 'deactivated') return [];
+  return [
+    {
+      type: 'UserDeactivated',
+      data: { userId: s.userId, reason: d.reason.slice(0, 500), at: iso(d.now) },
+    },
+  ];
+}
+
+function reactivate(d: ReactivateUser['data'], s: ExistingUser): UserEvent[] {
+  if (s.status !== 'deactivated') return [];
+  if (s.activatedAt === null) throw new PreconditionError('user never activated; invite again');
+  return [{ type: 'UserReactivated', data: { userId: s.userId, at: iso(d.now) } }];
+}
+
+function changeRole(d: ChangeUserRole['data'], s: ExistingUser): UserEvent[] {
+  if (!isRole(d.role)) {
+    throw new ValidationError([
+      { field: 'role', description: 'must be one of admin, clinician, front_desk, auditor' },
+    ]);
+  }
+  if (s.status === 'deactivated') throw new PreconditionError('user is deactivated');
+  if (d.actorId === s.userId) throw new PreconditionError('you cannot change your own role');
+  if (s.role === d.role) return [];
+  return [{ type: 'UserRoleChanged', data: { userId: s.userId, from: s.role, to: d.role, at: iso(d.now) } }];
+}
+
+function changePassword(d: ChangePassword['data'], s: ExistingUser): UserEvent[] {
+  if (s.status !== 'active') throw new PreconditionError('user is not active');
+  if (d.verification.kind === 'self' && !d.verification.currentPasswordValid) {
+    throw new UnauthenticatedError('current password is wrong');
+  }
+  if (d.reusesRecentPassword) {
+    throw new ValidationError([
+      { field: 'new_password', description: 'must not reuse one of your recent passwords' },
+    ]);
+  }
+  const by = d.verification.kind === 'self' ? 'self' : 'admin_reset';
+  return [{ type: 'PasswordChanged', data: { userId: s.userId, by, at: iso(d.now) } }];
+}
+
+function loginSucceeded(d: RecordLoginSuccess['data'], s: ExistingUser): UserEvent[] {
+  if (s.status !== 'active') throw new PreconditionError('user is not active');
+  if (isLocked(s, d.now)) throw new PreconditionError('account is locked');
+  return [
+    {
+      type: 'LoginSucceeded',
+      data: { userId: s.userId, sessionId: d.sessionId, mfa: d.mfa, at: iso(d.now) },
+    },
+  ];
+}
+
+function loginFailed(d: RecordLoginFailure['data'], s: ExistingUser): UserEvent[] {
+  if (isLocked(s, d.now)) {
+    // Attempts during a lock are recorded but neither counted nor extend the lock.
+    return [
+      {
+        type: 'LoginFailed',
+        data: {
+          userId: s.userId,
+          reason: Reason.AccountLocked,
+          consecutiveFailures: s.consecutiveFailures,
+          at: iso(d.now),
+        },
+      },
+    ];
+  }
+  const failures = s.consecutiveFailures + 1;
+  const events: UserEvent[] = [
+    {
+      type: 'LoginFailed',
+      data: { userId: s.userId, reason: d.reason, consecutiveFailures: failures, at: iso(d.now) },
+    },
+  ];
+  const lockMs = lockDurationMs(d.policy, failures);
+  if (lockMs > 0) {
+    events.push({
+      type: 'AccountLocked',
+      data: {
+        userId: s.userId,
+        lockedUntil: iso(d.now + lockMs),
+        consecutiveFailures: failures,
+        at: iso(d.now),
+      },
+    });
+  }
+  return events;
+}
+
+function startTotpEnrollment(d: StartTotpEnrollment['data'], s: ExistingUser): UserEvent[] {
+  if (s.status !== 'active') throw new PreconditionError('user is not active');
+  if (s.mfa === 'totp') throw new PreconditionError('TOTP already enrolled; reset it first');
+  // A new secret for a pending enrollment changes nothing here (the credential stream records it): so a
+  // retried or concurrent enrollment cannot fail on this stream after its secret was stored.
+  if (s.mfa === 'pending') return [];
+  return [{ type: 'MfaEnrollmentStarted', data: { userId: s.userId, method: 'totp', at: iso(d.now) } }];
+}
+
+function confirmTotp(d: ConfirmTotp['data'], s: ExistingUser): UserEvent[] {
+  if (s.mfa !== 'pending') throw new PreconditionError('no TOTP enrollment in progress');
+  if (!d.codeValid) throw new ValidationError([{ field: 'code', description: 'code does not match' }]);
+  return [{ type: 'MfaEnrolled', data: { userId: s.userId, method: 'totp', at: iso(d.now) } }];
+}
+
+function recoveryCodeUsed(d: RecordRecoveryCodeUse['data'], s: ExistingUser): UserEvent[] {
+  if (s.mfa !== 'totp') throw new PreconditionError('MFA is not enrolled');
+  return [
+    {
+      type: 'RecoveryCodeUsed',
+      data: { userId: s.userId, remaining: Math.max(0, d.remaining), at: iso(d.now) },
+    },
+  ];
+}
+
+function resetMfa(d: ResetMfa['data'], s: ExistingUser): UserEvent[] {
+  if (s.mfa === 'none') return [];
+  return [{ type: 'MfaReset', data: { userId: s.userId, by: d.by, at: iso(d.now) } }];
 }
