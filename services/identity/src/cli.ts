@@ -9,6 +9,7 @@
  */
 import { newEventId } from '@haven/eventstore';
 import { HavenError, ValidationError } from '@haven/errors';
+import type { IdentityApp } from './identity-app';
 import type { CommandContext } from './shared/streams';
 import { loadIdentityConfig } from './config';
 import { ROLES } from './user/user';
@@ -123,45 +124,59 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     }
     const displayName = str(flags, 'name', false) ?? email.split('@')[0] ?? email;
     if (password !== undefined) app.users.assertPasswordAcceptable(password, { email, displayName });
-    const invited = await app.users.inviteUser(ctx, { username: email, email, displayName, role });
-    if (password !== undefined) {
-      try {
-        const user = await app.users.activateUser(ctx, {
-          invitationToken: invited.invitationToken,
-          password,
-        });
-        io.stdout(`created ${user.role} ${user.username} (users/${user.userId}), active.\n`);
-      } catch (error) {
-        io.stderr(
-          `the user was invited but not activated; activate with this invitation token (expires ${new Date(invited.invitationExpiresAt).toISOString()}):\n${invited.invitationToken}\n`,
-        );
-        throw error;
-      }
-    } else {
-      io.stdout(
-        `invited ${invited.user.role} ${invited.user.username} (users/${invited.user.userId}).\n` +
-          `invitation token (give it to the user; shown once; expires ${new Date(invited.invitationExpiresAt).toISOString()}):\n${invited.invitationToken}\n`,
-      );
-    }
+    await inviteUser(app, ctx, io, { email, displayName, role, password });
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`haven: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof ValidationError) {
-      io.stderr(
-        `haven: ${error.message}\n${error.violations.map((v) => `  - ${v.field}: ${v.description}\n`).join('')}`,
-      );
-      return 1;
-    }
-    io.stderr(
-      `haven: ${error instanceof HavenError || error instanceof Error ? error.message : String(error)}\n`,
-    );
-    return 1;
+    return reportError(io, error);
   } finally {
     await runtime?.close().catch(() => undefined);
   }
+}
+
+/** Invites the user and, with a password, activates them; prints the outcome (or the invitation token). */
+async function inviteUser(
+  app: IdentityApp,
+  ctx: CommandContext,
+  io: CliIo,
+  input: { email: string; displayName: string; role: string; password: string | undefined },
+): Promise<void> {
+  const { email, displayName, role, password } = input;
+  const invited = await app.users.inviteUser(ctx, { username: email, email, displayName, role });
+  const expires = new Date(invited.invitationExpiresAt).toISOString();
+  if (password === undefined) {
+    io.stdout(
+      `invited ${invited.user.role} ${invited.user.username} (users/${invited.user.userId}).\n` +
+        `invitation token (give it to the user; shown once; expires ${expires}):\n${invited.invitationToken}\n`,
+    );
+    return;
+  }
+  try {
+    const user = await app.users.activateUser(ctx, { invitationToken: invited.invitationToken, password });
+    io.stdout(`created ${user.role} ${user.username} (users/${user.userId}), active.\n`);
+  } catch (error) {
+    io.stderr(
+      `the user was invited but not activated; activate with this invitation token (expires ${expires}):\n${invited.invitationToken}\n`,
+    );
+    throw error;
+  }
+}
+
+/** Prints a failure; returns the exit code (2 usage, 1 anything else). */
+function reportError(io: CliIo, error: unknown): number {
+  if (error instanceof UsageError) {
+    io.stderr(`haven: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (error instanceof ValidationError) {
+    io.stderr(
+      `haven: ${error.message}\n${error.violations.map((v) => `  - ${v.field}: ${v.description}\n`).join('')}`,
+    );
+    return 1;
+  }
+  io.stderr(
+    `haven: ${error instanceof HavenError || error instanceof Error ? error.message : String(error)}\n`,
+  );
+  return 1;
 }
 
 if (require.main === module) {

@@ -48,20 +48,27 @@ export interface RunningIdentityService {
   stop(): Promise<void>;
 }
 
+/** The running parts of the service, in the order they start. */
+interface Parts {
+  bus?: EventBus;
+  relay?: Subscription;
+  sweeper?: IdleSweeper;
+  jwks?: JwksServer;
+  grpc?: RunningGrpcService;
+}
+
 /** Starts the service from a parsed config; `host` defaults to all interfaces (tests pass 127.0.0.1). */
 export async function startIdentityService(
   config: IdentityConfig,
   options: { logger: Logger; host?: string },
 ): Promise<RunningIdentityService> {
   const runtime = await createIdentityRuntime(config, { logger: options.logger });
-  let jwks: JwksServer | undefined;
-  let grpc: RunningGrpcService | undefined;
-  let bus: EventBus | undefined;
-  let relay: Subscription | undefined;
-  let sweeper: IdleSweeper | undefined;
+  const parts: Parts = {};
   // The relay and the idle sweeper heal themselves after a NATS outage; while one is down or behind identity is
   // NOT_SERVING.
   const consumers = new ConsumerHealth();
+  let jwks: JwksServer;
+  let grpc: RunningGrpcService;
   try {
     // Secrets written in the clear by an older version are sealed before anyone signs in (ADR 0006).
     await resealPlaintextCredentials({
@@ -69,92 +76,104 @@ export async function startIdentityService(
       credentials: new CredentialStore(runtime.store, runtime.sealer),
       logger: options.logger,
     });
-    // User, role, MFA, service-account and alert events fan out on haven.bus.identity.*; credentials (password
-    // hashes, TOTP secrets), sessions (refresh-token digests) and break-glass grants (the written reason) stay
-    // in the store only.
-    bus = await EventBus.connect({
-      ...natsCredentialsOf(config),
-      name: 'haven-identity-bus',
-      replicas: config.HAVEN_JETSTREAM_REPLICAS,
-      logger: options.logger,
-    });
-    relay = await startRelay({
-      store: runtime.store,
-      bus,
-      context: 'identity',
-      excludeAggregates: ['credential', 'session', 'breakglass'],
-      logger: options.logger,
-      health: consumers,
-    });
-    // Idle logoff: sessions end at identity when their idle or absolute lifetime is over, revoked at once.
-    sweeper = await startIdleSweeper({
-      store: runtime.store,
-      expire: (sid) => runtime.app.sessions.expireSession(sid),
-      intervalMs: sweepIntervalMs(runtime.app.policies.session.idleTimeoutMs),
-      logger: options.logger,
-      health: consumers,
-    });
-    jwks = await startJwksServer({
+    await startFollowers(parts, runtime, config, { logger: options.logger, consumers });
+    jwks = parts.jwks = await startJwksServer({
       port: config.HAVEN_HTTP_PORT,
       jwks: () => runtime.keys.jwks(),
       ...(options.host ? { host: options.host } : {}),
     });
-    const protoFiles = PROTO_FILES.filter((f) => f.includes('identity'));
-    const refusals = createAccessRefusalRecorder({
-      store: runtime.store,
-      service: 'identity',
-      logger: options.logger,
-    });
-    grpc = await startGrpcService({
-      name: 'identity',
-      onAccessRefused: refusals.record,
-      port: config.HAVEN_GRPC_PORT,
-      ...(options.host ? { host: options.host } : {}),
-      services: [
-        identityGrpcService({
-          app: runtime.app,
-          verifier: runtime.verifier,
-          ...(config.HAVEN_FORWARDER_SECRET !== undefined
-            ? { forwarders: sharedSecretForwarderTrust(config.HAVEN_FORWARDER_SECRET) }
-            : {}),
-        }),
-      ],
-      auth: { verifier: runtime.verifier, publicMethods: PUBLIC_METHODS },
-      logger: options.logger,
-      protoFiles: { root: PROTO_ROOT, files: protoFiles },
-      shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
-      consumers,
-    });
+    grpc = parts.grpc = await startIdentityGrpc(runtime, config, { ...options, consumers });
   } catch (error) {
-    await sweeper?.close();
-    await jwks?.close();
-    await relay?.close();
-    await bus?.close();
-    await runtime.close();
+    await stopParts(parts, runtime);
     throw error;
   }
-  const busConnection = bus;
-  const busRelay = relay;
-  const idleSweeper = sweeper;
-  const grpcServer = grpc;
-  const jwksServer = jwks;
-  options.logger.info({ httpPort: jwksServer.port }, 'JWKS served at /.well-known/jwks.json');
+  options.logger.info({ httpPort: jwks.port }, 'JWKS served at /.well-known/jwks.json');
   let stopped: Promise<void> | undefined;
   return {
-    grpcPort: grpcServer.port,
-    httpPort: jwksServer.port,
-    jwksUrl: jwksServer.url,
+    grpcPort: grpc.port,
+    httpPort: jwks.port,
+    jwksUrl: jwks.url,
     runtime,
-    stop: () =>
-      (stopped ??= (async () => {
-        await grpcServer.stop();
-        await idleSweeper.close();
-        await jwksServer.close();
-        await busRelay.close();
-        await busConnection.close();
-        await runtime.close();
-      })()),
+    stop: () => (stopped ??= stopParts(parts, runtime)),
   };
+}
+
+/**
+ * The bus relay and the idle sweeper. User, role, MFA, service-account and alert events fan out on
+ * haven.bus.identity.*; credentials (password hashes, TOTP secrets), sessions (refresh-token digests) and
+ * break-glass grants (the written reason) stay in the store only.
+ */
+async function startFollowers(
+  parts: Parts,
+  runtime: IdentityRuntime,
+  config: IdentityConfig,
+  options: { logger: Logger; consumers: ConsumerHealth },
+): Promise<void> {
+  parts.bus = await EventBus.connect({
+    ...natsCredentialsOf(config),
+    name: 'haven-identity-bus',
+    replicas: config.HAVEN_JETSTREAM_REPLICAS,
+    logger: options.logger,
+  });
+  parts.relay = await startRelay({
+    store: runtime.store,
+    bus: parts.bus,
+    context: 'identity',
+    excludeAggregates: ['credential', 'session', 'breakglass'],
+    logger: options.logger,
+    health: options.consumers,
+  });
+  // Idle logoff: sessions end at identity when their idle or absolute lifetime is over, revoked at once.
+  parts.sweeper = await startIdleSweeper({
+    store: runtime.store,
+    expire: (sid) => runtime.app.sessions.expireSession(sid),
+    intervalMs: sweepIntervalMs(runtime.app.policies.session.idleTimeoutMs),
+    logger: options.logger,
+    health: options.consumers,
+  });
+}
+
+/** The gRPC server: the IdentityService of every slice, access refusals recorded in the store. */
+function startIdentityGrpc(
+  runtime: IdentityRuntime,
+  config: IdentityConfig,
+  options: { logger: Logger; host?: string; consumers: ConsumerHealth },
+): Promise<RunningGrpcService> {
+  const refusals = createAccessRefusalRecorder({
+    store: runtime.store,
+    service: 'identity',
+    logger: options.logger,
+  });
+  return startGrpcService({
+    name: 'identity',
+    onAccessRefused: refusals.record,
+    port: config.HAVEN_GRPC_PORT,
+    ...(options.host ? { host: options.host } : {}),
+    services: [
+      identityGrpcService({
+        app: runtime.app,
+        verifier: runtime.verifier,
+        ...(config.HAVEN_FORWARDER_SECRET !== undefined
+          ? { forwarders: sharedSecretForwarderTrust(config.HAVEN_FORWARDER_SECRET) }
+          : {}),
+      }),
+    ],
+    auth: { verifier: runtime.verifier, publicMethods: PUBLIC_METHODS },
+    logger: options.logger,
+    protoFiles: { root: PROTO_ROOT, files: PROTO_FILES.filter((f) => f.includes('identity')) },
+    shutdownGraceMs: config.HAVEN_SHUTDOWN_GRACE_MS,
+    consumers: options.consumers,
+  });
+}
+
+/** Stops what started, in the order the service always has: gRPC first, the runtime last. */
+async function stopParts(parts: Parts, runtime: IdentityRuntime): Promise<void> {
+  await parts.grpc?.stop();
+  await parts.sweeper?.close();
+  await parts.jwks?.close();
+  await parts.relay?.close();
+  await parts.bus?.close();
+  await runtime.close();
 }
 
 async function main(): Promise<void> {

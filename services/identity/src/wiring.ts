@@ -13,7 +13,7 @@ import {
   type Principal,
   type TokenVerifier,
 } from '@haven/service';
-import { IdentityApp } from './identity-app';
+import { IdentityApp, type IdentityAppOptions } from './identity-app';
 import { openSecretSealer, type SecretSealer } from './credential/secret-sealer';
 import { DEFAULT_LOGIN_THROTTLE, type LoginThrottlePolicy } from './shared/login-throttle';
 import type { IdentityConfig } from './config';
@@ -72,8 +72,30 @@ export async function createIdentityRuntime(
     store,
     sealer,
     revocations,
-    mfaRequiredRoles: config.HAVEN_MFA_REQUIRED_ROLES,
     keys,
+    ...identityPolicies(config),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const verifier = ownKeyVerifier(keys);
+  return {
+    app,
+    store,
+    keys,
+    sealer,
+    verifier,
+    close: async () => {
+      if (!options.revocations) await revocations.close?.();
+      if (!options.store) await store.close();
+    },
+  };
+}
+
+/** The hasher, policies and throttles of the configuration. */
+function identityPolicies(
+  config: IdentityConfig,
+): Omit<IdentityAppOptions, 'store' | 'sealer' | 'revocations' | 'keys' | 'logger' | 'now'> {
+  return {
+    mfaRequiredRoles: config.HAVEN_MFA_REQUIRED_ROLES,
     hasher: createPasswordHasher({
       memoryCost: config.HAVEN_ARGON2_MEMORY_KIB,
       timeCost: config.HAVEN_ARGON2_TIME_COST,
@@ -97,10 +119,13 @@ export async function createIdentityRuntime(
     },
     loginThrottle: loginThrottlePolicy(config),
     accessTokenTtlSec: config.HAVEN_ACCESS_TOKEN_TTL_SEC,
-    ...(options.logger ? { logger: options.logger } : {}),
-  });
+  };
+}
+
+/** Verifies tokens against this instance's own key ring, following its rotation. */
+function ownKeyVerifier(keys: SigningKeyRing): TokenVerifier {
   let cached: { kids: string; verifier: TokenVerifier } | undefined;
-  const verifier: TokenVerifier = {
+  return {
     verify(token: string): Promise<Principal> {
       const jwks = keys.jwks();
       const kids = jwks.keys.map((k) => k.kid).join(',');
@@ -116,17 +141,6 @@ export async function createIdentityRuntime(
         };
       }
       return cached.verifier.verify(token);
-    },
-  };
-  return {
-    app,
-    store,
-    keys,
-    sealer,
-    verifier,
-    close: async () => {
-      if (!options.revocations) await revocations.close?.();
-      if (!options.store) await store.close();
     },
   };
 }
