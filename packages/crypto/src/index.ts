@@ -25,5 +25,7 @@ export {
 export type { ByteRange, EncryptFileResult, EncryptStreamOptions, EncryptedFileInfo } from './stream';
 export { FilePatientKeyStore } from './patient-keys';
 export type { FilePatientKeyStoreOptions, PatientKey, PatientKeyStore } from './patient-keys';
+export { writeSecretFile } from './secret-file';
+export type { WriteSecretFileOptions } from './secret-file';
 export { sealPhi, openPhi } from './phi';
 export type { SealedPhi } from './phi';

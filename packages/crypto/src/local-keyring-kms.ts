@@ -1,9 +1,10 @@
-import { constants as fsConstants, promises as fs, type Stats } from 'node:fs';
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { dirname, basename, join } from 'node:path';
+import { promises as fs, type Stats } from 'node:fs';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { dirname } from 'node:path';
 import { inspect } from 'node:util';
 import { NotFoundError, PreconditionError } from '@haven/errors';
 import { GCM } from './aes-gcm';
+import { writeSecretFile } from './secret-file';
 import {
   generateKek,
   newKekId,
@@ -102,7 +103,7 @@ export class LocalKeyringKms implements Kms {
       const id = newKekId();
       const next = new Map(this.#keys);
       next.set(id, { key: generateKek(), createdAt: new Date().toISOString() });
-      await writeKeyringAtomically(this.#file, serialise(next, id));
+      await writeSecretFile(this.#file, serialise(next, id));
       this.#keys.set(id, next.get(id)!);
       this.#current = id;
       return id;
@@ -149,38 +150,8 @@ async function createKeyringFile(file: string): Promise<void> {
   }
   const keys = new Map([[newKekId(), { key: generateKek(), createdAt: new Date().toISOString() }]]);
   const [current] = keys.keys();
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return; // created concurrently: open it instead
-    throw error;
-  }
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(serialise(keys, current!), 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function writeKeyringAtomically(file: string, text: string): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(tmp, file);
-  } catch (error) {
-    await fs.rm(tmp, { force: true });
-    throw error;
-  }
+  // Created concurrently (false): the caller opens that one instead.
+  await writeSecretFile(file, serialise(keys, current!), { exclusive: true });
 }
 
 function serialise(keys: Map<string, { key: KeyObject; createdAt: string }>, current: string): string {

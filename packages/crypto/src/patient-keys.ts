@@ -5,6 +5,7 @@ import { inspect } from 'node:util';
 import { NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
 import { GCM } from './aes-gcm';
 import { PhiShreddedError } from './errors';
+import { writeSecretFile } from './secret-file';
 import type { Kms, KmsContext, WrappedKey } from './kms';
 
 /** A patient's data key. `key` is a secret KeyObject: it never prints its material. */
@@ -136,7 +137,7 @@ export class FilePatientKeyStore implements PatientKeyStore {
       patientId,
       destroyedAt: new Date().toISOString(),
     };
-    await writeNew(this.#path(patientId, 'shredded'), `${JSON.stringify(tombstone)}\n`, { replace: true });
+    await writeSecretFile(this.#path(patientId, 'shredded'), `${JSON.stringify(tombstone)}\n`);
     const file = this.#path(patientId, 'key');
     let handle: fs.FileHandle;
     try {
@@ -262,8 +263,8 @@ export class FilePatientKeyStore implements PatientKeyStore {
         wrapped,
         createdAt: new Date().toISOString(),
       };
-      const created = await writeNew(this.#path(patientId, 'key'), `${JSON.stringify(doc)}\n`, {
-        replace: false,
+      const created = await writeSecretFile(this.#path(patientId, 'key'), `${JSON.stringify(doc)}\n`, {
+        exclusive: true,
       });
       if (!created) {
         // Another process created it first: use theirs.
@@ -277,25 +278,4 @@ export class FilePatientKeyStore implements PatientKeyStore {
       raw.fill(0);
     }
   }
-}
-
-/** Writes a 0600 file; with replace=false returns false when it already exists. */
-async function writeNew(path: string, text: string, options: { replace: boolean }): Promise<boolean> {
-  const flags =
-    fsConstants.O_WRONLY | fsConstants.O_CREAT | (options.replace ? fsConstants.O_TRUNC : fsConstants.O_EXCL);
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, flags, 0o600);
-  } catch (error) {
-    if (!options.replace && (error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  return true;
 }

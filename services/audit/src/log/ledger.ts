@@ -18,9 +18,10 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import canonicalize from 'canonicalize';
+import { writeSecretFile } from '@haven/crypto';
 import type { AuditRecord } from './audit-record';
 import { MerkleLog, leafHash, type Hash } from './merkle';
 
@@ -146,9 +147,7 @@ async function loadOrCreateKey(path: string, create: boolean): Promise<KeyObject
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const { privateKey } = generateKeyPairSync('ed25519');
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
-  await rename(tmp, path);
+  await writeSecretFile(path, privateKey.export({ format: 'pem', type: 'pkcs8' }));
   return privateKey;
 }
 

@@ -1,0 +1,65 @@
+/**
+ * The one way Haven writes a secret to disk (a key, a keyring, a tombstone): readable by its owner only, whole or
+ * not at all, and durable once the call returns.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/** Options of {@link writeSecretFile}. */
+export interface WriteSecretFileOptions {
+  /**
+   * Only create: when `path` already exists, leave it as it is and return false (another process won a race to
+   * create it). Default: replace it.
+   */
+  readonly exclusive?: boolean;
+}
+
+/**
+ * Writes `data` to `path` atomically with mode 0600: a temporary file in the same directory (created 0600,
+ * chmod'ed past the umask, written, fsynced), then renamed over `path` (or hard-linked to it when `exclusive`,
+ * so an existing file is never touched), then the directory fsynced so the new name survives a crash. A reader
+ * sees the old file or the whole new one, never a part. Returns true when written, false when `exclusive` and
+ * the file existed. Throws the file system's error otherwise (the temporary file is removed).
+ */
+export async function writeSecretFile(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteSecretFileOptions = {},
+): Promise<boolean> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+  try {
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (options.exclusive) {
+      try {
+        await fs.link(tmp, path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw error;
+      }
+    } else {
+      await fs.rename(tmp, path);
+    }
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+  await syncDirectory(dir);
+  return true;
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, fsConstants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
