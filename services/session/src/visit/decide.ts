@@ -10,6 +10,7 @@ import {
   inMediaCount,
   participantByFeed,
   type Participant,
+  type VisitBody,
   type VisitEndReason,
   type VisitEvent,
   type VisitOpened,
@@ -130,16 +131,28 @@ function requireOpen(state: VisitState): LiveVisit {
   return state;
 }
 
-function isOwner(state: LiveVisit, caller: Caller): boolean {
-  return caller.kind === 'user' && caller.role === 'clinician' && caller.id === state.clinicianId;
+/** What a caller is to a visit: its clinician, its patient (a patient token for this visit), or neither. */
+export type VisitAccess = 'clinician' | 'patient' | 'none';
+
+/**
+ * The one ownership check of a visit: its clinician is the user with role clinician whose id the visit names;
+ * its patient, a patient principal whose `visit` claim is this visit. Pure.
+ */
+export function visitAccess(state: Pick<VisitBody, 'visitId' | 'clinicianId'>, caller: Caller): VisitAccess {
+  if (caller.kind === 'user' && caller.role === 'clinician' && caller.id === state.clinicianId)
+    return 'clinician';
+  if (caller.kind === 'patient' && caller.visit === `visits/${state.visitId}`) return 'patient';
+  return 'none';
 }
 
 function requireOwner(state: LiveVisit, caller: Caller): void {
-  if (!isOwner(state, caller)) throw new PermissionError('only the clinician of this visit may do that');
+  if (visitAccess(state, caller) !== 'clinician') {
+    throw new PermissionError('only the clinician of this visit may do that');
+  }
 }
 
 function requirePatientOf(state: LiveVisit, caller: Caller): void {
-  if (caller.kind !== 'patient' || caller.visit !== `visits/${state.visitId}`) {
+  if (visitAccess(state, caller) !== 'patient') {
     throw new PermissionError('this patient token is not for this visit');
   }
 }

@@ -1,6 +1,6 @@
 import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors';
 import { given } from '../../../../tests/support/decider';
-import { decide, type Caller, type VisitCommand } from './decide';
+import { decide, visitAccess, type Caller, type VisitCommand } from './decide';
 import {
   evolve,
   initialVisitState,
@@ -330,5 +330,18 @@ describe('when the visit has ended', () => {
     const state = fold(history);
     expect(state.status).toBe('ended');
     if (state.status === 'ended') expect(state.participants['p-pat']?.status).toBe('left');
+  });
+});
+
+describe('visitAccess', () => {
+  it('knows the clinician the visit names and the patient whose token is for it, and nobody else', () => {
+    expect(visitAccess(data, clinician)).toBe('clinician');
+    expect(visitAccess(data, patient)).toBe('patient');
+    expect(visitAccess(data, otherClinician)).toBe('none');
+    expect(visitAccess(data, frontDesk)).toBe('none');
+    expect(visitAccess(data, strayPatient)).toBe('none');
+    // The clinician's id under another role, or the visit claim on a user: neither is access.
+    expect(visitAccess(data, { kind: 'user', id: 'clin-1', role: 'admin' })).toBe('none');
+    expect(visitAccess(data, { kind: 'user', id: 'pp-1', visit: 'visits/apt-1' })).toBe('none');
   });
 });

@@ -13,7 +13,7 @@ import {
   type CallContext,
   type Principal,
 } from '@haven/service';
-import type { Caller } from './decide';
+import { visitAccess, type Caller } from './decide';
 import type { VisitProjection } from './projection';
 import { participantIdOf } from './room-access';
 import { ParticipantStatus, type Participant, type VisitState } from './visit';
@@ -87,16 +87,14 @@ function requirePatient(principal: Principal): void {
 /** Throws NotFoundError for a missing visit, PermissionError when the caller may not see it. */
 function requireVisible(state: VisitState, principal: Principal, visitId: string): Live {
   if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
-  const owner =
-    principal.kind === 'user' && principal.role === 'clinician' && principal.id === state.clinicianId;
-  const patient = principal.kind === 'patient' && principal.subjectOf === `visits/${visitId}`;
-  if (!owner && !patient) throw new PermissionError('not allowed to see this visit');
+  if (visitAccess(state, callerOf(principal)) === 'none')
+    throw new PermissionError('not allowed to see this visit');
   return state;
 }
 
 function requireOwner(state: VisitState, principal: Principal, visitId: string): Live {
   if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
-  if (!(principal.kind === 'user' && principal.role === 'clinician' && principal.id === state.clinicianId)) {
+  if (visitAccess(state, callerOf(principal)) !== 'clinician') {
     throw new PermissionError('only the clinician of this visit may do that');
   }
   return state;

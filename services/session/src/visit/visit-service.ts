@@ -21,7 +21,7 @@ import type { JanusPool } from '../janus/janus-pool';
 import type { JanusRooms } from '../janus/janus-rooms';
 import type { VideoRoomMediaEvent } from '../janus/janus-events';
 import type { MediaAccess as MediaCredentials } from '../media/media-access';
-import { decide, type Caller, type VisitCommand } from './decide';
+import { decide, visitAccess, type Caller, type VisitCommand } from './decide';
 import { roomCredentials, visitStream } from './open-visit';
 import type { VisitProjection } from './projection';
 import {
@@ -221,10 +221,9 @@ export class VisitService {
     if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
     if (state.status === 'ended') throw new PreconditionError('visit has ended');
     const live = state;
-    const isOwner = caller.kind === 'user' && caller.role === 'clinician' && caller.id === live.clinicianId;
-    const isPatient = caller.kind === 'patient' && caller.visit === `visits/${visitId}`;
-    if (!isOwner && !isPatient) throw new PermissionError('not a participant of this visit');
-    if (isOwner && live.participants[participantId]?.status !== ParticipantStatus.Admitted) {
+    const access = visitAccess(live, caller);
+    if (access === 'none') throw new PermissionError('not a participant of this visit');
+    if (access === 'clinician' && live.participants[participantId]?.status !== ParticipantStatus.Admitted) {
       const admission = newAdmission();
       const token = roomToken(this.deps.roomKey, visitId, participantId, admission);
       const rooms = await this.roomsOf(live);
