@@ -125,6 +125,8 @@ export {
 } from './idempotency';
 export type { IdempotencyKey } from './idempotency';
 export { JWKS_PATH, startJwksServer } from './jwks-server';
+export { decodePageToken, encodePageToken, isPageKeyPair, isPageOffset } from './page-token';
+export type { PagePosition } from './page-token';
 export type { JwksServer, JwksServerOptions } from './jwks-server';
 export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';

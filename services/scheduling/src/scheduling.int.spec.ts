@@ -324,6 +324,21 @@ describe('patients', () => {
     expect((await store.read(`scheduling.patient_access-${a}`)).map((e) => e.data['what'])).toEqual([
       `patients/${a}`,
     ]);
+    // The token belongs to that query: with a medical record number filter, or altered, it is refused.
+    for (const request of [
+      { pageToken: first.nextPageToken, medicalRecordNumber: 'MRN-other' },
+      { pageToken: `${first.nextPageToken.slice(0, -2)}xx` },
+    ]) {
+      const refused = await failure(
+        callUnary(
+          client,
+          'listPatients',
+          scheduling.ListPatientsRequest.fromPartial({ purpose: OPERATIONS, pageSize: 1, ...request }),
+          meta,
+        ),
+      );
+      expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    }
   });
 
   it('reads a crypto-shredded patient as FAILED_PRECONDITION "patient data erased"', async () => {

@@ -12,18 +12,38 @@ import {
 } from '@haven/errors';
 import { newEvent, type EventStore } from '@haven/eventstore';
 import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
-import { actorOf, isResourceName, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import {
+  actorOf,
+  decodePageToken,
+  encodePageToken,
+  isPageOffset,
+  isResourceName,
+  requirePrincipal,
+  type CallContext,
+  type Principal,
+} from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
 import { matches, type AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, recordLeafData, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
 const MAX_PAGE = 500;
-/** A size, index or page token: a non-negative integer this service can hold. */
+/** A size or index: a non-negative integer this service can hold. */
 const SIZE = /^\d{1,15}$/;
 const PATIENT_NAME = /^patients\/[A-Za-z0-9_-]{1,64}$/;
 const AUDIT_EVENT_NAME = /^auditEvents\/([A-Za-z0-9-]{1,64})$/;
 const DEFAULT_PAGE = 50;
+
+/** The leaf index a page token resumes after; a token from another query adds a violation. */
+function pagePosition(token: string, filter: unknown, violations: FieldViolation[]): number | undefined {
+  try {
+    return decodePageToken(token, filter, isPageOffset);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    violations.push(...error.violations);
+    return undefined;
+  }
+}
 export const AUDIT_QUERIED = 'haven.audit.v1.AuditLogQueried';
 export const AUDIT_EXPORTED = 'haven.audit.v1.AuditLogExported';
 
@@ -148,8 +168,6 @@ export function auditHandlers(deps: {
       const violations: FieldViolation[] = [];
       if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
         violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
-      if (request.pageToken !== '' && !SIZE.test(request.pageToken))
-        violations.push({ field: 'page_token', description: 'is not a token this service issued' });
       if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
         violations.push({ field: 'patient', description: 'must be patients/{patient}' });
       if (request.target !== '' && !isResourceName(request.target))
@@ -161,22 +179,29 @@ export function auditHandlers(deps: {
       const order = request.orderBy.trim().replace(/\s+/g, ' ');
       if (!['', 'leaf_index', 'leaf_index asc', 'leaf_index desc'].includes(order))
         violations.push({ field: 'order_by', description: 'must be "leaf_index" or "leaf_index desc"' });
-      if (violations.length > 0) throw new ValidationError(violations);
       const newestFirst = order === 'leaf_index desc';
+      const types = new Set(request.types);
+      const filter = [
+        'auditEvents',
+        request.patient,
+        request.actor,
+        request.target,
+        request.startTime,
+        request.endTime,
+        newestFirst,
+        [...types].sort(),
+      ];
+      const position = pagePosition(request.pageToken, filter, violations);
+      if (violations.length > 0) throw new ValidationError(violations);
 
       const limit = request.pageSize || DEFAULT_PAGE;
-      const types = new Set(request.types);
       const query = {
         ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
         ...(request.actor ? actorFilter(request.actor) : {}),
         ...(request.target ? { target: request.target } : {}),
         ...(request.startTime ? { from: request.startTime } : {}),
         ...(request.endTime ? { to: request.endTime } : {}),
-        ...(request.pageToken
-          ? newestFirst
-            ? { before: Number(request.pageToken) }
-            : { after: Number(request.pageToken) }
-          : {}),
+        ...(position === undefined ? {} : newestFirst ? { before: position } : { after: position }),
         ...(types.size > 0 ? { types } : {}),
         limit: limit + 1,
       };
@@ -192,7 +217,7 @@ export function auditHandlers(deps: {
       });
       return {
         auditEvents: records.map((r) => toProto(r, deps.ledger)),
-        nextPageToken: page.length > limit ? String(records.at(-1)!.index) : '',
+        nextPageToken: page.length > limit ? encodePageToken(filter, records.at(-1)!.index) : '',
       };
     },
 
@@ -298,11 +323,11 @@ export function auditHandlers(deps: {
       const violations: FieldViolation[] = [];
       if (request.pageSize < 0 || request.pageSize > 100)
         violations.push({ field: 'page_size', description: 'must be between 0 and 100' });
-      if (request.pageToken !== '' && !SIZE.test(request.pageToken))
-        violations.push({ field: 'page_token', description: 'is not a token this service issued' });
+      const filter = ['myAccessLog', principal.id];
+      const position = pagePosition(request.pageToken, filter, violations);
       if (violations.length > 0) throw new ValidationError(violations);
       const limit = request.pageSize || 50;
-      const before = request.pageToken === '' ? Infinity : Number(request.pageToken);
+      const before = position ?? Infinity;
       const mine = deps.log.newestFirst(
         (r) => r.access !== undefined && r.patientId === principal.id && r.index < before,
         limit + 1,
@@ -328,7 +353,7 @@ export function auditHandlers(deps: {
           breakGlass: r.access!.breakGlass,
           auditEvent: `auditEvents/${r.eventId}`,
         })),
-        nextPageToken: mine.length > limit ? String(page.at(-1)!.index) : '',
+        nextPageToken: mine.length > limit ? encodePageToken(filter, page.at(-1)!.index) : '',
       };
     },
   };

@@ -20,6 +20,9 @@ import type { RequestRecord, SealedPhi } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import {
   commandMetadata,
+  decodePageToken,
+  encodePageToken,
+  isPageKeyPair,
   findReplay,
   handleCommand,
   idempotencyKey,
@@ -461,11 +464,6 @@ export function markNoShow(deps: SchedulingDeps) {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-interface ListToken {
-  readonly after: readonly [string, string];
-  readonly filter: string;
-}
-
 /**
  * ListAppointments by start time, filtered by clinician, patient, day (in a time zone) and states; pages of
  * `page_size` with opaque tokens. A clinician lists only their own. FULL view records PhiAccessed per
@@ -519,24 +517,16 @@ export function listAppointments(deps: SchedulingDeps) {
       clinicianId = principal.id;
     }
     const states = new Set(request.states);
-    const filter = JSON.stringify([
+    const filter = [
+      'appointments',
       clinicianId,
       patientId,
       request.day,
       timeZone,
       [...states].sort(),
       request.view,
-    ]);
-    let after: readonly [string, string] | undefined;
-    if (request.pageToken !== '') {
-      try {
-        const token = JSON.parse(Buffer.from(request.pageToken, 'base64url').toString('utf8')) as ListToken;
-        if (token.filter !== filter || !Array.isArray(token.after)) throw new Error('mismatch');
-        after = [String(token.after[0]), String(token.after[1])];
-      } catch {
-        throw new ValidationError([{ field: 'page_token', description: 'is not a token of this query' }]);
-      }
-    }
+    ];
+    const after = decodePageToken(request.pageToken, filter, isPageKeyPair);
     const key = (a: ExistingAppointment): [string, string] => [a.startTime, a.appointmentId];
     const cmp = (a: readonly [string, string], b: readonly [string, string]) =>
       a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1;
@@ -552,12 +542,7 @@ export function listAppointments(deps: SchedulingDeps) {
       .sort((a, b) => cmp(key(a), key(b)));
     const page = matching.slice(0, pageSize);
     const last = page[page.length - 1];
-    const nextPageToken =
-      matching.length > pageSize && last
-        ? Buffer.from(JSON.stringify({ after: key(last), filter } satisfies ListToken), 'utf8').toString(
-            'base64url',
-          )
-        : '';
+    const nextPageToken = matching.length > pageSize && last ? encodePageToken(filter, key(last)) : '';
     if (!full) return { appointments: page.map((a) => toProto(a)), nextPageToken };
     const out: scheduling.Appointment[] = [];
     for (const a of page) {

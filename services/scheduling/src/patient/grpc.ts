@@ -9,6 +9,9 @@ import { scheduling } from '@haven/proto';
 import {
   breakGlassCovers,
   commandMetadata,
+  decodePageToken,
+  encodePageToken,
+  isPageKeyPair,
   handleCommand,
   idempotencyKey,
   idempotentResourceId,
@@ -233,32 +236,6 @@ function onlyFields(
   return Object.fromEntries(fields.map((f) => [camel(f), phi[camel(f)]]));
 }
 
-interface PageToken {
-  readonly after: readonly [string, string];
-  readonly filter: string;
-}
-
-function decodeToken(token: string, filter: string): PageToken | undefined {
-  if (token === '') return undefined;
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as PageToken;
-    if (
-      parsed.filter === filter &&
-      Array.isArray(parsed.after) &&
-      typeof parsed.after[0] === 'string' &&
-      typeof parsed.after[1] === 'string'
-    )
-      return parsed;
-  } catch {
-    // fall through
-  }
-  throw new ValidationError([{ field: 'page_token', description: 'is not a token of this query' }]);
-}
-
-function encodeToken(token: PageToken): string {
-  return Buffer.from(JSON.stringify(token), 'utf8').toString('base64url');
-}
-
 /**
  * ListPatients: newest first; a clinician sees only their patients. Every patient returned is recorded with
  * PhiAccessed before the page leaves; erased (crypto-shredded) patients are skipped.
@@ -275,15 +252,15 @@ export function listPatients(deps: Deps) {
     if (pageSize < 1 || pageSize > 100) {
       throw new ValidationError([{ field: 'page_size', description: 'must be between 1 and 100' }]);
     }
-    const filter = request.medicalRecordNumber === '' ? '' : 'mrn';
-    const token = decodeToken(request.pageToken, filter);
+    const filter = ['patients', principal.id, request.medicalRecordNumber];
+    const after = decodePageToken(request.pageToken, filter, isPageKeyPair);
     const key = (p: RegisteredPatient): [string, string] => [p.createTime ?? '', p.patientId];
     const newerFirst = (a: [string, string], b: readonly [string, string]) =>
       a[0] === b[0] ? (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0) : a[0] < b[0] ? 1 : -1;
     const candidates = [...deps.readModel.patients()]
       .filter((p) => mayReadPatient(deps, principal, p))
       .sort((a, b) => newerFirst(key(a), key(b)))
-      .filter((p) => !token || newerFirst(key(p), token.after) > 0);
+      .filter((p) => !after || newerFirst(key(p), after) > 0);
     const page: { patient: RegisteredPatient; phi: Record<string, unknown> }[] = [];
     let more = false;
     for (const patient of candidates) {
@@ -315,7 +292,7 @@ export function listPatients(deps: Deps) {
     const last = page[page.length - 1];
     return {
       patients: page.map(({ patient, phi }) => toProto(patient, phi)),
-      nextPageToken: more && last ? encodeToken({ after: key(last.patient), filter }) : '',
+      nextPageToken: more && last ? encodePageToken(filter, key(last.patient)) : '',
     };
   };
 }

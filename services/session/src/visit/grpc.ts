@@ -3,11 +3,20 @@
  * and ownership (a clinician only their own visits, a patient only the visit of their token), run the visit
  * service, map the state to the API.
  */
-import { NotFoundError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
+import {
+  NotFoundError,
+  PermissionError,
+  PreconditionError,
+  ValidationError,
+  type FieldViolation,
+} from '@haven/errors';
 import { session } from '@haven/proto';
 import {
   commandMetadata,
+  decodePageToken,
+  encodePageToken,
   idempotencyKey,
+  isPageOffset,
   requestRecord,
   requirePrincipal,
   type CallContext,
@@ -153,14 +162,24 @@ function visitToProto(state: Live, etag: string): session.Visit {
   });
 }
 
-function page(pageSize: number, pageToken: string): { size: number; offset: number } {
-  const violations = [];
+/** Page size and offset of a list; the token must come from the same list (`filter`). */
+function page(pageSize: number, pageToken: string, filter: unknown): { size: number; offset: number } {
+  const violations: FieldViolation[] = [];
   if (pageSize < 0 || pageSize > 100) violations.push({ field: 'page_size', description: 'must be 0–100' });
-  if (pageToken !== '' && !/^\d{1,6}$/.test(pageToken)) {
-    violations.push({ field: 'page_token', description: 'is not a token this service issued' });
+  let offset = 0;
+  try {
+    offset = decodePageToken(pageToken, filter, isPageOffset) ?? 0;
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    violations.push(...error.violations);
   }
   if (violations.length > 0) throw new ValidationError(violations);
-  return { size: pageSize === 0 ? 50 : pageSize, offset: pageToken === '' ? 0 : Number(pageToken) };
+  return { size: pageSize === 0 ? 50 : pageSize, offset };
+}
+
+/** The token of the page after `offset + size`, or '' when the list ends there. */
+function nextPage(filter: unknown, offset: number, size: number, total: number): string {
+  return offset + size < total ? encodePageToken(filter, offset + size) : '';
 }
 
 /** The SessionService handlers for visits, by ts-proto method key. */
@@ -240,7 +259,9 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     ): Promise<session.ListVisitsResponse> => {
       const principal = requirePrincipal(ctx);
       requireClinician(principal);
-      const { size, offset } = page(request.pageSize, request.pageToken);
+      const states = new Set(request.states);
+      const filter = ['visits', principal.id, [...states].sort()];
+      const { size, offset } = page(request.pageSize, request.pageToken, filter);
       if (request.clinician !== '' && request.clinician !== `users/${principal.id}`) {
         if (!/^users\/[^/]+$/.test(request.clinician)) {
           throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
@@ -249,7 +270,6 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       }
       // "Today": visits starting from 12 h ago to 24 h ahead, so a day's list is stable across time zones.
       const now = deps.clock().getTime();
-      const states = new Set(request.states);
       const mine = deps.projection
         .all()
         .filter((v) => v.clinicianId === principal.id)
@@ -263,7 +283,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       const slice = mine.slice(offset, offset + size);
       return {
         visits: slice,
-        nextPageToken: offset + size < mine.length ? String(offset + size) : '',
+        nextPageToken: nextPage(filter, offset, size, mine.length),
       };
     },
 
@@ -295,7 +315,8 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     ): Promise<session.ListLobbyResponse> => {
       const principal = requirePrincipal(ctx);
       const visitId = visitIdOf(request.visit, 'visit');
-      const { size, offset } = page(request.pageSize, request.pageToken);
+      const filter = ['lobby', visitId];
+      const { size, offset } = page(request.pageSize, request.pageToken, filter);
       requireClinician(principal);
       const { state } = await visits.load(visitId);
       const visit = requireOwner(state, principal, visitId);
@@ -304,7 +325,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
         .sort((a, b) => a.arrival - b.arrival);
       return {
         participants: waiting.slice(offset, offset + size).map((p) => participantToProto(visitId, p)),
-        nextPageToken: offset + size < waiting.length ? String(offset + size) : '',
+        nextPageToken: nextPage(filter, offset, size, waiting.length),
       };
     },
 
