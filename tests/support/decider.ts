@@ -3,21 +3,27 @@
  *   given(spec, [pastEvents]).when(command).then([expectedEvents])
  *   given(spec, [pastEvents]).when(command).thenThrows(ValidationError, /start_time/)
  *   given(spec).when(command).error()  // the thrown error, to inspect
+ *   given(spec, [pastEvents]).when(command).result()  // what decide returned, to inspect
+ * The one given/when/then of the tests; a decider whose decide returns more than events (R) fits too.
  */
-export interface DeciderSpec<C, E, S> {
-  decide(command: C, state: S): readonly E[];
+export interface DeciderSpec<C, E, S, R = readonly E[]> {
+  decide(command: C, state: S): R;
   evolve(state: S, event: E): S;
   initialState: S;
 }
 
-export function given<C, E, S>(spec: DeciderSpec<C, E, S>, events: readonly E[] = []) {
+export function given<C, E, S, R = readonly E[]>(spec: DeciderSpec<C, E, S, R>, events: readonly E[] = []) {
   const state = events.reduce((s, e) => spec.evolve(s, e), spec.initialState);
   return {
     when(command: C) {
       const run = () => spec.decide(command, state);
       return {
-        then(expected: readonly E[]) {
+        then(expected: R) {
           expect(run()).toEqual(expected);
+        },
+        /** What decide returned (it throws when decide throws). */
+        result(): R {
+          return run();
         },
         thenThrows(errorClass: abstract new (...args: never[]) => Error, message?: RegExp) {
           let caught: unknown;

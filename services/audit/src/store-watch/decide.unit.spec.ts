@@ -1,3 +1,4 @@
+import { given as decider } from '../../../../tests/support/decider';
 import {
   REPORT_AGAIN_AFTER_MS,
   checkRange,
@@ -8,6 +9,7 @@ import {
   type IngestedLedger,
   type ScannedItem,
   type StoreObservation,
+  type StoreWatchCommand,
   type StoreWatchEvent,
   type StoreWatchState,
 } from './decide';
@@ -55,14 +57,21 @@ const readBack = (ledger: IngestedLedger, from = 0, to = ledger.size): ScannedIt
     return { position: e.position, eventId: e.eventId, ...(e.digest ? { digest: e.digest } : {}) };
   });
 
+type Command<T extends StoreWatchCommand['type']> = Extract<StoreWatchCommand, { type: T }>;
+const watch = { evolve, initialState: initialStoreWatchState };
+const statusCheck = {
+  ...watch,
+  decide: (c: Command<'CheckStatus'>, s: StoreWatchState) => checkStatus(s, c),
+};
+const rangeCheck = { ...watch, decide: (c: Command<'CheckRange'>, s: StoreWatchState) => checkRange(s, c) };
+
+/** The shared given/when/then, with the watch's two commands spelled out. */
 function given(...past: StoreWatchEvent[]) {
-  const state: StoreWatchState = past.reduce(evolve, initialStoreWatchState);
   return {
-    state,
     whenStatus: (status: StoreObservation, ledger = HUNDRED, now = T0) =>
-      checkStatus(state, { type: 'CheckStatus', status, ledger, now }),
+      decider(statusCheck, past).when({ type: 'CheckStatus', status, ledger, now }).result(),
     whenRange: (items: readonly ScannedItem[], ledger = HUNDRED, fromIndex = 0, now = T0) =>
-      checkRange(state, { type: 'CheckRange', fromIndex, items, ledger, now }),
+      decider(rangeCheck, past).when({ type: 'CheckRange', fromIndex, items, ledger, now }).result(),
   };
 }
 
