@@ -31,6 +31,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/service-pro
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';
 import { publishThrough, type MediaClient } from '../support/media-client';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(60_000);
 
@@ -102,17 +103,6 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Polls (bounded: ≤ 10 s, ≤ 200 tries) until `probe` returns a value. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const until = Date.now() + 10_000;
-  for (let i = 0; i < 200 && Date.now() < until; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Books an appointment by appending AppointmentBooked, and waits until the session service opened its visit. */
 async function openVisit(opts: { clinicianId: string; startInMs?: number }): Promise<string> {
   const visitId = `apt-${randomUUID()}`;
@@ -130,15 +120,13 @@ async function openVisit(opts: { clinicianId: string; startInMs?: number }): Pro
       },
     }),
   ]);
-  await eventually(async () => (await store.read(`session.visit-${visitId}`))[0], 'VisitOpened');
+  await eventually('VisitOpened', async () => (await store.read(`session.visit-${visitId}`))[0]);
   return visitId;
 }
 
 async function eventOf(visitId: string, type: string): Promise<EventEnvelope> {
-  return eventually(
-    async () =>
-      (await store.read(`session.visit-${visitId}`)).find((e) => e.type === `haven.session.v1.${type}`),
-    type,
+  return eventually(type, async () =>
+    (await store.read(`session.visit-${visitId}`)).find((e) => e.type === `haven.session.v1.${type}`),
   );
 }
 
@@ -315,7 +303,7 @@ describe('the waiting room, enforced by the server', () => {
     expect(admittedEvent.data['tokenHash']).toEqual(expect.any(String));
     const patientInRoom = await proxyJoin(media.value, patient);
     expect(patientInRoom.outcome).toBe('joined');
-    await eventually(async () => {
+    await eventually('the patient’s ParticipantJoinedMedia', async () => {
       const events = await store.read(`session.visit-${visitId}`);
       return events.some(
         (e) =>
@@ -323,7 +311,7 @@ describe('the waiting room, enforced by the server', () => {
       )
         ? true
         : undefined;
-    }, 'the patient’s ParticipantJoinedMedia');
+    });
 
     // Kick: the feed is kicked, the media connection closed, and neither the credential nor the room token
     // opens anything again.

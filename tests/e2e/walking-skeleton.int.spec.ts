@@ -19,6 +19,7 @@ import { janusRoomExists, startJanus, type JanusHandle } from '../support/janus'
 import { freePort } from '../support/ports';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(120_000);
 
@@ -118,17 +119,6 @@ const booking = (
 
 const roomExists = (room: number): Promise<boolean> => janusRoomExists(janus.wsUrl, janus.tokenSecret!, room);
 
-/** Polls (bounded: ≤ 15 s, ≤ 150 tries) until `probe` returns a value. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const until = Date.now() + 15_000;
-  for (let i = 0; i < 150 && Date.now() < until; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('the walking skeleton', () => {
   it('books, opens a Janus room for the visit, audits both events, all in one trace', async () => {
     const appointmentId = `apt-${randomUUID()}`;
@@ -154,8 +144,9 @@ describe('the walking skeleton', () => {
 
     // The session service opened the visit and created its room on Janus.
     const opened = await eventually(
-      async () => (await store.read(`session.visit-${appointmentId}`))[0],
       'VisitOpened',
+      async () => (await store.read(`session.visit-${appointmentId}`))[0],
+      { timeoutMs: 15_000 },
     );
     expect(opened.type).toBe('haven.session.v1.VisitOpened');
     expect(opened.data['room']).toBe(roomNumberOf(appointmentId));
@@ -171,16 +162,20 @@ describe('the walking skeleton', () => {
 
     // The audit service recorded both, and says who did what.
     const auditor = await issuer.sign({ sub: 'u-auditor', role: 'auditor' });
-    const recorded = await eventually(async () => {
-      const page = await callUnary(
-        auditClient,
-        'listAuditEvents',
-        audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, patient: 'patients/pat-0001' }),
-        clientCallMetadata({ token: auditor }),
-      );
-      const mine = page.auditEvents.filter((e) => e.stream.endsWith(appointmentId));
-      return mine.length >= 2 ? mine : undefined;
-    }, 'audit records');
+    const recorded = await eventually(
+      'audit records',
+      async () => {
+        const page = await callUnary(
+          auditClient,
+          'listAuditEvents',
+          audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, patient: 'patients/pat-0001' }),
+          clientCallMetadata({ token: auditor }),
+        );
+        const mine = page.auditEvents.filter((e) => e.stream.endsWith(appointmentId));
+        return mine.length >= 2 ? mine : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(recorded.map((e) => e.type).sort()).toEqual(
       ['haven.scheduling.v1.AppointmentBooked', 'haven.session.v1.VisitOpened'].sort(),
     );
@@ -199,7 +194,9 @@ describe('the walking skeleton', () => {
       clientCallMetadata({ token: frontDesk }),
     );
     const room = roomNumberOf(appointmentId);
-    await eventually(async () => ((await roomExists(room)) ? true : undefined), 'the room');
+    await eventually('the room', async () => ((await roomExists(room)) ? true : undefined), {
+      timeoutMs: 15_000,
+    });
     await callUnary(
       schedulingClient,
       'cancelAppointment',
@@ -209,10 +206,14 @@ describe('the walking skeleton', () => {
       }),
       clientCallMetadata({ token: frontDesk }),
     );
-    const ended = await eventually(async () => {
-      const events = await store.read(`session.visit-${appointmentId}`);
-      return events.find((e) => e.type === 'haven.session.v1.VisitEnded');
-    }, 'VisitEnded');
+    const ended = await eventually(
+      'VisitEnded',
+      async () => {
+        const events = await store.read(`session.visit-${appointmentId}`);
+        return events.find((e) => e.type === 'haven.session.v1.VisitEnded');
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(ended.data['reason']).toBe('appointment_cancelled');
     expect(await roomExists(room)).toBe(false);
   });
@@ -255,13 +256,17 @@ describe('the walking skeleton', () => {
     }
     expect(await store.read(`scheduling.appointment-${appointmentId}`)).toEqual([]);
     const hours = [0, 1].map((h) => new Date(Date.now() - h * 3600_000));
-    const refusals = await eventually(async () => {
-      const events = (
-        await Promise.all(hours.map((h) => store.read(accessRefusalStream('scheduling', h))))
-      ).flat();
-      const mine = events.filter((e) => correlations.includes(e.correlationId));
-      return mine.length === 4 ? mine : undefined;
-    }, 'four AccessRefused events');
+    const refusals = await eventually(
+      'four AccessRefused events',
+      async () => {
+        const events = (
+          await Promise.all(hours.map((h) => store.read(accessRefusalStream('scheduling', h))))
+        ).flat();
+        const mine = events.filter((e) => correlations.includes(e.correlationId));
+        return mine.length === 4 ? mine : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(refusals.every((e) => e.type === 'haven.security.v1.AccessRefused')).toBe(true);
     expect(refusals.map((e) => e.data['method'])).toEqual(
       Array(4).fill('/haven.scheduling.v1.SchedulingService/BookAppointment'),

@@ -23,6 +23,7 @@ import { startJanus, type JanusHandle } from '../support/janus';
 import { freePort } from '../support/ports';
 import { stallProcess } from '../support/process-faults';
 import { healthStatus, startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(180_000);
 
@@ -141,13 +142,10 @@ const health = async (): Promise<(number | undefined)[]> =>
   Promise.all(services.map((s) => healthStatus(`127.0.0.1:${s.port}`, 1_000)));
 
 /** Polls every 250 ms (at most `ms`) until `probe` holds; returns how long it took. */
-async function eventually(probe: () => Promise<boolean>, what: string, ms = 60_000): Promise<number> {
+async function timeUntil(what: string, probe: () => Promise<boolean>, ms = 60_000): Promise<number> {
   const started = Date.now();
-  for (let i = 0; Date.now() - started < ms && i < ms / 100; i += 1) {
-    if (await probe().catch(() => false)) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  await eventually(what, probe, { timeoutMs: ms, intervalMs: 250 });
+  return Date.now() - started;
 }
 
 const visitOpened = async (appointmentId: string): Promise<boolean> =>
@@ -167,7 +165,7 @@ async function lastBookingOnBus(appointmentId: string): Promise<boolean> {
 
 /** Books a burst while every consumer is caught up, so relays and consumers are busy when the fault hits. */
 async function busyBurst(): Promise<string[]> {
-  await eventually(async () => (await health()).every((s) => s === SERVING), 'every service SERVING');
+  await timeUntil('every service SERVING', async () => (await health()).every((s) => s === SERVING));
   return await Promise.all(Array.from({ length: BURST }, () => book()));
 }
 
@@ -192,16 +190,14 @@ async function watchHealth(signal: AbortSignal): Promise<boolean[]> {
  * bus, and every service is SERVING again. Prints how long each took after the fault ended.
  */
 async function expectRecovered(burst: readonly string[], label: string): Promise<void> {
-  const burstVisits = await eventually(
-    async () => (await Promise.all(burst.map(visitOpened))).every(Boolean),
-    `all ${burst.length} visits of the burst`,
+  const burstVisits = await timeUntil(`all ${burst.length} visits of the burst`, async () =>
+    (await Promise.all(burst.map(visitOpened))).every(Boolean),
   );
   const after = await book();
-  const visitAfter = await eventually(() => visitOpened(after), 'the visit of a booking made afterwards');
-  const busAfter = await eventually(() => lastBookingOnBus(after), 'the booking made afterwards on the bus');
-  const serving = await eventually(
-    async () => (await health()).every((s) => s === SERVING),
-    'every service SERVING again',
+  const visitAfter = await timeUntil('the visit of a booking made afterwards', () => visitOpened(after));
+  const busAfter = await timeUntil('the booking made afterwards on the bus', () => lastBookingOnBus(after));
+  const serving = await timeUntil('every service SERVING again', async () =>
+    (await health()).every((s) => s === SERVING),
   );
   process.stdout.write(
     `${label}: burst visits complete ${burstVisits} ms after the fault ended; a new booking's visit ${visitAfter} ms, ` +

@@ -11,7 +11,8 @@ import { identity } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { startStack, type Stack } from '../e2e/support/stack';
 import { janusSessions, joinExtras, MediaClient, mediaDoor, tokenOf } from '../support/media-client';
-import { admittedVisit, eventually, mediaFor, PrivilegedRoom } from './support/visit-setup';
+import { eventually } from '../support/eventually';
+import { admittedVisit, mediaFor, PrivilegedRoom } from './support/visit-setup';
 
 jest.setTimeout(90_000);
 

@@ -31,9 +31,9 @@ import {
   type JanusReply,
   type MediaRoute,
 } from '../support/media-client';
+import { eventually } from '../support/eventually';
 import {
   admittedVisit,
-  eventually,
   mediaFor,
   PrivilegedRoom,
   refusalsOf,
@@ -347,7 +347,7 @@ describe('media events come from what the server issued, never from a client-cho
         const ids = (await room.participants()).map((p) => p.id);
         return forgedFeeds.every((f) => !ids.includes(f)) ? true : undefined;
       },
-      5000,
+      { timeoutMs: 5000 },
     );
     // Recorded against the visit, attributed to nobody: never to the clinician whose id the display claimed.
     await eventually('an AccessRefused for each forged feed', async () => {
@@ -391,7 +391,7 @@ describe('feeds per role, and what a kick takes away', () => {
     await eventually(
       'the feeds over the limit to be kicked',
       async () => ((await feedsOf(room, v.patientPid)).length === 2 ? true : undefined),
-      5000,
+      { timeoutMs: 5000 },
     );
 
     // Kick (through replica 1): every connection on every replica closes, every feed and Janus session goes.

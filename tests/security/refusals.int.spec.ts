@@ -24,6 +24,7 @@ import { startJanus, type JanusHandle } from '../support/janus';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import { freePort } from '../support/ports';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(120_000);
 
@@ -145,17 +146,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Polls (≤ 15 s, ≤ 150 tries) until `probe` returns a value. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + 15_000;
-  for (let i = 0; i < 150 && Date.now() < until; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** AccessRefused entries of ListAuditEvents (newest first), with the given filters. */
 async function refusals(filter: { actor?: string; target?: string }): Promise<audit.AuditEvent[]> {
   const r = await callUnary(
@@ -177,8 +167,10 @@ function refusalOf(
   correlationId: string,
   filter: { actor?: string; target?: string } = {},
 ): Promise<audit.AuditEvent> {
-  return eventually(`the AccessRefused of ${correlationId}`, async () =>
-    (await refusals(filter)).find((e) => e.correlationId === correlationId),
+  return eventually(
+    `the AccessRefused of ${correlationId}`,
+    async () => (await refusals(filter)).find((e) => e.correlationId === correlationId),
+    { timeoutMs: 15_000 },
   );
 }
 
@@ -246,11 +238,14 @@ async function bookVisit(): Promise<Booked> {
   );
   const appointmentId = appointment.slice('appointments/'.length);
   const visit = `visits/${appointmentId}`;
-  await eventually('the visit to open', async () =>
-    callUnary(clients.session, 'getVisit', { name: visit }, md(ownerToken)).then(
-      (r) => r.visit,
-      () => undefined,
-    ),
+  await eventually(
+    'the visit to open',
+    async () =>
+      callUnary(clients.session, 'getVisit', { name: visit }, md(ownerToken)).then(
+        (r) => r.visit,
+        () => undefined,
+      ),
+    { timeoutMs: 15_000 },
   );
   return {
     appointmentId,
@@ -560,11 +555,14 @@ describe("the gateway's own refusals are recorded", () => {
       origin: 'https://attacker.example.test',
     }).catch(() => ({ status: 403, correlationId: '' }));
     expect(r.status).toBe(403);
-    const e = await eventually('the refused upgrade', async () =>
-      (await refusals({ actor: 'unauthenticated' })).find(
-        (x) =>
-          x.data?.['method'] === 'GET /api/ws' && (x.occurTime?.getTime() ?? 0) >= before.getTime() - 1000,
-      ),
+    const e = await eventually(
+      'the refused upgrade',
+      async () =>
+        (await refusals({ actor: 'unauthenticated' })).find(
+          (x) =>
+            x.data?.['method'] === 'GET /api/ws' && (x.occurTime?.getTime() ?? 0) >= before.getTime() - 1000,
+        ),
+      { timeoutMs: 15_000 },
     );
     expect(e.data).toEqual(
       expect.objectContaining({ kind: 'csrf', code: 'ORIGIN_NOT_ALLOWED', service: 'gateway' }),

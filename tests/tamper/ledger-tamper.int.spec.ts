@@ -17,12 +17,12 @@ import {
   LEDGER_INTEGRITY_VIOLATED,
   LEDGER_STREAM,
   entriesOnDisk,
-  eventually,
   latencyOf,
   measured,
   startRig,
   type Rig,
 } from './rig';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(90_000);
 
@@ -44,12 +44,16 @@ const linesOf = (path: string): string[] => readFileSync(path, 'utf8').split('\n
 
 /** Waits until an anchor covers at least `size` entries. */
 async function anchored(r: Rig, size: number): Promise<void> {
-  await eventually(async () => {
-    const anchors = (await r.store.read(LEDGER_STREAM)).filter(
-      (e) => e.type === 'haven.audit.v1.TreeHeadSigned' && Number(e.data['treeSize']) >= size,
-    );
-    return anchors.length > 0 ? true : undefined;
-  }, `an anchor of ${size} entries`);
+  await eventually(
+    `an anchor of ${size} entries`,
+    async () => {
+      const anchors = (await r.store.read(LEDGER_STREAM)).filter(
+        (e) => e.type === 'haven.audit.v1.TreeHeadSigned' && Number(e.data['treeSize']) >= size,
+      );
+      return anchors.length > 0 ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
 }
 
 /** Rewrites entry `index` of the log on disk with another actor, keeping its length. */
@@ -114,9 +118,9 @@ describe('the audit log on disk', () => {
     try {
       await rig.startAudit({ HAVEN_DATA_DIR: fresh });
       await eventually(
-        async () => (entriesOnDisk(join(fresh, 'audit-log.ndjson')) >= EVENTS + stored ? true : undefined),
         'the rebuilt log',
-        { tries: 600 },
+        async () => (entriesOnDisk(join(fresh, 'audit-log.ndjson')) >= EVENTS + stored ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 100 },
       );
       // A few more seconds of watching: the anchors are checked once the log has caught up with them.
       await new Promise((r) => setTimeout(r, 2_000));

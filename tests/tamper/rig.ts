@@ -25,6 +25,7 @@ import { serveJwks, type JwksServer } from '../support/jwks-server';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import { freePort } from '../support/ports';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { eventually } from '../support/eventually';
 
 /** Events each short case stores before it tampers. */
 export const EVENTS = 60;
@@ -85,20 +86,6 @@ export interface Rig {
   /** The JetStream block files of HAVEN_ES, oldest first. */
   blockFiles(): string[];
   close(): Promise<void>;
-}
-
-/** Polls `check` until it returns a value: at most `tries` times, `everyMs` apart. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  { tries = 200, everyMs = 100 } = {},
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /**
@@ -164,9 +151,9 @@ export async function startRig(
     },
     async ingested(n) {
       await eventually(
-        async () => (entriesOnDisk(logPath) >= n ? true : undefined),
         `${n} audit entries on disk`,
-        { tries: 600 },
+        async () => (entriesOnDisk(logPath) >= n ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 100 },
       );
     },
     async alarms(type) {
@@ -175,9 +162,9 @@ export async function startRig(
     },
     async alarm(type, match, within = 20_000) {
       return await eventually(
-        async () => (await rig.alarms(type)).find((e) => match(e.data)),
         `${type} matching ${match.toString()}`,
-        { tries: Math.ceil(within / 100) },
+        async () => (await rig.alarms(type)).find((e) => match(e.data)),
+        { timeoutMs: within, intervalMs: 100 },
       );
     },
     blockFiles() {

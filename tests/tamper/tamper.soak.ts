@@ -16,13 +16,13 @@ import {
   STORE_INTEGRITY_VIOLATED,
   entriesOnDisk,
   eventStoreConfig,
-  eventually,
   findInBlocks,
   markerOf,
   startRig,
   type AlarmData,
   type Rig,
 } from './rig';
+import { eventually } from '../support/eventually';
 
 type Counts = Record<string, number | string>;
 
@@ -58,12 +58,12 @@ async function untilNamed(
   let last = new Set<number>();
   try {
     await eventually(
+      'every entry named',
       async () => {
         last = await named(rig, type, reasons);
         return want.every((i) => last.has(i)) ? true : undefined;
       },
-      'every entry named',
-      { tries: Math.ceil(withinMs / 250), everyMs: 250 },
+      { timeoutMs: withinMs, intervalMs: 250 },
     );
     return { ms: Date.now() - t0, named: last };
   } catch {
@@ -222,9 +222,9 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       const t0 = Date.now();
       await rig.startAudit({ HAVEN_DATA_DIR: fresh });
       await eventually(
-        async () => (entriesOnDisk(join(fresh, 'audit-log.ndjson')) >= events + stored ? true : undefined),
         'the rebuilt log',
-        { tries: 2_400, everyMs: 250 },
+        async () => (entriesOnDisk(join(fresh, 'audit-log.ndjson')) >= events + stored ? true : undefined),
+        { timeoutMs: 600_000, intervalMs: 250 },
       );
       counts['freshVolume.rebuildMs'] = Date.now() - t0;
       await new Promise((r) => setTimeout(r, 5_000));

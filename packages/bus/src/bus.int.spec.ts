@@ -13,8 +13,12 @@ import {
 } from '@haven/eventstore';
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { EventBus, busSubject, type BusLogger } from './bus';
+import { eventually } from '../../../tests/support/eventually';
 
 jest.setTimeout(30_000);
+
+/** These waits poll every 10 ms: a short-lived state must not slip between two looks. */
+const POLL = { intervalMs: 10 };
 
 const exporter = new InMemorySpanExporter();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -52,15 +56,6 @@ function recordingLogger(): BusLogger & { lines: { level: string; obj: object; m
   };
 }
 
-/** Resolves when `predicate` holds, polling every 10 ms, for at most 10 s. */
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i += 1) {
-    if (predicate()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('EventBus', () => {
   it('round-trips an event on haven.bus.<context>.<aggregate>.<EventName>', async () => {
     const bus = await EventBus.create(nc);
@@ -75,7 +70,7 @@ describe('EventBus', () => {
       phi: { subject: 'p', keyId: 'k', ciphertext: 'c' },
     };
     await bus.publish(e);
-    await until(() => got.length === 1, 'delivery');
+    await eventually('delivery', () => got.length === 1, POLL);
     expect(got[0]!.subject).toBe('haven.bus.rt.thing.ThingHappened');
     expect(got[0]!.event).toEqual(e);
     await sub.close();
@@ -98,7 +93,7 @@ describe('EventBus', () => {
     await nc.jetstream().publish(busSubject(e), encodeEnvelope(e), { msgID: 'other-id', headers: h });
     const sentinel = envelope('dup', 'Sentinel');
     await bus.publish(sentinel);
-    await until(() => got.includes(sentinel.id), 'sentinel');
+    await eventually('sentinel', () => got.includes(sentinel.id), POLL);
     expect(got).toEqual([e.id, sentinel.id]);
     await sub.close();
     await bus.close();
@@ -118,7 +113,7 @@ describe('EventBus', () => {
       },
     });
     await bus.publish(envelope('retry', 'Flaky'));
-    await until(() => attempts.length === 3, 'three attempts');
+    await eventually('three attempts', () => attempts.length === 3, POLL);
     expect(attempts).toEqual([1, 2, 3]);
     await sub.close();
     const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'retry');
@@ -144,8 +139,8 @@ describe('EventBus', () => {
     await bus.publish(envelope('dead', 'Poison'));
     const next = envelope('dead', 'Fine');
     await bus.publish(next);
-    await until(() => logger.lines.some((l) => l.level === 'error'), 'quarantine log');
-    await until(() => seen.includes(next.type), 'next event');
+    await eventually('quarantine log', () => logger.lines.some((l) => l.level === 'error'), POLL);
+    await eventually('next event', () => seen.includes(next.type), POLL);
     expect(seen.filter((t) => t.endsWith('Poison'))).toHaveLength(2);
     const line = logger.lines.find((l) => l.level === 'error')!;
     expect(line.obj).toMatchObject({ subject: 'haven.bus.dead.thing.Poison', deliveries: 2 });
@@ -170,7 +165,7 @@ describe('EventBus', () => {
       new TextEncoder().encode(JSON.stringify({ id: 'x', note: 'SECRET-PHI' })),
     );
     await bus.publish(envelope('bad', 'After'));
-    await until(() => got.length === 2, 'good events');
+    await eventually('good events', () => got.length === 2, POLL);
     expect(got).toEqual(['haven.bad.v1.Before', 'haven.bad.v1.After']);
     const warns = logger.lines.filter((l) => l.msg.includes('malformed'));
     expect(warns.map((w) => (w.obj as { subject: string }).subject)).toEqual([
@@ -200,11 +195,12 @@ describe('EventBus', () => {
       span.end();
       return span.spanContext().traceId;
     });
-    await until(() => handlerTraceId !== undefined, 'handler');
+    await eventually('handler', () => handlerTraceId !== undefined, POLL);
     await sub.close();
-    await until(
-      () => exporter.getFinishedSpans().some((s) => s.name === 'haven.bus.consume'),
+    await eventually(
       'consume span',
+      () => exporter.getFinishedSpans().some((s) => s.name === 'haven.bus.consume'),
+      POLL,
     );
     const spans = exporter.getFinishedSpans();
     const publish = spans.find((s) => s.name === 'haven.bus.publish')!;
@@ -224,7 +220,7 @@ describe('EventBus', () => {
       handler: async (e) => void got1.push(e.type),
     });
     await first.publish(envelope('res', 'One'));
-    await until(() => got1.length === 1, 'first');
+    await eventually('first', () => got1.length === 1, POLL);
     await sub1.close();
     await first.close();
 
@@ -239,9 +235,9 @@ describe('EventBus', () => {
       subjects: ['haven.bus.res.>'],
       handler: async (e) => void got2.push(e.type),
     });
-    await until(() => got2.length === 2, 'resumed');
+    await eventually('resumed', () => got2.length === 2, POLL);
     await publisher.publish(envelope('res', 'Four'));
-    await until(() => got2.length === 3, 'live');
+    await eventually('live', () => got2.length === 3, POLL);
     expect(got1).toEqual(['haven.res.v1.One']);
     expect(got2).toEqual(['haven.res.v1.Two', 'haven.res.v1.Three', 'haven.res.v1.Four']);
     await sub2.close();
@@ -265,14 +261,14 @@ describe('EventBus', () => {
     });
     const before = [envelope('del', 'One'), envelope('del', 'Two'), envelope('del', 'Three')];
     for (const e of before) await bus.publish(e);
-    await until(() => calls.size === 3, 'the first three');
+    await eventually('the first three', () => calls.size === 3, POLL);
     // Someone deletes the durable consumer with a plain client (an operator's mistake, a lost server state).
     const jsm = await nc.jetstreamManager();
     expect(await jsm.consumers.delete('HAVEN_BUS', 'deleted')).toBe(true);
     const after = [envelope('del', 'Four'), envelope('del', 'Five')];
     for (const e of after) await bus.publish(e);
-    await until(() => calls.size === 5, 'the two published after the deletion');
-    await until(() => health.ready, 'live again');
+    await eventually('the two published after the deletion', () => calls.size === 5, POLL);
+    await eventually('live again', () => health.ready, POLL);
     // Recreated after the last acknowledged event: not from the start of the stream.
     const info = await jsm.consumers.info('HAVEN_BUS', 'deleted');
     expect(info.config.deliver_policy).toBe('by_start_sequence');
@@ -301,7 +297,7 @@ describe('EventBus', () => {
       },
     });
     await bus.publish(envelope('drain', 'Slow'));
-    await until(() => started, 'handler start');
+    await eventually('handler start', () => started, POLL);
     const closing = bus.close();
     setTimeout(release, 50);
     await closing;

@@ -8,6 +8,10 @@ import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/events
 import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
 import { BUS_STREAM, EventBus } from './bus';
 import { startRelay } from './relay';
+import { eventually } from '../../../tests/support/eventually';
+
+/** These waits poll every 10 ms: a short-lived state must not slip between two looks. */
+const POLL = { intervalMs: 10 };
 
 jest.setTimeout(30_000);
 
@@ -42,14 +46,6 @@ const booked = (n: number) =>
     traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
   });
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i += 1) {
-    if (predicate()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('the store-to-bus relay', () => {
   it('publishes each event of its context once, in order, resuming from its checkpoint after a restart', async () => {
     const bus = await EventBus.create(nc);
@@ -69,7 +65,7 @@ describe('the store-to-bus relay', () => {
     });
 
     let relay = await startRelay({ store, bus, context: 'scheduling', excludeAggregates: ['secret'] });
-    await until(() => got.length === 3, 'three relayed events');
+    await eventually('three relayed events', () => got.length === 3, POLL);
     await relay.close();
     expect(got.map((g) => g.event.data['appointmentId'])).toEqual(['apt-1', 'apt-2', 'apt-3']);
     // The consumer's span continues the trace of the request that appended the event.
@@ -77,7 +73,7 @@ describe('the store-to-bus relay', () => {
 
     await store.append('scheduling.appointment-r4', 'no_stream', [booked(4)]);
     relay = await startRelay({ store, bus, context: 'scheduling', excludeAggregates: ['secret'] });
-    await until(() => got.length === 4, 'the fourth event');
+    await eventually('the fourth event', () => got.length === 4, POLL);
     await relay.close();
     const info = await (await nc.jetstreamManager()).streams.info(BUS_STREAM);
     expect(info.state.messages).toBe(4);
@@ -109,7 +105,7 @@ describe('per-instance consumers', () => {
       },
     });
     await store.append('scheduling.appointment-new-1', 'no_stream', [booked(102)]);
-    await until(() => got.includes('apt-102'), 'the new event');
+    await eventually('the new event', () => got.includes('apt-102'), POLL);
     expect(got).not.toContain('apt-101');
     const info = await jsm.consumers.info(BUS_STREAM, 'live-view-1');
     expect(info.config.inactive_threshold).toBe(60_000 * 1_000_000);

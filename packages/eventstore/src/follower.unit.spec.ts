@@ -8,20 +8,15 @@ import { follow, storeSource, type FollowSource } from './follower';
 import { newEvent } from './ids';
 import { InMemoryEventStore } from './memory';
 import type { PositionedEvent, Subscription } from './port';
+import { eventually } from '../../../tests/support/eventually';
 
 const CHECK_MS = 40;
 
+/** These waits poll every 5 ms: a short-lived state must not slip between two looks. */
+const POLL = { intervalMs: 5 };
+
 function event(name: string) {
   return newEvent({ type: `haven.test.v1.${name}`, data: {}, actor: { kind: 'service', id: 'test' } });
-}
-
-/** Polls (every 5 ms, at most 5 s) until `predicate` holds. */
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i += 1) {
-    if (predicate()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The store as a source whose faults a test switches on and off. */
@@ -106,12 +101,12 @@ describe('follow (self-healing consumer)', () => {
       });
       subscriptions.push(follower);
       await store.append('test.thing-1', 'no_stream', [event('A')]);
-      await until(() => handled.length === 1, 'the first event');
+      await eventually('the first event', () => handled.length === 1, POLL);
       faults.muteDeliveries = true;
       await store.append('test.thing-2', 'no_stream', [event('B')]);
-      await until(() => follower.status().state === ConsumerState.Behind, 'behind');
+      await eventually('behind', () => follower.status().state === ConsumerState.Behind, POLL);
       faults.muteDeliveries = false;
-      await until(() => handled.length === 2, 'the event after the stall');
+      await eventually('the event after the stall', () => handled.length === 2, POLL);
       await follower.caughtUp(5_000);
       expect(handled).toEqual(['test.thing-1', 'test.thing-2']);
       expect(faults.opened).toBeGreaterThanOrEqual(2);
@@ -139,7 +134,7 @@ describe('follow (self-healing consumer)', () => {
       });
       subscriptions.push(follower);
       for (let i = 1; i <= 4; i += 1) await store.append(`test.thing-${i}`, 'no_stream', [event('A')]);
-      await until(() => handled.length === 4, 'four events');
+      await eventually('four events', () => handled.length === 4, POLL);
       await follower.caughtUp(5_000);
       expect(handled).toEqual([1n, 2n, 3n, 4n]);
     });
@@ -161,11 +156,11 @@ describe('follow (self-healing consumer)', () => {
       subscriptions.push(follower);
       await follower.caughtUp(5_000);
       faults.headFails = true;
-      await until(() => follower.status().state === ConsumerState.Down, 'down');
+      await eventually('down', () => follower.status().state === ConsumerState.Down, POLL);
       expect(health.ready).toBe(false);
       expect(follower.status().reason).toBe('unreachable');
       faults.headFails = false;
-      await until(() => follower.status().state === ConsumerState.Live, 'live again');
+      await eventually('live again', () => follower.status().state === ConsumerState.Live, POLL);
       expect(seen.map((s) => s.state)).toEqual(['starting', 'live', 'down', 'live']);
     });
   });
@@ -184,18 +179,18 @@ describe('follow (self-healing consumer)', () => {
       });
       subscriptions.push(follower);
       await store.append('test.thing-1', 'no_stream', [event('A')]);
-      await until(() => handled.length === 1, 'the first event');
+      await eventually('the first event', () => handled.length === 1, POLL);
       // Deliveries stop: the stall detector re-subscribes, and that attempt is scheduled 30–60 s away.
       faults.muteDeliveries = true;
       await store.append('test.thing-2', 'no_stream', [event('B')]);
-      await until(() => follower.status().state === ConsumerState.Down, 'down');
+      await eventually('down', () => follower.status().state === ConsumerState.Down, POLL);
       // Then the source is unreachable for a while, and comes back.
       faults.headFails = true;
       await new Promise((r) => setTimeout(r, 3 * CHECK_MS));
       faults.muteDeliveries = false;
       const back = Date.now();
       faults.headFails = false;
-      await until(() => handled.length === 2, 'the event after the outage');
+      await eventually('the event after the outage', () => handled.length === 2, POLL);
       expect(Date.now() - back).toBeLessThan(5_000);
       await follower.caughtUp(5_000);
     });
@@ -218,10 +213,10 @@ describe('follow (self-healing consumer)', () => {
       });
       subscriptions.push(follower);
       await store.append('test.thing-1', 'no_stream', [event('A')]);
-      await until(() => attempts.length === 3, 'three attempts');
+      await eventually('three attempts', () => attempts.length >= 3, POLL);
       expect(follower.status().state).toBe(ConsumerState.Down);
-      await until(() => attempts.length === 7, 'seven attempts');
-      await until(() => follower.position() === 1n, 'the event handled');
+      await eventually('seven attempts', () => attempts.length === 7, POLL);
+      await eventually('the event handled', () => follower.position() === 1n, POLL);
       const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
       // Equal jitter: attempt n waits at least half of min(64, 4·2ⁿ).
       expect(gaps[5]!).toBeGreaterThanOrEqual(32 - 2);

@@ -26,6 +26,7 @@ import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
 import { treeHash, verifyConsistency, verifyInclusion } from './log/merkle';
 import { auditConfigSchema, startAudit } from './server';
+import { eventually } from '../../../tests/support/eventually';
 
 jest.setTimeout(60_000);
 
@@ -66,16 +67,6 @@ async function stop(): Promise<void> {
 }
 
 const as = (token = auditor): grpc.Metadata => clientCallMetadata({ token });
-
-/** Polls `check` (bounded: 100 tries, 100 ms apart) until it returns a value. */
-async function eventually<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function appendVisits(from: number, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -120,7 +111,7 @@ describe('the audit ledger', () => {
 
   it('proves an entry is in the log with a head signed by the pinned key', async () => {
     ids = await appendVisits(0, 12);
-    await eventually(async () => ((await ledgerSize().catch(() => 0)) >= 12 ? true : undefined), 'ingestion');
+    await eventually('ingestion', async () => ((await ledgerSize().catch(() => 0)) >= 12 ? true : undefined));
     const target = ids[5]!;
     const res = await callUnary(
       client!,
@@ -181,9 +172,8 @@ describe('the audit ledger', () => {
   it('proves a later head extends the earlier one, and anchors heads in the event store', async () => {
     await appendVisits(100, 7);
     const firstSize = Number(firstHead.treeSize);
-    await eventually(
-      async () => ((await ledgerSize()) >= firstSize + 7 ? true : undefined),
-      'more ingestion',
+    await eventually('more ingestion', async () =>
+      (await ledgerSize()) >= firstSize + 7 ? true : undefined,
     );
     const res = await callUnary(
       client!,
@@ -200,10 +190,10 @@ describe('the audit ledger', () => {
       verifyConsistency(firstSize, Number(second.treeSize), res.proof, second.rootHash, second.rootHash),
     ).toBe(false);
     // Anchors: TreeHeadSigned events in the store, each naming a root the ledger really had at that size.
-    const anchors = await eventually(async () => {
+    const anchors = await eventually('an anchored head', async () => {
       const events = (await store.read(LEDGER_STREAM)).filter((e) => e.type === TREE_HEAD_SIGNED);
       return events.length > 0 ? events : undefined;
-    }, 'an anchored head');
+    });
     for (const a of anchors) {
       const { treeSize, rootHash } = a.data as { treeSize: number; rootHash: string };
       const head = await callUnary(
@@ -297,10 +287,10 @@ describe('the audit ledger', () => {
         audit.ListMyAccessLogRequest.fromPartial({ pageSize, pageToken }),
         as(patientA),
       );
-    const all = await eventually(async () => {
+    const all = await eventually('the accesses', async () => {
       const r = await list(10);
       return r.entries.length >= 3 ? r : undefined;
-    }, 'the accesses');
+    });
     expect(all.entries.map((e) => e.auditEvent)).toEqual(mine.map((e) => `auditEvents/${e.id}`).reverse());
     expect(all.entries.map((e) => [e.accessorRole, e.outcome, e.breakGlass])).toEqual([
       ['admin', phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_GRANTED, true],
@@ -363,7 +353,7 @@ describe('the audit ledger', () => {
       ),
     ).toBe(true);
     // Recorded before the first entry left.
-    const exports = await eventually(async () => {
+    const exports = await eventually('the AuditLogExported entry', async () => {
       const page = await callUnary(
         client!,
         'listAuditEvents',
@@ -374,7 +364,7 @@ describe('the audit ledger', () => {
         as(),
       );
       return page.auditEvents.length > 0 ? page.auditEvents : undefined;
-    }, 'the AuditLogExported entry');
+    });
     expect(exports[0]?.actor?.id).toBe('u-auditor');
     // A patient's slice: only their entries, still ending with the head.
     const slice = await exported({ patient: 'patients/pat-a' });

@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import type { Stack, StackUser } from './stack';
+import { eventually } from '../../support/eventually';
 
 /** A booked visit with its redeemed patient link. */
 export interface BookedVisit {
@@ -20,26 +21,6 @@ export interface BookedVisit {
 }
 
 const md = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });
-
-/** Polls (bounded by count and time) until `probe` resolves to a value other than undefined. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const until = Date.now() + (opts.timeoutMs ?? 10_000);
-  let last: unknown;
-  for (let i = 0; i < 2000 && Date.now() < until; i++) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-}
 
 /**
  * Front desk: patient + appointment (starting in `startInMinutes`, default 2, lasting `durationMinutes`, default

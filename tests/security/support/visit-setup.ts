@@ -49,21 +49,6 @@ export async function admittedVisit(stack: Stack): Promise<AdmittedVisit> {
   };
 }
 
-/** Polls (bounded by count and time) until `probe` returns a value. Throws naming `what`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (let i = 0; i < 1000 && Date.now() < until; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** The visit's events, in order. */
 export function visitEvents(store: EventStore, visitId: string): Promise<EventEnvelope[]> {
   return store.read(`session.visit-${visitId}`);
