@@ -37,6 +37,12 @@ export interface NatsCredentials {
   readonly tlsCaFile?: string | undefined;
   /** Subject prefix of this client's reply inboxes; default {@link inboxPrefixOf}(user) when a user is set. */
   readonly inboxPrefix?: string | undefined;
+  /**
+   * How long {@link connectNats} keeps trying when the first connection fails transiently (refused, timed out:
+   * NATS restarting, stalled or out of reach for a moment), with back-off from 250 ms doubling to 5 s; default
+   * 60 000 ms. A refused credential fails at once. 0 tries once.
+   */
+  readonly retryForMs?: number | undefined;
 }
 
 /** Where and how to connect to NATS, plus the connection name shown by the server. */
@@ -78,19 +84,43 @@ export function natsConnectionOptions(options: NatsConnectOptions): ConnectionOp
 }
 
 /**
+ * Error codes (nats.js's and Node's socket errors) of a first connection that may succeed when tried again, as
+ * opposed to a refused credential or a bad configuration.
+ */
+const TRANSIENT_CONNECT_CODES: ReadonlySet<string> = new Set([
+  'CONNECTION_REFUSED',
+  'CONNECTION_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+]);
+
+/**
  * Opens a NATS connection that reconnects forever (the services ride out NATS restarts), authenticating with
  * the user and password or the creds file when given, replies under the user's own inbox prefix, TLS verified
- * against `tlsCaFile` when given, without per-request async stack traces.
- * Throws UnavailableError (`<what>: …`) when NATS cannot be reached or refuses the credentials.
+ * against `tlsCaFile` when given, without per-request async stack traces. A first connection that fails
+ * transiently is tried again for up to `options.retryForMs`, so a service meeting a NATS hiccup at start does not
+ * exit. Throws UnavailableError (`<what>: …`) when NATS refuses the credentials or stays unreachable.
  */
 export async function connectNats(options: NatsConnectOptions, what = 'NATS'): Promise<NatsConnection> {
   const connectOptions = natsConnectionOptions(options);
-  try {
-    return await connect(connectOptions);
-  } catch (error) {
-    throw new UnavailableError(
-      `${what}: NATS at ${String(connectOptions.servers)}${options.user ? ` (user ${options.user})` : ''} is not reachable: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
+  const until = Date.now() + (options.retryForMs ?? 60_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect(connectOptions);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5));
+      if (typeof code === 'string' && TRANSIENT_CONNECT_CODES.has(code) && Date.now() + delay < until) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        continue;
+      }
+      throw new UnavailableError(
+        `${what}: NATS at ${String(connectOptions.servers)}${options.user ? ` (user ${options.user})` : ''} is not reachable: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
   }
 }

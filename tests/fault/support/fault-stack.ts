@@ -175,7 +175,9 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
         // load: the restart is back once the process serves (liveness); the settle checks that it catches up.
         async () =>
           (await healthStatus(`127.0.0.1:${port}`, 500, name === 'session' ? 'liveness' : '')) === 1,
-        30_000,
+        // A bound on waiting, not an assertion: with bcrypt per NATS connection and catch-up, a start on a loaded
+        // 2-core machine can take tens of seconds (the same bound as startServiceProcess).
+        60_000,
       );
       await proc.start();
       stoppers.push(() => proc.signal('SIGTERM'));

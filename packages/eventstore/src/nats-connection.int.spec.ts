@@ -1,0 +1,57 @@
+/**
+ * connectNats's first connection, over a real nats-server: a service that meets NATS refusing or restarting at
+ * start tries again instead of exiting (issue 11: "a service that meets a NATS timeout at start exits"), while
+ * a wrong credential still fails at once.
+ */
+import { UnavailableError } from '@haven/errors';
+import { startFaultProxy, type FaultProxy } from '../../../tests/support/fault-proxy';
+import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { closeNatsConnection, connectNats } from './nats-connection';
+
+jest.setTimeout(60_000);
+
+let nats: NatsServerHandle;
+let proxy: FaultProxy;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: nats.port } });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await nats?.stop();
+});
+
+afterEach(() => proxy.heal());
+
+const throughProxy = () => ({
+  ...nats.client('scheduling'),
+  servers: `nats://127.0.0.1:${proxy.port}`,
+  name: 'test',
+});
+
+it('tries once and says NATS is unreachable when told not to retry', async () => {
+  proxy.set({ refuse: true });
+  await expect(connectNats({ ...throughProxy(), retryForMs: 0 }, 'test')).rejects.toThrow(UnavailableError);
+});
+
+it('keeps trying while NATS refuses connections, and connects once it answers', async () => {
+  proxy.set({ refuse: true });
+  const lifted = setTimeout(() => proxy.heal(), 1_500);
+  try {
+    const nc = await connectNats({ ...throughProxy(), retryForMs: 20_000 }, 'test');
+    expect(proxy.stats.refused).toBeGreaterThan(1);
+    await closeNatsConnection(nc);
+  } finally {
+    clearTimeout(lifted);
+  }
+});
+
+it('fails on a wrong password after one attempt, retry or not', async () => {
+  const before = proxy.stats.connections;
+  await expect(connectNats({ ...throughProxy(), pass: 'wrong', retryForMs: 20_000 }, 'test')).rejects.toThrow(
+    /not reachable: .*authorization/i,
+  );
+  expect(proxy.stats.connections - before).toBe(1);
+});
