@@ -6,7 +6,7 @@
  * (`janus-protocol`) both ways, frame by frame, close codes included. The proxy checks the media credential on
  * every request; the gateway also closes the relay at once when identity revokes the browser's session.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -20,6 +20,7 @@ import type {
   TokenVerifier,
 } from '@haven/service';
 import { tokenTimes, unverifiedPrincipal } from './http';
+import { COOKIES, parseCookieHeader, upgradeCsrfRefusal } from './security';
 
 /** The media websocket's path on the gateway. */
 export const MEDIA_WS_PATH = '/api/media';
@@ -45,26 +46,6 @@ interface Relay {
   readonly principal: Principal;
   /** `iat` of the browser's token, ms (a subject revocation applies to tokens issued before it). */
   readonly iatMs: number | undefined;
-}
-
-function cookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i < 0) continue;
-    try {
-      out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
-    } catch {
-      // a malformed cookie is ignored
-    }
-  }
-  return out;
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {
@@ -114,23 +95,15 @@ export class MediaRelay {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
-    const host = req.headers.host ?? '';
-    const origin = req.headers.origin ?? '';
-    const allowed = new Set([`http://${host}`, `https://${host}`, ...(this.options.allowedOrigins ?? [])]);
-    const jar = cookies(req.headers.cookie);
-    const csrfCookie = jar.get('haven_csrf') ?? '';
-    if (origin === '' || !allowed.has(origin)) {
-      this.refused({ kind: 'csrf', code: 'ORIGIN_NOT_ALLOWED', reason: 'missing or foreign Origin' });
-      refuse(socket, 403, 'Forbidden');
-      return;
-    }
-    if (csrfCookie === '' || !same(csrfCookie, url.searchParams.get('csrf') ?? '')) {
-      this.refused({ kind: 'csrf', code: 'CSRF', reason: 'missing or mismatched CSRF token' });
+    const jar = parseCookieHeader(req.headers.cookie);
+    const csrfRefusal = upgradeCsrfRefusal(req, url, jar, this.options.allowedOrigins);
+    if (csrfRefusal) {
+      this.refused(csrfRefusal);
       refuse(socket, 403, 'Forbidden');
       return;
     }
     const token =
-      url.searchParams.get('as') === 'patient' ? jar.get('haven_patient') : jar.get('haven_access');
+      url.searchParams.get('as') === 'patient' ? jar.get(COOKIES.patient) : jar.get(COOKIES.access);
     if (!token) {
       this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
       refuse(socket, 401, 'Unauthorized');

@@ -7,7 +7,7 @@
  * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
  * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -25,6 +25,7 @@ import type {
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes, unverifiedPrincipal } from './http';
 import { MEDIA_WS_PATH } from './media-ws';
+import { COOKIES, parseCookieHeader, upgradeCsrfRefusal } from './security';
 import { patientStatus, visitCounts, visitView } from './visit-view';
 
 /** Close code for "signed out" (revoked, idle, expired token). */
@@ -66,27 +67,6 @@ interface Client {
   lastActivity: number;
   alive: boolean;
   expiryTimer: NodeJS.Timeout | undefined;
-}
-
-function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i < 0) continue;
-    const name = part.slice(0, i).trim();
-    try {
-      out.set(name, decodeURIComponent(part.slice(i + 1).trim()));
-    } catch {
-      // a malformed cookie is ignored
-    }
-  }
-  return out;
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {
@@ -160,25 +140,16 @@ export class WsHub implements MediaPresence {
       if (url.pathname !== MEDIA_WS_PATH) refuse(socket, 404, 'Not Found');
       return;
     }
-    const host = req.headers.host ?? '';
-    const origin = req.headers.origin ?? '';
-    const allowed = new Set([`http://${host}`, `https://${host}`, ...(this.options.allowedOrigins ?? [])]);
-    if (origin === '' || !allowed.has(origin)) {
-      this.refused({ kind: 'csrf', code: 'ORIGIN_NOT_ALLOWED', reason: 'missing or foreign Origin' });
-      refuse(socket, 403, 'Forbidden');
-      return;
-    }
-    const cookies = parseCookies(req.headers.cookie);
-    const csrfCookie = cookies.get('haven_csrf') ?? '';
-    const csrf = url.searchParams.get('csrf') ?? '';
-    if (csrfCookie === '' || !same(csrfCookie, csrf)) {
-      this.refused({ kind: 'csrf', code: 'CSRF', reason: 'missing or mismatched CSRF token' });
+    const cookies = parseCookieHeader(req.headers.cookie);
+    const csrfRefusal = upgradeCsrfRefusal(req, url, cookies, this.options.allowedOrigins);
+    if (csrfRefusal) {
+      this.refused(csrfRefusal);
       refuse(socket, 403, 'Forbidden');
       return;
     }
     const wantPatient = url.searchParams.get('as') === 'patient';
-    const staffToken = cookies.get('haven_access');
-    const patientToken = cookies.get('haven_patient');
+    const staffToken = cookies.get(COOKIES.access);
+    const patientToken = cookies.get(COOKIES.patient);
     const token = wantPatient ? patientToken : (staffToken ?? patientToken);
     if (!token) {
       this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
