@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
@@ -18,29 +19,33 @@ import {
   serializeError,
   PATIENT_TOKEN_ISSUER,
 } from '@haven/service';
-import type { TokenVerifier } from '@haven/service';
+import type { Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from './app';
+import type { GatewayAppConfig } from './app';
 import { loadGatewayConfig } from './config';
 import { MediaRelay } from './media-ws';
 import { WsHub } from './ws';
 
-async function main(): Promise<void> {
-  const config = loadGatewayConfig();
-  const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
-  // NATS down or streams not provisioned yet: wait instead of exiting (the HTTP port opens once it is there).
-  if (config.NATS_URL) {
-    await awaitNatsAtStart({
-      name: 'gateway',
-      config: { ...config, NATS_URL: config.NATS_URL },
-      logger,
-      streams: [
-        ...(config.HAVEN_EVENT_STORE === 'kurrentdb' ? [] : [HavenStream.EventStore]),
-        HavenStream.Bus,
-        HavenStream.Revocations,
-      ],
-    });
-  }
-  const clients = {
+type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+
+/** NATS down or streams not provisioned yet: wait instead of exiting (the HTTP port opens once it is there). */
+async function awaitNats(config: GatewayConfig, logger: Logger): Promise<void> {
+  if (!config.NATS_URL) return;
+  await awaitNatsAtStart({
+    name: 'gateway',
+    config: { ...config, NATS_URL: config.NATS_URL },
+    logger,
+    streams: [
+      ...(config.HAVEN_EVENT_STORE === 'kurrentdb' ? [] : [HavenStream.EventStore]),
+      HavenStream.Bus,
+      HavenStream.Revocations,
+    ],
+  });
+}
+
+/** The gRPC clients of every service the gateway calls. */
+function createClients(config: GatewayConfig) {
+  return {
     identity: new identity.IdentityServiceClient(
       config.HAVEN_IDENTITY_GRPC_ADDR,
       credentials.createInsecure(),
@@ -52,16 +57,14 @@ async function main(): Promise<void> {
     session: new session.SessionServiceClient(config.HAVEN_SESSION_GRPC_ADDR, credentials.createInsecure()),
     audit: new audit.AuditServiceClient(config.HAVEN_AUDIT_GRPC_ADDR, credentials.createInsecure()),
   };
-  const nats = config.NATS_URL
-    ? {
-        ...natsCredentialsOf({ ...config, NATS_URL: config.NATS_URL }),
-        replicas: config.HAVEN_JETSTREAM_REPLICAS,
-      }
-    : undefined;
-  // The revocation feed and the bus subscription heal themselves after a NATS outage; /readyz fails while
-  // either is down or behind.
-  const consumers = new ConsumerHealth();
-  const revocations = nats ? await RevocationFeed.connect({ ...nats, logger, health: consumers }) : undefined;
+}
+
+/** Identity's verifier (with the revocation feed), else the patient-token verifier, else none (a warning). */
+function createTokenVerifier(
+  config: GatewayConfig,
+  revocations: RevocationFeed | undefined,
+  logger: Logger,
+): TokenVerifier | undefined {
   let tokenVerifier: TokenVerifier | undefined;
   if (config.HAVEN_JWKS_URL) {
     tokenVerifier = createVerifierFromConfig(config, revocations ? { revocations } : {});
@@ -74,15 +77,110 @@ async function main(): Promise<void> {
   }
   if (!tokenVerifier)
     logger.warn('HAVEN_JWKS_URL is not set: the gateway reads token claims without verifying them');
+  return tokenVerifier;
+}
 
-  // The gateway's own refusals (cookie, CSRF, role, WebSocket upgrade) go to the event store like every
-  // service's: `security.refusals_gateway-<hour>`, appended with the gateway's own store connection.
+/** Listens on the configured host and port (with header and request timeouts). Rejects when it cannot. */
+async function listen(server: Server, config: GatewayConfig, logger: Logger): Promise<void> {
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.HAVEN_HTTP_PORT, config.HAVEN_HTTP_HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  logger.info(
+    { port, host: config.HAVEN_HTTP_HOST, cookieSecure: config.HAVEN_COOKIE_SECURE },
+    'gateway listening',
+  );
+}
+
+/** What createGatewayApp needs from the configuration. */
+function appConfigOf(config: GatewayConfig): GatewayAppConfig {
+  return {
+    cookieSecure: config.HAVEN_COOKIE_SECURE,
+    webRoot: config.HAVEN_WEB_ROOT,
+    trustProxyHops: config.HAVEN_TRUST_PROXY_HOPS,
+    trustedProxies: config.HAVEN_TRUSTED_PROXIES,
+    ...(config.HAVEN_FORWARDER_SECRET !== undefined
+      ? { forwarderSecret: config.HAVEN_FORWARDER_SECRET }
+      : {}),
+    janusJsPath: config.HAVEN_JANUS_JS,
+    idleTimeoutSec: config.HAVEN_IDLE_TIMEOUT_SEC,
+  };
+}
+
+/**
+ * The gateway's own refusals (cookie, CSRF, role, WebSocket upgrade) go to the event store like every
+ * service's: `security.refusals_gateway-<hour>`, appended with the gateway's own store connection.
+ */
+async function connectRefusals(config: GatewayConfig, withNats: boolean, logger: Logger) {
   const store =
-    config.HAVEN_EVENT_STORE === 'kurrentdb' || nats
+    config.HAVEN_EVENT_STORE === 'kurrentdb' || withNats
       ? await connectEventStore({ ...config, NATS_URL: config.NATS_URL ?? '' }, 'gateway', { logger })
       : undefined;
   if (!store) logger.warn('no event store (NATS_URL unset): the gateway does not record its refusals');
   const refusals = store ? createAccessRefusalRecorder({ store, service: 'gateway', logger }) : undefined;
+  return { store, refusals };
+}
+
+/** Stops accepting connections; open ones are cut after `graceMs`. */
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Session events for the WebSocket fan-out: a consumer of this gateway instance's own. It replays the bus's
+ * retained session events first (that is how a restarted gateway knows who is on video), and the server
+ * deletes it ten minutes after this instance is gone, so restarts leave no consumers behind.
+ */
+async function subscribeSessionEvents(
+  nats: (ReturnType<typeof natsCredentialsOf> & { replicas: number }) | undefined,
+  options: { consumers: ConsumerHealth; hub: WsHub; logger: Logger },
+) {
+  const { consumers, hub, logger } = options;
+  const bus = nats ? await EventBus.connect({ ...nats, name: 'haven-gateway', logger }) : undefined;
+  const durable = `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
+  const subscription = bus
+    ? await bus.subscribe({
+        durable,
+        name: 'gateway.session-events',
+        health: consumers,
+        subjects: ['haven.bus.session.>'],
+        inactiveThresholdMs: 10 * 60_000,
+        handler: async (event) => hub.event(event),
+      })
+    : undefined;
+  if (!bus) logger.warn('NATS_URL is not set: the WebSocket gets no live visit updates');
+  return { bus, subscription };
+}
+
+async function main(): Promise<void> {
+  const config = loadGatewayConfig();
+  const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+  await awaitNats(config, logger);
+  const clients = createClients(config);
+  const nats = config.NATS_URL
+    ? {
+        ...natsCredentialsOf({ ...config, NATS_URL: config.NATS_URL }),
+        replicas: config.HAVEN_JETSTREAM_REPLICAS,
+      }
+    : undefined;
+  // The revocation feed and the bus subscription heal themselves after a NATS outage; /readyz fails while
+  // either is down or behind.
+  const consumers = new ConsumerHealth();
+  const revocations = nats ? await RevocationFeed.connect({ ...nats, logger, health: consumers }) : undefined;
+  const tokenVerifier = createTokenVerifier(config, revocations, logger);
+
+  const { store, refusals } = await connectRefusals(config, nats !== undefined, logger);
 
   const server = createServer();
   const hub = WsHub.attach({
@@ -97,17 +195,7 @@ async function main(): Promise<void> {
   const app = createGatewayApp({
     clients,
     logger,
-    config: {
-      cookieSecure: config.HAVEN_COOKIE_SECURE,
-      webRoot: config.HAVEN_WEB_ROOT,
-      trustProxyHops: config.HAVEN_TRUST_PROXY_HOPS,
-      trustedProxies: config.HAVEN_TRUSTED_PROXIES,
-      ...(config.HAVEN_FORWARDER_SECRET !== undefined
-        ? { forwarderSecret: config.HAVEN_FORWARDER_SECRET }
-        : {}),
-      janusJsPath: config.HAVEN_JANUS_JS,
-      idleTimeoutSec: config.HAVEN_IDLE_TIMEOUT_SEC,
-    },
+    config: appConfigOf(config),
     media: hub,
     ...(refusals ? { refusals } : {}),
     consumers,
@@ -127,49 +215,15 @@ async function main(): Promise<void> {
     media.revoked(r);
   });
 
-  // Session events for the WebSocket fan-out: a consumer of this gateway instance's own. It replays the bus's
-  // retained session events first (that is how a restarted gateway knows who is on video), and the server
-  // deletes it ten minutes after this instance is gone, so restarts leave no consumers behind.
-  const bus = nats ? await EventBus.connect({ ...nats, name: 'haven-gateway', logger }) : undefined;
-  const durable = `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
-  const subscription = bus
-    ? await bus.subscribe({
-        durable,
-        name: 'gateway.session-events',
-        health: consumers,
-        subjects: ['haven.bus.session.>'],
-        inactiveThresholdMs: 10 * 60_000,
-        handler: async (event) => hub.event(event),
-      })
-    : undefined;
-  if (!bus) logger.warn('NATS_URL is not set: the WebSocket gets no live visit updates');
+  const { bus, subscription } = await subscribeSessionEvents(nats, { consumers, hub, logger });
 
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.HAVEN_HTTP_PORT, config.HAVEN_HTTP_HOST, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  logger.info(
-    { port, host: config.HAVEN_HTTP_HOST, cookieSecure: config.HAVEN_COOKIE_SECURE },
-    'gateway listening',
-  );
+  await listen(server, config, logger);
 
   installSignalHandlers(
     [
       () => hub.close(),
       () => media.close(),
-      () =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => server.closeAllConnections(), config.HAVEN_SHUTDOWN_GRACE_MS);
-          timer.unref();
-          server.close(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-          server.closeIdleConnections();
-        }),
+      () => closeServer(server, config.HAVEN_SHUTDOWN_GRACE_MS),
       async () => {
         await subscription?.close();
         await bus?.close();

@@ -75,6 +75,34 @@ function listRequest(req: Request, res: Response): scheduling.ListAppointmentsRe
   });
 }
 
+/** Issues the appointment's patient link (a new one replaces the old) and says from when to when it works. */
+async function issueLink(ctx: RouteContext, res: Response, token: string, id: string) {
+  const { clients } = ctx;
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const r = await callUnary(
+    clients.scheduling,
+    'issuePatientLink',
+    scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${id}` }),
+    ctx.metadataFor(res, token),
+    opts,
+  );
+  const got = await callUnary(
+    clients.scheduling,
+    'getAppointment',
+    scheduling.GetAppointmentRequest.fromPartial({ name: `appointments/${id}` }),
+    ctx.metadataFor(res, token),
+    opts,
+  ).catch(() => undefined);
+  const start = got?.appointment?.startTime;
+  return {
+    url: r.url,
+    passcode: r.passcode,
+    validFrom: start ? new Date(start.getTime() - LINK_OPENS_BEFORE_START_MS).toISOString() : null,
+    validUntil: r.patientLink?.expireTime?.toISOString() ?? null,
+    dateOfBirthRequired: r.patientLink?.dateOfBirthRequired ?? false,
+  };
+}
+
 /** Registers the appointment routes on the /api router. */
 export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void {
   const { clients } = ctx;
@@ -116,28 +144,7 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
       async (req, res, { token }) => {
         const id = pathId(req, res);
         if (!id) return;
-        const r = await callUnary(
-          clients.scheduling,
-          'issuePatientLink',
-          scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${id}` }),
-          ctx.metadataFor(res, token),
-          opts,
-        );
-        const got = await callUnary(
-          clients.scheduling,
-          'getAppointment',
-          scheduling.GetAppointmentRequest.fromPartial({ name: `appointments/${id}` }),
-          ctx.metadataFor(res, token),
-          opts,
-        ).catch(() => undefined);
-        const start = got?.appointment?.startTime;
-        res.status(201).json({
-          url: r.url,
-          passcode: r.passcode,
-          validFrom: start ? new Date(start.getTime() - LINK_OPENS_BEFORE_START_MS).toISOString() : null,
-          validUntil: r.patientLink?.expireTime?.toISOString() ?? null,
-          dateOfBirthRequired: r.patientLink?.dateOfBirthRequired ?? false,
-        });
+        res.status(201).json(await issueLink(ctx, res, token, id));
       },
     ),
   );

@@ -3,7 +3,7 @@
  * and Logout, with the tokens kept in httpOnly cookies and never in a body. A new session gets a new CSRF token.
  */
 import type { Metadata } from '@grpc/grpc-js';
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { identity } from '@haven/proto';
 import { callUnary, forwardClientAddress } from '@haven/service';
 import type { RouteContext } from '../context';
@@ -46,11 +46,10 @@ function loginRequest(req: Request, res: Response): identity.LoginRequest | unde
   return { username: (username ?? '').trim(), password: password ?? '', totpCode: totp?.trim() ?? '' };
 }
 
-/** Registers POST /auth/login, /auth/refresh and /auth/logout on the /api router. */
-export function registerAuthRoutes(api: Router, ctx: RouteContext, options: AuthRouteOptions = {}): void {
+/** POST /auth/login: identity Login; the tokens go into cookies, the page gets the role and what is still due. */
+function login(ctx: RouteContext, options: AuthRouteOptions): RequestHandler {
   const { clients, cookies } = ctx;
   const opts = { deadlineMs: ctx.deadlineMs };
-
   /** Metadata for a sign-in call: the browser's address goes along when identity trusts this gateway. */
   const signInMetadataFor = (req: Request, res: Response): Metadata => {
     const metadata = ctx.metadataFor(res);
@@ -59,7 +58,7 @@ export function registerAuthRoutes(api: Router, ctx: RouteContext, options: Auth
     return metadata;
   };
 
-  api.post('/auth/login', async (req, res) => {
+  return async (req, res) => {
     const request = loginRequest(req, res);
     if (!request) return;
     let response: identity.LoginResponse;
@@ -91,7 +90,15 @@ export function registerAuthRoutes(api: Router, ctx: RouteContext, options: Auth
       mfaEnrollmentRequired: response.mfaEnrollmentRequired,
       passwordChangeRequired: response.passwordChangeRequired,
     });
-  });
+  };
+}
+
+/** Registers POST /auth/login, /auth/refresh and /auth/logout on the /api router. */
+export function registerAuthRoutes(api: Router, ctx: RouteContext, options: AuthRouteOptions = {}): void {
+  const { clients, cookies } = ctx;
+  const opts = { deadlineMs: ctx.deadlineMs };
+
+  api.post('/auth/login', login(ctx, options));
 
   api.post('/auth/refresh', async (req, res) => {
     const refreshToken = cookie(req, COOKIES.refresh);

@@ -11,7 +11,7 @@ import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } fr
 import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { mediaView, visitCounts, visitView } from '../visit-view';
-import type { FieldNames } from './guards';
+import type { FieldNames, StaffHandler } from './guards';
 import { staff } from './guards';
 
 type ParticipantRpc = 'admitParticipant' | 'denyParticipant' | 'kickParticipant';
@@ -24,10 +24,9 @@ type VisitHandler = (
   visit: { readonly id: string; readonly client: session.SessionServiceClient; readonly auth: Authenticated },
 ) => Promise<void>;
 
-/** Registers the clinician's /visits routes on the /api router. */
-export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
-  const clinician = (rpc: string, handler: Parameters<typeof staff>[2], fields?: FieldNames) =>
+/** The clinician-only doors of the visit routes. */
+function visitDoors(ctx: RouteContext) {
+  const clinician = (rpc: string, handler: StaffHandler, fields?: FieldNames) =>
     staff(ctx, { rpc, roles: ['clinician'], ...(fields ? { fields } : {}) }, handler);
   const sessionClient = (res: Response): session.SessionServiceClient | undefined => {
     if (!ctx.clients.session) send(res, httpError('UNAVAILABLE'));
@@ -45,6 +44,13 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
       },
       fields,
     );
+  return { clinician, sessionClient, onVisit };
+}
+
+/** Registers the clinician's /visits routes on the /api router. */
+export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const { clinician, sessionClient, onVisit } = visitDoors(ctx);
 
   api.get(
     '/visits',
@@ -71,6 +77,34 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
     }),
   );
 
+  registerVisitControls(api, ctx, onVisit);
+
+  api.post(
+    '/visits/:id/media',
+    onVisit('session.JoinMedia', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const r = await callUnary(client, 'joinMedia', { visit: `visits/${id}` }, md, opts);
+      res.status(200).json(mediaView(r));
+    }),
+  );
+
+  api.post(
+    '/visits/:id/leave',
+    onVisit('session.LeaveVisit', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      await callUnary(client, 'leaveVisit', { visit: `visits/${id}`, requestId: '' }, md, opts);
+      res.status(200).json({ ok: true });
+    }),
+  );
+}
+
+/** Registers the lobby and room controls: admit, deny, kick a participant; lock, unlock, end the visit. */
+function registerVisitControls(
+  api: Router,
+  ctx: RouteContext,
+  onVisit: ReturnType<typeof visitDoors>['onVisit'],
+): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
   const participantAction = (path: string, rpc: ParticipantRpc) =>
     api.post(
       `/visits/:id/${path}`,
@@ -112,24 +146,6 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
   visitAction('lock', 'lockVisit');
   visitAction('unlock', 'unlockVisit');
   visitAction('end', 'endVisit');
-
-  api.post(
-    '/visits/:id/media',
-    onVisit('session.JoinMedia', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const r = await callUnary(client, 'joinMedia', { visit: `visits/${id}` }, md, opts);
-      res.status(200).json(mediaView(r));
-    }),
-  );
-
-  api.post(
-    '/visits/:id/leave',
-    onVisit('session.LeaveVisit', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      await callUnary(client, 'leaveVisit', { visit: `visits/${id}`, requestId: '' }, md, opts);
-      res.status(200).json({ ok: true });
-    }),
-  );
 }
 
 /** The clinician's visits, each with its appointment's times, earliest first. */
