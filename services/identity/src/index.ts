@@ -13,6 +13,8 @@ import {
   createAccessRefusalRecorder,
   sharedSecretForwarderTrust,
   startGrpcService,
+  startJwksServer,
+  type JwksServer,
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
@@ -21,7 +23,6 @@ import { loadIdentityConfig, type IdentityConfig } from './config';
 import { CredentialStore } from './credential/credential-store';
 import { resealPlaintextCredentials } from './credential/reseal-plaintext';
 import { startIdleSweeper, sweepIntervalMs, type IdleSweeper } from './session/idle-sweeper';
-import { startJwksServer, type JwksServer } from './tokens/jwks-server';
 import { createIdentityRuntime, type IdentityRuntime } from './wiring';
 
 export { IdentityApp } from './identity-app';
