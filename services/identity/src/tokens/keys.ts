@@ -7,10 +7,11 @@
  * a Secret); otherwise each replica generates its own key and the JWKS of one replica will not
  * verify another's tokens.
  */
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { JWK, KeyLike } from 'jose';
+import { writeSecretFile } from '@haven/crypto';
 
 /** File name of the key ring inside the data directory. */
 export const SIGNING_KEYS_FILE = 'identity-signing-keys.json';
@@ -54,10 +55,7 @@ async function newStoredKey(now: number): Promise<StoredKey> {
 
 async function writeKeyFile(file: string, content: KeyFile): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(content, null, 2), { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
+  await writeSecretFile(file, JSON.stringify(content, null, 2));
 }
 
 /** The signing key ring. */
