@@ -19,10 +19,10 @@ import { Role } from '../user/user';
 import {
   alertStream,
   breakGlassStream,
-  decideBreakGlass,
   type BreakGlassAlertRaised,
   type BreakGlassGranted,
 } from './break-glass';
+import { decideBreakGlass } from './decide';
 
 /** A break-glass request of the caller (in session `sessionId`). */
 export interface BreakGlassRequest {

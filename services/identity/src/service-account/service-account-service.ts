@@ -13,14 +13,13 @@ import { nextPageToken, offsetPage } from '../shared/paging';
 import { revokeSubject } from '../shared/revocation';
 import { load, replayOf, run, type CommandContext, type PureDecider } from '../shared/streams';
 import { issueAccessToken, randomSecret } from '../tokens/tokens';
+import { decideServiceAccount, type ServiceAccountCommand } from './decide';
 import {
-  decideServiceAccount,
   evolveServiceAccount,
   initialServiceAccountState,
   SERVICE_ACCOUNT_DIRECTORY_STREAM,
   serviceAccountCredentialId,
   serviceAccountStream,
-  type ServiceAccountCommand,
   type ServiceAccountEvent,
   type ServiceAccountState,
 } from './service-account';

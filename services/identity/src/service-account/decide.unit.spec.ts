@@ -1,0 +1,88 @@
+import { PreconditionError, ValidationError } from '@haven/errors';
+import { deciderSpec } from '../testing/given-when-then';
+import { decideServiceAccount, type ServiceAccountCommand } from './decide';
+import {
+  evolveServiceAccount,
+  initialServiceAccountState,
+  type ServiceAccountEvent,
+  type ServiceAccountState,
+} from './service-account';
+
+const spec = deciderSpec<ServiceAccountCommand, ServiceAccountEvent, ServiceAccountState>({
+  decide: decideServiceAccount,
+  evolve: evolveServiceAccount,
+  initialState: initialServiceAccountState,
+});
+const NOW = Date.parse('2026-03-01T10:00:00Z');
+const create = (scopes: string[], displayName = 'EHR'): ServiceAccountCommand => ({
+  type: 'CreateServiceAccount',
+  data: { serviceAccountId: 'ehr-1', displayName, scopes, now: NOW },
+});
+const rotate: ServiceAccountCommand = { type: 'RotateServiceAccountSecret', data: { now: NOW + 60_000 } };
+const created: ServiceAccountEvent = {
+  type: 'ServiceAccountCreated',
+  data: {
+    serviceAccountId: 'ehr-1',
+    displayName: 'EHR',
+    clientId: 'ehr-1',
+    scopes: ['audit.events.read', 'session.visits.write'],
+    at: new Date(NOW).toISOString(),
+  },
+};
+
+describe('when there is no service account', () => {
+  it('creates one with sorted unique scopes and no secret', () => {
+    spec
+      .given([])
+      .when(create(['session.visits.write', 'audit.events.read', 'session.visits.write']))
+      .then([created]);
+  });
+
+  it('refuses no scopes, malformed or reserved scopes, and an empty name', () => {
+    spec.given([]).when(create([])).thenThrows(ValidationError);
+    spec
+      .given([])
+      .when(create(['Session.Write']))
+      .thenThrows(ValidationError);
+    spec
+      .given([])
+      .when(create(['breakglass']))
+      .thenThrows(ValidationError);
+    spec
+      .given([])
+      .when(create(['identity.mfa.enroll']))
+      .thenThrows(ValidationError);
+    spec
+      .given([])
+      .when(create(['session.visits.write'], ' '))
+      .thenThrows(ValidationError);
+  });
+
+  it('refuses to rotate a secret', () => {
+    spec
+      .given([])
+      .when(rotate)
+      .thenThrows(PreconditionError, /not found/);
+  });
+});
+
+describe('when the service account exists', () => {
+  it('refuses to create it again', () => {
+    spec
+      .given([created])
+      .when(create(['audit.events.read']))
+      .thenThrows(PreconditionError, /already exists/);
+  });
+
+  it('rotates its secret', () => {
+    spec
+      .given([created])
+      .when(rotate)
+      .then([
+        {
+          type: 'ServiceAccountSecretRotated',
+          data: { serviceAccountId: 'ehr-1', at: new Date(NOW + 60_000).toISOString() },
+        },
+      ]);
+  });
+});
