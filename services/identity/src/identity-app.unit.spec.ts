@@ -8,7 +8,7 @@ import {
   ValidationError,
 } from '@haven/errors';
 import { InMemoryEventStore } from '@haven/eventstore';
-import { createJwtVerifier, idempotencyKey, RequestIdReusedError } from '@haven/service';
+import { createJwtVerifier } from '@haven/service';
 import { loadCommonPasswords } from './credential/password/common-passwords';
 import { createPasswordHasher, TEST_ARGON2_PARAMS } from './credential/password/hasher';
 import { SigningKeyRing } from './tokens/keys';
@@ -359,99 +359,5 @@ describe('IdentityApp', () => {
       await app.credentials.resetMfa(admin, userId);
       expect(await sealer.open(sealedSecond!)).toBeUndefined();
     });
-  });
-});
-
-describe('IdentityApp with idempotency keys', () => {
-  const KEY = '7f9c2b1e-4a3d-4e5f-8a6b-0c1d2e3f4a5b';
-  const keyOf = (method: string, requestId = KEY) =>
-    idempotencyKey(
-      { method, principal: { kind: 'user', id: 'u-1', role: 'clinician', scopes: [] } },
-      requestId,
-    )!;
-  const breakGlass = (
-    reason: string,
-    requestKey = keyOf('/haven.identity.v1.IdentityService/RequestBreakGlass'),
-  ) =>
-    app.breakGlass.requestBreakGlass(admin, {
-      userId: 'u-1',
-      role: 'clinician',
-      sessionId: 's-1',
-      patient: 'patients/p-1',
-      reason,
-      durationMs: 0,
-      requestKey,
-    });
-  const REASON = 'patient unconscious in the emergency department';
-  const grantEvents = async () => {
-    const all: string[] = [];
-    await new Promise<void>((resolve) => {
-      void store
-        .subscribe({
-          from: 'start',
-          handler: async (e) => {
-            all.push(e.type.replace('haven.identity.v1.', ''));
-          },
-        })
-        .then(async (s) => {
-          await new Promise((r) => setTimeout(r, 20));
-          await s.close();
-          resolve();
-        });
-    });
-    return all.filter((t) => t.startsWith('BreakGlass'));
-  };
-
-  it('answers a retried break-glass with the same grant, and raises one alert', async () => {
-    const first = await breakGlass(REASON);
-    const retry = await breakGlass(REASON);
-    expect(retry.grantId).toBe(first.grantId);
-    expect(retry.expiresAt).toBe(first.expiresAt);
-    expect(await grantEvents()).toEqual(['BreakGlassGranted', 'BreakGlassAlertRaised']);
-  });
-
-  it('refuses the same key for another break-glass request', async () => {
-    await breakGlass(REASON);
-    await expect(breakGlass(`${REASON}, and more`)).rejects.toBeInstanceOf(RequestIdReusedError);
-    expect(await grantEvents()).toEqual(['BreakGlassGranted', 'BreakGlassAlertRaised']);
-  });
-
-  it('raises the alert on retry when the first attempt stopped after the grant', async () => {
-    const append = store.append.bind(store);
-    const spy = jest.spyOn(store, 'append').mockImplementation(async (stream, expected, events) => {
-      if (stream.startsWith('identity.alert-')) throw new Error('the process died here');
-      return append(stream, expected, events);
-    });
-    await expect(breakGlass(REASON)).rejects.toThrow('the process died here');
-    spy.mockRestore();
-    await breakGlass(REASON);
-    expect(await grantEvents()).toEqual(['BreakGlassGranted', 'BreakGlassAlertRaised']);
-  });
-
-  it('creates one service account for a retried creation; the retry gets a new secret, the first stops working', async () => {
-    const requestKey = keyOf('/haven.identity.v1.IdentityService/CreateServiceAccount');
-    const input = { displayName: 'EHR', scopes: ['scheduling.appointments.write'], requestKey };
-    const first = await app.serviceAccounts.createServiceAccount(admin, input);
-    const retry = await app.serviceAccounts.createServiceAccount(admin, input);
-    expect(retry.account.serviceAccountId).toBe(first.account.serviceAccountId);
-    expect(retry.clientSecret).not.toBe(first.clientSecret);
-    expect(await types(`identity.service_account-${first.account.serviceAccountId}`)).toEqual([
-      'ServiceAccountCreated',
-    ]);
-    const token = (clientSecret: string) =>
-      app.serviceAccounts.issueServiceAccountToken({
-        clientId: first.account.serviceAccountId,
-        clientSecret,
-        scopes: [],
-        clientIp: '10.0.0.9',
-        correlationId: 'c9',
-      });
-    await expect(token(first.clientSecret)).rejects.toBeInstanceOf(UnauthenticatedError);
-    await expect(token(retry.clientSecret)).resolves.toMatchObject({
-      scopes: ['scheduling.appointments.write'],
-    });
-    await expect(
-      app.serviceAccounts.createServiceAccount(admin, { ...input, displayName: 'Another EHR' }),
-    ).rejects.toBeInstanceOf(RequestIdReusedError);
   });
 });
