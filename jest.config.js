@@ -5,7 +5,7 @@ const base = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
   moduleNameMapper: {
     '^@haven/([a-z-]+)/testing$': '<rootDir>/packages/$1/src/testing.ts',
-    '^@haven/(errors|auth|proto|crypto|telemetry|eventstore|bus|service)$':
+    '^@haven/(errors|auth|proto|crypto|telemetry|eventstore|bus|service|testing)$':
       '<rootDir>/packages/$1/src/index.ts',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -2,7 +2,9 @@
 // Haven dev stack (`npm start`, after scripts/setup.sh installed and built everything):
 // nats-server (JetStream, one user per service with its permissions, streams provisioned as the operator) +
 // Janus (generated config) + every service whose dist/index.js exists, each child's output prefixed with its
-// name. Ctrl-C stops everything in reverse order.
+// name. Ctrl-C stops everything in reverse order. The stack itself is @haven/testing's launchStack (the one the
+// tests use); this file adds what only a developer's stack has: fixed ports, state kept in HAVEN_HOME across
+// runs, Janus unprivileged, restarts, the demo clinic and the box of URLs.
 //
 // A service that crashes is started again after a back-off (1 s, doubling to 30 s; reset once it ran a minute),
 // at most 5 times a minute: a crash loop is then reported and left alone instead of spinning.
@@ -10,7 +12,7 @@
 // Env knobs: HAVEN_HOME (state dir, default <repo>/.haven), HAVEN_DEV_SERVICES (comma list or "none";
 // default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3),
 // HAVEN_DEV_PORT_OFFSET (added to every service port, default 0: a second stack, or tests, beside the first).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -22,10 +24,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import janusConfig from './janus-config.cjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,85 +81,68 @@ const CHILD_ENV = Object.fromEntries(
 );
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 const useColor = process.stdout.isTTY || Boolean(process.env.FORCE_COLOR);
-const children = []; // { name, child, critical, exited, restarts, timer }
 let stopping = false;
+/** @type {import('@haven/testing').LaunchedStack | undefined} */
+let stack;
+/** @type {import('@haven/testing').Child | undefined} */
+let seed;
+const colorOf = new Map();
+const startedAt = new Map();
+const restarts = new Map(); // service name -> { times: number[], timer }
 
-function label(name, i) {
+function label(name, i = colorOf.get(name)) {
+  if (i === undefined) colorOf.set(name, (i = colorOf.size));
   const padded = name.padEnd(10).slice(0, 10);
   return useColor ? `\x1b[${COLORS[i % COLORS.length]}m${padded}\x1b[0m|` : `${padded}|`;
 }
 function log(msg) {
   process.stdout.write(`${label('dev-stack', 7)} ${msg}\n`);
 }
-function pipeLines(stream, prefix, out) {
-  let buf = '';
-  stream.on('data', (d) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) out.write(`${prefix} ${line}\n`);
-  });
-  stream.on('end', () => buf && out.write(`${prefix} ${buf}\n`));
-}
-
-// `restart`: start the process again when it dies (see RESTART); otherwise a `critical` one stops the stack.
-// `user`: run it as that uid/gid.
-function start(name, cmd, args, { env = {}, critical = false, restart = false, user } = {}) {
-  const prefix = label(name, children.length);
-  const entry = { name, critical, exited: false, restarts: [], timer: undefined, child: undefined };
-  children.push(entry);
-  const spawnChild = () => {
-    // detached: own process group, so a terminal Ctrl-C reaches only us and we stop children in order.
-    const child = spawn(cmd, args, {
-      cwd: ROOT,
-      env: { ...CHILD_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    });
-    const startedAt = Date.now();
-    entry.child = child;
-    entry.exited = false;
-    pipeLines(child.stdout, prefix, process.stdout);
-    pipeLines(child.stderr, prefix, process.stderr);
-    child.on('error', (err) => log(`${name}: failed to start: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      entry.exited = true;
-      if (stopping) return;
-      log(`${name} exited (code ${code}, signal ${signal})`);
-      if (restart) {
-        scheduleRestart(startedAt);
-      } else if (critical) {
-        log(`${name} is required: stopping the dev stack`);
-        void shutdown(1);
-      }
-    });
-    log(`${name} started (pid ${child.pid})`);
-  };
-  const scheduleRestart = (startedAt) => {
-    const now = Date.now();
-    if (now - startedAt >= RESTART.healthyAfterMs) entry.restarts = [];
-    entry.restarts = entry.restarts.filter((t) => now - t < 60_000);
-    if (entry.restarts.length >= RESTART.perMinute) {
-      log(
-        `${name} is crash-looping (${entry.restarts.length} restarts within a minute): not restarting it again; ` +
-          'see its output above, fix it and start the dev stack again',
-      );
-      return;
+// Every child's lines, prefixed with its name; nats-server and Janus are required: their exit stops the stack.
+const hooks = {
+  detached: true, // own process group: a terminal Ctrl-C reaches only us, and we stop the children in order
+  onStart(name, pid) {
+    startedAt.set(name, Date.now());
+    log(`${name} started (pid ${pid})`);
+  },
+  onLine(name, line, stream) {
+    (stream === 'stdout' ? process.stdout : process.stderr).write(`${label(name)} ${line}\n`);
+  },
+  onExit(name, code, signal) {
+    if (stopping) return;
+    log(`${name} exited (code ${code}, signal ${signal})`);
+    if (name === 'nats' || name === 'janus') {
+      log(`${name} is required: stopping the dev stack`);
+      void shutdown(1);
     }
-    const delay = Math.min(RESTART.maxDelayMs, RESTART.firstDelayMs * 2 ** entry.restarts.length);
-    entry.restarts.push(now + delay);
+  },
+};
+
+/** A crashed service starts again after a back-off (see RESTART), unless it is crash-looping. */
+function scheduleRestart(service) {
+  const { name } = service;
+  const now = Date.now();
+  const entry = restarts.get(name) ?? { times: [], timer: undefined };
+  restarts.set(name, entry);
+  if (now - (startedAt.get(name) ?? now) >= RESTART.healthyAfterMs) entry.times = [];
+  entry.times = entry.times.filter((t) => now - t < 60_000);
+  if (entry.times.length >= RESTART.perMinute) {
     log(
-      `${name}: restarting in ${delay / 1000} s (restart ${entry.restarts.length} of at most ` +
-        `${RESTART.perMinute} a minute)`,
+      `${name} is crash-looping (${entry.times.length} restarts within a minute): not restarting it again; ` +
+        'see its output above, fix it and start the dev stack again',
     );
-    entry.timer = setTimeout(() => {
-      entry.timer = undefined;
-      if (!stopping) spawnChild();
-    }, delay);
-  };
-  spawnChild();
-  return entry;
+    return;
+  }
+  const delay = Math.min(RESTART.maxDelayMs, RESTART.firstDelayMs * 2 ** entry.times.length);
+  entry.times.push(now + delay);
+  log(
+    `${name}: restarting in ${delay / 1000} s (restart ${entry.times.length} of at most ` +
+      `${RESTART.perMinute} a minute)`,
+  );
+  entry.timer = setTimeout(() => {
+    entry.timer = undefined;
+    if (!stopping) service.start().catch((err) => log(`WARNING: ${err.message.split('\n')[0]}`));
+  }, delay);
 }
 
 function portFree(port) {
@@ -171,33 +155,6 @@ async function firstFreePort(from) {
   for (let p = from; p < from + 50; p += 1) if (await portFree(p)) return p;
   throw new Error(`no free port in ${from}-${from + 49}`);
 }
-async function waitFor(what, probe, timeoutMs, entry) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (entry?.exited) throw new Error(`${what}: process exited`);
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready after ${timeoutMs} ms`);
-}
-const tcpOpen = (port) =>
-  new Promise((res) => {
-    const s = connect({ port, host: '127.0.0.1' }, () => s.end(() => res(true)));
-    s.setTimeout(1000, () => (s.destroy(), res(false)));
-    s.once('error', () => res(false));
-  });
-const janusInfo = (url) =>
-  new Promise((res) => {
-    const ws = new WebSocket(url, 'janus-protocol');
-    const t = setTimeout(() => (ws.terminate(), res(false)), 2000);
-    ws.once('error', () => (clearTimeout(t), res(false)));
-    ws.once('open', () => ws.send(JSON.stringify({ janus: 'info', transaction: 'dev-stack' })));
-    ws.once('message', (d) => {
-      clearTimeout(t);
-      ws.close();
-      res(JSON.parse(d.toString()).janus === 'server_info');
-    });
-  });
 
 function chownTree(path, uid, gid) {
   chownSync(path, uid, gid);
@@ -268,63 +225,19 @@ async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   log('stopping…');
-  for (const { name, child, exited, timer: restartTimer } of [...children].reverse()) {
-    clearTimeout(restartTimer);
-    if (exited || child.exitCode !== null || child.signalCode !== null) continue;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      log(`${name} did not stop within 5 s: SIGKILL`);
-      child.kill('SIGKILL');
-    }, 5000);
-    await gone;
-    clearTimeout(timer);
-  }
+  for (const { timer } of restarts.values()) clearTimeout(timer);
+  await seed?.stop();
+  await stack?.stop();
   log('stopped');
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
-process.on('exit', () => {
-  for (const { child } of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
 
-// Built by `npm run build` (scripts/setup.sh): the users, permissions and stream provisioning the chart and the
-// tests use too.
-const { HAVEN_SERVICE_USERS, closeNatsConnection, provisionHavenStreams, renderNatsAuthorization } = require(
-  join(ROOT, 'packages', 'eventstore', 'dist', 'index.js'),
-);
-
-/** nats.conf (0600): 127.0.0.1 only, JetStream in HAVEN_HOME/nats, a user per service, nothing anonymous. */
-function writeNatsConfig(port, passwords) {
-  const file = join(HOME, 'nats', 'nats.conf');
-  const config = [
-    `listen: "127.0.0.1:${port}"`,
-    `jetstream { store_dir: ${JSON.stringify(join(HOME, 'nats'))} }`,
-    renderNatsAuthorization({ operator: passwords.operator, services: passwords }),
-  ].join('\n');
-  writeFileSync(file, config, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return file;
-}
-
-/** Creates (or brings up to date) HAVEN_ES, HAVEN_BUS, the checkpoint bucket and HAVEN_REVOCATIONS as the operator. */
-async function provisionStreams(url, password) {
-  const { connect } = require('nats');
-  const nc = await connect({
-    servers: url,
-    user: 'operator',
-    pass: password,
-    name: 'dev-stack-provisioning',
-  });
-  try {
-    for (const { stream, action, changed } of await provisionHavenStreams(nc, { replicas: 1 }))
-      log(`nats: ${stream} ${action}${changed.length ? ` (${changed.join(', ')})` : ''}`);
-  } finally {
-    await closeNatsConnection(nc);
-  }
-}
+// Built by `npm run build` (scripts/setup.sh): the users the chart and the tests use too, and the launcher.
+const { HAVEN_SERVICE_USERS } = require(join(ROOT, 'packages', 'eventstore', 'dist', 'index.js'));
+/** @type {typeof import('@haven/testing')} */
+const { launchStack, spawnChild } = require(join(ROOT, 'packages', 'testing', 'dist', 'index.js'));
 
 async function main() {
   for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
@@ -344,101 +257,72 @@ async function main() {
   );
 
   const natsPort = await firstFreePort(4222);
-  const nats = start('nats', 'nats-server', ['-c', writeNatsConfig(natsPort, natsPasswords)], {
-    critical: true,
-  });
-  await waitFor('nats-server', () => tcpOpen(natsPort), 15_000, nats);
-  await provisionStreams(`nats://127.0.0.1:${natsPort}`, natsPasswords.operator);
-
   const wsPort = await firstFreePort(8188);
   const adminWsPort = await firstFreePort(wsPort === 7188 ? 7189 : 7188);
-  const cfg = janusConfig.generateJanusConfig({
-    dir: join(HOME, 'janus'),
-    wsPort,
-    adminWsPort,
-    adminSecret: janusAdminSecret,
-    // Same as the chart: creating a videoroom needs the admin key, so only the session service can.
-    videoroomAdminKey: janusAdminSecret,
-    tokenAuthSecret: janusTokenSecret,
-    recordingsDir: join(HOME, 'recordings'),
-    // Only when the session service runs: otherwise Janus logs every undeliverable event.
-    ...(services.some((s) => s.name === 'session')
-      ? {
-          eventHandlerUrl: `http://127.0.0.1:${portOf('session', 'http')}/janus-events`,
-          eventHandlerPassword: janusEventsSecret,
-        }
-      : {}),
-    logFile: join(HOME, 'logs', 'janus.log'),
-    debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
+  stack = await launchStack({
+    services: services.map((s) => s.name),
+    dir: HOME,
+    ports: Object.fromEntries(SERVICES.map(({ name, grpc, http }) => [name, { grpc, http }])),
+    // Every service gets the whole stack's variables, as the chart gives them.
+    stackWideEnv: true,
+    baseEnv: CHILD_ENV,
+    logLevel: process.env.LOG_LEVEL ?? 'info',
+    env: {
+      ...SERVICE_ENV,
+      identity: { ...SERVICE_ENV.identity, ...forwarding },
+      gateway: { ...SERVICE_ENV.gateway, ...forwarding },
+    },
+    nats: { port: natsPort, dir: join(HOME, 'nats'), passwords: natsPasswords },
+    janus: {
+      configDir: join(HOME, 'janus'),
+      logFile: join(HOME, 'logs', 'janus.log'),
+      recordingsDir: join(HOME, 'recordings'),
+      wsPort,
+      adminWsPort,
+      // Same as the chart: creating a videoroom needs the admin key, so only the session service can.
+      adminKey: janusAdminSecret,
+      tokenSecret: janusTokenSecret,
+      eventsSecret: janusEventsSecret,
+      debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
+      runAs: (files) => {
+        const user = janusUser(files);
+        if (user) log(`janus runs as user ${user.name} (uid ${user.uid})`);
+        return user;
+      },
+    },
+    hooks,
+    // A service that does not come up is reported; the others keep running (and it restarts if it crashed).
+    onNotReady: (name, err) => log(`WARNING: ${err.message.split('\n')[0]}`),
+    onServiceExit: (service) => {
+      if (!stopping) scheduleRestart(service);
+    },
   });
-  const user = janusUser({
-    configDir: cfg.dir,
-    configFile: cfg.configFile,
-    logFile: join(HOME, 'logs', 'janus.log'),
-    recordingsDir: join(HOME, 'recordings'),
-  });
-  const janus = start('janus', 'janus', ['-F', cfg.dir, '-C', cfg.configFile], { critical: true, user });
-  if (user) log(`janus runs as user ${user.name} (uid ${user.uid})`);
-  await waitFor('janus', () => janusInfo(cfg.wsUrl), 15_000, janus);
+  for (const { stream, action, changed } of stack.nats.provisioning)
+    log(`nats: ${stream} ${action}${changed.length ? ` (${changed.join(', ')})` : ''}`);
 
-  const env = {
-    NATS_URL: `nats://127.0.0.1:${natsPort}`,
-    HAVEN_EVENT_STORE: 'jetstream',
-    HAVEN_JWKS_URL: `http://127.0.0.1:${portOf('identity', 'http')}/.well-known/jwks.json`,
-    HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${portOf('scheduling', 'http')}/.well-known/jwks.json`,
-    HAVEN_KMS: 'local',
-    HAVEN_KEYRING_FILE: join(HOME, 'keyring.json'),
-    HAVEN_JANUS_WS_URLS: cfg.wsUrl,
-    HAVEN_JANUS_ADMIN_URLS: cfg.adminWsUrl,
-    HAVEN_JANUS_ADMIN_SECRET: janusAdminSecret,
-    HAVEN_JANUS_TOKEN_SECRET: janusTokenSecret,
-    HAVEN_JANUS_EVENTS_SECRET: janusEventsSecret,
-    HAVEN_RECORDINGS_DIR: join(HOME, 'recordings'),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    ...Object.fromEntries(
-      SERVICES.filter((s) => s.grpc).map((s) => [
-        `HAVEN_${s.name.toUpperCase()}_GRPC_ADDR`,
-        `127.0.0.1:${s.grpc}`,
-      ]),
-    ),
-  };
-  const started = [];
-  for (const s of services) {
-    const dataDir = join(HOME, 'data', s.name);
-    mkdirSync(dataDir, { recursive: true });
-    const own = {
-      // Each service connects as its own NATS user (publishes only to its own context).
-      NATS_USER: s.name,
-      NATS_PASSWORD: natsPasswords[s.name],
-      HAVEN_DATA_DIR: dataDir,
-      ...(s.grpc ? { HAVEN_GRPC_PORT: String(s.grpc) } : {}),
-      ...(s.http ? { HAVEN_HTTP_PORT: String(s.http) } : {}),
-      ...(SERVICE_ENV[s.name] ?? {}),
-      ...(s.name === 'identity' || s.name === 'gateway' ? forwarding : {}),
-    };
-    started.push({
-      ...s,
-      entry: start(s.name, process.execPath, [join('services', s.name, 'dist', 'index.js')], {
-        env: { ...env, ...own },
-        restart: true,
-      }),
+  const started = [...stack.services.values()];
+  const seedScript = join(ROOT, 'scripts', 'seed-demo.mjs');
+  if (stack.services.has('identity') && existsSync(seedScript)) {
+    // The seed creates users through identity's app layer: identity's NATS user, the stack's variables.
+    const {
+      HAVEN_DATA_DIR: _data,
+      HAVEN_GRPC_PORT: _grpc,
+      HAVEN_HTTP_PORT: _http,
+      HAVEN_FORWARDER_SECRET: _forwarder,
+      HAVEN_MFA_REQUIRED_ROLES: _mfa,
+      ...env
+    } = stack.service('identity').env;
+    seed = spawnChild({
+      name: 'seed',
+      command: process.execPath,
+      args: [seedScript],
+      cwd: ROOT,
+      env: { ...env, HAVEN_HOME: HOME },
+      hooks,
     });
+    await seed.done;
   }
-  for (const s of started) {
-    try {
-      await waitFor(s.name, () => tcpOpen(s.grpc ?? s.http), 30_000, s.entry);
-    } catch (err) {
-      log(`WARNING: ${err.message}`);
-    }
-  }
-  const seed = join(ROOT, 'scripts', 'seed-demo.mjs');
-  if (started.some((s) => s.name === 'identity') && existsSync(seed)) {
-    const entry = start('seed', process.execPath, [seed], {
-      // The seed creates users through identity's app layer: identity's NATS user.
-      env: { ...env, HAVEN_HOME: HOME, NATS_USER: 'identity', NATS_PASSWORD: natsPasswords.identity },
-    });
-    await new Promise((r) => (entry.exited ? r() : entry.child.once('exit', r)));
-  }
+  const cfg = { wsUrl: stack.janus.wsUrl, adminWsUrl: stack.janus.adminWsUrl };
 
   const accounts = ['demo-accounts.txt', 'demo-accounts.json']
     .map((f) => join(HOME, f))

@@ -16,7 +16,7 @@ import {
   type IngestedEntry,
   type IngestedLedger,
 } from '../../services/audit/src/store-watch/decide';
-import { startNatsServer } from '../support/nats-server';
+import { startNatsServer } from '@haven/testing';
 import { ascending, percentile, round3 } from './stats';
 
 const CHUNK = 1_000;

@@ -10,7 +10,7 @@
 import { JetStreamEventStore } from '../../packages/eventstore/src/jetstream';
 import { newEvent, streamName } from '../../packages/eventstore/src/ids';
 import { connectNats } from '../../packages/eventstore/src/nats-connection';
-import { startNatsServer } from '../support/nats-server';
+import { startNatsServer } from '@haven/testing';
 
 const N = 5000;
 const BLOCK = 100;

@@ -33,7 +33,7 @@ import {
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { createPasswordHasher } from '../../services/identity/src/credential/password/hasher';
-import { startNatsServer } from '../support/nats-server';
+import { startNatsServer } from '@haven/testing';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
 
 /** Latency summary, milliseconds. */

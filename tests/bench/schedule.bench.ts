@@ -25,7 +25,7 @@ import {
 } from '@haven/eventstore';
 import { reserveSlot } from '../../services/scheduling/src/schedule/slots';
 import { scheduleStream } from '../../services/scheduling/src/schedule/schedule';
-import { startNatsServer } from '../support/nats-server';
+import { startNatsServer } from '@haven/testing';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
 
 const HISTORIES = [16, 1_058, 5_000] as const;

@@ -25,10 +25,15 @@ import { identity, PROTO_FILES, PROTO_ROOT, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { SigningKeyRing } from '../../services/identity/src/tokens/keys';
-import { startJanus, type JanusHandle } from '../support/janus';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  type JanusHandle,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startJanus,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 
 jest.setTimeout(180_000);
 

@@ -4,7 +4,7 @@
  * not on the room's allowed list must be refused (433).
  */
 import { join } from 'node:path';
-import { startJanus, type JanusHandle } from '../support/janus';
+import { type JanusHandle, startJanus } from '@haven/testing';
 import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
 import type { DriverResult } from '../support/media/janus-room-driver';
 

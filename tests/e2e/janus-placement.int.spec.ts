@@ -7,10 +7,16 @@ import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { JetStreamEventStore, newEvent } from '@haven/eventstore';
 import { createTestIssuer } from '@haven/service/testing';
-import { janusRoomExists, startJanus, type JanusHandle } from '../support/janus';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  type JanusHandle,
+  janusRoomExists,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startJanus,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
 
 jest.setTimeout(120_000);

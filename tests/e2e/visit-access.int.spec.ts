@@ -18,16 +18,18 @@ import { JetStreamEventStore, newEvent, type EventEnvelope, type NewEvent } from
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import {
   connectJanusWs,
-  signJanusToken,
-  startJanus,
+  freePort,
   type JanusHandle,
   type JanusWsClient,
-} from '../support/janus';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+  type NatsServerHandle,
+  type ServiceProcess,
+  signJanusToken,
+  startJanus,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';
 import { publishThrough, type MediaClient } from '../support/media-client';

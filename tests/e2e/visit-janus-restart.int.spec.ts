@@ -15,10 +15,17 @@ import { JetStreamEventStore, newEvent } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { connectJanusWs, generateJanusConfig, signJanusToken, type JanusWsClient } from '../support/janus';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  connectJanusWs,
+  freePort,
+  generateJanusConfig,
+  type JanusWsClient,
+  type NatsServerHandle,
+  type ServiceProcess,
+  signJanusToken,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { publishThrough, type MediaClient } from '../support/media-client';
 

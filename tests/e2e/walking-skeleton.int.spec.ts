@@ -14,10 +14,16 @@ import { JetStreamEventStore } from '@haven/eventstore';
 import { audit, scheduling } from '@haven/proto';
 import { accessRefusalStream, callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { janusRoomExists, startJanus, type JanusHandle } from '../support/janus';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  type JanusHandle,
+  janusRoomExists,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startJanus,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { eventually } from '../support/eventually';
 

@@ -18,11 +18,17 @@ import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { startJanus, type JanusHandle } from '../support/janus';
-import { freePort } from '../support/ports';
+import {
+  freePort,
+  healthStatus,
+  type JanusHandle,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startJanus,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { stallProcess } from '../support/process-faults';
-import { healthStatus, startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { eventually } from '../support/eventually';
 
 jest.setTimeout(180_000);

@@ -11,7 +11,7 @@ import { validate as lintDockerfile } from 'dockerfile-utils';
 import { ALLOWED_ATTRIBUTES } from '@haven/telemetry';
 import { parse as parseYaml } from 'yaml';
 import { CHART, ROOT, ensureHelm, template, type K8sObject } from './helm-support';
-import { connectJanusWs } from '../support/janus';
+import { connectJanusWs } from '@haven/testing';
 
 const HEALTHCHECK = join(ROOT, 'deploy', 'images', 'healthcheck.mjs');
 

@@ -18,7 +18,7 @@ import {
   verifyHavenStreams,
 } from '@haven/eventstore';
 import { loadNatsProvisionConfig } from '../../packages/service/src/nats-provision';
-import { freePort } from '../support/ports';
+import { freePort } from '@haven/testing';
 import {
   CHART,
   ROOT,

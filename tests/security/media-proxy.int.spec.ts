@@ -41,7 +41,7 @@ import {
   visitEvents,
   type AdmittedVisit,
 } from './support/visit-setup';
-import { connectJanusWs } from '../support/janus';
+import { connectJanusWs } from '@haven/testing';
 import { roomToken } from '../../services/session/src/visit/room-access';
 
 jest.setTimeout(120_000);

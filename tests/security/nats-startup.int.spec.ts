@@ -8,9 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { provisionHavenStreams } from '@haven/eventstore';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { freePort } from '../support/ports';
-import { healthStatus, startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  healthStatus,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 
 jest.setTimeout(120_000);
 

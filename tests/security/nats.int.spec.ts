@@ -31,7 +31,7 @@ import {
 } from '@haven/eventstore';
 import { audit, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { startServiceStack, type ServiceStack } from '../support/service-stack';
 
 jest.setTimeout(120_000);

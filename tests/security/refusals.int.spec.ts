@@ -20,10 +20,15 @@ import { audit, recording, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { startGateway } from '../e2e/support/stack';
-import { startJanus, type JanusHandle } from '../support/janus';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  type JanusHandle,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startJanus,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { eventually } from '../support/eventually';
 
 jest.setTimeout(120_000);

@@ -321,7 +321,7 @@ describe('no secret in events, stored files or logs after a full run', () => {
   });
 
   it('no file the audit service wrote holds one (its own signing key aside, which is a 0600 key file)', () => {
-    const files = filesUnder(join(stack.dir, 'audit'));
+    const files = filesUnder(join(stack.dir, 'data', 'audit'));
     const keys = files.filter((f) => f.where.endsWith('.pem'));
     for (const k of keys) expect(statSync(k.where).mode & 0o077).toBe(0);
     expect(files.length).toBeGreaterThan(keys.length);

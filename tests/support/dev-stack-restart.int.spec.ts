@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { healthStatus } from './service-process';
+import { healthStatus } from '@haven/testing';
 
 const ROOT = resolve(__dirname, '..', '..');
 const RECORDING_GRPC_PORT = 20054;

@@ -2,7 +2,7 @@
  * The fault proxy against a real TCP echo server on 127.0.0.1: latency, resets, refusal, blackhole.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { startFaultProxy, type FaultProxy } from './fault-proxy';
+import { type FaultProxy, startFaultProxy } from '@haven/testing';
 
 let echo: Server;
 let echoPort: number;

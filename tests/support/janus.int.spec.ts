@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { connectJanusWs, signJanusToken, startJanus, type JanusHandle } from './janus';
-import { freePort } from './ports';
+import { connectJanusWs, freePort, type JanusHandle, signJanusToken, startJanus } from '@haven/testing';
 
 const TOKEN_SECRET = 'test-token-secret-0123456789';
 

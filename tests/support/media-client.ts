@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { session } from '@haven/proto';
-import { connectJanusWs, type JanusWsClient } from './janus';
+import { connectJanusWs, type JanusWsClient } from '@haven/testing';
 
 /** How to reach a relative media URL. */
 export type MediaRoute =

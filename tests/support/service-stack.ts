@@ -1,6 +1,6 @@
 /**
  * Test helper: the Haven services (identity, scheduling, session, recording, audit) as built child processes on a
- * real nats-server (and Janus, when session runs), plus a signed-in caller of every kind, each obtained the way
+ * real nats-server (and Janus, when session runs) — @haven/testing's `launchStack` — plus a signed-in caller of every kind, each obtained the way
  * a real client gets one: staff users are created with identity's CLI and sign in through Login; service
  * accounts are created by the admin (CreateServiceAccount) and get their token from IssueServiceAccountToken;
  * the patient redeems a real link issued for a real appointment (when scheduling runs). A reader of the whole
@@ -13,22 +13,20 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
 import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@haven/eventstore';
 import { identity, scheduling, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { startJanus, type JanusHandle } from './janus';
-import { startNatsServer, type NatsServerHandle } from './nats-server';
-import { freePort } from './ports';
-import { healthStatus, startServiceProcess, type ServiceProcess } from './service-process';
-
-const ROOT = join(__dirname, '..', '..');
-/** A shared 2-core CI machine under load can take a while to start six processes. */
-const STARTUP_MS = 60_000;
+import {
+  REPO_ROOT as ROOT,
+  healthStatus,
+  launchStack,
+  type LaunchedStack,
+  type NatsServerHandle,
+  type StackService,
+} from '@haven/testing';
 
 /** The services besides identity (which always runs). */
 export type OptionalService = 'scheduling' | 'session' | 'recording' | 'audit';
@@ -85,13 +83,14 @@ export interface ServiceStackOptions {
 /** A running stack. */
 export interface ServiceStack {
   readonly nats: NatsServerHandle;
+  /** The state directory (each service's data in `data/<name>`). */
   readonly dir: string;
   /** The identity environment (the CLI uses it too). */
   readonly identityEnv: Readonly<Record<string, string>>;
   /** Full proto service name (`haven.identity.v1.IdentityService`) → `127.0.0.1:<port>`. */
   readonly addresses: ReadonlyMap<string, string>;
   /** The running processes, by short name (`identity`, `audit`…). */
-  readonly processes: ReadonlyMap<string, ServiceProcess>;
+  readonly processes: ReadonlyMap<string, StackService>;
   /** A raw grpc-js client of a service (full proto name); closed by `stop()`. */
   rawClient(service: string): grpc.Client;
   /** The bearer token of a caller, or undefined for `no_token`. */
@@ -117,12 +116,10 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
   const wanted = new Set<OptionalService>(
     options.services ?? ['scheduling', 'session', 'recording', 'audit'],
   );
-  const dir = mkdtempSync(join(tmpdir(), 'haven-stack-'));
-  const stoppers: Array<() => Promise<void>> = [];
-  const processes = new Map<string, ServiceProcess>();
   const clients = new Map<string, grpc.Client>();
   const addresses = new Map<string, string>();
   const tokens = new Map<StackCaller, string>();
+  let launched: LaunchedStack | undefined;
   let store: JetStreamEventStore | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -130,125 +127,12 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     stopped = true;
     for (const client of clients.values()) client.close();
     await store?.close().catch(() => undefined);
-    for (const s of stoppers.reverse()) await s().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await launched?.stop();
   };
-  const logs = (lines = 30): string =>
-    [...processes.values()]
-      .map((p) => `--- ${p.name} ---\n${p.output().split('\n').slice(-lines).join('\n')}`)
-      .join('\n');
+  const logs = (lines = 30): string => launched?.logs(lines) ?? '';
 
   try {
-    const nats = await startNatsServer();
-    stoppers.push(() => nats.stop());
-    let janus: JanusHandle | undefined;
-    const tokenSecret = randomBytes(24).toString('base64url');
-    const roomAdminKey = randomBytes(24).toString('base64url');
-    if (wanted.has('session')) {
-      janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
-      const j = janus;
-      stoppers.push(() => j.stop());
-    }
-    const track = (p: ServiceProcess): ServiceProcess => {
-      processes.set(p.name, p);
-      stoppers.push(() => p.stop());
-      return p;
-    };
-    const identityEnv: Record<string, string> = {
-      ...nats.env('identity'),
-      HAVEN_DATA_DIR: join(dir, 'identity'),
-      HAVEN_ARGON2_MEMORY_KIB: '1024',
-      HAVEN_ARGON2_TIME_COST: '1',
-      HAVEN_LOGIN_IP_BURST: '100000',
-      HAVEN_LOGIN_IP_PER_MINUTE: '100000',
-      HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
-      HAVEN_MFA_REQUIRED_ROLES: 'none',
-      ...options.identityEnv,
-    };
-    const [identityPort, identityHttp, schedulingPort, schedulingHttp, sessionPort, sessionHttp] =
-      await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const [recordingPort, auditPort] = await Promise.all([freePort(), freePort()]);
-    track(
-      await startServiceProcess(
-        'identity',
-        identityPort,
-        {
-          ...identityEnv,
-          HAVEN_HTTP_PORT: String(identityHttp),
-        },
-        STARTUP_MS,
-      ),
-    );
-    addresses.set(SERVICE_NAMES.identity, `127.0.0.1:${identityPort}`);
-    const common = {
-      HAVEN_JWKS_URL: `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`,
-      HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`,
-    };
-    const starting: Array<Promise<unknown>> = [];
-    if (wanted.has('scheduling')) {
-      addresses.set(SERVICE_NAMES.scheduling, `127.0.0.1:${schedulingPort}`);
-      starting.push(
-        startServiceProcess(
-          'scheduling',
-          schedulingPort,
-          {
-            ...common,
-            ...nats.env('scheduling'),
-            HAVEN_HTTP_PORT: String(schedulingHttp),
-            HAVEN_DATA_DIR: join(dir, 'scheduling'),
-            HAVEN_KMS: 'local',
-            HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
-          },
-          STARTUP_MS,
-        ).then(track),
-      );
-    }
-    if (wanted.has('session') && janus) {
-      addresses.set(SERVICE_NAMES.session, `127.0.0.1:${sessionPort}`);
-      starting.push(
-        startServiceProcess(
-          'session',
-          sessionPort,
-          {
-            ...common,
-            ...nats.env('session'),
-            HAVEN_HTTP_PORT: String(sessionHttp),
-            HAVEN_JANUS_WS_URLS: janus.wsUrl,
-            HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-            HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-            HAVEN_DATA_DIR: join(dir, 'session'),
-          },
-          STARTUP_MS,
-        ).then(track),
-      );
-    }
-    if (wanted.has('recording')) {
-      addresses.set(SERVICE_NAMES.recording, `127.0.0.1:${recordingPort}`);
-      starting.push(
-        startServiceProcess(
-          'recording',
-          recordingPort,
-          {
-            ...common,
-            ...nats.env('recording'),
-            HAVEN_DATA_DIR: join(dir, 'recording'),
-          },
-          STARTUP_MS,
-        ).then(track),
-      );
-    }
-    if (wanted.has('audit')) {
-      addresses.set(SERVICE_NAMES.audit, `127.0.0.1:${auditPort}`);
-      starting.push(
-        startServiceProcess(
-          'audit',
-          auditPort,
-          { ...common, ...nats.env('audit'), HAVEN_DATA_DIR: join(dir, 'audit') },
-          STARTUP_MS,
-        ).then(track),
-      );
-    }
-
+    let identityEnv: Record<string, string> = {};
     const cli = (args: readonly string[], stdin = ''): Promise<{ code: number; output: string }> =>
       new Promise((resolve) => {
         const child = spawn(process.execPath, [join(ROOT, 'services/identity/dist/cli.js'), ...args], {
@@ -266,6 +150,40 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
         });
         child.stdin.end(stdin === '' ? '' : `${stdin}\n`);
       });
+    launched = await launchStack({
+      services: ['identity', ...wanted],
+      env: {
+        identity: {
+          HAVEN_ARGON2_MEMORY_KIB: '1024',
+          HAVEN_ARGON2_TIME_COST: '1',
+          HAVEN_LOGIN_IP_BURST: '100000',
+          HAVEN_LOGIN_IP_PER_MINUTE: '100000',
+          HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
+          HAVEN_MFA_REQUIRED_ROLES: 'none',
+          ...options.identityEnv,
+        },
+      },
+      janus: { eventHandler: false },
+      // Staff users through identity's CLI while the other services start.
+      whileStarting: async (stack) => {
+        identityEnv = { ...stack.service('identity').env };
+        if (options.callers === false) return;
+        for (const role of STACK_STAFF) {
+          const r = await cli(
+            ['user', 'invite', '--email', `${role}@stack.test`, '--role', role, '--password-stdin'],
+            SERVICE_STACK_PASSWORD,
+          );
+          if (r.code !== 0) throw new Error(`haven user invite ${role} exited ${r.code}:\n${r.output}`);
+        }
+      },
+    });
+    const nats = launched.nats;
+    const processes = new Map<string, StackService>();
+    for (const [name, service] of launched.services) {
+      processes.set(name, service);
+      if (service.address)
+        addresses.set(SERVICE_NAMES[service.service as keyof typeof SERVICE_NAMES], service.address);
+    }
 
     const rawClient = (service: string): grpc.Client => {
       const existing = clients.get(service);
@@ -276,17 +194,6 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       clients.set(service, client);
       return client;
     };
-
-    if (options.callers !== false) {
-      for (const role of STACK_STAFF) {
-        const r = await cli(
-          ['user', 'invite', '--email', `${role}@stack.test`, '--role', role, '--password-stdin'],
-          SERVICE_STACK_PASSWORD,
-        );
-        if (r.code !== 0) throw new Error(`haven user invite ${role} exited ${r.code}:\n${r.output}`);
-      }
-    }
-    await Promise.all(starting);
 
     const signInStaff = async (): Promise<void> => {
       const client = new identity.IdentityServiceClient(
@@ -396,7 +303,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
 
     return {
       nats,
-      dir,
+      dir: launched.dir,
       identityEnv,
       addresses,
       processes,

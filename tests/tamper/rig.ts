@@ -22,9 +22,13 @@ import {
 } from '@haven/eventstore';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
 import { serveJwks, type JwksServer } from '../support/jwks-server';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
-import { freePort } from '../support/ports';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  type NatsServerHandle,
+  type ServiceProcess,
+  startNatsServer,
+  startServiceProcess,
+} from '@haven/testing';
 import { eventually } from '../support/eventually';
 
 /** Events each short case stores before it tampers. */

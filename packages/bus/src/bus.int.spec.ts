@@ -11,7 +11,7 @@ import {
   streamName,
   type EventEnvelope,
 } from '@haven/eventstore';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { EventBus, busSubject, type BusLogger } from './bus';
 import { eventually } from '../../../tests/support/eventually';
 

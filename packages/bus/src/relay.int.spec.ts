@@ -5,7 +5,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { BUS_STREAM, EventBus } from './bus';
 import { startRelay } from './relay';
 import { eventually } from '../../../tests/support/eventually';

@@ -3,7 +3,7 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { ConcurrencyError, UnavailableError } from '@haven/errors';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { encodeEnvelope } from './codec';
 import { streamName } from './ids';
 import { EVENT_STORE_STREAM, JetStreamEventStore, subjectOf } from './jetstream';

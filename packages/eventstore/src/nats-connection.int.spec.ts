@@ -4,8 +4,7 @@
  * a wrong credential still fails at once.
  */
 import { UnavailableError } from '@haven/errors';
-import { startFaultProxy, type FaultProxy } from '../../../tests/support/fault-proxy';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type FaultProxy, type NatsServerHandle, startFaultProxy, startNatsServer } from '@haven/testing';
 import { closeNatsConnection, connectNats } from './nats-connection';
 
 jest.setTimeout(60_000);

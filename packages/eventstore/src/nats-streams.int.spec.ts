@@ -1,4 +1,4 @@
-import { startNatsServer } from '../../../tests/support/nats-server';
+import { startNatsServer } from '@haven/testing';
 import {
   BUS_STREAM,
   CHECKPOINT_BUCKET,

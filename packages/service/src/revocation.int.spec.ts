@@ -1,5 +1,5 @@
 import { StreamNotProvisionedError } from '@haven/eventstore';
-import { startNatsServer } from '../../../tests/support/nats-server';
+import { startNatsServer } from '@haven/testing';
 import { REVOCATIONS_STREAM, RevocationFeed, RevocationPublisher } from './revocation';
 
 jest.setTimeout(30_000);

@@ -21,7 +21,7 @@ import {
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
 import { treeHash, verifyConsistency, verifyInclusion } from './log/merkle';

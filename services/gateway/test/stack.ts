@@ -1,16 +1,15 @@
 /**
  * Test support: the real Haven stack for the gateway's tests. nats-server, Janus, and the built identity,
- * scheduling and session services run as child processes (as the dev stack runs them); the gateway runs in this
+ * scheduling, session and audit services run as child processes (@haven/testing's `launchStack`, as the dev
+ * stack runs them); the gateway runs in this
  * process (createGatewayApp + WsHub + the media relay on an ephemeral port) with real gRPC clients, the real
  * revocation feed and a real bus subscription. Staff users are created with identity's CLI.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
@@ -18,13 +17,8 @@ import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
 import { audit, identity, scheduling, session } from '@haven/proto';
 import { RevocationFeed, createLogger, createVerifierFromConfig } from '@haven/service';
-import { startJanus } from '../../../tests/support/janus';
-import type { JanusHandle } from '../../../tests/support/janus';
-import { startNatsServer } from '../../../tests/support/nats-server';
-import type { NatsServerHandle } from '../../../tests/support/nats-server';
-import { freePort } from '../../../tests/support/ports';
-import { startServiceProcess } from '../../../tests/support/service-process';
-import type { ServiceProcess } from '../../../tests/support/service-process';
+import { launchStack } from '@haven/testing';
+import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
 import { MediaRelay } from '../src/media-ws';
 import { WsHub } from '../src/ws';
@@ -73,10 +67,7 @@ export interface StackOptions {
 
 /** Starts everything. Rejects (after cleaning up what started) when something does not come up. */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'haven-gw-'));
-  const services: ServiceProcess[] = [];
-  let nats: NatsServerHandle | undefined;
-  let janus: JanusHandle | undefined;
+  let launched: LaunchedStack | undefined;
   let server: Server | undefined;
   let hub: WsHub | undefined;
   let relay: MediaRelay | undefined;
@@ -108,76 +99,35 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     clients.scheduling?.close();
     clients.session?.close();
     clients.audit?.close();
-    await Promise.all(services.map((s) => s.stop()));
-    await janus?.stop();
-    await nats?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await launched?.stop();
   };
 
   try {
-    nats = await startNatsServer();
-    const tokenSecret = randomBytes(24).toString('base64url');
-    const roomAdminKey = randomBytes(24).toString('base64url');
-    const [idPort, idHttp, schedPort, schedHttp, sessPort, sessHttp, gwPort, auditPort] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    janus = await startJanus({
-      tokenAuthSecret: tokenSecret,
-      videoroomAdminKey: roomAdminKey,
-      eventHandlerUrl: `http://127.0.0.1:${sessHttp}/janus-events`,
+    // The services as child processes; the gateway runs here, on the port the stack reserved for it.
+    launched = await launchStack({
+      services: ['identity', 'scheduling', 'session', 'audit'],
+      env: {
+        identity: {
+          HAVEN_ARGON2_MEMORY_KIB: '1024',
+          HAVEN_ARGON2_TIME_COST: '1',
+          HAVEN_LOGIN_IP_BURST: '10000',
+          HAVEN_LOGIN_IP_PER_MINUTE: '10000',
+          HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
+          ...options.identityEnv,
+        },
+      },
     });
-    const identityEnv = {
-      ...nats.env('identity'),
-      HAVEN_DATA_DIR: join(dir, 'identity'),
-      HAVEN_ARGON2_MEMORY_KIB: '1024',
-      HAVEN_ARGON2_TIME_COST: '1',
-      HAVEN_LOGIN_IP_BURST: '10000',
-      HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-      HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
-      ...options.identityEnv,
-    };
-    services.push(
-      await startServiceProcess('identity', idPort, { ...identityEnv, HAVEN_HTTP_PORT: String(idHttp) }),
-    );
-    const common = {
-      HAVEN_JWKS_URL: `http://127.0.0.1:${idHttp}/.well-known/jwks.json`,
-      HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${schedHttp}/.well-known/jwks.json`,
-    };
-    const url = `http://127.0.0.1:${gwPort}`;
-    services.push(
-      ...(await Promise.all([
-        startServiceProcess('scheduling', schedPort, {
-          ...common,
-          ...nats.env('scheduling'),
-          HAVEN_HTTP_PORT: String(schedHttp),
-          HAVEN_DATA_DIR: join(dir, 'scheduling'),
-          HAVEN_KMS: 'local',
-          HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
-          HAVEN_PUBLIC_URL: url,
-        }),
-        startServiceProcess('session', sessPort, {
-          ...common,
-          ...nats.env('session'),
-          HAVEN_HTTP_PORT: String(sessHttp),
-          HAVEN_JANUS_WS_URLS: janus.wsUrl,
-          HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-          HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-          HAVEN_DATA_DIR: join(dir, 'session'),
-        }),
-        startServiceProcess('audit', auditPort, {
-          ...common,
-          ...nats.env('audit'),
-          HAVEN_DATA_DIR: join(dir, 'audit'),
-        }),
-      ])),
-    );
+    const nats = launched.nats;
+    const identityEnv = launched.service('identity').env;
+    const common = { HAVEN_JWKS_URL: launched.jwksUrl, HAVEN_PATIENT_JWKS_URL: launched.patientJwksUrl };
+    const gwPort = launched.ports.gateway.http!;
+    const sessHttp = launched.ports.session.http!;
+    const [idPort, schedPort, sessPort, auditPort] = [
+      launched.ports.identity.grpc!,
+      launched.ports.scheduling.grpc!,
+      launched.ports.session.grpc!,
+      launched.ports.audit.grpc!,
+    ];
 
     const logs: string[] = [];
     const destination = new Writable({

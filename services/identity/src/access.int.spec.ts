@@ -20,7 +20,7 @@ import {
   type SessionRevoked,
   type TokenVerifier,
 } from '@haven/service';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';

@@ -15,7 +15,7 @@ import {
   createLogger,
   parseStatusDetails,
 } from '@haven/service';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { runCli, type CliIo } from './cli';
 import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';

@@ -18,7 +18,7 @@ import { callUnary, clientCallMetadata, createLogger, loadConfig, parseStatusDet
 import { createTestIssuer } from '@haven/service/testing';
 import { readEventLog } from '../../../tests/support/event-log';
 import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { checkScheduling } from '../../../tests/support/store-checker';
 import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
 

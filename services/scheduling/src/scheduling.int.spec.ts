@@ -24,7 +24,7 @@ import {
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
-import { startNatsServer, type NatsServerHandle } from '../../../tests/support/nats-server';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
 
 jest.setTimeout(60_000);

@@ -9,7 +9,7 @@
  */
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../../support/browser';
-import { signJanusToken } from '../../support/janus';
+import { signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { startStack, type Stack } from './stack';
 import {

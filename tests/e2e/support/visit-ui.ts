@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page, Request } from 'playwright-core';
 import { SCREENSHOT_DIR } from '../../support/browser';
-import { connectJanusWs } from '../../support/janus';
+import { connectJanusWs } from '@haven/testing';
 import { STACK_PASSWORD, STACK_USERS, type StackRole } from './stack';
 import { waitForVisitState, type VisitState } from './visit-flow';
 

@@ -10,7 +10,7 @@ import { accessRefusalStream } from '@haven/service';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { admit, bookVisit, joinLobby, joinMedia, type BookedVisit } from '../../e2e/support/visit-flow';
 import type { Stack, StackUser } from '../../e2e/support/stack';
-import { connectJanusWs, signJanusToken, type JanusWsClient } from '../../support/janus';
+import { connectJanusWs, type JanusWsClient, signJanusToken } from '@haven/testing';
 
 /** A visit with its patient admitted. */
 export interface AdmittedVisit extends BookedVisit {

@@ -7,9 +7,9 @@
  *   await c.request({ janus: 'create', token: signJanusToken({ ... }) });
  *   c.close(); await janus.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -18,8 +18,9 @@ import {
   randomJanusSecret,
   signJanusToken,
   type JanusConfigOptions,
-} from '../../scripts/janus-config.cjs';
+} from '../../../scripts/janus-config.cjs';
 import { freePort } from './ports';
+import { spawnChild, type ProcessHooks } from './process';
 
 export { generateJanusConfig, randomJanusSecret, signJanusToken };
 export type { JanusConfigOptions };
@@ -37,6 +38,28 @@ export interface StartJanusOptions extends Partial<
   adminSecret?: string;
   /** Recordings directory; `<tempdir>/recordings` when omitted (never removed by stop() when given). */
   recordingsDir?: string;
+  /** Configuration directory; `<tempdir>/cfg` when omitted (never removed by stop() when given). */
+  configDir?: string;
+  /** Log file; `<tempdir>/janus.log` when omitted (never removed by stop() when given). */
+  logFile?: string;
+  /** Websocket API port (default a free one). */
+  wsPort?: number;
+  /** Admin websocket API port (default a free one). */
+  adminWsPort?: number;
+  /** Watches the process (see ProcessHooks; its name is `janus`). */
+  hooks?: ProcessHooks;
+  /** The process environment (default this process's). */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * Called once the configuration is written, before Janus starts: returns the user to run Janus as
+   * (undefined: the current user). The dev stack runs it unprivileged when it runs as root.
+   */
+  runAs?: (files: {
+    configDir: string;
+    configFile: string;
+    logFile: string;
+    recordingsDir: string;
+  }) => { uid: number; gid: number } | undefined;
 }
 
 /** A running Janus. */
@@ -48,6 +71,8 @@ export interface JanusHandle {
   readonly tokenSecret: string | undefined;
   readonly recordingsDir: string;
   readonly configDir: string;
+  /** The core configuration file (`janus.jcfg`). */
+  readonly configFile: string;
   readonly logFile: string;
   readonly pid: number;
   /** The last `lines` lines of Janus's log (for failure messages). */
@@ -56,24 +81,23 @@ export interface JanusHandle {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /**
  * Generates a config in a fresh temp dir, starts `janus -F <dir> -C <dir>/janus.jcfg` on free ports and
  * resolves once the websocket API answers `info`. Throws Error when Janus exits early or is not ready within
  * 15 s (the process is killed and the temp dir removed; the message carries the log tail).
  */
 export async function startJanus(opts: StartJanusOptions = {}): Promise<JanusHandle> {
-  const base = mkdtempSync(join(tmpdir(), 'haven-janus-'));
-  const configDir = join(base, 'cfg');
-  const logFile = join(base, 'janus.log');
-  const recordingsDir = opts.recordingsDir ?? join(base, 'recordings');
+  const { netns, hooks, env, runAs, ...rest } = opts;
+  const ownBase =
+    opts.configDir === undefined || opts.logFile === undefined || opts.recordingsDir === undefined;
+  const base = ownBase ? mkdtempSync(join(tmpdir(), 'haven-janus-')) : undefined;
+  const configDir = opts.configDir ?? join(base!, 'cfg');
+  const logFile = opts.logFile ?? join(base!, 'janus.log');
+  const recordingsDir = opts.recordingsDir ?? join(base!, 'recordings');
+  mkdirSync(join(logFile, '..'), { recursive: true });
   const adminSecret = opts.adminSecret ?? randomJanusSecret();
-  const { netns, ...rest } = opts;
-  const [wsPort, adminWsPort] = [await freePort(), await freePort()];
+  const wsPort = opts.wsPort ?? (await freePort());
+  const adminWsPort = opts.adminWsPort ?? (await freePort());
   const cfg = generateJanusConfig({
     debugLevel: 3,
     ...rest,
@@ -85,16 +109,16 @@ export async function startJanus(opts: StartJanusOptions = {}): Promise<JanusHan
     logFile,
   });
   const args = ['-F', configDir, '-C', cfg.configFile];
-  const child =
-    netns !== undefined
-      ? spawn('/usr/sbin/ip', ['netns', 'exec', netns, 'janus', ...args], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        })
-      : spawn('janus', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
+  const user = runAs?.({ configDir, configFile: cfg.configFile, logFile, recordingsDir });
+  const child = spawnChild({
+    name: 'janus',
+    ...(netns !== undefined
+      ? { command: '/usr/sbin/ip', args: ['netns', 'exec', netns, 'janus', ...args] }
+      : { command: 'janus', args }),
+    outputLimit: 4000,
+    ...(env ? { env } : {}),
+    ...(hooks ? { hooks } : {}),
+    ...(user ? { user } : {}),
   });
   const logTail = (lines = 30): string => {
     let text = '';
@@ -103,21 +127,18 @@ export async function startJanus(opts: StartJanusOptions = {}): Promise<JanusHan
     } catch {
       /* not written yet */
     }
-    return `${text.split('\n').slice(-lines).join('\n')}${stderr ? `\n[stderr] ${stderr}` : ''}`;
+    const printed = child.output();
+    return `${text.split('\n').slice(-lines).join('\n')}${printed ? `\n[stderr] ${printed}` : ''}`;
   };
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    await killChild(child);
-    running.delete(child);
-    rmSync(base, { recursive: true, force: true });
+    await child.stop({ graceMs: STOP_GRACE_MS });
+    if (base) rmSync(base, { recursive: true, force: true });
   };
-  const exited = new Promise<never>((_, reject) => {
-    child.once('exit', (code, signal) =>
-      reject(new Error(`janus exited early (code ${code}, signal ${signal})`)),
-    );
-    child.once('error', reject);
+  const exited = child.done.then(() => {
+    throw new Error(`janus exited early (${child.exitReason ?? 'exited'})`);
   });
   exited.catch(() => undefined);
   try {
@@ -139,27 +160,12 @@ export async function startJanus(opts: StartJanusOptions = {}): Promise<JanusHan
     tokenSecret: opts.tokenAuthSecret,
     recordingsDir,
     configDir,
+    configFile: cfg.configFile,
     logFile,
-    pid: child.pid ?? -1,
+    pid: child.pid,
     logTail,
     stop,
   };
-}
-
-async function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    done.then(() => false),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), STOP_GRACE_MS))),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) {
-    child.kill('SIGKILL');
-    await done;
-  }
 }
 
 /** A minimal Janus JSON-over-websocket client (Janus API or admin API), for tests. */

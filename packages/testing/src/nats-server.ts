@@ -23,9 +23,8 @@
  *   await nats.pause(); await nats.resume();    // a stall: SIGSTOP / SIGCONT
  *   await nats.stop();                          // for good: removes the data
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +38,10 @@ import {
   renderNatsAuthorization,
   type HavenServiceUser,
   type ProvisionOptions,
+  type ProvisionedStream,
 } from '@haven/eventstore';
 import { freePort } from './ports';
+import { spawnChild, type Child, type ProcessHooks } from './process';
 
 /** A NATS user of the test server: a Haven service's own user, or the operator. */
 export type NatsUserName = HavenServiceUser | typeof OPERATOR_USER;
@@ -83,6 +84,8 @@ export interface NatsServerHandle {
   env(user: NatsUserName): NatsServiceEnv;
   /** A nats.js connection as `user` (default the operator). The caller drains or closes it. */
   connect(user?: NatsUserName): Promise<NatsConnection>;
+  /** What provisioning did to each stream (empty when `provision` was false). */
+  readonly provisioning: readonly ProvisionedStream[];
   /** The last lines nats-server printed (permission violations, authorization errors…). */
   logTail(lines?: number): string;
   /**
@@ -110,6 +113,19 @@ export interface StartNatsServerOptions {
    * (tests of provisioning and of services meeting a missing stream).
    */
   readonly provision?: boolean | ProvisionOptions;
+  /** Listen on this port (default a free one). */
+  readonly port?: number;
+  /**
+   * Keep the configuration (`nats.conf`) and the JetStream store here, and leave them on `stop()` (default a
+   * temp dir that `stop()` removes).
+   */
+  readonly dir?: string;
+  /** The users' passwords (default random); a user left out gets a random one. */
+  readonly passwords?: Partial<Readonly<Record<NatsUserName, string>>>;
+  /** Watches the process (see ProcessHooks; its name is `nats`). */
+  readonly hooks?: ProcessHooks;
+  /** The process environment (default this process's). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -127,18 +143,22 @@ const password = (): string => randomBytes(18).toString('base64url');
  */
 export async function startNatsServer(opts: StartNatsServerOptions = {}): Promise<NatsServerHandle> {
   const jetstream = opts.jetstream ?? true;
-  const dir = await mkdtemp(join(tmpdir(), 'haven-nats-'));
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'haven-nats-')));
+  if (!ownDir) await mkdir(dir, { recursive: true });
   const passwords: Record<NatsUserName, string> = {
-    operator: password(),
-    ...(Object.fromEntries(HAVEN_SERVICE_USERS.map((u) => [u, password()])) as Record<
+    operator: opts.passwords?.operator ?? password(),
+    ...(Object.fromEntries(HAVEN_SERVICE_USERS.map((u) => [u, opts.passwords?.[u] ?? password()])) as Record<
       HavenServiceUser,
       string
     >),
   };
+  const removeDir = (): Promise<void> =>
+    ownDir ? rm(dir, { recursive: true, force: true }) : Promise.resolve();
   const authorization = renderNatsAuthorization({ operator: passwords.operator, services: passwords });
   const configFile = join(dir, 'nats.conf');
-  const writeConfig = (port: number): Promise<void> =>
-    writeFile(
+  const writeConfig = async (port: number): Promise<void> => {
+    await writeFile(
       configFile,
       [
         `listen: "127.0.0.1:${port}"`,
@@ -147,21 +167,24 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
       ].join('\n'),
       { mode: 0o600 },
     );
+    await chmod(configFile, 0o600);
+  };
 
-  let child: ChildProcess | undefined;
-  let log = '';
+  let child: Child | undefined;
   const spawnServer = async (port: number): Promise<void> => {
-    log = '';
-    const c = spawn('nats-server', ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = c;
-    c.stderr?.setEncoding('utf8');
-    c.stderr?.on('data', (chunk: string) => {
-      log = (log + chunk).slice(-LOG_LIMIT);
+    const c = spawnChild({
+      name: 'nats',
+      command: 'nats-server',
+      args: ['-c', configFile],
+      outputLimit: LOG_LIMIT,
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.hooks ? { hooks: opts.hooks } : {}),
     });
+    child = c;
     try {
-      await waitReady(c, port, () => log);
+      await waitReady(c, port);
     } catch (err) {
-      await kill(c);
+      await c.stop({ graceMs: STOP_GRACE_MS });
       throw err;
     }
   };
@@ -169,8 +192,8 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   // A port can be taken between freePort() and the bind; retry a few times on that race.
   let port = 0;
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3 && child === undefined; attempt += 1) {
-    port = await freePort();
+  for (let attempt = 0; attempt < (opts.port === undefined ? 3 : 1) && child === undefined; attempt += 1) {
+    port = opts.port ?? (await freePort());
     await writeConfig(port);
     try {
       await spawnServer(port);
@@ -180,7 +203,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     }
   }
   if (child === undefined) {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
     throw new Error(`nats-server did not start: ${String(lastError)}`, { cause: lastError });
   }
 
@@ -191,6 +214,8 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     pass: passwords[user],
     inboxPrefix: inboxPrefixOf(user),
   });
+  const provisioning: ProvisionedStream[] = [];
+  const running = (): Child | undefined => (child && !child.exited ? child : undefined);
   const handle: NatsServerHandle = {
     url,
     port,
@@ -198,27 +223,24 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     get pid() {
       return child?.pid ?? 0;
     },
+    provisioning,
     operator: client(OPERATOR_USER),
     client,
     env: (user) => ({ NATS_URL: url, NATS_USER: user, NATS_PASSWORD: passwords[user] }),
     connect: (user = OPERATOR_USER) => connect({ ...client(user), name: `test-${user}` }),
-    logTail: (lines = 40) => log.split('\n').slice(-lines).join('\n'),
+    logTail: (lines = 40) => (child?.output() ?? '').split('\n').slice(-lines).join('\n'),
     down: async (options = {}) => {
-      if (child) await kill(child, options.signal);
+      await running()?.stop({ signal: options.signal ?? 'SIGTERM', graceMs: STOP_GRACE_MS });
     },
-    pause: async () => {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGSTOP');
-    },
-    resume: async () => {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
-    },
+    pause: async () => running()?.signal('SIGSTOP'),
+    resume: async () => running()?.signal('SIGCONT'),
     up: async () => {
-      if (child && child.exitCode === null && child.signalCode === null) return;
+      if (running()) return;
       await spawnServer(port);
     },
     stop: async () => {
-      if (child) await kill(child);
-      await rm(dir, { recursive: true, force: true });
+      await running()?.stop({ graceMs: STOP_GRACE_MS });
+      await removeDir();
     },
   };
 
@@ -227,7 +249,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     try {
       const nc = await handle.connect();
       try {
-        await provisionHavenStreams(nc, provision === true ? {} : provision);
+        provisioning.push(...(await provisionHavenStreams(nc, provision === true ? {} : provision)));
       } finally {
         await closeNatsConnection(nc);
       }
@@ -239,21 +261,15 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   return handle;
 }
 
-async function waitReady(child: ChildProcess, port: number, log: () => string): Promise<void> {
-  const state: { exited: string | null } = { exited: null };
-  child.once('error', (err) => {
-    state.exited = `spawn error: ${err.message}`;
-  });
-  child.once('exit', (code, signal) => {
-    state.exited = `exited with ${String(code ?? signal)}`;
-  });
+async function waitReady(child: Child, port: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (state.exited !== null) throw new Error(`nats-server ${state.exited}: ${log().slice(-2000)}`);
-    if (log().includes('Server is ready') && (await accepts(port))) return;
+    if (child.exited)
+      throw new Error(`nats-server ${child.exitReason ?? 'exited'}: ${child.output().slice(-2000)}`);
+    if (child.output().includes('Server is ready') && (await accepts(port))) return;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
-  throw new Error(`nats-server not ready after ${READY_TIMEOUT_MS} ms: ${log().slice(-2000)}`);
+  throw new Error(`nats-server not ready after ${READY_TIMEOUT_MS} ms: ${child.output().slice(-2000)}`);
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -267,23 +283,4 @@ function accepts(port: number): Promise<boolean> {
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
-}
-
-async function kill(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGCONT'); // a paused server must run to handle SIGTERM
-  child.kill(signal);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    exited.then(() => false),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), STOP_GRACE_MS);
-    }),
-  ]);
-  if (timer) clearTimeout(timer);
-  if (timedOut) {
-    child.kill('SIGKILL');
-    await exited;
-  }
 }
