@@ -19,8 +19,8 @@ import type {
   SessionRevoked,
   TokenVerifier,
 } from '@haven/service';
-import { tokenTimes, unverifiedPrincipal } from './http';
-import { COOKIES, parseCookieHeader, upgradeCsrfRefusal } from './security';
+import { tokenTimes } from './http';
+import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
 
 /** The media websocket's path on the gateway. */
 export const MEDIA_WS_PATH = '/api/media';
@@ -48,10 +48,6 @@ interface Relay {
   readonly iatMs: number | undefined;
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
 /** A close code a websocket may send on (1005, 1006 and 1015 are reserved for "none"/"abnormal"). */
 function sendable(code: number): number {
   return code === 1000 ||
@@ -77,7 +73,7 @@ export class MediaRelay {
       if (new URL(req.url ?? '/', 'http://gateway.invalid').pathname !== MEDIA_WS_PATH) return;
       void this.upgrade(req, socket, head).catch((err: unknown) => {
         options.logger.warn({ err }, 'media websocket upgrade failed');
-        refuse(socket, 500, 'Internal Server Error');
+        refuseUpgrade(socket, 500);
       });
     };
     options.server.on('upgrade', this.onUpgrade);
@@ -95,30 +91,18 @@ export class MediaRelay {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
-    const jar = parseCookieHeader(req.headers.cookie);
-    const csrfRefusal = upgradeCsrfRefusal(req, url, jar, this.options.allowedOrigins);
-    if (csrfRefusal) {
-      this.refused(csrfRefusal);
-      refuse(socket, 403, 'Forbidden');
+    const asPatient = url.searchParams.get('as') === 'patient';
+    const door = await checkUpgrade(req, url, {
+      allowedOrigins: this.options.allowedOrigins,
+      tokenVerifier: this.options.tokenVerifier,
+      tokenOf: (jar) => jar.get(asPatient ? COOKIES.patient : COOKIES.access),
+    });
+    if (!door.ok) {
+      this.refused(door.refusal);
+      refuseUpgrade(socket, door.status);
       return;
     }
-    const token =
-      url.searchParams.get('as') === 'patient' ? jar.get(COOKIES.patient) : jar.get(COOKIES.access);
-    if (!token) {
-      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
-      refuse(socket, 401, 'Unauthorized');
-      return;
-    }
-    let principal: Principal;
-    try {
-      principal = this.options.tokenVerifier
-        ? await this.options.tokenVerifier.verify(token)
-        : unverifiedPrincipal(token);
-    } catch {
-      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'session cookie not valid' });
-      refuse(socket, 401, 'Unauthorized');
-      return;
-    }
+    const { token, principal } = door;
     // The session service checks the token again, and the media credential on every request.
     const upstream = new WebSocket(this.options.sessionMediaUrl, 'janus-protocol', {
       headers: { authorization: `Bearer ${token}` },
@@ -135,7 +119,7 @@ export class MediaRelay {
     });
     if (opened !== 101) {
       upstream.terminate();
-      refuse(socket, opened, opened === 401 ? 'Unauthorized' : 'Bad Gateway');
+      refuseUpgrade(socket, opened);
       return;
     }
     const { iatMs } = tokenTimes(token);

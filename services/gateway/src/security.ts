@@ -5,10 +5,13 @@
  * none of them names a cookie or compares a token by itself.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { CookieOptions, NextFunction, Request, Response } from 'express';
 import type { identity } from '@haven/proto';
-import type { AccessRefusal } from '@haven/service';
+import type { AccessRefusal, Principal, TokenVerifier } from '@haven/service';
+import { unverifiedPrincipal } from './http';
 import type { HttpFieldViolation } from './http-errors';
 import { noteRefusal } from './refusals';
 
@@ -155,7 +158,7 @@ export function requireCsrf() {
   };
 }
 
-/** Why a WebSocket upgrade is refused before its token is looked at. */
+/** Why a WebSocket upgrade is refused. */
 export type UpgradeRefusal = Pick<AccessRefusal, 'kind' | 'code' | 'reason'>;
 
 /**
@@ -177,6 +180,59 @@ export function upgradeCsrfRefusal(
   if (csrfCookie === '' || !sameToken(csrfCookie, url.searchParams.get('csrf') ?? ''))
     return { kind: 'csrf', code: 'CSRF', reason: 'missing or mismatched CSRF token' };
   return undefined;
+}
+
+/** What a WebSocket door decided: the caller and their token, or the refusal and the status to answer. */
+export type UpgradeDecision =
+  | { readonly ok: true; readonly token: string; readonly principal: Principal }
+  | { readonly ok: false; readonly status: 401 | 403; readonly refusal: UpgradeRefusal };
+
+/** Options of {@link checkUpgrade}. */
+export interface UpgradeCheckOptions {
+  readonly allowedOrigins?: readonly string[] | undefined;
+  /** Verifies the token; without one the claims are only decoded (the services verify every token again). */
+  readonly tokenVerifier?: TokenVerifier | undefined;
+  /** Which cookie's token the upgrade presents. */
+  readonly tokenOf: (cookies: ReadonlyMap<string, string>) => string | undefined;
+}
+
+/**
+ * A WebSocket upgrade's door: origin and CSRF (403), then a token (401 when none), then the token verified
+ * (401 when it does not verify). Never rejects.
+ */
+export async function checkUpgrade(
+  req: IncomingMessage,
+  url: URL,
+  options: UpgradeCheckOptions,
+): Promise<UpgradeDecision> {
+  const cookies = parseCookieHeader(req.headers.cookie);
+  const csrf = upgradeCsrfRefusal(req, url, cookies, options.allowedOrigins);
+  if (csrf) return { ok: false, status: 403, refusal: csrf };
+  const token = options.tokenOf(cookies);
+  if (!token)
+    return {
+      ok: false,
+      status: 401,
+      refusal: { kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' },
+    };
+  try {
+    const principal = options.tokenVerifier
+      ? await options.tokenVerifier.verify(token)
+      : unverifiedPrincipal(token);
+    return { ok: true, token, principal };
+  } catch {
+    return {
+      ok: false,
+      status: 401,
+      refusal: { kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'session cookie not valid' },
+    };
+  }
+}
+
+/** Answers a WebSocket upgrade with a bare HTTP status and closes the socket. */
+export function refuseUpgrade(socket: Duplex, status: number): void {
+  const text = STATUS_CODES[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /**

@@ -1,7 +1,16 @@
 import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { Request } from 'express';
 import type { HttpFieldViolation } from './http-errors';
-import { COOKIES, idempotencyKey, parseCookieHeader, sameToken, upgradeCsrfRefusal } from './security';
+import {
+  COOKIES,
+  checkUpgrade,
+  idempotencyKey,
+  parseCookieHeader,
+  refuseUpgrade,
+  sameToken,
+  upgradeCsrfRefusal,
+} from './security';
 
 const TOKEN = 'a'.repeat(43);
 
@@ -79,5 +88,48 @@ describe('idempotencyKey', () => {
     const violations: HttpFieldViolation[] = [];
     expect(idempotencyKey(withHeader('not-a-uuid'), violations)).toBe('');
     expect(violations).toEqual([{ field: 'idempotencyKey', description: 'must be a UUID' }]);
+  });
+});
+
+describe('checkUpgrade', () => {
+  const url = new URL(`http://h/api/media?csrf=${TOKEN}`);
+  const claims = Buffer.from(JSON.stringify({ sub: 'u-1', role: 'clinician', exp: Date.now() / 1000 + 60 }));
+  const jwt = `e30.${claims.toString('base64url')}.sig`;
+  const tokenOf = (jar: ReadonlyMap<string, string>) => jar.get(COOKIES.access);
+  const req = (cookie: string) => upgrade({ host: 'h', origin: 'http://h', cookie });
+
+  it('answers 403 for CSRF before looking for a token', async () => {
+    const decision = await checkUpgrade(upgrade({ host: 'h', origin: 'http://h' }), url, { tokenOf });
+    expect(decision).toMatchObject({ ok: false, status: 403, refusal: { code: 'CSRF' } });
+  });
+
+  it('answers 401 without a token, and 401 for a token that does not decode', async () => {
+    expect(await checkUpgrade(req(`${COOKIES.csrf}=${TOKEN}`), url, { tokenOf })).toMatchObject({
+      ok: false,
+      status: 401,
+      refusal: { reason: 'no session cookie' },
+    });
+    expect(
+      await checkUpgrade(req(`${COOKIES.csrf}=${TOKEN}; ${COOKIES.access}=nonsense`), url, { tokenOf }),
+    ).toMatchObject({ ok: false, status: 401, refusal: { reason: 'session cookie not valid' } });
+  });
+
+  it('lets the caller through with the token it presented', async () => {
+    const decision = await checkUpgrade(req(`${COOKIES.csrf}=${TOKEN}; ${COOKIES.access}=${jwt}`), url, {
+      tokenOf,
+    });
+    expect(decision).toMatchObject({ ok: true, token: jwt, principal: { id: 'u-1', kind: 'user' } });
+  });
+});
+
+describe('refuseUpgrade', () => {
+  it('answers a bare HTTP status line and ends the socket', async () => {
+    const socket = new PassThrough();
+    refuseUpgrade(socket, 403);
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe(
+      'HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    );
   });
 });

@@ -23,9 +23,9 @@ import type {
   TokenVerifier,
 } from '@haven/service';
 import type { GatewayClients, MediaPresence } from './context';
-import { tokenTimes, unverifiedPrincipal } from './http';
+import { tokenTimes } from './http';
 import { MEDIA_WS_PATH } from './media-ws';
-import { COOKIES, parseCookieHeader, upgradeCsrfRefusal } from './security';
+import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
 import { patientStatus, visitCounts, visitView } from './visit-view';
 
 /** Close code for "signed out" (revoked, idle, expired token). */
@@ -69,10 +69,6 @@ interface Client {
   expiryTimer: NodeJS.Timeout | undefined;
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
 /** The WebSocket hub; also tells the REST API who is in a media room ({@link MediaPresence}). */
 export class WsHub implements MediaPresence {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
@@ -97,7 +93,7 @@ export class WsHub implements MediaPresence {
     this.onUpgrade = (req, socket, head) => {
       void this.upgrade(req, socket, head).catch((err: unknown) => {
         options.logger.warn({ err }, 'websocket upgrade failed');
-        refuse(socket, 500, 'Internal Server Error');
+        refuseUpgrade(socket, 500);
       });
     };
     options.server.on('upgrade', this.onUpgrade);
@@ -137,35 +133,22 @@ export class WsHub implements MediaPresence {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     if (url.pathname !== WS_PATH) {
       // The media websocket has its own handler (media-ws.ts); anything else is not ours.
-      if (url.pathname !== MEDIA_WS_PATH) refuse(socket, 404, 'Not Found');
-      return;
-    }
-    const cookies = parseCookieHeader(req.headers.cookie);
-    const csrfRefusal = upgradeCsrfRefusal(req, url, cookies, this.options.allowedOrigins);
-    if (csrfRefusal) {
-      this.refused(csrfRefusal);
-      refuse(socket, 403, 'Forbidden');
+      if (url.pathname !== MEDIA_WS_PATH) refuseUpgrade(socket, 404);
       return;
     }
     const wantPatient = url.searchParams.get('as') === 'patient';
-    const staffToken = cookies.get(COOKIES.access);
-    const patientToken = cookies.get(COOKIES.patient);
-    const token = wantPatient ? patientToken : (staffToken ?? patientToken);
-    if (!token) {
-      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'no session cookie' });
-      refuse(socket, 401, 'Unauthorized');
+    const door = await checkUpgrade(req, url, {
+      allowedOrigins: this.options.allowedOrigins,
+      tokenVerifier: this.options.tokenVerifier,
+      tokenOf: (jar) =>
+        wantPatient ? jar.get(COOKIES.patient) : (jar.get(COOKIES.access) ?? jar.get(COOKIES.patient)),
+    });
+    if (!door.ok) {
+      this.refused(door.refusal);
+      refuseUpgrade(socket, door.status);
       return;
     }
-    let principal: Principal;
-    try {
-      principal = this.options.tokenVerifier
-        ? await this.options.tokenVerifier.verify(token)
-        : unverifiedPrincipal(token);
-    } catch {
-      this.refused({ kind: 'unauthenticated', code: 'UNAUTHENTICATED', reason: 'session cookie not valid' });
-      refuse(socket, 401, 'Unauthorized');
-      return;
-    }
+    const { token, principal } = door;
     const visitId = /^visits\/([A-Za-z0-9_-]{1,64})$/.exec(principal.subjectOf ?? '')?.[1];
     const kind = principal.kind === 'user' ? 'staff' : principal.kind === 'patient' ? 'patient' : undefined;
     if (!kind || (kind === 'patient' && !visitId)) {
@@ -177,7 +160,7 @@ export class WsHub implements MediaPresence {
         },
         this.options.tokenVerifier ? principal : undefined,
       );
-      refuse(socket, 403, 'Forbidden');
+      refuseUpgrade(socket, 403);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, principal, token, kind, visitId));
