@@ -19,6 +19,11 @@ function inOneHour(offsetMinutes = 0): string {
   return new Date(Date.now() + 3_600_000 + offsetMinutes * 60_000).toISOString();
 }
 
+/** A booking form scheduling accepts: half an hour, starting in an hour. */
+function booking() {
+  return { clinicianId: 'dr-house', patientId: 'pat-0001', startTime: inOneHour(), endTime: inOneHour(30) };
+}
+
 describe('gateway against a real gRPC backend', () => {
   let backend: TestBackend;
   let gateway: TestGateway;
@@ -299,12 +304,7 @@ describe('gateway against a real gRPC backend', () => {
   describe('booking appointments', () => {
     it('books with the user token relayed to scheduling (201)', async () => {
       const jar = await session();
-      const res = await jar.post(`${gateway.url}/api/appointments`, {
-        clinicianId: 'dr-house',
-        patientId: 'pat-0001',
-        startTime: inOneHour(),
-        endTime: inOneHour(30),
-      });
+      const res = await jar.post(`${gateway.url}/api/appointments`, booking());
       expect(res.status).toBe(201);
       const body = (await res.json()) as { appointment: { name: string; clinician: string } };
       expect(body.appointment.name).toMatch(/^appointments\//);
@@ -357,12 +357,7 @@ describe('gateway against a real gRPC backend', () => {
     it('refuses a token it cannot read with 401 before calling scheduling', async () => {
       const jar = await session(FRONT_DESK, { signIn: false });
       jar.cookies.set('haven_access', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
-      const res = await jar.post(`${gateway.url}/api/appointments`, {
-        clinicianId: 'dr-house',
-        patientId: 'pat-0001',
-        startTime: inOneHour(),
-        endTime: inOneHour(30),
-      });
+      const res = await jar.post(`${gateway.url}/api/appointments`, booking());
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
     });
@@ -378,12 +373,7 @@ describe('gateway against a real gRPC backend', () => {
         const jar = new CookieJar();
         await jar.fetch(`${unverified.url}/`);
         jar.cookies.set('haven_access', await other.sign(FRONT_DESK));
-        const res = await jar.post(`${unverified.url}/api/appointments`, {
-          clinicianId: 'dr-house',
-          patientId: 'pat-0001',
-          startTime: inOneHour(),
-          endTime: inOneHour(30),
-        });
+        const res = await jar.post(`${unverified.url}/api/appointments`, booking());
         expect(res.status).toBe(401);
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
       } finally {
@@ -422,12 +412,7 @@ describe('gateway against a real gRPC backend', () => {
           await jar.fetch(`${guarded.url}/`);
           jar.cookies.set('haven_access', await other.sign(FRONT_DESK));
           const mark = refused.length;
-          const res = await jar.post(`${guarded.url}/api/appointments`, {
-            clinicianId: 'dr-house',
-            patientId: 'pat-0001',
-            startTime: inOneHour(),
-            endTime: inOneHour(30),
-          });
+          const res = await jar.post(`${guarded.url}/api/appointments`, booking());
           expect(res.status).toBe(401);
           const refusal = await bookingRefusalAfter(mark);
           expect(refusal).toMatchObject({ kind: 'unauthenticated', code: 'UNAUTHENTICATED' });
@@ -457,11 +442,7 @@ describe('gateway against a real gRPC backend', () => {
         jar.cookies.set('haven_access', await backend.sign(FRONT_DESK));
         const before = backend.seen.bookings.length;
         const mark = refused.length;
-        const res = await jar.post(
-          `${guarded.url}/api/appointments`,
-          { clinicianId: 'dr-house', patientId: 'pat-0001', startTime: inOneHour(), endTime: inOneHour(30) },
-          { csrf: false },
-        );
+        const res = await jar.post(`${guarded.url}/api/appointments`, booking(), { csrf: false });
         expect(res.status).toBe(403);
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('CSRF');
         expect(backend.seen.bookings.length).toBe(before);
@@ -475,12 +456,7 @@ describe('gateway against a real gRPC backend', () => {
 
     it('maps gRPC PERMISSION_DENIED to 403', async () => {
       const jar = await session(AUDITOR);
-      const res = await jar.post(`${gateway.url}/api/appointments`, {
-        clinicianId: 'dr-house',
-        patientId: 'pat-0001',
-        startTime: inOneHour(),
-        endTime: inOneHour(30),
-      });
+      const res = await jar.post(`${gateway.url}/api/appointments`, booking());
       expect(res.status).toBe(403);
     });
 
@@ -493,12 +469,7 @@ describe('gateway against a real gRPC backend', () => {
         const jar = new CookieJar();
         await jar.fetch(`${down.url}/`);
         jar.cookies.set('haven_access', await backend.sign(FRONT_DESK));
-        const res = await jar.post(`${down.url}/api/appointments`, {
-          clinicianId: 'dr-house',
-          patientId: 'pat-0001',
-          startTime: inOneHour(),
-          endTime: inOneHour(30),
-        });
+        const res = await jar.post(`${down.url}/api/appointments`, booking());
         expect(res.status).toBe(503);
       } finally {
         await down.close();
