@@ -22,6 +22,14 @@ const ioModules = [
   'pino',
 ];
 
+// Another workspace is reached by its package name and its exports, never by a path into its files.
+const deepImports = [
+  {
+    group: ['@haven/*/src', '@haven/*/src/**', '@haven/*/dist', '@haven/*/dist/**'],
+    message: 'Import the package by name (its index or its ./testing entry), not a path into it.',
+  },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -53,6 +61,8 @@ export default tseslint.config(
     },
     rules: {
       'import-x/no-cycle': 'error',
+      'import-x/no-relative-packages': 'error',
+      'no-restricted-imports': ['error', { patterns: deepImports }],
       'no-console': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -78,8 +88,43 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off', 'no-console': 'off' },
   },
   {
+    // Specs still reach the root's tests/support until @haven/testing takes eventually, given and the rest.
+    files: ['packages/*/src/**/*.spec.ts', 'services/*/src/**/*.spec.ts'],
+    rules: { 'import-x/no-relative-packages': ['error', { ignore: ['/tests/support/'] }] },
+  },
+  {
+    // The dev-only test package starts Janus with the same config generator as the dev stack.
+    files: ['packages/testing/src/**/*.ts'],
+    rules: { 'import-x/no-relative-packages': ['error', { ignore: ['/scripts/janus-config\\.cjs$'] }] },
+  },
+  {
+    // tests/ and web/ specs belong to the root package: they test the services from outside and may read a
+    // service's own helpers (its config schema, its room numbering), but a shared package only by name.
+    files: ['tests/**/*.ts', 'web/**/*.ts'],
+    rules: {
+      'import-x/no-relative-packages': 'off',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...deepImports,
+            {
+              regex: '^(\\.\\./)+packages/',
+              message: 'Import a shared package by name, not a path into it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/domain/**/*.ts', '**/decide.ts', 'packages/auth/src/**/*.ts', 'services/*/src/*/*-events.ts'],
     ignores: ['**/*.spec.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ioModules }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [...deepImports, { group: ioModules, message: 'Pure domain code does no I/O.' }] },
+      ],
+    },
   },
 );

@@ -7,8 +7,7 @@
  * tests/bench/audit-watch.bench.ts [events…]`.
  */
 import { performance } from 'node:perf_hooks';
-import { JetStreamEventStore } from '../../packages/eventstore/src/jetstream';
-import { newEvent } from '../../packages/eventstore/src/ids';
+import { JetStreamEventStore, newEvent } from '@haven/eventstore';
 import { eventDigest } from '../../services/audit/src/log/event-digest';
 import {
   checkRange,

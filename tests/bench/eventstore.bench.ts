@@ -7,9 +7,7 @@
  *
  * Targets (reported, not enforced): store p50 ≤ 1.5 × raw p50, and ≥ 5000 appends/s.
  */
-import { JetStreamEventStore } from '../../packages/eventstore/src/jetstream';
-import { newEvent, streamName } from '../../packages/eventstore/src/ids';
-import { connectNats } from '../../packages/eventstore/src/nats-connection';
+import { JetStreamEventStore, connectNats, newEvent, streamName } from '@haven/eventstore';
 import { startNatsServer } from '@haven/testing';
 
 const N = 5000;

@@ -17,7 +17,7 @@ import {
   newEvent,
   verifyHavenStreams,
 } from '@haven/eventstore';
-import { loadNatsProvisionConfig } from '../../packages/service/src/nats-provision';
+import { loadNatsProvisionConfig } from '@haven/service';
 import { freePort } from '@haven/testing';
 import {
   CHART,
