@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import { importX } from 'eslint-plugin-import-x';
@@ -61,10 +62,11 @@ export default tseslint.config(
       'test-artifacts/**',
       'bench-results/**',
       'web/vendor/**',
-      'deploy/**',
-      '**/*.js',
-      '**/*.mjs',
-      '**/*.cjs',
+      // Browser scripts that the typed web app (issue 14) replaces.
+      'web/public/**',
+      'deploy/**/*',
+      '!deploy/images/',
+      '!deploy/images/*.mjs',
     ],
   },
   js.configs.recommended,
@@ -158,5 +160,21 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Plain JavaScript (scripts, configs, test pages): the recommended rules without type information.
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      'no-console': 'off',
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    // Pages evaluated in Chromium by the media and security suites.
+    files: ['tests/support/media/*.js', 'tests/security/support/*.js'],
+    languageOptions: { globals: globals.browser },
   },
 );
