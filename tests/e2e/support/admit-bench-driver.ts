@@ -23,6 +23,7 @@ import {
   waitForVisitState,
 } from './visit-flow';
 import { answerFromError, startVisitPages, type VisitPages } from './visit-pages';
+import { runDriver, withLogs } from '../../support/driver';
 
 /** What the driver prints. */
 export interface AdmitBenchDriverResult {
@@ -159,10 +160,7 @@ async function main(): Promise<AdmitBenchDriverResult> {
       totalMs: Date.now() - t0,
     };
   } catch (err) {
-    const logs = stack?.logs(15) ?? '';
-    throw new Error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${logs}`, {
-      cause: err,
-    });
+    throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
     await Promise.all([a?.close(), b?.close()]);
     await pages?.close();
@@ -170,13 +168,4 @@ async function main(): Promise<AdmitBenchDriverResult> {
   }
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`admit-bench-driver failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runDriver('admit-bench-driver', main);

@@ -23,6 +23,7 @@ import {
   waitForVisitState,
 } from './visit-flow';
 import { signIn, waitForDom } from './visit-ui';
+import { runDriver, withLogs } from '../../support/driver';
 
 /** The idle timeout of identity and the gateway in this run, s. */
 export const IDLE_SEC = 8;
@@ -247,23 +248,11 @@ async function main(): Promise<VisitIdleResult> {
       totalMs: Date.now() - t0,
     };
   } catch (err) {
-    const logs = stack?.logs(15) ?? '';
-    throw new Error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${logs}`, {
-      cause: err,
-    });
+    throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
     await Promise.all([a?.close(), b?.close()]);
     await stack?.stop();
   }
 }
 
-main().then(
-  (r) => {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`visit-idle-driver failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runDriver('visit-idle-driver', main);

@@ -30,6 +30,7 @@ import {
   waitForDom,
   watchCsp,
 } from './visit-ui';
+import { runDriver, withLogs } from '../../support/driver';
 
 /** The patient the front desk registers (synthetic). */
 const PATIENT = { name: 'Robin Testpatient', dateOfBirth: '1980-04-12' } as const;
@@ -404,23 +405,11 @@ async function main(): Promise<VisitMediaResult> {
       totalMs: Date.now() - t0,
     };
   } catch (err) {
-    const logs = stack?.logs(15) ?? '';
-    throw new Error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${logs}`, {
-      cause: err,
-    });
+    throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
     await Promise.all([a?.close(), b?.close()]);
     await stack?.stop();
   }
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`visit-media-driver failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runDriver('visit-media-driver', main);

@@ -18,6 +18,7 @@ import { launchChromium, type LaunchedChromium } from '../../support/browser';
 import { startStack, type Stack } from '../../e2e/support/stack';
 import { kick, visitStats, waitForStats, waitForVisitState } from '../../e2e/support/visit-flow';
 import { admittedVisit } from './visit-setup';
+import { runDriver, withLogs } from '../../support/driver';
 
 /** What the driver prints. */
 export interface MediaKickResult {
@@ -214,23 +215,11 @@ async function main(): Promise<MediaKickResult> {
       totalMs: Date.now() - t0,
     };
   } catch (err) {
-    const logs = stack?.logs(15) ?? '';
-    throw new Error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${logs}`, {
-      cause: err,
-    });
+    throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
     await Promise.all([a?.close(), b?.close()]);
     await stack?.stop();
   }
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`media-kick-driver failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runDriver('media-kick-driver', main);

@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import { signJanusToken } from '../../../scripts/janus-config.cjs';
 import { launchChromium, screenshot, type LaunchedChromium } from '../browser';
 import { startStaticServer, type StaticServer } from './static-server';
+import { runDriver } from '../driver';
 
 /** What the driver prints. */
 export interface DriverResult {
@@ -183,15 +184,4 @@ async function main(): Promise<DriverResult> {
   }
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `janus-room-driver failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runDriver('janus-room-driver', main, { stack: true });
