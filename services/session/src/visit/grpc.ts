@@ -20,6 +20,7 @@ import {
   requestRecord,
   requirePrincipal,
   type CallContext,
+  type CommandMetadata,
   type Principal,
 } from '@haven/service';
 import { visitAccess, type Caller } from './decide';
@@ -209,6 +210,28 @@ export function visitHandlers(deps: VisitGrpcDeps) {
   const replayedVisit = (replay: { state: VisitState; nextRevision: bigint }): session.Visit =>
     visitToProto(replay.state as Live, String(replay.nextRevision));
 
+  /**
+   * A clinician's command on one participant (admit, deny, kick): idempotent with `request_id` (`fingerprint`
+   * is what a retry must repeat), answering with the participant as the command left it.
+   */
+  const onParticipant = async (
+    request: { name: string; requestId: string },
+    ctx: CallContext,
+    fingerprint: Record<string, unknown>,
+    run: (
+      target: { visitId: string; participantId: string; caller: Caller },
+      metadata: CommandMetadata,
+    ) => Promise<{ state: VisitState }>,
+  ): Promise<{ participant: session.Participant | undefined }> => {
+    const principal = requirePrincipal(ctx);
+    const { visitId, participantId } = participantNameOf(request.name, 'name');
+    requireClinician(principal);
+    const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, fingerprint);
+    if (replay) return participantResponse(visitId, replay.state, participantId);
+    const result = await run({ visitId, participantId, caller: callerOf(principal) }, metadata);
+    return participantResponse(visitId, result.state, participantId);
+  };
+
   /** Lock or unlock (the owning clinician only), answering with the visit as it is now. */
   const setLock = async (
     request: { name: string; requestId: string },
@@ -329,37 +352,21 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       };
     },
 
-    admitParticipant: async (
+    admitParticipant: (
       request: session.AdmitParticipantRequest,
       ctx: CallContext,
-    ): Promise<session.AdmitParticipantResponse> => {
-      const principal = requirePrincipal(ctx);
-      const { visitId, participantId } = participantNameOf(request.name, 'name');
-      requireClinician(principal);
-      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
-        admit: request.name,
-      });
-      if (replay) return participantResponse(visitId, replay.state, participantId);
-      const result = await visits.admit(visitId, participantId, callerOf(principal), metadata);
-      return participantResponse(visitId, result.state, participantId);
-    },
+    ): Promise<session.AdmitParticipantResponse> =>
+      onParticipant(request, ctx, { admit: request.name }, ({ visitId, participantId, caller }, metadata) =>
+        visits.admit(visitId, participantId, caller, metadata),
+      ),
 
-    denyParticipant: async (
+    denyParticipant: (
       request: session.DenyParticipantRequest,
       ctx: CallContext,
-    ): Promise<session.DenyParticipantResponse> => {
-      const principal = requirePrincipal(ctx);
-      const { visitId, participantId } = participantNameOf(request.name, 'name');
-      requireClinician(principal);
-      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, { deny: request.name });
-      if (replay) return participantResponse(visitId, replay.state, participantId);
-      const result = await visits.command(
-        visitId,
-        { type: 'DenyParticipant', data: { caller: callerOf(principal), participantId } },
-        metadata,
-      );
-      return participantResponse(visitId, result.state, participantId);
-    },
+    ): Promise<session.DenyParticipantResponse> =>
+      onParticipant(request, ctx, { deny: request.name }, ({ visitId, participantId, caller }, metadata) =>
+        visits.command(visitId, { type: 'DenyParticipant', data: { caller, participantId } }, metadata),
+      ),
 
     lockVisit: (request: session.LockVisitRequest, ctx: CallContext): Promise<session.LockVisitResponse> =>
       setLock(request, ctx, 'LockVisit'),
@@ -369,28 +376,21 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       ctx: CallContext,
     ): Promise<session.UnlockVisitResponse> => setLock(request, ctx, 'UnlockVisit'),
 
-    kickParticipant: async (
+    kickParticipant: (
       request: session.KickParticipantRequest,
       ctx: CallContext,
-    ): Promise<session.KickParticipantResponse> => {
-      const principal = requirePrincipal(ctx);
-      const { visitId, participantId } = participantNameOf(request.name, 'name');
-      requireClinician(principal);
-      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
-        kick: request.name,
-        allowRejoin: request.allowRejoin,
-      });
-      if (replay) return participantResponse(visitId, replay.state, participantId);
-      const result = await visits.remove(
-        visitId,
-        {
-          type: 'KickParticipant',
-          data: { caller: callerOf(principal), participantId, allowRejoin: request.allowRejoin },
-        },
-        metadata,
-      );
-      return participantResponse(visitId, result.state, participantId);
-    },
+    ): Promise<session.KickParticipantResponse> =>
+      onParticipant(
+        request,
+        ctx,
+        { kick: request.name, allowRejoin: request.allowRejoin },
+        ({ visitId, participantId, caller }, metadata) =>
+          visits.remove(
+            visitId,
+            { type: 'KickParticipant', data: { caller, participantId, allowRejoin: request.allowRejoin } },
+            metadata,
+          ),
+      ),
 
     leaveVisit: async (
       request: session.LeaveVisitRequest,
