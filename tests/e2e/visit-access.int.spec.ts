@@ -19,6 +19,7 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  attachVideoRoom,
   connectJanusWs,
   freePort,
   type JanusHandle,
@@ -179,15 +180,7 @@ async function rawJoin(
   const core =
     opts.coreToken ??
     signJanusToken({ secret: janus.tokenSecret!, expiresAt: new Date(Date.now() + 60_000) });
-  const created = await ws.request({ janus: 'create', token: core });
-  const sessionId = (created['data'] as { id: number }).id;
-  const attached = await ws.request({
-    janus: 'attach',
-    session_id: sessionId,
-    plugin: 'janus.plugin.videoroom',
-    token: core,
-  });
-  const handleId = (attached['data'] as { id: number }).id;
+  const { sessionId, handleId } = await attachVideoRoom(ws, core);
   const reply = await ws.request({
     janus: 'message',
     session_id: sessionId,

@@ -16,6 +16,7 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  attachVideoRoom,
   connectJanusWs,
   freePort,
   generateJanusConfig,
@@ -133,18 +134,11 @@ async function rawJoin(
   const ws = await connectJanusWs(wsUrl);
   sockets.push(ws);
   const core = signJanusToken({ secret: tokenSecret, expiresAt: new Date(Date.now() + 60_000) });
-  const created = await ws.request({ janus: 'create', token: core });
-  const sessionId = (created['data'] as { id: number }).id;
-  const attached = await ws.request({
-    janus: 'attach',
-    session_id: sessionId,
-    plugin: 'janus.plugin.videoroom',
-    token: core,
-  });
+  const { sessionId, handleId } = await attachVideoRoom(ws, core);
   const reply = await ws.request({
     janus: 'message',
     session_id: sessionId,
-    handle_id: (attached['data'] as { id: number }).id,
+    handle_id: handleId,
     token: core,
     body: { request: 'join', ptype: 'publisher', room, display, pin, token },
   });

@@ -14,6 +14,7 @@ export type {
   StartNatsServerOptions,
 } from './nats-server';
 export {
+  attachVideoRoom,
   connectJanusWs,
   generateJanusConfig,
   janusRoomExists,

@@ -320,6 +320,25 @@ async function probeInNetns(netns: string, url: string, timeoutMs: number): Prom
 }
 
 /**
+ * Creates a Janus session over `ws` and attaches a videoroom handle to it, both with the core token `token`.
+ * Throws when Janus does not answer either.
+ */
+export async function attachVideoRoom(
+  ws: JanusWsClient,
+  token: string,
+): Promise<{ sessionId: number; handleId: number }> {
+  const created = await ws.request({ janus: 'create', token });
+  const sessionId = (created['data'] as { id: number }).id;
+  const attached = await ws.request({
+    janus: 'attach',
+    session_id: sessionId,
+    plugin: 'janus.plugin.videoroom',
+    token,
+  });
+  return { sessionId, handleId: (attached['data'] as { id: number }).id };
+}
+
+/**
  * Asks a Janus node whether a videoroom exists (a fresh session and handle, signed with the node's token secret).
  * Throws Error when Janus does not answer.
  */
@@ -327,15 +346,7 @@ export async function janusRoomExists(wsUrl: string, tokenSecret: string, room: 
   const ws = await connectJanusWs(wsUrl);
   try {
     const token = signJanusToken({ secret: tokenSecret, expiresAt: new Date(Date.now() + 60_000) });
-    const created = await ws.request({ janus: 'create', token });
-    const sessionId = (created['data'] as { id: number }).id;
-    const attached = await ws.request({
-      janus: 'attach',
-      session_id: sessionId,
-      plugin: 'janus.plugin.videoroom',
-      token,
-    });
-    const handleId = (attached['data'] as { id: number }).id;
+    const { sessionId, handleId } = await attachVideoRoom(ws, token);
     const reply = await ws.request({
       janus: 'message',
       session_id: sessionId,

@@ -10,7 +10,7 @@ import { accessRefusalStream } from '@haven/service';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { admit, bookVisit, joinLobby, joinMedia, type BookedVisit } from '../../e2e/support/visit-flow';
 import type { Stack, StackUser } from '../../e2e/support/stack';
-import { connectJanusWs, type JanusWsClient, signJanusToken } from '@haven/testing';
+import { attachVideoRoom, connectJanusWs, type JanusWsClient, signJanusToken } from '@haven/testing';
 
 /** A visit with its patient admitted. */
 export interface AdmittedVisit extends BookedVisit {
@@ -108,15 +108,7 @@ export class PrivilegedRoom {
   static async open(stack: Stack, visitId: string): Promise<PrivilegedRoom> {
     const ws = await connectJanusWs(stack.janusWsUrl);
     const core = signJanusToken({ secret: stack.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 });
-    const created = await ws.request({ janus: 'create', token: core });
-    const sessionId = (created['data'] as { id: number }).id;
-    const attached = await ws.request({
-      janus: 'attach',
-      session_id: sessionId,
-      plugin: 'janus.plugin.videoroom',
-      token: core,
-    });
-    const handleId = (attached['data'] as { id: number }).id;
+    const { sessionId, handleId } = await attachVideoRoom(ws, core);
     const { secret, pin } = roomCredentials(stack.janusTokenSecret, visitId);
     return new PrivilegedRoom(ws, core, sessionId, handleId, roomNumberOf(visitId), secret, pin);
   }
