@@ -16,8 +16,8 @@ import {
   SCHEDULE_SNAPSHOT_VERSION,
   scheduleStream,
   type ScheduleCommand,
+  type ReserveSlot,
   type ScheduleState,
-  type SlotBooking,
 } from './schedule';
 
 /** The snapshot policy of clinician schedules. */
@@ -58,17 +58,8 @@ function runSchedule(
   });
 }
 
-/** A slot to reserve. */
-export interface SlotRequest {
-  readonly clinicianId: string;
-  readonly appointmentId: string;
-  readonly startTime: Date;
-  readonly endTime: Date;
-  /** The request field to blame on overlap. */
-  readonly field: string;
-  /** The booking the reservation commits (a new appointment). */
-  readonly booking?: SlotBooking;
-}
+/** A slot to reserve: what the schedule's ReserveSlot command carries. */
+export type SlotRequest = ReserveSlot['data'];
 
 /**
  * Reserves a slot: the commit point of a booking or a move. Throws ValidationError on overlap,
