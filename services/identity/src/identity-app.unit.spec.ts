@@ -260,9 +260,16 @@ describe('IdentityApp', () => {
     ]);
     expect((await app.users.listUsers({ role: 'front_desk' })).users).toHaveLength(1);
     const page = await app.users.listUsers({ pageSize: 1 });
-    expect(page.nextPageToken).toBe('1');
-    expect((await app.users.listUsers({ pageSize: 1, pageToken: '1' })).users[0]?.username).toBe(
-      'frontdesk@demo.clinic',
+    expect(page.nextPageToken).not.toBe('');
+    expect(
+      (await app.users.listUsers({ pageSize: 1, pageToken: page.nextPageToken })).users[0]?.username,
+    ).toBe('frontdesk@demo.clinic');
+    // The token pages this list only: with another filter, or a bare offset, it is refused.
+    await expect(
+      app.users.listUsers({ pageSize: 1, pageToken: page.nextPageToken, role: 'front_desk' }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    await expect(app.users.listUsers({ pageSize: 1, pageToken: '1' })).rejects.toBeInstanceOf(
+      ValidationError,
     );
   });
 

@@ -155,7 +155,7 @@ export class ServiceAccountService {
     pageSize?: number;
     pageToken?: string;
   }): Promise<{ accounts: ServiceAccountView[]; nextPageToken: string }> {
-    const page = offsetPage(input);
+    const page = offsetPage(input, ['serviceAccounts']);
     const ids = [
       ...new Set(
         (await this.deps.store.read(SERVICE_ACCOUNT_DIRECTORY_STREAM)).map((e) =>

@@ -269,7 +269,7 @@ export class UserService {
     status?: UserView['status'];
   }): Promise<{ users: UserView[]; nextPageToken: string }> {
     const { store } = this.deps;
-    const page = offsetPage(input);
+    const page = offsetPage(input, ['users', input.role ?? '', input.status ?? '']);
     const ids = [...new Set((await store.read(USER_DIRECTORY_STREAM)).map((e) => String(e.data['userId'])))];
     const all: UserView[] = [];
     for (const id of ids) {
