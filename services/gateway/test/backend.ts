@@ -60,6 +60,47 @@ export interface TestBackend {
   stop(): Promise<void>;
 }
 
+/** Scheduling's BookAppointment: the real role check and field rules, recorded in `seen`. */
+function schedulingHandlersFor(seen: TestBackend['seen']) {
+  return {
+    bookAppointment: async (
+      req: scheduling.BookAppointmentRequest,
+      ctx: CallContext,
+    ): Promise<scheduling.BookAppointmentResponse> => {
+      if (!['admin', 'clinician', 'front_desk'].includes(ctx.principal?.role ?? '')) {
+        throw new PermissionError('this role may not book appointments');
+      }
+      const a = req.appointment;
+      const violations: FieldViolation[] = [];
+      const clinician = /^users\/(.+)$/.exec(a?.clinician ?? '')?.[1];
+      const patient = /^patients\/(.+)$/.exec(a?.patient ?? '')?.[1];
+      if (!clinician || !RESOURCE_ID.test(clinician))
+        violations.push({ field: 'appointment.clinician', description: 'must name a clinician' });
+      if (!patient || !RESOURCE_ID.test(patient))
+        violations.push({ field: 'appointment.patient', description: 'must name a patient' });
+      if (!a?.startTime) violations.push({ field: 'appointment.start_time', description: 'is required' });
+      else if (a.startTime.getTime() < Date.now())
+        violations.push({ field: 'appointment.start_time', description: 'must not be in the past' });
+      if (!a?.endTime) violations.push({ field: 'appointment.end_time', description: 'is required' });
+      else if (a.startTime && a.endTime <= a.startTime)
+        violations.push({ field: 'appointment.end_time', description: 'must be after start_time' });
+      if (violations.length > 0) throw new ValidationError(violations);
+      seen.bookings.push({
+        principalId: ctx.principal?.id,
+        clinician: a?.clinician ?? '',
+        patient: a?.patient ?? '',
+      });
+      return {
+        appointment: scheduling.Appointment.fromPartial({
+          ...a,
+          name: `appointments/appt-${seen.bookings.length}`,
+          state: scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED,
+        }),
+      };
+    },
+  };
+}
+
 /** Starts the backend on an ephemeral loopback port. Rejects when the port cannot be bound. */
 export async function startTestBackend(): Promise<TestBackend> {
   const issuer = createTestIssuer();
@@ -112,43 +153,7 @@ export async function startTestBackend(): Promise<TestBackend> {
     },
   };
 
-  const schedulingHandlers = {
-    bookAppointment: async (
-      req: scheduling.BookAppointmentRequest,
-      ctx: CallContext,
-    ): Promise<scheduling.BookAppointmentResponse> => {
-      if (!['admin', 'clinician', 'front_desk'].includes(ctx.principal?.role ?? '')) {
-        throw new PermissionError('this role may not book appointments');
-      }
-      const a = req.appointment;
-      const violations: FieldViolation[] = [];
-      const clinician = /^users\/(.+)$/.exec(a?.clinician ?? '')?.[1];
-      const patient = /^patients\/(.+)$/.exec(a?.patient ?? '')?.[1];
-      if (!clinician || !RESOURCE_ID.test(clinician))
-        violations.push({ field: 'appointment.clinician', description: 'must name a clinician' });
-      if (!patient || !RESOURCE_ID.test(patient))
-        violations.push({ field: 'appointment.patient', description: 'must name a patient' });
-      if (!a?.startTime) violations.push({ field: 'appointment.start_time', description: 'is required' });
-      else if (a.startTime.getTime() < Date.now())
-        violations.push({ field: 'appointment.start_time', description: 'must not be in the past' });
-      if (!a?.endTime) violations.push({ field: 'appointment.end_time', description: 'is required' });
-      else if (a.startTime && a.endTime <= a.startTime)
-        violations.push({ field: 'appointment.end_time', description: 'must be after start_time' });
-      if (violations.length > 0) throw new ValidationError(violations);
-      seen.bookings.push({
-        principalId: ctx.principal?.id,
-        clinician: a?.clinician ?? '',
-        patient: a?.patient ?? '',
-      });
-      return {
-        appointment: scheduling.Appointment.fromPartial({
-          ...a,
-          name: `appointments/appt-${seen.bookings.length}`,
-          state: scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED,
-        }),
-      };
-    },
-  };
+  const schedulingHandlers = schedulingHandlersFor(seen);
 
   const service = await startGrpcService({
     name: 'gateway-test-backend',

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { identity, scheduling } from '@haven/proto';
 import { createLogger } from '@haven/service';
-import type { AccessRefusalRecorder, TokenVerifier } from '@haven/service';
+import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from '../src/app';
 import type { GatewayAppConfig } from '../src/app';
 
@@ -23,6 +23,18 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** A debug-level gateway logger whose every line is kept in `logs`. */
+export function captureLogs(): { logs: string[]; logger: Logger } {
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  return { logs, logger: createLogger({ service: 'gateway', level: 'debug', destination }) };
+}
+
 /** Starts the gateway against gRPC servers at the given addresses. Rejects when it cannot listen. */
 export async function startTestGateway(options: {
   identityAddress: string;
@@ -32,14 +44,7 @@ export async function startTestGateway(options: {
   /** Where the gateway records its own refusals. */
   refusals?: AccessRefusalRecorder;
 }): Promise<TestGateway> {
-  const logs: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  const logger = createLogger({ service: 'gateway', level: 'debug', destination });
+  const { logs, logger } = captureLogs();
   const clients = {
     identity: new identity.IdentityServiceClient(options.identityAddress, credentials.createInsecure()),
     scheduling: new scheduling.SchedulingServiceClient(

@@ -11,17 +11,18 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
 import { audit, identity, scheduling, session } from '@haven/proto';
-import { RevocationFeed, createLogger, createVerifierFromConfig } from '@haven/service';
+import { RevocationFeed, createVerifierFromConfig } from '@haven/service';
 import { launchStack } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
 import { MediaRelay } from '../src/media-ws';
 import { WsHub } from '../src/ws';
+import type { GatewayClients } from '../src/context';
+import { captureLogs } from './gateway';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 export const WEB_ROOT = join(ROOT, 'web', 'public');
@@ -65,205 +66,188 @@ export interface StackOptions {
   readonly gateway?: Partial<GatewayAppConfig>;
 }
 
+/** What a stack started, in the order it is stopped. */
+interface StackParts {
+  launched?: LaunchedStack;
+  extraServers: Server[];
+  hub?: WsHub;
+  relay?: MediaRelay;
+  server?: Server;
+  subscription?: BusSubscription;
+  bus?: EventBus;
+  feed?: RevocationFeed;
+  clients?: GatewayClients;
+}
+
+/** Stops whatever of the stack started, gateway first, services last. Never rejects. */
+async function stopParts(parts: StackParts): Promise<void> {
+  for (const extra of parts.extraServers) await closeServer(extra);
+  await parts.hub?.close().catch(() => undefined);
+  await parts.relay?.close().catch(() => undefined);
+  if (parts.server) await closeServer(parts.server);
+  await parts.subscription?.close().catch(() => undefined);
+  await parts.bus?.close().catch(() => undefined);
+  await parts.feed?.close().catch(() => undefined);
+  parts.clients?.identity.close();
+  parts.clients?.scheduling.close();
+  parts.clients?.session?.close();
+  parts.clients?.audit?.close();
+  await parts.launched?.stop();
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+
+async function listenOn(server: Server, port: number): Promise<number> {
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(port, '127.0.0.1', () => res());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** The services as child processes; the gateway runs here, on the port the stack reserved for it. */
+function launchServices(options: StackOptions): Promise<LaunchedStack> {
+  return launchStack({
+    services: ['identity', 'scheduling', 'session', 'audit'],
+    env: {
+      identity: {
+        HAVEN_ARGON2_MEMORY_KIB: '1024',
+        HAVEN_ARGON2_TIME_COST: '1',
+        HAVEN_LOGIN_IP_BURST: '10000',
+        HAVEN_LOGIN_IP_PER_MINUTE: '10000',
+        HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
+        ...options.identityEnv,
+      },
+    },
+  });
+}
+
+/** gRPC clients of the launched services. */
+function clientsOf(launched: LaunchedStack) {
+  const address = (service: keyof LaunchedStack['ports']) => `127.0.0.1:${launched.ports[service].grpc!}`;
+  const insecure = credentials.createInsecure();
+  return {
+    identity: new identity.IdentityServiceClient(address('identity'), insecure),
+    scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), insecure),
+    session: new session.SessionServiceClient(address('session'), insecure),
+    audit: new audit.AuditServiceClient(address('audit'), insecure),
+  };
+}
+
+/** Creates an active staff user with identity's CLI (`haven user invite`); resolves with its id. */
+function inviteUser(
+  identityEnv: Readonly<Record<string, string>>,
+  user: { email: string; role: string; name?: string | undefined },
+): Promise<string> {
+  return new Promise((res, rej) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'services/identity/dist/cli.js'),
+        'user',
+        'invite',
+        '--email',
+        user.email,
+        '--role',
+        user.role,
+        ...(user.name ? ['--name', user.name] : []),
+        '--password-stdin',
+      ],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...identityEnv }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const id = /users\/([a-z0-9-]+)/.exec(out)?.[1];
+      if (code === 0 && id) res(id);
+      else rej(new Error(`haven user invite exited ${code}:\n${out}`));
+    });
+    child.stdin.end(`${STACK_PASSWORD}\n`);
+  });
+}
+
+/**
+ * The gateway in this process: the app, the WebSocket hub and the media relay on one server, the revocation
+ * feed closing their sockets, the bus subscription feeding the hub. Records what it started in `parts`.
+ */
+async function startGatewayHere(parts: StackParts, launched: LaunchedStack, options: StackOptions) {
+  const { logs, logger } = captureLogs();
+  const clients = (parts.clients = clientsOf(launched));
+  const nats = launched.nats;
+  const feed = (parts.feed = await RevocationFeed.connect({ ...nats.client('gateway'), logger }));
+  const tokenVerifier = createVerifierFromConfig(
+    {
+      HAVEN_JWKS_URL: launched.jwksUrl,
+      HAVEN_PATIENT_JWKS_URL: launched.patientJwksUrl,
+      HAVEN_JWT_ISSUER: 'haven-identity',
+      HAVEN_JWT_AUDIENCE: 'haven',
+    },
+    { revocations: feed },
+  );
+  const server = (parts.server = createServer());
+  const idleTimeoutMs = options.idleTimeoutMs ?? 15 * 60_000;
+  const hub = (parts.hub = WsHub.attach({
+    server,
+    clients,
+    logger,
+    tokenVerifier,
+    idleTimeoutMs,
+    heartbeatMs: 5000,
+  }));
+  const sessionMediaUrl = `ws://127.0.0.1:${launched.ports.session.http!}/media`;
+  const media = (parts.relay = MediaRelay.attach({ server, sessionMediaUrl, logger, tokenVerifier }));
+  feed.onRevoked((r) => {
+    hub.revoked(r);
+    media.revoked(r);
+  });
+  const gatewayConfig = (overrides: Partial<GatewayAppConfig>): GatewayAppConfig => ({
+    webRoot: WEB_ROOT,
+    authRateLimit: { limit: 1000, windowMs: 60_000 },
+    janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
+    idleTimeoutSec: Math.max(1, Math.round(idleTimeoutMs / 1000)),
+    ...options.gateway,
+    ...overrides,
+  });
+  server.on(
+    'request',
+    createGatewayApp({ clients, logger, tokenVerifier, media: hub, config: gatewayConfig({}) }),
+  );
+  const startGateway = async (overrides: Partial<GatewayAppConfig>): Promise<string> => {
+    const extra = createServer(
+      createGatewayApp({ clients, logger, tokenVerifier, config: gatewayConfig(overrides) }),
+    );
+    parts.extraServers.push(extra);
+    return `http://127.0.0.1:${await listenOn(extra, 0)}`;
+  };
+  const bus = (parts.bus = await EventBus.connect({ ...nats.client('gateway'), name: 'gateway-test' }));
+  parts.subscription = await bus.subscribe({
+    durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
+    subjects: ['haven.bus.session.>'],
+    handler: async (event) => hub.event(event),
+  });
+  const port = await listenOn(server, launched.ports.gateway.http!);
+  return { url: `http://127.0.0.1:${port}`, hub, logs, startGateway };
+}
+
 /** Starts everything. Rejects (after cleaning up what started) when something does not come up. */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
-  let launched: LaunchedStack | undefined;
-  let server: Server | undefined;
-  let hub: WsHub | undefined;
-  let relay: MediaRelay | undefined;
-  let feed: RevocationFeed | undefined;
-  let bus: EventBus | undefined;
-  let subscription: BusSubscription | undefined;
-  const extraServers: Server[] = [];
-  const clients = {
-    identity: undefined as identity.IdentityServiceClient | undefined,
-    scheduling: undefined as scheduling.SchedulingServiceClient | undefined,
-    session: undefined as session.SessionServiceClient | undefined,
-    audit: undefined as audit.AuditServiceClient | undefined,
-  };
-  const stop = async () => {
-    for (const extra of extraServers) {
-      extra.closeAllConnections();
-      await new Promise<void>((r) => extra.close(() => r()));
-    }
-    await hub?.close().catch(() => undefined);
-    await relay?.close().catch(() => undefined);
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server!.close(() => r()));
-    }
-    await subscription?.close().catch(() => undefined);
-    await bus?.close().catch(() => undefined);
-    await feed?.close().catch(() => undefined);
-    clients.identity?.close();
-    clients.scheduling?.close();
-    clients.session?.close();
-    clients.audit?.close();
-    await launched?.stop();
-  };
-
+  const parts: StackParts = { extraServers: [] };
+  const stop = () => stopParts(parts);
   try {
-    // The services as child processes; the gateway runs here, on the port the stack reserved for it.
-    launched = await launchStack({
-      services: ['identity', 'scheduling', 'session', 'audit'],
-      env: {
-        identity: {
-          HAVEN_ARGON2_MEMORY_KIB: '1024',
-          HAVEN_ARGON2_TIME_COST: '1',
-          HAVEN_LOGIN_IP_BURST: '10000',
-          HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-          HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
-          ...options.identityEnv,
-        },
-      },
-    });
-    const nats = launched.nats;
+    const launched = (parts.launched = await launchServices(options));
     const identityEnv = launched.service('identity').env;
-    const common = { HAVEN_JWKS_URL: launched.jwksUrl, HAVEN_PATIENT_JWKS_URL: launched.patientJwksUrl };
-    const gwPort = launched.ports.gateway.http!;
-    const sessHttp = launched.ports.session.http!;
-    const [idPort, schedPort, sessPort, auditPort] = [
-      launched.ports.identity.grpc!,
-      launched.ports.scheduling.grpc!,
-      launched.ports.session.grpc!,
-      launched.ports.audit.grpc!,
-    ];
-
-    const logs: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logs.push(chunk.toString('utf8'));
-        cb();
-      },
-    });
-    const logger = createLogger({ service: 'gateway', level: 'debug', destination });
-    clients.identity = new identity.IdentityServiceClient(
-      `127.0.0.1:${idPort}`,
-      credentials.createInsecure(),
-    );
-    clients.scheduling = new scheduling.SchedulingServiceClient(
-      `127.0.0.1:${schedPort}`,
-      credentials.createInsecure(),
-    );
-    clients.session = new session.SessionServiceClient(`127.0.0.1:${sessPort}`, credentials.createInsecure());
-    const grpcClients = {
-      identity: clients.identity,
-      scheduling: clients.scheduling,
-      session: clients.session,
-      audit: (clients.audit = new audit.AuditServiceClient(
-        `127.0.0.1:${auditPort}`,
-        credentials.createInsecure(),
-      )),
-    };
-    feed = await RevocationFeed.connect({ ...nats.client('gateway'), logger });
-    const tokenVerifier = createVerifierFromConfig(
-      { ...common, HAVEN_JWT_ISSUER: 'haven-identity', HAVEN_JWT_AUDIENCE: 'haven' },
-      { revocations: feed },
-    );
-    server = createServer();
-    hub = WsHub.attach({
-      server,
-      clients: grpcClients,
-      logger,
-      tokenVerifier,
-      idleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
-      heartbeatMs: 5000,
-    });
-    const theHub = hub;
-    const media = MediaRelay.attach({
-      server,
-      sessionMediaUrl: `ws://127.0.0.1:${sessHttp}/media`,
-      logger,
-      tokenVerifier,
-    });
-    relay = media;
-    feed.onRevoked((r) => {
-      theHub.revoked(r);
-      media.revoked(r);
-    });
-    const gatewayConfig = (overrides: Partial<GatewayAppConfig>): GatewayAppConfig => ({
-      webRoot: WEB_ROOT,
-      authRateLimit: { limit: 1000, windowMs: 60_000 },
-      janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
-      idleTimeoutSec: Math.max(1, Math.round((options.idleTimeoutMs ?? 15 * 60_000) / 1000)),
-      ...options.gateway,
-      ...overrides,
-    });
-    server.on(
-      'request',
-      createGatewayApp({
-        clients: grpcClients,
-        logger,
-        tokenVerifier,
-        media: hub,
-        config: gatewayConfig({}),
-      }),
-    );
-    const startGateway = async (overrides: Partial<GatewayAppConfig>): Promise<string> => {
-      const extra = createServer(
-        createGatewayApp({ clients: grpcClients, logger, tokenVerifier, config: gatewayConfig(overrides) }),
-      );
-      extraServers.push(extra);
-      await new Promise<void>((res, rej) => {
-        extra.once('error', rej);
-        extra.listen(0, '127.0.0.1', () => res());
-      });
-      return `http://127.0.0.1:${(extra.address() as AddressInfo).port}`;
-    };
-    bus = await EventBus.connect({ ...nats.client('gateway'), name: 'gateway-test' });
-    subscription = await bus.subscribe({
-      durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
-      subjects: ['haven.bus.session.>'],
-      handler: async (event) => theHub.event(event),
-    });
-    await new Promise<void>((res, rej) => {
-      server!.once('error', rej);
-      server!.listen(gwPort, '127.0.0.1', () => res());
-    });
-    const port = (server.address() as AddressInfo).port;
-
-    const createUser: TestStack['createUser'] = (email, role, name) =>
-      new Promise((res, rej) => {
-        const child = spawn(
-          process.execPath,
-          [
-            join(ROOT, 'services/identity/dist/cli.js'),
-            'user',
-            'invite',
-            '--email',
-            email,
-            '--role',
-            role,
-            ...(name ? ['--name', name] : []),
-            '--password-stdin',
-          ],
-          {
-            cwd: ROOT,
-            env: { PATH: process.env.PATH ?? '', ...identityEnv },
-            stdio: ['pipe', 'pipe', 'pipe'],
-          },
-        );
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          const id = /users\/([a-z0-9-]+)/.exec(out)?.[1];
-          if (code === 0 && id) res(id);
-          else rej(new Error(`haven user invite exited ${code}:\n${out}`));
-        });
-        child.stdin.end(`${STACK_PASSWORD}\n`);
-      });
-
+    const gateway = await startGatewayHere(parts, launched, options);
     return {
-      url: `http://127.0.0.1:${port}`,
-      hub,
-      logs,
-      identity: { address: `127.0.0.1:${idPort}`, env: identityEnv },
-      nats,
-      startGateway,
-      createUser,
+      ...gateway,
+      identity: { address: `127.0.0.1:${launched.ports.identity.grpc!}`, env: identityEnv },
+      nats: launched.nats,
+      createUser: (email, role, name) => inviteUser(identityEnv, { email, role, name }),
       stop,
     };
   } catch (err) {
