@@ -110,11 +110,6 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off', 'no-console': 'off' },
   },
   {
-    // Specs still reach the root's tests/support until @haven/testing takes eventually, given and the rest.
-    files: ['packages/*/src/**/*.spec.ts', 'services/*/src/**/*.spec.ts'],
-    rules: { 'import-x/no-relative-packages': ['error', { ignore: ['/tests/support/'] }] },
-  },
-  {
     // The dev-only test package starts Janus with the same config generator as the dev stack.
     files: ['packages/testing/src/**/*.ts'],
     rules: { 'import-x/no-relative-packages': ['error', { ignore: ['/scripts/janus-config\\.cjs$'] }] },

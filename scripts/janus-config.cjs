@@ -1,6 +1,6 @@
 'use strict';
 // Janus configuration generator and HMAC token signer, shared by the dev stack
-// (scripts/dev-stack.mjs, plain Node) and the test harness (tests/support/janus.ts, ts-jest).
+// (scripts/dev-stack.mjs, plain Node) and the test harness (@haven/testing, packages/testing/src/janus.ts).
 // CommonJS on purpose: both `require` and ESM `import` can load it. Types: janus-config.d.cts.
 const fs = require('node:fs');
 const path = require('node:path');

@@ -6,7 +6,7 @@
  * idle sign-out, so a reload brought the console straight back without a password.
  */
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../tests/support/browser';
+import { launchChromium, type LaunchedChromium } from '@haven/testing';
 import { STACK_PASSWORD, startStack, type TestStack } from '../services/gateway/test/stack';
 
 jest.setTimeout(180_000);

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
-import { launchChromium, screenshot } from '../tests/support/browser';
-import type { LaunchedChromium } from '../tests/support/browser';
+import { launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
 import type { TestStack } from '../services/gateway/test/stack';
 

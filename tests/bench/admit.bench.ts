@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { AdmitBenchDriverResult } from '../e2e/support/admit-bench-driver';
-import { createNetns, runInNetns } from '../support/netns';
+import { createNetns, runInNetns } from '@haven/testing';
 import { percentile } from './stats';
 
 interface Summary {

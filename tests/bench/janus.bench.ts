@@ -5,9 +5,8 @@
  * Stand-alone: `node -r ts-node/register/transpile-only tests/bench/janus.bench.ts [runs]`.
  */
 import { join } from 'node:path';
-import { startJanus } from '@haven/testing';
+import { createNetns, runInNetns, startJanus } from '@haven/testing';
 import type { DriverResult } from '../support/media/janus-room-driver';
-import { createNetns, runInNetns } from '../support/netns';
 import { percentile } from './stats';
 
 /** Result of {@link run}. */

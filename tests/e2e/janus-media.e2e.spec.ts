@@ -4,8 +4,7 @@
  * not on the room's allowed list must be refused (433).
  */
 import { join } from 'node:path';
-import { type JanusHandle, startJanus } from '@haven/testing';
-import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
+import { createNetns, type JanusHandle, type Netns, netnsGate, runInNetns, startJanus } from '@haven/testing';
 import type { DriverResult } from '../support/media/janus-room-driver';
 
 // Explicit timeouts: jest ignores the per-project testTimeout in jest.config.js.

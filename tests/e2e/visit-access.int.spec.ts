@@ -21,10 +21,13 @@ import { createTestIssuer } from '@haven/service/testing';
 import {
   attachVideoRoom,
   connectJanusWs,
+  eventually,
   freePort,
   type JanusHandle,
   type JanusWsClient,
+  type MediaClient,
   type NatsServerHandle,
+  publishThrough,
   type ServiceProcess,
   signJanusToken,
   startJanus,
@@ -33,8 +36,6 @@ import {
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';
-import { publishThrough, type MediaClient } from '../support/media-client';
-import { eventually } from '../support/eventually';
 
 jest.setTimeout(60_000);
 

@@ -9,7 +9,7 @@
  * call died mid-conversation.
  */
 import { join } from 'node:path';
-import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
+import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
 import type { VisitIdleResult } from './support/visit-idle-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-idle-driver.ts');

@@ -21,14 +21,15 @@ import {
   freePort,
   generateJanusConfig,
   type JanusWsClient,
+  type MediaClient,
   type NatsServerHandle,
+  publishThrough,
   type ServiceProcess,
   signJanusToken,
   startNatsServer,
   startServiceProcess,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
-import { publishThrough, type MediaClient } from '../support/media-client';
 
 jest.setTimeout(60_000);
 

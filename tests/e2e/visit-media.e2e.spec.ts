@@ -14,7 +14,7 @@
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
-import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
+import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
 import type { VisitMediaResult } from './support/visit-media-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');

@@ -15,6 +15,7 @@ import { audit, scheduling } from '@haven/proto';
 import { accessRefusalStream, callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  eventually,
   freePort,
   type JanusHandle,
   janusRoomExists,
@@ -25,7 +26,6 @@ import {
   startServiceProcess,
 } from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
-import { eventually } from '../support/eventually';
 
 jest.setTimeout(120_000);
 

@@ -19,17 +19,17 @@ import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  eventually,
   freePort,
   healthStatus,
   type JanusHandle,
   type NatsServerHandle,
   type ServiceProcess,
+  stallProcess,
   startJanus,
   startNatsServer,
   startServiceProcess,
 } from '@haven/testing';
-import { stallProcess } from '../support/process-faults';
-import { eventually } from '../support/eventually';
 
 jest.setTimeout(180_000);
 

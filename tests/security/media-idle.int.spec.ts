@@ -10,8 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { startStack, type Stack } from '../e2e/support/stack';
-import { janusSessions, joinExtras, MediaClient, mediaDoor, tokenOf } from '../support/media-client';
-import { eventually } from '../support/eventually';
+import { eventually, janusSessions, joinExtras, MediaClient, mediaDoor, tokenOf } from '@haven/testing';
 import { admittedVisit, mediaFor, PrivilegedRoom } from './support/visit-setup';
 
 jest.setTimeout(90_000);

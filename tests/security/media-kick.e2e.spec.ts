@@ -6,7 +6,7 @@
  * removes the patient.
  */
 import { join } from 'node:path';
-import { createNetns, netnsGate, runInNetns, type Netns } from '../support/netns';
+import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
 import type { MediaKickResult } from './support/media-kick-driver';
 
 const DRIVER = join(__dirname, 'support', 'media-kick-driver.ts');

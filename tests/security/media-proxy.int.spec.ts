@@ -22,16 +22,17 @@ import { callUnary, clientCallMetadata } from '@haven/service';
 import { startStack, type Stack } from '../e2e/support/stack';
 import { kick } from '../e2e/support/visit-flow';
 import {
+  connectJanusWs,
+  eventually,
   heldStrings,
-  joinExtras,
+  type JanusReply,
   janusSessions,
+  joinExtras,
   MediaClient,
   mediaDoor,
-  tokenOf,
-  type JanusReply,
   type MediaRoute,
-} from '../support/media-client';
-import { eventually } from '../support/eventually';
+  tokenOf,
+} from '@haven/testing';
 import {
   admittedVisit,
   mediaFor,
@@ -41,7 +42,6 @@ import {
   visitEvents,
   type AdmittedVisit,
 } from './support/visit-setup';
-import { connectJanusWs } from '@haven/testing';
 import { roomToken } from '../../services/session/src/visit/room-access';
 
 jest.setTimeout(120_000);

@@ -1,7 +1,7 @@
 /**
  * The event plane from outside, the way an attacker on the host or a compromised service would try it: a plain
  * nats.js client, a raw TCP socket speaking the NATS protocol, and each service's own NATS user, against a real
- * nats-server configured exactly as the dev stack and the chart configure it (tests/support/nats-server.ts,
+ * nats-server configured exactly as the dev stack and the chart configure it (@haven/testing startNatsServer,
  * permissions from packages/eventstore/src/nats-permissions.ts).
  *
  * - nobody connects or publishes without credentials;

@@ -21,6 +21,7 @@ import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { startGateway } from '../e2e/support/stack';
 import {
+  eventually,
   freePort,
   type JanusHandle,
   type NatsServerHandle,
@@ -29,7 +30,6 @@ import {
   startNatsServer,
   startServiceProcess,
 } from '@haven/testing';
-import { eventually } from '../support/eventually';
 
 jest.setTimeout(120_000);
 

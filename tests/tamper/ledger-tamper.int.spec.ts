@@ -22,7 +22,7 @@ import {
   startRig,
   type Rig,
 } from './rig';
-import { eventually } from '../support/eventually';
+import { eventually } from '@haven/testing';
 
 jest.setTimeout(90_000);
 

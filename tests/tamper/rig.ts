@@ -21,15 +21,16 @@ import {
   type EventEnvelope,
 } from '@haven/eventstore';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
-import { serveJwks, type JwksServer } from '../support/jwks-server';
 import {
+  eventually,
   freePort,
+  type JwksServer,
   type NatsServerHandle,
+  serveJwks,
   type ServiceProcess,
   startNatsServer,
   startServiceProcess,
 } from '@haven/testing';
-import { eventually } from '../support/eventually';
 
 /** Events each short case stores before it tampers. */
 export const EVENTS = 60;

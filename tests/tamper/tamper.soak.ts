@@ -22,7 +22,7 @@ import {
   type AlarmData,
   type Rig,
 } from './rig';
-import { eventually } from '../support/eventually';
+import { eventually } from '@haven/testing';
 
 type Counts = Record<string, number | string>;
 

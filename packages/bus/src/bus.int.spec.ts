@@ -11,9 +11,8 @@ import {
   streamName,
   type EventEnvelope,
 } from '@haven/eventstore';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { eventually, type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { EventBus, busSubject, type BusLogger } from './bus';
-import { eventually } from '../../../tests/support/eventually';
 
 jest.setTimeout(30_000);
 

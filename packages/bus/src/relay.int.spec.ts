@@ -5,10 +5,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { JetStreamEventStore, newEvent, type EventEnvelope } from '@haven/eventstore';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { eventually, type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { BUS_STREAM, EventBus } from './bus';
 import { startRelay } from './relay';
-import { eventually } from '../../../tests/support/eventually';
 
 /** These waits poll every 10 ms: a short-lived state must not slip between two looks. */
 const POLL = { intervalMs: 10 };

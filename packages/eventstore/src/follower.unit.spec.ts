@@ -8,7 +8,7 @@ import { follow, storeSource, type FollowSource } from './follower';
 import { newEvent } from './ids';
 import { InMemoryEventStore } from './memory';
 import type { PositionedEvent, Subscription } from './port';
-import { eventually } from '../../../tests/support/eventually';
+import { eventually } from '@haven/testing';
 
 const CHECK_MS = 40;
 

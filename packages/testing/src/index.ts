@@ -1,6 +1,8 @@
 /**
  * @haven/testing — Haven's test support (dev only): the one stack launcher, a real nats-server and Janus per
- * suite, built services as child processes, the TCP fault proxy, free ports.
+ * suite, built services as child processes, the TCP fault proxy, free ports, polling (`eventually`),
+ * given/when/then for deciders, a raw Janus client and the media-proxy client, network namespaces, Chromium,
+ * a JWKS server, the raw event-log reader and the store checker. Specs import it by name.
  */
 export { freePort } from './ports';
 export { spawnChild, waitUntilReady } from './process';
@@ -23,7 +25,8 @@ export {
   startJanus,
 } from './janus';
 export type { JanusConfigOptions, JanusHandle, JanusWsClient, StartJanusOptions } from './janus';
-export { REPO_ROOT, healthStatus, runService, startServiceProcess } from './service-process';
+export { REPO_ROOT } from './repo-root';
+export { healthStatus, runService, startServiceProcess } from './service-process';
 export type { RunServiceOptions, RunningService, ServiceProcess } from './service-process';
 export { startFaultProxy } from './fault-proxy';
 export type { FaultProxy, FaultProxyStats, Faults } from './fault-proxy';
@@ -37,3 +40,29 @@ export type {
   StackService,
   StackServiceName,
 } from './stack';
+export { eventually } from './eventually';
+export type { EventuallyOptions } from './eventually';
+export { given } from './given-when-then';
+export type { DeciderSpec } from './given-when-then';
+export { CHROMIUM_FLAGS, CHROMIUM_PATH, SCREENSHOT_DIR, launchChromium, screenshot } from './browser';
+export type { LaunchedChromium } from './browser';
+export { createNetns, netnsAvailable, netnsGate, runInNetns } from './netns';
+export type { ExecResult, Netns } from './netns';
+export { serveJwks } from './jwks-server';
+export type { JwksServer } from './jwks-server';
+export { readEventLog } from './event-log';
+export type { LoggedEvent } from './event-log';
+export { checkScheduling, checkVisits } from './store-checker';
+export type { SchedulingCheck, VisitCheck } from './store-checker';
+export {
+  MediaClient,
+  heldStrings,
+  janusAdmin,
+  janusSessions,
+  joinExtras,
+  mediaDoor,
+  publishThrough,
+  tokenOf,
+} from './media-client';
+export type { JanusReply, MediaRoute } from './media-client';
+export { stallProcess } from './process-faults';

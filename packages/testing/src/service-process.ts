@@ -6,9 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { spawnChild, waitUntilReady, type Child, type ProcessHooks } from './process';
-
-/** The repository root (this file is `packages/testing/{src,dist}/service-process.*`). */
-export const REPO_ROOT = join(__dirname, '..', '..', '..');
+import { REPO_ROOT } from './repo-root';
 
 export interface ServiceProcess {
   readonly name: string;

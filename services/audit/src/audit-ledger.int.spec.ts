@@ -20,13 +20,17 @@ import {
   type RunningGrpcService,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import {
+  eventually,
+  type JwksServer,
+  type NatsServerHandle,
+  serveJwks,
+  startNatsServer,
+} from '@haven/testing';
 import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
 import { treeHash, verifyConsistency, verifyInclusion } from './log/merkle';
 import { auditConfigSchema, startAudit } from './server';
-import { eventually } from '../../../tests/support/eventually';
 
 jest.setTimeout(60_000);
 

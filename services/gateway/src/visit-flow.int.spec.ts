@@ -8,7 +8,7 @@
  * 4401; front desk gets 403 on every visit route; another clinician cannot see the visit.
  */
 import { WebSocket } from 'ws';
-import { MediaClient } from '../../../tests/support/media-client';
+import { MediaClient } from '@haven/testing';
 import { CookieJar } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';

@@ -16,10 +16,14 @@ import type { EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, loadConfig, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { readEventLog } from '../../../tests/support/event-log';
-import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
-import { checkScheduling } from '../../../tests/support/store-checker';
+import {
+  checkScheduling,
+  type JwksServer,
+  type NatsServerHandle,
+  readEventLog,
+  serveJwks,
+  startNatsServer,
+} from '@haven/testing';
 import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
 
 jest.setTimeout(60_000);

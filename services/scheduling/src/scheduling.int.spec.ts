@@ -23,8 +23,7 @@ import {
   parseStatusDetails,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { serveJwks, type JwksServer } from '../../../tests/support/jwks-server';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { type JwksServer, type NatsServerHandle, serveJwks, startNatsServer } from '@haven/testing';
 import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
 
 jest.setTimeout(60_000);

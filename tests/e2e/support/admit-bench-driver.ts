@@ -8,8 +8,7 @@
  * Env: RUNS (default 20). Prints one JSON line ({@link AdmitBenchDriverResult}).
  */
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../../support/browser';
-import { signJanusToken } from '@haven/testing';
+import { launchChromium, type LaunchedChromium, signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { startStack, type Stack } from './stack';
 import {

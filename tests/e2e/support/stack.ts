@@ -1,7 +1,7 @@
 /**
  * The stack of the browser tests (a layer over @haven/testing's `launchStack`), run INSIDE a network namespace
- * (see tests/support/netns.ts `runInNetns`): nats-server, Janus (signed-token core auth, videoroom admin key, `ice_enforce_list = v0`, event
- * handler posting to the session service), and the built identity, scheduling, session, audit and gateway
+ * (see `runInNetns` in @haven/testing): nats-server, Janus (signed-token core auth, videoroom admin key,
+ * `ice_enforce_list = v0`, event handler posting to the session service), and the built identity, scheduling, session, audit and gateway
  * services as child processes, all on 127.0.0.1 inside the namespace. Staff users are created with identity's
  * real CLI (app layer) and sign in through identity's Login RPC; MFA is relaxed for the test
  * (HAVEN_MFA_REQUIRED_ROLES=none). Nothing leaves the namespace; no STUN/TURN.

@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import type { Stack, StackUser } from './stack';
-import { eventually } from '../../support/eventually';
+import { eventually } from '@haven/testing';
 
 /** A booked visit with its redeemed patient link. */
 export interface BookedVisit {

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../../support/browser';
+import { launchChromium, type LaunchedChromium } from '@haven/testing';
 import { startStack, type Stack } from './stack';
 import {
   admit,

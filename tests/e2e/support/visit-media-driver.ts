@@ -13,8 +13,7 @@
  */
 import type { Page, Response } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
-import { launchChromium, screenshot, type LaunchedChromium } from '../../support/browser';
-import { signJanusToken } from '@haven/testing';
+import { launchChromium, type LaunchedChromium, screenshot, signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
 import { visitStats, waitForStats, waitForVisitState, type VisitState, type VisitStats } from './visit-flow';

@@ -6,8 +6,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import { SCREENSHOT_DIR } from '../../support/browser';
-import { connectJanusWs } from '@haven/testing';
+import { connectJanusWs, SCREENSHOT_DIR } from '@haven/testing';
 import { STACK_PASSWORD, STACK_USERS, type StackRole } from './stack';
 import { waitForVisitState, type VisitState } from './visit-flow';
 

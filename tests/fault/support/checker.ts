@@ -10,8 +10,7 @@
  * - when the session service ran, every booking that was not cancelled has its visit, no cancelled one's is open;
  * - the ledger holds every stored event exactly once and nothing else.
  */
-import type { LoggedEvent } from '../../support/event-log';
-import { checkScheduling, checkVisits } from '../../support/store-checker';
+import { checkScheduling, checkVisits, type LoggedEvent } from '@haven/testing';
 import type { Operation, OperationKind } from './load-driver';
 
 const EVENT_OF: Record<OperationKind, string> = {

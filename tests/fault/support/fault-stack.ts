@@ -12,12 +12,13 @@ import { audit, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
 import {
-  launchStack,
   type FaultProxy,
+  type JwksServer,
   type LaunchedStack,
+  launchStack,
+  serveJwks,
   type StackService as LaunchedService,
 } from '@haven/testing';
-import { serveJwks, type JwksServer } from '../../support/jwks-server';
 
 /** A service of the stack. */
 export interface StackService {

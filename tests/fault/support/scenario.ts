@@ -3,7 +3,7 @@
  * network heals, the stack settles (the booking reconciler finishes what faults interrupted, the audit service
  * catches up) and the checker compares the journal, the store and the ledger.
  */
-import { readEventLog } from '../../support/event-log';
+import { readEventLog } from '@haven/testing';
 import { checkFaultRun, type FaultReport } from './checker';
 import type { FaultStack } from './fault-stack';
 import { runLoad, type Operation } from './load-driver';

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../../support/browser';
+import { launchChromium, type LaunchedChromium } from '@haven/testing';
 import { startStack, type Stack } from '../../e2e/support/stack';
 import { kick, visitStats, waitForStats, waitForVisitState } from '../../e2e/support/visit-flow';
 import { admittedVisit } from './visit-setup';

@@ -1,5 +1,5 @@
 /**
- * Media driver, run INSIDE a network namespace by runInNetns() (tests/support/netns.ts):
+ * Media driver, run INSIDE a network namespace by runInNetns() (@haven/testing):
  * creates a videoroom (secret + pin + allowed list) through janode, has Chromium A publish the fake camera
  * and Chromium B subscribe, measures subscriber join -> first decoded frame, checks that joins with a token
  * not on the allowed list are refused, and prints one JSON line ({@link DriverResult}) on stdout.
@@ -10,7 +10,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { signJanusToken } from '../../../scripts/janus-config.cjs';
-import { launchChromium, screenshot, type LaunchedChromium } from '../browser';
+import { launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
 import { startStaticServer, type StaticServer } from './static-server';
 import { runDriver } from '../driver';
 

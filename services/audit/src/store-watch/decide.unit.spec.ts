@@ -1,4 +1,4 @@
-import { given as decider } from '../../../../tests/support/decider';
+import { given as decider } from '@haven/testing';
 import {
   REPORT_AGAIN_AFTER_MS,
   checkRange,

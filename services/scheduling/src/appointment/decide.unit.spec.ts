@@ -1,5 +1,5 @@
 import { PreconditionError, ValidationError } from '@haven/errors';
-import { given } from '../../../../tests/support/decider';
+import { given } from '@haven/testing';
 import { AppointmentEventType, evolve, initialAppointmentState, type AppointmentEvent } from './appointment';
 import { decide, lockMinutes, patientTokenExpiry, type AppointmentCommand } from './decide';
 

@@ -1,5 +1,5 @@
 import { AlreadyExistsError, ValidationError } from '@haven/errors';
-import { given } from '../../../../tests/support/decider';
+import { given } from '@haven/testing';
 import { decidePatient, isCalendarDate, type PatientCommand } from './decide';
 import { evolvePatient, initialPatientState, PatientEventType, type PatientPhi } from './patient';
 

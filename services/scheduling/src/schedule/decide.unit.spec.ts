@@ -1,5 +1,5 @@
 import { AlreadyExistsError, ValidationError } from '@haven/errors';
-import { given } from '../../../../tests/support/decider';
+import { given } from '@haven/testing';
 import {
   compactSchedule,
   decideSchedule,

@@ -1,5 +1,5 @@
 import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors';
-import { given } from '../../../../tests/support/decider';
+import { given } from '@haven/testing';
 import { decide, visitAccess, type Caller, type VisitCommand } from './decide';
 import {
   evolve,

@@ -4,14 +4,14 @@
  * See /work/shared/MEDIA-TESTING.md. Needs root and `ip netns`.
  *
  *   const ns = await createNetns();
- *   const result = await runInNetns(ns, require.resolve('./media/janus-room-driver'), { ... });
+ *   const result = await runInNetns(ns, require.resolve('./some-driver'), { ... });
  *   await ns.destroy();
  */
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { REPO_ROOT } from './repo-root';
 
 const IP = '/usr/sbin/ip';
-const REPO_ROOT = resolve(__dirname, '..', '..');
 let counter = 0;
 const live = new Set<string>();
 let exitHookInstalled = false;

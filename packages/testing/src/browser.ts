@@ -5,8 +5,9 @@
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { REPO_ROOT } from './repo-root';
 
 /** Chromium executable used by the tests. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -28,7 +29,7 @@ export const CHROMIUM_FLAGS: readonly string[] = Object.freeze([
 ]);
 
 /** Where screenshots go (git-ignored). */
-export const SCREENSHOT_DIR = resolve(__dirname, '..', '..', 'test-artifacts', 'screenshots');
+export const SCREENSHOT_DIR = join(REPO_ROOT, 'test-artifacts', 'screenshots');
 
 /** A launched Chromium with its own fresh profile. */
 export interface LaunchedChromium {
