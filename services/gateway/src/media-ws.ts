@@ -6,11 +6,9 @@
  * (`janus-protocol`) both ways, frame by frame, close codes included. The proxy checks the media credential on
  * every request; the gateway also closes the relay at once when identity revokes the browser's session.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { actorOf } from '@haven/service';
 import type {
   AccessRefusal,
   AccessRefusalRecorder,
@@ -20,6 +18,7 @@ import type {
   TokenVerifier,
 } from '@haven/service';
 import { tokenTimes } from './http';
+import { recordUpgradeRefusal } from './refusals';
 import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
 
 /** The media websocket's path on the gateway. */
@@ -130,12 +129,7 @@ export class MediaRelay {
 
   /** Records a refused upgrade (the route and why; no URL, cookie or client address). Never throws. */
   private refused(why: Pick<AccessRefusal, 'kind' | 'code' | 'reason'>, principal?: Principal): void {
-    this.options.refusals?.record({
-      method: `GET ${MEDIA_WS_PATH}`,
-      ...why,
-      ...(principal ? { principal: actorOf(principal) } : {}),
-      correlationId: randomUUID(),
-    });
+    recordUpgradeRefusal(this.options.refusals, MEDIA_WS_PATH, why, principal);
   }
 
   private relay(relay: Relay): void {

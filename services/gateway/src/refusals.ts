@@ -8,8 +8,15 @@
  * (`POST /api/visits/:id/admit`), the resource the path names (`visits/{id}`), the verified caller when there is
  * one, a code and the correlation id.
  */
+import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { AccessRefusalKind, AccessRefusalRecorder, Principal, TokenVerifier } from '@haven/service';
+import type {
+  AccessRefusal,
+  AccessRefusalKind,
+  AccessRefusalRecorder,
+  Principal,
+  TokenVerifier,
+} from '@haven/service';
 import { actorOf } from '@haven/service';
 
 /** What a route says about a refusal it answers (kept in `res.locals`, read when the response is sent). */
@@ -131,4 +138,22 @@ async function callerOf(
     }
   }
   return undefined;
+}
+
+/**
+ * Records a refused WebSocket upgrade of `path` (`GET /api/ws`): why, and the verified caller when there is one;
+ * no URL, cookie or client address. A fresh correlation id (an upgrade has none). Never throws.
+ */
+export function recordUpgradeRefusal(
+  refusals: AccessRefusalRecorder | undefined,
+  path: string,
+  why: Pick<AccessRefusal, 'kind' | 'code' | 'reason'>,
+  principal?: Principal,
+): void {
+  refusals?.record({
+    method: `GET ${path}`,
+    ...why,
+    ...(principal ? { principal: actorOf(principal) } : {}),
+    correlationId: randomUUID(),
+  });
 }

@@ -7,13 +7,12 @@
  * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
  * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { EventEnvelope } from '@haven/eventstore';
 import type { session } from '@haven/proto';
-import { actorOf, callUnary, clientCallMetadata } from '@haven/service';
+import { callUnary, clientCallMetadata } from '@haven/service';
 import type {
   AccessRefusal,
   AccessRefusalRecorder,
@@ -24,6 +23,7 @@ import type {
 } from '@haven/service';
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes } from './http';
+import { recordUpgradeRefusal } from './refusals';
 import { MEDIA_WS_PATH } from './media-ws';
 import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
 import { patientStatus, visitCounts, visitView } from './visit-view';
@@ -168,12 +168,7 @@ export class WsHub implements MediaPresence {
 
   /** Records a refused upgrade (no client address, no cookie, no URL: the route and why). */
   private refused(why: Pick<AccessRefusal, 'kind' | 'code' | 'reason'>, principal?: Principal): void {
-    this.options.refusals?.record({
-      method: `GET ${WS_PATH}`,
-      ...why,
-      ...(principal ? { principal: actorOf(principal) } : {}),
-      correlationId: randomUUID(),
-    });
+    recordUpgradeRefusal(this.options.refusals, WS_PATH, why, principal);
   }
 
   private connected(
