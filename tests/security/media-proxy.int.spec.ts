@@ -189,8 +189,9 @@ describe('a patient’s credential reaches only what their admission grants', ()
     expect(existsSync(path)).toBe(false);
 
     // Each refusal is an AccessRefused event naming the request and the patient.
-    const patientId = JSON.parse(Buffer.from(v.patientToken.split('.')[1]!, 'base64url').toString('utf8'))
-      .sub as string;
+    const patientId = (
+      JSON.parse(Buffer.from(v.patientToken.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }
+    ).sub;
     const recorded = await eventually('an AccessRefused for every refused request', async () => {
       const mine = (await sessionRefusals(store)).filter(
         (e) =>
@@ -205,7 +206,7 @@ describe('a patient’s credential reaches only what their admission grants', ()
       expect(e.data).toMatchObject({
         principalKind: 'patient',
         kind: 'media',
-        code: expect.stringMatching(/^(MEDIA_REQUEST|FEED_LIMIT)$/),
+        code: expect.stringMatching(/^(MEDIA_REQUEST|FEED_LIMIT)$/) as unknown,
         target: `visits/${v.visitId}/participants/${v.patientPid}`,
       });
       expect(JSON.stringify(e.data)).not.toContain(m.mediaCredential);

@@ -79,10 +79,10 @@ describe('scripts/dev-stack.mjs', () => {
     expect(statSync(join(home, 'nats', 'nats.conf')).mode & 0o777).toBe(0o600);
     const natsUrl = /NATS\s+(nats:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
     await expect(connect({ servers: natsUrl, reconnect: false })).rejects.toThrow(/Authorization Violation/);
-    const passwords = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')).natsPasswords as Record<
-      string,
-      string
-    >;
+    const stored = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as {
+      natsPasswords: Record<string, string>;
+    };
+    const passwords = stored.natsPasswords;
     const nc = await connect({ servers: natsUrl, user: 'operator', pass: passwords['operator'] ?? '' });
     try {
       const jsm = await nc.jetstreamManager();

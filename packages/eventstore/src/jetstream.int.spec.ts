@@ -135,7 +135,7 @@ describe('JetStreamEventStore specifics', () => {
     const m = await jsm.streams.getMessage(EVENT_STORE_STREAM, { last_by_subj: subjectOf(s) });
     expect(m.header.get('Nats-Msg-Id')).toBe(e.id);
     expect(m.header.get('Haven-Revision')).toBe('0');
-    expect(JSON.parse(new TextDecoder().decode(m.data)).revision).toBe('0');
+    expect((JSON.parse(new TextDecoder().decode(m.data)) as { revision: unknown }).revision).toBe('0');
 
     // With an active span and no traceparent on the event, the envelope carries the span's trace.
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

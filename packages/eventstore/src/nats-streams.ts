@@ -244,10 +244,14 @@ function same(actual: unknown, expected: unknown): boolean {
     return (
       Array.isArray(actual) &&
       actual.length === expected.length &&
-      [...actual].sort().join('\n') === [...expected].sort().join('\n')
+      sortedLines(actual) === sortedLines(expected)
     );
   }
   return actual === expected;
+}
+
+function sortedLines(list: readonly unknown[]): string {
+  return [...list].sort().join('\n');
 }
 
 /**

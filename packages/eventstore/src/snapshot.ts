@@ -135,16 +135,23 @@ function parseFile(stream: string, text: string): Snapshot | undefined {
     position: BigInt(raw.position),
     eventId: raw.eventId,
     state: raw.state,
-    requests: raw.requests
-      .filter((r) => typeof r?.id === 'string' && DIGITS.test(r.fromRevision) && DIGITS.test(r.toRevision))
-      .map((r) => ({
-        id: r.id,
-        fingerprint: String(r.fingerprint),
-        fromRevision: BigInt(r.fromRevision),
-        toRevision: BigInt(r.toRevision),
-        at: Number(r.at),
-      })),
+    requests: (raw.requests as readonly unknown[]).filter(isStoredRequest).map((r) => ({
+      id: r.id,
+      fingerprint: String(r.fingerprint),
+      fromRevision: BigInt(String(r.fromRevision)),
+      toRevision: BigInt(String(r.toRevision)),
+      at: Number(r.at),
+    })),
   };
+}
+
+/** A stored request record as read back: an id, and revisions made of digits; the rest is coerced. */
+function isStoredRequest(
+  r: unknown,
+): r is { id: string; fingerprint: unknown; fromRevision: unknown; toRevision: unknown; at: unknown } {
+  if (typeof r !== 'object' || r === null) return false;
+  const { id, fromRevision, toRevision } = r as Record<string, unknown>;
+  return typeof id === 'string' && DIGITS.test(String(fromRevision)) && DIGITS.test(String(toRevision));
 }
 
 /**

@@ -401,8 +401,8 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     };
     const stream = reflectionClient.ServerReflectionInfo();
     const names = await new Promise<string[]>((resolve, reject) => {
-      stream.on('data', (msg) =>
-        resolve((msg.list_services_response?.service ?? []).map((s: { name: string }) => s.name)),
+      stream.on('data', (msg: { list_services_response?: { service: { name: string }[] } }) =>
+        resolve((msg.list_services_response?.service ?? []).map((s) => s.name)),
       );
       stream.on('error', reject);
       stream.write({ list_services: '*' });

@@ -65,7 +65,7 @@ describe('tolerantDefinition', () => {
     };
     const tolerant = tolerantDefinition(definition);
     expect(tolerant['get']?.requestDeserialize(Buffer.from('ok'))).toBe('ok');
-    const bad = tolerant['get']?.requestDeserialize(Buffer.alloc(0));
+    const bad: unknown = tolerant['get']?.requestDeserialize(Buffer.alloc(0));
     expect(bad).toBeInstanceOf(UndecodableRequest);
     expect((bad as UndecodableRequest).problem).toBe('premature EOF');
     expect(tolerant['get']?.path).toBe('/x.S/Get');

@@ -186,7 +186,7 @@ describe('RED metrics', () => {
     const processed = byName('haven.consumer.processed') as SumMetricData;
     expect(lag.descriptor.unit).toBe('{event}');
     const points = (m: GaugeMetricData | SumMetricData) =>
-      Object.fromEntries(m.dataPoints.map((p) => [p.attributes[ATTR_HAVEN_CONSUMER], p.value]));
+      Object.fromEntries(m.dataPoints.map((p) => [String(p.attributes[ATTR_HAVEN_CONSUMER]), p.value]));
     expect(points(lag)).toEqual({ 'session.bookings': 0, 'scheduling.relay': 42 });
     expect(points(up)).toEqual({ 'session.bookings': 1, 'scheduling.relay': 0 });
     expect(points(processed)).toEqual({ 'session.bookings': 3 });

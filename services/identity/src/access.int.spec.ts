@@ -231,7 +231,10 @@ describe('MFA (TOTP and recovery codes)', () => {
       (e) => e.type === 'haven.identity.v1.RecoveryCodeUsed',
     );
     expect(used).toEqual([
-      { type: 'haven.identity.v1.RecoveryCodeUsed', data: expect.objectContaining({ remaining: 9 }) },
+      {
+        type: 'haven.identity.v1.RecoveryCodeUsed',
+        data: expect.objectContaining({ remaining: 9 }) as unknown,
+      },
     ]);
     expect(
       await codeOf(call('login', { username: 'dr.mfa@demo.clinic', password: PASSWORD, totpCode: code })),
@@ -422,7 +425,7 @@ describe('break-glass', () => {
     expect(await dataOf(`identity.breakglass-${granted.grantId}`)).toEqual([
       {
         type: 'haven.identity.v1.BreakGlassGranted',
-        data: expect.objectContaining({ reason, resource: 'patients/p-77' }),
+        data: expect.objectContaining({ reason, resource: 'patients/p-77' }) as unknown,
       },
     ]);
     // The alert is found the way admins' and auditors' consumers (audit) find it: by subscription.
@@ -501,7 +504,7 @@ describe('revocation within 5 s at every service', () => {
     const total = Date.now() - started;
     expect(total).toBeLessThan(5_000);
     expect(ms).toBeLessThan(5_000);
-    expect(seen.at(-1)).toMatchObject({ reason: 'logout', sid: expect.any(String) });
+    expect(seen.at(-1)).toMatchObject({ reason: 'logout', sid: expect.any(String) as unknown });
     process.stdout.write(`revocation (logout → refused at another verifier): ${total} ms\n`);
   });
 

@@ -154,7 +154,7 @@ describe('identity service (real NATS, real gRPC)', () => {
     adminToken = res.tokens?.accessToken as string;
     expect(res.user?.role).toBe(identity.Role.ROLE_ADMIN);
     expect(res.tokens?.refreshToken).toMatch(/^[0-9a-f-]{36}\./);
-    const jwks = JSON.parse(await (await fetch(service.jwksUrl)).text());
+    const jwks = JSON.parse(await (await fetch(service.jwksUrl)).text()) as { keys: { kid: string }[] };
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
     expect(JSON.stringify(jwks)).not.toContain('"d"');
     const verifier = createJwtVerifier({
@@ -166,7 +166,7 @@ describe('identity service (real NATS, real gRPC)', () => {
     expect(principal).toMatchObject({ kind: 'user', id: adminId, role: 'admin' });
     expect(principal.sessionId).toBeDefined();
     const viaRpc = await call('getJwks', {});
-    expect(viaRpc.keys.map((k) => k.kid)).toEqual(jwks.keys.map((k: { kid: string }) => k.kid));
+    expect(viaRpc.keys.map((k) => k.kid)).toEqual(jwks.keys.map((k) => k.kid));
   });
 
   it('creates, activates and lists users through the RPCs; admin-only RPCs refuse others', async () => {
@@ -328,7 +328,9 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('keeps the signing key file private', async () => {
-    const keyFile = JSON.parse(await readFile(join(dataDir, 'identity-signing-keys.json'), 'utf8'));
+    const keyFile = JSON.parse(await readFile(join(dataDir, 'identity-signing-keys.json'), 'utf8')) as {
+      keys: unknown[];
+    };
     expect(keyFile.keys).toHaveLength(1);
   });
 });

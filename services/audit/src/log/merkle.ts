@@ -109,7 +109,7 @@ export class MerkleLog {
     const h = nodeHash(this.hash(start, k), this.hash(start + k, n - k));
     if (complete && n >= CACHED_SUBTREE_MIN) {
       let level = this.subtrees.get(n);
-      if (!level) this.subtrees.set(n, (level = new Map()));
+      if (!level) this.subtrees.set(n, (level = new Map<number, Hash>()));
       level.set(start, h);
     }
     return h;

@@ -42,7 +42,8 @@ describe('signing keys', () => {
     expect(jwks.keys[0]).not.toHaveProperty('d');
     const again = await SigningKeyRing.open({ dataDir: dir });
     expect(again.currentKey().kid).toBe(ring.currentKey().kid);
-    expect(JSON.parse(await readFile(file, 'utf8')).keys[0].privateJwk.d).toEqual(expect.any(String));
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { keys: { privateJwk: { d?: unknown } }[] };
+    expect(typeof stored.keys[0]?.privateJwk.d).toBe('string');
   });
 
   it('publishes current and previous key after rotation, and drops the one before', async () => {
@@ -90,7 +91,9 @@ describe('access tokens', () => {
       sessionId: 's1',
       scopes: ['a', 'b'],
     });
-    const header = JSON.parse(Buffer.from(issued.token.split('.')[0] as string, 'base64url').toString());
+    const header: unknown = JSON.parse(
+      Buffer.from(issued.token.split('.')[0] as string, 'base64url').toString(),
+    );
     expect(header).toEqual({ alg: 'EdDSA', kid: ring.currentKey().kid, typ: 'JWT' });
   });
 

@@ -31,9 +31,7 @@ export interface RoomSpec {
 // janode is ESM-only and untyped; a real dynamic import keeps it out of the CommonJS require chain (and out of
 // ts-jest's CommonJS rewrite of `import()`).
 // eslint-disable-next-line @typescript-eslint/no-implied-eval
-const importEsm = new Function('specifier', 'return import(specifier)') as (
-  s: string,
-) => Promise<{ default: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
 
 interface VideoRoomHandle {
   message(body: Record<string, unknown>): Promise<unknown>;
@@ -49,6 +47,24 @@ interface VideoRoomHandle {
 
 interface JanodeConnection {
   close(): Promise<void>;
+  once(event: string, listener: (...args: unknown[]) => void): void;
+}
+
+/** The part of janode (untyped) this adapter uses. */
+interface JanodeModule {
+  readonly default: {
+    readonly Logger: Record<string, unknown>;
+    readonly EVENT: Record<string, string>;
+    connect(config: {
+      address: { url: string; token: string };
+      retry_time_secs: number;
+      max_retries: number;
+    }): Promise<JanodeConnection & { create(): Promise<JanodeSession> }>;
+  };
+}
+
+interface JanodeSession {
+  attach(plugin: unknown): Promise<unknown>;
   once(event: string, listener: (...args: unknown[]) => void): void;
 }
 
@@ -73,8 +89,10 @@ export class JanusRooms {
     options: { onLost?: (rooms: JanusRooms) => void } = {},
   ): Promise<JanusRooms> {
     try {
-      const { default: Janode } = await importEsm('janode');
-      const { default: VideoRoomPlugin } = await importEsm('janode/plugins/videoroom');
+      const { default: Janode } = (await importEsm('janode')) as JanodeModule;
+      const { default: VideoRoomPlugin } = (await importEsm('janode/plugins/videoroom')) as {
+        default: unknown;
+      };
       routeJanodeLogs(Janode.Logger, logger);
       const token = signJanusToken({
         secret: node.tokenSecret,
@@ -87,17 +105,17 @@ export class JanusRooms {
       });
       const session = await connection.create();
       const handle = (await session.attach(VideoRoomPlugin)) as VideoRoomHandle;
-      const rooms = new JanusRooms(node, connection as JanodeConnection, handle);
+      const rooms = new JanusRooms(node, connection, handle);
       let lost = false;
       const onLost = (): void => {
         if (lost || rooms.closing) return;
         lost = true;
         options.onLost?.(rooms);
       };
-      const events = Janode.EVENT as Record<string, string>;
-      (connection as JanodeConnection).once(events['CONNECTION_ERROR'] ?? 'connection_error', onLost);
-      (connection as JanodeConnection).once(events['CONNECTION_CLOSED'] ?? 'connection_closed', onLost);
-      (session as JanodeConnection).once(events['SESSION_DESTROYED'] ?? 'session_destroyed', onLost);
+      const events = Janode.EVENT;
+      connection.once(events['CONNECTION_ERROR'] ?? 'connection_error', onLost);
+      connection.once(events['CONNECTION_CLOSED'] ?? 'connection_closed', onLost);
+      session.once(events['SESSION_DESTROYED'] ?? 'session_destroyed', onLost);
       return rooms;
     } catch (error) {
       throw new UnavailableError(`janus node ${node.id} unreachable`, { cause: error });

@@ -135,7 +135,7 @@ describe('when the visit is open', () => {
     expect(events).toEqual([
       expect.objectContaining({
         type: VisitEventType.ParticipantAdmitted,
-        data: expect.objectContaining({ role: 'clinician', principal: 'users/clin-1' }),
+        data: expect.objectContaining({ role: 'clinician', principal: 'users/clin-1' }) as unknown,
       }),
     ]);
     given(spec, [opened, ...events])
