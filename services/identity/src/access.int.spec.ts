@@ -24,6 +24,7 @@ import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';
+import { testIdentityEnv } from './testing/env';
 
 jest.setTimeout(60_000);
 
@@ -40,18 +41,14 @@ async function start(extra: Record<string, string> = {}): Promise<RunningIdentit
   const dataDir = await mkdtemp(join(tmpdir(), 'haven-identity-access-'));
   dirs.push(dataDir);
   return startIdentityService(
-    loadIdentityConfig({
-      ...nats.env('identity'),
-      HAVEN_GRPC_PORT: '0',
-      HAVEN_HTTP_PORT: '0',
-      HAVEN_DATA_DIR: dataDir,
-      HAVEN_ARGON2_MEMORY_KIB: '1024',
-      HAVEN_ARGON2_TIME_COST: '1',
-      HAVEN_LOGIN_IP_BURST: '1000',
-      // The admin of this suite needs no TOTP; clinicians do.
-      HAVEN_MFA_REQUIRED_ROLES: 'clinician',
-      ...extra,
-    }),
+    loadIdentityConfig(
+      testIdentityEnv(nats.env('identity'), dataDir, {
+        HAVEN_LOGIN_IP_BURST: '1000',
+        // The admin of this suite needs no TOTP; clinicians do.
+        HAVEN_MFA_REQUIRED_ROLES: 'clinician',
+        ...extra,
+      }),
+    ),
     { logger, host: '127.0.0.1' },
   );
 }

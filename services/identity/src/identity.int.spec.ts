@@ -20,6 +20,7 @@ import { runCli, type CliIo } from './cli';
 import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
+import { testIdentityEnv } from './testing/env';
 
 jest.setTimeout(60_000);
 
@@ -71,16 +72,7 @@ async function eventTypes(userId: string): Promise<string[]> {
 beforeAll(async () => {
   nats = await startNatsServer();
   dataDir = await mkdtemp(join(tmpdir(), 'haven-identity-int-'));
-  env = {
-    ...nats.env('identity'),
-    HAVEN_GRPC_PORT: '0',
-    HAVEN_HTTP_PORT: '0',
-    HAVEN_DATA_DIR: dataDir,
-    // Cheap argon2 for a fast suite; production defaults are OWASP's (see config.unit.spec.ts).
-    HAVEN_ARGON2_MEMORY_KIB: '1024',
-    HAVEN_ARGON2_TIME_COST: '1',
-    HAVEN_LOGIN_IP_BURST: '1000',
-  };
+  env = testIdentityEnv(nats.env('identity'), dataDir, { HAVEN_LOGIN_IP_BURST: '1000' });
   service = await startIdentityService(loadIdentityConfig(env), {
     logger: createLogger({ service: 'identity', level: 'silent' }),
     host: '127.0.0.1',

@@ -20,6 +20,7 @@ import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { newRecoveryCodes, newTotpSecret, totpCodeAt } from './credential/totp';
 import { createPasswordHasher } from './credential/password/hasher';
+import { testIdentityEnv } from './testing/env';
 
 jest.setTimeout(60_000);
 
@@ -32,17 +33,10 @@ const secret = newTotpSecret();
 const recovery = newRecoveryCodes();
 
 const start = (): Promise<RunningIdentityService> =>
-  startIdentityService(
-    loadIdentityConfig({
-      ...nats.env('identity'),
-      HAVEN_GRPC_PORT: '0',
-      HAVEN_HTTP_PORT: '0',
-      HAVEN_DATA_DIR: dataDir,
-      HAVEN_ARGON2_MEMORY_KIB: '1024',
-      HAVEN_ARGON2_TIME_COST: '1',
-    }),
-    { logger: createLogger({ service: 'identity', level: 'silent' }), host: '127.0.0.1' },
-  );
+  startIdentityService(loadIdentityConfig(testIdentityEnv(nats.env('identity'), dataDir)), {
+    logger: createLogger({ service: 'identity', level: 'silent' }),
+    host: '127.0.0.1',
+  });
 
 beforeAll(async () => {
   nats = await startNatsServer();

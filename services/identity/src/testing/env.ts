@@ -1,0 +1,24 @@
+/**
+ * Test support: the environment identity's integration suites start it with (integration tests only).
+ */
+
+/**
+ * The service's environment for a suite: `natsEnv` (the suite's NATS user), ephemeral ports, the suite's data
+ * folder and cheap argon2 for a fast suite (production defaults are OWASP's, see config.unit.spec.ts); `extra`
+ * adds or overrides variables.
+ */
+export function testIdentityEnv(
+  natsEnv: Readonly<Record<string, string>>,
+  dataDir: string,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    ...natsEnv,
+    HAVEN_GRPC_PORT: '0',
+    HAVEN_HTTP_PORT: '0',
+    HAVEN_DATA_DIR: dataDir,
+    HAVEN_ARGON2_MEMORY_KIB: '1024',
+    HAVEN_ARGON2_TIME_COST: '1',
+    ...extra,
+  };
+}
