@@ -16,15 +16,12 @@ import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens/tokens';
 import { IdentityApp } from './identity-app';
 import { DEFAULT_LOGIN_THROTTLE } from './shared/login-throttle';
 import type { CommandContext } from './shared/streams';
+import { ADMIN as admin } from './testing/deps';
 import { inMemorySealer } from './testing/sealer';
 import type { SecretSealer } from './credential/secret-sealer';
 import type { SealedPhi } from '@haven/crypto';
 
 const PASSWORD = 'Haven-Demo-2026!';
-const admin: CommandContext = {
-  actor: { kind: 'user', id: 'bootstrap', role: 'admin' },
-  correlationId: 'c1',
-};
 
 let dir: string;
 let store: InMemoryEventStore;

@@ -1,12 +1,6 @@
-import { idempotencyKey, RequestIdReusedError } from '@haven/service';
-import type { CommandContext } from '../shared/streams';
-import { testDeps, type TestDeps } from '../testing/deps';
+import { RequestIdReusedError } from '@haven/service';
+import { ADMIN as admin, requestKeyOf as keyOf, testDeps, type TestDeps } from '../testing/deps';
 import { BreakGlassService } from './break-glass-service';
-
-const admin: CommandContext = {
-  actor: { kind: 'user', id: 'bootstrap', role: 'admin' },
-  correlationId: 'c1',
-};
 
 let t: TestDeps;
 let service: BreakGlassService;
@@ -17,12 +11,6 @@ beforeEach(async () => {
 afterEach(() => t.close());
 
 describe('break-glass with idempotency keys', () => {
-  const KEY = '7f9c2b1e-4a3d-4e5f-8a6b-0c1d2e3f4a5b';
-  const keyOf = (method: string, requestId = KEY) =>
-    idempotencyKey(
-      { method, principal: { kind: 'user', id: 'u-1', role: 'clinician', scopes: [] } },
-      requestId,
-    )!;
   const breakGlass = (
     reason: string,
     requestKey = keyOf('/haven.identity.v1.IdentityService/RequestBreakGlass'),

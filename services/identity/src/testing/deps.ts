@@ -6,8 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryEventStore } from '@haven/eventstore';
+import { idempotencyKey, type IdempotencyKey } from '@haven/service';
 import { createPasswordHasher, TEST_ARGON2_PARAMS } from '../credential/password/hasher';
 import { identityDeps, type IdentityAppOptions, type IdentityDeps } from '../shared/deps';
+import type { CommandContext } from '../shared/streams';
 import { SigningKeyRing } from '../tokens/keys';
 import { inMemorySealer } from './sealer';
 
@@ -38,4 +40,21 @@ export async function testDeps(options: Partial<IdentityAppOptions> = {}): Promi
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The bootstrap admin's command context. */
+export const ADMIN: CommandContext = {
+  actor: { kind: 'user', id: 'bootstrap', role: 'admin' },
+  correlationId: 'c1',
+};
+
+/** A fixed request id (a UUID) for idempotency tests. */
+export const REQUEST_ID = '7f9c2b1e-4a3d-4e5f-8a6b-0c1d2e3f4a5b';
+
+/** The idempotency key of a clinician's call of `method` (`/haven.identity.v1.IdentityService/…`) with `requestId`. */
+export function requestKeyOf(method: string, requestId = REQUEST_ID): IdempotencyKey {
+  return idempotencyKey(
+    { method, principal: { kind: 'user', id: 'u-1', role: 'clinician', scopes: [] } },
+    requestId,
+  )!;
 }
