@@ -27,7 +27,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       })),
     );
   }
-  const stack = await startFaultStack();
+  const stack = await startFaultStack({ restartReadiness: 'liveness' });
   try {
     const result = await runFaultScenario(stack, {
       durationMs,

@@ -35,6 +35,8 @@ const faults: {
   loseAck?: (stream: string) => boolean;
   failAppend?: (stream: string) => boolean;
   slowRead?: { match: (stream: string) => boolean; ms: number };
+  /** Runs once after a matching read returned, before the caller sees the result. */
+  afterRead?: { match: (stream: string) => boolean; run: () => Promise<void> };
 } = {};
 
 function faultyStore(inner: EventStore): EventStore {
@@ -54,7 +56,13 @@ function faultyStore(inner: EventStore): EventStore {
     read: async (stream, options) => {
       const slow = faults.slowRead;
       if (slow?.match(stream)) await new Promise((r) => setTimeout(r, slow.ms));
-      return inner.read(stream, options);
+      const result = await inner.read(stream, options);
+      const after = faults.afterRead;
+      if (after?.match(stream)) {
+        delete faults.afterRead;
+        await after.run();
+      }
+      return result;
     },
     subscribe: (options) => inner.subscribe(options),
     head: (options) => inner.head(options),
@@ -113,6 +121,7 @@ afterEach(() => {
   delete faults.loseAck;
   delete faults.failAppend;
   delete faults.slowRead;
+  delete faults.afterRead;
 });
 
 const frontDesk = async (correlationId?: string) =>
@@ -282,6 +291,32 @@ describe('BookAppointment with a request_id', () => {
     );
     expect(booked.map((e) => `appointments/${String(e.data['appointmentId'])}`)).toEqual([
       retry.appointment?.name,
+    ]);
+  });
+});
+
+describe('BookAppointment retried while its first attempt completes', () => {
+  it('answers the retry with the first result, not ALREADY_EXISTS (seen as a phantom in the fault soak)', async () => {
+    const patientId = await newPatient();
+    const times = slot();
+    const requestId = randomUUID();
+    const correlationId = randomUUID();
+    const request = bookingRequest(patientId, 'clin-race', times, requestId);
+    let first: scheduling.BookAppointmentResponse | undefined;
+    // The retry's first look at the appointment finds nothing; the first attempt then completes before the
+    // retry looks again.
+    faults.afterRead = {
+      match: (stream) => stream.startsWith('scheduling.appointment-'),
+      run: async () => {
+        first = await callUnary(client, 'bookAppointment', request, await frontDesk(correlationId));
+      },
+    };
+    const retry = await callUnary(client, 'bookAppointment', request, await frontDesk(correlationId));
+    expect(first?.appointment?.name).toMatch(/^appointments\//);
+    expect(retry.appointment?.name).toBe(first?.appointment?.name);
+    expect(await appendedFor(correlationId)).toEqual([
+      'haven.scheduling.v1.ClinicianSlotReserved',
+      'haven.scheduling.v1.AppointmentBooked',
     ]);
   });
 });

@@ -62,6 +62,13 @@ export interface FaultStackOptions {
   readonly audit?: boolean;
   /** Run the session service (and a Janus for it) too: every booking opens a visit (default true). */
   readonly session?: boolean;
+  /**
+   * When a (re)started scheduling or audit service counts as back: `serving` (default) once its whole-server
+   * health is SERVING, i.e. its consumers caught up; `liveness` once it serves at all. The soak's unthrottled
+   * load over a 30 ms network keeps sequential consumers behind for minutes, so it restarts on liveness and
+   * leaves catching up to the settle. The session service is always back on liveness.
+   */
+  readonly restartReadiness?: 'serving' | 'liveness';
 }
 
 /**
@@ -95,7 +102,10 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       commonEnv: { HAVEN_SHUTDOWN_GRACE_MS: '500' },
       // The session service's booking consumer may be thousands of bookings behind after a kill -9 under this
       // load: the restart is back once the process serves (liveness); the settle checks that it catches up.
-      healthService: { session: 'liveness' },
+      healthService:
+        options.restartReadiness === 'liveness'
+          ? { scheduling: 'liveness', audit: 'liveness', session: 'liveness' }
+          : { session: 'liveness' },
       // The launcher's bound on waiting (60 s), not an assertion: with bcrypt per NATS connection and catch-up, a
       // start on a loaded 2-core machine can take tens of seconds.
     });

@@ -242,8 +242,13 @@ export function bookAppointment(deps: SchedulingDeps) {
     if (replayed) return { appointment: toProto(replayed) };
     // Validate (and refuse a taken id) before touching the schedule or sealing anything.
     const { state: current } = await loadAppointment(deps, appointmentId);
-    if (current.status !== 'none')
+    if (current.status !== 'none') {
+      // The first attempt of this request (or the reconciler finishing it) may have completed since the replay
+      // check above: then the answer is that first result, not ALREADY_EXISTS.
+      const completed = await replayOf(deps, appointmentId, record);
+      if (completed) return { appointment: toProto(completed) };
       throw new AlreadyExistsError(`appointment ${appointmentId} already exists`);
+    }
     decide(command, current);
     const metadata = commandMetadata(ctx);
     const sealed = reason !== '' ? await sealPhi(deps.keys, patientId ?? '', { reason }) : undefined;
