@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent set-up shared by `npm start`, `npm test` and `npm run bench`:
-# OS packages (nats-server, janus, janus-tools, chromium), npm dependencies, helm, build.
+# Idempotent set-up shared by `npm start`, `npm test`, `npm run bench` and `npm run soak`:
+# Node 24 (scripts/use-node.sh), OS packages (nats-server, janus, janus-tools, chromium), npm dependencies,
+# helm, build. `bash scripts/setup.sh <command…>` then runs the command with the same Node on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/use-node.sh
+. scripts/use-node.sh
+haven_use_node "$PWD"
 
 need=()
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
@@ -25,8 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# npm dependencies: `npm ci` whenever package-lock.json changed since the last install.
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+# npm dependencies: `npm ci` whenever package-lock.json changed since the last install, or the Node ABI did
+# (native addons such as pkcs11js are built for one).
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
 if [ "$(cat node_modules/.haven-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   echo "haven: npm ci"
   npm ci --no-audit --no-fund
@@ -36,3 +42,5 @@ fi
 node scripts/install-helm.mjs
 echo "haven: build"
 npm run --silent build
+
+if [ $# -gt 0 ]; then exec "$@"; fi
