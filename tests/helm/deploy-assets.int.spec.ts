@@ -22,14 +22,14 @@ describe('container images', () => {
   });
 
   it('the linter reports a broken Dockerfile (so the check above can fail)', () => {
-    expect(lintDockerfile('FROM node:20-bookworm-slim\nRUNN npm ci\n').length).toBeGreaterThan(0);
+    expect(lintDockerfile('FROM node:24-bookworm-slim\nRUNN npm ci\n').length).toBeGreaterThan(0);
   });
 
   it('the service image is multi-stage, installs production dependencies only and runs as uid 10001', () => {
     const text = readFileSync(join(ROOT, 'deploy', 'images', 'Dockerfile'), 'utf8');
     const stages = [...text.matchAll(/^FROM (\S+) AS (\w+)/gm)].map((m) => m[2]);
     expect(stages).toEqual(['build', 'runtime']);
-    expect(text).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:24\.\d+\.\d+-bookworm-slim$/m); // the exact version: tests/setup
     const runtime = text.slice(text.indexOf('AS runtime'));
     expect(runtime).toContain('npm ci --omit=dev');
     expect(runtime).toMatch(/^USER 10001:10001$/m);
