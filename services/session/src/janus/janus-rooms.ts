@@ -6,6 +6,8 @@
  * never reach Janus themselves: the media proxy (../media) does, with the PIN and token injected.
  */
 import type { Logger } from 'pino';
+import Janode from 'janode';
+import VideoRoomPlugin from 'janode/plugins/videoroom';
 import { UnavailableError } from '@haven/errors';
 import { signJanusToken } from './janus-token';
 
@@ -28,11 +30,6 @@ export interface RoomSpec {
   readonly description: string;
 }
 
-// janode is ESM-only and untyped; a real dynamic import keeps it out of the CommonJS require chain (and out of
-// ts-jest's CommonJS rewrite of `import()`).
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
-
 interface VideoRoomHandle {
   message(body: Record<string, unknown>): Promise<unknown>;
   allow(params: Record<string, unknown>): Promise<unknown>;
@@ -47,24 +44,6 @@ interface VideoRoomHandle {
 
 interface JanodeConnection {
   close(): Promise<void>;
-  once(event: string, listener: (...args: unknown[]) => void): void;
-}
-
-/** The part of janode (untyped) this adapter uses. */
-interface JanodeModule {
-  readonly default: {
-    readonly Logger: Record<string, unknown>;
-    readonly EVENT: Record<string, string>;
-    connect(config: {
-      address: { url: string; token: string };
-      retry_time_secs: number;
-      max_retries: number;
-    }): Promise<JanodeConnection & { create(): Promise<JanodeSession> }>;
-  };
-}
-
-interface JanodeSession {
-  attach(plugin: unknown): Promise<unknown>;
   once(event: string, listener: (...args: unknown[]) => void): void;
 }
 
@@ -89,10 +68,6 @@ export class JanusRooms {
     options: { onLost?: (rooms: JanusRooms) => void } = {},
   ): Promise<JanusRooms> {
     try {
-      const { default: Janode } = (await importEsm('janode')) as JanodeModule;
-      const { default: VideoRoomPlugin } = (await importEsm('janode/plugins/videoroom')) as {
-        default: unknown;
-      };
       routeJanodeLogs(Janode.Logger, logger);
       const token = signJanusToken({
         secret: node.tokenSecret,
