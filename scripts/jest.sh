@@ -6,4 +6,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/use-node.sh
 . "$root/scripts/use-node.sh"
 haven_use_node "$root"
-exec node "$root/node_modules/jest/bin/jest.js" "$@"
+# --experimental-vm-modules: jest loads ESM-only dependencies (uuid, jose, canonicalize) through require(esm)
+# only with it; its one ExperimentalWarning per worker says nothing new.
+exec node --experimental-vm-modules --disable-warning=ExperimentalWarning "$root/node_modules/jest/bin/jest.js" "$@"

@@ -5,13 +5,13 @@
  * the event back later and compares.
  */
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json';
 import type { EventEnvelope } from '@haven/eventstore';
 
 /** SHA-256 hex of the canonical JSON of `event` (any `position` field left out). */
 export function eventDigest(event: EventEnvelope & { readonly position?: bigint }): string {
   const { position: _position, revision, ...rest } = event;
-  const json = canonicalize({ ...rest, revision: revision.toString() });
+  const json = canonicalJson({ ...rest, revision: revision.toString() });
   if (json === undefined) throw new TypeError('an event envelope must serialise to JSON');
   return createHash('sha256').update(json, 'utf8').digest('hex');
 }

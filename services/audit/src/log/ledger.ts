@@ -20,8 +20,8 @@ import {
 } from 'node:crypto';
 import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import canonicalize from 'canonicalize';
 import { writeSecretFile } from '@haven/crypto';
+import { canonicalJson } from './canonical-json';
 import type { AuditRecord } from './audit-record';
 import { MerkleLog, leafHash, type Hash } from './merkle';
 
@@ -113,7 +113,7 @@ export function recordLeafHash(record: AuditRecord): Hash {
 /** The bytes a record's leaf hash covers: the UTF-8 of its RFC 8785 canonical JSON without `recordedAt`. */
 export function recordLeafData(record: AuditRecord): Buffer {
   const { recordedAt: _ingestedAt, ...entry } = record;
-  const json = canonicalize(entry);
+  const json = canonicalJson(entry);
   if (json === undefined) throw new TypeError('an audit record must serialise to JSON');
   return Buffer.from(json, 'utf8');
 }

@@ -10,7 +10,7 @@
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
-import type { JWK, KeyLike } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import { writeSecretFile } from '@haven/crypto';
 
 /** File name of the key ring inside the data directory. */
@@ -32,7 +32,7 @@ interface KeyFile {
 export interface SigningKey {
   readonly kid: string;
   readonly createdAt: number;
-  readonly privateKey: KeyLike | Uint8Array;
+  readonly privateKey: CryptoKey | Uint8Array;
 }
 
 /** The public key set, as served at /.well-known/jwks.json. */

@@ -97,7 +97,7 @@ export async function openPatientTokenSigner(options: {
     const fresh: KeyFile = {
       format: FORMAT,
       kid: `pt-${randomUUID()}`,
-      privateJwk: privateKey.export({ format: 'jwk' }) as JWK,
+      privateJwk: privateKey.export({ format: 'jwk' }),
       createdAt: new Date().toISOString(),
     };
     try {
