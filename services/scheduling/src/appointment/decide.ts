@@ -310,39 +310,42 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
         },
       ];
     }
-    case 'RedeemPatientLink': {
-      const s = existing(state);
-      refuseRedeem(s, command.data);
-      const link = s.link!;
-      if (!command.data.credentialsOk) {
-        const attempt = link.failures + 1;
-        const locked = attempt >= LinkPolicy.maxFailedAttempts;
-        const until = new Date(command.data.now.getTime() + lockMinutes(link.lockCount + 1) * MINUTE);
-        return [
-          {
-            type: AppointmentEventType.PassCodeAttemptFailed,
-            data: {
-              appointmentId: s.appointmentId,
-              linkId: link.linkId,
-              attempt,
-              locked,
-              ...(locked ? { lockedUntil: until.toISOString() } : {}),
-            },
-          },
-        ];
-      }
-      return [
-        {
-          type: AppointmentEventType.PatientLinkRedeemed,
-          data: {
-            appointmentId: s.appointmentId,
-            linkId: link.linkId,
-            patientPrincipalId: command.data.patientPrincipalId,
-            tokenId: command.data.tokenId,
-            expiresAt: command.data.expiresAt.toISOString(),
-          },
-        },
-      ];
-    }
+    case 'RedeemPatientLink':
+      return decideRedeem(existing(state), command.data);
   }
+}
+
+/** A redemption: wrong credentials count as a failed attempt (locking the link at the limit); right ones redeem. */
+function decideRedeem(s: ExistingAppointment, data: RedeemPatientLink['data']): AppointmentEvent[] {
+  refuseRedeem(s, data);
+  const link = s.link!;
+  if (!data.credentialsOk) {
+    const attempt = link.failures + 1;
+    const locked = attempt >= LinkPolicy.maxFailedAttempts;
+    const until = new Date(data.now.getTime() + lockMinutes(link.lockCount + 1) * MINUTE);
+    return [
+      {
+        type: AppointmentEventType.PassCodeAttemptFailed,
+        data: {
+          appointmentId: s.appointmentId,
+          linkId: link.linkId,
+          attempt,
+          locked,
+          ...(locked ? { lockedUntil: until.toISOString() } : {}),
+        },
+      },
+    ];
+  }
+  return [
+    {
+      type: AppointmentEventType.PatientLinkRedeemed,
+      data: {
+        appointmentId: s.appointmentId,
+        linkId: link.linkId,
+        patientPrincipalId: data.patientPrincipalId,
+        tokenId: data.tokenId,
+        expiresAt: data.expiresAt.toISOString(),
+      },
+    },
+  ];
 }
