@@ -192,76 +192,18 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       if (!(idleMs >= command.data.idleMinutes * 60_000)) return [];
       return [{ type: VisitEventType.Ended, data: { visitId: state.visitId, reason: 'idle' } }];
     }
-    case 'RecordMediaJoined': {
-      if (state.status !== 'open') return [];
-      const p = state.participants[command.data.participantId];
-      // Only an admitted participant may have feeds, and no more than their role allows: the service kicks the
-      // feed it is told about when this refuses.
-      if (!p || p.status !== ParticipantStatus.Admitted) {
-        throw new PermissionError('a feed of someone who is not admitted to this visit');
-      }
-      const feeds = p.feeds ?? [];
-      if (feeds.includes(command.data.feedId)) return [];
-      if (feeds.length >= FEED_LIMIT[p.role]) {
-        throw new PermissionError(`more than ${FEED_LIMIT[p.role]} feeds for a ${p.role}`);
-      }
-      return [
-        {
-          type: VisitEventType.ParticipantJoinedMedia,
-          data: {
-            visitId: state.visitId,
-            participantId: p.participantId,
-            feedId: command.data.feedId,
-            at: command.data.at,
-          },
-        },
-      ];
-    }
-    case 'RecordMediaLeft': {
-      if (state.status !== 'open') return [];
-      const p = participantByFeed(state, command.data.feedId);
-      if (!p) return [];
-      return [
-        {
-          type: VisitEventType.ParticipantLeftMedia,
-          data: {
-            visitId: state.visitId,
-            participantId: p.participantId,
-            feedId: command.data.feedId,
-            at: command.data.at,
-            reason: command.data.reason,
-          },
-        },
-      ];
-    }
+    case 'RecordMediaJoined':
+      return decideMediaJoined(state, command.data);
+    case 'RecordMediaLeft':
+      return decideMediaLeft(state, command.data);
     default:
       break;
   }
 
   const visit = requireOpen(state);
   switch (command.type) {
-    case 'JoinLobby': {
-      const { caller, participantId } = command.data;
-      requirePatientOf(visit, caller);
-      const p = visit.participants[participantId];
-      if (p && (p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted)) return [];
-      if (p?.status === ParticipantStatus.Denied) throw new PreconditionError('admission was denied');
-      if (p?.status === ParticipantStatus.Kicked && p.allowRejoin === false) {
-        throw new PreconditionError('removed from this visit');
-      }
-      if (visit.locked) throw new PreconditionError('visit is locked');
-      return [
-        {
-          type: VisitEventType.PatientArrivedInLobby,
-          data: {
-            visitId: visit.visitId,
-            participantId,
-            principal: `patients/${caller.id}`,
-            role: ParticipantRole.Patient,
-          },
-        },
-      ];
-    }
+    case 'JoinLobby':
+      return decideJoinLobby(visit, command.data);
     case 'AdmitParticipant': {
       const { caller, participantId, admission, tokenHash } = command.data;
       requireOwner(visit, caller);
@@ -344,4 +286,74 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       ];
     }
   }
+}
+
+/** A feed seen in Janus: recorded for an admitted participant within their role's feed limit, refused otherwise. */
+function decideMediaJoined(state: VisitState, data: RecordMediaJoined['data']): VisitEvent[] {
+  if (state.status !== 'open') return [];
+  const p = state.participants[data.participantId];
+  // Only an admitted participant may have feeds, and no more than their role allows: the service kicks the
+  // feed it is told about when this refuses.
+  if (!p || p.status !== ParticipantStatus.Admitted) {
+    throw new PermissionError('a feed of someone who is not admitted to this visit');
+  }
+  const feeds = p.feeds ?? [];
+  if (feeds.includes(data.feedId)) return [];
+  if (feeds.length >= FEED_LIMIT[p.role]) {
+    throw new PermissionError(`more than ${FEED_LIMIT[p.role]} feeds for a ${p.role}`);
+  }
+  return [
+    {
+      type: VisitEventType.ParticipantJoinedMedia,
+      data: {
+        visitId: state.visitId,
+        participantId: p.participantId,
+        feedId: data.feedId,
+        at: data.at,
+      },
+    },
+  ];
+}
+
+/** A feed gone from Janus: recorded for the participant who owned it. */
+function decideMediaLeft(state: VisitState, data: RecordMediaLeft['data']): VisitEvent[] {
+  if (state.status !== 'open') return [];
+  const p = participantByFeed(state, data.feedId);
+  if (!p) return [];
+  return [
+    {
+      type: VisitEventType.ParticipantLeftMedia,
+      data: {
+        visitId: state.visitId,
+        participantId: p.participantId,
+        feedId: data.feedId,
+        at: data.at,
+        reason: data.reason,
+      },
+    },
+  ];
+}
+
+/** The patient arrives in the lobby, unless already there, admitted, denied, kicked for good, or locked out. */
+function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[] {
+  const { caller, participantId } = data;
+  requirePatientOf(visit, caller);
+  const p = visit.participants[participantId];
+  if (p && (p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted)) return [];
+  if (p?.status === ParticipantStatus.Denied) throw new PreconditionError('admission was denied');
+  if (p?.status === ParticipantStatus.Kicked && p.allowRejoin === false) {
+    throw new PreconditionError('removed from this visit');
+  }
+  if (visit.locked) throw new PreconditionError('visit is locked');
+  return [
+    {
+      type: VisitEventType.PatientArrivedInLobby,
+      data: {
+        visitId: visit.visitId,
+        participantId,
+        principal: `patients/${caller.id}`,
+        role: ParticipantRole.Patient,
+      },
+    },
+  ];
 }
