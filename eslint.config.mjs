@@ -120,6 +120,12 @@ export default tseslint.config(
     },
   },
   {
+    // A function longer than a screen usually hides two (CONVENTIONS.md); tests and test support excepted.
+    files: ['packages/*/src/**/*.ts', 'services/*/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/testing.ts', '**/testing/**', 'packages/testing/**'],
+    rules: { 'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     // The dev-only test package starts Janus with the same config generator as the dev stack.
     files: ['packages/testing/src/**/*.ts'],
     rules: { 'import-x/no-relative-packages': ['error', { ignore: ['/scripts/janus-config\\.cjs$'] }] },

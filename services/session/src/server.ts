@@ -76,6 +76,7 @@ const BOOKED = 'haven.scheduling.v1.AppointmentBooked';
 const CANCELLED = 'haven.scheduling.v1.AppointmentCancelled';
 
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
+// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): thin wiring, adapters built apart
 export async function startSession(
   config: SessionConfig,
   logger: Logger,

@@ -123,6 +123,7 @@ function sizeField(value: string, field: string, violations: FieldViolation[]): 
   return Number(value);
 }
 
+// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): one function per RPC, as in identity
 export function auditHandlers(deps: {
   log: AuditLog;
   store: EventStore;

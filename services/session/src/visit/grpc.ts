@@ -184,6 +184,7 @@ function nextPage(filter: unknown, offset: number, size: number, total: number):
 }
 
 /** The SessionService handlers for visits, by ts-proto method key. */
+// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): one function per RPC, as in identity
 export function visitHandlers(deps: VisitGrpcDeps) {
   const { visits } = deps;
   const loadVisible = async (visitId: string, principal: Principal) => {
