@@ -38,6 +38,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       log: options.log,
     });
     const { report } = result;
+    if (report.problems.length > 0 || result.faultErrors.length > 0) options.log(`logs:\n${stack.logs(300)}`);
     return {
       counts: {
         minutes,

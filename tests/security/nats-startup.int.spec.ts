@@ -7,7 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { provisionHavenStreams } from '@haven/eventstore';
+import { audit } from '@haven/proto';
 import {
   freePort,
   healthStatus,
@@ -73,6 +75,13 @@ describe('a service started while nats-server is down', () => {
     starting.catch(() => undefined);
     expect(await notServingFor(port, 5)).toBe(5);
     expect(exited).toBeUndefined();
+    // A client calling meanwhile is told to retry (UNAVAILABLE), not that the method does not exist.
+    const client = new audit.AuditServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const code = await new Promise<number | undefined>((resolve) => {
+      client.getTreeHead(audit.GetTreeHeadRequest.fromPartial({}), (error) => resolve(error?.code));
+    });
+    client.close();
+    expect(code).toBe(grpc.status.UNAVAILABLE);
     await nats.up();
     service = await starting;
     expect(await healthStatus(`127.0.0.1:${port}`)).toBe(SERVING);

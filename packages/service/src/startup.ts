@@ -14,6 +14,7 @@ import {
   verifyHavenStreams,
   type NatsCredentials,
 } from '@haven/eventstore';
+import { audit, identity, recording, scheduling, session } from '@haven/proto';
 import { natsCredentialsOf, type NatsConfig } from './config';
 import type { Logger } from './logger';
 
@@ -96,6 +97,28 @@ export interface StartupHealth {
   close(): Promise<void>;
 }
 
+/** The grpc-js definitions of Haven's gRPC services (one process serves one of them). */
+const HAVEN_SERVICES: readonly grpc.ServiceDefinition[] = [
+  identity.IdentityServiceService,
+  scheduling.SchedulingServiceService,
+  session.SessionServiceService,
+  recording.RecordingServiceService,
+  audit.AuditServiceService,
+];
+
+/** Handlers for every method of `definition` that answer UNAVAILABLE, the service is still starting. */
+function startingImplementation(definition: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
+  const starting = { code: grpc.status.UNAVAILABLE, details: 'the service is starting: waiting for NATS' };
+  return Object.fromEntries(
+    Object.entries(definition).map(([name, method]) => [
+      name,
+      method.responseStream
+        ? (call: grpc.ServerWritableStream<unknown, unknown>) => call.emit('error', starting)
+        : (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(starting),
+    ]),
+  );
+}
+
 /**
  * Serves grpc.health.v1 on `port` with NOT_SERVING for '' (the whole server), so probes and orchestrators see a
  * service that is starting rather than a closed port. Rejects when the port cannot be bound.
@@ -103,6 +126,9 @@ export interface StartupHealth {
 export async function serveStartupHealth(options: { port: number; host?: string }): Promise<StartupHealth> {
   const server = new grpc.Server();
   new HealthImplementation({ '': 'NOT_SERVING' }).addToServer(server);
+  // Every Haven RPC answers UNAVAILABLE meanwhile: a client retries, instead of giving up on UNIMPLEMENTED (the
+  // answer for a method the server does not know), which a careful client treats as final.
+  for (const definition of HAVEN_SERVICES) server.addService(definition, startingImplementation(definition));
   const host = options.host ?? '0.0.0.0';
   const address = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
   const port = await new Promise<number>((resolve, reject) => {

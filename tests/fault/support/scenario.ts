@@ -187,14 +187,20 @@ export async function runFaultScenario(stack: FaultStack, options: ScenarioOptio
     let ledger: { ids: string[]; upToSeq: number } | undefined;
     if (stack.audit) {
       const upToSeq = events.reduce((max, e) => Math.max(max, e.seq), 0);
+      let ledgerError: string | undefined;
       const wanted = new Set(events.map((e) => e.id));
       for (;;) {
-        const ids = (await stack.ledgerIds().catch(() => undefined)) ?? [];
+        const ids =
+          (await stack.ledgerIds().catch((error: unknown) => {
+            ledgerError = error instanceof Error ? error.message : String(error);
+            return undefined;
+          })) ?? [];
         const have = new Set(ids);
         ledger = { ids, upToSeq };
         if ([...wanted].every((id) => have.has(id)) || Date.now() > settleUntil) break;
         await sleep(1_000);
       }
+      if (ledgerError !== undefined) log(`the ledger could not be read at the last try: ${ledgerError}`);
       events = await readEventLog(nc);
     }
     const report = checkFaultRun(journal, events, ledger, { visits });
