@@ -12,7 +12,7 @@
  * services come from a test issuer `haven-scheduling` (HAVEN_PATIENT_JWKS_URL), for identity from its key ring.
  */
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -25,15 +25,7 @@ import { identity, PROTO_FILES, PROTO_ROOT, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { SigningKeyRing } from '../../services/identity/src/tokens/keys';
-import {
-  freePort,
-  type JanusHandle,
-  type NatsServerHandle,
-  type ServiceProcess,
-  startJanus,
-  startNatsServer,
-  startServiceProcess,
-} from '@haven/testing';
+import { type LaunchedStack, launchStack } from '@haven/testing';
 
 jest.setTimeout(180_000);
 
@@ -155,11 +147,9 @@ function totpCode(secret: string, atMs: number): string {
   return String(value).padStart(6, '0');
 }
 
-let nats: NatsServerHandle;
-let janus: JanusHandle;
+let stack: LaunchedStack;
 let jwksServer: Server;
 let dir: string;
-const services: ServiceProcess[] = [];
 const clients = new Map<string, grpc.Client>();
 const tokens = new Map<string, string>(); // `${caller}` (other services) or `identity:${caller}`
 const results: Array<{ rpc: Rpc; caller: Caller; expected: 'allowed' | 'denied'; outcome: Outcome }> = [];
@@ -186,11 +176,6 @@ function runCli(args: string[], env: Record<string, string>, stdin: string): Pro
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'haven-authz-'));
-  nats = await startNatsServer();
-  const tokenSecret = randomBytes(24).toString('base64url');
-  const roomAdminKey = randomBytes(24).toString('base64url');
-  janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
-
   // Patient tokens of the "scheduling" issuer, served like the scheduling service's JWKS.
   const patientIssuer = createTestIssuer({ issuer: 'haven-scheduling' });
   jwksServer = createServer((_req, res) => {
@@ -201,62 +186,27 @@ beforeAll(async () => {
   const patientJwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
 
   // Identity: its key ring is created here first so the test can sign tokens identity itself trusts.
-  const identityData = join(dir, 'identity');
-  const ring = await SigningKeyRing.open({ dataDir: identityData });
-  const identityEnv = {
-    ...nats.env('identity'),
-    HAVEN_DATA_DIR: identityData,
-    HAVEN_ARGON2_MEMORY_KIB: '1024',
-    HAVEN_ARGON2_TIME_COST: '1',
-    HAVEN_LOGIN_IP_BURST: '10000',
-    HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-    HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
-  };
-  const [identityPort, identityHttp, schedulingPort, sessionPort, sessionHttp, recordingPort, auditPort] =
-    await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  services.push(
-    await startServiceProcess('identity', identityPort, {
-      ...identityEnv,
-      HAVEN_HTTP_PORT: String(identityHttp),
-    }),
-  );
-  const common = {
-    HAVEN_JWKS_URL: `http://127.0.0.1:${identityHttp}/.well-known/jwks.json`,
-    HAVEN_PATIENT_JWKS_URL: patientJwksUrl,
-  };
-  const others = Promise.all([
-    startServiceProcess('scheduling', schedulingPort, {
-      ...common,
-      ...nats.env('scheduling'),
-      HAVEN_HTTP_PORT: String(await freePort()),
-      HAVEN_DATA_DIR: join(dir, 'scheduling'),
-      HAVEN_KMS: 'local',
-      HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
-    }),
-    startServiceProcess('session', sessionPort, {
-      ...common,
-      ...nats.env('session'),
-      HAVEN_HTTP_PORT: String(sessionHttp),
-      HAVEN_JANUS_WS_URLS: janus.wsUrl,
-      HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-      HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-      HAVEN_DATA_DIR: join(dir, 'session'),
-    }),
-    startServiceProcess('recording', recordingPort, {
-      ...common,
-      ...nats.env('recording'),
-      HAVEN_DATA_DIR: join(dir, 'recording'),
-    }),
-    startServiceProcess('audit', auditPort, {
-      ...common,
-      ...nats.env('audit'),
-      HAVEN_DATA_DIR: join(dir, 'audit'),
-    }),
-  ]);
+  const ring = await SigningKeyRing.open({ dataDir: join(dir, 'data', 'identity') });
+  stack = await launchStack({
+    services: ['identity', 'scheduling', 'session', 'recording', 'audit'],
+    dir,
+    patientJwksUrl,
+    janus: { eventHandler: false },
+    env: {
+      identity: {
+        HAVEN_ARGON2_MEMORY_KIB: '1024',
+        HAVEN_ARGON2_TIME_COST: '1',
+        HAVEN_LOGIN_IP_BURST: '10000',
+        HAVEN_LOGIN_IP_PER_MINUTE: '10000',
+        HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
+      },
+    },
+  });
+  const identityEnv = stack.service('identity').env;
 
   // Staff users through identity's real flow: the CLI creates them, Login opens a live session.
   const identityClient = new identity.IdentityServiceClient(
-    `127.0.0.1:${identityPort}`,
+    stack.address('identity'),
     grpc.credentials.createInsecure(),
   );
   try {
@@ -336,16 +286,8 @@ beforeAll(async () => {
     await signWithIdentityKey('pp-matrix', { kind: 'patient', visit: 'appointments/apt-matrix' }),
   );
 
-  services.push(...(await others));
-  const ports: Record<string, number> = {
-    [SERVICE_NAMES.identity]: identityPort,
-    [SERVICE_NAMES.scheduling]: schedulingPort,
-    [SERVICE_NAMES.session]: sessionPort,
-    [SERVICE_NAMES.recording]: recordingPort,
-    [SERVICE_NAMES.audit]: auditPort,
-  };
-  for (const [service, port] of Object.entries(ports)) {
-    clients.set(service, new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()));
+  for (const name of ['identity', 'scheduling', 'session', 'recording', 'audit'] as const) {
+    clients.set(SERVICE_NAMES[name], new grpc.Client(stack.address(name), grpc.credentials.createInsecure()));
   }
 
   // The matrix: Logout last (it ends the caller's identity session, which the other identity calls need).
@@ -375,9 +317,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of clients.values()) client.close();
-  await Promise.all(services.map((s) => s.stop()));
-  await janus?.stop();
-  await nats?.stop();
+  await stack?.stop();
   await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

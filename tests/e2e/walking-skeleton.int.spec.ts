@@ -1,13 +1,10 @@
 /**
  * The walking skeleton over real servers: nats-server, Janus, and the scheduling, session and audit services as
- * built child processes. A front-desk caller books an appointment; the session service sees the booking and
+ * built child processes (launchStack). A front-desk caller books an appointment; the session service sees the booking and
  * creates a Janus videoroom for it; the audit service records both events; one trace id spans all of it.
  * Callers without a token or with bad input are refused and nothing is appended.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore } from '@haven/eventstore';
@@ -16,14 +13,11 @@ import { accessRefusalStream, callUnary, clientCallMetadata, parseStatusDetails 
 import { createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
-  freePort,
   type JanusHandle,
   janusRoomExists,
+  type LaunchedStack,
+  launchStack,
   type NatsServerHandle,
-  type ServiceProcess,
-  startJanus,
-  startNatsServer,
-  startServiceProcess,
 } from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
 
@@ -33,8 +27,7 @@ const issuer = createTestIssuer();
 let nats: NatsServerHandle;
 let janus: JanusHandle;
 let jwksServer: Server;
-let dataDir: string;
-const services: ServiceProcess[] = [];
+let stack: LaunchedStack;
 let schedulingClient: scheduling.SchedulingServiceClient;
 let auditClient: audit.AuditServiceClient;
 let store: JetStreamEventStore;
@@ -43,51 +36,21 @@ const traceId = randomBytes(16).toString('hex');
 const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  const tokenSecret = randomBytes(24).toString('base64url');
-  const roomAdminKey = randomBytes(24).toString('base64url');
-  janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
   jwksServer = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(issuer.jwks));
   });
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksPort = (jwksServer.address() as { port: number }).port;
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-skeleton-'));
-
-  const common = { HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
-  const [schedulingPort, schedulingHttpPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-  services.push(
-    ...(await Promise.all([
-      startServiceProcess('scheduling', schedulingPort, {
-        ...common,
-        ...nats.env('scheduling'),
-        HAVEN_HTTP_PORT: String(schedulingHttpPort),
-        HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
-        HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
-      }),
-      startServiceProcess('session', sessionPort, {
-        ...common,
-        ...nats.env('session'),
-        HAVEN_HTTP_PORT: String(sessionHttpPort),
-        HAVEN_JANUS_WS_URLS: janus.wsUrl,
-        HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-        HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-        HAVEN_DATA_DIR: join(dataDir, 'session'),
-      }),
-      startServiceProcess('audit', auditPort, {
-        ...common,
-        ...nats.env('audit'),
-        HAVEN_DATA_DIR: join(dataDir, 'audit'),
-      }),
-    ])),
-  );
+  stack = await launchStack({
+    services: ['scheduling', 'session', 'audit'],
+    jwksUrl: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    janus: { eventHandler: false },
+  });
+  nats = stack.nats;
+  janus = stack.janus!;
+  const schedulingPort = stack.ports.scheduling.grpc;
+  const auditPort = stack.ports.audit.grpc;
   schedulingClient = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${schedulingPort}`,
     grpc.credentials.createInsecure(),
@@ -100,11 +63,8 @@ afterAll(async () => {
   schedulingClient?.close();
   auditClient?.close();
   await store?.close();
-  await Promise.all(services.map((s) => s.stop()));
-  await janus?.stop();
-  await nats?.stop();
+  await stack?.stop();
   await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 const inOneHour = () => new Date(Date.now() + 3600_000);

@@ -8,10 +8,7 @@
  * stopped for good.)
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
 import { JetStreamEventStore } from '@haven/eventstore';
@@ -20,15 +17,11 @@ import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
-  freePort,
   healthStatus,
-  type JanusHandle,
+  type LaunchedStack,
+  launchStack,
   type NatsServerHandle,
-  type ServiceProcess,
   stallProcess,
-  startJanus,
-  startNatsServer,
-  startServiceProcess,
 } from '@haven/testing';
 
 jest.setTimeout(180_000);
@@ -39,10 +32,10 @@ const STALL_MS = 20_000;
 
 const issuer = createTestIssuer();
 let nats: NatsServerHandle;
-let janus: JanusHandle;
 let jwksServer: Server;
-let dataDir: string;
-const services: ServiceProcess[] = [];
+let stack: LaunchedStack;
+/** The services' names and gRPC ports, in start order. */
+const services: { name: string; port: number }[] = [];
 let schedulingClient: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
 let nc: NatsConnection;
@@ -50,49 +43,20 @@ let frontDesk: string;
 let slot = 0;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  const tokenSecret = randomBytes(24).toString('base64url');
-  const roomAdminKey = randomBytes(24).toString('base64url');
-  janus = await startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: roomAdminKey });
   jwksServer = createServer((_req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(issuer.jwks));
   });
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   const jwksPort = (jwksServer.address() as { port: number }).port;
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-fault-consumers-'));
-  const common = { HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json` };
-  const [schedulingPort, schedulingHttpPort, sessionPort, sessionHttpPort, auditPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-  services.push(
-    ...(await Promise.all([
-      startServiceProcess('scheduling', schedulingPort, {
-        ...common,
-        ...nats.env('scheduling'),
-        HAVEN_HTTP_PORT: String(schedulingHttpPort),
-        HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
-        HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
-      }),
-      startServiceProcess('session', sessionPort, {
-        ...common,
-        ...nats.env('session'),
-        HAVEN_HTTP_PORT: String(sessionHttpPort),
-        HAVEN_JANUS_WS_URLS: janus.wsUrl,
-        HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-        HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-      }),
-      startServiceProcess('audit', auditPort, {
-        ...common,
-        ...nats.env('audit'),
-        HAVEN_DATA_DIR: join(dataDir, 'audit'),
-      }),
-    ])),
-  );
+  stack = await launchStack({
+    services: ['scheduling', 'session', 'audit'],
+    jwksUrl: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    janus: { eventHandler: false },
+  });
+  nats = stack.nats;
+  for (const s of stack.services.values()) services.push({ name: s.name, port: s.grpcPort! });
+  const schedulingPort = stack.ports.scheduling.grpc;
   schedulingClient = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${schedulingPort}`,
     grpc.credentials.createInsecure(),
@@ -115,11 +79,8 @@ afterAll(async () => {
   schedulingClient?.close();
   await store?.close();
   await nc?.close();
-  await Promise.all(services.map((s) => s.stop()));
-  await janus?.stop();
-  await nats?.stop();
+  await stack?.stop();
   await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Books one appointment (its own half-hour slot) and returns its id. */

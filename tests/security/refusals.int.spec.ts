@@ -11,25 +11,12 @@
  * correlation id) with the right actor, target and reason and no PHI.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { audit, recording, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { startGateway } from '../e2e/support/stack';
-import {
-  eventually,
-  freePort,
-  type JanusHandle,
-  type NatsServerHandle,
-  type ServiceProcess,
-  startJanus,
-  startNatsServer,
-  startServiceProcess,
-} from '@haven/testing';
+import { eventually, type LaunchedStack, launchStack } from '@haven/testing';
 
 jest.setTimeout(120_000);
 
@@ -49,13 +36,9 @@ const tokens: Record<keyof typeof ids, string> = {
   auditor: '',
 };
 
-let nats: NatsServerHandle;
-let janus: JanusHandle;
+let stack: LaunchedStack;
 let jwks: Server;
-let dir: string;
 let gatewayUrl: string;
-const processes: ServiceProcess[] = [];
-let stopGateway: (() => Promise<void>) | undefined;
 let clients: {
   scheduling: scheduling.SchedulingServiceClient;
   session: session.SessionServiceClient;
@@ -67,74 +50,25 @@ const md = (token?: string, correlationId?: string) =>
   clientCallMetadata({ ...(token ? { token } : {}), ...(correlationId ? { correlationId } : {}) });
 
 beforeAll(async () => {
-  const janusTokenSecret = randomUUID();
-  const roomAdminKey = randomUUID();
-  [nats, janus] = await Promise.all([
-    startNatsServer(),
-    startJanus({ tokenAuthSecret: janusTokenSecret, videoroomAdminKey: roomAdminKey }),
-  ]);
   jwks = createServer((_req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(issuer.jwks));
   });
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-  const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/.well-known/jwks.json`;
-  dir = mkdtempSync(join(tmpdir(), 'haven-refusals-'));
-  const [schedulingPort, schedulingHttp, sessionPort, sessionHttp, recordingPort, auditPort, gatewayPort] =
-    await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => freePort()));
-  const patientJwksUrl = `http://127.0.0.1:${schedulingHttp}/.well-known/jwks.json`;
-  const common = { HAVEN_JWKS_URL: jwksUrl, HAVEN_PATIENT_JWKS_URL: patientJwksUrl };
-  const started = await Promise.all([
-    startServiceProcess('scheduling', schedulingPort!, {
-      ...common,
-      ...nats.env('scheduling'),
-      HAVEN_HTTP_PORT: String(schedulingHttp),
-      HAVEN_DATA_DIR: join(dir, 'scheduling'),
-      HAVEN_KMS: 'local',
-      HAVEN_KEYRING_FILE: join(dir, 'scheduling', 'keyring.json'),
-    }),
-    startServiceProcess('session', sessionPort!, {
-      ...common,
-      ...nats.env('session'),
-      HAVEN_HTTP_PORT: String(sessionHttp),
-      HAVEN_JANUS_WS_URLS: janus.wsUrl,
-      HAVEN_JANUS_TOKEN_SECRET: janusTokenSecret,
-      HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-      HAVEN_DATA_DIR: join(dir, 'session'),
-    }),
-    startServiceProcess('recording', recordingPort!, {
-      ...common,
-      ...nats.env('recording'),
-      HAVEN_DATA_DIR: join(dir, 'recording'),
-    }),
-    startServiceProcess('audit', auditPort!, {
-      ...common,
-      ...nats.env('audit'),
-      HAVEN_DATA_DIR: join(dir, 'audit'),
-    }),
-  ]);
-  processes.push(...started);
-  const address = (port: number | undefined) => `127.0.0.1:${port}`;
-  const gw = await startGateway(gatewayPort!, {
-    ...common,
-    ...nats.env('gateway'),
-    HAVEN_HTTP_PORT: String(gatewayPort),
-    HAVEN_HTTP_HOST: '127.0.0.1',
-    HAVEN_COOKIE_SECURE: 'false',
-    HAVEN_IDENTITY_GRPC_ADDR: address(await freePort()),
-    HAVEN_SCHEDULING_GRPC_ADDR: address(schedulingPort),
-    HAVEN_SESSION_GRPC_ADDR: address(sessionPort),
-    HAVEN_AUDIT_GRPC_ADDR: address(auditPort),
-    LOG_LEVEL: 'warn',
+  stack = await launchStack({
+    services: ['scheduling', 'session', 'recording', 'audit', 'gateway'],
+    jwksUrl: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/.well-known/jwks.json`,
+    janus: { eventHandler: false },
+    env: { gateway: { HAVEN_HTTP_HOST: '127.0.0.1', HAVEN_COOKIE_SECURE: 'false', LOG_LEVEL: 'warn' } },
   });
-  stopGateway = gw.stop;
-  gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  gatewayUrl = stack.service('gateway').url!;
+  const address = (name: 'scheduling' | 'session' | 'recording' | 'audit') => stack.address(name);
   const insecure = grpc.credentials.createInsecure();
   clients = {
-    scheduling: new scheduling.SchedulingServiceClient(address(schedulingPort), insecure),
-    session: new session.SessionServiceClient(address(sessionPort), insecure),
-    recording: new recording.RecordingServiceClient(address(recordingPort), insecure),
-    audit: new audit.AuditServiceClient(address(auditPort), insecure),
+    scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), insecure),
+    session: new session.SessionServiceClient(address('session'), insecure),
+    recording: new recording.RecordingServiceClient(address('recording'), insecure),
+    audit: new audit.AuditServiceClient(address('audit'), insecure),
   };
   tokens.clinicianB = await issuer.sign({ sub: ids.clinicianB, role: 'clinician' }, { expiresIn: '1h' });
   tokens.frontDesk = await issuer.sign({ sub: ids.frontDesk, role: 'front_desk' }, { expiresIn: '1h' });
@@ -143,12 +77,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of Object.values(clients ?? {})) c.close();
-  await stopGateway?.();
-  for (const p of processes.reverse()) await p.stop();
-  await janus?.stop();
-  await nats?.stop();
+  await stack?.stop();
   await new Promise<void>((r) => (jwks ? jwks.close(() => r()) : r()));
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** AccessRefused entries of ListAuditEvents (newest first), with the given filters. */

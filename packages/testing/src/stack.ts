@@ -101,6 +101,8 @@ export interface LaunchStackOptions {
   readonly janus?: boolean | StackJanusOptions;
   /** The JWKS the services trust for staff tokens (default identity's; required without identity). */
   readonly jwksUrl?: string;
+  /** The JWKS the services trust for patient tokens (default scheduling's). */
+  readonly patientJwksUrl?: string;
   /** Session service processes (default 1), named `session`, `session-2`…; Janus's events go to the first. */
   readonly sessionReplicas?: number;
   /** The gRPC health service name a service is ready on (default '' — the whole server). */
@@ -235,7 +237,7 @@ async function plan(options: LaunchStackOptions): Promise<Plan> {
     ports,
     replicaPorts,
     jwksUrl: options.jwksUrl ?? `${loopbackUrl(ports.identity.http)}/.well-known/jwks.json`,
-    patientJwksUrl: `${loopbackUrl(ports.scheduling.http)}/.well-known/jwks.json`,
+    patientJwksUrl: options.patientJwksUrl ?? `${loopbackUrl(ports.scheduling.http)}/.well-known/jwks.json`,
     janus,
     janusSecrets: {
       adminKey: janus?.adminKey ?? secret(),

@@ -11,7 +11,6 @@
  *   ... stack.clients.scheduling / stack.call(...) ...
  *   await stack.stop();
  */
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity, scheduling, session } from '@haven/proto';
@@ -19,7 +18,6 @@ import { callUnary, clientCallMetadata } from '@haven/service';
 import {
   REPO_ROOT as ROOT,
   launchStack,
-  runService,
   type JanusHandle,
   type LaunchedStack,
   type NatsServerHandle,
@@ -103,42 +101,6 @@ function decodeSub(jwt: string): string {
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: string };
   if (!claims.sub) throw new Error('token without sub');
   return claims.sub;
-}
-
-function httpGetStatus(url: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { method: 'GET', timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
-
-/**
- * The gateway alone (the rest of a stack started by hand): started and polled on /healthz (bounded).
- * Throws when it does not start.
- */
-export async function startGateway(
-  port: number,
-  env: Record<string, string>,
-  timeoutMs = 20_000,
-): Promise<{ output: () => string; stop: () => Promise<void> }> {
-  const gateway = runService({
-    service: 'gateway',
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    ready: async () => (await httpGetStatus(`http://127.0.0.1:${port}/healthz`, 500)) === 200,
-    readyTimeoutMs: timeoutMs,
-  });
-  try {
-    await gateway.start();
-  } catch (err) {
-    await gateway.stop();
-    throw err;
-  }
-  return { output: gateway.output, stop: gateway.stop };
 }
 
 /**
