@@ -4,7 +4,10 @@
 
 /** Options of {@link eventually}. */
 export interface EventuallyOptions {
-  /** How long to keep trying, in ms. Default 10 000. */
+  /**
+   * How long to keep trying, in ms. Default 30 000: a bound on waiting, not a timing assertion — CI shares two
+   * cores between parallel suites, and a wait that fails there only means the machine was busy.
+   */
   readonly timeoutMs?: number;
   /** The pause between two tries, in ms. Default 50. */
   readonly intervalMs?: number;
@@ -20,7 +23,7 @@ export async function eventually<T>(
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   options: EventuallyOptions = {},
 ): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
