@@ -197,6 +197,8 @@ describe('the audit ledger', () => {
     const anchors = await eventually('an anchored head', async () => {
       const events = (await store.read(LEDGER_STREAM)).filter((e) => e.type === TREE_HEAD_SIGNED);
       return events.length > 0 ? events : undefined;
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${logText.slice(-4000)}`);
     });
     for (const a of anchors) {
       const { treeSize, rootHash } = a.data as { treeSize: number; rootHash: string };
