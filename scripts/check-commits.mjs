@@ -13,9 +13,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const { commitMessageProblems } = require('./commit-message.cjs');
 
-/** The last commit before the rule: every commit after it is checked. */
-const CUTOFF = '4a84423e52a6d9857d1d484ab9733bea86449f47';
-const CUTOFF_DATE = '2026-12-06T09:05:41+00:00';
+/** The last commit before the rule (the newest one landed before it): every commit after it is checked. */
+const CUTOFF = 'cbdb4cca0cb5934a978053901d61f1c2888c5198';
+const CUTOFF_DATE = '2026-12-06T05:30:15+00:00';
 const FALLBACK_COUNT = 50;
 
 function git(...args) {
