@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
+import { backoffDelay } from './consumers';
 
 /**
  * Drains a NATS connection, but never waits longer than `timeoutMs` (default 2 s): when the server is gone a
@@ -39,8 +40,8 @@ export interface NatsCredentials {
   readonly inboxPrefix?: string | undefined;
   /**
    * How long {@link connectNats} keeps trying when the first connection fails transiently (refused, timed out:
-   * NATS restarting, stalled or out of reach for a moment), with back-off from 250 ms doubling to 5 s; default
-   * 60 000 ms. A refused credential fails at once. 0 tries once.
+   * NATS restarting, stalled or out of reach for a moment), with the consumers' back-off (from 250 ms doubling to
+   * 5 s, jittered); default 60 000 ms. A refused credential fails at once. 0 tries once.
    */
   readonly retryForMs?: number | undefined;
 }
@@ -112,7 +113,7 @@ export async function connectNats(options: NatsConnectOptions, what = 'NATS'): P
       return await connect(connectOptions);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5));
+      const delay = backoffDelay(attempt, { maxMs: 5_000 });
       if (typeof code === 'string' && TRANSIENT_CONNECT_CODES.has(code) && Date.now() + delay < until) {
         await new Promise((resolve) => setTimeout(resolve, delay));
         continue;
