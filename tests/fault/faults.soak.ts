@@ -7,7 +7,7 @@
  */
 import type { SoakResult } from '../soak/soak';
 import { startFaultStack } from './support/fault-stack';
-import { faultCycle, runFaultScenario, type FaultStep } from './support/scenario';
+import { faultCycle, runFaultScenario, soakResult, type FaultStep } from './support/scenario';
 
 export async function run(options: { log: (line: string) => void }): Promise<SoakResult> {
   const minutes = Number(process.env['HAVEN_SOAK_MINUTES'] ?? '10');
@@ -37,31 +37,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       settleMs: 60_000,
       log: options.log,
     });
-    const { report } = result;
-    if (report.problems.length > 0 || result.faultErrors.length > 0) options.log(`logs:\n${stack.logs(300)}`);
-    return {
-      counts: {
-        minutes,
-        operations: report.operations,
-        acknowledged: report.acknowledged,
-        refused: report.refused,
-        gaveUp: report.gaveUp,
-        retries: report.retries,
-        faults: result.faultsRun.length,
-        duplicatesFound: report.duplicatesFound,
-        orphansFound: report.orphansFound,
-        halfBookingsFound: report.halfBookingsFound,
-        lostFound: report.lostFound,
-        phantomsFound: report.phantomsFound,
-        storedEvents: report.storedEvents,
-        visitsOpened: report.visits?.opened ?? 'no session',
-        visitsMissing: report.visits?.missing ?? 'no session',
-        ledgerEntries: report.ledger?.entries ?? 'no audit',
-        ledgerMissing: report.ledger?.missing ?? 'no audit',
-        ledgerExtra: report.ledger?.extra ?? 'no audit',
-      },
-      problems: [...result.faultErrors.map((e) => `fault did not play: ${e}`), ...report.problems],
-    };
+    return soakResult(stack, result, { minutes, log: options.log });
   } finally {
     await stack.stop();
   }

@@ -7,7 +7,7 @@
  */
 import type { SoakResult } from '../soak/soak';
 import { startFaultStack } from './support/fault-stack';
-import { runFaultScenario } from './support/scenario';
+import { runFaultScenario, soakResult } from './support/scenario';
 
 export async function run(options: { log: (line: string) => void }): Promise<SoakResult> {
   const minutes = Number(process.env['HAVEN_SOAK_MINUTES'] ?? '10');
@@ -24,26 +24,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       settleMs: 60_000,
       log: options.log,
     });
-    const { report } = result;
-    return {
-      counts: {
-        minutes,
-        operations: report.operations,
-        acknowledged: report.acknowledged,
-        refused: report.refused,
-        gaveUp: report.gaveUp,
-        retries: report.retries,
-        duplicatesFound: report.duplicatesFound,
-        orphansFound: report.orphansFound,
-        halfBookingsFound: report.halfBookingsFound,
-        lostFound: report.lostFound,
-        phantomsFound: report.phantomsFound,
-        storedEvents: report.storedEvents,
-        ledgerMissing: report.ledger?.missing ?? 'no audit',
-        ledgerExtra: report.ledger?.extra ?? 'no audit',
-      },
-      problems: report.problems,
-    };
+    return soakResult(stack, result, { minutes, log: options.log });
   } finally {
     await stack.stop();
   }

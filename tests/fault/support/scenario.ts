@@ -7,6 +7,7 @@ import { readEventLog } from '@haven/testing';
 import { checkFaultRun, type FaultReport } from './checker';
 import type { FaultStack } from './fault-stack';
 import { runLoad, type Operation } from './load-driver';
+import type { SoakResult } from '../../soak/soak';
 
 /** One fault: at `at` ms after the load started, `run` hurts the stack (and undoes it when it should). */
 export interface FaultStep {
@@ -208,4 +209,41 @@ export async function runFaultScenario(stack: FaultStack, options: ScenarioOptio
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * A fault run as a soak case reports it: the counts `npm run soak` prints, and every problem (a fault that did
+ * not play included). Logs the stack's last lines through `log` when there is a problem.
+ */
+export function soakResult(
+  stack: FaultStack,
+  result: ScenarioResult,
+  options: { readonly minutes: number; readonly log: (line: string) => void },
+): SoakResult {
+  const { report } = result;
+  const problems = [...result.faultErrors.map((e) => `fault did not play: ${e}`), ...report.problems];
+  if (problems.length > 0) options.log(`logs:\n${stack.logs(300)}`);
+  return {
+    counts: {
+      minutes: options.minutes,
+      operations: report.operations,
+      acknowledged: report.acknowledged,
+      refused: report.refused,
+      gaveUp: report.gaveUp,
+      retries: report.retries,
+      faults: result.faultsRun.length,
+      duplicatesFound: report.duplicatesFound,
+      orphansFound: report.orphansFound,
+      halfBookingsFound: report.halfBookingsFound,
+      lostFound: report.lostFound,
+      phantomsFound: report.phantomsFound,
+      storedEvents: report.storedEvents,
+      visitsOpened: report.visits?.opened ?? 'no session',
+      visitsMissing: report.visits?.missing ?? 'no session',
+      ledgerEntries: report.ledger?.entries ?? 'no audit',
+      ledgerMissing: report.ledger?.missing ?? 'no audit',
+      ledgerExtra: report.ledger?.extra ?? 'no audit',
+    },
+    problems,
+  };
 }
