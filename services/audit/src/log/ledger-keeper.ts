@@ -70,6 +70,8 @@ export class LedgerKeeper {
   /** Every anchor read so far, and the stream revision to read on from. */
   private readonly anchors: Anchor[] = [];
   private anchorsRead = 0n;
+  /** The largest tree size anchored in the store (a head signed for an auditor's request is not an anchor). */
+  private anchoredSize = 0;
   /** Anchors larger than the ledger at the last check, waiting for ingestion to catch up. */
   private pending = 0;
   /** Violations already reported by checks that are not the periodic full verification. */
@@ -188,9 +190,8 @@ export class LedgerKeeper {
    * Returns the anchored tree size, or undefined when there was nothing new.
    */
   async anchor(): Promise<number | undefined> {
-    const latest = this.ledger.latestHead;
     const size = this.ledger.size; // the ledger's leaves, never ahead of the log
-    const from = latest?.treeSize ?? 0;
+    const from = Math.min(this.anchoredSize, size);
     if (
       this.log
         .all()
@@ -206,6 +207,7 @@ export class LedgerKeeper {
         actor: ACTOR,
       }),
     ]);
+    this.anchoredSize = Math.max(this.anchoredSize, head.treeSize);
     return head.treeSize;
   }
 
@@ -329,6 +331,7 @@ export class LedgerKeeper {
       const { treeSize, rootHash } = anchor.data as { treeSize?: unknown; rootHash?: unknown };
       if (typeof treeSize === 'number' && typeof rootHash === 'string') {
         this.anchors.push({ treeSize, rootHash, eventId: anchor.id });
+        this.anchoredSize = Math.max(this.anchoredSize, treeSize);
       }
     }
   }
