@@ -304,6 +304,24 @@ describe('IdentityApp', () => {
       expect(ok + failed).toBe(6);
     });
 
+    it('an enrollment racing a deactivation stores a secret only when it answers OK', async () => {
+      const tick = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) await Promise.resolve();
+      };
+      for (let delay = 0; delay < 40; delay += 2) {
+        const userId = await activeUser(`racer-${delay}@demo.clinic`);
+        const [enroll] = await Promise.allSettled([
+          app.credentials.enrollTotp(admin, userId),
+          tick(delay).then(() => app.users.deactivateUser(admin, userId)),
+        ]);
+        const issued = (await types(`identity.credential-${userId}`)).filter((t) => t === 'TotpSecretIssued');
+        expect({ delay, issued: issued.length }).toEqual({
+          delay,
+          issued: enroll.status === 'fulfilled' ? 1 : 0,
+        });
+      }
+    });
+
     it('concurrent password changes: every password answered OK is the one that works', async () => {
       const userId = await activeUser();
       const candidates = ['First-New-Secret-71', 'Second-New-Secret-72'];

@@ -107,7 +107,7 @@ export class CredentialService {
     const enrollmentId = newEventId();
     // The secret is the decision: expecting the revision read above, of two enrollments racing only one
     // stores a secret; the other answers ABORTED having appended nothing. The user stream's step after it
-    // cannot refuse (a pending enrollment records nothing more).
+    // cannot refuse (`secretStored`): a deactivation racing in between wins there, and this call stays OK.
     const issued: CredentialEvent = {
       type: 'TotpSecretIssued',
       data: { userId, enrollmentId, secret, at: new Date(now).toISOString() },
@@ -121,7 +121,13 @@ export class CredentialService {
     // The enrollment this one replaces was never confirmed: its secret is shredded.
     if (previous.totpEnrollmentId !== null && !previous.totpConfirmed)
       await credentialStore.shredEnrollment(userId, previous.totpEnrollmentId);
-    await run(store, userStream(userId), userDecider, { type: 'StartTotpEnrollment', data: { now } }, ctx);
+    await run(
+      store,
+      userStream(userId),
+      userDecider,
+      { type: 'StartTotpEnrollment', data: { now, secretStored: true } },
+      ctx,
+    );
     return { secret, otpauthUri: totpUri(secret, state.username) };
   }
 

@@ -55,7 +55,14 @@ export type RecordLoginFailure = {
   type: 'RecordLoginFailure';
   data: { reason: Exclude<LoginFailureReason, 'account_locked'>; policy: LockoutPolicy; now: number };
 };
-export type StartTotpEnrollment = { type: 'StartTotpEnrollment'; data: { now: number } };
+/**
+ * `secretStored`: the credential stream has stored the new secret already, so this step records what it can and
+ * never refuses (a deactivation or confirmation that raced in between wins; the enrollment stays answered).
+ */
+export type StartTotpEnrollment = {
+  type: 'StartTotpEnrollment';
+  data: { now: number; secretStored?: boolean };
+};
 export type ConfirmTotp = { type: 'ConfirmTotp'; data: { codeValid: boolean; now: number } };
 export type ResetMfa = { type: 'ResetMfa'; data: { by: string; now: number } };
 /** A recovery code was consumed at login (the handler matched it); `remaining` unused codes are left. */
@@ -275,6 +282,7 @@ function loginFailed(d: RecordLoginFailure['data'], s: ExistingUser): UserEvent[
 }
 
 function startTotpEnrollment(d: StartTotpEnrollment['data'], s: ExistingUser): UserEvent[] {
+  if (d.secretStored === true && (s.status !== 'active' || s.mfa !== 'none')) return [];
   if (s.status !== 'active') throw new PreconditionError('user is not active');
   if (s.mfa === 'totp') throw new PreconditionError('TOTP already enrolled; reset it first');
   // A new secret for a pending enrollment changes nothing here (the credential stream records it): so a

@@ -295,6 +295,20 @@ describe('User decider', () => {
         .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
         .then([]);
     });
+    it('records what it can once the secret is stored, and never refuses then', () => {
+      const deactivated = {
+        type: 'UserDeactivated',
+        data: { userId: 'u1', reason: '', at: iso(T0) },
+      } as const;
+      spec
+        .given([...active, deactivated])
+        .when({ type: 'StartTotpEnrollment', data: { now: T0, secretStored: true } })
+        .then([]);
+      spec
+        .given(active)
+        .when({ type: 'StartTotpEnrollment', data: { now: T0, secretStored: true } })
+        .then([started]);
+    });
     it('refuses to start an enrollment once TOTP is enrolled', () => {
       spec
         .given([
