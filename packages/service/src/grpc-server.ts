@@ -13,7 +13,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import type { Meter, TextMapGetter } from '@opentelemetry/api';
+import type { Attributes, Context, Meter, Span, TextMapGetter } from '@opentelemetry/api';
 import { authorize as policyAuthorize, policyOf, publicMethods as policyPublicMethods } from '@haven/auth';
 import { HavenError, PermissionError, UnauthenticatedError, UnavailableError } from '@haven/errors';
 import { ConsumerState, type ConsumerHealth, type ConsumerStatus } from '@haven/eventstore';
@@ -256,238 +256,323 @@ type IncomingCall = Pick<
 >;
 type Answer = (error: Partial<grpc.StatusObject> | null, response?: unknown) => void;
 
+/** A method's handler as the wrapper calls it (a server stream's handler reads `call` to write). */
+type MethodHandler = (request: unknown, ctx: CallContext, call: IncomingCall) => Promise<unknown>;
+
+/** What every call of one wrapped method shares. */
+interface WrappedMethod {
+  /** Full method path, `/haven.scheduling.v1.SchedulingService/BookAppointment`. */
+  readonly path: string;
+  readonly service: string;
+  readonly method: string;
+  readonly spanName: string;
+  readonly baseAttributes: Attributes;
+  /** Undefined: a method the service does not implement. */
+  readonly handler: MethodHandler | undefined;
+  readonly deps: WrapDeps;
+}
+
 /**
  * Wraps a handler (or, when `handler` is undefined, a method the service does not implement: UNIMPLEMENTED once
  * the caller is authenticated and authorized) with auth, policy, tracing, metrics and deadlines.
  */
-// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): auth, policy, tracing, answer in steps
 function wrapUnary(
   path: string,
-  handler: ((request: unknown, ctx: CallContext, call: IncomingCall) => Promise<unknown>) | undefined,
+  handler: MethodHandler | undefined,
   deps: WrapDeps,
 ): (call: IncomingCall, callback: Answer) => void {
   const { service, method } = splitPath(path);
-  const spanName = `${service}/${method}`;
-  const baseAttributes = { [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method };
+  const target: WrappedMethod = {
+    path,
+    service,
+    method,
+    spanName: `${service}/${method}`,
+    baseAttributes: { [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method },
+    handler,
+    deps,
+  };
+  return (call, callback) => new ServerCall(target, call, callback).start();
+}
 
-  // eslint-disable-next-line max-lines-per-function -- the same follow-up as wrapUnary
-  return (call, callback) => {
-    const started = performance.now();
+/** The `Bearer` token of a call's `authorization` metadata, or undefined. */
+function bearerToken(metadata: grpc.Metadata): string | undefined {
+  const auth = firstString(metadata, 'authorization');
+  const m = auth !== undefined ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return m?.[1];
+}
+
+/** A refusal the handler raised (PermissionError, UnauthenticatedError) or recorded itself. */
+interface HandlerRefusal {
+  readonly code: string;
+  readonly reason: string;
+  readonly target?: string | undefined;
+  readonly kind: AccessRefusalKind;
+}
+
+/**
+ * One call through the harness, in steps: the span and correlation id (constructor), cancellation and the
+ * deadline, authentication, the access policy, the handler, then exactly one answer with its span status,
+ * metrics and log line. Each call reports at most one refusal: the first check that said no.
+ */
+class ServerCall {
+  private readonly started = performance.now();
+  private readonly correlationId: string;
+  private readonly traceparent: string | undefined;
+  private readonly parent: Context;
+  private readonly span: Span;
+  private deadline: Date | undefined;
+  /** Made only when the handler asks for `ctx.signal` (most never do). */
+  private controller: AbortController | undefined;
+  private abortReason: Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private answered = false;
+  private refusalReported = false;
+  private caller: Principal | undefined;
+
+  constructor(
+    private readonly target: WrappedMethod,
+    private readonly call: IncomingCall,
+    private readonly callback: Answer,
+  ) {
     const metadata = call.metadata;
     const rawCorrelation = firstString(metadata, 'x-correlation-id');
-    const correlationId =
+    this.correlationId =
       rawCorrelation !== undefined && CORRELATION_ID.test(rawCorrelation) ? rawCorrelation : randomUUID();
-    const traceparent = firstString(metadata, 'traceparent');
-    const parent =
-      traceparent !== undefined ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter) : ROOT_CONTEXT;
-    const span = deps.tracer.startSpan(
-      spanName,
-      { kind: SpanKind.SERVER, attributes: baseAttributes },
-      parent,
+    this.traceparent = firstString(metadata, 'traceparent');
+    this.parent =
+      this.traceparent !== undefined
+        ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter)
+        : ROOT_CONTEXT;
+    this.span = target.deps.tracer.startSpan(
+      target.spanName,
+      { kind: SpanKind.SERVER, attributes: target.baseAttributes },
+      this.parent,
     );
-    // The AbortController is made only when the handler asks for `ctx.signal` (most never do).
-    let controller: AbortController | undefined;
-    let abortReason: Error | undefined;
-    const abort = (reason: Error): void => {
-      if (abortReason) return;
-      abortReason = reason;
-      controller?.abort(reason);
-    };
-    let timer: NodeJS.Timeout | undefined;
-    let answered = false;
+  }
 
-    const answer = (error: Partial<grpc.StatusObject> | null, response?: unknown, cause?: unknown): void => {
-      if (answered) return;
-      answered = true;
-      if (timer) clearTimeout(timer);
-      call.removeListener('cancelled', onCancelled);
-      const code = error?.code ?? grpc.status.OK;
-      span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, code);
-      if (SERVER_ERROR_CODES.has(code)) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-      const durationMs = performance.now() - started;
-      deps.rpcMetrics.record(service, method, code, durationMs);
-      if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) {
-        deps.logger.error({ rpc: path, code, durationMs, correlationId, err: cause }, 'rpc failed');
-      } else if (deps.logger.isLevelEnabled('debug')) {
-        deps.logger.debug({ rpc: path, code, durationMs, correlationId }, 'rpc');
-      }
-      try {
-        if (error) callback(error);
-        else callback(null, response);
-      } catch (callbackError) {
-        deps.logger.warn({ rpc: path, correlationId, err: callbackError }, 'could not send the answer');
-      }
-    };
-
-    function onCancelled(): void {
-      abort(new Error('cancelled by the client'));
-      answer(makeError(grpc.status.CANCELLED, 'cancelled'));
-    }
-    call.once('cancelled', onCancelled);
-
-    const rawDeadline = call.getDeadline();
-    const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
-    const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
-    if (deadline) {
-      const remaining = deadlineMs - Date.now();
-      if (remaining <= 0) {
-        abort(new Error('deadline exceeded'));
-        answer(makeError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
-        return;
-      }
-      timer = setTimeout(() => {
-        abort(new Error('deadline exceeded'));
-        answer(makeError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
-      }, remaining);
-      timer.unref();
-    }
-
-    // Each call reports at most one refusal: the first check that said no.
-    let refusalReported = false;
-    let caller: Principal | undefined;
-    const report = (refusal: AccessRefusal): void => {
-      if (refusalReported) return;
-      refusalReported = true;
-      if (!deps.onAccessRefused) return;
-      try {
-        deps.onAccessRefused(refusal);
-      } catch (error) {
-        deps.logger.warn({ err: error }, 'access refusal hook failed');
-      }
-    };
-    const refuse = (error: HavenError): HavenError => {
-      if (error instanceof UnauthenticatedError) {
-        report({
-          method: path,
-          kind: 'unauthenticated',
-          reason: error.message,
-          code: 'UNAUTHENTICATED',
-          correlationId,
-        });
-      }
-      return error;
-    };
-    /** A refusal the handler raised (PermissionError, UnauthenticatedError) or recorded itself. */
-    const reportFromHandler = (refusal: {
-      readonly code: string;
-      readonly reason: string;
-      readonly target?: string | undefined;
-      readonly kind: AccessRefusalKind;
-    }): void => {
-      const target = refusal.target ?? resourceNameOf(call.request);
-      report({
-        method: path,
-        kind: refusal.kind,
-        reason: refusal.reason,
-        code: refusal.code,
-        ...(target !== undefined ? { target } : {}),
-        ...(caller ? { principal: actorOf(caller) } : {}),
-        correlationId,
-      });
-    };
-    const authorize = (principal: Principal): void => {
-      if (!deps.authorize) return;
-      const decision = deps.authorize(path, principal);
-      if (decision.allowed) return;
-      deps.logger.info(
-        { rpc: path, correlationId, principalKind: principal.kind, role: principal.role },
-        'call refused by the access policy',
-      );
-      const target = resourceNameOf(call.request);
-      report({
-        method: path,
-        kind: 'policy',
-        reason: decision.reason,
-        code: 'POLICY_DENIED',
-        ...(target !== undefined ? { target } : {}),
-        principal: actorOf(principal),
-        correlationId,
-      });
-      throw new PolicyDeniedError(decision.reason);
-    };
-    const invoke = (principal: Principal | undefined): unknown => {
-      // Undecodable bytes and out-of-range Timestamps: INVALID_ARGUMENT, after authentication and policy.
-      assertRequestWellFormed(call.request);
-      if (!handler) throw new NotImplementedSignal(`${path} is not implemented`);
-      caller = principal;
-      const ctx: CallContext = {
-        principal,
-        metadata,
-        correlationId,
-        traceparent,
-        deadline,
-        get signal(): AbortSignal {
-          if (!controller) {
-            controller = new AbortController();
-            if (abortReason) controller.abort(abortReason);
-          }
-          return controller.signal;
-        },
-        method: path,
-        get peer(): string {
-          return call.getPeer();
-        },
-        recordRefusal: (refusal) => {
-          try {
-            reportFromHandler({ ...refusal, kind: refusal.kind ?? AccessRefusalKind.State });
-          } catch (error) {
-            deps.logger.warn({ err: error }, 'access refusal not reported');
-          }
-        },
-      };
-      return handler(call.request, ctx, call);
-    };
-    // Authenticate, authorize, run the handler. A caller whose token is already verified (the usual case)
-    // goes straight through without an asynchronous step; otherwise the token is verified first.
-    const run = (): unknown => {
-      if (deps.isPublic) return invoke(undefined);
-      const auth = firstString(metadata, 'authorization');
-      const m = auth !== undefined ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-      const token = m?.[1];
-      if (!token) throw refuse(new UnauthenticatedError('missing bearer token'));
-      const known = deps.verifier.verifyCached?.(token);
-      if (known) {
-        authorize(known);
-        return invoke(known);
-      }
-      return deps.verifier.verify(token).then(
-        (principal) => {
-          authorize(principal);
-          return invoke(principal);
-        },
-        (error: unknown) => {
-          if (error instanceof HavenError) throw refuse(error);
-          throw refuse(new UnauthenticatedError('invalid token', { cause: error }));
-        },
-      );
-    };
-    const fail = (error: unknown): void => {
-      // A handler's (or its decider's) PermissionError or UnauthenticatedError is a refusal too: recorded here,
-      // once, for every handler (a refusal already reported for this call is not reported again).
-      if (!refusalReported && (error instanceof PermissionError || error instanceof UnauthenticatedError)) {
-        reportFromHandler({
-          kind:
-            error instanceof PermissionError
-              ? AccessRefusalKind.Permission
-              : AccessRefusalKind.Unauthenticated,
-          code: errorReason(error),
-          reason: error.message,
-        });
-      }
-      if (error instanceof NotImplementedSignal) answer(makeError(grpc.status.UNIMPLEMENTED, error.message));
-      else answer(grpcErrorFromHavenError(error, { correlationId }), undefined, error);
-    };
+  /** Runs the call to its one answer. */
+  start(): void {
+    this.call.once('cancelled', this.onCancelled);
+    if (!this.armDeadline()) return;
     let result: unknown;
     try {
-      result = context.with(trace.setSpan(parent, span), run);
+      result = context.with(trace.setSpan(this.parent, this.span), () => this.authenticateAndInvoke());
     } catch (error) {
-      fail(error);
+      this.fail(error);
       return;
     }
-    if (isPromiseLike(result)) result.then((response) => answer(null, response), fail);
-    else answer(null, result);
+    if (isPromiseLike(result)) result.then((response) => this.answer(null, response), this.fail);
+    else this.answer(null, result);
+  }
+
+  /** Starts the deadline's timer; answers DEADLINE_EXCEEDED and returns false when it has already passed. */
+  private armDeadline(): boolean {
+    const rawDeadline = this.call.getDeadline();
+    const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
+    if (!Number.isFinite(deadlineMs)) return true;
+    this.deadline = new Date(deadlineMs);
+    const remaining = deadlineMs - Date.now();
+    if (remaining <= 0) {
+      this.deadlineExceeded();
+      return false;
+    }
+    this.timer = setTimeout(() => this.deadlineExceeded(), remaining);
+    this.timer.unref();
+    return true;
+  }
+
+  private deadlineExceeded(): void {
+    this.abort(new Error('deadline exceeded'));
+    this.answer(makeError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
+  }
+
+  private readonly onCancelled = (): void => {
+    this.abort(new Error('cancelled by the client'));
+    this.answer(makeError(grpc.status.CANCELLED, 'cancelled'));
   };
+
+  private abort(reason: Error): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+
+  private signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /**
+   * Authenticate, authorize, run the handler. A caller whose token is already verified (the usual case) goes
+   * straight through without an asynchronous step; otherwise the token is verified first.
+   */
+  private authenticateAndInvoke(): unknown {
+    const { deps } = this.target;
+    if (deps.isPublic) return this.invoke(undefined);
+    const token = bearerToken(this.call.metadata);
+    if (!token) throw this.refuse(new UnauthenticatedError('missing bearer token'));
+    const known = deps.verifier.verifyCached?.(token);
+    if (known) return this.authorizeAndInvoke(known);
+    return deps.verifier.verify(token).then(
+      (principal) => this.authorizeAndInvoke(principal),
+      (error: unknown) => {
+        if (error instanceof HavenError) throw this.refuse(error);
+        throw this.refuse(new UnauthenticatedError('invalid token', { cause: error }));
+      },
+    );
+  }
+
+  private authorizeAndInvoke(principal: Principal): unknown {
+    this.authorize(principal);
+    return this.invoke(principal);
+  }
+
+  /** The access policy's decision; throws PolicyDeniedError (reported as a refusal) when it says no. */
+  private authorize(principal: Principal): void {
+    const { path, deps } = this.target;
+    if (!deps.authorize) return;
+    const decision = deps.authorize(path, principal);
+    if (decision.allowed) return;
+    deps.logger.info(
+      { rpc: path, correlationId: this.correlationId, principalKind: principal.kind, role: principal.role },
+      'call refused by the access policy',
+    );
+    const target = resourceNameOf(this.call.request);
+    this.report({
+      method: path,
+      kind: 'policy',
+      reason: decision.reason,
+      code: 'POLICY_DENIED',
+      ...(target !== undefined ? { target } : {}),
+      principal: actorOf(principal),
+      correlationId: this.correlationId,
+    });
+    throw new PolicyDeniedError(decision.reason);
+  }
+
+  private invoke(principal: Principal | undefined): unknown {
+    const { path, handler } = this.target;
+    // Undecodable bytes and out-of-range Timestamps: INVALID_ARGUMENT, after authentication and policy.
+    assertRequestWellFormed(this.call.request);
+    if (!handler) throw new NotImplementedSignal(`${path} is not implemented`);
+    this.caller = principal;
+    return handler(this.call.request, this.contextFor(principal), this.call);
+  }
+
+  /** The handler's view of the call. */
+  private contextFor(principal: Principal | undefined): CallContext {
+    const call = this.call;
+    const signal = (): AbortSignal => this.signal();
+    return {
+      principal,
+      metadata: call.metadata,
+      correlationId: this.correlationId,
+      traceparent: this.traceparent,
+      deadline: this.deadline,
+      get signal(): AbortSignal {
+        return signal();
+      },
+      method: this.target.path,
+      get peer(): string {
+        return call.getPeer();
+      },
+      recordRefusal: (refusal) => {
+        try {
+          this.reportFromHandler({ ...refusal, kind: refusal.kind ?? AccessRefusalKind.State });
+        } catch (error) {
+          this.target.deps.logger.warn({ err: error }, 'access refusal not reported');
+        }
+      },
+    };
+  }
+
+  private report(refusal: AccessRefusal): void {
+    if (this.refusalReported) return;
+    this.refusalReported = true;
+    const { deps } = this.target;
+    if (!deps.onAccessRefused) return;
+    try {
+      deps.onAccessRefused(refusal);
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'access refusal hook failed');
+    }
+  }
+
+  /** Reports an authentication failure; returns the error to throw. */
+  private refuse(error: HavenError): HavenError {
+    if (error instanceof UnauthenticatedError) {
+      this.report({
+        method: this.target.path,
+        kind: 'unauthenticated',
+        reason: error.message,
+        code: 'UNAUTHENTICATED',
+        correlationId: this.correlationId,
+      });
+    }
+    return error;
+  }
+
+  private reportFromHandler(refusal: HandlerRefusal): void {
+    const target = refusal.target ?? resourceNameOf(this.call.request);
+    this.report({
+      method: this.target.path,
+      kind: refusal.kind,
+      reason: refusal.reason,
+      code: refusal.code,
+      ...(target !== undefined ? { target } : {}),
+      ...(this.caller ? { principal: actorOf(this.caller) } : {}),
+      correlationId: this.correlationId,
+    });
+  }
+
+  private readonly fail = (error: unknown): void => {
+    // A handler's (or its decider's) PermissionError or UnauthenticatedError is a refusal too: recorded here,
+    // once, for every handler (a refusal already reported for this call is not reported again).
+    if (
+      !this.refusalReported &&
+      (error instanceof PermissionError || error instanceof UnauthenticatedError)
+    ) {
+      this.reportFromHandler({
+        kind:
+          error instanceof PermissionError ? AccessRefusalKind.Permission : AccessRefusalKind.Unauthenticated,
+        code: errorReason(error),
+        reason: error.message,
+      });
+    }
+    if (error instanceof NotImplementedSignal)
+      this.answer(makeError(grpc.status.UNIMPLEMENTED, error.message));
+    else this.answer(grpcErrorFromHavenError(error, { correlationId: this.correlationId }), undefined, error);
+  };
+
+  /** Answers once (later calls are ignored): ends the span, records the metrics, logs, calls back. */
+  private answer(error: Partial<grpc.StatusObject> | null, response?: unknown, cause?: unknown): void {
+    if (this.answered) return;
+    this.answered = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.call.removeListener('cancelled', this.onCancelled);
+    const { path, service, method, deps } = this.target;
+    const code = error?.code ?? grpc.status.OK;
+    this.span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, code);
+    if (SERVER_ERROR_CODES.has(code)) this.span.setStatus({ code: SpanStatusCode.ERROR });
+    this.span.end();
+    const durationMs = performance.now() - this.started;
+    deps.rpcMetrics.record(service, method, code, durationMs);
+    const correlationId = this.correlationId;
+    if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) {
+      deps.logger.error({ rpc: path, code, durationMs, correlationId, err: cause }, 'rpc failed');
+    } else if (deps.logger.isLevelEnabled('debug')) {
+      deps.logger.debug({ rpc: path, code, durationMs, correlationId }, 'rpc');
+    }
+    try {
+      if (error) this.callback(error);
+      else this.callback(null, response);
+    } catch (callbackError) {
+      deps.logger.warn({ rpc: path, correlationId, err: callbackError }, 'could not send the answer');
+    }
+  }
 }
 
 /** A wrapped call answered as a server stream: the error as the stream's status, or the end of the stream. */
@@ -538,26 +623,11 @@ function serviceNameOf(definition: grpc.ServiceDefinition): string {
   return splitPath(first.path).service;
 }
 
-/**
- * Starts a gRPC server the Haven way: every unary handler wrapped once (bearer-token auth unless public, then
- * the @haven/auth access policy before the handler runs — PERMISSION_DENIED `POLICY_DENIED`, deny by default —
- * correlation id, OpenTelemetry server span with the caller's trace as parent, RED metrics, deadline and
- * cancellation → `ctx.signal`, HavenError → gRPC status with google.rpc.Status details; undecodable request bytes
- * and out-of-range Timestamps → INVALID_ARGUMENT with a field violation, before the handler), plus the standard
- * health service (SERVING for '' and each service) and server reflection.
- * Methods of a definition without a handler authenticate and authorize too, then answer UNIMPLEMENTED.
- * Throws TypeError when a handler names a method the definition lacks, a handler is given for a streaming
- * method, a declared public method path is not served or (policy mode) not public in the table; rejects when
- * the port cannot be bound.
- */
-// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): split checks of the table from the bind
-export async function startGrpcService(options: GrpcServiceOptions): Promise<RunningGrpcService> {
-  const { logger } = options;
-  const tracer = trace.getTracer('@haven/service');
-  const meter = options.meter ?? metrics.getMeter('@haven/service');
-  const rpcMetrics = createRpcMetrics(meter);
-  const mode: AuthorizationMode = options.authorization ?? 'policy';
-  const declaredPublic = new Set(options.auth.publicMethods ?? []);
+/** The public-method check: declared paths must be public in the table too (policy mode). Throws TypeError. */
+function publicMethodCheck(
+  mode: AuthorizationMode,
+  declaredPublic: ReadonlySet<string>,
+): (path: string) => boolean {
   const tablePublic = new Set(mode === 'policy' ? policyPublicMethods() : []);
   if (mode === 'policy') {
     for (const p of declaredPublic) {
@@ -568,111 +638,113 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
       }
     }
   }
-  const isPublic = (path: string): boolean => declaredPublic.has(path) || tablePublic.has(path);
-  const server = new grpc.Server(options.serverOptions);
-  const served = new Set<string>();
-  const serviceNames: string[] = [];
-  const deps = {
-    verifier: options.auth.verifier,
-    authorize: mode === 'policy' ? policyAuthorize : undefined,
-    logger,
-    tracer,
-    rpcMetrics,
-    onAccessRefused: options.onAccessRefused,
-  };
+  return (path) => declaredPublic.has(path) || tablePublic.has(path);
+}
 
-  for (const registration of options.services) {
-    const { definition, handlers } = registration;
-    serviceNames.push(serviceNameOf(definition));
-    const implementation: grpc.UntypedServiceImplementation = {};
-    for (const [key, handler] of Object.entries(handlers)) {
-      const methodDef = definition[key];
-      if (!methodDef)
-        throw new TypeError(`startGrpcService: handler "${key}" has no method in the service definition`);
-      if (methodDef.requestStream || methodDef.responseStream) {
-        throw new TypeError(
-          `startGrpcService: ${methodDef.path} is streaming; only unary handlers are supported`,
-        );
-      }
-      served.add(methodDef.path);
-      implementation[key] = wrapUnary(methodDef.path, handler as UnaryHandler<unknown, unknown>, {
-        ...deps,
-        isPublic: isPublic(methodDef.path),
-      }) as grpc.handleUnaryCall<unknown, unknown>;
-    }
-    for (const [key, handler] of Object.entries(registration.streams ?? {})) {
-      const methodDef = definition[key];
-      if (!methodDef || methodDef.requestStream || !methodDef.responseStream) {
-        throw new TypeError(`startGrpcService: stream handler "${key}" has no server-streaming method`);
-      }
-      served.add(methodDef.path);
-      const stream = handler as ServerStreamingHandler<unknown, unknown>;
-      const wrapped = wrapUnary(
-        methodDef.path,
-        async (request, ctx, call) => {
-          await stream(request, ctx, writerFor(call as grpc.ServerWritableStream<unknown, unknown>));
-        },
-        { ...deps, isPublic: isPublic(methodDef.path) },
+/**
+ * One service's implementation: its unary and server-streaming handlers wrapped, and every other method of its
+ * definition answering UNIMPLEMENTED after authentication and policy. Adds each handled path to `served`.
+ * Throws TypeError when a handler names a method the definition lacks or of the wrong kind.
+ */
+function implementationOf(
+  registration: ServiceRegistration,
+  depsFor: (path: string) => WrapDeps,
+  served: Set<string>,
+): grpc.UntypedServiceImplementation {
+  const { definition, handlers } = registration;
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [key, handler] of Object.entries(handlers)) {
+    const methodDef = definition[key];
+    if (!methodDef)
+      throw new TypeError(`startGrpcService: handler "${key}" has no method in the service definition`);
+    if (methodDef.requestStream || methodDef.responseStream) {
+      throw new TypeError(
+        `startGrpcService: ${methodDef.path} is streaming; only unary handlers are supported`,
       );
-      implementation[key] = asServerStream(wrapped);
     }
-    // Methods without a handler still authenticate and authorize before answering UNIMPLEMENTED, so the
-    // policy holds for every method of the contract (and a probe learns nothing without the right token).
-    for (const [key, methodDef] of Object.entries(definition)) {
-      if (implementation[key] !== undefined || methodDef.requestStream) continue;
-      const unimplemented = wrapUnary(methodDef.path, undefined, {
-        ...deps,
-        isPublic: isPublic(methodDef.path),
-      });
-      if (!methodDef.responseStream) {
-        implementation[key] = unimplemented as grpc.handleUnaryCall<unknown, unknown>;
-      } else {
-        implementation[key] = asServerStream(unimplemented);
-      }
-    }
-    if (mode === 'policy' && logger.isLevelEnabled('warn')) {
-      const unlisted = Object.values(definition)
-        .map((m) => m.path)
-        .filter((p) => policyOf(p) === undefined);
-      if (unlisted.length > 0) {
-        logger.warn({ methods: unlisted }, 'methods without an access policy entry: every call is refused');
-      }
-    }
-    server.addService(tolerantDefinition(definition), implementation);
+    served.add(methodDef.path);
+    implementation[key] = wrapUnary(
+      methodDef.path,
+      handler as UnaryHandler<unknown, unknown>,
+      depsFor(methodDef.path),
+    ) as grpc.handleUnaryCall<unknown, unknown>;
   }
-  for (const p of declaredPublic) {
-    if (!served.has(p)) throw new TypeError(`startGrpcService: public method ${p} is not served`);
+  for (const [key, handler] of Object.entries(registration.streams ?? {})) {
+    const methodDef = definition[key];
+    if (!methodDef || methodDef.requestStream || !methodDef.responseStream) {
+      throw new TypeError(`startGrpcService: stream handler "${key}" has no server-streaming method`);
+    }
+    served.add(methodDef.path);
+    const stream = handler as ServerStreamingHandler<unknown, unknown>;
+    const wrapped = wrapUnary(
+      methodDef.path,
+      async (request, ctx, call) => {
+        await stream(request, ctx, writerFor(call as grpc.ServerWritableStream<unknown, unknown>));
+      },
+      depsFor(methodDef.path),
+    );
+    implementation[key] = asServerStream(wrapped);
   }
+  // Methods without a handler still authenticate and authorize before answering UNIMPLEMENTED, so the
+  // policy holds for every method of the contract (and a probe learns nothing without the right token).
+  for (const [key, methodDef] of Object.entries(definition)) {
+    if (implementation[key] !== undefined || methodDef.requestStream) continue;
+    const unimplemented = wrapUnary(methodDef.path, undefined, depsFor(methodDef.path));
+    if (!methodDef.responseStream) {
+      implementation[key] = unimplemented as grpc.handleUnaryCall<unknown, unknown>;
+    } else {
+      implementation[key] = asServerStream(unimplemented);
+    }
+  }
+  return implementation;
+}
 
-  const health = new HealthImplementation({
-    '': 'NOT_SERVING',
-    ...Object.fromEntries(serviceNames.map((n) => [n, 'NOT_SERVING'])),
-  });
-  health.addToServer(server);
+/** Logs the methods of a definition the access policy has no entry for (every call to them is refused). */
+function warnUnlisted(definition: grpc.ServiceDefinition, logger: Logger): void {
+  if (!logger.isLevelEnabled('warn')) return;
+  const unlisted = Object.values(definition)
+    .map((m) => m.path)
+    .filter((p) => policyOf(p) === undefined);
+  if (unlisted.length > 0) {
+    logger.warn({ methods: unlisted }, 'methods without an access policy entry: every call is refused');
+  }
+}
 
+/** Server reflection over the services' .proto sources and the health service's. */
+function addReflection(server: grpc.Server, protoFiles: GrpcServiceOptions['protoFiles']): void {
   const reflectionFiles = [
-    ...(options.protoFiles?.files ?? []).map((f) =>
-      f.startsWith('/') ? f : `${options.protoFiles?.root}/${f}`,
-    ),
+    ...(protoFiles?.files ?? []).map((f) => (f.startsWith('/') ? f : `${protoFiles?.root}/${f}`)),
     healthProtoPath,
   ];
   const packageDefinition = protoLoader.loadSync(reflectionFiles, {
-    includeDirs: options.protoFiles ? [options.protoFiles.root] : [],
+    includeDirs: protoFiles ? [protoFiles.root] : [],
     keepCase: true,
   });
   new ReflectionService(packageDefinition).addToServer(server);
+}
 
+/** Binds the server to `host:port` with the given credentials (insecure by default); resolves with the port. */
+function bind(server: grpc.Server, options: GrpcServiceOptions): Promise<number> {
   const host = options.host ?? '0.0.0.0';
   const address = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     server.bindAsync(
       address,
       options.credentials ?? grpc.ServerCredentials.createInsecure(),
       (error, bound) => (error ? reject(error) : resolve(bound)),
     );
   });
-  // Readiness ('' and the services) follows the consumers; liveness only the server itself.
-  const consumers = options.consumers;
+}
+
+/**
+ * Health that follows the server and its consumers: readiness ('' and the services) follows the consumers,
+ * liveness only the server itself, each consumer its own entry. `stop()` turns every entry NOT_SERVING for good.
+ */
+function trackHealth(
+  health: HealthImplementation,
+  consumers: ConsumerHealth | undefined,
+  serviceNames: readonly string[],
+): { stop(): void } {
   let running = true;
   const applyReadiness = (): void => {
     const status = running && (consumers?.ready ?? true) ? 'SERVING' : 'NOT_SERVING';
@@ -688,34 +760,102 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
   });
   health.setStatus(LIVENESS_HEALTH_NAME, 'SERVING');
   applyReadiness();
+  return {
+    stop: () => {
+      running = false;
+      unsubscribeConsumers?.();
+      for (const n of ['', LIVENESS_HEALTH_NAME, ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
+    },
+  };
+}
+
+/** Lets in-flight calls finish for up to `graceMs`, then cancels the rest. Never rejects. */
+function drain(server: grpc.Server, graceMs: number, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      logger.warn({ graceMs }, 'grace period over; cancelling in-flight calls');
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Runs the hooks in order; a failing hook is logged and the next one still runs. */
+async function runShutdownHooks(hooks: ReadonlyArray<() => Promise<void>>, logger: Logger): Promise<void> {
+  for (const hook of hooks) {
+    try {
+      await hook();
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown hook failed');
+    }
+  }
+}
+
+/**
+ * Starts a gRPC server the Haven way: every unary handler wrapped once (bearer-token auth unless public, then
+ * the @haven/auth access policy before the handler runs — PERMISSION_DENIED `POLICY_DENIED`, deny by default —
+ * correlation id, OpenTelemetry server span with the caller's trace as parent, RED metrics, deadline and
+ * cancellation → `ctx.signal`, HavenError → gRPC status with google.rpc.Status details; undecodable request bytes
+ * and out-of-range Timestamps → INVALID_ARGUMENT with a field violation, before the handler), plus the standard
+ * health service (SERVING for '' and each service) and server reflection.
+ * Methods of a definition without a handler authenticate and authorize too, then answer UNIMPLEMENTED.
+ * Throws TypeError when a handler names a method the definition lacks, a handler is given for a streaming
+ * method, a declared public method path is not served or (policy mode) not public in the table; rejects when
+ * the port cannot be bound.
+ */
+export async function startGrpcService(options: GrpcServiceOptions): Promise<RunningGrpcService> {
+  const { logger } = options;
+  const tracer = trace.getTracer('@haven/service');
+  const meter = options.meter ?? metrics.getMeter('@haven/service');
+  const rpcMetrics = createRpcMetrics(meter);
+  const mode: AuthorizationMode = options.authorization ?? 'policy';
+  const declaredPublic = new Set(options.auth.publicMethods ?? []);
+  const isPublic = publicMethodCheck(mode, declaredPublic);
+  const server = new grpc.Server(options.serverOptions);
+  const served = new Set<string>();
+  const serviceNames: string[] = [];
+  const deps = {
+    verifier: options.auth.verifier,
+    authorize: mode === 'policy' ? policyAuthorize : undefined,
+    logger,
+    tracer,
+    rpcMetrics,
+    onAccessRefused: options.onAccessRefused,
+  };
+  const depsFor = (path: string): WrapDeps => ({ ...deps, isPublic: isPublic(path) });
+
+  for (const registration of options.services) {
+    serviceNames.push(serviceNameOf(registration.definition));
+    const implementation = implementationOf(registration, depsFor, served);
+    if (mode === 'policy') warnUnlisted(registration.definition, logger);
+    server.addService(tolerantDefinition(registration.definition), implementation);
+  }
+  for (const p of declaredPublic) {
+    if (!served.has(p)) throw new TypeError(`startGrpcService: public method ${p} is not served`);
+  }
+
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    ...Object.fromEntries(serviceNames.map((n) => [n, 'NOT_SERVING'])),
+  });
+  health.addToServer(server);
+  addReflection(server, options.protoFiles);
+  const port = await bind(server, options);
+  const healthTracking = trackHealth(health, options.consumers, serviceNames);
   logger.info({ port, services: serviceNames }, `${options.name} gRPC server listening`);
 
   const grace = options.shutdownGraceMs ?? 10_000;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      running = false;
-      unsubscribeConsumers?.();
-      for (const n of ['', LIVENESS_HEALTH_NAME, ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
+      healthTracking.stop();
       logger.info({ graceMs: grace }, `${options.name} gRPC server draining`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          logger.warn({ graceMs: grace }, 'grace period over; cancelling in-flight calls');
-          server.forceShutdown();
-          resolve();
-        }, grace);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      for (const hook of options.onShutdown ?? []) {
-        try {
-          await hook();
-        } catch (error) {
-          logger.error({ err: error }, 'shutdown hook failed');
-        }
-      }
+      await drain(server, grace, logger);
+      await runShutdownHooks(options.onShutdown ?? [], logger);
       logger.info(`${options.name} gRPC server stopped`);
     })();
     return stopping;
