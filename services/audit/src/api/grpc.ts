@@ -23,7 +23,7 @@ import {
   type Principal,
 } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
-import { matches, type AuditRecord } from '../log/audit-record';
+import { matches, type AuditQuery, type AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, recordLeafData, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
@@ -123,240 +123,293 @@ function sizeField(value: string, field: string, violations: FieldViolation[]): 
   return Number(value);
 }
 
-// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): one function per RPC, as in identity
-export function auditHandlers(deps: {
-  log: AuditLog;
-  store: EventStore;
-  ledger: Ledger;
-  staff?: StaffDirectory;
-}) {
-  const { ledger } = deps;
-  const signedHead = (head: TreeHead): audit.SignedTreeHead => signedTreeHead(head, ledger);
-  /** The signed head of `size` (0: the whole log now); OUT_OF_RANGE-style violation when beyond the log. */
-  const headFor = async (size: number, field: string): Promise<TreeHead> => {
-    if (size > ledger.size) {
-      throw new ValidationError([
-        { field, description: `the ledger holds ${ledger.size} entries; ${size} is beyond it` },
-      ]);
-    }
-    if (size === 0 && ledger.size === 0) {
-      throw new PreconditionError('the audit ledger is empty: no tree head to sign yet');
-    }
-    return await ledger.head(size === 0 ? ledger.size : size);
-  };
+/** What the query RPCs read and where they record that they were asked. */
+export interface AuditHandlerDeps {
+  readonly log: AuditLog;
+  readonly store: EventStore;
+  readonly ledger: Ledger;
+  /** Display names of staff, for a patient's access log. */
+  readonly staff?: StaffDirectory;
+}
 
-  const recordQuery = async (
-    ctx: CallContext,
-    principal: Principal,
-    data: { method: string; patient: string; actor: string; resultCount: number },
-  ) => {
-    const event = newEvent({
-      type: AUDIT_QUERIED,
-      data,
-      actor: actorOf(principal),
-      correlationId: ctx.correlationId,
-      ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-    });
-    await deps.store.append(`audit.query-${randomUUID()}`, 'no_stream', [event]);
-  };
+/** The signed head of `size` (0: the whole log now); OUT_OF_RANGE-style violation when beyond the log. */
+async function headFor(ledger: Ledger, size: number, field: string): Promise<TreeHead> {
+  if (size > ledger.size) {
+    throw new ValidationError([
+      { field, description: `the ledger holds ${ledger.size} entries; ${size} is beyond it` },
+    ]);
+  }
+  if (size === 0 && ledger.size === 0) {
+    throw new PreconditionError('the audit ledger is empty: no tree head to sign yet');
+  }
+  return await ledger.head(size === 0 ? ledger.size : size);
+}
 
+/** Appends the `AuditLogQueried` event of a query: no event, no answer. */
+async function recordQuery(
+  store: EventStore,
+  ctx: CallContext,
+  principal: Principal,
+  data: { method: string; patient: string; actor: string; resultCount: number },
+): Promise<void> {
+  const event = newEvent({
+    type: AUDIT_QUERIED,
+    data,
+    actor: actorOf(principal),
+    correlationId: ctx.correlationId,
+    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+  });
+  await store.append(`audit.query-${randomUUID()}`, 'no_stream', [event]);
+}
+
+/** A checked ListAuditEvents request: its filter (bound to the page token), position and log query. */
+interface AuditEventsQuery {
+  readonly filter: unknown[];
+  readonly newestFirst: boolean;
+  readonly limit: number;
+  readonly query: AuditQuery;
+}
+
+/** Checks a ListAuditEvents request and turns it into a log query; throws ValidationError with every violation. */
+function auditEventsQuery(request: audit.ListAuditEventsRequest): AuditEventsQuery {
+  const violations: FieldViolation[] = [];
+  if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
+    violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
+  if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
+    violations.push({ field: 'patient', description: 'must be patients/{patient}' });
+  if (request.target !== '' && !isResourceName(request.target))
+    violations.push({ field: 'target', description: 'must be a resource name, e.g. visits/{visit}' });
+  if (request.actor.length > 200)
+    violations.push({ field: 'actor', description: 'must be at most 200 characters' });
+  if (request.startTime && request.endTime && request.endTime <= request.startTime)
+    violations.push({ field: 'end_time', description: 'must be after start_time' });
+  const order = request.orderBy.trim().replace(/\s+/g, ' ');
+  if (!['', 'leaf_index', 'leaf_index asc', 'leaf_index desc'].includes(order))
+    violations.push({ field: 'order_by', description: 'must be "leaf_index" or "leaf_index desc"' });
+  const newestFirst = order === 'leaf_index desc';
+  const types = new Set(request.types);
+  const filter = [
+    'auditEvents',
+    request.patient,
+    request.actor,
+    request.target,
+    request.startTime,
+    request.endTime,
+    newestFirst,
+    [...types].sort(),
+  ];
+  const position = pagePosition(request.pageToken, filter, violations);
+  if (violations.length > 0) throw new ValidationError(violations);
+
+  const limit = request.pageSize || DEFAULT_PAGE;
+  const query = {
+    ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
+    ...(request.actor ? actorFilter(request.actor) : {}),
+    ...(request.target ? { target: request.target } : {}),
+    ...(request.startTime ? { from: request.startTime } : {}),
+    ...(request.endTime ? { to: request.endTime } : {}),
+    ...(position === undefined ? {} : newestFirst ? { before: position } : { after: position }),
+    ...(types.size > 0 ? { types } : {}),
+    limit: limit + 1,
+  };
+  return { filter, newestFirst, limit, query };
+}
+
+async function listAuditEvents(
+  deps: AuditHandlerDeps,
+  request: audit.ListAuditEventsRequest,
+  ctx: CallContext,
+): Promise<audit.ListAuditEventsResponse> {
+  const principal = requireAuditor(ctx);
+  const { filter, newestFirst, limit, query } = auditEventsQuery(request);
+  const page = newestFirst
+    ? deps.log.newestFirst((r) => matches(r, query), limit + 1)
+    : deps.log.query(query);
+  const records = page.slice(0, limit);
+  await recordQuery(deps.store, ctx, principal, {
+    method: 'ListAuditEvents',
+    patient: request.patient,
+    actor: request.actor,
+    resultCount: records.length,
+  });
   return {
-    async listAuditEvents(
-      request: audit.ListAuditEventsRequest,
-      ctx: CallContext,
-    ): Promise<audit.ListAuditEventsResponse> {
-      const principal = requireAuditor(ctx);
-      const violations: FieldViolation[] = [];
-      if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
-        violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
-      if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
-        violations.push({ field: 'patient', description: 'must be patients/{patient}' });
-      if (request.target !== '' && !isResourceName(request.target))
-        violations.push({ field: 'target', description: 'must be a resource name, e.g. visits/{visit}' });
-      if (request.actor.length > 200)
-        violations.push({ field: 'actor', description: 'must be at most 200 characters' });
-      if (request.startTime && request.endTime && request.endTime <= request.startTime)
-        violations.push({ field: 'end_time', description: 'must be after start_time' });
-      const order = request.orderBy.trim().replace(/\s+/g, ' ');
-      if (!['', 'leaf_index', 'leaf_index asc', 'leaf_index desc'].includes(order))
-        violations.push({ field: 'order_by', description: 'must be "leaf_index" or "leaf_index desc"' });
-      const newestFirst = order === 'leaf_index desc';
-      const types = new Set(request.types);
-      const filter = [
-        'auditEvents',
-        request.patient,
-        request.actor,
-        request.target,
-        request.startTime,
-        request.endTime,
-        newestFirst,
-        [...types].sort(),
-      ];
-      const position = pagePosition(request.pageToken, filter, violations);
-      if (violations.length > 0) throw new ValidationError(violations);
+    auditEvents: records.map((r) => toProto(r, deps.ledger)),
+    nextPageToken: page.length > limit ? encodePageToken(filter, records.at(-1)!.index) : '',
+  };
+}
 
-      const limit = request.pageSize || DEFAULT_PAGE;
-      const query = {
-        ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
-        ...(request.actor ? actorFilter(request.actor) : {}),
-        ...(request.target ? { target: request.target } : {}),
-        ...(request.startTime ? { from: request.startTime } : {}),
-        ...(request.endTime ? { to: request.endTime } : {}),
-        ...(position === undefined ? {} : newestFirst ? { before: position } : { after: position }),
-        ...(types.size > 0 ? { types } : {}),
-        limit: limit + 1,
-      };
-      const page = newestFirst
-        ? deps.log.newestFirst((r) => matches(r, query), limit + 1)
-        : deps.log.query(query);
-      const records = page.slice(0, limit);
-      await recordQuery(ctx, principal, {
-        method: 'ListAuditEvents',
-        patient: request.patient,
-        actor: request.actor,
-        resultCount: records.length,
-      });
-      return {
-        auditEvents: records.map((r) => toProto(r, deps.ledger)),
-        nextPageToken: page.length > limit ? encodePageToken(filter, records.at(-1)!.index) : '',
-      };
-    },
+async function getAuditEvent(
+  deps: AuditHandlerDeps,
+  request: audit.GetAuditEventRequest,
+  ctx: CallContext,
+): Promise<audit.GetAuditEventResponse> {
+  const principal = requireAuditor(ctx);
+  const id = AUDIT_EVENT_NAME.exec(request.name)?.[1];
+  if (!id) throw new ValidationError([{ field: 'name', description: 'must be auditEvents/{event}' }]);
+  const record = deps.log.get(id);
+  if (!record) throw new NotFoundError(`audit event ${id} not found`);
+  await recordQuery(deps.store, ctx, principal, {
+    method: 'GetAuditEvent',
+    patient: '',
+    actor: '',
+    resultCount: 1,
+  });
+  return { auditEvent: toProto(record, deps.ledger) };
+}
 
-    async getAuditEvent(
-      request: audit.GetAuditEventRequest,
-      ctx: CallContext,
-    ): Promise<audit.GetAuditEventResponse> {
-      const principal = requireAuditor(ctx);
-      const id = AUDIT_EVENT_NAME.exec(request.name)?.[1];
-      if (!id) throw new ValidationError([{ field: 'name', description: 'must be auditEvents/{event}' }]);
-      const record = deps.log.get(id);
-      if (!record) throw new NotFoundError(`audit event ${id} not found`);
-      await recordQuery(ctx, principal, { method: 'GetAuditEvent', patient: '', actor: '', resultCount: 1 });
-      return { auditEvent: toProto(record, deps.ledger) };
-    },
+async function getTreeHead(
+  deps: AuditHandlerDeps,
+  request: audit.GetTreeHeadRequest,
+  ctx: CallContext,
+): Promise<audit.GetTreeHeadResponse> {
+  requireAuditor(ctx);
+  const violations: FieldViolation[] = [];
+  const size = sizeField(request.treeSize, 'tree_size', violations);
+  if (violations.length > 0) throw new ValidationError(violations);
+  return { treeHead: signedTreeHead(await headFor(deps.ledger, size, 'tree_size'), deps.ledger) };
+}
 
-    async getTreeHead(
-      request: audit.GetTreeHeadRequest,
-      ctx: CallContext,
-    ): Promise<audit.GetTreeHeadResponse> {
-      requireAuditor(ctx);
-      const violations: FieldViolation[] = [];
-      const size = sizeField(request.treeSize, 'tree_size', violations);
-      if (violations.length > 0) throw new ValidationError(violations);
-      return { treeHead: signedHead(await headFor(size, 'tree_size')) };
-    },
+/** The leaf an inclusion proof is asked for: by index or by audit event; adds violations, or throws NOT_FOUND. */
+function proofLeafIndex(
+  log: AuditLog,
+  leaf: audit.GetInclusionProofRequest['leaf'],
+  violations: FieldViolation[],
+): number {
+  if (leaf?.$case === 'leafIndex') return sizeField(leaf.leafIndex, 'leaf_index', violations);
+  if (leaf?.$case === 'auditEvent') {
+    const id = AUDIT_EVENT_NAME.exec(leaf.auditEvent)?.[1];
+    if (!id) {
+      violations.push({ field: 'audit_event', description: 'must be auditEvents/{event}' });
+      return 0;
+    }
+    const record = log.get(id);
+    if (!record) throw new NotFoundError(`audit event ${id} not found`);
+    return record.index;
+  }
+  violations.push({ field: 'leaf', description: 'give leaf_index or audit_event' });
+  return 0;
+}
 
-    async getInclusionProof(
-      request: audit.GetInclusionProofRequest,
-      ctx: CallContext,
-    ): Promise<audit.GetInclusionProofResponse> {
-      requireAuditor(ctx);
-      const violations: FieldViolation[] = [];
-      const size = sizeField(request.treeSize, 'tree_size', violations);
-      let index = 0;
-      if (request.leaf?.$case === 'leafIndex') {
-        index = sizeField(request.leaf.leafIndex, 'leaf_index', violations);
-      } else if (request.leaf?.$case === 'auditEvent') {
-        const id = AUDIT_EVENT_NAME.exec(request.leaf.auditEvent)?.[1];
-        if (!id) violations.push({ field: 'audit_event', description: 'must be auditEvents/{event}' });
-        else {
-          const record = deps.log.get(id);
-          if (!record) throw new NotFoundError(`audit event ${id} not found`);
-          index = record.index;
-        }
-      } else {
-        violations.push({ field: 'leaf', description: 'give leaf_index or audit_event' });
-      }
-      if (violations.length > 0) throw new ValidationError(violations);
-      const head = await headFor(size, 'tree_size');
-      if (index >= head.treeSize) {
-        throw new ValidationError([
-          { field: 'leaf_index', description: `must be below the tree size ${head.treeSize}` },
-        ]);
-      }
-      const entry = deps.log.all()[index];
-      return {
-        leafIndex: String(index),
-        treeSize: String(head.treeSize),
-        leafHash: ledger.leafHash(index),
-        auditPath: ledger.inclusionProof(index, head.treeSize),
-        treeHead: signedHead(head),
-        leafData: entry ? recordLeafData(entry) : Buffer.alloc(0),
-      };
-    },
+async function getInclusionProof(
+  deps: AuditHandlerDeps,
+  request: audit.GetInclusionProofRequest,
+  ctx: CallContext,
+): Promise<audit.GetInclusionProofResponse> {
+  requireAuditor(ctx);
+  const { ledger } = deps;
+  const violations: FieldViolation[] = [];
+  const size = sizeField(request.treeSize, 'tree_size', violations);
+  const index = proofLeafIndex(deps.log, request.leaf, violations);
+  if (violations.length > 0) throw new ValidationError(violations);
+  const head = await headFor(ledger, size, 'tree_size');
+  if (index >= head.treeSize) {
+    throw new ValidationError([
+      { field: 'leaf_index', description: `must be below the tree size ${head.treeSize}` },
+    ]);
+  }
+  const entry = deps.log.all()[index];
+  return {
+    leafIndex: String(index),
+    treeSize: String(head.treeSize),
+    leafHash: ledger.leafHash(index),
+    auditPath: ledger.inclusionProof(index, head.treeSize),
+    treeHead: signedTreeHead(head, ledger),
+    leafData: entry ? recordLeafData(entry) : Buffer.alloc(0),
+  };
+}
 
-    async getConsistencyProof(
-      request: audit.GetConsistencyProofRequest,
-      ctx: CallContext,
-    ): Promise<audit.GetConsistencyProofResponse> {
-      requireAuditor(ctx);
-      const violations: FieldViolation[] = [];
-      const first = sizeField(request.firstTreeSize, 'first_tree_size', violations);
-      const second = sizeField(request.secondTreeSize, 'second_tree_size', violations);
-      if (violations.length === 0 && first < 1)
-        violations.push({ field: 'first_tree_size', description: 'must be at least 1' });
-      if (violations.length > 0) throw new ValidationError(violations);
-      const head = await headFor(second, 'second_tree_size');
-      if (first > head.treeSize) {
-        throw new ValidationError([
-          { field: 'first_tree_size', description: `must not exceed the second tree size ${head.treeSize}` },
-        ]);
-      }
-      return {
-        firstTreeSize: String(first),
-        secondTreeSize: String(head.treeSize),
-        proof: ledger.consistencyProof(first, head.treeSize),
-        treeHead: signedHead(head),
-      };
-    },
+async function getConsistencyProof(
+  deps: AuditHandlerDeps,
+  request: audit.GetConsistencyProofRequest,
+  ctx: CallContext,
+): Promise<audit.GetConsistencyProofResponse> {
+  requireAuditor(ctx);
+  const { ledger } = deps;
+  const violations: FieldViolation[] = [];
+  const first = sizeField(request.firstTreeSize, 'first_tree_size', violations);
+  const second = sizeField(request.secondTreeSize, 'second_tree_size', violations);
+  if (violations.length === 0 && first < 1)
+    violations.push({ field: 'first_tree_size', description: 'must be at least 1' });
+  if (violations.length > 0) throw new ValidationError(violations);
+  const head = await headFor(ledger, second, 'second_tree_size');
+  if (first > head.treeSize) {
+    throw new ValidationError([
+      { field: 'first_tree_size', description: `must not exceed the second tree size ${head.treeSize}` },
+    ]);
+  }
+  return {
+    firstTreeSize: String(first),
+    secondTreeSize: String(head.treeSize),
+    proof: ledger.consistencyProof(first, head.treeSize),
+    treeHead: signedTreeHead(head, ledger),
+  };
+}
 
-    /**
-     * A patient's own accounting of accesses to their PHI (who — by role —, when, what, why, outcome), newest
-     * first. Only for a patient principal, only their own entries; the query itself is recorded like any other.
-     */
-    async listMyAccessLog(
-      request: audit.ListMyAccessLogRequest,
-      ctx: CallContext,
-    ): Promise<audit.ListMyAccessLogResponse> {
-      const principal = requirePrincipal(ctx);
-      if (principal.kind !== 'patient')
-        throw new PermissionError('only a patient may read their own access log');
-      const violations: FieldViolation[] = [];
-      if (request.pageSize < 0 || request.pageSize > 100)
-        violations.push({ field: 'page_size', description: 'must be between 0 and 100' });
-      const filter = ['myAccessLog', principal.id];
-      const position = pagePosition(request.pageToken, filter, violations);
-      if (violations.length > 0) throw new ValidationError(violations);
-      const limit = request.pageSize || 50;
-      const before = position ?? Infinity;
-      const mine = deps.log.newestFirst(
-        (r) => r.access !== undefined && r.patientId === principal.id && r.index < before,
-        limit + 1,
-      );
-      const page = mine.slice(0, limit);
-      await recordQuery(ctx, principal, {
-        method: 'ListMyAccessLog',
-        patient: `patients/${principal.id}`,
-        actor: '',
-        resultCount: page.length,
-      });
-      return {
-        entries: page.map((r) => ({
-          accessTime: new Date(r.occurredAt),
-          accessorRole: r.actorKind === 'patient' ? 'patient' : (r.actorRole ?? r.actorKind),
-          accessorDisplayName: r.actorKind === 'user' ? (deps.staff?.nameOf(r.actorId) ?? '') : '',
-          resource: r.access!.what,
-          fields: [...r.access!.fields],
-          purpose: phiEvents.phiAccessPurposeFromJSON(r.access!.why),
-          outcome: phiEvents.phiAccessOutcomeFromJSON(
-            `PHI_ACCESS_OUTCOME_${r.access!.outcome.toUpperCase()}`,
-          ),
-          breakGlass: r.access!.breakGlass,
-          auditEvent: `auditEvents/${r.eventId}`,
-        })),
-        nextPageToken: mine.length > limit ? encodePageToken(filter, page.at(-1)!.index) : '',
-      };
-    },
+/** One entry of a patient's access log as the API shows it. */
+function accessLogEntry(r: AuditRecord, staff: StaffDirectory | undefined): audit.AccessLogEntry {
+  return {
+    accessTime: new Date(r.occurredAt),
+    accessorRole: r.actorKind === 'patient' ? 'patient' : (r.actorRole ?? r.actorKind),
+    accessorDisplayName: r.actorKind === 'user' ? (staff?.nameOf(r.actorId) ?? '') : '',
+    resource: r.access!.what,
+    fields: [...r.access!.fields],
+    purpose: phiEvents.phiAccessPurposeFromJSON(r.access!.why),
+    outcome: phiEvents.phiAccessOutcomeFromJSON(`PHI_ACCESS_OUTCOME_${r.access!.outcome.toUpperCase()}`),
+    breakGlass: r.access!.breakGlass,
+    auditEvent: `auditEvents/${r.eventId}`,
+  };
+}
+
+/**
+ * A patient's own accounting of accesses to their PHI (who — by role —, when, what, why, outcome), newest
+ * first. Only for a patient principal, only their own entries; the query itself is recorded like any other.
+ */
+async function listMyAccessLog(
+  deps: AuditHandlerDeps,
+  request: audit.ListMyAccessLogRequest,
+  ctx: CallContext,
+): Promise<audit.ListMyAccessLogResponse> {
+  const principal = requirePrincipal(ctx);
+  if (principal.kind !== 'patient') throw new PermissionError('only a patient may read their own access log');
+  const violations: FieldViolation[] = [];
+  if (request.pageSize < 0 || request.pageSize > 100)
+    violations.push({ field: 'page_size', description: 'must be between 0 and 100' });
+  const filter = ['myAccessLog', principal.id];
+  const position = pagePosition(request.pageToken, filter, violations);
+  if (violations.length > 0) throw new ValidationError(violations);
+  const limit = request.pageSize || 50;
+  const before = position ?? Infinity;
+  const mine = deps.log.newestFirst(
+    (r) => r.access !== undefined && r.patientId === principal.id && r.index < before,
+    limit + 1,
+  );
+  const page = mine.slice(0, limit);
+  await recordQuery(deps.store, ctx, principal, {
+    method: 'ListMyAccessLog',
+    patient: `patients/${principal.id}`,
+    actor: '',
+    resultCount: page.length,
+  });
+  return {
+    entries: page.map((r) => accessLogEntry(r, deps.staff)),
+    nextPageToken: mine.length > limit ? encodePageToken(filter, page.at(-1)!.index) : '',
+  };
+}
+
+/** The query RPCs of AuditService, one function each. */
+export function auditHandlers(deps: AuditHandlerDeps) {
+  return {
+    listAuditEvents: (request: audit.ListAuditEventsRequest, ctx: CallContext) =>
+      listAuditEvents(deps, request, ctx),
+    getAuditEvent: (request: audit.GetAuditEventRequest, ctx: CallContext) =>
+      getAuditEvent(deps, request, ctx),
+    getTreeHead: (request: audit.GetTreeHeadRequest, ctx: CallContext) => getTreeHead(deps, request, ctx),
+    getInclusionProof: (request: audit.GetInclusionProofRequest, ctx: CallContext) =>
+      getInclusionProof(deps, request, ctx),
+    getConsistencyProof: (request: audit.GetConsistencyProofRequest, ctx: CallContext) =>
+      getConsistencyProof(deps, request, ctx),
+    listMyAccessLog: (request: audit.ListMyAccessLogRequest, ctx: CallContext) =>
+      listMyAccessLog(deps, request, ctx),
   };
 }
 
