@@ -183,323 +183,394 @@ function nextPage(filter: unknown, offset: number, size: number, total: number):
   return offset + size < total ? encodePageToken(filter, offset + size) : '';
 }
 
-/** The SessionService handlers for visits, by ts-proto method key. */
-// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): one function per RPC, as in identity
-export function visitHandlers(deps: VisitGrpcDeps) {
-  const { visits } = deps;
-  const loadVisible = async (visitId: string, principal: Principal) => {
-    const { state, etag } = await visits.load(visitId);
-    return { visit: requireVisible(state, principal, visitId), etag };
-  };
-  const reloadProto = async (visitId: string): Promise<session.Visit> => {
-    const { state, etag } = await visits.load(visitId);
-    return visitToProto(state as Live, etag);
-  };
-  /**
-   * The idempotent part of a command (AIP-155): the metadata carrying the request record when the client sent a
-   * `request_id`, and the first answer's state when this is a retry of a request already applied. Throws
-   * ValidationError on a request_id that is not a UUID, RequestIdReusedError on a key used differently.
-   */
-  const idempotent = async (ctx: CallContext, requestId: string, visitId: string, request: unknown) => {
-    const key = idempotencyKey(ctx, requestId);
-    const record = key ? requestRecord(key, request) : undefined;
-    const metadata = { ...commandMetadata(ctx), ...(record ? { request: record } : {}) };
-    const replay = record ? await visits.replay(visitId, record) : undefined;
-    return { metadata, replay };
-  };
-  /** The visit as a first answer left it. */
-  const replayedVisit = (replay: { state: VisitState; nextRevision: bigint }): session.Visit =>
-    visitToProto(replay.state as Live, String(replay.nextRevision));
+async function loadVisible(
+  visits: VisitService,
+  visitId: string,
+  principal: Principal,
+): Promise<{ visit: Live; etag: string }> {
+  const { state, etag } = await visits.load(visitId);
+  return { visit: requireVisible(state, principal, visitId), etag };
+}
 
-  /**
-   * A clinician's command on one participant (admit, deny, kick): idempotent with `request_id` (`fingerprint`
-   * is what a retry must repeat), answering with the participant as the command left it.
-   */
-  const onParticipant = async (
-    request: { name: string; requestId: string },
-    ctx: CallContext,
-    fingerprint: Record<string, unknown>,
-    run: (
-      target: { visitId: string; participantId: string; caller: Caller },
-      metadata: CommandMetadata,
-    ) => Promise<{ state: VisitState }>,
-  ): Promise<{ participant: session.Participant | undefined }> => {
-    const principal = requirePrincipal(ctx);
-    const { visitId, participantId } = participantNameOf(request.name, 'name');
-    requireClinician(principal);
-    const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, fingerprint);
-    if (replay) return participantResponse(visitId, replay.state, participantId);
-    const result = await run({ visitId, participantId, caller: callerOf(principal) }, metadata);
-    return participantResponse(visitId, result.state, participantId);
-  };
+async function reloadProto(visits: VisitService, visitId: string): Promise<session.Visit> {
+  const { state, etag } = await visits.load(visitId);
+  return visitToProto(state as Live, etag);
+}
 
-  /** Lock or unlock (the owning clinician only), answering with the visit as it is now. */
-  const setLock = async (
-    request: { name: string; requestId: string },
-    ctx: CallContext,
-    type: 'LockVisit' | 'UnlockVisit',
-  ): Promise<{ visit: session.Visit }> => {
-    const principal = requirePrincipal(ctx);
-    const visitId = visitIdOf(request.name, 'name');
-    requireClinician(principal);
-    const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
-      type,
-      name: request.name,
-    });
-    if (replay) return { visit: replayedVisit(replay) };
-    await visits.command(visitId, { type, data: { caller: callerOf(principal) } }, metadata);
-    return { visit: await reloadProto(visitId) };
-  };
+/**
+ * The idempotent part of a command (AIP-155): the metadata carrying the request record when the client sent a
+ * `request_id`, and the first answer's state when this is a retry of a request already applied. Throws
+ * ValidationError on a request_id that is not a UUID, RequestIdReusedError on a key used differently.
+ */
+async function idempotent(
+  visits: VisitService,
+  ctx: CallContext,
+  requestId: string,
+  visitId: string,
+  request: unknown,
+) {
+  const key = idempotencyKey(ctx, requestId);
+  const record = key ? requestRecord(key, request) : undefined;
+  const metadata = { ...commandMetadata(ctx), ...(record ? { request: record } : {}) };
+  const replay = record ? await visits.replay(visitId, record) : undefined;
+  return { metadata, replay };
+}
 
+/** The visit as a first answer left it. */
+function replayedVisit(replay: { state: VisitState; nextRevision: bigint }): session.Visit {
+  return visitToProto(replay.state as Live, String(replay.nextRevision));
+}
+
+/**
+ * A clinician's command on one participant (admit, deny, kick): idempotent with `request_id` (`fingerprint`
+ * is what a retry must repeat), answering with the participant as the command left it.
+ */
+async function onParticipant(
+  visits: VisitService,
+  request: { name: string; requestId: string },
+  ctx: CallContext,
+  fingerprint: Record<string, unknown>,
+  run: (
+    target: { visitId: string; participantId: string; caller: Caller },
+    metadata: CommandMetadata,
+  ) => Promise<{ state: VisitState }>,
+): Promise<{ participant: session.Participant | undefined }> {
+  const principal = requirePrincipal(ctx);
+  const { visitId, participantId } = participantNameOf(request.name, 'name');
+  requireClinician(principal);
+  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, fingerprint);
+  if (replay) return participantResponse(visitId, replay.state, participantId);
+  const result = await run({ visitId, participantId, caller: callerOf(principal) }, metadata);
+  return participantResponse(visitId, result.state, participantId);
+}
+
+/** Lock or unlock (the owning clinician only), answering with the visit as it is now. */
+async function setLock(
+  visits: VisitService,
+  request: { name: string; requestId: string },
+  ctx: CallContext,
+  type: 'LockVisit' | 'UnlockVisit',
+): Promise<{ visit: session.Visit }> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.name, 'name');
+  requireClinician(principal);
+  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, {
+    type,
+    name: request.name,
+  });
+  if (replay) return { visit: replayedVisit(replay) };
+  await visits.command(visitId, { type, data: { caller: callerOf(principal) } }, metadata);
+  return { visit: await reloadProto(visits, visitId) };
+}
+
+async function openVisit(
+  deps: VisitGrpcDeps,
+  request: session.OpenVisitRequest,
+  ctx: CallContext,
+): Promise<session.OpenVisitResponse> {
+  const principal = requirePrincipal(ctx);
+  const appointmentId = visitIdOf(request.appointment, 'appointment', 'appointments');
+  if (!deps.openForAppointment) throw new PreconditionError('this session service cannot open visits');
+  await deps.openForAppointment(appointmentId, ctx, principal);
+  // The visit id is the appointment id.
+  const { state, etag } = await deps.visits.load(appointmentId);
+  if (state.status === 'ended') throw new PreconditionError(`visit ${appointmentId} has ended`);
+  if (state.status === 'none') throw new NotFoundError(`visit ${appointmentId} not found`);
+  return { visit: visitToProto(state, etag) };
+}
+
+async function getVisit(
+  deps: VisitGrpcDeps,
+  request: session.GetVisitRequest,
+  ctx: CallContext,
+): Promise<session.GetVisitResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.name, 'name');
+  const { visit, etag } = await loadVisible(deps.visits, visitId, principal);
+  return { visit: visitToProto(visit, etag) };
+}
+
+/** "Today" around `now`: visits starting from 12 h ago to 24 h ahead, so a day's list is stable across time zones. */
+function startsToday(startTime: string, now: number): boolean {
+  const start = Date.parse(startTime);
+  return start >= now - 12 * 3600_000 && start <= now + 24 * 3600_000;
+}
+
+async function listVisits(
+  deps: VisitGrpcDeps,
+  request: session.ListVisitsRequest,
+  ctx: CallContext,
+): Promise<session.ListVisitsResponse> {
+  const principal = requirePrincipal(ctx);
+  requireClinician(principal);
+  const states = new Set(request.states);
+  const filter = ['visits', principal.id, [...states].sort()];
+  const { size, offset } = page(request.pageSize, request.pageToken, filter);
+  if (request.clinician !== '' && request.clinician !== `users/${principal.id}`) {
+    if (!/^users\/[^/]+$/.test(request.clinician)) {
+      throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
+    }
+    throw new PermissionError('a clinician may list only their own visits');
+  }
+  const now = deps.clock().getTime();
+  const mine = deps.projection
+    .all()
+    .filter((v) => v.clinicianId === principal.id)
+    .filter((v) => startsToday(v.startTime, now))
+    .map((v) => visitToProto(v, ''))
+    .filter((v) => states.size === 0 || states.has(v.state))
+    .sort((a, b) => (a.name < b.name ? 1 : -1));
+  const slice = mine.slice(offset, offset + size);
   return {
-    openVisit: async (
-      request: session.OpenVisitRequest,
-      ctx: CallContext,
-    ): Promise<session.OpenVisitResponse> => {
-      const principal = requirePrincipal(ctx);
-      const appointmentId = visitIdOf(request.appointment, 'appointment', 'appointments');
-      if (!deps.openForAppointment) throw new PreconditionError('this session service cannot open visits');
-      await deps.openForAppointment(appointmentId, ctx, principal);
-      // The visit id is the appointment id.
-      const { state, etag } = await visits.load(appointmentId);
-      if (state.status === 'ended') throw new PreconditionError(`visit ${appointmentId} has ended`);
-      if (state.status === 'none') throw new NotFoundError(`visit ${appointmentId} not found`);
-      return { visit: visitToProto(state, etag) };
-    },
+    visits: slice,
+    nextPageToken: nextPage(filter, offset, size, mine.length),
+  };
+}
 
-    getVisit: async (
-      request: session.GetVisitRequest,
-      ctx: CallContext,
-    ): Promise<session.GetVisitResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.name, 'name');
-      const { visit, etag } = await loadVisible(visitId, principal);
-      return { visit: visitToProto(visit, etag) };
-    },
+async function joinLobby(
+  deps: VisitGrpcDeps,
+  request: session.JoinLobbyRequest,
+  ctx: CallContext,
+): Promise<session.JoinLobbyResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.appointment, 'appointment', 'appointments');
+  requirePatient(principal);
+  const participantId = participantIdOf(principal);
+  const result = await deps.visits.command(
+    visitId,
+    { type: 'JoinLobby', data: { caller: callerOf(principal), participantId } },
+    commandMetadata(ctx),
+  );
+  const state = result.state as Live;
+  const me = state.participants[participantId];
+  if (!me) throw new NotFoundError('participant not found');
+  const position = Object.values(state.participants).filter(
+    (p) => p.status === ParticipantStatus.Waiting && p.arrival < me.arrival,
+  ).length;
+  return { visit: `visits/${visitId}`, participant: participantToProto(visitId, me), position };
+}
 
-    listVisits: async (
-      request: session.ListVisitsRequest,
-      ctx: CallContext,
-    ): Promise<session.ListVisitsResponse> => {
-      const principal = requirePrincipal(ctx);
-      requireClinician(principal);
-      const states = new Set(request.states);
-      const filter = ['visits', principal.id, [...states].sort()];
-      const { size, offset } = page(request.pageSize, request.pageToken, filter);
-      if (request.clinician !== '' && request.clinician !== `users/${principal.id}`) {
-        if (!/^users\/[^/]+$/.test(request.clinician)) {
-          throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
-        }
-        throw new PermissionError('a clinician may list only their own visits');
-      }
-      // "Today": visits starting from 12 h ago to 24 h ahead, so a day's list is stable across time zones.
-      const now = deps.clock().getTime();
-      const mine = deps.projection
-        .all()
-        .filter((v) => v.clinicianId === principal.id)
-        .filter((v) => {
-          const start = Date.parse(v.startTime);
-          return start >= now - 12 * 3600_000 && start <= now + 24 * 3600_000;
-        })
-        .map((v) => visitToProto(v, ''))
-        .filter((v) => states.size === 0 || states.has(v.state))
-        .sort((a, b) => (a.name < b.name ? 1 : -1));
-      const slice = mine.slice(offset, offset + size);
-      return {
-        visits: slice,
-        nextPageToken: nextPage(filter, offset, size, mine.length),
-      };
-    },
+async function listLobby(
+  deps: VisitGrpcDeps,
+  request: session.ListLobbyRequest,
+  ctx: CallContext,
+): Promise<session.ListLobbyResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  const filter = ['lobby', visitId];
+  const { size, offset } = page(request.pageSize, request.pageToken, filter);
+  requireClinician(principal);
+  const { state } = await deps.visits.load(visitId);
+  const visit = requireOwner(state, principal, visitId);
+  const waiting = Object.values(visit.participants)
+    .filter((p) => p.status === ParticipantStatus.Waiting)
+    .sort((a, b) => a.arrival - b.arrival);
+  return {
+    participants: waiting.slice(offset, offset + size).map((p) => participantToProto(visitId, p)),
+    nextPageToken: nextPage(filter, offset, size, waiting.length),
+  };
+}
 
-    joinLobby: async (
-      request: session.JoinLobbyRequest,
-      ctx: CallContext,
-    ): Promise<session.JoinLobbyResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.appointment, 'appointment', 'appointments');
-      requirePatient(principal);
-      const participantId = participantIdOf(principal);
-      const result = await visits.command(
+function admitParticipant(
+  { visits }: VisitGrpcDeps,
+  request: session.AdmitParticipantRequest,
+  ctx: CallContext,
+): Promise<session.AdmitParticipantResponse> {
+  return onParticipant(
+    visits,
+    request,
+    ctx,
+    { admit: request.name },
+    ({ visitId, participantId, caller }, metadata) => visits.admit(visitId, participantId, caller, metadata),
+  );
+}
+
+function denyParticipant(
+  { visits }: VisitGrpcDeps,
+  request: session.DenyParticipantRequest,
+  ctx: CallContext,
+): Promise<session.DenyParticipantResponse> {
+  return onParticipant(
+    visits,
+    request,
+    ctx,
+    { deny: request.name },
+    ({ visitId, participantId, caller }, metadata) =>
+      visits.command(visitId, { type: 'DenyParticipant', data: { caller, participantId } }, metadata),
+  );
+}
+
+function kickParticipant(
+  { visits }: VisitGrpcDeps,
+  request: session.KickParticipantRequest,
+  ctx: CallContext,
+): Promise<session.KickParticipantResponse> {
+  return onParticipant(
+    visits,
+    request,
+    ctx,
+    { kick: request.name, allowRejoin: request.allowRejoin },
+    ({ visitId, participantId, caller }, metadata) =>
+      visits.remove(
         visitId,
-        { type: 'JoinLobby', data: { caller: callerOf(principal), participantId } },
-        commandMetadata(ctx),
-      );
-      const state = result.state as Live;
-      const me = state.participants[participantId];
-      if (!me) throw new NotFoundError('participant not found');
-      const position = Object.values(state.participants).filter(
-        (p) => p.status === ParticipantStatus.Waiting && p.arrival < me.arrival,
-      ).length;
-      return { visit: `visits/${visitId}`, participant: participantToProto(visitId, me), position };
-    },
-
-    listLobby: async (
-      request: session.ListLobbyRequest,
-      ctx: CallContext,
-    ): Promise<session.ListLobbyResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.visit, 'visit');
-      const filter = ['lobby', visitId];
-      const { size, offset } = page(request.pageSize, request.pageToken, filter);
-      requireClinician(principal);
-      const { state } = await visits.load(visitId);
-      const visit = requireOwner(state, principal, visitId);
-      const waiting = Object.values(visit.participants)
-        .filter((p) => p.status === ParticipantStatus.Waiting)
-        .sort((a, b) => a.arrival - b.arrival);
-      return {
-        participants: waiting.slice(offset, offset + size).map((p) => participantToProto(visitId, p)),
-        nextPageToken: nextPage(filter, offset, size, waiting.length),
-      };
-    },
-
-    admitParticipant: (
-      request: session.AdmitParticipantRequest,
-      ctx: CallContext,
-    ): Promise<session.AdmitParticipantResponse> =>
-      onParticipant(request, ctx, { admit: request.name }, ({ visitId, participantId, caller }, metadata) =>
-        visits.admit(visitId, participantId, caller, metadata),
+        { type: 'KickParticipant', data: { caller, participantId, allowRejoin: request.allowRejoin } },
+        metadata,
       ),
+  );
+}
 
-    denyParticipant: (
-      request: session.DenyParticipantRequest,
-      ctx: CallContext,
-    ): Promise<session.DenyParticipantResponse> =>
-      onParticipant(request, ctx, { deny: request.name }, ({ visitId, participantId, caller }, metadata) =>
-        visits.command(visitId, { type: 'DenyParticipant', data: { caller, participantId } }, metadata),
-      ),
+async function leaveVisit(
+  { visits }: VisitGrpcDeps,
+  request: session.LeaveVisitRequest,
+  ctx: CallContext,
+): Promise<session.LeaveVisitResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  await loadVisible(visits, visitId, principal);
+  const participantId = participantIdOf(principal);
+  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, {
+    leave: request.visit,
+  });
+  if (replay) return participantResponse(visitId, replay.state, participantId);
+  const result = await visits.remove(
+    visitId,
+    { type: 'LeaveVisit', data: { caller: callerOf(principal), participantId } },
+    metadata,
+  );
+  return participantResponse(visitId, result.state, participantId);
+}
 
+async function endVisit(
+  { visits }: VisitGrpcDeps,
+  request: session.EndVisitRequest,
+  ctx: CallContext,
+): Promise<session.EndVisitResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.name, 'name');
+  requireClinician(principal);
+  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, {
+    end: request.name,
+  });
+  if (replay) return { visit: replayedVisit(replay) };
+  await visits.end(
+    visitId,
+    { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: callerOf(principal) } },
+    metadata,
+  );
+  return { visit: await reloadProto(visits, visitId) };
+}
+
+/**
+ * The participant a consent is recorded for (the caller's own unless `participant` names one) and the request's
+ * violations (scope, participant name, a participant of another visit).
+ */
+function consentTarget(
+  request: session.RecordConsentRequest,
+  visitId: string,
+  own: string,
+): { participantId: string; violations: FieldViolation[] } {
+  const violations: FieldViolation[] = [];
+  if (request.scope !== session.ConsentScope.CONSENT_SCOPE_RECORDING) {
+    violations.push({ field: 'scope', description: 'must be CONSENT_SCOPE_RECORDING' });
+  }
+  let participantId = own;
+  if (request.participant !== '') {
+    try {
+      const named = participantNameOf(request.participant, 'participant');
+      if (named.visitId !== visitId) {
+        violations.push({ field: 'participant', description: 'must be a participant of this visit' });
+      }
+      participantId = named.participantId;
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      violations.push(...error.violations);
+    }
+  }
+  return { participantId, violations };
+}
+
+async function recordConsent(
+  deps: VisitGrpcDeps,
+  request: session.RecordConsentRequest,
+  ctx: CallContext,
+): Promise<session.RecordConsentResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  const own = participantIdOf(principal);
+  const { participantId, violations } = consentTarget(request, visitId, own);
+  if (violations.length > 0) throw new ValidationError(violations);
+  requirePatient(principal);
+  if (participantId !== own) throw new PermissionError('a patient records only their own consent');
+  const { metadata, replay } = await idempotent(deps.visits, ctx, request.requestId, visitId, {
+    consent: participantId,
+    scope: request.scope,
+    granted: request.granted,
+  });
+  const result =
+    replay ??
+    (await deps.visits.command(
+      visitId,
+      {
+        type: 'RecordConsent',
+        data: { caller: callerOf(principal), participantId, granted: request.granted },
+      },
+      metadata,
+    ));
+  const recorded = result.events[result.events.length - 1];
+  return {
+    consent: session.Consent.fromPartial({
+      participant: `visits/${visitId}/participants/${participantId}`,
+      scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+      granted: request.granted,
+      recordTime: recorded ? new Date(recorded.occurredAt) : deps.clock(),
+      recordedBy: `patients/${principal.id}`,
+    }),
+  };
+}
+
+async function joinMedia(
+  { visits }: VisitGrpcDeps,
+  request: session.JoinMediaRequest,
+  ctx: CallContext,
+): Promise<session.JoinMediaResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  const access = await visits.joinMedia(visitId, callerOf(principal), commandMetadata(ctx));
+  return session.JoinMediaResponse.fromPartial({
+    serverUrl: access.serverUrl,
+    expireTime: access.expireTime,
+    participant: `visits/${visitId}/participants/${access.participantId}`,
+    iceServers: [],
+    mediaCredential: access.credential,
+    // room, token, display_name, pin and janus_token are deprecated and stay empty: the media proxy injects
+    // what Janus needs, and only the session service holds a Janus core token.
+  });
+}
+
+/** The SessionService handlers for visits, by ts-proto method key: one function per RPC, bound to `deps`. */
+export function visitHandlers(deps: VisitGrpcDeps) {
+  return {
+    openVisit: (request: session.OpenVisitRequest, ctx: CallContext) => openVisit(deps, request, ctx),
+    getVisit: (request: session.GetVisitRequest, ctx: CallContext) => getVisit(deps, request, ctx),
+    listVisits: (request: session.ListVisitsRequest, ctx: CallContext) => listVisits(deps, request, ctx),
+    joinLobby: (request: session.JoinLobbyRequest, ctx: CallContext) => joinLobby(deps, request, ctx),
+    listLobby: (request: session.ListLobbyRequest, ctx: CallContext) => listLobby(deps, request, ctx),
+    admitParticipant: (request: session.AdmitParticipantRequest, ctx: CallContext) =>
+      admitParticipant(deps, request, ctx),
+    denyParticipant: (request: session.DenyParticipantRequest, ctx: CallContext) =>
+      denyParticipant(deps, request, ctx),
     lockVisit: (request: session.LockVisitRequest, ctx: CallContext): Promise<session.LockVisitResponse> =>
-      setLock(request, ctx, 'LockVisit'),
-
+      setLock(deps.visits, request, ctx, 'LockVisit'),
     unlockVisit: (
       request: session.UnlockVisitRequest,
       ctx: CallContext,
-    ): Promise<session.UnlockVisitResponse> => setLock(request, ctx, 'UnlockVisit'),
-
-    kickParticipant: (
-      request: session.KickParticipantRequest,
-      ctx: CallContext,
-    ): Promise<session.KickParticipantResponse> =>
-      onParticipant(
-        request,
-        ctx,
-        { kick: request.name, allowRejoin: request.allowRejoin },
-        ({ visitId, participantId, caller }, metadata) =>
-          visits.remove(
-            visitId,
-            { type: 'KickParticipant', data: { caller, participantId, allowRejoin: request.allowRejoin } },
-            metadata,
-          ),
-      ),
-
-    leaveVisit: async (
-      request: session.LeaveVisitRequest,
-      ctx: CallContext,
-    ): Promise<session.LeaveVisitResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.visit, 'visit');
-      await loadVisible(visitId, principal);
-      const participantId = participantIdOf(principal);
-      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
-        leave: request.visit,
-      });
-      if (replay) return participantResponse(visitId, replay.state, participantId);
-      const result = await visits.remove(
-        visitId,
-        { type: 'LeaveVisit', data: { caller: callerOf(principal), participantId } },
-        metadata,
-      );
-      return participantResponse(visitId, result.state, participantId);
-    },
-
-    endVisit: async (
-      request: session.EndVisitRequest,
-      ctx: CallContext,
-    ): Promise<session.EndVisitResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.name, 'name');
-      requireClinician(principal);
-      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, { end: request.name });
-      if (replay) return { visit: replayedVisit(replay) };
-      await visits.end(
-        visitId,
-        { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: callerOf(principal) } },
-        metadata,
-      );
-      return { visit: await reloadProto(visitId) };
-    },
-
-    recordConsent: async (
-      request: session.RecordConsentRequest,
-      ctx: CallContext,
-    ): Promise<session.RecordConsentResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.visit, 'visit');
-      const violations = [];
-      if (request.scope !== session.ConsentScope.CONSENT_SCOPE_RECORDING) {
-        violations.push({ field: 'scope', description: 'must be CONSENT_SCOPE_RECORDING' });
-      }
-      const own = participantIdOf(principal);
-      let participantId = own;
-      if (request.participant !== '') {
-        try {
-          const named = participantNameOf(request.participant, 'participant');
-          if (named.visitId !== visitId) {
-            violations.push({ field: 'participant', description: 'must be a participant of this visit' });
-          }
-          participantId = named.participantId;
-        } catch (error) {
-          if (!(error instanceof ValidationError)) throw error;
-          violations.push(...error.violations);
-        }
-      }
-      if (violations.length > 0) throw new ValidationError(violations);
-      requirePatient(principal);
-      if (participantId !== own) throw new PermissionError('a patient records only their own consent');
-      const { metadata, replay } = await idempotent(ctx, request.requestId, visitId, {
-        consent: participantId,
-        scope: request.scope,
-        granted: request.granted,
-      });
-      const result =
-        replay ??
-        (await visits.command(
-          visitId,
-          {
-            type: 'RecordConsent',
-            data: { caller: callerOf(principal), participantId, granted: request.granted },
-          },
-          metadata,
-        ));
-      const recorded = result.events[result.events.length - 1];
-      return {
-        consent: session.Consent.fromPartial({
-          participant: `visits/${visitId}/participants/${participantId}`,
-          scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
-          granted: request.granted,
-          recordTime: recorded ? new Date(recorded.occurredAt) : deps.clock(),
-          recordedBy: `patients/${principal.id}`,
-        }),
-      };
-    },
-
-    joinMedia: async (
-      request: session.JoinMediaRequest,
-      ctx: CallContext,
-    ): Promise<session.JoinMediaResponse> => {
-      const principal = requirePrincipal(ctx);
-      const visitId = visitIdOf(request.visit, 'visit');
-      const access = await visits.joinMedia(visitId, callerOf(principal), commandMetadata(ctx));
-      return session.JoinMediaResponse.fromPartial({
-        serverUrl: access.serverUrl,
-        expireTime: access.expireTime,
-        participant: `visits/${visitId}/participants/${access.participantId}`,
-        iceServers: [],
-        mediaCredential: access.credential,
-        // room, token, display_name, pin and janus_token are deprecated and stay empty: the media proxy injects
-        // what Janus needs, and only the session service holds a Janus core token.
-      });
-    },
+    ): Promise<session.UnlockVisitResponse> => setLock(deps.visits, request, ctx, 'UnlockVisit'),
+    kickParticipant: (request: session.KickParticipantRequest, ctx: CallContext) =>
+      kickParticipant(deps, request, ctx),
+    leaveVisit: (request: session.LeaveVisitRequest, ctx: CallContext) => leaveVisit(deps, request, ctx),
+    endVisit: (request: session.EndVisitRequest, ctx: CallContext) => endVisit(deps, request, ctx),
+    recordConsent: (request: session.RecordConsentRequest, ctx: CallContext) =>
+      recordConsent(deps, request, ctx),
+    joinMedia: (request: session.JoinMediaRequest, ctx: CallContext) => joinMedia(deps, request, ctx),
   };
 }
