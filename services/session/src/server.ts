@@ -1,19 +1,14 @@
 /**
  * Wiring of the session service: configuration → event store → Janus pool → booking consumer → gRPC server, and
  * one HTTP port for Janus's event handler (`/janus-events`) and the media proxy (`/media`, websockets; browsers
- * reach it through the gateway). The consumer follows the scheduling context of the event store from a
- * checkpoint kept in NATS, so a booking made while the service was down still opens its visit when it comes back;
- * a relay fans session events out on the bus.
+ * reach it through the gateway). The adapters are built apart (visit/booking-consumer.ts,
+ * janus/janus-events-server.ts); this file only connects them. A relay fans session events out on the bus.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { z } from 'zod';
-import { ConcurrencyError, UnavailableError, ValidationError } from '@haven/errors';
 import { EventBus, startRelay } from '@haven/bus';
-import { ConsumerHealth, followStore, type Subscription } from '@haven/eventstore';
+import { ConsumerHealth, type EventStore } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import {
-  actorOf,
   connectEventStore,
   connectRevocationFeed,
   createAccessRefusalRecorder,
@@ -23,17 +18,18 @@ import {
   natsCredentialsOf,
   serveHavenGrpc,
   type Logger,
+  type RevocationFeed,
   type RunningGrpcService,
 } from '@haven/service';
-import { withSpan, contextFromTraceparent } from '@haven/telemetry';
-import { context } from '@opentelemetry/api';
+import { startJanusEventsServer } from './janus/janus-events-server';
 import { JanusPool } from './janus/janus-pool';
-import { videoRoomMediaEvents } from './janus/janus-events';
-import { signJanusToken } from './janus/janus-token';
+import type { JanusNode } from './janus/janus-rooms';
+import { coreTokenSource } from './janus/janus-token';
 import { MediaAccess } from './media/media-access';
 import { MEDIA_PATH, MediaProxy } from './media/media-proxy';
+import { followBookings } from './visit/booking-consumer';
 import { visitHandlers } from './visit/grpc';
-import { bookedAppointment, openVisitForAppointment } from './visit/open-visit';
+import { openVisitOnRequest } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
 import { VisitService } from './visit/visit-service';
 
@@ -72,11 +68,72 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
 });
 export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
-const BOOKED = 'haven.scheduling.v1.AppointmentBooked';
-const CANCELLED = 'haven.scheduling.v1.AppointmentCancelled';
+/** The Janus nodes of HAVEN_JANUS_WS_URLS (comma-separated), `janus-0`, `janus-1`… */
+function janusNodesOf(config: SessionConfig): JanusNode[] {
+  return config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
+    id: `janus-${i}`,
+    wsUrl: wsUrl.trim(),
+    tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
+    ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
+    ...(config.HAVEN_JANUS_RECORDINGS_DIR ? { recordingsDir: config.HAVEN_JANUS_RECORDINGS_DIR } : {}),
+  }));
+}
+
+/** The visit side, built together because its parts call each other (the pool recovers rooms through the service). */
+interface VisitSide {
+  readonly roomKey: string;
+  readonly projection: VisitProjection;
+  readonly media: MediaAccess;
+  readonly janus: JanusPool;
+  readonly visits: VisitService;
+}
+
+function buildVisitSide(
+  config: SessionConfig,
+  logger: Logger,
+  adapters: {
+    store: EventStore;
+    revocations: RevocationFeed;
+    onRefused: ReturnType<typeof createAccessRefusalRecorder>['record'];
+  },
+): VisitSide {
+  const { store, revocations } = adapters;
+  const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
+  const projection = new VisitProjection();
+  const media = new MediaAccess({
+    roomKey,
+    projected: (visitId) => projection.get(visitId),
+    load: async (visitId) => (await visits.load(visitId)).state,
+    isRevoked: (principal, token) => revocations.isRevoked(principal, token),
+  });
+  // The pool calls back into the visit service after a reconnect; the service is made right below.
+  const janus: JanusPool = new JanusPool(janusNodesOf(config), logger, {
+    onReconnected: async (rooms) => visits.recoverNode(rooms),
+  });
+  const visits: VisitService = new VisitService({
+    store,
+    janus,
+    roomKey,
+    media,
+    mediaUrl: config.HAVEN_MEDIA_PUBLIC_URL,
+    onRefused: adapters.onRefused,
+    projection,
+    logger,
+    idleMinutes: config.HAVEN_VISIT_IDLE_MINUTES,
+  });
+  return { roomKey, projection, media, janus, visits };
+}
+
+/** Looks for idle visits every HAVEN_VISIT_IDLE_CHECK_SECONDS; returns the timer (unref'd). */
+function startIdleCheck(visits: VisitService, config: SessionConfig, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    visits.endIdleVisits().catch((error: unknown) => logger.warn({ err: error }, 'idle check failed'));
+  }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
+  timer.unref();
+  return timer;
+}
 
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
-// eslint-disable-next-line max-lines-per-function -- follow-up (issue 12): thin wiring, adapters built apart
 export async function startSession(
   config: SessionConfig,
   logger: Logger,
@@ -97,54 +154,17 @@ export async function startSession(
   const consumers = new ConsumerHealth();
   // Session events fan out on haven.bus.session.* (the gateway pushes lobby and visit changes from there).
   const relay = await startRelay({ store, bus, context: 'session', logger, health: consumers });
-  const nodes = config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
-    id: `janus-${i}`,
-    wsUrl: wsUrl.trim(),
-    tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
-    ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
-    ...(config.HAVEN_JANUS_RECORDINGS_DIR ? { recordingsDir: config.HAVEN_JANUS_RECORDINGS_DIR } : {}),
-  }));
-  const roomKey = config.HAVEN_JANUS_ROOM_KEY ?? config.HAVEN_JANUS_TOKEN_SECRET;
-  const projection = new VisitProjection();
   // One revocation feed for gRPC callers and media connections: a sign-out or idle logoff ends both.
   const revocations = await connectRevocationFeed({ name: 'session', config, logger, consumers });
-  const media = new MediaAccess({
-    roomKey,
-    projected: (visitId) => projection.get(visitId),
-    load: async (visitId) => (await visitService.load(visitId)).state,
-    isRevoked: (principal, token) => revocations.isRevoked(principal, token),
-  });
-  // The pool calls back into the visit service after a reconnect; the service is made right below.
-  const janus: JanusPool = new JanusPool(nodes, logger, {
-    onReconnected: async (rooms) => visitService.recoverNode(rooms),
-  });
-  const visitService: VisitService = new VisitService({
+  const { roomKey, projection, media, janus, visits } = buildVisitSide(config, logger, {
     store,
-    janus,
-    roomKey,
-    media,
-    mediaUrl: config.HAVEN_MEDIA_PUBLIC_URL,
+    revocations,
     onRefused: refusals.record,
-    projection,
-    logger,
-    idleMinutes: config.HAVEN_VISIT_IDLE_MINUTES,
   });
-  let core = { token: '', renewAt: 0 };
   const proxy = new MediaProxy({
     access: media,
     upstreamUrl: (nodeId) => janus.nodeConfig(nodeId)?.wsUrl,
-    // Janus checks the core token on every request: sign one that outlives any request by an hour.
-    coreToken: () => {
-      const now = Date.now();
-      if (now >= core.renewAt) {
-        const expiresAt = new Date(now + 2 * 3600_000);
-        core = {
-          token: signJanusToken({ secret: config.HAVEN_JANUS_TOKEN_SECRET, expiresAt }),
-          renewAt: now + 3600_000,
-        };
-      }
-      return core.token;
-    },
+    coreToken: coreTokenSource(config.HAVEN_JANUS_TOKEN_SECRET),
     verifier: createVerifierFromConfig(config, { revocations }),
     onRefused: refusals.record,
     logger,
@@ -153,135 +173,16 @@ export async function startSession(
   const stopWatchingRevocations = revocations.onRevoked((r) => proxy.revoked(r));
   await janus.connect();
   await projection.start(store, { health: consumers, logger });
-  const idleTimer = setInterval(() => {
-    visitService.endIdleVisits().catch((error: unknown) => logger.warn({ err: error }, 'idle check failed'));
-  }, config.HAVEN_VISIT_IDLE_CHECK_SECONDS * 1000);
-  idleTimer.unref();
-
-  // The booking consumer's checkpoint lives in NATS (shared by replicas, kept across pod restarts).
-  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
-  const savedCheckpoints = async () => (checkpoints ??= await bus.checkpoints());
-  const subscription: Subscription = await followStore(store, {
-    name: 'session.bookings',
-    from: async () => (await savedCheckpoints()).load('session.bookings'),
-    contexts: ['scheduling'],
-    health: consumers,
+  const idleTimer = startIdleCheck(visits, config, logger);
+  const bookings = await followBookings({ store, bus, janus, roomKey, visits, health: consumers, logger });
+  const janusEvents = await startJanusEventsServer({
+    port: config.HAVEN_HTTP_PORT,
+    host: options.host ?? '0.0.0.0',
+    secret: config.HAVEN_JANUS_EVENTS_SECRET,
+    onMediaEvents: (events) => visits.onMediaEvents(events),
+    upgrade: { path: MEDIA_PATH, handle: (req, socket, head) => proxy.handleUpgrade(req, socket, head) },
     logger,
-    handler: async (event) => {
-      if (event.type === BOOKED) {
-        const parent = event.traceparent ? contextFromTraceparent(event.traceparent) : context.active();
-        try {
-          // Janus may be restarting or every node briefly down: retry, bounded (about a minute), before giving up.
-          for (let attempt = 0; ; attempt++) {
-            try {
-              await context.with(parent, () =>
-                withSpan('haven.session.open_visit', {}, () =>
-                  openVisitForAppointment({ store, janus, roomKey }, event),
-                ),
-              );
-              break;
-            } catch (error) {
-              if (!(error instanceof UnavailableError) || attempt >= 12) throw error;
-              logger.warn(
-                { eventId: event.id, attempt: attempt + 1, err: error },
-                'opening a visit failed; retrying',
-              );
-              await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
-            }
-          }
-        } catch (error) {
-          // A malformed booking is quarantined (logged without its data) instead of stopping the consumer.
-          if (!(error instanceof ValidationError)) throw error;
-          logger.error(
-            { eventId: event.id, type: event.type, err: error },
-            'malformed booking event skipped',
-          );
-        }
-      }
-      if (event.type === CANCELLED && typeof event.data['appointmentId'] === 'string') {
-        // A cancelled appointment's visit ends: its room is destroyed and nobody can join any more.
-        const visitId = event.data['appointmentId'];
-        const { state } = await visitService.load(visitId);
-        if (state.status === 'open') {
-          await visitService.end(
-            visitId,
-            { type: 'EndVisit', data: { reason: 'appointment_cancelled' } },
-            {
-              actor: { kind: 'service', id: 'session' },
-              correlationId: event.correlationId,
-              causationId: event.id,
-              ...(event.traceparent ? { traceparent: event.traceparent } : {}),
-            },
-          );
-        }
-      }
-      await (await savedCheckpoints()).save('session.bookings', event.position);
-    },
   });
-
-  // Janus's HTTP event handler posts here; videoroom publisher joins/leaves become visit events, in order.
-  let mediaQueue: Promise<void> = Promise.resolve();
-  const eventsAuthorization =
-    config.HAVEN_JANUS_EVENTS_SECRET !== undefined
-      ? Buffer.from(`Basic ${Buffer.from(`janus:${config.HAVEN_JANUS_EVENTS_SECRET}`).toString('base64')}`)
-      : undefined;
-  if (!eventsAuthorization) {
-    logger.warn('HAVEN_JANUS_EVENTS_SECRET is not set: /janus-events accepts posts without authentication');
-  }
-  const janusEvents: Server = createServer((req, res) => {
-    if (req.method !== 'POST' || req.url !== '/janus-events') {
-      req.resume();
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    if (eventsAuthorization && !sameSecret(req.headers.authorization, eventsAuthorization)) {
-      req.resume();
-      res.statusCode = 401;
-      res.setHeader('www-authenticate', 'Basic realm="janus-events"');
-      res.end();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 1_000_000) {
-        res.statusCode = 413;
-        res.end();
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        res.statusCode = 400;
-        res.end();
-        return;
-      }
-      res.statusCode = 204;
-      res.end();
-      const events = videoRoomMediaEvents(body);
-      if (events.length === 0) return;
-      mediaQueue = mediaQueue
-        .then(() => visitService.onMediaEvents(events))
-        .catch((error: unknown) => logger.warn({ err: error }, 'janus events not processed'));
-    });
-  });
-  janusEvents.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://session.invalid').pathname === MEDIA_PATH) {
-      proxy.handleUpgrade(req, socket, head);
-    } else {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    }
-  });
-  await new Promise<void>((resolve) =>
-    janusEvents.listen(config.HAVEN_HTTP_PORT, options.host ?? '0.0.0.0', resolve),
-  );
 
   return await serveHavenGrpc({
     name: 'session',
@@ -295,48 +196,29 @@ export async function startSession(
       {
         definition: session.SessionServiceService,
         handlers: visitHandlers({
-          visits: visitService,
+          visits,
           projection,
           clock: () => new Date(),
-          // OpenVisit (hospital systems): the booking's facts from the scheduling context, then the same path
-          // as a booking; a booking consumer that opened it first wins (the visit is the same either way).
-          openForAppointment: async (appointmentId, ctx, principal) => {
-            const booked = await bookedAppointment(store, appointmentId, new Date());
-            try {
-              await openVisitForAppointment({ store, janus, roomKey }, booked, {
-                actor: actorOf(principal),
-                correlationId: ctx.correlationId,
-                ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-              });
-            } catch (error) {
-              if (!(error instanceof ConcurrencyError)) throw error;
-            }
-          },
+          openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
         }),
       },
     ],
     onShutdown: [
       async () => clearInterval(idleTimer),
-      () => subscription.close(),
+      () => bookings.close(),
       () => relay.close(),
       async () => {
         stopWatchingVisits();
         stopWatchingRevocations();
       },
       () => projection.close(),
-      () => mediaQueue,
+      () => janusEvents.drained(),
       () => proxy.close(),
-      () => new Promise<void>((resolve) => janusEvents.close(() => resolve())),
+      () => janusEvents.close(),
       () => janus.close(),
       () => revocations.close(),
       () => bus.close(),
       () => store.close(),
     ],
   });
-}
-
-/** Constant-time comparison of a received Authorization header with the expected one. */
-function sameSecret(received: string | undefined, expected: Buffer): boolean {
-  const got = Buffer.from(received ?? '');
-  return got.length === expected.length && timingSafeEqual(got, expected);
 }

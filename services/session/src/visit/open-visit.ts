@@ -5,9 +5,9 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
+import { ConcurrencyError, NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
 import type { Actor, EventEnvelope, EventStore } from '@haven/eventstore';
-import { handleCommand, loadAggregate } from '@haven/service';
+import { actorOf, handleCommand, loadAggregate, type CallContext, type Principal } from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import { decide } from './decide';
 import { evolve, initialVisitState, type VisitState } from './visit';
@@ -140,4 +140,27 @@ export async function bookedAppointment(
     throw new PreconditionError(`appointment ${appointmentId} is over`);
   }
   return { ...booked, data };
+}
+
+/**
+ * OpenVisit for hospital systems: the booking's facts from the scheduling context, then the same path as a
+ * booking; a booking consumer that opened it first wins (the visit is the same either way).
+ */
+export function openVisitOnRequest(deps: {
+  store: EventStore;
+  janus: JanusPool;
+  roomKey: string;
+}): (appointmentId: string, ctx: CallContext, principal: Principal) => Promise<void> {
+  return async (appointmentId, ctx, principal) => {
+    const booked = await bookedAppointment(deps.store, appointmentId, new Date());
+    try {
+      await openVisitForAppointment(deps, booked, {
+        actor: actorOf(principal),
+        correlationId: ctx.correlationId,
+        ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+    }
+  };
 }
