@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  AlreadyExistsError,
   PreconditionError,
   ResourceExhaustedError,
   UnauthenticatedError,
@@ -138,7 +139,7 @@ describe('IdentityApp', () => {
         displayName: 'Y',
         role: 'clinician',
       }),
-    ).rejects.toThrow(PreconditionError);
+    ).rejects.toThrow(AlreadyExistsError);
   });
 
   it('answers unknown user and wrong password alike, recording LoginFailed only for the known account', async () => {
@@ -289,7 +290,7 @@ describe('IdentityApp', () => {
           role: 'auditor',
           userId,
         }),
-      ).rejects.toThrow(PreconditionError);
+      ).rejects.toThrow(AlreadyExistsError);
       expect(await app.users.findUserIdByUsername('other@demo.clinic')).toBeUndefined();
     });
 

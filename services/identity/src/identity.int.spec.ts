@@ -176,6 +176,27 @@ describe('identity service (real NATS, real gRPC)', () => {
       adminToken,
     );
     expect(created.user?.state).toBe(identity.UserState.USER_STATE_INVITED);
+    // A taken username or user id is a resource that exists already (AIP-193), as in scheduling.
+    const again = (username: string, userId: string) =>
+      codeOf(
+        call(
+          'createUser',
+          {
+            user: identity.User.fromPartial({
+              username,
+              email: 'again@demo.clinic',
+              displayName: 'Again',
+              role: identity.Role.ROLE_FRONT_DESK,
+            }),
+            userId,
+          },
+          adminToken,
+        ),
+      );
+    expect(await again('FrontDesk@demo.clinic', '')).toBe(grpc.status.ALREADY_EXISTS);
+    expect(await again('again@demo.clinic', (created.user?.name ?? '').replace('users/', ''))).toBe(
+      grpc.status.ALREADY_EXISTS,
+    );
     const weak = await call('activateUser', {
       name: '',
       invitationToken: created.invitationToken,

@@ -1,5 +1,5 @@
 /** Service-account commands and decide(): pure. The handler hashes and stores the client secret itself. */
-import { PreconditionError, ValidationError } from '@haven/errors';
+import { AlreadyExistsError, PreconditionError, ValidationError } from '@haven/errors';
 import {
   RESERVED_SCOPES,
   SCOPE_PATTERN,
@@ -16,7 +16,7 @@ export type ServiceAccountCommand =
 
 /**
  * Decides a service-account command. Throws ValidationError on a missing name or bad/reserved scopes,
- * PreconditionError when creating an existing account or rotating a missing one.
+ * AlreadyExistsError when creating an existing account, PreconditionError when rotating a missing one.
  */
 export function decideServiceAccount(
   command: ServiceAccountCommand,
@@ -25,7 +25,7 @@ export function decideServiceAccount(
   const at = new Date(command.data.now).toISOString();
   if (command.type === 'CreateServiceAccount') {
     const d = command.data;
-    if (state.status !== 'none') throw new PreconditionError('service account already exists');
+    if (state.status !== 'none') throw new AlreadyExistsError('service account already exists');
     const violations: { field: string; description: string }[] = [];
     const displayName = d.displayName.trim();
     if (displayName === '' || displayName.length > 200)

@@ -1,4 +1,4 @@
-import { PreconditionError, ValidationError } from '@haven/errors';
+import { AlreadyExistsError, PreconditionError, ValidationError } from '@haven/errors';
 import { deciderSpec } from '../testing/given-when-then';
 import { decideServiceAccount, type ServiceAccountCommand } from './decide';
 import {
@@ -71,7 +71,7 @@ describe('when the service account exists', () => {
     spec
       .given([created])
       .when(create(['audit.events.read']))
-      .thenThrows(PreconditionError, /already exists/);
+      .thenThrows(AlreadyExistsError, /already exists/);
   });
 
   it('rotates its secret', () => {

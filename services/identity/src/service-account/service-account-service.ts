@@ -64,7 +64,7 @@ export class ServiceAccountService {
 
   /**
    * Creates a service account; returns it with its client secret (shown once; only an argon2id hash is kept).
-   * Throws ValidationError on a bad id, name or scopes, PreconditionError when the id is taken.
+   * Throws ValidationError on a bad id, name or scopes, AlreadyExistsError when the id is taken.
    */
   async createServiceAccount(
     ctx: CommandContext,

@@ -3,7 +3,13 @@
  * password-history comparison, TOTP checks, token hashing) is done by the handler first and handed
  * in as a precomputed result, so this file stays deterministic and fast to test.
  */
-import { NotFoundError, PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  PreconditionError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@haven/errors';
 import { type LockoutPolicy, lockDurationMs } from './lockout';
 import {
   type LoginFailureReason,
@@ -106,7 +112,8 @@ export function digestsEqual(a: string, b: string): boolean {
 /**
  * Decides which events a command produces in the given state.
  * Throws ValidationError on bad input, NotFoundError when the user does not exist,
- * PreconditionError when the user is not in a state that allows the command, and
+ * AlreadyExistsError when inviting a user that exists, PreconditionError when the user is not in a state
+ * that allows the command, and
  * UnauthenticatedError when a proof (invite token, current password) is wrong.
  * A rejected command produces no events.
  */
@@ -140,7 +147,7 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
 }
 
 function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
-  if (state.status !== 'none') throw new PreconditionError('user already exists');
+  if (state.status !== 'none') throw new AlreadyExistsError('user already exists');
   const violations: { field: string; description: string }[] = [];
   const email = d.email.trim().toLowerCase();
   const username = d.username.trim().toLowerCase();

@@ -1,4 +1,10 @@
-import { NotFoundError, PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  PreconditionError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@haven/errors';
 import { deciderSpec } from '../testing/given-when-then';
 import { decideUser, type UserCommand } from './decide';
 import { DEFAULT_LOCKOUT_POLICY, lockDurationMs } from './lockout';
@@ -82,7 +88,7 @@ describe('User decider', () => {
       spec
         .given([invited])
         .when(invite())
-        .thenThrows(PreconditionError, /already exists/);
+        .thenThrows(AlreadyExistsError, /already exists/);
     });
   });
 

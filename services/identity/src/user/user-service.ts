@@ -3,7 +3,13 @@
  * role change end the user's sessions and revoke every token of the user.
  */
 import { newEvent, newEventId } from '@haven/eventstore';
-import { PreconditionError, UnauthenticatedError, ValidationError, NotFoundError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  PreconditionError,
+  UnauthenticatedError,
+  ValidationError,
+  NotFoundError,
+} from '@haven/errors';
 import { RevocationReason } from '@haven/service';
 import type { CredentialEvent } from '../credential/credential';
 import { assertPasswordAcceptable } from '../credential/password/policy';
@@ -41,7 +47,7 @@ export class UserService {
 
   /**
    * Invites a user; returns the one-time invitation token (`<userId>.<secret>`).
-   * Throws ValidationError on bad fields, PreconditionError when the username is taken.
+   * Throws ValidationError on bad fields, AlreadyExistsError when the username or user id is taken.
    */
   async inviteUser(
     ctx: CommandContext,
@@ -72,7 +78,7 @@ export class UserService {
     // Validate first, so bad input claims no username (a rejected command appends nothing).
     decideUser(command(requested || 'validation', 'x'), initialUserState);
     if (requested !== '' && (await store.read(userStream(requested), { limit: 1 })).length > 0)
-      throw new PreconditionError('user_id is already taken');
+      throw new AlreadyExistsError('user_id is already taken');
     const userId = await this.claimUsername(ctx, input.username, requested || newEventId());
     const invitationToken = `${userId}.${randomSecret()}`;
     const { state } = await run(
@@ -105,7 +111,7 @@ export class UserService {
     const owner = existing[0]?.data['userId'];
     if (typeof owner === 'string') {
       const userEvents = await store.read(userStream(owner), { limit: 1 });
-      if (userEvents.length > 0) throw new PreconditionError('username is already taken');
+      if (userEvents.length > 0) throw new AlreadyExistsError('username is already taken');
       return owner;
     }
     try {
@@ -119,7 +125,7 @@ export class UserService {
       ]);
     } catch (error) {
       if ((error as { category?: string }).category === 'conflict')
-        throw new PreconditionError('username is already taken', { cause: error });
+        throw new AlreadyExistsError('username is already taken', { cause: error });
       throw error;
     }
     return userId;
