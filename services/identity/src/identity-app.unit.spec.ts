@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AlreadyExistsError,
-  PreconditionError,
   ResourceExhaustedError,
   UnauthenticatedError,
   ValidationError,
