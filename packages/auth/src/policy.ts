@@ -137,6 +137,13 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     note: 'client id and secret authenticate (OAuth 2.0 client credentials)',
   },
   [`${IDENTITY}RotateServiceAccountSecret`]: adminOnly('hospital system accounts'),
+  [`${IDENTITY}SignInWithSso`]: {
+    public: true,
+    note: 'the clinic identity provider’s ID token authenticates (identity verifies it)',
+  },
+  [`${IDENTITY}ListSsoAccounts`]: adminOnly('SSO accounts waiting for approval'),
+  [`${IDENTITY}ApproveSsoAccount`]: adminOnly('just-in-time provisioning needs an admin'),
+  [`${IDENTITY}RejectSsoAccount`]: adminOnly('just-in-time provisioning needs an admin'),
   [`${IDENTITY}RequestBreakGlass`]: {
     roles: [Clinician, Admin],
     note: 'needs a written reason; raises an alert',

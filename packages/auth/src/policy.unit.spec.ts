@@ -54,13 +54,14 @@ describe('the policy table', () => {
     expect([...used].sort()).toEqual([...SCOPES].sort());
   });
 
-  it('names six public methods: the ones that authenticate by other means', () => {
+  it('names seven public methods: the ones that authenticate by other means', () => {
     expect(publicMethods().map((m) => m.slice(m.lastIndexOf('/') + 1))).toEqual([
       'ActivateUser',
       'GetJwks',
       'IssueServiceAccountToken',
       'Login',
       'RefreshToken',
+      'SignInWithSso',
       'RedeemPatientLink',
     ]);
   });

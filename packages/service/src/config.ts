@@ -183,6 +183,7 @@ export const STACK_WIDE_VARIABLES: readonly string[] = [
   'HAVEN_SESSION_GRPC_ADDR',
   'HAVEN_RECORDING_GRPC_ADDR',
   'HAVEN_AUDIT_GRPC_ADDR',
+  'HAVEN_SSO_CONFIG_FILE',
 ];
 
 export interface LoadConfigOptions {

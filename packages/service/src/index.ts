@@ -18,6 +18,8 @@ export {
   natsCredentialsOf,
 } from './config';
 export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel, NatsConfig } from './config';
+export { NO_SSO, loadSsoConfig, parseSsoConfig, ssoProvider } from './sso-config';
+export type { SsoConfig, SsoProvider } from './sso-config';
 export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';
 export type { Logger, CreateLoggerOptions } from './logger';
 export { PrincipalKind, actorOf, requirePrincipal, commandMetadata } from './principal';

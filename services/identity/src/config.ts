@@ -68,6 +68,8 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: IDENTITY_
   HAVEN_KEYRING_FILE: z.string().min(1).optional(),
   /** Only `local` for now. */
   HAVEN_KMS: z.enum(['local']).default('local'),
+  /** The clinics' OpenID Connect providers and their group → role tables (JSON; README "Staff single sign-on"). */
+  HAVEN_SSO_CONFIG_FILE: z.string().min(1).optional(),
   /** Signing-key rotation age in days (checked at start). Default 30. */
   HAVEN_SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });

@@ -10,6 +10,7 @@ import type { IdentityApp } from './identity-app';
 import { serviceAccountHandlers } from './service-account/grpc';
 import { sessionHandlers } from './session/grpc';
 import { identityGrpcAccess } from './shared/grpc-access';
+import { ssoHandlers } from './sso/grpc';
 import { userHandlers } from './user/grpc';
 
 const P = identity.IdentityServiceService;
@@ -21,6 +22,7 @@ export const PUBLIC_METHODS: readonly string[] = [
   P.activateUser.path,
   P.getJwks.path,
   P.issueServiceAccountToken.path,
+  P.signInWithSso.path,
 ];
 
 export interface IdentityGrpcOptions {
@@ -45,6 +47,7 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
     ...credentialHandlers(app.credentials, access),
     ...serviceAccountHandlers(app.serviceAccounts, access),
     ...breakGlassHandlers(app.breakGlass, access),
+    ...ssoHandlers(app.sso, access),
   };
   return { definition: P, handlers };
 }

@@ -7,10 +7,17 @@ import { BreakGlassService } from './break-glass/break-glass-service';
 import { CredentialService } from './credential/credential-service';
 import { ServiceAccountService } from './service-account/service-account-service';
 import { SessionService } from './session/session-service';
-import { identityDeps, type IdentityAppOptions, type IdentityPolicies } from './shared/deps';
+import { NO_SSO, type SsoConfig } from '@haven/service';
+import { identityDeps, type IdentityAppOptions as SliceOptions, type IdentityPolicies } from './shared/deps';
+import { createIdTokenVerifier, type IdTokenVerifier } from './sso/id-token';
+import { SsoService } from './sso/sso-service';
 import { UserService } from './user/user-service';
 
-export type { IdentityAppOptions } from './shared/deps';
+/** Options of the identity application: the slices' dependencies and the clinics' identity providers. */
+export interface IdentityAppOptions extends SliceOptions {
+  /** The clinics' OpenID providers (default none: local accounts only) and how their ID tokens are verified. */
+  readonly sso?: { readonly config: SsoConfig; readonly verifier?: IdTokenVerifier };
+}
 
 /** The identity use cases, by slice. */
 export class IdentityApp {
@@ -19,6 +26,7 @@ export class IdentityApp {
   readonly sessions: SessionService;
   readonly serviceAccounts: ServiceAccountService;
   readonly breakGlass: BreakGlassService;
+  readonly sso: SsoService;
   /** The policies in force (defaults filled in). */
   readonly policies: IdentityPolicies;
 
@@ -30,5 +38,11 @@ export class IdentityApp {
     this.sessions = new SessionService(deps, (username) => this.users.findUserIdByUsername(username));
     this.serviceAccounts = new ServiceAccountService(deps);
     this.breakGlass = new BreakGlassService(deps);
+    this.sso = new SsoService(deps, {
+      config: options.sso?.config ?? NO_SSO,
+      verifier: options.sso?.verifier ?? createIdTokenVerifier(),
+      sessions: this.sessions,
+      users: this.users,
+    });
   }
 }

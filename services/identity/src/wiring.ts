@@ -7,6 +7,7 @@ import type { EventStore } from '@haven/eventstore';
 import {
   connectEventStore,
   createJwtVerifier,
+  loadSsoConfig,
   natsCredentialsOf,
   RevocationPublisher,
   type Logger,
@@ -45,6 +46,7 @@ export async function createIdentityRuntime(
     revocations?: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
   } = {},
 ): Promise<IdentityRuntime> {
+  const ssoConfig = loadSsoConfig(config.HAVEN_SSO_CONFIG_FILE);
   const keys = await SigningKeyRing.open({ dataDir: resolve(config.HAVEN_DATA_DIR) });
   const sealer = await openSealerWithRetry(config);
   if (
@@ -73,6 +75,7 @@ export async function createIdentityRuntime(
     sealer,
     revocations,
     keys,
+    sso: { config: ssoConfig },
     ...identityPolicies(config),
     ...(options.logger ? { logger: options.logger } : {}),
   });

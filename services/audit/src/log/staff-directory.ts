@@ -1,5 +1,5 @@
 /**
- * Staff display names, from identity's `UserInvited` events (names of staff are not PHI): so a patient's access
+ * Staff display names, from identity's `UserInvited` and `UserProvisioned` (SSO) events (names of staff are not PHI): so a patient's access
  * log can say who looked at their record. Rebuilt at every start by reading the identity context from the
  * beginning; kept in memory (one entry per staff user).
  */
@@ -11,14 +11,17 @@ import {
   type Subscription,
 } from '@haven/eventstore';
 
-const USER_INVITED = 'haven.identity.v1.UserInvited';
+const USER_CREATED: ReadonlySet<string> = new Set([
+  'haven.identity.v1.UserInvited',
+  'haven.identity.v1.UserProvisioned',
+]);
 
 export class StaffDirectory {
   private readonly names = new Map<string, string>();
 
-  /** Learns from one event; ignores everything but a well-formed `UserInvited`. */
+  /** Learns from one event; ignores everything but a well-formed `UserInvited` or `UserProvisioned`. */
   apply(event: { readonly type: string; readonly data: Record<string, unknown> }): void {
-    if (event.type !== USER_INVITED) return;
+    if (!USER_CREATED.has(event.type)) return;
     const { userId, displayName } = event.data;
     if (typeof userId === 'string' && typeof displayName === 'string' && displayName.trim() !== '') {
       this.names.set(userId, displayName.trim());

@@ -6,7 +6,7 @@ import type { IdentityGrpcAccess, IdentityHandlers } from '../shared/grpc-access
 import { toProtoUser } from '../user/grpc';
 import type { SessionService, TokenSetView } from './session-service';
 
-function toProtoTokens(t: TokenSetView): identity.TokenSet {
+export function toProtoTokens(t: TokenSetView): identity.TokenSet {
   return {
     accessToken: t.accessToken,
     accessTokenExpireTime: new Date(t.accessTokenExpiresAt),

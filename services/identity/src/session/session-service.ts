@@ -141,16 +141,30 @@ export class SessionService {
     throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
   }
 
+  /**
+   * Opens a session for a user their clinic's identity provider signed in (SSO): LoginSucceeded, SessionStarted
+   * and the session's tokens, under `sessionId` (the one the SSO account's sign-in event names). The provider is
+   * responsible for the password and MFA; Haven's password rotation and TOTP enrollment do not apply.
+   * Throws PreconditionError when the user is not active.
+   */
+  async openFederatedSession(
+    ctx: CommandContext,
+    userId: string,
+    login: { sessionId: string; now: number },
+  ): Promise<LoginResult> {
+    return this.startSession(ctx, userId, undefined, { mfaVerified: false, mustEnroll: false, ...login });
+  }
+
   /** After the password (and second factor): LoginSucceeded, SessionStarted, and the session's tokens. */
   private async startSession(
     ctx: CommandContext,
     userId: string,
-    loaded: LoadedCredentials,
-    login: { mfaVerified: boolean; mustEnroll: boolean; now: number },
+    loaded: LoadedCredentials | undefined,
+    login: { mfaVerified: boolean; mustEnroll: boolean; now: number; sessionId?: string },
   ): Promise<LoginResult> {
     const { store, policies } = this.deps;
     const { now, mustEnroll } = login;
-    const sessionId = newEventId();
+    const sessionId = login.sessionId ?? newEventId();
     const refresh = newRefreshToken(sessionId);
     const success = await run(
       store,
@@ -186,7 +200,8 @@ export class SessionService {
       tokens,
       user: await userView(this.deps, userId, user),
       mfaEnrollmentRequired: mustEnroll,
-      passwordChangeRequired: passwordExpired(loaded.state.passwordSetAt, now, policies.password),
+      passwordChangeRequired:
+        loaded !== undefined && passwordExpired(loaded.state.passwordSetAt, now, policies.password),
     };
   }
 

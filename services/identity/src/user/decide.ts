@@ -35,6 +35,19 @@ export type InviteUser = {
     now: number;
   };
 };
+/** Create an active user for an approved SSO account (no password, no invitation). */
+export type ProvisionUser = {
+  type: 'ProvisionUser';
+  data: {
+    userId: string;
+    username: string;
+    email: string;
+    role: string;
+    displayName: string;
+    ssoAccountId: string;
+    now: number;
+  };
+};
 /** Accept an invitation; the handler has already checked the new password against the policy. */
 export type ActivateUser = { type: 'ActivateUser'; data: { inviteTokenHash: string; now: number } };
 export type DeactivateUser = {
@@ -80,6 +93,7 @@ export type RecordRecoveryCodeUse = {
 /** Every command of the User aggregate. */
 export type UserCommand =
   | InviteUser
+  | ProvisionUser
   | ActivateUser
   | DeactivateUser
   | ReactivateUser
@@ -121,6 +135,8 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
   switch (command.type) {
     case 'InviteUser':
       return invite(command.data, state);
+    case 'ProvisionUser':
+      return provision(command.data, state);
     case 'ActivateUser':
       return activate(command.data, existing(state));
     case 'DeactivateUser':
@@ -146,8 +162,13 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
   }
 }
 
-function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
-  if (state.status !== 'none') throw new AlreadyExistsError('user already exists');
+/** The violations of a new user's fields (username, email, role, display name). */
+function newUserViolations(d: {
+  username: string;
+  email: string;
+  role: string;
+  displayName: string;
+}): { field: string; description: string }[] {
   const violations: { field: string; description: string }[] = [];
   const email = d.email.trim().toLowerCase();
   const username = d.username.trim().toLowerCase();
@@ -166,7 +187,15 @@ function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
     });
   if (d.displayName.length > 200)
     violations.push({ field: 'display_name', description: 'at most 200 characters' });
+  return violations;
+}
+
+function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
+  if (state.status !== 'none') throw new AlreadyExistsError('user already exists');
+  const violations = newUserViolations(d);
   if (violations.length > 0) throw new ValidationError(violations);
+  const email = d.email.trim().toLowerCase();
+  const username = d.username.trim().toLowerCase();
   return [
     {
       type: 'UserInvited',
@@ -178,6 +207,27 @@ function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
         displayName: d.displayName.trim(),
         inviteTokenHash: d.inviteTokenHash,
         inviteExpiresAt: iso(d.inviteExpiresAt),
+        at: iso(d.now),
+      },
+    },
+  ];
+}
+
+function provision(d: ProvisionUser['data'], state: UserState): UserEvent[] {
+  // A retried approval finds its user already provisioned: nothing more to record.
+  if (state.status !== 'none') return [];
+  const violations = newUserViolations(d);
+  if (violations.length > 0) throw new ValidationError(violations);
+  return [
+    {
+      type: 'UserProvisioned',
+      data: {
+        userId: d.userId,
+        username: d.username.trim().toLowerCase(),
+        email: d.email.trim().toLowerCase(),
+        role: d.role as Role,
+        displayName: d.displayName.trim(),
+        ssoAccountId: d.ssoAccountId,
         at: iso(d.now),
       },
     },

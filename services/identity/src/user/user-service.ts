@@ -103,6 +103,49 @@ export class UserService {
     };
   }
 
+  /**
+   * Creates the active user of an approved SSO account (no password: they sign in at their clinic's provider).
+   * Idempotent for the same `userId` (a retried approval). Throws ValidationError on bad fields, AlreadyExistsError
+   * when the username belongs to another user (e.g. a local account).
+   */
+  async provisionUser(
+    ctx: CommandContext,
+    input: InviteUserInput & { userId: string; ssoAccountId: string },
+  ): Promise<UserView> {
+    const { store } = this.deps;
+    const now = this.deps.now();
+    const command: UserCommand = {
+      type: 'ProvisionUser',
+      data: {
+        userId: input.userId,
+        username: input.username,
+        email: input.email,
+        role: input.role,
+        displayName: input.displayName,
+        ssoAccountId: input.ssoAccountId,
+        now,
+      },
+    };
+    const loaded = await load(store, userStream(input.userId), userDecider);
+    decideUser(command, loaded.state);
+    if (loaded.state.status === 'none') {
+      const owner = await this.claimUsername(ctx, input.username, input.userId);
+      if (owner !== input.userId) throw new AlreadyExistsError('username is already taken');
+    }
+    const { state, events } = await run(store, userStream(input.userId), userDecider, command, ctx);
+    if (events.length > 0) {
+      await store.append(USER_DIRECTORY_STREAM, 'any', [
+        newEvent({
+          type: 'haven.identity.v1.UserListed',
+          data: { userId: input.userId },
+          actor: ctx.actor,
+          correlationId: ctx.correlationId,
+        }),
+      ]);
+    }
+    return userView(this.deps, input.userId, state);
+  }
+
   /** Claims the username for `userId`; a claim whose user stream is still empty is taken over (crash recovery). */
   private async claimUsername(ctx: CommandContext, username: string, userId: string): Promise<string> {
     const { store } = this.deps;

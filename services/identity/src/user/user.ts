@@ -45,6 +45,20 @@ export type UserInvited = {
     at: string;
   };
 };
+/** A user created active by an SSO account's approval: no password, they sign in at their clinic's IdP. */
+export type UserProvisioned = {
+  type: 'UserProvisioned';
+  data: {
+    userId: string;
+    username: string;
+    email: string;
+    role: Role;
+    displayName: string;
+    /** The SSO account it came from (`ssoAccounts/{id}` without the collection). */
+    ssoAccountId: string;
+    at: string;
+  };
+};
 export type UserActivated = { type: 'UserActivated'; data: { userId: string; at: string } };
 export type UserDeactivated = {
   type: 'UserDeactivated';
@@ -86,6 +100,7 @@ export type RecoveryCodeUsed = {
 /** Every event of the User aggregate. */
 export type UserEvent =
   | UserInvited
+  | UserProvisioned
   | UserActivated
   | UserDeactivated
   | UserReactivated
@@ -159,11 +174,37 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       updatedAt: at,
     };
   }
+  if (event.type === 'UserProvisioned') {
+    if (state.status !== 'none') return state;
+    const d = event.data;
+    return {
+      status: 'active',
+      userId: d.userId,
+      username: d.username,
+      email: d.email,
+      displayName: d.displayName,
+      role: d.role,
+      inviteTokenHash: null,
+      inviteExpiresAt: null,
+      createdAt: at,
+      activatedAt: at,
+      passwordChangedAt: null,
+      consecutiveFailures: 0,
+      lockedUntil: null,
+      mfa: 'none',
+      sessionIds: [],
+      lastLoginAt: null,
+      updatedAt: at,
+    };
+  }
   if (state.status === 'none') return state;
   return { ...evolveExisting(state, event), updatedAt: at };
 }
 
-function evolveExisting(state: ExistingUser, event: Exclude<UserEvent, UserInvited>): ExistingUser {
+function evolveExisting(
+  state: ExistingUser,
+  event: Exclude<UserEvent, UserInvited | UserProvisioned>,
+): ExistingUser {
   const at = Date.parse(event.data.at);
   switch (event.type) {
     case 'UserActivated':

@@ -1,0 +1,74 @@
+import { ValidationError } from '@haven/errors';
+import { deciderSpec } from '../testing/given-when-then';
+import { decideUser, type UserCommand } from './decide';
+import { evolveUser, foldUser, initialUserState, type UserEvent, type UserState } from './user';
+
+const spec = deciderSpec<UserCommand, UserEvent, UserState>({
+  decide: decideUser,
+  evolve: evolveUser,
+  initialState: initialUserState,
+});
+const T0 = Date.parse('2026-04-01T08:00:00.000Z');
+const provision = (
+  over: Partial<Extract<UserCommand, { type: 'ProvisionUser' }>['data']> = {},
+): UserCommand => ({
+  type: 'ProvisionUser',
+  data: {
+    userId: 'sso-acc1',
+    username: 'Ada@Northside.example',
+    email: 'Ada@Northside.example',
+    role: 'clinician',
+    displayName: ' Ada Lovelace ',
+    ssoAccountId: 'acc1',
+    now: T0,
+    ...over,
+  },
+});
+const provisioned: UserEvent = {
+  type: 'UserProvisioned',
+  data: {
+    userId: 'sso-acc1',
+    username: 'ada@northside.example',
+    email: 'ada@northside.example',
+    role: 'clinician',
+    displayName: 'Ada Lovelace',
+    ssoAccountId: 'acc1',
+    at: new Date(T0).toISOString(),
+  },
+};
+
+describe('when an approved SSO account provisions its user', () => {
+  it('creates the user active, without a password or an invitation', () => {
+    spec.given([]).when(provision()).then([provisioned]);
+    const state = foldUser([provisioned]);
+    expect(state).toMatchObject({
+      status: 'active',
+      role: 'clinician',
+      passwordChangedAt: null,
+      mfa: 'none',
+    });
+  });
+
+  it('records nothing when a retried approval finds the user there', () => {
+    spec.given([provisioned]).when(provision()).then([]);
+  });
+
+  it('refuses bad fields like an invitation does', () => {
+    spec
+      .given([])
+      .when(provision({ role: 'patient', email: 'nope' }))
+      .thenThrows(ValidationError);
+  });
+
+  it('lets the provisioned user sign in and be deactivated like any other', () => {
+    spec
+      .given([provisioned])
+      .when({ type: 'RecordLoginSuccess', data: { sessionId: 's1', mfa: false, now: T0 + 1 } })
+      .then([
+        {
+          type: 'LoginSucceeded',
+          data: { userId: 'sso-acc1', sessionId: 's1', mfa: false, at: new Date(T0 + 1).toISOString() },
+        },
+      ]);
+  });
+});
