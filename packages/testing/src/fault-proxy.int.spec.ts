@@ -92,3 +92,23 @@ it('holds everything in a blackhole and lets it through when lifted', async () =
   expect(await back).toBeGreaterThanOrEqual(400);
   s.destroy();
 });
+
+it('keeps the byte order under jitter, as TCP does (a reordered stream is not a network fault)', async () => {
+  const s = await open();
+  proxy.set({ latencyMs: 5, jitterMs: 40 });
+  const sent: string[] = [];
+  let got = '';
+  s.on('data', (d: Buffer) => (got += d.toString()));
+  for (let i = 0; i < 400; i++) {
+    const piece = `<${i}>`;
+    sent.push(piece);
+    s.write(piece);
+    if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  const want = sent.join('');
+  for (let waited = 0; got.length < want.length && waited < 5_000; waited += 20) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(got).toBe(want);
+  s.destroy();
+});

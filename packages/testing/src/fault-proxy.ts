@@ -62,8 +62,14 @@ interface Pair {
   readonly upstream: Socket;
   /** Chunks waiting for the blackhole to lift, per direction. */
   readonly held: { up: Buffer[]; down: Buffer[] };
-  /** When the last chunk of each direction is due (keeps order under jitter). */
+  /** When the last chunk of each direction is due (a later chunk is never due earlier). */
   readonly due: { up: number; down: number };
+  /**
+   * Delayed chunks in the order they came, per direction. Timers may fire out of order (one list per duration),
+   * so a firing timer writes every chunk up to its own from the head: the bytes leave in order, as TCP's do.
+   */
+  readonly queue: { up: { seq: number; chunk: Buffer }[]; down: { seq: number; chunk: Buffer }[] };
+  seq: number;
 }
 
 /**
@@ -94,14 +100,20 @@ export async function startFaultProxy(options: {
       return;
     }
     const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
-    if (delay <= 0 && pair.due[direction] <= Date.now()) {
+    if (delay <= 0 && pair.due[direction] <= Date.now() && pair.queue[direction].length === 0) {
       to.write(chunk);
       return;
     }
     const at = Math.max(Date.now() + delay, pair.due[direction]);
     pair.due[direction] = at;
+    const queue = pair.queue[direction];
+    const seq = (pair.seq += 1);
+    queue.push({ seq, chunk });
     setTimeout(() => {
-      if (pairs.has(pair) && !to.destroyed) to.write(chunk);
+      while (queue.length > 0 && queue[0]!.seq <= seq) {
+        const next = queue.shift()!;
+        if (pairs.has(pair) && !to.destroyed) to.write(next.chunk);
+      }
     }, at - Date.now()).unref();
   };
 
@@ -122,7 +134,14 @@ export async function startFaultProxy(options: {
     }
     stats.connections += 1;
     const upstream = connect({ host: target.host, port: target.port });
-    const pair: Pair = { client, upstream, held: { up: [], down: [] }, due: { up: 0, down: 0 } };
+    const pair: Pair = {
+      client,
+      upstream,
+      held: { up: [], down: [] },
+      due: { up: 0, down: 0 },
+      queue: { up: [], down: [] },
+      seq: 0,
+    };
     pairs.add(pair);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
