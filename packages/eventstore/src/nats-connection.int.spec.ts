@@ -4,8 +4,14 @@
  * a wrong credential still fails at once.
  */
 import { UnavailableError } from '@haven/errors';
-import { type FaultProxy, type NatsServerHandle, startFaultProxy, startNatsServer } from '@haven/testing';
-import { closeNatsConnection, connectNats } from './nats-connection';
+import {
+  eventually,
+  type FaultProxy,
+  type NatsServerHandle,
+  startFaultProxy,
+  startNatsServer,
+} from '@haven/testing';
+import { closeNatsConnection, connectNats, natsConnectionOptions } from './nats-connection';
 
 jest.setTimeout(60_000);
 
@@ -53,4 +59,33 @@ it('fails on a wrong password after one attempt, retry or not', async () => {
     /not reachable: .*authorization/i,
   );
   expect(proxy.stats.connections - before).toBe(1);
+});
+
+it('drops and replaces a connection whose reader stopped on bytes it could not parse', async () => {
+  const nc = await connectNats({ ...throughProxy(), pingIntervalMs: 300 }, 'test');
+  try {
+    await nc.request('$JS.API.INFO', undefined, { timeout: 2_000 });
+    // nats.js stops reading on a parse error and keeps the socket open: without PINGs it never notices.
+    proxy.inject('down', 'MSG garbage that is not the protocol\r\n\x00\x01\r\n');
+    await eventually(
+      'a request answered after the damage',
+      async () => {
+        try {
+          await nc.request('$JS.API.INFO', undefined, { timeout: 500 });
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      { timeoutMs: 10_000 },
+    );
+    expect(nc.isClosed()).toBe(false);
+  } finally {
+    await closeNatsConnection(nc);
+  }
+});
+
+it('pings often enough to notice a dead reader within about 20 s by default', () => {
+  const options = natsConnectionOptions({ servers: 'nats://127.0.0.1:4222', name: 'x' });
+  expect((options.pingInterval ?? 120_000) * ((options.maxPingOut ?? 2) + 1)).toBeLessThanOrEqual(20_000);
 });

@@ -44,6 +44,12 @@ export interface NatsCredentials {
    * 5 s, jittered); default 60 000 ms. A refused credential fails at once. 0 tries once.
    */
   readonly retryForMs?: number | undefined;
+  /**
+   * How often the client PINGs the server (default 5 000 ms). A connection with 3 PINGs unanswered is dropped and
+   * reconnected, so one whose reads stopped while its socket stays open (a half-open TCP connection, or nats.js's
+   * reader ending on a byte it cannot parse) recovers within about 20 s instead of nats.js's 4 minutes.
+   */
+  readonly pingIntervalMs?: number | undefined;
 }
 
 /** Where and how to connect to NATS, plus the connection name shown by the server. */
@@ -59,12 +65,17 @@ export function inboxPrefixOf(user: string): string {
   return `_INBOX_${user}`;
 }
 
+const DEFAULT_PING_INTERVAL_MS = 5_000;
+const MAX_PINGS_OUT = 3;
+
 /** nats.js connection options for the credentials (shared by {@link connectNats} and the start-up probe). */
 export function natsConnectionOptions(options: NatsConnectOptions): ConnectionOptions {
   const connectOptions: ConnectionOptions = {
     servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
     name: options.name,
     maxReconnectAttempts: -1,
+    pingInterval: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+    maxPingOut: MAX_PINGS_OUT,
     // nats.js builds two Error objects (stack traces) per request to enrich a later timeout message; at ~5 µs
     // each that is a third of the client-side cost of an event append. Haven's errors carry their own context
     // (UnavailableError names the operation), so the traces are not needed.

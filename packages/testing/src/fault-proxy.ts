@@ -6,7 +6,8 @@
  * - resets: every open connection dropped with a TCP RST (`resetAll()`), or periodically (`resetEveryMs`);
  * - refusal: new connections closed at once (the server looks down);
  * - blackhole: connections stay open but nothing flows either way (a partition, or a stalled peer), until
- *   `set({ blackhole: false })` lets the held bytes through.
+ *   `set({ blackhole: false })` lets the held bytes through;
+ * - damage: bytes written into the stream (`inject`).
  *
  *   const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: nats.port } });
  *   // the service connects to nats://127.0.0.1:${proxy.port}
@@ -49,6 +50,11 @@ export interface FaultProxy {
   heal(): void;
   /** Resets (RST) every open connection now. */
   resetAll(): void;
+  /**
+   * Writes `bytes` into every open connection, towards the server (`up`) or the client (`down`), between the
+   * proxied bytes: a damaged stream as a broken middlebox would deliver it.
+   */
+  inject(direction: 'up' | 'down', bytes: Buffer | string): void;
   /** Points the proxy at another server (e.g. a restarted one on a new port). */
   retarget(target: { host: string; port: number }): void;
   /** Closes the listener and every connection. */
@@ -194,6 +200,9 @@ export async function startFaultProxy(options: {
     },
     heal() {
       proxy.set(CLEAN);
+    },
+    inject(direction, bytes) {
+      for (const pair of pairs) (direction === 'up' ? pair.upstream : pair.client).write(bytes);
     },
     resetAll() {
       for (const pair of [...pairs]) reset(pair);
