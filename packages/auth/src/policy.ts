@@ -76,6 +76,7 @@ export interface RestrictedPolicy {
 export type MethodPolicy = PublicPolicy | RestrictedPolicy;
 
 const IDENTITY = '/haven.identity.v1.IdentityService/';
+const PASSKEY = '/haven.identity.v1.PasskeyService/';
 const SCHEDULING = '/haven.scheduling.v1.SchedulingService/';
 const SESSION = '/haven.session.v1.SessionService/';
 const RECORDING = '/haven.recording.v1.RecordingService/';
@@ -149,6 +150,28 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     note: 'needs a written reason; raises an alert',
   },
   [`${IDENTITY}GetJwks`]: { public: true, note: 'public keys only' },
+
+  // identity: passkeys
+  [`${PASSKEY}StartPasskeyRegistration`]: { self: true, note: 'any signed-in user, their own passkey' },
+  [`${PASSKEY}FinishPasskeyRegistration`]: { self: true, note: 'any signed-in user, their own passkey' },
+  [`${PASSKEY}ListPasskeys`]: {
+    roles: [Admin],
+    self: true,
+    note: 'admin lists anyone’s; the handler lets any other user list only their own',
+  },
+  [`${PASSKEY}DeletePasskey`]: {
+    roles: [Admin],
+    self: true,
+    note: 'admin removes anyone’s (reset); the handler lets any other user remove only their own',
+  },
+  [`${PASSKEY}StartPasskeySignIn`]: {
+    public: true,
+    note: 'a challenge for the browser; nothing is revealed',
+  },
+  [`${PASSKEY}FinishPasskeySignIn`]: {
+    public: true,
+    note: 'the passkey’s signature over a single-use challenge authenticates',
+  },
 
   // scheduling
   [`${SCHEDULING}CreatePatient`]: schedulingStaff(

@@ -54,7 +54,7 @@ describe('the policy table', () => {
     expect([...used].sort()).toEqual([...SCOPES].sort());
   });
 
-  it('names seven public methods: the ones that authenticate by other means', () => {
+  it('names nine public methods: the ones that authenticate by other means', () => {
     expect(publicMethods().map((m) => m.slice(m.lastIndexOf('/') + 1))).toEqual([
       'ActivateUser',
       'GetJwks',
@@ -62,6 +62,8 @@ describe('the policy table', () => {
       'Login',
       'RefreshToken',
       'SignInWithSso',
+      'FinishPasskeySignIn',
+      'StartPasskeySignIn',
       'RedeemPatientLink',
     ]);
   });
@@ -75,12 +77,18 @@ describe('the policy table', () => {
       '/haven.identity.v1.IdentityService/GetUser',
       '/haven.identity.v1.IdentityService/ListUsers',
       '/haven.identity.v1.IdentityService/Logout',
+      '/haven.identity.v1.PasskeyService/DeletePasskey',
+      '/haven.identity.v1.PasskeyService/FinishPasskeyRegistration',
+      '/haven.identity.v1.PasskeyService/ListPasskeys',
+      '/haven.identity.v1.PasskeyService/StartPasskeyRegistration',
     ]);
     expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(10);
   });
 
   it('gives an auditor the audit log read-only, never a patient’s own access log', () => {
-    const audit = allowedFor(user('auditor')).filter((m) => !m.includes('IdentityService'));
+    const audit = allowedFor(user('auditor')).filter(
+      (m) => !m.includes('IdentityService') && !m.includes('PasskeyService'),
+    );
     expect(audit.every((m) => m.startsWith('/haven.audit.v1.AuditService/'))).toBe(true);
     expect(audit).toHaveLength(6);
     expect(audit).not.toContain('/haven.audit.v1.AuditService/ListMyAccessLog');

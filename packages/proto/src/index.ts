@@ -12,6 +12,7 @@
 // Haven contracts, one namespace per proto file.
 export * as identity from './gen/haven/identity/v1/identity_service';
 export * as identityEvents from './gen/haven/identity/v1/identity_events';
+export * as passkeys from './gen/haven/identity/v1/passkey_service';
 export * as scheduling from './gen/haven/scheduling/v1/scheduling_service';
 export * as schedulingEvents from './gen/haven/scheduling/v1/scheduling_events';
 export * as session from './gen/haven/session/v1/session_service';

@@ -22,6 +22,7 @@ export const PROTO_FILES: readonly string[] = Object.freeze([
   'haven/events/v1/phi_events.proto',
   'haven/identity/v1/identity_events.proto',
   'haven/identity/v1/identity_service.proto',
+  'haven/identity/v1/passkey_service.proto',
   'haven/recording/v1/recording_events.proto',
   'haven/recording/v1/recording_service.proto',
   'haven/scheduling/v1/scheduling_events.proto',

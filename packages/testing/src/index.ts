@@ -66,3 +66,5 @@ export {
 } from './media-client';
 export type { JanusReply, MediaRoute } from './media-client';
 export { stallProcess } from './process-faults';
+export { SoftAuthenticator } from './webauthn';
+export type { SoftCeremonyOptions, SoftCredential } from './webauthn';

@@ -323,6 +323,8 @@ function serviceEnv(
     ...(http !== undefined ? { HAVEN_HTTP_PORT: String(http) } : {}),
     ...(name === 'identity' ? {} : jwks),
     ...(name === 'scheduling' ? { ...keyring, HAVEN_PUBLIC_URL: loopbackUrl(p.ports.gateway.http) } : {}),
+    // WebAuthn needs a domain: an IP address is never an RP ID, `localhost` is (passkeys are used from there).
+    ...(name === 'identity' ? { HAVEN_PUBLIC_URL: `http://localhost:${p.ports.gateway.http}` } : {}),
     ...(name === 'session' && janus
       ? {
           ...janusEnv(janus, janusSecrets, { eventsSecret: p.eventHandler }),

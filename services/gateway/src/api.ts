@@ -20,6 +20,7 @@ import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
 import { registerPatientJoinRoutes } from './routes/patient-join';
 import { registerPatientVisitRoutes } from './routes/patient-visit';
 import { registerPatientRoutes } from './routes/patients';
+import { registerPasskeyRoutes } from './routes/passkeys';
 import { registerTotpRoutes } from './routes/totp';
 import { registerVisitRoutes } from './routes/visits';
 import { COOKIES, requireCsrf } from './security';
@@ -68,6 +69,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerAuthRoutes(api, ctx, { forwarderSecret: options.forwarderSecret });
   registerMeRoutes(api, ctx, { idleTimeoutSec: options.idleTimeoutSec });
   registerTotpRoutes(api, ctx);
+  registerPasskeyRoutes(api, ctx);
   registerClinicianRoutes(api, ctx);
   registerPatientRoutes(api, ctx);
   registerAppointmentRoutes(api, ctx);

@@ -6,7 +6,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, Response } from 'express';
 import { ErrorCategory, isCategory } from '@haven/errors';
-import type { audit, identity, scheduling, session } from '@haven/proto';
+import type { audit, identity, passkeys, scheduling, session } from '@haven/proto';
 import { clientCallMetadata } from '@haven/service';
 import type { Logger, Principal, TokenVerifier } from '@haven/service';
 import { httpError } from './http-errors';
@@ -18,6 +18,8 @@ import type { SessionCookies } from './security';
 /** The gRPC clients the gateway calls. */
 export interface GatewayClients {
   readonly identity: identity.IdentityServiceClient;
+  /** Identity's passkeys (same server); optional so a gateway without it still serves password sign-in. */
+  readonly passkeys?: passkeys.PasskeyServiceClient;
   readonly scheduling: scheduling.SchedulingServiceClient;
   /** Visits; optional so a gateway without the session service still serves sign-in and booking. */
   readonly session?: session.SessionServiceClient;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import { ConsumerHealth, HavenStream } from '@haven/eventstore';
-import { audit, identity, scheduling, session } from '@haven/proto';
+import { audit, identity, passkeys, scheduling, session } from '@haven/proto';
 import {
   RevocationFeed,
   connectEventStore,
@@ -47,6 +47,10 @@ async function awaitNats(config: GatewayConfig, logger: Logger): Promise<void> {
 function createClients(config: GatewayConfig) {
   return {
     identity: new identity.IdentityServiceClient(
+      config.HAVEN_IDENTITY_GRPC_ADDR,
+      credentials.createInsecure(),
+    ),
+    passkeys: new passkeys.PasskeyServiceClient(
       config.HAVEN_IDENTITY_GRPC_ADDR,
       credentials.createInsecure(),
     ),
@@ -234,6 +238,7 @@ async function main(): Promise<void> {
       },
       async () => {
         clients.identity.close();
+        clients.passkeys.close();
         clients.scheduling.close();
         clients.session.close();
       },

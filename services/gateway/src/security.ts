@@ -25,6 +25,8 @@ export const COOKIES = {
   csrf: 'haven_csrf',
   /** The patient token (from POST /api/join); httpOnly, sent to /api only. */
   patient: 'haven_patient',
+  /** A passkey sign-in ceremony this browser started; httpOnly, sent to /api/auth/passkeys only, 2 minutes. */
+  passkey: 'haven_passkey',
 } as const;
 
 /** The header that must echo the CSRF cookie on every state-changing /api request. */
@@ -81,6 +83,7 @@ export class SessionCookies {
   private readonly refresh: CookieOptions;
   private readonly csrf: CookieOptions;
   private readonly patient: CookieOptions;
+  private readonly passkey: CookieOptions;
 
   constructor(options: { readonly secure: boolean }) {
     const base: CookieOptions = { secure: options.secure, sameSite: 'strict' };
@@ -88,6 +91,17 @@ export class SessionCookies {
     this.refresh = { ...base, httpOnly: true, path: '/api/auth' };
     this.csrf = { ...base, httpOnly: false, path: '/' };
     this.patient = { ...base, httpOnly: true, path: '/api' };
+    this.passkey = { ...base, httpOnly: true, path: '/api/auth/passkeys' };
+  }
+
+  /** Binds a passkey sign-in ceremony to this browser (the cookie goes back only to /api/auth/passkeys). */
+  setPasskeyCeremony(res: Response, ceremony: string): void {
+    res.cookie(COOKIES.passkey, ceremony, { ...this.passkey, maxAge: 2 * 60_000 });
+  }
+
+  /** Forgets the passkey ceremony (it is single-use whatever the answer). */
+  clearPasskeyCeremony(res: Response): void {
+    res.clearCookie(COOKIES.passkey, this.passkey);
   }
 
   /** Sets a fresh CSRF token (every page load without one, every sign-in and sign-out). */

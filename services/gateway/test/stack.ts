@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
-import { audit, identity, scheduling, session } from '@haven/proto';
+import { audit, identity, passkeys, scheduling, session } from '@haven/proto';
 import { RevocationFeed, createVerifierFromConfig } from '@haven/service';
 import { launchStack } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
@@ -89,6 +89,7 @@ async function stopParts(parts: StackParts): Promise<void> {
   await parts.bus?.close().catch(() => undefined);
   await parts.feed?.close().catch(() => undefined);
   parts.clients?.identity.close();
+  parts.clients?.passkeys?.close();
   parts.clients?.scheduling.close();
   parts.clients?.session?.close();
   parts.clients?.audit?.close();
@@ -131,6 +132,7 @@ function clientsOf(launched: LaunchedStack) {
   const insecure = credentials.createInsecure();
   return {
     identity: new identity.IdentityServiceClient(address('identity'), insecure),
+    passkeys: new passkeys.PasskeyServiceClient(address('identity'), insecure),
     scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), insecure),
     session: new session.SessionServiceClient(address('session'), insecure),
     audit: new audit.AuditServiceClient(address('audit'), insecure),
@@ -138,7 +140,7 @@ function clientsOf(launched: LaunchedStack) {
 }
 
 /** Creates an active staff user with identity's CLI (`haven user invite`); resolves with its id. */
-function inviteUser(
+export function inviteUser(
   identityEnv: Readonly<Record<string, string>>,
   user: { email: string; role: string; name?: string | undefined },
 ): Promise<string> {

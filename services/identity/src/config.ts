@@ -70,6 +70,25 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: IDENTITY_
   HAVEN_KMS: z.enum(['local']).default('local'),
   /** The clinics' OpenID Connect providers and their group → role tables (JSON; README "Staff single sign-on"). */
   HAVEN_SSO_CONFIG_FILE: z.string().min(1).optional(),
+  /** The web app's origin (the gateway's public URL): where passkeys are used. */
+  HAVEN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+  /**
+   * The WebAuthn relying party id: the host of HAVEN_PUBLIC_URL (the default) or a parent domain of it. Never an IP
+   * address: with an IP host and no RP ID, passkeys are off.
+   */
+  HAVEN_WEBAUTHN_RP_ID: z.string().min(1).max(253).optional(),
+  /** The clinic's passkey attestation policy: `none` (any authenticator) or `direct` (only HAVEN_PASSKEY_AAGUIDS). */
+  HAVEN_PASSKEY_ATTESTATION: z.enum(['none', 'direct']).default('none'),
+  /** Comma list of the authenticator models (AAGUIDs) a `direct` policy allows. */
+  HAVEN_PASSKEY_AAGUIDS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== ''),
+    ),
   /** Signing-key rotation age in days (checked at start). Default 30. */
   HAVEN_SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });

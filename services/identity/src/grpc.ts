@@ -2,13 +2,14 @@
  * The gRPC service haven.identity.v1.IdentityService: every RPC of the proto, each handled by its slice
  * (`<slice>/grpc.ts`) with the request checks of `shared/grpc-access.ts`.
  */
-import { identity } from '@haven/proto';
+import { identity, passkeys } from '@haven/proto';
 import type { ForwarderTrust, ServiceRegistration, TokenVerifier } from '@haven/service';
 import { breakGlassHandlers } from './break-glass/grpc';
 import { credentialHandlers } from './credential/grpc';
 import type { IdentityApp } from './identity-app';
 import { serviceAccountHandlers } from './service-account/grpc';
 import { sessionHandlers } from './session/grpc';
+import { passkeyGrpcService } from './passkey/grpc';
 import { identityGrpcAccess } from './shared/grpc-access';
 import { ssoHandlers } from './sso/grpc';
 import { userHandlers } from './user/grpc';
@@ -23,6 +24,8 @@ export const PUBLIC_METHODS: readonly string[] = [
   P.getJwks.path,
   P.issueServiceAccountToken.path,
   P.signInWithSso.path,
+  passkeys.PasskeyServiceService.startPasskeySignIn.path,
+  passkeys.PasskeyServiceService.finishPasskeySignIn.path,
 ];
 
 export interface IdentityGrpcOptions {
@@ -33,8 +36,8 @@ export interface IdentityGrpcOptions {
   readonly forwarders?: ForwarderTrust;
 }
 
-/** The service registration for startGrpcService. */
-export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegistration {
+/** The service registrations for startGrpcService: IdentityService and PasskeyService. */
+export function identityGrpcServices(options: IdentityGrpcOptions): ServiceRegistration[] {
   const { app } = options;
   const access = identityGrpcAccess({
     sessionActive: (sessionId) => app.sessions.sessionActive(sessionId),
@@ -49,5 +52,5 @@ export function identityGrpcService(options: IdentityGrpcOptions): ServiceRegist
     ...breakGlassHandlers(app.breakGlass, access),
     ...ssoHandlers(app.sso, access),
   };
-  return { definition: P, handlers };
+  return [{ definition: P, handlers }, passkeyGrpcService(app.passkeys, access)];
 }

@@ -5,6 +5,7 @@
  */
 import { BreakGlassService } from './break-glass/break-glass-service';
 import { CredentialService } from './credential/credential-service';
+import { PasskeyService } from './passkey/passkey-service';
 import { ServiceAccountService } from './service-account/service-account-service';
 import { SessionService } from './session/session-service';
 import { NO_SSO, type SsoConfig } from '@haven/service';
@@ -27,6 +28,7 @@ export class IdentityApp {
   readonly serviceAccounts: ServiceAccountService;
   readonly breakGlass: BreakGlassService;
   readonly sso: SsoService;
+  readonly passkeys: PasskeyService;
   /** The policies in force (defaults filled in). */
   readonly policies: IdentityPolicies;
 
@@ -44,5 +46,8 @@ export class IdentityApp {
       sessions: this.sessions,
       users: this.users,
     });
+    this.passkeys = new PasskeyService(deps, (ctx, userId, now) =>
+      this.sessions.startPasskeySession(ctx, userId, now),
+    );
   }
 }

@@ -18,7 +18,7 @@ import {
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
-import { identityGrpcService, PUBLIC_METHODS } from './grpc';
+import { identityGrpcServices, PUBLIC_METHODS } from './grpc';
 import { loadIdentityConfig, type IdentityConfig } from './config';
 import { CredentialStore } from './credential/credential-store';
 import { resealPlaintextCredentials } from './credential/reseal-plaintext';
@@ -150,15 +150,13 @@ function startIdentityGrpc(
     onAccessRefused: refusals.record,
     port: config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
-    services: [
-      identityGrpcService({
-        app: runtime.app,
-        verifier: runtime.verifier,
-        ...(config.HAVEN_FORWARDER_SECRET !== undefined
-          ? { forwarders: sharedSecretForwarderTrust(config.HAVEN_FORWARDER_SECRET) }
-          : {}),
-      }),
-    ],
+    services: identityGrpcServices({
+      app: runtime.app,
+      verifier: runtime.verifier,
+      ...(config.HAVEN_FORWARDER_SECRET !== undefined
+        ? { forwarders: sharedSecretForwarderTrust(config.HAVEN_FORWARDER_SECRET) }
+        : {}),
+    }),
     auth: { verifier: runtime.verifier, publicMethods: PUBLIC_METHODS },
     logger: options.logger,
     protoFiles: { root: PROTO_ROOT, files: PROTO_FILES.filter((f) => f.includes('identity')) },

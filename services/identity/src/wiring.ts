@@ -21,6 +21,7 @@ import type { IdentityConfig } from './config';
 import { loadCommonPasswords } from './credential/password/common-passwords';
 import { createPasswordHasher } from './credential/password/hasher';
 import { DEFAULT_PASSWORD_POLICY } from './credential/password/policy';
+import { webAuthnSettings } from './passkey/settings';
 import { SigningKeyRing } from './tokens/keys';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens/tokens';
 
@@ -99,6 +100,7 @@ function identityPolicies(
 ): Omit<IdentityAppOptions, 'store' | 'sealer' | 'revocations' | 'keys' | 'logger' | 'now'> {
   return {
     mfaRequiredRoles: config.HAVEN_MFA_REQUIRED_ROLES,
+    webAuthn: webAuthnSettings(config),
     hasher: createPasswordHasher({
       memoryCost: config.HAVEN_ARGON2_MEMORY_KIB,
       timeCost: config.HAVEN_ARGON2_TIME_COST,

@@ -6,6 +6,7 @@ import type { IdentityGrpcAccess, IdentityHandlers } from '../shared/grpc-access
 import { toProtoUser } from '../user/grpc';
 import type { SessionService, TokenSetView } from './session-service';
 
+/** The proto form of a token set. */
 export function toProtoTokens(t: TokenSetView): identity.TokenSet {
   return {
     accessToken: t.accessToken,

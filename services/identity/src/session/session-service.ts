@@ -6,6 +6,7 @@ import { newEventId } from '@haven/eventstore';
 import { UnauthenticatedError, ValidationError, PermissionError } from '@haven/errors';
 import { RevocationReason } from '@haven/service';
 import { checkSecondFactor } from '../credential/second-factor';
+import { hasPasskeys } from '../passkey/has-passkeys';
 import { passwordExpired } from '../credential/password/policy';
 import type { LoadedCredentials } from '../credential/credential-store';
 import type { IdentityDeps } from '../shared/deps';
@@ -29,6 +30,7 @@ export interface TokenSetView {
 }
 
 export interface LoginResult {
+  readonly sessionId: string;
   readonly tokens: TokenSetView;
   readonly user: UserView;
   readonly mfaEnrollmentRequired: boolean;
@@ -116,9 +118,21 @@ export class SessionService {
       const code = (input.totpCode ?? '').trim();
       if (!(await checkSecondFactor(this.deps, ctx, userId, loaded, code, now))) return fail('bad_mfa_code');
       mfaVerified = true;
+    } else if (await hasPasskeys(this.deps.store, userId)) {
+      // A passkey is this user's second factor, and it signs in by itself: the password alone is not enough.
+      return fail('bad_mfa_code');
     }
     const mustEnroll = this.deps.policies.mfaRequiredRoles.includes(state.role) && state.mfa !== 'totp';
     return this.startSession(ctx, userId, loaded, { mfaVerified, mustEnroll, now });
+  }
+
+  /**
+   * A session for a user whose passkey signed in with user verification (passkey slice): both factors at once, so
+   * no MFA enrollment is due.
+   */
+  async startPasskeySession(ctx: CommandContext, userId: string, now: number): Promise<LoginResult> {
+    const loaded = await this.deps.credentialStore.load(userId);
+    return this.startSession(ctx, userId, loaded, { mfaVerified: true, mustEnroll: false, now });
   }
 
   /** Records a failed login on a known account (LoginFailed, maybe AccountLocked), then refuses it. */
@@ -197,6 +211,7 @@ export class SessionService {
     );
     const tokens = await this.tokenSet(user, session.state, refresh.token, now);
     return {
+      sessionId,
       tokens,
       user: await userView(this.deps, userId, user),
       mfaEnrollmentRequired: mustEnroll,

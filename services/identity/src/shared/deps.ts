@@ -9,6 +9,7 @@ import { CredentialStore } from '../credential/credential-store';
 import type { PasswordHasher } from '../credential/password/hasher';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from '../credential/password/policy';
 import type { SecretSealer } from '../credential/secret-sealer';
+import type { WebAuthnSettings } from '../passkey/settings';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../session/session';
 import type { SigningKeyRing } from '../tokens/keys';
 import { ACCESS_TOKEN_TTL_SEC } from '../tokens/tokens';
@@ -35,6 +36,8 @@ export interface IdentityAppOptions {
   readonly accessTokenTtlSec?: number;
   /** Roles that must enroll TOTP. Default admin and clinician. */
   readonly mfaRequiredRoles?: readonly Role[];
+  /** Where passkeys are valid and the attestation policy; absent or null: passkeys are off. */
+  readonly webAuthn?: WebAuthnSettings | null;
   readonly logger?: Logger;
   readonly now?: () => number;
   /** Revocations are published here (logout, deactivation, role change, reuse, idle, absolute, MFA reset, secret rotation). */
@@ -52,6 +55,8 @@ export interface IdentityPolicies {
   readonly accessTokenTtlSec: number;
   /** Roles that must enroll TOTP. */
   readonly mfaRequiredRoles: readonly Role[];
+  /** Where passkeys are valid and the attestation policy; null: passkeys are off. */
+  readonly webAuthn: WebAuthnSettings | null;
 }
 
 /** The dependencies of every slice's service. */
@@ -89,6 +94,7 @@ export function identityDeps(options: IdentityAppOptions): IdentityDeps {
       inviteTtlMs: options.inviteTtlMs ?? 7 * 86_400_000,
       accessTokenTtlSec: options.accessTokenTtlSec ?? ACCESS_TOKEN_TTL_SEC,
       mfaRequiredRoles: options.mfaRequiredRoles ?? [Role.Admin, Role.Clinician],
+      webAuthn: options.webAuthn ?? null,
     },
   };
 }

@@ -1,0 +1,189 @@
+/**
+ * Passkeys (identity's PasskeyService). Sign-in (`/api/auth/passkeys/sign-in/*`, public, rate-limited like the
+ * password sign-in): the ceremony is bound to this browser by an httpOnly cookie and the tokens go into cookies as
+ * after a password sign-in. Registration (`/api/auth/passkeys/register/*`) needs a signed-in user (the enrollment-
+ * only token of a user who must set up MFA is enough). `/api/me/passkeys` lists and removes one's own passkeys;
+ * `/api/users/:id/passkeys` lets an admin do the same for anyone (the reset of a lost passkey).
+ * The browser's WebAuthn responses are passed on as JSON and never logged.
+ */
+import type { Request, Response, Router } from 'express';
+import { identity, type passkeys as pb } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import type { RouteContext } from '../context';
+import { asRecord, invalid, send, stringField } from '../http';
+import { httpError, httpErrorFromGrpc } from '../http-errors';
+import type { HttpFieldViolation } from '../http-errors';
+import { COOKIES, cookie } from '../security';
+import { staff } from './guards';
+
+const ROLE_NAMES: Readonly<Record<number, string>> = {
+  [identity.Role.ROLE_ADMIN]: 'admin',
+  [identity.Role.ROLE_CLINICIAN]: 'clinician',
+  [identity.Role.ROLE_FRONT_DESK]: 'front_desk',
+  [identity.Role.ROLE_AUDITOR]: 'auditor',
+};
+const ID = /^[A-Za-z0-9_-]{1,1024}$/;
+const USER_ID = /^[a-z0-9][a-z0-9-]{3,62}$/;
+
+/** The browser's view of a passkey. */
+function passkeyJson(p: pb.Passkey | undefined) {
+  const id = p?.name.slice(p.name.lastIndexOf('/') + 1) ?? '';
+  return {
+    id,
+    name: p?.displayName ?? '',
+    aaguid: p?.aaguid ?? '',
+    backedUp: p?.backedUp ?? false,
+    createdAt: p?.createTime?.toISOString() ?? null,
+    lastUsedAt: p?.lastUseTime?.toISOString() ?? null,
+  };
+}
+
+/** The `response` object of a finish request as JSON text, or undefined after answering 400. */
+function responseJsonOf(req: Request, res: Response, violations: HttpFieldViolation[]): string | undefined {
+  const response = asRecord(req.body)['response'];
+  if (typeof response !== 'object' || response === null)
+    violations.push({ field: 'response', description: 'the WebAuthn response is required' });
+  if (invalid(res, violations)) return undefined;
+  return JSON.stringify(response);
+}
+
+function parsedOptions(optionsJson: string): unknown {
+  return JSON.parse(optionsJson) as unknown;
+}
+
+/** Registers the passkey routes on the /api router. Without a passkeys client they answer 503. */
+export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
+  const client = ctx.clients.passkeys;
+  const opts = { deadlineMs: ctx.deadlineMs };
+  if (!client) {
+    api.use(['/auth/passkeys', '/me/passkeys'], (_req, res) => send(res, httpError('UNAVAILABLE')));
+    return;
+  }
+  registerSignIn(api, ctx, client);
+
+  api.post(
+    '/auth/passkeys/register/start',
+    staff(ctx, { rpc: 'identity.StartPasskeyRegistration' }, async (_req, res, { token }) => {
+      const r = await callUnary(client, 'startPasskeyRegistration', {}, ctx.metadataFor(res, token), opts);
+      res.status(200).json({ ceremony: r.ceremony, options: parsedOptions(r.optionsJson) });
+    }),
+  );
+
+  api.post(
+    '/auth/passkeys/register/finish',
+    staff(
+      ctx,
+      { rpc: 'identity.FinishPasskeyRegistration', fields: { display_name: 'name' } },
+      async (req, res, { token }) => {
+        const violations: HttpFieldViolation[] = [];
+        const body = asRecord(req.body);
+        const ceremony = stringField(body, 'ceremony', 64, violations) ?? '';
+        const name = stringField(body, 'name', 100, violations) ?? '';
+        if (ceremony === '') violations.push({ field: 'ceremony', description: 'is required' });
+        const responseJson = responseJsonOf(req, res, violations);
+        if (responseJson === undefined) return;
+        const r = await callUnary(
+          client,
+          'finishPasskeyRegistration',
+          { ceremony, responseJson, displayName: name },
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        res.status(201).json({ passkey: passkeyJson(r.passkey) });
+      },
+    ),
+  );
+
+  const list = (userOf: (req: Request, sub: string) => string | undefined) =>
+    staff(ctx, { rpc: 'identity.ListPasskeys' }, async (req, res, { token, principal }) => {
+      const userId = userOf(req, principal.id);
+      if (userId === undefined) return send(res, httpError('NOT_FOUND'));
+      const r = await callUnary(
+        client,
+        'listPasskeys',
+        { parent: `users/${userId}` },
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      res.status(200).json({ passkeys: r.passkeys.map(passkeyJson) });
+    });
+  const remove = (userOf: (req: Request, sub: string) => string | undefined) =>
+    staff(ctx, { rpc: 'identity.DeletePasskey' }, async (req, res, { token, principal }) => {
+      const userId = userOf(req, principal.id);
+      const passkeyId = req.params['passkeyId'];
+      if (userId === undefined || typeof passkeyId !== 'string' || !ID.test(passkeyId))
+        return send(res, httpError('NOT_FOUND'));
+      await callUnary(
+        client,
+        'deletePasskey',
+        { name: `users/${userId}/passkeys/${passkeyId}` },
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      res.status(204).end();
+    });
+  const self = (_req: Request, sub: string) => sub;
+  const named = (req: Request) => {
+    const id = req.params['userId'];
+    return typeof id === 'string' && USER_ID.test(id) ? id : undefined;
+  };
+  api.get('/me/passkeys', list(self));
+  api.delete('/me/passkeys/:passkeyId', remove(self));
+  api.get('/users/:userId/passkeys', list(named));
+  api.delete('/users/:userId/passkeys/:passkeyId', remove(named));
+}
+
+/** POST /auth/passkeys/sign-in/start and /finish: the passwordless sign-in. */
+function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServiceClient): void {
+  const { cookies } = ctx;
+  const opts = { deadlineMs: ctx.deadlineMs };
+
+  api.post('/auth/passkeys/sign-in/start', async (_req, res) => {
+    try {
+      const r = await callUnary(client, 'startPasskeySignIn', {}, ctx.metadataFor(res), opts);
+      cookies.setPasskeyCeremony(res, r.ceremony);
+      res.status(200).json({ options: parsedOptions(r.optionsJson) });
+    } catch (err) {
+      ctx.logCallFailure(res, 'identity.StartPasskeySignIn', err);
+      send(res, httpErrorFromGrpc(err));
+    }
+  });
+
+  api.post('/auth/passkeys/sign-in/finish', async (req, res) => {
+    const ceremony = cookie(req, COOKIES.passkey) ?? '';
+    cookies.clearPasskeyCeremony(res);
+    const responseJson = responseJsonOf(req, res, []);
+    if (responseJson === undefined) return;
+    let response: pb.FinishPasskeySignInResponse;
+    try {
+      response = await callUnary(
+        client,
+        'finishPasskeySignIn',
+        { ceremony, responseJson },
+        ctx.metadataFor(res),
+        opts,
+      );
+    } catch (err) {
+      ctx.logCallFailure(res, 'identity.FinishPasskeySignIn', err);
+      const mapped = httpErrorFromGrpc(err);
+      if (mapped.status === 401 || mapped.status === 400) {
+        res
+          .status(401)
+          .json({ error: { code: 'UNAUTHENTICATED', message: 'The passkey was not accepted.' } });
+        return;
+      }
+      send(res, mapped);
+      return;
+    }
+    if (!cookies.setTokens(res, response.tokens)) {
+      send(res, httpError('INTERNAL'));
+      return;
+    }
+    cookies.setCsrf(res); // a new session gets a new CSRF token
+    res.status(200).json({
+      user: { role: ROLE_NAMES[response.user?.role ?? 0] ?? 'unknown' },
+      mfaEnrollmentRequired: false,
+      passwordChangeRequired: response.passwordChangeRequired,
+    });
+  });
+}
