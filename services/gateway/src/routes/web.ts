@@ -1,11 +1,21 @@
 /**
- * The browser app: Debian's janus.js at /vendor/janus.js (when installed), the patient page at `/join` (the
+ * The browser app: Debian's janus.js at /vendor/janus.js (when installed), @simplewebauthn/browser at
+ * /vendor/simplewebauthn-browser.js, the patient page at `/join` (the
  * patient's link is /join#<token>), the static files of web/public, and a plain 404 for anything else.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import express from 'express';
 import type { Express } from 'express';
+
+/** @simplewebauthn/browser's bundle (sets `window.SimpleWebAuthnBrowser`), served from here: no CDN. */
+const WEBAUTHN_BROWSER_JS = resolve(
+  dirname(require.resolve('@simplewebauthn/browser')),
+  '..',
+  'dist',
+  'bundle',
+  'index.umd.min.js',
+);
 
 /** Options of {@link registerWebRoutes}. */
 export interface WebOptions {
@@ -23,6 +33,9 @@ export function registerWebRoutes(app: Express, options: WebOptions): void {
       res.type('text/javascript').sendFile(janusJs, { maxAge: 0 });
     });
   }
+  app.get('/vendor/simplewebauthn-browser.js', (_req, res) => {
+    res.type('text/javascript').sendFile(WEBAUTHN_BROWSER_JS, { maxAge: 0 });
+  });
   app.get('/join', (_req, res) => {
     res.sendFile(resolve(options.webRoot, 'join.html'), { maxAge: 0 });
   });
