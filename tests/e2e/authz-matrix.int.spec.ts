@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -25,7 +24,7 @@ import { identity, PROTO_FILES, PROTO_ROOT, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { SigningKeyRing } from '../../services/identity/src/tokens/keys';
-import { type LaunchedStack, launchStack } from '@haven/testing';
+import { type JwksServer, type LaunchedStack, launchStack, serveJwks } from '@haven/testing';
 
 jest.setTimeout(180_000);
 
@@ -148,7 +147,7 @@ function totpCode(secret: string, atMs: number): string {
 }
 
 let stack: LaunchedStack;
-let jwksServer: Server;
+let jwksServer: JwksServer;
 let dir: string;
 const clients = new Map<string, grpc.Client>();
 const tokens = new Map<string, string>(); // `${caller}` (other services) or `identity:${caller}`
@@ -178,12 +177,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'haven-authz-'));
   // Patient tokens of the "scheduling" issuer, served like the scheduling service's JWKS.
   const patientIssuer = createTestIssuer({ issuer: 'haven-scheduling' });
-  jwksServer = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(patientIssuer.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const patientJwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
+  jwksServer = await serveJwks(patientIssuer.jwks);
+  const patientJwksUrl = `${jwksServer.origin}/jwks.json`;
 
   // Identity: its key ring is created here first so the test can sign tokens identity itself trusts.
   const ring = await SigningKeyRing.open({ dataDir: join(dir, 'data', 'identity') });
@@ -318,7 +313,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of clients.values()) client.close();
   await stack?.stop();
-  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  await jwksServer?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -3,7 +3,6 @@
  * and when a node dies, new rooms go to the nodes still alive. Real nats-server, two real Janus servers and the
  * built session service as a child process; bookings are appended to the event store the way scheduling does.
  */
-import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { JetStreamEventStore, newEvent } from '@haven/eventstore';
 import { createTestIssuer } from '@haven/service/testing';
@@ -11,7 +10,9 @@ import {
   freePort,
   type JanusHandle,
   janusRoomExists,
+  type JwksServer,
   type NatsServerHandle,
+  serveJwks,
   type ServiceProcess,
   startJanus,
   startNatsServer,
@@ -26,7 +27,7 @@ const adminKey = randomBytes(24).toString('base64url');
 const issuer = createTestIssuer();
 let nats: NatsServerHandle;
 const nodes: JanusHandle[] = [];
-let jwks: Server;
+let jwks: JwksServer;
 let session: ServiceProcess;
 let store: JetStreamEventStore;
 
@@ -37,12 +38,11 @@ beforeAll(async () => {
       [0, 1].map(() => startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: adminKey })),
     )),
   );
-  jwks = createServer((_req, res) => res.end(JSON.stringify(issuer.jwks)));
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+  jwks = await serveJwks(issuer.jwks);
   const [grpcPort, httpPort] = await Promise.all([freePort(), freePort()]);
   session = await startServiceProcess('session', grpcPort, {
     ...nats.env('session'),
-    HAVEN_JWKS_URL: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks`,
+    HAVEN_JWKS_URL: `${jwks.origin}/jwks`,
     HAVEN_HTTP_PORT: String(httpPort),
     HAVEN_JANUS_WS_URLS: nodes.map((n) => n.wsUrl).join(','),
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
@@ -56,7 +56,7 @@ afterAll(async () => {
   await session?.stop();
   await Promise.all(nodes.map((n) => n.stop()));
   await nats?.stop();
-  await new Promise<void>((r) => (jwks ? jwks.close(() => r()) : r()));
+  await jwks?.close();
 });
 
 async function book(): Promise<string> {

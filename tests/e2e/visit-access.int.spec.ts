@@ -8,7 +8,6 @@
  * end. Plus the RPC-level rules: a front-desk user can call nothing, a clinician cannot see another clinician's
  * lobby.
  */
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,9 +24,11 @@ import {
   freePort,
   type JanusHandle,
   type JanusWsClient,
+  type JwksServer,
   type MediaClient,
   type NatsServerHandle,
   publishThrough,
+  serveJwks,
   type ServiceProcess,
   signJanusToken,
   startJanus,
@@ -43,7 +44,7 @@ const identity = createTestIssuer();
 const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
 let nats: NatsServerHandle;
 let janus: JanusHandle;
-let jwksServer: Server;
+let jwksServer: JwksServer;
 let dataDir: string;
 let service: ServiceProcess;
 let client: session.SessionServiceClient;
@@ -61,12 +62,7 @@ beforeAll(async () => {
   const roomAdminKey = randomBytes(24).toString('base64url');
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   sessionHttpPort = httpPort;
-  jwksServer = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(req.url?.startsWith('/patients') ? scheduling.jwks : identity.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const jwksPort = (jwksServer.address() as { port: number }).port;
+  jwksServer = await serveJwks((path) => (path.startsWith('/patients') ? scheduling.jwks : identity.jwks));
   [janus] = await Promise.all([
     startJanus({
       tokenAuthSecret: tokenSecret,
@@ -79,8 +75,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'haven-visit-access-'));
   service = await startServiceProcess('session', grpcPort, {
     ...nats.env('session'),
-    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
-    HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
+    HAVEN_JWKS_URL: jwksServer.url,
+    HAVEN_PATIENT_JWKS_URL: `${jwksServer.origin}/patients/jwks.json`,
     HAVEN_HTTP_PORT: String(httpPort),
     HAVEN_JANUS_WS_URLS: janus.wsUrl,
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
@@ -103,7 +99,7 @@ afterAll(async () => {
   await service?.stop();
   await janus?.stop();
   await nats?.stop();
-  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  await jwksServer?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -5,7 +5,6 @@
  * does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +20,11 @@ import {
   freePort,
   generateJanusConfig,
   type JanusWsClient,
+  type JwksServer,
   type MediaClient,
   type NatsServerHandle,
   publishThrough,
+  serveJwks,
   type ServiceProcess,
   signJanusToken,
   startNatsServer,
@@ -37,7 +38,7 @@ const identity = createTestIssuer();
 const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
 const tokenSecret = randomBytes(24).toString('base64url');
 let nats: NatsServerHandle;
-let jwksServer: Server;
+let jwksServer: JwksServer;
 let base: string;
 let configFile: string;
 let wsUrl: string;
@@ -95,16 +96,11 @@ beforeAll(async () => {
   configFile = cfg.configFile;
   wsUrl = cfg.wsUrl;
   await startJanusProcess();
-  jwksServer = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(req.url?.startsWith('/patients') ? scheduling.jwks : identity.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const jwksPort = (jwksServer.address() as { port: number }).port;
+  jwksServer = await serveJwks((path) => (path.startsWith('/patients') ? scheduling.jwks : identity.jwks));
   service = await startServiceProcess('session', grpcPort, {
     ...nats.env('session'),
-    HAVEN_JWKS_URL: `http://127.0.0.1:${jwksPort}/jwks.json`,
-    HAVEN_PATIENT_JWKS_URL: `http://127.0.0.1:${jwksPort}/patients/jwks.json`,
+    HAVEN_JWKS_URL: `${jwksServer.origin}/jwks.json`,
+    HAVEN_PATIENT_JWKS_URL: `${jwksServer.origin}/patients/jwks.json`,
     HAVEN_HTTP_PORT: String(httpPort),
     HAVEN_JANUS_WS_URLS: wsUrl,
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
@@ -122,7 +118,7 @@ afterAll(async () => {
   await service?.stop();
   await killJanus();
   await nats?.stop();
-  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  await jwksServer?.close();
   if (base) rmSync(base, { recursive: true, force: true });
 });
 

@@ -4,7 +4,6 @@
  * creates a Janus videoroom for it; the audit service records both events; one trace id spans all of it.
  * Callers without a token or with bad input are refused and nothing is appended.
  */
-import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore } from '@haven/eventstore';
@@ -15,9 +14,11 @@ import {
   eventually,
   type JanusHandle,
   janusRoomExists,
+  type JwksServer,
   type LaunchedStack,
   launchStack,
   type NatsServerHandle,
+  serveJwks,
 } from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
 
@@ -26,7 +27,7 @@ jest.setTimeout(120_000);
 const issuer = createTestIssuer();
 let nats: NatsServerHandle;
 let janus: JanusHandle;
-let jwksServer: Server;
+let jwksServer: JwksServer;
 let stack: LaunchedStack;
 let schedulingClient: scheduling.SchedulingServiceClient;
 let auditClient: audit.AuditServiceClient;
@@ -36,15 +37,10 @@ const traceId = randomBytes(16).toString('hex');
 const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 
 beforeAll(async () => {
-  jwksServer = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(issuer.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const jwksPort = (jwksServer.address() as { port: number }).port;
+  jwksServer = await serveJwks(issuer.jwks);
   stack = await launchStack({
     services: ['scheduling', 'session', 'audit'],
-    jwksUrl: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    jwksUrl: jwksServer.url,
     janus: { eventHandler: false },
   });
   nats = stack.nats;
@@ -64,7 +60,7 @@ afterAll(async () => {
   auditClient?.close();
   await store?.close();
   await stack?.stop();
-  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  await jwksServer?.close();
 });
 
 const inOneHour = () => new Date(Date.now() + 3600_000);

@@ -7,7 +7,6 @@
  * the bus. (Before the fix, scheduling stayed SERVING with a dead relay and the session's booking consumer
  * stopped for good.)
  */
-import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
@@ -18,9 +17,11 @@ import { createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
   healthStatus,
+  type JwksServer,
   type LaunchedStack,
   launchStack,
   type NatsServerHandle,
+  serveJwks,
   stallProcess,
 } from '@haven/testing';
 
@@ -32,7 +33,7 @@ const STALL_MS = 20_000;
 
 const issuer = createTestIssuer();
 let nats: NatsServerHandle;
-let jwksServer: Server;
+let jwksServer: JwksServer;
 let stack: LaunchedStack;
 /** The services' names and gRPC ports, in start order. */
 const services: { name: string; port: number }[] = [];
@@ -43,15 +44,10 @@ let frontDesk: string;
 let slot = 0;
 
 beforeAll(async () => {
-  jwksServer = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(issuer.jwks));
-  });
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const jwksPort = (jwksServer.address() as { port: number }).port;
+  jwksServer = await serveJwks(issuer.jwks);
   stack = await launchStack({
     services: ['scheduling', 'session', 'audit'],
-    jwksUrl: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+    jwksUrl: jwksServer.url,
     janus: { eventHandler: false },
   });
   nats = stack.nats;
@@ -80,7 +76,7 @@ afterAll(async () => {
   await store?.close();
   await nc?.close();
   await stack?.stop();
-  await new Promise<void>((r) => (jwksServer ? jwksServer.close(() => r()) : r()));
+  await jwksServer?.close();
 });
 
 /** Books one appointment (its own half-hour slot) and returns its id. */

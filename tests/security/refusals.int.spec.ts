@@ -11,12 +11,12 @@
  * correlation id) with the right actor, target and reason and no PHI.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { audit, recording, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { eventually, type LaunchedStack, launchStack } from '@haven/testing';
+import { eventually, type JwksServer, type LaunchedStack, launchStack, serveJwks } from '@haven/testing';
 
 jest.setTimeout(120_000);
 
@@ -37,7 +37,7 @@ const tokens: Record<keyof typeof ids, string> = {
 };
 
 let stack: LaunchedStack;
-let jwks: Server;
+let jwks: JwksServer;
 let gatewayUrl: string;
 let clients: {
   scheduling: scheduling.SchedulingServiceClient;
@@ -50,14 +50,10 @@ const md = (token?: string, correlationId?: string) =>
   clientCallMetadata({ ...(token ? { token } : {}), ...(correlationId ? { correlationId } : {}) });
 
 beforeAll(async () => {
-  jwks = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(issuer.jwks));
-  });
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+  jwks = await serveJwks(issuer.jwks);
   stack = await launchStack({
     services: ['scheduling', 'session', 'recording', 'audit', 'gateway'],
-    jwksUrl: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/.well-known/jwks.json`,
+    jwksUrl: jwks.url,
     janus: { eventHandler: false },
     env: { gateway: { HAVEN_HTTP_HOST: '127.0.0.1', HAVEN_COOKIE_SECURE: 'false', LOG_LEVEL: 'warn' } },
   });
@@ -78,7 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of Object.values(clients ?? {})) c.close();
   await stack?.stop();
-  await new Promise<void>((r) => (jwks ? jwks.close(() => r()) : r()));
+  await jwks?.close();
 });
 
 /** AccessRefused entries of ListAuditEvents (newest first), with the given filters. */
