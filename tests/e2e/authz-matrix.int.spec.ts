@@ -11,7 +11,6 @@
  * are signed with identity's own key ring (identity does not issue them yet); patient tokens for the other
  * services come from a test issuer `haven-scheduling` (HAVEN_PATIENT_JWKS_URL), for identity from its key ring.
  */
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,11 +23,17 @@ import { identity, PROTO_FILES, PROTO_ROOT, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { SigningKeyRing } from '../../services/identity/src/tokens/keys';
-import { type JwksServer, type LaunchedStack, launchStack, serveJwks } from '@haven/testing';
+import {
+  type JwksServer,
+  type LaunchedStack,
+  launchStack,
+  runIdentityCli,
+  serveJwks,
+  TEST_IDENTITY_ENV,
+} from '@haven/testing';
 
 jest.setTimeout(180_000);
 
-const ROOT = join(__dirname, '..', '..');
 const CALL_DEADLINE_MS = 3000;
 const BATCH = 24;
 const PASSWORD = 'Matrix-Grid-Lantern-4821!';
@@ -153,24 +158,10 @@ const clients = new Map<string, grpc.Client>();
 const tokens = new Map<string, string>(); // `${caller}` (other services) or `identity:${caller}`
 const results: Array<{ rpc: Rpc; caller: Caller; expected: 'allowed' | 'denied'; outcome: Outcome }> = [];
 
-function runCli(args: string[], env: Record<string, string>, stdin: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'services/identity/dist/cli.js'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`haven ${args.join(' ')} exited ${code}:\n${out}`));
-    });
-    child.stdin.end(`${stdin}\n`);
-  });
+async function runCli(args: string[], env: Record<string, string>, stdin: string): Promise<string> {
+  const { code, output } = await runIdentityCli(args, { env, stdin });
+  if (code !== 0) throw new Error(`haven ${args.join(' ')} exited ${code}:\n${output}`);
+  return output;
 }
 
 beforeAll(async () => {
@@ -188,13 +179,7 @@ beforeAll(async () => {
     patientJwksUrl,
     janus: { eventHandler: false },
     env: {
-      identity: {
-        HAVEN_ARGON2_MEMORY_KIB: '1024',
-        HAVEN_ARGON2_TIME_COST: '1',
-        HAVEN_LOGIN_IP_BURST: '10000',
-        HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-        HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
-      },
+      identity: TEST_IDENTITY_ENV,
     },
   });
   const identityEnv = stack.service('identity').env;

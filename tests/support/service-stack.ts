@@ -11,21 +11,21 @@
  *   ... stack.token('admin') ... await stack.events() ...
  *   await stack.stop();
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
 import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@haven/eventstore';
 import { identity, scheduling, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import {
-  REPO_ROOT as ROOT,
+  type CliResult,
   healthStatus,
-  launchStack,
   type LaunchedStack,
+  launchStack,
   type NatsServerHandle,
+  runIdentityCli,
   type StackService,
+  TEST_IDENTITY_ENV,
 } from '@haven/testing';
 
 /** The services besides identity (which always runs). */
@@ -133,32 +133,13 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
 
   try {
     let identityEnv: Record<string, string> = {};
-    const cli = (args: readonly string[], stdin = ''): Promise<{ code: number; output: string }> =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, [join(ROOT, 'services/identity/dist/cli.js'), ...args], {
-          cwd: ROOT,
-          env: { PATH: process.env['PATH'] ?? '', ...identityEnv },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let output = '';
-        child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code: code ?? -1, output });
-        });
-        child.stdin.end(stdin === '' ? '' : `${stdin}\n`);
-      });
+    const cli = (args: readonly string[], stdin = ''): Promise<CliResult> =>
+      runIdentityCli(args, { env: identityEnv, stdin });
     launched = await launchStack({
       services: ['identity', ...wanted],
       env: {
         identity: {
-          HAVEN_ARGON2_MEMORY_KIB: '1024',
-          HAVEN_ARGON2_TIME_COST: '1',
-          HAVEN_LOGIN_IP_BURST: '100000',
-          HAVEN_LOGIN_IP_PER_MINUTE: '100000',
-          HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
+          ...TEST_IDENTITY_ENV,
           HAVEN_MFA_REQUIRED_ROLES: 'none',
           ...options.identityEnv,
         },

@@ -2,7 +2,7 @@
  * @haven/testing — Haven's test support (dev only): the one stack launcher, a real nats-server and Janus per
  * suite, built services as child processes, the TCP fault proxy, free ports, polling (`eventually`),
  * given/when/then for deciders, a raw Janus client and the media-proxy client, network namespaces, Chromium,
- * a JWKS server, the raw event-log reader and the store checker. Specs import it by name.
+ * a JWKS server, identity's test environment and CLI, the raw event-log reader and the store checker. Specs import it by name.
  */
 export { freePort } from './ports';
 export { spawnChild, waitUntilReady } from './process';
@@ -50,6 +50,8 @@ export { createNetns, netnsAvailable, netnsGate, runInNetns } from './netns';
 export type { ExecResult, Netns } from './netns';
 export { serveJwks } from './jwks-server';
 export type { JwksServer } from './jwks-server';
+export { TEST_IDENTITY_ENV, runIdentityCli } from './identity';
+export type { CliResult } from './identity';
 export { readEventLog } from './event-log';
 export type { LoggedEvent } from './event-log';
 export { checkScheduling, checkVisits } from './store-checker';

@@ -5,7 +5,6 @@
  * process (createGatewayApp + WsHub + the media relay on an ephemeral port) with real gRPC clients, the real
  * revocation feed and a real bus subscription. Staff users are created with identity's CLI.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +15,7 @@ import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
 import { audit, identity, passkeys, scheduling, session } from '@haven/proto';
 import { RevocationFeed, createVerifierFromConfig } from '@haven/service';
-import { launchStack } from '@haven/testing';
+import { launchStack, runIdentityCli, TEST_IDENTITY_ENV } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
 import { MediaRelay } from '../src/media-ws';
@@ -115,10 +114,7 @@ function launchServices(options: StackOptions): Promise<LaunchedStack> {
     services: ['identity', 'scheduling', 'session', 'audit'],
     env: {
       identity: {
-        HAVEN_ARGON2_MEMORY_KIB: '1024',
-        HAVEN_ARGON2_TIME_COST: '1',
-        HAVEN_LOGIN_IP_BURST: '10000',
-        HAVEN_LOGIN_IP_PER_MINUTE: '10000',
+        ...TEST_IDENTITY_ENV,
         HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
         ...options.identityEnv,
       },
@@ -140,38 +136,19 @@ function clientsOf(launched: LaunchedStack) {
 }
 
 /** Creates an active staff user with identity's CLI (`haven user invite`); resolves with its id. */
-export function inviteUser(
+export async function inviteUser(
   identityEnv: Readonly<Record<string, string>>,
   user: { email: string; role: string; name?: string | undefined },
 ): Promise<string> {
-  return new Promise((res, rej) => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'services/identity/dist/cli.js'),
-        'user',
-        'invite',
-        '--email',
-        user.email,
-        '--role',
-        user.role,
-        ...(user.name ? ['--name', user.name] : []),
-        '--password-stdin',
-      ],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...identityEnv }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      const id = /users\/([a-z0-9-]+)/.exec(out)?.[1];
-      if (code === 0 && id) res(id);
-      else rej(new Error(`haven user invite exited ${code}:\n${out}`));
-    });
-    child.stdin.end(`${STACK_PASSWORD}\n`);
+  const args = ['user', 'invite', '--email', user.email, '--role', user.role];
+  if (user.name) args.push('--name', user.name);
+  const { code, output } = await runIdentityCli([...args, '--password-stdin'], {
+    env: identityEnv,
+    stdin: STACK_PASSWORD,
   });
+  const id = /users\/([a-z0-9-]+)/.exec(output)?.[1];
+  if (code !== 0 || !id) throw new Error(`haven user invite exited ${code}:\n${output}`);
+  return id;
 }
 
 /**

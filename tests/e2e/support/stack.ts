@@ -16,11 +16,12 @@ import * as grpc from '@grpc/grpc-js';
 import { identity, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import {
-  REPO_ROOT as ROOT,
-  launchStack,
   type JanusHandle,
   type LaunchedStack,
+  launchStack,
   type NatsServerHandle,
+  REPO_ROOT as ROOT,
+  TEST_IDENTITY_ENV,
 } from '@haven/testing';
 /** Password of every test user. */
 export const STACK_PASSWORD = 'Visit-Media-Lantern-4821!';
@@ -126,11 +127,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     sessionReplicas: Math.max(1, opts.sessionReplicas ?? 1),
     env: {
       identity: {
-        HAVEN_ARGON2_MEMORY_KIB: '1024',
-        HAVEN_ARGON2_TIME_COST: '1',
-        HAVEN_LOGIN_IP_BURST: '10000',
-        HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-        HAVEN_SIGNING_KEY_ROTATION_DAYS: '3650',
+        ...TEST_IDENTITY_ENV,
         HAVEN_MFA_REQUIRED_ROLES: 'none',
         ...opts.identityEnv,
       },
