@@ -15,6 +15,18 @@ describe('scheduling configuration', () => {
       loadConfig(schedulingConfigSchema, { ...env, HAVEN_REQUIRE_DOB_CHECK: 'true' }).HAVEN_REQUIRE_DOB_CHECK,
     ).toBe(true);
   });
+  it('reads the clinic time zone, defaulting to the host zone, and refuses an unknown one', () => {
+    expect(loadConfig(schedulingConfigSchema, env).HAVEN_CLINIC_TIME_ZONE).toBe(
+      Intl.DateTimeFormat().resolvedOptions().timeZone,
+    );
+    expect(
+      loadConfig(schedulingConfigSchema, { ...env, HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin' })
+        .HAVEN_CLINIC_TIME_ZONE,
+    ).toBe('Europe/Berlin');
+    expect(() => loadConfig(schedulingConfigSchema, { ...env, HAVEN_CLINIC_TIME_ZONE: 'Mars/Base' })).toThrow(
+      /HAVEN_CLINIC_TIME_ZONE/,
+    );
+  });
   it('requires the data directory and the keyring file', () => {
     expect(() => loadConfig(schedulingConfigSchema, {})).toThrow(ConfigError);
     expect(() => loadConfig(schedulingConfigSchema, {})).toThrow(

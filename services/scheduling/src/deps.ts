@@ -10,6 +10,8 @@ export interface SchedulingSettings {
   readonly requireDobCheck: boolean;
   /** Base of the join URL handed out with a link (HAVEN_PUBLIC_URL); the token goes in the fragment. */
   readonly publicUrl: string;
+  /** The clinic's IANA time zone (HAVEN_CLINIC_TIME_ZONE): messages name times in it. */
+  readonly timeZone: string;
 }
 
 /** What the scheduling handlers need from the outside world. */

@@ -74,6 +74,7 @@ beforeAll(async () => {
     HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
     HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
     HAVEN_SHUTDOWN_GRACE_MS: '500',
+    HAVEN_CLINIC_TIME_ZONE: 'America/New_York',
   });
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -433,6 +434,39 @@ describe('appointments', () => {
     await book(patientId, overlapping, { clinicianId: 'clin-other' });
   });
 
+  it("names the other appointment's times in the clinic's time zone, not in UTC", async () => {
+    const s = slot(25 * 60);
+    await book(patientId, s, { clinicianId: 'clin-zone' });
+    const error = await failure(book(patientId, slot(25 * 60 + 10), { clinicianId: 'clin-zone' }));
+    const [violation] = parseStatusDetails(error).fieldViolations;
+    const local = (d: Date) =>
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'America/New_York',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(d);
+    expect(violation?.description).toContain(
+      `${local(s.startTime)}–${local(s.endTime)} (America/New_York, UTC-0`,
+    );
+    expect(violation?.description).not.toContain(s.startTime.toISOString());
+  });
+
+  it('frees the slot of an appointment marked no-show', async () => {
+    const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
+    const first = slot(0.05); // starts in 3 s: no-show may be marked once it started
+    const id = await book(patientId, first, { clinicianId });
+    await new Promise((r) => setTimeout(r, first.startTime.getTime() - Date.now() + 100));
+    const marked = await callUnary(
+      client,
+      'markNoShow',
+      scheduling.MarkNoShowRequest.fromPartial({ name: `appointments/${id}`, requestId: randomUUID() }),
+      await frontDesk(),
+    );
+    expect(marked.appointment?.state).toBe(scheduling.AppointmentState.APPOINTMENT_STATE_NO_SHOW);
+    await book(patientId, slot(1, 20), { clinicianId }); // inside the no-show's 30 minutes
+  });
+
   it('lets only one of two concurrent overlapping bookings win', async () => {
     const s = slot(26 * 60);
     const results = await Promise.allSettled([
@@ -679,6 +713,37 @@ describe('patient links', () => {
       await frontDesk(),
     );
     expect(res.appointment?.state).toBe(scheduling.AppointmentState.APPOINTMENT_STATE_COMPLETED);
+  });
+
+  it("frees an ended visit's slot: the rest of its time can be booked again", async () => {
+    const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
+    const times = slot(5, 30);
+    const id = await book(patientId, times, { clinicianId });
+    const error = await failure(book(patientId, times, { clinicianId }));
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT); // held while the appointment is booked
+    await store.append(`session.visit-${id}`, 'any', [
+      {
+        id: newEventId(),
+        type: 'haven.session.v1.VisitEnded',
+        occurredAt: new Date().toISOString(),
+        actor: { kind: 'user', id: clinicianId, role: 'clinician' },
+        correlationId: randomUUID(),
+        causationId: randomUUID(),
+        data: { visitId: id, reason: 'ended_by_clinician' },
+      },
+    ]);
+    let rebooked: string | undefined;
+    for (let i = 0; i < 100 && rebooked === undefined; i++) {
+      rebooked = await book(patientId, times, { clinicianId }).catch(() => undefined);
+      if (rebooked === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(rebooked).toBeDefined();
+    const schedule = await store.read(`scheduling.clinician_schedule-${clinicianId}`);
+    expect(schedule.map((e) => e.type)).toEqual([
+      'haven.scheduling.v1.ClinicianSlotReserved',
+      'haven.scheduling.v1.ClinicianSlotReleased',
+      'haven.scheduling.v1.ClinicianSlotReserved',
+    ]);
   });
 
   it("refuses a cancelled appointment's link", async () => {

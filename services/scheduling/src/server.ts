@@ -41,6 +41,7 @@ import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
 import { SchedulingReadModel } from './read-model';
+import { hostTimeZone, isTimeZone } from './schedule/clinic-time';
 import { BookingReconciler, type BookingReconcilerOptions } from './schedule/reconciler';
 import { followSessions } from './session-follower';
 
@@ -65,6 +66,14 @@ export const schedulingConfigSchema = createBaseConfigSchema({ grpcPort: SCHEDUL
   HAVEN_REQUIRE_DOB_CHECK: booleanFlag,
   /** Base URL of the web app; patient join links are `<url>/join#<token>`. */
   HAVEN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+  /**
+   * Clinic setting: the IANA time zone the clinic works in (`Europe/Berlin`); messages name times in it, with
+   * its UTC offset at that date (DST-safe). Default: the host's time zone.
+   */
+  HAVEN_CLINIC_TIME_ZONE: z
+    .string()
+    .refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' })
+    .default(() => hostTimeZone()),
 });
 export type SchedulingConfig = z.output<typeof schedulingConfigSchema>;
 
@@ -121,7 +130,11 @@ export async function startScheduling(
       clock: options.clock ?? (() => new Date()),
       keys,
       logger,
-      settings: { requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK, publicUrl: config.HAVEN_PUBLIC_URL },
+      settings: {
+        requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK,
+        publicUrl: config.HAVEN_PUBLIC_URL,
+        timeZone: config.HAVEN_CLINIC_TIME_ZONE,
+      },
       patientTokens,
       readModel,
       snapshots:

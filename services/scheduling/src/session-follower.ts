@@ -1,12 +1,12 @@
 /**
  * Follows the session context: when a visit ends (`haven.session.v1.VisitEnded`, visitId = appointmentId), the
- * appointment becomes COMPLETED and its patient link dies. Redemption also checks the visit stream itself, so a
+ * appointment becomes COMPLETED, its patient link dies and its slot is freed. Redemption also checks the visit stream itself, so a
  * link is refused the moment the visit ended, even before the subscription caught up.
  */
 import { ConcurrencyError, UnavailableError } from '@haven/errors';
 import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
 import type { Logger } from '@haven/service';
-import { appointmentStream } from './appointment/grpc';
+import { appointmentStream, freeSlot } from './appointment/grpc';
 import { evolve, initialAppointmentState } from './appointment/appointment';
 import { decide } from './appointment/decide';
 import { handleCommand } from '@haven/service';
@@ -21,11 +21,16 @@ export function visitStream(visitId: string): string {
 }
 
 async function complete(
-  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
+  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock' | 'snapshots' | 'logger'>,
   appointmentId: string,
   ended: { id: string; correlationId: string; data: Record<string, unknown> },
 ): Promise<void> {
   const reason = typeof ended.data['reason'] === 'string' ? ended.data['reason'] : 'ended';
+  const metadata = {
+    actor: { kind: 'service', id: 'scheduling' },
+    correlationId: ended.correlationId,
+    causationId: ended.id,
+  } as const;
   const result = await handleCommand({
     store: deps.store,
     stream: appointmentStream(appointmentId),
@@ -33,19 +38,18 @@ async function complete(
     evolve,
     initialState: initialAppointmentState,
     command: { type: 'CompleteAppointment' as const, data: { visitId: appointmentId, reason } },
-    metadata: {
-      actor: { kind: 'service', id: 'scheduling' },
-      correlationId: ended.correlationId,
-      causationId: ended.id,
-    },
+    metadata,
     now: deps.clock,
   });
-  if (result.state.status !== 'none') deps.readModel.putAppointment(result.state);
+  if (result.state.status === 'none') return;
+  deps.readModel.putAppointment(result.state);
+  // A completed appointment frees the rest of its slot (the reconciler does it when this fails).
+  if (result.events.length > 0) await freeSlot(deps, metadata, result.state);
 }
 
 /** Completes the appointment when its visit stream holds a VisitEnded. */
 export async function completeIfVisitEnded(
-  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
+  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock' | 'snapshots' | 'logger'>,
   appointmentId: string,
 ): Promise<void> {
   const events = await deps.store.read(visitStream(appointmentId));
@@ -65,7 +69,7 @@ function appointmentIdOf(event: { stream: string; data: Record<string, unknown> 
  * again); any other refusal is logged and the event skipped. Resolves once the first subscription attempt was made.
  */
 export function followSessions(
-  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock'>,
+  deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock' | 'snapshots' | 'logger'>,
   store: EventStore,
   logger: Logger,
   health?: ConsumerHealth,

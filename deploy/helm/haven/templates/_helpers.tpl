@@ -477,6 +477,10 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
   value: {{ include "haven.publicUrl" $root | quote }}
 - name: HAVEN_REQUIRE_DOB_CHECK
   value: {{ $v.settings.requireDobCheck | quote }}
+{{- with $v.settings.clinicTimeZone }}
+- name: HAVEN_CLINIC_TIME_ZONE
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- if and (eq .name "gateway") $v.services.session.enabled }}
 {{- /* Browsers reach media only here: the gateway relays /api/media to the session service's media proxy. */}}

@@ -262,6 +262,7 @@ export function bookAppointment(deps: SchedulingDeps) {
         endTime: appointment?.endTime as Date,
         field: 'appointment.start_time',
         booking: { patientId: patientId ?? '', ...(reason !== '' ? { hasReason: true } : {}) },
+        timeZone: deps.settings.timeZone,
       },
       { request: record, phi: sealed },
     );
@@ -386,6 +387,7 @@ export function rescheduleAppointment(deps: SchedulingDeps) {
         startTime: request.startTime as Date,
         endTime: request.endTime as Date,
         field: 'start_time',
+        timeZone: deps.settings.timeZone,
       },
       { request: record },
     );
@@ -431,19 +433,29 @@ export function cancelAppointment(deps: SchedulingDeps) {
         guard: (s) => checkEtag(s, request.etag),
       },
     );
-    if (!result.replayed) {
-      try {
-        await releaseSlot(deps, committed(metadata), { clinicianId: state.clinicianId, appointmentId: id });
-      } catch (error) {
-        // The appointment is cancelled; the reconciler releases the slot.
-        deps.logger.warn({ err: error, appointmentId: id }, 'could not release the cancelled slot yet');
-      }
-    }
+    if (!result.replayed) await freeSlot(deps, committed(metadata), state);
     return { appointment: toProto(result.state) };
   };
 }
 
-/** MarkNoShow: only once the appointment has started. */
+/**
+ * Releases the slot of an appointment that was just closed (cancelled, completed, marked no-show), so the time
+ * can be booked again. Throws nothing: when the release fails, the booking reconciler releases it.
+ */
+export async function freeSlot(
+  deps: Pick<SchedulingDeps, 'store' | 'snapshots' | 'clock' | 'logger'>,
+  metadata: CommandMetadata,
+  appointment: Pick<ExistingAppointment, 'clinicianId' | 'appointmentId'>,
+): Promise<void> {
+  const { clinicianId, appointmentId } = appointment;
+  try {
+    await releaseSlot(deps, metadata, { clinicianId, appointmentId });
+  } catch (error) {
+    deps.logger.warn({ err: error, appointmentId }, 'could not release the closed slot yet');
+  }
+}
+
+/** MarkNoShow: only once the appointment has started; the slot is freed (as for a cancellation). */
 export function markNoShow(deps: SchedulingDeps) {
   return async (
     request: scheduling.MarkNoShowRequest,
@@ -452,17 +464,19 @@ export function markNoShow(deps: SchedulingDeps) {
     const principal = requirePrincipal(ctx);
     const id = requireResourceId(request.name, 'appointments');
     const key = idempotencyKey(ctx, request.requestId);
-    await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+    const metadata = commandMetadata(ctx);
     const result = await runAppointmentCommand(
       deps,
       id,
       { type: 'MarkNoShow', data: { now: deps.clock() } },
-      commandMetadata(ctx),
+      metadata,
       {
         request: key ? requestRecord(key, { name: request.name, etag: request.etag }) : undefined,
         guard: (s) => checkEtag(s, request.etag),
       },
     );
+    if (!result.replayed) await freeSlot(deps, committed(metadata), state);
     return { appointment: toProto(result.state) };
   };
 }

@@ -66,6 +66,38 @@ describe('when the clinician has a 10:00–10:30 appointment', () => {
       .then([]));
 });
 
+describe('an overlap in the clinic time zone', () => {
+  const inZone = (timeZone: string, start: string, end: string): ScheduleCommand => {
+    const cmd = reserve('a2', start, end);
+    return { ...cmd, data: { ...cmd.data, timeZone } } as ScheduleCommand;
+  };
+  const description = (events: ScheduleEvent[], cmd: ScheduleCommand) =>
+    (given(spec, events).when(cmd).error() as ValidationError).violations[0]?.description;
+
+  it('names the other slot in local time with its offset, never as UTC ISO', () => {
+    const text = description([a1], inZone('Europe/Berlin', '2026-11-26T10:15:00Z', '2026-11-26T10:45:00Z'));
+    expect(text).toBe(
+      'overlaps another appointment of the clinician (Thu 26 Nov 2026 11:00–11:30 (Europe/Berlin, UTC+01:00))',
+    );
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('follows daylight saving time: the same wall clock in July is UTC+02:00', () => {
+    const july = reserved('a1', '2026-07-02T09:00:00.000Z', '2026-07-02T09:30:00.000Z');
+    expect(
+      description([july], inZone('Europe/Berlin', '2026-07-02T09:10:00Z', '2026-07-02T09:40:00Z')),
+    ).toContain('Thu 2 Jul 2026 11:00–11:30 (Europe/Berlin, UTC+02:00)');
+  });
+
+  it('names both ends of a slot over a daylight-saving change', () => {
+    // New York leaves DST at 02:00 local on 1 Nov 2026: 01:30 EDT, then 01:15 EST.
+    const overNight = reserved('a1', '2026-11-01T05:30:00.000Z', '2026-11-01T06:15:00.000Z');
+    expect(
+      description([overNight], inZone('America/New_York', '2026-11-01T05:45:00Z', '2026-11-01T06:30:00Z')),
+    ).toContain('Sun 1 Nov 2026 01:30 (UTC-04:00) – Sun 1 Nov 2026 01:15 (UTC-05:00) America/New_York');
+  });
+});
+
 describe('a reservation that commits a new booking', () => {
   const booking = { patientId: 'p-1', hasReason: true };
   const reserveBooking = (appointmentId: string, start: string, end: string): ScheduleCommand => ({

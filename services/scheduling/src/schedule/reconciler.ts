@@ -8,8 +8,9 @@
  * - a reservation that carries a booking, with no appointment yet → `AppointmentBooked` (as the booker, caused
  *   by the reservation, with the booking's request id, so a client's retry still finds it);
  * - a reservation that moves an appointment still at its old times → `AppointmentRescheduled`;
- * - a slot held for a cancelled appointment, or for an id that another clinician's appointment took →
- *   `ClinicianSlotReleased` (reason `reconciled`).
+ * - a slot held for a closed appointment (cancelled, completed, marked no-show), or for an id that another
+ *   clinician's appointment took → `ClinicianSlotReleased` (reason `reconciled`): a closed appointment frees
+ *   its slot.
  *
  * It follows the scheduling context (fed by the read model's subscription), acts on what stayed unfinished for
  * `settleMs`, decides on the streams themselves (not on the read model), and retries with back-off. Every step
@@ -34,7 +35,7 @@ export interface BookingReconcilerOptions {
 }
 
 interface Pending {
-  readonly kind: 'reserved' | 'cancelled';
+  readonly kind: 'reserved' | 'closed';
   readonly event: PositionedEvent;
   /** When this replica first saw it unfinished (local clock). */
   readonly since: number;
@@ -45,6 +46,10 @@ interface Pending {
 const SERVICE = { kind: 'service', id: 'scheduling' } as const;
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Closed appointments (cancelled, completed, no-show) hold no slot. */
+const isClosed = (status: string): boolean =>
+  status === 'cancelled' || status === 'completed' || status === 'no_show';
 
 /** What the reconciler did in one pass, for logs and tests. */
 export interface ReconcileCounts {
@@ -103,7 +108,9 @@ export class BookingReconciler {
         break;
       }
       case AppointmentEventType.Cancelled:
-        this.pending.set(appointmentId, { kind: 'cancelled', event, since: now, attempts: 0, nextAt: 0 });
+      case AppointmentEventType.Completed:
+      case AppointmentEventType.MarkedNoShow:
+        this.pending.set(appointmentId, { kind: 'closed', event, since: now, attempts: 0, nextAt: 0 });
         break;
       default:
         break;
@@ -171,8 +178,8 @@ export class BookingReconciler {
         deps.logger.info({ appointmentId, clinicianId }, 'reconciler released a slot');
       }
     };
-    if (p.kind === 'cancelled') {
-      if (state.status === 'cancelled') await release(state.clinicianId);
+    if (p.kind === 'closed') {
+      if (state.status !== 'none' && isClosed(state.status)) await release(state.clinicianId);
       return true;
     }
     const clinicianId = str(e.data['clinicianId']);
@@ -207,8 +214,8 @@ export class BookingReconciler {
       deps.logger.info({ appointmentId, clinicianId }, 'reconciler completed a booking');
       return true;
     }
-    if (state.clinicianId !== clinicianId || state.status === 'cancelled') {
-      await release(clinicianId); // the id belongs to another clinician's appointment, or it was cancelled
+    if (state.clinicianId !== clinicianId || isClosed(state.status)) {
+      await release(clinicianId); // the id belongs to another clinician's appointment, or it is closed
       return true;
     }
     if (state.status !== 'booked' || booking) return true;

@@ -21,7 +21,7 @@ function setup() {
     clock: () => new Date('2030-01-01T00:00:00Z'),
     keys: new InMemoryPatientKeyStore(),
     logger: createLogger({ service: 'scheduling', level: 'silent' }),
-    settings: { requireDobCheck: false, publicUrl: 'http://localhost' },
+    settings: { requireDobCheck: false, publicUrl: 'http://localhost', timeZone: 'UTC' },
     patientTokens: {} as PatientTokenSigner,
     readModel: new SchedulingReadModel(),
     snapshots: new InMemorySnapshotStore(),
@@ -147,6 +147,29 @@ describe('when a cancellation stopped before releasing the slot', () => {
       'haven.scheduling.v1.ClinicianSlotReleased',
     ]);
     expect(await later()).toMatchObject({ released: 0 }); // done: nothing left to do
+  });
+
+  it.each([
+    [
+      'completed',
+      'haven.scheduling.v1.AppointmentCompleted',
+      { visitId: 'a-7', reason: 'ended_by_clinician' },
+    ],
+    ['marked no-show', 'haven.scheduling.v1.AppointmentMarkedNoShow', { clinicianId: 'clin-1' }],
+  ])('releases the slot of an appointment %s', async (_what, type, data) => {
+    const { store, append, later } = setup();
+    await append('scheduling.clinician_schedule-clin-1', [
+      reserved('a-7', { booking: { patientId: 'p-1' } }),
+    ]);
+    await append('scheduling.appointment-a-7', [
+      booked('a-7'),
+      newEvent({ type, data: { appointmentId: 'a-7', ...data }, actor: booker }),
+    ]);
+    expect(await later()).toMatchObject({ released: 1 });
+    expect((await store.read('scheduling.clinician_schedule-clin-1')).map((e) => e.type)).toEqual([
+      'haven.scheduling.v1.ClinicianSlotReserved',
+      'haven.scheduling.v1.ClinicianSlotReleased',
+    ]);
   });
 
   it('keeps trying with back-off while the store is down, and finishes once it is back', async () => {

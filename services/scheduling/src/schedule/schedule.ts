@@ -11,6 +11,7 @@
  * Pure: no I/O, no Node builtins.
  */
 import { AlreadyExistsError, ValidationError } from '@haven/errors';
+import { formatClinicSpan } from './clinic-time';
 
 export const ScheduleEventType = {
   SlotReserved: 'haven.scheduling.v1.ClinicianSlotReserved',
@@ -88,6 +89,8 @@ export interface ReserveSlot {
     readonly field: string;
     /** The booking this reservation commits (new appointments only). */
     readonly booking?: SlotBooking;
+    /** The clinic's IANA time zone: an overlap names the other slot's times in it. Default `UTC`. */
+    readonly timeZone?: string;
   };
 }
 
@@ -100,13 +103,13 @@ export type ScheduleCommand = ReserveSlot | ReleaseSlot;
 
 /**
  * Reserving a slot that overlaps another appointment of the clinician throws a ValidationError on the start
- * time field; a new booking under an appointment id that already holds other times throws AlreadyExistsError.
+ * time field, naming the other slot's times in the clinic's time zone; a new booking under an appointment id that already holds other times throws AlreadyExistsError.
  * Reserving the same slot again for the same appointment, or releasing one not held, is a no-op.
  */
 export function decideSchedule(command: ScheduleCommand, state: ScheduleState): ScheduleEvent[] {
   switch (command.type) {
     case 'ReserveSlot': {
-      const { clinicianId, appointmentId, startTime, endTime, field, booking } = command.data;
+      const { clinicianId, appointmentId, startTime, endTime, field, booking, timeZone } = command.data;
       const start = startTime.toISOString();
       const end = endTime.toISOString();
       const current = state.slots.get(appointmentId);
@@ -124,7 +127,11 @@ export function decideSchedule(command: ScheduleCommand, state: ScheduleState): 
           throw new ValidationError([
             {
               field,
-              description: `overlaps another appointment of the clinician (${slot.startTime} to ${slot.endTime})`,
+              description: `overlaps another appointment of the clinician (${formatClinicSpan(
+                new Date(slot.startTime),
+                new Date(slot.endTime),
+                timeZone ?? 'UTC',
+              )})`,
             },
           ]);
         }

@@ -71,7 +71,7 @@ export function reserveSlot(
   slot: SlotRequest,
   options: { readonly request?: RequestRecord | undefined; readonly phi?: SealedPhi | undefined } = {},
 ) {
-  const { clinicianId, appointmentId, startTime, endTime, field, booking } = slot;
+  const { clinicianId, appointmentId, startTime, endTime, field, booking, timeZone } = slot;
   return runSchedule(
     deps,
     clinicianId,
@@ -84,6 +84,7 @@ export function reserveSlot(
         endTime,
         field,
         ...(booking !== undefined ? { booking } : {}),
+        ...(timeZone !== undefined ? { timeZone } : {}),
       },
     },
     metadata,
