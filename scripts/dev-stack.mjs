@@ -11,7 +11,13 @@
 //
 // Env knobs: HAVEN_HOME (state dir, default <repo>/.haven), HAVEN_DEV_SERVICES (comma list or "none";
 // default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3),
-// HAVEN_DEV_PORT_OFFSET (added to every service port, default 0: a second stack, or tests, beside the first).
+// HAVEN_DEV_PORT_OFFSET (added to every service port, default 0: a second stack, or tests, beside the first),
+// HAVEN_JANUS_ICE_INTERFACE (the network interface(s) Janus gathers ICE candidates on, Janus's
+// nat.ice_enforce_list: `eth0`, `wlan0,eth0` or an address prefix; default every interface but vmnet*).
+//
+// Signals: SIGINT and SIGTERM stop the stack in reverse order, whether they come from a terminal's Ctrl-C (the
+// whole foreground process group) or are sent to this process alone; `npm start` execs into this process, so
+// `kill -INT <pid of npm>` reaches it too (npm forwards SIGINT and SIGTERM to its child).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -52,6 +58,14 @@ const SERVICES = [
   ...(s.grpc ? { grpc: s.grpc + PORT_OFFSET } : {}),
   ...(s.http ? { http: s.http + PORT_OFFSET } : {}),
 }));
+// Janus's nat.ice_enforce_list: names or address prefixes, comma separated (no quotes or spaces: it goes into the config).
+const ICE_INTERFACE = process.env.HAVEN_JANUS_ICE_INTERFACE?.trim() ?? '';
+if (ICE_INTERFACE !== '' && !/^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*$/.test(ICE_INTERFACE)) {
+  process.stderr.write(
+    'HAVEN_JANUS_ICE_INTERFACE must be interface names or address prefixes, comma separated (eth0,wlan0)\n',
+  );
+  process.exit(2);
+}
 const portOf = (name, kind) => SERVICES.find((s) => s.name === name)[kind];
 const RESTART = { firstDelayMs: 1_000, maxDelayMs: 30_000, perMinute: 5, healthyAfterMs: 60_000 };
 // Per-service extras. MFA is relaxed for the demo so the seeded admin and clinician sign in with a password
@@ -76,6 +90,7 @@ const CHILD_ENV = Object.fromEntries(
         'HAVEN_JANUS_DEBUG_LEVEL',
         'HAVEN_DEV_MFA',
         'HAVEN_DEV_PORT_OFFSET',
+        'HAVEN_JANUS_ICE_INTERFACE',
       ].includes(k),
   ),
 );
@@ -284,6 +299,7 @@ async function main() {
       tokenSecret: janusTokenSecret,
       eventsSecret: janusEventsSecret,
       debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
+      ...(ICE_INTERFACE ? { iceEnforceList: ICE_INTERFACE } : {}),
       runAs: (files) => {
         const user = janusUser(files);
         if (user) log(`janus runs as user ${user.name} (uid ${user.uid})`);
@@ -331,7 +347,7 @@ async function main() {
     `Haven is running: open http://localhost:${portOf('gateway', 'http')}`,
     '',
     `NATS        nats://127.0.0.1:${natsPort} (a user per service; operator password in secrets.json)`,
-    `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})`,
+    `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})${ICE_INTERFACE ? `, ICE on ${ICE_INTERFACE}` : ''}`,
     `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
     `state       ${HOME} (secrets.json, logs/janus.log)`,
     ...(MFA_RELAXED

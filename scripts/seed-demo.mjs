@@ -2,7 +2,8 @@
 // Seeds the demo clinic's staff, idempotently, through the identity CLI's app layer (the same code
 // path as the RPCs): run by the dev stack after the services are healthy. A second run changes
 // nothing for the staff. Then, over gRPC as the seeded front desk, it registers a demo patient
-// (synthetic), books a visit with the demo clinician starting in 10 minutes and issues its patient
+// (synthetic), books a visit with the demo clinician from the next minute until before the booking form's
+// default slot (which starts 10 minutes after the page loads) and issues its patient
 // link: every run books a fresh one. Writes <HAVEN_HOME>/demo-accounts.txt (0600) with the accounts,
 // the link and its passcode.
 //
@@ -14,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import demoVisit from './demo-visit.cjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOME = resolve(process.env.HAVEN_HOME ?? join(ROOT, '.haven'));
@@ -96,7 +98,8 @@ async function seedDemoVisit() {
       }),
       md(frontDesk.token),
     );
-    const start = new Date(Math.ceil((Date.now() + 10 * 60_000) / 60_000) * 60_000);
+    // Until the booking form's default slot begins, so step 1 of the walkthrough books with the defaults.
+    const { start, end } = demoVisit.demoVisitSlot(Date.now());
     const booked = await callUnary(
       schedClient,
       'bookAppointment',
@@ -105,7 +108,7 @@ async function seedDemoVisit() {
           clinician: `users/${clinician.id}`,
           patient: patient.patient.name,
           startTime: start,
-          endTime: new Date(start.getTime() + 30 * 60_000),
+          endTime: end,
         },
         requestId: randomUUID(),
       }),
@@ -119,7 +122,7 @@ async function seedDemoVisit() {
     );
     process.stdout.write(`seed: demo visit booked for ${start.toISOString()}\n`);
     return [
-      `Demo visit with ${USERS.find((u) => u.role === 'clinician').name} at ${start.toLocaleTimeString()} (booked by the front desk):`,
+      `Demo visit with ${USERS.find((u) => u.role === 'clinician').name} ${start.toLocaleTimeString()}–${end.toLocaleTimeString()} (booked by the front desk):`,
       `patient link  ${link.url}`,
       `passcode      ${link.passcode}`,
       '',

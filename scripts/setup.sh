@@ -4,6 +4,10 @@
 # helm, build. `bash scripts/setup.sh <command…>` then runs the command with the same Node on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# npm runs `npm start` as `sh -c 'exec bash scripts/setup.sh …'` and forwards SIGINT/SIGTERM to that child: the
+# `exec` here and below make it the command itself. A signal during the set-up stops it after the current step
+# (bash runs a trap once its foreground command returns) instead of going on to start the command.
+trap 'echo "haven: interrupted during set-up" >&2; exit 130' INT TERM
 
 # shellcheck source=scripts/use-node.sh
 . scripts/use-node.sh
@@ -43,4 +47,5 @@ node scripts/install-helm.mjs
 echo "haven: build"
 npm run --silent build
 
+trap - INT TERM
 if [ $# -gt 0 ]; then exec "$@"; fi

@@ -1,7 +1,7 @@
 /**
  * `node scripts/dev-stack.mjs` with no services: starts nats-server (authenticated, streams provisioned by the
  * operator) and Janus (as an unprivileged user when the stack runs as root), prints the "Haven is running" box,
- * and on SIGINT stops both and exits 0.
+ * and on SIGINT stops both and exits 0. HAVEN_JANUS_ICE_INTERFACE becomes Janus's nat.ice_enforce_list.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -37,7 +37,13 @@ describe('scripts/dev-stack.mjs', () => {
   it('starts nats (no anonymous access, streams provisioned) + janus, prints the box, and stops cleanly on SIGINT', async () => {
     const proc = spawn(process.execPath, [join(ROOT, 'scripts', 'dev-stack.mjs')], {
       cwd: ROOT,
-      env: { ...process.env, HAVEN_HOME: home, HAVEN_DEV_SERVICES: 'none', FORCE_COLOR: '' },
+      env: {
+        ...process.env,
+        HAVEN_HOME: home,
+        HAVEN_DEV_SERVICES: 'none',
+        HAVEN_JANUS_ICE_INTERFACE: 'lo',
+        FORCE_COLOR: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
@@ -63,6 +69,9 @@ describe('scripts/dev-stack.mjs', () => {
     expect(secrets['janusAdminSecret']?.length).toBeGreaterThanOrEqual(32);
     const core = readFileSync(join(home, 'janus', 'janus.jcfg'), 'utf8');
     expect(core).toContain(`admin_secret = "${secrets['janusAdminSecret']}"`);
+    // HAVEN_JANUS_ICE_INTERFACE picks the interface Janus gathers ICE candidates on.
+    expect(core).toMatch(/ice_enforce_list = "lo"/);
+    expect(out).toContain(', ICE on lo');
     // Recordings only into the recordings directory; the configuration (secrets) readable by Janus alone.
     expect(core).toContain('"/etc/"');
     expect(core).not.toContain(`"${join(home, 'recordings')}/"`);
