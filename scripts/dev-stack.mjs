@@ -73,7 +73,11 @@ const RESTART = { firstDelayMs: 1_000, maxDelayMs: 30_000, perMinute: 5, healthy
 // their first sign-in, through the web app's enrollment screen).
 const MFA_RELAXED = process.env.HAVEN_DEV_MFA !== 'required';
 const SERVICE_ENV = {
-  identity: MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {},
+  // Passkeys: WebAuthn needs a domain (never an IP address) for its RP ID: open the web app at localhost.
+  identity: {
+    HAVEN_PUBLIC_URL: `http://localhost:${portOf('gateway', 'http')}`,
+    ...(MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {}),
+  },
   scheduling: { HAVEN_PUBLIC_URL: `http://localhost:${portOf('gateway', 'http')}` },
   // Rooms record into the recordings directory only (rec_dir).
   session: { HAVEN_JANUS_RECORDINGS_DIR: join(HOME, 'recordings') },

@@ -711,6 +711,11 @@ describe('impossible combinations fail with a clear message', () => {
       ['janus.nodes=[{"name":"a","rtpPortRange":{"min":10000,"max":10010}}]'],
       /inside the default node-port range/,
     ],
+    [
+      'direct passkey attestation without allowed authenticators',
+      ['settings.passkeys.attestation="direct"'],
+      /settings.passkeys.allowedAaguids is empty/,
+    ],
   ];
   it.each(cases)('%s', (_name, setJson, message) => {
     const t = helm(['template', 'haven', CHART, ...valuesArgs([], setJson)]);
@@ -719,6 +724,31 @@ describe('impossible combinations fail with a clear message', () => {
     const n = notes([], setJson);
     expect(n.status).not.toBe(0);
     expect(n.stderr).toMatch(message);
+  });
+});
+
+describe('passkeys', () => {
+  it("identity gets the web app's origin and the clinic's attestation policy", () => {
+    const aaguid = 'cb69481e-8ff7-4039-93ec-0a2729a154a8';
+    const objs = template(
+      [],
+      [
+        'settings.publicUrl="https://haven.clinic.example"',
+        'settings.passkeys={"rpId":"clinic.example","attestation":"direct","allowedAaguids":["' +
+          aaguid +
+          '"]}',
+      ],
+    );
+    const identity = objs.find((o) => o.kind === 'Deployment' && /identity$/.test(o.metadata.name));
+    const env = Object.fromEntries(
+      (identity?.spec.template.spec.containers[0].env ?? []).map((e: K8sObject) => [e.name, e.value]),
+    );
+    expect(env).toMatchObject({
+      HAVEN_PUBLIC_URL: 'https://haven.clinic.example',
+      HAVEN_WEBAUTHN_RP_ID: 'clinic.example',
+      HAVEN_PASSKEY_ATTESTATION: 'direct',
+      HAVEN_PASSKEY_AAGUIDS: aaguid,
+    });
   });
 });
 

@@ -308,6 +308,9 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and (eq .Values.eventStore.type "kurrentdb") (not .Values.eventStore.kurrentdb.existingSecret) -}}
 {{- fail "haven: eventStore.type is kurrentdb but eventStore.kurrentdb.existingSecret is empty: create a secret holding the KurrentDB connection string and name it there" -}}
 {{- end -}}
+{{- if and (eq .Values.settings.passkeys.attestation "direct") (eq (len .Values.settings.passkeys.allowedAaguids) 0) -}}
+{{- fail "haven: settings.passkeys.attestation is direct but settings.passkeys.allowedAaguids is empty: list the authenticator models (AAGUIDs) the clinic allows, or use none" -}}
+{{- end -}}
 {{- if eq (len .Values.janus.nodes) 0 -}}
 {{- fail "haven: janus.nodes is empty: at least one media node is required" -}}
 {{- end -}}
@@ -462,6 +465,17 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- if eq .name "identity" }}
 - name: HAVEN_MFA_REQUIRED_ROLES
   value: {{ $v.settings.mfaRequiredRoles | quote }}
+{{- /* Passkeys: the web app's origin (the RP ID is its host unless set) and the clinic's attestation policy. */}}
+- name: HAVEN_PUBLIC_URL
+  value: {{ include "haven.publicUrl" $root | quote }}
+{{- with $v.settings.passkeys.rpId }}
+- name: HAVEN_WEBAUTHN_RP_ID
+  value: {{ . | quote }}
+{{- end }}
+- name: HAVEN_PASSKEY_ATTESTATION
+  value: {{ $v.settings.passkeys.attestation | quote }}
+- name: HAVEN_PASSKEY_AAGUIDS
+  value: {{ join "," $v.settings.passkeys.allowedAaguids | quote }}
 {{- end }}
 {{- if has .name (list "identity" "gateway") }}
 - name: HAVEN_IDLE_TIMEOUT_SEC
