@@ -1,7 +1,8 @@
 /**
  * Passkeys in real Chromium against the real stack, with the DevTools virtual authenticator (CDP
  * `WebAuthn.addVirtualAuthenticator`: CTAP2, internal, resident keys, user verification): a clinician enrols a
- * passkey after a password sign-in, signs out and signs in with the passkey alone. Then the attacks, each refused
+ * passkey after a password sign-in, signs out and signs in with the passkey alone; a front-desk user whose MFA is
+ * due sets up a passkey instead of an authenticator app. Then the attacks, each refused
  * (401) and recorded as PasskeyCeremonyRefused: a replayed assertion, an assertion over another session's
  * challenge, another user's credential presented as one's own, and a cloned authenticator whose counter went back.
  *
@@ -64,7 +65,7 @@ describe('passkeys in Chromium with the virtual authenticator', () => {
   let stack: TestStack;
   let home = '';
   const browsers: LaunchedChromium[] = [];
-  const users = { nurse: '', other: '' };
+  const users = { nurse: '', other: '', desk: '' };
   const cspViolations: string[] = [];
 
   /** A fresh browser (own profile, own cookies) on the sign-in page. */
@@ -106,11 +107,12 @@ describe('passkeys in Chromium with the virtual authenticator', () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ mfaRequiredRoles: 'front_desk' });
     home = stack.url.replace('127.0.0.1', 'localhost');
-    [users.nurse, users.other] = await Promise.all([
+    [users.nurse, users.other, users.desk] = await Promise.all([
       stack.createUser('nurse@passkeys.test', 'clinician', 'Nurse Joy'),
       stack.createUser('other@passkeys.test', 'clinician', 'Dr Other'),
+      stack.createUser('desk@passkeys.test', 'front_desk', 'Front Desk'),
     ]);
   });
   afterAll(async () => {
@@ -142,6 +144,20 @@ describe('passkeys in Chromium with the virtual authenticator', () => {
     expect(me.body).toMatchObject({ sub: users.nurse, role: 'clinician' });
     expect(nurse.url()).toBe(`${home}/`);
     expect(cspViolations).toEqual([]);
+  });
+
+  it('sets up a passkey instead of an authenticator app when MFA is due, then signs in with it', async () => {
+    const desk = await browserPage();
+    await virtualAuthenticator(desk);
+    await desk.getByLabel('Username').fill('desk@passkeys.test');
+    await desk.getByLabel('Password').fill(STACK_PASSWORD);
+    await desk.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await desk.locator('#enroll').waitFor({ state: 'visible' });
+    await desk.getByRole('button', { name: 'Set up a passkey instead' }).click();
+    await desk.locator('#sign-in').waitFor({ state: 'visible' });
+    await desk.getByRole('button', { name: 'Use a passkey' }).click();
+    await desk.locator('#front-desk').waitFor({ state: 'visible' });
+    expect((await call(desk, 'GET', '/api/me')).body).toMatchObject({ sub: users.desk, role: 'front_desk' });
   });
 
   it('refuses a replayed assertion, with its own ceremony and with a new one', async () => {

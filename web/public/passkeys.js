@@ -33,6 +33,30 @@ $('passkey-sign-in').addEventListener('click', async () => {
   }
 });
 
+// ---------------------------------------------------------------- MFA enrollment with a passkey instead of TOTP
+
+/** Registers a passkey for the signed-in user (an enrollment-only session is enough); resolves with it. */
+async function register(name) {
+  const { ceremony, options } = await api('POST', '/api/auth/passkeys/register/start', {});
+  const response = await webauthn().startRegistration({ optionsJSON: options });
+  const { passkey } = await api('POST', '/api/auth/passkeys/register/finish', { ceremony, response, name });
+  return passkey;
+}
+
+$('enroll-passkey').addEventListener('click', async () => {
+  const box = $('enroll-passkey-error');
+  say(box, '');
+  if (!webauthn()?.browserSupportsWebAuthn()) return say(box, 'This browser does not support passkeys.');
+  try {
+    await register('Passkey');
+    // The enrollment-only session has done its job: sign in again, with the passkey.
+    await api('POST', '/api/auth/logout', {}).catch(() => undefined);
+    window.location.reload();
+  } catch (err) {
+    say(box, failure(err));
+  }
+});
+
 // ---------------------------------------------------------------- one's passkeys
 
 function row(passkey) {
@@ -78,10 +102,7 @@ $('passkey-form').addEventListener('submit', async (event) => {
   if (!webauthn()?.browserSupportsWebAuthn())
     return say($('passkey-error'), 'This browser does not support passkeys.');
   try {
-    const { ceremony, options } = await api('POST', '/api/auth/passkeys/register/start', {});
-    const response = await webauthn().startRegistration({ optionsJSON: options });
-    const name = String(new FormData(form).get('name') ?? '').trim();
-    const { passkey } = await api('POST', '/api/auth/passkeys/register/finish', { ceremony, response, name });
+    const passkey = await register(String(new FormData(form).get('name') ?? '').trim());
     form.reset();
     say($('passkey-status'), `The passkey ${passkey.name} was added.`);
     await loadPasskeys();

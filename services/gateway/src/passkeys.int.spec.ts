@@ -29,7 +29,7 @@ describe('passkeys through the gateway', () => {
     passkeys: passkeys.PasskeyServiceClient;
     scheduling: scheduling.SchedulingServiceClient;
   };
-  const users = { alice: '', bob: '', admin: '' };
+  const users = { alice: '', bob: '', admin: '', desk: '' };
 
   beforeAll(async () => {
     launched = await launchStack({
@@ -40,7 +40,7 @@ describe('passkeys through the gateway', () => {
           HAVEN_ARGON2_TIME_COST: '1',
           HAVEN_LOGIN_IP_BURST: '10000',
           HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-          HAVEN_MFA_REQUIRED_ROLES: 'none',
+          HAVEN_MFA_REQUIRED_ROLES: 'front_desk',
         },
       },
     });
@@ -69,10 +69,11 @@ describe('passkeys through the gateway', () => {
     url = `http://127.0.0.1:${port}`;
     origin = `http://localhost:${port}`; // identity's HAVEN_PUBLIC_URL (launchStack): WebAuthn needs a domain
     const env = launched.service('identity').env;
-    [users.alice, users.bob, users.admin] = await Promise.all([
+    [users.alice, users.bob, users.admin, users.desk] = await Promise.all([
       inviteUser(env, { email: 'alice@passkeys.test', role: 'clinician' }),
       inviteUser(env, { email: 'bob@passkeys.test', role: 'clinician' }),
       inviteUser(env, { email: 'admin@passkeys.test', role: 'admin' }),
+      inviteUser(env, { email: 'desk@passkeys.test', role: 'front_desk' }),
     ]);
     nc = await launched.nats.connect();
   });
@@ -156,6 +157,33 @@ describe('passkeys through the gateway', () => {
     expect(mine[0]).toMatchObject({ id: alice.passkeyId });
     expect(mine[0]?.lastUsedAt).not.toBeNull();
     expect((await passwordSignIn('alice@passkeys.test')).status).toBe(401);
+  });
+
+  it('lets a user who must enrol MFA register a passkey instead of TOTP, then sign in with it fully', async () => {
+    const { jar, status } = await passwordSignIn('desk@passkeys.test');
+    expect(status).toBe(200);
+    const enrolling = await jar.fetch(`${url}/api/me`);
+    expect(await enrolling.json()).toMatchObject({ role: null });
+    expect((await jar.fetch(`${url}/api/me/passkeys`)).status).toBe(403); // the enrollment-only token
+    const start = await jar.post(`${url}/api/auth/passkeys/register/start`, {});
+    expect(start.status).toBe(200);
+    const { ceremony, options } = (await start.json()) as {
+      ceremony: string;
+      options: Record<string, unknown>;
+    };
+    const key = new SoftAuthenticator({ rpId: 'localhost', origin });
+    const finished = await jar.post(`${url}/api/auth/passkeys/register/finish`, {
+      ceremony,
+      response: key.register(options),
+    });
+    expect(finished.status).toBe(201);
+    const signIn = await startSignIn();
+    const res = await finish(signIn.jar, key.authenticate(signIn.options));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ user: { role: 'front_desk' }, mfaEnrollmentRequired: false });
+    const me = await signIn.jar.fetch(`${url}/api/me`);
+    expect(await me.json()).toMatchObject({ sub: users.desk, role: 'front_desk' });
+    expect((await passwordSignIn('desk@passkeys.test')).status).toBe(401);
   });
 
   it('refuses a replayed assertion, into its own ceremony and into a new one', async () => {
