@@ -169,7 +169,9 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     const rawClient = (service: string): grpc.Client => {
       const existing = clients.get(service);
       if (existing) return existing;
-      const address = addresses.get(service);
+      // Every proto service of `haven.<name>.v1` (e.g. identity's PasskeyService) runs in the Haven service <name>.
+      const owner = service.split('.')[1] as keyof typeof SERVICE_NAMES;
+      const address = addresses.get(service) ?? addresses.get(SERVICE_NAMES[owner] ?? '');
       if (!address) throw new Error(`the stack does not run ${service}`);
       const client = new grpc.Client(address, grpc.credentials.createInsecure());
       clients.set(service, client);
