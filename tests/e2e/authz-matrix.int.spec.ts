@@ -314,7 +314,10 @@ const describeCell = (r: (typeof results)[number]) =>
 describe('the access-policy matrix over the running services', () => {
   it('covers every RPC of every service in proto/, and the table has an entry for each', () => {
     const services = new Set(RPCS.map((r) => r.service));
-    expect([...services].sort()).toEqual(Object.values(SERVICE_NAMES).sort());
+    // Every Haven service serves its main proto service, and every proto service runs in a Haven service.
+    for (const name of Object.values(SERVICE_NAMES)) expect(services).toContain(name);
+    const owners = Object.keys(SERVICE_NAMES).map((name) => `haven.${name}.v1.`);
+    expect([...services].filter((s) => !owners.some((o) => s.startsWith(o)))).toEqual([]);
     const missing = RPCS.filter((r) => !Object.prototype.hasOwnProperty.call(POLICY, r.path)).map(
       (r) => r.path,
     );

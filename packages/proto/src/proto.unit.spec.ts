@@ -125,6 +125,10 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'RotateServiceAccountSecret',
     'RequestBreakGlass',
     'GetJwks',
+    'SignInWithSso',
+    'ListSsoAccounts',
+    'ApproveSsoAccount',
+    'RejectSsoAccount',
   ],
   scheduling: [
     'CreatePatient',
