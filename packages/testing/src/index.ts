@@ -1,8 +1,9 @@
 /**
  * @haven/testing — Haven's test support (dev only): the one stack launcher, a real nats-server and Janus per
  * suite, built services as child processes, the TCP fault proxy, free ports, polling (`eventually`),
- * given/when/then for deciders, a raw Janus client and the media-proxy client, network namespaces, Chromium,
- * a JWKS server, identity's test environment and CLI, the raw event-log reader and the store checker. Specs import it by name.
+ * given/when/then for deciders, a real OpenID provider, a raw Janus client and the media-proxy client, network
+ * namespaces, Chromium, a JWKS server, identity's test environment and CLI, the raw event-log reader and the store
+ * checker. Specs import it by name.
  */
 export { freePort } from './ports';
 export { spawnChild, waitUntilReady } from './process';
@@ -48,6 +49,13 @@ export { CHROMIUM_FLAGS, CHROMIUM_PATH, SCREENSHOT_DIR, launchChromium, screensh
 export type { LaunchedChromium } from './browser';
 export { createNetns, netnsAvailable, netnsGate, runInNetns } from './netns';
 export type { ExecResult, Netns } from './netns';
+export { completeOidcLogin, startOidcProvider } from './oidc-provider';
+export type {
+  OidcProviderHandle,
+  OidcTestAccount,
+  OidcTestClient,
+  StartOidcProviderOptions,
+} from './oidc-provider';
 export { serveJwks } from './jwks-server';
 export type { JwksServer } from './jwks-server';
 export { TEST_IDENTITY_ENV, runIdentityCli } from './identity';

@@ -21,9 +21,11 @@ import { registerPatientJoinRoutes } from './routes/patient-join';
 import { registerPatientVisitRoutes } from './routes/patient-visit';
 import { registerPatientRoutes } from './routes/patients';
 import { registerPasskeyRoutes } from './routes/passkeys';
+import { registerSsoRoutes } from './routes/sso';
 import { registerTotpRoutes } from './routes/totp';
 import { registerVisitRoutes } from './routes/visits';
 import { COOKIES, requireCsrf } from './security';
+import type { SsoRelyingParty } from './sso';
 
 /** The /api/auth paths that keep a session rather than take credentials. */
 const SESSION_PATHS: ReadonlySet<string> = new Set(['/refresh', '/logout']);
@@ -40,6 +42,8 @@ export interface ApiOptions {
   readonly idleTimeoutSec: number;
   /** Identity's forwarder secret, for sign-in calls (see ./routes/auth). */
   readonly forwarderSecret?: string | undefined;
+  /** The clinics' OpenID providers (see ./routes/sso); none: local accounts only. */
+  readonly relyingParty?: SsoRelyingParty | undefined;
 }
 
 /** Builds the /api router. Throws nothing. */
@@ -66,7 +70,14 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   // Patient link redemption: the same per-IP limit on top of scheduling's own lockout.
   api.use('/join', clientRateLimit(options.authRateLimit));
 
-  registerAuthRoutes(api, ctx, { forwarderSecret: options.forwarderSecret });
+  registerAuthRoutes(api, ctx, {
+    forwarderSecret: options.forwarderSecret,
+    relyingParty: options.relyingParty,
+  });
+  registerSsoRoutes(api, ctx, {
+    relyingParty: options.relyingParty,
+    forwarderSecret: options.forwarderSecret,
+  });
   registerMeRoutes(api, ctx, { idleTimeoutSec: options.idleTimeoutSec });
   registerTotpRoutes(api, ctx);
   registerPasskeyRoutes(api, ctx);

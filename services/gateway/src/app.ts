@@ -9,6 +9,7 @@ import { errorAnswer, requestLog, securityHeaders } from './middleware';
 import { registerProbes } from './routes/probes';
 import { registerWebRoutes } from './routes/web';
 import { SessionCookies } from './security';
+import { SsoRelyingParty, type GatewaySsoOptions } from './sso';
 
 export type { GatewayClients } from './context';
 
@@ -48,6 +49,8 @@ export interface GatewayAppConfig {
    * a live video conversation can keep the session active in time. Default 900.
    */
   readonly idleTimeoutSec?: number;
+  /** Staff single sign-on at the clinics' OpenID providers (./sso); none: local accounts only. */
+  readonly sso?: GatewaySsoOptions;
 }
 
 /** Input of {@link createGatewayApp}. */
@@ -118,6 +121,10 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
       sessionRateLimit: cfg.sessionRateLimit ?? { limit: 120, windowMs: 60_000 },
       idleTimeoutSec: cfg.idleTimeoutSec ?? 900,
       forwarderSecret: cfg.forwarderSecret,
+      relyingParty:
+        cfg.sso && cfg.sso.providers.length > 0
+          ? new SsoRelyingParty(cfg.sso, { secure: cfg.cookieSecure ?? true })
+          : undefined,
     }),
   );
   registerWebRoutes(app, { webRoot: cfg.webRoot, janusJsPath: cfg.janusJsPath });

@@ -114,6 +114,13 @@ export const gatewayConfigSchema = z.object({
   HAVEN_SESSION_MEDIA_URL: z.url({ protocol: /^wss?$/ }).default('ws://127.0.0.1:8090/media'),
   /** Debian's janus.js (libjs-janus-gateway), served at /vendor/janus.js for the in-visit media page. */
   HAVEN_JANUS_JS: z.string().min(1).default('/usr/share/javascript/janus-gateway/janus.js'),
+  /**
+   * The clinics' OpenID Connect providers (JSON; README "Staff single sign-on"): the sign-in page offers "Sign in
+   * with …" for each. Needs HAVEN_PUBLIC_URL.
+   */
+  HAVEN_SSO_CONFIG_FILE: z.string().min(1).optional(),
+  /** The browser's origin of Haven (`https://haven.clinic.example`): SSO's redirect URI derives from it. */
+  HAVEN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HAVEN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -141,19 +148,20 @@ export const IGNORED_VARIABLES = [
   'HAVEN_HOME',
   'HAVEN_DEV_SERVICES',
   'HAVEN_SESSION_IDLE_TIMEOUT_SEC',
-  'HAVEN_PUBLIC_URL',
 ] as const;
 
 /** Parses the gateway configuration. Throws ConfigError naming each unknown, missing or malformed variable. */
 export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
   return loadConfig(
-    gatewayConfigSchema.refine(
-      (c) => c.HAVEN_TRUSTED_PROXIES.length === 0 || c.HAVEN_TRUST_PROXY_HOPS === 0,
-      {
+    gatewayConfigSchema
+      .refine((c) => c.HAVEN_TRUSTED_PROXIES.length === 0 || c.HAVEN_TRUST_PROXY_HOPS === 0, {
         path: ['HAVEN_TRUSTED_PROXIES'],
         message: 'set HAVEN_TRUSTED_PROXIES or HAVEN_TRUST_PROXY_HOPS, not both',
-      },
-    ),
+      })
+      .refine((c) => c.HAVEN_SSO_CONFIG_FILE === undefined || c.HAVEN_PUBLIC_URL !== undefined, {
+        path: ['HAVEN_PUBLIC_URL'],
+        message: 'HAVEN_SSO_CONFIG_FILE needs HAVEN_PUBLIC_URL (the redirect URI derives from it)',
+      }),
     env,
     { ignoreVariables: IGNORED_VARIABLES },
   );

@@ -89,4 +89,19 @@ describe('gateway configuration', () => {
       /HAVEN_JANUS_PUBLIC_WS_URLS/,
     );
   });
+
+  it('takes the SSO providers file only with the public URL the redirect URI derives from', () => {
+    expect(() => loadGatewayConfig({ HAVEN_SSO_CONFIG_FILE: '/etc/haven/sso.json' })).toThrow(
+      /HAVEN_PUBLIC_URL/,
+    );
+    expect(
+      loadGatewayConfig({
+        HAVEN_SSO_CONFIG_FILE: '/etc/haven/sso.json',
+        HAVEN_PUBLIC_URL: 'https://haven.clinic.example',
+      }).HAVEN_PUBLIC_URL,
+    ).toBe('https://haven.clinic.example');
+    expect(() => loadGatewayConfig({ HAVEN_PUBLIC_URL: 'ftp://haven.clinic.example' })).toThrow(
+      /HAVEN_PUBLIC_URL/,
+    );
+  });
 });

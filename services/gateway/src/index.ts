@@ -13,6 +13,7 @@ import {
   createJwtVerifier,
   createLogger,
   createVerifierFromConfig,
+  loadSsoConfig,
   awaitNatsAtStart,
   installSignalHandlers,
   natsCredentialsOf,
@@ -23,6 +24,7 @@ import type { Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from './app';
 import type { GatewayAppConfig } from './app';
 import { loadGatewayConfig } from './config';
+import { gatewaySsoOptions } from './sso';
 import { MediaRelay } from './media-ws';
 import { WsHub } from './ws';
 
@@ -111,6 +113,11 @@ function appConfigOf(config: GatewayConfig): GatewayAppConfig {
       : {}),
     janusJsPath: config.HAVEN_JANUS_JS,
     idleTimeoutSec: config.HAVEN_IDLE_TIMEOUT_SEC,
+    ...(config.HAVEN_SSO_CONFIG_FILE !== undefined && config.HAVEN_PUBLIC_URL !== undefined
+      ? {
+          sso: gatewaySsoOptions(loadSsoConfig(config.HAVEN_SSO_CONFIG_FILE), config.HAVEN_PUBLIC_URL),
+        }
+      : {}),
   };
 }
 

@@ -63,6 +63,8 @@ export interface StackOptions {
   readonly identityEnv?: Readonly<Record<string, string>>;
   /** Gateway settings over the stack's defaults. */
   readonly gateway?: Partial<GatewayAppConfig>;
+  /** The gateway's port (default a free one), e.g. for a redirect URI registered before the stack starts. */
+  readonly gatewayPort?: number;
 }
 
 /** What a stack started, in the order it is stopped. */
@@ -112,6 +114,7 @@ async function listenOn(server: Server, port: number): Promise<number> {
 function launchServices(options: StackOptions): Promise<LaunchedStack> {
   return launchStack({
     services: ['identity', 'scheduling', 'session', 'audit'],
+    ...(options.gatewayPort !== undefined ? { ports: { gateway: { http: options.gatewayPort } } } : {}),
     env: {
       identity: {
         ...TEST_IDENTITY_ENV,

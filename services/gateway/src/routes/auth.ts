@@ -11,6 +11,7 @@ import { asRecord, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { COOKIES, cookie } from '../security';
+import { SSO_PROVIDER_COOKIE, type SsoRelyingParty } from '../sso';
 
 /** Options of {@link registerAuthRoutes}. */
 export interface AuthRouteOptions {
@@ -19,6 +20,8 @@ export interface AuthRouteOptions {
    * throttles per browser, not per gateway.
    */
   readonly forwarderSecret?: string | undefined;
+  /** The clinics' providers: signing out of a session SSO opened offers the provider's logout (RP-initiated). */
+  readonly relyingParty?: SsoRelyingParty | undefined;
 }
 
 const LOGIN_FIELDS = { username: 'username', password: 'password', totp_code: 'totp' } as const;
@@ -139,6 +142,17 @@ export function registerAuthRoutes(api: Router, ctx: RouteContext, options: Auth
     }
     cookies.clearTokens(res);
     cookies.setCsrf(res);
+    const provider = cookie(req, SSO_PROVIDER_COOKIE);
+    const rp = options.relyingParty;
+    if (provider !== undefined && rp !== undefined) {
+      res.clearCookie(SSO_PROVIDER_COOKIE, rp.providerCookie());
+      const endSessionUrl = await rp.endSessionUrl(provider);
+      // The page goes on to the provider's logout, so the clinic's single sign-on session ends too.
+      if (endSessionUrl !== undefined) {
+        res.status(200).json({ endSessionUrl });
+        return;
+      }
+    }
     res.status(204).end();
   });
 }
