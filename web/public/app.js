@@ -1,5 +1,6 @@
 import { ApiError, api, lastRefreshAt, refreshSession } from './api.js';
 import { openLive } from './live.js';
+import { loadSsoApprovals, renderSsoProviders, takeSsoNotice } from './sso.js';
 
 const ROLE_LABELS = {
   admin: 'administrator',
@@ -123,6 +124,7 @@ function showSignIn(notice) {
   if (notice) show(box, notice);
   else hide(box);
   $('username').focus();
+  void renderSsoProviders($('sso'), $('sso-providers'));
 }
 
 async function showHome(me, notice) {
@@ -141,15 +143,24 @@ async function showHome(me, notice) {
   if (FRONT_DESK.has(me.role)) await loadFrontDesk();
   if (me.role === 'clinician') startConsole();
   if (AUDIT_READERS.has(me.role)) await loadLedger(true);
+  if (me.role === 'admin')
+    await loadSsoApprovals(
+      $('sso-approvals'),
+      $('sso-approvals-list'),
+      $('sso-approvals-empty'),
+      $('sso-approvals-error'),
+    );
+  else hide($('sso-approvals'));
 }
 
 async function loadSession() {
+  const ssoNotice = takeSsoNotice();
   try {
     const me = await api('GET', '/api/me');
     if (!me.role) await showEnroll();
     else await showHome(me);
   } catch {
-    showSignIn();
+    showSignIn(ssoNotice);
   }
 }
 
@@ -267,7 +278,12 @@ $('enroll-finish').addEventListener('click', async () => {
 $('sign-out').addEventListener('click', async () => {
   state.live?.close();
   state.live = null;
-  await api('POST', '/api/auth/logout', {}).catch(() => undefined);
+  const out = await api('POST', '/api/auth/logout', {}).catch(() => undefined);
+  // Signed in with the organisation's account: its sign-on session ends too (RP-initiated logout).
+  if (out?.endSessionUrl) {
+    location.assign(out.endSessionUrl);
+    return;
+  }
   for (const form of document.querySelectorAll('form')) {
     clearErrors(form);
     form.reset();
