@@ -211,10 +211,25 @@ describe('staff SSO through the gateway', () => {
     expect(local.status).toBe(401);
   });
 
-  it('maps the first matching group (admins before clinicians)', async () => {
+  it('maps the first matching group (admins before clinicians), and follows the provider when it changes', async () => {
     const jar = await approvedAndSignedIn('grace', 'grace@northside.example');
     const me = (await (await jar.fetch(`${url}/api/me`)).json()) as { role: string };
     expect(me.role).toBe('admin');
+    // The IdP moves her out of the admins: her next sign-in has the clinician role, her admin session ends.
+    op.setAccount({ ...ACCOUNTS[1]!, groups: ['haven-clinicians'] });
+    const next = new CookieJar();
+    expect((await signIn(next, 'grace')).headers.get('location')).toBe('/');
+    const now = (await (await next.fetch(`${url}/api/me`)).json()) as { role: string };
+    expect(now.role).toBe('clinician');
+    await eventually(
+      'the admin session is refused',
+      async () => (await jar.fetch(`${url}/api/me`)).status === 401,
+      {
+        timeoutMs: 5000,
+      },
+    );
+    const changed = (await identityEvents('UserRoleChanged')).map((e) => e.data);
+    expect(changed).toContainEqual(expect.objectContaining({ from: 'admin', to: 'clinician' }));
   });
 
   it('refuses a staff member none of whose groups maps to a role, asking for no account', async () => {
