@@ -13,7 +13,9 @@
 // default: every built service), LOG_LEVEL (passed to services), HAVEN_JANUS_DEBUG_LEVEL (default 3),
 // HAVEN_DEV_PORT_OFFSET (added to every service port, default 0: a second stack, or tests, beside the first),
 // HAVEN_JANUS_ICE_INTERFACE (the network interface(s) Janus gathers ICE candidates on, Janus's
-// nat.ice_enforce_list: `eth0`, `wlan0,eth0` or an address prefix; default every interface but vmnet*).
+// nat.ice_enforce_list: `eth0`, `wlan0,eth0` or an address prefix; default every interface but vmnet*),
+// HAVEN_DEV_OIDC=1 (a local OpenID provider, oidc-provider from @haven/testing, and "Sign in with Haven dev IdP"
+// on the sign-in page: staff single sign-on without a hospital's IdP; dev only).
 //
 // Signals: SIGINT and SIGTERM stop the stack in reverse order, whether they come from a terminal's Ctrl-C (the
 // whole foreground process group) or are sent to this process alone; `npm start` execs into this process, so
@@ -95,6 +97,7 @@ const CHILD_ENV = Object.fromEntries(
         'HAVEN_DEV_MFA',
         'HAVEN_DEV_PORT_OFFSET',
         'HAVEN_JANUS_ICE_INTERFACE',
+        'HAVEN_DEV_OIDC',
       ].includes(k),
   ),
 );
@@ -247,6 +250,7 @@ async function shutdown(code) {
   for (const { timer } of restarts.values()) clearTimeout(timer);
   await seed?.stop();
   await stack?.stop();
+  await devIdp?.stop();
   log('stopped');
   process.exit(code);
 }
@@ -256,7 +260,66 @@ process.on('SIGTERM', () => void shutdown(0));
 // Built by `npm run build` (scripts/setup.sh): the users the chart and the tests use too, and the launcher.
 const { HAVEN_SERVICE_USERS } = require(join(ROOT, 'packages', 'eventstore', 'dist', 'index.js'));
 /** @type {typeof import('@haven/testing')} */
-const { launchStack, spawnChild } = require(join(ROOT, 'packages', 'testing', 'dist', 'index.js'));
+const { launchStack, spawnChild, startOidcProvider } = require(
+  join(ROOT, 'packages', 'testing', 'dist', 'index.js'),
+);
+
+/** @type {import('@haven/testing').OidcProviderHandle | undefined} */
+let devIdp;
+const DEV_IDP_ACCOUNTS = [
+  { sub: 'sso-admin', email: 'sso-admin@dev-idp.test', name: 'Ada Admin (SSO)', groups: ['haven-admins'] },
+  {
+    sub: 'sso-clinician',
+    email: 'sso-clinician@dev-idp.test',
+    name: 'Dr Grace SSO',
+    groups: ['haven-clinicians'],
+  },
+  { sub: 'sso-desk', email: 'sso-desk@dev-idp.test', name: 'Front Desk (SSO)', groups: ['haven-front-desk'] },
+  { sub: 'sso-visitor', email: 'sso-visitor@dev-idp.test', name: 'Visitor (no Haven group)', groups: ['guests'] },
+];
+
+/**
+ * HAVEN_DEV_OIDC=1: a local OpenID provider and the SSO configuration identity and the gateway read (in HAVEN_HOME,
+ * the client secret 0600). Returns the services' extra variables, or {} when the switch is off.
+ */
+async function startDevIdp() {
+  if (process.env.HAVEN_DEV_OIDC !== '1') return {};
+  const publicUrl = `http://localhost:${portOf('gateway', 'http')}`;
+  const secretFile = join(HOME, 'dev-idp-client-secret');
+  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  const clientSecret = readFileSync(secretFile, 'utf8').trim();
+  devIdp = await startOidcProvider({
+    port: await firstFreePort(9090 + PORT_OFFSET),
+    clients: [
+      {
+        clientId: 'haven-dev',
+        clientSecret,
+        redirectUris: [`${publicUrl}/api/auth/sso/callback`],
+        postLogoutRedirectUris: [`${publicUrl}/`],
+      },
+    ],
+    accounts: DEV_IDP_ACCOUNTS,
+  });
+  const configFile = join(HOME, 'sso-dev.json');
+  const provider = {
+    id: 'dev-idp',
+    displayName: 'Haven dev IdP',
+    issuer: devIdp.issuer,
+    clientId: 'haven-dev',
+    clientSecretFile: secretFile,
+    groupsClaim: 'groups',
+    roles: [
+      { group: 'haven-admins', role: 'admin' },
+      { group: 'haven-clinicians', role: 'clinician' },
+      { group: 'haven-front-desk', role: 'front_desk' },
+    ],
+  };
+  writeFileSync(configFile, `${JSON.stringify({ providers: [provider] }, null, 2)}\n`);
+  return {
+    identity: { HAVEN_SSO_CONFIG_FILE: configFile },
+    gateway: { HAVEN_SSO_CONFIG_FILE: configFile, HAVEN_PUBLIC_URL: publicUrl },
+  };
+}
 
 async function main() {
   for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
@@ -278,6 +341,7 @@ async function main() {
   const natsPort = await firstFreePort(4222);
   const wsPort = await firstFreePort(8188);
   const adminWsPort = await firstFreePort(wsPort === 7188 ? 7189 : 7188);
+  const sso = await startDevIdp();
   stack = await launchStack({
     services: services.map((s) => s.name),
     dir: HOME,
@@ -288,8 +352,8 @@ async function main() {
     logLevel: process.env.LOG_LEVEL ?? 'info',
     env: {
       ...SERVICE_ENV,
-      identity: { ...SERVICE_ENV.identity, ...forwarding },
-      gateway: { ...SERVICE_ENV.gateway, ...forwarding },
+      identity: { ...SERVICE_ENV.identity, ...forwarding, ...sso.identity },
+      gateway: { ...SERVICE_ENV.gateway, ...forwarding, ...sso.gateway },
     },
     nats: { port: natsPort, dir: join(HOME, 'nats'), passwords: natsPasswords },
     janus: {
@@ -330,6 +394,7 @@ async function main() {
       HAVEN_HTTP_PORT: _http,
       HAVEN_FORWARDER_SECRET: _forwarder,
       HAVEN_MFA_REQUIRED_ROLES: _mfa,
+      HAVEN_SSO_CONFIG_FILE: _sso,
       ...env
     } = stack.service('identity').env;
     seed = spawnChild({
@@ -357,6 +422,12 @@ async function main() {
     ...(MFA_RELAXED
       ? [
           'MFA         relaxed in the dev stack; HAVEN_DEV_MFA=required npm start to require it (production default)',
+        ]
+      : []),
+    ...(devIdp
+      ? [
+          `SSO         "Sign in with Haven dev IdP" (${devIdp.issuer}, any password): sso-admin, sso-clinician,`,
+          '            sso-desk, sso-visitor (no Haven group: refused); first sign-ins wait for an admin',
         ]
       : []),
     ...(accounts
