@@ -14,8 +14,8 @@ const require = createRequire(import.meta.url);
 const { commitMessageProblems } = require('./commit-message.cjs');
 
 /** The last commit before the rule (the newest one landed before it): every commit after it is checked. */
-const CUTOFF = 'cbdb4cca0cb5934a978053901d61f1c2888c5198';
-const CUTOFF_DATE = '2026-12-06T05:30:15+00:00';
+const CUTOFF = 'b09c8375c62d7749448d99ad37849ea464ed5ae9';
+const CUTOFF_DATE = '2026-12-06T11:01:58+00:00';
 const FALLBACK_COUNT = 50;
 
 function git(...args) {
