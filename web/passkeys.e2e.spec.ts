@@ -6,6 +6,9 @@
  * (401) and recorded as PasskeyCeremonyRefused: a replayed assertion, an assertion over another session's
  * challenge, another user's credential presented as one's own, and a cloned authenticator whose counter went back.
  *
+ * The clinic's attestation policy is `direct`, allowing only the virtual authenticator's model (it attests with a
+ * certificate).
+ *
  * WebAuthn needs a domain for its RP ID (never an IP address): the page is opened at http://localhost:<port>,
  * which identity's HAVEN_PUBLIC_URL names (launchStack).
  */
@@ -14,6 +17,9 @@ import { launchChromium, readEventLog, screenshot, type LaunchedChromium } from 
 import { STACK_PASSWORD, startStack, type TestStack } from '../services/gateway/test/stack';
 
 jest.setTimeout(180_000);
+
+/** The AAGUID Chromium's virtual authenticator attests. */
+const VIRTUAL_AAGUID = '01020304-0506-0708-0102-030405060708';
 
 interface VirtualAuthenticator {
   readonly cdp: CDPSession;
@@ -107,7 +113,12 @@ describe('passkeys in Chromium with the virtual authenticator', () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack({ mfaRequiredRoles: 'front_desk' });
+    // The clinic allows only attested authenticators of one model: the virtual authenticator's (packed attestation
+    // with a certificate, AAGUID 01020304-…).
+    stack = await startStack({
+      mfaRequiredRoles: 'front_desk',
+      identityEnv: { HAVEN_PASSKEY_ATTESTATION: 'direct', HAVEN_PASSKEY_AAGUIDS: VIRTUAL_AAGUID },
+    });
     home = stack.url.replace('127.0.0.1', 'localhost');
     [users.nurse, users.other, users.desk] = await Promise.all([
       stack.createUser('nurse@passkeys.test', 'clinician', 'Nurse Joy'),
@@ -129,6 +140,8 @@ describe('passkeys in Chromium with the virtual authenticator', () => {
     await passwordSignIn(nurse, 'nurse@passkeys.test');
     await addPasskey(nurse, 'Ward laptop');
     await expect(nurse.locator('#passkey-list li').count()).resolves.toBe(1);
+    const listed = await call(nurse, 'GET', '/api/me/passkeys');
+    expect(listed.body).toMatchObject({ passkeys: [{ name: 'Ward laptop', aaguid: VIRTUAL_AAGUID }] });
     await screenshot(nurse, 'web-passkeys');
     const { credentials } = await nurseKey.cdp.send('WebAuthn.getCredentials', {
       authenticatorId: nurseKey.authenticatorId,

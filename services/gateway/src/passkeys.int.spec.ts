@@ -10,79 +10,88 @@ import type { NatsConnection } from 'nats';
 import { credentials } from '@grpc/grpc-js';
 import { identity, passkeys, scheduling } from '@haven/proto';
 import { createVerifierFromConfig } from '@haven/service';
-import { launchStack, readEventLog, SoftAuthenticator, type LaunchedStack } from '@haven/testing';
+import { launchStack, readEventLog, SoftAuthenticator } from '@haven/testing';
 import { CookieJar, captureLogs, WEB_ROOT } from '../test/gateway';
 import { inviteUser, STACK_PASSWORD } from '../test/stack';
 import { createGatewayApp } from './app';
 
 jest.setTimeout(120_000);
 
+/** Identity (a child process) with `identityEnv`, and a gateway in this process at http://localhost:<port>. */
+async function startPasskeyGateway(identityEnv: Record<string, string>) {
+  const launched = await launchStack({
+    services: ['identity'],
+    env: {
+      identity: {
+        HAVEN_ARGON2_MEMORY_KIB: '1024',
+        HAVEN_ARGON2_TIME_COST: '1',
+        HAVEN_LOGIN_IP_BURST: '10000',
+        HAVEN_LOGIN_IP_PER_MINUTE: '10000',
+        ...identityEnv,
+      },
+    },
+  });
+  const address = launched.address('identity');
+  const clients = {
+    identity: new identity.IdentityServiceClient(address, credentials.createInsecure()),
+    passkeys: new passkeys.PasskeyServiceClient(address, credentials.createInsecure()),
+    scheduling: new scheduling.SchedulingServiceClient(address, credentials.createInsecure()),
+  };
+  const { logs, logger } = captureLogs();
+  const tokenVerifier = createVerifierFromConfig({
+    HAVEN_JWKS_URL: launched.jwksUrl,
+    HAVEN_PATIENT_JWKS_URL: launched.patientJwksUrl,
+    HAVEN_JWT_ISSUER: 'haven-identity',
+    HAVEN_JWT_AUDIENCE: 'haven',
+  });
+  const server: Server = createServer(
+    createGatewayApp({
+      clients,
+      logger,
+      tokenVerifier,
+      config: { webRoot: WEB_ROOT, authRateLimit: { limit: 1000, windowMs: 60_000 } },
+    }),
+  );
+  const port = launched.ports.gateway.http!;
+  await new Promise<void>((res) => server.listen(port, '127.0.0.1', () => res()));
+  return {
+    launched,
+    logs,
+    url: `http://127.0.0.1:${port}`,
+    // identity's HAVEN_PUBLIC_URL (launchStack): WebAuthn needs a domain, never an IP address
+    origin: `http://localhost:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+      for (const c of Object.values(clients)) c.close();
+      await launched.stop();
+    },
+  };
+}
+
 describe('passkeys through the gateway', () => {
-  let launched: LaunchedStack;
-  let server: Server;
+  let stack: Awaited<ReturnType<typeof startPasskeyGateway>>;
   let nc: NatsConnection;
   let url = '';
   let origin = '';
   let logs: string[] = [];
-  const clients = {} as {
-    identity: identity.IdentityServiceClient;
-    passkeys: passkeys.PasskeyServiceClient;
-    scheduling: scheduling.SchedulingServiceClient;
-  };
   const users = { alice: '', bob: '', admin: '', desk: '' };
 
   beforeAll(async () => {
-    launched = await launchStack({
-      services: ['identity'],
-      env: {
-        identity: {
-          HAVEN_ARGON2_MEMORY_KIB: '1024',
-          HAVEN_ARGON2_TIME_COST: '1',
-          HAVEN_LOGIN_IP_BURST: '10000',
-          HAVEN_LOGIN_IP_PER_MINUTE: '10000',
-          HAVEN_MFA_REQUIRED_ROLES: 'front_desk',
-        },
-      },
-    });
-    const address = launched.address('identity');
-    clients.identity = new identity.IdentityServiceClient(address, credentials.createInsecure());
-    clients.passkeys = new passkeys.PasskeyServiceClient(address, credentials.createInsecure());
-    clients.scheduling = new scheduling.SchedulingServiceClient(address, credentials.createInsecure());
-    const captured = captureLogs();
-    logs = captured.logs;
-    const tokenVerifier = createVerifierFromConfig({
-      HAVEN_JWKS_URL: launched.jwksUrl,
-      HAVEN_PATIENT_JWKS_URL: launched.patientJwksUrl,
-      HAVEN_JWT_ISSUER: 'haven-identity',
-      HAVEN_JWT_AUDIENCE: 'haven',
-    });
-    server = createServer(
-      createGatewayApp({
-        clients,
-        logger: captured.logger,
-        tokenVerifier,
-        config: { webRoot: WEB_ROOT, authRateLimit: { limit: 1000, windowMs: 60_000 } },
-      }),
-    );
-    const port = launched.ports.gateway.http!;
-    await new Promise<void>((res) => server.listen(port, '127.0.0.1', () => res()));
-    url = `http://127.0.0.1:${port}`;
-    origin = `http://localhost:${port}`; // identity's HAVEN_PUBLIC_URL (launchStack): WebAuthn needs a domain
-    const env = launched.service('identity').env;
+    stack = await startPasskeyGateway({ HAVEN_MFA_REQUIRED_ROLES: 'front_desk' });
+    ({ url, origin, logs } = stack);
+    const env = stack.launched.service('identity').env;
     [users.alice, users.bob, users.admin, users.desk] = await Promise.all([
       inviteUser(env, { email: 'alice@passkeys.test', role: 'clinician' }),
       inviteUser(env, { email: 'bob@passkeys.test', role: 'clinician' }),
       inviteUser(env, { email: 'admin@passkeys.test', role: 'admin' }),
       inviteUser(env, { email: 'desk@passkeys.test', role: 'front_desk' }),
     ]);
-    nc = await launched.nats.connect();
+    nc = await stack.launched.nats.connect();
   });
   afterAll(async () => {
     await nc?.close();
-    server?.closeAllConnections();
-    await new Promise<void>((res) => (server ? server.close(() => res()) : res()));
-    for (const c of Object.values(clients)) c?.close();
-    await launched?.stop();
+    await stack?.close();
   });
 
   async function page(): Promise<CookieJar> {
@@ -289,5 +298,58 @@ describe('passkeys through the gateway', () => {
     expect(removedEvents.map((e) => e.data)).toEqual([
       expect.objectContaining({ userId: users.alice, passkeyId: alice.passkeyId, by: 'admin' }),
     ]);
+  });
+});
+
+describe('passkeys under a direct attestation policy', () => {
+  let stack: Awaited<ReturnType<typeof startPasskeyGateway>>;
+
+  beforeAll(async () => {
+    stack = await startPasskeyGateway({
+      HAVEN_MFA_REQUIRED_ROLES: 'none',
+      HAVEN_PASSKEY_ATTESTATION: 'direct',
+      HAVEN_PASSKEY_AAGUIDS: '00000000-0000-0000-0000-000000000000',
+    });
+    await inviteUser(stack.launched.service('identity').env, {
+      email: 'carol@passkeys.test',
+      role: 'clinician',
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('asks for direct attestation and refuses an authenticator that does not attest its model', async () => {
+    const jar = new CookieJar();
+    await jar.fetch(`${stack.url}/`);
+    expect(
+      (
+        await jar.post(`${stack.url}/api/auth/login`, {
+          username: 'carol@passkeys.test',
+          password: STACK_PASSWORD,
+        })
+      ).status,
+    ).toBe(200);
+    const start = await jar.post(`${stack.url}/api/auth/passkeys/register/start`, {});
+    const { ceremony, options } = (await start.json()) as {
+      ceremony: string;
+      options: Record<string, unknown>;
+    };
+    expect(options['attestation']).toBe('direct');
+    // Its AAGUID (all zeros) is even listed: with `none` attestation nobody vouches for it.
+    const response = new SoftAuthenticator({ rpId: 'localhost', origin: stack.origin }).register(options);
+    const res = await jar.post(`${stack.url}/api/auth/passkeys/register/finish`, { ceremony, response });
+    expect(res.status).toBe(401);
+    const nc = await stack.launched.nats.connect();
+    try {
+      const refused = (await readEventLog(nc, { filter: 'haven.es.identity.>' })).filter(
+        (e) => e.type === 'haven.identity.v1.PasskeyCeremonyRefused',
+      );
+      expect(refused.map((e) => e.data['reason'])).toEqual(['attestation_refused']);
+    } finally {
+      await nc.close();
+    }
+    const list = await jar.fetch(`${stack.url}/api/me/passkeys`);
+    expect(await list.json()).toEqual({ passkeys: [] });
   });
 });

@@ -44,6 +44,11 @@ export type RegistrationProof =
       readonly passkeyId: string;
       readonly aaguid: string;
       readonly attestationFormat: string;
+      /**
+       * The attestation statement carries a certificate (basic or AttCA attestation): the authenticator's model is
+       * vouched for by its maker. Self attestation and `none` only claim it.
+       */
+      readonly certified: boolean;
       readonly userVerified: boolean;
     };
 
@@ -122,13 +127,16 @@ export function counterRegressed(stored: number, presented: number): boolean {
   return (stored > 0 || presented > 0) && presented <= stored;
 }
 
-/** True when the clinic's attestation policy accepts an authenticator of this format and AAGUID. */
+/**
+ * True when the clinic's attestation policy accepts the authenticator: any under `none`; under `direct` only a
+ * certified attestation (not `none`, not self attestation) of an allowed AAGUID.
+ */
 export function attestationAllowed(
   policy: AttestationPolicy,
-  proof: { attestationFormat: string; aaguid: string },
+  proof: { attestationFormat: string; aaguid: string; certified: boolean },
 ): boolean {
   if (policy.kind === 'none') return true;
-  if (proof.attestationFormat === 'none') return false;
+  if (proof.attestationFormat === 'none' || !proof.certified) return false;
   const aaguid = proof.aaguid.toLowerCase();
   return policy.allowedAaguids.some((a) => a.toLowerCase() === aaguid);
 }

@@ -71,6 +71,7 @@ const attested: RegistrationProof = {
   passkeyId: 'k1',
   aaguid: YUBIKEY,
   attestationFormat: 'packed',
+  certified: true,
   userVerified: true,
 };
 const register = (
@@ -204,6 +205,13 @@ describe('when a registration ceremony is open', () => {
       ceremony
         .given(open)
         .when(register({ ...attested, aaguid: '00000000-0000-0000-0000-000000000000' }, { policy: direct }))
+        .then(refusal('registration', 'attestation_refused'));
+    });
+
+    it('refuses self attestation: the model it claims is vouched for by nobody', () => {
+      ceremony
+        .given(open)
+        .when(register({ ...attested, certified: false }, { policy: direct }))
         .then(refusal('registration', 'attestation_refused'));
     });
   });

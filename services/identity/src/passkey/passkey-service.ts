@@ -13,6 +13,7 @@ import {
   type AuthenticationResponseJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import { decodeAttestationObject } from '@simplewebauthn/server/helpers';
 import { PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { RevocationReason } from '@haven/service';
 import type { LoginResult } from '../session/session-service';
@@ -132,11 +133,13 @@ export class PasskeyService {
       });
       if (verified.verified) {
         registration = verified.registrationInfo;
+        const statement = decodeAttestationObject(registration.attestationObject).get('attStmt');
         proof = {
           verified: true,
           passkeyId: registration.credential.id,
           aaguid: registration.aaguid,
           attestationFormat: registration.fmt,
+          certified: (statement.get('x5c')?.length ?? 0) > 0,
           userVerified: registration.userVerified,
         };
       }
