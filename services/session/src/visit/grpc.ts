@@ -371,54 +371,6 @@ async function listLobby(
   };
 }
 
-function admitParticipant(
-  { visits }: VisitGrpcDeps,
-  request: session.AdmitParticipantRequest,
-  ctx: CallContext,
-): Promise<session.AdmitParticipantResponse> {
-  return onParticipant(
-    visits,
-    request,
-    ctx,
-    { admit: request.name },
-    ({ visitId, participantId, caller }, metadata) => visits.admit(visitId, participantId, caller, metadata),
-  );
-}
-
-function denyParticipant(
-  { visits }: VisitGrpcDeps,
-  request: session.DenyParticipantRequest,
-  ctx: CallContext,
-): Promise<session.DenyParticipantResponse> {
-  return onParticipant(
-    visits,
-    request,
-    ctx,
-    { deny: request.name },
-    ({ visitId, participantId, caller }, metadata) =>
-      visits.command(visitId, { type: 'DenyParticipant', data: { caller, participantId } }, metadata),
-  );
-}
-
-function kickParticipant(
-  { visits }: VisitGrpcDeps,
-  request: session.KickParticipantRequest,
-  ctx: CallContext,
-): Promise<session.KickParticipantResponse> {
-  return onParticipant(
-    visits,
-    request,
-    ctx,
-    { kick: request.name, allowRejoin: request.allowRejoin },
-    ({ visitId, participantId, caller }, metadata) =>
-      visits.remove(
-        visitId,
-        { type: 'KickParticipant', data: { caller, participantId, allowRejoin: request.allowRejoin } },
-        metadata,
-      ),
-  );
-}
-
 async function leaveVisit(
   { visits }: VisitGrpcDeps,
   request: session.LeaveVisitRequest,
@@ -549,24 +501,48 @@ async function joinMedia(
 
 /** The SessionService handlers for visits, by ts-proto method key: one function per RPC, bound to `deps`. */
 export function visitHandlers(deps: VisitGrpcDeps) {
+  const { visits } = deps;
   return {
     openVisit: (request: session.OpenVisitRequest, ctx: CallContext) => openVisit(deps, request, ctx),
     getVisit: (request: session.GetVisitRequest, ctx: CallContext) => getVisit(deps, request, ctx),
     listVisits: (request: session.ListVisitsRequest, ctx: CallContext) => listVisits(deps, request, ctx),
     joinLobby: (request: session.JoinLobbyRequest, ctx: CallContext) => joinLobby(deps, request, ctx),
     listLobby: (request: session.ListLobbyRequest, ctx: CallContext) => listLobby(deps, request, ctx),
+    // A clinician's commands on one participant: what a retry must repeat, and the command.
     admitParticipant: (request: session.AdmitParticipantRequest, ctx: CallContext) =>
-      admitParticipant(deps, request, ctx),
+      onParticipant(visits, request, ctx, { admit: request.name }, (t, metadata) =>
+        visits.admit(t.visitId, t.participantId, t.caller, metadata),
+      ),
     denyParticipant: (request: session.DenyParticipantRequest, ctx: CallContext) =>
-      denyParticipant(deps, request, ctx),
+      onParticipant(
+        visits,
+        request,
+        ctx,
+        { deny: request.name },
+        ({ visitId, caller, participantId }, metadata) =>
+          visits.command(visitId, { type: 'DenyParticipant', data: { caller, participantId } }, metadata),
+      ),
     lockVisit: (request: session.LockVisitRequest, ctx: CallContext): Promise<session.LockVisitResponse> =>
       setLock(deps.visits, request, ctx, 'LockVisit'),
     unlockVisit: (
       request: session.UnlockVisitRequest,
       ctx: CallContext,
     ): Promise<session.UnlockVisitResponse> => setLock(deps.visits, request, ctx, 'UnlockVisit'),
-    kickParticipant: (request: session.KickParticipantRequest, ctx: CallContext) =>
-      kickParticipant(deps, request, ctx),
+    kickParticipant: (request: session.KickParticipantRequest, ctx: CallContext) => {
+      const { allowRejoin } = request;
+      return onParticipant(
+        visits,
+        request,
+        ctx,
+        { kick: request.name, allowRejoin },
+        ({ visitId, caller, participantId }, metadata) =>
+          visits.remove(
+            visitId,
+            { type: 'KickParticipant', data: { caller, participantId, allowRejoin } },
+            metadata,
+          ),
+      );
+    },
     leaveVisit: (request: session.LeaveVisitRequest, ctx: CallContext) => leaveVisit(deps, request, ctx),
     endVisit: (request: session.EndVisitRequest, ctx: CallContext) => endVisit(deps, request, ctx),
     recordConsent: (request: session.RecordConsentRequest, ctx: CallContext) =>
