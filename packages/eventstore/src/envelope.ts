@@ -29,16 +29,12 @@ export interface RequestRecord {
   readonly fingerprint: string;
 }
 
-/** A stored event. `revision` is the 0-based position in its stream; `position` in the whole store. */
-export interface EventEnvelope<TType extends string = string, TData = Record<string, unknown>> {
-  /** UUIDv7; also the idempotency key of the append. */
+/** What a caller hands to `append`: the envelope minus what the store assigns. */
+export interface NewEvent<TType extends string = string, TData = Record<string, unknown>> {
+  /** UUIDv7 (generate with `newEventId()`); also the idempotency key: a retried append never duplicates. */
   readonly id: string;
   /** Fully-qualified type, e.g. `haven.scheduling.v1.AppointmentBooked`. */
   readonly type: TType;
-  /** `<context>.<aggregate>-<id>`, e.g. `scheduling.appointment-01J…`. */
-  readonly stream: string;
-  /** 0-based revision within the stream. */
-  readonly revision: bigint;
   /** ISO-8601 UTC. */
   readonly occurredAt: string;
   readonly actor: Actor;
@@ -54,17 +50,13 @@ export interface EventEnvelope<TType extends string = string, TData = Record<str
   readonly request?: RequestRecord;
 }
 
-/** What a caller hands to `append`: the envelope minus what the store assigns. */
-export interface NewEvent<TType extends string = string, TData = Record<string, unknown>> {
-  /** UUIDv7; generate with `newEventId()`. A retried append with the same id never duplicates. */
-  readonly id: string;
-  readonly type: TType;
-  readonly occurredAt: string;
-  readonly actor: Actor;
-  readonly correlationId: string;
-  readonly causationId: string;
-  readonly traceparent?: string;
-  readonly data: TData;
-  readonly phi?: SealedPhi;
-  readonly request?: RequestRecord;
+/** A stored event: the appended one plus where the store put it. */
+export interface EventEnvelope<
+  TType extends string = string,
+  TData = Record<string, unknown>,
+> extends NewEvent<TType, TData> {
+  /** `<context>.<aggregate>-<id>`, e.g. `scheduling.appointment-01J…`. */
+  readonly stream: string;
+  /** 0-based revision within the stream. */
+  readonly revision: bigint;
 }
