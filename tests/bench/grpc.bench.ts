@@ -6,13 +6,11 @@
  * call after a warm-up. `run()` returns JSON; target p50 ratio <= 1.3.
  * Stand-alone: `node -r ts-node/register/transpile-only tests/bench/grpc.bench.ts [callsPerSide]`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { clientCallMetadata, createJwtVerifier, createLogger, startGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
@@ -27,16 +25,7 @@ import {
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
-
-const PROTO = `
-syntax = "proto3";
-package haven.bench.v1;
-service EchoService {
-  rpc Echo(EchoRequest) returns (EchoResponse);
-}
-message EchoRequest { string text = 1; }
-message EchoResponse { string text = 1; }
-`;
+import { echoOnce, loadEchoService, type EchoClient } from './echo';
 
 /** Latency summary of one side, milliseconds. */
 export interface SideStats {
@@ -115,27 +104,6 @@ function stats(samples: readonly number[]): SideStats {
   };
 }
 
-type EchoClient = grpc.Client & {
-  Echo(
-    req: { text: string },
-    md: grpc.Metadata,
-    opts: Partial<grpc.CallOptions>,
-    cb: (err: grpc.ServiceError | null, res?: { text: string }) => void,
-  ): grpc.ClientUnaryCall;
-};
-
-function once(client: EchoClient, metadata: grpc.Metadata): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    client.Echo({ text: 'ping' }, metadata, { deadline: Date.now() + 5000 }, (err, res) => {
-      const elapsed = performance.now() - started;
-      if (err) reject(err);
-      else if (res?.text !== 'ping') reject(new Error('bad echo'));
-      else resolve(elapsed);
-    });
-  });
-}
-
 /**
  * Runs the benchmark: `callsPerSide` (default 5000, max 50 000) measured calls per server, alternating call by
  * call, after 1000 warm-up calls each. Throws when any call fails.
@@ -149,13 +117,7 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
   const clients: grpc.Client[] = [];
   const stops: Array<() => Promise<void>> = [];
   try {
-    writeFileSync(join(dir, 'echo.proto'), PROTO);
-    const def = protoLoader.loadSync('echo.proto', { includeDirs: [dir], keepCase: true });
-    const EchoService = (
-      grpc.loadPackageDefinition(def) as unknown as {
-        haven: { bench: { v1: { EchoService: grpc.ServiceClientConstructor } } };
-      }
-    ).haven.bench.v1.EchoService;
+    const EchoService = loadEchoService(dir);
 
     // Haven stack.
     const issuer = createTestIssuer();
@@ -224,16 +186,16 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
     });
 
     for (let i = 0; i < warmup; i++) {
-      await once(havenClient, metadata);
-      await once(bareClient, metadata);
+      await echoOnce(havenClient, metadata);
+      await echoOnce(bareClient, metadata);
     }
     telemetry.spans.reset();
 
     // Calls alternate one by one (see `interleaved`).
     const { a: havenSamples, b: bareSamples } = await interleaved(
       callsPerSide,
-      () => once(havenClient, metadata),
-      () => once(bareClient, metadata),
+      () => echoOnce(havenClient, metadata),
+      () => echoOnce(bareClient, metadata),
       (i) => {
         if (i % 500 === 499) telemetry.spans.reset(); // keep the in-memory exporter small
       },

@@ -14,13 +14,12 @@
  * `run()` returns JSON. Stand-alone (after `npx tsc -b tsconfig.build.json`):
  * `TS_NODE_PROJECT=tests/bench/tsconfig.json node -r ts-node/register/transpile-only tests/bench/identity.bench.ts [logins] [callsPerSide]`
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { loadIdentityConfig, startIdentityService } from '@haven/identity';
 import { identity } from '@haven/proto';
 import {
@@ -35,6 +34,7 @@ import { createTestIssuer } from '@haven/service/testing';
 import { createPasswordHasher } from '../../services/identity/src/credential/password/hasher';
 import { startNatsServer } from '@haven/testing';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
+import { ECHO_METHOD, echoOnce, loadEchoService, type EchoClient } from './echo';
 
 /** Latency summary, milliseconds. */
 export interface Stats {
@@ -144,49 +144,13 @@ async function loginBench(logins: number): Promise<Record<string, unknown>> {
   }
 }
 
-const PROTO = `
-syntax = "proto3";
-package haven.bench.v1;
-service EchoService {
-  rpc Echo(EchoRequest) returns (EchoResponse);
-}
-message EchoRequest { string text = 1; }
-message EchoResponse { string text = 1; }
-`;
-type EchoClient = grpc.Client & {
-  Echo(
-    req: { text: string },
-    md: grpc.Metadata,
-    opts: Partial<grpc.CallOptions>,
-    cb: (err: grpc.ServiceError | null, res?: { text: string }) => void,
-  ): grpc.ClientUnaryCall;
-};
-
-function echo(client: EchoClient, metadata: grpc.Metadata): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t = performance.now();
-    client.Echo({ text: 'ping' }, metadata, { deadline: Date.now() + 5000 }, (err, res) => {
-      const elapsed = performance.now() - t;
-      if (err) reject(err);
-      else if (res?.text !== 'ping') reject(new Error('bad echo'));
-      else resolve(elapsed);
-    });
-  });
-}
-
 /** Harness with token verification vs the same harness with the method public. */
 async function verificationBench(callsPerSide: number): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-identity-bench-grpc-'));
   const clients: grpc.Client[] = [];
   const stops: Array<() => Promise<void>> = [];
   try {
-    writeFileSync(join(dir, 'echo.proto'), PROTO);
-    const def = protoLoader.loadSync('echo.proto', { includeDirs: [dir], keepCase: true });
-    const EchoService = (
-      grpc.loadPackageDefinition(def) as unknown as {
-        haven: { bench: { v1: { EchoService: grpc.ServiceClientConstructor } } };
-      }
-    ).haven.bench.v1.EchoService;
+    const EchoService = loadEchoService(dir);
     const issuer = createTestIssuer();
     const revocations = new RevocationSet();
     const now = new Date().toISOString();
@@ -224,7 +188,7 @@ async function verificationBench(callsPerSide: number): Promise<Record<string, u
       return c;
     };
     const authed = await start([]);
-    const open = await start(['/haven.bench.v1.EchoService/Echo']);
+    const open = await start([ECHO_METHOD]);
     // Same metadata (token included) on both sides; only the verification differs.
     const token = await issuer.sign(
       { sub: 'bench', role: 'clinician', sid: 'bench-session' },
@@ -232,13 +196,13 @@ async function verificationBench(callsPerSide: number): Promise<Record<string, u
     );
     const metadata = clientCallMetadata({ token, correlationId: 'bench' });
     for (let i = 0; i < 300; i++) {
-      await echo(authed, metadata);
-      await echo(open, metadata);
+      await echoOnce(authed, metadata);
+      await echoOnce(open, metadata);
     }
     const { a, b } = await interleaved(
       callsPerSide,
-      () => echo(authed, metadata),
-      () => echo(open, metadata),
+      () => echoOnce(authed, metadata),
+      () => echoOnce(open, metadata),
     );
     const withAuth = stats(a);
     const withoutAuth = stats(b);
