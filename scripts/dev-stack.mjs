@@ -275,7 +275,12 @@ const DEV_IDP_ACCOUNTS = [
     groups: ['haven-clinicians'],
   },
   { sub: 'sso-desk', email: 'sso-desk@dev-idp.test', name: 'Front Desk (SSO)', groups: ['haven-front-desk'] },
-  { sub: 'sso-visitor', email: 'sso-visitor@dev-idp.test', name: 'Visitor (no Haven group)', groups: ['guests'] },
+  {
+    sub: 'sso-visitor',
+    email: 'sso-visitor@dev-idp.test',
+    name: 'Visitor (no Haven group)',
+    groups: ['guests'],
+  },
 ];
 
 /**
@@ -286,7 +291,8 @@ async function startDevIdp() {
   if (process.env.HAVEN_DEV_OIDC !== '1') return {};
   const publicUrl = `http://localhost:${portOf('gateway', 'http')}`;
   const secretFile = join(HOME, 'dev-idp-client-secret');
-  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  if (!existsSync(secretFile))
+    writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
   const clientSecret = readFileSync(secretFile, 'utf8').trim();
   devIdp = await startOidcProvider({
     port: await firstFreePort(9090 + PORT_OFFSET),

@@ -285,7 +285,9 @@ beforeAll(async () => {
           batch.map(async ({ rpc, caller }) => {
             const client = clients.get(rpc.service);
             if (!client) throw new Error(`no service process serves ${rpc.service}`);
-            const token = tokens.get(rpc.service.startsWith('haven.identity.') ? `identity:${caller}` : caller);
+            const token = tokens.get(
+              rpc.service.startsWith('haven.identity.') ? `identity:${caller}` : caller,
+            );
             const metadata =
               caller === 'no_token' ? new grpc.Metadata() : clientCallMetadata({ token: token! });
             const expected = authorize(rpc.path, subjectOf(caller)).allowed
