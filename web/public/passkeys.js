@@ -74,8 +74,8 @@ function row(passkey) {
   remove.addEventListener('click', async () => {
     try {
       await api('DELETE', `/api/me/passkeys/${encodeURIComponent(passkey.id)}`);
-      say($('passkey-status'), `The passkey ${passkey.name} was removed.`);
       await loadPasskeys();
+      say($('passkey-status'), `The passkey ${passkey.name} was removed.`);
     } catch (err) {
       say($('passkey-error'), failure(err));
     }
@@ -104,8 +104,8 @@ $('passkey-form').addEventListener('submit', async (event) => {
   try {
     const passkey = await register(String(new FormData(form).get('name') ?? '').trim());
     form.reset();
+    await loadPasskeys(); // the list first: the status tells a screen reader (and a test) it is up to date
     say($('passkey-status'), `The passkey ${passkey.name} was added.`);
-    await loadPasskeys();
   } catch (err) {
     say($('passkey-error'), failure(err));
   }
