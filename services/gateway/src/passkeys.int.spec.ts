@@ -292,6 +292,7 @@ describe('passkeys through the gateway', () => {
     const { jar: aliceJar } = await passwordSignIn('alice@passkeys.test');
     const notHers = await aliceJar.fetch(`${url}/api/users/${users.admin}/passkeys`);
     expect(notHers.status).toBe(403);
+    expect((await admin.fetch(`${url}/api/users/nobody-here/passkeys`)).status).toBe(404);
     const removedEvents = (await readEventLog(nc, { filter: 'haven.es.identity.>' })).filter(
       (e) => e.type === 'haven.identity.v1.PasskeyRemoved',
     );

@@ -14,7 +14,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { decodeAttestationObject } from '@simplewebauthn/server/helpers';
-import { PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
+import { NotFoundError, PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { RevocationReason } from '@haven/service';
 import type { LoginResult } from '../session/session-service';
 import { endSessionsOf } from '../session/revoke';
@@ -180,8 +180,10 @@ export class PasskeyService {
     return viewOf(caller.userId, passkey);
   }
 
-  /** A user's passkeys, oldest first. */
+  /** A user's passkeys, oldest first. Throws NotFoundError for an unknown user. */
   async list(userId: string): Promise<PasskeyView[]> {
+    const { state: user } = await load(this.deps.store, userStream(userId), userDecider);
+    if (user.status === 'none') throw new NotFoundError('user not found');
     const { state } = await load(this.deps.store, passkeysStream(userId), passkeysDecider);
     return state.passkeys.map((p) => viewOf(userId, p));
   }
