@@ -23,7 +23,7 @@ import {
   type Principal,
 } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
-import { matches, type AuditQuery, type AuditRecord } from '../log/audit-record';
+import type { AuditQuery, AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, recordLeafData, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
@@ -55,7 +55,8 @@ const ACTOR_KIND: Record<string, envelopeProto.ActorKind> = {
   anonymous: envelopeProto.ActorKind.ACTOR_KIND_ANONYMOUS,
 };
 
-function toProto(r: AuditRecord, ledger: Ledger): audit.AuditEvent {
+/** The API form of a record; `patientId` is the patient it is about (see AuditLog.patientOf). */
+function toProto(r: AuditRecord, ledger: Ledger, patientId = r.patientId): audit.AuditEvent {
   return audit.AuditEvent.fromPartial({
     leafHash: ledger.leafHash(r.index),
     name: `auditEvents/${r.eventId}`,
@@ -70,7 +71,7 @@ function toProto(r: AuditRecord, ledger: Ledger): audit.AuditEvent {
       id: r.actorId,
       role: r.actorRole ?? '',
     },
-    patient: r.patientId ? `patients/${r.patientId}` : '',
+    patient: patientId ? `patients/${patientId}` : '',
     correlationId: r.correlationId,
     causationId: r.causationId,
     ...(r.refusal ? { data: { ...r.refusal } } : {}),
@@ -223,7 +224,7 @@ async function listAuditEvents(
   const principal = requireAuditor(ctx);
   const { filter, newestFirst, limit, query } = auditEventsQuery(request);
   const page = newestFirst
-    ? deps.log.newestFirst((r) => matches(r, query), limit + 1)
+    ? deps.log.newestFirst((r) => deps.log.matches(r, query), limit + 1)
     : deps.log.query(query);
   const records = page.slice(0, limit);
   await recordQuery(deps.store, ctx, principal, {
@@ -233,7 +234,7 @@ async function listAuditEvents(
     resultCount: records.length,
   });
   return {
-    auditEvents: records.map((r) => toProto(r, deps.ledger)),
+    auditEvents: records.map((r) => toProto(r, deps.ledger, deps.log.patientOf(r))),
     nextPageToken: page.length > limit ? encodePageToken(filter, records.at(-1)!.index) : '',
   };
 }
@@ -254,7 +255,7 @@ async function getAuditEvent(
     actor: '',
     resultCount: 1,
   });
-  return { auditEvent: toProto(record, deps.ledger) };
+  return { auditEvent: toProto(record, deps.ledger, deps.log.patientOf(record)) };
 }
 
 async function getTreeHead(
@@ -458,7 +459,9 @@ export function auditStreams(deps: { log: AuditLog; store: EventStore; ledger: L
       ]);
       for (const record of entries) {
         if (record.index >= head.treeSize) break;
-        await send({ item: { $case: 'auditEvent', auditEvent: toProto(record, deps.ledger) } });
+        await send({
+          item: { $case: 'auditEvent', auditEvent: toProto(record, deps.ledger, deps.log.patientOf(record)) },
+        });
       }
       await send({ item: { $case: 'treeHead', treeHead: signedTreeHead(head, deps.ledger) } });
     },

@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { PreconditionError } from '@haven/errors';
 import {
   matches,
+  streamPatientOf,
   toAuditRecord,
   type AuditQuery,
   type AuditRecord,
@@ -69,6 +70,8 @@ export class AuditLog {
   private readonly records: AuditRecord[] = [];
   /** Every record by event id: dedup on ingest and GetAuditEvent's lookup. */
   private readonly byId = new Map<string, AuditRecord>();
+  /** The patient of each visit and appointment stream (from the record that names it): filter by patient. */
+  private readonly streamPatients = new Map<string, string>();
   /** The file as this log last left it; undefined while one of its own writes is under way. */
   private disk: DiskState | undefined;
   private writing = 0;
@@ -110,10 +113,7 @@ export class AuditLog {
       if (parsed !== undefined) {
         lastOffset = offset;
         if (isUnreadable(parsed)) pending = parsed;
-        else {
-          this.records.push(parsed);
-          this.byId.set(parsed.eventId, parsed);
-        }
+        else this.remember(parsed);
       }
       offset += bytes;
     }
@@ -246,16 +246,37 @@ export class AuditLog {
     } finally {
       this.writing -= 1;
     }
-    this.records.push(record);
-    this.byId.set(event.id, record);
+    this.remember(record);
     return record;
+  }
+
+  private remember(record: AuditRecord): void {
+    this.records.push(record);
+    this.byId.set(record.eventId, record);
+    const patient = streamPatientOf(record);
+    if (patient !== undefined && !this.streamPatients.has(record.stream)) {
+      this.streamPatients.set(record.stream, patient);
+    }
+  }
+
+  /**
+   * The patient a record is about: the id it carries, or the patient of its visit's or appointment's stream
+   * (events such as an admission, a lock or a cancellation carry none).
+   */
+  patientOf(record: AuditRecord): string | undefined {
+    return record.patientId ?? this.streamPatients.get(record.stream);
+  }
+
+  /** True when a record matches every filter of the query, its patient resolved by {@link patientOf}. */
+  matches(record: AuditRecord, q: AuditQuery): boolean {
+    return matches(record, q, (r) => this.patientOf(r));
   }
 
   /** Records matching the query, oldest first, at most `limit`. */
   query(q: AuditQuery): AuditRecord[] {
     const out: AuditRecord[] = [];
     for (const r of this.records) {
-      if (!matches(r, q)) continue;
+      if (!this.matches(r, q)) continue;
       out.push(r);
       if (out.length >= q.limit) break;
     }

@@ -71,6 +71,52 @@ describe('the audit log', () => {
     await log.close();
   });
 
+  it("finds every event of a patient's visits and appointments by the patient, also after reopening", async () => {
+    const path = join(dir, 'audit.ndjson');
+    const log = await AuditLog.open(path);
+    const clinician = { kind: 'user', id: 'clin-1', role: 'clinician' };
+    const visit = (n: number, type: string, data: Record<string, unknown>): IngestibleEvent =>
+      event(n, { type: `haven.session.v1.${type}`, stream: 'session.visit-a-7', actor: clinician, data });
+    // The appointment names the patient when booked; its cancellation, like a visit's admit, lock, kick and
+    // end, names nobody.
+    await log.ingest(event(1, { stream: 'scheduling.appointment-a-7', data: { patientId: 'pat-7' } }));
+    await log.ingest(visit(2, 'VisitOpened', { visitId: 'a-7', patientId: 'pat-7', clinicianId: 'clin-1' }));
+    await log.ingest(visit(3, 'PatientArrivedInLobby', { visitId: 'a-7', participantId: 'p1' }));
+    await log.ingest(visit(4, 'ParticipantAdmitted', { visitId: 'a-7', participantId: 'p1' }));
+    await log.ingest(visit(5, 'VisitLocked', { visitId: 'a-7' }));
+    await log.ingest(visit(6, 'ParticipantKicked', { visitId: 'a-7', participantId: 'p1' }));
+    await log.ingest(visit(7, 'VisitEnded', { visitId: 'a-7', reason: 'ended_by_clinician' }));
+    await log.ingest(
+      event(8, {
+        type: 'haven.scheduling.v1.AppointmentCompleted',
+        stream: 'scheduling.appointment-a-7',
+        data: { appointmentId: 'a-7' },
+      }),
+    );
+    // Another patient's visit, and a clinician's schedule (many patients): neither is pat-7's.
+    await log.ingest(event(9, { stream: 'session.visit-b-8', data: { patientId: 'pat-8' } }));
+    await log.ingest({ ...visit(10, 'VisitLocked', { visitId: 'b-8' }), stream: 'session.visit-b-8' });
+    await log.ingest(
+      event(11, { stream: 'scheduling.clinician_schedule-clin-1', data: { patientId: 'pat-7' } }),
+    );
+    await log.ingest(event(12, { stream: 'scheduling.clinician_schedule-clin-1', data: {} }));
+    const expected = ['evt-1', 'evt-2', 'evt-3', 'evt-4', 'evt-5', 'evt-6', 'evt-7', 'evt-8', 'evt-11'];
+    expect(log.query({ patientId: 'pat-7', limit: 50 }).map((r) => r.eventId)).toEqual(expected);
+    expect(log.patientOf(log.get('evt-5')!)).toBe('pat-7');
+    expect(log.patientOf(log.get('evt-12')!)).toBeUndefined();
+    expect(log.query({ patientId: 'pat-8', limit: 50 }).map((r) => r.eventId)).toEqual(['evt-9', 'evt-10']);
+    await log.close();
+
+    const reopened = await AuditLog.open(path);
+    expect(reopened.query({ patientId: 'pat-7', limit: 50 }).map((r) => r.eventId)).toEqual(expected);
+    expect(
+      reopened
+        .newestFirst((r) => reopened.matches(r, { patientId: 'pat-7', limit: 50 }), 3)
+        .map((r) => r.eventId),
+    ).toEqual(['evt-11', 'evt-8', 'evt-7']);
+    await reopened.close();
+  });
+
   describe('given a last line torn by a crash', () => {
     it('cuts it off when it is not JSON, says where, and records that event again at the same index', async () => {
       const path = join(dir, 'audit.ndjson');

@@ -197,9 +197,28 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
-/** True when a record matches every filter the query sets. */
-export function matches(record: AuditRecord, q: AuditQuery): boolean {
-  if (q.patientId !== undefined && record.patientId !== q.patientId) return false;
+/**
+ * Streams of one aggregate that belongs to one patient: a visit (`VisitOpened` names the patient) and an
+ * appointment (`AppointmentBooked` does). Every event of such a stream is about that patient, even when the
+ * event itself carries no patient id (admit, lock, kick, end; reschedule, cancel, link redeemed).
+ */
+const PATIENT_STREAM = /^(session\.visit|scheduling\.appointment)-/;
+
+/** The patient a stream belongs to, when this record names it and the stream is one patient's (see above). */
+export function streamPatientOf(record: AuditRecord): string | undefined {
+  return record.patientId !== undefined && PATIENT_STREAM.test(record.stream) ? record.patientId : undefined;
+}
+
+/**
+ * True when a record matches every filter the query sets. `patientOf` resolves the record's patient (default:
+ * the id the record carries; the audit log also knows the patient of a visit's or an appointment's stream).
+ */
+export function matches(
+  record: AuditRecord,
+  q: AuditQuery,
+  patientOf: (record: AuditRecord) => string | undefined = (r) => r.patientId,
+): boolean {
+  if (q.patientId !== undefined && patientOf(record) !== q.patientId) return false;
   if (q.actorId !== undefined && record.actorId !== q.actorId) return false;
   if (q.actorKind !== undefined && record.actorKind !== q.actorKind) return false;
   if (q.target !== undefined && record.refusal?.target !== q.target && record.access?.what !== q.target) {
