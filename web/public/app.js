@@ -662,9 +662,14 @@ function renderVisitState(v) {
   $('join-video').hidden = ended || state.onVideo === state.current;
 }
 
+const DEVICE_WORDS = ['', '', 'second', 'third', 'fourth', 'fifth'];
+
 function participantLabel(p) {
-  if (p.kind === 'patient' && state.patientName) return `${state.patientName} (patient)`;
-  return `${p.kind === 'patient' ? 'Patient' : 'Guest'} ${p.id.slice(-4).toUpperCase()}`;
+  // Each redemption of a patient link is its own lobby entry, admitted on its own.
+  const word = DEVICE_WORDS[p.device];
+  const device = p.device > 1 ? (word ? ` — ${word} device` : ` — device ${p.device}`) : '';
+  if (p.kind === 'patient' && state.patientName) return `${state.patientName} (patient)${device}`;
+  return `${p.kind === 'patient' ? 'Patient' : 'Guest'} ${p.id.slice(-4).toUpperCase()}${device}`;
 }
 
 function renderParticipants(participants) {

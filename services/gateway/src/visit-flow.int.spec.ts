@@ -231,6 +231,7 @@ describe('front desk, patient and clinician through the gateway', () => {
       kind: 'patient',
       state: 'lobby',
       inMedia: false,
+      device: 1,
     });
 
     // Another clinician can neither read the visit nor act on it.

@@ -43,6 +43,8 @@ export interface ParticipantView {
   readonly kind: string;
   readonly state: ParticipantStateName;
   readonly inMedia: boolean;
+  /** Which of the principal's devices: 1 for the first, 2 for a second redemption of the same link, … */
+  readonly device: number;
 }
 
 /** A visit as the browser sees it. */
@@ -68,6 +70,7 @@ export function participantView(
     kind: PARTICIPANT_KIND[p.role] ?? 'guest',
     state: PARTICIPANT_STATE[p.state] ?? 'left',
     inMedia: media?.inMedia(visitId, id) ?? false,
+    device: p.device || 1,
   };
 }
 
@@ -128,12 +131,16 @@ export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolea
 }
 
 /**
- * Where the patient is: `waiting` | `admitted` | `denied` | `kicked` | `ended`, plus `left` (they left on their
- * own) and `not_joined` (not in the lobby yet).
+ * Where the patient's device is (the visit read with that device's token): `waiting` | `admitted` | `denied` |
+ * `kicked` | `ended`, plus `left` (they left on their own) and `not_joined` (not in the lobby yet). Each device
+ * of a patient is its own participant: another device's admission is not this one's.
  */
 export function patientStatus(visit: session.Visit, principal: string): string {
   if (visit.state === session.VisitState.VISIT_STATE_ENDED) return 'ended';
-  const me = visit.participants.find((p) => p.principal === principal);
+  const me =
+    visit.callerParticipant !== ''
+      ? visit.participants.find((p) => p.name === visit.callerParticipant)
+      : visit.participants.find((p) => p.principal === principal && (p.device || 1) === 1);
   switch (me?.state) {
     case session.ParticipantState.PARTICIPANT_STATE_WAITING:
       return 'waiting';

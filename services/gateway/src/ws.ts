@@ -3,7 +3,8 @@
  * REST API (staff `haven_access` or patient `haven_patient`), same-origin only, with the CSRF token echoed in
  * `?csrf=`. The hub learns about visits from the bus (session events) and fans out per visit: clinicians get
  * `visit` and `lobby` messages for their own visits (read with their own token, so ownership is the session
- * service's decision), patients get `admitted` / `denied` / `kicked` / `ended` and `visit` for theirs. A socket is
+ * service's decision), patients get `admitted` / `denied` / `kicked` / `ended` and `visit` for theirs (for
+ * their own device: each redemption of a link is its own participant, known from GetVisit's caller_participant). A socket is
  * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
  * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
  */
@@ -62,6 +63,8 @@ interface Client {
   readonly kind: 'staff' | 'patient';
   /** The patient's visit. */
   readonly visitId: string | undefined;
+  /** This patient device's own participant id in its visit, once a read told (GetVisit's caller_participant). */
+  participantId?: string;
   readonly expMs: number | undefined;
   readonly iatMs: number | undefined;
   lastActivity: number;
@@ -296,7 +299,10 @@ export class WsHub implements MediaPresence {
       if (c.kind !== 'patient' || c.visitId !== visitId) continue;
       if (name === 'VisitEnded') this.sendTo(c, { type: 'ended', visitId });
       const type = direct[name];
-      if (type && principal === `patients/${c.principal.id}`) this.sendTo(c, { type, visitId });
+      if (type && principal === `patients/${c.principal.id}` && participantId) {
+        // Only to the device this is about: each redemption of a link is its own participant.
+        void this.sendToDevice(c, visitId, participantId, { type, visitId });
+      }
     }
     if (name === 'VisitEnded') {
       const owner = this.owners.get(visitId);
@@ -305,6 +311,21 @@ export class WsHub implements MediaPresence {
       }
     }
     this.schedule(visitId, 30);
+  }
+
+  /** Sends to a patient's socket when `participantId` is that device's own participant (read once, then known). */
+  private async sendToDevice(
+    c: Client,
+    visitId: string,
+    participantId: string,
+    message: Record<string, unknown>,
+  ): Promise<void> {
+    if (c.participantId === undefined) {
+      const visit = await this.getVisit(visitId, c.token);
+      const own = visit?.callerParticipant.split('/').at(-1);
+      if (own) c.participantId = own;
+    }
+    if (c.participantId === participantId) this.sendTo(c, message);
   }
 
   /** Coalesces bursts of events into one read per visit. */
@@ -376,6 +397,8 @@ export class WsHub implements MediaPresence {
         (async () => {
           const visit = await this.getVisit(visitId, c.token);
           if (!visit) return;
+          const own = visit.callerParticipant.split('/').at(-1);
+          if (own) c.participantId = own;
           this.sendTo(c, {
             type: 'visit',
             visitId,

@@ -1,6 +1,6 @@
 /**
  * Patient principal tokens: EdDSA (Ed25519) JWTs signed with scheduling's own key (issuer `haven-scheduling`,
- * audience `haven`, `kind: 'patient'`, `visit: visits/<appointmentId>`), and the public key set other
+ * audience `haven`, `kind: 'patient'`, `visit: visits/<appointmentId>`, `sid` = `jti`: one per redemption), and the public key set other
  * services trust through HAVEN_PATIENT_JWKS_URL. The key is generated once and kept in a 0600 file.
  */
 import {
@@ -55,7 +55,9 @@ export function createPatientTokenSigner(options: {
   return {
     jwks,
     async sign(claims, now) {
-      return new SignJWT({ kind: 'patient', visit: `visits/${claims.appointmentId}` })
+      // `sid`: this redemption is the patient's session on one device; the session service admits each
+      // device on its own (two browsers on one link are two lobby entries).
+      return new SignJWT({ kind: 'patient', visit: `visits/${claims.appointmentId}`, sid: claims.tokenId })
         .setProtectedHeader({ alg: 'EdDSA', kid: options.kid, typ: 'JWT' })
         .setIssuer(PATIENT_TOKEN_ISSUER)
         .setAudience(audience)

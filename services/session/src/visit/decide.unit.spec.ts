@@ -345,3 +345,76 @@ describe('visitAccess', () => {
     expect(visitAccess(data, { kind: 'user', id: 'pp-1', visit: 'visits/apt-1' })).toBe('none');
   });
 });
+
+describe('when one patient link is open on two devices', () => {
+  // Each redemption of the link is its own device (its token's sid) and its own participant.
+  const secondDevice: Caller = { ...patient, sessionId: 'redemption-2' };
+  const arrivedSecond: VisitEvent = {
+    type: VisitEventType.PatientArrivedInLobby,
+    data: { visitId: 'apt-1', participantId: 'p-pat-2', principal: 'patients/pp-1', role: 'patient' },
+  };
+  const join2: VisitCommand = { type: 'JoinLobby', data: { caller: secondDevice, participantId: 'p-pat-2' } };
+  const admit2: VisitCommand = {
+    type: 'AdmitParticipant',
+    data: { caller: clinician, participantId: 'p-pat-2', admission: 'nonce-2', tokenHash: 'hash-2' },
+  };
+  const participant = (events: VisitEvent[], id: string) => {
+    const state = fold(events);
+    return state.status === 'none' ? undefined : state.participants[id];
+  };
+
+  it('puts the second device in the lobby as its own entry while the first waits', () =>
+    given(spec, [opened, arrived]).when(join2).then([arrivedSecond]));
+
+  it('puts the second device in the lobby while the first is already admitted', () =>
+    given(spec, [opened, arrived, admitted]).when(join2).then([arrivedSecond]));
+
+  it('numbers the devices: first, then second, and keeps the number on a return to the lobby', () => {
+    expect(participant([opened, arrived, arrivedSecond], 'p-pat')?.device).toBe(1);
+    expect(participant([opened, arrived, arrivedSecond], 'p-pat-2')?.device).toBe(2);
+    expect(participant([opened, arrived, arrivedSecond, kicked, arrived], 'p-pat')?.device).toBe(1);
+  });
+
+  it('admits only the device the clinician admits: the other keeps waiting', () => {
+    const events = [opened, arrived, arrivedSecond, admitted];
+    expect(participant(events, 'p-pat')?.status).toBe('admitted');
+    expect(participant(events, 'p-pat-2')?.status).toBe('waiting');
+  });
+
+  it('admits the second device on its own, with its own admission', () =>
+    given(spec, [opened, arrived, arrivedSecond, admitted])
+      .when(admit2)
+      .then([
+        {
+          type: VisitEventType.ParticipantAdmitted,
+          data: {
+            visitId: 'apt-1',
+            participantId: 'p-pat-2',
+            principal: 'patients/pp-1',
+            role: 'patient',
+            admittedBy: 'users/clin-1',
+            admission: 'nonce-2',
+            tokenHash: 'hash-2',
+          },
+        },
+      ]));
+
+  it('denies the second device and leaves the admitted first one in the visit', () => {
+    const denied: VisitEvent = {
+      type: VisitEventType.ParticipantDenied,
+      data: { visitId: 'apt-1', participantId: 'p-pat-2', principal: 'patients/pp-1' },
+    };
+    given(spec, [opened, arrived, arrivedSecond, admitted])
+      .when({ type: 'DenyParticipant', data: { caller: clinician, participantId: 'p-pat-2' } })
+      .then([denied]);
+    expect(participant([opened, arrived, arrivedSecond, admitted, denied], 'p-pat')?.status).toBe('admitted');
+  });
+
+  it('refuses media feeds of the second device while only the first is admitted', () =>
+    given(spec, [opened, arrived, arrivedSecond, admitted])
+      .when({
+        type: 'RecordMediaJoined',
+        data: { participantId: 'p-pat-2', feedId: 77, at: '2026-11-26T10:01:00.000Z' },
+      })
+      .thenThrows(PermissionError, /not admitted/));
+});

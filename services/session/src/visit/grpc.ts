@@ -134,10 +134,12 @@ function participantToProto(visitId: string, p: Participant): session.Participan
     joinTime: date(p.arrivedAt ?? p.admittedAt),
     admitTime: date(p.admittedAt),
     leaveTime: date(p.leftAt),
+    device: p.device ?? 1,
   });
 }
 
-function visitToProto(state: Live, etag: string): session.Visit {
+function visitToProto(state: Live, etag: string, caller?: Principal): session.Visit {
+  const own = caller ? state.participants[participantIdOf(caller)] : undefined;
   const participants = Object.values(state.participants).sort((a, b) => a.arrival - b.arrival);
   const inProgress = participants.some((p) => p.status === ParticipantStatus.Admitted);
   return session.Visit.fromPartial({
@@ -160,6 +162,7 @@ function visitToProto(state: Live, etag: string): session.Visit {
     createTime: date(state.openedAt),
     endTime: state.status === 'ended' ? date(state.endedAt) : undefined,
     etag,
+    callerParticipant: own ? `visits/${state.visitId}/participants/${own.participantId}` : '',
   });
 }
 
@@ -287,7 +290,7 @@ async function getVisit(
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.name, 'name');
   const { visit, etag } = await loadVisible(deps.visits, visitId, principal);
-  return { visit: visitToProto(visit, etag) };
+  return { visit: visitToProto(visit, etag, principal) };
 }
 
 /** "Today" around `now`: visits starting from 12 h ago to 24 h ahead, so a day's list is stable across time zones. */

@@ -31,12 +31,16 @@ export function tokenHash(token: string): string {
 }
 
 /**
- * The participant id of a principal in a visit: stable (a repeated JoinLobby is the same participant),
- * opaque and URL-safe. The media proxy publishes every feed of theirs under {@link serverDisplay} (this id and a
- * MAC), which maps Janus events back.
+ * The participant id of a principal's device in a visit: stable (a repeated JoinLobby from the same device is the
+ * same participant), opaque and URL-safe. A patient's device is their token's session (`sid`, one per redemption
+ * of the link): two devices on one link are two participants, each admitted on its own. Staff (and a patient
+ * token without `sid`) are one participant per principal. The media proxy publishes every feed of theirs under
+ * {@link serverDisplay} (this id and a MAC), which maps Janus events back.
  */
-export function participantIdOf(principal: { kind: string; id: string }): string {
-  return `p${createHash('sha256').update(`${principal.kind}:${principal.id}`).digest('hex').slice(0, 24)}`;
+export function participantIdOf(principal: { kind: string; id: string; sessionId?: string }): string {
+  const device =
+    principal.kind === 'patient' && principal.sessionId !== undefined ? `:${principal.sessionId}` : '';
+  return `p${createHash('sha256').update(`${principal.kind}:${principal.id}${device}`).digest('hex').slice(0, 24)}`;
 }
 
 const CREDENTIAL_VERSION = 1;

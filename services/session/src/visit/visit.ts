@@ -171,6 +171,8 @@ export interface Participant {
   readonly status: ParticipantStatus;
   /** Order of arrival (lobby position). */
   readonly arrival: number;
+  /** Which of the principal's devices this is: 1 for the first to reach the visit, 2 for a second, … */
+  readonly device?: number;
   /** The nonce of the current admission; set while admitted. */
   readonly admission?: string;
   /** The Janus publisher feeds they have in the media room (camera, screen share), in the order they came. */
@@ -219,6 +221,17 @@ function put(
   return { ...state, participants: { ...state.participants, [participant.participantId]: participant } };
 }
 
+/** The device number of a participant: kept once given; a new participant is its principal's next device. */
+function deviceOf(
+  state: Extract<VisitState, { status: 'open' | 'ended' }>,
+  participantId: string,
+  principal: string,
+): number {
+  const known = state.participants[participantId]?.device;
+  if (known !== undefined) return known;
+  return Object.values(state.participants).filter((p) => p.principal === principal).length + 1;
+}
+
 function without<T extends object, K extends keyof T>(obj: T, ...keys: K[]): Omit<T, K> {
   const copy = { ...obj };
   for (const k of keys) delete copy[k];
@@ -256,6 +269,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
           role: e.data.role,
           status: ParticipantStatus.Waiting,
           arrival,
+          device: deviceOf(state, e.data.participantId, e.data.principal),
           ...(when ? { arrivedAt: when } : {}),
         }),
         arrivals: arrival,
@@ -272,6 +286,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
           role: e.data.role,
           status: ParticipantStatus.Admitted,
           arrival,
+          device: deviceOf(state, e.data.participantId, e.data.principal),
           admission: e.data.admission,
           ...(when ? { admittedAt: when } : {}),
         }),

@@ -1,0 +1,185 @@
+/**
+ * One patient link opened on two devices, through the gateway against the real services (identity, scheduling,
+ * session on a real nats-server and Janus): every redemption is its own lobby entry ("second device"), the
+ * clinician admits or denies each on its own, and admitting the first admits nothing else. Attack: the second
+ * device tries to ride on the first one's admission with plain HTTP and raw WebSockets — it gets no media
+ * credential, no `admitted` message, and the first device's credential does not open the media room for it.
+ */
+import { WebSocket } from 'ws';
+import { MediaClient } from '@haven/testing';
+import { CookieJar } from '../test/gateway';
+import { STACK_PASSWORD, startStack } from '../test/stack';
+import type { TestStack } from '../test/stack';
+
+jest.setTimeout(120_000);
+
+let stack: TestStack;
+let clinician: string;
+const sockets: WebSocket[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.createUser('desk@two.test', 'front_desk', 'Front Desk');
+  clinician = await stack.createUser('cara@two.test', 'clinician', 'Dr Cara Ng');
+});
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  await stack?.stop();
+});
+
+async function signedIn(username: string): Promise<CookieJar> {
+  const jar = new CookieJar();
+  expect((await jar.fetch(`${stack.url}/`)).status).toBe(200);
+  expect((await jar.post(`${stack.url}/api/auth/login`, { username, password: STACK_PASSWORD })).status).toBe(
+    200,
+  );
+  return jar;
+}
+
+const cookieHeader = (jar: CookieJar) =>
+  [...jar.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+
+/** A raw WebSocket on /api/ws and every message it got. */
+async function liveSocket(jar: CookieJar, asPatient: boolean) {
+  const csrf = encodeURIComponent(jar.cookies.get('haven_csrf') ?? '');
+  const ws = new WebSocket(
+    `${stack.url.replace('http', 'ws')}/api/ws?csrf=${csrf}${asPatient ? '&as=patient' : ''}`,
+    { headers: { cookie: cookieHeader(jar), origin: stack.url } },
+  );
+  sockets.push(ws);
+  const messages: Array<Record<string, unknown>> = [];
+  ws.on('message', (d) =>
+    messages.push(JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>),
+  );
+  await new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('error', rej);
+  });
+  const waitFor = async (pred: (m: Record<string, unknown>) => boolean, ms = 8000) => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      const found = messages.find(pred);
+      if (found) return found;
+    }
+    throw new Error(`no matching message; got ${JSON.stringify(messages)}`);
+  };
+  return { messages, waitFor };
+}
+
+interface LobbyEntry {
+  id: string;
+  kind: string;
+  state: string;
+  device: number;
+}
+
+describe('one patient link, two devices', () => {
+  let desk: CookieJar;
+  let cara: CookieJar;
+  let visitId: string;
+  const devices: CookieJar[] = [];
+
+  beforeAll(async () => {
+    desk = await signedIn('desk@two.test');
+    cara = await signedIn('cara@two.test');
+    const patient = await desk.post(`${stack.url}/api/patients`, {
+      name: 'Maria Lopez',
+      dateOfBirth: '1979-04-05',
+    });
+    const patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
+    const booked = await desk.post(`${stack.url}/api/appointments`, {
+      clinicianId: clinician,
+      patientId,
+      startTime: new Date(Date.now() + 2 * 60_000).toISOString(),
+      endTime: new Date(Date.now() + 32 * 60_000).toISOString(),
+    });
+    expect(booked.status).toBe(201);
+    visitId = String(((await booked.json()) as { appointment: { name: string } }).appointment.name).replace(
+      'appointments/',
+      '',
+    );
+    const issued = await desk.post(`${stack.url}/api/appointments/${visitId}/link`, {});
+    const link = (await issued.json()) as { url: string; passcode: string };
+    const token = link.url.split('#')[1] ?? '';
+    // The same link and passcode, redeemed in two browsers.
+    for (let i = 0; i < 2; i++) {
+      const jar = new CookieJar();
+      await jar.fetch(`${stack.url}/join`);
+      expect((await jar.post(`${stack.url}/api/join`, { token, passcode: link.passcode })).status).toBe(200);
+      devices.push(jar);
+    }
+  });
+
+  it('puts each device in the lobby as its own entry, admitted on its own; the second cannot ride on the first', async () => {
+    const [first, second] = devices as [CookieJar, CookieJar];
+    const staffSocket = await liveSocket(cara, false);
+    const firstSocket = await liveSocket(first, true);
+    const secondSocket = await liveSocket(second, true);
+    for (const jar of [first, second]) {
+      const joined = await jar.post(`${stack.url}/api/patient/lobby`, {});
+      expect(joined.status).toBe(200);
+      expect(await joined.json()).toMatchObject({ status: 'waiting' });
+    }
+    // Joining again from the same device is the same entry.
+    expect((await first.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
+
+    const detail = await cara.fetch(`${stack.url}/api/visits/${visitId}`);
+    const lobby = (
+      (await detail.json()) as { visit: { participants: LobbyEntry[] } }
+    ).visit.participants.filter((p) => p.kind === 'patient');
+    expect(lobby.map((p) => [p.state, p.device])).toEqual([
+      ['lobby', 1],
+      ['lobby', 2],
+    ]);
+    await staffSocket.waitFor(
+      (m) =>
+        m['type'] === 'lobby' &&
+        (m['participants'] as LobbyEntry[]).filter((p) => p.state === 'lobby').length === 2,
+    );
+    const [one, two] = lobby as [LobbyEntry, LobbyEntry];
+
+    // Admit the first device only.
+    expect(
+      (await cara.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: one.id })).status,
+    ).toBe(200);
+    await firstSocket.waitFor((m) => m['type'] === 'admitted');
+    expect(await (await first.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
+      status: 'admitted',
+    });
+    expect(await (await second.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
+      status: 'waiting',
+    });
+    const firstMedia = await first.post(`${stack.url}/api/patient/media`, {});
+    expect(firstMedia.status).toBe(200);
+    const credential = String(((await firstMedia.json()) as { mediaCredential: string }).mediaCredential);
+
+    // The second device, with plain HTTP and raw WebSockets: no credential of its own…
+    expect((await second.post(`${stack.url}/api/patient/media`, {})).status).toBe(403);
+    // …and the first device's credential does not open the media room for it.
+    const door = (jar: CookieJar) => ({
+      url: `${stack.url.replace('http', 'ws')}/api/media?as=patient&csrf=${encodeURIComponent(jar.cookies.get('haven_csrf') ?? '')}`,
+      headers: { cookie: cookieHeader(jar), origin: stack.url },
+    });
+    const stolen = await MediaClient.open(door(second), credential).then(
+      async (c) => {
+        const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
+        c.close();
+        return answer.janus;
+      },
+      (e: unknown) => `refused: ${String(e)}`,
+    );
+    expect(stolen).not.toBe('success');
+    const own = await MediaClient.open(door(first), credential);
+    expect((await own.create()).janus).toBe('success');
+    own.close();
+    // Nobody told the second device it was admitted.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(secondSocket.messages.some((m) => m['type'] === 'admitted')).toBe(false);
+
+    // The clinician admits the second device separately; then it is in too.
+    expect(
+      (await cara.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: two.id })).status,
+    ).toBe(200);
+    await secondSocket.waitFor((m) => m['type'] === 'admitted');
+    expect((await second.post(`${stack.url}/api/patient/media`, {})).status).toBe(200);
+  });
+});
