@@ -311,6 +311,16 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and (eq .Values.settings.passkeys.attestation "direct") (eq (len .Values.settings.passkeys.allowedAaguids) 0) -}}
 {{- fail "haven: settings.passkeys.attestation is direct but settings.passkeys.allowedAaguids is empty: list the authenticator models (AAGUIDs) the clinic allows, or use none" -}}
 {{- end -}}
+{{- if and .Values.sso.providers (not (include "haven.publicUrl" .)) -}}
+{{- fail "haven: sso.providers needs settings.publicUrl or ingress.host (the providers redirect to <public URL>/api/auth/sso/callback)" -}}
+{{- end -}}
+{{- $ssoIds := dict -}}
+{{- range .Values.sso.providers -}}
+{{- if hasKey $ssoIds .id -}}
+{{- fail (printf "haven: sso.providers has two providers with the id %q" .id) -}}
+{{- end -}}
+{{- $_ := set $ssoIds .id true -}}
+{{- end -}}
 {{- if eq (len .Values.janus.nodes) 0 -}}
 {{- fail "haven: janus.nodes is empty: at least one media node is required" -}}
 {{- end -}}
@@ -476,6 +486,15 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
   value: {{ $v.settings.passkeys.attestation | quote }}
 - name: HAVEN_PASSKEY_AAGUIDS
   value: {{ join "," $v.settings.passkeys.allowedAaguids | quote }}
+{{- end }}
+{{- if and $v.sso.providers (has .name (list "identity" "gateway")) }}
+{{- /* Staff SSO: the providers (ConfigMap); the gateway also needs the public URL its redirect URI derives from. */}}
+- name: HAVEN_SSO_CONFIG_FILE
+  value: /etc/haven/sso/sso.json
+{{- if eq .name "gateway" }}
+- name: HAVEN_PUBLIC_URL
+  value: {{ include "haven.publicUrl" $root | quote }}
+{{- end }}
 {{- end }}
 {{- if has .name (list "identity" "gateway") }}
 - name: HAVEN_IDLE_TIMEOUT_SEC

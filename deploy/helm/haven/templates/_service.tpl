@@ -192,6 +192,16 @@ spec:
               mountPath: /etc/haven/audit-signing
               readOnly: true
             {{- end }}
+            {{- if and $v.sso.providers (has $name (list "identity" "gateway")) }}
+            - name: sso
+              mountPath: /etc/haven/sso
+              readOnly: true
+            {{- end }}
+            {{- if and $v.sso.providers $v.sso.clientSecretsSecret (eq $name "gateway") }}
+            - name: sso-client-secrets
+              mountPath: /etc/haven/sso-client-secrets
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -225,6 +235,17 @@ spec:
         - name: audit-signing
           secret:
             secretName: {{ include "haven.auditSigningSecretName" $root }}
+            defaultMode: 0440
+        {{- end }}
+        {{- if and $v.sso.providers (has $name (list "identity" "gateway")) }}
+        - name: sso
+          configMap:
+            name: {{ include "haven.componentName" (dict "root" $root "component" "sso") }}
+        {{- end }}
+        {{- if and $v.sso.providers $v.sso.clientSecretsSecret (eq $name "gateway") }}
+        - name: sso-client-secrets
+          secret:
+            secretName: {{ $v.sso.clientSecretsSecret }}
             defaultMode: 0440
         {{- end }}
 ---
@@ -379,6 +400,19 @@ spec:
     {{- end }}
   egress:
     {{- include "haven.egressCommon" $root | nindent 4 }}
+    {{- if and $v.sso.providers (has $name (list "identity" "gateway")) }}
+    # the clinics' OpenID providers: discovery and keys (identity), the code exchange too (gateway)
+    - {{- if $v.sso.egressCidrs }}
+      to:
+        {{- range $v.sso.egressCidrs }}
+        - ipBlock:
+            cidr: {{ . }}
+        {{- end }}
+      {{- end }}
+      ports:
+        - port: {{ $v.sso.port }}
+          protocol: TCP
+    {{- end }}
     {{- $ports := list }}
     {{- range $other, $o := $v.services }}
     {{- if $o.enabled }}
