@@ -168,6 +168,8 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     public: true,
     note: 'a challenge for the browser; nothing is revealed',
   },
+  [`${PASSKEY}GetPasskeyPolicy`]: adminOnly('the clinic’s attestation policy'),
+  [`${PASSKEY}UpdatePasskeyPolicy`]: adminOnly('the clinic’s attestation policy, for new passkeys'),
   [`${PASSKEY}FinishPasskeySignIn`]: {
     public: true,
     note: 'the passkey’s signature over a single-use challenge authenticates',

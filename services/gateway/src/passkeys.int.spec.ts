@@ -75,17 +75,18 @@ describe('passkeys through the gateway', () => {
   let url = '';
   let origin = '';
   let logs: string[] = [];
-  const users = { alice: '', bob: '', admin: '', desk: '' };
+  const users = { alice: '', bob: '', admin: '', desk: '', erin: '' };
 
   beforeAll(async () => {
     stack = await startPasskeyGateway({ HAVEN_MFA_REQUIRED_ROLES: 'front_desk' });
     ({ url, origin, logs } = stack);
     const env = stack.launched.service('identity').env;
-    [users.alice, users.bob, users.admin, users.desk] = await Promise.all([
+    [users.alice, users.bob, users.admin, users.desk, users.erin] = await Promise.all([
       inviteUser(env, { email: 'alice@passkeys.test', role: 'clinician' }),
       inviteUser(env, { email: 'bob@passkeys.test', role: 'clinician' }),
       inviteUser(env, { email: 'admin@passkeys.test', role: 'admin' }),
       inviteUser(env, { email: 'desk@passkeys.test', role: 'front_desk' }),
+      inviteUser(env, { email: 'erin@passkeys.test', role: 'clinician' }),
     ]);
     nc = await stack.launched.nats.connect();
   });
@@ -299,6 +300,58 @@ describe('passkeys through the gateway', () => {
     expect(removedEvents.map((e) => e.data)).toEqual([
       expect.objectContaining({ userId: users.alice, passkeyId: alice.passkeyId, by: 'admin' }),
     ]);
+  });
+
+  it("lets an admin set the clinic's attestation policy, enforced on the next registration", async () => {
+    const { jar: admin } = await passwordSignIn('admin@passkeys.test');
+    const put = (body: unknown) =>
+      admin.fetch(`${url}/api/passkey-policy`, {
+        method: 'PUT',
+        headers: {
+          'content-type': 'application/json',
+          'x-csrf-token': admin.cookies.get('haven_csrf') ?? '',
+        },
+        body: JSON.stringify(body),
+      });
+    expect(await (await admin.fetch(`${url}/api/passkey-policy`)).json()).toEqual({
+      attestation: 'none',
+      allowedAaguids: [],
+    });
+    expect((await put({ attestation: 'direct', allowedAaguids: [] })).status).toBe(400);
+    const zeros = '00000000-0000-0000-0000-000000000000';
+    const direct = await put({ attestation: 'direct', allowedAaguids: [zeros] });
+    expect(await direct.json()).toEqual({ attestation: 'direct', allowedAaguids: [zeros] });
+    const { jar: erin } = await passwordSignIn('erin@passkeys.test');
+    expect((await erin.fetch(`${url}/api/passkey-policy`)).status).toBe(403);
+    const register = async () => {
+      const start = await erin.post(`${url}/api/auth/passkeys/register/start`, {});
+      const { ceremony, options } = (await start.json()) as {
+        ceremony: string;
+        options: Record<string, unknown>;
+      };
+      const response = new SoftAuthenticator({ rpId: 'localhost', origin }).register(options);
+      return {
+        options,
+        res: await erin.post(`${url}/api/auth/passkeys/register/finish`, { ceremony, response }),
+      };
+    };
+    const refused = await register(); // `none` attestation: nobody vouches for the model it states
+    expect(refused.options['attestation']).toBe('direct');
+    expect(refused.res.status).toBe(401);
+    expect((await put({ attestation: 'none' })).status).toBe(200);
+    const accepted = await register();
+    expect(accepted.options['attestation']).toBe('none');
+    expect(accepted.res.status).toBe(201);
+    const set = (await readEventLog(nc, { filter: 'haven.es.identity.>' })).filter(
+      (e) => e.type === 'haven.identity.v1.PasskeyPolicySet',
+    );
+    expect(set.map((e) => e.data)).toEqual([
+      expect.objectContaining({ attestation: 'direct', allowedAaguids: [zeros], by: users.admin }),
+      expect.objectContaining({ attestation: 'none', allowedAaguids: [], by: users.admin }),
+    ]);
+    expect(
+      (await refusals()).some((r) => r.reason === 'attestation_refused' && r.userId === users.erin),
+    ).toBe(true);
   });
 });
 

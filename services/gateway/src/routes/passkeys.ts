@@ -127,6 +127,7 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
     const id = req.params['userId'];
     return typeof id === 'string' && USER_ID.test(id) ? id : undefined;
   };
+  registerPolicy(api, ctx, client);
   api.get('/me/passkeys', list(self));
   api.delete('/me/passkeys/:passkeyId', remove(self));
   api.get('/users/:userId/passkeys', list(named));
@@ -186,4 +187,56 @@ function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServic
       passwordChangeRequired: response.passwordChangeRequired,
     });
   });
+}
+
+const ATTESTATION = { none: 1, direct: 2 } as const;
+
+function policyJson(p: pb.PasskeyPolicy | undefined) {
+  return {
+    attestation: p?.attestation === ATTESTATION.direct ? 'direct' : 'none',
+    allowedAaguids: p?.allowedAaguids ?? [],
+  };
+}
+
+/** GET and PUT /passkey-policy (admin): the clinic's attestation policy for new passkeys. */
+function registerPolicy(api: Router, ctx: RouteContext, client: pb.PasskeyServiceClient): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const route = {
+    rpc: 'identity.PasskeyPolicy',
+    roles: ['admin'],
+    fields: { allowed_aaguids: 'allowedAaguids' },
+  };
+  api.get(
+    '/passkey-policy',
+    staff(ctx, route, async (_req, res, { token }) => {
+      const r = await callUnary(client, 'getPasskeyPolicy', {}, ctx.metadataFor(res, token), opts);
+      res.status(200).json(policyJson(r.policy));
+    }),
+  );
+  api.put(
+    '/passkey-policy',
+    staff(ctx, route, async (req, res, { token }) => {
+      const body = asRecord(req.body);
+      const attestation =
+        body['attestation'] === 'direct'
+          ? ATTESTATION.direct
+          : body['attestation'] === 'none'
+            ? ATTESTATION.none
+            : 0;
+      const aaguids = Array.isArray(body['allowedAaguids']) ? body['allowedAaguids'] : [];
+      const violations: HttpFieldViolation[] = [];
+      if (attestation === 0) violations.push({ field: 'attestation', description: 'must be none or direct' });
+      if (aaguids.length > 50 || aaguids.some((a) => typeof a !== 'string' || a.length > 64))
+        violations.push({ field: 'allowedAaguids', description: 'at most 50 AAGUIDs' });
+      if (invalid(res, violations)) return;
+      const r = await callUnary(
+        client,
+        'updatePasskeyPolicy',
+        { policy: { attestation, allowedAaguids: aaguids as string[] } },
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      res.status(200).json(policyJson(r.policy));
+    }),
+  );
 }

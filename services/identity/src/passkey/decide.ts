@@ -6,7 +6,13 @@
  * clinic's attestation policy), and which events say so. A refused answer closes its ceremony with
  * PasskeyCeremonyRefused (the handler stores it, then answers UNAUTHENTICATED).
  */
-import { AlreadyExistsError, NotFoundError, PreconditionError, UnauthenticatedError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  PreconditionError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@haven/errors';
 import {
   CeremonyPurpose,
   MAX_PASSKEYS,
@@ -14,6 +20,8 @@ import {
   type AttestationPolicy,
   type CeremonyEvent,
   type CeremonyState,
+  type PasskeyPolicyEvent,
+  type PasskeyPolicyState,
   type PasskeysEvent,
   type PasskeysState,
 } from './passkey';
@@ -282,4 +290,41 @@ export function decidePasskeys(command: PasskeysCommand, state: PasskeysState): 
       return [{ type: 'PasskeyRemoved', data: { ...data, at: iso(now) } }];
     }
   }
+}
+
+/** An admin sets the clinic's attestation policy. */
+export type SetPasskeyPolicy = {
+  type: 'SetPasskeyPolicy';
+  data: { attestation: string; allowedAaguids: readonly string[]; by: string; now: number };
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The event of a policy change; none when the policy is already the one asked for. Throws ValidationError for an
+ * unknown attestation, a malformed AAGUID, or `direct` without an allowed AAGUID (it would refuse everyone).
+ */
+export function decidePasskeyPolicy(
+  command: SetPasskeyPolicy,
+  state: PasskeyPolicyState,
+): PasskeyPolicyEvent[] {
+  const d = command.data;
+  const aaguids = [...new Set(d.allowedAaguids.map((a) => a.trim().toLowerCase()))].sort();
+  const violations: { field: string; description: string }[] = [];
+  if (d.attestation !== 'none' && d.attestation !== 'direct')
+    violations.push({ field: 'attestation', description: 'must be none or direct' });
+  if (aaguids.some((a) => !UUID.test(a)))
+    violations.push({ field: 'allowed_aaguids', description: 'must be AAGUIDs (UUIDs)' });
+  if (d.attestation === 'direct' && aaguids.length === 0)
+    violations.push({ field: 'allowed_aaguids', description: 'direct attestation needs the allowed models' });
+  if (violations.length > 0) throw new ValidationError(violations);
+  const attestation = d.attestation as 'none' | 'direct';
+  const allowedAaguids = attestation === 'direct' ? aaguids : [];
+  const current = state.policy;
+  const same =
+    current !== null &&
+    current.kind === attestation &&
+    (current.kind === 'none' || current.allowedAaguids.join(',') === allowedAaguids.join(','));
+  if (same) return [];
+  return [{ type: 'PasskeyPolicySet', data: { attestation, allowedAaguids, by: d.by, at: iso(d.now) } }];
 }

@@ -1,11 +1,19 @@
-import { AlreadyExistsError, NotFoundError, PreconditionError, UnauthenticatedError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  PreconditionError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@haven/errors';
 import { deciderSpec } from '../testing/given-when-then';
 import {
   counterRegressed,
   decideCeremony,
+  decidePasskeyPolicy,
   decidePasskeys,
   type CeremonyCommand,
   type PasskeysCommand,
+  type SetPasskeyPolicy,
   type RegistrationProof,
   type SignInProof,
 } from './decide';
@@ -13,12 +21,16 @@ import {
   CEREMONY_TTL_MS,
   MAX_PASSKEYS,
   evolveCeremony,
+  evolvePasskeyPolicy,
   evolvePasskeys,
   initialCeremonyState,
+  initialPasskeyPolicyState,
   initialPasskeysState,
   type AttestationPolicy,
   type CeremonyEvent,
   type CeremonyState,
+  type PasskeyPolicyEvent,
+  type PasskeyPolicyState,
   type PasskeyRefusal,
   type PasskeysEvent,
   type PasskeysState,
@@ -33,6 +45,12 @@ const passkeys = deciderSpec<PasskeysCommand, PasskeysEvent, PasskeysState>({
   decide: decidePasskeys,
   evolve: evolvePasskeys,
   initialState: initialPasskeysState,
+});
+
+const policy = deciderSpec<SetPasskeyPolicy, PasskeyPolicyEvent, PasskeyPolicyState>({
+  decide: decidePasskeyPolicy,
+  evolve: evolvePasskeyPolicy,
+  initialState: initialPasskeyPolicyState,
 });
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
@@ -392,5 +410,45 @@ describe("a user's passkeys", () => {
       .given([registered(), ...passkeys.given([registered()]).when(remove).events()])
       .when(remove)
       .thenThrows(NotFoundError);
+  });
+});
+
+describe("the clinic's attestation policy", () => {
+  const set = (attestation: string, allowedAaguids: string[] = []): SetPasskeyPolicy => ({
+    type: 'SetPasskeyPolicy',
+    data: { attestation, allowedAaguids, by: 'admin-1', now: T0 },
+  });
+  const directSet: PasskeyPolicyEvent = {
+    type: 'PasskeyPolicySet',
+    data: { attestation: 'direct', allowedAaguids: [YUBIKEY], by: 'admin-1', at: iso(T0) },
+  };
+
+  it('is set by an admin, AAGUIDs normalised, and setting it again to the same changes nothing', () => {
+    policy
+      .given([])
+      .when(set('direct', [` ${YUBIKEY.toUpperCase()} `, YUBIKEY]))
+      .then([directSet]);
+    policy
+      .given([directSet])
+      .when(set('direct', [YUBIKEY]))
+      .then([]);
+    policy
+      .given([directSet])
+      .when(set('none', [YUBIKEY]))
+      .then([
+        {
+          type: 'PasskeyPolicySet',
+          data: { attestation: 'none', allowedAaguids: [], by: 'admin-1', at: iso(T0) },
+        },
+      ]);
+  });
+
+  it('refuses direct without allowed models (it would refuse everyone), and anything malformed', () => {
+    policy.given([]).when(set('direct')).thenThrows(ValidationError);
+    policy
+      .given([])
+      .when(set('direct', ['yubikey']))
+      .thenThrows(ValidationError);
+    policy.given([]).when(set('indirect')).thenThrows(ValidationError);
   });
 });

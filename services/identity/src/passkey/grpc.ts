@@ -10,7 +10,22 @@ import { protoDate, userIdOf, type IdentityGrpcAccess } from '../shared/grpc-acc
 import type { CommandContext } from '../shared/streams';
 import { toProtoUser } from '../user/grpc';
 import { Role } from '../user/user';
+import type { AttestationPolicy } from './passkey';
 import type { PasskeyService, PasskeyView } from './passkey-service';
+
+function toProtoPolicy(policy: AttestationPolicy): pb.PasskeyPolicy {
+  return policy.kind === 'direct'
+    ? {
+        attestation: pb.AttestationConveyance.ATTESTATION_CONVEYANCE_DIRECT,
+        allowedAaguids: [...policy.allowedAaguids],
+      }
+    : { attestation: pb.AttestationConveyance.ATTESTATION_CONVEYANCE_NONE, allowedAaguids: [] };
+}
+
+const ATTESTATION_NAMES: Readonly<Record<number, string>> = {
+  [pb.AttestationConveyance.ATTESTATION_CONVEYANCE_NONE]: 'none',
+  [pb.AttestationConveyance.ATTESTATION_CONVEYANCE_DIRECT]: 'direct',
+};
 
 function toProtoPasskey(p: PasskeyView): pb.Passkey {
   return {
@@ -114,6 +129,26 @@ export function passkeyGrpcService(
         user: toProtoUser(result.user),
         passwordChangeRequired: result.passwordChangeRequired,
       };
+    },
+
+    getPasskeyPolicy: async (
+      _req: pb.GetPasskeyPolicyRequest,
+      ctx: CallContext,
+    ): Promise<pb.GetPasskeyPolicyResponse> => {
+      await access.admin(ctx);
+      return { policy: toProtoPolicy(await passkeys.policy()) };
+    },
+
+    updatePasskeyPolicy: async (
+      req: pb.UpdatePasskeyPolicyRequest,
+      ctx: CallContext,
+    ): Promise<pb.UpdatePasskeyPolicyResponse> => {
+      const { cmd } = await access.admin(ctx);
+      const policy = await passkeys.setPolicy(cmd, {
+        attestation: ATTESTATION_NAMES[req.policy?.attestation ?? 0] ?? '',
+        allowedAaguids: req.policy?.allowedAaguids ?? [],
+      });
+      return { policy: toProtoPolicy(policy) };
     },
   } satisfies Partial<Record<keyof typeof pb.PasskeyServiceService, unknown>>;
   return { definition: pb.PasskeyServiceService, handlers };

@@ -23,14 +23,16 @@ import { load, run, type CommandContext } from '../shared/streams';
 import { userDecider } from '../user/decider';
 import { isLocked, userStream } from '../user/user';
 import { type RegistrationProof, type SignInProof } from './decide';
-import { ceremonyDecider, passkeysDecider } from './decider';
+import { ceremonyDecider, passkeyPolicyDecider, passkeysDecider } from './decider';
 import {
   CEREMONY_TTL_MS,
   CeremonyPurpose,
+  PASSKEY_POLICY_STREAM,
   MAX_PASSKEYS,
   PasskeyRefusal,
   ceremonyStream,
   passkeysStream,
+  type AttestationPolicy,
   type CeremonyEvent,
   type Passkey,
 } from './passkey';
@@ -99,7 +101,7 @@ export class PasskeyService {
       userID: new TextEncoder().encode(caller.userId),
       challenge: randomBytes(32),
       timeout: CEREMONY_TTL_MS,
-      attestationType: settings.attestation.kind,
+      attestationType: (await this.policy()).kind,
       excludeCredentials: state.passkeys.map((p) => ({ id: p.passkeyId, transports: [...p.transports] })),
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     });
@@ -149,7 +151,7 @@ export class PasskeyService {
     const now = this.deps.now();
     await this.close(ctx, input.ceremonyId, {
       type: 'CompletePasskeyRegistration',
-      data: { caller, proof, policy: settings.attestation, now },
+      data: { caller, proof, policy: await this.policy(), now },
     });
     if (!registration) throw new UnauthenticatedError('passkey refused'); // unreachable: decide refused it
     const displayName = input.displayName.trim().slice(0, 100) || 'Passkey';
@@ -178,6 +180,28 @@ export class PasskeyService {
     if (!passkey) throw new Error('the registered passkey is missing from its stream');
     this.deps.logger?.info({ userId: caller.userId, ceremonyId: input.ceremonyId }, 'passkey registered');
     return viewOf(caller.userId, passkey);
+  }
+
+  /** The clinic's attestation policy: the one an admin set, else the configured one. */
+  async policy(): Promise<AttestationPolicy> {
+    const { state } = await load(this.deps.store, PASSKEY_POLICY_STREAM, passkeyPolicyDecider);
+    return state.policy ?? this.settings().attestation;
+  }
+
+  /** Sets the clinic's attestation policy (admin). Throws ValidationError (see decidePasskeyPolicy). */
+  async setPolicy(
+    ctx: CommandContext,
+    input: { attestation: string; allowedAaguids: readonly string[] },
+  ): Promise<AttestationPolicy> {
+    this.settings();
+    await run(
+      this.deps.store,
+      PASSKEY_POLICY_STREAM,
+      passkeyPolicyDecider,
+      { type: 'SetPasskeyPolicy', data: { ...input, by: ctx.actor.id, now: this.deps.now() } },
+      ctx,
+    );
+    return this.policy();
   }
 
   /** A user's passkeys, oldest first. Throws NotFoundError for an unknown user. */

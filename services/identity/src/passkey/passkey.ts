@@ -20,6 +20,9 @@ export function ceremonyStream(ceremonyId: string): string {
   return `identity.webauthn-${ceremonyId}`;
 }
 
+/** `identity.passkey-policy`: the clinic's attestation policy as its admins set it (over the configured one). */
+export const PASSKEY_POLICY_STREAM = 'identity.passkey-policy';
+
 /** How many passkeys one user may hold. */
 export const MAX_PASSKEYS = 10;
 
@@ -215,4 +218,34 @@ export function evolveCeremony(state: CeremonyState, event: CeremonyEvent): Cere
     case 'PasskeyCeremonyRefused':
       return state.status === 'none' ? state : { ...state, status: 'closed' };
   }
+}
+
+/** An admin set the clinic's attestation policy. */
+export type PasskeyPolicySet = {
+  type: 'PasskeyPolicySet';
+  data: { attestation: 'none' | 'direct'; allowedAaguids: string[]; by: string; at: string };
+};
+
+/** Every event of the policy stream. */
+export type PasskeyPolicyEvent = PasskeyPolicySet;
+
+/** The policy an admin set, or null (the configured one applies). */
+export interface PasskeyPolicyState {
+  readonly policy: AttestationPolicy | null;
+}
+
+export const initialPasskeyPolicyState: PasskeyPolicyState = { policy: null };
+
+/** Folds one event of the policy stream. */
+export function evolvePasskeyPolicy(
+  _state: PasskeyPolicyState,
+  event: PasskeyPolicyEvent,
+): PasskeyPolicyState {
+  const d = event.data;
+  return {
+    policy:
+      d.attestation === 'direct'
+        ? { kind: 'direct', allowedAaguids: [...d.allowedAaguids] }
+        : { kind: 'none' },
+  };
 }
