@@ -61,6 +61,8 @@ export interface StackOptions {
   readonly idleTimeoutMs?: number;
   /** Extra identity variables, over the stack's test defaults (which switch the login throttles off). */
   readonly identityEnv?: Readonly<Record<string, string>>;
+  /** Extra scheduling variables (e.g. the clinic's time zone). */
+  readonly schedulingEnv?: Readonly<Record<string, string>>;
   /** Gateway settings over the stack's defaults. */
   readonly gateway?: Partial<GatewayAppConfig>;
   /** The gateway's port (default a free one), e.g. for a redirect URI registered before the stack starts. */
@@ -121,6 +123,7 @@ function launchServices(options: StackOptions): Promise<LaunchedStack> {
         HAVEN_MFA_REQUIRED_ROLES: options.mfaRequiredRoles ?? 'none',
         ...options.identityEnv,
       },
+      ...(options.schedulingEnv ? { scheduling: { ...options.schedulingEnv } } : {}),
     },
   });
 }

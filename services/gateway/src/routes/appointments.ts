@@ -1,5 +1,6 @@
 /**
- * Appointments (`/api/appointments`): book one, list a day's, cancel one, and issue its patient link. Every call
+ * Appointments (`/api/appointments`): book one, list a day's, cancel, reschedule or mark one no-show (each of
+ * which frees the old slot), and issue its patient link. Every call
  * goes to scheduling with the user's own token; scheduling enforces who may book, see or cancel what.
  */
 import type { Request, Response, Router } from 'express';
@@ -170,6 +171,72 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
           clients.scheduling,
           'cancelAppointment',
           scheduling.CancelAppointmentRequest.fromPartial({ name: `appointments/${id}`, reason }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
+      },
+    ),
+  );
+  registerAppointmentChanges(api, ctx);
+}
+
+/** Reschedule and no-show: both free the appointment's old slot; idempotent with an Idempotency-Key. */
+function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
+  const { clients } = ctx;
+  const opts = { deadlineMs: ctx.deadlineMs };
+
+  // Moves an appointment (the new slot is reserved first; the old one is freed).
+  api.post(
+    '/appointments/:id/reschedule',
+    staff(
+      ctx,
+      {
+        rpc: 'scheduling.RescheduleAppointment',
+        fields: { start_time: 'startTime', end_time: 'endTime', request_id: 'idempotencyKey' },
+      },
+      async (req, res, { token }) => {
+        const id = pathId(req, res);
+        if (!id) return;
+        const body = asRecord(req.body);
+        const violations: HttpFieldViolation[] = [];
+        const startTime = dateField(body, 'startTime', violations);
+        const endTime = dateField(body, 'endTime', violations);
+        const requestId = idempotencyKey(req, violations);
+        if (invalid(res, violations)) return;
+        const r = await callUnary(
+          clients.scheduling,
+          'rescheduleAppointment',
+          scheduling.RescheduleAppointmentRequest.fromPartial({
+            name: `appointments/${id}`,
+            startTime,
+            endTime,
+            requestId,
+          }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
+      },
+    ),
+  );
+
+  // Marks a started appointment as missed (no-show): its link dies and its slot is freed.
+  api.post(
+    '/appointments/:id/no-show',
+    staff(
+      ctx,
+      { rpc: 'scheduling.MarkNoShow', fields: { request_id: 'idempotencyKey' } },
+      async (req, res, { token }) => {
+        const id = pathId(req, res);
+        if (!id) return;
+        const violations: HttpFieldViolation[] = [];
+        const requestId = idempotencyKey(req, violations);
+        if (invalid(res, violations)) return;
+        const r = await callUnary(
+          clients.scheduling,
+          'markNoShow',
+          scheduling.MarkNoShowRequest.fromPartial({ name: `appointments/${id}`, requestId }),
           ctx.metadataFor(res, token),
           opts,
         );

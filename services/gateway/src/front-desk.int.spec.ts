@@ -1,0 +1,97 @@
+/**
+ * The front desk's day through the gateway against the real services: an overlap names the other appointment's
+ * times in the clinic's time zone (HAVEN_CLINIC_TIME_ZONE), a reschedule frees the old slot, a no-show is marked
+ * only once the appointment started and frees its slot, and both are idempotent with an Idempotency-Key.
+ */
+import { randomUUID } from 'node:crypto';
+import { CookieJar } from '../test/gateway';
+import { STACK_PASSWORD, startStack } from '../test/stack';
+import type { TestStack } from '../test/stack';
+
+jest.setTimeout(120_000);
+
+let stack: TestStack;
+let clinician: string;
+let desk: CookieJar;
+let patientId: string;
+
+beforeAll(async () => {
+  stack = await startStack({ schedulingEnv: { HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin' } });
+  await stack.createUser('desk@fd.test', 'front_desk', 'Front Desk');
+  clinician = await stack.createUser('dee@fd.test', 'clinician', 'Dr Dee Park');
+  desk = new CookieJar();
+  await desk.fetch(`${stack.url}/`);
+  await desk.post(`${stack.url}/api/auth/login`, { username: 'desk@fd.test', password: STACK_PASSWORD });
+  const patient = await desk.post(`${stack.url}/api/patients`, {
+    name: 'Ola Nordmann',
+    dateOfBirth: '1970-07-07',
+  });
+  patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
+});
+afterAll(async () => stack?.stop());
+
+const at = (ms: number) => new Date(Math.ceil((Date.now() + ms) / 1000) * 1000);
+async function book(start: Date, minutes = 30): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await desk.post(`${stack.url}/api/appointments`, {
+    clinicianId: clinician,
+    patientId,
+    startTime: start.toISOString(),
+    endTime: new Date(start.getTime() + minutes * 60_000).toISOString(),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+const idOf = (body: Record<string, unknown>) =>
+  String((body['appointment'] as { name: string }).name).replace('appointments/', '');
+
+describe('the front desk through the gateway', () => {
+  it('names an overlap in the clinic time zone, reschedules (freeing the old slot) idempotently', async () => {
+    const start = at(3 * 3600_000);
+    const first = await book(start);
+    expect(first.status).toBe(201);
+    const clash = await book(new Date(start.getTime() + 10 * 60_000));
+    expect(clash.status).toBe(400);
+    const local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Berlin',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(start);
+    expect(JSON.stringify(clash.body)).toContain(`${local}–`);
+    expect(JSON.stringify(clash.body)).toContain('(Europe/Berlin, UTC+');
+    expect(JSON.stringify(clash.body)).not.toContain(start.toISOString());
+
+    const later = new Date(start.getTime() + 2 * 3600_000);
+    const key = randomUUID();
+    const move = () =>
+      desk.post(
+        `${stack.url}/api/appointments/${idOf(first.body)}/reschedule`,
+        { startTime: later.toISOString(), endTime: new Date(later.getTime() + 30 * 60_000).toISOString() },
+        { headers: { 'idempotency-key': key } },
+      );
+    const moved = await move();
+    expect(moved.status).toBe(200);
+    expect(await moved.json()).toMatchObject({ appointment: { startTime: later.toISOString() } });
+    expect((await move()).status).toBe(200); // the retry answers the first result
+    expect((await book(start)).status).toBe(201); // the old slot is free
+  });
+
+  it('marks a no-show only once the appointment started, and frees its slot', async () => {
+    const start = at(3_000);
+    const booked = await book(start, 20);
+    expect(booked.status).toBe(201);
+    const id = idOf(booked.body);
+    const early = await desk.post(`${stack.url}/api/appointments/${id}/no-show`, {});
+    expect(early.status).toBe(409);
+    await new Promise((r) => setTimeout(r, start.getTime() - Date.now() + 200));
+    const marked = await desk.post(
+      `${stack.url}/api/appointments/${id}/no-show`,
+      {},
+      {
+        headers: { 'idempotency-key': randomUUID() },
+      },
+    );
+    expect(marked.status).toBe(200);
+    expect(await marked.json()).toMatchObject({ appointment: { state: 'no_show' } });
+    expect((await book(at(60_000), 10)).status).toBe(201); // within the no-show's 20 minutes
+  });
+});
