@@ -14,7 +14,7 @@ import type { NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, loadConfig, parseStatusDetails } from '@haven/service';
+import { callUnary, clientCallMetadata, createLogger, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   checkScheduling,
@@ -24,7 +24,8 @@ import {
   serveJwks,
   startNatsServer,
 } from '@haven/testing';
-import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
+import { startScheduling, type RunningScheduling } from './server';
+import { testSchedulingConfig } from './testing';
 
 jest.setTimeout(60_000);
 
@@ -86,15 +87,7 @@ beforeAll(async () => {
   nats = await startNatsServer({ provision: { duplicateWindowMs: DUPLICATE_WINDOW_MS } });
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-idem-'));
-  const config = loadConfig(schedulingConfigSchema, {
-    ...nats.env('scheduling'),
-    HAVEN_GRPC_PORT: '0',
-    HAVEN_HTTP_PORT: '0',
-    HAVEN_JWKS_URL: jwks.url,
-    HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
-    HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
-    HAVEN_SHUTDOWN_GRACE_MS: '500',
-  });
+  const config = testSchedulingConfig(nats.env('scheduling'), { jwksUrl: jwks.url, dataDir });
   const logger = createLogger({ service: 'scheduling', level: 'silent' });
   service = await startScheduling(config, logger, {
     host: '127.0.0.1',

@@ -19,12 +19,12 @@ import {
   createJwtVerifier,
   createLogger,
   createVerifierFromConfig,
-  loadConfig,
   parseStatusDetails,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { type JwksServer, type NatsServerHandle, serveJwks, startNatsServer } from '@haven/testing';
-import { schedulingConfigSchema, startScheduling, type RunningScheduling } from './server';
+import { startScheduling, type RunningScheduling } from './server';
+import { testSchedulingConfig } from './testing';
 
 jest.setTimeout(60_000);
 
@@ -66,16 +66,11 @@ beforeAll(async () => {
   nats = await startNatsServer();
   jwks = await serveJwks(issuer.jwks);
   dataDir = mkdtempSync(join(tmpdir(), 'haven-scheduling-'));
-  const config = loadConfig(schedulingConfigSchema, {
-    ...nats.env('scheduling'),
-    HAVEN_GRPC_PORT: '0',
-    HAVEN_HTTP_PORT: '0',
-    HAVEN_JWKS_URL: jwks.url,
-    HAVEN_DATA_DIR: join(dataDir, 'scheduling'),
-    HAVEN_KEYRING_FILE: join(dataDir, 'keyring.json'),
-    HAVEN_SHUTDOWN_GRACE_MS: '500',
-    HAVEN_CLINIC_TIME_ZONE: 'America/New_York',
-  });
+  const config = testSchedulingConfig(
+    nats.env('scheduling'),
+    { jwksUrl: jwks.url, dataDir },
+    { HAVEN_CLINIC_TIME_ZONE: 'America/New_York' },
+  );
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
       logText += chunk.toString('utf8');
