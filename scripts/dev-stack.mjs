@@ -421,7 +421,8 @@ async function main() {
   const lines = [
     `Haven is running: open http://localhost:${portOf('gateway', 'http')}`,
     '',
-    `NATS        nats://127.0.0.1:${natsPort} (a user per service; operator password in secrets.json)`,
+    `NATS        nats://127.0.0.1:${natsPort} (TLS with client certificates, a user per service; operator password in secrets.json)`,
+    `certificates ${stack.pki.dir} (local CA; a certificate per service, made at the first start)`,
     `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})${ICE_INTERFACE ? `, ICE on ${ICE_INTERFACE}` : ''}`,
     `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
     `state       ${HOME} (secrets.json, logs/janus.log)`,

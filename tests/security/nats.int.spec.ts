@@ -102,25 +102,44 @@ describe('NATS: nothing anonymous', () => {
     await nats?.stop();
   });
 
-  it('refuses a nats.js client without credentials, with a wrong password, or with an unknown user', async () => {
+  it('refuses a nats.js client without a client certificate, even with the right password', async () => {
     const { connect } = await import('nats');
-    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    const { tls, ...scheduling } = nats.client('scheduling');
+    expect(tls).toBeDefined();
+    // The CA is trusted (the server's certificate checks out); the client has no certificate of its own.
     await expect(
-      connect({ servers: nats.url, user: 'scheduling', pass: 'not-the-password', reconnect: false }),
-    ).rejects.toThrow(/Authorization Violation/);
-    await expect(
-      connect({ servers: nats.url, user: 'mallory', pass: 'x', reconnect: false }),
-    ).rejects.toThrow(/Authorization Violation/);
+      connect({ ...scheduling, tls: { caFile: tls?.caFile }, reconnect: false, timeout: 5_000 }),
+    ).rejects.toThrow();
+    await expect(connect({ servers: nats.url, reconnect: false, timeout: 5_000 })).rejects.toThrow();
+    // The same user with its certificate gets in: the refusals above are the certificate's.
+    const nc = await connect({ ...nats.client('scheduling'), reconnect: false });
+    await nc.close();
   });
 
-  it('refuses a raw protocol client that publishes a forged event without credentials', async () => {
+  it('refuses a client with a certificate but without credentials, with a wrong password, or an unknown user', async () => {
+    const { connect } = await import('nats');
+    const pki = nats.pki;
+    if (!pki) throw new Error('the test server runs without TLS');
+    const tls = { caFile: pki.caFile, ...pki.files('integration') };
+    const servers = nats.url;
+    await expect(connect({ servers, tls, reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    await expect(
+      connect({ servers, tls, user: 'scheduling', pass: 'not-the-password', reconnect: false }),
+    ).rejects.toThrow(/Authorization Violation/);
+    await expect(connect({ servers, tls, user: 'mallory', pass: 'x', reconnect: false })).rejects.toThrow(
+      /Authorization Violation/,
+    );
+  });
+
+  it('never serves a raw plaintext protocol client that publishes a forged event', async () => {
     const stream = `scheduling.appointment-${randomUUID()}`;
     const body = Buffer.from(encodeEnvelope(forgedEnvelope(stream, 'u-clinician')));
     const answer = await rawNats(
       nats.port,
       `CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nPUB ${esSubject(stream)} ${body.length}\r\n${body.toString()}\r\nPING\r\n`,
     );
-    expect(answer).toContain("-ERR 'Authorization Violation'");
+    // The server announces TLS with client certificates and reads nothing in the clear.
+    expect(answer).toContain('"tls_verify":true');
     expect(answer).not.toContain('PONG');
     expect(await messagesOn(nats, EVENT_STORE_STREAM, esSubject(stream))).toBe(0);
   });
@@ -341,9 +360,12 @@ describe('a forged event against the running services', () => {
       }
       attempts.push({ who, id: forged.id, outcome });
     };
-    // 1. An outside client with no credentials (anyone on the host).
+    // 1. An outside client with no credentials (anyone on the host holding a certificate of the CA).
     const { connect } = await import('nats');
-    await attempt('anonymous', () => connect({ servers: stack.nats.url, reconnect: false }));
+    const pki = stack.nats.pki;
+    if (!pki) throw new Error('the stack runs NATS without TLS');
+    const tls = { caFile: pki.caFile, ...pki.files('integration') };
+    await attempt('anonymous', () => connect({ servers: stack.nats.url, tls, reconnect: false }));
     // 2. A compromised gateway or session service: their own credentials, scheduling's subjects.
     await attempt('gateway', () => stack.nats.connect('gateway'));
     await attempt('session', () => stack.nats.connect('session'));

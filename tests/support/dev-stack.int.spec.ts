@@ -87,12 +87,25 @@ describe('scripts/dev-stack.mjs', () => {
     // NATS: nobody connects without a user; the operator provisioned the streams before anything started.
     expect(statSync(join(home, 'nats', 'nats.conf')).mode & 0o777).toBe(0o600);
     const natsUrl = /NATS\s+(nats:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
-    await expect(connect({ servers: natsUrl, reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    // TLS with client certificates from the local CA made at the first start (0600, in the state directory).
+    const pkiDir = join(home, 'pki');
+    for (const file of ['ca.key', 'operator.key', 'scheduling.key', 'scheduling.pem']) {
+      expect(statSync(join(pkiDir, file)).mode & 0o777).toBe(0o600);
+    }
+    const tls = {
+      caFile: join(pkiDir, 'ca.pem'),
+      certFile: join(pkiDir, 'operator.pem'),
+      keyFile: join(pkiDir, 'operator.key'),
+    };
+    await expect(connect({ servers: natsUrl, reconnect: false, timeout: 5_000 })).rejects.toThrow();
+    await expect(connect({ servers: natsUrl, tls, reconnect: false })).rejects.toThrow(
+      /Authorization Violation/,
+    );
     const stored = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as {
       natsPasswords: Record<string, string>;
     };
     const passwords = stored.natsPasswords;
-    const nc = await connect({ servers: natsUrl, user: 'operator', pass: passwords['operator'] ?? '' });
+    const nc = await connect({ servers: natsUrl, tls, user: 'operator', pass: passwords['operator'] ?? '' });
     try {
       const jsm = await nc.jetstreamManager();
       expect((await jsm.streams.info('HAVEN_ES')).config.deny_delete).toBe(true);

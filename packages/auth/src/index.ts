@@ -14,3 +14,4 @@ export {
   publicMethods,
 } from './authorize';
 export type { AuthorizationDecision, AuthorizationSubject } from './authorize';
+export { PEER_POLICY, Workload, WORKLOADS, authorizePeer } from './peers';

@@ -36,6 +36,10 @@ export interface NatsCredentials {
   readonly credsFile?: string | undefined;
   /** PEM file of the CA that signed the server's TLS certificate (implies TLS). */
   readonly tlsCaFile?: string | undefined;
+  /** PEM client certificate presented to the server (with `tlsKeyFile`; implies TLS). Read at each connect. */
+  readonly tlsCertFile?: string | undefined;
+  /** PEM private key of `tlsCertFile`. */
+  readonly tlsKeyFile?: string | undefined;
   /** Subject prefix of this client's reply inboxes; default {@link inboxPrefixOf}(user) when a user is set. */
   readonly inboxPrefix?: string | undefined;
   /**
@@ -91,7 +95,13 @@ export function natsConnectionOptions(options: NatsConnectOptions): ConnectionOp
   if (options.credsFile !== undefined) {
     connectOptions.authenticator = credsAuthenticator(readFileSync(options.credsFile));
   }
-  if (options.tlsCaFile !== undefined) connectOptions.tls = { caFile: options.tlsCaFile };
+  if (options.tlsCaFile !== undefined || options.tlsCertFile !== undefined) {
+    connectOptions.tls = {
+      ...(options.tlsCaFile !== undefined ? { caFile: options.tlsCaFile } : {}),
+      ...(options.tlsCertFile !== undefined ? { certFile: options.tlsCertFile } : {}),
+      ...(options.tlsKeyFile !== undefined ? { keyFile: options.tlsKeyFile } : {}),
+    };
+  }
   return connectOptions;
 }
 

@@ -32,6 +32,10 @@ export const natsCredentialShape = {
   NATS_CREDS_FILE: z.string().min(1).optional(),
   /** PEM file of the CA that signed the NATS server's certificate: connect over TLS and verify it. */
   NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** PEM client certificate this service presents to NATS (a server with `verify` refuses a client without one). */
+  NATS_TLS_CERT_FILE: z.string().min(1).optional(),
+  /** PEM private key of NATS_TLS_CERT_FILE. */
+  NATS_TLS_KEY_FILE: z.string().min(1).optional(),
   /**
    * Subject prefix of the reply inboxes; default `_INBOX_<NATS_USER>` (what the permissions allow each service).
    * Set it with a creds file (no NATS_USER), e.g. `_INBOX_identity`.
@@ -49,6 +53,8 @@ export interface NatsConfig {
   readonly NATS_PASSWORD?: string | undefined;
   readonly NATS_CREDS_FILE?: string | undefined;
   readonly NATS_TLS_CA_FILE?: string | undefined;
+  readonly NATS_TLS_CERT_FILE?: string | undefined;
+  readonly NATS_TLS_KEY_FILE?: string | undefined;
   readonly NATS_INBOX_PREFIX?: string | undefined;
 }
 
@@ -63,8 +69,41 @@ export function natsCredentialsOf(config: NatsConfig): NatsCredentials {
     ...(config.NATS_PASSWORD !== undefined ? { pass: config.NATS_PASSWORD } : {}),
     ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
     ...(config.NATS_TLS_CA_FILE !== undefined ? { tlsCaFile: config.NATS_TLS_CA_FILE } : {}),
+    ...(config.NATS_TLS_CERT_FILE !== undefined ? { tlsCertFile: config.NATS_TLS_CERT_FILE } : {}),
+    ...(config.NATS_TLS_KEY_FILE !== undefined ? { tlsKeyFile: config.NATS_TLS_KEY_FILE } : {}),
     ...(config.NATS_INBOX_PREFIX !== undefined ? { inboxPrefix: config.NATS_INBOX_PREFIX } : {}),
   };
+}
+
+/** Trust domain of the workload names when none is configured (`spiffe://haven.internal/<name>`). */
+export const DEFAULT_TRUST_DOMAIN = 'haven.internal';
+/** How often the certificate files are read again by default (cert-manager renews well before expiry). */
+export const DEFAULT_TLS_REFRESH_MS = 60_000;
+
+/** The TLS variables every Haven gRPC server and client reads (all three files, or none: mTLS off). */
+export const tlsShape = {
+  /** PEM of the CA that signs every Haven workload's certificate (peers are verified against it). */
+  HAVEN_TLS_CA_FILE: z.string().min(1).optional(),
+  /** PEM certificate (chain) of this workload: its URI SAN `spiffe://<trust domain>/<name>` names it. */
+  HAVEN_TLS_CERT_FILE: z.string().min(1).optional(),
+  /** PEM private key of this workload's certificate. */
+  HAVEN_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** The trust domain of the workload names in the certificates' URI SANs. */
+  HAVEN_TLS_TRUST_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/, 'a DNS-like name')
+    .default(DEFAULT_TRUST_DOMAIN),
+  /** Milliseconds between two reads of the certificate files (rotation is picked up within it). */
+  HAVEN_TLS_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_TLS_REFRESH_MS),
+};
+
+/** The TLS variables of a parsed configuration. */
+export interface TlsConfig {
+  readonly HAVEN_TLS_CA_FILE?: string | undefined;
+  readonly HAVEN_TLS_CERT_FILE?: string | undefined;
+  readonly HAVEN_TLS_KEY_FILE?: string | undefined;
+  readonly HAVEN_TLS_TRUST_DOMAIN?: string | undefined;
+  readonly HAVEN_TLS_REFRESH_MS?: number | undefined;
 }
 
 const baseShape = {
@@ -72,6 +111,7 @@ const baseShape = {
   HAVEN_GRPC_PORT: z.coerce.number().int().min(0).max(65535),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   ...natsCredentialShape,
+  ...tlsShape,
   HAVEN_EVENT_STORE: z.enum(EVENT_STORES).default('jetstream'),
   KURRENTDB_URL: z.string().min(1).optional(),
   /** Replicas of the JetStream streams Haven creates (3 on a clustered NATS; 1 on a single server). */

@@ -16,8 +16,11 @@ export {
   EVENT_STORES,
   natsCredentialShape,
   natsCredentialsOf,
+  tlsShape,
+  DEFAULT_TLS_REFRESH_MS,
+  DEFAULT_TRUST_DOMAIN,
 } from './config';
-export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel, NatsConfig } from './config';
+export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel, NatsConfig, TlsConfig } from './config';
 export { NO_SSO, loadSsoConfig, parseSsoConfig, ssoProvider } from './sso-config';
 export type { SsoConfig, SsoProvider } from './sso-config';
 export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';
@@ -104,6 +107,8 @@ export {
   MIN_TIMESTAMP_MS,
 } from './request-checks';
 export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
+export { mutualTlsFromFiles, mutualTlsOf, workloadOfCertificate } from './tls';
+export type { MutualTls, MutualTlsFiles } from './tls';
 export { clientCallMetadata, callUnary, promisifyUnary } from './client';
 export type { CallOptions, ClientCallMetadataInput } from './client';
 export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';

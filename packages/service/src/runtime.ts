@@ -20,6 +20,8 @@ export async function connectEventStore(
     | 'NATS_PASSWORD'
     | 'NATS_CREDS_FILE'
     | 'NATS_TLS_CA_FILE'
+    | 'NATS_TLS_CERT_FILE'
+    | 'NATS_TLS_KEY_FILE'
     | 'KURRENTDB_URL'
     | 'HAVEN_JETSTREAM_REPLICAS'
   >,
@@ -54,6 +56,8 @@ export interface HavenGrpcOptions {
     | 'NATS_PASSWORD'
     | 'NATS_CREDS_FILE'
     | 'NATS_TLS_CA_FILE'
+    | 'NATS_TLS_CERT_FILE'
+    | 'NATS_TLS_KEY_FILE'
     | 'HAVEN_JETSTREAM_REPLICAS'
   >;
   readonly logger: Logger;

@@ -9,6 +9,8 @@ export { freePort } from './ports';
 export { spawnChild, waitUntilReady } from './process';
 export type { Child, ChildSpec, ProcessHooks } from './process';
 export { startNatsServer } from './nats-server';
+export { DEV_PKI_WORKLOADS, DEV_TRUST_DOMAIN, ensureDevPki, sharedTestPki } from './pki';
+export type { CertificateFiles, DevPki, IssueOptions } from './pki';
 export type {
   NatsClientOptions,
   NatsServerHandle,

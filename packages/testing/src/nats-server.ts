@@ -40,6 +40,7 @@ import {
   type ProvisionOptions,
   type ProvisionedStream,
 } from '@haven/eventstore';
+import { sharedTestPki, type DevPki } from './pki';
 import { freePort } from './ports';
 import { spawnChild, type Child, type ProcessHooks } from './process';
 
@@ -56,6 +57,12 @@ export interface NatsClientOptions {
   readonly user: string;
   readonly pass: string;
   readonly inboxPrefix: string;
+  /** nats.js's TLS options: the CA and the user's client certificate (absent when the server has no TLS). */
+  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  /** The same files under Haven's names (`connectNats`, `EventBus.connect`…). */
+  readonly tlsCaFile?: string;
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
 }
 
 /** The NATS variables of a service's configuration (services read them from the environment). */
@@ -80,7 +87,12 @@ export interface NatsServerHandle {
   readonly operator: NatsClientOptions;
   /** The credentials of `user` (a service's own user is bound by the production permissions). */
   client(user: NatsUserName): NatsClientOptions;
-  /** NATS_URL, NATS_USER and NATS_PASSWORD of `user`, for a service process or an in-process service config. */
+  /** The PKI whose certificates the server verifies (undefined without TLS). */
+  readonly pki: DevPki | undefined;
+  /**
+   * NATS_URL, NATS_USER and NATS_PASSWORD of `user` (and NATS_TLS_* with TLS), for a service process or an
+   * in-process service config.
+   */
   env(user: NatsUserName): NatsServiceEnv;
   /** A nats.js connection as `user` (default the operator). The caller drains or closes it. */
   connect(user?: NatsUserName): Promise<NatsConnection>;
@@ -126,6 +138,12 @@ export interface StartNatsServerOptions {
   readonly hooks?: ProcessHooks;
   /** The process environment (default this process's). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * TLS with client certificates required (`verify`): the server's certificate and the CA come from this PKI,
+   * each user presents the PKI's certificate of the same name. Default the test process's shared PKI
+   * ({@link sharedTestPki}); `false` for a plaintext server.
+   */
+  readonly tls?: DevPki | false;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -155,6 +173,18 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   };
   const removeDir = (): Promise<void> =>
     ownDir ? rm(dir, { recursive: true, force: true }) : Promise.resolve();
+  const pki = opts.tls === false ? undefined : (opts.tls ?? (await sharedTestPki()));
+  const tlsBlock = pki
+    ? [
+        'tls {',
+        `  cert_file: ${JSON.stringify(pki.files('nats').certFile)}`,
+        `  key_file: ${JSON.stringify(pki.files('nats').keyFile)}`,
+        `  ca_file: ${JSON.stringify(pki.caFile)}`,
+        '  verify: true',
+        '  timeout: 5',
+        '}',
+      ].join('\n')
+    : '';
   const authorization = renderNatsAuthorization({ operator: passwords.operator, services: passwords });
   const configFile = join(dir, 'nats.conf');
   const writeConfig = async (port: number): Promise<void> => {
@@ -163,6 +193,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
       [
         `listen: "127.0.0.1:${port}"`,
         jetstream ? `jetstream { store_dir: ${JSON.stringify(dir)} }` : '',
+        tlsBlock,
         authorization,
       ].join('\n'),
       { mode: 0o600 },
@@ -208,11 +239,22 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   }
 
   const url = `nats://127.0.0.1:${port}`;
+  const tlsOf = (user: NatsUserName) => {
+    if (!pki) return {};
+    const { certFile, keyFile } = pki.files(user);
+    return {
+      tls: { caFile: pki.caFile, certFile, keyFile },
+      tlsCaFile: pki.caFile,
+      tlsCertFile: certFile,
+      tlsKeyFile: keyFile,
+    };
+  };
   const client = (user: NatsUserName): NatsClientOptions => ({
     servers: url,
     user,
     pass: passwords[user],
     inboxPrefix: inboxPrefixOf(user),
+    ...tlsOf(user),
   });
   const provisioning: ProvisionedStream[] = [];
   const running = (): Child | undefined => (child && !child.exited ? child : undefined);
@@ -226,7 +268,19 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     provisioning,
     operator: client(OPERATOR_USER),
     client,
-    env: (user) => ({ NATS_URL: url, NATS_USER: user, NATS_PASSWORD: passwords[user] }),
+    pki,
+    env: (user) => ({
+      NATS_URL: url,
+      NATS_USER: user,
+      NATS_PASSWORD: passwords[user],
+      ...(pki
+        ? {
+            NATS_TLS_CA_FILE: pki.caFile,
+            NATS_TLS_CERT_FILE: pki.files(user).certFile,
+            NATS_TLS_KEY_FILE: pki.files(user).keyFile,
+          }
+        : {}),
+    }),
     connect: (user = OPERATOR_USER) => connect({ ...client(user), name: `test-${user}` }),
     logTail: (lines = 40) => (child?.output() ?? '').split('\n').slice(-lines).join('\n'),
     down: async (options = {}) => {

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { startJanus, type JanusHandle, type StartJanusOptions } from './janus';
 import { startNatsServer, type NatsServerHandle, type StartNatsServerOptions } from './nats-server';
+import { ensureDevPki, sharedTestPki, type DevPki } from './pki';
 import { freePort } from './ports';
 import type { ProcessHooks } from './process';
 import { healthStatus, runService, type RunningService } from './service-process';
@@ -93,6 +94,11 @@ export interface LaunchStackOptions {
   readonly baseEnv?: Readonly<Record<string, string>>;
   /** LOG_LEVEL of the services (default info). */
   readonly logLevel?: string;
+  /**
+   * The CA and certificates of the stack's workloads (NATS with client certificates; gRPC with mutual TLS).
+   * Default: with `dir`, a PKI kept in `<dir>/pki` (made at the first start); else the test process's shared one.
+   */
+  readonly pki?: DevPki;
   /** nats-server's port, directory (kept) and passwords (see startNatsServer). */
   readonly nats?: Pick<StartNatsServerOptions, 'port' | 'dir' | 'passwords'>;
   /** Put the fault proxy between the services and nats-server (`stack.proxy`). */
@@ -149,6 +155,8 @@ export interface StackJanusSecrets {
 /** A running stack. */
 export interface LaunchedStack {
   readonly dir: string;
+  /** The stack's CA and workload certificates (e.g. `stack.pki.grpcCredentials('integration')` for a client). */
+  readonly pki: DevPki;
   readonly nats: NatsServerHandle;
   /** The NATS URL the services use (the proxy's with `natsProxy`). */
   readonly natsUrl: string;
@@ -191,6 +199,7 @@ function httpStatus(url: string, timeoutMs: number): Promise<number> {
 /** Everything a launch decides before it starts anything. */
 interface Plan {
   readonly options: LaunchStackOptions;
+  readonly pki: DevPki;
   readonly wanted: ReadonlySet<StackServiceName>;
   readonly dir: string;
   readonly ports: Record<StackServiceName, StackPorts>;
@@ -230,10 +239,17 @@ async function plan(options: LaunchStackOptions): Promise<Plan> {
       : typeof options.janus === 'object'
         ? options.janus
         : {};
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'haven-stack-'));
+  const pki =
+    options.pki ??
+    (options.dir !== undefined
+      ? await ensureDevPki({ dir: join(options.dir, 'pki') })
+      : await sharedTestPki());
   return {
     options,
+    pki,
     wanted,
-    dir: options.dir ?? mkdtempSync(join(tmpdir(), 'haven-stack-')),
+    dir,
     ports,
     replicaPorts,
     jwksUrl: options.jwksUrl ?? `${loopbackUrl(ports.identity.http)}/.well-known/jwks.json`,
@@ -261,7 +277,7 @@ async function startBackbone(
     ...(options.baseEnv ? { env: options.baseEnv } : {}),
   };
   const results = await Promise.allSettled([
-    startNatsServer({ ...options.nats, ...watch }).then((n) => {
+    startNatsServer({ ...options.nats, ...watch, tls: p.pki }).then((n) => {
       backbone.nats = n;
       stoppers.push(() => n.stop());
     }),
@@ -452,6 +468,7 @@ export async function launchStack(options: LaunchStackOptions): Promise<Launched
     };
     const stack: LaunchedStack = {
       dir: p.dir,
+      pki: p.pki,
       nats: started.nats,
       natsUrl: started.proxy ? `nats://127.0.0.1:${started.proxy.port}` : started.nats.url,
       proxy: started.proxy,

@@ -7,6 +7,7 @@ import {
   LOG_LEVELS,
   loadConfig,
   natsCredentialShape,
+  tlsShape,
   portSchema,
 } from '@haven/service';
 
@@ -39,6 +40,8 @@ export const gatewayConfigSchema = z.object({
    */
   NATS_URL: z.string().min(1).optional(),
   ...natsCredentialShape,
+  /** The gateway's certificate for its gRPC calls (mutual TLS with every service; all three files or none). */
+  ...tlsShape,
   /**
    * The event store where the gateway records its own refusals (401/403 it answers itself) as AccessRefused
    * events, like every service: `jetstream` at NATS_URL (default) or `kurrentdb` at KURRENTDB_URL. Without

@@ -16,6 +16,7 @@ import {
   loadSsoConfig,
   awaitNatsAtStart,
   installSignalHandlers,
+  mutualTlsOf,
   natsCredentialsOf,
   serializeError,
   PATIENT_TOKEN_ISSUER,
@@ -45,23 +46,24 @@ async function awaitNats(config: GatewayConfig, logger: Logger): Promise<void> {
   });
 }
 
-/** The gRPC clients of every service the gateway calls. */
-function createClients(config: GatewayConfig) {
+/**
+ * The gRPC clients of every service the gateway calls: over mutual TLS when the gateway has a certificate
+ * (each server must prove it is the service it is called as), plaintext otherwise (a warning).
+ */
+function createClients(config: GatewayConfig, logger: Logger) {
+  const tls = mutualTlsOf(config, { logger });
+  if (!tls) logger.warn('HAVEN_TLS_*_FILE are not set: the gateway calls the services without TLS');
+  const credentialsFor = (server: string) =>
+    tls ? tls.channelCredentials({ server }) : credentials.createInsecure();
   return {
-    identity: new identity.IdentityServiceClient(
-      config.HAVEN_IDENTITY_GRPC_ADDR,
-      credentials.createInsecure(),
-    ),
-    passkeys: new passkeys.PasskeyServiceClient(
-      config.HAVEN_IDENTITY_GRPC_ADDR,
-      credentials.createInsecure(),
-    ),
+    identity: new identity.IdentityServiceClient(config.HAVEN_IDENTITY_GRPC_ADDR, credentialsFor('identity')),
+    passkeys: new passkeys.PasskeyServiceClient(config.HAVEN_IDENTITY_GRPC_ADDR, credentialsFor('identity')),
     scheduling: new scheduling.SchedulingServiceClient(
       config.HAVEN_SCHEDULING_GRPC_ADDR,
-      credentials.createInsecure(),
+      credentialsFor('scheduling'),
     ),
-    session: new session.SessionServiceClient(config.HAVEN_SESSION_GRPC_ADDR, credentials.createInsecure()),
-    audit: new audit.AuditServiceClient(config.HAVEN_AUDIT_GRPC_ADDR, credentials.createInsecure()),
+    session: new session.SessionServiceClient(config.HAVEN_SESSION_GRPC_ADDR, credentialsFor('session')),
+    audit: new audit.AuditServiceClient(config.HAVEN_AUDIT_GRPC_ADDR, credentialsFor('audit')),
   };
 }
 
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig();
   const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
   await awaitNats(config, logger);
-  const clients = createClients(config);
+  const clients = createClients(config, logger);
   const nats = config.NATS_URL
     ? {
         ...natsCredentialsOf({ ...config, NATS_URL: config.NATS_URL }),
