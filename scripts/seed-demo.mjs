@@ -11,7 +11,7 @@
 // HAVEN_DEMO_PASSWORD (default Haven-Demo-2026!), HAVEN_IDENTITY_GRPC_ADDR / HAVEN_SCHEDULING_GRPC_ADDR
 // (default 127.0.0.1:20051 / :20052; the demo visit is skipped when scheduling is not running).
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,14 +63,23 @@ async function seedDemoVisit() {
   const grpc = require('@grpc/grpc-js');
   const { identity, scheduling } = require('@haven/proto');
   const { callUnary, clientCallMetadata } = require('@haven/service');
-  const insecure = grpc.credentials.createInsecure();
+  // The services want mutual TLS: the seed calls them as a hospital system would, with the dev CA's
+  // `integration` certificate (plaintext only when the stack has no certificates).
+  const pki = join(HOME, 'pki');
+  const credentials = existsSync(join(pki, 'integration.pem'))
+    ? grpc.credentials.createSsl(
+        readFileSync(join(pki, 'ca.pem')),
+        readFileSync(join(pki, 'integration.key')),
+        readFileSync(join(pki, 'integration.pem')),
+      )
+    : grpc.credentials.createInsecure();
   const idClient = new identity.IdentityServiceClient(
     process.env.HAVEN_IDENTITY_GRPC_ADDR ?? '127.0.0.1:20051',
-    insecure,
+    credentials,
   );
   const schedClient = new scheduling.SchedulingServiceClient(
     process.env.HAVEN_SCHEDULING_GRPC_ADDR ?? '127.0.0.1:20052',
-    insecure,
+    credentials,
   );
   const md = (token) => clientCallMetadata(token ? { token } : {});
   const login = async (email) => {

@@ -187,7 +187,7 @@ beforeAll(async () => {
   // Staff users through identity's real flow: the CLI creates them, Login opens a live session.
   const identityClient = new identity.IdentityServiceClient(
     stack.address('identity'),
-    grpc.credentials.createInsecure(),
+    stack.pki.grpcCredentials('integration'),
   );
   try {
     for (const role of STAFF) {
@@ -268,7 +268,7 @@ beforeAll(async () => {
 
   // Every proto service of `haven.<name>.v1` (e.g. identity's PasskeyService) runs in the Haven service <name>.
   for (const name of ['identity', 'scheduling', 'session', 'recording', 'audit'] as const) {
-    const client = new grpc.Client(stack.address(name), grpc.credentials.createInsecure());
+    const client = new grpc.Client(stack.address(name), stack.pki.grpcCredentials('integration'));
     for (const service of new Set(RPCS.map((r) => r.service))) {
       if (service.startsWith(`haven.${name}.v1.`)) clients.set(service, client);
     }

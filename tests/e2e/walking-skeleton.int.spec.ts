@@ -49,9 +49,12 @@ beforeAll(async () => {
   const auditPort = stack.ports.audit.grpc;
   schedulingClient = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${schedulingPort}`,
-    grpc.credentials.createInsecure(),
+    stack.pki.grpcCredentials('integration'),
   );
-  auditClient = new audit.AuditServiceClient(`127.0.0.1:${auditPort}`, grpc.credentials.createInsecure());
+  auditClient = new audit.AuditServiceClient(
+    `127.0.0.1:${auditPort}`,
+    stack.pki.grpcCredentials('integration'),
+  );
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'skeleton-test' });
 });
 

@@ -8,7 +8,6 @@
  * stopped for good.)
  */
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
 import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
@@ -55,7 +54,7 @@ beforeAll(async () => {
   const schedulingPort = stack.ports.scheduling.grpc;
   schedulingClient = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${schedulingPort}`,
-    grpc.credentials.createInsecure(),
+    stack.pki.grpcCredentials('integration'),
   );
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'fault-consumers-test' });
   nc = await connect({ ...nats.operator, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
@@ -102,7 +101,11 @@ async function book(): Promise<string> {
 }
 
 const health = async (): Promise<(number | undefined)[]> =>
-  Promise.all(services.map((s) => healthStatus(`127.0.0.1:${s.port}`, 1_000)));
+  Promise.all(
+    services.map((s) =>
+      healthStatus(`127.0.0.1:${s.port}`, 1_000, '', stack.pki.grpcCredentials('integration')),
+    ),
+  );
 
 /** Polls every 250 ms (at most `ms`) until `probe` holds; returns how long it took. */
 async function timeUntil(what: string, probe: () => Promise<boolean>, ms = 60_000): Promise<number> {

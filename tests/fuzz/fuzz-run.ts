@@ -98,8 +98,8 @@ async function knownNames(stack: ServiceStack): Promise<string[]> {
   const names = new Set<string>();
   const md = (caller: StackCaller) => clientCallMetadata({ token: stack.token(caller)! });
   const address = (service: string) => stack.addresses.get(service);
-  const insecure = grpc.credentials.createInsecure();
-  const id = new identity.IdentityServiceClient(address('haven.identity.v1.IdentityService')!, insecure);
+  const credentials = stack.credentials;
+  const id = new identity.IdentityServiceClient(address('haven.identity.v1.IdentityService')!, credentials);
   try {
     const users = await callUnary(id, 'listUsers', identity.ListUsersRequest.fromPartial({}), md('admin'));
     for (const u of users.users) names.add(u.name);
@@ -108,7 +108,7 @@ async function knownNames(stack: ServiceStack): Promise<string[]> {
   }
   const schedAddress = address('haven.scheduling.v1.SchedulingService');
   if (schedAddress) {
-    const sched = new scheduling.SchedulingServiceClient(schedAddress, insecure);
+    const sched = new scheduling.SchedulingServiceClient(schedAddress, credentials);
     try {
       const list = await callUnary(
         sched,
@@ -123,7 +123,7 @@ async function knownNames(stack: ServiceStack): Promise<string[]> {
   }
   const sessAddress = address('haven.session.v1.SessionService');
   if (sessAddress) {
-    const sess = new session.SessionServiceClient(sessAddress, insecure);
+    const sess = new session.SessionServiceClient(sessAddress, credentials);
     try {
       const visits = await callUnary(
         sess,

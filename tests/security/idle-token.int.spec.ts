@@ -33,11 +33,11 @@ describe('idle logoff ends the session at identity and every service refuses its
   it('refuses GetVisit with the old access token within seconds of the idle timeout, and SessionEnded says idle', async () => {
     const identityClient = new identity.IdentityServiceClient(
       stack.addresses.get('haven.identity.v1.IdentityService')!,
-      grpc.credentials.createInsecure(),
+      stack.credentials,
     );
     const sessionClient = new session.SessionServiceClient(
       stack.addresses.get('haven.session.v1.SessionService')!,
-      grpc.credentials.createInsecure(),
+      stack.credentials,
     );
     try {
       const signedIn = await callUnary(

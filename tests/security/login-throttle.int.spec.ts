@@ -130,10 +130,7 @@ describe('login throttling behind the gateway', () => {
 
 describe('login throttling at identity (gRPC)', () => {
   it('believes a forwarded client address only with the forwarder secret, and answers RESOURCE_EXHAUSTED with RetryInfo', async () => {
-    const client = new identity.IdentityServiceClient(
-      stack.identity.address,
-      grpc.credentials.createInsecure(),
-    );
+    const client = new identity.IdentityServiceClient(stack.identity.address, stack.identity.credentials);
     try {
       const attempt = (username: string, password: string, metadata: grpc.Metadata) =>
         callUnary(client, 'login', identity.LoginRequest.fromPartial({ username, password }), metadata).then(

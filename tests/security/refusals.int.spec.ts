@@ -59,12 +59,12 @@ beforeAll(async () => {
   });
   gatewayUrl = stack.service('gateway').url!;
   const address = (name: 'scheduling' | 'session' | 'recording' | 'audit') => stack.address(name);
-  const insecure = grpc.credentials.createInsecure();
+  const tls = stack.pki.grpcCredentials('integration');
   clients = {
-    scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), insecure),
-    session: new session.SessionServiceClient(address('session'), insecure),
-    recording: new recording.RecordingServiceClient(address('recording'), insecure),
-    audit: new audit.AuditServiceClient(address('audit'), insecure),
+    scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), tls),
+    session: new session.SessionServiceClient(address('session'), tls),
+    recording: new recording.RecordingServiceClient(address('recording'), tls),
+    audit: new audit.AuditServiceClient(address('audit'), tls),
   };
   tokens.clinicianB = await issuer.sign({ sub: ids.clinicianB, role: 'clinician' }, { expiresIn: '1h' });
   tokens.frontDesk = await issuer.sign({ sub: ids.frontDesk, role: 'front_desk' }, { expiresIn: '1h' });

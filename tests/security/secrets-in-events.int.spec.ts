@@ -17,7 +17,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { identity, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { SERVICE_STACK_PASSWORD, startServiceStack, type ServiceStack } from '../support/service-stack';
@@ -59,11 +58,11 @@ beforeAll(async () => {
   remember('staff password', SERVICE_STACK_PASSWORD, { guessable: true });
   const id = new identity.IdentityServiceClient(
     stack.addresses.get('haven.identity.v1.IdentityService')!,
-    grpc.credentials.createInsecure(),
+    stack.credentials,
   );
   const sched = new scheduling.SchedulingServiceClient(
     stack.addresses.get('haven.scheduling.v1.SchedulingService')!,
-    grpc.credentials.createInsecure(),
+    stack.credentials,
   );
   try {
     const as = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });

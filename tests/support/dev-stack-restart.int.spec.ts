@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { healthStatus } from '@haven/testing';
+import { ensureDevPki, healthStatus } from '@haven/testing';
 
 const ROOT = resolve(__dirname, '..', '..');
 const RECORDING_GRPC_PORT = 20054;
@@ -80,7 +80,9 @@ describe('scripts/dev-stack.mjs restarts crashed services', () => {
     proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
 
     await until(() => out.includes('Haven is running'), 'the box');
-    await until(async () => (await healthStatus(address)) === 1, 'recording SERVING');
+    // The services want mutual TLS: ask with the dev stack's own CA (made at its first start) and a client certificate.
+    const tls = (await ensureDevPki({ dir: join(home, 'pki') })).grpcCredentials('integration');
+    await until(async () => (await healthStatus(address, 1000, '', tls)) === 1, 'recording SERVING');
     const first = Number(/recording started \(pid (\d+)\)/.exec(out)?.[1]);
     expect(alive(first)).toBe(true);
 
@@ -90,7 +92,7 @@ describe('scripts/dev-stack.mjs restarts crashed services', () => {
       () => /recording started \(pid (\d+)\)[\s\S]*recording started \(pid (\d+)\)/.test(out),
       'a new pid',
     );
-    await until(async () => (await healthStatus(address)) === 1, 'recording SERVING again');
+    await until(async () => (await healthStatus(address, 1000, '', tls)) === 1, 'recording SERVING again');
     const recoveredMs = Date.now() - killedAt;
     const pids = [...out.matchAll(/recording started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(2);

@@ -82,6 +82,8 @@ export interface ServiceStackOptions {
 
 /** A running stack. */
 export interface ServiceStack {
+  /** Channel credentials of a test client: the `integration` workload's certificate (the services want mTLS). */
+  readonly credentials: grpc.ChannelCredentials;
   readonly nats: NatsServerHandle;
   /** The state directory (each service's data in `data/<name>`). */
   readonly dir: string;
@@ -159,6 +161,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       },
     });
     const nats = launched.nats;
+    const credentials = launched.pki.grpcCredentials('integration');
     const processes = new Map<string, StackService>();
     for (const [name, service] of launched.services) {
       processes.set(name, service);
@@ -173,16 +176,13 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       const owner = service.split('.')[1] as keyof typeof SERVICE_NAMES;
       const address = addresses.get(service) ?? addresses.get(SERVICE_NAMES[owner] ?? '');
       if (!address) throw new Error(`the stack does not run ${service}`);
-      const client = new grpc.Client(address, grpc.credentials.createInsecure());
+      const client = new grpc.Client(address, credentials);
       clients.set(service, client);
       return client;
     };
 
     const signInStaff = async (): Promise<void> => {
-      const client = new identity.IdentityServiceClient(
-        addresses.get(SERVICE_NAMES.identity)!,
-        grpc.credentials.createInsecure(),
-      );
+      const client = new identity.IdentityServiceClient(addresses.get(SERVICE_NAMES.identity)!, credentials);
       try {
         for (const role of STACK_STAFF) {
           const res = await callUnary(
@@ -204,7 +204,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     if (options.callers !== false) {
       const identityClient = new identity.IdentityServiceClient(
         addresses.get(SERVICE_NAMES.identity)!,
-        grpc.credentials.createInsecure(),
+        credentials,
       );
       clients.set('typed:identity', identityClient);
       await signInStaff();
@@ -237,7 +237,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
         );
         tokens.set(caller, issued.accessToken);
       }
-      if (wanted.has('scheduling')) tokens.set('patient', await patientToken(addresses, tokens));
+      if (wanted.has('scheduling')) tokens.set('patient', await patientToken(addresses, tokens, credentials));
     }
 
     store = await JetStreamEventStore.connect({ ...nats.operator, name: 'service-stack-reader' });
@@ -279,12 +279,13 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
 
     const healthy = async (): Promise<boolean> => {
       for (const address of addresses.values()) {
-        if ((await healthStatus(address, 2000)) !== 1) return false;
+        if ((await healthStatus(address, 2000, '', credentials)) !== 1) return false;
       }
       return true;
     };
 
     return {
+      credentials,
       nats,
       dir: launched.dir,
       identityEnv,
@@ -314,10 +315,11 @@ async function allScopes(): Promise<readonly string[]> {
 async function patientToken(
   addresses: ReadonlyMap<string, string>,
   tokens: ReadonlyMap<StackCaller, string>,
+  credentials: grpc.ChannelCredentials,
 ): Promise<string> {
   const client = new scheduling.SchedulingServiceClient(
     addresses.get(SERVICE_NAMES.scheduling)!,
-    grpc.credentials.createInsecure(),
+    credentials,
   );
   try {
     const desk = clientCallMetadata({ token: tokens.get('front_desk')! });

@@ -109,6 +109,11 @@ export interface TlsConfig {
 const baseShape = {
   /** The gRPC port. Required here; give it the service's default with {@link createBaseConfigSchema} or {@link portSchema}. */
   HAVEN_GRPC_PORT: z.coerce.number().int().min(0).max(65535),
+  /**
+   * A plaintext port serving gRPC health alone, for probes that cannot present a client certificate (the
+   * kubelet's); unset: none.
+   */
+  HAVEN_GRPC_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   ...natsCredentialShape,
   ...tlsShape,

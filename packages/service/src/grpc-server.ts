@@ -14,7 +14,13 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Attributes, Context, Meter, Span, TextMapGetter } from '@opentelemetry/api';
-import { authorize as policyAuthorize, policyOf, publicMethods as policyPublicMethods } from '@haven/auth';
+import {
+  PrincipalKind,
+  authorize as policyAuthorize,
+  authorizePeer,
+  policyOf,
+  publicMethods as policyPublicMethods,
+} from '@haven/auth';
 import { HavenError, PermissionError, UnauthenticatedError, UnavailableError } from '@haven/errors';
 import { ConsumerState, type ConsumerHealth, type ConsumerStatus } from '@haven/eventstore';
 import {
@@ -30,6 +36,7 @@ import { assertRequestWellFormed, tolerantDefinition } from './request-checks';
 import type { Logger } from './logger';
 import { actorOf, type Principal } from './principal';
 import type { TokenVerifier } from './jwt';
+import type { MutualTls } from './tls';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -101,6 +108,14 @@ export class PolicyDeniedError extends PermissionError {
   readonly reason = 'POLICY_DENIED';
 }
 
+/**
+ * A call whose client certificate names a workload the peer table (@haven/auth `PEER_POLICY`) does not let call
+ * this service: PERMISSION_DENIED with ErrorInfo reason `PEER_DENIED`, raised before the token is looked at.
+ */
+export class PeerDeniedError extends PermissionError {
+  readonly reason = 'PEER_DENIED';
+}
+
 /** Options of {@link startGrpcService}. */
 export interface GrpcServiceOptions {
   /** Service name (`scheduling`), used in logs. */
@@ -139,8 +154,20 @@ export interface GrpcServiceOptions {
   readonly onShutdown?: ReadonlyArray<() => Promise<void>>;
   /** How long `stop()` lets in-flight calls finish before cancelling them. Default 10 000 ms. */
   readonly shutdownGraceMs?: number;
-  /** Default insecure (mTLS is the deployment's job). */
+  /**
+   * Mutual TLS (see mutualTlsOf): the server binds with its credentials (TLS 1.3, a client certificate of the
+   * CA required, files re-read as they rotate) and, with `authorization: 'policy'`, every call's client
+   * certificate must name a workload @haven/auth's peer table lets call the service (PERMISSION_DENIED
+   * `PEER_DENIED`, recorded as a refusal, before the token). Wins over `credentials`.
+   */
+  readonly mtls?: MutualTls;
+  /** Default insecure; ignored with `mtls`. */
   readonly credentials?: grpc.ServerCredentials;
+  /**
+   * A second, plaintext port serving grpc.health.v1 alone (no Haven RPC), for probes that cannot present a
+   * client certificate (the kubelet's gRPC probe). Default none.
+   */
+  readonly healthPort?: number;
   /** Meter for RED metrics (`createRpcMetrics` of @haven/telemetry); default `metrics.getMeter('@haven/service')` at start time. */
   readonly meter?: Meter;
   /** Extra grpc-js server options. */
@@ -221,6 +248,8 @@ interface WrapDeps {
   readonly tracer: ReturnType<typeof trace.getTracer>;
   readonly rpcMetrics: RpcMetrics;
   readonly onAccessRefused: ((refusal: AccessRefusal) => void) | undefined;
+  /** The caller's workload from its client certificate (mutual TLS with the peer table); undefined: no check. */
+  readonly peerOf: ((call: IncomingCall) => string | undefined) | undefined;
 }
 
 function makeError(code: grpc.status, message: string): Partial<grpc.StatusObject> {
@@ -252,7 +281,7 @@ class NotImplementedSignal extends Error {}
 /** The parts of a unary or server-streaming call the wrapper reads. */
 type IncomingCall = Pick<
   grpc.ServerUnaryCall<unknown, unknown>,
-  'metadata' | 'request' | 'getDeadline' | 'getPeer' | 'once' | 'removeListener'
+  'metadata' | 'request' | 'getDeadline' | 'getPeer' | 'getAuthContext' | 'once' | 'removeListener'
 >;
 type Answer = (error: Partial<grpc.StatusObject> | null, response?: unknown) => void;
 
@@ -411,6 +440,7 @@ class ServerCall {
    */
   private authenticateAndInvoke(): unknown {
     const { deps } = this.target;
+    this.checkPeer();
     if (deps.isPublic) return this.invoke(undefined);
     const token = bearerToken(this.call.metadata);
     if (!token) throw this.refuse(new UnauthenticatedError('missing bearer token'));
@@ -423,6 +453,31 @@ class ServerCall {
         throw this.refuse(new UnauthenticatedError('invalid token', { cause: error }));
       },
     );
+  }
+
+  /**
+   * The workload of the caller's client certificate against the peer table (public methods too: the transport
+   * is checked before anything else); throws PeerDeniedError (reported as a refusal) when it may not call.
+   */
+  private checkPeer(): void {
+    const { path, deps } = this.target;
+    if (!deps.peerOf) return;
+    const workload = deps.peerOf(this.call);
+    const decision = authorizePeer(path, workload);
+    if (decision.allowed) return;
+    deps.logger.warn(
+      { rpc: path, correlationId: this.correlationId, workload },
+      'call refused: the client certificate names a workload that may not call this service',
+    );
+    this.report({
+      method: path,
+      kind: AccessRefusalKind.Policy,
+      reason: decision.reason,
+      code: 'PEER_DENIED',
+      ...(workload !== undefined ? { principal: { kind: PrincipalKind.Service, id: workload } } : {}),
+      correlationId: this.correlationId,
+    });
+    throw new PeerDeniedError(decision.reason);
   }
 
   private authorizeAndInvoke(principal: Principal): unknown {
@@ -723,17 +778,44 @@ function addReflection(server: grpc.Server, protoFiles: GrpcServiceOptions['prot
   new ReflectionService(packageDefinition).addToServer(server);
 }
 
-/** Binds the server to `host:port` with the given credentials (insecure by default); resolves with the port. */
-function bind(server: grpc.Server, options: GrpcServiceOptions): Promise<number> {
+/** How long a server waits for its certificate files at start before it gives up. */
+const TLS_LOAD_TIMEOUT_MS = 10_000;
+
+/**
+ * Binds the server to `host:port` with mutual TLS, the given credentials or none (in that order); resolves
+ * with the port.
+ */
+async function bind(
+  server: grpc.Server,
+  options: Pick<GrpcServiceOptions, 'host' | 'port' | 'mtls' | 'credentials'>,
+): Promise<number> {
   const host = options.host ?? '0.0.0.0';
   const address = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
-  return new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      address,
-      options.credentials ?? grpc.ServerCredentials.createInsecure(),
-      (error, bound) => (error ? reject(error) : resolve(bound)),
-    );
+  const mtls = options.mtls?.serverCredentials();
+  const credentials = mtls ?? options.credentials ?? grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
   });
+  // The certificate files are read after the bind; the port is not announced before they are.
+  if (mtls && options.mtls) {
+    await mtls.whenLoaded(TLS_LOAD_TIMEOUT_MS, options.mtls.description).catch((error: unknown) => {
+      server.forceShutdown();
+      throw error;
+    });
+  }
+  return port;
+}
+
+/** The plaintext health-only server on `healthPort` (see GrpcServiceOptions.healthPort), or undefined. */
+async function serveHealthOnly(
+  health: HealthImplementation,
+  options: GrpcServiceOptions,
+): Promise<grpc.Server | undefined> {
+  if (options.healthPort === undefined) return undefined;
+  const server = new grpc.Server();
+  health.addToServer(server);
+  await bind(server, { ...(options.host ? { host: options.host } : {}), port: options.healthPort });
+  return server;
 }
 
 /**
@@ -818,6 +900,7 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
   const server = new grpc.Server(options.serverOptions);
   const served = new Set<string>();
   const serviceNames: string[] = [];
+  const mtls = options.mtls;
   const deps = {
     verifier: options.auth.verifier,
     authorize: mode === 'policy' ? policyAuthorize : undefined,
@@ -825,6 +908,10 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
     tracer,
     rpcMetrics,
     onAccessRefused: options.onAccessRefused,
+    peerOf:
+      mtls && mode === 'policy'
+        ? (call: IncomingCall) => mtls.workloadOf(call.getAuthContext()?.sslPeerCertificate)
+        : undefined,
   };
   const depsFor = (path: string): WrapDeps => ({ ...deps, isPublic: isPublic(path) });
 
@@ -845,8 +932,15 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
   health.addToServer(server);
   addReflection(server, options.protoFiles);
   const port = await bind(server, options);
+  const healthServer = await serveHealthOnly(health, options).catch((error: unknown) => {
+    server.forceShutdown();
+    throw error;
+  });
   const healthTracking = trackHealth(health, options.consumers, serviceNames);
-  logger.info({ port, services: serviceNames }, `${options.name} gRPC server listening`);
+  logger.info(
+    { port, services: serviceNames, mtls: mtls !== undefined, healthPort: options.healthPort },
+    `${options.name} gRPC server listening`,
+  );
 
   const grace = options.shutdownGraceMs ?? 10_000;
   let stopping: Promise<void> | undefined;
@@ -855,6 +949,7 @@ export async function startGrpcService(options: GrpcServiceOptions): Promise<Run
       healthTracking.stop();
       logger.info({ graceMs: grace }, `${options.name} gRPC server draining`);
       await drain(server, grace, logger);
+      healthServer?.forceShutdown();
       await runShutdownHooks(options.onShutdown ?? [], logger);
       logger.info(`${options.name} gRPC server stopped`);
     })();

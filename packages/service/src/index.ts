@@ -60,7 +60,13 @@ export {
   BREAK_GLASS_USED_TYPE,
 } from './break-glass';
 export type { RecordBreakGlassUseOptions } from './break-glass';
-export { startGrpcService, PolicyDeniedError, LIVENESS_HEALTH_NAME, consumerHealthName } from './grpc-server';
+export {
+  startGrpcService,
+  PeerDeniedError,
+  PolicyDeniedError,
+  LIVENESS_HEALTH_NAME,
+  consumerHealthName,
+} from './grpc-server';
 export type {
   AuthorizationMode,
   CallContext,
@@ -108,7 +114,7 @@ export {
 } from './request-checks';
 export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
 export { mutualTlsFromFiles, mutualTlsOf, workloadOfCertificate } from './tls';
-export type { MutualTls, MutualTlsFiles } from './tls';
+export type { MutualTls, MutualTlsFiles, MutualTlsServerCredentials } from './tls';
 export { clientCallMetadata, callUnary, promisifyUnary } from './client';
 export type { CallOptions, ClientCallMetadataInput } from './client';
 export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { initTelemetry } from '@haven/telemetry';
-import { loadConfig, type LoadConfigOptions, type NatsConfig } from './config';
+import { loadConfig, type LoadConfigOptions, type NatsConfig, type TlsConfig } from './config';
 import type { RunningGrpcService } from './grpc-server';
 import { createLogger, type Logger } from './logger';
 import { installSignalHandlers } from './signals';
@@ -24,7 +24,8 @@ export interface ServiceMainOptions<S extends z.ZodObject> {
 export function runServiceMain<S extends z.ZodObject>(options: ServiceMainOptions<S>): void {
   const run = async (): Promise<void> => {
     const config = loadConfig(options.schema, process.env, options.configOptions) as z.output<S> &
-      NatsConfig & {
+      NatsConfig &
+      TlsConfig & {
         LOG_LEVEL?: string;
         HAVEN_GRPC_PORT?: number;
         HAVEN_EVENT_STORE?: string;

@@ -1,10 +1,11 @@
 import { ConsumerHealth, createEventStore, type EventStore } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
-import { natsCredentialsOf, type BaseConfig } from './config';
+import { natsCredentialsOf, type BaseConfig, type TlsConfig } from './config';
 import { startGrpcService, type RunningGrpcService, type ServiceRegistration } from './grpc-server';
 import { createVerifierFromConfig } from './jwt';
 import type { Logger } from './logger';
 import { RevocationFeed } from './revocation';
+import { mutualTlsOf } from './tls';
 import { createAccessRefusalRecorder, type AccessRefusalRecorder } from './access-refusals';
 
 /**
@@ -59,6 +60,8 @@ export interface HavenGrpcOptions {
     | 'NATS_TLS_CERT_FILE'
     | 'NATS_TLS_KEY_FILE'
     | 'HAVEN_JETSTREAM_REPLICAS'
+    | 'HAVEN_GRPC_HEALTH_PORT'
+    | keyof TlsConfig
   >;
   readonly logger: Logger;
   readonly services: readonly ServiceRegistration[];
@@ -102,9 +105,18 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     (options.store
       ? createAccessRefusalRecorder({ store: options.store, service: options.name, logger: options.logger })
       : undefined);
+  const mtls = mutualTlsOf(options.config, { logger: options.logger });
+  if (!mtls)
+    options.logger.warn(
+      'HAVEN_TLS_*_FILE are not set: gRPC without TLS, callers not authenticated by certificate',
+    );
   return startGrpcService({
     name: options.name,
     ...(refusals ? { onAccessRefused: refusals.record } : {}),
+    ...(mtls ? { mtls } : {}),
+    ...(options.config.HAVEN_GRPC_HEALTH_PORT !== undefined
+      ? { healthPort: options.config.HAVEN_GRPC_HEALTH_PORT }
+      : {}),
     port: options.config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
     services: options.services,

@@ -15,7 +15,8 @@ import {
   type NatsCredentials,
 } from '@haven/eventstore';
 import { audit, identity, recording, scheduling, session } from '@haven/proto';
-import { natsCredentialsOf, type NatsConfig } from './config';
+import { natsCredentialsOf, type NatsConfig, type TlsConfig } from './config';
+import { mutualTlsOf } from './tls';
 import type { Logger } from './logger';
 
 /** Options of {@link waitForNats}. */
@@ -123,24 +124,48 @@ function startingImplementation(definition: grpc.ServiceDefinition): grpc.Untype
  * Serves grpc.health.v1 on `port` with NOT_SERVING for '' (the whole server), so probes and orchestrators see a
  * service that is starting rather than a closed port. Rejects when the port cannot be bound.
  */
-export async function serveStartupHealth(options: { port: number; host?: string }): Promise<StartupHealth> {
+export async function serveStartupHealth(options: {
+  port: number;
+  host?: string;
+  /** The service's own server credentials (its mutual TLS), default insecure. */
+  credentials?: grpc.ServerCredentials;
+  /** The plaintext health-only port (HAVEN_GRPC_HEALTH_PORT), served NOT_SERVING too. */
+  healthPort?: number;
+}): Promise<StartupHealth> {
   const server = new grpc.Server();
-  new HealthImplementation({ '': 'NOT_SERVING' }).addToServer(server);
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  health.addToServer(server);
   // Every Haven RPC answers UNAVAILABLE meanwhile: a client retries, instead of giving up on UNIMPLEMENTED (the
   // answer for a method the server does not know), which a careful client treats as final.
   for (const definition of HAVEN_SERVICES) server.addService(definition, startingImplementation(definition));
   const host = options.host ?? '0.0.0.0';
-  const address = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    );
-  });
+  const bind = (target: grpc.Server, port: number, credentials: grpc.ServerCredentials): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      target.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+  const port = await bind(
+    server,
+    options.port,
+    options.credentials ?? grpc.ServerCredentials.createInsecure(),
+  );
+  let healthServer: grpc.Server | undefined;
+  if (options.healthPort !== undefined) {
+    healthServer = new grpc.Server();
+    health.addToServer(healthServer);
+    try {
+      await bind(healthServer, options.healthPort, grpc.ServerCredentials.createInsecure());
+    } catch (error) {
+      server.forceShutdown();
+      throw error;
+    }
+  }
   return {
     port,
     close: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown();
+        healthServer?.forceShutdown();
         resolve();
       }),
   };
@@ -163,10 +188,12 @@ export function serviceStreams(config: { readonly HAVEN_EVENT_STORE?: string }):
  */
 export async function awaitNatsAtStart(options: {
   readonly name: string;
-  readonly config: NatsConfig & {
-    readonly HAVEN_EVENT_STORE?: string;
-    readonly HAVEN_JETSTREAM_REPLICAS?: number;
-  };
+  readonly config: NatsConfig &
+    TlsConfig & {
+      readonly HAVEN_EVENT_STORE?: string;
+      readonly HAVEN_JETSTREAM_REPLICAS?: number;
+      readonly HAVEN_GRPC_HEALTH_PORT?: number | undefined;
+    };
   readonly logger: Logger;
   readonly grpcPort?: number | undefined;
   readonly streams?: readonly HavenStream[];
@@ -174,7 +201,13 @@ export async function awaitNatsAtStart(options: {
 }): Promise<void> {
   const health =
     options.grpcPort !== undefined && options.grpcPort > 0
-      ? await serveStartupHealth({ port: options.grpcPort })
+      ? await serveStartupHealth({
+          port: options.grpcPort,
+          ...startupCredentials(options.config, options.logger),
+          ...(options.config.HAVEN_GRPC_HEALTH_PORT !== undefined
+            ? { healthPort: options.config.HAVEN_GRPC_HEALTH_PORT }
+            : {}),
+        })
       : undefined;
   try {
     await waitForNats({
@@ -190,4 +223,10 @@ export async function awaitNatsAtStart(options: {
   } finally {
     await health?.close();
   }
+}
+
+/** The service's mutual TLS server credentials for the start-up port, when it has a certificate. */
+function startupCredentials(config: TlsConfig, logger: Logger): { credentials?: grpc.ServerCredentials } {
+  const mtls = mutualTlsOf(config, { logger });
+  return mtls ? { credentials: mtls.serverCredentials() } : {};
 }

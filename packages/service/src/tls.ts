@@ -26,8 +26,10 @@ export interface MutualTlsFiles {
 /** A workload's mutual TLS: credentials for its gRPC server and clients, and who a peer certificate names. */
 export interface MutualTls {
   readonly trustDomain: string;
+  /** The files, for messages (`ca …, certificate …, key …`). */
+  readonly description: string;
   /** Server credentials: TLS 1.3, a client certificate of the CA required, files re-read while serving. */
-  serverCredentials(): grpc.ServerCredentials;
+  serverCredentials(): MutualTlsServerCredentials;
   /**
    * Channel credentials presenting this workload's certificate. With `server`, the server's certificate must
    * also name that workload (a stolen certificate of another service cannot pose as it).
@@ -153,8 +155,11 @@ class CheckedFileProvider implements grpc.experimental.CertificateProvider {
  * (grpc-js's own provider credentials take no TLS options). Until the first read of the files, connections are
  * dropped.
  */
-class MutualTlsServerCredentials extends grpc.ServerCredentials {
+export class MutualTlsServerCredentials extends grpc.ServerCredentials {
   private ca: Buffer | undefined;
+  private markLoaded: () => void = () => undefined;
+  /** Resolves once a server bound with these credentials has a usable certificate (connections before are dropped). */
+  readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
   private identity: grpc.experimental.IdentityCertificateUpdate | undefined;
   private readonly onCa = (update: grpc.experimental.CaCertificateUpdate | null): void => {
     if (update) this.ca = update.caCertificate;
@@ -177,6 +182,22 @@ class MutualTlsServerCredentials extends grpc.ServerCredentials {
       key: this.identity.privateKey,
       minVersion: 'TLSv1.3',
     });
+    this.markLoaded();
+  }
+
+  /**
+   * Resolves once the certificate files were read (see {@link loaded}); rejects after `timeoutMs` with an Error
+   * naming the files, e.g. when they do not exist or the certificate does not match its key.
+   */
+  whenLoaded(timeoutMs: number, files: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no usable TLS certificate after ${timeoutMs} ms: check ${files}`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.loaded, timeout]).finally(() => clearTimeout(timer));
   }
 
   override _addWatcher(watcher: SecureContextWatcher): void {
@@ -212,6 +233,7 @@ export function mutualTlsFromFiles(files: MutualTlsFiles): MutualTls {
     workloadOfCertificate(certificate, trustDomain);
   return {
     trustDomain,
+    description: `CA ${files.caFile}, certificate ${files.certFile}, key ${files.keyFile}`,
     serverCredentials: () => new MutualTlsServerCredentials(provider),
     channelCredentials: (options = {}) =>
       grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {

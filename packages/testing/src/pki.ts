@@ -12,6 +12,7 @@
  *   await pki.issue('gateway', { dir, expired: true })   // an expired (or a fresh, rotated) certificate
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -138,39 +139,45 @@ export async function ensureDevPki(options: {
     const target = files(workload, issueOptions.dir ?? dir);
     if (issueOptions.dir) await mkdir(issueOptions.dir, { recursive: true, mode: 0o700 });
     const key = await newKey();
-    const keyFile = `${target.keyFile}.new`;
-    await writeSecretFile(keyFile, key);
+    const work = mkdtempSync(join(tmpdir(), 'haven-pki-issue-'));
     try {
-      // An expired certificate: openssl 3.0 has no -not_after, but a validity of -1 days ends it a day ago.
-      const days = issueOptions.expired ? '-1' : String(issueOptions.days ?? 825);
+      const keyFile = join(work, 'key.pem');
+      const csrFile = join(work, 'request.csr');
+      const extFile = join(work, 'extensions.cnf');
+      await writeSecretFile(keyFile, key);
+      await openssl(['req', '-new', '-key', keyFile, '-subj', `/O=Haven/CN=${workload}`, '-out', csrFile]);
+      await writeSecretFile(
+        extFile,
+        [
+          `subjectAltName=URI:spiffe://${trustDomain}/${workload},DNS:localhost,IP:127.0.0.1`,
+          'basicConstraints=critical,CA:FALSE',
+          'keyUsage=critical,digitalSignature',
+          'extendedKeyUsage=serverAuth,clientAuth',
+          '',
+        ].join('\n'),
+      );
+      // An expired certificate: openssl 3.0 has no -not_after, but `x509 -days -1` ends the validity a day ago.
       const certificate = await openssl([
-        'req',
-        '-new',
-        '-x509',
-        '-key',
-        keyFile,
+        'x509',
+        '-req',
+        '-in',
+        csrFile,
         '-CA',
         caFile,
         '-CAkey',
         caKeyFile,
-        '-subj',
-        `/O=Haven/CN=${workload}`,
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
         '-days',
-        days,
-        '-addext',
-        `subjectAltName=URI:spiffe://${trustDomain}/${workload},DNS:localhost,IP:127.0.0.1`,
-        '-addext',
-        'basicConstraints=critical,CA:FALSE',
-        '-addext',
-        'keyUsage=critical,digitalSignature',
-        '-addext',
-        'extendedKeyUsage=serverAuth,clientAuth',
+        issueOptions.expired ? '-1' : String(issueOptions.days ?? 825),
+        '-extfile',
+        extFile,
       ]);
       // Key first, then certificate: a reader between the two writes sees a mismatched pair and keeps the old one.
       await writeSecretFile(target.keyFile, key);
       await writeSecretFile(target.certFile, certificate);
     } finally {
-      await rm(keyFile, { force: true });
+      await rm(work, { recursive: true, force: true });
     }
     return target;
   };

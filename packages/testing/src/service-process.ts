@@ -16,13 +16,17 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** grpc.health.v1.Health/Check over a raw client: SERVING is status 1 (bytes 08 01). */
+/**
+ * grpc.health.v1.Health/Check over a raw client: SERVING is status 1 (bytes 08 01). `credentials` for a server
+ * with mutual TLS (e.g. `stack.pki.grpcCredentials('integration')`), default plaintext.
+ */
 export async function healthStatus(
   address: string,
   deadlineMs = 1000,
   service = '',
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): Promise<number | undefined> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, credentials);
   // HealthCheckRequest { service = 1 }: an empty message asks about the whole server.
   const name = Buffer.from(service);
   const request = service ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);

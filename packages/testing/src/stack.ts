@@ -361,6 +361,8 @@ function serviceEnv(
     ...stackWide,
     ...options.commonEnv,
     ...backbone.nats.env(name),
+    // Mutual TLS for gRPC (and the same certificate for NATS): the workload's own certificate of the stack's CA.
+    ...p.pki.env(name),
     NATS_URL: natsUrl,
     ...own,
     ...options.env?.[name],
@@ -381,6 +383,7 @@ function createService(
   mkdirSync(join(p.dir, 'data', label), { recursive: true });
   const env = serviceEnv(p, backbone, name, label, ports);
   const health = options.healthService?.[name] ?? '';
+  const credentials = p.pki.grpcCredentials('integration');
   const self: { service?: StackService } = {};
   const running = runService({
     service: name,
@@ -389,7 +392,7 @@ function createService(
     ready:
       name === 'gateway'
         ? async () => (await httpStatus(`${loopbackUrl(http)}/healthz`, 500)) === 200
-        : async () => (await healthStatus(`127.0.0.1:${grpc}`, 500, health)) === 1,
+        : async () => (await healthStatus(`127.0.0.1:${grpc}`, 500, health, credentials)) === 1,
     ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
     hooks: {
       ...options.hooks,

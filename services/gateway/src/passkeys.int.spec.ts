@@ -7,7 +7,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { NatsConnection } from 'nats';
-import { credentials } from '@grpc/grpc-js';
 import { identity, passkeys, scheduling } from '@haven/proto';
 import { createVerifierFromConfig } from '@haven/service';
 import { launchStack, readEventLog, SoftAuthenticator } from '@haven/testing';
@@ -32,10 +31,12 @@ async function startPasskeyGateway(identityEnv: Record<string, string>) {
     },
   });
   const address = launched.address('identity');
+  // The services want mutual TLS: these clients act as the gateway.
+  const tls = launched.pki.grpcCredentials('gateway');
   const clients = {
-    identity: new identity.IdentityServiceClient(address, credentials.createInsecure()),
-    passkeys: new passkeys.PasskeyServiceClient(address, credentials.createInsecure()),
-    scheduling: new scheduling.SchedulingServiceClient(address, credentials.createInsecure()),
+    identity: new identity.IdentityServiceClient(address, tls),
+    passkeys: new passkeys.PasskeyServiceClient(address, tls),
+    scheduling: new scheduling.SchedulingServiceClient(address, tls),
   };
   const { logs, logger } = captureLogs();
   const tokenVerifier = createVerifierFromConfig({

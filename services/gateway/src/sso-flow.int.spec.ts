@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, Metadata, status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { identity } from '@haven/proto';
 import { callUnary } from '@haven/service';
@@ -345,7 +345,7 @@ describe('staff SSO through the gateway', () => {
     }
 
     const client = () =>
-      new identity.IdentityServiceClient(stack.identity.address, credentials.createInsecure());
+      new identity.IdentityServiceClient(stack.identity.address, stack.identity.credentials);
     const signInWithSso = (idToken: string, nonce: string) =>
       callUnary(
         client(),
@@ -396,7 +396,7 @@ describe('staff SSO through the gateway', () => {
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${admin.cookies.get('haven_access')!}`);
     await callUnary(
-      new identity.IdentityServiceClient(stack.identity.address, credentials.createInsecure()),
+      new identity.IdentityServiceClient(stack.identity.address, stack.identity.credentials),
       'deactivateUser',
       { name: `users/${sub.sub}` },
       metadata,

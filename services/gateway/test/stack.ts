@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
 import { audit, identity, passkeys, scheduling, session } from '@haven/proto';
@@ -35,8 +35,15 @@ export interface TestStack {
   readonly hub: WsHub;
   /** Every log line the gateway wrote. */
   readonly logs: string[];
-  /** The identity service's data directory and environment (for the CLI or a direct gRPC client). */
-  readonly identity: { readonly address: string; readonly env: Readonly<Record<string, string>> };
+  /**
+   * The identity service's address and environment (for the CLI or a direct gRPC client, which presents
+   * `credentials`: the gateway's certificate, as the services want mutual TLS).
+   */
+  readonly identity: {
+    readonly address: string;
+    readonly env: Readonly<Record<string, string>>;
+    readonly credentials: ChannelCredentials;
+  };
   /** The NATS server (to read the event store directly: `{ ...stack.nats.operator, name }`). */
   readonly nats: NatsServerHandle;
   /**
@@ -128,16 +135,16 @@ function launchServices(options: StackOptions): Promise<LaunchedStack> {
   });
 }
 
-/** gRPC clients of the launched services. */
+/** gRPC clients of the launched services, with the gateway's certificate (the in-process gateway uses them). */
 function clientsOf(launched: LaunchedStack) {
   const address = (service: keyof LaunchedStack['ports']) => `127.0.0.1:${launched.ports[service].grpc!}`;
-  const insecure = credentials.createInsecure();
+  const tls = launched.pki.grpcCredentials('gateway');
   return {
-    identity: new identity.IdentityServiceClient(address('identity'), insecure),
-    passkeys: new passkeys.PasskeyServiceClient(address('identity'), insecure),
-    scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), insecure),
-    session: new session.SessionServiceClient(address('session'), insecure),
-    audit: new audit.AuditServiceClient(address('audit'), insecure),
+    identity: new identity.IdentityServiceClient(address('identity'), tls),
+    passkeys: new passkeys.PasskeyServiceClient(address('identity'), tls),
+    scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), tls),
+    session: new session.SessionServiceClient(address('session'), tls),
+    audit: new audit.AuditServiceClient(address('audit'), tls),
   };
 }
 
@@ -230,7 +237,11 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     const gateway = await startGatewayHere(parts, launched, options);
     return {
       ...gateway,
-      identity: { address: `127.0.0.1:${launched.ports.identity.grpc!}`, env: identityEnv },
+      identity: {
+        address: `127.0.0.1:${launched.ports.identity.grpc!}`,
+        env: identityEnv,
+        credentials: launched.pki.grpcCredentials('gateway'),
+      },
       nats: launched.nats,
       createUser: (email, role, name) => inviteUser(identityEnv, { email, role, name }),
       stop,

@@ -9,6 +9,7 @@ import {
   createLogger,
   awaitNatsAtStart,
   installSignalHandlers,
+  mutualTlsOf,
   natsCredentialsOf,
   createAccessRefusalRecorder,
   sharedSecretForwarderTrust,
@@ -145,9 +146,13 @@ function startIdentityGrpc(
     service: 'identity',
     logger: options.logger,
   });
+  const mtls = mutualTlsOf(config, { logger: options.logger });
+  if (!mtls) options.logger.warn('HAVEN_TLS_*_FILE are not set: gRPC without TLS');
   return startGrpcService({
     name: 'identity',
     onAccessRefused: refusals.record,
+    ...(mtls ? { mtls } : {}),
+    ...(config.HAVEN_GRPC_HEALTH_PORT !== undefined ? { healthPort: config.HAVEN_GRPC_HEALTH_PORT } : {}),
     port: config.HAVEN_GRPC_PORT,
     ...(options.host ? { host: options.host } : {}),
     services: identityGrpcServices({

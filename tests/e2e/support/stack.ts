@@ -12,7 +12,6 @@
  *   await stack.stop();
  */
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { identity, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import {
@@ -152,12 +151,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   Object.assign(timings, launched.timings);
   const address = (port: number | undefined): string => `127.0.0.1:${port}`;
-  const insecure = grpc.credentials.createInsecure();
+  const tls = launched.pki.grpcCredentials('integration');
   const sessions = [...launched.services.values()].filter((s) => s.service === 'session');
-  const sessionClients = sessions.map((s) => new session.SessionServiceClient(address(s.grpcPort), insecure));
+  const sessionClients = sessions.map((s) => new session.SessionServiceClient(address(s.grpcPort), tls));
   const clients: StackClients = {
-    identity: new identity.IdentityServiceClient(launched.address('identity'), insecure),
-    scheduling: new scheduling.SchedulingServiceClient(launched.address('scheduling'), insecure),
+    identity: new identity.IdentityServiceClient(launched.address('identity'), tls),
+    scheduling: new scheduling.SchedulingServiceClient(launched.address('scheduling'), tls),
     session: sessionClients[0]!,
   };
   let stopped = false;

@@ -6,7 +6,6 @@
  * and restarted on the same port and data; the network slowed, reset, cut or black-holed (see the fault proxy). Tokens come from a test issuer the services trust
  * through a JWKS endpoint on 127.0.0.1.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { audit, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
@@ -125,11 +124,14 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     const sessionService = asService(stack.services.get('session'));
     const schedulingClient = new scheduling.SchedulingServiceClient(
       `127.0.0.1:${schedulingService.port}`,
-      grpc.credentials.createInsecure(),
+      stack.pki.grpcCredentials('integration'),
     );
     stoppers.push(async () => schedulingClient.close());
     const auditClient = auditService
-      ? new audit.AuditServiceClient(`127.0.0.1:${auditService.port}`, grpc.credentials.createInsecure())
+      ? new audit.AuditServiceClient(
+          `127.0.0.1:${auditService.port}`,
+          stack.pki.grpcCredentials('integration'),
+        )
       : undefined;
     if (auditClient) stoppers.push(async () => auditClient.close());
 
