@@ -226,7 +226,10 @@ describe.each(SCENARIO_NAMES)('security policy (%s)', (s) => {
     expect(deployments).toHaveLength(6);
     for (const d of deployments) {
       const c = d.spec.template.spec.containers[0];
-      const grpcPort = Number(envOf(c, 'HAVEN_GRPC_PORT')?.value ?? 0);
+      // With mutual TLS (the default) the kubelet probes the plaintext health-only port.
+      const grpcPort = Number(
+        envOf(c, 'HAVEN_GRPC_HEALTH_PORT')?.value ?? envOf(c, 'HAVEN_GRPC_PORT')?.value ?? 0,
+      );
       for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
         if (d.metadata.name === 'haven-gateway') expect(c[probe]?.httpGet?.path).toBe('/healthz');
         else
@@ -317,10 +320,9 @@ describe('scenarios', () => {
       expect(conf.match(/nats:\/\/haven-nats-\d\.haven-nats-headless\.haven\.svc:6222/g)).toHaveLength(3);
       expect(find(objs, 'PodDisruptionBudget', 'haven-nats')?.spec.maxUnavailable).toBe(1);
       const session = find(objs, 'Deployment', 'haven-session')?.spec.template.spec.containers[0];
-      // The small clinic turns TLS on for NATS clients (tests/helm/nats.int.spec.ts checks it on a real server).
-      expect(envOf(session, 'NATS_URL')?.value).toBe(
-        s === 'small-clinic' ? 'tls://haven-nats:4222' : 'nats://haven-nats:4222',
-      );
+      // NATS clients connect over TLS: the small clinic's own server certificate, or by default the `nats`
+      // certificate of mutual TLS (tests/helm/nats.int.spec.ts and mtls.int.spec.ts check both on a real server).
+      expect(envOf(session, 'NATS_URL')?.value).toBe('tls://haven-nats:4222');
     }
   });
 
@@ -335,7 +337,7 @@ describe('scenarios', () => {
       session?.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'nats-creds')?.secret.secretName,
     ).toBe('haven-nats-creds');
     expect(envOf(c, 'HAVEN_JANUS_WS_URLS')?.value).toBe(
-      'ws://haven-janus-media-a:8188,ws://haven-janus-media-b:8188',
+      'wss://haven-janus-media-a:8188,wss://haven-janus-media-b:8188',
     );
     expect(envOf(c, 'HAVEN_JANUS_ADMIN_SECRET')?.valueFrom.secretKeyRef.name).toBe('haven-janus');
     const janus = objs.filter((o) => o.kind === 'Deployment' && o.metadata.name.startsWith('haven-janus-'));

@@ -2,7 +2,15 @@
 // configuration the chart renders (started in a real Janus), the OpenTelemetry collector allow-list,
 // dashboards and alert rules.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -11,7 +19,7 @@ import { validate as lintDockerfile } from 'dockerfile-utils';
 import { ALLOWED_ATTRIBUTES } from '@haven/telemetry';
 import { parse as parseYaml } from 'yaml';
 import { CHART, ROOT, ensureHelm, template, type K8sObject } from './helm-support';
-import { connectJanusWs } from '@haven/testing';
+import { connectJanusWs, ensureDevPki } from '@haven/testing';
 
 const HEALTHCHECK = join(ROOT, 'deploy', 'images', 'healthcheck.mjs');
 
@@ -138,12 +146,21 @@ describe('Janus configuration rendered by the chart', () => {
       ),
       '..',
     );
+    // The websockets speak TLS only (mtls, the default): the `janus` certificate as the chart mounts it.
+    const pki = await ensureDevPki({ dir: join(dir, 'pki'), workloads: ['janus'] });
+    const tlsDir = join(dir, 'tls');
+    mkdirSync(tlsDir);
+    copyFileSync(pki.files('janus').certFile, join(tlsDir, 'tls.crt'));
+    copyFileSync(pki.files('janus').keyFile, join(tlsDir, 'tls.key'));
     for (const [name, text] of Object.entries(cm?.data as Record<string, string>)) {
       writeFileSync(
         join(tpl, name),
-        name.endsWith('.jcfg') ? text.replaceAll('/usr/lib/janus', libDir) : text,
+        name.endsWith('.jcfg')
+          ? text.replaceAll('/usr/lib/janus', libDir).replaceAll('/etc/janus/tls/', `${tlsDir}/`)
+          : text,
       );
     }
+    expect(cm?.data['janus.transport.websockets.jcfg']).toMatch(/admin_wss = true/);
     const script = readFileSync(join(tpl, 'render-config.sh'), 'utf8')
       .replaceAll('/etc/janus-template', tpl)
       .replaceAll('/run/janus/conf', conf);
@@ -192,9 +209,14 @@ describe('Janus configuration rendered by the chart', () => {
     );
     janus.stdout?.on('data', (b: Buffer) => (log += b.toString()));
     janus.stderr?.on('data', (b: Buffer) => (log += b.toString()));
-    // The admin API over websockets (as janode uses it); list_sessions needs the admin secret.
+    // The admin API over websockets with TLS (as janode uses it); list_sessions needs the admin secret.
+    const ca = readFileSync(pki.caFile);
     const adminCall = async (secret: string): Promise<Record<string, unknown>> => {
-      const client = await connectJanusWs(`ws://127.0.0.1:${adminPort}`, { admin: true, timeoutMs: 1000 });
+      const client = await connectJanusWs(`wss://localhost:${adminPort}`, {
+        admin: true,
+        timeoutMs: 1000,
+        ca,
+      });
       try {
         const { transaction: _t, ...rest } = await client.request({
           janus: 'list_sessions',
@@ -217,6 +239,10 @@ describe('Janus configuration rendered by the chart', () => {
       log: '',
     });
     expect(await adminCall('wrong-secret')).toMatchObject({ janus: 'error' });
+    // Plaintext is not served at all.
+    await expect(
+      connectJanusWs(`ws://127.0.0.1:${adminPort}`, { admin: true, timeoutMs: 1000 }),
+    ).rejects.toThrow();
     expect(log).toContain("Loading plugin 'libjanus_videoroom.so'");
     expect(log).toContain('JANUS SampleEventHandler plugin initialized');
     expect(log).not.toContain("libjanus_echotest.so'...");

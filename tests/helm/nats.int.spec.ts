@@ -100,7 +100,8 @@ async function publishEvent(nc: NatsConnection, context: string): Promise<unknow
 let objs: K8sObject[];
 beforeAll(() => {
   ensureHelm();
-  objs = template();
+  // Users and permissions on a plaintext server here; client certificates are tests/helm/mtls.int.spec.ts's.
+  objs = template([], ['mtls.enabled=false']);
 });
 
 describe('files/nats/permissions.json', () => {
@@ -388,7 +389,11 @@ describe('TLS on the NATS client port', () => {
   });
 
   it('the rendered tls.conf on a real nats-server: a client verifying the CA connects; plain text and an untrusted client do not', async () => {
-    const clinic = template([], ['nats.tls.enabled=true', 'nats.tls.existingSecret="haven-nats-cert"']);
+    // Server TLS alone (client certificates are the mtls spec's business).
+    const clinic = template(
+      [],
+      ['nats.tls.enabled=true', 'nats.tls.existingSecret="haven-nats-cert"', 'mtls.enabled=false'],
+    );
     expect(clinic.find((o) => o.kind === 'Certificate')).toBeUndefined();
     const cm = find(clinic, 'ConfigMap', 'haven-nats');
     const secret = find(clinic, 'Secret', 'haven-nats-auth');

@@ -17,7 +17,14 @@ const HAND_CHECKED = {
       throw new Error('spec.secretName is required');
     if (typeof s.issuerRef?.name !== 'string' || s.issuerRef.name === '')
       throw new Error('spec.issuerRef.name is required');
-    if (!Array.isArray(s.dnsNames) || s.dnsNames.length === 0) throw new Error('spec.dnsNames is required');
+    // A CA certificate names no host; every other certificate of the chart names its Service.
+    if (s.isCA !== true && (!Array.isArray(s.dnsNames) || s.dnsNames.length === 0))
+      throw new Error('spec.dnsNames is required');
+    if (
+      s.uris !== undefined &&
+      !(Array.isArray(s.uris) && s.uris.every((u) => /^spiffe:\/\/[a-z0-9.-]+\/[a-z-]+$/.test(u)))
+    )
+      throw new Error('spec.uris must be spiffe://<trust domain>/<workload> URIs');
     for (const k of Object.keys(s)) {
       const known = [
         'secretName',
@@ -28,9 +35,20 @@ const HAND_CHECKED = {
         'privateKey',
         'usages',
         'commonName',
+        'uris',
+        'isCA',
       ];
       if (!known.includes(k)) throw new Error(`spec.${k} is not a Certificate field this chart uses`);
     }
+  },
+  'cert-manager.io/v1/Issuer': (o) => {
+    const s = o.spec ?? {};
+    if (typeof o.metadata?.name !== 'string') throw new Error('metadata.name is required');
+    const kinds = Object.keys(s);
+    if (kinds.length !== 1 || !['selfSigned', 'ca'].includes(kinds[0]))
+      throw new Error('spec must be exactly one of selfSigned or ca (the kinds this chart uses)');
+    if (kinds[0] === 'ca' && (typeof s.ca.secretName !== 'string' || s.ca.secretName === ''))
+      throw new Error('spec.ca.secretName is required');
   },
 };
 

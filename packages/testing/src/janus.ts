@@ -194,10 +194,17 @@ export interface JanusWsClient {
  */
 export async function connectJanusWs(
   url: string,
-  opts: { admin?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
+  opts: {
+    admin?: boolean;
+    timeoutMs?: number;
+    headers?: Record<string, string>;
+    /** The CA to verify a `wss://` server against (default the system's). */
+    ca?: Buffer;
+  } = {},
 ): Promise<JanusWsClient> {
   const ws = new WebSocket(url, opts.admin ? 'janus-admin-protocol' : 'janus-protocol', {
     ...(opts.headers ? { headers: opts.headers } : {}),
+    ...(opts.ca ? { ca: opts.ca } : {}),
   });
   const pending = new Map<string, (m: Record<string, unknown>) => void>();
   const received: Record<string, unknown>[] = [];

@@ -95,7 +95,7 @@ seccompProfile:
 
 {{- define "haven.natsUrl" -}}
 {{- if .Values.nats.bundled -}}
-{{- printf "%s://%s:4222" (ternary "tls" "nats" .Values.nats.tls.enabled) (include "haven.componentName" (dict "root" . "component" "nats")) -}}
+{{- printf "%s://%s:4222" (ternary "tls" "nats" (eq (include "haven.natsTlsOn" .) "true")) (include "haven.componentName" (dict "root" . "component" "nats")) -}}
 {{- else -}}
 {{- .Values.nats.external.url -}}
 {{- end -}}
@@ -120,12 +120,19 @@ seccompProfile:
 
 {{/* The secret with the NATS server certificate (tls.crt, tls.key) and the CA services trust (ca.crt). */}}
 {{- define "haven.natsTlsSecretName" -}}
-{{- default (include "haven.componentName" (dict "root" . "component" "nats-tls")) .Values.nats.tls.existingSecret -}}
+{{- if .Values.nats.tls.existingSecret -}}
+{{- .Values.nats.tls.existingSecret -}}
+{{- else if .Values.nats.tls.enabled -}}
+{{- include "haven.componentName" (dict "root" . "component" "nats-tls") -}}
+{{- else -}}
+{{- /* Mutual TLS without a NATS-specific certificate: the `nats` workload certificate of the mtls CA. */ -}}
+{{- include "haven.mtlsSecretName" (dict "root" . "workload" "nats") -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Where a NATS client finds the CA of the server's certificate ("secret" and "key"); empty without TLS to trust. */}}
 {{- define "haven.natsCa" -}}
-{{- if and .Values.nats.bundled .Values.nats.tls.enabled -}}
+{{- if eq (include "haven.natsTlsOn" .) "true" -}}
 secret: {{ include "haven.natsTlsSecretName" . }}
 key: ca.crt
 {{- else if and (not .Values.nats.bundled) .Values.nats.external.caSecret -}}
@@ -274,7 +281,7 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- $root := . -}}
 {{- $urls := list -}}
 {{- range .Values.janus.nodes -}}
-{{- $urls = append $urls (printf "ws://%s:%d" (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.wsPort)) -}}
+{{- $urls = append $urls (printf "%s://%s:%d" (ternary "wss" "ws" $root.Values.mtls.enabled) (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.wsPort)) -}}
 {{- end -}}
 {{- join "," $urls -}}
 {{- end -}}
@@ -283,7 +290,7 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- $root := . -}}
 {{- $urls := list -}}
 {{- range .Values.janus.nodes -}}
-{{- $urls = append $urls (printf "ws://%s:%d" (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.adminPort)) -}}
+{{- $urls = append $urls (printf "%s://%s:%d" (ternary "wss" "ws" $root.Values.mtls.enabled) (include "haven.componentName" (dict "root" $root "component" (printf "janus-%s" .name))) (int $root.Values.janus.adminPort)) -}}
 {{- end -}}
 {{- join "," $urls -}}
 {{- end -}}
@@ -382,6 +389,13 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and .Values.ingress.enabled (not .Values.services.gateway.enabled) -}}
 {{- fail "haven: ingress.enabled needs services.gateway.enabled" -}}
 {{- end -}}
+{{- if and .Values.mtls.enabled (not .Values.mtls.certManager.enabled) -}}
+{{- range $w := include "haven.mtlsWorkloads" . | fromJsonArray -}}
+{{- if not (index $.Values.mtls.existingSecrets $w) -}}
+{{- fail (printf "haven: mtls.enabled without mtls.certManager needs a secret per workload: set mtls.existingSecrets.%s (tls.crt, tls.key, ca.crt; URI SAN spiffe://%s/%s), or enable mtls.certManager" $w $.Values.mtls.trustDomain $w) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and (not .Values.otel.collector.enabled) (not .Values.otel.endpoint) -}}
 {{- fail "haven: otel.collector.enabled is false and otel.endpoint is empty: point the services at a collector that redacts PHI, or enable the bundled one" -}}
 {{- end -}}
@@ -409,6 +423,7 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 - name: LOG_LEVEL
   value: {{ $v.logLevel | quote }}
 {{ include "haven.natsClientEnv" (dict "root" $root "user" .name) }}
+{{- include "haven.mtlsEnv" (dict "root" $root "grpc" (gt (int .svc.grpcPort) 0)) }}
 - name: HAVEN_EVENT_STORE
   value: {{ $v.eventStore.type | quote }}
 - name: HAVEN_JETSTREAM_REPLICAS
@@ -526,6 +541,11 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
   value: {{ $v.recordings.mountPath | quote }}
 - name: HAVEN_VISIT_IDLE_MINUTES
   value: {{ $v.settings.visitIdleMinutes | quote }}
+{{- if $v.mtls.enabled }}
+{{- /* Janus's websockets speak TLS (wss) with a certificate of the mtls CA: janode trusts it through Node. */}}
+- name: NODE_EXTRA_CA_CERTS
+  value: /etc/haven/tls/ca.crt
+{{- end }}
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "haven-%s" .name | quote }}
@@ -561,8 +581,10 @@ the server runs, so a long catch-up after an outage is never mistaken for a hung
 {{- $handler := "" -}}
 {{- $alive := "" -}}
 {{- if eq .svc.probe "grpc" -}}
-{{- $handler = printf "grpc:\n  port: %d" (int .svc.grpcPort) -}}
-{{- $alive = printf "grpc:\n  port: %d\n  service: liveness" (int .svc.grpcPort) -}}
+{{- /* With mutual TLS the gRPC port wants a client certificate: probe the plaintext health-only port. */ -}}
+{{- $port := ternary (int .mtls.healthPort) (int .svc.grpcPort) .mtls.enabled -}}
+{{- $handler = printf "grpc:\n  port: %d" $port -}}
+{{- $alive = printf "grpc:\n  port: %d\n  service: liveness" $port -}}
 {{- else -}}
 {{- $handler = printf "httpGet:\n  path: %s\n  port: http" .svc.probePath -}}
 {{- $alive = $handler -}}
@@ -593,4 +615,81 @@ livenessProbe:
 {{- else if hasSuffix "M" $q -}}{{ div (mul (trimSuffix "M" $q | int) 1000000) 1048576 }}
 {{- else -}}{{ div ($q | int64) 1048576 }}
 {{- end -}}
+{{- end -}}
+
+{{/* ---------- mutual TLS between workloads (mtls) ---------- */}}
+
+{{/*
+The workloads that hold a certificate: every enabled service, the provisioning Job (`operator`), the bundled
+NATS (`nats`) and the Janus nodes (`janus`), as a JSON list.
+*/}}
+{{- define "haven.mtlsWorkloads" -}}
+{{- $v := .Values -}}
+{{- $w := list -}}
+{{- range $name, $svc := $v.services -}}
+{{- if $svc.enabled }}{{ $w = append $w $name }}{{ end -}}
+{{- end -}}
+{{- if $v.nats.provisioning.enabled }}{{ $w = append $w "operator" }}{{ end -}}
+{{- if $v.nats.bundled }}{{ $w = append $w "nats" }}{{ end -}}
+{{- $w = append $w "janus" -}}
+{{- toJson $w -}}
+{{- end -}}
+
+{{/* The secret holding a workload's tls.crt, tls.key and ca.crt. Call with (dict "root" $ "workload" "identity"). */}}
+{{- define "haven.mtlsSecretName" -}}
+{{- $v := .root.Values -}}
+{{- if $v.mtls.certManager.enabled -}}
+{{- include "haven.componentName" (dict "root" .root "component" (printf "%s-mtls" .workload)) -}}
+{{- else -}}
+{{- index $v.mtls.existingSecrets .workload | default "" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The issuer of the workloads' certificates: the given one, or the chart's own CA Issuer. */}}
+{{- define "haven.mtlsIssuerRef" -}}
+{{- $c := .Values.mtls.certManager -}}
+{{- if $c.issuerRef.name -}}
+name: {{ $c.issuerRef.name }}
+kind: {{ $c.issuerRef.kind }}
+group: {{ $c.issuerRef.group }}
+{{- else -}}
+name: {{ include "haven.componentName" (dict "root" . "component" "mtls-ca") }}
+kind: Issuer
+group: cert-manager.io
+{{- end -}}
+{{- end -}}
+
+{{/* True ("true") when the bundled NATS speaks TLS: nats.tls.enabled, or mutual TLS with its `nats` certificate. */}}
+{{- define "haven.natsTlsOn" -}}
+{{- if and .Values.nats.bundled (or .Values.nats.tls.enabled .Values.mtls.enabled) }}true{{ end -}}
+{{- end -}}
+
+{{/*
+The mutual TLS variables of a Haven workload's container (mounted at /etc/haven/tls from its secret).
+Call with (dict "root" $ "grpc" true-when-it-serves-gRPC).
+*/}}
+{{- define "haven.mtlsEnv" -}}
+{{- $v := .root.Values -}}
+{{- if $v.mtls.enabled }}
+- name: HAVEN_TLS_CA_FILE
+  value: /etc/haven/tls/ca.crt
+- name: HAVEN_TLS_CERT_FILE
+  value: /etc/haven/tls/tls.crt
+- name: HAVEN_TLS_KEY_FILE
+  value: /etc/haven/tls/tls.key
+- name: HAVEN_TLS_TRUST_DOMAIN
+  value: {{ $v.mtls.trustDomain | quote }}
+- name: HAVEN_TLS_REFRESH_MS
+  value: {{ $v.mtls.refreshMs | quote }}
+{{- if .grpc }}
+- name: HAVEN_GRPC_HEALTH_PORT
+  value: {{ $v.mtls.healthPort | quote }}
+{{- end }}
+{{- if $v.nats.bundled }}
+- name: NATS_TLS_CERT_FILE
+  value: /etc/haven/tls/tls.crt
+- name: NATS_TLS_KEY_FILE
+  value: /etc/haven/tls/tls.key
+{{- end }}
+{{- end }}
 {{- end -}}

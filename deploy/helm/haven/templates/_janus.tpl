@@ -70,6 +70,24 @@ janus.plugin.videoroom.jcfg: |
     string_ids = false
   }
 janus.transport.websockets.jcfg: |
+  {{- if $v.mtls.enabled }}
+  # TLS only (mtls): the session service connects with wss:// and verifies the `janus` certificate of the CA.
+  general: {
+    json = "compact"
+    ws = false
+    wss = true
+    wss_port = {{ $v.janus.wsPort }}
+  }
+  admin: {
+    admin_ws = false
+    admin_wss = true
+    admin_wss_port = {{ $v.janus.adminPort }}
+  }
+  certificates: {
+    cert_pem = "/etc/janus/tls/tls.crt"
+    cert_key = "/etc/janus/tls/tls.key"
+  }
+  {{- else }}
   general: {
     json = "compact"
     ws = true
@@ -82,6 +100,7 @@ janus.transport.websockets.jcfg: |
     admin_ws_port = {{ $v.janus.adminPort }}
     admin_wss = false
   }
+  {{- end }}
 janus.eventhandler.sampleevh.jcfg: |
   general: {
     enabled = {{ $v.janus.eventHandler.enabled }}

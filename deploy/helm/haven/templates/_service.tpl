@@ -160,6 +160,12 @@ spec:
             - name: grpc
               containerPort: {{ $svc.grpcPort }}
               protocol: TCP
+            {{- if $v.mtls.enabled }}
+            # gRPC health alone, plaintext: the kubelet's probes present no client certificate
+            - name: grpc-health
+              containerPort: {{ $v.mtls.healthPort }}
+              protocol: TCP
+            {{- end }}
             {{- end }}
             {{- if $svc.httpPort }}
             - name: http
@@ -168,7 +174,7 @@ spec:
             {{- end }}
           env:
             {{- include "haven.serviceEnv" (dict "root" $root "name" $name "svc" $svc) | nindent 12 }}
-          {{- include "haven.serviceProbes" (dict "svc" $svc) | nindent 10 }}
+          {{- include "haven.serviceProbes" (dict "svc" $svc "mtls" $v.mtls) | nindent 10 }}
           resources:
             {{- toYaml $svc.resources | nindent 12 }}
           volumeMounts:
@@ -187,6 +193,12 @@ spec:
               mountPath: /var/lib/haven/data
             {{- end }}
             {{- include "haven.natsClientMounts" $root | nindent 12 }}
+            {{- if $v.mtls.enabled }}
+            # this workload's certificate, key and the CA (re-read as cert-manager renews them: no subPath)
+            - name: mtls
+              mountPath: /etc/haven/tls
+              readOnly: true
+            {{- end }}
             {{- if eq $name "audit" }}
             - name: audit-signing
               mountPath: /etc/haven/audit-signing
@@ -231,6 +243,16 @@ spec:
             sizeLimit: {{ $svc.dataDirSizeLimit }}
         {{- end }}
         {{- include "haven.natsClientVolumes" $root | nindent 8 }}
+        {{- if $v.mtls.enabled }}
+        - name: mtls
+          secret:
+            secretName: {{ include "haven.mtlsSecretName" (dict "root" $root "workload" $name) }}
+            defaultMode: 0440
+            items:
+              - { key: tls.crt, path: tls.crt }
+              - { key: tls.key, path: tls.key }
+              - { key: ca.crt, path: ca.crt }
+        {{- end }}
         {{- if eq $name "audit" }}
         - name: audit-signing
           secret:
@@ -354,6 +376,10 @@ spec:
         {{- if $svc.grpcPort }}
         - port: {{ $svc.grpcPort }}
           protocol: TCP
+        {{- if $v.mtls.enabled }}
+        - port: {{ $v.mtls.healthPort }}
+          protocol: TCP
+        {{- end }}
         {{- end }}
         {{- if and $svc.httpPort (eq $httpCallers "same") }}
         - port: {{ $svc.httpPort }}
