@@ -396,6 +396,18 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /* Secrets never as plain values: a variable whose name says secret belongs in extraSecretEnv (a secretKeyRef). */ -}}
+{{- $plain := dict "extraEnv" .Values.extraEnv -}}
+{{- range $name, $svc := .Values.services -}}
+{{- $_ := set $plain (printf "services.%s.env" $name) ($svc.env | default dict) -}}
+{{- end -}}
+{{- range $where, $envs := $plain -}}
+{{- range $k, $_ := $envs -}}
+{{- if regexMatch "(SECRET|PASSWORD|PASSPHRASE|TOKEN|CREDENTIALS|CREDS|_KEY|PRIVATE_KEY)$" (upper $k) -}}
+{{- fail (printf "haven: %s.%s looks like a secret: values.yaml must hold no secret in plain text; put it in a Secret and reference it with extraSecretEnv ({name, secretName, key})" $where $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and (not .Values.otel.collector.enabled) (not .Values.otel.endpoint) -}}
 {{- fail "haven: otel.collector.enabled is false and otel.endpoint is empty: point the services at a collector that redacts PHI, or enable the bundled one" -}}
 {{- end -}}
