@@ -20,21 +20,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { writeSecretFile } from '@haven/crypto';
+import { HAVEN_SERVICE_USERS } from '@haven/eventstore';
 
 const run = promisify(execFile);
 
 /** The workloads a dev PKI issues certificates to by default. */
-export const DEV_PKI_WORKLOADS = [
-  'identity',
-  'scheduling',
-  'session',
-  'recording',
-  'audit',
-  'gateway',
-  'integration',
-  'operator',
-  'nats',
-] as const;
+export const DEV_PKI_WORKLOADS = [...HAVEN_SERVICE_USERS, 'integration', 'operator', 'nats'] as const;
 
 /** The trust domain of the dev PKI's workload names (the services' default too). */
 export const DEV_TRUST_DOMAIN = 'haven.internal';

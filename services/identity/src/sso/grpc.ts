@@ -4,17 +4,9 @@ import { identity } from '@haven/proto';
 import type { CallContext } from '@haven/service';
 import { toProtoTokens } from '../session/grpc';
 import type { IdentityGrpcAccess, IdentityHandlers } from '../shared/grpc-access';
-import { toProtoUser } from '../user/grpc';
-import type { Role } from '../user/user';
+import { PROTO_TO_ROLE, ROLE_TO_PROTO, toProtoUser } from '../user/grpc';
 import type { SsoAccountView, SsoService } from './sso-service';
 
-const ROLE_TO_PROTO: Record<Role, identity.Role> = {
-  admin: identity.Role.ROLE_ADMIN,
-  clinician: identity.Role.ROLE_CLINICIAN,
-  front_desk: identity.Role.ROLE_FRONT_DESK,
-  auditor: identity.Role.ROLE_AUDITOR,
-};
-const PROTO_TO_ROLE = new Map<number, Role>(Object.entries(ROLE_TO_PROTO).map(([k, v]) => [v, k as Role]));
 const STATE_TO_PROTO: Record<SsoAccountView['status'], identity.SsoAccountState> = {
   pending: identity.SsoAccountState.SSO_ACCOUNT_STATE_PENDING,
   approved: identity.SsoAccountState.SSO_ACCOUNT_STATE_APPROVED,

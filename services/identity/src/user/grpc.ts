@@ -11,13 +11,15 @@ import { Role } from './user';
 import type { UserService } from './user-service';
 import type { UserView } from './view';
 
-const ROLE_TO_PROTO: Record<Role, identity.Role> = {
+/** A Haven role as the proto enum (shared by every slice whose answers name a role). */
+export const ROLE_TO_PROTO: Record<Role, identity.Role> = {
   admin: identity.Role.ROLE_ADMIN,
   clinician: identity.Role.ROLE_CLINICIAN,
   front_desk: identity.Role.ROLE_FRONT_DESK,
   auditor: identity.Role.ROLE_AUDITOR,
 };
-const PROTO_TO_ROLE = new Map<number, Role>(Object.entries(ROLE_TO_PROTO).map(([k, v]) => [v, k as Role]));
+/** The proto enum back to a Haven role (unknown numbers are absent). */
+export const PROTO_TO_ROLE = new Map<number, Role>(Object.entries(ROLE_TO_PROTO).map(([k, v]) => [v, k as Role]));
 const STATE_TO_PROTO: Record<UserView['status'], identity.UserState> = {
   invited: identity.UserState.USER_STATE_INVITED,
   active: identity.UserState.USER_STATE_ACTIVE,
