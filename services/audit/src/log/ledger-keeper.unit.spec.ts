@@ -10,11 +10,13 @@ import { LEDGER_STREAM, LedgerKeeper, TREE_HEAD_SIGNED } from './ledger-keeper';
 describe('the ledger keeper', () => {
   let dir: string;
   const keepers: LedgerKeeper[] = [];
+  const logs: AuditLog[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'haven-keeper-'));
   });
   afterEach(async () => {
     await Promise.all(keepers.splice(0).map((k) => k.stop()));
+    await Promise.all(logs.splice(0).map((l) => l.close()));
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -30,6 +32,7 @@ describe('the ledger keeper', () => {
       ]);
     }
     const log = await AuditLog.open(join(dir, 'audit-log.ndjson'));
+    logs.push(log);
     const ledger = await Ledger.open({
       records: log.all(),
       keyPath: join(dir, 'key.pem'),
