@@ -19,7 +19,9 @@ export const ROLE_TO_PROTO: Record<Role, identity.Role> = {
   auditor: identity.Role.ROLE_AUDITOR,
 };
 /** The proto enum back to a Haven role (unknown numbers are absent). */
-export const PROTO_TO_ROLE = new Map<number, Role>(Object.entries(ROLE_TO_PROTO).map(([k, v]) => [v, k as Role]));
+export const PROTO_TO_ROLE = new Map<number, Role>(
+  Object.entries(ROLE_TO_PROTO).map(([k, v]) => [v, k as Role]),
+);
 const STATE_TO_PROTO: Record<UserView['status'], identity.UserState> = {
   invited: identity.UserState.USER_STATE_INVITED,
   active: identity.UserState.USER_STATE_ACTIVE,
