@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   grpc: async () => ({ ...(await (await import('./grpc.bench')).run()) }),
   identity: async () => ({ ...(await (await import('./identity.bench')).run()) }),
   crypto: async () => ({ ...(await (await import('./crypto.bench')).run()) }),
+  mtls: async () => ({ ...(await (await import('./mtls.bench')).run()) }),
   audit: async () => (await import('./audit.bench')).run(),
   'audit-watch': async () => (await import('./audit-watch.bench')).run(),
   janus: async () => ({ ...(await (await import('./janus.bench')).run({ runs: 20 })) }),
