@@ -1,6 +1,6 @@
 'use strict';
 // The commit-message rule, shared by scripts/check-commits.mjs (run by `npm run lint`) and its unit spec:
-// Conventional Commits, `type(scope)!: description`, a subject of at most 100 characters, a blank line
+// Conventional Commits, `type(scope)!: description`, a subject under 100 characters (at most 99), a blank line
 // before the body.
 
 /** The Conventional Commits types this repository uses. */
@@ -19,7 +19,7 @@ const COMMIT_TYPES = [
 ];
 
 /** The longest subject line allowed, in characters. */
-const MAX_SUBJECT_LENGTH = 100;
+const MAX_SUBJECT_LENGTH = 99;
 
 const SUBJECT = new RegExp(`^(?:${COMMIT_TYPES.join('|')})(?:\\([a-z0-9][a-z0-9,./ -]*\\))?!?: \\S`);
 

@@ -9,19 +9,17 @@ describe('commitMessageProblems', () => {
     );
   });
 
-  it('accepts a subject of exactly 100 characters and refuses one of 101', () => {
+  it('accepts a subject of 99 characters and refuses one of 100', () => {
     const subject = (n: number) => `fix(gateway): ${'x'.repeat(n - 'fix(gateway): '.length)}`;
-    expect(subject(100)).toHaveLength(100);
-    expect(commitMessageProblems(subject(100))).toEqual([]);
-    expect(commitMessageProblems(subject(101))).toEqual(['the subject is 101 characters long (at most 100)']);
+    expect(subject(99)).toHaveLength(99);
+    expect(commitMessageProblems(subject(99))).toEqual([]);
+    expect(commitMessageProblems(subject(100))).toEqual(['the subject is 100 characters long (at most 99)']);
   });
 
   it('counts characters, not UTF-16 units or bytes', () => {
-    const subject = `docs(readme): ${'𝄞'.repeat(86)}`; // 100 characters, 186 UTF-16 units, 358 bytes
+    const subject = `docs(readme): ${'𝄞'.repeat(85)}`; // 99 characters, 184 UTF-16 units, 354 bytes
     expect(commitMessageProblems(subject)).toEqual([]);
-    expect(commitMessageProblems(`${subject}𝄞`)).toEqual([
-      'the subject is 101 characters long (at most 100)',
-    ]);
+    expect(commitMessageProblems(`${subject}𝄞`)).toEqual(['the subject is 100 characters long (at most 99)']);
   });
 
   it('refuses an unknown type, a missing colon or space, an upper-case scope and an empty description', () => {
