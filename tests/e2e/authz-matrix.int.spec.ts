@@ -19,7 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { decodeJwt, SignJWT } from 'jose';
 import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
-import { identity, PROTO_FILES, PROTO_ROOT, SERVICE_NAMES } from '@haven/proto';
+import { havenServiceOf, identity, PROTO_FILES, PROTO_ROOT, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { SigningKeyRing } from '../../services/identity/src/tokens/keys';
@@ -266,11 +266,10 @@ beforeAll(async () => {
     await signWithIdentityKey('pp-matrix', { kind: 'patient', visit: 'appointments/apt-matrix' }),
   );
 
-  // Every proto service of `haven.<name>.v1` (e.g. identity's PasskeyService) runs in the Haven service <name>.
   for (const name of ['identity', 'scheduling', 'session', 'recording', 'audit'] as const) {
     const client = new grpc.Client(stack.address(name), stack.pki.grpcCredentials('integration'));
     for (const service of new Set(RPCS.map((r) => r.service))) {
-      if (service.startsWith(`haven.${name}.v1.`)) clients.set(service, client);
+      if (havenServiceOf(service) === name) clients.set(service, client);
     }
   }
 
@@ -286,7 +285,7 @@ beforeAll(async () => {
             const client = clients.get(rpc.service);
             if (!client) throw new Error(`no service process serves ${rpc.service}`);
             const token = tokens.get(
-              rpc.service.startsWith('haven.identity.') ? `identity:${caller}` : caller,
+              havenServiceOf(rpc.service) === 'identity' ? `identity:${caller}` : caller,
             );
             const metadata =
               caller === 'no_token' ? new grpc.Metadata() : clientCallMetadata({ token: token! });
@@ -318,8 +317,7 @@ describe('the access-policy matrix over the running services', () => {
     const services = new Set(RPCS.map((r) => r.service));
     // Every Haven service serves its main proto service, and every proto service runs in a Haven service.
     for (const name of Object.values(SERVICE_NAMES)) expect(services).toContain(name);
-    const owners = Object.keys(SERVICE_NAMES).map((name) => `haven.${name}.v1.`);
-    expect([...services].filter((s) => !owners.some((o) => s.startsWith(o)))).toEqual([]);
+    expect([...services].filter((s) => havenServiceOf(s) === undefined)).toEqual([]);
     const missing = RPCS.filter((r) => !Object.prototype.hasOwnProperty.call(POLICY, r.path)).map(
       (r) => r.path,
     );

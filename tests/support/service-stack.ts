@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { authorize, POLICY, SCOPES, type AuthorizationSubject } from '@haven/auth';
 import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@haven/eventstore';
-import { identity, scheduling, SERVICE_NAMES } from '@haven/proto';
+import { havenServiceOf, identity, scheduling, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import {
   type CliResult,
@@ -172,9 +172,8 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
     const rawClient = (service: string): grpc.Client => {
       const existing = clients.get(service);
       if (existing) return existing;
-      // Every proto service of `haven.<name>.v1` (e.g. identity's PasskeyService) runs in the Haven service <name>.
-      const owner = service.split('.')[1] as keyof typeof SERVICE_NAMES;
-      const address = addresses.get(service) ?? addresses.get(SERVICE_NAMES[owner] ?? '');
+      const owner = havenServiceOf(service);
+      const address = addresses.get(service) ?? (owner ? addresses.get(SERVICE_NAMES[owner]) : undefined);
       if (!address) throw new Error(`the stack does not run ${service}`);
       const client = new grpc.Client(address, credentials);
       clients.set(service, client);

@@ -54,5 +54,5 @@ export type { MessageFns } from './gen/google/protobuf/any';
 // Helpers.
 export { ERROR_DETAIL_TYPES, TYPE_URL_PREFIX, packAny, unpackAny } from './any';
 export type { MessageCodec } from './any';
-export { PROTO_FILES, PROTO_ROOT, SERVICE_NAMES, protoPath } from './proto-files';
+export { PROTO_FILES, PROTO_ROOT, SERVICE_NAMES, havenServiceOf, protoPath } from './proto-files';
 export type { ServiceName } from './proto-files';

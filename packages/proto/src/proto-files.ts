@@ -48,5 +48,16 @@ export const SERVICE_NAMES = {
   recording: 'haven.recording.v1.RecordingService',
   audit: 'haven.audit.v1.AuditService',
 } as const;
+/**
+ * The Haven service whose process serves a proto service: every service of `haven.<name>.v1` (e.g. identity's
+ * PasskeyService beside its IdentityService) runs in the Haven service `<name>`. Undefined for any other name.
+ */
+export function havenServiceOf(protoService: string): keyof typeof SERVICE_NAMES | undefined {
+  const match = /^haven\.([a-z]+)\.v1\.[A-Za-z]+$/.exec(protoService);
+  const name = match?.[1];
+  return name !== undefined && Object.prototype.hasOwnProperty.call(SERVICE_NAMES, name)
+    ? (name as keyof typeof SERVICE_NAMES)
+    : undefined;
+}
 /** One of the {@link SERVICE_NAMES} values. */
 export type ServiceName = (typeof SERVICE_NAMES)[keyof typeof SERVICE_NAMES];

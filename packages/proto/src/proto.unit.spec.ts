@@ -4,6 +4,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { loadSync } from '@grpc/proto-loader';
 import type { Any } from './index';
 import {
+  havenServiceOf,
   audit,
   BadRequest,
   BadRequest_FieldViolation,
@@ -296,5 +297,15 @@ describe('proto files', () => {
     });
     expect(result.stdout).toContain('up to date');
     expect(result.status).toBe(0);
+  });
+});
+
+describe('havenServiceOf', () => {
+  it('names the Haven service of every proto service of haven.<name>.v1, and nothing else', () => {
+    expect(havenServiceOf('haven.identity.v1.PasskeyService')).toBe('identity');
+    expect(havenServiceOf(SERVICE_NAMES.audit)).toBe('audit');
+    expect(havenServiceOf('haven.events.v1.Envelope')).toBeUndefined();
+    expect(havenServiceOf('haven.toString.v1.X')).toBeUndefined();
+    expect(havenServiceOf('grpc.health.v1.Health')).toBeUndefined();
   });
 });
