@@ -18,13 +18,23 @@ import {
   MAX_PASSKEYS,
   PasskeyRefusal,
   type AttestationPolicy,
+  evolveCeremony,
+  evolvePasskeyPolicy,
+  evolvePasskeys,
+  initialCeremonyState,
+  initialPasskeyPolicyState,
+  initialPasskeysState,
   type CeremonyEvent,
   type CeremonyState,
   type PasskeyPolicyEvent,
   type PasskeyPolicyState,
+  type PasskeyRegistered,
+  type PasskeyRemoved,
   type PasskeysEvent,
+  type PasskeySignedIn,
   type PasskeysState,
 } from './passkey';
+import type { PureDecider } from '../shared/streams';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -100,29 +110,12 @@ export type CompletePasskeySignIn = {
 /** Every command of a ceremony stream. */
 export type CeremonyCommand = IssuePasskeyChallenge | CompletePasskeyRegistration | CompletePasskeySignIn;
 
-export type RegisterPasskey = {
-  type: 'RegisterPasskey';
-  data: {
-    userId: string;
-    passkeyId: string;
-    publicKey: string;
-    counter: number;
-    transports: string[];
-    aaguid: string;
-    attestationFormat: string;
-    backedUp: boolean;
-    displayName: string;
-    now: number;
-  };
-};
-export type RecordPasskeySignIn = {
-  type: 'RecordPasskeySignIn';
-  data: { userId: string; passkeyId: string; counter: number; sessionId: string; now: number };
-};
-export type RemovePasskey = {
-  type: 'RemovePasskey';
-  data: { userId: string; passkeyId: string; by: 'self' | 'admin'; actorId: string; now: number };
-};
+/** A command's data: its event's data with the decision time as `now` instead of the recorded `at`. */
+type CommandData<E extends { data: { at: string } }> = Omit<E['data'], 'at'> & { now: number };
+
+export type RegisterPasskey = { type: 'RegisterPasskey'; data: CommandData<PasskeyRegistered> };
+export type RecordPasskeySignIn = { type: 'RecordPasskeySignIn'; data: CommandData<PasskeySignedIn> };
+export type RemovePasskey = { type: 'RemovePasskey'; data: CommandData<PasskeyRemoved> };
 
 /** Every command of a user's passkeys stream. */
 export type PasskeysCommand = RegisterPasskey | RecordPasskeySignIn | RemovePasskey;
@@ -328,3 +321,22 @@ export function decidePasskeyPolicy(
   if (same) return [];
   return [{ type: 'PasskeyPolicySet', data: { attestation, allowedAaguids, by: d.by, at: iso(d.now) } }];
 }
+
+/** The passkey aggregates as the event-store plumbing runs them (decide, evolve, initial state). */
+export const ceremonyDecider: PureDecider<CeremonyCommand, CeremonyEvent, CeremonyState> = {
+  decide: decideCeremony,
+  evolve: evolveCeremony,
+  initialState: initialCeremonyState,
+};
+
+export const passkeysDecider: PureDecider<PasskeysCommand, PasskeysEvent, PasskeysState> = {
+  decide: decidePasskeys,
+  evolve: evolvePasskeys,
+  initialState: initialPasskeysState,
+};
+
+export const passkeyPolicyDecider: PureDecider<SetPasskeyPolicy, PasskeyPolicyEvent, PasskeyPolicyState> = {
+  decide: decidePasskeyPolicy,
+  evolve: evolvePasskeyPolicy,
+  initialState: initialPasskeyPolicyState,
+};

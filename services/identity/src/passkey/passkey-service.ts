@@ -22,8 +22,13 @@ import type { IdentityDeps } from '../shared/deps';
 import { load, run, type CommandContext } from '../shared/streams';
 import { userDecider } from '../user/decider';
 import { isLocked, userStream } from '../user/user';
-import { type RegistrationProof, type SignInProof } from './decide';
-import { ceremonyDecider, passkeyPolicyDecider, passkeysDecider } from './decider';
+import {
+  ceremonyDecider,
+  passkeyPolicyDecider,
+  passkeysDecider,
+  type RegistrationProof,
+  type SignInProof,
+} from './decide';
 import {
   CEREMONY_TTL_MS,
   CeremonyPurpose,
