@@ -409,33 +409,40 @@ const REASON_CODES: Record<number, string> = {
  * reconciler when this handler dies after the cancellation).
  */
 export function cancelAppointment(deps: SchedulingDeps) {
-  return async (
+  return (
     request: scheduling.CancelAppointmentRequest,
     ctx: CallContext,
-  ): Promise<scheduling.CancelAppointmentResponse> => {
-    const principal = requirePrincipal(ctx);
-    const id = requireResourceId(request.name, 'appointments');
-    const reasonCode = REASON_CODES[request.reason];
-    if (reasonCode === undefined)
-      throw new ValidationError([{ field: 'reason', description: 'is not a known reason' }]);
-    const key = idempotencyKey(ctx, request.requestId);
-    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
-    const metadata = commandMetadata(ctx);
-    const result = await runAppointmentCommand(
-      deps,
-      id,
-      { type: 'CancelAppointment', data: { reasonCode } },
-      metadata,
-      {
-        request: key
-          ? requestRecord(key, { name: request.name, reason: reasonCode, etag: request.etag })
-          : undefined,
-        guard: (s) => checkEtag(s, request.etag),
-      },
-    );
-    if (!result.replayed) await freeSlot(deps, committed(metadata), state);
-    return { appointment: toProto(result.state) };
-  };
+  ): Promise<scheduling.CancelAppointmentResponse> =>
+    closeAppointment(deps, ctx, request, () => {
+      const reasonCode = REASON_CODES[request.reason];
+      if (reasonCode === undefined)
+        throw new ValidationError([{ field: 'reason', description: 'is not a known reason' }]);
+      return { command: { type: 'CancelAppointment', data: { reasonCode } }, record: { reason: reasonCode } };
+    });
+}
+
+/**
+ * Closes an appointment by a cancellation or a no-show (idempotent by request id, guarded by the etag), then frees
+ * its slot. `close` checks the command's own fields, after the name and before anything is read.
+ */
+async function closeAppointment(
+  deps: SchedulingDeps,
+  ctx: CallContext,
+  request: { name: string; requestId: string; etag: string },
+  close: () => { command: AppointmentCommand; record: Record<string, unknown> },
+): Promise<{ appointment: scheduling.Appointment }> {
+  const principal = requirePrincipal(ctx);
+  const id = requireResourceId(request.name, 'appointments');
+  const { command, record } = close();
+  const key = idempotencyKey(ctx, request.requestId);
+  const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
+  const metadata = commandMetadata(ctx);
+  const result = await runAppointmentCommand(deps, id, command, metadata, {
+    request: key ? requestRecord(key, { name: request.name, ...record, etag: request.etag }) : undefined,
+    guard: (s) => checkEtag(s, request.etag),
+  });
+  if (!result.replayed) await freeSlot(deps, committed(metadata), state);
+  return { appointment: toProto(result.state) };
 }
 
 /**
@@ -457,28 +464,11 @@ export async function freeSlot(
 
 /** MarkNoShow: only once the appointment has started; the slot is freed (as for a cancellation). */
 export function markNoShow(deps: SchedulingDeps) {
-  return async (
-    request: scheduling.MarkNoShowRequest,
-    ctx: CallContext,
-  ): Promise<scheduling.MarkNoShowResponse> => {
-    const principal = requirePrincipal(ctx);
-    const id = requireResourceId(request.name, 'appointments');
-    const key = idempotencyKey(ctx, request.requestId);
-    const state = await loadVisibleAppointment(deps, principal, id, SchedulingScope.AppointmentsWrite);
-    const metadata = commandMetadata(ctx);
-    const result = await runAppointmentCommand(
-      deps,
-      id,
-      { type: 'MarkNoShow', data: { now: deps.clock() } },
-      metadata,
-      {
-        request: key ? requestRecord(key, { name: request.name, etag: request.etag }) : undefined,
-        guard: (s) => checkEtag(s, request.etag),
-      },
-    );
-    if (!result.replayed) await freeSlot(deps, committed(metadata), state);
-    return { appointment: toProto(result.state) };
-  };
+  return (request: scheduling.MarkNoShowRequest, ctx: CallContext): Promise<scheduling.MarkNoShowResponse> =>
+    closeAppointment(deps, ctx, request, () => ({
+      command: { type: 'MarkNoShow', data: { now: deps.clock() } },
+      record: {},
+    }));
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
