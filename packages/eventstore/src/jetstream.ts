@@ -27,6 +27,7 @@
  * each expecting the previous one's sequence; a crash in the middle leaves a prefix of the batch stored (never
  * an interleaving). Retrying the same batch (same ids) completes it idempotently.
  */
+import { EventStoreAdapter } from './adapter-base';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -44,13 +45,7 @@ import {
   type OrderedConsumerOptions,
 } from 'nats';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  ConcurrencyError,
-  HavenError,
-  PreconditionError,
-  UnavailableError,
-  ValidationError,
-} from '@haven/errors';
+import { ConcurrencyError, HavenError, UnavailableError, ValidationError } from '@haven/errors';
 import { closeNatsConnection, connectNats, type NatsCredentials } from './nats-connection';
 import {
   DEFAULT_DUPLICATE_WINDOW_MS,
@@ -195,15 +190,13 @@ function revisionOf(h: MsgHdrs | undefined): bigint {
  * {@link EventStore} on NATS JetStream (the default adapter). Safe for concurrent use by one process and by
  * many processes: optimistic concurrency is enforced by the server.
  */
-export class JetStreamEventStore implements InspectableEventStore {
+export class JetStreamEventStore extends EventStoreAdapter implements InspectableEventStore {
   private readonly js: JetStreamClient;
   /** The stream's dedup window, learnt when the stream is checked. */
   private duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS;
   private streamReady: Promise<void> | undefined;
   private streamExists = false;
   private readonly tails = new Map<string, Tail>();
-  private readonly subscriptions = new Set<Subscription>();
-  private closed = false;
   /** False between the client's Disconnect and Reconnect events: `head` then fails at once. */
   private connected = true;
 
@@ -217,6 +210,7 @@ export class JetStreamEventStore implements InspectableEventStore {
     private readonly ownsConnection: boolean,
     private readonly options: JetStreamEventStoreOptions,
   ) {
+    super();
     this.js = nc.jetstream();
     void this.watchConnection();
   }
@@ -629,16 +623,11 @@ export class JetStreamEventStore implements InspectableEventStore {
       iterator.stop();
       options.onError?.(err);
     });
-    const subscription: Subscription = {
-      close: async () => {
-        stopped = true;
-        iterator.stop();
-        await loop;
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.track(async () => {
+      stopped = true;
+      iterator.stop();
+      await loop;
+    });
   }
 
   /** HAVEN_ES as it is on the server (stream info, messages by sequence), on this store's connection. */
@@ -703,21 +692,9 @@ export class JetStreamEventStore implements InspectableEventStore {
     return info.num_pending;
   }
 
-  /** Always throws PreconditionError: Haven never deletes a stream (the server denies deletes and purges too). */
-  async deleteStream(stream: string): Promise<never> {
-    throw new PreconditionError(`stream ${stream}: deleting streams is not allowed`);
-  }
-
-  /** Stops subscriptions, then drains the connection if this store opened it. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  /** Drains the connection if this store opened it. */
+  protected async release(): Promise<void> {
     if (this.ownsConnection) await closeNatsConnection(this.nc);
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new PreconditionError('event store is closed');
   }
 
   /**

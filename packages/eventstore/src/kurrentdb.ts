@@ -7,6 +7,7 @@
  * envelope (actor, correlation, causation, traceparent, occurredAt, sealed phi); global position = commit
  * position; subscribe = `$all` with a stream-prefix filter. Haven never deletes: `deleteStream` throws.
  */
+import { EventStoreAdapter } from './adapter-base';
 import {
   ANY,
   BACKWARDS,
@@ -26,13 +27,7 @@ import {
   type Filter,
   type JSONEventType,
 } from '@kurrent/kurrentdb-client';
-import {
-  ConcurrencyError,
-  HavenError,
-  PreconditionError,
-  UnavailableError,
-  ValidationError,
-} from '@haven/errors';
+import { ConcurrencyError, HavenError, UnavailableError, ValidationError } from '@haven/errors';
 import type { Actor, EventEnvelope, NewEvent, RequestRecord, SealedPhi } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { currentTraceparent } from '@haven/telemetry';
@@ -134,12 +129,11 @@ function toEnvelope(resolved: LooseResolved): (EventEnvelope & { commit: bigint 
 const HAVEN_STREAMS = '^[a-z][a-z0-9_]*\\.';
 
 /** {@link EventStore} on KurrentDB / EventStoreDB. */
-export class KurrentDbEventStore implements InspectableEventStore {
-  private readonly subscriptions = new Set<Subscription>();
-  private closed = false;
-
+export class KurrentDbEventStore extends EventStoreAdapter implements InspectableEventStore {
   /** Wraps a client; `close()` disposes it. */
-  constructor(private readonly client: KurrentDBClient) {}
+  constructor(private readonly client: KurrentDBClient) {
+    super();
+  }
 
   /**
    * Connects with a connection string (`kurrentdb://host:2113?tls=false`) and checks the server answers.
@@ -301,16 +295,11 @@ export class KurrentDbEventStore implements InspectableEventStore {
     })().catch((err: unknown) => {
       if (!stopped) options.onError?.(translate(err, 'subscribe'));
     });
-    const subscription: Subscription = {
-      close: async () => {
-        stopped = true;
-        await sub.unsubscribe().catch(() => undefined);
-        await loop;
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.track(async () => {
+      stopped = true;
+      await sub.unsubscribe().catch(() => undefined);
+      await loop;
+    });
   }
 
   /**
@@ -402,21 +391,9 @@ export class KurrentDbEventStore implements InspectableEventStore {
     }
   }
 
-  /** Always throws PreconditionError: Haven never deletes a stream. */
-  async deleteStream(stream: string): Promise<never> {
-    throw new PreconditionError(`stream ${stream}: deleting streams is not allowed`);
-  }
-
-  /** Stops subscriptions and disposes the client. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  /** Disposes the client. */
+  protected async release(): Promise<void> {
     await this.client.dispose();
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new PreconditionError('event store is closed');
   }
 
   /** `$all` filter: Haven streams only, optionally of some contexts. */

@@ -1,4 +1,5 @@
-import { ConcurrencyError, PreconditionError } from '@haven/errors';
+import { EventStoreAdapter } from './adapter-base';
+import { ConcurrencyError } from '@haven/errors';
 import type { NewEvent } from './envelope';
 import { contextOfFilter, parseStreamName } from './ids';
 import { describeExpected, toEnvelope, validateBatch } from './codec';
@@ -20,12 +21,10 @@ import { PENDING_COUNT_LIMIT } from './port';
  * An in-process {@link EventStore} for unit tests only (nothing is persisted). Same semantics as the real
  * adapters: positions start at 1, idempotent on event id, deleteStream refused.
  */
-export class InMemoryEventStore implements InspectableEventStore {
+export class InMemoryEventStore extends EventStoreAdapter implements InspectableEventStore {
   private readonly streams = new Map<string, PositionedEvent[]>();
   private readonly all: PositionedEvent[] = [];
   private readonly waiters = new Set<() => void>();
-  private readonly subscriptions = new Set<Subscription>();
-  private closed = false;
 
   /** Throws ValidationError on a bad stream name or batch, ConcurrencyError when the stream is not at `expected`. */
   async append(
@@ -123,16 +122,11 @@ export class InMemoryEventStore implements InspectableEventStore {
         }
       }
     })();
-    const subscription: Subscription = {
-      close: async () => {
-        stopped = true;
-        wake?.();
-        await loop;
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.track(async () => {
+      stopped = true;
+      wake?.();
+      await loop;
+    });
   }
 
   /** The store by position (it never loses anything: no deviations, no missing positions). */
@@ -172,18 +166,6 @@ export class InMemoryEventStore implements InspectableEventStore {
     };
   }
 
-  /** Always throws PreconditionError: Haven never deletes a stream. */
-  async deleteStream(stream: string): Promise<never> {
-    throw new PreconditionError(`stream ${stream}: deleting streams is not allowed`);
-  }
-
-  /** Stops every subscription. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new PreconditionError('event store is closed');
-  }
+  /** Nothing to release. */
+  protected async release(): Promise<void> {}
 }
