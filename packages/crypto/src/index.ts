@@ -22,9 +22,18 @@ export {
   inspectEncryptedFile,
   rewrapFile,
 } from './stream';
-export type { ByteRange, EncryptFileResult, EncryptStreamOptions, EncryptedFileInfo } from './stream';
+export type {
+  ByteRange,
+  DecryptStreamOptions,
+  EncryptFileResult,
+  EncryptStreamOptions,
+  EncryptedFileInfo,
+} from './stream';
+export { openEncryptedObject, decryptObjectRange, bufferCiphertextReader } from './stream-range';
+export type { CiphertextReader, EncryptedObject, OpenEncryptedObjectOptions } from './stream-range';
 export { FilePatientKeyStore } from './patient-keys';
 export type { FilePatientKeyStoreOptions, PatientKey, PatientKeyStore } from './patient-keys';
+export { subjectKeyKms } from './subject-key-kms';
 export { writeSecretFile } from './secret-file';
 export type { WriteSecretFileOptions } from './secret-file';
 export { sealPhi, openPhi } from './phi';

@@ -48,6 +48,17 @@ const IO_BUFFER_BYTES = 1024 * 1024;
 export interface EncryptStreamOptions {
   /** Plaintext bytes per chunk; 1 KiB … 16 MiB. Default 64 KiB. */
   readonly chunkSize?: number;
+  /**
+   * Extra KMS context bound to the wrapped data key (e.g. `{ recording: "recordings/R" }`); decrypting
+   * must present the same context, so an object copied under another name does not decrypt. No PHI.
+   */
+  readonly context?: KmsContext;
+}
+
+/** Options of the decrypting functions. */
+export interface DecryptStreamOptions {
+  /** The context the file was encrypted with ({@link EncryptStreamOptions.context}). */
+  readonly context?: KmsContext;
 }
 
 /** What the header of an encrypted file says (no secrets). */
@@ -59,15 +70,20 @@ export interface EncryptedFileInfo {
   readonly wrappedKey: WrappedKey;
 }
 
-interface ParsedHeader {
+/** @internal A parsed version-1 header (used by ./stream-range). */
+export interface ParsedHeader {
   readonly chunkSize: number;
   readonly noncePrefix: Buffer;
   readonly headerHash: Buffer;
   readonly wrappedKey: WrappedKey;
 }
 
-function wrapContext(headerHash: Buffer): KmsContext {
-  return { purpose: 'haven.stream.v1', header: headerHash.toString('hex') };
+/** @internal The KMS context of a file's data key: the caller's context plus the header hash. */
+export function wrapContext(headerHash: Buffer, extra: KmsContext = {}): KmsContext {
+  if ('purpose' in extra || 'header' in extra) {
+    throw new ValidationError([{ field: 'context', description: 'must not set "purpose" or "header"' }]);
+  }
+  return { ...extra, purpose: 'haven.stream.v1', header: headerHash.toString('hex') };
 }
 
 function checkChunkSize(chunkSize: number): void {
@@ -107,8 +123,8 @@ function keySlot(wrapped: WrappedKey): Buffer {
   return slot;
 }
 
-/** Parses a 1048-byte header. Throws IntegrityError when it is not a valid version-1 header. */
-function parseHeader(header: Buffer): ParsedHeader {
+/** @internal Parses a 1048-byte header. Throws IntegrityError when it is not a valid version-1 header. */
+export function parseHeader(header: Buffer): ParsedHeader {
   if (header.length < STREAM_FORMAT.headerBytes)
     throw new IntegrityError('encrypted file: header is truncated');
   if (!header.subarray(0, 8).equals(MAGIC))
@@ -175,7 +191,8 @@ function encryptChunk(
   return Buffer.concat([body, cipher.getAuthTag()], body.length + GCM.tagBytes);
 }
 
-function decryptChunk(
+/** @internal Authenticates and decrypts record `index`. Throws IntegrityError when it does not verify. */
+export function decryptChunk(
   key: KeyObject,
   h: ParsedHeader,
   index: number,
@@ -246,7 +263,8 @@ export function createEncryptStream(kms: Kms, options: EncryptStreamOptions = {}
   const headerHash = createHash('sha256').update(fixed).digest();
   const rawKey = randomBytes(GCM.keyBytes);
   const key = createSecretKey(rawKey);
-  const ready = kms.wrapKey(rawKey, wrapContext(headerHash)).then((wrappedKey) => {
+  const context = wrapContext(headerHash, options.context);
+  const ready = kms.wrapKey(rawKey, context).then((wrappedKey) => {
     rawKey.fill(0);
     return { chunkSize, noncePrefix, headerHash, wrappedKey } satisfies ParsedHeader;
   });
@@ -301,7 +319,7 @@ export function createEncryptStream(kms: Kms, options: EncryptStreamOptions = {}
  * treat an error event as "discard everything". Errors are IntegrityError (tampering, truncation,
  * reordering, extension) or NotFoundError (the KEK is no longer in the KMS).
  */
-export function createDecryptStream(kms: Kms): Transform {
+export function createDecryptStream(kms: Kms, options: DecryptStreamOptions = {}): Transform {
   const queue = new ByteQueue();
   let header: ParsedHeader | undefined;
   let key: KeyObject | undefined;
@@ -336,7 +354,14 @@ export function createDecryptStream(kms: Kms): Transform {
         callback(error as Error);
         return;
       }
-      kms.unwrapKey(parsed.wrappedKey, wrapContext(parsed.headerHash)).then(
+      let context: KmsContext;
+      try {
+        context = wrapContext(parsed.headerHash, options.context);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+      kms.unwrapKey(parsed.wrappedKey, context).then(
         (raw) => {
           try {
             key = createSecretKey(raw);
@@ -394,10 +419,15 @@ export async function encryptFile(
  * the last chunk, `outPath` is removed so no unauthenticated plaintext stays on disk.
  * Throws IntegrityError on tampering or truncation, NotFoundError when the KEK is gone.
  */
-export async function decryptFile(kms: Kms, inPath: string, outPath: string): Promise<void> {
+export async function decryptFile(
+  kms: Kms,
+  inPath: string,
+  outPath: string,
+  options: DecryptStreamOptions = {},
+): Promise<void> {
   await pipeToFile(
     createReadStream(inPath, { highWaterMark: IO_BUFFER_BYTES }),
-    createDecryptStream(kms),
+    createDecryptStream(kms, options),
     outPath,
   );
 }
@@ -537,13 +567,17 @@ export function createDecryptRangeStream(kms: Kms, path: string, range: ByteRang
  * slot in place; the chunks are not touched. Returns the KEK id now in the file.
  * Throws IntegrityError when the header or wrapped key was modified, NotFoundError when its KEK is gone.
  */
-export async function rewrapFile(kms: Kms, path: string): Promise<string> {
+export async function rewrapFile(
+  kms: Kms,
+  path: string,
+  options: DecryptStreamOptions = {},
+): Promise<string> {
   const opened = await openEncrypted(path);
   await opened.handle.close();
   const { header } = opened;
   const current = await kms.currentKekId();
   if (header.wrappedKey.kekId === current) return current;
-  const context = wrapContext(header.headerHash);
+  const context = wrapContext(header.headerHash, options.context);
   const raw = await kms.unwrapKey(header.wrappedKey, context);
   let wrapped: WrappedKey;
   try {
