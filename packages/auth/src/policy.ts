@@ -253,10 +253,30 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   },
 
   // recording
-  [`${RECORDING}GetRecording`]: clinicianOwn('clinician their own'),
-  [`${RECORDING}ListRecordings`]: clinicianOwn('clinician their own'),
-  [`${RECORDING}PlayRecording`]: clinicianOwn('PHI access, audited; clinician their own'),
-  [`${RECORDING}DeleteRecording`]: adminOnly('crypto-shredding'),
+  // Watching a recording is PHI access: only the people of the visit (the clinician; the patient, their own,
+  // when HAVEN_RECORDING_PATIENT_ACCESS allows). Admins manage holds, retention and deletion without
+  // watching; auditors see who watched (RecordingViewed in the audit log), not the media; front desk never.
+  [`${RECORDING}GetRecording`]: {
+    roles: [Clinician, Admin],
+    note: 'metadata only; clinician their own, admin any (holds, retention)',
+  },
+  [`${RECORDING}ListRecordings`]: {
+    roles: [Clinician, Admin],
+    note: 'metadata only; clinician their own, admin any (holds, retention)',
+  },
+  [`${RECORDING}PlayRecording`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'PHI access, audited; clinician their own; patient their own when the clinic allows',
+  },
+  [`${RECORDING}ReadRecordingMedia`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'PHI; needs the caller’s own unexpired PlayRecording grant; RecordingViewed before the first byte',
+  },
+  [`${RECORDING}DeleteRecording`]: adminOnly('crypto-shredding; refused under legal hold'),
+  [`${RECORDING}PlaceLegalHold`]: adminOnly('blocks deletion and retention'),
+  [`${RECORDING}ReleaseLegalHold`]: adminOnly('legal hold'),
   [`${RECORDING}GetRetentionPolicy`]: adminOnly('settings'),
   [`${RECORDING}UpdateRetentionPolicy`]: adminOnly('settings'),
 

@@ -94,9 +94,11 @@ describe('the policy table', () => {
     expect(audit).not.toContain('/haven.audit.v1.AuditService/ListMyAccessLog');
   });
 
-  it('gives a patient only their visit and their access log', () => {
+  it('gives a patient only their visit, their access log and playing their own recording', () => {
     expect(allowedFor(patient).map((m) => m.slice(m.indexOf('.') + 1))).toEqual([
       'audit.v1.AuditService/ListMyAccessLog',
+      'recording.v1.RecordingService/PlayRecording',
+      'recording.v1.RecordingService/ReadRecordingMedia',
       'session.v1.SessionService/GetVisit',
       'session.v1.SessionService/JoinLobby',
       'session.v1.SessionService/JoinMedia',
@@ -112,6 +114,26 @@ describe('the policy table', () => {
     expect(methods).not.toContain('/haven.recording.v1.RecordingService/DeleteRecording');
     expect(methods).toContain('/haven.session.v1.SessionService/AdmitParticipant');
     expect(methods).toContain('/haven.identity.v1.IdentityService/RequestBreakGlass');
+  });
+
+  it('lets only the clinician and the patient watch a recording; holds, retention and deletion are admin', () => {
+    const rec = (m: string) => `/haven.recording.v1.RecordingService/${m}`;
+    const who = (m: string) =>
+      [
+        user('admin'),
+        user('clinician'),
+        user('front_desk'),
+        user('auditor'),
+        patient,
+        serviceAccount(...SCOPES),
+      ]
+        .filter((s) => authorize(rec(m), s).allowed)
+        .map((s) => (s.kind === 'user' ? s.role : s.kind));
+    expect(who('PlayRecording')).toEqual(['clinician', 'patient']);
+    expect(who('ReadRecordingMedia')).toEqual(['clinician', 'patient']);
+    for (const m of ['DeleteRecording', 'PlaceLegalHold', 'ReleaseLegalHold', 'UpdateRetentionPolicy'])
+      expect([m, who(m)]).toEqual([m, ['admin']]);
+    expect(allowedFor(user('front_desk')).some((m) => m.includes('RecordingService'))).toBe(false);
   });
 
   it('opens nothing to a service account without scopes', () => {

@@ -167,6 +167,9 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'ListRecordings',
     'PlayRecording',
     'DeleteRecording',
+    'ReadRecordingMedia',
+    'PlaceLegalHold',
+    'ReleaseLegalHold',
     'GetRetentionPolicy',
     'UpdateRetentionPolicy',
   ],
@@ -235,12 +238,15 @@ describe('service definitions', () => {
     });
   });
 
-  it('streams only ExportAuditLog', () => {
+  it('streams only ExportAuditLog and ReadRecordingMedia', () => {
     const streaming = Object.values(definitions)
       .flatMap((d) => Object.values(d))
       .filter((m) => m.requestStream || m.responseStream)
       .map((m) => m.path);
-    expect(streaming).toEqual(['/haven.audit.v1.AuditService/ExportAuditLog']);
+    expect(streaming.sort()).toEqual([
+      '/haven.audit.v1.AuditService/ExportAuditLog',
+      '/haven.recording.v1.RecordingService/ReadRecordingMedia',
+    ]);
   });
 
   it('encodes a real request with Timestamps as Dates and int64 as strings', () => {
