@@ -1,0 +1,257 @@
+/**
+ * The recording lifecycle over a real nats-server, in process: the session's RecordingStarted registers a
+ * recording, RecordingStopped moves it to PROCESSING (a repeated delivery changes nothing); GetRecording and
+ * ListRecordings answer the visit's clinician only, page newest first and filter by visit and patient.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import { JetStreamEventStore, newEventId, type NewEvent } from '@haven/eventstore';
+import { recording } from '@haven/proto';
+import {
+  accessRefusalStream,
+  callUnary,
+  clientCallMetadata,
+  createLogger,
+  type RunningGrpcService,
+} from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import {
+  eventually as poll,
+  serveJwks,
+  startNatsServer,
+  type JwksServer,
+  type NatsServerHandle,
+} from '@haven/testing';
+import { startRecording } from '../server';
+import { testRecordingConfig } from '../testing';
+
+jest.setTimeout(60_000);
+
+const issuer = createTestIssuer();
+const { RecordingState } = recording;
+let nats: NatsServerHandle;
+let jwks: JwksServer;
+let service: RunningGrpcService;
+let client: recording.RecordingServiceClient;
+let connection: NatsConnection;
+let store: JetStreamEventStore;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  jwks = await serveJwks(issuer.jwks);
+  const config = testRecordingConfig(nats.env('recording'), { jwksUrl: jwks.url });
+  service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
+    host: '127.0.0.1',
+  });
+  client = new recording.RecordingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  connection = await nats.connect();
+  store = await JetStreamEventStore.create(connection);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await connection?.close();
+  await nats?.stop();
+  await jwks?.close();
+});
+
+/** Retries `check` (expectations) until it passes. */
+const eventually = (check: () => Promise<void>) =>
+  poll(check.toString().slice(0, 80), async () => {
+    await check();
+    return true;
+  });
+
+const as = async (sub: string, role: string) =>
+  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
+
+function sessionEvent(type: string, data: Record<string, unknown>): NewEvent {
+  return {
+    id: newEventId(),
+    type: `haven.session.v1.${type}`,
+    occurredAt: new Date().toISOString(),
+    actor: { kind: 'service', id: 'session' },
+    correlationId: newEventId(),
+    causationId: newEventId(),
+    data,
+  };
+}
+
+/** The session's events for a recording of visit `visit` by `clinician` (resource-name fields, as in the proto). */
+async function recordVisit(
+  id: string,
+  visit: string,
+  clinician: string,
+  patient: string,
+  startTime: string,
+  stop = true,
+): Promise<void> {
+  const stream = `session.visit-${visit}`;
+  const started = sessionEvent('RecordingStarted', {
+    visit: `visits/${visit}`,
+    recording: `recordings/${id}`,
+    janusNode: 'janus-0',
+    room: 1234,
+    clinician: `users/${clinician}`,
+    patient: `patients/${patient}`,
+    startTime,
+  });
+  const events = [started];
+  if (stop) {
+    events.push(
+      sessionEvent('RecordingStopped', {
+        visit: `visits/${visit}`,
+        recording: `recordings/${id}`,
+        rawFilePrefix: `${id}/`,
+        stopTime: new Date(Date.parse(startTime) + 60_000).toISOString(),
+      }),
+    );
+  }
+  const before = await store.read(stream);
+  await store.append(stream, before.length === 0 ? 'no_stream' : BigInt(before.length - 1), events);
+}
+
+async function get(name: string, metadata: grpc.Metadata) {
+  return (
+    await callUnary(client, 'getRecording', recording.GetRecordingRequest.fromPartial({ name }), metadata)
+  ).recording;
+}
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('a recording the session starts and stops', () => {
+  it('is RECORDING, then PROCESSING, for the visit’s clinician', async () => {
+    await recordVisit('rec-a1', 'visit-a1', 'clin-a', 'pat-1', '2026-12-06T10:00:00.000Z', false);
+    const clinician = await as('clin-a', 'clinician');
+    await eventually(async () =>
+      expect((await get('recordings/rec-a1', clinician))?.state).toBe(
+        RecordingState.RECORDING_STATE_RECORDING,
+      ),
+    );
+    const stream = 'session.visit-visit-a1';
+    const before = await store.read(stream);
+    const stopped = sessionEvent('RecordingStopped', {
+      visitId: 'visit-a1',
+      recordingId: 'rec-a1',
+      rawFilePrefix: 'rec-a1/',
+    });
+    // Delivered twice (a retry of the session's append): one PROCESSING, not two events.
+    await store.append(stream, BigInt(before.length - 1), [stopped, { ...stopped, id: newEventId() }]);
+    await eventually(async () => {
+      const r = await get('recordings/rec-a1', clinician);
+      expect(r).toMatchObject({
+        name: 'recordings/rec-a1',
+        visit: 'visits/visit-a1',
+        clinician: 'users/clin-a',
+        patient: 'patients/pat-1',
+        state: RecordingState.RECORDING_STATE_PROCESSING,
+      });
+      expect(r?.startTime?.toISOString()).toBe('2026-12-06T10:00:00.000Z');
+    });
+    const own = await store.read('recording.recording-rec-a1');
+    expect(own.map((e) => e.type)).toEqual([
+      'haven.recording.v1.RecordingRegistered',
+      'haven.recording.v1.RecordingProcessingStarted',
+    ]);
+    expect(own[1]?.causationId).toBe(stopped.id);
+  });
+
+  it('is refused to another clinician and unknown to a made-up name', async () => {
+    await recordVisit('rec-b1', 'visit-b1', 'clin-b', 'pat-2', '2026-12-06T11:00:00.000Z');
+    await eventually(async () =>
+      expect(await get('recordings/rec-b1', await as('clin-b', 'clinician'))).toBeDefined(),
+    );
+    const other = await failure(get('recordings/rec-b1', await as('clin-a', 'clinician')));
+    expect(other.code).toBe(grpc.status.PERMISSION_DENIED);
+    const missing = await failure(get('recordings/nope', await as('clin-a', 'clinician')));
+    expect(missing.code).toBe(grpc.status.NOT_FOUND);
+    const malformed = await failure(get('visits/rec-b1', await as('clin-a', 'clinician')));
+    expect(malformed.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('is refused to the front desk by the policy, and the refusal is recorded', async () => {
+    const refused = await failure(get('recordings/rec-b1', await as('fd-1', 'front_desk')));
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+    await eventually(async () => {
+      const refusals = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
+      expect(refusals.map((e) => e.data['method'])).toContain(
+        '/haven.recording.v1.RecordingService/GetRecording',
+      );
+    });
+  });
+});
+
+describe('listing recordings', () => {
+  beforeAll(async () => {
+    for (let i = 0; i < 5; i++) {
+      await recordVisit(
+        `rec-l${i}`,
+        `visit-l${i % 2}`,
+        'clin-l',
+        `pat-l${i % 2}`,
+        `2026-12-0${i + 1}T09:00:00.000Z`,
+      );
+    }
+    await recordVisit('rec-lx', 'visit-lx', 'clin-other', 'pat-l0', '2026-12-09T09:00:00.000Z');
+    const clinician = await as('clin-l', 'clinician');
+    await eventually(async () => expect(await get('recordings/rec-l4', clinician)).toBeDefined());
+    await eventually(async () =>
+      expect(await get('recordings/rec-lx', await as('clin-other', 'clinician'))).toBeDefined(),
+    );
+  });
+
+  const list = async (request: Partial<recording.ListRecordingsRequest>, sub = 'clin-l') =>
+    callUnary(
+      client,
+      'listRecordings',
+      recording.ListRecordingsRequest.fromPartial(request),
+      await as(sub, 'clinician'),
+    );
+
+  it('pages the clinician’s own, newest first', async () => {
+    const names: string[] = [];
+    let pageToken = '';
+    for (;;) {
+      const page = await list({ pageSize: 2, pageToken });
+      names.push(...page.recordings.map((r) => r.name));
+      if (page.nextPageToken === '') break;
+      pageToken = page.nextPageToken;
+    }
+    expect(names).toEqual(['rec-l4', 'rec-l3', 'rec-l2', 'rec-l1', 'rec-l0'].map((id) => `recordings/${id}`));
+  });
+
+  it('filters by visit, patient and state', async () => {
+    const byVisit = await list({ visit: 'visits/visit-l1' });
+    expect(byVisit.recordings.map((r) => r.name)).toEqual(['recordings/rec-l3', 'recordings/rec-l1']);
+    const byPatient = await list({ patient: 'patients/pat-l0' });
+    expect(byPatient.recordings.map((r) => r.name)).toEqual([
+      'recordings/rec-l4',
+      'recordings/rec-l2',
+      'recordings/rec-l0',
+    ]);
+    const available = await list({ states: [RecordingState.RECORDING_STATE_AVAILABLE] });
+    expect(available.recordings).toEqual([]);
+  });
+
+  it('refuses another clinician’s list, a bad filter and a token of another query', async () => {
+    expect((await failure(list({ clinician: 'users/clin-other' }))).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await failure(list({ visit: 'visit-l1' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await failure(list({ pageSize: 101 }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    const first = await list({ pageSize: 1 });
+    const other = await failure(
+      list({ pageSize: 1, pageToken: first.nextPageToken, visit: 'visits/visit-l0' }),
+    );
+    expect(other.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+});

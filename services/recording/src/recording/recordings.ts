@@ -1,0 +1,45 @@
+/**
+ * The recordings: load a recording's stream and run commands through the decider handler. Every change of a
+ * recording goes through here (the session follower, the pipeline, the access side's commands).
+ */
+import type { EventStore } from '@haven/eventstore';
+import { handleCommand, loadAggregate, type CommandMetadata } from '@haven/service';
+import { decide, type RecordingCommand } from './decide';
+import { evolve, initialRecordingState, recordingStream, type RecordingState } from './recording';
+
+/** The actor of what the recording service does on its own (following the session, processing). */
+export function serviceMetadata(correlationId: string, causationId?: string): CommandMetadata {
+  return {
+    actor: { kind: 'service', id: 'recording' },
+    correlationId,
+    ...(causationId !== undefined ? { causationId } : {}),
+  };
+}
+
+export class Recordings {
+  constructor(private readonly store: EventStore) {}
+
+  /** A recording's state and etag (the revision of its last event). Rejects like the store's `read`. */
+  async load(recordingId: string): Promise<{ state: RecordingState; etag: string }> {
+    const loaded = await loadAggregate({
+      store: this.store,
+      stream: recordingStream(recordingId),
+      evolve,
+      initialState: initialRecordingState,
+    });
+    return { state: loaded.state, etag: String(loaded.expectedRevision) };
+  }
+
+  /** Decides and appends. Rejects with what `decide` throws or the store's error. */
+  async command(recordingId: string, command: RecordingCommand, metadata: CommandMetadata) {
+    return await handleCommand({
+      store: this.store,
+      stream: recordingStream(recordingId),
+      decide,
+      evolve,
+      initialState: initialRecordingState,
+      command,
+      metadata,
+    });
+  }
+}

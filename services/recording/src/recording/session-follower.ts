@@ -1,0 +1,144 @@
+/**
+ * Follows the session context from a checkpoint kept in NATS: `haven.session.v1.RecordingStarted` registers a
+ * recording (RECORDING), `haven.session.v1.RecordingStopped` starts its processing (PROCESSING) and hands it to
+ * the pipeline. A recording stopped while this service was down is picked up when it comes back.
+ *
+ * The session's event data may name things as ids (`recordingId: "r1"`) or as resource names
+ * (`recording: "recordings/r1"`, the proto fields); both are read.
+ */
+import { NotFoundError, ValidationError } from '@haven/errors';
+import type { EventBus } from '@haven/bus';
+import {
+  followStore,
+  type ConsumerHealth,
+  type EventEnvelope,
+  type EventStore,
+  type Subscription,
+} from '@haven/eventstore';
+import type { Logger } from '@haven/service';
+import type { RecordingCommand } from './decide';
+import { serviceMetadata, type Recordings } from './recordings';
+
+export const SESSION_RECORDING_STARTED = 'haven.session.v1.RecordingStarted';
+export const SESSION_RECORDING_STOPPED = 'haven.session.v1.RecordingStopped';
+const CONSUMER = 'recording.session-recordings';
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** An id from `data[idField]` or from the resource name in `data[nameField]` (`<collection>/<id>`). */
+function idOf(data: Record<string, unknown>, idField: string, nameField: string, collection: string): string {
+  const id = data[idField];
+  if (typeof id === 'string' && ID.test(id)) return id;
+  const name = data[nameField];
+  const m = typeof name === 'string' ? new RegExp(`^${collection}/([^/]+)$`).exec(name) : null;
+  if (m?.[1] && ID.test(m[1])) return m[1];
+  throw new ValidationError([{ field: nameField, description: `must be ${collection}/{id}` }]);
+}
+
+function timeOf(value: unknown, fallback: string): string {
+  if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  if (value instanceof Date) return value.toISOString();
+  return fallback;
+}
+
+/** The command a session event means for the recording service, or undefined when it means nothing here. */
+export function commandOfSessionEvent(
+  event: Pick<EventEnvelope, 'type' | 'data' | 'occurredAt'>,
+): { recordingId: string; command: RecordingCommand } | undefined {
+  const data = event.data;
+  if (event.type === SESSION_RECORDING_STARTED) {
+    const recordingId = idOf(data, 'recordingId', 'recording', 'recordings');
+    const room = Number(data['room'] ?? 0);
+    return {
+      recordingId,
+      command: {
+        type: 'RegisterRecording',
+        data: {
+          recordingId,
+          visitId: idOf(data, 'visitId', 'visit', 'visits'),
+          clinicianId: idOf(data, 'clinicianId', 'clinician', 'users'),
+          patientId: idOf(data, 'patientId', 'patient', 'patients'),
+          janusNode: typeof data['janusNode'] === 'string' ? data['janusNode'] : '',
+          room: Number.isSafeInteger(room) ? room : 0,
+          startTime: timeOf(data['startTime'], event.occurredAt),
+        },
+      },
+    };
+  }
+  if (event.type === SESSION_RECORDING_STOPPED) {
+    const recordingId = idOf(data, 'recordingId', 'recording', 'recordings');
+    const prefix = data['rawFilePrefix'];
+    return {
+      recordingId,
+      command: {
+        type: 'StartProcessing',
+        data: {
+          recordingId,
+          rawFilePrefix: typeof prefix === 'string' && prefix !== '' ? prefix : `${recordingId}/`,
+          stopTime: timeOf(data['stopTime'], event.occurredAt),
+          ...(data['partial'] === true ? { partial: true } : {}),
+        },
+      },
+    };
+  }
+  return undefined;
+}
+
+/** What the follower reads, changes and tells. */
+export interface SessionFollowerDeps {
+  readonly store: EventStore;
+  /** Keeps the follower's checkpoint (shared by replicas, kept across restarts). */
+  readonly bus: EventBus;
+  readonly recordings: Recordings;
+  readonly health: ConsumerHealth;
+  readonly logger: Logger;
+  /** Called after a recording moved to PROCESSING (the pipeline picks it up). */
+  readonly onProcessing: (recordingId: string) => void;
+}
+
+async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<void> {
+  let meant: ReturnType<typeof commandOfSessionEvent>;
+  try {
+    meant = commandOfSessionEvent(event);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    deps.logger.error(
+      { eventId: event.id, type: event.type, err: error },
+      'malformed recording event skipped',
+    );
+    return;
+  }
+  if (!meant) return;
+  try {
+    const result = await deps.recordings.command(
+      meant.recordingId,
+      meant.command,
+      serviceMetadata(event.correlationId, event.id),
+    );
+    if (meant.command.type === 'StartProcessing' && result.events.length > 0) {
+      deps.onProcessing(meant.recordingId);
+    }
+  } catch (error) {
+    if (!(error instanceof ValidationError) && !(error instanceof NotFoundError)) throw error;
+    deps.logger.error(
+      { eventId: event.id, type: event.type, err: error },
+      'recording event refused; skipped',
+    );
+  }
+}
+
+/** Starts the follower; it heals itself after a NATS outage and reports through `health`. */
+export async function followSessionRecordings(deps: SessionFollowerDeps): Promise<Subscription> {
+  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
+  const saved = async () => (checkpoints ??= await deps.bus.checkpoints());
+  return await followStore(deps.store, {
+    name: CONSUMER,
+    from: async () => (await saved()).load(CONSUMER),
+    contexts: ['session'],
+    health: deps.health,
+    logger: deps.logger,
+    handler: async (event) => {
+      await handle(deps, event);
+      await (await saved()).save(CONSUMER, event.position);
+    },
+  });
+}
