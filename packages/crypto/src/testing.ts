@@ -3,7 +3,7 @@
  * Import from `@haven/crypto/testing` in jest specs only (the suites use `@jest/globals`).
  */
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCategory, isCategory } from '@haven/errors';
+import { ErrorCategory, NotFoundError, isCategory } from '@haven/errors';
 import { decryptEnvelope, encryptEnvelope, rewrapEnvelope, type EncryptedEnvelope } from './envelope';
 import { IntegrityError, PhiShreddedError } from './errors';
 import type { Kms, WrappedKey } from './kms';
@@ -75,7 +75,37 @@ export function testKms(name: string, factory: () => Kms | Promise<Kms>): void {
       const kms = await factory();
       const wrapped = await kms.wrapKey(key);
       const error = await rejection(kms.unwrapKey({ ...wrapped, kekId: 'kek-unknown' }));
+      expect(error).toBeInstanceOf(NotFoundError);
       expect(isCategory(error, ErrorCategory.NotFound)).toBe(true);
+    });
+
+    it('binds the KEK: a wrapped key presented under another KEK of the same KMS fails', async () => {
+      const kms = await factory();
+      const wrapped = await kms.wrapKey(key, { purpose: 'kek-swap' });
+      const other = await kms.rotate();
+      expect(
+        await rejection(kms.unwrapKey({ ...wrapped, kekId: other }, { purpose: 'kek-swap' })),
+      ).toBeInstanceOf(IntegrityError);
+    });
+
+    it('refuses a malformed wrapped key as an integrity error', async () => {
+      const kms = await factory();
+      const wrapped = await kms.wrapKey(key);
+      const bad: WrappedKey[] = [
+        { ...wrapped, ciphertext: '' },
+        { ...wrapped, ciphertext: 'not base64url!' },
+        { ...wrapped, ciphertext: wrapped.ciphertext.slice(0, 8) },
+        { ...wrapped, ciphertext: `${wrapped.ciphertext}AAAA` },
+      ];
+      for (const b of bad) expect(await rejection(kms.unwrapKey(b))).toBeInstanceOf(IntegrityError);
+    });
+
+    it('encodes the context unambiguously: a key or value boundary moved is another context', async () => {
+      const kms = await factory();
+      const wrapped = await kms.wrapKey(key, { a: 'bc' });
+      expect(await rejection(kms.unwrapKey(wrapped, { ab: 'c' }))).toBeInstanceOf(IntegrityError);
+      expect(await rejection(kms.unwrapKey(wrapped, { a: 'b', c: '' }))).toBeInstanceOf(IntegrityError);
+      expect(await kms.unwrapKey(wrapped, { a: 'bc' })).toEqual(key);
     });
 
     it('refuses to wrap an empty key', async () => {
@@ -95,6 +125,33 @@ export function testKms(name: string, factory: () => Kms | Promise<Kms>): void {
       expect(third).not.toBe(next);
       expect(await kms.unwrapKey(old, { purpose: 'rotation' })).toEqual(key);
       expect((await kms.wrapKey(key)).kekId).toBe(third);
+    });
+
+    it('wraps and unwraps concurrently, across a rotation, without mixing keys up', async () => {
+      const kms = await factory();
+      const before = await kms.currentKekId();
+      const keys = Array.from({ length: 24 }, (_, i) => Buffer.alloc(32, i + 1));
+      const first = await Promise.all(keys.map((k, i) => kms.wrapKey(k, { n: String(i) })));
+      const [rotated, ...second] = await Promise.all([
+        kms.rotate(),
+        ...keys.map((k, i) => kms.wrapKey(k, { n: String(i) })),
+      ]);
+      for (const w of second) expect([before, rotated]).toContain(w.kekId);
+      const back = await Promise.all(
+        [...first, ...second].map((w, i) => kms.unwrapKey(w, { n: String(i % keys.length) })),
+      );
+      back.forEach((k, i) => expect(k).toEqual(keys[i % keys.length]));
+      expect((await kms.wrapKey(key)).kekId).toBe(rotated);
+    });
+
+    it('serialises concurrent rotations: distinct KEKs, every one still unwraps', async () => {
+      const kms = await factory();
+      const ids = await Promise.all([kms.rotate(), kms.rotate(), kms.rotate()]);
+      expect(new Set(ids).size).toBe(3);
+      expect(ids).toContain(await kms.currentKekId());
+      const wrapped = await kms.wrapKey(key, { purpose: 'after' });
+      expect(ids).toContain(wrapped.kekId);
+      expect(await kms.unwrapKey(wrapped, { purpose: 'after' })).toEqual(key);
     });
 
     describe('envelope encryption on top of it', () => {
