@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by `npm start`, `npm test`, `npm run bench` and `npm run soak`:
-# Node 24 (scripts/use-node.sh), OS packages (nats-server, janus, janus-tools, chromium), npm dependencies,
+# Node 24 (scripts/use-node.sh), OS packages (nats-server, janus, janus-tools, chromium, softhsm2), npm dependencies,
 # helm, build. `bash scripts/setup.sh <command…>` then runs the command with the same Node on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,8 @@ command -v janus-pp-rec >/dev/null 2>&1 || need+=(janus-tools)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# softhsm2: a real PKCS#11 token for the HSM adapter's tests (tests only; small, so always installed).
+[ -f /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,13 +1,15 @@
 /**
- * @haven/crypto: key management (KMS port + local keyring), envelope encryption, chunked streaming
+ * @haven/crypto: key management (KMS port + local keyring, PKCS#11), envelope encryption, chunked streaming
  * encryption for big files, per-patient data keys with crypto-shredding, and PHI sealing.
- * node:crypto only: AES-256-GCM everywhere.
+ * AES-256-GCM everywhere (node:crypto; inside the token for the PKCS#11 adapter).
  */
 export { IntegrityError, PhiShreddedError } from './errors';
 export { canonicalContext } from './kms';
 export type { Kms, KmsContext, WrappedKey } from './kms';
 export { LocalKeyringKms } from './local-keyring-kms';
 export type { LocalKeyringOptions } from './local-keyring-kms';
+export { Pkcs11Kms } from './pkcs11-kms';
+export type { Pkcs11KmsOptions } from './pkcs11-kms';
 export { encryptEnvelope, decryptEnvelope, rewrapEnvelope } from './envelope';
 export type { EncryptedEnvelope, EnvelopeOptions } from './envelope';
 export {
@@ -34,7 +36,7 @@ export type { CiphertextReader, EncryptedObject, OpenEncryptedObjectOptions } fr
 export { FilePatientKeyStore } from './patient-keys';
 export type { FilePatientKeyStoreOptions, PatientKey, PatientKeyStore } from './patient-keys';
 export { subjectKeyKms } from './subject-key-kms';
-export { writeSecretFile } from './secret-file';
+export { readSecretFile, writeSecretFile } from './secret-file';
 export type { WriteSecretFileOptions } from './secret-file';
 export { sealPhi, openPhi } from './phi';
 export type { SealedPhi } from './phi';

@@ -38,7 +38,8 @@ export interface Kms {
   currentKekId(): Promise<string>;
 }
 
-const WRAP_FORMAT_V1 = 1;
+/** First byte of a wrapped key in Haven's own layout (version ‖ iv ‖ ciphertext ‖ tag). */
+export const WRAP_FORMAT_V1 = 1;
 
 /** Canonical, order-independent encoding of a context, used as AAD. Throws ValidationError on non-string values. */
 export function canonicalContext(context: KmsContext | undefined): string {
@@ -55,7 +56,8 @@ export function canonicalContext(context: KmsContext | undefined): string {
   return JSON.stringify(entries);
 }
 
-function wrapAad(kekId: string, context: KmsContext | undefined): Buffer {
+/** Associated data of a wrapped key: format, KEK id and canonical context (shared by the adapters). */
+export function wrapAad(kekId: string, context: KmsContext | undefined): Buffer {
   return Buffer.from(`haven.kms.wrap.v1\u0000${kekId}\u0000${canonicalContext(context)}`, 'utf8');
 }
 

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { NotFoundError, PreconditionError } from '@haven/errors';
 
 /** Options of {@link writeSecretFile}. */
 export interface WriteSecretFileOptions {
@@ -62,4 +63,32 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Reads a secret (a PIN, a token) from a file written for Haven: a regular file not accessible by group or others
+ * (mode 0600 or stricter). One trailing newline is dropped. `what` names the secret in errors, which never
+ * quote the file's content. Throws NotFoundError when the file does not exist, PreconditionError when it is
+ * not a regular file, its mode is too loose, or it is empty.
+ */
+export async function readSecretFile(path: string, what: string): Promise<string> {
+  let stat;
+  try {
+    stat = await fs.stat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NotFoundError(`${what} file ${path} does not exist`);
+    }
+    throw error;
+  }
+  if (!stat.isFile()) throw new PreconditionError(`${what} file ${path} is not a regular file`);
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    throw new PreconditionError(
+      `${what} file ${path} has mode ${mode}; it must not be accessible by group or others (chmod 600 ${path})`,
+    );
+  }
+  const text = (await fs.readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  if (text === '') throw new PreconditionError(`${what} file ${path} is empty`);
+  return text;
 }

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSecretFile } from './secret-file';
+import { NotFoundError, PreconditionError } from '@haven/errors';
+import { readSecretFile, writeSecretFile } from './secret-file';
 
 describe('writeSecretFile', () => {
   let dir: string;
@@ -56,5 +57,38 @@ describe('writeSecretFile', () => {
   it('throws when the directory does not exist and creates nothing', async () => {
     await expect(writeSecretFile(join(dir, 'missing', 'key'), 'x')).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await fs.readdir(dir)).toEqual([]);
+  });
+});
+
+describe('readSecretFile', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(join(tmpdir(), 'haven-secret-read-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a 0600 file, dropping one trailing newline', async () => {
+    const path = join(dir, 'pin');
+    await writeSecretFile(path, 's3cret\n');
+    expect(await readSecretFile(path, 'PIN')).toBe('s3cret');
+    await writeSecretFile(path, 'two\n\n');
+    expect(await readSecretFile(path, 'PIN')).toBe('two\n');
+  });
+
+  it('refuses a missing, loose, empty or non-regular file without quoting it', async () => {
+    const path = join(dir, 'pin');
+    await expect(readSecretFile(path, 'PIN')).rejects.toBeInstanceOf(NotFoundError);
+    await fs.writeFile(path, 'visible-secret\n', { mode: 0o644 });
+    await fs.chmod(path, 0o644);
+    const loose = (await readSecretFile(path, 'PIN').catch((e: unknown) => e)) as Error;
+    expect(loose).toBeInstanceOf(PreconditionError);
+    expect(loose.message).toMatch(/PIN file .* mode 0644/);
+    expect(loose.message).not.toContain('visible-secret');
+    await fs.chmod(path, 0o600);
+    await fs.writeFile(path, '\n');
+    await expect(readSecretFile(path, 'PIN')).rejects.toThrow(/is empty/);
+    await expect(readSecretFile(dir, 'PIN')).rejects.toThrow(/not a regular file/);
   });
 });

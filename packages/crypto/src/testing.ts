@@ -11,6 +11,8 @@ import type { PatientKeyStore } from './patient-keys';
 import { openPhi, sealPhi } from './phi';
 
 export { InMemoryKms, InMemoryPatientKeyStore } from './in-memory';
+export { SOFTHSM2_MODULE, createSoftHsmToken, softHsmAvailable, useSoftHsmToken } from './softhsm';
+export type { SoftHsmToken } from './softhsm';
 
 /** Flips one bit of the byte at `index` (negative counts from the end) of a base64url string. */
 export function flipBase64url(text: string, index: number): string {
