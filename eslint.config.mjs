@@ -6,6 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import { importX } from 'eslint-plugin-import-x';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 const ioModules = [
   'node:*',
@@ -74,13 +75,15 @@ export default tseslint.config(
   {
     plugins: { 'import-x': importX },
     settings: {
-      'import-x/extensions': ['.ts', '.js', '.mjs', '.cjs'],
-      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.eslint.json' })],
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs', '.cjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: ['./tsconfig.eslint.json', './web/tsconfig.json'] }),
+      ],
     },
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.eslint.json', './tests/bench/tsconfig.json'],
+        project: ['./tsconfig.eslint.json', './tests/bench/tsconfig.json', './web/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -104,7 +107,22 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.spec.ts', 'tests/**/*.ts'],
+    // The browser app: React's rules of hooks, the browser's globals, nothing from Node.
+    files: ['web/src/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    languageOptions: { globals: globals.browser },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [...deepImports, { group: ['node:*'], message: 'The browser app has no Node builtins.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.spec.tsx', 'tests/**/*.ts'],
     rules: { '@typescript-eslint/unbound-method': 'off', 'no-console': 'off' },
   },
   {

@@ -31,7 +31,11 @@ if (installedAbi !== undefined && installedAbi !== process.versions.modules) {
 
 const base = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
+  transform: {
+    // The browser app (web/src) has its own settings: DOM library, React's JSX (component specs run in jsdom).
+    '^.+/web/src/.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/web/tsconfig.jest.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+  },
   moduleNameMapper: {
     '^@haven/([a-z-]+)/testing$': '<rootDir>/packages/$1/src/testing.ts',
     '^@haven/(errors|auth|proto|crypto|telemetry|eventstore|bus|service|testing)$':
@@ -46,7 +50,11 @@ module.exports = {
   // Per-project testTimeout is not applied by jest 30; one generous default for real-server tests.
   testTimeout: 60000,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/**/*.unit.spec.ts'] },
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/*.unit.spec.ts', '<rootDir>/web/src/**/*.unit.spec.tsx'],
+    },
     { ...base, displayName: 'int', testMatch: ['<rootDir>/**/*.int.spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/**/*.e2e.spec.ts'] },
   ],

@@ -69,7 +69,7 @@ export const gatewayConfigSchema = z.object({
   HAVEN_WEB_ROOT: z
     .string()
     .min(1)
-    .default(resolve(__dirname, '..', '..', '..', 'web', 'public')),
+    .default(resolve(__dirname, '..', '..', '..', 'web', 'dist')),
   /**
    * Number of proxies in front of the gateway whose X-Forwarded-For is trusted (rate limiting by client IP). Safe
    * only when nothing but those proxies can reach the gateway (the chart's NetworkPolicy); otherwise list them in

@@ -14,7 +14,7 @@ import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/servic
 import { createGatewayApp } from '../src/app';
 import type { GatewayAppConfig } from '../src/app';
 
-export const WEB_ROOT = resolve(__dirname, '..', '..', '..', 'web', 'public');
+export const WEB_ROOT = resolve(__dirname, '..', '..', '..', 'web', 'dist');
 
 export interface TestGateway {
   readonly url: string;

@@ -24,7 +24,7 @@ import type { GatewayClients } from '../src/context';
 import { captureLogs } from './gateway';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
-export const WEB_ROOT = join(ROOT, 'web', 'public');
+export const WEB_ROOT = join(ROOT, 'web', 'dist');
 /** The password of every user the stack creates. */
 export const STACK_PASSWORD = 'Lantern-Harbor-Meadow-4821!';
 

@@ -1,7 +1,7 @@
 /**
  * The browser app: Debian's janus.js at /vendor/janus.js (when installed), @simplewebauthn/browser at
- * /vendor/simplewebauthn-browser.js, the patient page at `/join` (the
- * patient's link is /join#<token>), the static files of web/public, and a plain 404 for anything else.
+ * /vendor/simplewebauthn-browser.js, the patient page at `/join` (the patient's link is /join#<token>), the built
+ * app's files (web/dist, built by `npm run build`), and a plain 404 for anything else.
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
