@@ -22,8 +22,14 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     // Everything is a file the CSP's 'self' allows: no data: URLs for scripts or styles.
     assetsInlineLimit: 0,
+    // The manifest names each entry's files: the browser suites' test page loads the visit screen through it.
+    manifest: true,
     rollupOptions: {
-      input: { index: resolve(root, 'index.html'), join: resolve(root, 'join.html') },
+      input: {
+        index: resolve(root, 'index.html'),
+        join: resolve(root, 'join.html'),
+        visit: resolve(root, 'src/visit/mount.tsx'),
+      },
     },
   },
 });

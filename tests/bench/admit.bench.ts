@@ -1,6 +1,6 @@
 /**
  * Admit → first decoded video frame in the patient's Chromium, through the whole stack (scheduling, session,
- * Janus, web/public/visit.js) inside a private network namespace, against a raw janus.js subscriber join → first
+ * Janus, web/src/visit) inside a private network namespace, against a raw janus.js subscriber join → first
  * frame measured in the same run with the same browsers and room. Needs root (network namespaces).
  * Targets (issue 5): p50 ≤ 300 ms and ≤ 1.5 × raw. Reports numbers; does not pass or fail.
  * Stand-alone: `node -r ts-node/register/transpile-only tests/bench/admit.bench.ts [runs]`.

@@ -1,7 +1,7 @@
 /**
  * The visit's media, end to end, through the REAL product pages, in a private network namespace: the whole stack
  * (nats-server, Janus with signed-token auth and the allow-list, identity, scheduling, session, audit, and the
- * gateway serving web/public) as built processes, and two headless Chromiums on the gateway's URL. The front desk
+ * gateway serving web/dist) as built processes, and two headless Chromiums on the gateway's URL. The front desk
  * signs in at `/`, registers a patient, books an appointment starting now with the demo clinician and reads the
  * link + passcode from the "Patient link" panel; the patient opens `/join#…`, enters the passcode, passes the
  * self-check and waits; the clinician signs in, opens the visit and joins the video (through the gateway's

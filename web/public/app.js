@@ -757,19 +757,14 @@ $('join-video').addEventListener('click', () => {
   const button = $('join-video');
   state.onVideo = id;
   button.hidden = true;
-  const watcher = new MutationObserver(() => {
-    const status = stage.querySelector('[data-status]')?.dataset.status;
-    if (['left', 'error', 'kicked', 'ended'].includes(status)) {
-      watcher.disconnect();
-      state.onVideo = null;
-      button.hidden = status === 'ended' || $('visit-end').hidden;
-    }
-  });
-  watcher.observe(stage, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
-  window.HavenVisit.start(stage, {
+  void window.HavenVisit.start(stage, {
     mediaUrl: `/api/visits/${id}/media`,
     leaveUrl: `/api/visits/${id}/leave`,
     role: 'clinician',
+    onFinished: (status) => {
+      if (state.onVideo === id) state.onVideo = null;
+      button.hidden = status === 'ended' || $('visit-end').hidden;
+    },
   });
 });
 

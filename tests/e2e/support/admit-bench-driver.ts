@@ -1,6 +1,6 @@
 /**
  * Admit → first decoded video frame, run INSIDE a network namespace by tests/bench/admit.bench.ts: the whole
- * stack (./stack.ts), a clinician publishing through web/public/visit.js, and per run: the patient joins the
+ * stack (./stack.ts), a clinician publishing through web/src/visit, and per run: the patient joins the
  * lobby, the clinician admits (gRPC), the patient's page (already open, janus.js loaded, as in the waiting room)
  * fetches media credentials and joins; the sample is admit call → first decoded frame in the patient's Chromium.
  * In the same run, with the same browsers and room, the raw baseline: a plain janus.js subscriber join

@@ -1,7 +1,7 @@
 /**
  * The visit flow over the services' gRPC APIs, for the in-namespace drivers: front desk registers a (synthetic)
  * patient, books with the clinician, issues the patient link; the patient redeems it and waits in the lobby;
- * the clinician admits, kicks, ends. Plus page helpers for window.HavenVisit (web/public/visit.js).
+ * the clinician admits, kicks, ends. Plus page helpers for window.HavenVisit (web/src/visit).
  */
 import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';

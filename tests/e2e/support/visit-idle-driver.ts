@@ -3,7 +3,7 @@
  * tests/e2e/visit-idle-logoff.e2e.spec.ts. The whole stack (./stack.ts) with short idle timeouts on BOTH sides
  * (`HAVEN_IDLE_TIMEOUT_SEC` for identity's sweeper and for the gateway's live channel) and two headless Chromiums.
  * The patient is booked, redeems the link, is admitted over gRPC and joins the video with the product's own
- * client (web/public/visit.js); the clinician signs in on the real staff app, opens the visit and clicks
+ * client (web/src/visit); the clinician signs in on the real staff app, opens the visit and clicks
  * "Join video". Then nobody touches anything for three idle timeouts, while the driver samples (page.evaluate
  * only, no input) whether the clinician is still signed in and both sides still decode video. Then the patient
  * leaves, and the clinician, alone and still untouched, is expected to be signed out for inactivity.

@@ -300,7 +300,10 @@ async function main(): Promise<VisitMediaResult> {
     // ------------------------------------------------------------ screen share (a second feed)
     const screenShare: VisitMediaResult['screenShare'] = { started: false, patientScreenFrames: 0 };
     try {
-      await staff.locator('.hv-share').click();
+      await staff
+        .getByRole('toolbar', { name: 'Visit controls' })
+        .getByRole('button', { name: 'Share screen' })
+        .click();
       await waitForVisitState(staff, 's.sharing === true', 8000);
       screenShare.started = true;
       const sx = await waitForStats(

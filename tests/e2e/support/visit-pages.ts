@@ -1,6 +1,7 @@
 /**
  * Test web server for the in-visit media page, run inside the network namespace on 127.0.0.1: serves
- * web/public/visit.js (+ api.js, visit.css, styles.css), Debian's janus.js at /vendor/janus.js, a minimal visit
+ * the built visit screen (web/dist, found through Vite's manifest) with styles.css, Debian's janus.js at
+ * /vendor/janus.js, a minimal visit
  * page, the raw media test page (tests/support/media/room.*), media/leave endpoints with the gateway's
  * contract (POST, double-submit CSRF, JSON errors `{error:{code,message}}`) whose answers the driver supplies, and
  * the gateway's own media websocket relay at /api/media (services/gateway/src/media-ws.ts) to the session
@@ -16,35 +17,65 @@ import { createLogger } from '@haven/service';
 import { MediaRelay } from '../../../services/gateway/src/media-ws';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const WEB = join(ROOT, 'web', 'public');
+/** The built browser app (`npm run build`). */
+const WEB = join(ROOT, 'web', 'dist');
 const MEDIA = join(ROOT, 'tests', 'support', 'media');
 const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
 
-const FILES: Readonly<Record<string, { file: string; type: string }>> = {
-  '/visit.js': { file: join(WEB, 'visit.js'), type: JS },
-  '/api.js': { file: join(WEB, 'api.js'), type: JS },
-  '/visit.css': { file: join(WEB, 'visit.css'), type: 'text/css; charset=utf-8' },
-  '/styles.css': { file: join(WEB, 'styles.css'), type: 'text/css; charset=utf-8' },
-  '/vendor/janus.js': { file: '/usr/share/javascript/janus-gateway/janus.js', type: JS },
-  '/janus.js': { file: '/usr/share/javascript/janus-gateway/janus.js', type: JS },
-  '/room.js': { file: join(MEDIA, 'room.js'), type: JS },
-  '/room.html': { file: join(MEDIA, 'room.html'), type: 'text/html; charset=utf-8' },
-};
+/** The visit screen's entry in the build: its script, the chunks it imports and its stylesheets. */
+interface ManifestChunk {
+  readonly file: string;
+  readonly css?: readonly string[];
+  readonly imports?: readonly string[];
+}
 
-const PAGE = `<!doctype html>
+function visitEntry(): { script: string; files: string[]; css: string[] } {
+  const manifest = JSON.parse(readFileSync(join(WEB, '.vite', 'manifest.json'), 'utf8')) as Record<
+    string,
+    ManifestChunk
+  >;
+  const entry = manifest['src/visit/mount.tsx'];
+  if (!entry) throw new Error('web/dist has no visit screen: run `npm run build`');
+  const files = new Set<string>();
+  const css = new Set<string>();
+  const walk = (chunk: ManifestChunk) => {
+    if (files.has(chunk.file)) return;
+    files.add(chunk.file);
+    for (const c of chunk.css ?? []) css.add(c);
+    for (const i of chunk.imports ?? []) if (manifest[i]) walk(manifest[i]);
+  };
+  walk(entry);
+  return { script: entry.file, files: [...files], css: [...css] };
+}
+
+function pageFiles(): { files: Record<string, { file: string; type: string }>; page: string } {
+  const visit = visitEntry();
+  const files: Record<string, { file: string; type: string }> = {
+    '/styles.css': { file: join(WEB, 'styles.css'), type: CSS },
+    '/vendor/janus.js': { file: '/usr/share/javascript/janus-gateway/janus.js', type: JS },
+    '/janus.js': { file: '/usr/share/javascript/janus-gateway/janus.js', type: JS },
+    '/room.js': { file: join(MEDIA, 'room.js'), type: JS },
+    '/room.html': { file: join(MEDIA, 'room.html'), type: 'text/html; charset=utf-8' },
+  };
+  for (const f of visit.files) files[`/${f}`] = { file: join(WEB, f), type: JS };
+  for (const f of visit.css) files[`/${f}`] = { file: join(WEB, f), type: CSS };
+  const page = `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Haven visit</title>
     <link rel="stylesheet" href="/styles.css" />
-    <link rel="stylesheet" href="/visit.css" />
-    <script type="module" src="/visit.js"></script>
+    ${visit.css.map((c) => `<link rel="stylesheet" href="/${c}" />`).join('\n    ')}
+    <script type="module" src="/${visit.script}"></script>
   </head>
   <body>
     <main id="main" class="card"><h1 id="title">Your visit</h1><div id="visit"></div></main>
   </body>
 </html>`;
+  return { files, page };
+}
 
 /** What a media endpoint answers: credentials, or an error status with a message. */
 export type MediaAnswer =
@@ -111,6 +142,7 @@ export async function startVisitPages(sessionMediaUrl: string): Promise<VisitPag
     "frame-ancestors 'none'",
   ].join('; ');
 
+  const { files: FILES, page: PAGE } = pageFiles();
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'GET' && path === '/visit.html') {

@@ -1,6 +1,6 @@
 /**
- * Helpers for driving the REAL product pages (web/public served by the gateway) from the in-namespace drivers:
- * staff sign-in/out on `/`, page-side polling of window.HavenVisit (web/public/visit.js), CSRF and CSP watchers,
+ * Helpers for driving the REAL product pages (web/dist served by the gateway) from the in-namespace drivers:
+ * staff sign-in/out on `/`, page-side polling of window.HavenVisit (web/src/visit), CSRF and CSP watchers,
  * and a raw Janus join for playing an attacker. Selectors follow web/web.e2e.spec.ts.
  */
 import { readdirSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * The media attacker with real media, run INSIDE a network namespace by tests/security/media-kick.e2e.spec.ts:
  * the whole stack (tests/e2e/support/stack.ts, gateway included) and two headless Chromiums on the gateway's
- * origin with the participants' cookies. Both run the product's own client (web/public/visit.js): the clinician
+ * origin with the participants' cookies. Both run the product's own client (web/src/visit): the clinician
  * publishes, the admitted patient sees them. In the patient's tab the attacker then drives the OFFICIAL janus.js
  * (./attacker.js) with only what the patient's browser was handed (POST /api/patient/media):
  * a second feed (a screen share is allowed), a third (beyond a patient's limit), `configure` with `record` and a
@@ -76,7 +76,7 @@ async function openPage(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the product's own visit client (window.HavenVisit, web/public/visit.js) in the page's container. */
+/** Starts the product's own visit client (window.HavenVisit, web/src/visit) in the page's container. */
 async function startIn(page: Page, o: { mediaUrl: string; leaveUrl: string; role: string }): Promise<void> {
   for (let i = 0; i < 200 && !(await page.evaluate<boolean>('!!window.HavenVisit')); i++) await sleep(25);
   await page.evaluate(

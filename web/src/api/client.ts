@@ -1,0 +1,111 @@
+/**
+ * Talks to the gateway's JSON API. Tokens live in httpOnly cookies the page cannot read; the page only echoes the
+ * CSRF cookie in the x-csrf-token header on every state-changing request (double-submit).
+ */
+
+/** One invalid field of a request, as the gateway reports it. */
+export interface FieldViolation {
+  readonly field: string;
+  readonly description: string;
+}
+
+interface ErrorBody {
+  readonly error?: { readonly code?: string; readonly message?: string; readonly fieldViolations?: unknown };
+}
+
+/** An API error: HTTP `status` (0: the gateway could not be reached), `code`, a message safe to show. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fieldViolations: readonly FieldViolation[];
+
+  constructor(status: number, body: unknown, options?: { cause?: unknown }) {
+    const error = (body as ErrorBody | null)?.error ?? {};
+    super(error.message || 'Something went wrong. Please try again.', options);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = error.code || 'INTERNAL';
+    this.fieldViolations = Array.isArray(error.fieldViolations)
+      ? (error.fieldViolations as FieldViolation[])
+      : [];
+  }
+}
+
+/** The CSRF token the gateway set in the `haven_csrf` cookie ('' when none). */
+export function csrfToken(): string {
+  const match = document.cookie.split('; ').find((c) => c.startsWith('haven_csrf='));
+  return match ? decodeURIComponent(match.slice('haven_csrf='.length)) : '';
+}
+
+/** The HTTP methods the gateway's API uses. */
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+async function send<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    headers['x-csrf-token'] = csrfToken();
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(method === 'GET' ? {} : { body: JSON.stringify(body ?? {}) }),
+    });
+  } catch (cause) {
+    throw new ApiError(
+      0,
+      { error: { code: 'NETWORK', message: 'Cannot reach Haven. Check your connection.' } },
+      { cause },
+    );
+  }
+  if (res.status === 204) return null as T;
+  const data: unknown = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data as T;
+}
+
+let refreshing: Promise<unknown> | null = null;
+let refreshedAt = 0;
+
+/** When this page last refreshed the session successfully (ms since the epoch; 0 when never). */
+export function lastRefreshAt(): number {
+  return refreshedAt;
+}
+
+/**
+ * Refreshes the session's tokens with the refresh cookie (POST /api/auth/refresh), which also tells identity the
+ * user is active. Calls made while one is under way share it: the refresh token rotates, and presenting a rotated
+ * one again ends the session as a stolen token would. Rejects with ApiError.
+ */
+export function refreshSession(): Promise<unknown> {
+  refreshing ??= send('POST', '/api/auth/refresh', {})
+    .then((r) => {
+      refreshedAt = Date.now();
+      return r;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+/**
+ * Calls the API; when the access token has expired (401) it refreshes it once with the refresh cookie and
+ * retries. Rejects with ApiError.
+ */
+export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  try {
+    return await send<T>(method, path, body);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401 || path.startsWith('/api/auth/')) throw err;
+    try {
+      await refreshSession();
+    } catch {
+      throw err;
+    }
+    return send<T>(method, path, body);
+  }
+}

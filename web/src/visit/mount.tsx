@@ -1,0 +1,201 @@
+/**
+ * Puts the visit screen into a page that is not React yet (the staff app's console and the patient's join page,
+ * until they are ported) and gives the pages and the browser suites one handle on it, `window.HavenVisit`:
+ *
+ *   await window.HavenVisit.start(container, { mediaUrl, leaveUrl, role, onFinished })
+ *   window.HavenVisit.state      status, errorCode, message, publisherId, remoteFeeds, sharing
+ *   window.HavenVisit.stats()    inbound RTP per remote feed, from getStats
+ *   window.HavenVisit.inConversation()   media from someone else arrived since the last call (keeps staff signed in)
+ *
+ * `state.status` keeps the words the suites have always read: loading, joining, live, reconnecting, error,
+ * kicked, ended, left.
+ */
+import { createRoot, type Root } from 'react-dom/client';
+import type { FeedStats } from './janus';
+import { inRoom, isFinished, type VisitState } from './machine';
+import type { Visit, VisitOptions } from './use-visit';
+import { VisitScreen } from './visit-screen';
+import './visit.css';
+
+/** What the page passes to start(). */
+export interface StartOptions extends VisitOptions {
+  /** Called once when the visit is over (the user left, was removed, it ended or failed), with the status. */
+  readonly onFinished?: (status: string) => void;
+}
+
+const LEGACY_STATUS: Readonly<Record<VisitState['status'], string>> = {
+  idle: 'idle',
+  connecting: 'loading',
+  joining: 'joining',
+  live: 'live',
+  reconnecting: 'reconnecting',
+  failed: 'error',
+  removed: 'kicked',
+  ended: 'ended',
+  left: 'left',
+};
+
+/** The state as the pages and the suites read it. */
+export interface HavenVisitState {
+  status: string;
+  role: 'clinician' | 'patient' | null;
+  errorCode: number | string | null;
+  message: string | null;
+  publisherId: number | null;
+  remoteFeeds: number;
+  sharing: boolean;
+  receiveOnly: boolean;
+  micOn: boolean;
+  cameraOn: boolean;
+}
+
+/** window.HavenVisit */
+export interface HavenVisit {
+  start(container: Element, options: StartOptions): Promise<void>;
+  readonly state: HavenVisitState;
+  stats(): Promise<{
+    status: string;
+    feeds: FeedStats[];
+    totals: {
+      framesDecoded: number;
+      videoBytesReceived: number;
+      audioPacketsReceived: number;
+      audioBytesReceived: number;
+    };
+  }>;
+  inConversation(): Promise<boolean>;
+  leave(): Promise<void>;
+  toggleMic(): void;
+  toggleCamera(): void;
+  toggleShare(): void;
+}
+
+declare global {
+  interface Window {
+    HavenVisit?: HavenVisit;
+  }
+}
+
+function createHavenVisit(): HavenVisit {
+  const state: HavenVisitState = {
+    status: 'idle',
+    role: null,
+    errorCode: null,
+    message: null,
+    publisherId: null,
+    remoteFeeds: 0,
+    sharing: false,
+    receiveOnly: false,
+    micOn: true,
+    cameraOn: true,
+  };
+  let root: Root | null = null;
+  let host: Element | null = null;
+  let current: Visit | null = null;
+  let runs = 0;
+  /** feed id → inbound RTP bytes at the previous inConversation() */
+  const heard = new Map<number, number>();
+
+  async function stats() {
+    const feeds = (await current?.room?.stats()) ?? [];
+    const totals = {
+      framesDecoded: 0,
+      videoBytesReceived: 0,
+      audioPacketsReceived: 0,
+      audioBytesReceived: 0,
+    };
+    for (const f of feeds) {
+      totals.framesDecoded += f.framesDecoded;
+      totals.videoBytesReceived += f.bytesReceived;
+      totals.audioPacketsReceived += f.audioPacketsReceived;
+      totals.audioBytesReceived += f.audioBytesReceived;
+    }
+    return { status: state.status, feeds, totals };
+  }
+
+  return {
+    state,
+    stats,
+    start(container, options) {
+      if (host !== container) {
+        root?.unmount();
+        root = createRoot(container);
+        host = container;
+      }
+      runs += 1;
+      const run = runs;
+      let finished = false;
+      heard.clear();
+      Object.assign(state, {
+        status: 'loading',
+        role: options.role === 'patient' ? 'patient' : 'clinician',
+        errorCode: null,
+        message: null,
+        publisherId: null,
+        remoteFeeds: 0,
+        sharing: false,
+      });
+      return new Promise<void>((resolve) => {
+        const onState = (s: VisitState, visit: Visit) => {
+          if (run !== runs) return;
+          current = visit;
+          Object.assign(state, {
+            status: LEGACY_STATUS[s.status],
+            publisherId: visit.room?.publisherId ?? null,
+            remoteFeeds: visit.feeds.length,
+            ...(isFinished(s) ? { errorCode: s.code, message: s.message } : {}),
+            ...(inRoom(s)
+              ? {
+                  sharing: s.media.sharing,
+                  receiveOnly: s.media.receiveOnly,
+                  micOn: s.media.micOn,
+                  cameraOn: s.media.cameraOn,
+                }
+              : { sharing: false }),
+          });
+          if (s.status !== 'idle' && s.status !== 'connecting') resolve();
+          if (isFinished(s) && !finished) {
+            finished = true;
+            options.onFinished?.(LEGACY_STATUS[s.status]);
+          }
+        };
+        root?.render(
+          <VisitScreen
+            key={run}
+            mediaUrl={options.mediaUrl}
+            leaveUrl={options.leaveUrl}
+            role={options.role === 'patient' ? 'patient' : 'clinician'}
+            onState={onState}
+          />,
+        );
+      });
+    },
+    async inConversation() {
+      if (state.status !== 'live') {
+        heard.clear();
+        return false;
+      }
+      const feeds = await stats()
+        .then((s) => s.feeds)
+        .catch(() => []);
+      const present = new Set(feeds.map((f) => f.feed));
+      for (const feed of [...heard.keys()]) if (!present.has(feed)) heard.delete(feed);
+      let flowing = false;
+      for (const f of feeds) {
+        const bytes = f.bytesReceived + f.audioBytesReceived;
+        const before = heard.get(f.feed);
+        heard.set(f.feed, bytes);
+        if (before !== undefined && bytes > before) flowing = true;
+      }
+      return flowing;
+    },
+    async leave() {
+      await current?.leave();
+    },
+    toggleMic: () => current?.toggleMic(),
+    toggleCamera: () => current?.toggleCamera(),
+    toggleShare: () => current?.toggleShare(),
+  };
+}
+
+window.HavenVisit = createHavenVisit();

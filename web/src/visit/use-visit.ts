@@ -1,0 +1,141 @@
+/**
+ * The visit as a hook: the state machine (./machine.ts) in a reducer, the media room (./janus.ts) as the source
+ * of its events, and the controls as functions. One visit per mounted component; unmounting tears it down.
+ */
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { ApiError, api } from '../api/client';
+import type { MediaCredentials } from '../api/types';
+import { JanusMediaRoom, type MediaRoom, type MediaRoomListener, type RemoteFeed } from './janus';
+import {
+  MESSAGES,
+  eventForApiError,
+  inRoom,
+  initialVisitState,
+  isFinished,
+  transition,
+  type VisitState,
+} from './machine';
+
+/** Who is in the visit on this page, and where its media credential and leave endpoints are. */
+export interface VisitOptions {
+  readonly mediaUrl: string;
+  readonly leaveUrl: string;
+  readonly role: 'clinician' | 'patient';
+}
+
+/** What the hook needs from outside; tests hand in a fake room and credentials. */
+export interface VisitDependencies {
+  readonly createRoom: (listener: MediaRoomListener) => MediaRoom;
+  readonly fetchCredentials: (mediaUrl: string) => Promise<MediaCredentials>;
+  readonly notifyLeft: (leaveUrl: string) => Promise<void>;
+}
+
+const defaults: VisitDependencies = {
+  createRoom: (listener) => new JanusMediaRoom(listener),
+  fetchCredentials: (url) => api<MediaCredentials>('POST', url, {}),
+  notifyLeft: async (url) => {
+    await api('POST', url, {}).catch(() => undefined);
+  },
+};
+
+const NO_FEEDS: readonly RemoteFeed[] = [];
+
+/** The visit's state, feeds and controls. */
+export interface Visit {
+  readonly state: VisitState;
+  readonly feeds: readonly RemoteFeed[];
+  readonly localVideo: MediaStream | null;
+  readonly room: MediaRoom | null;
+  readonly toggleMic: () => void;
+  readonly toggleCamera: () => void;
+  readonly toggleShare: () => void;
+  /** Leaves the room and tells the gateway; resolves once it answered. */
+  readonly leave: () => Promise<void>;
+}
+
+/** Runs one visit from mount to unmount. */
+export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies> = {}): Visit {
+  const [state, dispatch] = useReducer(transition, initialVisitState);
+  const [feeds, setFeeds] = useState<readonly RemoteFeed[]>([]);
+  const [localVideo, setLocalVideo] = useState<MediaStream | null>(null);
+  const [room, setRoom] = useState<MediaRoom | null>(null);
+  const { createRoom, fetchCredentials, notifyLeft } = { ...defaults, ...deps };
+  // The dependencies are read once, when the visit starts.
+  const start = useRef({ createRoom, fetchCredentials, options });
+
+  useEffect(() => {
+    const { createRoom: create, fetchCredentials: credentials, options: o } = start.current;
+    let cancelled = false;
+    const r = create({
+      event: (e) => {
+        if (!cancelled) dispatch(e);
+      },
+      feeds: (f) => {
+        if (!cancelled) setFeeds(f);
+      },
+      localVideo: (s) => {
+        if (!cancelled) setLocalVideo(s);
+      },
+    });
+    setRoom(r);
+    dispatch({ type: 'ConnectRequested' });
+    void (async () => {
+      let creds: MediaCredentials;
+      try {
+        creds = await credentials(o.mediaUrl);
+      } catch (err) {
+        if (cancelled) return;
+        dispatch(
+          err instanceof ApiError
+            ? eventForApiError(err.status, err.message)
+            : { type: 'Failed', code: 'api', message: MESSAGES.generic },
+        );
+        r.close();
+        return;
+      }
+      if (!cancelled) await r.join(creds);
+    })();
+    return () => {
+      cancelled = true;
+      r.close();
+    };
+  }, []);
+
+  // Media stops as soon as the visit is over, whatever ended it.
+  const finished = isFinished(state);
+  useEffect(() => {
+    if (finished) room?.close();
+  }, [finished, room]);
+
+  const toggleMic = useCallback(() => {
+    if (state.status !== 'live' || state.media.receiveOnly) return;
+    room?.setMic(!state.media.micOn);
+    dispatch({ type: 'MicToggled', on: !state.media.micOn });
+  }, [state, room]);
+
+  const toggleCamera = useCallback(() => {
+    if (state.status !== 'live' || state.media.receiveOnly) return;
+    room?.setCamera(!state.media.cameraOn);
+    dispatch({ type: 'CameraToggled', on: !state.media.cameraOn });
+  }, [state, room]);
+
+  const toggleShare = useCallback(() => {
+    if (state.status !== 'live' || !room) return;
+    void room.setSharing(!state.media.sharing);
+  }, [state, room]);
+
+  const leaveUrl = options.leaveUrl;
+  const leave = useCallback(async () => {
+    if (finished || state.status === 'idle') return;
+    room?.leave();
+    dispatch({ type: 'LeftVisit' });
+    await notifyLeft(leaveUrl);
+  }, [finished, state, room, notifyLeft, leaveUrl]);
+
+  // Feeds outlive a teardown only until the room reports them gone: a finished visit shows none.
+  const shown = inRoom(state) ? feeds : NO_FEEDS;
+  return useMemo(
+    () => ({ state, feeds: shown, localVideo, room, toggleMic, toggleCamera, toggleShare, leave }),
+    [state, shown, localVideo, room, toggleMic, toggleCamera, toggleShare, leave],
+  );
+}

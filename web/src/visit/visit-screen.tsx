@@ -1,0 +1,234 @@
+/**
+ * The visit screen: the remote participant large, the self-view small (movable), a screen share as the main stage
+ * with faces in a strip, camera-off tiles with initials, one message line, and a control bar (mute, camera,
+ * share, leave) whose buttons keep their names and say their state with aria-pressed (WAI-ARIA's toggle button). Works from 375 px up and by keyboard alone.
+ */
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import type { RemoteFeed } from './janus';
+import { MESSAGES, inRoom, isFinished, type VisitState } from './machine';
+import { useVisit, type Visit, type VisitDependencies, type VisitOptions } from './use-visit';
+
+/** Props of {@link VisitScreen}. */
+export interface VisitScreenProps extends VisitOptions {
+  /** Told every state, for the page around the visit (and the test probe). */
+  readonly onState?: (state: VisitState, visit: Visit) => void;
+  readonly deps?: Partial<VisitDependencies>;
+}
+
+/** Initials of a label: "Clinician" → "C", "Maria Lopez" → "ML". */
+export function initials(label: string): string {
+  const words = label
+    .replace(/[’']s\b.*$/, '')
+    .split(/\s+/)
+    .filter((w) => /^\p{L}/u.test(w));
+  return words
+    .slice(0, 2)
+    .map((w) => w[0]?.toUpperCase() ?? '')
+    .join('');
+}
+
+/** A <video> or <audio> element playing a stream. */
+function Media({ stream, kind, label }: { stream: MediaStream; kind: 'video' | 'audio'; label?: string }) {
+  const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.srcObject = stream;
+    el.play?.()?.catch(() => undefined);
+  }, [stream]);
+  if (kind === 'audio') return <audio ref={ref} autoPlay />;
+  return <video ref={ref} className="tile-video" autoPlay playsInline muted aria-label={label} />;
+}
+
+/** One participant's tile: video, or their initials when there is none. */
+function Tile({
+  label,
+  video,
+  audio,
+  screen = false,
+  className = '',
+  children,
+}: {
+  label: string;
+  video: MediaStream | null;
+  audio?: MediaStream | null;
+  screen?: boolean;
+  className?: string;
+  children?: ReactNode;
+}) {
+  return (
+    <figure className={`tile${screen ? ' tile-screen' : ''} ${className}`}>
+      {video ? (
+        <Media stream={video} kind="video" label={label} />
+      ) : (
+        <div className="tile-initials" aria-hidden="true">
+          {initials(label)}
+        </div>
+      )}
+      {audio ? <Media stream={audio} kind="audio" /> : null}
+      <figcaption className="tile-label">
+        {label}
+        {video ? null : <span className="visually-hidden"> (camera off)</span>}
+      </figcaption>
+      {children}
+    </figure>
+  );
+}
+
+function remoteLabel(role: VisitOptions['role'], feed: RemoteFeed): string {
+  const who = role === 'patient' ? 'Clinician' : 'Patient';
+  return feed.kind === 'screen' ? `${who}’s screen` : who;
+}
+
+const CORNERS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
+
+function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'leave' }) {
+  const paths = {
+    mic: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1A7 7 0 0 0 19 11h-2Z',
+    camera:
+      'M15 8v8H5V8h10m1-2H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11l-4 4V7a1 1 0 0 0-1-1Z',
+    share:
+      'M20 18a2 2 0 0 0 2-2V6a2 2 0 0 0-2-2H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2H0v2h24v-2h-4ZM4 6h16v10H4V6Zm7 2-4 4h3v3h2v-3h3l-4-4Z',
+    leave:
+      'M12 9c-1.6 0-3.2.3-4.6.7v3.1c0 .4-.2.7-.6.9-1 .5-1.9 1.1-2.7 1.8-.2.2-.4.3-.7.3a1 1 0 0 1-.7-.3L.3 13.1a1 1 0 0 1 0-1.4C3.3 8.8 7.5 7 12 7s8.7 1.8 11.7 4.7a1 1 0 0 1 0 1.4l-2.4 2.4a1 1 0 0 1-.7.3c-.3 0-.5-.1-.7-.3-.8-.7-1.7-1.3-2.7-1.8a1 1 0 0 1-.6-.9V9.7C15.2 9.3 13.6 9 12 9Z',
+  };
+  return (
+    <svg
+      className="control-icon"
+      viewBox="0 0 24 24"
+      width="20"
+      height="20"
+      aria-hidden="true"
+      focusable="false"
+    >
+      <path d={paths[name]} fill="currentColor" />
+    </svg>
+  );
+}
+
+/** The message line: how the visit is going, in words (one line, said once). */
+function messageOf(state: VisitState, role: VisitOptions['role'], feeds: number): string | null {
+  if (isFinished(state)) return state.message;
+  if (state.status === 'connecting' || state.status === 'joining') return MESSAGES.connecting;
+  if (state.status === 'reconnecting') return MESSAGES.reconnecting;
+  if (state.status === 'live' && state.media.receiveOnly) return MESSAGES.receiveOnly;
+  if (state.status === 'live' && feeds === 0)
+    return role === 'patient' ? 'Waiting for your clinician’s video…' : 'Waiting for the patient’s video…';
+  return null;
+}
+
+/** The visit: runs it (useVisit) and shows it. */
+export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
+  const visit = useVisit(options, deps);
+  const { state, feeds, localVideo } = visit;
+  const [corner, setCorner] = useState(0);
+  const onStateRef = useRef(onState);
+  useEffect(() => {
+    onStateRef.current = onState;
+  }, [onState]);
+  useEffect(() => {
+    onStateRef.current?.(state, visit);
+  }, [state, visit]);
+
+  const screen = feeds.find((f) => f.kind === 'screen') ?? null;
+  const cameras = feeds.filter((f) => f.kind === 'camera');
+  const main = screen ?? cameras[0] ?? null;
+  const strip = screen ? cameras : cameras.slice(1);
+  const message = messageOf(state, options.role, feeds.length);
+  const media = inRoom(state) ? state.media : null;
+  const live = state.status === 'live';
+  const failed = isFinished(state) && state.status !== 'left';
+  const selfLabel = options.role === 'patient' ? 'You' : 'You (clinician)';
+
+  return (
+    <section className="visit" aria-label="Video visit" data-status={state.status}>
+      {message ? (
+        <p className={`visit-message${failed ? ' visit-message-bad' : ''}`} role="status">
+          {message}
+        </p>
+      ) : (
+        <p className="visually-hidden" role="status" />
+      )}
+      {inRoom(state) ? (
+        <div className={`visit-stage${screen ? ' visit-stage-share' : ''}`}>
+          <div className="visit-main">
+            {main ? (
+              <Tile
+                label={remoteLabel(options.role, main)}
+                video={main.video}
+                audio={main.audio}
+                screen={main.kind === 'screen'}
+                className="tile-main"
+              />
+            ) : (
+              <div className="tile tile-main tile-empty" aria-hidden="true" />
+            )}
+          </div>
+          {strip.length > 0 ? (
+            <ul className="visit-strip" aria-label="Others in the visit">
+              {strip.map((f) => (
+                <li key={f.id}>
+                  <Tile label={remoteLabel(options.role, f)} video={f.video} audio={f.audio} />
+                </li>
+              ))}
+            </ul>
+          ) : null}
+          {media && !media.receiveOnly ? (
+            <Tile
+              label={selfLabel}
+              video={media.cameraOn ? localVideo : null}
+              className={`tile-self tile-self-${CORNERS[corner]}`}
+            >
+              <button
+                type="button"
+                className="tile-move"
+                aria-label="Move your self-view to another corner"
+                onClick={() => setCorner((c) => (c + 1) % CORNERS.length)}
+              >
+                ⤡
+              </button>
+            </Tile>
+          ) : null}
+        </div>
+      ) : null}
+      {inRoom(state) ? (
+        <div className="visit-controls" role="toolbar" aria-label="Visit controls">
+          <button
+            type="button"
+            className="control"
+            aria-pressed={media ? !media.micOn : false}
+            disabled={!live || !!media?.receiveOnly}
+            onClick={visit.toggleMic}
+          >
+            <Icon name="mic" />
+            <span>Mute</span>
+          </button>
+          <button
+            type="button"
+            className="control"
+            aria-pressed={media ? !media.cameraOn : false}
+            disabled={!live || !!media?.receiveOnly}
+            onClick={visit.toggleCamera}
+          >
+            <Icon name="camera" />
+            <span>Stop camera</span>
+          </button>
+          <button
+            type="button"
+            className="control"
+            aria-pressed={media?.sharing ?? false}
+            disabled={!live}
+            onClick={visit.toggleShare}
+          >
+            <Icon name="share" />
+            <span>Share screen</span>
+          </button>
+          <button type="button" className="control control-leave" onClick={() => void visit.leave()}>
+            <Icon name="leave" />
+            <span>Leave</span>
+          </button>
+        </div>
+      ) : null}
+    </section>
+  );
+}

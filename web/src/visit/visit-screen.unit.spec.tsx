@@ -1,0 +1,180 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, render, screen, within } from '@testing-library/react';
+import type { MediaCredentials } from '../api/types';
+import type { FeedStats, MediaRoom, MediaRoomListener, RemoteFeed } from './janus';
+import type { VisitEvent } from './machine';
+import { VisitScreen, initials } from './visit-screen';
+
+/** A media room driven by the test: it records the controls and reports what the test tells it to. */
+class FakeRoom implements MediaRoom {
+  publisherId: number | null = null;
+  readonly calls: string[] = [];
+  constructor(readonly listener: MediaRoomListener) {}
+  async join(_creds: MediaCredentials): Promise<void> {
+    this.calls.push('join');
+  }
+  setMic(on: boolean): void {
+    this.calls.push(`mic:${on}`);
+  }
+  setCamera(on: boolean): void {
+    this.calls.push(`camera:${on}`);
+  }
+  async setSharing(on: boolean): Promise<boolean> {
+    this.calls.push(`share:${on}`);
+    this.listener.event({ type: 'ShareChanged', on });
+    return on;
+  }
+  leave(): void {
+    this.calls.push('leave');
+  }
+  close(): void {
+    this.calls.push('close');
+  }
+  async stats(): Promise<FeedStats[]> {
+    return [];
+  }
+}
+
+const creds: MediaCredentials = {
+  serverUrl: '/api/media',
+  mediaCredential: 'c',
+  participantId: 'p',
+  expireTime: null,
+  iceServers: [],
+};
+
+async function renderVisit(role: 'clinician' | 'patient' = 'clinician') {
+  let room: FakeRoom | undefined;
+  const left: string[] = [];
+  render(
+    <VisitScreen
+      mediaUrl="/api/visits/v1/media"
+      leaveUrl="/api/visits/v1/leave"
+      role={role}
+      deps={{
+        createRoom: (l) => (room = new FakeRoom(l)),
+        fetchCredentials: async () => creds,
+        notifyLeft: async (url) => {
+          left.push(url);
+        },
+      }}
+    />,
+  );
+  await act(async () => undefined); // the credential arrives, join() is called
+  const r = room!;
+  const send = (...events: VisitEvent[]) => act(() => events.forEach((e) => r.listener.event(e)));
+  const feeds = (f: RemoteFeed[]) => act(() => r.listener.feeds(f));
+  return { room: r, send, feeds, left };
+}
+
+const camera = (id: number): RemoteFeed => ({ id, kind: 'camera', display: '', video: null, audio: null });
+const controls = () => within(screen.getByRole('toolbar', { name: 'Visit controls' }));
+
+describe('the visit screen', () => {
+  it('joins with the credential and says it is connecting', async () => {
+    const { room } = await renderVisit();
+    expect(room.calls).toEqual(['join']);
+    expect(screen.getByRole('status')).toHaveProperty('textContent', 'Connecting to your visit…');
+  });
+
+  describe('when live', () => {
+    it('shows the remote participant as the main tile, with initials while their camera is off', async () => {
+      const { send, feeds } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      feeds([camera(7)]);
+      const main = document.querySelector('.tile-main');
+      expect(main?.textContent).toContain('Clinician');
+      expect(main?.querySelector('.tile-initials')?.textContent).toBe('C');
+    });
+
+    it('mutes and unmutes with aria-pressed saying the state', async () => {
+      const { room, send } = await renderVisit();
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      const mute = controls().getByRole('button', { name: 'Mute' });
+      expect(mute.getAttribute('aria-pressed')).toBe('false');
+      act(() => mute.click());
+      expect(mute.getAttribute('aria-pressed')).toBe('true');
+      act(() => mute.click());
+      expect(mute.getAttribute('aria-pressed')).toBe('false');
+      expect(room.calls).toEqual(['join', 'mic:false', 'mic:true']);
+    });
+
+    it('shows initials on the self-view when the camera is stopped', async () => {
+      const { send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      act(() => controls().getByRole('button', { name: 'Stop camera' }).click());
+      expect(document.querySelector('.tile-self .tile-initials')?.textContent).toBe('Y');
+      expect(controls().getByRole('button', { name: 'Stop camera' }).getAttribute('aria-pressed')).toBe(
+        'true',
+      );
+    });
+
+    it('puts a screen share on the main stage and the faces in a strip', async () => {
+      const { send, feeds } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      feeds([camera(7), { ...camera(8), kind: 'screen' }]);
+      expect(document.querySelector('.tile-main')?.textContent).toContain('Clinician’s screen');
+      const strip = screen.getByRole('list', { name: 'Others in the visit' });
+      expect(within(strip).getByText('Clinician')).toBeTruthy();
+    });
+
+    it('moves the self-view to another corner from the keyboard', async () => {
+      const { send } = await renderVisit();
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      const self = () => document.querySelector('.tile-self')?.className ?? '';
+      expect(self()).toContain('tile-self-bottom-right');
+      act(() => screen.getByRole('button', { name: 'Move your self-view to another corner' }).click());
+      expect(self()).toContain('tile-self-bottom-left');
+    });
+  });
+
+  describe('without camera or microphone', () => {
+    it('stays in the visit receiving only, says so, and offers no mute or camera', async () => {
+      const { send, feeds } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'DevicesUnavailable' });
+      feeds([camera(7)]);
+      expect(screen.getByRole('status').textContent).toMatch(/can see and hear the visit/);
+      expect(controls().getByRole('button', { name: 'Mute' })).toHaveProperty('disabled', true);
+      expect(controls().getByRole('button', { name: 'Stop camera' })).toHaveProperty('disabled', true);
+      expect(document.querySelector('.tile-self')).toBeNull();
+      expect(document.querySelector('.tile-main')?.textContent).toContain('Clinician');
+    });
+  });
+
+  it('says "Reconnecting…" while the connection is down and clears it once back', async () => {
+    const { send, feeds } = await renderVisit();
+    send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+    feeds([camera(7)]);
+    send({ type: 'ConnectionLost' });
+    expect(screen.getByRole('status').textContent).toBe('Reconnecting…');
+    send({ type: 'ConnectionRestored' });
+    expect(screen.getByRole('status').textContent).toBe('');
+  });
+
+  describe('when the visit ends', () => {
+    it('says "This visit has ended." once, with no controls left', async () => {
+      const { room, send } = await renderVisit();
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' }, { type: 'RoomEnded' }, { type: 'Removed' });
+      expect(screen.getAllByText('This visit has ended.')).toHaveLength(1);
+      expect(screen.queryByRole('toolbar')).toBeNull();
+      expect(room.calls).toContain('close');
+    });
+  });
+
+  it('leaves on Leave and tells the gateway', async () => {
+    const { room, send, left } = await renderVisit();
+    send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+    await act(async () => controls().getByRole('button', { name: 'Leave' }).click());
+    expect(room.calls).toContain('leave');
+    expect(left).toEqual(['/api/visits/v1/leave']);
+    expect(screen.getByRole('status').textContent).toBe('You left the visit.');
+  });
+
+  it('initials: up to two words, letters only', () => {
+    expect(initials('Maria Lopez')).toBe('ML');
+    expect(initials('Clinician’s screen')).toBe('C');
+    expect(initials('You (clinician)')).toBe('Y');
+  });
+});
