@@ -21,6 +21,7 @@ import { recordingHandlers } from './recording/grpc';
 import { RecordingProjection } from './recording/projection';
 import { Recordings } from './recording/recordings';
 import { followSessionRecordings } from './recording/session-follower';
+import { openPlayback, playbackConfigShape, playbackHandlers, playbackStreams } from './playback/wiring';
 
 export const RECORDING_GRPC_PORT = DEFAULT_GRPC_PORTS.recording;
 export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT }).safeExtend({
@@ -29,6 +30,7 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
    * in the chart): the raw files of recording `R` are every `*.mjr` in `<dir>/R/`.
    */
   HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
+  ...playbackConfigShape,
 });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
 
@@ -63,6 +65,9 @@ export async function startRecording(
       onProcessing: (recordingId) => logger.info({ recordingId }, 'recording stopped; processing'),
     });
     closers.unshift(() => follower.close());
+    const playback = await openPlayback(config, recordings);
+    if (!playback)
+      logger.warn('HAVEN_DATA_DIR is not set: playback, legal hold and deletion answer UNIMPLEMENTED');
     return await serveHavenGrpc({
       name: 'recording',
       store,
@@ -73,7 +78,11 @@ export async function startRecording(
       services: [
         {
           definition: recording.RecordingServiceService,
-          handlers: recordingHandlers({ recordings, projection }),
+          handlers: {
+            ...recordingHandlers({ recordings, projection }),
+            ...(playback ? playbackHandlers(playback) : {}),
+          },
+          ...(playback ? { streams: playbackStreams(playback) } : {}),
         },
       ],
       onShutdown: closers,

@@ -14,6 +14,7 @@ import {
   type RecordingRegistered,
   type RecordingState,
 } from './recording';
+import { decideAccess, type AccessCommand } from './access';
 
 export interface RegisterRecording {
   readonly type: 'RegisterRecording';
@@ -51,6 +52,7 @@ export interface FailProcessing {
 }
 
 export type RecordingCommand =
+  | AccessCommand
   | RegisterRecording
   | StartProcessing
   | ReportProgress
@@ -65,15 +67,19 @@ export interface Caller {
   readonly role?: string;
 }
 
-/** What a caller may do with a recording's metadata: `clinician` (the visit's own) or `none`. */
-export type RecordingAccess = 'clinician' | 'none';
+/**
+ * What a caller may do with a recording's metadata: `clinician` (the visit's own), `admin` (any: legal holds,
+ * retention, deletion — metadata only, never the media) or `none`.
+ */
+export type RecordingAccess = 'clinician' | 'admin' | 'none';
 
-/** The access of `caller` to `state`: the visit's clinician only; front desk and other clinicians none. */
+/** The access of `caller` to `state`: the visit's clinician, or an admin; front desk and other clinicians none. */
 export function recordingAccess(state: RecordingState, caller: Caller): RecordingAccess {
   if (state.status === 'none') return 'none';
   if (caller.kind === 'user' && caller.role === 'clinician' && caller.id === state.clinicianId) {
     return 'clinician';
   }
+  if (caller.kind === 'user' && caller.role === 'admin') return 'admin';
   return 'none';
 }
 
@@ -141,5 +147,7 @@ export function decide(command: RecordingCommand, state: RecordingState): readon
         { type: RecordingEventType.ProcessingFailed, data: { recordingId: s.recordingId, ...command.data } },
       ];
     }
+    default:
+      return decideAccess(command, state);
   }
 }

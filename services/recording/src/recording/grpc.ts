@@ -49,6 +49,7 @@ const STATE_OF = {
   processing: State.RECORDING_STATE_PROCESSING,
   available: State.RECORDING_STATE_AVAILABLE,
   failed: State.RECORDING_STATE_FAILED,
+  deleted: State.RECORDING_STATE_DELETED,
 } as const satisfies Record<KnownRecording['status'], recording.RecordingState>;
 
 const date = (iso: string | undefined): Date | undefined => (iso ? new Date(iso) : undefined);
@@ -77,6 +78,8 @@ export function recordingToProto(state: KnownRecording, etag: string): recording
         }
       : {}),
     createTime: date(state.createdAt ?? state.startTime),
+    legalHold: state.status !== 'deleted' && state.legalHold !== undefined,
+    deleteTime: state.status === 'deleted' ? date(state.deletedAt) : undefined,
     etag,
   });
 }
@@ -85,7 +88,7 @@ export function recordingToProto(state: KnownRecording, etag: string): recording
 export function requireReadable(state: RecordingState, principal: Principal, id: string): KnownRecording {
   if (state.status === 'none') throw new NotFoundError(`recording ${id} not found`);
   if (recordingAccess(state, callerOf(principal)) === 'none') {
-    throw new PermissionError('only the clinician of the visit may see this recording');
+    throw new PermissionError('only the clinician of the visit or an admin may see this recording');
   }
   return state;
 }
@@ -104,7 +107,8 @@ async function getRecording(
 interface ListQuery {
   readonly size: number;
   readonly visit?: string;
-  readonly clinician: string;
+  /** Only this clinician's (a clinician's own; an admin's filter, when given). */
+  readonly clinician?: string;
   readonly patient?: string;
   readonly states: ReadonlySet<recording.RecordingState>;
   readonly after?: readonly [string, string];
@@ -131,7 +135,7 @@ function listQuery(request: recording.ListRecordingsRequest, principal: Principa
   const clinician = optionalId(request.clinician, 'clinician', 'users', violations);
   const patient = optionalId(request.patient, 'patient', 'patients', violations);
   const known = new Set<number>(Object.values(STATE_OF));
-  if (request.states.some((s) => !known.has(s) && s !== State.RECORDING_STATE_DELETED)) {
+  if (request.states.some((s) => !known.has(s))) {
     violations.push({ field: 'states', description: 'unknown state' });
   }
   const states = new Set(request.states);
@@ -144,12 +148,14 @@ function listQuery(request: recording.ListRecordingsRequest, principal: Principa
     violations.push(...error.violations);
   }
   if (violations.length > 0) throw new ValidationError(violations);
-  if (clinician !== undefined && clinician !== principal.id) {
+  const admin = principal.role === 'admin';
+  if (!admin && clinician !== undefined && clinician !== principal.id) {
     throw new PermissionError('a clinician may list only their own recordings');
   }
+  const only = admin ? clinician : principal.id;
   return {
     size: request.pageSize === 0 ? 50 : request.pageSize,
-    clinician: principal.id,
+    ...(only !== undefined ? { clinician: only } : {}),
     states,
     ...(visit !== undefined ? { visit } : {}),
     ...(patient !== undefined ? { patient } : {}),
@@ -168,14 +174,14 @@ async function listRecordings(
   ctx: CallContext,
 ): Promise<recording.ListRecordingsResponse> {
   const principal = requirePrincipal(ctx);
-  if (principal.kind !== 'user' || principal.role !== 'clinician') {
-    throw new PermissionError('only clinicians may list recordings');
+  if (principal.kind !== 'user' || (principal.role !== 'clinician' && principal.role !== 'admin')) {
+    throw new PermissionError('only clinicians and admins may list recordings');
   }
   const q = listQuery(request, principal);
   const matching = deps.projection
     .all()
     .filter((r) => recordingAccess(r, callerOf(principal)) !== 'none')
-    .filter((r) => r.clinicianId === q.clinician)
+    .filter((r) => q.clinician === undefined || r.clinicianId === q.clinician)
     .filter((r) => q.visit === undefined || r.visitId === q.visit)
     .filter((r) => q.patient === undefined || r.patientId === q.patient)
     .filter((r) => q.states.size === 0 || q.states.has(STATE_OF[r.status]))

@@ -1,3 +1,5 @@
+import { evolveAccess, type AccessEvent, type AccessFacts, type DeletionReason } from './access';
+
 /**
  * The Recording aggregate: one per recording of a visit. Stream `recording.recording-<id>`.
  * Lifecycle: RECORDING (Janus writes raw files) → PROCESSING (raw files → one WebM → encrypted object) →
@@ -109,6 +111,7 @@ export interface RecordingProcessingFailed {
 }
 
 export type RecordingEvent =
+  | AccessEvent
   | RecordingRegistered
   | RecordingProcessingStarted
   | RecordingProcessingProgressed
@@ -130,7 +133,7 @@ export interface RecordingMedia {
   readonly durationMs: number;
 }
 
-export interface RecordingBody {
+export interface RecordingBody extends AccessFacts {
   readonly recordingId: string;
   readonly visitId: string;
   readonly clinicianId: string;
@@ -153,7 +156,12 @@ export type RecordingState =
   | ({ readonly status: 'recording' } & RecordingBody)
   | ({ readonly status: 'processing' } & RecordingBody & { readonly rawFilePrefix: string })
   | ({ readonly status: 'available' } & RecordingBody & { readonly media: RecordingMedia })
-  | ({ readonly status: 'failed'; readonly reason: FailureReason } & RecordingBody);
+  | ({ readonly status: 'failed'; readonly reason: FailureReason } & RecordingBody)
+  | ({
+      readonly status: 'deleted';
+      readonly reason: DeletionReason;
+      readonly deletedAt?: string;
+    } & RecordingBody);
 
 export type KnownRecording = Exclude<RecordingState, { status: 'none' }>;
 
@@ -215,6 +223,6 @@ export function evolve(state: RecordingState, event: { type: string; data: unkno
       return { ...rest, status: 'failed', reason: e.data.reason };
     }
     default:
-      return state;
+      return evolveAccess(state, event, typeof at === 'string' ? at : undefined);
   }
 }

@@ -1,0 +1,390 @@
+/**
+ * Playing, holding and deleting a recording over a real nats-server, the service in process: a grant for the
+ * visit's clinician only; range reads that equal the plaintext, each recorded (RecordingViewed + PhiAccessed)
+ * before its first byte; a tampered object sends nothing; legal hold blocks deletion; deletion crypto-shreds
+ * (a copy of the object taken before cannot be opened any more).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as grpc from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import {
+  FilePatientKeyStore,
+  LocalKeyringKms,
+  PhiShreddedError,
+  bufferCiphertextReader,
+  createEncryptStream,
+  openEncryptedObject,
+} from '@haven/crypto';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { phiEvents, recording } from '@haven/proto';
+import {
+  accessRefusalStream,
+  callUnary,
+  clientCallMetadata,
+  createLogger,
+  type RunningGrpcService,
+} from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import {
+  eventually as poll,
+  serveJwks,
+  startNatsServer,
+  type JwksServer,
+  type NatsServerHandle,
+} from '@haven/testing';
+import { Recordings, serviceMetadata } from '../recording/recordings';
+import { startRecording } from '../server';
+import { testRecordingConfig } from '../testing';
+import { RecordingKeys, recordingContext } from './keys';
+
+jest.setTimeout(90_000);
+
+const issuer = createTestIssuer();
+const { PhiAccessPurpose } = phiEvents;
+const MiB = 1024 * 1024;
+let nats: NatsServerHandle;
+let jwks: JwksServer;
+let service: RunningGrpcService;
+let client: recording.RecordingServiceClient;
+let connection: NatsConnection;
+let store: JetStreamEventStore;
+let dataDir: string;
+let keys: RecordingKeys;
+
+beforeAll(async () => {
+  dataDir = await fs.mkdtemp(join(tmpdir(), 'haven-playback-'));
+  nats = await startNatsServer();
+  jwks = await serveJwks(issuer.jwks);
+  const config = testRecordingConfig(
+    nats.env('recording'),
+    { jwksUrl: jwks.url },
+    { HAVEN_DATA_DIR: dataDir },
+  );
+  service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
+    host: '127.0.0.1',
+  });
+  client = new recording.RecordingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  connection = await nats.connect();
+  store = await JetStreamEventStore.create(connection);
+  const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json'), create: true });
+  keys = new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }));
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await connection?.close();
+  await nats?.stop();
+  await jwks?.close();
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+const eventually = (check: () => Promise<void>) =>
+  poll(check.toString().slice(0, 80), async () => {
+    await check();
+    return true;
+  });
+
+const as = async (sub: string, role: string) =>
+  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** What the pipeline does, in short: an AVAILABLE recording whose encrypted object holds `plain`. */
+async function availableRecording(id: string, clinician: string, plain: Buffer): Promise<string> {
+  const recordings = new Recordings(store);
+  const md = serviceMetadata(`test-${id}`);
+  await recordings.command(
+    id,
+    {
+      type: 'RegisterRecording',
+      data: {
+        recordingId: id,
+        visitId: `v-${id}`,
+        clinicianId: clinician,
+        patientId: `p-${id}`,
+        janusNode: 'janus-0',
+        room: 1,
+        startTime: new Date().toISOString(),
+      },
+    },
+    md,
+  );
+  await recordings.command(
+    id,
+    {
+      type: 'StartProcessing',
+      data: { recordingId: id, rawFilePrefix: `${id}/`, stopTime: new Date().toISOString() },
+    },
+    md,
+  );
+  const objectKey = `${id}.webm.enc`;
+  const file = join(dataDir, 'objects', objectKey);
+  await fs.mkdir(join(dataDir, 'objects'), { recursive: true });
+  await pipeline(
+    Readable.from([plain]),
+    createEncryptStream(keys.kmsFor(id), { context: recordingContext(id) }),
+    (await fs.open(file, 'w')).createWriteStream(),
+  );
+  const cipher = await fs.readFile(file);
+  const opened = await openEncryptedObject(keys.kmsFor(id), bufferCiphertextReader(cipher), {
+    context: recordingContext(id),
+  });
+  await recordings.command(
+    id,
+    {
+      type: 'CompleteProcessing',
+      data: {
+        keyId: 'k-1',
+        wrappedKey: '',
+        kekId: opened.kekId,
+        objectKey,
+        chunkSize: opened.chunkSize,
+        sizeBytes: plain.length,
+        ciphertextSizeBytes: cipher.length,
+        ciphertextSha256: createHash('sha256').update(cipher).digest('hex'),
+        contentType: 'video/webm',
+        durationMs: 60_000,
+        tracks: { audio: 2, video: 2 },
+      },
+    },
+    md,
+  );
+  return file;
+}
+
+async function play(id: string, md: grpc.Metadata) {
+  return callUnary(
+    client,
+    'playRecording',
+    recording.PlayRecordingRequest.fromPartial({
+      name: `recordings/${id}`,
+      purpose: PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT,
+    }),
+    md,
+  );
+}
+
+/** One ReadRecordingMedia call: its messages, or its error with the messages received before it. */
+function read(
+  id: string,
+  token: string,
+  offset: number,
+  length: number,
+  md: grpc.Metadata,
+): Promise<{ range?: recording.MediaRange; data: Buffer; messages: number; error?: grpc.ServiceError }> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let range: recording.MediaRange | undefined;
+    let messages = 0;
+    const call = client.readRecordingMedia(
+      recording.ReadRecordingMediaRequest.fromPartial({
+        name: `recordings/${id}`,
+        grantToken: token,
+        offset: String(offset),
+        length: String(length),
+      }),
+      md,
+    );
+    call.on('data', (m: recording.ReadRecordingMediaResponse) => {
+      messages++;
+      if (m.range) range = m.range;
+      parts.push(m.data);
+    });
+    call.on('error', (error: grpc.ServiceError) =>
+      resolve({ ...(range ? { range } : {}), data: Buffer.concat(parts), messages, error }),
+    );
+    call.on('end', () => resolve({ ...(range ? { range } : {}), data: Buffer.concat(parts), messages }));
+  });
+}
+
+const typesOf = async (id: string) => (await store.read(`recording.recording-${id}`)).map((e) => e.type);
+
+describe('playing a recording', () => {
+  const plain = randomBytes(3 * MiB + 12_345);
+  let token: string;
+  beforeAll(async () => {
+    await availableRecording('rec-p1', 'clin-1', plain);
+  });
+
+  it('grants the visit’s clinician a short-lived token and records the grant and the PHI access', async () => {
+    const before = Date.now();
+    const r = await play('rec-p1', await as('clin-1', 'clinician'));
+    token = r.token;
+    expect(r.playbackUrl).toBe(`/api/recordings/rec-p1/media?grant=${token}`);
+    expect(r.contentType).toBe('video/webm');
+    expect(r.expireTime!.getTime()).toBeGreaterThan(before + 250_000);
+    expect(r.expireTime!.getTime()).toBeLessThanOrEqual(Date.now() + 300_000);
+    const events = await store.read('recording.recording-rec-p1');
+    const granted = events.find((e) => e.type === 'haven.recording.v1.RecordingPlaybackGranted');
+    expect(granted?.data).toMatchObject({ viewer: 'users/clin-1', purpose: 'PHI_ACCESS_PURPOSE_TREATMENT' });
+    const text = JSON.stringify(events, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    expect(text).not.toContain(token); // only its hash is stored
+    expect(events.map((e) => e.type)).toContain('haven.events.v1.PhiAccessed');
+  });
+
+  it('streams exactly the requested ranges, each recorded before its first byte', async () => {
+    const md = await as('clin-1', 'clinician');
+    const first = await read('rec-p1', token, 0, 0, md);
+    expect(first.error).toBeUndefined();
+    expect(first.range).toMatchObject({ offset: '0', length: String(MiB), totalSize: String(plain.length) });
+    expect(first.data.equals(plain.subarray(0, MiB))).toBe(true);
+    const seek = await read('rec-p1', token, 2 * MiB + 5, 1000, md);
+    expect(seek.data.equals(plain.subarray(2 * MiB + 5, 2 * MiB + 1005))).toBe(true);
+    const tail = await read('rec-p1', token, plain.length - 10, 0, md);
+    expect(tail.data.equals(plain.subarray(plain.length - 10))).toBe(true);
+    const viewed = (await store.read('recording.recording-rec-p1')).filter(
+      (e) => e.type === 'haven.recording.v1.RecordingViewed',
+    );
+    expect(viewed.map((e) => [e.data['offset'], e.data['length']])).toEqual([
+      [0, MiB],
+      [2 * MiB + 5, 1000],
+      [plain.length - 10, 10],
+    ]);
+    expect(viewed[0]?.data).toMatchObject({
+      viewer: 'users/clin-1',
+      viewerRole: 'clinician',
+      purpose: 'PHI_ACCESS_PURPOSE_TREATMENT',
+      patientId: 'p-rec-p1',
+    });
+  });
+
+  it('answers only the sizes past the end, and records no view', async () => {
+    const count = (await typesOf('rec-p1')).length;
+    const past = await read('rec-p1', token, plain.length + 5, 0, await as('clin-1', 'clinician'));
+    expect(past.range).toMatchObject({ length: '0', totalSize: String(plain.length) });
+    expect(past.data.length).toBe(0);
+    expect((await typesOf('rec-p1')).length).toBe(count);
+  });
+
+  it('refuses another clinician, a grant used by someone else, and a made-up token', async () => {
+    const other = await as('clin-2', 'clinician');
+    expect((await failure(play('rec-p1', other))).code).toBe(grpc.status.PERMISSION_DENIED);
+    const stolen = await read('rec-p1', token, 0, 100, other);
+    expect(stolen.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(stolen.messages).toBe(0);
+    const madeUp = await read(
+      'rec-p1',
+      randomBytes(32).toString('base64url'),
+      0,
+      100,
+      await as('clin-1', 'clinician'),
+    );
+    expect(madeUp.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('refuses the front desk by the policy, and records the refusal', async () => {
+    const fd = await as('fd-1', 'front_desk');
+    expect((await failure(play('rec-p1', fd))).code).toBe(grpc.status.PERMISSION_DENIED);
+    const r = await read('rec-p1', token, 0, 100, fd);
+    expect(r.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(r.messages).toBe(0);
+    await eventually(async () => {
+      const refusals = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
+      const methods = refusals.map((e) => e.data['method']);
+      expect(methods).toContain('/haven.recording.v1.RecordingService/PlayRecording');
+      expect(methods).toContain('/haven.recording.v1.RecordingService/ReadRecordingMedia');
+    });
+  });
+
+  it('refuses a grant after it expires', async () => {
+    // A grant that expired: appended as the service would, with an expiry in the past.
+    const recordings = new Recordings(store);
+    const expired = randomBytes(32).toString('base64url');
+    await recordings.command(
+      'rec-p1',
+      {
+        type: 'GrantPlayback',
+        data: {
+          viewer: { name: 'users/clin-1', role: 'clinician' },
+          grantId: 'g-old',
+          tokenSha256: createHash('sha256').update(expired).digest('hex'),
+          purpose: 'PHI_ACCESS_PURPOSE_TREATMENT',
+          expireTime: new Date(Date.now() - 1000).toISOString(),
+          patientAccess: false,
+          method: 'test',
+        },
+      },
+      serviceMetadata('test-expired'),
+    );
+    const r = await read('rec-p1', expired, 0, 100, await as('clin-1', 'clinician'));
+    expect(r.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(r.error?.details).toMatch(/expired/);
+  });
+});
+
+describe('a tampered recording', () => {
+  it.each([
+    ['a flipped bit in the second chunk', (b: Buffer) => (b[1048 + 65_536 + 16 + 100]! ^= 1)],
+    ['a flipped bit in the final chunk', (b: Buffer) => (b[b.length - 3]! ^= 1)],
+  ])('is refused with %s, and not one byte is sent', async (name, tamper) => {
+    const id = `rec-t${name.length}`;
+    const file = await availableRecording(id, 'clin-1', randomBytes(200_000));
+    const bytes = await fs.readFile(file);
+    tamper(bytes);
+    await fs.writeFile(file, bytes);
+    const md = await as('clin-1', 'clinician');
+    const { token } = await play(id, md);
+    const r = await read(id, token, 0, 150_000, md); // chunk 0 is fine, chunk 1 (or the final) is not
+    expect(r.error?.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(r.messages).toBe(0);
+    expect(await typesOf(id)).not.toContain('haven.recording.v1.RecordingViewed');
+  });
+});
+
+describe('legal hold and deletion', () => {
+  it('a hold blocks deletion; once released, deletion crypto-shreds the recording', async () => {
+    const plain = randomBytes(100_000);
+    const file = await availableRecording('rec-d1', 'clin-1', plain);
+    const backup = await fs.readFile(file);
+    const admin = await as('adm-1', 'admin');
+    const clinician = await as('clin-1', 'clinician');
+    const name = 'recordings/rec-d1';
+    expect(
+      (await failure(callUnary(client, 'placeLegalHold', { name, reason: 'case 2026-17' }, clinician))).code,
+    ).toBe(grpc.status.PERMISSION_DENIED);
+    const held = await callUnary(client, 'placeLegalHold', { name, reason: 'case 2026-17' }, admin);
+    expect(held.recording?.legalHold).toBe(true);
+    const blocked = await failure(callUnary(client, 'deleteRecording', { name, etag: '' }, admin));
+    expect(blocked.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(blocked.details).toMatch(/legal hold/);
+    const released = await callUnary(client, 'releaseLegalHold', { name }, admin);
+    expect(released.recording?.legalHold).toBe(false);
+    const stale = await failure(callUnary(client, 'deleteRecording', { name, etag: '1' }, admin));
+    expect(stale.code).toBe(grpc.status.ABORTED);
+    const deleted = await callUnary(client, 'deleteRecording', { name, etag: '' }, admin);
+    expect(deleted.recording?.state).toBe(recording.RecordingState.RECORDING_STATE_DELETED);
+    expect(await typesOf('rec-d1')).toContain('haven.recording.v1.RecordingDeleted');
+    // The ciphertext is gone, and the copy taken before (a backup) no longer opens: its key was destroyed.
+    await expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json') });
+    const fresh = new RecordingKeys(
+      kms,
+      new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }),
+    );
+    await expect(
+      openEncryptedObject(fresh.kmsFor('rec-d1'), bufferCiphertextReader(backup), {
+        context: recordingContext('rec-d1'),
+      }),
+    ).rejects.toBeInstanceOf(PhiShreddedError);
+    expect((await failure(play('rec-d1', clinician))).code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect((await failure(callUnary(client, 'deleteRecording', { name, etag: '' }, admin))).code).toBe(
+      grpc.status.FAILED_PRECONDITION,
+    );
+  });
+});

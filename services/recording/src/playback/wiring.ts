@@ -1,0 +1,57 @@
+/**
+ * Wiring of the access side (playback, legal hold, deletion): its configuration and its adapters — the KMS
+ * keyring, the recording keys (one per recording, for crypto-shredding) and the object store.
+ */
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
+import type { Recordings } from '../recording/recordings';
+import { RecordingKeys } from './keys';
+import { FileMediaObjects, type MediaObjects } from './objects';
+import { playbackHandlers, playbackStreams, type PlaybackDeps } from './grpc';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** The access side's configuration variables (part of the recording service's schema). */
+export const playbackConfigShape = {
+  /** The service's own state: the recording keys and (by default) the encrypted objects. */
+  HAVEN_DATA_DIR: z.string().min(1).optional(),
+  /** The KMS keyring that wraps the recording keys at rest; created (0600) on first start. */
+  HAVEN_KEYRING_FILE: z.string().min(1).optional(),
+  /** Where the encrypted recordings are (filesystem object store). Default `<HAVEN_DATA_DIR>/objects`. */
+  HAVEN_RECORDING_OBJECTS_DIR: z.string().min(1).optional(),
+  /** Clinic setting: patients may play their own recordings. Default false. */
+  HAVEN_RECORDING_PATIENT_ACCESS: booleanFlag,
+  /** Lifetime of a playback grant, in seconds (30 s – 1 h). Default 300. */
+  HAVEN_RECORDING_GRANT_TTL_SEC: z.coerce.number().int().min(30).max(3600).default(300),
+};
+
+type PlaybackConfig = z.output<z.ZodObject<typeof playbackConfigShape>>;
+
+/** What the access side needs, built from the configuration; undefined without HAVEN_DATA_DIR. */
+export async function openPlayback(
+  config: PlaybackConfig,
+  recordings: Recordings,
+): Promise<PlaybackDeps | undefined> {
+  if (config.HAVEN_DATA_DIR === undefined) return undefined;
+  const dataDir = resolve(config.HAVEN_DATA_DIR);
+  const kms = await LocalKeyringKms.open({
+    file: resolve(config.HAVEN_KEYRING_FILE ?? join(dataDir, 'keyring.json')),
+    create: true,
+  });
+  const objects: MediaObjects = new FileMediaObjects(
+    config.HAVEN_RECORDING_OBJECTS_DIR ?? join(dataDir, 'objects'),
+  );
+  return {
+    recordings,
+    objects,
+    keys: new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms })),
+    patientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
+    grantTtlMs: config.HAVEN_RECORDING_GRANT_TTL_SEC * 1000,
+  };
+}
+
+export { playbackHandlers, playbackStreams };
