@@ -20,6 +20,7 @@ import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
 import { registerPatientJoinRoutes } from './routes/patient-join';
 import { registerPatientVisitRoutes } from './routes/patient-visit';
 import { registerPatientRoutes } from './routes/patients';
+import { registerRecordingRoutes } from './routes/recordings';
 import { registerPasskeyRoutes } from './routes/passkeys';
 import { registerSsoRoutes } from './routes/sso';
 import { registerTotpRoutes } from './routes/totp';
@@ -89,6 +90,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerPatientJoinRoutes(api, ctx);
   registerPatientVisitRoutes(api, ctx);
   registerPatientAccessLogRoutes(api, ctx);
+  registerRecordingRoutes(api, ctx);
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   return api;

@@ -34,6 +34,8 @@ export const gatewayConfigSchema = z.object({
   HAVEN_SESSION_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.session}`),
   /** The audit service: a patient's own access log (who looked at their record). */
   HAVEN_AUDIT_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.audit}`),
+  /** The recording service: playback grants and the decrypted byte ranges of a recording. */
+  HAVEN_RECORDING_GRPC_ADDR: grpcAddress(`127.0.0.1:${DEFAULT_GRPC_PORTS.recording}`),
   /**
    * NATS: the bus (session events for the WebSocket fan-out) and identity's revocations (closing sockets at
    * logout or idle logoff). Without it the WebSocket still authenticates but gets no live updates.

@@ -6,7 +6,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, Response } from 'express';
 import { ErrorCategory, isCategory } from '@haven/errors';
-import type { audit, identity, passkeys, scheduling, session } from '@haven/proto';
+import type { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
 import { clientCallMetadata } from '@haven/service';
 import type { Logger, Principal, TokenVerifier } from '@haven/service';
 import { httpError } from './http-errors';
@@ -25,6 +25,8 @@ export interface GatewayClients {
   readonly session?: session.SessionServiceClient;
   /** A patient's own access log; optional like the session client. */
   readonly audit?: audit.AuditServiceClient;
+  /** Recording playback; optional like the session client. */
+  readonly recording?: recording.RecordingServiceClient;
 }
 
 /** Who is in a visit's media room right now, as learned from the bus (ParticipantJoinedMedia/LeftMedia). */

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import { ConsumerHealth, HavenStream } from '@haven/eventstore';
-import { audit, identity, passkeys, scheduling, session } from '@haven/proto';
+import { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
 import {
   RevocationFeed,
   connectEventStore,
@@ -64,6 +64,10 @@ function createClients(config: GatewayConfig, logger: Logger) {
     ),
     session: new session.SessionServiceClient(config.HAVEN_SESSION_GRPC_ADDR, credentialsFor('session')),
     audit: new audit.AuditServiceClient(config.HAVEN_AUDIT_GRPC_ADDR, credentialsFor('audit')),
+    recording: new recording.RecordingServiceClient(
+      config.HAVEN_RECORDING_GRPC_ADDR,
+      credentialsFor('recording'),
+    ),
   };
 }
 
@@ -250,6 +254,8 @@ async function main(): Promise<void> {
         clients.passkeys.close();
         clients.scheduling.close();
         clients.session.close();
+        clients.audit.close();
+        clients.recording.close();
       },
     ],
     { logger },

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import type { BusSubscription } from '@haven/bus';
-import { audit, identity, passkeys, scheduling, session } from '@haven/proto';
+import { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
 import { RevocationFeed, createVerifierFromConfig } from '@haven/service';
 import { launchStack, runIdentityCli, TEST_IDENTITY_ENV } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
@@ -46,6 +46,8 @@ export interface TestStack {
   };
   /** The NATS server (to read the event store directly: `{ ...stack.nats.operator, name }`). */
   readonly nats: NatsServerHandle;
+  /** The recording service's HAVEN_DATA_DIR, when it runs (see `recordingEnv`). */
+  readonly recordingDataDir?: string;
   /**
    * Starts one more gateway app over the same services with other settings (e.g. a different trusted proxy
    * list); stopped with the stack. Resolves with its base URL.
@@ -74,6 +76,8 @@ export interface StackOptions {
   readonly gateway?: Partial<GatewayAppConfig>;
   /** The gateway's port (default a free one), e.g. for a redirect URI registered before the stack starts. */
   readonly gatewayPort?: number;
+  /** Also run the recording service, with these extra variables. */
+  readonly recordingEnv?: Readonly<Record<string, string>>;
 }
 
 /** What a stack started, in the order it is stopped. */
@@ -103,6 +107,7 @@ async function stopParts(parts: StackParts): Promise<void> {
   parts.clients?.scheduling.close();
   parts.clients?.session?.close();
   parts.clients?.audit?.close();
+  parts.clients?.recording?.close();
   await parts.launched?.stop();
 }
 
@@ -122,7 +127,13 @@ async function listenOn(server: Server, port: number): Promise<number> {
 /** The services as child processes; the gateway runs here, on the port the stack reserved for it. */
 function launchServices(options: StackOptions): Promise<LaunchedStack> {
   return launchStack({
-    services: ['identity', 'scheduling', 'session', 'audit'],
+    services: [
+      'identity',
+      'scheduling',
+      'session',
+      'audit',
+      ...(options.recordingEnv ? (['recording'] as const) : []),
+    ],
     ...(options.gatewayPort !== undefined ? { ports: { gateway: { http: options.gatewayPort } } } : {}),
     env: {
       identity: {
@@ -131,6 +142,7 @@ function launchServices(options: StackOptions): Promise<LaunchedStack> {
         ...options.identityEnv,
       },
       ...(options.schedulingEnv ? { scheduling: { ...options.schedulingEnv } } : {}),
+      ...(options.recordingEnv ? { recording: { ...options.recordingEnv } } : {}),
     },
   });
 }
@@ -145,6 +157,9 @@ function clientsOf(launched: LaunchedStack) {
     scheduling: new scheduling.SchedulingServiceClient(address('scheduling'), tls),
     session: new session.SessionServiceClient(address('session'), tls),
     audit: new audit.AuditServiceClient(address('audit'), tls),
+    ...(launched.services.has('recording')
+      ? { recording: new recording.RecordingServiceClient(address('recording'), tls) }
+      : {}),
   };
 }
 
@@ -243,6 +258,9 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         credentials: launched.pki.grpcCredentials('gateway'),
       },
       nats: launched.nats,
+      ...(launched.services.has('recording')
+        ? { recordingDataDir: launched.service('recording').env['HAVEN_DATA_DIR'] ?? '' }
+        : {}),
       createUser: (email, role, name) => inviteUser(identityEnv, { email, role, name }),
       stop,
     };

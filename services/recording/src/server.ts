@@ -21,7 +21,7 @@ import { recordingHandlers } from './recording/grpc';
 import { RecordingProjection } from './recording/projection';
 import { Recordings } from './recording/recordings';
 import { followSessionRecordings } from './recording/session-follower';
-import { openPlayback, playbackConfigShape, playbackHandlers, playbackStreams } from './playback/wiring';
+import { playbackConfigShape, startAccess } from './playback/wiring';
 
 export const RECORDING_GRPC_PORT = DEFAULT_GRPC_PORTS.recording;
 export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT }).safeExtend({
@@ -65,9 +65,8 @@ export async function startRecording(
       onProcessing: (recordingId) => logger.info({ recordingId }, 'recording stopped; processing'),
     });
     closers.unshift(() => follower.close());
-    const playback = await openPlayback(config, recordings);
-    if (!playback)
-      logger.warn('HAVEN_DATA_DIR is not set: playback, legal hold and deletion answer UNIMPLEMENTED');
+    const access = await startAccess(config, { store, recordings, projection, logger });
+    if (access) closers.unshift(access.close);
     return await serveHavenGrpc({
       name: 'recording',
       store,
@@ -80,9 +79,9 @@ export async function startRecording(
           definition: recording.RecordingServiceService,
           handlers: {
             ...recordingHandlers({ recordings, projection }),
-            ...(playback ? playbackHandlers(playback) : {}),
+            ...access?.handlers,
           },
-          ...(playback ? { streams: playbackStreams(playback) } : {}),
+          ...(access ? { streams: access.streams } : {}),
         },
       ],
       onShutdown: closers,

@@ -8,8 +8,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import {
@@ -17,7 +15,6 @@ import {
   LocalKeyringKms,
   PhiShreddedError,
   bufferCiphertextReader,
-  createEncryptStream,
   openEncryptedObject,
 } from '@haven/crypto';
 import { JetStreamEventStore } from '@haven/eventstore';
@@ -39,7 +36,7 @@ import {
 } from '@haven/testing';
 import { Recordings, serviceMetadata } from '../recording/recordings';
 import { startRecording } from '../server';
-import { testRecordingConfig } from '../testing';
+import { seedAvailableRecording, testRecordingConfig } from '../testing';
 import { RecordingKeys, recordingContext } from './keys';
 
 jest.setTimeout(90_000);
@@ -54,7 +51,6 @@ let client: recording.RecordingServiceClient;
 let connection: NatsConnection;
 let store: JetStreamEventStore;
 let dataDir: string;
-let keys: RecordingKeys;
 
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(join(tmpdir(), 'haven-playback-'));
@@ -63,7 +59,7 @@ beforeAll(async () => {
   const config = testRecordingConfig(
     nats.env('recording'),
     { jwksUrl: jwks.url },
-    { HAVEN_DATA_DIR: dataDir },
+    { HAVEN_DATA_DIR: dataDir, HAVEN_RECORDING_RETENTION_SWEEP_MS: '300' },
   );
   service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
     host: '127.0.0.1',
@@ -74,8 +70,6 @@ beforeAll(async () => {
   );
   connection = await nats.connect();
   store = await JetStreamEventStore.create(connection);
-  const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json'), create: true });
-  keys = new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }));
 });
 
 afterAll(async () => {
@@ -105,68 +99,8 @@ async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
   throw new Error('expected the call to fail');
 }
 
-/** What the pipeline does, in short: an AVAILABLE recording whose encrypted object holds `plain`. */
-async function availableRecording(id: string, clinician: string, plain: Buffer): Promise<string> {
-  const recordings = new Recordings(store);
-  const md = serviceMetadata(`test-${id}`);
-  await recordings.command(
-    id,
-    {
-      type: 'RegisterRecording',
-      data: {
-        recordingId: id,
-        visitId: `v-${id}`,
-        clinicianId: clinician,
-        patientId: `p-${id}`,
-        janusNode: 'janus-0',
-        room: 1,
-        startTime: new Date().toISOString(),
-      },
-    },
-    md,
-  );
-  await recordings.command(
-    id,
-    {
-      type: 'StartProcessing',
-      data: { recordingId: id, rawFilePrefix: `${id}/`, stopTime: new Date().toISOString() },
-    },
-    md,
-  );
-  const objectKey = `${id}.webm.enc`;
-  const file = join(dataDir, 'objects', objectKey);
-  await fs.mkdir(join(dataDir, 'objects'), { recursive: true });
-  await pipeline(
-    Readable.from([plain]),
-    createEncryptStream(keys.kmsFor(id), { context: recordingContext(id) }),
-    (await fs.open(file, 'w')).createWriteStream(),
-  );
-  const cipher = await fs.readFile(file);
-  const opened = await openEncryptedObject(keys.kmsFor(id), bufferCiphertextReader(cipher), {
-    context: recordingContext(id),
-  });
-  await recordings.command(
-    id,
-    {
-      type: 'CompleteProcessing',
-      data: {
-        keyId: 'k-1',
-        wrappedKey: '',
-        kekId: opened.kekId,
-        objectKey,
-        chunkSize: opened.chunkSize,
-        sizeBytes: plain.length,
-        ciphertextSizeBytes: cipher.length,
-        ciphertextSha256: createHash('sha256').update(cipher).digest('hex'),
-        contentType: 'video/webm',
-        durationMs: 60_000,
-        tracks: { audio: 2, video: 2 },
-      },
-    },
-    md,
-  );
-  return file;
-}
+const availableRecording = (id: string, clinician: string, plain: Buffer) =>
+  seedAvailableRecording({ store, dataDir, recordingId: id, clinicianId: clinician, plaintext: plain });
 
 async function play(id: string, md: grpc.Metadata) {
   return callUnary(
@@ -386,5 +320,82 @@ describe('legal hold and deletion', () => {
     expect((await failure(callUnary(client, 'deleteRecording', { name, etag: '' }, admin))).code).toBe(
       grpc.status.FAILED_PRECONDITION,
     );
+  });
+});
+
+describe('the retention policy (last: it deletes what expired)', () => {
+  it('is the admin’s: seven years, no automatic deletion by default; a stale etag or bad path is refused', async () => {
+    const admin = await as('adm-1', 'admin');
+    expect(
+      (
+        await failure(
+          callUnary(
+            client,
+            'getRetentionPolicy',
+            { name: 'retentionPolicy' },
+            await as('clin-1', 'clinician'),
+          ),
+        )
+      ).code,
+    ).toBe(grpc.status.PERMISSION_DENIED);
+    const { retentionPolicy } = await callUnary(
+      client,
+      'getRetentionPolicy',
+      { name: 'retentionPolicy' },
+      admin,
+    );
+    expect(retentionPolicy).toMatchObject({
+      autoDelete: false,
+      retentionPeriod: { seconds: String(7 * 365.25 * 86_400) },
+    });
+    const bad = await failure(
+      callUnary(
+        client,
+        'updateRetentionPolicy',
+        recording.UpdateRetentionPolicyRequest.fromPartial({
+          retentionPolicy: { autoDelete: true },
+          updateMask: ['colour'],
+        }),
+        admin,
+      ),
+    );
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const stale = await failure(
+      callUnary(
+        client,
+        'updateRetentionPolicy',
+        recording.UpdateRetentionPolicyRequest.fromPartial({
+          retentionPolicy: { autoDelete: true, etag: '41' },
+          updateMask: ['auto_delete'],
+        }),
+        admin,
+      ),
+    );
+    expect(stale.code).toBe(grpc.status.ABORTED);
+  });
+
+  it('the sweep crypto-shreds expired recordings with RETENTION_EXPIRED, but not one under legal hold', async () => {
+    const admin = await as('adm-1', 'admin');
+    const expiring = await availableRecording('rec-r1', 'clin-1', randomBytes(5000));
+    await availableRecording('rec-r2', 'clin-1', randomBytes(5000));
+    await callUnary(client, 'placeLegalHold', { name: 'recordings/rec-r2', reason: 'audit 9' }, admin);
+    const updated = await callUnary(
+      client,
+      'updateRetentionPolicy',
+      recording.UpdateRetentionPolicyRequest.fromPartial({
+        retentionPolicy: { retentionPeriod: { seconds: '1', nanos: 0 }, autoDelete: true },
+      }),
+      admin,
+    );
+    expect(updated.retentionPolicy).toMatchObject({ autoDelete: true, retentionPeriod: { seconds: '1' } });
+    await eventually(async () => {
+      const events = await store.read('recording.recording-rec-r1');
+      const deleted = events.find((e) => e.type === 'haven.recording.v1.RecordingDeleted');
+      expect(deleted?.data['reason']).toBe('RETENTION_EXPIRED');
+      expect(deleted?.actor).toMatchObject({ kind: 'service', id: 'recording' });
+    });
+    await expect(fs.stat(expiring)).rejects.toMatchObject({ code: 'ENOENT' });
+    await new Promise((r) => setTimeout(r, 1000)); // a few more sweeps
+    expect(await typesOf('rec-r2')).not.toContain('haven.recording.v1.RecordingDeleted');
   });
 });

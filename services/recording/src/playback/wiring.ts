@@ -5,7 +5,11 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
+import type { EventStore } from '@haven/eventstore';
+import type { Logger } from '@haven/service';
+import type { RecordingProjection } from '../recording/projection';
 import type { Recordings } from '../recording/recordings';
+import { RetentionPolicies, retentionHandlers, startRetentionSweep } from '../retention/retention';
 import { RecordingKeys } from './keys';
 import { FileMediaObjects, type MediaObjects } from './objects';
 import { playbackHandlers, playbackStreams, type PlaybackDeps } from './grpc';
@@ -27,6 +31,8 @@ export const playbackConfigShape = {
   HAVEN_RECORDING_PATIENT_ACCESS: booleanFlag,
   /** Lifetime of a playback grant, in seconds (30 s – 1 h). Default 300. */
   HAVEN_RECORDING_GRANT_TTL_SEC: z.coerce.number().int().min(30).max(3600).default(300),
+  /** How often the retention sweep runs, in ms (default daily). */
+  HAVEN_RECORDING_RETENTION_SWEEP_MS: z.coerce.number().int().min(100).default(86_400_000),
 };
 
 type PlaybackConfig = z.output<z.ZodObject<typeof playbackConfigShape>>;
@@ -54,4 +60,31 @@ export async function openPlayback(
   };
 }
 
-export { playbackHandlers, playbackStreams };
+/** The access side's RPCs and its retention sweep; undefined without HAVEN_DATA_DIR (a warning). */
+export async function startAccess(
+  config: PlaybackConfig,
+  deps: {
+    readonly store: EventStore;
+    readonly recordings: Recordings;
+    readonly projection: RecordingProjection;
+    readonly logger: Logger;
+  },
+) {
+  const playback = await openPlayback(config, deps.recordings);
+  if (!playback) {
+    deps.logger.warn(
+      'HAVEN_DATA_DIR is not set: playback, legal hold, deletion and retention answer UNIMPLEMENTED',
+    );
+    return undefined;
+  }
+  const policies = new RetentionPolicies(deps.store);
+  const stopSweep = startRetentionSweep(
+    { ...playback, policies, projection: deps.projection, logger: deps.logger },
+    config.HAVEN_RECORDING_RETENTION_SWEEP_MS,
+  );
+  return {
+    handlers: { ...playbackHandlers(playback), ...retentionHandlers({ store: deps.store, policies }) },
+    streams: playbackStreams(playback),
+    close: stopSweep,
+  };
+}
