@@ -1,26 +1,36 @@
 /**
- * Test helper: free TCP ports on the loopback interface.
+ * Test helper: free TCP ports for the servers a test starts.
  */
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 
 /**
- * Returns a TCP port that was free on 127.0.0.1 a moment ago (the OS picks it by binding port 0).
- * Throws when the OS refuses to bind.
+ * Ports are drawn below Linux's default ephemeral range (32768-60999): a port the OS hands out for port 0 is
+ * also what it gives the next outgoing connection, so a server started on it a moment later could find it taken
+ * by a client's socket (seen as EADDRINUSE under load). Drawn at random, checked by binding.
  */
-export async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
+const FIRST = 15_000;
+const LAST = 32_000;
+const ATTEMPTS = 200;
+
+async function bindable(port: number): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('could not read the bound port'));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
+    server.once('error', () => resolve(false));
+    // Every address, as the services bind: a socket on any one address makes the port unusable for them.
+    server.listen({ host: '0.0.0.0', port, exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * Returns a TCP port that was free on every IPv4 address a moment ago, outside the ephemeral range.
+ * Throws when none of a bounded number of random candidates can be bound.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < ATTEMPTS; i += 1) {
+    const port = randomInt(FIRST, LAST);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free TCP port found in ${FIRST}-${LAST} after ${ATTEMPTS} attempts`);
 }
