@@ -10,7 +10,8 @@
  * is refused by Janus (433) and no RTP arrives; after the clinician clicks Admit the patient's page moves to the
  * visit by itself and both sides decode video and receive audio (and the clinician's screen share); Remove stops
  * the patient's media and neither a new request nor the old credential gets back in; End visit destroys the room
- * (426) and both pages say the visit ended.
+ * (426) and both pages say the visit ended. A second device on the same link whose browser refuses the camera
+ * and microphone is its own lobby entry and, once admitted, sees and hears the clinician without publishing.
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
@@ -25,14 +26,14 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
 
   beforeAll(async () => {
     ns = await createNetns();
-    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 80_000 });
+    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 110_000 });
     process.stderr.write(
       `visit-media: stack ${result.timings['stack.total']} ms, front desk ${result.timings['frontDesk']} ms, ` +
         `patient to waiting room ${result.timings['patientToWaitingRoom']} ms, admit -> patient page ` +
         `${result.afterAdmission.admitToPatientPageMs} ms, admit -> first frame ` +
         `${result.afterAdmission.admitToFirstFrameMs} ms, total ${result.totalMs} ms\n`,
     );
-  }, 90_000);
+  }, 120_000);
 
   afterAll(async () => {
     await ns?.destroy();
@@ -97,6 +98,16 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(result.screenShare.patientScreenFrames).toBeGreaterThan(0);
   });
 
+  it('lets a patient without camera or microphone in as a second device, seeing and hearing the clinician', () => {
+    const n = result.noDevices;
+    expect(n.selfCheckHelp).toContain('You can still go to the waiting room');
+    expect(n.clinicianLobbyText).toContain('second device');
+    expect(n.state).toMatchObject({ status: 'live', receiveOnly: true });
+    expect(n.stats.totals.framesDecoded).toBeGreaterThan(5);
+    expect(n.stats.totals.audioPacketsReceived).toBeGreaterThan(0);
+    expect(n.pageMessage).toContain('you can see and hear the visit');
+  });
+
   it('stops a kicked patient’s media and refuses their rejoin', () => {
     const k = result.kick;
     expect(k.patientState).toMatchObject({
@@ -117,6 +128,7 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
   it('closes the room for everyone when the visit ends', () => {
     expect(result.end.clinicianState).toMatchObject({ status: 'ended', message: 'This visit has ended.' });
     expect(result.end.clinicianPageText).toBe('This visit has ended.');
+    expect(result.end.clinicianEndedMessages).toBe(1);
     expect(result.end.patientPageMessage).toBe('Your visit has ended. Thank you.');
     expect(result.end.rawJoinCode).toBe(426);
     const names = result.screenshots.map((f) => f.replace(/^.*\/visit-media-\d+-/, '').replace(/\.png$/, ''));
@@ -133,6 +145,7 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
       'patient-in-visit',
       'clinician-sharing-screen',
       'patient-sees-screen-share',
+      'patient-without-devices',
       'patient-removed',
       'clinician-after-remove',
       'clinician-visit-ended',

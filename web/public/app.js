@@ -764,6 +764,8 @@ $('join-video').addEventListener('click', () => {
     onFinished: (status) => {
       if (state.onVideo === id) state.onVideo = null;
       button.hidden = status === 'ended' || $('visit-end').hidden;
+      // The console says "This visit has ended." itself: once is enough.
+      if (status === 'ended') window.HavenVisit.clear();
     },
   });
 });

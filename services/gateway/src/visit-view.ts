@@ -135,12 +135,14 @@ export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolea
  * `kicked` | `ended`, plus `left` (they left on their own) and `not_joined` (not in the lobby yet). Each device
  * of a patient is its own participant: another device's admission is not this one's.
  */
-export function patientStatus(visit: session.Visit, principal: string): string {
+export function patientStatus(visit: session.Visit): string {
   if (visit.state === session.VisitState.VISIT_STATE_ENDED) return 'ended';
+  // Not in the visit yet (caller_participant empty): not_joined, even when another device of the same patient
+  // was admitted.
   const me =
-    visit.callerParticipant !== ''
-      ? visit.participants.find((p) => p.name === visit.callerParticipant)
-      : visit.participants.find((p) => p.principal === principal && (p.device || 1) === 1);
+    visit.callerParticipant === ''
+      ? undefined
+      : visit.participants.find((p) => p.name === visit.callerParticipant);
   switch (me?.state) {
     case session.ParticipantState.PARTICIPANT_STATE_WAITING:
       return 'waiting';

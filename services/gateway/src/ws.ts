@@ -402,7 +402,7 @@ export class WsHub implements MediaPresence {
           this.sendTo(c, {
             type: 'visit',
             visitId,
-            status: patientStatus(visit, `patients/${c.principal.id}`),
+            status: patientStatus(visit),
             locked: visit.locked,
           });
         })(),

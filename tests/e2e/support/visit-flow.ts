@@ -171,6 +171,8 @@ export interface VisitState {
   readonly publisherId: number | null;
   readonly remoteFeeds: number;
   readonly sharing: boolean;
+  /** In the room without publishing: the device has no camera or microphone it may use. */
+  readonly receiveOnly: boolean;
 }
 
 /** Starts HavenVisit on the page (does not wait for the outcome). */

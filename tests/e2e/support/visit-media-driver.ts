@@ -73,6 +73,14 @@ export interface VisitMediaResult {
     readonly admitToPatientPageMs: number;
   };
   readonly screenShare: { started: boolean; patientScreenFrames: number; error?: string };
+  /** A second device on the same link whose camera and microphone are refused: it joins receive-only. */
+  readonly noDevices: {
+    readonly selfCheckHelp: string;
+    readonly clinicianLobbyText: string;
+    readonly state: VisitState;
+    readonly stats: VisitStats;
+    readonly pageMessage: string;
+  };
   readonly kick: {
     readonly patientState: VisitState;
     readonly patientPageMessage: string;
@@ -85,6 +93,8 @@ export interface VisitMediaResult {
   readonly end: {
     readonly clinicianState: VisitState;
     readonly clinicianPageText: string;
+    /** How many times the clinician's page says "This visit has ended." */
+    readonly clinicianEndedMessages: number;
     readonly patientPageMessage: string;
     readonly rawJoinCode: number | string;
   };
@@ -120,6 +130,7 @@ async function main(): Promise<VisitMediaResult> {
   let stack: Stack | undefined;
   let a: LaunchedChromium | undefined;
   let b: LaunchedChromium | undefined;
+  let c: LaunchedChromium | undefined;
   let step = 0;
   const shot = async (page: Page, name: string): Promise<void> => {
     step += 1;
@@ -129,10 +140,10 @@ async function main(): Promise<VisitMediaResult> {
     clearScreenshots('visit-media-');
     const [s, browsers] = await Promise.all([
       startStack(),
-      Promise.all([launchChromium(), launchChromium()]),
+      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
     ]);
     stack = s;
-    [a, b] = browsers;
+    [a, b, c] = browsers;
     Object.assign(timings, Object.fromEntries(Object.entries(s.timings).map(([k, v]) => [`stack.${k}`, v])));
     const st = s;
     if (!st.gatewayUrl) throw new Error(`the gateway did not start: ${st.gatewayError ?? ''}`);
@@ -319,6 +330,46 @@ async function main(): Promise<VisitMediaResult> {
       screenShare.error = err instanceof Error ? err.message.slice(0, 300) : String(err);
     }
 
+    // ------------------------------------------------------------ a second device without camera or microphone
+    // The same link on another device whose browser refuses the camera and the microphone (as when the patient
+    // says no): it is its own lobby entry, and once admitted it joins receive-only and sees and hears the
+    // clinician.
+    await c.context.addInitScript(`navigator.mediaDevices.getUserMedia = () =>
+      Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));`);
+    const bare = await c.context.newPage();
+    bare.setDefaultTimeout(15_000);
+    await bare.setViewportSize({ width: 375, height: 812 });
+    watchCsp(bare, cspViolations);
+    csrf.watch(bare);
+    await bare.goto(link);
+    await bare.getByLabel('Passcode').fill(passcode);
+    await bare.getByRole('button', { name: 'Continue' }).click();
+    await bare.getByRole('button', { name: 'Start the check' }).click();
+    await bare.locator('#check-camera.bad').waitFor();
+    await bare.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+    const selfCheckHelp = await text(bare, '#check-help');
+    await bare.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await bare.locator('#step-waiting').waitFor({ state: 'visible' });
+    await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
+    const clinicianLobbyText = await text(staff, '#lobby');
+    await staff.getByRole('button', { name: /^Admit / }).click();
+    await bare.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    const bareState = await waitForVisitState(bare, `s.status === 'live' || s.status === 'error'`);
+    const bareStats = await waitForStats(
+      bare,
+      (x) => x.totals.framesDecoded > 5 && x.totals.audioPacketsReceived > 0,
+      'the device without camera or microphone decodes video and receives audio',
+      15_000,
+    ).catch(() => visitStats(bare));
+    const bareMessage = await text(bare, '.visit-message');
+    await shot(bare, 'patient-without-devices');
+    await bare.getByRole('button', { name: 'Leave' }).click();
+    await waitForVisitState(bare, `s.status === 'left'`, 10_000);
+    await staff
+      .getByRole('button', { name: /^Remove / })
+      .nth(1)
+      .waitFor({ state: 'detached', timeout: 10_000 });
+
     // ------------------------------------------------------------ kick ("Remove")
     await staff.getByRole('button', { name: /^Remove / }).click();
     const patientState = await waitForVisitState(
@@ -356,6 +407,7 @@ async function main(): Promise<VisitMediaResult> {
       10_000,
     );
     const clinicianPageText = await text(staff, '#visit-state');
+    const clinicianEndedMessages = await staff.getByText('This visit has ended.').count();
     // The patient's socket closed when they were removed: what the page says when they come back.
     await patient.goto(`${gw}/join`);
     await patient.locator('#step-over').waitFor({ state: 'visible' });
@@ -387,6 +439,13 @@ async function main(): Promise<VisitMediaResult> {
         admitToPatientPageMs,
       },
       screenShare,
+      noDevices: {
+        selfCheckHelp,
+        clinicianLobbyText,
+        state: bareState,
+        stats: bareStats,
+        pageMessage: bareMessage,
+      },
       kick: {
         patientState,
         patientPageMessage: kickedMessage,
@@ -398,6 +457,7 @@ async function main(): Promise<VisitMediaResult> {
       end: {
         clinicianState: clinicianEnd,
         clinicianPageText,
+        clinicianEndedMessages,
         patientPageMessage: patientEndMessage,
         rawJoinCode,
       },
@@ -409,7 +469,7 @@ async function main(): Promise<VisitMediaResult> {
   } catch (err) {
     throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
-    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([a?.close(), b?.close(), c?.close()]);
     await stack?.stop();
   }
 }

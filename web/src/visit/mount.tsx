@@ -6,6 +6,7 @@
  *   window.HavenVisit.state      status, errorCode, message, publisherId, remoteFeeds, sharing
  *   window.HavenVisit.stats()    inbound RTP per remote feed, from getStats
  *   window.HavenVisit.inConversation()   media from someone else arrived since the last call (keeps staff signed in)
+ *   window.HavenVisit.clear()    takes a finished visit off the page
  *
  * `state.status` keeps the words the suites have always read: loading, joining, live, reconnecting, error,
  * kicked, ended, left.
@@ -65,6 +66,8 @@ export interface HavenVisit {
   }>;
   inConversation(): Promise<boolean>;
   leave(): Promise<void>;
+  /** Takes the finished visit off the page (the page says the outcome itself); `state` keeps the last one. */
+  clear(): void;
   toggleMic(): void;
   toggleCamera(): void;
   toggleShare(): void;
@@ -75,6 +78,8 @@ declare global {
     HavenVisit?: HavenVisit;
   }
 }
+
+const isFinishedStatus = (status: string) => ['error', 'kicked', 'ended', 'left'].includes(status);
 
 function createHavenVisit(): HavenVisit {
   const state: HavenVisitState = {
@@ -191,6 +196,11 @@ function createHavenVisit(): HavenVisit {
     },
     async leave() {
       await current?.leave();
+    },
+    clear() {
+      if (!isFinishedStatus(state.status)) return;
+      runs += 1;
+      root?.render(null);
     },
     toggleMic: () => current?.toggleMic(),
     toggleCamera: () => current?.toggleCamera(),

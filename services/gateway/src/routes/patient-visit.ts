@@ -31,7 +31,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
 
   api.get(
     '/patient/visit',
-    patient(ctx, 'session.GetVisit', async (_req, res, { token, principal }, visitId) => {
+    patient(ctx, 'session.GetVisit', async (_req, res, { token }, visitId) => {
       const md = ctx.metadataFor(res, token);
       const { visit } = await callUnary(
         ctx.clients.session!,
@@ -44,7 +44,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         send(res, httpError('NOT_FOUND'));
         return;
       }
-      const status = patientStatus(visit, `patients/${principal.id}`);
+      const status = patientStatus(visit);
       res.status(200).json({ visitId, status, locked: visit.locked });
     }),
   );
