@@ -1,0 +1,125 @@
+/**
+ * Recording driver, run INSIDE a network namespace by runInNetns() (@haven/testing): creates a videoroom that
+ * records into REC_DIR (Janus writes one `.mjr` per track and publisher), has PUBLISHERS Chromium pages publish
+ * the fake camera and microphone for SECONDS, then destroys the room (Janus closes the files) and prints one
+ * JSON line ({@link RecordVisitResult}) on stdout. Real Janus, real WebRTC: the raw files a visit leaves.
+ *
+ * Env: JANUS_WS_URL, JANUS_TOKEN_SECRET (signed core tokens), REC_DIR, SECONDS (default 3), PUBLISHERS (default 2).
+ */
+import { readdirSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { signJanusToken } from '../../../scripts/janus-config.cjs';
+import { launchChromium, type LaunchedChromium } from '@haven/testing';
+import { startStaticServer, type StaticServer } from './static-server';
+import { runDriver } from '../driver';
+
+/** What the driver prints. */
+export interface RecordVisitResult {
+  readonly room: number;
+  readonly publishers: number;
+  /** The `.mjr` files Janus left in REC_DIR. */
+  readonly files: string[];
+  /** From the first publisher live to the room destroyed (ms). */
+  readonly recordedMs: number;
+}
+
+interface VideoRoomHandle {
+  create(o: Record<string, unknown>): Promise<unknown>;
+  allow(o: { room: number; action: string; list?: string[]; secret: string }): Promise<{ list?: string[] }>;
+  destroy(o: { room: number; secret: string }): Promise<unknown>;
+}
+interface JanodeConnection {
+  create(): Promise<{ attach(plugin: unknown): Promise<VideoRoomHandle> }>;
+  close(): Promise<void>;
+}
+
+// janode is ESM-only and this file is compiled to CommonJS (import() would become require()): a real import().
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const dynamicImport = new Function('s', 'return import(s)') as (
+  s: string,
+) => Promise<Record<string, unknown>>;
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is required`);
+  return v;
+}
+
+async function waitLive(page: Page): Promise<void> {
+  await page.waitForFunction(
+    `(() => { const s = window.havenRoom; return !!s && (s.status === 'live' || s.status === 'error'); })()`,
+    undefined,
+    { timeout: 20_000, polling: 20 },
+  );
+  const status = await page.evaluate<string>('window.havenRoom.status');
+  if (status !== 'live') throw new Error(`publisher failed: ${status}`);
+}
+
+async function main(): Promise<RecordVisitResult> {
+  const wsUrl = env('JANUS_WS_URL');
+  const recDir = env('REC_DIR');
+  const seconds = Math.min(Math.max(Number(process.env['SECONDS'] ?? '3') || 3, 1), 3600);
+  const publishers = Math.min(Math.max(Number(process.env['PUBLISHERS'] ?? '2') || 2, 1), 4);
+  const coreToken = signJanusToken({ secret: env('JANUS_TOKEN_SECRET'), expiresAt: Date.now() + 3 * 3600_000 });
+  const room = randomInt(1, 2 ** 31);
+  const secret = randomBytes(12).toString('hex');
+  const pin = randomBytes(4).toString('hex');
+  const tokens = Array.from({ length: publishers }, () => `tok-${randomBytes(12).toString('hex')}`);
+
+  const { default: Janode } = (await dynamicImport('janode')) as {
+    default: { connect(c: unknown): Promise<JanodeConnection>; Logger: { setLevel(l: string): void } };
+  };
+  const { default: VideoRoomPlugin } = (await dynamicImport('janode/plugins/videoroom')) as { default: unknown };
+  Janode.Logger.setLevel('error');
+
+  let server: StaticServer | undefined;
+  let browser: LaunchedChromium | undefined;
+  let conn: JanodeConnection | undefined;
+  let handle: VideoRoomHandle | undefined;
+  try {
+    conn = await Janode.connect({ address: { url: wsUrl, token: coreToken }, retry_time_secs: 1, max_retries: 3 });
+    handle = await (await conn.create()).attach(VideoRoomPlugin);
+    await handle.create({
+      room,
+      secret,
+      pin,
+      is_private: true,
+      max_publishers: 4,
+      videocodec: 'vp8',
+      audiocodec: 'opus',
+      record: true,
+      rec_dir: recDir,
+      lock_record: true,
+    });
+    await handle.allow({ room, secret, action: 'enable' });
+    await handle.allow({ room, secret, action: 'add', list: tokens });
+    server = await startStaticServer();
+    browser = await launchChromium();
+    const url = (token: string, display: string) =>
+      `${server?.url}/room.html?${new URLSearchParams({ server: wsUrl, token: coreToken, room: String(room), pin, role: 'publisher', roomToken: token, display }).toString()}`;
+    const pages: Page[] = [];
+    for (const [i, token] of tokens.entries()) {
+      const page = await browser.context.newPage();
+      await page.goto(url(token, `P${i}`));
+      pages.push(page);
+    }
+    await Promise.all(pages.map(waitLive));
+    const live = Date.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    await handle.destroy({ room, secret });
+    handle = undefined;
+    const recordedMs = Date.now() - live;
+    // Janus closes the recorders when the room goes; give it a moment to flush.
+    await new Promise((r) => setTimeout(r, 500));
+    const files = readdirSync(recDir).filter((f) => f.endsWith('.mjr')).sort();
+    return { room, publishers, files, recordedMs };
+  } finally {
+    await handle?.destroy({ room, secret }).catch(() => undefined);
+    await browser?.close();
+    await server?.close();
+    await conn?.close().catch(() => undefined);
+  }
+}
+
+runDriver('record-visit-driver', main, { stack: true });
