@@ -1,10 +1,13 @@
 /**
  * Wiring of the recording service: configuration → event store → bus (checkpoints) → the recordings read model
- * → the follower of the session's RecordingStarted / RecordingStopped → gRPC. The slices are built apart
- * (recording/); this file only connects them. The calls it refuses (no token, the access policy) are recorded
- * as AccessRefused events in its event store like every other service's.
+ * → crash recovery of interrupted processing → the follower of the session's RecordingStarted /
+ * RecordingStopped, which hands stopped recordings to the pipeline (raw files → WebM → encrypted object) →
+ * gRPC with the access side (playback/, retention/). The slices are built apart; this file only connects them.
+ * The calls it refuses (no token, the access policy) are recorded as AccessRefused events in its event store.
  */
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { FilePatientKeyStore, LocalKeyringKms, subjectKeyKms, type Kms } from '@haven/crypto';
 import { EventBus } from '@haven/bus';
 import { ConsumerHealth } from '@haven/eventstore';
 import { recording } from '@haven/proto';
@@ -17,6 +20,8 @@ import {
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
+import { FsObjectStore } from './pipeline/object-store';
+import { RecordingPipeline } from './pipeline/pipeline';
 import { recordingHandlers } from './recording/grpc';
 import { RecordingProjection } from './recording/projection';
 import { Recordings } from './recording/recordings';
@@ -31,8 +36,41 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
    */
   HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
   ...playbackConfigShape,
+  /** Only `local` for now. */
+  HAVEN_KMS: z.enum(['local']).default('local'),
+  /** The janus-pp-rec binary (Debian janus-tools). */
+  HAVEN_JANUS_PP_REC: z.string().min(1).default('janus-pp-rec'),
 });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
+
+/** The pipeline and its adapters: the object store, the local keyring, the per-recording keys. */
+async function buildPipeline(
+  config: RecordingConfig,
+  deps: { recordings: Recordings; projection: RecordingProjection; logger: Logger },
+): Promise<RecordingPipeline> {
+  const dataDir = config.HAVEN_DATA_DIR ? resolve(config.HAVEN_DATA_DIR) : undefined;
+  if (!dataDir) deps.logger.warn('HAVEN_DATA_DIR is not set: stopped recordings cannot be processed');
+  const kms = dataDir
+    ? await LocalKeyringKms.open({
+        file: resolve(config.HAVEN_KEYRING_FILE ?? join(dataDir, 'keyring.json')),
+        create: true,
+      })
+    : undefined;
+  const keys =
+    kms && dataDir ? new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }) : undefined;
+  const storeDir = config.HAVEN_RECORDING_OBJECTS_DIR ?? (dataDir ? join(dataDir, 'objects') : undefined);
+  return new RecordingPipeline({
+    ...deps,
+    objects: new FsObjectStore(storeDir ?? join(resolve('.'), 'recording-objects-unset')),
+    recordingsDir: dataDir && config.HAVEN_RECORDINGS_DIR ? resolve(config.HAVEN_RECORDINGS_DIR) : undefined,
+    kmsFor: (recordingId): Kms => {
+      if (!keys) throw new Error('no key store');
+      // Each recording's data key is wrapped by a key of its own: destroying it crypto-shreds the recording.
+      return subjectKeyKms(keys, `recordings/${recordingId}`);
+    },
+    janusPpRec: config.HAVEN_JANUS_PP_REC,
+  });
+}
 
 /** Starts the recording service. Throws when the event store, NATS or the port is unavailable. */
 export async function startRecording(
@@ -56,13 +94,18 @@ export async function startRecording(
     const projection = new RecordingProjection();
     await projection.start(store, { health: consumers, logger });
     closers.unshift(() => projection.close());
+    const pipeline = await buildPipeline(config, { recordings, projection, logger });
+    closers.unshift(() => pipeline.close());
+    // Everything already stored is folded before recovery decides what was interrupted.
+    await projection.caughtUp();
+    await pipeline.recover();
     const follower = await followSessionRecordings({
       store,
       bus,
       recordings,
       health: consumers,
       logger,
-      onProcessing: (recordingId) => logger.info({ recordingId }, 'recording stopped; processing'),
+      onProcessing: (recordingId) => pipeline.enqueue(recordingId),
     });
     closers.unshift(() => follower.close());
     const access = await startAccess(config, { store, recordings, projection, logger });

@@ -1,6 +1,7 @@
 /**
  * The recording lifecycle over a real nats-server, in process: the session's RecordingStarted registers a
- * recording, RecordingStopped moves it to PROCESSING (a repeated delivery changes nothing); GetRecording and
+ * recording, RecordingStopped moves it to PROCESSING (a repeated delivery changes nothing; without a
+ * recordings directory processing then fails with NO_RAW_FILES); GetRecording and
  * ListRecordings answer the visit's clinician only, page newest first and filter by visit and patient.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -131,7 +132,7 @@ async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
 }
 
 describe('a recording the session starts and stops', () => {
-  it('is RECORDING, then PROCESSING, for the visit’s clinician', async () => {
+  it('is RECORDING, then PROCESSING (FAILED here: this service has no raw files), for the visit’s clinician', async () => {
     await recordVisit('rec-a1', 'visit-a1', 'clin-a', 'pat-1', '2026-12-06T10:00:00.000Z', false);
     const clinician = await as('clin-a', 'clinician');
     await eventually(async () =>
@@ -155,7 +156,7 @@ describe('a recording the session starts and stops', () => {
         visit: 'visits/visit-a1',
         clinician: 'users/clin-a',
         patient: 'patients/pat-1',
-        state: RecordingState.RECORDING_STATE_PROCESSING,
+        state: RecordingState.RECORDING_STATE_FAILED,
       });
       expect(r?.startTime?.toISOString()).toBe('2026-12-06T10:00:00.000Z');
     });
@@ -163,6 +164,7 @@ describe('a recording the session starts and stops', () => {
     expect(own.map((e) => e.type)).toEqual([
       'haven.recording.v1.RecordingRegistered',
       'haven.recording.v1.RecordingProcessingStarted',
+      'haven.recording.v1.RecordingProcessingFailed',
     ]);
     expect(own[1]?.causationId).toBe(stopped.id);
   });

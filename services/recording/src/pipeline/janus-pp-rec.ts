@@ -1,0 +1,101 @@
+/**
+ * The Janus raw files of a recording and their conversion with `janus-pp-rec` (Debian janus-tools): one
+ * `.mjr` per track and publisher feed, named by the videoroom `videoroom-<room>-user-<feed>-<time>-<kind>-<n>.mjr`.
+ * The header (`janus-pp-rec --json`) gives the codec and when the first packet was written, which aligns the
+ * tracks; the conversion writes the codec's own container (Opus → .opus, VP8 → .webm), no re-encoding.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { basename, join } from 'node:path';
+
+/** One raw track file. */
+export interface RawTrack {
+  readonly path: string;
+  readonly kind: 'audio' | 'video';
+  readonly codec: string;
+  /** Publisher feed id from the file name ('' when the name does not follow the videoroom pattern). */
+  readonly feed: string;
+  /** When the first packet was written (µs since the epoch). */
+  readonly firstPacketMicros: number;
+}
+
+/** The conversion failed or the file is not a recording janus-pp-rec understands. */
+export class ConversionError extends Error {
+  override readonly name: string = 'ConversionError';
+}
+
+/** A codec no browser-playable WebM can hold (H.264 needs Matroska/MP4; not muxed here). */
+export class UnsupportedCodecError extends ConversionError {
+  override readonly name = 'UnsupportedCodecError';
+}
+
+const EXTENSION: Readonly<Record<string, string>> = { opus: 'opus', vp8: 'webm', vp9: 'webm' };
+const FEED = /^videoroom-\d+-user-(\d+)-\d+-(?:audio|video)-\d+\.mjr$/;
+
+function run(binary: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ stdout, stderr })
+        : reject(
+            new ConversionError(`${basename(binary)} exited with ${code}: ${stderr.trim().slice(-300)}`),
+          ),
+    );
+  });
+}
+
+/** The `.mjr` files in `dir`, parsed; an empty list when the folder is missing or holds none. */
+export async function listRawTracks(dir: string, binary = 'janus-pp-rec'): Promise<RawTrack[]> {
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.mjr')).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const tracks: RawTrack[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const { stdout } = await run(binary, ['--json', path]);
+    let header: { t?: unknown; c?: unknown; u?: unknown; s?: unknown };
+    try {
+      header = JSON.parse(stdout.trim()) as typeof header;
+    } catch {
+      throw new ConversionError('janus-pp-rec printed no header');
+    }
+    if ((header.t !== 'a' && header.t !== 'v') || typeof header.c !== 'string') continue; // data channels
+    const first = typeof header.u === 'number' && header.u > 0 ? header.u : Number(header.s);
+    tracks.push({
+      path,
+      kind: header.t === 'a' ? 'audio' : 'video',
+      codec: header.c,
+      feed: FEED.exec(name)?.[1] ?? '',
+      firstPacketMicros: Number.isFinite(first) ? first : 0,
+    });
+  }
+  return tracks;
+}
+
+/**
+ * Converts one raw track into `outDir` (its codec's container). Throws UnsupportedCodecError for a codec
+ * the WebM cannot hold, ConversionError when janus-pp-rec fails or writes nothing.
+ */
+export async function convertTrack(
+  track: RawTrack,
+  outDir: string,
+  binary = 'janus-pp-rec',
+): Promise<string> {
+  const extension = EXTENSION[track.codec];
+  if (!extension) throw new UnsupportedCodecError(`codec ${track.codec} cannot go into a WebM`);
+  const out = join(outDir, `${basename(track.path, '.mjr')}.${extension}`);
+  await run(binary, [track.path, out]);
+  const stat = await fs.stat(out).catch(() => undefined);
+  if (!stat || stat.size === 0) throw new ConversionError('janus-pp-rec wrote nothing (no packets?)');
+  return out;
+}

@@ -1,0 +1,378 @@
+/**
+ * The recording pipeline: for a recording in PROCESSING, its raw Janus files (`<recordings dir>/<id>/*.mjr`)
+ * → janus-pp-rec (one Opus or VP8 file per track, in a 0700 work folder inside the recordings dir, which is
+ * memory-backed in the chart) → one WebM (mediabunny, tracks aligned by the files' first-packet times) →
+ * the chunked AES-256-GCM encryption with a fresh data key (KMS context `{ recording: "recordings/<id>" }`)
+ * → the object store, as one stream: no plaintext WebM is ever written. Ends in RecordingEncrypted or
+ * RecordingProcessingFailed; the raw files and the converted tracks are deleted either way.
+ *
+ * After a crash (kill -9 mid-processing) {@link RecordingPipeline.recover} finds what the run left — converted
+ * tracks, a partial (or complete but unrecorded) ciphertext object, the raw files — removes the partial output,
+ * and resumes from the raw files when they are still there or fails the recording when they are not, appending
+ * RecordingProcessingRecovered (`resumed` / `discarded`) to say which.
+ *
+ * Recordings are processed one at a time (media conversion is CPU-bound; the machine is shared).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createEncryptStream, type Kms } from '@haven/crypto';
+import type { Logger } from '@haven/service';
+import type { RecordingProjection } from '../recording/projection';
+import { FailureReason, type RecordingMedia } from '../recording/recording';
+import { serviceMetadata, type Recordings } from '../recording/recordings';
+import {
+  ConversionError,
+  UnsupportedCodecError,
+  convertTrack,
+  listRawTracks,
+  type RawTrack,
+} from './janus-pp-rec';
+import { muxToWebm, type MuxSummary, type TrackFile } from './mux';
+import { StorageFullError, type ObjectStore } from './object-store';
+
+/** Media type of the recordings. */
+export const RECORDING_CONTENT_TYPE = 'video/webm';
+/** Plaintext bytes per encrypted chunk (playback decrypts ranges chunk by chunk). */
+export const RECORDING_CHUNK_SIZE = 256 * 1024;
+/** Name of the work folder inside the recordings directory. */
+export const WORK_FOLDER = '.processing';
+
+/** The object key of a recording's ciphertext. */
+export function objectKeyOf(recordingId: string): string {
+  return `recordings/${recordingId}.webm.henc`;
+}
+
+/** The KMS context of a recording's data key. */
+export function recordingKmsContext(recordingId: string): { recording: string } {
+  return { recording: `recordings/${recordingId}` };
+}
+
+/** What the pipeline needs. */
+export interface PipelineDeps {
+  readonly recordings: Recordings;
+  readonly projection: RecordingProjection;
+  readonly objects: ObjectStore;
+  /** The recordings directory (`HAVEN_RECORDINGS_DIR`); undefined: nothing can be processed. */
+  readonly recordingsDir: string | undefined;
+  /** The KMS that wraps recording `id`'s data key. */
+  readonly kmsFor: (recordingId: string) => Kms;
+  readonly logger: Logger;
+  /** The janus-pp-rec binary (default from PATH). */
+  readonly janusPpRec?: string;
+}
+
+/** A failure with the reason the event names. */
+class ProcessingError extends Error {
+  override readonly name = 'ProcessingError';
+  constructor(
+    readonly reason: FailureReason,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options);
+  }
+}
+
+/** The offset of each track from the earliest first packet, and a PHI-free name per participant feed. */
+export function trackLayout(raw: readonly RawTrack[], converted: readonly string[]): TrackFile[] {
+  const start = Math.min(...raw.map((t) => t.firstPacketMicros));
+  const feeds = [...new Set(raw.map((t) => t.feed))];
+  return raw.map((t, i) => ({
+    path: converted[i]!,
+    kind: t.kind,
+    offsetSeconds: Math.max(0, (t.firstPacketMicros - start) / 1e6),
+    name: `participant ${feeds.indexOf(t.feed) + 1} ${t.kind === 'audio' ? 'microphone' : 'video'}`,
+  }));
+}
+
+/** The wrapped data key in an encrypted object's header (see STREAM_FORMAT in @haven/crypto). */
+function wrappedKeyOf(header: Buffer): { kekId: string; ciphertext: string } {
+  const length = header.readUInt16BE(24);
+  return JSON.parse(header.subarray(26, 26 + length).toString('utf8')) as {
+    kekId: string;
+    ciphertext: string;
+  };
+}
+
+async function spaceLeft(dir: string): Promise<number> {
+  const s = await fs.statfs(dir).catch(() => undefined);
+  return s ? s.bavail * s.bsize : Number.POSITIVE_INFINITY;
+}
+
+function isNoSpace(error: unknown): boolean {
+  return error instanceof StorageFullError || (error as NodeJS.ErrnoException).code === 'ENOSPC';
+}
+
+export class RecordingPipeline {
+  readonly #deps: PipelineDeps;
+  readonly #queue: string[] = [];
+  readonly #queued = new Set<string>();
+  #running: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(deps: PipelineDeps) {
+    this.#deps = deps;
+  }
+
+  /** The work folder (0700) inside the recordings directory. */
+  get workDir(): string | undefined {
+    return this.#deps.recordingsDir ? join(this.#deps.recordingsDir, WORK_FOLDER) : undefined;
+  }
+
+  /** Queues a recording in PROCESSING; processing runs in the background, one at a time. */
+  enqueue(recordingId: string): void {
+    if (this.#closed || this.#queued.has(recordingId)) return;
+    this.#queued.add(recordingId);
+    this.#queue.push(recordingId);
+    this.#running ??= this.#drain().finally(() => (this.#running = undefined));
+  }
+
+  /** Resolves when the queue is empty. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Stops taking work; resolves when the current recording is done. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#queue.length = 0;
+    await this.idle();
+  }
+
+  async #drain(): Promise<void> {
+    for (let id = this.#queue.shift(); id !== undefined; id = this.#queue.shift()) {
+      try {
+        await this.process(id);
+      } catch (error) {
+        this.#deps.logger.error({ recordingId: id, err: error }, 'recording processing could not finish');
+      } finally {
+        this.#queued.delete(id);
+      }
+    }
+  }
+
+  /**
+   * After a restart: every recording still PROCESSING was interrupted. Removes what its run left, then resumes
+   * it (raw files still there) or fails it (`RAW_FILES_LOST`), with a RecordingProcessingRecovered event
+   * saying which. Also removes work folders of recordings that are no longer processing.
+   */
+  async recover(): Promise<void> {
+    const work = this.workDir;
+    const processing = this.#deps.projection.all().filter((r) => r.status === 'processing');
+    const partials = new Set(await this.#deps.objects.partials());
+    for (const r of processing) {
+      const id = r.recordingId;
+      const intermediates = work ? await this.#removeDir(join(work, id)) : 0;
+      const key = objectKeyOf(id);
+      const complete = await this.#deps.objects.size(key).then(
+        () => true,
+        () => false,
+      );
+      const partialObjectsRemoved = (partials.has(key) ? 1 : 0) + (complete ? 1 : 0);
+      if (partialObjectsRemoved > 0) await this.#deps.objects.delete(key);
+      const rawFiles = this.#deps.recordingsDir
+        ? await this.#countRaw(join(this.#deps.recordingsDir, id))
+        : 0;
+      const action = rawFiles > 0 ? 'resumed' : 'discarded';
+      const metadata = serviceMetadata(`recover-${id}`);
+      await this.#deps.recordings.command(
+        id,
+        {
+          type: 'RecoverProcessing',
+          data: { action, rawFiles, intermediatesRemoved: intermediates, partialObjectsRemoved },
+        },
+        metadata,
+      );
+      this.#deps.logger.warn(
+        { recordingId: id, action, rawFiles, intermediates, partialObjectsRemoved },
+        'interrupted recording processing recovered',
+      );
+      if (action === 'resumed') this.enqueue(id);
+      else {
+        await this.#deps.recordings.command(
+          id,
+          { type: 'FailProcessing', data: { reason: FailureReason.RawFilesLost } },
+          metadata,
+        );
+      }
+    }
+    // Leftovers of recordings that finished (or never existed here): plaintext, removed.
+    if (work) {
+      const active = new Set(processing.map((r) => r.recordingId));
+      const names = await fs.readdir(work).catch(() => [] as string[]);
+      for (const name of names) if (!active.has(name)) await this.#removeDir(join(work, name));
+    }
+  }
+
+  /** Processes one recording if it is PROCESSING. Appends the outcome; throws only when that append fails. */
+  async process(recordingId: string): Promise<void> {
+    const { state } = await this.#deps.recordings.load(recordingId);
+    if (state.status !== 'processing') return;
+    const metadata = serviceMetadata(`process-${recordingId}`);
+    const started = Date.now();
+    try {
+      const { media, summary } = await this.#run(recordingId);
+      await this.#deps.recordings.command(
+        recordingId,
+        {
+          type: 'CompleteProcessing',
+          data: { ...media, tracks: { audio: summary.audioTracks, video: summary.videoTracks } },
+        },
+        metadata,
+      );
+      this.#deps.logger.info(
+        {
+          recordingId,
+          ms: Date.now() - started,
+          bytes: media.sizeBytes,
+          tracks: summary.audioTracks + summary.videoTracks,
+        },
+        'recording encrypted and stored',
+      );
+    } catch (error) {
+      const reason = await this.#reasonOf(error);
+      this.#deps.logger.warn({ recordingId, reason, err: error }, 'recording processing failed');
+      await this.#deps.objects.delete(objectKeyOf(recordingId)).catch(() => undefined);
+      await this.#deps.recordings.command(
+        recordingId,
+        { type: 'FailProcessing', data: { reason } },
+        metadata,
+      );
+    } finally {
+      await this.#cleanUp(recordingId);
+    }
+  }
+
+  async #reasonOf(error: unknown): Promise<FailureReason> {
+    if (error instanceof ProcessingError) return error.reason;
+    if (isNoSpace(error)) return FailureReason.NoSpace;
+    if (error instanceof UnsupportedCodecError) return FailureReason.ConversionFailed;
+    if (error instanceof ConversionError) {
+      // janus-pp-rec does not say why it failed; a full work folder is the usual reason.
+      const work = this.workDir;
+      return work && (await spaceLeft(work)) < 1024 * 1024
+        ? FailureReason.NoSpace
+        : FailureReason.ConversionFailed;
+    }
+    return FailureReason.ConversionFailed;
+  }
+
+  async #run(recordingId: string): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
+    const { recordingsDir, janusPpRec } = this.#deps;
+    const work = this.workDir;
+    if (!recordingsDir || !work) throw new ProcessingError(FailureReason.NoRawFiles);
+    const raw = await listRawTracks(join(recordingsDir, recordingId), janusPpRec);
+    if (raw.length === 0) throw new ProcessingError(FailureReason.NoRawFiles);
+    await fs.mkdir(work, { recursive: true, mode: 0o700 });
+    await fs.chmod(work, 0o700);
+    const own = join(work, recordingId);
+    await fs.mkdir(own, { recursive: true, mode: 0o700 });
+    const { report: progress, settled } = this.#progress(recordingId);
+    try {
+      return await this.#convertMuxStore(recordingId, raw, own, progress);
+    } finally {
+      await settled();
+    }
+  }
+
+  async #convertMuxStore(
+    recordingId: string,
+    raw: readonly RawTrack[],
+    own: string,
+    progress: (fraction: number) => void,
+  ): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
+    const { janusPpRec } = this.#deps;
+    const converted: string[] = [];
+    for (const track of raw) {
+      converted.push(await convertTrack(track, own, janusPpRec));
+      progress(0.3 * (converted.length / raw.length));
+    }
+    const files = trackLayout(raw, converted);
+    const summary: { value?: MuxSummary } = {};
+    const muxed = (async function* () {
+      summary.value = yield* muxToWebm(files, { onProgress: (f) => progress(0.3 + 0.7 * f) });
+    })();
+    const kms = this.#deps.kmsFor(recordingId);
+    const encrypt = createEncryptStream(kms, {
+      chunkSize: RECORDING_CHUNK_SIZE,
+      context: recordingKmsContext(recordingId),
+    });
+    let header: Buffer | undefined;
+    const plaintext = Readable.from(muxed);
+    plaintext.once('error', (error) => encrypt.destroy(error));
+    const ciphertext = plaintext.pipe(encrypt);
+    const withHeader = (async function* () {
+      for await (const piece of ciphertext as AsyncIterable<Buffer>) {
+        header ??= piece; // the encryption pushes its whole header first
+        yield piece;
+      }
+    })();
+    const stored = await this.#deps.objects.put(objectKeyOf(recordingId), withHeader);
+    // Each converted track was read twice by the muxer; it is no longer needed.
+    await this.#removeDir(own);
+    if (!summary.value || !header) throw new ProcessingError(FailureReason.EncryptionFailed);
+    const wrapped = wrappedKeyOf(header);
+    return {
+      summary: summary.value,
+      media: {
+        keyId: `dk-${createHash('sha256').update(wrapped.ciphertext).digest('hex').slice(0, 32)}`,
+        wrappedKey: wrapped.ciphertext,
+        kekId: wrapped.kekId,
+        objectKey: objectKeyOf(recordingId),
+        chunkSize: RECORDING_CHUNK_SIZE,
+        sizeBytes: summary.value.sizeBytes,
+        ciphertextSizeBytes: stored.sizeBytes,
+        ciphertextSha256: stored.sha256,
+        contentType: RECORDING_CONTENT_TYPE,
+        durationMs: Math.round(summary.value.durationSeconds * 1000),
+      },
+    };
+  }
+
+  /**
+   * Reports progress in steps of 10 % (at most 90: the outcome says 100), one event at a time in the
+   * background; `settled` resolves once the last report is appended (before the outcome is).
+   */
+  #progress(recordingId: string): { report: (fraction: number) => void; settled: () => Promise<void> } {
+    let reported = 0;
+    let chain = Promise.resolve();
+    const report = (fraction: number): void => {
+      const percent = Math.min(90, Math.floor(fraction * 10) * 10);
+      if (percent <= reported) return;
+      reported = percent;
+      chain = chain.then(() =>
+        this.#deps.recordings
+          .command(
+            recordingId,
+            { type: 'ReportProgress', data: { percent } },
+            serviceMetadata(`process-${recordingId}`),
+          )
+          .then(
+            () => undefined,
+            (error: unknown) => this.#deps.logger.warn({ recordingId, err: error }, 'progress not recorded'),
+          ),
+      );
+    };
+    return { report, settled: () => chain };
+  }
+
+  /** Deletes the recording's plaintext: converted tracks and raw files. */
+  async #cleanUp(recordingId: string): Promise<void> {
+    const work = this.workDir;
+    if (work) await this.#removeDir(join(work, recordingId));
+    if (this.#deps.recordingsDir) await this.#removeDir(join(this.#deps.recordingsDir, recordingId));
+  }
+
+  async #countRaw(dir: string): Promise<number> {
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.mjr')).length;
+  }
+
+  /** Removes a folder; resolves to how many files it held. */
+  async #removeDir(dir: string): Promise<number> {
+    const names = await fs.readdir(dir, { recursive: true }).catch(() => [] as string[]);
+    await fs.rm(dir, { recursive: true, force: true });
+    return names.length;
+  }
+}

@@ -1,0 +1,376 @@
+/**
+ * The recording pipeline over real servers: raw files recorded by a real Janus from two Chromium publishers
+ * (fake camera and microphone, in a network namespace), the session's RecordingStarted / RecordingStopped on a
+ * real nats-server, janus-pp-rec, mediabunny, the chunked encryption and the filesystem object store.
+ * - A stopped recording becomes AVAILABLE: the object decrypts (with the recording's own key and KMS context)
+ *   to a WebM with both participants' audio and video tracks and a duration; no plaintext is left anywhere.
+ * - The service killed with SIGKILL mid-processing: on restart it removes the converted tracks and the
+ *   partial ciphertext, resumes the recording whose raw files are there and discards (FAILED) the one whose
+ *   raw files are gone, each with a RecordingProcessingRecovered event saying which.
+ * - A full object store (a 64 KiB tmpfs): FAILED with NO_SPACE, nothing left behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ALL_FORMATS, BufferSource, Input } from 'mediabunny';
+import type { NatsConnection } from 'nats';
+import {
+  FilePatientKeyStore,
+  LocalKeyringKms,
+  openEncryptedObject,
+  subjectKeyKms,
+  type CiphertextReader,
+} from '@haven/crypto';
+import { JetStreamEventStore, newEventId, type NewEvent } from '@haven/eventstore';
+import { recording } from '@haven/proto';
+import { callUnary, clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import {
+  eventually,
+  freePort,
+  healthStatus,
+  netnsGate,
+  runService,
+  serveJwks,
+  startNatsServer,
+  type JwksServer,
+  type NatsServerHandle,
+  type RunningService,
+} from '@haven/testing';
+import { WORK_FOLDER, objectKeyOf } from '../../services/recording/src/pipeline/pipeline';
+import { startRecording } from '../../services/recording/src/server';
+import { testRecordingConfig } from '../../services/recording/src/testing';
+import { recordVisit } from '../support/media/record-visit';
+
+jest.setTimeout(240_000);
+
+const issuer = createTestIssuer();
+const { RecordingState } = recording;
+const gate = netnsGate();
+
+(gate ? describe : describe.skip)('the recording pipeline', () => {
+  let base: string;
+  let recordingsDir: string;
+  let dataDir: string;
+  let fixture: string;
+  let nats: NatsServerHandle;
+  let jwks: JwksServer;
+  let connection: NatsConnection;
+  let store: JetStreamEventStore;
+
+  beforeAll(async () => {
+    base = mkdtempSync(join(tmpdir(), 'haven-pipeline-'));
+    recordingsDir = join(base, 'recordings');
+    dataDir = join(base, 'data');
+    fixture = join(base, 'fixture', 'raw');
+    const recorded = await recordVisit({ recDir: fixture, seconds: 3, publishers: 2 });
+    expect(recorded.files).toHaveLength(4);
+    mkdirSync(recordingsDir, { mode: 0o700 });
+    nats = await startNatsServer();
+    jwks = await serveJwks(issuer.jwks);
+    connection = await nats.connect();
+    store = await JetStreamEventStore.create(connection);
+  });
+
+  afterAll(async () => {
+    await connection?.close();
+    await nats?.stop();
+    await jwks?.close();
+    if (base) rmSync(base, { recursive: true, force: true });
+  });
+
+  /** The raw files of the recorded visit, as recording `id`'s. */
+  function rawFilesFor(id: string): void {
+    cpSync(fixture, join(recordingsDir, id), { recursive: true });
+  }
+
+  function sessionEvent(type: string, data: Record<string, unknown>): NewEvent {
+    return {
+      id: newEventId(),
+      type: `haven.session.v1.${type}`,
+      occurredAt: new Date().toISOString(),
+      actor: { kind: 'service', id: 'session' },
+      correlationId: newEventId(),
+      causationId: newEventId(),
+      data,
+    };
+  }
+
+  async function startAndStop(id: string): Promise<void> {
+    const visit = `visit-${id}`;
+    await store.append(`session.visit-${visit}`, 'no_stream', [
+      sessionEvent('RecordingStarted', {
+        visitId: visit,
+        recordingId: id,
+        janusNode: 'janus-0',
+        room: 42,
+        clinicianId: 'clin-p',
+        patientId: 'pat-p',
+      }),
+      sessionEvent('RecordingStopped', { visitId: visit, recordingId: id, rawFilePrefix: `${id}/` }),
+    ]);
+  }
+
+  const typesOf = async (id: string) =>
+    (await store.read(`recording.recording-${id}`)).map((e) => e.type.split('.').pop());
+  const dataOf = async (id: string, type: string) =>
+    (await store.read(`recording.recording-${id}`)).find((e) => e.type.endsWith(`.${type}`))?.data;
+
+  async function outcome(id: string): Promise<string> {
+    return await eventually(
+      `recording ${id} processed`,
+      async () => {
+        const types = await typesOf(id);
+        return types.find((t) => t === 'RecordingEncrypted' || t === 'RecordingProcessingFailed');
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+  }
+
+  /** Files under `dir` whose first bytes are a WebM/Matroska, an Ogg or a Janus recording header. */
+  function plaintextMedia(dir: string): string[] {
+    if (!existsSync(dir)) return [];
+    return (readdirSync(dir, { recursive: true, encoding: 'utf8' })).filter((f) => {
+      const path = join(dir, f);
+      let head: Buffer;
+      try {
+        head = readFileSync(path).subarray(0, 8);
+      } catch {
+        return false; // a folder
+      }
+      return (
+        head.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3])) ||
+        head.subarray(0, 4).toString('latin1') === 'OggS' ||
+        head.subarray(0, 3).toString('latin1') === 'MJR'
+      );
+    });
+  }
+
+  function fileReader(path: string): CiphertextReader {
+    const bytes = readFileSync(path);
+    return {
+      size: async () => bytes.length,
+      read: async (position, length) => bytes.subarray(position, position + length),
+    };
+  }
+
+  async function decrypted(id: string, objectsDir: string): Promise<Buffer> {
+    const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json') });
+    const keys = new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms });
+    const object = await openEncryptedObject(
+      subjectKeyKms(keys, `recordings/${id}`),
+      fileReader(join(objectsDir, objectKeyOf(id))),
+      { context: { recording: `recordings/${id}` } },
+    );
+    const parts: Buffer[] = [];
+    for await (const chunk of object.chunks({ offset: 0, length: object.plaintextSize })) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+
+  describe('a stopped recording', () => {
+    let service: RunningGrpcService;
+    afterAll(async () => service?.stop());
+
+    it('becomes one encrypted WebM with every participant’s tracks, and no plaintext remains', async () => {
+      const config = testRecordingConfig(
+        nats.env('recording'),
+        { jwksUrl: jwks.url },
+        { HAVEN_RECORDINGS_DIR: recordingsDir, HAVEN_DATA_DIR: dataDir },
+      );
+      service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
+        host: '127.0.0.1',
+      });
+      rawFilesFor('rec-ok');
+      await startAndStop('rec-ok');
+      expect(await outcome('rec-ok')).toBe('RecordingEncrypted');
+      const types = await typesOf('rec-ok');
+      expect(types.slice(0, 2)).toEqual(['RecordingRegistered', 'RecordingProcessingStarted']);
+      expect(types).toContain('RecordingProcessingProgressed');
+      const encrypted = (await dataOf('rec-ok', 'RecordingEncrypted'))!;
+      expect(encrypted).toMatchObject({
+        recordingId: 'rec-ok',
+        contentType: 'video/webm',
+        objectKey: 'recordings/rec-ok.webm.henc',
+        tracks: { audio: 2, video: 2 },
+      });
+      expect(encrypted['kekId']).toMatch(/^subject-key:/);
+      expect(encrypted['durationMs']).toBeGreaterThan(2000);
+
+      // The clinician sees it AVAILABLE.
+      const client = new recording.RecordingServiceClient(
+        `127.0.0.1:${service.port}`,
+        grpc.credentials.createInsecure(),
+      );
+      const got = await callUnary(
+        client,
+        'getRecording',
+        recording.GetRecordingRequest.fromPartial({ name: 'recordings/rec-ok' }),
+        clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
+      );
+      client.close();
+      expect(got.recording?.state).toBe(RecordingState.RECORDING_STATE_AVAILABLE);
+      expect(got.recording?.contentType).toBe('video/webm');
+
+      // The ciphertext is what the event says, and decrypts to a seekable WebM of both participants.
+      const objectsDir = join(dataDir, 'objects');
+      const cipher = readFileSync(join(objectsDir, objectKeyOf('rec-ok')));
+      expect(createHash('sha256').update(cipher).digest('hex')).toBe(encrypted['ciphertextSha256']);
+      const webm = await decrypted('rec-ok', objectsDir);
+      expect(webm.length).toBe(encrypted['sizeBytes']);
+      const input = new Input({ source: new BufferSource(webm), formats: ALL_FORMATS });
+      expect(await input.getMimeType()).toMatch(/^video\/webm/);
+      const tracks = await input.getTracks();
+      expect(tracks.map((t) => `${t.type}:${t.codec}`).sort()).toEqual([
+        'audio:opus',
+        'audio:opus',
+        'video:vp8',
+        'video:vp8',
+      ]);
+      expect(await input.getDurationFromMetadata()).toBeGreaterThan(2);
+      input.dispose();
+
+      // No plaintext: raw files and converted tracks are gone, the store holds ciphertext only.
+      expect(existsSync(join(recordingsDir, 'rec-ok'))).toBe(false);
+      expect(readdirSync(join(recordingsDir, WORK_FOLDER))).toEqual([]);
+      expect(plaintextMedia(recordingsDir)).toEqual([]);
+      expect(plaintextMedia(dataDir)).toEqual([]);
+    });
+  });
+
+  describe('a service killed with SIGKILL mid-processing', () => {
+    const running: RunningService[] = [];
+    afterAll(async () => {
+      for (const s of running) await s.stop().catch(() => undefined);
+    });
+
+    function serviceWith(port: number, janusPpRec: string): RunningService {
+      const service = runService({
+        service: 'recording',
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          LOG_LEVEL: 'info',
+          ...nats.env('recording'),
+          HAVEN_GRPC_PORT: String(port),
+          HAVEN_JWKS_URL: jwks.url,
+          HAVEN_SHUTDOWN_GRACE_MS: '500',
+          HAVEN_RECORDINGS_DIR: recordingsDir,
+          HAVEN_DATA_DIR: dataDir,
+          HAVEN_JANUS_PP_REC: janusPpRec,
+        },
+        ready: async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
+      });
+      running.push(service);
+      return service;
+    }
+
+    it('resumes the recording whose raw files are there and discards the one whose are not', async () => {
+      // janus-pp-rec, but stuck after its first conversion (a slow disk): the kill lands mid-processing.
+      const slow = join(base, 'slow-janus-pp-rec.sh');
+      const pidFile = join(base, 'slow.pid');
+      writeFileSync(
+        slow,
+        `#!/bin/sh\njanus-pp-rec "$@" || exit $?\ncase "$1" in --json) exit 0;; esac\necho $$ > ${pidFile}\nexec sleep 120\n`,
+        { mode: 0o700 },
+      );
+      const port = await freePort();
+      const first = serviceWith(port, slow);
+      await first.start();
+      rawFilesFor('rec-kill');
+      rawFilesFor('rec-lost');
+      await startAndStop('rec-kill');
+      await startAndStop('rec-lost');
+      const work = join(recordingsDir, WORK_FOLDER, 'rec-kill');
+      await eventually(
+        'a converted track in the work folder',
+        () => existsSync(pidFile) && readdirSync(work).length > 0,
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      await first.signal('SIGKILL');
+      try {
+        process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      expect(readdirSync(work).length).toBeGreaterThan(0); // plaintext left by the crash
+      // What else a crash can leave: a partial ciphertext upload.
+      const objectsDir = join(dataDir, 'objects');
+      mkdirSync(join(objectsDir, 'recordings'), { recursive: true });
+      writeFileSync(join(objectsDir, `${objectKeyOf('rec-kill')}.partial`), 'half an upload');
+      // The second recording's raw files are lost (e.g. the memory-backed folder went with its pod).
+      rmSync(join(recordingsDir, 'rec-lost'), { recursive: true });
+
+      await serviceWith(port, 'janus-pp-rec').start();
+      expect(await outcome('rec-kill')).toBe('RecordingEncrypted');
+      expect(await dataOf('rec-kill', 'RecordingProcessingRecovered')).toMatchObject({
+        action: 'resumed',
+        rawFiles: 4,
+        partialObjectsRemoved: 1,
+      });
+      expect(
+        (await dataOf('rec-kill', 'RecordingProcessingRecovered'))!['intermediatesRemoved'],
+      ).toBeGreaterThan(0);
+      expect(await outcome('rec-lost')).toBe('RecordingProcessingFailed');
+      expect(await dataOf('rec-lost', 'RecordingProcessingRecovered')).toMatchObject({
+        action: 'discarded',
+        rawFiles: 0,
+      });
+      expect(await dataOf('rec-lost', 'RecordingProcessingFailed')).toMatchObject({
+        reason: 'RAW_FILES_LOST',
+      });
+      expect((await decrypted('rec-kill', objectsDir)).subarray(0, 4)).toEqual(
+        Buffer.from([0x1a, 0x45, 0xdf, 0xa3]),
+      );
+      expect(readdirSync(join(recordingsDir, WORK_FOLDER))).toEqual([]);
+      expect(plaintextMedia(recordingsDir)).toEqual([]);
+      expect(readdirSync(join(objectsDir, 'recordings')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    });
+  });
+
+  describe('a full object store', () => {
+    let service: RunningGrpcService;
+    let full: string;
+    afterAll(async () => {
+      await service?.stop();
+      if (full) execFileSync('umount', [full]);
+    });
+
+    it('fails the recording with NO_SPACE and leaves nothing', async () => {
+      full = join(base, 'full');
+      mkdirSync(full);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', full]);
+      const config = testRecordingConfig(
+        nats.env('recording'),
+        { jwksUrl: jwks.url },
+        { HAVEN_RECORDINGS_DIR: recordingsDir, HAVEN_DATA_DIR: dataDir, HAVEN_RECORDING_OBJECTS_DIR: full },
+      );
+      service = await startRecording(config, createLogger({ service: 'recording', level: 'silent' }), {
+        host: '127.0.0.1',
+      });
+      rawFilesFor('rec-full');
+      await startAndStop('rec-full');
+      expect(await outcome('rec-full')).toBe('RecordingProcessingFailed');
+      expect(await dataOf('rec-full', 'RecordingProcessingFailed')).toMatchObject({ reason: 'NO_SPACE' });
+      expect(
+        readdirSync(full, { recursive: true }).filter(
+          (f) => String(f).endsWith('.henc') || String(f).endsWith('.partial'),
+        ),
+      ).toEqual([]);
+      expect(existsSync(join(recordingsDir, 'rec-full'))).toBe(false);
+      expect(plaintextMedia(recordingsDir)).toEqual([]);
+    });
+  });
+});
