@@ -151,6 +151,8 @@ describe('who may read a recording', () => {
     expect(recordingAccess(state, { kind: 'user', id: 'clin-2', role: 'clinician' })).toBe('none'));
   it('refuses the front desk even with the clinician’s id', () =>
     expect(recordingAccess(state, { kind: 'user', id: 'clin-1', role: 'front_desk' })).toBe('none'));
+  it('lets an admin read the metadata', () =>
+    expect(recordingAccess(state, { kind: 'user', id: 'adm-1', role: 'admin' })).toBe('admin'));
   it('refuses a patient', () =>
     expect(recordingAccess(state, { kind: 'patient', id: 'pat-1' })).toBe('none'));
 });

@@ -246,6 +246,16 @@ describe('listing recordings', () => {
     expect(available.recordings).toEqual([]);
   });
 
+  it('lets an admin list anyone’s, by clinician', async () => {
+    const all = await callUnary(
+      client,
+      'listRecordings',
+      recording.ListRecordingsRequest.fromPartial({ clinician: 'users/clin-other' }),
+      await as('adm-1', 'admin'),
+    );
+    expect(all.recordings.map((r) => r.name)).toEqual(['recordings/rec-lx']);
+  });
+
   it('refuses another clinician’s list, a bad filter and a token of another query', async () => {
     expect((await failure(list({ clinician: 'users/clin-other' }))).code).toBe(grpc.status.PERMISSION_DENIED);
     expect((await failure(list({ visit: 'visit-l1' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
