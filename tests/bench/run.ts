@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   'audit-watch': async () => (await import('./audit-watch.bench')).run(),
   janus: async () => ({ ...(await (await import('./janus.bench')).run({ runs: 20 })) }),
   admit: async () => ({ ...(await (await import('./admit.bench')).run({ runs: 20 })) }),
+  recording: async () => ({ ...(await (await import('./recording.bench')).run()) }),
 };
 
 async function main(): Promise<void> {

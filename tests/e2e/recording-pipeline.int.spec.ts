@@ -142,7 +142,7 @@ const gate = netnsGate();
   /** Files under `dir` whose first bytes are a WebM/Matroska, an Ogg or a Janus recording header. */
   function plaintextMedia(dir: string): string[] {
     if (!existsSync(dir)) return [];
-    return (readdirSync(dir, { recursive: true, encoding: 'utf8' })).filter((f) => {
+    return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => {
       const path = join(dir, f);
       let head: Buffer;
       try {
@@ -281,7 +281,7 @@ const gate = netnsGate();
       const pidFile = join(base, 'slow.pid');
       writeFileSync(
         slow,
-        `#!/bin/sh\njanus-pp-rec "$@" || exit $?\ncase "$1" in --json) exit 0;; esac\necho $$ > ${pidFile}\nexec sleep 120\n`,
+        `#!/bin/sh\njanus-pp-rec "$@" || exit $?\necho $$ >> ${pidFile}\nexec sleep 120\n`,
         { mode: 0o700 },
       );
       const port = await freePort();
@@ -300,10 +300,12 @@ const gate = netnsGate();
         },
       );
       await first.signal('SIGKILL');
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
-      } catch {
-        // already gone
+      for (const pid of readFileSync(pidFile, 'utf8').split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL'); // the stuck conversions the killed service left
+        } catch {
+          // already gone
+        }
       }
       expect(readdirSync(work).length).toBeGreaterThan(0); // plaintext left by the crash
       // What else a crash can leave: a partial ciphertext upload.

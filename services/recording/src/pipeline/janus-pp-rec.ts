@@ -1,8 +1,10 @@
 /**
  * The Janus raw files of a recording and their conversion with `janus-pp-rec` (Debian janus-tools): one
  * `.mjr` per track and publisher feed, named by the videoroom `videoroom-<room>-user-<feed>-<time>-<kind>-<n>.mjr`.
- * The header (`janus-pp-rec --json`) gives the codec and when the first packet was written, which aligns the
- * tracks; the conversion writes the codec's own container (Opus → .opus, VP8 → .webm), no re-encoding.
+ * The header gives the codec and when the first packet was written, which aligns the tracks: it is the JSON
+ * `janus-pp-rec --json` prints, read here straight from the file (`MJR00002`, u16 length, JSON) instead of
+ * spawning a process per track. The conversion writes the codec's own container (Opus → .opus, VP8 → .webm),
+ * no re-encoding.
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -50,8 +52,29 @@ function run(binary: string, args: readonly string[]): Promise<{ stdout: string;
   });
 }
 
+const MAGIC = 'MJR00002';
+
+/** The JSON header of a `.mjr` file. Throws ConversionError when the file is not a Janus recording. */
+async function headerOf(path: string): Promise<{ t?: unknown; c?: unknown; u?: unknown; s?: unknown }> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const length = bytesRead >= 10 ? head.readUInt16BE(8) : 0;
+    if (head.subarray(0, 8).toString('latin1') !== MAGIC || length === 0 || 10 + length > bytesRead) {
+      throw new ConversionError('not a Janus recording (MJR00002)');
+    }
+    return JSON.parse(head.subarray(10, 10 + length).toString('utf8')) as { t?: unknown };
+  } catch (error) {
+    if (error instanceof ConversionError) throw error;
+    throw new ConversionError('unreadable Janus recording header', { cause: error });
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The `.mjr` files in `dir`, parsed; an empty list when the folder is missing or holds none. */
-export async function listRawTracks(dir: string, binary = 'janus-pp-rec'): Promise<RawTrack[]> {
+export async function listRawTracks(dir: string): Promise<RawTrack[]> {
   let names: string[];
   try {
     names = (await fs.readdir(dir)).filter((n) => n.endsWith('.mjr')).sort();
@@ -62,13 +85,7 @@ export async function listRawTracks(dir: string, binary = 'janus-pp-rec'): Promi
   const tracks: RawTrack[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    const { stdout } = await run(binary, ['--json', path]);
-    let header: { t?: unknown; c?: unknown; u?: unknown; s?: unknown };
-    try {
-      header = JSON.parse(stdout.trim()) as typeof header;
-    } catch {
-      throw new ConversionError('janus-pp-rec printed no header');
-    }
+    const header = (await headerOf(path));
     if ((header.t !== 'a' && header.t !== 'v') || typeof header.c !== 'string') continue; // data channels
     const first = typeof header.u === 'number' && header.u > 0 ? header.u : Number(header.s);
     tracks.push({

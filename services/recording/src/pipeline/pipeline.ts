@@ -259,10 +259,10 @@ export class RecordingPipeline {
   }
 
   async #run(recordingId: string): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
-    const { recordingsDir, janusPpRec } = this.#deps;
+    const { recordingsDir } = this.#deps;
     const work = this.workDir;
     if (!recordingsDir || !work) throw new ProcessingError(FailureReason.NoRawFiles);
-    const raw = await listRawTracks(join(recordingsDir, recordingId), janusPpRec);
+    const raw = await listRawTracks(join(recordingsDir, recordingId));
     if (raw.length === 0) throw new ProcessingError(FailureReason.NoRawFiles);
     await fs.mkdir(work, { recursive: true, mode: 0o700 });
     await fs.chmod(work, 0o700);
@@ -283,11 +283,17 @@ export class RecordingPipeline {
     progress: (fraction: number) => void,
   ): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
     const { janusPpRec } = this.#deps;
-    const converted: string[] = [];
-    for (const track of raw) {
-      converted.push(await convertTrack(track, own, janusPpRec));
-      progress(0.3 * (converted.length / raw.length));
-    }
+    // Two conversions at a time: janus-pp-rec is single-threaded and mostly waits on I/O.
+    const converted: string[] = new Array<string>(raw.length);
+    let next = 0;
+    let done = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < raw.length; i = next++) {
+        converted[i] = await convertTrack(raw[i]!, own, janusPpRec);
+        progress(0.3 * (++done / raw.length));
+      }
+    };
+    await Promise.all([worker(), worker()]);
     const files = trackLayout(raw, converted);
     const summary: { value?: MuxSummary } = {};
     const muxed = (async function* () {
