@@ -18,8 +18,6 @@ const FROM_THE_HARNESS: Partial<Record<StatusName, string>> = {
 
 /** RPCs not implemented yet (a call answers UNIMPLEMENTED): nothing to compare. */
 const NOT_IMPLEMENTED = new Set([
-  'recording.GetRetentionPolicy',
-  'recording.UpdateRetentionPolicy',
   'session.StartRecording',
   'session.StopRecording',
 ]);
