@@ -90,6 +90,11 @@ haven_use_node() {
   dir="$root/.tools/node"
   current=$(node -v 2>/dev/null || true)
   if [ -n "$current" ] && ! haven_version_older "$current" "$HAVEN_NODE_VERSION"; then
+    # Native addons (pkcs11js) must compile against this node's headers, not a nodedir from a user npmrc
+    # that names an older Node (NODE_MODULE_VERSION mismatch at load).
+    local prefix
+    prefix=$(cd "$(dirname "$(command -v node)")/.." && pwd)
+    if [ -f "$prefix/include/node/node.h" ]; then export npm_config_nodedir="$prefix"; fi
     return 0
   fi
   haven_tools_node_ok "$dir" || haven_install_node "$dir" || return 1
