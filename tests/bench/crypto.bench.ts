@@ -1,21 +1,37 @@
 /**
- * Streaming file encryption throughput: Haven's `encryptFile` (AES-256-GCM, 64 KiB authenticated chunks,
- * envelope key from a local keyring) against `openssl enc -aes-256-ctr` on the same 64 MiB temp file, in
- * the same run, alternating, 3 rounds each. `openssl enc` does not support AEAD ciphers (GCM), so the
- * baseline is AES-256-CTR: the same AES core without authentication. Also reports our decrypt throughput
- * and the peak RSS growth while our streaming encrypt runs (to show constant memory).
- * Stand-alone: `node --expose-gc -r ts-node/register/transpile-only tests/bench/crypto.bench.ts [sizeMiB]`
+ * Encryption throughput of the recording pipeline's encrypt step (`createEncryptStream` / `encryptFile`:
+ * AES-256-GCM in authenticated chunks, data key wrapped by a local keyring), in the same run as its baselines:
+ *
+ * - Node's own `crypto` AES-256-GCM over one buffer (one cipher, 1 MiB `update`s): the ceiling for anything
+ *   written with node:crypto; target: the in-memory stream ≥ 90 % of it.
+ * - `openssl speed -evp aes-256-gcm` (16 KiB blocks, in memory).
+ * - In memory: a 2 GiB plaintext streamed from a generator (1 MiB pieces) through `createEncryptStream` into a
+ *   sink that counts bytes; RSS growth sampled every 2 ms (target ≤ 64 MiB: constant memory).
+ * - File to file: `encryptFile` / `decryptFile` on a temp file, against `openssl enc -aes-256-ctr` on the same
+ *   file (`openssl enc` has no AEAD mode; CTR is the same AES core without authentication).
+ *
+ * The machine may be shared: rounds alternate the contenders and the medians are compared.
+ * Stand-alone: `node --expose-gc -r ts-node/register/transpile-only tests/bench/crypto.bench.ts [fileMiB] [streamMiB]`
  * (needs `npx tsc -b packages/crypto` first: `@haven/crypto` resolves to its dist).
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { LocalKeyringKms, decryptFile, encryptFile } from '@haven/crypto';
+import {
+  LocalKeyringKms,
+  STREAM_FORMAT,
+  createEncryptStream,
+  decryptFile,
+  encryptFile,
+  type Kms,
+} from '@haven/crypto';
 
 const execFileP = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -24,29 +40,50 @@ const MiB = 1024 * 1024;
 export interface CryptoBenchResult extends Record<string, unknown> {
   readonly name: 'crypto-stream-encrypt';
   readonly unit: 'MB/s';
-  readonly fileBytes: number;
   readonly rounds: number;
   readonly chunkSize: number;
-  readonly haven: {
-    readonly cipher: string;
+  /** Node's AES-256-GCM on one buffer (one cipher, 1 MiB updates), per round. */
+  readonly nodeGcm: {
+    readonly bufferBytes: number;
+    readonly MBps: number[];
+    readonly medianMBps: number;
+    /** Bytes per second of CPU time (user + system): stable when the machine is shared. */
+    readonly cpuMBps: number[];
+    readonly medianCpuMBps: number;
+  };
+  readonly opensslSpeed:
+    | {
+        readonly command: string;
+        readonly version: string;
+        readonly MBps: number[];
+        readonly medianMBps: number;
+      }
+    | { readonly skipped: string };
+  /** createEncryptStream from a generator to a counting sink. */
+  readonly inMemory: {
+    readonly plaintextBytes: number;
+    readonly MBps: number[];
+    readonly medianMBps: number;
+    /** Largest RSS growth over the pre-run baseline, sampled every 2 ms. */
+    readonly peakRssDeltaMiB: number;
+    /** median(in-memory stream) / median(Node GCM on one buffer), wall clock; target ≥ 0.9. */
+    readonly ratioToNodeGcm: number;
+    readonly cpuMBps: number[];
+    readonly medianCpuMBps: number;
+    /** The same ratio in CPU time: what the code costs, whatever else the machine runs. */
+    readonly ratioToNodeGcmCpu: number;
+  };
+  readonly fileToFile: {
+    readonly fileBytes: number;
     readonly encryptMBps: number[];
     readonly decryptMBps: number[];
     readonly medianEncryptMBps: number;
     readonly medianDecryptMBps: number;
+    readonly opensslEncCtrMBps: number[] | null;
+    readonly medianOpensslEncCtrMBps: number | null;
+    readonly peakRssDeltaMiB: number;
+    readonly roundTripVerified: boolean;
   };
-  readonly openssl:
-    | {
-        readonly cipher: string;
-        readonly version: string;
-        readonly encryptMBps: number[];
-        readonly medianEncryptMBps: number;
-      }
-    | { readonly skipped: string };
-  /** median(haven encrypt) / median(openssl encrypt); > 1 means Haven is faster. */
-  readonly ratio: number | null;
-  /** Largest RSS growth over the pre-encrypt baseline, sampled every 2 ms during our encrypts. */
-  readonly peakRssDeltaMiB: number;
-  readonly roundTripVerified: boolean;
   readonly note: string;
 }
 
@@ -77,9 +114,109 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** Runs the benchmark: `sizeMiB` (default 64) plaintext, 3 rounds. Temp files are always deleted. */
-export async function run(opts: { sizeMiB?: number; rounds?: number } = {}): Promise<CryptoBenchResult> {
-  const bytes = Math.min(Math.max(opts.sizeMiB ?? 64, 1), 1024) * MiB;
+/** CPU time of this process (all threads, user + system) in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Runs `body` while sampling RSS every 2 ms; returns its wall time, the process's CPU time over it and the
+ * peak RSS growth in bytes.
+ */
+async function measured(body: () => Promise<void>): Promise<{ ms: number; cpu: number; rssDelta: number }> {
+  gc();
+  const base = process.memoryUsage.rss();
+  let max = base;
+  const sampler = setInterval(() => {
+    max = Math.max(max, process.memoryUsage.rss());
+  }, 2);
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  try {
+    await body();
+  } finally {
+    clearInterval(sampler);
+  }
+  const ms = performance.now() - t0;
+  const cpu = cpuMs() - c0;
+  max = Math.max(max, process.memoryUsage.rss());
+  return { ms, cpu, rssDelta: max - base };
+}
+
+/**
+ * Node's AES-256-GCM over one buffer: one cipher, fed in 1 MiB slices so that the output allocation is
+ * recycled (one 256 MiB update would mostly measure the kernel zeroing 256 MiB of fresh pages).
+ */
+function nodeGcmOnce(buffer: Buffer): { wall: number; cpu: number } {
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  const cipher = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
+  for (let offset = 0; offset < buffer.length; offset += MiB)
+    cipher.update(buffer.subarray(offset, offset + MiB));
+  cipher.final();
+  cipher.getAuthTag();
+  return { wall: mbps(buffer.length, performance.now() - t0), cpu: mbps(buffer.length, cpuMs() - c0) };
+}
+
+async function streamOnce(
+  kms: Kms,
+  piece: Buffer,
+  total: number,
+): Promise<{ ms: number; cpu: number; rssDelta: number }> {
+  let seen = 0;
+  const source = Readable.from(
+    (function* () {
+      for (let n = 0; n < total; n += piece.length) yield piece;
+    })(),
+    { objectMode: false },
+  );
+  const sink = new Writable({
+    highWaterMark: STREAM_FORMAT.defaultChunkSize,
+    write(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      callback();
+    },
+    writev(chunks, callback) {
+      for (const { chunk } of chunks) seen += (chunk as Buffer).length;
+      callback();
+    },
+  });
+  const result = await measured(() => pipeline(source, createEncryptStream(kms), sink));
+  if (seen <= total) throw new Error(`encrypt stream wrote ${seen} bytes for ${total} of plaintext`);
+  return result;
+}
+
+/** `openssl speed -evp aes-256-gcm -bytes 16384 -seconds 1`: MB/s, or undefined when openssl is missing. */
+async function opensslSpeed(): Promise<number | undefined> {
+  try {
+    const { stdout } = await execFileP('openssl', [
+      'speed',
+      '-elapsed',
+      '-seconds',
+      '1',
+      '-bytes',
+      '16384',
+      '-evp',
+      'aes-256-gcm',
+    ]);
+    // Last line: "AES-256-GCM   123456.78k" (1000s of bytes per second).
+    const match = /([\d.]+)k\s*$/.exec(stdout.trim());
+    return match === null ? undefined : round1(Number(match[1]) / 1000);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the benchmark: `fileMiB` (default 256) for the file-to-file numbers, `streamMiB` (default 2048) for the
+ * in-memory stream, `rounds` (default 3). Temp files are always deleted.
+ */
+export async function run(
+  opts: { fileMiB?: number; streamMiB?: number; rounds?: number } = {},
+): Promise<CryptoBenchResult> {
+  const fileBytes = Math.min(Math.max(opts.fileMiB ?? 256, 1), 4096) * MiB;
+  const streamBytes = Math.min(Math.max(opts.streamMiB ?? 2048, 1), 16384) * MiB;
   const rounds = Math.min(Math.max(opts.rounds ?? 3, 1), 10);
   const dir = await fs.mkdtemp(join(tmpdir(), 'haven-crypto-bench-'));
   try {
@@ -87,9 +224,8 @@ export async function run(opts: { sizeMiB?: number; rounds?: number } = {}): Pro
     const ours = join(dir, 'haven.enc');
     const back = join(dir, 'haven.dec');
     const theirs = join(dir, 'openssl.enc');
-    await writeRandomFile(plain, bytes);
+    await writeRandomFile(plain, fileBytes);
     const kms = await LocalKeyringKms.open({ file: join(dir, 'keys', 'keyring.json'), create: true });
-
     let opensslVersion: string | undefined;
     try {
       opensslVersion = (await execFileP('openssl', ['version'])).stdout.trim();
@@ -98,85 +234,106 @@ export async function run(opts: { sizeMiB?: number; rounds?: number } = {}): Pro
     }
     const key = randomBytes(32).toString('hex');
     const iv = randomBytes(16).toString('hex');
+    const opensslEnc = () =>
+      execFileP('openssl', ['enc', '-aes-256-ctr', '-K', key, '-iv', iv, '-in', plain, '-out', theirs]);
+    const gcmBuffer = randomBytes(256 * MiB);
+    const piece = randomBytes(MiB);
 
+    // Warm-up (JIT, page cache), not measured.
+    nodeGcmOnce(gcmBuffer.subarray(0, 16 * MiB));
+    await streamOnce(kms, piece, 64 * MiB);
+    await encryptFile(kms, plain, ours);
+    if (opensslVersion !== undefined) await opensslEnc();
+
+    const nodeGcm: number[] = [];
+    const nodeGcmCpu: number[] = [];
+    const streamCpu: number[] = [];
+    const speed: number[] = [];
+    const stream: number[] = [];
     const enc: number[] = [];
     const dec: number[] = [];
     const ossl: number[] = [];
-    let peak = 0;
-    // Warm-up (page cache, JIT) for both, not measured.
-    await encryptFile(kms, plain, ours);
-    if (opensslVersion !== undefined)
-      await execFileP('openssl', ['enc', '-aes-256-ctr', '-K', key, '-iv', iv, '-in', plain, '-out', theirs]);
-
+    let streamPeak = 0;
+    let filePeak = 0;
     for (let r = 0; r < rounds; r++) {
-      await fs.rm(ours, { force: true });
-      gc();
-      const base = process.memoryUsage.rss();
-      let max = base;
-      const sampler = setInterval(() => {
-        max = Math.max(max, process.memoryUsage.rss());
-      }, 2);
-      const t0 = performance.now();
-      await encryptFile(kms, plain, ours);
-      const t1 = performance.now();
-      clearInterval(sampler);
-      max = Math.max(max, process.memoryUsage.rss());
-      peak = Math.max(peak, max - base);
-      enc.push(mbps(bytes, t1 - t0));
+      for (const g of [nodeGcmOnce(gcmBuffer), nodeGcmOnce(gcmBuffer)]) {
+        nodeGcm.push(g.wall);
+        nodeGcmCpu.push(g.cpu);
+      }
+      const s = await streamOnce(kms, piece, streamBytes);
+      stream.push(mbps(streamBytes, s.ms));
+      streamCpu.push(mbps(streamBytes, s.cpu));
+      streamPeak = Math.max(streamPeak, s.rssDelta);
+      if (opensslVersion !== undefined) {
+        const mb = await opensslSpeed();
+        if (mb !== undefined) speed.push(mb);
+      }
 
+      await fs.rm(ours, { force: true });
+      const e = await measured(async () => {
+        await encryptFile(kms, plain, ours);
+      });
+      enc.push(mbps(fileBytes, e.ms));
+      filePeak = Math.max(filePeak, e.rssDelta);
       const t2 = performance.now();
       await decryptFile(kms, ours, back);
-      dec.push(mbps(bytes, performance.now() - t2));
-
+      dec.push(mbps(fileBytes, performance.now() - t2));
       if (opensslVersion !== undefined) {
         await fs.rm(theirs, { force: true });
         const t3 = performance.now();
-        await execFileP('openssl', [
-          'enc',
-          '-aes-256-ctr',
-          '-K',
-          key,
-          '-iv',
-          iv,
-          '-in',
-          plain,
-          '-out',
-          theirs,
-        ]);
-        ossl.push(mbps(bytes, performance.now() - t3));
+        await opensslEnc();
+        ossl.push(mbps(fileBytes, performance.now() - t3));
       }
     }
     const roundTripVerified = (await sha256(plain)) === (await sha256(back));
-    const havenMedian = median(enc);
-    const opensslMedian = ossl.length > 0 ? median(ossl) : undefined;
+    const nodeMedian = median(nodeGcm);
     return {
       name: 'crypto-stream-encrypt',
       unit: 'MB/s',
-      fileBytes: bytes,
       rounds,
-      chunkSize: 64 * 1024,
-      haven: {
-        cipher: 'aes-256-gcm (64 KiB chunks, file to file)',
+      chunkSize: STREAM_FORMAT.defaultChunkSize,
+      nodeGcm: {
+        bufferBytes: gcmBuffer.length,
+        MBps: nodeGcm,
+        medianMBps: nodeMedian,
+        cpuMBps: nodeGcmCpu,
+        medianCpuMBps: median(nodeGcmCpu),
+      },
+      opensslSpeed:
+        opensslVersion === undefined || speed.length === 0
+          ? { skipped: 'openssl not found on PATH, or its output was not understood' }
+          : {
+              command: 'openssl speed -elapsed -seconds 1 -bytes 16384 -evp aes-256-gcm',
+              version: opensslVersion,
+              MBps: speed,
+              medianMBps: median(speed),
+            },
+      inMemory: {
+        plaintextBytes: streamBytes,
+        MBps: stream,
+        medianMBps: median(stream),
+        peakRssDeltaMiB: round1(streamPeak / MiB),
+        ratioToNodeGcm: Math.round((median(stream) / nodeMedian) * 100) / 100,
+        cpuMBps: streamCpu,
+        medianCpuMBps: median(streamCpu),
+        ratioToNodeGcmCpu: Math.round((median(streamCpu) / median(nodeGcmCpu)) * 100) / 100,
+      },
+      fileToFile: {
+        fileBytes,
         encryptMBps: enc,
         decryptMBps: dec,
-        medianEncryptMBps: havenMedian,
+        medianEncryptMBps: median(enc),
         medianDecryptMBps: median(dec),
+        opensslEncCtrMBps: ossl.length > 0 ? ossl : null,
+        medianOpensslEncCtrMBps: ossl.length > 0 ? median(ossl) : null,
+        peakRssDeltaMiB: round1(filePeak / MiB),
+        roundTripVerified,
       },
-      openssl:
-        opensslVersion === undefined || opensslMedian === undefined
-          ? { skipped: 'openssl not found on PATH' }
-          : {
-              cipher: 'aes-256-ctr',
-              version: opensslVersion,
-              encryptMBps: ossl,
-              medianEncryptMBps: opensslMedian,
-            },
-      ratio: opensslMedian === undefined ? null : Math.round((havenMedian / opensslMedian) * 100) / 100,
-      peakRssDeltaMiB: round1(peak / MiB),
-      roundTripVerified,
       note:
-        'openssl enc does not support GCM (no AEAD in enc), so the baseline is openssl enc -aes-256-ctr: same AES core, ' +
-        'no authentication, includes process start-up. MB/s = 10^6 bytes/s.',
+        "MB/s = 10^6 bytes/s; cpuMBps per second of this process's CPU time (a shared machine slows wall time). " +
+        'Node GCM is measured twice per round. openssl enc has no ' +
+        'AEAD mode, so the file baseline is openssl enc -aes-256-ctr (same AES core, no authentication, includes ' +
+        'process start-up and its own file I/O).',
     };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -184,8 +341,12 @@ export async function run(opts: { sizeMiB?: number; rounds?: number } = {}): Pro
 }
 
 if (require.main === module) {
-  const sizeMiB = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
-  run(sizeMiB === undefined ? {} : { sizeMiB })
+  const fileMiB = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
+  const streamMiB = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
+  run({
+    ...(fileMiB === undefined ? {} : { fileMiB }),
+    ...(streamMiB === undefined ? {} : { streamMiB }),
+  })
     .then((result) => {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     })

@@ -43,7 +43,9 @@ export function decryptGcm(
     const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM.tagBytes });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    const plaintext = decipher.update(body);
+    decipher.final(); // GCM has no trailing block: final() only checks the tag (no copy of the plaintext)
+    return plaintext;
   } catch {
     // The OpenSSL error says nothing useful ("Unsupported state or unable to authenticate data"); no cause kept.
     throw new IntegrityError(

@@ -34,7 +34,13 @@ export const STREAM_FORMAT = {
   fixedHeaderBytes: 24,
   keySlotBytes: 1024,
   headerBytes: 24 + 1024,
-  defaultChunkSize: 64 * 1024,
+  /**
+   * 1 MiB: node:crypto sets up a fresh cipher per chunk (key schedule, GHASH tables), which at 64 KiB cost
+   * about a third of the throughput; at 1 MiB the stream runs within ~10 % of one cipher over one buffer.
+   * A range read decrypts whole chunks, so this is also the granularity of a seek (well under 1 ms).
+   * Files written with another chunk size (64 KiB before) say so in their header and decrypt as before.
+   */
+  defaultChunkSize: 1024 * 1024,
   minChunkSize: 1024,
   maxChunkSize: 16 * 1024 * 1024,
 } as const;
@@ -46,7 +52,7 @@ const IO_BUFFER_BYTES = 1024 * 1024;
 
 /** Options of {@link createEncryptStream} and {@link encryptFile}. */
 export interface EncryptStreamOptions {
-  /** Plaintext bytes per chunk; 1 KiB … 16 MiB. Default 64 KiB. */
+  /** Plaintext bytes per chunk; 1 KiB … 16 MiB. Default 1 MiB ({@link STREAM_FORMAT}). */
   readonly chunkSize?: number;
   /**
    * Extra KMS context bound to the wrapped data key (e.g. `{ recording: "recordings/R" }`); decrypting
@@ -173,13 +179,18 @@ function chunkAad(headerHash: Buffer, index: number, final: boolean): Buffer {
   return aad;
 }
 
-function encryptChunk(
+/**
+ * Encrypts chunk `index` and pushes its record (ciphertext, then tag) to `out`. The two parts are pushed as
+ * they are: joining them would copy every byte once more.
+ */
+function pushEncryptedChunk(
+  out: Transform,
   key: KeyObject,
   h: ParsedHeader,
   index: number,
   final: boolean,
   plaintext: Buffer,
-): Buffer {
+): void {
   if (index >= MAX_CHUNKS)
     throw new ValidationError([{ field: 'plaintext', description: 'too many chunks for one file' }]);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(h.noncePrefix, index), {
@@ -188,7 +199,8 @@ function encryptChunk(
   cipher.setAAD(chunkAad(h.headerHash, index, final));
   const body = cipher.update(plaintext);
   cipher.final(); // GCM: no trailing block
-  return Buffer.concat([body, cipher.getAuthTag()], body.length + GCM.tagBytes);
+  if (body.length > 0) out.push(body);
+  out.push(cipher.getAuthTag());
 }
 
 /** @internal Authenticates and decrypts record `index`. Throws IntegrityError when it does not verify. */
@@ -281,19 +293,33 @@ export function createEncryptStream(kms: Kms, options: EncryptStreamOptions = {}
     return header;
   };
 
+  const encryptFull = (
+    self: Transform,
+    h: ParsedHeader,
+    chunk: Buffer,
+    callback: TransformCallback,
+  ): void => {
+    try {
+      queue.push(chunk);
+      // A chunk is encrypted once a byte beyond it arrived: only then is it known not to be the final one.
+      while (queue.length > chunkSize)
+        pushEncryptedChunk(self, key, h, index++, false, queue.take(chunkSize));
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  };
+
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      // Once the header is out, stay synchronous: a promise hop per written piece costs more than small
+      // pieces take to encrypt.
+      if (header !== undefined) {
+        encryptFull(this, header, chunk, callback);
+        return;
+      }
       start(this).then(
-        (h) => {
-          try {
-            queue.push(chunk);
-            while (queue.length > chunkSize)
-              this.push(encryptChunk(key, h, index++, false, queue.take(chunkSize)));
-            callback();
-          } catch (error) {
-            callback(error as Error);
-          }
-        },
+        (h) => encryptFull(this, h, chunk, callback),
         (error: Error) => callback(error),
       );
     },
@@ -301,7 +327,7 @@ export function createEncryptStream(kms: Kms, options: EncryptStreamOptions = {}
       start(this).then(
         (h) => {
           try {
-            this.push(encryptChunk(key, h, index++, true, queue.take(queue.length)));
+            pushEncryptedChunk(this, key, h, index++, true, queue.take(queue.length));
             callback();
           } catch (error) {
             callback(error as Error);

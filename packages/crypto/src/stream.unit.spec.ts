@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import {
   IntegrityError,
+  LocalKeyringKms,
   STREAM_FORMAT,
   createDecryptStream,
   createEncryptStream,
@@ -102,6 +103,37 @@ describe('chunked stream encryption', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('decrypts a file written by the earlier version (64 KiB default chunks), whole and by range', async () => {
+    // fixtures/: written by the stream code before the 1 MiB default, with a test-only keyring.
+    const fixtures = join(__dirname, 'fixtures');
+    const keyring = tmp('keyring.json');
+    await fs.copyFile(join(fixtures, 'stream-v1-64k.keyring.json'), keyring);
+    await fs.chmod(keyring, 0o600);
+    const k = await LocalKeyringKms.open({ file: keyring });
+    const enc = join(fixtures, 'stream-v1-64k.enc');
+    const info = await inspectEncryptedFile(enc);
+    expect([info.chunkSize, info.chunkCount, info.plaintextSize]).toEqual([65536, 3, 150_000]);
+    const expected = Buffer.alloc(150_000);
+    for (let i = 0; i < expected.length; i++) expected[i] = (i * 31) % 251;
+    const out = tmp('fixture.plain');
+    await decryptFile(k, enc, out);
+    expect((await fs.readFile(out)).equals(expected)).toBe(true);
+    expect(
+      (await decryptRange(k, enc, { offset: 65_000, length: 2_000 })).equals(
+        expected.subarray(65_000, 67_000),
+      ),
+    ).toBe(true);
+  });
+
+  it('writes 1 MiB chunks by default, each record exactly ciphertext ‖ 16-byte tag', async () => {
+    const plain = randomBytes(STREAM_FORMAT.defaultChunkSize * 2 + 5);
+    const enc = await collect(pieces(plain), createEncryptStream(kms));
+    expect(STREAM_FORMAT.defaultChunkSize).toBe(1024 * 1024);
+    expect(enc.readUInt32BE(10)).toBe(1024 * 1024);
+    expect(enc.length).toBe(H + plain.length + 3 * TAG);
+    expect(await collect(pieces(enc), createDecryptStream(kms))).toEqual(plain);
   });
 
   it('refuses a chunk size below 1 KiB', () => {
