@@ -1,5 +1,5 @@
 /**
- * @haven/crypto: key management (KMS port + local keyring, PKCS#11), envelope encryption, chunked streaming
+ * @haven/crypto: key management (KMS port + local keyring, PKCS#11, Vault/OpenBao Transit), envelope encryption, chunked streaming
  * encryption for big files, per-patient data keys with crypto-shredding, and PHI sealing.
  * AES-256-GCM everywhere (node:crypto; inside the token for the PKCS#11 adapter).
  */
@@ -10,6 +10,18 @@ export { LocalKeyringKms } from './local-keyring-kms';
 export type { LocalKeyringOptions } from './local-keyring-kms';
 export { Pkcs11Kms } from './pkcs11-kms';
 export type { Pkcs11KmsOptions } from './pkcs11-kms';
+export { VaultTransitKms } from './vault-transit-kms';
+export type { VaultTransitKmsOptions } from './vault-transit-kms';
+export { KMS_ADAPTERS, KMS_VARIABLES, openKmsFromEnv } from './kms-config';
+export type { ClosableKms, KmsAdapter } from './kms-config';
+export { readRewrapJournal, rewrapFiles, rewrapKeys } from './rewrap';
+export type {
+  RewrapFileItem,
+  RewrapItem,
+  RewrapJournalEntry,
+  RewrapKeysOptions,
+  RewrapProgress,
+} from './rewrap';
 export { encryptEnvelope, decryptEnvelope, rewrapEnvelope } from './envelope';
 export type { EncryptedEnvelope, EnvelopeOptions } from './envelope';
 export {

@@ -13,6 +13,8 @@ import { openPhi, sealPhi } from './phi';
 export { InMemoryKms, InMemoryPatientKeyStore } from './in-memory';
 export { SOFTHSM2_MODULE, createSoftHsmToken, softHsmAvailable, useSoftHsmToken } from './softhsm';
 export type { SoftHsmToken } from './softhsm';
+export { startFakeVaultTransit } from './fake-vault-transit';
+export type { FakeVaultTransit } from './fake-vault-transit';
 
 /** Flips one bit of the byte at `index` (negative counts from the end) of a base64url string. */
 export function flipBase64url(text: string, index: number): string {
