@@ -2,6 +2,7 @@
  * The recording pipeline over real servers: raw files recorded by a real Janus from two Chromium publishers
  * (fake camera and microphone, in a network namespace), the session's RecordingStarted / RecordingStopped on a
  * real nats-server, janus-pp-rec, mediabunny, the chunked encryption and the filesystem object store.
+ * - The streaming two-pass mux writes exactly what a one-pass mux into memory writes (duration, cues, sizes).
  * - A stopped recording becomes AVAILABLE: the object decrypts (with the recording's own key and KMS context)
  *   to a WebM with both participants' audio and video tracks and a duration; no plaintext is left anywhere.
  * - The service killed with SIGKILL mid-processing: on restart it removes the converted tracks and the
@@ -24,7 +25,18 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ALL_FORMATS, BufferSource, Input } from 'mediabunny';
+import {
+  ALL_FORMATS,
+  BufferSource,
+  BufferTarget,
+  EncodedAudioPacketSource,
+  EncodedPacketSink,
+  EncodedVideoPacketSource,
+  FilePathSource,
+  Input,
+  Output,
+  WebMOutputFormat,
+} from 'mediabunny';
 import type { NatsConnection } from 'nats';
 import {
   FilePatientKeyStore,
@@ -49,7 +61,9 @@ import {
   type NatsServerHandle,
   type RunningService,
 } from '@haven/testing';
-import { WORK_FOLDER, objectKeyOf } from '../../services/recording/src/pipeline/pipeline';
+import { convertTrack, listRawTracks } from '../../services/recording/src/pipeline/janus-pp-rec';
+import { muxToWebm } from '../../services/recording/src/pipeline/mux';
+import { WORK_FOLDER, objectKeyOf, trackLayout } from '../../services/recording/src/pipeline/pipeline';
 import { startRecording } from '../../services/recording/src/server';
 import { testRecordingConfig } from '../../services/recording/src/testing';
 import { recordVisit } from '../support/media/record-visit';
@@ -178,6 +192,56 @@ const gate = netnsGate();
     for await (const chunk of object.chunks({ offset: 0, length: object.plaintextSize })) parts.push(chunk);
     return Buffer.concat(parts);
   }
+
+  it('muxes, streaming in order, the same bytes a one-pass mux into memory writes', async () => {
+    const dir = join(base, 'converted');
+    mkdirSync(dir);
+    const raw = await listRawTracks(fixture);
+    const converted = await Promise.all(raw.map((t) => convertTrack(t, dir)));
+    const files = trackLayout(raw, converted);
+    const streamed: Buffer[] = [];
+    for await (const piece of muxToWebm(files)) streamed.push(piece);
+    const target = new BufferTarget();
+    const output = new Output({ format: new WebMOutputFormat(), target });
+    // Tracks added in the files' order (as the pipeline does), once every input is open.
+    const opened = await Promise.all(
+      files.map(async (f) => {
+        const input = new Input({ source: new FilePathSource(f.path), formats: ALL_FORMATS });
+        return { input, f, track: (await input.getTracks())[0]! };
+      }),
+    );
+    const inputs = opened.map(({ input, f, track }) => {
+      const source = track.isVideoTrack()
+        ? new EncodedVideoPacketSource('vp8')
+        : new EncodedAudioPacketSource('opus');
+      if (source instanceof EncodedVideoPacketSource) output.addVideoTrack(source, { name: f.name });
+      else output.addAudioTrack(source, { name: f.name });
+      return { input, track, source, f };
+    });
+    await output.start();
+    await Promise.all(
+      inputs.map(async ({ track, source, f }) => {
+        const video = track.isVideoTrack() ? await track.getDecoderConfig() : null;
+        const audio = track.isAudioTrack() ? await track.getDecoderConfig() : null;
+        let first = true;
+        for await (const p of new EncodedPacketSink(track).packets()) {
+          const moved = p.clone({ timestamp: p.timestamp + f.offsetSeconds });
+          if (source instanceof EncodedVideoPacketSource) {
+            await source.add(moved, first && video ? { decoderConfig: video } : undefined);
+          } else {
+            await source.add(moved, first && audio ? { decoderConfig: audio } : undefined);
+          }
+          first = false;
+        }
+        source.close();
+      }),
+    );
+    await output.finalize();
+    for (const { input } of inputs) input.dispose();
+    const reference = Buffer.from(target.buffer!);
+    expect(reference.length).toBeGreaterThan(100_000);
+    expect(Buffer.concat(streamed).equals(reference)).toBe(true);
+  });
 
   describe('a stopped recording', () => {
     let service: RunningGrpcService;

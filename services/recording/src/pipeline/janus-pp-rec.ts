@@ -85,7 +85,7 @@ export async function listRawTracks(dir: string): Promise<RawTrack[]> {
   const tracks: RawTrack[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    const header = (await headerOf(path));
+    const header = await headerOf(path);
     if ((header.t !== 'a' && header.t !== 'v') || typeof header.c !== 'string') continue; // data channels
     const first = typeof header.u === 'number' && header.u > 0 ? header.u : Number(header.s);
     tracks.push({

@@ -9,7 +9,9 @@
  * seek). So the tracks are muxed twice: pass 1 writes nowhere and keeps only the FINAL bytes of the fields that
  * get patched (the header up to the first cluster, the head of every cluster); pass 2 produces the same bytes
  * (the muxer is deterministic) and yields them in order with pass 1's final values laid over them, ignoring
- * the seeks back. Memory: the header and a few bytes per cluster; no plaintext file is written.
+ * the seeks back. Pass 1 reads the packets without their data (muxing zeros of the same length). Memory: the
+ * header and a few bytes per cluster; no plaintext file is written. The result is byte for byte what a one-pass
+ * mux into memory writes (tests/e2e/recording-pipeline.int.spec.ts checks it).
  */
 import {
   ALL_FORMATS,
@@ -60,6 +62,13 @@ interface Opened {
   readonly file: TrackFile;
 }
 
+let zeroBuffer = new Uint8Array(64 * 1024);
+/** `length` zero bytes (a view of one shared buffer; the muxer copies what it keeps). */
+function zeros(length: number): Uint8Array {
+  if (zeroBuffer.byteLength < length) zeroBuffer = new Uint8Array(length * 2);
+  return zeroBuffer.subarray(0, length);
+}
+
 async function openTracks(files: readonly TrackFile[]): Promise<Opened[]> {
   const opened: Opened[] = [];
   try {
@@ -90,6 +99,11 @@ async function muxPass(
     onSegmentHeader?: (data: Uint8Array, position: number) => void;
     onCluster?: (data: Uint8Array, position: number) => void;
     onProgress?: (fraction: number) => void;
+    /**
+     * Sizes only: packets are read without their data and muxed as zeros of the same length (the layout and
+     * every patched field are the same; the bytes written are thrown away).
+     */
+    sizesOnly?: boolean;
   },
 ): Promise<number> {
   const opened = await openTracks(files);
@@ -99,7 +113,7 @@ async function muxPass(
         ...(hooks.onSegmentHeader ? { onSegmentHeader: hooks.onSegmentHeader } : {}),
         ...(hooks.onCluster ? { onCluster: hooks.onCluster } : {}),
       }),
-      target: new StreamTarget(writable),
+      target: new StreamTarget(writable, { chunked: true, chunkSize: 1024 * 1024 }),
     });
     const feeds = opened.map(({ track, file }) => {
       if (track.type === 'video') {
@@ -120,9 +134,12 @@ async function muxPass(
       feeds.map(async ({ track, file, source }, i) => {
         const decoderConfig = await (track as InputAudioTrack | InputVideoTrack).getDecoderConfig();
         let first = true;
-        for await (const packet of new EncodedPacketSink(track).packets()) {
+        const options = hooks.sizesOnly ? { metadataOnly: true } : {};
+        for await (const packet of new EncodedPacketSink(track).packets(undefined, undefined, options)) {
           const timestamp = packet.timestamp + file.offsetSeconds;
-          const moved = packet.clone({ timestamp });
+          const moved = hooks.sizesOnly
+            ? packet.clone({ timestamp, data: zeros(packet.byteLength) })
+            : packet.clone({ timestamp });
           end = Math.max(end, timestamp + packet.duration);
           const meta = first && decoderConfig ? { decoderConfig } : undefined;
           if (source instanceof EncodedVideoPacketSource) {
@@ -165,6 +182,7 @@ async function finalFields(files: readonly TrackFile[]): Promise<{ overlays: Ove
     },
   });
   await muxPass(files, writable, {
+    sizesOnly: true,
     onSegmentHeader: (data, position) => {
       headerEnd = position + data.byteLength;
     },

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { createEncryptStream, type Kms } from '@haven/crypto';
 import type { Logger } from '@haven/service';
@@ -293,7 +294,9 @@ export class RecordingPipeline {
         progress(0.3 * (++done / raw.length));
       }
     };
+    const convertStart = performance.now();
     await Promise.all([worker(), worker()]);
+    const convertMs = Math.round(performance.now() - convertStart);
     const files = trackLayout(raw, converted);
     const summary: { value?: MuxSummary } = {};
     const muxed = (async function* () {
@@ -314,7 +317,12 @@ export class RecordingPipeline {
         yield piece;
       }
     })();
+    const storeStart = performance.now();
     const stored = await this.#deps.objects.put(objectKeyOf(recordingId), withHeader);
+    this.#deps.logger.info(
+      { recordingId, convertMs, muxEncryptStoreMs: Math.round(performance.now() - storeStart) },
+      'recording converted, muxed, encrypted and stored',
+    );
     // Each converted track was read twice by the muxer; it is no longer needed.
     await this.#removeDir(own);
     if (!summary.value || !header) throw new ProcessingError(FailureReason.EncryptionFailed);
