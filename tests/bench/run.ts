@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   janus: async () => ({ ...(await (await import('./janus.bench')).run({ runs: 20 })) }),
   admit: async () => ({ ...(await (await import('./admit.bench')).run({ runs: 20 })) }),
   recording: async () => ({ ...(await (await import('./recording.bench')).run()) }),
+  playback: async () => ({ ...(await (await import('./playback.bench')).run({ runs: 40 })) }),
 };
 
 async function main(): Promise<void> {
