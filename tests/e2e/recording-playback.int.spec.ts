@@ -56,7 +56,7 @@ async function grant(jar: CookieJar): Promise<Response> {
 }
 
 const views = async () =>
-  (await store.read('recording.recording-rec-g1')).filter(
+  (await store.read('recording.recording_views-rec-g1').catch(() => [])).filter(
     (e) => e.type === 'haven.recording.v1.RecordingViewed',
   );
 

@@ -6,11 +6,18 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { openEncryptedObject } from '@haven/crypto';
-import { ConcurrencyError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
+import { newEvent, type EventStore } from '@haven/eventstore';
+import {
+  ConcurrencyError,
+  PermissionError,
+  PreconditionError,
+  UnavailableError,
+  ValidationError,
+} from '@haven/errors';
 import type { recording } from '@haven/proto';
 import { phiEvents } from '@haven/proto';
 import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
-import { DeletionReason, grantFor, type Viewer } from '../recording/access';
+import { DeletionReason, decideAccess, grantFor, type RecordView, type Viewer } from '../recording/access';
 import { idOfName, recordingToProto } from '../recording/grpc';
 import { recordingStream, type KnownRecording } from '../recording/recording';
 import type { Recordings } from '../recording/recordings';
@@ -24,6 +31,8 @@ const MESSAGE_BYTES = 64 * 1024;
 
 export interface PlaybackDeps {
   readonly recordings: Recordings;
+  /** Where the views are appended. */
+  readonly store: Pick<EventStore, 'append'>;
   readonly objects: MediaObjects;
   readonly keys: RecordingKeys;
   /** The clinic lets patients play their own recordings (HAVEN_RECORDING_PATIENT_ACCESS). */
@@ -136,11 +145,14 @@ async function readRecordingMedia(
     // Every chunk of the window is authenticated before anything is recorded or sent.
     // (The buffer is not zeroed afterwards: grpc-js may serialize a message after `send` resolves.)
     const plaintext = await opened.read({ offset: start, length });
-    await deps.recordings.command(
-      id,
-      { type: 'RecordView', data: { viewer, tokenSha256, now, offset: start, length, method: ctx.method } },
-      commandMetadata(ctx),
-    );
+    await recordView(deps, ctx, state, {
+      viewer,
+      tokenSha256,
+      now,
+      offset: start,
+      length,
+      method: ctx.method,
+    });
     await send({ range: { ...range, length: String(length) }, data: Buffer.alloc(0) });
     for (let at = 0; at < plaintext.length; at += MESSAGE_BYTES) {
       await send({ data: plaintext.subarray(at, at + MESSAGE_BYTES) });
@@ -148,6 +160,43 @@ async function readRecordingMedia(
   } finally {
     await object.close();
   }
+}
+
+/**
+ * Appends RecordingViewed + PhiAccessed to the recording's views stream (`recording.recording_views-<id>`: the
+ * recording's own stream keeps only grants, holds and deletion, so loading it stays cheap however often it is
+ * watched). Throws UnavailableError when the append fails: the caller then sends nothing.
+ */
+async function recordView(
+  deps: PlaybackDeps,
+  ctx: CallContext,
+  state: KnownRecording,
+  data: RecordView['data'],
+): Promise<void> {
+  const events = decideAccess({ type: 'RecordView', data }, state);
+  const metadata = commandMetadata(ctx);
+  try {
+    await deps.store.append(
+      recordingViewsStream(state.recordingId),
+      'any',
+      events.map((e) =>
+        newEvent({
+          type: e.type,
+          data: e.data as unknown as Record<string, unknown>,
+          actor: metadata.actor,
+          correlationId: metadata.correlationId,
+          ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
+        }),
+      ),
+    );
+  } catch (error) {
+    throw new UnavailableError('the view could not be recorded; nothing was sent', { cause: error });
+  }
+}
+
+/** The stream of a recording's views (RecordingViewed, PhiAccessed). */
+export function recordingViewsStream(recordingId: string): string {
+  return `recording.recording_views-${recordingId}`;
 }
 
 function adminOnly(ctx: CallContext): void {

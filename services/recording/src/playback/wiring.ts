@@ -21,7 +21,10 @@ const booleanFlag = z
 
 /** The access side's configuration variables (part of the recording service's schema). */
 export const playbackConfigShape = {
-  /** The service's own state: the recording keys and (by default) the encrypted objects. */
+  /**
+   * The service's own state: the recording keys (`recording-keys/`; one per recording, destroying it
+   * crypto-shreds the recording) and by default the encrypted objects. Must persist and be shared by replicas.
+   */
   HAVEN_DATA_DIR: z.string().min(1).optional(),
   /** The KMS keyring that wraps the recording keys at rest; created (0600) on first start. */
   HAVEN_KEYRING_FILE: z.string().min(1).optional(),
@@ -41,6 +44,7 @@ type PlaybackConfig = z.output<z.ZodObject<typeof playbackConfigShape>>;
 export async function openPlayback(
   config: PlaybackConfig,
   recordings: Recordings,
+  store: EventStore,
 ): Promise<PlaybackDeps | undefined> {
   if (config.HAVEN_DATA_DIR === undefined) return undefined;
   const dataDir = resolve(config.HAVEN_DATA_DIR);
@@ -53,6 +57,7 @@ export async function openPlayback(
   );
   return {
     recordings,
+    store,
     objects,
     keys: new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms })),
     patientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
@@ -70,7 +75,7 @@ export async function startAccess(
     readonly logger: Logger;
   },
 ) {
-  const playback = await openPlayback(config, deps.recordings);
+  const playback = await openPlayback(config, deps.recordings, deps.store);
   if (!playback) {
     deps.logger.warn(
       'HAVEN_DATA_DIR is not set: playback, legal hold, deletion and retention answer UNIMPLEMENTED',
