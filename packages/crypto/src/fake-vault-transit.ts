@@ -2,7 +2,7 @@
  * Test support — a FAKE, not Vault: no Vault or OpenBao server can run in Haven's test environment, so the
  * Transit adapter is tested against this small HTTP server on 127.0.0.1 that implements the endpoints the
  * adapter uses, the way Vault documents them: keys (create, read, rotate, config with
- * min_decryption_version), encrypt and decrypt with `context` on derived aes256-gcm96 keys (HKDF-SHA256 of the
+ * min_decryption_version), encrypt, decrypt and datakey/plaintext with `context` on derived aes256-gcm96 keys (HKDF-SHA256 of the
  * key version with the context, AES-256-GCM with a 96-bit random nonce, `vault:v<N>:<base64>` ciphertexts),
  * X-Vault-Token checked, errors as `{ "errors": [...] }`. Every key lives in memory.
  */
@@ -56,9 +56,10 @@ function handle(
   path: string,
   body: Record<string, unknown>,
 ): unknown {
-  const m = /^\/v1\/(.+)\/(keys|encrypt|decrypt)\/([^/]+)(?:\/(rotate|config))?$/.exec(path);
+  const dk = /^\/v1\/(.+)\/datakey\/plaintext\/([^/]+)$/.exec(path);
+  const m = dk ?? /^\/v1\/(.+)\/(keys|encrypt|decrypt)\/([^/]+)(?:\/(rotate|config))?$/.exec(path);
   if (m === null) throw new HttpError(404, `no handler for route "${path}"`);
-  const [, mount, op, name, sub] = m;
+  const [, mount, op, name, sub] = dk === null ? m : [undefined, dk[1], 'datakey', dk[2], undefined];
   const id = `${mount}/${name}`;
   const key = keys.get(id);
   if (op === 'keys' && sub === undefined && method === 'POST') {
@@ -100,15 +101,24 @@ function handle(
     return undefined;
   }
   const context = typeof body['context'] === 'string' ? body['context'] : undefined;
-  if (op === 'encrypt' && method === 'POST') {
+  if ((op === 'encrypt' || op === 'datakey') && method === 'POST') {
+    // datakey/plaintext: Vault generates the key (bits, default 256) and returns it with its ciphertext.
+    const bits = typeof body['bits'] === 'number' ? body['bits'] : 256;
     const plaintext =
-      typeof body['plaintext'] === 'string' ? Buffer.from(body['plaintext'], 'base64') : undefined;
+      op === 'datakey'
+        ? randomBytes(bits / 8)
+        : typeof body['plaintext'] === 'string'
+          ? Buffer.from(body['plaintext'], 'base64')
+          : undefined;
     if (plaintext === undefined) throw new HttpError(400, 'missing plaintext to encrypt');
     const version = key.versions.length;
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', derive(key, version, context), nonce);
     const sealed = Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-    return { ciphertext: `vault:v${version}:${sealed.toString('base64')}`, key_version: version };
+    const ciphertext = `vault:v${version}:${sealed.toString('base64')}`;
+    if (op === 'datakey')
+      return { plaintext: plaintext.toString('base64'), ciphertext, key_version: version };
+    return { ciphertext, key_version: version };
   }
   if (op === 'decrypt' && method === 'POST') {
     const ciphertext = typeof body['ciphertext'] === 'string' ? body['ciphertext'] : '';

@@ -85,6 +85,20 @@ describe('VaultTransitKms (against the in-repo fake Transit server)', () => {
     );
   });
 
+  it('has Vault generate a data key (datakey/plaintext) whose wrapped form unwraps only with its context', async () => {
+    const kms = await open('datakey');
+    const { plaintextKey, wrappedKey } = await kms.generateDataKey({ recording: 'recordings/r1' });
+    expect(plaintextKey).toHaveLength(32);
+    expect(fake.calls).toContain('POST /v1/transit/datakey/plaintext/datakey');
+    expect(wrappedKey.kekId).toBe(await kms.currentKekId());
+    expect(await kms.unwrapKey(wrappedKey, { recording: 'recordings/r1' })).toEqual(plaintextKey);
+    await expect(kms.unwrapKey(wrappedKey, { recording: 'recordings/r2' })).rejects.toBeInstanceOf(
+      IntegrityError,
+    );
+    const other = await kms.generateDataKey({ recording: 'recordings/r1' });
+    expect(other.plaintextKey).not.toEqual(plaintextKey);
+  });
+
   it('retires old KEKs with min_decryption_version once everything was re-wrapped', async () => {
     const kms = await open('retire');
     const key = Buffer.alloc(32, 7);
