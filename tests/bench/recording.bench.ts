@@ -13,6 +13,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { LocalKeyringKms } from '@haven/crypto';
 import { InMemoryEventStore } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
@@ -39,6 +40,8 @@ export interface RecordingBenchResult extends Record<string, unknown> {
   readonly medianPipelineSeconds: number;
   /** median(pipeline) / median(janus-pp-rec alone); the target is ≤ 1.5. */
   readonly ratio: number;
+  /** Per counted round: janus-pp-rec inside the pipeline (two at a time), then mux + encrypt + store. */
+  readonly pipelinePhasesMs: readonly { convertMs: number; muxEncryptStoreMs: number }[];
   readonly webmBytes: number;
   readonly ciphertextBytes: number;
   readonly note: string;
@@ -69,6 +72,18 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
     const rawBytes = names.reduce((sum, n) => sum + statSync(join(dir, n)).size, 0);
     const recordingsDir = join(base, 'recordings');
     const dataDir = join(base, 'data');
+    // The pipeline logs how long conversion and mux + encrypt + store took: kept per round.
+    const phases: { convertMs: number; muxEncryptStoreMs: number }[] = [];
+    const phaseLog = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) {
+          if (!line.includes('"convertMs"')) continue;
+          const { convertMs, muxEncryptStoreMs } = JSON.parse(line) as (typeof phases)[number];
+          phases.push({ convertMs, muxEncryptStoreMs });
+        }
+        done();
+      },
+    });
     const store = new InMemoryEventStore();
     const recordings = new Recordings(store);
     const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json'), create: true });
@@ -79,7 +94,7 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
       objects,
       recordingsDir,
       kmsFor: () => kms,
-      logger: createLogger({ service: 'bench', level: 'silent' }),
+      logger: createLogger({ service: 'bench', level: 'info', destination: phaseLog }),
     });
     const janus: number[] = [];
     const haven: number[] = [];
@@ -149,6 +164,8 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
       medianJanusPpRecSeconds: round3(medianJanus),
       medianPipelineSeconds: round3(medianHaven),
       ratio: Math.round((medianHaven / medianJanus) * 100) / 100,
+      // Round 0 (warm-up) left out, like the timings above.
+      pipelinePhasesMs: phases.slice(1),
       webmBytes,
       ciphertextBytes,
       note:
