@@ -80,3 +80,5 @@ export type { JanusReply, MediaRoute } from './media-client';
 export { stallProcess } from './process-faults';
 export { SoftAuthenticator } from './webauthn';
 export type { SoftCeremonyOptions, SoftCredential } from './webauthn';
+export { startMailCatcher } from './mail-catcher';
+export type { CaughtMail, MailCatcher, MailCatcherOptions, MailFault } from './mail-catcher';
