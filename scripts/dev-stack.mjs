@@ -251,6 +251,7 @@ async function shutdown(code) {
   await seed?.stop();
   await stack?.stop();
   await devIdp?.stop();
+  await mailCatcher?.close();
   log('stopped');
   process.exit(code);
 }
@@ -260,9 +261,28 @@ process.on('SIGTERM', () => void shutdown(0));
 // Built by `npm run build` (scripts/setup.sh): the users the chart and the tests use too, and the launcher.
 const { HAVEN_SERVICE_USERS } = require(join(ROOT, 'packages', 'eventstore', 'dist', 'index.js'));
 /** @type {typeof import('@haven/testing')} */
-const { launchStack, spawnChild, startOidcProvider } = require(
+const { launchStack, spawnChild, startMailCatcher, startOidcProvider } = require(
   join(ROOT, 'packages', 'testing', 'dist', 'index.js'),
 );
+
+/** @type {import('@haven/testing').MailCatcher | undefined} */
+let mailCatcher;
+/**
+ * The local SMTP catcher (smtp-server on loopback, no TLS): scheduling's invitations and reminders go there, and
+ * http://127.0.0.1:8025/ lists them. Nothing leaves the machine. Returns scheduling's extra variables.
+ */
+async function startDevMail() {
+  mailCatcher = await startMailCatcher({
+    port: await firstFreePort(1025 + PORT_OFFSET),
+    httpPort: await firstFreePort(8025 + PORT_OFFSET),
+  });
+  return {
+    HAVEN_SMTP_URL: `smtp://127.0.0.1:${mailCatcher.port}`,
+    HAVEN_SMTP_REQUIRE_TLS: 'false',
+    HAVEN_SMTP_FROM: 'Demo Clinic <no-reply@demo.clinic>',
+    HAVEN_CLINIC_NAME: 'Demo Clinic',
+  };
+}
 
 /** @type {import('@haven/testing').OidcProviderHandle | undefined} */
 let devIdp;
@@ -348,6 +368,7 @@ async function main() {
   const wsPort = await firstFreePort(8188);
   const adminWsPort = await firstFreePort(wsPort === 7188 ? 7189 : 7188);
   const sso = await startDevIdp();
+  const mail = await startDevMail();
   stack = await launchStack({
     services: services.map((s) => s.name),
     dir: HOME,
@@ -360,6 +381,7 @@ async function main() {
       ...SERVICE_ENV,
       identity: { ...SERVICE_ENV.identity, ...forwarding, ...sso.identity },
       gateway: { ...SERVICE_ENV.gateway, ...forwarding, ...sso.gateway },
+      scheduling: { ...SERVICE_ENV.scheduling, ...mail },
     },
     nats: { port: natsPort, dir: join(HOME, 'nats'), passwords: natsPasswords },
     janus: {
@@ -426,6 +448,11 @@ async function main() {
     `Janus       ${cfg.wsUrl} (admin ${cfg.adminWsUrl})${ICE_INTERFACE ? `, ICE on ${ICE_INTERFACE}` : ''}`,
     `services    ${started.map((s) => s.name).join(', ') || 'none built (run npm run build)'}`,
     `state       ${HOME} (secrets.json, logs/janus.log)`,
+    ...(mailCatcher
+      ? [
+          `local mail  ${mailCatcher.pageUrl} (invitations and reminders; SMTP catcher on 127.0.0.1:${mailCatcher.port})`,
+        ]
+      : []),
     ...(MFA_RELAXED
       ? [
           'MFA         relaxed in the dev stack; HAVEN_DEV_MFA=required npm start to require it (production default)',

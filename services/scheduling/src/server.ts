@@ -44,6 +44,11 @@ import { SchedulingReadModel } from './read-model';
 import { hostTimeZone, isTimeZone } from './schedule/clinic-time';
 import { BookingReconciler, type BookingReconcilerOptions } from './schedule/reconciler';
 import { followSessions } from './session-follower';
+import {
+  notificationConfigShape,
+  startNotifications,
+  type RunningNotifications,
+} from './notification/config';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
 export const SCHEDULING_HTTP_PORT = 8083;
@@ -74,6 +79,7 @@ export const schedulingConfigSchema = createBaseConfigSchema({ grpcPort: SCHEDUL
     .string()
     .refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' })
     .default(() => hostTimeZone()),
+  ...notificationConfigShape,
 });
 export type SchedulingConfig = z.output<typeof schedulingConfigSchema>;
 
@@ -82,6 +88,8 @@ export interface RunningScheduling extends RunningGrpcService {
   readonly httpPort: number;
   readonly deps: SchedulingDeps;
   readonly reconciler: BookingReconciler;
+  /** The reminder outbox, when a transport is configured (HAVEN_SMTP_URL). */
+  readonly notifications: RunningNotifications | undefined;
 }
 
 /** Test hooks of {@link startScheduling}. */
@@ -123,6 +131,7 @@ export async function startScheduling(
   const subscriptions: Subscription[] = [];
   let http: JwksServer | undefined;
   let reconciler: BookingReconciler | undefined;
+  let notifications: RunningNotifications | undefined;
   try {
     const readModel = new SchedulingReadModel();
     const deps: SchedulingDeps = {
@@ -156,6 +165,9 @@ export async function startScheduling(
     );
     bookings.start();
     subscriptions.push(await followSessions(deps, rawStore, logger, consumers));
+    notifications = await startNotifications(config, deps, rawStore, consumers);
+    if (notifications) subscriptions.push(notifications.subscription);
+    const outbox = notifications?.outbox;
     http = await startJwksServer({
       port: config.HAVEN_HTTP_PORT,
       ...(options.host ? { host: options.host } : {}),
@@ -196,13 +208,15 @@ export async function startScheduling(
       ],
       onShutdown: [
         () => bookings.stop(),
+        async () => outbox?.stop(),
         () => httpServer.close(),
         () => closeStore(rawStore, subscriptions, nc),
       ],
     });
-    return { ...grpcService, httpPort: http.port, deps, reconciler: bookings };
+    return { ...grpcService, httpPort: http.port, deps, reconciler: bookings, notifications };
   } catch (error) {
     await reconciler?.stop();
+    await notifications?.outbox.stop();
     await http?.close();
     await closeStore(rawStore, subscriptions, nc);
     throw error;

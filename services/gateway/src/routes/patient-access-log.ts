@@ -16,6 +16,7 @@ const PURPOSE_NAMES: Record<number, string> = {
   [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_OPERATIONS]: 'operations',
   [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_PATIENT_REQUEST]: 'your request',
   [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_EMERGENCY]: 'emergency',
+  [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION]: 'sending you appointment messages',
 };
 const OUTCOME_NAMES: Record<number, string> = {
   [phiEvents.PhiAccessOutcome.PHI_ACCESS_OUTCOME_GRANTED]: 'granted',

@@ -127,6 +127,8 @@ export interface PatientLinkState {
   readonly lockCount: number;
   readonly lockedUntil?: string;
   readonly redemptions: number;
+  /** The link token, sealed with the patient's key (links issued before the outbox have none). */
+  readonly tokenPhi?: SealedPhi;
 }
 
 export type AppointmentStatus = 'booked' | 'cancelled' | 'no_show' | 'completed';
@@ -211,6 +213,7 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
             failures: 0,
             lockCount: 0,
             redemptions: 0,
+            ...(env.phi !== undefined ? { tokenPhi: env.phi } : {}),
           },
         },
         env,

@@ -112,7 +112,7 @@ export async function loadVisibleAppointment(
 
 /** Options of {@link runAppointmentCommand}. */
 export interface AppointmentCommandOptions {
-  /** Sealed reason for AppointmentBooked. */
+  /** Sealed reason for AppointmentBooked; sealed link token for PatientLinkIssued. */
   readonly phi?: SealedPhi | undefined;
   /** The idempotent request (see handleCommand). */
   readonly request?: RequestRecord | undefined;
@@ -134,7 +134,11 @@ export async function runAppointmentCommand(
     stream: appointmentStream(appointmentId),
     decide: (c: AppointmentCommand, s: AppointmentState) =>
       decide(c, s).map((e) =>
-        phi && e.type === 'haven.scheduling.v1.AppointmentBooked' ? { ...e, phi } : e,
+        phi &&
+        (e.type === 'haven.scheduling.v1.AppointmentBooked' ||
+          e.type === 'haven.scheduling.v1.PatientLinkIssued')
+          ? { ...e, phi }
+          : e,
       ),
     evolve,
     initialState: initialAppointmentState,

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
+import { sealPhi } from '@haven/crypto';
 import { newEventId, type Actor } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
@@ -90,7 +91,10 @@ export function issuePatientLink(deps: SchedulingDeps) {
         data: { tokenSha256, appointmentId, linkId },
       },
     ]);
-    const result = await runAppointmentCommand(deps, appointmentId, command, metadata);
+    // The token travels sealed with the patient's key, so the reminder outbox can send the current link
+    // (shredding the patient's key makes it unreadable like the rest of their PHI). The passcode is never kept.
+    const phi = await sealPhi(deps.keys, state.patientId, { linkToken: token });
+    const result = await runAppointmentCommand(deps, appointmentId, command, metadata, { phi });
     if (result.state.status === 'none') throw new Error('appointment vanished');
     deps.logger.info({ appointmentId, linkId }, 'patient link issued');
     return {

@@ -1,0 +1,321 @@
+/**
+ * The reminder outbox over a real nats-server and a real local SMTP server (smtp-server + mailparser): book
+ * with canary PHI → exactly one invitation, with the clinic, time, clinician and join link and no canary in any
+ * header, subject or body; PhiAccessed (treatment-communication) before the message leaves; a 4xx is retried
+ * with back-off, a 5xx is a final failure, an unreachable relay loses nothing; a cancellation is announced and
+ * stops the reminders. The service's log carries no canary either.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import { JetStreamEventStore, newEventId, type PositionedEvent } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { callUnary, clientCallMetadata, createLogger } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import {
+  eventually,
+  serveJwks,
+  startMailCatcher,
+  startNatsServer,
+  type JwksServer,
+  type MailCatcher,
+  type NatsServerHandle,
+} from '@haven/testing';
+import { startScheduling, type RunningScheduling } from '../server';
+import { testSchedulingConfig } from '../testing';
+import { messageIdOf, reminderStream } from './reminder';
+
+jest.setTimeout(60_000);
+
+/** Waits until `check` stops throwing. */
+const until = (check: () => unknown, options: { timeoutMs?: number } = {}) =>
+  eventually(
+    'the expected outbox state',
+    async () => {
+      await check();
+      return true;
+    },
+    options,
+  );
+
+const issuer = createTestIssuer();
+const CANARY = {
+  givenName: 'Canaryzebulon',
+  familyName: 'Quixcanary',
+  dateOfBirth: '1961-07-23',
+  email: 'canary.patient@example.test',
+  phone: '+15557654321',
+  medicalRecordNumber: 'MRN-CANARY-99871',
+};
+const REASON = 'canary diagnosis: recurrent vertigo';
+const CANARIES = [...Object.values(CANARY), REASON, '07/23/1961', '23.07.1961'];
+
+let nats: NatsServerHandle;
+let jwks: JwksServer;
+let catcher: MailCatcher;
+let dataDir: string;
+let service: RunningScheduling;
+let client: scheduling.SchedulingServiceClient;
+let store: JetStreamEventStore;
+let nc: NatsConnection;
+let logText = '';
+
+const frontDesk = async () =>
+  clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  jwks = await serveJwks(issuer.jwks);
+  catcher = await startMailCatcher();
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-outbox-'));
+  const config = testSchedulingConfig(
+    nats.env('scheduling'),
+    { jwksUrl: jwks.url, dataDir },
+    {
+      HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin',
+      HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
+      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+      HAVEN_SMTP_REQUIRE_TLS: 'false',
+      HAVEN_SMTP_FROM: 'Lakeside <no-reply@lakeside.test>',
+      HAVEN_REMINDER_POLL_MS: '50',
+      HAVEN_REMINDER_RETRY_MS: '200',
+      HAVEN_REMINDER_MAX_ATTEMPTS: '3',
+      HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
+    },
+  );
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logText += chunk.toString('utf8');
+      done();
+    },
+  });
+  service = await startScheduling(
+    config,
+    createLogger({ service: 'scheduling', level: 'debug', destination }),
+    {
+      host: '127.0.0.1',
+    },
+  );
+  client = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  nc = await nats.connect();
+  store = await JetStreamEventStore.create(nc);
+  // The clinician's display name lives in the identity context (staff data, not PHI).
+  await store.append('identity.user-doc-canary', 'no_stream', [
+    {
+      id: newEventId(),
+      type: 'haven.identity.v1.UserInvited',
+      occurredAt: new Date().toISOString(),
+      actor: { kind: 'service', id: 'identity' },
+      correlationId: 'c',
+      causationId: 'c',
+      data: { userId: 'doc-canary', displayName: 'Dr. Amara Okafor', role: 'clinician' },
+    },
+  ]);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await nc?.close();
+  await catcher?.close();
+  await nats?.stop();
+  await jwks?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+let slotMinutes = 3 * 24 * 60;
+async function bookWithLink(options: { link?: boolean } = {}) {
+  const patient = await callUnary(
+    client,
+    'createPatient',
+    scheduling.CreatePatientRequest.fromPartial({ patient: CANARY }),
+    await frontDesk(),
+  );
+  slotMinutes += 60;
+  const start = new Date(Math.ceil((Date.now() + slotMinutes * 60_000) / 60_000) * 60_000);
+  const booked = await callUnary(
+    client,
+    'bookAppointment',
+    scheduling.BookAppointmentRequest.fromPartial({
+      appointment: {
+        clinician: 'users/doc-canary',
+        patient: patient.patient!.name,
+        reason: REASON,
+        startTime: start,
+        endTime: new Date(start.getTime() + 30 * 60_000),
+      },
+    }),
+    await frontDesk(),
+  );
+  const appointmentId = booked.appointment!.name.slice('appointments/'.length);
+  const patientId = patient.patient!.name.slice('patients/'.length);
+  const link =
+    options.link === false
+      ? undefined
+      : await callUnary(
+          client,
+          'issuePatientLink',
+          scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
+          await frontDesk(),
+        );
+  return { appointmentId, patientId, start, link, invitation: `${appointmentId}_invitation_email` };
+}
+
+const eventsOf = (reminderId: string) => store.read(reminderStream(reminderId));
+const typesOf = (events: readonly PositionedEvent[]) => events.map((e) => e.type.split('.').pop());
+
+describe('an invitation', () => {
+  let booked: Awaited<ReturnType<typeof bookWithLink>>;
+  beforeAll(async () => {
+    booked = await bookWithLink();
+  });
+
+  it('arrives exactly once, with only the allowed content', async () => {
+    const id = messageIdOf(booked.invitation, 'lakeside.test');
+    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 500)); // more sender rounds: still one
+    expect(catcher.countOf(id)).toBe(1);
+    const mail = catcher.messages().find((m) => m.messageId === id)!;
+    expect(mail.to).toEqual([CANARY.email]);
+    expect(mail.subject).toBe('Your video visit with Lakeside Family Practice');
+    expect(mail.text).toContain('Dr. Amara Okafor');
+    expect(mail.text).toContain(`https://visits.lakeside.test/join#${booked.link!.token}`);
+    expect(mail.text).toContain('(Europe/Berlin, UTC+01:00)');
+    expect(mail.text).not.toContain(booked.link!.passcode);
+    expect(mail.text).toMatch(/reply STOP/);
+  });
+
+  it('carries no canary PHI in any header, subject or body, and neither do the events or the log', async () => {
+    const everything = catcher
+      .messages()
+      .map((m) => m.raw)
+      .join('\n');
+    const events = (await eventsOf(booked.invitation)).map((e) => JSON.stringify(e.data)).join('\n');
+    for (const canary of CANARIES) {
+      expect(
+        everything.replaceAll(`To: ${CANARY.email}`, '').replaceAll(`<${CANARY.email}>`, ''),
+      ).not.toContain(canary);
+      expect(events).not.toContain(canary);
+      expect(logText).not.toContain(canary);
+    }
+    // The recipient address appears only as the envelope/To of the message itself.
+    expect(everything.match(new RegExp(CANARY.email.replace('.', '\\.'), 'g'))?.length).toBe(
+      catcher.messages().filter((m) => m.to.includes(CANARY.email)).length,
+    );
+  });
+
+  it('is preceded by PhiAccessed with purpose treatment-communication', async () => {
+    const reminder = await eventsOf(booked.invitation);
+    expect(typesOf(reminder)).toEqual(['ReminderScheduled', 'ReminderSending', 'ReminderSent']);
+    const access = (await store.read(`scheduling.patient_access-${booked.patientId}`)).filter(
+      (e) => e.data['why'] === 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION',
+    );
+    expect(access).toHaveLength(1);
+    expect(access[0]!.data).toMatchObject({
+      fields: ['email'],
+      outcome: 'granted',
+      who: { kind: 'service', id: 'scheduling' },
+    });
+    expect(access[0]!.position).toBeLessThan(reminder[2]!.position);
+    expect(access[0]!.position).toBeGreaterThan(reminder[1]!.position);
+  });
+
+  it('plans the reminders at 24 h and 1 h before the start', async () => {
+    const start = Math.floor(booked.start.getTime() / 60_000);
+    for (const offset of [1440, 60]) {
+      const events = await eventsOf(`${booked.appointmentId}_reminder${offset}_${start}_email`);
+      expect(events[0]?.data).toMatchObject({
+        kind: 'reminder',
+        dueAt: new Date(booked.start.getTime() - offset * 60_000).toISOString(),
+      });
+    }
+  });
+});
+
+describe('front-desk passcodes', () => {
+  it('wait to send the invitation until the front desk issued the link', async () => {
+    const booked = await bookWithLink({ link: false });
+    await until(async () =>
+      expect(typesOf(await eventsOf(booked.invitation))).toEqual(['ReminderScheduled']),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(typesOf(await eventsOf(booked.invitation))).toEqual(['ReminderScheduled']);
+    const link = await callUnary(
+      client,
+      'issuePatientLink',
+      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${booked.appointmentId}` }),
+      await frontDesk(),
+    );
+    const id = messageIdOf(booked.invitation, 'lakeside.test');
+    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    expect(catcher.messages().find((m) => m.messageId === id)?.text).toContain(link.token);
+  });
+});
+
+describe('when the relay refuses', () => {
+  afterEach(() => catcher.setFault(undefined));
+
+  it('retries a 4xx with back-off and then sends once', async () => {
+    let refusals = 0;
+    catcher.setFault(() => (refusals++ < 1 ? { code: 451, message: 'Try again later' } : undefined));
+    const booked = await bookWithLink();
+    const id = messageIdOf(booked.invitation, 'lakeside.test');
+    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    const events = await eventsOf(booked.invitation);
+    expect(typesOf(events)).toEqual([
+      'ReminderScheduled',
+      'ReminderSending',
+      'ReminderFailed',
+      'ReminderSending',
+      'ReminderSent',
+    ]);
+    expect(events[2]!.data).toMatchObject({ reason: 'smtp_4xx', retrying: true, attempt: 1 });
+    expect(Date.parse(events[3]!.occurredAt)).toBeGreaterThanOrEqual(
+      Date.parse(String(events[2]!.data['nextAttemptAt'])),
+    );
+  });
+
+  it('records a 5xx as a final failure and sends nothing', async () => {
+    catcher.setFault(() => ({ code: 550, message: 'No such user' }));
+    const booked = await bookWithLink();
+    await until(async () =>
+      expect(typesOf(await eventsOf(booked.invitation))).toEqual([
+        'ReminderScheduled',
+        'ReminderSending',
+        'ReminderFailed',
+      ]),
+    );
+    const failed = (await eventsOf(booked.invitation))[2]!;
+    expect(failed.data).toMatchObject({ reason: 'smtp_5xx', retrying: false });
+    expect(catcher.countOf(messageIdOf(booked.invitation, 'lakeside.test'))).toBe(0);
+  });
+});
+
+describe('a cancellation', () => {
+  it('is announced once, and the reminders of that appointment are not sent', async () => {
+    const booked = await bookWithLink();
+    await until(() => expect(catcher.countOf(messageIdOf(booked.invitation, 'lakeside.test'))).toBe(1), {
+      timeoutMs: 20_000,
+    });
+    await callUnary(
+      client,
+      'cancelAppointment',
+      scheduling.CancelAppointmentRequest.fromPartial({
+        name: `appointments/${booked.appointmentId}`,
+        reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+      }),
+      await frontDesk(),
+    );
+    const notice = messageIdOf(`${booked.appointmentId}_cancelled_email`, 'lakeside.test');
+    await until(() => expect(catcher.countOf(notice)).toBe(1), { timeoutMs: 20_000 });
+    const mail = catcher.messages().find((m) => m.messageId === notice)!;
+    expect(mail.subject).toMatch(/cancelled/);
+    expect(mail.text).not.toContain('join#');
+  });
+});

@@ -1,0 +1,404 @@
+/**
+ * The notification outbox (docs/adr/0010-notification-outbox-and-templates.md). A follower of the scheduling
+ * context (consumer `scheduling.notifications`) plans messages from appointment events (ReminderScheduled,
+ * one stream per message, deterministic ids) and keeps the index of open reminders; a sender loop starts each
+ * due one:
+ *
+ *   1. load the reminder and the appointment; suppress what became stale (moved, cancelled, too late);
+ *   2. append ReminderSending at the expected revision: the reminder now belongs to this attempt (a second
+ *      sender loses the race and skips it) until its lease runs out;
+ *   3. append PhiAccessed (purpose treatment-communication), then open the patient's sealed contact details;
+ *   4. render the linted template (allowed fields only) and hand it to the transport with the reminder's
+ *      Message-ID;
+ *   5. append ReminderSent, or ReminderFailed (retry after a back-off, or final).
+ *
+ * A sender that dies between 2 and 5 leaves a `sending` reminder: once the lease ran out the next sender sends
+ * it again with the same Message-ID. The residual window: the relay accepted the message (250) and the sender
+ * died before step 5 appended — then the patient's relay sees the same Message-ID twice.
+ */
+import { ConcurrencyError, UnavailableError, isCategory } from '@haven/errors';
+import { openPhi } from '@haven/crypto';
+import {
+  followStore,
+  type ConsumerHealth,
+  type EventStore,
+  type PositionedEvent,
+  type Subscription,
+} from '@haven/eventstore';
+import {
+  handleCommand,
+  loadAggregate,
+  PrincipalKind,
+  type CommandMetadata,
+  type Logger,
+} from '@haven/service';
+import { AppointmentEventType, type AppointmentState } from '../appointment/appointment';
+import { loadAppointment } from '../appointment/grpc';
+import type { SchedulingDeps } from '../deps';
+import { loadPatient, openPatientPhi } from '../patient/grpc';
+import { recordPhiAccess } from '../phi-access';
+import { formatClinicSpan } from '../schedule/clinic-time';
+import {
+  decideReminder,
+  isDue,
+  planMessages,
+  staleness,
+  type AppointmentChange,
+  type OutboxPolicy,
+  type ReminderCommand,
+} from './decide';
+import {
+  evolveReminder,
+  initialReminderState,
+  messageIdOf,
+  ReminderChannel,
+  ReminderEventType,
+  ReminderKind,
+  reminderStream,
+  SuppressionReason,
+  type ReminderState,
+} from './reminder';
+import {
+  DEFAULT_OPT_OUT,
+  renderMessage,
+  templateFor,
+  type MessageTemplate,
+  type TemplateValues,
+} from './template';
+import { TransportError, type MessageTransport } from './transport';
+
+/** The PhiAccessed purpose of reading contact details to send a message. */
+export const TREATMENT_COMMUNICATION = 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION';
+
+/** Clinic settings of the outbox. */
+export interface NotificationSettings {
+  readonly clinicName: string;
+  readonly language: string;
+  /** `front-desk`: staff read the passcode out when they issue the link; messages wait for that link. */
+  readonly passcodeDelivery: 'front-desk';
+  /** The domain part of Message-IDs. */
+  readonly messageDomain: string;
+  readonly templates: readonly MessageTemplate[];
+  readonly policy: OutboxPolicy;
+}
+
+/** Options of {@link ReminderOutbox}. */
+export interface ReminderOutboxOptions {
+  /** How often the sender looks for due reminders (default 1 000 ms). */
+  readonly pollMs?: number;
+  /** Reminders sent at once (default 4). */
+  readonly concurrency?: number;
+}
+
+const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
+const PASSCODE_NOTE_FRONT_DESK = 'You need the passcode the clinic gave you to join.';
+
+type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'>;
+
+/** The outbox: planner, index of open reminders, sender. */
+export class ReminderOutbox {
+  readonly #deps: OutboxDeps;
+  readonly #transports: ReadonlyMap<string, MessageTransport>;
+  readonly #settings: NotificationSettings;
+  readonly #pollMs: number;
+  readonly #concurrency: number;
+  readonly #open = new Map<string, ReminderState>();
+  readonly #inFlight = new Set<string>();
+  readonly #clinicians = new Map<string, string>();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    deps: OutboxDeps,
+    transports: readonly MessageTransport[],
+    settings: NotificationSettings,
+    options: ReminderOutboxOptions = {},
+  ) {
+    this.#deps = deps;
+    this.#transports = new Map(transports.map((t) => [t.channel, t]));
+    this.#settings = settings;
+    this.#pollMs = options.pollMs ?? 1_000;
+    this.#concurrency = options.concurrency ?? 4;
+  }
+
+  /** Reminders not yet sent, failed for good or suppressed (for tests and metrics). */
+  openCount(): number {
+    return this.#open.size;
+  }
+
+  /** Follows the scheduling context from the start (consumer `scheduling.notifications`). */
+  follow(store: EventStore, logger: Logger, health?: ConsumerHealth): Promise<Subscription> {
+    return followStore(store, {
+      name: 'scheduling.notifications',
+      from: 'start',
+      contexts: ['scheduling.'],
+      logger,
+      ...(health ? { health } : {}),
+      handler: (event) => this.#observe(event),
+    });
+  }
+
+  /** Starts the sender loop. */
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#ticking ??= this.tick().finally(() => (this.#ticking = undefined));
+    }, this.#pollMs);
+    this.#timer.unref();
+  }
+
+  /** Stops the loop; resolves once the current round is over. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#ticking;
+    await Promise.all([...this.#transports.values()].map((t) => t.close().catch(() => undefined)));
+  }
+
+  async #observe(event: PositionedEvent): Promise<void> {
+    if (event.stream.startsWith('scheduling.reminder-')) {
+      const id = event.stream.slice('scheduling.reminder-'.length);
+      const next = evolveReminder(this.#open.get(id) ?? initialReminderState, event);
+      if (next.status === 'scheduled' || next.status === 'sending') this.#open.set(id, next);
+      else this.#open.delete(id);
+      return;
+    }
+    if (
+      event.type === AppointmentEventType.Booked ||
+      event.type === AppointmentEventType.Rescheduled ||
+      event.type === AppointmentEventType.Cancelled
+    ) {
+      await this.#plan(event);
+    }
+  }
+
+  /** Appends a ReminderScheduled per planned message; one already planned is left as it is. */
+  async #plan(event: PositionedEvent): Promise<void> {
+    const change = event as unknown as AppointmentChange;
+    const { state } = await loadAppointment(this.#deps, change.data.appointmentId);
+    if (state.status === 'none') return;
+    const startTime =
+      change.type === AppointmentEventType.Rescheduled ? change.data.startTime : state.startTime;
+    const plans = planMessages(
+      change,
+      { clinicianId: state.clinicianId, patientId: state.patientId, startTime },
+      {
+        ...this.#settings.policy,
+        channels: this.#settings.policy.channels.filter((c) => this.#transports.has(c)),
+      },
+      new Date(event.occurredAt),
+    );
+    for (const plan of plans) {
+      const existing = await this.#deps.store.read(reminderStream(plan.reminderId), { limit: 1 });
+      if (existing.length > 0) continue;
+      try {
+        await this.#run(
+          plan.reminderId,
+          { type: 'ScheduleReminder', data: plan },
+          {
+            actor: SERVICE_ACTOR,
+            correlationId: event.correlationId,
+            causationId: event.id,
+          },
+        );
+      } catch (error) {
+        if (!isCategory(error, 'already_exists') && !(error instanceof ConcurrencyError)) throw error;
+      }
+    }
+  }
+
+  #run(reminderId: string, command: ReminderCommand, metadata: CommandMetadata) {
+    return handleCommand({
+      store: this.#deps.store,
+      stream: reminderStream(reminderId),
+      decide: decideReminder,
+      evolve: evolveReminder,
+      initialState: initialReminderState,
+      command,
+      metadata,
+      now: this.#deps.clock,
+    });
+  }
+
+  /** One round: every due reminder (at most `concurrency` at once). */
+  async tick(): Promise<void> {
+    const now = this.#deps.clock();
+    const due = [...this.#open.values()]
+      .filter((r) => r.status !== 'none' && isDue(r, now) && !this.#inFlight.has(r.reminderId))
+      .map((r) => (r.status === 'none' ? '' : r.reminderId));
+    let next = 0;
+    const worker = async () => {
+      while (!this.#stopped && next < due.length) {
+        const id = due[next++]!;
+        this.#inFlight.add(id);
+        try {
+          await this.sendOne(id);
+        } catch (error) {
+          this.#deps.logger.warn({ err: error, reminderId: id }, 'reminder not sent this round');
+        } finally {
+          this.#inFlight.delete(id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, due.length) }, worker));
+  }
+
+  /** Sends one reminder if it is (still) due. Throws when the store cannot be reached (tried again next round). */
+  async sendOne(reminderId: string): Promise<void> {
+    const deps = this.#deps;
+    const { state } = await loadAggregate({
+      store: deps.store,
+      stream: reminderStream(reminderId),
+      evolve: evolveReminder,
+      initialState: initialReminderState,
+    });
+    const now = deps.clock();
+    if (state.status === 'none' || !isDue(state, now)) return;
+    const metadata: CommandMetadata = { actor: SERVICE_ACTOR, correlationId: `reminder-${reminderId}` };
+    const { state: appointment } = await loadAppointment(deps, state.appointmentId);
+    const stale = staleness(state, appointmentNow(appointment), now);
+    if (stale) return this.#suppress(reminderId, stale, metadata);
+    const transport = this.#transports.get(state.channel);
+    if (!transport) return;
+    let joinLink = '';
+    if (state.kind !== ReminderKind.Cancelled) {
+      const token = await this.#linkToken(appointment);
+      // Front-desk passcodes: the message waits until staff issued the link (and read the passcode out).
+      if (token === undefined) return;
+      joinLink = `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`;
+    }
+    const messageId = messageIdOf(reminderId, this.#settings.messageDomain);
+    try {
+      await this.#run(
+        reminderId,
+        { type: 'StartSending', data: { messageId, now, leaseMs: this.#settings.policy.leaseMs } },
+        metadata,
+      );
+    } catch (error) {
+      if (error instanceof ConcurrencyError || isCategory(error, 'precondition')) return; // another sender has it
+      throw error;
+    }
+    const field = state.channel === ReminderChannel.Email ? 'email' : 'phone';
+    await recordPhiAccess(deps, {
+      principal: { kind: PrincipalKind.Service, id: 'scheduling', scopes: [] },
+      ctx: {
+        correlationId: metadata.correlationId,
+        traceparent: undefined,
+        method: 'scheduling.notifications/SendReminder',
+      },
+      patientId: state.patientId,
+      what: `patients/${state.patientId}`,
+      fields: [field],
+      why: TREATMENT_COMMUNICATION,
+      outcome: 'granted',
+    });
+    let to: string;
+    try {
+      const phi = await openPatientPhi(deps, await loadPatient(deps, state.patientId));
+      to = typeof phi[field] === 'string' ? phi[field] : '';
+    } catch (error) {
+      if (isCategory(error, 'precondition') || isCategory(error, 'not_found')) {
+        return this.#suppress(reminderId, SuppressionReason.PatientErased, metadata);
+      }
+      throw error;
+    }
+    if (to === '') return this.#suppress(reminderId, SuppressionReason.NoContact, metadata);
+    const values: TemplateValues = {
+      clinic_name: this.#settings.clinicName,
+      start_time:
+        appointment.status === 'none'
+          ? ''
+          : formatClinicSpan(
+              new Date(appointment.startTime),
+              new Date(appointment.endTime),
+              deps.settings.timeZone,
+            ),
+      clinician_name: await this.#clinicianName(state.clinicianId),
+      join_link: joinLink,
+      passcode_note: joinLink === '' ? '' : PASSCODE_NOTE_FRONT_DESK,
+      opt_out: DEFAULT_OPT_OUT,
+    };
+    const message = renderMessage(
+      templateFor(this.#settings.templates, state.kind, this.#settings.language),
+      values,
+    );
+    const at = deps.clock();
+    try {
+      await transport.send({
+        messageId,
+        to,
+        subject: message.subject,
+        text: state.channel === ReminderChannel.Email ? message.body : message.sms,
+      });
+    } catch (error) {
+      const failure =
+        error instanceof TransportError ? error : new TransportError('internal', true, { cause: error });
+      deps.logger.warn(
+        { reminderId, reason: failure.reason, retryable: failure.retryable },
+        'reminder not accepted',
+      );
+      await this.#run(
+        reminderId,
+        {
+          type: 'RecordFailure',
+          data: {
+            now: deps.clock(),
+            reason: failure.reason,
+            retryable: failure.retryable,
+            policy: this.#settings.policy,
+          },
+        },
+        metadata,
+      );
+      return;
+    }
+    await this.#run(reminderId, { type: 'RecordSent', data: { now: at } }, metadata);
+    deps.logger.info({ reminderId, kind: state.kind, channel: state.channel }, 'reminder sent');
+  }
+
+  async #suppress(reminderId: string, reason: SuppressionReason, metadata: CommandMetadata): Promise<void> {
+    try {
+      await this.#run(reminderId, { type: 'SuppressReminder', data: { reason } }, metadata);
+      this.#deps.logger.info({ reminderId, reason }, 'reminder suppressed');
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError) && !isCategory(error, 'precondition')) throw error;
+    }
+  }
+
+  /** The current link's token, opened from its sealed copy; undefined when the appointment has none yet. */
+  async #linkToken(appointment: AppointmentState): Promise<string | undefined> {
+    if (appointment.status === 'none' || !appointment.link?.tokenPhi) return undefined;
+    try {
+      const opened = await openPhi(this.#deps.keys, appointment.link.tokenPhi);
+      return typeof opened['linkToken'] === 'string' ? opened['linkToken'] : undefined;
+    } catch (error) {
+      if (error instanceof UnavailableError) throw error;
+      return undefined;
+    }
+  }
+
+  /** The clinician's display name from their identity stream (staff data, not PHI); cached. */
+  async #clinicianName(clinicianId: string): Promise<string> {
+    const cached = this.#clinicians.get(clinicianId);
+    if (cached) return cached;
+    let name = '';
+    for (const e of await this.#deps.store.read(`identity.user-${clinicianId}`)) {
+      const d = e.data['displayName'];
+      if (typeof d === 'string' && d !== '') name = d;
+    }
+    if (name === '') return 'your clinician';
+    this.#clinicians.set(clinicianId, name);
+    return name;
+  }
+}
+
+function appointmentNow(state: AppointmentState) {
+  return state.status === 'none'
+    ? { status: 'none' as const }
+    : { status: state.status, startTime: state.startTime };
+}
+
+/** True when `type` is one of the outbox's events. */
+export function isReminderEvent(type: string): boolean {
+  return (Object.values(ReminderEventType) as string[]).includes(type);
+}

@@ -1,0 +1,196 @@
+/**
+ * Message templates that cannot leak PHI: a fixed allow-list of fields, a linter that refuses anything else at
+ * save time, and a renderer whose whole grammar is `{{ field }}` (docs/adr/0010-notification-outbox-and-templates.md).
+ * Pure: no I/O.
+ */
+import { ValidationError, type FieldViolation } from '@haven/errors';
+import { ReminderKind } from './reminder';
+
+/**
+ * The only fields a template may name. Nothing about the patient (name, date of birth, reason, contact,
+ * record number) is ever a field: the renderer cannot put it into a message because it never receives it.
+ */
+export const TEMPLATE_FIELDS = [
+  'clinic_name',
+  'start_time',
+  'clinician_name',
+  'join_link',
+  'passcode_note',
+  'opt_out',
+] as const;
+export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
+export type TemplateValues = Readonly<Record<TemplateField, string>>;
+
+/** One kind of message in one language: e-mail subject and body, and the SMS text. */
+export interface MessageTemplate {
+  readonly kind: ReminderKind;
+  readonly language: string;
+  readonly subject: string;
+  readonly body: string;
+  readonly sms: string;
+}
+
+const FIELD_SET: ReadonlySet<string> = new Set(TEMPLATE_FIELDS);
+const TOKEN = /\{\{\s*([a-z_]+)\s*\}\}/g;
+const MAX = { subject: 200, body: 4000, sms: 480 } as const;
+
+/** Free text that looks like PHI: each pattern with what it is, for the error. */
+const PHI_PATTERNS: readonly { readonly pattern: RegExp; readonly what: string }[] = [
+  { pattern: /[\w.+-]+@[\w-]+(\.[\w-]+)+/, what: 'an e-mail address' },
+  {
+    pattern: /\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b/,
+    what: 'a date (a date of birth?)',
+  },
+  { pattern: /\b(date of birth|dob|born on|birthday)\b/i, what: 'a date of birth' },
+  { pattern: /\b(mrn|medical record|patient (id|number))\b/i, what: 'a medical record number' },
+  { pattern: /\b[A-Z]{0,4}\d{6,}\b/, what: 'a record-number-like number' },
+  { pattern: /\+?\(?\d[\d\s().-]{6,}\d/, what: 'a phone number' },
+  { pattern: /\b(diagnos\w*|reason for (the )?visit|symptom\w*|prescri\w*)\b/i, what: 'clinical wording' },
+];
+
+/** Problems of one text of a template (a subject, a body, an SMS text). */
+function lintText(text: string, field: string, max: number): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  const add = (description: string) => out.push({ field, description });
+  if (text.trim() === '') add('is required');
+  if (text.length > max) add(`must be at most ${max} characters`);
+  // Every `{{ name }}` must name an allowed field; anything else with braces is refused outright.
+  for (const m of text.matchAll(TOKEN)) {
+    const name = m[1] ?? '';
+    if (name === 'constructor' || name === '__proto__' || name === 'prototype') {
+      add(`{{${name}}} is template injection (a JavaScript built-in), not a field`);
+    } else if (!FIELD_SET.has(name)) {
+      add(`names the field "${name}", which a message may not carry; allowed: ${TEMPLATE_FIELDS.join(', ')}`);
+    }
+  }
+  const rest = text.replace(TOKEN, ' ');
+  if (/\{{3}|\}{3}/.test(text) || /[{}]{2}|\$\{|\{%|<%/.test(rest)) {
+    add('has braces that are not a plain {{field}} (nested, triple, section, helper or path expressions)');
+  } else if (/[{}]/.test(rest)) {
+    add('has a stray brace; only {{field}} is allowed');
+  }
+  for (const { pattern, what } of PHI_PATTERNS) {
+    if (pattern.test(rest)) add(`contains free text that looks like ${what}; messages carry no PHI`);
+  }
+  if (field.endsWith('subject') && /[\r\n]/.test(text)) add('must be one line');
+  return out;
+}
+
+/**
+ * Lints templates at save time. Throws ValidationError listing every problem (field `templates[i].<part>`):
+ * a field outside {@link TEMPLATE_FIELDS}, braces that are not a plain `{{field}}` (nested braces,
+ * `{{constructor}}`, `{{__proto__}}`, sections, helpers, paths), free text that looks like PHI (dates,
+ * record numbers, e-mail addresses, phone numbers), a missing `{{opt_out}}`, an unknown kind, a bad language.
+ */
+export function lintTemplates(templates: readonly MessageTemplate[]): void {
+  const violations: FieldViolation[] = [];
+  const kinds = new Set<string>(Object.values(ReminderKind));
+  templates.forEach((t, i) => {
+    const at = `templates[${i}]`;
+    if (!kinds.has(t.kind))
+      violations.push({ field: `${at}.kind`, description: `must be one of ${[...kinds].join(', ')}` });
+    if (!/^[a-z]{2,3}(-[A-Z]{2})?$/.test(t.language)) {
+      violations.push({ field: `${at}.language`, description: 'must be a language tag such as en or de-CH' });
+    }
+    violations.push(...lintText(t.subject, `${at}.subject`, MAX.subject));
+    violations.push(...lintText(t.body, `${at}.body`, MAX.body));
+    violations.push(...lintText(t.sms, `${at}.sms`, MAX.sms));
+    for (const part of ['body', 'sms'] as const) {
+      if (!/\{\{\s*opt_out\s*\}\}/.test(t[part])) {
+        violations.push({
+          field: `${at}.${part}`,
+          description: 'must include {{opt_out}} (the opt-out wording)',
+        });
+      }
+    }
+  });
+  if (violations.length > 0) throw new ValidationError(violations);
+}
+
+/**
+ * Renders one text: each `{{ field }}` becomes its value (line breaks removed from values); nothing else is
+ * interpreted. Only linted templates reach it; a name outside the allow-list renders as nothing.
+ */
+export function renderText(text: string, values: TemplateValues): string {
+  return text.replace(TOKEN, (_all, name: string) =>
+    FIELD_SET.has(name) ? values[name as TemplateField].replace(/[\r\n]+/g, ' ') : '',
+  );
+}
+
+/** A rendered message. */
+export interface RenderedMessage {
+  readonly subject: string;
+  readonly body: string;
+  readonly sms: string;
+}
+
+/** Renders a template with the allowed values. */
+export function renderMessage(template: MessageTemplate, values: TemplateValues): RenderedMessage {
+  return {
+    subject: renderText(template.subject, values),
+    body: renderText(template.body, values),
+    sms: renderText(template.sms, values),
+  };
+}
+
+const OPT_OUT_EN = 'To stop these messages, reply STOP or tell the clinic.';
+
+/** The built-in templates (English), used until a clinic saves its own. */
+export const DEFAULT_TEMPLATES: readonly MessageTemplate[] = [
+  {
+    kind: ReminderKind.Invitation,
+    language: 'en',
+    subject: 'Your video visit with {{clinic_name}}',
+    body:
+      'You have a video visit with {{clinician_name}} at {{clinic_name}} on {{start_time}}.\n\n' +
+      'Join here: {{join_link}}\n{{passcode_note}}\n\n{{opt_out}}\n',
+    sms: '{{clinic_name}}: video visit with {{clinician_name}} on {{start_time}}. {{join_link}} {{opt_out}}',
+  },
+  {
+    kind: ReminderKind.Rescheduled,
+    language: 'en',
+    subject: 'Your video visit with {{clinic_name}} has moved',
+    body:
+      'Your video visit with {{clinician_name}} at {{clinic_name}} is now on {{start_time}}.\n\n' +
+      'Join here: {{join_link}}\n{{passcode_note}}\n\n{{opt_out}}\n',
+    sms: '{{clinic_name}}: your video visit moved to {{start_time}}. {{join_link}} {{opt_out}}',
+  },
+  {
+    kind: ReminderKind.Cancelled,
+    language: 'en',
+    subject: 'Your video visit with {{clinic_name}} was cancelled',
+    body:
+      'Your video visit with {{clinician_name}} at {{clinic_name}} on {{start_time}} was cancelled.\n' +
+      'Please contact the clinic to book a new time.\n\n{{opt_out}}\n',
+    sms: '{{clinic_name}}: your video visit on {{start_time}} was cancelled. {{opt_out}}',
+  },
+  {
+    kind: ReminderKind.Reminder,
+    language: 'en',
+    subject: 'Reminder: video visit with {{clinic_name}}',
+    body:
+      'Reminder: your video visit with {{clinician_name}} at {{clinic_name}} is on {{start_time}}.\n\n' +
+      'Join here: {{join_link}}\n{{passcode_note}}\n\n{{opt_out}}\n',
+    sms: '{{clinic_name}} reminder: video visit {{start_time}}. {{join_link}} {{opt_out}}',
+  },
+];
+
+/** The default opt-out wording (English). */
+export const DEFAULT_OPT_OUT = OPT_OUT_EN;
+
+/** The template for a kind and language, falling back to English, then to the built-in ones. */
+export function templateFor(
+  templates: readonly MessageTemplate[],
+  kind: ReminderKind,
+  language: string,
+): MessageTemplate {
+  const pick = (list: readonly MessageTemplate[], lang: string) =>
+    list.find((t) => t.kind === kind && t.language === lang);
+  const found =
+    pick(templates, language) ??
+    pick(templates, 'en') ??
+    pick(DEFAULT_TEMPLATES, language) ??
+    pick(DEFAULT_TEMPLATES, 'en');
+  if (!found) throw new Error(`no template for ${kind}`);
+  return found;
+}
