@@ -217,6 +217,9 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     public: true,
     note: 'link token and passcode (and date of birth) authenticate; answers a patient token',
   },
+  [`${SCHEDULING}GetMessageTemplateSet`]: adminOnly('the clinic’s patient message templates'),
+  [`${SCHEDULING}UpdateMessageTemplateSet`]: adminOnly('the clinic’s patient message templates, linted'),
+  [`${SCHEDULING}PreviewMessageTemplate`]: adminOnly('renders with example values; nothing saved or sent'),
 
   // session
   [`${SESSION}OpenVisit`]: {

@@ -143,6 +143,9 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'MarkNoShow',
     'IssuePatientLink',
     'RedeemPatientLink',
+    'GetMessageTemplateSet',
+    'UpdateMessageTemplateSet',
+    'PreviewMessageTemplate',
   ],
   session: [
     'OpenVisit',

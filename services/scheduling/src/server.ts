@@ -49,6 +49,7 @@ import {
   startNotifications,
   type RunningNotifications,
 } from './notification/config';
+import { getMessageTemplateSet, previewMessageTemplate, updateMessageTemplateSet } from './notification/grpc';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
 export const SCHEDULING_HTTP_PORT = 8083;
@@ -203,6 +204,9 @@ export async function startScheduling(
             markNoShow: markNoShow(deps),
             issuePatientLink: issuePatientLink(deps),
             redeemPatientLink: redeemPatientLink(deps),
+            getMessageTemplateSet: getMessageTemplateSet(deps),
+            updateMessageTemplateSet: updateMessageTemplateSet(deps),
+            previewMessageTemplate: previewMessageTemplate(deps, config.HAVEN_CLINIC_NAME),
           },
         },
       ],

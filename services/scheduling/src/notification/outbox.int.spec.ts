@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { JetStreamEventStore, newEventId, type PositionedEvent } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger } from '@haven/service';
+import { callUnary, clientCallMetadata, createLogger, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
@@ -168,6 +168,19 @@ async function bookWithLink(options: { link?: boolean } = {}) {
 }
 
 const eventsOf = (reminderId: string) => store.read(reminderStream(reminderId));
+
+/** Waits until the relay accepted the reminder once and its stream ends with ReminderSent. */
+async function sentOnce(reminderId: string): Promise<string> {
+  const id = messageIdOf(reminderId, 'lakeside.test');
+  await until(
+    async () => {
+      expect(catcher.countOf(id)).toBe(1);
+      expect((await eventsOf(reminderId)).at(-1)?.type).toBe('haven.scheduling.v1.ReminderSent');
+    },
+    { timeoutMs: 20_000 },
+  );
+  return id;
+}
 const typesOf = (events: readonly PositionedEvent[]) => events.map((e) => e.type.split('.').pop());
 
 describe('an invitation', () => {
@@ -177,8 +190,7 @@ describe('an invitation', () => {
   });
 
   it('arrives exactly once, with only the allowed content', async () => {
-    const id = messageIdOf(booked.invitation, 'lakeside.test');
-    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    const id = await sentOnce(booked.invitation);
     await new Promise((r) => setTimeout(r, 500)); // more sender rounds: still one
     expect(catcher.countOf(id)).toBe(1);
     const mail = catcher.messages().find((m) => m.messageId === id)!;
@@ -265,8 +277,7 @@ describe('when the relay refuses', () => {
     let refusals = 0;
     catcher.setFault(() => (refusals++ < 1 ? { code: 451, message: 'Try again later' } : undefined));
     const booked = await bookWithLink();
-    const id = messageIdOf(booked.invitation, 'lakeside.test');
-    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    await sentOnce(booked.invitation);
     const events = await eventsOf(booked.invitation);
     expect(typesOf(events)).toEqual([
       'ReminderScheduled',
@@ -317,5 +328,88 @@ describe('a cancellation', () => {
     const mail = catcher.messages().find((m) => m.messageId === notice)!;
     expect(mail.subject).toMatch(/cancelled/);
     expect(mail.text).not.toContain('join#');
+  });
+});
+
+describe('templates an admin saves', () => {
+  const admin = async () =>
+    clientCallMetadata({ token: await issuer.sign({ sub: 'u-admin', role: 'admin' }) });
+  const invitation = (over: Partial<scheduling.MessageTemplate> = {}) =>
+    scheduling.MessageTemplate.fromPartial({
+      kind: scheduling.MessageKind.MESSAGE_KIND_INVITATION,
+      subject: 'See you soon at {{clinic_name}}',
+      body: 'Your visit with {{clinician_name}}: {{start_time}}. {{join_link}} {{passcode_note}} {{opt_out}}',
+      sms: '{{clinic_name}} {{start_time}} {{join_link}} {{opt_out}}',
+      ...over,
+    });
+
+  it('are refused with one violation per problem, naming the request field, and nothing is saved', async () => {
+    const error = await callUnary(
+      client,
+      'updateMessageTemplateSet',
+      scheduling.UpdateMessageTemplateSetRequest.fromPartial({
+        messageTemplateSet: {
+          name: 'messageTemplateSets/en',
+          templates: [invitation({ body: 'Dear patient, about {{reason}}: {{constructor}} {{opt_out}}' })],
+        },
+      }),
+      await admin(),
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    const details = parseStatusDetails(error as grpc.ServiceError);
+    const fields = details.fieldViolations.map((v) => `${v.field}: ${v.description}`);
+    expect(fields.join('\n')).toMatch(/message_template_set\.templates\[0\]\.body: names the field "reason"/);
+    expect(fields.join('\n')).toMatch(
+      /message_template_set\.templates\[0\]\.body: \{\{constructor\}\} is template injection/,
+    );
+    expect(await store.read('scheduling.message_templates-en')).toEqual([]);
+  });
+
+  it('are refused to a front desk user (admin only)', async () => {
+    const error = await callUnary(
+      client,
+      'previewMessageTemplate',
+      scheduling.PreviewMessageTemplateRequest.fromPartial({ template: invitation() }),
+      await frontDesk(),
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+  });
+
+  it('preview with example values', async () => {
+    const preview = await callUnary(
+      client,
+      'previewMessageTemplate',
+      scheduling.PreviewMessageTemplateRequest.fromPartial({ template: invitation() }),
+      await admin(),
+    );
+    expect(preview.subject).toBe('See you soon at Lakeside Family Practice');
+    expect(preview.body).toMatch(
+      /Dr\. Example: .*Europe\/Berlin.*https:\/\/visits\.lakeside\.test\/join#example-link-token/,
+    );
+  });
+
+  it('are used for the next invitation once saved', async () => {
+    const saved = await callUnary(
+      client,
+      'updateMessageTemplateSet',
+      scheduling.UpdateMessageTemplateSetRequest.fromPartial({
+        messageTemplateSet: { name: 'messageTemplateSets/en', templates: [invitation()] },
+      }),
+      await admin(),
+    );
+    expect(saved.messageTemplateSet?.templates).toHaveLength(1);
+    const got = await callUnary(
+      client,
+      'getMessageTemplateSet',
+      scheduling.GetMessageTemplateSetRequest.fromPartial({ name: 'messageTemplateSets/en' }),
+      await admin(),
+    );
+    expect(got.messageTemplateSet?.templates[0]?.subject).toBe('See you soon at {{clinic_name}}');
+    const booked = await bookWithLink();
+    const id = messageIdOf(booked.invitation, 'lakeside.test');
+    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    expect(catcher.messages().find((m) => m.messageId === id)?.subject).toBe(
+      'See you soon at Lakeside Family Practice',
+    );
   });
 });

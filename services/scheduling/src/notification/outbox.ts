@@ -61,6 +61,7 @@ import {
 import {
   DEFAULT_OPT_OUT,
   renderMessage,
+  TemplateBook,
   templateFor,
   type MessageTemplate,
   type TemplateValues,
@@ -105,6 +106,8 @@ export class ReminderOutbox {
   readonly #open = new Map<string, ReminderState>();
   readonly #inFlight = new Set<string>();
   readonly #clinicians = new Map<string, string>();
+  /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
+  readonly #book = new TemplateBook();
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #stopped = false;
@@ -156,6 +159,7 @@ export class ReminderOutbox {
   }
 
   async #observe(event: PositionedEvent): Promise<void> {
+    this.#book.apply(event);
     if (event.stream.startsWith('scheduling.reminder-')) {
       const id = event.stream.slice('scheduling.reminder-'.length);
       const next = evolveReminder(this.#open.get(id) ?? initialReminderState, event);
@@ -319,7 +323,7 @@ export class ReminderOutbox {
       opt_out: DEFAULT_OPT_OUT,
     };
     const message = renderMessage(
-      templateFor(this.#settings.templates, state.kind, this.#settings.language),
+      templateFor([...this.#book.all(), ...this.#settings.templates], state.kind, this.#settings.language),
       values,
     );
     const at = deps.clock();

@@ -194,3 +194,38 @@ export function templateFor(
   if (!found) throw new Error(`no template for ${kind}`);
   return found;
 }
+
+/** The event that saves a clinic's templates in one language (linted before; no PHI). */
+export const MESSAGE_TEMPLATES_SAVED = 'haven.scheduling.v1.MessageTemplatesSaved';
+
+/** The stream of a language's templates. */
+export function templateStream(language: string): string {
+  return `scheduling.message_templates-${language}`;
+}
+
+/**
+ * The clinic's saved templates by language, folded from MessageTemplatesSaved events; a saved set that no
+ * longer passes the linter (a stricter linter after an upgrade) is ignored, so the built-in ones apply.
+ */
+export class TemplateBook {
+  readonly #byLanguage = new Map<string, readonly MessageTemplate[]>();
+
+  /** Folds one event (other types are ignored). */
+  apply(event: { readonly type: string; readonly data: Record<string, unknown> }): void {
+    if (event.type !== MESSAGE_TEMPLATES_SAVED) return;
+    const language = event.data['language'];
+    const templates = event.data['templates'];
+    if (typeof language !== 'string' || !Array.isArray(templates)) return;
+    try {
+      lintTemplates(templates as MessageTemplate[]);
+      this.#byLanguage.set(language, templates as MessageTemplate[]);
+    } catch {
+      this.#byLanguage.delete(language);
+    }
+  }
+
+  /** Every saved template (all languages), for {@link templateFor}. */
+  all(): readonly MessageTemplate[] {
+    return [...this.#byLanguage.values()].flat();
+  }
+}
