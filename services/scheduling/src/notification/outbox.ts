@@ -16,10 +16,11 @@
  * it again with the same Message-ID. The residual window: the relay accepted the message (250) and the sender
  * died before step 5 appended — then the patient's relay sees the same Message-ID twice.
  */
-import { ConcurrencyError, UnavailableError, isCategory } from '@haven/errors';
+import { ConcurrencyError, PreconditionError, UnavailableError, isCategory } from '@haven/errors';
 import { openPhi } from '@haven/crypto';
 import {
   followStore,
+  newEventId,
   type ConsumerHealth,
   type EventStore,
   type PositionedEvent,
@@ -108,6 +109,7 @@ export class ReminderOutbox {
   readonly #clinicians = new Map<string, string>();
   /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
   readonly #book = new TemplateBook();
+  readonly #patients = new Map<string, Awaited<ReturnType<typeof loadPatient>>>();
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #stopped = false;
@@ -227,16 +229,17 @@ export class ReminderOutbox {
   /** One round: every due reminder (at most `concurrency` at once). */
   async tick(): Promise<void> {
     const now = this.#deps.clock();
-    const due = [...this.#open.values()]
-      .filter((r) => r.status !== 'none' && isDue(r, now) && !this.#inFlight.has(r.reminderId))
-      .map((r) => (r.status === 'none' ? '' : r.reminderId));
+    const due = [...this.#open.values()].filter(
+      (r) => r.status !== 'none' && isDue(r, now) && !this.#inFlight.has(r.reminderId),
+    );
     let next = 0;
     const worker = async () => {
       while (!this.#stopped && next < due.length) {
-        const id = due[next++]!;
+        const known = due[next++]!;
+        const id = known.status === 'none' ? '' : known.reminderId;
         this.#inFlight.add(id);
         try {
-          await this.sendOne(id);
+          await this.sendOne(id, known);
         } catch (error) {
           this.#deps.logger.warn({ err: error, reminderId: id }, 'reminder not sent this round');
         } finally {
@@ -247,21 +250,28 @@ export class ReminderOutbox {
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, due.length) }, worker));
   }
 
-  /** Sends one reminder if it is (still) due. Throws when the store cannot be reached (tried again next round). */
-  async sendOne(reminderId: string): Promise<void> {
+  /**
+   * Sends one reminder if it is (still) due: from `known` (the index's state; a stale one only costs a
+   * refused append) or loaded. Throws when the store cannot be reached (tried again next round).
+   */
+  async sendOne(reminderId: string, known?: ReminderState): Promise<void> {
     const deps = this.#deps;
-    const { state } = await loadAggregate({
-      store: deps.store,
-      stream: reminderStream(reminderId),
-      evolve: evolveReminder,
-      initialState: initialReminderState,
-    });
+    const state =
+      known ??
+      (
+        await loadAggregate({
+          store: deps.store,
+          stream: reminderStream(reminderId),
+          evolve: evolveReminder,
+          initialState: initialReminderState,
+        })
+      ).state;
     const now = deps.clock();
     if (state.status === 'none' || !isDue(state, now)) return;
     const metadata: CommandMetadata = { actor: SERVICE_ACTOR, correlationId: `reminder-${reminderId}` };
     const { state: appointment } = await loadAppointment(deps, state.appointmentId);
     const stale = staleness(state, appointmentNow(appointment), now);
-    if (stale) return this.#suppress(reminderId, stale, metadata);
+    if (stale) return this.#suppress(state, stale, metadata);
     const transport = this.#transports.get(state.channel);
     if (!transport) return;
     let joinLink = '';
@@ -272,9 +282,10 @@ export class ReminderOutbox {
       joinLink = `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`;
     }
     const messageId = messageIdOf(reminderId, this.#settings.messageDomain);
+    let sending: ReminderState;
     try {
-      await this.#run(
-        reminderId,
+      sending = await this.#commit(
+        state,
         { type: 'StartSending', data: { messageId, now, leaseMs: this.#settings.policy.leaseMs } },
         metadata,
       );
@@ -298,15 +309,15 @@ export class ReminderOutbox {
     });
     let to: string;
     try {
-      const phi = await openPatientPhi(deps, await loadPatient(deps, state.patientId));
+      const phi = await openPatientPhi(deps, await this.#patient(state.patientId));
       to = typeof phi[field] === 'string' ? phi[field] : '';
     } catch (error) {
       if (isCategory(error, 'precondition') || isCategory(error, 'not_found')) {
-        return this.#suppress(reminderId, SuppressionReason.PatientErased, metadata);
+        return this.#suppress(sending, SuppressionReason.PatientErased, metadata);
       }
       throw error;
     }
-    if (to === '') return this.#suppress(reminderId, SuppressionReason.NoContact, metadata);
+    if (to === '') return this.#suppress(sending, SuppressionReason.NoContact, metadata);
     const values: TemplateValues = {
       clinic_name: this.#settings.clinicName,
       start_time:
@@ -341,8 +352,8 @@ export class ReminderOutbox {
         { reminderId, reason: failure.reason, retryable: failure.retryable },
         'reminder not accepted',
       );
-      await this.#run(
-        reminderId,
+      await this.#commit(
+        sending,
         {
           type: 'RecordFailure',
           data: {
@@ -356,17 +367,64 @@ export class ReminderOutbox {
       );
       return;
     }
-    await this.#run(reminderId, { type: 'RecordSent', data: { now: at } }, metadata);
+    await this.#commit(sending, { type: 'RecordSent', data: { now: at } }, metadata);
     deps.logger.info({ reminderId, kind: state.kind, channel: state.channel }, 'reminder sent');
   }
 
-  async #suppress(reminderId: string, reason: SuppressionReason, metadata: CommandMetadata): Promise<void> {
+  /**
+   * Decides on `state` and appends at its revision (a sender that lost a race gets ConcurrencyError), then
+   * keeps the index in step (the follower's later delivery of the same events changes nothing).
+   */
+  async #commit(
+    state: ReminderState,
+    command: ReminderCommand,
+    metadata: CommandMetadata,
+  ): Promise<ReminderState> {
+    if (state.status === 'none') throw new PreconditionError('no such reminder');
+    const events = decideReminder(command, state);
+    const occurredAt = this.#deps.clock().toISOString();
+    await this.#deps.store.append(
+      reminderStream(state.reminderId),
+      BigInt(state.revision),
+      events.map((e) => ({
+        id: newEventId(),
+        type: e.type,
+        occurredAt,
+        actor: metadata.actor,
+        correlationId: metadata.correlationId,
+        causationId: metadata.causationId ?? metadata.correlationId,
+        data: { ...e.data },
+      })),
+    );
+    let next: ReminderState = state;
+    for (const e of events) next = evolveReminder(next, e);
+    if (next.status === 'scheduled' || next.status === 'sending') this.#open.set(state.reminderId, next);
+    else this.#open.delete(state.reminderId);
+    return next;
+  }
+
+  async #suppress(state: ReminderState, reason: SuppressionReason, metadata: CommandMetadata): Promise<void> {
+    if (state.status === 'none') return;
+    const reminderId = state.reminderId;
     try {
-      await this.#run(reminderId, { type: 'SuppressReminder', data: { reason } }, metadata);
+      await this.#commit(state, { type: 'SuppressReminder', data: { reason } }, metadata);
       this.#deps.logger.info({ reminderId, reason }, 'reminder suppressed');
     } catch (error) {
       if (!(error instanceof ConcurrencyError) && !isCategory(error, 'precondition')) throw error;
     }
+  }
+
+  /**
+   * The patient's registration, sealed (a patient stream holds one immutable event, so it is cached; opening
+   * it is what PhiAccessed records, every time, and a shredded key still makes it unreadable).
+   */
+  async #patient(patientId: string): Promise<Awaited<ReturnType<typeof loadPatient>>> {
+    const cached = this.#patients.get(patientId);
+    if (cached) return cached;
+    const patient = await loadPatient(this.#deps, patientId);
+    if (this.#patients.size >= 1_000) this.#patients.clear();
+    this.#patients.set(patientId, patient);
+    return patient;
   }
 
   /** The current link's token, opened from its sealed copy; undefined when the appointment has none yet. */
