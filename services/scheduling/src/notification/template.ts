@@ -33,6 +33,7 @@ export interface MessageTemplate {
 const FIELD_SET: ReadonlySet<string> = new Set(TEMPLATE_FIELDS);
 const TOKEN = /\{\{\s*([a-z_]+)\s*\}\}/g;
 const MAX = { subject: 200, body: 4000, sms: 480 } as const;
+const MAX_TEMPLATES = 16;
 
 /** Free text that looks like PHI: each pattern with what it is, for the error. */
 const PHI_PATTERNS: readonly { readonly pattern: RegExp; readonly what: string }[] = [
@@ -52,8 +53,12 @@ const PHI_PATTERNS: readonly { readonly pattern: RegExp; readonly what: string }
 function lintText(text: string, field: string, max: number): FieldViolation[] {
   const out: FieldViolation[] = [];
   const add = (description: string) => out.push({ field, description });
+  // Too long: said at once, and no pattern runs over it (a regular expression over megabytes is a DoS).
+  if (text.length > max) {
+    add(`must be at most ${max} characters`);
+    return out;
+  }
   if (text.trim() === '') add('is required');
-  if (text.length > max) add(`must be at most ${max} characters`);
   // Every `{{ name }}` must name an allowed field; anything else with braces is refused outright.
   for (const m of text.matchAll(TOKEN)) {
     const name = m[1] ?? '';
@@ -85,6 +90,11 @@ function lintText(text: string, field: string, max: number): FieldViolation[] {
 export function lintTemplates(templates: readonly MessageTemplate[]): void {
   const violations: FieldViolation[] = [];
   const kinds = new Set<string>(Object.values(ReminderKind));
+  if (templates.length > MAX_TEMPLATES) {
+    throw new ValidationError([
+      { field: 'templates', description: `must be at most ${MAX_TEMPLATES} templates` },
+    ]);
+  }
   templates.forEach((t, i) => {
     const at = `templates[${i}]`;
     if (!kinds.has(t.kind))

@@ -74,6 +74,15 @@ describe('the template linter', () => {
     expect(found.join('\n')).toMatch(expected);
     expect(found.every((p) => /^templates\[0\]\.(subject|body|sms|kind|language): /.test(p))).toBe(true);
   });
+  it('refuses an oversized text at once, without running the patterns over it', () => {
+    const started = Date.now();
+    expect(problems({ body: `${'a'.repeat(2_000_000)} {{opt_out}}` })).toEqual([
+      'templates[0].body: must be at most 4000 characters',
+    ]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+  it('refuses more than 16 templates', () =>
+    expect(() => lintTemplates(Array.from({ length: 17 }, () => base))).toThrow(/at most 16 templates/));
 });
 
 describe('the renderer', () => {
