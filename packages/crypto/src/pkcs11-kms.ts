@@ -297,7 +297,10 @@ export class Pkcs11Kms implements Kms {
     return [...this.#keks.values()].sort(byGeneration).map((k) => k.id);
   }
 
-  /** Logs out of nothing (login is shared), closes the session and, for the last user, finalises the module. */
+  /**
+   * Closes the session (the login ends with the last session) and, for the last user in the process,
+   * finalises the module.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
