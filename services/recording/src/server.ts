@@ -5,6 +5,7 @@
  * gRPC with the access side (playback/, retention/). The slices are built apart; this file only connects them.
  * The calls it refuses (no token, the access policy) are recorded as AccessRefused events in its event store.
  */
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { FilePatientKeyStore, LocalKeyringKms, subjectKeyKms, type Kms } from '@haven/crypto';
@@ -40,6 +41,15 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
   HAVEN_KMS: z.enum(['local']).default('local'),
   /** The janus-pp-rec binary (Debian janus-tools). */
   HAVEN_JANUS_PP_REC: z.string().min(1).default('janus-pp-rec'),
+  /**
+   * Another replica's recording that went this long without an event is taken over (its processor is
+   * presumed dead); this process's own are recovered as soon as it starts again.
+   */
+  HAVEN_RECORDING_STALE_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
 });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
 
@@ -69,6 +79,8 @@ async function buildPipeline(
       return subjectKeyKms(keys, `recordings/${recordingId}`);
     },
     janusPpRec: config.HAVEN_JANUS_PP_REC,
+    processor: hostname(),
+    staleAfterMs: config.HAVEN_RECORDING_STALE_MINUTES * 60_000,
   });
 }
 
@@ -99,6 +111,7 @@ export async function startRecording(
     // Everything already stored is folded before recovery decides what was interrupted.
     await projection.caughtUp();
     await pipeline.recover();
+    pipeline.startRecoveryChecks();
     const follower = await followSessionRecordings({
       store,
       bus,
@@ -106,6 +119,7 @@ export async function startRecording(
       health: consumers,
       logger,
       onProcessing: (recordingId) => pipeline.enqueue(recordingId),
+      processor: hostname(),
     });
     closers.unshift(() => follower.close());
     const access = await startAccess(config, { store, recordings, projection, logger });

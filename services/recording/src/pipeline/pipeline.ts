@@ -62,6 +62,14 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** The janus-pp-rec binary (default from PATH). */
   readonly janusPpRec?: string;
+  /**
+   * This process's name (its host name: a container restarted after a crash keeps it). Recordings it took
+   * are recovered when it starts again; another process's only once they went quiet for `staleAfterMs`.
+   */
+  readonly processor?: string;
+  /** How long a recording may go without an event before another process takes it over. Default 10 min. */
+  readonly staleAfterMs?: number;
+  readonly clock?: () => Date;
 }
 
 /** A failure with the reason the event names. */
@@ -111,6 +119,7 @@ export class RecordingPipeline {
   readonly #queued = new Set<string>();
   #running: Promise<void> | undefined;
   #closed = false;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -134,8 +143,19 @@ export class RecordingPipeline {
     while (this.#running) await this.#running;
   }
 
+  /** Runs {@link recover} every `intervalMs` (the timer is unref'd and stopped by {@link close}). */
+  startRecoveryChecks(intervalMs = 60_000): void {
+    this.#timer ??= setInterval(() => {
+      this.recover().catch((error: unknown) =>
+        this.#deps.logger.warn({ err: error }, 'recovery check failed'),
+      );
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
   /** Stops taking work; resolves when the current recording is done. */
   async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
     this.#closed = true;
     this.#queue.length = 0;
     await this.idle();
@@ -154,15 +174,26 @@ export class RecordingPipeline {
   }
 
   /**
-   * After a restart: every recording still PROCESSING was interrupted. Removes what its run left, then resumes
+   * At start (and then every minute, see {@link startRecoveryChecks}): a recording still PROCESSING that this
+   * process took but is not working on, that nobody claimed, or whose processor went quiet for `staleAfterMs`,
+   * was interrupted. Removes what its run left, then resumes
    * it (raw files still there) or fails it (`RAW_FILES_LOST`), with a RecordingProcessingRecovered event
    * saying which. Also removes work folders of recordings that are no longer processing.
    */
   async recover(): Promise<void> {
     const work = this.workDir;
     const processing = this.#deps.projection.all().filter((r) => r.status === 'processing');
+    const now = (this.#deps.clock ?? (() => new Date()))().getTime();
+    const staleAfter = this.#deps.staleAfterMs ?? 10 * 60_000;
+    const interrupted = processing.filter(
+      (r) =>
+        !this.#queued.has(r.recordingId) &&
+        (r.processor === undefined ||
+          r.processor === this.#deps.processor ||
+          now - Date.parse(r.lastEventAt ?? '') > staleAfter),
+    );
     const partials = new Set(await this.#deps.objects.partials());
-    for (const r of processing) {
+    for (const r of interrupted) {
       const id = r.recordingId;
       const intermediates = work ? await this.#removeDir(join(work, id)) : 0;
       const key = objectKeyOf(id);
@@ -181,7 +212,13 @@ export class RecordingPipeline {
         id,
         {
           type: 'RecoverProcessing',
-          data: { action, rawFiles, intermediatesRemoved: intermediates, partialObjectsRemoved },
+          data: {
+            action,
+            rawFiles,
+            intermediatesRemoved: intermediates,
+            partialObjectsRemoved,
+            ...(this.#deps.processor !== undefined ? { processor: this.#deps.processor } : {}),
+          },
         },
         metadata,
       );

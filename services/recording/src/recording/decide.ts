@@ -28,6 +28,8 @@ export interface StartProcessing {
     readonly rawFilePrefix: string;
     readonly stopTime: string;
     readonly partial?: boolean;
+    /** The process taking the work. */
+    readonly processor?: string;
   };
 }
 

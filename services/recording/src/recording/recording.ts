@@ -60,6 +60,8 @@ export interface RecordingProcessingStarted {
     readonly stopTime: string;
     /** The session saw Janus stop writing abnormally (a crash): what was written is processed. */
     readonly partial?: boolean;
+    /** The recording-service process that took the work (its host name): the one to recover it after a crash. */
+    readonly processor?: string;
   };
 }
 
@@ -77,6 +79,8 @@ export interface RecordingProcessingRecovered {
     readonly rawFiles: number;
     readonly intermediatesRemoved: number;
     readonly partialObjectsRemoved: number;
+    /** The process that recovered it (and, when resumed, processes it now). */
+    readonly processor?: string;
   };
 }
 
@@ -149,6 +153,10 @@ export interface RecordingBody extends AccessFacts {
   readonly percent?: number;
   /** How many times processing was restarted after a crash. */
   readonly recoveries?: number;
+  /** The process doing the processing (PROCESSING only). */
+  readonly processor?: string;
+  /** When the last event of the recording happened (ISO time), when known: how long processing went quiet. */
+  readonly lastEventAt?: string;
 }
 
 export type RecordingState =
@@ -174,6 +182,12 @@ export function recordingStream(recordingId: string): string {
 
 /** Folds one event into the state; unknown types are ignored. `occurredAt` of a stored envelope is used when present. */
 export function evolve(state: RecordingState, event: { type: string; data: unknown }): RecordingState {
+  const next = evolveEvent(state, event);
+  const at = (event as { occurredAt?: unknown }).occurredAt;
+  return next.status !== 'none' && typeof at === 'string' ? { ...next, lastEventAt: at } : next;
+}
+
+function evolveEvent(state: RecordingState, event: { type: string; data: unknown }): RecordingState {
   const e = event as RecordingEvent;
   const at = (event as { occurredAt?: unknown }).occurredAt;
   if (e.type === RecordingEventType.Registered) {
@@ -195,7 +209,7 @@ export function evolve(state: RecordingState, event: { type: string; data: unkno
   switch (e.type) {
     case RecordingEventType.ProcessingStarted: {
       if (state.status !== 'recording') return state;
-      const { rawFilePrefix, stopTime, partial } = e.data;
+      const { rawFilePrefix, stopTime, partial, processor } = e.data;
       return {
         ...state,
         status: 'processing',
@@ -203,23 +217,29 @@ export function evolve(state: RecordingState, event: { type: string; data: unkno
         stopTime,
         percent: 0,
         ...(partial ? { partial: true } : {}),
+        ...(processor !== undefined ? { processor } : {}),
       };
     }
     case RecordingEventType.ProcessingProgressed:
       return state.status === 'processing' ? { ...state, percent: e.data.percent } : state;
     case RecordingEventType.ProcessingRecovered:
       return state.status === 'processing'
-        ? { ...state, percent: 0, recoveries: (state.recoveries ?? 0) + 1 }
+        ? {
+            ...state,
+            percent: 0,
+            recoveries: (state.recoveries ?? 0) + 1,
+            ...(e.data.processor !== undefined ? { processor: e.data.processor } : {}),
+          }
         : state;
     case RecordingEventType.Encrypted: {
       if (state.status !== 'processing') return state;
       const { recordingId: _r, visitId: _v, clinicianId: _c, patientId: _p, tracks: _t, ...media } = e.data;
-      const { percent: _percent, ...rest } = state;
+      const { percent: _percent, processor: _processor, ...rest } = state;
       return { ...rest, status: 'available', media };
     }
     case RecordingEventType.ProcessingFailed: {
       if (state.status !== 'processing') return state;
-      const { percent: _percent, ...rest } = state;
+      const { percent: _percent, processor: _processor, ...rest } = state;
       return { ...rest, status: 'failed', reason: e.data.reason };
     }
     default:

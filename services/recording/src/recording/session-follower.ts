@@ -93,6 +93,8 @@ export interface SessionFollowerDeps {
   readonly logger: Logger;
   /** Called after a recording moved to PROCESSING (the pipeline picks it up). */
   readonly onProcessing: (recordingId: string) => void;
+  /** This process's name in `processor` (its host name): whoever appends PROCESSING processes it. */
+  readonly processor?: string;
 }
 
 async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<void> {
@@ -108,10 +110,14 @@ async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<
     return;
   }
   if (!meant) return;
+  const command =
+    meant.command.type === 'StartProcessing' && deps.processor !== undefined
+      ? { ...meant.command, data: { ...meant.command.data, processor: deps.processor } }
+      : meant.command;
   try {
     const result = await deps.recordings.command(
       meant.recordingId,
-      meant.command,
+      command,
       serviceMetadata(event.correlationId, event.id),
     );
     if (meant.command.type === 'StartProcessing' && result.events.length > 0) {
