@@ -115,6 +115,7 @@ function screen(id) {
 }
 
 function showSignIn(notice) {
+  document.body.classList.remove('in-visit');
   state.live?.close();
   state.live = null;
   state.stopConversationPulse?.();
@@ -627,6 +628,7 @@ function renderVisits() {
 
 async function openVisit(id) {
   state.current = id;
+  document.body.classList.add('in-visit');
   hide($('visits-card'));
   show($('visit'));
   hide($('visit-error'));
@@ -740,6 +742,7 @@ $('visit-end').addEventListener('click', () => {
 });
 $('visit-back').addEventListener('click', () => {
   state.current = null;
+  document.body.classList.remove('in-visit');
   hide($('visit'));
   show($('visits-card'));
   void loadVisits();

@@ -138,7 +138,7 @@ export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
   const media = inRoom(state) ? state.media : null;
   const live = state.status === 'live';
   const failed = isFinished(state) && state.status !== 'left';
-  const selfLabel = options.role === 'patient' ? 'You' : 'You (clinician)';
+  const selfLabel = 'You';
 
   return (
     <section className="visit" aria-label="Video visit" data-status={state.status}>

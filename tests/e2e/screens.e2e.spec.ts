@@ -1,0 +1,74 @@
+/**
+ * Every screen of a visit day at 1280×800 and 375×812 through the real pages and the whole stack, in a private
+ * network namespace (./support/screens-driver.ts): axe-core finds nothing at either size, no page scrolls
+ * sideways on a phone, and the visit's remote participant is on screen without scrolling. The screenshots
+ * (test-artifacts/screenshots/screens-*.png) are the ones in docs/screenshots and the README.
+ */
+import { join } from 'node:path';
+import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import type { ScreensResult } from './support/screens-driver';
+
+const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
+
+(netnsGate() ? describe : describe.skip)('every screen at a desktop and a phone size', () => {
+  let ns: Netns;
+  let result: ScreensResult;
+
+  beforeAll(async () => {
+    ns = await createNetns();
+    result = await runInNetns<ScreensResult>(ns, DRIVER, {}, { timeoutMs: 240_000 });
+  }, 250_000);
+
+  afterAll(async () => {
+    await ns?.destroy();
+  });
+
+  it('captures each screen at both sizes', () => {
+    const screens = [...new Set(result.checks.map((c) => c.screen))];
+    expect(screens).toEqual([
+      'sign-in',
+      'front-desk',
+      'front-desk-patient-link',
+      'patient-passcode',
+      'patient-self-check',
+      'patient-waiting-room',
+      'clinician-console',
+      'clinician-visit-lobby',
+      'patient-visit',
+      'clinician-visit',
+      'patient-visit-screen-share',
+      'clinician-visit-ended',
+      'patient-visit-ended',
+    ]);
+    expect(result.checks.map((c) => c.width)).toEqual(screens.flatMap(() => [1280, 375]));
+    expect(result.cspViolations).toEqual([]);
+  });
+
+  it('has no axe-core violations on any screen at either size', () => {
+    const found = result.checks
+      .filter((c) => c.violations.length > 0)
+      .map((c) => `${c.screen} @ ${c.width}: ${c.violations.join(', ')}`);
+    expect(found).toEqual([]);
+  });
+
+  it('never scrolls sideways on a phone', () => {
+    const wide = result.checks.filter((c) => c.width === 375 && c.overflowX > 0).map((c) => c.screen);
+    expect(wide).toEqual([]);
+  });
+
+  it('shows the remote participant without scrolling on the in-visit screens', () => {
+    for (const c of result.checks.filter(
+      (x) => x.screen === 'patient-visit' || x.screen === 'clinician-visit',
+    )) {
+      expect({
+        screen: c.screen,
+        width: c.width,
+        onScreen: c.mainTile !== null && c.mainTile.top < 800,
+      }).toEqual({
+        screen: c.screen,
+        width: c.width,
+        onScreen: true,
+      });
+    }
+  });
+});

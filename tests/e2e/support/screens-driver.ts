@@ -1,0 +1,185 @@
+/**
+ * Every screen of a visit day at a desktop (1280×800) and a phone (375×812) viewport, through the REAL pages and
+ * the whole stack, run inside a network namespace (./stack.ts): staff sign-in, the front desk with a patient
+ * link, the patient's passcode, self-check and waiting room, the clinician's console and visit (before and after
+ * admission, with a screen share), and the end of the visit on both sides. At each screen and size: a viewport
+ * screenshot (test-artifacts/screenshots/screens-<screen>-<width>.png, copied to docs/screenshots for the
+ * README), axe-core's violations, whether the page scrolls sideways, and where the visit's main tile is.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedChromium, SCREENSHOT_DIR } from '@haven/testing';
+import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
+import { waitForStats, waitForVisitState } from './visit-flow';
+import { clearScreenshots, signIn, signOut, startingNow, watchCsp } from './visit-ui';
+import { runDriver, withLogs } from '../../support/driver';
+
+/** The two viewports every screen is checked at. */
+export const VIEWPORTS = [
+  { width: 1280, height: 800 },
+  { width: 375, height: 812 },
+] as const;
+
+/** One screen at one viewport. */
+export interface ScreenCheck {
+  readonly screen: string;
+  readonly width: number;
+  readonly file: string;
+  /** axe-core violations, `<rule>: <n> node(s)`. */
+  readonly violations: string[];
+  /** How far the page scrolls sideways (0 when it fits). */
+  readonly overflowX: number;
+  /** The visit's main tile, when the screen has one: its top and bottom in the viewport. */
+  readonly mainTile: { top: number; bottom: number } | null;
+}
+
+/** What the driver prints. */
+export interface ScreensResult {
+  readonly checks: ScreenCheck[];
+  readonly cspViolations: string[];
+}
+
+const PATIENT = { name: 'Maria Lopez', dateOfBirth: '1975-09-30' } as const;
+
+async function main(): Promise<ScreensResult> {
+  const checks: ScreenCheck[] = [];
+  const cspViolations: string[] = [];
+  let stack: Stack | undefined;
+  let a: LaunchedChromium | undefined;
+  let b: LaunchedChromium | undefined;
+  /** Screenshots and checks `page` at both viewports (scrolled to `show`), then leaves it at the desktop size. */
+  const capture = async (page: Page, screen: string, show?: string): Promise<void> => {
+    for (const v of VIEWPORTS) {
+      await page.setViewportSize(v);
+      await page.evaluate('window.scrollTo(0, 0)');
+      if (show) await page.locator(show).scrollIntoViewIfNeeded();
+      await new Promise((r) => setTimeout(r, 400)); // layout and video frames at the new size
+      const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21aa']).analyze();
+      const mainTile = await page
+        .locator('.tile-main')
+        .first()
+        .boundingBox({ timeout: 500 })
+        .catch(() => null);
+      const file = join(SCREENSHOT_DIR, `screens-${screen}-${v.width}.png`);
+      mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      // What fits the screen, not the full page: "below the fold" is part of what is checked.
+      await page.screenshot({ path: file });
+      checks.push({
+        screen,
+        width: v.width,
+        file,
+        violations: axe.violations.map((x) => `${x.id}: ${x.nodes.length} node(s)`),
+        overflowX: Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')),
+        mainTile: mainTile ? { top: mainTile.y, bottom: mainTile.y + mainTile.height } : null,
+      });
+    }
+    await page.setViewportSize(VIEWPORTS[0]);
+  };
+
+  try {
+    clearScreenshots('screens-');
+    const [s, browsers] = await Promise.all([
+      startStack(),
+      Promise.all([launchChromium(), launchChromium()]),
+    ]);
+    stack = s;
+    [a, b] = browsers;
+    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
+    const gw = s.gatewayUrl;
+    const staff = await a.context.newPage();
+    const patient = await b.context.newPage();
+    for (const p of [staff, patient]) {
+      p.setDefaultTimeout(15_000);
+      await p.setViewportSize(VIEWPORTS[0]);
+      watchCsp(p, cspViolations);
+    }
+
+    // ------------------------------------------------------------ staff sign-in and the front desk
+    await staff.goto(gw);
+    await staff.locator('#sign-in').waitFor({ state: 'visible' });
+    await capture(staff, 'sign-in');
+    await signIn(staff, gw, 'front_desk');
+    await staff.getByLabel('Full name').fill(PATIENT.name);
+    await staff.getByLabel('Date of birth').fill(PATIENT.dateOfBirth);
+    await staff.getByRole('button', { name: 'Add patient' }).click();
+    await staff.locator('#patient-success').waitFor({ state: 'visible' });
+    await staff.getByLabel('Clinician').selectOption({ label: STACK_DISPLAY_NAMES.clinician });
+    const slot = await startingNow(staff);
+    await staff.getByLabel('Start').fill(slot.start);
+    await staff.getByLabel('End').fill(slot.end);
+    await staff.getByRole('button', { name: 'Book appointment' }).click();
+    const row = staff.locator('#appointments li', { hasText: PATIENT.name });
+    await row.waitFor({ state: 'visible' });
+    await capture(staff, 'front-desk', '#book');
+    await row.getByRole('button', { name: /Patient link/ }).click();
+    await staff.locator('#link-panel').waitFor({ state: 'visible' });
+    const link = await staff.locator('#link-url').inputValue();
+    const passcode = await staff.locator('#link-passcode').inputValue();
+    await capture(staff, 'front-desk-patient-link', '#link-panel');
+    await signOut(staff);
+
+    // ------------------------------------------------------------ the patient joins and waits
+    await patient.goto(link);
+    await patient.locator('#step-passcode').waitFor({ state: 'visible' });
+    await capture(patient, 'patient-passcode');
+    await patient.getByLabel('Passcode').fill(passcode);
+    await patient.getByRole('button', { name: 'Continue' }).click();
+    await patient.getByRole('button', { name: 'Start the check' }).click();
+    await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+    await patient.locator('#check-camera.ok').waitFor();
+    await capture(patient, 'patient-self-check');
+    await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+    await capture(patient, 'patient-waiting-room');
+
+    // ------------------------------------------------------------ the clinician's console and visit
+    await signIn(staff, gw, 'clinician');
+    await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
+    await capture(staff, 'clinician-console');
+    await staff
+      .getByRole('button', { name: /^Open the visit/ })
+      .first()
+      .click();
+    await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
+    await staff.getByRole('button', { name: 'Join video' }).click();
+    await waitForVisitState(staff, `s.status === 'live'`);
+    await capture(staff, 'clinician-visit-lobby');
+    await staff.getByRole('button', { name: /^Admit / }).click();
+    await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    await waitForVisitState(patient, `s.status === 'live'`);
+    for (const p of [patient, staff])
+      await waitForStats(p, (x) => x.totals.framesDecoded > 5, 'video flows both ways', 15_000);
+    await capture(patient, 'patient-visit');
+    await capture(staff, 'clinician-visit');
+    await staff
+      .getByRole('toolbar', { name: 'Visit controls' })
+      .getByRole('button', { name: 'Share screen' })
+      .click();
+    await waitForVisitState(staff, 's.sharing === true', 8000);
+    await waitForStats(
+      patient,
+      (x) => x.feeds.some((f) => f.description === 'screen' && f.framesDecoded > 0),
+      'the patient decodes the screen share',
+      10_000,
+    );
+    await capture(patient, 'patient-visit-screen-share');
+
+    // ------------------------------------------------------------ the end
+    staff.once('dialog', (d) => void d.accept());
+    await staff.locator('#visit-end').click();
+    await staff.locator('#visit-state', { hasText: 'This visit has ended.' }).waitFor({ timeout: 10_000 });
+    await patient.locator('#step-over').waitFor({ state: 'visible', timeout: 10_000 });
+    await capture(staff, 'clinician-visit-ended');
+    await capture(patient, 'patient-visit-ended');
+    return { checks, cspViolations };
+  } catch (err) {
+    throw withLogs(err, stack?.logs(15) ?? '');
+  } finally {
+    await Promise.all([a?.close(), b?.close()]);
+    await stack?.stop();
+  }
+}
+
+runDriver('screens-driver', main);
