@@ -37,6 +37,7 @@ const base = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   moduleNameMapper: {
+    '\\.css$': '<rootDir>/web/src/testing/style-stub.cjs',
     '^@haven/([a-z-]+)/testing$': '<rootDir>/packages/$1/src/testing.ts',
     '^@haven/(errors|auth|proto|crypto|telemetry|eventstore|bus|service|testing)$':
       '<rootDir>/packages/$1/src/index.ts',

@@ -16,8 +16,8 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
 
   beforeAll(async () => {
     ns = await createNetns();
-    result = await runInNetns<ScreensResult>(ns, DRIVER, {}, { timeoutMs: 240_000 });
-  }, 250_000);
+    result = await runInNetns<ScreensResult>(ns, DRIVER, {}, { timeoutMs: 300_000 });
+  }, 310_000);
 
   afterAll(async () => {
     await ns?.destroy();

@@ -68,6 +68,8 @@ export interface HavenVisit {
   leave(): Promise<void>;
   /** Takes the finished visit off the page (the page says the outcome itself); `state` keeps the last one. */
   clear(): void;
+  /** For a React page that renders VisitScreen itself: a new run whose onState keeps `state` up to date. */
+  track(options: StartOptions): (s: VisitState, visit: Visit) => void;
   toggleMic(): void;
   toggleCamera(): void;
   toggleShare(): void;
@@ -101,6 +103,46 @@ function createHavenVisit(): HavenVisit {
   /** feed id → inbound RTP bytes at the previous inConversation() */
   const heard = new Map<number, number>();
 
+  /** A new run: resets the state and returns the VisitScreen's onState that keeps it up to date. */
+  function track(options: StartOptions, started?: () => void) {
+    runs += 1;
+    const run = runs;
+    let finished = false;
+    heard.clear();
+    Object.assign(state, {
+      status: 'loading',
+      role: options.role === 'patient' ? 'patient' : 'clinician',
+      errorCode: null,
+      message: null,
+      publisherId: null,
+      remoteFeeds: 0,
+      sharing: false,
+    });
+    return (s: VisitState, visit: Visit) => {
+      if (run !== runs) return;
+      current = visit;
+      Object.assign(state, {
+        status: LEGACY_STATUS[s.status],
+        publisherId: visit.room?.publisherId ?? null,
+        remoteFeeds: visit.feeds.length,
+        ...(isFinished(s) ? { errorCode: s.code, message: s.message } : {}),
+        ...(inRoom(s)
+          ? {
+              sharing: s.media.sharing,
+              receiveOnly: s.media.receiveOnly,
+              micOn: s.media.micOn,
+              cameraOn: s.media.cameraOn,
+            }
+          : { sharing: false }),
+      });
+      if (s.status !== 'idle' && s.status !== 'connecting') started?.();
+      if (isFinished(s) && !finished) {
+        finished = true;
+        options.onFinished?.(LEGACY_STATUS[s.status]);
+      }
+    };
+  }
+
   async function stats() {
     const feeds = (await current?.room?.stats()) ?? [];
     const totals = {
@@ -121,52 +163,18 @@ function createHavenVisit(): HavenVisit {
   return {
     state,
     stats,
+    track,
     start(container, options) {
       if (host !== container) {
         root?.unmount();
         root = createRoot(container);
         host = container;
       }
-      runs += 1;
-      const run = runs;
-      let finished = false;
-      heard.clear();
-      Object.assign(state, {
-        status: 'loading',
-        role: options.role === 'patient' ? 'patient' : 'clinician',
-        errorCode: null,
-        message: null,
-        publisherId: null,
-        remoteFeeds: 0,
-        sharing: false,
-      });
       return new Promise<void>((resolve) => {
-        const onState = (s: VisitState, visit: Visit) => {
-          if (run !== runs) return;
-          current = visit;
-          Object.assign(state, {
-            status: LEGACY_STATUS[s.status],
-            publisherId: visit.room?.publisherId ?? null,
-            remoteFeeds: visit.feeds.length,
-            ...(isFinished(s) ? { errorCode: s.code, message: s.message } : {}),
-            ...(inRoom(s)
-              ? {
-                  sharing: s.media.sharing,
-                  receiveOnly: s.media.receiveOnly,
-                  micOn: s.media.micOn,
-                  cameraOn: s.media.cameraOn,
-                }
-              : { sharing: false }),
-          });
-          if (s.status !== 'idle' && s.status !== 'connecting') resolve();
-          if (isFinished(s) && !finished) {
-            finished = true;
-            options.onFinished?.(LEGACY_STATUS[s.status]);
-          }
-        };
+        const onState = track(options, resolve);
         root?.render(
           <VisitScreen
-            key={run}
+            key={runs}
             mediaUrl={options.mediaUrl}
             leaveUrl={options.leaveUrl}
             role={options.role === 'patient' ? 'patient' : 'clinician'}
@@ -208,4 +216,6 @@ function createHavenVisit(): HavenVisit {
   };
 }
 
-window.HavenVisit = createHavenVisit();
+/** The page's one handle, also on window for the pages not ported yet and for the browser suites. */
+export const havenVisit: HavenVisit = createHavenVisit();
+window.HavenVisit = havenVisit;

@@ -1,0 +1,520 @@
+/**
+ * The patient's page: /join#<token> → passcode (→ date of birth) → camera/microphone/connection check → waiting
+ * room → visit. The link token is read from the URL fragment (never sent in a request line) and removed from the
+ * address bar at once. One step at a time; each step's heading takes the focus.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { ApiError, api } from '../api/client';
+import { openLive, type LiveChannel, type PatientLiveMessage } from '../live/live-channel';
+import { havenVisit } from '../visit/mount';
+import { VisitScreen } from '../visit/visit-screen';
+import { startPreview, type Preview } from './self-check';
+import { AccessLog } from './access-log';
+
+/** GET /api/patient/visit */
+interface PatientVisit {
+  readonly status: string;
+  readonly locked?: boolean;
+}
+
+/** The page's steps. */
+export type JoinStep =
+  | { readonly step: 'loading' }
+  | { readonly step: 'passcode' }
+  | { readonly step: 'blocked'; readonly message: string }
+  | { readonly step: 'check' }
+  | { readonly step: 'waiting'; readonly locked: boolean; readonly error: string | null }
+  | { readonly step: 'visit' }
+  | { readonly step: 'over'; readonly message: string };
+
+/** What the patient reads when the visit is over for them. */
+export const OVER = {
+  ended: 'Your visit has ended. Thank you.',
+  denied: 'The clinic could not let you in to this visit. Please call the clinic.',
+  kicked: 'You were removed from the visit. Please call the clinic if this was a mistake.',
+  expired: 'This visit link has expired. Please call the clinic if you still need help.',
+  noLink: 'This page needs the link the clinic sent you. Please open that link again.',
+} as const;
+
+function Step({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
+  return (
+    <section id={`step-${id}`} className="card narrow" aria-labelledby={`${id}-title`}>
+      <h1 id={`${id}-title`} tabIndex={-1} ref={heading}>
+        {title}
+      </h1>
+      {children}
+    </section>
+  );
+}
+
+function PasscodeStep({
+  token,
+  onJoined,
+  onBlocked,
+}: {
+  token: string;
+  onJoined: () => void;
+  onBlocked: (m: string) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [formError, setFormError] = useState<string | null>(null);
+  const [needsDob, setNeedsDob] = useState(false);
+  const [dobError, setDobError] = useState<string | null>(null);
+  const passcodeRef = useRef<HTMLInputElement>(null);
+  const dobRef = useRef<HTMLInputElement>(null);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    const field = (name: string) => {
+      const v = data.get(name);
+      return typeof v === 'string' ? v : '';
+    };
+    const dob = field('dateOfBirth');
+    setFormError(null);
+    setDobError(null);
+    setBusy(true);
+    try {
+      await api('POST', '/api/join', {
+        token,
+        passcode: field('passcode'),
+        ...(dob ? { dateOfBirth: dob } : {}),
+      });
+      onJoined();
+    } catch (err) {
+      if (err instanceof ApiError && err.fieldViolations.some((v) => v.field === 'dateOfBirth')) {
+        setNeedsDob(true);
+        setDobError(dob ? 'Please check your date of birth.' : 'Please enter your date of birth.');
+        setTimeout(() => dobRef.current?.focus());
+      } else if (err instanceof ApiError && err.status === 409) {
+        onBlocked(err.message);
+      } else {
+        setFormError(err instanceof Error ? err.message : String(err));
+        if (passcodeRef.current) passcodeRef.current.value = '';
+        passcodeRef.current?.focus();
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Step id="passcode" title="Your video visit">
+      <p className="lead">
+        Enter the passcode the clinic gave you. It was read to you or sent separately from this link.
+      </p>
+      <form id="passcode-form" noValidate onSubmit={(e) => void submit(e)} aria-busy={busy}>
+        {formError ? (
+          <p id="passcode-form-error" className="form-error" role="alert">
+            {formError}
+          </p>
+        ) : null}
+        <div className="field">
+          <label htmlFor="passcode">Passcode</label>
+          <input
+            ref={passcodeRef}
+            id="passcode"
+            name="passcode"
+            type="text"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            maxLength={16}
+            required
+            aria-invalid={formError ? true : undefined}
+          />
+        </div>
+        {needsDob ? (
+          <div id="dob-field" className="field">
+            <label htmlFor="dateOfBirth">Your date of birth</label>
+            <input
+              ref={dobRef}
+              id="dateOfBirth"
+              name="dateOfBirth"
+              type="date"
+              aria-describedby="dateOfBirth-error"
+              aria-invalid={dobError ? true : undefined}
+            />
+            {dobError ? (
+              <p id="dateOfBirth-error" className="field-error">
+                {dobError}
+              </p>
+            ) : null}
+          </div>
+        ) : null}
+        <button type="submit" className="button button-primary" disabled={busy}>
+          Continue
+        </button>
+      </form>
+    </Step>
+  );
+}
+
+type Mark = { readonly ok: boolean; readonly text: string } | null;
+
+function CheckItem({
+  id,
+  mark,
+  label,
+  children,
+}: {
+  id: string;
+  mark: Mark;
+  label: string;
+  children?: ReactNode;
+}) {
+  return (
+    <li id={id} className={mark ? (mark.ok ? 'ok' : 'bad') : undefined}>
+      <span className="check-mark" aria-hidden="true">
+        {mark ? (mark.ok ? '✓' : '✗') : '…'}
+      </span>{' '}
+      <span>{mark ? mark.text : label}</span>
+      {children}
+    </li>
+  );
+}
+
+function CheckStep({
+  whenNetwork,
+  onContinue,
+  preview,
+}: {
+  whenNetwork: (timeoutMs: number) => Promise<boolean>;
+  onContinue: () => void;
+  /** Keeps the running preview, stopped when the page leaves the check. */
+  preview: (p: Preview) => void;
+}) {
+  const [running, setRunning] = useState(false);
+  const [help, setHelp] = useState<string | null>(null);
+  const [camera, setCamera] = useState<Mark>(null);
+  const [mic, setMic] = useState<Mark>(null);
+  const [network, setNetwork] = useState<Mark>(null);
+  const [canContinue, setCanContinue] = useState(false);
+  const video = useRef<HTMLVideoElement>(null);
+  const meter = useRef<HTMLMeterElement>(null);
+
+  const start = async () => {
+    setRunning(true);
+    setHelp(null);
+    const p = await startPreview();
+    preview(p);
+    const { cameraOk, micOk } = p.result;
+    if (video.current) video.current.srcObject = p.stream;
+    p.meter((level) => {
+      if (meter.current) meter.current.value = level;
+    });
+    if (!p.stream) {
+      setHelp(
+        'Your camera or microphone is blocked. Allow them in your browser settings (the camera icon in the address bar), then press the button again.',
+      );
+      setRunning(false);
+    }
+    setCamera({ ok: cameraOk, text: cameraOk ? 'Camera works' : 'Camera not available' });
+    setMic({
+      ok: micOk,
+      text: micOk ? 'Microphone works (speak to see the level)' : 'Microphone not available',
+    });
+    const netOk = await whenNetwork(8000);
+    setNetwork({
+      ok: netOk,
+      text: netOk ? 'Connection works' : 'Cannot connect. Check your internet connection.',
+    });
+    if (netOk) setCanContinue(true);
+    if (netOk && (!cameraOk || !micOk)) {
+      setHelp('You can still go to the waiting room; your clinician may not see or hear you.');
+    }
+  };
+
+  return (
+    <Step id="check" title="Check your camera and microphone">
+      <p className="lead">Your browser will ask to use your camera and microphone. Please allow it.</p>
+      <video
+        ref={video}
+        id="preview"
+        className="preview"
+        autoPlay
+        muted
+        playsInline
+        aria-label="Your camera preview"
+      />
+      <ul className="checks">
+        <CheckItem id="check-camera" mark={camera} label="Camera" />
+        <CheckItem id="check-mic" mark={mic} label="Microphone">
+          <meter
+            ref={meter}
+            id="mic-level"
+            min={0}
+            max={1}
+            low={0.05}
+            value={0}
+            aria-label="Microphone level"
+          />
+        </CheckItem>
+        <CheckItem id="check-network" mark={network} label="Connection" />
+      </ul>
+      {help ? (
+        <p id="check-help" className="notice" role="status">
+          {help}
+        </p>
+      ) : null}
+      <div className="actions">
+        {running ? null : (
+          <button
+            type="button"
+            id="check-start"
+            className="button button-primary"
+            onClick={() => void start()}
+          >
+            Start the check
+          </button>
+        )}
+        {canContinue ? (
+          <button type="button" id="check-continue" className="button button-primary" onClick={onContinue}>
+            Go to the waiting room
+          </button>
+        ) : null}
+      </div>
+    </Step>
+  );
+}
+
+function WaitingStep({ locked, error }: { locked: boolean; error: string | null }) {
+  return (
+    <Step id="waiting" title="Waiting room">
+      <p className="lead waiting-lead">Your clinician will let you in.</p>
+      <p id="waiting-status" role="status">
+        {locked
+          ? 'Your clinician has paused new arrivals for a moment. Please keep this page open.'
+          : 'Please keep this page open. You do not need to do anything.'}
+      </p>
+      {error ? (
+        <p id="waiting-error" className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <AccessLog />
+    </Step>
+  );
+}
+
+function VisitStep() {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
+  const onState = useMemo(
+    () =>
+      havenVisit.track({ mediaUrl: '/api/patient/media', leaveUrl: '/api/patient/leave', role: 'patient' }),
+    [],
+  );
+  return (
+    <section id="step-visit" aria-labelledby="visit-title">
+      <div className="card">
+        <h1 id="visit-title" tabIndex={-1} ref={heading}>
+          You are in your visit
+        </h1>
+        <p id="visit-status" role="status">
+          Your clinician let you in.
+        </p>
+      </div>
+      <div id="visit-stage">
+        <VisitScreen
+          mediaUrl="/api/patient/media"
+          leaveUrl="/api/patient/leave"
+          role="patient"
+          onState={onState}
+        />
+      </div>
+    </section>
+  );
+}
+
+/** The whole patient page. */
+export function JoinApp({ token }: { token: string }) {
+  const [step, setStep] = useState<JoinStep>(() => (token ? { step: 'passcode' } : { step: 'loading' }));
+  const live = useRef<LiveChannel | null>(null);
+  const preview = useRef<Preview | null>(null);
+  const network = useRef<{ ok: boolean; waiters: Array<() => void> }>({ ok: false, waiters: [] });
+
+  const over = useCallback((message: string) => {
+    live.current?.close();
+    preview.current?.stop();
+    preview.current = null;
+    setStep({ step: 'over', message });
+  }, []);
+
+  // Once entered, the visit stays mounted until it finishes by itself (hidden when the page moves on): the
+  // media connection's own ending (removed, ended) is what the visit's state reports.
+  const [entered, setEntered] = useState(false);
+  const enterVisit = useCallback(() => {
+    preview.current?.stop();
+    preview.current = null;
+    setStep((s) => {
+      if (s.step === 'visit' || s.step === 'over') return s;
+      setEntered(true);
+      return { step: 'visit' };
+    });
+  }, []);
+
+  const onVisitState = useCallback(
+    (v: PatientVisit) => {
+      if (v.status === 'admitted') enterVisit();
+      else if (v.status === 'ended') over(OVER.ended);
+      else if (v.status === 'denied') over(OVER.denied);
+      else if (v.status === 'kicked') over(OVER.kicked);
+      else if (v.status === 'waiting')
+        setStep((s) => (s.step === 'waiting' ? { ...s, locked: v.locked === true } : s));
+    },
+    [enterVisit, over],
+  );
+
+  const startLive = useCallback(() => {
+    if (live.current) return;
+    live.current = openLive<PatientLiveMessage>({
+      as: 'patient',
+      onMessage: (m) => {
+        if (m.type === 'hello') {
+          network.current.ok = true;
+          for (const w of network.current.waiters) w();
+          network.current.waiters = [];
+        } else if (m.type === 'admitted') enterVisit();
+        else if (m.type === 'denied') over(OVER.denied);
+        else if (m.type === 'kicked') over(OVER.kicked);
+        else if (m.type === 'ended') over(OVER.ended);
+        else if (m.type === 'visit') onVisitState(m);
+      },
+      onSignedOut: () => over(OVER.expired),
+    });
+  }, [enterVisit, over, onVisitState]);
+
+  const whenNetwork = useCallback(
+    (timeoutMs: number) => {
+      startLive();
+      if (network.current.ok) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        network.current.waiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
+    [startLive],
+  );
+
+  const goWaiting = useCallback(async () => {
+    setStep({ step: 'waiting', locked: false, error: null });
+    try {
+      await api('POST', '/api/patient/lobby', {});
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 409 || err.status === 401)) {
+        over(err.status === 401 ? 'This visit link has expired. Please call the clinic.' : err.message);
+        return;
+      }
+      setStep({ step: 'waiting', locked: false, error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    // The admission may have happened before the socket heard about it.
+    const now = await api<PatientVisit>('GET', '/api/patient/visit').catch(() => null);
+    if (now) onVisitState(now);
+  }, [over, onVisitState]);
+
+  const keepPreview = useCallback((p: Preview) => {
+    preview.current?.stop();
+    preview.current = p;
+  }, []);
+
+  useEffect(() => {
+    if (token) return;
+    // A reload: the patient cookie may still be there.
+    void api<PatientVisit>('GET', '/api/patient/visit').then(
+      (v) => {
+        if (v.status === 'not_joined' || v.status === 'left') setStep({ step: 'check' });
+        else {
+          startLive();
+          if (v.status === 'waiting') setStep({ step: 'waiting', locked: v.locked === true, error: null });
+          onVisitState(v);
+        }
+      },
+      () => setStep({ step: 'blocked', message: OVER.noLink }),
+    );
+    // Once, at load.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  useEffect(
+    () => () => {
+      live.current?.close();
+      preview.current?.stop();
+    },
+    [],
+  );
+
+  return (
+    <>
+      <CurrentStep
+        step={step}
+        token={token}
+        onJoined={() => setStep({ step: 'check' })}
+        onBlocked={(message) => setStep({ step: 'blocked', message })}
+        whenNetwork={whenNetwork}
+        onContinue={() => void goWaiting()}
+        keepPreview={keepPreview}
+      />
+      {entered ? (
+        <div hidden={step.step !== 'visit'}>
+          <VisitStep />
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function CurrentStep(props: {
+  step: JoinStep;
+  token: string;
+  onJoined: () => void;
+  onBlocked: (message: string) => void;
+  whenNetwork: (timeoutMs: number) => Promise<boolean>;
+  onContinue: () => void;
+  keepPreview: (p: Preview) => void;
+}) {
+  const { step } = props;
+  switch (step.step) {
+    case 'loading':
+      return (
+        <p id="loading" className="loading" role="status">
+          Loading…
+        </p>
+      );
+    case 'passcode':
+      return <PasscodeStep token={props.token} onJoined={props.onJoined} onBlocked={props.onBlocked} />;
+    case 'blocked':
+      return (
+        <Step id="blocked" title="We cannot open this visit">
+          <p id="blocked-message" className="lead">
+            {step.message}
+          </p>
+        </Step>
+      );
+    case 'check':
+      return (
+        <CheckStep
+          whenNetwork={props.whenNetwork}
+          onContinue={props.onContinue}
+          preview={props.keepPreview}
+        />
+      );
+    case 'waiting':
+      return <WaitingStep locked={step.locked} error={step.error} />;
+    case 'visit':
+      return null;
+    case 'over':
+      return (
+        <Step id="over" title="Your visit">
+          <p id="over-message" className="lead">
+            {step.message}
+          </p>
+        </Step>
+      );
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen } from '@testing-library/react';
+import { JoinApp } from './join-app';
+
+type Answer = { status: number; body: unknown };
+
+/** Answers the page's API calls in order, recording them. */
+function answer(...answers: Answer[]) {
+  const calls: Array<{ path: string; body: unknown }> = [];
+  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+    calls.push({ path, body });
+    const a = answers.shift() ?? { status: 500, body: {} };
+    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
+  });
+  return calls;
+}
+
+async function submitPasscode(value: string) {
+  fireEvent.change(screen.getByLabelText('Passcode'), { target: { value } });
+  await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Continue' })));
+}
+
+describe('the patient’s join page', () => {
+  it('sends the token and passcode, then starts the self-check', async () => {
+    const calls = answer({ status: 200, body: {} });
+    render(<JoinApp token="tok" />);
+    expect(document.activeElement?.textContent).toBe('Your video visit');
+    await submitPasscode('123456');
+    expect(calls).toEqual([{ path: '/api/join', body: { token: 'tok', passcode: '123456' } }]);
+    expect(screen.getByRole('heading', { name: 'Check your camera and microphone' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Start the check' })).toBeTruthy();
+  });
+
+  it('says a wrong passcode is wrong, clears it and keeps the patient on the step', async () => {
+    answer({
+      status: 400,
+      body: { error: { code: 'INVALID', message: 'That passcode is not right. 4 attempts left.' } },
+    });
+    render(<JoinApp token="tok" />);
+    await submitPasscode('000000');
+    expect(screen.getByRole('alert').textContent).toBe('That passcode is not right. 4 attempts left.');
+    const input = screen.getByLabelText<HTMLInputElement>('Passcode');
+    expect(input.value).toBe('');
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+  });
+
+  it('asks for the date of birth when the clinic requires it', async () => {
+    const dob = {
+      error: { code: 'INVALID', fieldViolations: [{ field: 'dateOfBirth', description: 'required' }] },
+    };
+    const calls = answer({ status: 400, body: dob }, { status: 200, body: {} });
+    render(<JoinApp token="tok" />);
+    await submitPasscode('123456');
+    expect(screen.getByText('Please enter your date of birth.')).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('Your date of birth'), { target: { value: '1975-09-30' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Continue' })));
+    expect(calls[1]?.body).toEqual({ token: 'tok', passcode: '123456', dateOfBirth: '1975-09-30' });
+  });
+
+  it('explains a link that cannot be used (409)', async () => {
+    answer({
+      status: 409,
+      body: { error: { code: 'FAILED_PRECONDITION', message: 'This visit was cancelled.' } },
+    });
+    render(<JoinApp token="tok" />);
+    await submitPasscode('123456');
+    expect(screen.getByRole('heading', { name: 'We cannot open this visit' })).toBeTruthy();
+    expect(screen.getByText('This visit was cancelled.')).toBeTruthy();
+  });
+
+  it('without a link or a patient cookie, says the page needs the link', async () => {
+    answer({ status: 401, body: {} }, { status: 401, body: {} });
+    render(<JoinApp token="" />);
+    await act(async () => undefined);
+    expect(
+      await screen.findByText('This page needs the link the clinic sent you. Please open that link again.'),
+    ).toBeTruthy();
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * The patient's self-check: camera and microphone (with a level meter) from getUserMedia, and the connection
+ * from the live channel's hello. Plain browser code the check step drives.
+ */
+
+/** What the check found. */
+export interface CheckResult {
+  readonly cameraOk: boolean;
+  readonly micOk: boolean;
+}
+
+/** A running preview: the stream, a microphone level sampler, and how to stop both. */
+export interface Preview {
+  readonly stream: MediaStream | null;
+  readonly result: CheckResult;
+  /** Calls `onLevel` (0..1) every animation frame until stopped. */
+  meter(onLevel: (level: number) => void): void;
+  stop(): void;
+}
+
+/** Asks for the camera and microphone; never rejects (a refusal is `cameraOk: false, micOk: false`). */
+export async function startPreview(): Promise<Preview> {
+  let stream: MediaStream | null = null;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  } catch {
+    stream = null;
+  }
+  const cameraOk = (stream?.getVideoTracks().length ?? 0) > 0;
+  const micOk = (stream?.getAudioTracks().length ?? 0) > 0;
+  let audio: AudioContext | null = null;
+  return {
+    stream,
+    result: { cameraOk, micOk },
+    meter(onLevel) {
+      if (!stream || !micOk) return;
+      audio = new AudioContext();
+      const analyser = audio.createAnalyser();
+      analyser.fftSize = 512;
+      audio.createMediaStreamSource(stream).connect(analyser);
+      const samples = new Uint8Array(analyser.fftSize);
+      const tick = () => {
+        if (!audio) return;
+        analyser.getByteTimeDomainData(samples);
+        let peak = 0;
+        for (const s of samples) peak = Math.max(peak, Math.abs(s - 128) / 128);
+        onLevel(Math.min(1, peak * 2));
+        requestAnimationFrame(tick);
+      };
+      tick();
+    },
+    stop() {
+      for (const t of stream?.getTracks() ?? []) t.stop();
+      stream = null;
+      void audio?.close().catch(() => undefined);
+      audio = null;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Stylesheets imported by components (Vite bundles them) are nothing in jest.
+module.exports = {};
