@@ -8,8 +8,9 @@ import type { ConsumerHealth, EventStore, Subscription } from '@haven/eventstore
 import type { SchedulingDeps } from '../deps';
 import { DEFAULT_OUTBOX_POLICY } from './decide';
 import { ReminderOutbox } from './outbox';
-import { ReminderChannel } from './reminder';
 import { SmtpTransport } from './smtp';
+import { WebhookSmsTransport } from './sms-webhook';
+import type { MessageTransport } from './transport';
 import { DEFAULT_TEMPLATES } from './template';
 
 const DURATION = /^(\d+)(m|h|d)$/;
@@ -62,6 +63,13 @@ export const notificationConfigShape = {
   HAVEN_SMTP_CA_FILE: z.string().min(1).optional(),
   /** The From address of patient messages. */
   HAVEN_SMTP_FROM: z.string().min(3).default('Haven <no-reply@localhost>'),
+  /**
+   * SMS through a generic HTTP webhook (JSON POST of recipient and text, bearer token, Idempotency-Key);
+   * unset = no SMS. `https:` (plain `http:` only on loopback).
+   */
+  HAVEN_SMS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The webhook's bearer token (with HAVEN_SMS_WEBHOOK_URL). */
+  HAVEN_SMS_WEBHOOK_TOKEN: z.string().min(16).optional(),
   /** Clinic setting: the clinic's name as patients know it (messages name it). */
   HAVEN_CLINIC_NAME: z.string().min(1).max(80).default('Haven clinic'),
   /** Clinic setting: the language of patient messages (templates per language; fallback English). */
@@ -111,29 +119,44 @@ export interface RunningNotifications {
   readonly subscription: Subscription;
 }
 
-/** Starts the outbox when a relay is configured; undefined otherwise. Throws when the CA file is unreadable. */
+/**
+ * Starts the outbox when a relay or an SMS webhook is configured; undefined otherwise. Throws when the CA file
+ * is unreadable or the webhook has no token.
+ */
 export async function startNotifications(
   config: NotificationConfig,
   deps: SchedulingDeps,
   store: EventStore,
   health: ConsumerHealth,
 ): Promise<RunningNotifications | undefined> {
-  if (!config.HAVEN_SMTP_URL) return undefined;
-  const url = new URL(config.HAVEN_SMTP_URL);
-  if (config.HAVEN_SMTP_USER) {
-    url.username = encodeURIComponent(config.HAVEN_SMTP_USER);
-    url.password = encodeURIComponent(config.HAVEN_SMTP_PASSWORD ?? '');
+  const transports: MessageTransport[] = [];
+  if (config.HAVEN_SMTP_URL) {
+    const url = new URL(config.HAVEN_SMTP_URL);
+    if (config.HAVEN_SMTP_USER) {
+      url.username = encodeURIComponent(config.HAVEN_SMTP_USER);
+      url.password = encodeURIComponent(config.HAVEN_SMTP_PASSWORD ?? '');
+    }
+    transports.push(
+      new SmtpTransport({
+        url: url.toString(),
+        from: config.HAVEN_SMTP_FROM,
+        requireTls: config.HAVEN_SMTP_REQUIRE_TLS,
+        ca: config.HAVEN_SMTP_CA_FILE ? readFileSync(config.HAVEN_SMTP_CA_FILE, 'utf8') : undefined,
+      }),
+    );
   }
-  const smtp = new SmtpTransport({
-    url: url.toString(),
-    from: config.HAVEN_SMTP_FROM,
-    requireTls: config.HAVEN_SMTP_REQUIRE_TLS,
-    ca: config.HAVEN_SMTP_CA_FILE ? readFileSync(config.HAVEN_SMTP_CA_FILE, 'utf8') : undefined,
-  });
+  if (config.HAVEN_SMS_WEBHOOK_URL) {
+    if (!config.HAVEN_SMS_WEBHOOK_TOKEN)
+      throw new Error('HAVEN_SMS_WEBHOOK_TOKEN is required with HAVEN_SMS_WEBHOOK_URL');
+    transports.push(
+      new WebhookSmsTransport({ url: config.HAVEN_SMS_WEBHOOK_URL, token: config.HAVEN_SMS_WEBHOOK_TOKEN }),
+    );
+  }
+  if (transports.length === 0) return undefined;
   const domain = /@([^>\s]+)>?\s*$/.exec(config.HAVEN_SMTP_FROM)?.[1] ?? 'localhost';
   const outbox = new ReminderOutbox(
     deps,
-    [smtp],
+    transports,
     {
       clinicName: config.HAVEN_CLINIC_NAME,
       language: config.HAVEN_NOTIFY_LANGUAGE,
@@ -144,7 +167,7 @@ export async function startNotifications(
         ...DEFAULT_OUTBOX_POLICY,
         offsetsMinutes:
           config.HAVEN_REMINDER_OFFSETS.trim() === '' ? [] : parseOffsets(config.HAVEN_REMINDER_OFFSETS),
-        channels: [ReminderChannel.Email],
+        channels: transports.map((t) => t.channel),
         maxAttempts: config.HAVEN_REMINDER_MAX_ATTEMPTS,
         minBackoffMs: config.HAVEN_REMINDER_RETRY_MS,
         leaseMs: config.HAVEN_REMINDER_LEASE_MS,

@@ -6,6 +6,8 @@
  * stops the reminders. The service's log carries no canary either.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -62,6 +64,10 @@ let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
 let nc: NatsConnection;
 let logText = '';
+/** The SMS gateway stand-in: every request body it accepted. */
+const smsBodies: { to: string; text: string; idempotencyKey: string }[] = [];
+let smsGateway: Server;
+const SMS_TOKEN = 'outbox-sms-gateway-token-0123';
 
 const frontDesk = async () =>
   clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
@@ -70,6 +76,16 @@ beforeAll(async () => {
   nats = await startNatsServer();
   jwks = await serveJwks(issuer.jwks);
   catcher = await startMailCatcher();
+  smsGateway = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.headers.authorization !== `Bearer ${SMS_TOKEN}`) return void res.writeHead(401).end();
+      smsBodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof smsBodies)[number]);
+      res.writeHead(202).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => smsGateway.listen(0, '127.0.0.1', resolve));
   dataDir = mkdtempSync(join(tmpdir(), 'haven-outbox-'));
   const config = testSchedulingConfig(
     nats.env('scheduling'),
@@ -84,6 +100,8 @@ beforeAll(async () => {
       HAVEN_REMINDER_RETRY_MS: '200',
       HAVEN_REMINDER_MAX_ATTEMPTS: '3',
       HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
+      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(smsGateway.address() as AddressInfo).port}/send`,
+      HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
     },
   );
   const destination = new Writable({
@@ -124,6 +142,7 @@ afterAll(async () => {
   await service?.stop();
   await nc?.close();
   await catcher?.close();
+  await new Promise((resolve) => smsGateway?.close(resolve));
   await nats?.stop();
   await jwks?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -222,11 +241,25 @@ describe('an invitation', () => {
     );
   });
 
+  it('goes by SMS too, exactly once, with the link and no canary PHI in the text', async () => {
+    const key = messageIdOf(`${booked.appointmentId}_invitation_sms`, 'lakeside.test');
+    await until(() => expect(smsBodies.filter((b) => b.idempotencyKey === key)).toHaveLength(1), {
+      timeoutMs: 20_000,
+    });
+    const sms = smsBodies.find((b) => b.idempotencyKey === key)!;
+    expect(sms.to).toBe(CANARY.phone);
+    expect(sms.text).toContain(`https://visits.lakeside.test/join#${booked.link!.token}`);
+    expect(sms.text).toContain('Lakeside Family Practice');
+    for (const canary of CANARIES) expect(sms.text).not.toContain(canary);
+  });
+
   it('is preceded by PhiAccessed with purpose treatment-communication', async () => {
     const reminder = await eventsOf(booked.invitation);
     expect(typesOf(reminder)).toEqual(['ReminderScheduled', 'ReminderSending', 'ReminderSent']);
     const access = (await store.read(`scheduling.patient_access-${booked.patientId}`)).filter(
-      (e) => e.data['why'] === 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION',
+      (e) =>
+        e.data['why'] === 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION' &&
+        JSON.stringify(e.data['fields']) === '["email"]',
     );
     expect(access).toHaveLength(1);
     expect(access[0]!.data).toMatchObject({

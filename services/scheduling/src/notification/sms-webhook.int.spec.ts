@@ -1,0 +1,103 @@
+/**
+ * The SMS webhook adapter against a real local HTTP server standing in for a hospital's SMS gateway: the
+ * transport contract, plus the request shape (bearer token, Idempotency-Key = the message id, JSON body).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebhookSmsTransport } from './sms-webhook';
+import { testMessageTransport } from './transport.contract';
+
+jest.setTimeout(30_000);
+
+const TOKEN = 'sms-gateway-token-0123456789';
+
+interface Received {
+  readonly headers: IncomingMessage['headers'];
+  readonly body: { to: string; text: string; idempotencyKey: string };
+}
+
+async function startGateway(): Promise<{
+  url: string;
+  received: Received[];
+  refuse: (status: number | undefined) => void;
+  close: () => Promise<void>;
+}> {
+  const received: Received[] = [];
+  let refusal: number | undefined;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+        res.writeHead(401).end();
+        return;
+      }
+      if (refusal !== undefined) {
+        res.writeHead(refusal).end('{"error":"refused"}');
+        return;
+      }
+      received.push({
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Received['body'],
+      });
+      res.writeHead(202, { 'content-type': 'application/json' }).end(`{"id":"sms-${received.length}"}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/send`,
+    received,
+    refuse: (status) => {
+      refusal = status;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+testMessageTransport('SMS webhook', async () => {
+  const gateway = await startGateway();
+  return {
+    transport: new WebhookSmsTransport({ url: gateway.url, token: TOKEN, timeoutMs: 5_000 }),
+    recipient: '+15550001111',
+    received: () =>
+      gateway.received.map((r) => ({ messageId: r.body.idempotencyKey, to: r.body.to, text: r.body.text })),
+    refuse: (kind) => gateway.refuse(kind === undefined ? undefined : kind === 'retryable' ? 503 : 400),
+    unreachable: () =>
+      new WebhookSmsTransport({ url: 'http://127.0.0.1:1/send', token: TOKEN, timeoutMs: 2_000 }),
+    close: () => gateway.close(),
+  };
+});
+
+describe('the SMS webhook request', () => {
+  it('carries the bearer token, the message id as Idempotency-Key, and only the recipient and text', async () => {
+    const gateway = await startGateway();
+    try {
+      const sms = new WebhookSmsTransport({ url: gateway.url, token: TOKEN });
+      const receipt = await sms.send({
+        messageId: '<reminder-a@x>',
+        to: '+15550002222',
+        subject: 'unused',
+        text: 'Hi',
+      });
+      expect(receipt).toEqual({ providerId: 'sms-1' });
+      const [got] = gateway.received;
+      expect(got?.headers['idempotency-key']).toBe('<reminder-a@x>');
+      expect(got?.headers['content-type']).toBe('application/json');
+      expect(got?.body).toEqual({ to: '+15550002222', text: 'Hi', idempotencyKey: '<reminder-a@x>' });
+      gateway.refuse(429);
+      await expect(
+        sms.send({ messageId: '<b@x>', to: '+1555', subject: '', text: 'x' }),
+      ).rejects.toMatchObject({
+        reason: 'http_4xx',
+        retryable: true,
+      });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('refuses a plain-http webhook that is not on loopback', () =>
+    expect(() => new WebhookSmsTransport({ url: 'http://sms.example.test/send', token: TOKEN })).toThrow(
+      /https/,
+    ));
+});
