@@ -330,6 +330,30 @@ describe('legal hold and deletion', () => {
   });
 });
 
+describe('a deletion interrupted before the key was destroyed (a crash)', () => {
+  it('is finished by the next sweep: the object and the key are destroyed', async () => {
+    const file = await availableRecording('rec-c1', 'clin-1', randomBytes(5000));
+    const backup = await fs.readFile(file);
+    // What a crash right after the append leaves: RecordingDeleted, but the key and the object still there.
+    await new Recordings(store).command(
+      'rec-c1',
+      { type: 'DeleteRecording', data: { reason: 'REQUESTED' } },
+      serviceMetadata('test-crash'),
+    );
+    await eventually(async () => expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' }));
+    const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json') });
+    const fresh = new RecordingKeys(
+      kms,
+      new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }),
+    );
+    await expect(
+      openEncryptedObject(fresh.kmsFor('rec-c1'), bufferCiphertextReader(backup), {
+        context: recordingContext('rec-c1'),
+      }),
+    ).rejects.toBeInstanceOf(PhiShreddedError);
+  });
+});
+
 describe('the retention policy (last: it deletes what expired)', () => {
   it('is the admin’s: seven years, no automatic deletion by default; a stale etag or bad path is refused', async () => {
     const admin = await as('adm-1', 'admin');

@@ -17,7 +17,7 @@ import {
 import { DeletionReason } from '../recording/access';
 import type { RecordingProjection } from '../recording/projection';
 import { serviceMetadata } from '../recording/recordings';
-import { deleteRecording, type PlaybackDeps } from '../playback/grpc';
+import { deleteRecording, finishShredding, type PlaybackDeps } from '../playback/grpc';
 import {
   RETENTION_STREAM,
   decideRetention,
@@ -115,17 +115,28 @@ export function retentionHandlers(deps: { store: EventStore; policies: Retention
   };
 }
 
-/** Runs one sweep: deletes what expired. Resolves with the ids deleted. Never rejects. */
+/**
+ * Runs one sweep: finishes the shredding of DELETED recordings this process has not finished yet (a crash
+ * between `RecordingDeleted` and destroying the key), then deletes what expired. Resolves with the ids
+ * deleted. Never rejects.
+ */
 export async function sweepExpired(
   deps: Pick<PlaybackDeps, 'recordings' | 'objects' | 'keys'> & {
     readonly policies: RetentionPolicies;
     readonly projection: RecordingProjection;
     readonly logger: Logger;
     readonly now?: Date;
+    /** Ids whose key and object this process already destroyed (kept across sweeps). */
+    readonly shredded?: Set<string>;
   },
 ): Promise<string[]> {
   const deleted: string[] = [];
   try {
+    for (const r of deps.projection.all()) {
+      if (r.status !== 'deleted' || deps.shredded?.has(r.recordingId)) continue;
+      await finishShredding(deps, r);
+      deps.shredded?.add(r.recordingId);
+    }
     const { state: policy } = await deps.policies.load();
     if (!policy.autoDelete) return deleted;
     const now = deps.now ?? new Date();
@@ -139,6 +150,7 @@ export async function sweepExpired(
           serviceMetadata(`sweep-${now.toISOString()}`),
         );
         deleted.push(r.recordingId);
+        deps.shredded?.add(r.recordingId);
       } catch (error) {
         // Held or deleted meanwhile (another replica's sweep, an admin): the next sweep sees the new state.
         if (!isCategory(error, ErrorCategory.Precondition)) throw error;
@@ -157,8 +169,9 @@ export function startRetentionSweep(
   intervalMs: number,
 ): () => Promise<void> {
   let running: Promise<unknown> | undefined;
+  const shredded = new Set<string>();
   const timer = setInterval(() => {
-    running ??= sweepExpired(deps).finally(() => (running = undefined));
+    running ??= sweepExpired({ ...deps, shredded }).finally(() => (running = undefined));
   }, intervalMs);
   timer.unref();
   return async () => {
