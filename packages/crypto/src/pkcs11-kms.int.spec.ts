@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import * as pkcs11js from 'pkcs11js';
 import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors';
@@ -132,6 +134,15 @@ describe('Pkcs11Kms on SoftHSM2', () => {
     await expect(
       Pkcs11Kms.open({ module: '/nonexistent/libpkcs11.so', tokenLabel: 'x', pinFile: token.pinFile }),
     ).rejects.toBeInstanceOf(PreconditionError);
+  });
+
+  it('loads the native addon only when a PKCS#11 KMS is opened (services on the keyring never load it)', () => {
+    const script =
+      "require(process.argv[1]); process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('pkcs11js'))))";
+    const out = execFileSync(process.execPath, ['-e', script, join(__dirname, '..', 'dist', 'index.js')], {
+      encoding: 'utf8',
+    });
+    expect(out).toBe('false');
   });
 
   it('prints no PIN', async () => {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import * as pkcs11js from 'pkcs11js';
+import type * as Pkcs11 from 'pkcs11js';
 import {
   NotFoundError,
   PermissionError,
@@ -43,20 +43,33 @@ interface Kek {
 }
 
 interface LoadedModule {
-  readonly lib: pkcs11js.PKCS11;
+  readonly lib: Pkcs11.PKCS11;
   users: number;
+}
+
+let addon: typeof Pkcs11 | undefined;
+
+/**
+ * The pkcs11js native addon, loaded on first use: processes that never open a PKCS#11 KMS (every service with
+ * the local keyring) neither pay for it nor depend on it being built for their Node.
+ */
+function p11(): typeof Pkcs11 {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  addon ??= require('pkcs11js') as typeof Pkcs11;
+  return addon;
 }
 
 /** One loaded, initialised library per module path in this process (PKCS#11 state is per process). */
 const modules = new Map<string, LoadedModule>();
 
-function acquireModule(path: string): pkcs11js.PKCS11 {
+function acquireModule(path: string): Pkcs11.PKCS11 {
   const loaded = modules.get(path);
   if (loaded !== undefined) {
     loaded.users += 1;
     return loaded.lib;
   }
-  const lib = new pkcs11js.PKCS11();
+  const { PKCS11 } = p11();
+  const lib = new PKCS11();
   try {
     lib.load(path);
   } catch (error) {
@@ -65,7 +78,7 @@ function acquireModule(path: string): pkcs11js.PKCS11 {
   try {
     lib.C_Initialize();
   } catch (error) {
-    if (code(error) !== pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    if (code(error) !== p11().CKR_CRYPTOKI_ALREADY_INITIALIZED) {
       lib.close();
       throw translate(error, `initialising PKCS#11 module ${path}`);
     }
@@ -88,7 +101,7 @@ function releaseModule(path: string): void {
 }
 
 function code(error: unknown): number | undefined {
-  return error instanceof pkcs11js.Pkcs11Error ? error.code : undefined;
+  return error instanceof p11().Pkcs11Error ? error.code : undefined;
 }
 
 /** Vendor errors become Haven categories at the boundary; the message names the step, never a PIN or key. */
@@ -96,18 +109,18 @@ function translate(error: unknown, doing: string): Error {
   const c = code(error);
   const name = error instanceof Error ? error.message.split(':')[0] : 'unknown error';
   switch (c) {
-    case pkcs11js.CKR_PIN_INCORRECT:
-    case pkcs11js.CKR_PIN_INVALID:
-    case pkcs11js.CKR_PIN_LEN_RANGE:
-    case pkcs11js.CKR_PIN_EXPIRED:
-    case pkcs11js.CKR_PIN_LOCKED:
+    case p11().CKR_PIN_INCORRECT:
+    case p11().CKR_PIN_INVALID:
+    case p11().CKR_PIN_LEN_RANGE:
+    case p11().CKR_PIN_EXPIRED:
+    case p11().CKR_PIN_LOCKED:
       return new PermissionError(`PKCS#11: ${doing}: the token refused the PIN (${name})`, { cause: error });
-    case pkcs11js.CKR_TOKEN_NOT_PRESENT:
-    case pkcs11js.CKR_SLOT_ID_INVALID:
-    case pkcs11js.CKR_DEVICE_REMOVED:
+    case p11().CKR_TOKEN_NOT_PRESENT:
+    case p11().CKR_SLOT_ID_INVALID:
+    case p11().CKR_DEVICE_REMOVED:
       return new NotFoundError(`PKCS#11: ${doing}: token not present (${name})`, { cause: error });
-    case pkcs11js.CKR_MECHANISM_INVALID:
-    case pkcs11js.CKR_MECHANISM_PARAM_INVALID:
+    case p11().CKR_MECHANISM_INVALID:
+    case p11().CKR_MECHANISM_PARAM_INVALID:
       return new PreconditionError(
         `PKCS#11: ${doing}: the token does not support AES-256-GCM with a caller-supplied IV (${name})`,
         { cause: error },
@@ -118,13 +131,16 @@ function translate(error: unknown, doing: string): Error {
 }
 
 /** Decrypt failures that mean "this ciphertext, tag or AAD is not authentic" (SoftHSM2 says GENERAL_ERROR). */
-const AUTH_FAILURES = new Set<number>([
-  pkcs11js.CKR_ENCRYPTED_DATA_INVALID,
-  pkcs11js.CKR_ENCRYPTED_DATA_LEN_RANGE,
-  pkcs11js.CKR_DATA_INVALID,
-  pkcs11js.CKR_DATA_LEN_RANGE,
-  pkcs11js.CKR_GENERAL_ERROR,
-]);
+function isAuthFailure(c: number): boolean {
+  const P = p11();
+  return [
+    P.CKR_ENCRYPTED_DATA_INVALID,
+    P.CKR_ENCRYPTED_DATA_LEN_RANGE,
+    P.CKR_DATA_INVALID,
+    P.CKR_DATA_LEN_RANGE,
+    P.CKR_GENERAL_ERROR,
+  ].includes(c);
+}
 
 function generationBytes(generation: bigint): Buffer {
   const b = Buffer.alloc(8);
@@ -140,7 +156,7 @@ function generationBytes(generation: bigint): Buffer {
  */
 export class Pkcs11Kms implements Kms {
   readonly #module: string;
-  readonly #lib: pkcs11js.PKCS11;
+  readonly #lib: Pkcs11.PKCS11;
   readonly #session: Buffer;
   readonly #tokenLabel: string;
   readonly #prefix: string;
@@ -149,7 +165,7 @@ export class Pkcs11Kms implements Kms {
 
   private constructor(
     module: string,
-    lib: pkcs11js.PKCS11,
+    lib: Pkcs11.PKCS11,
     session: Buffer,
     tokenLabel: string,
     prefix: string,
@@ -185,12 +201,12 @@ export class Pkcs11Kms implements Kms {
       if (slot === undefined) {
         throw new NotFoundError(`PKCS#11: no token labelled "${options.tokenLabel}" in ${options.module}`);
       }
-      session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      session = lib.C_OpenSession(slot, p11().CKF_SERIAL_SESSION | p11().CKF_RW_SESSION);
       try {
-        lib.C_Login(session, pkcs11js.CKU_USER, pin);
+        lib.C_Login(session, p11().CKU_USER, pin);
       } catch (error) {
         // Login state is per application: another instance on this token already logged in.
-        if (code(error) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw error;
+        if (code(error) !== p11().CKR_USER_ALREADY_LOGGED_IN) throw error;
       }
       const kms = new Pkcs11Kms(options.module, lib, session, options.tokenLabel, prefix);
       if (kms.#refresh() === undefined) {
@@ -211,8 +227,7 @@ export class Pkcs11Kms implements Kms {
         }
       }
       releaseModule(options.module);
-      if (error instanceof pkcs11js.NativeError)
-        throw translate(error, `opening token "${options.tokenLabel}"`);
+      if (error instanceof p11().NativeError) throw translate(error, `opening token "${options.tokenLabel}"`);
       throw error;
     }
   }
@@ -268,7 +283,7 @@ export class Pkcs11Kms implements Kms {
       return Buffer.from(this.#lib.C_Decrypt(this.#session, sealed, Buffer.alloc(sealed.length)));
     } catch (error) {
       const c = code(error);
-      if (c !== undefined && AUTH_FAILURES.has(c)) {
+      if (c !== undefined && isAuthFailure(c)) {
         throw new IntegrityError(
           'wrapped key: authentication failed (the wrapped key, its KEK id or its context was modified)',
         );
@@ -338,9 +353,9 @@ export class Pkcs11Kms implements Kms {
     let handles: Buffer[];
     try {
       lib.C_FindObjectsInit(this.#session, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: p11().CKA_CLASS, value: p11().CKO_SECRET_KEY },
+        { type: p11().CKA_KEY_TYPE, value: p11().CKK_AES },
+        { type: p11().CKA_TOKEN, value: true },
       ]);
       try {
         handles = [];
@@ -356,8 +371,8 @@ export class Pkcs11Kms implements Kms {
       for (const handle of handles) {
         if (known.has(handle.toString('hex'))) continue;
         const [label, id] = lib.C_GetAttributeValue(this.#session, handle, [
-          { type: pkcs11js.CKA_LABEL },
-          { type: pkcs11js.CKA_ID },
+          { type: p11().CKA_LABEL },
+          { type: p11().CKA_ID },
         ]);
         const kekId = label?.value.toString('utf8') ?? '';
         if (!kekId.startsWith(`${this.#prefix}.`) || id?.value.length !== 8) continue;
@@ -378,24 +393,24 @@ export class Pkcs11Kms implements Kms {
     const id = `${this.#prefix}.${newKekId()}`;
     let handle: Buffer;
     try {
-      handle = this.#lib.C_GenerateKey(this.#session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-        { type: pkcs11js.CKA_VALUE_LEN, value: GCM.keyBytes },
-        { type: pkcs11js.CKA_TOKEN, value: true },
-        { type: pkcs11js.CKA_PRIVATE, value: true },
-        { type: pkcs11js.CKA_SENSITIVE, value: true },
-        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-        { type: pkcs11js.CKA_MODIFIABLE, value: false },
-        { type: pkcs11js.CKA_ENCRYPT, value: true },
-        { type: pkcs11js.CKA_DECRYPT, value: true },
-        { type: pkcs11js.CKA_WRAP, value: false },
-        { type: pkcs11js.CKA_UNWRAP, value: false },
-        { type: pkcs11js.CKA_SIGN, value: false },
-        { type: pkcs11js.CKA_VERIFY, value: false },
-        { type: pkcs11js.CKA_DERIVE, value: false },
-        { type: pkcs11js.CKA_LABEL, value: id },
-        { type: pkcs11js.CKA_ID, value: generationBytes(generation) },
+      handle = this.#lib.C_GenerateKey(this.#session, { mechanism: p11().CKM_AES_KEY_GEN }, [
+        { type: p11().CKA_CLASS, value: p11().CKO_SECRET_KEY },
+        { type: p11().CKA_KEY_TYPE, value: p11().CKK_AES },
+        { type: p11().CKA_VALUE_LEN, value: GCM.keyBytes },
+        { type: p11().CKA_TOKEN, value: true },
+        { type: p11().CKA_PRIVATE, value: true },
+        { type: p11().CKA_SENSITIVE, value: true },
+        { type: p11().CKA_EXTRACTABLE, value: false },
+        { type: p11().CKA_MODIFIABLE, value: false },
+        { type: p11().CKA_ENCRYPT, value: true },
+        { type: p11().CKA_DECRYPT, value: true },
+        { type: p11().CKA_WRAP, value: false },
+        { type: p11().CKA_UNWRAP, value: false },
+        { type: p11().CKA_SIGN, value: false },
+        { type: p11().CKA_VERIFY, value: false },
+        { type: p11().CKA_DERIVE, value: false },
+        { type: p11().CKA_LABEL, value: id },
+        { type: p11().CKA_ID, value: generationBytes(generation) },
       ]);
     } catch (error) {
       throw translate(error, `generating a KEK in token "${this.#tokenLabel}"`);
@@ -411,16 +426,16 @@ function byGeneration(a: Kek, b: Kek): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-function gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
+function gcm(iv: Buffer, aad: Buffer): Pkcs11.Mechanism {
   return {
-    mechanism: pkcs11js.CKM_AES_GCM,
+    mechanism: p11().CKM_AES_GCM,
     // PKCS#11 v2.40 CK_GCM_PARAMS (with ulIvBits), the layout SoftHSM2 and current HSMs expect.
     parameter: {
-      type: pkcs11js.CK_PARAMS_AES_GCM_v240,
+      type: p11().CK_PARAMS_AES_GCM_v240,
       iv,
       ivBits: GCM.ivBytes * 8,
       aad,
       tagBits: GCM.tagBytes * 8,
-    } as pkcs11js.GcmParams,
+    } as Pkcs11.GcmParams,
   };
 }
