@@ -32,9 +32,11 @@ if (installedAbi !== undefined && installedAbi !== process.versions.modules) {
 const base = {
   testEnvironment: 'node',
   transform: {
-    // The browser app (web/src) has its own settings: DOM library, React's JSX (component specs run in jsdom).
-    '^.+/web/src/.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/web/tsconfig.jest.json' }],
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+    // One ts-jest configuration for every file, the browser app's component specs (TSX) included: ts-jest keeps
+    // one configuration per worker whatever the transform entry, so a second entry's settings were applied or
+    // not depending on which file a worker met first. Specs are transpiled only (isolatedModules): type checking
+    // is tsc's job (npm run typecheck, web/tsconfig.json for the browser app).
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   moduleNameMapper: {
     '\\.css$': '<rootDir>/web/src/testing/style-stub.cjs',
