@@ -61,7 +61,10 @@ async function main(): Promise<RecordVisitResult> {
   const recDir = env('REC_DIR');
   const seconds = Math.min(Math.max(Number(process.env['SECONDS'] ?? '3') || 3, 1), 3600);
   const publishers = Math.min(Math.max(Number(process.env['PUBLISHERS'] ?? '2') || 2, 1), 4);
-  const coreToken = signJanusToken({ secret: env('JANUS_TOKEN_SECRET'), expiresAt: Date.now() + 3 * 3600_000 });
+  const coreToken = signJanusToken({
+    secret: env('JANUS_TOKEN_SECRET'),
+    expiresAt: Date.now() + 3 * 3600_000,
+  });
   const room = randomInt(1, 2 ** 31);
   const secret = randomBytes(12).toString('hex');
   const pin = randomBytes(4).toString('hex');
@@ -70,7 +73,9 @@ async function main(): Promise<RecordVisitResult> {
   const { default: Janode } = (await dynamicImport('janode')) as {
     default: { connect(c: unknown): Promise<JanodeConnection>; Logger: { setLevel(l: string): void } };
   };
-  const { default: VideoRoomPlugin } = (await dynamicImport('janode/plugins/videoroom')) as { default: unknown };
+  const { default: VideoRoomPlugin } = (await dynamicImport('janode/plugins/videoroom')) as {
+    default: unknown;
+  };
   Janode.Logger.setLevel('error');
 
   let server: StaticServer | undefined;
@@ -78,7 +83,11 @@ async function main(): Promise<RecordVisitResult> {
   let conn: JanodeConnection | undefined;
   let handle: VideoRoomHandle | undefined;
   try {
-    conn = await Janode.connect({ address: { url: wsUrl, token: coreToken }, retry_time_secs: 1, max_retries: 3 });
+    conn = await Janode.connect({
+      address: { url: wsUrl, token: coreToken },
+      retry_time_secs: 1,
+      max_retries: 3,
+    });
     handle = await (await conn.create()).attach(VideoRoomPlugin);
     await handle.create({
       room,
@@ -112,7 +121,9 @@ async function main(): Promise<RecordVisitResult> {
     const recordedMs = Date.now() - live;
     // Janus closes the recorders when the room goes; give it a moment to flush.
     await new Promise((r) => setTimeout(r, 500));
-    const files = readdirSync(recDir).filter((f) => f.endsWith('.mjr')).sort();
+    const files = readdirSync(recDir)
+      .filter((f) => f.endsWith('.mjr'))
+      .sort();
     return { room, publishers, files, recordedMs };
   } finally {
     await handle?.destroy({ room, secret }).catch(() => undefined);
