@@ -81,7 +81,8 @@ const SERVICE_ENV = {
     ...(MFA_RELAXED ? { HAVEN_MFA_REQUIRED_ROLES: 'none' } : {}),
   },
   scheduling: { HAVEN_PUBLIC_URL: `http://localhost:${portOf('gateway', 'http')}` },
-  // Rooms record into the recordings directory only (rec_dir).
+  // Rooms record into the recordings directory only (rec_dir): <recordings>/<recording id>/ per recording. The
+  // recording service reads the same folder (HAVEN_RECORDINGS_DIR, given to every service by the stack).
   session: { HAVEN_JANUS_RECORDINGS_DIR: join(HOME, 'recordings') },
   // Browsers reach media only through the gateway, which relays to the session service's media proxy.
   gateway: { HAVEN_SESSION_MEDIA_URL: `ws://127.0.0.1:${portOf('session', 'http')}/media` },
@@ -350,6 +351,8 @@ async function startDevIdp() {
 async function main() {
   for (const d of ['nats', 'janus', 'recordings', 'data', 'logs'])
     mkdirSync(join(HOME, d), { recursive: true });
+  // HAVEN_RECORDINGS_DIR, shared by Janus (writes) and the recording service (reads): raw media, owner only.
+  chmodSync(join(HOME, 'recordings'), 0o700);
   const { janusAdminSecret, janusTokenSecret, janusEventsSecret, forwarderSecret, natsPasswords } = secrets();
   const forwarding = { HAVEN_FORWARDER_SECRET: forwarderSecret };
   const wanted = process.env.HAVEN_DEV_SERVICES;

@@ -162,6 +162,8 @@ function generateJanusConfig(opts) {
   fs.mkdirSync(o.recordingsDir, { recursive: true });
   // The config holds secrets: only its owner (the Janus process user, see chownJanusFiles) reads it.
   fs.chmodSync(o.dir, 0o700);
+  // Raw recordings are plaintext media until the recording service encrypts them: only their owner may enter.
+  fs.chmodSync(o.recordingsDir, 0o700);
   const useHttp = o.httpPort !== undefined || o.adminHttpPort !== undefined;
   const useEvh = typeof o.eventHandlerUrl === 'string' && o.eventHandlerUrl.length > 0;
   const tokenAuth = o.tokenAuthSecret !== undefined || o.tokenAuth === true;

@@ -105,6 +105,7 @@ beforeAll(async () => {
     HAVEN_JANUS_WS_URLS: wsUrl,
     HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
     HAVEN_DATA_DIR: join(base, 'session'),
+    HAVEN_RECORDINGS_DIR: join(base, 'recordings'),
   });
   client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'janus-restart-test' });
@@ -143,7 +144,12 @@ async function rawJoin(
   return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
 }
 
-it('recreates the room and its allow-list after Janus restarts; the admitted credential works again', async () => {
+/** A booked visit with its patient admitted: the visit id and the clinician's and patient's call metadata. */
+async function admittedVisit(): Promise<{
+  visitId: string;
+  clinician: grpc.Metadata;
+  patient: grpc.Metadata;
+}> {
   const visitId = `apt-${randomUUID()}`;
   const start = new Date(Date.now() + 3600_000);
   await store.append(`scheduling.appointment-${visitId}`, 'no_stream', [
@@ -175,6 +181,11 @@ it('recreates the room and its allow-list after Janus restarts; the admitted cre
   }
   expect(lobby?.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_WAITING);
   await callUnary(client, 'admitParticipant', { name: lobby!.participant!.name, requestId: '' }, clinician);
+  return { visitId, clinician, patient };
+}
+
+it('recreates the room and its allow-list after Janus restarts; the admitted credential works again', async () => {
+  const { visitId, clinician, patient } = await admittedVisit();
   const media = await callUnary(client, 'joinMedia', { visit: `visits/${visitId}` }, patient);
   const room = roomNumberOf(visitId);
   const { pin } = roomCredentials(tokenSecret, visitId);
@@ -210,4 +221,48 @@ it('recreates the room and its allow-list after Janus restarts; the admitted cre
   await callUnary(client, 'endVisit', { name: `visits/${visitId}`, requestId: '' }, clinician);
   expect(await rawJoin(room, pin, randomBytes(32).toString('base64url'), 'intruder')).toBe(426);
   expect((await proxyJoin()).outcome).toBe(403);
+});
+
+it('marks the recording partial when Janus dies mid-recording, and keeps the consents for the next one', async () => {
+  const { visitId, clinician, patient } = await admittedVisit();
+  const visit = `visits/${visitId}`;
+  await callUnary(client, 'joinMedia', { visit }, clinician);
+  await callUnary(
+    client,
+    'recordConsent',
+    {
+      visit,
+      participant: '',
+      scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+      granted: true,
+      requestId: '',
+    },
+    patient,
+  );
+  const started = await callUnary(client, 'startRecording', { visit }, clinician);
+  expect(started.pending).toBe(false);
+
+  await killJanus();
+  await startJanusProcess();
+
+  let stopped: Record<string, unknown> | undefined;
+  for (let i = 0; i < 150 && !stopped; i++) {
+    const events = await store.read(`session.visit-${visitId}`);
+    stopped = events.find((e) => e.type === 'haven.session.v1.RecordingStopped')?.data;
+    if (!stopped) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(stopped).toMatchObject({
+    recordingId: started.recording.replace('recordings/', ''),
+    reason: 'media_node_lost',
+    partial: true,
+  });
+  // The room is back (recreated) and not recording; the clinician may start a new recording at once.
+  let again: session.StartRecordingResponse | undefined;
+  for (let i = 0; i < 50 && !again; i++) {
+    again = await callUnary(client, 'startRecording', { visit }, clinician).catch(() => undefined);
+    if (!again) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(again?.pending).toBe(false);
+  expect(again?.recording).not.toBe(started.recording);
+  await callUnary(client, 'endVisit', { name: visit, requestId: '' }, clinician);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateJanusConfig, protectedFolders, signJanusToken } from '../../scripts/janus-config.cjs';
@@ -95,9 +95,13 @@ describe('generateJanusConfig', () => {
     ]) {
       expect(folders).toContain(f);
     }
-    // Janus compares plain string prefixes: nothing listed may be a prefix of a path inside the recordings dir.
+    // Janus compares plain string prefixes: nothing listed may be a prefix of a path inside the recordings dir,
+    // a recording's own folder (`<recordings dir>/<recording id>/`) included.
     const recording = `${join(dir, 'rec')}/visit-1-video-0.mjr`;
-    expect(folders.filter((f) => recording.startsWith(f))).toEqual([]);
+    const inFolder = `${join(dir, 'rec')}/5b0e7c1e-7a43-4f0e-9a51-1d0b1f3c2e9a/videoroom-1-user-2-video-0.mjr`;
+    expect(folders.filter((f) => recording.startsWith(f) || inFolder.startsWith(f))).toEqual([]);
+    // The raw recordings are plaintext media: only the Janus user may enter their folder.
+    expect(statSync(join(dir, 'rec')).mode & 0o777).toBe(0o700);
     expect(folders.every((f) => f.endsWith('/'))).toBe(true);
     expect(readFileSync(join(dir, 'cfg', 'janus.plugin.videoroom.jcfg'), 'utf8')).toMatch(
       /admin_key = "room-admin-key-1"\n\tlock_rtp_forward = true/,

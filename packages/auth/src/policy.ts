@@ -246,9 +246,20 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     note: 'clinician their own; patient their own, once admitted',
   },
   [`${SESSION}EndVisit`]: clinicianOwn('clinician their own'),
-  [`${SESSION}RecordConsent`]: { kinds: [PATIENT], note: 'patient, their own visit' },
-  [`${SESSION}StartRecording`]: clinicianOwn('clinician their own; needs the patient’s consent'),
+  [`${SESSION}RecordConsent`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'their own consent: clinician in their own visit; patient in theirs',
+  },
+  [`${SESSION}StartRecording`]: clinicianOwn(
+    'clinician their own; records once everyone present has consented; policy off refuses',
+  ),
   [`${SESSION}StopRecording`]: clinicianOwn('clinician their own'),
+  [`${SESSION}AcknowledgeRecordingNotice`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'clinician their own; patient their own, once admitted',
+  },
   [`${SESSION}JoinMedia`]: {
     roles: [Clinician],
     kinds: [PATIENT],

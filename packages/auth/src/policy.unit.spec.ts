@@ -99,6 +99,7 @@ describe('the policy table', () => {
       'audit.v1.AuditService/ListMyAccessLog',
       'recording.v1.RecordingService/PlayRecording',
       'recording.v1.RecordingService/ReadRecordingMedia',
+      'session.v1.SessionService/AcknowledgeRecordingNotice',
       'session.v1.SessionService/GetVisit',
       'session.v1.SessionService/JoinLobby',
       'session.v1.SessionService/JoinMedia',

@@ -163,6 +163,7 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'RecordConsent',
     'StartRecording',
     'StopRecording',
+    'AcknowledgeRecordingNotice',
     'JoinMedia',
   ],
   recording: [

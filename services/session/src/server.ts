@@ -52,6 +52,14 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
    * and `lock_record`. Unset: Janus's default directory (recording stays locked to the room secret).
    */
   HAVEN_JANUS_RECORDINGS_DIR: z.string().min(1).optional(),
+  /** The recordings directory shared with the recording service: `rec_dir` when HAVEN_JANUS_RECORDINGS_DIR is unset. */
+  HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
+  /**
+   * The clinic's recording policy: `off` (StartRecording is refused), `on-request` (the clinician asks, everyone
+   * present consents), `required` (nobody enters the media room without consenting; recording starts by itself
+   * once everyone present has). See README "Recording".
+   */
+  HAVEN_RECORDING_POLICY: z.enum(['off', 'on-request', 'required']).default('on-request'),
   /**
    * Where browsers reach the media proxy (JoinMedia's server_url): the gateway's path, resolved by the page
    * against its own origin. The proxy itself listens on HAVEN_HTTP_PORT at /media.
@@ -70,12 +78,14 @@ export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
 /** The Janus nodes of HAVEN_JANUS_WS_URLS (comma-separated), `janus-0`, `janus-1`… */
 function janusNodesOf(config: SessionConfig): JanusNode[] {
+  const recordingsDir = config.HAVEN_JANUS_RECORDINGS_DIR ?? config.HAVEN_RECORDINGS_DIR;
   return config.HAVEN_JANUS_WS_URLS.split(',').map((wsUrl, i) => ({
     id: `janus-${i}`,
     wsUrl: wsUrl.trim(),
     tokenSecret: config.HAVEN_JANUS_TOKEN_SECRET,
     ...(config.HAVEN_JANUS_ADMIN_SECRET ? { adminKey: config.HAVEN_JANUS_ADMIN_SECRET } : {}),
-    ...(config.HAVEN_JANUS_RECORDINGS_DIR ? { recordingsDir: config.HAVEN_JANUS_RECORDINGS_DIR } : {}),
+    // The shared recordings directory (HAVEN_RECORDINGS_DIR) unless Janus sees it under another path.
+    ...(recordingsDir ? { recordingsDir } : {}),
   }));
 }
 
@@ -120,6 +130,7 @@ function buildVisitSide(
     projection,
     logger,
     idleMinutes: config.HAVEN_VISIT_IDLE_MINUTES,
+    recordingPolicy: config.HAVEN_RECORDING_POLICY,
   });
   return { roomKey, projection, media, janus, visits };
 }

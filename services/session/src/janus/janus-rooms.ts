@@ -150,6 +150,31 @@ export class JanusRooms {
     }
   }
 
+  /**
+   * Starts (`dir` given: every feed's `.mjr` files go into it, created by Janus) or stops recording the room, with
+   * the room secret (rooms are `lock_record`: nobody else can). Throws UnavailableError on a Janus failure.
+   */
+  async setRecording(
+    room: number,
+    secret: string,
+    options: { record: boolean; dir?: string },
+  ): Promise<void> {
+    try {
+      if (options.dir !== undefined) {
+        await this.handle.message({
+          request: 'edit',
+          room,
+          secret,
+          new_rec_dir: options.dir,
+          permanent: false,
+        });
+      }
+      await this.handle.message({ request: 'enable_recording', room, secret, record: options.record });
+    } catch (error) {
+      throw new UnavailableError(`janus room ${room}: recording could not be switched`, { cause: error });
+    }
+  }
+
   /** Removes room tokens from the room's allow-list. Throws UnavailableError on a Janus failure. */
   async revokeTokens(room: number, secret: string, tokens: readonly string[]): Promise<void> {
     if (tokens.length === 0) return;

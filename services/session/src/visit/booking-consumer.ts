@@ -73,7 +73,7 @@ async function endCancelledVisit(visits: VisitService, event: EventEnvelope, vis
   if (state.status !== 'open') return;
   await visits.end(
     visitId,
-    { type: 'EndVisit', data: { reason: 'appointment_cancelled' } },
+    { type: 'EndVisit', data: { reason: 'appointment_cancelled', at: new Date().toISOString() } },
     {
       actor: { kind: 'service', id: 'session' },
       correlationId: event.correlationId,

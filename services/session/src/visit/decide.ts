@@ -3,9 +3,14 @@
  */
 import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors';
 import {
+  everyoneConsented,
   FEED_LIMIT,
   ParticipantRole,
   ParticipantStatus,
+  presentParticipants,
+  readyToRecord,
+  RecordingPolicy,
+  RecordingStopReason,
   VisitEventType,
   inMediaCount,
   participantByFeed,
@@ -36,6 +41,7 @@ export interface JoinLobby {
   readonly type: 'JoinLobby';
   readonly data: { readonly caller: Caller; readonly participantId: string };
 }
+/** `policy` is the clinic's recording policy now (default on-request): it decides the consent gate. */
 export interface AdmitParticipant {
   readonly type: 'AdmitParticipant';
   readonly data: {
@@ -43,6 +49,7 @@ export interface AdmitParticipant {
     readonly participantId: string;
     readonly admission: string;
     readonly tokenHash: string;
+    readonly policy?: RecordingPolicy;
   };
 }
 /** The owning clinician admits themself when they first join the media room. */
@@ -53,6 +60,7 @@ export interface AdmitClinician {
     readonly participantId: string;
     readonly admission: string;
     readonly tokenHash: string;
+    readonly policy?: RecordingPolicy;
   };
 }
 export interface DenyParticipant {
@@ -75,14 +83,55 @@ export interface UnlockVisit {
   readonly type: 'UnlockVisit';
   readonly data: { readonly caller: Caller };
 }
+/**
+ * A participant gives, refuses or withdraws their consent to recording: a patient their own, the clinician their
+ * own. `at` is the time (a withdrawal while recording stops it at that time).
+ */
 export interface RecordConsent {
   readonly type: 'RecordConsent';
-  readonly data: { readonly caller: Caller; readonly participantId: string; readonly granted: boolean };
+  readonly data: {
+    readonly caller: Caller;
+    readonly participantId: string;
+    readonly granted: boolean;
+    readonly at: string;
+  };
+}
+/** The clinician asks to record; asking is their own consent. */
+export interface RequestRecording {
+  readonly type: 'RequestRecording';
+  readonly data: {
+    readonly caller: Caller;
+    readonly participantId: string;
+    readonly policy: RecordingPolicy;
+  };
+}
+/** Janus records the room now (the service started it into `<recordings dir>/<recordingId>/`). */
+export interface BeginRecording {
+  readonly type: 'BeginRecording';
+  readonly data: { readonly recordingId: string; readonly at: string };
+}
+/** Stops the recording: the clinician (caller), or the service (a lost media node, `partial`). */
+export interface StopRecording {
+  readonly type: 'StopRecording';
+  readonly data: {
+    readonly caller?: Caller;
+    readonly reason: RecordingStopReason;
+    readonly at: string;
+    readonly partial?: boolean;
+  };
+}
+/** A participant present acknowledges the recording notice their page shows. */
+export interface AcknowledgeRecordingNotice {
+  readonly type: 'AcknowledgeRecordingNotice';
+  readonly data: { readonly caller: Caller; readonly participantId: string };
 }
 export interface EndVisit {
   readonly type: 'EndVisit';
-  /** `caller` is required for `ended_by_clinician` (ownership); the system ends for other reasons. */
-  readonly data: { readonly reason: VisitEndReason; readonly caller?: Caller };
+  /**
+   * `caller` is required for `ended_by_clinician` (ownership); the system ends for other reasons. `at` is when (a
+   * recording in progress stops then).
+   */
+  readonly data: { readonly reason: VisitEndReason; readonly caller?: Caller; readonly at: string };
 }
 /** Ends the visit when nobody has been in the media room for `idleMinutes` at `now`; otherwise nothing. */
 export interface EndIdleVisit {
@@ -118,6 +167,10 @@ export type VisitCommand =
   | LockVisit
   | UnlockVisit
   | RecordConsent
+  | RequestRecording
+  | BeginRecording
+  | StopRecording
+  | AcknowledgeRecordingNotice
   | EndVisit
   | EndIdleVisit
   | RecordMediaJoined
@@ -184,13 +237,19 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
         if (!command.data.caller) throw new PermissionError('only the clinician of this visit may end it');
         requireOwner(state, command.data.caller);
       }
-      return [{ type: VisitEventType.Ended, data: { visitId: state.visitId, reason: command.data.reason } }];
+      return [
+        ...stopped(state, RecordingStopReason.VisitEnded, command.data.at),
+        { type: VisitEventType.Ended, data: { visitId: state.visitId, reason: command.data.reason } },
+      ];
     }
     case 'EndIdleVisit': {
       if (state.status !== 'open' || state.idleSince === undefined || inMediaCount(state) > 0) return [];
       const idleMs = Date.parse(command.data.now) - Date.parse(state.idleSince);
       if (!(idleMs >= command.data.idleMinutes * 60_000)) return [];
-      return [{ type: VisitEventType.Ended, data: { visitId: state.visitId, reason: 'idle' } }];
+      return [
+        ...stopped(state, RecordingStopReason.VisitEnded, command.data.now),
+        { type: VisitEventType.Ended, data: { visitId: state.visitId, reason: 'idle' } },
+      ];
     }
     case 'RecordMediaJoined':
       return decideMediaJoined(state, command.data);
@@ -204,40 +263,10 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
   switch (command.type) {
     case 'JoinLobby':
       return decideJoinLobby(visit, command.data);
-    case 'AdmitParticipant': {
-      const { caller, participantId, admission, tokenHash } = command.data;
-      requireOwner(visit, caller);
-      if (visit.locked) throw new PreconditionError('visit is locked');
-      const p = requireParticipant(visit, participantId);
-      if (p.status !== ParticipantStatus.Waiting)
-        throw new PreconditionError(`participant is ${p.status}, not waiting`);
-      return [
-        {
-          type: VisitEventType.ParticipantAdmitted,
-          data: { ...ref(visit, p), role: p.role, admittedBy: `users/${caller.id}`, admission, tokenHash },
-        },
-      ];
-    }
-    case 'AdmitClinician': {
-      const { caller, participantId, admission, tokenHash } = command.data;
-      requireOwner(visit, caller);
-      const p = visit.participants[participantId];
-      if (p?.status === ParticipantStatus.Admitted) return [];
-      return [
-        {
-          type: VisitEventType.ParticipantAdmitted,
-          data: {
-            visitId: visit.visitId,
-            participantId,
-            principal: `users/${caller.id}`,
-            role: ParticipantRole.Clinician,
-            admittedBy: `users/${caller.id}`,
-            admission,
-            tokenHash,
-          },
-        },
-      ];
-    }
+    case 'AdmitParticipant':
+      return decideAdmit(visit, command.data);
+    case 'AdmitClinician':
+      return decideAdmitClinician(visit, command.data);
     case 'DenyParticipant': {
       requireOwner(visit, command.data.caller);
       const p = requireParticipant(visit, command.data.participantId);
@@ -274,18 +303,272 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       requireOwner(visit, command.data.caller);
       if (!visit.locked) throw new PreconditionError('visit is not locked');
       return [{ type: VisitEventType.Unlocked, data: { visitId: visit.visitId } }];
-    case 'RecordConsent': {
-      const { caller, participantId, granted } = command.data;
-      requirePatientOf(visit, caller);
-      const p = requireParticipant(visit, participantId);
-      return [
-        {
-          type: VisitEventType.ConsentRecorded,
-          data: { ...ref(visit, p), scope: 'recording', granted },
-        },
-      ];
-    }
+    case 'RecordConsent':
+      return decideConsent(visit, command.data);
+    case 'RequestRecording':
+      return decideRequestRecording(visit, command.data);
+    case 'BeginRecording':
+      return decideBeginRecording(visit, command.data);
+    case 'StopRecording':
+      return decideStopRecording(visit, command.data);
+    case 'AcknowledgeRecordingNotice':
+      return decideAcknowledge(visit, command.data);
   }
+}
+
+/** A waiting participant enters the media room, through the consent gate. */
+function decideAdmit(visit: LiveVisit, data: AdmitParticipant['data']): VisitEvent[] {
+  const { caller, participantId, admission, tokenHash } = data;
+  requireOwner(visit, caller);
+  if (visit.locked) throw new PreconditionError('visit is locked');
+  const p = requireParticipant(visit, participantId);
+  if (p.status !== ParticipantStatus.Waiting)
+    throw new PreconditionError(`participant is ${p.status}, not waiting`);
+  requireConsentToEnter(visit, participantId, data.policy);
+  return [
+    {
+      type: VisitEventType.ParticipantAdmitted,
+      data: { ...ref(visit, p), role: p.role, admittedBy: `users/${caller.id}`, admission, tokenHash },
+    },
+  ];
+}
+
+/** The owning clinician enters (once); under the `required` policy that asks for the recording. */
+function decideAdmitClinician(visit: LiveVisit, data: AdmitClinician['data']): VisitEvent[] {
+  const { caller, participantId, admission, tokenHash, policy } = data;
+  requireOwner(visit, caller);
+  const p = visit.participants[participantId];
+  if (p?.status === ParticipantStatus.Admitted) return [];
+  if (visit.recording !== undefined) requireConsentToEnter(visit, participantId, policy);
+  return [
+    ...clinicianRecordingRequest(visit, caller, participantId, policy),
+    {
+      type: VisitEventType.ParticipantAdmitted,
+      data: {
+        visitId: visit.visitId,
+        participantId,
+        principal: `users/${caller.id}`,
+        role: ParticipantRole.Clinician,
+        admittedBy: `users/${caller.id}`,
+        admission,
+        tokenHash,
+      },
+    },
+  ];
+}
+
+/** The clinician stops the recording, or the service does (no caller: a lost media node). */
+function decideStopRecording(visit: LiveVisit, data: StopRecording['data']): VisitEvent[] {
+  const { caller, reason, at, partial } = data;
+  if (caller) requireOwner(visit, caller);
+  else if (reason === RecordingStopReason.StoppedByClinician) {
+    throw new PermissionError('only the clinician of this visit may stop its recording');
+  }
+  if (visit.recording === undefined) throw new PreconditionError('the visit is not being recorded');
+  return stopped(visit, reason, at, partial === true);
+}
+
+/** A participant present acknowledges the notice of the recording in progress. */
+function decideAcknowledge(visit: LiveVisit, data: AcknowledgeRecordingNotice['data']): VisitEvent[] {
+  const { caller, participantId } = data;
+  if (visitAccess(visit, caller) === 'none') throw new PermissionError('not a participant of this visit');
+  const p = requireParticipant(visit, participantId);
+  if (p.status !== ParticipantStatus.Admitted) throw new PreconditionError('not in this visit');
+  if (visit.recording === undefined) throw new PreconditionError('the visit is not being recorded');
+  return [
+    {
+      type: VisitEventType.RecordingNoticeAcknowledged,
+      data: { ...ref(visit, p), recordingId: visit.recording.recordingId },
+    },
+  ];
+}
+
+/**
+ * The consent gate of admission: while the visit is being recorded, or always when the clinic requires recording,
+ * nobody enters the media room without having consented. Refusing the admission (rather than stopping the
+ * recording) never records anyone who did not consent and does not cut the others' recording short.
+ */
+function requireConsentToEnter(
+  visit: LiveVisit,
+  participantId: string,
+  policy: RecordingPolicy | undefined,
+): void {
+  const gated = visit.recording !== undefined || policy === RecordingPolicy.Required;
+  if (gated && visit.consents[participantId] !== true) {
+    throw new PreconditionError(
+      visit.recording !== undefined
+        ? 'this visit is being recorded: the participant must consent to recording before being admitted'
+        : 'this clinic records every visit: the participant must consent to recording before being admitted',
+    );
+  }
+}
+
+/**
+ * Under the `required` policy the clinician's own admission asks for the recording (and is their consent);
+ * otherwise nothing.
+ */
+function clinicianRecordingRequest(
+  visit: LiveVisit,
+  caller: Caller,
+  participantId: string,
+  policy: RecordingPolicy | undefined,
+): VisitEvent[] {
+  if (policy !== RecordingPolicy.Required || visit.recording !== undefined) return [];
+  const consent: VisitEvent[] =
+    visit.consents[participantId] === true
+      ? []
+      : [
+          {
+            type: VisitEventType.ConsentRecorded,
+            data: {
+              visitId: visit.visitId,
+              participantId,
+              principal: `users/${caller.id}`,
+              scope: 'recording',
+              granted: true,
+            },
+          },
+        ];
+  const request: VisitEvent[] =
+    visit.recordingRequest !== undefined
+      ? []
+      : [
+          {
+            type: VisitEventType.RecordingRequested,
+            data: {
+              visitId: visit.visitId,
+              requestedBy: `users/${caller.id}`,
+              policy,
+              awaiting: presentParticipants(visit)
+                .filter((p) => visit.consents[p.participantId] !== true)
+                .map((p) => p.participantId),
+            },
+          },
+        ];
+  return [...consent, ...request];
+}
+
+/** RecordingStopped for the recording in progress, or nothing when none is. */
+function stopped(
+  visit: Extract<VisitState, { status: 'open' | 'ended' }>,
+  reason: RecordingStopReason,
+  at: string,
+  partial = false,
+): VisitEvent[] {
+  if (visit.recording === undefined) return [];
+  const { recordingId, startTime } = visit.recording;
+  return [
+    {
+      type: VisitEventType.RecordingStopped,
+      data: {
+        visitId: visit.visitId,
+        recordingId,
+        janusNode: visit.janusNode,
+        room: visit.room,
+        rawFilePrefix: `${recordingId}/`,
+        startTime,
+        stopTime: at,
+        reason,
+        partial,
+      },
+    },
+  ];
+}
+
+/**
+ * Consent of a patient (their own) or of the clinician (their own, even before they joined). A withdrawal by
+ * someone present while recording stops the recording at once, in the same append.
+ */
+function decideConsent(visit: LiveVisit, data: RecordConsent['data']): VisitEvent[] {
+  const { caller, participantId, granted, at } = data;
+  const access = visitAccess(visit, caller);
+  if (access === 'none') {
+    throw new PermissionError(
+      caller.kind === 'patient'
+        ? 'this patient token is not for this visit'
+        : 'only the clinician of this visit may do that',
+    );
+  }
+  const known = visit.participants[participantId];
+  const own = known
+    ? known.principal === (access === 'patient' ? `patients/${caller.id}` : `users/${caller.id}`)
+    : access === 'clinician';
+  if (!known && access === 'patient') throw new NotFoundError(`participant ${participantId} not found`);
+  if (!own) throw new PermissionError('a participant records only their own consent');
+  const principal = known?.principal ?? `users/${caller.id}`;
+  const recorded: VisitEvent = {
+    type: VisitEventType.ConsentRecorded,
+    data: { visitId: visit.visitId, participantId, principal, scope: 'recording', granted },
+  };
+  const present = known?.status === ParticipantStatus.Admitted;
+  return [recorded, ...(granted || !present ? [] : stopped(visit, RecordingStopReason.ConsentWithdrawn, at))];
+}
+
+/** The clinician asks to record: their consent (when not given yet) and the request (when none is pending). */
+function decideRequestRecording(visit: LiveVisit, data: RequestRecording['data']): VisitEvent[] {
+  const { caller, participantId, policy } = data;
+  requireOwner(visit, caller);
+  if (policy === RecordingPolicy.Off) {
+    throw new PreconditionError('recording is off for this clinic (HAVEN_RECORDING_POLICY=off)');
+  }
+  if (visit.recording !== undefined) throw new PreconditionError('the visit is already being recorded');
+  if (visit.participants[participantId]?.status !== ParticipantStatus.Admitted) {
+    throw new PreconditionError('join the visit before recording it');
+  }
+  const events: VisitEvent[] = [];
+  if (visit.consents[participantId] !== true) {
+    events.push({
+      type: VisitEventType.ConsentRecorded,
+      data: {
+        visitId: visit.visitId,
+        participantId,
+        principal: `users/${caller.id}`,
+        scope: 'recording',
+        granted: true,
+      },
+    });
+  }
+  if (visit.recordingRequest === undefined) {
+    events.push({
+      type: VisitEventType.RecordingRequested,
+      data: {
+        visitId: visit.visitId,
+        requestedBy: `users/${caller.id}`,
+        policy,
+        awaiting: presentParticipants(visit)
+          .filter((p) => p.participantId !== participantId && visit.consents[p.participantId] !== true)
+          .map((p) => p.participantId),
+      },
+    });
+  }
+  return events;
+}
+
+/** Janus records now: RecordingStarted, only when asked for and everyone present has consented. */
+function decideBeginRecording(visit: LiveVisit, data: BeginRecording['data']): VisitEvent[] {
+  if (visit.recording !== undefined) throw new PreconditionError('the visit is already being recorded');
+  if (!readyToRecord(visit)) {
+    throw new PreconditionError(
+      visit.recordingRequest === undefined || !everyoneConsented(visit)
+        ? 'not everyone present has consented to recording'
+        : 'recording was not asked for',
+    );
+  }
+  return [
+    {
+      type: VisitEventType.RecordingStarted,
+      data: {
+        visitId: visit.visitId,
+        recordingId: data.recordingId,
+        janusNode: visit.janusNode,
+        room: visit.room,
+        clinicianId: visit.clinicianId,
+        patientId: visit.patientId,
+        startTime: data.at,
+        consented: presentParticipants(visit).map((p) => p.participantId),
+      },
+    },
+  ];
 }
 
 /** A feed seen in Janus: recorded for an admitted participant within their role's feed limit, refused otherwise. */

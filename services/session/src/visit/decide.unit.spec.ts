@@ -29,7 +29,11 @@ const strayPatient: Caller = { kind: 'patient', id: 'pp-9', visit: 'visits/apt-9
 
 const open: VisitCommand = { type: 'OpenVisit', data };
 const opened: VisitEvent = { type: VisitEventType.Opened, data };
-const end: VisitCommand = { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: clinician } };
+const AT = '2026-11-26T10:10:00.000Z';
+const end: VisitCommand = {
+  type: 'EndVisit',
+  data: { reason: 'ended_by_clinician', caller: clinician, at: AT },
+};
 const joinLobby: VisitCommand = { type: 'JoinLobby', data: { caller: patient, participantId: 'p-pat' } };
 const arrived: VisitEvent = {
   type: VisitEventType.PatientArrivedInLobby,
@@ -85,7 +89,7 @@ describe('when the visit is open', () => {
   it('ends it for its clinician', () => given(spec, [opened]).when(end).then([ended]));
   it('refuses to let another clinician end it', () =>
     given(spec, [opened])
-      .when({ type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: otherClinician } })
+      .when({ type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: otherClinician, at: AT } })
       .thenThrows(PermissionError));
   it('puts the visit’s patient in the lobby', () => given(spec, [opened]).when(joinLobby).then([arrived]));
   it('is idempotent for a patient already waiting', () =>
@@ -161,7 +165,10 @@ describe('when the visit is open', () => {
   });
   it('records the patient’s consent', () =>
     given(spec, [opened, arrived])
-      .when({ type: 'RecordConsent', data: { caller: patient, participantId: 'p-pat', granted: true } })
+      .when({
+        type: 'RecordConsent',
+        data: { caller: patient, participantId: 'p-pat', granted: true, at: AT },
+      })
       .then([
         {
           type: VisitEventType.ConsentRecorded,
@@ -174,10 +181,13 @@ describe('when the visit is open', () => {
           },
         },
       ]));
-  it('refuses consent from a clinician', () =>
+  it('refuses a clinician recording the patient’s consent for them', () =>
     given(spec, [opened, arrived])
-      .when({ type: 'RecordConsent', data: { caller: clinician, participantId: 'p-pat', granted: true } })
-      .thenThrows(PermissionError));
+      .when({
+        type: 'RecordConsent',
+        data: { caller: clinician, participantId: 'p-pat', granted: true, at: AT },
+      })
+      .thenThrows(PermissionError, /only their own/));
   it('locks it for its clinician only', () => {
     given(spec, [opened])
       .when({ type: 'LockVisit', data: { caller: clinician } })
@@ -316,7 +326,10 @@ describe('when the visit has ended', () => {
       'kick',
       { type: 'KickParticipant', data: { caller: clinician, participantId: 'p-pat', allowRejoin: true } },
     ],
-    ['consent', { type: 'RecordConsent', data: { caller: patient, participantId: 'p-pat', granted: true } }],
+    [
+      'consent',
+      { type: 'RecordConsent', data: { caller: patient, participantId: 'p-pat', granted: true, at: AT } },
+    ],
   ])('refuses %s', (_, command) => given(spec, history).when(command).thenThrows(PreconditionError, /ended/));
   it('ignores media events and idle checks', () => {
     given(spec, history)

@@ -120,7 +120,11 @@ const PARTICIPANT_STATE = {
 
 const date = (iso: string | undefined): Date | undefined => (iso ? new Date(iso) : undefined);
 
-function participantToProto(visitId: string, p: Participant): session.Participant {
+function participantToProto(
+  visitId: string,
+  p: Participant,
+  consents?: Readonly<Record<string, boolean>>,
+): session.Participant {
   return session.Participant.fromPartial({
     name: `visits/${visitId}/participants/${p.participantId}`,
     principal: p.principal,
@@ -135,6 +139,7 @@ function participantToProto(visitId: string, p: Participant): session.Participan
     admitTime: date(p.admittedAt),
     leaveTime: date(p.leftAt),
     device: p.device ?? 1,
+    recordingConsented: consents?.[p.participantId] === true,
   });
 }
 
@@ -154,11 +159,13 @@ function visitToProto(state: Live, etag: string, caller?: Principal): session.Vi
           ? session.VisitState.VISIT_STATE_IN_PROGRESS
           : session.VisitState.VISIT_STATE_OPEN,
     locked: state.locked,
-    recording: false,
+    recording: state.recording !== undefined,
+    activeRecording: state.recording ? `recordings/${state.recording.recordingId}` : '',
+    recordingRequested: state.recordingRequest !== undefined,
     recordingConsented: state.recordingConsent === true,
     janusNode: state.janusNode,
     room: String(state.room),
-    participants: participants.map((p) => participantToProto(state.visitId, p)),
+    participants: participants.map((p) => participantToProto(state.visitId, p, state.consents)),
     createTime: date(state.openedAt),
     endTime: state.status === 'ended' ? date(state.endedAt) : undefined,
     etag,
@@ -409,7 +416,10 @@ async function endVisit(
   if (replay) return { visit: replayedVisit(replay) };
   await visits.end(
     visitId,
-    { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller: callerOf(principal) } },
+    {
+      type: 'EndVisit',
+      data: { reason: 'ended_by_clinician', caller: callerOf(principal), at: new Date().toISOString() },
+    },
     metadata,
   );
   return { visit: await reloadProto(visits, visitId) };
@@ -454,8 +464,8 @@ async function recordConsent(
   const own = participantIdOf(principal);
   const { participantId, violations } = consentTarget(request, visitId, own);
   if (violations.length > 0) throw new ValidationError(violations);
-  requirePatient(principal);
-  if (participantId !== own) throw new PermissionError('a patient records only their own consent');
+  if (principal.kind !== 'patient') requireClinician(principal);
+  if (participantId !== own) throw new PermissionError('a participant records only their own consent');
   const { metadata, replay } = await idempotent(deps.visits, ctx, request.requestId, visitId, {
     consent: participantId,
     scope: request.scope,
@@ -463,24 +473,86 @@ async function recordConsent(
   });
   const result =
     replay ??
-    (await deps.visits.command(
+    (await deps.visits.recordConsent(
       visitId,
       {
         type: 'RecordConsent',
-        data: { caller: callerOf(principal), participantId, granted: request.granted },
+        data: {
+          caller: callerOf(principal),
+          participantId,
+          granted: request.granted,
+          at: deps.clock().toISOString(),
+        },
       },
       metadata,
     ));
-  const recorded = result.events[result.events.length - 1];
+  const recorded = result.events.find((e) => e.type === 'haven.session.v1.ConsentRecorded');
   return {
     consent: session.Consent.fromPartial({
       participant: `visits/${visitId}/participants/${participantId}`,
       scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
       granted: request.granted,
       recordTime: recorded ? new Date(recorded.occurredAt) : deps.clock(),
-      recordedBy: `patients/${principal.id}`,
+      recordedBy: `${principal.kind === 'patient' ? 'patients' : 'users'}/${principal.id}`,
     }),
   };
+}
+
+async function startRecording(
+  { visits }: VisitGrpcDeps,
+  request: session.StartRecordingRequest,
+  ctx: CallContext,
+): Promise<session.StartRecordingResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  requireClinician(principal);
+  const { state, etag } = await visits.requestRecording(visitId, callerOf(principal), commandMetadata(ctx));
+  const live = state as Live;
+  const awaiting = Object.values(live.participants)
+    .filter((p) => p.status === ParticipantStatus.Admitted && live.consents[p.participantId] !== true)
+    .map((p) => `visits/${visitId}/participants/${p.participantId}`);
+  return {
+    visit: visitToProto(live, etag, principal),
+    recording: live.recording ? `recordings/${live.recording.recordingId}` : '',
+    pending: live.recording === undefined,
+    awaitingConsent: awaiting,
+  };
+}
+
+async function stopRecording(
+  { visits }: VisitGrpcDeps,
+  request: session.StopRecordingRequest,
+  ctx: CallContext,
+): Promise<session.StopRecordingResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  requireClinician(principal);
+  const result = await visits.stopRecording(visitId, callerOf(principal), commandMetadata(ctx));
+  const stopped = result.events.find((e) => e.type === 'haven.session.v1.RecordingStopped');
+  const data = stopped?.data as { recordingId?: unknown } | undefined;
+  const recordingId = typeof data?.recordingId === 'string' ? data.recordingId : '';
+  return {
+    visit: await reloadProto(visits, visitId),
+    recording: recordingId ? `recordings/${recordingId}` : '',
+  };
+}
+
+async function acknowledgeRecordingNotice(
+  { visits }: VisitGrpcDeps,
+  request: session.AcknowledgeRecordingNoticeRequest,
+  ctx: CallContext,
+): Promise<session.AcknowledgeRecordingNoticeResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  if (principal.kind !== 'patient') requireClinician(principal);
+  const participantId = participantIdOf(principal);
+  const result = await visits.command(
+    visitId,
+    { type: 'AcknowledgeRecordingNotice', data: { caller: callerOf(principal), participantId } },
+    commandMetadata(ctx),
+  );
+  const live = result.state as Live;
+  return { recording: live.recording ? `recordings/${live.recording.recordingId}` : '' };
 }
 
 async function joinMedia(
@@ -550,6 +622,12 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     endVisit: (request: session.EndVisitRequest, ctx: CallContext) => endVisit(deps, request, ctx),
     recordConsent: (request: session.RecordConsentRequest, ctx: CallContext) =>
       recordConsent(deps, request, ctx),
+    startRecording: (request: session.StartRecordingRequest, ctx: CallContext) =>
+      startRecording(deps, request, ctx),
+    stopRecording: (request: session.StopRecordingRequest, ctx: CallContext) =>
+      stopRecording(deps, request, ctx),
+    acknowledgeRecordingNotice: (request: session.AcknowledgeRecordingNoticeRequest, ctx: CallContext) =>
+      acknowledgeRecordingNotice(deps, request, ctx),
     joinMedia: (request: session.JoinMediaRequest, ctx: CallContext) => joinMedia(deps, request, ctx),
   };
 }

@@ -6,6 +6,8 @@
  * Janus just before the event, and withdrawn again if the append loses. The caller's deadline is checked before
  * a Janus step that takes something away; the event recording it is appended after it regardless.
  */
+import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventStore, RequestRecord } from '@haven/eventstore';
 import { NotFoundError, PermissionError, PreconditionError, UnavailableError } from '@haven/errors';
@@ -32,7 +34,15 @@ import {
   roomToken,
   tokenHash,
 } from './room-access';
-import { evolve, initialVisitState, ParticipantStatus, type VisitState } from './visit';
+import {
+  evolve,
+  initialVisitState,
+  ParticipantStatus,
+  readyToRecord,
+  RecordingPolicy,
+  RecordingStopReason,
+  type VisitState,
+} from './visit';
 
 /** Dependencies of {@link VisitService}. */
 export interface VisitServiceDeps {
@@ -48,6 +58,8 @@ export interface VisitServiceDeps {
   readonly projection: VisitProjection;
   readonly logger: Logger;
   readonly idleMinutes: number;
+  /** The clinic's recording policy (HAVEN_RECORDING_POLICY); on-request when unset. */
+  readonly recordingPolicy?: RecordingPolicy;
   readonly clock?: () => Date;
 }
 
@@ -76,9 +88,32 @@ const SERVICE_METADATA = (correlationId: string): CommandMetadata => ({
 
 export class VisitService {
   private readonly clock: () => Date;
+  /** Recording switches per visit, one at a time in this process (start and stop never interleave). */
+  private readonly recordingLocks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: VisitServiceDeps) {
     this.clock = deps.clock ?? (() => new Date());
+  }
+
+  /** The clinic's recording policy. */
+  get recordingPolicy(): RecordingPolicy {
+    return this.deps.recordingPolicy ?? RecordingPolicy.OnRequest;
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  /** Runs `fn` after every earlier recording switch of this visit has finished. */
+  private async serially<T>(visitId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.recordingLocks.get(visitId) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(fn);
+    this.recordingLocks.set(visitId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.recordingLocks.get(visitId) === run) this.recordingLocks.delete(visitId);
+    }
   }
 
   /** Loads a visit (state and etag). */
@@ -157,16 +192,123 @@ export class VisitService {
     const token = roomToken(this.deps.roomKey, visitId, participantId, admission);
     const command: VisitCommand = {
       type: 'AdmitParticipant',
-      data: { caller, participantId, admission, tokenHash: tokenHash(token) },
+      data: { caller, participantId, admission, tokenHash: tokenHash(token), policy: this.recordingPolicy },
     };
     const state = (await this.check(visitId, command)) as Live;
     const rooms = await this.roomsOf(state);
     const secret = this.secretOf(visitId);
     await rooms.allowTokens(state.room, secret, [token]);
+    let result;
     try {
-      return await this.run(visitId, command, metadata);
+      result = await this.run(visitId, command, metadata);
     } catch (error) {
       await rooms.revokeTokens(state.room, secret, [token]).catch(() => undefined);
+      throw error;
+    }
+    await this.startWhenReady(visitId, metadata).catch((error: unknown) =>
+      this.deps.logger.warn({ err: error, visitId }, 'recording not started after admission'),
+    );
+    return result;
+  }
+
+  /**
+   * Records a participant's consent. A withdrawal by someone present while recording stops Janus recording
+   * first, then appends the consent and RecordingStopped together; a consent that completes a pending request
+   * starts the recording. Throws what decide throws.
+   */
+  async recordConsent(
+    visitId: string,
+    command: Extract<VisitCommand, { type: 'RecordConsent' }>,
+    metadata: CommandMetadata,
+  ) {
+    return this.serially(visitId, async () => {
+      const { state } = await this.load(visitId);
+      const events = decide(command, state);
+      const live = state as Live;
+      if (events.some((e) => e.type === 'haven.session.v1.RecordingStopped')) {
+        // Stopped at once, before anything else, and whatever the caller's deadline says.
+        const rooms = await this.roomsOf(live);
+        await rooms.setRecording(live.room, this.secretOf(visitId), { record: false });
+        return this.run(visitId, command, afterJanus(metadata));
+      }
+      const result = await this.run(visitId, command, metadata);
+      if (command.data.granted) {
+        await this.startIfReady(visitId, metadata).catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, visitId }, 'recording not started after consent'),
+        );
+      }
+      return result;
+    });
+  }
+
+  /**
+   * The clinician asks to record (their own consent included). Recording starts now when everyone present has
+   * consented, otherwise when the last consent arrives. Returns the visit after both steps. Throws
+   * PreconditionError (policy off, already recording, clinician not in the visit), UnavailableError (Janus).
+   */
+  async requestRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
+    return this.serially(visitId, async () => {
+      const participantId = participantIdOf(caller);
+      await this.run(
+        visitId,
+        { type: 'RequestRecording', data: { caller, participantId, policy: this.recordingPolicy } },
+        metadata,
+      );
+      await this.startIfReady(visitId, metadata);
+      return this.load(visitId);
+    });
+  }
+
+  /** Stops the recording in progress (the clinician's StopRecording). Throws PreconditionError when none is. */
+  async stopRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
+    return this.serially(visitId, async () => {
+      const command: VisitCommand = {
+        type: 'StopRecording',
+        data: { caller, reason: RecordingStopReason.StoppedByClinician, at: this.now() },
+      };
+      const state = (await this.check(visitId, command)) as Live;
+      throwIfAborted(metadata.signal);
+      const rooms = await this.roomsOf(state);
+      await rooms.setRecording(state.room, this.secretOf(visitId), { record: false });
+      return this.run(
+        visitId,
+        { ...command, data: { ...command.data, at: this.now() } },
+        afterJanus(metadata),
+      );
+    });
+  }
+
+  /** {@link startIfReady} under the visit's recording lock. */
+  private startWhenReady(visitId: string, metadata: CommandMetadata): Promise<void> {
+    return this.serially(visitId, () => this.startIfReady(visitId, metadata));
+  }
+
+  /**
+   * Starts Janus recording into `<recordings dir>/<new recording id>/` and appends RecordingStarted, when a
+   * recording was asked for and everyone present has consented; nothing otherwise. Janus is switched back off
+   * when the event cannot be appended. Call under the visit's recording lock. Throws UnavailableError (Janus, or
+   * no recordings directory configured).
+   */
+  private async startIfReady(visitId: string, metadata: CommandMetadata): Promise<void> {
+    const { state } = await this.load(visitId);
+    if (!readyToRecord(state)) return;
+    const live = state as Live;
+    const rooms = await this.roomsOf(live);
+    const base = rooms.node.recordingsDir;
+    if (base === undefined) {
+      throw new UnavailableError(`janus node ${live.janusNode} has no recordings directory`);
+    }
+    const recordingId = randomUUID();
+    const secret = this.secretOf(visitId);
+    await rooms.setRecording(live.room, secret, { record: true, dir: posix.join(base, recordingId) });
+    try {
+      await this.run(
+        visitId,
+        { type: 'BeginRecording', data: { recordingId, at: this.now() } },
+        afterJanus(metadata),
+      );
+    } catch (error) {
+      await rooms.setRecording(live.room, secret, { record: false }).catch(() => undefined);
       throw error;
     }
   }
@@ -204,6 +346,10 @@ export class VisitService {
     const live = state as Live;
     throwIfAborted(metadata.signal);
     const rooms = await this.roomsOf(live);
+    if (live.recording !== undefined) {
+      // Closes every recorder cleanly before the room goes; destroying the room would close them too.
+      await rooms.setRecording(live.room, this.secretOf(visitId), { record: false }).catch(() => undefined);
+    }
     await rooms.destroyRoom(live.room, this.secretOf(visitId));
     const result = await this.run(visitId, command, afterJanus(metadata));
     this.deps.janus.release(visitId);
@@ -232,10 +378,22 @@ export class VisitService {
       state = (
         await this.run(
           visitId,
-          { type: 'AdmitClinician', data: { caller, participantId, admission, tokenHash: tokenHash(token) } },
+          {
+            type: 'AdmitClinician',
+            data: {
+              caller,
+              participantId,
+              admission,
+              tokenHash: tokenHash(token),
+              policy: this.recordingPolicy,
+            },
+          },
           afterJanus(metadata),
         )
       ).state;
+      await this.startWhenReady(visitId, metadata).catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, visitId }, 'recording not started after the clinician joined'),
+      );
     }
     const current = state as Live;
     const me = current.participants[participantId];
@@ -367,8 +525,23 @@ export class VisitService {
     const at = this.clock().toISOString();
     for (const v of this.deps.projection.all()) {
       if (v.status !== 'open' || v.janusNode !== rooms.node.id) continue;
-      const { state } = await this.load(v.visitId);
+      let { state } = await this.load(v.visitId);
       if (state.status !== 'open') continue;
+      if (state.recording !== undefined) {
+        // Janus went away mid-recording: what it wrote is kept, the recording is partial; recording again
+        // needs a new StartRecording (consents stand).
+        state = (
+          await this.run(
+            v.visitId,
+            {
+              type: 'StopRecording',
+              data: { reason: RecordingStopReason.MediaNodeLost, at, partial: true },
+            },
+            SERVICE_METADATA(`janus-recover-${v.visitId}`),
+          )
+        ).state;
+        if (state.status !== 'open') continue;
+      }
       await this.recreateRoom(rooms, state);
       for (const p of Object.values(state.participants)) {
         for (const feedId of p.feeds ?? []) {

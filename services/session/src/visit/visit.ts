@@ -15,6 +15,10 @@ export const VisitEventType = {
   Locked: 'haven.session.v1.VisitLocked',
   Unlocked: 'haven.session.v1.VisitUnlocked',
   ConsentRecorded: 'haven.session.v1.ConsentRecorded',
+  RecordingRequested: 'haven.session.v1.RecordingRequested',
+  RecordingStarted: 'haven.session.v1.RecordingStarted',
+  RecordingStopped: 'haven.session.v1.RecordingStopped',
+  RecordingNoticeAcknowledged: 'haven.session.v1.RecordingNoticeAcknowledged',
   Ended: 'haven.session.v1.VisitEnded',
 } as const;
 
@@ -25,6 +29,25 @@ export const VisitEndReason = {
   Idle: 'idle',
 } as const;
 export type VisitEndReason = (typeof VisitEndReason)[keyof typeof VisitEndReason];
+
+/**
+ * The clinic's recording policy (`HAVEN_RECORDING_POLICY`): `off` — nobody can record; `on-request` (default) — the
+ * clinician asks, everyone present consents, then it records; `required` — every visit is recorded: nobody is
+ * admitted to the media room without having consented, the clinician's own admission asks for the recording,
+ * and it starts as soon as everyone present has consented.
+ */
+export const RecordingPolicy = { Off: 'off', OnRequest: 'on-request', Required: 'required' } as const;
+export type RecordingPolicy = (typeof RecordingPolicy)[keyof typeof RecordingPolicy];
+
+/** Why a recording stopped: a code, never free text. */
+export const RecordingStopReason = {
+  StoppedByClinician: 'stopped_by_clinician',
+  ConsentWithdrawn: 'consent_withdrawn',
+  VisitEnded: 'visit_ended',
+  /** The Janus node went away mid-recording: what it wrote is kept, the recording is partial. */
+  MediaNodeLost: 'media_node_lost',
+} as const;
+export type RecordingStopReason = (typeof RecordingStopReason)[keyof typeof RecordingStopReason];
 
 /** A participant's role in the visit. */
 export const ParticipantRole = { Clinician: 'clinician', Patient: 'patient' } as const;
@@ -141,6 +164,65 @@ export interface ConsentRecorded {
   };
 }
 
+/**
+ * The clinician asked to record. Recording starts (RecordingStarted) once every participant present has consented;
+ * `awaiting` are the participants present whose consent is missing when it was asked.
+ */
+export interface RecordingRequested {
+  readonly type: typeof VisitEventType.RecordingRequested;
+  readonly data: {
+    readonly visitId: string;
+    /** `users/{id}` of the clinician who asked. */
+    readonly requestedBy: string;
+    readonly policy: RecordingPolicy;
+    readonly awaiting: readonly string[];
+  };
+}
+
+/**
+ * Janus records the room (every feed, into `<recordings dir>/<recordingId>/`). Creates the recording (RECORDING)
+ * in the recording service. Ids only.
+ */
+export interface RecordingStarted {
+  readonly type: typeof VisitEventType.RecordingStarted;
+  readonly data: {
+    readonly visitId: string;
+    /** The recording's id, without `recordings/`; its raw files are `<recordings dir>/<recordingId>/*.mjr`. */
+    readonly recordingId: string;
+    readonly janusNode: string;
+    readonly room: number;
+    readonly clinicianId: string;
+    readonly patientId: string;
+    readonly startTime: string;
+    /** The participants present, every one of whom had consented. */
+    readonly consented: readonly string[];
+  };
+}
+
+/** Janus stopped recording the room; the raw files are ready for the recording service (PROCESSING). */
+export interface RecordingStopped {
+  readonly type: typeof VisitEventType.RecordingStopped;
+  readonly data: {
+    readonly visitId: string;
+    readonly recordingId: string;
+    readonly janusNode: string;
+    readonly room: number;
+    /** `<recordingId>/`: the raw files are every `*.mjr` under it in the recordings directory. */
+    readonly rawFilePrefix: string;
+    readonly startTime: string;
+    readonly stopTime: string;
+    readonly reason: RecordingStopReason;
+    /** True when the media node was lost mid-recording: the files hold what was written until then. */
+    readonly partial: boolean;
+  };
+}
+
+/** A participant's page showed the recording notice and they acknowledged it. */
+export interface RecordingNoticeAcknowledged {
+  readonly type: typeof VisitEventType.RecordingNoticeAcknowledged;
+  readonly data: ParticipantRef & { readonly principal: string; readonly recordingId: string };
+}
+
 export interface VisitEnded {
   readonly type: typeof VisitEventType.Ended;
   readonly data: {
@@ -161,6 +243,10 @@ export type VisitEvent =
   | VisitLocked
   | VisitUnlocked
   | ConsentRecorded
+  | RecordingRequested
+  | RecordingStarted
+  | RecordingStopped
+  | RecordingNoticeAcknowledged
   | VisitEnded;
 
 /** One participant as the aggregate knows them. */
@@ -189,6 +275,12 @@ export interface VisitBody extends Readonly<VisitOpened['data']> {
   readonly arrivals: number;
   /** The patient's latest recording consent; undefined until recorded. */
   readonly recordingConsent?: boolean;
+  /** Each participant's latest recording consent (participant id → granted); absent until they decide. */
+  readonly consents: Readonly<Record<string, boolean>>;
+  /** A clinician's request to record, pending until everyone present has consented. */
+  readonly recordingRequest?: { readonly requestedBy: string; readonly policy: RecordingPolicy };
+  /** The recording in progress. */
+  readonly recording?: { readonly recordingId: string; readonly startTime: string };
   /** Since when nobody has been in the media room (ISO time); undefined while someone is. */
   readonly idleSince?: string;
   /** Opened-at time when known from the envelope. */
@@ -206,6 +298,27 @@ export const initialVisitState: VisitState = { status: 'none' };
 export function inMediaCount(state: VisitState): number {
   if (state.status === 'none') return 0;
   return Object.values(state.participants).filter((p) => (p.feeds?.length ?? 0) > 0).length;
+}
+
+/** The participants present (admitted), by id. */
+export function presentParticipants(state: VisitBody): Participant[] {
+  return Object.values(state.participants).filter((p) => p.status === ParticipantStatus.Admitted);
+}
+
+/** True when someone is present and every participant present has consented to recording. */
+export function everyoneConsented(state: VisitBody): boolean {
+  const present = presentParticipants(state);
+  return present.length > 0 && present.every((p) => state.consents[p.participantId] === true);
+}
+
+/** True when a recording was asked for, is not running, and everyone present has consented: Janus may start. */
+export function readyToRecord(state: VisitState): boolean {
+  return (
+    state.status === 'open' &&
+    state.recordingRequest !== undefined &&
+    state.recording === undefined &&
+    everyoneConsented(state)
+  );
 }
 
 /** The participant holding a Janus feed, if any. */
@@ -232,6 +345,16 @@ function deviceOf(
   return Object.values(state.participants).filter((p) => p.principal === principal).length + 1;
 }
 
+/** The state without its pending recording request and/or recording in progress (same status). */
+function clear<S extends Extract<VisitState, { status: 'open' | 'ended' }>>(
+  state: S,
+  ...keys: ('recording' | 'recordingRequest')[]
+): S {
+  const copy = { ...state };
+  for (const k of keys) delete copy[k];
+  return copy;
+}
+
 function without<T extends object, K extends keyof T>(obj: T, ...keys: K[]): Omit<T, K> {
   const copy = { ...obj };
   for (const k of keys) delete copy[k];
@@ -250,6 +373,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
       ...e.data,
       locked: false,
       participants: {},
+      consents: {},
       arrivals: 0,
       idleSince: e.data.startTime,
       ...(when ? { openedAt: when } : {}),
@@ -333,28 +457,68 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
     case VisitEventType.Unlocked:
       return { ...state, locked: false };
     case VisitEventType.ConsentRecorded:
-      return { ...state, recordingConsent: e.data.granted };
-    case VisitEventType.Ended: {
-      const participants: Record<string, Participant> = {};
-      for (const p of Object.values(state.participants)) {
-        const gone = p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted;
-        participants[p.participantId] = gone
-          ? {
-              ...without(p, 'admission', 'feeds'),
-              status: ParticipantStatus.Left,
-              ...(when ? { leftAt: when } : {}),
-            }
-          : without(p, 'feeds');
-      }
-      return {
-        ...state,
-        status: 'ended',
-        participants,
-        endReason: e.data.reason,
-        ...(when ? { endedAt: when } : {}),
-      };
-    }
+    case VisitEventType.RecordingRequested:
+    case VisitEventType.RecordingStarted:
+    case VisitEventType.RecordingStopped:
+    case VisitEventType.RecordingNoticeAcknowledged:
+      return evolveRecording(state, e);
+    case VisitEventType.Ended:
+      return evolveEnded(state, e, when);
     default:
       return state;
   }
+}
+
+/** Folds a consent or recording event into an open or ended visit. */
+function evolveRecording(
+  state: Extract<VisitState, { status: 'open' | 'ended' }>,
+  e: ConsentRecorded | RecordingRequested | RecordingStarted | RecordingStopped | RecordingNoticeAcknowledged,
+): VisitState {
+  switch (e.type) {
+    case VisitEventType.ConsentRecorded: {
+      const consents = { ...state.consents, [e.data.participantId]: e.data.granted };
+      const patient = state.participants[e.data.participantId]?.role !== ParticipantRole.Clinician;
+      const next = { ...state, consents, ...(patient ? { recordingConsent: e.data.granted } : {}) };
+      // A refusal by someone present ends a pending request: the clinician asks again.
+      const present = state.participants[e.data.participantId]?.status === ParticipantStatus.Admitted;
+      return !e.data.granted && present ? clear(next, 'recordingRequest') : next;
+    }
+    case VisitEventType.RecordingRequested:
+      return { ...state, recordingRequest: { requestedBy: e.data.requestedBy, policy: e.data.policy } };
+    case VisitEventType.RecordingStarted:
+      return {
+        ...clear(state, 'recordingRequest'),
+        recording: { recordingId: e.data.recordingId, startTime: e.data.startTime },
+      };
+    case VisitEventType.RecordingStopped:
+      return clear(state, 'recording', 'recordingRequest');
+    case VisitEventType.RecordingNoticeAcknowledged:
+      return state;
+  }
+}
+
+/** The visit ends: everyone still there has left, a recording in progress is over. */
+function evolveEnded(
+  state: Extract<VisitState, { status: 'open' | 'ended' }>,
+  e: VisitEnded,
+  when: string | undefined,
+): VisitState {
+  const participants: Record<string, Participant> = {};
+  for (const p of Object.values(state.participants)) {
+    const gone = p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted;
+    participants[p.participantId] = gone
+      ? {
+          ...without(p, 'admission', 'feeds'),
+          status: ParticipantStatus.Left,
+          ...(when ? { leftAt: when } : {}),
+        }
+      : without(p, 'feeds');
+  }
+  return {
+    ...clear(state, 'recording', 'recordingRequest'),
+    status: 'ended',
+    participants,
+    endReason: e.data.reason,
+    ...(when ? { endedAt: when } : {}),
+  };
 }
