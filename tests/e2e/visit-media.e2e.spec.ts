@@ -108,6 +108,17 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(n.pageMessage).toContain('you can see and hear the visit');
   });
 
+  it('records the room only after the patient consents, into the recording’s own folder', () => {
+    const r = result.recording;
+    expect(r.error).toBeUndefined();
+    expect(r.pending).toBe(true);
+    expect(r.recordingId).toMatch(/^[0-9a-f-]{36}$/);
+    // Janus names each track's file `videoroom-<room>-user-<feed>-<time>-<audio|video>-<mindex>.mjr`.
+    const mjr = r.files.filter((f) => f.name.endsWith('.mjr'));
+    expect(mjr.some((f) => /-audio-\d+\.mjr$/.test(f.name) && f.bytes > 1000)).toBe(true);
+    expect(mjr.some((f) => /-video-\d+\.mjr$/.test(f.name) && f.bytes > 10_000)).toBe(true);
+  });
+
   it('stops a kicked patient’s media and refuses their rejoin', () => {
     const k = result.kick;
     expect(k.patientState).toMatchObject({

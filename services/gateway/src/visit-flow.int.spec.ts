@@ -232,6 +232,7 @@ describe('front desk, patient and clinician through the gateway', () => {
       state: 'lobby',
       inMedia: false,
       device: 1,
+      recordingConsented: false,
     });
 
     // Another clinician can neither read the visit nor act on it.

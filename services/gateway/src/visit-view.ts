@@ -45,6 +45,8 @@ export interface ParticipantView {
   readonly inMedia: boolean;
   /** Which of the principal's devices: 1 for the first, 2 for a second redemption of the same link, … */
   readonly device: number;
+  /** Whether their latest decision on recording is a consent. */
+  readonly recordingConsented: boolean;
 }
 
 /** A visit as the browser sees it. */
@@ -71,6 +73,7 @@ export function participantView(
     state: PARTICIPANT_STATE[p.state] ?? 'left',
     inMedia: media?.inMedia(visitId, id) ?? false,
     device: p.device || 1,
+    recordingConsented: p.recordingConsented,
   };
 }
 
@@ -84,6 +87,23 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
     status: VISIT_STATUS[v.state] ?? 'open',
     locked: v.locked,
     participants: v.participants.map((p) => participantView(id, p, media)),
+  };
+}
+
+/** Whether the visit is being recorded (`on`), waits for consents (`requested`), or neither (`off`). */
+export type RecordingStateName = 'on' | 'requested' | 'off';
+
+/** The recording state of a visit as the browser names it, with the recording and the caller's own consent. */
+export function recordingView(v: session.Visit): {
+  state: RecordingStateName;
+  recordingId: string | null;
+  consented: boolean;
+} {
+  const own = v.participants.find((p) => p.name === v.callerParticipant);
+  return {
+    state: v.recording ? 'on' : v.recordingRequested ? 'requested' : 'off',
+    recordingId: v.activeRecording ? lastSegment(v.activeRecording) : null,
+    consented: own?.recordingConsented ?? false,
   };
 }
 

@@ -4,7 +4,10 @@
  * `?csrf=`. The hub learns about visits from the bus (session events) and fans out per visit: clinicians get
  * `visit` and `lobby` messages for their own visits (read with their own token, so ownership is the session
  * service's decision), patients get `admitted` / `denied` / `kicked` / `ended` and `visit` for theirs (for
- * their own device: each redemption of a link is its own participant, known from GetVisit's caller_participant). A socket is
+ * their own device: each redemption of a link is its own participant, known from GetVisit's caller_participant).
+ * Recording is pushed to every page of the visit (the clinician's and each patient device's): a `recording`
+ * message when consent is requested, when recording starts and when it stops (with why), and the `visit`
+ * messages carry the recording state for a page that connects later. A socket is
  * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
  * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
  */
@@ -27,7 +30,7 @@ import { tokenTimes } from './http';
 import { recordUpgradeRefusal } from './refusals';
 import { MEDIA_WS_PATH } from './media-ws';
 import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
-import { patientStatus, visitCounts, visitView } from './visit-view';
+import { patientStatus, recordingView, visitCounts, visitView } from './visit-view';
 
 /** Close code for "signed out" (revoked, idle, expired token). */
 export const WS_CLOSE_SIGNED_OUT = 4401;
@@ -35,6 +38,41 @@ export const WS_CLOSE_SIGNED_OUT = 4401;
 export const WS_PATH = '/api/ws';
 
 const SESSION_EVENT = 'haven.session.v1.';
+
+/**
+ * The live `recording` message of a recording event, or undefined for other events: `requested` (every page asks
+ * its participant for consent unless given), `on` (show the notice until `off`), `off` (with why, and `partial`
+ * when the media node was lost).
+ */
+export function recordingMessage(
+  name: string,
+  visitId: string,
+  data: Readonly<Record<string, unknown>>,
+): Record<string, unknown> | undefined {
+  const recordingId = typeof data['recordingId'] === 'string' ? data['recordingId'] : undefined;
+  switch (name) {
+    case 'RecordingRequested':
+      return {
+        type: 'recording',
+        visitId,
+        state: 'requested',
+        awaitingConsent: Array.isArray(data['awaiting']) ? data['awaiting'] : [],
+      };
+    case 'RecordingStarted':
+      return { type: 'recording', visitId, state: 'on', recordingId };
+    case 'RecordingStopped':
+      return {
+        type: 'recording',
+        visitId,
+        state: 'off',
+        recordingId,
+        reason: data['reason'],
+        partial: data['partial'] === true,
+      };
+    default:
+      return undefined;
+  }
+}
 const MAX_MESSAGE_BYTES = 1024;
 
 /** Options of {@link WsHub.attach}. */
@@ -304,10 +342,21 @@ export class WsHub implements MediaPresence {
         void this.sendToDevice(c, visitId, participantId, { type, visitId });
       }
     }
+    const owner = this.owners.get(visitId);
     if (name === 'VisitEnded') {
-      const owner = this.owners.get(visitId);
       for (const c of this.clientsSet) {
         if (c.kind === 'staff' && c.principal.id === owner) this.sendTo(c, { type: 'ended', visitId });
+      }
+    }
+    const recording = recordingMessage(name, visitId, data);
+    if (recording) {
+      // Every page of the visit, at once: the patient's devices and the owning clinician's sockets.
+      for (const c of this.clientsSet) {
+        const mine =
+          c.kind === 'patient'
+            ? c.visitId === visitId
+            : c.principal.role === 'clinician' && c.principal.id === owner;
+        if (mine) this.sendTo(c, recording);
       }
     }
     this.schedule(visitId, 30);
@@ -380,8 +429,16 @@ export class WsHub implements MediaPresence {
           this.owners.set(visitId, userId);
           const view = visitView(visit, this);
           const counts = visitCounts(view);
+          const recording = recordingView(visit);
           for (const c of sockets) {
-            this.sendTo(c, { type: 'visit', visitId, status: view.status, locked: view.locked, ...counts });
+            this.sendTo(c, {
+              type: 'visit',
+              visitId,
+              status: view.status,
+              locked: view.locked,
+              recording: recording.state,
+              ...counts,
+            });
             this.sendTo(c, {
               type: 'lobby',
               visitId,
@@ -399,11 +456,14 @@ export class WsHub implements MediaPresence {
           if (!visit) return;
           const own = visit.callerParticipant.split('/').at(-1);
           if (own) c.participantId = own;
+          const recording = recordingView(visit);
           this.sendTo(c, {
             type: 'visit',
             visitId,
             status: patientStatus(visit),
             locked: visit.locked,
+            recording: recording.state,
+            recordingConsented: recording.consented,
           });
         })(),
       );

@@ -11,8 +11,12 @@
  * (derived as the session service does) and a made-up room token.
  * Prints one JSON line ({@link VisitMediaResult}). Screenshots: test-artifacts/screenshots/visit-media-*.png.
  */
-import type { Page, Response } from 'playwright-core';
+import type { BrowserContext, Page, Response } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { session } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
 import { launchChromium, type LaunchedChromium, screenshot, signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
@@ -81,6 +85,17 @@ export interface VisitMediaResult {
     readonly stats: VisitStats;
     readonly pageMessage: string;
   };
+  /**
+   * Recording over the API with real media flowing (the pages' buttons come with the rebuilt web app): the
+   * clinician asks (pending: the patient has not consented), the patient consents, a few seconds, the clinician
+   * stops; the raw files Janus wrote into `<recordings dir>/<recording id>/`.
+   */
+  readonly recording: {
+    readonly pending: boolean;
+    readonly recordingId: string;
+    readonly files: Array<{ name: string; bytes: number }>;
+    readonly error?: string;
+  };
   readonly kick: {
     readonly patientState: VisitState;
     readonly patientPageMessage: string;
@@ -116,6 +131,41 @@ const isMediaOk = (path: string) => (r: Response) =>
 async function pageInbound(page: Page): Promise<{ bytes: number; packets: number; pcs: number }> {
   const x = await page.evaluate<{ bytes: number; packets: number; pcs: number }>('window.__havenInbound()');
   return { bytes: x.bytes, packets: x.packets, pcs: x.pcs };
+}
+
+/** A cookie of a browser context (the pages' tokens), for the API calls the pages cannot make yet. */
+async function cookieOf(context: BrowserContext, url: string, name: string): Promise<string> {
+  // Every cookie of the context (the API cookies are scoped to a path under the gateway's origin).
+  const value = (await context.cookies()).find((c) => c.name === name && url.includes(c.domain))?.value;
+  if (!value) throw new Error(`no ${name} cookie`);
+  return decodeURIComponent(value);
+}
+
+/** Records the visit for a few seconds over the session API, with the pages' own tokens. */
+async function recordBriefly(
+  st: Stack,
+  visitId: string,
+  tokens: { clinician: string; patient: string },
+): Promise<VisitMediaResult['recording']> {
+  const visit = `visits/${visitId}`;
+  const md = (token: string) => clientCallMetadata({ token });
+  const asked = await callUnary(st.clients.session, 'startRecording', { visit }, md(tokens.clinician));
+  await callUnary(
+    st.clients.session,
+    'recordConsent',
+    session.RecordConsentRequest.fromPartial({
+      visit,
+      scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+      granted: true,
+    }),
+    md(tokens.patient),
+  );
+  await new Promise((r) => setTimeout(r, 4000));
+  const stopped = await callUnary(st.clients.session, 'stopRecording', { visit }, md(tokens.clinician));
+  const recordingId = stopped.recording.replace('recordings/', '');
+  const dir = join(st.janus.recordingsDir, recordingId);
+  const files = readdirSync(dir).map((name) => ({ name, bytes: statSync(join(dir, name)).size }));
+  return { pending: asked.pending, recordingId, files };
 }
 
 const text = async (page: Page, selector: string): Promise<string> =>
@@ -370,6 +420,17 @@ async function main(): Promise<VisitMediaResult> {
       .nth(1)
       .waitFor({ state: 'detached', timeout: 10_000 });
 
+    // ------------------------------------------------------------ recording (API; real media flowing)
+    let recording: VisitMediaResult['recording'] = { pending: false, recordingId: '', files: [] };
+    try {
+      recording = await recordBriefly(st, visitId, {
+        clinician: await cookieOf(a.context, gw, 'haven_access'),
+        patient: await cookieOf(b.context, gw, 'haven_patient'),
+      });
+    } catch (err) {
+      recording = { ...recording, error: err instanceof Error ? err.message.slice(0, 300) : String(err) };
+    }
+
     // ------------------------------------------------------------ kick ("Remove")
     await staff.getByRole('button', { name: /^Remove / }).click();
     const patientState = await waitForVisitState(
@@ -446,6 +507,7 @@ async function main(): Promise<VisitMediaResult> {
         stats: bareStats,
         pageMessage: bareMessage,
       },
+      recording,
       kick: {
         patientState,
         patientPageMessage: kickedMessage,

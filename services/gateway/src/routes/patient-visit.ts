@@ -6,12 +6,24 @@ import type { Router } from 'express';
 import { session } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
-import { send } from '../http';
+import { asRecord, invalid, send } from '../http';
+import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
-import { mediaView, patientStatus } from '../visit-view';
+import { mediaView, patientStatus, recordingView } from '../visit-view';
 import { patient } from './guards';
 
-/** Registers POST /patient/lobby, GET /patient/visit, POST /patient/media and /patient/leave on /api. */
+/** `granted` of a consent body: a boolean, required. */
+export function grantedOf(body: unknown, violations: HttpFieldViolation[]): boolean {
+  const granted = asRecord(body)['granted'];
+  if (typeof granted !== 'boolean')
+    violations.push({ field: 'granted', description: 'must be true or false' });
+  return granted === true;
+}
+
+/**
+ * Registers POST /patient/lobby, GET /patient/visit, POST /patient/media and /patient/leave, and the recording
+ * routes POST /patient/recording/consent and /patient/recording/ack, on /api.
+ */
 export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void {
   const opts = { deadlineMs: ctx.deadlineMs };
 
@@ -45,7 +57,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         return;
       }
       const status = patientStatus(visit);
-      res.status(200).json({ visitId, status, locked: visit.locked });
+      res.status(200).json({ visitId, status, locked: visit.locked, recording: recordingView(visit) });
     }),
   );
 
@@ -64,6 +76,44 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
       const request = { visit: `visits/${visitId}`, requestId: '' };
       await callUnary(ctx.clients.session!, 'leaveVisit', request, ctx.metadataFor(res, token), opts);
       res.status(200).json({ ok: true });
+    }),
+  );
+
+  // The device's own consent to recording (given, refused or withdrawn): a withdrawal stops a recording at once.
+  api.post(
+    '/patient/recording/consent',
+    patient(ctx, 'session.RecordConsent', async (req, res, { token }, visitId) => {
+      const violations: HttpFieldViolation[] = [];
+      const granted = grantedOf(req.body, violations);
+      if (invalid(res, violations)) return;
+      const request = session.RecordConsentRequest.fromPartial({
+        visit: `visits/${visitId}`,
+        scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+        granted,
+      });
+      const r = await callUnary(
+        ctx.clients.session!,
+        'recordConsent',
+        request,
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      res.status(200).json({ granted: r.consent?.granted ?? granted });
+    }),
+  );
+
+  // The page showed the recording notice and the patient acknowledged it.
+  api.post(
+    '/patient/recording/ack',
+    patient(ctx, 'session.AcknowledgeRecordingNotice', async (_req, res, { token }, visitId) => {
+      const r = await callUnary(
+        ctx.clients.session!,
+        'acknowledgeRecordingNotice',
+        { visit: `visits/${visitId}` },
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      res.status(200).json({ recordingId: r.recording.split('/').pop() ?? '' });
     }),
   );
 }

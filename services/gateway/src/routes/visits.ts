@@ -10,7 +10,8 @@ import type { Authenticated, RouteContext } from '../context';
 import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } from '../http';
 import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
-import { mediaView, visitCounts, visitView } from '../visit-view';
+import { mediaView, recordingView, visitCounts, visitView } from '../visit-view';
+import { grantedOf } from './patient-visit';
 import type { FieldNames, StaffHandler } from './guards';
 import { staff } from './guards';
 
@@ -72,12 +73,19 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
       }
       const view = visitView(r.visit, ctx.media);
       res.status(200).json({
-        visit: { id: view.id, status: view.status, locked: view.locked, participants: view.participants },
+        visit: {
+          id: view.id,
+          status: view.status,
+          locked: view.locked,
+          participants: view.participants,
+          recording: recordingView(r.visit),
+        },
       });
     }),
   );
 
   registerVisitControls(api, ctx, onVisit);
+  registerRecordingControls(api, ctx, onVisit);
 
   api.post(
     '/visits/:id/media',
@@ -146,6 +154,65 @@ function registerVisitControls(
   visitAction('lock', 'lockVisit');
   visitAction('unlock', 'unlockVisit');
   visitAction('end', 'endVisit');
+}
+
+/**
+ * The clinician's recording controls: start (a request until everyone present has consented), stop, their own
+ * consent, and the acknowledgement of the notice.
+ */
+function registerRecordingControls(
+  api: Router,
+  ctx: RouteContext,
+  onVisit: ReturnType<typeof visitDoors>['onVisit'],
+): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  api.post(
+    '/visits/:id/recording/start',
+    onVisit('session.StartRecording', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const r = await callUnary(client, 'startRecording', { visit: `visits/${id}` }, md, opts);
+      res.status(200).json({
+        state: r.pending ? 'requested' : 'on',
+        recordingId: r.recording ? lastSegment(r.recording) : null,
+        awaitingConsent: r.awaitingConsent.map(lastSegment),
+      });
+    }),
+  );
+  api.post(
+    '/visits/:id/recording/stop',
+    onVisit('session.StopRecording', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const r = await callUnary(client, 'stopRecording', { visit: `visits/${id}` }, md, opts);
+      res.status(200).json({ state: 'off', recordingId: r.recording ? lastSegment(r.recording) : null });
+    }),
+  );
+  api.post(
+    '/visits/:id/recording/consent',
+    onVisit(
+      'session.RecordConsent',
+      async (req, res, { id, client, auth }) => {
+        const violations: HttpFieldViolation[] = [];
+        const granted = grantedOf(req.body, violations);
+        if (invalid(res, violations)) return;
+        const request = session.RecordConsentRequest.fromPartial({
+          visit: `visits/${id}`,
+          scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+          granted,
+        });
+        const r = await callUnary(client, 'recordConsent', request, ctx.metadataFor(res, auth.token), opts);
+        res.status(200).json({ granted: r.consent?.granted ?? granted });
+      },
+      { granted: 'granted' },
+    ),
+  );
+  api.post(
+    '/visits/:id/recording/ack',
+    onVisit('session.AcknowledgeRecordingNotice', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const r = await callUnary(client, 'acknowledgeRecordingNotice', { visit: `visits/${id}` }, md, opts);
+      res.status(200).json({ recordingId: lastSegment(r.recording) });
+    }),
+  );
 }
 
 /** The clinician's visits, each with its appointment's times, earliest first. */

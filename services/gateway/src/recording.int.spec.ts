@@ -1,0 +1,184 @@
+/**
+ * Recording through the gateway against the real services (identity, scheduling, session on a real nats-server
+ * and Janus): the clinician asks to record over HTTP, every page of the visit hears `recording: requested` on the
+ * live channel, the patient consents over HTTP, every page hears `on` (and a page that reads the visit sees it),
+ * the patient acknowledges the notice (an event), the clinician stops and every page hears `off`. Attacks: the
+ * patient's cookie on the clinician's recording routes, a malformed consent, an acknowledgement when nothing is
+ * recorded.
+ */
+import { WebSocket } from 'ws';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { CookieJar } from '../test/gateway';
+import { STACK_PASSWORD, startStack } from '../test/stack';
+import type { TestStack } from '../test/stack';
+
+jest.setTimeout(120_000);
+
+let stack: TestStack;
+let store: JetStreamEventStore;
+let clinician: string;
+const sockets: WebSocket[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'gateway-recording-test' });
+  await stack.createUser('desk@rec.test', 'front_desk', 'Front Desk');
+  clinician = await stack.createUser('rhea@rec.test', 'clinician', 'Dr Rhea Stone');
+});
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  await store?.close();
+  await stack?.stop();
+});
+
+async function signedIn(username: string): Promise<CookieJar> {
+  const jar = new CookieJar();
+  expect((await jar.fetch(`${stack.url}/`)).status).toBe(200);
+  expect((await jar.post(`${stack.url}/api/auth/login`, { username, password: STACK_PASSWORD })).status).toBe(
+    200,
+  );
+  return jar;
+}
+
+const cookieHeader = (jar: CookieJar) =>
+  [...jar.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+
+/** A raw WebSocket on /api/ws and every message it got. */
+async function liveSocket(jar: CookieJar, asPatient: boolean) {
+  const csrf = encodeURIComponent(jar.cookies.get('haven_csrf') ?? '');
+  const ws = new WebSocket(
+    `${stack.url.replace('http', 'ws')}/api/ws?csrf=${csrf}${asPatient ? '&as=patient' : ''}`,
+    { headers: { cookie: cookieHeader(jar), origin: stack.url } },
+  );
+  sockets.push(ws);
+  const messages: Array<Record<string, unknown>> = [];
+  ws.on('message', (d) =>
+    messages.push(JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>),
+  );
+  await new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('error', rej);
+  });
+  const waitFor = async (pred: (m: Record<string, unknown>) => boolean, ms = 8000) => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      const found = messages.find(pred);
+      if (found) return found;
+    }
+    throw new Error(`no matching message; got ${JSON.stringify(messages)}`);
+  };
+  return { messages, waitFor };
+}
+
+const recordingMessage = (state: string) => (m: Record<string, unknown>) =>
+  m['type'] === 'recording' && m['state'] === state;
+
+describe('recording a visit through the gateway', () => {
+  let desk: CookieJar;
+  let rhea: CookieJar;
+  let patient: CookieJar;
+  let visitId: string;
+
+  beforeAll(async () => {
+    desk = await signedIn('desk@rec.test');
+    rhea = await signedIn('rhea@rec.test');
+    const created = await desk.post(`${stack.url}/api/patients`, {
+      name: 'Ines Alvarez',
+      dateOfBirth: '1971-02-03',
+    });
+    const patientId = ((await created.json()) as { patient: { id: string } }).patient.id;
+    const booked = await desk.post(`${stack.url}/api/appointments`, {
+      clinicianId: clinician,
+      patientId,
+      startTime: new Date(Date.now() + 2 * 60_000).toISOString(),
+      endTime: new Date(Date.now() + 32 * 60_000).toISOString(),
+    });
+    expect(booked.status).toBe(201);
+    visitId = String(((await booked.json()) as { appointment: { name: string } }).appointment.name).replace(
+      'appointments/',
+      '',
+    );
+    const issued = await desk.post(`${stack.url}/api/appointments/${visitId}/link`, {});
+    const link = (await issued.json()) as { url: string; passcode: string };
+    patient = new CookieJar();
+    await patient.fetch(`${stack.url}/join`);
+    const joined = await patient.post(`${stack.url}/api/join`, {
+      token: link.url.split('#')[1] ?? '',
+      passcode: link.passcode,
+    });
+    expect(joined.status).toBe(200);
+    expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
+    const detail = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
+      visit: { participants: { id: string; kind: string }[] };
+    };
+    const waiting = detail.visit.participants.find((p) => p.kind === 'patient');
+    expect(
+      (await rhea.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: waiting?.id })).status,
+    ).toBe(200);
+    expect((await rhea.post(`${stack.url}/api/visits/${visitId}/media`, {})).status).toBe(200);
+  });
+
+  it('asks, records once the patient consents, notices every page, and stops', async () => {
+    const staffSocket = await liveSocket(rhea, false);
+    const patientSocket = await liveSocket(patient, true);
+
+    const start = await rhea.post(`${stack.url}/api/visits/${visitId}/recording/start`, {});
+    expect(start.status).toBe(200);
+    const asked = (await start.json()) as {
+      state: string;
+      recordingId: string | null;
+      awaitingConsent: string[];
+    };
+    expect(asked).toMatchObject({ state: 'requested', recordingId: null });
+    expect(asked.awaitingConsent).toHaveLength(1);
+    await patientSocket.waitFor(recordingMessage('requested'));
+    await staffSocket.waitFor(recordingMessage('requested'));
+    expect(await (await patient.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
+      recording: { state: 'requested', consented: false },
+    });
+
+    // A consent must say yes or no.
+    expect(
+      (await patient.post(`${stack.url}/api/patient/recording/consent`, { granted: 'yes' })).status,
+    ).toBe(400);
+    expect((await patient.post(`${stack.url}/api/patient/recording/consent`, { granted: true })).status).toBe(
+      200,
+    );
+    const on = await patientSocket.waitFor(recordingMessage('on'));
+    expect(await staffSocket.waitFor(recordingMessage('on'))).toEqual(on);
+    expect(on['recordingId']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await (await patient.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
+      recording: { state: 'on', recordingId: on['recordingId'], consented: true },
+    });
+    const staffView = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
+      visit: { recording: { state: string } };
+    };
+    expect(staffView.visit.recording.state).toBe('on');
+
+    const ack = await patient.post(`${stack.url}/api/patient/recording/ack`, {});
+    expect(ack.status).toBe(200);
+    expect(await ack.json()).toEqual({ recordingId: on['recordingId'] });
+    const events = await store.read(`session.visit-${visitId}`);
+    expect(events.filter((e) => e.type === 'haven.session.v1.RecordingNoticeAcknowledged')).toHaveLength(1);
+
+    // The patient's cookie opens none of the clinician's recording routes.
+    for (const path of ['start', 'stop', 'consent', 'ack']) {
+      const res = await patient.post(`${stack.url}/api/visits/${visitId}/recording/${path}`, {
+        granted: false,
+      });
+      expect([path, res.status]).toEqual([path, 401]);
+    }
+
+    expect((await rhea.post(`${stack.url}/api/visits/${visitId}/recording/stop`, {})).status).toBe(200);
+    const off = await patientSocket.waitFor(recordingMessage('off'));
+    expect(off).toMatchObject({
+      recordingId: on['recordingId'],
+      reason: 'stopped_by_clinician',
+      partial: false,
+    });
+    await staffSocket.waitFor(recordingMessage('off'));
+
+    // Nothing recorded: stopping again and acknowledging are refused (409).
+    expect((await rhea.post(`${stack.url}/api/visits/${visitId}/recording/stop`, {})).status).toBe(409);
+    expect((await patient.post(`${stack.url}/api/patient/recording/ack`, {})).status).toBe(409);
+  });
+});
