@@ -486,6 +486,18 @@ describe('scenarios', () => {
     expect(core).not.toContain('"/data/"');
   });
 
+  it('gives the session service the clinic’s recording policy (on-request unless set), and refuses an unknown one', () => {
+    const policyOf = (objs: K8sObject[]) =>
+      envOf(
+        find(objs, 'Deployment', 'haven-session')?.spec.template.spec.containers[0],
+        'HAVEN_RECORDING_POLICY',
+      )?.value as unknown;
+    expect(policyOf(objectsOf('default'))).toBe('on-request');
+    expect(policyOf(template([], ['recordings.policy="off"']))).toBe('off');
+    expect(policyOf(template([], ['recordings.policy="required"']))).toBe('required');
+    expect(() => template([], ['recordings.policy="sometimes"'])).toThrow(/policy/);
+  });
+
   it('hostNetwork media exposure renders host networking and no media Service', () => {
     const objs = template(
       [],

@@ -551,6 +551,8 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- /* Where the Janus nodes write recordings: every room's rec_dir (the session service does not mount it). */}}
 - name: HAVEN_JANUS_RECORDINGS_DIR
   value: {{ $v.recordings.mountPath | quote }}
+- name: HAVEN_RECORDING_POLICY
+  value: {{ $v.recordings.policy | quote }}
 - name: HAVEN_VISIT_IDLE_MINUTES
   value: {{ $v.settings.visitIdleMinutes | quote }}
 {{- if $v.mtls.enabled }}

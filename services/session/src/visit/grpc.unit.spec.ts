@@ -35,7 +35,7 @@ function ctxOf(principal: Principal, method: string): CallContext {
   };
 }
 
-async function setup() {
+async function setup(options: { recordingPolicy?: 'off' | 'on-request' | 'required' } = {}) {
   const store = new InMemoryEventStore();
   const janusCalls: string[] = [];
   const rooms = new Proxy(
@@ -65,6 +65,7 @@ async function setup() {
     projection: new VisitProjection(),
     logger: createLogger({ service: 'session', level: 'silent' }),
     idleMinutes: 30,
+    ...options,
   });
   await store.append(visitStream(VISIT), 'no_stream', [
     newEvent({
@@ -163,5 +164,28 @@ describe('the other visit commands with a request_id', () => {
       'ParticipantKicked',
       'VisitEnded',
     ]);
+  });
+});
+
+describe('StartRecording under the clinic’s recording policy', () => {
+  it('is refused with FAILED_PRECONDITION when the policy is off: nothing appended, Janus untouched', async () => {
+    const { handlers, janusCalls, types } = await setup({ recordingPolicy: 'off' });
+    const before = janusCalls.length;
+    await expect(
+      handlers.startRecording({ visit: `visits/${VISIT}` }, ctxOf(clinician, 'StartRecording')),
+    ).rejects.toThrow(/recording is off/);
+    await expect(
+      handlers.startRecording({ visit: `visits/${VISIT}` }, ctxOf(clinician, 'StartRecording')),
+    ).rejects.toBeInstanceOf(PreconditionError);
+    expect(janusCalls).toHaveLength(before);
+    expect(await types()).toEqual(['VisitOpened', 'PatientArrivedInLobby']);
+  });
+
+  it('is refused to a patient (PERMISSION_DENIED before anything is read)', async () => {
+    const { handlers, types } = await setup();
+    await expect(
+      handlers.startRecording({ visit: `visits/${VISIT}` }, ctxOf(patient, 'StartRecording')),
+    ).rejects.toThrow(/only clinicians/);
+    expect(await types()).toEqual(['VisitOpened', 'PatientArrivedInLobby']);
   });
 });
