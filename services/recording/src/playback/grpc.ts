@@ -22,8 +22,7 @@ import { idOfName, recordingToProto } from '../recording/grpc';
 import { recordingStream, type KnownRecording } from '../recording/recording';
 import type { Recordings } from '../recording/recordings';
 import { recordingContext, type RecordingKeys } from './keys';
-import type { ObjectStore } from '../pipeline/object-store';
-import { objectReader } from './objects';
+import type { MediaObjects } from './objects';
 
 /** Most plaintext bytes one ReadRecordingMedia call returns (the gateway asks again for the rest). */
 export const MEDIA_WINDOW_BYTES = 1024 * 1024;
@@ -34,7 +33,7 @@ export interface PlaybackDeps {
   readonly recordings: Recordings;
   /** Where the views are appended. */
   readonly store: Pick<EventStore, 'append'>;
-  readonly objects: ObjectStore;
+  readonly objects: MediaObjects;
   readonly keys: RecordingKeys;
   /** The clinic lets patients play their own recordings (HAVEN_RECORDING_PATIENT_ACCESS). */
   readonly patientAccess: boolean;
@@ -129,8 +128,8 @@ async function readRecordingMedia(
     throw new PreconditionError(`the recording is ${state.status}`); // only in a race with a delete
   }
   const { media } = state;
-  {
-    const object = objectReader(deps.objects, media.objectKey);
+  const object = await deps.objects.open(media.objectKey);
+  try {
     const opened = await openEncryptedObject(deps.keys.kmsFor(id), object, {
       context: recordingContext(id),
       maxReadBytes: MEDIA_WINDOW_BYTES,
@@ -158,6 +157,8 @@ async function readRecordingMedia(
     for (let at = 0; at < plaintext.length; at += MESSAGE_BYTES) {
       await send({ data: plaintext.subarray(at, at + MESSAGE_BYTES) });
     }
+  } finally {
+    await object.close();
   }
 }
 

@@ -15,7 +15,7 @@ import { Recordings } from '../recording/recordings';
 import { seedAvailableRecording } from '../testing';
 import { playbackHandlers, playbackStreams, type PlaybackDeps } from './grpc';
 import { RecordingKeys } from './keys';
-import { FsObjectStore } from '../pipeline/object-store';
+import { FileMediaObjects } from './objects';
 
 let dir: string;
 beforeAll(async () => {
@@ -44,7 +44,7 @@ it('sends nothing when the view cannot be recorded, and everything when it can',
   const kms = await LocalKeyringKms.open({ file: join(dir, 'keyring.json') });
   const base = {
     recordings: new Recordings(store),
-    objects: new FsObjectStore(join(dir, 'objects')),
+    objects: new FileMediaObjects(join(dir, 'objects')),
     keys: new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dir, 'recording-keys'), kms })),
     patientAccess: false,
     grantTtlMs: 60_000,

@@ -1,44 +1,70 @@
 /**
- * Random access to a recording's ciphertext through the object-store port (../pipeline/object-store): a
- * {@link CiphertextReader} whose reads come from ranged gets, with a read-ahead buffer so that a playback window
- * (consecutive chunks) costs one get, not one per chunk. Memory stays at one read-ahead buffer.
+ * Where the access side reads and deletes a recording's ciphertext: a port with random access (playback reads
+ * only the chunks a range covers) and a filesystem adapter. The pipeline's object store can implement the same
+ * two methods.
  */
+import { promises as fs } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import type { CiphertextReader } from '@haven/crypto';
-import type { ObjectStore } from '../pipeline/object-store';
+import { NotFoundError, ValidationError } from '@haven/errors';
 
-/** Bytes fetched at once: a playback window of 64 KiB chunks with their tags, and a little more. */
-const READ_AHEAD_BYTES = 1024 * 1024 + 64 * 1024;
-/** Reads at least this long (a whole chunk) trigger the read-ahead. */
-const MIN_READ_AHEAD_TRIGGER = 64 * 1024;
-
-async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(part);
-  return Buffer.concat(parts);
+/** A stored object opened for random access; `close` releases it. */
+export interface OpenedObject extends CiphertextReader {
+  close(): Promise<void>;
 }
 
-/** A reader over object `key` of `objects`. Its errors are the store's (NotFoundError when the object is gone). */
-export function objectReader(objects: ObjectStore, key: string): CiphertextReader {
-  let size: number | undefined;
-  let buffered: { start: number; bytes: Buffer } = { start: 0, bytes: Buffer.alloc(0) };
-  return {
-    size: async () => (size ??= await objects.size(key)),
-    read: async (position, length) => {
-      const end = position + length;
-      const b = buffered;
-      if (position >= b.start && end <= b.start + b.bytes.length) {
-        return b.bytes.subarray(position - b.start, end - b.start);
+/** The ciphertext objects of the recordings. */
+export interface MediaObjects {
+  /** Opens an object for random reads. Throws NotFoundError when it does not exist. */
+  open(objectKey: string): Promise<OpenedObject>;
+  /** Deletes an object (overwritten first where the medium allows); idempotent. */
+  delete(objectKey: string): Promise<void>;
+}
+
+const KEY = /^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,255}$/;
+
+/** Objects as files under one directory (the chart's PVC); keys are relative paths without `..`. */
+export class FileMediaObjects implements MediaObjects {
+  readonly #root: string;
+
+  constructor(dir: string) {
+    this.#root = resolve(dir);
+  }
+
+  /** The file of `objectKey`. Throws ValidationError on a key that is not a plain relative path. */
+  pathOf(objectKey: string): string {
+    if (!KEY.test(objectKey) || objectKey.split('/').includes('..')) {
+      throw new ValidationError([{ field: 'objectKey', description: 'must be a relative path' }]);
+    }
+    const path = join(this.#root, objectKey);
+    if (!path.startsWith(this.#root + sep)) {
+      throw new ValidationError([{ field: 'objectKey', description: 'must stay inside the store' }]);
+    }
+    return path;
+  }
+
+  async open(objectKey: string): Promise<OpenedObject> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(objectKey), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new NotFoundError('the recording media object is gone', { cause: error });
       }
-      const total = (size ??= await objects.size(key));
-      // Chunk reads (a playback window) read ahead; the header and the final chunk are read exactly.
-      const ahead = length >= MIN_READ_AHEAD_TRIGGER ? Math.max(length, READ_AHEAD_BYTES) : length;
-      const stop = Math.min(total, position + ahead);
-      if (position >= stop) return Buffer.alloc(0);
-      const bytes = await collect(
-        (await objects.get(key, { start: position, end: stop })) as AsyncIterable<Buffer>,
-      );
-      buffered = { start: position, bytes };
-      return bytes.subarray(0, length);
-    },
-  };
+      throw error;
+    }
+    return {
+      size: async () => (await handle.stat()).size,
+      read: async (position, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(buf, 0, length, position);
+        return buf.subarray(0, bytesRead);
+      },
+      close: () => handle.close(),
+    };
+  }
+
+  async delete(objectKey: string): Promise<void> {
+    await fs.rm(this.pathOf(objectKey), { force: true });
+  }
 }

@@ -11,7 +11,7 @@ import type { RecordingProjection } from '../recording/projection';
 import type { Recordings } from '../recording/recordings';
 import { RetentionPolicies, retentionHandlers, startRetentionSweep } from '../retention/retention';
 import { RecordingKeys } from './keys';
-import { FsObjectStore, type ObjectStore } from '../pipeline/object-store';
+import { FileMediaObjects, type MediaObjects } from './objects';
 import { playbackHandlers, playbackStreams, type PlaybackDeps } from './grpc';
 
 const booleanFlag = z
@@ -52,7 +52,7 @@ export async function openPlayback(
     file: resolve(config.HAVEN_KEYRING_FILE ?? join(dataDir, 'keyring.json')),
     create: true,
   });
-  const objects: ObjectStore = new FsObjectStore(
+  const objects: MediaObjects = new FileMediaObjects(
     config.HAVEN_RECORDING_OBJECTS_DIR ?? join(dataDir, 'objects'),
   );
   return {
