@@ -425,7 +425,8 @@ describe('the retention policy (last: it deletes what expired)', () => {
       expect(deleted?.data['reason']).toBe('RETENTION_EXPIRED');
       expect(deleted?.actor).toMatchObject({ kind: 'service', id: 'recording' });
     });
-    await expect(fs.stat(expiring)).rejects.toMatchObject({ code: 'ENOENT' });
+    // The event comes first, the key and the object are destroyed right after it.
+    await eventually(async () => expect(fs.stat(expiring)).rejects.toMatchObject({ code: 'ENOENT' }));
     await new Promise((r) => setTimeout(r, 1000)); // a few more sweeps
     expect(await typesOf('rec-r2')).not.toContain('haven.recording.v1.RecordingDeleted');
   });
