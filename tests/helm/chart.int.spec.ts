@@ -688,6 +688,16 @@ describe('impossible combinations fail with a clear message', () => {
       /services\.scheduling\.persistence\.enabled \(and dataDir\) must be true.*every patient's PHI/,
     ],
     [
+      'recording keys and encrypted recordings on an emptyDir',
+      ['services.recording.persistence.enabled=false'],
+      /services\.recording\.persistence\.enabled \(and dataDir\) must be true.*every recording with it/,
+    ],
+    [
+      'recording replicas sharing a ReadWriteOnce data volume',
+      ['services.recording.persistence.accessMode="ReadWriteOnce"'],
+      /services\.recording can run \d+ replicas but persistence\.accessMode is ReadWriteOnce/,
+    ],
+    [
       'scheduling without the keyring',
       ['services.scheduling.keyring=false'],
       /services\.scheduling\.keyring must be true/,
