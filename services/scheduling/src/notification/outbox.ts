@@ -1,5 +1,5 @@
 /**
- * The notification outbox (docs/adr/0010-notification-outbox-and-templates.md). A follower of the scheduling
+ * The notification outbox (docs/adr/0015-notification-outbox-and-templates.md). A follower of the scheduling
  * context (consumer `scheduling.notifications`) plans messages from appointment events (ReminderScheduled,
  * one stream per message, deterministic ids) and keeps the index of open reminders; a sender loop starts each
  * due one:

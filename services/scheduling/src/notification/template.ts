@@ -1,6 +1,6 @@
 /**
  * Message templates that cannot leak PHI: a fixed allow-list of fields, a linter that refuses anything else at
- * save time, and a renderer whose whole grammar is `{{ field }}` (docs/adr/0010-notification-outbox-and-templates.md).
+ * save time, and a renderer whose whole grammar is `{{ field }}` (docs/adr/0015-notification-outbox-and-templates.md).
  * Pure: no I/O.
  */
 import { ValidationError, type FieldViolation } from '@haven/errors';
