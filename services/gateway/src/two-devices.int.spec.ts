@@ -5,9 +5,9 @@
  * device tries to ride on the first one's admission with plain HTTP and raw WebSockets — it gets no media
  * credential, no `admitted` message, and the first device's credential does not open the media room for it.
  */
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { MediaClient } from '@haven/testing';
-import { CookieJar } from '../test/gateway';
+import { CookieJar, liveSocket as openLive, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -27,43 +27,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signedIn(username: string): Promise<CookieJar> {
-  const jar = new CookieJar();
-  expect((await jar.fetch(`${stack.url}/`)).status).toBe(200);
-  expect((await jar.post(`${stack.url}/api/auth/login`, { username, password: STACK_PASSWORD })).status).toBe(
-    200,
-  );
-  return jar;
-}
-
-const cookieHeader = (jar: CookieJar) =>
-  [...jar.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
-
-/** A raw WebSocket on /api/ws and every message it got. */
-async function liveSocket(jar: CookieJar, asPatient: boolean) {
-  const csrf = encodeURIComponent(jar.cookies.get('haven_csrf') ?? '');
-  const ws = new WebSocket(
-    `${stack.url.replace('http', 'ws')}/api/ws?csrf=${csrf}${asPatient ? '&as=patient' : ''}`,
-    { headers: { cookie: cookieHeader(jar), origin: stack.url } },
-  );
-  sockets.push(ws);
-  const messages: Array<Record<string, unknown>> = [];
-  ws.on('message', (d) =>
-    messages.push(JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>),
-  );
-  await new Promise((res, rej) => {
-    ws.once('open', res);
-    ws.once('error', rej);
-  });
-  const waitFor = async (pred: (m: Record<string, unknown>) => boolean, ms = 8000) => {
-    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-      const found = messages.find(pred);
-      if (found) return found;
-    }
-    throw new Error(`no matching message; got ${JSON.stringify(messages)}`);
-  };
-  return { messages, waitFor };
-}
+const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
+const liveSocket = (jar: CookieJar, asPatient: boolean) => openLive(stack.url, jar, asPatient, sockets);
 
 interface LobbyEntry {
   id: string;
@@ -157,7 +122,7 @@ describe('one patient link, two devices', () => {
     // …and the first device's credential does not open the media room for it.
     const door = (jar: CookieJar) => ({
       url: `${stack.url.replace('http', 'ws')}/api/media?as=patient&csrf=${encodeURIComponent(jar.cookies.get('haven_csrf') ?? '')}`,
-      headers: { cookie: cookieHeader(jar), origin: stack.url },
+      headers: { cookie: jar.header(), origin: stack.url },
     });
     const stolen = await MediaClient.open(door(second), credential).then(
       async (c) => {

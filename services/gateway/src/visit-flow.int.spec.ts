@@ -9,7 +9,7 @@
  */
 import { WebSocket } from 'ws';
 import { MediaClient } from '@haven/testing';
-import { CookieJar } from '../test/gateway';
+import { CookieJar, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -41,13 +41,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signedIn(username: string): Promise<CookieJar> {
-  const jar = new CookieJar();
-  expect((await jar.fetch(`${stack.url}/`)).status).toBe(200);
-  const res = await jar.post(`${stack.url}/api/auth/login`, { username, password: STACK_PASSWORD });
-  expect(res.status).toBe(200);
-  return jar;
-}
+const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
 
 function connect(jar: CookieJar, options: { as?: 'patient'; origin?: string } = {}): Promise<Live> {
   const cookie = [...jar.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');

@@ -8,8 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
+import { WebSocket } from 'ws';
 import { identity, scheduling } from '@haven/proto';
 import { createLogger } from '@haven/service';
+import { eventually } from '@haven/testing';
 import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from '../src/app';
 import type { GatewayAppConfig } from '../src/app';
@@ -106,9 +108,7 @@ export class CookieJar {
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.cookies.size > 0) {
-      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; '));
-    }
+    if (this.cookies.size > 0) headers.set('cookie', this.header());
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.last = res.headers.getSetCookie().map(parseSetCookie);
     for (const c of this.last) {
@@ -121,6 +121,11 @@ export class CookieJar {
     return res;
   }
 
+  /** The `Cookie` header these cookies make. */
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+  }
+
   /** POSTs JSON with the CSRF header echoing the CSRF cookie (unless `csrf: false`). */
   post(url: string, body: unknown, options: { csrf?: boolean; headers?: Record<string, string> } = {}) {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
@@ -128,4 +133,52 @@ export class CookieJar {
     if (options.csrf !== false && csrf) headers['x-csrf-token'] = csrf;
     return this.fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   }
+}
+
+/** A cookie jar signed in to the gateway at `url` (its first page sets the CSRF cookie). Fails the test otherwise. */
+export async function signedIn(url: string, username: string, password: string): Promise<CookieJar> {
+  const jar = new CookieJar();
+  expect((await jar.fetch(`${url}/`)).status).toBe(200);
+  expect((await jar.post(`${url}/api/auth/login`, { username, password })).status).toBe(200);
+  return jar;
+}
+
+/** A raw WebSocket on the gateway's live channel, every message it got, and a wait for one. */
+export interface LiveSocket {
+  readonly ws: WebSocket;
+  readonly messages: Array<Record<string, unknown>>;
+  waitFor(pred: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Opens /api/ws at `url` with the jar's cookies and CSRF token (as the patient page when `asPatient`); the socket
+ * is added to `sockets` for the suite to terminate.
+ */
+export async function liveSocket(
+  url: string,
+  jar: CookieJar,
+  asPatient: boolean,
+  sockets: WebSocket[],
+): Promise<LiveSocket> {
+  const csrf = encodeURIComponent(jar.cookies.get('haven_csrf') ?? '');
+  const ws = new WebSocket(
+    `${url.replace('http', 'ws')}/api/ws?csrf=${csrf}${asPatient ? '&as=patient' : ''}`,
+    {
+      headers: { cookie: jar.header(), origin: url },
+    },
+  );
+  sockets.push(ws);
+  const messages: Array<Record<string, unknown>> = [];
+  ws.on('message', (d) =>
+    messages.push(JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>),
+  );
+  await new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('error', rej);
+  });
+  const waitFor = (pred: (m: Record<string, unknown>) => boolean, ms = 8000) =>
+    eventually(`a live message; got ${JSON.stringify(messages)}`, () => messages.find(pred), {
+      timeoutMs: ms,
+    });
+  return { ws, messages, waitFor };
 }
