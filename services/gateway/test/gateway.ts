@@ -135,11 +135,13 @@ export class CookieJar {
   }
 }
 
-/** A cookie jar signed in to the gateway at `url` (its first page sets the CSRF cookie). Fails the test otherwise. */
+/** A cookie jar signed in to the gateway at `url` (its first page sets the CSRF cookie). Throws otherwise. */
 export async function signedIn(url: string, username: string, password: string): Promise<CookieJar> {
   const jar = new CookieJar();
-  expect((await jar.fetch(`${url}/`)).status).toBe(200);
-  expect((await jar.post(`${url}/api/auth/login`, { username, password })).status).toBe(200);
+  const page = await jar.fetch(`${url}/`);
+  if (page.status !== 200) throw new Error(`GET / answered ${page.status}`);
+  const login = await jar.post(`${url}/api/auth/login`, { username, password });
+  if (login.status !== 200) throw new Error(`sign-in of ${username} answered ${login.status}`);
   return jar;
 }
 
