@@ -8,7 +8,8 @@
  */
 import type { WebSocket } from 'ws';
 import { JetStreamEventStore } from '@haven/eventstore';
-import { CookieJar, liveSocket as openLive, signedIn as signIn } from '../test/gateway';
+import type { CookieJar } from '../test/gateway';
+import { bookVisitWithLink, liveSocket as openLive, redeemLink, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -46,31 +47,12 @@ describe('recording a visit through the gateway', () => {
   beforeAll(async () => {
     desk = await signedIn('desk@rec.test');
     rhea = await signedIn('rhea@rec.test');
-    const created = await desk.post(`${stack.url}/api/patients`, {
+    const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Ines Alvarez',
       dateOfBirth: '1971-02-03',
     });
-    const patientId = ((await created.json()) as { patient: { id: string } }).patient.id;
-    const booked = await desk.post(`${stack.url}/api/appointments`, {
-      clinicianId: clinician,
-      patientId,
-      startTime: new Date(Date.now() + 2 * 60_000).toISOString(),
-      endTime: new Date(Date.now() + 32 * 60_000).toISOString(),
-    });
-    expect(booked.status).toBe(201);
-    visitId = String(((await booked.json()) as { appointment: { name: string } }).appointment.name).replace(
-      'appointments/',
-      '',
-    );
-    const issued = await desk.post(`${stack.url}/api/appointments/${visitId}/link`, {});
-    const link = (await issued.json()) as { url: string; passcode: string };
-    patient = new CookieJar();
-    await patient.fetch(`${stack.url}/join`);
-    const joined = await patient.post(`${stack.url}/api/join`, {
-      token: link.url.split('#')[1] ?? '',
-      passcode: link.passcode,
-    });
-    expect(joined.status).toBe(200);
+    visitId = visit.visitId;
+    patient = await redeemLink(stack.url, visit);
     expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
     const detail = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
       visit: { participants: { id: string; kind: string }[] };

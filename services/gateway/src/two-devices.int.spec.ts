@@ -7,7 +7,8 @@
  */
 import type { WebSocket } from 'ws';
 import { MediaClient } from '@haven/testing';
-import { CookieJar, liveSocket as openLive, signedIn as signIn } from '../test/gateway';
+import type { CookieJar } from '../test/gateway';
+import { bookVisitWithLink, liveSocket as openLive, redeemLink, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -46,32 +47,13 @@ describe('one patient link, two devices', () => {
   beforeAll(async () => {
     desk = await signedIn('desk@two.test');
     cara = await signedIn('cara@two.test');
-    const patient = await desk.post(`${stack.url}/api/patients`, {
+    const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Maria Lopez',
       dateOfBirth: '1979-04-05',
     });
-    const patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
-    const booked = await desk.post(`${stack.url}/api/appointments`, {
-      clinicianId: clinician,
-      patientId,
-      startTime: new Date(Date.now() + 2 * 60_000).toISOString(),
-      endTime: new Date(Date.now() + 32 * 60_000).toISOString(),
-    });
-    expect(booked.status).toBe(201);
-    visitId = String(((await booked.json()) as { appointment: { name: string } }).appointment.name).replace(
-      'appointments/',
-      '',
-    );
-    const issued = await desk.post(`${stack.url}/api/appointments/${visitId}/link`, {});
-    const link = (await issued.json()) as { url: string; passcode: string };
-    const token = link.url.split('#')[1] ?? '';
+    visitId = visit.visitId;
     // The same link and passcode, redeemed in two browsers.
-    for (let i = 0; i < 2; i++) {
-      const jar = new CookieJar();
-      await jar.fetch(`${stack.url}/join`);
-      expect((await jar.post(`${stack.url}/api/join`, { token, passcode: link.passcode })).status).toBe(200);
-      devices.push(jar);
-    }
+    for (let i = 0; i < 2; i++) devices.push(await redeemLink(stack.url, visit));
   });
 
   it('puts each device in the lobby as its own entry, admitted on its own; the second cannot ride on the first', async () => {

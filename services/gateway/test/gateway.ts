@@ -145,6 +145,51 @@ export async function signedIn(url: string, username: string, password: string):
   return jar;
 }
 
+/** A visit booked by the front desk in two minutes, and its patient link (the token after `#`, and the passcode). */
+export interface BookedVisit {
+  readonly visitId: string;
+  readonly token: string;
+  readonly passcode: string;
+}
+
+/**
+ * Registers a patient, books them with `clinicianId` from two minutes from now for 30 minutes and issues the
+ * link, all as the signed-in front desk `desk`. Throws when a step is not answered with success.
+ */
+export async function bookVisitWithLink(
+  url: string,
+  desk: CookieJar,
+  clinicianId: string,
+  patient: { name: string; dateOfBirth: string },
+): Promise<BookedVisit> {
+  const created = await desk.post(`${url}/api/patients`, patient);
+  const patientId = ((await created.json()) as { patient: { id: string } }).patient.id;
+  const booked = await desk.post(`${url}/api/appointments`, {
+    clinicianId,
+    patientId,
+    startTime: new Date(Date.now() + 2 * 60_000).toISOString(),
+    endTime: new Date(Date.now() + 32 * 60_000).toISOString(),
+  });
+  if (booked.status !== 201) throw new Error(`booking answered ${booked.status}`);
+  const name = ((await booked.json()) as { appointment: { name: string } }).appointment.name;
+  const visitId = name.replace('appointments/', '');
+  const issued = await desk.post(`${url}/api/appointments/${visitId}/link`, {});
+  const link = (await issued.json()) as { url: string; passcode: string };
+  return { visitId, token: link.url.split('#')[1] ?? '', passcode: link.passcode };
+}
+
+/** A new browser (cookie jar) that opened the join page and redeemed the link. Throws when it is refused. */
+export async function redeemLink(
+  url: string,
+  visit: Pick<BookedVisit, 'token' | 'passcode'>,
+): Promise<CookieJar> {
+  const jar = new CookieJar();
+  await jar.fetch(`${url}/join`);
+  const joined = await jar.post(`${url}/api/join`, { token: visit.token, passcode: visit.passcode });
+  if (joined.status !== 200) throw new Error(`redeeming the link answered ${joined.status}`);
+  return jar;
+}
+
 /** A raw WebSocket on the gateway's live channel, every message it got, and a wait for one. */
 export interface LiveSocket {
   readonly ws: WebSocket;
