@@ -16,7 +16,14 @@ import * as grpc from '@grpc/grpc-js';
 import { audit, recording, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { eventually, type JwksServer, type LaunchedStack, launchStack, serveJwks } from '@haven/testing';
+import {
+  eventually,
+  failureOf,
+  type JwksServer,
+  type LaunchedStack,
+  launchStack,
+  serveJwks,
+} from '@haven/testing';
 
 jest.setTimeout(120_000);
 
@@ -110,14 +117,6 @@ function expectNoPhi(entries: readonly audit.AuditEvent[]): void {
   for (const value of Object.values(PHI)) expect(text).not.toContain(value);
 }
 
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: grpc.ServiceError) => error,
-  );
-
 interface Booked {
   readonly appointmentId: string;
   readonly visit: string;
@@ -201,8 +200,8 @@ describe('refusals inside handlers (ownership) are recorded', () => {
     const participant = lobby.participant?.name ?? '';
     const corr = { get: randomUUID(), admit: randomUUID(), kick: randomUUID() };
     const calls = [
-      failure(callUnary(clients.session, 'getVisit', { name: v.visit }, md(tokens.clinicianB, corr.get))),
-      failure(
+      failureOf(callUnary(clients.session, 'getVisit', { name: v.visit }, md(tokens.clinicianB, corr.get))),
+      failureOf(
         callUnary(
           clients.session,
           'admitParticipant',
@@ -210,7 +209,7 @@ describe('refusals inside handlers (ownership) are recorded', () => {
           md(tokens.clinicianB, corr.admit),
         ),
       ),
-      failure(
+      failureOf(
         callUnary(
           clients.session,
           'kickParticipant',
@@ -279,7 +278,7 @@ describe('a kicked patient and a link after the visit ended', () => {
       md(v.ownerToken),
     );
     const joinCorr = randomUUID();
-    const joinError = await failure(
+    const joinError = await failureOf(
       callUnary(clients.session, 'joinMedia', { visit: v.visit }, md(v.patientToken, joinCorr)),
     );
     expect(joinError.code).toBe(grpc.status.PERMISSION_DENIED);
@@ -295,7 +294,7 @@ describe('a kicked patient and a link after the visit ended', () => {
 
     await callUnary(clients.session, 'endVisit', { name: v.visit, requestId: '' }, md(v.ownerToken));
     const redeemCorr = randomUUID();
-    const redeemError = await failure(
+    const redeemError = await failureOf(
       callUnary(
         clients.scheduling,
         'redeemPatientLink',
@@ -336,7 +335,7 @@ describe('a kicked patient and a link after the visit ended', () => {
 describe('the recording service records its refusals', () => {
   it('records a front-desk call to the recording service (policy) and a call without a token', async () => {
     const [policyCorr, anonCorr] = [randomUUID(), randomUUID()];
-    const policyError = await failure(
+    const policyError = await failureOf(
       callUnary(
         clients.recording,
         'listRecordings',
@@ -345,7 +344,7 @@ describe('the recording service records its refusals', () => {
       ),
     );
     expect(policyError.code).toBe(grpc.status.PERMISSION_DENIED);
-    const anonError = await failure(
+    const anonError = await failureOf(
       callUnary(clients.recording, 'getRecording', { name: 'recordings/r-1' }, md(undefined, anonCorr)),
     );
     expect(anonError.code).toBe(grpc.status.UNAUTHENTICATED);

@@ -14,6 +14,7 @@ import type { RunningGrpcService, UnaryHandler } from './grpc-server';
 import { createJwtVerifier } from './jwt';
 import { createLogger } from './logger';
 import { createTestIssuer } from './testing';
+import { failureOf } from '@haven/testing';
 
 const issuer = createTestIssuer();
 const verifier = createJwtVerifier({ jwks: issuer.jwks, issuer: issuer.issuer, audience: issuer.audience });
@@ -64,13 +65,6 @@ describe('startGrpcService with the access policy', () => {
   });
 
   const token = (claims: Parameters<typeof issuer.sign>[0]) => issuer.sign(claims);
-  const failure = (promise: Promise<unknown>) =>
-    promise.then(
-      () => {
-        throw new Error('expected the call to fail');
-      },
-      (error: grpc.ServiceError) => error,
-    );
   const book = (metadata: grpc.Metadata) =>
     callUnary(
       schedulingClient,
@@ -82,7 +76,7 @@ describe('startGrpcService with the access policy', () => {
   it('refuses a role the table does not list with PERMISSION_DENIED POLICY_DENIED, before the handler', async () => {
     handled.length = 0;
     telemetry.reset();
-    const error = await failure(
+    const error = await failureOf(
       book(clientCallMetadata({ token: await token({ sub: 'u-a', role: 'auditor' }) })),
     );
     expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
@@ -127,13 +121,13 @@ describe('startGrpcService with the access policy', () => {
       },
       { sub: 'p-1', kind: 'patient' as const, role: 'admin' },
     ]) {
-      const error = await failure(book(clientCallMetadata({ token: await token(claims) })));
+      const error = await failureOf(book(clientCallMetadata({ token: await token(claims) })));
       expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
     }
   });
 
   it('keeps UNAUTHENTICATED for a caller without a token', async () => {
-    const error = await failure(book(new grpc.Metadata()));
+    const error = await failureOf(book(new grpc.Metadata()));
     expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
@@ -150,7 +144,7 @@ describe('startGrpcService with the access policy', () => {
 
   it('authorizes methods without a handler before answering UNIMPLEMENTED', async () => {
     const cancel = (metadata: grpc.Metadata) =>
-      failure(
+      failureOf(
         callUnary(
           schedulingClient,
           'cancelAppointment',

@@ -14,6 +14,7 @@ import type { CallContext, RunningGrpcService } from './grpc-server';
 import { createJwtVerifier } from './jwt';
 import { createLogger } from './logger';
 import { createTestIssuer } from './testing';
+import { failureOf } from '@haven/testing';
 
 const issuer = createTestIssuer();
 const verifier = createJwtVerifier({ jwks: issuer.jwks, issuer: issuer.issuer, audience: issuer.audience });
@@ -74,18 +75,10 @@ describe('refusals reported by the gRPC harness', () => {
     await running.stop();
   });
 
-  const failure = (promise: Promise<unknown>) =>
-    promise.then(
-      () => {
-        throw new Error('expected the call to fail');
-      },
-      (error: grpc.ServiceError) => error,
-    );
-
   it("reports an ownership check's PermissionError with the caller and the request's resource name", async () => {
     refusals.length = 0;
     const token = await issuer.sign({ sub: 'u-b', role: 'clinician' });
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         sessionClient,
         'getVisit',
@@ -110,10 +103,10 @@ describe('refusals reported by the gRPC harness', () => {
   it('reports a policy refusal once, with its target, and a missing token once', async () => {
     refusals.length = 0;
     const token = await issuer.sign({ sub: 'u-f', role: 'front_desk' });
-    await failure(
+    await failureOf(
       callUnary(sessionClient, 'getVisit', { name: 'visits/apt-2' }, clientCallMetadata({ token })),
     );
-    await failure(callUnary(sessionClient, 'getVisit', { name: 'visits/apt-2' }, clientCallMetadata({})));
+    await failureOf(callUnary(sessionClient, 'getVisit', { name: 'visits/apt-2' }, clientCallMetadata({})));
     expect(refusals.map((r) => [r.kind, r.code, r.target, r.principal?.id])).toEqual([
       ['policy', 'POLICY_DENIED', 'visits/apt-2', 'u-f'],
       ['unauthenticated', 'UNAUTHENTICATED', undefined, undefined],
@@ -122,7 +115,7 @@ describe('refusals reported by the gRPC harness', () => {
 
   it("reports a public method's UnauthenticatedError as anonymous, and a handler's own refusal once", async () => {
     refusals.length = 0;
-    await failure(
+    await failureOf(
       callUnary(
         schedulingClient,
         'redeemPatientLink',
@@ -130,7 +123,7 @@ describe('refusals reported by the gRPC harness', () => {
         clientCallMetadata({}),
       ),
     );
-    await failure(
+    await failureOf(
       callUnary(
         schedulingClient,
         'redeemPatientLink',
@@ -158,7 +151,7 @@ describe('refusals reported by the gRPC harness', () => {
   it('reports nothing for a call that fails without being refused', async () => {
     refusals.length = 0;
     const token = await issuer.sign({ sub: 'u-a', role: 'clinician' });
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         sessionClient,
         'admitParticipant',

@@ -15,6 +15,7 @@ import type { CallContext, RunningGrpcService, ServiceRegistration } from './grp
 import { createJwtVerifier } from './jwt';
 import { createLogger } from './logger';
 import { createTestIssuer } from './testing';
+import { failureOf } from '@haven/testing';
 
 const PROTO = `
 syntax = "proto3";
@@ -196,15 +197,6 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
       deadlineMs,
     }) as Promise<EchoResponse>;
 
-  const failure = async (promise: Promise<unknown>): Promise<grpc.ServiceError> => {
-    try {
-      await promise;
-    } catch (error) {
-      return error as grpc.ServiceError;
-    }
-    throw new Error('expected the call to fail');
-  };
-
   const count = (text: string, metadata: grpc.Metadata): Promise<EchoResponse[]> =>
     new Promise((resolve, reject) => {
       const out: EchoResponse[] = [];
@@ -223,9 +215,9 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     expect(messages).toEqual(
       ['a', 'b', 'c'].map((text) => ({ text, principal: 'u-1', correlation_id: 'corr-s' })),
     );
-    const unauthenticated = await failure(count('abc', new grpc.Metadata()));
+    const unauthenticated = await failureOf(count('abc', new grpc.Metadata()));
     expect(unauthenticated.code).toBe(grpc.status.UNAUTHENTICATED);
-    const invalid = await failure(count('!', clientCallMetadata({ token })));
+    const invalid = await failureOf(count('!', clientCallMetadata({ token })));
     expect(invalid.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(invalid).fieldViolations.map((v) => v.field)).toEqual(['text']);
   });
@@ -269,18 +261,18 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
   });
 
   it('refuses a call without a token: UNAUTHENTICATED', async () => {
-    const err = await failure(call('Echo', { text: 'hi' }, new grpc.Metadata()));
+    const err = await failureOf(call('Echo', { text: 'hi' }, new grpc.Metadata()));
     expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(parseStatusDetails(err).reason).toBe('UNAUTHENTICATED');
   });
 
   it('refuses a bad token: UNAUTHENTICATED', async () => {
     const other = createTestIssuer();
-    const err = await failure(
+    const err = await failureOf(
       call('Echo', { text: 'hi' }, clientCallMetadata({ token: await other.sign({}) })),
     );
     expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
-    const expired = await failure(
+    const expired = await failureOf(
       call('Echo', { text: 'hi' }, clientCallMetadata({ token: await issuer.sign({}, { expiresIn: -30 }) })),
     );
     expect(expired.code).toBe(grpc.status.UNAUTHENTICATED);
@@ -293,7 +285,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
   });
 
   it('maps ValidationError to INVALID_ARGUMENT with BadRequest field violations', async () => {
-    const err = await failure(call('Fail', { kind: 'validation' }, clientCallMetadata({ token })));
+    const err = await failureOf(call('Fail', { kind: 'validation' }, clientCallMetadata({ token })));
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     const details = parseStatusDetails(err);
     expect(details.fieldViolations).toEqual([
@@ -305,16 +297,16 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
   });
 
   it('maps NotFoundError to NOT_FOUND and PermissionError to PERMISSION_DENIED', async () => {
-    const notFound = await failure(call('Fail', { kind: 'not_found' }, clientCallMetadata({ token })));
+    const notFound = await failureOf(call('Fail', { kind: 'not_found' }, clientCallMetadata({ token })));
     expect(notFound.code).toBe(grpc.status.NOT_FOUND);
     expect(notFound.details).toBe('appointment apt-1 not found');
     expect(parseStatusDetails(notFound).reason).toBe('NOT_FOUND');
-    const denied = await failure(call('Fail', { kind: 'permission' }, clientCallMetadata({ token })));
+    const denied = await failureOf(call('Fail', { kind: 'permission' }, clientCallMetadata({ token })));
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it('maps an unknown error to INTERNAL without leaking its message, to the caller or the log', async () => {
-    const err = await failure(
+    const err = await failureOf(
       call('Fail', { kind: 'boom' }, clientCallMetadata({ token, correlationId: 'corr-boom' })),
     );
     expect(err.code).toBe(grpc.status.INTERNAL);
@@ -328,7 +320,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
   it('aborts ctx.signal and answers DEADLINE_EXCEEDED when the deadline passes', async () => {
     slowEntered = deferred();
     slowRelease = deferred();
-    const err = await failure(call('Slow', { text: 's' }, clientCallMetadata({ token }), 300));
+    const err = await failureOf(call('Slow', { text: 's' }, clientCallMetadata({ token }), 300));
     expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     await slowEntered.promise;
     // The server's own deadline timer fires a moment after the client's.
@@ -340,7 +332,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     slowEntered = deferred();
     slowRelease = deferred();
     const controller = new AbortController();
-    const pending = failure(
+    const pending = failureOf(
       callUnary(
         client as unknown as Record<string, unknown>,
         'Slow',
@@ -375,7 +367,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     await expect(
       callUnary(healthClient, 'Check', { service: 'haven.test.v1.EchoService' } as never),
     ).resolves.toEqual({ status: 'SERVING' });
-    const unknown = await failure(callUnary(healthClient, 'Check', { service: 'nope' } as never));
+    const unknown = await failureOf(callUnary(healthClient, 'Check', { service: 'nope' } as never));
     expect(unknown.code).toBe(grpc.status.NOT_FOUND);
   });
 

@@ -39,3 +39,21 @@ export async function eventually<T>(
   const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
 }
+
+/**
+ * Runs `check` (a block of expectations) until it passes, naming it by its first characters when it never does:
+ * `await passesEventually(async () => expect(await stateOf(id)).toBe('AVAILABLE'))`.
+ */
+export async function passesEventually(
+  check: () => Promise<void> | void,
+  options: EventuallyOptions = {},
+): Promise<void> {
+  await eventually(
+    check.toString().slice(0, 80),
+    async () => {
+      await check();
+      return true;
+    },
+    options,
+  );
+}

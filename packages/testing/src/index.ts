@@ -43,7 +43,8 @@ export type {
   StackService,
   StackServiceName,
 } from './stack';
-export { eventually } from './eventually';
+export { eventually, passesEventually } from './eventually';
+export { failureOf } from './failure';
 export type { EventuallyOptions } from './eventually';
 export { given } from './given-when-then';
 export type { DeciderSpec } from './given-when-then';

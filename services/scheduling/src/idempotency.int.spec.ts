@@ -18,6 +18,7 @@ import { callUnary, clientCallMetadata, createLogger, parseStatusDetails } from 
 import { createTestIssuer } from '@haven/service/testing';
 import {
   checkScheduling,
+  failureOf,
   type JwksServer,
   type NatsServerHandle,
   readEventLog,
@@ -123,15 +124,6 @@ const frontDesk = async (correlationId?: string) =>
     ...(correlationId !== undefined ? { correlationId } : {}),
   });
 
-async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
 const patientRequest = (requestId: string, over: Partial<scheduling.Patient> = {}) =>
   scheduling.CreatePatientRequest.fromPartial({
     patient: { givenName: 'Ottilie', familyName: 'Brandvoll', dateOfBirth: '1980-02-29', ...over },
@@ -198,7 +190,7 @@ describe('CreatePatient with a request_id', () => {
     const requestId = randomUUID();
     const correlationId = randomUUID();
     faults.loseAck = (stream) => stream.startsWith('scheduling.patient-');
-    const lost = await failure(
+    const lost = await failureOf(
       callUnary(client, 'createPatient', patientRequest(requestId), await frontDesk(correlationId)),
     );
     expect(lost.code).toBe(grpc.status.UNAVAILABLE);
@@ -218,7 +210,7 @@ describe('CreatePatient with a request_id', () => {
   it('refuses the same request_id with a different request (INVALID_ARGUMENT on request_id)', async () => {
     const requestId = randomUUID();
     await callUnary(client, 'createPatient', patientRequest(requestId), await frontDesk());
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'createPatient',
@@ -263,7 +255,7 @@ describe('BookAppointment with a request_id', () => {
     const requestId = randomUUID();
     const correlationId = randomUUID();
     faults.loseAck = (stream) => stream.startsWith('scheduling.appointment-');
-    const lost = await failure(
+    const lost = await failureOf(
       callUnary(
         client,
         'bookAppointment',
@@ -353,7 +345,7 @@ function idempotentRpc<R>(
       const requestId = randomUUID();
       await call(requestId, 'same', randomUUID());
       const correlationId = randomUUID();
-      const error = await failure(call(requestId, 'different', correlationId));
+      const error = await failureOf(call(requestId, 'different', correlationId));
       expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
       const details = parseStatusDetails(error);
       expect(details.fieldViolations.map((v) => v.field)).toEqual(['request_id']);
@@ -491,7 +483,7 @@ describe('a retry that arrives while the booking is half done', () => {
     const requestId = randomUUID();
     const correlationId = randomUUID();
     faults.failAppend = (stream) => stream.startsWith('scheduling.appointment-');
-    await failure(
+    await failureOf(
       callUnary(
         client,
         'bookAppointment',
@@ -524,7 +516,7 @@ describe('ids chosen by the client', () => {
         await frontDesk(),
       );
     await make();
-    expect((await failure(make())).code).toBe(grpc.status.ALREADY_EXISTS);
+    expect((await failureOf(make())).code).toBe(grpc.status.ALREADY_EXISTS);
     const appointmentId = `a-${randomUUID().slice(0, 8)}`;
     const bookIt = async (times: { startTime: Date; endTime: Date }) =>
       callUnary(
@@ -534,7 +526,7 @@ describe('ids chosen by the client', () => {
         await frontDesk(),
       );
     await bookIt(slot());
-    expect((await failure(bookIt(slot()))).code).toBe(grpc.status.ALREADY_EXISTS);
+    expect((await failureOf(bookIt(slot()))).code).toBe(grpc.status.ALREADY_EXISTS);
   });
 });
 
@@ -543,7 +535,7 @@ describe('a booking interrupted between its writes', () => {
     const patientId = await newPatient();
     const times = slot();
     faults.failAppend = (stream) => stream.startsWith('scheduling.appointment-');
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'bookAppointment',
@@ -570,7 +562,7 @@ describe('deadlines', () => {
     const times = slot();
     const correlationId = randomUUID();
     faults.slowRead = { match: (s) => s === `scheduling.patient-${patientId}`, ms: 800 };
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'bookAppointment',

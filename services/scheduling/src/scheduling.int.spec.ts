@@ -22,7 +22,13 @@ import {
   parseStatusDetails,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { type JwksServer, type NatsServerHandle, serveJwks, startNatsServer } from '@haven/testing';
+import {
+  failureOf,
+  type JwksServer,
+  type NatsServerHandle,
+  serveJwks,
+  startNatsServer,
+} from '@haven/testing';
 import { startScheduling, type RunningScheduling } from './server';
 import { testSchedulingConfig } from './testing';
 
@@ -100,15 +106,6 @@ const as = async (sub: string, role: string) =>
   clientCallMetadata({ token: await issuer.sign({ sub, role }) });
 const frontDesk = () => as('u-frontdesk', 'front_desk');
 const clinician = (id = 'clin-a') => as(id, 'clinician');
-
-async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function createPatient(over: Partial<scheduling.Patient> = {}): Promise<string> {
   const res = await callUnary(
@@ -191,7 +188,7 @@ describe('patients', () => {
 
   it('requires a purpose to read PHI', async () => {
     const patientId = await createPatient();
-    const error = await failure(
+    const error = await failureOf(
       callUnary(client, 'getPatient', { name: `patients/${patientId}`, purpose: 0 }, await frontDesk()),
     );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -235,7 +232,7 @@ describe('patients', () => {
     const access = await store.read(`scheduling.patient_access-${patientId}`);
     expect((access[0]?.data as { fields?: unknown }).fields).toEqual(['given_name', 'family_name']);
 
-    const bad = await failure(
+    const bad = await failureOf(
       callUnary(
         client,
         'getPatient',
@@ -253,7 +250,7 @@ describe('patients', () => {
     const appointmentId = await book(patientId, slot(600), { reason: REASON });
     failPhiAccessAppends = true;
     try {
-      const error = await failure(
+      const error = await failureOf(
         callUnary(
           client,
           'getPatient',
@@ -263,7 +260,7 @@ describe('patients', () => {
       );
       expect(error.code).toBe(grpc.status.UNAVAILABLE);
       expect(JSON.stringify(error)).not.toContain(NAME);
-      const list = await failure(
+      const list = await failureOf(
         callUnary(
           client,
           'listPatients',
@@ -272,7 +269,7 @@ describe('patients', () => {
         ),
       );
       expect(list.code).toBe(grpc.status.UNAVAILABLE);
-      const full = await failure(
+      const full = await failureOf(
         callUnary(
           client,
           'getAppointment',
@@ -324,7 +321,7 @@ describe('patients', () => {
       { pageToken: first.nextPageToken, medicalRecordNumber: 'MRN-other' },
       { pageToken: `${first.nextPageToken.slice(0, -2)}xx` },
     ]) {
-      const refused = await failure(
+      const refused = await failureOf(
         callUnary(
           client,
           'listPatients',
@@ -339,7 +336,7 @@ describe('patients', () => {
   it('reads a crypto-shredded patient as FAILED_PRECONDITION "patient data erased"', async () => {
     const patientId = await createPatient();
     await service.deps.keys.destroy(patientId);
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'getPatient',
@@ -353,7 +350,7 @@ describe('patients', () => {
 
   it('hides a patient from a clinician who has no appointment with them', async () => {
     const patientId = await createPatient();
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'getPatient',
@@ -391,7 +388,7 @@ describe('patients', () => {
     // The PhiAccessed names the grant, so the patient's access log can say it was an emergency access.
     expect(accessed?.['breakGlassGrant']).toBe(grantId);
     // The grant covers that one patient only.
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'getPatient',
@@ -411,7 +408,7 @@ describe('appointments', () => {
   });
 
   it('refuses a booking for an unknown patient with NOT_FOUND', async () => {
-    const error = await failure(book('pat-nobody-here', slot(60)));
+    const error = await failureOf(book('pat-nobody-here', slot(60)));
     expect(error.code).toBe(grpc.status.NOT_FOUND);
   });
 
@@ -422,7 +419,7 @@ describe('appointments', () => {
       startTime: new Date(s.startTime.getTime() + 10 * 60_000),
       endTime: new Date(s.endTime.getTime() + 10 * 60_000),
     };
-    const error = await failure(book(patientId, overlapping, { clinicianId: 'clin-overlap' }));
+    const error = await failureOf(book(patientId, overlapping, { clinicianId: 'clin-overlap' }));
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual(['appointment.start_time']);
     // Another clinician is free at that time.
@@ -432,7 +429,7 @@ describe('appointments', () => {
   it("names the other appointment's times in the clinic's time zone, not in UTC", async () => {
     const s = slot(25 * 60);
     await book(patientId, s, { clinicianId: 'clin-zone' });
-    const error = await failure(book(patientId, slot(25 * 60 + 10), { clinicianId: 'clin-zone' }));
+    const error = await failureOf(book(patientId, slot(25 * 60 + 10), { clinicianId: 'clin-zone' }));
     const [violation] = parseStatusDetails(error).fieldViolations;
     const local = (d: Date) =>
       new Intl.DateTimeFormat('en-GB', {
@@ -485,7 +482,7 @@ describe('appointments', () => {
       endTime: new Date(day.endTime.getTime() + 3600_000),
     };
     const a2 = await book(patientId, later, { clinicianId: 'clin-b', metadata: meta });
-    const clash = await failure(
+    const clash = await failureOf(
       callUnary(
         client,
         'rescheduleAppointment',
@@ -495,7 +492,7 @@ describe('appointments', () => {
     );
     expect(clash.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(clash).fieldViolations.map((v) => v.field)).toEqual(['start_time']);
-    const stale = await failure(
+    const stale = await failureOf(
       callUnary(
         client,
         'rescheduleAppointment',
@@ -542,7 +539,7 @@ describe('appointments', () => {
     const names = [...page1.appointments, ...page2.appointments].map((a) => a.name).sort();
     expect(names).toEqual([`appointments/${a1}`, `appointments/${a2}`].sort());
     expect(page2.nextPageToken).toBe('');
-    const other = await failure(
+    const other = await failureOf(
       callUnary(
         client,
         'listAppointments',
@@ -554,12 +551,12 @@ describe('appointments', () => {
   });
 
   it('a clinician books only for themself and sees only their own appointments', async () => {
-    const error = await failure(
+    const error = await failureOf(
       book(patientId, slot(7 * 24 * 60), { clinicianId: 'clin-a', metadata: await clinician('clin-b') }),
     );
     expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
     const id = await book(patientId, slot(7 * 24 * 60), { clinicianId: 'clin-a' });
-    const hidden = await failure(
+    const hidden = await failureOf(
       callUnary(
         client,
         'getAppointment',
@@ -643,14 +640,14 @@ describe('patient links', () => {
     const id = await book(patientId, slot(5, 20), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
     const link = await issueLink(id);
     for (let i = 1; i <= 4; i++) {
-      const error = await failure(redeem(link.token, wrongPasscode(link.passcode)));
+      const error = await failureOf(redeem(link.token, wrongPasscode(link.passcode)));
       expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
       expect(error.details).toMatch(new RegExp(`${5 - i} attempts? left`));
     }
-    const fifth = await failure(redeem(link.token, wrongPasscode(link.passcode)));
+    const fifth = await failureOf(redeem(link.token, wrongPasscode(link.passcode)));
     expect(fifth.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(fifth.details).toMatch(/link locked, ask the clinic/);
-    const right = await failure(redeem(link.token, link.passcode));
+    const right = await failureOf(redeem(link.token, link.passcode));
     expect(right.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(right.details).toMatch(/link locked, ask the clinic/);
     const failed = (await store.read(`scheduling.appointment-${id}`)).filter((e) =>
@@ -674,7 +671,7 @@ describe('patient links', () => {
         data: { visitId: id, reason: 'ended_by_clinician' },
       },
     ]);
-    const error = await failure(redeem(link.token, link.passcode));
+    const error = await failureOf(redeem(link.token, link.passcode));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(error.details).toMatch(/visit has ended/);
     const events = await store.read(`scheduling.appointment-${id}`);
@@ -714,7 +711,7 @@ describe('patient links', () => {
     const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
     const times = slot(5, 30);
     const id = await book(patientId, times, { clinicianId });
-    const error = await failure(book(patientId, times, { clinicianId }));
+    const error = await failureOf(book(patientId, times, { clinicianId }));
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT); // held while the appointment is booked
     await store.append(`session.visit-${id}`, 'any', [
       {
@@ -755,7 +752,7 @@ describe('patient links', () => {
       },
       await frontDesk(),
     );
-    const error = await failure(redeem(link.token, link.passcode));
+    const error = await failureOf(redeem(link.token, link.passcode));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(error.details).toMatch(/cancelled/);
   });
@@ -765,7 +762,7 @@ describe('patient links', () => {
     const first = await issueLink(id);
     const second = await issueLink(id);
     expect(second.passcode === first.passcode && second.token === first.token).toBe(false);
-    const old = await failure(redeem(first.token, first.passcode));
+    const old = await failureOf(redeem(first.token, first.passcode));
     expect(old.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(old.details).toMatch(/replaced by a newer one/);
     await expect(redeem(second.token, second.passcode)).resolves.toMatchObject({
@@ -777,9 +774,9 @@ describe('patient links', () => {
     const id = await book(patientId, slot(5, 5), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
     const link = await issueLink(id, true);
     expect(link.patientLink?.dateOfBirthRequired).toBe(true);
-    const missing = await failure(redeem(link.token, link.passcode));
+    const missing = await failureOf(redeem(link.token, link.passcode));
     expect(missing.code).toBe(grpc.status.INVALID_ARGUMENT);
-    const wrong = await failure(redeem(link.token, link.passcode, '1971-03-15'));
+    const wrong = await failureOf(redeem(link.token, link.passcode, '1971-03-15'));
     expect(wrong.code).toBe(grpc.status.UNAUTHENTICATED);
     await expect(redeem(link.token, link.passcode, DOB)).resolves.toMatchObject({
       appointment: `appointments/${id}`,
@@ -787,7 +784,7 @@ describe('patient links', () => {
   });
 
   it('refuses an unknown token without revealing anything', async () => {
-    const error = await failure(redeem(Buffer.alloc(32, 7).toString('base64url'), '12345678'));
+    const error = await failureOf(redeem(Buffer.alloc(32, 7).toString('base64url'), '12345678'));
     expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 });
@@ -803,7 +800,7 @@ describe('when NATS is gone', () => {
   it('answers a PHI read with UNAVAILABLE and no PHI', async () => {
     const patientId = await createPatient();
     await nats.stop();
-    const error = await failure(
+    const error = await failureOf(
       callUnary(
         client,
         'getPatient',

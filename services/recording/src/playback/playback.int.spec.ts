@@ -9,7 +9,6 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { NatsConnection } from 'nats';
 import {
   FilePatientKeyStore,
   LocalKeyringKms,
@@ -17,87 +16,37 @@ import {
   bufferCiphertextReader,
   openEncryptedObject,
 } from '@haven/crypto';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { phiEvents, recording } from '@haven/proto';
-import {
-  accessRefusalStream,
-  callUnary,
-  clientCallMetadata,
-  createLogger,
-  type RunningGrpcService,
-} from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
-import {
-  eventually as poll,
-  serveJwks,
-  startNatsServer,
-  type JwksServer,
-  type NatsServerHandle,
-} from '@haven/testing';
+import { accessRefusalStream, callUnary } from '@haven/service';
+import { failureOf, passesEventually } from '@haven/testing';
+import { startRecordingSuite, type RecordingSuite } from '../../test/suite';
 import { Recordings, serviceMetadata } from '../recording/recordings';
-import { startRecording } from '../server';
-import { seedAvailableRecording, testRecordingConfig } from '../testing';
+import { seedAvailableRecording } from '../testing';
 import { RecordingKeys, recordingContext } from './keys';
 
 jest.setTimeout(90_000);
 
-const issuer = createTestIssuer();
 const { PhiAccessPurpose } = phiEvents;
 const MiB = 1024 * 1024;
-let nats: NatsServerHandle;
-let jwks: JwksServer;
-let service: RunningGrpcService;
+let suite: RecordingSuite;
 let client: recording.RecordingServiceClient;
-let connection: NatsConnection;
 let store: JetStreamEventStore;
 let dataDir: string;
 
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(join(tmpdir(), 'haven-playback-'));
-  nats = await startNatsServer();
-  jwks = await serveJwks(issuer.jwks);
-  const config = testRecordingConfig(
-    nats.env('recording'),
-    { jwksUrl: jwks.url },
-    { HAVEN_DATA_DIR: dataDir, HAVEN_RECORDING_RETENTION_SWEEP_MS: '300' },
-  );
-  service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
-    host: '127.0.0.1',
-  });
-  client = new recording.RecordingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  connection = await nats.connect();
-  store = await JetStreamEventStore.create(connection);
+  suite = await startRecordingSuite({ HAVEN_DATA_DIR: dataDir, HAVEN_RECORDING_RETENTION_SWEEP_MS: '300' });
+  ({ client, store } = suite);
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await connection?.close();
-  await nats?.stop();
-  await jwks?.close();
+  await suite?.stop();
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-const eventually = (check: () => Promise<void>) =>
-  poll(check.toString().slice(0, 80), async () => {
-    await check();
-    return true;
-  });
-
-const as = async (sub: string, role: string) =>
-  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
-
-async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
+const eventually = passesEventually;
+const as = (sub: string, role: string) => suite.as(sub, role);
 
 const availableRecording = (id: string, clinician: string, plain: Buffer) =>
   seedAvailableRecording({ store, dataDir, recordingId: id, clinicianId: clinician, plaintext: plain });
@@ -215,7 +164,7 @@ describe('playing a recording', () => {
 
   it('refuses another clinician, a grant used by someone else, and a made-up token', async () => {
     const other = await as('clin-2', 'clinician');
-    expect((await failure(play('rec-p1', other))).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await failureOf(play('rec-p1', other))).code).toBe(grpc.status.PERMISSION_DENIED);
     const stolen = await read('rec-p1', token, 0, 100, other);
     expect(stolen.error?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(stolen.messages).toBe(0);
@@ -231,7 +180,7 @@ describe('playing a recording', () => {
 
   it('refuses the front desk by the policy, and records the refusal', async () => {
     const fd = await as('fd-1', 'front_desk');
-    expect((await failure(play('rec-p1', fd))).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await failureOf(play('rec-p1', fd))).code).toBe(grpc.status.PERMISSION_DENIED);
     const r = await read('rec-p1', token, 0, 100, fd);
     expect(r.error?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(r.messages).toBe(0);
@@ -297,16 +246,17 @@ describe('legal hold and deletion', () => {
     const clinician = await as('clin-1', 'clinician');
     const name = 'recordings/rec-d1';
     expect(
-      (await failure(callUnary(client, 'placeLegalHold', { name, reason: 'case 2026-17' }, clinician))).code,
+      (await failureOf(callUnary(client, 'placeLegalHold', { name, reason: 'case 2026-17' }, clinician)))
+        .code,
     ).toBe(grpc.status.PERMISSION_DENIED);
     const held = await callUnary(client, 'placeLegalHold', { name, reason: 'case 2026-17' }, admin);
     expect(held.recording?.legalHold).toBe(true);
-    const blocked = await failure(callUnary(client, 'deleteRecording', { name, etag: '' }, admin));
+    const blocked = await failureOf(callUnary(client, 'deleteRecording', { name, etag: '' }, admin));
     expect(blocked.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(blocked.details).toMatch(/legal hold/);
     const released = await callUnary(client, 'releaseLegalHold', { name }, admin);
     expect(released.recording?.legalHold).toBe(false);
-    const stale = await failure(callUnary(client, 'deleteRecording', { name, etag: '1' }, admin));
+    const stale = await failureOf(callUnary(client, 'deleteRecording', { name, etag: '1' }, admin));
     expect(stale.code).toBe(grpc.status.ABORTED);
     const deleted = await callUnary(client, 'deleteRecording', { name, etag: '' }, admin);
     expect(deleted.recording?.state).toBe(recording.RecordingState.RECORDING_STATE_DELETED);
@@ -323,8 +273,8 @@ describe('legal hold and deletion', () => {
         context: recordingContext('rec-d1'),
       }),
     ).rejects.toBeInstanceOf(PhiShreddedError);
-    expect((await failure(play('rec-d1', clinician))).code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect((await failure(callUnary(client, 'deleteRecording', { name, etag: '' }, admin))).code).toBe(
+    expect((await failureOf(play('rec-d1', clinician))).code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect((await failureOf(callUnary(client, 'deleteRecording', { name, etag: '' }, admin))).code).toBe(
       grpc.status.FAILED_PRECONDITION,
     );
   });
@@ -359,7 +309,7 @@ describe('the retention policy (last: it deletes what expired)', () => {
     const admin = await as('adm-1', 'admin');
     expect(
       (
-        await failure(
+        await failureOf(
           callUnary(
             client,
             'getRetentionPolicy',
@@ -379,7 +329,7 @@ describe('the retention policy (last: it deletes what expired)', () => {
       autoDelete: false,
       retentionPeriod: { seconds: String(7 * 365.25 * 86_400) },
     });
-    const bad = await failure(
+    const bad = await failureOf(
       callUnary(
         client,
         'updateRetentionPolicy',
@@ -391,7 +341,7 @@ describe('the retention policy (last: it deletes what expired)', () => {
       ),
     );
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
-    const stale = await failure(
+    const stale = await failureOf(
       callUnary(
         client,
         'updateRetentionPolicy',

@@ -5,70 +5,31 @@
  * ListRecordings answer the visit's clinician only, page newest first and filter by visit and patient.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { NatsConnection } from 'nats';
-import { JetStreamEventStore, newEventId, type NewEvent } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
+import { newEventId, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
-import {
-  accessRefusalStream,
-  callUnary,
-  clientCallMetadata,
-  createLogger,
-  type RunningGrpcService,
-} from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
-import {
-  eventually as poll,
-  serveJwks,
-  startNatsServer,
-  type JwksServer,
-  type NatsServerHandle,
-} from '@haven/testing';
-import { startRecording } from '../server';
-import { testRecordingConfig } from '../testing';
+import { accessRefusalStream, callUnary } from '@haven/service';
+import { failureOf, passesEventually } from '@haven/testing';
+import { startRecordingSuite, type RecordingSuite } from '../../test/suite';
 
 jest.setTimeout(60_000);
 
-const issuer = createTestIssuer();
 const { RecordingState } = recording;
-let nats: NatsServerHandle;
-let jwks: JwksServer;
-let service: RunningGrpcService;
+let suite: RecordingSuite;
 let client: recording.RecordingServiceClient;
-let connection: NatsConnection;
 let store: JetStreamEventStore;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  jwks = await serveJwks(issuer.jwks);
-  const config = testRecordingConfig(nats.env('recording'), { jwksUrl: jwks.url });
-  service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
-    host: '127.0.0.1',
-  });
-  client = new recording.RecordingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  connection = await nats.connect();
-  store = await JetStreamEventStore.create(connection);
+  suite = await startRecordingSuite();
+  ({ client, store } = suite);
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await connection?.close();
-  await nats?.stop();
-  await jwks?.close();
+  await suite?.stop();
 });
 
-/** Retries `check` (expectations) until it passes. */
-const eventually = (check: () => Promise<void>) =>
-  poll(check.toString().slice(0, 80), async () => {
-    await check();
-    return true;
-  });
-
-const as = async (sub: string, role: string) =>
-  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
+const eventually = passesEventually;
+const as = (sub: string, role: string) => suite.as(sub, role);
 
 function sessionEvent(type: string, data: Record<string, unknown>): NewEvent {
   return {
@@ -122,15 +83,6 @@ async function get(name: string, metadata: grpc.Metadata) {
   ).recording;
 }
 
-async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('a recording the session starts and stops', () => {
   it('is RECORDING, then PROCESSING (FAILED here: this service has no raw files), for the visit’s clinician', async () => {
     await recordVisit('rec-a1', 'visit-a1', 'clin-a', 'pat-1', '2026-12-06T10:00:00.000Z', false);
@@ -174,16 +126,16 @@ describe('a recording the session starts and stops', () => {
     await eventually(async () =>
       expect(await get('recordings/rec-b1', await as('clin-b', 'clinician'))).toBeDefined(),
     );
-    const other = await failure(get('recordings/rec-b1', await as('clin-a', 'clinician')));
+    const other = await failureOf(get('recordings/rec-b1', await as('clin-a', 'clinician')));
     expect(other.code).toBe(grpc.status.PERMISSION_DENIED);
-    const missing = await failure(get('recordings/nope', await as('clin-a', 'clinician')));
+    const missing = await failureOf(get('recordings/nope', await as('clin-a', 'clinician')));
     expect(missing.code).toBe(grpc.status.NOT_FOUND);
-    const malformed = await failure(get('visits/rec-b1', await as('clin-a', 'clinician')));
+    const malformed = await failureOf(get('visits/rec-b1', await as('clin-a', 'clinician')));
     expect(malformed.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('is refused to the front desk by the policy, and the refusal is recorded', async () => {
-    const refused = await failure(get('recordings/rec-b1', await as('fd-1', 'front_desk')));
+    const refused = await failureOf(get('recordings/rec-b1', await as('fd-1', 'front_desk')));
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
     await eventually(async () => {
       const refusals = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
@@ -257,11 +209,13 @@ describe('listing recordings', () => {
   });
 
   it('refuses another clinician’s list, a bad filter and a token of another query', async () => {
-    expect((await failure(list({ clinician: 'users/clin-other' }))).code).toBe(grpc.status.PERMISSION_DENIED);
-    expect((await failure(list({ visit: 'visit-l1' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect((await failure(list({ pageSize: 101 }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await failureOf(list({ clinician: 'users/clin-other' }))).code).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
+    expect((await failureOf(list({ visit: 'visit-l1' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await failureOf(list({ pageSize: 101 }))).code).toBe(grpc.status.INVALID_ARGUMENT);
     const first = await list({ pageSize: 1 });
-    const other = await failure(
+    const other = await failureOf(
       list({ pageSize: 1, pageToken: first.nextPageToken, visit: 'visits/visit-l0' }),
     );
     expect(other.code).toBe(grpc.status.INVALID_ARGUMENT);

@@ -1,0 +1,60 @@
+/**
+ * Test support: the recording service in process over a real nats-server, with a test JWKS, a gRPC client and
+ * a second connection to the event store — what the recording service's integration suites share.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { recording } from '@haven/proto';
+import { clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import { serveJwks, startNatsServer, type JwksServer, type NatsServerHandle } from '@haven/testing';
+import { startRecording } from '../src/server';
+import { testRecordingConfig } from '../src/testing';
+
+/** A running recording service and what a suite talks to it with. */
+export interface RecordingSuite {
+  readonly nats: NatsServerHandle;
+  readonly service: RunningGrpcService;
+  readonly client: recording.RecordingServiceClient;
+  /** The suite's own view of the event store (to play the session's part and read what the service wrote). */
+  readonly store: JetStreamEventStore;
+  readonly connection: NatsConnection;
+  /** Call metadata carrying a token for `sub` with `role`. */
+  as(sub: string, role: string): Promise<grpc.Metadata>;
+  stop(): Promise<void>;
+}
+
+/** Starts nats-server, a JWKS and the recording service with `extraEnv` (e.g. HAVEN_DATA_DIR). */
+export async function startRecordingSuite(
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<RecordingSuite> {
+  const issuer = createTestIssuer();
+  const nats = await startNatsServer();
+  const jwks: JwksServer = await serveJwks(issuer.jwks);
+  const config = testRecordingConfig(nats.env('recording'), { jwksUrl: jwks.url }, extraEnv);
+  const service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
+    host: '127.0.0.1',
+  });
+  const client = new recording.RecordingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  const connection = await nats.connect();
+  const store = await JetStreamEventStore.create(connection);
+  return {
+    nats,
+    service,
+    client,
+    store,
+    connection,
+    as: async (sub, role) => clientCallMetadata({ token: await issuer.sign({ sub, role }) }),
+    async stop() {
+      client.close();
+      await service.stop();
+      await connection.close();
+      await nats.stop();
+      await jwks.close();
+    },
+  };
+}
