@@ -161,26 +161,24 @@ const bookingRequest = (
 
 const schedulingEvents = () => readEventLog(nc, { filter: 'haven.es.scheduling.>' });
 
+/** CreatePatient as the front desk, in the flow `correlationId` names. */
+const createPatient = async (requestId: string, correlationId?: string) =>
+  callUnary(client, 'createPatient', patientRequest(requestId), await frontDesk(correlationId));
+
+/** The PatientRegistered events of the flow `correlationId` names. */
+const registeredWith = async (correlationId: string) =>
+  (await schedulingEvents()).filter(
+    (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
+  );
+
 describe('CreatePatient with a request_id', () => {
   it('answers a retry with the first result and registers one patient', async () => {
     const requestId = randomUUID();
     const correlationId = randomUUID();
-    const first = await callUnary(
-      client,
-      'createPatient',
-      patientRequest(requestId),
-      await frontDesk(correlationId),
-    );
-    const second = await callUnary(
-      client,
-      'createPatient',
-      patientRequest(requestId),
-      await frontDesk(correlationId),
-    );
+    const first = await createPatient(requestId, correlationId);
+    const second = await createPatient(requestId, correlationId);
     expect(second.patient?.name).toBe(first.patient?.name);
-    const registered = (await schedulingEvents()).filter(
-      (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
-    );
+    const registered = await registeredWith(correlationId);
     expect(registered.map((e) => e.stream)).toEqual([
       `scheduling.${first.patient!.name.replace('patients/', 'patient-')}`,
     ]);
@@ -190,19 +188,10 @@ describe('CreatePatient with a request_id', () => {
     const requestId = randomUUID();
     const correlationId = randomUUID();
     faults.loseAck = (stream) => stream.startsWith('scheduling.patient-');
-    const lost = await failureOf(
-      callUnary(client, 'createPatient', patientRequest(requestId), await frontDesk(correlationId)),
-    );
+    const lost = await failureOf(createPatient(requestId, correlationId));
     expect(lost.code).toBe(grpc.status.UNAVAILABLE);
-    const retry = await callUnary(
-      client,
-      'createPatient',
-      patientRequest(requestId),
-      await frontDesk(correlationId),
-    );
-    const registered = (await schedulingEvents()).filter(
-      (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
-    );
+    const retry = await createPatient(requestId, correlationId);
+    const registered = await registeredWith(correlationId);
     expect(registered).toHaveLength(1);
     expect(retry.patient?.name).toBe(`patients/${registered[0]!.stream.slice('scheduling.patient-'.length)}`);
   });
@@ -227,23 +216,11 @@ describe('a retry after JetStream has forgotten the first attempt', () => {
   it('still gets the first result: the key is kept with the events, not in the server dedup window', async () => {
     const requestId = randomUUID();
     const correlationId = randomUUID();
-    const first = await callUnary(
-      client,
-      'createPatient',
-      patientRequest(requestId),
-      await frontDesk(correlationId),
-    );
+    const first = await createPatient(requestId, correlationId);
     await new Promise((r) => setTimeout(r, DUPLICATE_WINDOW_MS * 2));
-    const late = await callUnary(
-      client,
-      'createPatient',
-      patientRequest(requestId),
-      await frontDesk(correlationId),
-    );
+    const late = await createPatient(requestId, correlationId);
     expect(late.patient?.name).toBe(first.patient?.name);
-    const registered = (await schedulingEvents()).filter(
-      (e) => e.type === 'haven.scheduling.v1.PatientRegistered' && e.correlationId === correlationId,
-    );
+    const registered = await registeredWith(correlationId);
     expect(registered).toHaveLength(1);
   });
 });
@@ -391,12 +368,20 @@ idempotentRpc(
   { eventType: 'haven.scheduling.v1.AppointmentBooked', answer: (r) => r.appointment },
 );
 
-const rescheduleTarget = new Map<string, Promise<string>>();
+/** `make(requestId)` once per request id: every retry of one request acts on the same thing. */
+function perRequest<T>(make: (requestId: string) => T): (requestId: string) => T {
+  const made = new Map<string, T>();
+  return (requestId) => {
+    if (!made.has(requestId)) made.set(requestId, make(requestId));
+    return made.get(requestId)!;
+  };
+}
+
+const rescheduleTarget = perRequest(() => booked());
 idempotentRpc(
   'RescheduleAppointment',
   async (requestId, variant, correlationId) => {
-    if (!rescheduleTarget.has(requestId)) rescheduleTarget.set(requestId, booked());
-    const name = await rescheduleTarget.get(requestId)!;
+    const name = await rescheduleTarget(requestId);
     const times = slot();
     const moved =
       variant === 'different' ? { ...times, startTime: new Date(times.startTime.getTime() + 60_000) } : times;
@@ -414,23 +399,18 @@ idempotentRpc(
   { eventType: 'haven.scheduling.v1.AppointmentRescheduled', answer: (r) => r.appointment },
 );
 
-const moves = new Map<string, { startTime: Date; endTime: Date }>();
 /** The same new slot for every call with this request id. */
-function fixedMove(requestId: string): { startTime: Date; endTime: Date } {
-  if (!moves.has(requestId)) moves.set(requestId, slot());
-  return moves.get(requestId)!;
-}
+const fixedMove = perRequest(() => slot());
 
-const cancelTarget = new Map<string, Promise<string>>();
+const cancelTarget = perRequest(() => booked());
 idempotentRpc(
   'CancelAppointment',
   async (requestId, variant, correlationId) => {
-    if (!cancelTarget.has(requestId)) cancelTarget.set(requestId, booked());
     return callUnary(
       client,
       'cancelAppointment',
       scheduling.CancelAppointmentRequest.fromPartial({
-        name: await cancelTarget.get(requestId)!,
+        name: await cancelTarget(requestId),
         reason:
           variant === 'same'
             ? scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST
@@ -443,30 +423,24 @@ idempotentRpc(
   { eventType: 'haven.scheduling.v1.AppointmentCancelled', answer: (r) => r.appointment },
 );
 
-const noShowTarget = new Map<string, Promise<string>>();
+const noShowTarget = perRequest(async (requestId) => {
+  // An appointment that starts in a moment, so that it may be marked no-show.
+  const start = new Date(Date.now() + 1_500);
+  const name = await booked(
+    { startTime: start, endTime: new Date(start.getTime() + 15 * 60_000) },
+    `clin-ns-${requestId.slice(0, 8)}`,
+  );
+  await new Promise((r) => setTimeout(r, 1_600));
+  return name;
+});
 idempotentRpc(
   'MarkNoShow',
   async (requestId, variant, correlationId) => {
-    if (!noShowTarget.has(requestId)) {
-      noShowTarget.set(
-        requestId,
-        (async () => {
-          // An appointment that starts in a moment, so that it may be marked no-show.
-          const start = new Date(Date.now() + 1_500);
-          const name = await booked(
-            { startTime: start, endTime: new Date(start.getTime() + 15 * 60_000) },
-            `clin-ns-${requestId.slice(0, 8)}`,
-          );
-          await new Promise((r) => setTimeout(r, 1_600));
-          return name;
-        })(),
-      );
-    }
     return callUnary(
       client,
       'markNoShow',
       scheduling.MarkNoShowRequest.fromPartial({
-        name: await noShowTarget.get(requestId)!,
+        name: await noShowTarget(requestId),
         etag: variant === 'different' ? '0' : '',
         requestId,
       }),

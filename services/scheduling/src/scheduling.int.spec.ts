@@ -107,6 +107,13 @@ const as = async (sub: string, role: string) =>
 const frontDesk = () => as('u-frontdesk', 'front_desk');
 const clinician = (id = 'clin-a') => as(id, 'clinician');
 
+/** GetPatient for `patientId` with `request`'s purpose (and read mask), as `metadata`'s caller. */
+const getPatient = (
+  patientId: string,
+  request: { purpose: scheduling.GetPatientRequest['purpose']; readMask?: string[] },
+  metadata: grpc.Metadata,
+) => callUnary(client, 'getPatient', { name: `patients/${patientId}`, ...request }, metadata);
+
 async function createPatient(over: Partial<scheduling.Patient> = {}): Promise<string> {
   const res = await callUnary(
     client,
@@ -198,12 +205,7 @@ describe('patients', () => {
 
   it('appends PhiAccessed (who, whose, what, why, outcome) before it answers with the PHI', async () => {
     const patientId = await createPatient();
-    const res = await callUnary(
-      client,
-      'getPatient',
-      { name: `patients/${patientId}`, purpose: OPERATIONS },
-      await frontDesk(),
-    );
+    const res = await getPatient(patientId, { purpose: OPERATIONS }, await frontDesk());
     expect(res.patient).toMatchObject({ givenName: NAME, familyName: FAMILY, dateOfBirth: DOB });
     // Already there when the answer arrives: no polling.
     const access = await store.read(`scheduling.patient_access-${patientId}`);
@@ -222,10 +224,9 @@ describe('patients', () => {
 
   it('opens and records only the fields a read mask asks for (minimum necessary)', async () => {
     const patientId = await createPatient();
-    const res = await callUnary(
-      client,
-      'getPatient',
-      { name: `patients/${patientId}`, purpose: TREATMENT, readMask: ['given_name', 'family_name'] },
+    const res = await getPatient(
+      patientId,
+      { purpose: TREATMENT, readMask: ['given_name', 'family_name'] },
       await frontDesk(),
     );
     expect(res.patient).toMatchObject({ givenName: NAME, familyName: FAMILY, dateOfBirth: '' });
@@ -233,12 +234,7 @@ describe('patients', () => {
     expect((access[0]?.data as { fields?: unknown }).fields).toEqual(['given_name', 'family_name']);
 
     const bad = await failureOf(
-      callUnary(
-        client,
-        'getPatient',
-        { name: `patients/${patientId}`, purpose: TREATMENT, readMask: ['given_name', 'diagnosis'] },
-        await frontDesk(),
-      ),
+      getPatient(patientId, { purpose: TREATMENT, readMask: ['given_name', 'diagnosis'] }, await frontDesk()),
     );
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(bad).fieldViolations.map((v) => v.field)).toEqual(['read_mask']);
@@ -250,14 +246,7 @@ describe('patients', () => {
     const appointmentId = await book(patientId, slot(600), { reason: REASON });
     failPhiAccessAppends = true;
     try {
-      const error = await failureOf(
-        callUnary(
-          client,
-          'getPatient',
-          { name: `patients/${patientId}`, purpose: OPERATIONS },
-          await frontDesk(),
-        ),
-      );
+      const error = await failureOf(getPatient(patientId, { purpose: OPERATIONS }, await frontDesk()));
       expect(error.code).toBe(grpc.status.UNAVAILABLE);
       expect(JSON.stringify(error)).not.toContain(NAME);
       const list = await failureOf(
@@ -336,28 +325,14 @@ describe('patients', () => {
   it('reads a crypto-shredded patient as FAILED_PRECONDITION "patient data erased"', async () => {
     const patientId = await createPatient();
     await service.deps.keys.destroy(patientId);
-    const error = await failureOf(
-      callUnary(
-        client,
-        'getPatient',
-        { name: `patients/${patientId}`, purpose: OPERATIONS },
-        await frontDesk(),
-      ),
-    );
+    const error = await failureOf(getPatient(patientId, { purpose: OPERATIONS }, await frontDesk()));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(error.details).toMatch(/patient data erased/);
   });
 
   it('hides a patient from a clinician who has no appointment with them', async () => {
     const patientId = await createPatient();
-    const error = await failureOf(
-      callUnary(
-        client,
-        'getPatient',
-        { name: `patients/${patientId}`, purpose: TREATMENT },
-        await clinician('clin-z'),
-      ),
-    );
+    const error = await failureOf(getPatient(patientId, { purpose: TREATMENT }, await clinician('clin-z')));
     expect(error.code).toBe(grpc.status.NOT_FOUND);
   });
 
@@ -372,12 +347,7 @@ describe('patients', () => {
       bg: grantId,
       bg_res: `patients/${patientId}`,
     });
-    const read = await callUnary(
-      client,
-      'getPatient',
-      { name: `patients/${patientId}`, purpose: TREATMENT },
-      clientCallMetadata({ token }),
-    );
+    const read = await getPatient(patientId, { purpose: TREATMENT }, clientCallMetadata({ token }));
     expect(read.patient?.name).toBe(`patients/${patientId}`);
     const uses = await store.read(`breakglass.use-${grantId}`);
     expect(uses.map((e) => [e.type, e.data['resource'], e.actor.id])).toEqual([
