@@ -128,5 +128,15 @@ describe('one patient link, two devices', () => {
     ).toBe(200);
     await secondSocket.waitFor((m) => m['type'] === 'admitted');
     expect((await second.post(`${stack.url}/api/patient/media`, {})).status).toBe(200);
+
+    // Each device's tiles: the visit read names the other device as the patient's own, by participant id only.
+    const roster = (await (await second.fetch(`${stack.url}/api/patient/visit`)).json()) as {
+      participants: Array<Record<string, unknown>>;
+    };
+    expect(roster.participants).toEqual([
+      { id: one.id, kind: 'patient', device: 1, yours: true },
+      { id: two.id, kind: 'patient', device: 2, yours: false },
+    ]);
+    expect(JSON.stringify(roster)).not.toContain('patients/');
   });
 });

@@ -90,6 +90,33 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
   };
 }
 
+/** One person in the media room as another participant's page labels their tiles: ids and roles, never a name. */
+export interface RosterEntry {
+  /** The participant id: the first part of their Janus publisher display (`<participant id>.<MAC>`). */
+  readonly id: string;
+  readonly kind: string;
+  /** Which of their principal's devices: 1, 2, … */
+  readonly device: number;
+  /** Another device of the caller's own principal (the patient's second phone), not someone else. */
+  readonly yours: boolean;
+}
+
+/**
+ * Who is admitted to the visit, for the caller's tiles (`GET /api/patient/visit`): participant ids, roles and
+ * device numbers only. The principals stay on the server; `yours` tells the caller's other devices apart.
+ */
+export function rosterView(v: session.Visit): RosterEntry[] {
+  const own = v.participants.find((p) => p.name === v.callerParticipant)?.principal;
+  return v.participants
+    .filter((p) => p.state === session.ParticipantState.PARTICIPANT_STATE_ADMITTED)
+    .map((p) => ({
+      id: lastSegment(p.name),
+      kind: PARTICIPANT_KIND[p.role] ?? 'guest',
+      device: p.device || 1,
+      yours: own !== undefined && p.principal === own && p.name !== v.callerParticipant,
+    }));
+}
+
 /** Whether the visit is being recorded (`on`), waits for consents (`requested`), or neither (`off`). */
 export type RecordingStateName = 'on' | 'requested' | 'off';
 

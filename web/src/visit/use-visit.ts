@@ -15,12 +15,15 @@ import {
   transition,
   type VisitState,
 } from './machine';
+import { defaultRosterUrl, participantOfDisplay, rosterOf, type Roster } from './roster';
 
 /** Who is in the visit on this page, and where its media credential and leave endpoints are. */
 export interface VisitOptions {
   readonly mediaUrl: string;
   readonly leaveUrl: string;
   readonly role: 'clinician' | 'patient';
+  /** The visit read that says who each participant is (default: the page's own visit read). */
+  readonly rosterUrl?: string;
 }
 
 /** What the hook needs from outside; tests hand in a fake room and credentials. */
@@ -28,6 +31,8 @@ export interface VisitDependencies {
   readonly createRoom: (listener: MediaRoomListener) => MediaRoom;
   readonly fetchCredentials: (mediaUrl: string) => Promise<MediaCredentials>;
   readonly notifyLeft: (leaveUrl: string) => Promise<void>;
+  /** Reads the visit: its participants' roles and devices, for the tiles' labels. */
+  readonly fetchRoster: (rosterUrl: string) => Promise<unknown>;
 }
 
 const defaults: VisitDependencies = {
@@ -36,7 +41,10 @@ const defaults: VisitDependencies = {
   notifyLeft: async (url) => {
     await api('POST', url, {}).catch(() => undefined);
   },
+  fetchRoster: (url) => api<unknown>('GET', url),
 };
+
+const NO_ROSTER: Roster = new Map();
 
 const NO_FEEDS: readonly RemoteFeed[] = [];
 
@@ -44,6 +52,8 @@ const NO_FEEDS: readonly RemoteFeed[] = [];
 export interface Visit {
   readonly state: VisitState;
   readonly feeds: readonly RemoteFeed[];
+  /** Who the remote feeds' participants are (role, device), as far as the page knows yet. */
+  readonly roster: Roster;
   readonly localVideo: MediaStream | null;
   readonly room: MediaRoom | null;
   readonly toggleMic: () => void;
@@ -59,7 +69,8 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   const [feeds, setFeeds] = useState<readonly RemoteFeed[]>([]);
   const [localVideo, setLocalVideo] = useState<MediaStream | null>(null);
   const [room, setRoom] = useState<MediaRoom | null>(null);
-  const { createRoom, fetchCredentials, notifyLeft } = { ...defaults, ...deps };
+  const [roster, setRoster] = useState<Roster>(NO_ROSTER);
+  const { createRoom, fetchCredentials, notifyLeft, fetchRoster } = { ...defaults, ...deps };
   // The dependencies are read once, when the visit starts.
   const start = useRef({ createRoom, fetchCredentials, options });
 
@@ -101,6 +112,31 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
     };
   }, []);
 
+  // A feed of a participant the page does not know yet: read the visit again, one read at a time, and again
+  // every 2 s while one is still unknown.
+  const rosterUrl = options.rosterUrl ?? defaultRosterUrl(options.role, options.mediaUrl);
+  const [rosterReads, setRosterReads] = useState(0);
+  const unknown = feeds.some((f) => !roster.has(participantOfDisplay(f.display)));
+  useEffect(() => {
+    if (!unknown) return;
+    let live = true;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    fetchRoster(rosterUrl)
+      .then((body) => {
+        if (live) setRoster(rosterOf(body));
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        if (live) retry = setTimeout(() => setRosterReads((n) => n + 1), 2_000);
+      });
+    return () => {
+      live = false;
+      if (retry) clearTimeout(retry);
+    };
+    // Read once per unknown stretch and per retry tick, not on every render's new fetchRoster.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [unknown, rosterReads, rosterUrl]);
+
   // Media stops as soon as the visit is over, whatever ended it.
   const finished = isFinished(state);
   useEffect(() => {
@@ -135,7 +171,7 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   // Feeds outlive a teardown only until the room reports them gone: a finished visit shows none.
   const shown = inRoom(state) ? feeds : NO_FEEDS;
   return useMemo(
-    () => ({ state, feeds: shown, localVideo, room, toggleMic, toggleCamera, toggleShare, leave }),
-    [state, shown, localVideo, room, toggleMic, toggleCamera, toggleShare, leave],
+    () => ({ state, feeds: shown, roster, localVideo, room, toggleMic, toggleCamera, toggleShare, leave }),
+    [state, shown, roster, localVideo, room, toggleMic, toggleCamera, toggleShare, leave],
   );
 }

@@ -4,8 +4,8 @@
  * share, leave) whose buttons keep their names and say their state with aria-pressed (WAI-ARIA's toggle button). Works from 375 px up and by keyboard alone.
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import type { RemoteFeed } from './janus';
 import { MESSAGES, inRoom, isFinished, type VisitState } from './machine';
+import { feedLabel } from './roster';
 import { useVisit, type Visit, type VisitDependencies, type VisitOptions } from './use-visit';
 
 /** Props of {@link VisitScreen}. */
@@ -75,11 +75,6 @@ function Tile({
   );
 }
 
-function remoteLabel(role: VisitOptions['role'], feed: RemoteFeed): string {
-  const who = role === 'patient' ? 'Clinician' : 'Patient';
-  return feed.kind === 'screen' ? `${who}’s screen` : who;
-}
-
 const CORNERS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
 
 function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'leave' }) {
@@ -120,7 +115,7 @@ function messageOf(state: VisitState, role: VisitOptions['role'], feeds: number)
 /** The visit: runs it (useVisit) and shows it. */
 export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
   const visit = useVisit(options, deps);
-  const { state, feeds, localVideo } = visit;
+  const { state, feeds, roster, localVideo } = visit;
   const [corner, setCorner] = useState(0);
   const onStateRef = useRef(onState);
   useEffect(() => {
@@ -154,7 +149,7 @@ export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
           <div className="visit-main">
             {main ? (
               <Tile
-                label={remoteLabel(options.role, main)}
+                label={feedLabel(roster, main)}
                 video={main.video}
                 audio={main.audio}
                 screen={main.kind === 'screen'}
@@ -168,7 +163,7 @@ export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
             <ul className="visit-strip" aria-label="Others in the visit">
               {strip.map((f) => (
                 <li key={f.id}>
-                  <Tile label={remoteLabel(options.role, f)} video={f.video} audio={f.audio} />
+                  <Tile label={feedLabel(roster, f)} video={f.video} audio={f.audio} />
                 </li>
               ))}
             </ul>

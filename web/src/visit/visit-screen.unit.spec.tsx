@@ -45,9 +45,18 @@ const creds: MediaCredentials = {
   iceServers: [],
 };
 
-async function renderVisit(role: 'clinician' | 'patient' = 'clinician') {
+/** The visit read the fake gateway answers: participant id → role and device. */
+const ROSTER = {
+  participants: [
+    { id: 'pclin', kind: 'clinician', device: 1 },
+    { id: 'ppat', kind: 'patient', device: 1 },
+  ],
+};
+
+async function renderVisit(role: 'clinician' | 'patient' = 'clinician', roster: unknown = ROSTER) {
   let room: FakeRoom | undefined;
   const left: string[] = [];
+  const rosterReads: string[] = [];
   render(
     <VisitScreen
       mediaUrl="/api/visits/v1/media"
@@ -59,17 +68,31 @@ async function renderVisit(role: 'clinician' | 'patient' = 'clinician') {
         notifyLeft: async (url) => {
           left.push(url);
         },
+        fetchRoster: async (url) => {
+          rosterReads.push(url);
+          return roster;
+        },
       }}
     />,
   );
   await act(async () => undefined); // the credential arrives, join() is called
   const r = room!;
   const send = (...events: VisitEvent[]) => act(() => events.forEach((e) => r.listener.event(e)));
-  const feeds = (f: RemoteFeed[]) => act(() => r.listener.feeds(f));
-  return { room: r, send, feeds, left };
+  const feeds = async (f: RemoteFeed[]) => {
+    act(() => r.listener.feeds(f));
+    await act(async () => undefined); // the roster read answers
+  };
+  return { room: r, send, feeds, left, rosterReads };
 }
 
-const camera = (id: number): RemoteFeed => ({ id, kind: 'camera', display: '', video: null, audio: null });
+/** A camera feed published by participant `who` (the proxy's display is `<participant id>.<MAC>`). */
+const camera = (id: number, who = 'pclin'): RemoteFeed => ({
+  id,
+  kind: 'camera',
+  display: `${who}.bWFj`,
+  video: null,
+  audio: null,
+});
 const controls = () => within(screen.getByRole('toolbar', { name: 'Visit controls' }));
 
 describe('the visit screen', () => {
@@ -83,10 +106,51 @@ describe('the visit screen', () => {
     it('shows the remote participant as the main tile, with initials while their camera is off', async () => {
       const { send, feeds } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'MediaConnected' });
-      feeds([camera(7)]);
+      await feeds([camera(7)]);
       const main = document.querySelector('.tile-main');
       expect(main?.textContent).toContain('Clinician');
       expect(main?.querySelector('.tile-initials')?.textContent).toBe('C');
+    });
+
+    it('labels each tile by the role the visit read gives its participant, never by guess', async () => {
+      const { send, feeds, rosterReads } = await renderVisit('clinician', {
+        visit: {
+          participants: [
+            { id: 'pclin', kind: 'clinician', device: 1 },
+            { id: 'ppat', kind: 'patient', device: 1 },
+            { id: 'ppat2', kind: 'patient', device: 2 },
+          ],
+        },
+      });
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      await feeds([camera(7, 'ppat'), camera(8, 'ppat2')]);
+      expect(rosterReads).toEqual(['/api/visits/v1']);
+      expect(document.querySelector('.tile-main')?.textContent).toContain('Patient');
+      const strip = screen.getByRole('list', { name: 'Others in the visit' });
+      expect(within(strip).getByText('Patient (second device)')).toBeTruthy();
+    });
+
+    it('shows the patient’s own second device as theirs, not as the clinician', async () => {
+      const { send, feeds } = await renderVisit('patient', {
+        participants: [
+          { id: 'pclin', kind: 'clinician', device: 1 },
+          { id: 'ppat', kind: 'patient', device: 1, yours: true },
+        ],
+      });
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      await feeds([camera(7, 'ppat'), camera(8, 'pclin')]);
+      expect(document.querySelector('.tile-main')?.textContent).toContain('Your other device');
+      const strip = screen.getByRole('list', { name: 'Others in the visit' });
+      expect(within(strip).getByText('Clinician')).toBeTruthy();
+    });
+
+    it('says "Participant" for someone the visit read does not list', async () => {
+      const { send, feeds, rosterReads } = await renderVisit('patient', { participants: [] });
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      await feeds([camera(7, 'pstranger')]);
+      expect(rosterReads).toEqual(['/api/patient/visit']);
+      expect(document.querySelector('.tile-main')?.textContent).toContain('Participant');
+      expect(document.querySelector('.tile-main')?.textContent).not.toContain('Clinician');
     });
 
     it('mutes and unmutes with aria-pressed saying the state', async () => {
@@ -114,7 +178,7 @@ describe('the visit screen', () => {
     it('puts a screen share on the main stage and the faces in a strip', async () => {
       const { send, feeds } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'MediaConnected' });
-      feeds([camera(7), { ...camera(8), kind: 'screen' }]);
+      await feeds([camera(7), { ...camera(8), kind: 'screen' }]);
       expect(document.querySelector('.tile-main')?.textContent).toContain('Clinician’s screen');
       const strip = screen.getByRole('list', { name: 'Others in the visit' });
       expect(within(strip).getByText('Clinician')).toBeTruthy();
@@ -134,7 +198,7 @@ describe('the visit screen', () => {
     it('stays in the visit receiving only, says so, and offers no mute or camera', async () => {
       const { send, feeds } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'DevicesUnavailable' });
-      feeds([camera(7)]);
+      await feeds([camera(7)]);
       expect(screen.getByRole('status').textContent).toMatch(/can see and hear the visit/);
       expect(controls().getByRole('button', { name: 'Mute' })).toHaveProperty('disabled', true);
       expect(controls().getByRole('button', { name: 'Stop camera' })).toHaveProperty('disabled', true);
@@ -146,7 +210,7 @@ describe('the visit screen', () => {
   it('says "Reconnecting…" while the connection is down and clears it once back', async () => {
     const { send, feeds } = await renderVisit();
     send({ type: 'JoinSent' }, { type: 'MediaConnected' });
-    feeds([camera(7)]);
+    await feeds([camera(7)]);
     send({ type: 'ConnectionLost' });
     expect(screen.getByRole('status').textContent).toBe('Reconnecting…');
     send({ type: 'ConnectionRestored' });

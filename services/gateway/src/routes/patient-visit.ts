@@ -9,7 +9,7 @@ import type { RouteContext } from '../context';
 import { asRecord, invalid, send } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
-import { mediaView, patientStatus, recordingView } from '../visit-view';
+import { mediaView, patientStatus, recordingView, rosterView } from '../visit-view';
 import { patient } from './guards';
 
 /** `granted` of a consent body: a boolean, required. */
@@ -57,7 +57,14 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         return;
       }
       const status = patientStatus(visit);
-      res.status(200).json({ visitId, status, locked: visit.locked, recording: recordingView(visit) });
+      res.status(200).json({
+        visitId,
+        status,
+        locked: visit.locked,
+        recording: recordingView(visit),
+        // Who is in the room, for the tiles' labels; only once this device is in it too.
+        participants: status === 'admitted' ? rosterView(visit) : [],
+      });
     }),
   );
 

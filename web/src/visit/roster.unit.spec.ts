@@ -1,0 +1,32 @@
+import { defaultRosterUrl, feedLabel, participantLabel, participantOfDisplay, rosterOf } from './roster';
+
+describe('tile labels', () => {
+  it('reads the participant id from the proxy’s display, MAC and all', () => {
+    expect(participantOfDisplay('p0123abcd.c2lnbmF0dXJl')).toBe('p0123abcd');
+    expect(participantOfDisplay('pbare')).toBe('pbare');
+  });
+
+  it('says the role, and which device when it is not the first', () => {
+    expect(participantLabel({ id: 'a', kind: 'clinician' })).toBe('Clinician');
+    expect(participantLabel({ id: 'a', kind: 'patient', device: 1 })).toBe('Patient');
+    expect(participantLabel({ id: 'a', kind: 'patient', device: 2 })).toBe('Patient (second device)');
+    expect(participantLabel({ id: 'a', kind: 'patient', device: 9 })).toBe('Patient (device 9)');
+    expect(participantLabel({ id: 'a', kind: 'patient', device: 2, yours: true })).toBe('Your other device');
+    expect(participantLabel({ id: 'a', kind: 'something-new' })).toBe('Participant');
+    expect(participantLabel(undefined)).toBe('Participant');
+  });
+
+  it('reads both visit shapes and ignores junk', () => {
+    const staff = rosterOf({ visit: { participants: [{ id: 'x', kind: 'patient', device: 2 }] } });
+    expect(staff.get('x')).toEqual({ id: 'x', kind: 'patient', device: 2 });
+    const patient = rosterOf({ participants: [{ id: 'y', kind: 'patient', yours: true }, { id: 3 }, null] });
+    expect([...patient.keys()]).toEqual(['y']);
+    expect(rosterOf(null).size).toBe(0);
+    expect(feedLabel(patient, { display: 'y.mac', kind: 'screen' })).toBe('Your other device’s screen');
+  });
+
+  it('reads the roster where the page gets its media credential', () => {
+    expect(defaultRosterUrl('clinician', '/api/visits/abc/media')).toBe('/api/visits/abc');
+    expect(defaultRosterUrl('patient', '/api/patient/media')).toBe('/api/patient/visit');
+  });
+});
