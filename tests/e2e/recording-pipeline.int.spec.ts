@@ -8,6 +8,8 @@
  * - The service killed with SIGKILL mid-processing: on restart it removes the converted tracks and the
  *   partial ciphertext, resumes the recording whose raw files are there and discards (FAILED) the one whose
  *   raw files are gone, each with a RecordingProcessingRecovered event saying which.
+ * - With HAVEN_KMS=pkcs11 (the service process against a SoftHSM2 token): the recording's key is wrapped by a
+ *   KEK generated in the token; only a session on the token opens the object, no keyring file exists.
  * - A full object store (a 64 KiB tmpfs): FAILED with NO_SPACE, nothing left behind.
  */
 import { execFileSync } from 'node:child_process';
@@ -42,9 +44,11 @@ import {
   FilePatientKeyStore,
   LocalKeyringKms,
   openEncryptedObject,
+  Pkcs11Kms,
   subjectKeyKms,
   type CiphertextReader,
 } from '@haven/crypto';
+import { createSoftHsmToken, useSoftHsmToken, type SoftHsmToken } from '@haven/crypto/testing';
 import { JetStreamEventStore, newEventId, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
@@ -403,6 +407,118 @@ const gate = netnsGate();
       expect(readdirSync(join(recordingsDir, WORK_FOLDER))).toEqual([]);
       expect(plaintextMedia(recordingsDir)).toEqual([]);
       expect(readdirSync(join(objectsDir, 'recordings')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    });
+  });
+
+  describe('with HAVEN_KMS=pkcs11 (a SoftHSM2 token)', () => {
+    let token: SoftHsmToken;
+    let service: RunningService | undefined;
+    let hsmKms: Pkcs11Kms | undefined;
+    const hsmDataDir = () => join(base, 'data-pkcs11');
+    afterAll(async () => {
+      await service?.stop().catch(() => undefined);
+      await hsmKms?.close();
+      await token?.remove();
+    });
+
+    it('wraps the recording key with a key generated in the token, and nothing on disk can unwrap it', async () => {
+      token = await createSoftHsmToken();
+      const port = await freePort();
+      service = runService({
+        service: 'recording',
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          LOG_LEVEL: 'warn',
+          ...nats.env('recording'),
+          ...token.env,
+          HAVEN_GRPC_PORT: String(port),
+          HAVEN_JWKS_URL: jwks.url,
+          HAVEN_SHUTDOWN_GRACE_MS: '500',
+          HAVEN_RECORDINGS_DIR: recordingsDir,
+          HAVEN_DATA_DIR: hsmDataDir(),
+          HAVEN_KMS: 'pkcs11',
+          HAVEN_PKCS11_MODULE: token.module,
+          HAVEN_PKCS11_TOKEN_LABEL: token.tokenLabel,
+          HAVEN_PKCS11_PIN_FILE: token.pinFile,
+          HAVEN_PKCS11_KEY_PREFIX: 'rec-it',
+        },
+        ready: async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
+      });
+      await service.start();
+      rawFilesFor('rec-hsm');
+      await startAndStop('rec-hsm');
+      const done = await outcome('rec-hsm');
+      if (done !== 'RecordingEncrypted') {
+        throw new Error(
+          `${done}: ${JSON.stringify(await dataOf('rec-hsm', done))}\n${service.output().slice(-3000)}`,
+        );
+      }
+
+      // The recording's own key is wrapped by the token's KEK; no keyring file was made.
+      expect(existsSync(join(hsmDataDir(), 'keyring.json'))).toBe(false);
+      const keyFiles = readdirSync(join(hsmDataDir(), 'recording-keys')).filter((f) => f.endsWith('.json'));
+      expect(keyFiles).toHaveLength(1);
+      const keyFile = JSON.parse(
+        readFileSync(join(hsmDataDir(), 'recording-keys', keyFiles[0]!), 'utf8'),
+      ) as {
+        wrapped: { kekId: string };
+      };
+      expect(keyFile.wrapped.kekId).toMatch(/^rec-it\.kek-/);
+
+      // Only the token opens it: the object decrypts through a PKCS#11 session of this test process.
+      useSoftHsmToken(token);
+      hsmKms = await Pkcs11Kms.open({
+        module: token.module,
+        tokenLabel: token.tokenLabel,
+        pinFile: token.pinFile,
+        keyPrefix: 'rec-it',
+      });
+      expect(hsmKms.kekIds()).toEqual([keyFile.wrapped.kekId]);
+      const keys = new FilePatientKeyStore({ dir: join(hsmDataDir(), 'recording-keys'), kms: hsmKms });
+      const object = await openEncryptedObject(
+        subjectKeyKms(keys, 'recordings/rec-hsm'),
+        fileReader(join(hsmDataDir(), 'objects', objectKeyOf('rec-hsm'))),
+        { context: { recording: 'recordings/rec-hsm' } },
+      );
+      const first = await object.chunks({ offset: 0, length: 4 }).next();
+      expect(Buffer.from(first.value ?? []).subarray(0, 4)).toEqual(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+      // The local keyring of the other tests cannot.
+      const local = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json'), create: true });
+      const foreign = new FilePatientKeyStore({ dir: join(hsmDataDir(), 'recording-keys'), kms: local });
+      await expect(
+        openEncryptedObject(
+          subjectKeyKms(foreign, 'recordings/rec-hsm'),
+          fileReader(join(hsmDataDir(), 'objects', objectKeyOf('rec-hsm'))),
+          { context: { recording: 'recordings/rec-hsm' } },
+        ),
+      ).rejects.toThrow(/KEK rec-it\.kek-.* is not in this keyring/);
+    });
+
+    it('refuses to start with a PIN the token does not accept, naming the cause', async () => {
+      const badPin = join(base, 'bad.pin');
+      writeFileSync(badPin, '000000\n', { mode: 0o600 });
+      const port = await freePort();
+      const bad = runService({
+        service: 'recording',
+        name: 'recording-bad-pin',
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          LOG_LEVEL: 'warn',
+          ...nats.env('recording'),
+          ...token.env,
+          HAVEN_GRPC_PORT: String(port),
+          HAVEN_JWKS_URL: jwks.url,
+          HAVEN_DATA_DIR: hsmDataDir(),
+          HAVEN_KMS: 'pkcs11',
+          HAVEN_PKCS11_MODULE: token.module,
+          HAVEN_PKCS11_TOKEN_LABEL: token.tokenLabel,
+          HAVEN_PKCS11_PIN_FILE: badPin,
+        },
+        ready: async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
+        readyTimeoutMs: 15_000,
+      });
+      await expect(bad.start()).rejects.toThrow();
+      expect(bad.output()).toMatch(/the token refused the PIN/);
     });
   });
 

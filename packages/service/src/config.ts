@@ -46,6 +46,91 @@ export const natsCredentialShape = {
     .optional(),
 };
 
+/** Values of HAVEN_KMS (the adapters of `openKmsFromEnv` in @haven/crypto). */
+export const KMS_PROVIDERS = ['local', 'pkcs11', 'vault-transit'] as const;
+/** One of {@link KMS_PROVIDERS}. */
+export type KmsProvider = (typeof KMS_PROVIDERS)[number];
+
+/**
+ * The KMS variables of every service that wraps or unwraps keys (identity, scheduling, recording): which adapter
+ * (HAVEN_KMS) and its settings. Secrets come from files (the PKCS#11 PIN, the Vault token), never from the
+ * environment. {@link loadConfig} names a variable the chosen adapter requires and that is missing; the adapter
+ * itself is opened with `openKmsFromEnv(kmsEnvOf(config))` from @haven/crypto.
+ */
+export const kmsConfigShape = {
+  /** The KMS adapter: `local` (a keyring file), `pkcs11` (an HSM token) or `vault-transit` (Vault / OpenBao). */
+  HAVEN_KMS: z.enum(KMS_PROVIDERS).default('local'),
+  /** `local`: the keyring file (created 0600 on first start); each service has its default. */
+  HAVEN_KEYRING_FILE: z.string().min(1).optional(),
+  /** `pkcs11`: path of the vendor's PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so). */
+  HAVEN_PKCS11_MODULE: z.string().min(1).optional(),
+  /** `pkcs11`: label of the token (HSM partition) holding the key-encryption keys. */
+  HAVEN_PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
+  /** `pkcs11`: file holding the user PIN (mode 0600 or stricter). */
+  HAVEN_PKCS11_PIN_FILE: z.string().min(1).optional(),
+  /** `pkcs11`: label prefix of this install's keys in the token (default `haven`). */
+  HAVEN_PKCS11_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 of [A-Za-z0-9_-]')
+    .optional(),
+  /** `vault-transit`: Vault / OpenBao address (`https://vault.example:8200`). */
+  HAVEN_VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
+  /** `vault-transit`: file holding the Vault token (mode 0600 or stricter). */
+  HAVEN_VAULT_TOKEN_FILE: z.string().min(1).optional(),
+  /** `vault-transit`: name of the Transit key. */
+  HAVEN_VAULT_TRANSIT_KEY: z.string().min(1).optional(),
+  /** `vault-transit`: mount path of the Transit engine (default `transit`). */
+  HAVEN_VAULT_TRANSIT_MOUNT: z.string().min(1).optional(),
+  /** `vault-transit`: Vault Enterprise / OpenBao namespace. */
+  HAVEN_VAULT_NAMESPACE: z.string().min(1).optional(),
+  /** `vault-transit`: PEM of the CA that signed Vault's certificate. */
+  HAVEN_VAULT_CA_FILE: z.string().min(1).optional(),
+};
+
+/** HAVEN_KEYRING_FILE of a service with no default keyring file: required when HAVEN_KMS=local. */
+const keyringFileRequiredWithLocal = z.string().min(1).optional();
+
+/**
+ * {@link kmsConfigShape} for a service whose local keyring has no default location: with HAVEN_KMS=local,
+ * {@link loadConfig} requires HAVEN_KEYRING_FILE.
+ */
+export const kmsConfigShapeRequiringKeyring = {
+  ...kmsConfigShape,
+  /** `local`: the keyring file (created 0600 on first start). Required with `local`. */
+  HAVEN_KEYRING_FILE: keyringFileRequiredWithLocal,
+};
+
+/** The variables each KMS adapter requires beyond HAVEN_KMS (the keyring file has per-service defaults). */
+export const KMS_REQUIRED_VARIABLES: Readonly<Record<KmsProvider, readonly string[]>> = {
+  local: [],
+  pkcs11: ['HAVEN_PKCS11_MODULE', 'HAVEN_PKCS11_TOKEN_LABEL', 'HAVEN_PKCS11_PIN_FILE'],
+  'vault-transit': ['HAVEN_VAULT_ADDR', 'HAVEN_VAULT_TOKEN_FILE', 'HAVEN_VAULT_TRANSIT_KEY'],
+};
+
+/** The KMS variables of a parsed configuration. */
+export type KmsConfig = {
+  readonly HAVEN_KMS: KmsProvider;
+} & { readonly [K in Exclude<keyof typeof kmsConfigShape, 'HAVEN_KMS'>]?: string | undefined };
+
+/**
+ * The environment `openKmsFromEnv` (@haven/crypto) reads, from a parsed configuration: the KMS variables only,
+ * with `defaultKeyringFile` when HAVEN_KEYRING_FILE is unset. Throws nothing.
+ */
+export function kmsEnvOf(
+  config: KmsConfig,
+  options: { readonly defaultKeyringFile?: string } = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of Object.keys(kmsConfigShape) as (keyof typeof kmsConfigShape)[]) {
+    const value = config[name];
+    if (typeof value === 'string' && value !== '') env[name] = value;
+  }
+  if (env['HAVEN_KEYRING_FILE'] === undefined && options.defaultKeyringFile !== undefined) {
+    env['HAVEN_KEYRING_FILE'] = options.defaultKeyringFile;
+  }
+  return env;
+}
+
 /** The NATS variables of a parsed configuration. */
 export interface NatsConfig {
   readonly NATS_URL: string;
@@ -291,8 +376,24 @@ export function loadConfig<S extends z.ZodObject>(
       }
     }
   }
+  problems.push(...kmsProblems(schema, input));
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(result.data) as DeepReadonly<z.output<S>>;
+}
+
+/** The variables the chosen KMS adapter requires and that are missing (schemas with {@link kmsConfigShape}). */
+function kmsProblems(schema: z.ZodObject, input: Readonly<Record<string, string>>): ConfigProblem[] {
+  const shape = schema.shape as Record<string, unknown>;
+  if (!('HAVEN_PKCS11_MODULE' in shape)) return [];
+  const kms = (input['HAVEN_KMS'] ?? 'local') as KmsProvider;
+  if (!KMS_PROVIDERS.includes(kms)) return []; // the schema names HAVEN_KMS itself
+  const required = [...KMS_REQUIRED_VARIABLES[kms]];
+  if (kms === 'local' && shape['HAVEN_KEYRING_FILE'] === keyringFileRequiredWithLocal) {
+    required.push('HAVEN_KEYRING_FILE');
+  }
+  return required
+    .filter((variable) => input[variable] === undefined)
+    .map((variable) => ({ variable, problem: `required when HAVEN_KMS=${kms}` }));
 }
 
 function truncate(value: string): string {

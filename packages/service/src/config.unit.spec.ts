@@ -1,8 +1,14 @@
 import { z } from 'zod';
+import { KMS_ADAPTERS, KMS_VARIABLES } from '@haven/crypto';
 import {
   baseConfigSchema,
   ConfigError,
   createBaseConfigSchema,
+  KMS_PROVIDERS,
+  KMS_REQUIRED_VARIABLES,
+  kmsConfigShape,
+  kmsConfigShapeRequiringKeyring,
+  kmsEnvOf,
   loadConfig,
   natsCredentialsOf,
   portSchema,
@@ -121,5 +127,66 @@ describe('loadConfig', () => {
     })();
     expect(bad).toMatch(/NATS_INBOX_PREFIX: one subject token/);
     expect(bad).not.toContain('secret-value');
+  });
+});
+
+describe('the KMS variables', () => {
+  const withKms = schema.safeExtend(kmsConfigShape);
+  const requiringKeyring = schema.safeExtend(kmsConfigShapeRequiringKeyring);
+  const problemsOf = (s: typeof withKms, env: Record<string, string>): string[] => {
+    try {
+      loadConfig(s, env);
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems.map((p) => `${p.variable}: ${p.problem}`);
+    }
+  };
+
+  it('defaults to the local keyring and needs nothing else where the service has a default file', () => {
+    expect(loadConfig(withKms, {}).HAVEN_KMS).toBe('local');
+    expect(problemsOf(requiringKeyring, {})).toEqual(['HAVEN_KEYRING_FILE: required when HAVEN_KMS=local']);
+  });
+
+  it('names each variable the chosen adapter requires', () => {
+    expect(problemsOf(withKms, { HAVEN_KMS: 'pkcs11', HAVEN_PKCS11_MODULE: '/lib/p11.so' })).toEqual([
+      'HAVEN_PKCS11_TOKEN_LABEL: required when HAVEN_KMS=pkcs11',
+      'HAVEN_PKCS11_PIN_FILE: required when HAVEN_KMS=pkcs11',
+    ]);
+    expect(problemsOf(requiringKeyring, { HAVEN_KMS: 'vault-transit' })).toEqual([
+      'HAVEN_VAULT_ADDR: required when HAVEN_KMS=vault-transit',
+      'HAVEN_VAULT_TOKEN_FILE: required when HAVEN_KMS=vault-transit',
+      'HAVEN_VAULT_TRANSIT_KEY: required when HAVEN_KMS=vault-transit',
+    ]);
+    expect(problemsOf(withKms, { HAVEN_KMS: 'aws' })).toEqual([
+      expect.stringMatching(/^HAVEN_KMS: /) as unknown as string,
+    ]);
+  });
+
+  it('hands openKmsFromEnv the KMS variables only, with the service default keyring', () => {
+    const config = loadConfig(withKms, {
+      HAVEN_KMS: 'pkcs11',
+      HAVEN_PKCS11_MODULE: '/lib/p11.so',
+      HAVEN_PKCS11_TOKEN_LABEL: 'haven',
+      HAVEN_PKCS11_PIN_FILE: '/run/pin',
+      HAVEN_GRPC_PORT: '7000',
+    });
+    expect(kmsEnvOf(config, { defaultKeyringFile: '/data/keyring.json' })).toEqual({
+      HAVEN_KMS: 'pkcs11',
+      HAVEN_KEYRING_FILE: '/data/keyring.json',
+      HAVEN_PKCS11_MODULE: '/lib/p11.so',
+      HAVEN_PKCS11_TOKEN_LABEL: 'haven',
+      HAVEN_PKCS11_PIN_FILE: '/run/pin',
+    });
+  });
+
+  it('lists what openKmsFromEnv reads, for every adapter', () => {
+    for (const provider of KMS_PROVIDERS) {
+      const { required, optional } = KMS_VARIABLES[provider];
+      for (const name of [...required, ...optional]) expect(Object.keys(kmsConfigShape)).toContain(name);
+      expect([...KMS_REQUIRED_VARIABLES[provider]].sort()).toEqual(
+        required.filter((n) => n !== 'HAVEN_KEYRING_FILE').sort(),
+      );
+    }
+    expect([...KMS_PROVIDERS]).toEqual([...KMS_ADAPTERS]);
   });
 });

@@ -17,10 +17,24 @@ export {
   natsCredentialShape,
   natsCredentialsOf,
   tlsShape,
+  kmsConfigShape,
+  kmsConfigShapeRequiringKeyring,
+  kmsEnvOf,
+  KMS_PROVIDERS,
+  KMS_REQUIRED_VARIABLES,
   DEFAULT_TLS_REFRESH_MS,
   DEFAULT_TRUST_DOMAIN,
 } from './config';
-export type { BaseConfig, ConfigProblem, LoadConfigOptions, LogLevel, NatsConfig, TlsConfig } from './config';
+export type {
+  BaseConfig,
+  ConfigProblem,
+  KmsConfig,
+  KmsProvider,
+  LoadConfigOptions,
+  LogLevel,
+  NatsConfig,
+  TlsConfig,
+} from './config';
 export { NO_SSO, loadSsoConfig, parseSsoConfig, ssoProvider } from './sso-config';
 export type { SsoConfig, SsoProvider } from './sso-config';
 export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';

@@ -1,6 +1,12 @@
 /** The identity service's configuration, parsed once from the environment (strict zod). */
 import { z } from 'zod';
-import { DEFAULT_GRPC_PORTS, createBaseConfigSchema, loadConfig, portSchema } from '@haven/service';
+import {
+  DEFAULT_GRPC_PORTS,
+  createBaseConfigSchema,
+  kmsConfigShape,
+  loadConfig,
+  portSchema,
+} from '@haven/service';
 
 const seconds = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
 
@@ -61,13 +67,12 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: IDENTITY_
    */
   HAVEN_FORWARDER_SECRET: z.string().min(32).optional(),
   /**
-   * The KMS keyring that wraps the keys sealing credential secrets (TOTP secrets, recovery codes, password hashes);
-   * created (0600) on first start. Default `<HAVEN_DATA_DIR>/keyring.json`; in Kubernetes the chart mounts the
-   * keyring secret so the key-encryption key does not sit next to the data keys.
+   * The KMS that wraps the keys sealing credential secrets (TOTP secrets, recovery codes, password hashes):
+   * HAVEN_KMS local | pkcs11 | vault-transit and its settings. The local keyring (HAVEN_KEYRING_FILE) is created
+   * (0600) on first start, default `<HAVEN_DATA_DIR>/keyring.json`; in Kubernetes the chart mounts the keyring
+   * secret so the key-encryption key does not sit next to the data keys.
    */
-  HAVEN_KEYRING_FILE: z.string().min(1).optional(),
-  /** Only `local` for now. */
-  HAVEN_KMS: z.enum(['local']).default('local'),
+  ...kmsConfigShape,
   /** The clinics' OpenID Connect providers and their group → role tables (JSON; README "Staff single sign-on"). */
   HAVEN_SSO_CONFIG_FILE: z.string().min(1).optional(),
   /** The web app's origin (the gateway's public URL): where passkeys are used. */

@@ -3,10 +3,12 @@
  * IdentityApp, so the CLI bootstraps users exactly as the RPCs do.
  */
 import { resolve } from 'node:path';
+import { openKmsFromEnv, type ClosableKms } from '@haven/crypto';
 import type { EventStore } from '@haven/eventstore';
 import {
   connectEventStore,
   createJwtVerifier,
+  kmsEnvOf,
   loadSsoConfig,
   natsCredentialsOf,
   RevocationPublisher,
@@ -49,7 +51,8 @@ export async function createIdentityRuntime(
 ): Promise<IdentityRuntime> {
   const ssoConfig = loadSsoConfig(config.HAVEN_SSO_CONFIG_FILE);
   const keys = await SigningKeyRing.open({ dataDir: resolve(config.HAVEN_DATA_DIR) });
-  const sealer = await openSealerWithRetry(config);
+  const kms = await openKmsWithRetry(config);
+  const sealer = openSecretSealer({ dataDir: resolve(config.HAVEN_DATA_DIR), kms });
   if (
     options.rotateKeys !== false &&
     (await keys.rotateIfOlderThan(config.HAVEN_SIGNING_KEY_ROTATION_DAYS * 86_400_000))
@@ -69,6 +72,7 @@ export async function createIdentityRuntime(
       }));
   } catch (error) {
     if (!options.store) await store.close();
+    await kms.close();
     throw error;
   }
   const app = new IdentityApp({
@@ -90,6 +94,7 @@ export async function createIdentityRuntime(
     close: async () => {
       if (!options.revocations) await revocations.close?.();
       if (!options.store) await store.close();
+      await kms.close();
     },
   };
 }
@@ -173,15 +178,17 @@ export function loginThrottlePolicy(config: IdentityConfig): LoginThrottlePolicy
 }
 
 /**
- * Opens the credential sealer. The keyring may be shared (the dev stack gives every service one file) and another
- * process may be writing it on its very first start: a file still being written is retried briefly.
+ * Opens the KMS of HAVEN_KMS (created on first start). The local keyring may be shared (the dev stack gives every
+ * service one file) and another process may be writing it on its very first start: a file still being written is
+ * retried briefly.
  */
-async function openSealerWithRetry(config: IdentityConfig): Promise<SecretSealer> {
+async function openKmsWithRetry(config: IdentityConfig): Promise<ClosableKms> {
   const dataDir = resolve(config.HAVEN_DATA_DIR);
-  const keyringFile = resolve(config.HAVEN_KEYRING_FILE ?? `${dataDir}/keyring.json`);
+  const env = kmsEnvOf(config, { defaultKeyringFile: `${dataDir}/keyring.json` });
+  if (env['HAVEN_KEYRING_FILE'] !== undefined) env['HAVEN_KEYRING_FILE'] = resolve(env['HAVEN_KEYRING_FILE']);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await openSecretSealer({ dataDir, keyringFile });
+      return await openKmsFromEnv(env, { create: true });
     } catch (error) {
       if (attempt >= 10 || !/not a valid Haven keyring: not JSON/.test(String((error as Error).message)))
         throw error;

@@ -5,10 +5,17 @@
  * gRPC with the access side (playback/, retention/). The slices are built apart; this file only connects them.
  * The calls it refuses (no token, the access policy) are recorded as AccessRefused events in its event store.
  */
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { FilePatientKeyStore, LocalKeyringKms, subjectKeyKms, type Kms } from '@haven/crypto';
+import {
+  FilePatientKeyStore,
+  openKmsFromEnv,
+  subjectKeyKms,
+  type ClosableKms,
+  type Kms,
+} from '@haven/crypto';
 import { EventBus } from '@haven/bus';
 import { ConsumerHealth } from '@haven/eventstore';
 import { recording } from '@haven/proto';
@@ -16,6 +23,8 @@ import {
   connectEventStore,
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
+  kmsConfigShape,
+  kmsEnvOf,
   natsCredentialsOf,
   serveHavenGrpc,
   type Logger,
@@ -37,8 +46,11 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
    */
   HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
   ...playbackConfigShape,
-  /** Only `local` for now. */
-  HAVEN_KMS: z.enum(['local']).default('local'),
+  /**
+   * The KMS that wraps each recording's own key at rest (HAVEN_KMS local | pkcs11 | vault-transit and its
+   * settings); the local keyring defaults to `<HAVEN_DATA_DIR>/keyring.json`.
+   */
+  ...kmsConfigShape,
   /** The janus-pp-rec binary (Debian janus-tools). */
   HAVEN_JANUS_PP_REC: z.string().min(1).default('janus-pp-rec'),
   /**
@@ -53,24 +65,33 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
 });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
 
-/** The pipeline and its adapters: the object store, the local keyring, the per-recording keys. */
-async function buildPipeline(
+/**
+ * The KMS of HAVEN_KMS (created on first start: the keyring file, the token's first KEK or the Transit key);
+ * undefined without HAVEN_DATA_DIR (nothing to wrap: no recording keys are kept).
+ */
+async function openRecordingKms(config: RecordingConfig): Promise<ClosableKms | undefined> {
+  if (!config.HAVEN_DATA_DIR) return undefined;
+  // The recording keys and objects live below it (the local keyring made it as a side effect; the others do not).
+  await mkdir(resolve(config.HAVEN_DATA_DIR), { recursive: true, mode: 0o700 });
+  const defaultKeyringFile = join(resolve(config.HAVEN_DATA_DIR), 'keyring.json');
+  return openKmsFromEnv(kmsEnvOf(config, { defaultKeyringFile }), { create: true });
+}
+
+/** The pipeline and its adapters: the object store, the per-recording keys wrapped by the KMS. */
+function buildPipeline(
   config: RecordingConfig,
-  deps: { recordings: Recordings; projection: RecordingProjection; logger: Logger },
-): Promise<RecordingPipeline> {
+  deps: { recordings: Recordings; projection: RecordingProjection; logger: Logger; kms: Kms | undefined },
+): RecordingPipeline {
   const dataDir = config.HAVEN_DATA_DIR ? resolve(config.HAVEN_DATA_DIR) : undefined;
   if (!dataDir) deps.logger.warn('HAVEN_DATA_DIR is not set: stopped recordings cannot be processed');
-  const kms = dataDir
-    ? await LocalKeyringKms.open({
-        file: resolve(config.HAVEN_KEYRING_FILE ?? join(dataDir, 'keyring.json')),
-        create: true,
-      })
-    : undefined;
+  const { kms } = deps;
   const keys =
     kms && dataDir ? new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }) : undefined;
   const storeDir = config.HAVEN_RECORDING_OBJECTS_DIR ?? (dataDir ? join(dataDir, 'objects') : undefined);
   return new RecordingPipeline({
-    ...deps,
+    recordings: deps.recordings,
+    projection: deps.projection,
+    logger: deps.logger,
     objects: new FsObjectStore(storeDir ?? join(resolve('.'), 'recording-objects-unset')),
     recordingsDir: dataDir && config.HAVEN_RECORDINGS_DIR ? resolve(config.HAVEN_RECORDINGS_DIR) : undefined,
     kmsFor: (recordingId): Kms => {
@@ -106,7 +127,9 @@ export async function startRecording(
     const projection = new RecordingProjection();
     await projection.start(store, { health: consumers, logger });
     closers.unshift(() => projection.close());
-    const pipeline = await buildPipeline(config, { recordings, projection, logger });
+    const kms = await openRecordingKms(config);
+    if (kms) closers.unshift(() => kms.close());
+    const pipeline = buildPipeline(config, { recordings, projection, logger, kms });
     closers.unshift(() => pipeline.close());
     // Everything already stored is folded before recovery decides what was interrupted.
     await projection.caughtUp();
@@ -122,7 +145,12 @@ export async function startRecording(
       processor: hostname(),
     });
     closers.unshift(() => follower.close());
-    const access = await startAccess(config, { store, recordings, projection, logger });
+    const access = kms ? startAccess(config, { store, recordings, projection, logger, kms }) : undefined;
+    if (!access) {
+      logger.warn(
+        'HAVEN_DATA_DIR is not set: playback, legal hold, deletion and retention answer UNIMPLEMENTED',
+      );
+    }
     if (access) closers.unshift(access.close);
     return await serveHavenGrpc({
       name: 'recording',

@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
-import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
+import { FilePatientKeyStore, openKmsFromEnv } from '@haven/crypto';
 import {
   ConsumerHealth,
   connectNats,
@@ -18,6 +18,8 @@ import {
   connectEventStore,
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
+  kmsConfigShapeRequiringKeyring,
+  kmsEnvOf,
   natsCredentialsOf,
   portSchema,
   serveHavenGrpc,
@@ -64,10 +66,11 @@ export const schedulingConfigSchema = createBaseConfigSchema({ grpcPort: SCHEDUL
   HAVEN_HTTP_PORT: portSchema(SCHEDULING_HTTP_PORT),
   /** The service's own state (patient keys, patient-token signing key). */
   HAVEN_DATA_DIR: z.string().min(1),
-  /** Local keyring that wraps the patient data keys; created (0600) on first start. */
-  HAVEN_KEYRING_FILE: z.string().min(1),
-  /** Only `local` for now. */
-  HAVEN_KMS: z.enum(['local']).default('local'),
+  /**
+   * The KMS that wraps the patient data keys: HAVEN_KMS local | pkcs11 | vault-transit and its settings. The
+   * local keyring (HAVEN_KEYRING_FILE, required with `local`) is created (0600) on first start.
+   */
+  ...kmsConfigShapeRequiringKeyring,
   /** Clinic setting: every patient link also asks for the date of birth. */
   HAVEN_REQUIRE_DOB_CHECK: booleanFlag,
   /** Base URL of the web app; patient join links are `<url>/join#<token>`. */
@@ -114,7 +117,7 @@ export async function startScheduling(
   options: StartSchedulingOptions = {},
 ): Promise<RunningScheduling> {
   const dataDir = resolve(config.HAVEN_DATA_DIR);
-  const kms = await LocalKeyringKms.open({ file: resolve(config.HAVEN_KEYRING_FILE), create: true });
+  const kms = await openKmsFromEnv(kmsEnvOf(config), { create: true });
   const keys = new FilePatientKeyStore({ dir: join(dataDir, 'patient-keys'), kms });
   const patientTokens: PatientTokenSigner = await openPatientTokenSigner({
     dataDir,

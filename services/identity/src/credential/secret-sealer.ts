@@ -13,10 +13,10 @@
 import { join } from 'node:path';
 import {
   FilePatientKeyStore,
-  LocalKeyringKms,
   openPhi,
   PhiShreddedError,
   sealPhi,
+  type Kms,
   type PatientKeyStore,
   type SealedPhi,
 } from '@haven/crypto';
@@ -59,12 +59,10 @@ export function keyStoreSealer(keys: PatientKeyStore): SecretSealer {
 
 /**
  * The sealer of the identity service: per-subject keys in `<dataDir>/credential-keys` (0700, each 0600), wrapped by
- * the local keyring at `keyringFile` (created 0600 on first start). Rejects when the keyring is unusable.
+ * `kms` (the KMS of HAVEN_KMS). Throws nothing.
  */
-export async function openSecretSealer(options: {
-  readonly dataDir: string;
-  readonly keyringFile: string;
-}): Promise<SecretSealer> {
-  const kms = await LocalKeyringKms.open({ file: options.keyringFile, create: true });
-  return keyStoreSealer(new FilePatientKeyStore({ dir: join(options.dataDir, 'credential-keys'), kms }));
+export function openSecretSealer(options: { readonly dataDir: string; readonly kms: Kms }): SecretSealer {
+  return keyStoreSealer(
+    new FilePatientKeyStore({ dir: join(options.dataDir, 'credential-keys'), kms: options.kms }),
+  );
 }

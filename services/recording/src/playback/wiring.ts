@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
+import { FilePatientKeyStore, type Kms } from '@haven/crypto';
 import type { EventStore } from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 import type { RecordingProjection } from '../recording/projection';
@@ -26,8 +26,6 @@ export const playbackConfigShape = {
    * crypto-shreds the recording) and by default the encrypted objects. Must persist and be shared by replicas.
    */
   HAVEN_DATA_DIR: z.string().min(1).optional(),
-  /** The KMS keyring that wraps the recording keys at rest; created (0600) on first start. */
-  HAVEN_KEYRING_FILE: z.string().min(1).optional(),
   /** Where the encrypted recordings are (filesystem object store). Default `<HAVEN_DATA_DIR>/objects`. */
   HAVEN_RECORDING_OBJECTS_DIR: z.string().min(1).optional(),
   /** Clinic setting: patients may play their own recordings. Default false. */
@@ -41,17 +39,14 @@ export const playbackConfigShape = {
 type PlaybackConfig = z.output<z.ZodObject<typeof playbackConfigShape>>;
 
 /** What the access side needs, built from the configuration; undefined without HAVEN_DATA_DIR. */
-export async function openPlayback(
+export function openPlayback(
   config: PlaybackConfig,
   recordings: Recordings,
   store: EventStore,
-): Promise<PlaybackDeps | undefined> {
+  kms: Kms,
+): PlaybackDeps | undefined {
   if (config.HAVEN_DATA_DIR === undefined) return undefined;
   const dataDir = resolve(config.HAVEN_DATA_DIR);
-  const kms = await LocalKeyringKms.open({
-    file: resolve(config.HAVEN_KEYRING_FILE ?? join(dataDir, 'keyring.json')),
-    create: true,
-  });
   const objects: MediaObjects = new FileMediaObjects(
     config.HAVEN_RECORDING_OBJECTS_DIR ?? join(dataDir, 'objects'),
   );
@@ -65,23 +60,20 @@ export async function openPlayback(
   };
 }
 
-/** The access side's RPCs and its retention sweep; undefined without HAVEN_DATA_DIR (a warning). */
-export async function startAccess(
+/** The access side's RPCs and its retention sweep; undefined without HAVEN_DATA_DIR. */
+export function startAccess(
   config: PlaybackConfig,
   deps: {
     readonly store: EventStore;
     readonly recordings: Recordings;
     readonly projection: RecordingProjection;
     readonly logger: Logger;
+    /** The KMS that wraps the recording keys at rest. */
+    readonly kms: Kms;
   },
 ) {
-  const playback = await openPlayback(config, deps.recordings, deps.store);
-  if (!playback) {
-    deps.logger.warn(
-      'HAVEN_DATA_DIR is not set: playback, legal hold, deletion and retention answer UNIMPLEMENTED',
-    );
-    return undefined;
-  }
+  const playback = openPlayback(config, deps.recordings, deps.store, deps.kms);
+  if (!playback) return undefined;
   const policies = new RetentionPolicies(deps.store);
   const stopSweep = startRetentionSweep(
     { ...playback, policies, projection: deps.projection, logger: deps.logger },
