@@ -410,6 +410,7 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- include "haven.kmsValidate" . -}}
 {{- if and (not .Values.otel.collector.enabled) (not .Values.otel.endpoint) -}}
 {{- fail "haven: otel.collector.enabled is false and otel.endpoint is empty: point the services at a collector that redacts PHI, or enable the bundled one" -}}
 {{- end -}}
@@ -462,10 +463,7 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- end }}
 {{- end }}
 {{- if .svc.keyring }}
-- name: HAVEN_KMS
-  value: {{ $v.kms.provider | quote }}
-- name: HAVEN_KEYRING_FILE
-  value: /etc/haven/keyring/{{ $v.kms.local.secretKey }}
+{{ include "haven.kmsEnv" $root }}
 {{- end }}
 {{- if .svc.janus }}
 - name: HAVEN_JANUS_WS_URLS

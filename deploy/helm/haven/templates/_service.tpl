@@ -125,28 +125,7 @@ spec:
       {{- end }}
       {{- if $svc.keyring }}
       initContainers:
-        # The keyring must be mode 0600 (LocalKeyringKms refuses group-readable files) and writable for
-        # rotation; secret volumes with fsGroup are 0440, so copy it into a memory-backed emptyDir.
-        - name: keyring
-          image: {{ include "haven.image" $root | quote }}
-          imagePullPolicy: {{ $v.image.pullPolicy }}
-          args:
-            - -e
-            - >-
-              const fs = require('node:fs');
-              const src = '/etc/haven/keyring-secret/{{ $v.kms.local.secretKey }}';
-              const dst = '/etc/haven/keyring/{{ $v.kms.local.secretKey }}';
-              fs.copyFileSync(src, dst); fs.chmodSync(dst, 0o600);
-          securityContext:
-            {{- include "haven.containerSecurityContext" dict | nindent 12 }}
-          resources:
-            {{- toYaml $v.helperResources | nindent 12 }}
-          volumeMounts:
-            - name: keyring-secret
-              mountPath: /etc/haven/keyring-secret
-              readOnly: true
-            - name: keyring
-              mountPath: /etc/haven/keyring
+        {{- include "haven.kmsInitContainer" $root | nindent 8 }}
       {{- end }}
       containers:
         - name: {{ $name }}
@@ -181,8 +160,7 @@ spec:
             - name: tmp
               mountPath: /tmp
             {{- if $svc.keyring }}
-            - name: keyring
-              mountPath: /etc/haven/keyring
+            {{- include "haven.kmsMounts" $root | nindent 12 }}
             {{- end }}
             {{- if $svc.recordings }}
             - name: recordings
@@ -219,14 +197,7 @@ spec:
           emptyDir:
             sizeLimit: {{ $v.podDefaults.tmpSizeLimit }}
         {{- if $svc.keyring }}
-        - name: keyring-secret
-          secret:
-            secretName: {{ include "haven.keyringSecretName" $root }}
-            defaultMode: 0440
-        - name: keyring
-          emptyDir:
-            medium: Memory
-            sizeLimit: 1Mi
+        {{- include "haven.kmsVolumes" $root | nindent 8 }}
         {{- end }}
         {{- if $svc.recordings }}
         - name: recordings
@@ -426,6 +397,11 @@ spec:
     {{- end }}
   egress:
     {{- include "haven.egressCommon" $root | nindent 4 }}
+    {{- if $svc.keyring }}
+    {{- with include "haven.kmsEgress" $root | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
+    {{- end }}
     {{- if and $v.sso.providers (has $name (list "identity" "gateway")) }}
     # the clinics' OpenID providers: discovery and keys (identity), the code exchange too (gateway)
     - {{- if $v.sso.egressCidrs }}
