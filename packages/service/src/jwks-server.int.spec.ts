@@ -51,6 +51,25 @@ describe('startJwksServer', () => {
     expect([post.status, post.headers['allow']]).toEqual([405, 'GET, HEAD']);
   });
 
+  it('serves extra routes by exact path, but never in place of the key set or the probe', async () => {
+    const extra = await startJwksServer({
+      port: 0,
+      host: '127.0.0.1',
+      jwks: keys,
+      routes: new Map([
+        ['/hook', (req, res) => void res.writeHead(201).end(`hook ${req.method}`)],
+        [JWKS_PATH, (_req, res) => void res.writeHead(500).end('hijacked')],
+      ]),
+    });
+    try {
+      expect(await call(extra.port, 'POST', '/hook?a=1')).toMatchObject({ status: 201, body: 'hook POST' });
+      expect((await call(extra.port, 'GET', JWKS_PATH)).status).toBe(200);
+      expect((await call(extra.port, 'POST', '/hook/more')).status).toBe(405);
+    } finally {
+      await extra.close();
+    }
+  });
+
   it('refuses to start on a port already bound', async () => {
     await expect(startJwksServer({ port: server.port, host: '127.0.0.1', jwks: keys })).rejects.toThrow(
       /EADDRINUSE/,

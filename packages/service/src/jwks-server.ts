@@ -3,7 +3,7 @@
  * `/.well-known/jwks.json` (identity's access tokens, scheduling's patient tokens) and a liveness probe at
  * `/healthz`. Plain HTTP: the keys are public, and verifiers reach it inside the cluster.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from './logger';
@@ -21,6 +21,11 @@ export interface JwksServerOptions {
   readonly jwks: JSONWebKeySet | (() => JSONWebKeySet);
   /** Told the port once listening, when given. */
   readonly logger?: Logger | undefined;
+  /**
+   * More routes by exact path (any method; each answers for itself), such as a provider's inbound webhook.
+   * They cannot replace the key set or the probe.
+   */
+  readonly routes?: ReadonlyMap<string, RequestListener> | undefined;
 }
 
 /** A running {@link startJwksServer}. */
@@ -38,8 +43,11 @@ export interface JwksServer {
 export async function startJwksServer(options: JwksServerOptions): Promise<JwksServer> {
   const jwks = options.jwks;
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = path === JWKS_PATH || path === '/healthz' ? undefined : options.routes?.get(path);
+    if (route) {
+      route(req, res);
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === JWKS_PATH) {
       const body = JSON.stringify(typeof jwks === 'function' ? jwks() : jwks);

@@ -38,6 +38,7 @@ import {
   markNoShow,
   rescheduleAppointment,
 } from './appointment/grpc';
+import { openContactKeyer } from './contact/contact-key';
 import type { SchedulingDeps } from './deps';
 import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
@@ -48,6 +49,8 @@ import { BookingReconciler, type BookingReconcilerOptions } from './schedule/rec
 import { followSessions } from './session-follower';
 import {
   notificationConfigShape,
+  smsInboundRoutes,
+  smsProviderOf,
   startNotifications,
   type RunningNotifications,
 } from './notification/config';
@@ -169,7 +172,8 @@ export async function startScheduling(
     );
     bookings.start();
     subscriptions.push(await followSessions(deps, rawStore, logger, consumers));
-    notifications = await startNotifications(config, deps, rawStore, consumers);
+    const keyer = smsProviderOf(config) ? await openContactKeyer(dataDir) : undefined;
+    notifications = await startNotifications(config, deps, rawStore, consumers, keyer);
     if (notifications) subscriptions.push(notifications.subscription);
     const outbox = notifications?.outbox;
     http = await startJwksServer({
@@ -177,6 +181,7 @@ export async function startScheduling(
       ...(options.host ? { host: options.host } : {}),
       jwks: patientTokens.jwks,
       logger,
+      ...(keyer ? { routes: smsInboundRoutes(config, deps, keyer) } : {}),
     });
     const httpServer = http;
     // Scheduling events fan out on haven.bus.scheduling.* for other services and hospital systems.

@@ -3,6 +3,7 @@
  * language, reminder offsets, passcode delivery) and the sender's policy. No relay configured = no outbox.
  */
 import { readFileSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import { z } from 'zod';
 import type { ConsumerHealth, EventStore, Subscription } from '@haven/eventstore';
 import type { SchedulingDeps } from '../deps';
@@ -10,6 +11,9 @@ import { DEFAULT_OUTBOX_POLICY } from './decide';
 import { ReminderOutbox } from './outbox';
 import { SmtpTransport } from './smtp';
 import { WebhookSmsTransport } from './sms-webhook';
+import { TwilioSmsTransport } from './sms-twilio';
+import { inboundSmsRoutes, INBOUND_TWILIO_PATH } from '../contact/inbound-sms';
+import type { ContactKeyer } from '../contact/contact-key';
 import type { MessageTransport } from './transport';
 import { DEFAULT_TEMPLATES } from './template';
 
@@ -68,8 +72,24 @@ export const notificationConfigShape = {
    * unset = no SMS. `https:` (plain `http:` only on loopback).
    */
   HAVEN_SMS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
-  /** The webhook's bearer token (with HAVEN_SMS_WEBHOOK_URL). */
+  /** The webhook's bearer token (with HAVEN_SMS_WEBHOOK_URL); also the HMAC key of its inbound replies. */
   HAVEN_SMS_WEBHOOK_TOKEN: z.string().min(16).optional(),
+  /** Which SMS provider sends: `webhook` (HAVEN_SMS_WEBHOOK_*) or `twilio` (HAVEN_TWILIO_*); unset = none. */
+  HAVEN_SMS_PROVIDER: z.enum(['webhook', 'twilio']).optional(),
+  /** Twilio account SID (`AC…`), with HAVEN_SMS_PROVIDER=twilio. */
+  HAVEN_TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/)
+    .optional(),
+  /** Twilio auth token: authenticates sends and checks the signature of inbound replies. */
+  HAVEN_TWILIO_AUTH_TOKEN: z.string().min(16).optional(),
+  /** The Twilio sender: an E.164 number or a Messaging Service SID (`MG…`). */
+  HAVEN_TWILIO_FROM: z.string().min(3).optional(),
+  /**
+   * The public URL configured at Twilio for inbound messages (its signature covers it); default
+   * `<HAVEN_PUBLIC_URL>/sms/inbound/twilio`.
+   */
+  HAVEN_TWILIO_INBOUND_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Clinic setting: the clinic's name as patients know it (messages name it). */
   HAVEN_CLINIC_NAME: z.string().min(1).max(80).default('Haven clinic'),
   /** Clinic setting: the language of patient messages (templates per language; fallback English). */
@@ -113,6 +133,64 @@ export const notificationConfigShape = {
 
 type NotificationConfig = z.output<z.ZodObject<typeof notificationConfigShape>>;
 
+/** The provider that sends SMS (HAVEN_SMS_PROVIDER; a webhook URL alone still means `webhook`). */
+export function smsProviderOf(config: NotificationConfig): 'webhook' | 'twilio' | undefined {
+  return config.HAVEN_SMS_PROVIDER ?? (config.HAVEN_SMS_WEBHOOK_URL ? 'webhook' : undefined);
+}
+
+/** The configured SMS transport, if any. Throws naming the variable that is missing. */
+export function smsTransport(config: NotificationConfig): MessageTransport | undefined {
+  switch (smsProviderOf(config)) {
+    case 'webhook':
+      if (!config.HAVEN_SMS_WEBHOOK_URL) throw new Error('HAVEN_SMS_WEBHOOK_URL is required for the webhook');
+      if (!config.HAVEN_SMS_WEBHOOK_TOKEN)
+        throw new Error('HAVEN_SMS_WEBHOOK_TOKEN is required with HAVEN_SMS_WEBHOOK_URL');
+      return new WebhookSmsTransport({
+        url: config.HAVEN_SMS_WEBHOOK_URL,
+        token: config.HAVEN_SMS_WEBHOOK_TOKEN,
+      });
+    case 'twilio':
+      if (!config.HAVEN_TWILIO_ACCOUNT_SID)
+        throw new Error('HAVEN_TWILIO_ACCOUNT_SID is required for Twilio');
+      if (!config.HAVEN_TWILIO_AUTH_TOKEN) throw new Error('HAVEN_TWILIO_AUTH_TOKEN is required for Twilio');
+      if (!config.HAVEN_TWILIO_FROM) throw new Error('HAVEN_TWILIO_FROM is required for Twilio');
+      return new TwilioSmsTransport({
+        accountSid: config.HAVEN_TWILIO_ACCOUNT_SID,
+        authToken: config.HAVEN_TWILIO_AUTH_TOKEN,
+        from: config.HAVEN_TWILIO_FROM,
+      });
+    case undefined:
+      return undefined;
+  }
+}
+
+/** The inbound SMS routes of the configured provider (STOP / START replies), empty without SMS. */
+export function smsInboundRoutes(
+  config: NotificationConfig & { readonly HAVEN_PUBLIC_URL: string },
+  deps: Pick<SchedulingDeps, 'store' | 'clock' | 'logger'>,
+  keyer: ContactKeyer,
+): Map<string, RequestListener> {
+  const provider = smsProviderOf(config);
+  if (provider === undefined) return new Map();
+  return inboundSmsRoutes({
+    ...deps,
+    keyer,
+    twilio:
+      provider === 'twilio' && config.HAVEN_TWILIO_AUTH_TOKEN
+        ? {
+            authToken: config.HAVEN_TWILIO_AUTH_TOKEN,
+            url:
+              config.HAVEN_TWILIO_INBOUND_URL ??
+              `${config.HAVEN_PUBLIC_URL.replace(/\/+$/, '')}${INBOUND_TWILIO_PATH}`,
+          }
+        : undefined,
+    webhook:
+      provider === 'webhook' && config.HAVEN_SMS_WEBHOOK_TOKEN
+        ? { token: config.HAVEN_SMS_WEBHOOK_TOKEN }
+        : undefined,
+  });
+}
+
 /** A running outbox. */
 export interface RunningNotifications {
   readonly outbox: ReminderOutbox;
@@ -128,6 +206,7 @@ export async function startNotifications(
   deps: SchedulingDeps,
   store: EventStore,
   health: ConsumerHealth,
+  keyer?: ContactKeyer,
 ): Promise<RunningNotifications | undefined> {
   const transports: MessageTransport[] = [];
   if (config.HAVEN_SMTP_URL) {
@@ -145,13 +224,8 @@ export async function startNotifications(
       }),
     );
   }
-  if (config.HAVEN_SMS_WEBHOOK_URL) {
-    if (!config.HAVEN_SMS_WEBHOOK_TOKEN)
-      throw new Error('HAVEN_SMS_WEBHOOK_TOKEN is required with HAVEN_SMS_WEBHOOK_URL');
-    transports.push(
-      new WebhookSmsTransport({ url: config.HAVEN_SMS_WEBHOOK_URL, token: config.HAVEN_SMS_WEBHOOK_TOKEN }),
-    );
-  }
+  const sms = smsTransport(config);
+  if (sms) transports.push(sms);
   if (transports.length === 0) return undefined;
   const domain = /@([^>\s]+)>?\s*$/.exec(config.HAVEN_SMTP_FROM)?.[1] ?? 'localhost';
   const outbox = new ReminderOutbox(
@@ -163,6 +237,7 @@ export async function startNotifications(
       passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
       messageDomain: domain,
       templates: DEFAULT_TEMPLATES,
+      ...(keyer ? { contactKeyer: keyer } : {}),
       policy: {
         ...DEFAULT_OUTBOX_POLICY,
         offsetsMinutes:

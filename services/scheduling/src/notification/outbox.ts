@@ -35,6 +35,8 @@ import {
 } from '@haven/service';
 import { AppointmentEventType, type AppointmentState } from '../appointment/appointment';
 import { loadAppointment } from '../appointment/grpc';
+import { evolveSmsContact, initialSmsContactState, isOptedOut, smsContactStream } from '../contact/contact';
+import type { ContactKeyer } from '../contact/contact-key';
 import type { SchedulingDeps } from '../deps';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
 import { recordPhiAccess } from '../phi-access';
@@ -82,6 +84,8 @@ export interface NotificationSettings {
   readonly messageDomain: string;
   readonly templates: readonly MessageTemplate[];
   readonly policy: OutboxPolicy;
+  /** Keys phone numbers for the STOP list (SmsContact streams); without it no SMS opt-out is checked. */
+  readonly contactKeyer?: ContactKeyer;
 }
 
 /** Options of {@link ReminderOutbox}. */
@@ -318,6 +322,9 @@ export class ReminderOutbox {
       throw error;
     }
     if (to === '') return this.#suppress(sending, SuppressionReason.NoContact, metadata);
+    if (state.channel === ReminderChannel.Sms && (await this.#optedOut(to))) {
+      return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
+    }
     const values: TemplateValues = {
       clinic_name: this.#settings.clinicName,
       start_time:
@@ -437,6 +444,19 @@ export class ReminderOutbox {
       if (error instanceof UnavailableError) throw error;
       return undefined;
     }
+  }
+
+  /** True when the number replied STOP (and not START since). */
+  async #optedOut(phone: string): Promise<boolean> {
+    const keyer = this.#settings.contactKeyer;
+    if (!keyer) return false;
+    const { state } = await loadAggregate({
+      store: this.#deps.store,
+      stream: smsContactStream(keyer(phone)),
+      evolve: evolveSmsContact,
+      initialState: initialSmsContactState,
+    });
+    return isOptedOut(state);
   }
 
   /** The clinician's display name from their identity stream (staff data, not PHI); cached. */
