@@ -233,7 +233,11 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     note: 'clinician their own; patient their own',
   },
   [`${SESSION}ListVisits`]: clinicianOwn('clinician their own'),
-  [`${SESSION}JoinLobby`]: { kinds: [PATIENT], note: 'patient, their own visit' },
+  [`${SESSION}JoinLobby`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'patient, their own visit; a clinician invited into it as a guest',
+  },
   [`${SESSION}ListLobby`]: clinicianOwn('clinician their own'),
   [`${SESSION}AdmitParticipant`]: clinicianOwn('clinician their own'),
   [`${SESSION}DenyParticipant`]: clinicianOwn('clinician their own'),
@@ -246,6 +250,8 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     note: 'clinician their own; patient their own, once admitted',
   },
   [`${SESSION}EndVisit`]: clinicianOwn('clinician their own'),
+  [`${SESSION}InviteGuest`]: clinicianOwn('a host of the visit'),
+  [`${SESSION}GrantHost`]: clinicianOwn('a host of the visit, to a clinician present'),
   [`${SESSION}RecordConsent`]: {
     roles: [Clinician],
     kinds: [PATIENT],

@@ -202,7 +202,9 @@ describe('authorize', () => {
   it('admits patients by kind, and refuses unknown kinds', () => {
     const join = '/haven.session.v1.SessionService/JoinLobby';
     expect(authorize(join, patient).allowed).toBe(true);
-    expect(authorize(join, user('clinician')).allowed).toBe(false);
+    // A clinician may try (an invited guest waits in the lobby); the session service refuses the uninvited.
+    expect(authorize(join, user('clinician')).allowed).toBe(true);
+    expect(authorize(join, user('front_desk')).allowed).toBe(false);
     expect(authorize(join, { kind: 'robot', scopes: [] })).toEqual({
       allowed: false,
       reason: 'an unknown principal kind may not call SessionService/JoinLobby',

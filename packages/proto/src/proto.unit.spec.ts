@@ -165,6 +165,8 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'StopRecording',
     'AcknowledgeRecordingNotice',
     'JoinMedia',
+    'InviteGuest',
+    'GrantHost',
   ],
   recording: [
     'GetRecording',

@@ -21,6 +21,8 @@ const PARTICIPANT_KIND: Readonly<Record<number, string>> = {
   [session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN]: 'clinician',
   [session.ParticipantRole.PARTICIPANT_ROLE_PATIENT]: 'patient',
   [session.ParticipantRole.PARTICIPANT_ROLE_GUEST]: 'guest',
+  [session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER]: 'interpreter',
+  [session.ParticipantRole.PARTICIPANT_ROLE_FAMILY]: 'family',
 };
 
 const VISIT_STATUS: Readonly<Record<number, string>> = {
@@ -47,6 +49,8 @@ export interface ParticipantView {
   readonly device: number;
   /** Whether their latest decision on recording is a consent. */
   readonly recordingConsented: boolean;
+  /** Whether they hold host rights (admit, remove, end, record). */
+  readonly host: boolean;
 }
 
 /** A visit as the browser sees it. */
@@ -65,6 +69,7 @@ export function participantView(
   visitId: string,
   p: session.Participant,
   media: MediaPresence | undefined,
+  hosts: readonly string[] = [],
 ): ParticipantView {
   const id = lastSegment(p.name);
   return {
@@ -74,6 +79,7 @@ export function participantView(
     inMedia: media?.inMedia(visitId, id) ?? false,
     device: p.device || 1,
     recordingConsented: p.recordingConsented,
+    host: hosts.includes(p.principal),
   };
 }
 
@@ -86,7 +92,7 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
     patientId: lastSegment(v.patient),
     status: VISIT_STATUS[v.state] ?? 'open',
     locked: v.locked,
-    participants: v.participants.map((p) => participantView(id, p, media)),
+    participants: v.participants.map((p) => participantView(id, p, media, v.hosts)),
   };
 }
 

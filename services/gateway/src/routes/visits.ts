@@ -78,6 +78,7 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
           status: view.status,
           locked: view.locked,
           participants: view.participants,
+          hosts: r.visit.hosts.map(lastSegment),
           recording: recordingView(r.visit),
         },
       });
@@ -85,6 +86,7 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
   );
 
   registerVisitControls(api, ctx, onVisit);
+  registerGuestControls(api, ctx, onVisit);
   registerRecordingControls(api, ctx, onVisit);
 
   api.post(
@@ -154,6 +156,80 @@ function registerVisitControls(
   visitAction('lock', 'lockVisit');
   visitAction('unlock', 'unlockVisit');
   visitAction('end', 'endVisit');
+}
+
+const GUEST_ROLES: Readonly<Record<string, session.ParticipantRole>> = {
+  clinician: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
+  interpreter: session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER,
+  family: session.ParticipantRole.PARTICIPANT_ROLE_FAMILY,
+};
+
+const GRANT_MODES: Readonly<Record<string, session.HostGrantMode>> = {
+  share: session.HostGrantMode.HOST_GRANT_MODE_SHARE,
+  handover: session.HostGrantMode.HOST_GRANT_MODE_HANDOVER,
+};
+
+/**
+ * Guests and host rights: a host invites a staff user as a guest (`POST /visits/:id/guests`), the invited
+ * clinician waits in the lobby (`POST /visits/:id/lobby`), a host shares or hands over host rights
+ * (`POST /visits/:id/host`). The session service checks who is a host.
+ */
+function registerGuestControls(
+  api: Router,
+  ctx: RouteContext,
+  onVisit: ReturnType<typeof visitDoors>['onVisit'],
+): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  api.post(
+    '/visits/:id/guests',
+    onVisit(
+      'session.InviteGuest',
+      async (req, res, { id, client, auth }) => {
+        const body = asRecord(req.body);
+        const violations: HttpFieldViolation[] = [];
+        const userId = stringField(body, 'userId', 64, violations) ?? '';
+        const role = stringField(body, 'role', 16, violations) ?? '';
+        if (!PATH_ID.test(userId))
+          violations.push({ field: 'userId', description: 'must name a staff user' });
+        if (GUEST_ROLES[role] === undefined)
+          violations.push({ field: 'role', description: 'must be clinician, interpreter or family' });
+        if (invalid(res, violations)) return;
+        const request = { visit: `visits/${id}`, user: `users/${userId}`, role: GUEST_ROLES[role]! };
+        const r = await callUnary(client, 'inviteGuest', request, ctx.metadataFor(res, auth.token), opts);
+        res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
+      },
+      { user: 'userId', role: 'role' },
+    ),
+  );
+  api.post(
+    '/visits/:id/lobby',
+    onVisit('session.JoinLobby', async (_req, res, { id, client, auth }) => {
+      const request = session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${id}` });
+      const r = await callUnary(client, 'joinLobby', request, ctx.metadataFor(res, auth.token), opts);
+      res.status(200).json({ status: 'waiting', participantId: lastSegment(r.participant?.name ?? '') });
+    }),
+  );
+  api.post(
+    '/visits/:id/host',
+    onVisit(
+      'session.GrantHost',
+      async (req, res, { id, client, auth }) => {
+        const body = asRecord(req.body);
+        const violations: HttpFieldViolation[] = [];
+        const participantId = stringField(body, 'participantId', 64, violations) ?? '';
+        const mode = stringField(body, 'mode', 16, violations) ?? '';
+        if (!PATH_ID.test(participantId))
+          violations.push({ field: 'participantId', description: 'must name a participant' });
+        if (GRANT_MODES[mode] === undefined)
+          violations.push({ field: 'mode', description: 'must be share or handover' });
+        if (invalid(res, violations)) return;
+        const request = { name: `visits/${id}/participants/${participantId}`, mode: GRANT_MODES[mode]! };
+        const r = await callUnary(client, 'grantHost', request, ctx.metadataFor(res, auth.token), opts);
+        res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
+      },
+      { name: 'participantId', mode: 'mode' },
+    ),
+  );
 }
 
 /**

@@ -5,6 +5,8 @@ import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors
 import {
   everyoneConsented,
   FEED_LIMIT,
+  GuestRole,
+  hostsOf,
   ParticipantRole,
   ParticipantStatus,
   presentParticipants,
@@ -156,8 +158,28 @@ export interface RecordMediaLeft {
   };
 }
 
+/** A host invites a staff user (`users/{id}`) as a guest of the visit: they wait in the lobby like anyone. */
+export interface InviteGuest {
+  readonly type: 'InviteGuest';
+  readonly data: { readonly caller: Caller; readonly principal: string; readonly role: GuestRole };
+}
+/**
+ * A host shares their rights with a clinician present in the visit (`share`), or hands them over (`handover`:
+ * the other clinician becomes host and the caller no longer is).
+ */
+export interface GrantHost {
+  readonly type: 'GrantHost';
+  readonly data: {
+    readonly caller: Caller;
+    readonly participantId: string;
+    readonly mode: 'share' | 'handover';
+  };
+}
+
 export type VisitCommand =
   | OpenVisit
+  | InviteGuest
+  | GrantHost
   | JoinLobby
   | AdmitParticipant
   | AdmitClinician
@@ -184,23 +206,37 @@ function requireOpen(state: VisitState): LiveVisit {
   return state;
 }
 
-/** What a caller is to a visit: its clinician, its patient (a patient token for this visit), or neither. */
-export type VisitAccess = 'clinician' | 'patient' | 'none';
+/**
+ * What a caller is to a visit: a host (`clinician`: the visit's clinician, or a clinician they shared or handed
+ * host rights to), its patient (a patient token for this visit), a `guest` (a staff user invited into it, or a
+ * clinician who handed host rights over), or nothing.
+ */
+export type VisitAccess = 'clinician' | 'patient' | 'guest' | 'none';
+
+/** The part of a visit that says who may do what in it. */
+export type VisitMembers = Pick<VisitBody, 'visitId' | 'clinicianId'> &
+  Partial<Pick<VisitBody, 'hosts' | 'guests' | 'participants'>>;
 
 /**
- * The one ownership check of a visit: its clinician is the user with role clinician whose id the visit names;
- * its patient, a patient principal whose `visit` claim is this visit. Pure.
+ * The one access check of a visit: its hosts are users with role clinician named in its host list (the visit's
+ * own clinician until they share or hand over); its patient, a patient principal whose `visit` claim is this
+ * visit; its guests, staff users it invited or who took part as a clinician. Pure.
  */
-export function visitAccess(state: Pick<VisitBody, 'visitId' | 'clinicianId'>, caller: Caller): VisitAccess {
-  if (caller.kind === 'user' && caller.role === 'clinician' && caller.id === state.clinicianId)
-    return 'clinician';
+export function visitAccess(state: VisitMembers, caller: Caller): VisitAccess {
+  if (caller.kind === 'user') {
+    const principal = `users/${caller.id}`;
+    if (caller.role === 'clinician' && hostsOf(state).includes(principal)) return 'clinician';
+    if (state.guests?.[principal] !== undefined) return 'guest';
+    const took = Object.values(state.participants ?? {}).some((p) => p.principal === principal);
+    return took ? 'guest' : 'none';
+  }
   if (caller.kind === 'patient' && caller.visit === `visits/${state.visitId}`) return 'patient';
   return 'none';
 }
 
 function requireOwner(state: LiveVisit, caller: Caller): void {
   if (visitAccess(state, caller) !== 'clinician') {
-    throw new PermissionError('only the clinician of this visit may do that');
+    throw new PermissionError('only a host of this visit may do that');
   }
 }
 
@@ -263,6 +299,10 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
   switch (command.type) {
     case 'JoinLobby':
       return decideJoinLobby(visit, command.data);
+    case 'InviteGuest':
+      return decideInviteGuest(visit, command.data);
+    case 'GrantHost':
+      return decideGrantHost(visit, command.data);
     case 'AdmitParticipant':
       return decideAdmit(visit, command.data);
     case 'AdmitClinician':
@@ -277,7 +317,7 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
     case 'KickParticipant': {
       requireOwner(visit, command.data.caller);
       const p = requireParticipant(visit, command.data.participantId);
-      if (p.role === ParticipantRole.Clinician) throw new PreconditionError('the clinician cannot be kicked');
+      if (hostsOf(visit).includes(p.principal)) throw new PreconditionError('a host cannot be kicked');
       if (p.status !== ParticipantStatus.Admitted && p.status !== ParticipantStatus.Waiting) {
         throw new PreconditionError(`participant is ${p.status}`);
       }
@@ -493,7 +533,7 @@ function decideConsent(visit: LiveVisit, data: RecordConsent['data']): VisitEven
   const own = known
     ? known.principal === (access === 'patient' ? `patients/${caller.id}` : `users/${caller.id}`)
     : access === 'clinician';
-  if (!known && access === 'patient') throw new NotFoundError(`participant ${participantId} not found`);
+  if (!known && access !== 'clinician') throw new NotFoundError(`participant ${participantId} not found`);
   if (!own) throw new PermissionError('a participant records only their own consent');
   const principal = known?.principal ?? `users/${caller.id}`;
   const recorded: VisitEvent = {
@@ -617,10 +657,14 @@ function decideMediaLeft(state: VisitState, data: RecordMediaLeft['data']): Visi
   ];
 }
 
-/** The patient arrives in the lobby, unless already there, admitted, denied, kicked for good, or locked out. */
+/**
+ * The patient (each device) or an invited guest arrives in the lobby, unless already there, admitted, denied,
+ * removed for good, or locked out.
+ */
 function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[] {
   const { caller, participantId } = data;
-  requirePatientOf(visit, caller);
+  const guestRole = caller.kind === 'user' ? visit.guests?.[`users/${caller.id}`] : undefined;
+  if (guestRole === undefined) requirePatientOf(visit, caller);
   const p = visit.participants[participantId];
   if (p && (p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted)) return [];
   if (p?.status === ParticipantStatus.Denied) throw new PreconditionError('admission was denied');
@@ -628,6 +672,14 @@ function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[
     throw new PreconditionError('removed from this visit');
   }
   if (visit.locked) throw new PreconditionError('visit is locked');
+  if (guestRole !== undefined) {
+    return [
+      {
+        type: VisitEventType.GuestArrivedInLobby,
+        data: { visitId: visit.visitId, participantId, principal: `users/${caller.id}`, role: guestRole },
+      },
+    ];
+  }
   return [
     {
       type: VisitEventType.PatientArrivedInLobby,
@@ -639,4 +691,58 @@ function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[
       },
     },
   ];
+}
+
+const USER = /^users\/[A-Za-z0-9_-]{1,64}$/;
+
+/** A host invites a staff user as a guest; inviting them again with the same role changes nothing. */
+function decideInviteGuest(visit: LiveVisit, data: InviteGuest['data']): VisitEvent[] {
+  const { caller, principal, role } = data;
+  requireOwner(visit, caller);
+  if (!USER.test(principal)) throw new PreconditionError('a guest is invited as users/{id}');
+  if (!Object.values(GuestRole).includes(role))
+    throw new PreconditionError(`${String(role)} is not a guest role`);
+  if (hostsOf(visit).includes(principal)) throw new PreconditionError('a host is not invited as a guest');
+  if (visit.guests?.[principal] === role) return [];
+  return [
+    {
+      type: VisitEventType.GuestInvited,
+      data: { visitId: visit.visitId, principal, role, invitedBy: `users/${caller.id}` },
+    },
+  ];
+}
+
+/**
+ * A host shares host rights with, or hands them over to, a clinician admitted to the visit. Sharing with someone
+ * who already is a host changes nothing; handing over to them only ends the caller's own rights.
+ */
+function decideGrantHost(visit: LiveVisit, data: GrantHost['data']): VisitEvent[] {
+  const { caller, participantId, mode } = data;
+  requireOwner(visit, caller);
+  const p = requireParticipant(visit, participantId);
+  const self = `users/${caller.id}`;
+  if (p.principal === self) throw new PreconditionError('host rights go to another clinician');
+  if (p.role !== ParticipantRole.Clinician || !USER.test(p.principal)) {
+    throw new PreconditionError('host rights go only to a clinician');
+  }
+  if (p.status !== ParticipantStatus.Admitted)
+    throw new PreconditionError(`participant is ${p.status}, not in the visit`);
+  const granted: VisitEvent[] = hostsOf(visit).includes(p.principal)
+    ? []
+    : [
+        {
+          type: VisitEventType.HostGranted,
+          data: { visitId: visit.visitId, principal: p.principal, grantedBy: self },
+        },
+      ];
+  const revoked: VisitEvent[] =
+    mode === 'handover'
+      ? [
+          {
+            type: VisitEventType.HostRevoked,
+            data: { visitId: visit.visitId, principal: self, revokedBy: self },
+          },
+        ]
+      : [];
+  return [...granted, ...revoked];
 }

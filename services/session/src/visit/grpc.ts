@@ -26,7 +26,14 @@ import {
 import { visitAccess, type Caller } from './decide';
 import type { VisitProjection } from './projection';
 import { participantIdOf } from './room-access';
-import { ParticipantStatus, type Participant, type VisitState } from './visit';
+import {
+  GuestRole,
+  hostsOf,
+  ParticipantRole,
+  ParticipantStatus,
+  type Participant,
+  type VisitState,
+} from './visit';
 import type { VisitService } from './visit-service';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -90,10 +97,6 @@ function requireClinician(principal: Principal): void {
   }
 }
 
-function requirePatient(principal: Principal): void {
-  if (principal.kind !== 'patient') throw new PermissionError('only patients may do that');
-}
-
 /** Throws NotFoundError for a missing visit, PermissionError when the caller may not see it. */
 function requireVisible(state: VisitState, principal: Principal, visitId: string): Live {
   if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
@@ -118,6 +121,13 @@ const PARTICIPANT_STATE = {
   [ParticipantStatus.Left]: session.ParticipantState.PARTICIPANT_STATE_LEFT,
 } as const;
 
+const PARTICIPANT_ROLE = {
+  [ParticipantRole.Clinician]: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
+  [ParticipantRole.Patient]: session.ParticipantRole.PARTICIPANT_ROLE_PATIENT,
+  [ParticipantRole.Interpreter]: session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER,
+  [ParticipantRole.Family]: session.ParticipantRole.PARTICIPANT_ROLE_FAMILY,
+} as const;
+
 const date = (iso: string | undefined): Date | undefined => (iso ? new Date(iso) : undefined);
 
 function participantToProto(
@@ -128,10 +138,7 @@ function participantToProto(
   return session.Participant.fromPartial({
     name: `visits/${visitId}/participants/${p.participantId}`,
     principal: p.principal,
-    role:
-      p.role === 'clinician'
-        ? session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN
-        : session.ParticipantRole.PARTICIPANT_ROLE_PATIENT,
+    role: PARTICIPANT_ROLE[p.role],
     state: PARTICIPANT_STATE[p.status],
     // The display name is PHI and never stored by this service; the room shows the participant id.
     displayName: '',
@@ -170,6 +177,7 @@ function visitToProto(state: Live, etag: string, caller?: Principal): session.Vi
     endTime: state.status === 'ended' ? date(state.endedAt) : undefined,
     etag,
     callerParticipant: own ? `visits/${state.visitId}/participants/${own.participantId}` : '',
+    hosts: [...hostsOf(state)],
   });
 }
 
@@ -325,7 +333,8 @@ async function listVisits(
   const now = deps.clock().getTime();
   const mine = deps.projection
     .all()
-    .filter((v) => v.clinicianId === principal.id)
+    // Their own visits, and those they were invited into or given host rights in.
+    .filter((v) => visitAccess(v, callerOf(principal)) !== 'none')
     .filter((v) => startsToday(v.startTime, now))
     .map((v) => visitToProto(v, ''))
     .filter((v) => states.size === 0 || states.has(v.state))
@@ -344,7 +353,8 @@ async function joinLobby(
 ): Promise<session.JoinLobbyResponse> {
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.appointment, 'appointment', 'appointments');
-  requirePatient(principal);
+  // A patient of this visit, or a clinician it invited as a guest (the decider checks which).
+  if (principal.kind !== 'patient') requireClinician(principal);
   const participantId = participantIdOf(principal);
   const result = await deps.visits.command(
     visitId,
@@ -574,6 +584,62 @@ async function joinMedia(
   });
 }
 
+const GUEST_ROLE: Readonly<Partial<Record<session.ParticipantRole, GuestRole>>> = {
+  [session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN]: GuestRole.Clinician,
+  [session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER]: GuestRole.Interpreter,
+  [session.ParticipantRole.PARTICIPANT_ROLE_FAMILY]: GuestRole.Family,
+};
+
+async function inviteGuest(
+  { visits }: VisitGrpcDeps,
+  request: session.InviteGuestRequest,
+  ctx: CallContext,
+): Promise<session.InviteGuestResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  const violations: FieldViolation[] = [];
+  if (!/^users\/[A-Za-z0-9_-]{1,64}$/.test(request.user)) {
+    violations.push({ field: 'user', description: 'must be users/{user}' });
+  }
+  const role = GUEST_ROLE[request.role];
+  if (role === undefined) {
+    violations.push({ field: 'role', description: 'must be a clinician, interpreter or family role' });
+  }
+  if (violations.length > 0 || role === undefined) throw new ValidationError(violations);
+  requireClinician(principal);
+  await visits.command(
+    visitId,
+    { type: 'InviteGuest', data: { caller: callerOf(principal), principal: request.user, role } },
+    commandMetadata(ctx),
+  );
+  return { visit: await reloadProto(visits, visitId) };
+}
+
+const GRANT_MODE: Readonly<Partial<Record<session.HostGrantMode, 'share' | 'handover'>>> = {
+  [session.HostGrantMode.HOST_GRANT_MODE_SHARE]: 'share',
+  [session.HostGrantMode.HOST_GRANT_MODE_HANDOVER]: 'handover',
+};
+
+async function grantHost(
+  { visits }: VisitGrpcDeps,
+  request: session.GrantHostRequest,
+  ctx: CallContext,
+): Promise<session.GrantHostResponse> {
+  const principal = requirePrincipal(ctx);
+  const { visitId, participantId } = participantNameOf(request.name, 'name');
+  const mode = GRANT_MODE[request.mode];
+  if (mode === undefined) {
+    throw new ValidationError([{ field: 'mode', description: 'must be HOST_GRANT_MODE_SHARE or _HANDOVER' }]);
+  }
+  requireClinician(principal);
+  await visits.command(
+    visitId,
+    { type: 'GrantHost', data: { caller: callerOf(principal), participantId, mode } },
+    commandMetadata(ctx),
+  );
+  return { visit: await reloadProto(visits, visitId) };
+}
+
 /** The SessionService handlers for visits, by ts-proto method key: one function per RPC, bound to `deps`. */
 export function visitHandlers(deps: VisitGrpcDeps) {
   const { visits } = deps;
@@ -629,5 +695,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     acknowledgeRecordingNotice: (request: session.AcknowledgeRecordingNoticeRequest, ctx: CallContext) =>
       acknowledgeRecordingNotice(deps, request, ctx),
     joinMedia: (request: session.JoinMediaRequest, ctx: CallContext) => joinMedia(deps, request, ctx),
+    inviteGuest: (request: session.InviteGuestRequest, ctx: CallContext) => inviteGuest(deps, request, ctx),
+    grantHost: (request: session.GrantHostRequest, ctx: CallContext) => grantHost(deps, request, ctx),
   };
 }

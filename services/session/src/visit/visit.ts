@@ -20,6 +20,10 @@ export const VisitEventType = {
   RecordingStopped: 'haven.session.v1.RecordingStopped',
   RecordingNoticeAcknowledged: 'haven.session.v1.RecordingNoticeAcknowledged',
   Ended: 'haven.session.v1.VisitEnded',
+  GuestInvited: 'haven.session.v1.GuestInvited',
+  GuestArrivedInLobby: 'haven.session.v1.GuestArrivedInLobby',
+  HostGranted: 'haven.session.v1.HostGranted',
+  HostRevoked: 'haven.session.v1.HostRevoked',
 } as const;
 
 /** Why a visit ended: a code, never free text. */
@@ -49,15 +53,36 @@ export const RecordingStopReason = {
 } as const;
 export type RecordingStopReason = (typeof RecordingStopReason)[keyof typeof RecordingStopReason];
 
-/** A participant's role in the visit. */
-export const ParticipantRole = { Clinician: 'clinician', Patient: 'patient' } as const;
+/**
+ * A participant's role in the visit: the clinician(s), the patient (each of their devices), and guests the host
+ * invited — an interpreter, a family member, or a second clinician (role `clinician`, host only when granted).
+ */
+export const ParticipantRole = {
+  Clinician: 'clinician',
+  Patient: 'patient',
+  Interpreter: 'interpreter',
+  Family: 'family',
+} as const;
 export type ParticipantRole = (typeof ParticipantRole)[keyof typeof ParticipantRole];
+
+/** The roles a host may invite a guest as. */
+export const GuestRole = {
+  Clinician: ParticipantRole.Clinician,
+  Interpreter: ParticipantRole.Interpreter,
+  Family: ParticipantRole.Family,
+} as const;
+export type GuestRole = (typeof GuestRole)[keyof typeof GuestRole];
 
 /**
  * Publisher feeds a participant may have in the media room at once, by role: a camera and a screen share. The
  * media proxy refuses more; a feed over the limit that reaches the room anyway is kicked by the service.
  */
-export const FEED_LIMIT: Readonly<Record<ParticipantRole, number>> = { clinician: 2, patient: 2 };
+export const FEED_LIMIT: Readonly<Record<ParticipantRole, number>> = {
+  clinician: 2,
+  patient: 2,
+  interpreter: 2,
+  family: 2,
+};
 
 /** Where a participant is. */
 export const ParticipantStatus = {
@@ -231,8 +256,46 @@ export interface VisitEnded {
   };
 }
 
+/** A host invited a staff user into the visit as a guest (they wait in the lobby to be admitted). */
+export interface GuestInvited {
+  readonly type: typeof VisitEventType.GuestInvited;
+  readonly data: {
+    readonly visitId: string;
+    /** `users/{id}` of the invited staff user. */
+    readonly principal: string;
+    readonly role: GuestRole;
+    /** `users/{id}` of the host who invited. */
+    readonly invitedBy: string;
+  };
+}
+
+/** An invited guest arrived in the lobby: their own entry, admitted or denied on its own. */
+export interface GuestArrivedInLobby {
+  readonly type: typeof VisitEventType.GuestArrivedInLobby;
+  readonly data: ParticipantRef & { readonly principal: string; readonly role: GuestRole };
+}
+
+/**
+ * A host shared their rights (admit, deny, remove, lock, end, record) with a clinician of the visit, or handed
+ * them over (this event, then HostRevoked for themself, in one append).
+ */
+export interface HostGranted {
+  readonly type: typeof VisitEventType.HostGranted;
+  readonly data: { readonly visitId: string; readonly principal: string; readonly grantedBy: string };
+}
+
+/** A clinician's host rights ended (handed over, or given back). */
+export interface HostRevoked {
+  readonly type: typeof VisitEventType.HostRevoked;
+  readonly data: { readonly visitId: string; readonly principal: string; readonly revokedBy: string };
+}
+
 export type VisitEvent =
   | VisitOpened
+  | GuestInvited
+  | GuestArrivedInLobby
+  | HostGranted
+  | HostRevoked
   | PatientArrivedInLobby
   | ParticipantAdmitted
   | ParticipantDenied
@@ -285,6 +348,15 @@ export interface VisitBody extends Readonly<VisitOpened['data']> {
   readonly idleSince?: string;
   /** Opened-at time when known from the envelope. */
   readonly openedAt?: string;
+  /** `users/{id}` of the clinicians with host rights; absent means the visit's own clinician alone. */
+  readonly hosts?: readonly string[];
+  /** Staff users invited as guests (`users/{id}` → their role). */
+  readonly guests?: Readonly<Record<string, GuestRole>>;
+}
+
+/** The `users/{id}` principals with host rights. */
+export function hostsOf(state: Pick<VisitBody, 'clinicianId' | 'hosts'>): readonly string[] {
+  return state.hosts ?? [`users/${state.clinicianId}`];
 }
 
 export type VisitState =
@@ -382,6 +454,15 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
   if (state.status === 'none') return state;
   const current = (id: string): Participant | undefined => state.participants[id];
   switch (e.type) {
+    case VisitEventType.GuestInvited:
+      return { ...state, guests: { ...state.guests, [e.data.principal]: e.data.role } };
+    case VisitEventType.HostGranted: {
+      const hosts = hostsOf(state);
+      return hosts.includes(e.data.principal) ? state : { ...state, hosts: [...hosts, e.data.principal] };
+    }
+    case VisitEventType.HostRevoked:
+      return { ...state, hosts: hostsOf(state).filter((h) => h !== e.data.principal) };
+    case VisitEventType.GuestArrivedInLobby:
     case VisitEventType.PatientArrivedInLobby: {
       const arrival = state.arrivals + 1;
       const before = current(e.data.participantId);
@@ -477,7 +558,8 @@ function evolveRecording(
   switch (e.type) {
     case VisitEventType.ConsentRecorded: {
       const consents = { ...state.consents, [e.data.participantId]: e.data.granted };
-      const patient = state.participants[e.data.participantId]?.role !== ParticipantRole.Clinician;
+      const role = state.participants[e.data.participantId]?.role;
+      const patient = role === undefined || role === ParticipantRole.Patient;
       const next = { ...state, consents, ...(patient ? { recordingConsent: e.data.granted } : {}) };
       // A refusal by someone present ends a pending request: the clinician asks again.
       const present = state.participants[e.data.participantId]?.status === ParticipantStatus.Admitted;
