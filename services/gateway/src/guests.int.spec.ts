@@ -6,6 +6,7 @@
  * new host can. Attack: a clinician nobody invited cannot see the visit, join its lobby or take media, and a guest
  * cannot admit, remove, invite or end.
  */
+import { MediaClient } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
 import { bookVisitWithLink, redeemLink, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
@@ -50,7 +51,9 @@ describe('a second clinician as a guest, and host rights', () => {
     const url = `${stack.url}/api/visits/${visit.visitId}`;
     const patient = await redeemLink(stack.url, visit);
     expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
-    expect((await hostJar.post(`${url}/media`, {})).status).toBe(200); // the host is in
+    const hostMedia = await hostJar.post(`${url}/media`, {}); // the host is in
+    expect(hostMedia.status).toBe(200);
+    const hostCredential = String(((await hostMedia.json()) as { mediaCredential: string }).mediaCredential);
 
     // Nobody invited Dan yet: the visit is not his to see, wait in or join.
     expect((await guestJar.post(`${url}/lobby`, {})).status).toBe(403);
@@ -69,6 +72,20 @@ describe('a second clinician as a guest, and host rights', () => {
     expect(joined.status).toBe(200);
     const guestId = String(((await joined.json()) as { participantId: string }).participantId);
     expect((await guestJar.post(`${url}/media`, {})).status).toBe(403);
+    // Nor with a raw websocket on the media door and the host's own credential: the proxy refuses it.
+    const door = {
+      url: `${stack.url.replace('http', 'ws')}/api/media?csrf=${encodeURIComponent(guestJar.cookies.get('haven_csrf') ?? '')}`,
+      headers: { cookie: guestJar.header(), origin: stack.url },
+    };
+    const riding = await MediaClient.open(door, hostCredential).then(
+      async (c) => {
+        const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
+        c.close();
+        return answer.janus;
+      },
+      (e: unknown) => `refused: ${String(e)}`,
+    );
+    expect(riding).not.toBe('success');
     // A guest may not admit anyone (the patient is waiting too).
     const read = async (jar: CookieJar) =>
       ((await (await jar.fetch(url)).json()) as { visit: { participants: Entry[]; hosts: string[] } }).visit;

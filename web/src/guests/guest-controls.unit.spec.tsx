@@ -1,0 +1,67 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen } from '@testing-library/react';
+import { GuestControls } from './guest-controls';
+
+type Answer = { status: number; body: unknown };
+
+function answer(...answers: Answer[]) {
+  const calls: Array<{ method: string; path: string; body: unknown }> = [];
+  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+    calls.push({ method: init?.method ?? 'GET', path, body });
+    const a = answers.shift() ?? { status: 500, body: {} };
+    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
+  });
+  return calls;
+}
+
+const directory = { status: 200, body: { clinicians: [{ id: 'u-dan', displayName: 'Dr Dan Li' }] } };
+
+describe('the guest and host controls', () => {
+  it('invites a colleague as an interpreter and says they wait in the lobby', async () => {
+    const calls = answer(directory, { status: 200, body: { hosts: ['u-cara'] } });
+    const changed = jest.fn();
+    render(<GuestControls visitId="v1" participants={[]} onChanged={changed} />);
+    await act(async () => undefined);
+    fireEvent.change(screen.getByLabelText('Invite'), { target: { value: 'u-dan' } });
+    fireEvent.change(screen.getByLabelText('As'), { target: { value: 'interpreter' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Invite guest' })));
+    expect(calls[1]).toEqual({
+      method: 'POST',
+      path: '/api/visits/v1/guests',
+      body: { userId: 'u-dan', role: 'interpreter' },
+    });
+    expect(screen.getByRole('status').textContent).toContain('Dr Dan Li is invited');
+    expect(changed).toHaveBeenCalledTimes(1);
+  });
+
+  it('offers share and hand over only for a clinician admitted who is not a host, and says a refusal', async () => {
+    const calls = answer(directory, {
+      status: 403,
+      body: { error: { code: 'PERMISSION_DENIED', message: 'Only a host may do that.' } },
+    });
+    render(
+      <GuestControls
+        visitId="v1"
+        participants={[
+          { id: 'p-cara', kind: 'clinician', state: 'admitted', host: true },
+          { id: 'p-dan', kind: 'clinician', state: 'admitted', host: false },
+          { id: 'p-eve', kind: 'clinician', state: 'lobby', host: false },
+          { id: 'p-pat', kind: 'patient', state: 'admitted' },
+        ]}
+      />,
+    );
+    await act(async () => undefined);
+    expect(screen.getAllByRole('button', { name: 'Hand over host' })).toHaveLength(1);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Hand over host' })));
+    expect(calls[1]).toEqual({
+      method: 'POST',
+      path: '/api/visits/v1/host',
+      body: { participantId: 'p-dan', mode: 'handover' },
+    });
+    expect(screen.getByRole('status').textContent).toBe('Only a host may do that.');
+  });
+});
