@@ -63,8 +63,6 @@ export default tseslint.config(
       'test-artifacts/**',
       'bench-results/**',
       'web/vendor/**',
-      // Browser scripts that the typed web app (issue 14) replaces.
-      'web/public/**',
       'deploy/**/*',
       '!deploy/images/',
       '!deploy/images/*.mjs',

@@ -1,11 +1,11 @@
 'use strict';
 // When the dev stack's seeded demo visit takes place (scripts/seed-demo.mjs), next to the booking form's
-// default slot (web/public/app.js: 10 minutes after the page loads, seconds dropped, 30 minutes long), so
+// default slot (web/src/staff/front-desk.tsx: 10 minutes after the page loads, seconds dropped, 30 minutes long), so
 // that step 1 of the README's walkthrough books with the defaults without colliding with the demo visit.
 // CommonJS so the seed script (ESM) and the tests can both load it. Types: demo-visit.d.cts.
 
 const MINUTE = 60_000;
-/** How long after the page loads the booking form's default slot starts (web/public/app.js). */
+/** How long after the page loads the booking form's default slot starts (web/src/staff/front-desk.tsx). */
 const FORM_DEFAULT_LEAD_MS = 10 * MINUTE;
 /** How long the booking form's default slot lasts. */
 const FORM_DEFAULT_LENGTH_MS = 30 * MINUTE;

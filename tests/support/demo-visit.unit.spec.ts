@@ -32,7 +32,7 @@ describe('the seeded demo visit', () => {
   });
 
   it('uses the same default as the web form (10 minutes ahead, 30 minutes long)', () => {
-    const app = readFileSync(join(ROOT, 'web', 'public', 'app.js'), 'utf8');
+    const app = readFileSync(join(ROOT, 'web', 'src', 'staff', 'front-desk.tsx'), 'utf8');
     expect(FORM_DEFAULT_LEAD_MS).toBe(10 * 60_000);
     expect(app).toContain('new Date(Date.now() + 10 * 60_000)');
     expect(app).toContain('new Date(start.getTime() + 30 * 60_000)');

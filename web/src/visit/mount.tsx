@@ -1,6 +1,7 @@
 /**
- * Puts the visit screen into a page that is not React yet (the staff app's console and the patient's join page,
- * until they are ported) and gives the pages and the browser suites one handle on it, `window.HavenVisit`:
+ * One handle on the visit screen for the pages and the browser suites, `window.HavenVisit` (the staff app and
+ * the patient's page render VisitScreen themselves and keep `state` current with track(); the media, idle and
+ * attack suites start a visit in a container of their own on the staff page with start()):
  *
  *   await window.HavenVisit.start(container, { mediaUrl, leaveUrl, role, onFinished })
  *   window.HavenVisit.state      status, errorCode, message, publisherId, remoteFeeds, sharing

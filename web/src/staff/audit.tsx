@@ -1,0 +1,159 @@
+/** Auditors (and admins): the tamper-evident ledger, its signed head, entries by patient, each with its proof. */
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { api } from '../api/client';
+import { guarded, useSession } from './session';
+import type { LedgerEntry, LedgerHead } from './types';
+
+/** The audit ledger card. */
+export function Audit() {
+  const session = useSession();
+  const [head, setHead] = useState<LedgerHead | null>(null);
+  const [rows, setRows] = useState<readonly LedgerEntry[]>([]);
+  const [next, setNext] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const patient = useRef<HTMLInputElement>(null);
+
+  const load = useCallback(
+    async (fresh: boolean, pageToken: string) => {
+      setError(null);
+      if (fresh) {
+        setRows([]);
+        const h = await guarded(session, () => api<LedgerHead>('GET', '/api/audit/head'), setError);
+        if (h) setHead(h);
+      }
+      const query = new URLSearchParams();
+      const who = patient.current?.value.trim() ?? '';
+      if (who) query.set('patient', who);
+      if (!fresh && pageToken) query.set('pageToken', pageToken);
+      const r = await guarded(
+        session,
+        () =>
+          api<{ events: LedgerEntry[]; nextPageToken: string }>(
+            'GET',
+            `/api/audit/events?${query.toString()}`,
+          ),
+        setError,
+      );
+      if (!r) return;
+      setRows((now) => (fresh ? r.events : [...now, ...r.events]));
+      setNext(r.nextPageToken);
+    },
+    [session],
+  );
+
+  useEffect(() => {
+    let live = true;
+    void Promise.all([
+      guarded(session, () => api<LedgerHead>('GET', '/api/audit/head'), setError),
+      guarded(
+        session,
+        () => api<{ events: LedgerEntry[]; nextPageToken: string }>('GET', '/api/audit/events'),
+        setError,
+      ),
+    ]).then(([h, r]) => {
+      if (!live) return;
+      if (h) setHead(h);
+      if (r) {
+        setRows(r.events);
+        setNext(r.nextPageToken);
+      }
+    });
+    return () => {
+      live = false;
+    };
+  }, [session]);
+
+  const filter = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    void load(true, '');
+  };
+
+  return (
+    <div id="audit">
+      <section className="card" aria-labelledby="ledger-title">
+        <h2 id="ledger-title">Audit ledger</h2>
+        <p className="hint">
+          Every event is a leaf of a Merkle tree; the audit service signs its head. Your queries here are
+          recorded in the ledger too.
+        </p>
+        {error ? (
+          <p id="ledger-error" className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <dl id="ledger-head" className="facts">
+          {head ? (
+            <>
+              <dt>Entries</dt>
+              <dd>{String(head.treeSize)}</dd>
+              <dt>Root</dt>
+              <dd>{`${head.rootHash.slice(0, 16)}…`}</dd>
+              <dt>Signed</dt>
+              <dd>{head.signedAt ? new Date(head.signedAt).toLocaleString() : '—'}</dd>
+              <dt>Key</dt>
+              <dd>{`${head.algorithm} ${head.keyId}`}</dd>
+            </>
+          ) : null}
+        </dl>
+        <form id="ledger-filter" className="inline-form" noValidate onSubmit={filter}>
+          <div className="field">
+            <label htmlFor="ledger-patient">
+              Patient id <span className="hint">(optional)</span>
+            </label>
+            <input id="ledger-patient" ref={patient} name="patient" autoComplete="off" />
+          </div>
+          <button type="submit" className="button button-quiet">
+            Show entries
+          </button>
+        </form>
+        <div className="table-wrap">
+          <table id="ledger-table" className="ledger-table">
+            <caption className="visually-hidden">Ledger entries, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">By</th>
+                <th scope="col">Patient</th>
+                <th scope="col">
+                  <span className="visually-hidden">Proof</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody id="ledger-rows">
+              {rows.map((e) => (
+                <tr key={e.id}>
+                  <td>{String(e.leafIndex)}</td>
+                  <td>{e.occurredAt ? new Date(e.occurredAt).toLocaleString() : ''}</td>
+                  <td>{e.type}</td>
+                  <td>{e.actor}</td>
+                  <td>{e.patientId}</td>
+                  <td>
+                    <a
+                      href={`/api/audit/events/${encodeURIComponent(e.id)}/proof`}
+                      download={`audit-proof-${e.id}.json`}
+                      aria-label={`Download the inclusion proof of entry ${String(e.leafIndex)}`}
+                    >
+                      Proof
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        {next ? (
+          <button
+            type="button"
+            id="ledger-more"
+            className="button button-quiet"
+            onClick={() => void load(false, next)}
+          >
+            More entries
+          </button>
+        ) : null}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,516 @@
+/**
+ * The clinician's console: today's visits (live: who is waiting), then one visit with its waiting room, the
+ * people in it, lock/unlock/end, and the video (the visit screen, web/src/visit). Other features add panels
+ * through ./panels.ts.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { api, lastRefreshAt, refreshSession } from '../api/client';
+import { openLive, type LiveChannel } from '../live/live-channel';
+import { havenVisit } from '../visit/mount';
+import { VisitScreen } from '../visit/visit-screen';
+import { consolePanels, visitPanels } from './panels';
+import { guarded, useSession, type StaffSession } from './session';
+import { timeOf } from './time';
+import type { Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
+
+const STATUS_LABELS: Readonly<Record<string, string>> = {
+  open: 'Open',
+  in_progress: 'In progress',
+  ended: 'Ended',
+};
+
+/** How often the conversation pulse samples the call, ms. */
+const CONVERSATION_SAMPLE_MS = 1000;
+/** The pulse period when the server did not say its idle timeout (short enough for any sane timeout). */
+const UNKNOWN_IDLE_PULSE_MS = 60_000;
+
+/**
+ * A live conversation is activity: while the clinician's video visit is live and media from another participant
+ * keeps arriving (havenVisit.inConversation()), the page tells the gateway's live channel it is active and
+ * refreshes the session (identity's idle deadline moves only on a refresh), three times per idle timeout. Alone
+ * in the room, or with no video, nothing is sent, so an unattended workstation still signs out. Returns a stop
+ * function.
+ */
+function startConversationPulse(
+  idleTimeoutSec: number | undefined,
+  live: () => LiveChannel | null,
+): () => void {
+  const periodMs =
+    idleTimeoutSec !== undefined && Number.isFinite(idleTimeoutSec) && idleTimeoutSec > 0
+      ? Math.max(CONVERSATION_SAMPLE_MS, (idleTimeoutSec * 1000) / 3)
+      : UNKNOWN_IDLE_PULSE_MS;
+  let lastPulse = 0;
+  let sampling = false;
+  const timer = setInterval(() => {
+    if (sampling) return;
+    sampling = true;
+    void (async () => {
+      try {
+        if (!(await havenVisit.inConversation())) return;
+        // Half a sample of slack, so that the pulse keeps its period instead of slipping to the next sample.
+        const due = periodMs - CONVERSATION_SAMPLE_MS / 2;
+        if (Date.now() - lastPulse < due) return;
+        lastPulse = Date.now();
+        live()?.activity();
+        // Unless the page refreshed lately anyway (an expired token); a refused refresh means the session is
+        // over, and the live channel reports the sign-out.
+        if (Date.now() - lastRefreshAt() >= due) await refreshSession().catch(() => undefined);
+      } finally {
+        sampling = false;
+      }
+    })();
+  }, CONVERSATION_SAMPLE_MS);
+  return () => clearInterval(timer);
+}
+
+const DEVICE_WORDS = ['', '', 'second', 'third', 'fourth', 'fifth'];
+
+/** "Maria Lopez (patient) — second device", or "Patient 3F2A" before the name is read. */
+export function participantLabel(p: Participant, patientName: string | null): string {
+  // Each redemption of a patient link is its own lobby entry, admitted on its own.
+  const word = DEVICE_WORDS[p.device];
+  const device = p.device > 1 ? (word ? ` — ${word} device` : ` — device ${p.device}`) : '';
+  if (p.kind === 'patient' && patientName) return `${patientName} (patient)${device}`;
+  return `${p.kind === 'patient' ? 'Patient' : 'Guest'} ${p.id.slice(-4).toUpperCase()}${device}`;
+}
+
+const others = (ps: readonly Participant[]) => ps.filter((p) => p.kind !== 'clinician');
+
+interface OpenVisit {
+  readonly id: string;
+  readonly status: string;
+  readonly locked: boolean;
+  readonly participants: readonly Participant[];
+  readonly patientName: string | null;
+}
+
+/** One open visit: the people, the controls and the video. */
+function VisitCard({
+  visit,
+  summary,
+  shown,
+  live,
+  onBack,
+  onChange,
+}: {
+  visit: OpenVisit;
+  summary: VisitSummary | undefined;
+  shown: boolean;
+  live: () => LiveChannel | null;
+  onBack: () => void;
+  onChange: (v: Partial<OpenVisit>) => void;
+}) {
+  const session = useSession();
+  const [error, setError] = useState<string | null>(null);
+  /** The video run in this card: its key, or null when there is none on the page. */
+  const [run, setRun] = useState<number | null>(null);
+  const [onVideo, setOnVideo] = useState(false);
+  const runs = useRef(0);
+  const title = useRef<HTMLHeadingElement>(null);
+  const id = visit.id;
+
+  useEffect(() => {
+    if (shown) title.current?.focus();
+  }, [shown, id]);
+
+  const refresh = useCallback(async () => {
+    const r = await guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${id}`), setError);
+    if (r)
+      onChange({
+        status: r.visit.status,
+        locked: r.visit.locked,
+        participants: others(r.visit.participants),
+      });
+  }, [session, id, onChange]);
+
+  const act = async (path: string, body: Record<string, string> = {}) => {
+    setError(null);
+    const done = await guarded(session, () => api('POST', `/api/visits/${id}/${path}`, body), setError);
+    if (done !== undefined) await refresh();
+  };
+
+  const media = useMemo(
+    () => ({
+      mediaUrl: `/api/visits/${id}/media`,
+      leaveUrl: `/api/visits/${id}/leave`,
+      role: 'clinician' as const,
+    }),
+    [id],
+  );
+  const onState = useMemo(
+    () =>
+      run === null
+        ? undefined
+        : havenVisit.track({
+            ...media,
+            onFinished: (status) => {
+              setOnVideo(false);
+              // The console says "This visit has ended." itself: once is enough.
+              if (status === 'ended') setRun(null);
+            },
+          }),
+    [run, media],
+  );
+
+  const joinVideo = () => {
+    live()?.activity();
+    runs.current += 1;
+    setRun(runs.current);
+    setOnVideo(true);
+  };
+
+  const ended = visit.status === 'ended';
+  const lobby = visit.participants.filter((p) => p.state === 'lobby');
+  const admitted = visit.participants.filter((p) => p.state === 'admitted');
+  const label = (p: Participant) => participantLabel(p, visit.patientName);
+  const action = (text: string, path: string, p: Participant, cls = 'button-quiet') => (
+    <button
+      type="button"
+      className={`button ${cls}`}
+      aria-label={`${text} ${label(p)}`}
+      onClick={() => void act(path, { participantId: p.id })}
+    >
+      {text}
+    </button>
+  );
+  const at = timeOf(summary?.startTime);
+
+  return (
+    <section id="visit" className="card visit-card" aria-labelledby="visit-title" hidden={!shown}>
+      <div className="visit-head">
+        <button type="button" id="visit-back" className="button button-quiet" onClick={onBack}>
+          ← All visits
+        </button>
+        <div className="visit-heading">
+          <h2 id="visit-title" tabIndex={-1} ref={title}>
+            {visit.patientName
+              ? `Visit with ${visit.patientName} at ${at}`
+              : summary
+                ? `Visit at ${at}`
+                : 'Visit'}
+          </h2>
+          <p id="visit-state" className="lead" role="status">
+            {ended
+              ? 'This visit has ended.'
+              : `${STATUS_LABELS[visit.status] ?? visit.status}${visit.locked ? ' · Locked: nobody new can be admitted' : ''}`}
+          </p>
+        </div>
+        {ended ? null : (
+          <div className="actions">
+            {visit.locked ? (
+              <button
+                type="button"
+                id="visit-unlock"
+                className="button button-quiet"
+                onClick={() => void act('unlock')}
+              >
+                Unlock visit
+              </button>
+            ) : (
+              <button
+                type="button"
+                id="visit-lock"
+                className="button button-quiet"
+                onClick={() => void act('lock')}
+              >
+                Lock visit
+              </button>
+            )}
+            <button
+              type="button"
+              id="visit-end"
+              className="button button-danger"
+              onClick={() => {
+                if (window.confirm('End this visit for everyone? The patient link stops working.'))
+                  void act('end');
+              }}
+            >
+              End visit
+            </button>
+          </div>
+        )}
+      </div>
+      {error ? (
+        <p id="visit-error" className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      {/* The video first (beside the lists on a wide screen, above them on a phone). */}
+      <div className="visit-body">
+        <div className="visit-media">
+          {ended || onVideo ? null : (
+            <div className="actions">
+              <button type="button" id="join-video" className="button button-primary" onClick={joinVideo}>
+                Join video
+              </button>
+            </div>
+          )}
+          <div id="visit-stage">
+            {run !== null && onState ? <VisitScreen key={run} {...media} onState={onState} /> : null}
+          </div>
+        </div>
+        <div className="visit-people">
+          <h3>Waiting room</h3>
+          <ul id="lobby" className="list" aria-live="polite">
+            {lobby.map((p) => (
+              <li key={p.id} className="row">
+                <div className="row-main">
+                  <strong>{label(p)}</strong>
+                  <span> is waiting</span>
+                </div>
+                <div className="row-actions">
+                  {action('Admit', 'admit', p, 'button-primary')}
+                  {action('Deny', 'deny', p)}
+                </div>
+              </li>
+            ))}
+          </ul>
+          {lobby.length === 0 ? (
+            <p id="lobby-empty" className="hint">
+              Nobody is waiting.
+            </p>
+          ) : null}
+          <h3>In the visit</h3>
+          <ul id="admitted" className="list">
+            {admitted.map((p) => (
+              <li key={p.id} className="row">
+                <div className="row-main">
+                  <strong>{label(p)}</strong>
+                  <span>{p.inMedia ? ' · on video' : ' · admitted'}</span>
+                </div>
+                <div className="row-actions">{action('Remove', 'kick', p)}</div>
+              </li>
+            ))}
+          </ul>
+          {admitted.length === 0 ? (
+            <p id="admitted-empty" className="hint">
+              Nobody is in the visit.
+            </p>
+          ) : null}
+          {visitPanels.map(({ id: key, component: P }) => (
+            <P
+              key={key}
+              visitId={id}
+              status={visit.status}
+              patientName={visit.patientName}
+              onVideo={onVideo}
+            />
+          ))}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void) {
+  const [status, setStatus] = useState('');
+  const live = useRef<LiveChannel | null>(null);
+  const handler = useRef(onMessage);
+  useEffect(() => {
+    handler.current = onMessage;
+  });
+  useEffect(() => {
+    const channel = openLive<StaffLiveMessage>({
+      refresh: async () => {
+        try {
+          await refreshSession();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onStatus: (s) =>
+        setStatus(
+          s === 'open'
+            ? 'Live updates on.'
+            : s === 'failed'
+              ? 'Live updates are off. Reload the page.'
+              : 'Connecting…',
+        ),
+      onSignedOut: (reason) => session.signedOut(reason),
+      onMessage: (m) => handler.current(m),
+    });
+    live.current = channel;
+    const stopPulse = startConversationPulse(session.me.idleTimeoutSec, () => live.current);
+    return () => {
+      stopPulse();
+      channel.close();
+      live.current = null;
+    };
+  }, [session]);
+  return { status, live };
+}
+
+/** The clinician's console. */
+export function Console() {
+  const session = useSession();
+  const [visits, setVisits] = useState<readonly VisitSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState<OpenVisit | null>(null);
+  const [shown, setShown] = useState(false);
+  const current = shown ? open?.id : undefined;
+
+  const loadVisits = useCallback(async () => {
+    setError(null);
+    const r = await guarded(session, () => api<{ visits: VisitSummary[] }>('GET', '/api/visits'), setError);
+    if (r) setVisits(r.visits);
+  }, [session]);
+
+  const { status, live } = useLive(session, (m) => {
+    if (m.type === 'visit' || m.type === 'lobby') {
+      if (!visits?.some((v) => v.id === m.visitId)) void loadVisits();
+      else if (m.type === 'visit')
+        setVisits((vs) =>
+          (vs ?? []).map((v) =>
+            v.id === m.visitId
+              ? {
+                  ...v,
+                  status: m.status,
+                  locked: m.locked,
+                  lobbyCount: m.lobbyCount,
+                  admittedCount: m.admittedCount,
+                }
+              : v,
+          ),
+        );
+      if (m.visitId === open?.id)
+        setOpen((o) =>
+          o?.id !== m.visitId
+            ? o
+            : m.type === 'lobby'
+              ? { ...o, participants: others(m.participants) }
+              : { ...o, status: m.status, locked: m.locked },
+        );
+    } else if (m.type === 'ended' && m.visitId === open?.id) {
+      setOpen((o) => (o?.id === m.visitId ? { ...o, status: 'ended', locked: false } : o));
+    }
+  });
+
+  useEffect(() => {
+    let live = true;
+    void guarded(session, () => api<{ visits: VisitSummary[] }>('GET', '/api/visits'), setError).then(
+      (r) => live && r && setVisits(r.visits),
+    );
+    return () => {
+      live = false;
+    };
+  }, [session]);
+
+  useEffect(() => {
+    document.body.classList.toggle('in-visit', shown);
+    return () => document.body.classList.remove('in-visit');
+  }, [shown]);
+
+  const openVisit = useCallback(
+    async (id: string) => {
+      const summary = visits?.find((v) => v.id === id);
+      setOpen((o) =>
+        o?.id === id
+          ? o
+          : {
+              id,
+              status: summary?.status ?? 'open',
+              locked: summary?.locked ?? false,
+              participants: [],
+              patientName: null,
+            },
+      );
+      setShown(true);
+      const [r, patient] = await Promise.all([
+        guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${id}`)),
+        // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
+        summary?.patientId
+          ? api<{ patient?: { name?: string } }>(
+              'GET',
+              `/api/patients/${encodeURIComponent(summary.patientId)}?purpose=treatment`,
+            ).catch(() => null)
+          : null,
+      ]);
+      setOpen((o) =>
+        o?.id !== id
+          ? o
+          : {
+              ...o,
+              ...(patient?.patient?.name ? { patientName: patient.patient.name } : {}),
+              ...(r
+                ? {
+                    status: r.visit.status,
+                    locked: r.visit.locked,
+                    participants: others(r.visit.participants),
+                  }
+                : {}),
+            },
+      );
+    },
+    [session, visits],
+  );
+
+  const onChange = useCallback((v: Partial<OpenVisit>) => setOpen((o) => (o ? { ...o, ...v } : o)), []);
+
+  return (
+    <div id="console">
+      <section
+        id="visits-card"
+        className="card"
+        aria-labelledby="visits-title"
+        hidden={current !== undefined}
+      >
+        <h2 id="visits-title">Today's visits</h2>
+        <p id="live-status" className="hint" role="status">
+          {status}
+        </p>
+        {error ? (
+          <p id="visits-error" className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <ul id="visits" className="list">
+          {(visits ?? []).map((v) => (
+            <li key={v.id} className="row">
+              <div className="row-main">
+                <strong>{`${timeOf(v.startTime)}–${timeOf(v.endTime)}`}</strong>
+                <span className={`badge badge-${v.status}`}>{STATUS_LABELS[v.status] ?? v.status}</span>
+                {v.locked ? <span className="badge">Locked</span> : null}
+                <span className={v.lobbyCount > 0 ? 'badge badge-waiting' : 'badge'} data-lobby={v.id}>
+                  {`${v.lobbyCount} waiting`}
+                </span>
+              </div>
+              <div className="row-actions">
+                <button
+                  type="button"
+                  className="button button-quiet"
+                  aria-label={`Open the visit at ${timeOf(v.startTime)}`}
+                  onClick={() => void openVisit(v.id)}
+                >
+                  Open
+                </button>
+              </div>
+            </li>
+          ))}
+        </ul>
+        {visits && visits.length === 0 ? (
+          <p id="visits-empty" className="hint">
+            No visits today.
+          </p>
+        ) : null}
+      </section>
+      {current === undefined
+        ? consolePanels.map(({ id, component: P }) => <P key={id} openVisit={(v) => void openVisit(v)} />)
+        : null}
+      {open ? (
+        <VisitCard
+          key={open.id}
+          visit={open}
+          summary={visits?.find((v) => v.id === open.id)}
+          shown={shown}
+          live={() => live.current}
+          onBack={() => {
+            setShown(false);
+            void loadVisits();
+          }}
+          onChange={onChange}
+        />
+      ) : null}
+    </div>
+  );
+}

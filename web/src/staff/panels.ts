@@ -1,0 +1,41 @@
+/**
+ * Where other features put their panels in the clinician's screens, without editing the console: add an entry
+ * to one of these arrays (one import and one line; keep the arrays sorted by `id`).
+ *
+ * - `consolePanels`: cards under the list of today's visits (e.g. notifications, messages).
+ * - `visitPanels`: panels beside the video of one open visit, under the waiting room and the people in the
+ *   visit (e.g. the recordings list, chat). They get the visit's id, status and the patient's name (already
+ *   read for treatment when the visit opened; null until then).
+ *
+ * A panel renders its own card or section with a heading of its own level (h2 in the console, h3 in a visit).
+ */
+import type { ComponentType } from 'react';
+
+/** What a panel in the console receives. */
+export interface ConsolePanelProps {
+  /** Opens a visit in the console (as the list's Open button does). */
+  readonly openVisit: (visitId: string) => void;
+}
+
+/** What a panel beside an open visit receives. */
+export interface VisitPanelProps {
+  readonly visitId: string;
+  /** open | in_progress | ended */
+  readonly status: string;
+  readonly patientName: string | null;
+  /** Whether the clinician's own video is live in this visit. */
+  readonly onVideo: boolean;
+}
+
+/** One extra panel. */
+export interface Panel<P> {
+  /** A stable key, e.g. `recordings`. */
+  readonly id: string;
+  readonly component: ComponentType<P>;
+}
+
+/** Cards under today's visits. */
+export const consolePanels: ReadonlyArray<Panel<ConsolePanelProps>> = [];
+
+/** Panels beside one open visit. */
+export const visitPanels: ReadonlyArray<Panel<VisitPanelProps>> = [];

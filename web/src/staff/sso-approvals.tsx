@@ -1,0 +1,89 @@
+/** Admins: staff who signed in with their organisation's account for the first time, waiting for approval. */
+import { useCallback, useEffect, useState } from 'react';
+import { api } from '../api/client';
+import { messageOf } from './form';
+import { ROLE_LABELS, type SsoAccount } from './types';
+
+/** The approvals card (not shown when the gateway has no SSO accounts to list). */
+export function SsoApprovals() {
+  const [accounts, setAccounts] = useState<readonly SsoAccount[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setAccounts((await api<{ accounts: SsoAccount[] }>('GET', '/api/sso-accounts?state=pending')).accounts);
+      setError(null);
+    } catch {
+      setAccounts(null);
+    }
+  }, []);
+  useEffect(() => {
+    let live = true;
+    api<{ accounts: SsoAccount[] }>('GET', '/api/sso-accounts?state=pending').then(
+      (r) => live && setAccounts(r.accounts),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  const decide = async (a: SsoAccount, verb: 'approve' | 'reject') => {
+    try {
+      await api('POST', `/api/sso-accounts/${a.id}/${verb}`, {});
+      await load();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  if (!accounts) return null;
+  return (
+    <section id="sso-approvals" className="card" aria-labelledby="sso-approvals-title">
+      <h2 id="sso-approvals-title">Waiting for approval</h2>
+      <p className="hint">
+        Staff who signed in with their organisation’s account for the first time. They can use Haven once you
+        approve them, with the role their groups map to.
+      </p>
+      {error ? (
+        <p id="sso-approvals-error" className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <ul id="sso-approvals-list" className="list">
+        {accounts.map((a) => (
+          <li key={a.id} className="list-item">
+            <span>
+              {`${a.displayName || a.email} (${a.email}) — ${a.identityProvider}, asks to be ${
+                ROLE_LABELS[a.requestedRole] ?? a.requestedRole
+              }`}
+            </span>
+            <div className="actions">
+              <button
+                type="button"
+                className="button button-primary"
+                aria-label={`Approve ${a.email}`}
+                onClick={() => void decide(a, 'approve')}
+              >
+                Approve
+              </button>
+              <button
+                type="button"
+                className="button button-quiet"
+                aria-label={`Refuse ${a.email}`}
+                onClick={() => void decide(a, 'reject')}
+              >
+                Refuse
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
+      {accounts.length === 0 ? (
+        <p id="sso-approvals-empty" className="hint">
+          Nobody is waiting.
+        </p>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * The gateway's JSON as the staff app reads it (services/gateway/src/routes/ and visit-view.ts). Written out here
+ * rather than imported: the gateway's modules pull in Node and gRPC types (ADR 0010).
+ */
+
+/** A staff role. */
+export type Role = 'admin' | 'clinician' | 'front_desk' | 'auditor';
+
+/** GET /api/me (no role yet: the account still has to enrol a second factor). */
+export interface Me {
+  readonly role?: Role | '';
+  readonly idleTimeoutSec?: number;
+}
+
+/** POST /api/auth/login */
+export interface LoginResult {
+  readonly mfaEnrollmentRequired?: boolean;
+  readonly passwordChangeRequired?: boolean;
+  readonly user: { readonly role: Role };
+}
+
+/** POST /api/auth/totp/enroll */
+export interface TotpEnrollment {
+  readonly qr: string;
+  readonly secret: string;
+  readonly otpauthUri: string;
+}
+
+/** GET /api/clinicians */
+export interface Clinician {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+/** GET /api/patients?purpose=treatment (a PHI read: name and date of birth). */
+export interface Patient {
+  readonly id: string;
+  readonly name: string;
+  readonly dateOfBirth: string;
+}
+
+/** An appointment's state word. */
+export type AppointmentState = 'scheduled' | 'in_progress' | 'completed' | 'cancelled' | 'no_show';
+
+/** GET /api/appointments?day= */
+export interface Appointment {
+  readonly id: string;
+  readonly clinicianId: string;
+  readonly patientId: string;
+  readonly startTime: string | null;
+  readonly endTime: string | null;
+  readonly state: AppointmentState;
+  readonly visitId: string | null;
+}
+
+/** POST /api/appointments/:id/link: shown once. */
+export interface PatientLink {
+  readonly url: string;
+  readonly passcode: string;
+  readonly validFrom?: string;
+  readonly validUntil?: string;
+}
+
+/** A participant of a visit. */
+export interface Participant {
+  readonly id: string;
+  readonly kind: string;
+  readonly state: 'lobby' | 'admitted' | 'denied' | 'kicked' | 'left';
+  readonly inMedia: boolean;
+  readonly device: number;
+  readonly recordingConsented?: boolean;
+}
+
+/** A visit in the clinician's list (GET /api/visits). */
+export interface VisitSummary {
+  readonly id: string;
+  readonly patientId?: string;
+  readonly startTime: string | null;
+  readonly endTime: string | null;
+  readonly status: string;
+  readonly locked: boolean;
+  readonly lobbyCount: number;
+  readonly admittedCount: number;
+}
+
+/** GET /api/visits/:id */
+export interface VisitDetail {
+  readonly id: string;
+  readonly patientId: string;
+  readonly status: string;
+  readonly locked: boolean;
+  readonly participants: readonly Participant[];
+}
+
+/** What the gateway's live channel sends staff. */
+export type StaffLiveMessage =
+  | {
+      readonly type: 'visit';
+      readonly visitId: string;
+      readonly status: string;
+      readonly locked: boolean;
+      readonly lobbyCount: number;
+      readonly admittedCount: number;
+    }
+  | { readonly type: 'lobby'; readonly visitId: string; readonly participants: readonly Participant[] }
+  | { readonly type: 'ended'; readonly visitId: string }
+  | { readonly type: 'hello' };
+
+/** GET /api/audit/head */
+export interface LedgerHead {
+  readonly treeSize: number | string;
+  readonly rootHash: string;
+  readonly signedAt: string | null;
+  readonly algorithm: string;
+  readonly keyId: string;
+}
+
+/** One ledger entry (GET /api/audit/events). */
+export interface LedgerEntry {
+  readonly id: string;
+  readonly leafIndex: number | string;
+  readonly occurredAt: string | null;
+  readonly type: string;
+  readonly actor: string;
+  readonly patientId: string;
+}
+
+/** A passkey of the signed-in user. */
+export interface Passkey {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly lastUsedAt?: string | null;
+}
+
+/** An SSO account waiting for approval. */
+export interface SsoAccount {
+  readonly id: string;
+  readonly email: string;
+  readonly displayName?: string;
+  readonly identityProvider: string;
+  readonly requestedRole: string;
+}
+
+/** The words the page uses for the roles. */
+export const ROLE_LABELS: Readonly<Record<string, string>> = {
+  admin: 'administrator',
+  clinician: 'clinician',
+  front_desk: 'front desk',
+  auditor: 'auditor',
+};
