@@ -1,0 +1,110 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen } from '@testing-library/react';
+import { participantLabel } from './console';
+import { StaffApp } from './staff-app';
+
+type Answer = { status: number; body: unknown };
+
+/** Answers the page's API calls by method and path, recording them. */
+function serve(routes: Record<string, Answer>) {
+  const calls: Array<{ route: string; body: unknown }> = [];
+  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const route = `${init?.method ?? 'GET'} ${path}`;
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+    calls.push({ route, body });
+    const a = routes[route] ?? { status: 404, body: { error: { code: 'NOT_FOUND', message: 'Not found.' } } };
+    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
+  });
+  return calls;
+}
+
+const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
+
+describe('the staff app', () => {
+  it('shows the sign-in form when there is no session, with the username focused', async () => {
+    serve({ 'GET /api/me': { status: 401, body: {} } });
+    render(<StaffApp />);
+    await flush();
+    expect(screen.getByRole('heading', { name: 'Sign in' })).toBeTruthy();
+    expect(document.activeElement).toBe(screen.getByLabelText('Username'));
+    expect(screen.queryByRole('button', { name: 'Sign out' })).toBeNull();
+  });
+
+  it('puts a refused field next to its field and empties the password', async () => {
+    const calls = serve({
+      'GET /api/me': { status: 401, body: {} },
+      'POST /api/auth/login': {
+        status: 400,
+        body: {
+          error: {
+            code: 'INVALID_ARGUMENT',
+            message: 'Invalid request.',
+            fieldViolations: [{ field: 'username', description: 'must not be empty' }],
+          },
+        },
+      },
+    });
+    render(<StaffApp />);
+    await flush();
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'secret' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Sign in' })));
+    await flush();
+    expect(calls.find((c) => c.route === 'POST /api/auth/login')?.body).toEqual({
+      username: '',
+      password: 'secret',
+      totp: '',
+    });
+    expect(document.getElementById('username-error')?.textContent).toBe('Username must not be empty.');
+    expect(screen.getByLabelText('Username').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByRole('alert').textContent).toBe('Please correct the highlighted fields.');
+    expect(screen.getByLabelText<HTMLInputElement>('Password').value).toBe('');
+    expect(document.activeElement).toBe(screen.getByLabelText('Username'));
+  });
+
+  it('shows an auditor the ledger and no front desk or console', async () => {
+    serve({
+      'GET /api/me': { status: 200, body: { role: 'auditor' } },
+      'GET /api/me/passkeys': { status: 200, body: { passkeys: [] } },
+      'GET /api/audit/head': {
+        status: 200,
+        body: { treeSize: 3, rootHash: 'ab'.repeat(32), signedAt: null, algorithm: 'Ed25519', keyId: 'k1' },
+      },
+      'GET /api/audit/events': {
+        status: 200,
+        body: {
+          events: [
+            { id: 'e2', leafIndex: 2, occurredAt: null, type: 'x.v1.B', actor: 'u', patientId: 'p' },
+            { id: 'e1', leafIndex: 1, occurredAt: null, type: 'x.v1.A', actor: 'u', patientId: '' },
+          ],
+          nextPageToken: '',
+        },
+      },
+    });
+    render(<StaffApp />);
+    await flush();
+    await flush();
+    expect(screen.getByText('You are signed in as auditor.')).toBeTruthy();
+    expect(screen.getByRole('heading', { name: 'Audit ledger' })).toBeTruthy();
+    expect(screen.getAllByRole('link', { name: /inclusion proof/ })).toHaveLength(2);
+    expect(screen.queryByRole('heading', { name: 'Book an appointment' })).toBeNull();
+    expect(screen.queryByRole('heading', { name: "Today's visits" })).toBeNull();
+  });
+});
+
+describe('participantLabel', () => {
+  const p = { id: 'participant-3f2a', kind: 'patient', state: 'lobby' as const, inMedia: false, device: 1 };
+  it('names the patient once their name was read, and says which device', () => {
+    expect(participantLabel(p, 'Maria Lopez')).toBe('Maria Lopez (patient)');
+    expect(participantLabel({ ...p, device: 2 }, 'Maria Lopez')).toBe(
+      'Maria Lopez (patient) — second device',
+    );
+    expect(participantLabel({ ...p, device: 9 }, 'Maria Lopez')).toBe('Maria Lopez (patient) — device 9');
+  });
+  it('falls back to the id’s end before the name is known', () => {
+    expect(participantLabel(p, null)).toBe('Patient 3F2A');
+    expect(participantLabel({ ...p, kind: 'guest' }, 'Maria Lopez')).toBe('Guest 3F2A');
+  });
+});
