@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import { Field, FormMessages, formValue, useForm } from './form';
+import { freeSlots, type Busy } from './free-slots';
 import { guarded, useSession } from './session';
 import { isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
 import type { Appointment, AppointmentState, Clinician, Patient, PatientLink } from './types';
@@ -19,6 +20,10 @@ const STATE_LABELS: Readonly<Record<AppointmentState, string>> = {
 
 const PATIENT_LABELS = { name: 'Full name', dateOfBirth: 'Date of birth', email: 'E-mail', phone: 'Phone' };
 const BOOK_LABELS = { clinicianId: 'Clinician', patientId: 'Patient', startTime: 'Start', endTime: 'End' };
+
+/** The day list's filter by clinician, as a query suffix. */
+const whoseQuery = (clinicianId: string) =>
+  clinicianId ? `&clinicianId=${encodeURIComponent(clinicianId)}` : '';
 
 /** A default slot: from ten minutes from now, for thirty minutes. */
 function defaultSlot(): { start: string; end: string } {
@@ -174,6 +179,148 @@ function LinkPanel({ link, onClose }: { link: PatientLink; onClose: () => void }
   );
 }
 
+/** Appointments that hold their slot. */
+const holdsSlot = (a: Appointment) => a.state === 'scheduled' || a.state === 'in_progress';
+
+/** "14:30" of a time in ms. */
+const clock = (ms: number) => timeOf(new Date(ms).toISOString());
+
+/** Free times of the chosen clinician on the form's day, as buttons that fill the form. */
+function FreeSlots({
+  clinicianId,
+  start,
+  lengthMs,
+  version,
+  onPick,
+}: {
+  clinicianId: string;
+  /** The form's start (datetime-local): its day is the one searched. */
+  start: string;
+  lengthMs: number;
+  /** Changes when the day's appointments may have changed (a booking). */
+  version: number;
+  onPick: (slot: Busy) => void;
+}) {
+  const session = useSession();
+  const day = start.slice(0, 10);
+  const [slots, setSlots] = useState<readonly Busy[] | null>(null);
+  useEffect(() => {
+    let live = true;
+    if (!clinicianId || !/^\d{4}-\d{2}-\d{2}$/.test(day) || !(lengthMs > 0)) return;
+    void guarded(session, () =>
+      api<{ appointments: Appointment[] }>(
+        'GET',
+        `/api/appointments?day=${day}&timeZone=${encodeURIComponent(timeZone())}${whoseQuery(clinicianId)}`,
+      ),
+    ).then((r) => {
+      if (!live || !r) return;
+      const busy = r.appointments
+        .filter(holdsSlot)
+        .map((a) => ({ start: Date.parse(a.startTime ?? ''), end: Date.parse(a.endTime ?? '') }))
+        .filter((b) => Number.isFinite(b.start) && Number.isFinite(b.end));
+      const [y = 1970, m = 1, d = 1] = day.split('-').map(Number);
+      setSlots(freeSlots(busy, { day: new Date(y, m - 1, d), lengthMs, now: Date.now() }));
+    });
+    return () => {
+      live = false;
+    };
+  }, [session, clinicianId, day, lengthMs, version]);
+  if (!clinicianId || !slots) return null;
+  return (
+    <div id="free-slots" className="free-slots">
+      {slots.length === 0 ? (
+        <p className="hint">No free time left on this day.</p>
+      ) : (
+        <>
+          <p className="hint">Free on this day (click to use):</p>
+          <div className="row-actions">
+            {slots.map((slot) => (
+              <button
+                key={slot.start}
+                type="button"
+                className="button button-quiet"
+                aria-label={`Use ${clock(slot.start)} to ${clock(slot.end)}`}
+                onClick={() => onPick(slot)}
+              >
+                {clock(slot.start)}
+              </button>
+            ))}
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** Moves one appointment: a new start and end, in place of its row's actions. */
+function Reschedule({ a, onDone, onClose }: { a: Appointment; onDone: () => void; onClose: () => void }) {
+  const session = useSession();
+  const form = useForm({});
+  const length = Date.parse(a.endTime ?? '') - Date.parse(a.startTime ?? '');
+  const [start, setStart] = useState(() => localInput(new Date(a.startTime ?? Date.now())));
+  const [end, setEnd] = useState(() => localInput(new Date(a.endTime ?? Date.now())));
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    void form
+      .run(event.currentTarget, async () => {
+        try {
+          await api('POST', `/api/appointments/${a.id}/reschedule`, {
+            startTime: isoFromLocalInput(start),
+            endTime: isoFromLocalInput(end),
+          });
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 401) return session.signedOut('revoked');
+          throw err;
+        }
+      })
+      .then((ok) => {
+        if (ok) onDone();
+      });
+  };
+  return (
+    <form className="inline-form reschedule" noValidate onSubmit={submit} aria-busy={form.busy}>
+      <FormMessages id={`reschedule-${a.id}`} state={form} />
+      <div className="field">
+        <label htmlFor={`move-${a.id}`}>Move to</label>
+        <input
+          id={`move-${a.id}`}
+          type="datetime-local"
+          required
+          value={start}
+          onChange={(e) => {
+            const next = e.target.value;
+            setStart(next);
+            // The same length by default.
+            const t = Date.parse(isoFromLocalInput(next));
+            if (Number.isFinite(t) && length > 0) setEnd(localInput(new Date(t + length)));
+          }}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`until-${a.id}`}>Until</label>
+        <input
+          id={`until-${a.id}`}
+          type="datetime-local"
+          required
+          value={end}
+          onChange={(e) => setEnd(e.target.value)}
+        />
+      </div>
+      <button type="submit" className="button button-primary" disabled={form.busy}>
+        Move
+      </button>
+      <button
+        type="button"
+        className="button button-quiet"
+        onClick={onClose}
+        aria-label={`Keep the time ${timeOf(a.startTime)}`}
+      >
+        Keep
+      </button>
+    </form>
+  );
+}
+
 /** The front desk's screen. */
 export function FrontDesk() {
   const session = useSession();
@@ -186,6 +333,11 @@ export function FrontDesk() {
   const [appointments, setAppointments] = useState<readonly Appointment[] | null>(null);
   const [dayError, setDayError] = useState<string | null>(null);
   const [link, setLink] = useState<PatientLink | null>(null);
+  const [whose, setWhose] = useState('');
+  const [moving, setMoving] = useState<string | null>(null);
+  const [version, setVersion] = useState(0);
+  /** When the day list was read: an appointment that had started by then can be marked missed. */
+  const [listedAt, setListedAt] = useState(0);
   const book = useForm(BOOK_LABELS);
 
   useEffect(() => {
@@ -215,13 +367,17 @@ export function FrontDesk() {
         () =>
           api<{ appointments: Appointment[] }>(
             'GET',
-            `/api/appointments?day=${which}&timeZone=${encodeURIComponent(timeZone())}`,
+            `/api/appointments?day=${which}&timeZone=${encodeURIComponent(timeZone())}${whoseQuery(whose)}`,
           ),
         setDayError,
       );
-      if (r) setAppointments(r.appointments);
+      if (r) {
+        setAppointments(r.appointments);
+        setListedAt(Date.now());
+      }
+      setVersion((v) => v + 1);
     },
-    [session],
+    [session, whose],
   );
   useEffect(() => {
     let live = true;
@@ -230,14 +386,18 @@ export function FrontDesk() {
       () =>
         api<{ appointments: Appointment[] }>(
           'GET',
-          `/api/appointments?day=${day}&timeZone=${encodeURIComponent(timeZone())}`,
+          `/api/appointments?day=${day}&timeZone=${encodeURIComponent(timeZone())}${whoseQuery(whose)}`,
         ),
       (m) => live && setDayError(m),
-    ).then((r) => live && r && setAppointments(r.appointments));
+    ).then((r) => {
+      if (!live || !r) return;
+      setAppointments(r.appointments);
+      setListedAt(Date.now());
+    });
     return () => {
       live = false;
     };
-  }, [day, session]);
+  }, [day, whose, session]);
 
   const submitBooking = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -271,6 +431,21 @@ export function FrontDesk() {
       setDayError,
     );
     if (r) setLink(r);
+  };
+
+  const noShow = async (a: Appointment) => {
+    if (
+      !window.confirm(
+        `Mark the appointment at ${timeOf(a.startTime)} as missed? The patient link stops working.`,
+      )
+    )
+      return;
+    const done = await guarded(
+      session,
+      () => api('POST', `/api/appointments/${a.id}/no-show`, {}),
+      setDayError,
+    );
+    if (done !== undefined) await loadDay(day);
   };
 
   const cancel = async (a: Appointment) => {
@@ -346,6 +521,18 @@ export function FrontDesk() {
               }}
             />
           </div>
+          <FreeSlots
+            clinicianId={clinicianId}
+            start={slot.start}
+            lengthMs={
+              Date.parse(isoFromLocalInput(slot.end)) - Date.parse(isoFromLocalInput(slot.start)) ||
+              30 * 60_000
+            }
+            version={version}
+            onPick={(b) =>
+              setSlot({ start: localInput(new Date(b.start)), end: localInput(new Date(b.end)) })
+            }
+          />
           <button type="submit" className="button button-primary" disabled={book.busy}>
             Book appointment
           </button>
@@ -354,15 +541,28 @@ export function FrontDesk() {
 
       <section className="card" aria-labelledby="day-title">
         <h2 id="day-title">Appointments</h2>
-        <div className="field inline-field">
-          <label htmlFor="day">Day</label>
-          <input
-            id="day"
-            name="day"
-            type="date"
-            value={day}
-            onChange={(e) => setDay(e.target.value || localDay(new Date()))}
-          />
+        <div className="inline-form">
+          <div className="field inline-field">
+            <label htmlFor="whose">Whose day</label>
+            <select id="whose" value={whose} onChange={(e) => setWhose(e.target.value)}>
+              <option value="">Everyone</option>
+              {clinicians.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.displayName}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field inline-field">
+            <label htmlFor="day">Day</label>
+            <input
+              id="day"
+              name="day"
+              type="date"
+              value={day}
+              onChange={(e) => setDay(e.target.value || localDay(new Date()))}
+            />
+          </div>
         </div>
         {dayError ? (
           <p id="day-error" className="form-error" role="alert">
@@ -382,7 +582,16 @@ export function FrontDesk() {
                   </span>
                   <span className={`badge badge-${a.state}`}>{STATE_LABELS[a.state] ?? a.state}</span>
                 </div>
-                {open ? (
+                {moving === a.id ? (
+                  <Reschedule
+                    a={a}
+                    onClose={() => setMoving(null)}
+                    onDone={() => {
+                      setMoving(null);
+                      void loadDay(day);
+                    }}
+                  />
+                ) : open ? (
                   <div className="row-actions">
                     <button
                       type="button"
@@ -392,6 +601,26 @@ export function FrontDesk() {
                     >
                       Patient link
                     </button>
+                    {a.state === 'scheduled' ? (
+                      <button
+                        type="button"
+                        className="button button-quiet"
+                        aria-label={`Reschedule appointment at ${timeOf(a.startTime)}`}
+                        onClick={() => setMoving(a.id)}
+                      >
+                        Reschedule
+                      </button>
+                    ) : null}
+                    {a.state === 'scheduled' && Date.parse(a.startTime ?? '') <= listedAt ? (
+                      <button
+                        type="button"
+                        className="button button-quiet"
+                        aria-label={`Mark the appointment at ${timeOf(a.startTime)} as missed`}
+                        onClick={() => void noShow(a)}
+                      >
+                        Missed
+                      </button>
+                    ) : null}
                     <button
                       type="button"
                       className="button button-quiet"
