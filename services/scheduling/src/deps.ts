@@ -12,6 +12,11 @@ export interface SchedulingSettings {
   readonly publicUrl: string;
   /** The clinic's IANA time zone (HAVEN_CLINIC_TIME_ZONE): messages name times in it. */
   readonly timeZone: string;
+  /**
+   * How the passcode reaches the patient (HAVEN_PASSCODE_DELIVERY); with `sms` or `email` the passcode is
+   * kept sealed with the link token for the outbox. Default `front-desk`: the passcode is never kept.
+   */
+  readonly passcodeDelivery?: 'front-desk' | 'sms' | 'email';
 }
 
 /** What the scheduling handlers need from the outside world. */

@@ -150,6 +150,7 @@ export async function startScheduling(
         requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK,
         publicUrl: config.HAVEN_PUBLIC_URL,
         timeZone: config.HAVEN_CLINIC_TIME_ZONE,
+        passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
       },
       patientTokens,
       readModel,

@@ -92,8 +92,13 @@ export function issuePatientLink(deps: SchedulingDeps) {
       },
     ]);
     // The token travels sealed with the patient's key, so the reminder outbox can send the current link
-    // (shredding the patient's key makes it unreadable like the rest of their PHI). The passcode is never kept.
-    const phi = await sealPhi(deps.keys, state.patientId, { linkToken: token });
+    // (shredding the patient's key makes it unreadable like the rest of their PHI). The passcode is kept (sealed
+    // the same way) only when the clinic sends it by the other channel than the link; otherwise never.
+    const sendsPasscode = (deps.settings.passcodeDelivery ?? 'front-desk') !== 'front-desk';
+    const phi = await sealPhi(deps.keys, state.patientId, {
+      linkToken: token,
+      ...(sendsPasscode ? { passcode } : {}),
+    });
     const result = await runAppointmentCommand(deps, appointmentId, command, metadata, { phi });
     if (result.state.status === 'none') throw new Error('appointment vanished');
     deps.logger.info({ appointmentId, linkId }, 'patient link issued');

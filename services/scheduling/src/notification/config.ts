@@ -101,9 +101,11 @@ export const notificationConfigShape = {
   HAVEN_REMINDER_OFFSETS: offsets,
   /**
    * Clinic setting: how the passcode reaches the patient. `front-desk`: staff read it out when they issue the
-   * link; messages carry the link only and wait until it is issued.
+   * link; `sms`: the link goes by e-mail and the passcode alone by SMS; `email`: the link by SMS and the
+   * passcode alone by e-mail (both need the SMTP relay and an SMS provider). Messages with the link wait until
+   * it is issued.
    */
-  HAVEN_PASSCODE_DELIVERY: z.enum(['front-desk']).default('front-desk'),
+  HAVEN_PASSCODE_DELIVERY: z.enum(['front-desk', 'sms', 'email']).default('front-desk'),
   /** Attempts before a retryable send failure is final. */
   HAVEN_REMINDER_MAX_ATTEMPTS: z.coerce
     .number()
@@ -226,6 +228,12 @@ export async function startNotifications(
   }
   const sms = smsTransport(config);
   if (sms) transports.push(sms);
+  if (config.HAVEN_PASSCODE_DELIVERY !== 'front-desk' && (!config.HAVEN_SMTP_URL || !sms)) {
+    throw new Error(
+      `HAVEN_PASSCODE_DELIVERY=${config.HAVEN_PASSCODE_DELIVERY} needs both HAVEN_SMTP_URL and an SMS provider ` +
+        '(the passcode never goes by the channel of the link)',
+    );
+  }
   if (transports.length === 0) return undefined;
   const domain = /@([^>\s]+)>?\s*$/.exec(config.HAVEN_SMTP_FROM)?.[1] ?? 'localhost';
   const outbox = new ReminderOutbox(

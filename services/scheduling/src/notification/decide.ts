@@ -5,6 +5,7 @@
  */
 import { AlreadyExistsError, PreconditionError } from '@haven/errors';
 import {
+  PasscodeDelivery,
   ReminderChannel,
   ReminderEventType,
   ReminderKind,
@@ -48,7 +49,25 @@ export type AppointmentChange =
       readonly type: 'haven.scheduling.v1.AppointmentRescheduled';
       readonly data: { appointmentId: string; startTime: string };
     }
-  | { readonly type: 'haven.scheduling.v1.AppointmentCancelled'; readonly data: { appointmentId: string } };
+  | { readonly type: 'haven.scheduling.v1.AppointmentCancelled'; readonly data: { appointmentId: string } }
+  | {
+      readonly type: 'haven.scheduling.v1.PatientLinkIssued';
+      readonly data: { appointmentId: string; linkId: string };
+    };
+
+/**
+ * Which channels carry the link and which one the passcode (never the same message, never the same channel):
+ * `front-desk` = every channel carries the link, staff read the passcode out; `sms` = the link by e-mail and
+ * the passcode by SMS; `email` = the link by SMS and the passcode by e-mail.
+ */
+export function channelRoles(
+  delivery: PasscodeDelivery,
+  channels: readonly ReminderChannel[],
+): { readonly link: readonly ReminderChannel[]; readonly passcode?: ReminderChannel } {
+  if (delivery === PasscodeDelivery.FrontDesk) return { link: channels };
+  const passcode = delivery === PasscodeDelivery.Sms ? ReminderChannel.Sms : ReminderChannel.Email;
+  return { link: channels.filter((c) => c !== passcode), passcode };
+}
 
 /** What the planner knows about the appointment beyond the event (from its stream). */
 export interface AppointmentFacts {
@@ -73,25 +92,40 @@ export function reminderIdOf(plan: Omit<ReminderPlan, 'reminderId' | 'dueAt'>): 
       return `${base}_${minutesOf(plan.startTime)}_${plan.channel}`;
     case ReminderKind.Reminder:
       return `${base}${plan.offsetMinutes ?? 0}_${minutesOf(plan.startTime)}_${plan.channel}`;
+    case ReminderKind.Passcode:
+      return `${base}_${plan.linkId ?? ''}_${plan.channel}`;
   }
 }
 
 /**
  * The messages an appointment event plans: booked → an invitation now and a reminder at each offset still in
- * the future; moved → a change notice now and reminders for the new start; cancelled → a cancellation notice.
- * One per channel each. Reminders whose time has passed are not planned.
+ * the future; moved → a change notice now and reminders for the new start; cancelled → a cancellation notice;
+ * a link issued → its passcode by the passcode channel, when the clinic sends it (`passcodeDelivery`).
+ * Messages with the link go by the link channels, a cancellation by every channel. Reminders whose time has
+ * passed are not planned.
  */
 export function planMessages(
   change: AppointmentChange,
   facts: AppointmentFacts,
-  policy: Pick<OutboxPolicy, 'offsetsMinutes' | 'channels'>,
+  policy: Pick<OutboxPolicy, 'offsetsMinutes' | 'channels'> & {
+    readonly passcodeDelivery?: PasscodeDelivery;
+  },
   occurredAt: Date,
 ): ReminderPlan[] {
   const start = Date.parse(facts.startTime);
   const now = occurredAt.getTime();
   const plans: ReminderPlan[] = [];
-  const add = (kind: ReminderKind, dueAt: number, offsetMinutes?: number) => {
-    for (const channel of policy.channels) {
+  const roles = channelRoles(policy.passcodeDelivery ?? PasscodeDelivery.FrontDesk, policy.channels);
+  const add = (kind: ReminderKind, dueAt: number, offsetMinutes?: number, linkId?: string) => {
+    const channels =
+      kind === ReminderKind.Cancelled
+        ? policy.channels
+        : kind === ReminderKind.Passcode
+          ? roles.passcode
+            ? [roles.passcode]
+            : []
+          : roles.link;
+    for (const channel of channels) {
       const plan = {
         appointmentId: change.data.appointmentId,
         patientId: facts.patientId,
@@ -100,6 +134,7 @@ export function planMessages(
         channel,
         startTime: facts.startTime,
         ...(offsetMinutes !== undefined ? { offsetMinutes } : {}),
+        ...(linkId !== undefined ? { linkId } : {}),
       };
       plans.push({ ...plan, reminderId: reminderIdOf(plan), dueAt: new Date(dueAt).toISOString() });
     }
@@ -122,6 +157,9 @@ export function planMessages(
     case 'haven.scheduling.v1.AppointmentCancelled':
       if (start > now) add(ReminderKind.Cancelled, now);
       break;
+    case 'haven.scheduling.v1.PatientLinkIssued':
+      if (start > now) add(ReminderKind.Passcode, now, undefined, change.data.linkId);
+      break;
   }
   return plans;
 }
@@ -130,6 +168,8 @@ export function planMessages(
 export interface AppointmentNow {
   readonly status: 'none' | 'booked' | 'cancelled' | 'no_show' | 'completed';
   readonly startTime?: string;
+  /** The current patient link. */
+  readonly linkId?: string;
 }
 
 /**
@@ -138,11 +178,15 @@ export interface AppointmentNow {
  * its own notice; nothing is sent about a start that has passed.
  */
 export function staleness(
-  plan: Pick<ReminderPlan, 'kind' | 'startTime'>,
+  plan: Pick<ReminderPlan, 'kind' | 'startTime' | 'linkId'>,
   appointment: AppointmentNow,
   now: Date,
 ): SuppressionReason | undefined {
   if (now.getTime() >= Date.parse(plan.startTime)) return SuppressionReason.TooLate;
+  if (plan.kind === ReminderKind.Passcode) {
+    if (appointment.status !== 'booked') return SuppressionReason.AppointmentClosed;
+    return appointment.linkId === plan.linkId ? undefined : SuppressionReason.LinkReplaced;
+  }
   if (plan.kind === ReminderKind.Cancelled) {
     return appointment.status === 'cancelled' ? undefined : SuppressionReason.AppointmentClosed;
   }

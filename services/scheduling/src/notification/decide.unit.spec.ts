@@ -1,6 +1,7 @@
 import { AlreadyExistsError, PreconditionError } from '@haven/errors';
 import { given } from '@haven/testing';
 import {
+  channelRoles,
   DEFAULT_OUTBOX_POLICY,
   decideReminder,
   isDue,
@@ -102,6 +103,75 @@ describe('planning from appointment events', () => {
       booked,
     );
     expect(plans.map((p) => p.kind)).toEqual(['cancelled']);
+  });
+});
+
+describe('when the passcode goes by the other channel', () => {
+  const bookedChange = {
+    type: 'haven.scheduling.v1.AppointmentBooked',
+    data: { appointmentId: 'appt-1', ...facts },
+  } as const;
+  const linkIssued = {
+    type: 'haven.scheduling.v1.PatientLinkIssued',
+    data: { appointmentId: 'appt-1', linkId: 'link-1' },
+  } as const;
+  const both = { offsetsMinutes: [60], channels: ['email', 'sms'] as const };
+
+  it('assigns the link and the passcode to different channels, never the same one', () => {
+    expect(channelRoles('sms', ['email', 'sms'])).toEqual({ link: ['email'], passcode: 'sms' });
+    expect(channelRoles('email', ['email', 'sms'])).toEqual({ link: ['sms'], passcode: 'email' });
+    expect(channelRoles('front-desk', ['email', 'sms'])).toEqual({ link: ['email', 'sms'] });
+  });
+  it('sends the messages with the link by e-mail only when the passcode goes by SMS', () => {
+    const plans = planMessages(bookedChange, facts, { ...both, passcodeDelivery: 'sms' }, booked);
+    expect(plans.map((p) => [p.kind, p.channel])).toEqual([
+      ['invitation', 'email'],
+      ['reminder', 'email'],
+    ]);
+  });
+  it('plans the passcode alone by SMS when a link is issued, one per link', () => {
+    const plans = planMessages(linkIssued, facts, { ...both, passcodeDelivery: 'sms' }, booked);
+    expect(plans).toEqual([
+      expect.objectContaining({
+        kind: 'passcode',
+        channel: 'sms',
+        linkId: 'link-1',
+        reminderId: 'appt-1_passcode_link-1_sms',
+        dueAt: booked.toISOString(),
+      }),
+    ]);
+  });
+  it('plans the passcode by e-mail and the link by SMS the other way round', () => {
+    expect(
+      planMessages(linkIssued, facts, { ...both, passcodeDelivery: 'email' }, booked).map((p) => p.channel),
+    ).toEqual(['email']);
+    expect(
+      planMessages(bookedChange, facts, { ...both, passcodeDelivery: 'email' }, booked).map((p) => p.channel),
+    ).toEqual(['sms', 'sms']);
+  });
+  it('plans no passcode message when the front desk reads it out', () =>
+    expect(planMessages(linkIssued, facts, { ...both, passcodeDelivery: 'front-desk' }, booked)).toEqual([]));
+  it('still announces a cancellation by every channel', () =>
+    expect(
+      planMessages(
+        { type: 'haven.scheduling.v1.AppointmentCancelled', data: { appointmentId: 'appt-1' } },
+        facts,
+        { ...both, passcodeDelivery: 'sms' },
+        booked,
+      ).map((p) => p.channel),
+    ).toEqual(['email', 'sms']));
+  it('suppresses the passcode of a link that a newer link replaced', () => {
+    const passcodePlan = { ...plan, kind: ReminderKind.Passcode, linkId: 'link-1' };
+    const now = at('2026-12-02T09:00:00Z');
+    expect(
+      staleness(passcodePlan, { status: 'booked', startTime: start, linkId: 'link-1' }, now),
+    ).toBeUndefined();
+    expect(staleness(passcodePlan, { status: 'booked', startTime: start, linkId: 'link-2' }, now)).toBe(
+      SuppressionReason.LinkReplaced,
+    );
+    expect(staleness(passcodePlan, { status: 'cancelled', startTime: start, linkId: 'link-1' }, now)).toBe(
+      SuppressionReason.AppointmentClosed,
+    );
   });
 });
 

@@ -8,7 +8,7 @@ import { scheduling } from '@haven/proto';
 import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { formatClinicSpan } from '../schedule/clinic-time';
-import { ReminderKind } from './reminder';
+import { ReminderKind, type TemplateKind } from './reminder';
 import {
   DEFAULT_OPT_OUT,
   DEFAULT_TEMPLATES,
@@ -21,13 +21,13 @@ import {
 
 const LANGUAGE = /^[a-z]{2,3}(-[A-Z]{2})?$/;
 
-const KIND_OF: Partial<Record<scheduling.MessageKind, ReminderKind>> = {
+const KIND_OF: Partial<Record<scheduling.MessageKind, TemplateKind>> = {
   [scheduling.MessageKind.MESSAGE_KIND_INVITATION]: ReminderKind.Invitation,
   [scheduling.MessageKind.MESSAGE_KIND_RESCHEDULED]: ReminderKind.Rescheduled,
   [scheduling.MessageKind.MESSAGE_KIND_CANCELLED]: ReminderKind.Cancelled,
   [scheduling.MessageKind.MESSAGE_KIND_REMINDER]: ReminderKind.Reminder,
 };
-const PROTO_KIND: Record<ReminderKind, scheduling.MessageKind> = {
+const PROTO_KIND: Record<TemplateKind, scheduling.MessageKind> = {
   invitation: scheduling.MessageKind.MESSAGE_KIND_INVITATION,
   rescheduled: scheduling.MessageKind.MESSAGE_KIND_RESCHEDULED,
   cancelled: scheduling.MessageKind.MESSAGE_KIND_CANCELLED,

@@ -54,19 +54,24 @@ import {
   evolveReminder,
   initialReminderState,
   messageIdOf,
+  PasscodeDelivery,
   ReminderChannel,
   ReminderEventType,
   ReminderKind,
   reminderStream,
   SuppressionReason,
+  type ReminderPlan,
   type ReminderState,
 } from './reminder';
 import {
   DEFAULT_OPT_OUT,
+  PASSCODE_NOTES,
+  passcodeMessage,
   renderMessage,
   TemplateBook,
   templateFor,
   type MessageTemplate,
+  type RenderedMessage,
   type TemplateValues,
 } from './template';
 import { TransportError, type MessageTransport } from './transport';
@@ -78,8 +83,11 @@ export const TREATMENT_COMMUNICATION = 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATI
 export interface NotificationSettings {
   readonly clinicName: string;
   readonly language: string;
-  /** `front-desk`: staff read the passcode out when they issue the link; messages wait for that link. */
-  readonly passcodeDelivery: 'front-desk';
+  /**
+   * `front-desk`: staff read the passcode out when they issue the link; `sms` / `email`: the passcode goes
+   * alone by that channel and the link by the other. Messages with the link wait until it is issued.
+   */
+  readonly passcodeDelivery: PasscodeDelivery;
   /** The domain part of Message-IDs. */
   readonly messageDomain: string;
   readonly templates: readonly MessageTemplate[];
@@ -97,7 +105,6 @@ export interface ReminderOutboxOptions {
 }
 
 const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
-const PASSCODE_NOTE_FRONT_DESK = 'You need the passcode the clinic gave you to join.';
 
 type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'>;
 
@@ -176,7 +183,9 @@ export class ReminderOutbox {
     if (
       event.type === AppointmentEventType.Booked ||
       event.type === AppointmentEventType.Rescheduled ||
-      event.type === AppointmentEventType.Cancelled
+      event.type === AppointmentEventType.Cancelled ||
+      (event.type === AppointmentEventType.PatientLinkIssued &&
+        this.#settings.passcodeDelivery !== PasscodeDelivery.FrontDesk)
     ) {
       await this.#plan(event);
     }
@@ -195,6 +204,7 @@ export class ReminderOutbox {
       {
         ...this.#settings.policy,
         channels: this.#settings.policy.channels.filter((c) => this.#transports.has(c)),
+        passcodeDelivery: this.#settings.passcodeDelivery,
       },
       new Date(event.occurredAt),
     );
@@ -279,9 +289,14 @@ export class ReminderOutbox {
     const transport = this.#transports.get(state.channel);
     if (!transport) return;
     let joinLink = '';
-    if (state.kind !== ReminderKind.Cancelled) {
-      const token = await this.#linkToken(appointment);
-      // Front-desk passcodes: the message waits until staff issued the link (and read the passcode out).
+    let passcode = '';
+    if (state.kind === ReminderKind.Passcode) {
+      // Only the passcode, sealed with the link when the clinic sends it by the other channel.
+      passcode = (await this.#linkSecrets(appointment))?.passcode ?? '';
+      if (passcode === '') return this.#suppress(state, SuppressionReason.NoLink, metadata);
+    } else if (state.kind !== ReminderKind.Cancelled) {
+      const token = (await this.#linkSecrets(appointment))?.linkToken;
+      // The message waits until staff issued the link (and read the passcode out, or it went separately).
       if (token === undefined) return;
       joinLink = `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`;
     }
@@ -325,25 +340,7 @@ export class ReminderOutbox {
     if (state.channel === ReminderChannel.Sms && (await this.#optedOut(to))) {
       return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
     }
-    const values: TemplateValues = {
-      clinic_name: this.#settings.clinicName,
-      start_time:
-        appointment.status === 'none'
-          ? ''
-          : formatClinicSpan(
-              new Date(appointment.startTime),
-              new Date(appointment.endTime),
-              deps.settings.timeZone,
-            ),
-      clinician_name: await this.#clinicianName(state.clinicianId),
-      join_link: joinLink,
-      passcode_note: joinLink === '' ? '' : PASSCODE_NOTE_FRONT_DESK,
-      opt_out: DEFAULT_OPT_OUT,
-    };
-    const message = renderMessage(
-      templateFor([...this.#book.all(), ...this.#settings.templates], state.kind, this.#settings.language),
-      values,
-    );
+    const message = await this.#render(state, appointment, joinLink, passcode);
     const at = deps.clock();
     try {
       await transport.send({
@@ -376,6 +373,45 @@ export class ReminderOutbox {
     }
     await this.#commit(sending, { type: 'RecordSent', data: { now: at } }, metadata);
     deps.logger.info({ reminderId, kind: state.kind, channel: state.channel }, 'reminder sent');
+  }
+
+  /** The message of a reminder: its template with the allowed values, or the fixed passcode message. */
+  async #render(
+    state: ReminderPlan,
+    appointment: AppointmentState,
+    joinLink: string,
+    passcode: string,
+  ): Promise<RenderedMessage> {
+    const deps = this.#deps;
+    const values: TemplateValues = {
+      clinic_name: this.#settings.clinicName,
+      start_time:
+        appointment.status === 'none'
+          ? ''
+          : formatClinicSpan(
+              new Date(appointment.startTime),
+              new Date(appointment.endTime),
+              deps.settings.timeZone,
+            ),
+      clinician_name: await this.#clinicianName(state.clinicianId),
+      join_link: joinLink,
+      passcode_note: joinLink === '' ? '' : PASSCODE_NOTES[this.#settings.passcodeDelivery],
+      opt_out: DEFAULT_OPT_OUT,
+    };
+    return state.kind === ReminderKind.Passcode
+      ? passcodeMessage(
+          values,
+          passcode,
+          state.channel === ReminderChannel.Sms ? ReminderChannel.Email : ReminderChannel.Sms,
+        )
+      : renderMessage(
+          templateFor(
+            [...this.#book.all(), ...this.#settings.templates],
+            state.kind,
+            this.#settings.language,
+          ),
+          values,
+        );
   }
 
   /**
@@ -434,12 +470,22 @@ export class ReminderOutbox {
     return patient;
   }
 
-  /** The current link's token, opened from its sealed copy; undefined when the appointment has none yet. */
-  async #linkToken(appointment: AppointmentState): Promise<string | undefined> {
+  /**
+   * The current link's token (and passcode, when the clinic sends it by the other channel), opened from their
+   * sealed copy; undefined when the appointment has no link yet or the copy cannot be opened.
+   */
+  async #linkSecrets(
+    appointment: AppointmentState,
+  ): Promise<{ linkToken?: string; passcode?: string } | undefined> {
     if (appointment.status === 'none' || !appointment.link?.tokenPhi) return undefined;
     try {
       const opened = await openPhi(this.#deps.keys, appointment.link.tokenPhi);
-      return typeof opened['linkToken'] === 'string' ? opened['linkToken'] : undefined;
+      const linkToken = opened['linkToken'];
+      const passcode = opened['passcode'];
+      return {
+        ...(typeof linkToken === 'string' ? { linkToken } : {}),
+        ...(typeof passcode === 'string' ? { passcode } : {}),
+      };
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
       return undefined;
@@ -477,7 +523,11 @@ export class ReminderOutbox {
 function appointmentNow(state: AppointmentState) {
   return state.status === 'none'
     ? { status: 'none' as const }
-    : { status: state.status, startTime: state.startTime };
+    : {
+        status: state.status,
+        startTime: state.startTime,
+        ...(state.link ? { linkId: state.link.linkId } : {}),
+      };
 }
 
 /** True when `type` is one of the outbox's events. */

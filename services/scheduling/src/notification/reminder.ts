@@ -23,8 +23,23 @@ export const ReminderKind = {
   Rescheduled: 'rescheduled',
   Cancelled: 'cancelled',
   Reminder: 'reminder',
+  /** The passcode alone, by the other channel than the link (clinic setting); fixed wording, no template. */
+  Passcode: 'passcode',
 } as const;
 export type ReminderKind = (typeof ReminderKind)[keyof typeof ReminderKind];
+
+/** The kinds a clinic's templates cover (the passcode message has fixed wording and never carries a link). */
+export type TemplateKind = Exclude<ReminderKind, 'passcode'>;
+export const TEMPLATE_KINDS: readonly TemplateKind[] = [
+  ReminderKind.Invitation,
+  ReminderKind.Rescheduled,
+  ReminderKind.Cancelled,
+  ReminderKind.Reminder,
+];
+
+/** How the passcode reaches the patient (clinic setting HAVEN_PASSCODE_DELIVERY). */
+export const PasscodeDelivery = { FrontDesk: 'front-desk', Sms: 'sms', Email: 'email' } as const;
+export type PasscodeDelivery = (typeof PasscodeDelivery)[keyof typeof PasscodeDelivery];
 
 /** How it travels. */
 export const ReminderChannel = { Email: 'email', Sms: 'sms' } as const;
@@ -37,6 +52,8 @@ export const SuppressionReason = {
   AppointmentMoved: 'appointment_moved',
   NoContact: 'no_contact',
   NoLink: 'no_link',
+  /** A passcode message for a link that a newer link replaced. */
+  LinkReplaced: 'link_replaced',
   TooLate: 'too_late',
   PatientErased: 'patient_erased',
 } as const;
@@ -57,6 +74,8 @@ export interface ReminderScheduled {
     readonly dueAt: string;
     /** For `reminder`: minutes before the start. */
     readonly offsetMinutes?: number;
+    /** For `passcode`: the link whose passcode it carries. */
+    readonly linkId?: string;
   };
 }
 

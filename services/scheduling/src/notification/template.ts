@@ -4,7 +4,7 @@
  * Pure: no I/O.
  */
 import { ValidationError, type FieldViolation } from '@haven/errors';
-import { ReminderKind } from './reminder';
+import { ReminderKind, TEMPLATE_KINDS, type TemplateKind } from './reminder';
 
 /**
  * The only fields a template may name. Nothing about the patient (name, date of birth, reason, contact,
@@ -23,7 +23,7 @@ export type TemplateValues = Readonly<Record<TemplateField, string>>;
 
 /** One kind of message in one language: e-mail subject and body, and the SMS text. */
 export interface MessageTemplate {
-  readonly kind: ReminderKind;
+  readonly kind: TemplateKind;
   readonly language: string;
   readonly subject: string;
   readonly body: string;
@@ -89,7 +89,7 @@ function lintText(text: string, field: string, max: number): FieldViolation[] {
  */
 export function lintTemplates(templates: readonly MessageTemplate[]): void {
   const violations: FieldViolation[] = [];
-  const kinds = new Set<string>(Object.values(ReminderKind));
+  const kinds = new Set<string>(TEMPLATE_KINDS);
   if (templates.length > MAX_TEMPLATES) {
     throw new ValidationError([
       { field: 'templates', description: `must be at most ${MAX_TEMPLATES} templates` },
@@ -185,13 +185,43 @@ export const DEFAULT_TEMPLATES: readonly MessageTemplate[] = [
   },
 ];
 
+/** What the link messages say about the passcode, by how it reaches the patient. */
+export const PASSCODE_NOTES = {
+  'front-desk': 'You need the passcode the clinic gave you to join.',
+  sms: 'You need a passcode to join: it comes in a separate text message.',
+  email: 'You need a passcode to join: it comes in a separate e-mail.',
+} as const;
+
+/**
+ * The passcode message (fixed wording): the clinic, the time and the passcode, never the link, which goes by
+ * the other channel (`linkBy`).
+ */
+export function passcodeMessage(
+  values: Pick<TemplateValues, 'clinic_name' | 'start_time' | 'opt_out'>,
+  passcode: string,
+  linkBy: 'email' | 'sms',
+): RenderedMessage {
+  const where = linkBy === 'email' ? 'by e-mail' : 'by text message';
+  const line = `Your passcode for the video visit with ${values.clinic_name} on ${values.start_time}: ${passcode}`;
+  return {
+    subject: `Your passcode for the video visit with ${values.clinic_name}`,
+    body: `${line}
+
+The link to join comes separately ${where}.
+
+${values.opt_out}
+`,
+    sms: `${line}. The link comes ${where}. ${values.opt_out}`,
+  };
+}
+
 /** The default opt-out wording (English). */
 export const DEFAULT_OPT_OUT = OPT_OUT_EN;
 
 /** The template for a kind and language, falling back to English, then to the built-in ones. */
 export function templateFor(
   templates: readonly MessageTemplate[],
-  kind: ReminderKind,
+  kind: TemplateKind,
   language: string,
 ): MessageTemplate {
   const pick = (list: readonly MessageTemplate[], lang: string) =>

@@ -2,6 +2,7 @@ import { ValidationError } from '@haven/errors';
 import {
   DEFAULT_TEMPLATES,
   lintTemplates,
+  passcodeMessage,
   renderMessage,
   renderText,
   type MessageTemplate,
@@ -101,4 +102,17 @@ describe('the renderer', () => {
     expect(renderMessage(base, { ...values, clinic_name: 'A\r\nBcc: x@y' }).subject).toBe(
       'Your visit with A Bcc: x@y',
     ));
+});
+
+describe('the passcode message', () => {
+  const values = { clinic_name: 'Lakeside', start_time: 'Thu 3 Dec 2026 10:00', opt_out: 'Reply STOP.' };
+  it('carries the passcode and says where the link comes, with no link', () => {
+    const m = passcodeMessage(values, '48213377', 'email');
+    for (const text of [m.subject, m.body, m.sms]) expect(text).not.toMatch(/https?:|join#/);
+    expect(m.sms).toContain('48213377');
+    expect(m.sms).toContain('The link comes by e-mail');
+    expect(m.body).toContain('Reply STOP.');
+    expect(m.subject).not.toContain('48213377');
+    expect(passcodeMessage(values, '1', 'sms').body).toContain('by text message');
+  });
 });

@@ -1,0 +1,175 @@
+/**
+ * The passcode by the other channel, over a real nats-server, a real local SMTP server and a local SMS gateway:
+ * with HAVEN_PASSCODE_DELIVERY=sms the link goes by e-mail and the passcode alone by SMS; no message ever
+ * carries both (nor the token and the passcode in any form); a newer link sends its own passcode and the old
+ * one's is not sent again; the setting without an SMS provider stops the service at start.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { scheduling } from '@haven/proto';
+import { callUnary, clientCallMetadata, createLogger } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import {
+  eventually,
+  serveJwks,
+  startMailCatcher,
+  startNatsServer,
+  type JwksServer,
+  type MailCatcher,
+  type NatsServerHandle,
+} from '@haven/testing';
+import { startScheduling, type RunningScheduling } from '../server';
+import { testSchedulingConfig } from '../testing';
+
+jest.setTimeout(60_000);
+
+const issuer = createTestIssuer();
+const PATIENT = {
+  givenName: 'Pass',
+  familyName: 'Code',
+  dateOfBirth: '1975-05-05',
+  email: 'pass.code@example.test',
+  phone: '+15550304050',
+};
+const SMS_TOKEN = 'passcode-sms-gateway-token-01';
+
+let nats: NatsServerHandle;
+let jwks: JwksServer;
+let catcher: MailCatcher;
+let dataDir: string;
+let service: RunningScheduling;
+let client: scheduling.SchedulingServiceClient;
+let gateway: Server;
+const texts: { to: string; text: string }[] = [];
+
+const frontDesk = async () =>
+  clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
+
+const configOf = (extra: Record<string, string>) =>
+  testSchedulingConfig(
+    nats.env('scheduling'),
+    { jwksUrl: jwks.url, dataDir },
+    {
+      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+      HAVEN_SMTP_REQUIRE_TLS: 'false',
+      HAVEN_SMTP_FROM: 'Clinic <no-reply@passcode.test>',
+      HAVEN_CLINIC_NAME: 'Hillside Clinic',
+      HAVEN_PUBLIC_URL: 'https://visits.hillside.test',
+      HAVEN_REMINDER_POLL_MS: '50',
+      HAVEN_REMINDER_OFFSETS: '',
+      ...extra,
+    },
+  );
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  jwks = await serveJwks(issuer.jwks);
+  catcher = await startMailCatcher();
+  gateway = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      texts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof texts)[number]);
+      res.writeHead(202).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-passcode-'));
+  service = await startScheduling(
+    configOf({
+      HAVEN_PASSCODE_DELIVERY: 'sms',
+      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/send`,
+      HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
+    }),
+    createLogger({ service: 'scheduling', level: 'silent' }),
+    { host: '127.0.0.1' },
+  );
+  client = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await catcher?.close();
+  await new Promise((resolve) => gateway?.close(resolve));
+  await nats?.stop();
+  await jwks?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
+  it('sends the link by e-mail and the passcode alone by SMS, never together', async () => {
+    const patient = await callUnary(
+      client,
+      'createPatient',
+      scheduling.CreatePatientRequest.fromPartial({ patient: PATIENT }),
+      await frontDesk(),
+    );
+    const start = new Date(Math.ceil((Date.now() + 2 * 86_400_000) / 60_000) * 60_000);
+    const booked = await callUnary(
+      client,
+      'bookAppointment',
+      scheduling.BookAppointmentRequest.fromPartial({
+        appointment: {
+          clinician: 'users/doc-1',
+          patient: patient.patient!.name,
+          startTime: start,
+          endTime: new Date(start.getTime() + 30 * 60_000),
+        },
+      }),
+      await frontDesk(),
+    );
+    const issue = () =>
+      frontDesk().then((md) =>
+        callUnary(
+          client,
+          'issuePatientLink',
+          scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
+          md,
+        ),
+      );
+    const first = await issue();
+    await eventually('the invitation e-mail and the passcode SMS', () =>
+      catcher.messages().length >= 1 && texts.length >= 1 ? true : undefined,
+    );
+    const mail = catcher.messages()[0]!;
+    expect(mail.to).toEqual([PATIENT.email]);
+    expect(mail.text).toContain(`https://visits.hillside.test/join#${first.token}`);
+    expect(mail.text).toContain('it comes in a separate text message');
+    expect(mail.text).not.toContain(first.passcode);
+    const sms = texts[0]!;
+    expect(sms.to).toBe(PATIENT.phone);
+    expect(sms.text).toContain(first.passcode);
+    expect(sms.text).toContain('Hillside Clinic');
+    expect(sms.text).not.toContain(first.token);
+    expect(sms.text).not.toMatch(/https?:|join#/);
+
+    const second = await issue();
+    await eventually('the second passcode SMS', () => (texts.length >= 2 ? true : undefined));
+    expect(texts[1]!.text).toContain(second.passcode);
+    await new Promise((r) => setTimeout(r, 500)); // more sender rounds: nothing else goes
+    expect(texts).toHaveLength(2);
+    expect(catcher.messages()).toHaveLength(1);
+    for (const link of [first, second]) {
+      for (const m of catcher.messages()) expect(m.raw).not.toContain(link.passcode);
+      for (const t of texts) expect(t.text).not.toContain(link.token);
+    }
+  });
+
+  it('stops the service at start without an SMS provider, naming the variable', async () => {
+    await expect(
+      startScheduling(
+        configOf({ HAVEN_PASSCODE_DELIVERY: 'sms' }),
+        createLogger({ service: 'scheduling', level: 'silent' }),
+        { host: '127.0.0.1' },
+      ),
+    ).rejects.toThrow(/HAVEN_PASSCODE_DELIVERY=sms needs both HAVEN_SMTP_URL and an SMS provider/);
+  });
+});
