@@ -28,12 +28,21 @@ export const STACK_PASSWORD = 'Visit-Media-Lantern-4821!';
 export const STACK_USERS = {
   front_desk: 'frontdesk@visit.test',
   clinician: 'dr.visit@visit.test',
+  /** A second clinician: invited into a visit as a guest (an interpreter, a colleague). */
+  colleague: 'colleague@visit.test',
 } as const;
 export type StackRole = keyof typeof STACK_USERS;
 /** The display names the stack gives its staff users (the front desk picks the clinician by this name). */
 export const STACK_DISPLAY_NAMES: Readonly<Record<StackRole, string>> = {
   front_desk: 'Front Desk',
   clinician: 'Dr Demo Clinician',
+  colleague: 'Dr Demo Colleague',
+};
+/** The identity role of each stack user. */
+export const STACK_ROLES: Readonly<Record<StackRole, 'front_desk' | 'clinician'>> = {
+  front_desk: 'front_desk',
+  clinician: 'clinician',
+  colleague: 'clinician',
 };
 
 /** A signed-in staff user. */
@@ -94,6 +103,8 @@ export interface StackOptions {
   readonly gatewayEnv?: Readonly<Record<string, string>>;
   /** Session service processes sharing NATS and Janus (default 1); Janus's event handler posts to the first. */
   readonly sessionReplicas?: number;
+  /** Also create the `colleague` (a second clinician) — off by default, so other suites' screens keep one. */
+  readonly colleague?: boolean;
 }
 
 function decodeSub(jwt: string): string {
@@ -145,7 +156,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Staff users through identity's CLI app layer (the same code path as the RPCs), while the others start.
     whileStarting: async (stack) => {
       const tUsers = Date.now();
-      await inviteStaff(stack.service('identity').env);
+      await inviteStaff(stack.service('identity').env, opts.colleague === true);
       timings['users'] = Date.now() - tUsers;
     },
   });
@@ -200,7 +211,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 /** Creates the staff users with identity's CLI, in this process (the app layer, as the RPCs use it). */
-async function inviteStaff(identityEnv: Readonly<Record<string, string>>): Promise<void> {
+async function inviteStaff(identityEnv: Readonly<Record<string, string>>, colleague: boolean): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runCli } = require(join(ROOT, 'services', 'identity', 'dist', 'cli.js')) as {
     runCli(
@@ -214,6 +225,7 @@ async function inviteStaff(identityEnv: Readonly<Record<string, string>>): Promi
     ): Promise<number>;
   };
   for (const [role, email] of Object.entries(STACK_USERS)) {
+    if (role === 'colleague' && !colleague) continue;
     let cliOut = '';
     const code = await runCli(
       [
@@ -222,7 +234,7 @@ async function inviteStaff(identityEnv: Readonly<Record<string, string>>): Promi
         '--email',
         email,
         '--role',
-        role,
+        STACK_ROLES[role as StackRole],
         '--name',
         STACK_DISPLAY_NAMES[role as StackRole],
         '--password-stdin',

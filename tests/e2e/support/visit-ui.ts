@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page, Request } from 'playwright-core';
 import { connectJanusWs, SCREENSHOT_DIR } from '@haven/testing';
-import { STACK_PASSWORD, STACK_USERS, type StackRole } from './stack';
+import { STACK_PASSWORD, STACK_ROLES, STACK_USERS, type StackRole } from './stack';
 import { waitForVisitState, type VisitState } from './visit-flow';
 
 /** Signs a stack staff user in on the staff app at `gatewayUrl` and waits for their home screen. */
@@ -17,7 +17,9 @@ export async function signIn(page: Page, gatewayUrl: string, role: StackRole): P
   await page.getByLabel('Username').fill(STACK_USERS[role]);
   await page.getByLabel('Password').fill(STACK_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator(role === 'clinician' ? '#console' : '#front-desk').waitFor({ state: 'visible' });
+  await page
+    .locator(STACK_ROLES[role] === 'clinician' ? '#console' : '#front-desk')
+    .waitFor({ state: 'visible' });
 }
 
 /** Signs the current staff user out and waits for the sign-in form. */

@@ -1,0 +1,233 @@
+/**
+ * An interpreter joins a three-party video visit, run INSIDE a network namespace by
+ * tests/e2e/visit-three-party.e2e.spec.ts. The whole stack (./stack.ts, with a second clinician user, the
+ * `colleague`) and three headless Chromiums. The patient is booked, redeems the link and is admitted over gRPC;
+ * the clinician invites the colleague as the visit's interpreter (InviteGuest); before admission the interpreter's
+ * page gets no media ("not admitted"); the interpreter waits in the lobby (the real gateway route) and the
+ * clinician admits them. Each of the three joins the video with the product's own client (web/src/visit) on the
+ * gateway's page. The driver waits until every page decodes video from both others and receives audio from both,
+ * and reads the labels on each page's remote tiles. Prints one JSON line ({@link VisitThreeResult}).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { session } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import { launchChromium, type LaunchedChromium } from '@haven/testing';
+import { startStack, type Stack } from './stack';
+import { admit, bookVisit, joinLobby, visitState, visitStats, type VisitStats } from './visit-flow';
+import { signIn } from './visit-ui';
+import { runDriver, withLogs } from '../../support/driver';
+
+/** What one page sees of the others. */
+export interface PageView {
+  readonly status: string;
+  readonly remoteFeeds: number;
+  /** Remote feeds with decoded video, and with audio packets. */
+  readonly feedsWithVideo: number;
+  readonly feedsWithAudio: number;
+  /** The labels on the remote tiles, sorted. */
+  readonly labels: string[];
+}
+
+/** What the driver prints. */
+export interface VisitThreeResult {
+  readonly timings: Record<string, number>;
+  /** The interpreter's media request before being admitted (status and code of the visit client). */
+  readonly beforeAdmission: { status: string; errorCode: number | string | null };
+  /** The interpreter's lobby entry as the clinician's visit read shows it. */
+  readonly lobbyEntry: { kind: string; state: string } | null;
+  readonly clinician: PageView;
+  readonly patient: PageView;
+  readonly interpreter: PageView;
+  readonly totalMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const VISIT_BOX = 'three-visit';
+
+async function startOn(page: Page, o: { mediaUrl: string; leaveUrl: string; role: string }): Promise<void> {
+  for (let i = 0; i < 400 && !(await page.evaluate<boolean>('!!window.HavenVisit')); i++) await sleep(25);
+  await page.evaluate(
+    `(() => { const old = document.getElementById('${VISIT_BOX}'); if (old) old.remove(); ` +
+      `const d = document.createElement('div'); d.id = '${VISIT_BOX}'; document.body.prepend(d); ` +
+      `void window.HavenVisit.start(d, ${JSON.stringify(o)}); })()`,
+  );
+}
+
+function remoteLabels(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(
+    `[...document.querySelectorAll('#${VISIT_BOX} .tile:not(.tile-self) .tile-label')]` +
+      `.map((e) => e.childNodes[0] ? e.childNodes[0].textContent.trim() : '').sort()`,
+  );
+}
+
+function counts(s: VisitStats): { video: number; audio: number } {
+  return {
+    video: s.feeds.filter((f) => f.framesDecoded > 0).length,
+    audio: s.feeds.filter((f) => f.audioPacketsReceived > 0).length,
+  };
+}
+
+async function view(page: Page): Promise<PageView> {
+  const [st, stats, labels] = await Promise.all([visitState(page), visitStats(page), remoteLabels(page)]);
+  const c = counts(stats);
+  return {
+    status: st.status,
+    remoteFeeds: st.remoteFeeds,
+    feedsWithVideo: c.video,
+    feedsWithAudio: c.audio,
+    labels,
+  };
+}
+
+/** Waits (bounded) until the page decodes video and audio from two others and labels both tiles. */
+async function waitForTwo(page: Page, timeoutMs: number): Promise<PageView> {
+  const until = Date.now() + timeoutMs;
+  let last = await view(page);
+  while (Date.now() < until) {
+    if (
+      last.feedsWithVideo >= 2 &&
+      last.feedsWithAudio >= 2 &&
+      last.labels.length === 2 &&
+      !last.labels.includes('Participant')
+    )
+      return last;
+    await sleep(250);
+    last = await view(page);
+  }
+  return last;
+}
+
+async function main(): Promise<VisitThreeResult> {
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  let stack: Stack | undefined;
+  const browsers: LaunchedChromium[] = [];
+  try {
+    const [s, launched] = await Promise.all([
+      startStack({ colleague: true }),
+      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
+    ]);
+    stack = s;
+    browsers.push(...launched);
+    const [a, b, c] = launched;
+    timings['stack'] = Date.now() - t0;
+    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
+    const gw = s.gatewayUrl;
+
+    const [frontDesk, clinicianApi, colleagueApi] = await Promise.all([
+      s.login('front_desk'),
+      s.login('clinician'),
+      s.login('colleague'),
+    ]);
+    const v = await bookVisit(s, frontDesk, clinicianApi, { startInMinutes: 2, durationMinutes: 30 });
+    await admit(s, clinicianApi, await joinLobby(s, v));
+    const visitUrl = `/api/visits/${v.appointmentId}`;
+
+    // The patient's page.
+    await b.context.addCookies(
+      Object.entries({
+        haven_patient: v.patientToken,
+        haven_csrf: randomBytes(32).toString('base64url'),
+      }).map(([name, value]) => ({
+        name,
+        value,
+        domain: '127.0.0.1',
+        path: name === 'haven_csrf' ? '/' : '/api',
+        sameSite: 'Strict' as const,
+      })),
+    );
+    const patient = await b.context.newPage();
+    patient.setDefaultTimeout(15_000);
+    await patient.goto(`${gw}/`);
+    await startOn(patient, {
+      mediaUrl: '/api/patient/media',
+      leaveUrl: '/api/patient/leave',
+      role: 'patient',
+    });
+
+    // The clinician's page.
+    const clinician = await a.context.newPage();
+    clinician.setDefaultTimeout(15_000);
+    await signIn(clinician, gw, 'clinician');
+    await startOn(clinician, {
+      mediaUrl: `${visitUrl}/media`,
+      leaveUrl: `${visitUrl}/leave`,
+      role: 'clinician',
+    });
+
+    // The clinician invites the colleague as the interpreter.
+    await callUnary(
+      s.clients.session,
+      'inviteGuest',
+      session.InviteGuestRequest.fromPartial({
+        visit: v.visit,
+        user: `users/${colleagueApi.id}`,
+        role: session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER,
+      }),
+      clientCallMetadata({ token: clinicianApi.token }),
+    );
+
+    // The interpreter signs in; before admission their page gets no media; they wait in the lobby.
+    const interpreter = await c.context.newPage();
+    interpreter.setDefaultTimeout(15_000);
+    await signIn(interpreter, gw, 'colleague');
+    const media = { mediaUrl: `${visitUrl}/media`, leaveUrl: `${visitUrl}/leave`, role: 'clinician' };
+    await interpreter.evaluate(`fetch('${visitUrl}/lobby', { method: 'POST', headers: { 'content-type':
+      'application/json', 'x-csrf-token': decodeURIComponent((document.cookie.match(/haven_csrf=([^;]+)/) || [])[1]
+      || '') }, body: '{}' }).then((r) => r.status)`);
+    await startOn(interpreter, media);
+    let early = await visitState(interpreter);
+    for (let i = 0; i < 200 && early.status !== 'error' && early.status !== 'live'; i++) {
+      await sleep(50);
+      early = await visitState(interpreter);
+    }
+    const detail = await callUnary(
+      s.clients.session,
+      'getVisit',
+      { name: v.visit },
+      clientCallMetadata({ token: clinicianApi.token }),
+    );
+    const entry = detail.visit?.participants.find((p) => p.principal === `users/${colleagueApi.id}`);
+    const lobbyEntry = entry
+      ? {
+          kind:
+            entry.role === session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER
+              ? 'interpreter'
+              : String(entry.role),
+          state:
+            entry.state === session.ParticipantState.PARTICIPANT_STATE_WAITING
+              ? 'lobby'
+              : String(entry.state),
+        }
+      : null;
+    if (!entry) throw new Error('the interpreter is not in the lobby');
+
+    // Admitted: the interpreter's page joins the video.
+    await admit(s, clinicianApi, entry.name);
+    const tAdmit = Date.now();
+    await startOn(interpreter, media);
+    const [cv, pv, iv] = await Promise.all([
+      waitForTwo(clinician, 40_000),
+      waitForTwo(patient, 40_000),
+      waitForTwo(interpreter, 40_000),
+    ]);
+    timings['admitToAllThree'] = Date.now() - tAdmit;
+    return {
+      timings,
+      beforeAdmission: { status: early.status, errorCode: early.errorCode },
+      lobbyEntry,
+      clinician: cv,
+      patient: pv,
+      interpreter: iv,
+      totalMs: Date.now() - t0,
+    };
+  } catch (err) {
+    throw withLogs(err, stack?.logs(15) ?? '');
+  } finally {
+    await Promise.all(browsers.map((x) => x.close()));
+    await stack?.stop();
+  }
+}
+
+runDriver('visit-three-driver', main);

@@ -1,0 +1,48 @@
+/**
+ * An interpreter joins a three-party video visit, end to end, in a private network namespace
+ * (./support/visit-three-driver.ts): the clinician invites a colleague as the visit's interpreter; the interpreter
+ * gets no media before a host admits them and waits in the lobby as an entry of their own, with their role; once
+ * admitted, all three — clinician, patient, interpreter — see and hear each other, and every page labels the two
+ * other tiles with their roles from the server.
+ */
+import { join } from 'node:path';
+import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import type { VisitThreeResult } from './support/visit-three-driver';
+
+const DRIVER = join(__dirname, 'support', 'visit-three-driver.ts');
+
+(netnsGate() ? describe : describe.skip)('an interpreter in a three-party video visit', () => {
+  let ns: Netns;
+  let result: VisitThreeResult;
+
+  beforeAll(async () => {
+    ns = await createNetns();
+    result = await runInNetns<VisitThreeResult>(ns, DRIVER, {}, { timeoutMs: 150_000 });
+    process.stderr.write(
+      `visit-three: ${JSON.stringify(result.timings)}, clinician ${JSON.stringify(result.clinician)}, ` +
+        `patient ${JSON.stringify(result.patient)}, interpreter ${JSON.stringify(result.interpreter)}, ` +
+        `total ${result.totalMs} ms\n`,
+    );
+  }, 170_000);
+
+  afterAll(async () => {
+    await ns?.destroy();
+  });
+
+  it('gives the invited interpreter no media before admission, and a lobby entry of their own', () => {
+    expect(result.beforeAdmission).toMatchObject({ status: 'error', errorCode: 403 });
+    expect(result.lobbyEntry).toEqual({ kind: 'interpreter', state: 'lobby' });
+  });
+
+  it('lets all three see and hear each other once admitted', () => {
+    for (const side of [result.clinician, result.patient, result.interpreter]) {
+      expect(side).toMatchObject({ status: 'live', remoteFeeds: 2, feedsWithVideo: 2, feedsWithAudio: 2 });
+    }
+  });
+
+  it('labels the other two on every page by their roles', () => {
+    expect(result.clinician.labels).toEqual(['Interpreter', 'Patient']);
+    expect(result.patient.labels).toEqual(['Clinician', 'Interpreter']);
+    expect(result.interpreter.labels).toEqual(['Clinician', 'Patient']);
+  });
+});
