@@ -227,6 +227,8 @@ describe('front desk, patient and clinician through the gateway', () => {
       inMedia: false,
       device: 1,
       recordingConsented: false,
+      host: false,
+      joinTime: expect.any(String),
     });
 
     // Another clinician can neither read the visit nor act on it.

@@ -51,6 +51,8 @@ export interface ParticipantView {
   readonly recordingConsented: boolean;
   /** Whether they hold host rights (admit, remove, end, record). */
   readonly host: boolean;
+  /** When they arrived in the lobby (the clinician: joined), ISO 8601; null when unknown. */
+  readonly joinTime: string | null;
 }
 
 /** A visit as the browser sees it. */
@@ -80,6 +82,7 @@ export function participantView(
     device: p.device || 1,
     recordingConsented: p.recordingConsented,
     host: hosts.includes(p.principal),
+    joinTime: p.joinTime?.toISOString() ?? null,
   };
 }
 

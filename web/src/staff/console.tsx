@@ -80,6 +80,7 @@ interface OpenVisit {
   readonly id: string;
   readonly status: string;
   readonly locked: boolean;
+  /** Everyone in the visit, clinicians included (the lists show the others). */
   readonly participants: readonly Participant[];
   readonly patientName: string | null;
 }
@@ -119,7 +120,7 @@ function VisitCard({
       onChange({
         status: r.visit.status,
         locked: r.visit.locked,
-        participants: others(r.visit.participants),
+        participants: r.visit.participants,
       });
   }, [session, id, onChange]);
 
@@ -160,8 +161,8 @@ function VisitCard({
   };
 
   const ended = visit.status === 'ended';
-  const lobby = visit.participants.filter((p) => p.state === 'lobby');
-  const admitted = visit.participants.filter((p) => p.state === 'admitted');
+  const lobby = others(visit.participants).filter((p) => p.state === 'lobby');
+  const admitted = others(visit.participants).filter((p) => p.state === 'admitted');
   const label = (p: Participant) => participantLabel(p, visit.patientName);
   const action = (text: string, path: string, p: Participant, cls = 'button-quiet') => (
     <button
@@ -294,11 +295,81 @@ function VisitCard({
               status={visit.status}
               patientName={visit.patientName}
               onVideo={onVideo}
+              participants={visit.participants}
+              refresh={() => void refresh()}
             />
           ))}
         </div>
       </div>
     </section>
+  );
+}
+
+/** "just now", "1 min", "12 min" since an ISO time. */
+export function waitedFor(joinTime: string | null | undefined, now: number): string {
+  const since = joinTime ? Date.parse(joinTime) : NaN;
+  if (!Number.isFinite(since)) return '';
+  const min = Math.floor((now - since) / 60_000);
+  return min < 1 ? 'just now' : `${min} min`;
+}
+
+/**
+ * Who is waiting now, across today's visits: the patient by name (read for treatment, as the visit does), how
+ * long they have waited, and Admit in one click.
+ */
+function WaitingList({
+  visits,
+  lobbies,
+  names,
+  onAdmit,
+}: {
+  visits: readonly VisitSummary[];
+  lobbies: Readonly<Record<string, readonly Participant[]>>;
+  names: Readonly<Record<string, string>>;
+  onAdmit: (visitId: string, p: Participant) => Promise<void>;
+}) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 15_000);
+    return () => clearInterval(timer);
+  }, []);
+  const waiting = visits.flatMap((v) =>
+    v.status === 'ended'
+      ? []
+      : others(lobbies[v.id] ?? [])
+          .filter((p) => p.state === 'lobby')
+          .map((p) => ({ v, p, label: participantLabel(p, names[v.patientId ?? ''] ?? null) })),
+  );
+  waiting.sort((a, b) => (a.p.joinTime ?? '').localeCompare(b.p.joinTime ?? ''));
+  if (waiting.length === 0) return null;
+  return (
+    <div id="waiting-now" className="waiting-now">
+      <h3>Waiting now</h3>
+      <ul className="list">
+        {waiting.map(({ v, p, label }) => {
+          const waited = waitedFor(p.joinTime, now);
+          return (
+            <li key={p.id} className="row">
+              <div className="row-main">
+                <strong>{label}</strong>
+                <span>{` · visit at ${timeOf(v.startTime)}`}</span>
+                {waited ? <span className="badge">{`waiting ${waited}`}</span> : null}
+              </div>
+              <div className="row-actions">
+                <button
+                  type="button"
+                  className="button button-primary"
+                  aria-label={`Admit ${label} to the visit at ${timeOf(v.startTime)}`}
+                  onClick={() => void onAdmit(v.id, p)}
+                >
+                  Admit
+                </button>
+              </div>
+            </li>
+          );
+        })}
+      </ul>
+    </div>
   );
 }
 
@@ -348,6 +419,9 @@ export function Console() {
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<OpenVisit | null>(null);
   const [shown, setShown] = useState(false);
+  /** Who is in each visit that has someone waiting, and the patients' names (read for treatment). */
+  const [lobbies, setLobbies] = useState<Readonly<Record<string, readonly Participant[]>>>({});
+  const [names, setNames] = useState<Readonly<Record<string, string>>>({});
   const current = shown ? open?.id : undefined;
 
   const loadVisits = useCallback(async () => {
@@ -357,6 +431,7 @@ export function Console() {
   }, [session]);
 
   const { status, live } = useLive(session, (m) => {
+    if (m.type === 'lobby') setLobbies((l) => ({ ...l, [m.visitId]: m.participants }));
     if (m.type === 'visit' || m.type === 'lobby') {
       if (!visits?.some((v) => v.id === m.visitId)) void loadVisits();
       else if (m.type === 'visit')
@@ -378,7 +453,7 @@ export function Console() {
           o?.id !== m.visitId
             ? o
             : m.type === 'lobby'
-              ? { ...o, participants: others(m.participants) }
+              ? { ...o, participants: m.participants }
               : { ...o, status: m.status, locked: m.locked },
         );
     } else if (m.type === 'ended' && m.visitId === open?.id) {
@@ -395,6 +470,54 @@ export function Console() {
       live = false;
     };
   }, [session]);
+
+  // The visits with someone waiting: who (read again when the counts change) and the patient's name (once).
+  const waitingKey = (visits ?? [])
+    .filter((v) => v.lobbyCount > 0 && v.status !== 'ended')
+    .map((v) => `${v.id}:${v.lobbyCount}:${v.admittedCount}:${v.patientId ?? ''}`)
+    .join(' ');
+  const known = useRef(new Set<string>());
+  useEffect(() => {
+    let live = true;
+    for (const entry of waitingKey.split(' ').filter(Boolean)) {
+      const [id = '', , , patientId = ''] = entry.split(':');
+      void guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${id}`)).then((r) => {
+        if (live && r) setLobbies((l) => ({ ...l, [id]: r.visit.participants }));
+      });
+      if (patientId && !known.current.has(patientId)) {
+        known.current.add(patientId);
+        // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
+        void api<{ patient?: { name?: string } }>(
+          'GET',
+          `/api/patients/${encodeURIComponent(patientId)}?purpose=treatment`,
+        ).then(
+          (p) => {
+            const name = p.patient?.name;
+            if (name) setNames((n) => ({ ...n, [patientId]: name }));
+          },
+          () => known.current.delete(patientId),
+        );
+      }
+    }
+    return () => {
+      live = false;
+    };
+  }, [session, waitingKey]);
+
+  const admitNow = useCallback(
+    async (visitId: string, p: Participant) => {
+      setError(null);
+      const done = await guarded(
+        session,
+        () => api('POST', `/api/visits/${visitId}/admit`, { participantId: p.id }),
+        setError,
+      );
+      if (done === undefined) return;
+      const r = await guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${visitId}`));
+      if (r) setLobbies((l) => ({ ...l, [visitId]: r.visit.participants }));
+    },
+    [session],
+  );
 
   useEffect(() => {
     document.body.classList.toggle('in-visit', shown);
@@ -436,7 +559,7 @@ export function Console() {
                 ? {
                     status: r.visit.status,
                     locked: r.visit.locked,
-                    participants: others(r.visit.participants),
+                    participants: r.visit.participants,
                   }
                 : {}),
             },
@@ -464,6 +587,7 @@ export function Console() {
             {error}
           </p>
         ) : null}
+        <WaitingList visits={visits ?? []} lobbies={lobbies} names={names} onAdmit={admitNow} />
         <ul id="visits" className="list">
           {(visits ?? []).map((v) => (
             <li key={v.id} className="row">

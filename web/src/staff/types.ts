@@ -69,6 +69,10 @@ export interface Participant {
   readonly inMedia: boolean;
   readonly device: number;
   readonly recordingConsented?: boolean;
+  /** Whether they hold host rights (clinicians). */
+  readonly host?: boolean;
+  /** When they arrived in the lobby, ISO 8601. */
+  readonly joinTime?: string | null;
 }
 
 /** A visit in the clinician's list (GET /api/visits). */

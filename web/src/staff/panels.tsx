@@ -10,6 +10,8 @@
  * A panel renders its own card or section with a heading of its own level (h2 in the console, h3 in a visit).
  */
 import type { ComponentType } from 'react';
+import { GuestControls } from '../guests/guest-controls';
+import type { Participant } from './types';
 
 /** What a panel in the console receives. */
 export interface ConsolePanelProps {
@@ -25,6 +27,10 @@ export interface VisitPanelProps {
   readonly patientName: string | null;
   /** Whether the clinician's own video is live in this visit. */
   readonly onVideo: boolean;
+  /** Everyone in the visit, clinicians included, as GET /api/visits/:id lists them. */
+  readonly participants: readonly Participant[];
+  /** Reads the visit again (after a change a panel made). */
+  readonly refresh: () => void;
 }
 
 /** One extra panel. */
@@ -37,5 +43,11 @@ export interface Panel<P> {
 /** Cards under today's visits. */
 export const consolePanels: ReadonlyArray<Panel<ConsolePanelProps>> = [];
 
+/** Guests and host rights (web/src/guests), while the visit is not over. */
+function GuestsPanel({ visitId, status, participants, refresh }: VisitPanelProps) {
+  if (status === 'ended') return null;
+  return <GuestControls visitId={visitId} participants={participants} onChanged={refresh} />;
+}
+
 /** Panels beside one open visit. */
-export const visitPanels: ReadonlyArray<Panel<VisitPanelProps>> = [];
+export const visitPanels: ReadonlyArray<Panel<VisitPanelProps>> = [{ id: 'guests', component: GuestsPanel }];
