@@ -4,8 +4,9 @@
  *
  * - `consolePanels`: cards under the list of today's visits (e.g. notifications, messages).
  * - `visitPanels`: panels beside the video of one open visit, under the waiting room and the people in the
- *   visit (e.g. the recordings list, chat). They get the visit's id, status and the patient's name (already
- *   read for treatment when the visit opened; null until then).
+ *   visit (e.g. the recordings list, chat; the guests' controls are the first). They get the visit's id,
+ *   status, the patient's name (already read for treatment when the visit opened; null until then), whether
+ *   the clinician is on video, everyone in the visit and a function that reads the visit again.
  *
  * A panel renders its own card or section with a heading of its own level (h2 in the console, h3 in a visit).
  */
