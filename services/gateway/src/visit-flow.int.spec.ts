@@ -228,7 +228,7 @@ describe('front desk, patient and clinician through the gateway', () => {
       device: 1,
       recordingConsented: false,
       host: false,
-      joinTime: expect.any(String),
+      joinTime: expect.any(String) as unknown,
     });
 
     // Another clinician can neither read the visit nor act on it.
