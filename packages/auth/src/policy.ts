@@ -271,6 +271,16 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     kinds: [PATIENT],
     note: 'clinician their own; patient their own, once admitted',
   },
+  [`${SESSION}SendChatMessage`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'visit members: clinician their own; patient device once admitted; text sealed, rate-limited',
+  },
+  [`${SESSION}ListChatMessages`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'visit members: clinician their own; patient device once admitted; recorded as PhiAccessed',
+  },
 
   // recording
   // Watching a recording is PHI access: only the people of the visit (the clinician; the patient, their own,

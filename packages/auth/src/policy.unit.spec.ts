@@ -104,7 +104,9 @@ describe('the policy table', () => {
       'session.v1.SessionService/JoinLobby',
       'session.v1.SessionService/JoinMedia',
       'session.v1.SessionService/LeaveVisit',
+      'session.v1.SessionService/ListChatMessages',
       'session.v1.SessionService/RecordConsent',
+      'session.v1.SessionService/SendChatMessage',
     ]);
   });
 

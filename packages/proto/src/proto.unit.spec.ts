@@ -167,6 +167,8 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'JoinMedia',
     'InviteGuest',
     'GrantHost',
+    'SendChatMessage',
+    'ListChatMessages',
   ],
   recording: [
     'GetRecording',

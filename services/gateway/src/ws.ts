@@ -25,6 +25,7 @@ import type {
   SessionRevoked,
   TokenVerifier,
 } from '@haven/service';
+import { ChatRelay, type ChatSocket } from './chat-ws';
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes } from './http';
 import { recordUpgradeRefusal } from './refusals';
@@ -73,7 +74,8 @@ export function recordingMessage(
       return undefined;
   }
 }
-const MAX_MESSAGE_BYTES = 1024;
+/** Room for a chat message at its length limit (2000 characters of up to 4 UTF-8 bytes) and its JSON. */
+const MAX_MESSAGE_BYTES = 16 * 1024;
 
 /** Options of {@link WsHub.attach}. */
 export interface WsHubOptions {
@@ -108,6 +110,8 @@ interface Client {
   lastActivity: number;
   alive: boolean;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** The socket as the chat relay sees it. */
+  chat?: ChatSocket;
 }
 
 /** The WebSocket hub; also tells the REST API who is in a media room ({@link MediaPresence}). */
@@ -125,12 +129,18 @@ export class WsHub implements MediaPresence {
   private readonly idleTimeoutMs: number;
   private readonly deadlineMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  private readonly chat: ChatRelay;
 
   private constructor(private readonly options: WsHubOptions) {
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
     this.idleTimeoutMs = options.idleTimeoutMs ?? 15 * 60_000;
     this.deadlineMs = options.deadlineMs ?? 5000;
+    this.chat = new ChatRelay({
+      clients: options.clients,
+      logger: options.logger,
+      deadlineMs: this.deadlineMs,
+    });
     this.onUpgrade = (req, socket, head) => {
       void this.upgrade(req, socket, head).catch((err: unknown) => {
         options.logger.warn({ err }, 'websocket upgrade failed');
@@ -238,6 +248,12 @@ export class WsHub implements MediaPresence {
       client.expiryTimer = setTimeout(() => this.signOut(client, 'expired'), Math.min(ms, 2 ** 31 - 1));
       client.expiryTimer.unref();
     }
+    client.chat = {
+      token,
+      kind,
+      visitId,
+      send: (message) => this.sendTo(client, message),
+    };
     this.clientsSet.add(client);
     ws.on('pong', () => {
       client.alive = true;
@@ -251,12 +267,16 @@ export class WsHub implements MediaPresence {
         const message = JSON.parse(text) as { type?: unknown };
         if (message.type === 'activity' || message.type === 'ping') client.lastActivity = this.now();
         if (message.type === 'ping') this.sendTo(client, { type: 'pong' });
+        if (typeof message === 'object' && message !== null && client.chat) {
+          if (this.chat.handle(client.chat, message)) client.lastActivity = this.now();
+        }
       } catch {
         // not JSON: ignored
       }
     });
     ws.on('close', () => {
       if (client.expiryTimer) clearTimeout(client.expiryTimer);
+      if (client.chat) this.chat.forget(client.chat);
       this.clientsSet.delete(client);
     });
     ws.on('error', () => ws.terminate());
@@ -326,6 +346,11 @@ export class WsHub implements MediaPresence {
       this.media.delete(visitId);
     }
     if (Date.parse(event.occurredAt) < this.startedAt - 5000) return;
+    if (name === 'ChatMessagePosted') {
+      // Chat changes nothing else a page shows: no visit refresh.
+      this.chat.event(name, visitId);
+      return;
+    }
 
     const principal = typeof data['principal'] === 'string' ? data['principal'] : undefined;
     const direct: Readonly<Record<string, string>> = {

@@ -4,7 +4,10 @@
  * reach it through the gateway). The adapters are built apart (visit/booking-consumer.ts,
  * janus/janus-events-server.ts); this file only connects them. A relay fans session events out on the bus.
  */
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { mkdir } from 'node:fs/promises';
+import { FilePatientKeyStore, openKmsFromEnv, type ClosableKms } from '@haven/crypto';
 import { EventBus, startRelay } from '@haven/bus';
 import { ConsumerHealth, type EventStore } from '@haven/eventstore';
 import { session } from '@haven/proto';
@@ -15,6 +18,8 @@ import {
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   createVerifierFromConfig,
+  kmsConfigShape,
+  kmsEnvOf,
   natsCredentialsOf,
   serveHavenGrpc,
   type Logger,
@@ -28,6 +33,8 @@ import { coreTokenSource } from './janus/janus-token';
 import { MediaAccess } from './media/media-access';
 import { MEDIA_PATH, MediaProxy } from './media/media-proxy';
 import { followBookings } from './visit/booking-consumer';
+import { chatHandlers } from './visit/chat-grpc';
+import { ChatService } from './visit/chat-service';
 import { visitHandlers } from './visit/grpc';
 import { openVisitOnRequest } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
@@ -73,6 +80,16 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
     .default(10),
   /** How often idle visits are looked for. */
   HAVEN_VISIT_IDLE_CHECK_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  /**
+   * Where the service keeps its patient data keys (`chat-keys/`, wrapped by the keyring): the visit chat seals
+   * each message with the patient's key. Unset: the chat answers UNAVAILABLE.
+   */
+  HAVEN_DATA_DIR: z.string().min(1).optional(),
+  /**
+   * The KMS that wraps those keys: HAVEN_KMS local | pkcs11 | vault-transit and its settings (the local keyring
+   * defaults to `<HAVEN_DATA_DIR>/keyring.json`).
+   */
+  ...kmsConfigShape,
 });
 export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
@@ -144,6 +161,22 @@ function startIdleCheck(visits: VisitService, config: SessionConfig, logger: Log
   return timer;
 }
 
+/**
+ * The KMS of HAVEN_KMS for the chat's patient keys (under HAVEN_DATA_DIR/chat-keys); undefined without
+ * HAVEN_DATA_DIR (the chat then answers UNAVAILABLE).
+ */
+async function openChatKms(config: SessionConfig, logger: Logger): Promise<ClosableKms | undefined> {
+  if (!config.HAVEN_DATA_DIR) {
+    logger.warn('HAVEN_DATA_DIR is not set: the visit chat is unavailable');
+    return undefined;
+  }
+  const dataDir = resolve(config.HAVEN_DATA_DIR);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  return openKmsFromEnv(kmsEnvOf(config, { defaultKeyringFile: join(dataDir, 'keyring.json') }), {
+    create: true,
+  });
+}
+
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
 export async function startSession(
   config: SessionConfig,
@@ -185,6 +218,12 @@ export async function startSession(
   await janus.connect();
   await projection.start(store, { health: consumers, logger });
   const idleTimer = startIdleCheck(visits, config, logger);
+  const kms = await openChatKms(config, logger);
+  const keys =
+    kms && config.HAVEN_DATA_DIR
+      ? new FilePatientKeyStore({ dir: join(resolve(config.HAVEN_DATA_DIR), 'chat-keys'), kms })
+      : undefined;
+  const chat = new ChatService({ store, visits, keys });
   const bookings = await followBookings({ store, bus, janus, roomKey, visits, health: consumers, logger });
   const janusEvents = await startJanusEventsServer({
     port: config.HAVEN_HTTP_PORT,
@@ -206,12 +245,15 @@ export async function startSession(
     services: [
       {
         definition: session.SessionServiceService,
-        handlers: visitHandlers({
-          visits,
-          projection,
-          clock: () => new Date(),
-          openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
-        }),
+        handlers: {
+          ...visitHandlers({
+            visits,
+            projection,
+            clock: () => new Date(),
+            openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
+          }),
+          ...chatHandlers(chat),
+        },
       },
     ],
     onShutdown: [
@@ -230,6 +272,7 @@ export async function startSession(
       () => revocations.close(),
       () => bus.close(),
       () => store.close(),
+      async () => kms?.close(),
     ],
   });
 }

@@ -30,6 +30,8 @@ export interface LiveChannel {
   close(): void;
   /** Tells the gateway the user is active (e.g. during a video call without input). */
   activity(): void;
+  /** Sends a message to the gateway; false when the channel is not open (nothing was sent). */
+  send(message: Readonly<Record<string, unknown>>): boolean;
 }
 
 /** Opens the live channel. */
@@ -113,6 +115,11 @@ export function openLive<M extends { readonly type: string }>(options: LiveOptio
     activity() {
       lastActivity = 0;
       activity();
+    },
+    send(message) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(JSON.stringify(message));
+      return true;
     },
   };
 }

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type
 import { ApiError, api } from '../api/client';
 import { openLive, type LiveChannel, type PatientLiveMessage } from '../live/live-channel';
 import { havenVisit } from '../visit/mount';
+import type { ChatTarget } from '../chat/use-chat';
 import { VisitScreen } from '../visit/visit-screen';
 import { startPreview, type Preview } from './self-check';
 import { AccessLog } from './access-log';
@@ -298,6 +299,9 @@ function WaitingStep({ locked, error }: { locked: boolean; error: string | null 
   );
 }
 
+/** The patient's chat: the visit of their own token. */
+const PATIENT_CHAT: ChatTarget = { as: 'patient' };
+
 function VisitStep() {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
@@ -322,6 +326,7 @@ function VisitStep() {
           leaveUrl="/api/patient/leave"
           role="patient"
           onState={onState}
+          chat={PATIENT_CHAT}
         />
       </div>
     </section>

@@ -247,7 +247,9 @@ function VisitCard({
             </div>
           )}
           <div id="visit-stage">
-            {run !== null && onState ? <VisitScreen key={run} {...media} onState={onState} /> : null}
+            {run !== null && onState ? (
+              <VisitScreen key={run} {...media} chat={{ visitId: id }} onState={onState} />
+            ) : null}
           </div>
         </div>
         <div className="visit-people">

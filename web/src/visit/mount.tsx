@@ -15,6 +15,7 @@
 import { createRoot, type Root } from 'react-dom/client';
 import type { FeedStats } from './janus';
 import { inRoom, isFinished, type VisitState } from './machine';
+import type { ChatTarget } from '../chat/use-chat';
 import type { Visit, VisitOptions } from './use-visit';
 import { VisitScreen } from './visit-screen';
 import './visit.css';
@@ -23,6 +24,20 @@ import './visit.css';
 export interface StartOptions extends VisitOptions {
   /** Called once when the visit is over (the user left, was removed, it ended or failed), with the status. */
   readonly onFinished?: (status: string) => void;
+  /**
+   * The visit's chat: by default the patient's own, or for a clinician the visit of `mediaUrl`
+   * (`/api/visits/{id}/media`); `false` for none.
+   */
+  readonly chat?: ChatTarget | false;
+}
+
+/** The chat of a started visit (see StartOptions.chat). */
+export function chatTargetOf(options: StartOptions): ChatTarget | undefined {
+  if (options.chat === false) return undefined;
+  if (options.chat) return options.chat;
+  if (options.role === 'patient') return { as: 'patient' };
+  const visitId = /^\/api\/visits\/([A-Za-z0-9_-]{1,64})\/media$/.exec(options.mediaUrl)?.[1];
+  return visitId ? { visitId } : undefined;
 }
 
 const LEGACY_STATUS: Readonly<Record<VisitState['status'], string>> = {
@@ -180,6 +195,7 @@ function createHavenVisit(): HavenVisit {
             leaveUrl={options.leaveUrl}
             role={options.role === 'patient' ? 'patient' : 'clinician'}
             onState={onState}
+            {...(chatTargetOf(options) ? { chat: chatTargetOf(options) } : {})}
           />,
         );
       });

@@ -3,7 +3,9 @@
  * with faces in a strip, camera-off tiles with initials, one message line, and a control bar (mute, camera,
  * share, leave) whose buttons keep their names and say their state with aria-pressed (WAI-ARIA's toggle button). Works from 375 px up and by keyboard alone.
  */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { ChatButton, ChatPanel } from '../chat/chat-panel';
+import { useChat, type ChatTarget, type OpenChannel } from '../chat/use-chat';
 import { MESSAGES, inRoom, isFinished, type VisitState } from './machine';
 import { feedLabel } from './roster';
 import { useVisit, type Visit, type VisitDependencies, type VisitOptions } from './use-visit';
@@ -13,6 +15,10 @@ export interface VisitScreenProps extends VisitOptions {
   /** Told every state, for the page around the visit (and the test probe). */
   readonly onState?: (state: VisitState, visit: Visit) => void;
   readonly deps?: Partial<VisitDependencies>;
+  /** The visit's chat (a "Chat" button and panel while in the room); none without. */
+  readonly chat?: ChatTarget | undefined;
+  /** Opens the chat's live channel (tests hand in a fake). */
+  readonly chatChannel?: OpenChannel;
 }
 
 /** Initials of a label: "Clinician" → "C", "Maria Lopez" → "ML". */
@@ -113,8 +119,10 @@ function messageOf(state: VisitState, role: VisitOptions['role'], feeds: number)
 }
 
 /** The visit: runs it (useVisit) and shows it. */
-export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
+export function VisitScreen({ onState, deps, chat: chatTarget, chatChannel, ...options }: VisitScreenProps) {
   const visit = useVisit(options, deps);
+  const chatPanelId = useId();
+  const chat = useChat(inRoom(visit.state) ? chatTarget : undefined, chatChannel);
   const { state, feeds, roster, localVideo } = visit;
   const [corner, setCorner] = useState(0);
   const onStateRef = useRef(onState);
@@ -218,12 +226,14 @@ export function VisitScreen({ onState, deps, ...options }: VisitScreenProps) {
             <Icon name="share" />
             <span>Share screen</span>
           </button>
+          {chatTarget ? <ChatButton chat={chat} panelId={chatPanelId} /> : null}
           <button type="button" className="control control-leave" onClick={() => void visit.leave()}>
             <Icon name="leave" />
             <span>Leave</span>
           </button>
         </div>
       ) : null}
+      {inRoom(state) && chatTarget ? <ChatPanel chat={chat} id={chatPanelId} me={options.role} /> : null}
     </section>
   );
 }

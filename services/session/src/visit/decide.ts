@@ -23,6 +23,9 @@ import {
   type VisitOpened,
   type VisitState,
 } from './visit';
+import { decideSendChat, type SendChatMessage } from './chat';
+
+export type { SendChatMessage } from './chat';
 
 /** The caller as the decider sees it. */
 export interface Caller {
@@ -196,7 +199,8 @@ export type VisitCommand =
   | EndVisit
   | EndIdleVisit
   | RecordMediaJoined
-  | RecordMediaLeft;
+  | RecordMediaLeft
+  | SendChatMessage;
 
 type LiveVisit = Extract<VisitState, { status: 'open' }>;
 
@@ -353,6 +357,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideStopRecording(visit, command.data);
     case 'AcknowledgeRecordingNotice':
       return decideAcknowledge(visit, command.data);
+    case 'SendChatMessage':
+      return decideSendChat(visit, command.data);
   }
 }
 

@@ -2,6 +2,7 @@
  * The Visit aggregate: one per appointment. Stream `session.visit-<appointmentId>`.
  * Pure: no I/O. Event data carries ids, room numbers, codes and times only, never PHI (no display names).
  */
+import { ChatEventType, evolveChat, type ChatMessagePosted, type ChatState } from './chat';
 
 export const VisitEventType = {
   Opened: 'haven.session.v1.VisitOpened',
@@ -24,6 +25,7 @@ export const VisitEventType = {
   GuestArrivedInLobby: 'haven.session.v1.GuestArrivedInLobby',
   HostGranted: 'haven.session.v1.HostGranted',
   HostRevoked: 'haven.session.v1.HostRevoked',
+  ChatMessagePosted: ChatEventType.MessagePosted,
 } as const;
 
 /** Why a visit ended: a code, never free text. */
@@ -310,7 +312,8 @@ export type VisitEvent =
   | RecordingStarted
   | RecordingStopped
   | RecordingNoticeAcknowledged
-  | VisitEnded;
+  | VisitEnded
+  | ChatMessagePosted;
 
 /** One participant as the aggregate knows them. */
 export interface Participant {
@@ -352,6 +355,8 @@ export interface VisitBody extends Readonly<VisitOpened['data']> {
   readonly hosts?: readonly string[];
   /** Staff users invited as guests (`users/{id}` → their role). */
   readonly guests?: Readonly<Record<string, GuestRole>>;
+  /** The chat: how many messages, and each sender's latest posting times (the rate limit). */
+  readonly chat?: ChatState;
 }
 
 /** The `users/{id}` principals with host rights. */
@@ -545,6 +550,8 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
       return evolveRecording(state, e);
     case VisitEventType.Ended:
       return evolveEnded(state, e, when);
+    case VisitEventType.ChatMessagePosted:
+      return { ...state, chat: evolveChat(state.chat, e) };
     default:
       return state;
   }

@@ -1,0 +1,93 @@
+/**
+ * gRPC handlers of SessionService for the visit's chat: SendChatMessage and ListChatMessages. Membership, limits
+ * and sealing are the chat service's; these validate the request and map the answer.
+ */
+import { ValidationError } from '@haven/errors';
+import { session } from '@haven/proto';
+import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import type { Caller } from './decide';
+import type { ChatMessageView, ChatService } from './chat-service';
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MESSAGE_ID = /^[0-9a-f-]{36}$/;
+
+function visitIdOf(name: string, field: string): string {
+  const m = /^visits\/([^/]+)$/.exec(name);
+  if (!m?.[1] || !ID.test(m[1])) throw new ValidationError([{ field, description: 'must be visits/{id}' }]);
+  return m[1];
+}
+
+function callerOf(principal: Principal): Caller {
+  return {
+    kind: principal.kind,
+    id: principal.id,
+    ...(principal.role !== undefined ? { role: principal.role } : {}),
+    ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
+    ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
+  };
+}
+
+const ROLE = {
+  clinician: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
+  patient: session.ParticipantRole.PARTICIPANT_ROLE_PATIENT,
+  guest: session.ParticipantRole.PARTICIPANT_ROLE_GUEST,
+} as const;
+
+function toProto(m: ChatMessageView): session.ChatMessage {
+  return session.ChatMessage.fromPartial({
+    name: `visits/${m.visitId}/messages/${m.messageId}`,
+    sender: `visits/${m.visitId}/participants/${m.participantId}`,
+    senderRole: ROLE[m.role],
+    text: m.text,
+    createTime: new Date(m.postedAt),
+  });
+}
+
+async function sendChatMessage(
+  chat: ChatService,
+  request: session.SendChatMessageRequest,
+  ctx: CallContext,
+): Promise<session.SendChatMessageResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  const message = await chat.send(visitId, callerOf(principal), request.text, commandMetadata(ctx));
+  return { message: toProto(message) };
+}
+
+async function listChatMessages(
+  chat: ChatService,
+  request: session.ListChatMessagesRequest,
+  ctx: CallContext,
+): Promise<session.ListChatMessagesResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  let after: string | undefined;
+  if (request.after !== '') {
+    const m = /^visits\/([^/]+)\/messages\/([^/]+)$/.exec(request.after);
+    if (m?.[1] !== visitId || !m[2] || !MESSAGE_ID.test(m[2])) {
+      throw new ValidationError([{ field: 'after', description: 'must be a message of this visit' }]);
+    }
+    after = m[2];
+  }
+  if (request.pageSize < 0 || request.pageSize > 500) {
+    throw new ValidationError([{ field: 'page_size', description: 'must be 0–500' }]);
+  }
+  const messages = await chat.list(
+    visitId,
+    principal,
+    callerOf(principal),
+    { ...(after !== undefined ? { after } : {}), limit: request.pageSize || 200 },
+    ctx,
+  );
+  return { messages: messages.map(toProto) };
+}
+
+/** The chat's handlers, to merge with the visit handlers. */
+export function chatHandlers(chat: ChatService) {
+  return {
+    sendChatMessage: (request: session.SendChatMessageRequest, ctx: CallContext) =>
+      sendChatMessage(chat, request, ctx),
+    listChatMessages: (request: session.ListChatMessagesRequest, ctx: CallContext) =>
+      listChatMessages(chat, request, ctx),
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The visit's chat with its I/O: the text is sealed with the patient's data key before the decider sees the
+ * command (the event carries it only in the envelope's `phi`), and every read that returns text appends
+ * `haven.events.v1.PhiAccessed` (stream `session.chat_access-<visitId>`) before the answer ("no event, no
+ * answer").
+ */
+import { randomUUID } from 'node:crypto';
+import { openPhi, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
+import { NotFoundError, UnavailableError, ValidationError } from '@haven/errors';
+import { newEventId, type EventStore } from '@haven/eventstore';
+import { actorOf, type CallContext, type CommandMetadata, type Principal } from '@haven/service';
+import {
+  ChatEventType,
+  requireChatMember,
+  type ChatMessagePosted,
+  type ChatRole,
+  type SendChatMessage,
+} from './chat';
+import { decide, type Caller } from './decide';
+import { visitStream } from './open-visit';
+import { participantIdOf } from './room-access';
+import type { VisitState } from './visit';
+import type { VisitService } from './visit-service';
+
+/** The PhiAccessed event type (the shape the other services append). */
+export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
+
+/** The stream of a visit's chat reads. */
+export function chatAccessStream(visitId: string): string {
+  return `session.chat_access-${visitId}`;
+}
+
+/** A chat message as the handlers answer it. */
+export interface ChatMessageView {
+  readonly visitId: string;
+  readonly messageId: string;
+  readonly participantId: string;
+  readonly role: ChatRole;
+  readonly text: string;
+  readonly postedAt: string;
+}
+
+/** Dependencies of {@link ChatService}. */
+export interface ChatServiceDeps {
+  readonly store: EventStore;
+  readonly visits: VisitService;
+  /** The patients' data keys (session's own store); without it the chat answers UNAVAILABLE. */
+  readonly keys: PatientKeyStore | undefined;
+  readonly clock?: () => Date;
+}
+
+const PLACEHOLDER: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
+
+/** Posts and reads a visit's chat. */
+export class ChatService {
+  private readonly clock: () => Date;
+  /** Posts per visit, one at a time in this process (a burst queues instead of racing for the stream). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  private requireKeys(): PatientKeyStore {
+    if (!this.deps.keys) throw new UnavailableError('the chat needs HAVEN_DATA_DIR (its key store)');
+    return this.deps.keys;
+  }
+
+  /**
+   * Posts a message for a member. Throws what the decider throws (ValidationError, PermissionError,
+   * ResourceExhaustedError, PreconditionError, NotFoundError) before anything is sealed, UnavailableError
+   * without a key store.
+   */
+  async send(
+    visitId: string,
+    caller: Caller,
+    text: string,
+    metadata: CommandMetadata,
+  ): Promise<ChatMessageView> {
+    const before = this.queues.get(visitId) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(() => this.post(visitId, caller, text, metadata));
+    this.queues.set(visitId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.queues.get(visitId) === run) this.queues.delete(visitId);
+    }
+  }
+
+  private async post(
+    visitId: string,
+    caller: Caller,
+    text: string,
+    metadata: CommandMetadata,
+  ): Promise<ChatMessageView> {
+    const participantId = participantIdOf(caller);
+    const command = (phi: SealedPhi, at: string, messageId: string): SendChatMessage => ({
+      type: 'SendChatMessage',
+      data: { caller, participantId, messageId, text, phi, at },
+    });
+    const { state } = await this.deps.visits.load(visitId);
+    const at = this.clock().toISOString();
+    const messageId = randomUUID();
+    decide(command(PLACEHOLDER, at, messageId), state);
+    const live = state as Extract<VisitState, { status: 'open' }>;
+    const phi = await sealPhi(this.requireKeys(), live.patientId, { text });
+    const result = await this.deps.visits.command(visitId, command(phi, at, messageId), metadata);
+    const event = result.events.find((e) => e.type === ChatEventType.MessagePosted) as
+      ChatMessagePosted | undefined;
+    return {
+      visitId,
+      messageId,
+      participantId,
+      role: event?.data.role ?? (caller.kind === 'patient' ? 'patient' : 'clinician'),
+      text,
+      postedAt: at,
+    };
+  }
+
+  /**
+   * A member's read of the messages after `after` (a message id; none: from the first), at most `limit`.
+   * PhiAccessed is appended before anything is returned (not when there is nothing to return). Throws
+   * NotFoundError (no visit, unknown `after`), PermissionError (not a member), UnavailableError (no key store,
+   * or the access could not be recorded).
+   */
+  async list(
+    visitId: string,
+    principal: Principal,
+    caller: Caller,
+    options: { after?: string; limit: number },
+    ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
+  ): Promise<ChatMessageView[]> {
+    const { state } = await this.deps.visits.load(visitId);
+    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    requireChatMember(state, caller, participantIdOf(caller));
+    const events = await this.deps.store.read(visitStream(visitId));
+    const posted = events.filter((e) => e.type === ChatEventType.MessagePosted);
+    let start = 0;
+    if (options.after) {
+      const i = posted.findIndex((e) => e.data['messageId'] === options.after);
+      if (i < 0)
+        throw new ValidationError([{ field: 'after', description: 'is not a message of this visit' }]);
+      start = i + 1;
+    }
+    const page = posted.slice(start, start + options.limit);
+    if (page.length === 0) return [];
+    const keys = this.requireKeys();
+    await this.recordAccess(state.patientId, visitId, principal, ctx);
+    const out: ChatMessageView[] = [];
+    for (const e of page) {
+      const data = e.data as unknown as ChatMessagePosted['data'];
+      const text = e.phi ? (await openPhi(keys, e.phi))['text'] : undefined;
+      out.push({
+        visitId,
+        messageId: data.messageId,
+        participantId: data.participantId,
+        role: data.role,
+        text: typeof text === 'string' ? text : '',
+        postedAt: data.postedAt,
+      });
+    }
+    return out;
+  }
+
+  private async recordAccess(
+    patientId: string,
+    visitId: string,
+    principal: Principal,
+    ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
+  ): Promise<void> {
+    try {
+      await this.deps.store.append(chatAccessStream(visitId), 'any', [
+        {
+          id: newEventId(),
+          type: PHI_ACCESSED,
+          occurredAt: this.clock().toISOString(),
+          actor: actorOf(principal),
+          correlationId: ctx.correlationId,
+          causationId: ctx.correlationId,
+          ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+          data: {
+            who: actorOf(principal),
+            patientId,
+            whose: `patients/${patientId}`,
+            what: `visits/${visitId}/messages`,
+            fields: ['text'],
+            why: 'PHI_ACCESS_PURPOSE_TREATMENT',
+            outcome: 'granted',
+            method: ctx.method,
+          },
+        },
+      ]);
+    } catch (error) {
+      throw new UnavailableError('the chat read could not be recorded; nothing was returned', {
+        cause: error,
+      });
+    }
+  }
+}

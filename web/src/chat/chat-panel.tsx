@@ -1,0 +1,126 @@
+/**
+ * The visit chat's panel and its control-bar button. Messages are shown as text, exactly as typed: markup is
+ * never interpreted, links are not made clickable and nothing in a message is fetched (no previews). The list is
+ * a log region (aria-live polite) so a screen reader hears new messages; the button says how many are unread.
+ */
+import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { CHAT_MAX_CHARS, type Chat } from './use-chat';
+import './chat.css';
+
+const time = (iso: string): string => {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+};
+
+const ROLE_LABEL = { clinician: 'Clinician', patient: 'Patient', guest: 'Guest' } as const;
+
+/** The "Chat" toggle of the control bar, with the unread count. */
+export function ChatButton({ chat, panelId }: { chat: Chat; panelId: string }) {
+  const label = chat.unread > 0 ? `Chat, ${chat.unread} unread` : 'Chat';
+  return (
+    <button
+      type="button"
+      className="control control-chat"
+      aria-pressed={chat.open}
+      aria-controls={panelId}
+      aria-label={label}
+      onClick={() => chat.setOpen(!chat.open)}
+    >
+      <svg
+        className="control-icon"
+        viewBox="0 0 24 24"
+        width="20"
+        height="20"
+        aria-hidden="true"
+        focusable="false"
+      >
+        <path
+          d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2Zm0 2v11.2L7.2 14H20V6H4Z"
+          fill="currentColor"
+        />
+      </svg>
+      <span>Chat</span>
+      {chat.unread > 0 ? (
+        <span className="chat-unread" aria-hidden="true">
+          {chat.unread > 99 ? '99+' : chat.unread}
+        </span>
+      ) : null}
+    </button>
+  );
+}
+
+/** The panel: the messages (oldest first) and the box to write one. `me` is the page's role. */
+export function ChatPanel({ chat, id, me }: { chat: Chat; id: string; me: 'clinician' | 'patient' }) {
+  const [draft, setDraft] = useState('');
+  const list = useRef<HTMLOListElement>(null);
+  const inputId = useId();
+  const counterId = useId();
+  const chars = [...draft].length;
+  const tooLong = chars > CHAT_MAX_CHARS;
+
+  useEffect(() => {
+    const el = list.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [chat.messages.length]);
+
+  const submit = async (event?: FormEvent) => {
+    event?.preventDefault();
+    if (draft.trim() === '' || tooLong || chat.sending) return;
+    if (await chat.send(draft)) setDraft('');
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      void submit();
+    }
+  };
+
+  return (
+    <section id={id} className="chat-panel" aria-label="Chat" hidden={!chat.open}>
+      <ol ref={list} className="chat-list" role="log" aria-live="polite" aria-label="Chat messages">
+        {chat.messages.length === 0 ? <li className="chat-empty">No messages yet.</li> : null}
+        {chat.messages.map((m) => (
+          <li key={m.id} className={`chat-message${m.senderRole === me ? ' chat-mine' : ''}`}>
+            <span className="chat-meta">
+              {m.senderRole === me ? 'You' : ROLE_LABEL[m.senderRole]}
+              {' · '}
+              <time dateTime={m.at}>{time(m.at)}</time>
+            </span>
+            <span className="chat-text">{m.text}</span>
+          </li>
+        ))}
+      </ol>
+      <form className="chat-form" onSubmit={(e) => void submit(e)}>
+        <label htmlFor={inputId} className="visually-hidden">
+          Message
+        </label>
+        <textarea
+          id={inputId}
+          className="chat-input"
+          rows={2}
+          value={draft}
+          aria-describedby={counterId}
+          aria-invalid={tooLong}
+          placeholder="Type a message"
+          onChange={(e) => setDraft(e.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        <button
+          type="submit"
+          className="chat-send"
+          disabled={!chat.connected || tooLong || draft.trim() === ''}
+        >
+          Send
+        </button>
+        <p id={counterId} className={`chat-counter${tooLong ? ' chat-counter-bad' : ''}`}>
+          {chars}/{CHAT_MAX_CHARS}
+        </p>
+      </form>
+      {chat.error ? (
+        <p className="chat-error" role="alert">
+          {chat.error}
+        </p>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,163 @@
+/**
+ * The visit chat as a hook: its own live channel to the gateway (`chat-open` on every (re)connect brings the
+ * history; new messages are pushed), sending with a reference per message, and an unread count while the panel
+ * is closed. Messages are kept by id, so a reconnect's history never shows one twice.
+ */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { openLive, type LiveChannel, type LiveOptions } from '../live/live-channel';
+
+/** Whose chat: a patient's page (its visit comes from its token) or a clinician's page for one visit. */
+export type ChatTarget = { readonly as: 'patient' } | { readonly visitId: string };
+
+/** One chat message as the gateway sends it. */
+export interface ChatMessage {
+  readonly id: string;
+  readonly visitId: string;
+  readonly sender: string;
+  readonly senderRole: 'clinician' | 'patient' | 'guest';
+  readonly text: string;
+  readonly at: string;
+}
+
+/** The longest message the service takes (characters). */
+export const CHAT_MAX_CHARS = 2000;
+
+type ChatLiveMessage =
+  | { readonly type: 'chat'; readonly visitId: string; readonly messages: readonly ChatMessage[] }
+  | { readonly type: 'chat-sent'; readonly ref?: string; readonly message: ChatMessage | null }
+  | {
+      readonly type: 'chat-error';
+      readonly ref?: string;
+      readonly code: string;
+      readonly reason?: string;
+      readonly retryAfterMs?: number;
+    }
+  | { readonly type: 'hello' | 'visit' | 'lobby' | 'recording' | 'pong' };
+
+/** Opens a live channel (tests hand in a fake). */
+export type OpenChannel = (options: LiveOptions<{ readonly type: string }>) => LiveChannel;
+
+/** What the chat panel and its button need. */
+export interface Chat {
+  readonly messages: readonly ChatMessage[];
+  readonly connected: boolean;
+  /** A message to show about the last send (rate limit, too long, not allowed…), or null. */
+  readonly error: string | null;
+  readonly sending: boolean;
+  readonly unread: number;
+  readonly open: boolean;
+  setOpen(open: boolean): void;
+  /** Sends `text`; resolves true when the service took it. */
+  send(text: string): Promise<boolean>;
+}
+
+function errorText(code: string, reason: string | undefined, retryAfterMs: number | undefined): string {
+  switch (code) {
+    case 'invalid':
+      return `Message not sent: ${reason ?? 'not valid'}.`;
+    case 'rate-limited':
+      return `You are sending messages too fast. Try again in ${Math.ceil((retryAfterMs ?? 1000) / 1000)} s.`;
+    case 'forbidden':
+      return 'The chat is open to the people in this visit only.';
+    case 'ended':
+      return 'The visit has ended.';
+    default:
+      return 'Message not sent. Please try again.';
+  }
+}
+
+function merge(list: readonly ChatMessage[], more: readonly ChatMessage[]): ChatMessage[] {
+  const byId = new Map(list.map((m) => [m.id, m]));
+  for (const m of more) byId.set(m.id, m);
+  return [...byId.values()].sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** Runs the chat of one visit while `target` is given; nothing (no socket) without one. */
+export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel = openLive): Chat {
+  const [messages, setMessages] = useState<readonly ChatMessage[]>([]);
+  const [connected, setConnected] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+  const [unread, setUnread] = useState(0);
+  const [open, setOpenState] = useState(false);
+  const openRef = useRef(open);
+  const channel = useRef<LiveChannel | null>(null);
+  const pending = useRef(new Map<string, (ok: boolean) => void>());
+  const seq = useRef(0);
+  const key = target ? ('as' in target ? 'patient' : `visit:${target.visitId}`) : '';
+
+  useEffect(() => {
+    if (!target) return undefined;
+    const opening = 'as' in target ? { type: 'chat-open' } : { type: 'chat-open', visitId: target.visitId };
+    const waiting = pending.current;
+    const ch = openChannel({
+      ...('as' in target ? { as: 'patient' as const } : {}),
+      onStatus: (status) => {
+        setConnected(status === 'open');
+        if (status === 'open') ch.send(opening);
+      },
+      onMessage: (raw) => {
+        const m = raw as ChatLiveMessage;
+        if (m.type === 'chat') {
+          setMessages((list) => {
+            const next = merge(list, m.messages);
+            if (!openRef.current) setUnread((n) => n + (next.length - list.length));
+            return next;
+          });
+        } else if (m.type === 'chat-sent') {
+          if (m.message) setMessages((list) => merge(list, [m.message as ChatMessage]));
+          if (m.ref) waiting.get(m.ref)?.(true);
+          setError(null);
+        } else if (m.type === 'chat-error') {
+          setError(errorText(m.code, m.reason, m.retryAfterMs));
+          if (m.ref) waiting.get(m.ref)?.(false);
+        }
+      },
+    });
+    channel.current = ch;
+    return () => {
+      ch.close();
+      channel.current = null;
+      for (const done of waiting.values()) done(false);
+      waiting.clear();
+    };
+    // The target is identified by `key`.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, openChannel]);
+
+  const setOpen = useCallback((value: boolean) => {
+    openRef.current = value;
+    setOpenState(value);
+    if (value) setUnread(0);
+  }, []);
+
+  const send = useCallback(
+    async (text: string): Promise<boolean> => {
+      const ch = channel.current;
+      if (!ch || !target) return false;
+      seq.current += 1;
+      const ref = `m${seq.current}`;
+      const visitId = 'visitId' in target ? { visitId: target.visitId } : {};
+      const answered = new Promise<boolean>((resolve) => {
+        pending.current.set(ref, (ok) => {
+          pending.current.delete(ref);
+          resolve(ok);
+        });
+      });
+      if (!ch.send({ type: 'chat-send', text, ref, ...visitId })) {
+        pending.current.delete(ref);
+        setError('Not connected. Your message was not sent.');
+        return false;
+      }
+      setSending(true);
+      try {
+        return await answered;
+      } finally {
+        setSending(false);
+      }
+    },
+    [target],
+  );
+
+  return { messages, connected, error, sending, unread, open, setOpen, send };
+}
