@@ -8,6 +8,8 @@
  * - The service killed with SIGKILL mid-processing: on restart it removes the converted tracks and the
  *   partial ciphertext, resumes the recording whose raw files are there and discards (FAILED) the one whose
  *   raw files are gone, each with a RecordingProcessingRecovered event saying which.
+ * - Processors beside each Janus node (the chart's memory-backed folders): each processes only its node's
+ *   recordings, from its own folder; the API-only service processes none and serves them.
  * - With HAVEN_KMS=pkcs11 (the service process against a SoftHSM2 token): the recording's key is wrapped by a
  *   KEK generated in the token; only a session on the token opens the object, no keyring file exists.
  * - A full object store (a 64 KiB tmpfs): FAILED with NO_SPACE, nothing left behind.
@@ -126,13 +128,13 @@ const gate = netnsGate();
     };
   }
 
-  async function startAndStop(id: string): Promise<void> {
+  async function startAndStop(id: string, janusNode = 'janus-0'): Promise<void> {
     const visit = `visit-${id}`;
     await store.append(`session.visit-${visit}`, 'no_stream', [
       sessionEvent('RecordingStarted', {
         visitId: visit,
         recordingId: id,
-        janusNode: 'janus-0',
+        janusNode,
         room: 42,
         clinicianId: 'clin-p',
         patientId: 'pat-p',
@@ -407,6 +409,61 @@ const gate = netnsGate();
       expect(readdirSync(join(recordingsDir, WORK_FOLDER))).toEqual([]);
       expect(plaintextMedia(recordingsDir)).toEqual([]);
       expect(readdirSync(join(objectsDir, 'recordings')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    });
+  });
+
+  describe('processors beside each Janus node (HAVEN_RECORDING_ROLE processor) and an API without one', () => {
+    const services: RunningGrpcService[] = [];
+    afterAll(async () => {
+      for (const s of services) await s.stop();
+    });
+
+    it('processes each recording beside the node that recorded it; the API processes none', async () => {
+      const nodeDir = (node: string) => join(base, `memory-${node}`);
+      const start = async (extra: Record<string, string>) => {
+        const config = testRecordingConfig(
+          nats.env('recording'),
+          { jwksUrl: jwks.url },
+          { HAVEN_DATA_DIR: join(base, 'data-nodes'), ...extra },
+        );
+        const s = await startRecording(config, createLogger({ service: 'recording', level: 'silent' }), {
+          host: '127.0.0.1',
+        });
+        services.push(s);
+        return s;
+      };
+      const api = await start({ HAVEN_RECORDING_ROLE: 'api' });
+      for (const node of ['janus-0', 'janus-1']) {
+        mkdirSync(nodeDir(node), { mode: 0o700 });
+        await start({
+          HAVEN_RECORDING_ROLE: 'processor',
+          HAVEN_RECORDING_JANUS_NODE: node,
+          HAVEN_RECORDINGS_DIR: nodeDir(node),
+        });
+      }
+      // Each node's raw files are only in its own folder: the wrong processor would find none and fail it.
+      cpSync(fixture, join(nodeDir('janus-1'), 'rec-n1'), { recursive: true });
+      cpSync(fixture, join(nodeDir('janus-0'), 'rec-n0'), { recursive: true });
+      await startAndStop('rec-n1', 'janus-1');
+      await startAndStop('rec-n0', 'janus-0');
+      expect(await outcome('rec-n1')).toBe('RecordingEncrypted');
+      expect(await outcome('rec-n0')).toBe('RecordingEncrypted');
+      expect(readdirSync(nodeDir('janus-1')).filter((f) => f !== WORK_FOLDER)).toEqual([]);
+      expect(plaintextMedia(nodeDir('janus-0'))).toEqual([]);
+      // Registered once (by its node's processor), and the API serves it.
+      expect((await typesOf('rec-n1')).filter((t) => t === 'RecordingRegistered')).toHaveLength(1);
+      const client = new recording.RecordingServiceClient(
+        `127.0.0.1:${api.port}`,
+        grpc.credentials.createInsecure(),
+      );
+      const got = await callUnary(
+        client,
+        'getRecording',
+        recording.GetRecordingRequest.fromPartial({ name: 'recordings/rec-n1' }),
+        clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
+      );
+      client.close();
+      expect(got.recording?.state).toBe(RecordingState.RECORDING_STATE_AVAILABLE);
     });
   });
 

@@ -17,7 +17,7 @@ import {
   type Kms,
 } from '@haven/crypto';
 import { EventBus } from '@haven/bus';
-import { ConsumerHealth } from '@haven/eventstore';
+import { ConsumerHealth, type EventStore } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import {
   connectEventStore,
@@ -39,30 +39,59 @@ import { followSessionRecordings } from './recording/session-follower';
 import { playbackConfigShape, startAccess } from './playback/wiring';
 
 export const RECORDING_GRPC_PORT = DEFAULT_GRPC_PORTS.recording;
-export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT }).safeExtend({
-  /**
-   * The recordings directory Janus writes into (shared with the session service's Janus nodes; memory-backed
-   * in the chart): the raw files of recording `R` are every `*.mjr` in `<dir>/R/`.
-   */
-  HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
-  ...playbackConfigShape,
-  /**
-   * The KMS that wraps each recording's own key at rest (HAVEN_KMS local | pkcs11 | vault-transit and its
-   * settings); the local keyring defaults to `<HAVEN_DATA_DIR>/keyring.json`.
-   */
-  ...kmsConfigShape,
-  /** The janus-pp-rec binary (Debian janus-tools). */
-  HAVEN_JANUS_PP_REC: z.string().min(1).default('janus-pp-rec'),
-  /**
-   * Another replica's recording that went this long without an event is taken over (its processor is
-   * presumed dead); this process's own are recovered as soon as it starts again.
-   */
-  HAVEN_RECORDING_STALE_MINUTES: z.coerce
-    .number()
-    .positive()
-    .max(24 * 60)
-    .default(10),
-});
+export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT })
+  .safeExtend({
+    /**
+     * The recordings directory Janus writes into (shared with the session service's Janus nodes; memory-backed
+     * in the chart): the raw files of recording `R` are every `*.mjr` in `<dir>/R/`.
+     */
+    HAVEN_RECORDINGS_DIR: z.string().min(1).optional(),
+    ...playbackConfigShape,
+    /**
+     * The KMS that wraps each recording's own key at rest (HAVEN_KMS local | pkcs11 | vault-transit and its
+     * settings); the local keyring defaults to `<HAVEN_DATA_DIR>/keyring.json`.
+     */
+    ...kmsConfigShape,
+    /**
+     * What this process does: `all` (the API, playback and retention, and the processing of every stopped
+     * recording; the dev stack), `api` (no processing: the chart's Deployment, whose processors run beside the
+     * Janus nodes) or `processor` (only the processing of HAVEN_RECORDING_JANUS_NODE's recordings, no RPCs: a
+     * container in that Janus node's pod, sharing its memory-backed recordings folder).
+     */
+    HAVEN_RECORDING_ROLE: z.enum(['all', 'api', 'processor']).default('all'),
+    /** With `processor`: the Janus node (`janus-<index>` in the session's HAVEN_JANUS_WS_URLS) it sits beside. */
+    HAVEN_RECORDING_JANUS_NODE: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a Janus node id such as janus-0')
+      .optional(),
+    /** The janus-pp-rec binary (Debian janus-tools). */
+    HAVEN_JANUS_PP_REC: z.string().min(1).default('janus-pp-rec'),
+    /**
+     * Another replica's recording that went this long without an event is taken over (its processor is
+     * presumed dead); this process's own are recovered as soon as it starts again.
+     */
+    HAVEN_RECORDING_STALE_MINUTES: z.coerce
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(10),
+  })
+  .superRefine((value, ctx) => {
+    if (value.HAVEN_RECORDING_ROLE !== 'processor') return;
+    for (const variable of [
+      'HAVEN_RECORDING_JANUS_NODE',
+      'HAVEN_RECORDINGS_DIR',
+      'HAVEN_DATA_DIR',
+    ] as const) {
+      if (!value[variable]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [variable],
+          message: 'required when HAVEN_RECORDING_ROLE=processor',
+        });
+      }
+    }
+  });
 export type RecordingConfig = z.output<typeof recordingConfigSchema>;
 
 /**
@@ -102,7 +131,51 @@ function buildPipeline(
     janusPpRec: config.HAVEN_JANUS_PP_REC,
     processor: hostname(),
     staleAfterMs: config.HAVEN_RECORDING_STALE_MINUTES * 60_000,
+    ...(config.HAVEN_RECORDING_JANUS_NODE ? { janusNode: config.HAVEN_RECORDING_JANUS_NODE } : {}),
   });
+}
+
+/**
+ * Processing: the pipeline, its crash recovery and the follower of the session's recordings (only those of
+ * HAVEN_RECORDING_JANUS_NODE when set). Returns what to close, in order.
+ */
+async function startProcessing(
+  config: RecordingConfig,
+  deps: {
+    store: EventStore;
+    bus: EventBus;
+    recordings: Recordings;
+    projection: RecordingProjection;
+    consumers: ConsumerHealth;
+    logger: Logger;
+    kms: Kms | undefined;
+  },
+): Promise<Array<() => Promise<void>>> {
+  const { store, bus, recordings, projection, consumers, logger, kms } = deps;
+  const closers: Array<() => Promise<void>> = [];
+  const pipeline = buildPipeline(config, { recordings, projection, logger, kms });
+  closers.unshift(() => pipeline.close());
+  try {
+    // Everything already stored is folded before recovery decides what was interrupted.
+    await projection.caughtUp();
+    await pipeline.recover();
+    pipeline.startRecoveryChecks();
+    const follower = await followSessionRecordings({
+      store,
+      bus,
+      recordings,
+      health: consumers,
+      logger,
+      onProcessing: (recordingId) => pipeline.enqueue(recordingId),
+      processor: hostname(),
+      ...(config.HAVEN_RECORDING_JANUS_NODE ? { janusNode: config.HAVEN_RECORDING_JANUS_NODE } : {}),
+    });
+    closers.unshift(() => follower.close());
+    return closers;
+  } catch (error) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Starts the recording service. Throws when the event store, NATS or the port is unavailable. */
@@ -129,24 +202,16 @@ export async function startRecording(
     closers.unshift(() => projection.close());
     const kms = await openRecordingKms(config);
     if (kms) closers.unshift(() => kms.close());
-    const pipeline = buildPipeline(config, { recordings, projection, logger, kms });
-    closers.unshift(() => pipeline.close());
-    // Everything already stored is folded before recovery decides what was interrupted.
-    await projection.caughtUp();
-    await pipeline.recover();
-    pipeline.startRecoveryChecks();
-    const follower = await followSessionRecordings({
-      store,
-      bus,
-      recordings,
-      health: consumers,
-      logger,
-      onProcessing: (recordingId) => pipeline.enqueue(recordingId),
-      processor: hostname(),
-    });
-    closers.unshift(() => follower.close());
-    const access = kms ? startAccess(config, { store, recordings, projection, logger, kms }) : undefined;
-    if (!access) {
+    const role = config.HAVEN_RECORDING_ROLE;
+    if (role !== 'api') {
+      const deps = { store, bus, recordings, projection, consumers, logger, kms };
+      closers.unshift(...(await startProcessing(config, deps)));
+    }
+    const access =
+      kms && role !== 'processor'
+        ? startAccess(config, { store, recordings, projection, logger, kms })
+        : undefined;
+    if (!access && role !== 'processor') {
       logger.warn(
         'HAVEN_DATA_DIR is not set: playback, legal hold, deletion and retention answer UNIMPLEMENTED',
       );
@@ -159,16 +224,20 @@ export async function startRecording(
       config,
       logger,
       host: options.host,
-      services: [
-        {
-          definition: recording.RecordingServiceService,
-          handlers: {
-            ...recordingHandlers({ recordings, projection }),
-            ...access?.handlers,
-          },
-          ...(access ? { streams: access.streams } : {}),
-        },
-      ],
+      // A processor serves gRPC health alone: it answers no RPC.
+      services:
+        role === 'processor'
+          ? []
+          : [
+              {
+                definition: recording.RecordingServiceService,
+                handlers: {
+                  ...recordingHandlers({ recordings, projection }),
+                  ...access?.handlers,
+                },
+                ...(access ? { streams: access.streams } : {}),
+              },
+            ],
       onShutdown: closers,
     });
   } catch (error) {

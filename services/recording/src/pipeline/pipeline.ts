@@ -69,6 +69,11 @@ export interface PipelineDeps {
   readonly processor?: string;
   /** How long a recording may go without an event before another process takes it over. Default 10 min. */
   readonly staleAfterMs?: number;
+  /**
+   * Only recordings made on this Janus node (a processor beside it: their raw files are in its memory-backed
+   * folder, which no other process sees). Undefined: every recording.
+   */
+  readonly janusNode?: string;
   readonly clock?: () => Date;
 }
 
@@ -182,7 +187,10 @@ export class RecordingPipeline {
    */
   async recover(): Promise<void> {
     const work = this.workDir;
-    const processing = this.#deps.projection.all().filter((r) => r.status === 'processing');
+    const { janusNode } = this.#deps;
+    const processing = this.#deps.projection
+      .all()
+      .filter((r) => r.status === 'processing' && (janusNode === undefined || r.janusNode === janusNode));
     const now = (this.#deps.clock ?? (() => new Date()))().getTime();
     const staleAfter = this.#deps.staleAfterMs ?? 10 * 60_000;
     const interrupted = processing.filter(
@@ -247,6 +255,7 @@ export class RecordingPipeline {
   async process(recordingId: string): Promise<void> {
     const { state } = await this.#deps.recordings.load(recordingId);
     if (state.status !== 'processing') return;
+    if (this.#deps.janusNode !== undefined && state.janusNode !== this.#deps.janusNode) return;
     const metadata = serviceMetadata(`process-${recordingId}`);
     const started = Date.now();
     try {

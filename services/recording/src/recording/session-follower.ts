@@ -95,6 +95,24 @@ export interface SessionFollowerDeps {
   readonly onProcessing: (recordingId: string) => void;
   /** This process's name in `processor` (its host name): whoever appends PROCESSING processes it. */
   readonly processor?: string;
+  /**
+   * Follow only the recordings made on this Janus node (a processor beside it), from a checkpoint of its own.
+   * Undefined: every recording.
+   */
+  readonly janusNode?: string;
+}
+
+/** True when `meant` concerns a recording of another Janus node than `deps.janusNode`. */
+async function ofAnotherNode(
+  deps: SessionFollowerDeps,
+  event: Pick<EventEnvelope, 'data'>,
+  meant: NonNullable<ReturnType<typeof commandOfSessionEvent>>,
+): Promise<boolean> {
+  if (deps.janusNode === undefined) return false;
+  if (meant.command.type === 'RegisterRecording') return meant.command.data.janusNode !== deps.janusNode;
+  // A stop: the node is the one its registration (appended by the processor of that node) named.
+  const { state } = await deps.recordings.load(meant.recordingId);
+  return state.status === 'none' || state.janusNode !== deps.janusNode;
 }
 
 async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<void> {
@@ -110,6 +128,7 @@ async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<
     return;
   }
   if (!meant) return;
+  if (await ofAnotherNode(deps, event, meant)) return;
   const command =
     meant.command.type === 'StartProcessing' && deps.processor !== undefined
       ? { ...meant.command, data: { ...meant.command.data, processor: deps.processor } }
@@ -136,15 +155,16 @@ async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<
 export async function followSessionRecordings(deps: SessionFollowerDeps): Promise<Subscription> {
   let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
   const saved = async () => (checkpoints ??= await deps.bus.checkpoints());
+  const consumer = deps.janusNode === undefined ? CONSUMER : `${CONSUMER}.${deps.janusNode}`;
   return await followStore(deps.store, {
-    name: CONSUMER,
-    from: async () => (await saved()).load(CONSUMER),
+    name: consumer,
+    from: async () => (await saved()).load(consumer),
     contexts: ['session'],
     health: deps.health,
     logger: deps.logger,
     handler: async (event) => {
       await handle(deps, event);
-      await (await saved()).save(CONSUMER, event.position);
+      await (await saved()).save(consumer, event.position);
     },
   });
 }
