@@ -439,14 +439,13 @@ describe('scenarios', () => {
         },
       ],
     ]);
-    const pvc = find(objs, 'PersistentVolumeClaim', 'haven-recordings');
-    expect(pvc?.spec.accessModes).toEqual(['ReadWriteMany']);
-    const rec = find(objs, 'Deployment', 'haven-recording')?.spec.template.spec;
+    // The raw recordings are in memory, in the Janus pod only (tests/helm/recording-processor.int.spec.ts).
+    expect(find(objs, 'PersistentVolumeClaim', 'haven-recordings')).toBeUndefined();
     const jan = find(objs, 'Deployment', 'haven-janus-media-1')?.spec.template.spec;
-    for (const spec of [rec, jan])
-      expect(
-        spec.volumes.find((v: K8sObject) => v.name === 'recordings')?.persistentVolumeClaim.claimName,
-      ).toBe('haven-recordings');
+    expect(jan.volumes.find((v: K8sObject) => v.name === 'recordings')?.emptyDir).toEqual({
+      medium: 'Memory',
+      sizeLimit: '2Gi',
+    });
   });
 
   it('locks Janus down: recordings only into the recordings volume, room changes and RTP forwarding behind the admin key, no route for browsers', () => {

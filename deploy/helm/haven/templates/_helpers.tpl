@@ -272,8 +272,9 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- default (include "haven.componentName" (dict "root" . "component" "audit-signing")) .Values.auditLedger.signingKey.existingSecret -}}
 {{- end -}}
 
-{{- define "haven.recordingsClaim" -}}
-{{- default (include "haven.componentName" (dict "root" . "component" "recordings")) .Values.recordings.persistence.existingClaim -}}
+{{/* "true" when each Janus pod runs a recording processor (the recording service is on and may record). */}}
+{{- define "haven.recordingProcessorOn" -}}
+{{- if and .Values.services.recording.enabled (ne .Values.recordings.policy "off") }}true{{ end -}}
 {{- end -}}
 
 {{/* Comma list of Janus websocket URLs. */}}
@@ -411,6 +412,22 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- end -}}
 {{- end -}}
 {{- include "haven.kmsValidate" . -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if and $svc.enabled $svc.recordings -}}
+{{- fail (printf "haven: services.%s.recordings must be false: the raw recordings are memory-backed inside each Janus pod and processed there by the recording processor (recordings.processor)" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- if include "haven.recordingProcessorOn" . -}}
+{{- $recData := include "haven.dataPersistence" (dict "svc" .Values.services.recording) | fromYaml -}}
+{{- if ne $recData.accessMode "ReadWriteMany" -}}
+{{- fail "haven: services.recording.persistence.accessMode must be ReadWriteMany: the recording processors in the Janus pods write the recording keys and encrypted recordings into the recording service's data volume" -}}
+{{- end -}}
+{{- $limit := int (include "haven.memMiB" .Values.janus.resources.limits.memory) -}}
+{{- $size := int (include "haven.memMiB" .Values.recordings.memory.sizeLimit) -}}
+{{- if le $limit $size -}}
+{{- fail (printf "haven: janus.resources.limits.memory (%s) must exceed recordings.memory.sizeLimit (%s): the raw recordings Janus writes into memory count against its limit" .Values.janus.resources.limits.memory .Values.recordings.memory.sizeLimit) -}}
+{{- end -}}
+{{- end -}}
 {{- if and (not .Values.otel.collector.enabled) (not .Values.otel.endpoint) -}}
 {{- fail "haven: otel.collector.enabled is false and otel.endpoint is empty: point the services at a collector that redacts PHI, or enable the bundled one" -}}
 {{- end -}}
@@ -485,6 +502,15 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
     secretKeyRef:
       name: {{ include "haven.janusSecretName" $root }}
       key: events-secret
+{{- end }}
+{{- if eq .name "recording" }}
+{{- /* The Deployment serves the API and playback; the processors beside the Janus nodes process. */}}
+- name: HAVEN_RECORDING_ROLE
+  value: {{ .role | default "api" | quote }}
+{{- with .janusNode }}
+- name: HAVEN_RECORDING_JANUS_NODE
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- if .svc.recordings }}
 - name: HAVEN_RECORDINGS_DIR

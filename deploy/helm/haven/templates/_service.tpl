@@ -162,10 +162,6 @@ spec:
             {{- if $svc.keyring }}
             {{- include "haven.kmsMounts" $root | nindent 12 }}
             {{- end }}
-            {{- if $svc.recordings }}
-            - name: recordings
-              mountPath: {{ $v.recordings.mountPath }}
-            {{- end }}
             {{- if $svc.dataDir }}
             - name: data
               mountPath: /var/lib/haven/data
@@ -198,11 +194,6 @@ spec:
             sizeLimit: {{ $v.podDefaults.tmpSizeLimit }}
         {{- if $svc.keyring }}
         {{- include "haven.kmsVolumes" $root | nindent 8 }}
-        {{- end }}
-        {{- if $svc.recordings }}
-        - name: recordings
-          persistentVolumeClaim:
-            claimName: {{ include "haven.recordingsClaim" $root }}
         {{- end }}
         {{- if $data.enabled }}
         - name: data
