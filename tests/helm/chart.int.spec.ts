@@ -463,10 +463,14 @@ describe('scenarios', () => {
       expect(videoroom).toMatch(/admin_key = "@ADMIN_SECRET@"/);
       expect(videoroom).toMatch(/lock_rtp_forward = true/);
       expect(videoroom).toMatch(/string_ids = false/);
-      // No Ingress path leads to a Janus Service; the gateway's is the only backend.
+      // No Ingress path leads to a Janus Service; the gateway's is the only backend, but for the SMS provider's
+      // replies to scheduling (/sms/inbound/, signature-checked there).
       for (const ing of objs.filter((o) => o.kind === 'Ingress'))
         for (const rule of ing.spec.rules)
-          for (const path of rule.http.paths) expect(path.backend.service.name).toBe('haven-gateway');
+          for (const path of rule.http.paths)
+            expect(path.backend.service.name).toBe(
+              path.path === '/sms/inbound/' ? 'haven-scheduling' : 'haven-gateway',
+            );
       // The gateway relays media to the session service's proxy; the session service records into the volume.
       const env = (name: string) =>
         find(objs, 'Deployment', name)?.spec.template.spec.containers[0].env as K8sObject[];

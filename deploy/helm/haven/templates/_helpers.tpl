@@ -301,6 +301,7 @@ Fails the render on impossible combinations, with a message saying what to set.
 Included from every template that depends on them, and from NOTES.txt.
 */}}
 {{- define "haven.validate" -}}
+{{- include "haven.validateNotifications" . -}}
 {{- if and (not .Values.nats.bundled) (not .Values.nats.external.url) -}}
 {{- fail "haven: nats.bundled is false but nats.external.url is empty: set the URL of your NATS (JetStream) or enable the bundled cluster" -}}
 {{- end -}}
@@ -567,6 +568,7 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 - name: HAVEN_CLINIC_TIME_ZONE
   value: {{ . | quote }}
 {{- end }}
+{{ include "haven.notificationEnv" $root }}
 {{- end }}
 {{- if and (eq .name "gateway") $v.services.session.enabled }}
 {{- /* Browsers reach media only here: the gateway relays /api/media to the session service's media proxy. */}}
@@ -732,4 +734,85 @@ Call with (dict "root" $ "grpc" true-when-it-serves-gRPC).
   value: /etc/haven/tls/tls.key
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The scheduling service's notification variables (values `notifications`): the relay, the SMS provider, the
+clinic's message settings. Secrets only as secretKeyRefs.
+*/}}
+{{- define "haven.notificationEnv" -}}
+{{- $n := .Values.notifications -}}
+- name: HAVEN_CLINIC_NAME
+  value: {{ $n.clinicName | quote }}
+- name: HAVEN_NOTIFY_LANGUAGE
+  value: {{ $n.language | quote }}
+- name: HAVEN_REMINDER_OFFSETS
+  value: {{ $n.reminderOffsets | quote }}
+- name: HAVEN_PASSCODE_DELIVERY
+  value: {{ $n.passcodeDelivery | quote }}
+{{- if $n.smtp.host }}
+- name: HAVEN_SMTP_URL
+  value: {{ printf "%s://%s:%d" (ternary "smtps" "smtp" (eq $n.smtp.security "tls")) $n.smtp.host (int $n.smtp.port) | quote }}
+- name: HAVEN_SMTP_REQUIRE_TLS
+  value: "true"
+- name: HAVEN_SMTP_FROM
+  value: {{ $n.smtp.from | quote }}
+{{- with $n.smtp.authSecret }}
+- name: HAVEN_SMTP_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: username
+- name: HAVEN_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: password
+{{- end }}
+{{- end }}
+{{- if ne $n.sms.provider "none" }}
+- name: HAVEN_SMS_PROVIDER
+  value: {{ $n.sms.provider | quote }}
+{{- end }}
+{{- if eq $n.sms.provider "webhook" }}
+- name: HAVEN_SMS_WEBHOOK_URL
+  value: {{ $n.sms.webhook.url | quote }}
+- name: HAVEN_SMS_WEBHOOK_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $n.sms.webhook.tokenSecret }}
+      key: token
+{{- end }}
+{{- if eq $n.sms.provider "twilio" }}
+- name: HAVEN_TWILIO_ACCOUNT_SID
+  value: {{ $n.sms.twilio.accountSid | quote }}
+- name: HAVEN_TWILIO_FROM
+  value: {{ $n.sms.twilio.from | quote }}
+- name: HAVEN_TWILIO_AUTH_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $n.sms.twilio.authTokenSecret }}
+      key: authToken
+{{- with $n.sms.twilio.inboundUrl }}
+- name: HAVEN_TWILIO_INBOUND_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Impossible notification settings, each with what to set. */}}
+{{- define "haven.validateNotifications" -}}
+{{- $n := .Values.notifications -}}
+{{- if and (eq $n.sms.provider "webhook") (or (not $n.sms.webhook.url) (not $n.sms.webhook.tokenSecret)) -}}
+{{- fail "haven: notifications.sms.provider webhook needs notifications.sms.webhook.url and notifications.sms.webhook.tokenSecret (a secret with the key token)" -}}
+{{- end -}}
+{{- if and (eq $n.sms.provider "twilio") (or (not $n.sms.twilio.accountSid) (not $n.sms.twilio.from) (not $n.sms.twilio.authTokenSecret)) -}}
+{{- fail "haven: notifications.sms.provider twilio needs notifications.sms.twilio.accountSid, .from and .authTokenSecret (a secret with the key authToken)" -}}
+{{- end -}}
+{{- if and (ne $n.passcodeDelivery "front-desk") (or (not $n.smtp.host) (eq $n.sms.provider "none")) -}}
+{{- fail (printf "haven: notifications.passcodeDelivery %s sends the passcode by the other channel than the link: it needs notifications.smtp.host and notifications.sms.provider (or use front-desk)" $n.passcodeDelivery) -}}
+{{- end -}}
+{{- if and (eq $n.sms.provider "twilio") (not $n.sms.twilio.inboundUrl) (not (include "haven.publicUrl" .)) -}}
+{{- fail "haven: notifications.sms.provider twilio needs notifications.sms.twilio.inboundUrl, settings.publicUrl or ingress.host (Twilio signs the URL it posts replies to)" -}}
+{{- end -}}
 {{- end -}}

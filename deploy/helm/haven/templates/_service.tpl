@@ -348,6 +348,17 @@ spec:
           protocol: TCP
         {{- end }}
     {{- end }}
+    {{- if and (eq $name "scheduling") $svc.httpPort (ne $v.notifications.sms.provider "none") }}
+    # the SMS provider's replies (/sms/inbound/*), through the ingress controller
+    - from:
+        - namespaceSelector:
+            {{- toYaml $v.networkPolicy.ingressController.namespaceSelector | nindent 12 }}
+          podSelector:
+            {{- toYaml $v.networkPolicy.ingressController.podSelector | nindent 12 }}
+      ports:
+        - port: {{ $svc.httpPort }}
+          protocol: TCP
+    {{- end }}
     {{- if and $svc.httpPort (eq $httpCallers "all-services") }}
     # the JWKS on the HTTP port: every Haven service (and the gateway) verifies tokens against it
     - from:
@@ -388,6 +399,25 @@ spec:
     {{- end }}
   egress:
     {{- include "haven.egressCommon" $root | nindent 4 }}
+    {{- if and (eq $name "scheduling") (or $v.notifications.smtp.host (ne $v.notifications.sms.provider "none")) }}
+    # the SMTP relay and the SMS provider (patient messages)
+    - {{- if $v.notifications.egressCidrs }}
+      to:
+        {{- range $v.notifications.egressCidrs }}
+        - ipBlock:
+            cidr: {{ . }}
+        {{- end }}
+      {{- end }}
+      ports:
+        {{- if $v.notifications.smtp.host }}
+        - port: {{ $v.notifications.smtp.port }}
+          protocol: TCP
+        {{- end }}
+        {{- if ne $v.notifications.sms.provider "none" }}
+        - port: 443
+          protocol: TCP
+        {{- end }}
+    {{- end }}
     {{- if $svc.keyring }}
     {{- with include "haven.kmsEgress" $root | trim }}
     {{- . | nindent 4 }}
