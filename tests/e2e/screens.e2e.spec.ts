@@ -28,6 +28,7 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     expect(screens).toEqual([
       'sign-in',
       'front-desk',
+      'front-desk-reschedule',
       'front-desk-patient-link',
       'patient-passcode',
       'patient-self-check',

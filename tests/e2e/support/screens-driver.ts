@@ -1,8 +1,9 @@
 /**
  * Every screen of a visit day at a desktop (1280×800) and a phone (375×812) viewport, through the REAL pages and
- * the whole stack, run inside a network namespace (./stack.ts): staff sign-in, the front desk with a patient
- * link, the patient's passcode, self-check and waiting room, the clinician's console and visit (before and after
- * admission, with a screen share), and the end of the visit on both sides. At each screen and size: a viewport
+ * the whole stack, run inside a network namespace (./stack.ts): staff sign-in, the front desk (free times,
+ * rescheduling in place) with a patient link, the patient's passcode, self-check and waiting room, the
+ * clinician's console and visit (before and after admission, with a screen share), and the end of the visit on
+ * both sides. At each screen and size: a viewport
  * screenshot (test-artifacts/screenshots/screens-<screen>-<width>.png, copied to docs/screenshots for the
  * README), axe-core's violations, whether the page scrolls sideways, and where the visit's main tile is.
  */
@@ -113,6 +114,11 @@ async function main(): Promise<ScreensResult> {
     const row = staff.locator('#appointments li', { hasText: PATIENT.name });
     await row.waitFor({ state: 'visible' });
     await capture(staff, 'front-desk', '#book');
+    // A scheduled row moves in place: the new time, the same length by default.
+    await row.getByRole('button', { name: /^Reschedule/ }).click();
+    await row.getByLabel('Move to').waitFor({ state: 'visible' });
+    await capture(staff, 'front-desk-reschedule', '#appointments');
+    await row.getByRole('button', { name: /^Keep the time/ }).click();
     await row.getByRole('button', { name: /Patient link/ }).click();
     await staff.locator('#link-panel').waitFor({ state: 'visible' });
     const link = await staff.locator('#link-url').inputValue();
