@@ -2,7 +2,8 @@
  * Playing a recording through the gateway, over the real services (identity, scheduling, session, audit,
  * recording as child processes on a real nats-server, mutual TLS): the visit's clinician gets a grant and plays
  * the decrypted media with HTTP range requests (206, Content-Range, 416, a whole 200 answer); every range is a
- * RecordingViewed event before its bytes; the front desk is refused, and the refusal is an event.
+ * RecordingViewed event before its bytes; the front desk is refused, and the refusal is an event. The
+ * clinician's list (GET /api/recordings) shows it; the front desk gets no list.
  */
 import { randomBytes } from 'node:crypto';
 import { JetStreamEventStore } from '@haven/eventstore';
@@ -62,6 +63,23 @@ const views = async () =>
 
 describe('recording playback through the gateway', () => {
   let url: string;
+
+  it('lists the clinician’s recordings, by visit, and refuses the front desk the list', async () => {
+    const all = await clinician.fetch(`${stack.url}/api/recordings`);
+    expect(all.status).toBe(200);
+    const body = (await all.json()) as { recordings: Array<Record<string, unknown>>; nextPageToken: string };
+    expect(body.recordings).toEqual([
+      expect.objectContaining({ id: 'rec-g1', state: 'available', percent: 0, sizeBytes: plain.length }),
+    ]);
+    const visitId = String(body.recordings[0]?.['visitId']);
+    const byVisit = await clinician.fetch(`${stack.url}/api/recordings?visit=${visitId}`);
+    expect(((await byVisit.json()) as typeof body).recordings.map((r) => r['id'])).toEqual(['rec-g1']);
+    const other = await clinician.fetch(`${stack.url}/api/recordings?visit=another-visit`);
+    expect(((await other.json()) as typeof body).recordings).toEqual([]);
+    expect((await clinician.fetch(`${stack.url}/api/recordings?visit=a%2Fb`)).status).toBe(400);
+    expect((await desk.fetch(`${stack.url}/api/recordings`)).status).toBe(403);
+    expect((await fetch(`${stack.url}/api/recordings`)).status).toBe(401);
+  });
 
   it('grants the visit’s clinician a playback URL', async () => {
     const r = await grant(clinician);

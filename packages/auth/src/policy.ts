@@ -292,7 +292,8 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   },
   [`${RECORDING}ListRecordings`]: {
     roles: [Clinician, Admin],
-    note: 'metadata only; clinician their own, admin any (holds, retention)',
+    kinds: [PATIENT],
+    note: 'metadata only; clinician their own, admin any; patient their own available ones when the clinic allows',
   },
   [`${RECORDING}PlayRecording`]: {
     roles: [Clinician],

@@ -94,9 +94,10 @@ describe('the policy table', () => {
     expect(audit).not.toContain('/haven.audit.v1.AuditService/ListMyAccessLog');
   });
 
-  it('gives a patient only their visit, their access log and playing their own recording', () => {
+  it('gives a patient only their visit, their access log and listing and playing their own recordings', () => {
     expect(allowedFor(patient).map((m) => m.slice(m.indexOf('.') + 1))).toEqual([
       'audit.v1.AuditService/ListMyAccessLog',
+      'recording.v1.RecordingService/ListRecordings',
       'recording.v1.RecordingService/PlayRecording',
       'recording.v1.RecordingService/ReadRecordingMedia',
       'session.v1.SessionService/AcknowledgeRecordingNotice',

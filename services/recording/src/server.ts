@@ -232,7 +232,11 @@ export async function startRecording(
               {
                 definition: recording.RecordingServiceService,
                 handlers: {
-                  ...recordingHandlers({ recordings, projection }),
+                  ...recordingHandlers({
+                    recordings,
+                    projection,
+                    patientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
+                  }),
                   ...access?.handlers,
                 },
                 ...(access ? { streams: access.streams } : {}),

@@ -22,6 +22,8 @@ export interface RecordingSuite {
   readonly connection: NatsConnection;
   /** Call metadata carrying a token for `sub` with `role`. */
   as(sub: string, role: string): Promise<grpc.Metadata>;
+  /** Call metadata with a patient token for `sub` (patient id) of appointment `appointment`. */
+  asPatient(sub: string, appointment: string): Promise<grpc.Metadata>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,10 @@ export async function startRecordingSuite(
     store,
     connection,
     as: async (sub, role) => clientCallMetadata({ token: await issuer.sign({ sub, role }) }),
+    asPatient: async (sub, appointment) =>
+      clientCallMetadata({
+        token: await issuer.sign({ sub, kind: 'patient', visit: `appointments/${appointment}` }),
+      }),
     async stop() {
       client.close();
       await service.stop();

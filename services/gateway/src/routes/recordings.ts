@@ -5,14 +5,16 @@
  * range support (206, Accept-Ranges, Content-Range, 416). The gateway never holds a key: each answer is one
  * ReadRecordingMedia call whose bytes the recording service authenticated and recorded (RecordingViewed +
  * PhiAccessed) before sending the first one. Front desk, auditors and admins are refused by the recording
- * service, which records the refusal.
+ * service, which records the refusal. `GET /api/recordings` lists the clinician's recordings (optionally of one
+ * visit; processing ones with their percent), `GET /api/patient/recordings` the patient's own playable ones when
+ * the clinic allows.
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { phiEvents, recording } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
-import { asRecord, pathId, send } from '../http';
+import { asRecord, lastSegment, pathId, queryText, send } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
 import {
   contentRange,
@@ -115,8 +117,72 @@ async function write(res: Response, chunk: Buffer): Promise<void> {
   }
 }
 
-/** Registers the playback routes on the /api router. */
+const STATE_NAMES: Readonly<Record<number, string>> = {
+  [recording.RecordingState.RECORDING_STATE_RECORDING]: 'recording',
+  [recording.RecordingState.RECORDING_STATE_PROCESSING]: 'processing',
+  [recording.RecordingState.RECORDING_STATE_AVAILABLE]: 'available',
+  [recording.RecordingState.RECORDING_STATE_FAILED]: 'failed',
+  [recording.RecordingState.RECORDING_STATE_DELETED]: 'deleted',
+};
+
+/** A recording as the browser sees it (metadata only). */
+export function recordingListView(r: recording.Recording) {
+  const seconds = Number(r.duration?.seconds ?? 0) + (r.duration?.nanos ?? 0) / 1e9;
+  return {
+    id: lastSegment(r.name),
+    visitId: lastSegment(r.visit),
+    state: STATE_NAMES[r.state] ?? 'unknown',
+    percent: r.progressPercent,
+    startTime: r.startTime?.toISOString() ?? null,
+    endTime: r.endTime?.toISOString() ?? null,
+    durationSeconds: Math.round(seconds),
+    sizeBytes: Number(r.sizeBytes),
+    legalHold: r.legalHold,
+  };
+}
+
+const ID_QUERY = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** GET handler listing recordings with the staff or the patient cookie. */
+function listRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
+  return async (req, res) => {
+    const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
+    if (!auth) return;
+    if (!ctx.clients.recording) {
+      send(res, httpError('UNAVAILABLE'));
+      return;
+    }
+    const visit = queryText(req, 'visit');
+    if (visit !== '' && !ID_QUERY.test(visit)) {
+      send(res, httpError('INVALID_ARGUMENT', [{ field: 'visit', description: 'must be a visit id' }]));
+      return;
+    }
+    try {
+      const r = await callUnary(
+        ctx.clients.recording,
+        'listRecordings',
+        recording.ListRecordingsRequest.fromPartial({
+          pageSize: 50,
+          pageToken: queryText(req, 'pageToken'),
+          ...(visit ? { visit: `visits/${visit}` } : {}),
+        }),
+        ctx.metadataFor(res, auth.token),
+        { deadlineMs: ctx.deadlineMs },
+      );
+      res
+        .status(200)
+        .json({ recordings: r.recordings.map(recordingListView), nextPageToken: r.nextPageToken });
+    } catch (err) {
+      ctx.logCallFailure(res, 'recording.ListRecordings', err);
+      send(res, httpErrorFromGrpc(err));
+    }
+  };
+}
+
+/** Registers the list and playback routes on the /api router. */
 export function registerRecordingRoutes(api: Router, ctx: RouteContext): void {
+  api.get('/recordings', listRoute(ctx, 'staff'));
+  api.get('/patient/recordings', listRoute(ctx, 'patient'));
   api.post(
     '/recordings/:id/playback',
     route(ctx, 'recording.PlayRecording', async (req, res, auth, id) => {

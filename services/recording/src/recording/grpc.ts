@@ -25,6 +25,8 @@ const { RecordingState: State } = recording;
 export interface RecordingGrpcDeps {
   readonly recordings: Recordings;
   readonly projection: RecordingProjection;
+  /** The clinic lets patients list and play their own recordings (HAVEN_RECORDING_PATIENT_ACCESS). */
+  readonly patientAccess?: boolean;
 }
 
 /** The id in a resource name `<collection>/<id>`; throws ValidationError (field `field`) otherwise. */
@@ -79,6 +81,7 @@ export function recordingToProto(state: KnownRecording, etag: string): recording
       : {}),
     createTime: date(state.createdAt ?? state.startTime),
     legalHold: state.status !== 'deleted' && state.legalHold !== undefined,
+    progressPercent: state.status === 'processing' ? (state.percent ?? 0) : 0,
     deleteTime: state.status === 'deleted' ? date(state.deletedAt) : undefined,
     etag,
   });
@@ -148,13 +151,28 @@ function listQuery(request: recording.ListRecordingsRequest, principal: Principa
     violations.push(...error.violations);
   }
   if (violations.length > 0) throw new ValidationError(violations);
+  const size = request.pageSize === 0 ? 50 : request.pageSize;
+  if (principal.kind === 'patient') {
+    if (patient !== undefined && patient !== principal.id) {
+      throw new PermissionError('a patient may list only their own recordings');
+    }
+    // A patient sees only what they could play: their own, available.
+    return {
+      size,
+      ...(clinician !== undefined ? { clinician } : {}),
+      patient: principal.id,
+      states: new Set([State.RECORDING_STATE_AVAILABLE]),
+      ...(visit !== undefined ? { visit } : {}),
+      ...(after !== undefined ? { after } : {}),
+    };
+  }
   const admin = principal.role === 'admin';
   if (!admin && clinician !== undefined && clinician !== principal.id) {
     throw new PermissionError('a clinician may list only their own recordings');
   }
   const only = admin ? clinician : principal.id;
   return {
-    size: request.pageSize === 0 ? 50 : request.pageSize,
+    size,
     ...(only !== undefined ? { clinician: only } : {}),
     states,
     ...(visit !== undefined ? { visit } : {}),
@@ -174,13 +192,22 @@ async function listRecordings(
   ctx: CallContext,
 ): Promise<recording.ListRecordingsResponse> {
   const principal = requirePrincipal(ctx);
-  if (principal.kind !== 'user' || (principal.role !== 'clinician' && principal.role !== 'admin')) {
-    throw new PermissionError('only clinicians and admins may list recordings');
+  const patient = principal.kind === 'patient';
+  if (patient && deps.patientAccess !== true) {
+    throw new PermissionError('this clinic does not let patients see their recordings');
+  }
+  if (
+    !patient &&
+    (principal.kind !== 'user' || (principal.role !== 'clinician' && principal.role !== 'admin'))
+  ) {
+    throw new PermissionError('only clinicians, admins and (when allowed) patients may list recordings');
   }
   const q = listQuery(request, principal);
   const matching = deps.projection
     .all()
-    .filter((r) => recordingAccess(r, callerOf(principal)) !== 'none')
+    .filter((r) =>
+      patient ? r.patientId === principal.id : recordingAccess(r, callerOf(principal)) !== 'none',
+    )
     .filter((r) => q.clinician === undefined || r.clinicianId === q.clinician)
     .filter((r) => q.visit === undefined || r.visitId === q.visit)
     .filter((r) => q.patient === undefined || r.patientId === q.patient)

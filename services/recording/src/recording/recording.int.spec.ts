@@ -220,4 +220,13 @@ describe('listing recordings', () => {
     );
     expect(other.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
+
+  it('refuses a patient’s list while the clinic does not let patients see recordings', async () => {
+    const patient = await suite.asPatient('pat-l0', 'apt-l0');
+    const r = await failureOf(
+      callUnary(client, 'listRecordings', recording.ListRecordingsRequest.fromPartial({}), patient),
+    );
+    expect(r.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(r.details).toMatch(/does not let patients/);
+  });
 });
