@@ -3,12 +3,14 @@
  * reconnecting, reports activity (so an active user is not signed out as idle), and hands typed messages on.
  */
 import { csrfToken } from '../api/client';
+import type { RecordingLiveMessage } from '../recording/recording-bus';
 
 /** What the gateway sends a patient's page. */
 export type PatientLiveMessage =
   | { readonly type: 'hello' }
   | { readonly type: 'admitted' | 'denied' | 'kicked' | 'ended'; readonly visitId?: string }
-  | { readonly type: 'visit'; readonly visitId?: string; readonly status: string; readonly locked: boolean };
+  | { readonly type: 'visit'; readonly visitId?: string; readonly status: string; readonly locked: boolean }
+  | RecordingLiveMessage;
 
 /** The channel's connection state. */
 export type LiveStatus = 'connecting' | 'open' | 'closed' | 'failed';

@@ -6,6 +6,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api } from '../api/client';
 import { openLive, type LiveChannel, type PatientLiveMessage } from '../live/live-channel';
+import { publishRecordingMessage } from '../recording/recording-bus';
+import { RecordingsList } from '../recording/recordings-list';
 import { havenVisit } from '../visit/mount';
 import type { ChatTarget } from '../chat/use-chat';
 import { VisitScreen } from '../visit/visit-screen';
@@ -301,6 +303,7 @@ function WaitingStep({ locked, error }: { locked: boolean; error: string | null 
 
 /** The patient's chat: the visit of their own token. */
 const PATIENT_CHAT: ChatTarget = { as: 'patient' };
+const PATIENT_RECORDING = { stateUrl: '/api/patient/visit', actionsUrl: '/api/patient/recording' } as const;
 
 function VisitStep() {
   const heading = useRef<HTMLHeadingElement>(null);
@@ -327,7 +330,11 @@ function VisitStep() {
           role="patient"
           onState={onState}
           chat={PATIENT_CHAT}
+          recording={PATIENT_RECORDING}
         />
+      </div>
+      <div className="card">
+        <RecordingsList listUrl="/api/patient/recordings" role="patient" />
       </div>
     </section>
   );
@@ -386,6 +393,7 @@ export function JoinApp({ token }: { token: string }) {
         else if (m.type === 'kicked') over(OVER.kicked);
         else if (m.type === 'ended') over(OVER.ended);
         else if (m.type === 'visit') onVisitState(m);
+        else if (m.type === 'recording') publishRecordingMessage(m);
       },
       onSignedOut: () => over(OVER.expired),
     });
@@ -519,6 +527,7 @@ function CurrentStep(props: {
           <p id="over-message" className="lead">
             {step.message}
           </p>
+          <RecordingsList listUrl="/api/patient/recordings" role="patient" />
         </Step>
       );
   }

@@ -1,6 +1,7 @@
 /** Auditors (and admins): the tamper-evident ledger, its signed head, entries by patient, each with its proof. */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
+import { eventLabel } from '../recording/event-label';
 import { guarded, useSession } from './session';
 import type { LedgerEntry, LedgerHead } from './types';
 
@@ -126,7 +127,7 @@ export function Audit() {
                 <tr key={e.id}>
                   <td>{String(e.leafIndex)}</td>
                   <td>{e.occurredAt ? new Date(e.occurredAt).toLocaleString() : ''}</td>
-                  <td>{e.type}</td>
+                  <td title={e.type}>{eventLabel(e.type)}</td>
                   <td>{e.actor}</td>
                   <td>{e.patientId}</td>
                   <td>

@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, lastRefreshAt, refreshSession } from '../api/client';
 import { openLive, type LiveChannel } from '../live/live-channel';
+import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
 import { VisitScreen } from '../visit/visit-screen';
 import { consolePanels, visitPanels } from './panels';
@@ -135,6 +136,12 @@ function VisitCard({
       mediaUrl: `/api/visits/${id}/media`,
       leaveUrl: `/api/visits/${id}/leave`,
       role: 'clinician' as const,
+      // Record / Stop, the consent dialog and the indicator in the visit screen (web/src/recording).
+      recording: {
+        stateUrl: `/api/visits/${id}`,
+        actionsUrl: `/api/visits/${id}/recording`,
+        listUrl: `/api/recordings?visit=${encodeURIComponent(id)}`,
+      },
     }),
     [id],
   );
@@ -460,6 +467,9 @@ export function Console() {
         );
     } else if (m.type === 'ended' && m.visitId === open?.id) {
       setOpen((o) => (o?.id === m.visitId ? { ...o, status: 'ended', locked: false } : o));
+    } else if (m.type === 'recording' && m.visitId === open?.id) {
+      // The open visit's recording controls and recordings list listen on one bus.
+      publishRecordingMessage(m);
     }
   });
 

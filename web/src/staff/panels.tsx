@@ -13,6 +13,7 @@
 import type { ComponentType } from 'react';
 import { GuestControls } from '../guests/guest-controls';
 import type { Participant } from './types';
+import { VisitRecordingsPanel } from '../recording/visit-recordings-panel';
 
 /** What a panel in the console receives. */
 export interface ConsolePanelProps {
@@ -51,4 +52,7 @@ function GuestsPanel({ visitId, status, participants, refresh }: VisitPanelProps
 }
 
 /** Panels beside one open visit. */
-export const visitPanels: ReadonlyArray<Panel<VisitPanelProps>> = [{ id: 'guests', component: GuestsPanel }];
+export const visitPanels: ReadonlyArray<Panel<VisitPanelProps>> = [
+  { id: 'guests', component: GuestsPanel },
+  { id: 'recordings', component: VisitRecordingsPanel },
+];

@@ -2,6 +2,7 @@
  * The gateway's JSON as the staff app reads it (services/gateway/src/routes/ and visit-view.ts). Written out here
  * rather than imported: the gateway's modules pull in Node and gRPC types (ADR 0010).
  */
+import type { RecordingLiveMessage } from '../recording/recording-bus';
 
 /** A staff role. */
 export type Role = 'admin' | 'clinician' | 'front_desk' | 'auditor';
@@ -108,6 +109,7 @@ export type StaffLiveMessage =
     }
   | { readonly type: 'lobby'; readonly visitId: string; readonly participants: readonly Participant[] }
   | { readonly type: 'ended'; readonly visitId: string }
+  | RecordingLiveMessage
   | { readonly type: 'hello' };
 
 /** GET /api/audit/head */

@@ -8,11 +8,14 @@
  *   window.HavenVisit.stats()    inbound RTP per remote feed, from getStats
  *   window.HavenVisit.inConversation()   media from someone else arrived since the last call (keeps staff signed in)
  *   window.HavenVisit.clear()    takes a finished visit off the page
+ *   window.HavenVisit.recordingMessage(m)   hands a live `recording` message to the visit screen
  *
  * `state.status` keeps the words the suites have always read: loading, joining, live, reconnecting, error,
  * kicked, ended, left.
  */
 import { createRoot, type Root } from 'react-dom/client';
+import type { RecordingEndpoints } from '../recording/recording-api';
+import { publishRecordingMessage } from '../recording/recording-bus';
 import type { FeedStats } from './janus';
 import { inRoom, isFinished, type VisitState } from './machine';
 import type { ChatTarget } from '../chat/use-chat';
@@ -29,6 +32,8 @@ export interface StartOptions extends VisitOptions {
    * (`/api/visits/{id}/media`); `false` for none.
    */
   readonly chat?: ChatTarget | false;
+  /** The visit's recording routes (Record button, consent dialog, indicator). */
+  readonly recording?: RecordingEndpoints;
 }
 
 /** The chat of a started visit (see StartOptions.chat). */
@@ -89,6 +94,8 @@ export interface HavenVisit {
   toggleMic(): void;
   toggleCamera(): void;
   toggleShare(): void;
+  /** A live-channel message for the visit screen (the `recording` ones: asked, on, off). */
+  recordingMessage(message: unknown): void;
 }
 
 declare global {
@@ -196,6 +203,7 @@ function createHavenVisit(): HavenVisit {
             role={options.role === 'patient' ? 'patient' : 'clinician'}
             onState={onState}
             {...(chatTargetOf(options) ? { chat: chatTargetOf(options) } : {})}
+            {...(options.recording ? { recording: options.recording } : {})}
           />,
         );
       });
@@ -230,6 +238,7 @@ function createHavenVisit(): HavenVisit {
     toggleMic: () => current?.toggleMic(),
     toggleCamera: () => current?.toggleCamera(),
     toggleShare: () => current?.toggleShare(),
+    recordingMessage: publishRecordingMessage,
   };
 }
 

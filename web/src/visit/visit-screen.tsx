@@ -6,6 +6,8 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { ChatButton, ChatPanel } from '../chat/chat-panel';
 import { useChat, type ChatTarget, type OpenChannel } from '../chat/use-chat';
+import type { RecordingEndpoints } from '../recording/recording-api';
+import { RecordingControls } from '../recording/recording-controls';
 import { MESSAGES, inRoom, isFinished, type VisitState } from './machine';
 import { feedLabel } from './roster';
 import { useVisit, type Visit, type VisitDependencies, type VisitOptions } from './use-visit';
@@ -19,6 +21,8 @@ export interface VisitScreenProps extends VisitOptions {
   readonly chat?: ChatTarget | undefined;
   /** Opens the chat's live channel (tests hand in a fake). */
   readonly chatChannel?: OpenChannel;
+  /** The visit's recording routes: Record button (clinician), consent dialog and indicator (everyone). */
+  readonly recording?: RecordingEndpoints;
 }
 
 /** Initials of a label: "Clinician" → "C", "Maria Lopez" → "ML". */
@@ -119,7 +123,14 @@ function messageOf(state: VisitState, role: VisitOptions['role'], feeds: number)
 }
 
 /** The visit: runs it (useVisit) and shows it. */
-export function VisitScreen({ onState, deps, chat: chatTarget, chatChannel, ...options }: VisitScreenProps) {
+export function VisitScreen({
+  onState,
+  deps,
+  chat: chatTarget,
+  chatChannel,
+  recording,
+  ...options
+}: VisitScreenProps) {
   const visit = useVisit(options, deps);
   const chatPanelId = useId();
   const chat = useChat(inRoom(visit.state) ? chatTarget : undefined, chatChannel);
@@ -152,6 +163,9 @@ export function VisitScreen({ onState, deps, chat: chatTarget, chatChannel, ...o
       ) : (
         <p className="visually-hidden" role="status" />
       )}
+      {recording && inRoom(state) ? (
+        <RecordingControls role={options.role} endpoints={recording} live={live} />
+      ) : null}
       {inRoom(state) ? (
         <div className={`visit-stage${screen ? ' visit-stage-share' : ''}`}>
           <div className="visit-main">

@@ -1,0 +1,238 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { ApiError } from '../api/client';
+import { publishRecordingMessage } from './recording-bus';
+import { RecordingControls, clinicianStatus } from './recording-controls';
+import { initialRecordingUi } from './recording-machine';
+import { RecordingsList, formatDuration } from './recordings-list';
+import { eventLabel } from './event-label';
+import type { RecordingCalls, RecordingItem, RecordingPage, RecordingView } from './recording-api';
+
+const endpoints = { stateUrl: '/api/visits/v1', actionsUrl: '/api/visits/v1/recording' };
+
+/** Recording calls that log what the page asked and answer what the test set. */
+function fakeCalls(view: RecordingView = { state: 'off', recordingId: null, consented: false }) {
+  const log: string[] = [];
+  let pages: RecordingPage[] = [];
+  const calls: RecordingCalls = {
+    read: async () => view,
+    start: async () => {
+      log.push('start');
+      return { state: 'requested', recordingId: null, awaitingConsent: ['p-1'] };
+    },
+    stop: async () => {
+      log.push('stop');
+      return { state: 'off', recordingId: 'rec-1' };
+    },
+    consent: async (granted) => {
+      log.push(`consent:${granted}`);
+      return { granted };
+    },
+    ack: async () => {
+      log.push('ack');
+      return { recordingId: 'rec-1' };
+    },
+    list: async () => {
+      log.push('list');
+      return pages.length > 1 ? (pages.shift() ?? null) : (pages[0] ?? null);
+    },
+  };
+  return { calls, log, setPages: (p: RecordingPage[]) => (pages = p) };
+}
+
+const item = (over: Partial<RecordingItem>): RecordingItem => ({
+  id: 'rec-1',
+  visitId: 'v1',
+  state: 'available',
+  percent: 0,
+  startTime: '2026-12-06T10:00:00.000Z',
+  endTime: '2026-12-06T10:03:07.000Z',
+  durationSeconds: 187,
+  sizeBytes: 1000,
+  legalHold: false,
+  ...over,
+});
+
+const live = (m: Record<string, unknown>) => act(() => publishRecordingMessage({ type: 'recording', ...m }));
+
+describe('the clinician’s recording controls', () => {
+  it('asks, waits for the patient’s consent, shows and announces the recording, acknowledges it once', async () => {
+    const { calls, log } = fakeCalls();
+    render(<RecordingControls role="clinician" endpoints={endpoints} live calls={calls} />);
+    expect((await screen.findByRole('status')).textContent).toContain('Not recording');
+    fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    expect(await screen.findByText('Recording requested: waiting for the patient’s consent')).toBeTruthy();
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Record' }).disabled).toBe(true);
+    live({ state: 'requested', awaitingConsent: ['p-1'] });
+    expect(screen.queryByRole('dialog')).toBeNull(); // asking is the clinician's consent
+    live({ state: 'on', recordingId: 'rec-1' });
+    expect(screen.getByText('Recording', { selector: '.rec-indicator' })).toBeTruthy();
+    expect(document.querySelector('[aria-live="assertive"]')?.textContent).toContain(
+      'Recording started. This visit is being recorded.',
+    );
+    await waitFor(() => expect(log.filter((c) => c === 'ack')).toHaveLength(1));
+    live({ state: 'on', recordingId: 'rec-1' });
+    expect(log.filter((c) => c === 'ack')).toHaveLength(1);
+    expect(screen.getByRole('status').textContent).toBe('Everyone present consented');
+    expect(screen.getByRole('button', { name: 'Stop recording' }).getAttribute('aria-pressed')).toBeNull();
+  });
+
+  it('stops and shows the processing percent until the recording is playable', async () => {
+    const { calls, log, setPages } = fakeCalls({ state: 'on', recordingId: 'rec-1', consented: true });
+    setPages([
+      { recordings: [item({ state: 'processing', percent: 40 })], nextPageToken: '' },
+      { recordings: [item({ state: 'available' })], nextPageToken: '' },
+    ]);
+    render(<RecordingControls role="clinician" endpoints={endpoints} live calls={calls} pollMs={10} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Stop recording' }));
+    expect(await screen.findByText('Processing the recording… 40%')).toBeTruthy();
+    expect(await screen.findByText('Not recording')).toBeTruthy();
+    expect(log).toContain('stop');
+    expect(screen.queryByText('Recording', { selector: '.rec-indicator' })).toBeNull();
+  });
+
+  it('says why a recording stopped without the clinician', async () => {
+    const { calls } = fakeCalls({ state: 'on', recordingId: 'rec-1', consented: true });
+    render(<RecordingControls role="clinician" endpoints={endpoints} live calls={calls} />);
+    await screen.findByRole('button', { name: 'Stop recording' });
+    live({ state: 'off', recordingId: 'rec-1', reason: 'consent_withdrawn' });
+    expect(document.querySelector('[aria-live="assertive"]')?.textContent).toContain(
+      'Recording stopped: someone withdrew their consent.',
+    );
+  });
+
+  it('shows a refused start as an alert', async () => {
+    const { calls } = fakeCalls();
+    const refusing = {
+      ...calls,
+      start: () =>
+        Promise.reject(
+          new ApiError(409, { error: { code: 'FAILED_PRECONDITION', message: 'Recording is off.' } }),
+        ),
+    };
+    render(<RecordingControls role="clinician" endpoints={endpoints} live calls={refusing} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Record' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('Recording is off.');
+  });
+
+  it('counts the participants still to consent', () => {
+    expect(clinicianStatus({ ...initialRecordingUi, server: 'requested', awaiting: ['a', 'b'] })).toBe(
+      'Recording requested: waiting for the consent of 2 participants',
+    );
+  });
+});
+
+describe('the patient’s consent', () => {
+  it('asks in a modal dialog that keeps the focus, records the answer, and lets them withdraw', async () => {
+    const { calls, log } = fakeCalls();
+    render(
+      <>
+        <button type="button">Outside</button>
+        <RecordingControls role="patient" endpoints={endpoints} live calls={calls} />
+      </>,
+    );
+    await act(async () => undefined);
+    live({ state: 'requested', awaitingConsent: ['p-1'] });
+    const dialog = screen.getByRole('dialog', { name: 'May this visit be recorded?' });
+    expect(dialog.getAttribute('aria-modal')).toBe('true');
+    const give = within(dialog).getByRole('button', { name: 'Give consent' });
+    const refuse = within(dialog).getByRole('button', { name: 'Refuse' });
+    expect(document.activeElement).toBe(give);
+    refuse.focus();
+    fireEvent.keyDown(refuse, { key: 'Tab' });
+    expect(document.activeElement).toBe(give);
+    fireEvent.keyDown(give, { key: 'Tab', shiftKey: true });
+    expect(document.activeElement).toBe(refuse);
+    fireEvent.click(give);
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    expect(log).toContain('consent:true');
+    live({ state: 'on', recordingId: 'rec-1' });
+    expect(screen.getByText('Recording', { selector: '.rec-indicator' })).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Withdraw consent to recording' }));
+    const withdraw = screen.getByRole('dialog', { name: 'Withdraw your consent?' });
+    fireEvent.click(within(withdraw).getByRole('button', { name: 'Withdraw consent' }));
+    await waitFor(() => expect(log).toContain('consent:false'));
+  });
+
+  it('closes on Escape without an answer and can be answered later; refusing is an answer', async () => {
+    const { calls, log } = fakeCalls({ state: 'requested', recordingId: null, consented: false });
+    render(<RecordingControls role="patient" endpoints={endpoints} live calls={calls} />);
+    const dialog = await screen.findByRole('dialog');
+    fireEvent.keyDown(dialog, { key: 'Escape' });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(log.some((c) => c.startsWith('consent'))).toBe(false);
+    fireEvent.click(screen.getByRole('button', { name: 'Answer the recording request' }));
+    fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Refuse' }));
+    await waitFor(() => expect(log).toContain('consent:false'));
+    expect(await screen.findByRole('button', { name: 'Change your answer about recording' })).toBeTruthy();
+  });
+});
+
+describe('the recordings list', () => {
+  it('shows the processing percent and plays an available recording through a playback grant', async () => {
+    const pages: RecordingPage[] = [
+      {
+        recordings: [item({ id: 'rec-2', state: 'processing', percent: 60 }), item({ id: 'rec-1' })],
+        nextPageToken: '',
+      },
+    ];
+    const played: string[] = [];
+    render(
+      <RecordingsList
+        listUrl="/api/recordings?visit=v1"
+        role="clinician"
+        load={async () => pages[0]!}
+        play={async (id, purpose) => {
+          played.push(`${id}:${purpose ?? ''}`);
+          return { url: `/api/recordings/${id}/media?grant=g`, expireTime: null, contentType: 'video/webm' };
+        }}
+      />,
+    );
+    expect(await screen.findByText('Processing… 60%')).toBeTruthy();
+    expect(screen.getByText('3:07')).toBeTruthy();
+    const play = screen.getAllByRole('button', { name: /^Play the recording/ });
+    expect(play).toHaveLength(1);
+    fireEvent.click(play[0]!);
+    const video = await waitFor(() => {
+      const v = document.querySelector('video');
+      if (!v) throw new Error('no video');
+      return v;
+    });
+    expect(video.getAttribute('src')).toBe('/api/recordings/rec-1/media?grant=g');
+    expect(played).toEqual(['rec-1:treatment']);
+  });
+
+  it('is not shown when the clinic does not let the patient see recordings', async () => {
+    let asked = 0;
+    const { container } = render(
+      <RecordingsList
+        listUrl="/api/patient/recordings"
+        role="patient"
+        load={async () => {
+          asked += 1;
+          throw new ApiError(403, { error: { code: 'PERMISSION_DENIED', message: 'no' } });
+        }}
+      />,
+    );
+    await waitFor(() => expect(asked).toBe(1));
+    await waitFor(() => expect(container.querySelector('section')).toBeNull());
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(187)).toBe('3:07');
+    expect(formatDuration(3725)).toBe('1:02:05');
+  });
+});
+
+describe('the audit view’s labels', () => {
+  it('names recording views and any other event in words', () => {
+    expect(eventLabel('haven.recording.v1.RecordingViewed')).toBe('Recording viewed');
+    expect(eventLabel('recording.v1.RecordingViewed')).toBe('Recording viewed');
+    expect(eventLabel('events.v1.PhiAccessed')).toBe('Health information accessed');
+    expect(eventLabel('haven.session.v1.RecordingConsentGiven')).toBe('Recording consent given');
+    expect(eventLabel('not a type')).toBe('not a type');
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * What the recording controls show, as one pure reducer: the server's state (off / requested / on), this
+ * participant's consent, the dialog, and the clinician's processing percent after a stop.
+ */
+import type { RecordingLiveMessage } from './recording-bus';
+import type { RecordingView } from './recording-api';
+
+/** The recording controls' state. */
+export interface RecordingUiState {
+  /** What the server says: nothing, asked for (waiting for consent), recording. */
+  readonly server: 'off' | 'requested' | 'on';
+  /** Participants whose consent is missing, while requested. */
+  readonly awaiting: readonly string[];
+  /** This participant's consent to the current request or recording: given, refused, or not asked yet. */
+  readonly consent: 'given' | 'refused' | 'unknown';
+  /** The consent dialog is open. */
+  readonly dialog: boolean;
+  readonly recordingId: string | null;
+  /** The recording being acknowledged (one acknowledgement per recording). */
+  readonly acknowledged: string | null;
+  /** After a stop: the recording being processed and its percent (clinician). */
+  readonly processing: { readonly recordingId: string; readonly percent: number } | null;
+  /** Why the last recording stopped, when not by the clinician (e.g. consent withdrawn). */
+  readonly stoppedBecause: string | null;
+  /** A request is in flight. */
+  readonly busy: boolean;
+  readonly error: string | null;
+}
+
+/** What changes it. */
+export type RecordingUiEvent =
+  | { readonly type: 'Read'; readonly view: RecordingView; readonly role: 'clinician' | 'patient' }
+  | { readonly type: 'Live'; readonly message: RecordingLiveMessage; readonly role: 'clinician' | 'patient' }
+  | { readonly type: 'Requested'; readonly awaiting: readonly string[]; readonly recordingId: string | null }
+  | { readonly type: 'Stopped'; readonly recordingId: string | null }
+  | { readonly type: 'ConsentSent'; readonly granted: boolean }
+  | { readonly type: 'DialogClosed' }
+  | { readonly type: 'WithdrawAsked' }
+  | { readonly type: 'Acknowledged'; readonly recordingId: string }
+  | {
+      readonly type: 'Progress';
+      readonly recordingId: string;
+      readonly percent: number;
+      readonly done: boolean;
+    }
+  | { readonly type: 'Busy' }
+  | { readonly type: 'Failed'; readonly message: string };
+
+export const initialRecordingUi: RecordingUiState = {
+  server: 'off',
+  awaiting: [],
+  consent: 'unknown',
+  dialog: false,
+  recordingId: null,
+  acknowledged: null,
+  processing: null,
+  stoppedBecause: null,
+  busy: false,
+  error: null,
+};
+
+/** The words for why a recording stopped (services/session RecordingStopReason), or null when it was asked. */
+export function stopReasonText(reason: string | undefined): string | null {
+  switch (reason) {
+    case 'consent_withdrawn':
+      return 'Recording stopped: someone withdrew their consent.';
+    case 'media_node_lost':
+      return 'Recording stopped: the media connection was lost. What was recorded is kept.';
+    default:
+      return null;
+  }
+}
+
+/** The next state. Pure. */
+export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): RecordingUiState {
+  switch (event.type) {
+    case 'Read': {
+      const { view, role } = event;
+      // A recording runs only with everyone present consenting.
+      const consent =
+        view.consented || view.state === 'on' ? 'given' : state.consent === 'refused' ? 'refused' : 'unknown';
+      return {
+        ...state,
+        server: view.state,
+        recordingId: view.recordingId,
+        consent: view.state === 'off' && role === 'patient' ? 'unknown' : consent,
+        dialog: view.state !== 'off' && consent === 'unknown' && role === 'patient',
+      };
+    }
+    case 'Live': {
+      const m = event.message;
+      if (m.state === 'requested') {
+        const mine = state.consent === 'given';
+        return {
+          ...state,
+          server: 'requested',
+          awaiting: m.awaitingConsent ?? [],
+          // The clinician asked and so consented; everyone else is asked.
+          dialog: event.role === 'patient' && !mine,
+          consent: event.role === 'clinician' ? 'given' : mine ? 'given' : 'unknown',
+          stoppedBecause: null,
+          error: null,
+        };
+      }
+      if (m.state === 'on') {
+        return {
+          ...state,
+          server: 'on',
+          awaiting: [],
+          recordingId: m.recordingId ?? state.recordingId,
+          dialog: false,
+          // It started: everyone present consented, this participant included.
+          consent: 'given',
+          stoppedBecause: null,
+        };
+      }
+      const id = m.recordingId ?? state.recordingId;
+      return {
+        ...state,
+        server: 'off',
+        awaiting: [],
+        dialog: false,
+        consent: 'unknown',
+        recordingId: null,
+        busy: false,
+        stoppedBecause: stopReasonText(m.reason),
+        processing: event.role === 'clinician' && id ? { recordingId: id, percent: 0 } : state.processing,
+      };
+    }
+    case 'Requested':
+      return {
+        ...state,
+        busy: false,
+        consent: 'given',
+        server: event.recordingId ? 'on' : 'requested',
+        recordingId: event.recordingId ?? state.recordingId,
+        awaiting: event.recordingId ? [] : event.awaiting,
+        stoppedBecause: null,
+      };
+    case 'Stopped':
+      return {
+        ...state,
+        busy: false,
+        server: 'off',
+        consent: 'unknown',
+        recordingId: null,
+        processing: event.recordingId ? { recordingId: event.recordingId, percent: 0 } : state.processing,
+      };
+    case 'ConsentSent':
+      return {
+        ...state,
+        busy: false,
+        dialog: false,
+        consent: event.granted ? 'given' : 'refused',
+      };
+    case 'DialogClosed':
+      return { ...state, dialog: false };
+    case 'WithdrawAsked':
+      return { ...state, dialog: true };
+    case 'Acknowledged':
+      return { ...state, acknowledged: event.recordingId };
+    case 'Progress':
+      if (state.processing?.recordingId !== event.recordingId) return state;
+      return {
+        ...state,
+        processing: event.done ? null : { recordingId: event.recordingId, percent: event.percent },
+      };
+    case 'Busy':
+      return { ...state, busy: true, error: null };
+    case 'Failed':
+      return { ...state, busy: false, error: event.message };
+  }
+}
