@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type
 import { ApiError, api } from '../api/client';
 import { openLive, type LiveChannel, type PatientLiveMessage } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
+import { RecordingControls } from '../recording/recording-controls';
 import { RecordingsList } from '../recording/recordings-list';
 import { havenVisit } from '../visit/mount';
 import type { ChatTarget } from '../chat/use-chat';
@@ -282,6 +283,8 @@ function CheckStep({
   );
 }
 
+const PATIENT_RECORDING = { stateUrl: '/api/patient/visit', actionsUrl: '/api/patient/recording' } as const;
+
 function WaitingStep({ locked, error }: { locked: boolean; error: string | null }) {
   return (
     <Step id="waiting" title="Waiting room">
@@ -296,6 +299,8 @@ function WaitingStep({ locked, error }: { locked: boolean; error: string | null 
           {error}
         </p>
       ) : null}
+      {/* A visit being recorded (or about to be) asks here first: nobody is let in without consenting. */}
+      <RecordingControls role="patient" endpoints={PATIENT_RECORDING} live={false} present={false} />
       <AccessLog />
     </Step>
   );
@@ -303,7 +308,6 @@ function WaitingStep({ locked, error }: { locked: boolean; error: string | null 
 
 /** The patient's chat: the visit of their own token. */
 const PATIENT_CHAT: ChatTarget = { as: 'patient' };
-const PATIENT_RECORDING = { stateUrl: '/api/patient/visit', actionsUrl: '/api/patient/recording' } as const;
 
 function VisitStep() {
   const heading = useRef<HTMLHeadingElement>(null);

@@ -18,6 +18,8 @@ export interface RecordingControlsProps {
   readonly endpoints: RecordingEndpoints;
   /** The visit is live (the clinician can record only then). */
   readonly live: boolean;
+  /** In the room (default), or waiting to be let in: then a recording in progress asks for consent first. */
+  readonly present?: boolean;
   /** Tests hand in fakes. */
   readonly calls?: RecordingCalls;
   /** How often the processing percent is read (ms). */
@@ -46,6 +48,7 @@ export function RecordingControls({
   role,
   endpoints,
   live,
+  present = true,
   calls: given,
   pollMs = 1500,
 }: RecordingControlsProps) {
@@ -57,24 +60,24 @@ export function RecordingControls({
   useEffect(() => {
     let stop = false;
     const off = onRecordingMessage((message) => {
-      if (!stop) dispatch({ type: 'Live', message, role });
+      if (!stop) dispatch({ type: 'Live', message, role, present });
     });
     void calls
       .read()
       .then((view) => {
-        if (view && !stop) dispatch({ type: 'Read', view, role });
+        if (view && !stop) dispatch({ type: 'Read', view, role, present });
       })
       .catch(() => undefined);
     return () => {
       stop = true;
       off();
     };
-  }, [calls, role]);
+  }, [calls, role, present]);
 
   // The notice was shown: acknowledged once per recording.
   useEffect(() => {
     const id = s.recordingId;
-    if (s.server !== 'on' || !id || s.acknowledged === id || acking.current === id) return;
+    if (!present || s.server !== 'on' || !id || s.acknowledged === id || acking.current === id) return;
     acking.current = id;
     void calls
       .ack()
@@ -82,7 +85,7 @@ export function RecordingControls({
       .catch(() => {
         acking.current = null;
       });
-  }, [s.server, s.recordingId, s.acknowledged, calls]);
+  }, [present, s.server, s.recordingId, s.acknowledged, calls]);
 
   // After a stop the clinician sees the processing percent until the recording is playable.
   const processingId = s.processing?.recordingId;
@@ -213,15 +216,18 @@ export function RecordingControls({
         </ConsentDialog>
       ) : s.dialog ? (
         <ConsentDialog
-          title="May this visit be recorded?"
+          title={recording && !present ? 'This visit is being recorded' : 'May this visit be recorded?'}
           confirm={{ label: 'Give consent', onClick: () => void answer(true) }}
           decline={{ label: 'Refuse', onClick: () => void answer(false) }}
           onDismiss={() => dispatch({ type: 'DialogClosed' })}
           busy={s.busy}
         >
           <p>
-            Your clinician would like to record this visit. Nothing is recorded unless everyone agrees. The
-            recording is encrypted, and every viewing is logged. You can withdraw your consent at any time.
+            {recording && !present
+              ? 'Your clinician is recording this visit. You can join it only if you agree to be recorded. '
+              : 'Your clinician would like to record this visit. Nothing is recorded unless everyone agrees. '}
+            The recording is encrypted, and every viewing is logged. You can withdraw your consent at any
+            time.
           </p>
         </ConsentDialog>
       ) : null}

@@ -170,6 +170,30 @@ describe('the patient’s consent', () => {
   });
 });
 
+describe('a patient waiting to be let in', () => {
+  it('is asked first when the visit is already being recorded, and acknowledges nothing yet', async () => {
+    const { calls, log } = fakeCalls({ state: 'on', recordingId: 'rec-1', consented: false });
+    render(
+      <RecordingControls role="patient" endpoints={endpoints} live={false} present={false} calls={calls} />,
+    );
+    const dialog = await screen.findByRole('dialog', { name: 'This visit is being recorded' });
+    expect(dialog.textContent).toContain('You can join it only if you agree to be recorded.');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Give consent' }));
+    await waitFor(() => expect(log).toContain('consent:true'));
+    expect(log).not.toContain('ack');
+  });
+
+  it('is not told a recording they were never asked about has their consent', async () => {
+    const { calls } = fakeCalls();
+    render(
+      <RecordingControls role="patient" endpoints={endpoints} live={false} present={false} calls={calls} />,
+    );
+    await act(async () => undefined);
+    live({ state: 'on', recordingId: 'rec-1' });
+    expect(screen.getByRole('dialog', { name: 'This visit is being recorded' })).toBeTruthy();
+  });
+});
+
 describe('the recordings list', () => {
   it('shows the processing percent and plays an available recording through a playback grant', async () => {
     const pages: RecordingPage[] = [

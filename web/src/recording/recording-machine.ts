@@ -29,8 +29,19 @@ export interface RecordingUiState {
 
 /** What changes it. */
 export type RecordingUiEvent =
-  | { readonly type: 'Read'; readonly view: RecordingView; readonly role: 'clinician' | 'patient' }
-  | { readonly type: 'Live'; readonly message: RecordingLiveMessage; readonly role: 'clinician' | 'patient' }
+  | {
+      readonly type: 'Read';
+      readonly view: RecordingView;
+      readonly role: 'clinician' | 'patient';
+      /** In the room (a recording there has everyone's consent), not waiting to be let in. */
+      readonly present: boolean;
+    }
+  | {
+      readonly type: 'Live';
+      readonly message: RecordingLiveMessage;
+      readonly role: 'clinician' | 'patient';
+      readonly present: boolean;
+    }
   | { readonly type: 'Requested'; readonly awaiting: readonly string[]; readonly recordingId: string | null }
   | { readonly type: 'Stopped'; readonly recordingId: string | null }
   | { readonly type: 'ConsentSent'; readonly granted: boolean }
@@ -75,10 +86,14 @@ export function stopReasonText(reason: string | undefined): string | null {
 export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): RecordingUiState {
   switch (event.type) {
     case 'Read': {
-      const { view, role } = event;
+      const { view, role, present } = event;
       // A recording runs only with everyone present consenting.
       const consent =
-        view.consented || view.state === 'on' ? 'given' : state.consent === 'refused' ? 'refused' : 'unknown';
+        view.consented || (view.state === 'on' && present)
+          ? 'given'
+          : state.consent === 'refused'
+            ? 'refused'
+            : 'unknown';
       return {
         ...state,
         server: view.state,
@@ -108,9 +123,10 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
           server: 'on',
           awaiting: [],
           recordingId: m.recordingId ?? state.recordingId,
-          dialog: false,
-          // It started: everyone present consented, this participant included.
-          consent: 'given',
+          // It started: everyone present consented, this participant included. Someone waiting to be let in
+          // is asked (they are admitted only once they consented).
+          consent: event.present ? 'given' : state.consent,
+          dialog: !event.present && event.role === 'patient' && state.consent === 'unknown',
           stoppedBecause: null,
         };
       }
