@@ -72,10 +72,19 @@ export function participantLabel(p: Participant, patientName: string | null): st
   const word = DEVICE_WORDS[p.device];
   const device = p.device > 1 ? (word ? ` — ${word} device` : ` — device ${p.device}`) : '';
   if (p.kind === 'patient' && patientName) return `${patientName} (patient)${device}`;
-  return `${p.kind === 'patient' ? 'Patient' : 'Guest'} ${p.id.slice(-4).toUpperCase()}${device}`;
+  return `${KIND_WORDS[p.kind] ?? 'Guest'} ${p.id.slice(-4).toUpperCase()}${device}`;
 }
 
-const others = (ps: readonly Participant[]) => ps.filter((p) => p.kind !== 'clinician');
+/** Guests' roles as the lists name them (web/src/guests invites them). */
+const KIND_WORDS: Readonly<Record<string, string>> = {
+  patient: 'Patient',
+  clinician: 'Clinician',
+  interpreter: 'Interpreter',
+  family: 'Family member',
+};
+
+/** Everyone but the hosts (the clinician themself): the patient's devices and the guests, a guest clinician too. */
+const others = (ps: readonly Participant[]) => ps.filter((p) => p.kind !== 'clinician' || p.host === false);
 
 interface OpenVisit {
   readonly id: string;

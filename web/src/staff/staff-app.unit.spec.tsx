@@ -106,5 +106,7 @@ describe('participantLabel', () => {
   it('falls back to the id’s end before the name is known', () => {
     expect(participantLabel(p, null)).toBe('Patient 3F2A');
     expect(participantLabel({ ...p, kind: 'guest' }, 'Maria Lopez')).toBe('Guest 3F2A');
+    expect(participantLabel({ ...p, kind: 'interpreter' }, 'Maria Lopez')).toBe('Interpreter 3F2A');
+    expect(participantLabel({ ...p, kind: 'clinician' }, null)).toBe('Clinician 3F2A');
   });
 });
