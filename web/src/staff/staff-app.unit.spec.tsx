@@ -2,7 +2,7 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import { participantLabel } from './console';
+import { participantLabel, waitedFor } from './console';
 import { StaffApp } from './staff-app';
 
 type Answer = { status: number; body: unknown };
@@ -15,7 +15,13 @@ function serve(routes: Record<string, Answer>) {
     const route = `${init?.method ?? 'GET'} ${path}`;
     const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
     calls.push({ route, body });
-    const a = routes[route] ?? { status: 404, body: { error: { code: 'NOT_FOUND', message: 'Not found.' } } };
+    // A key ending in * answers every route it begins.
+    const prefix = Object.keys(routes).find((k) => k.endsWith('*') && route.startsWith(k.slice(0, -1)));
+    const a = routes[route] ??
+      (prefix ? routes[prefix] : undefined) ?? {
+        status: 404,
+        body: { error: { code: 'NOT_FOUND', message: 'Not found.' } },
+      };
     return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
   });
   return calls;
@@ -94,6 +100,64 @@ describe('the staff app', () => {
   });
 });
 
+describe('the front desk', () => {
+  const started = new Date(Date.now() - 5 * 60_000);
+  started.setSeconds(0, 0);
+  const appointment = {
+    id: 'a1',
+    clinicianId: 'c1',
+    patientId: 'p1',
+    startTime: started.toISOString(),
+    endTime: new Date(started.getTime() + 30 * 60_000).toISOString(),
+    state: 'scheduled',
+    visitId: null,
+  };
+  const desk = (extra: Record<string, Answer> = {}) =>
+    serve({
+      'GET /api/me': { status: 200, body: { role: 'front_desk' } },
+      'GET /api/me/passkeys': { status: 200, body: { passkeys: [] } },
+      'GET /api/clinicians': { status: 200, body: { clinicians: [{ id: 'c1', displayName: 'Dr Ada' }] } },
+      'GET /api/patients?purpose=treatment': {
+        status: 200,
+        body: { patients: [{ id: 'p1', name: 'Maria Lopez', dateOfBirth: '1975-09-30' }] },
+      },
+      'GET /api/appointments?*': { status: 200, body: { appointments: [appointment] } },
+      ...extra,
+    });
+
+  it('moves an appointment in place, keeping its length', async () => {
+    const calls = desk({ 'POST /api/appointments/a1/reschedule': { status: 200, body: { appointment } } });
+    render(<StaffApp />);
+    await flush();
+    await flush();
+    fireEvent.click(screen.getByRole('button', { name: /^Reschedule appointment/ }));
+    const later = new Date(started.getTime() + 2 * 3_600_000);
+    const local = (d: Date) =>
+      `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}T` +
+      `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    fireEvent.change(screen.getByLabelText('Move to'), { target: { value: local(later) } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Move' })));
+    await flush();
+    expect(calls.find((c) => c.route === 'POST /api/appointments/a1/reschedule')?.body).toEqual({
+      startTime: later.toISOString(),
+      endTime: new Date(later.getTime() + 30 * 60_000).toISOString(),
+    });
+    expect(screen.queryByLabelText('Move to')).toBeNull();
+  });
+
+  it('offers Missed once the appointment has started, after asking', async () => {
+    const calls = desk({ 'POST /api/appointments/a1/no-show': { status: 200, body: { appointment } } });
+    window.confirm = jest.fn(() => true);
+    render(<StaffApp />);
+    await flush();
+    await flush();
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: /as missed$/ })));
+    await flush();
+    expect(window.confirm).toHaveBeenCalled();
+    expect(calls.map((c) => c.route)).toContain('POST /api/appointments/a1/no-show');
+  });
+});
+
 describe('participantLabel', () => {
   const p = { id: 'participant-3f2a', kind: 'patient', state: 'lobby' as const, inMedia: false, device: 1 };
   it('names the patient once their name was read, and says which device', () => {
@@ -108,5 +172,18 @@ describe('participantLabel', () => {
     expect(participantLabel({ ...p, kind: 'guest' }, 'Maria Lopez')).toBe('Guest 3F2A');
     expect(participantLabel({ ...p, kind: 'interpreter' }, 'Maria Lopez')).toBe('Interpreter 3F2A');
     expect(participantLabel({ ...p, kind: 'clinician' }, null)).toBe('Clinician 3F2A');
+  });
+});
+
+describe('waitedFor', () => {
+  const now = Date.parse('2026-12-07T10:30:00Z');
+  it('says how long someone has waited, in whole minutes', () => {
+    expect(waitedFor('2026-12-07T10:29:30Z', now)).toBe('just now');
+    expect(waitedFor('2026-12-07T10:29:00Z', now)).toBe('1 min');
+    expect(waitedFor('2026-12-07T10:17:59Z', now)).toBe('12 min');
+  });
+  it('says nothing when the arrival time is unknown', () => {
+    expect(waitedFor(null, now)).toBe('');
+    expect(waitedFor('not a time', now)).toBe('');
   });
 });
