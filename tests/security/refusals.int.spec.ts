@@ -246,7 +246,7 @@ describe('refusals inside handlers (ownership) are recorded', () => {
         target: participant,
       }),
     );
-    expect(String(admit.data?.['reason'])).toMatch(/clinician of this visit/);
+    expect(String(admit.data?.['reason'])).toMatch(/host of this visit/);
     // By target: the visit's refusals, and nobody else's.
     const aboutVisit = await refusals({ target: v.visit });
     expect(aboutVisit.map((e) => e.correlationId)).toContain(corr.get);

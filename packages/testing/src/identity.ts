@@ -41,7 +41,8 @@ export function runIdentityCli(
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    // A bound, not a timing assertion: a CLI run (node start-up, password hashing) is slow on a busy CI machine.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? -1, output });
