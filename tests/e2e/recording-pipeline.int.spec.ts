@@ -10,6 +10,8 @@
  *   raw files are gone, each with a RecordingProcessingRecovered event saying which.
  * - Processors beside each Janus node (the chart's memory-backed folders): each processes only its node's
  *   recordings, from its own folder; the API-only service processes none and serves them.
+ * - With the S3 object store against s3rver (an S3-compatible server as a child process): the ciphertext is in
+ *   the bucket under the prefix, its checksum is the event's, it decrypts through ranged reads.
  * - With HAVEN_KMS=pkcs11 (the service process against a SoftHSM2 token): the recording's key is wrapped by a
  *   KEK generated in the token; only a session on the token opens the object, no keyring file exists.
  * - A full object store (a 64 KiB tmpfs): FAILED with NO_SPACE, nothing left behind.
@@ -70,8 +72,9 @@ import {
 import { convertTrack, listRawTracks } from '../../services/recording/src/pipeline/janus-pp-rec';
 import { muxToWebm } from '../../services/recording/src/pipeline/mux';
 import { WORK_FOLDER, objectKeyOf, trackLayout } from '../../services/recording/src/pipeline/pipeline';
+import { S3ObjectStore } from '../../services/recording/src/pipeline/s3-object-store';
 import { startRecording } from '../../services/recording/src/server';
-import { testRecordingConfig } from '../../services/recording/src/testing';
+import { startS3rver, testRecordingConfig, type S3rverHandle } from '../../services/recording/src/testing';
 import { recordVisit } from '../support/media/record-visit';
 
 jest.setTimeout(240_000);
@@ -464,6 +467,62 @@ const gate = netnsGate();
       );
       client.close();
       expect(got.recording?.state).toBe(RecordingState.RECORDING_STATE_AVAILABLE);
+    });
+  });
+
+  describe('with the S3 object store (s3rver, an S3-compatible server, as a child process)', () => {
+    let s3: S3rverHandle | undefined;
+    let service: RunningGrpcService | undefined;
+    afterAll(async () => {
+      await service?.stop();
+      await s3?.stop();
+      delete process.env['AWS_ACCESS_KEY_ID'];
+      delete process.env['AWS_SECRET_ACCESS_KEY'];
+    });
+
+    it('stores the encrypted recording in the bucket, and nothing under the data directory', async () => {
+      s3 = await startS3rver();
+      // The SDK's default credential chain, as in the chart (a secret's keys as AWS_* variables).
+      process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+      process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+      const s3DataDir = join(base, 'data-s3');
+      const config = testRecordingConfig(
+        nats.env('recording'),
+        { jwksUrl: jwks.url },
+        {
+          HAVEN_RECORDINGS_DIR: recordingsDir,
+          HAVEN_DATA_DIR: s3DataDir,
+          HAVEN_RECORDING_OBJECT_STORE: 's3',
+          HAVEN_RECORDING_S3_ENDPOINT: s3.endpoint,
+          HAVEN_RECORDING_S3_BUCKET: s3.bucket,
+          HAVEN_RECORDING_S3_PREFIX: 'clinic-a/',
+        },
+      );
+      service = await startRecording(config, createLogger({ service: 'recording', level: 'silent' }), {
+        host: '127.0.0.1',
+      });
+      rawFilesFor('rec-s3');
+      await startAndStop('rec-s3');
+      expect(await outcome('rec-s3')).toBe('RecordingEncrypted');
+      const encrypted = (await dataOf('rec-s3', 'RecordingEncrypted'))!;
+      const store = new S3ObjectStore({ client: s3.client(), bucket: s3.bucket, prefix: 'clinic-a/' });
+      expect(await store.list()).toEqual([objectKeyOf('rec-s3')]);
+      const cipher = await store.get(objectKeyOf('rec-s3'));
+      const hash = createHash('sha256');
+      for await (const piece of cipher) hash.update(piece as Buffer);
+      expect(hash.digest('hex')).toBe(encrypted['ciphertextSha256']);
+      expect(existsSync(join(s3DataDir, 'objects'))).toBe(false);
+      // It decrypts through the access side's ranged reads.
+      const kms = await LocalKeyringKms.open({ file: join(s3DataDir, 'keyring.json') });
+      const keys = new FilePatientKeyStore({ dir: join(s3DataDir, 'recording-keys'), kms });
+      const object = await openEncryptedObject(
+        subjectKeyKms(keys, 'recordings/rec-s3'),
+        await store.open(objectKeyOf('rec-s3')),
+        { context: { recording: 'recordings/rec-s3' } },
+      );
+      const first = await object.chunks({ offset: 0, length: 4 }).next();
+      expect(Buffer.from(first.value ?? []).subarray(0, 4)).toEqual(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+      expect(plaintextMedia(recordingsDir)).toEqual([]);
     });
   });
 

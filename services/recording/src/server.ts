@@ -30,7 +30,10 @@ import {
   type Logger,
   type RunningGrpcService,
 } from '@haven/service';
-import { FsObjectStore } from './pipeline/object-store';
+import { S3Client } from '@aws-sdk/client-s3';
+import { FsObjectStore, type ObjectStore } from './pipeline/object-store';
+import { S3ObjectStore } from './pipeline/s3-object-store';
+import { FileMediaObjects, type MediaObjects } from './playback/objects';
 import { RecordingPipeline } from './pipeline/pipeline';
 import { recordingHandlers } from './recording/grpc';
 import { RecordingProjection } from './recording/projection';
@@ -64,6 +67,28 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a Janus node id such as janus-0')
       .optional(),
+    /**
+     * Where the encrypted recordings are kept: `fs` (HAVEN_RECORDING_OBJECTS_DIR, default `<HAVEN_DATA_DIR>/objects`)
+     * or `s3` (an S3-compatible bucket; credentials from the AWS SDK's default chain: AWS_ACCESS_KEY_ID and
+     * AWS_SECRET_ACCESS_KEY, a web identity, an instance role).
+     */
+    HAVEN_RECORDING_OBJECT_STORE: z.enum(['fs', 's3']).default('fs'),
+    /** `s3`: the bucket. */
+    HAVEN_RECORDING_S3_BUCKET: z.string().min(3).max(63).optional(),
+    /** `s3`: key prefix of the recordings in the bucket (e.g. `haven/`). */
+    HAVEN_RECORDING_S3_PREFIX: z
+      .string()
+      .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'path segments ending in /')
+      .default(''),
+    /** `s3`: the endpoint of an S3-compatible server (MinIO, Ceph RGW); unset: AWS. */
+    HAVEN_RECORDING_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** `s3`: the region. */
+    HAVEN_RECORDING_S3_REGION: z.string().min(1).default('us-east-1'),
+    /** `s3`: path-style addressing (`<endpoint>/<bucket>/<key>`), which most on-premises servers need. */
+    HAVEN_RECORDING_S3_FORCE_PATH_STYLE: z
+      .enum(['true', 'false', '1', '0'])
+      .default('true')
+      .transform((v) => v === 'true' || v === '1'),
     /** The janus-pp-rec binary (Debian janus-tools). */
     HAVEN_JANUS_PP_REC: z.string().min(1).default('janus-pp-rec'),
     /**
@@ -77,6 +102,13 @@ export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDIN
       .default(10),
   })
   .superRefine((value, ctx) => {
+    if (value.HAVEN_RECORDING_OBJECT_STORE === 's3' && !value.HAVEN_RECORDING_S3_BUCKET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HAVEN_RECORDING_S3_BUCKET'],
+        message: 'required when HAVEN_RECORDING_OBJECT_STORE=s3',
+      });
+    }
     if (value.HAVEN_RECORDING_ROLE !== 'processor') return;
     for (const variable of [
       'HAVEN_RECORDING_JANUS_NODE',
@@ -106,22 +138,52 @@ async function openRecordingKms(config: RecordingConfig): Promise<ClosableKms | 
   return openKmsFromEnv(kmsEnvOf(config, { defaultKeyringFile }), { create: true });
 }
 
+/**
+ * The object store of HAVEN_RECORDING_OBJECT_STORE, for the pipeline (`objects`) and the access side (`media`):
+ * one S3 adapter for both, or the files (read back through an open handle by playback).
+ */
+export function openObjectStores(config: RecordingConfig): { objects: ObjectStore; media: MediaObjects } {
+  if (config.HAVEN_RECORDING_OBJECT_STORE === 's3') {
+    const client = new S3Client({
+      region: config.HAVEN_RECORDING_S3_REGION,
+      forcePathStyle: config.HAVEN_RECORDING_S3_FORCE_PATH_STYLE,
+      ...(config.HAVEN_RECORDING_S3_ENDPOINT ? { endpoint: config.HAVEN_RECORDING_S3_ENDPOINT } : {}),
+    });
+    const store = new S3ObjectStore({
+      client,
+      bucket: config.HAVEN_RECORDING_S3_BUCKET!,
+      prefix: config.HAVEN_RECORDING_S3_PREFIX,
+    });
+    return { objects: store, media: store };
+  }
+  const dataDir = config.HAVEN_DATA_DIR ? resolve(config.HAVEN_DATA_DIR) : undefined;
+  const dir =
+    config.HAVEN_RECORDING_OBJECTS_DIR ??
+    (dataDir ? join(dataDir, 'objects') : join(resolve('.'), 'recording-objects-unset'));
+  return { objects: new FsObjectStore(dir), media: new FileMediaObjects(dir) };
+}
+
 /** The pipeline and its adapters: the object store, the per-recording keys wrapped by the KMS. */
 function buildPipeline(
   config: RecordingConfig,
-  deps: { recordings: Recordings; projection: RecordingProjection; logger: Logger; kms: Kms | undefined },
+  deps: {
+    recordings: Recordings;
+    projection: RecordingProjection;
+    logger: Logger;
+    kms: Kms | undefined;
+    objects: ObjectStore;
+  },
 ): RecordingPipeline {
   const dataDir = config.HAVEN_DATA_DIR ? resolve(config.HAVEN_DATA_DIR) : undefined;
   if (!dataDir) deps.logger.warn('HAVEN_DATA_DIR is not set: stopped recordings cannot be processed');
   const { kms } = deps;
   const keys =
     kms && dataDir ? new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }) : undefined;
-  const storeDir = config.HAVEN_RECORDING_OBJECTS_DIR ?? (dataDir ? join(dataDir, 'objects') : undefined);
   return new RecordingPipeline({
     recordings: deps.recordings,
     projection: deps.projection,
     logger: deps.logger,
-    objects: new FsObjectStore(storeDir ?? join(resolve('.'), 'recording-objects-unset')),
+    objects: deps.objects,
     recordingsDir: dataDir && config.HAVEN_RECORDINGS_DIR ? resolve(config.HAVEN_RECORDINGS_DIR) : undefined,
     kmsFor: (recordingId): Kms => {
       if (!keys) throw new Error('no key store');
@@ -149,11 +211,12 @@ async function startProcessing(
     consumers: ConsumerHealth;
     logger: Logger;
     kms: Kms | undefined;
+    objects: ObjectStore;
   },
 ): Promise<Array<() => Promise<void>>> {
-  const { store, bus, recordings, projection, consumers, logger, kms } = deps;
+  const { store, bus, recordings, projection, consumers, logger, kms, objects } = deps;
   const closers: Array<() => Promise<void>> = [];
-  const pipeline = buildPipeline(config, { recordings, projection, logger, kms });
+  const pipeline = buildPipeline(config, { recordings, projection, logger, kms, objects });
   closers.unshift(() => pipeline.close());
   try {
     // Everything already stored is folded before recovery decides what was interrupted.
@@ -203,13 +266,14 @@ export async function startRecording(
     const kms = await openRecordingKms(config);
     if (kms) closers.unshift(() => kms.close());
     const role = config.HAVEN_RECORDING_ROLE;
+    const { objects, media } = openObjectStores(config);
     if (role !== 'api') {
-      const deps = { store, bus, recordings, projection, consumers, logger, kms };
+      const deps = { store, bus, recordings, projection, consumers, logger, kms, objects };
       closers.unshift(...(await startProcessing(config, deps)));
     }
     const access =
       kms && role !== 'processor'
-        ? startAccess(config, { store, recordings, projection, logger, kms })
+        ? startAccess(config, { store, recordings, projection, logger, kms, media })
         : undefined;
     if (!access && role !== 'processor') {
       logger.warn(

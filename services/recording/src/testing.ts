@@ -1,9 +1,13 @@
 /**
  * Test support: the configuration the recording service's integration suites start it with (tests only).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, mkdtempSync, promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -118,4 +122,64 @@ export async function seedAvailableRecording(options: SeedRecordingOptions): Pro
     md,
   );
   return file;
+}
+
+/** A running s3rver (see {@link startS3rver}). */
+export interface S3rverHandle {
+  /** `http://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  /** The bucket made for the caller. */
+  readonly bucket: string;
+  /** Its folder of stored objects. */
+  readonly dir: string;
+  /** A client signed with s3rver's credentials (S3RVER / S3RVER), path-style. */
+  client(): S3Client;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts s3rver (npm; an S3-compatible server that stores objects in a folder) as a child process on a free
+ * loopback port, with one bucket. Tests only.
+ */
+export async function startS3rver(bucket = 'haven-recordings'): Promise<S3rverHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'haven-s3rver-'));
+  const port = await new Promise<number>((done, fail) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => done(free));
+    });
+    probe.on('error', fail);
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [require.resolve('s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent'],
+    { stdio: 'ignore' },
+  );
+  const client = (): S3Client =>
+    new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      maxAttempts: 1,
+    });
+  const stop = async (): Promise<void> => {
+    child.kill('SIGKILL');
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await client().send(new CreateBucketCommand({ Bucket: bucket }));
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error('s3rver did not start within 20 s', { cause: error });
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { endpoint, bucket, dir, client, stop };
 }

@@ -11,7 +11,7 @@ import type { RecordingProjection } from '../recording/projection';
 import type { Recordings } from '../recording/recordings';
 import { RetentionPolicies, retentionHandlers, startRetentionSweep } from '../retention/retention';
 import { RecordingKeys } from './keys';
-import { FileMediaObjects, type MediaObjects } from './objects';
+import type { MediaObjects } from './objects';
 import { playbackHandlers, playbackStreams, type PlaybackDeps } from './grpc';
 
 const booleanFlag = z
@@ -44,12 +44,10 @@ export function openPlayback(
   recordings: Recordings,
   store: EventStore,
   kms: Kms,
+  objects: MediaObjects,
 ): PlaybackDeps | undefined {
   if (config.HAVEN_DATA_DIR === undefined) return undefined;
   const dataDir = resolve(config.HAVEN_DATA_DIR);
-  const objects: MediaObjects = new FileMediaObjects(
-    config.HAVEN_RECORDING_OBJECTS_DIR ?? join(dataDir, 'objects'),
-  );
   return {
     recordings,
     store,
@@ -70,9 +68,11 @@ export function startAccess(
     readonly logger: Logger;
     /** The KMS that wraps the recording keys at rest. */
     readonly kms: Kms;
+    /** Where the ciphertext is read from and deleted. */
+    readonly media: MediaObjects;
   },
 ) {
-  const playback = openPlayback(config, deps.recordings, deps.store, deps.kms);
+  const playback = openPlayback(config, deps.recordings, deps.store, deps.kms, deps.media);
   if (!playback) return undefined;
   const policies = new RetentionPolicies(deps.store);
   const stopSweep = startRetentionSweep(
