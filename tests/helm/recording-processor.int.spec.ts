@@ -194,3 +194,55 @@ describe('impossible recording settings', () => {
     expect(r.stderr).toMatch(message);
   });
 });
+
+describe('recordings.objectStore s3', () => {
+  const S3 = [
+    'recordings.objectStore.type="s3"',
+    'recordings.objectStore.s3.endpoint="https://minio.storage.svc:9000"',
+    'recordings.objectStore.s3.bucket="haven-recordings"',
+    'recordings.objectStore.s3.prefix="clinic-a/"',
+    'recordings.objectStore.s3.credentialsSecret={"name":"s3-creds","accessKeyIdKey":"id","secretAccessKeyKey":"secret"}',
+    'recordings.objectStore.s3.port=9000',
+    'recordings.objectStore.s3.egressCidrs=["10.50.0.0/24"]',
+  ];
+
+  it('points the recording service and every processor at the bucket, credentials from the secret', () => {
+    const objs = template([], S3);
+    const containers = [
+      deployment(objs, 'haven-recording')!.spec.template.spec.containers[0],
+      ...janusPods(objs).map((pod) => container(pod, 'recording-processor')!),
+    ];
+    for (const c of containers) {
+      const config = loadConfig(recordingConfigSchema, envOf(c));
+      expect(config).toMatchObject({
+        HAVEN_RECORDING_OBJECT_STORE: 's3',
+        HAVEN_RECORDING_S3_ENDPOINT: 'https://minio.storage.svc:9000',
+        HAVEN_RECORDING_S3_BUCKET: 'haven-recordings',
+        HAVEN_RECORDING_S3_PREFIX: 'clinic-a/',
+        HAVEN_RECORDING_S3_FORCE_PATH_STYLE: true,
+      });
+      const refs = Object.fromEntries(
+        c.env
+          .filter((e: K8sObject) => e.name.startsWith('AWS_'))
+          .map((e: K8sObject) => [e.name, e.valueFrom]),
+      );
+      expect(refs).toEqual({
+        AWS_ACCESS_KEY_ID: { secretKeyRef: { name: 's3-creds', key: 'id' } },
+        AWS_SECRET_ACCESS_KEY: { secretKeyRef: { name: 's3-creds', key: 'secret' } },
+      });
+    }
+    for (const name of ['haven-recording', 'haven-janus']) {
+      const np = objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!;
+      const rule = np.spec.egress.find((r: K8sObject) => r.ports.some((p: K8sObject) => p.port === 9000));
+      expect(rule?.to).toEqual([{ ipBlock: { cidr: '10.50.0.0/24' } }]);
+    }
+  });
+
+  it('keeps the filesystem store by default, and refuses s3 without a bucket', () => {
+    const env = envOf(deployment(template(), 'haven-recording')!.spec.template.spec.containers[0]);
+    expect(env['HAVEN_RECORDING_OBJECT_STORE']).toBeUndefined();
+    const r = helm(['template', 'haven', CHART, ...valuesArgs([], ['recordings.objectStore.type="s3"'])]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/recordings\.objectStore\.s3\.bucket/);
+  });
+});

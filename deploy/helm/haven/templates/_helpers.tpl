@@ -272,6 +272,24 @@ existingClaim: {{ $p.existingClaim | default "" | quote }}
 {{- default (include "haven.componentName" (dict "root" . "component" "audit-signing")) .Values.auditLedger.signingKey.existingSecret -}}
 {{- end -}}
 
+{{/* NetworkPolicy egress to the S3 endpoint of the recordings (nothing with the filesystem store). */}}
+{{- define "haven.objectStoreEgress" -}}
+{{- $s3 := .Values.recordings.objectStore.s3 -}}
+{{- if eq .Values.recordings.objectStore.type "s3" }}
+# the recordings' S3 endpoint
+- {{- if $s3.egressCidrs }}
+  to:
+    {{- range $s3.egressCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+  ports:
+    - port: {{ $s3.port }}
+      protocol: TCP
+{{- end }}
+{{- end -}}
+
 {{/* "true" when each Janus pod runs a recording processor (the recording service is on and may record). */}}
 {{- define "haven.recordingProcessorOn" -}}
 {{- if and .Values.services.recording.enabled (ne .Values.recordings.policy "off") }}true{{ end -}}
@@ -413,6 +431,9 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- end -}}
 {{- end -}}
 {{- include "haven.kmsValidate" . -}}
+{{- if and (eq .Values.recordings.objectStore.type "s3") (not .Values.recordings.objectStore.s3.bucket) -}}
+{{- fail "haven: recordings.objectStore.type s3 needs recordings.objectStore.s3.bucket" -}}
+{{- end -}}
 {{- range $name, $svc := .Values.services -}}
 {{- if and $svc.enabled $svc.recordings -}}
 {{- fail (printf "haven: services.%s.recordings must be false: the raw recordings are memory-backed inside each Janus pod and processed there by the recording processor (recordings.processor)" $name) -}}
@@ -511,6 +532,37 @@ service; tests/helm/service-env.int.spec.ts checks each rendered Deployment agai
 {{- with .janusNode }}
 - name: HAVEN_RECORDING_JANUS_NODE
   value: {{ . | quote }}
+{{- end }}
+{{- $os := $v.recordings.objectStore }}
+{{- if eq $os.type "s3" }}
+- name: HAVEN_RECORDING_OBJECT_STORE
+  value: s3
+- name: HAVEN_RECORDING_S3_BUCKET
+  value: {{ $os.s3.bucket | quote }}
+- name: HAVEN_RECORDING_S3_REGION
+  value: {{ $os.s3.region | quote }}
+- name: HAVEN_RECORDING_S3_FORCE_PATH_STYLE
+  value: {{ $os.s3.forcePathStyle | quote }}
+{{- with $os.s3.endpoint }}
+- name: HAVEN_RECORDING_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with $os.s3.prefix }}
+- name: HAVEN_RECORDING_S3_PREFIX
+  value: {{ . | quote }}
+{{- end }}
+{{- with $os.s3.credentialsSecret.name }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $os.s3.credentialsSecret.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $os.s3.credentialsSecret.secretAccessKeyKey }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if .svc.recordings }}

@@ -423,6 +423,11 @@ spec:
     {{- . | nindent 4 }}
     {{- end }}
     {{- end }}
+    {{- if eq $name "recording" }}
+    {{- with include "haven.objectStoreEgress" $root | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
+    {{- end }}
     {{- if and $v.sso.providers (has $name (list "identity" "gateway")) }}
     # the clinics' OpenID providers: discovery and keys (identity), the code exchange too (gateway)
     - {{- if $v.sso.egressCidrs }}
