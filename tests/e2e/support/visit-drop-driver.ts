@@ -208,9 +208,23 @@ async function main(): Promise<VisitDropResult> {
       waitLive(clinician, backAt, 45_000),
       waitLive(patient, backAt, 45_000),
     ]);
+    // Video resumes once a keyframe arrives after the ICE restart: wait (bounded) for ten new frames on each side.
     const [c0, p0] = await Promise.all([visitStats(clinician), visitStats(patient)]);
-    await sleep(3000);
-    const [c1, p1] = await Promise.all([visitStats(clinician), visitStats(patient)]);
+    const newFrames = async (page: Page, from: number) => {
+      const until = Date.now() + 20_000;
+      let now = (await visitStats(page)).totals.framesDecoded;
+      while (now - from <= 10 && Date.now() < until) {
+        await sleep(250);
+        now = (await visitStats(page)).totals.framesDecoded;
+      }
+      return { frames: now - from, atMs: Date.now() - backAt };
+    };
+    const [cf, pf] = await Promise.all([
+      newFrames(clinician, c0.totals.framesDecoded),
+      newFrames(patient, p0.totals.framesDecoded),
+    ]);
+    timings['clinicianVideoBack'] = cf.atMs;
+    timings['patientVideoBack'] = pf.atMs;
     const [cs, ps, cm, pm] = await Promise.all([
       visitState(clinician),
       visitState(patient),
@@ -226,8 +240,8 @@ async function main(): Promise<VisitDropResult> {
         patientStatus: ps.status,
         clinicianRecoveredMs,
         patientRecoveredMs,
-        clinicianNewFrames: c1.totals.framesDecoded - c0.totals.framesDecoded,
-        patientNewFrames: p1.totals.framesDecoded - p0.totals.framesDecoded,
+        clinicianNewFrames: cf.frames,
+        patientNewFrames: pf.frames,
         clinicianMessage: cm,
         patientMessage: pm,
       },
