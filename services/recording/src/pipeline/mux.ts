@@ -134,9 +134,20 @@ async function muxPass(
       feeds.map(async ({ track, file, source }, i) => {
         const decoderConfig = await (track as InputAudioTrack | InputVideoTrack).getDecoderConfig();
         let first = true;
+        // A recording starts whenever everyone has consented, often between two video key frames: the
+        // frames before the first key frame cannot be decoded (and the muxer refuses them), and a late
+        // packet from before the last key frame would go back in time. Both are left out.
+        let keySeen = !(source instanceof EncodedVideoPacketSource);
+        let latest = -Infinity;
+        let floor = -Infinity;
         const options = hooks.sizesOnly ? { metadataOnly: true } : {};
         for await (const packet of new EncodedPacketSink(track).packets(undefined, undefined, options)) {
+          if (!keySeen && packet.type !== 'key') continue;
+          keySeen = true;
           const timestamp = packet.timestamp + file.offsetSeconds;
+          if (packet.type === 'key' && source instanceof EncodedVideoPacketSource) floor = latest;
+          if (timestamp < floor) continue;
+          latest = Math.max(latest, timestamp);
           const moved = hooks.sizesOnly
             ? packet.clone({ timestamp, data: zeros(packet.byteLength) })
             : packet.clone({ timestamp });
