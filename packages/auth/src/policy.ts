@@ -281,6 +281,12 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     kinds: [PATIENT],
     note: 'visit members: clinician their own; patient device once admitted; recorded as PhiAccessed',
   },
+  [`${SESSION}PostLobbyNotice`]: clinicianOwn('clinician their own; a typed note is sealed'),
+  [`${SESSION}GetLobbyNotice`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'clinician their own; patient their own visit, waiting or admitted',
+  },
 
   // recording
   // Watching a recording is PHI access: only the people of the visit (the clinician; the patient, their own,

@@ -101,6 +101,7 @@ describe('the policy table', () => {
       'recording.v1.RecordingService/PlayRecording',
       'recording.v1.RecordingService/ReadRecordingMedia',
       'session.v1.SessionService/AcknowledgeRecordingNotice',
+      'session.v1.SessionService/GetLobbyNotice',
       'session.v1.SessionService/GetVisit',
       'session.v1.SessionService/JoinLobby',
       'session.v1.SessionService/JoinMedia',

@@ -169,6 +169,8 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'GrantHost',
     'SendChatMessage',
     'ListChatMessages',
+    'PostLobbyNotice',
+    'GetLobbyNotice',
   ],
   recording: [
     'GetRecording',

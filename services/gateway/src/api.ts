@@ -18,6 +18,7 @@ import { registerClinicianRoutes } from './routes/clinicians';
 import { registerMeRoutes } from './routes/me';
 import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
 import { registerPatientJoinRoutes } from './routes/patient-join';
+import { registerLobbyNoticeRoutes } from './routes/lobby-notice';
 import { registerPatientVisitRoutes } from './routes/patient-visit';
 import { registerPatientRoutes } from './routes/patients';
 import { registerRecordingRoutes } from './routes/recordings';
@@ -89,6 +90,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerVisitRoutes(api, ctx);
   registerPatientJoinRoutes(api, ctx);
   registerPatientVisitRoutes(api, ctx);
+  registerLobbyNoticeRoutes(api, ctx);
   registerPatientAccessLogRoutes(api, ctx);
   registerRecordingRoutes(api, ctx);
 

@@ -346,6 +346,13 @@ export class WsHub implements MediaPresence {
       this.media.delete(visitId);
     }
     if (Date.parse(event.occurredAt) < this.startedAt - 5000) return;
+    if (name === 'LobbyNoticePosted') {
+      // The waiting room reads the note itself (GET /api/patient/lobby-notice: a typed one is a PHI read).
+      for (const c of this.clientsSet) {
+        if (c.kind === 'patient' && c.visitId === visitId) this.sendTo(c, { type: 'lobby-notice', visitId });
+      }
+      return;
+    }
     if (name === 'ChatMessagePosted') {
       // Chat changes nothing else a page shows: no visit refresh.
       this.chat.event(name, visitId);

@@ -35,6 +35,8 @@ import { MEDIA_PATH, MediaProxy } from './media/media-proxy';
 import { followBookings } from './visit/booking-consumer';
 import { chatHandlers } from './visit/chat-grpc';
 import { ChatService } from './visit/chat-service';
+import { lobbyNoticeHandlers } from './visit/lobby-notice-grpc';
+import { LobbyNoticeService } from './visit/lobby-notice-service';
 import { visitHandlers } from './visit/grpc';
 import { openVisitOnRequest } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
@@ -163,7 +165,7 @@ function startIdleCheck(visits: VisitService, config: SessionConfig, logger: Log
 
 /**
  * The KMS of HAVEN_KMS for the chat's patient keys (under HAVEN_DATA_DIR/chat-keys); undefined without
- * HAVEN_DATA_DIR (the chat then answers UNAVAILABLE).
+ * HAVEN_DATA_DIR (the chat and typed waiting-room notes then answer UNAVAILABLE).
  */
 async function openChatKms(config: SessionConfig, logger: Logger): Promise<ClosableKms | undefined> {
   if (!config.HAVEN_DATA_DIR) {
@@ -224,6 +226,7 @@ export async function startSession(
       ? new FilePatientKeyStore({ dir: join(resolve(config.HAVEN_DATA_DIR), 'chat-keys'), kms })
       : undefined;
   const chat = new ChatService({ store, visits, keys });
+  const notices = new LobbyNoticeService({ store, visits, projection, keys });
   const bookings = await followBookings({ store, bus, janus, roomKey, visits, health: consumers, logger });
   const janusEvents = await startJanusEventsServer({
     port: config.HAVEN_HTTP_PORT,
@@ -253,6 +256,7 @@ export async function startSession(
             openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
           }),
           ...chatHandlers(chat),
+          ...lobbyNoticeHandlers(notices),
         },
       },
     ],

@@ -10,7 +10,8 @@ export type PatientLiveMessage =
   | { readonly type: 'hello' }
   | { readonly type: 'admitted' | 'denied' | 'kicked' | 'ended'; readonly visitId?: string }
   | { readonly type: 'visit'; readonly visitId?: string; readonly status: string; readonly locked: boolean }
-  | RecordingLiveMessage;
+  | RecordingLiveMessage
+  | { readonly type: 'lobby-notice'; readonly visitId?: string };
 
 /** The channel's connection state. */
 export type LiveStatus = 'connecting' | 'open' | 'closed' | 'failed';

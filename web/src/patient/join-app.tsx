@@ -11,6 +11,7 @@ import { RecordingControls } from '../recording/recording-controls';
 import { RecordingsList } from '../recording/recordings-list';
 import { havenVisit } from '../visit/mount';
 import type { ChatTarget } from '../chat/use-chat';
+import { WaitingNotice } from '../lobby/waiting-notice';
 import { VisitScreen } from '../visit/visit-screen';
 import { startPreview, type Preview } from './self-check';
 import { AccessLog } from './access-log';
@@ -285,7 +286,15 @@ function CheckStep({
 
 const PATIENT_RECORDING = { stateUrl: '/api/patient/visit', actionsUrl: '/api/patient/recording' } as const;
 
-function WaitingStep({ locked, error }: { locked: boolean; error: string | null }) {
+function WaitingStep({
+  locked,
+  error,
+  noticeVersion,
+}: {
+  locked: boolean;
+  error: string | null;
+  noticeVersion: number;
+}) {
   return (
     <Step id="waiting" title="Waiting room">
       <p className="lead waiting-lead">Your clinician will let you in.</p>
@@ -294,6 +303,7 @@ function WaitingStep({ locked, error }: { locked: boolean; error: string | null 
           ? 'Your clinician has paused new arrivals for a moment. Please keep this page open.'
           : 'Please keep this page open. You do not need to do anything.'}
       </p>
+      <WaitingNotice version={noticeVersion} />
       {error ? (
         <p id="waiting-error" className="form-error" role="alert">
           {error}
@@ -347,6 +357,7 @@ function VisitStep() {
 /** The whole patient page. */
 export function JoinApp({ token }: { token: string }) {
   const [step, setStep] = useState<JoinStep>(() => (token ? { step: 'passcode' } : { step: 'loading' }));
+  const [noticeVersion, setNoticeVersion] = useState(0);
   const live = useRef<LiveChannel | null>(null);
   const preview = useRef<Preview | null>(null);
   const network = useRef<{ ok: boolean; waiters: Array<() => void> }>({ ok: false, waiters: [] });
@@ -398,6 +409,7 @@ export function JoinApp({ token }: { token: string }) {
         else if (m.type === 'ended') over(OVER.ended);
         else if (m.type === 'visit') onVisitState(m);
         else if (m.type === 'recording') publishRecordingMessage(m);
+        else if (m.type === 'lobby-notice') setNoticeVersion((v) => v + 1);
       },
       onSignedOut: () => over(OVER.expired),
     });
@@ -476,6 +488,7 @@ export function JoinApp({ token }: { token: string }) {
         whenNetwork={whenNetwork}
         onContinue={() => void goWaiting()}
         keepPreview={keepPreview}
+        noticeVersion={noticeVersion}
       />
       {entered ? (
         <div hidden={step.step !== 'visit'}>
@@ -494,6 +507,7 @@ function CurrentStep(props: {
   whenNetwork: (timeoutMs: number) => Promise<boolean>;
   onContinue: () => void;
   keepPreview: (p: Preview) => void;
+  noticeVersion: number;
 }) {
   const { step } = props;
   switch (step.step) {
@@ -522,7 +536,7 @@ function CurrentStep(props: {
         />
       );
     case 'waiting':
-      return <WaitingStep locked={step.locked} error={step.error} />;
+      return <WaitingStep locked={step.locked} error={step.error} noticeVersion={props.noticeVersion} />;
     case 'visit':
       return null;
     case 'over':

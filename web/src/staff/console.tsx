@@ -3,6 +3,7 @@
  * people in it, lock/unlock/end, and the video (the visit screen, web/src/visit). Other features add panels
  * through ./panels.ts.
  */
+import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, lastRefreshAt, refreshSession } from '../api/client';
 import { openLive, type LiveChannel } from '../live/live-channel';
@@ -289,6 +290,7 @@ function VisitCard({
               Nobody is waiting.
             </p>
           ) : null}
+          {ended ? null : <LobbyNoteForm visitId={id} />}
           <h3>In the visit</h3>
           <ul id="admitted" className="list">
             {admitted.map((p) => (
@@ -608,6 +610,9 @@ export function Console() {
             {error}
           </p>
         ) : null}
+        <LobbyAlerts
+          waiting={(visits ?? []).reduce((n, v) => n + (v.status === 'ended' ? 0 : v.lobbyCount), 0)}
+        />
         <WaitingList visits={visits ?? []} lobbies={lobbies} names={names} onAdmit={admitNow} />
         <ul id="visits" className="list">
           {(visits ?? []).map((v) => (

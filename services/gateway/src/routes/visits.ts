@@ -26,7 +26,7 @@ type VisitHandler = (
 ) => Promise<void>;
 
 /** The clinician-only doors of the visit routes. */
-function visitDoors(ctx: RouteContext) {
+export function visitDoors(ctx: RouteContext) {
   const clinician = (rpc: string, handler: StaffHandler, fields?: FieldNames) =>
     staff(ctx, { rpc, roles: ['clinician'], ...(fields ? { fields } : {}) }, handler);
   const sessionClient = (res: Response): session.SessionServiceClient | undefined => {

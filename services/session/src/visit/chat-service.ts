@@ -145,7 +145,13 @@ export class ChatService {
     const page = posted.slice(start, start + options.limit);
     if (page.length === 0) return [];
     const keys = this.requireKeys();
-    await this.recordAccess(state.patientId, visitId, principal, ctx);
+    await recordPhiRead(this.deps.store, this.clock, {
+      patientId: state.patientId,
+      what: `visits/${visitId}/messages`,
+      stream: chatAccessStream(visitId),
+      principal,
+      ctx,
+    });
     const out: ChatMessageView[] = [];
     for (const e of page) {
       const data = e.data as unknown as ChatMessagePosted['data'];
@@ -161,39 +167,48 @@ export class ChatService {
     }
     return out;
   }
+}
 
-  private async recordAccess(
-    patientId: string,
-    visitId: string,
-    principal: Principal,
-    ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
-  ): Promise<void> {
-    try {
-      await this.deps.store.append(chatAccessStream(visitId), 'any', [
-        {
-          id: newEventId(),
-          type: PHI_ACCESSED,
-          occurredAt: this.clock().toISOString(),
-          actor: actorOf(principal),
-          correlationId: ctx.correlationId,
-          causationId: ctx.correlationId,
-          ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-          data: {
-            who: actorOf(principal),
-            patientId,
-            whose: `patients/${patientId}`,
-            what: `visits/${visitId}/messages`,
-            fields: ['text'],
-            why: 'PHI_ACCESS_PURPOSE_TREATMENT',
-            outcome: 'granted',
-            method: ctx.method,
-          },
+/**
+ * Appends one PhiAccessed (purpose treatment, outcome granted) for a read of the visit's sealed text. Throws
+ * UnavailableError when it cannot be recorded: the caller must then return nothing.
+ */
+export async function recordPhiRead(
+  store: Pick<EventStore, 'append'>,
+  clock: () => Date,
+  read: {
+    readonly patientId: string;
+    /** The resource read, e.g. `visits/{id}/messages`. */
+    readonly what: string;
+    readonly stream: string;
+    readonly principal: Principal;
+    readonly ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>;
+  },
+): Promise<void> {
+  const { principal, ctx, patientId } = read;
+  try {
+    await store.append(read.stream, 'any', [
+      {
+        id: newEventId(),
+        type: PHI_ACCESSED,
+        occurredAt: clock().toISOString(),
+        actor: actorOf(principal),
+        correlationId: ctx.correlationId,
+        causationId: ctx.correlationId,
+        ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+        data: {
+          who: actorOf(principal),
+          patientId,
+          whose: `patients/${patientId}`,
+          what: read.what,
+          fields: ['text'],
+          why: 'PHI_ACCESS_PURPOSE_TREATMENT',
+          outcome: 'granted',
+          method: ctx.method,
         },
-      ]);
-    } catch (error) {
-      throw new UnavailableError('the chat read could not be recorded; nothing was returned', {
-        cause: error,
-      });
-    }
+      },
+    ]);
+  } catch (error) {
+    throw new UnavailableError('the read could not be recorded; nothing was returned', { cause: error });
   }
 }

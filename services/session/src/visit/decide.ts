@@ -24,8 +24,10 @@ import {
   type VisitState,
 } from './visit';
 import { decideSendChat, type SendChatMessage } from './chat';
+import { decidePostLobbyNotice, type PostLobbyNotice } from './lobby-notice';
 
 export type { SendChatMessage } from './chat';
+export type { PostLobbyNotice } from './lobby-notice';
 
 /** The caller as the decider sees it. */
 export interface Caller {
@@ -200,7 +202,8 @@ export type VisitCommand =
   | EndIdleVisit
   | RecordMediaJoined
   | RecordMediaLeft
-  | SendChatMessage;
+  | SendChatMessage
+  | PostLobbyNotice;
 
 type LiveVisit = Extract<VisitState, { status: 'open' }>;
 
@@ -359,6 +362,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideAcknowledge(visit, command.data);
     case 'SendChatMessage':
       return decideSendChat(visit, command.data);
+    case 'PostLobbyNotice':
+      return decidePostLobbyNotice(visit, command.data);
   }
 }
 

@@ -3,6 +3,12 @@
  * Pure: no I/O. Event data carries ids, room numbers, codes and times only, never PHI (no display names).
  */
 import { ChatEventType, evolveChat, type ChatMessagePosted, type ChatState } from './chat';
+import {
+  evolveLobbyNotice,
+  LobbyNoticeEventType,
+  type LobbyNoticePosted,
+  type LobbyNoticeState,
+} from './lobby-notice';
 
 export const VisitEventType = {
   Opened: 'haven.session.v1.VisitOpened',
@@ -26,6 +32,7 @@ export const VisitEventType = {
   HostGranted: 'haven.session.v1.HostGranted',
   HostRevoked: 'haven.session.v1.HostRevoked',
   ChatMessagePosted: ChatEventType.MessagePosted,
+  LobbyNoticePosted: LobbyNoticeEventType.Posted,
 } as const;
 
 /** Why a visit ended: a code, never free text. */
@@ -313,7 +320,8 @@ export type VisitEvent =
   | RecordingStopped
   | RecordingNoticeAcknowledged
   | VisitEnded
-  | ChatMessagePosted;
+  | ChatMessagePosted
+  | LobbyNoticePosted;
 
 /** One participant as the aggregate knows them. */
 export interface Participant {
@@ -357,6 +365,8 @@ export interface VisitBody extends Readonly<VisitOpened['data']> {
   readonly guests?: Readonly<Record<string, GuestRole>>;
   /** The chat: how many messages, and each sender's latest posting times (the rate limit). */
   readonly chat?: ChatState;
+  /** The waiting room's note (the latest posted). */
+  readonly lobbyNotice?: LobbyNoticeState;
 }
 
 /** The `users/{id}` principals with host rights. */
@@ -552,6 +562,8 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
       return evolveEnded(state, e, when);
     case VisitEventType.ChatMessagePosted:
       return { ...state, chat: evolveChat(state.chat, e) };
+    case VisitEventType.LobbyNoticePosted:
+      return { ...state, lobbyNotice: evolveLobbyNotice(e) };
     default:
       return state;
   }

@@ -1,0 +1,90 @@
+/**
+ * gRPC handlers of SessionService for the waiting room's note: PostLobbyNotice and GetLobbyNotice. Ownership,
+ * limits and sealing are the note service's; these validate the request and map the answer.
+ */
+import { ValidationError } from '@haven/errors';
+import { session } from '@haven/proto';
+import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import type { Caller } from './decide';
+import { LobbyNoticeKind } from './lobby-notice';
+import type { LobbyNoticeService, LobbyNoticeView } from './lobby-notice-service';
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function visitIdOf(name: string): string {
+  const m = /^visits\/([^/]+)$/.exec(name);
+  if (!m?.[1] || !ID.test(m[1]))
+    throw new ValidationError([{ field: 'visit', description: 'must be visits/{id}' }]);
+  return m[1];
+}
+
+function callerOf(principal: Principal): Caller {
+  return {
+    kind: principal.kind,
+    id: principal.id,
+    ...(principal.role !== undefined ? { role: principal.role } : {}),
+    ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
+    ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
+  };
+}
+
+const KIND_OF_PROTO: Readonly<Record<number, LobbyNoticeKind>> = {
+  [session.LobbyNoticeKind.LOBBY_NOTICE_KIND_NONE]: LobbyNoticeKind.None,
+  [session.LobbyNoticeKind.LOBBY_NOTICE_KIND_RUNNING_LATE]: LobbyNoticeKind.RunningLate,
+  [session.LobbyNoticeKind.LOBBY_NOTICE_KIND_TYPED]: LobbyNoticeKind.Typed,
+};
+const PROTO_OF_KIND: Readonly<Record<LobbyNoticeKind, session.LobbyNoticeKind>> = {
+  none: session.LobbyNoticeKind.LOBBY_NOTICE_KIND_NONE,
+  running_late: session.LobbyNoticeKind.LOBBY_NOTICE_KIND_RUNNING_LATE,
+  typed: session.LobbyNoticeKind.LOBBY_NOTICE_KIND_TYPED,
+};
+
+function toProto(n: LobbyNoticeView): session.LobbyNotice {
+  return session.LobbyNotice.fromPartial({
+    kind: PROTO_OF_KIND[n.kind],
+    delayMinutes: n.delayMinutes,
+    text: n.text,
+    showPosition: n.showPosition,
+    position: n.position,
+    createTime: n.postedAt ? new Date(n.postedAt) : undefined,
+  });
+}
+
+async function postLobbyNotice(
+  notices: LobbyNoticeService,
+  request: session.PostLobbyNoticeRequest,
+  ctx: CallContext,
+): Promise<session.PostLobbyNoticeResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit);
+  const kind = KIND_OF_PROTO[request.kind];
+  if (!kind)
+    throw new ValidationError([{ field: 'kind', description: 'must be NONE, RUNNING_LATE or TYPED' }]);
+  const notice = await notices.post(
+    visitId,
+    callerOf(principal),
+    { kind, delayMinutes: request.delayMinutes, text: request.text, showPosition: request.showPosition },
+    commandMetadata(ctx),
+  );
+  return { notice: toProto(notice) };
+}
+
+async function getLobbyNotice(
+  notices: LobbyNoticeService,
+  request: session.GetLobbyNoticeRequest,
+  ctx: CallContext,
+): Promise<session.GetLobbyNoticeResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit);
+  return { notice: toProto(await notices.get(visitId, principal, callerOf(principal), ctx)) };
+}
+
+/** The note's handlers, to merge with the visit handlers. */
+export function lobbyNoticeHandlers(notices: LobbyNoticeService) {
+  return {
+    postLobbyNotice: (request: session.PostLobbyNoticeRequest, ctx: CallContext) =>
+      postLobbyNotice(notices, request, ctx),
+    getLobbyNotice: (request: session.GetLobbyNoticeRequest, ctx: CallContext) =>
+      getLobbyNotice(notices, request, ctx),
+  };
+}
