@@ -2,7 +2,7 @@
  * The stack of the browser tests (a layer over @haven/testing's `launchStack`), run INSIDE a network namespace
  * (see `runInNetns` in @haven/testing): nats-server, Janus (signed-token core auth, videoroom admin key,
  * `ice_enforce_list = v0`, event handler posting to the session service), and the built identity, scheduling, session, audit and gateway
- * services as child processes, all on 127.0.0.1 inside the namespace. Staff users are created with identity's
+ * services (and, with `recordingEnv`, the recording service) as child processes, all on 127.0.0.1 inside the namespace. Staff users are created with identity's
  * real CLI (app layer) and sign in through identity's Login RPC; MFA is relaxed for the test
  * (HAVEN_MFA_REQUIRED_ROLES=none). Nothing leaves the namespace; no STUN/TURN.
  *
@@ -11,6 +11,8 @@
  *   ... stack.clients.scheduling / stack.call(...) ...
  *   await stack.stop();
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identity, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
@@ -30,19 +32,22 @@ export const STACK_USERS = {
   clinician: 'dr.visit@visit.test',
   /** A second clinician: invited into a visit as a guest (an interpreter, a colleague). */
   colleague: 'colleague@visit.test',
+  auditor: 'auditor@visit.test',
 } as const;
 export type StackRole = keyof typeof STACK_USERS;
 /** The display names the stack gives its staff users (the front desk picks the clinician by this name). */
 export const STACK_DISPLAY_NAMES: Readonly<Record<StackRole, string>> = {
   front_desk: 'Front Desk',
   clinician: 'Dr Demo Clinician',
+  auditor: 'Audra Auditor',
   colleague: 'Dr Demo Colleague',
 };
 /** The identity role of each stack user. */
-export const STACK_ROLES: Readonly<Record<StackRole, 'front_desk' | 'clinician'>> = {
+export const STACK_ROLES: Readonly<Record<StackRole, 'front_desk' | 'clinician' | 'auditor'>> = {
   front_desk: 'front_desk',
   clinician: 'clinician',
   colleague: 'clinician',
+  auditor: 'auditor',
 };
 
 /** A signed-in staff user. */
@@ -105,6 +110,11 @@ export interface StackOptions {
   readonly sessionReplicas?: number;
   /** Also create the `colleague` (a second clinician) — off by default, so other suites' screens keep one. */
   readonly colleague?: boolean;
+  /**
+   * Also run the recording service on Janus's recordings directory (stopped recordings become encrypted WebM),
+   * with these extra variables (e.g. HAVEN_RECORDING_PATIENT_ACCESS).
+   */
+  readonly recordingEnv?: Readonly<Record<string, string>>;
 }
 
 function decodeSub(jwt: string): string {
@@ -121,18 +131,22 @@ function decodeSub(jwt: string): string {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let gatewayError: string | null = null;
   const timings: Record<string, number> = {};
+  // The recording service reads what Janus writes: one directory both know before they start.
+  const recordingsDir = opts.recordingEnv ? mkdtempSync(join(tmpdir(), 'haven-recordings-')) : undefined;
   const launched: LaunchedStack = await launchStack({
     services: [
       'identity',
       'scheduling',
       'session',
       ...(opts.audit === false ? [] : (['audit'] as const)),
+      ...(opts.recordingEnv ? (['recording'] as const) : []),
       ...(opts.gateway === false ? [] : (['gateway'] as const)),
     ],
     janus: {
       ...(opts.netns === false ? {} : { iceEnforceList: 'v0' }),
       eventHandlerEvents: 'plugins',
       debugLevel: 2,
+      ...(recordingsDir ? { recordingsDir } : {}),
     },
     sessionReplicas: Math.max(1, opts.sessionReplicas ?? 1),
     env: {
@@ -147,6 +161,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         LOG_LEVEL: 'warn',
         ...opts.gatewayEnv,
       },
+      ...(opts.recordingEnv && recordingsDir
+        ? { recording: { HAVEN_RECORDINGS_DIR: recordingsDir, LOG_LEVEL: 'warn', ...opts.recordingEnv } }
+        : {}),
     },
     // The gateway may fail alone (reported in gatewayError); any other service fails the stack.
     onNotReady: (name, error) => {
@@ -178,6 +195,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clients.scheduling.close();
     for (const c of sessionClients) c.close();
     await launched.stop();
+    if (recordingsDir) rmSync(recordingsDir, { recursive: true, force: true });
   };
   const gateway = launched.services.get('gateway');
 

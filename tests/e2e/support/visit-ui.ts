@@ -17,9 +17,8 @@ export async function signIn(page: Page, gatewayUrl: string, role: StackRole): P
   await page.getByLabel('Username').fill(STACK_USERS[role]);
   await page.getByLabel('Password').fill(STACK_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page
-    .locator(STACK_ROLES[role] === 'clinician' ? '#console' : '#front-desk')
-    .waitFor({ state: 'visible' });
+  const home = { clinician: '#console', front_desk: '#front-desk', auditor: '#audit' } as const;
+  await page.locator(home[STACK_ROLES[role]]).waitFor({ state: 'visible' });
 }
 
 /** Signs the current staff user out and waits for the sign-in form. */

@@ -1,0 +1,403 @@
+/**
+ * Recording a visit through the REAL pages, run INSIDE a network namespace by
+ * tests/e2e/visit-recording-ui.e2e.spec.ts. The whole stack (./stack.ts) with the recording service (patients may
+ * play their own recordings) and three headless Chromiums with fake devices on the gateway's URL. The front desk
+ * books a visit starting now (gRPC, as visit-media.e2e proves the booking pages); the patient opens the link,
+ * passes the self-check and waits; the clinician admits them. Then, only by clicks: the clinician presses
+ * Record, the patient's page asks for consent in a dialog and the patient gives it, both pages show the
+ * server-pushed "Recording" indicator, the clinician stops, sees the processing and the recording in the visit's
+ * list, and plays it: the decrypted WebM plays in the <video> (time advances, frames decode) and a seek lands.
+ * The patient plays it from their page too. The front desk's browser is refused a grant and the list (and the
+ * refusal is an event); the auditor's ledger lists the views with readable labels.
+ * Prints one JSON line ({@link RecordingUiResult}). Screenshots: test-artifacts/screenshots/recording-*.png.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
+import { eventually, launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
+import { startStack, type Stack } from './stack';
+import { waitForStats, waitForVisitState } from './visit-flow';
+import { clearScreenshots, signIn, signOut, waitForDom, watchCsp } from './visit-ui';
+import { runDriver, withLogs } from '../../support/driver';
+
+/** How one page played the recording. */
+export interface Playback {
+  readonly status: number;
+  readonly contentType: string;
+  /** The <video>'s time after it played a while, and once more a second later. */
+  readonly times: readonly [number, number];
+  readonly videoWidth: number;
+  readonly framesDecoded: number;
+  readonly duration: number;
+  /** Where a seek to `seekTarget` landed, and the frames decoded after it. */
+  readonly seekTarget: number;
+  readonly seekedTo: number;
+  readonly framesAfterSeek: number;
+  /** Range requests the <video> made (206 answers). */
+  readonly ranges: number;
+}
+
+/** What the driver prints. */
+export interface RecordingUiResult {
+  readonly recordingId: string;
+  readonly clinician: {
+    readonly statusAfterRecord: string;
+    readonly indicator: string;
+    readonly announced: string;
+    readonly statusesAfterStop: string[];
+    readonly listRow: string;
+    readonly playback: Playback;
+  };
+  readonly patient: {
+    readonly dialogTitle: string;
+    readonly dialogModal: string | null;
+    readonly focusedOnOpen: string;
+    readonly indicator: string;
+    readonly announced: string;
+    readonly listRow: string;
+    readonly playback: Playback;
+  };
+  readonly acknowledgements: number;
+  readonly frontDesk: {
+    readonly grantStatus: number;
+    readonly listStatus: number;
+    readonly refusalEvents: number;
+  };
+  readonly audit: { readonly rows: Array<{ event: string; by: string; title: string }> };
+  readonly cspViolations: string[];
+  readonly screenshots: string[];
+  readonly totalMs: number;
+}
+
+const md = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });
+
+/** Front desk (gRPC): a patient, an appointment starting now with the clinician, and its link. */
+async function book(st: Stack): Promise<{ patientId: string; link: string; passcode: string }> {
+  const desk = await st.login('front_desk');
+  const clinician = await st.login('clinician');
+  const sc = st.clients.scheduling;
+  const created = await callUnary(
+    sc,
+    'createPatient',
+    scheduling.CreatePatientRequest.fromPartial({
+      patient: { givenName: 'Maria', familyName: 'Lopez', dateOfBirth: '1975-09-30' },
+      requestId: randomUUID(),
+    }),
+    md(desk.token),
+  );
+  const start = new Date(Date.now() + 60_000);
+  const booked = await callUnary(
+    sc,
+    'bookAppointment',
+    scheduling.BookAppointmentRequest.fromPartial({
+      appointment: {
+        clinician: `users/${clinician.id}`,
+        patient: created.patient?.name ?? '',
+        startTime: start,
+        endTime: new Date(start.getTime() + 30 * 60_000),
+      },
+      requestId: randomUUID(),
+    }),
+    md(desk.token),
+  );
+  const link = await callUnary(
+    sc,
+    'issuePatientLink',
+    scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment?.name ?? '' }),
+    md(desk.token),
+  );
+  return {
+    patientId: (created.patient?.name ?? '').replace('patients/', ''),
+    link: link.url,
+    passcode: link.passcode,
+  };
+}
+
+const text = async (page: Page, selector: string): Promise<string> =>
+  ((await page.locator(selector).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+/** Plays the recording in the page's player: time advances, frames decode, a seek lands. */
+async function play(page: Page, listRow: string): Promise<Playback> {
+  let ranges = 0;
+  let status = 0;
+  let contentType = '';
+  page.on('response', (r) => {
+    if (!/\/api\/recordings\/[^/]+\/media\?grant=/.test(r.url())) return;
+    status = r.status();
+    contentType = r.headers()['content-type'] ?? '';
+    if (r.status() === 206) ranges += 1;
+  });
+  await page
+    .locator(listRow)
+    .getByRole('button', { name: /^Play the recording/ })
+    .click();
+  const video = 'video.recordings-video';
+  await waitForDom(
+    page,
+    `(() => { const v = document.querySelector('${video}'); return !!v && v.readyState >= 2 && v.currentTime > 0.5 && v.videoWidth > 0; })()`,
+    'the recording plays',
+    20_000,
+  );
+  const t1 = await page.evaluate<number>(`document.querySelector('${video}').currentTime`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const probe = `(() => { const v = document.querySelector('${video}');
+    return { t: v.currentTime, w: v.videoWidth, d: v.duration,
+      f: v.getVideoPlaybackQuality().totalVideoFrames }; })()`;
+  const after = await page.evaluate<{ t: number; w: number; d: number; f: number }>(probe);
+  const seekTarget = Number.isFinite(after.d) && after.d > 2 ? Math.round((after.d / 2) * 10) / 10 : 1;
+  const seekedTo = await page.evaluate<number>(`new Promise((resolve, reject) => {
+    const v = document.querySelector('${video}');
+    const timer = setTimeout(() => reject(new Error('no seeked event')), 10000);
+    v.addEventListener('seeked', () => { clearTimeout(timer); resolve(v.currentTime); }, { once: true });
+    v.currentTime = ${seekTarget};
+  })`);
+  const framesAtSeek = after.f;
+  await new Promise((r) => setTimeout(r, 800));
+  const late = await page.evaluate<{ t: number; w: number; d: number; f: number }>(probe);
+  return {
+    status,
+    contentType,
+    times: [t1, after.t],
+    videoWidth: after.w,
+    framesDecoded: after.f,
+    duration: after.d,
+    seekTarget,
+    seekedTo,
+    framesAfterSeek: late.f - framesAtSeek,
+    ranges,
+  };
+}
+
+async function main(): Promise<RecordingUiResult> {
+  const t0 = Date.now();
+  const shots: string[] = [];
+  const cspViolations: string[] = [];
+  let stack: Stack | undefined;
+  let a: LaunchedChromium | undefined;
+  let b: LaunchedChromium | undefined;
+  let c: LaunchedChromium | undefined;
+  let step = 0;
+  const shot = async (page: Page, name: string): Promise<void> => {
+    step += 1;
+    shots.push(await screenshot(page, `recording-${String(step).padStart(2, '0')}-${name}`));
+  };
+  try {
+    clearScreenshots('recording-');
+    const [s, browsers] = await Promise.all([
+      startStack({ recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } }),
+      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
+    ]);
+    stack = s;
+    [a, b, c] = browsers;
+    const st = s;
+    if (!st.gatewayUrl) throw new Error(`the gateway did not start: ${st.gatewayError ?? ''}`);
+    const gw = st.gatewayUrl;
+    const { patientId, link, passcode } = await book(st);
+
+    const staff = await a.context.newPage();
+    const patient = await b.context.newPage();
+    const other = await c.context.newPage();
+    for (const p of [staff, patient, other]) {
+      p.setDefaultTimeout(15_000);
+      await p.setViewportSize({ width: 1100, height: 850 });
+      watchCsp(p, cspViolations);
+    }
+    let acknowledgements = 0;
+    for (const p of [staff, patient]) {
+      p.on('response', (r) => {
+        if (/\/recording\/ack$/.test(new URL(r.url()).pathname) && r.status() === 200) acknowledgements += 1;
+      });
+    }
+
+    // ------------------------------------------------------------ into the visit
+    const patientIn = (async () => {
+      await patient.goto(link);
+      await patient.getByLabel('Passcode').fill(passcode);
+      await patient.getByRole('button', { name: 'Continue' }).click();
+      await patient.getByRole('button', { name: 'Start the check' }).click();
+      await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+      await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
+      await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+    })();
+    await signIn(staff, gw, 'clinician');
+    await staff.locator('#live-status', { hasText: 'Live updates on.' }).waitFor();
+    await patientIn;
+    await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
+    await staff
+      .getByRole('button', { name: /^Open the visit/ })
+      .first()
+      .click();
+    await staff.getByRole('button', { name: 'Join video' }).click();
+    await waitForVisitState(staff, `s.status === 'live'`);
+    await staff.getByRole('button', { name: /^Admit / }).click();
+    await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    await waitForStats(patient, (x) => x.totals.framesDecoded > 5, 'patient decodes video', 15_000);
+    await waitForStats(staff, (x) => x.totals.framesDecoded > 5, 'clinician decodes video', 15_000);
+
+    // ------------------------------------------------------------ ask, consent, record
+    await staff.getByRole('button', { name: 'Record', exact: true }).click();
+    await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
+    const statusAfterRecord = await text(staff, '.rec-status');
+    await shot(staff, 'clinician-asks-to-record');
+    const dialog = patient.getByRole('dialog');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    const dialogTitle = await text(patient, '#rec-dialog-title');
+    const dialogModal = await dialog.getAttribute('aria-modal');
+    const focusedOnOpen = await patient.evaluate<string>('document.activeElement?.textContent ?? ""');
+    await shot(patient, 'patient-consent-dialog');
+    await dialog.getByRole('button', { name: 'Give consent' }).click();
+    await patient.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+    await staff.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+    const recordingId = await eventually('the recording id', async () => {
+      const body = await staff.evaluate<{ visits: Array<{ id: string }> }>(
+        `fetch('/api/visits').then((r) => r.json())`,
+      );
+      const id = body.visits[0]?.id ?? '';
+      const visit = await staff.evaluate<{ visit: { recording: { recordingId: string | null } } }>(
+        `fetch('/api/visits/' + ${JSON.stringify(id)}).then((r) => r.json())`,
+      );
+      return visit.visit.recording.recordingId ?? undefined;
+    });
+    const clinicianAnnounced = await text(staff, '.rec [aria-live="assertive"]');
+    const patientAnnounced = await text(patient, '.rec [aria-live="assertive"]');
+    const clinicianIndicator = await text(staff, '.rec-indicator');
+    const patientIndicator = await text(patient, '.rec-indicator');
+    await shot(patient, 'patient-recording');
+    await shot(staff, 'clinician-recording');
+    await new Promise((r) => setTimeout(r, 6000)); // six seconds of the visit on record
+
+    // ------------------------------------------------------------ stop, processing, play (clinician)
+    const statusesAfterStop: string[] = [];
+    const watchStatus = setInterval(() => {
+      void text(staff, '.rec-status')
+        .then((t) => {
+          if (statusesAfterStop.at(-1) !== t) statusesAfterStop.push(t);
+        })
+        .catch(() => undefined);
+    }, 150);
+    await staff.getByRole('button', { name: 'Stop recording' }).click();
+    await patient.locator('.rec-indicator').waitFor({ state: 'detached', timeout: 10_000 });
+    const clinicianRow = `#visit-recordings [data-recording="${recordingId}"]`;
+    let listed = '';
+    await eventually(
+      'the recording to be playable',
+      async () => {
+        listed = await staff.evaluate<string>(`fetch('/api/recordings').then((r) => r.text())`);
+        return listed.includes('"state":"available"');
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    ).catch(async (err: unknown) => {
+      // What the recording service said about it (RecordingFailed names its reason).
+      const es = await JetStreamEventStore.connect({ ...st.nats.operator, name: 'recording-ui-why' });
+      const events = await es.read(`recording.recording-${recordingId}`).catch(() => []);
+      await es.close();
+      const told = JSON.stringify(events.map((e) => [e.type, e.data])).slice(-1200);
+      throw new Error(
+        `${err instanceof Error ? err.message : String(err)}; the list said ${listed}; ${told}`,
+      );
+    });
+    await staff.locator(`${clinicianRow}[data-state="available"]`).waitFor({ timeout: 10_000 });
+    await staff.locator('.rec-status', { hasText: 'Not recording' }).waitFor({ timeout: 10_000 });
+    clearInterval(watchStatus);
+    const clinicianListRow = await text(staff, clinicianRow);
+    await staff.locator(clinicianRow).scrollIntoViewIfNeeded();
+    const clinicianPlayback = await play(staff, clinicianRow);
+    await staff.locator('video.recordings-video').scrollIntoViewIfNeeded();
+    await shot(staff, 'clinician-plays-recording');
+
+    // ------------------------------------------------------------ the patient plays their own
+    const patientRow = `.recordings [data-recording="${recordingId}"]`;
+    await patient.locator(`${patientRow}[data-state="available"]`).waitFor({ timeout: 30_000 });
+    const patientListRow = await text(patient, patientRow);
+    await patient.locator(patientRow).scrollIntoViewIfNeeded();
+    const patientPlayback = await play(patient, patientRow);
+    await patient.locator('video.recordings-video').scrollIntoViewIfNeeded();
+    await shot(patient, 'patient-plays-recording');
+
+    // ------------------------------------------------------------ the front desk is refused
+    await signIn(other, gw, 'front_desk');
+    const refused = await other.evaluate<{ grant: number; list: number }>(`(async () => {
+      const csrf = decodeURIComponent((document.cookie.split('; ').find((x) => x.startsWith('haven_csrf=')) || '').slice(11));
+      const grant = await fetch('/api/recordings/${recordingId}/playback', {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{}' });
+      const list = await fetch('/api/recordings');
+      return { grant: grant.status, list: list.status };
+    })()`);
+    const store = await JetStreamEventStore.connect({ ...st.nats.operator, name: 'recording-ui-driver' });
+    let refusalEvents = 0;
+    try {
+      refusalEvents = await eventually('the front desk’s refusal is an event', async () => {
+        const events = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
+        const n = events.filter((e) =>
+          /RecordingService\/(PlayRecording|ListRecordings)$/.test(String(e.data['method'])),
+        ).length;
+        return n >= 2 ? n : undefined;
+      });
+    } finally {
+      await store.close();
+    }
+    await signOut(other);
+
+    // ------------------------------------------------------------ the auditor sees who watched
+    await signIn(other, gw, 'auditor');
+    await other.getByLabel(/Patient id/).fill(patientId);
+    const rows = await eventually('the views are in the ledger', async () => {
+      await other.getByRole('button', { name: 'Show entries' }).click();
+      await new Promise((r) => setTimeout(r, 500));
+      const found = await other.evaluate<Array<{ event: string; by: string; title: string }>>(
+        `[...document.querySelectorAll('#ledger-rows tr')].map((tr) => {
+          const td = tr.querySelectorAll('td');
+          return { event: td[2]?.textContent ?? '', by: td[3]?.textContent ?? '',
+            title: td[2]?.getAttribute('title') ?? '' };
+        })`,
+      );
+      const viewers = new Set(found.filter((r) => r.event === 'Recording viewed').map((r) => r.by));
+      return viewers.size >= 2 ? found : undefined;
+    });
+    await other.getByText('Recording viewed').first().scrollIntoViewIfNeeded();
+    await shot(other, 'auditor-sees-views');
+
+    return {
+      recordingId,
+      clinician: {
+        statusAfterRecord,
+        indicator: clinicianIndicator,
+        announced: clinicianAnnounced,
+        statusesAfterStop,
+        listRow: clinicianListRow,
+        playback: clinicianPlayback,
+      },
+      patient: {
+        dialogTitle,
+        dialogModal,
+        focusedOnOpen,
+        indicator: patientIndicator,
+        announced: patientAnnounced,
+        listRow: patientListRow,
+        playback: patientPlayback,
+      },
+      acknowledgements,
+      frontDesk: { grantStatus: refused.grant, listStatus: refused.list, refusalEvents },
+      audit: { rows },
+      cspViolations,
+      screenshots: shots,
+      totalMs: Date.now() - t0,
+    };
+  } catch (err) {
+    // The failure once more after the logs: the runner shows the output's tail.
+    const why = err instanceof Error ? err.message : String(err);
+    const pipeline = (stack?.logs(400) ?? '')
+      .split('\n')
+      .filter((l) => /processing failed|could not finish/.test(l))
+      .join('\n')
+      .slice(-1500);
+    throw withLogs(err, `${stack?.logs(15) ?? ''}\n--- the failure ---\n${why.slice(0, 1500)}\n${pipeline}`);
+  } finally {
+    await Promise.all([a?.close(), b?.close(), c?.close()]);
+    await stack?.stop();
+  }
+}
+
+runDriver('recording-ui-driver', main);

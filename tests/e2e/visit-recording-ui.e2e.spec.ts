@@ -1,0 +1,95 @@
+/**
+ * Recording a visit through the real pages, end to end, in a private network namespace
+ * (./support/recording-ui-driver.ts): the clinician asks to record, the patient consents in a modal dialog, both
+ * pages show the server-pushed indicator and acknowledge it, the clinician stops and sees the processing; the
+ * encrypted recording plays back decrypted in Chromium for the clinician and for the patient (time advances,
+ * frames decode, a seek lands, through range requests); the front desk is refused and the refusal is an event;
+ * the auditor's ledger lists every viewer's views as "Recording viewed".
+ * Screenshots: test-artifacts/screenshots/recording-NN-<step>.png.
+ */
+import { join } from 'node:path';
+import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import type { Playback, RecordingUiResult } from './support/recording-ui-driver';
+
+const DRIVER = join(__dirname, 'support', 'recording-ui-driver.ts');
+
+function expectPlayed(p: Playback): void {
+  expect(p.status).toBe(206);
+  expect(p.contentType).toBe('video/webm');
+  expect(p.ranges).toBeGreaterThanOrEqual(1);
+  expect(p.videoWidth).toBeGreaterThan(0);
+  expect(p.framesDecoded).toBeGreaterThan(5);
+  // The time advances while it plays (or it reached the end of a short recording).
+  expect(p.times[1] > p.times[0] || Math.abs(p.times[1] - p.duration) < 0.2).toBe(true);
+  expect(Math.abs(p.seekedTo - p.seekTarget)).toBeLessThan(0.5);
+  expect(p.framesAfterSeek).toBeGreaterThanOrEqual(0);
+}
+
+(netnsGate() ? describe : describe.skip)('recording a visit through the real pages', () => {
+  let ns: Netns;
+  let result: RecordingUiResult;
+
+  beforeAll(async () => {
+    ns = await createNetns();
+    result = await runInNetns<RecordingUiResult>(ns, DRIVER, {}, { timeoutMs: 170_000 });
+    process.stderr.write(
+      `visit-recording-ui: total ${result.totalMs} ms, clinician ranges ${result.clinician.playback.ranges}, ` +
+        `duration ${result.clinician.playback.duration.toFixed(1)} s, statuses after stop ` +
+        `${JSON.stringify(result.clinician.statusesAfterStop)}\n`,
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await ns?.destroy();
+  });
+
+  it('asks, waits for the patient’s consent given in a modal dialog, then records', () => {
+    expect(result.clinician.statusAfterRecord).toBe('Recording requested: waiting for the patient’s consent');
+    expect(result.patient.dialogTitle).toBe('May this visit be recorded?');
+    expect(result.patient.dialogModal).toBe('true');
+    expect(result.patient.focusedOnOpen).toBe('Give consent');
+    expect(result.recordingId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('shows and announces the server-pushed indicator on both pages, and acknowledges it', () => {
+    expect(result.clinician.indicator).toBe('Recording');
+    expect(result.patient.indicator).toBe('Recording');
+    expect(result.clinician.announced).toBe('Recording started. This visit is being recorded.');
+    expect(result.patient.announced).toBe('Recording started. This visit is being recorded.');
+    expect(result.acknowledgements).toBe(2);
+    expect(result.cspViolations).toEqual([]);
+  });
+
+  it('plays the decrypted WebM for the clinician, with seeking', () => {
+    expect(result.clinician.statusesAfterStop.at(-1)).toBe('Not recording');
+    expect(result.clinician.listRow).toContain('Play');
+    expectPlayed(result.clinician.playback);
+  });
+
+  it('plays it for the patient from their own page', () => {
+    expect(result.patient.listRow).toContain('Play');
+    expectPlayed(result.patient.playback);
+  });
+
+  it('refuses the front desk a grant and the list, and records the refusals', () => {
+    expect(result.frontDesk).toMatchObject({ grantStatus: 403, listStatus: 403 });
+    expect(result.frontDesk.refusalEvents).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lists every viewer’s views in the auditor’s ledger with a readable label', () => {
+    const views = result.audit.rows.filter((r) => r.event === 'Recording viewed');
+    expect(views.every((r) => r.title === 'recording.v1.RecordingViewed')).toBe(true);
+    expect(new Set(views.map((r) => r.by)).size).toBeGreaterThanOrEqual(2);
+    expect(views.length).toBeGreaterThanOrEqual(2);
+    const names = result.screenshots.map((f) => f.replace(/^.*\/recording-\d+-/, '').replace(/\.png$/, ''));
+    expect(names).toEqual([
+      'clinician-asks-to-record',
+      'patient-consent-dialog',
+      'patient-recording',
+      'clinician-recording',
+      'clinician-plays-recording',
+      'patient-plays-recording',
+      'auditor-sees-views',
+    ]);
+  });
+});
