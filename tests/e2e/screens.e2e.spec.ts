@@ -38,6 +38,11 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
       'patient-visit',
       'clinician-visit',
       'patient-visit-screen-share',
+      'clinician-recording-requested',
+      'patient-recording-consent',
+      'patient-recording',
+      'clinician-recording',
+      'clinician-recording-player',
       'clinician-visit-ended',
       'patient-visit-ended',
     ]);

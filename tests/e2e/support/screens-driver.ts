@@ -2,7 +2,8 @@
  * Every screen of a visit day at a desktop (1280×800) and a phone (375×812) viewport, through the REAL pages and
  * the whole stack, run inside a network namespace (./stack.ts): staff sign-in, the front desk (free times,
  * rescheduling in place) with a patient link, the patient's passcode, self-check and waiting room, the
- * clinician's console and visit (before and after admission, with a screen share), and the end of the visit on
+ * clinician's console and visit (before and after admission, with a screen share;
+ * recording: the request, the consent dialog, the indicator, the player), and the end of the visit on
  * both sides. At each screen and size: a viewport
  * screenshot (test-artifacts/screenshots/screens-<screen>-<width>.png, copied to docs/screenshots for the
  * README), axe-core's violations, whether the page scrolls sideways, and where the visit's main tile is.
@@ -82,7 +83,7 @@ async function main(): Promise<ScreensResult> {
   try {
     clearScreenshots('screens-');
     const [s, browsers] = await Promise.all([
-      startStack(),
+      startStack({ recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } }),
       Promise.all([launchChromium(), launchChromium()]),
     ]);
     stack = s;
@@ -171,6 +172,30 @@ async function main(): Promise<ScreensResult> {
       10_000,
     );
     await capture(patient, 'patient-visit-screen-share');
+    await staff
+      .getByRole('toolbar', { name: 'Visit controls' })
+      .getByRole('button', { name: 'Share screen' })
+      .click();
+    await waitForVisitState(staff, 's.sharing === false', 8000);
+
+    // ------------------------------------------------------------ recording: ask, consent, indicator, play
+    await staff.getByRole('button', { name: 'Record', exact: true }).click();
+    await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
+    await capture(staff, 'clinician-recording-requested');
+    await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
+    await capture(patient, 'patient-recording-consent');
+    await patient.getByRole('dialog').getByRole('button', { name: 'Give consent' }).click();
+    await patient.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+    await staff.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+    await capture(patient, 'patient-recording');
+    await capture(staff, 'clinician-recording');
+    await new Promise((r) => setTimeout(r, 3000));
+    await staff.getByRole('button', { name: 'Stop recording' }).click();
+    const recorded = staff.locator('#visit-recordings [data-state="available"]').first();
+    await recorded.waitFor({ timeout: 60_000 });
+    await recorded.getByRole('button', { name: /^Play the recording/ }).click();
+    await staff.locator('video.recordings-video').waitFor({ state: 'visible' });
+    await capture(staff, 'clinician-recording-player', '.recordings-player');
 
     // ------------------------------------------------------------ the end
     staff.once('dialog', (d) => void d.accept());
