@@ -1,4 +1,4 @@
-// The KMS the chart gives the services that wrap keys (kms.provider local | pkcs11 | vault-transit), rendered with
+// The KMS the chart gives the services that wrap keys (session included: the chat's keys) (kms.provider local | pkcs11 | vault-transit), rendered with
 // the real helm: each rendered environment passes the service's own configuration schema (the code its process runs
 // at start), every secret reaches the container as a 0600 file copied by the init container (never as a value),
 // the vendor library's volume and Vault's CA are mounted where the variables point, the NetworkPolicies open the
@@ -7,6 +7,7 @@ import { loadConfig } from '@haven/service';
 import { loadIdentityConfig } from '../../services/identity/src/config';
 import { recordingConfigSchema } from '../../services/recording/src/server';
 import { schedulingConfigSchema } from '../../services/scheduling/src/server';
+import { sessionConfigSchema } from '../../services/session/src/server';
 import { CHART, ensureHelm, helm, notes, template, valuesArgs, type K8sObject } from './helm-support';
 
 type Env = Record<string, string>;
@@ -16,6 +17,7 @@ const LOADERS: Record<string, (env: Env) => unknown> = {
   identity: (env) => loadIdentityConfig(env),
   scheduling: (env) => loadConfig(schedulingConfigSchema, env),
   recording: (env) => loadConfig(recordingConfigSchema, env),
+  session: (env) => loadConfig(sessionConfigSchema, env),
 };
 
 const PKCS11 = [
@@ -103,7 +105,7 @@ describe.each([
       const kmsVars = (container.env ?? []).filter((e: K8sObject) =>
         /^HAVEN_(KMS|KEYRING|PKCS11|VAULT)/.test(e.name),
       );
-      if (!['identity', 'scheduling', 'recording'].includes(service)) {
+      if (!Object.keys(LOADERS).includes(service)) {
         expect({ service, kmsVars }).toEqual({ service, kmsVars: [] });
         continue;
       }
@@ -163,10 +165,10 @@ describe('kms.provider pkcs11', () => {
   });
 
   it('opens the network HSM’s port to the services that use the KMS, and to no other', () => {
-    for (const service of ['identity', 'scheduling', 'recording']) {
+    for (const service of ['identity', 'scheduling', 'recording', 'session']) {
       expect(egressPorts(objs, `haven-${service}`)).toContainEqual({ port: 1792, cidrs: ['10.30.0.10/32'] });
     }
-    for (const service of ['session', 'audit', 'gateway']) {
+    for (const service of ['audit', 'gateway']) {
       expect(egressPorts(objs, `haven-${service}`).map((p) => p.port)).not.toContain(1792);
     }
   });

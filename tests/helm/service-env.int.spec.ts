@@ -140,10 +140,10 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
     }
   });
 
-  it('identity and scheduling keep HAVEN_DATA_DIR on a PersistentVolumeClaim that survives uninstall', () => {
+  it('identity, scheduling and session keep HAVEN_DATA_DIR on a PersistentVolumeClaim that survives uninstall', () => {
     const objs = objectsOf(s);
     for (const { service, deployment } of servicePods(objs).filter((p) =>
-      ['identity', 'scheduling'].includes(p.service),
+      ['identity', 'scheduling', 'session'].includes(p.service),
     )) {
       const data = deployment.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'data');
       const claim = data?.persistentVolumeClaim?.claimName;

@@ -379,21 +379,21 @@ Included from every template that depends on them, and from NOTES.txt.
 {{- if and .Values.services.session.enabled (eq (int .Values.services.session.httpPort) 0) -}}
 {{- fail "haven: services.session.httpPort is 0: the session service serves its media proxy (and Janus's events) there" -}}
 {{- end -}}
-{{- /* Data directories: identity, scheduling and recording keep keys there, so they must persist; replicas must be able to share them. */ -}}
+{{- /* Data directories: identity, scheduling, recording and session keep keys there, so they must persist; replicas must be able to share them. */ -}}
 {{- range $name, $svc := .Values.services -}}
 {{- if $svc.enabled -}}
 {{- $p := include "haven.dataPersistence" (dict "svc" $svc) | fromYaml -}}
 {{- $max := ternary $svc.autoscaling.maxReplicas $svc.replicas $svc.autoscaling.enabled -}}
-{{- if and (has $name (list "identity" "scheduling" "recording")) (not $p.enabled) -}}
-{{- $holds := dict "identity" "the token signing keys" "scheduling" "the per-patient data keys and the patient-token signing key" "recording" "each recording's own key and the encrypted recordings" -}}
-{{- $loss := dict "identity" ", signing every user out" "scheduling" ", and every patient's PHI with it" "recording" ", and every recording with it" -}}
+{{- if and (has $name (list "identity" "scheduling" "recording" "session")) (not $p.enabled) -}}
+{{- $holds := dict "identity" "the token signing keys" "scheduling" "the per-patient data keys and the patient-token signing key" "recording" "each recording's own key and the encrypted recordings" "session" "the keys of the in-visit chat" -}}
+{{- $loss := dict "identity" ", signing every user out" "scheduling" ", and every patient's PHI with it" "recording" ", and every recording with it" "session" ", and every chat transcript with it" -}}
 {{- fail (printf "haven: services.%s.persistence.enabled (and dataDir) must be true: HAVEN_DATA_DIR holds %s; on an emptyDir it is lost with the pod%s" $name (get $holds $name) (get $loss $name)) -}}
 {{- end -}}
 {{- if and (eq $name "identity") (gt (int $max) 1) -}}
 {{- fail "haven: services.identity must run exactly one replica (replicas 1, autoscaling.enabled false): each identity process holds its signing keys in memory and rotates them at start, so replicas would publish different JWKS" -}}
 {{- end -}}
 {{- if and $p.enabled (gt (int $max) 1) (ne $name "identity") -}}
-{{- if not (has $name (list "scheduling" "recording")) -}}
+{{- if not (has $name (list "scheduling" "recording" "session")) -}}
 {{- fail (printf "haven: services.%s has persistence.enabled with more than one replica: its data directory must not be shared by two processes; use one replica or an emptyDir per replica" $name) -}}
 {{- end -}}
 {{- if ne $p.accessMode "ReadWriteMany" -}}
