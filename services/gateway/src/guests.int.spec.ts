@@ -63,6 +63,10 @@ describe('a second clinician as a guest, and host rights', () => {
     const bad = await hostJar.post(`${url}/guests`, { userId: dan, role: 'patient' });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain('role');
+    // Both fields wrong at once: both named; a name on Object's prototype is not a role.
+    const worse = await hostJar.post(`${url}/guests`, { userId: '../x', role: 'constructor' });
+    expect(worse.status).toBe(400);
+    expect(JSON.stringify(await worse.json())).toMatch(/userId[\s\S]*role/);
     expect((await hostJar.post(`${url}/guests`, { userId: dan, role: 'clinician' })).status).toBe(200);
     // Only a host invites: the patient has no such route, a stray clinician is refused.
     expect((await strayJar.post(`${url}/guests`, { userId: dan, role: 'clinician' })).status).toBe(403);
@@ -113,6 +117,11 @@ describe('a second clinician as a guest, and host rights', () => {
     // A guest can neither remove nor end.
     expect((await guestJar.post(`${url}/kick`, { participantId: waitingPatient!.id })).status).toBe(403);
     expect((await guestJar.post(`${url}/end`, {})).status).toBe(403);
+
+    // A mode that is not share or handover is refused with the field named.
+    const badMode = await hostJar.post(`${url}/host`, { participantId: guestId, mode: 'toString' });
+    expect(badMode.status).toBe(400);
+    expect(JSON.stringify(await badMode.json())).toContain('mode');
 
     // Cara hands host rights to Dan: he is the host, she is not.
     const handed = await hostJar.post(`${url}/host`, { participantId: guestId, mode: 'handover' });

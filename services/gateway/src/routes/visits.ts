@@ -170,6 +170,31 @@ const GRANT_MODES: Readonly<Record<string, session.HostGrantMode>> = {
 };
 
 /**
+ * Reads a body naming one resource id and one choice among `choices` (the guest and host routes): answers 400 with
+ * every field violation and resolves undefined when either is wrong.
+ */
+function idAndChoice<T>(
+  res: Response,
+  rawBody: unknown,
+  [idField, idDescription]: readonly [string, string],
+  choice: {
+    readonly field: string;
+    readonly choices: Readonly<Record<string, T>>;
+    readonly description: string;
+  },
+): { id: string; choice: T } | undefined {
+  const body = asRecord(rawBody);
+  const violations: HttpFieldViolation[] = [];
+  const id = stringField(body, idField, 64, violations) ?? '';
+  const key = stringField(body, choice.field, 16, violations) ?? '';
+  if (!PATH_ID.test(id)) violations.push({ field: idField, description: idDescription });
+  const picked = Object.hasOwn(choice.choices, key) ? choice.choices[key] : undefined;
+  if (picked === undefined) violations.push({ field: choice.field, description: choice.description });
+  if (invalid(res, violations) || picked === undefined) return undefined;
+  return { id, choice: picked };
+}
+
+/**
  * Guests and host rights: a host invites a staff user as a guest (`POST /visits/:id/guests`), the invited
  * clinician waits in the lobby (`POST /visits/:id/lobby`), a host shares or hands over host rights
  * (`POST /visits/:id/host`). The session service checks who is a host.
@@ -185,16 +210,13 @@ function registerGuestControls(
     onVisit(
       'session.InviteGuest',
       async (req, res, { id, client, auth }) => {
-        const body = asRecord(req.body);
-        const violations: HttpFieldViolation[] = [];
-        const userId = stringField(body, 'userId', 64, violations) ?? '';
-        const role = stringField(body, 'role', 16, violations) ?? '';
-        if (!PATH_ID.test(userId))
-          violations.push({ field: 'userId', description: 'must name a staff user' });
-        if (GUEST_ROLES[role] === undefined)
-          violations.push({ field: 'role', description: 'must be clinician, interpreter or family' });
-        if (invalid(res, violations)) return;
-        const request = { visit: `visits/${id}`, user: `users/${userId}`, role: GUEST_ROLES[role]! };
+        const picked = idAndChoice(res, req.body, ['userId', 'must name a staff user'], {
+          field: 'role',
+          choices: GUEST_ROLES,
+          description: 'must be clinician, interpreter or family',
+        });
+        if (!picked) return;
+        const request = { visit: `visits/${id}`, user: `users/${picked.id}`, role: picked.choice };
         const r = await callUnary(client, 'inviteGuest', request, ctx.metadataFor(res, auth.token), opts);
         res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
       },
@@ -214,16 +236,13 @@ function registerGuestControls(
     onVisit(
       'session.GrantHost',
       async (req, res, { id, client, auth }) => {
-        const body = asRecord(req.body);
-        const violations: HttpFieldViolation[] = [];
-        const participantId = stringField(body, 'participantId', 64, violations) ?? '';
-        const mode = stringField(body, 'mode', 16, violations) ?? '';
-        if (!PATH_ID.test(participantId))
-          violations.push({ field: 'participantId', description: 'must name a participant' });
-        if (GRANT_MODES[mode] === undefined)
-          violations.push({ field: 'mode', description: 'must be share or handover' });
-        if (invalid(res, violations)) return;
-        const request = { name: `visits/${id}/participants/${participantId}`, mode: GRANT_MODES[mode]! };
+        const picked = idAndChoice(res, req.body, ['participantId', 'must name a participant'], {
+          field: 'mode',
+          choices: GRANT_MODES,
+          description: 'must be share or handover',
+        });
+        if (!picked) return;
+        const request = { name: `visits/${id}/participants/${picked.id}`, mode: picked.choice };
         const r = await callUnary(client, 'grantHost', request, ctx.metadataFor(res, auth.token), opts);
         res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
       },
