@@ -183,6 +183,9 @@ beforeAll(async () => {
     janus: { eventHandler: false },
     env: {
       identity: TEST_IDENTITY_ENV,
+      // The table lets patients list their recordings; the clinic setting that allows it is on here, so a
+      // refusal of that cell would be the policy's, not the clinic's.
+      recording: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' },
     },
   });
   const identityEnv = stack.service('identity').env;
