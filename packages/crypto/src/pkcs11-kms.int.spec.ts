@@ -157,4 +157,28 @@ describe('Pkcs11Kms on SoftHSM2', () => {
       keyPrefix: 'print',
     });
   });
+
+  it('opens a second token made later in the same process (another suite in this jest worker)', async () => {
+    for (const k of open.splice(0)) await k.close();
+    const later = await createSoftHsmToken();
+    try {
+      useSoftHsmToken(later);
+      const k = await Pkcs11Kms.open({
+        module: later.module,
+        tokenLabel: later.tokenLabel,
+        pinFile: later.pinFile,
+        keyPrefix: 'later',
+        create: true,
+      });
+      try {
+        const key = Buffer.alloc(32, 7);
+        expect(await k.unwrapKey(await k.wrapKey(key))).toEqual(key);
+      } finally {
+        await k.close();
+      }
+    } finally {
+      await later.remove();
+      useSoftHsmToken(token);
+    }
+  });
 });

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, promises as fs, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,9 +40,25 @@ export interface SoftHsmToken {
  * {@link Pkcs11Kms.open} of the module in the process, or after every instance was closed.
  */
 export function useSoftHsmToken(token: SoftHsmToken): void {
-  process.loadEnvFile(token.envFile);
-  process.env.SOFTHSM2_CONF = token.conf;
+  // `process.loadEnvFile` never overwrites a variable the real environment already has: after a first token in
+  // this process (another suite in the same jest worker), SOFTHSM2_CONF would keep naming that token's removed
+  // configuration. So the variable always names one file per process, rewritten for each token.
+  const conf = join(tmpdir(), `haven-softhsm2-${process.pid}.conf`);
+  copyFileSync(token.conf, conf);
+  chmodSync(conf, 0o600);
+  const envFile = `${conf}.env`;
+  writeFileSync(envFile, `SOFTHSM2_CONF=${conf}\n`, { mode: 0o600 });
+  if (!processConfs.has(conf)) {
+    processConfs.add(conf);
+    process.once('exit', () => {
+      for (const f of [conf, envFile]) rmSync(f, { force: true });
+    });
+  }
+  process.loadEnvFile(envFile);
+  process.env.SOFTHSM2_CONF = conf;
 }
+
+const processConfs = new Set<string>();
 
 /** True when the SoftHSM2 module and `softhsm2-util` are installed. */
 export function softHsmAvailable(): boolean {
