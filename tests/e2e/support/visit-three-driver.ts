@@ -80,12 +80,16 @@ async function view(page: Page): Promise<PageView> {
   };
 }
 
-/** Waits (bounded) until the page decodes video and audio from two others and labels both tiles. */
+/**
+ * Waits (bounded) until the page is live (its own publisher's media is up: Janus's `webrtcup` can reach the page
+ * after the first frames from the others), decodes video and audio from two others and labels both tiles.
+ */
 async function waitForTwo(page: Page, timeoutMs: number): Promise<PageView> {
   const until = Date.now() + timeoutMs;
   let last = await view(page);
   while (Date.now() < until) {
     if (
+      last.status === 'live' &&
       last.feedsWithVideo >= 2 &&
       last.feedsWithAudio >= 2 &&
       last.labels.length === 2 &&
