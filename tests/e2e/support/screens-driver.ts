@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium, SCREENSHOT_DIR } from '@haven/testing';
-import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
+import { startStack, type Stack } from './stack';
 import { waitForStats, waitForVisitState } from './visit-flow';
-import { clearScreenshots, signIn, signOut, startingNow, watchCsp } from './visit-ui';
+import { bookThroughFrontDesk, clearScreenshots, signIn, signOut, watchCsp } from './visit-ui';
 import { runDriver, withLogs } from '../../support/driver';
 
 /** The two viewports every screen is checked at. */
@@ -103,17 +103,7 @@ async function main(): Promise<ScreensResult> {
     await staff.locator('#sign-in').waitFor({ state: 'visible' });
     await capture(staff, 'sign-in');
     await signIn(staff, gw, 'front_desk');
-    await staff.getByLabel('Full name').fill(PATIENT.name);
-    await staff.getByLabel('Date of birth').fill(PATIENT.dateOfBirth);
-    await staff.getByRole('button', { name: 'Add patient' }).click();
-    await staff.locator('#patient-success').waitFor({ state: 'visible' });
-    await staff.getByLabel('Clinician').selectOption({ label: STACK_DISPLAY_NAMES.clinician });
-    const slot = await startingNow(staff);
-    await staff.getByLabel('Start').fill(slot.start);
-    await staff.getByLabel('End').fill(slot.end);
-    await staff.getByRole('button', { name: 'Book appointment' }).click();
-    const row = staff.locator('#appointments li', { hasText: PATIENT.name });
-    await row.waitFor({ state: 'visible' });
+    const row = await bookThroughFrontDesk(staff, PATIENT);
     await capture(staff, 'front-desk', '#book');
     // A scheduled row moves in place: the new time, the same length by default.
     await row.getByRole('button', { name: /^Reschedule/ }).click();

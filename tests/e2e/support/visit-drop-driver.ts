@@ -11,12 +11,19 @@
  * Prints one JSON line ({@link VisitDropResult}).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '@haven/testing';
 import { startStack, type Stack } from './stack';
-import { admit, bookVisit, joinLobby, visitState, visitStats, waitForStats } from './visit-flow';
-import { signIn } from './visit-ui';
+import {
+  bookAdmittedVisit,
+  PATIENT_MEDIA,
+  staffMedia,
+  startVisit,
+  visitState,
+  visitStats,
+  waitForStats,
+} from './visit-flow';
+import { openPatientPage, signIn } from './visit-ui';
 import { runDriver, withLogs } from '../../support/driver';
 
 /** How long the media path is cut, ms. */
@@ -77,14 +84,6 @@ function localTableLast(): void {
   }
 }
 
-async function startOn(page: Page, o: { mediaUrl: string; leaveUrl: string; role: string }): Promise<void> {
-  for (let i = 0; i < 400 && !(await page.evaluate<boolean>('!!window.HavenVisit')); i++) await sleep(25);
-  await page.evaluate(
-    `(() => { const d = document.createElement('div'); d.id = '${VISIT_BOX}'; document.body.prepend(d); ` +
-      `void window.HavenVisit.start(d, ${JSON.stringify(o)}); })()`,
-  );
-}
-
 /** The visit screen's message line ('' when it says nothing). */
 function message(page: Page): Promise<string> {
   return page.evaluate<string>(
@@ -133,38 +132,14 @@ async function main(): Promise<VisitDropResult> {
     if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
     const gw = s.gatewayUrl;
 
-    const [frontDesk, clinicianApi] = await Promise.all([s.login('front_desk'), s.login('clinician')]);
-    const v = await bookVisit(s, frontDesk, clinicianApi, { startInMinutes: 2, durationMinutes: 30 });
-    await admit(s, clinicianApi, await joinLobby(s, v));
-    await b.context.addCookies(
-      Object.entries({
-        haven_patient: v.patientToken,
-        haven_csrf: randomBytes(32).toString('base64url'),
-      }).map(([name, value]) => ({
-        name,
-        value,
-        domain: '127.0.0.1',
-        path: name === 'haven_csrf' ? '/' : '/api',
-        sameSite: 'Strict' as const,
-      })),
-    );
-    const patient = await b.context.newPage();
-    patient.setDefaultTimeout(15_000);
-    await patient.goto(`${gw}/`);
-    await startOn(patient, {
-      mediaUrl: '/api/patient/media',
-      leaveUrl: '/api/patient/leave',
-      role: 'patient',
-    });
+    const { visit: v } = await bookAdmittedVisit(s);
+    const patient = await openPatientPage(b.context, gw, v.patientToken);
+    await startVisit(patient, PATIENT_MEDIA, VISIT_BOX);
 
     const clinician = await a.context.newPage();
     clinician.setDefaultTimeout(15_000);
     await signIn(clinician, gw, 'clinician');
-    await startOn(clinician, {
-      mediaUrl: `/api/visits/${v.appointmentId}/media`,
-      leaveUrl: `/api/visits/${v.appointmentId}/leave`,
-      role: 'clinician',
-    });
+    await startVisit(clinician, staffMedia(v.appointmentId), VISIT_BOX);
     const [clinSees, patSees] = await Promise.all([
       waitForStats(clinician, (x) => x.totals.framesDecoded > 5, 'the clinician sees the patient', 30_000),
       waitForStats(patient, (x) => x.totals.framesDecoded > 5, 'the patient sees the clinician', 30_000),

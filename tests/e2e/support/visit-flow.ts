@@ -175,17 +175,52 @@ export interface VisitState {
   readonly receiveOnly: boolean;
 }
 
-/** Starts HavenVisit on the page (does not wait for the outcome). */
+/**
+ * Starts HavenVisit on the page (does not wait for the outcome): in the page's `#visit` element, or, with `box`,
+ * in a fresh element of that id put first in the body (replacing an earlier one, as a restart after a refusal).
+ */
 export async function startVisit(
   page: Page,
   o: { mediaUrl: string; leaveUrl: string; role: 'clinician' | 'patient' },
+  box?: string,
 ): Promise<void> {
   const until = Date.now() + 10_000;
   for (let i = 0; i < 500 && Date.now() < until; i++) {
     if (await page.evaluate<boolean>('!!window.HavenVisit')) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  await page.evaluate(`void window.HavenVisit.start(document.getElementById('visit'), ${JSON.stringify(o)})`);
+  const where =
+    box === undefined
+      ? `document.getElementById('visit')`
+      : `(() => { const id = ${JSON.stringify(box)}; const old = document.getElementById(id); if (old) old.remove(); ` +
+        `const d = document.createElement('div'); d.id = id; document.body.prepend(d); return d; })()`;
+  await page.evaluate(`void window.HavenVisit.start(${where}, ${JSON.stringify(o)})`);
+}
+
+/** The media and leave routes of a visit for a signed-in staff member, and for the patient's cookie. */
+export const staffMedia = (appointmentId: string) =>
+  ({
+    mediaUrl: `/api/visits/${appointmentId}/media`,
+    leaveUrl: `/api/visits/${appointmentId}/leave`,
+    role: 'clinician',
+  }) as const;
+export const PATIENT_MEDIA = {
+  mediaUrl: '/api/patient/media',
+  leaveUrl: '/api/patient/leave',
+  role: 'patient',
+} as const;
+
+/**
+ * Books a visit starting in two minutes with the stack's clinician, brings the patient into the lobby and admits
+ * them over gRPC: what every driver that is about the video (not the booking) needs first.
+ */
+export async function bookAdmittedVisit(
+  stack: Stack,
+): Promise<{ visit: BookedVisit; frontDesk: StackUser; clinician: StackUser }> {
+  const [frontDesk, clinician] = await Promise.all([stack.login('front_desk'), stack.login('clinician')]);
+  const visit = await bookVisit(stack, frontDesk, clinician, { startInMinutes: 2, durationMinutes: 30 });
+  await admit(stack, clinician, await joinLobby(stack, visit));
+  return { visit, frontDesk, clinician };
 }
 
 export function visitState(page: Page): Promise<VisitState> {

@@ -9,20 +9,19 @@
  * leaves, and the clinician, alone and still untouched, is expected to be signed out for inactivity.
  * Prints one JSON line ({@link VisitIdleResult}).
  */
-import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '@haven/testing';
 import { startStack, type Stack } from './stack';
 import {
-  admit,
-  bookVisit,
-  joinLobby,
+  bookAdmittedVisit,
+  PATIENT_MEDIA,
+  startVisit,
   visitState,
   visitStats,
   waitForStats,
   waitForVisitState,
 } from './visit-flow';
-import { signIn, waitForDom } from './visit-ui';
+import { openPatientPage, signIn, waitForDom } from './visit-ui';
 import { runDriver, withLogs } from '../../support/driver';
 
 /** The idle timeout of identity and the gateway in this run, s. */
@@ -115,35 +114,10 @@ async function main(): Promise<VisitIdleResult> {
     // The patient is booked, admitted and on video before the clinician's browser signs in. The gRPC sessions
     // used for this idle out on their own a few seconds later; the clinician's browser has a session of its own.
     const tSetup = Date.now();
-    const [frontDesk, clinicianApi] = await Promise.all([s.login('front_desk'), s.login('clinician')]);
-    const v = await bookVisit(s, frontDesk, clinicianApi, { startInMinutes: 2, durationMinutes: 30 });
-    await admit(s, clinicianApi, await joinLobby(s, v));
-    await b.context.addCookies(
-      Object.entries({
-        haven_patient: v.patientToken,
-        haven_csrf: randomBytes(32).toString('base64url'),
-      }).map(([name, value]) => ({
-        name,
-        value,
-        domain: '127.0.0.1',
-        path: name === 'haven_csrf' ? '/' : '/api',
-        sameSite: 'Strict' as const,
-      })),
-    );
-    const patient = await b.context.newPage();
-    patient.setDefaultTimeout(15_000);
-    await patient.goto(`${gw}/`);
+    const { visit: v } = await bookAdmittedVisit(s);
+    const patient = await openPatientPage(b.context, gw, v.patientToken);
     // The staff app's page loads visit.js; the patient's client runs in a container of its own.
-    for (let i = 0; i < 200 && !(await patient.evaluate<boolean>('!!window.HavenVisit')); i++)
-      await sleep(25);
-    await patient.evaluate(
-      `(() => { const d = document.createElement('div'); d.id = 'patient-video'; document.body.prepend(d); ` +
-        `void window.HavenVisit.start(d, ${JSON.stringify({
-          mediaUrl: '/api/patient/media',
-          leaveUrl: '/api/patient/leave',
-          role: 'patient',
-        })}); })()`,
-    );
+    await startVisit(patient, PATIENT_MEDIA, 'patient-video');
     const patLive = await waitForVisitState(patient, `s.status === 'live' || s.status === 'error'`);
     if (patLive.status !== 'live') throw new Error(`the patient did not go live: ${JSON.stringify(patLive)}`);
     timings['patientLive'] = Date.now() - tSetup;

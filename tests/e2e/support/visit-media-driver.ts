@@ -19,17 +19,17 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { launchChromium, type LaunchedChromium, screenshot, signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
-import { STACK_DISPLAY_NAMES, startStack, type Stack } from './stack';
+import { startStack, type Stack } from './stack';
 import { visitStats, waitForStats, waitForVisitState, type VisitState, type VisitStats } from './visit-flow';
 import { TRACK_PEER_CONNECTIONS } from './visit-pages';
 import {
+  bookThroughFrontDesk,
   clearScreenshots,
   CsrfWatcher,
   probeMedia,
   rawJoin,
   signIn,
   signOut,
-  startingNow,
   waitForDom,
   watchCsp,
 } from './visit-ui';
@@ -215,18 +215,7 @@ async function main(): Promise<VisitMediaResult> {
     await staff.goto(gw);
     await signIn(staff, gw, 'front_desk');
     await shot(staff, 'front-desk-signed-in');
-    await staff.getByLabel('Full name').fill(PATIENT.name);
-    await staff.getByLabel('Date of birth').fill(PATIENT.dateOfBirth);
-    await staff.getByRole('button', { name: 'Add patient' }).click();
-    await staff.locator('#patient-success').waitFor({ state: 'visible' });
-    await staff.getByLabel('Clinician').selectOption({ label: STACK_DISPLAY_NAMES.clinician });
-    const slot = await startingNow(staff);
-    await staff.getByLabel('Start').fill(slot.start);
-    await staff.getByLabel('End').fill(slot.end);
-    await staff.getByRole('button', { name: 'Book appointment' }).click();
-    await staff.locator('#book-success').waitFor({ state: 'visible' });
-    const row = staff.locator('#appointments li', { hasText: PATIENT.name });
-    await row.waitFor({ state: 'visible' });
+    const row = await bookThroughFrontDesk(staff, PATIENT);
     await shot(staff, 'front-desk-booked');
     await row.getByRole('button', { name: /Patient link/ }).click();
     await staff.locator('#link-panel').waitFor({ state: 'visible' });

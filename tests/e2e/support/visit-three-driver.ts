@@ -8,14 +8,22 @@
  * gateway's page. The driver waits until every page decodes video from both others and receives audio from both,
  * and reads the labels on each page's remote tiles. Prints one JSON line ({@link VisitThreeResult}).
  */
-import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { launchChromium, type LaunchedChromium } from '@haven/testing';
 import { startStack, type Stack } from './stack';
-import { admit, bookVisit, joinLobby, visitState, visitStats, type VisitStats } from './visit-flow';
-import { signIn } from './visit-ui';
+import {
+  admit,
+  bookAdmittedVisit,
+  PATIENT_MEDIA,
+  staffMedia,
+  startVisit,
+  visitState,
+  visitStats,
+  type VisitStats,
+} from './visit-flow';
+import { openPatientPage, signIn } from './visit-ui';
 import { runDriver, withLogs } from '../../support/driver';
 
 /** What one page sees of the others. */
@@ -44,15 +52,6 @@ export interface VisitThreeResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const VISIT_BOX = 'three-visit';
-
-async function startOn(page: Page, o: { mediaUrl: string; leaveUrl: string; role: string }): Promise<void> {
-  for (let i = 0; i < 400 && !(await page.evaluate<boolean>('!!window.HavenVisit')); i++) await sleep(25);
-  await page.evaluate(
-    `(() => { const old = document.getElementById('${VISIT_BOX}'); if (old) old.remove(); ` +
-      `const d = document.createElement('div'); d.id = '${VISIT_BOX}'; document.body.prepend(d); ` +
-      `void window.HavenVisit.start(d, ${JSON.stringify(o)}); })()`,
-  );
-}
 
 function remoteLabels(page: Page): Promise<string[]> {
   return page.evaluate<string[]>(
@@ -119,46 +118,22 @@ async function main(): Promise<VisitThreeResult> {
     if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
     const gw = s.gatewayUrl;
 
-    const [frontDesk, clinicianApi, colleagueApi] = await Promise.all([
-      s.login('front_desk'),
-      s.login('clinician'),
+    const [{ visit: v, clinician: clinicianApi }, colleagueApi] = await Promise.all([
+      bookAdmittedVisit(s),
       s.login('colleague'),
     ]);
-    const v = await bookVisit(s, frontDesk, clinicianApi, { startInMinutes: 2, durationMinutes: 30 });
-    await admit(s, clinicianApi, await joinLobby(s, v));
     const visitUrl = `/api/visits/${v.appointmentId}`;
+    const media = staffMedia(v.appointmentId);
 
     // The patient's page.
-    await b.context.addCookies(
-      Object.entries({
-        haven_patient: v.patientToken,
-        haven_csrf: randomBytes(32).toString('base64url'),
-      }).map(([name, value]) => ({
-        name,
-        value,
-        domain: '127.0.0.1',
-        path: name === 'haven_csrf' ? '/' : '/api',
-        sameSite: 'Strict' as const,
-      })),
-    );
-    const patient = await b.context.newPage();
-    patient.setDefaultTimeout(15_000);
-    await patient.goto(`${gw}/`);
-    await startOn(patient, {
-      mediaUrl: '/api/patient/media',
-      leaveUrl: '/api/patient/leave',
-      role: 'patient',
-    });
+    const patient = await openPatientPage(b.context, gw, v.patientToken);
+    await startVisit(patient, PATIENT_MEDIA, VISIT_BOX);
 
     // The clinician's page.
     const clinician = await a.context.newPage();
     clinician.setDefaultTimeout(15_000);
     await signIn(clinician, gw, 'clinician');
-    await startOn(clinician, {
-      mediaUrl: `${visitUrl}/media`,
-      leaveUrl: `${visitUrl}/leave`,
-      role: 'clinician',
-    });
+    await startVisit(clinician, media, VISIT_BOX);
 
     // The clinician invites the colleague as the interpreter.
     await callUnary(
@@ -176,11 +151,10 @@ async function main(): Promise<VisitThreeResult> {
     const interpreter = await c.context.newPage();
     interpreter.setDefaultTimeout(15_000);
     await signIn(interpreter, gw, 'colleague');
-    const media = { mediaUrl: `${visitUrl}/media`, leaveUrl: `${visitUrl}/leave`, role: 'clinician' };
     await interpreter.evaluate(`fetch('${visitUrl}/lobby', { method: 'POST', headers: { 'content-type':
       'application/json', 'x-csrf-token': decodeURIComponent((document.cookie.match(/haven_csrf=([^;]+)/) || [])[1]
       || '') }, body: '{}' }).then((r) => r.status)`);
-    await startOn(interpreter, media);
+    await startVisit(interpreter, media, VISIT_BOX);
     let early = await visitState(interpreter);
     for (let i = 0; i < 200 && early.status !== 'error' && early.status !== 'live'; i++) {
       await sleep(50);
@@ -210,7 +184,7 @@ async function main(): Promise<VisitThreeResult> {
     // Admitted: the interpreter's page joins the video.
     await admit(s, clinicianApi, entry.name);
     const tAdmit = Date.now();
-    await startOn(interpreter, media);
+    await startVisit(interpreter, media, VISIT_BOX);
     const [cv, pv, iv] = await Promise.all([
       waitForTwo(clinician, 40_000),
       waitForTwo(patient, 40_000),

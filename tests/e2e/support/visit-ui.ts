@@ -5,9 +5,10 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page, Request } from 'playwright-core';
+import { randomBytes } from 'node:crypto';
+import type { BrowserContext, Locator, Page, Request } from 'playwright-core';
 import { connectJanusWs, SCREENSHOT_DIR } from '@haven/testing';
-import { STACK_PASSWORD, STACK_ROLES, STACK_USERS, type StackRole } from './stack';
+import { STACK_DISPLAY_NAMES, STACK_PASSWORD, STACK_ROLES, STACK_USERS, type StackRole } from './stack';
 import { waitForVisitState, type VisitState } from './visit-flow';
 
 /** Signs a stack staff user in on the staff app at `gatewayUrl` and waits for their home screen. */
@@ -19,6 +20,31 @@ export async function signIn(page: Page, gatewayUrl: string, role: StackRole): P
   await page.getByRole('button', { name: 'Sign in' }).click();
   const home = { clinician: '#console', front_desk: '#front-desk', auditor: '#audit' } as const;
   await page.locator(home[STACK_ROLES[role]]).waitFor({ state: 'visible' });
+}
+
+/**
+ * Opens the gateway's page in `context` as the patient who redeemed a link: the `haven_patient` cookie the
+ * redemption sets and a double-submit CSRF cookie, as the join page leaves them.
+ */
+export async function openPatientPage(
+  context: BrowserContext,
+  gatewayUrl: string,
+  patientToken: string,
+): Promise<Page> {
+  const cookies = { haven_patient: patientToken, haven_csrf: randomBytes(32).toString('base64url') };
+  await context.addCookies(
+    Object.entries(cookies).map(([name, value]) => ({
+      name,
+      value,
+      domain: new URL(gatewayUrl).hostname,
+      path: name === 'haven_csrf' ? '/' : '/api',
+      sameSite: 'Strict' as const,
+    })),
+  );
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${gatewayUrl}/`);
+  return page;
 }
 
 /** Signs the current staff user out and waits for the sign-in form. */
@@ -40,6 +66,29 @@ export function startingNow(page: Page): Promise<{ start: string; end: string }>
     start.setSeconds(0, 0);
     return { start: local(start), end: local(new Date(start.getTime() + 30 * 60000)) };
   })()`);
+}
+
+/**
+ * On the signed-in front desk: adds the patient, books them with the stack's clinician "starting now" through the
+ * form, and returns the booked row of the appointments list once it shows.
+ */
+export async function bookThroughFrontDesk(
+  staff: Page,
+  patient: { readonly name: string; readonly dateOfBirth: string },
+): Promise<Locator> {
+  await staff.getByLabel('Full name').fill(patient.name);
+  await staff.getByLabel('Date of birth').fill(patient.dateOfBirth);
+  await staff.getByRole('button', { name: 'Add patient' }).click();
+  await staff.locator('#patient-success').waitFor({ state: 'visible' });
+  await staff.getByLabel('Clinician').selectOption({ label: STACK_DISPLAY_NAMES.clinician });
+  const slot = await startingNow(staff);
+  await staff.getByLabel('Start').fill(slot.start);
+  await staff.getByLabel('End').fill(slot.end);
+  await staff.getByRole('button', { name: 'Book appointment' }).click();
+  await staff.locator('#book-success').waitFor({ state: 'visible' });
+  const row = staff.locator('#appointments li', { hasText: patient.name });
+  await row.waitFor({ state: 'visible' });
+  return row;
 }
 
 /** Counts the pages' POSTs to /api/* with and without the double-submit CSRF header. */
