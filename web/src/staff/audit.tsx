@@ -14,18 +14,30 @@ export function Audit() {
   const [error, setError] = useState<string | null>(null);
   const patient = useRef<HTMLInputElement>(null);
 
+  // Each list request gets a number; an answer that is not the latest request's is dropped, so a second press
+  // (or "Show entries" during "More entries") never appends a page twice or mixes two filters.
+  const latest = useRef(0);
+  const [loadingMore, setLoadingMore] = useState(false);
+
   const load = useCallback(
     async (fresh: boolean, pageToken: string) => {
+      if (!fresh && latest.current < 0) return; // a next page is already on its way
+      const request = Math.abs(latest.current) + 1;
+      latest.current = fresh ? request : -request;
+      const current = () => Math.abs(latest.current) === request;
       setError(null);
-      if (fresh) {
-        setRows([]);
-        const h = await guarded(session, () => api<LedgerHead>('GET', '/api/audit/head'), setError);
-        if (h) setHead(h);
-      }
+      setLoadingMore(!fresh);
+      // The filter as it was when the button was pressed.
       const query = new URLSearchParams();
       const who = patient.current?.value.trim() ?? '';
       if (who) query.set('patient', who);
       if (!fresh && pageToken) query.set('pageToken', pageToken);
+      if (fresh) {
+        setRows([]);
+        setNext('');
+        const h = await guarded(session, () => api<LedgerHead>('GET', '/api/audit/head'), setError);
+        if (h && current()) setHead(h);
+      }
       const r = await guarded(
         session,
         () =>
@@ -35,6 +47,9 @@ export function Audit() {
           ),
         setError,
       );
+      if (!current()) return;
+      latest.current = request;
+      setLoadingMore(false);
       if (!r) return;
       setRows((now) => (fresh ? r.events : [...now, ...r.events]));
       setNext(r.nextPageToken);
@@ -43,7 +58,8 @@ export function Audit() {
   );
 
   useEffect(() => {
-    let live = true;
+    const request = Math.abs(latest.current) + 1;
+    latest.current = request;
     void Promise.all([
       guarded(session, () => api<LedgerHead>('GET', '/api/audit/head'), setError),
       guarded(
@@ -52,7 +68,7 @@ export function Audit() {
         setError,
       ),
     ]).then(([h, r]) => {
-      if (!live) return;
+      if (latest.current !== request) return; // unmounted, or a newer request was made meanwhile
       if (h) setHead(h);
       if (r) {
         setRows(r.events);
@@ -60,7 +76,7 @@ export function Audit() {
       }
     });
     return () => {
-      live = false;
+      latest.current = Math.abs(latest.current) + 1;
     };
   }, [session]);
 
@@ -149,6 +165,7 @@ export function Audit() {
             type="button"
             id="ledger-more"
             className="button button-quiet"
+            aria-disabled={loadingMore}
             onClick={() => void load(false, next)}
           >
             More entries
