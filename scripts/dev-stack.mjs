@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Haven dev stack (`npm start`, after scripts/setup.sh installed and built everything):
 // nats-server (JetStream, one user per service with its permissions, streams provisioned as the operator) +
-// Janus (generated config) + every service whose dist/index.js exists, each child's output prefixed with its
-// name. Ctrl-C stops everything in reverse order. The stack itself is @haven/testing's launchStack (the one the
+// every service whose dist/index.js exists + Janus (generated config), each child's output prefixed with its
+// name. Janus starts after the services, before the gateway: its event handler posts to the session service
+// from its first event, and the session service connects to Janus as soon as it answers. Ctrl-C stops everything in reverse order. The stack itself is @haven/testing's launchStack (the one the
 // tests use); this file adds what only a developer's stack has: fixed ports, state kept in HAVEN_HOME across
 // runs, Janus unprivileged, restarts, the demo clinic and the box of URLs.
 //
@@ -398,6 +399,8 @@ async function main() {
       tokenSecret: janusTokenSecret,
       eventsSecret: janusEventsSecret,
       debugLevel: Number(process.env.HAVEN_JANUS_DEBUG_LEVEL ?? 3),
+      // After the session service: Janus's event handler posts to it from Janus's first event.
+      startAfterServices: true,
       ...(ICE_INTERFACE ? { iceEnforceList: ICE_INTERFACE } : {}),
       runAs: (files) => {
         const user = janusUser(files);

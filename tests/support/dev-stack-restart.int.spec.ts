@@ -2,9 +2,11 @@
  * `node scripts/dev-stack.mjs` restarts a service that crashed: recording (the lightest service) is killed with
  * kill -9, the dev stack says so, starts it again after its back-off, and the new process answers SERVING on
  * the same port. A temporary HAVEN_HOME and a port offset keep it apart from any other stack on the machine.
+ * The session service runs too: Janus starts after it, so Janus's event handler reaches it from the first
+ * event, and the session service connects to Janus once it answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,7 +37,7 @@ describe('scripts/dev-stack.mjs restarts crashed services', () => {
   });
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    for (const m of out.matchAll(/(?:nats|janus|recording) started \(pid (\d+)\)/g))
+    for (const m of out.matchAll(/(?:nats|janus|recording|session) started \(pid (\d+)\)/g))
       if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
     rmSync(home, { recursive: true, force: true });
   });
@@ -68,7 +70,7 @@ describe('scripts/dev-stack.mjs restarts crashed services', () => {
       env: {
         ...process.env,
         HAVEN_HOME: home,
-        HAVEN_DEV_SERVICES: 'recording',
+        HAVEN_DEV_SERVICES: 'recording,session',
         HAVEN_DEV_PORT_OFFSET: String(offset),
         FORCE_COLOR: '',
       },
@@ -83,6 +85,14 @@ describe('scripts/dev-stack.mjs restarts crashed services', () => {
     // The services want mutual TLS: ask with the dev stack's own CA (made at its first start) and a client certificate.
     const tls = (await ensureDevPki({ dir: join(home, 'pki') })).grpcCredentials('integration');
     await until(async () => (await healthStatus(address, 1000, '', tls)) === 1, 'recording SERVING');
+    // Janus after the session service: no event of Janus's boot is lost, and the session service found it.
+    expect(out.indexOf('janus started (pid')).toBeGreaterThan(out.indexOf('session started (pid'));
+    await until(() => /session\s+\|.*janus reconnected/.test(out), 'the session service connected to Janus');
+    const janusLog = readFileSync(join(home, 'logs', 'janus.log'), 'utf8');
+    // The event handler is on (it posts to the session service), and none of its posts failed.
+    const evh = readFileSync(join(home, 'janus', 'janus.eventhandler.sampleevh.jcfg'), 'utf8');
+    expect(evh).toMatch(/enabled = true[\s\S]*backend = "http:\/\/127\.0\.0\.1:\d+\/janus-events"/);
+    expect(janusLog).not.toContain("Couldn't relay event");
     const first = Number(/recording started \(pid (\d+)\)/.exec(out)?.[1]);
     expect(alive(first)).toBe(true);
 

@@ -65,6 +65,12 @@ export interface StackJanusOptions extends Pick<
   readonly tokenSecret?: string;
   /** The event handler's password (default random). */
   readonly eventsSecret?: string;
+  /**
+   * Start Janus after the other services, before the gateway (the dev stack), so its event handler reaches a
+   * running session service from its first event; the session service connects to Janus once it answers.
+   * Needs `wsPort`, `adminWsPort` and `recordingsDir` (the services' variables name them before Janus runs).
+   */
+  readonly startAfterServices?: boolean;
 }
 
 /** Options of {@link launchStack}. */
@@ -271,7 +277,7 @@ async function startBackbone(
   backbone: Backbone,
   stoppers: Array<() => Promise<void>>,
 ): Promise<Required<Pick<Backbone, 'nats'>> & Backbone> {
-  const { options, janus, janusSecrets: secrets } = p;
+  const { options, janus } = p;
   const watch = {
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.baseEnv ? { env: options.baseEnv } : {}),
@@ -281,25 +287,9 @@ async function startBackbone(
       backbone.nats = n;
       stoppers.push(() => n.stop());
     }),
-    janus === undefined
+    janus === undefined || janus.startAfterServices
       ? Promise.resolve()
-      : startJanus({
-          ...pick(janus, ['iceEnforceList', 'debugLevel', 'configDir', 'logFile', 'recordingsDir']),
-          ...pick(janus, ['wsPort', 'adminWsPort', 'runAs', 'eventHandlerEvents']),
-          adminSecret: secrets.adminKey,
-          videoroomAdminKey: secrets.adminKey,
-          tokenAuthSecret: secrets.tokenSecret,
-          ...(p.eventHandler
-            ? {
-                eventHandlerUrl: `${loopbackUrl(p.ports.session.http)}/janus-events`,
-                eventHandlerPassword: secrets.eventsSecret,
-              }
-            : {}),
-          ...watch,
-        }).then((j) => {
-          backbone.janus = j;
-          stoppers.push(() => j.stop());
-        }),
+      : startStackJanus(p, backbone, stoppers),
   ]);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
   const nats = backbone.nats!;
@@ -311,6 +301,37 @@ async function startBackbone(
   return { ...backbone, nats };
 }
 
+/** Starts the stack's Janus (its event handler posting to the first session service). */
+async function startStackJanus(
+  p: Plan,
+  backbone: Backbone,
+  stoppers: Array<() => Promise<void>>,
+): Promise<void> {
+  const { options, janusSecrets: secrets } = p;
+  const janus = p.janus!;
+  const watch = {
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.baseEnv ? { env: options.baseEnv } : {}),
+  };
+  await startJanus({
+    ...pick(janus, ['iceEnforceList', 'debugLevel', 'configDir', 'logFile', 'recordingsDir']),
+    ...pick(janus, ['wsPort', 'adminWsPort', 'runAs', 'eventHandlerEvents']),
+    adminSecret: secrets.adminKey,
+    videoroomAdminKey: secrets.adminKey,
+    tokenAuthSecret: secrets.tokenSecret,
+    ...(p.eventHandler
+      ? {
+          eventHandlerUrl: `${loopbackUrl(p.ports.session.http)}/janus-events`,
+          eventHandlerPassword: secrets.eventsSecret,
+        }
+      : {}),
+    ...watch,
+  }).then((j) => {
+    backbone.janus = j;
+    stoppers.push(() => j.stop());
+  });
+}
+
 /** The whole environment of a service process (label `session-2` for the second session replica). */
 function serviceEnv(
   p: Plan,
@@ -320,7 +341,7 @@ function serviceEnv(
   { grpc, http }: StackPorts,
 ): Record<string, string> {
   const { options, janusSecrets } = p;
-  const janus = backbone.janus;
+  const janus = backbone.janus ?? plannedJanus(p);
   const keyring = { HAVEN_KMS: 'local', HAVEN_KEYRING_FILE: join(p.dir, 'keyring.json') };
   const jwks = { HAVEN_JWKS_URL: p.jwksUrl, HAVEN_PATIENT_JWKS_URL: p.patientJwksUrl };
   const stackWide = options.stackWideEnv
@@ -475,7 +496,9 @@ export async function launchStack(options: LaunchStackOptions): Promise<Launched
       nats: started.nats,
       natsUrl: started.proxy ? `nats://127.0.0.1:${started.proxy.port}` : started.nats.url,
       proxy: started.proxy,
-      janus: started.janus,
+      get janus() {
+        return backbone.janus; // set later when Janus starts after the services
+      },
       janusSecrets: p.janusSecrets,
       jwksUrl: p.jwksUrl,
       patientJwksUrl: p.patientJwksUrl,
@@ -505,6 +528,7 @@ export async function launchStack(options: LaunchStackOptions): Promise<Launched
       if (name === 'session') p.replicaPorts.forEach((_, i) => others.push(add(name, i + 1)));
     }
     await phase('services', () => Promise.all([...others.map(start), options.whileStarting?.(stack)]));
+    if (p.janus?.startAfterServices) await phase('janus', () => startStackJanus(p, backbone, stoppers));
     if (p.wanted.has('gateway')) await phase('gateway', () => start(add('gateway')));
     timings['total'] = Date.now() - t0;
     return stack;
@@ -515,9 +539,22 @@ export async function launchStack(options: LaunchStackOptions): Promise<Launched
   }
 }
 
+/** Where a Janus started after the services will listen (undefined when it starts first, or not at all). */
+function plannedJanus(p: Plan): JanusAddress | undefined {
+  const janus = p.janus;
+  if (!janus?.startAfterServices) return undefined;
+  const { wsPort, adminWsPort, recordingsDir } = janus;
+  if (wsPort === undefined || adminWsPort === undefined || recordingsDir === undefined)
+    throw new Error('janus.startAfterServices needs wsPort, adminWsPort and recordingsDir');
+  return { wsUrl: `ws://127.0.0.1:${wsPort}`, adminWsUrl: `ws://127.0.0.1:${adminWsPort}`, recordingsDir };
+}
+
+/** What the services' variables say about Janus. */
+type JanusAddress = Pick<JanusHandle, 'wsUrl' | 'adminWsUrl' | 'recordingsDir'>;
+
 /** The stack-wide Janus variables (the session service reads them). */
 function janusEnv(
-  janus: JanusHandle,
+  janus: JanusAddress,
   secrets: StackJanusSecrets,
   options: { eventsSecret: boolean },
 ): Record<string, string> {

@@ -35,13 +35,18 @@ export class JanusPool {
     if (nodes.length === 0) throw new UnavailableError('no Janus node configured');
   }
 
-  /** Connects to every node; nodes that fail stay out of placement until a later call reconnects them. */
+  /**
+   * Connects to every node; a node that fails stays out of placement and is retried in the background (with the
+   * reconnect back-off), so a Janus that starts after this service (the dev stack starts it once the session
+   * service is up, for its event handler) is connected as soon as it answers.
+   */
   async connect(): Promise<void> {
     await Promise.all(
       this.nodes.map((n) =>
-        this.connection(n).catch((error: unknown) =>
-          this.logger.warn({ node: n.id, err: error }, 'janus node unavailable'),
-        ),
+        this.connection(n).catch((error: unknown) => {
+          this.logger.warn({ node: n.id, err: error }, 'janus node unavailable; retrying');
+          this.reconnect(n);
+        }),
       ),
     );
   }
@@ -68,6 +73,11 @@ export class JanusPool {
     if (this.connections.get(node.id) === rooms) this.connections.delete(node.id);
     if (this.closed) return;
     this.logger.warn({ node: node.id }, 'janus connection lost; reconnecting');
+    this.reconnect(node);
+  }
+
+  /** Tries `node` again with bounded back-off; once connected, the `onReconnected` listener runs. */
+  private reconnect(node: JanusNode): void {
     const max = this.options.maxReconnectAttempts ?? 10;
     const base = this.options.reconnectBaseMs ?? 250;
     const tryAt = (attempt: number): void => {
