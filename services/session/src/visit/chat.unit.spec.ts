@@ -7,51 +7,23 @@ import {
 } from '@haven/errors';
 import { given } from '@haven/testing';
 import { CHAT_LIMITS, chatTextViolations, type ChatMessagePosted } from './chat';
-import { decide, type Caller, type VisitCommand } from './decide';
+import { type Caller, type VisitCommand } from './decide';
 import { evolve, initialVisitState, VisitEventType, type VisitEvent } from './visit';
+import {
+  admitted,
+  arrived,
+  callers,
+  ended,
+  opened,
+  sealedPhi as phi,
+  visitSpec as spec,
+} from './testing';
 
-const spec = { decide, evolve, initialState: initialVisitState };
-const data = {
-  visitId: 'apt-1',
-  appointmentId: 'apt-1',
-  clinicianId: 'clin-1',
-  patientId: 'pat-1',
-  janusNode: 'janus-0',
-  room: 4242,
-  startTime: '2026-11-26T10:00:00.000Z',
-  endTime: '2026-11-26T10:30:00.000Z',
-};
-const clinician: Caller = { kind: 'user', id: 'clin-1', role: 'clinician' };
-const otherClinician: Caller = { kind: 'user', id: 'clin-2', role: 'clinician' };
-const frontDesk: Caller = { kind: 'user', id: 'fd-1', role: 'front_desk' };
-const patient: Caller = { kind: 'patient', id: 'pp-1', visit: 'visits/apt-1' };
-const strayPatient: Caller = { kind: 'patient', id: 'pp-9', visit: 'visits/apt-9' };
-const phi = { subject: 'pat-1', keyId: 'k1', ciphertext: 'c2VhbGVk' };
+const { clinician, otherClinician, frontDesk, patient, strayPatient } = callers;
 
-const opened: VisitEvent = { type: VisitEventType.Opened, data };
-const arrived: VisitEvent = {
-  type: VisitEventType.PatientArrivedInLobby,
-  data: { visitId: 'apt-1', participantId: 'p-pat', principal: 'patients/pp-1', role: 'patient' },
-};
-const admitted: VisitEvent = {
-  type: VisitEventType.ParticipantAdmitted,
-  data: {
-    visitId: 'apt-1',
-    participantId: 'p-pat',
-    principal: 'patients/pp-1',
-    role: 'patient',
-    admittedBy: 'users/clin-1',
-    admission: 'nonce-1',
-    tokenHash: 'hash-1',
-  },
-};
 const left: VisitEvent = {
   type: VisitEventType.ParticipantLeft,
   data: { visitId: 'apt-1', participantId: 'p-pat', principal: 'patients/pp-1' },
-};
-const ended: VisitEvent = {
-  type: VisitEventType.Ended,
-  data: { visitId: 'apt-1', reason: 'ended_by_clinician' },
 };
 
 const T0 = Date.parse('2026-11-26T10:10:00.000Z');

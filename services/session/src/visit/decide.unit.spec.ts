@@ -9,60 +9,25 @@ import {
   type VisitEvent,
   type VisitState,
 } from './visit';
+import { admitted, arrived, callers, ended, opened, visitData as data, visitSpec as spec } from './testing';
 
-const spec = { decide, evolve, initialState: initialVisitState };
-const data = {
-  visitId: 'apt-1',
-  appointmentId: 'apt-1',
-  clinicianId: 'clin-1',
-  patientId: 'pat-1',
-  janusNode: 'janus-0',
-  room: 4242,
-  startTime: '2026-11-26T10:00:00.000Z',
-  endTime: '2026-11-26T10:30:00.000Z',
-};
-const clinician: Caller = { kind: 'user', id: 'clin-1', role: 'clinician' };
-const otherClinician: Caller = { kind: 'user', id: 'clin-2', role: 'clinician' };
-const frontDesk: Caller = { kind: 'user', id: 'fd-1', role: 'front_desk' };
-const patient: Caller = { kind: 'patient', id: 'pp-1', visit: 'visits/apt-1' };
-const strayPatient: Caller = { kind: 'patient', id: 'pp-9', visit: 'visits/apt-9' };
+const { clinician, otherClinician, frontDesk, patient, strayPatient } = callers;
 
 const open: VisitCommand = { type: 'OpenVisit', data };
-const opened: VisitEvent = { type: VisitEventType.Opened, data };
 const AT = '2026-11-26T10:10:00.000Z';
 const end: VisitCommand = {
   type: 'EndVisit',
   data: { reason: 'ended_by_clinician', caller: clinician, at: AT },
 };
 const joinLobby: VisitCommand = { type: 'JoinLobby', data: { caller: patient, participantId: 'p-pat' } };
-const arrived: VisitEvent = {
-  type: VisitEventType.PatientArrivedInLobby,
-  data: { visitId: 'apt-1', participantId: 'p-pat', principal: 'patients/pp-1', role: 'patient' },
-};
 const admit: VisitCommand = {
   type: 'AdmitParticipant',
   data: { caller: clinician, participantId: 'p-pat', admission: 'nonce-1', tokenHash: 'hash-1' },
-};
-const admitted: VisitEvent = {
-  type: VisitEventType.ParticipantAdmitted,
-  data: {
-    visitId: 'apt-1',
-    participantId: 'p-pat',
-    principal: 'patients/pp-1',
-    role: 'patient',
-    admittedBy: 'users/clin-1',
-    admission: 'nonce-1',
-    tokenHash: 'hash-1',
-  },
 };
 const locked: VisitEvent = { type: VisitEventType.Locked, data: { visitId: 'apt-1' } };
 const kicked: VisitEvent = {
   type: VisitEventType.ParticipantKicked,
   data: { visitId: 'apt-1', participantId: 'p-pat', principal: 'patients/pp-1', allowRejoin: true },
-};
-const ended: VisitEvent = {
-  type: VisitEventType.Ended,
-  data: { visitId: 'apt-1', reason: 'ended_by_clinician' },
 };
 const joinedMedia = (feedId: number, at: string): VisitEvent => ({
   type: VisitEventType.ParticipantJoinedMedia,

@@ -1,6 +1,6 @@
 import { PermissionError, PreconditionError } from '@haven/errors';
 import { given } from '@haven/testing';
-import { decide, visitAccess, type Caller, type VisitCommand } from './decide';
+import { visitAccess, type Caller, type VisitCommand } from './decide';
 import {
   evolve,
   hostsOf,
@@ -9,26 +9,16 @@ import {
   type VisitEvent,
   type VisitState,
 } from './visit';
+import { callers, opened, visitSpec as spec } from './testing';
 
-const spec = { decide, evolve, initialState: initialVisitState };
-const data = {
-  visitId: 'apt-1',
-  appointmentId: 'apt-1',
-  clinicianId: 'clin-1',
-  patientId: 'pat-1',
-  janusNode: 'janus-0',
-  room: 4242,
-  startTime: '2026-11-26T10:00:00.000Z',
-  endTime: '2026-11-26T10:30:00.000Z',
-};
+const { patient } = callers;
+
 const AT = '2026-11-26T10:10:00.000Z';
 const host: Caller = { kind: 'user', id: 'clin-1', role: 'clinician' };
 const second: Caller = { kind: 'user', id: 'clin-2', role: 'clinician' };
 const interpreter: Caller = { kind: 'user', id: 'int-1', role: 'front_desk' };
 const stranger: Caller = { kind: 'user', id: 'clin-9', role: 'clinician' };
-const patient: Caller = { kind: 'patient', id: 'pp-1', visit: 'visits/apt-1' };
 
-const opened: VisitEvent = { type: VisitEventType.Opened, data };
 const invite = (
   caller: Caller,
   principal: string,

@@ -1,30 +1,13 @@
 import { NotFoundError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
 import { given } from '@haven/testing';
-import { decide, type Caller, type VisitCommand } from './decide';
+import { type Caller, type VisitCommand } from './decide';
 import type { LobbyNoticeKind, LobbyNoticePosted } from './lobby-notice';
 import { evolve, initialVisitState, VisitEventType, type VisitEvent } from './visit';
+import { callers, ended, opened, sealedPhi as phi, visitSpec as spec } from './testing';
 
-const spec = { decide, evolve, initialState: initialVisitState };
-const data = {
-  visitId: 'apt-1',
-  appointmentId: 'apt-1',
-  clinicianId: 'clin-1',
-  patientId: 'pat-1',
-  janusNode: 'janus-0',
-  room: 4242,
-  startTime: '2026-11-26T10:00:00.000Z',
-  endTime: '2026-11-26T10:30:00.000Z',
-};
-const clinician: Caller = { kind: 'user', id: 'clin-1', role: 'clinician' };
-const otherClinician: Caller = { kind: 'user', id: 'clin-2', role: 'clinician' };
-const patient: Caller = { kind: 'patient', id: 'pp-1', visit: 'visits/apt-1' };
-const phi = { subject: 'pat-1', keyId: 'k1', ciphertext: 'c2VhbGVk' };
+const { clinician, otherClinician, patient } = callers;
+
 const AT = '2026-11-26T10:05:00.000Z';
-const opened: VisitEvent = { type: VisitEventType.Opened, data };
-const ended: VisitEvent = {
-  type: VisitEventType.Ended,
-  data: { visitId: 'apt-1', reason: 'ended_by_clinician' },
-};
 
 function post(
   caller: Caller,

@@ -4,7 +4,8 @@
  */
 import { PermissionError, PreconditionError } from '@haven/errors';
 import { given } from '@haven/testing';
-import { decide, type Caller, type VisitCommand } from './decide';
+import type { VisitCommand } from './decide';
+import { callers, opened, visitSpec as spec } from './testing';
 import {
   evolve,
   initialVisitState,
@@ -15,25 +16,9 @@ import {
   type VisitState,
 } from './visit';
 
-const spec = { decide, evolve, initialState: initialVisitState };
 const T0 = '2026-11-26T10:05:00.000Z';
 const T1 = '2026-11-26T10:20:00.000Z';
-const opened: VisitEvent = {
-  type: VisitEventType.Opened,
-  data: {
-    visitId: 'apt-1',
-    appointmentId: 'apt-1',
-    clinicianId: 'clin-1',
-    patientId: 'pat-1',
-    janusNode: 'janus-0',
-    room: 4242,
-    startTime: '2026-11-26T10:00:00.000Z',
-    endTime: '2026-11-26T10:30:00.000Z',
-  },
-};
-const clinician: Caller = { kind: 'user', id: 'clin-1', role: 'clinician' };
-const otherClinician: Caller = { kind: 'user', id: 'clin-2', role: 'clinician' };
-const patient: Caller = { kind: 'patient', id: 'pp-1', visit: 'visits/apt-1' };
+const { clinician, otherClinician, patient } = callers;
 
 const admittedClinician: VisitEvent = {
   type: VisitEventType.ParticipantAdmitted,
