@@ -4,28 +4,11 @@
  */
 import { ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
-import type { Caller } from './decide';
+import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { callerOf, visitIdOf } from './names';
 import type { ChatMessageView, ChatService } from './chat-service';
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MESSAGE_ID = /^[0-9a-f-]{36}$/;
-
-function visitIdOf(name: string, field: string): string {
-  const m = /^visits\/([^/]+)$/.exec(name);
-  if (!m?.[1] || !ID.test(m[1])) throw new ValidationError([{ field, description: 'must be visits/{id}' }]);
-  return m[1];
-}
-
-function callerOf(principal: Principal): Caller {
-  return {
-    kind: principal.kind,
-    id: principal.id,
-    ...(principal.role !== undefined ? { role: principal.role } : {}),
-    ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
-    ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
-  };
-}
 
 const ROLE = {
   clinician: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,

@@ -9,15 +9,7 @@ import { given } from '@haven/testing';
 import { CHAT_LIMITS, chatTextViolations, type ChatMessagePosted } from './chat';
 import { type Caller, type VisitCommand } from './decide';
 import { evolve, initialVisitState, VisitEventType, type VisitEvent } from './visit';
-import {
-  admitted,
-  arrived,
-  callers,
-  ended,
-  opened,
-  sealedPhi as phi,
-  visitSpec as spec,
-} from './testing';
+import { admitted, arrived, callers, ended, opened, sealedPhi as phi, visitSpec as spec } from './testing';
 
 const { clinician, otherClinician, frontDesk, patient, strayPatient } = callers;
 

@@ -24,6 +24,7 @@ import {
   type Principal,
 } from '@haven/service';
 import { visitAccess, type Caller } from './decide';
+import { callerOf, participantNameOf, visitIdOf } from './names';
 import type { VisitProjection } from './projection';
 import { participantIdOf } from './room-access';
 import {
@@ -36,7 +37,6 @@ import {
 } from './visit';
 import type { VisitService } from './visit-service';
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 type Live = Extract<VisitState, { status: 'open' | 'ended' }>;
 
 /** The response of a participant command: the participant as the command left it. */
@@ -63,32 +63,6 @@ export interface VisitGrpcDeps {
     ctx: CallContext,
     principal: Principal,
   ) => Promise<void>;
-}
-
-function visitIdOf(name: string, field: string, collection = 'visits'): string {
-  const m = new RegExp(`^${collection}/([^/]+)$`).exec(name);
-  if (!m?.[1] || !ID.test(m[1])) {
-    throw new ValidationError([{ field, description: `must be ${collection}/{id}` }]);
-  }
-  return m[1];
-}
-
-function participantNameOf(name: string, field: string): { visitId: string; participantId: string } {
-  const m = /^visits\/([^/]+)\/participants\/([^/]+)$/.exec(name);
-  if (!m?.[1] || !m[2] || !ID.test(m[1]) || !ID.test(m[2])) {
-    throw new ValidationError([{ field, description: 'must be visits/{visit}/participants/{participant}' }]);
-  }
-  return { visitId: m[1], participantId: m[2] };
-}
-
-function callerOf(principal: Principal): Caller {
-  return {
-    kind: principal.kind,
-    id: principal.id,
-    ...(principal.role !== undefined ? { role: principal.role } : {}),
-    ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
-    ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
-  };
 }
 
 function requireClinician(principal: Principal): void {

@@ -4,29 +4,10 @@
  */
 import { ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
-import type { Caller } from './decide';
+import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { callerOf, visitIdOf } from './names';
 import { LobbyNoticeKind } from './lobby-notice';
 import type { LobbyNoticeService, LobbyNoticeView } from './lobby-notice-service';
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-function visitIdOf(name: string): string {
-  const m = /^visits\/([^/]+)$/.exec(name);
-  if (!m?.[1] || !ID.test(m[1]))
-    throw new ValidationError([{ field: 'visit', description: 'must be visits/{id}' }]);
-  return m[1];
-}
-
-function callerOf(principal: Principal): Caller {
-  return {
-    kind: principal.kind,
-    id: principal.id,
-    ...(principal.role !== undefined ? { role: principal.role } : {}),
-    ...(principal.subjectOf !== undefined ? { visit: principal.subjectOf } : {}),
-    ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
-  };
-}
 
 const KIND_OF_PROTO: Readonly<Record<number, LobbyNoticeKind>> = {
   [session.LobbyNoticeKind.LOBBY_NOTICE_KIND_NONE]: LobbyNoticeKind.None,
@@ -56,7 +37,7 @@ async function postLobbyNotice(
   ctx: CallContext,
 ): Promise<session.PostLobbyNoticeResponse> {
   const principal = requirePrincipal(ctx);
-  const visitId = visitIdOf(request.visit);
+  const visitId = visitIdOf(request.visit, 'visit');
   const kind = KIND_OF_PROTO[request.kind];
   if (!kind)
     throw new ValidationError([{ field: 'kind', description: 'must be NONE, RUNNING_LATE or TYPED' }]);
@@ -75,7 +56,7 @@ async function getLobbyNotice(
   ctx: CallContext,
 ): Promise<session.GetLobbyNoticeResponse> {
   const principal = requirePrincipal(ctx);
-  const visitId = visitIdOf(request.visit);
+  const visitId = visitIdOf(request.visit, 'visit');
   return { notice: toProto(await notices.get(visitId, principal, callerOf(principal), ctx)) };
 }
 
