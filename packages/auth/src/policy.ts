@@ -220,6 +220,7 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SCHEDULING}GetMessageTemplateSet`]: adminOnly('the clinic’s patient message templates'),
   [`${SCHEDULING}UpdateMessageTemplateSet`]: adminOnly('the clinic’s patient message templates, linted'),
   [`${SCHEDULING}PreviewMessageTemplate`]: adminOnly('renders with example values; nothing saved or sent'),
+  [`${SCHEDULING}GetUsageReport`]: adminOnly('counts per clinician; no patient, no reason'),
 
   // session
   [`${SESSION}OpenVisit`]: {

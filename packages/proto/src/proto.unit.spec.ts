@@ -146,6 +146,7 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'GetMessageTemplateSet',
     'UpdateMessageTemplateSet',
     'PreviewMessageTemplate',
+    'GetUsageReport',
   ],
   session: [
     'OpenVisit',

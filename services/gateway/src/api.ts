@@ -25,6 +25,7 @@ import { registerRecordingRoutes } from './routes/recordings';
 import { registerPasskeyRoutes } from './routes/passkeys';
 import { registerSsoRoutes } from './routes/sso';
 import { registerTotpRoutes } from './routes/totp';
+import { registerUserRoutes } from './routes/users';
 import { registerVisitRoutes } from './routes/visits';
 import { COOKIES, requireCsrf } from './security';
 import type { SsoRelyingParty } from './sso';
@@ -93,6 +94,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerLobbyNoticeRoutes(api, ctx);
   registerPatientAccessLogRoutes(api, ctx);
   registerRecordingRoutes(api, ctx);
+  registerUserRoutes(api, ctx);
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   return api;

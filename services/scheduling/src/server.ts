@@ -55,6 +55,7 @@ import {
   type RunningNotifications,
 } from './notification/config';
 import { getMessageTemplateSet, previewMessageTemplate, updateMessageTemplateSet } from './notification/grpc';
+import { getUsageReport } from './usage/grpc';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
 export const SCHEDULING_HTTP_PORT = 8083;
@@ -216,6 +217,7 @@ export async function startScheduling(
             getMessageTemplateSet: getMessageTemplateSet(deps),
             updateMessageTemplateSet: updateMessageTemplateSet(deps),
             previewMessageTemplate: previewMessageTemplate(deps, config.HAVEN_CLINIC_NAME),
+            getUsageReport: getUsageReport(deps),
           },
         },
       ],

@@ -1,9 +1,11 @@
 /**
  * The staff app (/): sign-in → (second-factor enrolment) → home, whose cards depend on the role: the front desk
- * (front desk, admins), SSO approvals (admins), the audit ledger (auditors, admins), the clinician's console
+ * (front desk, admins), SSO approvals and the admin console (admins), the audit ledger (auditors, admins), the clinician's console
  * (clinicians), and everyone's passkeys.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Activate, invitationToken } from '../admin/activate';
+import { AdminConsole } from '../admin/admin-console';
 import { api } from '../api/client';
 import { havenVisit } from '../visit/mount';
 import { Audit } from './audit';
@@ -36,6 +38,7 @@ export type Screen =
   | { readonly screen: 'loading' }
   | { readonly screen: 'sign-in'; readonly notice: string; readonly n: number }
   | { readonly screen: 'enroll' }
+  | { readonly screen: 'activate'; readonly token: string }
   | { readonly screen: 'home'; readonly me: Me; readonly notice: string };
 
 function Home({ me, notice }: { me: Me; notice: string }) {
@@ -59,6 +62,7 @@ function Home({ me, notice }: { me: Me; notice: string }) {
       </div>
       {FRONT_DESK.has(role) ? <FrontDesk /> : null}
       {role === 'admin' ? <SsoApprovals /> : null}
+      {role === 'admin' ? <AdminConsole /> : null}
       {AUDIT_READERS.has(role) ? <Audit /> : null}
       {role === 'clinician' ? <Console /> : null}
       <Passkeys />
@@ -68,7 +72,11 @@ function Home({ me, notice }: { me: Me; notice: string }) {
 
 /** The whole staff page. */
 export function StaffApp() {
-  const [screen, setScreen] = useState<Screen>({ screen: 'loading' });
+  const [screen, setScreen] = useState<Screen>(() => {
+    const token = invitationToken();
+    return token ? { screen: 'activate', token } : { screen: 'loading' };
+  });
+  const invited = useRef(screen.screen === 'activate');
   const showSignIn = useCallback((notice = '') => {
     signIns += 1;
     setScreen({ screen: 'sign-in', notice, n: signIns });
@@ -86,6 +94,7 @@ export function StaffApp() {
   }, []);
 
   useEffect(() => {
+    if (invited.current) return; // the first screen is the invitation's (see useState)
     const ssoNotice = takeSsoNotice();
     api<Me>('GET', '/api/me').then(
       (me) => setScreen(me.role ? { screen: 'home', me, notice: '' } : { screen: 'enroll' }),
@@ -170,6 +179,7 @@ export function StaffApp() {
         {screen.screen === 'sign-in' ? (
           <SignIn key={screen.n} notice={screen.notice} onSignedIn={onSignedIn} />
         ) : null}
+        {screen.screen === 'activate' ? <Activate token={screen.token} onDone={showSignIn} /> : null}
         {screen.screen === 'enroll' ? (
           <Enroll
             onDone={(r) => ('reload' in r ? window.location.reload() : showSignIn(r.notice))}

@@ -1,0 +1,187 @@
+/**
+ * The admin console's routes through the gateway against the real services: staff users (list, invite with a
+ * role, the invited person's activation, disable, enable, reset the second factor, the last admin kept), the usage
+ * report (counts only) and the refusals of every other role.
+ */
+import { CookieJar, signedIn } from '../test/gateway';
+import { STACK_PASSWORD, startStack } from '../test/stack';
+import type { TestStack } from '../test/stack';
+
+jest.setTimeout(120_000);
+
+interface UserJson {
+  id: string;
+  username: string;
+  role: string;
+  state: string;
+  mfaEnrolled: boolean;
+}
+
+let stack: TestStack;
+let admin: CookieJar;
+let desk: CookieJar;
+let clinician: CookieJar;
+let adminId: string;
+let clinicianId: string;
+
+beforeAll(async () => {
+  stack = await startStack();
+  adminId = await stack.createUser('root@admin.test', 'admin', 'Ada Admin');
+  await stack.createUser('desk@admin.test', 'front_desk', 'Front Desk');
+  clinicianId = await stack.createUser('dee@admin.test', 'clinician', 'Dr Dee Park');
+  admin = await signedIn(stack.url, 'root@admin.test', STACK_PASSWORD);
+  desk = await signedIn(stack.url, 'desk@admin.test', STACK_PASSWORD);
+  clinician = await signedIn(stack.url, 'dee@admin.test', STACK_PASSWORD);
+});
+afterAll(async () => stack?.stop());
+
+async function users(): Promise<UserJson[]> {
+  const res = await admin.fetch(`${stack.url}/api/users`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { users: UserJson[] }).users;
+}
+
+async function login(username: string, password: string): Promise<number> {
+  const jar = new CookieJar();
+  await jar.fetch(`${stack.url}/`);
+  return (await jar.post(`${stack.url}/api/auth/login`, { username, password })).status;
+}
+
+describe('staff users through the gateway', () => {
+  it('lists everyone with role and state, to admins only', async () => {
+    const list = await users();
+    expect(list.find((u) => u.id === adminId)).toMatchObject({ role: 'admin', state: 'active' });
+    expect(list.find((u) => u.id === clinicianId)).toMatchObject({
+      username: 'dee@admin.test',
+      role: 'clinician',
+    });
+    for (const jar of [desk, clinician]) {
+      expect((await jar.fetch(`${stack.url}/api/users`)).status).toBe(403);
+      expect(
+        (await jar.post(`${stack.url}/api/users`, { email: 'x@y.test', role: 'admin', displayName: 'X' }))
+          .status,
+      ).toBe(403);
+      expect((await jar.post(`${stack.url}/api/users/${clinicianId}/disable`, {})).status).toBe(403);
+    }
+    expect((await new CookieJar().fetch(`${stack.url}/api/users`)).status).toBe(401);
+  });
+
+  it('invites with a role; the invitation activates once; disable, enable and reset the second factor', async () => {
+    const bad = await admin.post(`${stack.url}/api/users`, { email: 'not-an-address', role: 'surgeon' });
+    expect(bad.status).toBe(400);
+    const fields = ((await bad.json()) as { error: { fieldViolations: { field: string }[] } }).error
+      .fieldViolations;
+    expect(fields.map((f) => f.field).sort()).toEqual(['displayName', 'email', 'role']);
+
+    const invited = await admin.post(`${stack.url}/api/users`, {
+      email: 'New.Nurse@Admin.test',
+      displayName: 'Nia Nurse',
+      role: 'front_desk',
+    });
+    expect(invited.status).toBe(201);
+    const invitation = (await invited.json()) as {
+      user: UserJson;
+      invitationToken: string;
+      activationPath: string;
+    };
+    expect(invitation.user).toMatchObject({
+      username: 'new.nurse@admin.test',
+      role: 'front_desk',
+      state: 'invited',
+    });
+    expect(invitation.activationPath).toBe(`/#invitation=${encodeURIComponent(invitation.invitationToken)}`);
+    const again = await admin.post(`${stack.url}/api/users`, {
+      email: 'new.nurse@admin.test',
+      displayName: 'Nia Nurse',
+      role: 'front_desk',
+    });
+    expect(again.status).toBe(409);
+
+    const stranger = new CookieJar();
+    await stranger.fetch(`${stack.url}/`);
+    const weak = await stranger.post(`${stack.url}/api/auth/activate`, {
+      invitationToken: invitation.invitationToken,
+      password: 'short',
+    });
+    expect(weak.status).toBe(400);
+    const wrong = await stranger.post(`${stack.url}/api/auth/activate`, {
+      invitationToken: `${invitation.invitationToken}x`,
+      password: STACK_PASSWORD,
+    });
+    expect(wrong.status).toBe(401);
+    const activated = await stranger.post(`${stack.url}/api/auth/activate`, {
+      invitationToken: invitation.invitationToken,
+      password: STACK_PASSWORD,
+    });
+    expect(activated.status).toBe(200);
+    expect(await activated.json()).toEqual({ username: 'new.nurse@admin.test' });
+    const replay = await stranger.post(`${stack.url}/api/auth/activate`, {
+      invitationToken: invitation.invitationToken,
+      password: STACK_PASSWORD,
+    });
+    expect(replay.status).not.toBe(200);
+    expect(await login('new.nurse@admin.test', STACK_PASSWORD)).toBe(200);
+
+    const id = invitation.user.id;
+    const disabled = await admin.post(`${stack.url}/api/users/${id}/disable`, {});
+    expect(disabled.status).toBe(200);
+    expect(await disabled.json()).toMatchObject({ user: { id, state: 'disabled' } });
+    expect(await login('new.nurse@admin.test', STACK_PASSWORD)).toBe(401);
+    const twice = await admin.post(`${stack.url}/api/users/${id}/disable`, {}); // idempotent
+    expect(twice.status).toBe(200);
+    expect(await twice.json()).toMatchObject({ user: { state: 'disabled' } });
+    const enabled = await admin.post(`${stack.url}/api/users/${id}/enable`, {});
+    expect(enabled.status).toBe(200);
+    expect(await enabled.json()).toMatchObject({ user: { state: 'active' } });
+    expect(await login('new.nurse@admin.test', STACK_PASSWORD)).toBe(200);
+    const reset = await admin.post(`${stack.url}/api/users/${id}/reset-mfa`, {});
+    expect(reset.status).toBe(200);
+    expect(await reset.json()).toMatchObject({ user: { mfaEnrolled: false } });
+    expect((await admin.post(`${stack.url}/api/users/no-such-user/reset-mfa`, {})).status).toBe(404);
+  });
+
+  it('keeps the last active admin', async () => {
+    const res = await admin.post(`${stack.url}/api/users/${adminId}/disable`, {});
+    expect(res.status).toBe(409);
+    expect((await users()).find((u) => u.id === adminId)?.state).toBe('active');
+  });
+});
+
+describe('the usage report through the gateway', () => {
+  it('counts a day’s appointments per clinician, with no patient in the answer', async () => {
+    const patient = await desk.post(`${stack.url}/api/patients`, {
+      name: 'Canary Patientname',
+      dateOfBirth: '1980-02-03',
+    });
+    const patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
+    const start = new Date(Math.ceil((Date.now() + 3 * 3600_000) / 60_000) * 60_000);
+    for (const offset of [0, 60]) {
+      const s = new Date(start.getTime() + offset * 60_000);
+      const booked = await desk.post(`${stack.url}/api/appointments`, {
+        clinicianId,
+        patientId,
+        startTime: s.toISOString(),
+        endTime: new Date(s.getTime() + 30 * 60_000).toISOString(),
+      });
+      expect(booked.status).toBe(201);
+    }
+    const day = start.toISOString().slice(0, 10);
+    const res = await admin.fetch(`${stack.url}/api/usage?from=${day}&to=${day}&timeZone=UTC`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      total: { appointments: 2, completed: 0, noShows: 0, cancelled: 0, completedMinutes: 0 },
+      clinicians: [
+        { clinicianId, appointments: 2, completed: 0, noShows: 0, cancelled: 0, completedMinutes: 0 },
+      ],
+    });
+    expect(text).not.toContain('Canary');
+    expect(text).not.toContain(patientId);
+
+    const bad = await admin.fetch(`${stack.url}/api/usage?from=${day}&to=2001-01-01&timeZone=UTC`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('"field":"to"');
+    expect((await admin.fetch(`${stack.url}/api/usage?from=yesterday&to=${day}`)).status).toBe(400);
+    expect((await desk.fetch(`${stack.url}/api/usage?from=${day}&to=${day}`)).status).toBe(403);
+  });
+});
