@@ -11,6 +11,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { signJanusToken } from '../../../scripts/janus-config.cjs';
 import { launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
+import { connectVideoRoomAdmin, requiredEnv, type JanodeRoomAdmin, type VideoRoomHandle } from './janode';
 import { startStaticServer, type StaticServer } from './static-server';
 import { runDriver } from '../driver';
 
@@ -25,29 +26,6 @@ export interface DriverResult {
   /** Error codes of refused joins, by case. */
   readonly refused: { readonly notOnList: number | string | null; readonly noToken: number | string | null };
   readonly totalMs: number;
-}
-
-interface VideoRoomHandle {
-  create(o: Record<string, unknown>): Promise<unknown>;
-  allow(o: { room: number; action: string; list?: string[]; secret: string }): Promise<{ list?: string[] }>;
-  destroy(o: { room: number; secret: string }): Promise<unknown>;
-  detach(): Promise<void>;
-}
-interface JanodeConnection {
-  create(): Promise<{ attach(plugin: unknown): Promise<VideoRoomHandle>; destroy(): Promise<void> }>;
-  close(): Promise<void>;
-}
-
-// janode is ESM-only and this file is compiled to CommonJS (import() would become require()): a real import().
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const dynamicImport = new Function('s', 'return import(s)') as (
-  s: string,
-) => Promise<Record<string, unknown>>;
-
-function env(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is required`);
-  return v;
 }
 
 interface RoomState {
@@ -76,8 +54,8 @@ async function waitForState(page: Page, pred: string, timeoutMs: number): Promis
 
 async function main(): Promise<DriverResult> {
   const t0 = Date.now();
-  const wsUrl = env('JANUS_WS_URL');
-  const tokenSecret = env('JANUS_TOKEN_SECRET');
+  const wsUrl = requiredEnv('JANUS_WS_URL');
+  const tokenSecret = requiredEnv('JANUS_TOKEN_SECRET');
   const runs = Math.min(Math.max(Number(process.env['RUNS'] ?? '1') || 1, 1), 100);
   const coreToken = signJanusToken({ secret: tokenSecret, expiresAt: Date.now() + 10 * 60_000 });
   const room = randomInt(1, 2 ** 31);
@@ -86,27 +64,14 @@ async function main(): Promise<DriverResult> {
   const tokA = `tok-${randomBytes(12).toString('hex')}`;
   const tokB = `tok-${randomBytes(12).toString('hex')}`;
 
-  const { default: Janode } = (await dynamicImport('janode')) as {
-    default: { connect(c: unknown): Promise<JanodeConnection>; Logger: { setLevel(l: string): void } };
-  };
-  const { default: VideoRoomPlugin } = (await dynamicImport('janode/plugins/videoroom')) as {
-    default: unknown;
-  };
-  Janode.Logger.setLevel('error');
-
   let server: StaticServer | undefined;
   let a: LaunchedChromium | undefined;
   let b: LaunchedChromium | undefined;
-  let conn: JanodeConnection | undefined;
+  let admin: JanodeRoomAdmin | undefined;
   let handle: VideoRoomHandle | undefined;
   try {
-    conn = await Janode.connect({
-      address: { url: wsUrl, token: coreToken },
-      retry_time_secs: 1,
-      max_retries: 3,
-    });
-    const session = await conn.create();
-    handle = await session.attach(VideoRoomPlugin);
+    admin = await connectVideoRoomAdmin(wsUrl, coreToken);
+    handle = admin.handle;
     await handle.create({ room, secret, pin, is_private: true, max_publishers: 4, videocodec: 'vp8' });
     await handle.allow({ room, secret, action: 'enable' });
     const allowed = await handle.allow({ room, secret, action: 'add', list: [tokA, tokB] });
@@ -180,7 +145,7 @@ async function main(): Promise<DriverResult> {
     await handle?.destroy({ room, secret }).catch(() => undefined);
     await Promise.all([a?.close(), b?.close()]);
     await server?.close();
-    await conn?.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
   }
 }
 

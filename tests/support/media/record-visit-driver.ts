@@ -11,6 +11,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { signJanusToken } from '../../../scripts/janus-config.cjs';
 import { launchChromium, type LaunchedChromium } from '@haven/testing';
+import { connectVideoRoomAdmin, requiredEnv, type JanodeRoomAdmin, type VideoRoomHandle } from './janode';
 import { startStaticServer, type StaticServer } from './static-server';
 import { runDriver } from '../driver';
 
@@ -24,28 +25,6 @@ export interface RecordVisitResult {
   readonly recordedMs: number;
 }
 
-interface VideoRoomHandle {
-  create(o: Record<string, unknown>): Promise<unknown>;
-  allow(o: { room: number; action: string; list?: string[]; secret: string }): Promise<{ list?: string[] }>;
-  destroy(o: { room: number; secret: string }): Promise<unknown>;
-}
-interface JanodeConnection {
-  create(): Promise<{ attach(plugin: unknown): Promise<VideoRoomHandle> }>;
-  close(): Promise<void>;
-}
-
-// janode is ESM-only and this file is compiled to CommonJS (import() would become require()): a real import().
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const dynamicImport = new Function('s', 'return import(s)') as (
-  s: string,
-) => Promise<Record<string, unknown>>;
-
-function env(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-}
-
 async function waitLive(page: Page): Promise<void> {
   await page.waitForFunction(
     `(() => { const s = window.havenRoom; return !!s && (s.status === 'live' || s.status === 'error'); })()`,
@@ -57,12 +36,12 @@ async function waitLive(page: Page): Promise<void> {
 }
 
 async function main(): Promise<RecordVisitResult> {
-  const wsUrl = env('JANUS_WS_URL');
-  const recDir = env('REC_DIR');
+  const wsUrl = requiredEnv('JANUS_WS_URL');
+  const recDir = requiredEnv('REC_DIR');
   const seconds = Math.min(Math.max(Number(process.env['SECONDS'] ?? '3') || 3, 1), 3600);
   const publishers = Math.min(Math.max(Number(process.env['PUBLISHERS'] ?? '2') || 2, 1), 4);
   const coreToken = signJanusToken({
-    secret: env('JANUS_TOKEN_SECRET'),
+    secret: requiredEnv('JANUS_TOKEN_SECRET'),
     expiresAt: Date.now() + 3 * 3600_000,
   });
   const room = randomInt(1, 2 ** 31);
@@ -70,25 +49,13 @@ async function main(): Promise<RecordVisitResult> {
   const pin = randomBytes(4).toString('hex');
   const tokens = Array.from({ length: publishers }, () => `tok-${randomBytes(12).toString('hex')}`);
 
-  const { default: Janode } = (await dynamicImport('janode')) as {
-    default: { connect(c: unknown): Promise<JanodeConnection>; Logger: { setLevel(l: string): void } };
-  };
-  const { default: VideoRoomPlugin } = (await dynamicImport('janode/plugins/videoroom')) as {
-    default: unknown;
-  };
-  Janode.Logger.setLevel('error');
-
   let server: StaticServer | undefined;
   let browser: LaunchedChromium | undefined;
-  let conn: JanodeConnection | undefined;
+  let admin: JanodeRoomAdmin | undefined;
   let handle: VideoRoomHandle | undefined;
   try {
-    conn = await Janode.connect({
-      address: { url: wsUrl, token: coreToken },
-      retry_time_secs: 1,
-      max_retries: 3,
-    });
-    handle = await (await conn.create()).attach(VideoRoomPlugin);
+    admin = await connectVideoRoomAdmin(wsUrl, coreToken);
+    handle = admin.handle;
     await handle.create({
       room,
       secret,
@@ -129,7 +96,7 @@ async function main(): Promise<RecordVisitResult> {
     await handle?.destroy({ room, secret }).catch(() => undefined);
     await browser?.close();
     await server?.close();
-    await conn?.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
   }
 }
 
