@@ -92,6 +92,18 @@ export function wrapWithKek(
   return { kekId, ciphertext: b64u(Buffer.concat([Buffer.from([WRAP_FORMAT_V1]), sealed])) };
 }
 
+/** Throws IntegrityError unless `wrapped` has the shape of a wrapped key (what any stored value may lack). */
+export function assertWrappedKey(wrapped: WrappedKey): void {
+  if (
+    typeof wrapped !== 'object' ||
+    wrapped === null ||
+    typeof wrapped.kekId !== 'string' ||
+    typeof wrapped.ciphertext !== 'string'
+  ) {
+    throw new IntegrityError('wrapped key: malformed (expected { kekId, ciphertext })');
+  }
+}
+
 /**
  * Reverses {@link wrapWithKek}; `lookup` returns the KEK for an id or undefined.
  * Throws NotFoundError when the KEK is unknown, IntegrityError when authentication fails.
@@ -101,14 +113,7 @@ export function unwrapWithKeks(
   wrapped: WrappedKey,
   context: KmsContext | undefined,
 ): Buffer {
-  if (
-    typeof wrapped !== 'object' ||
-    wrapped === null ||
-    typeof wrapped.kekId !== 'string' ||
-    typeof wrapped.ciphertext !== 'string'
-  ) {
-    throw new IntegrityError('wrapped key: malformed (expected { kekId, ciphertext })');
-  }
+  assertWrappedKey(wrapped);
   const kek = lookup(wrapped.kekId);
   if (kek === undefined) {
     throw new NotFoundError(`wrapped key: KEK ${wrapped.kekId} is not in this keyring`);

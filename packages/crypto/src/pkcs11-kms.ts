@@ -16,7 +16,15 @@ import {
 } from '@haven/errors';
 import { GCM, b64u, fromB64u } from './aes-gcm';
 import { IntegrityError } from './errors';
-import { WRAP_FORMAT_V1, newKekId, wrapAad, type Kms, type KmsContext, type WrappedKey } from './kms';
+import {
+  assertWrappedKey,
+  WRAP_FORMAT_V1,
+  newKekId,
+  wrapAad,
+  type Kms,
+  type KmsContext,
+  type WrappedKey,
+} from './kms';
 import { readSecretFile } from './secret-file';
 
 /** Options of {@link Pkcs11Kms.open}. */
@@ -256,14 +264,7 @@ export class Pkcs11Kms implements Kms {
 
   /** {@inheritDoc Kms.unwrapKey} */
   async unwrapKey(wrapped: WrappedKey, context?: KmsContext): Promise<Buffer> {
-    if (
-      typeof wrapped !== 'object' ||
-      wrapped === null ||
-      typeof wrapped.kekId !== 'string' ||
-      typeof wrapped.ciphertext !== 'string'
-    ) {
-      throw new IntegrityError('wrapped key: malformed (expected { kekId, ciphertext })');
-    }
+    assertWrappedKey(wrapped);
     const aad = wrapAad(wrapped.kekId, context); // validates the context first
     const kek = this.#keks.get(wrapped.kekId) ?? (this.#refresh(), this.#keks.get(wrapped.kekId));
     if (kek === undefined) {

@@ -17,7 +17,7 @@ import {
 } from '@haven/errors';
 import { GCM, b64u, fromB64u } from './aes-gcm';
 import { IntegrityError } from './errors';
-import { canonicalContext, type Kms, type KmsContext, type WrappedKey } from './kms';
+import { assertWrappedKey, canonicalContext, type Kms, type KmsContext, type WrappedKey } from './kms';
 import { readSecretFile } from './secret-file';
 
 /** Options of {@link VaultTransitKms.open}. */
@@ -185,14 +185,7 @@ export class VaultTransitKms implements Kms {
 
   /** {@inheritDoc Kms.unwrapKey} */
   async unwrapKey(wrapped: WrappedKey, context?: KmsContext): Promise<Buffer> {
-    if (
-      typeof wrapped !== 'object' ||
-      wrapped === null ||
-      typeof wrapped.kekId !== 'string' ||
-      typeof wrapped.ciphertext !== 'string'
-    ) {
-      throw new IntegrityError('wrapped key: malformed (expected { kekId, ciphertext })');
-    }
+    assertWrappedKey(wrapped);
     const transit = transitContext(context); // validates the context first
     const version = this.#version(wrapped.kekId);
     if (version === undefined) {
