@@ -188,16 +188,21 @@ async function bookVisit(): Promise<Booked> {
   };
 }
 
+/** The booked patient enters the visit's lobby; returns their participant name. */
+async function joinLobby(v: Booked): Promise<string> {
+  const lobby = await callUnary(
+    clients.session,
+    'joinLobby',
+    session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${v.appointmentId}` }),
+    md(v.patientToken),
+  );
+  return lobby.participant?.name ?? '';
+}
+
 describe('refusals inside handlers (ownership) are recorded', () => {
   it("records clinician B's get, admit and kick on another clinician's visit, filterable by actor and target", async () => {
     const v = await bookVisit();
-    const lobby = await callUnary(
-      clients.session,
-      'joinLobby',
-      session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${v.appointmentId}` }),
-      md(v.patientToken),
-    );
-    const participant = lobby.participant?.name ?? '';
+    const participant = await joinLobby(v);
     const corr = { get: randomUUID(), admit: randomUUID(), kick: randomUUID() };
     const calls = [
       failureOf(callUnary(clients.session, 'getVisit', { name: v.visit }, md(tokens.clinicianB, corr.get))),
@@ -258,13 +263,7 @@ describe('refusals inside handlers (ownership) are recorded', () => {
 describe('a kicked patient and a link after the visit ended', () => {
   it('records JoinMedia after a kick, and redeeming the link after EndVisit, without PHI or secrets', async () => {
     const v = await bookVisit();
-    const lobby = await callUnary(
-      clients.session,
-      'joinLobby',
-      session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${v.appointmentId}` }),
-      md(v.patientToken),
-    );
-    const participant = lobby.participant?.name ?? '';
+    const participant = await joinLobby(v);
     await callUnary(
       clients.session,
       'admitParticipant',
