@@ -221,6 +221,36 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SCHEDULING}UpdateMessageTemplateSet`]: adminOnly('the clinic’s patient message templates, linted'),
   [`${SCHEDULING}PreviewMessageTemplate`]: adminOnly('renders with example values; nothing saved or sent'),
   [`${SCHEDULING}GetUsageReport`]: adminOnly('counts per clinician; no patient, no reason'),
+  // Secure messages are PHI between a patient and their care team: never an admin, auditor or system account.
+  [`${SCHEDULING}CreateMessageThread`]: {
+    roles: [Clinician, FrontDesk],
+    kinds: [PATIENT],
+    note: 'patient their own; clinician a care thread as its clinician; front desk a scheduling thread',
+  },
+  [`${SCHEDULING}ListMessageThreads`]: {
+    roles: [Clinician, FrontDesk],
+    kinds: [PATIENT],
+    note: 'no text; patient their own, clinician their care threads, front desk scheduling threads',
+  },
+  [`${SCHEDULING}ListSecureMessages`]: {
+    roles: [Clinician, FrontDesk],
+    kinds: [PATIENT],
+    note: 'thread members only; recorded as PhiAccessed (treatment-communication) before the text',
+  },
+  [`${SCHEDULING}PostSecureMessage`]: {
+    roles: [Clinician, FrontDesk],
+    kinds: [PATIENT],
+    note: 'thread members only; text sealed with the patient’s key, rate-limited',
+  },
+  [`${SCHEDULING}MarkMessageThreadRead`]: {
+    roles: [Clinician, FrontDesk],
+    kinds: [PATIENT],
+    note: 'thread members only; a read receipt',
+  },
+  [`${SCHEDULING}CloseMessageThread`]: {
+    roles: [Clinician, FrontDesk],
+    note: 'the thread’s care team only',
+  },
 
   // session
   [`${SESSION}OpenVisit`]: {

@@ -82,7 +82,7 @@ describe('the policy table', () => {
       '/haven.identity.v1.PasskeyService/ListPasskeys',
       '/haven.identity.v1.PasskeyService/StartPasskeyRegistration',
     ]);
-    expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(10);
+    expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(16);
   });
 
   it('gives an auditor the audit log read-only, never a patient’s own access log', () => {
@@ -94,12 +94,17 @@ describe('the policy table', () => {
     expect(audit).not.toContain('/haven.audit.v1.AuditService/ListMyAccessLog');
   });
 
-  it('gives a patient only their visit, their access log and listing and playing their own recordings', () => {
+  it('gives a patient only their visit, their access log, their recordings and their secure messages', () => {
     expect(allowedFor(patient).map((m) => m.slice(m.indexOf('.') + 1))).toEqual([
       'audit.v1.AuditService/ListMyAccessLog',
       'recording.v1.RecordingService/ListRecordings',
       'recording.v1.RecordingService/PlayRecording',
       'recording.v1.RecordingService/ReadRecordingMedia',
+      'scheduling.v1.SchedulingService/CreateMessageThread',
+      'scheduling.v1.SchedulingService/ListMessageThreads',
+      'scheduling.v1.SchedulingService/ListSecureMessages',
+      'scheduling.v1.SchedulingService/MarkMessageThreadRead',
+      'scheduling.v1.SchedulingService/PostSecureMessage',
       'session.v1.SessionService/AcknowledgeRecordingNotice',
       'session.v1.SessionService/GetLobbyNotice',
       'session.v1.SessionService/GetVisit',

@@ -147,6 +147,12 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'UpdateMessageTemplateSet',
     'PreviewMessageTemplate',
     'GetUsageReport',
+    'CreateMessageThread',
+    'ListMessageThreads',
+    'ListSecureMessages',
+    'PostSecureMessage',
+    'MarkMessageThreadRead',
+    'CloseMessageThread',
   ],
   session: [
     'OpenVisit',

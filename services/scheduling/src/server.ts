@@ -41,6 +41,8 @@ import {
 import { openContactKeyer } from './contact/contact-key';
 import type { SchedulingDeps } from './deps';
 import { issuePatientLink, redeemPatientLink } from './link/grpc';
+import { messageHandlers } from './message/grpc';
+import { MessageThreadIndex } from './message/thread-index';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
 import { SchedulingReadModel } from './read-model';
@@ -166,9 +168,13 @@ export async function startScheduling(
     const consumers = new ConsumerHealth();
     const bookings = new BookingReconciler(deps, options.reconciler);
     reconciler = bookings;
+    const threads = new MessageThreadIndex();
     subscriptions.push(
       await readModel.follow(rawStore, logger, {
-        observer: (event) => bookings.observe(event),
+        observer: (event) => {
+          bookings.observe(event);
+          threads.apply(event);
+        },
         health: consumers,
       }),
     );
@@ -202,23 +208,7 @@ export async function startScheduling(
       services: [
         {
           definition: scheduling.SchedulingServiceService,
-          handlers: {
-            createPatient: createPatient(deps),
-            getPatient: getPatient(deps),
-            listPatients: listPatients(deps),
-            bookAppointment: bookAppointment(deps),
-            getAppointment: getAppointment(deps),
-            listAppointments: listAppointments(deps),
-            rescheduleAppointment: rescheduleAppointment(deps),
-            cancelAppointment: cancelAppointment(deps),
-            markNoShow: markNoShow(deps),
-            issuePatientLink: issuePatientLink(deps),
-            redeemPatientLink: redeemPatientLink(deps),
-            getMessageTemplateSet: getMessageTemplateSet(deps),
-            updateMessageTemplateSet: updateMessageTemplateSet(deps),
-            previewMessageTemplate: previewMessageTemplate(deps, config.HAVEN_CLINIC_NAME),
-            getUsageReport: getUsageReport(deps),
-          },
+          handlers: schedulingHandlers(deps, threads, config.HAVEN_CLINIC_NAME),
         },
       ],
       onShutdown: [
@@ -236,6 +226,28 @@ export async function startScheduling(
     await closeStore(rawStore, subscriptions, nc);
     throw error;
   }
+}
+
+/** The SchedulingService handlers. */
+function schedulingHandlers(deps: SchedulingDeps, threads: MessageThreadIndex, clinicName: string) {
+  return {
+    createPatient: createPatient(deps),
+    getPatient: getPatient(deps),
+    listPatients: listPatients(deps),
+    bookAppointment: bookAppointment(deps),
+    getAppointment: getAppointment(deps),
+    listAppointments: listAppointments(deps),
+    rescheduleAppointment: rescheduleAppointment(deps),
+    cancelAppointment: cancelAppointment(deps),
+    markNoShow: markNoShow(deps),
+    issuePatientLink: issuePatientLink(deps),
+    redeemPatientLink: redeemPatientLink(deps),
+    getMessageTemplateSet: getMessageTemplateSet(deps),
+    updateMessageTemplateSet: updateMessageTemplateSet(deps),
+    previewMessageTemplate: previewMessageTemplate(deps, clinicName),
+    getUsageReport: getUsageReport(deps),
+    ...messageHandlers({ ...deps, threads }),
+  };
 }
 
 const within = (ms: number, work: Promise<unknown>) =>

@@ -5,7 +5,13 @@
  * text (rendered as text, never as HTML); its text is validated here and sealed by the handler, never in events.
  * Pure: ids and times are passed in.
  */
-import { AlreadyExistsError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  PermissionError,
+  PreconditionError,
+  ResourceExhaustedError,
+  ValidationError,
+} from '@haven/errors';
 import {
   MessageThreadEventType,
   ThreadTopic,
@@ -17,6 +23,9 @@ import {
 
 /** Longest message, in characters. */
 export const MAX_MESSAGE_LENGTH = 4_000;
+
+/** At most `count` messages by one author in one thread within `windowMs`. */
+export const MESSAGE_RATE = { count: 10, windowMs: 60_000 } as const;
 
 export type MessageThreadCommand =
   | {
@@ -68,7 +77,8 @@ export function textViolations(text: string): { field: string; description: stri
 
 /**
  * Decides a thread command. Throws ValidationError (text, topic without clinician), PermissionError (not a
- * member), AlreadyExistsError (opened twice), PreconditionError (no such thread, closed).
+ * member), AlreadyExistsError (opened twice), PreconditionError (no such thread, closed), ResourceExhaustedError
+ * (posting faster than {@link MESSAGE_RATE}).
  */
 export function decideMessageThread(
   command: MessageThreadCommand,
@@ -108,6 +118,18 @@ export function decideMessageThread(
       const violations = textViolations(command.data.text);
       if (violations.length > 0) throw new ValidationError(violations);
       if (state.messages.some((m) => m.messageId === command.data.messageId)) return [];
+      const recent = state.messages.filter(
+        (m) =>
+          m.side === by.kind &&
+          m.authorId === by.id &&
+          now.getTime() - Date.parse(m.postedAt) < MESSAGE_RATE.windowMs,
+      );
+      if (recent.length >= MESSAGE_RATE.count) {
+        throw new ResourceExhaustedError(
+          `at most ${MESSAGE_RATE.count} messages per ${MESSAGE_RATE.windowMs / 1000} s`,
+          { retryAfterMs: Date.parse(recent[0]!.postedAt) + MESSAGE_RATE.windowMs - now.getTime() },
+        );
+      }
       return [
         {
           type: MessageThreadEventType.Posted,

@@ -1,6 +1,12 @@
-import { AlreadyExistsError, PermissionError, PreconditionError, ValidationError } from '@haven/errors';
+import {
+  AlreadyExistsError,
+  PermissionError,
+  PreconditionError,
+  ResourceExhaustedError,
+  ValidationError,
+} from '@haven/errors';
 import { given } from '@haven/testing';
-import { decideMessageThread, MAX_MESSAGE_LENGTH, type MessageThreadCommand } from './decide';
+import { decideMessageThread, MAX_MESSAGE_LENGTH, MESSAGE_RATE, type MessageThreadCommand } from './decide';
 import {
   evolveMessageThread,
   initialMessageThreadState,
@@ -113,6 +119,24 @@ describe('when a care thread is open', () => {
     const error = given(spec, [opened()]).when(post(patient, text)).error() as ValidationError;
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.violations[0]?.description).toMatch(message);
+  });
+  it('refuses a burst over the rate limit, and takes the next message once the window passed', () => {
+    const burst = Array.from({ length: MESSAGE_RATE.count }, (_, i) => posted(`b-${i}`, patient));
+    given(spec, [opened(), ...burst])
+      .when(post(patient))
+      .thenThrows(ResourceExhaustedError, /at most 10 messages/);
+    given(spec, [opened(), ...burst])
+      .when(post(clinician))
+      .then([posted('m-9', clinician)]);
+    const later = new Date(now.getTime() + MESSAGE_RATE.windowMs);
+    given(spec, [opened(), ...burst])
+      .when({ type: 'PostMessage', data: { messageId: 'm-9', text: 'later', by: patient, now: later } })
+      .then([
+        {
+          type: MessageThreadEventType.Posted,
+          data: { threadId: 't-1', messageId: 'm-9', author: patient, postedAt: later.toISOString() },
+        },
+      ]);
   });
   it('takes HTML and template syntax as plain text (rendered as text)', () =>
     given(spec, [opened()])

@@ -92,8 +92,11 @@ export type MessageThreadState =
 
 export const initialMessageThreadState: MessageThreadState = { status: 'none' };
 
+/** The prefix of every thread stream. */
+export const messageThreadStreamPrefix = 'scheduling.message_thread-';
+
 export function messageThreadStream(threadId: string): string {
-  return `scheduling.message_thread-${threadId}`;
+  return `${messageThreadStreamPrefix}${threadId}`;
 }
 
 /** Folds one event. Unknown types leave the state unchanged. */

@@ -1,0 +1,367 @@
+/**
+ * Secure messaging outside visits over a real nats-server, in process: the text sealed with the patient's key
+ * (never in event data, never in the log), PhiAccessed (treatment-communication) appended before a read answers
+ * and no text when it cannot be, read receipts, unread counts, closing, the rate limit, refusals of a stranger
+ * and an admin recorded as AccessRefused events, and a crypto-shredded patient's thread unreadable. A care team's message notifies the patient through
+ * the outbox, to a real local SMTP server: the clinic's name and the link, never the text or the patient's PHI.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { accessRefusalStream, callUnary, clientCallMetadata, createLogger } from '@haven/service';
+import { createTestIssuer } from '@haven/service/testing';
+import {
+  eventually,
+  failureOf,
+  serveJwks,
+  startMailCatcher,
+  startNatsServer,
+  type JwksServer,
+  type MailCatcher,
+  type NatsServerHandle,
+} from '@haven/testing';
+import { startScheduling, type RunningScheduling } from '../server';
+import { testSchedulingConfig } from '../testing';
+
+jest.setTimeout(60_000);
+
+const staffIssuer = createTestIssuer();
+const patientIssuer = createTestIssuer({ issuer: 'haven-scheduling' });
+const SECRET = 'my rash spread to the elbow after the new cream';
+const CARE = scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_CARE;
+const SCHEDULING = scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_SCHEDULING;
+
+let nats: NatsServerHandle;
+let staffJwks: JwksServer;
+let patientJwks: JwksServer;
+let dataDir: string;
+let service: RunningScheduling;
+let client: scheduling.SchedulingServiceClient;
+let store: JetStreamEventStore;
+let connection: NatsConnection | undefined;
+let logText = '';
+let failPhiAccessAppends = false;
+let catcher: MailCatcher;
+
+function faultyStore(inner: EventStore): EventStore {
+  return {
+    append: (stream, expected, events) =>
+      failPhiAccessAppends && stream.startsWith('scheduling.patient_access-')
+        ? Promise.reject(new Error('injected: the store is down'))
+        : inner.append(stream, expected, events),
+    read: (stream, options) => inner.read(stream, options),
+    subscribe: (options) => inner.subscribe(options),
+    head: (options) => inner.head(options),
+    deleteStream: (stream) => inner.deleteStream(stream),
+    close: () => inner.close(),
+  };
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  staffJwks = await serveJwks(staffIssuer.jwks);
+  patientJwks = await serveJwks(patientIssuer.jwks);
+  dataDir = mkdtempSync(join(tmpdir(), 'haven-messages-'));
+  catcher = await startMailCatcher();
+  const config = testSchedulingConfig(
+    nats.env('scheduling'),
+    { jwksUrl: staffJwks.url, dataDir },
+    {
+      HAVEN_PATIENT_JWKS_URL: patientJwks.url,
+      HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
+      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+      HAVEN_SMTP_REQUIRE_TLS: 'false',
+      HAVEN_SMTP_FROM: 'Lakeside <no-reply@lakeside.test>',
+      HAVEN_REMINDER_POLL_MS: '50',
+      HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
+    },
+  );
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logText += chunk.toString('utf8');
+      done();
+    },
+  });
+  const logger = createLogger({ service: 'scheduling', level: 'debug', destination });
+  service = await startScheduling(config, logger, { host: '127.0.0.1', wrapStore: faultyStore });
+  client = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  connection = await nats.connect();
+  store = await JetStreamEventStore.create(connection);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await connection?.close();
+  await nats?.stop();
+  await staffJwks?.close();
+  await patientJwks?.close();
+  await catcher?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const staff = async (sub: string, role: string) =>
+  clientCallMetadata({ token: await staffIssuer.sign({ sub, role }) });
+const asPatient = async (patientId: string) =>
+  clientCallMetadata({
+    token: await patientIssuer.sign({ sub: patientId, kind: 'patient', visit: 'visits/apt-any' }),
+  });
+
+/** A patient with an appointment with `clinicianId` (so the clinician is their care team). */
+async function patientOf(clinicianId: string, email = ''): Promise<string> {
+  return (await patientWithAppointment(clinicianId, email)).patientId;
+}
+
+async function patientWithAppointment(
+  clinicianId: string,
+  email: string,
+): Promise<{ patientId: string; appointmentId: string }> {
+  const desk = await staff('u-desk', 'front_desk');
+  const { patient } = await callUnary(
+    client,
+    'createPatient',
+    scheduling.CreatePatientRequest.fromPartial({
+      patient: { givenName: 'Zebulon', familyName: 'Quixfeather', dateOfBirth: '1971-03-14', email },
+    }),
+    desk,
+  );
+  const patientId = patient!.name.slice('patients/'.length);
+  const start = new Date(Math.ceil((Date.now() + 3 * 3_600_000 + Math.random() * 3_600_000) / 1000) * 1000);
+  const { appointment } = await callUnary(
+    client,
+    'bookAppointment',
+    scheduling.BookAppointmentRequest.fromPartial({
+      appointment: {
+        patient: `patients/${patientId}`,
+        clinician: `users/${clinicianId}`,
+        startTime: start,
+        endTime: new Date(start.getTime() + 15 * 60_000),
+      },
+    }),
+    desk,
+  );
+  // The read model (care team) follows the store.
+  for (let i = 0; i < 100 && !service.deps.readModel.clinicianSeesPatient(clinicianId, patientId); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { patientId, appointmentId: appointment!.name.slice('appointments/'.length) };
+}
+
+async function careThread(clinicianId: string, patientId: string): Promise<string> {
+  const { thread } = await callUnary(
+    client,
+    'createMessageThread',
+    scheduling.CreateMessageThreadRequest.fromPartial({
+      patient: `patients/${patientId}`,
+      topic: CARE,
+      clinician: `users/${clinicianId}`,
+    }),
+    await staff(clinicianId, 'clinician'),
+  );
+  return thread!.name;
+}
+
+const post = async (thread: string, text: string, md: grpc.Metadata) =>
+  callUnary(client, 'postSecureMessage', { parent: thread, text, requestId: '' }, md);
+const read = async (thread: string, md: grpc.Metadata) =>
+  callUnary(client, 'listSecureMessages', { parent: thread, pageSize: 0, pageToken: '' }, md);
+const accessEvents = async (patientId: string) =>
+  (await store.read(`scheduling.patient_access-${patientId}`)).filter(
+    (e) => e.type === 'haven.events.v1.PhiAccessed',
+  );
+
+describe('a care thread between a patient and their clinician', () => {
+  it('carries the text sealed, reads it after PhiAccessed, and keeps read receipts', async () => {
+    const patientId = await patientOf('doc-care');
+    const thread = await careThread('doc-care', patientId);
+    const patient = await asPatient(patientId);
+    const doc = await staff('doc-care', 'clinician');
+
+    const { message } = await post(thread, SECRET, patient);
+    expect(message).toMatchObject({ text: SECRET, fromPatient: true, read: false });
+
+    // Nothing of the text in event data or the log; the envelope's phi is ciphertext.
+    const events = await store.read(`scheduling.message_thread-${thread.split('/')[1]}`);
+    expect(events.map((e) => e.type)).toEqual([
+      'haven.scheduling.v1.MessageThreadOpened',
+      'haven.scheduling.v1.SecureMessagePosted',
+    ]);
+    expect(JSON.stringify(events, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+      'rash',
+    );
+    expect(events[1]?.phi?.ciphertext).toBeTruthy();
+    expect(logText).not.toContain('rash');
+
+    // The clinician's list: one unread, no text.
+    const { threads } = await callUnary(
+      client,
+      'listMessageThreads',
+      { patient: '', pageSize: 0, pageToken: '' },
+      doc,
+    );
+    const listed = threads.find((t) => t.name === thread);
+    expect(listed).toMatchObject({ unreadCount: 1, messageCount: 1, clinician: 'users/doc-care' });
+    expect(JSON.stringify(threads)).not.toContain('rash');
+
+    const before = (await accessEvents(patientId)).length;
+    const r = await read(thread, doc);
+    expect(r.messages.map((m) => m.text)).toEqual([SECRET]);
+    const after = await accessEvents(patientId);
+    expect(after).toHaveLength(before + 1);
+    expect(after.at(-1)?.data).toMatchObject({
+      who: { kind: 'user', id: 'doc-care' },
+      what: `${thread}/messages`,
+      why: 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION',
+      outcome: 'granted',
+      fields: ['text'],
+    });
+
+    // Receipt: the clinician marks read; the patient sees their message read, and the clinician's reply.
+    const marked = await callUnary(client, 'markMessageThreadRead', { name: thread }, doc);
+    expect(marked.thread?.unreadCount).toBe(0);
+    await post(thread, 'Please send a photo; keep the cream off for now.', doc);
+    const seen = await read(thread, patient);
+    expect(seen.thread?.unreadCount).toBe(1);
+    expect(seen.messages.map((m) => [m.fromPatient, m.read])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+    const mine = await callUnary(
+      client,
+      'listMessageThreads',
+      { patient: '', pageSize: 0, pageToken: '' },
+      patient,
+    );
+    expect(mine.threads.map((t) => t.name)).toEqual([thread]);
+  });
+
+  it('refuses a stranger clinician, the front desk and an admin, each recorded as AccessRefused', async () => {
+    const patientId = await patientOf('doc-own');
+    const thread = await careThread('doc-own', patientId);
+    const since = new Date();
+    for (const md of [
+      await staff('doc-stranger', 'clinician'),
+      await staff('u-desk', 'front_desk'),
+      await staff('u-admin', 'admin'),
+      await asPatient('someone-else'),
+    ]) {
+      expect((await failureOf(read(thread, md))).code).toBe(grpc.status.PERMISSION_DENIED);
+      expect((await failureOf(post(thread, 'hello', md))).code).toBe(grpc.status.PERMISSION_DENIED);
+    }
+    const refusals = (await store.read(accessRefusalStream('scheduling', since))).filter((e) =>
+      String(e.data['method']).endsWith('SecureMessages'),
+    );
+    expect(refusals.length).toBeGreaterThanOrEqual(4);
+    expect(refusals.map((e) => [e.data['principalId'], e.data['code']])).toEqual(
+      expect.arrayContaining([
+        ['doc-stranger', expect.any(String)],
+        ['u-admin', 'POLICY_DENIED'],
+        ['someone-else', expect.any(String)],
+      ]),
+    );
+    // A patient cannot open a care thread with a clinician who never saw them.
+    const opened = callUnary(
+      client,
+      'createMessageThread',
+      scheduling.CreateMessageThreadRequest.fromPartial({ topic: CARE, clinician: 'users/doc-stranger' }),
+      await asPatient(patientId),
+    );
+    expect((await failureOf(opened)).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('returns no text when the read cannot be recorded', async () => {
+    const patientId = await patientOf('doc-fault');
+    const thread = await careThread('doc-fault', patientId);
+    await post(thread, SECRET, await asPatient(patientId));
+    failPhiAccessAppends = true;
+    try {
+      const failure = await failureOf(read(thread, await staff('doc-fault', 'clinician')));
+      expect(failure.code).toBe(grpc.status.UNAVAILABLE);
+      expect(JSON.stringify(failure)).not.toContain('rash');
+    } finally {
+      failPhiAccessAppends = false;
+    }
+  });
+
+  it('makes a crypto-shredded patient’s thread unreadable and closed to new messages', async () => {
+    const patientId = await patientOf('doc-shred');
+    const thread = await careThread('doc-shred', patientId);
+    await post(thread, SECRET, await asPatient(patientId));
+    await service.deps.keys.destroy(patientId);
+    const doc = await staff('doc-shred', 'clinician');
+    const failure = await failureOf(read(thread, doc));
+    expect(failure.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(failure.details).toMatch(/erased/);
+    expect((await failureOf(post(thread, 'are you there?', doc))).code).toBe(grpc.status.FAILED_PRECONDITION);
+  });
+});
+
+describe('limits and closing', () => {
+  it('refuses oversized text, a burst over the rate limit, and posts after closing', async () => {
+    const patientId = await patientOf('doc-limit');
+    const patient = await asPatient(patientId);
+    const { thread } = await callUnary(
+      client,
+      'createMessageThread',
+      scheduling.CreateMessageThreadRequest.fromPartial({ topic: SCHEDULING }),
+      patient,
+    );
+    const name = thread!.name;
+    expect((await failureOf(post(name, 'x'.repeat(4001), patient))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    for (let i = 0; i < 10; i++) await post(name, `question ${i}`, patient);
+    expect((await failureOf(post(name, 'one more', patient))).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    // The front desk answers and closes; the patient may not close, and nobody posts afterwards.
+    const desk = await staff('u-desk', 'front_desk');
+    await post(name, 'Your appointment moved to Tuesday.', desk);
+    expect((await failureOf(callUnary(client, 'closeMessageThread', { name }, patient))).code).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
+    const closed = await callUnary(client, 'closeMessageThread', { name }, desk);
+    expect(closed.thread?.state).toBe(scheduling.MessageThreadState.MESSAGE_THREAD_STATE_CLOSED);
+    expect((await failureOf(post(name, 'thanks', desk))).code).toBe(grpc.status.FAILED_PRECONDITION);
+  });
+});
+
+describe('the notice of a new message', () => {
+  it('sends the patient the clinic’s name and the link once, never the text or their PHI', async () => {
+    const { patientId, appointmentId } = await patientWithAppointment('doc-notice', 'zeb@patient.test');
+    const link = await callUnary(
+      client,
+      'issuePatientLink',
+      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${appointmentId}` }),
+      await staff('u-desk', 'front_desk'),
+    );
+    const thread = await careThread('doc-notice', patientId);
+    // The patient's own message notifies nobody by e-mail.
+    await post(thread, 'a question from me', await asPatient(patientId));
+    await post(thread, SECRET, await staff('doc-notice', 'clinician'));
+    const notices = () =>
+      catcher.messages().filter((m) => m.to.includes('zeb@patient.test') && /new message/.test(m.subject));
+    await eventually('the notice', () => notices().length === 1);
+    const [mail] = notices();
+    expect(mail?.subject).toBe('You have a new message from Lakeside Family Practice');
+    expect(mail?.text).toContain(`https://visits.lakeside.test/messages#${link.token}`);
+    for (const canary of ['rash', 'question', 'Zebulon', 'Quixfeather', '1971', 'doc-notice']) {
+      expect(mail?.raw).not.toContain(canary);
+    }
+    // Reading the address to send was recorded as PhiAccessed (treatment-communication).
+    const access = await accessEvents(patientId);
+    expect(
+      access.some(
+        (e) =>
+          e.data['method'] === 'scheduling.notifications/SendReminder' &&
+          e.data['why'] === 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION',
+      ),
+    ).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(notices()).toHaveLength(1);
+  });
+});
