@@ -94,6 +94,8 @@ export function reminderIdOf(plan: Omit<ReminderPlan, 'reminderId' | 'dueAt'>): 
       return `${base}${plan.offsetMinutes ?? 0}_${minutesOf(plan.startTime)}_${plan.channel}`;
     case ReminderKind.Passcode:
       return `${base}_${plan.linkId ?? ''}_${plan.channel}`;
+    case ReminderKind.Message:
+      return `${plan.threadId ?? ''}_message_${plan.secureMessageId ?? ''}_${plan.channel}`;
   }
 }
 

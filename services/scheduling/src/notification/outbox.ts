@@ -34,6 +34,7 @@ import {
   type Logger,
 } from '@haven/service';
 import { AppointmentEventType, type AppointmentState } from '../appointment/appointment';
+import { MessageThreadEventType, messageThreadStream } from '../message/thread';
 import { loadAppointment } from '../appointment/grpc';
 import { evolveSmsContact, initialSmsContactState, isOptedOut, smsContactStream } from '../contact/contact';
 import type { ContactKeyer } from '../contact/contact-key';
@@ -74,6 +75,7 @@ import {
   type RenderedMessage,
   type TemplateValues,
 } from './template';
+import { messageNotice, planMessageNotices, type PostedMessage } from './message-notice';
 import { TransportError, type MessageTransport } from './transport';
 
 /** The PhiAccessed purpose of reading contact details to send a message. */
@@ -106,7 +108,8 @@ export interface ReminderOutboxOptions {
 
 const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
 
-type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'>;
+type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'> &
+  Partial<Pick<SchedulingDeps, 'readModel'>>;
 
 /** The outbox: planner, index of open reminders, sender. */
 export class ReminderOutbox {
@@ -188,6 +191,28 @@ export class ReminderOutbox {
         this.#settings.passcodeDelivery !== PasscodeDelivery.FrontDesk)
     ) {
       await this.#plan(event);
+    } else if (event.type === MessageThreadEventType.Posted) {
+      await this.#planNotice(event);
+    }
+  }
+
+  /** Plans the notice of a care team's secure message (one pending notice per thread and channel). */
+  async #planNotice(event: PositionedEvent): Promise<void> {
+    const posted = event.data as unknown as PostedMessage;
+    const [opened] = await this.#deps.store.read(messageThreadStream(posted.threadId), { limit: 1 });
+    const patientId = opened?.data['patientId'];
+    if (typeof patientId !== 'string') return;
+    const pending = (channel: ReminderChannel) =>
+      [...this.#open.values()].some(
+        (r) =>
+          r.status === 'scheduled' &&
+          r.kind === ReminderKind.Message &&
+          r.threadId === posted.threadId &&
+          r.channel === channel,
+      );
+    const channels = this.#settings.policy.channels.filter((c) => this.#transports.has(c));
+    for (const plan of planMessageNotices(posted, patientId, channels, pending)) {
+      await this.#schedule(plan, event);
     }
   }
 
@@ -208,22 +233,21 @@ export class ReminderOutbox {
       },
       new Date(event.occurredAt),
     );
-    for (const plan of plans) {
-      const existing = await this.#deps.store.read(reminderStream(plan.reminderId), { limit: 1 });
-      if (existing.length > 0) continue;
-      try {
-        await this.#run(
-          plan.reminderId,
-          { type: 'ScheduleReminder', data: plan },
-          {
-            actor: SERVICE_ACTOR,
-            correlationId: event.correlationId,
-            causationId: event.id,
-          },
-        );
-      } catch (error) {
-        if (!isCategory(error, 'already_exists') && !(error instanceof ConcurrencyError)) throw error;
-      }
+    for (const plan of plans) await this.#schedule(plan, event);
+  }
+
+  /** Appends ReminderScheduled for `plan` unless it was planned before. */
+  async #schedule(plan: ReminderPlan, cause: PositionedEvent): Promise<void> {
+    const existing = await this.#deps.store.read(reminderStream(plan.reminderId), { limit: 1 });
+    if (existing.length > 0) return;
+    try {
+      await this.#run(
+        plan.reminderId,
+        { type: 'ScheduleReminder', data: plan },
+        { actor: SERVICE_ACTOR, correlationId: cause.correlationId, causationId: cause.id },
+      );
+    } catch (error) {
+      if (!isCategory(error, 'already_exists') && !(error instanceof ConcurrencyError)) throw error;
     }
   }
 
@@ -283,14 +307,19 @@ export class ReminderOutbox {
     const now = deps.clock();
     if (state.status === 'none' || !isDue(state, now)) return;
     const metadata: CommandMetadata = { actor: SERVICE_ACTOR, correlationId: `reminder-${reminderId}` };
-    const { state: appointment } = await loadAppointment(deps, state.appointmentId);
-    const stale = staleness(state, appointmentNow(appointment), now);
+    const notice = state.kind === ReminderKind.Message;
+    const { state: appointment } = notice
+      ? { state: { status: 'none' } as AppointmentState }
+      : await loadAppointment(deps, state.appointmentId);
+    const stale = notice ? undefined : staleness(state, appointmentNow(appointment), now);
     if (stale) return this.#suppress(state, stale, metadata);
     const transport = this.#transports.get(state.channel);
     if (!transport) return;
     let joinLink = '';
     let passcode = '';
-    if (state.kind === ReminderKind.Passcode) {
+    if (notice) {
+      joinLink = await this.#messagesLink(state.patientId);
+    } else if (state.kind === ReminderKind.Passcode) {
       // Only the passcode, sealed with the link when the clinic sends it by the other channel.
       passcode = (await this.#linkSecrets(appointment))?.passcode ?? '';
       if (passcode === '') return this.#suppress(state, SuppressionReason.NoLink, metadata);
@@ -383,6 +412,9 @@ export class ReminderOutbox {
     passcode: string,
   ): Promise<RenderedMessage> {
     const deps = this.#deps;
+    if (state.kind === ReminderKind.Message) {
+      return messageNotice(this.#settings.clinicName, joinLink, DEFAULT_OPT_OUT);
+    }
     const values: TemplateValues = {
       clinic_name: this.#settings.clinicName,
       start_time:
@@ -490,6 +522,19 @@ export class ReminderOutbox {
       if (error instanceof UnavailableError) throw error;
       return undefined;
     }
+  }
+
+  /**
+   * The link of a message notice: the patient's messages page, with the token of their newest patient link
+   * (the patient signs in with it and the passcode they have); without one, the page alone.
+   */
+  async #messagesLink(patientId: string): Promise<string> {
+    const base = `${this.#deps.settings.publicUrl.replace(/\/+$/, '')}/messages`;
+    const newest = [...(this.#deps.readModel?.appointments() ?? [])]
+      .filter((a) => a.patientId === patientId && a.link?.tokenPhi)
+      .sort((a, b) => b.startTime.localeCompare(a.startTime))[0];
+    const token = newest ? (await this.#linkSecrets(newest))?.linkToken : undefined;
+    return token ? `${base}#${token}` : base;
   }
 
   /** True when the number replied STOP (and not START since). */

@@ -25,11 +25,16 @@ export const ReminderKind = {
   Reminder: 'reminder',
   /** The passcode alone, by the other channel than the link (clinic setting); fixed wording, no template. */
   Passcode: 'passcode',
+  /**
+   * "You have a new message from <clinic>" and the link to the messages page, for a secure message from the
+   * care team; fixed wording, never the text.
+   */
+  Message: 'message',
 } as const;
 export type ReminderKind = (typeof ReminderKind)[keyof typeof ReminderKind];
 
 /** The kinds a clinic's templates cover (the passcode message has fixed wording and never carries a link). */
-export type TemplateKind = Exclude<ReminderKind, 'passcode'>;
+export type TemplateKind = Exclude<ReminderKind, 'passcode' | 'message'>;
 export const TEMPLATE_KINDS: readonly TemplateKind[] = [
   ReminderKind.Invitation,
   ReminderKind.Rescheduled,
@@ -76,6 +81,10 @@ export interface ReminderScheduled {
     readonly offsetMinutes?: number;
     /** For `passcode`: the link whose passcode it carries. */
     readonly linkId?: string;
+    /** For `message`: the secure message thread (its `appointmentId` and `clinicianId` are empty). */
+    readonly threadId?: string;
+    /** For `message`: the secure message it announces. */
+    readonly secureMessageId?: string;
   };
 }
 
