@@ -312,6 +312,16 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     kinds: [PATIENT],
     note: 'visit members: clinician their own; patient device once admitted; recorded as PhiAccessed',
   },
+  [`${SESSION}ShareChatFile`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'visit members: clinician their own; patient device once admitted; type by content, stored encrypted',
+  },
+  [`${SESSION}ReadChatFile`]: {
+    roles: [Clinician],
+    kinds: [PATIENT],
+    note: 'visit members: clinician their own; patient device once admitted; recorded as PhiAccessed',
+  },
   [`${SESSION}PostLobbyNotice`]: clinicianOwn('clinician their own; a typed note is sealed'),
   [`${SESSION}GetLobbyNotice`]: {
     roles: [Clinician],

@@ -112,8 +112,10 @@ describe('the policy table', () => {
       'session.v1.SessionService/JoinMedia',
       'session.v1.SessionService/LeaveVisit',
       'session.v1.SessionService/ListChatMessages',
+      'session.v1.SessionService/ReadChatFile',
       'session.v1.SessionService/RecordConsent',
       'session.v1.SessionService/SendChatMessage',
+      'session.v1.SessionService/ShareChatFile',
     ]);
   });
 

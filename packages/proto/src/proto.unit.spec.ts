@@ -176,6 +176,8 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'GrantHost',
     'SendChatMessage',
     'ListChatMessages',
+    'ShareChatFile',
+    'ReadChatFile',
     'PostLobbyNotice',
     'GetLobbyNotice',
   ],
@@ -255,7 +257,7 @@ describe('service definitions', () => {
     });
   });
 
-  it('streams only ExportAuditLog and ReadRecordingMedia', () => {
+  it('streams only ExportAuditLog, ReadRecordingMedia and ReadChatFile', () => {
     const streaming = Object.values(definitions)
       .flatMap((d) => Object.values(d))
       .filter((m) => m.requestStream || m.responseStream)
@@ -263,6 +265,7 @@ describe('service definitions', () => {
     expect(streaming.sort()).toEqual([
       '/haven.audit.v1.AuditService/ExportAuditLog',
       '/haven.recording.v1.RecordingService/ReadRecordingMedia',
+      '/haven.session.v1.SessionService/ReadChatFile',
     ]);
   });
 

@@ -175,3 +175,5 @@ export {
   ACCESS_REFUSALS_SUPPRESSED,
 } from './access-refusals';
 export type { AccessRefusal, AccessRefusalRecorder, AccessRefusalRecorderOptions } from './access-refusals';
+export { FsObjectStore, StorageFullError } from './object-store';
+export type { ObjectRange, ObjectStore, PutResult } from './object-store';

@@ -1,7 +1,12 @@
 import { ConsumerHealth, createEventStore, type EventStore } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
 import { natsCredentialsOf, type BaseConfig, type TlsConfig } from './config';
-import { startGrpcService, type RunningGrpcService, type ServiceRegistration } from './grpc-server';
+import {
+  startGrpcService,
+  type GrpcServiceOptions,
+  type RunningGrpcService,
+  type ServiceRegistration,
+} from './grpc-server';
 import { createVerifierFromConfig } from './jwt';
 import type { Logger } from './logger';
 import { RevocationFeed } from './revocation';
@@ -88,6 +93,8 @@ export interface HavenGrpcOptions {
    * (with the feed alone) when omitted.
    */
   readonly consumers?: ConsumerHealth;
+  /** gRPC server options, e.g. a larger `grpc.max_receive_message_length` for a service that takes files. */
+  readonly serverOptions?: GrpcServiceOptions['serverOptions'];
 }
 
 /**
@@ -128,6 +135,7 @@ export async function serveHavenGrpc(options: HavenGrpcOptions): Promise<Running
     protoFiles: { root: PROTO_ROOT, files: [...PROTO_FILES] },
     shutdownGraceMs: options.config.HAVEN_SHUTDOWN_GRACE_MS,
     consumers,
+    ...(options.serverOptions ? { serverOptions: options.serverOptions } : {}),
     onShutdown: [
       async () => refusals?.flush(),
       ...(options.onShutdown ?? []),

@@ -1,6 +1,6 @@
 /**
- * The JSON API under /api: refusals recorded, no-store, CSRF and JSON-only on state-changing requests, 16 KiB
- * bodies, a per-client limit on sign-in and link redemption (and a larger one of their own on refresh and logout),
+ * The JSON API under /api: refusals recorded, no-store, CSRF and JSON-only on state-changing requests (but the
+ * chat's file uploads, raw bytes), 16 KiB JSON bodies, a per-client limit on sign-in and link redemption (and a larger one of their own on refresh and logout),
  * then one route module per resource, then 404.
  */
 import express from 'express';
@@ -14,6 +14,7 @@ import { recordHttpRefusals } from './refusals';
 import { registerAppointmentRoutes } from './routes/appointments';
 import { registerAuditRoutes } from './routes/audit';
 import { registerAuthRoutes } from './routes/auth';
+import { isChatFileUpload, registerChatFileRoutes } from './routes/chat-files';
 import { registerClinicianRoutes } from './routes/clinicians';
 import { registerMeRoutes } from './routes/me';
 import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
@@ -43,6 +44,8 @@ export interface ApiOptions {
   readonly sessionRateLimit: { readonly limit: number; readonly windowMs: number };
   /** The idle logoff timeout, told to the page in /api/me (see ./routes/me). */
   readonly idleTimeoutSec: number;
+  /** The largest file shared in a visit's chat, in bytes (see ./routes/chat-files). */
+  readonly chatFileMaxBytes?: number;
   /** Identity's forwarder secret, for sign-in calls (see ./routes/auth). */
   readonly forwarderSecret?: string | undefined;
   /** The clinics' OpenID providers (see ./routes/sso); none: local accounts only. */
@@ -60,7 +63,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
     }),
   );
   api.use(noStore);
-  api.use(requireCsrf());
+  api.use(requireCsrf({ binary: isChatFileUpload }));
   api.use(express.json({ limit: '16kb', type: 'application/json', strict: true }));
   // Keeping a session (refresh, logout) does not spend the sign-in budget: many staff behind one address refresh
   // every few minutes, a clinician in a video visit refreshes to stay signed in, and an idle sign-out's logout
@@ -95,6 +98,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerPatientAccessLogRoutes(api, ctx);
   registerRecordingRoutes(api, ctx);
   registerUserRoutes(api, ctx);
+  registerChatFileRoutes(api, ctx, { maxBytes: options.chatFileMaxBytes ?? 10 * 1024 * 1024 });
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   return api;

@@ -49,6 +49,8 @@ export interface GatewayAppConfig {
    * a live video conversation can keep the session active in time. Default 900.
    */
   readonly idleTimeoutSec?: number;
+  /** The largest file shared in a visit's chat (HAVEN_CHAT_FILE_MAX_BYTES). Default 10 MiB. */
+  readonly chatFileMaxBytes?: number;
   /** Staff single sign-on at the clinics' OpenID providers (./sso); none: local accounts only. */
   readonly sso?: GatewaySsoOptions;
 }
@@ -120,6 +122,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
       authRateLimit: cfg.authRateLimit ?? { limit: 10, windowMs: 60_000 },
       sessionRateLimit: cfg.sessionRateLimit ?? { limit: 120, windowMs: 60_000 },
       idleTimeoutSec: cfg.idleTimeoutSec ?? 900,
+      chatFileMaxBytes: cfg.chatFileMaxBytes ?? 10 * 1024 * 1024,
       forwarderSecret: cfg.forwarderSecret,
       relyingParty:
         cfg.sso && cfg.sso.providers.length > 0

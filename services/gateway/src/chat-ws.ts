@@ -37,11 +37,29 @@ export interface ChatMessageView {
   readonly senderRole: 'clinician' | 'patient' | 'guest';
   readonly text: string;
   readonly at: string;
+  /** The file this message shares (then `text` is empty): download it from the chat file routes. */
+  readonly file?: {
+    readonly id: string;
+    readonly name: string;
+    readonly mediaType: string;
+    readonly sizeBytes: number;
+  };
 }
 
-function view(m: session.ChatMessage): ChatMessageView {
+/** A chat message as pages get it. */
+export function chatMessageView(m: session.ChatMessage): ChatMessageView {
   const [, visitId = '', , id = ''] = m.name.split('/');
   return {
+    ...(m.file
+      ? {
+          file: {
+            id: m.file.name.split('/').at(-1) ?? '',
+            name: m.file.fileName,
+            mediaType: m.file.mediaType,
+            sizeBytes: Number(m.file.sizeBytes),
+          },
+        }
+      : {}),
     id,
     visitId,
     sender: m.sender.split('/').at(-1) ?? '',
@@ -116,7 +134,7 @@ export class ChatRelay {
 
   /** A session event from the bus: a posted message is read by every socket that opened that visit's chat. */
   event(name: string, visitId: string): void {
-    if (name !== 'ChatMessagePosted') return;
+    if (name !== 'ChatMessagePosted' && name !== 'ChatFileShared') return;
     for (const [socket, visits] of this.open) if (visits.has(visitId)) this.deliver(socket, visitId);
   }
 
@@ -152,7 +170,7 @@ export class ChatRelay {
       socket.send({
         type: 'chat-sent',
         ...(ref ? { ref } : {}),
-        message: r.message ? view(r.message) : null,
+        message: r.message ? chatMessageView(r.message) : null,
       });
     } catch (error) {
       const err = error as ServiceError;
@@ -205,7 +223,7 @@ export class ChatRelay {
         clientCallMetadata({ token: socket.token }),
         { deadlineMs: this.options.deadlineMs },
       );
-      const messages = r.messages.map(view);
+      const messages = r.messages.map(chatMessageView);
       const last = messages.at(-1);
       if (last) seen.set(visitId, last.id);
       if (messages.length > 0 || after === '') socket.send({ type: 'chat', visitId, messages });

@@ -55,6 +55,16 @@ export const gatewayConfigSchema = z.object({
   HAVEN_JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Staff WebSockets without activity for this long are signed out (identity's idle logoff; stack-wide name). */
   HAVEN_IDLE_TIMEOUT_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+  /**
+   * The largest file a visit member may share in the chat, in bytes (stack-wide name: the session service
+   * enforces it too). Default 10 MiB.
+   */
+  HAVEN_CHAT_FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
   /** Extra origins allowed to open the WebSocket (comma list); the gateway's own origin always is. */
   HAVEN_ALLOWED_ORIGINS: z
     .string()

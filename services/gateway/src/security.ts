@@ -148,9 +148,10 @@ export class SessionCookies {
 
 /**
  * Express middleware for /api: a state-changing request must echo the CSRF cookie in {@link CSRF_HEADER}
- * (else 403 `CSRF`, recorded as a refusal) and send JSON or nothing (else 415).
+ * (else 403 `CSRF`, recorded as a refusal) and send JSON or nothing (else 415); a request `binary` says is an
+ * upload sends `application/octet-stream` instead.
  */
-export function requireCsrf() {
+export function requireCsrf(options: { binary?: (req: Request) => boolean } = {}) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (SAFE_METHODS.has(req.method)) {
       next();
@@ -164,7 +165,14 @@ export function requireCsrf() {
       return;
     }
     const length = req.get('content-length');
-    if (!req.is('application/json') && length !== '0' && length !== undefined) {
+    if (options.binary?.(req)) {
+      if (!req.is('application/octet-stream')) {
+        res
+          .status(415)
+          .json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the file’s bytes.' } });
+        return;
+      }
+    } else if (!req.is('application/json') && length !== '0' && length !== undefined) {
       res.status(415).json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send JSON.' } });
       return;
     }

@@ -353,7 +353,7 @@ export class WsHub implements MediaPresence {
       }
       return;
     }
-    if (name === 'ChatMessagePosted') {
+    if (name === 'ChatMessagePosted' || name === 'ChatFileShared') {
       // Chat changes nothing else a page shows: no visit refresh.
       this.chat.event(name, visitId);
       return;

@@ -48,6 +48,8 @@ export interface TestStack {
   readonly nats: NatsServerHandle;
   /** The recording service's HAVEN_DATA_DIR, when it runs (see `recordingEnv`). */
   readonly recordingDataDir?: string;
+  /** The session service's HAVEN_DATA_DIR (its chat keys and encrypted chat files). */
+  readonly sessionDataDir: string;
   /**
    * Starts one more gateway app over the same services with other settings (e.g. a different trusted proxy
    * list); stopped with the stack. Resolves with its base URL.
@@ -76,6 +78,8 @@ export interface StackOptions {
   readonly gateway?: Partial<GatewayAppConfig>;
   /** The gateway's port (default a free one), e.g. for a redirect URI registered before the stack starts. */
   readonly gatewayPort?: number;
+  /** Extra session variables (e.g. the chat's file limit). */
+  readonly sessionEnv?: Readonly<Record<string, string>>;
   /** Also run the recording service, with these extra variables. */
   readonly recordingEnv?: Readonly<Record<string, string>>;
 }
@@ -142,6 +146,7 @@ function launchServices(options: StackOptions): Promise<LaunchedStack> {
         ...options.identityEnv,
       },
       ...(options.schedulingEnv ? { scheduling: { ...options.schedulingEnv } } : {}),
+      ...(options.sessionEnv ? { session: { ...options.sessionEnv } } : {}),
       ...(options.recordingEnv ? { recording: { ...options.recordingEnv } } : {}),
     },
   });
@@ -258,6 +263,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         credentials: launched.pki.grpcCredentials('gateway'),
       },
       nats: launched.nats,
+      sessionDataDir: launched.service('session').env['HAVEN_DATA_DIR'] ?? '',
       ...(launched.services.has('recording')
         ? { recordingDataDir: launched.service('recording').env['HAVEN_DATA_DIR'] ?? '' }
         : {}),

@@ -18,6 +18,7 @@ import {
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   createVerifierFromConfig,
+  FsObjectStore,
   kmsConfigShape,
   kmsEnvOf,
   natsCredentialsOf,
@@ -33,7 +34,9 @@ import { coreTokenSource } from './janus/janus-token';
 import { MediaAccess } from './media/media-access';
 import { MEDIA_PATH, MediaProxy } from './media/media-proxy';
 import { followBookings } from './visit/booking-consumer';
-import { chatHandlers } from './visit/chat-grpc';
+import { DEFAULT_CHAT_FILE_MAX_BYTES } from './visit/chat-files';
+import { ChatFileService } from './visit/chat-file-service';
+import { chatFileStreams, chatHandlers } from './visit/chat-grpc';
 import { ChatService } from './visit/chat-service';
 import { lobbyNoticeHandlers } from './visit/lobby-notice-grpc';
 import { LobbyNoticeService } from './visit/lobby-notice-service';
@@ -87,6 +90,16 @@ export const sessionConfigSchema = createBaseConfigSchema({ grpcPort: SESSION_GR
    * each message with the patient's key. Unset: the chat answers UNAVAILABLE.
    */
   HAVEN_DATA_DIR: z.string().min(1).optional(),
+  /**
+   * The largest file a visit member may share in the chat, in bytes (default 10 MiB, at most 64 MiB). Files are
+   * kept encrypted under `<HAVEN_DATA_DIR>/objects/chat-files/`.
+   */
+  HAVEN_CHAT_FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024)
+    .default(DEFAULT_CHAT_FILE_MAX_BYTES),
   /**
    * The KMS that wraps those keys: HAVEN_KMS local | pkcs11 | vault-transit and its settings (the local keyring
    * defaults to `<HAVEN_DATA_DIR>/keyring.json`).
@@ -226,6 +239,15 @@ export async function startSession(
       ? new FilePatientKeyStore({ dir: join(resolve(config.HAVEN_DATA_DIR), 'chat-keys'), kms })
       : undefined;
   const chat = new ChatService({ store, visits, keys });
+  const files = new ChatFileService({
+    store,
+    visits,
+    keys,
+    objects: config.HAVEN_DATA_DIR
+      ? new FsObjectStore(join(resolve(config.HAVEN_DATA_DIR), 'objects'))
+      : undefined,
+    maxBytes: config.HAVEN_CHAT_FILE_MAX_BYTES,
+  });
   const notices = new LobbyNoticeService({ store, visits, projection, keys });
   const bookings = await followBookings({ store, bus, janus, roomKey, visits, health: consumers, logger });
   const janusEvents = await startJanusEventsServer({
@@ -245,6 +267,8 @@ export async function startSession(
     logger,
     host: options.host,
     revocations,
+    // A shared file arrives in one message: room for the clinic's largest and the request around it.
+    serverOptions: { 'grpc.max_receive_message_length': config.HAVEN_CHAT_FILE_MAX_BYTES + 64 * 1024 },
     services: [
       {
         definition: session.SessionServiceService,
@@ -255,9 +279,10 @@ export async function startSession(
             clock: () => new Date(),
             openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
           }),
-          ...chatHandlers(chat),
+          ...chatHandlers(chat, files),
           ...lobbyNoticeHandlers(notices),
         },
+        streams: chatFileStreams(files),
       },
     ],
     onShutdown: [

@@ -4,7 +4,7 @@
  * a log region (aria-live polite) so a screen reader hears new messages; the button says how many are unread.
  */
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import { CHAT_MAX_CHARS, type Chat } from './use-chat';
+import { CHAT_FILE_ACCEPT, CHAT_MAX_CHARS, fileSize, type Chat } from './use-chat';
 import './chat.css';
 
 const time = (iso: string): string => {
@@ -53,6 +53,7 @@ export function ChatButton({ chat, panelId }: { chat: Chat; panelId: string }) {
 export function ChatPanel({ chat, id, me }: { chat: Chat; id: string; me: 'clinician' | 'patient' }) {
   const [draft, setDraft] = useState('');
   const list = useRef<HTMLOListElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
   const inputId = useId();
   const counterId = useId();
   const chars = [...draft].length;
@@ -86,7 +87,15 @@ export function ChatPanel({ chat, id, me }: { chat: Chat; id: string; me: 'clini
               {' · '}
               <time dateTime={m.at}>{time(m.at)}</time>
             </span>
-            <span className="chat-text">{m.text}</span>
+            {m.file ? (
+              <a className="chat-file" href={chat.fileUrl(m.file)} download={m.file.name}>
+                <span className="chat-file-name">{m.file.name}</span>{' '}
+                <span className="chat-file-size">({fileSize(m.file.sizeBytes)})</span>
+                <span className="visually-hidden">, download</span>
+              </a>
+            ) : (
+              <span className="chat-text">{m.text}</span>
+            )}
           </li>
         ))}
       </ol>
@@ -105,6 +114,28 @@ export function ChatPanel({ chat, id, me }: { chat: Chat; id: string; me: 'clini
           onChange={(e) => setDraft(e.target.value)}
           onKeyDown={onKeyDown}
         />
+        <input
+          ref={picker}
+          type="file"
+          className="visually-hidden"
+          tabIndex={-1}
+          aria-hidden="true"
+          accept={CHAT_FILE_ACCEPT}
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            e.target.value = '';
+            if (file) void chat.shareFile(file);
+          }}
+        />
+        <button
+          type="button"
+          className="chat-attach"
+          aria-label="Attach a file (image or PDF)"
+          disabled={chat.sending}
+          onClick={() => picker.current?.click()}
+        >
+          Attach
+        </button>
         <button
           type="submit"
           className="chat-send"

@@ -90,7 +90,7 @@ describe('the chat panel', () => {
     expect(ch.sent.at(-1)).toEqual({ type: 'chat-send', text: 'hello', ref: 'm1', visitId: 'v1' });
     ch.deliver({ type: 'chat-error', ref: 'm1', code: 'rate-limited', retryAfterMs: 3200 });
     await act(async () => undefined);
-    expect(screen.getByRole('alert').textContent).toMatch(/too fast.*4 s/);
+    expect(screen.getByRole('alert', { hidden: true }).textContent).toMatch(/too fast.*4 s/);
     expect((box as HTMLTextAreaElement).value).toBe('hello');
   });
 
@@ -101,5 +101,87 @@ describe('the chat panel', () => {
     fireEvent.change(screen.getByLabelText('Message'), { target: { value: 'x'.repeat(2001) } });
     expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Send', hidden: true }).disabled).toBe(true);
     expect(screen.getByText('2001/2000', { exact: false })).toBeTruthy();
+  });
+
+  it('shows a shared file as a download link of the page’s own kind, its name as text', async () => {
+    const ch = fakeChannel();
+    render(<Harness target={{ visitId: 'v1' }} open={ch.open} />);
+    await act(async () => undefined);
+    ch.deliver({
+      type: 'chat',
+      visitId: 'v1',
+      messages: [
+        {
+          ...message('f', ''),
+          file: { id: 'f1', name: '<b>scan</b>.pdf', mediaType: 'application/pdf', sizeBytes: 2_400_000 },
+        },
+      ],
+    });
+    const link = screen.getByRole<HTMLAnchorElement>('link', { hidden: true });
+    expect(link.getAttribute('href')).toBe('/api/visits/v1/chat/files/f1');
+    expect(link.getAttribute('download')).toBe('<b>scan</b>.pdf');
+    expect(link.textContent).toContain('<b>scan</b>.pdf (2.4 MB)');
+    expect(link.querySelector('b')).toBeNull();
+  });
+
+  it('uploads an attached file as raw bytes with the CSRF header, and says why one was refused', async () => {
+    const calls: { url: string; init: RequestInit }[] = [];
+    const answers = [
+      {
+        status: 201,
+        body: {
+          message: {
+            ...message('g', ''),
+            file: { id: 'g1', name: 'a.png', mediaType: 'image/png', sizeBytes: 10 },
+          },
+        },
+      },
+      {
+        status: 400,
+        body: {
+          error: {
+            code: 'INVALID_ARGUMENT',
+            message: 'Invalid',
+            fieldViolations: [
+              {
+                field: 'content',
+                description: 'must be a PNG, JPEG or WebP image or a PDF (by its content)',
+              },
+            ],
+          },
+        },
+      },
+    ];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      const a = answers.shift()!;
+      return Promise.resolve({ ok: a.status < 300, status: a.status, json: () => Promise.resolve(a.body) });
+    }) as unknown as typeof fetch;
+    try {
+      const ch = fakeChannel();
+      render(<Harness target={{ as: 'patient' }} open={ch.open} />);
+      await act(async () => undefined);
+      const input = document.querySelector<HTMLInputElement>('input[type=file]')!;
+      expect(input.accept).toBe('image/png,image/jpeg,image/webp,application/pdf');
+      const file = new File([new Uint8Array([0x89, 0x50])], 'résumé.png', { type: 'image/png' });
+      await act(async () => {
+        fireEvent.change(input, { target: { files: [file] } });
+      });
+      expect(calls[0]?.url).toBe('/api/patient/chat/files');
+      const headers = calls[0]?.init.headers as Record<string, string>;
+      expect(headers['content-type']).toBe('application/octet-stream');
+      expect(headers['x-file-name']).toBe('r%C3%A9sum%C3%A9.png');
+      expect('x-csrf-token' in headers).toBe(true);
+      expect(screen.getByRole('link', { hidden: true }).getAttribute('href')).toBe(
+        '/api/patient/chat/files/g1',
+      );
+      await act(async () => {
+        fireEvent.change(input, { target: { files: [file] } });
+      });
+      expect(screen.getByRole('alert', { hidden: true }).textContent).toMatch(/File not sent: must be a PNG/);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 });

@@ -4,6 +4,7 @@
  * is closed. Messages are kept by id, so a reconnect's history never shows one twice.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiError, csrfToken } from '../api/client';
 import { openLive, type LiveChannel, type LiveOptions } from '../live/live-channel';
 
 /** Whose chat: a patient's page (its visit comes from its token) or a clinician's page for one visit. */
@@ -17,6 +18,32 @@ export interface ChatMessage {
   readonly senderRole: 'clinician' | 'patient' | 'guest';
   readonly text: string;
   readonly at: string;
+  /** A shared file (then `text` is empty). */
+  readonly file?: ChatFile;
+}
+
+/** A file shared in the chat: its name as sent, the type found from its bytes, its size. */
+export interface ChatFile {
+  readonly id: string;
+  readonly name: string;
+  readonly mediaType: string;
+  readonly sizeBytes: number;
+}
+
+/** The file types the chat takes (the service checks the bytes; this only narrows the picker). */
+export const CHAT_FILE_ACCEPT = 'image/png,image/jpeg,image/webp,application/pdf';
+
+/** Where a target's files are uploaded, and where file `id` downloads from. */
+export function chatFilePath(target: ChatTarget, id?: string): string {
+  const base = 'as' in target ? '/api/patient/chat/files' : `/api/visits/${target.visitId}/chat/files`;
+  return id === undefined ? base : `${base}/${id}`;
+}
+
+/** The size of a file for people: `820 KB`, `2.4 MB`. */
+export function fileSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1_000_000) return `${Math.round(bytes / 1000)} KB`;
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
 /** The longest message the service takes (characters). */
@@ -49,6 +76,10 @@ export interface Chat {
   setOpen(open: boolean): void;
   /** Sends `text`; resolves true when the service took it. */
   send(text: string): Promise<boolean>;
+  /** Shares a file (an HTTP upload, not the live channel); resolves true when the service took it. */
+  shareFile(file: File): Promise<boolean>;
+  /** Where a shared file downloads from. */
+  fileUrl(file: ChatFile): string;
 }
 
 function errorText(code: string, reason: string | undefined, retryAfterMs: number | undefined): string {
@@ -159,5 +190,51 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
     [target],
   );
 
-  return { messages, connected, error, sending, unread, open, setOpen, send };
+  const shareFile = useCallback(
+    async (file: File): Promise<boolean> => {
+      if (!target) return false;
+      setSending(true);
+      try {
+        const res = await fetch(chatFilePath(target), {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: {
+            accept: 'application/json',
+            'content-type': 'application/octet-stream',
+            'x-csrf-token': csrfToken(),
+            'x-file-name': encodeURIComponent(file.name),
+          },
+          body: file,
+        });
+        const data: unknown = await res.json().catch(() => null);
+        if (!res.ok) {
+          const err = new ApiError(res.status, data);
+          const detail = err.fieldViolations.map((v) => v.description).join('; ');
+          setError(
+            res.status === 413
+              ? 'File not sent: it is too large.'
+              : `File not sent: ${detail || err.message}`.replace(/\.?$/, '.'),
+          );
+          return false;
+        }
+        const message = (data as { message?: ChatMessage | null } | null)?.message;
+        if (message) setMessages((list) => merge(list, [message]));
+        setError(null);
+        return true;
+      } catch {
+        setError('File not sent. Check your connection.');
+        return false;
+      } finally {
+        setSending(false);
+      }
+    },
+    [target],
+  );
+
+  const fileUrl = useCallback(
+    (file: ChatFile): string => (target ? chatFilePath(target, file.id) : ''),
+    [target],
+  );
+
+  return { messages, connected, error, sending, unread, open, setOpen, send, shareFile, fileUrl };
 }

@@ -5,10 +5,12 @@
 import { ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
 import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
-import { callerOf, visitIdOf } from './names';
+import type { ChatFileService } from './chat-file-service';
+import { callerOf, ID, visitIdOf } from './names';
 import type { ChatMessageView, ChatService } from './chat-service';
 
 const MESSAGE_ID = /^[0-9a-f-]{36}$/;
+const FILE_NAME = /^visits\/([^/]+)\/files\/([0-9a-f-]{36})$/;
 
 const ROLE = {
   clinician: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
@@ -23,6 +25,16 @@ function toProto(m: ChatMessageView): session.ChatMessage {
     senderRole: ROLE[m.role],
     text: m.text,
     createTime: new Date(m.postedAt),
+    ...(m.file
+      ? {
+          file: {
+            name: `visits/${m.visitId}/files/${m.file.fileId}`,
+            fileName: m.file.fileName,
+            mediaType: m.file.mediaType,
+            sizeBytes: String(m.file.sizeBytes),
+          },
+        }
+      : {}),
   });
 }
 
@@ -65,9 +77,69 @@ async function listChatMessages(
   return { messages: messages.map(toProto) };
 }
 
-/** The chat's handlers, to merge with the visit handlers. */
-export function chatHandlers(chat: ChatService) {
+async function shareChatFile(
+  files: ChatFileService,
+  request: session.ShareChatFileRequest,
+  ctx: CallContext,
+): Promise<session.ShareChatFileResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  const message = await files.share(
+    visitId,
+    callerOf(principal),
+    { fileName: request.fileName, content: Buffer.from(request.content) },
+    commandMetadata(ctx),
+  );
+  return { message: toProto(message) };
+}
+
+async function readChatFile(
+  files: ChatFileService,
+  request: session.ReadChatFileRequest,
+  ctx: CallContext,
+  send: (message: session.ReadChatFileResponse) => Promise<void>,
+): Promise<void> {
+  const principal = requirePrincipal(ctx);
+  const m = FILE_NAME.exec(request.name);
+  if (!m?.[1] || !m[2] || !ID.test(m[1])) {
+    throw new ValidationError([{ field: 'name', description: 'must be visits/{visit}/files/{file}' }]);
+  }
+  const visitId = m[1];
+  await files.read(visitId, m[2], principal, callerOf(principal), ctx, (part) =>
+    send(
+      session.ReadChatFileResponse.fromPartial({
+        ...(part.file
+          ? {
+              file: {
+                name: `visits/${visitId}/files/${part.file.fileId}`,
+                fileName: part.file.fileName,
+                mediaType: part.file.mediaType,
+                sizeBytes: String(part.file.sizeBytes),
+              },
+            }
+          : {}),
+        ...(part.data ? { data: part.data } : {}),
+      }),
+    ),
+  );
+}
+
+/** The chat files' server-streaming handler (ReadChatFile). */
+export function chatFileStreams(files: ChatFileService) {
   return {
+    readChatFile: (
+      request: session.ReadChatFileRequest,
+      ctx: CallContext,
+      send: (message: session.ReadChatFileResponse) => Promise<void>,
+    ) => readChatFile(files, request, ctx, send),
+  };
+}
+
+/** The chat's handlers, to merge with the visit handlers. */
+export function chatHandlers(chat: ChatService, files: ChatFileService) {
+  return {
+    shareChatFile: (request: session.ShareChatFileRequest, ctx: CallContext) =>
+      shareChatFile(files, request, ctx),
     sendChatMessage: (request: session.SendChatMessageRequest, ctx: CallContext) =>
       sendChatMessage(chat, request, ctx),
     listChatMessages: (request: session.ListChatMessagesRequest, ctx: CallContext) =>

@@ -16,6 +16,7 @@ import {
   type ChatRole,
   type SendChatMessage,
 } from './chat';
+import { ChatFileEventType, type ChatFileShared, type ChatFileType } from './chat-files';
 import { decide, type Caller } from './decide';
 import { visitStream } from './open-visit';
 import { participantIdOf } from './room-access';
@@ -38,6 +39,17 @@ export interface ChatMessageView {
   readonly role: ChatRole;
   readonly text: string;
   readonly postedAt: string;
+  /** The file this message shares (then `text` is empty). */
+  readonly file?: ChatFileView;
+}
+
+/** A shared file as the handlers answer it. */
+export interface ChatFileView {
+  readonly fileId: string;
+  /** As its sender named it (PHI: opened from the event's sealed part). */
+  readonly fileName: string;
+  readonly mediaType: ChatFileType;
+  readonly sizeBytes: number;
 }
 
 /** Dependencies of {@link ChatService}. */
@@ -134,7 +146,9 @@ export class ChatService {
     if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
     requireChatMember(state, caller, participantIdOf(caller));
     const events = await this.deps.store.read(visitStream(visitId));
-    const posted = events.filter((e) => e.type === ChatEventType.MessagePosted);
+    const posted = events.filter(
+      (e) => e.type === ChatEventType.MessagePosted || e.type === ChatFileEventType.Shared,
+    );
     let start = 0;
     if (options.after) {
       const i = posted.findIndex((e) => e.data['messageId'] === options.after);
@@ -151,11 +165,32 @@ export class ChatService {
       stream: chatAccessStream(visitId),
       principal,
       ctx,
+      fields: ['text', 'fileName'],
     });
     const out: ChatMessageView[] = [];
     for (const e of page) {
+      const sealed = e.phi ? await openPhi(keys, e.phi) : {};
+      if (e.type === ChatFileEventType.Shared) {
+        const data = e.data as unknown as ChatFileShared['data'];
+        const fileName = sealed['fileName'];
+        out.push({
+          visitId,
+          messageId: data.messageId,
+          participantId: data.participantId,
+          role: data.role,
+          text: '',
+          postedAt: data.postedAt,
+          file: {
+            fileId: data.fileId,
+            fileName: typeof fileName === 'string' ? fileName : '',
+            mediaType: data.mediaType,
+            sizeBytes: data.sizeBytes,
+          },
+        });
+        continue;
+      }
       const data = e.data as unknown as ChatMessagePosted['data'];
-      const text = e.phi ? (await openPhi(keys, e.phi))['text'] : undefined;
+      const text = sealed['text'];
       out.push({
         visitId,
         messageId: data.messageId,
@@ -183,6 +218,8 @@ export async function recordPhiRead(
     readonly stream: string;
     readonly principal: Principal;
     readonly ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>;
+    /** The sealed fields opened; default `['text']`. */
+    readonly fields?: readonly string[];
   },
 ): Promise<void> {
   const { principal, ctx, patientId } = read;
@@ -201,7 +238,7 @@ export async function recordPhiRead(
           patientId,
           whose: `patients/${patientId}`,
           what: read.what,
-          fields: ['text'],
+          fields: [...(read.fields ?? ['text'])],
           why: 'PHI_ACCESS_PURPOSE_TREATMENT',
           outcome: 'granted',
           method: ctx.method,

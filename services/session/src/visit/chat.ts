@@ -128,17 +128,7 @@ export function decideSendChat(
   const violations = chatTextViolations(data.text);
   if (violations.length > 0) throw new ValidationError(violations);
   const role = requireChatMember(visit, data.caller, data.participantId);
-  const now = Date.parse(data.at);
-  const recent = (visit.chat?.recent[data.participantId] ?? []).filter(
-    (t) => now - Date.parse(t) < CHAT_LIMITS.rateWindowMs,
-  );
-  if (recent.length >= CHAT_LIMITS.rateCount) {
-    const oldest = Date.parse(recent[0] ?? data.at);
-    throw new ResourceExhaustedError(
-      `at most ${CHAT_LIMITS.rateCount} messages per ${CHAT_LIMITS.rateWindowMs / 1000} s`,
-      { retryAfterMs: oldest + CHAT_LIMITS.rateWindowMs - now },
-    );
-  }
+  chatRateCheck(visit, data.participantId, data.at);
   const principal = role === 'patient' ? `patients/${data.caller.id}` : `users/${data.caller.id}`;
   return [
     {
@@ -156,8 +146,26 @@ export function decideSendChat(
   ];
 }
 
+/** Throws ResourceExhaustedError (with when to retry) when the participant posted too much lately. */
+export function chatRateCheck(visit: ChatVisit, participantId: string, at: string): void {
+  const now = Date.parse(at);
+  const recent = (visit.chat?.recent[participantId] ?? []).filter(
+    (t) => now - Date.parse(t) < CHAT_LIMITS.rateWindowMs,
+  );
+  if (recent.length >= CHAT_LIMITS.rateCount) {
+    const oldest = Date.parse(recent[0] ?? at);
+    throw new ResourceExhaustedError(
+      `at most ${CHAT_LIMITS.rateCount} messages per ${CHAT_LIMITS.rateWindowMs / 1000} s`,
+      { retryAfterMs: oldest + CHAT_LIMITS.rateWindowMs - now },
+    );
+  }
+}
+
 /** Folds a posted message: the count, and the sender's posting times within the rate window. */
-export function evolveChat(chat: ChatState | undefined, e: ChatMessagePosted): ChatState {
+export function evolveChat(
+  chat: ChatState | undefined,
+  e: { readonly data: { readonly participantId: string; readonly postedAt: string } },
+): ChatState {
   const at = Date.parse(e.data.postedAt);
   const before = chat?.recent[e.data.participantId] ?? [];
   const kept = before.filter((t) => at - Date.parse(t) < CHAT_LIMITS.rateWindowMs);

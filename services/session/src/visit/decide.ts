@@ -24,9 +24,11 @@ import {
   type VisitState,
 } from './visit';
 import { decideSendChat, type SendChatMessage } from './chat';
+import { decideShareChatFile, type ShareChatFile } from './chat-files';
 import { decidePostLobbyNotice, type PostLobbyNotice } from './lobby-notice';
 
 export type { SendChatMessage } from './chat';
+export type { ShareChatFile } from './chat-files';
 export type { PostLobbyNotice } from './lobby-notice';
 
 /** The caller as the decider sees it. */
@@ -203,6 +205,7 @@ export type VisitCommand =
   | RecordMediaJoined
   | RecordMediaLeft
   | SendChatMessage
+  | ShareChatFile
   | PostLobbyNotice;
 
 type LiveVisit = Extract<VisitState, { status: 'open' }>;
@@ -362,6 +365,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideAcknowledge(visit, command.data);
     case 'SendChatMessage':
       return decideSendChat(visit, command.data);
+    case 'ShareChatFile':
+      return decideShareChatFile(visit, command.data);
     case 'PostLobbyNotice':
       return decidePostLobbyNotice(visit, command.data);
   }

@@ -3,6 +3,7 @@
  * Pure: no I/O. Event data carries ids, room numbers, codes and times only, never PHI (no display names).
  */
 import { ChatEventType, evolveChat, type ChatMessagePosted, type ChatState } from './chat';
+import { ChatFileEventType, type ChatFileShared } from './chat-files';
 import {
   evolveLobbyNotice,
   LobbyNoticeEventType,
@@ -32,6 +33,7 @@ export const VisitEventType = {
   HostGranted: 'haven.session.v1.HostGranted',
   HostRevoked: 'haven.session.v1.HostRevoked',
   ChatMessagePosted: ChatEventType.MessagePosted,
+  ChatFileShared: ChatFileEventType.Shared,
   LobbyNoticePosted: LobbyNoticeEventType.Posted,
 } as const;
 
@@ -321,6 +323,7 @@ export type VisitEvent =
   | RecordingNoticeAcknowledged
   | VisitEnded
   | ChatMessagePosted
+  | ChatFileShared
   | LobbyNoticePosted;
 
 /** One participant as the aggregate knows them. */
@@ -561,6 +564,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
     case VisitEventType.Ended:
       return evolveEnded(state, e, when);
     case VisitEventType.ChatMessagePosted:
+    case VisitEventType.ChatFileShared:
       return { ...state, chat: evolveChat(state.chat, e) };
     case VisitEventType.LobbyNoticePosted:
       return { ...state, lobbyNotice: evolveLobbyNotice(e) };

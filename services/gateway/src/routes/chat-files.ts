@@ -1,0 +1,191 @@
+/**
+ * Files in a visit's chat, over plain HTTP (not the live channel):
+ *
+ *   POST /api/visits/:id/chat/files      (staff cookie)    body: the bytes, `application/octet-stream`,
+ *   POST /api/patient/chat/files         (patient cookie)  the name in `X-File-Name` (percent-encoded)
+ *     → 201 { message }  (the chat message that shares it; every open chat gets it over the live channel)
+ *   GET  /api/visits/:id/chat/files/:fileId       (staff cookie)
+ *   GET  /api/patient/chat/files/:fileId          (patient cookie)
+ *     → the bytes, `Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`, the type the session
+ *       service found from the content, and a sandboxing CSP (a browser never runs it as a page of ours)
+ *
+ * The cookie is checked before the body is read; the body is at most the clinic's limit (413 beyond). Who may
+ * share and read is the session service's decision (visit members; a refusal is recorded there), which also
+ * finds the type by the bytes, stores them encrypted and records each read as PhiAccessed before the first byte.
+ */
+import type { Metadata } from '@grpc/grpc-js';
+import express from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
+import { session } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import { chatMessageView } from '../chat-ws';
+import { authenticate, type Authenticated, type RouteContext } from '../context';
+import { pathId, send } from '../http';
+import { httpError, httpErrorFromGrpc } from '../http-errors';
+import { COOKIES } from '../security';
+
+const UPLOAD_PATH = /^\/(?:visits\/[A-Za-z0-9_-]{1,64}\/chat\/files|patient\/chat\/files)$/;
+const FILE_ID = /^[0-9a-f-]{36}$/;
+
+/** Whether a request under /api is a chat file upload (its body is raw bytes, not JSON). */
+export function isChatFileUpload(req: Request): boolean {
+  return req.method === 'POST' && UPLOAD_PATH.test(req.path);
+}
+
+/** The visit of a patient token (`visits/{id}`), or undefined. */
+function patientVisit(auth: Authenticated): string | undefined {
+  const m = /^visits\/([A-Za-z0-9_-]{1,64})$/.exec(auth.principal.subjectOf ?? '');
+  return m?.[1];
+}
+
+/** An ASCII-only stand-in for a file name in `filename=` (the real one goes in `filename*`). */
+function asciiName(name: string): string {
+  const plain = name.replace(/[^\x20-\x7E]/g, '_').replace(/["\\]/g, '_');
+  return plain.trim() === '' ? 'file' : plain;
+}
+
+function uploadRoute(ctx: RouteContext, as: 'staff' | 'patient', maxBytes: number): RequestHandler {
+  const raw = express.raw({ type: 'application/octet-stream', limit: maxBytes });
+  return async (req, res, next) => {
+    const visitId = as === 'staff' ? pathId(req, res) : '';
+    if (visitId === undefined) return;
+    const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
+    if (!auth) return;
+    const visit = as === 'staff' ? visitId : patientVisit(auth);
+    if (!visit) {
+      send(res, httpError('PERMISSION_DENIED'));
+      return;
+    }
+    if (!ctx.clients.session) {
+      send(res, httpError('UNAVAILABLE'));
+      return;
+    }
+    let fileName: string;
+    try {
+      fileName = decodeURIComponent(req.get('x-file-name') ?? '');
+    } catch {
+      fileName = '';
+    }
+    // The body parser's own error (too large: 413) goes to the API's error handler as it is.
+    const read = await new Promise<{ error?: unknown }>((resolve) => {
+      raw(req, res, (error?: unknown) => resolve(error === undefined ? {} : { error }));
+    });
+    if (read.error !== undefined) {
+      next(read.error);
+      return;
+    }
+    const content: unknown = req.body;
+    if (!Buffer.isBuffer(content) || content.length === 0) {
+      send(res, httpError('INVALID_ARGUMENT', [{ field: 'content', description: 'must not be empty' }]));
+      return;
+    }
+    try {
+      const r = await callUnary(
+        ctx.clients.session,
+        'shareChatFile',
+        session.ShareChatFileRequest.fromPartial({ visit: `visits/${visit}`, fileName, content }),
+        ctx.metadataFor(res, auth.token),
+        { deadlineMs: ctx.deadlineMs },
+      );
+      res.status(201).json({ message: r.message ? chatMessageView(r.message) : null });
+    } catch (err) {
+      ctx.logCallFailure(res, 'session.ShareChatFile', err);
+      send(res, httpErrorFromGrpc(err));
+    }
+  };
+}
+
+/** One ReadChatFile call, resolved once its first message (what the file is) arrived. */
+function readFile(
+  client: session.SessionServiceClient,
+  name: string,
+  metadata: Metadata,
+  deadlineMs: number,
+  signal: AbortSignal,
+): Promise<{ file: session.ChatFile; data: AsyncIterable<Buffer> }> {
+  const call = client.readChatFile({ name }, metadata, { deadline: Date.now() + deadlineMs });
+  signal.addEventListener('abort', () => call.cancel(), { once: true });
+  const iterator = (call as AsyncIterable<session.ReadChatFileResponse>)[Symbol.asyncIterator]();
+  return iterator.next().then((first) => {
+    const file = first.done ? undefined : first.value.file;
+    if (!file) throw new Error('the session service sent no file description');
+    return {
+      file,
+      data: {
+        async *[Symbol.asyncIterator]() {
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) return;
+            if (next.value.data.length > 0) yield next.value.data;
+          }
+        },
+      },
+    };
+  });
+}
+
+async function write(res: Response, chunk: Buffer): Promise<void> {
+  if (!res.write(chunk)) {
+    await new Promise<void>((resolve, reject) => {
+      res.once('drain', resolve);
+      res.once('close', () => reject(new Error('client closed')));
+    });
+  }
+}
+
+function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
+  return async (req, res) => {
+    const visitId = as === 'staff' ? pathId(req, res) : '';
+    if (visitId === undefined) return;
+    const fileId = req.params['fileId'];
+    if (typeof fileId !== 'string' || !FILE_ID.test(fileId)) {
+      send(res, httpError('NOT_FOUND'));
+      return;
+    }
+    const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
+    if (!auth) return;
+    const visit = as === 'staff' ? visitId : patientVisit(auth);
+    if (!visit) {
+      send(res, httpError('PERMISSION_DENIED'));
+      return;
+    }
+    if (!ctx.clients.session) {
+      send(res, httpError('UNAVAILABLE'));
+      return;
+    }
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    try {
+      const { file, data } = await readFile(
+        ctx.clients.session,
+        `visits/${visit}/files/${fileId}`,
+        ctx.metadataFor(res, auth.token),
+        ctx.deadlineMs * 6,
+        abort.signal,
+      );
+      res.status(200);
+      res.setHeader('content-type', file.mediaType);
+      res.setHeader('content-length', String(Number(file.sizeBytes)));
+      res.setHeader(
+        'content-disposition',
+        `attachment; filename="${asciiName(file.fileName)}"; filename*=UTF-8''${encodeURIComponent(file.fileName)}`,
+      );
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('content-security-policy', "sandbox; default-src 'none'");
+      for await (const chunk of data) await write(res, chunk);
+      res.end();
+    } catch (err) {
+      ctx.logCallFailure(res, 'session.ReadChatFile', err);
+      if (res.headersSent) res.destroy();
+      else send(res, httpErrorFromGrpc(err));
+    }
+  };
+}
+
+/** Registers the chat file routes on the /api router. */
+export function registerChatFileRoutes(api: Router, ctx: RouteContext, options: { maxBytes: number }): void {
+  api.post('/visits/:id/chat/files', uploadRoute(ctx, 'staff', options.maxBytes));
+  api.post('/patient/chat/files', uploadRoute(ctx, 'patient', options.maxBytes));
+  api.get('/visits/:id/chat/files/:fileId', downloadRoute(ctx, 'staff'));
+  api.get('/patient/chat/files/:fileId', downloadRoute(ctx, 'patient'));
+}
