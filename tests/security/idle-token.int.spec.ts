@@ -31,14 +31,8 @@ afterAll(async () => {
 
 describe('idle logoff ends the session at identity and every service refuses its token', () => {
   it('refuses GetVisit with the old access token within seconds of the idle timeout, and SessionEnded says idle', async () => {
-    const identityClient = new identity.IdentityServiceClient(
-      stack.addresses.get('haven.identity.v1.IdentityService')!,
-      stack.credentials,
-    );
-    const sessionClient = new session.SessionServiceClient(
-      stack.addresses.get('haven.session.v1.SessionService')!,
-      stack.credentials,
-    );
+    const identityClient = stack.connect(identity.IdentityServiceClient);
+    const sessionClient = stack.connect(session.SessionServiceClient);
     try {
       const signedIn = await callUnary(
         identityClient,

@@ -28,7 +28,7 @@ import {
   type EventEnvelope,
   type HavenServiceUser,
 } from '@haven/eventstore';
-import { audit, SERVICE_NAMES } from '@haven/proto';
+import { audit } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { startServiceStack, type ServiceStack } from '../support/service-stack';
@@ -306,7 +306,7 @@ describe('a forged event against the running services', () => {
   let auditClient: audit.AuditServiceClient;
   beforeAll(async () => {
     stack = await startServiceStack({ services: ['scheduling', 'audit'] });
-    auditClient = new audit.AuditServiceClient(stack.addresses.get(SERVICE_NAMES.audit)!, stack.credentials);
+    auditClient = stack.connect(audit.AuditServiceClient);
   });
   afterAll(async () => {
     auditClient?.close();

@@ -56,14 +56,8 @@ beforeAll(async () => {
   for (const caller of ['admin', 'clinician', 'front_desk', 'auditor', 'patient'] as const)
     remember(`${caller} token`, stack.token(caller));
   remember('staff password', SERVICE_STACK_PASSWORD, { guessable: true });
-  const id = new identity.IdentityServiceClient(
-    stack.addresses.get('haven.identity.v1.IdentityService')!,
-    stack.credentials,
-  );
-  const sched = new scheduling.SchedulingServiceClient(
-    stack.addresses.get('haven.scheduling.v1.SchedulingService')!,
-    stack.credentials,
-  );
+  const id = stack.connect(identity.IdentityServiceClient);
+  const sched = stack.connect(scheduling.SchedulingServiceClient);
   try {
     const as = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });
     const admin = as(stack.token('admin'));

@@ -81,6 +81,12 @@ export interface ServiceStackOptions {
 }
 
 /** A running stack. */
+/** A ts-proto generated client class: constructed with an address and credentials, named by its service. */
+export interface GeneratedClient<C extends grpc.Client> {
+  new (address: string, credentials: grpc.ChannelCredentials): C;
+  readonly serviceName: string;
+}
+
 export interface ServiceStack {
   /** Channel credentials of a test client: the `integration` workload's certificate (the services want mTLS). */
   readonly credentials: grpc.ChannelCredentials;
@@ -95,6 +101,8 @@ export interface ServiceStack {
   readonly processes: ReadonlyMap<string, StackService>;
   /** A raw grpc-js client of a service (full proto name); closed by `stop()`. */
   rawClient(service: string): grpc.Client;
+  /** A new typed client (a generated client class) of one of the stack's services; the caller closes it. */
+  connect<C extends grpc.Client>(Client: GeneratedClient<C>): C;
   /** The bearer token of a caller, or undefined for `no_token`. */
   token(caller: StackCaller): string | undefined;
   /** Signs the staff callers in again (new sessions, new tokens), e.g. after a test logged them out. */
@@ -180,8 +188,14 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       return client;
     };
 
+    const connect = <C extends grpc.Client>(Client: GeneratedClient<C>): C => {
+      const address = addresses.get(Client.serviceName);
+      if (!address) throw new Error(`the stack does not run ${Client.serviceName}`);
+      return new Client(address, credentials);
+    };
+
     const signInStaff = async (): Promise<void> => {
-      const client = new identity.IdentityServiceClient(addresses.get(SERVICE_NAMES.identity)!, credentials);
+      const client = connect(identity.IdentityServiceClient);
       try {
         for (const role of STACK_STAFF) {
           const res = await callUnary(
@@ -201,10 +215,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       }
     };
     if (options.callers !== false) {
-      const identityClient = new identity.IdentityServiceClient(
-        addresses.get(SERVICE_NAMES.identity)!,
-        credentials,
-      );
+      const identityClient = connect(identity.IdentityServiceClient);
       clients.set('typed:identity', identityClient);
       await signInStaff();
       const admin = clientCallMetadata({ token: tokens.get('admin')! });
@@ -291,6 +302,7 @@ export async function startServiceStack(options: ServiceStackOptions = {}): Prom
       addresses,
       processes,
       rawClient,
+      connect,
       token: (caller) => (caller === 'no_token' ? undefined : tokens.get(caller)),
       signInStaff,
       cli,
