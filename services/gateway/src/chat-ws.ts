@@ -37,6 +37,8 @@ export interface ChatMessageView {
   readonly senderRole: 'clinician' | 'patient' | 'guest';
   readonly text: string;
   readonly at: string;
+  /** Whether this socket's own principal and device posted it (pages say "You" for these only). */
+  readonly mine: boolean;
   /** The file this message shares (then `text` is empty): download it from the chat file routes. */
   readonly file?: {
     readonly id: string;
@@ -71,6 +73,7 @@ export function chatMessageView(m: session.ChatMessage): ChatMessageView {
           : 'patient',
     text: m.text,
     at: m.createTime ? m.createTime.toISOString() : '',
+    mine: m.fromCaller,
   };
 }
 

@@ -102,10 +102,19 @@ describe('the visit chat on the live channel', () => {
 
     send(staff, visitId, MARKUP, 'c1');
     const sent = await answerTo(staff, 'c1');
-    expect(sent).toMatchObject({ type: 'chat-sent', message: { senderRole: 'clinician', text: MARKUP } });
+    expect(sent).toMatchObject({
+      type: 'chat-sent',
+      message: { senderRole: 'clinician', text: MARKUP, mine: true },
+    });
     await eventually('the clinician’s message on the patient’s page', () =>
       chatTexts(pat).includes(MARKUP) ? true : undefined,
     );
+    // "mine" is per reader: the patient's page did not post it, the clinician's own history did.
+    const onPatientPage = pat.messages
+      .filter((m) => m['type'] === 'chat')
+      .flatMap((m) => m['messages'] as (ChatMessage & { mine: boolean })[])
+      .find((c) => c.text === MARKUP);
+    expect(onPatientPage?.mine).toBe(false);
 
     send(pat, visitId, `Thank you, doctor ${CANARY}`, 'p1');
     expect(await answerTo(pat, 'p1')).toMatchObject({

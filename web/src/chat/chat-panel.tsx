@@ -49,8 +49,11 @@ export function ChatButton({ chat, panelId }: { chat: Chat; panelId: string }) {
   );
 }
 
-/** The panel: the messages (oldest first) and the box to write one. `me` is the page's role. */
-export function ChatPanel({ chat, id, me }: { chat: Chat; id: string; me: 'clinician' | 'patient' }) {
+/**
+ * The panel: the messages (oldest first) and the box to write one. "You" marks the messages the service says
+ * this page's own participant posted (not every message of the page's role: two host clinicians are two people).
+ */
+export function ChatPanel({ chat, id }: { chat: Chat; id: string }) {
   const [draft, setDraft] = useState('');
   const list = useRef<HTMLOListElement>(null);
   const picker = useRef<HTMLInputElement>(null);
@@ -81,9 +84,9 @@ export function ChatPanel({ chat, id, me }: { chat: Chat; id: string; me: 'clini
       <ol ref={list} className="chat-list" role="log" aria-live="polite" aria-label="Chat messages">
         {chat.messages.length === 0 ? <li className="chat-empty">No messages yet.</li> : null}
         {chat.messages.map((m) => (
-          <li key={m.id} className={`chat-message${m.senderRole === me ? ' chat-mine' : ''}`}>
+          <li key={m.id} className={`chat-message${m.mine ? ' chat-mine' : ''}`}>
             <span className="chat-meta">
-              {m.senderRole === me ? 'You' : ROLE_LABEL[m.senderRole]}
+              {m.mine ? 'You' : ROLE_LABEL[m.senderRole]}
               {' · '}
               <time dateTime={m.at}>{time(m.at)}</time>
             </span>

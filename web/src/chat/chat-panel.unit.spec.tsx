@@ -33,7 +33,7 @@ function Harness({ target, open }: { target: ChatTarget; open: OpenChannel }) {
   return (
     <div>
       <ChatButton chat={chat} panelId="chat" />
-      <ChatPanel chat={chat} id="chat" me="patient" />
+      <ChatPanel chat={chat} id="chat" />
     </div>
   );
 }
@@ -183,5 +183,29 @@ describe('the chat panel', () => {
     } finally {
       globalThis.fetch = realFetch;
     }
+  });
+
+  it('says "You" only for the page’s own messages, not for another host clinician’s', async () => {
+    const ch = fakeChannel();
+    function TwoHosts() {
+      const chat = useChat({ visitId: 'v1' }, ch.open);
+      return <ChatPanel chat={chat} id="chat" />;
+    }
+    render(<TwoHosts />);
+    await act(async () => undefined);
+    ch.deliver({
+      type: 'chat',
+      visitId: 'v1',
+      messages: [
+        { ...message('a', 'from me'), sender: 'p-me', mine: true },
+        { ...message('bb', 'from my colleague'), sender: 'p-colleague', mine: false },
+      ],
+    });
+    const items = screen.getAllByRole('listitem', { hidden: true });
+    expect(items.map((li) => li.querySelector('.chat-meta')?.textContent?.split(' · ')[0])).toEqual([
+      'You',
+      'Clinician',
+    ]);
+    expect(items.map((li) => li.classList.contains('chat-mine'))).toEqual([true, false]);
   });
 });

@@ -18,6 +18,8 @@ export interface ChatMessage {
   readonly senderRole: 'clinician' | 'patient' | 'guest';
   readonly text: string;
   readonly at: string;
+  /** Whether this page's own participant posted it (another host clinician's messages are not "mine"). */
+  readonly mine?: boolean;
   /** A shared file (then `text` is empty). */
   readonly file?: ChatFile;
 }

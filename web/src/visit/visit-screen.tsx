@@ -247,7 +247,7 @@ export function VisitScreen({
           </button>
         </div>
       ) : null}
-      {inRoom(state) && chatTarget ? <ChatPanel chat={chat} id={chatPanelId} me={options.role} /> : null}
+      {inRoom(state) && chatTarget ? <ChatPanel chat={chat} id={chatPanelId} /> : null}
     </section>
   );
 }

@@ -135,6 +135,7 @@ export class ChatFileService {
       role: role ?? 'clinician',
       text: '',
       postedAt: at,
+      mine: true,
       file: {
         fileId,
         fileName: input.fileName,

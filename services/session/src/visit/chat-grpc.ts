@@ -25,6 +25,7 @@ function toProto(m: ChatMessageView): session.ChatMessage {
     senderRole: ROLE[m.role],
     text: m.text,
     createTime: new Date(m.postedAt),
+    fromCaller: m.mine,
     ...(m.file
       ? {
           file: {

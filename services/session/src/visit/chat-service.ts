@@ -41,6 +41,8 @@ export interface ChatMessageView {
   readonly postedAt: string;
   /** The file this message shares (then `text` is empty). */
   readonly file?: ChatFileView;
+  /** Whether the caller of the read (or the post) is its sender: the same participant, not merely the same role. */
+  readonly mine: boolean;
 }
 
 /** A shared file as the handlers answer it. */
@@ -126,6 +128,7 @@ export class ChatService {
       role: event?.data.role ?? (caller.kind === 'patient' ? 'patient' : 'clinician'),
       text,
       postedAt: at,
+      mine: true,
     };
   }
 
@@ -144,7 +147,8 @@ export class ChatService {
   ): Promise<ChatMessageView[]> {
     const { state } = await this.deps.visits.load(visitId);
     if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
-    requireChatMember(state, caller, participantIdOf(caller));
+    const me = participantIdOf(caller);
+    requireChatMember(state, caller, me);
     const events = await this.deps.store.read(visitStream(visitId));
     const posted = events.filter(
       (e) => e.type === ChatEventType.MessagePosted || e.type === ChatFileEventType.Shared,
@@ -180,6 +184,7 @@ export class ChatService {
           role: data.role,
           text: '',
           postedAt: data.postedAt,
+          mine: data.participantId === me,
           file: {
             fileId: data.fileId,
             fileName: typeof fileName === 'string' ? fileName : '',
@@ -198,6 +203,7 @@ export class ChatService {
         role: data.role,
         text: typeof text === 'string' ? text : '',
         postedAt: data.postedAt,
+        mine: data.participantId === me,
       });
     }
     return out;
