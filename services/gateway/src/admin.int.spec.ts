@@ -185,3 +185,95 @@ describe('the usage report through the gateway', () => {
     expect((await desk.fetch(`${stack.url}/api/usage?from=${day}&to=${day}`)).status).toBe(403);
   });
 });
+
+describe('patient message templates through the gateway', () => {
+  interface Set {
+    templates: { kind: string; subject: string; body: string; sms: string }[];
+    updateTime: string | null;
+  }
+  const GOOD = {
+    subject: 'Your video visit at {{clinic_name}}',
+    body: 'Hello, your visit with {{clinician_name}} is on {{start_time}}. {{join_link}}\n{{passcode_note}}\n{{opt_out}}',
+    sms: '{{clinic_name}}: {{start_time}} {{join_link}} {{opt_out}}',
+  };
+  const put = (language: string, kind: string, texts: unknown) =>
+    admin.fetch(`${stack.url}/api/message-templates/${language}/${kind}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': admin.cookies.get('haven_csrf') ?? '' },
+      body: JSON.stringify(texts),
+    });
+  const get = async (language: string): Promise<Set> =>
+    (await (await admin.fetch(`${stack.url}/api/message-templates/${language}`)).json()) as Set;
+  const violations = async (res: Response) =>
+    ((await res.json()) as { error: { fieldViolations: { field: string; description: string }[] } }).error
+      .fieldViolations;
+
+  it('previews with example values, and shows the linter’s refusal on the field', async () => {
+    const ok = await admin.post(`${stack.url}/api/message-templates/preview`, {
+      kind: 'invitation',
+      ...GOOD,
+    });
+    expect(ok.status).toBe(200);
+    const rendered = (await ok.json()) as { subject: string; body: string; sms: string };
+    expect(rendered.body).toContain('Dr. Example');
+    expect(JSON.stringify(rendered)).not.toContain('{{');
+
+    const cases: [string, string][] = [
+      ['{{constructor}}', 'template injection'],
+      ['{{patient_name}}', 'names the field "patient_name"'],
+      ['born 1975-09-30', 'looks like'],
+      ['{{#each x}}{{/each}}', 'braces'],
+    ];
+    for (const [text, expected] of cases) {
+      const res = await admin.post(`${stack.url}/api/message-templates/preview`, {
+        kind: 'invitation',
+        ...GOOD,
+        body: `${GOOD.body} ${text}`,
+      });
+      expect(res.status).toBe(400);
+      const found = await violations(res);
+      expect(found.map((v) => v.field)).toContain('body');
+      expect(found.map((v) => v.description).join(' ')).toContain(expected);
+    }
+    const noKind = await admin.post(`${stack.url}/api/message-templates/preview`, {
+      kind: 'constructor',
+      ...GOOD,
+    });
+    expect(noKind.status).toBe(400);
+    expect(
+      (await desk.post(`${stack.url}/api/message-templates/preview`, { kind: 'invitation', ...GOOD })).status,
+    ).toBe(403);
+  });
+
+  it('saves one kind per language after the linter; a refused save keeps what was there', async () => {
+    const builtIn = await get('en');
+    expect(builtIn.updateTime).toBeNull();
+    expect(builtIn.templates.map((t) => t.kind)).toEqual([
+      'invitation',
+      'rescheduled',
+      'cancelled',
+      'reminder',
+    ]);
+
+    const refused = await put('en', 'invitation', { ...GOOD, sms: 'Call us about your diagnosis' });
+    expect(refused.status).toBe(400);
+    const problems = await violations(refused);
+    expect(problems.map((v) => v.field).sort()).toEqual(['sms', 'sms']); // clinical wording; no {{opt_out}}
+    expect(await get('en')).toEqual(builtIn);
+
+    const saved = await put('en', 'invitation', GOOD);
+    expect(saved.status).toBe(200);
+    const after = await get('en');
+    expect(after.updateTime).not.toBeNull();
+    expect(after.templates.find((t) => t.kind === 'invitation')).toEqual({ kind: 'invitation', ...GOOD });
+    expect(after.templates.filter((t) => t.kind !== 'invitation')).toEqual(
+      builtIn.templates.filter((t) => t.kind !== 'invitation'),
+    );
+
+    expect((await put('de-CH', 'reminder', GOOD)).status).toBe(200);
+    expect((await get('de-CH')).templates.map((t) => t.kind)).toEqual(['reminder']);
+    expect((await put('en', 'constructor', GOOD)).status).toBe(404);
+    expect((await put('EN!', 'invitation', GOOD)).status).toBe(404);
+    expect((await desk.fetch(`${stack.url}/api/message-templates/en`)).status).toBe(403);
+  });
+});

@@ -17,6 +17,7 @@ import { registerAuthRoutes } from './routes/auth';
 import { isChatFileUpload, registerChatFileRoutes } from './routes/chat-files';
 import { registerClinicianRoutes } from './routes/clinicians';
 import { registerMeRoutes } from './routes/me';
+import { registerMessageTemplateRoutes } from './routes/message-templates';
 import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
 import { registerPatientJoinRoutes } from './routes/patient-join';
 import { registerLobbyNoticeRoutes } from './routes/lobby-notice';
@@ -99,6 +100,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerRecordingRoutes(api, ctx);
   registerUserRoutes(api, ctx);
   registerChatFileRoutes(api, ctx, { maxBytes: options.chatFileMaxBytes ?? 10 * 1024 * 1024 });
+  registerMessageTemplateRoutes(api, ctx);
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   return api;
