@@ -103,7 +103,8 @@ export function reminderIdOf(plan: Omit<ReminderPlan, 'reminderId' | 'dueAt'>): 
  * The messages an appointment event plans: booked → an invitation now and a reminder at each offset still in
  * the future; moved → a change notice now and reminders for the new start; cancelled → a cancellation notice;
  * a link issued → its passcode by the passcode channel, when the clinic sends it (`passcodeDelivery`).
- * Messages with the link go by the link channels, a cancellation by every channel. Reminders whose time has
+ * Messages with the link go by the link channels, a cancellation and the reminders by every channel (a
+ * reminder by the passcode's channel carries neither the link nor the passcode). Reminders whose time has
  * passed are not planned.
  */
 export function planMessages(
@@ -119,8 +120,10 @@ export function planMessages(
   const plans: ReminderPlan[] = [];
   const roles = channelRoles(policy.passcodeDelivery ?? PasscodeDelivery.FrontDesk, policy.channels);
   const add = (kind: ReminderKind, dueAt: number, offsetMinutes?: number, linkId?: string) => {
+    // A cancellation and a reminder go by every channel (a reminder on the passcode's channel without the
+    // link: see the outbox), the passcode by its channel alone, the other messages with the link by the link's.
     const channels =
-      kind === ReminderKind.Cancelled
+      kind === ReminderKind.Cancelled || kind === ReminderKind.Reminder
         ? policy.channels
         : kind === ReminderKind.Passcode
           ? roles.passcode

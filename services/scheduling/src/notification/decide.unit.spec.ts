@@ -122,11 +122,14 @@ describe('when the passcode goes by the other channel', () => {
     expect(channelRoles('email', ['email', 'sms'])).toEqual({ link: ['sms'], passcode: 'email' });
     expect(channelRoles('front-desk', ['email', 'sms'])).toEqual({ link: ['email', 'sms'] });
   });
-  it('sends the messages with the link by e-mail only when the passcode goes by SMS', () => {
+  it('sends the invitation with the link by e-mail only when the passcode goes by SMS, reminders by both', () => {
+    // A reminder by SMS still goes (the SMS-only patient hears of the visit too); it carries no link and no
+    // passcode (the outbox renders it without them), so the SMS channel never holds both.
     const plans = planMessages(bookedChange, facts, { ...both, passcodeDelivery: 'sms' }, booked);
     expect(plans.map((p) => [p.kind, p.channel])).toEqual([
       ['invitation', 'email'],
       ['reminder', 'email'],
+      ['reminder', 'sms'],
     ]);
   });
   it('plans the passcode alone by SMS when a link is issued, one per link', () => {
@@ -147,7 +150,7 @@ describe('when the passcode goes by the other channel', () => {
     ).toEqual(['email']);
     expect(
       planMessages(bookedChange, facts, { ...both, passcodeDelivery: 'email' }, booked).map((p) => p.channel),
-    ).toEqual(['sms', 'sms']);
+    ).toEqual(['sms', 'email', 'sms']);
   });
   it('plans no passcode message when the front desk reads it out', () =>
     expect(planMessages(linkIssued, facts, { ...both, passcodeDelivery: 'front-desk' }, booked)).toEqual([]));

@@ -43,6 +43,7 @@ import { loadPatient, openPatientPhi } from '../patient/grpc';
 import { recordPhiAccess } from '../phi-access';
 import { formatClinicSpan } from '../schedule/clinic-time';
 import {
+  channelRoles,
   decideReminder,
   isDue,
   planMessages,
@@ -110,6 +111,12 @@ const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
 
 type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'> &
   Partial<Pick<SchedulingDeps, 'readModel'>>;
+
+/** What a reminder by the passcode's channel says instead of the link (the link came by the other one). */
+const LINK_ELSEWHERE: Readonly<Record<ReminderChannel, string>> = {
+  [ReminderChannel.Sms]: 'Your join link came by e-mail.',
+  [ReminderChannel.Email]: 'Your join link came by text message.',
+};
 
 /** The outbox: planner, index of open reminders, sender. */
 export class ReminderOutbox {
@@ -323,6 +330,13 @@ export class ReminderOutbox {
       // Only the passcode, sealed with the link when the clinic sends it by the other channel.
       passcode = (await this.#linkSecrets(appointment))?.passcode ?? '';
       if (passcode === '') return this.#suppress(state, SuppressionReason.NoLink, metadata);
+    } else if (
+      state.kind === ReminderKind.Reminder &&
+      channelRoles(this.#settings.passcodeDelivery, this.#settings.policy.channels).passcode === state.channel
+    ) {
+      // A reminder by the passcode's channel: the time, never the link (the link and the passcode never share
+      // a channel), so it needs no link issued.
+      joinLink = LINK_ELSEWHERE[state.channel];
     } else if (state.kind !== ReminderKind.Cancelled) {
       const token = (await this.#linkSecrets(appointment))?.linkToken;
       // The message waits until staff issued the link (and read the passcode out, or it went separately).
@@ -427,7 +441,10 @@ export class ReminderOutbox {
             ),
       clinician_name: await this.#clinicianName(state.clinicianId),
       join_link: joinLink,
-      passcode_note: joinLink === '' ? '' : PASSCODE_NOTES[this.#settings.passcodeDelivery],
+      passcode_note:
+        joinLink === '' || joinLink === LINK_ELSEWHERE[state.channel]
+          ? ''
+          : PASSCODE_NOTES[this.#settings.passcodeDelivery],
       opt_out: DEFAULT_OPT_OUT,
     };
     return state.kind === ReminderKind.Passcode

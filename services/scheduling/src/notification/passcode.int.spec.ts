@@ -2,7 +2,8 @@
  * The passcode by the other channel, over a real nats-server, a real local SMTP server and a local SMS gateway:
  * with HAVEN_PASSCODE_DELIVERY=sms the link goes by e-mail and the passcode alone by SMS; no message ever
  * carries both (nor the token and the passcode in any form); a newer link sends its own passcode and the old
- * one's is not sent again; the setting without an SMS provider stops the service at start.
+ * one's is not sent again; a reminder still goes by SMS, with neither the link nor the passcode; the setting
+ * without an SMS provider stops the service at start.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -81,6 +82,9 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'haven-passcode-'));
   service = await startScheduling(
     configOf({
+      // One reminder an hour before the start: far off for the first test's visit (two days ahead), seconds away
+      // for the reminder test's.
+      HAVEN_REMINDER_OFFSETS: '1h',
       HAVEN_PASSCODE_DELIVERY: 'sms',
       HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/send`,
       HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
@@ -161,6 +165,39 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
       for (const m of catcher.messages()) expect(m.raw).not.toContain(link.passcode);
       for (const t of texts) expect(t.text).not.toContain(link.token);
     }
+  });
+
+  it('still sends the reminder by SMS, with neither the link nor the passcode', async () => {
+    const patient = await callUnary(
+      client,
+      'createPatient',
+      scheduling.CreatePatientRequest.fromPartial({ patient: { ...PATIENT, phone: '+15550304999' } }),
+      await frontDesk(),
+    );
+    // The reminder (60 min before) falls due a few seconds from now; no link is issued (the e-mails wait for it).
+    const start = new Date(Math.ceil((Date.now() + 60 * 60_000 + 3_000) / 1000) * 1000);
+    const booked = await callUnary(
+      client,
+      'bookAppointment',
+      scheduling.BookAppointmentRequest.fromPartial({
+        appointment: {
+          clinician: 'users/doc-1',
+          patient: patient.patient!.name,
+          startTime: start,
+          endTime: new Date(start.getTime() + 30 * 60_000),
+        },
+      }),
+      await frontDesk(),
+    );
+    expect(booked.appointment?.name).toBeTruthy();
+    const reminder = await eventually('the SMS reminder', () => texts.find((t) => t.to === '+15550304999'), {
+      timeoutMs: 30_000,
+    });
+    expect(reminder.text).toContain('Hillside Clinic');
+    expect(reminder.text).toContain('Your join link came by e-mail.');
+    expect(reminder.text).not.toMatch(/https?:|join#|passcode/i);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(texts.filter((t) => t.to === '+15550304999')).toHaveLength(1);
   });
 
   it('stops the service at start without an SMS provider, naming the variable', async () => {
