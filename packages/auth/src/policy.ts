@@ -322,6 +322,14 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     kinds: [PATIENT],
     note: 'visit members: clinician their own; patient device once admitted; recorded as PhiAccessed',
   },
+  [`${SESSION}ExportChatTranscript`]: {
+    roles: [Clinician],
+    note: 'a host clinician of the visit; the transcript is sealed; reading the chat is recorded as PhiAccessed',
+  },
+  [`${SESSION}GetChatTranscript`]: {
+    roles: [Clinician],
+    note: 'a host clinician of the visit; recorded as PhiAccessed',
+  },
   [`${SESSION}PostLobbyNotice`]: clinicianOwn('clinician their own; a typed note is sealed'),
   [`${SESSION}GetLobbyNotice`]: {
     roles: [Clinician],

@@ -178,6 +178,8 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'ListChatMessages',
     'ShareChatFile',
     'ReadChatFile',
+    'ExportChatTranscript',
+    'GetChatTranscript',
     'PostLobbyNotice',
     'GetLobbyNotice',
   ],

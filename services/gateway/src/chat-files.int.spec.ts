@@ -214,4 +214,42 @@ describe('files in the visit chat', () => {
     expect(stored.subarray(0, 8).toString('latin1')).toBe('HAVENENC');
     expect(stored.includes(Buffer.from(CANARY))).toBe(false);
   });
+
+  it('exports the chat into the visit record for a host clinician only, sealed, and reads it back', async () => {
+    const staff = await liveSocket(stack.url, cara, false, sockets);
+    staff.ws.send(
+      JSON.stringify({ type: 'chat-send', visitId, text: `See you next week ${CANARY}`, ref: 't1' }),
+    );
+    await staff.waitFor((m) => m['type'] === 'chat-sent' && m['ref'] === 't1');
+
+    expect((await bo.post(`${stack.url}/api/visits/${visitId}/chat/transcript`, {})).status).toBe(403);
+    expect((await bo.fetch(`${stack.url}/api/visits/${visitId}/chat/transcript`)).status).toBe(403);
+    expect((await cara.fetch(`${stack.url}/api/visits/${visitId}/chat/transcript`)).status).toBe(404);
+
+    const res = await cara.post(`${stack.url}/api/visits/${visitId}/chat/transcript`, {});
+    expect(res.status).toBe(201);
+    const { transcript } = (await res.json()) as {
+      transcript: { id: string; text: string; messageCount: number; fileCount: number };
+    };
+    expect(transcript).toMatchObject({ messageCount: 1, fileCount: 1 });
+    expect(transcript.text).toContain(
+      `Patient shared a file: Résultats ${CANARY}.pdf (application/pdf, ${content.length} bytes)`,
+    );
+    expect(transcript.text).toContain(`Clinician: See you next week ${CANARY}`);
+
+    const again = await cara.fetch(`${stack.url}/api/visits/${visitId}/chat/transcript`);
+    expect(((await again.json()) as { transcript: { text: string } }).transcript.text).toBe(transcript.text);
+
+    const log = await readEventLog(nc, { filter: 'haven.es.>' });
+    const exported = log.filter((e) => e.type === 'haven.session.v1.TranscriptExported');
+    expect(exported).toHaveLength(1);
+    expect(exported[0]?.phi?.subject).toBeTruthy();
+    expect(JSON.stringify(log.map((e) => ({ ...e, phi: undefined })))).not.toContain(CANARY);
+    const reads = log.filter(
+      (e) =>
+        e.type === 'haven.events.v1.PhiAccessed' &&
+        e.data['what'] === `visits/${visitId}/transcripts/${transcript.id}`,
+    );
+    expect(reads).toHaveLength(1);
+  });
 });

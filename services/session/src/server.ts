@@ -37,7 +37,7 @@ import { followBookings } from './visit/booking-consumer';
 import { DEFAULT_CHAT_FILE_MAX_BYTES } from './visit/chat-files';
 import { ChatFileService } from './visit/chat-file-service';
 import { chatFileStreams, chatHandlers } from './visit/chat-grpc';
-import { ChatService } from './visit/chat-service';
+import { ChatService, TranscriptService } from './visit/chat-service';
 import { lobbyNoticeHandlers } from './visit/lobby-notice-grpc';
 import { LobbyNoticeService } from './visit/lobby-notice-service';
 import { visitHandlers } from './visit/grpc';
@@ -239,6 +239,7 @@ export async function startSession(
       ? new FilePatientKeyStore({ dir: join(resolve(config.HAVEN_DATA_DIR), 'chat-keys'), kms })
       : undefined;
   const chat = new ChatService({ store, visits, keys });
+  const transcripts = new TranscriptService({ store, visits, keys }, chat);
   const files = new ChatFileService({
     store,
     visits,
@@ -279,7 +280,7 @@ export async function startSession(
             clock: () => new Date(),
             openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
           }),
-          ...chatHandlers(chat, files),
+          ...chatHandlers(chat, files, transcripts),
           ...lobbyNoticeHandlers(notices),
         },
         streams: chatFileStreams(files),

@@ -150,6 +150,21 @@ export function ChatPanel({ chat, id }: { chat: Chat; id: string }) {
           {chars}/{CHAT_MAX_CHARS}
         </p>
       </form>
+      {chat.exportTranscript ? (
+        <button
+          type="button"
+          className="chat-export"
+          disabled={chat.messages.length === 0}
+          onClick={() => void chat.exportTranscript?.()}
+        >
+          Save transcript to visit record
+        </button>
+      ) : null}
+      {chat.notice ? (
+        <p className="chat-notice" role="status">
+          {chat.notice}
+        </p>
+      ) : null}
       {chat.error ? (
         <p className="chat-error" role="alert">
           {chat.error}

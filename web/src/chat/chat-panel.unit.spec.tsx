@@ -208,4 +208,42 @@ describe('the chat panel', () => {
     ]);
     expect(items.map((li) => li.classList.contains('chat-mine'))).toEqual([true, false]);
   });
+
+  it('offers the clinician’s page, not the patient’s, to save the transcript into the visit record', async () => {
+    const calls: { url: string; init: RequestInit }[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      return Promise.resolve({
+        ok: true,
+        status: 201,
+        json: () => Promise.resolve({ transcript: { messageCount: 3, fileCount: 1 } }),
+      });
+    }) as unknown as typeof fetch;
+    try {
+      const patientPage = fakeChannel();
+      const { unmount } = render(<Harness target={{ as: 'patient' }} open={patientPage.open} />);
+      await act(async () => undefined);
+      expect(
+        screen.queryByRole('button', { name: 'Save transcript to visit record', hidden: true }),
+      ).toBeNull();
+      unmount();
+
+      const ch = fakeChannel();
+      render(<Harness target={{ visitId: 'v1' }} open={ch.open} />);
+      await act(async () => undefined);
+      ch.deliver({ type: 'chat', visitId: 'v1', messages: [message('a', 'hello')] });
+      await act(async () => {
+        fireEvent.click(
+          screen.getByRole('button', { name: 'Save transcript to visit record', hidden: true }),
+        );
+      });
+      expect(calls.map((c) => [c.url, c.init.method])).toEqual([['/api/visits/v1/chat/transcript', 'POST']]);
+      expect(screen.getByRole('status', { hidden: true }).textContent).toBe(
+        'Transcript saved to the visit record (3 messages, 1 file).',
+      );
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
 });

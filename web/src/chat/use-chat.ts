@@ -4,7 +4,7 @@
  * is closed. Messages are kept by id, so a reconnect's history never shows one twice.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, csrfToken } from '../api/client';
+import { api, ApiError, csrfToken } from '../api/client';
 import { openLive, type LiveChannel, type LiveOptions } from '../live/live-channel';
 
 /** Whose chat: a patient's page (its visit comes from its token) or a clinician's page for one visit. */
@@ -82,6 +82,13 @@ export interface Chat {
   shareFile(file: File): Promise<boolean>;
   /** Where a shared file downloads from. */
   fileUrl(file: ChatFile): string;
+  /**
+   * Exports the chat into the visit record (a clinician's page only; undefined on the patient's): resolves true
+   * when it was saved, and sets `notice` to say so.
+   */
+  exportTranscript?: () => Promise<boolean>;
+  /** What the last export did, or null. */
+  readonly notice: string | null;
 }
 
 function errorText(code: string, reason: string | undefined, retryAfterMs: number | undefined): string {
@@ -238,5 +245,46 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
     [target],
   );
 
-  return { messages, connected, error, sending, unread, open, setOpen, send, shareFile, fileUrl };
+  const [notice, setNotice] = useState<string | null>(null);
+  const visitId = target && 'visitId' in target ? target.visitId : undefined;
+  const exportTranscript = useCallback(async (): Promise<boolean> => {
+    if (!visitId) return false;
+    setNotice(null);
+    try {
+      const r = await api<{ transcript: { messageCount: number; fileCount: number } | null }>(
+        'POST',
+        `/api/visits/${visitId}/chat/transcript`,
+        {},
+      );
+      const n = r.transcript?.messageCount ?? 0;
+      const f = r.transcript?.fileCount ?? 0;
+      setNotice(
+        `Transcript saved to the visit record (${n} message${n === 1 ? '' : 's'}, ${f} file${f === 1 ? '' : 's'}).`,
+      );
+      setError(null);
+      return true;
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 409
+          ? 'Nothing to export yet.'
+          : `Transcript not saved: ${err instanceof Error ? err.message : 'please try again.'}`,
+      );
+      return false;
+    }
+  }, [visitId]);
+
+  return {
+    messages,
+    connected,
+    error,
+    sending,
+    unread,
+    open,
+    setOpen,
+    send,
+    shareFile,
+    fileUrl,
+    notice,
+    ...(visitId ? { exportTranscript } : {}),
+  };
 }

@@ -9,6 +9,9 @@
  *     → the bytes, `Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`, the type the session
  *       service found from the content, and a sandboxing CSP (a browser never runs it as a page of ours)
  *
+ *   POST /api/visits/:id/chat/transcript  (staff cookie) → 201 { transcript }: the chat exported into the record
+ *   GET  /api/visits/:id/chat/transcript  (staff cookie) → 200 { transcript }: the latest export
+ *
  * The cookie is checked before the body is read; the body is at most the clinic's limit (413 beyond). Who may
  * share and read is the session service's decision (visit members; a refusal is recorded there), which also
  * finds the type by the bytes, stores them encrypted and records each read as PhiAccessed before the first byte.
@@ -182,8 +185,58 @@ function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandl
   };
 }
 
-/** Registers the chat file routes on the /api router. */
+/** A transcript as the clinician's page gets it. */
+function transcriptView(t: session.ChatTranscript | undefined) {
+  return t
+    ? {
+        id: t.name.split('/').at(-1) ?? '',
+        text: t.text,
+        messageCount: t.messageCount,
+        fileCount: t.fileCount,
+        exportedAt: t.createTime?.toISOString() ?? null,
+      }
+    : null;
+}
+
+/**
+ * `POST /api/visits/:id/chat/transcript` exports the chat into the visit record (ExportChatTranscript), `GET`
+ * reads the latest export back (GetChatTranscript): a host clinician only, each a PhiAccessed in the session.
+ */
+function transcriptRoute(
+  ctx: RouteContext,
+  rpc: 'exportChatTranscript' | 'getChatTranscript',
+): RequestHandler {
+  return async (req, res) => {
+    const visitId = pathId(req, res);
+    if (visitId === undefined) return;
+    const auth = await authenticate(ctx, req, res, COOKIES.access);
+    if (!auth) return;
+    if (!ctx.clients.session) {
+      send(res, httpError('UNAVAILABLE'));
+      return;
+    }
+    try {
+      const r = await callUnary(
+        ctx.clients.session,
+        rpc,
+        { visit: `visits/${visitId}` },
+        ctx.metadataFor(res, auth.token),
+        { deadlineMs: ctx.deadlineMs },
+      );
+      res
+        .status(rpc === 'exportChatTranscript' ? 201 : 200)
+        .json({ transcript: transcriptView(r.transcript) });
+    } catch (err) {
+      ctx.logCallFailure(res, `session.${rpc}`, err);
+      send(res, httpErrorFromGrpc(err));
+    }
+  };
+}
+
+/** Registers the chat file and transcript routes on the /api router. */
 export function registerChatFileRoutes(api: Router, ctx: RouteContext, options: { maxBytes: number }): void {
+  api.post('/visits/:id/chat/transcript', transcriptRoute(ctx, 'exportChatTranscript'));
+  api.get('/visits/:id/chat/transcript', transcriptRoute(ctx, 'getChatTranscript'));
   api.post('/visits/:id/chat/files', uploadRoute(ctx, 'staff', options.maxBytes));
   api.post('/patient/chat/files', uploadRoute(ctx, 'patient', options.maxBytes));
   api.get('/visits/:id/chat/files/:fileId', downloadRoute(ctx, 'staff'));

@@ -7,7 +7,7 @@ import { session } from '@haven/proto';
 import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
 import type { ChatFileService } from './chat-file-service';
 import { callerOf, ID, visitIdOf } from './names';
-import type { ChatMessageView, ChatService } from './chat-service';
+import type { ChatMessageView, ChatService, TranscriptService, TranscriptView } from './chat-service';
 
 const MESSAGE_ID = /^[0-9a-f-]{36}$/;
 const FILE_NAME = /^visits\/([^/]+)\/files\/([0-9a-f-]{36})$/;
@@ -136,9 +136,33 @@ export function chatFileStreams(files: ChatFileService) {
   };
 }
 
+function transcriptToProto(t: TranscriptView): session.ChatTranscript {
+  return session.ChatTranscript.fromPartial({
+    name: `visits/${t.visitId}/transcripts/${t.transcriptId}`,
+    text: t.text,
+    messageCount: t.messageCount,
+    fileCount: t.fileCount,
+    exportedBy: t.exportedBy,
+    createTime: new Date(t.exportedAt),
+  });
+}
+
 /** The chat's handlers, to merge with the visit handlers. */
-export function chatHandlers(chat: ChatService, files: ChatFileService) {
+export function chatHandlers(chat: ChatService, files: ChatFileService, transcripts: TranscriptService) {
   return {
+    exportChatTranscript: async (request: session.ExportChatTranscriptRequest, ctx: CallContext) => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.visit, 'visit');
+      const t = await transcripts.export(visitId, principal, callerOf(principal), ctx, commandMetadata(ctx));
+      return { transcript: transcriptToProto(t) };
+    },
+    getChatTranscript: async (request: session.GetChatTranscriptRequest, ctx: CallContext) => {
+      const principal = requirePrincipal(ctx);
+      const visitId = visitIdOf(request.visit, 'visit');
+      return {
+        transcript: transcriptToProto(await transcripts.get(visitId, principal, callerOf(principal), ctx)),
+      };
+    },
     shareChatFile: (request: session.ShareChatFileRequest, ctx: CallContext) =>
       shareChatFile(files, request, ctx),
     sendChatMessage: (request: session.SendChatMessageRequest, ctx: CallContext) =>

@@ -5,8 +5,8 @@
  * answer").
  */
 import { randomUUID } from 'node:crypto';
-import { openPhi, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
-import { NotFoundError, UnavailableError, ValidationError } from '@haven/errors';
+import { openPhi, PhiShreddedError, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
+import { NotFoundError, PreconditionError, UnavailableError, ValidationError } from '@haven/errors';
 import { newEventId, type EventStore } from '@haven/eventstore';
 import { actorOf, type CallContext, type CommandMetadata, type Principal } from '@haven/service';
 import {
@@ -17,6 +17,13 @@ import {
   type SendChatMessage,
 } from './chat';
 import { ChatFileEventType, type ChatFileShared, type ChatFileType } from './chat-files';
+import {
+  requireTranscriptReader,
+  TranscriptEventType,
+  writeTranscript,
+  type ExportChatTranscript,
+  type TranscriptExported,
+} from './chat-transcript';
 import { decide, type Caller } from './decide';
 import { visitStream } from './open-visit';
 import { participantIdOf } from './room-access';
@@ -207,6 +214,152 @@ export class ChatService {
       });
     }
     return out;
+  }
+}
+
+/** A chat transcript as the handlers answer it. */
+export interface TranscriptView {
+  readonly visitId: string;
+  readonly transcriptId: string;
+  readonly text: string;
+  readonly messageCount: number;
+  readonly fileCount: number;
+  readonly exportedBy: string;
+  readonly exportedAt: string;
+}
+
+/** Exports a visit's chat into the visit record and reads the export back (host clinicians). */
+export class TranscriptService {
+  private readonly clock: () => Date;
+
+  constructor(
+    private readonly deps: ChatServiceDeps,
+    private readonly chat: ChatService,
+  ) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  /**
+   * Writes the transcript of every message and file so far (reading them is a PhiAccessed), seals it and
+   * appends TranscriptExported. Throws PermissionError (not a host clinician) before reading anything,
+   * PreconditionError (visit ended, chat empty), NotFoundError, UnavailableError (no key store).
+   */
+  async export(
+    visitId: string,
+    principal: Principal,
+    caller: Caller,
+    ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
+    metadata: CommandMetadata,
+  ): Promise<TranscriptView> {
+    const participantId = participantIdOf(caller);
+    const { state } = await this.deps.visits.load(visitId);
+    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    requireTranscriptReader(state, caller, participantId);
+    const transcriptId = randomUUID();
+    const at = this.clock().toISOString();
+    const command = (phi: SealedPhi, counts: { messages: number; files: number }): ExportChatTranscript => ({
+      type: 'ExportChatTranscript',
+      data: {
+        caller,
+        participantId,
+        transcriptId,
+        messageCount: counts.messages,
+        fileCount: counts.files,
+        phi,
+        at,
+      },
+    });
+    decide(command(PLACEHOLDER, { messages: 1, files: 0 }), state);
+    const entries: ChatMessageView[] = [];
+    for (;;) {
+      const last = entries.at(-1);
+      const page = await this.chat.list(
+        visitId,
+        principal,
+        caller,
+        { ...(last ? { after: last.messageId } : {}), limit: 500 },
+        ctx,
+      );
+      entries.push(...page);
+      if (page.length < 500) break;
+    }
+    const files = entries.filter((e) => e.file).length;
+    const counts = { messages: entries.length - files, files };
+    decide(command(PLACEHOLDER, counts), state);
+    const text = writeTranscript(
+      visitId,
+      entries.map((e) => ({
+        role: e.role,
+        postedAt: e.postedAt,
+        text: e.text,
+        ...(e.file
+          ? { file: { fileName: e.file.fileName, mediaType: e.file.mediaType, sizeBytes: e.file.sizeBytes } }
+          : {}),
+      })),
+    );
+    const live = state as Extract<VisitState, { status: 'open' }>;
+    const phi = await sealPhi(this.requireKeys(), live.patientId, { transcript: text });
+    await this.deps.visits.command(visitId, command(phi, counts), metadata);
+    return {
+      visitId,
+      transcriptId,
+      text,
+      messageCount: counts.messages,
+      fileCount: counts.files,
+      exportedBy: `users/${caller.id}`,
+      exportedAt: at,
+    };
+  }
+
+  /**
+   * The latest exported transcript, for a host clinician (also after the visit ended); PhiAccessed first.
+   * Throws NotFoundError (no visit, nothing exported), PermissionError, PreconditionError (patient data erased),
+   * UnavailableError.
+   */
+  async get(
+    visitId: string,
+    principal: Principal,
+    caller: Caller,
+    ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
+  ): Promise<TranscriptView> {
+    const { state } = await this.deps.visits.load(visitId);
+    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    requireTranscriptReader(state, caller, participantIdOf(caller));
+    const events = await this.deps.store.read(visitStream(visitId));
+    const latest = events.filter((e) => e.type === TranscriptEventType.Exported).at(-1);
+    if (!latest?.phi) throw new NotFoundError('no transcript was exported for this visit');
+    const keys = this.requireKeys();
+    const data = latest.data as unknown as TranscriptExported['data'];
+    await recordPhiRead(this.deps.store, this.clock, {
+      patientId: state.patientId,
+      what: `visits/${visitId}/transcripts/${data.transcriptId}`,
+      stream: chatAccessStream(visitId),
+      principal,
+      ctx,
+      fields: ['transcript'],
+    });
+    let text: unknown;
+    try {
+      text = (await openPhi(keys, latest.phi))['transcript'];
+    } catch (error) {
+      if (error instanceof PhiShreddedError)
+        throw new PreconditionError('patient data erased', { cause: error });
+      throw error;
+    }
+    return {
+      visitId,
+      transcriptId: data.transcriptId,
+      text: typeof text === 'string' ? text : '',
+      messageCount: data.messageCount,
+      fileCount: data.fileCount,
+      exportedBy: data.exportedBy,
+      exportedAt: data.exportedAt,
+    };
+  }
+
+  private requireKeys(): PatientKeyStore {
+    if (!this.deps.keys) throw new UnavailableError('the chat needs HAVEN_DATA_DIR (its key store)');
+    return this.deps.keys;
   }
 }
 

@@ -25,10 +25,12 @@ import {
 } from './visit';
 import { decideSendChat, type SendChatMessage } from './chat';
 import { decideShareChatFile, type ShareChatFile } from './chat-files';
+import { decideExportTranscript, type ExportChatTranscript } from './chat-transcript';
 import { decidePostLobbyNotice, type PostLobbyNotice } from './lobby-notice';
 
 export type { SendChatMessage } from './chat';
 export type { ShareChatFile } from './chat-files';
+export type { ExportChatTranscript } from './chat-transcript';
 export type { PostLobbyNotice } from './lobby-notice';
 
 /** The caller as the decider sees it. */
@@ -206,6 +208,7 @@ export type VisitCommand =
   | RecordMediaLeft
   | SendChatMessage
   | ShareChatFile
+  | ExportChatTranscript
   | PostLobbyNotice;
 
 type LiveVisit = Extract<VisitState, { status: 'open' }>;
@@ -367,6 +370,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideSendChat(visit, command.data);
     case 'ShareChatFile':
       return decideShareChatFile(visit, command.data);
+    case 'ExportChatTranscript':
+      return decideExportTranscript(visit, command.data);
     case 'PostLobbyNotice':
       return decidePostLobbyNotice(visit, command.data);
   }

@@ -4,6 +4,7 @@
  */
 import { ChatEventType, evolveChat, type ChatMessagePosted, type ChatState } from './chat';
 import { ChatFileEventType, type ChatFileShared } from './chat-files';
+import { TranscriptEventType, type TranscriptExported } from './chat-transcript';
 import {
   evolveLobbyNotice,
   LobbyNoticeEventType,
@@ -34,6 +35,7 @@ export const VisitEventType = {
   HostRevoked: 'haven.session.v1.HostRevoked',
   ChatMessagePosted: ChatEventType.MessagePosted,
   ChatFileShared: ChatFileEventType.Shared,
+  TranscriptExported: TranscriptEventType.Exported,
   LobbyNoticePosted: LobbyNoticeEventType.Posted,
 } as const;
 
@@ -324,6 +326,7 @@ export type VisitEvent =
   | VisitEnded
   | ChatMessagePosted
   | ChatFileShared
+  | TranscriptExported
   | LobbyNoticePosted;
 
 /** One participant as the aggregate knows them. */
