@@ -162,6 +162,8 @@ export function appointmentView(a: scheduling.Appointment) {
     endTime: a.endTime?.toISOString() ?? null,
     state: APPOINTMENT_STATE[a.state] ?? 'scheduled',
     visitId: a.visit ? lastSegment(a.visit) : null,
+    // A recurring appointment's series and which occurrence it is (from 1); absent for a single one.
+    ...(a.seriesId ? { seriesId: a.seriesId, occurrence: a.occurrence } : {}),
   };
 }
 

@@ -96,6 +96,7 @@ function schedulingHandlersFor(seen: TestBackend['seen']) {
           name: `appointments/appt-${seen.bookings.length}`,
           state: scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED,
         }),
+        occurrences: [],
       };
     },
   };

@@ -2,7 +2,8 @@
  * Scheduling over a real nats-server, in process: PHI sealed in events, PhiAccessed before every PHI answer
  * (and no answer when it cannot be recorded), crypto-shredding, overlap refusal through the clinician's
  * schedule stream, listing, and patient links end to end (redeem → patient token verified over HTTP JWKS,
- * lockout, reissue, cancelled appointment, ended visit). Captures the service's log and checks no PHI is in it.
+ * lockout, reissue, cancelled appointment, ended visit), recurring appointments (per-occurrence conflicts,
+ * cancel one or the rest). Captures the service's log and checks no PHI is in it.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import {
   serveJwks,
   startNatsServer,
 } from '@haven/testing';
+import { addClinicDays } from './appointment/series';
 import { startScheduling, type RunningScheduling } from './server';
 import { testSchedulingConfig } from './testing';
 
@@ -477,6 +479,7 @@ describe('appointments', () => {
       {
         name: `appointments/${a1}`,
         reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+        includeFollowing: false,
         etag: '',
         requestId: '',
       },
@@ -717,6 +720,7 @@ describe('patient links', () => {
       {
         name: `appointments/${id}`,
         reason: scheduling.CancellationReason.CANCELLATION_REASON_OTHER,
+        includeFollowing: false,
         etag: '',
         requestId: '',
       },
@@ -756,6 +760,139 @@ describe('patient links', () => {
   it('refuses an unknown token without revealing anything', async () => {
     const error = await failureOf(redeem(Buffer.alloc(32, 7).toString('base64url'), '12345678'));
     expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('recurring appointments', () => {
+  let patientId: string;
+  beforeAll(async () => {
+    patientId = await createPatient();
+  });
+  const WEEK = 7 * 86_400_000;
+  const bookSeries = async (
+    clinicianId: string,
+    first: { startTime: Date; endTime: Date },
+    recurrence: Partial<scheduling.Recurrence>,
+    requestId = '',
+  ) =>
+    callUnary(
+      client,
+      'bookAppointment',
+      scheduling.BookAppointmentRequest.fromPartial({
+        appointment: { clinician: `users/${clinicianId}`, patient: `patients/${patientId}`, ...first },
+        recurrence,
+        requestId,
+      }),
+      await frontDesk(),
+    );
+  const get = async (name: string) =>
+    (
+      await callUnary(
+        client,
+        'getAppointment',
+        scheduling.GetAppointmentRequest.fromPartial({ name }),
+        await frontDesk(),
+      )
+    ).appointment!;
+  const cancel = async (name: string, includeFollowing = false) =>
+    callUnary(
+      client,
+      'cancelAppointment',
+      scheduling.CancelAppointmentRequest.fromPartial({
+        name,
+        reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+        includeFollowing,
+      }),
+      await frontDesk(),
+    );
+  const SCHEDULED = scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED;
+  const CANCELLED = scheduling.AppointmentState.APPOINTMENT_STATE_CANCELLED;
+
+  it('books every occurrence as its own appointment with its own link; a retry books nothing new', async () => {
+    const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
+    const first = slot(48 * 60);
+    const requestId = randomUUID();
+    const r = await bookSeries(clinicianId, first, { intervalWeeks: 1, count: 3 }, requestId);
+    expect(r.occurrences.map((a) => a.occurrence)).toEqual([1, 2, 3]);
+    expect(new Set(r.occurrences.map((a) => a.name)).size).toBe(3);
+    expect(new Set(r.occurrences.map((a) => a.seriesId)).size).toBe(1);
+    expect(r.occurrences[0]!.seriesId).not.toBe('');
+    expect(r.appointment?.name).toBe(r.occurrences[0]!.name);
+    // Weekly at the same time of day in the clinic's zone (New York): 7 days apart unless the offset changed.
+    for (const [i, a] of r.occurrences.entries()) {
+      const drift = Math.abs(a.startTime!.getTime() - (first.startTime.getTime() + i * WEEK));
+      expect(drift === 0 || drift === 3600_000).toBe(true);
+      expect(a.endTime!.getTime() - a.startTime!.getTime()).toBe(30 * 60_000);
+      expect((await get(a.name)).state).toBe(SCHEDULED);
+    }
+    const ids = r.occurrences.map((a) => a.name.slice('appointments/'.length));
+    const [one, two] = [await issueLink(ids[0]!), await issueLink(ids[1]!)];
+    expect(one.token).not.toBe(two.token);
+    expect(one.passcode).not.toBe(two.passcode);
+    const again = await bookSeries(clinicianId, first, { intervalWeeks: 1, count: 3 }, requestId);
+    expect(again.occurrences.map((a) => a.name)).toEqual(r.occurrences.map((a) => a.name));
+  });
+
+  it('names every occurrence that overlaps, and books none of them', async () => {
+    const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
+    const first = slot(50 * 60);
+    /** Occurrence `k` (from 0) moved by `minutes`, at the series' wall-clock time in the clinic's zone. */
+    const week = (k: number, minutes = 10) => {
+      const start = addClinicDays(first.startTime, 7 * k, 'America/New_York').getTime() + minutes * 60_000;
+      return { startTime: new Date(start), endTime: new Date(start + 30 * 60_000) };
+    };
+    await book(patientId, week(1), { clinicianId });
+    await book(patientId, week(3), { clinicianId });
+    const error = await failureOf(bookSeries(clinicianId, first, { intervalWeeks: 1, count: 4 }));
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual([
+      'occurrences[1].start_time',
+      'occurrences[3].start_time',
+    ]);
+    // Nothing was booked: the first and third weeks are still free.
+    await book(patientId, week(0, 0), { clinicianId });
+    await book(patientId, week(2, 0), { clinicianId });
+  });
+
+  it('cancels one occurrence alone, or it and the rest of the series, freeing their slots', async () => {
+    const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
+    const first = slot(52 * 60);
+    const r = await bookSeries(clinicianId, first, { intervalWeeks: 2, count: 4 });
+    const [a1, a2, a3, a4] = r.occurrences.map((a) => a.name);
+    // One alone: the others stay.
+    await cancel(a3!);
+    expect((await get(a2!)).state).toBe(SCHEDULED);
+    expect((await get(a4!)).state).toBe(SCHEDULED);
+    // The second and the following: the fourth goes too; the third was already cancelled; the first stays.
+    const rest = await cancel(a2!, true);
+    expect(rest.appointment?.state).toBe(CANCELLED);
+    expect(rest.following.map((a) => a.name)).toEqual([a4]);
+    for (const name of [a2!, a3!, a4!]) expect((await get(name)).state).toBe(CANCELLED);
+    expect((await get(a1!)).state).toBe(SCHEDULED);
+    // Their slots are free again.
+    const fourth = r.occurrences[3]!;
+    await book(patientId, { startTime: fourth.startTime!, endTime: fourth.endTime! }, { clinicianId });
+  });
+
+  it('lets a clinician book a series only for themself', async () => {
+    const error = await failureOf(
+      callUnary(
+        client,
+        'bookAppointment',
+        scheduling.BookAppointmentRequest.fromPartial({
+          appointment: { clinician: 'users/clin-b', patient: `patients/${patientId}`, ...slot(54 * 60) },
+          recurrence: { intervalWeeks: 1, count: 2 },
+        }),
+        await clinician('clin-a'),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('refuses a rule without a count or an end date', async () => {
+    const error = await failureOf(bookSeries('clin-a', slot(56 * 60), { intervalWeeks: 1 }));
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(parseStatusDetails(error).fieldViolations.map((v) => v.field)).toEqual(['recurrence.count']);
   });
 });
 

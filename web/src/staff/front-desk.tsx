@@ -1,6 +1,7 @@
 /**
- * The front desk (and admins): register a patient, book an appointment with a clinician, the day's appointments
- * with their patient link (shown once) and cancellation.
+ * The front desk (and admins): register a patient, book an appointment with a clinician (once, or every N weeks
+ * as a series), the day's appointments with their patient link (shown once) and cancellation (of one, or of
+ * the rest of a series).
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
@@ -19,7 +20,36 @@ const STATE_LABELS: Readonly<Record<AppointmentState, string>> = {
 };
 
 const PATIENT_LABELS = { name: 'Full name', dateOfBirth: 'Date of birth', email: 'E-mail', phone: 'Phone' };
-const BOOK_LABELS = { clinicianId: 'Clinician', patientId: 'Patient', startTime: 'Start', endTime: 'End' };
+const BOOK_LABELS = {
+  clinicianId: 'Clinician',
+  patientId: 'Patient',
+  startTime: 'Start',
+  endTime: 'End',
+  repeatEveryWeeks: 'Repeat',
+  repeatCount: 'Number of visits',
+  repeatUntil: 'Last visit on or before',
+};
+
+/** The booking form's repeat choices: weeks between visits ('' for a single appointment). */
+const REPEATS: ReadonlyArray<readonly [string, string]> = [
+  ['1', 'Every week'],
+  ['2', 'Every 2 weeks'],
+  ['3', 'Every 3 weeks'],
+  ['4', 'Every 4 weeks'],
+];
+
+/** The recurring part of a booking from the form: every N weeks, a number of visits or a last day. */
+function repeatFields(data: FormData): Record<string, string | number> {
+  const every = formValue(data, 'repeatEveryWeeks');
+  if (every === '') return {};
+  const until = formValue(data, 'repeatUntil');
+  if (until !== '') {
+    // The end of that day, in this browser's (the clinic's) time zone.
+    const [y = 1970, m = 1, d = 1] = until.split('-').map(Number);
+    return { repeatEveryWeeks: Number(every), repeatUntil: new Date(y, m - 1, d, 23, 59, 59).toISOString() };
+  }
+  return { repeatEveryWeeks: Number(every), repeatCount: formValue(data, 'repeatCount') };
+}
 
 /** The day list's filter by clinician, as a query suffix. */
 const whoseQuery = (clinicianId: string) =>
@@ -329,6 +359,7 @@ export function FrontDesk() {
   const [clinicianId, setClinicianId] = useState('');
   const [patientId, setPatientId] = useState('');
   const [slot, setSlot] = useState(defaultSlot);
+  const [repeat, setRepeat] = useState('');
   const [day, setDay] = useState(() => localDay(new Date()));
   const [appointments, setAppointments] = useState<readonly Appointment[] | null>(null);
   const [dayError, setDayError] = useState<string | null>(null);
@@ -405,14 +436,25 @@ export function FrontDesk() {
     const data = new FormData(el);
     void book.run(el, async () => {
       try {
-        const r = await api<{ appointment: Appointment }>('POST', '/api/appointments', {
-          clinicianId: formValue(data, 'clinicianId'),
-          patientId: formValue(data, 'patientId'),
-          startTime: isoFromLocalInput(formValue(data, 'startTime')),
-          endTime: isoFromLocalInput(formValue(data, 'endTime')),
-        });
+        const r = await api<{ appointment: Appointment; occurrences?: Appointment[] }>(
+          'POST',
+          '/api/appointments',
+          {
+            clinicianId: formValue(data, 'clinicianId'),
+            patientId: formValue(data, 'patientId'),
+            startTime: isoFromLocalInput(formValue(data, 'startTime')),
+            endTime: isoFromLocalInput(formValue(data, 'endTime')),
+            ...repeatFields(data),
+          },
+        );
         const start = new Date(r.appointment.startTime ?? Date.now());
-        book.setSuccess(`Appointment booked for ${start.toLocaleString()}.`);
+        const series = r.occurrences ?? [];
+        const last = series.at(-1)?.startTime;
+        book.setSuccess(
+          series.length > 1 && last
+            ? `${series.length} appointments booked, from ${start.toLocaleString()} to ${new Date(last).toLocaleString()}.`
+            : `Appointment booked for ${start.toLocaleString()}.`,
+        );
         const next = localDay(start);
         if (next === day) await loadDay(day);
         else setDay(next);
@@ -448,12 +490,18 @@ export function FrontDesk() {
     if (done !== undefined) await loadDay(day);
   };
 
-  const cancel = async (a: Appointment) => {
-    if (!window.confirm(`Cancel the appointment at ${timeOf(a.startTime)}? The patient link stops working.`))
-      return;
+  const cancel = async (a: Appointment, following = false) => {
+    const what = following
+      ? `the appointment at ${timeOf(a.startTime)} and every later visit of its series`
+      : `the appointment at ${timeOf(a.startTime)}`;
+    if (!window.confirm(`Cancel ${what}? Their patient links stop working.`)) return;
     const done = await guarded(
       session,
-      () => api('POST', `/api/appointments/${a.id}/cancel`, { reason: 'other' }),
+      () =>
+        api('POST', `/api/appointments/${a.id}/cancel`, {
+          reason: 'other',
+          ...(following ? { following } : {}),
+        }),
       setDayError,
     );
     if (done !== undefined) await loadDay(day);
@@ -520,6 +568,43 @@ export function FrontDesk() {
                 setSlot((s) => ({ ...s, end }));
               }}
             />
+            <Field name="repeatEveryWeeks" label="Repeat" state={book}>
+              <select
+                id="repeatEveryWeeks"
+                name="repeatEveryWeeks"
+                value={repeat}
+                onChange={(e) => setRepeat(e.target.value)}
+                aria-describedby="repeatEveryWeeks-error"
+              >
+                <option value="">Does not repeat</option>
+                {REPEATS.map(([weeks, label]) => (
+                  <option key={weeks} value={weeks}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            {repeat !== '' ? (
+              <>
+                <Field
+                  name="repeatCount"
+                  label="Number of visits"
+                  hint="(2 to 52)"
+                  state={book}
+                  type="number"
+                  min={2}
+                  max={52}
+                  defaultValue={4}
+                />
+                <Field
+                  name="repeatUntil"
+                  label="Or last visit on or before"
+                  hint="(optional)"
+                  state={book}
+                  type="date"
+                />
+              </>
+            ) : null}
           </div>
           <FreeSlots
             clinicianId={clinicianId}
@@ -581,6 +666,9 @@ export function FrontDesk() {
                     {` ${patientById.get(a.patientId)?.name ?? 'Patient'} with ${clinicianName.get(a.clinicianId) ?? 'clinician'}`}
                   </span>
                   <span className={`badge badge-${a.state}`}>{STATE_LABELS[a.state] ?? a.state}</span>
+                  {a.seriesId ? (
+                    <span className="badge badge-series">{`Visit ${String(a.occurrence ?? '')} of a series`}</span>
+                  ) : null}
                 </div>
                 {moving === a.id ? (
                   <Reschedule
@@ -629,6 +717,16 @@ export function FrontDesk() {
                     >
                       Cancel
                     </button>
+                    {a.seriesId && a.state === 'scheduled' ? (
+                      <button
+                        type="button"
+                        className="button button-quiet"
+                        aria-label={`Cancel the appointment at ${timeOf(a.startTime)} and the rest of its series`}
+                        onClick={() => void cancel(a, true)}
+                      >
+                        Cancel rest of series
+                      </button>
+                    ) : null}
                   </div>
                 ) : null}
               </li>

@@ -158,6 +158,112 @@ describe('the front desk', () => {
   });
 });
 
+describe('recurring appointments at the front desk', () => {
+  const start = new Date(Date.now() + 24 * 3_600_000);
+  start.setMinutes(0, 0, 0);
+  const occurrence = (n: number) => ({
+    id: `s${n}`,
+    clinicianId: 'c1',
+    patientId: 'p1',
+    startTime: new Date(start.getTime() + (n - 1) * 14 * 86_400_000).toISOString(),
+    endTime: new Date(start.getTime() + (n - 1) * 14 * 86_400_000 + 30 * 60_000).toISOString(),
+    state: 'scheduled',
+    visitId: null,
+    seriesId: 'series-1',
+    occurrence: n,
+  });
+  const desk = (extra: Record<string, Answer> = {}) =>
+    serve({
+      'GET /api/me': { status: 200, body: { role: 'front_desk' } },
+      'GET /api/me/passkeys': { status: 200, body: { passkeys: [] } },
+      'GET /api/clinicians': { status: 200, body: { clinicians: [{ id: 'c1', displayName: 'Dr Ada' }] } },
+      'GET /api/patients?purpose=treatment': {
+        status: 200,
+        body: { patients: [{ id: 'p1', name: 'Maria Lopez', dateOfBirth: '1975-09-30' }] },
+      },
+      'GET /api/appointments?*': { status: 200, body: { appointments: [occurrence(2)] } },
+      ...extra,
+    });
+  const fillAndBook = async () => {
+    render(<StaffApp />);
+    await flush();
+    await flush();
+    fireEvent.change(screen.getByLabelText('Clinician'), { target: { value: 'c1' } });
+    fireEvent.change(screen.getByLabelText('Patient'), { target: { value: 'p1' } });
+    fireEvent.change(screen.getByLabelText('Repeat'), { target: { value: '2' } });
+    fireEvent.change(screen.getByLabelText(/^Number of visits/), { target: { value: '3' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Book appointment' })));
+    await flush();
+  };
+
+  it('books every 2 weeks, 3 visits, and says so', async () => {
+    const calls = desk({
+      'POST /api/appointments': {
+        status: 201,
+        body: { appointment: occurrence(1), occurrences: [occurrence(1), occurrence(2), occurrence(3)] },
+      },
+    });
+    await fillAndBook();
+    expect(calls.find((c) => c.route === 'POST /api/appointments')?.body).toMatchObject({
+      clinicianId: 'c1',
+      patientId: 'p1',
+      repeatEveryWeeks: 2,
+      repeatCount: '3',
+    });
+    expect(document.getElementById('book-success')?.textContent).toMatch(/^3 appointments booked, from /);
+  });
+
+  it('shows every visit of the series that overlaps, and books nothing', async () => {
+    desk({
+      'POST /api/appointments': {
+        status: 400,
+        body: {
+          error: {
+            code: 'INVALID_ARGUMENT',
+            message: 'Invalid request.',
+            fieldViolations: [
+              {
+                field: 'occurrences[1].start_time',
+                description: 'visit 2 of 3 overlaps another appointment',
+              },
+              {
+                field: 'occurrences[2].start_time',
+                description: 'visit 3 of 3 overlaps another appointment',
+              },
+            ],
+          },
+        },
+      },
+    });
+    await fillAndBook();
+    const alert = document.getElementById('book-error')?.textContent ?? '';
+    expect(alert).toContain('visit 2 of 3 overlaps');
+    expect(alert).toContain('visit 3 of 3 overlaps');
+  });
+
+  it('cancels one visit, or it and the rest of its series', async () => {
+    const calls = desk({
+      'POST /api/appointments/s2/cancel': {
+        status: 200,
+        body: { appointment: occurrence(2), following: [] },
+      },
+    });
+    window.confirm = jest.fn(() => true);
+    render(<StaffApp />);
+    await flush();
+    await flush();
+    expect(screen.getByText('Visit 2 of a series')).toBeTruthy();
+    await act(async () =>
+      fireEvent.click(screen.getByRole('button', { name: /and the rest of its series$/ })),
+    );
+    await flush();
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: /^Cancel appointment at/ })));
+    await flush();
+    const cancels = calls.filter((c) => c.route === 'POST /api/appointments/s2/cancel').map((c) => c.body);
+    expect(cancels).toEqual([{ reason: 'other', following: true }, { reason: 'other' }]);
+  });
+});
+
 describe('participantLabel', () => {
   const p = { id: 'participant-3f2a', kind: 'patient', state: 'lobby' as const, inMedia: false, device: 1 };
   it('names the patient once their name was read, and says which device', () => {

@@ -52,6 +52,9 @@ export interface Appointment {
   readonly endTime: string | null;
   readonly state: AppointmentState;
   readonly visitId: string | null;
+  /** A recurring appointment's series, and which visit of it (from 1). */
+  readonly seriesId?: string;
+  readonly occurrence?: number;
 }
 
 /** POST /api/appointments/:id/link: shown once. */

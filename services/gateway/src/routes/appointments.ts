@@ -1,5 +1,5 @@
 /**
- * Appointments (`/api/appointments`): book one, list a day's, cancel, reschedule or mark one no-show (each of
+ * Appointments (`/api/appointments`): book one (or a weekly series), list a day's, cancel, reschedule or mark one no-show (each of
  * which frees the old slot), and issue its patient link. Every call
  * goes to scheduling with the user's own token; scheduling enforces who may book, see or cancel what.
  */
@@ -21,6 +21,10 @@ const APPOINTMENT_FIELDS = {
   'appointment.end_time': 'endTime',
   'appointment.reason': 'reason',
   request_id: 'idempotencyKey',
+  recurrence: 'repeatEveryWeeks',
+  'recurrence.interval_weeks': 'repeatEveryWeeks',
+  'recurrence.count': 'repeatCount',
+  'recurrence.until': 'repeatUntil',
 } as const;
 const CANCEL_REASONS: Readonly<Record<string, scheduling.CancellationReason>> = {
   patient_request: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
@@ -43,8 +47,10 @@ function bookRequest(req: Request, res: Response): scheduling.BookAppointmentReq
   const endTime = dateField(body, 'endTime', violations);
   const reason = stringField(body, 'reason', 2000, violations);
   const requestId = idempotencyKey(req, violations);
+  const recurrence = recurrenceOf(body, violations);
   if (invalid(res, violations)) return undefined;
   return scheduling.BookAppointmentRequest.fromPartial({
+    ...(recurrence ? { recurrence } : {}),
     appointment: {
       clinician: resourceName('users', clinicianId),
       patient: resourceName('patients', patientId),
@@ -54,6 +60,33 @@ function bookRequest(req: Request, res: Response): scheduling.BookAppointmentReq
     },
     requestId,
   });
+}
+
+/** A whole number field from 0 to 1000, when given; records a violation otherwise. */
+function smallNumber(body: Record<string, unknown>, field: string, violations: HttpFieldViolation[]) {
+  const value = body[field];
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1000) {
+    violations.push({ field, description: 'must be a whole number' });
+    return undefined;
+  }
+  return n;
+}
+
+/**
+ * A recurring booking's rule (`repeatEveryWeeks` with `repeatCount` or `repeatUntil`), undefined for a single
+ * appointment. Scheduling checks the rule itself.
+ */
+function recurrenceOf(
+  body: Record<string, unknown>,
+  violations: HttpFieldViolation[],
+): Partial<scheduling.Recurrence> | undefined {
+  const intervalWeeks = smallNumber(body, 'repeatEveryWeeks', violations);
+  const count = smallNumber(body, 'repeatCount', violations);
+  const until = dateField(body, 'repeatUntil', violations);
+  if (intervalWeeks === undefined && count === undefined && until === undefined) return undefined;
+  return { intervalWeeks: intervalWeeks ?? 0, count: count ?? 0, ...(until ? { until } : {}) };
 }
 
 /** The day list's query as a ListAppointmentsRequest, or undefined after answering 400. */
@@ -118,9 +151,12 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
         const request = bookRequest(req, res);
         if (!request) return;
         const md = ctx.metadataFor(res, token);
-        const { appointment } = await callUnary(clients.scheduling, 'bookAppointment', request, md, opts);
+        const r = await callUnary(clients.scheduling, 'bookAppointment', request, md, opts);
+        const { appointment } = r;
         res.status(201).json({
           appointment: appointment ? scheduling.Appointment.toJSON({ ...appointment, reason: '' }) : null,
+          // A recurring booking: every occurrence (its own appointment), in order.
+          occurrences: r.occurrences.map(appointmentView),
         });
       },
     ),
@@ -159,7 +195,10 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
         const id = pathId(req, res);
         if (!id) return;
         const violations: HttpFieldViolation[] = [];
-        const reasonName = stringField(asRecord(req.body), 'reason', 40, violations) ?? 'other';
+        const body = asRecord(req.body);
+        const reasonName = stringField(body, 'reason', 40, violations) ?? 'other';
+        // `following: true` cancels the later occurrences of its series too ("this and the following").
+        const includeFollowing = body['following'] === true;
         const reason = CANCEL_REASONS[reasonName];
         if (reason === undefined) {
           const description = `must be one of ${Object.keys(CANCEL_REASONS).join(', ')}`;
@@ -170,11 +209,18 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
         const r = await callUnary(
           clients.scheduling,
           'cancelAppointment',
-          scheduling.CancelAppointmentRequest.fromPartial({ name: `appointments/${id}`, reason }),
+          scheduling.CancelAppointmentRequest.fromPartial({
+            name: `appointments/${id}`,
+            reason,
+            includeFollowing,
+          }),
           ctx.metadataFor(res, token),
           opts,
         );
-        res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
+        res.status(200).json({
+          appointment: r.appointment ? appointmentView(r.appointment) : null,
+          following: r.following.map(appointmentView),
+        });
       },
     ),
   );

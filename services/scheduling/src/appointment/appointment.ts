@@ -28,6 +28,10 @@ export interface AppointmentBooked {
     readonly endTime: string;
     /** True when a (sealed) reason travels in the envelope's `phi`. */
     readonly hasReason?: boolean;
+    /** The series this appointment is an occurrence of (recurring appointments). */
+    readonly seriesId?: string;
+    /** Which occurrence of the series, from 1. */
+    readonly occurrence?: number;
   };
 }
 
@@ -142,6 +146,8 @@ export interface ExistingAppointment {
   readonly endTime: string;
   /** The sealed reason, when one was given at booking. */
   readonly reasonPhi?: SealedPhi;
+  /** The series this appointment is an occurrence of, and which one (from 1). */
+  readonly series?: { readonly seriesId: string; readonly occurrence: number };
   readonly createTime?: string;
   readonly updateTime?: string;
   /** Revision of the last event folded (etag); -1 when unknown (unit tests). */
@@ -173,7 +179,7 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
   const e = event as AppointmentEvent;
   const env = event as EnvelopeBits;
   if (e.type === AppointmentEventType.Booked) {
-    const { appointmentId, clinicianId, patientId, startTime, endTime } = e.data;
+    const { appointmentId, clinicianId, patientId, startTime, endTime, seriesId, occurrence } = e.data;
     return withMeta(
       {
         status: 'booked',
@@ -183,6 +189,7 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
         startTime,
         endTime,
         revision: -1,
+        ...(seriesId !== undefined ? { series: { seriesId, occurrence: occurrence ?? 0 } } : {}),
         ...(env.phi !== undefined ? { reasonPhi: env.phi } : {}),
         ...(env.occurredAt !== undefined ? { createTime: env.occurredAt } : {}),
       },

@@ -39,6 +39,8 @@ export interface BookAppointment {
     readonly endTime: Date | undefined;
     /** True when the handler seals a reason into the event's `phi`. */
     readonly hasReason?: boolean;
+    /** The series this booking is an occurrence of (recurring appointments), and which one (from 1). */
+    readonly series?: { readonly seriesId: string; readonly occurrence: number };
     /** The decision time, passed in so decide stays pure. */
     readonly now: Date;
   };
@@ -135,6 +137,11 @@ function validateBooking(cmd: BookAppointment['data']): FieldViolation[] {
   if (!ID.test(cmd.clinicianId))
     v.push({ field: 'appointment.clinician', description: 'must name a clinician' });
   if (!ID.test(cmd.patientId)) v.push({ field: 'appointment.patient', description: 'must name a patient' });
+  if (
+    cmd.series &&
+    (!ID.test(cmd.series.seriesId) || !Number.isInteger(cmd.series.occurrence) || cmd.series.occurrence < 1)
+  )
+    v.push({ field: 'recurrence', description: 'must name a series and an occurrence from 1' });
   return [...v, ...validateSlot(cmd.startTime, cmd.endTime, cmd.now, 'appointment.')];
 }
 
@@ -217,7 +224,7 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
       const violations = validateBooking(command.data);
       if (violations.length > 0) throw new ValidationError(violations);
       if (state.status !== 'none') throw new PreconditionError('appointment already exists');
-      const { appointmentId, clinicianId, patientId, startTime, endTime, hasReason } = command.data;
+      const { appointmentId, clinicianId, patientId, startTime, endTime, hasReason, series } = command.data;
       return [
         {
           type: AppointmentEventType.Booked,
@@ -228,6 +235,7 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
             startTime: (startTime as Date).toISOString(),
             endTime: (endTime as Date).toISOString(),
             ...(hasReason === true ? { hasReason: true } : {}),
+            ...(series ? { seriesId: series.seriesId, occurrence: series.occurrence } : {}),
           },
         },
       ];

@@ -40,7 +40,8 @@ import type { SchedulingDeps } from '../deps';
 import { RESOURCE_ID, idFromName, requireResourceId } from '../ids';
 import { loadPatient } from '../patient/grpc';
 import { recordPhiAccess, requirePurpose } from '../phi-access';
-import { releaseSlot, reserveSlot } from '../schedule/slots';
+import { loadSchedule, releaseSlot, reserveSlot } from '../schedule/slots';
+import { decideSchedule } from '../schedule/schedule';
 import {
   evolve,
   initialAppointmentState,
@@ -48,6 +49,7 @@ import {
   type ExistingAppointment,
 } from './appointment';
 import { decide, type AppointmentCommand } from './decide';
+import { expandSeries, validateSeriesRule, type Occurrence, type SeriesRule } from './series';
 
 const REASON_MAX = 1000;
 
@@ -77,6 +79,7 @@ export function toProto(state: AppointmentState, reason?: string): scheduling.Ap
     ...(state.createTime ? { createTime: new Date(state.createTime) } : {}),
     ...(state.updateTime ? { updateTime: new Date(state.updateTime) } : {}),
     etag: state.revision >= 0 ? String(state.revision) : '',
+    ...(state.series ? { seriesId: state.series.seriesId, occurrence: state.series.occurrence } : {}),
   });
 }
 
@@ -217,6 +220,17 @@ export function bookAppointment(deps: SchedulingDeps) {
 
     const mayBook = mayActForClinician(principal, clinicianId ?? '', SchedulingScope.AppointmentsWrite);
     if (!mayBook) throw new PermissionError('not allowed to book appointments for this clinician');
+    if (request.recurrence) {
+      const occurrences = await bookSeries(deps, ctx, {
+        clinicianId: clinicianId ?? '',
+        patientId: patientId ?? '',
+        appointment: appointment!,
+        recurrence: request.recurrence,
+        appointmentId: request.appointmentId,
+        key,
+      });
+      return { appointment: occurrences[0], occurrences };
+    }
 
     const appointmentId =
       request.appointmentId || (key ? idempotentResourceId(key, 'appointment') : randomUUID());
@@ -243,14 +257,14 @@ export function bookAppointment(deps: SchedulingDeps) {
         )
       : undefined;
     const replayed = await replayOf(deps, appointmentId, record);
-    if (replayed) return { appointment: toProto(replayed) };
+    if (replayed) return { appointment: toProto(replayed), occurrences: [] };
     // Validate (and refuse a taken id) before touching the schedule or sealing anything.
     const { state: current } = await loadAppointment(deps, appointmentId);
     if (current.status !== 'none') {
       // The first attempt of this request (or the reconciler finishing it) may have completed since the replay
       // check above: then the answer is that first result, not ALREADY_EXISTS.
       const completed = await replayOf(deps, appointmentId, record);
-      if (completed) return { appointment: toProto(completed) };
+      if (completed) return { appointment: toProto(completed), occurrences: [] };
       throw new AlreadyExistsError(`appointment ${appointmentId} already exists`);
     }
     decide(command, current);
@@ -275,8 +289,161 @@ export function bookAppointment(deps: SchedulingDeps) {
       phi: sealed,
       request: record,
     });
-    return { appointment: toProto(result) };
+    return { appointment: toProto(result), occurrences: [] };
   };
+}
+
+/** What {@link bookSeries} books: the validated first occurrence and the rule. */
+interface SeriesBooking {
+  readonly clinicianId: string;
+  readonly patientId: string;
+  readonly appointment: scheduling.Appointment;
+  readonly recurrence: scheduling.Recurrence;
+  readonly appointmentId: string;
+  readonly key: IdempotencyKey | undefined;
+}
+
+/**
+ * Books a recurring appointment: every occurrence its own appointment (own slot and, when issued, own link),
+ * all carrying one series id. Every occurrence is checked against the clinician's schedule first: when any
+ * overlaps, nothing is booked and a ValidationError names each one (`occurrences[i].start_time`). A slot taken
+ * between that check and an occurrence's reservation cancels the occurrences already booked (then the same
+ * ValidationError). With a request id, occurrence ids derive from it, so a retry books nothing twice.
+ */
+async function bookSeries(
+  deps: SchedulingDeps,
+  ctx: CallContext,
+  booking: SeriesBooking,
+): Promise<scheduling.Appointment[]> {
+  const { clinicianId, patientId, appointment, recurrence, key } = booking;
+  const rule: SeriesRule = {
+    intervalWeeks: recurrence.intervalWeeks,
+    ...(recurrence.count !== 0 ? { count: recurrence.count } : {}),
+    ...(recurrence.until ? { until: recurrence.until } : {}),
+  };
+  const violations = validateSeriesRule(rule, appointment.startTime);
+  if (booking.appointmentId !== '')
+    violations.push({ field: 'appointment_id', description: 'must be empty for a recurring appointment' });
+  if (violations.length > 0) throw new ValidationError(violations);
+  const now = deps.clock();
+  const seriesId = key ? idempotentResourceId(key, 'series') : randomUUID();
+  const idOf = (o: Occurrence) =>
+    key ? idempotentResourceId(key, `appointment-${o.occurrence}`) : randomUUID();
+  const reason = appointment.reason;
+  const commandOf = (
+    o: Occurrence,
+    appointmentId: string,
+  ): Extract<AppointmentCommand, { type: 'BookAppointment' }> => ({
+    type: 'BookAppointment',
+    data: {
+      appointmentId,
+      clinicianId,
+      patientId,
+      startTime: o.startTime,
+      endTime: o.endTime,
+      ...(reason !== '' ? { hasReason: true } : {}),
+      series: { seriesId, occurrence: o.occurrence },
+      now,
+    },
+  });
+  // The first occurrence is validated like a single booking (times, ids) before the series is expanded.
+  decide(
+    commandOf(
+      { occurrence: 1, startTime: appointment.startTime as Date, endTime: appointment.endTime as Date },
+      'x',
+    ),
+    initialAppointmentState,
+  );
+  await loadPatient(deps, patientId);
+  const planned = expandSeries(
+    { startTime: appointment.startTime as Date, endTime: appointment.endTime as Date },
+    rule,
+    deps.settings.timeZone,
+  ).map((o) => ({ ...o, appointmentId: idOf(o) }));
+
+  // Every occurrence against the schedule as it is, before anything is booked.
+  const { state: schedule } = await loadSchedule(deps, clinicianId);
+  const conflicts: FieldViolation[] = [];
+  for (const [i, o] of planned.entries()) {
+    try {
+      decideSchedule(
+        {
+          type: 'ReserveSlot',
+          data: {
+            ...o,
+            clinicianId,
+            field: `occurrences[${i}].start_time`,
+            timeZone: deps.settings.timeZone,
+          },
+        },
+        schedule,
+      );
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const which = `visit ${i + 1} of ${planned.length}`;
+      conflicts.push(...error.violations.map((v) => ({ ...v, description: `${which} ${v.description}` })));
+    }
+  }
+  if (conflicts.length > 0) throw new ValidationError(conflicts);
+
+  const metadata = commandMetadata(ctx);
+  const sealed = reason !== '' ? await sealPhi(deps.keys, patientId, { reason }) : undefined;
+  const booked: ExistingAppointment[] = [];
+  for (const [i, o] of planned.entries()) {
+    const { state: current } = await loadAppointment(deps, o.appointmentId);
+    if (current.status !== 'none') {
+      // A retry of this request: the occurrence is there already.
+      if (current.series?.seriesId !== seriesId)
+        throw new AlreadyExistsError(`appointment ${o.appointmentId} already exists`);
+      booked.push(current);
+      continue;
+    }
+    const command = commandOf(o, o.appointmentId);
+    try {
+      await reserveSlot(
+        deps,
+        i === 0 ? metadata : committed(metadata),
+        {
+          clinicianId,
+          appointmentId: o.appointmentId,
+          startTime: o.startTime,
+          endTime: o.endTime,
+          field: `occurrences[${i}].start_time`,
+          booking: { patientId, ...(reason !== '' ? { hasReason: true } : {}), series: command.data.series! },
+          timeZone: deps.settings.timeZone,
+        },
+        { phi: sealed },
+      );
+    } catch (error) {
+      // Taken since the check: the series is all or nothing.
+      for (const done of booked) await cancelOccurrence(deps, committed(metadata), done);
+      throw error;
+    }
+    booked.push(await completeBooking(deps, o.appointmentId, command, committed(metadata), { phi: sealed }));
+  }
+  return booked.map((b) => toProto(b));
+}
+
+/** Cancels one occurrence of a series and frees its slot; undefined when it was closed meanwhile. */
+async function cancelOccurrence(
+  deps: SchedulingDeps,
+  metadata: CommandMetadata,
+  appointment: ExistingAppointment,
+  reasonCode = 'booked_in_error',
+): Promise<ExistingAppointment | undefined> {
+  try {
+    const result = await runAppointmentCommand(
+      deps,
+      appointment.appointmentId,
+      { type: 'CancelAppointment', data: { reasonCode } },
+      metadata,
+    );
+    await freeSlot(deps, metadata, appointment);
+    return result.state.status === 'none' ? undefined : result.state;
+  } catch (error) {
+    if (error instanceof PreconditionError) return undefined; // closed meanwhile
+    throw error;
+  }
 }
 
 function times(appointment: scheduling.Appointment | undefined): { startTime?: string; endTime?: string } {
@@ -413,16 +580,40 @@ const REASON_CODES: Record<number, string> = {
  * reconciler when this handler dies after the cancellation).
  */
 export function cancelAppointment(deps: SchedulingDeps) {
-  return (
+  return async (
     request: scheduling.CancelAppointmentRequest,
     ctx: CallContext,
-  ): Promise<scheduling.CancelAppointmentResponse> =>
-    closeAppointment(deps, ctx, request, () => {
-      const reasonCode = REASON_CODES[request.reason];
-      if (reasonCode === undefined)
+  ): Promise<scheduling.CancelAppointmentResponse> => {
+    let reasonCode = '';
+    const { appointment, state } = await closeAppointment(deps, ctx, request, () => {
+      const code = REASON_CODES[request.reason];
+      if (code === undefined)
         throw new ValidationError([{ field: 'reason', description: 'is not a known reason' }]);
-      return { command: { type: 'CancelAppointment', data: { reasonCode } }, record: { reason: reasonCode } };
+      reasonCode = code;
+      const record = { reason: code, ...(request.includeFollowing ? { includeFollowing: true } : {}) };
+      return { command: { type: 'CancelAppointment', data: { reasonCode: code } }, record };
     });
+    const series = state.series;
+    if (!request.includeFollowing || !series) return { appointment, following: [] };
+    // "This and the following": the later occurrences still scheduled, in order, that the caller may cancel.
+    const principal = requirePrincipal(ctx);
+    const later = [...deps.readModel.appointments()]
+      .filter(
+        (a) =>
+          a.series?.seriesId === series.seriesId &&
+          a.series.occurrence > series.occurrence &&
+          a.status === 'booked' &&
+          mayActForClinician(principal, a.clinicianId, SchedulingScope.AppointmentsWrite),
+      )
+      .sort((a, b) => (a.series?.occurrence ?? 0) - (b.series?.occurrence ?? 0));
+    const metadata = committed(commandMetadata(ctx));
+    const following: scheduling.Appointment[] = [];
+    for (const a of later) {
+      const done = await cancelOccurrence(deps, metadata, a, reasonCode);
+      if (done) following.push(toProto(done));
+    }
+    return { appointment, following };
+  };
 }
 
 /**
@@ -434,7 +625,7 @@ async function closeAppointment(
   ctx: CallContext,
   request: { name: string; requestId: string; etag: string },
   close: () => { command: AppointmentCommand; record: Record<string, unknown> },
-): Promise<{ appointment: scheduling.Appointment }> {
+): Promise<{ appointment: scheduling.Appointment; state: ExistingAppointment }> {
   const principal = requirePrincipal(ctx);
   const id = requireResourceId(request.name, 'appointments');
   const { command, record } = close();
@@ -446,7 +637,7 @@ async function closeAppointment(
     guard: (s) => checkEtag(s, request.etag),
   });
   if (!result.replayed) await freeSlot(deps, committed(metadata), state);
-  return { appointment: toProto(result.state) };
+  return { appointment: toProto(result.state), state };
 }
 
 /**
@@ -468,11 +659,16 @@ export async function freeSlot(
 
 /** MarkNoShow: only once the appointment has started; the slot is freed (as for a cancellation). */
 export function markNoShow(deps: SchedulingDeps) {
-  return (request: scheduling.MarkNoShowRequest, ctx: CallContext): Promise<scheduling.MarkNoShowResponse> =>
-    closeAppointment(deps, ctx, request, () => ({
+  return async (
+    request: scheduling.MarkNoShowRequest,
+    ctx: CallContext,
+  ): Promise<scheduling.MarkNoShowResponse> => {
+    const { appointment } = await closeAppointment(deps, ctx, request, () => ({
       command: { type: 'MarkNoShow', data: { now: deps.clock() } },
       record: {},
     }));
+    return { appointment };
+  };
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;

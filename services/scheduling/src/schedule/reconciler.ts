@@ -204,6 +204,7 @@ export class BookingReconciler {
             startTime,
             endTime,
             ...(booking.hasReason === true ? { hasReason: true } : {}),
+            ...(booking.series ? { series: booking.series } : {}),
             now: new Date(Date.parse(e.occurredAt) || Date.now()),
           },
         },

@@ -23,6 +23,8 @@ export interface SlotBooking {
   readonly patientId: string;
   /** True when a sealed reason travels in the reservation's `phi`. */
   readonly hasReason?: boolean;
+  /** The series the booking is an occurrence of, and which one (recurring appointments). */
+  readonly series?: { readonly seriesId: string; readonly occurrence: number };
 }
 
 export interface ClinicianSlotReserved {

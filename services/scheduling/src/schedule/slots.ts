@@ -4,7 +4,7 @@
  * overlap a booking).
  */
 import type { RequestRecord, SealedPhi } from '@haven/eventstore';
-import { handleCommand, type CommandMetadata, type SnapshotPolicy } from '@haven/service';
+import { handleCommand, loadAggregate, type CommandMetadata, type SnapshotPolicy } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import {
   compactSchedule,
@@ -55,6 +55,17 @@ function runSchedule(
     // race lost to another replica is retried after a short random pause.
     serialize: true,
     maxRetries: 8,
+  });
+}
+
+/** A clinician's schedule as it is now (from its snapshot), for checks before a command. */
+export function loadSchedule(deps: Pick<SchedulingDeps, 'store' | 'snapshots'>, clinicianId: string) {
+  return loadAggregate({
+    store: deps.store,
+    stream: scheduleStream(clinicianId),
+    evolve: evolveSchedule,
+    initialState: initialScheduleState,
+    snapshots: schedulePolicy(deps),
   });
 }
 
