@@ -263,7 +263,10 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     kinds: [PATIENT],
     note: 'clinician their own; patient their own',
   },
-  [`${SESSION}ListVisits`]: clinicianOwn('clinician their own'),
+  [`${SESSION}ListVisits`]: {
+    roles: [Clinician, FrontDesk],
+    note: 'clinician their own; front desk every clinician’s, status and participant states only (who is waiting)',
+  },
   [`${SESSION}JoinLobby`]: {
     roles: [Clinician],
     kinds: [PATIENT],

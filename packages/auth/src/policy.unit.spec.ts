@@ -68,7 +68,7 @@ describe('the policy table', () => {
     ]);
   });
 
-  it('gives front desk scheduling only (their own account, and the clinician list to book for)', () => {
+  it('gives front desk scheduling only (their own account, the clinician list to book for, who is waiting)', () => {
     const methods = allowedFor(user('front_desk'));
     expect(methods.filter((m) => !m.includes('SchedulingService'))).toEqual([
       '/haven.identity.v1.IdentityService/ChangePassword',
@@ -81,6 +81,8 @@ describe('the policy table', () => {
       '/haven.identity.v1.PasskeyService/FinishPasskeyRegistration',
       '/haven.identity.v1.PasskeyService/ListPasskeys',
       '/haven.identity.v1.PasskeyService/StartPasskeyRegistration',
+      // The day view's "who is waiting": participants' roles and states only (session's front-desk view).
+      '/haven.session.v1.SessionService/ListVisits',
     ]);
     expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(16);
   });

@@ -217,6 +217,16 @@ describe('front desk, patient and clinician through the gateway', () => {
     expect(((await visits.json()) as { visits: unknown[] }).visits).toContainEqual(
       expect.objectContaining({ id: appointmentId, lobbyCount: 1, admittedCount: 0, locked: false }),
     );
+    // The front desk's day view sees that someone waits, and nothing else about the visit.
+    const desks = await desk.fetch(`${stack.url}/api/appointments/waiting`);
+    expect(desks.status).toBe(200);
+    expect(((await desks.json()) as { visits: unknown[] }).visits).toContainEqual({
+      appointmentId,
+      status: 'open',
+      waiting: 1,
+      inVisit: 0,
+    });
+    expect((await ada.fetch(`${stack.url}/api/appointments/waiting`)).status).toBe(403);
     const detail = await ada.fetch(`${stack.url}/api/visits/${appointmentId}`);
     expect(
       ((await detail.json()) as { visit: { participants: unknown[] } }).visit.participants,

@@ -209,6 +209,52 @@ function LinkPanel({ link, onClose }: { link: PatientLink; onClose: () => void }
   );
 }
 
+/** How often the day view asks who is waiting. */
+const WAITING_POLL_MS = 10_000;
+
+/** GET /api/appointments/waiting: per appointment with a visit, how many wait and how many are in it. */
+interface WaitingState {
+  readonly appointmentId: string;
+  readonly status: string;
+  readonly waiting: number;
+  readonly inVisit: number;
+}
+
+/** Who is waiting in today's visits, read now and every {@link WAITING_POLL_MS} while the screen is open. */
+function useWaiting(): ReadonlyMap<string, WaitingState> {
+  const session = useSession();
+  const [states, setStates] = useState<ReadonlyMap<string, WaitingState>>(new Map());
+  useEffect(() => {
+    let live = true;
+    const read = () =>
+      void guarded(session, () => api<{ visits: WaitingState[] }>('GET', '/api/appointments/waiting')).then(
+        (r) => {
+          if (live && r) setStates(new Map(r.visits.map((v) => [v.appointmentId, v])));
+        },
+      );
+    read();
+    const timer = setInterval(read, WAITING_POLL_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [session]);
+  return states;
+}
+
+/** The lobby badge of an appointment's row: someone waiting, or in the visit. */
+function WaitingBadge({ state }: { state: WaitingState | undefined }) {
+  if (!state || state.status === 'ended') return null;
+  if (state.waiting > 0)
+    return (
+      <span className="badge badge-waiting">
+        {state.waiting === 1 ? 'Patient waiting' : `${String(state.waiting)} waiting`}
+      </span>
+    );
+  if (state.inVisit > 0) return <span className="badge badge-in_progress">In the visit</span>;
+  return null;
+}
+
 /** Appointments that hold their slot. */
 const holdsSlot = (a: Appointment) => a.state === 'scheduled' || a.state === 'in_progress';
 
@@ -370,6 +416,7 @@ export function FrontDesk() {
   /** When the day list was read: an appointment that had started by then can be marked missed. */
   const [listedAt, setListedAt] = useState(0);
   const book = useForm(BOOK_LABELS);
+  const waiting = useWaiting();
 
   useEffect(() => {
     void (async () => {
@@ -666,6 +713,7 @@ export function FrontDesk() {
                     {` ${patientById.get(a.patientId)?.name ?? 'Patient'} with ${clinicianName.get(a.clinicianId) ?? 'clinician'}`}
                   </span>
                   <span className={`badge badge-${a.state}`}>{STATE_LABELS[a.state] ?? a.state}</span>
+                  <WaitingBadge state={waiting.get(a.id)} />
                   {a.seriesId ? (
                     <span className="badge badge-series">{`Visit ${String(a.occurrence ?? '')} of a series`}</span>
                   ) : null}

@@ -145,6 +145,34 @@ describe('the front desk', () => {
     expect(screen.queryByLabelText('Move to')).toBeNull();
   });
 
+  it('shows who is waiting per appointment, read again every 10 s', async () => {
+    const states: Record<string, unknown> = { appointmentId: 'a1', status: 'open', waiting: 1, inVisit: 0 };
+    const ticks: Array<() => void> = [];
+    const fake = (fn: () => void, ms?: number): ReturnType<typeof setInterval> => {
+      if (ms === 10_000) ticks.push(fn);
+      return {} as ReturnType<typeof setInterval>;
+    };
+    const interval = jest.spyOn(globalThis, 'setInterval').mockImplementation(fake as typeof setInterval);
+    try {
+      const calls = desk({ 'GET /api/appointments/waiting': { status: 200, body: { visits: [states] } } });
+      render(<StaffApp />);
+      await flush();
+      await flush();
+      expect(screen.getByText('Patient waiting')).toBeTruthy();
+      // Admitted since: the next read says so.
+      states['waiting'] = 0;
+      states['inVisit'] = 1;
+      expect(ticks).toHaveLength(1);
+      await act(async () => ticks[0]!());
+      await flush();
+      expect(screen.queryByText('Patient waiting')).toBeNull();
+      expect(screen.getByText('In the visit')).toBeTruthy();
+      expect(calls.filter((c) => c.route === 'GET /api/appointments/waiting')).toHaveLength(2);
+    } finally {
+      interval.mockRestore();
+    }
+  });
+
   it('offers Missed once the appointment has started, after asking', async () => {
     const calls = desk({ 'POST /api/appointments/a1/no-show': { status: 200, body: { appointment } } });
     window.confirm = jest.fn(() => true);

@@ -4,10 +4,20 @@
  * goes to scheduling with the user's own token; scheduling enforces who may book, see or cancel what.
  */
 import type { Request, Response, Router } from 'express';
-import { scheduling } from '@haven/proto';
+import { scheduling, session } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
-import { PATH_ID, asRecord, dateField, invalid, pathId, queryText, resourceName, stringField } from '../http';
+import {
+  PATH_ID,
+  asRecord,
+  dateField,
+  invalid,
+  lastSegment,
+  pathId,
+  queryText,
+  resourceName,
+  stringField,
+} from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { appointmentView } from '../visit-view';
@@ -225,6 +235,52 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
     ),
   );
   registerAppointmentChanges(api, ctx);
+  registerWaiting(api, ctx);
+}
+
+/**
+ * GET /appointments/waiting: for the front desk's day view, each of today's visits by appointment with how many
+ * are waiting and how many are in the visit (session ListVisits, which gives the front desk participants'
+ * roles and states only). Nothing else about a visit: no names, no times, no ids of participants.
+ */
+function registerWaiting(api: Router, ctx: RouteContext): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const { WAITING, ADMITTED } = {
+    WAITING: session.ParticipantState.PARTICIPANT_STATE_WAITING,
+    ADMITTED: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+  };
+  const STATUS: Readonly<Record<number, string>> = {
+    [session.VisitState.VISIT_STATE_OPEN]: 'open',
+    [session.VisitState.VISIT_STATE_IN_PROGRESS]: 'in_progress',
+    [session.VisitState.VISIT_STATE_ENDED]: 'ended',
+  };
+  api.get(
+    '/appointments/waiting',
+    staff(ctx, { rpc: 'session.ListVisits', roles: ['front_desk'] }, async (_req, res, { token }) => {
+      const client = ctx.clients.session;
+      if (!client) {
+        res.status(200).json({ visits: [] });
+        return;
+      }
+      const r = await callUnary(
+        client,
+        'listVisits',
+        session.ListVisitsRequest.fromPartial({ pageSize: 100 }),
+        ctx.metadataFor(res, token),
+        opts,
+      );
+      const others = (v: session.Visit) =>
+        v.participants.filter((p) => p.role !== session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN);
+      res.status(200).json({
+        visits: r.visits.map((v) => ({
+          appointmentId: lastSegment(v.appointment),
+          status: STATUS[v.state] ?? 'open',
+          waiting: others(v).filter((p) => p.state === WAITING).length,
+          inVisit: others(v).filter((p) => p.state === ADMITTED).length,
+        })),
+      });
+    }),
+  );
 }
 
 /** Reschedule and no-show: both free the appointment's old slot; idempotent with an Idempotency-Key. */

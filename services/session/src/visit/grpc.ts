@@ -294,6 +294,7 @@ async function listVisits(
   ctx: CallContext,
 ): Promise<session.ListVisitsResponse> {
   const principal = requirePrincipal(ctx);
+  if (principal.kind === 'user' && principal.role === 'front_desk') return frontDeskVisits(deps, request);
   requireClinician(principal);
   const states = new Set(request.states);
   const filter = ['visits', principal.id, [...states].sort()];
@@ -318,6 +319,40 @@ async function listVisits(
     visits: slice,
     nextPageToken: nextPage(filter, offset, size, mine.length),
   };
+}
+
+/**
+ * ListVisits for the front desk: today's visits of every clinician (or of `clinician`), each with its status and
+ * its participants' roles and states only (no principal, name, display name or times), so the desk's day view can
+ * say who is waiting without learning more than the appointment list already tells it.
+ */
+function frontDeskVisits(
+  deps: VisitGrpcDeps,
+  request: session.ListVisitsRequest,
+): session.ListVisitsResponse {
+  if (request.clinician !== '' && !/^users\/[^/]+$/.test(request.clinician))
+    throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
+  const states = new Set(request.states);
+  const filter = ['front-desk-visits', request.clinician, [...states].sort()];
+  const { size, offset } = page(request.pageSize, request.pageToken, filter);
+  const now = deps.clock().getTime();
+  const all = deps.projection
+    .all()
+    .filter((v) => startsToday(v.startTime, now))
+    .map((v) => visitToProto(v, ''))
+    .filter((v) => request.clinician === '' || v.clinician === request.clinician)
+    .filter((v) => states.size === 0 || states.has(v.state))
+    .sort((a, b) => (a.name < b.name ? 1 : -1));
+  const basic = all.slice(offset, offset + size).map((v) =>
+    session.Visit.fromPartial({
+      name: v.name,
+      appointment: v.appointment,
+      clinician: v.clinician,
+      state: v.state,
+      participants: v.participants.map((p) => ({ role: p.role, state: p.state })),
+    }),
+  );
+  return { visits: basic, nextPageToken: nextPage(filter, offset, size, all.length) };
 }
 
 async function joinLobby(
