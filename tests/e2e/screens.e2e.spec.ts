@@ -28,11 +28,13 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     expect(screens).toEqual([
       'sign-in',
       'front-desk',
+      'front-desk-series',
       'front-desk-reschedule',
       'front-desk-patient-link',
       'patient-passcode',
       'patient-self-check',
       'patient-waiting-room',
+      'front-desk-waiting',
       'clinician-console',
       'clinician-visit-lobby',
       'patient-visit',

@@ -105,6 +105,10 @@ async function main(): Promise<ScreensResult> {
     await signIn(staff, gw, 'front_desk');
     const row = await bookThroughFrontDesk(staff, PATIENT);
     await capture(staff, 'front-desk', '#book');
+    // A weekly series: the repeat fields open in the form.
+    await staff.getByLabel('Repeat').selectOption({ label: 'Every week' });
+    await capture(staff, 'front-desk-series', '#book');
+    await staff.getByLabel('Repeat').selectOption({ label: 'Does not repeat' });
     // A scheduled row moves in place: the new time, the same length by default.
     await row.getByRole('button', { name: /^Reschedule/ }).click();
     await row.getByLabel('Move to').waitFor({ state: 'visible' });
@@ -130,6 +134,13 @@ async function main(): Promise<ScreensResult> {
     await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
     await patient.locator('#step-waiting').waitFor({ state: 'visible' });
     await capture(patient, 'patient-waiting-room');
+    // The front desk's day list says who is waiting (read every 10 s).
+    await signIn(staff, gw, 'front_desk');
+    await staff
+      .locator('#appointments .badge-waiting', { hasText: 'Patient waiting' })
+      .waitFor({ timeout: 15_000 });
+    await capture(staff, 'front-desk-waiting', '#appointments');
+    await signOut(staff);
 
     // ------------------------------------------------------------ the clinician's console and visit
     await signIn(staff, gw, 'clinician');
