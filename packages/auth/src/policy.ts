@@ -294,6 +294,7 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SESSION}StartRecording`]: clinicianOwn(
     'clinician their own; records once everyone present has consented; policy off refuses',
   ),
+  [`${SESSION}CancelRecording`]: clinicianOwn('clinician their own; a pending request only'),
   [`${SESSION}StopRecording`]: clinicianOwn('clinician their own'),
   [`${SESSION}AcknowledgeRecordingNotice`]: {
     roles: [Clinician],

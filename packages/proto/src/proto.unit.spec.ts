@@ -169,6 +169,7 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'EndVisit',
     'RecordConsent',
     'StartRecording',
+    'CancelRecording',
     'StopRecording',
     'AcknowledgeRecordingNotice',
     'JoinMedia',

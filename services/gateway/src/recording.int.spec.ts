@@ -2,7 +2,9 @@
  * Recording through the gateway against the real services (identity, scheduling, session on a real nats-server
  * and Janus): the clinician asks to record over HTTP, every page of the visit hears `recording: requested` on the
  * live channel, the patient consents over HTTP, every page hears `on` (and a page that reads the visit sees it),
- * the patient acknowledges the notice (an event), the clinician stops and every page hears `off`. Attacks: the
+ * the patient acknowledges the notice (an event), the clinician stops and every page hears `off`. A refusal is
+ * pushed to the clinician's page at once (the role, no name) and ends the request; the clinician cancels a pending
+ * request. Attacks: the
  * patient's cookie on the clinician's recording routes, a malformed consent, an acknowledgement when nothing is
  * recorded.
  */
@@ -127,5 +129,63 @@ describe('recording a visit through the gateway', () => {
     // Nothing recorded: stopping again and acknowledging are refused (409).
     expect((await rhea.post(`${stack.url}/api/visits/${visitId}/recording/stop`, {})).status).toBe(409);
     expect((await patient.post(`${stack.url}/api/patient/recording/ack`, {})).status).toBe(409);
+  });
+
+  it('tells the clinician at once that the patient refused (role only), and lets the clinician cancel', async () => {
+    const staffSocket = await liveSocket(rhea, false);
+    const patientSocket = await liveSocket(patient, true);
+    const ended = (reason: string) => (m: Record<string, unknown>) =>
+      recordingMessage('off')(m) && m['reason'] === reason;
+    const endedEvents = async () =>
+      (await store.read(`session.visit-${visitId}`))
+        .filter((e) => e.type === 'haven.session.v1.RecordingRequestEnded')
+        .map((e) => e.data);
+
+    // The patient's consent from the first recording is taken back (nothing is pending: no request ends).
+    expect(
+      (await patient.post(`${stack.url}/api/patient/recording/consent`, { granted: false })).status,
+    ).toBe(200);
+    // The patient refuses: the clinician's page hears it pushed, with the role and no name.
+    const start = await rhea.post(`${stack.url}/api/visits/${visitId}/recording/start`, {});
+    expect(await start.json()).toMatchObject({ state: 'requested' });
+    await patientSocket.waitFor(recordingMessage('requested'));
+    expect(
+      (await patient.post(`${stack.url}/api/patient/recording/consent`, { granted: false })).status,
+    ).toBe(200);
+    const refused = await staffSocket.waitFor(ended('consent_refused'));
+    expect(refused).toEqual({
+      type: 'recording',
+      visitId,
+      state: 'off',
+      reason: 'consent_refused',
+      refusedBy: 'patient',
+    });
+    await patientSocket.waitFor(ended('consent_refused'));
+    expect(JSON.stringify(staffSocket.messages)).not.toMatch(/Ines|Alvarez/);
+    const afterRefusal = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
+      visit: { recording: { state: string } };
+    };
+    expect(afterRefusal.visit.recording.state).toBe('off');
+    expect(await endedEvents()).toEqual([{ visitId, reason: 'consent_refused', refusedBy: 'patient' }]);
+
+    // The clinician asks again and cancels: only they may, and only while it is pending.
+    expect((await rhea.post(`${stack.url}/api/visits/${visitId}/recording/start`, {})).status).toBe(200);
+    expect((await patient.post(`${stack.url}/api/visits/${visitId}/recording/cancel`, {})).status).toBe(401);
+    expect((await rhea.post(`${stack.url}/api/visits/${visitId}/recording/cancel`, {})).status).toBe(200);
+    await staffSocket.waitFor(ended('cancelled_by_clinician'));
+    await patientSocket.waitFor(ended('cancelled_by_clinician'));
+    expect((await rhea.post(`${stack.url}/api/visits/${visitId}/recording/cancel`, {})).status).toBe(409);
+    expect(await endedEvents()).toEqual([
+      { visitId, reason: 'consent_refused', refusedBy: 'patient' },
+      { visitId, reason: 'cancelled_by_clinician', cancelledBy: `users/${clinician}` },
+    ]);
+    // The patient's late consent starts nothing: the request is gone.
+    expect((await patient.post(`${stack.url}/api/patient/recording/consent`, { granted: true })).status).toBe(
+      200,
+    );
+    const view = (await (await patient.fetch(`${stack.url}/api/patient/visit`)).json()) as {
+      recording: { state: string };
+    };
+    expect(view.recording.state).toBe('off');
   });
 });

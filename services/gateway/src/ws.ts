@@ -43,7 +43,8 @@ const SESSION_EVENT = 'haven.session.v1.';
 /**
  * The live `recording` message of a recording event, or undefined for other events: `requested` (every page asks
  * its participant for consent unless given), `on` (show the notice until `off`), `off` (with why, and `partial`
- * when the media node was lost).
+ * when the media node was lost; a request that ended unrecorded is `off` with `cancelled_by_clinician` or
+ * `consent_refused` and the refusing participant's role in `refusedBy`).
  */
 export function recordingMessage(
   name: string,
@@ -58,6 +59,15 @@ export function recordingMessage(
         visitId,
         state: 'requested',
         awaitingConsent: Array.isArray(data['awaiting']) ? data['awaiting'] : [],
+      };
+    case 'RecordingRequestEnded':
+      // No recording: the request was cancelled, or someone present refused (their role, never who).
+      return {
+        type: 'recording',
+        visitId,
+        state: 'off',
+        reason: data['reason'],
+        ...(typeof data['refusedBy'] === 'string' ? { refusedBy: data['refusedBy'] } : {}),
       };
     case 'RecordingStarted':
       return { type: 'recording', visitId, state: 'on', recordingId };

@@ -5,7 +5,7 @@ import { api } from '../api/client';
 export interface RecordingEndpoints {
   /** GET: the visit, with its `recording` view (`/api/visits/:id` or `/api/patient/visit`). */
   readonly stateUrl: string;
-  /** Base of `/start`, `/stop`, `/consent`, `/ack` (`/api/visits/:id/recording` or `/api/patient/recording`). */
+  /** Base of `/start`, `/cancel`, `/stop`, `/consent`, `/ack` (`/api/visits/:id/recording` or `/api/patient/recording`). */
   readonly actionsUrl: string;
   /** GET: the recordings of this visit, for the processing percent after a stop (clinician). */
   readonly listUrl?: string;
@@ -58,6 +58,8 @@ export interface RecordingCalls {
   readonly read: () => Promise<RecordingView | null>;
   readonly start: () => Promise<{ state: string; recordingId: string | null; awaitingConsent: string[] }>;
   readonly stop: () => Promise<{ state: string; recordingId: string | null }>;
+  /** The clinician cancels their pending request. */
+  readonly cancel: () => Promise<{ state: string }>;
   readonly consent: (granted: boolean) => Promise<{ granted: boolean }>;
   readonly ack: () => Promise<{ recordingId: string }>;
   readonly list: () => Promise<RecordingPage | null>;
@@ -70,6 +72,7 @@ export function recordingCalls(endpoints: RecordingEndpoints): RecordingCalls {
     read: () => readRecordingView(endpoints),
     start: () => api('POST', `${base}/start`, {}),
     stop: () => api('POST', `${base}/stop`, {}),
+    cancel: () => api('POST', `${base}/cancel`, {}),
     consent: (granted) => api('POST', `${base}/consent`, { granted }),
     ack: () => api('POST', `${base}/ack`, {}),
     list: async () => (endpoints.listUrl ? api<RecordingPage>('GET', endpoints.listUrl) : null),

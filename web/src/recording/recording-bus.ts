@@ -12,8 +12,13 @@ export interface RecordingLiveMessage {
   /** Participants whose consent is missing (requested). */
   readonly awaitingConsent?: readonly string[];
   readonly recordingId?: string;
-  /** Why it stopped (off): e.g. CONSENT_WITHDRAWN. */
+  /**
+   * Why it stopped, or why a request ended unrecorded (off): e.g. `consent_withdrawn`, `consent_refused`,
+   * `cancelled_by_clinician`.
+   */
   readonly reason?: string;
+  /** The role of the participant who refused (`consent_refused`), never who they are. */
+  readonly refusedBy?: string;
   readonly partial?: boolean;
 }
 

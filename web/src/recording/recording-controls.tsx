@@ -1,6 +1,6 @@
 /**
  * The visit screen's recording part, for both roles: the clinician's Record / Stop button with its state (asked,
- * waiting for consent, recording, processing with percent), the consent dialog for every participant asked
+ * waiting for consent — with Cancel request —, refused by a role, recording, processing with percent), the consent dialog for every participant asked
  * (give, refuse; withdraw later), and the server-pushed "Recording" indicator, announced to screen readers, shown
  * until the recording stops; the page acknowledges the notice to the server once per recording.
  */
@@ -32,6 +32,8 @@ const messageOf = (err: unknown) =>
 /** What the clinician's status line says. */
 export function clinicianStatus(s: RecordingUiState): string {
   if (s.server === 'on') return 'Everyone present consented';
+  // A refusal or a cancel, pushed at once: the line says so instead of waiting.
+  if (s.server === 'off' && !s.processing && s.requestEnded) return s.requestEnded;
   if (s.server === 'requested') {
     const n = s.awaiting.length;
     if (n === 0) return 'Recording requested: starting…';
@@ -132,6 +134,16 @@ export function RecordingControls({
     }
   }, [s.server, calls]);
 
+  const cancel = useCallback(async () => {
+    dispatch({ type: 'Busy' });
+    try {
+      await calls.cancel();
+      dispatch({ type: 'Cancelled' });
+    } catch (err) {
+      dispatch({ type: 'Failed', message: messageOf(err) });
+    }
+  }, [calls]);
+
   const answer = useCallback(
     async (granted: boolean) => {
       dispatch({ type: 'Busy' });
@@ -175,6 +187,16 @@ export function RecordingControls({
             <span className="rec-dot" aria-hidden="true" />
             <span>{recording ? 'Stop recording' : 'Record'}</span>
           </button>
+          {s.server === 'requested' ? (
+            <button
+              type="button"
+              className="button-quiet rec-cancel"
+              disabled={s.busy}
+              onClick={() => void cancel()}
+            >
+              Cancel request
+            </button>
+          ) : null}
           <span className="rec-status" role="status">
             {clinicianStatus(s)}
           </span>
@@ -198,7 +220,9 @@ export function RecordingControls({
           {s.consent === 'refused' ? 'Change your answer about recording' : 'Answer the recording request'}
         </button>
       ) : null}
-      {s.stoppedBecause && !recording ? <p className="rec-note">{s.stoppedBecause}</p> : null}
+      {s.stoppedBecause && !recording && (role === 'patient' || !s.requestEnded) ? (
+        <p className="rec-note">{s.stoppedBecause}</p>
+      ) : null}
       {s.error ? (
         <p className="rec-error" role="alert">
           {s.error}

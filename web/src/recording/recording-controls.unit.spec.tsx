@@ -26,6 +26,10 @@ function fakeCalls(view: RecordingView = { state: 'off', recordingId: null, cons
       log.push('stop');
       return { state: 'off', recordingId: 'rec-1' };
     },
+    cancel: async () => {
+      log.push('cancel');
+      return { state: 'off' };
+    },
     consent: async (granted) => {
       log.push(`consent:${granted}`);
       return { granted };
@@ -117,6 +121,53 @@ describe('the clinician’s recording controls', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('Recording is off.');
   });
 
+  it('shows at once that the patient refused, naming the role only, and can ask again', async () => {
+    const { calls } = fakeCalls();
+    render(<RecordingControls role="clinician" endpoints={endpoints} live calls={calls} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Record' }));
+    await screen.findByText('Recording requested: waiting for the patient’s consent');
+    live({ state: 'off', reason: 'consent_refused', refusedBy: 'patient' });
+    expect(screen.getByRole('status').textContent).toBe('Not recording: the patient refused consent.');
+    expect(document.querySelector('[aria-live="assertive"]')?.textContent).toBe(
+      'Not recording: the patient refused consent.',
+    );
+    expect(screen.queryByRole('button', { name: 'Cancel request' })).toBeNull();
+    expect(screen.queryByText(/Processing/)).toBeNull();
+    const record = screen.getByRole<HTMLButtonElement>('button', { name: 'Record' });
+    expect(record.disabled).toBe(false);
+    fireEvent.click(record);
+    expect(await screen.findByText('Recording requested: waiting for the patient’s consent')).toBeTruthy();
+  });
+
+  it('names an interpreter who refused, and never anyone by name', () => {
+    for (const [role, words] of [
+      ['interpreter', 'the interpreter'],
+      ['family', 'a family member'],
+      ['Ines Alvarez', 'a participant'],
+    ] as const) {
+      render(<RecordingControls role="clinician" endpoints={endpoints} live calls={fakeCalls().calls} />);
+      live({ state: 'requested', awaitingConsent: ['p-1'] });
+      live({ state: 'off', reason: 'consent_refused', refusedBy: role });
+      expect(screen.getByRole('status').textContent).toBe(`Not recording: ${words} refused consent.`);
+      document.body.innerHTML = '';
+    }
+  });
+
+  it('cancels a pending request', async () => {
+    const { calls, log } = fakeCalls();
+    render(<RecordingControls role="clinician" endpoints={endpoints} live calls={calls} />);
+    expect(screen.queryByRole('button', { name: 'Cancel request' })).toBeNull();
+    fireEvent.click(await screen.findByRole('button', { name: 'Record' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'Cancel request' }));
+    expect(await screen.findByText('Recording request cancelled.', { selector: '.rec-status' })).toBeTruthy();
+    expect(log).toEqual(['start', 'cancel']);
+    expect(screen.queryByRole('button', { name: 'Cancel request' })).toBeNull();
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Record' }).disabled).toBe(false);
+    // The pushed message of the same cancel changes nothing more.
+    live({ state: 'off', reason: 'cancelled_by_clinician' });
+    expect(screen.getByRole('status').textContent).toBe('Recording request cancelled.');
+  });
+
   it('counts the participants still to consent', () => {
     expect(clinicianStatus({ ...initialRecordingUi, server: 'requested', awaiting: ['a', 'b'] })).toBe(
       'Recording requested: waiting for the consent of 2 participants',
@@ -167,6 +218,20 @@ describe('the patient’s consent', () => {
     fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Refuse' }));
     await waitFor(() => expect(log).toContain('consent:false'));
     expect(await screen.findByRole('button', { name: 'Change your answer about recording' })).toBeTruthy();
+  });
+});
+
+describe('a patient asked when the request ends', () => {
+  it('closes the dialog when the clinician cancels', async () => {
+    const { calls } = fakeCalls();
+    render(<RecordingControls role="patient" endpoints={endpoints} live calls={calls} />);
+    await act(async () => undefined);
+    live({ state: 'requested', awaitingConsent: ['p-1'] });
+    expect(screen.getByRole('dialog')).toBeTruthy();
+    live({ state: 'off', reason: 'cancelled_by_clinician' });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(screen.getByText('Recording request cancelled.', { selector: '.rec-note' })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Answer the recording request' })).toBeNull();
   });
 });
 

@@ -22,6 +22,8 @@ export interface RecordingUiState {
   readonly processing: { readonly recordingId: string; readonly percent: number } | null;
   /** Why the last recording stopped, when not by the clinician (e.g. consent withdrawn). */
   readonly stoppedBecause: string | null;
+  /** Why the last request ended unrecorded (a role refused, or the clinician cancelled); null once asked again. */
+  readonly requestEnded: string | null;
   /** A request is in flight. */
   readonly busy: boolean;
   readonly error: string | null;
@@ -44,6 +46,7 @@ export type RecordingUiEvent =
     }
   | { readonly type: 'Requested'; readonly awaiting: readonly string[]; readonly recordingId: string | null }
   | { readonly type: 'Stopped'; readonly recordingId: string | null }
+  | { readonly type: 'Cancelled' }
   | { readonly type: 'ConsentSent'; readonly granted: boolean }
   | { readonly type: 'DialogClosed' }
   | { readonly type: 'WithdrawAsked' }
@@ -66,13 +69,35 @@ export const initialRecordingUi: RecordingUiState = {
   acknowledged: null,
   processing: null,
   stoppedBecause: null,
+  requestEnded: null,
   busy: false,
   error: null,
 };
 
-/** The words for why a recording stopped (services/session RecordingStopReason), or null when it was asked. */
-export function stopReasonText(reason: string | undefined): string | null {
+/** A participant's role in words (services/session ParticipantRole). */
+function roleWord(role: string | undefined): string {
+  switch (role) {
+    case 'patient':
+    case 'clinician':
+    case 'interpreter':
+      return `the ${role}`;
+    case 'family':
+      return 'a family member';
+    default:
+      return 'a participant';
+  }
+}
+
+/**
+ * The words for why a recording stopped (services/session RecordingStopReason) or why a request ended unrecorded
+ * (RecordingRequestEndReason, with the refusing participant's role), or null when the clinician stopped it.
+ */
+export function stopReasonText(reason: string | undefined, refusedBy?: string): string | null {
   switch (reason) {
+    case 'consent_refused':
+      return `Not recording: ${roleWord(refusedBy)} refused consent.`;
+    case 'cancelled_by_clinician':
+      return 'Recording request cancelled.';
     case 'consent_withdrawn':
       return 'Recording stopped: someone withdrew their consent.';
     case 'media_node_lost':
@@ -114,6 +139,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
           dialog: event.role === 'patient' && !mine,
           consent: event.role === 'clinician' ? 'given' : mine ? 'given' : 'unknown',
           stoppedBecause: null,
+          requestEnded: null,
           error: null,
         };
       }
@@ -128,6 +154,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
           consent: event.present ? 'given' : state.consent,
           dialog: !event.present && event.role === 'patient' && state.consent === 'unknown',
           stoppedBecause: null,
+          requestEnded: null,
         };
       }
       const id = m.recordingId ?? state.recordingId;
@@ -139,7 +166,11 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         consent: 'unknown',
         recordingId: null,
         busy: false,
-        stoppedBecause: stopReasonText(m.reason),
+        stoppedBecause: stopReasonText(m.reason, m.refusedBy),
+        requestEnded:
+          m.reason === 'consent_refused' || m.reason === 'cancelled_by_clinician'
+            ? stopReasonText(m.reason, m.refusedBy)
+            : null,
         processing: event.role === 'clinician' && id ? { recordingId: id, percent: 0 } : state.processing,
       };
     }
@@ -152,6 +183,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         recordingId: event.recordingId ?? state.recordingId,
         awaiting: event.recordingId ? [] : event.awaiting,
         stoppedBecause: null,
+        requestEnded: null,
       };
     case 'Stopped':
       return {
@@ -161,6 +193,15 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         consent: 'unknown',
         recordingId: null,
         processing: event.recordingId ? { recordingId: event.recordingId, percent: 0 } : state.processing,
+      };
+    case 'Cancelled':
+      return {
+        ...state,
+        busy: false,
+        server: 'off',
+        awaiting: [],
+        stoppedBecause: stopReasonText('cancelled_by_clinician'),
+        requestEnded: stopReasonText('cancelled_by_clinician'),
       };
     case 'ConsentSent':
       return {

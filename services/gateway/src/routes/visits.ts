@@ -252,8 +252,8 @@ function registerGuestControls(
 }
 
 /**
- * The clinician's recording controls: start (a request until everyone present has consented), stop, their own
- * consent, and the acknowledgement of the notice.
+ * The clinician's recording controls: start (a request until everyone present has consented), cancel a pending
+ * request, stop, their own consent, and the acknowledgement of the notice.
  */
 function registerRecordingControls(
   api: Router,
@@ -271,6 +271,14 @@ function registerRecordingControls(
         recordingId: r.recording ? lastSegment(r.recording) : null,
         awaitingConsent: r.awaitingConsent.map(lastSegment),
       });
+    }),
+  );
+  api.post(
+    '/visits/:id/recording/cancel',
+    onVisit('session.CancelRecording', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      await callUnary(client, 'cancelRecording', { visit: `visits/${id}` }, md, opts);
+      res.status(200).json({ state: 'off' });
     }),
   );
   api.post(

@@ -12,6 +12,7 @@ import {
   presentParticipants,
   readyToRecord,
   RecordingPolicy,
+  RecordingRequestEndReason,
   RecordingStopReason,
   VisitEventType,
   inMediaCount,
@@ -116,6 +117,11 @@ export interface RequestRecording {
     readonly policy: RecordingPolicy;
   };
 }
+/** The clinician cancels their pending recording request (nothing was recorded). */
+export interface CancelRecording {
+  readonly type: 'CancelRecording';
+  readonly data: { readonly caller: Caller };
+}
 /** Janus records the room now (the service started it into `<recordings dir>/<recordingId>/`). */
 export interface BeginRecording {
   readonly type: 'BeginRecording';
@@ -199,6 +205,7 @@ export type VisitCommand =
   | UnlockVisit
   | RecordConsent
   | RequestRecording
+  | CancelRecording
   | BeginRecording
   | StopRecording
   | AcknowledgeRecordingNotice
@@ -360,6 +367,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideConsent(visit, command.data);
     case 'RequestRecording':
       return decideRequestRecording(visit, command.data);
+    case 'CancelRecording':
+      return decideCancelRecording(visit, command.data);
     case 'BeginRecording':
       return decideBeginRecording(visit, command.data);
     case 'StopRecording':
@@ -413,6 +422,28 @@ function decideAdmitClinician(visit: LiveVisit, data: AdmitClinician['data']): V
         admittedBy: `users/${caller.id}`,
         admission,
         tokenHash,
+      },
+    },
+  ];
+}
+
+/** The clinician cancels the pending request: RecordingRequestEnded. Throws when none is pending. */
+function decideCancelRecording(visit: LiveVisit, data: CancelRecording['data']): VisitEvent[] {
+  requireOwner(visit, data.caller);
+  if (visit.recordingRequest === undefined) {
+    throw new PreconditionError(
+      visit.recording !== undefined
+        ? 'the visit is being recorded: stop the recording instead'
+        : 'no recording request is pending',
+    );
+  }
+  return [
+    {
+      type: VisitEventType.RecordingRequestEnded,
+      data: {
+        visitId: visit.visitId,
+        reason: RecordingRequestEndReason.CancelledByClinician,
+        cancelledBy: `users/${data.caller.id}`,
       },
     },
   ];
@@ -562,7 +593,22 @@ function decideConsent(visit: LiveVisit, data: RecordConsent['data']): VisitEven
     data: { visitId: visit.visitId, participantId, principal, scope: 'recording', granted },
   };
   const present = known?.status === ParticipantStatus.Admitted;
-  return [recorded, ...(granted || !present ? [] : stopped(visit, RecordingStopReason.ConsentWithdrawn, at))];
+  if (granted || !present) return [recorded];
+  // A refusal by someone present ends a pending request (naming their role only) or stops the recording.
+  const ended: VisitEvent[] =
+    visit.recordingRequest !== undefined && visit.recording === undefined
+      ? [
+          {
+            type: VisitEventType.RecordingRequestEnded,
+            data: {
+              visitId: visit.visitId,
+              reason: RecordingRequestEndReason.ConsentRefused,
+              refusedBy: known.role,
+            },
+          },
+        ]
+      : [];
+  return [recorded, ...ended, ...stopped(visit, RecordingStopReason.ConsentWithdrawn, at)];
 }
 
 /** The clinician asks to record: their consent (when not given yet) and the request (when none is pending). */

@@ -538,6 +538,18 @@ async function startRecording(
   };
 }
 
+async function cancelRecording(
+  { visits }: VisitGrpcDeps,
+  request: session.CancelRecordingRequest,
+  ctx: CallContext,
+): Promise<session.CancelRecordingResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  requireClinician(principal);
+  await visits.cancelRecording(visitId, callerOf(principal), commandMetadata(ctx));
+  return { visit: await reloadProto(visits, visitId) };
+}
+
 async function stopRecording(
   { visits }: VisitGrpcDeps,
   request: session.StopRecordingRequest,
@@ -699,6 +711,8 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       recordConsent(deps, request, ctx),
     startRecording: (request: session.StartRecordingRequest, ctx: CallContext) =>
       startRecording(deps, request, ctx),
+    cancelRecording: (request: session.CancelRecordingRequest, ctx: CallContext) =>
+      cancelRecording(deps, request, ctx),
     stopRecording: (request: session.StopRecordingRequest, ctx: CallContext) =>
       stopRecording(deps, request, ctx),
     acknowledgeRecordingNotice: (request: session.AcknowledgeRecordingNoticeRequest, ctx: CallContext) =>

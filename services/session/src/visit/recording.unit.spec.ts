@@ -90,6 +90,16 @@ const stopped = (reason: string, partial = false): VisitEvent =>
     },
   }) as VisitEvent;
 
+const refusedBy = (role: 'patient' | 'clinician'): VisitEvent => ({
+  type: VisitEventType.RecordingRequestEnded,
+  data: { visitId: 'apt-1', reason: 'consent_refused', refusedBy: role },
+});
+const cancelled: VisitEvent = {
+  type: VisitEventType.RecordingRequestEnded,
+  data: { visitId: 'apt-1', reason: 'cancelled_by_clinician', cancelledBy: 'users/clin-1' },
+};
+const cancel = (caller = clinician): VisitCommand => ({ type: 'CancelRecording', data: { caller } });
+
 const request = (policy: RecordingPolicy = 'on-request', caller = clinician): VisitCommand => ({
   type: 'RequestRecording',
   data: { caller, participantId: 'p-clin', policy },
@@ -131,15 +141,61 @@ describe('when the clinician asks to record and the patient has not consented', 
     given(spec, [...inRoom, clinicianConsent, requested(['p-a'])])
       .when(begin)
       .thenThrows(PreconditionError, /consented/));
-  it('ends the request when the patient refuses (the refusal is an event)', () => {
+  it('ends the request when the patient refuses, naming their role only (both are events)', () => {
     const history = [...inRoom, clinicianConsent, requested(['p-a'])];
     given(spec, history)
       .when(patientConsents(false))
-      .then([consent('p-a', false)]);
-    expect(readyToRecord(fold([...history, consent('p-a', false)]))).toBe(false);
-    const state = fold([...history, consent('p-a', false)]);
+      .then([consent('p-a', false), refusedBy('patient')]);
+    const state = fold([...history, consent('p-a', false), refusedBy('patient')]);
+    expect(readyToRecord(state)).toBe(false);
     expect(state.status === 'open' ? state.recordingRequest : 'not open').toBeUndefined();
   });
+  it('ends the request when the clinician takes back their own consent', () =>
+    given(spec, [...inRoom, clinicianConsent, requested(['p-a'])])
+      .when({
+        type: 'RecordConsent',
+        data: { caller: clinician, participantId: 'p-clin', granted: false, at: T1 },
+      })
+      .then([consent('p-clin', false, 'users/clin-1'), refusedBy('clinician')]));
+  it('keeps the request when someone still waiting to be let in refuses', () =>
+    given(spec, [...inRoom, clinicianConsent, requested(['p-a']), arrived('p-b')])
+      .when(patientConsents(false, 'p-b'))
+      .then([consent('p-b', false)]));
+  it('a consent after the refusal does not start anything: the clinician asks again', () => {
+    const history = [
+      ...inRoom,
+      clinicianConsent,
+      requested(['p-a']),
+      consent('p-a', false),
+      refusedBy('patient'),
+    ];
+    expect(readyToRecord(fold([...history, consent('p-a', true)]))).toBe(false);
+    given(spec, [...history, consent('p-a', true)])
+      .when(request())
+      .then([requested([])]);
+  });
+});
+
+describe('when the clinician cancels a pending request', () => {
+  const pending = [...inRoom, clinicianConsent, requested(['p-a'])];
+  it('ends it (an event naming who cancelled)', () => given(spec, pending).when(cancel()).then([cancelled]));
+  it('is not ready to record afterwards, even when the patient then consents', () =>
+    expect(readyToRecord(fold([...pending, cancelled, consent('p-a', true)]))).toBe(false));
+  it('refuses another clinician', () =>
+    given(spec, pending).when(cancel(otherClinician)).thenThrows(PermissionError));
+  it('refuses a patient', () => given(spec, pending).when(cancel(patient)).thenThrows(PermissionError));
+  it('refuses when nothing is pending', () =>
+    given(spec, inRoom)
+      .when(cancel())
+      .thenThrows(PreconditionError, /no recording request is pending/));
+  it('refuses while recording: that is a stop', () =>
+    given(spec, recording)
+      .when(cancel())
+      .thenThrows(PreconditionError, /stop the recording/));
+  it('refuses twice', () =>
+    given(spec, [...pending, cancelled])
+      .when(cancel())
+      .thenThrows(PreconditionError, /no recording request is pending/));
 });
 
 describe('when everyone present has consented', () => {

@@ -259,6 +259,16 @@ export class VisitService {
     });
   }
 
+  /**
+   * Cancels the clinician's pending recording request (RecordingRequestEnded; Janus never started). Throws
+   * PermissionError (not the visit's clinician), PreconditionError (nothing pending, or already recording).
+   */
+  async cancelRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
+    return this.serially(visitId, () =>
+      this.run(visitId, { type: 'CancelRecording', data: { caller } }, metadata),
+    );
+  }
+
   /** Stops the recording in progress (the clinician's StopRecording). Throws PreconditionError when none is. */
   async stopRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
     return this.serially(visitId, async () => {

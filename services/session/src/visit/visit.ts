@@ -28,6 +28,7 @@ export const VisitEventType = {
   RecordingStarted: 'haven.session.v1.RecordingStarted',
   RecordingStopped: 'haven.session.v1.RecordingStopped',
   RecordingNoticeAcknowledged: 'haven.session.v1.RecordingNoticeAcknowledged',
+  RecordingRequestEnded: 'haven.session.v1.RecordingRequestEnded',
   Ended: 'haven.session.v1.VisitEnded',
   GuestInvited: 'haven.session.v1.GuestInvited',
   GuestArrivedInLobby: 'haven.session.v1.GuestArrivedInLobby',
@@ -65,6 +66,16 @@ export const RecordingStopReason = {
   MediaNodeLost: 'media_node_lost',
 } as const;
 export type RecordingStopReason = (typeof RecordingStopReason)[keyof typeof RecordingStopReason];
+
+/** Why a pending recording request ended without a recording: a code, never free text. */
+export const RecordingRequestEndReason = {
+  /** The clinician cancelled the request. */
+  CancelledByClinician: 'cancelled_by_clinician',
+  /** A participant present refused consent. */
+  ConsentRefused: 'consent_refused',
+} as const;
+export type RecordingRequestEndReason =
+  (typeof RecordingRequestEndReason)[keyof typeof RecordingRequestEndReason];
 
 /**
  * A participant's role in the visit: the clinician(s), the patient (each of their devices), and guests the host
@@ -261,6 +272,22 @@ export interface RecordingNoticeAcknowledged {
   readonly data: ParticipantRef & { readonly principal: string; readonly recordingId: string };
 }
 
+/**
+ * A pending recording request ended without recording: the clinician cancelled it, or a participant present
+ * refused (`refusedBy` is their role, never who they are). The clinician asks again to record.
+ */
+export interface RecordingRequestEnded {
+  readonly type: typeof VisitEventType.RecordingRequestEnded;
+  readonly data: {
+    readonly visitId: string;
+    readonly reason: RecordingRequestEndReason;
+    /** `users/{id}` of the clinician who cancelled (cancelled_by_clinician). */
+    readonly cancelledBy?: string;
+    /** The role of the participant who refused (consent_refused). */
+    readonly refusedBy?: ParticipantRole;
+  };
+}
+
 export interface VisitEnded {
   readonly type: typeof VisitEventType.Ended;
   readonly data: {
@@ -323,6 +350,7 @@ export type VisitEvent =
   | RecordingStarted
   | RecordingStopped
   | RecordingNoticeAcknowledged
+  | RecordingRequestEnded
   | VisitEnded
   | ChatMessagePosted
   | ChatFileShared
@@ -563,6 +591,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
     case VisitEventType.RecordingStarted:
     case VisitEventType.RecordingStopped:
     case VisitEventType.RecordingNoticeAcknowledged:
+    case VisitEventType.RecordingRequestEnded:
       return evolveRecording(state, e);
     case VisitEventType.Ended:
       return evolveEnded(state, e, when);
@@ -579,7 +608,13 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
 /** Folds a consent or recording event into an open or ended visit. */
 function evolveRecording(
   state: Extract<VisitState, { status: 'open' | 'ended' }>,
-  e: ConsentRecorded | RecordingRequested | RecordingStarted | RecordingStopped | RecordingNoticeAcknowledged,
+  e:
+    | ConsentRecorded
+    | RecordingRequested
+    | RecordingStarted
+    | RecordingStopped
+    | RecordingNoticeAcknowledged
+    | RecordingRequestEnded,
 ): VisitState {
   switch (e.type) {
     case VisitEventType.ConsentRecorded: {
@@ -600,6 +635,8 @@ function evolveRecording(
       };
     case VisitEventType.RecordingStopped:
       return clear(state, 'recording', 'recordingRequest');
+    case VisitEventType.RecordingRequestEnded:
+      return clear(state, 'recordingRequest');
     case VisitEventType.RecordingNoticeAcknowledged:
       return state;
   }
