@@ -1,7 +1,9 @@
 /**
  * Recording a visit through the real pages, end to end, in a private network namespace
- * (./support/recording-ui-driver.ts): the clinician asks to record, the patient consents in a modal dialog, both
- * pages show the server-pushed indicator and acknowledge it, the clinician stops and sees the processing; the
+ * (./support/recording-ui-driver.ts): the patient refuses a first request (the clinician's line says so at once)
+ * and the clinician cancels a second; the clinician asks to record, the patient consents in a modal dialog, both
+ * pages show the server-pushed indicator and acknowledge it; a second patient device arriving meanwhile is asked
+ * in the waiting room and let in only once it consents; the clinician stops and sees the processing; the
  * encrypted recording plays back decrypted in Chromium for the clinician and for the patient (time advances,
  * frames decode, a seek lands, through range requests); the front desk is refused and the refusal is an event;
  * the auditor's ledger lists every viewer's views as "Recording viewed".
@@ -31,16 +33,28 @@ function expectPlayed(p: Playback): void {
 
   beforeAll(async () => {
     ns = await createNetns();
-    result = await runInNetns<RecordingUiResult>(ns, DRIVER, {}, { timeoutMs: 170_000 });
+    result = await runInNetns<RecordingUiResult>(ns, DRIVER, {}, { timeoutMs: 200_000 });
     process.stderr.write(
       `visit-recording-ui: total ${result.totalMs} ms, clinician ranges ${result.clinician.playback.ranges}, ` +
         `duration ${result.clinician.playback.duration.toFixed(1)} s, statuses after stop ` +
         `${JSON.stringify(result.clinician.statusesAfterStop)}\n`,
     );
-  }, 180_000);
+  }, 210_000);
 
   afterAll(async () => {
     await ns?.destroy();
+  });
+
+  it('tells the clinician at once that the patient refused (the role, no name), and cancels a request', () => {
+    expect(result.clinician.statusAfterRefusal).toBe('Not recording: the patient refused consent.');
+    expect(result.clinician.statusAfterCancel).toBe('Recording request cancelled.');
+  });
+
+  it('asks a device arriving during the recording in the waiting room; only consent lets it in', () => {
+    expect(result.lateDevice.dialogTitle).toBe('This visit is being recorded');
+    expect(result.lateDevice.admitRefused).toMatch(/being recorded.*consent/);
+    expect(result.lateDevice.stillWaiting).toBe(true);
+    expect(result.lateDevice.indicator).toBe('Recording');
   });
 
   it('asks, waits for the patient’s consent given in a modal dialog, then records', () => {
@@ -83,10 +97,12 @@ function expectPlayed(p: Playback): void {
     expect(views.length).toBeGreaterThanOrEqual(2);
     const names = result.screenshots.map((f) => f.replace(/^.*\/recording-\d+-/, '').replace(/\.png$/, ''));
     expect(names).toEqual([
+      'clinician-sees-refusal',
       'clinician-asks-to-record',
       'patient-consent-dialog',
       'patient-recording',
       'clinician-recording',
+      'late-device-asked-in-waiting-room',
       'clinician-plays-recording',
       'patient-plays-recording',
       'auditor-sees-views',

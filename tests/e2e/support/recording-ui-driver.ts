@@ -4,8 +4,10 @@
  * play their own recordings) and three headless Chromiums with fake devices on the gateway's URL. The front desk
  * books a visit starting now (gRPC, as visit-media.e2e proves the booking pages); the patient opens the link,
  * passes the self-check and waits; the clinician admits them. Then, only by clicks: the clinician presses
- * Record, the patient's page asks for consent in a dialog and the patient gives it, both pages show the
- * server-pushed "Recording" indicator, the clinician stops, sees the processing and the recording in the visit's
+ * Record and the patient refuses (the clinician's line says so at once); Record again and Cancel request (the
+ * patient's dialog closes); Record, the patient's page asks for consent in a dialog and the patient gives it, both
+ * pages show the server-pushed "Recording" indicator; a second patient device arriving meanwhile is asked in the
+ * waiting room, refuses and is not let in, consents and is let in (it shows the recording); the clinician stops, sees the processing and the recording in the visit's
  * list, and plays it: the decrypted WebM plays in the <video> (time advances, frames decode) and a seek lands.
  * The patient plays it from their page too. The front desk's browser is refused a grant and the list (and the
  * refusal is an event); the auditor's ledger lists the views with readable labels.
@@ -43,6 +45,9 @@ export interface Playback {
 export interface RecordingUiResult {
   readonly recordingId: string;
   readonly clinician: {
+    /** The status line once the patient refused (pushed), and once the clinician cancelled a request. */
+    readonly statusAfterRefusal: string;
+    readonly statusAfterCancel: string;
     readonly statusAfterRecord: string;
     readonly indicator: string;
     readonly announced: string;
@@ -58,6 +63,14 @@ export interface RecordingUiResult {
     readonly announced: string;
     readonly listRow: string;
     readonly playback: Playback;
+  };
+  /** A second patient device arriving while the visit is recorded. */
+  readonly lateDevice: {
+    readonly dialogTitle: string;
+    /** What the clinician's page said when Admit was refused (the device had refused). */
+    readonly admitRefused: string;
+    readonly stillWaiting: boolean;
+    readonly indicator: string;
   };
   readonly acknowledgements: number;
   readonly frontDesk: {
@@ -236,6 +249,19 @@ async function main(): Promise<RecordingUiResult> {
     await waitForStats(patient, (x) => x.totals.framesDecoded > 5, 'patient decodes video', 15_000);
     await waitForStats(staff, (x) => x.totals.framesDecoded > 5, 'clinician decodes video', 15_000);
 
+    // ------------------------------------------------------------ a refusal, pushed; a cancel
+    await staff.getByRole('button', { name: 'Record', exact: true }).click();
+    await patient.getByRole('dialog').getByRole('button', { name: 'Refuse' }).click({ timeout: 10_000 });
+    await staff.locator('.rec-status', { hasText: 'refused consent' }).waitFor({ timeout: 5000 });
+    const statusAfterRefusal = await text(staff, '.rec-status');
+    await shot(staff, 'clinician-sees-refusal');
+    await staff.getByRole('button', { name: 'Record', exact: true }).click();
+    await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
+    await staff.getByRole('button', { name: 'Cancel request' }).click();
+    await staff.locator('.rec-status', { hasText: 'cancelled' }).waitFor({ timeout: 5000 });
+    const statusAfterCancel = await text(staff, '.rec-status');
+    await patient.getByRole('dialog').waitFor({ state: 'detached', timeout: 5000 });
+
     // ------------------------------------------------------------ ask, consent, record
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
     await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
@@ -266,7 +292,41 @@ async function main(): Promise<RecordingUiResult> {
     const patientIndicator = await text(patient, '.rec-indicator');
     await shot(patient, 'patient-recording');
     await shot(staff, 'clinician-recording');
-    await new Promise((r) => setTimeout(r, 6000)); // six seconds of the visit on record
+    const recordedFrom = Date.now();
+
+    // ------------------------------------------------------------ a second patient device arrives meanwhile
+    // It is asked in the waiting room; refusing keeps it out (the clinician's Admit is refused), consenting
+    // lets it in, where the page shows the recording.
+    const late = other;
+    await late.goto(link);
+    await late.getByLabel('Passcode').fill(passcode);
+    await late.getByRole('button', { name: 'Continue' }).click();
+    await late.getByRole('button', { name: 'Start the check' }).click();
+    await late.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+    await late.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await late.locator('#step-waiting').waitFor({ state: 'visible' });
+    const lateDialog = late.getByRole('dialog');
+    await lateDialog.waitFor({ state: 'visible', timeout: 10_000 });
+    const lateDialogTitle = await text(late, '#rec-dialog-title');
+    await shot(late, 'late-device-asked-in-waiting-room');
+    await lateDialog.getByRole('button', { name: 'Refuse' }).click();
+    await lateDialog.waitFor({ state: 'detached' });
+    const admitLate = staff.locator('#lobby').getByRole('button', { name: /^Admit / });
+    await admitLate.click({ timeout: 10_000 });
+    await staff.locator('#visit-error').waitFor({ timeout: 5000 });
+    const lateAdmitRefused = await text(staff, '#visit-error');
+    const lateStillWaiting = await late.locator('#step-waiting').isVisible();
+    await late.getByRole('button', { name: 'Change your answer about recording' }).click();
+    await lateDialog.getByRole('button', { name: 'Give consent' }).click();
+    await lateDialog.waitFor({ state: 'detached' });
+    await admitLate.click();
+    await late.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    await late.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+    const lateIndicator = await text(late, '.rec-indicator');
+    await late.goto('about:blank'); // the device leaves; the front desk signs in on this browser later
+    await c.context.clearCookies();
+    // At least six seconds of the visit on record.
+    await new Promise((r) => setTimeout(r, Math.max(0, 6000 - (Date.now() - recordedFrom))));
 
     // ------------------------------------------------------------ stop, processing, play (clinician)
     const statusesAfterStop: string[] = [];
@@ -362,6 +422,8 @@ async function main(): Promise<RecordingUiResult> {
     return {
       recordingId,
       clinician: {
+        statusAfterRefusal,
+        statusAfterCancel,
         statusAfterRecord,
         indicator: clinicianIndicator,
         announced: clinicianAnnounced,
@@ -377,6 +439,12 @@ async function main(): Promise<RecordingUiResult> {
         announced: patientAnnounced,
         listRow: patientListRow,
         playback: patientPlayback,
+      },
+      lateDevice: {
+        dialogTitle: lateDialogTitle,
+        admitRefused: lateAdmitRefused,
+        stillWaiting: lateStillWaiting,
+        indicator: lateIndicator,
       },
       acknowledgements,
       frontDesk: { grantStatus: refused.grant, listStatus: refused.list, refusalEvents },
