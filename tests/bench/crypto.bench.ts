@@ -1,12 +1,13 @@
 /**
- * Encryption throughput of the recording pipeline's encrypt step (`createEncryptStream` / `encryptFile`:
+ * Encryption throughput of the recording pipeline's encrypt step (`encryptChunks` / `encryptFile`:
  * AES-256-GCM in authenticated chunks, data key wrapped by a local keyring), in the same run as its baselines:
  *
  * - Node's own `crypto` AES-256-GCM over one buffer (one cipher, 1 MiB `update`s): the ceiling for anything
  *   written with node:crypto; target: the in-memory stream ≥ 90 % of it.
  * - `openssl speed -evp aes-256-gcm` (16 KiB blocks, in memory).
- * - In memory: a 2 GiB plaintext streamed from a generator (1 MiB pieces) through `createEncryptStream` into a
- *   sink that counts bytes; RSS growth sampled every 2 ms (target ≤ 64 MiB: constant memory).
+ * - In memory: a 2 GiB plaintext streamed from a generator (1 MiB pieces) through `encryptChunks` into a
+ *   consumer that counts bytes; RSS growth sampled every 2 ms and every 16 pieces (target ≤ 64 MiB: constant
+ *   memory). The Transform `createEncryptStream` on the same input, for comparison.
  * - File to file: `encryptFile` / `decryptFile` on a temp file, against `openssl enc -aes-256-ctr` on the same
  *   file (`openssl enc` has no AEAD mode; CTR is the same AES core without authentication).
  *
@@ -29,6 +30,7 @@ import {
   STREAM_FORMAT,
   createEncryptStream,
   decryptFile,
+  encryptChunks,
   encryptFile,
   type Kms,
 } from '@haven/crypto';
@@ -59,7 +61,10 @@ export interface CryptoBenchResult extends Record<string, unknown> {
         readonly medianMBps: number;
       }
     | { readonly skipped: string };
-  /** createEncryptStream from a generator to a counting sink. */
+  /**
+   * The recording pipeline's encrypt step, `encryptChunks` (a pull stream that frees each ciphertext piece once
+   * the consumer asks for the next), from a generator to a counting consumer.
+   */
   readonly inMemory: {
     readonly plaintextBytes: number;
     readonly MBps: number[];
@@ -78,6 +83,15 @@ export interface CryptoBenchResult extends Record<string, unknown> {
     readonly medianCpuMBps: number;
     /** The same ratio in CPU time: what the code costs, whatever else the machine runs. */
     readonly ratioToNodeGcmCpu: number;
+    /**
+     * The Transform `createEncryptStream` on the same input: its pushed ciphertext waits for V8 to collect it
+     * (external memory, collected every ~64 MiB), so its RSS grows by that much.
+     */
+    readonly transform: {
+      readonly cpuMBps: number[];
+      readonly medianCpuMBps: number;
+      readonly peakRssDeltaMiB: number;
+    };
   };
   readonly fileToFile: {
     readonly fileBytes: number;
@@ -130,17 +144,21 @@ function cpuMs(): number {
  * Runs `body` while sampling RSS every 2 ms; returns its wall time, the process's CPU time over it and the
  * peak RSS growth in bytes.
  */
-async function measured(body: () => Promise<void>): Promise<{ ms: number; cpu: number; rssDelta: number }> {
+async function measured(
+  body: (sample: () => void) => Promise<void>,
+): Promise<{ ms: number; cpu: number; rssDelta: number }> {
   gc();
   const base = process.memoryUsage.rss();
   let max = base;
-  const sampler = setInterval(() => {
+  // The timer alone misses peaks: an in-memory stream rarely yields to the event loop. The body samples too.
+  const sample = (): void => {
     max = Math.max(max, process.memoryUsage.rss());
-  }, 2);
+  };
+  const sampler = setInterval(sample, 2);
   const c0 = cpuMs();
   const t0 = performance.now();
   try {
-    await body();
+    await body(sample);
   } finally {
     clearInterval(sampler);
   }
@@ -165,30 +183,51 @@ function nodeGcmOnce(buffer: Buffer): { wall: number; cpu: number } {
   return { wall: mbps(buffer.length, performance.now() - t0), cpu: mbps(buffer.length, cpuMs() - c0) };
 }
 
+/**
+ * `total` bytes of plaintext (`piece` over and over) through the recording pipeline's encrypt step, the pull
+ * stream `encryptChunks` (`pull`), or through the Transform `createEncryptStream` (`transform`), into a consumer
+ * that counts the bytes (and samples RSS every 16 pieces).
+ */
 async function streamOnce(
   kms: Kms,
   piece: Buffer,
   total: number,
+  mode: 'pull' | 'transform' = 'pull',
 ): Promise<{ ms: number; cpu: number; rssDelta: number }> {
   let seen = 0;
-  const source = Readable.from(
-    (function* () {
-      for (let n = 0; n < total; n += piece.length) yield piece;
-    })(),
-    { objectMode: false },
-  );
+  let pieces = 0;
+  const plaintext = function* (): Generator<Buffer> {
+    for (let n = 0; n < total; n += piece.length) yield piece;
+  };
+  if (mode === 'pull') {
+    const result = await measured(async (sample) => {
+      for await (const c of encryptChunks(kms, plaintext())) {
+        seen += c.length;
+        if ((++pieces & 15) === 0) sample();
+      }
+    });
+    if (seen <= total) throw new Error(`encryptChunks yielded ${seen} bytes for ${total} of plaintext`);
+    return result;
+  }
+  let sample = (): void => undefined;
+  const source = Readable.from(plaintext(), { objectMode: false });
   const sink = new Writable({
     highWaterMark: STREAM_FORMAT.defaultChunkSize,
     write(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
+      if ((++pieces & 15) === 0) sample();
       callback();
     },
     writev(chunks, callback) {
       for (const { chunk } of chunks) seen += (chunk as Buffer).length;
+      sample();
       callback();
     },
   });
-  const result = await measured(() => pipeline(source, createEncryptStream(kms), sink));
+  const result = await measured((s) => {
+    sample = s;
+    return pipeline(source, createEncryptStream(kms), sink);
+  });
   if (seen <= total) throw new Error(`encrypt stream wrote ${seen} bytes for ${total} of plaintext`);
   return result;
 }
@@ -260,6 +299,8 @@ export async function run(
     const dec: number[] = [];
     const ossl: number[] = [];
     let streamPeak = 0;
+    let transformPeak = 0;
+    const transformCpu: number[] = [];
     let smallPeak = 0;
     let filePeak = 0;
     for (let r = 0; r < rounds; r++) {
@@ -272,6 +313,9 @@ export async function run(
       streamCpu.push(mbps(streamBytes, s.cpu));
       streamPeak = Math.max(streamPeak, s.rssDelta);
       smallPeak = Math.max(smallPeak, (await streamOnce(kms, piece, 256 * MiB)).rssDelta);
+      const t = await streamOnce(kms, piece, streamBytes, 'transform');
+      transformCpu.push(mbps(streamBytes, t.cpu));
+      transformPeak = Math.max(transformPeak, t.rssDelta);
       if (opensslVersion !== undefined) {
         const mb = await opensslSpeed();
         if (mb !== undefined) speed.push(mb);
@@ -326,6 +370,11 @@ export async function run(
         cpuMBps: streamCpu,
         medianCpuMBps: median(streamCpu),
         ratioToNodeGcmCpu: Math.round((median(streamCpu) / median(nodeGcmCpu)) * 100) / 100,
+        transform: {
+          cpuMBps: transformCpu,
+          medianCpuMBps: median(transformCpu),
+          peakRssDeltaMiB: round1(transformPeak / MiB),
+        },
       },
       fileToFile: {
         fileBytes,

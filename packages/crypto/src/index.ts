@@ -28,6 +28,7 @@ export {
   STREAM_FORMAT,
   createEncryptStream,
   createDecryptStream,
+  encryptChunks,
   encryptFile,
   decryptFile,
   decryptRange,

@@ -13,6 +13,7 @@ import {
   createEncryptStream,
   decryptFile,
   decryptRange,
+  encryptChunks,
   encryptFile,
   inspectEncryptedFile,
   rewrapFile,
@@ -134,6 +135,81 @@ describe('chunked stream encryption', () => {
     expect(enc.readUInt32BE(10)).toBe(1024 * 1024);
     expect(enc.length).toBe(H + plain.length + 3 * TAG);
     expect(await collect(pieces(enc), createDecryptStream(kms))).toEqual(plain);
+  });
+
+  describe('encryptChunks (the pull stream the recording pipeline uses)', () => {
+    /** Pulls every piece, copying each before asking for the next (it is only lent until then). */
+    async function pulled(
+      source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+      chunkSize: number,
+    ): Promise<Buffer> {
+      const parts: Buffer[] = [];
+      for await (const piece of encryptChunks(kms, source, { chunkSize })) parts.push(Buffer.from(piece));
+      return Buffer.concat(parts);
+    }
+    const split = (data: Buffer, sizes: number[]): Buffer[] => {
+      const out: Buffer[] = [];
+      for (let i = 0, k = 0; i < data.length; k++) {
+        const len = sizes[k % sizes.length]!;
+        out.push(data.subarray(i, i + len));
+        i += len;
+      }
+      return out;
+    };
+
+    it('writes the same format: any bytes, any chunk size, pieces smaller and larger than a chunk (property)', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ maxLength: 12000 }),
+          fc.integer({ min: 1024, max: 5000 }),
+          fc.array(fc.integer({ min: 1, max: 11000 }), { minLength: 1, maxLength: 6 }),
+          async (bytes, chunkSize, sizes) => {
+            const plain = Buffer.from(bytes);
+            const enc = await pulled(split(plain, sizes), chunkSize);
+            expect(enc.length).toBe(
+              H + plain.length + Math.max(1, Math.ceil(plain.length / chunkSize)) * TAG,
+            );
+            expect(await decryptBuf(kms, enc)).toEqual(plain);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+
+    it('seals an exact multiple of the chunk size with a full final record, like the Transform', async () => {
+      const plain = randomBytes(3 * 1024);
+      const enc = await pulled([plain], 1024);
+      expect(enc.length).toBe(H + plain.length + 3 * TAG);
+      expect(enc.equals(await pulled([plain], 1024))).toBe(false); // a fresh key each time
+      expect(await decryptBuf(kms, enc)).toEqual(plain);
+      expect((await pulled([], 1024)).length).toBe(H + TAG);
+    });
+
+    it('lends each ciphertext piece only until the next pull: then its memory is freed', async () => {
+      const plain = randomBytes(300 * 1024);
+      const it = encryptChunks(kms, [plain], { chunkSize: 128 * 1024 })[Symbol.asyncIterator]();
+      const header = (await it.next()).value as Buffer;
+      const body = (await it.next()).value as Buffer;
+      expect(body.length).toBe(64 * 1024);
+      const copy = Buffer.from(body);
+      await it.next();
+      expect(body.length).toBe(0); // released: a consumer that keeps pieces must copy them
+      expect(header.length).toBe(H); // the header is not lent
+      expect(copy.length).toBe(64 * 1024);
+      await it.return(undefined);
+    });
+
+    it('fails with the source’s error', async () => {
+      async function* broken(): AsyncGenerator<Buffer> {
+        yield randomBytes(5000);
+        throw new Error('disk went away');
+      }
+      await expect(pulled(broken(), 1024)).rejects.toThrow('disk went away');
+    });
+
+    it('refuses a chunk size below 1 KiB', async () => {
+      await expect(pulled([Buffer.alloc(1)], 512)).rejects.toThrow(/chunkSize/);
+    });
   });
 
   it('refuses a chunk size below 1 KiB', () => {

@@ -29,7 +29,9 @@ export interface ObjectRange {
 /** The object-store port. Keys are relative paths (`recordings/<id>.webm.henc`), never `..`. */
 export interface ObjectStore {
   /**
-   * Stores `body` under `key` (replacing it), streaming; the object appears only once complete.
+   * Stores `body` under `key` (replacing it), streaming; the object appears only once complete. Each piece of
+   * `body` is only lent until the next is asked for (the recording encryption, `encryptChunks`, frees it then):
+   * an adapter that keeps pieces longer copies them.
    * Throws StorageFullError when the medium is full (nothing is left behind), ValidationError on a bad key,
    * or the body's own error (the partial object is removed).
    */

@@ -214,6 +214,9 @@ function overlay(chunk: Uint8Array, position: number, overlays: readonly Overlay
   }
 }
 
+/** Muxed bytes waiting for the consumer before the muxer is held back (memory stays constant). */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
 /**
  * Muxes `files` into one WebM and yields its bytes in order (each yielded buffer is the caller's to keep).
  * `onProgress` gets 0–1 while the final bytes are produced. Returns (as the generator's return value) what
@@ -226,6 +229,8 @@ export async function* muxToWebm(
   const { overlays, size } = await finalFields(files);
   // Pass 2: the same bytes, in order, with the final fields laid over them.
   const queue: Buffer[] = [];
+  let queued = 0;
+  let drained: (() => void) | undefined;
   let committed = 0;
   let wake: (() => void) | undefined;
   let finished = false;
@@ -239,7 +244,11 @@ export async function* muxToWebm(
       overlay(fresh, committed, overlays);
       committed = end;
       queue.push(fresh);
+      queued += fresh.length;
       wake?.();
+      // Backpressure: the muxer waits (mediabunny awaits the writer's readiness) while the consumer is behind.
+      if (queued > MAX_QUEUED_BYTES) return new Promise<void>((resolve) => (drained = resolve));
+      return undefined;
     },
   });
   const run = muxPass(files, writable, options.onProgress ? { onProgress: options.onProgress } : {}).then(
@@ -258,6 +267,11 @@ export async function* muxToWebm(
   for (;;) {
     const next = queue.shift();
     if (next) {
+      queued -= next.length;
+      if (queued <= MAX_QUEUED_BYTES && drained) {
+        drained();
+        drained = undefined;
+      }
       yield next;
       continue;
     }

@@ -17,8 +17,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { createEncryptStream, type Kms } from '@haven/crypto';
+import { encryptChunks, type Kms } from '@haven/crypto';
 import type { Logger } from '@haven/service';
 import type { RecordingProjection } from '../recording/projection';
 import { FailureReason, type RecordingMedia } from '../recording/recording';
@@ -349,17 +348,15 @@ export class RecordingPipeline {
       summary.value = yield* muxToWebm(files, { onProgress: (f) => progress(0.3 + 0.7 * f) });
     })();
     const kms = this.#deps.kmsFor(recordingId);
-    const encrypt = createEncryptStream(kms, {
+    // Pulled straight from the muxer into the object store: each ciphertext piece is freed once stored.
+    const ciphertext = encryptChunks(kms, muxed, {
       chunkSize: RECORDING_CHUNK_SIZE,
       context: recordingKmsContext(recordingId),
     });
     let header: Buffer | undefined;
-    const plaintext = Readable.from(muxed);
-    plaintext.once('error', (error) => encrypt.destroy(error));
-    const ciphertext = plaintext.pipe(encrypt);
     const withHeader = (async function* () {
-      for await (const piece of ciphertext as AsyncIterable<Buffer>) {
-        header ??= piece; // the encryption pushes its whole header first
+      for await (const piece of ciphertext) {
+        header ??= piece; // the encryption yields its whole header first (not lent)
         yield piece;
       }
     })();

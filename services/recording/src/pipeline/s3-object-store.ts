@@ -86,7 +86,8 @@ export class S3ObjectStore implements ObjectStore, MediaObjects {
       for await (const piece of body) {
         hash.update(piece);
         size += piece.byteLength;
-        yield piece;
+        // The upload gathers pieces into parts long after the next is asked for: a piece is only lent.
+        yield Buffer.from(piece);
       }
     }
     const upload = new Upload({
