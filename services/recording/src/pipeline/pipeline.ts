@@ -87,12 +87,19 @@ class ProcessingError extends Error {
   }
 }
 
-/** The offset of each track from the earliest first packet, and a PHI-free name per participant feed. */
+/**
+ * The offset of each track from the earliest first packet, and a PHI-free name per participant feed; the tracks
+ * that start first come first (a player plays the first audio and video track by default: not those of someone
+ * who joined late), participants numbered in that order.
+ */
 export function trackLayout(raw: readonly RawTrack[], converted: readonly string[]): TrackFile[] {
   const start = Math.min(...raw.map((t) => t.firstPacketMicros));
-  const feeds = [...new Set(raw.map((t) => t.feed))];
-  return raw.map((t, i) => ({
-    path: converted[i]!,
+  const order = raw
+    .map((t, i) => ({ t, path: converted[i]! }))
+    .sort((a, b) => a.t.firstPacketMicros - b.t.firstPacketMicros);
+  const feeds = [...new Set(order.map(({ t }) => t.feed))];
+  return order.map(({ t, path }) => ({
+    path,
     kind: t.kind,
     offsetSeconds: Math.max(0, (t.firstPacketMicros - start) / 1e6),
     name: `participant ${feeds.indexOf(t.feed) + 1} ${t.kind === 'audio' ? 'microphone' : 'video'}`,
