@@ -52,7 +52,8 @@ function expectPlayed(p: Playback): void {
 
   it('asks a device arriving during the recording in the waiting room; only consent lets it in', () => {
     expect(result.lateDevice.dialogTitle).toBe('This visit is being recorded');
-    expect(result.lateDevice.admitRefused).toMatch(/being recorded.*consent/);
+    expect(result.lateDevice.admitStatus).toBe(409);
+    expect(result.lateDevice.admitRefused).toBe('That cannot be done right now.');
     expect(result.lateDevice.stillWaiting).toBe(true);
     expect(result.lateDevice.indicator).toBe('Recording');
   });

@@ -67,7 +67,8 @@ export interface RecordingUiResult {
   /** A second patient device arriving while the visit is recorded. */
   readonly lateDevice: {
     readonly dialogTitle: string;
-    /** What the clinician's page said when Admit was refused (the device had refused). */
+    /** The answer to the clinician's Admit while the device had refused, and what their page said. */
+    readonly admitStatus: number;
     readonly admitRefused: string;
     readonly stillWaiting: boolean;
     readonly indicator: string;
@@ -301,7 +302,14 @@ async function main(): Promise<RecordingUiResult> {
     await late.goto(link);
     await late.getByLabel('Passcode').fill(passcode);
     await late.getByRole('button', { name: 'Continue' }).click();
-    await late.getByRole('button', { name: 'Start the check' }).click();
+    await late
+      .getByRole('button', { name: 'Start the check' })
+      .click()
+      .catch(async (err: unknown) => {
+        await shot(late, 'late-device-failure');
+        const page = await text(late, 'main').catch(() => '');
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; the page said: ${page}`);
+      });
     await late.locator('#check-network.ok').waitFor({ timeout: 10_000 });
     await late.getByRole('button', { name: 'Go to the waiting room' }).click();
     await late.locator('#step-waiting').waitFor({ state: 'visible' });
@@ -312,7 +320,9 @@ async function main(): Promise<RecordingUiResult> {
     await lateDialog.getByRole('button', { name: 'Refuse' }).click();
     await lateDialog.waitFor({ state: 'detached' });
     const admitLate = staff.locator('#lobby').getByRole('button', { name: /^Admit / });
+    const refusedAdmit = staff.waitForResponse((r) => /\/admit$/.test(new URL(r.url()).pathname));
     await admitLate.click({ timeout: 10_000 });
+    const lateAdmitStatus = (await refusedAdmit).status();
     await staff.locator('#visit-error').waitFor({ timeout: 5000 });
     const lateAdmitRefused = await text(staff, '#visit-error');
     const lateStillWaiting = await late.locator('#step-waiting').isVisible();
@@ -442,6 +452,7 @@ async function main(): Promise<RecordingUiResult> {
       },
       lateDevice: {
         dialogTitle: lateDialogTitle,
+        admitStatus: lateAdmitStatus,
         admitRefused: lateAdmitRefused,
         stillWaiting: lateStillWaiting,
         indicator: lateIndicator,
