@@ -583,9 +583,8 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
       return inMediaCount(next) === 0 ? { ...next, idleSince: e.data.at } : next;
     }
     case VisitEventType.Locked:
-      return { ...state, locked: true };
     case VisitEventType.Unlocked:
-      return { ...state, locked: false };
+      return { ...state, locked: e.type === VisitEventType.Locked };
     case VisitEventType.ConsentRecorded:
     case VisitEventType.RecordingRequested:
     case VisitEventType.RecordingStarted:
