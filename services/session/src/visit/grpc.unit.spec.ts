@@ -189,3 +189,37 @@ describe('StartRecording under the clinic’s recording policy', () => {
     expect(await types()).toEqual(['VisitOpened', 'PatientArrivedInLobby']);
   });
 });
+
+describe('ListVisits for the front desk', () => {
+  const frontDesk: Principal = { kind: 'user', id: 'desk-1', role: 'front_desk', scopes: [] };
+
+  it('gives every clinician’s visits of the day with participants’ roles and states only', async () => {
+    const { store } = await setup();
+    const projection = new VisitProjection();
+    for (const e of await store.read(visitStream(VISIT))) projection.apply(VISIT, e);
+    const handlers = visitHandlers({
+      visits: {} as VisitService,
+      projection,
+      clock: () => new Date('2030-01-01T09:00:00.000Z'),
+    });
+    const r = await handlers.listVisits(
+      session.ListVisitsRequest.fromPartial({}),
+      ctxOf(frontDesk, 'ListVisits'),
+    );
+    expect(r.visits).toHaveLength(1);
+    const [v] = r.visits;
+    expect(v).toMatchObject({ name: `visits/${VISIT}`, clinician: 'users/clin-1', patient: '' });
+    expect(v!.participants).toEqual([
+      session.Participant.fromPartial({
+        role: session.ParticipantRole.PARTICIPANT_ROLE_PATIENT,
+        state: session.ParticipantState.PARTICIPANT_STATE_WAITING,
+      }),
+    ]);
+    // The desk may ask for one clinician's day (here one without visits).
+    const other = await handlers.listVisits(
+      session.ListVisitsRequest.fromPartial({ clinician: 'users/clin-2' }),
+      ctxOf(frontDesk, 'ListVisits'),
+    );
+    expect(other.visits).toEqual([]);
+  });
+});
