@@ -12,6 +12,8 @@
  * the patient's media and neither a new request nor the old credential gets back in; End visit destroys the room
  * (426) and both pages say the visit ended. A second device on the same link whose browser refuses the camera
  * and microphone is its own lobby entry and, once admitted, sees and hears the clinician without publishing.
+ * In the visit the two pages chat (a message each way, markup shown as text) and the patient downloads a PDF the
+ * clinician attached.
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
@@ -26,14 +28,14 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
 
   beforeAll(async () => {
     ns = await createNetns();
-    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 110_000 });
+    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 125_000 });
     process.stderr.write(
       `visit-media: stack ${result.timings['stack.total']} ms, front desk ${result.timings['frontDesk']} ms, ` +
         `patient to waiting room ${result.timings['patientToWaitingRoom']} ms, admit -> patient page ` +
         `${result.afterAdmission.admitToPatientPageMs} ms, admit -> first frame ` +
         `${result.afterAdmission.admitToFirstFrameMs} ms, total ${result.totalMs} ms\n`,
     );
-  }, 120_000);
+  }, 135_000);
 
   afterAll(async () => {
     await ns?.destroy();
@@ -98,6 +100,14 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(result.screenShare.patientScreenFrames).toBeGreaterThan(0);
   });
 
+  it('carries the chat both ways between the pages, markup as text, and a shared PDF to the patient', () => {
+    expect(result.chat.error).toBeUndefined();
+    expect(result.chat.patientSaw).toContain('Hello Robin, can you hear me? <b>not bold</b>');
+    expect(result.chat.clinicianSaw).toContain('Yes, loud and clear.');
+    expect(result.chat.fileName).toBe('Care plan.pdf');
+    expect(result.chat.downloadOk).toBe(true);
+  });
+
   it('lets a patient without camera or microphone in as a second device, seeing and hearing the clinician', () => {
     const n = result.noDevices;
     expect(n.selfCheckHelp).toContain('You can still go to the waiting room');
@@ -154,6 +164,8 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
       'patient-waiting-room-not-admitted',
       'clinician-in-visit',
       'patient-in-visit',
+      'clinician-chat',
+      'patient-chat',
       'clinician-sharing-screen',
       'patient-sees-screen-share',
       'patient-without-devices',

@@ -13,7 +13,7 @@
  */
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
@@ -77,6 +77,17 @@ export interface VisitMediaResult {
     readonly admitToPatientPageMs: number;
   };
   readonly screenShare: { started: boolean; patientScreenFrames: number; error?: string };
+  /**
+   * The chat panel on both pages: the clinician's message as the patient's page shows it, the clinician's list
+   * after the patient's reply, and a PDF the clinician attached, downloaded by the patient's browser.
+   */
+  readonly chat: {
+    clinicianSaw: string;
+    patientSaw: string;
+    fileName: string;
+    downloadOk: boolean;
+    error?: string;
+  };
   /** A second device on the same link whose camera and microphone are refused: it joins receive-only. */
   readonly noDevices: {
     readonly selfCheckHelp: string;
@@ -347,6 +358,50 @@ async function main(): Promise<VisitMediaResult> {
     await shot(staff, 'clinician-in-visit');
     await shot(patient, 'patient-in-visit');
 
+    // ------------------------------------------------------------ chat: a message each way, a file shared
+    const chat: VisitMediaResult['chat'] = {
+      clinicianSaw: '',
+      patientSaw: '',
+      fileName: '',
+      downloadOk: false,
+    };
+    try {
+      const tChat = Date.now();
+      await staff.getByRole('button', { name: /^Chat/ }).click();
+      await staff
+        .getByRole('textbox', { name: 'Message' })
+        .fill('Hello Robin, can you hear me? <b>not bold</b>');
+      await staff.getByRole('button', { name: 'Send', exact: true }).click();
+      await patient.getByRole('button', { name: /^Chat, 1 unread/ }).click();
+      const fromClinician = patient.locator('.chat-message').filter({ hasText: 'can you hear me' });
+      await fromClinician.waitFor({ state: 'visible', timeout: 10_000 });
+      chat.patientSaw = await text(patient, '.chat-message');
+      await patient.getByRole('textbox', { name: 'Message' }).fill('Yes, loud and clear.');
+      await patient.getByRole('textbox', { name: 'Message' }).press('Enter');
+      await staff
+        .locator('.chat-message')
+        .filter({ hasText: 'loud and clear' })
+        .waitFor({ state: 'visible', timeout: 10_000 });
+      chat.clinicianSaw = await text(staff, '.chat-list');
+      const pdf = Buffer.from(`%PDF-1.4\n% visit-media chat file ${randomBytes(8).toString('hex')}\n%%EOF\n`);
+      await staff.locator('.chat-panel input[type=file]').setInputFiles({
+        name: 'Care plan.pdf',
+        mimeType: 'application/pdf',
+        buffer: pdf,
+      });
+      const link = patient.locator('a.chat-file').filter({ hasText: 'Care plan.pdf' });
+      await link.waitFor({ state: 'visible', timeout: 10_000 });
+      chat.fileName = (await link.getAttribute('download')) ?? '';
+      const [download] = await Promise.all([patient.waitForEvent('download'), link.click()]);
+      const saved = await download.path();
+      chat.downloadOk = saved !== null && readFileSync(saved).equals(pdf);
+      timings['chat'] = Date.now() - tChat;
+      await shot(staff, 'clinician-chat');
+      await shot(patient, 'patient-chat');
+    } catch (err) {
+      chat.error = err instanceof Error ? err.message.slice(0, 300) : String(err);
+    }
+
     // ------------------------------------------------------------ screen share (a second feed)
     const screenShare: VisitMediaResult['screenShare'] = { started: false, patientScreenFrames: 0 };
     try {
@@ -489,6 +544,7 @@ async function main(): Promise<VisitMediaResult> {
         admitToPatientPageMs,
       },
       screenShare,
+      chat,
       noDevices: {
         selfCheckHelp,
         clinicianLobbyText,
