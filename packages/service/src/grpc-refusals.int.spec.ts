@@ -119,7 +119,7 @@ describe('refusals reported by the gRPC harness', () => {
       callUnary(
         schedulingClient,
         'redeemPatientLink',
-        { token: 'unknown', passcode: '1', dateOfBirth: '' },
+        { token: 'unknown', passcode: '1', dateOfBirth: '', forMessages: false },
         clientCallMetadata({}),
       ),
     );
@@ -127,7 +127,7 @@ describe('refusals reported by the gRPC harness', () => {
       callUnary(
         schedulingClient,
         'redeemPatientLink',
-        { token: 'ended', passcode: '1', dateOfBirth: '' },
+        { token: 'ended', passcode: '1', dateOfBirth: '', forMessages: false },
         clientCallMetadata({}),
       ),
     );

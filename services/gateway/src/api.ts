@@ -18,6 +18,7 @@ import { isChatFileUpload, registerChatFileRoutes } from './routes/chat-files';
 import { registerClinicianRoutes } from './routes/clinicians';
 import { registerMeRoutes } from './routes/me';
 import { registerMessageTemplateRoutes } from './routes/message-templates';
+import { registerMessageRoutes } from './routes/messages';
 import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
 import { registerPatientJoinRoutes } from './routes/patient-join';
 import { registerLobbyNoticeRoutes } from './routes/lobby-notice';
@@ -39,7 +40,7 @@ const SESSION_PATHS: ReadonlySet<string> = new Set(['/refresh', '/logout']);
 export interface ApiOptions {
   /** Where the gateway's own 401/403 answers are recorded (none: not recorded). */
   readonly refusals?: AccessRefusalRecorder | undefined;
-  /** Requests to /api/auth/* (but refresh and logout) and /api/join per client IP and window. */
+  /** Requests to /api/auth/* (but refresh and logout), /api/join and /api/messages/join per client IP and window. */
   readonly authRateLimit: { readonly limit: number; readonly windowMs: number };
   /** Requests to /api/auth/refresh and /api/auth/logout per client IP and window. */
   readonly sessionRateLimit: { readonly limit: number; readonly windowMs: number };
@@ -76,6 +77,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   );
   // Patient link redemption: the same per-IP limit on top of scheduling's own lockout.
   api.use('/join', clientRateLimit(options.authRateLimit));
+  api.use('/messages/join', clientRateLimit(options.authRateLimit));
 
   registerAuthRoutes(api, ctx, {
     forwarderSecret: options.forwarderSecret,
@@ -97,6 +99,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerPatientVisitRoutes(api, ctx);
   registerLobbyNoticeRoutes(api, ctx);
   registerPatientAccessLogRoutes(api, ctx);
+  registerMessageRoutes(api, ctx);
   registerRecordingRoutes(api, ctx);
   registerUserRoutes(api, ctx);
   registerChatFileRoutes(api, ctx, { maxBytes: options.chatFileMaxBytes ?? 10 * 1024 * 1024 });

@@ -90,6 +90,36 @@ function patientFailure(res: Response, err: unknown): void {
   res.status(409).json({ error: { code: 'FAILED_PRECONDITION', message } });
 }
 
+/**
+ * A route that needs the patient cookie, of a visit or of the secure messages (`messages/{appointment}`): the
+ * patient's own data whatever the token is for. Scheduling decides what the patient may see.
+ */
+export function anyPatient(
+  ctx: RouteContext,
+  rpc: string,
+  handler: (req: Request, res: Response, auth: Authenticated) => Promise<void>,
+): RequestHandler {
+  return async (req, res) => {
+    const auth = await authenticate(ctx, req, res, COOKIES.patient);
+    if (!auth) return;
+    if (auth.principal.kind !== 'patient') {
+      noteRefusal(res, {
+        kind: 'permission',
+        code: 'NOT_A_PATIENT',
+        reason: 'the patient cookie names no patient',
+      });
+      send(res, httpError('PERMISSION_DENIED'));
+      return;
+    }
+    try {
+      await handler(req, res, auth);
+    } catch (err) {
+      ctx.logCallFailure(res, rpc, err);
+      patientFailure(res, err);
+    }
+  };
+}
+
 /** A route that needs the patient cookie; resolves the patient's visit from the token. */
 export function patient(ctx: RouteContext, rpc: string, handler: PatientHandler): RequestHandler {
   return async (req, res) => {

@@ -48,7 +48,7 @@ function refusal(serviceMessage: string): { status: number; code: string; messag
 }
 
 /** The join form as a RedeemPatientLinkRequest, or undefined after answering 400. */
-function joinRequest(req: Request, res: Response): scheduling.RedeemPatientLinkRequest | undefined {
+export function joinRequest(req: Request, res: Response): scheduling.RedeemPatientLinkRequest | undefined {
   const body = asRecord(req.body);
   const violations: HttpFieldViolation[] = [];
   const token = stringField(body, 'token', 256, violations)?.trim() ?? '';
@@ -59,11 +59,11 @@ function joinRequest(req: Request, res: Response): scheduling.RedeemPatientLinkR
   if (passcode === '') violations.push({ field: 'passcode', description: 'is required' });
   if (dateOfBirth !== '' && !DATE.test(dateOfBirth))
     violations.push({ field: 'dateOfBirth', description: 'must be a date' });
-  return invalid(res, violations) ? undefined : { token, passcode, dateOfBirth };
+  return invalid(res, violations) ? undefined : { token, passcode, dateOfBirth, forMessages: false };
 }
 
 /** Answers a refused RedeemPatientLink in the patient's words. */
-function sendJoinFailure(res: Response, err: unknown): void {
+export function sendJoinFailure(res: Response, err: unknown): void {
   const code = (err as { code?: unknown }).code;
   const raw = (err as { details?: unknown }).details;
   const details = typeof raw === 'string' ? raw : '';

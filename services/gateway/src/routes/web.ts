@@ -1,6 +1,7 @@
 /**
  * The browser app: Debian's janus.js at /vendor/janus.js (when installed), @simplewebauthn/browser at
- * /vendor/simplewebauthn-browser.js, the patient page at `/join` (the patient's link is /join#<token>), the built
+ * /vendor/simplewebauthn-browser.js, the patient page at `/join` (the patient's link is /join#<token>) and at
+ * `/messages` (secure messages, /messages#<token>), the built
  * app's files (web/dist, built by `npm run build`), and a plain 404 for anything else.
  */
 import { existsSync } from 'node:fs';
@@ -36,7 +37,7 @@ export function registerWebRoutes(app: Express, options: WebOptions): void {
   app.get('/vendor/simplewebauthn-browser.js', (_req, res) => {
     res.type('text/javascript').sendFile(WEBAUTHN_BROWSER_JS, { maxAge: 0 });
   });
-  app.get('/join', (_req, res) => {
+  app.get(['/join', '/messages'], (_req, res) => {
     res.sendFile(resolve(options.webRoot, 'join.html'), { maxAge: 0 });
   });
   app.use(express.static(options.webRoot, { index: 'index.html', dotfiles: 'ignore', maxAge: 0 }));

@@ -27,6 +27,10 @@ export const LinkPolicy = {
   lockMaxMinutes: 24 * 60,
   /** Longest patient token. */
   patientTokenMaxMinutes: 120,
+  /** A link signs in to the patient's secure messages until this long after the appointment's end. */
+  messagesAfterEndDays: 30,
+  /** Longest patient token for the secure messages. */
+  messagesTokenMinutes: 30,
 } as const;
 
 export interface BookAppointment {
@@ -92,6 +96,8 @@ export interface RedeemPatientLink {
     readonly patientPrincipalId: string;
     readonly tokenId: string;
     readonly expiresAt: Date;
+    /** Sign in to the secure messages: no join window, a visit that ended is fine. */
+    readonly forMessages?: boolean;
   };
 }
 
@@ -191,7 +197,8 @@ export function lockMinutes(n: number): number {
 function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): void {
   if (s.status === 'cancelled')
     throw new PreconditionError('this appointment was cancelled; the link no longer works');
-  if (s.status === 'completed') throw new PreconditionError('this visit has ended; the link no longer works');
+  if (s.status === 'completed' && !cmd.forMessages)
+    throw new PreconditionError('this visit has ended; the link no longer works');
   if (s.status === 'no_show')
     throw new PreconditionError('this appointment was closed as missed; ask the clinic for a new one');
   const link = s.link;
@@ -199,13 +206,20 @@ function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): v
   if (link.tokenSha256 !== cmd.tokenSha256) {
     throw new PreconditionError('this link was replaced by a newer one; use the latest link from the clinic');
   }
+  if (cmd.forMessages) {
+    const until = Date.parse(s.endTime) + LinkPolicy.messagesAfterEndDays * 24 * 60 * MINUTE;
+    if (cmd.now.getTime() > until) throw new PreconditionError('this link has expired');
+  }
   const { opens, closes } = linkWindow(s);
-  if (cmd.now.getTime() < opens.getTime()) {
+  if (cmd.forMessages) {
+    // The secure messages have no join window.
+  } else if (cmd.now.getTime() < opens.getTime()) {
     throw new PreconditionError(
       `this link is not open yet; it opens at ${opens.toISOString()} (${LinkPolicy.opensBeforeStartMinutes} minutes before the appointment)`,
     );
   }
-  if (cmd.now.getTime() > closes.getTime()) throw new PreconditionError('this link has expired');
+  if (!cmd.forMessages && cmd.now.getTime() > closes.getTime())
+    throw new PreconditionError('this link has expired');
   if (link.lockedUntil !== undefined && cmd.now.getTime() < Date.parse(link.lockedUntil)) {
     throw new PreconditionError(
       `link locked, ask the clinic (too many wrong passcodes; locked until ${link.lockedUntil})`,

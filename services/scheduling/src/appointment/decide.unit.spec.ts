@@ -264,6 +264,37 @@ describe('patient links', () => {
     ])
       .when(redeem())
       .thenThrows(PreconditionError, /visit has ended/));
+  describe('for the secure messages', () => {
+    const completed: AppointmentEvent = {
+      type: AppointmentEventType.Completed,
+      data: { appointmentId: 'apt-1', visitId: 'apt-1', reason: 'ended' },
+    };
+    const redeemed = (now: Date) =>
+      given(spec, [booked, issued('l1'), completed])
+        .when(redeem({ now, forMessages: true }))
+        .result();
+    it('redeems the link after the visit ended and before the join window', () => {
+      expect(redeemed(new Date('2026-12-20T09:00:00Z')).map((e) => e.type)).toEqual([
+        AppointmentEventType.PatientLinkRedeemed,
+      ]);
+      const early = given(spec, [booked, issued('l1')])
+        .when(redeem({ now: new Date('2026-11-20T09:00:00Z'), forMessages: true }))
+        .result();
+      expect(early.map((e) => e.type)).toEqual([AppointmentEventType.PatientLinkRedeemed]);
+    });
+    it('refuses it 30 days after the appointment, and a replaced or cancelled link as always', () => {
+      given(spec, [booked, issued('l1'), completed])
+        .when(redeem({ now: new Date('2026-12-27T11:00:00Z'), forMessages: true }))
+        .thenThrows(PreconditionError, /expired/);
+      given(spec, [booked, issued('l1'), issued('l2', 'l1')])
+        .when(redeem({ forMessages: true }))
+        .thenThrows(PreconditionError, /replaced/);
+    });
+    it('still counts a wrong passcode', () =>
+      given(spec, [booked, issued('l1'), completed, failed(1)])
+        .when(redeem({ credentialsOk: false, forMessages: true, now: new Date('2026-12-01T09:00:00Z') }))
+        .then([failed(2)]));
+  });
   it('counts a wrong passcode', () =>
     given(spec, [booked, issued('l1'), failed(1)])
       .when(redeem({ credentialsOk: false }))

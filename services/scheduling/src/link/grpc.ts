@@ -150,9 +150,19 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     const { state } = await loadAppointment(deps, appointmentId);
     if (state.status === 'none') throw new UnauthenticatedError(NOT_VALID);
     const now = deps.clock();
-    const expiresAt = patientTokenExpiry(state, now);
+    const forMessages = request.forMessages;
+    const expiresAt = forMessages
+      ? new Date(now.getTime() + LinkPolicy.messagesTokenMinutes * 60_000)
+      : patientTokenExpiry(state, now);
     const tokenId = randomUUID();
-    const base = { tokenSha256, now, patientPrincipalId: state.patientId, tokenId, expiresAt };
+    const base = {
+      tokenSha256,
+      now,
+      patientPrincipalId: state.patientId,
+      tokenId,
+      expiresAt,
+      ...(forMessages ? { forMessages } : {}),
+    };
     // Refusals (cancelled, ended, replaced, window, locked) before spending any work on the passcode; each is
     // an AccessRefused event too (a link used after its visit ended is someone trying to get back in).
     try {
@@ -208,7 +218,13 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     if (event?.type !== AppointmentEventType.PatientLinkRedeemed)
       throw new Error('unexpected redeem outcome');
     const accessToken = await deps.patientTokens.sign(
-      { subject: state.patientId, appointmentId, expiresAt, tokenId },
+      {
+        subject: state.patientId,
+        appointmentId,
+        expiresAt,
+        tokenId,
+        ...(forMessages ? { forMessages } : {}),
+      },
       now,
     );
     deps.logger.info({ appointmentId }, 'patient link redeemed');

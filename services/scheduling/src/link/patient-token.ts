@@ -25,6 +25,8 @@ export interface PatientTokenClaims {
   readonly expiresAt: Date;
   /** `jti`. */
   readonly tokenId: string;
+  /** A token for the secure messages: its `visit` claim is `messages/<appointmentId>`, which opens no visit. */
+  readonly forMessages?: boolean;
 }
 
 /** Signs patient tokens and publishes the public keys. */
@@ -57,7 +59,10 @@ export function createPatientTokenSigner(options: {
     async sign(claims, now) {
       // `sid`: this redemption is the patient's session on one device; the session service admits each
       // device on its own (two browsers on one link are two lobby entries).
-      return new SignJWT({ kind: 'patient', visit: `visits/${claims.appointmentId}`, sid: claims.tokenId })
+      const subjectOf = claims.forMessages
+        ? `messages/${claims.appointmentId}`
+        : `visits/${claims.appointmentId}`;
+      return new SignJWT({ kind: 'patient', visit: subjectOf, sid: claims.tokenId })
         .setProtectedHeader({ alg: 'EdDSA', kid: options.kid, typ: 'JWT' })
         .setIssuer(PATIENT_TOKEN_ISSUER)
         .setAudience(audience)

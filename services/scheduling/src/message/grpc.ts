@@ -27,6 +27,7 @@ import {
   type CallContext,
   type Principal,
 } from '@haven/service';
+import { loadAppointment } from '../appointment/grpc';
 import type { SchedulingDeps } from '../deps';
 import { idFromName, requireResourceId } from '../ids';
 import { loadPatient } from '../patient/grpc';
@@ -172,6 +173,8 @@ export function createMessageThread(deps: Deps) {
       }
     }
     if (topic === ThreadTopic.Scheduling) clinicianId = undefined;
+    else if (!clinicianId && by.kind === 'patient') clinicianId = await clinicianOfVisit(deps, principal);
+    else if (!clinicianId && by.role === 'clinician') clinicianId = by.id;
     const key = idempotencyKey(ctx, request.requestId);
     const threadId = key ? idempotentResourceId(key, 'message-thread') : randomUUID();
     await loadPatient(deps, patientId);
@@ -188,6 +191,17 @@ export function createMessageThread(deps: Deps) {
     deps.logger.info({ threadId, topic }, 'message thread opened');
     return { thread: threadToProto(thread, by) };
   };
+}
+
+/**
+ * The clinician of the appointment a patient token names (`subject_of`), when it is the patient's: a patient
+ * writing to "my clinician" from their visit link.
+ */
+async function clinicianOfVisit(deps: Deps, principal: Principal): Promise<string | undefined> {
+  const appointmentId = /^(?:visits|appointments)\/([a-z0-9-]{4,63})$/.exec(principal.subjectOf ?? '')?.[1];
+  if (!appointmentId) return undefined;
+  const { state } = await loadAppointment(deps, appointmentId);
+  return state.status !== 'none' && state.patientId === principal.id ? state.clinicianId : undefined;
 }
 
 /** The threads a caller lists: a patient their own, a clinician their care threads, the front desk scheduling. */

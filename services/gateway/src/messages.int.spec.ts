@@ -1,0 +1,189 @@
+/**
+ * Secure messages outside visits through the gateway, against the real services (identity, scheduling, session,
+ * audit on a real nats-server) and a real local SMTP server: the patient writes to their clinician from their
+ * visit link, the clinician reads it (PhiAccessed first), marks it read and answers; the patient gets a notice
+ * mail with the clinic's name and the link only (no text, no PHI canary), signs in to their messages with the
+ * link and passcode (a cookie that opens no visit) and sees the receipt and the answer. Attacks: another
+ * clinician and the front desk on a care thread are refused by scheduling (AccessRefused events), an admin at
+ * the gateway's door.
+ */
+import type { NatsConnection } from 'nats';
+import { eventually, readEventLog, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { CookieJar, redeemLink, signedIn as signIn } from '../test/gateway';
+import { STACK_PASSWORD, startStack } from '../test/stack';
+import type { TestStack } from '../test/stack';
+
+jest.setTimeout(180_000);
+
+let stack: TestStack;
+let nc: NatsConnection;
+let catcher: MailCatcher;
+let clinician: string;
+const CANARY = 'canary-heron-5531';
+const NAME = 'Ottoline Brackenfield';
+const DOB = '1983-07-19';
+
+beforeAll(async () => {
+  catcher = await startMailCatcher();
+  stack = await startStack({
+    schedulingEnv: {
+      HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
+      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+      HAVEN_SMTP_REQUIRE_TLS: 'false',
+      HAVEN_SMTP_FROM: 'Lakeside <no-reply@lakeside.test>',
+      HAVEN_REMINDER_POLL_MS: '100',
+      HAVEN_REMINDER_OFFSETS: '',
+    },
+  });
+  nc = await stack.nats.connect();
+  await stack.createUser('desk@msg.test', 'front_desk', 'Front Desk');
+  clinician = await stack.createUser('cara@msg.test', 'clinician', 'Dr Cara Ng');
+  await stack.createUser('bo@msg.test', 'clinician', 'Dr Bo Ek');
+  await stack.createUser('ada@msg.test', 'admin', 'Ada Admin');
+});
+afterAll(async () => {
+  await nc?.close();
+  await stack?.stop();
+  await catcher?.close();
+});
+
+const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
+const api = (path: string) => `${stack.url}/api${path}`;
+
+interface ThreadJson {
+  id: string;
+  unreadCount: number;
+  topic: string;
+}
+interface MessageJson {
+  text: string;
+  fromPatient: boolean;
+  read: boolean;
+}
+
+describe('a follow-up message after the visit', () => {
+  let cara: CookieJar;
+  let threadId: string;
+  let link: { token: string; passcode: string };
+
+  beforeAll(async () => {
+    const desk = await signedIn('desk@msg.test');
+    cara = await signedIn('cara@msg.test');
+    const created = await desk.post(api('/patients'), {
+      name: NAME,
+      dateOfBirth: DOB,
+      email: 'otto@patient.test',
+    });
+    const patientId = ((await created.json()) as { patient: { id: string } }).patient.id;
+    const booked = await desk.post(api('/appointments'), {
+      clinicianId: clinician,
+      patientId,
+      startTime: new Date(Date.now() + 2 * 60_000).toISOString(),
+      endTime: new Date(Date.now() + 32 * 60_000).toISOString(),
+    });
+    const visitId = ((await booked.json()) as { appointment: { name: string } }).appointment.name.split(
+      '/',
+    )[1];
+    const issued = await desk.post(api(`/appointments/${visitId}/link`), {});
+    const body = (await issued.json()) as { url: string; passcode: string };
+    link = { token: body.url.split('#')[1] ?? '', passcode: body.passcode };
+  });
+
+  it('lets the patient write to their clinician from the visit link, stored only sealed', async () => {
+    const patient = await redeemLink(stack.url, link);
+    const opened = await patient.post(api('/patient/messages/threads'), { topic: 'care' });
+    expect(opened.status).toBe(201);
+    const thread = ((await opened.json()) as { thread: ThreadJson & { clinicianId: string } }).thread;
+    expect(thread.clinicianId).toBe(clinician);
+    threadId = thread.id;
+    const text = `<script>alert(1)</script> the itch is back ${CANARY}`;
+    const posted = await patient.post(api(`/patient/messages/threads/${threadId}/messages`), { text });
+    expect(posted.status).toBe(201);
+
+    const log = await readEventLog(nc, { filter: 'haven.es.>' });
+    const stored = log.filter((e) => e.type === 'haven.scheduling.v1.SecureMessagePosted');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]?.phi?.subject).toBeTruthy();
+    expect(JSON.stringify(log.map((e) => ({ ...e, phi: undefined })))).not.toContain(CANARY);
+    expect(stack.logs.join('\n')).not.toContain(CANARY);
+  });
+
+  it('shows the clinician one unread, reads it after PhiAccessed, and keeps the receipt', async () => {
+    const list = await cara.fetch(api('/messages/threads'));
+    const threads = ((await list.json()) as { threads: ThreadJson[] }).threads;
+    expect(threads.find((t) => t.id === threadId)).toMatchObject({ unreadCount: 1, topic: 'care' });
+    const read = await cara.fetch(api(`/messages/threads/${threadId}`));
+    expect(read.status).toBe(200);
+    const { messages } = (await read.json()) as { messages: MessageJson[] };
+    expect(messages.map((m) => m.text)).toEqual([`<script>alert(1)</script> the itch is back ${CANARY}`]);
+    const access = (await readEventLog(nc, { filter: 'haven.es.>' })).filter(
+      (e) =>
+        e.type === 'haven.events.v1.PhiAccessed' && e.data['what'] === `messageThreads/${threadId}/messages`,
+    );
+    expect(access.map((e) => e.data['why'])).toEqual(['PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION']);
+    expect((await cara.post(api(`/messages/threads/${threadId}/read`), {})).status).toBe(200);
+    const answer = await cara.post(api(`/messages/threads/${threadId}/messages`), {
+      text: 'Use the cream twice a day and write again on Friday.',
+    });
+    expect(answer.status).toBe(201);
+  });
+
+  it('mails the patient only the clinic’s name and the link, once', async () => {
+    const notices = () =>
+      catcher.messages().filter((m) => m.to.includes('otto@patient.test') && /new message/.test(m.subject));
+    await eventually('the notice', () => notices().length === 1);
+    const [mail] = notices();
+    expect(mail?.subject).toBe('You have a new message from Lakeside Family Practice');
+    expect(mail?.text).toContain(`/messages#${link.token}`);
+    for (const canary of [CANARY, 'cream', 'Ottoline', 'Brackenfield', DOB, 'Cara']) {
+      expect(mail?.raw).not.toContain(canary);
+    }
+  });
+
+  it('signs the patient in to their messages with the link and passcode, opening no visit', async () => {
+    const patient = new CookieJar();
+    await patient.fetch(`${stack.url}/join`);
+    const joined = await patient.post(api('/messages/join'), link);
+    expect(joined.status).toBe(200);
+    const list = await patient.fetch(api('/patient/messages/threads'));
+    const threads = ((await list.json()) as { threads: ThreadJson[] }).threads;
+    expect(threads).toEqual([expect.objectContaining({ id: threadId, unreadCount: 1 })]);
+    const read = await patient.fetch(api(`/patient/messages/threads/${threadId}`));
+    const { messages } = (await read.json()) as { messages: MessageJson[] };
+    expect(messages.map((m) => [m.fromPatient, m.read])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+    // The messages cookie is no visit's: the visit routes refuse it.
+    expect((await patient.fetch(api('/patient/visit'))).status).toBe(403);
+    // A wrong passcode is refused like at the join page.
+    const wrong = await patient.post(api('/messages/join'), {
+      token: link.token,
+      passcode: '000000x',
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('refuses another clinician, the front desk and an admin, recorded as AccessRefused', async () => {
+    for (const user of ['bo@msg.test', 'desk@msg.test', 'ada@msg.test']) {
+      const jar = await signedIn(user);
+      expect((await jar.fetch(api(`/messages/threads/${threadId}`))).status).toBe(403);
+      const post = await jar.post(api(`/messages/threads/${threadId}/messages`), { text: 'hello' });
+      expect(post.status).toBe(403);
+    }
+    // Scheduling records its own refusals (the admin is refused at the gateway's door, before any call).
+    await eventually('the refusals', async () => {
+      const refused = (await readEventLog(nc, { filter: 'haven.es.>' })).filter(
+        (e) =>
+          e.type === 'haven.security.v1.AccessRefused' &&
+          e.data['target'] === `messageThreads/${threadId}` &&
+          e.data['code'] === 'PERMISSION',
+      );
+      const roles = refused.map((e) => e.data['role']);
+      return (
+        roles.filter((r) => r === 'clinician').length === 2 &&
+        roles.filter((r) => r === 'front_desk').length === 2
+      );
+    });
+  });
+});

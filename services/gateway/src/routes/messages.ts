@@ -1,0 +1,224 @@
+/**
+ * Secure messages outside visits (scheduling's message threads), for the staff app (`/api/messages/*`, the
+ * `haven_access` cookie: clinicians their care threads, the front desk the scheduling threads) and for the
+ * patient (`/api/patient/messages/*`, the `haven_patient` cookie of their link and passcode, from the visit or
+ * from `POST /api/messages/join`). Who may read or
+ * post is scheduling's decision; every read of a thread is a PhiAccessed there. The text is plain text: pages
+ * render it as text.
+ */
+import type { Request, Response, Router } from 'express';
+import { scheduling } from '@haven/proto';
+import { callUnary } from '@haven/service';
+import type { Authenticated, RouteContext } from '../context';
+import { asRecord, invalid, lastSegment, pathId, queryText, stringField } from '../http';
+import type { HttpFieldViolation } from '../http-errors';
+import { anyPatient, staff } from './guards';
+import { joinRequest, sendJoinFailure } from './patient-join';
+
+const TOPICS: Readonly<Record<string, scheduling.MessageThreadTopic>> = {
+  care: scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_CARE,
+  scheduling: scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_SCHEDULING,
+};
+const FIELDS = { text: 'text', topic: 'topic', patient: 'patientId', clinician: 'clinicianId' } as const;
+const STAFF_ROLES = ['clinician', 'front_desk'] as const;
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A thread as the pages see it (no text). */
+export function threadView(t: scheduling.MessageThread | undefined) {
+  return {
+    id: lastSegment(t?.name ?? ''),
+    patientId: lastSegment(t?.patient ?? ''),
+    topic: t?.topic === scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_CARE ? 'care' : 'scheduling',
+    clinicianId: t?.clinician ? lastSegment(t.clinician) : null,
+    open: t?.state === scheduling.MessageThreadState.MESSAGE_THREAD_STATE_OPEN,
+    messageCount: t?.messageCount ?? 0,
+    unreadCount: t?.unreadCount ?? 0,
+    createdAt: t?.createTime?.toISOString() ?? null,
+    updatedAt: t?.updateTime?.toISOString() ?? null,
+  };
+}
+
+/** A message as the pages see it. */
+export function messageView(m: scheduling.SecureMessage) {
+  return {
+    id: lastSegment(m.name),
+    fromPatient: m.fromPatient,
+    author: m.author,
+    text: m.text,
+    at: m.createTime?.toISOString() ?? null,
+    read: m.read,
+  };
+}
+
+/** The calls both doors make, with the caller's token. */
+function threadCalls(ctx: RouteContext) {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  const md = (res: Response, auth: Authenticated) => ctx.metadataFor(res, auth.token);
+  return {
+    list: async (req: Request, res: Response, auth: Authenticated, patientId: string) => {
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'listMessageThreads',
+        scheduling.ListMessageThreadsRequest.fromPartial({
+          patient: patientId ? `patients/${patientId}` : '',
+          pageSize: 100,
+        }),
+        md(res, auth),
+        opts,
+      );
+      res.status(200).json({ threads: r.threads.map(threadView) });
+    },
+    create: async (req: Request, res: Response, auth: Authenticated, forPatient: boolean) => {
+      const body = asRecord(req.body);
+      const violations: HttpFieldViolation[] = [];
+      const topic = typeof body['topic'] === 'string' ? TOPICS[body['topic']] : undefined;
+      if (topic === undefined) violations.push({ field: 'topic', description: 'must be care or scheduling' });
+      const patientId = forPatient ? '' : (stringField(body, 'patientId', 64, violations) ?? '');
+      const clinicianId = stringField(body, 'clinicianId', 64, violations) ?? '';
+      if (!forPatient && !ID.test(patientId))
+        violations.push({ field: 'patientId', description: 'is required' });
+      if (clinicianId !== '' && !ID.test(clinicianId))
+        violations.push({ field: 'clinicianId', description: 'is not an id' });
+      if (invalid(res, violations)) return;
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'createMessageThread',
+        scheduling.CreateMessageThreadRequest.fromPartial({
+          patient: patientId ? `patients/${patientId}` : '',
+          topic: topic ?? scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_UNSPECIFIED,
+          clinician: clinicianId ? `users/${clinicianId}` : '',
+        }),
+        md(res, auth),
+        opts,
+      );
+      res.status(201).json({ thread: threadView(r.thread) });
+    },
+    read: async (req: Request, res: Response, auth: Authenticated) => {
+      const id = pathId(req, res);
+      if (!id) return;
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'listSecureMessages',
+        scheduling.ListSecureMessagesRequest.fromPartial({ parent: `messageThreads/${id}`, pageSize: 500 }),
+        md(res, auth),
+        opts,
+      );
+      res.setHeader('cache-control', 'no-store');
+      res.status(200).json({ thread: threadView(r.thread), messages: r.messages.map(messageView) });
+    },
+    post: async (req: Request, res: Response, auth: Authenticated) => {
+      const id = pathId(req, res);
+      if (!id) return;
+      const violations: HttpFieldViolation[] = [];
+      const text = stringField(asRecord(req.body), 'text', 4_000 * 2, violations) ?? '';
+      if (text.trim() === '') violations.push({ field: 'text', description: 'is required' });
+      if (invalid(res, violations)) return;
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'postSecureMessage',
+        scheduling.PostSecureMessageRequest.fromPartial({ parent: `messageThreads/${id}`, text }),
+        md(res, auth),
+        opts,
+      );
+      res.status(201).json({ message: r.message ? messageView(r.message) : null });
+    },
+    markRead: async (req: Request, res: Response, auth: Authenticated) => {
+      const id = pathId(req, res);
+      if (!id) return;
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'markMessageThreadRead',
+        { name: `messageThreads/${id}` },
+        md(res, auth),
+        opts,
+      );
+      res.status(200).json({ thread: threadView(r.thread) });
+    },
+    close: async (req: Request, res: Response, auth: Authenticated) => {
+      const id = pathId(req, res);
+      if (!id) return;
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'closeMessageThread',
+        { name: `messageThreads/${id}` },
+        md(res, auth),
+        opts,
+      );
+      res.status(200).json({ thread: threadView(r.thread) });
+    },
+  };
+}
+
+/**
+ * Registers, on /api: GET/POST /messages/threads, GET /messages/threads/:id, POST /messages/threads/:id/messages,
+ * /read and /close (staff), and the patient's GET/POST /patient/messages/threads, GET
+ * /patient/messages/threads/:id, POST /patient/messages/threads/:id/messages and /read.
+ */
+export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
+  const calls = threadCalls(ctx);
+
+  // The link from a visit (or from a "new message" notice) and its passcode sign in to the secure messages, also
+  // after the visit: a 30-minute patient cookie that opens no visit.
+  api.post('/messages/join', async (req, res) => {
+    const request = joinRequest(req, res);
+    if (!request) return;
+    let r: scheduling.RedeemPatientLinkResponse;
+    try {
+      r = await callUnary(
+        ctx.clients.scheduling,
+        'redeemPatientLink',
+        { ...request, forMessages: true },
+        ctx.metadataFor(res),
+        { deadlineMs: ctx.deadlineMs },
+      );
+    } catch (err) {
+      ctx.logCallFailure(res, 'scheduling.RedeemPatientLink', err);
+      sendJoinFailure(res, err);
+      return;
+    }
+    ctx.cookies.setPatient(res, r.accessToken, r.expireTime);
+    res.status(200).json({ ok: true });
+  });
+  const door = (rpc: string) => ({ rpc, roles: STAFF_ROLES, fields: FIELDS });
+
+  api.get(
+    '/messages/threads',
+    staff(ctx, door('scheduling.ListMessageThreads'), (req, res, auth) =>
+      calls.list(req, res, auth, ID.test(queryText(req, 'patientId')) ? queryText(req, 'patientId') : ''),
+    ),
+  );
+  api.post(
+    '/messages/threads',
+    staff(ctx, door('scheduling.CreateMessageThread'), (req, res, auth) =>
+      calls.create(req, res, auth, false),
+    ),
+  );
+  api.get('/messages/threads/:id', staff(ctx, door('scheduling.ListSecureMessages'), calls.read));
+  api.post('/messages/threads/:id/messages', staff(ctx, door('scheduling.PostSecureMessage'), calls.post));
+  api.post(
+    '/messages/threads/:id/read',
+    staff(ctx, door('scheduling.MarkMessageThreadRead'), calls.markRead),
+  );
+  api.post('/messages/threads/:id/close', staff(ctx, door('scheduling.CloseMessageThread'), calls.close));
+
+  api.get(
+    '/patient/messages/threads',
+    anyPatient(ctx, 'scheduling.ListMessageThreads', (req, res, auth) => calls.list(req, res, auth, '')),
+  );
+  api.post(
+    '/patient/messages/threads',
+    anyPatient(ctx, 'scheduling.CreateMessageThread', (req, res, auth) => calls.create(req, res, auth, true)),
+  );
+  api.get(
+    '/patient/messages/threads/:id',
+    anyPatient(ctx, 'scheduling.ListSecureMessages', (req, res, auth) => calls.read(req, res, auth)),
+  );
+  api.post(
+    '/patient/messages/threads/:id/messages',
+    anyPatient(ctx, 'scheduling.PostSecureMessage', (req, res, auth) => calls.post(req, res, auth)),
+  );
+  api.post(
+    '/patient/messages/threads/:id/read',
+    anyPatient(ctx, 'scheduling.MarkMessageThreadRead', (req, res, auth) => calls.markRead(req, res, auth)),
+  );
+}
