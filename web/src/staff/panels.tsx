@@ -12,6 +12,7 @@
  */
 import type { ComponentType } from 'react';
 import { GuestControls } from '../guests/guest-controls';
+import { StaffMessages } from '../messages/staff-messages';
 import type { Participant } from './types';
 import { VisitRecordingsPanel } from '../recording/visit-recordings-panel';
 
@@ -43,7 +44,14 @@ export interface Panel<P> {
 }
 
 /** Cards under today's visits. */
-export const consolePanels: ReadonlyArray<Panel<ConsolePanelProps>> = [];
+export const consolePanels: ReadonlyArray<Panel<ConsolePanelProps>> = [
+  { id: 'messages', component: ClinicianMessages },
+];
+
+/** The clinician's secure messages with their patients (web/src/messages). */
+function ClinicianMessages() {
+  return <StaffMessages role="clinician" />;
+}
 
 /** Guests and host rights (web/src/guests), while the visit is not over. */
 function GuestsPanel({ visitId, status, participants, refresh }: VisitPanelProps) {

@@ -11,6 +11,7 @@ import { havenVisit } from '../visit/mount';
 import { Audit } from './audit';
 import { Console } from './console';
 import { FrontDesk } from './front-desk';
+import { StaffMessages } from '../messages/staff-messages';
 import { Passkeys } from './passkeys';
 import { SessionContext, type StaffSession } from './session';
 import { Enroll, SignIn, type SignedIn } from './sign-in';
@@ -61,6 +62,7 @@ function Home({ me, notice }: { me: Me; notice: string }) {
         ) : null}
       </div>
       {FRONT_DESK.has(role) ? <FrontDesk /> : null}
+      {role === 'front_desk' ? <StaffMessages role="front_desk" /> : null}
       {role === 'admin' ? <SsoApprovals /> : null}
       {role === 'admin' ? <AdminConsole /> : null}
       {AUDIT_READERS.has(role) ? <Audit /> : null}

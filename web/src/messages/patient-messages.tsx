@@ -1,0 +1,112 @@
+/**
+ * The patient's secure messages (`/messages#<link token>`): signs in with the link from the clinic and the
+ * passcode (POST /api/messages/join, a 30-minute session that opens no visit), then lists the conversations with
+ * the care team and opens one; the patient can write to their clinician or ask the front desk.
+ */
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, ApiError } from '../api/client';
+import { ThreadList, ThreadView, type ThreadSummary } from './thread';
+
+const BASE = '/api/patient/messages';
+
+const topicLabel = (t: ThreadSummary) =>
+  t.topic === 'care' ? 'Conversation with your clinician' : 'Conversation with the front desk';
+
+/** The page: sign-in when there is no session, then the messages. */
+export function PatientMessages({ token }: { readonly token: string }) {
+  const [signedIn, setSignedIn] = useState<boolean | undefined>();
+  useEffect(() => {
+    api('GET', `${BASE}/threads`).then(
+      () => setSignedIn(true),
+      () => setSignedIn(false),
+    );
+  }, []);
+  if (signedIn === undefined) return <p className="hint">Loading…</p>;
+  return (
+    <section className="card" aria-labelledby="messages-title">
+      <h1 id="messages-title">Your messages</h1>
+      {signedIn ? <Messages /> : <SignIn token={token} onDone={() => setSignedIn(true)} />}
+    </section>
+  );
+}
+
+function SignIn({ token, onDone }: { readonly token: string; readonly onDone: () => void }) {
+  const [passcode, setPasscode] = useState('');
+  const [error, setError] = useState('');
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setError('');
+    api('POST', '/api/messages/join', { token, passcode }).then(onDone, (e: unknown) =>
+      setError(e instanceof ApiError ? e.message : 'Please try again.'),
+    );
+  };
+  if (token === '') {
+    return (
+      <p className="hint">Open the link from the clinic’s e-mail or text message to read your messages.</p>
+    );
+  }
+  return (
+    <form onSubmit={submit} id="messages-sign-in">
+      <p className="hint">Enter the passcode the clinic gave you for your visit.</p>
+      <label>
+        Passcode
+        <input
+          name="passcode"
+          autoComplete="one-time-code"
+          value={passcode}
+          onChange={(e) => setPasscode(e.target.value)}
+        />
+      </label>
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <button type="submit" disabled={passcode.trim() === ''}>
+        Open my messages
+      </button>
+    </form>
+  );
+}
+
+function Messages() {
+  const [current, setCurrent] = useState<string | undefined>();
+  const [version, setVersion] = useState(0);
+  const [error, setError] = useState('');
+  const start = (topic: 'care' | 'scheduling') => {
+    setError('');
+    api<{ thread: ThreadSummary }>('POST', `${BASE}/threads`, { topic }).then(
+      (r) => setCurrent(r.thread.id),
+      (e: unknown) => setError(e instanceof ApiError ? e.message : 'Please try again.'),
+    );
+  };
+  if (current) {
+    return (
+      <ThreadView
+        base={BASE}
+        threadId={current}
+        asPatient
+        onBack={() => (setCurrent(undefined), setVersion((v) => v + 1))}
+      />
+    );
+  }
+  return (
+    <>
+      <ThreadList base={BASE} label={topicLabel} onOpen={setCurrent} version={version} />
+      <p>
+        <button type="button" onClick={() => start('care')}>
+          Write to my clinician
+        </button>{' '}
+        <button type="button" className="secondary" onClick={() => start('scheduling')}>
+          Ask the front desk about an appointment
+        </button>
+      </p>
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <p className="hint">Messages are kept private and secure. In an emergency, call the clinic or 911.</p>
+    </>
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * The care team's secure messages in the staff app: a clinician sees their care threads, the front desk the
+ * scheduling threads, each with its unread count; opening one shows it (a PhiAccessed in scheduling), marks it
+ * read, and lets them answer or close it. A clinician can start a follow-up with one of their patients.
+ */
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, ApiError } from '../api/client';
+import { ThreadList, ThreadView, type ThreadSummary } from './thread';
+
+const BASE = '/api/messages';
+
+/** The messages card; `role` picks the threads' topic. */
+export function StaffMessages({ role }: { readonly role: 'clinician' | 'front_desk' }) {
+  const [current, setCurrent] = useState<string | undefined>();
+  const [version, setVersion] = useState(0);
+  const [names, setNames] = useState<Readonly<Record<string, string>>>({});
+  useEffect(() => {
+    api<{ patients: { id: string; name: string }[] }>('GET', '/api/patients').then(
+      (r) => setNames(Object.fromEntries(r.patients.map((p) => [p.id, p.name]))),
+      () => setNames({}),
+    );
+  }, []);
+  const label = (t: ThreadSummary) =>
+    `${names[t.patientId] ?? 'A patient'}${t.messageCount > 0 ? ` · ${t.messageCount} messages` : ''}`;
+  return (
+    <section id="messages-card" className="card" aria-labelledby="staff-messages-title">
+      <h2 id="staff-messages-title">
+        {role === 'clinician' ? 'Messages from your patients' : 'Scheduling messages'}
+      </h2>
+      {current ? (
+        <ThreadView
+          base={BASE}
+          threadId={current}
+          asPatient={false}
+          canClose
+          onBack={() => (setCurrent(undefined), setVersion((v) => v + 1))}
+        />
+      ) : (
+        <>
+          <ThreadList base={BASE} label={label} onOpen={setCurrent} version={version} />
+          {role === 'clinician' ? <NewThread names={names} onOpened={setCurrent} /> : null}
+        </>
+      )}
+    </section>
+  );
+}
+
+function NewThread(props: {
+  readonly names: Readonly<Record<string, string>>;
+  readonly onOpened: (id: string) => void;
+}) {
+  const { names, onOpened } = props;
+  const [patientId, setPatientId] = useState('');
+  const [error, setError] = useState('');
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setError('');
+    api<{ thread: ThreadSummary }>('POST', `${BASE}/threads`, {
+      topic: 'care',
+      patientId,
+    }).then(
+      (r) => onOpened(r.thread.id),
+      (e: unknown) => setError(e instanceof ApiError ? e.message : 'Please try again.'),
+    );
+  };
+  const patients = Object.entries(names);
+  if (patients.length === 0) return null;
+  return (
+    <form onSubmit={submit} className="inline-form">
+      <label>
+        Write to a patient
+        <select name="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)}>
+          <option value="">Choose…</option>
+          {patients.map(([id, name]) => (
+            <option key={id} value={id}>
+              {name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" disabled={patientId === ''}>
+        New message
+      </button>
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </form>
+  );
+}

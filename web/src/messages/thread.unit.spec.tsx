@@ -1,0 +1,94 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen } from '@testing-library/react';
+import { ThreadList, ThreadView } from './thread';
+
+type Call = { route: string; body: unknown };
+
+/** A server answering each route with a fixed body; records every call. */
+function server(routes: Record<string, unknown>) {
+  const calls: Call[] = [];
+  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const route = `${init?.method ?? 'GET'} ${path}`;
+    calls.push({ route, body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined });
+    const body = routes[route] ?? {};
+    return { status: 200, ok: true, json: async () => body } as Response;
+  });
+  return calls;
+}
+
+const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
+const thread = (unreadCount: number, open = true) => ({
+  id: 't1',
+  patientId: 'p1',
+  topic: 'care',
+  clinicianId: 'doc',
+  open,
+  messageCount: 2,
+  unreadCount,
+  updatedAt: null,
+});
+const messages = [
+  {
+    id: 'm1',
+    fromPatient: true,
+    text: '<img src=x onerror=alert(1)><script>alert(2)</script>',
+    at: null,
+    read: true,
+  },
+  { id: 'm2', fromPatient: false, text: 'Use the cream twice a day.', at: null, read: false },
+];
+
+describe('a thread on the patient’s page', () => {
+  it('shows HTML in a message as text, with the receipt of the patient’s own message, and marks it read', async () => {
+    const calls = server({
+      'GET /api/patient/messages/threads/t1': { thread: thread(1), messages },
+    });
+    render(<ThreadView base="/api/patient/messages" threadId="t1" asPatient onBack={() => undefined} />);
+    await flush();
+    expect(screen.getByText('<img src=x onerror=alert(1)><script>alert(2)</script>')).toBeTruthy();
+    expect(document.querySelector('.messages img, .messages script')).toBeNull();
+    const mine = document.querySelector('.message.mine');
+    expect(mine?.querySelector('.message-receipt')?.textContent).toBe('Read');
+    expect(document.querySelector('.message.theirs .message-author')?.textContent).toBe('Your care team');
+    expect(calls.map((c) => c.route)).toContain('POST /api/patient/messages/threads/t1/read');
+  });
+
+  it('posts an answer and reads the thread again', async () => {
+    const calls = server({
+      'GET /api/patient/messages/threads/t1': { thread: thread(0), messages },
+    });
+    render(<ThreadView base="/api/patient/messages" threadId="t1" asPatient onBack={() => undefined} />);
+    await flush();
+    expect(calls.map((c) => c.route)).not.toContain('POST /api/patient/messages/threads/t1/read');
+    fireEvent.change(screen.getByLabelText('Your message'), { target: { value: 'Thank you!' } });
+    fireEvent.click(screen.getByText('Send'));
+    await flush();
+    expect(calls.find((c) => c.route === 'POST /api/patient/messages/threads/t1/messages')?.body).toEqual({
+      text: 'Thank you!',
+    });
+    expect(calls.filter((c) => c.route === 'GET /api/patient/messages/threads/t1')).toHaveLength(2);
+  });
+
+  it('offers no compose box in a closed thread', async () => {
+    server({ 'GET /api/messages/threads/t1': { thread: thread(0, false), messages } });
+    render(<ThreadView base="/api/messages" threadId="t1" asPatient={false} onBack={() => undefined} />);
+    await flush();
+    expect(screen.queryByLabelText('Your message')).toBeNull();
+    expect(screen.getByText('This conversation is closed.')).toBeTruthy();
+  });
+});
+
+describe('the list of threads', () => {
+  it('shows each thread with its unread count', async () => {
+    server({ 'GET /api/messages/threads': { threads: [thread(3)] } });
+    const opened: string[] = [];
+    render(<ThreadList base="/api/messages" label={() => 'Ana Ruiz'} onOpen={(id) => opened.push(id)} />);
+    await flush();
+    expect(screen.getByLabelText('3 unread').textContent).toBe('3 new');
+    fireEvent.click(screen.getByText('Ana Ruiz'));
+    expect(opened).toEqual(['t1']);
+  });
+});
