@@ -47,6 +47,8 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
       'clinician-recording-player',
       'clinician-visit-ended',
       'patient-visit-ended',
+      'clinician-messages',
+      'patient-messages',
     ]);
     expect(result.checks.map((c) => c.width)).toEqual(screens.flatMap(() => [1280, 375]));
     expect(result.cspViolations).toEqual([]);

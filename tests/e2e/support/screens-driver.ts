@@ -4,7 +4,8 @@
  * rescheduling in place) with a patient link, the patient's passcode, self-check and waiting room, the
  * clinician's console and visit (before and after admission, with a screen share;
  * recording: the request, the consent dialog, the indicator, the player), and the end of the visit on
- * both sides. At each screen and size: a viewport
+ * both sides, and a follow-up message after the visit (the clinician writes, the patient reads it from the link).
+ * At each screen and size: a viewport
  * screenshot (test-artifacts/screenshots/screens-<screen>-<width>.png, copied to docs/screenshots for the
  * README), axe-core's violations, whether the page scrolls sideways, and where the visit's main tile is.
  */
@@ -205,6 +206,28 @@ async function main(): Promise<ScreensResult> {
     await patient.locator('#step-over').waitFor({ state: 'visible', timeout: 10_000 });
     await capture(staff, 'clinician-visit-ended');
     await capture(patient, 'patient-visit-ended');
+
+    // ------------------------------------------------------------ a follow-up message after the visit
+    await signOut(staff);
+    await signIn(staff, gw, 'clinician');
+    const card = staff.locator('#messages-card');
+    await card.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
+    await card.getByRole('button', { name: 'New message' }).click();
+    await card.getByLabel('Your message').fill('How is the rash today? Send a photo if it has spread.');
+    await card.getByRole('button', { name: 'Send' }).click();
+    await card.locator('.message.mine').waitFor({ state: 'visible' });
+    await capture(staff, 'clinician-messages', '#messages-card');
+    await patient.goto(link.replace('/join#', '/messages#'));
+    const signInForm = patient.locator('#messages-sign-in');
+    const list = patient.getByRole('button', { name: 'Conversation with your clinician' });
+    await Promise.race([signInForm.waitFor(), list.waitFor()]);
+    if (await signInForm.isVisible()) {
+      await patient.getByLabel('Passcode').fill(passcode);
+      await patient.getByRole('button', { name: 'Open my messages' }).click();
+    }
+    await list.click();
+    await patient.locator('.message.theirs').waitFor({ state: 'visible' });
+    await capture(patient, 'patient-messages');
     return { checks, cspViolations };
   } catch (err) {
     throw withLogs(err, stack?.logs(15) ?? '');
