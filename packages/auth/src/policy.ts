@@ -251,6 +251,11 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     roles: [Clinician, FrontDesk],
     note: 'the thread’s care team only',
   },
+  [`${SCHEDULING}GetClinicSettings`]: {
+    roles: [Admin, Clinician, FrontDesk],
+    note: 'the clinic’s time zone, for the staff pages',
+  },
+  [`${SCHEDULING}UpdateClinicSettings`]: adminOnly('recorded as ClinicSettingsChanged'),
 
   // session
   [`${SESSION}OpenVisit`]: {

@@ -153,6 +153,8 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'PostSecureMessage',
     'MarkMessageThreadRead',
     'CloseMessageThread',
+    'GetClinicSettings',
+    'UpdateClinicSettings',
   ],
   session: [
     'OpenVisit',

@@ -154,7 +154,8 @@ describe('the usage report through the gateway', () => {
       dateOfBirth: '1980-02-03',
     });
     const patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
-    const start = new Date(Math.ceil((Date.now() + 3 * 3600_000) / 60_000) * 60_000);
+    // Tomorrow 10:00 and 11:00 UTC: one UTC day whatever the time now.
+    const start = new Date(`${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}T10:00:00.000Z`);
     for (const offset of [0, 60]) {
       const s = new Date(start.getTime() + offset * 60_000);
       const booked = await desk.post(`${stack.url}/api/appointments`, {
@@ -275,5 +276,62 @@ describe('patient message templates through the gateway', () => {
     expect((await put('en', 'constructor', GOOD)).status).toBe(404);
     expect((await put('EN!', 'invitation', GOOD)).status).toBe(404);
     expect((await desk.fetch(`${stack.url}/api/message-templates/en`)).status).toBe(403);
+  });
+});
+
+describe('clinic settings through the gateway', () => {
+  const put = (jar: CookieJar, body: unknown) =>
+    jar.fetch(`${stack.url}/api/clinic-settings`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': jar.cookies.get('haven_csrf') ?? '' },
+      body: JSON.stringify(body),
+    });
+
+  it('changes the clinic’s time zone (admins only); scheduling names times in it at once', async () => {
+    const before = await clinician.fetch(`${stack.url}/api/clinic-settings`);
+    expect(before.status).toBe(200);
+    const initial = (await before.json()) as {
+      updateTime: unknown;
+      fromDeployment: { idleTimeoutSec: unknown };
+    };
+    expect(initial.updateTime).toBeNull();
+    expect(typeof initial.fromDeployment.idleTimeoutSec).toBe('number');
+    expect((await put(desk, { timeZone: 'Europe/Berlin' })).status).toBe(403);
+    const bad = await put(admin, { timeZone: 'Mars/Olympus' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('"field":"timeZone"');
+
+    const saved = await put(admin, { timeZone: 'Europe/Berlin' });
+    if (saved.status !== 200) throw new Error(await saved.text());
+    expect(saved.status).toBe(200);
+    const after = (await saved.json()) as { timeZone: string; updateTime: unknown };
+    expect(after.timeZone).toBe('Europe/Berlin');
+    expect(typeof after.updateTime).toBe('string');
+    expect(await (await desk.fetch(`${stack.url}/api/clinic-settings`)).json()).toMatchObject({
+      timeZone: 'Europe/Berlin',
+    });
+
+    // An overlap is named in the clinic's zone now.
+    const patient = await desk.post(`${stack.url}/api/patients`, {
+      name: 'Zone Patient',
+      dateOfBirth: '1980-02-03',
+    });
+    const patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
+    const start = new Date(Math.ceil((Date.now() + 30 * 3600_000) / 60_000) * 60_000);
+    const book = (s: Date) =>
+      desk.post(`${stack.url}/api/appointments`, {
+        clinicianId,
+        patientId,
+        startTime: s.toISOString(),
+        endTime: new Date(s.getTime() + 30 * 60_000).toISOString(),
+      });
+    expect((await book(start)).status).toBe(201);
+    const clash = await book(new Date(start.getTime() + 10 * 60_000));
+    expect(clash.status).toBe(400);
+    expect(JSON.stringify(await clash.json())).toContain('(Europe/Berlin, UTC+');
+
+    expect((await put(admin, { timeZone: 'America/New_York' })).status).toBe(200);
+    const again = await book(new Date(start.getTime() + 5 * 60_000));
+    expect(JSON.stringify(await again.json())).toContain('(America/New_York, UTC-');
   });
 });

@@ -16,6 +16,7 @@ import { registerAuditRoutes } from './routes/audit';
 import { registerAuthRoutes } from './routes/auth';
 import { isChatFileUpload, registerChatFileRoutes } from './routes/chat-files';
 import { registerClinicianRoutes } from './routes/clinicians';
+import { registerClinicSettingsRoutes } from './routes/clinic-settings';
 import { registerMeRoutes } from './routes/me';
 import { registerMessageTemplateRoutes } from './routes/message-templates';
 import { registerMessageRoutes } from './routes/messages';
@@ -104,6 +105,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerUserRoutes(api, ctx);
   registerChatFileRoutes(api, ctx, { maxBytes: options.chatFileMaxBytes ?? 10 * 1024 * 1024 });
   registerMessageTemplateRoutes(api, ctx);
+  registerClinicSettingsRoutes(api, ctx, { idleTimeoutSec: options.idleTimeoutSec });
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   return api;

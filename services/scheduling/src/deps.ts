@@ -10,8 +10,13 @@ export interface SchedulingSettings {
   readonly requireDobCheck: boolean;
   /** Base of the join URL handed out with a link (HAVEN_PUBLIC_URL); the token goes in the fragment. */
   readonly publicUrl: string;
-  /** The clinic's IANA time zone (HAVEN_CLINIC_TIME_ZONE): messages name times in it. */
+  /**
+   * The clinic's IANA time zone: messages name times in it. The clinic settings' when an admin saved one (the
+   * service reads it through the read model on every use), else HAVEN_CLINIC_TIME_ZONE.
+   */
   readonly timeZone: string;
+  /** HAVEN_CLINIC_TIME_ZONE, the default of the clinic settings' time zone (the same as `timeZone` when absent). */
+  readonly defaultTimeZone?: string;
   /**
    * How the passcode reaches the patient (HAVEN_PASSCODE_DELIVERY); with `sms` or `email` the passcode is
    * kept sealed with the link token for the outbox. Default `front-desk`: the passcode is never kept.

@@ -13,6 +13,11 @@ import {
 import type { Logger } from '@haven/service';
 import { evolve, initialAppointmentState, type ExistingAppointment } from './appointment/appointment';
 import { evolvePatient, initialPatientState, type PatientState } from './patient/patient';
+import {
+  CLINIC_SETTINGS_STREAM,
+  evolveClinicSettings,
+  type ClinicSettings,
+} from './settings/clinic-settings';
 
 export type RegisteredPatient = Extract<PatientState, { status: 'registered' }>;
 
@@ -25,6 +30,8 @@ export class SchedulingReadModel {
   readonly #patients = new Map<string, RegisteredPatient>();
   /** `clinician \0 patient` of every appointment (an appointment's clinician and patient never change). */
   readonly #pairs = new Set<string>();
+  /** The clinic's saved settings (no time zone: the default applies) and the revision last folded. */
+  #clinic: { settings: ClinicSettings; revision: number } = { settings: { timeZone: '' }, revision: -1 };
 
   /** Folds one stored event (from the subscription); out-of-order or already-seen revisions are ignored. */
   apply(
@@ -37,6 +44,9 @@ export class SchedulingReadModel {
       if (revision !== (current?.revision ?? -1) + 1) return;
       const next = evolve(current ?? initialAppointmentState, event);
       if (next.status !== 'none') this.#setAppointment(id, next);
+    } else if (event.stream === CLINIC_SETTINGS_STREAM) {
+      if (revision <= this.#clinic.revision) return;
+      this.#clinic = { settings: evolveClinicSettings(this.#clinic.settings, event), revision };
     } else if (event.stream.startsWith(PATIENT_PREFIX)) {
       const id = event.stream.slice(PATIENT_PREFIX.length);
       const current = this.#patients.get(id);
@@ -61,6 +71,12 @@ export class SchedulingReadModel {
   putPatient(state: RegisteredPatient): void {
     const current = this.#patients.get(state.patientId);
     if (!current || state.revision > current.revision) this.#patients.set(state.patientId, state);
+  }
+
+  /** The clinic's settings in force: the saved ones over the deployment's defaults. */
+  clinicSettings(defaultTimeZone: string): ClinicSettings {
+    const saved = this.#clinic.settings;
+    return { ...saved, timeZone: saved.timeZone || defaultTimeZone };
   }
 
   appointments(): IterableIterator<ExistingAppointment> {

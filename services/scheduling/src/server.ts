@@ -57,6 +57,7 @@ import {
   type RunningNotifications,
 } from './notification/config';
 import { getMessageTemplateSet, previewMessageTemplate, updateMessageTemplateSet } from './notification/grpc';
+import { getClinicSettings, updateClinicSettings } from './settings/grpc';
 import { getUsageReport } from './usage/grpc';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
@@ -152,7 +153,11 @@ export async function startScheduling(
       settings: {
         requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK,
         publicUrl: config.HAVEN_PUBLIC_URL,
-        timeZone: config.HAVEN_CLINIC_TIME_ZONE,
+        // The clinic settings' time zone, read on every use: a change applies at once.
+        get timeZone() {
+          return readModel.clinicSettings(config.HAVEN_CLINIC_TIME_ZONE).timeZone;
+        },
+        defaultTimeZone: config.HAVEN_CLINIC_TIME_ZONE,
         passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
       },
       patientTokens,
@@ -246,6 +251,8 @@ function schedulingHandlers(deps: SchedulingDeps, threads: MessageThreadIndex, c
     updateMessageTemplateSet: updateMessageTemplateSet(deps),
     previewMessageTemplate: previewMessageTemplate(deps, clinicName),
     getUsageReport: getUsageReport(deps),
+    getClinicSettings: getClinicSettings(deps),
+    updateClinicSettings: updateClinicSettings(deps),
     ...messageHandlers({ ...deps, threads }),
   };
 }

@@ -1,8 +1,9 @@
 /**
- * The admin console (role admin), mounted by the staff app's home: staff users and roles, the usage report and
- * the patient message templates. Add a card here (one import and one line) rather than in the staff app.
+ * The admin console (role admin), mounted by the staff app's home: staff users and roles, the clinic settings,
+ * the usage report and the patient message templates. Add a card here (one import and one line) rather than in the staff app.
  */
 import './admin.css';
+import { SettingsCard } from './settings-card';
 import { TemplateEditor } from './template-editor';
 import { UsageCard } from './usage-card';
 import { UsersCard } from './users-card';
@@ -12,6 +13,7 @@ export function AdminConsole() {
   return (
     <div id="admin-console">
       <UsersCard />
+      <SettingsCard />
       <UsageCard />
       <TemplateEditor />
     </div>

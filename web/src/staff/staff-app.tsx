@@ -17,7 +17,7 @@ import { SessionContext, type StaffSession } from './session';
 import { Enroll, SignIn, type SignedIn } from './sign-in';
 import { takeSsoNotice } from './sso';
 import { SsoApprovals } from './sso-approvals';
-import { greeting } from './time';
+import { greeting, setClinicTimeZone } from './time';
 import { ROLE_LABELS, type Me, type Role } from './types';
 
 const FRONT_DESK: ReadonlySet<string> = new Set<Role>(['admin', 'front_desk']);
@@ -29,6 +29,15 @@ const AUDIT_READERS: ReadonlySet<string> = new Set<Role>(['admin', 'auditor']);
  */
 async function leaveVideo(): Promise<void> {
   await havenVisit.leave().catch(() => undefined);
+}
+
+/**
+ * Reads the clinic's time zone (the clinic settings) for the staff pages' times; the browser's when unknown.
+ * Auditors do not ask: the ledger's times are the browser's.
+ */
+async function loadClinicTimeZone(): Promise<void> {
+  const settings = await api<{ timeZone?: string }>('GET', '/api/clinic-settings').catch(() => null);
+  setClinicTimeZone(settings?.timeZone);
 }
 
 /** How many times the sign-in screen was shown (a new one starts with empty fields). */
@@ -87,6 +96,7 @@ export function StaffApp() {
   const showHome = useCallback(async (notice: string, fallback?: Me) => {
     try {
       const me = await api<Me>('GET', '/api/me');
+      if (me.role && me.role !== 'auditor') await loadClinicTimeZone();
       if (!me.role) setScreen({ screen: 'enroll' });
       else setScreen({ screen: 'home', me, notice });
     } catch (err) {
@@ -99,7 +109,10 @@ export function StaffApp() {
     if (invited.current) return; // the first screen is the invitation's (see useState)
     const ssoNotice = takeSsoNotice();
     api<Me>('GET', '/api/me').then(
-      (me) => setScreen(me.role ? { screen: 'home', me, notice: '' } : { screen: 'enroll' }),
+      async (me) => {
+        if (me.role && me.role !== 'auditor') await loadClinicTimeZone();
+        setScreen(me.role ? { screen: 'home', me, notice: '' } : { screen: 'enroll' });
+      },
       () => showSignIn(ssoNotice),
     );
   }, [showSignIn]);

@@ -1,0 +1,63 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen } from '@testing-library/react';
+import { setClinicTimeZone, timeZone } from '../staff/time';
+import { serveApi } from '../testing/fake-api';
+import { SettingsCard } from './settings-card';
+
+const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
+
+describe('the clinic settings card', () => {
+  afterEach(() => setClinicTimeZone(undefined));
+
+  it('saves the time zone, shows a refusal on the field, and the pages use the new zone', async () => {
+    let n = 0;
+    const calls = serveApi({
+      'GET /api/clinic-settings': {
+        status: 200,
+        body: { timeZone: 'UTC', updateTime: null, fromDeployment: { idleTimeoutSec: 900 } },
+      },
+      'PUT /api/clinic-settings': () =>
+        ++n === 1
+          ? {
+              status: 400,
+              body: {
+                error: {
+                  code: 'INVALID_ARGUMENT',
+                  message: 'Invalid request.',
+                  fieldViolations: [
+                    { field: 'timeZone', description: 'must be an IANA time zone such as Europe/Berlin' },
+                  ],
+                },
+              },
+            }
+          : {
+              status: 200,
+              body: {
+                timeZone: 'Europe/Berlin',
+                updateTime: '2026-12-06T10:00:00.000Z',
+                fromDeployment: { idleTimeoutSec: 900 },
+              },
+            },
+    });
+    render(<SettingsCard />);
+    await flush();
+    expect(screen.getByLabelText<HTMLInputElement>(/Time zone/).value).toBe('UTC');
+    expect(document.getElementById('admin-settings-deployment')?.textContent).toContain('After 15 minutes');
+    fireEvent.change(screen.getByLabelText(/Time zone/), { target: { value: 'Mars/Olympus' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+    await flush();
+    expect(document.getElementById('timeZone-error')?.textContent).toBe(
+      'Time zone must be an IANA time zone such as Europe/Berlin.',
+    );
+    fireEvent.change(screen.getByLabelText(/Time zone/), { target: { value: 'Europe/Berlin' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+    await flush();
+    expect(calls.filter((c) => c.route === 'PUT /api/clinic-settings').at(-1)?.body).toEqual({
+      timeZone: 'Europe/Berlin',
+    });
+    expect(screen.getByRole('status').textContent).toBe('The clinic’s time zone is now Europe/Berlin.');
+    expect(timeZone()).toBe('Europe/Berlin');
+  });
+});
