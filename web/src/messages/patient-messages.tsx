@@ -62,7 +62,7 @@ function SignIn({ token, onDone }: { readonly token: string; readonly onDone: ()
           {error}
         </p>
       ) : null}
-      <button type="submit" disabled={passcode.trim() === ''}>
+      <button type="submit" className="button button-primary" disabled={passcode.trim() === ''}>
         Open my messages
       </button>
     </form>
@@ -94,10 +94,10 @@ function Messages() {
     <>
       <ThreadList base={BASE} label={topicLabel} onOpen={setCurrent} version={version} />
       <p>
-        <button type="button" onClick={() => start('care')}>
+        <button type="button" className="button button-primary" onClick={() => start('care')}>
           Write to my clinician
         </button>{' '}
-        <button type="button" className="secondary" onClick={() => start('scheduling')}>
+        <button type="button" className="button button-quiet" onClick={() => start('scheduling')}>
           Ask the front desk about an appointment
         </button>
       </p>

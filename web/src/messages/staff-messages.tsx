@@ -78,7 +78,7 @@ function NewThread(props: {
           ))}
         </select>
       </label>
-      <button type="submit" disabled={patientId === ''}>
+      <button type="submit" className="button button-primary" disabled={patientId === ''}>
         New message
       </button>
       {error ? (

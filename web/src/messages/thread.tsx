@@ -69,7 +69,7 @@ export function ThreadList(props: {
     <ul className="message-threads">
       {threads.map((t) => (
         <li key={t.id}>
-          <button type="button" className="link" onClick={() => onOpen(t.id)}>
+          <button type="button" className="button button-quiet" onClick={() => onOpen(t.id)}>
             {label(t)}
           </button>{' '}
           {t.unreadCount > 0 ? (
@@ -141,7 +141,7 @@ export function ThreadView(props: {
   const mine = (m: ThreadMessage) => m.fromPatient === asPatient;
   return (
     <div className="message-thread" data-thread={threadId}>
-      <button type="button" className="link" onClick={onBack}>
+      <button type="button" className="button button-quiet" onClick={onBack}>
         ← All messages
       </button>
       <p className="hint" role="status">
@@ -178,11 +178,11 @@ export function ThreadView(props: {
               onChange={(e) => setText(e.target.value)}
             />
           </label>
-          <button type="submit" disabled={text.trim() === ''}>
+          <button type="submit" className="button button-primary" disabled={text.trim() === ''}>
             Send
           </button>
           {canClose ? (
-            <button type="button" className="secondary" onClick={close}>
+            <button type="button" className="button button-quiet" onClick={close}>
               Close thread
             </button>
           ) : null}
