@@ -18,12 +18,13 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import express from 'express';
-import type { Request, RequestHandler, Response, Router } from 'express';
+import type { Request, RequestHandler, Router } from 'express';
 import { session } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import { chatMessageView } from '../chat-ws';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
 import { pathId, send } from '../http';
+import { headThenData, writeChunk, type HeadedStream } from '../grpc-stream';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
 import { COOKIES } from '../security';
 
@@ -105,35 +106,9 @@ function readFile(
   metadata: Metadata,
   deadlineMs: number,
   signal: AbortSignal,
-): Promise<{ file: session.ChatFile; data: AsyncIterable<Buffer> }> {
+): Promise<HeadedStream<session.ChatFile>> {
   const call = client.readChatFile({ name }, metadata, { deadline: Date.now() + deadlineMs });
-  signal.addEventListener('abort', () => call.cancel(), { once: true });
-  const iterator = (call as AsyncIterable<session.ReadChatFileResponse>)[Symbol.asyncIterator]();
-  return iterator.next().then((first) => {
-    const file = first.done ? undefined : first.value.file;
-    if (!file) throw new Error('the session service sent no file description');
-    return {
-      file,
-      data: {
-        async *[Symbol.asyncIterator]() {
-          for (;;) {
-            const next = await iterator.next();
-            if (next.done) return;
-            if (next.value.data.length > 0) yield next.value.data;
-          }
-        },
-      },
-    };
-  });
-}
-
-async function write(res: Response, chunk: Buffer): Promise<void> {
-  if (!res.write(chunk)) {
-    await new Promise<void>((resolve, reject) => {
-      res.once('drain', resolve);
-      res.once('close', () => reject(new Error('client closed')));
-    });
-  }
+  return headThenData(call, (first) => first.file, 'file description', signal);
 }
 
 function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
@@ -159,7 +134,7 @@ function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandl
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     try {
-      const { file, data } = await readFile(
+      const { head: file, data } = await readFile(
         ctx.clients.session,
         `visits/${visit}/files/${fileId}`,
         ctx.metadataFor(res, auth.token),
@@ -175,7 +150,7 @@ function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandl
       );
       res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('content-security-policy', "sandbox; default-src 'none'");
-      for await (const chunk of data) await write(res, chunk);
+      for await (const chunk of data) await writeChunk(res, chunk);
       res.end();
     } catch (err) {
       ctx.logCallFailure(res, 'session.ReadChatFile', err);

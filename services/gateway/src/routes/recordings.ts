@@ -23,6 +23,7 @@ import {
   unsatisfiedRange,
   type ResolvedRange,
 } from '../http-range';
+import { headThenData, writeChunk, type HeadedStream } from '../grpc-stream';
 import { noteRefusal } from '../refusals';
 import { COOKIES, cookie } from '../security';
 
@@ -73,11 +74,7 @@ function route(
 }
 
 /** One ReadRecordingMedia call, resolved once its first message (the sizes) arrived. */
-interface MediaCall {
-  readonly range: recording.MediaRange;
-  /** The bytes, in order; rejects when the stream fails after the first message. */
-  readonly data: AsyncIterable<Buffer>;
-}
+type MediaCall = HeadedStream<recording.MediaRange>;
 
 function readMedia(
   client: recording.RecordingServiceClient,
@@ -87,34 +84,7 @@ function readMedia(
   signal: AbortSignal,
 ): Promise<MediaCall> {
   const call = client.readRecordingMedia(request, metadata, { deadline: Date.now() + deadlineMs });
-  signal.addEventListener('abort', () => call.cancel(), { once: true });
-  const iterator = (call as AsyncIterable<recording.ReadRecordingMediaResponse>)[Symbol.asyncIterator]();
-  return iterator.next().then((first) => {
-    const range = first.done ? undefined : first.value.range;
-    if (!range) throw new Error('the recording service sent no range');
-    return {
-      range,
-      data: {
-        async *[Symbol.asyncIterator]() {
-          for (;;) {
-            const next = await iterator.next();
-            if (next.done) return;
-            if (next.value.data.length > 0) yield next.value.data;
-          }
-        },
-      },
-    };
-  });
-}
-
-/** Writes a chunk, waiting while the socket's buffer is full. */
-async function write(res: Response, chunk: Buffer): Promise<void> {
-  if (!res.write(chunk)) {
-    await new Promise<void>((resolve, reject) => {
-      res.once('drain', resolve);
-      res.once('close', () => reject(new Error('client closed')));
-    });
-  }
+  return headThenData(call, (first) => first.range, 'range', signal);
 }
 
 const STATE_NAMES: Readonly<Record<number, string>> = {
@@ -241,9 +211,9 @@ export function registerRecordingRoutes(api: Router, ctx: RouteContext): void {
           : requested.kind === 'none'
             ? await ask(0, PLAYBACK_WINDOW_BYTES)
             : await ask(Number.MAX_SAFE_INTEGER, 0);
-      const total = Number(probe.range.totalSize);
+      const total = Number(probe.head.totalSize);
       res.setHeader('accept-ranges', 'bytes');
-      res.setHeader('content-type', probe.range.contentType || 'application/octet-stream');
+      res.setHeader('content-type', probe.head.contentType || 'application/octet-stream');
       res.setHeader('cache-control', 'no-store');
       const range = resolveRange(requested, total, PLAYBACK_WINDOW_BYTES);
       if (range === undefined) {
@@ -281,7 +251,7 @@ async function sendRange(res: Response, call: MediaCall, range: ResolvedRange, t
   let sent = 0;
   for await (const chunk of call.data) {
     const part = chunk.subarray(0, range.length - sent);
-    await write(res, part);
+    await writeChunk(res, part);
     sent += part.length;
   }
   res.end();
@@ -300,7 +270,7 @@ async function sendWhole(
   let call: MediaCall | undefined = first;
   while (call) {
     for await (const chunk of call.data) {
-      await write(res, chunk);
+      await writeChunk(res, chunk);
       offset += chunk.length;
     }
     call = offset < total ? await ask(offset, PLAYBACK_WINDOW_BYTES) : undefined;
