@@ -33,6 +33,7 @@ function admits(policy: RestrictedPolicy, subject: AuthorizationSubject): boolea
       if (policy.self === true) return true;
       return subject.role !== undefined && (policy.roles ?? []).some((r) => r === subject.role);
     case 'patient':
+    case 'guest':
     case 'service':
       return (policy.kinds ?? []).some((k) => k === subject.kind);
     case 'service_account':
@@ -52,7 +53,8 @@ function describe(subject: AuthorizationSubject): string {
       : 'a user without a known role';
   }
   if (subject.kind === 'service_account') return 'a service account without a scope for it';
-  if (subject.kind === 'patient' || subject.kind === 'service') return `a ${subject.kind} principal`;
+  if (subject.kind === 'patient' || subject.kind === 'guest' || subject.kind === 'service')
+    return `a ${subject.kind} principal`;
   return 'an unknown principal kind';
 }
 
@@ -129,7 +131,8 @@ export function policyMarkdown(): string {
     'of every service as every role against the running services.',
     '',
     'Roles: `admin`, `clinician`, `front_desk`, `auditor` (staff users); `patient` principals come from a redeemed',
-    'appointment link; service accounts (hospital systems) hold scopes `<service>.<resource>.<read|write>`.',
+    'appointment link, `guest` principals from a redeemed one-time guest link (one visit); service accounts',
+    '(hospital systems) hold scopes `<service>.<resource>.<read|write>`.',
   ];
   for (const [service, rows] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push('', `## ${service}`, '', '| RPC | who may call | note |', '| --- | --- | --- |', ...rows);

@@ -23,6 +23,8 @@ export const ROLES: readonly Role[] = Object.freeze(Object.values(Role));
 export const PrincipalKind = {
   User: 'user',
   Patient: 'patient',
+  /** A visit guest without a staff account (an interpreter, a relative): a redeemed one-time guest link. */
+  Guest: 'guest',
   ServiceAccount: 'service_account',
   Service: 'service',
 } as const;
@@ -84,6 +86,7 @@ const AUDIT = '/haven.audit.v1.AuditService/';
 
 const { Admin, Clinician, FrontDesk, Auditor } = Role;
 const PATIENT = 'patient' as const;
+const GUEST = 'guest' as const;
 const SERVICE_ACCOUNT = 'service_account' as const;
 
 const adminOnly = (note: string): RestrictedPolicy => ({ roles: [Admin], note });
@@ -217,6 +220,13 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     public: true,
     note: 'link token and passcode (and date of birth) authenticate; answers a patient token',
   },
+  [`${SCHEDULING}IssueGuestLink`]: clinicianOwn(
+    'the host who invited the link guest in the session service (read from the visit stream)',
+  ),
+  [`${SCHEDULING}RedeemGuestLink`]: {
+    public: true,
+    note: 'guest link token and its own passcode authenticate; single use; answers a guest token',
+  },
   [`${SCHEDULING}GetMessageTemplateSet`]: adminOnly('the clinic’s patient message templates'),
   [`${SCHEDULING}UpdateMessageTemplateSet`]: adminOnly('the clinic’s patient message templates, linted'),
   [`${SCHEDULING}PreviewMessageTemplate`]: adminOnly('renders with example values; nothing saved or sent'),
@@ -265,8 +275,8 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   },
   [`${SESSION}GetVisit`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
-    note: 'clinician their own; patient their own',
+    kinds: [PATIENT, GUEST],
+    note: 'clinician their own; patient their own; a link guest the visit of their link, while invited',
   },
   [`${SESSION}ListVisits`]: {
     roles: [Clinician, FrontDesk],
@@ -274,8 +284,8 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   },
   [`${SESSION}JoinLobby`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
-    note: 'patient, their own visit; a clinician invited into it as a guest',
+    kinds: [PATIENT, GUEST],
+    note: 'patient, their own visit; a clinician invited into it as a guest; a link guest, while invited',
   },
   [`${SESSION}ListLobby`]: clinicianOwn('clinician their own'),
   [`${SESSION}AdmitParticipant`]: clinicianOwn('clinician their own'),
@@ -285,15 +295,16 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SESSION}KickParticipant`]: clinicianOwn('clinician their own'),
   [`${SESSION}LeaveVisit`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
+    kinds: [PATIENT, GUEST],
     note: 'clinician their own; patient their own, once admitted',
   },
   [`${SESSION}EndVisit`]: clinicianOwn('clinician their own'),
   [`${SESSION}InviteGuest`]: clinicianOwn('a host of the visit'),
   [`${SESSION}GrantHost`]: clinicianOwn('a host of the visit, to a clinician present'),
+  [`${SESSION}RevokeGuest`]: clinicianOwn('a host of the visit; the guest is removed and their link dies'),
   [`${SESSION}RecordConsent`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
+    kinds: [PATIENT, GUEST],
     note: 'their own consent: clinician in their own visit; patient in theirs',
   },
   [`${SESSION}StartRecording`]: clinicianOwn(
@@ -303,12 +314,12 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SESSION}StopRecording`]: clinicianOwn('clinician their own'),
   [`${SESSION}AcknowledgeRecordingNotice`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
+    kinds: [PATIENT, GUEST],
     note: 'clinician their own; patient their own, once admitted',
   },
   [`${SESSION}JoinMedia`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
+    kinds: [PATIENT, GUEST],
     note: 'clinician their own; patient their own, once admitted',
   },
   [`${SESSION}SendChatMessage`]: {
@@ -342,7 +353,7 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SESSION}PostLobbyNotice`]: clinicianOwn('clinician their own; a typed note is sealed'),
   [`${SESSION}GetLobbyNotice`]: {
     roles: [Clinician],
-    kinds: [PATIENT],
+    kinds: [PATIENT, GUEST],
     note: 'clinician their own; patient their own visit, waiting or admitted',
   },
 

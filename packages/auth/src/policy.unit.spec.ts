@@ -121,6 +121,18 @@ describe('the policy table', () => {
     ]);
   });
 
+  it('gives a link guest only the visit itself: no chat, recordings, access log or scheduling', () => {
+    expect(allowedFor({ kind: 'guest', scopes: [] }).map((m) => m.slice(m.indexOf('.') + 1))).toEqual([
+      'session.v1.SessionService/AcknowledgeRecordingNotice',
+      'session.v1.SessionService/GetLobbyNotice',
+      'session.v1.SessionService/GetVisit',
+      'session.v1.SessionService/JoinLobby',
+      'session.v1.SessionService/JoinMedia',
+      'session.v1.SessionService/LeaveVisit',
+      'session.v1.SessionService/RecordConsent',
+    ]);
+  });
+
   it('never lets a clinician into the audit log, user administration or recording deletion', () => {
     const methods = allowedFor(user('clinician'));
     expect(methods.some((m) => m.includes('AuditService'))).toBe(false);

@@ -7,9 +7,9 @@ import type { SealedPhi } from '@haven/crypto';
 /** PHI sealed with a patient's data key (declared by @haven/crypto, which seals and opens it). */
 export type { SealedPhi };
 
-/** Who caused an event: a user (with role), a patient principal, a service account or a service. */
+/** Who caused an event: a user (with role), a patient or link-guest principal, a service account or a service. */
 export interface Actor {
-  readonly kind: 'user' | 'patient' | 'service_account' | 'service' | 'anonymous';
+  readonly kind: 'user' | 'patient' | 'guest' | 'service_account' | 'service' | 'anonymous';
   /** Stable id: user id, patient principal id, service-account id or service name. */
   readonly id: string;
   /** Role for users (`admin`, `clinician`, `front_desk`, `auditor`); absent otherwise. */

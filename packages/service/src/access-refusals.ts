@@ -84,7 +84,7 @@ const RESOURCE_NAME =
   /^[a-z][A-Za-z]{0,40}\/[A-Za-z0-9_.:-]{1,128}(?:\/[a-z][A-Za-z]{0,40}\/[A-Za-z0-9_.:-]{1,128}){0,3}$/;
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const ANONYMOUS: Actor = { kind: 'anonymous', id: 'unauthenticated' };
-const ACTOR_KINDS = new Set<string>(['user', 'patient', 'service_account', 'service']);
+const ACTOR_KINDS = new Set<string>(['user', 'patient', 'guest', 'service_account', 'service']);
 
 /** True when `value` is shaped like a resource name (`visits/a/participants/b`). Throws nothing. */
 export function isResourceName(value: unknown): value is string {

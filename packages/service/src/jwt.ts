@@ -233,7 +233,7 @@ export const PATIENT_TOKEN_ISSUER = 'haven-scheduling';
 
 /**
  * The verifier every service uses, from its configuration: tokens of the identity service (HAVEN_JWKS_URL) and,
- * when HAVEN_PATIENT_JWKS_URL is set, patient tokens of the scheduling service (patients only). With
+ * when HAVEN_PATIENT_JWKS_URL is set, patient and guest tokens of the scheduling service (those kinds only). With
  * `revocations` (a connected RevocationFeed) revoked sessions and subjects are refused within seconds.
  * Throws ConfigError when HAVEN_JWKS_URL is missing: a service that cannot verify callers must not start.
  */
@@ -262,7 +262,7 @@ export function createVerifierFromConfig(
             {
               issuer: PATIENT_TOKEN_ISSUER,
               jwksUrl: config.HAVEN_PATIENT_JWKS_URL,
-              kinds: [PrincipalKind.Patient],
+              kinds: [PrincipalKind.Patient, PrincipalKind.Guest],
             },
           ],
         }

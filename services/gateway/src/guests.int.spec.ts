@@ -4,11 +4,12 @@
  * as their own entry and gets nothing (no media credential) until a host admits them; the patient's page and the
  * host's see the guest's role; the host hands host rights over and can then no longer end the visit, while the
  * new host can. Attack: a clinician nobody invited cannot see the visit, join its lobby or take media, and a guest
- * cannot admit, remove, invite or end.
+ * cannot admit, remove, invite or end. A guest without an account gets a one-time link with its own passcode:
+ * one device, brute-force locked, its own lobby entry with its role, and once revoked gone at once (a raw media
+ * websocket on its credential is closed and refused).
  */
 import { MediaClient } from '@haven/testing';
-import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, redeemLink, signedIn as signIn } from '../test/gateway';
+import { bookVisitWithLink, CookieJar, redeemLink, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -130,5 +131,137 @@ describe('a second clinician as a guest, and host rights', () => {
     expect((await read(guestJar)).participants.find((p) => p.id === guestId)?.host).toBe(true);
     expect((await hostJar.post(`${url}/end`, {})).status).toBe(403);
     expect((await guestJar.post(`${url}/end`, {})).status).toBe(200);
+  });
+});
+
+describe('a guest without an account, by a one-time link with its own passcode', () => {
+  interface Link {
+    guestId: string;
+    role: string;
+    url: string;
+    passcode: string;
+    expireTime: string;
+  }
+  const guestJoin = async (link: Pick<Link, 'url' | 'passcode'>, passcode = link.passcode) => {
+    const jar = new CookieJar();
+    await jar.fetch(`${stack.url}/join`);
+    const token = link.url.slice(link.url.indexOf('#') + 1);
+    const r = await jar.post(`${stack.url}/api/join/guest`, { token, passcode });
+    return { jar, status: r.status, body: (await r.json()) as { error?: { code: string } } };
+  };
+  const door = (jar: CookieJar) => ({
+    url: `${stack.url.replace('http', 'ws')}/api/media?as=patient&csrf=${encodeURIComponent(jar.cookies.get('haven_csrf') ?? '')}`,
+    headers: { cookie: jar.header(), origin: stack.url },
+  });
+
+  it('waits in the lobby with its role, is admitted on its own, and once revoked is gone at once', async () => {
+    const desk = await signedIn('desk@guests.test');
+    const hostJar = await signedIn('cara@guests.test');
+    const strayJar = await signedIn('eve@guests.test');
+    const visit = await bookVisitWithLink(stack.url, desk, cara, {
+      name: 'Ana Ruiz',
+      dateOfBirth: '1980-02-03',
+    });
+    const url = `${stack.url}/api/visits/${visit.visitId}`;
+    expect((await hostJar.post(`${url}/media`, {})).status).toBe(200);
+
+    // Only a host asks for a guest link, and only as interpreter or family (a clinician uses their account).
+    expect((await hostJar.post(`${url}/guest-links`, { role: 'clinician' })).status).toBe(400);
+    expect((await strayJar.post(`${url}/guest-links`, { role: 'family' })).status).toBe(403);
+    const issued = await hostJar.post(`${url}/guest-links`, { role: 'interpreter' });
+    expect(issued.status).toBe(200);
+    const link = (await issued.json()) as Link;
+    expect(link.passcode).toMatch(/^\d{8}$/);
+    expect(link.passcode).not.toBe(visit.passcode);
+    expect(link.url).toMatch(/\/join#g\.[A-Za-z0-9_-]{43}$/);
+    // The host sees the invitation before the guest comes; no name, no contact.
+    const read = async () =>
+      (
+        (await (await hostJar.fetch(url)).json()) as {
+          visit: { participants: Entry[]; guests: Array<{ id: string; link: boolean; role: string }> };
+        }
+      ).visit;
+    expect((await read()).guests).toEqual([{ id: link.guestId, link: true, role: 'interpreter' }]);
+
+    // The patient's passcode does not open the guest's link, nor the guest's the patient's.
+    expect((await guestJoin(link, visit.passcode)).status).toBe(401);
+    const crossed = new CookieJar();
+    await crossed.fetch(`${stack.url}/join`);
+    expect(
+      (await crossed.post(`${stack.url}/api/join`, { token: visit.token, passcode: link.passcode })).status,
+    ).toBe(401);
+
+    // The guest redeems once (one device): a second device is refused.
+    const guest = await guestJoin(link);
+    expect(guest.status).toBe(200);
+    const again = await guestJoin(link);
+    expect(again.status).toBe(409);
+    expect(again.body.error?.code).toBe('LINK_USED');
+
+    // The guest token is for this visit only: no staff route, no patient access log, no chat.
+    expect((await guest.jar.fetch(url)).status).toBe(401);
+    expect((await guest.jar.fetch(`${stack.url}/api/patient/access-log`)).status).not.toBe(200);
+
+    // Lobby: their own entry with their role; no media before admission.
+    expect((await guest.jar.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
+    const waiting = (await read()).participants.find((p) => p.kind === 'interpreter');
+    expect(waiting).toMatchObject({ kind: 'interpreter', state: 'lobby' });
+    expect((await guest.jar.post(`${stack.url}/api/patient/media`, {})).status).toBe(403);
+    const status = async () =>
+      ((await (await guest.jar.fetch(`${stack.url}/api/patient/visit`)).json()) as { status: string }).status;
+    expect(await status()).toBe('waiting');
+
+    // Admitted on its own: media, and a live Janus session through the proxy with its credential.
+    expect((await hostJar.post(`${url}/admit`, { participantId: waiting!.id })).status).toBe(200);
+    expect(await status()).toBe('admitted');
+    const media = await guest.jar.post(`${stack.url}/api/patient/media`, {});
+    expect(media.status).toBe(200);
+    const credential = String(((await media.json()) as { mediaCredential: string }).mediaCredential);
+    const inRoom = await MediaClient.open(door(guest.jar), credential);
+    expect((await inRoom.create()).janus).toBe('success');
+
+    // Revoked: removed for good at once — the media connection closes, the credential opens nothing, the link
+    // and the token are dead.
+    const revoked = await hostJar.post(`${url}/guests/${link.guestId}/revoke`, {});
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toEqual({ guests: [] });
+    expect((await inRoom.closedWithin(3000))?.code).toBe(4403);
+    const reopened = await MediaClient.open(door(guest.jar), credential).then(
+      async (c) => {
+        const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
+        c.close();
+        return answer.janus;
+      },
+      (e: unknown) => `refused: ${String(e)}`,
+    );
+    expect(reopened).not.toBe('success');
+    expect((await guest.jar.post(`${stack.url}/api/patient/media`, {})).status).toBe(403);
+    expect((await guest.jar.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(403);
+    expect((await read()).participants.find((p) => p.id === waiting!.id)?.state).toBe('kicked');
+    expect((await hostJar.post(`${url}/guests/${link.guestId}/revoke`, {})).status).toBe(404);
+  });
+
+  it('locks a guest link after five wrong passcodes, even for the right one', async () => {
+    const desk = await signedIn('desk@guests.test');
+    const hostJar = await signedIn('dan@guests.test');
+    const visit = await bookVisitWithLink(stack.url, desk, dan, {
+      name: 'Bo Lind',
+      dateOfBirth: '1975-06-07',
+    });
+    const url = `${stack.url}/api/visits/${visit.visitId}`;
+    const link = (await (await hostJar.post(`${url}/guest-links`, { role: 'family' })).json()) as Link;
+    const wrong = link.passcode === '00000000' ? '11111111' : '00000000';
+    const answers: number[] = [];
+    for (let i = 0; i < 5; i++) answers.push((await guestJoin(link, wrong)).status);
+    expect(answers).toEqual([401, 401, 401, 401, 409]);
+    const right = await guestJoin(link);
+    expect(right.status).toBe(409);
+    expect(right.body.error?.code).toBe('LINK_LOCKED');
+    // A revoked link that was never used is refused too.
+    const second = (await (await hostJar.post(`${url}/guest-links`, { role: 'family' })).json()) as Link;
+    expect((await hostJar.post(`${url}/guests/${second.guestId}/revoke`, {})).status).toBe(200);
+    const late = await guestJoin(second);
+    expect(late.status).toBe(409);
+    expect(late.body.error?.code).toBe('LINK_REVOKED');
   });
 });

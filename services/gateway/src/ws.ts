@@ -211,7 +211,13 @@ export class WsHub implements MediaPresence {
     }
     const { token, principal } = door;
     const visitId = /^visits\/([A-Za-z0-9_-]{1,64})$/.exec(principal.subjectOf ?? '')?.[1];
-    const kind = principal.kind === 'user' ? 'staff' : principal.kind === 'patient' ? 'patient' : undefined;
+    // A link guest's page is the patient page (the same visit-scoped cookie and messages).
+    const kind =
+      principal.kind === 'user'
+        ? 'staff'
+        : principal.kind === 'patient' || principal.kind === 'guest'
+          ? 'patient'
+          : undefined;
     if (!kind || (kind === 'patient' && !visitId)) {
       this.refused(
         {
@@ -379,7 +385,8 @@ export class WsHub implements MediaPresence {
       if (c.kind !== 'patient' || c.visitId !== visitId) continue;
       if (name === 'VisitEnded') this.sendTo(c, { type: 'ended', visitId });
       const type = direct[name];
-      if (type && principal === `patients/${c.principal.id}` && participantId) {
+      const own = `${c.principal.kind === 'guest' ? 'guests' : 'patients'}/${c.principal.id}`;
+      if (type && principal === own && participantId) {
         // Only to the device this is about: each redemption of a link is its own participant.
         void this.sendToDevice(c, visitId, participantId, { type, visitId });
       }

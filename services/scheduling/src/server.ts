@@ -43,6 +43,7 @@ import type { SchedulingDeps } from './deps';
 import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { messageHandlers } from './message/grpc';
 import { MessageThreadIndex } from './message/thread-index';
+import { issueGuestLink, redeemGuestLink } from './guest-link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
 import { SchedulingReadModel } from './read-model';
@@ -247,6 +248,8 @@ function schedulingHandlers(deps: SchedulingDeps, threads: MessageThreadIndex, c
     markNoShow: markNoShow(deps),
     issuePatientLink: issuePatientLink(deps),
     redeemPatientLink: redeemPatientLink(deps),
+    issueGuestLink: issueGuestLink(deps),
+    redeemGuestLink: redeemGuestLink(deps),
     getMessageTemplateSet: getMessageTemplateSet(deps),
     updateMessageTemplateSet: updateMessageTemplateSet(deps),
     previewMessageTemplate: previewMessageTemplate(deps, clinicName),

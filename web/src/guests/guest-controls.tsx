@@ -1,7 +1,9 @@
 /**
  * The host's guest and host-rights controls for one visit, self-contained for the staff console: invite a
- * clinician from the directory as a guest (second clinician, interpreter or family role), and share or hand over
- * host rights with a clinician admitted to the visit. The server decides who is a host; this only asks.
+ * clinician from the directory as a guest (second clinician, interpreter or family role), invite someone without
+ * an account (an interpreter, a family member) by a one-time link with its own passcode (shown once, to copy or
+ * read out), revoke an invited guest (they are removed at once), and share or hand over host rights with a
+ * clinician admitted to the visit. The server decides who is a host; this only asks.
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
@@ -27,6 +29,32 @@ interface Clinician {
   readonly displayName: string;
 }
 
+/** A guest invited and not revoked, as `GET /api/visits/:id` lists them. */
+interface InvitedGuest {
+  readonly id: string;
+  readonly link: boolean;
+  readonly role: string;
+}
+
+/** A one-time guest link as `POST /api/visits/:id/guest-links` answers it (shown once). */
+interface IssuedLink {
+  readonly guestId: string;
+  readonly role: string;
+  readonly url: string;
+  readonly passcode: string;
+}
+
+const LINK_ROLES = [
+  { value: 'interpreter', label: 'Interpreter' },
+  { value: 'family', label: 'Family member' },
+] as const;
+
+const ROLE_LABEL: Readonly<Record<string, string>> = {
+  clinician: 'Second clinician',
+  interpreter: 'Interpreter',
+  family: 'Family member',
+};
+
 const ROLES = [
   { value: 'clinician', label: 'Second clinician' },
   { value: 'interpreter', label: 'Interpreter' },
@@ -39,6 +67,23 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
   const [userId, setUserId] = useState('');
   const [role, setRole] = useState<string>('clinician');
   const [message, setMessage] = useState('');
+  const [linkRole, setLinkRole] = useState<string>('interpreter');
+  const [issued, setIssued] = useState<IssuedLink | null>(null);
+  const [guests, setGuests] = useState<readonly InvitedGuest[]>([]);
+  const [reads, setReads] = useState(0);
+  const people = participants.map((p) => `${p.id}:${p.state}`).join(',');
+
+  useEffect(() => {
+    let live = true;
+    api<{ visit: { guests?: InvitedGuest[] } }>('GET', `/api/visits/${encodeURIComponent(visitId)}`)
+      .then((r) => {
+        if (live) setGuests(r.visit.guests ?? []);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [visitId, people, reads]);
 
   useEffect(() => {
     let live = true;
@@ -72,6 +117,32 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
     void run('guests', { userId, role }, `${who} is invited: they wait in the lobby until you admit them.`);
   };
 
+  const inviteByLink = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      const link = await api<IssuedLink>('POST', `/api/visits/${encodeURIComponent(visitId)}/guest-links`, {
+        role: linkRole,
+      });
+      setIssued(link);
+      setMessage('');
+      setReads((n) => n + 1);
+      onChanged?.();
+    } catch (err) {
+      setMessage(err instanceof ApiError ? err.message : 'Something went wrong. Please try again.');
+    }
+  };
+
+  const revoke = async (g: InvitedGuest) => {
+    const what = ROLE_LABEL[g.role] ?? 'guest';
+    await run(
+      `guests/${encodeURIComponent(g.id)}/revoke`,
+      {},
+      `The ${what.toLowerCase()} is no longer invited: their link stopped working and they were removed.`,
+    );
+    if (issued?.guestId === g.id) setIssued(null);
+    setReads((n) => n + 1);
+  };
+
   const others = participants.filter((p) => p.kind === 'clinician' && p.state === 'admitted' && !p.host);
 
   return (
@@ -101,6 +172,61 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
         </label>
         <button type="submit">Invite guest</button>
       </form>
+      <form onSubmit={(e) => void inviteByLink(e)} aria-label="Invite someone without an account">
+        <label>
+          Invite by link
+          <select value={linkRole} onChange={(e) => setLinkRole(e.target.value)}>
+            {LINK_ROLES.map((r) => (
+              <option key={r.value} value={r.value}>
+                {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Create guest link</button>
+      </form>
+      {issued ? (
+        <div className="guest-link" role="group" aria-label="The new guest link">
+          <p>
+            Give this link and its passcode to the {(ROLE_LABEL[issued.role] ?? 'guest').toLowerCase()}, by
+            two different ways if you can. They are shown only now. The link works on one device until the
+            visit ends.
+          </p>
+          <label>
+            Link
+            <input readOnly value={issued.url} onFocus={(e) => e.currentTarget.select()} />
+          </label>
+          <label>
+            Passcode
+            <input readOnly value={issued.passcode} onFocus={(e) => e.currentTarget.select()} />
+          </label>
+          <button
+            type="button"
+            onClick={() => void navigator.clipboard?.writeText(`${issued.url}\nPasscode: ${issued.passcode}`)}
+          >
+            Copy link and passcode
+          </button>
+        </div>
+      ) : null}
+      {guests.length > 0 ? (
+        <ul aria-label="Invited guests">
+          {guests.map((g, i) => (
+            <li key={g.id}>
+              <span>
+                {ROLE_LABEL[g.role] ?? 'Guest'} {g.link ? '(guest link)' : '(staff)'}
+                {guests.length > 1 ? ` ${i + 1}` : ''}
+              </span>
+              <button
+                type="button"
+                aria-label={`Revoke ${ROLE_LABEL[g.role] ?? 'guest'} ${i + 1}`}
+                onClick={() => void revoke(g)}
+              >
+                Revoke
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       {others.length > 0 ? (
         <ul aria-label="Clinicians in the visit">
           {others.map((p, i) => (

@@ -1,7 +1,8 @@
 /**
  * The patient's page: /join#<token> → passcode (→ date of birth) → camera/microphone/connection check → waiting
  * room → visit. The link token is read from the URL fragment (never sent in a request line) and removed from the
- * address bar at once. One step at a time; each step's heading takes the focus.
+ * address bar at once. One step at a time; each step's heading takes the focus. A guest's one-time link (`g.…`:
+ * an interpreter, a relative) takes the same steps with its own passcode, without chat, recordings or access log.
  */
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api } from '../api/client';
@@ -20,6 +21,13 @@ import { AccessLog } from './access-log';
 interface PatientVisit {
   readonly status: string;
   readonly locked?: boolean;
+  /** The page is a link guest's, not the patient's. */
+  readonly guest?: boolean;
+}
+
+/** A guest's one-time link token (`g.` and the token); a patient's has no prefix. */
+export function isGuestToken(token: string): boolean {
+  return token.startsWith('g.');
 }
 
 /** The page's steps. */
@@ -82,7 +90,7 @@ function PasscodeStep({
     setDobError(null);
     setBusy(true);
     try {
-      await api('POST', '/api/join', {
+      await api('POST', isGuestToken(token) ? '/api/join/guest' : '/api/join', {
         token,
         passcode: field('passcode'),
         ...(dob ? { dateOfBirth: dob } : {}),
@@ -108,7 +116,9 @@ function PasscodeStep({
   return (
     <Step id="passcode" title="Your video visit">
       <p className="lead">
-        Enter the passcode the clinic gave you. It was read to you or sent separately from this link.
+        {isGuestToken(token)
+          ? 'You are invited to join a video visit. Enter the passcode the clinician gave you with this link.'
+          : 'Enter the passcode the clinic gave you. It was read to you or sent separately from this link.'}
       </p>
       <form id="passcode-form" noValidate onSubmit={(e) => void submit(e)} aria-busy={busy}>
         {formError ? (
@@ -290,10 +300,12 @@ function WaitingStep({
   locked,
   error,
   noticeVersion,
+  guest,
 }: {
   locked: boolean;
   error: string | null;
   noticeVersion: number;
+  guest: boolean;
 }) {
   return (
     <Step id="waiting" title="Waiting room">
@@ -311,7 +323,7 @@ function WaitingStep({
       ) : null}
       {/* A visit being recorded (or about to be) asks here first: nobody is let in without consenting. */}
       <RecordingControls role="patient" endpoints={PATIENT_RECORDING} live={false} present={false} />
-      <AccessLog />
+      {guest ? null : <AccessLog />}
     </Step>
   );
 }
@@ -319,7 +331,7 @@ function WaitingStep({
 /** The patient's chat: the visit of their own token. */
 const PATIENT_CHAT: ChatTarget = { as: 'patient' };
 
-function VisitStep() {
+function VisitStep({ guest }: { guest: boolean }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
   const onState = useMemo(
@@ -331,10 +343,10 @@ function VisitStep() {
     <section id="step-visit" aria-labelledby="visit-title">
       <div className="card">
         <h1 id="visit-title" tabIndex={-1} ref={heading}>
-          You are in your visit
+          {guest ? 'You are in the visit' : 'You are in your visit'}
         </h1>
         <p id="visit-status" role="status">
-          Your clinician let you in.
+          {guest ? 'The clinician let you in.' : 'Your clinician let you in.'}
         </p>
       </div>
       <div id="visit-stage">
@@ -343,13 +355,15 @@ function VisitStep() {
           leaveUrl="/api/patient/leave"
           role="patient"
           onState={onState}
-          chat={PATIENT_CHAT}
+          chat={guest ? undefined : PATIENT_CHAT}
           recording={PATIENT_RECORDING}
         />
       </div>
-      <div className="card">
-        <RecordingsList listUrl="/api/patient/recordings" role="patient" />
-      </div>
+      {guest ? null : (
+        <div className="card">
+          <RecordingsList listUrl="/api/patient/recordings" role="patient" />
+        </div>
+      )}
     </section>
   );
 }
@@ -357,6 +371,7 @@ function VisitStep() {
 /** The whole patient page. */
 export function JoinApp({ token }: { token: string }) {
   const [step, setStep] = useState<JoinStep>(() => (token ? { step: 'passcode' } : { step: 'loading' }));
+  const [guest, setGuest] = useState(() => isGuestToken(token));
   const [noticeVersion, setNoticeVersion] = useState(0);
   const live = useRef<LiveChannel | null>(null);
   const preview = useRef<Preview | null>(null);
@@ -457,6 +472,7 @@ export function JoinApp({ token }: { token: string }) {
     // A reload: the patient cookie may still be there.
     void api<PatientVisit>('GET', '/api/patient/visit').then(
       (v) => {
+        setGuest(v.guest === true);
         if (v.status === 'not_joined' || v.status === 'left') setStep({ step: 'check' });
         else {
           startLive();
@@ -489,10 +505,11 @@ export function JoinApp({ token }: { token: string }) {
         onContinue={() => void goWaiting()}
         keepPreview={keepPreview}
         noticeVersion={noticeVersion}
+        guest={guest}
       />
       {entered ? (
         <div hidden={step.step !== 'visit'}>
-          <VisitStep />
+          <VisitStep guest={guest} />
         </div>
       ) : null}
     </>
@@ -508,6 +525,7 @@ function CurrentStep(props: {
   onContinue: () => void;
   keepPreview: (p: Preview) => void;
   noticeVersion: number;
+  guest: boolean;
 }) {
   const { step } = props;
   switch (step.step) {
@@ -536,7 +554,14 @@ function CurrentStep(props: {
         />
       );
     case 'waiting':
-      return <WaitingStep locked={step.locked} error={step.error} noticeVersion={props.noticeVersion} />;
+      return (
+        <WaitingStep
+          locked={step.locked}
+          error={step.error}
+          noticeVersion={props.noticeVersion}
+          guest={props.guest}
+        />
+      );
     case 'visit':
       return null;
     case 'over':
@@ -545,7 +570,7 @@ function CurrentStep(props: {
           <p id="over-message" className="lead">
             {step.message}
           </p>
-          <RecordingsList listUrl="/api/patient/recordings" role="patient" />
+          {props.guest ? null : <RecordingsList listUrl="/api/patient/recordings" role="patient" />}
         </Step>
       );
   }

@@ -50,6 +50,7 @@ export const AUDIT_EXPORTED = 'haven.audit.v1.AuditLogExported';
 const ACTOR_KIND: Record<string, envelopeProto.ActorKind> = {
   user: envelopeProto.ActorKind.ACTOR_KIND_USER,
   patient: envelopeProto.ActorKind.ACTOR_KIND_PATIENT,
+  guest: envelopeProto.ActorKind.ACTOR_KIND_GUEST,
   service_account: envelopeProto.ActorKind.ACTOR_KIND_SERVICE_ACCOUNT,
   service: envelopeProto.ActorKind.ACTOR_KIND_SERVICE,
   anonymous: envelopeProto.ActorKind.ACTOR_KIND_ANONYMOUS,
@@ -82,6 +83,7 @@ function toProto(r: AuditRecord, ledger: Ledger, patientId = r.patientId): audit
 const ACTOR_COLLECTIONS: Readonly<Record<string, string>> = {
   users: 'user',
   patients: 'patient',
+  guests: 'guest',
   serviceAccounts: 'service_account',
   services: 'service',
 };

@@ -120,13 +120,14 @@ export function anyPatient(
   };
 }
 
-/** A route that needs the patient cookie; resolves the patient's visit from the token. */
+/** A route that needs the patient cookie (a patient's or a link guest's); resolves the visit from the token. */
 export function patient(ctx: RouteContext, rpc: string, handler: PatientHandler): RequestHandler {
   return async (req, res) => {
     const auth = await authenticate(ctx, req, res, COOKIES.patient);
     if (!auth) return;
     const visitId = visitOf(auth);
-    if (auth.principal.kind !== 'patient' || !visitId) {
+    // A patient, or a guest who joined with a one-time link: both hold a token for one visit.
+    if ((auth.principal.kind !== 'patient' && auth.principal.kind !== 'guest') || !visitId) {
       noteRefusal(res, {
         kind: 'permission',
         code: 'NOT_A_PATIENT_OF_A_VISIT',

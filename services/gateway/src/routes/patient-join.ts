@@ -95,7 +95,31 @@ export function sendJoinFailure(res: Response, err: unknown): void {
   send(res, httpErrorFromGrpc(err, JOIN_FIELDS));
 }
 
-/** Registers POST /join on the /api router. */
+/** Answers a refused RedeemGuestLink in the guest's words. */
+function sendGuestJoinFailure(res: Response, err: unknown): void {
+  const code = (err as { code?: unknown }).code;
+  const raw = (err as { details?: unknown }).details;
+  const details = typeof raw === 'string' ? raw.toLowerCase() : '';
+  if (code === status.FAILED_PRECONDITION) {
+    const [errorCode, message] = details.includes('locked')
+      ? ['LINK_LOCKED', 'This link is locked. Please ask the clinician for a new one.']
+      : details.includes('already used')
+        ? [
+            'LINK_USED',
+            'This link was already used on another device. Please ask the clinician for a new one.',
+          ]
+        : details.includes('revoked')
+          ? ['LINK_REVOKED', 'The clinician withdrew this invitation.']
+          : details.includes('ended')
+            ? ['VISIT_ENDED', 'This visit has ended. The link no longer works.']
+            : ['LINK_UNAVAILABLE', 'This link cannot be used any more. Please ask the clinician.'];
+    res.status(409).json({ error: { code: errorCode, message } });
+    return;
+  }
+  sendJoinFailure(res, err);
+}
+
+/** Registers POST /join (patients) and POST /join/guest (guests with a one-time link) on the /api router. */
 export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void {
   api.post('/join', async (req, res) => {
     const request = joinRequest(req, res);
@@ -112,5 +136,28 @@ export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void 
     }
     ctx.cookies.setPatient(res, r.accessToken, r.expireTime);
     res.status(200).json({ visitId: lastSegment(r.appointment), requiresDob: false });
+  });
+
+  // A guest's one-time link: their token goes in the same visit-scoped cookie as a patient's, so the waiting room
+  // and the visit pages serve both; the services tell them apart by the token's kind.
+  api.post('/join/guest', async (req, res) => {
+    const request = joinRequest(req, res);
+    if (!request) return;
+    let r: scheduling.RedeemGuestLinkResponse;
+    try {
+      r = await callUnary(
+        ctx.clients.scheduling,
+        'redeemGuestLink',
+        { token: request.token, passcode: request.passcode },
+        ctx.metadataFor(res),
+        { deadlineMs: ctx.deadlineMs },
+      );
+    } catch (err) {
+      ctx.logCallFailure(res, 'scheduling.RedeemGuestLink', err);
+      sendGuestJoinFailure(res, err);
+      return;
+    }
+    ctx.cookies.setPatient(res, r.accessToken, r.expireTime);
+    res.status(200).json({ visitId: lastSegment(r.visit), guest: true });
   });
 }

@@ -43,7 +43,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
 
   api.get(
     '/patient/visit',
-    patient(ctx, 'session.GetVisit', async (_req, res, { token }, visitId) => {
+    patient(ctx, 'session.GetVisit', async (_req, res, { token, principal }, visitId) => {
       const md = ctx.metadataFor(res, token);
       const { visit } = await callUnary(
         ctx.clients.session!,
@@ -60,6 +60,8 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
       res.status(200).json({
         visitId,
         status,
+        // A guest who joined with a one-time link (an interpreter, a relative): no chat, recordings or access log.
+        guest: principal.kind === 'guest',
         locked: visit.locked,
         recording: recordingView(visit),
         // Who is in the room, for the tiles' labels; only once this device is in it too.

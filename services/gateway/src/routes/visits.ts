@@ -79,6 +79,7 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
           locked: view.locked,
           participants: view.participants,
           hosts: r.visit.hosts.map(lastSegment),
+          guests: invitedGuestsView(r.visit),
           recording: recordingView(r.visit),
         },
       });
@@ -164,6 +165,27 @@ const GUEST_ROLES: Readonly<Record<string, session.ParticipantRole>> = {
   family: session.ParticipantRole.PARTICIPANT_ROLE_FAMILY,
 };
 
+/** The roles a guest without an account may have (a second clinician uses their own staff account). */
+const LINK_GUEST_ROLES: Readonly<Record<string, session.ParticipantRole>> = {
+  interpreter: session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER,
+  family: session.ParticipantRole.PARTICIPANT_ROLE_FAMILY,
+};
+
+const ROLE_NAMES: Readonly<Partial<Record<session.ParticipantRole, string>>> = {
+  [session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN]: 'clinician',
+  [session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER]: 'interpreter',
+  [session.ParticipantRole.PARTICIPANT_ROLE_FAMILY]: 'family',
+};
+
+/** The guests invited and not revoked: id, whether they joined by link, role. No names. */
+function invitedGuestsView(v: session.Visit): { id: string; link: boolean; role: string }[] {
+  return v.guests.map((g) => ({
+    id: lastSegment(g.principal),
+    link: g.principal.startsWith('guests/'),
+    role: ROLE_NAMES[g.role] ?? 'guest',
+  }));
+}
+
 const GRANT_MODES: Readonly<Record<string, session.HostGrantMode>> = {
   share: session.HostGrantMode.HOST_GRANT_MODE_SHARE,
   handover: session.HostGrantMode.HOST_GRANT_MODE_HANDOVER,
@@ -195,9 +217,10 @@ function idAndChoice<T>(
 }
 
 /**
- * Guests and host rights: a host invites a staff user as a guest (`POST /visits/:id/guests`), the invited
- * clinician waits in the lobby (`POST /visits/:id/lobby`), a host shares or hands over host rights
- * (`POST /visits/:id/host`). The session service checks who is a host.
+ * Guests and host rights: a host invites a staff user as a guest (`POST /visits/:id/guests`) or a guest without an
+ * account by a one-time link (`POST /visits/:id/guest-links`), revokes a guest (`POST
+ * /visits/:id/guests/:guestId/revoke`), the invited clinician waits in the lobby (`POST /visits/:id/lobby`), a
+ * host shares or hands over host rights (`POST /visits/:id/host`). The session service checks who is a host.
  */
 function registerGuestControls(
   api: Router,
@@ -222,6 +245,70 @@ function registerGuestControls(
       },
       { user: 'userId', role: 'role' },
     ),
+  );
+  // A guest without an account: session names and invites them, then scheduling issues their one-time link (the
+  // link and the guest's own passcode are shown to the host once, to copy or read out).
+  api.post(
+    '/visits/:id/guest-links',
+    onVisit(
+      'scheduling.IssueGuestLink',
+      async (req, res, { id, client, auth }) => {
+        const role = stringField(asRecord(req.body), 'role', 16, []) ?? '';
+        const picked = Object.hasOwn(LINK_GUEST_ROLES, role) ? LINK_GUEST_ROLES[role] : undefined;
+        if (picked === undefined) {
+          invalid(res, [{ field: 'role', description: 'must be interpreter or family' }]);
+          return;
+        }
+        if (!ctx.clients.scheduling) {
+          send(res, httpError('UNAVAILABLE'));
+          return;
+        }
+        const md = ctx.metadataFor(res, auth.token);
+        const invited = await callUnary(
+          client,
+          'inviteGuest',
+          { visit: `visits/${id}`, user: '', role: picked },
+          md,
+          opts,
+        );
+        const link = await callUnary(
+          ctx.clients.scheduling,
+          'issueGuestLink',
+          { visit: `visits/${id}`, guest: invited.guest },
+          ctx.metadataFor(res, auth.token),
+          opts,
+        );
+        res.status(200).json({
+          guestId: lastSegment(link.guest),
+          role,
+          url: link.url,
+          passcode: link.passcode,
+          expireTime: link.expireTime?.toISOString() ?? null,
+        });
+      },
+      { role: 'role' },
+    ),
+  );
+  // Revoking a guest: their link dies; in the lobby or the visit, they are removed for good at once.
+  api.post(
+    '/visits/:id/guests/:guestId/revoke',
+    onVisit('session.RevokeGuest', async (req, res, { id, client, auth }) => {
+      const guestId = String(req.params['guestId'] ?? '');
+      if (!PATH_ID.test(guestId)) {
+        send(res, httpError('NOT_FOUND'));
+        return;
+      }
+      // A link guest's id is the service's `g` + 32 hex; anything else names a staff user.
+      const guest = /^g[0-9a-f]{32}$/.test(guestId) ? `guests/${guestId}` : `users/${guestId}`;
+      const r = await callUnary(
+        client,
+        'revokeGuest',
+        { visit: `visits/${id}`, guest },
+        ctx.metadataFor(res, auth.token),
+        opts,
+      );
+      res.status(200).json({ guests: r.visit ? invitedGuestsView(r.visit) : [] });
+    }),
   );
   api.post(
     '/visits/:id/lobby',

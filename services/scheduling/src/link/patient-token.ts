@@ -1,6 +1,6 @@
 /**
  * Patient principal tokens: EdDSA (Ed25519) JWTs signed with scheduling's own key (issuer `haven-scheduling`,
- * audience `haven`, `kind: 'patient'`, `visit: visits/<appointmentId>`, `sid` = `jti`: one per redemption), and the public key set other
+ * audience `haven`, `kind: 'patient'` — or `'guest'` for a visit guest's one-time link —, `visit: visits/<appointmentId>`, `sid` = `jti`: one per redemption), and the public key set other
  * services trust through HAVEN_PATIENT_JWKS_URL. The key is generated once and kept in a 0600 file.
  */
 import {
@@ -27,6 +27,8 @@ export interface PatientTokenClaims {
   readonly tokenId: string;
   /** A token for the secure messages: its `visit` claim is `messages/<appointmentId>`, which opens no visit. */
   readonly forMessages?: boolean;
+  /** `patient` (default), or `guest` for a visit guest's token (subject `g…`, the guest id). */
+  readonly kind?: 'patient' | 'guest';
 }
 
 /** Signs patient tokens and publishes the public keys. */
@@ -62,7 +64,7 @@ export function createPatientTokenSigner(options: {
       const subjectOf = claims.forMessages
         ? `messages/${claims.appointmentId}`
         : `visits/${claims.appointmentId}`;
-      return new SignJWT({ kind: 'patient', visit: subjectOf, sid: claims.tokenId })
+      return new SignJWT({ kind: claims.kind ?? 'patient', visit: subjectOf, sid: claims.tokenId })
         .setProtectedHeader({ alg: 'EdDSA', kid: options.kid, typ: 'JWT' })
         .setIssuer(PATIENT_TOKEN_ISSUER)
         .setAudience(audience)

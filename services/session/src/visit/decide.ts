@@ -39,7 +39,7 @@ export interface Caller {
   readonly kind: string;
   readonly id: string;
   readonly role?: string;
-  /** The `visit` claim of a patient principal (`visits/{id}`). */
+  /** The `visit` claim of a patient or link-guest principal (`visits/{id}`). */
   readonly visit?: string;
   /** The identity session of the caller's token (`sid`): media credentials die with it. */
   readonly sessionId?: string;
@@ -179,6 +179,14 @@ export interface InviteGuest {
   readonly data: { readonly caller: Caller; readonly principal: string; readonly role: GuestRole };
 }
 /**
+ * A host revokes a guest (`users/{id}` or `guests/{id}`): their invitation and link end, and every entry of theirs
+ * still waiting or in the visit is removed for good.
+ */
+export interface RevokeGuest {
+  readonly type: 'RevokeGuest';
+  readonly data: { readonly caller: Caller; readonly principal: string };
+}
+/**
  * A host shares their rights with a clinician present in the visit (`share`), or hands them over (`handover`:
  * the other clinician becomes host and the caller no longer is).
  */
@@ -195,6 +203,7 @@ export type VisitCommand =
   | OpenVisit
   | InviteGuest
   | GrantHost
+  | RevokeGuest
   | JoinLobby
   | AdmitParticipant
   | AdmitClinician
@@ -251,7 +260,20 @@ export function visitAccess(state: VisitMembers, caller: Caller): VisitAccess {
     return took ? 'guest' : 'none';
   }
   if (caller.kind === 'patient' && caller.visit === `visits/${state.visitId}`) return 'patient';
+  // A link guest: a guest token for this visit, of a guest still invited (a revoked one is nobody).
+  if (
+    caller.kind === 'guest' &&
+    caller.visit === `visits/${state.visitId}` &&
+    state.guests?.[`guests/${caller.id}`] !== undefined
+  )
+    return 'guest';
   return 'none';
+}
+
+/** The principal name of a caller in a visit's events: `users/…`, `patients/…` or `guests/…`. Pure. */
+export function principalOf(caller: Pick<Caller, 'kind' | 'id'>): string {
+  const collection = caller.kind === 'patient' ? 'patients' : caller.kind === 'guest' ? 'guests' : 'users';
+  return `${collection}/${caller.id}`;
 }
 
 function requireOwner(state: LiveVisit, caller: Caller): void {
@@ -323,6 +345,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideInviteGuest(visit, command.data);
     case 'GrantHost':
       return decideGrantHost(visit, command.data);
+    case 'RevokeGuest':
+      return decideRevokeGuest(visit, command.data);
     case 'AdmitParticipant':
       return decideAdmit(visit, command.data);
     case 'AdmitClinician':
@@ -582,9 +606,7 @@ function decideConsent(visit: LiveVisit, data: RecordConsent['data']): VisitEven
     );
   }
   const known = visit.participants[participantId];
-  const own = known
-    ? known.principal === (access === 'patient' ? `patients/${caller.id}` : `users/${caller.id}`)
-    : access === 'clinician';
+  const own = known ? known.principal === principalOf(caller) : access === 'clinician';
   if (!known && access !== 'clinician') throw new NotFoundError(`participant ${participantId} not found`);
   if (!own) throw new PermissionError('a participant records only their own consent');
   const principal = known?.principal ?? `users/${caller.id}`;
@@ -730,7 +752,8 @@ function decideMediaLeft(state: VisitState, data: RecordMediaLeft['data']): Visi
  */
 function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[] {
   const { caller, participantId } = data;
-  const guestRole = caller.kind === 'user' ? visit.guests?.[`users/${caller.id}`] : undefined;
+  const invited = caller.kind === 'user' || visitAccess(visit, caller) === 'guest';
+  const guestRole = invited ? visit.guests?.[principalOf(caller)] : undefined;
   if (guestRole === undefined) requirePatientOf(visit, caller);
   const p = visit.participants[participantId];
   if (p && (p.status === ParticipantStatus.Waiting || p.status === ParticipantStatus.Admitted)) return [];
@@ -743,7 +766,7 @@ function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[
     return [
       {
         type: VisitEventType.GuestArrivedInLobby,
-        data: { visitId: visit.visitId, participantId, principal: `users/${caller.id}`, role: guestRole },
+        data: { visitId: visit.visitId, participantId, principal: principalOf(caller), role: guestRole },
       },
     ];
   }
@@ -761,14 +784,23 @@ function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[
 }
 
 const USER = /^users\/[A-Za-z0-9_-]{1,64}$/;
+/** A guest without an account, named by the service at invitation. */
+export const LINK_GUEST = /^guests\/[A-Za-z0-9_-]{1,64}$/;
 
-/** A host invites a staff user as a guest; inviting them again with the same role changes nothing. */
+/**
+ * A host invites a staff user, or a guest without an account (`guests/{id}`, interpreter or family only), as a
+ * guest; inviting them again with the same role changes nothing.
+ */
 function decideInviteGuest(visit: LiveVisit, data: InviteGuest['data']): VisitEvent[] {
   const { caller, principal, role } = data;
   requireOwner(visit, caller);
-  if (!USER.test(principal)) throw new PreconditionError('a guest is invited as users/{id}');
+  const linkGuest = LINK_GUEST.test(principal);
+  if (!USER.test(principal) && !linkGuest)
+    throw new PreconditionError('a guest is invited as users/{id} or guests/{id}');
   if (!Object.values(GuestRole).includes(role))
     throw new PreconditionError(`${String(role)} is not a guest role`);
+  if (linkGuest && role === GuestRole.Clinician)
+    throw new PreconditionError('a clinician joins with their own staff account, not a guest link');
   if (hostsOf(visit).includes(principal)) throw new PreconditionError('a host is not invited as a guest');
   if (visit.guests?.[principal] === role) return [];
   return [
@@ -776,6 +808,30 @@ function decideInviteGuest(visit: LiveVisit, data: InviteGuest['data']): VisitEv
       type: VisitEventType.GuestInvited,
       data: { visitId: visit.visitId, principal, role, invitedBy: `users/${caller.id}` },
     },
+  ];
+}
+
+/** A host revokes a guest: the invitation ends and every entry of theirs still there is removed for good. */
+function decideRevokeGuest(visit: LiveVisit, data: RevokeGuest['data']): VisitEvent[] {
+  const { caller, principal } = data;
+  requireOwner(visit, caller);
+  if (visit.guests?.[principal] === undefined) throw new NotFoundError(`guest ${principal} not found`);
+  const present = Object.values(visit.participants).filter(
+    (p) =>
+      p.principal === principal &&
+      (p.status === ParticipantStatus.Admitted || p.status === ParticipantStatus.Waiting),
+  );
+  return [
+    {
+      type: VisitEventType.GuestRevoked,
+      data: { visitId: visit.visitId, principal, revokedBy: `users/${caller.id}` },
+    },
+    ...present.map(
+      (p): VisitEvent => ({
+        type: VisitEventType.ParticipantKicked,
+        data: { ...ref(visit, p), allowRejoin: false },
+      }),
+    ),
   ];
 }
 

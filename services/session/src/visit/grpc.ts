@@ -3,6 +3,7 @@
  * and ownership (a clinician only their own visits, a patient only the visit of their token), run the visit
  * service, map the state to the API.
  */
+import { randomUUID } from 'node:crypto';
 import {
   NotFoundError,
   PermissionError,
@@ -23,7 +24,7 @@ import {
   type CommandMetadata,
   type Principal,
 } from '@haven/service';
-import { visitAccess, type Caller } from './decide';
+import { principalOf, visitAccess, type Caller } from './decide';
 import { callerOf, participantNameOf, visitIdOf } from './names';
 import type { VisitProjection } from './projection';
 import { participantIdOf } from './room-access';
@@ -152,6 +153,10 @@ function visitToProto(state: Live, etag: string, caller?: Principal): session.Vi
     etag,
     callerParticipant: own ? `visits/${state.visitId}/participants/${own.participantId}` : '',
     hosts: [...hostsOf(state)],
+    guests: Object.entries(state.guests ?? {}).map(([principal, role]) => ({
+      principal,
+      role: PARTICIPANT_ROLE[role],
+    })),
   });
 }
 
@@ -362,8 +367,8 @@ async function joinLobby(
 ): Promise<session.JoinLobbyResponse> {
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.appointment, 'appointment', 'appointments');
-  // A patient of this visit, or a clinician it invited as a guest (the decider checks which).
-  if (principal.kind !== 'patient') requireClinician(principal);
+  // A patient of this visit, a clinician it invited as a guest, or a link guest (the decider checks which).
+  if (principal.kind !== 'patient' && principal.kind !== 'guest') requireClinician(principal);
   const participantId = participantIdOf(principal);
   const result = await deps.visits.command(
     visitId,
@@ -483,7 +488,7 @@ async function recordConsent(
   const own = participantIdOf(principal);
   const { participantId, violations } = consentTarget(request, visitId, own);
   if (violations.length > 0) throw new ValidationError(violations);
-  if (principal.kind !== 'patient') requireClinician(principal);
+  if (principal.kind !== 'patient' && principal.kind !== 'guest') requireClinician(principal);
   if (participantId !== own) throw new PermissionError('a participant records only their own consent');
   const { metadata, replay } = await idempotent(deps.visits, ctx, request.requestId, visitId, {
     consent: participantId,
@@ -512,7 +517,7 @@ async function recordConsent(
       scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
       granted: request.granted,
       recordTime: recorded ? new Date(recorded.occurredAt) : deps.clock(),
-      recordedBy: `${principal.kind === 'patient' ? 'patients' : 'users'}/${principal.id}`,
+      recordedBy: principalOf(callerOf(principal)),
     }),
   };
 }
@@ -575,7 +580,7 @@ async function acknowledgeRecordingNotice(
 ): Promise<session.AcknowledgeRecordingNoticeResponse> {
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.visit, 'visit');
-  if (principal.kind !== 'patient') requireClinician(principal);
+  if (principal.kind !== 'patient' && principal.kind !== 'guest') requireClinician(principal);
   const participantId = participantIdOf(principal);
   const result = await visits.command(
     visitId,
@@ -619,18 +624,45 @@ async function inviteGuest(
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.visit, 'visit');
   const violations: FieldViolation[] = [];
-  if (!/^users\/[A-Za-z0-9_-]{1,64}$/.test(request.user)) {
-    violations.push({ field: 'user', description: 'must be users/{user}' });
+  // No user: a guest without an account, named here; the host then asks scheduling for their link.
+  const linkGuest = request.user === '';
+  if (!linkGuest && !/^users\/[A-Za-z0-9_-]{1,64}$/.test(request.user)) {
+    violations.push({ field: 'user', description: 'must be users/{user}, or empty for a guest link' });
   }
   const role = GUEST_ROLE[request.role];
-  if (role === undefined) {
-    violations.push({ field: 'role', description: 'must be a clinician, interpreter or family role' });
+  if (role === undefined || (linkGuest && role === GuestRole.Clinician)) {
+    violations.push({
+      field: 'role',
+      description: linkGuest
+        ? 'must be an interpreter or family role for a guest link'
+        : 'must be a clinician, interpreter or family role',
+    });
   }
   if (violations.length > 0 || role === undefined) throw new ValidationError(violations);
   requireClinician(principal);
+  const guest = linkGuest ? `guests/g${randomUUID().replace(/-/g, '')}` : request.user;
   await visits.command(
     visitId,
-    { type: 'InviteGuest', data: { caller: callerOf(principal), principal: request.user, role } },
+    { type: 'InviteGuest', data: { caller: callerOf(principal), principal: guest, role } },
+    commandMetadata(ctx),
+  );
+  return { visit: await reloadProto(visits, visitId), guest };
+}
+
+async function revokeGuest(
+  { visits }: VisitGrpcDeps,
+  request: session.RevokeGuestRequest,
+  ctx: CallContext,
+): Promise<session.RevokeGuestResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  if (!/^(users|guests)\/[A-Za-z0-9_-]{1,64}$/.test(request.guest)) {
+    throw new ValidationError([{ field: 'guest', description: 'must be guests/{guest} or users/{user}' }]);
+  }
+  requireClinician(principal);
+  await visits.remove(
+    visitId,
+    { type: 'RevokeGuest', data: { caller: callerOf(principal), principal: request.guest } },
     commandMetadata(ctx),
   );
   return { visit: await reloadProto(visits, visitId) };
@@ -719,6 +751,7 @@ export function visitHandlers(deps: VisitGrpcDeps) {
       acknowledgeRecordingNotice(deps, request, ctx),
     joinMedia: (request: session.JoinMediaRequest, ctx: CallContext) => joinMedia(deps, request, ctx),
     inviteGuest: (request: session.InviteGuestRequest, ctx: CallContext) => inviteGuest(deps, request, ctx),
+    revokeGuest: (request: session.RevokeGuestRequest, ctx: CallContext) => revokeGuest(deps, request, ctx),
     grantHost: (request: session.GrantHostRequest, ctx: CallContext) => grantHost(deps, request, ctx),
   };
 }

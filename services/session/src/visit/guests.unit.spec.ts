@@ -1,4 +1,4 @@
-import { PermissionError, PreconditionError } from '@haven/errors';
+import { NotFoundError, PermissionError, PreconditionError } from '@haven/errors';
 import { given } from '@haven/testing';
 import { visitAccess, type Caller, type VisitCommand } from './decide';
 import {
@@ -286,4 +286,98 @@ describe('host rights', () => {
     given(spec, present)
       .when(grant(second, 'p-host', 'share'))
       .thenThrows(PermissionError));
+});
+
+describe('a guest without an account (a one-time link)', () => {
+  const linkGuest: Caller = { kind: 'guest', id: 'g-1', visit: 'visits/apt-1' };
+  const otherVisit: Caller = { kind: 'guest', id: 'g-1', visit: 'visits/apt-2' };
+  const family = invited('guests/g-1', 'family');
+  const waiting = arrived('p-g1', 'guests/g-1', 'family');
+  const revoked: VisitEvent = {
+    type: VisitEventType.GuestRevoked,
+    data: { visitId: 'apt-1', principal: 'guests/g-1', revokedBy: 'users/clin-1' },
+  };
+  it('is invited by a host as an interpreter or family member, never as a clinician', () => {
+    given(spec, [opened])
+      .when(invite(host, 'guests/g-1', 'family'))
+      .then([family]);
+    given(spec, [opened])
+      .when(invite(host, 'guests/g-1', 'clinician'))
+      .thenThrows(PreconditionError, /staff account/);
+  });
+  it('waits in the lobby as their own entry with their role, with a token for this visit only', () => {
+    given(spec, [opened, family])
+      .when({ type: 'JoinLobby', data: { caller: linkGuest, participantId: 'p-g1' } })
+      .then([waiting]);
+    given(spec, [opened, family])
+      .when({ type: 'JoinLobby', data: { caller: otherVisit, participantId: 'p-g1' } })
+      .thenThrows(PermissionError);
+    given(spec, [opened])
+      .when({ type: 'JoinLobby', data: { caller: linkGuest, participantId: 'p-g1' } })
+      .thenThrows(PermissionError);
+  });
+  it('is admitted on their own and cannot do what only a host does', () => {
+    given(spec, [opened, hostJoined, family, waiting])
+      .when({
+        type: 'AdmitParticipant',
+        data: { caller: linkGuest, participantId: 'p-g1', admission: 'n', tokenHash: 'h' },
+      })
+      .thenThrows(PermissionError);
+    given(spec, [opened, hostJoined, family, waiting, admitted('p-g1', 'guests/g-1', 'family')])
+      .when(invite(linkGuest, 'guests/g-2', 'family'))
+      .thenThrows(PermissionError);
+    given(spec, [opened, hostJoined, family, waiting, admitted('p-g1', 'guests/g-1', 'family')])
+      .when({
+        type: 'KickParticipant',
+        data: { caller: linkGuest, participantId: 'p-host', allowRejoin: false },
+      })
+      .thenThrows(PermissionError);
+  });
+  it('records only their own consent', () =>
+    given(spec, [opened, hostJoined, family, waiting, admitted('p-g1', 'guests/g-1', 'family')])
+      .when({
+        type: 'RecordConsent',
+        data: { caller: linkGuest, participantId: 'p-host', granted: true, at: AT },
+      })
+      .thenThrows(PermissionError));
+  it('when revoked, is removed for good at once and is nobody to the visit afterwards', () => {
+    const inVisit = [opened, hostJoined, family, waiting, admitted('p-g1', 'guests/g-1', 'family')];
+    given(spec, inVisit)
+      .when({ type: 'RevokeGuest', data: { caller: host, principal: 'guests/g-1' } })
+      .then([
+        revoked,
+        {
+          type: VisitEventType.ParticipantKicked,
+          data: { visitId: 'apt-1', participantId: 'p-g1', principal: 'guests/g-1', allowRejoin: false },
+        },
+      ]);
+    const after = body([
+      ...inVisit,
+      revoked,
+      {
+        type: VisitEventType.ParticipantKicked,
+        data: { visitId: 'apt-1', participantId: 'p-g1', principal: 'guests/g-1', allowRejoin: false },
+      },
+    ]);
+    expect(visitAccess(after, linkGuest)).toBe('none');
+    expect(after.participants['p-g1']?.status).toBe('kicked');
+    given(spec, [...inVisit, revoked])
+      .when({ type: 'JoinLobby', data: { caller: linkGuest, participantId: 'p-g1' } })
+      .thenThrows(PermissionError);
+  });
+  it('is revoked before using the link: only the invitation ends', () =>
+    given(spec, [opened, family])
+      .when({ type: 'RevokeGuest', data: { caller: host, principal: 'guests/g-1' } })
+      .then([revoked]));
+  it('is revoked only by a host, and only when invited', () => {
+    given(spec, [opened, family])
+      .when({ type: 'RevokeGuest', data: { caller: stranger, principal: 'guests/g-1' } })
+      .thenThrows(PermissionError);
+    given(spec, [opened, family])
+      .when({ type: 'RevokeGuest', data: { caller: linkGuest, principal: 'guests/g-1' } })
+      .thenThrows(PermissionError);
+    given(spec, [opened])
+      .when({ type: 'RevokeGuest', data: { caller: host, principal: 'guests/g-9' } })
+      .thenThrows(NotFoundError);
+  });
 });

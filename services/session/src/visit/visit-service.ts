@@ -81,6 +81,9 @@ function afterJanus(metadata: CommandMetadata): CommandMetadata {
   return rest;
 }
 
+/** The principal kind of a participant's collection (`users/…` → user). */
+const KIND_OF: Readonly<Record<string, string>> = { users: 'user', patients: 'patient', guests: 'guest' };
+
 const SERVICE_METADATA = (correlationId: string): CommandMetadata => ({
   actor: { kind: 'service', id: 'session' },
   correlationId,
@@ -323,16 +326,23 @@ export class VisitService {
     }
   }
 
-  /** Removes a participant (kick) or the caller (leave): token off the allow-list, feeds kicked, then the event. */
+  /**
+   * Removes a participant (kick), the caller (leave) or every entry of a revoked guest: tokens off the allow-list,
+   * feeds kicked, then the events.
+   */
   async remove(
     visitId: string,
-    command: Extract<VisitCommand, { type: 'KickParticipant' | 'LeaveVisit' }>,
+    command: Extract<VisitCommand, { type: 'KickParticipant' | 'LeaveVisit' | 'RevokeGuest' }>,
     metadata: CommandMetadata,
   ) {
     const state = (await this.check(visitId, command)) as Live;
-    const p = state.participants[command.data.participantId];
+    const gone =
+      command.type === 'RevokeGuest'
+        ? Object.values(state.participants).filter((x) => x.principal === command.data.principal)
+        : [state.participants[command.data.participantId]];
     throwIfAborted(metadata.signal);
-    if (p?.admission !== undefined) {
+    for (const p of gone) {
+      if (p?.admission === undefined) continue;
       const rooms = await this.roomsOf(state);
       const secret = this.secretOf(visitId);
       await rooms.revokeTokens(state.room, secret, [
@@ -492,7 +502,7 @@ export class VisitService {
     if (refusal === undefined) return;
     const rooms = await this.roomsOf(state);
     await rooms.kickFeed(state.room, this.secretOf(visitId), e.feedId);
-    const principal = p ? /^(users|patients)\/(.+)$/.exec(p.principal) : null;
+    const principal = p ? /^(users|patients|guests)\/(.+)$/.exec(p.principal) : null;
     this.deps.onRefused({
       method: 'janus videoroom.joined',
       kind: 'media',
@@ -501,7 +511,7 @@ export class VisitService {
       // A display the service issued names its participant; any other names nobody (never the one it claims).
       ...(issued ? { target: `visits/${visitId}/participants/${pid}` } : { target: `visits/${visitId}` }),
       ...(issued && principal?.[2]
-        ? { principal: { kind: principal[1] === 'users' ? 'user' : 'patient', id: principal[2] } }
+        ? { principal: { kind: KIND_OF[principal[1] ?? ''] ?? 'patient', id: principal[2] } }
         : {}),
       correlationId: `janus-${visitId}`,
     });

@@ -32,6 +32,7 @@ export const VisitEventType = {
   Ended: 'haven.session.v1.VisitEnded',
   GuestInvited: 'haven.session.v1.GuestInvited',
   GuestArrivedInLobby: 'haven.session.v1.GuestArrivedInLobby',
+  GuestRevoked: 'haven.session.v1.GuestRevoked',
   HostGranted: 'haven.session.v1.HostGranted',
   HostRevoked: 'haven.session.v1.HostRevoked',
   ChatMessagePosted: ChatEventType.MessagePosted,
@@ -296,12 +297,15 @@ export interface VisitEnded {
   };
 }
 
-/** A host invited a staff user into the visit as a guest (they wait in the lobby to be admitted). */
+/**
+ * A host invited a staff user, or a guest without an account who joins with a one-time link, into the visit as a
+ * guest (they wait in the lobby to be admitted).
+ */
 export interface GuestInvited {
   readonly type: typeof VisitEventType.GuestInvited;
   readonly data: {
     readonly visitId: string;
-    /** `users/{id}` of the invited staff user. */
+    /** `users/{id}` of the invited staff user, or `guests/{id}` of a link guest. */
     readonly principal: string;
     readonly role: GuestRole;
     /** `users/{id}` of the host who invited. */
@@ -313,6 +317,15 @@ export interface GuestInvited {
 export interface GuestArrivedInLobby {
   readonly type: typeof VisitEventType.GuestArrivedInLobby;
   readonly data: ParticipantRef & { readonly principal: string; readonly role: GuestRole };
+}
+
+/**
+ * A host revoked a guest's invitation: a link guest's link dies; a guest present is removed for good
+ * (ParticipantKicked in the same append).
+ */
+export interface GuestRevoked {
+  readonly type: typeof VisitEventType.GuestRevoked;
+  readonly data: { readonly visitId: string; readonly principal: string; readonly revokedBy: string };
 }
 
 /**
@@ -334,6 +347,7 @@ export type VisitEvent =
   | VisitOpened
   | GuestInvited
   | GuestArrivedInLobby
+  | GuestRevoked
   | HostGranted
   | HostRevoked
   | PatientArrivedInLobby
@@ -395,7 +409,7 @@ export interface VisitBody extends Readonly<VisitOpened['data']> {
   readonly openedAt?: string;
   /** `users/{id}` of the clinicians with host rights; absent means the visit's own clinician alone. */
   readonly hosts?: readonly string[];
-  /** Staff users invited as guests (`users/{id}` → their role). */
+  /** Guests invited and not revoked (`users/{id}` of staff, `guests/{id}` of link guests → their role). */
   readonly guests?: Readonly<Record<string, GuestRole>>;
   /** The chat: how many messages, and each sender's latest posting times (the rate limit). */
   readonly chat?: ChatState;
@@ -505,6 +519,11 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
   switch (e.type) {
     case VisitEventType.GuestInvited:
       return { ...state, guests: { ...state.guests, [e.data.principal]: e.data.role } };
+    case VisitEventType.GuestRevoked: {
+      const guests = { ...state.guests };
+      delete guests[e.data.principal];
+      return { ...state, guests };
+    }
     case VisitEventType.HostGranted: {
       const hosts = hostsOf(state);
       return hosts.includes(e.data.principal) ? state : { ...state, hosts: [...hosts, e.data.principal] };
