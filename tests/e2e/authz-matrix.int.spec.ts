@@ -8,8 +8,9 @@
  *
  * Tokens: staff users are created with identity's CLI and log in through identity's Login RPC (identity checks
  * their sessions); the other services verify them through identity's real JWKS endpoint. Service-account tokens
- * are signed with identity's own key ring (identity does not issue them yet); patient tokens for the other
- * services come from a test issuer `haven-scheduling` (HAVEN_PATIENT_JWKS_URL), for identity from its key ring.
+ * are signed with identity's own key ring (identity does not issue them yet); patient and link-guest tokens for
+ * the other services come from a test issuer `haven-scheduling` (HAVEN_PATIENT_JWKS_URL), for identity from its
+ * key ring.
  */
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,6 +48,7 @@ const CALLERS = [
   'front_desk',
   'auditor',
   'patient',
+  'guest',
   'service_account_all_scopes',
   'service_account_no_scopes',
   'no_token',
@@ -81,6 +83,8 @@ function subjectOf(caller: Caller): AuthorizationSubject | undefined {
   switch (caller) {
     case 'patient':
       return { kind: 'patient', scopes: [] };
+    case 'guest':
+      return { kind: 'guest', scopes: [] };
     case 'service_account_all_scopes':
       return { kind: 'service_account', scopes: SCOPES };
     case 'service_account_no_scopes':
@@ -270,6 +274,15 @@ beforeAll(async () => {
   tokens.set(
     'identity:patient',
     await signWithIdentityKey('pp-matrix', { kind: 'patient', visit: 'appointments/apt-matrix' }),
+  );
+  // A link guest's token: the same issuer as a patient's, its own kind.
+  tokens.set(
+    'guest',
+    await patientIssuer.sign({ sub: 'gmatrix', kind: 'guest', visit: 'visits/apt-matrix' }),
+  );
+  tokens.set(
+    'identity:guest',
+    await signWithIdentityKey('gmatrix', { kind: 'guest', visit: 'visits/apt-matrix' }),
   );
 
   for (const name of ['identity', 'scheduling', 'session', 'recording', 'audit'] as const) {

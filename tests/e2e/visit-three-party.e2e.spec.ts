@@ -1,9 +1,10 @@
 /**
- * An interpreter joins a three-party video visit, end to end, in a private network namespace
- * (./support/visit-three-driver.ts): the clinician invites a colleague as the visit's interpreter; the interpreter
- * gets no media before a host admits them and waits in the lobby as an entry of their own, with their role; once
- * admitted, all three — clinician, patient, interpreter — see and hear each other, and every page labels the two
- * other tiles with their roles from the server.
+ * An interpreter without an account joins a three-party video visit, end to end, in a private network namespace
+ * (./support/visit-three-driver.ts): the clinician creates a one-time guest link for an interpreter; the
+ * interpreter opens it in the browser, types the guest's own passcode (not the patient's), runs the device check
+ * and waits in the waiting room as a lobby entry of their own, with their role, and gets no media before a host
+ * admits them; once admitted, all three — clinician, patient, interpreter — see and hear each other, and every
+ * page labels the two other tiles with their roles from the server.
  */
 import { join } from 'node:path';
 import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
@@ -29,8 +30,16 @@ const DRIVER = join(__dirname, 'support', 'visit-three-driver.ts');
     await ns?.destroy();
   });
 
+  it('brings the interpreter in by a one-time link with its own passcode, through the patient page', () => {
+    expect(result.guestJoin).toEqual({
+      linkShape: true,
+      passcodeDiffers: true,
+      steps: ['passcode', 'check', 'waiting', 'visit'],
+    });
+  });
+
   it('gives the invited interpreter no media before admission, and a lobby entry of their own', () => {
-    expect(result.beforeAdmission).toMatchObject({ status: 'error', errorCode: 403 });
+    expect(result.beforeAdmission).toEqual({ mediaStatus: 403 });
     expect(result.lobbyEntry).toEqual({ kind: 'interpreter', state: 'lobby' });
   });
 

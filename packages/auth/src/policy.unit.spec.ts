@@ -54,7 +54,7 @@ describe('the policy table', () => {
     expect([...used].sort()).toEqual([...SCOPES].sort());
   });
 
-  it('names nine public methods: the ones that authenticate by other means', () => {
+  it('names ten public methods: the ones that authenticate by other means', () => {
     expect(publicMethods().map((m) => m.slice(m.lastIndexOf('/') + 1))).toEqual([
       'ActivateUser',
       'GetJwks',
@@ -64,6 +64,7 @@ describe('the policy table', () => {
       'SignInWithSso',
       'FinishPasskeySignIn',
       'StartPasskeySignIn',
+      'RedeemGuestLink',
       'RedeemPatientLink',
     ]);
   });

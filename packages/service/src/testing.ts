@@ -6,7 +6,7 @@ import type { JSONWebKeySet, JWK } from 'jose';
 /** Claims a test token may carry (all optional; `sub` defaults to `test-user`, `kind` to `user`). */
 export interface TestClaims {
   readonly sub?: string;
-  readonly kind?: 'user' | 'patient' | 'service_account' | 'service';
+  readonly kind?: 'user' | 'patient' | 'guest' | 'service_account' | 'service';
   readonly role?: string;
   /** Space separated. */
   readonly scope?: string;

@@ -1,12 +1,14 @@
 /**
- * An interpreter joins a three-party video visit, run INSIDE a network namespace by
- * tests/e2e/visit-three-party.e2e.spec.ts. The whole stack (./stack.ts, with a second clinician user, the
- * `colleague`) and three headless Chromiums. The patient is booked, redeems the link and is admitted over gRPC;
- * the clinician invites the colleague as the visit's interpreter (InviteGuest); before admission the interpreter's
- * page gets no media ("not admitted"); the interpreter waits in the lobby (the real gateway route) and the
- * clinician admits them. Each of the three joins the video with the product's own client (web/src/visit) on the
- * gateway's page. The driver waits until every page decodes video from both others and receives audio from both,
- * and reads the labels on each page's remote tiles. Prints one JSON line ({@link VisitThreeResult}).
+ * An interpreter without an account joins a three-party video visit, run INSIDE a network namespace by
+ * tests/e2e/visit-three-party.e2e.spec.ts. The whole stack (./stack.ts) and three headless Chromiums. The patient
+ * is booked, redeems the link and is admitted over gRPC; the clinician's page asks the gateway for a one-time
+ * guest link for an interpreter (`POST /api/visits/:id/guest-links`); the interpreter opens that link on the
+ * patient page (web/src/patient), types the guest passcode, runs the device check and waits in the waiting room;
+ * before admission the media route refuses them; the clinician admits their own lobby entry. The clinician and
+ * the patient join the video with the product's own client (web/src/visit) on the gateway's page; the
+ * interpreter's page enters the visit by itself once admitted. The driver waits until every page decodes video
+ * from both others and receives audio from both, and reads the labels on each page's remote tiles. Prints one
+ * JSON line ({@link VisitThreeResult}).
  */
 import type { Page } from 'playwright-core';
 import { session } from '@haven/proto';
@@ -40,8 +42,10 @@ export interface PageView {
 /** What the driver prints. */
 export interface VisitThreeResult {
   readonly timings: Record<string, number>;
-  /** The interpreter's media request before being admitted (status and code of the visit client). */
-  readonly beforeAdmission: { status: string; errorCode: number | string | null };
+  /** The interpreter's media request before being admitted (HTTP status of the patient media route). */
+  readonly beforeAdmission: { mediaStatus: number };
+  /** The guest link's shape and the steps the interpreter's page went through. */
+  readonly guestJoin: { linkShape: boolean; passcodeDiffers: boolean; steps: string[] };
   /** The interpreter's lobby entry as the clinician's visit read shows it. */
   readonly lobbyEntry: { kind: string; state: string } | null;
   readonly clinician: PageView;
@@ -53,9 +57,9 @@ export interface VisitThreeResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const VISIT_BOX = 'three-visit';
 
-function remoteLabels(page: Page): Promise<string[]> {
+function remoteLabels(page: Page, root = `#${VISIT_BOX}`): Promise<string[]> {
   return page.evaluate<string[]>(
-    `[...document.querySelectorAll('#${VISIT_BOX} .tile:not(.tile-self) .tile-label')]` +
+    `[...document.querySelectorAll('${root} .tile:not(.tile-self) .tile-label')]` +
       `.map((e) => e.childNodes[0] ? e.childNodes[0].textContent.trim() : '').sort()`,
   );
 }
@@ -67,8 +71,12 @@ function counts(s: VisitStats): { video: number; audio: number } {
   };
 }
 
-async function view(page: Page): Promise<PageView> {
-  const [st, stats, labels] = await Promise.all([visitState(page), visitStats(page), remoteLabels(page)]);
+async function view(page: Page, root?: string): Promise<PageView> {
+  const [st, stats, labels] = await Promise.all([
+    visitState(page),
+    visitStats(page),
+    remoteLabels(page, root),
+  ]);
   const c = counts(stats);
   return {
     status: st.status,
@@ -83,9 +91,9 @@ async function view(page: Page): Promise<PageView> {
  * Waits (bounded) until the page is live (its own publisher's media is up: Janus's `webrtcup` can reach the page
  * after the first frames from the others), decodes video and audio from two others and labels both tiles.
  */
-async function waitForTwo(page: Page, timeoutMs: number): Promise<PageView> {
+async function waitForTwo(page: Page, timeoutMs: number, root?: string): Promise<PageView> {
   const until = Date.now() + timeoutMs;
-  let last = await view(page);
+  let last = await view(page, root);
   while (Date.now() < until) {
     if (
       last.status === 'live' &&
@@ -96,7 +104,7 @@ async function waitForTwo(page: Page, timeoutMs: number): Promise<PageView> {
     )
       return last;
     await sleep(250);
-    last = await view(page);
+    last = await view(page, root);
   }
   return last;
 }
@@ -108,7 +116,7 @@ async function main(): Promise<VisitThreeResult> {
   const browsers: LaunchedChromium[] = [];
   try {
     const [s, launched] = await Promise.all([
-      startStack({ colleague: true }),
+      startStack(),
       Promise.all([launchChromium(), launchChromium(), launchChromium()]),
     ]);
     stack = s;
@@ -118,10 +126,7 @@ async function main(): Promise<VisitThreeResult> {
     if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
     const gw = s.gatewayUrl;
 
-    const [{ visit: v, clinician: clinicianApi }, colleagueApi] = await Promise.all([
-      bookAdmittedVisit(s),
-      s.login('colleague'),
-    ]);
+    const { visit: v, clinician: clinicianApi } = await bookAdmittedVisit(s);
     const visitUrl = `/api/visits/${v.appointmentId}`;
     const media = staffMedia(v.appointmentId);
 
@@ -135,38 +140,46 @@ async function main(): Promise<VisitThreeResult> {
     await signIn(clinician, gw, 'clinician');
     await startVisit(clinician, media, VISIT_BOX);
 
-    // The clinician invites the colleague as the interpreter.
-    await callUnary(
-      s.clients.session,
-      'inviteGuest',
-      session.InviteGuestRequest.fromPartial({
-        visit: v.visit,
-        user: `users/${colleagueApi.id}`,
-        role: session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER,
-      }),
-      clientCallMetadata({ token: clinicianApi.token }),
-    );
+    // The clinician's page asks for a one-time guest link for an interpreter (shown once: link + passcode).
+    const link = JSON.parse(
+      await clinician.evaluate<string>(`fetch('${visitUrl}/guest-links', { method: 'POST', headers: {
+        'content-type': 'application/json', 'x-csrf-token': decodeURIComponent((document.cookie.match(
+        /haven_csrf=([^;]+)/) || [])[1] || '') }, body: JSON.stringify({ role: 'interpreter' }) })
+        .then((r) => r.text())`),
+    ) as { url: string; passcode: string; guestId: string };
+    const fragment = link.url.slice(link.url.indexOf('#'));
+    const guestJoin = {
+      linkShape: /^#g\.[A-Za-z0-9_-]{43}$/.test(fragment),
+      passcodeDiffers: /^\d{8}$/.test(link.passcode) && link.passcode !== v.passcode,
+      steps: [] as string[],
+    };
 
-    // The interpreter signs in; before admission their page gets no media; they wait in the lobby.
+    // The interpreter opens the link on the patient page: passcode, device check, waiting room.
     const interpreter = await c.context.newPage();
     interpreter.setDefaultTimeout(15_000);
-    await signIn(interpreter, gw, 'colleague');
-    await interpreter.evaluate(`fetch('${visitUrl}/lobby', { method: 'POST', headers: { 'content-type':
-      'application/json', 'x-csrf-token': decodeURIComponent((document.cookie.match(/haven_csrf=([^;]+)/) || [])[1]
-      || '') }, body: '{}' }).then((r) => r.status)`);
-    await startVisit(interpreter, media, VISIT_BOX);
-    let early = await visitState(interpreter);
-    for (let i = 0; i < 200 && early.status !== 'error' && early.status !== 'live'; i++) {
-      await sleep(50);
-      early = await visitState(interpreter);
+    await interpreter.goto(`${gw}/join${fragment}`);
+    await interpreter.locator('#passcode').fill(link.passcode);
+    guestJoin.steps.push('passcode');
+    await interpreter.locator('#passcode-form button[type=submit]').click();
+    await interpreter.locator('#check-start').click();
+    guestJoin.steps.push('check');
+    await interpreter.locator('#check-continue').click();
+    await interpreter.locator('#step-waiting').waitFor();
+    guestJoin.steps.push('waiting');
+    const mediaStatus = await interpreter.evaluate<number>(`fetch('/api/patient/media', { method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': decodeURIComponent((document.cookie.match(
+      /haven_csrf=([^;]+)/) || [])[1] || '') }, body: '{}' }).then((r) => r.status)`);
+    let entry: session.Participant | undefined;
+    for (let i = 0; i < 100 && !entry; i++) {
+      const detail = await callUnary(
+        s.clients.session,
+        'getVisit',
+        { name: v.visit },
+        clientCallMetadata({ token: clinicianApi.token }),
+      );
+      entry = detail.visit?.participants.find((p) => p.principal === `guests/${link.guestId}`);
+      if (!entry) await sleep(100);
     }
-    const detail = await callUnary(
-      s.clients.session,
-      'getVisit',
-      { name: v.visit },
-      clientCallMetadata({ token: clinicianApi.token }),
-    );
-    const entry = detail.visit?.participants.find((p) => p.principal === `users/${colleagueApi.id}`);
     const lobbyEntry = entry
       ? {
           kind:
@@ -181,19 +194,21 @@ async function main(): Promise<VisitThreeResult> {
       : null;
     if (!entry) throw new Error('the interpreter is not in the lobby');
 
-    // Admitted: the interpreter's page joins the video.
+    // Admitted: the interpreter's page enters the visit by itself.
     await admit(s, clinicianApi, entry.name);
     const tAdmit = Date.now();
-    await startVisit(interpreter, media, VISIT_BOX);
+    await interpreter.locator('#step-visit').waitFor({ state: 'visible' });
+    guestJoin.steps.push('visit');
     const [cv, pv, iv] = await Promise.all([
       waitForTwo(clinician, 40_000),
       waitForTwo(patient, 40_000),
-      waitForTwo(interpreter, 40_000),
+      waitForTwo(interpreter, 40_000, '#visit-stage'),
     ]);
     timings['admitToAllThree'] = Date.now() - tAdmit;
     return {
       timings,
-      beforeAdmission: { status: early.status, errorCode: early.errorCode },
+      beforeAdmission: { mediaStatus },
+      guestJoin,
       lobbyEntry,
       clinician: cv,
       patient: pv,
