@@ -301,6 +301,9 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SESSION}EndVisit`]: clinicianOwn('clinician their own'),
   [`${SESSION}InviteGuest`]: clinicianOwn('a host of the visit'),
   [`${SESSION}GrantHost`]: clinicianOwn('a host of the visit, to a clinician present'),
+  [`${SESSION}ConfirmIdentity`]: clinicianOwn(
+    'a host of the visit; records who, when and how, never the date of birth',
+  ),
   [`${SESSION}RevokeGuest`]: clinicianOwn('a host of the visit; the guest is removed and their link dies'),
   [`${SESSION}RecordConsent`]: {
     roles: [Clinician],

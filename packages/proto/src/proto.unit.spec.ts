@@ -180,6 +180,7 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'InviteGuest',
     'GrantHost',
     'RevokeGuest',
+    'ConfirmIdentity',
     'SendChatMessage',
     'ListChatMessages',
     'ShareChatFile',

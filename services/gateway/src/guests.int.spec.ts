@@ -8,6 +8,7 @@
  * one device, brute-force locked, its own lobby entry with its role, and once revoked gone at once (a raw media
  * websocket on its credential is closed and refused).
  */
+import { JetStreamEventStore } from '@haven/eventstore';
 import { MediaClient } from '@haven/testing';
 import { bookVisitWithLink, CookieJar, redeemLink, signedIn as signIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
@@ -18,13 +19,14 @@ jest.setTimeout(120_000);
 let stack: TestStack;
 let cara: string;
 let dan: string;
+let eve: string;
 
 beforeAll(async () => {
   stack = await startStack();
   await stack.createUser('desk@guests.test', 'front_desk', 'Front Desk');
   cara = await stack.createUser('cara@guests.test', 'clinician', 'Dr Cara Ng');
   dan = await stack.createUser('dan@guests.test', 'clinician', 'Dr Dan Li');
-  await stack.createUser('eve@guests.test', 'clinician', 'Dr Eve Stray');
+  eve = await stack.createUser('eve@guests.test', 'clinician', 'Dr Eve Stray');
 });
 afterAll(async () => {
   await stack?.stop();
@@ -263,5 +265,70 @@ describe('a guest without an account, by a one-time link with its own passcode',
     const late = await guestJoin(second);
     expect(late.status).toBe(409);
     expect(late.body.error?.code).toBe('LINK_REVOKED');
+  });
+});
+
+describe('the identity check', () => {
+  it('shows a host the date of birth for treatment, recorded, and records IdentityConfirmed without it', async () => {
+    const desk = await signedIn('desk@guests.test');
+    const hostJar = await signedIn('eve@guests.test');
+    const strayJar = await signedIn('cara@guests.test');
+    const visit = await bookVisitWithLink(stack.url, desk, eve, {
+      name: 'Ida Berg',
+      dateOfBirth: '1961-09-30',
+    });
+    const url = `${stack.url}/api/visits/${visit.visitId}`;
+    // Not a host of this visit: neither the date of birth nor the confirmation.
+    expect((await strayJar.fetch(`${url}/identity-check`)).status).toBe(403);
+    expect((await strayJar.post(`${url}/identity`, {})).status).toBe(403);
+    const before = (await (await hostJar.fetch(url)).json()) as { visit: { identity: unknown } };
+    expect(before.visit.identity).toBeNull();
+
+    const check = await hostJar.fetch(`${url}/identity-check`);
+    expect(check.status).toBe(200);
+    expect(((await check.json()) as { dateOfBirth: string }).dateOfBirth).toBe('1961-09-30');
+    const confirmed = await hostJar.post(`${url}/identity`, {});
+    expect(confirmed.status).toBe(200);
+    const identity = ((await confirmed.json()) as { identity: { confirmedBy: string; method: string } })
+      .identity;
+    expect(identity).toMatchObject({ confirmedBy: eve, method: 'date_of_birth' });
+    expect(
+      ((await (await hostJar.fetch(url)).json()) as { visit: { identity: unknown } }).visit.identity,
+    ).toEqual(identity);
+
+    // In the event store: the read is a PhiAccessed for treatment naming the date of birth alone; the confirmation
+    // names who and how, and carries no date of birth anywhere.
+    const store = await JetStreamEventStore.connect({
+      ...stack.nats.operator,
+      name: 'gateway-identity-test',
+    });
+    try {
+      const events = await store.read(`session.visit-${visit.visitId}`);
+      const patientId = String(
+        events.find((e) => e.type === 'haven.session.v1.VisitOpened')?.data['patientId'],
+      );
+      const ok = events.filter((e) => e.type === 'haven.session.v1.IdentityConfirmed');
+      expect(ok.map((e) => e.data)).toEqual([
+        {
+          visitId: visit.visitId,
+          patient: `patients/${patientId}`,
+          confirmedBy: `users/${eve}`,
+          method: 'date_of_birth',
+        },
+      ]);
+      expect(JSON.stringify(ok, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+        '1961',
+      );
+      const reads = (await store.read(`scheduling.patient_access-${patientId}`)).filter(
+        (e) =>
+          e.type === 'haven.events.v1.PhiAccessed' &&
+          (e.data['fields'] as string[]).includes('date_of_birth'),
+      );
+      expect(reads.map((e) => [e.data['fields'], e.data['why']])).toEqual([
+        [['date_of_birth'], 'PHI_ACCESS_PURPOSE_TREATMENT'],
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 });

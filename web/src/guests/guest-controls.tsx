@@ -75,18 +75,6 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
 
   useEffect(() => {
     let live = true;
-    api<{ visit: { guests?: InvitedGuest[] } }>('GET', `/api/visits/${encodeURIComponent(visitId)}`)
-      .then((r) => {
-        if (live) setGuests(r.visit.guests ?? []);
-      })
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, [visitId, people, reads]);
-
-  useEffect(() => {
-    let live = true;
     api<{ clinicians: Clinician[] }>('GET', '/api/clinicians')
       .then((r) => {
         if (live) setClinicians(r.clinicians);
@@ -96,6 +84,18 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
       live = false;
     };
   }, []);
+
+  useEffect(() => {
+    let live = true;
+    api<{ visit: { guests?: InvitedGuest[] } }>('GET', `/api/visits/${encodeURIComponent(visitId)}`)
+      .then((r) => {
+        if (live) setGuests(r.visit.guests ?? []);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [visitId, people, reads]);
 
   const run = async (path: string, body: unknown, done: string) => {
     try {

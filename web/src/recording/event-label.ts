@@ -5,6 +5,7 @@ const KNOWN: Readonly<Record<string, string>> = {
   'recording.v1.RecordingPlaybackGranted': 'Recording playback granted',
   'events.v1.PhiAccessed': 'Health information accessed',
   'security.v1.AccessRefused': 'Access refused',
+  'session.v1.IdentityConfirmed': 'Patient identity confirmed',
 };
 
 /**

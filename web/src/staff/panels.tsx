@@ -12,6 +12,7 @@
  */
 import type { ComponentType } from 'react';
 import { GuestControls } from '../guests/guest-controls';
+import { IdentityCheck } from '../identity/identity-check';
 import { StaffMessages } from '../messages/staff-messages';
 import type { Participant } from './types';
 import { VisitRecordingsPanel } from '../recording/visit-recordings-panel';
@@ -59,8 +60,15 @@ function GuestsPanel({ visitId, status, participants, refresh }: VisitPanelProps
   return <GuestControls visitId={visitId} participants={participants} onChanged={refresh} />;
 }
 
+/** The patient's identity check (web/src/identity), while the visit is not over. */
+function IdentityPanel({ visitId, status }: VisitPanelProps) {
+  if (status === 'ended') return null;
+  return <IdentityCheck visitId={visitId} />;
+}
+
 /** Panels beside one open visit. */
 export const visitPanels: ReadonlyArray<Panel<VisitPanelProps>> = [
   { id: 'guests', component: GuestsPanel },
+  { id: 'identity', component: IdentityPanel },
   { id: 'recordings', component: VisitRecordingsPanel },
 ];

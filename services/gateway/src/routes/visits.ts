@@ -4,7 +4,7 @@
  * the media room. The session service checks that the visit is the clinician's own.
  */
 import type { Request, Response, Router } from 'express';
-import { scheduling, session } from '@haven/proto';
+import { phiEvents, scheduling, session } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import type { Authenticated, RouteContext } from '../context';
 import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } from '../http';
@@ -80,6 +80,7 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
           participants: view.participants,
           hosts: r.visit.hosts.map(lastSegment),
           guests: invitedGuestsView(r.visit),
+          identity: identityView(r.visit),
           recording: recordingView(r.visit),
         },
       });
@@ -88,6 +89,7 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
 
   registerVisitControls(api, ctx, onVisit);
   registerGuestControls(api, ctx, onVisit);
+  registerIdentityCheck(api, ctx, onVisit);
   registerRecordingControls(api, ctx, onVisit);
 
   api.post(
@@ -184,6 +186,19 @@ function invitedGuestsView(v: session.Visit): { id: string; link: boolean; role:
     link: g.principal.startsWith('guests/'),
     role: ROLE_NAMES[g.role] ?? 'guest',
   }));
+}
+
+/** The patient's identity confirmation (who confirmed, when, how), or null. */
+function identityView(
+  v: session.Visit,
+): { confirmedBy: string; confirmTime: string | null; method: string } | null {
+  const c = v.identityConfirmation;
+  if (!c) return null;
+  return {
+    confirmedBy: lastSegment(c.confirmedBy),
+    confirmTime: c.confirmTime?.toISOString() ?? null,
+    method: 'date_of_birth',
+  };
 }
 
 const GRANT_MODES: Readonly<Record<string, session.HostGrantMode>> = {
@@ -335,6 +350,57 @@ function registerGuestControls(
       },
       { name: 'participantId', mode: 'mode' },
     ),
+  );
+}
+
+/**
+ * The identity check: a host reads the patient's date of birth for a verbal check (`GET
+ * /visits/:id/identity-check`: scheduling records it as PhiAccessed for treatment, the date of birth alone), then
+ * records that the patient's identity is confirmed (`POST /visits/:id/identity`: IdentityConfirmed, no date of
+ * birth in it).
+ */
+function registerIdentityCheck(
+  api: Router,
+  ctx: RouteContext,
+  onVisit: ReturnType<typeof visitDoors>['onVisit'],
+): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  api.get(
+    '/visits/:id/identity-check',
+    onVisit('scheduling.GetPatient', async (_req, res, { id, client, auth }) => {
+      const md = ctx.metadataFor(res, auth.token);
+      const { visit } = await callUnary(client, 'getVisit', { name: `visits/${id}` }, md, opts);
+      // Only a host checks identity (a staff guest may see the visit, not the patient's record).
+      if (!visit || !visit.hosts.includes(`users/${auth.principal.id}`)) {
+        send(res, httpError('PERMISSION_DENIED'));
+        return;
+      }
+      const r = await callUnary(
+        ctx.clients.scheduling,
+        'getPatient',
+        scheduling.GetPatientRequest.fromPartial({
+          name: visit.patient,
+          purpose: phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT,
+          readMask: ['date_of_birth'],
+        }),
+        ctx.metadataFor(res, auth.token),
+        opts,
+      );
+      res.status(200).json({ dateOfBirth: r.patient?.dateOfBirth ?? '', identity: identityView(visit) });
+    }),
+  );
+  api.post(
+    '/visits/:id/identity',
+    onVisit('session.ConfirmIdentity', async (_req, res, { id, client, auth }) => {
+      const r = await callUnary(
+        client,
+        'confirmIdentity',
+        { visit: `visits/${id}`, method: session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH },
+        ctx.metadataFor(res, auth.token),
+        opts,
+      );
+      res.status(200).json({ identity: r.visit ? identityView(r.visit) : null });
+    }),
   );
 }
 

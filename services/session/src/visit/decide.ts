@@ -6,6 +6,7 @@ import {
   everyoneConsented,
   FEED_LIMIT,
   GuestRole,
+  IdentityMethod,
   hostsOf,
   ParticipantRole,
   ParticipantStatus,
@@ -186,6 +187,11 @@ export interface RevokeGuest {
   readonly type: 'RevokeGuest';
   readonly data: { readonly caller: Caller; readonly principal: string };
 }
+/** A host records the patient's identity confirmation (never the value they checked). */
+export interface ConfirmIdentity {
+  readonly type: 'ConfirmIdentity';
+  readonly data: { readonly caller: Caller; readonly method: IdentityMethod };
+}
 /**
  * A host shares their rights with a clinician present in the visit (`share`), or hands them over (`handover`:
  * the other clinician becomes host and the caller no longer is).
@@ -204,6 +210,7 @@ export type VisitCommand =
   | InviteGuest
   | GrantHost
   | RevokeGuest
+  | ConfirmIdentity
   | JoinLobby
   | AdmitParticipant
   | AdmitClinician
@@ -347,6 +354,23 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideGrantHost(visit, command.data);
     case 'RevokeGuest':
       return decideRevokeGuest(visit, command.data);
+    case 'ConfirmIdentity': {
+      requireOwner(visit, command.data.caller);
+      if (!Object.values(IdentityMethod).includes(command.data.method))
+        throw new PreconditionError(`${String(command.data.method)} is not an identity method`);
+      if (visit.identity) return [];
+      return [
+        {
+          type: VisitEventType.IdentityConfirmed,
+          data: {
+            visitId: visit.visitId,
+            patient: `patients/${visit.patientId}`,
+            confirmedBy: `users/${command.data.caller.id}`,
+            method: command.data.method,
+          },
+        },
+      ];
+    }
     case 'AdmitParticipant':
       return decideAdmit(visit, command.data);
     case 'AdmitClinician':
@@ -826,12 +850,10 @@ function decideRevokeGuest(visit: LiveVisit, data: RevokeGuest['data']): VisitEv
       type: VisitEventType.GuestRevoked,
       data: { visitId: visit.visitId, principal, revokedBy: `users/${caller.id}` },
     },
-    ...present.map(
-      (p): VisitEvent => ({
-        type: VisitEventType.ParticipantKicked,
-        data: { ...ref(visit, p), allowRejoin: false },
-      }),
-    ),
+    ...present.map((p): VisitEvent => ({
+      type: VisitEventType.ParticipantKicked,
+      data: { ...ref(visit, p), allowRejoin: false },
+    })),
   ];
 }
 

@@ -30,6 +30,7 @@ import type { VisitProjection } from './projection';
 import { participantIdOf } from './room-access';
 import {
   GuestRole,
+  IdentityMethod,
   hostsOf,
   ParticipantRole,
   ParticipantStatus,
@@ -157,6 +158,13 @@ function visitToProto(state: Live, etag: string, caller?: Principal): session.Vi
       principal,
       role: PARTICIPANT_ROLE[role],
     })),
+    identityConfirmation: state.identity
+      ? {
+          confirmedBy: state.identity.confirmedBy,
+          confirmTime: date(state.identity.at),
+          method: session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH,
+        }
+      : undefined,
   });
 }
 
@@ -649,6 +657,25 @@ async function inviteGuest(
   return { visit: await reloadProto(visits, visitId), guest };
 }
 
+async function confirmIdentity(
+  { visits }: VisitGrpcDeps,
+  request: session.ConfirmIdentityRequest,
+  ctx: CallContext,
+): Promise<session.ConfirmIdentityResponse> {
+  const principal = requirePrincipal(ctx);
+  const visitId = visitIdOf(request.visit, 'visit');
+  if (request.method !== session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH) {
+    throw new ValidationError([{ field: 'method', description: 'must be IDENTITY_METHOD_DATE_OF_BIRTH' }]);
+  }
+  requireClinician(principal);
+  await visits.command(
+    visitId,
+    { type: 'ConfirmIdentity', data: { caller: callerOf(principal), method: IdentityMethod.DateOfBirth } },
+    commandMetadata(ctx),
+  );
+  return { visit: await reloadProto(visits, visitId) };
+}
+
 async function revokeGuest(
   { visits }: VisitGrpcDeps,
   request: session.RevokeGuestRequest,
@@ -752,6 +779,8 @@ export function visitHandlers(deps: VisitGrpcDeps) {
     joinMedia: (request: session.JoinMediaRequest, ctx: CallContext) => joinMedia(deps, request, ctx),
     inviteGuest: (request: session.InviteGuestRequest, ctx: CallContext) => inviteGuest(deps, request, ctx),
     revokeGuest: (request: session.RevokeGuestRequest, ctx: CallContext) => revokeGuest(deps, request, ctx),
+    confirmIdentity: (request: session.ConfirmIdentityRequest, ctx: CallContext) =>
+      confirmIdentity(deps, request, ctx),
     grantHost: (request: session.GrantHostRequest, ctx: CallContext) => grantHost(deps, request, ctx),
   };
 }

@@ -33,6 +33,7 @@ export const VisitEventType = {
   GuestInvited: 'haven.session.v1.GuestInvited',
   GuestArrivedInLobby: 'haven.session.v1.GuestArrivedInLobby',
   GuestRevoked: 'haven.session.v1.GuestRevoked',
+  IdentityConfirmed: 'haven.session.v1.IdentityConfirmed',
   HostGranted: 'haven.session.v1.HostGranted',
   HostRevoked: 'haven.session.v1.HostRevoked',
   ChatMessagePosted: ChatEventType.MessagePosted,
@@ -328,6 +329,23 @@ export interface GuestRevoked {
   readonly data: { readonly visitId: string; readonly principal: string; readonly revokedBy: string };
 }
 
+/** How a host confirmed the patient's identity: a code, never the value checked. */
+export const IdentityMethod = { DateOfBirth: 'date_of_birth' } as const;
+export type IdentityMethod = (typeof IdentityMethod)[keyof typeof IdentityMethod];
+
+/** A host confirmed the patient's identity (verbal date-of-birth check). No PHI: who and how; when is the envelope's. */
+export interface IdentityConfirmed {
+  readonly type: typeof VisitEventType.IdentityConfirmed;
+  readonly data: {
+    readonly visitId: string;
+    /** `patients/{id}`. */
+    readonly patient: string;
+    /** `users/{id}` of the host. */
+    readonly confirmedBy: string;
+    readonly method: IdentityMethod;
+  };
+}
+
 /**
  * A host shared their rights (admit, deny, remove, lock, end, record) with a clinician of the visit, or handed
  * them over (this event, then HostRevoked for themself, in one append).
@@ -348,6 +366,7 @@ export type VisitEvent =
   | GuestInvited
   | GuestArrivedInLobby
   | GuestRevoked
+  | IdentityConfirmed
   | HostGranted
   | HostRevoked
   | PatientArrivedInLobby
@@ -411,6 +430,8 @@ export interface VisitBody extends Readonly<VisitOpened['data']> {
   readonly hosts?: readonly string[];
   /** Guests invited and not revoked (`users/{id}` of staff, `guests/{id}` of link guests → their role). */
   readonly guests?: Readonly<Record<string, GuestRole>>;
+  /** The patient's identity confirmation, once a host recorded it. */
+  readonly identity?: { readonly confirmedBy: string; readonly method: IdentityMethod; readonly at?: string };
   /** The chat: how many messages, and each sender's latest posting times (the rate limit). */
   readonly chat?: ChatState;
   /** The waiting room's note (the latest posted). */
@@ -518,18 +539,11 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
   const current = (id: string): Participant | undefined => state.participants[id];
   switch (e.type) {
     case VisitEventType.GuestInvited:
-      return { ...state, guests: { ...state.guests, [e.data.principal]: e.data.role } };
-    case VisitEventType.GuestRevoked: {
-      const guests = { ...state.guests };
-      delete guests[e.data.principal];
-      return { ...state, guests };
-    }
-    case VisitEventType.HostGranted: {
-      const hosts = hostsOf(state);
-      return hosts.includes(e.data.principal) ? state : { ...state, hosts: [...hosts, e.data.principal] };
-    }
+    case VisitEventType.GuestRevoked:
+    case VisitEventType.HostGranted:
     case VisitEventType.HostRevoked:
-      return { ...state, hosts: hostsOf(state).filter((h) => h !== e.data.principal) };
+    case VisitEventType.IdentityConfirmed:
+      return evolveMembers(state, e, when);
     case VisitEventType.GuestArrivedInLobby:
     case VisitEventType.PatientArrivedInLobby: {
       const arrival = state.arrivals + 1;
@@ -620,6 +634,40 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
       return { ...state, lobbyNotice: evolveLobbyNotice(e) };
     default:
       return state;
+  }
+}
+
+/** Folds an invitation, a revocation, a host change or the identity confirmation into an open or ended visit. */
+function evolveMembers(
+  state: Extract<VisitState, { status: 'open' | 'ended' }>,
+  e: GuestInvited | GuestRevoked | HostGranted | HostRevoked | IdentityConfirmed,
+  when: string | undefined,
+): VisitState {
+  switch (e.type) {
+    case VisitEventType.GuestInvited:
+      return { ...state, guests: { ...state.guests, [e.data.principal]: e.data.role } };
+    case VisitEventType.IdentityConfirmed:
+      return state.identity
+        ? state
+        : {
+            ...state,
+            identity: {
+              confirmedBy: e.data.confirmedBy,
+              method: e.data.method,
+              ...(when ? { at: when } : {}),
+            },
+          };
+    case VisitEventType.GuestRevoked: {
+      const guests = { ...state.guests };
+      delete guests[e.data.principal];
+      return { ...state, guests };
+    }
+    case VisitEventType.HostGranted: {
+      const hosts = hostsOf(state);
+      return hosts.includes(e.data.principal) ? state : { ...state, hosts: [...hosts, e.data.principal] };
+    }
+    case VisitEventType.HostRevoked:
+      return { ...state, hosts: hostsOf(state).filter((h) => h !== e.data.principal) };
   }
 }
 
