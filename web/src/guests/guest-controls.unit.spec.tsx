@@ -87,8 +87,8 @@ describe('the guest and host controls', () => {
       path: '/api/visits/v1/guest-links',
       body: { role: 'family' },
     });
-    expect((screen.getByLabelText('Link') as HTMLInputElement).value).toBe(link.url);
-    expect((screen.getByLabelText('Passcode') as HTMLInputElement).value).toBe('12345678');
+    expect(screen.getByLabelText<HTMLInputElement>('Link').value).toBe(link.url);
+    expect(screen.getByLabelText<HTMLInputElement>('Passcode').value).toBe('12345678');
     expect(screen.getByRole('list', { name: 'Invited guests' }).textContent).toContain(
       'Family member (guest link)',
     );

@@ -230,8 +230,3 @@ export function redeemGuestLink(deps: SchedulingDeps) {
     return { accessToken, expireTime: expiresAt, visit: target, guest: `guests/${guestId}` };
   };
 }
-
-/** The guest-link RPC handlers, for the scheduling server. */
-export function guestLinkHandlers(deps: SchedulingDeps) {
-  return { issueGuestLink: issueGuestLink(deps), redeemGuestLink: redeemGuestLink(deps) };
-}
