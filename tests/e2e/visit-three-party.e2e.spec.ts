@@ -43,6 +43,10 @@ const DRIVER = join(__dirname, 'support', 'visit-three-driver.ts');
     expect(result.lobbyEntry).toEqual({ kind: 'interpreter', state: 'lobby' });
   });
 
+  it('shows the clinician the device check the interpreter’s page ran before the waiting room', () => {
+    expect(result.deviceCheck).toEqual({ camera: true, microphone: true, permission: 'granted' });
+  });
+
   it('lets all three see and hear each other once admitted', () => {
     for (const side of [result.clinician, result.patient, result.interpreter]) {
       expect(side).toMatchObject({ status: 'live', remoteFeeds: 2, feedsWithVideo: 2, feedsWithAudio: 2 });

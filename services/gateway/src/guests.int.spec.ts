@@ -204,10 +204,15 @@ describe('a guest without an account, by a one-time link with its own passcode',
     expect((await guest.jar.fetch(url)).status).toBe(401);
     expect((await guest.jar.fetch(`${stack.url}/api/patient/access-log`)).status).not.toBe(200);
 
-    // Lobby: their own entry with their role; no media before admission.
-    expect((await guest.jar.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
+    // Lobby: their own entry with their role and their device check; no media before admission.
+    const badCheck = await guest.jar.post(`${stack.url}/api/patient/lobby`, {
+      deviceCheck: { camera: 'yes' },
+    });
+    expect(badCheck.status).toBe(400);
+    const deviceCheck = { camera: true, microphone: true, speaker: false, permission: 'granted' };
+    expect((await guest.jar.post(`${stack.url}/api/patient/lobby`, { deviceCheck })).status).toBe(200);
     const waiting = (await read()).participants.find((p) => p.kind === 'interpreter');
-    expect(waiting).toMatchObject({ kind: 'interpreter', state: 'lobby' });
+    expect(waiting).toMatchObject({ kind: 'interpreter', state: 'lobby', deviceCheck });
     expect((await guest.jar.post(`${stack.url}/api/patient/media`, {})).status).toBe(403);
     const status = async () =>
       ((await (await guest.jar.fetch(`${stack.url}/api/patient/visit`)).json()) as { status: string }).status;

@@ -51,6 +51,15 @@ export interface ParticipantView {
   readonly recordingConsented: boolean;
   /** Whether they hold host rights (admit, remove, end, record). */
   readonly host: boolean;
+  /** What their device check found on arrival (no PHI), or null when they reported none. */
+  readonly deviceCheck: {
+    readonly camera: boolean;
+    readonly microphone: boolean;
+    readonly speaker: boolean;
+    readonly permission: string;
+  } | null;
+  /** Whether this entry is the caller's own (a clinician who handed host rights over is not someone to remove). */
+  readonly self: boolean;
   /** When they arrived in the lobby (the clinician: joined), ISO 8601; null when unknown. */
   readonly joinTime: string | null;
 }
@@ -72,6 +81,7 @@ export function participantView(
   p: session.Participant,
   media: MediaPresence | undefined,
   hosts: readonly string[] = [],
+  callerParticipant = '',
 ): ParticipantView {
   const id = lastSegment(p.name);
   return {
@@ -82,9 +92,24 @@ export function participantView(
     device: p.device || 1,
     recordingConsented: p.recordingConsented,
     host: hosts.includes(p.principal),
+    self: callerParticipant !== '' && p.name === callerParticipant,
+    deviceCheck: p.deviceCheck
+      ? {
+          camera: p.deviceCheck.camera,
+          microphone: p.deviceCheck.microphone,
+          speaker: p.deviceCheck.speaker,
+          permission: PERMISSION_NAMES[p.deviceCheck.permission] ?? 'unavailable',
+        }
+      : null,
     joinTime: p.joinTime?.toISOString() ?? null,
   };
 }
+
+const PERMISSION_NAMES: Readonly<Partial<Record<session.DevicePermission, string>>> = {
+  [session.DevicePermission.DEVICE_PERMISSION_GRANTED]: 'granted',
+  [session.DevicePermission.DEVICE_PERMISSION_DENIED]: 'denied',
+  [session.DevicePermission.DEVICE_PERMISSION_UNAVAILABLE]: 'unavailable',
+};
 
 /** Maps a visit. */
 export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
@@ -95,7 +120,7 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
     patientId: lastSegment(v.patient),
     status: VISIT_STATUS[v.state] ?? 'open',
     locked: v.locked,
-    participants: v.participants.map((p) => participantView(id, p, media, v.hosts)),
+    participants: v.participants.map((p) => participantView(id, p, media, v.hosts, v.callerParticipant)),
   };
 }
 

@@ -1,5 +1,5 @@
 import { session } from '@haven/proto';
-import { patientStatus } from './visit-view';
+import { patientStatus, visitView } from './visit-view';
 
 const admitted = session.Participant.fromPartial({
   name: 'visits/v1/participants/p1',
@@ -29,5 +29,24 @@ describe('patientStatus', () => {
   it('is ended once the visit ended, whoever asks', () => {
     const ended = session.Visit.fromPartial({ ...visit(''), state: session.VisitState.VISIT_STATE_ENDED });
     expect(patientStatus(ended)).toBe('ended');
+  });
+});
+
+describe('visitView', () => {
+  it('marks the caller’s own entry, so a clinician who handed host rights over is not listed to remove', () => {
+    const me = session.Participant.fromPartial({
+      name: 'visits/v1/participants/p-me',
+      principal: 'users/cara',
+      role: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
+      state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+    });
+    const v = session.Visit.fromPartial({
+      ...visit('visits/v1/participants/p-me', [admitted, me]),
+      hosts: ['users/dan'],
+    });
+    expect(visitView(v).participants.map((p) => [p.id, p.self, p.host])).toEqual([
+      ['p1', false, false],
+      ['p-me', true, false],
+    ]);
   });
 });

@@ -48,6 +48,8 @@ export interface VisitThreeResult {
   readonly guestJoin: { linkShape: boolean; passcodeDiffers: boolean; steps: string[] };
   /** The interpreter's lobby entry as the clinician's visit read shows it. */
   readonly lobbyEntry: { kind: string; state: string } | null;
+  /** The device check the interpreter's page reported on arrival, as the clinician's visit read shows it. */
+  readonly deviceCheck: { camera: boolean; microphone: boolean; permission: string } | null;
   readonly clinician: PageView;
   readonly patient: PageView;
   readonly interpreter: PageView;
@@ -193,6 +195,16 @@ async function main(): Promise<VisitThreeResult> {
         }
       : null;
     if (!entry) throw new Error('the interpreter is not in the lobby');
+    const deviceCheck = entry.deviceCheck
+      ? {
+          camera: entry.deviceCheck.camera,
+          microphone: entry.deviceCheck.microphone,
+          permission:
+            entry.deviceCheck.permission === session.DevicePermission.DEVICE_PERMISSION_GRANTED
+              ? 'granted'
+              : String(entry.deviceCheck.permission),
+        }
+      : null;
 
     // Admitted: the interpreter's page enters the visit by itself.
     await admit(s, clinicianApi, entry.name);
@@ -210,6 +222,7 @@ async function main(): Promise<VisitThreeResult> {
       beforeAdmission: { mediaStatus },
       guestJoin,
       lobbyEntry,
+      deviceCheck,
       clinician: cv,
       patient: pv,
       interpreter: iv,

@@ -14,7 +14,7 @@ import { havenVisit } from '../visit/mount';
 import type { ChatTarget } from '../chat/use-chat';
 import { WaitingNotice } from '../lobby/waiting-notice';
 import { VisitScreen } from '../visit/visit-screen';
-import { startPreview, type Preview } from './self-check';
+import { deviceCheckBody, startPreview, type Preview } from './self-check';
 import { AccessLog } from './access-log';
 
 /** GET /api/patient/visit */
@@ -447,8 +447,10 @@ export function JoinApp({ token }: { token: string }) {
 
   const goWaiting = useCallback(async () => {
     setStep({ step: 'waiting', locked: false, error: null });
+    // The check's result goes with the arrival (devices and permission only), for the clinician's list.
+    const checked = preview.current?.result;
     try {
-      await api('POST', '/api/patient/lobby', {});
+      await api('POST', '/api/patient/lobby', checked ? { deviceCheck: deviceCheckBody(checked) } : {});
     } catch (err) {
       if (err instanceof ApiError && (err.status === 409 || err.status === 401)) {
         over(err.status === 401 ? 'This visit link has expired. Please call the clinic.' : err.message);

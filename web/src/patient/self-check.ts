@@ -7,6 +7,20 @@
 export interface CheckResult {
   readonly cameraOk: boolean;
   readonly micOk: boolean;
+  /** The browser lists an audio output. */
+  readonly speakerOk: boolean;
+  /** The browser's answer to the camera and microphone request. */
+  readonly permission: 'granted' | 'denied' | 'unavailable';
+}
+
+/** The check as the lobby route takes it (`deviceCheck`): devices and permission, no names or ids. */
+export function deviceCheckBody(r: CheckResult): {
+  camera: boolean;
+  microphone: boolean;
+  speaker: boolean;
+  permission: string;
+} {
+  return { camera: r.cameraOk, microphone: r.micOk, speaker: r.speakerOk, permission: r.permission };
 }
 
 /** A running preview: the stream, a microphone level sampler, and how to stop both. */
@@ -21,17 +35,21 @@ export interface Preview {
 /** Asks for the camera and microphone; never rejects (a refusal is `cameraOk: false, micOk: false`). */
 export async function startPreview(): Promise<Preview> {
   let stream: MediaStream | null = null;
+  let permission: CheckResult['permission'] = 'granted';
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-  } catch {
+  } catch (err) {
     stream = null;
+    permission = (err as { name?: unknown }).name === 'NotAllowedError' ? 'denied' : 'unavailable';
   }
   const cameraOk = (stream?.getVideoTracks().length ?? 0) > 0;
   const micOk = (stream?.getAudioTracks().length ?? 0) > 0;
+  const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  const speakerOk = devices.some((d) => d.kind === 'audiooutput');
   let audio: AudioContext | null = null;
   return {
     stream,
-    result: { cameraOk, micOk },
+    result: { cameraOk, micOk, speakerOk, permission },
     meter(onLevel) {
       if (!stream || !micOk) return;
       audio = new AudioContext();

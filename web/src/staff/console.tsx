@@ -85,7 +85,13 @@ const KIND_WORDS: Readonly<Record<string, string>> = {
 };
 
 /** Everyone but the hosts (the clinician themself): the patient's devices and the guests, a guest clinician too. */
-const others = (ps: readonly Participant[]) => ps.filter((p) => p.kind !== 'clinician' || p.host === false);
+/**
+ * The people a host admits, denies or removes: everyone but the hosts and the clinician themself (who, after
+ * handing host rights over, is no longer a host but still not someone to remove).
+ */
+export const othersIn = (ps: readonly Participant[]) =>
+  ps.filter((p) => p.self !== true && (p.kind !== 'clinician' || p.host === false));
+const others = othersIn;
 
 interface OpenVisit {
   readonly id: string;
@@ -325,6 +331,14 @@ function VisitCard({
   );
 }
 
+/** A lobby entry's device check in words ("Camera ✓ · Microphone ✓ · Speaker ✓"), or null when not reported. */
+export function deviceCheckText(d: Participant['deviceCheck']): string | null {
+  if (!d) return null;
+  if (d.permission === 'denied') return 'Camera and microphone blocked by the browser';
+  const mark = (ok: boolean) => (ok ? '✓' : '✗');
+  return `Camera ${mark(d.camera)} · Microphone ${mark(d.microphone)} · Speaker ${mark(d.speaker)}`;
+}
+
 /** "just now", "1 min", "12 min" since an ISO time. */
 export function waitedFor(joinTime: string | null | undefined, now: number): string {
   const since = joinTime ? Date.parse(joinTime) : NaN;
@@ -374,6 +388,9 @@ function WaitingList({
                 <strong>{label}</strong>
                 <span>{` · visit at ${timeOf(v.startTime)}`}</span>
                 {waited ? <span className="badge">{`waiting ${waited}`}</span> : null}
+                {deviceCheckText(p.deviceCheck) ? (
+                  <span className="device-check">{` · ${deviceCheckText(p.deviceCheck) ?? ''}`}</span>
+                ) : null}
               </div>
               <div className="row-actions">
                 <button

@@ -75,6 +75,15 @@ export interface Participant {
   readonly recordingConsented?: boolean;
   /** Whether they hold host rights (clinicians). */
   readonly host?: boolean;
+  /** The signed-in clinician's own entry. */
+  readonly self?: boolean;
+  /** Their device check on arrival (no PHI), when reported. */
+  readonly deviceCheck?: {
+    readonly camera: boolean;
+    readonly microphone: boolean;
+    readonly speaker: boolean;
+    readonly permission: string;
+  } | null;
   /** When they arrived in the lobby, ISO 8601. */
   readonly joinTime?: string | null;
 }

@@ -12,6 +12,44 @@ import { httpError } from '../http-errors';
 import { mediaView, patientStatus, recordingView, rosterView } from '../visit-view';
 import { patient } from './guards';
 
+const PERMISSIONS: Readonly<Record<string, session.DevicePermission>> = {
+  granted: session.DevicePermission.DEVICE_PERMISSION_GRANTED,
+  denied: session.DevicePermission.DEVICE_PERMISSION_DENIED,
+  unavailable: session.DevicePermission.DEVICE_PERMISSION_UNAVAILABLE,
+};
+
+/**
+ * The optional `deviceCheck` of a lobby body (`{ camera, microphone, speaker, permission }`: booleans and one of
+ * granted/denied/unavailable); undefined when absent, and a field violation when malformed.
+ */
+export function deviceCheckOf(
+  body: unknown,
+  violations: HttpFieldViolation[],
+): session.DeviceCheck | undefined {
+  const raw = asRecord(body)['deviceCheck'];
+  if (raw === undefined) return undefined;
+  const d = asRecord(raw);
+  const flags = ['camera', 'microphone', 'speaker'] as const;
+  const permission =
+    typeof d['permission'] === 'string' && Object.hasOwn(PERMISSIONS, d['permission'])
+      ? PERMISSIONS[d['permission']]
+      : undefined;
+  if (flags.some((f) => typeof d[f] !== 'boolean') || permission === undefined) {
+    violations.push({
+      field: 'deviceCheck',
+      description:
+        'must be { camera, microphone, speaker: booleans, permission: granted|denied|unavailable }',
+    });
+    return undefined;
+  }
+  return {
+    camera: d['camera'] === true,
+    microphone: d['microphone'] === true,
+    speaker: d['speaker'] === true,
+    permission,
+  };
+}
+
 /** `granted` of a consent body: a boolean, required. */
 export function grantedOf(body: unknown, violations: HttpFieldViolation[]): boolean {
   const granted = asRecord(body)['granted'];
@@ -29,11 +67,17 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
 
   api.post(
     '/patient/lobby',
-    patient(ctx, 'session.JoinLobby', async (_req, res, { token }, visitId) => {
+    patient(ctx, 'session.JoinLobby', async (req, res, { token }, visitId) => {
+      const violations: HttpFieldViolation[] = [];
+      const deviceCheck = deviceCheckOf(req.body, violations);
+      if (invalid(res, violations)) return;
       await callUnary(
         ctx.clients.session!,
         'joinLobby',
-        session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${visitId}` }),
+        session.JoinLobbyRequest.fromPartial({
+          appointment: `appointments/${visitId}`,
+          ...(deviceCheck ? { deviceCheck } : {}),
+        }),
         ctx.metadataFor(res, token),
         opts,
       );

@@ -18,6 +18,7 @@ import {
   VisitEventType,
   inMediaCount,
   participantByFeed,
+  type DeviceCheck,
   type Participant,
   type VisitBody,
   type VisitEndReason,
@@ -52,7 +53,11 @@ export interface OpenVisit {
 }
 export interface JoinLobby {
   readonly type: 'JoinLobby';
-  readonly data: { readonly caller: Caller; readonly participantId: string };
+  readonly data: {
+    readonly caller: Caller;
+    readonly participantId: string;
+    readonly deviceCheck?: DeviceCheck;
+  };
 }
 /** `policy` is the clinic's recording policy now (default on-request): it decides the consent gate. */
 export interface AdmitParticipant {
@@ -790,7 +795,13 @@ function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[
     return [
       {
         type: VisitEventType.GuestArrivedInLobby,
-        data: { visitId: visit.visitId, participantId, principal: principalOf(caller), role: guestRole },
+        data: {
+          visitId: visit.visitId,
+          participantId,
+          principal: principalOf(caller),
+          role: guestRole,
+          ...(data.deviceCheck ? { deviceCheck: data.deviceCheck } : {}),
+        },
       },
     ];
   }
@@ -802,6 +813,7 @@ function decideJoinLobby(visit: LiveVisit, data: JoinLobby['data']): VisitEvent[
         participantId,
         principal: `patients/${caller.id}`,
         role: ParticipantRole.Patient,
+        ...(data.deviceCheck ? { deviceCheck: data.deviceCheck } : {}),
       },
     },
   ];

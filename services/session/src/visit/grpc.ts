@@ -34,6 +34,7 @@ import {
   hostsOf,
   ParticipantRole,
   ParticipantStatus,
+  type DeviceCheck,
   type Participant,
   type VisitState,
 } from './visit';
@@ -106,6 +107,23 @@ const PARTICIPANT_ROLE = {
 
 const date = (iso: string | undefined): Date | undefined => (iso ? new Date(iso) : undefined);
 
+const PERMISSION = {
+  granted: session.DevicePermission.DEVICE_PERMISSION_GRANTED,
+  denied: session.DevicePermission.DEVICE_PERMISSION_DENIED,
+  unavailable: session.DevicePermission.DEVICE_PERMISSION_UNAVAILABLE,
+} as const;
+
+/** A reported device check as the aggregate keeps it (an unknown permission is `unavailable`). */
+function deviceCheckOf(d: session.DeviceCheck): DeviceCheck {
+  const permission =
+    d.permission === session.DevicePermission.DEVICE_PERMISSION_GRANTED
+      ? 'granted'
+      : d.permission === session.DevicePermission.DEVICE_PERMISSION_DENIED
+        ? 'denied'
+        : 'unavailable';
+  return { camera: d.camera, microphone: d.microphone, speaker: d.speaker, permission };
+}
+
 function participantToProto(
   visitId: string,
   p: Participant,
@@ -123,6 +141,9 @@ function participantToProto(
     leaveTime: date(p.leftAt),
     device: p.device ?? 1,
     recordingConsented: consents?.[p.participantId] === true,
+    deviceCheck: p.deviceCheck
+      ? { ...p.deviceCheck, permission: PERMISSION[p.deviceCheck.permission] }
+      : undefined,
   });
 }
 
@@ -380,7 +401,14 @@ async function joinLobby(
   const participantId = participantIdOf(principal);
   const result = await deps.visits.command(
     visitId,
-    { type: 'JoinLobby', data: { caller: callerOf(principal), participantId } },
+    {
+      type: 'JoinLobby',
+      data: {
+        caller: callerOf(principal),
+        participantId,
+        ...(request.deviceCheck ? { deviceCheck: deviceCheckOf(request.deviceCheck) } : {}),
+      },
+    },
     commandMetadata(ctx),
   );
   const state = result.state as Live;

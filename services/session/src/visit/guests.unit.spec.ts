@@ -381,3 +381,31 @@ describe('a guest without an account (a one-time link)', () => {
       .thenThrows(NotFoundError);
   });
 });
+
+describe('a device check reported on arrival', () => {
+  const check = { camera: true, microphone: false, speaker: true, permission: 'granted' as const };
+  it('travels with the patient’s arrival and stays on their entry (devices and permission only)', () => {
+    given(spec, [opened])
+      .when({ type: 'JoinLobby', data: { caller: patient, participantId: 'p-pat', deviceCheck: check } })
+      .then([
+        {
+          type: VisitEventType.PatientArrivedInLobby,
+          data: {
+            visitId: 'apt-1',
+            participantId: 'p-pat',
+            principal: 'patients/pp-1',
+            role: 'patient',
+            deviceCheck: check,
+          },
+        },
+      ]);
+    const state = body([
+      opened,
+      {
+        type: VisitEventType.PatientArrivedInLobby,
+        data: { ...(patientWaiting.data as object), deviceCheck: check } as never,
+      },
+    ]);
+    expect(state.participants['p-pat']?.deviceCheck).toEqual(check);
+  });
+});

@@ -135,6 +135,14 @@ export interface VisitOpened {
   };
 }
 
+/** What a participant's device check found on arrival: no PHI, no device names. */
+export interface DeviceCheck {
+  readonly camera: boolean;
+  readonly microphone: boolean;
+  readonly speaker: boolean;
+  readonly permission: 'granted' | 'denied' | 'unavailable';
+}
+
 interface ParticipantRef {
   readonly visitId: string;
   /** Stable per principal within the visit; the media proxy publishes their feeds under it (with a MAC). */
@@ -147,6 +155,7 @@ export interface PatientArrivedInLobby {
     /** `patients/{id}` of the patient principal. */
     readonly principal: string;
     readonly role: typeof ParticipantRole.Patient;
+    readonly deviceCheck?: DeviceCheck;
   };
 }
 
@@ -317,7 +326,11 @@ export interface GuestInvited {
 /** An invited guest arrived in the lobby: their own entry, admitted or denied on its own. */
 export interface GuestArrivedInLobby {
   readonly type: typeof VisitEventType.GuestArrivedInLobby;
-  readonly data: ParticipantRef & { readonly principal: string; readonly role: GuestRole };
+  readonly data: ParticipantRef & {
+    readonly principal: string;
+    readonly role: GuestRole;
+    readonly deviceCheck?: DeviceCheck;
+  };
 }
 
 /**
@@ -406,6 +419,8 @@ export interface Participant {
   readonly feeds?: readonly number[];
   readonly allowRejoin?: boolean;
   readonly arrivedAt?: string;
+  /** Their device check on arrival, when reported. */
+  readonly deviceCheck?: DeviceCheck;
   readonly admittedAt?: string;
   readonly leftAt?: string;
 }
@@ -558,6 +573,7 @@ export function evolve(state: VisitState, event: { type: string; data: unknown }
           arrival,
           device: deviceOf(state, e.data.participantId, e.data.principal),
           ...(when ? { arrivedAt: when } : {}),
+          ...(e.data.deviceCheck ? { deviceCheck: e.data.deviceCheck } : {}),
         }),
         arrivals: arrival,
       };
