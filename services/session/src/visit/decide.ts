@@ -359,23 +359,8 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
       return decideGrantHost(visit, command.data);
     case 'RevokeGuest':
       return decideRevokeGuest(visit, command.data);
-    case 'ConfirmIdentity': {
-      requireOwner(visit, command.data.caller);
-      if (!Object.values(IdentityMethod).includes(command.data.method))
-        throw new PreconditionError(`${String(command.data.method)} is not an identity method`);
-      if (visit.identity) return [];
-      return [
-        {
-          type: VisitEventType.IdentityConfirmed,
-          data: {
-            visitId: visit.visitId,
-            patient: `patients/${visit.patientId}`,
-            confirmedBy: `users/${command.data.caller.id}`,
-            method: command.data.method,
-          },
-        },
-      ];
-    }
+    case 'ConfirmIdentity':
+      return decideConfirmIdentity(visit, command.data);
     case 'AdmitParticipant':
       return decideAdmit(visit, command.data);
     case 'AdmitClinician':
@@ -843,6 +828,25 @@ function decideInviteGuest(visit: LiveVisit, data: InviteGuest['data']): VisitEv
     {
       type: VisitEventType.GuestInvited,
       data: { visitId: visit.visitId, principal, role, invitedBy: `users/${caller.id}` },
+    },
+  ];
+}
+
+/** A host records the patient's identity confirmation once; the value they checked never reaches the event. */
+function decideConfirmIdentity(visit: LiveVisit, data: ConfirmIdentity['data']): VisitEvent[] {
+  requireOwner(visit, data.caller);
+  if (!Object.values(IdentityMethod).includes(data.method))
+    throw new PreconditionError(`${String(data.method)} is not an identity method`);
+  if (visit.identity) return [];
+  return [
+    {
+      type: VisitEventType.IdentityConfirmed,
+      data: {
+        visitId: visit.visitId,
+        patient: `patients/${visit.patientId}`,
+        confirmedBy: `users/${data.caller.id}`,
+        method: data.method,
+      },
     },
   ];
 }
