@@ -384,7 +384,13 @@ async function main() {
     env: {
       ...SERVICE_ENV,
       identity: { ...SERVICE_ENV.identity, ...forwarding, ...sso.identity },
-      gateway: { ...SERVICE_ENV.gateway, ...forwarding, ...sso.gateway },
+      // The web app shows the catcher's mail (admin console, "Local mail"): the first visit's invitation arrives there.
+      gateway: {
+        ...SERVICE_ENV.gateway,
+        ...forwarding,
+        ...sso.gateway,
+        ...(mailCatcher?.pageUrl ? { HAVEN_DEV_MAIL_URL: mailCatcher.pageUrl } : {}),
+      },
       scheduling: { ...SERVICE_ENV.scheduling, ...mail },
     },
     nats: { port: natsPort, dir: join(HOME, 'nats'), passwords: natsPasswords },

@@ -3,6 +3,8 @@
  * role, the invited person's activation, disable, enable, reset the second factor, the last admin kept), the usage
  * report (counts only) and the refusals of every other role.
  */
+import { createTransport } from 'nodemailer';
+import { startMailCatcher } from '@haven/testing';
 import { CookieJar, signedIn } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
@@ -333,5 +335,43 @@ describe('clinic settings through the gateway', () => {
     expect((await put(admin, { timeZone: 'America/New_York' })).status).toBe(200);
     const again = await book(new Date(start.getTime() + 5 * 60_000));
     expect(JSON.stringify(await again.json())).toContain('(America/New_York, UTC-');
+  });
+});
+
+describe('the dev stack’s mail page through the gateway', () => {
+  it('exists only with a loopback catcher configured, and shows staff what it caught', async () => {
+    expect((await admin.fetch(`${stack.url}/api/dev/mail`)).status).toBe(404);
+    const catcher = await startMailCatcher({ httpPort: 0 });
+    try {
+      const url = await stack.startGateway({ devMailUrl: catcher.pageUrl ?? '' });
+      const jar = await signedIn(url, 'desk@admin.test', STACK_PASSWORD);
+      const empty = await jar.fetch(`${url}/api/dev/mail`);
+      expect(empty.status).toBe(200);
+      expect(await empty.json()).toEqual({ messages: [] });
+      await createTransport({
+        host: '127.0.0.1',
+        port: catcher.port,
+        secure: false,
+        ignoreTLS: true,
+      }).sendMail({
+        from: 'clinic@demo.test',
+        to: 'patient@demo.test',
+        subject: 'Your video visit with Demo Clinic',
+        text: 'Join here: http://localhost/join#token',
+      });
+      const caught = await jar.fetch(`${url}/api/dev/mail`);
+      expect(await caught.json()).toMatchObject({
+        messages: [
+          {
+            to: 'patient@demo.test',
+            subject: 'Your video visit with Demo Clinic',
+            text: expect.stringContaining('Join here') as unknown,
+          },
+        ],
+      });
+      expect((await new CookieJar().fetch(`${url}/api/dev/mail`)).status).toBe(401);
+    } finally {
+      await catcher.close();
+    }
   });
 });

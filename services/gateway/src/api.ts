@@ -17,6 +17,7 @@ import { registerAuthRoutes } from './routes/auth';
 import { isChatFileUpload, registerChatFileRoutes } from './routes/chat-files';
 import { registerClinicianRoutes } from './routes/clinicians';
 import { registerClinicSettingsRoutes } from './routes/clinic-settings';
+import { registerDevMailRoutes } from './routes/dev-mail';
 import { registerMeRoutes } from './routes/me';
 import { registerMessageTemplateRoutes } from './routes/message-templates';
 import { registerMessageRoutes } from './routes/messages';
@@ -52,6 +53,8 @@ export interface ApiOptions {
   /** Identity's forwarder secret, for sign-in calls (see ./routes/auth). */
   readonly forwarderSecret?: string | undefined;
   /** The clinics' OpenID providers (see ./routes/sso); none: local accounts only. */
+  /** The dev stack's mail catcher (see ./routes/dev-mail); none: no mail route. */
+  readonly devMailUrl?: string | undefined;
   readonly relyingParty?: SsoRelyingParty | undefined;
 }
 
@@ -106,6 +109,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerChatFileRoutes(api, ctx, { maxBytes: options.chatFileMaxBytes ?? 10 * 1024 * 1024 });
   registerMessageTemplateRoutes(api, ctx);
   registerClinicSettingsRoutes(api, ctx, { idleTimeoutSec: options.idleTimeoutSec });
+  registerDevMailRoutes(api, ctx, options.devMailUrl);
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));
   return api;

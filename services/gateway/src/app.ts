@@ -53,6 +53,8 @@ export interface GatewayAppConfig {
   readonly chatFileMaxBytes?: number;
   /** Staff single sign-on at the clinics' OpenID providers (./sso); none: local accounts only. */
   readonly sso?: GatewaySsoOptions;
+  /** The dev stack's mail catcher (HAVEN_DEV_MAIL_URL, loopback only): GET /api/dev/mail shows what it caught. */
+  readonly devMailUrl?: string;
 }
 
 /** Input of {@link createGatewayApp}. */
@@ -123,6 +125,7 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
       sessionRateLimit: cfg.sessionRateLimit ?? { limit: 120, windowMs: 60_000 },
       idleTimeoutSec: cfg.idleTimeoutSec ?? 900,
       chatFileMaxBytes: cfg.chatFileMaxBytes ?? 10 * 1024 * 1024,
+      devMailUrl: cfg.devMailUrl,
       forwarderSecret: cfg.forwarderSecret,
       relyingParty:
         cfg.sso && cfg.sso.providers.length > 0

@@ -65,6 +65,16 @@ export const gatewayConfigSchema = z.object({
     .positive()
     .max(64 * 1024 * 1024)
     .default(10 * 1024 * 1024),
+  /**
+   * The dev stack's mail catcher page (`http://127.0.0.1:8025/`): the web app shows what it caught. Development
+   * only: a URL off the loopback interface is refused, and without it the route does not exist.
+   */
+  HAVEN_DEV_MAIL_URL: z
+    .url({ protocol: /^http$/ })
+    .refine((u) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(u).hostname), {
+      message: 'must be a mail catcher on the loopback interface (development only)',
+    })
+    .optional(),
   /** Extra origins allowed to open the WebSocket (comma list); the gateway's own origin always is. */
   HAVEN_ALLOWED_ORIGINS: z
     .string()

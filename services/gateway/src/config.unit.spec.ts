@@ -105,3 +105,15 @@ describe('gateway configuration', () => {
     );
   });
 });
+
+describe('HAVEN_DEV_MAIL_URL', () => {
+  it('takes a mail catcher on the loopback interface only', () => {
+    expect(
+      loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_DEV_MAIL_URL: 'http://127.0.0.1:8025/' })
+        .HAVEN_DEV_MAIL_URL,
+    ).toBe('http://127.0.0.1:8025/');
+    expect(() =>
+      loadGatewayConfig({ ...DEV_STACK_ENV, HAVEN_DEV_MAIL_URL: 'http://mail.clinic.example:8025/' }),
+    ).toThrow(/HAVEN_DEV_MAIL_URL/);
+  });
+});

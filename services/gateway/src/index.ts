@@ -120,6 +120,7 @@ function appConfigOf(config: GatewayConfig): GatewayAppConfig {
     janusJsPath: config.HAVEN_JANUS_JS,
     idleTimeoutSec: config.HAVEN_IDLE_TIMEOUT_SEC,
     chatFileMaxBytes: config.HAVEN_CHAT_FILE_MAX_BYTES,
+    ...(config.HAVEN_DEV_MAIL_URL !== undefined ? { devMailUrl: config.HAVEN_DEV_MAIL_URL } : {}),
     ...(config.HAVEN_SSO_CONFIG_FILE !== undefined && config.HAVEN_PUBLIC_URL !== undefined
       ? {
           sso: gatewaySsoOptions(loadSsoConfig(config.HAVEN_SSO_CONFIG_FILE), config.HAVEN_PUBLIC_URL),

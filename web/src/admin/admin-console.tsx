@@ -3,6 +3,7 @@
  * the usage report and the patient message templates. Add a card here (one import and one line) rather than in the staff app.
  */
 import './admin.css';
+import { MailCard } from './mail-card';
 import { SettingsCard } from './settings-card';
 import { TemplateEditor } from './template-editor';
 import { UsageCard } from './usage-card';
@@ -16,6 +17,7 @@ export function AdminConsole() {
       <SettingsCard />
       <UsageCard />
       <TemplateEditor />
+      <MailCard />
     </div>
   );
 }
