@@ -2,6 +2,8 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { JSONWebKeySet, JWK } from 'jose';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from './logger';
 
 /** Claims a test token may carry (all optional; `sub` defaults to `test-user`, `kind` to `user`). */
 export interface TestClaims {
@@ -55,6 +57,32 @@ export function createTestIssuer(options: { issuer?: string; audience?: string }
         .setIssuedAt()
         .setExpirationTime(typeof exp === 'number' ? Math.floor(Date.now() / 1000) + exp : exp)
         .sign(key);
+    },
+  };
+}
+
+/** A logger whose every line is kept in memory, for specs that assert what was (and was not) logged. */
+export interface CapturedLogs {
+  readonly logger: Logger;
+  /** Everything logged so far (since the last `clear`). */
+  text(): string;
+  clear(): void;
+}
+
+/** A `service` logger at `level` (default debug) writing into memory instead of stdout. */
+export function captureLogs(service: string, level = 'debug'): CapturedLogs {
+  let text = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  return {
+    logger: createLogger({ service, level, destination }),
+    text: () => text,
+    clear: () => {
+      text = '';
     },
   };
 }

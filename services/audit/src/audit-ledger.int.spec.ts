@@ -7,19 +7,17 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore, newEvent } from '@haven/eventstore';
 import { audit, phiEvents } from '@haven/proto';
 import {
   callUnary,
   clientCallMetadata,
-  createLogger,
   loadConfig,
   parseStatusDetails,
   type RunningGrpcService,
 } from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
+import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
   type JwksServer,
@@ -42,7 +40,7 @@ let store: JetStreamEventStore;
 let service: RunningGrpcService | undefined;
 let client: audit.AuditServiceClient | undefined;
 let auditor = '';
-let logText = '';
+const logs = captureLogs('audit', 'info');
 
 async function start(): Promise<void> {
   const config = loadConfig(auditConfigSchema, {
@@ -51,13 +49,7 @@ async function start(): Promise<void> {
     HAVEN_JWKS_URL: jwks.url,
     HAVEN_DATA_DIR: join(dataDir, 'audit'),
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      logText += chunk.toString();
-      cb();
-    },
-  });
-  service = await startAudit(config, createLogger({ service: 'audit', level: 'info', destination: sink }), {
+  service = await startAudit(config, logs.logger, {
     host: '127.0.0.1',
     ledger: { anchorIntervalMs: 100 },
   });
@@ -198,7 +190,7 @@ describe('the audit ledger', () => {
       const events = (await store.read(LEDGER_STREAM)).filter((e) => e.type === TREE_HEAD_SIGNED);
       return events.length > 0 ? events : undefined;
     }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logText.slice(-4000)}`);
+      throw new Error(`${String(error)}\n${logs.text().slice(-4000)}`);
     });
     for (const a of anchors) {
       const { treeSize, rootHash } = a.data as { treeSize: number; rootHash: string };
@@ -415,11 +407,11 @@ describe('the audit ledger', () => {
     victim.actorId = 'u-someone-else';
     lines[3] = JSON.stringify(victim);
     writeFileSync(path, lines.join('\n'));
-    logText = '';
+    logs.clear();
     await start();
     const alarms = (await store.read(LEDGER_STREAM)).filter((e) => e.type === LEDGER_INTEGRITY_VIOLATED);
     expect(alarms.length).toBeGreaterThan(0);
     expect(alarms.map((a) => (a.data as { reason: string }).reason)).toContain('ROOT_MISMATCH');
-    expect(logText).toContain('audit ledger integrity violated');
+    expect(logs.text()).toContain('audit ledger integrity violated');
   });
 });

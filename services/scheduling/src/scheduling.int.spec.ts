@@ -9,20 +9,18 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
-import { JetStreamEventStore, newEventId, type EventStore } from '@haven/eventstore';
+import { JetStreamEventStore, newEventId } from '@haven/eventstore';
 import { phiEvents, scheduling } from '@haven/proto';
 import {
   callUnary,
   clientCallMetadata,
   createJwtVerifier,
-  createLogger,
   createVerifierFromConfig,
   parseStatusDetails,
 } from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
+import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   failureOf,
   type JwksServer,
@@ -32,7 +30,7 @@ import {
 } from '@haven/testing';
 import { addClinicDays } from './appointment/series';
 import { startScheduling, type RunningScheduling } from './server';
-import { testSchedulingConfig } from './testing';
+import { failingPhiAccessAppends, testSchedulingConfig } from './testing';
 
 jest.setTimeout(60_000);
 
@@ -51,24 +49,10 @@ let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
 let testConnection: NatsConnection | undefined;
-let logText = '';
+const logs = captureLogs('scheduling');
 /** When true, appends to PhiAccessed streams fail (fault injection). */
 let failPhiAccessAppends = false;
 const secrets: string[] = [];
-
-function faultyStore(inner: EventStore): EventStore {
-  return {
-    append: (stream, expected, events) =>
-      failPhiAccessAppends && stream.startsWith('scheduling.patient_access-')
-        ? Promise.reject(new Error('injected: the store is down'))
-        : inner.append(stream, expected, events),
-    read: (stream, options) => inner.read(stream, options),
-    subscribe: (options) => inner.subscribe(options),
-    head: (options) => inner.head(options),
-    deleteStream: (stream) => inner.deleteStream(stream),
-    close: () => inner.close(),
-  };
-}
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -79,14 +63,10 @@ beforeAll(async () => {
     { jwksUrl: jwks.url, dataDir },
     { HAVEN_CLINIC_TIME_ZONE: 'America/New_York' },
   );
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logText += chunk.toString('utf8');
-      done();
-    },
+  service = await startScheduling(config, logs.logger, {
+    host: '127.0.0.1',
+    wrapStore: failingPhiAccessAppends(() => failPhiAccessAppends),
   });
-  const logger = createLogger({ service: 'scheduling', level: 'debug', destination });
-  service = await startScheduling(config, logger, { host: '127.0.0.1', wrapStore: faultyStore });
   client = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${service.port}`,
     grpc.credentials.createInsecure(),
@@ -898,8 +878,8 @@ describe('recurring appointments', () => {
 
 describe('logs', () => {
   it('never contain PHI, link tokens or passcodes', () => {
-    expect(logText.length).toBeGreaterThan(0);
-    for (const phi of [NAME, FAMILY, DOB, 'migraine', ...secrets]) expect(logText).not.toContain(phi);
+    expect(logs.text().length).toBeGreaterThan(0);
+    for (const phi of [NAME, FAMILY, DOB, 'migraine', ...secrets]) expect(logs.text()).not.toContain(phi);
   });
 });
 

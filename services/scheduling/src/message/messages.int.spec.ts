@@ -8,13 +8,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
-import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
+import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { accessRefusalStream, callUnary, clientCallMetadata, createLogger } from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
+import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
+import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
   failureOf,
@@ -26,7 +25,7 @@ import {
   type NatsServerHandle,
 } from '@haven/testing';
 import { startScheduling, type RunningScheduling } from '../server';
-import { testSchedulingConfig } from '../testing';
+import { failingPhiAccessAppends, testSchedulingConfig } from '../testing';
 
 jest.setTimeout(60_000);
 
@@ -44,23 +43,9 @@ let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
 let connection: NatsConnection | undefined;
-let logText = '';
+const logs = captureLogs('scheduling');
 let failPhiAccessAppends = false;
 let catcher: MailCatcher;
-
-function faultyStore(inner: EventStore): EventStore {
-  return {
-    append: (stream, expected, events) =>
-      failPhiAccessAppends && stream.startsWith('scheduling.patient_access-')
-        ? Promise.reject(new Error('injected: the store is down'))
-        : inner.append(stream, expected, events),
-    read: (stream, options) => inner.read(stream, options),
-    subscribe: (options) => inner.subscribe(options),
-    head: (options) => inner.head(options),
-    deleteStream: (stream) => inner.deleteStream(stream),
-    close: () => inner.close(),
-  };
-}
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -81,14 +66,10 @@ beforeAll(async () => {
       HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
     },
   );
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logText += chunk.toString('utf8');
-      done();
-    },
+  service = await startScheduling(config, logs.logger, {
+    host: '127.0.0.1',
+    wrapStore: failingPhiAccessAppends(() => failPhiAccessAppends),
   });
-  const logger = createLogger({ service: 'scheduling', level: 'debug', destination });
-  service = await startScheduling(config, logger, { host: '127.0.0.1', wrapStore: faultyStore });
   client = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${service.port}`,
     grpc.credentials.createInsecure(),
@@ -198,7 +179,7 @@ describe('a care thread between a patient and their clinician', () => {
       'rash',
     );
     expect(events[1]?.phi?.ciphertext).toBeTruthy();
-    expect(logText).not.toContain('rash');
+    expect(logs.text()).not.toContain('rash');
 
     // The clinician's list: one unread, no text.
     const { threads } = await callUnary(

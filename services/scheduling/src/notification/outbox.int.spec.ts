@@ -10,13 +10,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { JetStreamEventStore, newEventId, type PositionedEvent } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, parseStatusDetails } from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
+import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
+import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
   serveJwks,
@@ -63,7 +62,7 @@ let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
 let nc: NatsConnection;
-let logText = '';
+const logs = captureLogs('scheduling');
 /** The SMS gateway stand-in: every request body it accepted. */
 const smsBodies: { to: string; text: string; idempotencyKey: string }[] = [];
 let smsGateway: Server;
@@ -104,19 +103,9 @@ beforeAll(async () => {
       HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
     },
   );
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logText += chunk.toString('utf8');
-      done();
-    },
+  service = await startScheduling(config, logs.logger, {
+    host: '127.0.0.1',
   });
-  service = await startScheduling(
-    config,
-    createLogger({ service: 'scheduling', level: 'debug', destination }),
-    {
-      host: '127.0.0.1',
-    },
-  );
   client = new scheduling.SchedulingServiceClient(
     `127.0.0.1:${service.port}`,
     grpc.credentials.createInsecure(),
@@ -233,7 +222,7 @@ describe('an invitation', () => {
         everything.replaceAll(`To: ${CANARY.email}`, '').replaceAll(`<${CANARY.email}>`, ''),
       ).not.toContain(canary);
       expect(events).not.toContain(canary);
-      expect(logText).not.toContain(canary);
+      expect(logs.text()).not.toContain(canary);
     }
     // The recipient address appears only as the envelope/To of the message itself.
     expect(everything.match(new RegExp(CANARY.email.replace('.', '\\.'), 'g'))?.length).toBe(
