@@ -13,7 +13,9 @@
 import type { Page } from 'playwright-core';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { launchChromium, type LaunchedChromium } from '@haven/testing';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchChromium, type LaunchedChromium, SCREENSHOT_DIR } from '@haven/testing';
 import { startStack, type Stack } from './stack';
 import {
   admit,
@@ -160,6 +162,11 @@ async function main(): Promise<VisitThreeResult> {
     const interpreter = await c.context.newPage();
     interpreter.setDefaultTimeout(15_000);
     await interpreter.goto(`${gw}/join${fragment}`);
+    const shot = (page: Page, name: string) => {
+      mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      return page.screenshot({ path: join(SCREENSHOT_DIR, `guest-${name}-1280.png`) });
+    };
+    await shot(interpreter, 'passcode');
     await interpreter.locator('#passcode').fill(link.passcode);
     guestJoin.steps.push('passcode');
     await interpreter.locator('#passcode-form button[type=submit]').click();
@@ -168,6 +175,7 @@ async function main(): Promise<VisitThreeResult> {
     await interpreter.locator('#check-continue').click();
     await interpreter.locator('#step-waiting').waitFor();
     guestJoin.steps.push('waiting');
+    await shot(interpreter, 'waiting');
     const mediaStatus = await interpreter.evaluate<number>(`fetch('/api/patient/media', { method: 'POST',
       headers: { 'content-type': 'application/json', 'x-csrf-token': decodeURIComponent((document.cookie.match(
       /haven_csrf=([^;]+)/) || [])[1] || '') }, body: '{}' }).then((r) => r.status)`);
@@ -217,6 +225,7 @@ async function main(): Promise<VisitThreeResult> {
       waitForTwo(interpreter, 40_000, '#visit-stage'),
     ]);
     timings['admitToAllThree'] = Date.now() - tAdmit;
+    await shot(interpreter, 'visit');
     return {
       timings,
       beforeAdmission: { mediaStatus },

@@ -309,7 +309,9 @@ function WaitingStep({
 }) {
   return (
     <Step id="waiting" title="Waiting room">
-      <p className="lead waiting-lead">Your clinician will let you in.</p>
+      <p className="lead waiting-lead">
+        {guest ? 'The clinician will let you in.' : 'Your clinician will let you in.'}
+      </p>
       <p id="waiting-status" role="status">
         {locked
           ? 'Your clinician has paused new arrivals for a moment. Please keep this page open.'
