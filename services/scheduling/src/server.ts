@@ -210,7 +210,10 @@ export async function startScheduling(
       config,
       logger,
       host: options.host,
-      publicMethods: ['/haven.scheduling.v1.SchedulingService/RedeemPatientLink'],
+      publicMethods: [
+        '/haven.scheduling.v1.SchedulingService/RedeemPatientLink',
+        '/haven.scheduling.v1.SchedulingService/RedeemGuestLink',
+      ],
       services: [
         {
           definition: scheduling.SchedulingServiceService,
