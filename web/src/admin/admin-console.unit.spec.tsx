@@ -86,7 +86,9 @@ describe('the staff users card', () => {
     fireEvent.change(screen.getByLabelText('Role'), { target: { value: 'front_desk' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Invite' })));
     await flush();
-    expect(document.getElementById('email-error')?.textContent).toBe('E-mail must be an e-mail address.');
+    expect(document.getElementById('invite-email-error')?.textContent).toBe(
+      'E-mail must be an e-mail address.',
+    );
     expect(document.activeElement).toBe(screen.getByLabelText('E-mail'));
     expect(screen.queryByLabelText('Activation link')).toBeNull();
 

@@ -105,7 +105,7 @@ export function UsageCard({ timeZone = zone() }: { timeZone?: string }) {
         </p>
       ) : null}
       {report ? (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Usage by clinician">
           <table id="admin-usage-table" className="ledger-table">
             <caption className="visually-hidden">{`Usage from ${range.from} to ${range.to}`}</caption>
             <thead>

@@ -5,12 +5,29 @@
  * the card.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api } from '../api/client';
+import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
 import { ROLE_LABELS } from '../staff/types';
 import type { Invitation, StaffUser } from './types';
 
-const INVITE_LABELS = { email: 'E-mail', displayName: 'Full name', role: 'Role' };
+// The invite form's fields carry an `invite-` prefix: the front desk on the same page has an `email` field too.
+const INVITE_LABELS = { 'invite-email': 'E-mail', 'invite-displayName': 'Full name', 'invite-role': 'Role' };
+
+/** The gateway's violations on `email`, `displayName`, `role` renamed to this form's fields. */
+function onInviteFields(err: unknown): unknown {
+  if (!(err instanceof ApiError) || err.fieldViolations.length === 0) return err;
+  return new ApiError(
+    err.status,
+    {
+      error: {
+        code: err.code,
+        message: err.message,
+        fieldViolations: err.fieldViolations.map((v) => ({ ...v, field: `invite-${v.field}` })),
+      },
+    },
+    { cause: err },
+  );
+}
 const STATE_LABELS: Readonly<Record<string, string>> = {
   invited: 'invited',
   active: 'active',
@@ -118,9 +135,11 @@ export function UsersCard() {
     setInvitation(null);
     void form.run(el, async () => {
       const r = await api<Invitation>('POST', '/api/users', {
-        email: formValue(data, 'email'),
-        displayName: formValue(data, 'displayName'),
-        role: formValue(data, 'role'),
+        email: formValue(data, 'invite-email'),
+        displayName: formValue(data, 'invite-displayName'),
+        role: formValue(data, 'invite-role'),
+      }).catch((err: unknown) => {
+        throw onInviteFields(err);
       });
       el.reset();
       setInvitation(r);
@@ -152,10 +171,15 @@ export function UsersCard() {
       <h3 id="admin-invite-title">Invite someone</h3>
       <form id="admin-invite" noValidate onSubmit={invite} aria-labelledby="admin-invite-title">
         <div className="grid">
-          <Field name="email" label="E-mail" type="email" autoComplete="off" state={form} required />
-          <Field name="displayName" label="Full name" autoComplete="off" state={form} required />
-          <Field name="role" label="Role" state={form}>
-            <select id="role" name="role" defaultValue="clinician" aria-describedby="role-error">
+          <Field name="invite-email" label="E-mail" type="email" autoComplete="off" state={form} required />
+          <Field name="invite-displayName" label="Full name" autoComplete="off" state={form} required />
+          <Field name="invite-role" label="Role" state={form}>
+            <select
+              id="invite-role"
+              name="invite-role"
+              defaultValue="clinician"
+              aria-describedby="invite-role-error"
+            >
               <option value="clinician">Clinician</option>
               <option value="front_desk">Front desk</option>
               <option value="auditor">Auditor</option>
