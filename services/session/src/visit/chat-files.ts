@@ -6,7 +6,7 @@
  */
 import { ValidationError } from '@haven/errors';
 import type { SealedPhi } from '@haven/crypto';
-import { chatRateCheck, requireChatMember, type ChatCaller, type ChatRole, type ChatVisit } from './chat';
+import { chatPost, type ChatCaller, type ChatRole, type ChatVisit } from './chat';
 
 export const ChatFileEventType = {
   Shared: 'haven.session.v1.ChatFileShared',
@@ -99,22 +99,14 @@ export function decideShareChatFile(
     violations.push({ field: 'content', description: 'must be a PNG, JPEG or WebP image or a PDF' });
   }
   if (violations.length > 0) throw new ValidationError(violations);
-  const role = requireChatMember(visit, data.caller, data.participantId);
-  chatRateCheck(visit, data.participantId, data.at);
-  const principal = role === 'patient' ? `patients/${data.caller.id}` : `users/${data.caller.id}`;
   return [
     {
       type: ChatFileEventType.Shared,
       data: {
-        visitId: visit.visitId,
-        participantId: data.participantId,
-        principal,
-        role,
-        messageId: data.messageId,
+        ...chatPost(visit, data),
         fileId: data.fileId,
         mediaType: data.mediaType,
         sizeBytes: data.sizeBytes,
-        postedAt: data.at,
       },
       phi: data.phi,
     },

@@ -127,23 +127,33 @@ export function decideSendChat(
 ): (ChatMessagePosted & { readonly phi: SealedPhi })[] {
   const violations = chatTextViolations(data.text);
   if (violations.length > 0) throw new ValidationError(violations);
+  return [{ type: ChatEventType.MessagePosted, data: chatPost(visit, data), phi: data.phi }];
+}
+
+/**
+ * Who posts what, when, in the visit's chat (a message or a file): checks that the caller is a member on that
+ * participant and within the rate limit, and returns the fields every chat event starts with.
+ */
+export function chatPost(
+  visit: ChatVisit,
+  data: {
+    readonly caller: ChatCaller;
+    readonly participantId: string;
+    readonly messageId: string;
+    readonly at: string;
+  },
+): ChatMessagePosted['data'] {
   const role = requireChatMember(visit, data.caller, data.participantId);
   chatRateCheck(visit, data.participantId, data.at);
   const principal = role === 'patient' ? `patients/${data.caller.id}` : `users/${data.caller.id}`;
-  return [
-    {
-      type: ChatEventType.MessagePosted,
-      data: {
-        visitId: visit.visitId,
-        participantId: data.participantId,
-        principal,
-        role,
-        messageId: data.messageId,
-        postedAt: data.at,
-      },
-      phi: data.phi,
-    },
-  ];
+  return {
+    visitId: visit.visitId,
+    participantId: data.participantId,
+    principal,
+    role,
+    messageId: data.messageId,
+    postedAt: data.at,
+  };
 }
 
 /** Throws ResourceExhaustedError (with when to retry) when the participant posted too much lately. */

@@ -1,22 +1,9 @@
 import { PermissionError, PreconditionError } from '@haven/errors';
 import { given } from '@haven/testing';
-import { decide, type Caller } from './decide';
+import type { Caller } from './decide';
+import { opened, visitSpec as spec } from './testing';
 import { evolve, initialVisitState, VisitEventType, type VisitEvent, type VisitState } from './visit';
 
-const spec = { decide, evolve, initialState: initialVisitState };
-const opened: VisitEvent = {
-  type: VisitEventType.Opened,
-  data: {
-    visitId: 'apt-1',
-    appointmentId: 'apt-1',
-    clinicianId: 'clin-1',
-    patientId: 'pat-1',
-    janusNode: 'janus-0',
-    room: 4242,
-    startTime: '2026-11-26T10:00:00.000Z',
-    endTime: '2026-11-26T10:30:00.000Z',
-  },
-};
 const host: Caller = { kind: 'user', id: 'clin-1', role: 'clinician' };
 const stranger: Caller = { kind: 'user', id: 'clin-9', role: 'clinician' };
 const patient: Caller = { kind: 'patient', id: 'pat-1', visit: 'visits/apt-1' };
