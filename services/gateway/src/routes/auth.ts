@@ -4,7 +4,7 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { identity } from '@haven/proto';
+import type { identity } from '@haven/proto';
 import { callUnary, forwardClientAddress } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, send, stringField } from '../http';
@@ -12,6 +12,7 @@ import { httpError, httpErrorFromGrpc } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { COOKIES, cookie } from '../security';
 import { SSO_PROVIDER_COOKIE, type SsoRelyingParty } from '../sso';
+import { roleName } from '../staff-roles';
 
 /** Options of {@link registerAuthRoutes}. */
 export interface AuthRouteOptions {
@@ -25,12 +26,6 @@ export interface AuthRouteOptions {
 }
 
 const LOGIN_FIELDS = { username: 'username', password: 'password', totp_code: 'totp' } as const;
-const ROLE_NAMES: Readonly<Record<number, string>> = {
-  [identity.Role.ROLE_ADMIN]: 'admin',
-  [identity.Role.ROLE_CLINICIAN]: 'clinician',
-  [identity.Role.ROLE_FRONT_DESK]: 'front_desk',
-  [identity.Role.ROLE_AUDITOR]: 'auditor',
-};
 
 /** The sign-in form's fields, or undefined after answering 400. */
 function loginRequest(req: Request, res: Response): identity.LoginRequest | undefined {
@@ -89,7 +84,7 @@ function login(ctx: RouteContext, options: AuthRouteOptions): RequestHandler {
     }
     cookies.setCsrf(res); // a new session gets a new CSRF token
     res.status(200).json({
-      user: { role: ROLE_NAMES[response.user?.role ?? 0] ?? 'unknown' },
+      user: { role: roleName(response.user?.role) },
       mfaEnrollmentRequired: response.mfaEnrollmentRequired,
       passwordChangeRequired: response.passwordChangeRequired,
     });

@@ -7,7 +7,7 @@
  * The browser's WebAuthn responses are passed on as JSON and never logged.
  */
 import type { Request, Response, Router } from 'express';
-import { identity, type passkeys as pb } from '@haven/proto';
+import type { passkeys as pb } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, stringField } from '../http';
@@ -15,13 +15,8 @@ import { httpError, httpErrorFromGrpc } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { COOKIES, cookie } from '../security';
 import { staff } from './guards';
+import { roleName } from '../staff-roles';
 
-const ROLE_NAMES: Readonly<Record<number, string>> = {
-  [identity.Role.ROLE_ADMIN]: 'admin',
-  [identity.Role.ROLE_CLINICIAN]: 'clinician',
-  [identity.Role.ROLE_FRONT_DESK]: 'front_desk',
-  [identity.Role.ROLE_AUDITOR]: 'auditor',
-};
 const ID = /^[A-Za-z0-9_-]{1,1024}$/;
 const USER_ID = /^[a-z0-9][a-z0-9-]{3,62}$/;
 
@@ -182,7 +177,7 @@ function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServic
     }
     cookies.setCsrf(res); // a new session gets a new CSRF token
     res.status(200).json({
-      user: { role: ROLE_NAMES[response.user?.role ?? 0] ?? 'unknown' },
+      user: { role: roleName(response.user?.role) },
       mfaEnrollmentRequired: false,
       passwordChangeRequired: response.passwordChangeRequired,
     });

@@ -22,6 +22,7 @@ import type { HttpFieldViolation } from '../http-errors';
 import { noteRefusal } from '../refusals';
 import { SSO_PROVIDER_COOKIE, type SsoRelyingParty } from '../sso';
 import { staff } from './guards';
+import { ROLE_NAMES, ROLE_OF_NAME } from '../staff-roles';
 
 /** Options of {@link registerSsoRoutes}. */
 export interface SsoRouteOptions {
@@ -31,13 +32,6 @@ export interface SsoRouteOptions {
   readonly forwarderSecret?: string | undefined;
 }
 
-const ROLE_NAMES: Readonly<Record<number, string>> = {
-  [identity.Role.ROLE_ADMIN]: 'admin',
-  [identity.Role.ROLE_CLINICIAN]: 'clinician',
-  [identity.Role.ROLE_FRONT_DESK]: 'front_desk',
-  [identity.Role.ROLE_AUDITOR]: 'auditor',
-};
-const ROLE_OF_NAME = new Map(Object.entries(ROLE_NAMES).map(([k, v]) => [v, Number(k) as identity.Role]));
 const STATE_NAMES: Readonly<Record<number, string>> = {
   [identity.SsoAccountState.SSO_ACCOUNT_STATE_PENDING]: 'pending',
   [identity.SsoAccountState.SSO_ACCOUNT_STATE_APPROVED]: 'approved',

@@ -18,15 +18,9 @@ import type { RouteContext } from '../context';
 import { asRecord, invalid, send, lastSegment, pathId, queryText, stringField } from '../http';
 import { httpErrorFromGrpc, type HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
+import { ROLE_NAMES, ROLE_OF_NAME } from '../staff-roles';
 
 const ADMIN = ['admin'] as const;
-const ROLE_NAMES: Readonly<Record<number, string>> = {
-  [identity.Role.ROLE_ADMIN]: 'admin',
-  [identity.Role.ROLE_CLINICIAN]: 'clinician',
-  [identity.Role.ROLE_FRONT_DESK]: 'front_desk',
-  [identity.Role.ROLE_AUDITOR]: 'auditor',
-};
-const ROLE_OF_NAME = new Map(Object.entries(ROLE_NAMES).map(([k, v]) => [v, Number(k) as identity.Role]));
 const STATE_NAMES: Readonly<Record<number, string>> = {
   [identity.UserState.USER_STATE_INVITED]: 'invited',
   [identity.UserState.USER_STATE_ACTIVE]: 'active',
