@@ -287,6 +287,8 @@ export class RecordingPipeline {
       const reason = await this.#reasonOf(error);
       this.#deps.logger.warn({ recordingId, reason, err: error }, 'recording processing failed');
       await this.#deps.objects.delete(objectKeyOf(recordingId)).catch(() => undefined);
+      // The plaintext goes before the outcome is told: whoever reads "failed" finds nothing left behind.
+      await this.#cleanUp(recordingId);
       await this.#deps.recordings.command(
         recordingId,
         { type: 'FailProcessing', data: { reason } },
