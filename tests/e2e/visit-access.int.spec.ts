@@ -396,14 +396,13 @@ describe('the waiting room, enforced by the server', () => {
 });
 
 describe('who may call the session service', () => {
-  it('refuses every session RPC to a front-desk user', async () => {
+  it('refuses every session RPC but the day list to a front-desk user, and the list tells roles and states only', async () => {
     const visitId = await openVisit({ clinicianId: 'clin-a' });
     const frontDesk = await identity.sign({ sub: 'u-frontdesk', role: 'front_desk' });
     const visit = `visits/${visitId}`;
     const someone = `${visit}/participants/pabc`;
     const calls: [keyof session.SessionServiceClient, unknown][] = [
       ['getVisit', { name: visit }],
-      ['listVisits', { pageSize: 0, pageToken: '', clinician: '', states: [] }],
       ['joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }],
       ['listLobby', { visit, pageSize: 0, pageToken: '' }],
       ['admitParticipant', { name: someone }],
@@ -429,6 +428,21 @@ describe('who may call the session service', () => {
     expect((await store.read(`session.visit-${visitId}`)).map((e) => e.type)).toEqual([
       'haven.session.v1.VisitOpened',
     ]);
+    // The day view: who is waiting by role and state, nothing that names or times anyone.
+    const listed = await call(
+      'listVisits',
+      { pageSize: 0, pageToken: '', clinician: '', states: [] },
+      frontDesk,
+    );
+    if (!listed.ok) throw listed.error;
+    const visits = (listed.value as session.ListVisitsResponse).visits;
+    expect(visits.map((v) => v.name)).toContain(visit);
+    for (const v of visits) {
+      expect(v).toMatchObject({ patient: '', janusNode: '', room: '0', createTime: undefined });
+      for (const p of v.participants) {
+        expect(p).toMatchObject({ name: '', principal: '', displayName: '', joinTime: undefined });
+      }
+    }
   });
 
   it('refuses a clinician another clinician’s lobby, visit and admissions; a patient another visit', async () => {

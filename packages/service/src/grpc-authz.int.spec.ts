@@ -27,11 +27,12 @@ describe('startGrpcService with the access policy', () => {
   let auditClient: audit.AuditServiceClient;
   const handled: string[] = [];
 
+  // Each handler answers its response type's defaults (repeated fields included, which a bare {} lacks).
   const handler =
-    (name: string): UnaryHandler<unknown, object> =>
+    (name: string, response: object = {}): UnaryHandler<unknown, object> =>
     async () => {
       handled.push(name);
-      return {};
+      return response;
     };
 
   beforeAll(async () => {
@@ -44,7 +45,10 @@ describe('startGrpcService with the access policy', () => {
         {
           definition: scheduling.SchedulingServiceService,
           // RedeemPatientLink is public in the table without being declared here.
-          handlers: { bookAppointment: handler('book'), redeemPatientLink: handler('redeem') },
+          handlers: {
+            bookAppointment: handler('book', scheduling.BookAppointmentResponse.fromPartial({})),
+            redeemPatientLink: handler('redeem'),
+          },
         },
         { definition: audit.AuditServiceService, handlers: { getTreeHead: handler('head') } },
       ],

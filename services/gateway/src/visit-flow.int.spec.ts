@@ -238,6 +238,8 @@ describe('front desk, patient and clinician through the gateway', () => {
       device: 1,
       recordingConsented: false,
       host: false,
+      self: false,
+      deviceCheck: null,
       joinTime: expect.any(String) as unknown,
     });
 
