@@ -54,12 +54,20 @@ function run(binary: string, args: readonly string[]): Promise<{ stdout: string;
 
 const MAGIC = 'MJR00002';
 
-/** The JSON header of a `.mjr` file. Throws ConversionError when the file is not a Janus recording. */
-async function headerOf(path: string): Promise<{ t?: unknown; c?: unknown; u?: unknown; s?: unknown }> {
+/**
+ * The JSON header of a `.mjr` file, or undefined for an empty file: Janus creates a track's file when the
+ * publisher starts recording but writes its header with the first packet, so a device that joined just before
+ * the stop leaves an empty file — no media, not a fault. Throws ConversionError when the file is not a Janus
+ * recording.
+ */
+async function headerOf(
+  path: string,
+): Promise<{ t?: unknown; c?: unknown; u?: unknown; s?: unknown } | undefined> {
   const handle = await fs.open(path, 'r');
   try {
     const head = Buffer.alloc(4096);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (bytesRead === 0) return undefined;
     const length = bytesRead >= 10 ? head.readUInt16BE(8) : 0;
     if (head.subarray(0, 8).toString('latin1') !== MAGIC || length === 0 || 10 + length > bytesRead) {
       throw new ConversionError('not a Janus recording (MJR00002)');
@@ -86,6 +94,7 @@ export async function listRawTracks(dir: string): Promise<RawTrack[]> {
   for (const name of names) {
     const path = join(dir, name);
     const header = await headerOf(path);
+    if (header === undefined) continue; // recorded nothing
     if ((header.t !== 'a' && header.t !== 'v') || typeof header.c !== 'string') continue; // data channels
     const first = typeof header.u === 'number' && header.u > 0 ? header.u : Number(header.s);
     tracks.push({
