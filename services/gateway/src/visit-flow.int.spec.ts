@@ -146,10 +146,9 @@ describe('front desk, patient and clinician through the gateway', () => {
       endTime: inMinutes(32),
     });
     expect(res.status).toBe(201);
-    appointmentId = String(
-      ((await res.json()) as { appointment: { name: string } }).appointment.name,
-    ).replace('appointments/', '');
-    const day = new Date().toISOString().slice(0, 10);
+    const booked = ((await res.json()) as { appointment: { name: string; startTime: string } }).appointment;
+    appointmentId = String(booked.name).replace('appointments/', '');
+    const day = booked.startTime.slice(0, 10); // the UTC day it starts on: right at midnight too
     const list = await desk.fetch(`${stack.url}/api/appointments?day=${day}&clinicianId=${clinicianA}`);
     expect(list.status).toBe(200);
     expect(((await list.json()) as { appointments: unknown[] }).appointments).toContainEqual(
