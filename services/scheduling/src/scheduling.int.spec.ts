@@ -5,13 +5,12 @@
  * lockout, reissue, cancelled appointment, ended visit), recurring appointments (per-occurrence conflicts,
  * cancel one or the rest). Captures the service's log and checks no PHI is in it.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { NatsConnection } from 'nats';
-import { JetStreamEventStore, newEventId } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
+import { newEventId } from '@haven/eventstore';
 import { phiEvents, scheduling } from '@haven/proto';
 import {
   callUnary,
@@ -21,16 +20,11 @@ import {
   parseStatusDetails,
 } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
-import {
-  failureOf,
-  type JwksServer,
-  type NatsServerHandle,
-  serveJwks,
-  startNatsServer,
-} from '@haven/testing';
+import { failureOf, type NatsServerHandle } from '@haven/testing';
 import { addClinicDays } from './appointment/series';
-import { startScheduling, type RunningScheduling } from './server';
-import { failingPhiAccessAppends, testSchedulingConfig } from './testing';
+import type { RunningScheduling } from './server';
+import { failingPhiAccessAppends } from './testing';
+import { startSchedulingSuite, type SchedulingSuite } from '../test/suite';
 
 jest.setTimeout(60_000);
 
@@ -42,47 +36,29 @@ const FAMILY = 'Quixfeather';
 const DOB = '1971-03-14';
 const REASON = 'persistent migraine with aura';
 
+let suite: SchedulingSuite;
 let nats: NatsServerHandle;
-let jwks: JwksServer;
 let dataDir: string;
 let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
-let testConnection: NatsConnection | undefined;
 const logs = captureLogs('scheduling');
 /** When true, appends to PhiAccessed streams fail (fault injection). */
 let failPhiAccessAppends = false;
 const secrets: string[] = [];
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  jwks = await serveJwks(issuer.jwks);
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-scheduling-'));
-  const config = testSchedulingConfig(
-    nats.env('scheduling'),
-    { jwksUrl: jwks.url, dataDir },
-    { HAVEN_CLINIC_TIME_ZONE: 'America/New_York' },
-  );
-  service = await startScheduling(config, logs.logger, {
-    host: '127.0.0.1',
+  suite = await startSchedulingSuite({
+    issuer,
+    dataDirPrefix: 'haven-scheduling-',
+    env: { HAVEN_CLINIC_TIME_ZONE: 'America/New_York' },
+    logger: logs.logger,
     wrapStore: failingPhiAccessAppends(() => failPhiAccessAppends),
   });
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  testConnection = await nats.connect();
-  store = await JetStreamEventStore.create(testConnection);
+  ({ nats, dataDir, service, client, store } = suite);
 });
 
-afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await testConnection?.close();
-  await nats?.stop();
-  await jwks?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => suite?.stop());
 
 const as = async (sub: string, role: string) =>
   clientCallMetadata({ token: await issuer.sign({ sub, role }) });

@@ -7,26 +7,21 @@
  * and the sorted form fields, computed here by hand) and refused when forged.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import type { NatsConnection } from 'nats';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, startJwksServer } from '@haven/service';
+import { callUnary, createLogger, startJwksServer } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
+import { eventually } from '@haven/testing';
+import type { RunningScheduling } from '../server';
 import {
-  eventually,
-  serveJwks,
-  startNatsServer,
-  type JwksServer,
-  type NatsServerHandle,
-} from '@haven/testing';
-import { startScheduling, type RunningScheduling } from '../server';
-import { testSchedulingConfig } from '../testing';
+  startSchedulingSuite,
+  startSmsGatewayStandIn,
+  type SchedulingSuite,
+  type SmsGatewayStandIn,
+  type SmsSent,
+} from '../../test/suite';
 import { reminderStream } from '../notification/reminder';
 import { contactKeyer } from './contact-key';
 import { INBOUND_TWILIO_PATH, INBOUND_WEBHOOK_PATH, inboundSmsRoutes } from './inbound-sms';
@@ -37,64 +32,36 @@ const issuer = createTestIssuer();
 const PHONE = '+15550107788';
 const SMS_TOKEN = 'inbound-sms-gateway-token-0123';
 
-let nats: NatsServerHandle;
-let jwks: JwksServer;
+let suite: SchedulingSuite;
 let dataDir: string;
 let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
-let nc: NatsConnection;
-let gateway: Server;
-const sent: { to: string; text: string; idempotencyKey: string }[] = [];
+let gateway: SmsGatewayStandIn;
+let sent: SmsSent[];
 
-const frontDesk = async () =>
-  clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
+const frontDesk = () => suite.as('u-desk', 'front_desk');
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  jwks = await serveJwks(issuer.jwks);
-  gateway = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      sent.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof sent)[number]);
-      res.writeHead(202).end('{}');
-    });
+  gateway = await startSmsGatewayStandIn(SMS_TOKEN);
+  sent = gateway.sent;
+  suite = await startSchedulingSuite({
+    issuer,
+    dataDirPrefix: 'haven-inbound-sms-',
+    env: {
+      HAVEN_SMS_PROVIDER: 'webhook',
+      ...gateway.env,
+      HAVEN_PASSCODE_DELIVERY: 'front-desk',
+      HAVEN_REMINDER_POLL_MS: '50',
+      HAVEN_REMINDER_OFFSETS: '',
+    },
   });
-  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-inbound-sms-'));
-  service = await startScheduling(
-    testSchedulingConfig(
-      nats.env('scheduling'),
-      { jwksUrl: jwks.url, dataDir },
-      {
-        HAVEN_SMS_PROVIDER: 'webhook',
-        HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/send`,
-        HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
-        HAVEN_PASSCODE_DELIVERY: 'front-desk',
-        HAVEN_REMINDER_POLL_MS: '50',
-        HAVEN_REMINDER_OFFSETS: '',
-      },
-    ),
-    createLogger({ service: 'scheduling', level: 'silent' }),
-    { host: '127.0.0.1' },
-  );
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  nc = await nats.connect();
-  store = await JetStreamEventStore.create(nc);
+  ({ dataDir, service, client, store } = suite);
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await nc?.close();
-  await new Promise((resolve) => gateway?.close(resolve));
-  await nats?.stop();
-  await jwks?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await suite?.stop();
+  await gateway?.close();
 });
 
 let offsetDays = 2;

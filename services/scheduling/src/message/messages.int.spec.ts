@@ -5,27 +5,15 @@
  * and an admin recorded as AccessRefused events, and a crypto-shredded patient's thread unreadable. A care team's message notifies the patient through
  * the outbox, to a real local SMTP server: the clinic's name and the link, never the text or the patient's PHI.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { NatsConnection } from 'nats';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
-import {
-  eventually,
-  failureOf,
-  serveJwks,
-  startMailCatcher,
-  startNatsServer,
-  type JwksServer,
-  type MailCatcher,
-  type NatsServerHandle,
-} from '@haven/testing';
-import { startScheduling, type RunningScheduling } from '../server';
-import { failingPhiAccessAppends, testSchedulingConfig } from '../testing';
+import { eventually, failureOf, startMailCatcher, type MailCatcher } from '@haven/testing';
+import type { RunningScheduling } from '../server';
+import { failingPhiAccessAppends } from '../testing';
+import { catcherSmtpEnv, startSchedulingSuite, type SchedulingSuite } from '../../test/suite';
 
 jest.setTimeout(60_000);
 
@@ -35,62 +23,38 @@ const SECRET = 'my rash spread to the elbow after the new cream';
 const CARE = scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_CARE;
 const SCHEDULING = scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_SCHEDULING;
 
-let nats: NatsServerHandle;
-let staffJwks: JwksServer;
-let patientJwks: JwksServer;
-let dataDir: string;
+let suite: SchedulingSuite;
 let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
-let connection: NatsConnection | undefined;
 const logs = captureLogs('scheduling');
 let failPhiAccessAppends = false;
 let catcher: MailCatcher;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  staffJwks = await serveJwks(staffIssuer.jwks);
-  patientJwks = await serveJwks(patientIssuer.jwks);
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-messages-'));
   catcher = await startMailCatcher();
-  const config = testSchedulingConfig(
-    nats.env('scheduling'),
-    { jwksUrl: staffJwks.url, dataDir },
-    {
-      HAVEN_PATIENT_JWKS_URL: patientJwks.url,
+  suite = await startSchedulingSuite({
+    issuer: staffIssuer,
+    patientIssuer,
+    dataDirPrefix: 'haven-messages-',
+    logger: logs.logger,
+    wrapStore: failingPhiAccessAppends(() => failPhiAccessAppends),
+    env: {
       HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
-      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      HAVEN_SMTP_REQUIRE_TLS: 'false',
-      HAVEN_SMTP_FROM: 'Lakeside <no-reply@lakeside.test>',
+      ...catcherSmtpEnv(catcher, 'Lakeside <no-reply@lakeside.test>'),
       HAVEN_REMINDER_POLL_MS: '50',
       HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
     },
-  );
-  service = await startScheduling(config, logs.logger, {
-    host: '127.0.0.1',
-    wrapStore: failingPhiAccessAppends(() => failPhiAccessAppends),
   });
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  connection = await nats.connect();
-  store = await JetStreamEventStore.create(connection);
+  ({ service, client, store } = suite);
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await connection?.close();
-  await nats?.stop();
-  await staffJwks?.close();
-  await patientJwks?.close();
+  await suite?.stop();
   await catcher?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-const staff = async (sub: string, role: string) =>
-  clientCallMetadata({ token: await staffIssuer.sign({ sub, role }) });
+const staff = (sub: string, role: string) => suite.as(sub, role);
 const asPatient = async (patientId: string) =>
   clientCallMetadata({
     token: await patientIssuer.sign({ sub: patientId, kind: 'patient', visit: 'visits/apt-any' }),

@@ -5,28 +5,20 @@
  * with back-off, a 5xx is a final failure, an unreachable relay loses nothing; a cancellation is announced and
  * stops the reminders. The service's log carries no canary either.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { NatsConnection } from 'nats';
-import { JetStreamEventStore, newEventId, type PositionedEvent } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
+import { newEventId, type PositionedEvent } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
+import { callUnary, parseStatusDetails } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
+import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import {
-  eventually,
-  serveJwks,
-  startMailCatcher,
-  startNatsServer,
-  type JwksServer,
-  type MailCatcher,
-  type NatsServerHandle,
-} from '@haven/testing';
-import { startScheduling, type RunningScheduling } from '../server';
-import { testSchedulingConfig } from '../testing';
+  catcherSmtpEnv,
+  startSchedulingSuite,
+  startSmsGatewayStandIn,
+  type SchedulingSuite,
+  type SmsGatewayStandIn,
+} from '../../test/suite';
 import { messageIdOf, reminderStream } from './reminder';
 
 jest.setTimeout(60_000);
@@ -54,64 +46,35 @@ const CANARY = {
 const REASON = 'canary diagnosis: recurrent vertigo';
 const CANARIES = [...Object.values(CANARY), REASON, '07/23/1961', '23.07.1961'];
 
-let nats: NatsServerHandle;
-let jwks: JwksServer;
+let suite: SchedulingSuite;
 let catcher: MailCatcher;
-let dataDir: string;
-let service: RunningScheduling;
+let sms: SmsGatewayStandIn;
 let client: scheduling.SchedulingServiceClient;
 let store: JetStreamEventStore;
-let nc: NatsConnection;
 const logs = captureLogs('scheduling');
-/** The SMS gateway stand-in: every request body it accepted. */
-const smsBodies: { to: string; text: string; idempotencyKey: string }[] = [];
-let smsGateway: Server;
 const SMS_TOKEN = 'outbox-sms-gateway-token-0123';
 
-const frontDesk = async () =>
-  clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
+const frontDesk = () => suite.as('u-desk', 'front_desk');
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  jwks = await serveJwks(issuer.jwks);
   catcher = await startMailCatcher();
-  smsGateway = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${SMS_TOKEN}`) return void res.writeHead(401).end();
-      smsBodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof smsBodies)[number]);
-      res.writeHead(202).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => smsGateway.listen(0, '127.0.0.1', resolve));
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-outbox-'));
-  const config = testSchedulingConfig(
-    nats.env('scheduling'),
-    { jwksUrl: jwks.url, dataDir },
-    {
+  sms = await startSmsGatewayStandIn(SMS_TOKEN);
+  suite = await startSchedulingSuite({
+    issuer,
+    dataDirPrefix: 'haven-outbox-',
+    logger: logs.logger,
+    env: {
       HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin',
       HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
-      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      HAVEN_SMTP_REQUIRE_TLS: 'false',
-      HAVEN_SMTP_FROM: 'Lakeside <no-reply@lakeside.test>',
+      ...catcherSmtpEnv(catcher, 'Lakeside <no-reply@lakeside.test>'),
       HAVEN_REMINDER_POLL_MS: '50',
       HAVEN_REMINDER_RETRY_MS: '200',
       HAVEN_REMINDER_MAX_ATTEMPTS: '3',
       HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
-      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(smsGateway.address() as AddressInfo).port}/send`,
-      HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
+      ...sms.env,
     },
-  );
-  service = await startScheduling(config, logs.logger, {
-    host: '127.0.0.1',
   });
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  nc = await nats.connect();
-  store = await JetStreamEventStore.create(nc);
+  ({ client, store } = suite);
   // The clinician's display name lives in the identity context (staff data, not PHI).
   await store.append('identity.user-doc-canary', 'no_stream', [
     {
@@ -127,14 +90,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await nc?.close();
+  await suite?.stop();
   await catcher?.close();
-  await new Promise((resolve) => smsGateway?.close(resolve));
-  await nats?.stop();
-  await jwks?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await sms?.close();
 });
 
 let slotMinutes = 3 * 24 * 60;
@@ -234,14 +192,14 @@ describe('an invitation', () => {
 
   it('goes by SMS too, exactly once, with the link and no canary PHI in the text', async () => {
     const key = messageIdOf(`${booked.appointmentId}_invitation_sms`, 'lakeside.test');
-    await until(() => expect(smsBodies.filter((b) => b.idempotencyKey === key)).toHaveLength(1), {
+    await until(() => expect(sms.sent.filter((b) => b.idempotencyKey === key)).toHaveLength(1), {
       timeoutMs: 20_000,
     });
-    const sms = smsBodies.find((b) => b.idempotencyKey === key)!;
-    expect(sms.to).toBe(CANARY.phone);
-    expect(sms.text).toContain(`https://visits.lakeside.test/join#${booked.link!.token}`);
-    expect(sms.text).toContain('Lakeside Family Practice');
-    for (const canary of CANARIES) expect(sms.text).not.toContain(canary);
+    const text = sms.sent.find((b) => b.idempotencyKey === key)!;
+    expect(text.to).toBe(CANARY.phone);
+    expect(text.text).toContain(`https://visits.lakeside.test/join#${booked.link!.token}`);
+    expect(text.text).toContain('Lakeside Family Practice');
+    for (const canary of CANARIES) expect(text.text).not.toContain(canary);
   });
 
   it('is preceded by PhiAccessed with purpose treatment-communication', async () => {
@@ -356,8 +314,7 @@ describe('a cancellation', () => {
 });
 
 describe('templates an admin saves', () => {
-  const admin = async () =>
-    clientCallMetadata({ token: await issuer.sign({ sub: 'u-admin', role: 'admin' }) });
+  const admin = () => suite.as('u-admin', 'admin');
   const invitation = (over: Partial<scheduling.MessageTemplate> = {}) =>
     scheduling.MessageTemplate.fromPartial({
       kind: scheduling.MessageKind.MESSAGE_KIND_INVITATION,

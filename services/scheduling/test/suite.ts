@@ -1,0 +1,143 @@
+/**
+ * Test support: the scheduling service in process over a real nats-server, with the suite's JWKS, a gRPC
+ * client and a second connection to the event store — what scheduling's integration suites share. Also a local
+ * SMS gateway stand-in (the webhook adapter's peer) and the SMTP variables for a local mail catcher.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
+import { scheduling } from '@haven/proto';
+import { clientCallMetadata, createLogger, type Logger } from '@haven/service';
+import type { TestIssuer } from '@haven/service/testing';
+import {
+  serveJwks,
+  startNatsServer,
+  type JwksServer,
+  type MailCatcher,
+  type NatsServerHandle,
+} from '@haven/testing';
+import { startScheduling, type RunningScheduling } from '../src/server';
+import { testSchedulingConfig } from '../src/testing';
+
+/** What a suite starts scheduling with. */
+export interface SchedulingSuiteOptions {
+  /** Signs the staff tokens the service accepts (its HAVEN_JWKS_URL). */
+  readonly issuer: TestIssuer;
+  /** Signs patient tokens (HAVEN_PATIENT_JWKS_URL), when the suite needs a second issuer. */
+  readonly patientIssuer?: TestIssuer;
+  /** The temporary data directory's name prefix, e.g. `haven-outbox-`. */
+  readonly dataDirPrefix: string;
+  /** Variables over the test defaults (`testSchedulingConfig`). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Defaults to a silent logger. */
+  readonly logger?: Logger;
+  readonly wrapStore?: (store: EventStore) => EventStore;
+}
+
+/** A running scheduling service and what a suite talks to it with. */
+export interface SchedulingSuite {
+  readonly nats: NatsServerHandle;
+  readonly dataDir: string;
+  readonly service: RunningScheduling;
+  readonly client: scheduling.SchedulingServiceClient;
+  /** The suite's own view of the event store (to read what the service wrote, or play another context). */
+  readonly store: JetStreamEventStore;
+  readonly connection: NatsConnection;
+  /** Call metadata carrying a staff token for `sub` with `role`. */
+  as(sub: string, role: string): Promise<grpc.Metadata>;
+  /** Stops everything it started and removes the data directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts nats-server, the JWKS server(s) and scheduling; `stop()` undoes all of it. */
+export async function startSchedulingSuite(options: SchedulingSuiteOptions): Promise<SchedulingSuite> {
+  const nats = await startNatsServer();
+  const jwks: JwksServer[] = [await serveJwks(options.issuer.jwks)];
+  if (options.patientIssuer) jwks.push(await serveJwks(options.patientIssuer.jwks));
+  const dataDir = mkdtempSync(join(tmpdir(), options.dataDirPrefix));
+  const config = testSchedulingConfig(
+    nats.env('scheduling'),
+    { jwksUrl: jwks[0]!.url, dataDir },
+    { ...(jwks[1] ? { HAVEN_PATIENT_JWKS_URL: jwks[1].url } : {}), ...options.env },
+  );
+  const service = await startScheduling(
+    config,
+    options.logger ?? createLogger({ service: 'scheduling', level: 'silent' }),
+    { host: '127.0.0.1', ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}) },
+  );
+  const client = new scheduling.SchedulingServiceClient(
+    `127.0.0.1:${service.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  const connection = await nats.connect();
+  const store = await JetStreamEventStore.create(connection);
+  return {
+    nats,
+    dataDir,
+    service,
+    client,
+    store,
+    connection,
+    as: async (sub, role) => clientCallMetadata({ token: await options.issuer.sign({ sub, role }) }),
+    async stop() {
+      client.close();
+      await service.stop();
+      await connection.close();
+      await nats.stop();
+      for (const server of jwks) await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The variables that send scheduling's e-mail to a local catcher (plain SMTP on loopback) from `from`. */
+export const catcherSmtpEnv = (catcher: MailCatcher, from: string): Record<string, string> => ({
+  HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+  HAVEN_SMTP_REQUIRE_TLS: 'false',
+  HAVEN_SMTP_FROM: from,
+});
+
+/** One text the SMS gateway stand-in accepted. */
+export interface SmsSent {
+  readonly to: string;
+  readonly text: string;
+  readonly idempotencyKey: string;
+}
+
+/** A local SMS gateway for the webhook adapter: what it accepted, and the variables that point scheduling at it. */
+export interface SmsGatewayStandIn {
+  readonly sent: SmsSent[];
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the stand-in on loopback. With `token`, a request without `Authorization: Bearer <token>` is answered
+ * 401 and not kept; every kept request is answered 202.
+ */
+export async function startSmsGatewayStandIn(token: string): Promise<SmsGatewayStandIn> {
+  const sent: SmsSent[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end();
+      sent.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as SmsSent);
+      res.writeHead(202).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    sent,
+    env: {
+      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/send`,
+      HAVEN_SMS_WEBHOOK_TOKEN: token,
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
