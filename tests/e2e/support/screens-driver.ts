@@ -36,6 +36,8 @@ export interface ScreenCheck {
   readonly overflowX: number;
   /** The visit's main tile, when the screen has one: its top and bottom in the viewport. */
   readonly mainTile: { top: number; bottom: number } | null;
+  /** What the main tile's connection-quality bars say (their accessible name), when it shows them. */
+  readonly mainTileQuality: string | null;
 }
 
 /** What the driver prints. */
@@ -76,6 +78,11 @@ async function main(): Promise<ScreensResult> {
         violations: axe.violations.map((x) => `${x.id}: ${x.nodes.length} node(s)`),
         overflowX: Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')),
         mainTile: mainTile ? { top: mainTile.y, bottom: mainTile.y + mainTile.height } : null,
+        mainTileQuality: await page
+          .locator('.tile-main .tile-quality')
+          .first()
+          .getAttribute('aria-label', { timeout: 500 })
+          .catch(() => null),
       });
     }
     await page.setViewportSize(VIEWPORTS[0]);

@@ -11,6 +11,7 @@
 import { csrfToken } from '../api/client';
 import type { IceServer, MediaCredentials } from '../api/types';
 import { MESSAGES, eventForCloseCode, eventForJanusError, type VisitEvent } from './machine';
+import type { FeedSample } from './signals';
 
 // ---------------------------------------------------------------- janus.js, as much of it as we use
 
@@ -180,13 +181,11 @@ export interface MediaRoom {
   readonly publisherId: number | null;
 }
 
-/** Inbound RTP of one remote feed. */
-export interface FeedStats {
-  readonly feed: number;
+/** Inbound RTP of one remote feed (and the counters ./signals.ts reads for speaking and quality). */
+export interface FeedStats extends FeedSample {
   readonly description: 'camera' | 'screen';
   readonly framesDecoded: number;
   readonly bytesReceived: number;
-  readonly audioPacketsReceived: number;
   readonly audioBytesReceived: number;
 }
 
@@ -610,20 +609,36 @@ export class JanusMediaRoom implements MediaRoom {
         framesDecoded: 0,
         bytesReceived: 0,
         audioPacketsReceived: 0,
+        audioPacketsLost: 0,
         audioBytesReceived: 0,
+        videoPacketsReceived: 0,
+        videoPacketsLost: 0,
+        audioLevel: 0,
+        roundTripTime: undefined as number | undefined,
       };
       const pc = r.handle?.webrtcStuff?.pc;
       if (pc) {
         try {
           (await pc.getStats()).forEach((s: Record<string, unknown>) => {
-            if (s['type'] !== 'inbound-rtp') return;
             const n = (k: string) => (typeof s[k] === 'number' ? s[k] : 0);
+            if (
+              s['type'] === 'candidate-pair' &&
+              s['nominated'] === true &&
+              typeof s['currentRoundTripTime'] === 'number'
+            ) {
+              entry.roundTripTime = s['currentRoundTripTime'];
+            }
+            if (s['type'] !== 'inbound-rtp') return;
             if (s['kind'] === 'video') {
               entry.framesDecoded += n('framesDecoded');
               entry.bytesReceived += n('bytesReceived');
+              entry.videoPacketsReceived += n('packetsReceived');
+              entry.videoPacketsLost += n('packetsLost');
             } else if (s['kind'] === 'audio') {
               entry.audioPacketsReceived += n('packetsReceived');
+              entry.audioPacketsLost += n('packetsLost');
               entry.audioBytesReceived += n('bytesReceived');
+              entry.audioLevel = Math.max(entry.audioLevel, n('audioLevel'));
             }
           });
         } catch {

@@ -10,6 +10,8 @@ import type { RecordingEndpoints } from '../recording/recording-api';
 import { RecordingControls } from '../recording/recording-controls';
 import { MESSAGES, inRoom, isFinished, type VisitState } from './machine';
 import { feedLabel } from './roster';
+import { QUALITY_WORDS, type FeedSignal } from './signals';
+import { useFeedSignals } from './use-feed-signals';
 import { useVisit, type Visit, type VisitDependencies, type VisitOptions } from './use-visit';
 
 /** Props of {@link VisitScreen}. */
@@ -50,13 +52,29 @@ function Media({ stream, kind, label }: { stream: MediaStream; kind: 'video' | '
   return <video ref={ref} className="tile-video" autoPlay playsInline muted aria-label={label} />;
 }
 
-/** One participant's tile: video, or their initials when there is none. */
+/** Three bars, as many lit as the quality is good, with the words for a screen reader. */
+function QualityBars({ signal }: { signal: FeedSignal }) {
+  return (
+    <span
+      className={`tile-quality tile-quality-${signal.quality}`}
+      role="img"
+      aria-label={QUALITY_WORDS[signal.quality]}
+    >
+      <i />
+      <i />
+      <i />
+    </span>
+  );
+}
+
+/** One participant's tile: video, or their initials when there is none; a ring while they speak. */
 function Tile({
   label,
   video,
   audio,
   screen = false,
   className = '',
+  signal,
   children,
 }: {
   label: string;
@@ -64,10 +82,14 @@ function Tile({
   audio?: MediaStream | null;
   screen?: boolean;
   className?: string;
+  signal?: FeedSignal | undefined;
   children?: ReactNode;
 }) {
   return (
-    <figure className={`tile${screen ? ' tile-screen' : ''} ${className}`}>
+    <figure
+      className={`tile${screen ? ' tile-screen' : ''}${signal?.speaking ? ' tile-speaking' : ''} ${className}`}
+      data-speaking={signal?.speaking ? 'true' : undefined}
+    >
       {video ? (
         <Media stream={video} kind="video" label={label} />
       ) : (
@@ -80,6 +102,7 @@ function Tile({
         {label}
         {video ? null : <span className="visually-hidden"> (camera off)</span>}
       </figcaption>
+      {signal ? <QualityBars signal={signal} /> : null}
       {children}
     </figure>
   );
@@ -87,8 +110,9 @@ function Tile({
 
 const CORNERS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
 
-function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'leave' }) {
+function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'leave' | 'fullscreen' }) {
   const paths = {
+    fullscreen: 'M4 4h6v2H6v4H4V4Zm10 0h6v6h-2V6h-4V4ZM4 14h2v4h4v2H4v-6Zm14 0h2v6h-6v-2h4v-4Z',
     mic: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1A7 7 0 0 0 19 11h-2Z',
     camera:
       'M15 8v8H5V8h10m1-2H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11l-4 4V7a1 1 0 0 0-1-1Z',
@@ -109,6 +133,33 @@ function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'leave' }) {
       <path d={paths[name]} fill="currentColor" />
     </svg>
   );
+}
+
+/**
+ * The visit in full screen (the Fullscreen API on the visit's section): whether it is, and a toggle that follows
+ * Esc and the browser's own controls. Not offered where the page may not go full screen (an iframe without
+ * allowfullscreen, iOS Safari on a phone).
+ */
+function useFullScreen(): {
+  attach: (el: HTMLElement | null) => void;
+  available: boolean;
+  on: boolean;
+  toggle: () => void;
+} {
+  const [element, setElement] = useState<HTMLElement | null>(null);
+  const [on, setOn] = useState(false);
+  useEffect(() => {
+    const follow = () => setOn(element !== null && document.fullscreenElement === element);
+    document.addEventListener('fullscreenchange', follow);
+    return () => document.removeEventListener('fullscreenchange', follow);
+  }, [element]);
+  const available = typeof document !== 'undefined' && document.fullscreenEnabled === true;
+  const toggle = () => {
+    if (!element) return;
+    if (document.fullscreenElement === element) void document.exitFullscreen().catch(() => undefined);
+    else void element.requestFullscreen().catch(() => undefined);
+  };
+  return { attach: setElement, available, on, toggle };
 }
 
 /** The message line: how the visit is going, in words (one line, said once). */
@@ -135,6 +186,8 @@ export function VisitScreen({
   const chatPanelId = useId();
   const chat = useChat(inRoom(visit.state) ? chatTarget : undefined, chatChannel);
   const { state, feeds, roster, localVideo } = visit;
+  const signals = useFeedSignals(visit.room, state.status === 'live');
+  const { attach, ...fullScreen } = useFullScreen();
   const [corner, setCorner] = useState(0);
   const onStateRef = useRef(onState);
   useEffect(() => {
@@ -155,7 +208,7 @@ export function VisitScreen({
   const selfLabel = 'You';
 
   return (
-    <section className="visit" aria-label="Video visit" data-status={state.status}>
+    <section className="visit" aria-label="Video visit" data-status={state.status} ref={attach}>
       {message ? (
         <p className={`visit-message${failed ? ' visit-message-bad' : ''}`} role="status">
           {message}
@@ -176,6 +229,7 @@ export function VisitScreen({
                 audio={main.audio}
                 screen={main.kind === 'screen'}
                 className="tile-main"
+                signal={signals.get(main.id)}
               />
             ) : (
               <div className="tile tile-main tile-empty" aria-hidden="true" />
@@ -185,7 +239,12 @@ export function VisitScreen({
             <ul className="visit-strip" aria-label="Others in the visit">
               {strip.map((f) => (
                 <li key={f.id}>
-                  <Tile label={feedLabel(roster, f)} video={f.video} audio={f.audio} />
+                  <Tile
+                    label={feedLabel(roster, f)}
+                    video={f.video}
+                    audio={f.audio}
+                    signal={signals.get(f.id)}
+                  />
                 </li>
               ))}
             </ul>
@@ -241,6 +300,17 @@ export function VisitScreen({
             <span>Share screen</span>
           </button>
           {chatTarget ? <ChatButton chat={chat} panelId={chatPanelId} /> : null}
+          {fullScreen.available ? (
+            <button
+              type="button"
+              className="control"
+              aria-pressed={fullScreen.on}
+              onClick={fullScreen.toggle}
+            >
+              <Icon name="fullscreen" />
+              <span>Full screen</span>
+            </button>
+          ) : null}
           <button type="button" className="control control-leave" onClick={() => void visit.leave()}>
             <Icon name="leave" />
             <span>Leave</span>

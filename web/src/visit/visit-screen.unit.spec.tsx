@@ -32,8 +32,10 @@ class FakeRoom implements MediaRoom {
   close(): void {
     this.calls.push('close');
   }
+  /** What the next stats() answers (the test sets it). */
+  nextStats: FeedStats[] = [];
   async stats(): Promise<FeedStats[]> {
-    return [];
+    return this.nextStats;
   }
 }
 
@@ -240,5 +242,102 @@ describe('the visit screen', () => {
     expect(initials('Maria Lopez')).toBe('ML');
     expect(initials('Clinician’s screen')).toBe('C');
     expect(initials('You (clinician)')).toBe('Y');
+  });
+
+  describe('signals on the tiles', () => {
+    const stats = (over: Partial<FeedStats> = {}): FeedStats => ({
+      feed: 7,
+      description: 'camera',
+      framesDecoded: 10,
+      bytesReceived: 1000,
+      audioPacketsReceived: 100,
+      audioPacketsLost: 0,
+      audioBytesReceived: 1000,
+      videoPacketsReceived: 100,
+      videoPacketsLost: 0,
+      audioLevel: 0,
+      roundTripTime: 0.04,
+      ...over,
+    });
+    const nextSample = () => act(() => new Promise((resolve) => setTimeout(resolve, 450)));
+
+    it('rings the tile of the participant who speaks and says how good the connection to them is', async () => {
+      const { room, send, feeds } = await renderVisit('patient');
+      room.nextStats = [stats({ audioLevel: 0.2 })];
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      await feeds([camera(7)]);
+      await nextSample();
+      const main = document.querySelector('.tile-main')!;
+      expect(main.getAttribute('data-speaking')).toBe('true');
+      expect(within(main as HTMLElement).getByRole('img', { name: 'Connection good' })).toBeTruthy();
+
+      // Quiet, and a tenth of the packets lost since the last sample: no ring, poor connection.
+      room.nextStats = [
+        stats({
+          audioLevel: 0.001,
+          audioPacketsReceived: 190,
+          audioPacketsLost: 10,
+          videoPacketsReceived: 190,
+          videoPacketsLost: 10,
+        }),
+      ];
+      await nextSample();
+      expect(main.getAttribute('data-speaking')).toBeNull();
+      expect(within(main as HTMLElement).getByRole('img', { name: 'Connection poor' })).toBeTruthy();
+    });
+
+    it('reads no statistics before the visit is live', async () => {
+      const { room, feeds } = await renderVisit('patient');
+      let reads = 0;
+      room.stats = async () => {
+        reads++;
+        return [];
+      };
+      await feeds([camera(7)]);
+      await nextSample();
+      expect(reads).toBe(0);
+    });
+  });
+
+  describe('full screen', () => {
+    it('is offered where the page may go full screen, and follows the browser', async () => {
+      Object.defineProperty(document, 'fullscreenEnabled', { configurable: true, value: true });
+      let fullscreenElement: Element | null = null;
+      Object.defineProperty(document, 'fullscreenElement', {
+        configurable: true,
+        get: () => fullscreenElement,
+      });
+      const requested: Element[] = [];
+      HTMLElement.prototype.requestFullscreen = function (this: HTMLElement) {
+        requested.push(this);
+        fullscreenElement = requested.at(-1) ?? null;
+        document.dispatchEvent(new Event('fullscreenchange'));
+        return Promise.resolve();
+      };
+      document.exitFullscreen = () => {
+        fullscreenElement = null;
+        document.dispatchEvent(new Event('fullscreenchange'));
+        return Promise.resolve();
+      };
+      try {
+        const { send } = await renderVisit('patient');
+        send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+        const button = controls().getByRole('button', { name: 'Full screen' });
+        expect(button.getAttribute('aria-pressed')).toBe('false');
+        act(() => button.click());
+        expect(requested).toEqual([screen.getByRole('region', { name: 'Video visit' })]);
+        expect(button.getAttribute('aria-pressed')).toBe('true');
+        act(() => button.click());
+        expect(button.getAttribute('aria-pressed')).toBe('false');
+      } finally {
+        Object.defineProperty(document, 'fullscreenEnabled', { configurable: true, value: false });
+      }
+    });
+
+    it('is not offered where the page may not go full screen', async () => {
+      const { send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      expect(controls().queryByRole('button', { name: 'Full screen' })).toBeNull();
+    });
   });
 });
