@@ -27,6 +27,7 @@ import type { GatewayAppConfig } from './app';
 import { loadGatewayConfig } from './config';
 import { gatewaySsoOptions } from './sso';
 import { MediaRelay } from './media-ws';
+import { subscribeHubFeeds } from './hub-feed';
 import { WsHub } from './ws';
 
 type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -156,11 +157,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
-/**
- * Session events for the WebSocket fan-out: a consumer of this gateway instance's own. It replays the bus's
- * retained session events first (that is how a restarted gateway knows who is on video), and the server
- * deletes it ten minutes after this instance is gone, so restarts leave no consumers behind.
- */
+/** The hub's bus feeds (hub-feed.ts) on a connection of their own; none without NATS. */
 async function subscribeSessionEvents(
   nats: (ReturnType<typeof natsCredentialsOf> & { replicas: number }) | undefined,
   options: { consumers: ConsumerHealth; hub: WsHub; logger: Logger },
@@ -168,16 +165,7 @@ async function subscribeSessionEvents(
   const { consumers, hub, logger } = options;
   const bus = nats ? await EventBus.connect({ ...nats, name: 'haven-gateway', logger }) : undefined;
   const durable = `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
-  const subscription = bus
-    ? await bus.subscribe({
-        durable,
-        name: 'gateway.session-events',
-        health: consumers,
-        subjects: ['haven.bus.session.>'],
-        inactiveThresholdMs: 10 * 60_000,
-        handler: async (event) => hub.event(event),
-      })
-    : undefined;
+  const subscription = bus ? await subscribeHubFeeds(bus, hub, { durable, health: consumers }) : undefined;
   if (!bus) logger.warn('NATS_URL is not set: the WebSocket gets no live visit updates');
   return { bus, subscription };
 }

@@ -8,8 +8,16 @@
  * the gateway's door.
  */
 import type { NatsConnection } from 'nats';
+import { WebSocket } from 'ws';
 import { eventually, readEventLog, startMailCatcher, type MailCatcher } from '@haven/testing';
-import { CookieJar, redeemLink, signedIn as signIn } from '../test/gateway';
+import {
+  CookieJar,
+  bookVisitWithLink,
+  liveSocket,
+  redeemLink,
+  signedIn as signIn,
+  type LiveSocket,
+} from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -19,6 +27,7 @@ let stack: TestStack;
 let nc: NatsConnection;
 let catcher: MailCatcher;
 let clinician: string;
+let bo: string;
 const CANARY = 'canary-heron-5531';
 const NAME = 'Ottoline Brackenfield';
 const DOB = '1983-07-19';
@@ -38,10 +47,12 @@ beforeAll(async () => {
   nc = await stack.nats.connect();
   await stack.createUser('desk@msg.test', 'front_desk', 'Front Desk');
   clinician = await stack.createUser('cara@msg.test', 'clinician', 'Dr Cara Ng');
-  await stack.createUser('bo@msg.test', 'clinician', 'Dr Bo Ek');
+  bo = await stack.createUser('bo@msg.test', 'clinician', 'Dr Bo Ek');
   await stack.createUser('ada@msg.test', 'admin', 'Ada Admin');
 });
+const sockets: WebSocket[] = [];
 afterAll(async () => {
+  for (const s of sockets) s.terminate();
   await nc?.close();
   await stack?.stop();
   await catcher?.close();
@@ -185,5 +196,108 @@ describe('a follow-up message after the visit', () => {
         roles.filter((r) => r === 'front_desk').length === 2
       );
     });
+  });
+});
+
+describe('live push of secure messages (raw websockets)', () => {
+  const pushes = (s: LiveSocket, threadId: string) =>
+    s.messages.filter((m) => m['type'] === 'messages' && m['threadId'] === threadId);
+  let threadId: string;
+  let patientLive: LiveSocket;
+  let deeLive: LiveSocket;
+  let outsiders: LiveSocket[];
+  let patient: CookieJar;
+  let dee: CookieJar;
+
+  beforeAll(async () => {
+    const desk = await signedIn('desk@msg.test');
+    // A clinician of their own (the first visit holds Dr Ng's slot); Dr Ek sees the other patient.
+    const deeId = await stack.createUser('dee@msg.test', 'clinician', 'Dr Dee Oak');
+    dee = await signedIn('dee@msg.test');
+    const visit = await bookVisitWithLink(stack.url, desk, deeId, {
+      name: 'Wilhelmina Pushcart',
+      dateOfBirth: '1977-03-04',
+    });
+    const other = await bookVisitWithLink(stack.url, desk, bo, {
+      name: 'Oswin Otherly',
+      dateOfBirth: '1969-11-12',
+    });
+    patient = await redeemLink(stack.url, visit);
+    const opened = await patient.post(api('/patient/messages/threads'), { topic: 'care' });
+    threadId = ((await opened.json()) as { thread: ThreadJson }).thread.id;
+    // The patient signed in to their messages only (no visit) on a second device.
+    const messagesOnly = new CookieJar();
+    await messagesOnly.fetch(`${stack.url}/join`);
+    expect((await messagesOnly.post(api('/messages/join'), visit)).status).toBe(200);
+    patientLive = await liveSocket(stack.url, messagesOnly, true, sockets);
+    deeLive = await liveSocket(stack.url, dee, false, sockets);
+    outsiders = [
+      await liveSocket(stack.url, await signedIn('cara@msg.test'), false, sockets),
+      await liveSocket(stack.url, await signedIn('desk@msg.test'), false, sockets),
+      await liveSocket(stack.url, await redeemLink(stack.url, other), true, sockets),
+    ];
+  });
+
+  it('refuses an anonymous socket before it can hear anything', async () => {
+    // A browser that opened a page (it has the CSRF cookie) but signed in to nothing.
+    const anonymous = new CookieJar();
+    await anonymous.fetch(`${stack.url}/join`);
+    const csrf = encodeURIComponent(anonymous.cookies.get('haven_csrf') ?? '');
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${stack.url.replace('http', 'ws')}/api/ws?csrf=${csrf}&as=patient`, {
+        headers: { origin: stack.url, cookie: anonymous.header() },
+      });
+      ws.on('error', () => undefined);
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      });
+      ws.on('open', () => (resolve(101), ws.terminate()));
+    });
+    expect(status).toBe(401);
+  });
+
+  it('tells the clinician at once that the patient wrote, with counts and no text', async () => {
+    const text = `my ankle again ${CANARY}`;
+    expect((await patient.post(api(`/patient/messages/threads/${threadId}/messages`), { text })).status).toBe(
+      201,
+    );
+    const push = await deeLive.waitFor(
+      (m) => m['type'] === 'messages' && m['threadId'] === threadId && m['unreadCount'] === 1,
+    );
+    expect(push).toMatchObject({ messageCount: 1, open: true });
+    expect((push as { events: string[] }).events).toContain('posted');
+    expect(JSON.stringify(deeLive.messages)).not.toContain(CANARY);
+  });
+
+  it('tells the patient of the read receipt and of the answer, on a messages-only sign-in', async () => {
+    expect((await dee.fetch(api(`/messages/threads/${threadId}`))).status).toBe(200);
+    expect((await dee.post(api(`/messages/threads/${threadId}/read`), {})).status).toBe(200);
+    await patientLive.waitFor(
+      (m) =>
+        m['type'] === 'messages' && m['threadId'] === threadId && (m['events'] as string[]).includes('read'),
+    );
+    const answer = 'Rest it and keep it raised.';
+    expect((await dee.post(api(`/messages/threads/${threadId}/messages`), { text: answer })).status).toBe(
+      201,
+    );
+    await patientLive.waitFor(
+      (m) => m['type'] === 'messages' && m['threadId'] === threadId && m['messageCount'] === 2,
+    );
+    expect(pushes(patientLive, threadId).at(-1)).toMatchObject({ unreadCount: 1 });
+    expect(JSON.stringify(patientLive.messages)).not.toContain('raised');
+  });
+
+  it('pushes nothing to another clinician, the front desk (care thread) or another patient', async () => {
+    // Every push of this thread has reached the members by now; one more round for good measure.
+    expect((await patient.post(api(`/patient/messages/threads/${threadId}/read`), {})).status).toBe(200);
+    await deeLive.waitFor(
+      (m) =>
+        m['type'] === 'messages' && m['threadId'] === threadId && (m['events'] as string[]).includes('read'),
+    );
+    for (const s of outsiders) {
+      expect(s.ws.readyState).toBe(WebSocket.OPEN);
+      expect(s.messages.filter((m) => m['type'] === 'messages')).toEqual([]);
+    }
   });
 });

@@ -7,7 +7,9 @@
  * their own device: each redemption of a link is its own participant, known from GetVisit's caller_participant).
  * Recording is pushed to every page of the visit (the clinician's and each patient device's): a `recording`
  * message when consent is requested, when recording starts and when it stops (with why), and the `visit`
- * messages carry the recording state for a page that connects later. A socket is
+ * messages carry the recording state for a page that connects later. Secure messages outside visits are pushed
+ * as `messages` (ids and counts only) to the pages of the thread's members (message-push.ts); a patient signed in
+ * to their messages only (no visit) may open the channel for that push alone. A socket is
  * closed with code 4401 when identity revokes the session (logout, idle logoff, deactivation…), when its token
  * expires (the page refreshes and reconnects), or after the idle timeout without activity from the page.
  */
@@ -26,6 +28,7 @@ import type {
   TokenVerifier,
 } from '@haven/service';
 import { ChatRelay, type ChatSocket } from './chat-ws';
+import { MessagePush } from './message-push';
 import type { GatewayClients, MediaPresence } from './context';
 import { tokenTimes } from './http';
 import { recordUpgradeRefusal } from './refusals';
@@ -140,6 +143,7 @@ export class WsHub implements MediaPresence {
   private readonly deadlineMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   private readonly chat: ChatRelay;
+  private readonly messages: MessagePush;
 
   private constructor(private readonly options: WsHubOptions) {
     this.now = options.now ?? Date.now;
@@ -150,6 +154,18 @@ export class WsHub implements MediaPresence {
       clients: options.clients,
       logger: options.logger,
       deadlineMs: this.deadlineMs,
+    });
+    this.messages = new MessagePush({
+      clients: options.clients,
+      logger: options.logger,
+      deadlineMs: this.deadlineMs,
+      since: this.startedAt,
+      sockets: () =>
+        [...this.clientsSet].map((c) => ({
+          token: c.token,
+          principal: c.principal,
+          send: (message: Record<string, unknown>) => this.sendTo(c, message),
+        })),
     });
     this.onUpgrade = (req, socket, head) => {
       void this.upgrade(req, socket, head).catch((err: unknown) => {
@@ -218,7 +234,10 @@ export class WsHub implements MediaPresence {
         : principal.kind === 'patient' || principal.kind === 'guest'
           ? 'patient'
           : undefined;
-    if (!kind || (kind === 'patient' && !visitId)) {
+    // A patient signed in to their secure messages only (`messages/…`: no visit) gets the messages push alone.
+    const messagesOnly =
+      principal.kind === 'patient' && /^messages\/[A-Za-z0-9_-]{1,64}$/.test(principal.subjectOf ?? '');
+    if (!kind || (kind === 'patient' && !visitId && !messagesOnly)) {
       this.refused(
         {
           kind: 'permission',
@@ -344,6 +363,7 @@ export class WsHub implements MediaPresence {
    * (a replay at start-up) only update the maps. Throws nothing.
    */
   event(event: EventEnvelope): void {
+    if (this.messages.event(event)) return;
     if (!event.type.startsWith(SESSION_EVENT)) return;
     const name = event.type.slice(SESSION_EVENT.length);
     const data = event.data;
@@ -526,6 +546,7 @@ export class WsHub implements MediaPresence {
     for (const t of this.timers) clearInterval(t);
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();
+    this.messages.close();
     for (const c of this.clientsSet) {
       if (c.expiryTimer) clearTimeout(c.expiryTimer);
       c.ws.close(1001, 'going away');

@@ -12,13 +12,13 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
-import type { BusSubscription } from '@haven/bus';
 import { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
 import { RevocationFeed, createVerifierFromConfig } from '@haven/service';
 import { launchStack, runIdentityCli, TEST_IDENTITY_ENV } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
 import { MediaRelay } from '../src/media-ws';
+import { subscribeHubFeeds, type HubFeeds } from '../src/hub-feed';
 import { WsHub } from '../src/ws';
 import type { GatewayClients } from '../src/context';
 import { captureLogs } from './gateway';
@@ -91,7 +91,7 @@ interface StackParts {
   hub?: WsHub;
   relay?: MediaRelay;
   server?: Server;
-  subscription?: BusSubscription;
+  subscription?: HubFeeds;
   bus?: EventBus;
   feed?: RevocationFeed;
   clients?: GatewayClients;
@@ -238,10 +238,8 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
     return `http://127.0.0.1:${await listenOn(extra, 0)}`;
   };
   const bus = (parts.bus = await EventBus.connect({ ...nats.client('gateway'), name: 'gateway-test' }));
-  parts.subscription = await bus.subscribe({
+  parts.subscription = await subscribeHubFeeds(bus, hub, {
     durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
-    subjects: ['haven.bus.session.>'],
-    handler: async (event) => hub.event(event),
   });
   const port = await listenOn(server, launched.ports.gateway.http!);
   return { url: `http://127.0.0.1:${port}`, hub, logs, startGateway };

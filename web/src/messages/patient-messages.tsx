@@ -5,6 +5,7 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
+import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
 
 const BASE = '/api/patient/messages';
@@ -70,6 +71,8 @@ function SignIn({ token, onDone }: { readonly token: string; readonly onDone: ()
 }
 
 function Messages() {
+  // New messages and read receipts show at once (the live channel says which thread changed).
+  const push = useMessagesPush('patient');
   const [current, setCurrent] = useState<string | undefined>();
   const [version, setVersion] = useState(0);
   const [error, setError] = useState('');
@@ -86,13 +89,14 @@ function Messages() {
         base={BASE}
         threadId={current}
         asPatient
+        push={push}
         onBack={() => (setCurrent(undefined), setVersion((v) => v + 1))}
       />
     );
   }
   return (
     <>
-      <ThreadList base={BASE} label={topicLabel} onOpen={setCurrent} version={version} />
+      <ThreadList base={BASE} label={topicLabel} onOpen={setCurrent} version={version} push={push} />
       <p>
         <button type="button" className="button button-primary" onClick={() => start('care')}>
           Write to my clinician

@@ -5,12 +5,15 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
+import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
 
 const BASE = '/api/messages';
 
 /** The messages card; `role` picks the threads' topic. */
 export function StaffMessages({ role }: { readonly role: 'clinician' | 'front_desk' }) {
+  // New messages and read receipts show at once (the live channel says which thread changed).
+  const push = useMessagesPush();
   const [current, setCurrent] = useState<string | undefined>();
   const [version, setVersion] = useState(0);
   const [names, setNames] = useState<Readonly<Record<string, string>>>({});
@@ -33,11 +36,12 @@ export function StaffMessages({ role }: { readonly role: 'clinician' | 'front_de
           threadId={current}
           asPatient={false}
           canClose
+          push={push}
           onBack={() => (setCurrent(undefined), setVersion((v) => v + 1))}
         />
       ) : (
         <>
-          <ThreadList base={BASE} label={label} onOpen={setCurrent} version={version} />
+          <ThreadList base={BASE} label={label} onOpen={setCurrent} version={version} push={push} />
           {role === 'clinician' ? <NewThread names={names} onOpened={setCurrent} /> : null}
         </>
       )}

@@ -5,6 +5,7 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
+import { pushChangesThread, type MessagesPush } from './live';
 import './messages.css';
 
 /** A thread as the gateway lists it (no text). */
@@ -42,8 +43,10 @@ export function ThreadList(props: {
   readonly onOpen: (id: string) => void;
   /** Bumped to read the list again. */
   readonly version?: number;
+  /** The newest live push (a new message, a receipt…): the list is read again. */
+  readonly push?: MessagesPush | undefined;
 }) {
-  const { base, label, onOpen, version } = props;
+  const { base, label, onOpen, version, push } = props;
   const [threads, setThreads] = useState<readonly ThreadSummary[] | undefined>();
   const [error, setError] = useState('');
   useEffect(() => {
@@ -55,7 +58,7 @@ export function ThreadList(props: {
     return () => {
       live = false;
     };
-  }, [base, version]);
+  }, [base, version, push]);
   if (error) {
     return (
       <p className="form-error" role="alert">
@@ -96,8 +99,10 @@ export function ThreadView(props: {
   readonly onBack: () => void;
   /** The care team may close a thread. */
   readonly canClose?: boolean;
+  /** The newest live push: the thread is read again when it changed it. */
+  readonly push?: MessagesPush | undefined;
 }) {
-  const { base, threadId, asPatient, onBack, canClose } = props;
+  const { base, threadId, asPatient, onBack, canClose, push } = props;
   const [messages, setMessages] = useState<readonly ThreadMessage[]>([]);
   const [open, setOpen] = useState(true);
   const [text, setText] = useState('');
@@ -125,6 +130,15 @@ export function ThreadView(props: {
       live = false;
     };
   }, [base, threadId, version]);
+  const mine = (m: ThreadMessage) => m.fromPatient === asPatient;
+  const unreadOfMine = messages.filter((m) => mine(m) && !m.read).length;
+  const shown = { threadId, messageCount: messages.length, unreadOfMine, open };
+  // A new push that changed what is shown reads the thread again (state adjusted while rendering, once per push).
+  const [seenPush, setSeenPush] = useState(push);
+  if (push !== seenPush) {
+    setSeenPush(push);
+    if (pushChangesThread(push, shown)) setVersion((v) => v + 1);
+  }
   const send = (event: FormEvent) => {
     event.preventDefault();
     if (text.trim() === '') return;
@@ -138,7 +152,6 @@ export function ThreadView(props: {
       .then(reload)
       .catch((e: unknown) => setError(errorText(e)));
   };
-  const mine = (m: ThreadMessage) => m.fromPatient === asPatient;
   return (
     <div className="message-thread" data-thread={threadId}>
       <button type="button" className="button button-quiet" onClick={onBack}>

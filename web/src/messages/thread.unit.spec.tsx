@@ -2,6 +2,7 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { pushChangesThread, type MessagesPush } from './live';
 import { ThreadList, ThreadView } from './thread';
 
 type Call = { route: string; body: unknown };
@@ -90,5 +91,72 @@ describe('the list of threads', () => {
     expect(screen.getByLabelText('3 unread').textContent).toBe('3 new');
     fireEvent.click(screen.getByText('Ana Ruiz'));
     expect(opened).toEqual(['t1']);
+  });
+});
+
+describe('a live push', () => {
+  const push = (over: Partial<MessagesPush>): MessagesPush => ({
+    type: 'messages',
+    threadId: 't1',
+    events: ['posted'],
+    messageCount: 2,
+    unreadCount: 0,
+    open: true,
+    ...over,
+  });
+  const reads = (calls: Call[]) =>
+    calls.filter((c) => c.route === 'GET /api/patient/messages/threads/t1').length;
+
+  it('reads the open thread again for a new message, not for another thread or its own receipt', async () => {
+    const calls = server({ 'GET /api/patient/messages/threads/t1': { thread: thread(0), messages } });
+    const view = (p?: MessagesPush) => (
+      <ThreadView base="/api/patient/messages" threadId="t1" asPatient onBack={() => undefined} push={p} />
+    );
+    const { rerender } = render(view());
+    await flush();
+    expect(reads(calls)).toBe(1);
+    rerender(view(push({ threadId: 't2', messageCount: 9 })));
+    await flush();
+    // The patient's own message is already read: a receipt changes nothing shown.
+    rerender(view(push({ events: ['read'] })));
+    await flush();
+    expect(reads(calls)).toBe(1);
+    rerender(view(push({ messageCount: 3 })));
+    await flush();
+    expect(reads(calls)).toBe(2);
+  });
+
+  it('reads the list again at each push', async () => {
+    const calls = server({ 'GET /api/messages/threads': { threads: [thread(0)] } });
+    const list = (p?: MessagesPush) => (
+      <ThreadList base="/api/messages" label={() => 'Ana Ruiz'} onOpen={() => undefined} push={p} />
+    );
+    const { rerender } = render(list());
+    await flush();
+    rerender(list(push({ unreadCount: 1, messageCount: 3 })));
+    await flush();
+    expect(calls.filter((c) => c.route === 'GET /api/messages/threads')).toHaveLength(2);
+  });
+});
+
+describe('whether a push changes a thread', () => {
+  const shown = { threadId: 't1', messageCount: 2, unreadOfMine: 1, open: true };
+  const base: MessagesPush = {
+    type: 'messages',
+    threadId: 't1',
+    events: ['read'],
+    messageCount: 2,
+    unreadCount: 0,
+    open: true,
+  };
+  it.each([
+    ['a receipt while one of mine shows unread', base, true],
+    ['a receipt when all of mine are read', base, false, { ...shown, unreadOfMine: 0 }],
+    ['a new message', { ...base, events: ['posted'], messageCount: 3 }, true],
+    ['the thread was closed', { ...base, events: ['closed'], open: false }, true],
+    ['another thread', { ...base, threadId: 't2' }, false],
+    ['no push', undefined, false],
+  ])('%s', (_what, p, expected, view = shown) => {
+    expect(pushChangesThread(p, view)).toBe(expected);
   });
 });

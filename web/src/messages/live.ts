@@ -1,0 +1,64 @@
+/**
+ * The live push of secure messages: the gateway's live channel says `messages` (a thread's id and counts, never
+ * text) when a message is posted, read, or the thread is opened or closed, to the pages of the thread's members
+ * only. The page then reads the list or the thread itself (each read of the text is a PhiAccessed).
+ */
+import { useEffect, useState } from 'react';
+import { refreshSession } from '../api/client';
+import { openLive } from '../live/live-channel';
+
+/** A `messages` push. */
+export interface MessagesPush {
+  readonly type: 'messages';
+  readonly threadId: string;
+  /** What happened since the last push: `posted`, `read`, `opened`, `closed`. */
+  readonly events: readonly string[];
+  readonly messageCount: number;
+  readonly unreadCount: number;
+  readonly open: boolean;
+}
+
+/** The newest push for the patient's page (`as: 'patient'`) or the staff app; a new object per push. */
+export function useMessagesPush(as?: 'patient'): MessagesPush | undefined {
+  const [push, setPush] = useState<MessagesPush | undefined>();
+  useEffect(() => {
+    const channel = openLive<{ readonly type: string }>({
+      ...(as ? { as } : {}),
+      ...(as
+        ? {}
+        : {
+            refresh: () =>
+              refreshSession().then(
+                () => true,
+                () => false,
+              ),
+          }),
+      onMessage: (m) => {
+        if (m.type === 'messages') setPush(m as MessagesPush);
+      },
+    });
+    return () => channel.close();
+  }, [as]);
+  return push;
+}
+
+/**
+ * Whether an open thread should be read again for `push`: a new message (the count differs), a receipt while
+ * one of `mine` still shows unread, or the thread was closed or reopened.
+ */
+export function pushChangesThread(
+  push: MessagesPush | undefined,
+  view: {
+    readonly threadId: string;
+    readonly messageCount: number;
+    readonly unreadOfMine: number;
+    readonly open: boolean;
+  },
+): boolean {
+  if (!push || push.threadId !== view.threadId) return false;
+  return (
+    push.messageCount !== view.messageCount ||
+    (push.events.includes('read') && view.unreadOfMine > 0) ||
+    push.open !== view.open
+  );
+}
