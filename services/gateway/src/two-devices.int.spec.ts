@@ -92,8 +92,14 @@ describe('one patient link, two devices', () => {
     expect(await (await first.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
       status: 'admitted',
     });
+    // The waiting device is told its own first device is in — and nothing about anyone else.
     expect(await (await second.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
       status: 'waiting',
+      participants: [],
+      yourOtherDevicesIn: [1],
+    });
+    expect(await (await first.fetch(`${stack.url}/api/patient/visit`)).json()).toMatchObject({
+      yourOtherDevicesIn: [],
     });
     const firstMedia = await first.post(`${stack.url}/api/patient/media`, {});
     expect(firstMedia.status).toBe(200);

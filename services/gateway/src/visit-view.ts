@@ -151,6 +151,24 @@ export function rosterView(v: session.Visit): RosterEntry[] {
     }));
 }
 
+/**
+ * The caller's own other devices already admitted (their device numbers), so a device still waiting can say
+ * "your device 1 is already in the visit". Only the caller's own principal's devices: never anyone else's.
+ */
+export function ownDevicesIn(v: session.Visit): number[] {
+  const own = v.participants.find((p) => p.name === v.callerParticipant)?.principal;
+  if (own === undefined || own === '') return [];
+  return v.participants
+    .filter(
+      (p) =>
+        p.principal === own &&
+        p.name !== v.callerParticipant &&
+        p.state === session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+    )
+    .map((p) => p.device || 1)
+    .sort((a, b) => a - b);
+}
+
 /** Whether the visit is being recorded (`on`), waits for consents (`requested`), or neither (`off`). */
 export type RecordingStateName = 'on' | 'requested' | 'off';
 

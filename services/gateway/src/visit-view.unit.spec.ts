@@ -1,5 +1,5 @@
 import { session } from '@haven/proto';
-import { patientStatus, visitView } from './visit-view';
+import { ownDevicesIn, patientStatus, visitView } from './visit-view';
 
 const admitted = session.Participant.fromPartial({
   name: 'visits/v1/participants/p1',
@@ -48,5 +48,32 @@ describe('visitView', () => {
       ['p1', false, false],
       ['p-me', true, false],
     ]);
+  });
+});
+
+describe('ownDevicesIn', () => {
+  const entry = (id: string, principal: string, state: session.ParticipantState, device: number) =>
+    session.Participant.fromPartial({
+      name: `visits/v1/participants/${id}`,
+      principal,
+      role: session.ParticipantRole.PARTICIPANT_ROLE_PATIENT,
+      state,
+      device,
+    });
+  const ADMITTED = session.ParticipantState.PARTICIPANT_STATE_ADMITTED;
+  const WAITING = session.ParticipantState.PARTICIPANT_STATE_WAITING;
+
+  it('names the caller’s own other devices that are in, and nobody else’s', () => {
+    const v = visit('visits/v1/participants/p3', [
+      entry('p1', 'patients/pat1', ADMITTED, 1),
+      entry('p2', 'guests/g1', ADMITTED, 1),
+      entry('p3', 'patients/pat1', WAITING, 3),
+      entry('p4', 'patients/pat1', WAITING, 2),
+    ]);
+    expect(ownDevicesIn(v)).toEqual([1]);
+  });
+
+  it('is empty for a caller not in the visit yet (no principal to compare)', () => {
+    expect(ownDevicesIn(visit('', [entry('p1', 'patients/pat1', ADMITTED, 1)]))).toEqual([]);
   });
 });

@@ -34,7 +34,7 @@ import { tokenTimes } from './http';
 import { recordUpgradeRefusal } from './refusals';
 import { MEDIA_WS_PATH } from './media-ws';
 import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
-import { patientStatus, recordingView, visitCounts, visitView } from './visit-view';
+import { ownDevicesIn, patientStatus, recordingView, visitCounts, visitView } from './visit-view';
 
 /** Close code for "signed out" (revoked, idle, expired token). */
 export const WS_CLOSE_SIGNED_OUT = 4401;
@@ -533,6 +533,7 @@ export class WsHub implements MediaPresence {
             locked: visit.locked,
             recording: recording.state,
             recordingConsented: recording.consented,
+            yourOtherDevicesIn: ownDevicesIn(visit),
           });
         })(),
       );

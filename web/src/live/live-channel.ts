@@ -9,7 +9,14 @@ import type { RecordingLiveMessage } from '../recording/recording-bus';
 export type PatientLiveMessage =
   | { readonly type: 'hello' }
   | { readonly type: 'admitted' | 'denied' | 'kicked' | 'ended'; readonly visitId?: string }
-  | { readonly type: 'visit'; readonly visitId?: string; readonly status: string; readonly locked: boolean }
+  | {
+      readonly type: 'visit';
+      readonly visitId?: string;
+      readonly status: string;
+      readonly locked: boolean;
+      /** The patient's own other devices already admitted (device numbers). */
+      readonly yourOtherDevicesIn?: readonly number[];
+    }
   | RecordingLiveMessage
   | { readonly type: 'lobby-notice'; readonly visitId?: string };
 

@@ -23,6 +23,8 @@ interface PatientVisit {
   readonly locked?: boolean;
   /** The page is a link guest's, not the patient's. */
   readonly guest?: boolean;
+  /** The patient's own other devices already admitted (device numbers). */
+  readonly yourOtherDevicesIn?: readonly number[];
 }
 
 /** A guest's one-time link token (`g.` and the token); a patient's has no prefix. */
@@ -296,17 +298,27 @@ function CheckStep({
 
 const PATIENT_RECORDING = { stateUrl: '/api/patient/visit', actionsUrl: '/api/patient/recording' } as const;
 
+/** What a waiting device says about the patient's other devices already in the visit. */
+export function otherDevicesLine(devices: readonly number[]): string | null {
+  if (devices.length === 0) return null;
+  const which = devices.length === 1 ? `device ${devices[0]}` : `devices ${devices.join(' and ')}`;
+  return `Your other ${devices.length === 1 ? 'device' : 'devices'} (${which}) ${devices.length === 1 ? 'is' : 'are'} already in the visit. Your clinician lets this one in separately.`;
+}
+
 function WaitingStep({
   locked,
   error,
   noticeVersion,
   guest,
+  otherDevicesIn,
 }: {
   locked: boolean;
   error: string | null;
   noticeVersion: number;
   guest: boolean;
+  otherDevicesIn: readonly number[];
 }) {
+  const others = otherDevicesLine(otherDevicesIn);
   return (
     <Step id="waiting" title="Waiting room">
       <p className="lead waiting-lead">
@@ -317,6 +329,7 @@ function WaitingStep({
           ? 'Your clinician has paused new arrivals for a moment. Please keep this page open.'
           : 'Please keep this page open. You do not need to do anything.'}
       </p>
+      {others ? <p id="waiting-devices">{others}</p> : null}
       <WaitingNotice version={noticeVersion} />
       {error ? (
         <p id="waiting-error" className="form-error" role="alert">
@@ -375,6 +388,7 @@ export function JoinApp({ token }: { token: string }) {
   const [step, setStep] = useState<JoinStep>(() => (token ? { step: 'passcode' } : { step: 'loading' }));
   const [guest, setGuest] = useState(() => isGuestToken(token));
   const [noticeVersion, setNoticeVersion] = useState(0);
+  const [otherDevicesIn, setOtherDevicesIn] = useState<readonly number[]>([]);
   const live = useRef<LiveChannel | null>(null);
   const preview = useRef<Preview | null>(null);
   const network = useRef<{ ok: boolean; waiters: Array<() => void> }>({ ok: false, waiters: [] });
@@ -401,6 +415,7 @@ export function JoinApp({ token }: { token: string }) {
 
   const onVisitState = useCallback(
     (v: PatientVisit) => {
+      setOtherDevicesIn(v.yourOtherDevicesIn ?? []);
       if (v.status === 'admitted') enterVisit();
       else if (v.status === 'ended') over(OVER.ended);
       else if (v.status === 'denied') over(OVER.denied);
@@ -510,6 +525,7 @@ export function JoinApp({ token }: { token: string }) {
         keepPreview={keepPreview}
         noticeVersion={noticeVersion}
         guest={guest}
+        otherDevicesIn={otherDevicesIn}
       />
       {entered ? (
         <div hidden={step.step !== 'visit'}>
@@ -530,6 +546,7 @@ function CurrentStep(props: {
   keepPreview: (p: Preview) => void;
   noticeVersion: number;
   guest: boolean;
+  otherDevicesIn: readonly number[];
 }) {
   const { step } = props;
   switch (step.step) {
@@ -564,6 +581,7 @@ function CurrentStep(props: {
           error={step.error}
           noticeVersion={props.noticeVersion}
           guest={props.guest}
+          otherDevicesIn={props.otherDevicesIn}
         />
       );
     case 'visit':

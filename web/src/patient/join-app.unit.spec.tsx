@@ -2,7 +2,7 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import { JoinApp } from './join-app';
+import { JoinApp, otherDevicesLine } from './join-app';
 
 type Answer = { status: number; body: unknown };
 
@@ -79,5 +79,27 @@ describe('the patient’s join page', () => {
     expect(
       await screen.findByText('This page needs the link the clinic sent you. Please open that link again.'),
     ).toBeTruthy();
+  });
+
+  it('tells a waiting device which of the patient’s other devices are already in', async () => {
+    answer({ status: 200, body: { status: 'waiting', locked: false, yourOtherDevicesIn: [1] } });
+    render(<JoinApp token="" />);
+    expect(
+      await screen.findByText(
+        'Your other device (device 1) is already in the visit. Your clinician lets this one in separately.',
+      ),
+    ).toBeTruthy();
+  });
+});
+
+describe('otherDevicesLine', () => {
+  it('says nothing without another device in, and names one or several', () => {
+    expect(otherDevicesLine([])).toBeNull();
+    expect(otherDevicesLine([2])).toBe(
+      'Your other device (device 2) is already in the visit. Your clinician lets this one in separately.',
+    );
+    expect(otherDevicesLine([1, 3])).toBe(
+      'Your other devices (devices 1 and 3) are already in the visit. Your clinician lets this one in separately.',
+    );
   });
 });

@@ -9,7 +9,7 @@ import type { RouteContext } from '../context';
 import { asRecord, invalid, send } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
-import { mediaView, patientStatus, recordingView, rosterView } from '../visit-view';
+import { mediaView, ownDevicesIn, patientStatus, recordingView, rosterView } from '../visit-view';
 import { patient } from './guards';
 
 const PERMISSIONS: Readonly<Record<string, session.DevicePermission>> = {
@@ -110,6 +110,8 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         recording: recordingView(visit),
         // Who is in the room, for the tiles' labels; only once this device is in it too.
         participants: status === 'admitted' ? rosterView(visit) : [],
+        // The caller's own other devices already in (device numbers), for a device that still waits.
+        yourOtherDevicesIn: ownDevicesIn(visit),
       });
     }),
   );
