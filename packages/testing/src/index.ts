@@ -82,4 +82,4 @@ export { stallProcess } from './process-faults';
 export { SoftAuthenticator } from './webauthn';
 export type { SoftCeremonyOptions, SoftCredential } from './webauthn';
 export { startMailCatcher } from './mail-catcher';
-export type { CaughtMail, MailCatcher, MailCatcherOptions, MailFault } from './mail-catcher';
+export type { CaughtMail, MailCatcher, MailCatcherOptions, MailFault, MailHold } from './mail-catcher';

@@ -41,6 +41,12 @@ export interface MailCatcherOptions {
   readonly host?: string;
 }
 
+/** Replies held by {@link MailCatcher.holdFrom}. */
+export interface MailHold {
+  held(): readonly CaughtMail[];
+  stop(): void;
+}
+
 /** A running catcher. */
 export interface MailCatcher {
   readonly port: number;
@@ -60,6 +66,12 @@ export interface MailCatcher {
    * never released is never accepted (as when the client dies before the server's final reply).
    */
   holdNext(skip?: number): Promise<{ readonly mail: CaughtMail; release(): void }>;
+  /**
+   * Holds the reply to every message after `skip` more accepted ones (each client waits for its final reply,
+   * as when several are in flight when a sender dies), until `stop()`: held messages are never accepted, and
+   * messages after `stop()` are accepted again. `held()` lists them in order.
+   */
+  holdFrom(skip?: number): MailHold;
   close(): Promise<void>;
 }
 
@@ -91,6 +103,7 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
   let fault: ((mail: CaughtMail) => MailFault) | undefined;
   let holdWaiter: ((held: { mail: CaughtMail; release(): void }) => void) | undefined;
   let holdSkip = 0;
+  let holdAll: { skip: number; held: CaughtMail[] } | undefined;
   const serverOptions: SMTPServerOptions = {
     secure: false,
     disabledCommands: [...(options.tls ? [] : ['STARTTLS']), ...(options.auth ? [] : ['AUTH'])],
@@ -141,6 +154,11 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
               callback();
             };
             const waiter = holdWaiter;
+            if (holdAll && holdAll.skip > 0) holdAll.skip -= 1;
+            else if (holdAll) {
+              holdAll.held.push(mail); // no reply until the client goes away
+              return;
+            }
             if (waiter && holdSkip > 0) {
               holdSkip -= 1;
               accept();
@@ -198,6 +216,16 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
         holdSkip = skip;
         holdWaiter = resolve;
       }),
+    holdFrom: (skip = 0) => {
+      const hold = { skip, held: [] as CaughtMail[] };
+      holdAll = hold;
+      return {
+        held: () => [...hold.held],
+        stop: () => {
+          if (holdAll === hold) holdAll = undefined;
+        },
+      };
+    },
     close: async () => {
       await new Promise<void>((resolve) => smtp.close(() => resolve()));
       if (http) await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -5,7 +5,7 @@
  */
 import { UnavailableError, ValidationError } from '@haven/errors';
 import { phiEvents } from '@haven/proto';
-import { newEventId, type EventStore } from '@haven/eventstore';
+import { newEventId, type EventStore, type NewEvent } from '@haven/eventstore';
 import { actorOf, type CallContext, type Principal } from '@haven/service';
 
 export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
@@ -44,6 +44,31 @@ export interface PhiAccess {
   readonly outcome: PhiOutcome;
 }
 
+/** The PhiAccessed event of `access`, with a fresh id. */
+export function phiAccessEvent(clock: () => Date, access: PhiAccess): NewEvent {
+  const { principal, ctx } = access;
+  return {
+    id: newEventId(),
+    type: PHI_ACCESSED,
+    occurredAt: clock().toISOString(),
+    actor: actorOf(principal),
+    correlationId: ctx.correlationId,
+    causationId: ctx.correlationId,
+    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+    data: {
+      who: actorOf(principal),
+      patientId: access.patientId,
+      whose: `patients/${access.patientId}`,
+      what: access.what,
+      fields: [...access.fields],
+      why: access.why,
+      outcome: access.outcome,
+      method: ctx.method,
+      ...(principal.breakGlass ? { breakGlassGrant: principal.breakGlass.grantId } : {}),
+    },
+  };
+}
+
 /**
  * Appends one PhiAccessed event. Throws UnavailableError when the store refuses or is unreachable: the caller
  * must then not return any PHI.
@@ -52,31 +77,72 @@ export async function recordPhiAccess(
   deps: { readonly store: Pick<EventStore, 'append'>; readonly clock: () => Date },
   access: PhiAccess,
 ): Promise<void> {
-  const { principal, ctx } = access;
   try {
     await deps.store.append(patientAccessStream(access.patientId), 'any', [
-      {
-        id: newEventId(),
-        type: PHI_ACCESSED,
-        occurredAt: deps.clock().toISOString(),
-        actor: actorOf(principal),
-        correlationId: ctx.correlationId,
-        causationId: ctx.correlationId,
-        ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-        data: {
-          who: actorOf(principal),
-          patientId: access.patientId,
-          whose: `patients/${access.patientId}`,
-          what: access.what,
-          fields: [...access.fields],
-          why: access.why,
-          outcome: access.outcome,
-          method: ctx.method,
-          ...(principal.breakGlass ? { breakGlassGrant: principal.breakGlass.grantId } : {}),
-        },
-      },
+      phiAccessEvent(deps.clock, access),
     ]);
   } catch (error) {
     throw new UnavailableError('the PHI access could not be recorded; no PHI was returned', { cause: error });
+  }
+}
+
+/** At most this many accesses in one append. */
+const MAX_ACCESS_BATCH = 64;
+
+/**
+ * Records PhiAccessed like {@link recordPhiAccess} for a caller that reads many patients' PHI at once (the
+ * outbox): one append per access stream at a time, and the accesses that arrive meanwhile go together in the
+ * next one, so concurrent reads of one patient neither race each other's `any` append nor wait one by one.
+ * `record` resolves once its own event is stored; it throws UnavailableError like recordPhiAccess.
+ */
+export class PhiAccessRecorder {
+  readonly #deps: { readonly store: Pick<EventStore, 'append'>; readonly clock: () => Date };
+  readonly #queues = new Map<string, { event: NewEvent; done: (error?: unknown) => void }[]>();
+
+  constructor(deps: { readonly store: Pick<EventStore, 'append'>; readonly clock: () => Date }) {
+    this.#deps = deps;
+  }
+
+  record(access: PhiAccess): Promise<void> {
+    const stream = patientAccessStream(access.patientId);
+    const event = phiAccessEvent(this.#deps.clock, access);
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: unknown) =>
+        error === undefined
+          ? resolve()
+          : reject(
+              new UnavailableError('the PHI access could not be recorded; no PHI was returned', {
+                cause: error,
+              }),
+            );
+      const queue = this.#queues.get(stream);
+      if (queue) queue.push({ event, done });
+      else {
+        this.#queues.set(stream, []);
+        void this.#flush(stream, [{ event, done }]);
+      }
+    });
+  }
+
+  async #flush(stream: string, batch: { event: NewEvent; done: (error?: unknown) => void }[]): Promise<void> {
+    for (;;) {
+      let failure: unknown;
+      try {
+        await this.#deps.store.append(
+          stream,
+          'any',
+          batch.map((b) => b.event),
+        );
+      } catch (error) {
+        failure = error ?? new Error('append failed');
+      }
+      for (const b of batch) b.done(failure);
+      const waiting = this.#queues.get(stream) ?? [];
+      if (waiting.length === 0) {
+        this.#queues.delete(stream);
+        return;
+      }
+      batch = waiting.splice(0, MAX_ACCESS_BATCH);
+    }
   }
 }

@@ -127,8 +127,13 @@ export const notificationConfigShape = {
     .min(100)
     .max(3_600_000)
     .default(DEFAULT_OUTBOX_POLICY.leaseMs),
-  /** Reminders one sender sends at once. */
-  HAVEN_REMINDER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  /** Reminders one sender has in flight at once (their store appends and SMTP sends overlap). */
+  HAVEN_REMINDER_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(ReminderOutbox.DEFAULT_CONCURRENCY),
   /** How often the sender looks for due reminders. */
   HAVEN_REMINDER_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
 };

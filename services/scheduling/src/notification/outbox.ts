@@ -33,14 +33,20 @@ import {
   type CommandMetadata,
   type Logger,
 } from '@haven/service';
-import { AppointmentEventType, type AppointmentState } from '../appointment/appointment';
+import {
+  AppointmentEventType,
+  evolve as evolveAppointment,
+  initialAppointmentState,
+  type AppointmentState,
+  type ExistingAppointment,
+} from '../appointment/appointment';
 import { MessageThreadEventType, messageThreadStream } from '../message/thread';
 import { loadAppointment } from '../appointment/grpc';
 import { evolveSmsContact, initialSmsContactState, isOptedOut, smsContactStream } from '../contact/contact';
 import type { ContactKeyer } from '../contact/contact-key';
 import type { SchedulingDeps } from '../deps';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
-import { recordPhiAccess } from '../phi-access';
+import { PhiAccessRecorder } from '../phi-access';
 import { formatClinicSpan } from '../schedule/clinic-time';
 import {
   channelRoles,
@@ -108,6 +114,7 @@ export interface ReminderOutboxOptions {
 }
 
 const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
+const APPOINTMENT_STREAM_PREFIX = 'scheduling.appointment-';
 
 type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'> &
   Partial<Pick<SchedulingDeps, 'readModel'>>;
@@ -120,6 +127,8 @@ const LINK_ELSEWHERE: Readonly<Record<ReminderChannel, string>> = {
 
 /** The outbox: planner, index of open reminders, sender. */
 export class ReminderOutbox {
+  /** Reminders sent at once unless the options say otherwise (HAVEN_REMINDER_CONCURRENCY's default). */
+  static readonly DEFAULT_CONCURRENCY = 16;
   readonly #deps: OutboxDeps;
   readonly #transports: ReadonlyMap<string, MessageTransport>;
   readonly #settings: NotificationSettings;
@@ -127,12 +136,22 @@ export class ReminderOutbox {
   readonly #concurrency: number;
   readonly #open = new Map<string, ReminderState>();
   readonly #inFlight = new Set<string>();
-  readonly #clinicians = new Map<string, string>();
+  /** Display names by clinician id; a clinician without one is looked up again after a minute. */
+  readonly #clinicians = new Map<string, { readonly name: string; readonly until: number }>();
+  /**
+   * The appointments as this follower saw them, folded in the same order as the reminders: a reminder never
+   * sees an appointment older than the event that planned it, and sending reads no stream (a state that would
+   * suppress the reminder is read again from the store first).
+   */
+  readonly #appointments = new Map<string, ExistingAppointment>();
   /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
   readonly #book = new TemplateBook();
   readonly #patients = new Map<string, Awaited<ReturnType<typeof loadPatient>>>();
+  /** PhiAccessed of the contact reads, one append per patient at a time (concurrent sends batch theirs). */
+  readonly #accessLog: PhiAccessRecorder;
   #timer: NodeJS.Timeout | undefined;
-  #ticking: Promise<void> | undefined;
+  /** Rounds still running (a round ends when its due reminders are done; later rounds use the free slots). */
+  readonly #rounds = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(
@@ -142,10 +161,11 @@ export class ReminderOutbox {
     options: ReminderOutboxOptions = {},
   ) {
     this.#deps = deps;
+    this.#accessLog = new PhiAccessRecorder(deps);
     this.#transports = new Map(transports.map((t) => [t.channel, t]));
     this.#settings = settings;
     this.#pollMs = options.pollMs ?? 1_000;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#concurrency = options.concurrency ?? ReminderOutbox.DEFAULT_CONCURRENCY;
   }
 
   /** Reminders not yet sent, failed for good or suppressed (for tests and metrics). */
@@ -168,7 +188,10 @@ export class ReminderOutbox {
   /** Starts the sender loop. */
   start(): void {
     this.#timer = setInterval(() => {
-      this.#ticking ??= this.tick().finally(() => (this.#ticking = undefined));
+      // Not one round at a time: a message stuck on a slow relay holds its own slot only.
+      if (this.#inFlight.size >= this.#concurrency) return;
+      const round = this.tick().finally(() => this.#rounds.delete(round));
+      this.#rounds.add(round);
     }, this.#pollMs);
     this.#timer.unref();
   }
@@ -177,12 +200,17 @@ export class ReminderOutbox {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#ticking;
+    await Promise.all([...this.#rounds]);
     await Promise.all([...this.#transports.values()].map((t) => t.close().catch(() => undefined)));
   }
 
   async #observe(event: PositionedEvent): Promise<void> {
     this.#book.apply(event);
+    if (event.stream.startsWith(APPOINTMENT_STREAM_PREFIX)) {
+      const id = event.stream.slice(APPOINTMENT_STREAM_PREFIX.length);
+      const next = evolveAppointment(this.#appointments.get(id) ?? initialAppointmentState, event);
+      if (next.status !== 'none') this.#appointments.set(id, next);
+    }
     if (event.stream.startsWith('scheduling.reminder-')) {
       const id = event.stream.slice('scheduling.reminder-'.length);
       const next = evolveReminder(this.#open.get(id) ?? initialReminderState, event);
@@ -226,7 +254,7 @@ export class ReminderOutbox {
   /** Appends a ReminderScheduled per planned message; one already planned is left as it is. */
   async #plan(event: PositionedEvent): Promise<void> {
     const change = event as unknown as AppointmentChange;
-    const { state } = await loadAppointment(this.#deps, change.data.appointmentId);
+    const state = await this.#appointment(change.data.appointmentId);
     if (state.status === 'none') return;
     const startTime =
       change.type === AppointmentEventType.Rescheduled ? change.data.startTime : state.startTime;
@@ -271,7 +299,10 @@ export class ReminderOutbox {
     });
   }
 
-  /** One round: every due reminder (at most `concurrency` at once). */
+  /**
+   * One round: every due reminder not already in flight, on the slots free when it starts (the sender keeps at
+   * most `concurrency` reminders in flight across rounds); resolves when they are done.
+   */
   async tick(): Promise<void> {
     const now = this.#deps.clock();
     const due = [...this.#open.values()].filter(
@@ -282,9 +313,11 @@ export class ReminderOutbox {
       while (!this.#stopped && next < due.length) {
         const known = due[next++]!;
         const id = known.status === 'none' ? '' : known.reminderId;
+        const current = this.#open.get(id);
+        if (!current || this.#inFlight.has(id)) continue; // done, or a later round took it, meanwhile
         this.#inFlight.add(id);
         try {
-          await this.sendOne(id, known);
+          await this.sendOne(id, current);
         } catch (error) {
           this.#deps.logger.warn({ err: error, reminderId: id }, 'reminder not sent this round');
         } finally {
@@ -292,7 +325,8 @@ export class ReminderOutbox {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, due.length) }, worker));
+    const slots = Math.min(this.#concurrency - this.#inFlight.size, due.length);
+    await Promise.all(Array.from({ length: Math.max(0, slots) }, worker));
   }
 
   /**
@@ -315,11 +349,16 @@ export class ReminderOutbox {
     if (state.status === 'none' || !isDue(state, now)) return;
     const metadata: CommandMetadata = { actor: SERVICE_ACTOR, correlationId: `reminder-${reminderId}` };
     const notice = state.kind === ReminderKind.Message;
-    const { state: appointment } = notice
-      ? { state: { status: 'none' } as AppointmentState }
-      : await loadAppointment(deps, state.appointmentId);
-    const stale = notice ? undefined : staleness(state, appointmentNow(appointment), now);
-    if (stale) return this.#suppress(state, stale, metadata);
+    let appointment: AppointmentState = notice
+      ? { status: 'none' }
+      : await this.#appointment(state.appointmentId);
+    let stale = notice ? undefined : staleness(state, appointmentNow(appointment), now);
+    if (stale) {
+      // Suppressing is for good: decide it on the stream itself, not on this follower's copy.
+      appointment = (await loadAppointment(deps, state.appointmentId)).state;
+      stale = staleness(state, appointmentNow(appointment), now);
+      if (stale) return this.#suppress(state, stale, metadata);
+    }
     const transport = this.#transports.get(state.channel);
     if (!transport) return;
     let joinLink = '';
@@ -356,7 +395,7 @@ export class ReminderOutbox {
       throw error;
     }
     const field = state.channel === ReminderChannel.Email ? 'email' : 'phone';
-    await recordPhiAccess(deps, {
+    await this.#accessLog.record({
       principal: { kind: PrincipalKind.Service, id: 'scheduling', scopes: [] },
       ctx: {
         correlationId: metadata.correlationId,
@@ -567,18 +606,26 @@ export class ReminderOutbox {
     return isOptedOut(state);
   }
 
-  /** The clinician's display name from their identity stream (staff data, not PHI); cached. */
+  /** The appointment as this follower saw it; read from its stream when the follower has not seen it. */
+  async #appointment(appointmentId: string): Promise<AppointmentState> {
+    return this.#appointments.get(appointmentId) ?? (await loadAppointment(this.#deps, appointmentId)).state;
+  }
+
+  /**
+   * The clinician's display name from their identity stream (staff data, not PHI); cached, and a clinician
+   * without one for a minute (then "your clinician").
+   */
   async #clinicianName(clinicianId: string): Promise<string> {
     const cached = this.#clinicians.get(clinicianId);
-    if (cached) return cached;
+    if (cached && (cached.name !== '' || cached.until > Date.now())) return cached.name || 'your clinician';
     let name = '';
     for (const e of await this.#deps.store.read(`identity.user-${clinicianId}`)) {
       const d = e.data['displayName'];
       if (typeof d === 'string' && d !== '') name = d;
     }
-    if (name === '') return 'your clinician';
-    this.#clinicians.set(clinicianId, name);
-    return name;
+    if (this.#clinicians.size >= 1_000) this.#clinicians.clear();
+    this.#clinicians.set(clinicianId, { name, until: Date.now() + 60_000 });
+    return name || 'your clinician';
   }
 }
 

@@ -20,20 +20,32 @@ export function hostTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
+/** One formatter per zone (building an Intl.DateTimeFormat costs far more than formatting with it). */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+function formatIn(timeZone: string): Intl.DateTimeFormat {
+  let format = formats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'longOffset',
+    });
+    if (formats.size >= 64) formats.clear();
+    formats.set(timeZone, format);
+  }
+  return format;
+}
+
 function parts(at: Date, timeZone: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const format = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'longOffset',
-  });
-  for (const p of format.formatToParts(at)) out[p.type] = p.value;
+  for (const p of formatIn(timeZone).formatToParts(at)) out[p.type] = p.value;
   return out;
 }
 
