@@ -5,23 +5,13 @@
  * The session service runs too: Janus starts after it, so Janus's event handler reaches it from the first
  * event, and the session service connects to Janus once it answers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ensureDevPki, healthStatus } from '@haven/testing';
+import { alive, runDevStack, startedPids, type DevStackRun } from './dev-stack-run';
 
-const ROOT = resolve(__dirname, '..', '..');
 const RECORDING_GRPC_PORT = 20054;
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const portFree = (port: number): Promise<boolean> =>
   new Promise((res) => {
     const s = createServer().once('error', () => res(false));
@@ -29,33 +19,8 @@ const portFree = (port: number): Promise<boolean> =>
   });
 
 describe('scripts/dev-stack.mjs restarts crashed services', () => {
-  let home: string;
-  let child: ChildProcess | undefined;
-  let out = '';
-  beforeAll(() => {
-    home = mkdtempSync(join(tmpdir(), 'haven-devstack-restart-'));
-  });
-  afterAll(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    for (const m of out.matchAll(/(?:nats|janus|recording|session) started \(pid (\d+)\)/g))
-      if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
-    rmSync(home, { recursive: true, force: true });
-  });
-
-  /** Waits (polling every 100 ms, at most `ms`) until `predicate` holds. */
-  async function until(
-    predicate: () => boolean | Promise<boolean>,
-    what: string,
-    ms = 30_000,
-  ): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (await predicate()) return;
-      if (child?.exitCode !== null) throw new Error(`dev stack exited while waiting for ${what}:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}:\n${out.slice(-3000)}`);
-  }
+  let run: DevStackRun | undefined;
+  afterAll(() => run?.cleanup());
 
   it('says a service was killed, restarts it after a back-off, and it serves again', async () => {
     // An offset whose recording port is free (the stack's default ports may be in use on this machine).
@@ -65,61 +30,47 @@ describe('scripts/dev-stack.mjs restarts crashed services', () => {
       if (await portFree(RECORDING_GRPC_PORT + offset)) break;
     }
     const address = `127.0.0.1:${RECORDING_GRPC_PORT + offset}`;
-    const proc = spawn(process.execPath, [join(ROOT, 'scripts', 'dev-stack.mjs')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        HAVEN_HOME: home,
-        HAVEN_DEV_SERVICES: 'recording,session',
-        HAVEN_DEV_PORT_OFFSET: String(offset),
-        FORCE_COLOR: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    run = runDevStack({
+      homePrefix: 'haven-devstack-restart-',
+      env: { HAVEN_DEV_SERVICES: 'recording,session', HAVEN_DEV_PORT_OFFSET: String(offset) },
+      children: ['nats', 'janus', 'recording', 'session'],
     });
-    child = proc;
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-
-    await until(() => out.includes('Haven is running'), 'the box');
+    const { home } = run;
+    const until = run.until.bind(run);
+    const out = () => run!.output();
+    await until(() => out().includes('Haven is running'), 'the box');
     // The services want mutual TLS: ask with the dev stack's own CA (made at its first start) and a client certificate.
     const tls = (await ensureDevPki({ dir: join(home, 'pki') })).grpcCredentials('integration');
     await until(async () => (await healthStatus(address, 1000, '', tls)) === 1, 'recording SERVING');
     // Janus after the session service: no event of Janus's boot is lost, and the session service found it.
-    expect(out.indexOf('janus started (pid')).toBeGreaterThan(out.indexOf('session started (pid'));
-    await until(() => /session\s+\|.*janus reconnected/.test(out), 'the session service connected to Janus');
+    expect(out().indexOf('janus started (pid')).toBeGreaterThan(out().indexOf('session started (pid'));
+    await until(
+      () => /session\s+\|.*janus reconnected/.test(out()),
+      'the session service connected to Janus',
+    );
     const janusLog = readFileSync(join(home, 'logs', 'janus.log'), 'utf8');
     // The event handler is on (it posts to the session service), and none of its posts failed.
     const evh = readFileSync(join(home, 'janus', 'janus.eventhandler.sampleevh.jcfg'), 'utf8');
     expect(evh).toMatch(/enabled = true[\s\S]*backend = "http:\/\/127\.0\.0\.1:\d+\/janus-events"/);
     expect(janusLog).not.toContain("Couldn't relay event");
-    const first = Number(/recording started \(pid (\d+)\)/.exec(out)?.[1]);
+    const first = Number(startedPids(out(), ['recording'])[0]);
     expect(alive(first)).toBe(true);
 
     const killedAt = Date.now();
     process.kill(first, 'SIGKILL');
-    await until(
-      () => /recording started \(pid (\d+)\)[\s\S]*recording started \(pid (\d+)\)/.test(out),
-      'a new pid',
-    );
+    await until(() => startedPids(out(), ['recording']).length >= 2, 'a new pid');
     await until(async () => (await healthStatus(address, 1000, '', tls)) === 1, 'recording SERVING again');
     const recoveredMs = Date.now() - killedAt;
-    const pids = [...out.matchAll(/recording started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const pids = startedPids(out(), ['recording']);
     expect(pids).toHaveLength(2);
     expect(pids[1]).not.toBe(first);
-    expect(out).toContain('recording exited (code null, signal SIGKILL)');
-    expect(out).toMatch(/recording: restarting in 1 s \(restart 1 of at most 5 a minute\)/);
+    expect(out()).toContain('recording exited (code null, signal SIGKILL)');
+    expect(out()).toMatch(/recording: restarting in 1 s \(restart 1 of at most 5 a minute\)/);
     process.stdout.write(`dev stack: recording SERVING again ${recoveredMs} ms after kill -9\n`);
 
-    proc.kill('SIGINT');
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      exited,
-      new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
-    ]);
-    clearTimeout(timer);
-    if (code !== 0) process.stdout.write(out.slice(-4000));
-    expect(code).toBe(0);
+    const exit = await run.stopWith('SIGINT', 15_000);
+    if (exit?.code !== 0) process.stdout.write(out().slice(-4000));
+    expect(exit).toEqual({ code: 0, signal: null });
     expect(alive(pids[1]!)).toBe(false);
   }, 90_000);
 });

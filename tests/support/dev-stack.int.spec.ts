@@ -3,64 +3,25 @@
  * operator) and Janus (as an unprivileged user when the stack runs as root), prints the "Haven is running" box,
  * and on SIGINT stops both and exits 0. HAVEN_JANUS_ICE_INTERFACE becomes Janus's nat.ice_enforce_list.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'nats';
-
-const ROOT = resolve(__dirname, '..', '..');
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, runDevStack, startedPids, type DevStackRun } from './dev-stack-run';
 
 describe('scripts/dev-stack.mjs', () => {
-  let home: string;
-  let child: ChildProcess | undefined;
-  let out = '';
-  beforeAll(() => {
-    home = mkdtempSync(join(tmpdir(), 'haven-devstack-'));
-    chmodSync(home, 0o755); // like a HAVEN_HOME made by mkdir: an unprivileged Janus can traverse it
-  });
-  afterAll(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    for (const m of out.matchAll(/(?:nats|janus) started \(pid (\d+)\)/g))
-      if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
-    rmSync(home, { recursive: true, force: true });
-  });
+  let run: DevStackRun | undefined;
+  afterAll(() => run?.cleanup());
 
   it('starts nats (no anonymous access, streams provisioned) + janus, prints the box, and stops cleanly on SIGINT', async () => {
-    const proc = spawn(process.execPath, [join(ROOT, 'scripts', 'dev-stack.mjs')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        HAVEN_HOME: home,
-        HAVEN_DEV_SERVICES: 'none',
-        HAVEN_JANUS_ICE_INTERFACE: 'lo',
-        FORCE_COLOR: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    run = runDevStack({
+      homePrefix: 'haven-devstack-',
+      env: { HAVEN_DEV_SERVICES: 'none', HAVEN_JANUS_ICE_INTERFACE: 'lo' },
     });
-    child = proc;
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-
-    const deadline = Date.now() + 30_000;
-    while (
-      !out.includes('Haven is running: open http://localhost:8080') &&
-      Date.now() < deadline &&
-      proc.exitCode === null
-    ) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(out).toContain('Haven is running: open http://localhost:8080');
-    const pids = [...out.matchAll(/(nats|janus) started \(pid (\d+)\)/g)].map((m) => Number(m[2]));
+    const { home } = run;
+    const box = 'Haven is running: open http://localhost:8080';
+    await run.until(() => run!.output().includes(box), 'the box');
+    const out = run.output();
+    const pids = startedPids(out, ['nats', 'janus']);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(alive(pid)).toBe(true);
     expect(out).toMatch(/^janus\s+\| /m);
@@ -119,15 +80,8 @@ describe('scripts/dev-stack.mjs', () => {
       await nc.close();
     }
 
-    proc.kill('SIGINT');
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      exited,
-      new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
-    ]);
-    clearTimeout(timer);
-    expect(code).toBe(0);
+    expect(await run.stopWith('SIGINT', 15_000)).toEqual({ code: 0, signal: null });
     for (const pid of pids) expect(alive(pid)).toBe(false);
-    expect(out).toContain('stopped');
+    expect(run.output()).toContain('stopped');
   }, 60_000);
 });
