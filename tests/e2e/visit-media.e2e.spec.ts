@@ -13,7 +13,8 @@
  * (426) and both pages say the visit ended. A second device on the same link whose browser refuses the camera
  * and microphone is its own lobby entry and, once admitted, sees and hears the clinician without publishing.
  * In the visit the two pages chat (a message each way, markup shown as text) and the patient downloads a PDF the
- * clinician attached.
+ * clinician attached. The patient switches "Blur background" on (segmentation on their device, the wasm and the
+ * model served by the gateway): the clinician's page keeps decoding their video, now visibly smoother.
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
@@ -28,14 +29,16 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
 
   beforeAll(async () => {
     ns = await createNetns();
-    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 125_000 });
+    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 200_000 });
     process.stderr.write(
       `visit-media: stack ${result.timings['stack.total']} ms, front desk ${result.timings['frontDesk']} ms, ` +
         `patient to waiting room ${result.timings['patientToWaitingRoom']} ms, admit -> patient page ` +
         `${result.afterAdmission.admitToPatientPageMs} ms, admit -> first frame ` +
-        `${result.afterAdmission.admitToFirstFrameMs} ms, total ${result.totalMs} ms\n`,
+        `${result.afterAdmission.admitToFirstFrameMs} ms, blur on ${result.blur.startMs} ms ` +
+        `(sharpness ${result.blur.sharpnessBefore.toFixed(1)} -> ${result.blur.sharpnessAfter.toFixed(1)}, ` +
+        `${result.blur.framesAfter} frames), total ${result.totalMs} ms\n`,
     );
-  }, 135_000);
+  }, 210_000);
 
   afterAll(async () => {
     await ns?.destroy();
@@ -98,6 +101,19 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
   it('shows the clinician’s screen share to the patient as a second feed', () => {
     expect(result.screenShare).toMatchObject({ started: true });
     expect(result.screenShare.patientScreenFrames).toBeGreaterThan(0);
+  });
+
+  it('publishes the patient’s blurred background (processed on their device) and the clinician still decodes it', () => {
+    const b = result.blur;
+    expect(b.error).toBeUndefined();
+    expect(b.pressed).toBe('true');
+    // The model came from the gateway (the netns has no other host to reach).
+    expect(b.modelStatus).toBe(200);
+    expect(b.framesAfter).toBeGreaterThanOrEqual(10);
+    // The published picture is the processed one: the camera's sharp detail is gone from the clinician's view.
+    expect(b.sharpnessBefore).toBeGreaterThan(0);
+    expect(b.sharpnessAfter).toBeGreaterThan(0);
+    expect(b.sharpnessAfter).toBeLessThan(b.sharpnessBefore * 0.8);
   });
 
   it('carries the chat both ways between the pages, markup as text, and a shared PDF to the patient', () => {
@@ -166,6 +182,8 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
       'patient-in-visit',
       'clinician-chat',
       'patient-chat',
+      'patient-background-blurred',
+      'clinician-sees-blurred-background',
       'clinician-sharing-screen',
       'patient-sees-screen-share',
       'patient-without-devices',

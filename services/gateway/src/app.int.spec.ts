@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import type { AccessRefusal } from '@haven/service';
 import { AUDITOR, FRONT_DESK, startTestBackend } from '../test/backend';
 import type { TestBackend } from '../test/backend';
@@ -62,16 +64,54 @@ describe('gateway against a real gRPC backend', () => {
       expect(await res.json()).toEqual({ status: 'ok' });
     });
 
+    /** The CSP's directives by name, each a list of its source tokens. */
+    const directives = (csp: string) =>
+      new Map(
+        csp
+          .split(';')
+          .map((d) => d.trim().split(/\s+/))
+          .filter((d) => d[0])
+          .map(([name, ...tokens]) => [name!, tokens]),
+      );
+
     it('sends a strict Content-Security-Policy without inline scripts', async () => {
       const res = await fetch(`${gateway.url}/`);
       const csp = res.headers.get('content-security-policy') ?? '';
       expect(csp).toContain("default-src 'self'");
-      expect(csp).toContain("script-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");
       expect(csp).not.toContain('unsafe-inline');
-      expect(csp).not.toContain('unsafe-eval');
+      // The staff app runs the clinician's visit: WebAssembly for the background blur, never JavaScript eval.
+      expect(directives(csp).get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
+      expect(csp.split(/\s+/)).not.toContain("'unsafe-eval'");
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-powered-by')).toBeNull();
+    });
+
+    it("allows WebAssembly on the visit documents only ('/', '/join'), script-src 'self' everywhere else", async () => {
+      const scriptSrc = async (path: string) =>
+        directives((await fetch(`${gateway.url}${path}`)).headers.get('content-security-policy') ?? '').get(
+          'script-src',
+        );
+      expect(await scriptSrc('/join')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
+      expect(await scriptSrc('/index.html')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
+      for (const path of ['/messages', '/healthz', '/api/auth/session', '/styles.css', '/join/x', '/nowhere'])
+        expect([path, await scriptSrc(path)]).toEqual([path, ["'self'"]]);
+    });
+
+    it('serves the background blur’s model and wasm from the installed package, and nothing else of it', async () => {
+      const dir = dirname(require.resolve('@mediapipe/selfie_segmentation/package.json'));
+      const base = `${gateway.url}/vendor/mediapipe/selfie_segmentation`;
+      const model = await fetch(`${base}/selfie_segmentation_landscape.tflite`);
+      expect(model.status).toBe(200);
+      expect(Buffer.from(await model.arrayBuffer())).toEqual(
+        readFileSync(join(dir, 'selfie_segmentation_landscape.tflite')),
+      );
+      const wasm = await fetch(`${base}/selfie_segmentation_solution_simd_wasm_bin.wasm`);
+      expect(wasm.status).toBe(200);
+      expect(wasm.headers.get('content-type')).toBe('application/wasm');
+      await wasm.arrayBuffer();
+      for (const path of ['package.json', 'README.md', '..%2Fpackage.json', '%2E%2E%2F%2E%2E%2Fpackage.json'])
+        expect([path, (await fetch(`${base}/${path}`)).status]).toEqual([path, 404]);
     });
 
     it('serves the web app and hands out a readable, SameSite=Strict CSRF cookie', async () => {

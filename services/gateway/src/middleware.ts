@@ -10,14 +10,30 @@ import type { Logger } from '@haven/service';
 import { send } from './http';
 import { httpError } from './http-errors';
 
-/** Helmet with a strict CSP without inline scripts, frame-ancestors 'none' and no referrer. */
+/**
+ * The documents that run a video visit: the staff app (the clinician's visit is a screen of it) and the patient's
+ * /join page. Only these may compile WebAssembly ('wasm-unsafe-eval'), for the background blur's segmentation
+ * (ADR 0018); it allows WebAssembly compilation, not JavaScript eval. Every other answer keeps script-src 'self'.
+ */
+export const VISIT_DOCUMENTS: ReadonlySet<string> = new Set(['/', '/index.html', '/join']);
+
+/** script-src for a request: 'self', plus 'wasm-unsafe-eval' on {@link VISIT_DOCUMENTS}. */
+export function scriptSrcFor(url: string | undefined): string {
+  const path = (url ?? '').split('?')[0] ?? '';
+  return VISIT_DOCUMENTS.has(path) ? "'self' 'wasm-unsafe-eval'" : "'self'";
+}
+
+/**
+ * Helmet with a strict CSP without inline scripts (WebAssembly only on the visit documents), frame-ancestors
+ * 'none' and no referrer.
+ */
 export function securityHeaders(): RequestHandler {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         'default-src': ["'self'"],
-        'script-src': ["'self'"],
+        'script-src': [(req) => scriptSrcFor(req.url)],
         'style-src': ["'self'"],
         'img-src': ["'self'", 'data:'],
         'font-src': ["'self'"],

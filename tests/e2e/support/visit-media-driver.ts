@@ -78,6 +78,23 @@ export interface VisitMediaResult {
   };
   readonly screenShare: { started: boolean; patientScreenFrames: number; error?: string };
   /**
+   * The patient switches "Blur background" on: the clinician's page keeps decoding the patient's video, and the
+   * picture it shows is smoother (mean horizontal pixel difference, sharpness) than the camera's was.
+   */
+  readonly blur: {
+    readonly pressed: string | null;
+    /** The patient's page: ms from the click to the toggle saying it is on (wasm + model load, first frame). */
+    readonly startMs: number;
+    readonly framesBefore: number;
+    /** Frames of the patient's feed the clinician decoded within a bounded window after blur came on. */
+    readonly framesAfter: number;
+    readonly sharpnessBefore: number;
+    readonly sharpnessAfter: number;
+    /** The gateway's answer to the model file the page loaded (no other host is reachable in the netns). */
+    readonly modelStatus: number;
+    readonly error?: string;
+  };
+  /**
    * The chat panel on both pages: the clinician's message as the patient's page shows it, the clinician's list
    * after the patient's reply, and a PDF the clinician attached, downloaded by the patient's browser.
    */
@@ -134,6 +151,84 @@ interface MediaCreds {
   readonly serverUrl: string;
   readonly mediaCredential: string;
   readonly participantId: string;
+}
+
+/**
+ * The sharpness of the main tile's video on `page`: the mean absolute difference of horizontally adjacent green
+ * values over a 320×240 copy of the current frame; a blurred picture scores lower. -1 without a frame.
+ */
+async function mainTileSharpness(page: Page): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    samples.push(
+      await page.evaluate<number>(`(() => {
+        const v = document.querySelector('.tile-main video');
+        if (!v || !v.videoWidth) return -1;
+        const c = document.createElement('canvas');
+        c.width = 320;
+        c.height = 240;
+        const ctx = c.getContext('2d', { willReadFrequently: true });
+        ctx.drawImage(v, 0, 0, 320, 240);
+        const d = ctx.getImageData(0, 0, 320, 240).data;
+        let sum = 0;
+        for (let y = 0; y < 240; y++)
+          for (let x = 1; x < 320; x++) {
+            const at = (y * 320 + x) * 4 + 1;
+            sum += Math.abs(d[at] - d[at - 4]);
+          }
+        return sum / (240 * 319);
+      })()`),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return samples.reduce((a, b) => a + b, 0) / samples.length;
+}
+
+/** Switches blur on from the patient's control bar and measures what the clinician's page receives. */
+async function blurBackground(
+  patient: Page,
+  staff: Page,
+  shot: (page: Page, name: string) => Promise<void>,
+): Promise<VisitMediaResult['blur']> {
+  const out = {
+    pressed: null as string | null,
+    startMs: 0,
+    framesBefore: 0,
+    framesAfter: 0,
+    sharpnessBefore: -1,
+    sharpnessAfter: -1,
+    modelStatus: 0,
+  };
+  try {
+    const camera = (x: VisitStats) => x.feeds.find((f) => f.description === 'camera')?.framesDecoded ?? 0;
+    out.sharpnessBefore = await mainTileSharpness(staff);
+    const model = patient.waitForResponse((r) => r.url().endsWith('.tflite'), { timeout: 60_000 });
+    const toggle = patient
+      .getByRole('toolbar', { name: 'Visit controls' })
+      .getByRole('button', { name: /^Blur background/ });
+    const t0 = Date.now();
+    await toggle.click();
+    out.modelStatus = (await model).status();
+    await patient
+      .locator('.visit-controls button[aria-pressed="true"]', { hasText: 'Blur background' })
+      .waitFor({ timeout: 60_000 });
+    out.startMs = Date.now() - t0;
+    out.pressed = await toggle.getAttribute('aria-pressed');
+    out.framesBefore = camera(await visitStats(staff));
+    const after = await waitForStats(
+      staff,
+      (x) => camera(x) >= out.framesBefore + 10,
+      'the clinician decodes the blurred video',
+      30_000,
+    ).catch(() => visitStats(staff));
+    out.framesAfter = camera(after) - out.framesBefore;
+    out.sharpnessAfter = await mainTileSharpness(staff);
+    await shot(patient, 'patient-background-blurred');
+    await shot(staff, 'clinician-sees-blurred-background');
+    return out;
+  } catch (err) {
+    return { ...out, error: err instanceof Error ? err.message.slice(0, 300) : String(err) };
+  }
 }
 
 const isMediaOk = (path: string) => (r: Response) =>
@@ -402,6 +497,9 @@ async function main(): Promise<VisitMediaResult> {
       chat.error = err instanceof Error ? err.message.slice(0, 300) : String(err);
     }
 
+    // ------------------------------------------------------------ background blur (on the patient's device)
+    const blur = await blurBackground(patient, staff, shot);
+
     // ------------------------------------------------------------ screen share (a second feed)
     const screenShare: VisitMediaResult['screenShare'] = { started: false, patientScreenFrames: 0 };
     try {
@@ -544,6 +642,7 @@ async function main(): Promise<VisitMediaResult> {
         admitToPatientPageMs,
       },
       screenShare,
+      blur,
       chat,
       noDevices: {
         selfCheckHelp,

@@ -10,6 +10,7 @@
  */
 import { csrfToken } from '../api/client';
 import type { IceServer, MediaCredentials } from '../api/types';
+import { startBlur, type BackgroundEffect, type StartBackground } from './background';
 import { MESSAGES, eventForCloseCode, eventForJanusError, type VisitEvent } from './machine';
 import type { FeedSample } from './signals';
 
@@ -171,6 +172,12 @@ export interface MediaRoom {
   setCamera(on: boolean): void;
   /** Starts or stops the screen share; resolves whether it is on. */
   setSharing(on: boolean): Promise<boolean>;
+  /**
+   * Blurs the published camera's background (on the device: the processed track replaces the camera on the
+   * sender) or goes back to the camera. Rejects when the effect cannot start (nothing published, no WebGL,
+   * the solution does not load); the camera stays published then.
+   */
+  setBackgroundBlur(on: boolean): Promise<void>;
   /** Sends the videoroom leave (best effort) and tears down. */
   leave(): void;
   /** Tears everything down (no event). */
@@ -216,8 +223,14 @@ export class JanusMediaRoom implements MediaRoom {
   #live = false;
   #restartTimer: ReturnType<typeof setInterval> | null = null;
   publisherId: number | null = null;
+  /** The camera track as captured (what the sender carries while no effect runs). */
+  #camera: MediaStreamTrack | null = null;
+  #effect: BackgroundEffect | null = null;
 
-  constructor(private readonly listener: MediaRoomListener) {}
+  constructor(
+    private readonly listener: MediaRoomListener,
+    private readonly startBackground: StartBackground = startBlur,
+  ) {}
 
   async join(creds: MediaCredentials): Promise<void> {
     let Janus: JanusStatic;
@@ -324,6 +337,8 @@ export class JanusMediaRoom implements MediaRoom {
       },
       onlocaltrack: (track, on) => {
         if (track.kind !== 'video') return;
+        this.#camera = on ? track : null;
+        if (!on) this.#stopEffect();
         this.listener.localVideo(on ? new MediaStream([track]) : null);
       },
       onremotetrack: () => undefined,
@@ -562,6 +577,46 @@ export class JanusMediaRoom implements MediaRoom {
     });
   }
 
+  /** The sender carrying the published camera (or its processed picture). */
+  #videoSender(): RTCRtpSender | null {
+    const pc = this.#publisher?.webrtcStuff?.pc;
+    return pc?.getSenders().find((s) => s.track?.kind === 'video') ?? null;
+  }
+
+  async setBackgroundBlur(on: boolean): Promise<void> {
+    const camera = this.#camera;
+    const sender = this.#videoSender();
+    if (!on) {
+      const effect = this.#effect;
+      if (!effect) return;
+      if (camera && sender) await sender.replaceTrack(camera);
+      this.#stopEffect();
+      if (camera) this.listener.localVideo(new MediaStream([camera]));
+      return;
+    }
+    if (this.#effect) return;
+    if (!camera || !sender) throw new Error('no published camera');
+    const effect = await this.startBackground(camera);
+    if (this.#closed || this.#camera !== camera) {
+      effect.stop();
+      throw new Error('the camera changed');
+    }
+    try {
+      await sender.replaceTrack(effect.track);
+    } catch (err) {
+      effect.stop();
+      throw err;
+    }
+    this.#effect = effect;
+    // The self-view shows what the others see.
+    this.listener.localVideo(new MediaStream([effect.track]));
+  }
+
+  #stopEffect(): void {
+    this.#effect?.stop();
+    this.#effect = null;
+  }
+
   leave(): void {
     try {
       this.#publisher?.send({ message: { request: 'leave' } });
@@ -575,6 +630,7 @@ export class JanusMediaRoom implements MediaRoom {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restartTimer) clearInterval(this.#restartTimer);
+    this.#stopEffect();
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     const screen = this.#screen;
     this.#screen = null;

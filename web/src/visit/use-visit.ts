@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import type { MediaCredentials } from '../api/types';
+import { BACKGROUND_REASONS, backgroundSupport, type BackgroundSupport } from './background';
 import { JanusMediaRoom, type MediaRoom, type MediaRoomListener, type RemoteFeed } from './janus';
 import {
   MESSAGES,
@@ -33,6 +34,8 @@ export interface VisitDependencies {
   readonly notifyLeft: (leaveUrl: string) => Promise<void>;
   /** Reads the visit: its participants' roles and devices, for the tiles' labels. */
   readonly fetchRoster: (rosterUrl: string) => Promise<unknown>;
+  /** Whether this device can blur its background (WebAssembly allowed by the CSP, WebGL, canvas capture). */
+  readonly backgroundSupport: () => BackgroundSupport;
 }
 
 const defaults: VisitDependencies = {
@@ -42,7 +45,17 @@ const defaults: VisitDependencies = {
     await api('POST', url, {}).catch(() => undefined);
   },
   fetchRoster: (url) => api<unknown>('GET', url),
+  backgroundSupport,
 };
+
+/** The background effect's state: off by default, and why it cannot be used when it cannot. */
+export interface BackgroundState {
+  readonly on: boolean;
+  /** Starting or stopping. */
+  readonly busy: boolean;
+  /** Why the toggle is disabled (no WebGL, no wasm, failed to start); null when it can be used. */
+  readonly unavailable: string | null;
+}
 
 const NO_ROSTER: Roster = new Map();
 
@@ -59,6 +72,9 @@ export interface Visit {
   readonly toggleMic: () => void;
   readonly toggleCamera: () => void;
   readonly toggleShare: () => void;
+  /** Background blur, processed on this device only; off until switched on. */
+  readonly background: BackgroundState;
+  readonly toggleBackground: () => void;
   /** Leaves the room and tells the gateway; resolves once it answered. */
   readonly leave: () => Promise<void>;
 }
@@ -70,7 +86,20 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   const [localVideo, setLocalVideo] = useState<MediaStream | null>(null);
   const [room, setRoom] = useState<MediaRoom | null>(null);
   const [roster, setRoster] = useState<Roster>(NO_ROSTER);
-  const { createRoom, fetchCredentials, notifyLeft, fetchRoster } = { ...defaults, ...deps };
+  const {
+    createRoom,
+    fetchCredentials,
+    notifyLeft,
+    fetchRoster,
+    backgroundSupport: support,
+  } = {
+    ...defaults,
+    ...deps,
+  };
+  const [background, setBackground] = useState<BackgroundState>(() => {
+    const s = support();
+    return { on: false, busy: false, unavailable: s.ok ? null : s.reason };
+  });
   // The dependencies are read once, when the visit starts.
   const start = useRef({ createRoom, fetchCredentials, options });
 
@@ -160,6 +189,16 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
     void room.setSharing(!state.media.sharing);
   }, [state, room]);
 
+  const toggleBackground = useCallback(() => {
+    if (state.status !== 'live' || !room || background.busy || background.unavailable) return;
+    const on = !background.on;
+    setBackground({ ...background, busy: true });
+    room.setBackgroundBlur(on).then(
+      () => setBackground({ on, busy: false, unavailable: null }),
+      () => setBackground({ on: false, busy: false, unavailable: on ? BACKGROUND_REASONS.failed : null }),
+    );
+  }, [state, room, background]);
+
   const leaveUrl = options.leaveUrl;
   const leave = useCallback(async () => {
     if (finished || state.status === 'idle') return;
@@ -171,7 +210,31 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   // Feeds outlive a teardown only until the room reports them gone: a finished visit shows none.
   const shown = inRoom(state) ? feeds : NO_FEEDS;
   return useMemo(
-    () => ({ state, feeds: shown, roster, localVideo, room, toggleMic, toggleCamera, toggleShare, leave }),
-    [state, shown, roster, localVideo, room, toggleMic, toggleCamera, toggleShare, leave],
+    () => ({
+      state,
+      feeds: shown,
+      roster,
+      localVideo,
+      room,
+      toggleMic,
+      toggleCamera,
+      toggleShare,
+      background,
+      toggleBackground,
+      leave,
+    }),
+    [
+      state,
+      shown,
+      roster,
+      localVideo,
+      room,
+      toggleMic,
+      toggleCamera,
+      toggleShare,
+      background,
+      toggleBackground,
+      leave,
+    ],
   );
 }

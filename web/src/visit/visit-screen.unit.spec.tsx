@@ -3,6 +3,7 @@
  */
 import { act, render, screen, within } from '@testing-library/react';
 import type { MediaCredentials } from '../api/types';
+import { BACKGROUND_REASONS, type BackgroundSupport } from './background';
 import type { FeedStats, MediaRoom, MediaRoomListener, RemoteFeed } from './janus';
 import type { VisitEvent } from './machine';
 import { VisitScreen, initials } from './visit-screen';
@@ -25,6 +26,12 @@ class FakeRoom implements MediaRoom {
     this.calls.push(`share:${on}`);
     this.listener.event({ type: 'ShareChanged', on });
     return on;
+  }
+  /** What the next setBackgroundBlur does: resolve, or reject as a device that cannot run the effect. */
+  blurFails = false;
+  async setBackgroundBlur(on: boolean): Promise<void> {
+    this.calls.push(`blur:${on}`);
+    if (this.blurFails) throw new Error('no WebGL context');
   }
   leave(): void {
     this.calls.push('leave');
@@ -55,7 +62,11 @@ const ROSTER = {
   ],
 };
 
-async function renderVisit(role: 'clinician' | 'patient' = 'clinician', roster: unknown = ROSTER) {
+async function renderVisit(
+  role: 'clinician' | 'patient' = 'clinician',
+  roster: unknown = ROSTER,
+  support: BackgroundSupport = { ok: true },
+) {
   let room: FakeRoom | undefined;
   const left: string[] = [];
   const rosterReads: string[] = [];
@@ -74,6 +85,7 @@ async function renderVisit(role: 'clinician' | 'patient' = 'clinician', roster: 
           rosterReads.push(url);
           return roster;
         },
+        backgroundSupport: () => support,
       }}
     />,
   );
@@ -193,6 +205,53 @@ describe('the visit screen', () => {
       expect(self()).toContain('tile-self-bottom-right');
       act(() => screen.getByRole('button', { name: 'Move your self-view to another corner' }).click());
       expect(self()).toContain('tile-self-bottom-left');
+    });
+  });
+
+  describe('background blur', () => {
+    const blur = () => controls().getByRole('button', { name: /^Blur background/ });
+
+    it('is off by default and switches on and off on the device, saying its state', async () => {
+      const { room, send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      expect(blur().getAttribute('aria-pressed')).toBe('false');
+      expect(room.calls).not.toContain('blur:true');
+      await act(async () => blur().click());
+      expect(blur().getAttribute('aria-pressed')).toBe('true');
+      await act(async () => blur().click());
+      expect(blur().getAttribute('aria-pressed')).toBe('false');
+      expect(room.calls.filter((c) => c.startsWith('blur'))).toEqual(['blur:true', 'blur:false']);
+    });
+
+    it('is disabled with the reason when the device cannot run it (no WebGL)', async () => {
+      const { room, send } = await renderVisit('patient', ROSTER, {
+        ok: false,
+        reason: BACKGROUND_REASONS.noWebGl,
+      });
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      expect(blur()).toHaveProperty('disabled', true);
+      expect(blur().getAttribute('title')).toBe(BACKGROUND_REASONS.noWebGl);
+      const describedBy = blur().getAttribute('aria-describedby') ?? '';
+      expect(document.getElementById(describedBy)?.textContent).toBe(BACKGROUND_REASONS.noWebGl);
+      act(() => blur().click());
+      expect(room.calls).not.toContain('blur:true');
+    });
+
+    it('turns itself off and says why when the effect fails to start', async () => {
+      const { room, send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      room.blurFails = true;
+      await act(async () => blur().click());
+      expect(room.calls).toContain('blur:true');
+      expect(blur().getAttribute('aria-pressed')).toBe('false');
+      expect(blur()).toHaveProperty('disabled', true);
+      expect(blur().getAttribute('title')).toBe(BACKGROUND_REASONS.failed);
+    });
+
+    it('is not offered to a receive-only participant', async () => {
+      const { send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'DevicesUnavailable' });
+      expect(blur()).toHaveProperty('disabled', true);
     });
   });
 
