@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AdmitBenchDriverResult } from '../e2e/support/admit-bench-driver';
 import { createNetns, runInNetns } from '@haven/testing';
 import { percentile } from './stats';
+import { runWhenMain } from './main';
 
 interface Summary {
   readonly p50: number;
@@ -76,12 +77,4 @@ export async function run(opts: { runs?: number } = {}): Promise<AdmitBenchResul
   }
 }
 
-if (require.main === module) {
-  run({ runs: Number(process.argv[2] ?? 20) }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, () => run({ runs: Number(process.argv[2] ?? 20) }));

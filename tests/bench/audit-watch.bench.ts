@@ -17,6 +17,7 @@ import {
 } from '../../services/audit/src/store-watch/decide';
 import { startNatsServer } from '@haven/testing';
 import { ascending, percentile, round3 } from './stats';
+import { runWhenMain } from './main';
 
 const CHUNK = 1_000;
 
@@ -131,15 +132,11 @@ export async function run(sizes: readonly number[] = [10_000, 100_000]): Promise
   return out;
 }
 
-if (require.main === module) {
+runWhenMain(module, () => {
   const sizes = process.argv
     .slice(2)
     .map(Number)
     .filter((n) => n > 0);
-  run(sizes.length > 0 ? sizes : undefined)
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exit(1);
-    });
-}
+
+  return run(sizes.length > 0 ? sizes : undefined);
+});

@@ -15,6 +15,7 @@ import type { AuditRecord } from '../../services/audit/src/log/audit-record';
 import { Ledger, verifyTreeHead } from '../../services/audit/src/log/ledger';
 import { verifyConsistency, verifyInclusion } from '../../services/audit/src/log/merkle';
 import { ascending, percentile, round3 } from './stats';
+import { runWhenMain } from './main';
 
 function record(index: number): AuditRecord {
   return {
@@ -143,12 +144,4 @@ export async function run(opts: { entries?: number } = {}): Promise<Record<strin
   }
 }
 
-if (require.main === module) {
-  run({ entries: Number(process.argv[2] ?? 100_000) }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(module, () => run({ entries: Number(process.argv[2] ?? 100_000) }));

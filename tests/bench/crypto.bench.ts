@@ -34,6 +34,7 @@ import {
   encryptFile,
   type Kms,
 } from '@haven/crypto';
+import { runWhenMain } from './main';
 
 const execFileP = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -398,18 +399,12 @@ export async function run(
   }
 }
 
-if (require.main === module) {
+runWhenMain(module, () => {
   const fileMiB = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
   const streamMiB = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
-  run({
+
+  return run({
     ...(fileMiB === undefined ? {} : { fileMiB }),
     ...(streamMiB === undefined ? {} : { streamMiB }),
-  })
-    .then((result) => {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    })
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    });
-}
+  });
+});

@@ -9,6 +9,7 @@
  */
 import { JetStreamEventStore, connectNats, newEvent, streamName } from '@haven/eventstore';
 import { startNatsServer } from '@haven/testing';
+import { runWhenMain } from './main';
 
 const N = 5000;
 const BLOCK = 100;
@@ -108,12 +109,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (require.main === module) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, () => run());

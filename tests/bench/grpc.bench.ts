@@ -26,6 +26,7 @@ import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opent
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
 import { echoOnce, loadEchoService, type EchoClient } from './echo';
+import { runWhenMain } from './main';
 
 /** Latency summary of one side, milliseconds. */
 export interface SideStats {
@@ -223,12 +224,4 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
   }
 }
 
-if (require.main === module) {
-  run({ callsPerSide: Number(process.argv[2] ?? 5000) }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(module, () => run({ callsPerSide: Number(process.argv[2] ?? 5000) }));

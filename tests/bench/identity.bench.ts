@@ -35,6 +35,7 @@ import { createPasswordHasher } from '../../services/identity/src/credential/pas
 import { startNatsServer } from '@haven/testing';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
 import { ECHO_METHOD, echoOnce, loadEchoService, type EchoClient } from './echo';
+import { runWhenMain } from './main';
 
 /** Latency summary, milliseconds. */
 export interface Stats {
@@ -265,12 +266,6 @@ export async function run(
   };
 }
 
-if (require.main === module) {
-  run({ logins: Number(process.argv[2] ?? 30), callsPerSide: Number(process.argv[3] ?? 3000) }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(module, () =>
+  run({ logins: Number(process.argv[2] ?? 30), callsPerSide: Number(process.argv[3] ?? 3000) }),
+);

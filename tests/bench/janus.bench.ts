@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createNetns, runInNetns, startJanus } from '@haven/testing';
 import type { DriverResult } from '../support/media/janus-room-driver';
 import { percentile } from './stats';
+import { runWhenMain } from './main';
 
 /** Result of {@link run}. */
 export interface JanusBenchResult {
@@ -60,12 +61,4 @@ export async function run(opts: { runs?: number } = {}): Promise<JanusBenchResul
   }
 }
 
-if (require.main === module) {
-  run({ runs: Number(process.argv[2] ?? 20) }).then(
-    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, () => run({ runs: Number(process.argv[2] ?? 20) }));

@@ -13,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { sharedTestPki } from '@haven/testing';
 import { echoOnce, loadEchoService, type EchoClient } from './echo';
 import { ascending, interleaved, percentile, round3 } from './stats';
+import { runWhenMain } from './main';
 
 /** p50/p99 of one side, milliseconds. */
 export interface MtlsSide {
@@ -128,12 +129,8 @@ export async function run(options: { connections?: number; calls?: number } = {}
   }
 }
 
-if (require.main === module) {
+runWhenMain(module, () => {
   const calls = Number(process.argv[2] ?? 2_000);
-  run({ calls })
-    .then((r) => console.log(JSON.stringify(r, null, 2)))
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    });
-}
+
+  return run({ calls });
+});

@@ -14,6 +14,7 @@ import { CookieJar } from '../../services/gateway/test/gateway';
 import { STACK_PASSWORD, startStack } from '../../services/gateway/test/stack';
 import { seedAvailableRecording } from '../../services/recording/src/testing';
 import { ascending, interleaved, percentile, round3 } from './stats';
+import { runWhenMain } from './main';
 
 const MiB = 1024 * 1024;
 
@@ -130,11 +131,4 @@ export async function run(opts: { runs?: number; sizeMiB?: number } = {}) {
   }
 }
 
-if (require.main === module) {
-  run({ runs: Number(process.argv[2] ?? 40) })
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    });
-}
+runWhenMain(module, () => run({ runs: Number(process.argv[2] ?? 40) }));

@@ -27,6 +27,7 @@ import { reserveSlot } from '../../services/scheduling/src/schedule/slots';
 import { scheduleStream } from '../../services/scheduling/src/schedule/schedule';
 import { startNatsServer } from '@haven/testing';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
+import { runWhenMain } from './main';
 
 const HISTORIES = [16, 1_058, 5_000] as const;
 const N = 60;
@@ -190,12 +191,4 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-if (require.main === module) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(module, () => run());
