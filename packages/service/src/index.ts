@@ -177,3 +177,21 @@ export {
 export type { AccessRefusal, AccessRefusalRecorder, AccessRefusalRecorderOptions } from './access-refusals';
 export { FsObjectStore, StorageFullError } from './object-store';
 export type { ObjectRange, ObjectStore, PutResult } from './object-store';
+export {
+  CLINIC_SETTINGS_CHANGED,
+  CLINIC_SETTINGS_STREAM,
+  LINK_GRACE_MINUTES,
+  PasscodeDelivery,
+  RecordingPolicy,
+  clinicSettingsChangeOf,
+  clinicSettingsInForce,
+  evolveClinicSettings,
+} from './clinic-settings';
+export type {
+  ClinicSettingValues,
+  ClinicSettings,
+  ClinicSettingsChange,
+  SavedClinicSettings,
+} from './clinic-settings';
+export { followClinicSettings } from './clinic-settings-feed';
+export type { ClinicSettingsFeed, FollowClinicSettingsOptions } from './clinic-settings-feed';

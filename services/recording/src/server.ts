@@ -23,9 +23,13 @@ import {
   connectEventStore,
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
+  followClinicSettings,
   kmsConfigShape,
   kmsEnvOf,
+  LINK_GRACE_MINUTES,
   natsCredentialsOf,
+  PasscodeDelivery,
+  RecordingPolicy,
   serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
@@ -263,6 +267,22 @@ export async function startRecording(
     const projection = new RecordingProjection();
     await projection.start(store, { health: consumers, logger });
     closers.unshift(() => projection.close());
+    // The clinic's settings (scheduling's ClinicSettingsChanged over HAVEN_RECORDING_PATIENT_ACCESS): read at start,
+    // then followed, so an admin's change applies without a restart.
+    const clinic = await followClinicSettings(store, {
+      name: 'recording.clinic-settings',
+      defaults: {
+        timeZone: 'UTC',
+        passcodeDelivery: PasscodeDelivery.FrontDesk,
+        recordingPolicy: RecordingPolicy.OnRequest,
+        recordingPatientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
+        linkGraceMinutes: LINK_GRACE_MINUTES.default,
+      },
+      health: consumers,
+      logger,
+    });
+    closers.unshift(() => clinic.close());
+    const patientAccess = () => clinic.current().recordingPatientAccess;
     const kms = await openRecordingKms(config);
     if (kms) closers.unshift(() => kms.close());
     const role = config.HAVEN_RECORDING_ROLE;
@@ -273,7 +293,7 @@ export async function startRecording(
     }
     const access =
       kms && role !== 'processor'
-        ? startAccess(config, { store, recordings, projection, logger, kms, media })
+        ? startAccess(config, { store, recordings, projection, logger, kms, media, patientAccess })
         : undefined;
     if (!access && role !== 'processor') {
       logger.warn(
@@ -299,7 +319,9 @@ export async function startRecording(
                   ...recordingHandlers({
                     recordings,
                     projection,
-                    patientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
+                    get patientAccess() {
+                      return patientAccess();
+                    },
                   }),
                   ...access?.handlers,
                 },

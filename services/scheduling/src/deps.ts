@@ -3,6 +3,7 @@ import type { PatientKeyStore } from '@haven/crypto';
 import type { Logger } from '@haven/service';
 import type { PatientTokenSigner } from './link/patient-token';
 import type { SchedulingReadModel } from './read-model';
+import type { ClinicSettingValues, PasscodeDelivery } from './settings/clinic-settings';
 
 /** Clinic settings that change how scheduling behaves. */
 export interface SchedulingSettings {
@@ -15,13 +16,19 @@ export interface SchedulingSettings {
    * service reads it through the read model on every use), else HAVEN_CLINIC_TIME_ZONE.
    */
   readonly timeZone: string;
-  /** HAVEN_CLINIC_TIME_ZONE, the default of the clinic settings' time zone (the same as `timeZone` when absent). */
-  readonly defaultTimeZone?: string;
   /**
-   * How the passcode reaches the patient (HAVEN_PASSCODE_DELIVERY); with `sms` or `email` the passcode is
-   * kept sealed with the link token for the outbox. Default `front-desk`: the passcode is never kept.
+   * How the passcode of a new link reaches the patient: the clinic settings' when an admin saved one, else
+   * HAVEN_PASSCODE_DELIVERY; with `sms` or `email` the passcode is kept sealed with the link token for the
+   * outbox. Default `front-desk`: the passcode is never kept.
    */
-  readonly passcodeDelivery?: 'front-desk' | 'sms' | 'email';
+  readonly passcodeDelivery?: PasscodeDelivery;
+  /** A new patient link closes this many minutes after the appointment's end (clinic settings; default 30). */
+  readonly linkGraceMinutes?: number;
+  /**
+   * The deployment's defaults of the clinic settings (HAVEN_CLINIC_TIME_ZONE, HAVEN_PASSCODE_DELIVERY, …) and
+   * whether the passcode can go by SMS or e-mail at all (both HAVEN_SMTP_URL and an SMS provider configured).
+   */
+  readonly clinic?: { readonly defaults: ClinicSettingValues; readonly canSendPasscode: boolean };
 }
 
 /** What the scheduling handlers need from the outside world. */

@@ -15,8 +15,11 @@ import { evolve, initialAppointmentState, type ExistingAppointment } from './app
 import { evolvePatient, initialPatientState, type PatientState } from './patient/patient';
 import {
   CLINIC_SETTINGS_STREAM,
+  clinicSettingsInForce,
   evolveClinicSettings,
+  type ClinicSettingValues,
   type ClinicSettings,
+  type SavedClinicSettings,
 } from './settings/clinic-settings';
 
 export type RegisteredPatient = Extract<PatientState, { status: 'registered' }>;
@@ -30,8 +33,8 @@ export class SchedulingReadModel {
   readonly #patients = new Map<string, RegisteredPatient>();
   /** `clinician \0 patient` of every appointment (an appointment's clinician and patient never change). */
   readonly #pairs = new Set<string>();
-  /** The clinic's saved settings (no time zone: the default applies) and the revision last folded. */
-  #clinic: { settings: ClinicSettings; revision: number } = { settings: { timeZone: '' }, revision: -1 };
+  /** The fields of the clinic's settings an admin saved (the others are the defaults) and the revision last folded. */
+  #clinic: { settings: SavedClinicSettings; revision: number } = { settings: {}, revision: -1 };
 
   /** Folds one stored event (from the subscription); out-of-order or already-seen revisions are ignored. */
   apply(
@@ -74,9 +77,13 @@ export class SchedulingReadModel {
   }
 
   /** The clinic's settings in force: the saved ones over the deployment's defaults. */
-  clinicSettings(defaultTimeZone: string): ClinicSettings {
-    const saved = this.#clinic.settings;
-    return { ...saved, timeZone: saved.timeZone || defaultTimeZone };
+  clinicSettings(defaults: ClinicSettingValues): ClinicSettings {
+    return clinicSettingsInForce(this.#clinic.settings, defaults);
+  }
+
+  /** Only the fields of the clinic's settings an admin saved. */
+  savedClinicSettings(): SavedClinicSettings {
+    return this.#clinic.settings;
   }
 
   appointments(): IterableIterator<ExistingAppointment> {

@@ -39,7 +39,7 @@ import {
   rescheduleAppointment,
 } from './appointment/grpc';
 import { openContactKeyer } from './contact/contact-key';
-import type { SchedulingDeps } from './deps';
+import type { SchedulingDeps, SchedulingSettings } from './deps';
 import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { messageHandlers } from './message/grpc';
 import { MessageThreadIndex } from './message/thread-index';
@@ -59,6 +59,7 @@ import {
 } from './notification/config';
 import { getMessageTemplateSet, previewMessageTemplate, updateMessageTemplateSet } from './notification/grpc';
 import { getClinicSettings, updateClinicSettings } from './settings/grpc';
+import { LINK_GRACE_MINUTES, RecordingPolicy, type ClinicSettingValues } from './settings/clinic-settings';
 import { getUsageReport } from './usage/grpc';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
@@ -117,6 +118,38 @@ export interface StartSchedulingOptions {
 }
 
 /**
+ * The settings the handlers read: the clinic settings an admin saved (read through the read model on every use,
+ * so a change applies at once), else the deployment's environment.
+ */
+function schedulingSettingsOf(config: SchedulingConfig, readModel: SchedulingReadModel): SchedulingSettings {
+  const defaults: ClinicSettingValues = {
+    timeZone: config.HAVEN_CLINIC_TIME_ZONE,
+    passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
+    recordingPolicy: RecordingPolicy.OnRequest,
+    recordingPatientAccess: false,
+    linkGraceMinutes: LINK_GRACE_MINUTES.default,
+  };
+  const inForce = () => readModel.clinicSettings(defaults);
+  return {
+    requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK,
+    publicUrl: config.HAVEN_PUBLIC_URL,
+    get timeZone() {
+      return inForce().timeZone;
+    },
+    get passcodeDelivery() {
+      return inForce().passcodeDelivery;
+    },
+    get linkGraceMinutes() {
+      return inForce().linkGraceMinutes;
+    },
+    clinic: {
+      defaults,
+      canSendPasscode: Boolean(config.HAVEN_SMTP_URL) && smsProviderOf(config) !== undefined,
+    },
+  };
+}
+
+/**
  * Starts the scheduling service. Throws when NATS, the keyring, the data directory or a port is unavailable.
  */
 export async function startScheduling(
@@ -151,16 +184,7 @@ export async function startScheduling(
       clock: options.clock ?? (() => new Date()),
       keys,
       logger,
-      settings: {
-        requireDobCheck: config.HAVEN_REQUIRE_DOB_CHECK,
-        publicUrl: config.HAVEN_PUBLIC_URL,
-        // The clinic settings' time zone, read on every use: a change applies at once.
-        get timeZone() {
-          return readModel.clinicSettings(config.HAVEN_CLINIC_TIME_ZONE).timeZone;
-        },
-        defaultTimeZone: config.HAVEN_CLINIC_TIME_ZONE,
-        passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
-      },
+      settings: schedulingSettingsOf(config, readModel),
       patientTokens,
       readModel,
       snapshots:

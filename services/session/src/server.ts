@@ -18,7 +18,11 @@ import {
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   createVerifierFromConfig,
+  followClinicSettings,
   FsObjectStore,
+  LINK_GRACE_MINUTES,
+  PasscodeDelivery,
+  type ClinicSettingsFeed,
   kmsConfigShape,
   kmsEnvOf,
   natsCredentialsOf,
@@ -137,6 +141,7 @@ function buildVisitSide(
     store: EventStore;
     revocations: RevocationFeed;
     onRefused: ReturnType<typeof createAccessRefusalRecorder>['record'];
+    clinic: ClinicSettingsFeed;
   },
 ): VisitSide {
   const { store, revocations } = adapters;
@@ -162,7 +167,10 @@ function buildVisitSide(
     projection,
     logger,
     idleMinutes: config.HAVEN_VISIT_IDLE_MINUTES,
-    recordingPolicy: config.HAVEN_RECORDING_POLICY,
+    // The clinic settings' policy when an admin saved one (read on every use), else HAVEN_RECORDING_POLICY.
+    get recordingPolicy() {
+      return adapters.clinic.current().recordingPolicy;
+    },
   });
   return { roomKey, projection, media, janus, visits };
 }
@@ -215,10 +223,25 @@ export async function startSession(
   const relay = await startRelay({ store, bus, context: 'session', logger, health: consumers });
   // One revocation feed for gRPC callers and media connections: a sign-out or idle logoff ends both.
   const revocations = await connectRevocationFeed({ name: 'session', config, logger, consumers });
+  // The clinic's settings (scheduling's ClinicSettingsChanged over HAVEN_RECORDING_POLICY): read at start, then
+  // followed, so an admin's change applies without a restart and without asking scheduling on every Record.
+  const clinic = await followClinicSettings(store, {
+    name: 'session.clinic-settings',
+    defaults: {
+      timeZone: 'UTC',
+      passcodeDelivery: PasscodeDelivery.FrontDesk,
+      recordingPolicy: config.HAVEN_RECORDING_POLICY,
+      recordingPatientAccess: false,
+      linkGraceMinutes: LINK_GRACE_MINUTES.default,
+    },
+    health: consumers,
+    logger,
+  });
   const { roomKey, projection, media, janus, visits } = buildVisitSide(config, logger, {
     store,
     revocations,
     onRefused: refusals.record,
+    clinic,
   });
   const proxy = new MediaProxy({
     access: media,
@@ -289,6 +312,7 @@ export async function startSession(
     onShutdown: [
       async () => clearInterval(idleTimer),
       () => bookings.close(),
+      () => clinic.close(),
       () => relay.close(),
       async () => {
         stopWatchingVisits();

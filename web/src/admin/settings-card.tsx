@@ -1,7 +1,9 @@
 /**
  * The clinic's settings: the time zone (IANA; the front desk, the console and the patients' invitations and
- * reminders name times in it, with its offset on that date), saved as ClinicSettingsChanged. The settings that
- * still come from the deployment's environment are listed with their variables.
+ * reminders name times in it, with its offset on that date), how the passcode reaches the patient, the recording
+ * policy, patients' access to their recordings and how long a new patient link stays open after the end. Saving
+ * sends only the fields that changed (one ClinicSettingsChanged); the services apply them without a restart. The
+ * idle sign-out still comes from the deployment's environment and is listed with its variable.
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
@@ -12,10 +14,31 @@ import { setClinicTimeZone } from '../staff/time';
 export interface ClinicSettings {
   readonly timeZone: string;
   readonly updateTime: string | null;
+  /** `null` in answers of gateways older than these settings. */
+  readonly passcodeDelivery?: 'front-desk' | 'sms' | 'email' | null;
+  /** `null` while nobody saved one: the deployment's HAVEN_RECORDING_POLICY applies. */
+  readonly recordingPolicy?: 'off' | 'on-request' | 'required' | null;
+  /** `null` while nobody saved it: the deployment's HAVEN_RECORDING_PATIENT_ACCESS applies. */
+  readonly recordingPatientAccess?: boolean | null;
+  readonly linkGraceMinutes?: number | null;
   readonly fromDeployment: { readonly idleTimeoutSec: number };
 }
 
-const LABELS = { timeZone: 'Time zone' };
+type Change = Partial<{
+  timeZone: string;
+  passcodeDelivery: string;
+  recordingPolicy: string;
+  recordingPatientAccess: boolean;
+  linkGraceMinutes: number;
+}>;
+
+const LABELS = {
+  timeZone: 'Time zone',
+  passcodeDelivery: 'Passcode delivery',
+  recordingPolicy: 'Recording',
+  recordingPatientAccess: 'Patients see their recordings',
+  linkGraceMinutes: 'Link stays open after the end',
+};
 
 /** The zones this browser knows, for the suggestions (none when it cannot list them). */
 function knownZones(): readonly string[] {
@@ -24,6 +47,34 @@ function knownZones(): readonly string[] {
   } catch {
     return [];
   }
+}
+
+/** The fields of the form that differ from the settings in force. */
+function changeOf(data: FormData, s: ClinicSettings): Change {
+  const change: Change = {};
+  const timeZone = formValue(data, 'timeZone').trim();
+  if (timeZone !== s.timeZone) change.timeZone = timeZone;
+  const delivery = formValue(data, 'passcodeDelivery');
+  if (delivery !== '' && delivery !== (s.passcodeDelivery ?? 'front-desk'))
+    change.passcodeDelivery = delivery;
+  const policy = formValue(data, 'recordingPolicy');
+  if (policy !== '' && policy !== (s.recordingPolicy ?? '')) change.recordingPolicy = policy;
+  const access = formValue(data, 'recordingPatientAccess');
+  const savedAccess =
+    s.recordingPatientAccess === null || s.recordingPatientAccess === undefined
+      ? ''
+      : String(s.recordingPatientAccess);
+  if (access !== '' && access !== savedAccess) change.recordingPatientAccess = access === 'true';
+  const grace = formValue(data, 'linkGraceMinutes').trim();
+  if (grace !== '' && grace !== String(s.linkGraceMinutes ?? 30)) change.linkGraceMinutes = Number(grace);
+  return change;
+}
+
+function successOf(change: Change, s: ClinicSettings): string {
+  const keys = Object.keys(change);
+  if (keys.length === 1 && change.timeZone !== undefined)
+    return `The clinic’s time zone is now ${s.timeZone}.`;
+  return `Saved: ${keys.map((k) => LABELS[k as keyof typeof LABELS]).join(', ')}. It applies from now on.`;
 }
 
 /** The clinic settings card. */
@@ -45,16 +96,22 @@ export function SettingsCard() {
 
   const save = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
+    if (!settings) return;
     const el = event.currentTarget;
-    const timeZone = formValue(new FormData(el), 'timeZone').trim();
+    const change = changeOf(new FormData(el), settings);
     void form.run(el, async () => {
-      const s = await api<ClinicSettings>('PUT', '/api/clinic-settings', { timeZone });
+      if (Object.keys(change).length === 0) {
+        form.setSuccess('Nothing changed.');
+        return;
+      }
+      const s = await api<ClinicSettings>('PUT', '/api/clinic-settings', change);
       setSettings(s);
       setClinicTimeZone(s.timeZone);
-      form.setSuccess(`The clinic’s time zone is now ${s.timeZone}.`);
+      form.setSuccess(successOf(change, s));
     });
   };
 
+  const version = settings?.updateTime ?? 'defaults';
   return (
     <section id="admin-settings" className="card" aria-labelledby="admin-settings-title">
       <h2 id="admin-settings-title">Clinic settings</h2>
@@ -64,9 +121,8 @@ export function SettingsCard() {
         </p>
       ) : null}
       {settings ? (
-        <form id="admin-settings-form" noValidate onSubmit={save} aria-busy={form.busy}>
+        <form id="admin-settings-form" key={version} noValidate onSubmit={save} aria-busy={form.busy}>
           <Field
-            key={settings.timeZone}
             name="timeZone"
             label="Time zone"
             hint="(such as Europe/Berlin)"
@@ -88,6 +144,67 @@ export function SettingsCard() {
               ? ` Last changed ${new Date(settings.updateTime).toLocaleString()}.`
               : ' This is the deployment’s default (HAVEN_CLINIC_TIME_ZONE).'}
           </p>
+          <Field name="passcodeDelivery" label={LABELS.passcodeDelivery} state={form}>
+            <select
+              id="passcodeDelivery"
+              name="passcodeDelivery"
+              defaultValue={settings.passcodeDelivery ?? 'front-desk'}
+              aria-describedby="passcodeDelivery-error"
+            >
+              <option value="front-desk">Read out by the front desk</option>
+              <option value="sms">By SMS (the link by e-mail)</option>
+              <option value="email">By e-mail (the link by SMS)</option>
+            </select>
+          </Field>
+          <Field name="recordingPolicy" label={LABELS.recordingPolicy} state={form}>
+            <select
+              id="recordingPolicy"
+              name="recordingPolicy"
+              defaultValue={settings.recordingPolicy ?? ''}
+              aria-describedby="recordingPolicy-error"
+            >
+              {settings.recordingPolicy ? null : (
+                <option value="">The deployment’s default (HAVEN_RECORDING_POLICY)</option>
+              )}
+              <option value="off">Off: nobody records</option>
+              <option value="on-request">On request, with everyone’s consent</option>
+              <option value="required">Every visit is recorded</option>
+            </select>
+          </Field>
+          <Field name="recordingPatientAccess" label={LABELS.recordingPatientAccess} state={form}>
+            <select
+              id="recordingPatientAccess"
+              name="recordingPatientAccess"
+              defaultValue={
+                settings.recordingPatientAccess === null || settings.recordingPatientAccess === undefined
+                  ? ''
+                  : String(settings.recordingPatientAccess)
+              }
+              aria-describedby="recordingPatientAccess-error"
+            >
+              {settings.recordingPatientAccess === null || settings.recordingPatientAccess === undefined ? (
+                <option value="">The deployment’s default (HAVEN_RECORDING_PATIENT_ACCESS)</option>
+              ) : null}
+              <option value="false">No</option>
+              <option value="true">Yes, their own</option>
+            </select>
+          </Field>
+          <Field
+            name="linkGraceMinutes"
+            label={LABELS.linkGraceMinutes}
+            hint="(minutes, 5 to 1440)"
+            state={form}
+            type="number"
+            inputMode="numeric"
+            min={5}
+            max={1440}
+            step={1}
+            defaultValue={settings.linkGraceMinutes ?? 30}
+          />
+          <p className="hint">
+            Patient links open 15 minutes before the start; a link issued from now on closes this long after
+            the end (links already sent keep their time).
+          </p>
           <FormMessages id="admin-settings" state={form} />
           <button type="submit" className="button button-primary" disabled={form.busy}>
             Save settings
@@ -102,14 +219,6 @@ export function SettingsCard() {
             ? `After ${Math.round(settings.fromDeployment.idleTimeoutSec / 60)} minutes without activity (HAVEN_IDLE_TIMEOUT_SEC)`
             : '—'}
         </dd>
-        <dt>Passcode delivery</dt>
-        <dd>
-          HAVEN_PASSCODE_DELIVERY: read out by the front desk, or sent by the other channel than the link
-        </dd>
-        <dt>Recording</dt>
-        <dd>HAVEN_RECORDING_POLICY and HAVEN_RECORDING_PATIENT_ACCESS</dd>
-        <dt>Patient links</dt>
-        <dd>Open 15 minutes before the start and close 30 minutes after the end</dd>
       </dl>
     </section>
   );

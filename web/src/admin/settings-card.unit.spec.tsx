@@ -60,4 +60,71 @@ describe('the clinic settings card', () => {
     expect(screen.getByRole('status').textContent).toBe('The clinic’s time zone is now Europe/Berlin.');
     expect(timeZone()).toBe('Europe/Berlin');
   });
+  it('sends only the fields that changed, and shows a refusal on its field', async () => {
+    const inForce = {
+      timeZone: 'UTC',
+      updateTime: null,
+      passcodeDelivery: 'front-desk',
+      recordingPolicy: null,
+      recordingPatientAccess: null,
+      linkGraceMinutes: 30,
+      fromDeployment: { idleTimeoutSec: 900 },
+    };
+    let n = 0;
+    const calls = serveApi({
+      'GET /api/clinic-settings': { status: 200, body: inForce },
+      'PUT /api/clinic-settings': () =>
+        ++n === 1
+          ? {
+              status: 400,
+              body: {
+                error: {
+                  code: 'INVALID_ARGUMENT',
+                  message: 'Some fields need attention.',
+                  fieldViolations: [
+                    {
+                      field: 'passcodeDelivery',
+                      description: 'SMS or e-mail needs both an e-mail relay and an SMS provider configured',
+                    },
+                  ],
+                },
+              },
+            }
+          : {
+              status: 200,
+              body: {
+                ...inForce,
+                recordingPolicy: 'off',
+                linkGraceMinutes: 10,
+                updateTime: '2026-12-06T10:00:00.000Z',
+              },
+            },
+    });
+    render(<SettingsCard />);
+    await flush();
+    // Nobody saved a recording policy: the deployment's default is what is shown.
+    expect(screen.getByLabelText<HTMLSelectElement>('Recording').value).toBe('');
+    fireEvent.change(screen.getByLabelText('Passcode delivery'), { target: { value: 'sms' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+    await flush();
+    expect(calls.filter((c) => c.route === 'PUT /api/clinic-settings').at(-1)?.body).toEqual({
+      passcodeDelivery: 'sms',
+    });
+    expect(document.getElementById('passcodeDelivery-error')?.textContent).toMatch(
+      /^Passcode delivery SMS or e-mail needs both an e-mail relay and an SMS provider/,
+    );
+    fireEvent.change(screen.getByLabelText('Passcode delivery'), { target: { value: 'front-desk' } });
+    fireEvent.change(screen.getByLabelText('Recording'), { target: { value: 'off' } });
+    fireEvent.change(screen.getByLabelText(/Link stays open/), { target: { value: '10' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+    await flush();
+    expect(calls.filter((c) => c.route === 'PUT /api/clinic-settings').at(-1)?.body).toEqual({
+      recordingPolicy: 'off',
+      linkGraceMinutes: 10,
+    });
+    expect(screen.getByRole('status').textContent).toBe(
+      'Saved: Recording, Link stays open after the end. It applies from now on.',
+    );
+    expect(screen.getByLabelText<HTMLSelectElement>('Recording').value).toBe('off');
+  });
 });

@@ -45,6 +45,8 @@ export function openPlayback(
   store: EventStore,
   kms: Kms,
   objects: MediaObjects,
+  /** Whether patients may play their own recordings now (the clinic settings); HAVEN_RECORDING_PATIENT_ACCESS. */
+  patientAccess: () => boolean = () => config.HAVEN_RECORDING_PATIENT_ACCESS,
 ): PlaybackDeps | undefined {
   if (config.HAVEN_DATA_DIR === undefined) return undefined;
   const dataDir = resolve(config.HAVEN_DATA_DIR);
@@ -53,7 +55,9 @@ export function openPlayback(
     store,
     objects,
     keys: new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms })),
-    patientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
+    get patientAccess() {
+      return patientAccess();
+    },
     grantTtlMs: config.HAVEN_RECORDING_GRANT_TTL_SEC * 1000,
   };
 }
@@ -70,9 +74,18 @@ export function startAccess(
     readonly kms: Kms;
     /** Where the ciphertext is read from and deleted. */
     readonly media: MediaObjects;
+    /** Whether patients may play their own recordings now; HAVEN_RECORDING_PATIENT_ACCESS when absent. */
+    readonly patientAccess?: () => boolean;
   },
 ) {
-  const playback = openPlayback(config, deps.recordings, deps.store, deps.kms, deps.media);
+  const playback = openPlayback(
+    config,
+    deps.recordings,
+    deps.store,
+    deps.kms,
+    deps.media,
+    deps.patientAccess,
+  );
   if (!playback) return undefined;
   const policies = new RetentionPolicies(deps.store);
   const stopSweep = startRetentionSweep(

@@ -77,6 +77,8 @@ export interface PatientLinkIssued {
     readonly passcodeHash: string;
     readonly dateOfBirthRequired: boolean;
     readonly issuedAt: string;
+    /** The link closes this many minutes after the end (the clinic setting when issued); absent: 30. */
+    readonly graceMinutes?: number;
     /** The link this one supersedes; absent for the first. */
     readonly replaces?: string;
   };
@@ -125,6 +127,8 @@ export interface PatientLinkState {
   readonly passcodeHash: string;
   readonly dateOfBirthRequired: boolean;
   readonly issuedAt: string;
+  /** The link closes this many minutes after the end; absent: the default 30. */
+  readonly graceMinutes?: number;
   /** Failed attempts since the link was issued, last locked or redeemed. */
   readonly failures: number;
   /** How many times the link has been locked (the lock doubles each time). */
@@ -207,7 +211,7 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
     case AppointmentEventType.Completed:
       return withMeta({ ...state, status: 'completed' }, env);
     case AppointmentEventType.PatientLinkIssued: {
-      const { linkId, tokenSha256, passcodeHash, dateOfBirthRequired, issuedAt } = e.data;
+      const { linkId, tokenSha256, passcodeHash, dateOfBirthRequired, issuedAt, graceMinutes } = e.data;
       return withMeta(
         {
           ...state,
@@ -217,6 +221,7 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
             passcodeHash,
             dateOfBirthRequired,
             issuedAt,
+            ...(typeof graceMinutes === 'number' ? { graceMinutes } : {}),
             failures: 0,
             lockCount: 0,
             redemptions: 0,

@@ -83,6 +83,8 @@ export interface IssuePatientLink {
     readonly passcodeHash: string;
     readonly dateOfBirthRequired: boolean;
     readonly now: Date;
+    /** The link closes this many minutes after the end (the clinic setting); default 30. */
+    readonly graceMinutes?: number;
   };
 }
 
@@ -169,22 +171,31 @@ function requireBooked(state: AppointmentState): ExistingAppointment {
 }
 
 /** When the appointment's patient link opens and closes. */
-export function linkWindow(state: Pick<ExistingAppointment, 'startTime' | 'endTime'>): {
+export function linkWindow(
+  state: Pick<ExistingAppointment, 'startTime' | 'endTime'> & {
+    readonly link?: { readonly graceMinutes?: number };
+  },
+  graceMinutes: number = state.link?.graceMinutes ?? LinkPolicy.graceAfterEndMinutes,
+): {
   opens: Date;
   closes: Date;
 } {
   return {
     opens: new Date(Date.parse(state.startTime) - LinkPolicy.opensBeforeStartMinutes * MINUTE),
-    closes: new Date(Date.parse(state.endTime) + LinkPolicy.graceAfterEndMinutes * MINUTE),
+    closes: new Date(Date.parse(state.endTime) + graceMinutes * MINUTE),
   };
 }
 
-/** When a patient token issued at `now` expires: 2 h at most, and no later than the end + 30 min. */
-export function patientTokenExpiry(state: Pick<ExistingAppointment, 'endTime'>, now: Date): Date {
+/** When a patient token issued at `now` expires: 2 h at most, and no later than the link's close. */
+export function patientTokenExpiry(
+  state: Pick<ExistingAppointment, 'endTime'> & { readonly link?: { readonly graceMinutes?: number } },
+  now: Date,
+): Date {
+  const grace = state.link?.graceMinutes ?? LinkPolicy.graceAfterEndMinutes;
   return new Date(
     Math.min(
       now.getTime() + LinkPolicy.patientTokenMaxMinutes * MINUTE,
-      Date.parse(state.endTime) + LinkPolicy.graceAfterEndMinutes * MINUTE,
+      Date.parse(state.endTime) + grace * MINUTE,
     ),
   );
 }
@@ -313,10 +324,10 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
     }
     case 'IssuePatientLink': {
       const s = requireBooked(state);
-      if (command.data.now.getTime() > linkWindow(s).closes.getTime()) {
+      const { linkId, tokenSha256, passcodeHash, dateOfBirthRequired, now, graceMinutes } = command.data;
+      if (now.getTime() > linkWindow(s, graceMinutes ?? LinkPolicy.graceAfterEndMinutes).closes.getTime()) {
         throw new PreconditionError('appointment is over');
       }
-      const { linkId, tokenSha256, passcodeHash, dateOfBirthRequired, now } = command.data;
       return [
         {
           type: AppointmentEventType.PatientLinkIssued,
@@ -327,6 +338,7 @@ export function decide(command: AppointmentCommand, state: AppointmentState): Ap
             passcodeHash,
             dateOfBirthRequired,
             issuedAt: now.toISOString(),
+            ...(graceMinutes !== undefined ? { graceMinutes } : {}),
             ...(s.link ? { replaces: s.link.linkId } : {}),
           },
         },

@@ -74,6 +74,10 @@ export function issuePatientLink(deps: SchedulingDeps) {
         passcodeHash: await hashPasscode(passcode),
         dateOfBirthRequired: deps.settings.requireDobCheck || request.requireDateOfBirth,
         now: deps.clock(),
+        // The clinic's link grace now; the link keeps it when the setting changes later.
+        ...(deps.settings.linkGraceMinutes !== undefined
+          ? { graceMinutes: deps.settings.linkGraceMinutes }
+          : {}),
       },
     };
     decide(command, state); // refuse a cancelled or finished appointment before indexing anything

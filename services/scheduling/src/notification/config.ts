@@ -247,7 +247,10 @@ export async function startNotifications(
     {
       clinicName: config.HAVEN_CLINIC_NAME,
       language: config.HAVEN_NOTIFY_LANGUAGE,
-      passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
+      // The clinic settings' when an admin saved one (read on every use), else HAVEN_PASSCODE_DELIVERY.
+      get passcodeDelivery() {
+        return deps.settings.passcodeDelivery ?? config.HAVEN_PASSCODE_DELIVERY;
+      },
       messageDomain: domain,
       templates: DEFAULT_TEMPLATES,
       ...(keyer ? { contactKeyer: keyer } : {}),

@@ -210,3 +210,65 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
     ).rejects.toThrow(/HAVEN_PASSCODE_DELIVERY=sms needs both HAVEN_SMTP_URL and an SMS provider/);
   });
 });
+
+describe('the passcode delivery as a clinic setting (over HAVEN_PASSCODE_DELIVERY=sms)', () => {
+  const admin = async () =>
+    clientCallMetadata({ token: await issuer.sign({ sub: 'u-admin', role: 'admin' }) });
+  const deliver = async (passcodeDelivery: scheduling.PasscodeDelivery) =>
+    callUnary(
+      client,
+      'updateClinicSettings',
+      scheduling.UpdateClinicSettingsRequest.fromPartial({
+        clinicSettings: { passcodeDelivery },
+        updateMask: ['passcode_delivery'],
+      }),
+      await admin(),
+    );
+
+  it('applies to the next link without a restart: front desk sends no passcode, SMS again sends it', async () => {
+    const patient = await callUnary(
+      client,
+      'createPatient',
+      scheduling.CreatePatientRequest.fromPartial({ patient: { ...PATIENT, phone: '+15550304777' } }),
+      await frontDesk(),
+    );
+    const start = new Date(Math.ceil((Date.now() + 3 * 86_400_000) / 60_000) * 60_000);
+    const booked = await callUnary(
+      client,
+      'bookAppointment',
+      scheduling.BookAppointmentRequest.fromPartial({
+        appointment: {
+          clinician: 'users/doc-2',
+          patient: patient.patient!.name,
+          startTime: start,
+          endTime: new Date(start.getTime() + 30 * 60_000),
+        },
+      }),
+      await frontDesk(),
+    );
+    const issue = async () =>
+      callUnary(
+        client,
+        'issuePatientLink',
+        scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
+        await frontDesk(),
+      );
+    const mine = () => texts.filter((t) => t.to === '+15550304777');
+
+    const changed = await deliver(scheduling.PasscodeDelivery.PASSCODE_DELIVERY_FRONT_DESK);
+    expect(changed.clinicSettings?.passcodeDelivery).toBe(
+      scheduling.PasscodeDelivery.PASSCODE_DELIVERY_FRONT_DESK,
+    );
+    const readOut = await issue();
+    await new Promise((r) => setTimeout(r, 1_000)); // several sender rounds: no passcode goes
+    expect(mine()).toHaveLength(0);
+
+    await deliver(scheduling.PasscodeDelivery.PASSCODE_DELIVERY_SMS);
+    const sent = await issue();
+    const sms = await eventually('the passcode SMS of the link issued after the change', () =>
+      mine().find((t) => t.text.includes(sent.passcode)),
+    );
+    expect(sms.text).not.toContain(sent.token);
+    for (const t of mine()) expect(t.text).not.toContain(readOut.passcode);
+  });
+});

@@ -1,31 +1,64 @@
 import { SchedulingReadModel } from '../read-model';
-import { CLINIC_SETTINGS_CHANGED, CLINIC_SETTINGS_STREAM } from './clinic-settings';
+import { CLINIC_SETTINGS_CHANGED, CLINIC_SETTINGS_STREAM, type ClinicSettingValues } from './clinic-settings';
 
 const changed = (
   revision: number,
-  timeZone: string,
+  data: Record<string, unknown>,
   occurredAt = `2026-12-0${revision + 1}T10:00:00.000Z`,
 ) => ({
   stream: CLINIC_SETTINGS_STREAM,
   revision: BigInt(revision),
   type: CLINIC_SETTINGS_CHANGED,
-  data: { timeZone },
+  data,
   occurredAt,
 });
 
+const defaults: ClinicSettingValues = {
+  timeZone: 'UTC',
+  passcodeDelivery: 'front-desk',
+  recordingPolicy: 'on-request',
+  recordingPatientAccess: false,
+  linkGraceMinutes: 30,
+};
+
 describe('the clinic settings in the read model', () => {
   it('are the deployment’s defaults until an admin saved some', () => {
-    expect(new SchedulingReadModel().clinicSettings('Europe/Oslo')).toEqual({ timeZone: 'Europe/Oslo' });
+    expect(new SchedulingReadModel().clinicSettings({ ...defaults, timeZone: 'Europe/Oslo' })).toEqual({
+      ...defaults,
+      timeZone: 'Europe/Oslo',
+    });
   });
 
   it('fold each change once, in order: a replayed or older event changes nothing', () => {
     const model = new SchedulingReadModel();
-    model.apply(changed(0, 'Europe/Berlin'));
-    model.apply(changed(1, 'America/New_York'));
-    model.apply(changed(0, 'Europe/Berlin')); // the subscription delivers what this replica already folded
-    expect(model.clinicSettings('UTC')).toEqual({
+    model.apply(changed(0, { timeZone: 'Europe/Berlin' }));
+    model.apply(changed(1, { timeZone: 'America/New_York' }));
+    model.apply(changed(0, { timeZone: 'Europe/Berlin' })); // the subscription delivers what this replica already folded
+    expect(model.clinicSettings(defaults)).toEqual({
+      ...defaults,
       timeZone: 'America/New_York',
       updateTime: '2026-12-02T10:00:00.000Z',
     });
+  });
+
+  it('keep each field an admin changed and the defaults of the others', () => {
+    const model = new SchedulingReadModel();
+    model.apply(changed(0, { recordingPolicy: 'off', linkGraceMinutes: 10 }));
+    model.apply(changed(1, { passcodeDelivery: 'sms', recordingPatientAccess: true }));
+    expect(model.clinicSettings(defaults)).toEqual({
+      timeZone: 'UTC',
+      passcodeDelivery: 'sms',
+      recordingPolicy: 'off',
+      recordingPatientAccess: true,
+      linkGraceMinutes: 10,
+      updateTime: '2026-12-02T10:00:00.000Z',
+    });
+    expect(model.savedClinicSettings()).not.toHaveProperty('timeZone');
+  });
+
+  it('ignore a value out of range or of an unknown kind (the defaults stay)', () => {
+    const model = new SchedulingReadModel();
+    model.apply(changed(0, { recordingPolicy: 'sometimes', linkGraceMinutes: 1, passcodeDelivery: 7 }));
+    expect(model.clinicSettings(defaults)).toEqual({ ...defaults, updateTime: '2026-12-01T10:00:00.000Z' });
   });
 });

@@ -1,44 +1,158 @@
 /**
  * GetClinicSettings (any staff user) and UpdateClinicSettings (admin: validated, appended as
  * ClinicSettingsChanged to `scheduling.clinic_settings-clinic`, folded into this replica's read model at once; other
- * replicas follow through the read model's subscription).
+ * replicas follow through the read model's subscription, the session and recording services through theirs).
  */
 import { ValidationError, type FieldViolation } from '@haven/errors';
 import { newEventId } from '@haven/eventstore';
-import type { scheduling } from '@haven/proto';
+import { scheduling } from '@haven/proto';
 import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { isTimeZone } from '../schedule/clinic-time';
 import {
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
+  LINK_GRACE_MINUTES,
+  PasscodeDelivery,
+  RecordingPolicy,
+  type ClinicSettingValues,
   type ClinicSettings,
   type ClinicSettingsChange,
 } from './clinic-settings';
 
-const PATHS: ReadonlySet<string> = new Set(['time_zone']);
+const PATHS: ReadonlySet<string> = new Set([
+  'time_zone',
+  'passcode_delivery',
+  'recording_policy',
+  'recording_patient_access',
+  'link_grace_minutes',
+]);
 
-function toProto(s: ClinicSettings): scheduling.ClinicSettings {
+const PASSCODE_TO_PROTO = {
+  [PasscodeDelivery.FrontDesk]: scheduling.PasscodeDelivery.PASSCODE_DELIVERY_FRONT_DESK,
+  [PasscodeDelivery.Sms]: scheduling.PasscodeDelivery.PASSCODE_DELIVERY_SMS,
+  [PasscodeDelivery.Email]: scheduling.PasscodeDelivery.PASSCODE_DELIVERY_EMAIL,
+} as const;
+const POLICY_TO_PROTO = {
+  [RecordingPolicy.Off]: scheduling.RecordingPolicy.RECORDING_POLICY_OFF,
+  [RecordingPolicy.OnRequest]: scheduling.RecordingPolicy.RECORDING_POLICY_ON_REQUEST,
+  [RecordingPolicy.Required]: scheduling.RecordingPolicy.RECORDING_POLICY_REQUIRED,
+} as const;
+
+function keyOf<K extends string, V>(table: Readonly<Record<K, V>>, value: V): K | undefined {
+  return (Object.keys(table) as K[]).find((k) => table[k] === value);
+}
+
+/** The settings in force; the recording ones only when saved (their defaults live in session and recording). */
+function toProto(s: ClinicSettings, saved: Partial<ClinicSettingValues>): scheduling.ClinicSettings {
   return {
     name: 'clinicSettings',
     timeZone: s.timeZone,
     ...(s.updateTime !== undefined ? { updateTime: new Date(s.updateTime) } : {}),
+    passcodeDelivery: PASSCODE_TO_PROTO[s.passcodeDelivery],
+    recordingPolicy:
+      saved.recordingPolicy !== undefined
+        ? POLICY_TO_PROTO[saved.recordingPolicy]
+        : scheduling.RecordingPolicy.RECORDING_POLICY_UNSPECIFIED,
+    ...(saved.recordingPatientAccess !== undefined
+      ? { recordingPatientAccess: saved.recordingPatientAccess }
+      : {}),
+    linkGraceMinutes: s.linkGraceMinutes,
   };
 }
 
+type SettingsDeps = Pick<SchedulingDeps, 'readModel' | 'settings'>;
+
+function defaultsOf(deps: SettingsDeps): ClinicSettingValues {
+  return (
+    deps.settings.clinic?.defaults ?? {
+      timeZone: deps.settings.timeZone,
+      passcodeDelivery: PasscodeDelivery.FrontDesk,
+      recordingPolicy: RecordingPolicy.OnRequest,
+      recordingPatientAccess: false,
+      linkGraceMinutes: LINK_GRACE_MINUTES.default,
+    }
+  );
+}
+
+function inForce(deps: SettingsDeps): scheduling.ClinicSettings {
+  return toProto(deps.readModel.clinicSettings(defaultsOf(deps)), deps.readModel.savedClinicSettings());
+}
+
 /** GetClinicSettings: the settings in force. */
-export function getClinicSettings(deps: Pick<SchedulingDeps, 'readModel' | 'settings'>) {
+export function getClinicSettings(deps: SettingsDeps) {
   return (
     _request: scheduling.GetClinicSettingsRequest,
     ctx: CallContext,
   ): Promise<scheduling.GetClinicSettingsResponse> => {
     requirePrincipal(ctx);
-    return Promise.resolve({
-      clinicSettings: toProto(
-        deps.readModel.clinicSettings(deps.settings.defaultTimeZone ?? deps.settings.timeZone),
-      ),
-    });
+    return Promise.resolve({ clinicSettings: inForce(deps) });
   };
+}
+
+/** The change the masked fields ask for; every wrong field is named. */
+function changeOf(
+  deps: SettingsDeps,
+  wanted: scheduling.ClinicSettings,
+  paths: readonly string[],
+): ClinicSettingsChange {
+  const violations: FieldViolation[] = [];
+  for (const p of paths)
+    if (!PATHS.has(p)) violations.push({ field: 'update_mask', description: `has an unknown path ${p}` });
+  const change: { -readonly [K in keyof ClinicSettingValues]?: ClinicSettingValues[K] } = {};
+  if (paths.includes('time_zone')) {
+    if (!isTimeZone(wanted.timeZone))
+      violations.push({
+        field: 'clinic_settings.time_zone',
+        description: 'must be an IANA time zone such as Europe/Berlin',
+      });
+    else change.timeZone = wanted.timeZone;
+  }
+  if (paths.includes('passcode_delivery')) {
+    const delivery = keyOf(PASSCODE_TO_PROTO, wanted.passcodeDelivery);
+    if (delivery === undefined)
+      violations.push({
+        field: 'clinic_settings.passcode_delivery',
+        description: 'must be front desk, SMS or e-mail',
+      });
+    else change.passcodeDelivery = delivery;
+  }
+  if (paths.includes('recording_policy')) {
+    const policy = keyOf(POLICY_TO_PROTO, wanted.recordingPolicy);
+    if (policy === undefined)
+      violations.push({
+        field: 'clinic_settings.recording_policy',
+        description: 'must be off, on request or required',
+      });
+    else change.recordingPolicy = policy;
+  }
+  if (paths.includes('recording_patient_access')) {
+    if (wanted.recordingPatientAccess === undefined)
+      violations.push({ field: 'clinic_settings.recording_patient_access', description: 'is required' });
+    else change.recordingPatientAccess = wanted.recordingPatientAccess;
+  }
+  if (paths.includes('link_grace_minutes')) {
+    const m = wanted.linkGraceMinutes;
+    if (!Number.isInteger(m) || m < LINK_GRACE_MINUTES.min || m > LINK_GRACE_MINUTES.max)
+      violations.push({
+        field: 'clinic_settings.link_grace_minutes',
+        description: `must be a whole number of minutes from ${LINK_GRACE_MINUTES.min} to ${LINK_GRACE_MINUTES.max}`,
+      });
+    else change.linkGraceMinutes = m;
+  }
+  if (
+    change.passcodeDelivery !== undefined &&
+    change.passcodeDelivery !== PasscodeDelivery.FrontDesk &&
+    !(deps.settings.clinic?.canSendPasscode ?? false)
+  )
+    violations.push({
+      field: 'clinic_settings.passcode_delivery',
+      description:
+        'SMS or e-mail needs both an e-mail relay (HAVEN_SMTP_URL) and an SMS provider configured: ' +
+        'the passcode never goes by the channel of the link',
+    });
+  if (violations.length > 0) throw new ValidationError(violations);
+  return change;
 }
 
 /** UpdateClinicSettings: validate the masked fields, append the change, answer the settings in force. */
@@ -52,21 +166,8 @@ export function updateClinicSettings(
     requirePrincipal(ctx);
     const wanted = request.clinicSettings;
     if (!wanted) throw new ValidationError([{ field: 'clinic_settings', description: 'is required' }]);
-    const paths = request.updateMask?.length ? request.updateMask : [...PATHS];
-    const violations: FieldViolation[] = [];
-    for (const p of paths)
-      if (!PATHS.has(p)) violations.push({ field: 'update_mask', description: `has an unknown path ${p}` });
-    const change: { timeZone?: string } = {};
-    if (paths.includes('time_zone')) {
-      if (!isTimeZone(wanted.timeZone))
-        violations.push({
-          field: 'clinic_settings.time_zone',
-          description: 'must be an IANA time zone such as Europe/Berlin',
-        });
-      else change.timeZone = wanted.timeZone;
-    }
-    if (violations.length > 0) throw new ValidationError(violations);
-    const data: ClinicSettingsChange = change;
+    const paths = request.updateMask?.length ? request.updateMask : ['time_zone'];
+    const data = changeOf(deps, wanted, paths);
     const metadata = commandMetadata(ctx);
     throwIfAborted(metadata.signal);
     const occurredAt = deps.clock().toISOString();
@@ -90,10 +191,6 @@ export function updateClinicSettings(
       occurredAt,
     });
     deps.logger.info({ fields: Object.keys(data) }, 'clinic settings changed');
-    return {
-      clinicSettings: toProto(
-        deps.readModel.clinicSettings(deps.settings.defaultTimeZone ?? deps.settings.timeZone),
-      ),
-    };
+    return { clinicSettings: inForce(deps) };
   };
 }

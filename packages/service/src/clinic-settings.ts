@@ -1,0 +1,92 @@
+/**
+ * The clinic's settings as events, shared by every service that honours one: scheduling owns the stream
+ * (`scheduling.clinic_settings-clinic`, ClinicSettingsChanged events each carrying the fields an admin changed);
+ * a field nobody changed is the deployment's default (the service's environment). The fold, pure; session and
+ * recording follow it with `followClinicSettings` (clinic-settings-feed.ts).
+ */
+/** The event type. */
+export const CLINIC_SETTINGS_CHANGED = 'haven.scheduling.v1.ClinicSettingsChanged';
+/** The stream. */
+export const CLINIC_SETTINGS_STREAM = 'scheduling.clinic_settings-clinic';
+
+/** How the passcode reaches the patient: read out by the front desk, or sent by the other channel than the link. */
+export const PasscodeDelivery = { FrontDesk: 'front-desk', Sms: 'sms', Email: 'email' } as const;
+/** See {@link PasscodeDelivery}. */
+export type PasscodeDelivery = (typeof PasscodeDelivery)[keyof typeof PasscodeDelivery];
+
+/** `off` — nobody records; `on-request` — the clinician may record with consent; `required` — every visit is. */
+export const RecordingPolicy = { Off: 'off', OnRequest: 'on-request', Required: 'required' } as const;
+/** See {@link RecordingPolicy}. */
+export type RecordingPolicy = (typeof RecordingPolicy)[keyof typeof RecordingPolicy];
+
+/** Bounds of {@link ClinicSettingValues.linkGraceMinutes}. */
+export const LINK_GRACE_MINUTES = { min: 5, max: 24 * 60, default: 30 } as const;
+
+/** The settings a clinic changes at run time. */
+export interface ClinicSettingValues {
+  /** IANA time zone (`Europe/Berlin`). */
+  readonly timeZone: string;
+  /** How the passcode of a new patient link reaches the patient. */
+  readonly passcodeDelivery: PasscodeDelivery;
+  /** Who may record visits. */
+  readonly recordingPolicy: RecordingPolicy;
+  /** Patients may list and play their own recordings. */
+  readonly recordingPatientAccess: boolean;
+  /** A patient link issued from now on closes this many minutes after the appointment's end. */
+  readonly linkGraceMinutes: number;
+}
+
+/** The settings in force, with when an admin last changed them (ISO 8601; absent while the defaults apply). */
+export interface ClinicSettings extends ClinicSettingValues {
+  readonly updateTime?: string;
+}
+
+/** What one ClinicSettingsChanged carries: the changed fields only. */
+export type ClinicSettingsChange = Partial<ClinicSettingValues>;
+
+/** The fields admins saved so far (a fold of every ClinicSettingsChanged). */
+export type SavedClinicSettings = ClinicSettingsChange & { readonly updateTime?: string };
+
+const isOneOf = <T extends string>(values: Record<string, T>, v: unknown): v is T =>
+  typeof v === 'string' && (Object.values(values) as string[]).includes(v);
+
+/** The valid fields of an event's data (anything else is ignored). Pure. */
+export function clinicSettingsChangeOf(data: unknown): ClinicSettingsChange {
+  const d = (data ?? {}) as Record<string, unknown>;
+  const grace = d['linkGraceMinutes'];
+  return {
+    ...(typeof d['timeZone'] === 'string' && d['timeZone'] !== '' ? { timeZone: d['timeZone'] } : {}),
+    ...(isOneOf(PasscodeDelivery, d['passcodeDelivery']) ? { passcodeDelivery: d['passcodeDelivery'] } : {}),
+    ...(isOneOf(RecordingPolicy, d['recordingPolicy']) ? { recordingPolicy: d['recordingPolicy'] } : {}),
+    ...(typeof d['recordingPatientAccess'] === 'boolean'
+      ? { recordingPatientAccess: d['recordingPatientAccess'] }
+      : {}),
+    ...(typeof grace === 'number' &&
+    Number.isInteger(grace) &&
+    grace >= LINK_GRACE_MINUTES.min &&
+    grace <= LINK_GRACE_MINUTES.max
+      ? { linkGraceMinutes: grace }
+      : {}),
+  };
+}
+
+/** Folds a stored event over the saved settings; other event types leave them unchanged. Pure. */
+export function evolveClinicSettings(
+  saved: SavedClinicSettings,
+  event: { readonly type: string; readonly data: unknown; readonly occurredAt?: string },
+): SavedClinicSettings {
+  if (event.type !== CLINIC_SETTINGS_CHANGED) return saved;
+  return {
+    ...saved,
+    ...clinicSettingsChangeOf(event.data),
+    ...(event.occurredAt !== undefined ? { updateTime: event.occurredAt } : {}),
+  };
+}
+
+/** The settings in force: the saved fields over the deployment's defaults. Pure. */
+export function clinicSettingsInForce(
+  saved: SavedClinicSettings,
+  defaults: ClinicSettingValues,
+): ClinicSettings {
+  return { ...defaults, ...saved };
+}
