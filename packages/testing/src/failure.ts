@@ -13,3 +13,16 @@ export async function failureOf<E = ServiceError>(promise: Promise<unknown>): Pr
   }
   throw new Error('expected the call to fail');
 }
+
+/**
+ * The gRPC status a call ended with: its error's code, or OK (0) when it resolved —
+ * `expect(await statusOf(call)).toBe(Status.PERMISSION_DENIED)`.
+ */
+export async function statusOf(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as ServiceError).code;
+  }
+  return 0;
+}

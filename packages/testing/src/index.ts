@@ -44,7 +44,7 @@ export type {
   StackServiceName,
 } from './stack';
 export { eventually, passesEventually } from './eventually';
-export { failureOf } from './failure';
+export { failureOf, statusOf } from './failure';
 export type { EventuallyOptions } from './eventually';
 export { given } from './given-when-then';
 export type { DeciderSpec } from './given-when-then';

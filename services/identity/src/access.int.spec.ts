@@ -11,8 +11,6 @@ import { PermissionError } from '@haven/errors';
 import { identity } from '@haven/proto';
 import { JetStreamEventStore } from '@haven/eventstore';
 import {
-  callUnary,
-  clientCallMetadata,
   createLogger,
   createVerifierFromConfig,
   recordBreakGlassUse,
@@ -20,11 +18,11 @@ import {
   type SessionRevoked,
   type TokenVerifier,
 } from '@haven/service';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';
-import { testIdentityEnv } from './testing/env';
+import { callIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
 
 jest.setTimeout(60_000);
 
@@ -53,30 +51,12 @@ async function start(extra: Record<string, string> = {}): Promise<RunningIdentit
   );
 }
 
-function callOn<M extends Extract<keyof identity.IdentityServiceClient, string>>(
-  c: identity.IdentityServiceClient,
+const call = <M extends IdentityMethod>(
   method: M,
   request: Parameters<identity.IdentityServiceClient[M]>[0],
   token?: string,
-) {
-  return callUnary(c, method, request as never, clientCallMetadata(token !== undefined ? { token } : {}), {
-    deadlineMs: 10_000,
-  });
-}
-const call = <M extends Extract<keyof identity.IdentityServiceClient, string>>(
-  method: M,
-  request: Parameters<identity.IdentityServiceClient[M]>[0],
-  token?: string,
-) => callOn(client, method, request, token);
-
-async function codeOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as grpc.ServiceError).code;
-  }
-  return grpc.status.OK;
-}
+) => callIdentity(client, method, request, token);
+const codeOf = statusOf;
 
 async function createUser(svc: RunningIdentityService, username: string, role: string): Promise<string> {
   const created = await svc.runtime.app.users.inviteUser(
@@ -569,7 +549,7 @@ describe('idle logoff (HAVEN_IDLE_TIMEOUT_SEC=2)', () => {
     );
     try {
       const userId = await createUser(idle, 'audit.idle@demo.clinic', 'auditor');
-      const login = await callOn(idleClient, 'login', {
+      const login = await callIdentity(idleClient, 'login', {
         username: 'audit.idle@demo.clinic',
         password: PASSWORD,
         totpCode: '',
@@ -577,7 +557,7 @@ describe('idle logoff (HAVEN_IDLE_TIMEOUT_SEC=2)', () => {
       expect(login.tokens?.idleTimeout?.seconds).toBe('2');
       const sid = (login.tokens?.refreshToken as string).split('.')[0] as string;
       // Within the timeout a refresh works and resets the idle clock.
-      const r = await callOn(idleClient, 'refreshToken', {
+      const r = await callIdentity(idleClient, 'refreshToken', {
         refreshToken: login.tokens?.refreshToken as string,
       });
       const seen: SessionRevoked[] = [];
@@ -585,7 +565,9 @@ describe('idle logoff (HAVEN_IDLE_TIMEOUT_SEC=2)', () => {
       // Bounded wait for the idle timeout to pass (time itself is what is tested here).
       await new Promise((resolve) => setTimeout(resolve, 2_300));
       expect(
-        await codeOf(callOn(idleClient, 'refreshToken', { refreshToken: r.tokens?.refreshToken as string })),
+        await codeOf(
+          callIdentity(idleClient, 'refreshToken', { refreshToken: r.tokens?.refreshToken as string }),
+        ),
       ).toBe(grpc.status.UNAUTHENTICATED);
       const events = (await idle.runtime.store.read(`identity.session-${sid}`)).map((e) => [
         e.type,

@@ -8,19 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
-import {
-  callUnary,
-  clientCallMetadata,
-  createJwtVerifier,
-  createLogger,
-  parseStatusDetails,
-} from '@haven/service';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { createJwtVerifier, createLogger, parseStatusDetails } from '@haven/service';
+import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { runCli, type CliIo } from './cli';
 import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
-import { testIdentityEnv } from './testing/env';
+import { callIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
 
 jest.setTimeout(60_000);
 
@@ -47,23 +41,12 @@ function io(stdin = ''): CliIo & { out: string[]; err: string[] } {
   };
 }
 
-const call = <M extends Extract<keyof identity.IdentityServiceClient, string>>(
+const call = <M extends IdentityMethod>(
   method: M,
   request: Parameters<identity.IdentityServiceClient[M]>[0],
   token?: string,
-) =>
-  callUnary(client, method, request as never, clientCallMetadata(token !== undefined ? { token } : {}), {
-    deadlineMs: 10_000,
-  });
-
-async function codeOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as grpc.ServiceError).code;
-  }
-  return grpc.status.OK;
-}
+) => callIdentity(client, method, request, token);
+const codeOf = statusOf;
 
 async function eventTypes(userId: string): Promise<string[]> {
   return (await service.runtime.store.read(`identity.user-${userId}`)).map((e) => e.type);

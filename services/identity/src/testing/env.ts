@@ -1,6 +1,8 @@
 /**
  * Test support: the environment identity's integration suites start it with (integration tests only).
  */
+import type { identity } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
 
 /**
  * The service's environment for a suite: `natsEnv` (the suite's NATS user), ephemeral ports, the suite's data
@@ -21,4 +23,25 @@ export function testIdentityEnv(
     HAVEN_ARGON2_TIME_COST: '1',
     ...extra,
   };
+}
+
+/** An IdentityService RPC name. */
+export type IdentityMethod = Extract<keyof identity.IdentityServiceClient, string>;
+
+/** Calls `method` on `client` with `token` as the bearer (none when undefined), 10 s deadline. */
+export function callIdentity<M extends IdentityMethod>(
+  client: identity.IdentityServiceClient,
+  method: M,
+  request: Parameters<identity.IdentityServiceClient[M]>[0],
+  token?: string,
+) {
+  return callUnary(
+    client,
+    method,
+    request as never,
+    clientCallMetadata(token !== undefined ? { token } : {}),
+    {
+      deadlineMs: 10_000,
+    },
+  );
 }
