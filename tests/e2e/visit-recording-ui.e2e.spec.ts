@@ -53,7 +53,10 @@ function expectPlayed(p: Playback): void {
   it('asks a device arriving during the recording in the waiting room; only consent lets it in', () => {
     expect(result.lateDevice.dialogTitle).toBe('This visit is being recorded');
     expect(result.lateDevice.admitStatus).toBe(409);
-    expect(result.lateDevice.admitRefused).toBe('That cannot be done right now.');
+    expect(result.lateDevice.admitRefused).toBe(
+      'This visit is being recorded: they can be admitted once they consent to the recording. ' +
+        'They are asked in the waiting room.',
+    );
     expect(result.lateDevice.stillWaiting).toBe(true);
     expect(result.lateDevice.indicator).toBe('Recording');
   });

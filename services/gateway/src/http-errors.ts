@@ -43,6 +43,22 @@ const GENERIC: Readonly<Record<string, { status: number; message: string }>> = {
   INTERNAL,
 };
 
+/**
+ * Refusals the browser is told the reason of, by the service's ErrorInfo reason under the given status (the
+ * service's own message still never reaches the browser). The admission consent gate: the clinician would
+ * otherwise only see "That cannot be done right now." and not know the patient must consent first.
+ */
+const SPECIFIC: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  FAILED_PRECONDITION: {
+    RECORDING_CONSENT_REQUIRED:
+      'This visit is being recorded: they can be admitted once they consent to the recording. ' +
+      'They are asked in the waiting room.',
+    RECORDING_CONSENT_REQUIRED_BY_POLICY:
+      'This clinic records every visit: they can be admitted once they consent to the recording. ' +
+      'They are asked in the waiting room.',
+  },
+};
+
 /** Builds an error response for a code in the table above (INTERNAL for anything else). Throws nothing. */
 export function httpError(code: string, fieldViolations?: readonly HttpFieldViolation[]): HttpError {
   const known = GENERIC[code];
@@ -74,7 +90,8 @@ function isServiceError(err: unknown): err is ServiceError {
  * kept), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, FAILED_PRECONDITION/ALREADY_EXISTS/ABORTED
  * 409, RESOURCE_EXHAUSTED 429 (with `retryAfterSec` from the google.rpc.RetryInfo, 1 s at least), UNAVAILABLE 503,
  * DEADLINE_EXCEEDED 504, anything else (or a non-gRPC error) 500.
- * Messages are generic: a service's own message never reaches the browser. Throws nothing.
+ * Messages are generic (or, for the few reasons in SPECIFIC, name the reason): a service's own message never
+ * reaches the browser. Throws nothing.
  */
 export function httpErrorFromGrpc(
   err: unknown,
@@ -86,8 +103,13 @@ export function httpErrorFromGrpc(
     const delayMs = parseStatusDetails(err).retryDelayMs ?? 1000;
     return { ...httpError(code), retryAfterSec: Math.max(1, Math.ceil(delayMs / 1000)) };
   }
-  if (err.code !== status.INVALID_ARGUMENT) return httpError(code);
   const details = parseStatusDetails(err);
+  const specific = details.reason !== undefined ? SPECIFIC[code]?.[details.reason] : undefined;
+  if (specific !== undefined) {
+    const generic = httpError(code);
+    return { ...generic, body: { error: { ...generic.body.error, message: specific } } };
+  }
+  if (err.code !== status.INVALID_ARGUMENT) return httpError(code);
   return httpError(
     code,
     details.fieldViolations.map((v) => ({

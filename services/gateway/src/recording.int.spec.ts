@@ -6,7 +6,7 @@
  * pushed to the clinician's page at once (the role, no name) and ends the request; the clinician cancels a pending
  * request. Attacks: the
  * patient's cookie on the clinician's recording routes, a malformed consent, an acknowledgement when nothing is
- * recorded.
+ * recorded. A device arriving during the recording without consent: the Admit is refused with the reason.
  */
 import type { WebSocket } from 'ws';
 import { JetStreamEventStore } from '@haven/eventstore';
@@ -45,6 +45,7 @@ describe('recording a visit through the gateway', () => {
   let rhea: CookieJar;
   let patient: CookieJar;
   let visitId: string;
+  let link: Awaited<ReturnType<typeof bookVisitWithLink>>;
 
   beforeAll(async () => {
     desk = await signedIn('desk@rec.test');
@@ -54,6 +55,7 @@ describe('recording a visit through the gateway', () => {
       dateOfBirth: '1971-02-03',
     });
     visitId = visit.visitId;
+    link = visit;
     patient = await redeemLink(stack.url, visit);
     expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
     const detail = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
@@ -102,6 +104,27 @@ describe('recording a visit through the gateway', () => {
       visit: { recording: { state: string } };
     };
     expect(staffView.visit.recording.state).toBe('on');
+
+    // A second device arriving during the recording has not consented: the clinician's Admit is refused,
+    // and the answer says why (not the generic 409 message), without the service's own words.
+    const late = await redeemLink(stack.url, link);
+    expect((await late.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
+    const roster = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
+      visit: { participants: { id: string; kind: string; state: string }[] };
+    };
+    const waiting = roster.visit.participants.find((p) => p.kind === 'patient' && p.state === 'lobby');
+    const refusedAdmit = await rhea.post(`${stack.url}/api/visits/${visitId}/admit`, {
+      participantId: waiting?.id,
+    });
+    expect(refusedAdmit.status).toBe(409);
+    expect(await refusedAdmit.json()).toEqual({
+      error: {
+        code: 'FAILED_PRECONDITION',
+        message:
+          'This visit is being recorded: they can be admitted once they consent to the recording. ' +
+          'They are asked in the waiting room.',
+      },
+    });
 
     const ack = await patient.post(`${stack.url}/api/patient/recording/ack`, {});
     expect(ack.status).toBe(200);

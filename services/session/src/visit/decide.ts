@@ -525,11 +525,26 @@ function requireConsentToEnter(
 ): void {
   const gated = visit.recording !== undefined || policy === RecordingPolicy.Required;
   if (gated && visit.consents[participantId] !== true) {
-    throw new PreconditionError(
-      visit.recording !== undefined
+    throw new RecordingConsentRequiredError(visit.recording !== undefined ? 'recording' : 'policy');
+  }
+}
+
+/**
+ * An admission refused because the participant has not consented to the recording. Its ErrorInfo reason
+ * (`RECORDING_CONSENT_REQUIRED` while the visit is recorded, `RECORDING_CONSENT_REQUIRED_BY_POLICY` when the
+ * clinic records every visit) lets the gateway tell the clinician why.
+ */
+export class RecordingConsentRequiredError extends PreconditionError {
+  override readonly name = 'RecordingConsentRequiredError';
+  readonly reason: 'RECORDING_CONSENT_REQUIRED' | 'RECORDING_CONSENT_REQUIRED_BY_POLICY';
+  constructor(why: 'recording' | 'policy') {
+    super(
+      why === 'recording'
         ? 'this visit is being recorded: the participant must consent to recording before being admitted'
         : 'this clinic records every visit: the participant must consent to recording before being admitted',
     );
+    this.reason =
+      why === 'recording' ? 'RECORDING_CONSENT_REQUIRED' : 'RECORDING_CONSENT_REQUIRED_BY_POLICY';
   }
 }
 
