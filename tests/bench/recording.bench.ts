@@ -40,8 +40,8 @@ export interface RecordingBenchResult extends Record<string, unknown> {
   readonly medianPipelineSeconds: number;
   /** median(pipeline) / median(janus-pp-rec alone); the target is ≤ 1.5. */
   readonly ratio: number;
-  /** Per counted round: janus-pp-rec inside the pipeline (two at a time), then mux + encrypt + store. */
-  readonly pipelinePhasesMs: readonly { convertMs: number; muxEncryptStoreMs: number }[];
+  /** Per counted round: janus-pp-rec inside the pipeline (two at a time), the mux, mux + encrypt + store. */
+  readonly pipelinePhasesMs: readonly { convertMs: number; muxMs: number; muxEncryptStoreMs: number }[];
   readonly webmBytes: number;
   readonly ciphertextBytes: number;
   readonly note: string;
@@ -73,13 +73,13 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
     const recordingsDir = join(base, 'recordings');
     const dataDir = join(base, 'data');
     // The pipeline logs how long conversion and mux + encrypt + store took: kept per round.
-    const phases: { convertMs: number; muxEncryptStoreMs: number }[] = [];
+    const phases: { convertMs: number; muxMs: number; muxEncryptStoreMs: number }[] = [];
     const phaseLog = new Writable({
       write(chunk: Buffer, _encoding, done) {
         for (const line of chunk.toString('utf8').split('\n')) {
           if (!line.includes('"convertMs"')) continue;
-          const { convertMs, muxEncryptStoreMs } = JSON.parse(line) as (typeof phases)[number];
-          phases.push({ convertMs, muxEncryptStoreMs });
+          const { convertMs, muxMs, muxEncryptStoreMs } = JSON.parse(line) as (typeof phases)[number];
+          phases.push({ convertMs, muxMs, muxEncryptStoreMs });
         }
         done();
       },
@@ -169,8 +169,8 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
       webmBytes,
       ciphertextBytes,
       note:
-        'pipeline = janus-pp-rec per track + mediabunny mux (two passes: the second streams with the final ' +
-        'header and cluster sizes laid over) + AES-256-GCM chunks + fsync’d object; events in memory',
+        'pipeline = janus-pp-rec per track (two at a time, biggest first) + one mediabunny mux pass into a ' +
+        'file in the work folder + one read of it into AES-256-GCM chunks + fsync’d object; events in memory',
     };
   } finally {
     rmSync(base, { recursive: true, force: true });

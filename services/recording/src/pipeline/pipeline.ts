@@ -1,10 +1,12 @@
 /**
  * The recording pipeline: for a recording in PROCESSING, its raw Janus files (`<recordings dir>/<id>/*.mjr`)
  * → janus-pp-rec (one Opus or VP8 file per track, in a 0700 work folder inside the recordings dir, which is
- * memory-backed in the chart) → one WebM (mediabunny, tracks aligned by the files' first-packet times) →
- * the chunked AES-256-GCM encryption with a fresh data key (KMS context `{ recording: "recordings/<id>" }`)
- * → the object store, as one stream: no plaintext WebM is ever written. Ends in RecordingEncrypted or
- * RecordingProcessingFailed; the raw files and the converted tracks are deleted either way.
+ * memory-backed in the chart) → one WebM in the same folder (mediabunny, one pass, tracks aligned by the files'
+ * first-packet times; the converted tracks are deleted once it is written) → read once, in order, into the
+ * chunked AES-256-GCM encryption with a fresh data key (KMS context `{ recording: "recordings/<id>" }`) → the
+ * object store; the WebM is deleted as soon as it is encrypted. Plaintext never leaves the memory-backed
+ * folder. Ends in RecordingEncrypted or RecordingProcessingFailed; the raw files and every intermediate are
+ * deleted either way.
  *
  * After a crash (kill -9 mid-processing) {@link RecordingPipeline.recover} finds what the run left — converted
  * tracks, a partial (or complete but unrecorded) ciphertext object, the raw files — removes the partial output,
@@ -14,7 +16,7 @@
  * Recordings are processed one at a time (media conversion is CPU-bound; the machine is shared).
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { encryptChunks, type Kms } from '@haven/crypto';
@@ -29,7 +31,7 @@ import {
   listRawTracks,
   type RawTrack,
 } from './janus-pp-rec';
-import { muxToWebm, type MuxSummary, type TrackFile } from './mux';
+import { muxToFile, type MuxSummary, type TrackFile } from './mux';
 import { StorageFullError, type ObjectStore } from './object-store';
 
 /** Media type of the recordings. */
@@ -38,6 +40,10 @@ export const RECORDING_CONTENT_TYPE = 'video/webm';
 export const RECORDING_CHUNK_SIZE = 256 * 1024;
 /** Name of the work folder inside the recordings directory. */
 export const WORK_FOLDER = '.processing';
+/** Name of the muxed (plaintext) WebM in a recording's work folder, while it is encrypted. */
+export const MUXED_FILE = 'recording.webm';
+/** Read buffer of the muxed file's encryption (a few reads per encrypted chunk, constant memory). */
+const READ_BUFFER_BYTES = 1024 * 1024;
 
 /** The object key of a recording's ciphertext. */
 export function objectKeyOf(recordingId: string): string {
@@ -338,12 +344,16 @@ export class RecordingPipeline {
     progress: (fraction: number) => void,
   ): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
     const { janusPpRec } = this.#deps;
-    // Two conversions at a time: janus-pp-rec is single-threaded and mostly waits on I/O.
+    // Two conversions at a time: janus-pp-rec is single-threaded and mostly waits on I/O. The biggest files
+    // first (the video tracks), so the small ones fill in beside them instead of trailing at the end.
     const converted: string[] = new Array<string>(raw.length);
+    const sizes = await Promise.all(raw.map((t) => fs.stat(t.path).then((s) => s.size)));
+    const order = raw.map((_, i) => i).sort((a, b) => sizes[b]! - sizes[a]!);
     let next = 0;
     let done = 0;
     const worker = async (): Promise<void> => {
-      for (let i = next++; i < raw.length; i = next++) {
+      for (let n = next++; n < order.length; n = next++) {
+        const i = order[n]!;
         converted[i] = await convertTrack(raw[i]!, own, janusPpRec);
         progress(0.3 * (++done / raw.length));
       }
@@ -352,13 +362,18 @@ export class RecordingPipeline {
     await Promise.all([worker(), worker()]);
     const convertMs = Math.round(performance.now() - convertStart);
     const files = trackLayout(raw, converted);
-    const summary: { value?: MuxSummary } = {};
-    const muxed = (async function* () {
-      summary.value = yield* muxToWebm(files, { onProgress: (f) => progress(0.3 + 0.7 * f) });
-    })();
+    const storeStart = performance.now();
+    // One mux pass into a file beside the converted tracks (memory-backed; removed by the recovery after a
+    // crash), then one sequential read of it into the encryption and the store.
+    const webm = join(own, MUXED_FILE);
+    const summary = await muxToFile(files, webm, { onProgress: (f) => progress(0.3 + 0.6 * f) });
+    const muxMs = Math.round(performance.now() - storeStart);
+    // The converted tracks are consumed: freed before the encryption (the folder is memory).
+    await Promise.all(converted.map((path) => fs.rm(path, { force: true })));
     const kms = this.#deps.kmsFor(recordingId);
-    // Pulled straight from the muxer into the object store: each ciphertext piece is freed once stored.
-    const ciphertext = encryptChunks(kms, muxed, {
+    const plaintext = createReadStream(webm, { highWaterMark: READ_BUFFER_BYTES });
+    // Pulled from the file into the object store: each ciphertext piece is freed once stored.
+    const ciphertext = encryptChunks(kms, plaintext as AsyncIterable<Buffer>, {
       chunkSize: RECORDING_CHUNK_SIZE,
       context: recordingKmsContext(recordingId),
     });
@@ -369,29 +384,34 @@ export class RecordingPipeline {
         yield piece;
       }
     })();
-    const storeStart = performance.now();
-    const stored = await this.#deps.objects.put(objectKeyOf(recordingId), withHeader);
+    let stored: Awaited<ReturnType<ObjectStore['put']>>;
+    try {
+      stored = await this.#deps.objects.put(objectKeyOf(recordingId), withHeader);
+    } finally {
+      plaintext.destroy();
+      // The plaintext WebM goes as soon as it is encrypted (or the attempt failed).
+      await fs.rm(webm, { force: true });
+    }
     this.#deps.logger.info(
-      { recordingId, convertMs, muxEncryptStoreMs: Math.round(performance.now() - storeStart) },
+      { recordingId, convertMs, muxMs, muxEncryptStoreMs: Math.round(performance.now() - storeStart) },
       'recording converted, muxed, encrypted and stored',
     );
-    // Each converted track was read twice by the muxer; it is no longer needed.
     await this.#removeDir(own);
-    if (!summary.value || !header) throw new ProcessingError(FailureReason.EncryptionFailed);
+    if (!header) throw new ProcessingError(FailureReason.EncryptionFailed);
     const wrapped = wrappedKeyOf(header);
     return {
-      summary: summary.value,
+      summary,
       media: {
         keyId: `dk-${createHash('sha256').update(wrapped.ciphertext).digest('hex').slice(0, 32)}`,
         wrappedKey: wrapped.ciphertext,
         kekId: wrapped.kekId,
         objectKey: objectKeyOf(recordingId),
         chunkSize: RECORDING_CHUNK_SIZE,
-        sizeBytes: summary.value.sizeBytes,
+        sizeBytes: summary.sizeBytes,
         ciphertextSizeBytes: stored.sizeBytes,
         ciphertextSha256: stored.sha256,
         contentType: RECORDING_CONTENT_TYPE,
-        durationMs: Math.round(summary.value.durationSeconds * 1000),
+        durationMs: Math.round(summary.durationSeconds * 1000),
       },
     };
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryEventStore } from '@haven/eventstore';
@@ -6,7 +6,7 @@ import { createLogger } from '@haven/service';
 import { RecordingProjection } from '../recording/projection';
 import { Recordings, serviceMetadata } from '../recording/recordings';
 import { FsObjectStore } from './object-store';
-import { RecordingPipeline } from './pipeline';
+import { MUXED_FILE, RecordingPipeline, WORK_FOLDER } from './pipeline';
 
 const base = mkdtempSync(join(tmpdir(), 'haven-recovery-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -73,7 +73,16 @@ describe('recovering interrupted processing', () => {
       staleAfterMs: 60_000,
       clock: () => new Date(now),
     });
+    // A kill -9 between the mux and the end of the encryption leaves the plaintext WebM in the work folder.
+    const work = join(base, 'recordings', WORK_FOLDER, 'mine');
+    mkdirSync(work, { recursive: true });
+    writeFileSync(join(work, MUXED_FILE), Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
     await pipeline.recover();
+    expect(existsSync(work)).toBe(false);
+    const mine = (await store.read('recording.recording-mine')).find((e) =>
+      e.type.endsWith('RecordingProcessingRecovered'),
+    );
+    expect(mine?.data).toMatchObject({ action: 'discarded', intermediatesRemoved: 1 });
     const status = async (id: string) => (await recordings.load(id)).state;
     expect((await status('mine')).status).toBe('failed'); // no raw files: discarded
     expect((await status('unclaimed')).status).toBe('failed');
