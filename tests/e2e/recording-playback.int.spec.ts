@@ -96,6 +96,9 @@ describe('recording playback through the gateway', () => {
     expect(first.headers.get('accept-ranges')).toBe('bytes');
     expect(first.headers.get('content-range')).toBe(`bytes 0-99/${plain.length}`);
     expect(first.headers.get('content-type')).toBe('video/webm');
+    // Streamed for the player, not offered as a download (ADR 0019), and not kept in a cache.
+    expect(first.headers.get('content-disposition')).toBe('inline');
+    expect(first.headers.get('cache-control')).toBe('no-store');
     expect(Buffer.from(await first.arrayBuffer()).equals(plain.subarray(0, 100))).toBe(true);
 
     const seek = await clinician.fetch(url, { headers: { range: `bytes=${MiB + 7}-` } });

@@ -25,6 +25,7 @@ function expectPlayed(p: Playback): void {
   expect(p.times[1] > p.times[0] || Math.abs(p.times[1] - p.duration) < 0.2).toBe(true);
   expect(Math.abs(p.seekedTo - p.seekTarget)).toBeLessThan(0.5);
   expect(p.framesAfterSeek).toBeGreaterThanOrEqual(0);
+  expect(p.controlsList).toBe('nodownload'); // no download item in the player's menu (ADR 0019)
 }
 
 (netnsGate() ? describe : describe.skip)('recording a visit through the real pages', () => {

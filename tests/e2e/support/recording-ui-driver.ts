@@ -39,6 +39,8 @@ export interface Playback {
   readonly framesAfterSeek: number;
   /** Range requests the <video> made (206 answers). */
   readonly ranges: number;
+  /** The player's `controlslist` (downloads are not offered: ADR 0019). */
+  readonly controlsList: string;
 }
 
 /** What the driver prints. */
@@ -181,6 +183,9 @@ async function play(page: Page, listRow: string): Promise<Playback> {
     seekedTo,
     framesAfterSeek: late.f - framesAtSeek,
     ranges,
+    controlsList: await page.evaluate<string>(
+      `document.querySelector('${video}').getAttribute('controlslist') ?? ''`,
+    ),
   };
 }
 

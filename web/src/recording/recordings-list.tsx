@@ -161,6 +161,7 @@ export function RecordingsList({
             className="recordings-video"
             src={playing.url}
             controls
+            controlsList="nodownload"
             autoPlay
             muted
             playsInline

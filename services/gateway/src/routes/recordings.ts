@@ -215,6 +215,8 @@ export function registerRecordingRoutes(api: Router, ctx: RouteContext): void {
       res.setHeader('accept-ranges', 'bytes');
       res.setHeader('content-type', probe.head.contentType || 'application/octet-stream');
       res.setHeader('cache-control', 'no-store');
+      // Played in the page, never offered as a file to save (docs/adr/0019-recording-downloads.md).
+      res.setHeader('content-disposition', 'inline');
       const range = resolveRange(requested, total, PLAYBACK_WINDOW_BYTES);
       if (range === undefined) {
         await drain(probe); // nothing was viewed past the end
