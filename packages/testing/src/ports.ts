@@ -12,6 +12,11 @@ import { createServer } from 'node:net';
 const FIRST = 15_000;
 const LAST = 32_000;
 const ATTEMPTS = 200;
+/**
+ * Every port this process handed out: a caller often plans several ports before it binds any (a whole stack's
+ * services), and a bind check alone would let two of them draw the same free port.
+ */
+const handedOut = new Set<number>();
 
 async function bindable(port: number): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
@@ -24,12 +29,14 @@ async function bindable(port: number): Promise<boolean> {
 }
 
 /**
- * Returns a TCP port that was free on every IPv4 address a moment ago, outside the ephemeral range.
- * Throws when none of a bounded number of random candidates can be bound.
+ * Returns a TCP port that was free on every IPv4 address a moment ago, outside the ephemeral range, and that
+ * this process has not handed out before. Throws when none of a bounded number of random candidates will do.
  */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < ATTEMPTS; i += 1) {
     const port = randomInt(FIRST, LAST);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if (await bindable(port)) return port;
   }
   throw new Error(`no free TCP port found in ${FIRST}-${LAST} after ${ATTEMPTS} attempts`);
