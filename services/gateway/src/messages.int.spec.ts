@@ -28,6 +28,10 @@ let nc: NatsConnection;
 let catcher: MailCatcher;
 let clinician: string;
 let bo: string;
+/** The messages link of the notice mail, the passcode it takes, and another patient's thread. */
+let noticeToken = '';
+let noticePasscode = '';
+let otherPatientsThread = '';
 const CANARY = 'canary-heron-5531';
 const NAME = 'Ottoline Brackenfield';
 const DOB = '1983-07-19';
@@ -145,7 +149,11 @@ describe('a follow-up message after the visit', () => {
     await eventually('the notice', () => notices().length === 1);
     const [mail] = notices();
     expect(mail?.subject).toBe('You have a new message from Lakeside Family Practice');
-    expect(mail?.text).toContain(`/messages#${link.token}`);
+    // Its own messages link, not the visit's.
+    noticeToken = /\/messages#([A-Za-z0-9_-]{43})/.exec(mail?.text ?? '')?.[1] ?? '';
+    expect(noticeToken).not.toBe('');
+    expect(mail?.raw).not.toContain(link.token);
+    noticePasscode = link.passcode;
     for (const canary of [CANARY, 'cream', 'Ottoline', 'Brackenfield', DOB, 'Cara']) {
       expect(mail?.raw).not.toContain(canary);
     }
@@ -225,6 +233,7 @@ describe('live push of secure messages (raw websockets)', () => {
     patient = await redeemLink(stack.url, visit);
     const opened = await patient.post(api('/patient/messages/threads'), { topic: 'care' });
     threadId = ((await opened.json()) as { thread: ThreadJson }).thread.id;
+    otherPatientsThread = threadId;
     // The patient signed in to their messages only (no visit) on a second device.
     const messagesOnly = new CookieJar();
     await messagesOnly.fetch(`${stack.url}/join`);
@@ -299,5 +308,28 @@ describe('live push of secure messages (raw websockets)', () => {
       expect(s.ws.readyState).toBe(WebSocket.OPEN);
       expect(s.messages.filter((m) => m['type'] === 'messages')).toEqual([]);
     }
+  });
+});
+
+describe('the messages link of a notice', () => {
+  it('signs in with the visit’s passcode to this patient’s threads only, and opens no visit', async () => {
+    const patient = new CookieJar();
+    await patient.fetch(`${stack.url}/join`);
+    const joined = await patient.post(api('/messages/join'), {
+      token: noticeToken,
+      passcode: noticePasscode,
+    });
+    expect(joined.status).toBe(200);
+    const list = await patient.fetch(api('/patient/messages/threads'));
+    const threads = ((await list.json()) as { threads: ThreadJson[] }).threads;
+    expect(threads.map((t) => t.topic)).toEqual(['care']);
+    expect(threads.map((t) => t.id)).not.toContain(otherPatientsThread);
+    expect((await patient.fetch(api(`/patient/messages/threads/${otherPatientsThread}`))).status).toBe(403);
+    expect((await patient.fetch(api('/patient/visit'))).status).toBe(403);
+    // The join page (a visit) does not know the messages link at all.
+    const visitDoor = new CookieJar();
+    await visitDoor.fetch(`${stack.url}/join`);
+    const asVisit = await visitDoor.post(api('/join'), { token: noticeToken, passcode: noticePasscode });
+    expect(asVisit.status).toBe(401);
   });
 });

@@ -6,6 +6,7 @@
  * the appointment (cancelled, completed, no-show).
  */
 import type { SealedPhi } from '@haven/crypto';
+import { afterPasscodeAttempt } from './link-policy';
 
 export const AppointmentEventType = {
   Booked: 'haven.scheduling.v1.AppointmentBooked',
@@ -234,26 +235,15 @@ export function evolve(state: AppointmentState, event: { type: string; data: unk
     case AppointmentEventType.PassCodeAttemptFailed: {
       const link = state.link;
       if (!link || link.linkId !== e.data.linkId) return withMeta(state, env);
-      const { lockedUntil: _previous, ...rest } = link;
-      return withMeta(
-        {
-          ...state,
-          link: e.data.locked
-            ? {
-                ...rest,
-                failures: 0,
-                lockCount: link.lockCount + 1,
-                ...(e.data.lockedUntil !== undefined ? { lockedUntil: e.data.lockedUntil } : {}),
-              }
-            : { ...link, failures: e.data.attempt },
-        },
-        env,
-      );
+      return withMeta({ ...state, link: afterPasscodeAttempt(link, e.data) }, env);
     }
     case AppointmentEventType.PatientLinkRedeemed: {
       const link = state.link;
       if (!link || link.linkId !== e.data.linkId) return withMeta(state, env);
-      return withMeta({ ...state, link: { ...link, failures: 0, redemptions: link.redemptions + 1 } }, env);
+      return withMeta(
+        { ...state, link: { ...afterPasscodeAttempt(link), redemptions: link.redemptions + 1 } },
+        env,
+      );
     }
     default:
       return state;

@@ -3,6 +3,7 @@
  * times, hashes and verification results are passed in so decide stays free of I/O.
  */
 import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
+import { LinkPolicy, passcodeFailure, refuseWhileLocked } from './link-policy';
 import {
   AppointmentEventType,
   type AppointmentEvent,
@@ -12,26 +13,6 @@ import {
 
 /** Longest appointment we accept. */
 export const MAX_APPOINTMENT_MINUTES = 240;
-
-/** Link rules (DESIGN.md §1, issue 5). */
-export const LinkPolicy = {
-  /** The link opens this long before the start. */
-  opensBeforeStartMinutes: 15,
-  /** …and closes this long after the end. */
-  graceAfterEndMinutes: 30,
-  /** Failed passcode attempts before the link locks. */
-  maxFailedAttempts: 5,
-  /** First lock; each further lock doubles it. */
-  lockBaseMinutes: 15,
-  /** Longest lock. */
-  lockMaxMinutes: 24 * 60,
-  /** Longest patient token. */
-  patientTokenMaxMinutes: 120,
-  /** A link signs in to the patient's secure messages until this long after the appointment's end. */
-  messagesAfterEndDays: 30,
-  /** Longest patient token for the secure messages. */
-  messagesTokenMinutes: 30,
-} as const;
 
 export interface BookAppointment {
   readonly type: 'BookAppointment';
@@ -111,6 +92,8 @@ export type AppointmentCommand =
   | CompleteAppointment
   | IssuePatientLink
   | RedeemPatientLink;
+
+export { LinkPolicy, lockMinutes } from './link-policy';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MINUTE = 60_000;
@@ -200,11 +183,6 @@ export function patientTokenExpiry(
   );
 }
 
-/** Length of the n-th lock (n ≥ 1): 15 min, 30 min, 60 min, … capped at a day. */
-export function lockMinutes(n: number): number {
-  return Math.min(LinkPolicy.lockBaseMinutes * 2 ** Math.max(0, n - 1), LinkPolicy.lockMaxMinutes);
-}
-
 function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): void {
   if (s.status === 'cancelled')
     throw new PreconditionError('this appointment was cancelled; the link no longer works');
@@ -231,11 +209,7 @@ function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): v
   }
   if (!cmd.forMessages && cmd.now.getTime() > closes.getTime())
     throw new PreconditionError('this link has expired');
-  if (link.lockedUntil !== undefined && cmd.now.getTime() < Date.parse(link.lockedUntil)) {
-    throw new PreconditionError(
-      `link locked, ask the clinic (too many wrong passcodes; locked until ${link.lockedUntil})`,
-    );
-  }
+  refuseWhileLocked(link, cmd.now);
 }
 
 /**
@@ -354,19 +328,10 @@ function decideRedeem(s: ExistingAppointment, data: RedeemPatientLink['data']): 
   refuseRedeem(s, data);
   const link = s.link!;
   if (!data.credentialsOk) {
-    const attempt = link.failures + 1;
-    const locked = attempt >= LinkPolicy.maxFailedAttempts;
-    const until = new Date(data.now.getTime() + lockMinutes(link.lockCount + 1) * MINUTE);
     return [
       {
         type: AppointmentEventType.PassCodeAttemptFailed,
-        data: {
-          appointmentId: s.appointmentId,
-          linkId: link.linkId,
-          attempt,
-          locked,
-          ...(locked ? { lockedUntil: until.toISOString() } : {}),
-        },
+        data: { appointmentId: s.appointmentId, linkId: link.linkId, ...passcodeFailure(link, data.now) },
       },
     ];
   }

@@ -20,6 +20,7 @@ import { SchedulingScope } from '../access';
 import type { SchedulingDeps } from '../deps';
 import { requireResourceId } from '../ids';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
+import { loadMessagesLink, redeemMessagesLink } from '../message/messages-link-grpc';
 import { completeIfVisitEnded } from '../session-follower';
 import { isCalendarDate } from '../patient/decide';
 import {
@@ -142,6 +143,13 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     if (violations.length > 0) throw new ValidationError(violations);
     if (!isLinkTokenShape(request.token)) throw new UnauthenticatedError(NOT_VALID);
     const tokenSha256 = linkTokenHash(request.token);
+    if (request.forMessages) {
+      // The link of a "new message" notice (its own token) signs in to the messages only.
+      const messagesLink = await loadMessagesLink(deps, tokenSha256);
+      if (messagesLink.status !== 'none') {
+        return redeemMessagesLink(deps, request, ctx, messagesLink, tokenSha256);
+      }
+    }
     const appointmentId = await appointmentOfToken(deps, tokenSha256);
     const anonymous: Actor = { kind: 'anonymous', id: 'patient-link' };
     const metadata = {

@@ -13,6 +13,7 @@ import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import { eventually, failureOf, startMailCatcher, type MailCatcher } from '@haven/testing';
 import type { RunningScheduling } from '../server';
 import { failingPhiAccessAppends } from '../testing';
+import { issueMessagesLink } from './messages-link-grpc';
 import { catcherSmtpEnv, startSchedulingSuite, type SchedulingSuite } from '../../test/suite';
 
 jest.setTimeout(60_000);
@@ -293,7 +294,23 @@ describe('the notice of a new message', () => {
     await eventually('the notice', () => notices().length === 1);
     const [mail] = notices();
     expect(mail?.subject).toBe('You have a new message from Lakeside Family Practice');
-    expect(mail?.text).toContain(`https://visits.lakeside.test/messages#${link.token}`);
+    // A messages link of its own, never the visit's link; it signs in with the visit's passcode.
+    const token = /https:\/\/visits\.lakeside\.test\/messages#([A-Za-z0-9_-]{43})/.exec(
+      mail?.text ?? '',
+    )?.[1];
+    expect(token).toBeDefined();
+    expect(mail?.raw).not.toContain(link.token);
+    const signedIn = await callUnary(
+      client,
+      'redeemPatientLink',
+      scheduling.RedeemPatientLinkRequest.fromPartial({
+        token: token ?? '',
+        passcode: link.passcode,
+        forMessages: true,
+      }),
+      new grpc.Metadata(),
+    );
+    expect(signedIn.patient).toBe(`patients/${patientId}`);
     for (const canary of ['rash', 'question', 'Zebulon', 'Quixfeather', '1971', 'doc-notice']) {
       expect(mail?.raw).not.toContain(canary);
     }
@@ -308,5 +325,87 @@ describe('the notice of a new message', () => {
     ).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(notices()).toHaveLength(1);
+  });
+});
+
+describe('the messages link of a notice (its own token)', () => {
+  const metadata = {
+    actor: { kind: 'service', id: 'scheduling' } as const,
+    correlationId: 'messages-link-spec',
+  };
+  const redeem = (token: string, passcode: string, forMessages: boolean) =>
+    callUnary(
+      client,
+      'redeemPatientLink',
+      scheduling.RedeemPatientLinkRequest.fromPartial({ token, passcode, forMessages }),
+      new grpc.Metadata(),
+    );
+  const claims = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  let patientId: string;
+  let passcode: string;
+  let visitToken: string;
+
+  beforeAll(async () => {
+    ({ patientId } = await patientWithAppointment('doc-link', ''));
+    const appointmentId = [...service.deps.readModel.appointments()].find(
+      (a) => a.patientId === patientId,
+    )!.appointmentId;
+    const issued = await callUnary(
+      client,
+      'issuePatientLink',
+      { appointment: `appointments/${appointmentId}`, requireDateOfBirth: false },
+      await staff('u-desk', 'front_desk'),
+    );
+    passcode = issued.passcode;
+    visitToken = issued.token;
+    for (let i = 0; i < 100 && ![...service.deps.readModel.appointments()].some((a) => a.link); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  it('signs in to the patient’s messages with the visit passcode, and is no visit’s link', async () => {
+    const token = await issueMessagesLink(service.deps, patientId, metadata);
+    expect(token).toBeDefined();
+    expect(token).not.toBe(visitToken);
+    const r = await redeem(token!, passcode, true);
+    expect(claims(r.accessToken)).toMatchObject({ sub: patientId, kind: 'patient' });
+    expect(String(claims(r.accessToken)['visit'])).toMatch(/^messages\//);
+    expect(r.appointment).toBe('');
+    expect(r.expireTime!.getTime() - Date.now()).toBeLessThanOrEqual(30 * 60_000);
+    // Not a visit's link: the join door does not know it.
+    expect((await failureOf(redeem(token!, passcode, false))).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('stops working when it expires', async () => {
+    const past = new Date(Date.now() - 8 * 24 * 3_600_000);
+    const token = await issueMessagesLink({ ...service.deps, clock: () => past }, patientId, metadata);
+    const failure = await failureOf(redeem(token!, passcode, true));
+    expect(failure.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(failure.details).toMatch(/expired/);
+  });
+
+  it('locks after five wrong passcodes, by the patient link’s policy, and only itself', async () => {
+    const since = new Date();
+    const token = (await issueMessagesLink(service.deps, patientId, metadata))!;
+    for (let left = 4; left >= 1; left--) {
+      const failure = await failureOf(redeem(token, '000000', true));
+      expect(failure.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(failure.details).toContain(`${left} attempt${left === 1 ? '' : 's'} left`);
+    }
+    const locked = await failureOf(redeem(token, '000000', true));
+    expect(locked.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(locked.details).toMatch(/locked/);
+    // Locked even for the right passcode; the visit's own link is not.
+    const still = await failureOf(redeem(token, passcode, true));
+    expect(still.details).toMatch(/locked until/);
+    expect((await redeem(visitToken, passcode, true)).accessToken).toBeTruthy();
+    // Each refusal is an AccessRefused event naming the messages link.
+    await eventually('the refusals', async () => {
+      const codes = (await store.read(accessRefusalStream('scheduling', since)))
+        .filter((e) => String(e.data['target']).startsWith('messagesLinks/'))
+        .map((e) => e.data['code']);
+      return ['WRONG_PASSCODE', 'LINK_LOCKED', 'LINK_NOT_USABLE'].every((c) => codes.includes(c));
+    });
   });
 });

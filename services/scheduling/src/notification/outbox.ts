@@ -41,6 +41,7 @@ import {
   type ExistingAppointment,
 } from '../appointment/appointment';
 import { MessageThreadEventType, messageThreadStream } from '../message/thread';
+import { issueMessagesLink } from '../message/messages-link-grpc';
 import { loadAppointment } from '../appointment/grpc';
 import { evolveSmsContact, initialSmsContactState, isOptedOut, smsContactStream } from '../contact/contact';
 import type { ContactKeyer } from '../contact/contact-key';
@@ -364,7 +365,7 @@ export class ReminderOutbox {
     let joinLink = '';
     let passcode = '';
     if (notice) {
-      joinLink = await this.#messagesLink(state.patientId);
+      joinLink = await this.#messagesLink(state.patientId, metadata);
     } else if (state.kind === ReminderKind.Passcode) {
       // Only the passcode, sealed with the link when the clinic sends it by the other channel.
       passcode = (await this.#linkSecrets(appointment))?.passcode ?? '';
@@ -581,15 +582,13 @@ export class ReminderOutbox {
   }
 
   /**
-   * The link of a message notice: the patient's messages page, with the token of their newest patient link
-   * (the patient signs in with it and the passcode they have); without one, the page alone.
+   * The link of a message notice: the patient's messages page with a messages link of its own (a new token that
+   * signs in to this patient's messages only, with the passcode of their latest visit; it opens no visit);
+   * without any visit link yet (no passcode to prove), the page alone.
    */
-  async #messagesLink(patientId: string): Promise<string> {
+  async #messagesLink(patientId: string, metadata: CommandMetadata): Promise<string> {
     const base = `${this.#deps.settings.publicUrl.replace(/\/+$/, '')}/messages`;
-    const newest = [...(this.#deps.readModel?.appointments() ?? [])]
-      .filter((a) => a.patientId === patientId && a.link?.tokenPhi)
-      .sort((a, b) => b.startTime.localeCompare(a.startTime))[0];
-    const token = newest ? (await this.#linkSecrets(newest))?.linkToken : undefined;
+    const token = await issueMessagesLink(this.#deps, patientId, metadata);
     return token ? `${base}#${token}` : base;
   }
 
