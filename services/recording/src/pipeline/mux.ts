@@ -114,7 +114,7 @@ class FileTarget extends Target {
   async _flush(): Promise<void> {
     for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
       const { bytes, position, window } = next;
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const { bytesWritten } = await this.#file.write(bytes, done, bytes.length - done, position + done);
         done += bytesWritten;
       }

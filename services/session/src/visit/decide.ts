@@ -543,8 +543,7 @@ export class RecordingConsentRequiredError extends PreconditionError {
         ? 'this visit is being recorded: the participant must consent to recording before being admitted'
         : 'this clinic records every visit: the participant must consent to recording before being admitted',
     );
-    this.reason =
-      why === 'recording' ? 'RECORDING_CONSENT_REQUIRED' : 'RECORDING_CONSENT_REQUIRED_BY_POLICY';
+    this.reason = why === 'recording' ? 'RECORDING_CONSENT_REQUIRED' : 'RECORDING_CONSENT_REQUIRED_BY_POLICY';
   }
 }
 
