@@ -19,6 +19,7 @@
  */
 import { join } from 'node:path';
 import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { STACK_DISPLAY_NAMES } from './support/stack';
 import type { VisitMediaResult } from './support/visit-media-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
@@ -96,6 +97,11 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(result.csrf.missing).toBe(0);
     expect(result.csrf.media).toBeGreaterThanOrEqual(4);
     expect(result.csrf.ok).toBeGreaterThanOrEqual(result.csrf.media);
+  });
+
+  it('labels each side’s tile with the other’s name and role: the clinician’s for the patient, the patient’s for the clinician', () => {
+    expect(result.afterAdmission.patientSeesTile).toBe(`${STACK_DISPLAY_NAMES.clinician} — clinician`);
+    expect(result.afterAdmission.clinicianSeesTile).toBe('Robin Testpatient — patient');
   });
 
   it('shows the clinician’s screen share to the patient as a second feed', () => {

@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { STACK_DISPLAY_NAMES } from './support/stack';
 import type { VisitDropResult } from './support/visit-drop-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-drop-driver.ts');
@@ -33,7 +34,7 @@ const DRIVER = join(__dirname, 'support', 'visit-drop-driver.ts');
   it('labels each side’s tile with the other’s role, from the server', () => {
     expect(result.before.clinicianFrames).toBeGreaterThan(5);
     expect(result.before.patientFrames).toBeGreaterThan(5);
-    expect(result.before.patientSees).toBe('Clinician');
+    expect(result.before.patientSees).toBe(`${STACK_DISPLAY_NAMES.clinician} — clinician`);
     expect(result.before.clinicianSees).toBe('Patient');
   });
 

@@ -4,10 +4,11 @@
  * interpreter opens it in the browser, types the guest's own passcode (not the patient's), runs the device check
  * and waits in the waiting room as a lobby entry of their own, with their role, and gets no media before a host
  * admits them; once admitted, all three — clinician, patient, interpreter — see and hear each other, and every
- * page labels the two other tiles with their roles from the server.
+ * page labels the two other tiles with their roles (and the clinician's name) from the server.
  */
 import { join } from 'node:path';
 import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { STACK_DISPLAY_NAMES } from './support/stack';
 import type { VisitThreeResult } from './support/visit-three-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-three-driver.ts');
@@ -53,9 +54,12 @@ const DRIVER = join(__dirname, 'support', 'visit-three-driver.ts');
     }
   });
 
-  it('labels the other two on every page by their roles', () => {
+  it('labels the other two on every page: the clinician by name and role, the patient never by name for a guest', () => {
+    // The clinician's page here is the browser suites' test page, which holds no patient name.
     expect(result.clinician.labels).toEqual(['Interpreter', 'Patient']);
-    expect(result.patient.labels).toEqual(['Clinician', 'Interpreter']);
-    expect(result.interpreter.labels).toEqual(['Clinician', 'Patient']);
+    const clinician = `${STACK_DISPLAY_NAMES.clinician} — clinician`;
+    expect(result.patient.labels).toEqual([clinician, 'Interpreter']);
+    // A link guest sees the staff by name, the patient by role only (the patient's name is PHI).
+    expect(result.interpreter.labels).toEqual([clinician, 'Patient']);
   });
 });

@@ -240,6 +240,8 @@ describe('front desk, patient and clinician through the gateway', () => {
       self: false,
       deviceCheck: null,
       joinTime: expect.any(String) as unknown,
+      // A patient is never named by a visit read (the console's own audited read shows the name).
+      name: null,
     });
 
     // Another clinician can neither read the visit nor act on it.

@@ -62,6 +62,16 @@ export interface ParticipantView {
   readonly self: boolean;
   /** When they arrived in the lobby (the clinician: joined), ISO 8601; null when unknown. */
   readonly joinTime: string | null;
+  /** A staff member's display name ("Dr. Amara Okafor"); null for a patient or a link guest (see staffNameOf). */
+  readonly name: string | null;
+}
+
+/**
+ * The name a visit read may show for a participant: a staff user's display name, never anyone else's (a
+ * patient's name is PHI that only the clinician's own audited read shows; a link guest has none).
+ */
+export function staffNameOf(p: session.Participant): string | null {
+  return p.principal.startsWith('users/') && p.displayName !== '' ? p.displayName : null;
 }
 
 /** A visit as the browser sees it. */
@@ -102,6 +112,7 @@ export function participantView(
         }
       : null,
     joinTime: p.joinTime?.toISOString() ?? null,
+    name: staffNameOf(p),
   };
 }
 
@@ -124,7 +135,7 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
   };
 }
 
-/** One person in the media room as another participant's page labels their tiles: ids and roles, never a name. */
+/** One person in the media room as another participant's page labels their tiles: ids, roles, staff names. */
 export interface RosterEntry {
   /** The participant id: the first part of their Janus publisher display (`<participant id>.<MAC>`). */
   readonly id: string;
@@ -133,22 +144,29 @@ export interface RosterEntry {
   readonly device: number;
   /** Another device of the caller's own principal (the patient's second phone), not someone else. */
   readonly yours: boolean;
+  /** A staff member's display name; absent for a patient or a guest (never a patient's name). */
+  readonly name?: string;
 }
 
 /**
- * Who is admitted to the visit, for the caller's tiles (`GET /api/patient/visit`): participant ids, roles and
- * device numbers only. The principals stay on the server; `yours` tells the caller's other devices apart.
+ * Who is admitted to the visit, for the caller's tiles (`GET /api/patient/visit`): participant ids, roles,
+ * device numbers and staff names only (a patient's name never: a guest sees "Patient"). The principals stay on
+ * the server; `yours` tells the caller's other devices apart.
  */
 export function rosterView(v: session.Visit): RosterEntry[] {
   const own = v.participants.find((p) => p.name === v.callerParticipant)?.principal;
   return v.participants
     .filter((p) => p.state === session.ParticipantState.PARTICIPANT_STATE_ADMITTED)
-    .map((p) => ({
-      id: lastSegment(p.name),
-      kind: PARTICIPANT_KIND[p.role] ?? 'guest',
-      device: p.device || 1,
-      yours: own !== undefined && p.principal === own && p.name !== v.callerParticipant,
-    }));
+    .map((p) => {
+      const name = staffNameOf(p);
+      return {
+        id: lastSegment(p.name),
+        kind: PARTICIPANT_KIND[p.role] ?? 'guest',
+        device: p.device || 1,
+        yours: own !== undefined && p.principal === own && p.name !== v.callerParticipant,
+        ...(name !== null ? { name } : {}),
+      };
+    });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { session } from '@haven/proto';
-import { ownDevicesIn, patientStatus, visitView } from './visit-view';
+import { ownDevicesIn, patientStatus, rosterView, visitView } from './visit-view';
 
 const admitted = session.Participant.fromPartial({
   name: 'visits/v1/participants/p1',
@@ -75,5 +75,34 @@ describe('ownDevicesIn', () => {
 
   it('is empty for a caller not in the visit yet (no principal to compare)', () => {
     expect(ownDevicesIn(visit('', [entry('p1', 'patients/pat1', ADMITTED, 1)]))).toEqual([]);
+  });
+});
+
+describe('names in the visit reads', () => {
+  const clinician = session.Participant.fromPartial({
+    name: 'visits/v1/participants/c1',
+    principal: 'users/u1',
+    role: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
+    state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+    displayName: 'Dr. Amara Okafor',
+  });
+  // Whatever a display_name says for a patient or a link guest, no read passes it on.
+  const named = (p: session.Participant) =>
+    session.Participant.fromPartial({ ...p, displayName: 'Maria Lopez' });
+  const guest = session.Participant.fromPartial({
+    name: 'visits/v1/participants/g1',
+    principal: 'guests/g1',
+    role: session.ParticipantRole.PARTICIPANT_ROLE_INTERPRETER,
+    state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+  });
+  const v = visit('visits/v1/participants/g1', [clinician, named(admitted), named(guest)]);
+
+  it('gives the tiles a staff member’s name, never a patient’s or a guest’s', () => {
+    expect(rosterView(v).map((e) => [e.kind, e.name])).toEqual([
+      ['clinician', 'Dr. Amara Okafor'],
+      ['patient', undefined],
+      ['interpreter', undefined],
+    ]);
+    expect(visitView(v).participants.map((p) => p.name)).toEqual(['Dr. Amara Okafor', null, null]);
   });
 });

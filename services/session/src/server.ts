@@ -47,6 +47,7 @@ import { LobbyNoticeService } from './visit/lobby-notice-service';
 import { visitHandlers } from './visit/grpc';
 import { openVisitOnRequest } from './visit/open-visit';
 import { VisitProjection } from './visit/projection';
+import { StaffNames } from './visit/staff-names';
 import { VisitService } from './visit/visit-service';
 
 export const SESSION_GRPC_PORT = DEFAULT_GRPC_PORTS.session;
@@ -302,6 +303,7 @@ export async function startSession(
             projection,
             clock: () => new Date(),
             openForAppointment: openVisitOnRequest({ store, janus, roomKey }),
+            staffNames: new StaffNames(store),
           }),
           ...chatHandlers(chat, files, transcripts),
           ...lobbyNoticeHandlers(notices),

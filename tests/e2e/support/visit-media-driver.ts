@@ -75,6 +75,9 @@ export interface VisitMediaResult {
     readonly clinician: VisitStats;
     readonly admitToFirstFrameMs: number;
     readonly admitToPatientPageMs: number;
+    /** The main tile's caption on each page: the other side's name and role (the staff name from identity). */
+    readonly patientSeesTile: string;
+    readonly clinicianSeesTile: string;
   };
   readonly screenShare: { started: boolean; patientScreenFrames: number; error?: string };
   /**
@@ -449,6 +452,14 @@ async function main(): Promise<VisitMediaResult> {
       15_000,
     );
     timings['admitToFlowing'] = Date.now() - tAdmit;
+    // The tiles' captions once each page read who the other is (a name comes with the visit read).
+    const caption = async (page: Page) => {
+      const tile = page.locator('.tile-main figcaption').filter({ hasText: ' — ' });
+      await tile.waitFor({ timeout: 10_000 }).catch(() => undefined);
+      return (await page.locator('.tile-main figcaption').first().textContent())?.trim() ?? '';
+    };
+    const patientSeesTile = await caption(patient);
+    const clinicianSeesTile = await caption(staff);
     await staff.locator('#admitted li').first().waitFor({ state: 'visible' });
     await shot(staff, 'clinician-in-visit');
     await shot(patient, 'patient-in-visit');
@@ -640,6 +651,8 @@ async function main(): Promise<VisitMediaResult> {
         clinician: clinicianStats,
         admitToFirstFrameMs,
         admitToPatientPageMs,
+        patientSeesTile,
+        clinicianSeesTile,
       },
       screenShare,
       blur,

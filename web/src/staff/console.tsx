@@ -271,7 +271,13 @@ function VisitCard({
           )}
           <div id="visit-stage">
             {run !== null && onState ? (
-              <VisitScreen key={run} {...media} chat={{ visitId: id }} onState={onState} />
+              <VisitScreen
+                key={run}
+                {...media}
+                chat={{ visitId: id }}
+                names={{ patient: visit.patientName }}
+                onState={onState}
+              />
             ) : null}
           </div>
         </div>

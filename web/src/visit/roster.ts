@@ -13,6 +13,16 @@ export interface RosterEntry {
   readonly device?: number;
   /** Another device of this page's own principal. */
   readonly yours?: boolean;
+  /** A staff member's display name, as the visit read gives it (never a patient's: see {@link Names}). */
+  readonly name?: string;
+}
+
+/**
+ * Names this page already holds for roles the visit read leaves unnamed: the clinician's console read the
+ * patient's name for treatment (a PhiAccessed); the patient's and a guest's pages hold none.
+ */
+export interface Names {
+  readonly patient?: string | null | undefined;
 }
 
 /** Participant id → entry. */
@@ -32,6 +42,7 @@ export function rosterOf(body: unknown): Map<string, RosterEntry> {
         kind: e.kind,
         ...(typeof e.device === 'number' ? { device: e.device } : {}),
         ...(e.yours === true ? { yours: true } : {}),
+        ...(typeof e.name === 'string' && e.name.trim() !== '' ? { name: e.name.trim() } : {}),
       });
     }
   }
@@ -54,20 +65,36 @@ const ROLE_WORD: Readonly<Record<string, string>> = {
   family: 'Family member',
 };
 
-/** The words on a participant's tile: their role, and which device when it is not their first. */
-export function participantLabel(entry: RosterEntry | undefined): string {
+/** Separates a name from the role on a tile: "Dr. Amara Okafor — clinician". */
+export const NAME_ROLE_SEPARATOR = ' — ';
+
+/**
+ * The words on a participant's tile: their name and role when the page knows the name ("Dr. Amara Okafor —
+ * clinician"), else their role; and which device when it is not their first.
+ */
+export function participantLabel(entry: RosterEntry | undefined, names: Names = {}): string {
   if (!entry) return 'Participant';
   if (entry.yours) return 'Your other device';
   const role = ROLE_WORD[entry.kind] ?? 'Participant';
+  const name = entry.name ?? (entry.kind === 'patient' ? names.patient : null);
+  const who = name ? `${name}${NAME_ROLE_SEPARATOR}${role.toLowerCase()}` : role;
   const device = entry.device ?? 1;
-  if (device <= 1) return role;
-  return `${role} (${ORDINAL[device] ?? `device ${device}`}${ORDINAL[device] ? ' device' : ''})`;
+  if (device <= 1) return who;
+  return `${who} (${ORDINAL[device] ?? `device ${device}`}${ORDINAL[device] ? ' device' : ''})`;
 }
 
 /** The label of a remote feed: its participant's, and "’s screen" for a screen share. */
-export function feedLabel(roster: Roster, feed: { display: string; kind: 'camera' | 'screen' }): string {
-  const who = participantLabel(roster.get(participantOfDisplay(feed.display)));
-  return feed.kind === 'screen' ? `${who}’s screen` : who;
+export function feedLabel(
+  roster: Roster,
+  feed: { display: string; kind: 'camera' | 'screen' },
+  names: Names = {},
+): string {
+  const entry = roster.get(participantOfDisplay(feed.display));
+  if (feed.kind === 'camera') return participantLabel(entry, names);
+  // "Dr. Amara Okafor’s screen", "Clinician’s screen": the name alone when there is one.
+  const name =
+    entry && !entry.yours ? (entry.name ?? (entry.kind === 'patient' ? names.patient : null)) : null;
+  return `${name || participantLabel(entry, names)}’s screen`;
 }
 
 /** Where a page reads its visit's roster, from where it gets its media credential. */

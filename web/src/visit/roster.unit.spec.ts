@@ -25,6 +25,30 @@ describe('tile labels', () => {
     expect(feedLabel(patient, { display: 'y.mac', kind: 'screen' })).toBe('Your other device’s screen');
   });
 
+  it('puts a staff member’s name before the role, and the patient’s name only where the page holds it', () => {
+    const clinician = { id: 'c', kind: 'clinician', name: 'Dr. Amara Okafor' };
+    expect(participantLabel(clinician)).toBe('Dr. Amara Okafor — clinician');
+    expect(participantLabel({ ...clinician, device: 2 })).toBe(
+      'Dr. Amara Okafor — clinician (second device)',
+    );
+    expect(participantLabel({ id: 'i', kind: 'interpreter' })).toBe('Interpreter');
+    // The clinician's console holds the patient's name; the patient's and a guest's pages do not.
+    const patient = { id: 'p', kind: 'patient', device: 1 };
+    expect(participantLabel(patient, { patient: 'Maria Lopez' })).toBe('Maria Lopez — patient');
+    expect(participantLabel(patient)).toBe('Patient');
+    expect(participantLabel({ ...patient, yours: true }, { patient: 'Maria Lopez' })).toBe(
+      'Your other device',
+    );
+    // The page's patient name never names someone of another role.
+    expect(participantLabel({ id: 'g', kind: 'family' }, { patient: 'Maria Lopez' })).toBe('Family member');
+    const roster = rosterOf({ participants: [clinician, { id: 'x', kind: 'patient', name: '  ' }] });
+    expect(roster.get('x')).toEqual({ id: 'x', kind: 'patient' });
+    expect(feedLabel(roster, { display: 'c.mac', kind: 'screen' })).toBe('Dr. Amara Okafor’s screen');
+    expect(feedLabel(roster, { display: 'x.mac', kind: 'screen' }, { patient: 'Maria Lopez' })).toBe(
+      'Maria Lopez’s screen',
+    );
+  });
+
   it('reads the roster where the page gets its media credential', () => {
     expect(defaultRosterUrl('clinician', '/api/visits/abc/media')).toBe('/api/visits/abc');
     expect(defaultRosterUrl('patient', '/api/patient/media')).toBe('/api/patient/visit');

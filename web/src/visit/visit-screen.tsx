@@ -9,7 +9,7 @@ import { useChat, type ChatTarget, type OpenChannel } from '../chat/use-chat';
 import type { RecordingEndpoints } from '../recording/recording-api';
 import { RecordingControls } from '../recording/recording-controls';
 import { MESSAGES, inRoom, isFinished, type VisitState } from './machine';
-import { feedLabel } from './roster';
+import { NAME_ROLE_SEPARATOR, feedLabel, type Names } from './roster';
 import { QUALITY_WORDS, type FeedSignal } from './signals';
 import { useFeedSignals } from './use-feed-signals';
 import { useVisit, type Visit, type VisitDependencies, type VisitOptions } from './use-visit';
@@ -25,18 +25,21 @@ export interface VisitScreenProps extends VisitOptions {
   readonly chatChannel?: OpenChannel;
   /** The visit's recording routes: Record button (clinician), consent dialog and indicator (everyone). */
   readonly recording?: RecordingEndpoints;
+  /** Names the page already holds (the clinician's console: the patient's), for the tiles. */
+  readonly names?: Names;
 }
 
-/** Initials of a label: "Clinician" → "C", "Maria Lopez" → "ML". */
+/**
+ * Initials of a label: "Clinician" → "C", "Maria Lopez" → "ML", "Dr. Amara Okafor — clinician" → "AO" (the
+ * name only, titles ending in a dot left out, first and last word).
+ */
 export function initials(label: string): string {
-  const words = label
+  const words = (label.split(NAME_ROLE_SEPARATOR)[0] ?? '')
     .replace(/[’']s\b.*$/, '')
     .split(/\s+/)
-    .filter((w) => /^\p{L}/u.test(w));
-  return words
-    .slice(0, 2)
-    .map((w) => w[0]?.toUpperCase() ?? '')
-    .join('');
+    .filter((w) => /^\p{L}/u.test(w) && !w.endsWith('.'));
+  const picked = words.length > 2 ? [words[0], words[words.length - 1]] : words;
+  return picked.map((w) => w?.[0]?.toUpperCase() ?? '').join('');
 }
 
 /** A <video> or <audio> element playing a stream. */
@@ -181,6 +184,7 @@ export function VisitScreen({
   chat: chatTarget,
   chatChannel,
   recording,
+  names,
   ...options
 }: VisitScreenProps) {
   const visit = useVisit(options, deps);
@@ -226,7 +230,7 @@ export function VisitScreen({
           <div className="visit-main">
             {main ? (
               <Tile
-                label={feedLabel(roster, main)}
+                label={feedLabel(roster, main, names)}
                 video={main.video}
                 audio={main.audio}
                 screen={main.kind === 'screen'}
@@ -242,7 +246,7 @@ export function VisitScreen({
               {strip.map((f) => (
                 <li key={f.id}>
                   <Tile
-                    label={feedLabel(roster, f)}
+                    label={feedLabel(roster, f, names)}
                     video={f.video}
                     audio={f.audio}
                     signal={signals.get(f.id)}

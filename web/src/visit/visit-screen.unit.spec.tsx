@@ -4,6 +4,7 @@
 import { act, render, screen, within } from '@testing-library/react';
 import type { MediaCredentials } from '../api/types';
 import { BACKGROUND_REASONS, type BackgroundSupport } from './background';
+import type { Names } from './roster';
 import type { FeedStats, MediaRoom, MediaRoomListener, RemoteFeed } from './janus';
 import type { VisitEvent } from './machine';
 import { VisitScreen, initials } from './visit-screen';
@@ -66,6 +67,7 @@ async function renderVisit(
   role: 'clinician' | 'patient' = 'clinician',
   roster: unknown = ROSTER,
   support: BackgroundSupport = { ok: true },
+  names?: Names,
 ) {
   let room: FakeRoom | undefined;
   const left: string[] = [];
@@ -75,6 +77,7 @@ async function renderVisit(
       mediaUrl="/api/visits/v1/media"
       leaveUrl="/api/visits/v1/leave"
       role={role}
+      {...(names ? { names } : {})}
       deps={{
         createRoom: (l) => (room = new FakeRoom(l)),
         fetchCredentials: async () => creds,
@@ -156,6 +159,49 @@ describe('the visit screen', () => {
       expect(document.querySelector('.tile-main')?.textContent).toContain('Your other device');
       const strip = screen.getByRole('list', { name: 'Others in the visit' });
       expect(within(strip).getByText('Clinician')).toBeTruthy();
+    });
+
+    it('shows the clinician’s name and role to the patient, with their initials while the camera is off', async () => {
+      const { send, feeds } = await renderVisit('patient', {
+        participants: [
+          { id: 'pclin', kind: 'clinician', device: 1, name: 'Dr. Amara Okafor' },
+          { id: 'ppat', kind: 'patient', device: 1 },
+        ],
+      });
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      await feeds([camera(7)]);
+      const main = document.querySelector('.tile-main');
+      expect(main?.querySelector('figcaption')?.textContent).toBe(
+        'Dr. Amara Okafor — clinician (camera off)',
+      );
+      expect(main?.querySelector('.tile-initials')?.textContent).toBe('AO');
+    });
+
+    it('shows the clinician the patient’s name their console already read, and nobody else’s', async () => {
+      const { room } = await renderVisit(
+        'clinician',
+        {
+          visit: {
+            participants: [
+              { id: 'pclin', kind: 'clinician', device: 1, name: 'Dr. Amara Okafor' },
+              { id: 'ppat', kind: 'patient', device: 1 },
+              { id: 'pint', kind: 'interpreter', device: 1 },
+            ],
+          },
+        },
+        { ok: true },
+        { patient: 'Maria Lopez' },
+      );
+      act(() => room.listener.event({ type: 'JoinSent' }));
+      act(() => room.listener.event({ type: 'MediaConnected' }));
+      act(() => room.listener.feeds([camera(7, 'ppat'), camera(8, 'pint')]));
+      await act(async () => undefined);
+      expect(document.querySelector('.tile-main figcaption')?.textContent).toBe(
+        'Maria Lopez — patient (camera off)',
+      );
+      expect(document.querySelector('.tile-main .tile-initials')?.textContent).toBe('ML');
+      const strip = screen.getByRole('list', { name: 'Others in the visit' });
+      expect(within(strip).getByText('Interpreter')).toBeTruthy();
     });
 
     it('says "Participant" for someone the visit read does not list', async () => {
@@ -299,6 +345,8 @@ describe('the visit screen', () => {
 
   it('initials: up to two words, letters only', () => {
     expect(initials('Maria Lopez')).toBe('ML');
+    expect(initials('Dr. Amara Okafor — clinician')).toBe('AO');
+    expect(initials('Maria de la Cruz — patient (second device)')).toBe('MC');
     expect(initials('Clinician’s screen')).toBe('C');
     expect(initials('You (clinician)')).toBe('Y');
   });

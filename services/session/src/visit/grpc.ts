@@ -39,6 +39,7 @@ import {
   type VisitState,
 } from './visit';
 import type { VisitService } from './visit-service';
+import type { StaffNames } from './staff-names';
 
 type Live = Extract<VisitState, { status: 'open' | 'ended' }>;
 
@@ -66,6 +67,8 @@ export interface VisitGrpcDeps {
     ctx: CallContext,
     principal: Principal,
   ) => Promise<void>;
+  /** Staff participants' display names for GetVisit (none without: every display_name stays empty). */
+  readonly staffNames?: Pick<StaffNames, 'of'>;
 }
 
 function requireClinician(principal: Principal): void {
@@ -128,14 +131,16 @@ function participantToProto(
   visitId: string,
   p: Participant,
   consents?: Readonly<Record<string, boolean>>,
+  staffNames?: ReadonlyMap<string, string>,
 ): session.Participant {
   return session.Participant.fromPartial({
     name: `visits/${visitId}/participants/${p.participantId}`,
     principal: p.principal,
     role: PARTICIPANT_ROLE[p.role],
     state: PARTICIPANT_STATE[p.status],
-    // The display name is PHI and never stored by this service; the room shows the participant id.
-    displayName: '',
+    // Staff only ("Dr. Amara Okafor", from identity's user stream; not PHI). A patient's name is PHI and never
+    // held by this service; the room itself shows only the participant id.
+    displayName: p.principal.startsWith('users/') ? (staffNames?.get(p.principal) ?? '') : '',
     joinTime: date(p.arrivedAt ?? p.admittedAt),
     admitTime: date(p.admittedAt),
     leaveTime: date(p.leftAt),
@@ -147,7 +152,12 @@ function participantToProto(
   });
 }
 
-function visitToProto(state: Live, etag: string, caller?: Principal): session.Visit {
+function visitToProto(
+  state: Live,
+  etag: string,
+  caller?: Principal,
+  staffNames?: ReadonlyMap<string, string>,
+): session.Visit {
   const own = caller ? state.participants[participantIdOf(caller)] : undefined;
   const participants = Object.values(state.participants).sort((a, b) => a.arrival - b.arrival);
   const inProgress = participants.some((p) => p.status === ParticipantStatus.Admitted);
@@ -169,7 +179,7 @@ function visitToProto(state: Live, etag: string, caller?: Principal): session.Vi
     recordingConsented: state.recordingConsent === true,
     janusNode: state.janusNode,
     room: String(state.room),
-    participants: participants.map((p) => participantToProto(state.visitId, p, state.consents)),
+    participants: participants.map((p) => participantToProto(state.visitId, p, state.consents, staffNames)),
     createTime: date(state.openedAt),
     endTime: state.status === 'ended' ? date(state.endedAt) : undefined,
     etag,
@@ -313,7 +323,8 @@ async function getVisit(
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.name, 'name');
   const { visit, etag } = await loadVisible(deps.visits, visitId, principal);
-  return { visit: visitToProto(visit, etag, principal) };
+  const names = await deps.staffNames?.of(Object.values(visit.participants).map((p) => p.principal));
+  return { visit: visitToProto(visit, etag, principal, names) };
 }
 
 /** "Today" around `now`: visits starting from 12 h ago to 24 h ahead, so a day's list is stable across time zones. */
