@@ -345,12 +345,17 @@ async function main(): Promise<RecordingUiResult> {
 
     // ------------------------------------------------------------ stop, processing, play (clinician)
     const statusesAfterStop: string[] = [];
-    const watchStatus = setInterval(() => {
-      void text(staff, '.rec-status')
+    // One read at a time: on a loaded machine an older read could otherwise land after a newer one.
+    let reading: Promise<void> | undefined;
+    const readStatus = () =>
+      text(staff, '.rec-status')
         .then((t) => {
           if (statusesAfterStop.at(-1) !== t) statusesAfterStop.push(t);
         })
         .catch(() => undefined);
+    const watchStatus = setInterval(() => {
+      if (reading) return;
+      reading = readStatus().finally(() => (reading = undefined));
     }, 150);
     await staff.getByRole('button', { name: 'Stop recording' }).click();
     await patient.locator('.rec-indicator').waitFor({ state: 'detached', timeout: 10_000 });
@@ -376,6 +381,8 @@ async function main(): Promise<RecordingUiResult> {
     await staff.locator(`${clinicianRow}[data-state="available"]`).waitFor({ timeout: 10_000 });
     await staff.locator('.rec-status', { hasText: 'Not recording' }).waitFor({ timeout: 10_000 });
     clearInterval(watchStatus);
+    await reading;
+    await readStatus();
     const clinicianListRow = await text(staff, clinicianRow);
     await staff.locator(clinicianRow).scrollIntoViewIfNeeded();
     const clinicianPlayback = await play(staff, clinicianRow);
