@@ -32,6 +32,7 @@ let bo: string;
 let noticeToken = '';
 let noticePasscode = '';
 let otherPatientsThread = '';
+let ottoId = '';
 const CANARY = 'canary-heron-5531';
 const NAME = 'Ottoline Brackenfield';
 const DOB = '1983-07-19';
@@ -90,6 +91,7 @@ describe('a follow-up message after the visit', () => {
       email: 'otto@patient.test',
     });
     const patientId = ((await created.json()) as { patient: { id: string } }).patient.id;
+    ottoId = patientId;
     const booked = await desk.post(api('/appointments'), {
       clinicianId: clinician,
       patientId,
@@ -331,5 +333,32 @@ describe('the messages link of a notice', () => {
     await visitDoor.fetch(`${stack.url}/join`);
     const asVisit = await visitDoor.post(api('/join'), { token: noticeToken, passcode: noticePasscode });
     expect(asVisit.status).toBe(401);
+  });
+});
+
+describe('the front desk starts a scheduling thread', () => {
+  it('opens it with a patient, who sees the message at once on their messages page', async () => {
+    const desk = await signedIn('desk@msg.test');
+    const patient = new CookieJar();
+    await patient.fetch(`${stack.url}/join`);
+    expect(
+      (await patient.post(api('/messages/join'), { token: noticeToken, passcode: noticePasscode })).status,
+    ).toBe(200);
+    const live = await liveSocket(stack.url, patient, true, sockets);
+    const opened = await desk.post(api('/messages/threads'), { topic: 'scheduling', patientId: ottoId });
+    expect(opened.status).toBe(201);
+    const thread = ((await opened.json()) as { thread: ThreadJson & { clinicianId: string | null } }).thread;
+    expect(thread).toMatchObject({ topic: 'scheduling', clinicianId: null });
+    const text = 'Your follow-up can move to Tuesday at 10:00 if that suits you.';
+    expect((await desk.post(api(`/messages/threads/${thread.id}/messages`), { text })).status).toBe(201);
+    await live.waitFor(
+      (m) => m['type'] === 'messages' && m['threadId'] === thread.id && m['unreadCount'] === 1,
+    );
+    const read = await patient.fetch(api(`/patient/messages/threads/${thread.id}`));
+    const { messages } = (await read.json()) as { messages: MessageJson[] };
+    expect(messages.map((m) => [m.fromPatient, m.text])).toEqual([[false, text]]);
+    // A patient id that is not one is refused with the field named, before scheduling is asked.
+    const bad = await desk.post(api('/messages/threads'), { topic: 'scheduling', patientId: '../x' });
+    expect(bad.status).toBe(400);
   });
 });

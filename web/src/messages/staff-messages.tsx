@@ -1,7 +1,8 @@
 /**
  * The care team's secure messages in the staff app: a clinician sees their care threads, the front desk the
  * scheduling threads, each with its unread count; opening one shows it (a PhiAccessed in scheduling), marks it
- * read, and lets them answer or close it. A clinician can start a follow-up with one of their patients.
+ * read, and lets them answer or close it. A clinician can start a follow-up with one of their patients, the front
+ * desk a scheduling conversation with any patient. New messages and receipts show at once (the live push).
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
@@ -42,27 +43,30 @@ export function StaffMessages({ role }: { readonly role: 'clinician' | 'front_de
       ) : (
         <>
           <ThreadList base={BASE} label={label} onOpen={setCurrent} version={version} push={push} />
-          {role === 'clinician' ? <NewThread names={names} onOpened={setCurrent} /> : null}
+          <NewThread
+            names={names}
+            topic={role === 'clinician' ? 'care' : 'scheduling'}
+            onOpened={setCurrent}
+          />
         </>
       )}
     </section>
   );
 }
 
+/** Starts a thread with a patient: a clinician's care thread, or the front desk's scheduling one. */
 function NewThread(props: {
   readonly names: Readonly<Record<string, string>>;
+  readonly topic: 'care' | 'scheduling';
   readonly onOpened: (id: string) => void;
 }) {
-  const { names, onOpened } = props;
+  const { names, topic, onOpened } = props;
   const [patientId, setPatientId] = useState('');
   const [error, setError] = useState('');
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setError('');
-    api<{ thread: ThreadSummary }>('POST', `${BASE}/threads`, {
-      topic: 'care',
-      patientId,
-    }).then(
+    api<{ thread: ThreadSummary }>('POST', `${BASE}/threads`, { topic, patientId }).then(
       (r) => onOpened(r.thread.id),
       (e: unknown) => setError(e instanceof ApiError ? e.message : 'Please try again.'),
     );
