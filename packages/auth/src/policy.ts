@@ -266,6 +266,9 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
     note: 'the clinic’s time zone, for the staff pages',
   },
   [`${SCHEDULING}UpdateClinicSettings`]: adminOnly('recorded as ClinicSettingsChanged'),
+  [`${SCHEDULING}ErasePatient`]: adminOnly(
+    'reason code required; refused while an appointment is to come or a visit is in progress; destroys the patient’s key',
+  ),
 
   // session
   [`${SESSION}OpenVisit`]: {

@@ -153,7 +153,12 @@ export class FilePatientKeyStore implements PatientKeyStore {
     } finally {
       await handle.close();
     }
-    await fs.unlink(file);
+    try {
+      await fs.unlink(file);
+    } catch (error) {
+      // Another destroy of the same key (a replay, another replica) unlinked it first: destroyed all the same.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 
   /** Redacted form (directory and cache size only). */

@@ -74,6 +74,16 @@ describe('FilePatientKeyStore', () => {
     );
   });
 
+  it('destroys once when two callers (a handler and a replay) destroy the same key at the same time', async () => {
+    const dir = freshDir();
+    const kms = new InMemoryKms();
+    const store = new FilePatientKeyStore({ dir, kms });
+    const other = new FilePatientKeyStore({ dir, kms });
+    await store.getOrCreate('p-twice');
+    await Promise.all([store.destroy('p-twice'), other.destroy('p-twice'), store.destroy('p-twice')]);
+    expect(await fs.readdir(dir)).toEqual([`${hashed('p-twice')}.shredded`]);
+  });
+
   it('bounds its cache of unwrapped keys', async () => {
     const store = new FilePatientKeyStore({ dir: freshDir(), kms: new InMemoryKms(), cacheSize: 2 });
     const first = await store.getOrCreate('c1');

@@ -157,6 +157,7 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'CloseMessageThread',
     'GetClinicSettings',
     'UpdateClinicSettings',
+    'ErasePatient',
   ],
   session: [
     'OpenVisit',

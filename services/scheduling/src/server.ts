@@ -46,6 +46,7 @@ import { MessageThreadIndex } from './message/thread-index';
 import { issueGuestLink, redeemGuestLink } from './guest-link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
+import { erasePatient, ErasureFinisher } from './patient/erase';
 import { SchedulingReadModel } from './read-model';
 import { hostTimeZone, isTimeZone } from './schedule/clinic-time';
 import { BookingReconciler, type BookingReconcilerOptions } from './schedule/reconciler';
@@ -199,11 +200,14 @@ export async function startScheduling(
     const bookings = new BookingReconciler(deps, options.reconciler);
     reconciler = bookings;
     const threads = new MessageThreadIndex();
+    // A PatientErased whose key destruction a crash interrupted is finished when the read model replays it.
+    const erasures = new ErasureFinisher(keys, logger);
     subscriptions.push(
       await readModel.follow(rawStore, logger, {
         observer: (event) => {
           bookings.observe(event);
           threads.apply(event);
+          erasures.observe(event);
         },
         health: consumers,
       }),
@@ -283,6 +287,7 @@ function schedulingHandlers(deps: SchedulingDeps, threads: MessageThreadIndex, c
     getUsageReport: getUsageReport(deps),
     getClinicSettings: getClinicSettings(deps),
     updateClinicSettings: updateClinicSettings(deps),
+    erasePatient: erasePatient(deps),
     ...messageHandlers({ ...deps, threads }),
   };
 }

@@ -38,7 +38,7 @@ import {
 import { isClinician, isStaff, mayActForClinician, SchedulingScope } from '../access';
 import type { SchedulingDeps } from '../deps';
 import { RESOURCE_ID, idFromName, requireResourceId } from '../ids';
-import { loadPatient } from '../patient/grpc';
+import { loadLivePatient } from '../patient/grpc';
 import { recordPhiAccess, requirePurpose } from '../phi-access';
 import { loadSchedule, releaseSlot, reserveSlot } from '../schedule/slots';
 import { decideSchedule } from '../schedule/schedule';
@@ -247,7 +247,7 @@ export function bookAppointment(deps: SchedulingDeps) {
         now: deps.clock(),
       },
     };
-    await loadPatient(deps, patientId ?? '');
+    await loadLivePatient(deps, patientId ?? '');
     // The fingerprint of a request with a reason (PHI) is keyed with the patient's data key.
     const record = key
       ? requestRecord(
@@ -354,7 +354,7 @@ async function bookSeries(
     ),
     initialAppointmentState,
   );
-  await loadPatient(deps, patientId);
+  await loadLivePatient(deps, patientId);
   const planned = expandSeries(
     { startTime: appointment.startTime as Date, endTime: appointment.endTime as Date },
     rule,

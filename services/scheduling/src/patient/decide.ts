@@ -1,8 +1,16 @@
 /**
  * Commands and decide() for the Patient aggregate. Pure: validation and rules only.
  */
-import { AlreadyExistsError, ValidationError, type FieldViolation } from '@haven/errors';
-import { PatientEventType, type PatientEvent, type PatientPhi, type PatientState } from './patient';
+import { AlreadyExistsError, NotFoundError, ValidationError, type FieldViolation } from '@haven/errors';
+import {
+  ERASURE_REASONS,
+  ErasureBlocker,
+  PatientEventType,
+  type ErasureReason,
+  type PatientEvent,
+  type PatientPhi,
+  type PatientState,
+} from './patient';
 
 export interface RegisterPatient {
   readonly type: 'RegisterPatient';
@@ -16,7 +24,23 @@ export interface RegisterPatient {
   };
 }
 
-export type PatientCommand = RegisterPatient;
+/**
+ * Erases a patient (admin). The handler brings what the other aggregates say: the patient's appointments still
+ * to come and their visits in progress.
+ */
+export interface ErasePatient {
+  readonly type: 'ErasePatient';
+  readonly data: {
+    readonly patientId: string;
+    readonly reason: string;
+    /** Appointments of the patient that are booked and not started yet. */
+    readonly futureAppointments: readonly string[];
+    /** Appointments of the patient whose visit is in progress. */
+    readonly visitsInProgress: readonly string[];
+  };
+}
+
+export type PatientCommand = RegisterPatient | ErasePatient;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,63}$/;
@@ -72,5 +96,40 @@ export function decidePatient(command: PatientCommand, state: PatientState): Pat
         },
       ];
     }
+    case 'ErasePatient':
+      return decideErasure(command, state);
   }
+}
+
+/**
+ * Erasure: `PatientErased`, or `PatientErasureRefused` while a visit is in progress or an appointment is to
+ * come (the handler answers that refusal as FAILED_PRECONDITION once it is recorded). Nothing when the patient
+ * is already erased (a retry, or the finishing of an interrupted erasure). Throws ValidationError on a missing
+ * or unknown reason, NotFoundError when there is no such patient.
+ */
+function decideErasure(command: ErasePatient, state: PatientState): PatientEvent[] {
+  const { patientId, futureAppointments, visitsInProgress } = command.data;
+  const reason = command.data.reason as ErasureReason;
+  if (!ERASURE_REASONS.includes(reason)) {
+    throw new ValidationError([
+      { field: 'reason', description: `is required, one of ${ERASURE_REASONS.join(', ')}` },
+    ]);
+  }
+  if (state.status !== 'registered') throw new NotFoundError(`patient ${patientId} not found`);
+  if (state.erased) return [];
+  const blocked: [ErasureBlocker, readonly string[]] | undefined =
+    visitsInProgress.length > 0
+      ? [ErasureBlocker.VisitInProgress, visitsInProgress]
+      : futureAppointments.length > 0
+        ? [ErasureBlocker.FutureAppointment, futureAppointments]
+        : undefined;
+  if (blocked) {
+    return [
+      {
+        type: PatientEventType.ErasureRefused,
+        data: { patientId, reason, blocker: blocked[0], appointmentIds: [...blocked[1]].sort() },
+      },
+    ];
+  }
+  return [{ type: PatientEventType.Erased, data: { patientId, reason } }];
 }

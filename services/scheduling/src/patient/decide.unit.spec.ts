@@ -1,7 +1,14 @@
-import { AlreadyExistsError, ValidationError } from '@haven/errors';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '@haven/errors';
 import { given } from '@haven/testing';
 import { decidePatient, isCalendarDate, type PatientCommand } from './decide';
-import { evolvePatient, initialPatientState, PatientEventType, type PatientPhi } from './patient';
+import {
+  ErasureBlocker,
+  ErasureReason,
+  evolvePatient,
+  initialPatientState,
+  PatientEventType,
+  type PatientPhi,
+} from './patient';
 
 const spec = { decide: decidePatient, evolve: evolvePatient, initialState: initialPatientState };
 const now = new Date('2026-11-26T09:00:00Z');
@@ -46,6 +53,79 @@ describe('when the patient exists', () => {
     given(spec, [{ type: PatientEventType.Registered, data: { patientId: 'pat-1', keyId: 'pk-1' } }])
       .when(register())
       .thenThrows(AlreadyExistsError, /already exists/));
+});
+
+const registered = { type: PatientEventType.Registered, data: { patientId: 'pat-1', keyId: 'pk-1' } };
+const erase = (
+  over: { reason?: string; futureAppointments?: string[]; visitsInProgress?: string[] } = {},
+): PatientCommand => ({
+  type: 'ErasePatient',
+  data: {
+    patientId: 'pat-1',
+    reason: over.reason ?? ErasureReason.PatientRequest,
+    futureAppointments: over.futureAppointments ?? [],
+    visitsInProgress: over.visitsInProgress ?? [],
+  },
+});
+
+describe('when an admin erases a registered patient', () => {
+  it('records PatientErased with the id and the reason code only', () =>
+    given(spec, [registered])
+      .when(erase())
+      .then([{ type: PatientEventType.Erased, data: { patientId: 'pat-1', reason: 'PATIENT_REQUEST' } }]));
+  it('refuses without a reason, or with a reason that is not a code', () => {
+    given(spec, [registered])
+      .when(erase({ reason: '' }))
+      .thenThrows(ValidationError, /reason/);
+    given(spec, [registered])
+      .when(erase({ reason: 'she asked nicely' }))
+      .thenThrows(ValidationError, /one of/);
+  });
+  it('records the refusal while an appointment is to come', () =>
+    given(spec, [registered])
+      .when(erase({ futureAppointments: ['apt-2', 'apt-1'] }))
+      .then([
+        {
+          type: PatientEventType.ErasureRefused,
+          data: {
+            patientId: 'pat-1',
+            reason: 'PATIENT_REQUEST',
+            blocker: ErasureBlocker.FutureAppointment,
+            appointmentIds: ['apt-1', 'apt-2'],
+          },
+        },
+      ]));
+  it('records the refusal while a visit is in progress (before any appointment to come)', () =>
+    given(spec, [registered])
+      .when(erase({ futureAppointments: ['apt-2'], visitsInProgress: ['apt-1'] }))
+      .then([
+        {
+          type: PatientEventType.ErasureRefused,
+          data: {
+            patientId: 'pat-1',
+            reason: 'PATIENT_REQUEST',
+            blocker: ErasureBlocker.VisitInProgress,
+            appointmentIds: ['apt-1'],
+          },
+        },
+      ]));
+});
+
+describe('when the patient was erased', () => {
+  const erased = { type: PatientEventType.Erased, data: { patientId: 'pat-1', reason: 'LEGAL_ORDER' } };
+  it('records nothing more (a retry finishes the key destruction only)', () =>
+    given(spec, [registered, erased]).when(erase()).then([]));
+  it('folds the erasure into the state', () => {
+    const state = [registered, erased].reduce(evolvePatient, initialPatientState);
+    expect(state).toMatchObject({ status: 'registered', erased: { reason: 'LEGAL_ORDER' }, revision: 1 });
+  });
+});
+
+describe('when there is no such patient', () => {
+  it('refuses to erase it', () =>
+    given(spec)
+      .when(erase())
+      .thenThrows(NotFoundError, /not found/));
 });
 
 describe('isCalendarDate', () => {

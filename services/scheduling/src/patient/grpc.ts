@@ -87,6 +87,19 @@ export async function loadPatient(deps: Pick<Deps, 'store'>, patientId: string):
 }
 
 /**
+ * Loads a registered patient that was not erased (to book for, to write to). Throws NotFoundError when there is
+ * none, PreconditionError "patient data erased" when it was erased.
+ */
+export async function loadLivePatient(
+  deps: Pick<Deps, 'store'>,
+  patientId: string,
+): Promise<RegisteredPatient> {
+  const patient = await loadPatient(deps, patientId);
+  if (patient.erased) throw new PreconditionError('patient data erased');
+  return patient;
+}
+
+/**
  * Opens a patient's sealed PHI. Throws PreconditionError "patient data erased" when the key was destroyed
  * (crypto-shredded).
  */
@@ -94,7 +107,7 @@ export async function openPatientPhi(
   deps: Pick<Deps, 'keys'>,
   patient: RegisteredPatient,
 ): Promise<Record<string, unknown>> {
-  if (!patient.phi) throw new PreconditionError('patient data erased');
+  if (!patient.phi || patient.erased) throw new PreconditionError('patient data erased');
   try {
     return await openPhi(deps.keys, patient.phi);
   } catch (error) {
