@@ -25,6 +25,7 @@ import { registerPatientAccessLogRoutes } from './routes/patient-access-log';
 import { registerPatientJoinRoutes } from './routes/patient-join';
 import { registerLobbyNoticeRoutes } from './routes/lobby-notice';
 import { registerPatientVisitRoutes } from './routes/patient-visit';
+import { registerPatientErasureRoutes } from './routes/patient-erasure';
 import { registerPatientRoutes } from './routes/patients';
 import { registerRecordingRoutes } from './routes/recordings';
 import { registerPasskeyRoutes } from './routes/passkeys';
@@ -96,6 +97,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerPasskeyRoutes(api, ctx);
   registerClinicianRoutes(api, ctx);
   registerPatientRoutes(api, ctx);
+  registerPatientErasureRoutes(api, ctx);
   registerAppointmentRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
   registerVisitRoutes(api, ctx);

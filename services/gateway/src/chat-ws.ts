@@ -233,6 +233,12 @@ export class ChatRelay {
     } catch (error) {
       const err = error as ServiceError;
       const code = errorCode(typeof err.code === 'number' ? err.code : undefined);
+      if (err.code === status.FAILED_PRECONDITION && err.details === 'patient data erased') {
+        // The patient was erased: the history can never be read again; say so once.
+        seen.delete(visitId);
+        socket.send({ type: 'chat-error', code: 'erased', reason: 'erased', visitId });
+        return;
+      }
       if (code === 'forbidden' || code === 'not-found') {
         // Not (or no longer) a member: stop reading for this socket; the refusal is recorded by the service.
         seen.delete(visitId);

@@ -44,6 +44,7 @@ import { RecordingProjection } from './recording/projection';
 import { Recordings } from './recording/recordings';
 import { followSessionRecordings } from './recording/session-follower';
 import { playbackConfigShape, startAccess } from './playback/wiring';
+import { followPatientErasures } from './retention/erasure';
 
 export const RECORDING_GRPC_PORT = DEFAULT_GRPC_PORTS.recording;
 export const recordingConfigSchema = createBaseConfigSchema({ grpcPort: RECORDING_GRPC_PORT })
@@ -300,7 +301,19 @@ export async function startRecording(
         'HAVEN_DATA_DIR is not set: playback, legal hold, deletion and retention answer UNIMPLEMENTED',
       );
     }
-    if (access) closers.unshift(access.close);
+    if (access) {
+      closers.unshift(access.close);
+      // An erased patient's recordings are crypto-shredded (or recorded as kept by a legal hold).
+      const erasures = await followPatientErasures({
+        ...access.playback,
+        store,
+        bus,
+        projection,
+        logger,
+        health: consumers,
+      });
+      closers.unshift(() => erasures.close());
+    }
     return await serveHavenGrpc({
       name: 'recording',
       store,

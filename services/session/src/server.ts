@@ -40,6 +40,7 @@ import { MEDIA_PATH, MediaProxy } from './media/media-proxy';
 import { followBookings } from './visit/booking-consumer';
 import { DEFAULT_CHAT_FILE_MAX_BYTES } from './visit/chat-files';
 import { ChatFileService } from './visit/chat-file-service';
+import { followErasures } from './visit/erasure-consumer';
 import { chatFileStreams, chatHandlers } from './visit/chat-grpc';
 import { ChatService, TranscriptService } from './visit/chat-service';
 import { lobbyNoticeHandlers } from './visit/lobby-notice-grpc';
@@ -201,6 +202,32 @@ async function openChatKms(config: SessionConfig, logger: Logger): Promise<Closa
   });
 }
 
+/** The chat side: the patients' chat keys (under HAVEN_DATA_DIR/chat-keys), messages, transcripts, files, notes. */
+function buildChatSide(
+  config: SessionConfig,
+  kms: ClosableKms | undefined,
+  deps: { store: EventStore; visits: VisitService; projection: VisitProjection },
+) {
+  const { store, visits, projection } = deps;
+  const keys =
+    kms && config.HAVEN_DATA_DIR
+      ? new FilePatientKeyStore({ dir: join(resolve(config.HAVEN_DATA_DIR), 'chat-keys'), kms })
+      : undefined;
+  const chat = new ChatService({ store, visits, keys });
+  const transcripts = new TranscriptService({ store, visits, keys }, chat);
+  const files = new ChatFileService({
+    store,
+    visits,
+    keys,
+    objects: config.HAVEN_DATA_DIR
+      ? new FsObjectStore(join(resolve(config.HAVEN_DATA_DIR), 'objects'))
+      : undefined,
+    maxBytes: config.HAVEN_CHAT_FILE_MAX_BYTES,
+  });
+  const notices = new LobbyNoticeService({ store, visits, projection, keys });
+  return { keys, chat, transcripts, files, notices };
+}
+
 /** Starts the session service. Throws when NATS, Janus or the ports are unavailable. */
 export async function startSession(
   config: SessionConfig,
@@ -258,23 +285,14 @@ export async function startSession(
   await projection.start(store, { health: consumers, logger });
   const idleTimer = startIdleCheck(visits, config, logger);
   const kms = await openChatKms(config, logger);
-  const keys =
-    kms && config.HAVEN_DATA_DIR
-      ? new FilePatientKeyStore({ dir: join(resolve(config.HAVEN_DATA_DIR), 'chat-keys'), kms })
-      : undefined;
-  const chat = new ChatService({ store, visits, keys });
-  const transcripts = new TranscriptService({ store, visits, keys }, chat);
-  const files = new ChatFileService({
+  const { keys, chat, transcripts, files, notices } = buildChatSide(config, kms, {
     store,
     visits,
-    keys,
-    objects: config.HAVEN_DATA_DIR
-      ? new FsObjectStore(join(resolve(config.HAVEN_DATA_DIR), 'objects'))
-      : undefined,
-    maxBytes: config.HAVEN_CHAT_FILE_MAX_BYTES,
+    projection,
   });
-  const notices = new LobbyNoticeService({ store, visits, projection, keys });
   const bookings = await followBookings({ store, bus, janus, roomKey, visits, health: consumers, logger });
+  // An erased patient's chat key is destroyed here too (the chat is sealed with this service's own keys).
+  const erasures = await followErasures({ store, bus, keys, health: consumers, logger });
   const janusEvents = await startJanusEventsServer({
     port: config.HAVEN_HTTP_PORT,
     host: options.host ?? '0.0.0.0',
@@ -315,6 +333,7 @@ export async function startSession(
       async () => clearInterval(idleTimer),
       () => bookings.close(),
       () => clinic.close(),
+      () => erasures.close(),
       () => relay.close(),
       async () => {
         stopWatchingVisits();

@@ -93,6 +93,7 @@ export function startAccess(
     config.HAVEN_RECORDING_RETENTION_SWEEP_MS,
   );
   return {
+    playback,
     handlers: { ...playbackHandlers(playback), ...retentionHandlers({ store: deps.store, policies }) },
     streams: playbackStreams(playback),
     close: stopSweep,

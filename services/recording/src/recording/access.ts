@@ -13,12 +13,15 @@ export const AccessEventType = {
   LegalHoldPlaced: 'haven.recording.v1.RecordingLegalHoldPlaced',
   LegalHoldReleased: 'haven.recording.v1.RecordingLegalHoldReleased',
   Deleted: 'haven.recording.v1.RecordingDeleted',
+  ErasureBlocked: 'haven.recording.v1.RecordingErasureBlocked',
 } as const;
 
 /** Why a recording was deleted (proto `RecordingDeletionReason`). */
 export const DeletionReason = {
   Requested: 'REQUESTED',
   RetentionExpired: 'RETENTION_EXPIRED',
+  /** The patient was erased (scheduling's PatientErased). */
+  PatientShredded: 'PATIENT_SHREDDED',
 } as const;
 export type DeletionReason = (typeof DeletionReason)[keyof typeof DeletionReason];
 
@@ -92,7 +95,26 @@ export interface RecordingDeleted {
   };
 }
 
+/** What keeps an erased patient's recording (proto `RecordingErasureBlocked.blocker`). */
+export const ErasureBlocker = {
+  LegalHold: 'LEGAL_HOLD',
+  /** Still recording or processing: it is shredded once finished (the erasure consumer is told again). */
+  NotFinished: 'NOT_FINISHED',
+} as const;
+export type ErasureBlocker = (typeof ErasureBlocker)[keyof typeof ErasureBlocker];
+
+/** The patient was erased but this recording could not be shredded (yet). Ids and a code only. */
+export interface RecordingErasureBlocked {
+  readonly type: typeof AccessEventType.ErasureBlocked;
+  readonly data: {
+    readonly recordingId: string;
+    readonly patientId: string;
+    readonly blocker: ErasureBlocker;
+  };
+}
+
 export type AccessEvent =
+  | RecordingErasureBlocked
   | RecordingPlaybackGranted
   | RecordingViewed
   | RecordingPhiAccessed
@@ -106,6 +128,8 @@ export interface AccessFacts {
   readonly legalHold?: { readonly reason: string; readonly placedAt?: string };
   /** The unexpired grants (as of the last grant), newest last. */
   readonly grants?: readonly PlaybackGrant[];
+  /** The patient was erased but something kept this recording (the admin sees it). */
+  readonly erasureBlocked?: ErasureBlocker;
 }
 
 /** Folds an access event (the other types are not this function's); `at` is the event's occurredAt. */
@@ -123,6 +147,8 @@ export function evolveAccess(
       const live = (state.grants ?? []).filter((g) => g.expireTime > now);
       return { ...state, grants: [...live, grant] };
     }
+    case AccessEventType.ErasureBlocked:
+      return { ...state, erasureBlocked: e.data.blocker };
     case AccessEventType.LegalHoldPlaced:
       return { ...state, legalHold: { reason: e.data.reason, ...(at ? { placedAt: at } : {}) } };
     case AccessEventType.LegalHoldReleased: {
@@ -130,7 +156,7 @@ export function evolveAccess(
       return rest;
     }
     case AccessEventType.Deleted: {
-      const { grants: _g, legalHold: _h, ...rest } = state as RecordingBody & AccessFacts;
+      const { grants: _g, legalHold: _h, erasureBlocked: _b, ...rest } = state as RecordingBody & AccessFacts;
       return {
         ...rest,
         status: 'deleted',
@@ -184,7 +210,14 @@ export interface DeleteRecording {
   readonly data: { readonly reason: DeletionReason };
 }
 
-export type AccessCommand = GrantPlayback | RecordView | PlaceLegalHold | ReleaseLegalHold | DeleteRecording;
+/** The patient of the recording was erased: shred it, or record what keeps it. */
+export interface ErasePatientRecording {
+  readonly type: 'ErasePatientRecording';
+  readonly data: Record<string, never>;
+}
+
+export type AccessCommand =
+  GrantPlayback | RecordView | PlaceLegalHold | ReleaseLegalHold | DeleteRecording | ErasePatientRecording;
 
 function known(state: RecordingState): KnownRecording {
   if (state.status === 'none') throw new NotFoundError('recording not found');
@@ -306,6 +339,25 @@ export function decideAccess(command: AccessCommand, state: RecordingState): rea
         throw new PreconditionError('the recording is not under legal hold');
       }
       return [{ type: AccessEventType.LegalHoldReleased, data: { recordingId: s.recordingId } }];
+    }
+    case 'ErasePatientRecording': {
+      const s = known(state);
+      if (s.status === 'deleted') return [];
+      const blocker = s.legalHold
+        ? ErasureBlocker.LegalHold
+        : s.status === 'recording' || s.status === 'processing'
+          ? ErasureBlocker.NotFinished
+          : undefined;
+      if (blocker === undefined) {
+        return decideAccess({ type: 'DeleteRecording', data: { reason: DeletionReason.PatientShredded } }, s);
+      }
+      if (s.erasureBlocked === blocker) return [];
+      return [
+        {
+          type: AccessEventType.ErasureBlocked,
+          data: { recordingId: s.recordingId, patientId: s.patientId, blocker },
+        },
+      ];
     }
     case 'DeleteRecording': {
       const s = known(state);

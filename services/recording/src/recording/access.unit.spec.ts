@@ -156,3 +156,51 @@ describe('when the recording was deleted', () => {
       .thenThrows(PreconditionError);
   });
 });
+
+describe('when the recording’s patient is erased', () => {
+  const erase: AccessCommand = { type: 'ErasePatientRecording', data: {} };
+  const held: AccessEvent = {
+    type: AccessEventType.LegalHoldPlaced,
+    data: { recordingId: 'rec-1', reason: 'case 7' },
+  };
+  it('crypto-shreds an available recording with reason PATIENT_SHREDDED', () =>
+    given(spec, available)
+      .when(erase)
+      .then([
+        {
+          type: AccessEventType.Deleted,
+          data: { recordingId: 'rec-1', reason: 'PATIENT_SHREDDED', objectKey: 'rec-1.enc' },
+        },
+      ]));
+  it('records the erasure as blocked under legal hold, once', () => {
+    const blocked: AccessEvent = {
+      type: AccessEventType.ErasureBlocked,
+      data: { recordingId: 'rec-1', patientId: 'pat-1', blocker: 'LEGAL_HOLD' },
+    };
+    given(spec, [...available, held])
+      .when(erase)
+      .then([blocked]);
+    given(spec, [...available, held, blocked])
+      .when(erase)
+      .then([]);
+  });
+  it('records a recording still processing as blocked (not finished)', () =>
+    given(spec, [registered, started])
+      .when(erase)
+      .then([
+        {
+          type: AccessEventType.ErasureBlocked,
+          data: { recordingId: 'rec-1', patientId: 'pat-1', blocker: 'NOT_FINISHED' },
+        },
+      ]));
+  it('does nothing to a recording already deleted', () =>
+    given(spec, [
+      ...available,
+      {
+        type: AccessEventType.Deleted,
+        data: { recordingId: 'rec-1', reason: 'REQUESTED', objectKey: 'rec-1.enc' },
+      },
+    ])
+      .when(erase)
+      .then([]));
+});

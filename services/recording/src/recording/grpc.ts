@@ -82,6 +82,7 @@ export function recordingToProto(state: KnownRecording, etag: string): recording
     createTime: date(state.createdAt ?? state.startTime),
     legalHold: state.status !== 'deleted' && state.legalHold !== undefined,
     progressPercent: state.status === 'processing' ? (state.percent ?? 0) : 0,
+    erasureBlocked: state.status !== 'deleted' ? (state.erasureBlocked ?? '') : '',
     deleteTime: state.status === 'deleted' ? date(state.deletedAt) : undefined,
     etag,
   });

@@ -18,6 +18,7 @@ import { DeletionReason } from '../recording/access';
 import type { RecordingProjection } from '../recording/projection';
 import { serviceMetadata } from '../recording/recordings';
 import { deleteRecording, finishShredding, type PlaybackDeps } from '../playback/grpc';
+import { finishBlockedErasures } from './erasure';
 import {
   RETENTION_STREAM,
   decideRetention,
@@ -117,7 +118,8 @@ export function retentionHandlers(deps: { store: EventStore; policies: Retention
 
 /**
  * Runs one sweep: finishes the shredding of DELETED recordings this process has not finished yet (a crash
- * between `RecordingDeleted` and destroying the key), then deletes what expired. Resolves with the ids
+ * between `RecordingDeleted` and destroying the key) and of erased patients' recordings nothing blocks any
+ * more, then deletes what expired. Resolves with the ids
  * deleted. Never rejects.
  */
 export async function sweepExpired(
@@ -137,9 +139,14 @@ export async function sweepExpired(
       await finishShredding(deps, r);
       deps.shredded?.add(r.recordingId);
     }
+    const now = deps.now ?? new Date();
+    // An erased patient's recording that a hold or unfinished processing kept: shredded once nothing does.
+    for (const id of await finishBlockedErasures(deps, now)) {
+      deleted.push(id);
+      deps.shredded?.add(id);
+    }
     const { state: policy } = await deps.policies.load();
     if (!policy.autoDelete) return deleted;
-    const now = deps.now ?? new Date();
     for (const r of deps.projection.all()) {
       if (!isExpired(r, policy, now)) continue;
       try {

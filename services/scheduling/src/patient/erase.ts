@@ -33,6 +33,19 @@ import {
   type PatientState,
 } from './patient';
 
+/**
+ * An erasure refused because of the patient's appointments (FAILED_PRECONDITION); its ErrorInfo reason is the
+ * blocker, `FUTURE_APPOINTMENT` or `VISIT_IN_PROGRESS`, for clients to explain it.
+ */
+export class ErasureBlockedError extends PreconditionError {
+  constructor(
+    message: string,
+    readonly reason: PatientErasureRefused['data']['blocker'],
+  ) {
+    super(message);
+  }
+}
+
 const ADMITTED = 'haven.session.v1.ParticipantAdmitted';
 const VISIT_ENDED = 'haven.session.v1.VisitEnded';
 const REASON_PREFIX = 'PATIENT_ERASURE_REASON_';
@@ -46,9 +59,9 @@ function reasonCode(reason: scheduling.PatientErasureReason): string {
 }
 
 /**
- * The patient's appointments that block an erasure: booked ones still to come, and booked ones whose time has
- * come (their slot is now, or their visit admitted someone and has not ended). Candidates come from the read
- * model; each is re-read from its own stream.
+ * The patient's appointments that block an erasure: booked ones whose visit admitted someone and has not ended,
+ * or whose slot is now (in progress), and booked ones still to come. Candidates come from the read model; each
+ * is re-read from its own stream and its visit's.
  */
 async function blockers(
   deps: Pick<SchedulingDeps, 'store' | 'readModel'>,
@@ -68,16 +81,13 @@ async function blockers(
       initialState: initialAppointmentState,
     });
     if (state.status !== 'booked') continue;
-    if (Date.parse(state.startTime) > now.getTime()) {
-      futureAppointments.push(state.appointmentId);
-    } else if (Date.parse(state.endTime) > now.getTime()) {
-      visitsInProgress.push(state.appointmentId);
-    } else {
-      const visit = await deps.store.read(visitStream(state.appointmentId));
-      const admitted = visit.some((e) => e.type === ADMITTED);
-      const ended = visit.some((e) => e.type === VISIT_ENDED);
-      if (admitted && !ended) visitsInProgress.push(state.appointmentId);
-    }
+    const visit = await deps.store.read(visitStream(state.appointmentId));
+    const admitted = visit.some((e) => e.type === ADMITTED);
+    const ended = visit.some((e) => e.type === VISIT_ENDED);
+    if (ended) continue; // over (the appointment completes as scheduling follows the session)
+    if (admitted) visitsInProgress.push(state.appointmentId);
+    else if (Date.parse(state.startTime) > now.getTime()) futureAppointments.push(state.appointmentId);
+    else if (Date.parse(state.endTime) > now.getTime()) visitsInProgress.push(state.appointmentId);
   }
   return { futureAppointments, visitsInProgress };
 }
@@ -118,7 +128,7 @@ export function erasePatient(deps: SchedulingDeps) {
     if (refused) {
       const data = refused.data as PatientErasureRefused['data'];
       deps.logger.info({ patientId, blocker: data.blocker }, 'patient erasure refused');
-      throw new PreconditionError(refusalMessage(data));
+      throw new ErasureBlockedError(refusalMessage(data), data.blocker);
     }
     const state = result.state as Extract<PatientState, { status: 'registered' }>;
     await deps.keys.destroy(patientId);

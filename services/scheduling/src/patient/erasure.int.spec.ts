@@ -168,6 +168,7 @@ describe('ErasePatient', () => {
     const refused = await failure(erase(patientId));
     expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(refused.details).toMatch(/1 appointment to come .*cancel it first/);
+    expect(parseStatusDetails(refused).reason).toBe('FUTURE_APPOINTMENT');
     const events = await store.read(`scheduling.patient-${patientId}`);
     expect(events.map((e) => e.type.split('.').pop())).toEqual([
       'PatientRegistered',

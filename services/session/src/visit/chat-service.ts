@@ -72,6 +72,20 @@ export interface ChatServiceDeps {
 
 const PLACEHOLDER: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
 
+/**
+ * Runs `work`; a PhiShreddedError (the patient was erased: their chat key destroyed) becomes PreconditionError
+ * "patient data erased", never a garbled or empty answer.
+ */
+export async function unlessErased<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof PhiShreddedError)
+      throw new PreconditionError('patient data erased', { cause: error });
+    throw error;
+  }
+}
+
 /** Posts and reads a visit's chat. */
 export class ChatService {
   private readonly clock: () => Date;
@@ -124,7 +138,8 @@ export class ChatService {
     const messageId = randomUUID();
     decide(command(PLACEHOLDER, at, messageId), state);
     const live = state as Extract<VisitState, { status: 'open' }>;
-    const phi = await sealPhi(this.requireKeys(), live.patientId, { text });
+    const keys = this.requireKeys();
+    const phi = await unlessErased(() => sealPhi(keys, live.patientId, { text }));
     const result = await this.deps.visits.command(visitId, command(phi, at, messageId), metadata);
     const event = result.events.find((e) => e.type === ChatEventType.MessagePosted) as
       ChatMessagePosted | undefined;
@@ -180,7 +195,8 @@ export class ChatService {
     });
     const out: ChatMessageView[] = [];
     for (const e of page) {
-      const sealed = e.phi ? await openPhi(keys, e.phi) : {};
+      const phi = e.phi;
+      const sealed = phi ? await unlessErased(() => openPhi(keys, phi)) : {};
       if (e.type === ChatFileEventType.Shared) {
         const data = e.data as unknown as ChatFileShared['data'];
         const fileName = sealed['fileName'];
@@ -298,7 +314,8 @@ export class TranscriptService {
       })),
     );
     const live = state as Extract<VisitState, { status: 'open' }>;
-    const phi = await sealPhi(this.requireKeys(), live.patientId, { transcript: text });
+    const keys = this.requireKeys();
+    const phi = await unlessErased(() => sealPhi(keys, live.patientId, { transcript: text }));
     await this.deps.visits.command(visitId, command(phi, counts), metadata);
     return {
       visitId,

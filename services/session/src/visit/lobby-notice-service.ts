@@ -9,7 +9,7 @@ import { openPhi, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/c
 import { NotFoundError, PermissionError, UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import type { CallContext, CommandMetadata, Principal } from '@haven/service';
-import { chatAccessStream, recordPhiRead } from './chat-service';
+import { chatAccessStream, recordPhiRead, unlessErased } from './chat-service';
 import { decide, visitAccess, type Caller } from './decide';
 import { LobbyNoticeEventType, LobbyNoticeKind, type PostLobbyNotice } from './lobby-notice';
 import { visitStream } from './open-visit';
@@ -78,7 +78,8 @@ export class LobbyNoticeService {
     if (note.kind === LobbyNoticeKind.Typed) {
       if (!this.deps.keys) throw new UnavailableError('a typed note needs HAVEN_DATA_DIR (the key store)');
       const live = state as Extract<VisitState, { status: 'open' }>;
-      phi = await sealPhi(this.deps.keys, live.patientId, { text: note.text });
+      const keys = this.deps.keys;
+      phi = await unlessErased(() => sealPhi(keys, live.patientId, { text: note.text }));
     }
     await this.deps.visits.command(visitId, command(phi), metadata);
     return { ...note, position: 0, postedAt: at };
@@ -115,7 +116,9 @@ export class LobbyNoticeService {
           principal,
           ctx,
         });
-        const opened = (await openPhi(this.deps.keys, posted.phi))['text'];
+        const keys = this.deps.keys;
+        const sealed = posted.phi;
+        const opened = (await unlessErased(() => openPhi(keys, sealed)))['text'];
         text = typeof opened === 'string' ? opened : '';
       }
     }

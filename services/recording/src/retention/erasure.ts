@@ -1,0 +1,105 @@
+/**
+ * Erased patients' recordings: a durable consumer of the scheduling context (checkpoint in NATS) that, for every
+ * `haven.scheduling.v1.PatientErased`, crypto-shreds each recording of that patient (`RecordingDeleted` with
+ * reason PATIENT_SHREDDED, then the recording's key and object destroyed), or records `RecordingErasureBlocked`
+ * when a legal hold keeps it (or it is still recording or processing). The retention sweep finishes a blocked
+ * one once the hold is released or processing ended ({@link finishBlockedErasures}). At least once and
+ * idempotent: a redelivered erasure appends nothing new.
+ */
+import type { EventBus } from '@haven/bus';
+import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
+import type { Logger } from '@haven/service';
+import { finishShredding, type PlaybackDeps } from '../playback/grpc';
+import type { RecordingProjection } from '../recording/projection';
+import { serviceMetadata } from '../recording/recordings';
+import type { KnownRecording } from '../recording/recording';
+
+const ERASED = 'haven.scheduling.v1.PatientErased';
+const CONSUMER = 'recording.erasures';
+
+/** What the erasure consumer reads and shreds. */
+export interface ErasureDeps {
+  readonly recordings: PlaybackDeps['recordings'];
+  readonly objects: PlaybackDeps['objects'];
+  readonly keys: PlaybackDeps['keys'];
+  readonly projection: RecordingProjection;
+  readonly logger: Logger;
+}
+
+/**
+ * Applies a patient's erasure to one recording: shreds it, or records what blocks it. Resolves with the outcome.
+ */
+async function eraseOne(
+  deps: ErasureDeps,
+  recording: KnownRecording,
+  metadata: ReturnType<typeof serviceMetadata>,
+): Promise<'shredded' | 'blocked' | 'unchanged'> {
+  const result = await deps.recordings.command(
+    recording.recordingId,
+    { type: 'ErasePatientRecording', data: {} },
+    metadata,
+  );
+  const state = result.state as KnownRecording;
+  if (state.status === 'deleted') {
+    // Also after a crash between RecordingDeleted and the destruction (a redelivery): idempotent.
+    await finishShredding(deps, state);
+    return result.events.length > 0 ? 'shredded' : 'unchanged';
+  }
+  return result.events.length > 0 ? 'blocked' : 'unchanged';
+}
+
+/** Shreds (or records as blocked) every recording of `patientId` the projection knows. */
+export async function erasePatientRecordings(
+  deps: ErasureDeps,
+  patientId: string,
+  cause: { correlationId: string; id: string },
+): Promise<{ shredded: number; blocked: number }> {
+  const counts = { shredded: 0, blocked: 0 };
+  const metadata = serviceMetadata(cause.correlationId, cause.id);
+  for (const r of deps.projection.all()) {
+    if (r.patientId !== patientId || (r.status === 'deleted' && r.reason !== 'PATIENT_SHREDDED')) continue;
+    const outcome = await eraseOne(deps, r, metadata);
+    if (outcome !== 'unchanged') counts[outcome] += 1;
+  }
+  return counts;
+}
+
+/**
+ * The sweep's part: a recording whose erasure was blocked is shredded once nothing blocks it any more (the
+ * legal hold released, processing ended). Resolves with the ids shredded.
+ */
+export async function finishBlockedErasures(deps: ErasureDeps, now: Date): Promise<string[]> {
+  const done: string[] = [];
+  for (const r of deps.projection.all()) {
+    if (r.status === 'deleted' || r.erasureBlocked === undefined || r.legalHold) continue;
+    if (r.status === 'recording' || r.status === 'processing') continue;
+    const outcome = await eraseOne(deps, r, serviceMetadata(`erasure-sweep-${now.toISOString()}`));
+    if (outcome === 'shredded') done.push(r.recordingId);
+  }
+  return done;
+}
+
+/** Starts the consumer; it heals itself after a NATS outage and reports through `health`. */
+export async function followPatientErasures(
+  deps: ErasureDeps & { readonly store: EventStore; readonly bus: EventBus; readonly health: ConsumerHealth },
+): Promise<Subscription> {
+  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
+  const saved = async () => (checkpoints ??= await deps.bus.checkpoints());
+  return await followStore(deps.store, {
+    name: CONSUMER,
+    from: async () => (await saved()).load(CONSUMER),
+    contexts: ['scheduling'],
+    health: deps.health,
+    logger: deps.logger,
+    handler: async (event) => {
+      const patientId = event.data['patientId'];
+      if (event.type === ERASED && typeof patientId === 'string' && patientId !== '') {
+        // Every recording registered before the erasure is folded before it is looked for.
+        await deps.projection.caughtUp();
+        const counts = await erasePatientRecordings(deps, patientId, event);
+        deps.logger.info({ patientId, ...counts }, 'patient erased: recordings shredded or blocked');
+      }
+      await (await saved()).save(CONSUMER, event.position);
+    },
+  });
+}
