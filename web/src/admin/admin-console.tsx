@@ -1,8 +1,9 @@
 /**
  * The admin console (role admin), mounted by the staff app's home: staff users and roles, the clinic settings,
- * the usage report and the patient message templates. Add a card here (one import and one line) rather than in the staff app.
+ * the usage report, the patient message templates and erasing a patient. Add a card here (one import and one line) rather than in the staff app.
  */
 import './admin.css';
+import { EraseCard } from './erase-card';
 import { MailCard } from './mail-card';
 import { SettingsCard } from './settings-card';
 import { TemplateEditor } from './template-editor';
@@ -18,6 +19,7 @@ export function AdminConsole() {
       <UsageCard />
       <TemplateEditor />
       <MailCard />
+      <EraseCard />
     </div>
   );
 }
