@@ -307,8 +307,9 @@ interface SeriesBooking {
  * Books a recurring appointment: every occurrence its own appointment (own slot and, when issued, own link),
  * all carrying one series id. Every occurrence is checked against the clinician's schedule first: when any
  * overlaps, nothing is booked and a ValidationError names each one (`occurrences[i].start_time`). A slot taken
- * between that check and an occurrence's reservation cancels the occurrences already booked (then the same
- * ValidationError). With a request id, occurrence ids derive from it, so a retry books nothing twice.
+ * between that check and an occurrence's reservation cancels the occurrences already booked (each an
+ * AppointmentCancelled `booked_in_error` and a ClinicianSlotReleased), then a ValidationError names the taken
+ * visit and says none of the series was booked. With a request id, occurrence ids derive from it, so a retry books nothing twice.
  */
 async function bookSeries(
   deps: SchedulingDeps,
@@ -395,6 +396,11 @@ async function bookSeries(
       // A retry of this request: the occurrence is there already.
       if (current.series?.seriesId !== seriesId)
         throw new AlreadyExistsError(`appointment ${o.appointmentId} already exists`);
+      // Undone after a slot was taken (or cancelled since): a retry does not pass it off as booked.
+      if (current.status === 'cancelled')
+        throw new PreconditionError(
+          'a visit of this recurring booking was cancelled (the booking was undone, or cancelled since); book it again as a new request',
+        );
       booked.push(current);
       continue;
     }
@@ -416,12 +422,45 @@ async function bookSeries(
       );
     } catch (error) {
       // Taken since the check: the series is all or nothing.
-      for (const done of booked) await cancelOccurrence(deps, committed(metadata), done);
-      throw error;
+      await undoSeries(deps, committed(metadata), booked);
+      if (!(error instanceof ValidationError)) throw error;
+      const which = `visit ${i + 1} of ${planned.length}`;
+      const undone =
+        booked.length === 0
+          ? 'none of the series was booked'
+          : `none of the series was booked (the ${booked.length} visit${booked.length === 1 ? '' : 's'} booked before were cancelled)`;
+      throw new ValidationError(
+        error.violations.map((v) => ({ ...v, description: `${which} ${v.description}; ${undone}` })),
+        { cause: error },
+      );
     }
     booked.push(await completeBooking(deps, o.appointmentId, command, committed(metadata), { phi: sealed }));
   }
   return booked.map((b) => toProto(b));
+}
+
+/**
+ * Cancels the occurrences of a series booked so far (each an AppointmentCancelled and a ClinicianSlotReleased),
+ * every one even when another fails; throws the first failure after trying them all.
+ */
+async function undoSeries(
+  deps: SchedulingDeps,
+  metadata: CommandMetadata,
+  booked: readonly ExistingAppointment[],
+): Promise<void> {
+  const failures: unknown[] = [];
+  for (const done of booked) {
+    try {
+      await cancelOccurrence(deps, metadata, done);
+    } catch (error) {
+      deps.logger.error(
+        { appointmentId: done.appointmentId, err: error },
+        'undoing a series occurrence failed',
+      );
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 }
 
 /** Cancels one occurrence of a series and frees its slot; undefined when it was closed meanwhile. */
