@@ -1,8 +1,9 @@
 /**
  * Every screen of a visit day at 1280×800 and 375×812 through the real pages and the whole stack, in a private
  * network namespace (./support/screens-driver.ts): axe-core finds nothing at either size, no page scrolls
- * sideways on a phone, and the visit's remote participant is on screen without scrolling. The screenshots
- * (test-artifacts/screenshots/screens-*.png) are the ones in docs/screenshots and the README.
+ * sideways on a phone (the admin console's tables included), and the visit's remote participant is on screen
+ * without scrolling. The screenshots (test-artifacts/screenshots/screens-*.png) are the ones in docs/screenshots
+ * and the README.
  */
 import { join } from 'node:path';
 import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
@@ -50,6 +51,9 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
       'patient-visit-ended',
       'clinician-messages',
       'patient-messages',
+      'admin-console',
+      'admin-settings',
+      'admin-usage',
     ]);
     expect(result.checks.map((c) => c.width)).toEqual(screens.flatMap(() => [1280, 375]));
     expect(result.cspViolations).toEqual([]);

@@ -4,7 +4,8 @@
  * rescheduling in place) with a patient link, the patient's passcode, self-check and waiting room, the
  * clinician's console and visit (before and after admission, with a screen share;
  * recording: the request, the consent dialog, the indicator, the player), and the end of the visit on
- * both sides, and a follow-up message after the visit (the clinician writes, the patient reads it from the link).
+ * both sides, a follow-up message after the visit (the clinician writes, the patient reads it from the link),
+ * and the admin console (its top, the clinic settings and the usage report).
  * At each screen and size: a viewport
  * screenshot (test-artifacts/screenshots/screens-<screen>-<width>.png, copied to docs/screenshots for the
  * README), axe-core's violations, whether the page scrolls sideways, and where the visit's main tile is.
@@ -235,6 +236,15 @@ async function main(): Promise<ScreensResult> {
     await list.click();
     await patient.locator('.message.theirs').waitFor({ state: 'visible' });
     await capture(patient, 'patient-messages');
+
+    // ------------------------------------------------------------ the admin console
+    await signOut(staff);
+    await signIn(staff, gw, 'admin');
+    await staff.locator('#admin-usage-table').waitFor({ state: 'visible' });
+    await capture(staff, 'admin-console', '#admin-users');
+    await staff.locator('#admin-settings-form').waitFor({ state: 'visible' });
+    await capture(staff, 'admin-settings', '#admin-settings');
+    await capture(staff, 'admin-usage', '#admin-usage');
     return { checks, cspViolations };
   } catch (err) {
     throw withLogs(err, stack?.logs(15) ?? '');

@@ -33,6 +33,8 @@ export const STACK_USERS = {
   /** A second clinician: invited into a visit as a guest (an interpreter, a colleague). */
   colleague: 'colleague@visit.test',
   auditor: 'auditor@visit.test',
+  /** An admin: the admin console (users, clinic settings, usage, templates). */
+  admin: 'admin@visit.test',
 } as const;
 export type StackRole = keyof typeof STACK_USERS;
 /** The display names the stack gives its staff users (the front desk picks the clinician by this name). */
@@ -41,13 +43,15 @@ export const STACK_DISPLAY_NAMES: Readonly<Record<StackRole, string>> = {
   clinician: 'Dr Demo Clinician',
   auditor: 'Audra Auditor',
   colleague: 'Dr Demo Colleague',
+  admin: 'Ada Admin',
 };
 /** The identity role of each stack user. */
-export const STACK_ROLES: Readonly<Record<StackRole, 'front_desk' | 'clinician' | 'auditor'>> = {
+export const STACK_ROLES: Readonly<Record<StackRole, 'front_desk' | 'clinician' | 'auditor' | 'admin'>> = {
   front_desk: 'front_desk',
   clinician: 'clinician',
   colleague: 'clinician',
   auditor: 'auditor',
+  admin: 'admin',
 };
 
 /** A signed-in staff user. */

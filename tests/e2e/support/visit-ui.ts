@@ -18,7 +18,12 @@ export async function signIn(page: Page, gatewayUrl: string, role: StackRole): P
   await page.getByLabel('Username').fill(STACK_USERS[role]);
   await page.getByLabel('Password').fill(STACK_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  const home = { clinician: '#console', front_desk: '#front-desk', auditor: '#audit' } as const;
+  const home = {
+    clinician: '#console',
+    front_desk: '#front-desk',
+    auditor: '#audit',
+    admin: '#admin-console',
+  } as const;
   await page.locator(home[STACK_ROLES[role]]).waitFor({ state: 'visible' });
 }
 

@@ -163,9 +163,7 @@ export function SettingsCard() {
               defaultValue={settings.recordingPolicy ?? ''}
               aria-describedby="recordingPolicy-error"
             >
-              {settings.recordingPolicy ? null : (
-                <option value="">The deployment’s default (HAVEN_RECORDING_POLICY)</option>
-              )}
+              {settings.recordingPolicy ? null : <option value="">The deployment’s default</option>}
               <option value="off">Off: nobody records</option>
               <option value="on-request">On request, with everyone’s consent</option>
               <option value="required">Every visit is recorded</option>
@@ -183,12 +181,17 @@ export function SettingsCard() {
               aria-describedby="recordingPatientAccess-error"
             >
               {settings.recordingPatientAccess === null || settings.recordingPatientAccess === undefined ? (
-                <option value="">The deployment’s default (HAVEN_RECORDING_PATIENT_ACCESS)</option>
+                <option value="">The deployment’s default</option>
               ) : null}
               <option value="false">No</option>
               <option value="true">Yes, their own</option>
             </select>
           </Field>
+          <p className="hint">
+            Until saved here, the deployment’s defaults apply (HAVEN_RECORDING_POLICY,
+            HAVEN_RECORDING_PATIENT_ACCESS). A change applies to the next recording and the next list of
+            recordings.
+          </p>
           <Field
             name="linkGraceMinutes"
             label={LABELS.linkGraceMinutes}
