@@ -256,6 +256,7 @@ describe('patient message templates through the gateway', () => {
       'rescheduled',
       'cancelled',
       'reminder',
+      'passcode',
     ]);
 
     const refused = await put('en', 'invitation', { ...GOOD, sms: 'Call us about your diagnosis' });

@@ -1,6 +1,6 @@
 /**
  * The template editor: the clinic's patient messages per language and kind (invitation, moved, cancelled,
- * reminder), each an e-mail subject and body and an SMS text. While the admin types, a preview rendered by
+ * reminder, passcode), each an e-mail subject and body and an SMS text. While the admin types, a preview rendered by
  * scheduling with example values (PreviewMessageTemplate) shows the message, or the linter's problems; saving
  * runs the same linter and puts each problem next to its field: a field outside the allow-list, free text that
  * looks like PHI, template syntax such as `{{constructor}}`, a missing `{{opt_out}}`.
@@ -15,6 +15,7 @@ export const MESSAGE_KINDS = [
   { kind: 'rescheduled', label: 'Moved' },
   { kind: 'cancelled', label: 'Cancelled' },
   { kind: 'reminder', label: 'Reminder' },
+  { kind: 'passcode', label: 'Passcode' },
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number]['kind'];
 
@@ -26,7 +27,18 @@ export const TEMPLATE_FIELDS = [
   'join_link',
   'passcode_note',
   'opt_out',
+  'passcode',
 ] as const;
+
+/**
+ * The fields a kind may name: `{{passcode}}` only in the passcode message, which in turn never names the link
+ * (no message carries both).
+ */
+export function fieldsFor(kind: MessageKind): readonly (typeof TEMPLATE_FIELDS)[number][] {
+  return kind === 'passcode'
+    ? TEMPLATE_FIELDS.filter((f) => f !== 'join_link' && f !== 'passcode_note')
+    : TEMPLATE_FIELDS.filter((f) => f !== 'passcode');
+}
 
 /** One template's texts. */
 export interface TemplateTexts {
@@ -180,10 +192,11 @@ export function TemplateEditor() {
       <h2 id="admin-templates-title">Patient messages</h2>
       <p className="hint">
         What patients receive by e-mail and SMS. A message may name only these fields, and never anything
-        about the patient:
+        about the patient. The passcode message goes alone, by the other channel than the link, when the
+        clinic sends passcodes: only it may name <code>{'{{passcode}}'}</code>, and never the link.
       </p>
       <ul className="template-fields" aria-label="Fields a message may use">
-        {TEMPLATE_FIELDS.map((f) => (
+        {fieldsFor(kind).map((f) => (
           <li key={f}>
             <code>{`{{${f}}}`}</code>
           </li>

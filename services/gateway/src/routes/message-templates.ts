@@ -24,6 +24,7 @@ const KINDS: ReadonlyMap<string, scheduling.MessageKind> = new Map([
   ['rescheduled', scheduling.MessageKind.MESSAGE_KIND_RESCHEDULED],
   ['cancelled', scheduling.MessageKind.MESSAGE_KIND_CANCELLED],
   ['reminder', scheduling.MessageKind.MESSAGE_KIND_REMINDER],
+  ['passcode', scheduling.MessageKind.MESSAGE_KIND_PASSCODE],
 ]);
 const KIND_NAMES = new Map([...KINDS].map(([k, v]) => [v, k]));
 const PARTS = ['subject', 'body', 'sms'] as const;

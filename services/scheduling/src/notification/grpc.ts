@@ -26,12 +26,14 @@ const KIND_OF: Partial<Record<scheduling.MessageKind, TemplateKind>> = {
   [scheduling.MessageKind.MESSAGE_KIND_RESCHEDULED]: ReminderKind.Rescheduled,
   [scheduling.MessageKind.MESSAGE_KIND_CANCELLED]: ReminderKind.Cancelled,
   [scheduling.MessageKind.MESSAGE_KIND_REMINDER]: ReminderKind.Reminder,
+  [scheduling.MessageKind.MESSAGE_KIND_PASSCODE]: ReminderKind.Passcode,
 };
 const PROTO_KIND: Record<TemplateKind, scheduling.MessageKind> = {
   invitation: scheduling.MessageKind.MESSAGE_KIND_INVITATION,
   rescheduled: scheduling.MessageKind.MESSAGE_KIND_RESCHEDULED,
   cancelled: scheduling.MessageKind.MESSAGE_KIND_CANCELLED,
   reminder: scheduling.MessageKind.MESSAGE_KIND_REMINDER,
+  passcode: scheduling.MessageKind.MESSAGE_KIND_PASSCODE,
 };
 
 function languageOf(name: string, field: string): string {
@@ -154,6 +156,7 @@ export function previewMessageTemplate(deps: SchedulingDeps, clinicName: string)
       join_link: `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#example-link-token`,
       passcode_note: 'You need the passcode the clinic gave you to join.',
       opt_out: DEFAULT_OPT_OUT,
+      passcode: '12345678', // rendered only by the passcode template
     });
     return Promise.resolve(rendered);
   };

@@ -75,8 +75,8 @@ import {
 import {
   DEFAULT_OPT_OUT,
   PASSCODE_NOTES,
-  passcodeMessage,
   renderMessage,
+  renderWithoutLink,
   TemplateBook,
   templateFor,
   type MessageTemplate,
@@ -458,7 +458,10 @@ export class ReminderOutbox {
     deps.logger.info({ reminderId, kind: state.kind, channel: state.channel }, 'reminder sent');
   }
 
-  /** The message of a reminder: its template with the allowed values, or the fixed passcode message. */
+  /**
+   * The message of a reminder: its template (the passcode one for the passcode) with the values its kind allows;
+   * a reminder by the passcode's channel says where the link went instead of the link's line.
+   */
   async #render(
     state: ReminderPlan,
     appointment: AppointmentState,
@@ -486,21 +489,19 @@ export class ReminderOutbox {
           ? ''
           : PASSCODE_NOTES[this.#settings.passcodeDelivery],
       opt_out: DEFAULT_OPT_OUT,
+      passcode: state.kind === ReminderKind.Passcode ? passcode : '',
     };
-    return state.kind === ReminderKind.Passcode
-      ? passcodeMessage(
-          values,
-          passcode,
-          state.channel === ReminderChannel.Sms ? ReminderChannel.Email : ReminderChannel.Sms,
-        )
-      : renderMessage(
-          templateFor(
-            [...this.#book.all(), ...this.#settings.templates],
-            state.kind,
-            this.#settings.language,
-          ),
-          values,
-        );
+    const template = templateFor(
+      [...this.#book.all(), ...this.#settings.templates],
+      state.kind,
+      this.#settings.language,
+    );
+    return joinLink === LINK_ELSEWHERE[state.channel]
+      ? renderWithoutLink(template, values, {
+          email: LINK_ELSEWHERE[ReminderChannel.Email],
+          sms: LINK_ELSEWHERE[ReminderChannel.Sms],
+        })
+      : renderMessage(template, values);
   }
 
   /**

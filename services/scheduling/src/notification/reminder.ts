@@ -23,7 +23,7 @@ export const ReminderKind = {
   Rescheduled: 'rescheduled',
   Cancelled: 'cancelled',
   Reminder: 'reminder',
-  /** The passcode alone, by the other channel than the link (clinic setting); fixed wording, no template. */
+  /** The passcode alone, by the other channel than the link (clinic setting); the only kind with the passcode. */
   Passcode: 'passcode',
   /**
    * "You have a new message from <clinic>" and the link to the messages page, for a secure message from the
@@ -33,13 +33,14 @@ export const ReminderKind = {
 } as const;
 export type ReminderKind = (typeof ReminderKind)[keyof typeof ReminderKind];
 
-/** The kinds a clinic's templates cover (the passcode message has fixed wording and never carries a link). */
-export type TemplateKind = Exclude<ReminderKind, 'passcode' | 'message'>;
+/** The kinds a clinic's templates cover (the passcode template never carries a link, the others never the passcode). */
+export type TemplateKind = Exclude<ReminderKind, 'message'>;
 export const TEMPLATE_KINDS: readonly TemplateKind[] = [
   ReminderKind.Invitation,
   ReminderKind.Rescheduled,
   ReminderKind.Cancelled,
   ReminderKind.Reminder,
+  ReminderKind.Passcode,
 ];
 
 /** How the passcode reaches the patient (clinic setting HAVEN_PASSCODE_DELIVERY). */

@@ -9,6 +9,8 @@ import { ReminderKind, TEMPLATE_KINDS, type TemplateKind } from './reminder';
 /**
  * The only fields a template may name. Nothing about the patient (name, date of birth, reason, contact,
  * record number) is ever a field: the renderer cannot put it into a message because it never receives it.
+ * `passcode` is allowed only in the passcode template, which in turn may not name the link (no message ever
+ * carries both): see {@link fieldsOf}.
  */
 export const TEMPLATE_FIELDS = [
   'clinic_name',
@@ -17,9 +19,17 @@ export const TEMPLATE_FIELDS = [
   'join_link',
   'passcode_note',
   'opt_out',
+  'passcode',
 ] as const;
 export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
 export type TemplateValues = Readonly<Record<TemplateField, string>>;
+
+/** The fields a template of `kind` may name. */
+export function fieldsOf(kind: TemplateKind): readonly TemplateField[] {
+  return kind === ReminderKind.Passcode
+    ? ['clinic_name', 'start_time', 'clinician_name', 'opt_out', 'passcode']
+    : TEMPLATE_FIELDS.filter((f) => f !== 'passcode');
+}
 
 /** One kind of message in one language: e-mail subject and body, and the SMS text. */
 export interface MessageTemplate {
@@ -30,7 +40,6 @@ export interface MessageTemplate {
   readonly sms: string;
 }
 
-const FIELD_SET: ReadonlySet<string> = new Set(TEMPLATE_FIELDS);
 const TOKEN = /\{\{\s*([a-z_]+)\s*\}\}/g;
 const MAX = { subject: 200, body: 4000, sms: 480 } as const;
 const MAX_TEMPLATES = 16;
@@ -50,7 +59,12 @@ const PHI_PATTERNS: readonly { readonly pattern: RegExp; readonly what: string }
 ];
 
 /** Problems of one text of a template (a subject, a body, an SMS text). */
-function lintText(text: string, field: string, max: number): FieldViolation[] {
+function lintText(
+  text: string,
+  field: string,
+  max: number,
+  allowed: readonly TemplateField[],
+): FieldViolation[] {
   const out: FieldViolation[] = [];
   const add = (description: string) => out.push({ field, description });
   // Too long: said at once, and no pattern runs over it (a regular expression over megabytes is a DoS).
@@ -64,8 +78,10 @@ function lintText(text: string, field: string, max: number): FieldViolation[] {
     const name = m[1] ?? '';
     if (name === 'constructor' || name === '__proto__' || name === 'prototype') {
       add(`{{${name}}} is template injection (a JavaScript built-in), not a field`);
-    } else if (!FIELD_SET.has(name)) {
-      add(`names the field "${name}", which a message may not carry; allowed: ${TEMPLATE_FIELDS.join(', ')}`);
+    } else if (name === 'passcode' && !allowed.includes(name)) {
+      add('names the field "passcode", which only the passcode message may carry');
+    } else if (!(allowed as readonly string[]).includes(name)) {
+      add(`names the field "${name}", which this message may not carry; allowed: ${allowed.join(', ')}`);
     }
   }
   const rest = text.replace(TOKEN, ' ');
@@ -102,15 +118,27 @@ export function lintTemplates(templates: readonly MessageTemplate[]): void {
     if (!/^[a-z]{2,3}(-[A-Z]{2})?$/.test(t.language)) {
       violations.push({ field: `${at}.language`, description: 'must be a language tag such as en or de-CH' });
     }
-    violations.push(...lintText(t.subject, `${at}.subject`, MAX.subject));
-    violations.push(...lintText(t.body, `${at}.body`, MAX.body));
-    violations.push(...lintText(t.sms, `${at}.sms`, MAX.sms));
+    const allowed = kinds.has(t.kind) ? fieldsOf(t.kind) : fieldsOf(ReminderKind.Invitation);
+    // A passcode in a subject line shows in mailbox lists and on lock screens: the body only.
+    violations.push(
+      ...lintText(
+        t.subject,
+        `${at}.subject`,
+        MAX.subject,
+        allowed.filter((f) => f !== 'passcode'),
+      ),
+    );
+    violations.push(...lintText(t.body, `${at}.body`, MAX.body, allowed));
+    violations.push(...lintText(t.sms, `${at}.sms`, MAX.sms, allowed));
     for (const part of ['body', 'sms'] as const) {
       if (!/\{\{\s*opt_out\s*\}\}/.test(t[part])) {
         violations.push({
           field: `${at}.${part}`,
           description: 'must include {{opt_out}} (the opt-out wording)',
         });
+      }
+      if (t.kind === ReminderKind.Passcode && !/\{\{\s*passcode\s*\}\}/.test(t[part])) {
+        violations.push({ field: `${at}.${part}`, description: 'must include {{passcode}}' });
       }
     }
   });
@@ -123,7 +151,9 @@ export function lintTemplates(templates: readonly MessageTemplate[]): void {
  */
 export function renderText(text: string, values: TemplateValues): string {
   return text.replace(TOKEN, (_all, name: string) =>
-    FIELD_SET.has(name) ? values[name as TemplateField].replace(/[\r\n]+/g, ' ') : '',
+    (TEMPLATE_FIELDS as readonly string[]).includes(name)
+      ? values[name as TemplateField].replace(/[\r\n]+/g, ' ')
+      : '',
   );
 }
 
@@ -134,13 +164,39 @@ export interface RenderedMessage {
   readonly sms: string;
 }
 
-/** Renders a template with the allowed values. */
+/**
+ * Renders a template with the values its kind allows (any other field renders as nothing: the passcode only
+ * ever reaches the passcode template).
+ */
 export function renderMessage(template: MessageTemplate, values: TemplateValues): RenderedMessage {
+  const allowed = new Set<string>(fieldsOf(template.kind));
+  const own = Object.fromEntries(
+    TEMPLATE_FIELDS.map((f) => [f, allowed.has(f) ? values[f] : '']),
+  ) as TemplateValues;
   return {
-    subject: renderText(template.subject, values),
-    body: renderText(template.body, values),
-    sms: renderText(template.sms, values),
+    subject: renderText(template.subject, { ...own, passcode: '' }),
+    body: renderText(template.body, own),
+    sms: renderText(template.sms, own),
   };
+}
+
+/**
+ * Renders a message that does not carry the link (a reminder by the passcode's channel): in the e-mail text a
+ * line naming `{{join_link}}` becomes `instead.email` as a whole (its label, "Join here:", would lead nowhere);
+ * in the SMS text `{{join_link}}` becomes `instead.sms`; in the subject, nothing.
+ */
+export function renderWithoutLink(
+  template: MessageTemplate,
+  values: TemplateValues,
+  instead: { readonly email: string; readonly sms: string },
+): RenderedMessage {
+  const namesLink = (line: string) => [...line.matchAll(TOKEN)].some((m) => m[1] === 'join_link');
+  const body = template.body
+    .split('\n')
+    .map((line) => (namesLink(line) ? instead.email : line))
+    .join('\n');
+  const rendered = renderMessage({ ...template, body }, { ...values, join_link: '' });
+  return { ...rendered, sms: renderText(template.sms, { ...values, join_link: instead.sms, passcode: '' }) };
 }
 
 const OPT_OUT_EN = 'To stop these messages, reply STOP or tell the clinic.';
@@ -183,6 +239,19 @@ export const DEFAULT_TEMPLATES: readonly MessageTemplate[] = [
       'Join here: {{join_link}}\n{{passcode_note}}\n\n{{opt_out}}\n',
     sms: '{{clinic_name}} reminder: video visit {{start_time}}. {{join_link}} {{opt_out}}',
   },
+  {
+    // By the passcode's channel, alone: the link went by the other one (the e-mail text is the passcode by
+    // e-mail, the link came by SMS; the SMS text the other way round).
+    kind: ReminderKind.Passcode,
+    language: 'en',
+    subject: 'Your passcode for the video visit with {{clinic_name}}',
+    body:
+      'Your passcode for the video visit with {{clinic_name}} on {{start_time}}: {{passcode}}\n\n' +
+      'The link to join comes separately by text message.\n\n{{opt_out}}\n',
+    sms:
+      'Your passcode for the video visit with {{clinic_name}} on {{start_time}}: {{passcode}}. ' +
+      'The link comes by e-mail. {{opt_out}}',
+  },
 ];
 
 /** What the link messages say about the passcode, by how it reaches the patient. */
@@ -191,29 +260,6 @@ export const PASSCODE_NOTES = {
   sms: 'You need a passcode to join: it comes in a separate text message.',
   email: 'You need a passcode to join: it comes in a separate e-mail.',
 } as const;
-
-/**
- * The passcode message (fixed wording): the clinic, the time and the passcode, never the link, which goes by
- * the other channel (`linkBy`).
- */
-export function passcodeMessage(
-  values: Pick<TemplateValues, 'clinic_name' | 'start_time' | 'opt_out'>,
-  passcode: string,
-  linkBy: 'email' | 'sms',
-): RenderedMessage {
-  const where = linkBy === 'email' ? 'by e-mail' : 'by text message';
-  const line = `Your passcode for the video visit with ${values.clinic_name} on ${values.start_time}: ${passcode}`;
-  return {
-    subject: `Your passcode for the video visit with ${values.clinic_name}`,
-    body: `${line}
-
-The link to join comes separately ${where}.
-
-${values.opt_out}
-`,
-    sms: `${line}. The link comes ${where}. ${values.opt_out}`,
-  };
-}
 
 /** The default opt-out wording (English). */
 export const DEFAULT_OPT_OUT = OPT_OUT_EN;

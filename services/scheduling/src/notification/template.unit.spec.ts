@@ -2,9 +2,10 @@ import { ValidationError } from '@haven/errors';
 import {
   DEFAULT_TEMPLATES,
   lintTemplates,
-  passcodeMessage,
   renderMessage,
   renderText,
+  renderWithoutLink,
+  templateFor,
   type MessageTemplate,
 } from './template';
 
@@ -94,6 +95,7 @@ describe('the renderer', () => {
     join_link: 'https://x/join#t',
     passcode_note: '',
     opt_out: 'Reply STOP.',
+    passcode: '',
   } as const;
   it('fills the allowed fields and nothing else', () =>
     expect(renderText('{{ clinic_name }}/{{clinician_name}}/{{other}}', values)).toBe('Lakeside/Dr Who/'));
@@ -104,15 +106,89 @@ describe('the renderer', () => {
     ));
 });
 
-describe('the passcode message', () => {
-  const values = { clinic_name: 'Lakeside', start_time: 'Thu 3 Dec 2026 10:00', opt_out: 'Reply STOP.' };
+describe('the passcode template', () => {
+  const values = {
+    clinic_name: 'Lakeside',
+    start_time: 'Thu 3 Dec 2026 10:00',
+    clinician_name: 'Dr Who',
+    join_link: 'https://visits.example/join#tok',
+    passcode_note: 'You need a passcode.',
+    opt_out: 'Reply STOP.',
+    passcode: '48213377',
+  } as const;
+  const passcode = templateFor(DEFAULT_TEMPLATES, 'passcode', 'en');
+
   it('carries the passcode and says where the link comes, with no link', () => {
-    const m = passcodeMessage(values, '48213377', 'email');
+    const m = renderMessage(passcode, values);
     for (const text of [m.subject, m.body, m.sms]) expect(text).not.toMatch(/https?:|join#/);
     expect(m.sms).toContain('48213377');
     expect(m.sms).toContain('The link comes by e-mail');
+    expect(m.body).toContain('48213377');
+    expect(m.body).toContain('by text message');
     expect(m.body).toContain('Reply STOP.');
     expect(m.subject).not.toContain('48213377');
-    expect(passcodeMessage(values, '1', 'sms').body).toContain('by text message');
+  });
+
+  it('is the only template the passcode reaches, even one that names it unlinted', () => {
+    const sneaky = { ...base, body: '{{passcode}} {{join_link}} {{opt_out}}' };
+    expect(renderMessage(sneaky, values).body).toBe(' https://visits.example/join#tok Reply STOP.');
+    expect(renderMessage({ ...passcode, body: '{{join_link}}{{passcode}}' }, values).body).toBe('48213377');
+  });
+
+  it.each([
+    ['the passcode in another kind', { body: 'Code {{passcode}} {{opt_out}}' }, /only the passcode message/],
+    [
+      'the link in the passcode template',
+      { kind: 'passcode', body: '{{passcode}} {{join_link}} {{opt_out}}', sms: '{{passcode}} {{opt_out}}' },
+      /body: names the field "join_link"/,
+    ],
+    [
+      'the passcode in a subject',
+      {
+        kind: 'passcode',
+        subject: 'Code {{passcode}}',
+        body: '{{passcode}} {{opt_out}}',
+        sms: '{{passcode}} {{opt_out}}',
+      },
+      /subject: names the field "passcode"/,
+    ],
+    [
+      'a passcode template without the passcode',
+      { kind: 'passcode', body: 'Hello {{opt_out}}', sms: '{{passcode}} {{opt_out}}' },
+      /body: must include \{\{passcode\}\}/,
+    ],
+    [
+      'PHI-like free text in the passcode template',
+      {
+        kind: 'passcode',
+        body: '{{passcode}} born on 1970-01-01 {{opt_out}}',
+        sms: '{{passcode}} {{opt_out}}',
+      },
+      /looks like a date/,
+    ],
+  ] as const)('refuses %s', (_what, over, expected) => {
+    expect(problems(over as Partial<MessageTemplate>).join('\n')).toMatch(expected);
+  });
+});
+
+describe('a message without the link (a reminder by the passcode channel)', () => {
+  it('replaces the link line of the e-mail as a whole, and the link in the SMS', () => {
+    const reminder = templateFor(DEFAULT_TEMPLATES, 'reminder', 'en');
+    const m = renderWithoutLink(
+      reminder,
+      {
+        clinic_name: 'Lakeside',
+        start_time: 'Thu 3 Dec 2026 10:00',
+        clinician_name: 'Dr Who',
+        join_link: '',
+        passcode_note: '',
+        opt_out: 'Reply STOP.',
+        passcode: '',
+      },
+      { email: 'Your join link came by text message.', sms: 'Your join link came by e-mail.' },
+    );
+    expect(m.body).toContain('\nYour join link came by text message.\n');
+    expect(m.body).not.toContain('Join here');
+    expect(m.sms).toContain('Your join link came by e-mail.');
   });
 });

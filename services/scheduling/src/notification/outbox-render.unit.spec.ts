@@ -1,0 +1,161 @@
+/**
+ * What the outbox puts into a message, over an in-memory store and key store and a capturing transport per
+ * channel: the reminder by the passcode's channel (no link), and the passcode message.
+ */
+import { sealPhi } from '@haven/crypto';
+import { InMemoryPatientKeyStore } from '@haven/crypto/testing';
+import { InMemoryEventStore, newEvent } from '@haven/eventstore';
+import { createLogger } from '@haven/service';
+import { DEFAULT_OUTBOX_POLICY, reminderIdOf } from './decide';
+import { ReminderOutbox, type NotificationSettings } from './outbox';
+import { ReminderChannel, ReminderKind, reminderStream, type PasscodeDelivery } from './reminder';
+import { DEFAULT_TEMPLATES } from './template';
+import type { MessageTransport, OutboundMessage } from './transport';
+
+const actor = { kind: 'service', id: 'scheduling' } as const;
+const PASSCODE = '48213957';
+const TOKEN = 'tok-render-0123456789abcdefghijklmnopqrstu';
+
+class Capture implements MessageTransport {
+  readonly sent: OutboundMessage[] = [];
+  constructor(readonly channel: ReminderChannel) {}
+  send(message: OutboundMessage) {
+    this.sent.push(message);
+    return Promise.resolve({});
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+async function given(options: { delivery: PasscodeDelivery; settings?: Partial<NotificationSettings> }) {
+  const store = new InMemoryEventStore();
+  const keys = new InMemoryPatientKeyStore();
+  const patientId = 'pat-render';
+  const phi = await sealPhi(keys, patientId, {
+    givenName: 'Canary',
+    familyName: 'Patient',
+    email: 'render@example.test',
+    phone: '+15550100200',
+  });
+  await store.append(`scheduling.patient-${patientId}`, 'no_stream', [
+    newEvent({
+      type: 'haven.scheduling.v1.PatientRegistered',
+      data: { patientId, keyId: phi.keyId },
+      phi,
+      actor,
+    }),
+  ]);
+  const appointmentId = 'appt-render';
+  const startTime = new Date(Date.now() + 2 * 86_400_000).toISOString();
+  const endTime = new Date(Date.parse(startTime) + 1_800_000).toISOString();
+  await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
+    newEvent({
+      type: 'haven.scheduling.v1.AppointmentBooked',
+      data: { appointmentId, clinicianId: 'doc-render', patientId, startTime, endTime },
+      actor,
+    }),
+    newEvent({
+      type: 'haven.scheduling.v1.PatientLinkIssued',
+      data: {
+        appointmentId,
+        linkId: 'link-1',
+        tokenSha256: 'x',
+        passcodeHash: 'x',
+        dateOfBirthRequired: false,
+        issuedAt: new Date().toISOString(),
+      },
+      phi: await sealPhi(keys, patientId, { linkToken: TOKEN, passcode: PASSCODE }),
+      actor,
+    }),
+  ]);
+  const transports = [new Capture(ReminderChannel.Email), new Capture(ReminderChannel.Sms)];
+  const outbox = new ReminderOutbox(
+    {
+      store,
+      clock: () => new Date(),
+      keys,
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      settings: { requireDobCheck: false, publicUrl: 'https://visits.render.test', timeZone: 'UTC' },
+    },
+    transports,
+    {
+      clinicName: 'Render Clinic',
+      language: 'en',
+      passcodeDelivery: options.delivery,
+      messageDomain: 'render.test',
+      templates: DEFAULT_TEMPLATES,
+      policy: { ...DEFAULT_OUTBOX_POLICY, channels: [ReminderChannel.Email, ReminderChannel.Sms] },
+      ...options.settings,
+    },
+  );
+  /** Schedules one message of `kind` by `channel`, due now, sends it and returns what the transport got. */
+  const send = async (kind: ReminderKind, channel: ReminderChannel) => {
+    const plan = {
+      appointmentId,
+      patientId,
+      clinicianId: 'doc-render',
+      kind,
+      channel,
+      startTime,
+      ...(kind === ReminderKind.Reminder ? { offsetMinutes: 60 } : {}),
+      ...(kind === ReminderKind.Passcode ? { linkId: 'link-1' } : {}),
+    };
+    const reminderId = reminderIdOf(plan);
+    await store.append(reminderStream(reminderId), 'no_stream', [
+      newEvent({
+        type: 'haven.scheduling.v1.ReminderScheduled',
+        data: { ...plan, reminderId, dueAt: new Date(Date.now() - 1000).toISOString() },
+        actor,
+      }),
+    ]);
+    await outbox.sendOne(reminderId);
+    const transport = transports.find((t) => t.channel === channel)!;
+    const message = transport.sent.at(-1);
+    if (!message) throw new Error(`nothing was sent by ${channel}`);
+    return message;
+  };
+  return { send, outbox };
+}
+
+describe('a reminder by the passcode channel (HAVEN_PASSCODE_DELIVERY=email)', () => {
+  it('says where the link went, without a "Join here:" that leads nowhere', async () => {
+    const { send } = await given({ delivery: 'email' });
+    const mail = await send(ReminderKind.Reminder, ReminderChannel.Email);
+    expect(mail.text).toContain('Your join link came by text message.');
+    expect(mail.text).not.toMatch(/Join here:\s*Your join link/);
+    expect(mail.text).not.toContain('Join here:');
+    expect(mail.text).not.toContain(TOKEN);
+    expect(mail.text).not.toContain(PASSCODE);
+  });
+
+  it('still carries the link in the reminder by the other channel', async () => {
+    const { send } = await given({ delivery: 'email' });
+    const sms = await send(ReminderKind.Reminder, ReminderChannel.Sms);
+    expect(sms.text).toContain(`https://visits.render.test/join#${TOKEN}`);
+    expect(sms.text).not.toContain(PASSCODE);
+  });
+});
+
+describe('the passcode message (HAVEN_PASSCODE_DELIVERY=email)', () => {
+  it('is rendered from the clinic saved passcode template', async () => {
+    const { send } = await given({
+      delivery: 'email',
+      settings: {
+        templates: [
+          {
+            kind: ReminderKind.Passcode,
+            language: 'en',
+            subject: 'Passcode from {{clinic_name}}',
+            body: 'Code for {{start_time}}: {{passcode}}\nThe link came by text.\n{{opt_out}}',
+            sms: '{{passcode}} {{opt_out}}',
+          },
+        ],
+      },
+    });
+    const mail = await send(ReminderKind.Passcode, ReminderChannel.Email);
+    expect(mail.subject).toBe('Passcode from Render Clinic');
+    expect(mail.text).toContain(`: ${PASSCODE}\nThe link came by text.`);
+    expect(mail.text).not.toContain(TOKEN);
+  });
+});
