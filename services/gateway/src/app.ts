@@ -1,3 +1,4 @@
+import { registerEmailUnsubscribe } from './routes/email-unsubscribe';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import type { ConsumerHealth } from '@haven/eventstore';
@@ -55,6 +56,11 @@ export interface GatewayAppConfig {
   readonly sso?: GatewaySsoOptions;
   /** The dev stack's mail catcher (HAVEN_DEV_MAIL_URL, loopback only): GET /api/dev/mail shows what it caught. */
   readonly devMailUrl?: string;
+  /**
+   * Scheduling's e-mail unsubscribe endpoint (`http://<scheduling>:<http port>/email/unsubscribe`, from
+   * HAVEN_PATIENT_JWKS_URL's origin): /email/unsubscribe is forwarded there. Unset: no such route.
+   */
+  readonly emailUnsubscribeUrl?: string;
 }
 
 /** Input of {@link createGatewayApp}. */
@@ -112,6 +118,11 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
   app.use(requestLog(logger));
   // Every page load gets a CSRF cookie, so the first POST (sign-in) can echo it.
   app.use(cookies.issueCsrf());
+  registerEmailUnsubscribe(app, {
+    target: cfg.emailUnsubscribeUrl,
+    logger,
+    deadlineMs: cfg.grpcDeadlineMs ?? 5000,
+  });
   registerProbes(app, {
     clients,
     deadlineMs: cfg.readinessDeadlineMs ?? 1000,

@@ -122,6 +122,9 @@ function appConfigOf(config: GatewayConfig): GatewayAppConfig {
     idleTimeoutSec: config.HAVEN_IDLE_TIMEOUT_SEC,
     chatFileMaxBytes: config.HAVEN_CHAT_FILE_MAX_BYTES,
     ...(config.HAVEN_DEV_MAIL_URL !== undefined ? { devMailUrl: config.HAVEN_DEV_MAIL_URL } : {}),
+    ...(config.HAVEN_PATIENT_JWKS_URL !== undefined
+      ? { emailUnsubscribeUrl: new URL('/email/unsubscribe', config.HAVEN_PATIENT_JWKS_URL).toString() }
+      : {}),
     ...(config.HAVEN_SSO_CONFIG_FILE !== undefined && config.HAVEN_PUBLIC_URL !== undefined
       ? {
           sso: gatewaySsoOptions(loadSsoConfig(config.HAVEN_SSO_CONFIG_FILE), config.HAVEN_PUBLIC_URL),

@@ -223,6 +223,7 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
     authRateLimit: { limit: 1000, windowMs: 60_000 },
     janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
     idleTimeoutSec: Math.max(1, Math.round(idleTimeoutMs / 1000)),
+    emailUnsubscribeUrl: new URL('/email/unsubscribe', launched.patientJwksUrl).toString(),
     ...options.gateway,
     ...overrides,
   });

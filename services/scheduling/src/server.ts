@@ -2,6 +2,7 @@
  * Wiring of the scheduling service: configuration → event store, keyring, patient key store, patient-token
  * key → read model and session follower → gRPC server + JWKS over HTTP. Used by index.ts and by tests.
  */
+import type { RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
@@ -38,7 +39,14 @@ import {
   markNoShow,
   rescheduleAppointment,
 } from './appointment/grpc';
-import { openContactKeyer } from './contact/contact-key';
+import {
+  contactKeyer,
+  openContactSecret,
+  unsubscribeTokens,
+  type ContactKeyer,
+  type UnsubscribeTokens,
+} from './contact/contact-key';
+import { emailUnsubscribeRoutes } from './contact/email-unsubscribe';
 import type { SchedulingDeps, SchedulingSettings } from './deps';
 import { issuePatientLink, redeemPatientLink } from './link/grpc';
 import { messageHandlers } from './message/grpc';
@@ -116,6 +124,35 @@ export interface StartSchedulingOptions {
   readonly reconciler?: BookingReconcilerOptions;
   /** Where clinician-schedule snapshots go (default: files under HAVEN_DATA_DIR/snapshots). */
   readonly snapshots?: SnapshotStore;
+}
+
+/** One secret keys phone numbers (the STOP list) and e-mail addresses (the unsubscribe tokens). */
+async function openContacts(
+  config: SchedulingConfig,
+  dataDir: string,
+): Promise<{ keyer?: ContactKeyer | undefined; unsubscribe?: UnsubscribeTokens | undefined }> {
+  const sms = smsProviderOf(config) !== undefined;
+  if (!sms && !config.HAVEN_SMTP_URL) return {};
+  const secret = await openContactSecret(dataDir);
+  return {
+    keyer: sms ? contactKeyer(secret) : undefined,
+    unsubscribe: config.HAVEN_SMTP_URL ? unsubscribeTokens(secret) : undefined,
+  };
+}
+
+/** The HTTP routes of patients' replies: SMS STOP / START webhooks and the e-mail unsubscribe. */
+function contactRoutes(
+  config: SchedulingConfig,
+  deps: SchedulingDeps,
+  keyer: ContactKeyer | undefined,
+  unsubscribe: UnsubscribeTokens | undefined,
+): Map<string, RequestListener> {
+  return new Map([
+    ...(keyer ? smsInboundRoutes(config, deps, keyer) : []),
+    ...(unsubscribe
+      ? emailUnsubscribeRoutes({ ...deps, tokens: unsubscribe, clinicName: config.HAVEN_CLINIC_NAME })
+      : []),
+  ]);
 }
 
 /**
@@ -214,8 +251,8 @@ export async function startScheduling(
     );
     bookings.start();
     subscriptions.push(await followSessions(deps, rawStore, logger, consumers));
-    const keyer = smsProviderOf(config) ? await openContactKeyer(dataDir) : undefined;
-    notifications = await startNotifications(config, deps, rawStore, consumers, keyer);
+    const { keyer, unsubscribe } = await openContacts(config, dataDir);
+    notifications = await startNotifications(config, deps, rawStore, consumers, keyer, unsubscribe);
     if (notifications) subscriptions.push(notifications.subscription);
     const outbox = notifications?.outbox;
     http = await startJwksServer({
@@ -223,7 +260,7 @@ export async function startScheduling(
       ...(options.host ? { host: options.host } : {}),
       jwks: patientTokens.jwks,
       logger,
-      ...(keyer ? { routes: smsInboundRoutes(config, deps, keyer) } : {}),
+      routes: contactRoutes(config, deps, keyer, unsubscribe),
     });
     const httpServer = http;
     // Scheduling events fan out on haven.bus.scheduling.* for other services and hospital systems.

@@ -13,7 +13,7 @@ import { SmtpTransport } from './smtp';
 import { WebhookSmsTransport } from './sms-webhook';
 import { TwilioSmsTransport } from './sms-twilio';
 import { inboundSmsRoutes, INBOUND_TWILIO_PATH } from '../contact/inbound-sms';
-import type { ContactKeyer } from '../contact/contact-key';
+import type { ContactKeyer, UnsubscribeTokens } from '../contact/contact-key';
 import type { MessageTransport } from './transport';
 import { DEFAULT_TEMPLATES } from './template';
 
@@ -214,6 +214,7 @@ export async function startNotifications(
   store: EventStore,
   health: ConsumerHealth,
   keyer?: ContactKeyer,
+  unsubscribe?: UnsubscribeTokens,
 ): Promise<RunningNotifications | undefined> {
   const transports: MessageTransport[] = [];
   if (config.HAVEN_SMTP_URL) {
@@ -254,6 +255,7 @@ export async function startNotifications(
       messageDomain: domain,
       templates: DEFAULT_TEMPLATES,
       ...(keyer ? { contactKeyer: keyer } : {}),
+      ...(unsubscribe && config.HAVEN_SMTP_URL ? { unsubscribe } : {}),
       policy: {
         ...DEFAULT_OUTBOX_POLICY,
         offsetsMinutes:

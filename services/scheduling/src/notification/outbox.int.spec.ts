@@ -168,7 +168,10 @@ describe('an invitation', () => {
     expect(mail.text).toContain('Europe/Berlin');
     expect(mail.text).toContain('UTC+01:00');
     expect(mail.text).not.toContain(booked.link!.passcode);
-    expect(mail.text).toMatch(/reply STOP/);
+    // An e-mail's opt-out line is its one-click unsubscribe link (RFC 8058; email-unsubscribe.int.spec.ts).
+    expect(mail.text).toMatch(
+      /To stop these e-mails, open https:\/\/visits\.lakeside\.test\/email\/unsubscribe\?t=/,
+    );
   });
 
   it('carries no canary PHI in any header, subject or body, and neither do the events or the log', async () => {

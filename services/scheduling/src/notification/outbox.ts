@@ -44,7 +44,9 @@ import { MessageThreadEventType, messageThreadStream } from '../message/thread';
 import { issueMessagesLink } from '../message/messages-link-grpc';
 import { loadAppointment } from '../appointment/grpc';
 import { evolveSmsContact, initialSmsContactState, isOptedOut, smsContactStream } from '../contact/contact';
-import type { ContactKeyer } from '../contact/contact-key';
+import type { ContactKeyer, UnsubscribeTokens } from '../contact/contact-key';
+import { EmailContactEventType, isEssential } from '../contact/email-contact';
+import { EMAIL_UNSUBSCRIBE_PATH } from '../contact/email-unsubscribe';
 import type { SchedulingDeps } from '../deps';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
 import { PhiAccessRecorder } from '../phi-access';
@@ -104,6 +106,11 @@ export interface NotificationSettings {
   readonly policy: OutboxPolicy;
   /** Keys phone numbers for the STOP list (SmsContact streams); without it no SMS opt-out is checked. */
   readonly contactKeyer?: ContactKeyer;
+  /**
+   * E-mail unsubscribe tokens: with them every e-mail carries the one-click unsubscribe (RFC 8058 headers and a
+   * link in the opt-out wording), and an address that used it gets only the essential kinds (email-contact.ts).
+   */
+  readonly unsubscribe?: UnsubscribeTokens;
 }
 
 /** Options of {@link ReminderOutbox}. */
@@ -145,6 +152,8 @@ export class ReminderOutbox {
    * suppress the reminder is read again from the store first).
    */
   readonly #appointments = new Map<string, ExistingAppointment>();
+  /** Contact keys of the e-mail addresses that unsubscribed, as this follower saw them. */
+  readonly #emailOptOuts = new Set<string>();
   /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
   readonly #book = new TemplateBook();
   readonly #patients = new Map<string, Awaited<ReturnType<typeof loadPatient>>>();
@@ -207,6 +216,11 @@ export class ReminderOutbox {
 
   async #observe(event: PositionedEvent): Promise<void> {
     this.#book.apply(event);
+    if (event.type === EmailContactEventType.OptedOut) {
+      const key = event.data['contactKey'];
+      if (typeof key === 'string') this.#emailOptOuts.add(key);
+      return;
+    }
     if (event.stream.startsWith(APPOINTMENT_STREAM_PREFIX)) {
       const id = event.stream.slice(APPOINTMENT_STREAM_PREFIX.length);
       const next = evolveAppointment(this.#appointments.get(id) ?? initialAppointmentState, event);
@@ -336,16 +350,7 @@ export class ReminderOutbox {
    */
   async sendOne(reminderId: string, known?: ReminderState): Promise<void> {
     const deps = this.#deps;
-    const state =
-      known ??
-      (
-        await loadAggregate({
-          store: deps.store,
-          stream: reminderStream(reminderId),
-          evolve: evolveReminder,
-          initialState: initialReminderState,
-        })
-      ).state;
+    const state = known ?? (await this.#loadReminder(reminderId));
     const now = deps.clock();
     if (state.status === 'none' || !isDue(state, now)) return;
     const metadata: CommandMetadata = { actor: SERVICE_ACTOR, correlationId: `reminder-${reminderId}` };
@@ -423,7 +428,9 @@ export class ReminderOutbox {
     if (state.channel === ReminderChannel.Sms && (await this.#optedOut(to))) {
       return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
     }
-    const message = await this.#render(state, appointment, joinLink, passcode);
+    const { optedOut, unsubscribeUrl } = this.#unsubscribe(state, to);
+    if (optedOut) return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
+    const message = await this.#render(state, appointment, joinLink, passcode, unsubscribeUrl);
     const at = deps.clock();
     try {
       await transport.send({
@@ -431,6 +438,7 @@ export class ReminderOutbox {
         to,
         subject: message.subject,
         text: state.channel === ReminderChannel.Email ? message.body : message.sms,
+        ...(unsubscribeUrl ? { unsubscribeUrl } : {}),
       });
     } catch (error) {
       const failure =
@@ -467,10 +475,15 @@ export class ReminderOutbox {
     appointment: AppointmentState,
     joinLink: string,
     passcode: string,
+    unsubscribeUrl: string | undefined,
   ): Promise<RenderedMessage> {
     const deps = this.#deps;
+    // An e-mail says how to stop e-mails: the one-click link (also in its List-Unsubscribe header).
+    const optOut = unsubscribeUrl
+      ? `To stop these e-mails, open ${unsubscribeUrl} or tell the clinic.`
+      : DEFAULT_OPT_OUT;
     if (state.kind === ReminderKind.Message) {
-      return messageNotice(this.#settings.clinicName, joinLink, DEFAULT_OPT_OUT);
+      return messageNotice(this.#settings.clinicName, joinLink, optOut);
     }
     const values: TemplateValues = {
       clinic_name: this.#settings.clinicName,
@@ -488,7 +501,7 @@ export class ReminderOutbox {
         joinLink === '' || joinLink === LINK_ELSEWHERE[state.channel]
           ? ''
           : PASSCODE_NOTES[this.#settings.passcodeDelivery],
-      opt_out: DEFAULT_OPT_OUT,
+      opt_out: optOut,
       passcode: state.kind === ReminderKind.Passcode ? passcode : '',
     };
     const template = templateFor(
@@ -593,6 +606,18 @@ export class ReminderOutbox {
     return token ? `${base}#${token}` : base;
   }
 
+  /**
+   * For an e-mail: whether the address unsubscribed and the kind is not essential, and its one-click unsubscribe
+   * URL; neither for an SMS or without unsubscribe tokens.
+   */
+  #unsubscribe(state: ReminderPlan, to: string): { optedOut: boolean; unsubscribeUrl?: string } {
+    const tokens = state.channel === ReminderChannel.Email ? this.#settings.unsubscribe : undefined;
+    if (!tokens) return { optedOut: false };
+    if (!isEssential(state.kind) && this.#emailOptOuts.has(tokens.keyOf(to))) return { optedOut: true };
+    const base = this.#deps.settings.publicUrl.replace(/\/+$/, '');
+    return { optedOut: false, unsubscribeUrl: `${base}${EMAIL_UNSUBSCRIBE_PATH}?t=${tokens.tokenOf(to)}` };
+  }
+
   /** True when the number replied STOP (and not START since). */
   async #optedOut(phone: string): Promise<boolean> {
     const keyer = this.#settings.contactKeyer;
@@ -604,6 +629,17 @@ export class ReminderOutbox {
       initialState: initialSmsContactState,
     });
     return isOptedOut(state);
+  }
+
+  /** A reminder read from its stream. */
+  async #loadReminder(reminderId: string): Promise<ReminderState> {
+    const { state } = await loadAggregate({
+      store: this.#deps.store,
+      stream: reminderStream(reminderId),
+      evolve: evolveReminder,
+      initialState: initialReminderState,
+    });
+    return state;
   }
 
   /** The appointment as this follower saw it; read from its stream when the follower has not seen it. */

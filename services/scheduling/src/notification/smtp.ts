@@ -93,6 +93,12 @@ export class SmtpTransport implements MessageTransport {
         subject: message.subject,
         text: message.text,
         messageId: message.messageId,
+        ...(message.unsubscribeUrl
+          ? {
+              list: { unsubscribe: message.unsubscribeUrl },
+              headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+            }
+          : {}),
         disableFileAccess: true,
         disableUrlAccess: true,
       });

@@ -14,6 +14,11 @@ export interface OutboundMessage {
   /** E-mail only. */
   readonly subject: string;
   readonly text: string;
+  /**
+   * E-mail only: the one-click unsubscribe URL (RFC 8058: `List-Unsubscribe: <url>` and
+   * `List-Unsubscribe-Post: List-Unsubscribe=One-Click`). Names no address.
+   */
+  readonly unsubscribeUrl?: string;
 }
 
 /** What a transport says when it took the message. */
