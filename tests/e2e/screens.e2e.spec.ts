@@ -51,6 +51,7 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
       'patient-visit-ended',
       'clinician-messages',
       'patient-messages',
+      'front-desk-messages',
       'admin-console',
       'admin-settings',
       'admin-usage',

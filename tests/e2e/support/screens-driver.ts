@@ -237,6 +237,17 @@ async function main(): Promise<ScreensResult> {
     await patient.locator('.message.theirs').waitFor({ state: 'visible' });
     await capture(patient, 'patient-messages');
 
+    // ------------------------------------------------------------ the front desk writes about an appointment
+    await signOut(staff);
+    await signIn(staff, gw, 'front_desk');
+    const deskCard = staff.locator('#messages-card');
+    await deskCard.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
+    await deskCard.getByRole('button', { name: 'New message' }).click();
+    await deskCard.getByLabel('Your message').fill('Your next appointment can move to Tuesday at 10:00.');
+    await deskCard.getByRole('button', { name: 'Send' }).click();
+    await deskCard.locator('.message.mine').waitFor({ state: 'visible' });
+    await capture(staff, 'front-desk-messages', '#messages-card');
+
     // ------------------------------------------------------------ the admin console
     await signOut(staff);
     await signIn(staff, gw, 'admin');
