@@ -55,6 +55,7 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
       'admin-console',
       'admin-settings',
       'admin-usage',
+      'auditor-ledger',
     ]);
     expect(result.checks.map((c) => c.width)).toEqual(screens.flatMap(() => [1280, 375]));
     expect(result.cspViolations).toEqual([]);

@@ -256,6 +256,12 @@ async function main(): Promise<ScreensResult> {
     await staff.locator('#admin-settings-form').waitFor({ state: 'visible' });
     await capture(staff, 'admin-settings', '#admin-settings');
     await capture(staff, 'admin-usage', '#admin-usage');
+
+    // ------------------------------------------------------------ the auditor's ledger
+    await signOut(staff);
+    await signIn(staff, gw, 'auditor');
+    await staff.locator('#ledger-rows tr').first().waitFor({ state: 'visible', timeout: 20_000 });
+    await capture(staff, 'auditor-ledger', '#audit');
     return { checks, cspViolations };
   } catch (err) {
     throw withLogs(err, stack?.logs(15) ?? '');
