@@ -12,10 +12,11 @@
  * the token's key nor anything else about the patient is logged beyond the contact key.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import type { EventStore } from '@haven/eventstore';
 import { handleCommand, type Logger } from '@haven/service';
 import type { UnsubscribeTokens } from './contact-key';
+import { BodyTooLarge, readBody } from './http-body';
 import {
   decideEmailContact,
   emailContactStream,
@@ -55,24 +56,6 @@ function page(res: ServerResponse, status: number, title: string, body: string):
     );
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new RangeError('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /** The route to mount on the service's HTTP server. */
 export function emailUnsubscribeRoutes(options: EmailUnsubscribeOptions): Map<string, RequestListener> {
   const clinic = escape(options.clinicName);
@@ -100,7 +83,7 @@ export function emailUnsubscribeRoutes(options: EmailUnsubscribeOptions): Map<st
       );
       return;
     }
-    readBody(req)
+    readBody(req, MAX_BODY)
       .then(async (body) => {
         const oneClick = new URLSearchParams(body).get('List-Unsubscribe') === 'One-Click';
         const result = await handleCommand({
@@ -121,7 +104,7 @@ export function emailUnsubscribeRoutes(options: EmailUnsubscribeOptions): Map<st
         page(res, 200, 'You are unsubscribed', `<p>${clinic} will no longer send you these e-mails.</p>`);
       })
       .catch((error: unknown) => {
-        if (error instanceof RangeError) {
+        if (error instanceof BodyTooLarge) {
           res.writeHead(413).end();
           return;
         }

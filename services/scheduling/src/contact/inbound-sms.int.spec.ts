@@ -166,6 +166,18 @@ describe('a STOP reply through the generic webhook', () => {
     expect(await reply('my rash is worse, please call')).toBe(204);
     expect(await store.read(contactStreamOfPhone())).toHaveLength(before);
   });
+
+  it('refuses a body over 16 KiB with 413 before reading any more of it', async () => {
+    const response = await fetch(`http://127.0.0.1:${service.httpPort}${INBOUND_WEBHOOK_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(17 * 1024),
+    }).catch(() => undefined);
+    // The server answers 413 and destroys the request, so the client sees the 413 or a reset; never a 2xx (a
+    // body read whole would be answered 204, as "other text").
+    expect(String(response?.status ?? 'connection closed')).toMatch(/^(413|connection closed)$/);
+    expect(await reply('STOP')).toBe(204); // the route still works
+  });
 });
 
 describe('a STOP reply from Twilio', () => {

@@ -19,6 +19,7 @@ import { handleCommand, type Logger } from '@haven/service';
 import { ContactSource, evolveSmsContact, initialSmsContactState, smsContactStream } from './contact';
 import type { ContactKeyer } from './contact-key';
 import { decideSmsContact } from './decide';
+import { BodyTooLarge, readBody } from './http-body';
 
 export const INBOUND_TWILIO_PATH = '/sms/inbound/twilio';
 export const INBOUND_WEBHOOK_PATH = '/sms/inbound/webhook';
@@ -36,28 +37,6 @@ export interface InboundSmsOptions {
   readonly twilio?: { readonly authToken: string; readonly url: string } | undefined;
   /** The generic gateway's inbound webhook: the shared token it signs with. */
   readonly webhook?: { readonly token: string } | undefined;
-}
-
-class BodyTooLarge extends Error {
-  override readonly name = 'BodyTooLarge';
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new BodyTooLarge('inbound SMS body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function end(res: ServerResponse, status: number, body = '', type = 'text/plain'): void {
@@ -98,7 +77,7 @@ export function inboundSmsRoutes(options: InboundSmsOptions): Map<string, Reques
     (handle: (req: IncomingMessage, res: ServerResponse, body: string) => Promise<void>): RequestListener =>
     (req, res) => {
       if (req.method !== 'POST') return end(res, 405);
-      readBody(req)
+      readBody(req, MAX_BODY)
         .then((body) => handle(req, res, body))
         .catch((error: unknown) => {
           if (error instanceof BodyTooLarge) return end(res, 413);
