@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { eventually } from '@haven/testing';
 import type { AccessRefusal } from '@haven/service';
 import { AUDITOR, FRONT_DESK, startTestBackend } from '../test/backend';
 import type { TestBackend } from '../test/backend';
@@ -127,9 +128,17 @@ describe('gateway against a real gRPC backend', () => {
     });
 
     it('reports ready when identity and scheduling are SERVING', async () => {
-      const res = await fetch(`${gateway.url}/readyz`);
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ checks: { identity: true, scheduling: true } });
+      // A readiness probe is asked periodically: the first check on a cold gRPC channel may pass its 1 s
+      // deadline on a loaded machine, so the probe is repeated (as a kubelet would) until it answers 200.
+      const body = await eventually(
+        'the gateway reports ready',
+        async () => {
+          const res = await fetch(`${gateway.url}/readyz`);
+          return res.status === 200 ? await res.json() : undefined;
+        },
+        { timeoutMs: 15_000 },
+      );
+      expect(body).toMatchObject({ checks: { identity: true, scheduling: true } });
     });
 
     it('reports not ready (503) within the deadline when a backend is down', async () => {
