@@ -1,9 +1,9 @@
 /**
  * Every screen of a visit day at 1280×800 and 375×812 through the real pages and the whole stack, in a private
- * network namespace (./support/screens-driver.ts): axe-core finds nothing at either size, no page scrolls
- * sideways on a phone (the admin console's tables included), and the visit's remote participant is on screen
- * without scrolling. The screenshots (test-artifacts/screenshots/screens-*.png) are the ones in docs/screenshots
- * and the README.
+ * network namespace (./support/screens-driver.ts), an interpreter's guest-link screens included: axe-core finds
+ * nothing at either size, no page scrolls sideways on a phone (the admin console's tables included), no button,
+ * link or field is cut off, and the visit's remote participant is on screen without scrolling. The screenshots
+ * (test-artifacts/screenshots/screens-*.png) are the ones in docs/screenshots and the README.
  */
 import { join } from 'node:path';
 import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
@@ -47,6 +47,10 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
       'patient-recording',
       'clinician-recording',
       'clinician-recording-player',
+      'clinician-guest-link',
+      'guest-passcode',
+      'guest-waiting',
+      'guest-visit',
       'clinician-visit-ended',
       'patient-visit-ended',
       'clinician-messages',
@@ -73,9 +77,16 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     expect(wide).toEqual([]);
   });
 
+  it('cuts off no control at either size', () => {
+    const cut = result.checks
+      .filter((c) => c.clipped.length > 0)
+      .map((c) => `${c.screen} @ ${c.width}: ${c.clipped.join(', ')}`);
+    expect(cut).toEqual([]);
+  });
+
   it('shows the remote participant without scrolling on the in-visit screens', () => {
     for (const c of result.checks.filter(
-      (x) => x.screen === 'patient-visit' || x.screen === 'clinician-visit',
+      (x) => x.screen === 'patient-visit' || x.screen === 'clinician-visit' || x.screen === 'guest-visit',
     )) {
       expect({
         screen: c.screen,

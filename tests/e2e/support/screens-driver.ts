@@ -2,13 +2,14 @@
  * Every screen of a visit day at a desktop (1280×800) and a phone (375×812) viewport, through the REAL pages and
  * the whole stack, run inside a network namespace (./stack.ts): staff sign-in, the front desk (free times,
  * rescheduling in place) with a patient link, the patient's passcode, self-check and waiting room, the
- * clinician's console and visit (before and after admission, with a screen share;
- * recording: the request, the consent dialog, the indicator, the player), and the end of the visit on
- * both sides, a follow-up message after the visit (the clinician writes, the patient reads it from the link),
- * and the admin console (its top, the clinic settings and the usage report).
- * At each screen and size: a viewport
+ * clinician's console and visit (before and after admission, with a screen share; recording: the request, the
+ * consent dialog, the indicator, the player), an interpreter invited by a guest link (the clinician's link panel,
+ * then the interpreter's passcode, waiting room and three-party visit in a third Chromium), the end of the visit
+ * on both sides, a follow-up message after the visit (the clinician writes, the patient reads it from the link),
+ * and the admin console (its top, the clinic settings and the usage report). At each screen and size: a viewport
  * screenshot (test-artifacts/screenshots/screens-<screen>-<width>.png, copied to docs/screenshots for the
- * README), axe-core's violations, whether the page scrolls sideways, and where the visit's main tile is.
+ * README), axe-core's violations, whether the page scrolls sideways, which controls are cut off, and where the
+ * visit's main tile is.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +40,8 @@ export interface ScreenCheck {
   readonly mainTile: { top: number; bottom: number } | null;
   /** What the main tile's connection-quality bars say (their accessible name), when it shows them. */
   readonly mainTileQuality: string | null;
+  /** Controls cut off by the viewport's or a clipping ancestor's edge (their names); none when all fit. */
+  readonly clipped: string[];
 }
 
 /** What the driver prints. */
@@ -49,12 +52,40 @@ export interface ScreensResult {
 
 const PATIENT = { name: 'Maria Lopez', dateOfBirth: '1975-09-30' } as const;
 
+/**
+ * The visible controls (buttons, links, fields) that stick out of the viewport sideways or out of an ancestor that
+ * clips them (`overflow: hidden`/`clip`), by name. A control in a box that scrolls sideways on purpose (a wide
+ * table) can be scrolled to and is not counted.
+ */
+const CLIPPED_CONTROLS = `(() => {
+  const out = [];
+  const width = document.documentElement.clientWidth;
+  const controls = document.querySelectorAll(
+    'button, a[href], input:not([type=hidden]), select, textarea, [role=button], summary');
+  for (const el of controls) {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 1 || r.height <= 1 || getComputedStyle(el).visibility === 'hidden') continue;
+    let cut = r.left < -1 || r.right > width + 1;
+    for (let p = el.parentElement; p && p !== document.documentElement; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if ((o === 'auto' || o === 'scroll') && p.scrollWidth > p.clientWidth) { cut = false; break; }
+      if (o === 'hidden' || o === 'clip') {
+        const pr = p.getBoundingClientRect();
+        if (r.left < pr.left - 1 || r.right > pr.right + 1) cut = true;
+      }
+    }
+    if (cut) out.push((el.getAttribute('aria-label') || el.textContent || el.id || el.tagName).trim().slice(0, 40));
+  }
+  return out;
+})()`;
+
 async function main(): Promise<ScreensResult> {
   const checks: ScreenCheck[] = [];
   const cspViolations: string[] = [];
   let stack: Stack | undefined;
   let a: LaunchedChromium | undefined;
   let b: LaunchedChromium | undefined;
+  let c: LaunchedChromium | undefined;
   /** Screenshots and checks `page` at both viewports (scrolled to `show`), then leaves it at the desktop size. */
   const capture = async (page: Page, screen: string, show?: string): Promise<void> => {
     for (const v of VIEWPORTS) {
@@ -84,6 +115,7 @@ async function main(): Promise<ScreensResult> {
           .first()
           .getAttribute('aria-label', { timeout: 500 })
           .catch(() => null),
+        clipped: await page.evaluate<string[]>(CLIPPED_CONTROLS),
       });
     }
     await page.setViewportSize(VIEWPORTS[0]);
@@ -93,10 +125,10 @@ async function main(): Promise<ScreensResult> {
     clearScreenshots('screens-');
     const [s, browsers] = await Promise.all([
       startStack({ recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } }),
-      Promise.all([launchChromium(), launchChromium()]),
+      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
     ]);
     stack = s;
-    [a, b] = browsers;
+    [a, b, c] = browsers;
     if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
     const gw = s.gatewayUrl;
     const staff = await a.context.newPage();
@@ -207,6 +239,42 @@ async function main(): Promise<ScreensResult> {
     await staff.locator('video.recordings-video').waitFor({ state: 'visible' });
     await capture(staff, 'clinician-recording-player', '.recordings-player');
 
+    // ------------------------------------------------------------ an interpreter joins by a guest link
+    const guests = staff.locator('.guest-controls');
+    await guests.getByLabel('Invite by link').selectOption({ label: 'Interpreter' });
+    await guests.getByRole('button', { name: 'Create guest link' }).click();
+    const issued = guests.getByRole('group', { name: 'The new guest link' });
+    await issued.waitFor({ state: 'visible' });
+    const guestUrl = await issued.getByLabel('Link').inputValue();
+    const guestPasscode = await issued.getByLabel('Passcode').inputValue();
+    await capture(staff, 'clinician-guest-link', '.guest-link');
+    const guest = await c.context.newPage();
+    guest.setDefaultTimeout(15_000);
+    await guest.setViewportSize(VIEWPORTS[0]);
+    watchCsp(guest, cspViolations);
+    await guest.goto(`${gw}/join${guestUrl.slice(guestUrl.indexOf('#'))}`);
+    await guest.locator('#step-passcode').waitFor({ state: 'visible' });
+    await capture(guest, 'guest-passcode');
+    await guest.getByLabel('Passcode').fill(guestPasscode);
+    await guest.getByRole('button', { name: 'Continue' }).click();
+    await guest.getByRole('button', { name: 'Start the check' }).click();
+    await guest.locator('#check-camera.ok').waitFor();
+    await guest.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await guest.locator('#step-waiting').waitFor({ state: 'visible' });
+    await capture(guest, 'guest-waiting');
+    await staff.getByRole('button', { name: /^Admit / }).click();
+    await guest.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+    await waitForVisitState(guest, `s.status === 'live'`);
+    await waitForStats(
+      guest,
+      (x) => x.feeds.filter((f) => f.framesDecoded > 5).length >= 2,
+      'the interpreter sees the clinician and the patient',
+      15_000,
+    );
+    await capture(guest, 'guest-visit');
+    await c.close();
+    c = undefined;
+
     // ------------------------------------------------------------ the end
     staff.once('dialog', (d) => void d.accept());
     await staff.locator('#visit-end').click();
@@ -266,7 +334,7 @@ async function main(): Promise<ScreensResult> {
   } catch (err) {
     throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
-    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([a?.close(), b?.close(), c?.close()]);
     await stack?.stop();
   }
 }
