@@ -13,14 +13,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
-import {
-  FilePatientKeyStore,
-  LocalKeyringKms,
-  PhiShreddedError,
-  bufferCiphertextReader,
-  openEncryptedObject,
-  openPhi,
-} from '@haven/crypto';
+import { FilePatientKeyStore, LocalKeyringKms, PhiShreddedError, openPhi } from '@haven/crypto';
 import { JetStreamEventStore, type SealedPhi } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar, LiveSocket } from '../../services/gateway/test/gateway';
@@ -31,9 +24,8 @@ import {
   signedIn as signIn,
 } from '../../services/gateway/test/gateway';
 import { STACK_PASSWORD, startStack, type TestStack } from '../../services/gateway/test/stack';
-import { RecordingKeys, recordingContext } from '../../services/recording/src/playback/keys';
 import { Recordings, serviceMetadata } from '../../services/recording/src/recording/recordings';
-import { seedAvailableRecording } from '../../services/recording/src/testing';
+import { recordingCopyOpens, seedAvailableRecording } from '../../services/recording/src/testing';
 
 jest.setTimeout(180_000);
 
@@ -67,20 +59,8 @@ async function sessionChatKeys(): Promise<FilePatientKeyStore> {
 }
 
 /** Opens a recording's object copy with the recording service's own keys; resolves true when it opens. */
-async function recordingOpens(recordingId: string, copy: Buffer): Promise<boolean> {
-  const dir = stack.recordingDataDir ?? '';
-  const kms = await LocalKeyringKms.open({ file: join(dir, 'keyring.json') });
-  const keys = new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dir, 'recording-keys'), kms }));
-  try {
-    await openEncryptedObject(keys.kmsFor(recordingId), bufferCiphertextReader(copy), {
-      context: recordingContext(recordingId),
-    });
-    return true;
-  } catch (error) {
-    if (error instanceof PhiShreddedError) return false;
-    throw error;
-  }
-}
+const recordingOpens = (recordingId: string, copy: Buffer): Promise<boolean> =>
+  recordingCopyOpens(stack.recordingDataDir ?? '', recordingId, copy);
 
 const recordingTypes = async (id: string) =>
   (await store.read(`recording.recording-${id}`)).map((e) => e.type.split('.').pop());

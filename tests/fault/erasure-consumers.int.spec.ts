@@ -15,13 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
-import {
-  FilePatientKeyStore,
-  LocalKeyringKms,
-  PhiShreddedError,
-  bufferCiphertextReader,
-  openEncryptedObject,
-} from '@haven/crypto';
+import { FilePatientKeyStore, LocalKeyringKms, PhiShreddedError } from '@haven/crypto';
 import { JetStreamEventStore, newEventId } from '@haven/eventstore';
 import { createTestIssuer } from '@haven/service/testing';
 import {
@@ -32,8 +26,7 @@ import {
   type LaunchedStack,
   type StackService,
 } from '@haven/testing';
-import { RecordingKeys, recordingContext } from '../../services/recording/src/playback/keys';
-import { seedAvailableRecording } from '../../services/recording/src/testing';
+import { recordingCopyOpens, seedAvailableRecording } from '../../services/recording/src/testing';
 
 jest.setTimeout(180_000);
 
@@ -186,22 +179,7 @@ describe('the recording service’s erasure consumer under kill -9', () => {
       copies.set(id, await fs.readFile(file));
       copies.set(`${id}:file`, Buffer.from(file));
     }
-    const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json') });
-    const opens = async (id: string): Promise<boolean> => {
-      const keys = new RecordingKeys(
-        kms,
-        new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }),
-      );
-      return openEncryptedObject(keys.kmsFor(id), bufferCiphertextReader(copies.get(id)!), {
-        context: recordingContext(id),
-      }).then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof PhiShreddedError) return false;
-          throw e;
-        },
-      );
-    };
+    const opens = (id: string) => recordingCopyOpens(dataDir, id, copies.get(id)!);
     const deletions = async (id: string) =>
       (await store.read(`recording.recording-${id}`)).filter(
         (e) => e.type === 'haven.recording.v1.RecordingDeleted',

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   FilePatientKeyStore,
   LocalKeyringKms,
+  PhiShreddedError,
   bufferCiphertextReader,
   createEncryptStream,
   openEncryptedObject,
@@ -122,6 +123,29 @@ export async function seedAvailableRecording(options: SeedRecordingOptions): Pro
     md,
   );
   return file;
+}
+
+/**
+ * Opens a copy of a recording's object (a backup taken before) with the service's own keyring and recording keys
+ * under `dataDir`. Resolves true when it opens, false once the recording was crypto-shredded (its key destroyed).
+ * Throws any other error (a wrong copy, a KMS failure).
+ */
+export async function recordingCopyOpens(
+  dataDir: string,
+  recordingId: string,
+  copy: Buffer,
+): Promise<boolean> {
+  const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json') });
+  const keys = new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }));
+  try {
+    await openEncryptedObject(keys.kmsFor(recordingId), bufferCiphertextReader(copy), {
+      context: recordingContext(recordingId),
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof PhiShreddedError) return false;
+    throw error;
+  }
 }
 
 /** A running s3rver (see {@link startS3rver}). */
