@@ -22,6 +22,16 @@ export type RecordingPolicy = (typeof RecordingPolicy)[keyof typeof RecordingPol
 /** Bounds of {@link ClinicSettingValues.linkGraceMinutes}. */
 export const LINK_GRACE_MINUTES = { min: 5, max: 24 * 60, default: 30 } as const;
 
+/**
+ * Bounds of {@link ClinicSettingValues.idleTimeoutSeconds}: 1 to 60 minutes. HIPAA's automatic logoff
+ * (45 CFR 164.312(a)(2)(iii)) names no number; common practice (NIST SP 800-53 AC-11/AC-12, hospital policies)
+ * is 15 minutes, and past an hour an unattended workstation in a shared room is no longer protected. Under a
+ * minute a clinician reading a chart is signed out mid-sentence, and the staff page's keep-alive in a visit (a
+ * third of the timeout) would call identity every few seconds. The deployment's default
+ * (HAVEN_IDLE_TIMEOUT_SEC) is not bounded by these: tests run with seconds.
+ */
+export const IDLE_TIMEOUT_SEC = { min: 60, max: 3600 } as const;
+
 /** The settings a clinic changes at run time. */
 export interface ClinicSettingValues {
   /** IANA time zone (`Europe/Berlin`). */
@@ -34,6 +44,11 @@ export interface ClinicSettingValues {
   readonly recordingPatientAccess: boolean;
   /** A patient link issued from now on closes this many minutes after the appointment's end. */
   readonly linkGraceMinutes: number;
+  /**
+   * Staff sessions with no activity for this many seconds are signed out (identity's sweeper, the gateway's live
+   * channel and the staff pages). Absent in the defaults of a service that does not honour it.
+   */
+  readonly idleTimeoutSeconds?: number;
 }
 
 /** The settings in force, with when an admin last changed them (ISO 8601; absent while the defaults apply). */
@@ -54,6 +69,7 @@ const isOneOf = <T extends string>(values: Record<string, T>, v: unknown): v is 
 export function clinicSettingsChangeOf(data: unknown): ClinicSettingsChange {
   const d = (data ?? {}) as Record<string, unknown>;
   const grace = d['linkGraceMinutes'];
+  const idle = d['idleTimeoutSeconds'];
   return {
     ...(typeof d['timeZone'] === 'string' && d['timeZone'] !== '' ? { timeZone: d['timeZone'] } : {}),
     ...(isOneOf(PasscodeDelivery, d['passcodeDelivery']) ? { passcodeDelivery: d['passcodeDelivery'] } : {}),
@@ -66,6 +82,12 @@ export function clinicSettingsChangeOf(data: unknown): ClinicSettingsChange {
     grace >= LINK_GRACE_MINUTES.min &&
     grace <= LINK_GRACE_MINUTES.max
       ? { linkGraceMinutes: grace }
+      : {}),
+    ...(typeof idle === 'number' &&
+    Number.isInteger(idle) &&
+    idle >= IDLE_TIMEOUT_SEC.min &&
+    idle <= IDLE_TIMEOUT_SEC.max
+      ? { idleTimeoutSeconds: idle }
       : {}),
   };
 }

@@ -180,6 +180,7 @@ export type { ObjectRange, ObjectStore, PutResult } from './object-store';
 export {
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
+  IDLE_TIMEOUT_SEC,
   LINK_GRACE_MINUTES,
   PasscodeDelivery,
   RecordingPolicy,

@@ -47,8 +47,10 @@ export interface ApiOptions {
   readonly authRateLimit: { readonly limit: number; readonly windowMs: number };
   /** Requests to /api/auth/refresh and /api/auth/logout per client IP and window. */
   readonly sessionRateLimit: { readonly limit: number; readonly windowMs: number };
-  /** The idle logoff timeout, told to the page in /api/me (see ./routes/me). */
-  readonly idleTimeoutSec: number;
+  /** The idle logoff timeout in force, told to the page in /api/me (see ./routes/me). */
+  readonly idleTimeoutSec: () => number;
+  /** The deployment's idle logoff timeout (HAVEN_IDLE_TIMEOUT_SEC), in force while the clinic saved none. */
+  readonly defaultIdleTimeoutSec: number;
   /** The largest file shared in a visit's chat, in bytes (see ./routes/chat-files). */
   readonly chatFileMaxBytes?: number;
   /** Identity's forwarder secret, for sign-in calls (see ./routes/auth). */
@@ -110,7 +112,7 @@ export function createApiRouter(ctx: RouteContext, options: ApiOptions): Router 
   registerUserRoutes(api, ctx);
   registerChatFileRoutes(api, ctx, { maxBytes: options.chatFileMaxBytes ?? 10 * 1024 * 1024 });
   registerMessageTemplateRoutes(api, ctx);
-  registerClinicSettingsRoutes(api, ctx, { idleTimeoutSec: options.idleTimeoutSec });
+  registerClinicSettingsRoutes(api, ctx, { defaultIdleTimeoutSec: options.defaultIdleTimeoutSec });
   registerDevMailRoutes(api, ctx, options.devMailUrl);
 
   api.use((_req, res) => send(res, httpError('NOT_FOUND')));

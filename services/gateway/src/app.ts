@@ -2,8 +2,9 @@ import { registerEmailUnsubscribe } from './routes/email-unsubscribe';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import type { ConsumerHealth } from '@haven/eventstore';
-import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
+import type { AccessRefusalRecorder, ClinicSettingsFeed, Logger, TokenVerifier } from '@haven/service';
 import { createApiRouter } from './api';
+import { idleTimeoutSecOf } from './idle-timeout';
 import { createRouteContext } from './context';
 import type { GatewayClients, MediaPresence } from './context';
 import { errorAnswer, requestLog, securityHeaders } from './middleware';
@@ -46,8 +47,9 @@ export interface GatewayAppConfig {
   /** Debian's janus.js, served at /vendor/janus.js when the file exists. */
   readonly janusJsPath?: string;
   /**
-   * The stack's idle logoff timeout (HAVEN_IDLE_TIMEOUT_SEC), told to the page in /api/me so that a clinician on
-   * a live video conversation can keep the session active in time. Default 900.
+   * The deployment's idle logoff timeout (HAVEN_IDLE_TIMEOUT_SEC), in force while the clinic saved none; told to
+   * the page in /api/me so that a clinician on a live video conversation can keep the session active in time.
+   * Default 900.
    */
   readonly idleTimeoutSec?: number;
   /** The largest file shared in a visit's chat (HAVEN_CHAT_FILE_MAX_BYTES). Default 10 MiB. */
@@ -82,6 +84,11 @@ export interface GatewayAppOptions {
   readonly refusals?: AccessRefusalRecorder;
   /** The gateway's own event consumers (bus subscription, revocation feed): /readyz fails while one is not live. */
   readonly consumers?: Pick<ConsumerHealth, 'ready' | 'statuses'>;
+  /**
+   * The clinic's settings the gateway follows (`followClinicSettings`): an idle timeout an admin saved wins over
+   * `config.idleTimeoutSec`. Without it (no NATS) the deployment's applies.
+   */
+  readonly clinicSettings?: Pick<ClinicSettingsFeed, 'current'>;
 }
 
 /**
@@ -134,7 +141,8 @@ export function createGatewayApp(options: GatewayAppOptions): express.Express {
       refusals: options.refusals,
       authRateLimit: cfg.authRateLimit ?? { limit: 10, windowMs: 60_000 },
       sessionRateLimit: cfg.sessionRateLimit ?? { limit: 120, windowMs: 60_000 },
-      idleTimeoutSec: cfg.idleTimeoutSec ?? 900,
+      idleTimeoutSec: idleTimeoutSecOf(options.clinicSettings, cfg.idleTimeoutSec ?? 900),
+      defaultIdleTimeoutSec: cfg.idleTimeoutSec ?? 900,
       chatFileMaxBytes: cfg.chatFileMaxBytes ?? 10 * 1024 * 1024,
       devMailUrl: cfg.devMailUrl,
       forwarderSecret: cfg.forwarderSecret,

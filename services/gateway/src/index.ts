@@ -23,6 +23,7 @@ import {
 } from '@haven/service';
 import type { Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from './app';
+import { followGatewayClinicSettings, idleTimeoutSecOf } from './idle-timeout';
 import type { GatewayAppConfig } from './app';
 import { loadGatewayConfig } from './config';
 import { gatewaySsoOptions } from './sso';
@@ -191,6 +192,12 @@ async function main(): Promise<void> {
   const tokenVerifier = createTokenVerifier(config, revocations, logger);
 
   const { store, refusals } = await connectRefusals(config, nats !== undefined, logger);
+  // The clinic's idle timeout (an admin's ClinicSettingsChanged over HAVEN_IDLE_TIMEOUT_SEC), followed so /api/me
+  // and the live channel's idle sign-out apply a change without a restart.
+  const clinicSettings = store
+    ? await followGatewayClinicSettings(store, { health: consumers, logger })
+    : undefined;
+  const idleTimeoutSec = idleTimeoutSecOf(clinicSettings, config.HAVEN_IDLE_TIMEOUT_SEC);
 
   const server = createServer();
   const hub = WsHub.attach({
@@ -199,7 +206,7 @@ async function main(): Promise<void> {
     clients,
     logger,
     tokenVerifier,
-    idleTimeoutMs: config.HAVEN_IDLE_TIMEOUT_SEC * 1000,
+    idleTimeoutMs: () => idleTimeoutSec() * 1000,
     allowedOrigins: config.HAVEN_ALLOWED_ORIGINS,
   });
   const app = createGatewayApp({
@@ -210,6 +217,7 @@ async function main(): Promise<void> {
     ...(refusals ? { refusals } : {}),
     consumers,
     ...(tokenVerifier ? { tokenVerifier } : {}),
+    ...(clinicSettings ? { clinicSettings } : {}),
   });
   const media = MediaRelay.attach({
     refusals,
@@ -240,6 +248,7 @@ async function main(): Promise<void> {
         unsubscribeRevocations?.();
         await revocations?.close();
         await refusals?.flush();
+        await clinicSettings?.close();
         await store?.close();
       },
       async () => {

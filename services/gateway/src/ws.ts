@@ -96,8 +96,11 @@ export interface WsHubOptions {
   readonly clients: GatewayClients;
   readonly logger: Logger;
   readonly tokenVerifier?: TokenVerifier | undefined;
-  /** Staff sockets without activity from the page for this long are signed out. Default 15 min. */
-  readonly idleTimeoutMs?: number;
+  /**
+   * Staff sockets without activity from the page for this long are signed out; a function is asked at every
+   * sweep (the clinic's setting may change). Default 15 min.
+   */
+  readonly idleTimeoutMs?: number | (() => number);
   /** Origins accepted besides the request's own host (`http(s)://<Host>`). */
   readonly allowedOrigins?: readonly string[];
   /** Ping interval; a socket that misses a pong is dropped. Default 30 s. */
@@ -139,7 +142,9 @@ export class WsHub implements MediaPresence {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly startedAt: number;
   private readonly now: () => number;
-  private readonly idleTimeoutMs: number;
+  private readonly idleTimeoutMs: () => number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly deadlineMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   private readonly chat: ChatRelay;
@@ -148,7 +153,8 @@ export class WsHub implements MediaPresence {
   private constructor(private readonly options: WsHubOptions) {
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 15 * 60_000;
+    const idle = options.idleTimeoutMs ?? 15 * 60_000;
+    this.idleTimeoutMs = typeof idle === 'function' ? idle : () => idle;
     this.deadlineMs = options.deadlineMs ?? 5000;
     this.chat = new ChatRelay({
       clients: options.clients,
@@ -185,11 +191,18 @@ export class WsHub implements MediaPresence {
         c.ws.ping();
       }
     }, heartbeatMs);
-    const sweepMs = Math.max(250, Math.min(this.idleTimeoutMs / 4, 15_000));
-    const sweep = setInterval(() => this.sweepIdle(), sweepMs);
     ping.unref();
-    sweep.unref();
-    this.timers.push(ping, sweep);
+    this.timers.push(ping);
+    // A quarter of the timeout in force between sweeps (asked again each time), 250 ms to 15 s.
+    const scheduleSweep = (): void => {
+      const sweepMs = Math.max(250, Math.min(this.idleTimeoutMs() / 4, 15_000));
+      this.sweepTimer = setTimeout(() => {
+        this.sweepIdle();
+        if (!this.closed) scheduleSweep();
+      }, sweepMs);
+      this.sweepTimer.unref();
+    };
+    scheduleSweep();
   }
 
   /** Attaches the hub to an HTTP server's `upgrade` event. Throws nothing. */
@@ -332,8 +345,9 @@ export class WsHub implements MediaPresence {
 
   private sweepIdle(): void {
     const now = this.now();
+    const idleTimeoutMs = this.idleTimeoutMs();
     for (const c of this.clientsSet) {
-      if (c.kind === 'staff' && now - c.lastActivity >= this.idleTimeoutMs) this.signOut(c, 'idle');
+      if (c.kind === 'staff' && now - c.lastActivity >= idleTimeoutMs) this.signOut(c, 'idle');
     }
   }
 
@@ -544,7 +558,9 @@ export class WsHub implements MediaPresence {
   /** Closes every socket (1001 going away) and detaches from the server. Idempotent. */
   async close(): Promise<void> {
     this.options.server.off('upgrade', this.onUpgrade);
+    this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.sweepTimer);
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();
     this.messages.close();

@@ -13,10 +13,12 @@ import { join, resolve } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
-import { RevocationFeed, createVerifierFromConfig } from '@haven/service';
+import { JetStreamEventStore } from '@haven/eventstore';
+import { RevocationFeed, createVerifierFromConfig, type ClinicSettingsFeed } from '@haven/service';
 import { launchStack, runIdentityCli, TEST_IDENTITY_ENV } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
+import { followGatewayClinicSettings, idleTimeoutSecOf } from '../src/idle-timeout';
 import { MediaRelay } from '../src/media-ws';
 import { subscribeHubFeeds, type HubFeeds } from '../src/hub-feed';
 import { WsHub } from '../src/ws';
@@ -94,6 +96,8 @@ interface StackParts {
   subscription?: HubFeeds;
   bus?: EventBus;
   feed?: RevocationFeed;
+  clinicSettings?: ClinicSettingsFeed;
+  store?: JetStreamEventStore;
   clients?: GatewayClients;
 }
 
@@ -106,6 +110,8 @@ async function stopParts(parts: StackParts): Promise<void> {
   await parts.subscription?.close().catch(() => undefined);
   await parts.bus?.close().catch(() => undefined);
   await parts.feed?.close().catch(() => undefined);
+  await parts.clinicSettings?.close().catch(() => undefined);
+  await parts.store?.close().catch(() => undefined);
   parts.clients?.identity.close();
   parts.clients?.passkeys?.close();
   parts.clients?.scheduling.close();
@@ -204,12 +210,19 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
   );
   const server = (parts.server = createServer());
   const idleTimeoutMs = options.idleTimeoutMs ?? 15 * 60_000;
+  // The clinic's settings as the gateway follows them (with the gateway's own NATS user): an admin's idle timeout.
+  const store = (parts.store = await JetStreamEventStore.connect({
+    ...nats.client('gateway'),
+    name: 'gateway-test-store',
+  }));
+  const clinicSettings = (parts.clinicSettings = await followGatewayClinicSettings(store));
+  const idleTimeoutSec = Math.max(1, Math.round(idleTimeoutMs / 1000));
   const hub = (parts.hub = WsHub.attach({
     server,
     clients,
     logger,
     tokenVerifier,
-    idleTimeoutMs,
+    idleTimeoutMs: () => idleTimeoutSecOf(clinicSettings, idleTimeoutMs / 1000)() * 1000,
     heartbeatMs: 5000,
   }));
   const sessionMediaUrl = `ws://127.0.0.1:${launched.ports.session.http!}/media`;
@@ -222,14 +235,21 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
     webRoot: WEB_ROOT,
     authRateLimit: { limit: 1000, windowMs: 60_000 },
     janusJsPath: '/usr/share/javascript/janus-gateway/janus.js',
-    idleTimeoutSec: Math.max(1, Math.round(idleTimeoutMs / 1000)),
+    idleTimeoutSec,
     emailUnsubscribeUrl: new URL('/email/unsubscribe', launched.patientJwksUrl).toString(),
     ...options.gateway,
     ...overrides,
   });
   server.on(
     'request',
-    createGatewayApp({ clients, logger, tokenVerifier, media: hub, config: gatewayConfig({}) }),
+    createGatewayApp({
+      clients,
+      logger,
+      tokenVerifier,
+      media: hub,
+      clinicSettings,
+      config: gatewayConfig({}),
+    }),
   );
   const startGateway = async (overrides: Partial<GatewayAppConfig>): Promise<string> => {
     const extra = createServer(

@@ -8,6 +8,7 @@ import { CredentialService } from './credential/credential-service';
 import { PasskeyService } from './passkey/passkey-service';
 import { ServiceAccountService } from './service-account/service-account-service';
 import { SessionService } from './session/session-service';
+import type { SessionPolicy } from './session/session';
 import { NO_SSO, type SsoConfig } from '@haven/service';
 import { identityDeps, type IdentityAppOptions as SliceOptions, type IdentityPolicies } from './shared/deps';
 import { createIdTokenVerifier, type IdTokenVerifier } from './sso/id-token';
@@ -31,10 +32,13 @@ export class IdentityApp {
   readonly passkeys: PasskeyService;
   /** The policies in force (defaults filled in). */
   readonly policies: IdentityPolicies;
+  /** The session policy in force now (the clinic's idle timeout over the deployment's). */
+  readonly sessionPolicy: () => SessionPolicy;
 
   constructor(options: IdentityAppOptions) {
     const deps = identityDeps(options);
     this.policies = deps.policies;
+    this.sessionPolicy = deps.sessionPolicy;
     this.users = new UserService(deps);
     this.credentials = new CredentialService(deps);
     this.sessions = new SessionService(deps, (username) => this.users.findUserIdByUsername(username));

@@ -64,11 +64,14 @@ export async function startIdentityService(
   config: IdentityConfig,
   options: { logger: Logger; host?: string },
 ): Promise<RunningIdentityService> {
-  const runtime = await createIdentityRuntime(config, { logger: options.logger });
-  const parts: Parts = {};
-  // The relay and the idle sweeper heal themselves after a NATS outage; while one is down or behind identity is
-  // NOT_SERVING.
+  // The relay, the idle sweeper and the clinic-settings feed heal themselves after a NATS outage; while one is
+  // down or behind identity is NOT_SERVING.
   const consumers = new ConsumerHealth();
+  const runtime = await createIdentityRuntime(config, {
+    logger: options.logger,
+    clinicSettings: { health: consumers },
+  });
+  const parts: Parts = {};
   let jwks: JwksServer;
   let grpc: RunningGrpcService;
   try {
@@ -129,7 +132,8 @@ async function startFollowers(
   parts.sweeper = await startIdleSweeper({
     store: runtime.store,
     expire: (sid) => runtime.app.sessions.expireSession(sid),
-    intervalMs: sweepIntervalMs(runtime.app.policies.session.idleTimeoutMs),
+    intervalMs: () => sweepIntervalMs(runtime.app.sessionPolicy().idleTimeoutMs),
+    idleTimeoutMs: () => runtime.app.sessionPolicy().idleTimeoutMs,
     logger: options.logger,
     health: options.consumers,
   });

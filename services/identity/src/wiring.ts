@@ -4,10 +4,15 @@
  */
 import { resolve } from 'node:path';
 import { openKmsFromEnv, type ClosableKms } from '@haven/crypto';
-import type { EventStore } from '@haven/eventstore';
+import type { ConsumerHealth, EventStore } from '@haven/eventstore';
 import {
   connectEventStore,
   createJwtVerifier,
+  followClinicSettings,
+  LINK_GRACE_MINUTES,
+  PasscodeDelivery,
+  RecordingPolicy,
+  type ClinicSettingsFeed,
   kmsEnvOf,
   loadSsoConfig,
   natsCredentialsOf,
@@ -47,6 +52,11 @@ export async function createIdentityRuntime(
     rotateKeys?: boolean;
     /** Where revocations go; by default a RevocationPublisher on NATS_URL. */
     revocations?: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
+    /**
+     * Follow the clinic's settings (the service: an admin's idle timeout applies without a restart), reporting to
+     * `health`. Absent (the CLI): the deployment's idle timeout.
+     */
+    clinicSettings?: { readonly health?: ConsumerHealth };
   } = {},
 ): Promise<IdentityRuntime> {
   const ssoConfig = loadSsoConfig(config.HAVEN_SSO_CONFIG_FILE);
@@ -63,6 +73,7 @@ export async function createIdentityRuntime(
     options.store ??
     (await connectEventStore(config, 'identity', options.logger ? { logger: options.logger } : {}));
   let revocations: { publish: RevocationPublisher['publish']; close?: () => Promise<void> };
+  let clinic: ClinicSettingsFeed | undefined;
   try {
     revocations =
       options.revocations ??
@@ -70,11 +81,25 @@ export async function createIdentityRuntime(
         ...natsCredentialsOf(config),
         name: 'haven-identity-revocations',
       }));
+    if (options.clinicSettings) {
+      try {
+        clinic = await followClinicSettings(store, {
+          name: 'identity.clinic-settings',
+          defaults: CLINIC_DEFAULTS,
+          ...(options.clinicSettings.health ? { health: options.clinicSettings.health } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
+        });
+      } catch (error) {
+        if (!options.revocations) await revocations.close?.();
+        throw error;
+      }
+    }
   } catch (error) {
     if (!options.store) await store.close();
     await kms.close();
     throw error;
   }
+  const clinicIdle = clinic;
   const app = new IdentityApp({
     store,
     sealer,
@@ -82,6 +107,14 @@ export async function createIdentityRuntime(
     keys,
     sso: { config: ssoConfig },
     ...identityPolicies(config),
+    ...(clinicIdle
+      ? {
+          idleTimeoutMs: () => {
+            const sec = clinicIdle.current().idleTimeoutSeconds;
+            return sec === undefined ? undefined : sec * 1000;
+          },
+        }
+      : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const verifier = ownKeyVerifier(keys);
@@ -92,12 +125,25 @@ export async function createIdentityRuntime(
     sealer,
     verifier,
     close: async () => {
+      await clinic?.close();
       if (!options.revocations) await revocations.close?.();
       if (!options.store) await store.close();
       await kms.close();
     },
   };
 }
+
+/**
+ * What identity folds the clinic's changes over: only the idle timeout is its own (absent: the deployment's
+ * HAVEN_IDLE_TIMEOUT_SEC, in the session policy, applies); the rest are placeholders identity never reads.
+ */
+const CLINIC_DEFAULTS = {
+  timeZone: 'UTC',
+  passcodeDelivery: PasscodeDelivery.FrontDesk,
+  recordingPolicy: RecordingPolicy.OnRequest,
+  recordingPatientAccess: false,
+  linkGraceMinutes: LINK_GRACE_MINUTES.default,
+} as const;
 
 /** The hasher, policies and throttles of the configuration. */
 function identityPolicies(

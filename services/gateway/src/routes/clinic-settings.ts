@@ -1,13 +1,13 @@
 /**
  * The clinic's settings (`/api/clinic-settings`): `GET` for every staff user (the staff pages show times in the
  * clinic's time zone), `PUT` for admins with any of `timeZone`, `passcodeDelivery`, `recordingPolicy`,
- * `recordingPatientAccess`, `linkGraceMinutes` (scheduling's UpdateClinicSettings, recorded as
- * ClinicSettingsChanged; only the fields sent change). The answer also names the settings that still come from
- * the deployment's environment. A recording setting nobody saved is `null` (the deployment's default applies).
+ * `recordingPatientAccess`, `linkGraceMinutes`, `idleTimeoutSec` (scheduling's UpdateClinicSettings, recorded as
+ * ClinicSettingsChanged; only the fields sent change). A recording setting or idle timeout nobody saved is `null`
+ * (the deployment's default applies); `fromDeployment` names the deployment's idle timeout (HAVEN_IDLE_TIMEOUT_SEC).
  */
 import type { Response, Router } from 'express';
 import { scheduling } from '@haven/proto';
-import { callUnary } from '@haven/service';
+import { callUnary, IDLE_TIMEOUT_SEC } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -15,8 +15,8 @@ import { staff } from './guards';
 
 /** Options of {@link registerClinicSettingsRoutes}. */
 export interface ClinicSettingsRouteOptions {
-  /** The stack's idle logoff timeout (HAVEN_IDLE_TIMEOUT_SEC), shown as a deployment setting. */
-  readonly idleTimeoutSec: number;
+  /** The deployment's idle logoff timeout (HAVEN_IDLE_TIMEOUT_SEC), in force while the clinic saved none. */
+  readonly defaultIdleTimeoutSec: number;
 }
 
 const PASSCODE = {
@@ -42,7 +42,8 @@ function settingsJson(s: scheduling.ClinicSettings | undefined, options: ClinicS
     recordingPolicy: s ? nameOf(POLICY, s.recordingPolicy) : null,
     recordingPatientAccess: s?.recordingPatientAccess ?? null,
     linkGraceMinutes: s?.linkGraceMinutes ?? null,
-    fromDeployment: { idleTimeoutSec: options.idleTimeoutSec },
+    idleTimeoutSec: s?.idleTimeoutSeconds ? s.idleTimeoutSeconds : null,
+    fromDeployment: { idleTimeoutSec: options.defaultIdleTimeoutSec },
   };
 }
 
@@ -90,6 +91,22 @@ function changeOf(
     else settings.linkGraceMinutes = v;
     mask.push('link_grace_minutes');
   }
+  if (body['idleTimeoutSec'] !== undefined) {
+    const v = body['idleTimeoutSec'];
+    if (
+      typeof v !== 'number' ||
+      !Number.isInteger(v) ||
+      v < IDLE_TIMEOUT_SEC.min ||
+      v > IDLE_TIMEOUT_SEC.max ||
+      v % 60 !== 0
+    )
+      violations.push({
+        field: 'idleTimeoutSec',
+        description: `must be whole minutes from ${IDLE_TIMEOUT_SEC.min / 60} to ${IDLE_TIMEOUT_SEC.max / 60} (in seconds, ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max})`,
+      });
+    else settings.idleTimeoutSeconds = v;
+    mask.push('idle_timeout_seconds');
+  }
   if (mask.length === 0 && violations.length === 0)
     violations.push({ field: 'timeZone', description: 'is required' });
   return { settings, mask };
@@ -132,6 +149,7 @@ export function registerClinicSettingsRoutes(
           'clinic_settings.recording_policy': 'recordingPolicy',
           'clinic_settings.recording_patient_access': 'recordingPatientAccess',
           'clinic_settings.link_grace_minutes': 'linkGraceMinutes',
+          'clinic_settings.idle_timeout_seconds': 'idleTimeoutSec',
         },
       },
       async (req, res, { token }) => {

@@ -1,6 +1,7 @@
 /**
  * `GET /api/me`: who the staff cookie names (verified when a verifier is configured), for the page to show, and the
- * idle logoff timeout (the page keeps a clinician in a live video conversation active in time).
+ * idle logoff timeout in force (the clinic's setting, else the deployment's: the page keeps a clinician in a live
+ * video conversation active in time, and signs out after it).
  */
 import type { Router } from 'express';
 import { authenticate } from '../context';
@@ -11,7 +12,7 @@ import { COOKIES } from '../security';
 export function registerMeRoutes(
   api: Router,
   ctx: RouteContext,
-  options: { readonly idleTimeoutSec: number },
+  options: { readonly idleTimeoutSec: () => number },
 ): void {
   api.get('/me', async (req, res) => {
     const auth = await authenticate(ctx, req, res, COOKIES.access);
@@ -21,7 +22,7 @@ export function registerMeRoutes(
       sub: principal.id,
       role: principal.role ?? null,
       kind: principal.kind,
-      idleTimeoutSec: options.idleTimeoutSec,
+      idleTimeoutSec: options.idleTimeoutSec(),
     });
   });
 }

@@ -8,7 +8,13 @@
 import { PreconditionError, UnauthenticatedError } from '@haven/errors';
 import { digestsEqual } from '../user/decide';
 import type { Role } from '../user/user';
-import { type SessionEndReason, type SessionEvent, type SessionPolicy, type SessionState } from './session';
+import {
+  idleDeadline,
+  type SessionEndReason,
+  type SessionEvent,
+  type SessionPolicy,
+  type SessionState,
+} from './session';
 
 export type StartSession = {
   type: 'StartSession';
@@ -35,8 +41,11 @@ export type RefreshSession = {
   };
 };
 export type EndSession = { type: 'EndSession'; data: { reason: SessionEndReason; now: number } };
-/** Ends the session when its idle or absolute lifetime is over at `now` (identity's sweeper); else nothing. */
-export type ExpireSession = { type: 'ExpireSession'; data: { now: number } };
+/**
+ * Ends the session when its idle lifetime (under the idle timeout in force, `idleTimeoutMs`) or its absolute
+ * lifetime is over at `now` (identity's sweeper); else nothing.
+ */
+export type ExpireSession = { type: 'ExpireSession'; data: { now: number; idleTimeoutMs: number } };
 
 /** Every command of the Session aggregate. */
 export type SessionCommand = StartSession | RefreshSession | EndSession | ExpireSession;
@@ -72,7 +81,11 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
       if (state.status !== 'active') return [];
       const now = command.data.now;
       const reason: SessionEndReason | undefined =
-        now >= state.absoluteExpiresAt ? 'absolute' : now >= state.idleExpiresAt ? 'idle' : undefined;
+        now >= state.absoluteExpiresAt
+          ? 'absolute'
+          : now >= idleDeadline(state, command.data.idleTimeoutMs)
+            ? 'idle'
+            : undefined;
       if (reason === undefined) return [];
       return [
         {
@@ -117,7 +130,7 @@ function refresh(d: RefreshSession['data'], state: SessionState): SessionEvent[]
   if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash))
     throw new UnauthenticatedError('invalid refresh token');
   if (d.now >= state.absoluteExpiresAt) return end('absolute');
-  if (d.now >= state.idleExpiresAt) return end('idle');
+  if (d.now >= idleDeadline(state, d.policy.idleTimeoutMs)) return end('idle');
   if (!d.userActive) return end('revoked');
   return [
     {

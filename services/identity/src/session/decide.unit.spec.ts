@@ -132,7 +132,10 @@ describe('Session decider', () => {
   });
 
   describe('when identity sweeps for expired sessions', () => {
-    const expire = (now: number): SessionCommand => ({ type: 'ExpireSession', data: { now } });
+    const expire = (now: number, idleTimeoutMs = policy.idleTimeoutMs): SessionCommand => ({
+      type: 'ExpireSession',
+      data: { now, idleTimeoutMs },
+    });
     it('ends a session idle past its deadline, saying idle', () => {
       spec
         .given([started])
@@ -150,6 +153,39 @@ describe('Session decider', () => {
         .given([started])
         .when(expire(T0 + 12 * 3_600_000))
         .then([ended('absolute', T0 + 12 * 3_600_000)]);
+    });
+    describe('when the clinic changed the idle timeout since the last refresh', () => {
+      it('ends the session once it is idle past the shorter timeout, counted from its last activity', () => {
+        spec
+          .given([started, refreshed])
+          .when(expire(T0 + 60_000 + 2 * 60_000 - 1, 2 * 60_000))
+          .then([]);
+        spec
+          .given([started, refreshed])
+          .when(expire(T0 + 60_000 + 2 * 60_000, 2 * 60_000))
+          .then([ended('idle', T0 + 60_000 + 2 * 60_000)]);
+      });
+      it('keeps it past the deadline it wrote under a longer timeout', () => {
+        spec
+          .given([started])
+          .when(expire(T0 + 20 * 60_000, 30 * 60_000))
+          .then([]);
+      });
+      it('refuses a refresh idle past the shorter timeout, saying idle', () => {
+        spec
+          .given([started])
+          .when({
+            type: 'RefreshSession',
+            data: {
+              presentedTokenHash: H('a'),
+              newTokenHash: H('c'),
+              userActive: true,
+              policy: { ...policy, idleTimeoutMs: 60_000 },
+              now: T0 + 60_000,
+            },
+          })
+          .then([ended('idle', T0 + 60_000)]);
+      });
     });
     it('records nothing for an ended or unknown session', () => {
       spec

@@ -3,10 +3,12 @@
  * sweeper looks at to find sessions whose idle or absolute lifetime is over. It may lag the store; the sweeper
  * re-decides on the session's own stream (ExpireSession), so a stale deadline never ends a live session.
  */
+import { idleDeadline } from './session';
 
-/** When an active session idles out and when it ends regardless. */
+/** When an active session idles out (as written, and from its last activity) and when it ends regardless. */
 export interface SessionDeadline {
   readonly idleExpiresAt: number;
+  readonly lastActivityAt: number;
   readonly absoluteExpiresAt: number;
 }
 
@@ -29,13 +31,18 @@ export function foldSessionDeadline(
       const idle = Date.parse(String(d['idleExpiresAt']));
       const absolute = Date.parse(String(d['absoluteExpiresAt']));
       if (Number.isFinite(idle) && Number.isFinite(absolute))
-        deadlines.set(sid, { idleExpiresAt: idle, absoluteExpiresAt: absolute });
+        deadlines.set(sid, {
+          idleExpiresAt: idle,
+          lastActivityAt: Date.parse(String(d['at'])),
+          absoluteExpiresAt: absolute,
+        });
       return;
     }
     case 'TokenRefreshed': {
       const current = deadlines.get(sid);
       const idle = Date.parse(String(d['idleExpiresAt']));
-      if (current && Number.isFinite(idle)) deadlines.set(sid, { ...current, idleExpiresAt: idle });
+      if (current && Number.isFinite(idle))
+        deadlines.set(sid, { ...current, idleExpiresAt: idle, lastActivityAt: Date.parse(String(d['at'])) });
       return;
     }
     case 'SessionEnded':
@@ -46,9 +53,15 @@ export function foldSessionDeadline(
   }
 }
 
-/** The sessions whose idle or absolute deadline is at or before `now`. */
-export function expiredSessions(deadlines: SessionDeadlines, now: number): string[] {
+/**
+ * The sessions whose idle or absolute deadline is at or before `now`. With `idleTimeoutMs` (the timeout in force)
+ * the idle deadline counts from each session's last activity ({@link idleDeadline}), else it is the one written.
+ */
+export function expiredSessions(deadlines: SessionDeadlines, now: number, idleTimeoutMs?: number): string[] {
   const out: string[] = [];
-  for (const [sid, d] of deadlines) if (now >= Math.min(d.idleExpiresAt, d.absoluteExpiresAt)) out.push(sid);
+  for (const [sid, d] of deadlines) {
+    const idle = idleTimeoutMs === undefined ? d.idleExpiresAt : idleDeadline(d, idleTimeoutMs);
+    if (now >= Math.min(idle, d.absoluteExpiresAt)) out.push(sid);
+  }
   return out;
 }

@@ -31,4 +31,26 @@ describe('session deadlines', () => {
     expect(expiredSessions(d, T0 + 999)).toEqual(['old']);
     expect([...d.keys()].sort()).toEqual(['idle', 'old', 'refreshed']);
   });
+
+  it('counts the idle timeout in force from the last activity when it is given (a clinic changed it)', () => {
+    const d: SessionDeadlines = new Map();
+    foldSessionDeadline(
+      d,
+      event('s', 'SessionStarted', {
+        idleExpiresAt: iso(T0 + 15 * 60_000),
+        absoluteExpiresAt: iso(T0 + 3_600_000),
+        at: iso(T0),
+      }),
+    );
+    foldSessionDeadline(
+      d,
+      event('s', 'TokenRefreshed', { idleExpiresAt: iso(T0 + 16 * 60_000), at: iso(T0 + 60_000) }),
+    );
+    expect(expiredSessions(d, T0 + 2 * 60_000)).toEqual([]);
+    expect(expiredSessions(d, T0 + 2 * 60_000 - 1, 60_000)).toEqual([]);
+    expect(expiredSessions(d, T0 + 2 * 60_000, 60_000)).toEqual(['s']);
+    // Longer than when it was written: the longer one applies; never past the absolute end.
+    expect(expiredSessions(d, T0 + 16 * 60_000, 30 * 60_000)).toEqual([]);
+    expect(expiredSessions(d, T0 + 3_600_000, 24 * 3_600_000)).toEqual(['s']);
+  });
 });

@@ -15,8 +15,13 @@ export interface IdleSweeperOptions {
   readonly store: EventStore;
   /** Ends one session if it is expired at the moment (IdentityApp.expireSession). */
   readonly expire: (sessionId: string) => Promise<unknown>;
-  /** How often to look, ms. */
-  readonly intervalMs: number;
+  /** How often to look, ms; a function is asked again before every wait (the idle timeout may change). */
+  readonly intervalMs: number | (() => number);
+  /**
+   * The idle timeout in force, ms, asked at every sweep: a session's idle deadline then counts from its last
+   * activity (the clinic may have shortened or lengthened it). Absent: the deadlines the sessions wrote.
+   */
+  readonly idleTimeoutMs?: () => number;
   readonly logger?: Logger;
   readonly now?: () => number;
   /** Where its subscription reports its state (consumer `identity.idle-sweeper`). */
@@ -58,7 +63,7 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
   });
 
   const sweepOnce = async (): Promise<void> => {
-    for (const sid of expiredSessions(deadlines, now())) {
+    for (const sid of expiredSessions(deadlines, now(), options.idleTimeoutMs?.())) {
       if (closed) return;
       try {
         await options.expire(sid);
@@ -76,8 +81,17 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
     sweeping = running;
     return running;
   };
-  const timer = setInterval(() => void sweep(), options.intervalMs);
-  timer.unref();
+  const intervalMs = (): number =>
+    typeof options.intervalMs === 'function' ? options.intervalMs() : options.intervalMs;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    if (closed) return;
+    timer = setTimeout(() => {
+      void sweep().finally(schedule);
+    }, intervalMs());
+    timer.unref();
+  };
+  schedule();
 
   return {
     get tracked() {
@@ -86,7 +100,7 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
     sweep,
     close: async () => {
       closed = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       await sweeping;
       await subscription.close();
     },

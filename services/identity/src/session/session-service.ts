@@ -18,7 +18,7 @@ import { userView, type UserView } from '../user/view';
 import { endsSession } from './decide';
 import { sessionDecider } from './decider';
 import { revokeSession } from './revoke';
-import { sessionStream, type SessionState } from './session';
+import { idleDeadline, sessionStream, type SessionState } from './session';
 
 /** Tokens of a login or refresh. */
 export interface TokenSetView {
@@ -202,7 +202,7 @@ export class SessionService {
           userId,
           role: user.role,
           refreshTokenHash: refresh.hash,
-          policy: policies.session,
+          policy: this.deps.sessionPolicy(),
           ...(mustEnroll ? { scope: MFA_ENROLL_SCOPE } : {}),
           now,
         },
@@ -246,7 +246,7 @@ export class SessionService {
           presentedTokenHash: parsed.hash,
           newTokenHash: next.hash,
           userActive: user.status === 'active' && user.role === loaded.state.role,
-          policy: this.deps.policies.session,
+          policy: this.deps.sessionPolicy(),
           now,
         },
       },
@@ -306,7 +306,10 @@ export class SessionService {
       this.deps.store,
       sessionStream(sessionId),
       sessionDecider,
-      { type: 'ExpireSession', data: { now: this.deps.now() } },
+      {
+        type: 'ExpireSession',
+        data: { now: this.deps.now(), idleTimeoutMs: this.deps.sessionPolicy().idleTimeoutMs },
+      },
       ctx,
     );
     const ended = endsSession(result.events);
@@ -321,7 +324,11 @@ export class SessionService {
   async sessionActive(sessionId: string): Promise<boolean> {
     const { state } = await load(this.deps.store, sessionStream(sessionId), sessionDecider);
     const now = this.deps.now();
-    return state.status === 'active' && now < state.idleExpiresAt && now < state.absoluteExpiresAt;
+    return (
+      state.status === 'active' &&
+      now < idleDeadline(state, this.deps.sessionPolicy().idleTimeoutMs) &&
+      now < state.absoluteExpiresAt
+    );
   }
 
   /** The public key set. */
@@ -348,7 +355,7 @@ export class SessionService {
       accessTokenExpiresAt: access.expiresAt,
       refreshToken,
       sessionExpiresAt: session.absoluteExpiresAt,
-      idleTimeoutMs: this.deps.policies.session.idleTimeoutMs,
+      idleTimeoutMs: this.deps.sessionPolicy().idleTimeoutMs,
     };
   }
 }

@@ -81,7 +81,10 @@ export interface ExistingSession {
   readonly currentTokenHash: string;
   /** Digests of refresh tokens already rotated away; presenting one is reuse. */
   readonly usedTokenHashes: readonly string[];
+  /** The deadline written with the last start or refresh (under the idle timeout in force then). */
   readonly idleExpiresAt: number;
+  /** The last start or refresh: the idle timeout in force now counts from here ({@link idleDeadline}). */
+  readonly lastActivityAt: number;
   readonly absoluteExpiresAt: number;
   readonly endReason: SessionEndReason | null;
   readonly scope: string;
@@ -103,6 +106,7 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
       currentTokenHash: d.refreshTokenHash,
       usedTokenHashes: [],
       idleExpiresAt: Date.parse(d.idleExpiresAt),
+      lastActivityAt: Date.parse(d.at),
       absoluteExpiresAt: Date.parse(d.absoluteExpiresAt),
       endReason: null,
       scope: d.scope ?? '',
@@ -117,10 +121,24 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
         usedTokenHashes: [...state.usedTokenHashes, state.currentTokenHash],
         currentTokenHash: event.data.refreshTokenHash,
         idleExpiresAt: Date.parse(event.data.idleExpiresAt),
+        lastActivityAt: Date.parse(event.data.at),
       };
     case 'SessionEnded':
       return { ...state, status: 'ended', endReason: event.data.reason };
     case 'SessionRevoked':
       return state;
   }
+}
+
+/**
+ * When a session idles out under the idle timeout in force now (the clinic's setting may have changed since its
+ * last refresh, either way): its last activity plus the timeout, never after its absolute end. A session whose
+ * events carry no readable activity time keeps the deadline they wrote.
+ */
+export function idleDeadline(
+  session: Pick<ExistingSession, 'idleExpiresAt' | 'lastActivityAt' | 'absoluteExpiresAt'>,
+  idleTimeoutMs: number,
+): number {
+  if (!Number.isFinite(session.lastActivityAt)) return session.idleExpiresAt;
+  return Math.min(session.lastActivityAt + idleTimeoutMs, session.absoluteExpiresAt);
 }

@@ -29,6 +29,11 @@ export interface IdentityAppOptions {
   readonly passwordPolicy?: PasswordPolicy;
   readonly lockoutPolicy?: LockoutPolicy;
   readonly sessionPolicy?: SessionPolicy;
+  /**
+   * The clinic's idle timeout in force, ms (identity follows the clinic's settings), read at every use; undefined
+   * while nobody saved one: `sessionPolicy`'s (the deployment's HAVEN_IDLE_TIMEOUT_SEC) applies.
+   */
+  readonly idleTimeoutMs?: () => number | undefined;
   /** Throttles per client address and account name (default {@link DEFAULT_LOGIN_THROTTLE}). */
   readonly loginThrottle?: LoginThrottlePolicy;
   /** Invitation validity. Default 7 days. */
@@ -72,12 +77,20 @@ export interface IdentityDeps {
   /** Login and token-request throttles, per client address and account name. */
   readonly throttle: LoginThrottle;
   readonly policies: IdentityPolicies;
+  /** The session policy in force now: `policies.session` with the clinic's idle timeout when it set one. */
+  readonly sessionPolicy: () => SessionPolicy;
 }
 
 /** Builds the slices' dependencies from the options, filling in the defaults. */
 export function identityDeps(options: IdentityAppOptions): IdentityDeps {
   const now = options.now ?? Date.now;
+  const session = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
+  const clinicIdle = options.idleTimeoutMs;
   return {
+    sessionPolicy: () => {
+      const idleTimeoutMs = clinicIdle?.();
+      return idleTimeoutMs === undefined ? session : { ...session, idleTimeoutMs };
+    },
     store: options.store,
     credentialStore: new CredentialStore(options.store, options.sealer),
     hasher: options.hasher,
@@ -90,7 +103,7 @@ export function identityDeps(options: IdentityAppOptions): IdentityDeps {
       password: options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY,
       commonPasswords: options.commonPasswords,
       lockout: options.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY,
-      session: options.sessionPolicy ?? DEFAULT_SESSION_POLICY,
+      session,
       inviteTtlMs: options.inviteTtlMs ?? 7 * 86_400_000,
       accessTokenTtlSec: options.accessTokenTtlSec ?? ACCESS_TOKEN_TTL_SEC,
       mfaRequiredRoles: options.mfaRequiredRoles ?? [Role.Admin, Role.Clinician],

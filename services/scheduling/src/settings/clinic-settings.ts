@@ -6,6 +6,7 @@
 export {
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
+  IDLE_TIMEOUT_SEC,
   LINK_GRACE_MINUTES,
   PasscodeDelivery,
   RecordingPolicy,

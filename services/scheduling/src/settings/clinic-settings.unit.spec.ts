@@ -61,4 +61,16 @@ describe('the clinic settings in the read model', () => {
     model.apply(changed(0, { recordingPolicy: 'sometimes', linkGraceMinutes: 1, passcodeDelivery: 7 }));
     expect(model.clinicSettings(defaults)).toEqual({ ...defaults, updateTime: '2026-12-01T10:00:00.000Z' });
   });
+
+  it('keep an idle timeout of 1 to 60 minutes and ignore one outside (the deployment’s default stays)', () => {
+    const model = new SchedulingReadModel();
+    model.apply(changed(0, { idleTimeoutSeconds: 600 }));
+    expect(model.clinicSettings(defaults).idleTimeoutSeconds).toBe(600);
+    for (const [revision, bad] of [59, 3601, 90.5, '600'].entries()) {
+      model.apply(changed(revision + 1, { idleTimeoutSeconds: bad }));
+      expect(model.clinicSettings(defaults).idleTimeoutSeconds).toBe(600);
+    }
+    model.apply(changed(9, { idleTimeoutSeconds: 60 }));
+    expect(model.savedClinicSettings().idleTimeoutSeconds).toBe(60);
+  });
 });

@@ -12,6 +12,7 @@ import { isTimeZone } from '../schedule/clinic-time';
 import {
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
+  IDLE_TIMEOUT_SEC,
   LINK_GRACE_MINUTES,
   PasscodeDelivery,
   RecordingPolicy,
@@ -26,6 +27,7 @@ const PATHS: ReadonlySet<string> = new Set([
   'recording_policy',
   'recording_patient_access',
   'link_grace_minutes',
+  'idle_timeout_seconds',
 ]);
 
 const PASSCODE_TO_PROTO = {
@@ -43,7 +45,10 @@ function keyOf<K extends string, V>(table: Readonly<Record<K, V>>, value: V): K 
   return (Object.keys(table) as K[]).find((k) => table[k] === value);
 }
 
-/** The settings in force; the recording ones only when saved (their defaults live in session and recording). */
+/**
+ * The settings in force; the recording ones and the idle timeout only when saved (their defaults live in session,
+ * recording, identity and the gateway).
+ */
 function toProto(s: ClinicSettings, saved: Partial<ClinicSettingValues>): scheduling.ClinicSettings {
   return {
     name: 'clinicSettings',
@@ -58,6 +63,7 @@ function toProto(s: ClinicSettings, saved: Partial<ClinicSettingValues>): schedu
       ? { recordingPatientAccess: saved.recordingPatientAccess }
       : {}),
     linkGraceMinutes: s.linkGraceMinutes,
+    idleTimeoutSeconds: saved.idleTimeoutSeconds ?? 0,
   };
 }
 
@@ -139,6 +145,15 @@ function changeOf(
         description: `must be a whole number of minutes from ${LINK_GRACE_MINUTES.min} to ${LINK_GRACE_MINUTES.max}`,
       });
     else change.linkGraceMinutes = m;
+  }
+  if (paths.includes('idle_timeout_seconds')) {
+    const t = wanted.idleTimeoutSeconds;
+    if (!Number.isInteger(t) || t < IDLE_TIMEOUT_SEC.min || t > IDLE_TIMEOUT_SEC.max)
+      violations.push({
+        field: 'clinic_settings.idle_timeout_seconds',
+        description: `must be a whole number of seconds from ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max} (1 to 60 minutes)`,
+      });
+    else change.idleTimeoutSeconds = t;
   }
   if (
     change.passcodeDelivery !== undefined &&
