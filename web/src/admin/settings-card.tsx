@@ -1,12 +1,12 @@
 /**
  * The clinic's settings: the time zone (IANA; the front desk, the console and the patients' invitations and
  * reminders name times in it, with its offset on that date), how the passcode reaches the patient, the recording
- * policy, patients' access to their recordings and how long a new patient link stays open after the end. Saving
- * sends only the fields that changed (one ClinicSettingsChanged); the services apply them without a restart. The
- * idle sign-out still comes from the deployment's environment and is listed with its variable.
+ * policy, patients' access to their recordings, how long a new patient link stays open after the end and after
+ * how many minutes without activity staff are signed out. Saving sends only the fields that changed (one
+ * ClinicSettingsChanged); the services apply them without a restart.
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import { api } from '../api/client';
+import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
 import { setClinicTimeZone } from '../staff/time';
 
@@ -21,8 +21,14 @@ export interface ClinicSettings {
   /** `null` while nobody saved it: the deployment's HAVEN_RECORDING_PATIENT_ACCESS applies. */
   readonly recordingPatientAccess?: boolean | null;
   readonly linkGraceMinutes?: number | null;
+  /** `null` while nobody saved one: the deployment's HAVEN_IDLE_TIMEOUT_SEC (`fromDeployment`) applies. */
+  readonly idleTimeoutSec?: number | null;
+  /** The deployment's defaults (its environment). */
   readonly fromDeployment: { readonly idleTimeoutSec: number };
 }
+
+/** Bounds of the idle sign-out a clinic may save, minutes (the gateway checks them too). */
+const IDLE_MINUTES = { min: 1, max: 60 } as const;
 
 type Change = Partial<{
   timeZone: string;
@@ -30,6 +36,7 @@ type Change = Partial<{
   recordingPolicy: string;
   recordingPatientAccess: boolean;
   linkGraceMinutes: number;
+  idleTimeoutSec: number;
 }>;
 
 const LABELS = {
@@ -38,7 +45,66 @@ const LABELS = {
   recordingPolicy: 'Recording',
   recordingPatientAccess: 'Patients see their recordings',
   linkGraceMinutes: 'Link stays open after the end',
+  idleTimeoutMinutes: 'Idle sign-out',
 };
+
+/** The idle timeout in force, seconds: the clinic's, else the deployment's. */
+const idleSecOf = (s: ClinicSettings): number => s.idleTimeoutSec ?? s.fromDeployment.idleTimeoutSec;
+
+/** The idle field's value: whole minutes, or empty when the deployment's default is not (tests use seconds). */
+const idleMinutesField = (s: ClinicSettings): string => {
+  const sec = idleSecOf(s);
+  return sec % 60 === 0 ? String(sec / 60) : '';
+};
+
+/** `15 minutes`, `1 minute`, `2 seconds`. */
+function durationText(sec: number): string {
+  const [n, unit] = sec % 60 === 0 ? [sec / 60, 'minute'] : [sec, 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** The form's idle minutes when they are not a whole number from 1 to 60, as the gateway would refuse them. */
+function idleMinutesRefusal(data: FormData, s: ClinicSettings): ApiError | undefined {
+  const minutes = formValue(data, 'idleTimeoutMinutes').trim();
+  if (minutes === idleMinutesField(s)) return undefined;
+  const n = Number(minutes);
+  if (minutes !== '' && Number.isInteger(n) && n >= IDLE_MINUTES.min && n <= IDLE_MINUTES.max)
+    return undefined;
+  return new ApiError(400, {
+    error: {
+      fieldViolations: [
+        {
+          field: 'idleTimeoutMinutes',
+          description: `must be a whole number of minutes from ${IDLE_MINUTES.min} to ${IDLE_MINUTES.max}`,
+        },
+      ],
+    },
+  });
+}
+
+/** A refusal of the gateway with its idle field (seconds) named as the form's (minutes). */
+function withIdleField(err: unknown): unknown {
+  if (!(err instanceof ApiError) || !err.fieldViolations.some((v) => v.field === 'idleTimeoutSec'))
+    return err;
+  return new ApiError(
+    err.status,
+    {
+      error: {
+        code: err.code,
+        message: err.message,
+        fieldViolations: err.fieldViolations.map((v) =>
+          v.field === 'idleTimeoutSec'
+            ? {
+                field: 'idleTimeoutMinutes',
+                description: `must be a whole number of minutes from ${IDLE_MINUTES.min} to ${IDLE_MINUTES.max}`,
+              }
+            : v,
+        ),
+      },
+    },
+    { cause: err },
+  );
+}
 
 /** The zones this browser knows, for the suggestions (none when it cannot list them). */
 function knownZones(): readonly string[] {
@@ -67,6 +133,8 @@ function changeOf(data: FormData, s: ClinicSettings): Change {
   if (access !== '' && access !== savedAccess) change.recordingPatientAccess = access === 'true';
   const grace = formValue(data, 'linkGraceMinutes').trim();
   if (grace !== '' && grace !== String(s.linkGraceMinutes ?? 30)) change.linkGraceMinutes = Number(grace);
+  const idle = formValue(data, 'idleTimeoutMinutes').trim();
+  if (idle !== idleMinutesField(s)) change.idleTimeoutSec = Number(idle) * 60;
   return change;
 }
 
@@ -74,7 +142,9 @@ function successOf(change: Change, s: ClinicSettings): string {
   const keys = Object.keys(change);
   if (keys.length === 1 && change.timeZone !== undefined)
     return `The clinic’s time zone is now ${s.timeZone}.`;
-  return `Saved: ${keys.map((k) => LABELS[k as keyof typeof LABELS]).join(', ')}. It applies from now on.`;
+  const label = (k: string) =>
+    k === 'idleTimeoutSec' ? LABELS.idleTimeoutMinutes : LABELS[k as keyof typeof LABELS];
+  return `Saved: ${keys.map(label).join(', ')}. It applies from now on.`;
 }
 
 /** The clinic settings card. */
@@ -98,13 +168,21 @@ export function SettingsCard() {
     event.preventDefault();
     if (!settings) return;
     const el = event.currentTarget;
-    const change = changeOf(new FormData(el), settings);
+    const data = new FormData(el);
+    const refusal = idleMinutesRefusal(data, settings);
+    if (refusal) {
+      form.fail(refusal, el);
+      return;
+    }
+    const change = changeOf(data, settings);
     void form.run(el, async () => {
       if (Object.keys(change).length === 0) {
         form.setSuccess('Nothing changed.');
         return;
       }
-      const s = await api<ClinicSettings>('PUT', '/api/clinic-settings', change);
+      const s = await api<ClinicSettings>('PUT', '/api/clinic-settings', change).catch((err: unknown) => {
+        throw withIdleField(err);
+      });
       setSettings(s);
       setClinicTimeZone(s.timeZone);
       form.setSuccess(successOf(change, s));
@@ -208,21 +286,32 @@ export function SettingsCard() {
             Patient links open 15 minutes before the start; a link issued from now on closes this long after
             the end (links already sent keep their time).
           </p>
+          <Field
+            name="idleTimeoutMinutes"
+            label={LABELS.idleTimeoutMinutes}
+            hint="(minutes without activity, 1 to 60)"
+            state={form}
+            type="number"
+            inputMode="numeric"
+            min={IDLE_MINUTES.min}
+            max={IDLE_MINUTES.max}
+            step={1}
+            defaultValue={idleMinutesField(settings)}
+          />
+          <p id="admin-settings-idle" className="hint">
+            Staff are signed out after this long without activity (HIPAA automatic logoff; 15 minutes is
+            common practice). A change applies at once to everyone signed in, counted from their last
+            activity.
+            {settings.idleTimeoutSec === null || settings.idleTimeoutSec === undefined
+              ? ` Until saved here, the deployment’s default applies: ${durationText(settings.fromDeployment.idleTimeoutSec)} (HAVEN_IDLE_TIMEOUT_SEC).`
+              : ` The deployment’s default is ${durationText(settings.fromDeployment.idleTimeoutSec)}.`}
+          </p>
           <FormMessages id="admin-settings" state={form} />
           <button type="submit" className="button button-primary" disabled={form.busy}>
             Save settings
           </button>
         </form>
       ) : null}
-      <h3>Set by the deployment</h3>
-      <dl id="admin-settings-deployment" className="deployment-settings">
-        <dt>Idle sign-out</dt>
-        <dd>
-          {settings
-            ? `After ${Math.round(settings.fromDeployment.idleTimeoutSec / 60)} minutes without activity (HAVEN_IDLE_TIMEOUT_SEC)`
-            : '—'}
-        </dd>
-      </dl>
     </section>
   );
 }

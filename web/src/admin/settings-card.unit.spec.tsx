@@ -44,7 +44,10 @@ describe('the clinic settings card', () => {
     render(<SettingsCard />);
     await flush();
     expect(screen.getByLabelText<HTMLInputElement>(/Time zone/).value).toBe('UTC');
-    expect(document.getElementById('admin-settings-deployment')?.textContent).toContain('After 15 minutes');
+    expect(screen.getByLabelText<HTMLInputElement>(/Idle sign-out/).value).toBe('15');
+    expect(document.getElementById('admin-settings-idle')?.textContent).toContain(
+      'the deployment’s default applies: 15 minutes (HAVEN_IDLE_TIMEOUT_SEC)',
+    );
     fireEvent.change(screen.getByLabelText(/Time zone/), { target: { value: 'Mars/Olympus' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
     await flush();
@@ -126,5 +129,72 @@ describe('the clinic settings card', () => {
       'Saved: Recording, Link stays open after the end. It applies from now on.',
     );
     expect(screen.getByLabelText<HTMLSelectElement>('Recording').value).toBe('off');
+  });
+
+  it('saves the idle sign-out in whole minutes from 1 to 60, refusing others on the field before sending', async () => {
+    const inForce = {
+      timeZone: 'UTC',
+      updateTime: null,
+      passcodeDelivery: 'front-desk',
+      recordingPolicy: null,
+      recordingPatientAccess: null,
+      linkGraceMinutes: 30,
+      idleTimeoutSec: null,
+      fromDeployment: { idleTimeoutSec: 900 },
+    };
+    let n = 0;
+    const calls = serveApi({
+      'GET /api/clinic-settings': { status: 200, body: inForce },
+      'PUT /api/clinic-settings': () =>
+        ++n === 1
+          ? {
+              status: 400,
+              body: {
+                error: {
+                  code: 'INVALID_ARGUMENT',
+                  message: 'Invalid request.',
+                  fieldViolations: [
+                    {
+                      field: 'idleTimeoutSec',
+                      description: 'must be whole minutes from 1 to 60 (in seconds, 60 to 3600)',
+                    },
+                  ],
+                },
+              },
+            }
+          : {
+              status: 200,
+              body: { ...inForce, idleTimeoutSec: 300, updateTime: '2026-12-06T10:00:00.000Z' },
+            },
+    });
+    render(<SettingsCard />);
+    await flush();
+    const puts = () => calls.filter((c) => c.route === 'PUT /api/clinic-settings');
+    for (const bad of ['0', '61', '1.5', '']) {
+      fireEvent.change(screen.getByLabelText(/Idle sign-out/), { target: { value: bad } });
+      await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+      await flush();
+      expect([bad, document.getElementById('idleTimeoutMinutes-error')?.textContent]).toEqual([
+        bad,
+        'Idle sign-out must be a whole number of minutes from 1 to 60.',
+      ]);
+    }
+    expect(puts()).toHaveLength(0);
+    // A refusal by the gateway (seconds) lands on the same field, in minutes.
+    fireEvent.change(screen.getByLabelText(/Idle sign-out/), { target: { value: '5' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+    await flush();
+    expect(puts().at(-1)?.body).toEqual({ idleTimeoutSec: 300 });
+    expect(document.getElementById('idleTimeoutMinutes-error')?.textContent).toBe(
+      'Idle sign-out must be a whole number of minutes from 1 to 60.',
+    );
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
+    await flush();
+    expect(puts().at(-1)?.body).toEqual({ idleTimeoutSec: 300 });
+    expect(screen.getByRole('status').textContent).toBe('Saved: Idle sign-out. It applies from now on.');
+    expect(screen.getByLabelText<HTMLInputElement>(/Idle sign-out/).value).toBe('5');
+    expect(document.getElementById('admin-settings-idle')?.textContent).toContain(
+      'The deployment’s default is 15 minutes.',
+    );
   });
 });
