@@ -1,6 +1,7 @@
 /**
- * Stop → playable encrypted recording: the recording pipeline (janus-pp-rec per track → one WebM muxed by
- * mediabunny → chunked AES-256-GCM → filesystem object store, events in an in-memory store) against
+ * Stop → playable encrypted recording: the recording pipeline (janus-pp-rec per track → one WebM laid out from
+ * an index of the converted files and written straight into chunked AES-256-GCM → filesystem object store,
+ * events in an in-memory store) against
  * janus-pp-rec alone converting the same `.mjr` files (one after the other), in the same run, alternating,
  * 3 rounds each after a warm-up round. The pipeline converts two tracks at a time. The raw
  * files come from a real visit: Janus and two Chromium publishers (fake camera and microphone) recorded for
@@ -40,8 +41,11 @@ export interface RecordingBenchResult extends Record<string, unknown> {
   readonly medianPipelineSeconds: number;
   /** median(pipeline) / median(janus-pp-rec alone); the issue's target is ≤ 1.5. */
   readonly ratio: number;
-  /** Per counted round: janus-pp-rec inside the pipeline (two at a time), the mux, mux + encrypt + store. */
-  readonly pipelinePhasesMs: readonly { convertMs: number; muxMs: number; muxEncryptStoreMs: number }[];
+  /**
+   * Per counted round: janus-pp-rec inside the pipeline (two at a time), indexing the converted files and laying
+   * out the WebM, and that plus writing it into the encryption and the store.
+   */
+  readonly pipelinePhasesMs: readonly { convertMs: number; planMs: number; muxEncryptStoreMs: number }[];
   readonly webmBytes: number;
   readonly ciphertextBytes: number;
   readonly note: string;
@@ -73,13 +77,13 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
     const recordingsDir = join(base, 'recordings');
     const dataDir = join(base, 'data');
     // The pipeline logs how long conversion and mux + encrypt + store took: kept per round.
-    const phases: { convertMs: number; muxMs: number; muxEncryptStoreMs: number }[] = [];
+    const phases: { convertMs: number; planMs: number; muxEncryptStoreMs: number }[] = [];
     const phaseLog = new Writable({
       write(chunk: Buffer, _encoding, done) {
         for (const line of chunk.toString('utf8').split('\n')) {
           if (!line.includes('"convertMs"')) continue;
-          const { convertMs, muxMs, muxEncryptStoreMs } = JSON.parse(line) as (typeof phases)[number];
-          phases.push({ convertMs, muxMs, muxEncryptStoreMs });
+          const { convertMs, planMs, muxEncryptStoreMs } = JSON.parse(line) as (typeof phases)[number];
+          phases.push({ convertMs, planMs, muxEncryptStoreMs });
         }
         done();
       },
@@ -169,8 +173,8 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
       webmBytes,
       ciphertextBytes,
       note:
-        'pipeline = janus-pp-rec per track (two at a time, biggest first) + one mediabunny mux pass into a ' +
-        'file in the work folder + one read of it into AES-256-GCM chunks + fsync’d object; events in memory',
+        'pipeline = janus-pp-rec per track (two at a time, biggest first) + an index of the converted files ' +
+        '+ the WebM written front to back into AES-256-GCM chunks + fsync’d object; events in memory',
     };
   } finally {
     rmSync(base, { recursive: true, force: true });

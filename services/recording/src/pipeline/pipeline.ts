@@ -1,12 +1,12 @@
 /**
  * The recording pipeline: for a recording in PROCESSING, its raw Janus files (`<recordings dir>/<id>/*.mjr`)
  * → janus-pp-rec (one Opus or VP8 file per track, in a 0700 work folder inside the recordings dir, which is
- * memory-backed in the chart) → one WebM in the same folder (mediabunny, one pass, tracks aligned by the files'
- * first-packet times; the converted tracks are deleted once it is written) → read once, in order, into the
- * chunked AES-256-GCM encryption with a fresh data key (KMS context `{ recording: "recordings/<id>" }`) → the
- * object store; the WebM is deleted as soon as it is encrypted. Plaintext never leaves the memory-backed
- * folder. Ends in RecordingEncrypted or RecordingProcessingFailed; the raw files and every intermediate are
- * deleted either way.
+ * memory-backed in the chart) → one WebM, laid out from an index of the converted files and written front to
+ * back (mux.ts, ADR 0020; tracks aligned by the raw files' first-packet times) straight into the chunked
+ * AES-256-GCM encryption with a fresh data key (KMS context `{ recording: "recordings/<id>" }`) → the object
+ * store; the converted tracks are deleted as soon as they are encrypted. Plaintext never leaves the
+ * memory-backed folder. Ends in RecordingEncrypted or RecordingProcessingFailed; the raw files and every
+ * intermediate are deleted either way.
  *
  * After a crash (kill -9 mid-processing) {@link RecordingPipeline.recover} finds what the run left — converted
  * tracks, a partial (or complete but unrecorded) ciphertext object, the raw files — removes the partial output,
@@ -16,7 +16,7 @@
  * Recordings are processed one at a time (media conversion is CPU-bound; the machine is shared).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { encryptChunks, type Kms } from '@haven/crypto';
@@ -31,7 +31,8 @@ import {
   listRawTracks,
   type RawTrack,
 } from './janus-pp-rec';
-import { muxToFile, type MuxSummary, type TrackFile } from './mux';
+import { indexTrackFile, planMux, type MuxSummary, type TrackFile } from './mux';
+import type { TrackIndex } from './track-index';
 import { StorageFullError, type ObjectStore } from './object-store';
 
 /** Media type of the recordings. */
@@ -40,10 +41,6 @@ export const RECORDING_CONTENT_TYPE = 'video/webm';
 export const RECORDING_CHUNK_SIZE = 256 * 1024;
 /** Name of the work folder inside the recordings directory. */
 export const WORK_FOLDER = '.processing';
-/** Name of the muxed (plaintext) WebM in a recording's work folder, while it is encrypted. */
-export const MUXED_FILE = 'recording.webm';
-/** Read buffer of the muxed file's encryption (a few reads per encrypted chunk, constant memory). */
-const READ_BUFFER_BYTES = 1024 * 1024;
 
 /** The object key of a recording's ciphertext. */
 export function objectKeyOf(recordingId: string): string {
@@ -347,6 +344,9 @@ export class RecordingPipeline {
     // Two conversions at a time: janus-pp-rec is single-threaded and mostly waits on I/O. The biggest files
     // first (the video tracks), so the small ones fill in beside them instead of trailing at the end.
     const converted: string[] = new Array<string>(raw.length);
+    // Each converted file is indexed as soon as it is written (in this process, while janus-pp-rec converts
+    // the next ones); the mux waits for all of them.
+    const indexing = new Map<string, Promise<TrackIndex>>();
     const sizes = await Promise.all(raw.map((t) => fs.stat(t.path).then((s) => s.size)));
     const order = raw.map((_, i) => i).sort((a, b) => sizes[b]! - sizes[a]!);
     let next = 0;
@@ -354,7 +354,11 @@ export class RecordingPipeline {
     const worker = async (): Promise<void> => {
       for (let n = next++; n < order.length; n = next++) {
         const i = order[n]!;
-        converted[i] = await convertTrack(raw[i]!, own, janusPpRec);
+        const path = await convertTrack(raw[i]!, own, janusPpRec);
+        converted[i] = path;
+        const index = indexTrackFile({ path, kind: raw[i]!.kind });
+        index.catch(() => undefined); // awaited below; a failure there fails the recording
+        indexing.set(path, index);
         progress(0.3 * (++done / raw.length));
       }
     };
@@ -363,17 +367,18 @@ export class RecordingPipeline {
     const convertMs = Math.round(performance.now() - convertStart);
     const files = trackLayout(raw, converted);
     const storeStart = performance.now();
-    // One mux pass into a file beside the converted tracks (memory-backed; removed by the recovery after a
-    // crash), then one sequential read of it into the encryption and the store.
-    const webm = join(own, MUXED_FILE);
-    const summary = await muxToFile(files, webm, { onProgress: (f) => progress(0.3 + 0.6 * f) });
-    const muxMs = Math.round(performance.now() - storeStart);
-    // The converted tracks are consumed: freed before the encryption (the folder is memory).
-    await Promise.all(converted.map((path) => fs.rm(path, { force: true })));
+    // The whole WebM is laid out from the indexes (sizes, cues, duration), then written front to back straight
+    // into the encryption and the store: no muxed plaintext file.
+    const mux = await planMux(
+      files,
+      files.map((f) => indexing.get(f.path)!),
+    );
+    const summary = mux.summary;
+    const planMs = Math.round(performance.now() - storeStart);
     const kms = this.#deps.kmsFor(recordingId);
-    const plaintext = createReadStream(webm, { highWaterMark: READ_BUFFER_BYTES });
-    // Pulled from the file into the object store: each ciphertext piece is freed once stored.
-    const ciphertext = encryptChunks(kms, plaintext as AsyncIterable<Buffer>, {
+    const plaintext = mux.bytes({ onProgress: (f) => progress(0.3 + 0.6 * f) });
+    // Pulled from the converted files into the object store: each ciphertext piece is freed once stored.
+    const ciphertext = encryptChunks(kms, plaintext, {
       chunkSize: RECORDING_CHUNK_SIZE,
       context: recordingKmsContext(recordingId),
     });
@@ -388,12 +393,12 @@ export class RecordingPipeline {
     try {
       stored = await this.#deps.objects.put(objectKeyOf(recordingId), withHeader);
     } finally {
-      plaintext.destroy();
-      // The plaintext WebM goes as soon as it is encrypted (or the attempt failed).
-      await fs.rm(webm, { force: true });
+      await plaintext.return(undefined);
+      // The converted tracks go as soon as they are encrypted (or the attempt failed).
+      await Promise.all(converted.map((path) => fs.rm(path, { force: true })));
     }
     this.#deps.logger.info(
-      { recordingId, convertMs, muxMs, muxEncryptStoreMs: Math.round(performance.now() - storeStart) },
+      { recordingId, convertMs, planMs, muxEncryptStoreMs: Math.round(performance.now() - storeStart) },
       'recording converted, muxed, encrypted and stored',
     );
     await this.#removeDir(own);

@@ -6,7 +6,7 @@ import { createLogger } from '@haven/service';
 import { RecordingProjection } from '../recording/projection';
 import { Recordings, serviceMetadata } from '../recording/recordings';
 import { FsObjectStore } from './object-store';
-import { MUXED_FILE, RecordingPipeline, WORK_FOLDER } from './pipeline';
+import { RecordingPipeline, WORK_FOLDER } from './pipeline';
 
 const base = mkdtempSync(join(tmpdir(), 'haven-recovery-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -73,10 +73,11 @@ describe('recovering interrupted processing', () => {
       staleAfterMs: 60_000,
       clock: () => new Date(now),
     });
-    // A kill -9 between the mux and the end of the encryption leaves the plaintext WebM in the work folder.
+    // A kill -9 between the conversion and the end of the encryption (the WebM is written from the converted
+    // tracks into it) leaves a converted track in the work folder.
     const work = join(base, 'recordings', WORK_FOLDER, 'mine');
     mkdirSync(work, { recursive: true });
-    writeFileSync(join(work, MUXED_FILE), Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+    writeFileSync(join(work, 'videoroom-1-user-2-3-video-1.webm'), Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
     await pipeline.recover();
     expect(existsSync(work)).toBe(false);
     const mine = (await store.read('recording.recording-mine')).find((e) =>
