@@ -14,7 +14,9 @@
  * and microphone is its own lobby entry and, once admitted, sees and hears the clinician without publishing.
  * In the visit the two pages chat (a message each way, markup shown as text) and the patient downloads a PDF the
  * clinician attached. The patient switches "Blur background" on (segmentation on their device, the wasm and the
- * model served by the gateway): the clinician's page keeps decoding their video, now visibly smoother.
+ * model served by the gateway): the clinician's page keeps decoding their video, now visibly smoother; and when
+ * Janus hangs the patient's publisher up (admin API, as after ICE failed for too long), the page publishes again
+ * on a new camera track and what the clinician decodes is blurred again.
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
@@ -37,7 +39,10 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
         `${result.afterAdmission.admitToPatientPageMs} ms, admit -> first frame ` +
         `${result.afterAdmission.admitToFirstFrameMs} ms, blur on ${result.blur.startMs} ms ` +
         `(sharpness ${result.blur.sharpnessBefore.toFixed(1)} -> ${result.blur.sharpnessAfter.toFixed(1)}, ` +
-        `${result.blur.framesAfter} frames), total ${result.totalMs} ms\n`,
+        `${result.blur.framesAfter} frames, ${result.blur.fpsAfter.toFixed(1)} fps decoded, ` +
+        `${result.blur.selfFps.toFixed(1)} fps self-view; after the publisher was ` +
+        `rebuilt ${result.blur.rebuilt?.sharpness.toFixed(1)}, ${result.blur.rebuilt?.fps.toFixed(1)} fps), ` +
+        `total ${result.totalMs} ms\n`,
     );
   }, 210_000);
 
@@ -120,6 +125,20 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(b.sharpnessBefore).toBeGreaterThan(0);
     expect(b.sharpnessAfter).toBeGreaterThan(0);
     expect(b.sharpnessAfter).toBeLessThan(b.sharpnessBefore * 0.8);
+  });
+
+  it('blurs again, with no word from the page, once Janus hung the patient’s publisher up and it published again', () => {
+    const r = result.blur.rebuilt;
+    expect(r).toMatchObject({
+      hungUp: true,
+      statuses: ['reconnecting', 'live'],
+      pressed: 'true',
+      notice: '',
+    });
+    expect(r?.frames).toBeGreaterThanOrEqual(10);
+    // What the clinician decodes from the new peer connection is the processed picture, not the camera.
+    expect(r?.sharpness).toBeGreaterThan(0);
+    expect(r?.sharpness).toBeLessThan(result.blur.sharpnessBefore * 0.8);
   });
 
   it('carries the chat both ways between the pages, markup as text, and a shared PDF to the patient', () => {

@@ -17,10 +17,25 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { launchChromium, type LaunchedChromium, screenshot, signJanusToken } from '@haven/testing';
+import {
+  janusAdmin,
+  type JanusHandle,
+  janusSessions,
+  launchChromium,
+  type LaunchedChromium,
+  screenshot,
+  signJanusToken,
+} from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { startStack, type Stack } from './stack';
-import { visitStats, waitForStats, waitForVisitState, type VisitState, type VisitStats } from './visit-flow';
+import {
+  visitState,
+  visitStats,
+  waitForStats,
+  waitForVisitState,
+  type VisitState,
+  type VisitStats,
+} from './visit-flow';
 import { TRACK_PEER_CONNECTIONS } from './visit-pages';
 import {
   bookThroughFrontDesk,
@@ -95,6 +110,26 @@ export interface VisitMediaResult {
     readonly sharpnessAfter: number;
     /** The gateway's answer to the model file the page loaded (no other host is reachable in the netns). */
     readonly modelStatus: number;
+    /**
+     * Janus then hangs the patient's publisher up (the admin API's `hangup_webrtc`, as after ICE failed for too
+     * long): whether Janus found it, the patient's page publishing again (a new capture, a new peer connection),
+     * the toggle, the frames and sharpness of what the clinician decodes then, and the page's blur notice.
+     */
+    /** Frames a second of the patient's video the clinician decodes once blur is on. */
+    readonly fpsAfter: number;
+    /** Frames a second the patient's self-view (the processed track) shows right after blur came on. */
+    readonly selfFps: number;
+    /** The patient page's blur notice after those measures (empty while blur stays on). */
+    readonly noticeAfter: string;
+    readonly rebuilt: {
+      hungUp: boolean;
+      statuses: string[];
+      pressed: string | null;
+      frames: number;
+      fps: number;
+      sharpness: number;
+      notice: string;
+    } | null;
     readonly error?: string;
   };
   /**
@@ -187,10 +222,53 @@ async function mainTileSharpness(page: Page): Promise<number> {
   return samples.reduce((a, b) => a + b, 0) / samples.length;
 }
 
-/** Switches blur on from the patient's control bar and measures what the clinician's page receives. */
+/** Frames a second of one feed that `page` decodes, over 3 s. */
+async function decodedRate(page: Page, frames: (s: VisitStats) => number): Promise<number> {
+  const before = frames(await visitStats(page));
+  await new Promise((r) => setTimeout(r, 3000));
+  return (frames(await visitStats(page)) - before) / 3;
+}
+
+/** Frames a second the self-view's video element presents, over 3 s (requestVideoFrameCallback). */
+function selfViewRate(page: Page): Promise<number> {
+  return page.evaluate<number>(`new Promise((resolve) => {
+    const v = document.querySelector('.tile-self video');
+    if (!v || !v.requestVideoFrameCallback) return resolve(-1);
+    let n = 0;
+    const count = () => { n += 1; v.requestVideoFrameCallback(count); };
+    v.requestVideoFrameCallback(count);
+    setTimeout(() => resolve(n / 3), 3000);
+  })`);
+}
+
+/**
+ * Hangs up the PeerConnection of the videoroom publisher with feed id `feed` through Janus's admin API, as Janus
+ * does by itself when ICE stays failed. True when Janus had such a publisher.
+ */
+async function hangUpPublisher(janus: JanusHandle, feed: number): Promise<boolean> {
+  const admin = (msg: Record<string, unknown>) => janusAdmin(janus.adminWsUrl, janus.adminSecret, msg);
+  for (const sessionId of await janusSessions(janus.adminWsUrl, janus.adminSecret)) {
+    const listed = await admin({ janus: 'list_handles', session_id: sessionId });
+    for (const handleId of (listed['handles'] as number[] | undefined) ?? []) {
+      const info = await admin({ janus: 'handle_info', session_id: sessionId, handle_id: handleId });
+      const plugin = (info['info'] as { plugin_specific?: { type?: string; id?: number } } | undefined)
+        ?.plugin_specific;
+      if (plugin?.type !== 'publisher' || plugin.id !== feed) continue;
+      await admin({ janus: 'hangup_webrtc', session_id: sessionId, handle_id: handleId });
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Switches blur on from the patient's control bar and measures what the clinician's page receives; then Janus
+ * hangs the patient's publisher up and the same is measured once the page has published again.
+ */
 async function blurBackground(
   patient: Page,
   staff: Page,
+  janus: JanusHandle,
   shot: (page: Page, name: string) => Promise<void>,
 ): Promise<VisitMediaResult['blur']> {
   const out = {
@@ -201,6 +279,10 @@ async function blurBackground(
     sharpnessBefore: -1,
     sharpnessAfter: -1,
     modelStatus: 0,
+    fpsAfter: 0,
+    selfFps: 0,
+    noticeAfter: '',
+    rebuilt: null as VisitMediaResult['blur']['rebuilt'],
   };
   try {
     const camera = (x: VisitStats) => x.feeds.find((f) => f.description === 'camera')?.framesDecoded ?? 0;
@@ -217,6 +299,7 @@ async function blurBackground(
       .waitFor({ timeout: 60_000 });
     out.startMs = Date.now() - t0;
     out.pressed = await toggle.getAttribute('aria-pressed');
+    out.selfFps = await selfViewRate(patient);
     out.framesBefore = camera(await visitStats(staff));
     const after = await waitForStats(
       staff,
@@ -226,8 +309,36 @@ async function blurBackground(
     ).catch(() => visitStats(staff));
     out.framesAfter = camera(after) - out.framesBefore;
     out.sharpnessAfter = await mainTileSharpness(staff);
+    out.fpsAfter = await decodedRate(staff, camera);
+    out.noticeAfter = (await patient.locator('.visit-notice').textContent()) ?? '';
     await shot(patient, 'patient-background-blurred');
     await shot(staff, 'clinician-sees-blurred-background');
+
+    // The publisher is rebuilt: Janus hangs its peer connection up; the page publishes again with a new camera
+    // track, and the blur the patient switched on must be what goes out again.
+    const feed = (await visitState(patient)).publisherId;
+    const hungUp = feed !== null && (await hangUpPublisher(janus, feed));
+    const statuses: string[] = [];
+    if (hungUp) {
+      statuses.push((await waitForVisitState(patient, `s.status === 'reconnecting'`, 10_000)).status);
+      statuses.push((await waitForVisitState(patient, `s.status === 'live'`, 30_000)).status);
+    }
+    // The clinician subscribes to the published-again feed afresh: its frames count from zero.
+    const again = await waitForStats(
+      staff,
+      (x) => camera(x) >= 10,
+      'the clinician decodes the patient again',
+      30_000,
+    ).catch(() => visitStats(staff));
+    out.rebuilt = {
+      hungUp,
+      statuses,
+      pressed: await toggle.getAttribute('aria-pressed'),
+      frames: camera(again),
+      fps: await decodedRate(staff, camera),
+      sharpness: await mainTileSharpness(staff),
+      notice: (await patient.locator('.visit-notice').textContent()) ?? '',
+    };
     return out;
   } catch (err) {
     return { ...out, error: err instanceof Error ? err.message.slice(0, 300) : String(err) };
@@ -509,7 +620,7 @@ async function main(): Promise<VisitMediaResult> {
     }
 
     // ------------------------------------------------------------ background blur (on the patient's device)
-    const blur = await blurBackground(patient, staff, shot);
+    const blur = await blurBackground(patient, staff, s.janus, shot);
 
     // ------------------------------------------------------------ screen share (a second feed)
     const screenShare: VisitMediaResult['screenShare'] = { started: false, patientScreenFrames: 0 };

@@ -18,6 +18,12 @@ export const BACKGROUND_REASONS = {
   noWebGl: 'Background blur is not available: this browser has graphics acceleration (WebGL) turned off.',
   noCapture: 'Background blur is not available: this browser cannot publish a processed camera picture.',
   failed: 'Background blur could not start on this device.',
+  tooSlow:
+    'Background blur turned off: this device could not keep up. The others now see your camera as it is.',
+  crashed: 'Background blur turned off: it stopped working. The others now see your camera as it is.',
+  notRestarted:
+    'Background blur turned off: it could not start again after the connection came back. The others now see ' +
+    'your camera as it is.',
 } as const;
 
 /** The smallest valid WebAssembly module: compiling it says whether wasm runs (a CSP may refuse it). */
@@ -48,10 +54,63 @@ export function backgroundSupport(): BackgroundSupport {
 export interface BackgroundEffect {
   readonly track: MediaStreamTrack;
   stop(): void;
+  /**
+   * Runs on another camera track from now on (a rebuilt publisher's new capture), with the same output track.
+   * Rejects when the new camera does not play; the effect is stopped then.
+   */
+  setCamera?(camera: MediaStreamTrack): Promise<void>;
+}
+
+/** Why a running effect gave up by itself: it processed too few frames, or processing threw. */
+export type BackgroundFailure = 'slow' | 'error';
+
+/** What a running effect tells its owner. */
+export interface BackgroundOptions {
+  /** The effect gave up (and stopped its track); called at most once. */
+  readonly onFailure: (why: BackgroundFailure) => void;
 }
 
 /** Starts the effect on a camera track; the camera track itself is left running. */
-export type StartBackground = (camera: MediaStreamTrack) => Promise<BackgroundEffect>;
+export type StartBackground = (
+  camera: MediaStreamTrack,
+  options: BackgroundOptions,
+) => Promise<BackgroundEffect>;
+
+/**
+ * Fewer processed frames a second than this, on average over {@link SLOW_WINDOW_MS}, and the effect gives up: a
+ * picture that lags seconds behind the voice. A choppy blurred picture (the test machine's software WebGL, loaded,
+ * manages about 4) is kept: the user chose to hide their room (ADR 0018).
+ */
+export const MIN_FPS = 2;
+/** How long the effect may stay below {@link MIN_FPS} before it gives up, ms. */
+export const SLOW_WINDOW_MS = 5_000;
+/** Frames in a row whose processing threw before the effect gives up (one dropped frame is not a failure). */
+export const MAX_FRAME_ERRORS = 3;
+
+/** A frame-rate watch over a sliding window; the clock is handed in. */
+export interface FrameRateWatch {
+  /** A frame was processed at `now` (ms). */
+  frame(now: number): void;
+  /** Whether fewer than `minFps` frames a second were processed over the whole last window, at `now`. */
+  tooSlow(now: number): boolean;
+}
+
+/** Watches the processed frame rate from `startedAt` (ms): never "too slow" before one whole window. */
+export function frameRateWatch(
+  startedAt: number,
+  { minFps = MIN_FPS, windowMs = SLOW_WINDOW_MS }: { minFps?: number; windowMs?: number } = {},
+): FrameRateWatch {
+  const frames: number[] = [];
+  return {
+    frame(now) {
+      frames.push(now);
+    },
+    tooSlow(now) {
+      while (frames.length > 0 && (frames[0] ?? now) <= now - windowMs) frames.shift();
+      return now - startedAt >= windowMs && frames.length < (minFps * windowMs) / 1000;
+    },
+  };
+}
 
 // ---------------------------------------------------------------- MediaPipe's legacy solution API, as used
 
@@ -103,10 +162,13 @@ const FPS = 24;
 /**
  * Starts a background blur on `camera`: the segmenter runs on each frame (one at a time, at most FPS a second)
  * and the published track is the canvas's. Rejects when the solution, its wasm or its model does not load, or
- * the first frame cannot be segmented.
+ * the first frame cannot be segmented. Once running, it stops itself and calls `onFailure` when it processes
+ * fewer than MIN_FPS frames a second over SLOW_WINDOW_MS ('slow'), or MAX_FRAME_ERRORS frames in a row throw
+ * ('error').
  */
 export async function startBlur(
   camera: MediaStreamTrack,
+  { onFailure }: BackgroundOptions,
   base = SEGMENTATION_BASE,
 ): Promise<BackgroundEffect> {
   const Solution = await loadSolution(base);
@@ -118,6 +180,8 @@ export async function startBlur(
   video.muted = true;
   video.playsInline = true;
   video.srcObject = new MediaStream([camera]);
+  /** The camera track the frames come from (another one after setCamera). */
+  let source = camera;
   const canvas = document.createElement('canvas');
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('no 2d canvas');
@@ -125,10 +189,13 @@ export async function startBlur(
   if (!track) throw new Error('no canvas track');
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The frame-rate watch's timer, once the effect runs. */
+  const watching: { timer?: ReturnType<typeof setInterval> } = {};
   const stop = () => {
     if (stopped) return;
     stopped = true;
     if (timer) clearTimeout(timer);
+    if (watching.timer) clearInterval(watching.timer);
     track.stop();
     video.pause();
     video.srcObject = null;
@@ -168,6 +235,22 @@ export async function startBlur(
     throw err;
   }
 
+  const giveUp = (why: BackgroundFailure) => {
+    if (stopped) return;
+    stop();
+    onFailure(why);
+  };
+  // The watch has its own timer: a segmenter that never answers stops the ticks too. It counts only while
+  // there is something to keep up with: a hidden tab's timers are slowed down by the browser, and a camera
+  // track that ended (its peer connection was hung up; the owner restarts the effect on the new one) gives no
+  // frames; the watch starts again then.
+  let watch = frameRateWatch(performance.now());
+  watching.timer = setInterval(() => {
+    if (document.hidden || source.readyState === 'ended') watch = frameRateWatch(performance.now());
+    else if (watch.tooSlow(performance.now())) giveUp('slow');
+  }, 1000);
+  let errors = 0;
+
   // One frame at a time; timers (not requestAnimationFrame) keep going while the tab is in the background.
   const tick = async () => {
     if (stopped) return;
@@ -177,13 +260,34 @@ export async function startBlur(
       canvas.height = video.videoHeight;
     }
     try {
-      if (video.readyState >= 2) await segmenter.send({ image: video });
+      if (video.readyState >= 2) {
+        await segmenter.send({ image: video });
+        watch.frame(performance.now());
+      }
+      errors = 0;
     } catch {
-      // A lost WebGL context or a dropped frame: the next tick tries again.
+      // A dropped frame: the next tick tries again; a lost WebGL context throws on every frame.
+      errors += 1;
+      if (errors >= MAX_FRAME_ERRORS) {
+        giveUp('error');
+        return;
+      }
     }
     if (!stopped)
       timer = setTimeout(() => void tick(), Math.max(0, 1000 / FPS - (performance.now() - started)));
   };
   timer = setTimeout(() => void tick(), 0);
-  return { track, stop };
+  const setCamera = async (next: MediaStreamTrack) => {
+    if (stopped) throw new Error('the effect was stopped');
+    source = next;
+    watch = frameRateWatch(performance.now());
+    video.srcObject = new MediaStream([next]);
+    try {
+      await video.play();
+    } catch (err) {
+      stop();
+      throw err;
+    }
+  };
+  return { track, stop, setCamera };
 }

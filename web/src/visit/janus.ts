@@ -10,7 +10,8 @@
  */
 import { csrfToken } from '../api/client';
 import type { IceServer, MediaCredentials } from '../api/types';
-import { startBlur, type BackgroundEffect, type StartBackground } from './background';
+import { startBlur, type StartBackground } from './background';
+import { CameraEffect } from './camera-effect';
 import { MESSAGES, eventForCloseCode, eventForJanusError, type VisitEvent } from './machine';
 import type { FeedSample } from './signals';
 
@@ -162,6 +163,11 @@ export interface MediaRoomListener {
   feeds(feeds: readonly RemoteFeed[]): void;
   /** The local camera (null once stopped). */
   localVideo(stream: MediaStream | null): void;
+  /**
+   * The background effect turned itself off while it was on (too slow, it threw, or it could not start again
+   * on a rebuilt publisher's camera); the camera as it is is published again. `reason` is for the user.
+   */
+  backgroundStopped?(reason: string): void;
 }
 
 /** The room as the visit component uses it; a test hands the component another implementation. */
@@ -222,15 +228,27 @@ export class JanusMediaRoom implements MediaRoom {
   #closed = false;
   #live = false;
   #restartTimer: ReturnType<typeof setInterval> | null = null;
+  /** A publish after the publisher's peer connection was hung up is under way. */
+  #republishing = false;
   publisherId: number | null = null;
-  /** The camera track as captured (what the sender carries while no effect runs). */
-  #camera: MediaStreamTrack | null = null;
-  #effect: BackgroundEffect | null = null;
+  /** The background effect on the published camera; it outlives a rebuilt publisher. */
+  readonly #effect: CameraEffect;
 
   constructor(
     private readonly listener: MediaRoomListener,
-    private readonly startBackground: StartBackground = startBlur,
-  ) {}
+    startBackground: StartBackground = startBlur,
+  ) {
+    this.#effect = new CameraEffect({
+      startBackground,
+      sender: () => this.#videoSender(),
+      showLocal: (track) => {
+        if (!this.#closed) this.listener.localVideo(new MediaStream([track]));
+      },
+      stopped: (reason) => {
+        if (!this.#closed) this.listener.backgroundStopped?.(reason);
+      },
+    });
+  }
 
   async join(creds: MediaCredentials): Promise<void> {
     let Janus: JanusStatic;
@@ -326,6 +344,8 @@ export class JanusMediaRoom implements MediaRoom {
       webrtcState: (on) => {
         if (on) {
           this.#live = true;
+          this.#republishing = false;
+          this.#effect.published();
           this.#emit({ type: 'MediaConnected' });
         } else if (!this.#closed && !this.#serverClosed()) {
           this.#connectionLost();
@@ -337,9 +357,10 @@ export class JanusMediaRoom implements MediaRoom {
       },
       onlocaltrack: (track, on) => {
         if (track.kind !== 'video') return;
-        this.#camera = on ? track : null;
-        if (!on) this.#stopEffect();
+        // A new camera track (first publish, or a rebuilt publisher): a wanted effect starts again on it
+        // before its picture goes out, and the self-view shows the effect's picture once it runs.
         this.listener.localVideo(on ? new MediaStream([track]) : null);
+        this.#effect.cameraChanged(on ? track : null);
       },
       onremotetrack: () => undefined,
       oncleanup: () => undefined,
@@ -467,7 +488,12 @@ export class JanusMediaRoom implements MediaRoom {
       attempts += 1;
       this.#emit({ type: 'ReconnectAttempted' });
       const publisher = this.#publisher;
-      if (publisher?.webrtcStuff?.pc) {
+      if (publisher && !publisher.webrtcStuff?.pc && !this.#republishing) {
+        // Janus hung the publisher's peer connection up (ICE failed for too long): still in the room, it
+        // publishes again, a new capture and a new peer connection.
+        this.#republishing = true;
+        this.#publish();
+      } else if (publisher?.webrtcStuff?.pc) {
         publisher.createOffer({
           tracks: [],
           iceRestart: true,
@@ -485,6 +511,7 @@ export class JanusMediaRoom implements MediaRoom {
   #restored(): void {
     if (this.#restartTimer) clearInterval(this.#restartTimer);
     this.#restartTimer = null;
+    this.#republishing = false;
     this.#emit({ type: 'ConnectionRestored' });
   }
 
@@ -577,44 +604,17 @@ export class JanusMediaRoom implements MediaRoom {
     });
   }
 
-  /** The sender carrying the published camera (or its processed picture). */
+  /** The sender of the published camera's transceiver (or its processed picture), even while it carries none. */
   #videoSender(): RTCRtpSender | null {
     const pc = this.#publisher?.webrtcStuff?.pc;
-    return pc?.getSenders().find((s) => s.track?.kind === 'video') ?? null;
+    return (
+      pc?.getTransceivers().find((t) => t.sender.track?.kind === 'video' || t.receiver.track.kind === 'video')
+        ?.sender ?? null
+    );
   }
 
-  async setBackgroundBlur(on: boolean): Promise<void> {
-    const camera = this.#camera;
-    const sender = this.#videoSender();
-    if (!on) {
-      const effect = this.#effect;
-      if (!effect) return;
-      if (camera && sender) await sender.replaceTrack(camera);
-      this.#stopEffect();
-      if (camera) this.listener.localVideo(new MediaStream([camera]));
-      return;
-    }
-    if (this.#effect) return;
-    if (!camera || !sender) throw new Error('no published camera');
-    const effect = await this.startBackground(camera);
-    if (this.#closed || this.#camera !== camera) {
-      effect.stop();
-      throw new Error('the camera changed');
-    }
-    try {
-      await sender.replaceTrack(effect.track);
-    } catch (err) {
-      effect.stop();
-      throw err;
-    }
-    this.#effect = effect;
-    // The self-view shows what the others see.
-    this.listener.localVideo(new MediaStream([effect.track]));
-  }
-
-  #stopEffect(): void {
-    this.#effect?.stop();
-    this.#effect = null;
+  setBackgroundBlur(on: boolean): Promise<void> {
+    return this.#effect.set(on);
   }
 
   leave(): void {
@@ -630,7 +630,7 @@ export class JanusMediaRoom implements MediaRoom {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restartTimer) clearInterval(this.#restartTimer);
-    this.#stopEffect();
+    this.#effect.close();
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     const screen = this.#screen;
     this.#screen = null;

@@ -55,6 +55,11 @@ export interface BackgroundState {
   readonly busy: boolean;
   /** Why the toggle is disabled (no WebGL, no wasm, failed to start); null when it can be used. */
   readonly unavailable: string | null;
+  /**
+   * Why the effect turned itself off while it was on (too slow, it stopped working, it could not start again
+   * after a reconnection), shown and announced until the user switches it again; null otherwise.
+   */
+  readonly stoppedBecause: string | null;
 }
 
 const NO_ROSTER: Roster = new Map();
@@ -98,7 +103,7 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   };
   const [background, setBackground] = useState<BackgroundState>(() => {
     const s = support();
-    return { on: false, busy: false, unavailable: s.ok ? null : s.reason };
+    return { on: false, busy: false, unavailable: s.ok ? null : s.reason, stoppedBecause: null };
   });
   // The dependencies are read once, when the visit starts.
   const start = useRef({ createRoom, fetchCredentials, options });
@@ -115,6 +120,9 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
       },
       localVideo: (s) => {
         if (!cancelled) setLocalVideo(s);
+      },
+      backgroundStopped: (reason) => {
+        if (!cancelled) setBackground({ on: false, busy: false, unavailable: null, stoppedBecause: reason });
       },
     });
     setRoom(r);
@@ -192,10 +200,16 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   const toggleBackground = useCallback(() => {
     if (state.status !== 'live' || !room || background.busy || background.unavailable) return;
     const on = !background.on;
-    setBackground({ ...background, busy: true });
+    setBackground({ ...background, busy: true, stoppedBecause: null });
     room.setBackgroundBlur(on).then(
-      () => setBackground({ on, busy: false, unavailable: null }),
-      () => setBackground({ on: false, busy: false, unavailable: on ? BACKGROUND_REASONS.failed : null }),
+      () => setBackground({ on, busy: false, unavailable: null, stoppedBecause: null }),
+      () =>
+        setBackground({
+          on: false,
+          busy: false,
+          unavailable: on ? BACKGROUND_REASONS.failed : null,
+          stoppedBecause: null,
+        }),
     );
   }, [state, room, background]);
 

@@ -342,6 +342,13 @@ export function VisitScreen({
           </button>
         </div>
       ) : null}
+      {inRoom(state) ? (
+        // Always in the page while in the visit, so that a screen reader announces a reason when it appears; an
+        // alert: the others now see the background the user chose to hide.
+        <p className="visit-notice" role="alert">
+          {visit.background.stoppedBecause ?? ''}
+        </p>
+      ) : null}
       {inRoom(state) && chatTarget ? <ChatPanel chat={chat} id={chatPanelId} /> : null}
     </section>
   );

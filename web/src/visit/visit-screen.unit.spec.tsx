@@ -294,6 +294,26 @@ describe('the visit screen', () => {
       expect(blur().getAttribute('title')).toBe(BACKGROUND_REASONS.failed);
     });
 
+    it('turns itself off and says why, out loud, when the running effect gives up', async () => {
+      const { room, send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      const alert = screen.getByRole('alert');
+      expect(alert.textContent).toBe('');
+      await act(async () => blur().click());
+      expect(blur().getAttribute('aria-pressed')).toBe('true');
+      act(() => room.listener.backgroundStopped?.(BACKGROUND_REASONS.tooSlow));
+      expect(blur().getAttribute('aria-pressed')).toBe('false');
+      // The same live region, now with the reason: a screen reader says it.
+      expect(screen.getByRole('alert')).toBe(alert);
+      expect(alert.textContent).toBe(BACKGROUND_REASONS.tooSlow);
+      // It can be tried again; the reason goes once the user switches it.
+      expect(blur()).toHaveProperty('disabled', false);
+      await act(async () => blur().click());
+      expect(blur().getAttribute('aria-pressed')).toBe('true');
+      expect(alert.textContent).toBe('');
+      expect(room.calls.filter((c) => c.startsWith('blur'))).toEqual(['blur:true', 'blur:true']);
+    });
+
     it('is not offered to a receive-only participant', async () => {
       const { send } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'DevicesUnavailable' });
