@@ -86,18 +86,26 @@ export async function recordPhiAccess(
   }
 }
 
-/** At most this many accesses in one append. */
+/** At most this many accesses waiting for one append. */
 const MAX_ACCESS_BATCH = 64;
+
+interface PendingAccess {
+  readonly access: PhiAccess;
+  readonly done: (error?: unknown) => void;
+}
 
 /**
  * Records PhiAccessed like {@link recordPhiAccess} for a caller that reads many patients' PHI at once (the
  * outbox): one append per access stream at a time, and the accesses that arrive meanwhile go together in the
  * next one, so concurrent reads of one patient neither race each other's `any` append nor wait one by one.
- * `record` resolves once its own event is stored; it throws UnavailableError like recordPhiAccess.
+ * Accesses of one append that differ only in their fields and correlation (the same principal, resource,
+ * purpose, outcome and method) become ONE event listing every field read, with the correlation id of the first:
+ * still one entry per patient per read, recorded before any of those reads. `record` resolves once the event
+ * that covers its access is stored; it throws UnavailableError like recordPhiAccess.
  */
 export class PhiAccessRecorder {
   readonly #deps: { readonly store: Pick<EventStore, 'append'>; readonly clock: () => Date };
-  readonly #queues = new Map<string, { event: NewEvent; done: (error?: unknown) => void }[]>();
+  readonly #queues = new Map<string, PendingAccess[]>();
 
   constructor(deps: { readonly store: Pick<EventStore, 'append'>; readonly clock: () => Date }) {
     this.#deps = deps;
@@ -105,7 +113,6 @@ export class PhiAccessRecorder {
 
   record(access: PhiAccess): Promise<void> {
     const stream = patientAccessStream(access.patientId);
-    const event = phiAccessEvent(this.#deps.clock, access);
     return new Promise<void>((resolve, reject) => {
       const done = (error?: unknown) =>
         error === undefined
@@ -116,23 +123,21 @@ export class PhiAccessRecorder {
               }),
             );
       const queue = this.#queues.get(stream);
-      if (queue) queue.push({ event, done });
+      if (queue) queue.push({ access, done });
       else {
-        this.#queues.set(stream, []);
-        void this.#flush(stream, [{ event, done }]);
+        // The accesses recorded in the same turn of the event loop (a batch of reminders) go together.
+        const first: PendingAccess[] = [{ access, done }];
+        this.#queues.set(stream, first);
+        queueMicrotask(() => void this.#flush(stream, first.splice(0, MAX_ACCESS_BATCH)));
       }
     });
   }
 
-  async #flush(stream: string, batch: { event: NewEvent; done: (error?: unknown) => void }[]): Promise<void> {
+  async #flush(stream: string, batch: PendingAccess[]): Promise<void> {
     for (;;) {
       let failure: unknown;
       try {
-        await this.#deps.store.append(
-          stream,
-          'any',
-          batch.map((b) => b.event),
-        );
+        await this.#deps.store.append(stream, 'any', this.#events(batch));
       } catch (error) {
         failure = error ?? new Error('append failed');
       }
@@ -144,5 +149,27 @@ export class PhiAccessRecorder {
       }
       batch = waiting.splice(0, MAX_ACCESS_BATCH);
     }
+  }
+
+  /** One event per distinct access of `batch` (fields merged, in first-seen order). */
+  #events(batch: readonly PendingAccess[]): NewEvent[] {
+    const merged = new Map<string, { access: PhiAccess; fields: Set<string> }>();
+    for (const { access } of batch) {
+      const { principal, ctx } = access;
+      const key = JSON.stringify([
+        actorOf(principal),
+        principal.breakGlass?.grantId ?? '',
+        access.what,
+        access.why,
+        access.outcome,
+        ctx.method,
+      ]);
+      const seen = merged.get(key);
+      if (seen) for (const f of access.fields) seen.fields.add(f);
+      else merged.set(key, { access, fields: new Set(access.fields) });
+    }
+    return [...merged.values()].map(({ access, fields }) =>
+      phiAccessEvent(this.#deps.clock, { ...access, fields: [...fields] }),
+    );
   }
 }

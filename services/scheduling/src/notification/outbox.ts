@@ -6,8 +6,11 @@
  *
  *   1. load the reminder and the appointment; suppress what became stale (moved, cancelled, too late);
  *   2. append ReminderSending at the expected revision: the reminder now belongs to this attempt (a second
- *      sender loses the race and skips it) until its lease runs out;
- *   3. append PhiAccessed (purpose treatment-communication), then open the patient's sealed contact details;
+ *      sender loses the race and skips it) until its lease runs out — a poll claims its batch together, so
+ *      these appends leave in one write to NATS;
+ *   3. append PhiAccessed (purpose treatment-communication; one event per patient for the batch's contact
+ *      reads, listing the fields), then open the patient's sealed contact details — nothing is opened or sent
+ *      when that append fails;
  *   4. render the linted template (allowed fields only) and hand it to the transport with the reminder's
  *      Message-ID;
  *   5. append ReminderSent, or ReminderFailed (retry after a back-off, or final).
@@ -144,6 +147,8 @@ export class ReminderOutbox {
   readonly #concurrency: number;
   readonly #open = new Map<string, ReminderState>();
   readonly #inFlight = new Set<string>();
+  /** Rounds waiting for free slots (woken whenever a reminder leaves the in-flight set). */
+  readonly #slotWaiters: (() => void)[] = [];
   /** Display names by clinician id; a clinician without one is looked up again after a minute. */
   readonly #clinicians = new Map<string, { readonly name: string; readonly until: number }>();
   /**
@@ -315,33 +320,78 @@ export class ReminderOutbox {
   }
 
   /**
-   * One round: every due reminder not already in flight, on the slots free when it starts (the sender keeps at
-   * most `concurrency` reminders in flight across rounds); resolves when they are done.
+   * One round: every due reminder not already in flight, in batches on the slots free (the sender keeps at most
+   * `concurrency` reminders in flight across rounds); resolves when they are done. A batch is claimed together
+   * (its ReminderSending appends leave in one write) and records one PhiAccessed per patient before any of its
+   * contact reads; each message then frees its own slot, and the next batch is claimed once half the slots (or
+   * as many as are still due) are free.
    */
   async tick(): Promise<void> {
     const now = this.#deps.clock();
-    const due = [...this.#open.values()].filter(
-      (r) => r.status !== 'none' && isDue(r, now) && !this.#inFlight.has(r.reminderId),
-    );
+    const due = [...this.#open.values()]
+      .filter((r) => r.status !== 'none' && isDue(r, now) && !this.#inFlight.has(r.reminderId))
+      .map((r) => (r.status === 'none' ? '' : r.reminderId));
     let next = 0;
-    const worker = async () => {
-      while (!this.#stopped && next < due.length) {
-        const known = due[next++]!;
-        const id = known.status === 'none' ? '' : known.reminderId;
-        const current = this.#open.get(id);
-        if (!current || this.#inFlight.has(id)) continue; // done, or a later round took it, meanwhile
-        this.#inFlight.add(id);
-        try {
-          await this.sendOne(id, current);
-        } catch (error) {
-          this.#deps.logger.warn({ err: error, reminderId: id }, 'reminder not sent this round');
-        } finally {
-          this.#inFlight.delete(id);
-        }
+    const running: Promise<void>[] = [];
+    while (!this.#stopped && next < due.length) {
+      const free = this.#concurrency - this.#inFlight.size;
+      if (free <= 0) break;
+      const batch: string[] = [];
+      while (batch.length < free && next < due.length) {
+        const id = due[next++]!;
+        // done, or a later round took it, meanwhile
+        if (this.#open.has(id) && !this.#inFlight.has(id)) batch.push(id);
       }
-    };
-    const slots = Math.min(this.#concurrency - this.#inFlight.size, due.length);
-    await Promise.all(Array.from({ length: Math.max(0, slots) }, worker));
+      for (const id of batch) this.#inFlight.add(id);
+      running.push(this.#sendBatch(batch));
+      if (next < due.length)
+        await this.#slotsFree(Math.min(Math.ceil(this.#concurrency / 2), due.length - next));
+    }
+    await Promise.all(running);
+  }
+
+  /** Resolves once `wanted` slots are free (or the sender stopped). */
+  async #slotsFree(wanted: number): Promise<void> {
+    while (!this.#stopped && this.#concurrency - this.#inFlight.size < wanted) {
+      await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    }
+  }
+
+  #release(reminderId: string): void {
+    this.#inFlight.delete(reminderId);
+    for (const wake of this.#slotWaiters.splice(0)) wake();
+  }
+
+  /** Claims, records the accesses of, and delivers the reminders of `ids` (each already in flight). */
+  async #sendBatch(ids: readonly string[]): Promise<void> {
+    const notSent = (reminderId: string) => (error: unknown) =>
+      this.#deps.logger.warn({ err: error, reminderId }, 'reminder not sent this round');
+    const claims: Claim[] = [];
+    await Promise.all(
+      ids.map(async (id) => {
+        try {
+          const claim = await this.#claim(id, this.#open.get(id));
+          if (claim) claims.push(claim);
+          else this.#release(id);
+        } catch (error) {
+          notSent(id)(error);
+          this.#release(id);
+        }
+      }),
+    );
+    await Promise.all(
+      claims.map(async (claim) => {
+        const id = claim.state.reminderId;
+        try {
+          await this.#recordAccess(claim);
+          await this.#deliver(claim);
+        } catch (error) {
+          notSent(id)(error);
+        } finally {
+          this.#release(id);
+        }
+      }),
+    );
   }
 
   /**
@@ -349,10 +399,21 @@ export class ReminderOutbox {
    * refused append) or loaded. Throws when the store cannot be reached (tried again next round).
    */
   async sendOne(reminderId: string, known?: ReminderState): Promise<void> {
+    const claim = await this.#claim(reminderId, known);
+    if (!claim) return;
+    await this.#recordAccess(claim);
+    await this.#deliver(claim);
+  }
+
+  /**
+   * Decides whether the reminder goes now and claims it (ReminderSending at its revision); undefined when it is
+   * not due, suppressed, waits for its link, or another sender has it.
+   */
+  async #claim(reminderId: string, known?: ReminderState): Promise<Claim | undefined> {
     const deps = this.#deps;
     const state = known ?? (await this.#loadReminder(reminderId));
     const now = deps.clock();
-    if (state.status === 'none' || !isDue(state, now)) return;
+    if (state.status === 'none' || !isDue(state, now)) return undefined;
     const metadata: CommandMetadata = { actor: SERVICE_ACTOR, correlationId: `reminder-${reminderId}` };
     const notice = state.kind === ReminderKind.Message;
     let appointment: AppointmentState = notice
@@ -363,10 +424,10 @@ export class ReminderOutbox {
       // Suppressing is for good: decide it on the stream itself, not on this follower's copy.
       appointment = (await loadAppointment(deps, state.appointmentId)).state;
       stale = staleness(state, appointmentNow(appointment), now);
-      if (stale) return this.#suppress(state, stale, metadata);
+      if (stale) return void (await this.#suppress(state, stale, metadata));
     }
     const transport = this.#transports.get(state.channel);
-    if (!transport) return;
+    if (!transport) return undefined;
     let joinLink = '';
     let passcode = '';
     if (notice) {
@@ -374,7 +435,7 @@ export class ReminderOutbox {
     } else if (state.kind === ReminderKind.Passcode) {
       // Only the passcode, sealed with the link when the clinic sends it by the other channel.
       passcode = (await this.#linkSecrets(appointment))?.passcode ?? '';
-      if (passcode === '') return this.#suppress(state, SuppressionReason.NoLink, metadata);
+      if (passcode === '') return void (await this.#suppress(state, SuppressionReason.NoLink, metadata));
     } else if (
       state.kind === ReminderKind.Reminder &&
       channelRoles(this.#settings.passcodeDelivery, this.#settings.policy.channels).passcode === state.channel
@@ -385,23 +446,31 @@ export class ReminderOutbox {
     } else if (state.kind !== ReminderKind.Cancelled) {
       const token = (await this.#linkSecrets(appointment))?.linkToken;
       // The message waits until staff issued the link (and read the passcode out, or it went separately).
-      if (token === undefined) return;
+      if (token === undefined) return undefined;
       joinLink = `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`;
     }
     const messageId = messageIdOf(reminderId, this.#settings.messageDomain);
-    let sending: ReminderState;
     try {
-      sending = await this.#commit(
+      const sending = await this.#commit(
         state,
         { type: 'StartSending', data: { messageId, now, leaseMs: this.#settings.policy.leaseMs } },
         metadata,
       );
+      return { state, sending, appointment, transport, joinLink, passcode, messageId, metadata };
     } catch (error) {
-      if (error instanceof ConcurrencyError || isCategory(error, 'precondition')) return; // another sender has it
+      if (error instanceof ConcurrencyError || isCategory(error, 'precondition')) return undefined; // another sender has it
       throw error;
     }
-    const field = state.channel === ReminderChannel.Email ? 'email' : 'phone';
-    await this.#accessLog.record({
+  }
+
+  /**
+   * PhiAccessed (treatment-communication) for the contact read of `claim`, before it; the claims of one batch
+   * record one event per patient (PhiAccessRecorder). Throws UnavailableError when it cannot be stored: then
+   * nothing is read or sent, and the reminder goes again once its lease ran out.
+   */
+  #recordAccess(claim: Claim): Promise<void> {
+    const { state, metadata } = claim;
+    return this.#accessLog.record({
       principal: { kind: PrincipalKind.Service, id: 'scheduling', scopes: [] },
       ctx: {
         correlationId: metadata.correlationId,
@@ -410,10 +479,18 @@ export class ReminderOutbox {
       },
       patientId: state.patientId,
       what: `patients/${state.patientId}`,
-      fields: [field],
+      fields: [contactField(state.channel)],
       why: TREATMENT_COMMUNICATION,
       outcome: 'granted',
     });
+  }
+
+  /** Opens the contact details of a claimed reminder (its PhiAccessed stored), renders and sends it. */
+  async #deliver(claim: Claim): Promise<void> {
+    const deps = this.#deps;
+    const { state, sending, appointment, transport, joinLink, passcode, messageId, metadata } = claim;
+    const reminderId = state.reminderId;
+    const field = contactField(state.channel);
     let to: string;
     try {
       const phi = await openPatientPhi(deps, await this.#patient(state.patientId));
@@ -431,6 +508,9 @@ export class ReminderOutbox {
     const { optedOut, unsubscribeUrl } = this.#unsubscribe(state, to);
     if (optedOut) return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
     const message = await this.#render(state, appointment, joinLink, passcode, unsubscribeUrl);
+    // A claim whose lease ran out while it waited may already be another sender's: leave it to the next round.
+    const leaseUntil = sending.status === 'sending' ? sending.leaseUntil : undefined;
+    if (leaseUntil === undefined || Date.parse(leaseUntil) <= deps.clock().getTime()) return;
     const at = deps.clock();
     try {
       await transport.send({
@@ -663,6 +743,23 @@ export class ReminderOutbox {
     this.#clinicians.set(clinicianId, { name, until: Date.now() + 60_000 });
     return name || 'your clinician';
   }
+}
+
+/** A reminder this sender claimed (ReminderSending stored) and what it needs to deliver it. */
+interface Claim {
+  readonly state: Exclude<ReminderState, { readonly status: 'none' }>;
+  readonly sending: ReminderState;
+  readonly appointment: AppointmentState;
+  readonly transport: MessageTransport;
+  readonly joinLink: string;
+  readonly passcode: string;
+  readonly messageId: string;
+  readonly metadata: CommandMetadata;
+}
+
+/** The contact detail a channel sends to. */
+function contactField(channel: ReminderChannel): 'email' | 'phone' {
+  return channel === ReminderChannel.Email ? 'email' : 'phone';
 }
 
 function appointmentNow(state: AppointmentState) {
