@@ -2,14 +2,20 @@
  * The relay from the event store to the bus (a transactional outbox without a second write): it follows one
  * context of the store from a checkpoint kept in NATS and publishes every event on
  * `haven.bus.<context>.<aggregate>.<EventName>`, with the event's own trace context, so other services and
- * hospital systems can subscribe by subject. It is a {@link followStore} follower: after any NATS outage it
- * resumes from its position with back-off, forever, and reports `<context>.relay` to the consumer health.
+ * hospital systems can subscribe by subject. It is a {@link followWithCheckpoints} follower: after any NATS
+ * outage it resumes from its position with back-off, forever, and reports `<context>.relay` to the consumer
+ * health.
  * Delivery to the bus is at-least-once: a crash (or a timeout) between publish and checkpoint re-publishes the
  * same event ids, which the bus drops (`Nats-Msg-Id`) or consumers dedupe.
  */
 import { context as otelContext, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { ValidationError } from '@haven/errors';
-import { followStore, type ConsumerHealth, type EventStore, type Follower } from '@haven/eventstore';
+import {
+  followWithCheckpoints,
+  type ConsumerHealth,
+  type EventStore,
+  type Follower,
+} from '@haven/eventstore';
 import { busSubject, type BusLogger, type EventBus } from './bus';
 
 /** Options of {@link startRelay}. */
@@ -33,20 +39,17 @@ export interface RelayOptions {
  * `health`.
  */
 export async function startRelay(options: RelayOptions): Promise<Follower> {
-  const key = `relay.${options.context}`;
   const excluded = (options.excludeAggregates ?? []).map((a) => `${options.context}.${a}-`);
   const isExcluded = (stream: string) => excluded.some((prefix) => stream.startsWith(prefix));
-  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
-  const saved = async () => (checkpoints ??= await options.bus.checkpoints());
-  return await followStore(options.store, {
+  return await followWithCheckpoints(options.store, options.bus, {
     name: `${options.context}.relay`,
-    from: async () => (await saved()).load(key),
+    // The relay's key predates the `<service>.<purpose>` convention (the NATS permissions name it).
+    key: `relay.${options.context}`,
     contexts: [options.context],
     ...(options.health ? { health: options.health } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
     handler: async ({ position, ...event }) => {
-      const store = await saved();
       if (!isExcluded(event.stream)) {
         try {
           busSubject(event);
@@ -57,7 +60,6 @@ export async function startRelay(options: RelayOptions): Promise<Follower> {
             { context: options.context, eventId: event.id, position: String(position) },
             'bus relay skipped an event with a malformed type',
           );
-          await store.save(key, position);
           return;
         }
         const parent = event.traceparent
@@ -65,7 +67,6 @@ export async function startRelay(options: RelayOptions): Promise<Follower> {
           : ROOT_CONTEXT;
         await otelContext.with(parent, () => options.bus.publish(event));
       }
-      await store.save(key, position);
     },
   });
 }

@@ -114,6 +114,51 @@ export async function followStore(
   return await follow(storeSource(store, options.contexts), options);
 }
 
+/** Where durable followers keep their positions (the bus's NATS key-value bucket `haven_checkpoints`). */
+export interface CheckpointStore {
+  /** The position saved under `key`, `'start'` when none was. Throws when the store cannot be reached. */
+  load(key: string): Promise<Checkpoint>;
+  /** Saves `position` under `key`. Throws when the store cannot be reached. */
+  save(key: string, position: bigint): Promise<void>;
+}
+
+/** Opens a {@link CheckpointStore} (the event bus does): asked again until it succeeds, then kept. */
+export interface CheckpointSource {
+  checkpoints(): Promise<CheckpointStore>;
+}
+
+/** Options of {@link followWithCheckpoints}: where to start comes from the checkpoint store. */
+export interface FollowWithCheckpointsOptions extends Omit<FollowStoreOptions, 'from'> {
+  /** The checkpoint's key (default `name`). */
+  readonly key?: string;
+}
+
+/**
+ * A durable follower of the event store: it starts after the position saved under `key` (or `name`) in the
+ * checkpoint store — shared by replicas, kept across restarts — and saves each event's position once `handler`
+ * resolved. At least once across processes: a crash between the handler and the save hands that event to the
+ * next process again, so handlers are idempotent. The checkpoint store is opened on first use, so a NATS outage
+ * at start only delays the follower (it retries like any other failure). Resolves and throws as
+ * {@link followStore}.
+ */
+export async function followWithCheckpoints(
+  store: Pick<EventStore, 'subscribe' | 'head'>,
+  source: CheckpointSource,
+  options: FollowWithCheckpointsOptions,
+): Promise<Follower> {
+  const { key = options.name, handler, ...rest } = options;
+  let opened: CheckpointStore | undefined;
+  const checkpoints = async (): Promise<CheckpointStore> => (opened ??= await source.checkpoints());
+  return await followStore(store, {
+    ...rest,
+    from: async () => (await checkpoints()).load(key),
+    handler: async (event) => {
+      await handler(event);
+      await (await checkpoints()).save(key, event.position);
+    },
+  });
+}
+
 /** Follows any {@link FollowSource} (see the module comment and {@link followStore}). */
 export async function follow<T extends { readonly position: bigint }>(
   source: FollowSource<T>,

@@ -2,12 +2,23 @@
  * The self-healing follower over the in-memory store, with faults injected into its source: a subscription
  * that silently stops delivering, a source whose end cannot be read, redeliveries, a handler that keeps
  * failing. Real-server behaviour (SIGSTOP, restart of nats-server) is in tests/fault/consumers.int.spec.ts.
+ *
+ * The durable follower (followWithCheckpoints) with an in-memory checkpoint store (the bus's NATS bucket in
+ * production): where it starts, when it saves, what a failing handler or an unreachable checkpoint store does,
+ * and what a second process finds after the first stopped part-way. The services' consumers under kill -9 over
+ * real servers are in tests/fault/erasure-consumers.int.spec.ts.
  */
 import { ConsumerHealth, ConsumerState, backoffDelay, type ConsumerStatus } from './consumers';
-import { follow, storeSource, type FollowSource } from './follower';
+import {
+  follow,
+  followWithCheckpoints,
+  storeSource,
+  type CheckpointSource,
+  type FollowSource,
+} from './follower';
 import { newEvent } from './ids';
 import { InMemoryEventStore } from './memory';
-import type { PositionedEvent, Subscription } from './port';
+import type { Checkpoint, PositionedEvent, Subscription } from './port';
 import { eventually } from '@haven/testing';
 
 const CHECK_MS = 40;
@@ -48,6 +59,31 @@ function faultySource(store: InMemoryEventStore) {
   };
   return { source, faults };
 }
+
+/** A checkpoint store in a map; `failOpens` makes the next opens fail (NATS unreachable). `log` records saves. */
+function memoryCheckpoints(initial: Record<string, bigint> = {}) {
+  const saved = new Map<string, bigint>(Object.entries(initial));
+  const state = { failOpens: 0, opens: 0, log: [] as string[] };
+  const source: CheckpointSource = {
+    checkpoints: async () => {
+      state.opens += 1;
+      if (state.failOpens > 0) {
+        state.failOpens -= 1;
+        throw new Error('checkpoint bucket unreachable');
+      }
+      return {
+        load: async (key: string): Promise<Checkpoint> => saved.get(key) ?? 'start',
+        save: async (key: string, position: bigint) => {
+          state.log.push(`save ${key} ${position}`);
+          saved.set(key, position);
+        },
+      };
+    },
+  };
+  return { source, saved, state };
+}
+
+const FAST = { checkIntervalMs: CHECK_MS, minBackoffMs: 5, maxBackoffMs: 20 };
 
 describe('follow (self-healing consumer)', () => {
   let store: InMemoryEventStore;
@@ -220,6 +256,114 @@ describe('follow (self-healing consumer)', () => {
       const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
       // Equal jitter: attempt n waits at least half of min(64, 4·2ⁿ).
       expect(gaps[5]!).toBeGreaterThanOrEqual(32 - 2);
+    });
+  });
+
+  describe('followWithCheckpoints (a durable follower)', () => {
+    /** Appends `n` events to `test.thing-<i>` streams (positions 1…n when the store is empty). */
+    const appendTest = async (n: number, from = 1) => {
+      for (let i = from; i < from + n; i += 1)
+        await store.append(`test.thing-${i}`, 'no_stream', [event('A')]);
+    };
+
+    describe('when a checkpoint was saved before', () => {
+      it('starts after it, and saves each event’s position once its handler resolved', async () => {
+        const { source, saved, state } = memoryCheckpoints({ 'test.durable': 2n });
+        await appendTest(4);
+        await store.append('other.thing-1', 'no_stream', [event('A')]);
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.durable',
+          contexts: ['test'],
+          ...FAST,
+          handler: async (e) => void state.log.push(`handle ${e.position}`),
+        });
+        subscriptions.push(follower);
+        await follower.caughtUp(5_000);
+        expect(state.log).toEqual(['handle 3', 'save test.durable 3', 'handle 4', 'save test.durable 4']);
+        expect(saved.get('test.durable')).toBe(4n);
+      });
+    });
+
+    describe('when nothing was saved', () => {
+      it('starts at the beginning and keeps the position under `key` when one is given', async () => {
+        const { source, saved } = memoryCheckpoints();
+        await appendTest(2);
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.relay',
+          key: 'relay.test',
+          contexts: ['test'],
+          ...FAST,
+          handler: async () => undefined,
+        });
+        subscriptions.push(follower);
+        await follower.caughtUp(5_000);
+        expect([...saved]).toEqual([['relay.test', 2n]]);
+      });
+    });
+
+    describe('when the handler fails', () => {
+      it('keeps the previous position and hands the same event again', async () => {
+        const { source, state } = memoryCheckpoints();
+        await appendTest(2);
+        let failures = 1;
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.retry',
+          ...FAST,
+          handler: async (e) => {
+            state.log.push(`handle ${e.position}`);
+            if (e.position === 2n && failures-- > 0) throw new Error('injected');
+          },
+        });
+        subscriptions.push(follower);
+        await eventually('both saved', () => state.log.at(-1) === 'save test.retry 2', POLL);
+        expect(state.log.join(', ')).toBe(
+          'handle 1, save test.retry 1, handle 2, handle 2, save test.retry 2',
+        );
+      });
+    });
+
+    describe('when the checkpoint store cannot be opened at first', () => {
+      it('retries until it opens, then keeps it for every later save', async () => {
+        const { source, saved, state } = memoryCheckpoints();
+        state.failOpens = 2;
+        await appendTest(3);
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.late',
+          ...FAST,
+          handler: async () => undefined,
+        });
+        subscriptions.push(follower);
+        await eventually('caught up', () => saved.get('test.late') === 3n, POLL);
+        await appendTest(2, 4);
+        await eventually('the later events saved', () => saved.get('test.late') === 5n, POLL);
+        expect(state.opens).toBe(3);
+      });
+    });
+
+    describe('when a process stopped part-way and another starts', () => {
+      it('the new one hands only what the first did not finish: every event handled once', async () => {
+        const { source } = memoryCheckpoints();
+        await appendTest(4);
+        const handled: string[] = [];
+        const first = await followWithCheckpoints(store, source, {
+          name: 'test.handover',
+          ...FAST,
+          handler: async (e) => {
+            if (e.position === 3n) throw new Error('stuck'); // the first process never gets past the third
+            handled.push(`first ${e.position}`);
+          },
+        });
+        await eventually('the first two handled', () => handled.length === 2, POLL);
+        await first.close();
+        const second = await followWithCheckpoints(store, source, {
+          name: 'test.handover',
+          ...FAST,
+          handler: async (e) => void handled.push(`second ${e.position}`),
+        });
+        subscriptions.push(second);
+        await second.caughtUp(5_000);
+        expect(handled).toEqual(['first 1', 'first 2', 'second 3', 'second 4']);
+      });
     });
   });
 });

@@ -83,7 +83,16 @@ export {
 export type { HavenServiceUser, NatsPermissions, NatsUserPasswords } from './nats-permissions';
 export type { BackoffOptions, ConsumerHealthOptions, ConsumerReporter, ConsumerStatus } from './consumers';
 export { ConsumerHealth, ConsumerState, backoffDelay } from './consumers';
-export type { Follower, FollowerLogger, FollowOptions, FollowSource, FollowStoreOptions } from './follower';
-export { follow, followStore, storeSource } from './follower';
+export type {
+  CheckpointSource,
+  CheckpointStore,
+  Follower,
+  FollowerLogger,
+  FollowOptions,
+  FollowSource,
+  FollowStoreOptions,
+  FollowWithCheckpointsOptions,
+} from './follower';
+export { follow, followStore, followWithCheckpoints, storeSource } from './follower';
 export type { StreamItem } from './jetstream-source';
 export { jetStreamSource } from './jetstream-source';

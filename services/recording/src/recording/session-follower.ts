@@ -9,7 +9,7 @@
 import { NotFoundError, ValidationError } from '@haven/errors';
 import type { EventBus } from '@haven/bus';
 import {
-  followStore,
+  followWithCheckpoints,
   type ConsumerHealth,
   type EventEnvelope,
   type EventStore,
@@ -153,18 +153,11 @@ async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<
 
 /** Starts the follower; it heals itself after a NATS outage and reports through `health`. */
 export async function followSessionRecordings(deps: SessionFollowerDeps): Promise<Subscription> {
-  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
-  const saved = async () => (checkpoints ??= await deps.bus.checkpoints());
-  const consumer = deps.janusNode === undefined ? CONSUMER : `${CONSUMER}.${deps.janusNode}`;
-  return await followStore(deps.store, {
-    name: consumer,
-    from: async () => (await saved()).load(consumer),
+  return await followWithCheckpoints(deps.store, deps.bus, {
+    name: deps.janusNode === undefined ? CONSUMER : `${CONSUMER}.${deps.janusNode}`,
     contexts: ['session'],
     health: deps.health,
     logger: deps.logger,
-    handler: async (event) => {
-      await handle(deps, event);
-      await (await saved()).save(consumer, event.position);
-    },
+    handler: (event) => handle(deps, event),
   });
 }

@@ -7,7 +7,12 @@
  * idempotent: a redelivered erasure appends nothing new.
  */
 import type { EventBus } from '@haven/bus';
-import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
+import {
+  followWithCheckpoints,
+  type ConsumerHealth,
+  type EventStore,
+  type Subscription,
+} from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 import { finishShredding, type PlaybackDeps } from '../playback/grpc';
 import type { RecordingProjection } from '../recording/projection';
@@ -83,11 +88,8 @@ export async function finishBlockedErasures(deps: ErasureDeps, now: Date): Promi
 export async function followPatientErasures(
   deps: ErasureDeps & { readonly store: EventStore; readonly bus: EventBus; readonly health: ConsumerHealth },
 ): Promise<Subscription> {
-  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
-  const saved = async () => (checkpoints ??= await deps.bus.checkpoints());
-  return await followStore(deps.store, {
+  return await followWithCheckpoints(deps.store, deps.bus, {
     name: CONSUMER,
-    from: async () => (await saved()).load(CONSUMER),
     contexts: ['scheduling'],
     health: deps.health,
     logger: deps.logger,
@@ -99,7 +101,6 @@ export async function followPatientErasures(
         const counts = await erasePatientRecordings(deps, patientId, event);
         deps.logger.info({ patientId, ...counts }, 'patient erased: recordings shredded or blocked');
       }
-      await (await saved()).save(CONSUMER, event.position);
     },
   });
 }

@@ -6,7 +6,7 @@
 import { UnavailableError, ValidationError } from '@haven/errors';
 import type { EventBus } from '@haven/bus';
 import {
-  followStore,
+  followWithCheckpoints,
   type ConsumerHealth,
   type EventEnvelope,
   type EventStore,
@@ -85,11 +85,8 @@ async function endCancelledVisit(visits: VisitService, event: EventEnvelope, vis
 
 /** Starts the booking consumer; it heals itself after a NATS outage and reports through `health`. */
 export async function followBookings(deps: BookingConsumerDeps): Promise<Subscription> {
-  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
-  const savedCheckpoints = async () => (checkpoints ??= await deps.bus.checkpoints());
-  return await followStore(deps.store, {
+  return await followWithCheckpoints(deps.store, deps.bus, {
     name: CONSUMER,
-    from: async () => (await savedCheckpoints()).load(CONSUMER),
     contexts: ['scheduling'],
     health: deps.health,
     logger: deps.logger,
@@ -98,7 +95,6 @@ export async function followBookings(deps: BookingConsumerDeps): Promise<Subscri
       if (event.type === CANCELLED && typeof event.data['appointmentId'] === 'string') {
         await endCancelledVisit(deps.visits, event, event.data['appointmentId']);
       }
-      await (await savedCheckpoints()).save(CONSUMER, event.position);
     },
   });
 }

@@ -7,7 +7,12 @@
  */
 import type { EventBus } from '@haven/bus';
 import type { PatientKeyStore } from '@haven/crypto';
-import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
+import {
+  followWithCheckpoints,
+  type ConsumerHealth,
+  type EventStore,
+  type Subscription,
+} from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 
 const ERASED = 'haven.scheduling.v1.PatientErased';
@@ -26,11 +31,8 @@ export interface ErasureConsumerDeps {
 
 /** Starts the erasure consumer; it heals itself after a NATS outage and reports through `health`. */
 export async function followErasures(deps: ErasureConsumerDeps): Promise<Subscription> {
-  let checkpoints: Awaited<ReturnType<EventBus['checkpoints']>> | undefined;
-  const saved = async () => (checkpoints ??= await deps.bus.checkpoints());
-  return await followStore(deps.store, {
+  return await followWithCheckpoints(deps.store, deps.bus, {
     name: CONSUMER,
-    from: async () => (await saved()).load(CONSUMER),
     contexts: ['scheduling'],
     health: deps.health,
     logger: deps.logger,
@@ -40,7 +42,6 @@ export async function followErasures(deps: ErasureConsumerDeps): Promise<Subscri
         await deps.keys.destroy(patientId);
         deps.logger.info({ patientId, eventId: event.id }, 'patient erased: chat key destroyed');
       }
-      await (await saved()).save(CONSUMER, event.position);
     },
   });
 }
