@@ -13,6 +13,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { NotFoundError, UnavailableError, ValidationError } from '@haven/errors';
 
+/** The filesystem adapter writes an object a MiB at a time. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 /** What a put stored. */
 export interface PutResult {
   readonly sizeBytes: number;
@@ -91,17 +94,34 @@ export class FsObjectStore implements ObjectStore {
     const hash = createHash('sha256');
     let size = 0;
     let handle: fs.FileHandle | undefined;
+    // Pieces are gathered into one buffer and written a MiB at a time: the encryption yields 64 KiB slices (each
+    // lent until the next is pulled, so copied here), and a write per slice cost more than the copy.
+    const gathered = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+    let filled = 0;
+    const write = async (file: fs.FileHandle, bytes: Uint8Array): Promise<void> => {
+      hash.update(bytes);
+      let written = 0;
+      while (written < bytes.byteLength) {
+        const { bytesWritten } = await file.write(bytes, written, bytes.byteLength - written);
+        written += bytesWritten;
+      }
+    };
     try {
       handle = await fs.open(partial, 'w', 0o600);
       for await (const piece of body) {
-        hash.update(piece);
         size += piece.byteLength;
-        let written = 0;
-        while (written < piece.byteLength) {
-          const { bytesWritten } = await handle.write(piece, written, piece.byteLength - written);
-          written += bytesWritten;
+        if (filled > 0 && filled + piece.byteLength > gathered.length) {
+          await write(handle, gathered.subarray(0, filled));
+          filled = 0;
+        }
+        if (piece.byteLength >= gathered.length) {
+          await write(handle, piece);
+        } else {
+          gathered.set(piece, filled);
+          filled += piece.byteLength;
         }
       }
+      if (filled > 0) await write(handle, gathered.subarray(0, filled));
       await handle.sync();
       await handle.close();
       handle = undefined;

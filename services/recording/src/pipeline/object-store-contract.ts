@@ -37,6 +37,22 @@ export function testObjectStore(make: () => Promise<ObjectStore>): void {
     expect((await bytesOf(await store.get('recordings/a.henc', { start: data.length }))).length).toBe(0);
   });
 
+  it('stores a body of small, odd and larger-than-a-MiB pieces in order, byte for byte', async () => {
+    const data = randomBytes(3_500_000);
+    async function* mixed(): AsyncGenerator<Uint8Array> {
+      const sizes = [65_536, 1, 1_048_575, 1_500_000, 7_777, 1_048_576];
+      let at = 0;
+      for (let i = 0; at < data.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        yield data.subarray(at, at + n);
+        at += n;
+      }
+    }
+    const put = await store.put('recordings/mixed.henc', mixed());
+    expect(put).toEqual({ sizeBytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    expect((await bytesOf(await store.get('recordings/mixed.henc'))).equals(data)).toBe(true);
+  });
+
   it('stores pieces that are only lent: each is wiped once the next is asked for', async () => {
     const data = randomBytes(200_000);
     async function* lent(): AsyncGenerator<Uint8Array> {
