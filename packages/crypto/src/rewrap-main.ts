@@ -8,7 +8,10 @@
  *   haven-kms-rewrap --files files.jsonl
  *       files.jsonl: one `{ "path", "context"? }` per line; rewrites each file's key slot in place.
  *
- * The KMS comes from the environment: HAVEN_KMS (local | pkcs11 | vault-transit) and its variables.
+ * The KMS comes from the environment: HAVEN_KMS (local | pkcs11 | vault-transit) and its variables. With
+ * `--keys`, HAVEN_FROM_KMS moves the keys from another KMS into that one (e.g. the local keyring into an HSM):
+ * the source's variables are the same names with FROM_ after HAVEN_ (HAVEN_FROM_KMS=local,
+ * HAVEN_FROM_KEYRING_FILE=…); the journal makes the move resumable like a rotation.
  * Prints a JSON summary on stdout. Exit 0 when done, 1 on an error, 2 on bad usage.
  */
 import { createReadStream } from 'node:fs';
@@ -62,6 +65,16 @@ function isFileItem(value: unknown): value is RewrapFileItem {
   return typeof v === 'object' && v !== null && typeof v.path === 'string' && isContext(v.context);
 }
 
+/** The source KMS's variables (HAVEN_FROM_X → HAVEN_X), or undefined when HAVEN_FROM_KMS is not set. */
+function sourceEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> | undefined {
+  if ((env['HAVEN_FROM_KMS'] ?? '') === '') return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('HAVEN_FROM_') && value !== undefined) out[`HAVEN_${name.slice(11)}`] = value;
+  }
+  return out;
+}
+
 /** Runs the CLI with `argv` (without node and script). Resolves with the exit code. */
 export async function runRewrapCli(
   argv: readonly string[],
@@ -85,8 +98,10 @@ export async function runRewrapCli(
   const journal = args.get('--journal');
   const files = args.get('--files');
   const rate = args.get('--rate') === undefined ? undefined : Number(args.get('--rate'));
+  const fromEnv = sourceEnv(io.env);
   if (
     (keys === undefined) === (files === undefined) ||
+    (fromEnv !== undefined && files !== undefined) ||
     (keys !== undefined && journal === undefined) ||
     (rate !== undefined && !(rate > 0))
   ) {
@@ -95,10 +110,18 @@ export async function runRewrapCli(
   }
   try {
     const kms = await openKmsFromEnv(io.env);
+    const from =
+      fromEnv === undefined
+        ? undefined
+        : await openKmsFromEnv(fromEnv).catch(async (error: unknown) => {
+            await kms.close();
+            throw error;
+          });
     try {
       if (keys !== undefined) {
         const progress = await rewrapKeys({
           kms,
+          ...(from === undefined ? {} : { from }),
           items: jsonLines(keys, isItem),
           journalFile: journal!,
           ...(rate === undefined ? {} : { ratePerSecond: rate }),
@@ -110,6 +133,7 @@ export async function runRewrapCli(
       }
     } finally {
       await kms.close();
+      await from?.close();
     }
     return 0;
   } catch (error) {

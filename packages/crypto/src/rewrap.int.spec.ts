@@ -1,5 +1,6 @@
 // KEK rotation of data keys, killed with SIGKILL mid-run and resumed: the CLI runs as a child process from
-// dist/ (npm run build first), against a real keyring file.
+// dist/ (npm run build first), against a real keyring file; and the move of data keys from the keyring into a
+// SoftHSM2 token (PKCS#11), killed and resumed the same way.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { ValidationError } from '@haven/errors';
 import {
   LocalKeyringKms,
+  Pkcs11Kms,
   STREAM_FORMAT,
   decryptFile,
   encryptFile,
@@ -16,7 +18,13 @@ import {
   rewrapKeys,
   type WrappedKey,
 } from '@haven/crypto';
-import { InMemoryKms } from '@haven/crypto/testing';
+import {
+  InMemoryKms,
+  createSoftHsmToken,
+  softHsmAvailable,
+  useSoftHsmToken,
+  type SoftHsmToken,
+} from '@haven/crypto/testing';
 
 const CLI = join(__dirname, '..', 'dist', 'rewrap-main.js');
 let dir: string;
@@ -37,10 +45,17 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Starts the CLI; `killWhen` is polled every 5 ms and, once true, the child gets SIGKILL. */
-function runCli(args: string[], killWhen?: () => Promise<boolean>): Promise<Run> {
+/**
+ * Starts the CLI (against the keyring, or `env`); `killWhen` is polled every 5 ms and, once true, the child
+ * gets SIGKILL.
+ */
+function runCli(
+  args: string[],
+  killWhen?: () => Promise<boolean>,
+  env: Record<string, string> = { HAVEN_KMS: 'local', HAVEN_KEYRING_FILE: keyring },
+): Promise<Run> {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HAVEN_KMS: 'local', HAVEN_KEYRING_FILE: keyring },
+    env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -125,6 +140,99 @@ describe('rewrapKeys / haven-kms-rewrap', () => {
       alreadyCurrent: 0,
     });
   }, 60_000);
+
+  (softHsmAvailable() ? describe : describe.skip)('moving the keys from the keyring into an HSM', () => {
+    let token: SoftHsmToken;
+    beforeAll(async () => {
+      token = await createSoftHsmToken();
+      useSoftHsmToken(token);
+    });
+    afterAll(async () => token?.remove());
+
+    it('killed with SIGKILL mid-move, resumes; every key then opens in the token, with its context', async () => {
+      const local = await LocalKeyringKms.open({ file: keyring, create: true });
+      const count = 400;
+      const keys = Array.from({ length: count }, () => randomBytes(32));
+      const items = await Promise.all(
+        keys.map(async (key, i) => ({
+          id: `rec-${i}`,
+          context: { recording: `recordings/rec-${i}` },
+          wrappedKey: await local.wrapKey(key, { recording: `recordings/rec-${i}` }),
+        })),
+      );
+      const itemsFile = join(dir, 'items.jsonl');
+      await fs.writeFile(itemsFile, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
+      const journal = join(dir, 'journal.jsonl');
+      const env = {
+        ...token.env,
+        HAVEN_KMS: 'pkcs11',
+        HAVEN_PKCS11_MODULE: token.module,
+        HAVEN_PKCS11_TOKEN_LABEL: token.tokenLabel,
+        HAVEN_PKCS11_PIN_FILE: token.pinFile,
+        HAVEN_PKCS11_KEY_PREFIX: 'moved',
+        HAVEN_FROM_KMS: 'local',
+        HAVEN_FROM_KEYRING_FILE: keyring,
+      };
+      // The token's first KEK, as the service creates it at its first start.
+      const hsm = await Pkcs11Kms.open({
+        module: token.module,
+        tokenLabel: token.tokenLabel,
+        pinFile: token.pinFile,
+        keyPrefix: 'moved',
+        create: true,
+      });
+      const kek = await hsm.currentKekId();
+      await hsm.close();
+
+      const args = ['--keys', itemsFile, '--journal', journal, '--rate', '200'];
+      const killed = await runCli(args, async () => (await lines(journal)) >= 80, env);
+      expect(killed.signal).toBe('SIGKILL');
+      const before = await lines(journal);
+      expect(before).toBeGreaterThanOrEqual(80);
+      expect(before).toBeLessThan(count);
+
+      const resumed = await runCli(['--keys', itemsFile, '--journal', journal], undefined, env);
+      expect(resumed.stderr).toBe('');
+      expect(JSON.parse(resumed.stdout)).toEqual({
+        kekId: kek,
+        rewrapped: count - before,
+        resumed: before,
+        alreadyCurrent: 0,
+      });
+      const done = await readRewrapJournal(journal);
+      expect(done.size).toBe(count);
+      const check = await Pkcs11Kms.open({
+        module: token.module,
+        tokenLabel: token.tokenLabel,
+        pinFile: token.pinFile,
+        keyPrefix: 'moved',
+      });
+      try {
+        for (const [i, item] of items.entries()) {
+          const moved = done.get(item.id)!;
+          expect(moved.kekId).toBe(kek);
+          expect(await check.unwrapKey(moved, item.context)).toEqual(keys[i]);
+          // The context is kept: under another recording's name the key does not open.
+          if (i < 3)
+            await expect(check.unwrapKey(moved, { recording: 'recordings/other' })).rejects.toThrow();
+        }
+      } finally {
+        await check.close();
+      }
+      // The keyring cannot open what the token wrapped.
+      await expect(local.unwrapKey(done.get('rec-0')!, items[0]!.context)).rejects.toThrow();
+    }, 90_000);
+
+    it('refuses HAVEN_FROM_KMS with --files (a file key slot moves by rotation inside one KMS)', async () => {
+      const run = await runCli(['--files', join(dir, 'none.jsonl')], undefined, {
+        HAVEN_KMS: 'local',
+        HAVEN_KEYRING_FILE: keyring,
+        HAVEN_FROM_KMS: 'local',
+        HAVEN_FROM_KEYRING_FILE: keyring,
+      });
+      expect(run.code).toBe(2);
+    });
+  });
 
   it('re-wraps encrypted files in place: the key slot changes, the media bytes do not', async () => {
     const kms = await LocalKeyringKms.open({ file: keyring, create: true });

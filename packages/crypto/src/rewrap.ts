@@ -28,7 +28,13 @@ export interface RewrapJournalEntry {
 
 /** Options of {@link rewrapKeys}. */
 export interface RewrapKeysOptions {
+  /** The KMS whose current KEK wraps every key at the end. */
   readonly kms: Kms;
+  /**
+   * The KMS the items' keys are wrapped by now, when they move to another one (a local keyring to an HSM
+   * through PKCS#11); default `kms` (a KEK rotation inside one KMS).
+   */
+  readonly from?: Kms;
   readonly items: Iterable<RewrapItem> | AsyncIterable<RewrapItem>;
   /** Journal file (created 0600 when missing). Keep it until its entries were applied. */
   readonly journalFile: string;
@@ -93,8 +99,8 @@ function parseEntry(line: string): RewrapJournalEntry | undefined {
 }
 
 /**
- * Re-wraps every item's data key under the KMS's current KEK (unwrap with its context, wrap again with the
- * same context), appending `{ id, wrappedKey }` to the journal and fsyncing it after each key. Resumable:
+ * Re-wraps every item's data key under the KMS's current KEK (unwrap with its context — by `from` when the
+ * keys move from another KMS — and wrap again with the same context), appending `{ id, wrappedKey }` to the journal and fsyncing it after each key. Resumable:
  * items the journal already holds under the current KEK are skipped; a torn last line is cut off first.
  * Throws ValidationError on a duplicate id or a bad journal; KMS errors (IntegrityError, NotFoundError) stop
  * the run with everything before it journalled.
@@ -130,7 +136,7 @@ export async function rewrapKeys(options: RewrapKeysOptions): Promise<RewrapProg
         const wait = last + minGapMs - Date.now();
         if (wait > 0) await sleep(wait);
         last = Date.now();
-        const raw = await kms.unwrapKey(item.wrappedKey, item.context);
+        const raw = await (options.from ?? kms).unwrapKey(item.wrappedKey, item.context);
         let wrappedKey: WrappedKey;
         try {
           wrappedKey = await kms.wrapKey(raw, item.context);
