@@ -54,6 +54,11 @@ function run(binary: string, args: readonly string[]): Promise<{ stdout: string;
 
 const MAGIC = 'MJR00002';
 
+/** The file holds the start of a header and nothing after it: Janus is still writing it. */
+class IncompleteHeaderError extends ConversionError {
+  override readonly name = 'IncompleteHeaderError';
+}
+
 /**
  * The JSON header of a `.mjr` file, or undefined for an empty file: Janus creates a track's file when the
  * publisher starts recording but writes its header with the first packet, so a device that joined just before
@@ -68,8 +73,12 @@ async function headerOf(
     const head = Buffer.alloc(4096);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     if (bytesRead === 0) return undefined;
+    const magic = head.subarray(0, Math.min(8, bytesRead)).toString('latin1');
     const length = bytesRead >= 10 ? head.readUInt16BE(8) : 0;
-    if (head.subarray(0, 8).toString('latin1') !== MAGIC || length === 0 || 10 + length > bytesRead) {
+    if (MAGIC.startsWith(magic) && (bytesRead < 10 || (length > 0 && 10 + length > bytesRead))) {
+      throw new IncompleteHeaderError('a Janus recording header not written yet');
+    }
+    if (magic !== MAGIC || length === 0 || 10 + length > bytesRead) {
       throw new ConversionError('not a Janus recording (MJR00002)');
     }
     return JSON.parse(head.subarray(10, 10 + length).toString('utf8')) as { t?: unknown };
@@ -81,8 +90,25 @@ async function headerOf(
   }
 }
 
-/** The `.mjr` files in `dir`, parsed; an empty list when the folder is missing or holds none. */
-export async function listRawTracks(dir: string): Promise<RawTrack[]> {
+/**
+ * The `.mjr` files in `dir`, parsed; an empty list when the folder is missing or holds none. A header Janus is
+ * still writing (the stop can be processed before Janus has flushed a track's first packet) is read again
+ * every 100 ms for up to `settleMs` (default 3 s). Throws ConversionError for a file that is not a Janus
+ * recording, or whose header is still incomplete then.
+ */
+export async function listRawTracks(dir: string, options: { settleMs?: number } = {}): Promise<RawTrack[]> {
+  const until = Date.now() + (options.settleMs ?? 3000);
+  for (;;) {
+    try {
+      return await readRawTracks(dir);
+    } catch (error) {
+      if (!(error instanceof IncompleteHeaderError) || Date.now() >= until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function readRawTracks(dir: string): Promise<RawTrack[]> {
   let names: string[];
   try {
     names = (await fs.readdir(dir)).filter((n) => n.endsWith('.mjr')).sort();

@@ -1,8 +1,9 @@
 /**
  * Reading a recording's raw folder: an empty `.mjr` (Janus opened the track's file but no packet came before the
- * stop) is no media and is skipped; a file that is not a Janus recording still fails the conversion.
+ * stop) is no media and is skipped; a header Janus is still writing when the stop is processed is waited for;
+ * a file that is not a Janus recording still fails the conversion.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConversionError, listRawTracks } from './janus-pp-rec';
@@ -21,4 +22,29 @@ it('skips an empty track file: the device recorded nothing before the stop', asy
 it('refuses a file that is not a Janus recording', async () => {
   writeFileSync(join(dir, 'videoroom-1-user-2-audio-0.mjr'), 'not a recording at all');
   await expect(listRawTracks(dir)).rejects.toBeInstanceOf(ConversionError);
+});
+
+/** A `.mjr` header: magic, u16 length, JSON (what Janus writes with the first packet). */
+function header(json: object): Buffer {
+  const text = Buffer.from(JSON.stringify(json));
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(text.length);
+  return Buffer.concat([Buffer.from('MJR00002'), length, text]);
+}
+
+it('waits for a header Janus is still writing at the stop, then reads it', async () => {
+  // Seen under load: the stop is processed while Janus has written only part of a track's header.
+  const full = header({ t: 'v', c: 'vp8', s: 1_700_000_000_000_000, u: 1_700_000_000_100_000 });
+  const path = join(dir, 'videoroom-1-user-2-3-video-1.mjr');
+  writeFileSync(path, full.subarray(0, 14));
+  setTimeout(() => appendFileSync(path, full.subarray(14)), 300);
+  await expect(listRawTracks(dir)).resolves.toMatchObject([
+    { kind: 'video', codec: 'vp8', feed: '2', firstPacketMicros: 1_700_000_000_100_000 },
+  ]);
+});
+
+it('fails a header that stays incomplete', async () => {
+  const full = header({ t: 'a', c: 'opus', s: 1, u: 2 });
+  writeFileSync(join(dir, 'videoroom-1-user-2-3-audio-0.mjr'), full.subarray(0, 6));
+  await expect(listRawTracks(dir, { settleMs: 400 })).rejects.toBeInstanceOf(ConversionError);
 });
