@@ -54,13 +54,21 @@ export interface ClinicSettingValues {
 /** The settings in force, with when an admin last changed them (ISO 8601; absent while the defaults apply). */
 export interface ClinicSettings extends ClinicSettingValues {
   readonly updateTime?: string;
+  /**
+   * When an admin last saved the idle timeout (ISO 8601): a shortened timeout gives every session that long from
+   * this moment, so nobody in a visit is signed out before their page learned the new value.
+   */
+  readonly idleTimeoutChangeTime?: string;
 }
 
 /** What one ClinicSettingsChanged carries: the changed fields only. */
 export type ClinicSettingsChange = Partial<ClinicSettingValues>;
 
 /** The fields admins saved so far (a fold of every ClinicSettingsChanged). */
-export type SavedClinicSettings = ClinicSettingsChange & { readonly updateTime?: string };
+export type SavedClinicSettings = ClinicSettingsChange & {
+  readonly updateTime?: string;
+  readonly idleTimeoutChangeTime?: string;
+};
 
 const isOneOf = <T extends string>(values: Record<string, T>, v: unknown): v is T =>
   typeof v === 'string' && (Object.values(values) as string[]).includes(v);
@@ -98,10 +106,14 @@ export function evolveClinicSettings(
   event: { readonly type: string; readonly data: unknown; readonly occurredAt?: string },
 ): SavedClinicSettings {
   if (event.type !== CLINIC_SETTINGS_CHANGED) return saved;
+  const change = clinicSettingsChangeOf(event.data);
   return {
     ...saved,
-    ...clinicSettingsChangeOf(event.data),
+    ...change,
     ...(event.occurredAt !== undefined ? { updateTime: event.occurredAt } : {}),
+    ...(event.occurredAt !== undefined && change.idleTimeoutSeconds !== undefined
+      ? { idleTimeoutChangeTime: event.occurredAt }
+      : {}),
   };
 }
 

@@ -144,6 +144,8 @@ export class WsHub implements MediaPresence {
   private readonly now: () => number;
   private readonly idleTimeoutMs: () => number;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** The timeout the last sweep used, and since when (a shortened one counts from the change, as identity's). */
+  private idleInForce: { ms: number; since: number } | undefined;
   private closed = false;
   private readonly deadlineMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -346,8 +348,13 @@ export class WsHub implements MediaPresence {
   private sweepIdle(): void {
     const now = this.now();
     const idleTimeoutMs = this.idleTimeoutMs();
+    if (this.idleInForce?.ms !== idleTimeoutMs)
+      this.idleInForce = { ms: idleTimeoutMs, since: this.idleInForce ? now : 0 };
+    // A page idle when the timeout was shortened gets the new timeout from the change (it learns it from /api/me).
+    const since = this.idleInForce.since;
     for (const c of this.clientsSet) {
-      if (c.kind === 'staff' && now - c.lastActivity >= idleTimeoutMs) this.signOut(c, 'idle');
+      if (c.kind === 'staff' && now - Math.max(c.lastActivity, since) >= idleTimeoutMs)
+        this.signOut(c, 'idle');
     }
   }
 

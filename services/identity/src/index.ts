@@ -133,7 +133,7 @@ async function startFollowers(
     store: runtime.store,
     expire: (sid) => runtime.app.sessions.expireSession(sid),
     intervalMs: () => sweepIntervalMs(runtime.app.sessionPolicy().idleTimeoutMs),
-    idleTimeoutMs: () => runtime.app.sessionPolicy().idleTimeoutMs,
+    policy: runtime.app.sessionPolicy,
     logger: options.logger,
     health: options.consumers,
   });

@@ -109,9 +109,11 @@ export async function createIdentityRuntime(
     ...identityPolicies(config),
     ...(clinicIdle
       ? {
-          idleTimeoutMs: () => {
-            const sec = clinicIdle.current().idleTimeoutSeconds;
-            return sec === undefined ? undefined : sec * 1000;
+          idleTimeout: () => {
+            const { idleTimeoutSeconds: sec, idleTimeoutChangeTime } = clinicIdle.current();
+            if (sec === undefined) return undefined;
+            const since = idleTimeoutChangeTime === undefined ? NaN : Date.parse(idleTimeoutChangeTime);
+            return { ms: sec * 1000, ...(Number.isFinite(since) ? { since } : {}) };
           },
         }
       : {}),

@@ -13,7 +13,7 @@ import { VisitScreen } from '../visit/visit-screen';
 import { consolePanels, visitPanels } from './panels';
 import { guarded, useSession, type StaffSession } from './session';
 import { timeOf } from './time';
-import type { Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
+import type { Me, Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
 
 const STATUS_LABELS: Readonly<Record<string, string>> = {
   open: 'Open',
@@ -25,22 +25,30 @@ const STATUS_LABELS: Readonly<Record<string, string>> = {
 const CONVERSATION_SAMPLE_MS = 1000;
 /** The pulse period when the server did not say its idle timeout (short enough for any sane timeout). */
 const UNKNOWN_IDLE_PULSE_MS = 60_000;
+/** How often a page in a conversation asks /api/me for the idle timeout (an admin may shorten it to a minute). */
+const IDLE_TIMEOUT_RECHECK_MS = 30_000;
+
+/** The pulse period for an idle timeout: a third of it, or {@link UNKNOWN_IDLE_PULSE_MS} when unknown. */
+function pulsePeriodMs(idleTimeoutSec: number | undefined): number {
+  return idleTimeoutSec !== undefined && Number.isFinite(idleTimeoutSec) && idleTimeoutSec > 0
+    ? Math.max(CONVERSATION_SAMPLE_MS, (idleTimeoutSec * 1000) / 3)
+    : UNKNOWN_IDLE_PULSE_MS;
+}
 
 /**
  * A live conversation is activity: while the clinician's video visit is live and media from another participant
  * keeps arriving (havenVisit.inConversation()), the page tells the gateway's live channel it is active and
  * refreshes the session (identity's idle deadline moves only on a refresh), three times per idle timeout. Alone
- * in the room, or with no video, nothing is sent, so an unattended workstation still signs out. Returns a stop
- * function.
+ * in the room, or with no video, nothing is sent, so an unattended workstation still signs out. In a conversation
+ * the page asks /api/me for the timeout again every 30 s: an admin may shorten it (identity and the gateway give a
+ * page the new timeout from the change, so it pulses in time). Returns a stop function.
  */
 function startConversationPulse(
   idleTimeoutSec: number | undefined,
   live: () => LiveChannel | null,
 ): () => void {
-  const periodMs =
-    idleTimeoutSec !== undefined && Number.isFinite(idleTimeoutSec) && idleTimeoutSec > 0
-      ? Math.max(CONVERSATION_SAMPLE_MS, (idleTimeoutSec * 1000) / 3)
-      : UNKNOWN_IDLE_PULSE_MS;
+  let periodMs = pulsePeriodMs(idleTimeoutSec);
+  let lastRecheck = Date.now();
   let lastPulse = 0;
   let sampling = false;
   const timer = setInterval(() => {
@@ -49,6 +57,11 @@ function startConversationPulse(
     void (async () => {
       try {
         if (!(await havenVisit.inConversation())) return;
+        if (Date.now() - lastRecheck >= IDLE_TIMEOUT_RECHECK_MS) {
+          lastRecheck = Date.now();
+          const me = await api<Me>('GET', '/api/me').catch(() => undefined);
+          if (me?.idleTimeoutSec !== undefined) periodMs = pulsePeriodMs(me.idleTimeoutSec);
+        }
         // Half a sample of slack, so that the pulse keeps its period instead of slipping to the next sample.
         const due = periodMs - CONVERSATION_SAMPLE_MS / 2;
         if (Date.now() - lastPulse < due) return;

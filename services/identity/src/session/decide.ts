@@ -42,10 +42,10 @@ export type RefreshSession = {
 };
 export type EndSession = { type: 'EndSession'; data: { reason: SessionEndReason; now: number } };
 /**
- * Ends the session when its idle lifetime (under the idle timeout in force, `idleTimeoutMs`) or its absolute
- * lifetime is over at `now` (identity's sweeper); else nothing.
+ * Ends the session when its idle lifetime (under the session policy in force: the clinic may have changed the idle
+ * timeout) or its absolute lifetime is over at `now` (identity's sweeper); else nothing.
  */
-export type ExpireSession = { type: 'ExpireSession'; data: { now: number; idleTimeoutMs: number } };
+export type ExpireSession = { type: 'ExpireSession'; data: { now: number; policy: SessionPolicy } };
 
 /** Every command of the Session aggregate. */
 export type SessionCommand = StartSession | RefreshSession | EndSession | ExpireSession;
@@ -83,7 +83,7 @@ export function decideSession(command: SessionCommand, state: SessionState): Ses
       const reason: SessionEndReason | undefined =
         now >= state.absoluteExpiresAt
           ? 'absolute'
-          : now >= idleDeadline(state, command.data.idleTimeoutMs)
+          : now >= idleDeadline(state, command.data.policy)
             ? 'idle'
             : undefined;
       if (reason === undefined) return [];
@@ -130,7 +130,7 @@ function refresh(d: RefreshSession['data'], state: SessionState): SessionEvent[]
   if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash))
     throw new UnauthenticatedError('invalid refresh token');
   if (d.now >= state.absoluteExpiresAt) return end('absolute');
-  if (d.now >= idleDeadline(state, d.policy.idleTimeoutMs)) return end('idle');
+  if (d.now >= idleDeadline(state, d.policy)) return end('idle');
   if (!d.userActive) return end('revoked');
   return [
     {

@@ -132,9 +132,16 @@ describe('Session decider', () => {
   });
 
   describe('when identity sweeps for expired sessions', () => {
-    const expire = (now: number, idleTimeoutMs = policy.idleTimeoutMs): SessionCommand => ({
+    const expire = (
+      now: number,
+      idleTimeoutMs = policy.idleTimeoutMs,
+      idleTimeoutSince?: number,
+    ): SessionCommand => ({
       type: 'ExpireSession',
-      data: { now, idleTimeoutMs },
+      data: {
+        now,
+        policy: { ...policy, idleTimeoutMs, ...(idleTimeoutSince !== undefined ? { idleTimeoutSince } : {}) },
+      },
     });
     it('ends a session idle past its deadline, saying idle', () => {
       spec
@@ -164,6 +171,23 @@ describe('Session decider', () => {
           .given([started, refreshed])
           .when(expire(T0 + 60_000 + 2 * 60_000, 2 * 60_000))
           .then([ended('idle', T0 + 60_000 + 2 * 60_000)]);
+      });
+      it('gives a session idle at the change the new timeout from the change, never more than it had', () => {
+        // Changed to 2 min at T0 + 10 min: idle since T0 + 1 min, it lives until T0 + 12 min, not T0 + 3 min.
+        const since = T0 + 10 * 60_000;
+        spec
+          .given([started, refreshed])
+          .when(expire(since + 2 * 60_000 - 1, 2 * 60_000, since))
+          .then([]);
+        spec
+          .given([started, refreshed])
+          .when(expire(since + 2 * 60_000, 2 * 60_000, since))
+          .then([ended('idle', since + 2 * 60_000)]);
+        // Changed at T0 + 15 min to 10 min: its own deadline (T0 + 16 min) comes first.
+        spec
+          .given([started, refreshed])
+          .when(expire(T0 + 16 * 60_000, 10 * 60_000, T0 + 15 * 60_000))
+          .then([ended('idle', T0 + 16 * 60_000)]);
       });
       it('keeps it past the deadline it wrote under a longer timeout', () => {
         spec

@@ -3,7 +3,7 @@
  * sweeper looks at to find sessions whose idle or absolute lifetime is over. It may lag the store; the sweeper
  * re-decides on the session's own stream (ExpireSession), so a stale deadline never ends a live session.
  */
-import { idleDeadline } from './session';
+import { idleDeadline, type SessionPolicy } from './session';
 
 /** When an active session idles out (as written, and from its last activity) and when it ends regardless. */
 export interface SessionDeadline {
@@ -54,13 +54,18 @@ export function foldSessionDeadline(
 }
 
 /**
- * The sessions whose idle or absolute deadline is at or before `now`. With `idleTimeoutMs` (the timeout in force)
- * the idle deadline counts from each session's last activity ({@link idleDeadline}), else it is the one written.
+ * The sessions whose idle or absolute deadline is at or before `now`. With `policy` (the idle timeout in force and
+ * when it changed) the idle deadline counts from each session's last activity ({@link idleDeadline}), else it is
+ * the one written.
  */
-export function expiredSessions(deadlines: SessionDeadlines, now: number, idleTimeoutMs?: number): string[] {
+export function expiredSessions(
+  deadlines: SessionDeadlines,
+  now: number,
+  policy?: Pick<SessionPolicy, 'idleTimeoutMs' | 'idleTimeoutSince'>,
+): string[] {
   const out: string[] = [];
   for (const [sid, d] of deadlines) {
-    const idle = idleTimeoutMs === undefined ? d.idleExpiresAt : idleDeadline(d, idleTimeoutMs);
+    const idle = policy === undefined ? d.idleExpiresAt : idleDeadline(d, policy);
     if (now >= Math.min(idle, d.absoluteExpiresAt)) out.push(sid);
   }
   return out;

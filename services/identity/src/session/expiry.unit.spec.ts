@@ -47,10 +47,17 @@ describe('session deadlines', () => {
       event('s', 'TokenRefreshed', { idleExpiresAt: iso(T0 + 16 * 60_000), at: iso(T0 + 60_000) }),
     );
     expect(expiredSessions(d, T0 + 2 * 60_000)).toEqual([]);
-    expect(expiredSessions(d, T0 + 2 * 60_000 - 1, 60_000)).toEqual([]);
-    expect(expiredSessions(d, T0 + 2 * 60_000, 60_000)).toEqual(['s']);
+    const p = (min: number, since?: number) => ({
+      idleTimeoutMs: min * 60_000,
+      ...(since !== undefined ? { idleTimeoutSince: since } : {}),
+    });
+    expect(expiredSessions(d, T0 + 2 * 60_000 - 1, p(1))).toEqual([]);
+    expect(expiredSessions(d, T0 + 2 * 60_000, p(1))).toEqual(['s']);
+    // Shortened to 1 minute at T0 + 5 min: a minute from the change.
+    expect(expiredSessions(d, T0 + 6 * 60_000 - 1, p(1, T0 + 5 * 60_000))).toEqual([]);
+    expect(expiredSessions(d, T0 + 6 * 60_000, p(1, T0 + 5 * 60_000))).toEqual(['s']);
     // Longer than when it was written: the longer one applies; never past the absolute end.
-    expect(expiredSessions(d, T0 + 16 * 60_000, 30 * 60_000)).toEqual([]);
-    expect(expiredSessions(d, T0 + 3_600_000, 24 * 3_600_000)).toEqual(['s']);
+    expect(expiredSessions(d, T0 + 16 * 60_000, p(30))).toEqual([]);
+    expect(expiredSessions(d, T0 + 3_600_000, p(24 * 60))).toEqual(['s']);
   });
 });

@@ -9,6 +9,7 @@
 import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
 import type { Logger } from '@haven/service';
 import { expiredSessions, foldSessionDeadline, type SessionDeadlines } from './expiry';
+import type { SessionPolicy } from './session';
 
 /** Options of {@link startIdleSweeper}. */
 export interface IdleSweeperOptions {
@@ -18,10 +19,10 @@ export interface IdleSweeperOptions {
   /** How often to look, ms; a function is asked again before every wait (the idle timeout may change). */
   readonly intervalMs: number | (() => number);
   /**
-   * The idle timeout in force, ms, asked at every sweep: a session's idle deadline then counts from its last
-   * activity (the clinic may have shortened or lengthened it). Absent: the deadlines the sessions wrote.
+   * The session policy in force, asked at every sweep: a session's idle deadline then counts from its last
+   * activity under the idle timeout in force (the clinic may have changed it). Absent: the deadlines written.
    */
-  readonly idleTimeoutMs?: () => number;
+  readonly policy?: () => SessionPolicy;
   readonly logger?: Logger;
   readonly now?: () => number;
   /** Where its subscription reports its state (consumer `identity.idle-sweeper`). */
@@ -63,7 +64,7 @@ export async function startIdleSweeper(options: IdleSweeperOptions): Promise<Idl
   });
 
   const sweepOnce = async (): Promise<void> => {
-    for (const sid of expiredSessions(deadlines, now(), options.idleTimeoutMs?.())) {
+    for (const sid of expiredSessions(deadlines, now(), options.policy?.())) {
       if (closed) return;
       try {
         await options.expire(sid);

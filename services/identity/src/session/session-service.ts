@@ -308,7 +308,7 @@ export class SessionService {
       sessionDecider,
       {
         type: 'ExpireSession',
-        data: { now: this.deps.now(), idleTimeoutMs: this.deps.sessionPolicy().idleTimeoutMs },
+        data: { now: this.deps.now(), policy: this.deps.sessionPolicy() },
       },
       ctx,
     );
@@ -326,7 +326,7 @@ export class SessionService {
     const now = this.deps.now();
     return (
       state.status === 'active' &&
-      now < idleDeadline(state, this.deps.sessionPolicy().idleTimeoutMs) &&
+      now < idleDeadline(state, this.deps.sessionPolicy()) &&
       now < state.absoluteExpiresAt
     );
   }

@@ -21,6 +21,11 @@ export interface SessionPolicy {
   readonly idleTimeoutMs: number;
   /** A session ends this long after it started, whatever happens (`absolute`). Default 12 h. */
   readonly absoluteLifetimeMs: number;
+  /**
+   * When the clinic last changed the idle timeout (epoch ms); absent: never (the deployment's applies). A session
+   * idle then keeps at least the new timeout from this moment (see {@link idleDeadline}).
+   */
+  readonly idleTimeoutSince?: number;
 }
 
 export const DEFAULT_SESSION_POLICY: SessionPolicy = Object.freeze({
@@ -132,13 +137,21 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
 
 /**
  * When a session idles out under the idle timeout in force now (the clinic's setting may have changed since its
- * last refresh, either way): its last activity plus the timeout, never after its absolute end. A session whose
- * events carry no readable activity time keeps the deadline they wrote.
+ * last refresh, either way): its last activity plus the timeout — but a change never ends a session sooner than
+ * the new timeout after the change (its page must learn the new value first; a clinician in a visit keeps the
+ * session active a third of the timeout at a time), nor later than the deadline it already had. Never after the
+ * absolute end. A session whose events carry no readable activity time keeps the deadline they wrote.
  */
 export function idleDeadline(
   session: Pick<ExistingSession, 'idleExpiresAt' | 'lastActivityAt' | 'absoluteExpiresAt'>,
-  idleTimeoutMs: number,
+  policy: Pick<SessionPolicy, 'idleTimeoutMs' | 'idleTimeoutSince'>,
 ): number {
   if (!Number.isFinite(session.lastActivityAt)) return session.idleExpiresAt;
-  return Math.min(session.lastActivityAt + idleTimeoutMs, session.absoluteExpiresAt);
+  const fromActivity = session.lastActivityAt + policy.idleTimeoutMs;
+  const since = policy.idleTimeoutSince;
+  const deadline =
+    since === undefined
+      ? fromActivity
+      : Math.max(fromActivity, Math.min(session.idleExpiresAt, since + policy.idleTimeoutMs));
+  return Math.min(deadline, session.absoluteExpiresAt);
 }

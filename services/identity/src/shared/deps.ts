@@ -30,10 +30,10 @@ export interface IdentityAppOptions {
   readonly lockoutPolicy?: LockoutPolicy;
   readonly sessionPolicy?: SessionPolicy;
   /**
-   * The clinic's idle timeout in force, ms (identity follows the clinic's settings), read at every use; undefined
-   * while nobody saved one: `sessionPolicy`'s (the deployment's HAVEN_IDLE_TIMEOUT_SEC) applies.
+   * The clinic's idle timeout in force, ms, and when it was saved (identity follows the clinic's settings), read at
+   * every use; undefined while nobody saved one: `sessionPolicy`'s (the deployment's HAVEN_IDLE_TIMEOUT_SEC) applies.
    */
-  readonly idleTimeoutMs?: () => number | undefined;
+  readonly idleTimeout?: () => { readonly ms: number; readonly since?: number } | undefined;
   /** Throttles per client address and account name (default {@link DEFAULT_LOGIN_THROTTLE}). */
   readonly loginThrottle?: LoginThrottlePolicy;
   /** Invitation validity. Default 7 days. */
@@ -85,11 +85,17 @@ export interface IdentityDeps {
 export function identityDeps(options: IdentityAppOptions): IdentityDeps {
   const now = options.now ?? Date.now;
   const session = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
-  const clinicIdle = options.idleTimeoutMs;
+  const clinicIdle = options.idleTimeout;
   return {
     sessionPolicy: () => {
-      const idleTimeoutMs = clinicIdle?.();
-      return idleTimeoutMs === undefined ? session : { ...session, idleTimeoutMs };
+      const idle = clinicIdle?.();
+      return idle === undefined
+        ? session
+        : {
+            ...session,
+            idleTimeoutMs: idle.ms,
+            ...(idle.since !== undefined ? { idleTimeoutSince: idle.since } : {}),
+          };
     },
     store: options.store,
     credentialStore: new CredentialStore(options.store, options.sealer),

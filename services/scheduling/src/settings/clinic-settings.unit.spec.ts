@@ -70,7 +70,13 @@ describe('the clinic settings in the read model', () => {
       model.apply(changed(revision + 1, { idleTimeoutSeconds: bad }));
       expect(model.clinicSettings(defaults).idleTimeoutSeconds).toBe(600);
     }
-    model.apply(changed(9, { idleTimeoutSeconds: 60 }));
-    expect(model.savedClinicSettings().idleTimeoutSeconds).toBe(60);
+    model.apply(changed(9, { idleTimeoutSeconds: 60 }, '2026-12-07T10:00:00.000Z'));
+    model.apply(changed(10, { linkGraceMinutes: 10 }, '2026-12-07T11:00:00.000Z'));
+    // When the idle timeout itself changed (a shortened one counts from there), not any later change.
+    expect(model.savedClinicSettings()).toMatchObject({
+      idleTimeoutSeconds: 60,
+      idleTimeoutChangeTime: '2026-12-07T10:00:00.000Z',
+      updateTime: '2026-12-07T11:00:00.000Z',
+    });
   });
 });
