@@ -13,7 +13,13 @@ import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import { eventually, failureOf, startMailCatcher, type MailCatcher } from '@haven/testing';
 import type { RunningScheduling } from '../server';
 import { failingPhiAccessAppends } from '../testing';
+import { newEvent } from '@haven/eventstore';
+import { EmailContactEventType, emailContactStream } from '../contact/email-contact';
+import { planMessageNotices, type PostedMessage } from '../notification/message-notice';
+import { ReminderChannel, reminderStream } from '../notification/reminder';
 import { issueMessagesLink } from './messages-link-grpc';
+import { MessagesLinkEventType } from './messages-link';
+import { MessageThreadEventType } from './thread';
 import { catcherSmtpEnv, startSchedulingSuite, type SchedulingSuite } from '../../test/suite';
 
 jest.setTimeout(60_000);
@@ -325,6 +331,68 @@ describe('the notice of a new message', () => {
     ).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(notices()).toHaveLength(1);
+  });
+});
+
+describe('the notice of a new message to a patient who unsubscribed', () => {
+  /** Every MessagesLinkIssued of `patientId` in the whole store. */
+  const messagesLinksOf = async (patientId: string) => {
+    const found: unknown[] = [];
+    for (let position = 1n; ;) {
+      const { items, end } = await store.inspection().readFrom(position, 500);
+      for (const item of items) {
+        const e = item.event;
+        if (e?.type === MessagesLinkEventType.Issued && e.data['patientId'] === patientId) found.push(e);
+      }
+      if (end || items.length === 0) return found;
+      position = items.at(-1)!.position + 1n;
+    }
+  };
+
+  it('is suppressed as opted out, sends nothing and issues no messages link', async () => {
+    const email = 'optedout@patient.test';
+    const { patientId, appointmentId } = await patientWithAppointment('doc-optout', email);
+    await callUnary(
+      client,
+      'issuePatientLink',
+      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${appointmentId}` }),
+      await staff('u-desk', 'front_desk'),
+    );
+    // The invitation carries the one-click unsubscribe token; the patient uses it (as the route records it).
+    await eventually('the invitation', () => catcher.messages().some((m) => m.to.includes(email)));
+    const invitation = catcher.messages().find((m) => m.to.includes(email))!;
+    const unsubscribe = /\/email\/unsubscribe\?t=([0-9a-f]{40})\.[A-Za-z0-9_-]{32}/.exec(invitation.text);
+    expect(unsubscribe).not.toBeNull();
+    const contactKey = unsubscribe![1]!;
+    await store.append(emailContactStream(contactKey), 'no_stream', [
+      newEvent({
+        type: EmailContactEventType.OptedOut,
+        data: { contactKey, via: 'one-click', at: new Date().toISOString() },
+        actor: { kind: 'anonymous', id: 'email-unsubscribe' },
+      }),
+    ]);
+    const thread = await careThread('doc-optout', patientId);
+    const posted = await post(thread, SECRET, await staff('doc-optout', 'clinician'));
+    const postedEvent = (await store.read(`scheduling.message_thread-${thread.split('/')[1]}`)).find(
+      (e) => e.type === MessageThreadEventType.Posted,
+    );
+    expect(posted.message).toBeDefined();
+    const [plan] = planMessageNotices(
+      postedEvent!.data as unknown as PostedMessage,
+      patientId,
+      [ReminderChannel.Email],
+      () => false,
+    );
+    let last: Awaited<ReturnType<typeof store.read>>[number] | undefined;
+    await eventually('the notice decided', async () => {
+      last = (await store.read(reminderStream(plan!.reminderId))).at(-1);
+      return last?.type === 'haven.scheduling.v1.ReminderSuppressed';
+    });
+    expect(last?.data).toMatchObject({ reason: 'opted_out' });
+    expect(catcher.messages().filter((m) => m.to.includes(email) && /new message/.test(m.subject))).toEqual(
+      [],
+    );
+    expect(await messagesLinksOf(patientId)).toEqual([]);
   });
 });
 

@@ -431,7 +431,7 @@ export class ReminderOutbox {
     let joinLink = '';
     let passcode = '';
     if (notice) {
-      joinLink = await this.#messagesLink(state.patientId, metadata);
+      // Its messages link is issued once the message is known to go (#deliver): none for an opted-out patient.
     } else if (state.kind === ReminderKind.Passcode) {
       // Only the passcode, sealed with the link when the clinic sends it by the other channel.
       passcode = (await this.#linkSecrets(appointment))?.passcode ?? '';
@@ -488,7 +488,8 @@ export class ReminderOutbox {
   /** Opens the contact details of a claimed reminder (its PhiAccessed stored), renders and sends it. */
   async #deliver(claim: Claim): Promise<void> {
     const deps = this.#deps;
-    const { state, sending, appointment, transport, joinLink, passcode, messageId, metadata } = claim;
+    const { state, sending, appointment, transport, passcode, messageId, metadata } = claim;
+    let joinLink = claim.joinLink;
     const reminderId = state.reminderId;
     const field = contactField(state.channel);
     let to: string;
@@ -507,6 +508,7 @@ export class ReminderOutbox {
     }
     const { optedOut, unsubscribeUrl } = this.#unsubscribe(state, to);
     if (optedOut) return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
+    if (state.kind === ReminderKind.Message) joinLink = await this.#messagesLink(state.patientId, metadata);
     const message = await this.#render(state, appointment, joinLink, passcode, unsubscribeUrl);
     // A claim whose lease ran out while it waited may already be another sender's: leave it to the next round.
     const leaseUntil = sending.status === 'sending' ? sending.leaseUntil : undefined;
