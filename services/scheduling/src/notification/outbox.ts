@@ -46,7 +46,12 @@ import {
 import { MessageThreadEventType, messageThreadStream } from '../message/thread';
 import { issueMessagesLink } from '../message/messages-link-grpc';
 import { loadAppointment } from '../appointment/grpc';
-import { evolveSmsContact, initialSmsContactState, isOptedOut, smsContactStream } from '../contact/contact';
+import {
+  evolveSmsContact,
+  initialSmsContactState,
+  isOptedOut,
+  SmsContactEventType,
+} from '../contact/contact';
 import type { ContactKeyer, UnsubscribeTokens } from '../contact/contact-key';
 import { EmailContactEventType, isEssential } from '../contact/email-contact';
 import { EMAIL_UNSUBSCRIBE_PATH } from '../contact/email-unsubscribe';
@@ -159,6 +164,13 @@ export class ReminderOutbox {
   readonly #appointments = new Map<string, ExistingAppointment>();
   /** Contact keys of the e-mail addresses that unsubscribed, as this follower saw them. */
   readonly #emailOptOuts = new Set<string>();
+  /**
+   * Contact keys of the numbers that replied STOP (and not START since), as this follower saw them: rebuilt from
+   * the store on every start (the follower reads from the start), and every replica's follower sees the STOP
+   * that any replica recorded. A STOP stored in the milliseconds before a send may not be seen by that send
+   * (like the e-mail opt-outs).
+   */
+  readonly #smsOptOuts = new Set<string>();
   /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
   readonly #book = new TemplateBook();
   readonly #patients = new Map<string, Awaited<ReturnType<typeof loadPatient>>>();
@@ -224,6 +236,13 @@ export class ReminderOutbox {
     if (event.type === EmailContactEventType.OptedOut) {
       const key = event.data['contactKey'];
       if (typeof key === 'string') this.#emailOptOuts.add(key);
+      return;
+    }
+    if (event.type === SmsContactEventType.OptedOut || event.type === SmsContactEventType.OptedIn) {
+      const key = event.data['contactKey'];
+      if (typeof key !== 'string') return;
+      if (isOptedOut(evolveSmsContact(initialSmsContactState, event))) this.#smsOptOuts.add(key);
+      else this.#smsOptOuts.delete(key);
       return;
     }
     if (event.stream.startsWith(APPOINTMENT_STREAM_PREFIX)) {
@@ -503,7 +522,7 @@ export class ReminderOutbox {
       throw error;
     }
     if (to === '') return this.#suppress(sending, SuppressionReason.NoContact, metadata);
-    if (state.channel === ReminderChannel.Sms && (await this.#optedOut(to))) {
+    if (state.channel === ReminderChannel.Sms && this.#optedOut(to)) {
       return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
     }
     const { optedOut, unsubscribeUrl } = this.#unsubscribe(state, to);
@@ -700,17 +719,10 @@ export class ReminderOutbox {
     return { optedOut: false, unsubscribeUrl: `${base}${EMAIL_UNSUBSCRIBE_PATH}?t=${tokens.tokenOf(to)}` };
   }
 
-  /** True when the number replied STOP (and not START since). */
-  async #optedOut(phone: string): Promise<boolean> {
+  /** True when the number replied STOP (and not START since), by this follower's projection. */
+  #optedOut(phone: string): boolean {
     const keyer = this.#settings.contactKeyer;
-    if (!keyer) return false;
-    const { state } = await loadAggregate({
-      store: this.#deps.store,
-      stream: smsContactStream(keyer(phone)),
-      evolve: evolveSmsContact,
-      initialState: initialSmsContactState,
-    });
-    return isOptedOut(state);
+    return keyer !== undefined && this.#smsOptOuts.has(keyer(phone));
   }
 
   /** A reminder read from its stream. */
