@@ -3,7 +3,13 @@
  * times, hashes and verification results are passed in so decide stays free of I/O.
  */
 import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
-import { LinkPolicy, passcodeFailure, refuseWhileLocked } from './link-policy';
+import {
+  LINK_NOT_VALID,
+  LinkPolicy,
+  linkTokenExpiry,
+  passcodeFailure,
+  refuseWhileLocked,
+} from './link-policy';
 import {
   AppointmentEventType,
   type AppointmentEvent,
@@ -174,13 +180,7 @@ export function patientTokenExpiry(
   state: Pick<ExistingAppointment, 'endTime'> & { readonly link?: { readonly graceMinutes?: number } },
   now: Date,
 ): Date {
-  const grace = state.link?.graceMinutes ?? LinkPolicy.graceAfterEndMinutes;
-  return new Date(
-    Math.min(
-      now.getTime() + LinkPolicy.patientTokenMaxMinutes * MINUTE,
-      Date.parse(state.endTime) + grace * MINUTE,
-    ),
-  );
+  return linkTokenExpiry(state.endTime, now, state.link?.graceMinutes);
 }
 
 function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): void {
@@ -191,7 +191,7 @@ function refuseRedeem(s: ExistingAppointment, cmd: RedeemPatientLink['data']): v
   if (s.status === 'no_show')
     throw new PreconditionError('this appointment was closed as missed; ask the clinic for a new one');
   const link = s.link;
-  if (!link) throw new UnauthenticatedError('link or passcode not valid');
+  if (!link) throw new UnauthenticatedError(LINK_NOT_VALID);
   if (link.tokenSha256 !== cmd.tokenSha256) {
     throw new PreconditionError('this link was replaced by a newer one; use the latest link from the clinic');
   }

@@ -1,9 +1,10 @@
 /**
  * The patient link's rules (DESIGN.md §1, issue 5) and the passcode lockout every passcode-protected link shares
- * (the visit's patient link and the messages link of a "new message" notice): five wrong passcodes lock the link
- * for 15 minutes, each further lock twice as long, at most a day. Pure.
+ * (the visit's patient link, the messages link of a "new message" notice, a visit guest's link): five wrong
+ * passcodes lock the link — the patient's links for 15 minutes, each further lock twice as long, at most a day;
+ * a guest link for good (the host invites again). Pure.
  */
-import { PreconditionError } from '@haven/errors';
+import { PreconditionError, UnauthenticatedError } from '@haven/errors';
 
 const MINUTE = 60_000;
 
@@ -29,6 +30,29 @@ export const LinkPolicy = {
   messagesLinkDays: 7,
 } as const;
 
+/** What an unknown link, or a wrong passcode, is told (never which of the two). */
+export const LINK_NOT_VALID = 'link or passcode not valid';
+
+/** Who a locked link's holder is sent to: the clinic (a patient's links) or the clinician (a guest link). */
+export type LinkHelp = 'the clinic' | 'the clinician';
+
+/**
+ * When a link token issued at `now` expires: {@link LinkPolicy.patientTokenMaxMinutes} at most, and no later
+ * than `graceMinutes` after the visit's end.
+ */
+export function linkTokenExpiry(
+  endTime: string,
+  now: Date,
+  graceMinutes: number = LinkPolicy.graceAfterEndMinutes,
+): Date {
+  return new Date(
+    Math.min(
+      now.getTime() + LinkPolicy.patientTokenMaxMinutes * MINUTE,
+      Date.parse(endTime) + graceMinutes * MINUTE,
+    ),
+  );
+}
+
 /** Length of the n-th lock (n ≥ 1): 15 min, 30 min, 60 min, … capped at a day. */
 export function lockMinutes(n: number): number {
   return Math.min(LinkPolicy.lockBaseMinutes * 2 ** Math.max(0, n - 1), LinkPolicy.lockMaxMinutes);
@@ -53,16 +77,53 @@ export interface PasscodeFailure {
 /** Throws PreconditionError while `lock` is locked at `now`. */
 export function refuseWhileLocked(lock: PasscodeLockState, now: Date): void {
   if (lock.lockedUntil !== undefined && now.getTime() < Date.parse(lock.lockedUntil)) {
-    throw new PreconditionError(
-      `link locked, ask the clinic (too many wrong passcodes; locked until ${lock.lockedUntil})`,
-    );
+    throw linkLockedError('the clinic', lock.lockedUntil);
   }
+}
+
+/** The error a locked link answers, sending its holder to `help`. */
+export function linkLockedError(help: LinkHelp, until?: string): PreconditionError {
+  const why =
+    until === undefined ? 'too many wrong passcodes' : `too many wrong passcodes; locked until ${until}`;
+  return new PreconditionError(`link locked, ask ${help} (${why})`);
+}
+
+/**
+ * One more wrong passcode after `failures`: its attempt number, and whether it locks the link (at
+ * {@link LinkPolicy.maxFailedAttempts}). A guest link's lock is this, for good.
+ */
+export function countPasscodeFailure(failures: number): {
+  readonly attempt: number;
+  readonly locked: boolean;
+} {
+  const attempt = failures + 1;
+  return { attempt, locked: attempt >= LinkPolicy.maxFailedAttempts };
+}
+
+/**
+ * What a recorded wrong passcode answers, and the refusal it records: once it locked the link a PreconditionError
+ * sending the holder to `help` (LINK_LOCKED), else an UnauthenticatedError saying how many attempts are left
+ * (WRONG_PASSCODE).
+ */
+export function wrongPasscodeRefusal(
+  failure: { readonly attempt: number; readonly locked: boolean },
+  help: LinkHelp,
+): {
+  readonly code: 'LINK_LOCKED' | 'WRONG_PASSCODE';
+  readonly reason: string;
+  readonly error: PreconditionError | UnauthenticatedError;
+} {
+  if (failure.locked) {
+    return { code: 'LINK_LOCKED', reason: 'too many wrong passcodes', error: linkLockedError(help) };
+  }
+  const left = LinkPolicy.maxFailedAttempts - failure.attempt;
+  const error = new UnauthenticatedError(`${LINK_NOT_VALID} (${left} attempt${left === 1 ? '' : 's'} left)`);
+  return { code: 'WRONG_PASSCODE', reason: 'wrong passcode', error };
 }
 
 /** One more wrong passcode at `now`: the link locks at {@link LinkPolicy.maxFailedAttempts}. */
 export function passcodeFailure(lock: PasscodeLockState, now: Date): PasscodeFailure {
-  const attempt = lock.failures + 1;
-  const locked = attempt >= LinkPolicy.maxFailedAttempts;
+  const { attempt, locked } = countPasscodeFailure(lock.failures);
   const until = new Date(now.getTime() + lockMinutes(lock.lockCount + 1) * MINUTE);
   return { attempt, locked, ...(locked ? { lockedUntil: until.toISOString() } : {}) };
 }

@@ -4,7 +4,13 @@
  */
 import { NotFoundError, PermissionError, PreconditionError, UnauthenticatedError } from '@haven/errors';
 import {
-  GUEST_LINK_MAX_FAILED_ATTEMPTS,
+  LINK_NOT_VALID,
+  LinkPolicy,
+  countPasscodeFailure,
+  linkLockedError,
+  linkTokenExpiry,
+} from '../appointment/link-policy';
+import {
   GuestLinkEventType,
   type GuestLinkEvent,
   type GuestLinkIssued,
@@ -13,10 +19,6 @@ import {
 } from './guest-link';
 
 const MINUTE = 60_000;
-/** The link works until this long after the visit's scheduled end (like the patient link). */
-export const GUEST_LINK_GRACE_MINUTES = 30;
-/** Longest guest token. */
-export const GUEST_TOKEN_MAX_MINUTES = 120;
 
 export interface IssueGuestLink {
   readonly type: 'IssueGuestLink';
@@ -40,20 +42,15 @@ export interface RedeemGuestLink {
 
 export type GuestLinkCommand = IssueGuestLink | RedeemGuestLink;
 
-/** When a guest token issued at `now` expires: 2 h at most, and no later than the visit's end + 30 min. */
+/** When a guest token issued at `now` expires: as a patient token, 2 h at most and no later than end + 30 min. */
 export function guestTokenExpiry(endTime: string, now: Date): Date {
-  return new Date(
-    Math.min(
-      now.getTime() + GUEST_TOKEN_MAX_MINUTES * MINUTE,
-      Date.parse(endTime) + GUEST_LINK_GRACE_MINUTES * MINUTE,
-    ),
-  );
+  return linkTokenExpiry(endTime, now);
 }
 
 /** The refusals a redemption meets before its passcode is even checked. Throws; returns nothing. */
 export function refuseGuestRedeem(state: GuestLinkState, data: RedeemGuestLink['data']): void {
   if (state.status === 'none' || state.tokenSha256 !== data.tokenSha256)
-    throw new UnauthenticatedError('link or passcode not valid');
+    throw new UnauthenticatedError(LINK_NOT_VALID);
   const { facts } = data;
   if (facts.ended) throw new PreconditionError('this visit has ended; the link no longer works');
   if (facts.invited[state.guest] === undefined)
@@ -62,7 +59,7 @@ export function refuseGuestRedeem(state: GuestLinkState, data: RedeemGuestLink['
     throw new PreconditionError(
       'this guest link was already used (one device); ask the clinician for a new one',
     );
-  if (state.locked) throw new PreconditionError('link locked, ask the clinician (too many wrong passcodes)');
+  if (state.locked) throw linkLockedError('the clinician');
   if (data.now.getTime() > Date.parse(state.expiresAt)) throw new PreconditionError('this link has expired');
 }
 
@@ -83,7 +80,7 @@ export function decideGuestLink(command: GuestLinkCommand, state: GuestLinkState
       throw new PermissionError('only the host who invited this guest may issue their link');
     if (state.status !== 'none')
       throw new PreconditionError('this guest already has a link; invite them again');
-    const expiresAt = new Date(Date.parse(facts.endTime) + GUEST_LINK_GRACE_MINUTES * MINUTE);
+    const expiresAt = new Date(Date.parse(facts.endTime) + LinkPolicy.graceAfterEndMinutes * MINUTE);
     if (now.getTime() > expiresAt.getTime()) throw new PreconditionError('the visit is over');
     return [
       {
@@ -96,11 +93,10 @@ export function decideGuestLink(command: GuestLinkCommand, state: GuestLinkState
   refuseGuestRedeem(state, data);
   if (state.status === 'none') return [];
   if (!data.credentialsOk) {
-    const attempt = state.failedAttempts + 1;
     return [
       {
         type: GuestLinkEventType.PassCodeAttemptFailed,
-        data: { guest: state.guest, attempt, locked: attempt >= GUEST_LINK_MAX_FAILED_ATTEMPTS },
+        data: { guest: state.guest, ...countPasscodeFailure(state.failedAttempts) },
       },
     ];
   }

@@ -22,12 +22,12 @@ import {
   type CallContext,
 } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
+import { LINK_NOT_VALID, wrongPasscodeRefusal } from '../appointment/link-policy';
 import { hashPasscode, linkTokenHash, newLinkToken, newPasscode, verifyPasscode } from '../link/secrets';
 import { visitStream } from '../session-follower';
 import { decideGuestLink, guestTokenExpiry, refuseGuestRedeem, type GuestLinkCommand } from './decide';
 import {
   evolveGuestLink,
-  GUEST_LINK_MAX_FAILED_ATTEMPTS,
   GuestLinkEventType,
   guestVisitFacts,
   initialGuestLinkState,
@@ -39,7 +39,6 @@ import {
 export const GUEST_LINK_INDEXED = 'haven.scheduling.v1.GuestLinkIndexed';
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const GUEST_TOKEN = /^g\.[A-Za-z0-9_-]{43}$/;
-const NOT_VALID = 'link or passcode not valid';
 
 /** The guest link's own stream. */
 export function guestLinkStream(guestId: string): string {
@@ -148,7 +147,7 @@ export function issueGuestLink(deps: SchedulingDeps) {
 async function guestOfToken(deps: SchedulingDeps, tokenSha256: string): Promise<string> {
   const indexed = await deps.store.read(guestLinkIndexStream(tokenSha256), { limit: 1 });
   const guestId = indexed[0]?.data['guestId'];
-  if (typeof guestId !== 'string') throw new UnauthenticatedError(NOT_VALID);
+  if (typeof guestId !== 'string') throw new UnauthenticatedError(LINK_NOT_VALID);
   return guestId;
 }
 
@@ -166,12 +165,12 @@ export function redeemGuestLink(deps: SchedulingDeps) {
     if (request.token === '') violations.push({ field: 'token', description: 'is required' });
     if (request.passcode === '') violations.push({ field: 'passcode', description: 'is required' });
     if (violations.length > 0) throw new ValidationError(violations);
-    if (!GUEST_TOKEN.test(request.token)) throw new UnauthenticatedError(NOT_VALID);
+    if (!GUEST_TOKEN.test(request.token)) throw new UnauthenticatedError(LINK_NOT_VALID);
     const tokenSha256 = linkTokenHash(request.token);
     const guestId = await guestOfToken(deps, tokenSha256);
     const events = await deps.store.read(guestLinkStream(guestId));
     const state = events.reduce<GuestLinkState>(evolveGuestLink, initialGuestLinkState);
-    if (state.status === 'none') throw new UnauthenticatedError(NOT_VALID);
+    if (state.status === 'none') throw new UnauthenticatedError(LINK_NOT_VALID);
     const now = deps.clock();
     const visitFacts = await facts(deps, state.visitId);
     const expiresAt = guestTokenExpiry(visitFacts.endTime ?? state.expiresAt, now);
@@ -211,15 +210,9 @@ export function redeemGuestLink(deps: SchedulingDeps) {
     if (event?.type === GuestLinkEventType.PassCodeAttemptFailed) {
       const { attempt, locked } = event.data;
       deps.logger.warn({ guestId, attempt, locked }, 'wrong guest link passcode');
-      ctx.recordRefusal({
-        code: locked ? 'LINK_LOCKED' : 'WRONG_PASSCODE',
-        reason: locked ? 'too many wrong passcodes' : 'wrong passcode',
-        target,
-        kind: 'unauthenticated',
-      });
-      if (locked) throw new PreconditionError('link locked, ask the clinician (too many wrong passcodes)');
-      const left = GUEST_LINK_MAX_FAILED_ATTEMPTS - attempt;
-      throw new UnauthenticatedError(`${NOT_VALID} (${left} attempt${left === 1 ? '' : 's'} left)`);
+      const { code, reason, error } = wrongPasscodeRefusal(event.data, 'the clinician');
+      ctx.recordRefusal({ code, reason, target, kind: 'unauthenticated' });
+      throw error;
     }
     if (event?.type !== GuestLinkEventType.Redeemed) throw new Error('unexpected redeem outcome');
     const accessToken = await deps.patientTokens.sign(

@@ -10,9 +10,6 @@ export const GuestLinkEventType = {
   Redeemed: 'haven.scheduling.v1.GuestLinkRedeemed',
 } as const;
 
-/** Wrong passcodes before a guest link locks for good (the host invites again). */
-export const GUEST_LINK_MAX_FAILED_ATTEMPTS = 5;
-
 export interface GuestLinkIssued {
   readonly type: typeof GuestLinkEventType.Issued;
   readonly data: {

@@ -16,6 +16,7 @@ import {
   type ExistingAppointment,
 } from '../appointment/appointment';
 import { decide, linkWindow, LinkPolicy, patientTokenExpiry } from '../appointment/decide';
+import { LINK_NOT_VALID, wrongPasscodeRefusal } from '../appointment/link-policy';
 import { SchedulingScope } from '../access';
 import type { SchedulingDeps } from '../deps';
 import { requireResourceId } from '../ids';
@@ -116,12 +117,10 @@ export function issuePatientLink(deps: SchedulingDeps) {
   };
 }
 
-const NOT_VALID = 'link or passcode not valid';
-
 async function appointmentOfToken(deps: SchedulingDeps, tokenSha256: string): Promise<string> {
   const indexed = await deps.store.read(linkIndexStream(tokenSha256), { limit: 1 });
   const appointmentId = indexed[0]?.data['appointmentId'];
-  if (typeof appointmentId !== 'string') throw new UnauthenticatedError(NOT_VALID);
+  if (typeof appointmentId !== 'string') throw new UnauthenticatedError(LINK_NOT_VALID);
   return appointmentId;
 }
 
@@ -141,7 +140,7 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     if (request.dateOfBirth !== '' && !isCalendarDate(request.dateOfBirth))
       violations.push({ field: 'date_of_birth', description: 'must be a date YYYY-MM-DD' });
     if (violations.length > 0) throw new ValidationError(violations);
-    if (!isLinkTokenShape(request.token)) throw new UnauthenticatedError(NOT_VALID);
+    if (!isLinkTokenShape(request.token)) throw new UnauthenticatedError(LINK_NOT_VALID);
     const tokenSha256 = linkTokenHash(request.token);
     if (request.forMessages) {
       // The link of a "new message" notice (its own token) signs in to the messages only.
@@ -160,7 +159,7 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     };
     await completeIfVisitEnded(deps, appointmentId);
     const { state } = await loadAppointment(deps, appointmentId);
-    if (state.status === 'none') throw new UnauthenticatedError(NOT_VALID);
+    if (state.status === 'none') throw new UnauthenticatedError(LINK_NOT_VALID);
     const now = deps.clock();
     const forMessages = request.forMessages;
     const expiresAt = forMessages
@@ -209,23 +208,9 @@ export function redeemPatientLink(deps: SchedulingDeps) {
     if (event?.type === AppointmentEventType.PassCodeAttemptFailed) {
       const { attempt, locked } = event.data;
       deps.logger.warn({ appointmentId, attempt, locked }, 'wrong patient link passcode');
-      if (locked) {
-        ctx.recordRefusal({
-          code: 'LINK_LOCKED',
-          reason: 'too many wrong passcodes',
-          target: `appointments/${appointmentId}`,
-          kind: 'unauthenticated',
-        });
-        throw new PreconditionError('link locked, ask the clinic (too many wrong passcodes)');
-      }
-      const left = LinkPolicy.maxFailedAttempts - attempt;
-      ctx.recordRefusal({
-        code: 'WRONG_PASSCODE',
-        reason: 'wrong passcode',
-        target: `appointments/${appointmentId}`,
-        kind: 'unauthenticated',
-      });
-      throw new UnauthenticatedError(`${NOT_VALID} (${left} attempt${left === 1 ? '' : 's'} left)`);
+      const { code, reason, error } = wrongPasscodeRefusal(event.data, 'the clinic');
+      ctx.recordRefusal({ code, reason, target: `appointments/${appointmentId}`, kind: 'unauthenticated' });
+      throw error;
     }
     if (event?.type !== AppointmentEventType.PatientLinkRedeemed)
       throw new Error('unexpected redeem outcome');

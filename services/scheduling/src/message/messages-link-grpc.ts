@@ -7,12 +7,12 @@
  * lock this link by the patient link's policy.
  */
 import { randomUUID } from 'node:crypto';
-import { PreconditionError, UnauthenticatedError, ValidationError } from '@haven/errors';
+import { PreconditionError, ValidationError } from '@haven/errors';
 import type { Actor } from '@haven/eventstore';
 import type { scheduling } from '@haven/proto';
 import { handleCommand, type CallContext, type CommandMetadata } from '@haven/service';
 import type { ExistingAppointment } from '../appointment/appointment';
-import { LinkPolicy } from '../appointment/link-policy';
+import { LinkPolicy, wrongPasscodeRefusal } from '../appointment/link-policy';
 import type { SchedulingDeps } from '../deps';
 import { linkTokenHash, newLinkToken, verifyPasscode } from '../link/secrets';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
@@ -28,7 +28,6 @@ import {
   type MessagesLinkState,
 } from './messages-link';
 
-const NOT_VALID = 'link or passcode not valid';
 const DAY = 24 * 60 * 60_000;
 
 async function run(
@@ -153,18 +152,9 @@ export async function redeemMessagesLink(
   if (event?.type === MessagesLinkEventType.PasscodeFailed) {
     const { attempt, locked } = event.data;
     deps.logger.warn({ linkId: state.linkId, attempt, locked }, 'wrong messages link passcode');
-    if (locked) {
-      ctx.recordRefusal({
-        code: 'LINK_LOCKED',
-        reason: 'too many wrong passcodes',
-        target,
-        kind: 'unauthenticated',
-      });
-      throw new PreconditionError('link locked, ask the clinic (too many wrong passcodes)');
-    }
-    const left = LinkPolicy.maxFailedAttempts - attempt;
-    ctx.recordRefusal({ code: 'WRONG_PASSCODE', reason: 'wrong passcode', target, kind: 'unauthenticated' });
-    throw new UnauthenticatedError(`${NOT_VALID} (${left} attempt${left === 1 ? '' : 's'} left)`);
+    const { code, reason, error } = wrongPasscodeRefusal(event.data, 'the clinic');
+    ctx.recordRefusal({ code, reason, target, kind: 'unauthenticated' });
+    throw error;
   }
   if (event?.type !== MessagesLinkEventType.Redeemed) throw new Error('unexpected redeem outcome');
   // A messages token names the link (`messages/<linkId>`), never an appointment: it opens no visit.
