@@ -322,7 +322,8 @@ async function main(): Promise<ScreensResult> {
     await staff.locator('#admin-usage-table').waitFor({ state: 'visible' });
     await capture(staff, 'admin-console', '#admin-users');
     await staff.locator('#admin-settings-form').waitFor({ state: 'visible' });
-    await capture(staff, 'admin-settings', '#admin-settings');
+    // The form's end (the idle sign-out and Save) is what an admin changes most; the card is taller than a screen.
+    await capture(staff, 'admin-settings', '#admin-settings-form button[type="submit"]');
     await capture(staff, 'admin-usage', '#admin-usage');
 
     // ------------------------------------------------------------ the auditor's ledger

@@ -300,8 +300,8 @@ export function SettingsCard() {
           />
           <p id="admin-settings-idle" className="hint">
             Staff are signed out after this long without activity (HIPAA automatic logoff; 15 minutes is
-            common practice). A change applies at once to everyone signed in, counted from their last
-            activity.
+            common practice). A change applies to everyone signed in; anyone already idle gets the new time
+            from the change.
             {settings.idleTimeoutSec === null || settings.idleTimeoutSec === undefined
               ? ` Until saved here, the deployment’s default applies: ${durationText(settings.fromDeployment.idleTimeoutSec)} (HAVEN_IDLE_TIMEOUT_SEC).`
               : ` The deployment’s default is ${durationText(settings.fromDeployment.idleTimeoutSec)}.`}
