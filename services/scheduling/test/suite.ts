@@ -42,6 +42,8 @@ export interface SchedulingSuiteOptions {
 /** A running scheduling service and what a suite talks to it with. */
 export interface SchedulingSuite {
   readonly nats: NatsServerHandle;
+  /** The JWKS the service trusts for staff tokens (HAVEN_JWKS_URL). */
+  readonly jwksUrl: string;
   readonly dataDir: string;
   readonly service: RunningScheduling;
   readonly client: scheduling.SchedulingServiceClient;
@@ -78,6 +80,7 @@ export async function startSchedulingSuite(options: SchedulingSuiteOptions): Pro
   const store = await JetStreamEventStore.create(connection);
   return {
     nats,
+    jwksUrl: jwks[0]!.url,
     dataDir,
     service,
     client,

@@ -5,25 +5,18 @@
  * one's is not sent again; a reminder still goes by SMS, with neither the link nor the passcode; the setting
  * without an SMS provider stops the service at start.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger } from '@haven/service';
+import { callUnary, createLogger } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
+import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import {
-  eventually,
-  serveJwks,
-  startMailCatcher,
-  startNatsServer,
-  type JwksServer,
-  type MailCatcher,
-  type NatsServerHandle,
-} from '@haven/testing';
-import { startScheduling, type RunningScheduling } from '../server';
+  catcherSmtpEnv,
+  startSchedulingSuite,
+  startSmsGatewayStandIn,
+  type SchedulingSuite,
+  type SmsGatewayStandIn,
+} from '../../test/suite';
+import { startScheduling } from '../server';
 import { testSchedulingConfig } from '../testing';
 
 jest.setTimeout(60_000);
@@ -38,74 +31,42 @@ const PATIENT = {
 };
 const SMS_TOKEN = 'passcode-sms-gateway-token-01';
 
-let nats: NatsServerHandle;
-let jwks: JwksServer;
+let suite: SchedulingSuite;
 let catcher: MailCatcher;
-let dataDir: string;
-let service: RunningScheduling;
 let client: scheduling.SchedulingServiceClient;
-let gateway: Server;
-const texts: { to: string; text: string }[] = [];
+let gateway: SmsGatewayStandIn;
 
-const frontDesk = async () =>
-  clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
+const frontDesk = () => suite.as('u-desk', 'front_desk');
 
-const configOf = (extra: Record<string, string>) =>
-  testSchedulingConfig(
-    nats.env('scheduling'),
-    { jwksUrl: jwks.url, dataDir },
-    {
-      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      HAVEN_SMTP_REQUIRE_TLS: 'false',
-      HAVEN_SMTP_FROM: 'Clinic <no-reply@passcode.test>',
-      HAVEN_CLINIC_NAME: 'Hillside Clinic',
-      HAVEN_PUBLIC_URL: 'https://visits.hillside.test',
-      HAVEN_REMINDER_POLL_MS: '50',
-      HAVEN_REMINDER_OFFSETS: '',
-      ...extra,
-    },
-  );
+const notifyEnv = (): Record<string, string> => ({
+  ...catcherSmtpEnv(catcher, 'Clinic <no-reply@passcode.test>'),
+  HAVEN_CLINIC_NAME: 'Hillside Clinic',
+  HAVEN_PUBLIC_URL: 'https://visits.hillside.test',
+  HAVEN_REMINDER_POLL_MS: '50',
+});
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  jwks = await serveJwks(issuer.jwks);
   catcher = await startMailCatcher();
-  gateway = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      texts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof texts)[number]);
-      res.writeHead(202).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-passcode-'));
-  service = await startScheduling(
-    configOf({
+  gateway = await startSmsGatewayStandIn(SMS_TOKEN);
+  suite = await startSchedulingSuite({
+    issuer,
+    dataDirPrefix: 'haven-passcode-',
+    env: {
+      ...notifyEnv(),
       // One reminder an hour before the start: far off for the first test's visit (two days ahead), seconds away
       // for the reminder test's.
       HAVEN_REMINDER_OFFSETS: '1h',
       HAVEN_PASSCODE_DELIVERY: 'sms',
-      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/send`,
-      HAVEN_SMS_WEBHOOK_TOKEN: SMS_TOKEN,
-    }),
-    createLogger({ service: 'scheduling', level: 'silent' }),
-    { host: '127.0.0.1' },
-  );
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
+      ...gateway.env,
+    },
+  });
+  client = suite.client;
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
+  await suite?.stop();
   await catcher?.close();
-  await new Promise((resolve) => gateway?.close(resolve));
-  await nats?.stop();
-  await jwks?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await gateway?.close();
 });
 
 describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
@@ -141,14 +102,14 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
       );
     const first = await issue();
     await eventually('the invitation e-mail and the passcode SMS', () =>
-      catcher.messages().length >= 1 && texts.length >= 1 ? true : undefined,
+      catcher.messages().length >= 1 && gateway.sent.length >= 1 ? true : undefined,
     );
     const mail = catcher.messages()[0]!;
     expect(mail.to).toEqual([PATIENT.email]);
     expect(mail.text).toContain(`https://visits.hillside.test/join#${first.token}`);
     expect(mail.text).toContain('it comes in a separate text message');
     expect(mail.text).not.toContain(first.passcode);
-    const sms = texts[0]!;
+    const sms = gateway.sent[0]!;
     expect(sms.to).toBe(PATIENT.phone);
     expect(sms.text).toContain(first.passcode);
     expect(sms.text).toContain('Hillside Clinic');
@@ -156,14 +117,14 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
     expect(sms.text).not.toMatch(/https?:|join#/);
 
     const second = await issue();
-    await eventually('the second passcode SMS', () => (texts.length >= 2 ? true : undefined));
-    expect(texts[1]!.text).toContain(second.passcode);
+    await eventually('the second passcode SMS', () => (gateway.sent.length >= 2 ? true : undefined));
+    expect(gateway.sent[1]!.text).toContain(second.passcode);
     await new Promise((r) => setTimeout(r, 500)); // more sender rounds: nothing else goes
-    expect(texts).toHaveLength(2);
+    expect(gateway.sent).toHaveLength(2);
     expect(catcher.messages()).toHaveLength(1);
     for (const link of [first, second]) {
       for (const m of catcher.messages()) expect(m.raw).not.toContain(link.passcode);
-      for (const t of texts) expect(t.text).not.toContain(link.token);
+      for (const t of gateway.sent) expect(t.text).not.toContain(link.token);
     }
   });
 
@@ -190,20 +151,28 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
       await frontDesk(),
     );
     expect(booked.appointment?.name).toBeTruthy();
-    const reminder = await eventually('the SMS reminder', () => texts.find((t) => t.to === '+15550304999'), {
-      timeoutMs: 30_000,
-    });
+    const reminder = await eventually(
+      'the SMS reminder',
+      () => gateway.sent.find((t) => t.to === '+15550304999'),
+      {
+        timeoutMs: 30_000,
+      },
+    );
     expect(reminder.text).toContain('Hillside Clinic');
     expect(reminder.text).toContain('Your join link came by e-mail.');
     expect(reminder.text).not.toMatch(/https?:|join#|passcode/i);
     await new Promise((r) => setTimeout(r, 500));
-    expect(texts.filter((t) => t.to === '+15550304999')).toHaveLength(1);
+    expect(gateway.sent.filter((t) => t.to === '+15550304999')).toHaveLength(1);
   });
 
   it('stops the service at start without an SMS provider, naming the variable', async () => {
     await expect(
       startScheduling(
-        configOf({ HAVEN_PASSCODE_DELIVERY: 'sms' }),
+        testSchedulingConfig(
+          suite.nats.env('scheduling'),
+          { jwksUrl: suite.jwksUrl, dataDir: suite.dataDir },
+          { ...notifyEnv(), HAVEN_REMINDER_OFFSETS: '', HAVEN_PASSCODE_DELIVERY: 'sms' },
+        ),
         createLogger({ service: 'scheduling', level: 'silent' }),
         { host: '127.0.0.1' },
       ),
@@ -212,8 +181,7 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
 });
 
 describe('the passcode delivery as a clinic setting (over HAVEN_PASSCODE_DELIVERY=sms)', () => {
-  const admin = async () =>
-    clientCallMetadata({ token: await issuer.sign({ sub: 'u-admin', role: 'admin' }) });
+  const admin = () => suite.as('u-admin', 'admin');
   const deliver = async (passcodeDelivery: scheduling.PasscodeDelivery) =>
     callUnary(
       client,
@@ -253,7 +221,7 @@ describe('the passcode delivery as a clinic setting (over HAVEN_PASSCODE_DELIVER
         scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
         await frontDesk(),
       );
-    const mine = () => texts.filter((t) => t.to === '+15550304777');
+    const mine = () => gateway.sent.filter((t) => t.to === '+15550304777');
 
     const changed = await deliver(scheduling.PasscodeDelivery.PASSCODE_DELIVERY_FRONT_DESK);
     expect(changed.clinicSettings?.passcodeDelivery).toBe(
