@@ -42,7 +42,7 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
         `${result.blur.framesAfter} frames, ${result.blur.fpsAfter.toFixed(1)} fps decoded, ` +
         `${result.blur.selfFps.toFixed(1)} fps self-view; after the publisher was ` +
         `rebuilt ${result.blur.rebuilt?.sharpness.toFixed(1)}, ${result.blur.rebuilt?.fps.toFixed(1)} fps), ` +
-        `total ${result.totalMs} ms\n`,
+        `picture ${JSON.stringify(result.blur.picture)}, total ${result.totalMs} ms\n`,
     );
   }, 210_000);
 
@@ -141,6 +141,19 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     expect(r?.sharpness).toBeLessThan(result.blur.sharpnessBefore * 0.8);
   });
 
+  it('replaces the patient’s background with the built-in light wall instead of the blur', () => {
+    const p = result.blur.picture;
+    expect(p).toMatchObject({ pressed: 'true', blurPressed: 'false' });
+    // Before: the fake camera's green behind the patient; after: the wall (#e3ecec at the top), near enough.
+    expect(p?.before[1]).toBeGreaterThan((p?.before[0] ?? 0) + 40);
+    const [r = 0, g = 0, b = 0] = p?.after ?? [];
+    expect({ r: Math.abs(r - 0xe3) < 40, g: Math.abs(g - 0xec) < 40, b: Math.abs(b - 0xec) < 40 }).toEqual({
+      r: true,
+      g: true,
+      b: true,
+    });
+  });
+
   it('carries the chat both ways between the pages, markup as text, and a shared PDF to the patient', () => {
     expect(result.chat.error).toBeUndefined();
     expect(result.chat.patientSaw).toContain('Hello Robin, can you hear me? <b>not bold</b>');
@@ -209,6 +222,8 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
       'patient-chat',
       'patient-background-blurred',
       'clinician-sees-blurred-background',
+      'patient-background-picture',
+      'clinician-sees-background-picture',
       'clinician-sharing-screen',
       'patient-sees-screen-share',
       'patient-without-devices',

@@ -130,6 +130,16 @@ export interface VisitMediaResult {
       sharpness: number;
       notice: string;
     } | null;
+    /**
+     * The patient then switches to the built-in background picture: the toggles, and the mean colour of a patch
+     * near the top left of the clinician's main tile (background, not the person), before and after.
+     */
+    readonly picture: {
+      pressed: string | null;
+      blurPressed: string | null;
+      before: number[];
+      after: number[];
+    } | null;
     readonly error?: string;
   };
   /**
@@ -229,6 +239,23 @@ async function decodedRate(page: Page, frames: (s: VisitStats) => number): Promi
   return (frames(await visitStats(page)) - before) / 3;
 }
 
+/** The mean RGB of a 32×32 patch near the top left of the main tile's video (in a 320×240 copy). */
+function backgroundPatch(page: Page): Promise<number[]> {
+  return page.evaluate<number[]>(`(() => {
+    const v = document.querySelector('.tile-main video');
+    if (!v || !v.videoWidth) return [-1, -1, -1];
+    const c = document.createElement('canvas');
+    c.width = 320;
+    c.height = 240;
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(v, 0, 0, 320, 240);
+    const d = ctx.getImageData(24, 40, 32, 32).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += d[i + k];
+    return sum.map((x) => Math.round(x / (d.length / 4)));
+  })()`);
+}
+
 /** Frames a second the self-view's video element presents, over 3 s (requestVideoFrameCallback). */
 function selfViewRate(page: Page): Promise<number> {
   return page.evaluate<number>(`new Promise((resolve) => {
@@ -283,6 +310,7 @@ async function blurBackground(
     selfFps: 0,
     noticeAfter: '',
     rebuilt: null as VisitMediaResult['blur']['rebuilt'],
+    picture: null as VisitMediaResult['blur']['picture'],
   };
   try {
     const camera = (x: VisitStats) => x.feeds.find((f) => f.description === 'camera')?.framesDecoded ?? 0;
@@ -339,6 +367,31 @@ async function blurBackground(
       sharpness: await mainTileSharpness(staff),
       notice: (await patient.locator('.visit-notice').textContent()) ?? '',
     };
+
+    // The built-in picture instead of the blur: the clinician sees a plain light wall behind the patient.
+    const before = await backgroundPatch(staff);
+    const picture = patient
+      .getByRole('toolbar', { name: 'Visit controls' })
+      .getByRole('button', { name: /^Background picture/ });
+    await picture.click();
+    await patient
+      .locator('.visit-controls button[aria-pressed="true"]', { hasText: 'Background picture' })
+      .waitFor({ timeout: 30_000 });
+    const shown = camera(await visitStats(staff));
+    await waitForStats(
+      staff,
+      (x) => camera(x) >= shown + 6,
+      'the clinician decodes the picture',
+      20_000,
+    ).catch(() => undefined);
+    out.picture = {
+      pressed: await picture.getAttribute('aria-pressed'),
+      blurPressed: await toggle.getAttribute('aria-pressed'),
+      before,
+      after: await backgroundPatch(staff),
+    };
+    await shot(patient, 'patient-background-picture');
+    await shot(staff, 'clinician-sees-background-picture');
     return out;
   } catch (err) {
     return { ...out, error: err instanceof Error ? err.message.slice(0, 300) : String(err) };

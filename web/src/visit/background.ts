@@ -17,7 +17,7 @@ export const BACKGROUND_REASONS = {
   noWasm: 'Background blur is not available: this browser cannot run WebAssembly here.',
   noWebGl: 'Background blur is not available: this browser has graphics acceleration (WebGL) turned off.',
   noCapture: 'Background blur is not available: this browser cannot publish a processed camera picture.',
-  failed: 'Background blur could not start on this device.',
+  failed: 'Background effects could not start on this device.',
   tooSlow:
     'Background blur turned off: this device could not keep up. The others now see your camera as it is.',
   crashed: 'Background blur turned off: it stopped working. The others now see your camera as it is.',
@@ -59,13 +59,20 @@ export interface BackgroundEffect {
    * Rejects when the new camera does not play; the effect is stopped then.
    */
   setCamera?(camera: MediaStreamTrack): Promise<void>;
+  /** Draws the other background from the next frame on (the same segmenter and output track). */
+  setKind?(kind: BackgroundKind): void;
 }
 
 /** Why a running effect gave up by itself: it processed too few frames, or processing threw. */
 export type BackgroundFailure = 'slow' | 'error';
 
+/** The background effects: the room blurred, or replaced by the built-in picture (a plain wall). */
+export type BackgroundKind = 'blur' | 'image';
+
 /** What a running effect tells its owner. */
 export interface BackgroundOptions {
+  /** Which effect (default: blur). */
+  readonly kind?: BackgroundKind;
   /** The effect gave up (and stopped its track); called at most once. */
   readonly onFailure: (why: BackgroundFailure) => void;
 }
@@ -154,6 +161,21 @@ function loadSolution(base: string): Promise<SelfieSegmentationClass> {
   return loader;
 }
 
+/**
+ * Paints the built-in background picture, a plain wall in calm light (drawn here: no image file, nothing fetched):
+ * a soft teal-grey from light at the top to darker at the bottom, with a faint skirting line.
+ */
+export function paintBuiltInBackground(ctx: CanvasRenderingContext2D, w: number, h: number): void {
+  const wall = ctx.createLinearGradient(0, 0, 0, h);
+  wall.addColorStop(0, '#e3ecec');
+  wall.addColorStop(0.8, '#bfd2d4');
+  wall.addColorStop(1, '#a9c0c2');
+  ctx.fillStyle = wall;
+  ctx.fillRect(0, 0, w, h);
+  ctx.fillStyle = 'rgba(255, 255, 255, 0.35)';
+  ctx.fillRect(0, Math.round(h * 0.8), w, Math.max(2, Math.round(h * 0.01)));
+}
+
 /** Blur radius of the background, in CSS pixels of the camera picture. */
 const BLUR_PX = 14;
 /** Frames per second processed and published. */
@@ -168,7 +190,7 @@ const FPS = 24;
  */
 export async function startBlur(
   camera: MediaStreamTrack,
-  { onFailure }: BackgroundOptions,
+  { onFailure, kind: firstKind = 'blur' }: BackgroundOptions,
   base = SEGMENTATION_BASE,
 ): Promise<BackgroundEffect> {
   const Solution = await loadSolution(base);
@@ -182,7 +204,12 @@ export async function startBlur(
   video.srcObject = new MediaStream([camera]);
   /** The camera track the frames come from (another one after setCamera). */
   let source = camera;
+  /** What is drawn behind the person (the other one after setKind). */
+  let kind = firstKind;
   const canvas = document.createElement('canvas');
+  /** The built-in picture at the canvas's size, painted once per size. */
+  const backdrop = document.createElement('canvas');
+  backdrop.width = 0;
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('no 2d canvas');
   const track = canvas.captureStream(FPS).getVideoTracks()[0];
@@ -212,10 +239,20 @@ export async function startBlur(
     ctx.drawImage(segmentationMask, 0, 0, w, h);
     ctx.globalCompositeOperation = 'source-in';
     ctx.drawImage(image, 0, 0, w, h);
-    // The background: the frame blurred, behind the person.
+    // The background, behind the person: the frame blurred, or the built-in picture.
     ctx.globalCompositeOperation = 'destination-over';
-    ctx.filter = `blur(${BLUR_PX}px)`;
-    ctx.drawImage(image, 0, 0, w, h);
+    if (kind === 'image') {
+      if (backdrop.width !== w || backdrop.height !== h) {
+        backdrop.width = w;
+        backdrop.height = h;
+        const bctx = backdrop.getContext('2d');
+        if (bctx) paintBuiltInBackground(bctx, w, h);
+      }
+      ctx.drawImage(backdrop, 0, 0, w, h);
+    } else {
+      ctx.filter = `blur(${BLUR_PX}px)`;
+      ctx.drawImage(image, 0, 0, w, h);
+    }
     ctx.restore();
   });
 
@@ -289,5 +326,8 @@ export async function startBlur(
       throw err;
     }
   };
-  return { track, stop, setCamera };
+  const setKind = (next: BackgroundKind) => {
+    kind = next;
+  };
+  return { track, stop, setCamera, setKind };
 }

@@ -11,6 +11,7 @@ import {
   BACKGROUND_REASONS,
   type BackgroundEffect,
   type BackgroundFailure,
+  type BackgroundKind,
   type StartBackground,
 } from './background';
 
@@ -39,11 +40,16 @@ const STOP_REASONS: Readonly<Record<BackgroundFailure | 'restart', string>> = {
 
 /** The effect on the published camera; one per media room. */
 export class CameraEffect {
-  #wanted = false;
+  #wanted: BackgroundKind | null = null;
   #closed = false;
   #camera: MediaStreamTrack | null = null;
   /** The running effect and the camera track it runs on. */
-  #running: { effect: BackgroundEffect; camera: MediaStreamTrack; sent: boolean } | null = null;
+  #running: {
+    effect: BackgroundEffect;
+    kind: BackgroundKind;
+    camera: MediaStreamTrack;
+    sent: boolean;
+  } | null = null;
   /** Bumped on every change, so a start that finishes late knows it is stale. */
   #generation = 0;
   /** The sender carries nothing: a new camera track is held back until the effect runs on it. */
@@ -51,8 +57,8 @@ export class CameraEffect {
 
   constructor(private readonly ports: CameraEffectPorts) {}
 
-  /** Whether the user wants the effect (it may be restarting on a new camera track). */
-  get wanted(): boolean {
+  /** The effect the user wants, if any (it may be restarting on a new camera track). */
+  get wanted(): BackgroundKind | null {
     return this.#wanted;
   }
 
@@ -91,7 +97,7 @@ export class CameraEffect {
       this.#withheld = true;
       void sender.replaceTrack(null).catch(() => undefined);
     }
-    void this.#restart(track);
+    void this.#restart(track, this.#wanted);
   }
 
   /** The publisher's media is up: the sender carries the effect's picture if it runs and does not yet. */
@@ -107,31 +113,43 @@ export class CameraEffect {
   }
 
   /**
-   * Switches the effect on (the sender carries its picture) or off (the camera again). Rejects when it cannot
-   * start (no published camera, the effect does not load or run); the camera stays published then.
+   * Switches an effect on (the sender carries its picture; another running effect is replaced) or off (`null`:
+   * the camera again). Rejects when it cannot start (no published camera, the effect does not load or run); the
+   * camera as it is is published then.
    */
-  async set(on: boolean): Promise<void> {
+  async set(kind: BackgroundKind | null): Promise<void> {
     const generation = ++this.#generation;
-    if (!on) {
-      this.#wanted = false;
-      const running = this.#running;
-      if (!running && !this.#withheld) return;
-      const camera = this.#camera;
-      const sender = this.ports.sender();
-      this.#withheld = false;
-      if (camera && sender) await sender.replaceTrack(camera);
-      this.#stopRunning();
-      if (camera) this.ports.showLocal(camera);
+    if (!kind) {
+      await this.#off();
       return;
     }
-    if (this.#running) {
-      this.#wanted = true;
+    const running = this.#running;
+    if (running?.kind === kind) {
+      this.#wanted = kind;
       return;
     }
+    if (running?.effect.setKind) {
+      // The running effect draws the other background: no second segmenter, no gap.
+      running.effect.setKind(kind);
+      running.kind = kind;
+      this.#wanted = kind;
+      return;
+    }
+    try {
+      await this.#start(kind, generation);
+    } catch (err) {
+      // Nothing half-way: a failed switch from the other effect leaves the camera as it is.
+      if (generation === this.#generation) await this.#off();
+      throw err;
+    }
+  }
+
+  async #start(kind: BackgroundKind, generation: number): Promise<void> {
     const camera = this.#camera;
     const sender = this.ports.sender();
     if (!camera || !sender) throw new Error('no published camera');
     const effect = await this.ports.startBackground(camera, {
+      kind,
       onFailure: (why) => this.#failed(effect, why),
     });
     if (this.#closed || this.#camera !== camera || generation !== this.#generation) {
@@ -144,34 +162,51 @@ export class CameraEffect {
       effect.stop();
       throw err;
     }
-    this.#wanted = true;
-    this.#running = { effect, camera, sent: true };
+    this.#stopRunning();
+    this.#wanted = kind;
+    this.#running = { effect, kind, camera, sent: true };
     this.ports.showLocal(effect.track);
+  }
+
+  /** The camera as it is on the sender again, and no effect. */
+  async #off(): Promise<void> {
+    this.#wanted = null;
+    const running = this.#running;
+    if (!running && !this.#withheld) return;
+    const camera = this.#camera;
+    const sender = this.ports.sender();
+    this.#withheld = false;
+    if (camera && sender) await sender.replaceTrack(camera);
+    this.#stopRunning();
+    if (camera) this.ports.showLocal(camera);
   }
 
   /** Stops the effect for good (the room closes). */
   close(): void {
     this.#closed = true;
-    this.#wanted = false;
+    this.#wanted = null;
     this.#stopRunning();
   }
 
   /** Starts the wanted effect again on a new camera track; gives up (camera published, owner told) if it fails. */
-  async #restart(camera: MediaStreamTrack): Promise<void> {
+  async #restart(camera: MediaStreamTrack, kind: BackgroundKind): Promise<void> {
     const generation = ++this.#generation;
     let effect: BackgroundEffect;
     try {
-      effect = await this.ports.startBackground(camera, { onFailure: (why) => this.#failed(effect, why) });
+      effect = await this.ports.startBackground(camera, {
+        kind,
+        onFailure: (why) => this.#failed(effect, why),
+      });
     } catch {
       if (generation === this.#generation && this.#camera === camera)
         await this.#giveUp(STOP_REASONS.restart);
       return;
     }
-    if (this.#closed || generation !== this.#generation || this.#camera !== camera || !this.#wanted) {
+    if (this.#closed || generation !== this.#generation || this.#camera !== camera || this.#wanted !== kind) {
       effect.stop();
       return;
     }
-    this.#running = { effect, camera, sent: false };
+    this.#running = { effect, kind, camera, sent: false };
     this.ports.showLocal(effect.track);
     this.published();
   }
@@ -185,7 +220,7 @@ export class CameraEffect {
 
   /** The camera as it is goes out again; the owner hears why the effect is off. */
   async #giveUp(reason: string): Promise<void> {
-    this.#wanted = false;
+    this.#wanted = null;
     const camera = this.#camera;
     const sender = this.ports.sender();
     this.#withheld = false;

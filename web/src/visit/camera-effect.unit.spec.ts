@@ -19,25 +19,32 @@ class FakeSender implements VideoSender {
 }
 
 /**
- * A fake effect source: each start makes an effect whose track is `blur(<camera>)`, records it and can be told to
+ * A fake effect source: each start makes an effect whose track is `<kind>(<camera>)`, records it and can be told to
  * fail later; `movable` effects can move to another camera (`setCamera`), which rejects when `failMove` says so.
  */
 function effects(opts: Options = {}) {
   const started: {
     camera: string;
     moved: string[];
+    kinds: string[];
     stopped: boolean;
     fail: (why: BackgroundFailure) => void;
   }[] = [];
   const start = async (
     camera: MediaStreamTrack,
-    { onFailure }: BackgroundOptions,
+    { onFailure, kind = 'blur' }: BackgroundOptions,
   ): Promise<BackgroundEffect> => {
     if (opts.failStart?.(camera)) throw new Error('no WebGL context');
-    const entry = { camera: camera.id, moved: [] as string[], stopped: false, fail: onFailure };
+    const entry = {
+      camera: camera.id,
+      moved: [] as string[],
+      kinds: [] as string[],
+      stopped: false,
+      fail: onFailure,
+    };
     started.push(entry);
     const effect: BackgroundEffect = {
-      track: track(`blur(${camera.id})`),
+      track: track(`${kind}(${camera.id})`),
       stop: () => {
         entry.stopped = true;
       },
@@ -45,6 +52,9 @@ function effects(opts: Options = {}) {
     if (!opts.movable) return effect;
     return {
       ...effect,
+      setKind: (next) => {
+        entry.kinds.push(next);
+      },
       setCamera: async (next) => {
         if (opts.failMove) {
           entry.stopped = true;
@@ -87,7 +97,7 @@ describe('the background effect on the published camera', () => {
     it('moves the running effect to the new camera and puts its picture on the new sender at once', async () => {
       const { effect, sender, fx, shown, stopped, settle } = setup({ movable: true });
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       expect(sender.carried).toEqual(['blur(camera-1)']);
 
       // A reconnection publishes again: janus.js captured a new camera track, already on the new sender.
@@ -100,26 +110,26 @@ describe('the background effect on the published camera', () => {
         ['camera-1', ['camera-2'], false],
       ]);
       expect(shown).toEqual(['blur(camera-1)']);
-      expect(effect.wanted).toBe(true);
+      expect(effect.wanted).toBe('blur');
       expect(stopped).toEqual([]);
     });
 
     it('publishes the camera again and says why when the effect cannot move to the new camera', async () => {
       const { effect, sender, stopped, shown, settle } = setup({ movable: true, failMove: true });
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       effect.cameraChanged(track('camera-2'));
       await settle();
       expect(sender.carried).toEqual(['blur(camera-1)', 'blur(camera-1)', 'camera-2']);
       expect(shown.at(-1)).toBe('camera-2');
       expect(stopped).toEqual([BACKGROUND_REASONS.notRestarted]);
-      expect(effect.wanted).toBe(false);
+      expect(effect.wanted).toBe(null);
     });
 
     it('holds the new camera back while an effect that cannot move starts again on it', async () => {
       const { effect, sender, fx, shown, stopped, settle } = setup();
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       effect.cameraChanged(track('camera-2'));
       await settle();
 
@@ -129,14 +139,14 @@ describe('the background effect on the published camera', () => {
         ['camera-2', false],
       ]);
       expect(shown).toEqual(['blur(camera-1)', 'blur(camera-2)']);
-      expect(effect.wanted).toBe(true);
+      expect(effect.wanted).toBe('blur');
       expect(stopped).toEqual([]);
     });
 
     it('puts the effect on the sender once the new peer connection has one', async () => {
       const { effect, sender, settle, setSender } = setup({ movable: true });
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       // The old peer connection is gone before the new camera track arrives.
       setSender(false);
       effect.cameraChanged(track('camera-2'));
@@ -154,21 +164,54 @@ describe('the background effect on the published camera', () => {
     it('publishes the camera again and says why when the effect cannot start on the new camera', async () => {
       const { effect, sender, stopped, shown, settle } = setup({ failStart: (c) => c.id === 'camera-2' });
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       effect.cameraChanged(track('camera-2'));
       await settle();
       expect(sender.carried).toEqual(['blur(camera-1)', null, 'camera-2']);
       expect(shown.at(-1)).toBe('camera-2');
       expect(stopped).toEqual([BACKGROUND_REASONS.notRestarted]);
-      expect(effect.wanted).toBe(false);
+      expect(effect.wanted).toBe(null);
     });
+  });
+
+  it('switches a running blur to the picture in place, and moves it to a rebuilt publisher’s camera', async () => {
+    const { effect, sender, fx, settle } = setup({ movable: true });
+    effect.cameraChanged(track('camera-1'));
+    await effect.set('blur');
+    await effect.set('image');
+    expect(sender.carried).toEqual(['blur(camera-1)']);
+    expect(fx.started.map((e) => [e.kinds, e.stopped])).toEqual([[['image'], false]]);
+    expect(effect.wanted).toBe('image');
+    effect.cameraChanged(track('camera-2'));
+    await settle();
+    expect(sender.carried).toEqual(['blur(camera-1)', 'blur(camera-1)']);
+    expect(fx.started[0]?.moved).toEqual(['camera-2']);
+  });
+
+  it('replaces an effect that cannot switch in place by a new one', async () => {
+    const { effect, sender, fx } = setup();
+    effect.cameraChanged(track('camera-1'));
+    await effect.set('blur');
+    await effect.set('image');
+    expect(sender.carried).toEqual(['blur(camera-1)', 'image(camera-1)']);
+    expect(fx.started.map((e) => e.stopped)).toEqual([true, false]);
+    expect(effect.wanted).toBe('image');
+  });
+
+  it('leaves the camera as it is when a switch to the other effect fails', async () => {
+    const { effect, sender } = setup({ failStart: (c) => c.id === 'camera-1' && sender.carried.length > 0 });
+    effect.cameraChanged(track('camera-1'));
+    await effect.set('blur');
+    await expect(effect.set('image')).rejects.toThrow('no WebGL context');
+    expect(sender.carried).toEqual(['blur(camera-1)', 'camera-1']);
+    expect(effect.wanted).toBe(null);
   });
 
   it('leaves a rebuilt publisher’s camera alone when blur is off', async () => {
     const { effect, sender, fx, settle } = setup();
     effect.cameraChanged(track('camera-1'));
-    await effect.set(true);
-    await effect.set(false);
+    await effect.set('blur');
+    await effect.set(null);
     effect.cameraChanged(track('camera-2'));
     await settle();
     expect(sender.carried).toEqual(['blur(camera-1)', 'camera-1']);
@@ -178,9 +221,9 @@ describe('the background effect on the published camera', () => {
   it('gives the held-back camera back when blur is switched off during the restart', async () => {
     const { effect, sender, settle } = setup();
     effect.cameraChanged(track('camera-1'));
-    await effect.set(true);
+    await effect.set('blur');
     effect.cameraChanged(track('camera-2'));
-    await effect.set(false);
+    await effect.set(null);
     await settle();
     expect(sender.carried).toEqual(['blur(camera-1)', null, 'camera-2']);
   });
@@ -192,20 +235,20 @@ describe('the background effect on the published camera', () => {
     ] as const)('(%s) publishes the camera as it is again and says why', async (why, reason) => {
       const { effect, sender, fx, shown, stopped, settle } = setup();
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       fx.started[0]?.fail(why);
       await settle();
       expect(sender.carried).toEqual(['blur(camera-1)', 'camera-1']);
       expect(fx.started[0]?.stopped).toBe(true);
       expect(shown.at(-1)).toBe('camera-1');
       expect(stopped).toEqual([reason]);
-      expect(effect.wanted).toBe(false);
+      expect(effect.wanted).toBe(null);
     });
 
     it('ignores an effect that is no longer the running one', async () => {
       const { effect, sender, fx, stopped, settle } = setup();
       effect.cameraChanged(track('camera-1'));
-      await effect.set(true);
+      await effect.set('blur');
       effect.cameraChanged(track('camera-2'));
       await settle();
       fx.started[0]?.fail('slow');

@@ -10,7 +10,7 @@
  */
 import { csrfToken } from '../api/client';
 import type { IceServer, MediaCredentials } from '../api/types';
-import { startBlur, type StartBackground } from './background';
+import { startBlur, type BackgroundKind, type StartBackground } from './background';
 import { CameraEffect } from './camera-effect';
 import { MESSAGES, eventForCloseCode, eventForJanusError, type VisitEvent } from './machine';
 import type { FeedSample } from './signals';
@@ -179,11 +179,11 @@ export interface MediaRoom {
   /** Starts or stops the screen share; resolves whether it is on. */
   setSharing(on: boolean): Promise<boolean>;
   /**
-   * Blurs the published camera's background (on the device: the processed track replaces the camera on the
-   * sender) or goes back to the camera. Rejects when the effect cannot start (nothing published, no WebGL,
-   * the solution does not load); the camera stays published then.
+   * Blurs the published camera's background or replaces it with the built-in picture (on the device: the
+   * processed track replaces the camera on the sender), or goes back to the camera (`null`). Rejects when the
+   * effect cannot start (nothing published, no WebGL, the solution does not load); what was published stays.
    */
-  setBackgroundBlur(on: boolean): Promise<void>;
+  setBackground(kind: BackgroundKind | null): Promise<void>;
   /** Sends the videoroom leave (best effort) and tears down. */
   leave(): void;
   /** Tears everything down (no event). */
@@ -613,8 +613,8 @@ export class JanusMediaRoom implements MediaRoom {
     );
   }
 
-  setBackgroundBlur(on: boolean): Promise<void> {
-    return this.#effect.set(on);
+  setBackground(kind: BackgroundKind | null): Promise<void> {
+    return this.#effect.set(kind);
   }
 
   leave(): void {

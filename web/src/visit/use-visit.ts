@@ -5,7 +5,12 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import type { MediaCredentials } from '../api/types';
-import { BACKGROUND_REASONS, backgroundSupport, type BackgroundSupport } from './background';
+import {
+  BACKGROUND_REASONS,
+  backgroundSupport,
+  type BackgroundKind,
+  type BackgroundSupport,
+} from './background';
 import { JanusMediaRoom, type MediaRoom, type MediaRoomListener, type RemoteFeed } from './janus';
 import {
   MESSAGES,
@@ -50,7 +55,8 @@ const defaults: VisitDependencies = {
 
 /** The background effect's state: off by default, and why it cannot be used when it cannot. */
 export interface BackgroundState {
-  readonly on: boolean;
+  /** The effect on: the background blurred or replaced by the built-in picture; null for the camera as it is. */
+  readonly effect: BackgroundKind | null;
   /** Starting or stopping. */
   readonly busy: boolean;
   /** Why the toggle is disabled (no WebGL, no wasm, failed to start); null when it can be used. */
@@ -77,9 +83,10 @@ export interface Visit {
   readonly toggleMic: () => void;
   readonly toggleCamera: () => void;
   readonly toggleShare: () => void;
-  /** Background blur, processed on this device only; off until switched on. */
+  /** Background blur or the built-in picture, processed on this device only; off until switched on. */
   readonly background: BackgroundState;
-  readonly toggleBackground: () => void;
+  /** Switches that effect on (replacing the other) or, when it is on, off. */
+  readonly toggleBackground: (kind: BackgroundKind) => void;
   /** Leaves the room and tells the gateway; resolves once it answered. */
   readonly leave: () => Promise<void>;
 }
@@ -103,7 +110,7 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
   };
   const [background, setBackground] = useState<BackgroundState>(() => {
     const s = support();
-    return { on: false, busy: false, unavailable: s.ok ? null : s.reason, stoppedBecause: null };
+    return { effect: null, busy: false, unavailable: s.ok ? null : s.reason, stoppedBecause: null };
   });
   // The dependencies are read once, when the visit starts.
   const start = useRef({ createRoom, fetchCredentials, options });
@@ -122,7 +129,8 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
         if (!cancelled) setLocalVideo(s);
       },
       backgroundStopped: (reason) => {
-        if (!cancelled) setBackground({ on: false, busy: false, unavailable: null, stoppedBecause: reason });
+        if (!cancelled)
+          setBackground({ effect: null, busy: false, unavailable: null, stoppedBecause: reason });
       },
     });
     setRoom(r);
@@ -197,21 +205,24 @@ export function useVisit(options: VisitOptions, deps: Partial<VisitDependencies>
     void room.setSharing(!state.media.sharing);
   }, [state, room]);
 
-  const toggleBackground = useCallback(() => {
-    if (state.status !== 'live' || !room || background.busy || background.unavailable) return;
-    const on = !background.on;
-    setBackground({ ...background, busy: true, stoppedBecause: null });
-    room.setBackgroundBlur(on).then(
-      () => setBackground({ on, busy: false, unavailable: null, stoppedBecause: null }),
-      () =>
-        setBackground({
-          on: false,
-          busy: false,
-          unavailable: on ? BACKGROUND_REASONS.failed : null,
-          stoppedBecause: null,
-        }),
-    );
-  }, [state, room, background]);
+  const toggleBackground = useCallback(
+    (kind: BackgroundKind) => {
+      if (state.status !== 'live' || !room || background.busy || background.unavailable) return;
+      const next = background.effect === kind ? null : kind;
+      setBackground({ ...background, busy: true, stoppedBecause: null });
+      room.setBackground(next).then(
+        () => setBackground({ effect: next, busy: false, unavailable: null, stoppedBecause: null }),
+        () =>
+          setBackground({
+            effect: null,
+            busy: false,
+            unavailable: next ? BACKGROUND_REASONS.failed : null,
+            stoppedBecause: null,
+          }),
+      );
+    },
+    [state, room, background],
+  );
 
   const leaveUrl = options.leaveUrl;
   const leave = useCallback(async () => {

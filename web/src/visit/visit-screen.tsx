@@ -113,9 +113,17 @@ function Tile({
 
 const CORNERS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
 
-function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'blur' | 'leave' | 'fullscreen' }) {
+/** The background effects' buttons in the control bar. */
+const BACKGROUND_CONTROLS = [
+  { kind: 'blur', label: 'Blur background', icon: 'blur' },
+  { kind: 'image', label: 'Background picture', icon: 'picture' },
+] as const;
+
+function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'blur' | 'picture' | 'leave' | 'fullscreen' }) {
   const paths = {
     fullscreen: 'M4 4h6v2H6v4H4V4Zm10 0h6v6h-2V6h-4V4ZM4 14h2v4h4v2H4v-6Zm14 0h2v6h-6v-2h4v-4Z',
+    // A framed picture: a sun over hills, and a person in front.
+    picture: 'M3 4h18v16H3V4Zm2 2v9l4-4 3 3 2-2 5 5V6H5Zm11 1a2 2 0 1 1 0 4 2 2 0 0 1 0-4Z',
     blur: 'M12 7a3 3 0 1 1 0 6 3 3 0 0 1 0-6Zm-6 12c0-3 2.7-5 6-5s6 2 6 5H6ZM3 4h2v2H3V4Zm0 4h2v2H3V8Zm0 4h2v2H3v-2Zm16-8h2v2h-2V4Zm0 4h2v2h-2V8Zm0 4h2v2h-2v-2Z',
     mic: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1A7 7 0 0 0 19 11h-2Z',
     camera:
@@ -305,20 +313,23 @@ export function VisitScreen({
             <Icon name="share" />
             <span>Share screen</span>
           </button>
-          <button
-            type="button"
-            className="control"
-            aria-pressed={visit.background.on}
-            disabled={
-              !live || !!media?.receiveOnly || visit.background.busy || !!visit.background.unavailable
-            }
-            aria-describedby={visit.background.unavailable ? blurReasonId : undefined}
-            title={visit.background.unavailable ?? undefined}
-            onClick={visit.toggleBackground}
-          >
-            <Icon name="blur" />
-            <span>Blur background</span>
-          </button>
+          {BACKGROUND_CONTROLS.map(({ kind, label, icon }) => (
+            <button
+              key={kind}
+              type="button"
+              className="control"
+              aria-pressed={visit.background.effect === kind}
+              disabled={
+                !live || !!media?.receiveOnly || visit.background.busy || !!visit.background.unavailable
+              }
+              aria-describedby={visit.background.unavailable ? blurReasonId : undefined}
+              title={visit.background.unavailable ?? undefined}
+              onClick={() => visit.toggleBackground(kind)}
+            >
+              <Icon name={icon} />
+              <span>{label}</span>
+            </button>
+          ))}
           {visit.background.unavailable ? (
             <span id={blurReasonId} className="visually-hidden">
               {visit.background.unavailable}

@@ -3,7 +3,7 @@
  */
 import { act, render, screen, within } from '@testing-library/react';
 import type { MediaCredentials } from '../api/types';
-import { BACKGROUND_REASONS, type BackgroundSupport } from './background';
+import { BACKGROUND_REASONS, type BackgroundKind, type BackgroundSupport } from './background';
 import type { Names } from './roster';
 import type { FeedStats, MediaRoom, MediaRoomListener, RemoteFeed } from './janus';
 import type { VisitEvent } from './machine';
@@ -28,10 +28,10 @@ class FakeRoom implements MediaRoom {
     this.listener.event({ type: 'ShareChanged', on });
     return on;
   }
-  /** What the next setBackgroundBlur does: resolve, or reject as a device that cannot run the effect. */
+  /** What the next setBackground does: resolve, or reject as a device that cannot run the effect. */
   blurFails = false;
-  async setBackgroundBlur(on: boolean): Promise<void> {
-    this.calls.push(`blur:${on}`);
+  async setBackground(kind: BackgroundKind | null): Promise<void> {
+    this.calls.push(`background:${kind}`);
     if (this.blurFails) throw new Error('no WebGL context');
   }
   leave(): void {
@@ -261,12 +261,15 @@ describe('the visit screen', () => {
       const { room, send } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'MediaConnected' });
       expect(blur().getAttribute('aria-pressed')).toBe('false');
-      expect(room.calls).not.toContain('blur:true');
+      expect(room.calls).not.toContain('background:blur');
       await act(async () => blur().click());
       expect(blur().getAttribute('aria-pressed')).toBe('true');
       await act(async () => blur().click());
       expect(blur().getAttribute('aria-pressed')).toBe('false');
-      expect(room.calls.filter((c) => c.startsWith('blur'))).toEqual(['blur:true', 'blur:false']);
+      expect(room.calls.filter((c) => c.startsWith('background'))).toEqual([
+        'background:blur',
+        'background:null',
+      ]);
     });
 
     it('is disabled with the reason when the device cannot run it (no WebGL)', async () => {
@@ -280,7 +283,7 @@ describe('the visit screen', () => {
       const describedBy = blur().getAttribute('aria-describedby') ?? '';
       expect(document.getElementById(describedBy)?.textContent).toBe(BACKGROUND_REASONS.noWebGl);
       act(() => blur().click());
-      expect(room.calls).not.toContain('blur:true');
+      expect(room.calls).not.toContain('background:blur');
     });
 
     it('turns itself off and says why when the effect fails to start', async () => {
@@ -288,7 +291,7 @@ describe('the visit screen', () => {
       send({ type: 'JoinSent' }, { type: 'MediaConnected' });
       room.blurFails = true;
       await act(async () => blur().click());
-      expect(room.calls).toContain('blur:true');
+      expect(room.calls).toContain('background:blur');
       expect(blur().getAttribute('aria-pressed')).toBe('false');
       expect(blur()).toHaveProperty('disabled', true);
       expect(blur().getAttribute('title')).toBe(BACKGROUND_REASONS.failed);
@@ -311,7 +314,28 @@ describe('the visit screen', () => {
       await act(async () => blur().click());
       expect(blur().getAttribute('aria-pressed')).toBe('true');
       expect(alert.textContent).toBe('');
-      expect(room.calls.filter((c) => c.startsWith('blur'))).toEqual(['blur:true', 'blur:true']);
+      expect(room.calls.filter((c) => c.startsWith('background'))).toEqual([
+        'background:blur',
+        'background:blur',
+      ]);
+    });
+
+    it('replaces the background with the built-in picture instead of the blur, one at a time', async () => {
+      const { room, send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      const picture = () => controls().getByRole('button', { name: /^Background picture/ });
+      expect(picture().getAttribute('aria-pressed')).toBe('false');
+      await act(async () => blur().click());
+      await act(async () => picture().click());
+      expect(picture().getAttribute('aria-pressed')).toBe('true');
+      expect(blur().getAttribute('aria-pressed')).toBe('false');
+      await act(async () => picture().click());
+      expect(picture().getAttribute('aria-pressed')).toBe('false');
+      expect(room.calls.filter((c) => c.startsWith('background'))).toEqual([
+        'background:blur',
+        'background:image',
+        'background:null',
+      ]);
     });
 
     it('is not offered to a receive-only participant', async () => {
