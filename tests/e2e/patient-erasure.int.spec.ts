@@ -12,18 +12,12 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { WebSocket } from 'ws';
 import { FilePatientKeyStore, LocalKeyringKms, PhiShreddedError, openPhi } from '@haven/crypto';
 import { JetStreamEventStore, type SealedPhi } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
-import type { CookieJar, LiveSocket } from '../../services/gateway/test/gateway';
-import {
-  bookVisitWithLink,
-  liveSocket as openLive,
-  redeemLink,
-  signedIn as signIn,
-} from '../../services/gateway/test/gateway';
-import { STACK_PASSWORD, startStack, type TestStack } from '../../services/gateway/test/stack';
+import type { CookieJar } from '../../services/gateway/test/gateway';
+import { bookVisitWithLink, redeemLink } from '../../services/gateway/test/gateway';
+import { startStack, type TestStack } from '../../services/gateway/test/stack';
 import { Recordings, serviceMetadata } from '../../services/recording/src/recording/recordings';
 import { recordingCopyOpens, seedAvailableRecording } from '../../services/recording/src/testing';
 
@@ -33,7 +27,6 @@ const CANARY = 'canary-heron-5521';
 let stack: TestStack;
 let store: JetStreamEventStore;
 let clinicianId: string;
-const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ recordingEnv: {} });
@@ -43,14 +36,9 @@ beforeAll(async () => {
   clinicianId = await stack.createUser('cy@erase.test', 'clinician', 'Dr Cy Park');
 });
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await store?.close();
   await stack?.stop();
 });
-
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
-const liveSocket = (jar: CookieJar, asPatient: boolean): Promise<LiveSocket> =>
-  openLive(stack.url, jar, asPatient, sockets);
 
 /** The session's own chat key store, opened from outside with its keyring. */
 async function sessionChatKeys(): Promise<FilePatientKeyStore> {
@@ -77,9 +65,9 @@ describe('erasing a patient after a visit with chat, a file, a transcript and re
   const copies = new Map<string, Buffer>();
 
   beforeAll(async () => {
-    desk = await signedIn('desk@erase.test');
-    admin = await signedIn('ada@erase.test');
-    cy = await signedIn('cy@erase.test');
+    desk = await stack.signIn('desk@erase.test');
+    admin = await stack.signIn('ada@erase.test');
+    cy = await stack.signIn('cy@erase.test');
     const visit = await bookVisitWithLink(stack.url, desk, clinicianId, {
       name: 'Heloise Marchetti',
       dateOfBirth: '1983-09-17',
@@ -96,7 +84,7 @@ describe('erasing a patient after a visit with chat, a file, a transcript and re
       (await cy.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: waiting?.id })).status,
     ).toBe(200);
 
-    const staff = await liveSocket(cy, false);
+    const staff = await stack.liveSocket(cy, false);
     staff.ws.send(JSON.stringify({ type: 'chat-open', visitId }));
     await staff.waitFor((m) => m['type'] === 'chat' && m['visitId'] === visitId);
     staff.ws.send(
@@ -207,7 +195,7 @@ describe('erasing a patient after a visit with chat, a file, a transcript and re
     expect(JSON.stringify(await transcript.json())).not.toContain(CANARY);
     const file = await cy.fetch(`${stack.url}/api/visits/${visitId}/chat/files/${fileId}`);
     expect(file.status).toBe(409);
-    const staff = await liveSocket(cy, false);
+    const staff = await stack.liveSocket(cy, false);
     staff.ws.send(JSON.stringify({ type: 'chat-open', visitId }));
     const history = await staff.waitFor((m) => m['visitId'] === visitId);
     expect(history).toMatchObject({ type: 'chat-error', code: 'erased' });

@@ -9,11 +9,10 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import type { WebSocket } from 'ws';
 import { eventually, readEventLog } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, liveSocket, redeemLink, signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -25,7 +24,6 @@ const CANARY = 'canary-okapi-9183';
 let stack: TestStack;
 let nc: NatsConnection;
 let clinician: string;
-const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack({
@@ -38,12 +36,9 @@ beforeAll(async () => {
   await stack.createUser('bo@files.test', 'clinician', 'Dr Bo Ek');
 });
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await nc?.close();
   await stack?.stop();
 });
-
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
 
 /** A PDF of `size` bytes whose body repeats the canary (so a plaintext copy anywhere would show). */
 function pdf(size: number): Buffer {
@@ -83,9 +78,9 @@ describe('files in the visit chat', () => {
   let fileId = '';
 
   beforeAll(async () => {
-    const desk = await signedIn('desk@files.test');
-    cara = await signedIn('cara@files.test');
-    bo = await signedIn('bo@files.test');
+    const desk = await stack.signIn('desk@files.test');
+    cara = await stack.signIn('cara@files.test');
+    bo = await stack.signIn('bo@files.test');
     const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Ana Ruiz',
       dateOfBirth: '1985-02-03',
@@ -103,7 +98,7 @@ describe('files in the visit chat', () => {
   });
 
   it('shares the patient’s PDF, pushes it to the clinician’s open chat, and lets both download it', async () => {
-    const staff = await liveSocket(stack.url, cara, false, sockets);
+    const staff = await stack.liveSocket(cara, false);
     staff.ws.send(JSON.stringify({ type: 'chat-open', visitId }));
     await staff.waitFor((m) => m['type'] === 'chat' && m['visitId'] === visitId);
 
@@ -216,7 +211,7 @@ describe('files in the visit chat', () => {
   });
 
   it('exports the chat into the visit record for a host clinician only, sealed, and reads it back', async () => {
-    const staff = await liveSocket(stack.url, cara, false, sockets);
+    const staff = await stack.liveSocket(cara, false);
     staff.ws.send(
       JSON.stringify({ type: 'chat-send', visitId, text: `See you next week ${CANARY}`, ref: 't1' }),
     );

@@ -8,11 +8,10 @@
  * burst over the rate limit is cut off with a retry delay.
  */
 import type { NatsConnection } from 'nats';
-import type { WebSocket } from 'ws';
 import { eventually, readEventLog } from '@haven/testing';
 import type { CookieJar, LiveSocket } from '../test/gateway';
-import { bookVisitWithLink, liveSocket as openLive, redeemLink, signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -20,7 +19,6 @@ jest.setTimeout(120_000);
 let stack: TestStack;
 let nc: NatsConnection;
 let clinician: string;
-const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
@@ -30,13 +28,9 @@ beforeAll(async () => {
   await stack.createUser('bo@chat.test', 'clinician', 'Dr Bo Ek');
 });
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await nc?.close();
   await stack?.stop();
 });
-
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
-const liveSocket = (jar: CookieJar, asPatient: boolean) => openLive(stack.url, jar, asPatient, sockets);
 
 interface ChatMessage {
   id: string;
@@ -70,8 +64,8 @@ describe('the visit chat on the live channel', () => {
   let pat: LiveSocket;
 
   beforeAll(async () => {
-    const desk = await signedIn('desk@chat.test');
-    cara = await signedIn('cara@chat.test');
+    const desk = await stack.signIn('desk@chat.test');
+    cara = await stack.signIn('cara@chat.test');
     const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Maria Lopez',
       dateOfBirth: '1979-04-05',
@@ -79,8 +73,8 @@ describe('the visit chat on the live channel', () => {
     visitId = visit.visitId;
     patient = await redeemLink(stack.url, visit);
     secondDevice = await redeemLink(stack.url, visit);
-    pat = await liveSocket(patient, true);
-    staff = await liveSocket(cara, false);
+    pat = await stack.liveSocket(patient, true);
+    staff = await stack.liveSocket(cara, false);
     for (const jar of [patient, secondDevice]) {
       expect((await jar.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
     }
@@ -130,7 +124,7 @@ describe('the visit chat on the live channel', () => {
   });
 
   it('gives a page that opens the chat later the history, oldest first', async () => {
-    const later = await liveSocket(cara, false);
+    const later = await stack.liveSocket(cara, false);
     later.ws.send(JSON.stringify({ type: 'chat-open', visitId }));
     const history = await later.waitFor((m) => m['type'] === 'chat');
     expect((history['messages'] as ChatMessage[]).map((m) => m.text)).toEqual([
@@ -140,13 +134,13 @@ describe('the visit chat on the live channel', () => {
   });
 
   it('refuses another clinician and the patient’s un-admitted device, and records the refusals', async () => {
-    const bo = await liveSocket(await signedIn('bo@chat.test'), false);
+    const bo = await stack.liveSocket(await stack.signIn('bo@chat.test'), false);
     bo.ws.send(JSON.stringify({ type: 'chat-open', visitId }));
     expect(await bo.waitFor((m) => m['type'] === 'chat-error')).toMatchObject({ code: 'forbidden' });
     send(bo, visitId, 'let me in', 'b1');
     expect(await answerTo(bo, 'b1')).toMatchObject({ type: 'chat-error', code: 'forbidden' });
 
-    const waiting = await liveSocket(secondDevice, true);
+    const waiting = await stack.liveSocket(secondDevice, true);
     send(waiting, visitId, 'me too', 'w1');
     expect(await answerTo(waiting, 'w1')).toMatchObject({ type: 'chat-error', code: 'forbidden' });
     expect(chatTexts(bo)).toEqual([]);
@@ -174,7 +168,7 @@ describe('the visit chat on the live channel', () => {
     expect(answer).toMatchObject({ type: 'chat-error', code: 'invalid' });
     expect(String(answer['reason'])).toMatch(/at most 2000/);
 
-    const flooded = await liveSocket(cara, false);
+    const flooded = await stack.liveSocket(cara, false);
     const closed = new Promise<number>((resolve) => flooded.ws.once('close', (code) => resolve(code)));
     send(flooded, visitId, 'y'.repeat(20_000), 'huge');
     expect(await closed).toBe(1009);

@@ -6,11 +6,10 @@
  * Attacks: another clinician and the patient cannot post one; bad input is refused with the field named.
  */
 import type { NatsConnection } from 'nats';
-import type { WebSocket } from 'ws';
 import { eventually, readEventLog } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, liveSocket as openLive, redeemLink, signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -18,7 +17,6 @@ jest.setTimeout(120_000);
 let stack: TestStack;
 let nc: NatsConnection;
 let clinician: string;
-const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
@@ -28,12 +26,10 @@ beforeAll(async () => {
   await stack.createUser('bo@late.test', 'clinician', 'Dr Bo Ek');
 });
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await nc?.close();
   await stack?.stop();
 });
 
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
 const CANARY = 'canary-otter-9182';
 
 describe('the waiting room’s note', () => {
@@ -42,8 +38,8 @@ describe('the waiting room’s note', () => {
   let patient: CookieJar;
 
   beforeAll(async () => {
-    const desk = await signedIn('desk@late.test');
-    cara = await signedIn('cara@late.test');
+    const desk = await stack.signIn('desk@late.test');
+    cara = await stack.signIn('cara@late.test');
     const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Ana Ruiz',
       dateOfBirth: '1990-02-03',
@@ -60,7 +56,7 @@ describe('the waiting room’s note', () => {
   });
 
   it('tells the waiting patient at once that the clinician is running late, with their place', async () => {
-    const live = await openLive(stack.url, patient, true, sockets);
+    const live = await stack.liveSocket(patient, true);
     const posted = await cara.post(`${stack.url}/api/visits/${visitId}/lobby-notice`, {
       kind: 'running_late',
       delayMinutes: 10,
@@ -100,7 +96,7 @@ describe('the waiting room’s note', () => {
   });
 
   it('refuses another clinician, and bad input with the field named', async () => {
-    const bo = await signedIn('bo@late.test');
+    const bo = await stack.signIn('bo@late.test');
     const other = await bo.post(`${stack.url}/api/visits/${visitId}/lobby-notice`, {
       kind: 'running_late',
       delayMinutes: 5,

@@ -10,15 +10,8 @@
 import type { NatsConnection } from 'nats';
 import { WebSocket } from 'ws';
 import { eventually, readEventLog, startMailCatcher, type MailCatcher } from '@haven/testing';
-import {
-  CookieJar,
-  bookVisitWithLink,
-  liveSocket,
-  redeemLink,
-  signedIn as signIn,
-  type LiveSocket,
-} from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { CookieJar, bookVisitWithLink, redeemLink, type LiveSocket } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(180_000);
@@ -55,15 +48,12 @@ beforeAll(async () => {
   bo = await stack.createUser('bo@msg.test', 'clinician', 'Dr Bo Ek');
   await stack.createUser('ada@msg.test', 'admin', 'Ada Admin');
 });
-const sockets: WebSocket[] = [];
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await nc?.close();
   await stack?.stop();
   await catcher?.close();
 });
 
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
 const api = (path: string) => `${stack.url}/api${path}`;
 
 interface ThreadJson {
@@ -83,8 +73,8 @@ describe('a follow-up message after the visit', () => {
   let link: { token: string; passcode: string };
 
   beforeAll(async () => {
-    const desk = await signedIn('desk@msg.test');
-    cara = await signedIn('cara@msg.test');
+    const desk = await stack.signIn('desk@msg.test');
+    cara = await stack.signIn('cara@msg.test');
     const created = await desk.post(api('/patients'), {
       name: NAME,
       dateOfBirth: DOB,
@@ -187,7 +177,7 @@ describe('a follow-up message after the visit', () => {
 
   it('refuses another clinician, the front desk and an admin, recorded as AccessRefused', async () => {
     for (const user of ['bo@msg.test', 'desk@msg.test', 'ada@msg.test']) {
-      const jar = await signedIn(user);
+      const jar = await stack.signIn(user);
       expect((await jar.fetch(api(`/messages/threads/${threadId}`))).status).toBe(403);
       const post = await jar.post(api(`/messages/threads/${threadId}/messages`), { text: 'hello' });
       expect(post.status).toBe(403);
@@ -220,10 +210,10 @@ describe('live push of secure messages (raw websockets)', () => {
   let dee: CookieJar;
 
   beforeAll(async () => {
-    const desk = await signedIn('desk@msg.test');
+    const desk = await stack.signIn('desk@msg.test');
     // A clinician of their own (the first visit holds Dr Ng's slot); Dr Ek sees the other patient.
     const deeId = await stack.createUser('dee@msg.test', 'clinician', 'Dr Dee Oak');
-    dee = await signedIn('dee@msg.test');
+    dee = await stack.signIn('dee@msg.test');
     const visit = await bookVisitWithLink(stack.url, desk, deeId, {
       name: 'Wilhelmina Pushcart',
       dateOfBirth: '1977-03-04',
@@ -240,12 +230,12 @@ describe('live push of secure messages (raw websockets)', () => {
     const messagesOnly = new CookieJar();
     await messagesOnly.fetch(`${stack.url}/join`);
     expect((await messagesOnly.post(api('/messages/join'), visit)).status).toBe(200);
-    patientLive = await liveSocket(stack.url, messagesOnly, true, sockets);
-    deeLive = await liveSocket(stack.url, dee, false, sockets);
+    patientLive = await stack.liveSocket(messagesOnly, true);
+    deeLive = await stack.liveSocket(dee, false);
     outsiders = [
-      await liveSocket(stack.url, await signedIn('cara@msg.test'), false, sockets),
-      await liveSocket(stack.url, await signedIn('desk@msg.test'), false, sockets),
-      await liveSocket(stack.url, await redeemLink(stack.url, other), true, sockets),
+      await stack.liveSocket(await stack.signIn('cara@msg.test'), false),
+      await stack.liveSocket(await stack.signIn('desk@msg.test'), false),
+      await stack.liveSocket(await redeemLink(stack.url, other), true),
     ];
   });
 
@@ -338,13 +328,13 @@ describe('the messages link of a notice', () => {
 
 describe('the front desk starts a scheduling thread', () => {
   it('opens it with a patient, who sees the message at once on their messages page', async () => {
-    const desk = await signedIn('desk@msg.test');
+    const desk = await stack.signIn('desk@msg.test');
     const patient = new CookieJar();
     await patient.fetch(`${stack.url}/join`);
     expect(
       (await patient.post(api('/messages/join'), { token: noticeToken, passcode: noticePasscode })).status,
     ).toBe(200);
-    const live = await liveSocket(stack.url, patient, true, sockets);
+    const live = await stack.liveSocket(patient, true);
     const opened = await desk.post(api('/messages/threads'), { topic: 'scheduling', patientId: ottoId });
     expect(opened.status).toBe(201);
     const thread = ((await opened.json()) as { thread: ThreadJson & { clinicianId: string | null } }).thread;

@@ -8,11 +8,10 @@
  * patient's cookie on the clinician's recording routes, a malformed consent, an acknowledgement when nothing is
  * recorded. A device arriving during the recording without consent: the Admit is refused with the reason.
  */
-import type { WebSocket } from 'ws';
 import { JetStreamEventStore } from '@haven/eventstore';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, liveSocket as openLive, redeemLink, signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -20,7 +19,6 @@ jest.setTimeout(120_000);
 let stack: TestStack;
 let store: JetStreamEventStore;
 let clinician: string;
-const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
@@ -29,13 +27,9 @@ beforeAll(async () => {
   clinician = await stack.createUser('rhea@rec.test', 'clinician', 'Dr Rhea Stone');
 });
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await store?.close();
   await stack?.stop();
 });
-
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
-const liveSocket = (jar: CookieJar, asPatient: boolean) => openLive(stack.url, jar, asPatient, sockets);
 
 const recordingMessage = (state: string) => (m: Record<string, unknown>) =>
   m['type'] === 'recording' && m['state'] === state;
@@ -48,8 +42,8 @@ describe('recording a visit through the gateway', () => {
   let link: Awaited<ReturnType<typeof bookVisitWithLink>>;
 
   beforeAll(async () => {
-    desk = await signedIn('desk@rec.test');
-    rhea = await signedIn('rhea@rec.test');
+    desk = await stack.signIn('desk@rec.test');
+    rhea = await stack.signIn('rhea@rec.test');
     const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Ines Alvarez',
       dateOfBirth: '1971-02-03',
@@ -69,8 +63,8 @@ describe('recording a visit through the gateway', () => {
   });
 
   it('asks, records once the patient consents, notices every page, and stops', async () => {
-    const staffSocket = await liveSocket(rhea, false);
-    const patientSocket = await liveSocket(patient, true);
+    const staffSocket = await stack.liveSocket(rhea, false);
+    const patientSocket = await stack.liveSocket(patient, true);
 
     const start = await rhea.post(`${stack.url}/api/visits/${visitId}/recording/start`, {});
     expect(start.status).toBe(200);
@@ -155,8 +149,8 @@ describe('recording a visit through the gateway', () => {
   });
 
   it('tells the clinician at once that the patient refused (role only), and lets the clinician cancel', async () => {
-    const staffSocket = await liveSocket(rhea, false);
-    const patientSocket = await liveSocket(patient, true);
+    const staffSocket = await stack.liveSocket(rhea, false);
+    const patientSocket = await stack.liveSocket(patient, true);
     const ended = (reason: string) => (m: Record<string, unknown>) =>
       recordingMessage('off')(m) && m['reason'] === reason;
     const endedEvents = async () =>

@@ -5,18 +5,16 @@
  * device tries to ride on the first one's admission with plain HTTP and raw WebSockets — it gets no media
  * credential, no `admitted` message, and the first device's credential does not open the media room for it.
  */
-import type { WebSocket } from 'ws';
 import { MediaClient } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, liveSocket as openLive, redeemLink, signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
 
 let stack: TestStack;
 let clinician: string;
-const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
@@ -24,12 +22,8 @@ beforeAll(async () => {
   clinician = await stack.createUser('cara@two.test', 'clinician', 'Dr Cara Ng');
 });
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
   await stack?.stop();
 });
-
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
-const liveSocket = (jar: CookieJar, asPatient: boolean) => openLive(stack.url, jar, asPatient, sockets);
 
 interface LobbyEntry {
   id: string;
@@ -45,8 +39,8 @@ describe('one patient link, two devices', () => {
   const devices: CookieJar[] = [];
 
   beforeAll(async () => {
-    desk = await signedIn('desk@two.test');
-    cara = await signedIn('cara@two.test');
+    desk = await stack.signIn('desk@two.test');
+    cara = await stack.signIn('cara@two.test');
     const visit = await bookVisitWithLink(stack.url, desk, clinician, {
       name: 'Maria Lopez',
       dateOfBirth: '1979-04-05',
@@ -58,9 +52,9 @@ describe('one patient link, two devices', () => {
 
   it('puts each device in the lobby as its own entry, admitted on its own; the second cannot ride on the first', async () => {
     const [first, second] = devices as [CookieJar, CookieJar];
-    const staffSocket = await liveSocket(cara, false);
-    const firstSocket = await liveSocket(first, true);
-    const secondSocket = await liveSocket(second, true);
+    const staffSocket = await stack.liveSocket(cara, false);
+    const firstSocket = await stack.liveSocket(first, true);
+    const secondSocket = await stack.liveSocket(second, true);
     for (const jar of [first, second]) {
       const joined = await jar.post(`${stack.url}/api/patient/lobby`, {});
       expect(joined.status).toBe(200);

@@ -23,7 +23,8 @@ import { MediaRelay } from '../src/media-ws';
 import { subscribeHubFeeds, type HubFeeds } from '../src/hub-feed';
 import { WsHub } from '../src/ws';
 import type { GatewayClients } from '../src/context';
-import { captureLogs } from './gateway';
+import type { WebSocket } from 'ws';
+import { captureLogs, liveSocket, signedIn, type CookieJar, type LiveSocket } from './gateway';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 export const WEB_ROOT = join(ROOT, 'web', 'dist');
@@ -63,6 +64,10 @@ export interface TestStack {
     role: 'admin' | 'clinician' | 'front_desk' | 'auditor',
     name?: string,
   ): Promise<string>;
+  /** Signs `username` in through the gateway with {@link STACK_PASSWORD}; resolves with its cookies. */
+  signIn(username: string): Promise<CookieJar>;
+  /** Opens the live channel as `jar` (the patient's with `asPatient`); the stack terminates it when it stops. */
+  liveSocket(jar: CookieJar, asPatient: boolean): Promise<LiveSocket>;
   stop(): Promise<void>;
 }
 
@@ -269,7 +274,11 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
 /** Starts everything. Rejects (after cleaning up what started) when something does not come up. */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
   const parts: StackParts = { extraServers: [] };
-  const stop = () => stopParts(parts);
+  const sockets: WebSocket[] = [];
+  const stop = async () => {
+    for (const socket of sockets) socket.terminate();
+    await stopParts(parts);
+  };
   try {
     const launched = (parts.launched = await launchServices(options));
     const identityEnv = launched.service('identity').env;
@@ -287,6 +296,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         ? { recordingDataDir: launched.service('recording').env['HAVEN_DATA_DIR'] ?? '' }
         : {}),
       createUser: (email, role, name) => inviteUser(identityEnv, { email, role, name }),
+      signIn: (username) => signedIn(gateway.url, username, STACK_PASSWORD),
+      liveSocket: (jar, asPatient) => liveSocket(gateway.url, jar, asPatient, sockets),
       stop,
     };
   } catch (err) {
