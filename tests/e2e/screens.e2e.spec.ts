@@ -100,6 +100,23 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     }
   });
 
+  it('keeps the whole control bar, on one line, under the video at 1280×800 on the in-visit screens', () => {
+    const desk = result.checks.filter(
+      (x) =>
+        x.width === 1280 &&
+        (x.screen === 'patient-visit' || x.screen === 'clinician-visit' || x.screen === 'guest-visit'),
+    );
+    expect(desk).toHaveLength(3);
+    // One line of controls is 3.5rem of button (56 px) plus borders: under 80 px; two lines are over 110 px.
+    expect(
+      desk.map((c) => ({
+        screen: c.screen,
+        onScreen: c.controls !== null && c.controls.bottom <= 800,
+        oneLine: c.controls !== null && c.controls.bottom - c.controls.top < 80,
+      })),
+    ).toEqual(desk.map((c) => ({ screen: c.screen, onScreen: true, oneLine: true })));
+  });
+
   it('measures the connection to the remote participant from the live WebRTC statistics', () => {
     const measured = result.checks
       .filter((x) => x.screen === 'patient-visit' || x.screen === 'clinician-visit')

@@ -38,6 +38,8 @@ export interface ScreenCheck {
   readonly overflowX: number;
   /** The visit's main tile, when the screen has one: its top and bottom in the viewport. */
   readonly mainTile: { top: number; bottom: number } | null;
+  /** Where the visit's control bar is on screen (null where the page has none). */
+  readonly controls: { top: number; bottom: number } | null;
   /** What the main tile's connection-quality bars say (their accessible name), when it shows them. */
   readonly mainTileQuality: string | null;
   /** Controls cut off by the viewport's or a clipping ancestor's edge (their names); none when all fit. */
@@ -99,6 +101,11 @@ async function main(): Promise<ScreensResult> {
         .first()
         .boundingBox({ timeout: 500 })
         .catch(() => null);
+      const controls = await page
+        .locator('.visit-controls')
+        .first()
+        .boundingBox({ timeout: 500 })
+        .catch(() => null);
       const file = join(SCREENSHOT_DIR, `screens-${screen}-${v.width}.png`);
       mkdirSync(SCREENSHOT_DIR, { recursive: true });
       // What fits the screen, not the full page: "below the fold" is part of what is checked.
@@ -110,6 +117,7 @@ async function main(): Promise<ScreensResult> {
         violations: axe.violations.map((x) => `${x.id}: ${x.nodes.length} node(s)`),
         overflowX: Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')),
         mainTile: mainTile ? { top: mainTile.y, bottom: mainTile.y + mainTile.height } : null,
+        controls: controls ? { top: controls.y, bottom: controls.y + controls.height } : null,
         mainTileQuality: await page
           .locator('.tile-main .tile-quality')
           .first()

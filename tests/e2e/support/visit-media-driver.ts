@@ -323,7 +323,8 @@ async function blurBackground(
     await toggle.click();
     out.modelStatus = (await model).status();
     await patient
-      .locator('.visit-controls button[aria-pressed="true"]', { hasText: 'Blur background' })
+      .getByRole('toolbar', { name: 'Visit controls' })
+      .getByRole('button', { name: 'Blur background', pressed: true })
       .waitFor({ timeout: 60_000 });
     out.startMs = Date.now() - t0;
     out.pressed = await toggle.getAttribute('aria-pressed');
@@ -375,7 +376,8 @@ async function blurBackground(
       .getByRole('button', { name: /^Background picture/ });
     await picture.click();
     await patient
-      .locator('.visit-controls button[aria-pressed="true"]', { hasText: 'Background picture' })
+      .getByRole('toolbar', { name: 'Visit controls' })
+      .getByRole('button', { name: 'Background picture', pressed: true })
       .waitFor({ timeout: 30_000 });
     const shown = camera(await visitStats(staff));
     await waitForStats(

@@ -115,8 +115,8 @@ const CORNERS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as cons
 
 /** The background effects' buttons in the control bar. */
 const BACKGROUND_CONTROLS = [
-  { kind: 'blur', label: 'Blur background', icon: 'blur' },
-  { kind: 'image', label: 'Background picture', icon: 'picture' },
+  { kind: 'blur', label: 'Blur background', word: 'Blur', icon: 'blur' },
+  { kind: 'image', label: 'Background picture', word: 'Background', icon: 'picture' },
 ] as const;
 
 function Icon({ name }: { name: 'mic' | 'camera' | 'share' | 'blur' | 'picture' | 'leave' | 'fullscreen' }) {
@@ -234,7 +234,9 @@ export function VisitScreen({
         <RecordingControls role={options.role} endpoints={recording} live={live} />
       ) : null}
       {inRoom(state) ? (
-        <div className={`visit-stage${screen ? ' visit-stage-share' : ''}`}>
+        <div
+          className={`visit-stage${screen ? ' visit-stage-share' : ''}${strip.length > 0 ? ' visit-stage-strip' : ''}`}
+        >
           <div className="visit-main">
             {main ? (
               <Tile
@@ -248,6 +250,19 @@ export function VisitScreen({
             ) : (
               <div className="tile tile-main tile-empty" aria-hidden="true" />
             )}
+            {fullScreen.available ? (
+              // On the stage, as in other video apps: the control bar then fits one line beside a side column.
+              <button
+                type="button"
+                className="stage-fullscreen"
+                aria-label="Full screen"
+                title="Full screen"
+                aria-pressed={fullScreen.on}
+                onClick={fullScreen.toggle}
+              >
+                <Icon name="fullscreen" />
+              </button>
+            ) : null}
           </div>
           {strip.length > 0 ? (
             <ul className="visit-strip" aria-label="Others in the visit">
@@ -313,11 +328,14 @@ export function VisitScreen({
             <Icon name="share" />
             <span>Share screen</span>
           </button>
-          {BACKGROUND_CONTROLS.map(({ kind, label, icon }) => (
+          {BACKGROUND_CONTROLS.map(({ kind, label, word, icon }) => (
+            // One word under the icon keeps the bar on one line; the full name (which starts with the word) is
+            // what a screen reader and a voice command use.
             <button
               key={kind}
               type="button"
               className="control"
+              aria-label={label}
               aria-pressed={visit.background.effect === kind}
               disabled={
                 !live || !!media?.receiveOnly || visit.background.busy || !!visit.background.unavailable
@@ -327,7 +345,7 @@ export function VisitScreen({
               onClick={() => visit.toggleBackground(kind)}
             >
               <Icon name={icon} />
-              <span>{label}</span>
+              <span>{word}</span>
             </button>
           ))}
           {visit.background.unavailable ? (
@@ -336,17 +354,6 @@ export function VisitScreen({
             </span>
           ) : null}
           {chatTarget ? <ChatButton chat={chat} panelId={chatPanelId} /> : null}
-          {fullScreen.available ? (
-            <button
-              type="button"
-              className="control"
-              aria-pressed={fullScreen.on}
-              onClick={fullScreen.toggle}
-            >
-              <Icon name="fullscreen" />
-              <span>Full screen</span>
-            </button>
-          ) : null}
           <button type="button" className="control control-leave" onClick={() => void visit.leave()}>
             <Icon name="leave" />
             <span>Leave</span>

@@ -257,6 +257,14 @@ describe('the visit screen', () => {
   describe('background blur', () => {
     const blur = () => controls().getByRole('button', { name: /^Blur background/ });
 
+    it('shows one word under its icon and keeps the full name for assistive technology', async () => {
+      const { send } = await renderVisit('patient');
+      send({ type: 'JoinSent' }, { type: 'MediaConnected' });
+      expect(blur().textContent).toBe('Blur');
+      const picture = controls().getByRole('button', { name: 'Background picture' });
+      expect(picture.textContent).toBe('Background');
+    });
+
     it('is off by default and switches on and off on the device, saying its state', async () => {
       const { room, send } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'MediaConnected' });
@@ -473,7 +481,9 @@ describe('the visit screen', () => {
       try {
         const { send } = await renderVisit('patient');
         send({ type: 'JoinSent' }, { type: 'MediaConnected' });
-        const button = controls().getByRole('button', { name: 'Full screen' });
+        // On the stage, not in the control bar (which then fits one line beside the console's side column).
+        expect(controls().queryByRole('button', { name: 'Full screen' })).toBeNull();
+        const button = screen.getByRole('button', { name: 'Full screen' });
         expect(button.getAttribute('aria-pressed')).toBe('false');
         act(() => button.click());
         expect(requested).toEqual([screen.getByRole('region', { name: 'Video visit' })]);
@@ -488,7 +498,7 @@ describe('the visit screen', () => {
     it('is not offered where the page may not go full screen', async () => {
       const { send } = await renderVisit('patient');
       send({ type: 'JoinSent' }, { type: 'MediaConnected' });
-      expect(controls().queryByRole('button', { name: 'Full screen' })).toBeNull();
+      expect(screen.queryByRole('button', { name: 'Full screen' })).toBeNull();
     });
   });
 });
