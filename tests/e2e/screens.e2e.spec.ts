@@ -19,6 +19,7 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     ns = await createNetns();
     // About 2 minutes on an idle machine; a loaded 2-core machine has needed over 5.
     result = await runInNetns<ScreensResult>(ns, DRIVER, {}, { timeoutMs: 540_000 });
+    process.stderr.write(`screens: ${JSON.stringify(result.timings)}\n`);
   }, 560_000);
 
   afterAll(async () => {

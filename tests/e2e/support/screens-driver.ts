@@ -50,6 +50,8 @@ export interface ScreenCheck {
 export interface ScreensResult {
   readonly checks: ScreenCheck[];
   readonly cspViolations: string[];
+  /** The whole run, and the part spent waiting for in-visit tiles to be live (waitForLiveTile), ms. */
+  readonly timings: { readonly totalMs: number; readonly liveWaitMs: number };
 }
 
 const PATIENT = { name: 'Maria Lopez', dateOfBirth: '1975-09-30' } as const;
@@ -81,31 +83,117 @@ const CLIPPED_CONTROLS = `(() => {
   return out;
 })()`;
 
+/**
+ * Where the visit's main tile and control bar are, and what the main tile's connection-quality bars say, read in
+ * the page in one go: no Playwright wait with a short timeout that a loaded machine can outlast (a missing element
+ * is simply null, at once, on the screens without a visit).
+ */
+const VISIT_LAYOUT = `(() => {
+  const box = (el) => {
+    if (!el) return null;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 ? { top: r.top, bottom: r.bottom } : null;
+  };
+  const quality = document.querySelector('.tile-main .tile-quality');
+  return {
+    mainTile: box(document.querySelector('.tile-main')),
+    controls: box(document.querySelector('.visit-controls')),
+    mainTileQuality: quality ? quality.getAttribute('aria-label') : null,
+  };
+})()`;
+
+/**
+ * The visit's live state in the page, for an in-visit screen: the visit's status and remote feeds
+ * (window.HavenVisit), and whether the main tile plays a remote participant's video: a frame shown, its quality
+ * measured, and more frames within 300 ms (the video's clock or its frame count moved).
+ */
+const LIVE_TILE = `(async () => {
+  const s = window.HavenVisit && window.HavenVisit.state;
+  const tile = document.querySelector('.tile-main');
+  const video = tile ? tile.querySelector('video') : null;
+  const frames = () => (video && video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality().totalVideoFrames : 0);
+  const out = {
+    status: s ? s.status : null,
+    remoteFeeds: s ? s.remoteFeeds : 0,
+    tile: tile ? tile.className : null,
+    readyState: video ? video.readyState : null,
+    videoWidth: video ? video.videoWidth : 0,
+    quality: !!(tile && tile.querySelector('.tile-quality')),
+    playing: false,
+  };
+  if (video && video.readyState >= 2 && video.videoWidth > 0) {
+    const t0 = video.currentTime;
+    const f0 = frames();
+    await new Promise((r) => setTimeout(r, 300));
+    out.playing = video.currentTime > t0 || frames() > f0;
+  }
+  return out;
+})()`;
+
+interface LiveTile {
+  readonly status: string | null;
+  readonly remoteFeeds: number;
+  readonly tile: string | null;
+  readonly readyState: number | null;
+  readonly videoWidth: number;
+  readonly quality: boolean;
+  readonly playing: boolean;
+}
+
+/** How long an in-visit capture waits for the remote participant's tile to be live, ms. */
+const LIVE_TILE_TIMEOUT_MS = 20_000;
+
+/**
+ * Waits (bounded) until `page` is in its visit live with at least `feeds` remote feeds and the main tile plays a
+ * remote participant's video with its quality measured. Throws naming the screen and what was last seen.
+ */
+async function waitForLiveTile(page: Page, what: string, feeds: number): Promise<void> {
+  const until = Date.now() + LIVE_TILE_TIMEOUT_MS;
+  let last: LiveTile | undefined;
+  for (let i = 0; i < 200 && Date.now() < until; i++) {
+    last = await page.evaluate<LiveTile>(LIVE_TILE);
+    if (last.status === 'live' && last.remoteFeeds >= feeds && last.playing && last.quality) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `${what}: the remote participant's tile was not live (status live, ${feeds} remote feed(s), video playing, ` +
+      `quality measured) within ${LIVE_TILE_TIMEOUT_MS} ms; last seen ${JSON.stringify(last)}`,
+  );
+}
+
 async function main(): Promise<ScreensResult> {
+  const t0 = Date.now();
+  let liveWaitMs = 0;
   const checks: ScreenCheck[] = [];
   const cspViolations: string[] = [];
   let stack: Stack | undefined;
   let a: LaunchedChromium | undefined;
   let b: LaunchedChromium | undefined;
   let c: LaunchedChromium | undefined;
-  /** Screenshots and checks `page` at both viewports (scrolled to `show`), then leaves it at the desktop size. */
-  const capture = async (page: Page, screen: string, show?: string): Promise<void> => {
+  /**
+   * Screenshots and checks `page` at both viewports (scrolled to `show`), then leaves it at the desktop size. An
+   * in-visit screen (`live`: the remote feeds it shows) is shot only once the remote participant's tile is live at
+   * that size (waitForLiveTile), never a moment early.
+   */
+  const capture = async (
+    page: Page,
+    screen: string,
+    show?: string,
+    live?: { readonly feeds: number },
+  ): Promise<void> => {
     for (const v of VIEWPORTS) {
       await page.setViewportSize(v);
       await page.evaluate('window.scrollTo(0, 0)');
+      if (live) {
+        const waitFrom = Date.now();
+        await waitForLiveTile(page, `${screen} @ ${v.width}`, live.feeds);
+        liveWaitMs += Date.now() - waitFrom;
+      }
       if (show) await page.locator(show).scrollIntoViewIfNeeded();
       await new Promise((r) => setTimeout(r, 400)); // layout and video frames at the new size
       const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21aa']).analyze();
-      const mainTile = await page
-        .locator('.tile-main')
-        .first()
-        .boundingBox({ timeout: 500 })
-        .catch(() => null);
-      const controls = await page
-        .locator('.visit-controls')
-        .first()
-        .boundingBox({ timeout: 500 })
-        .catch(() => null);
+      const layout =
+        await page.evaluate<Pick<ScreenCheck, 'mainTile' | 'controls' | 'mainTileQuality'>>(VISIT_LAYOUT);
       const file = join(SCREENSHOT_DIR, `screens-${screen}-${v.width}.png`);
       mkdirSync(SCREENSHOT_DIR, { recursive: true });
       // What fits the screen, not the full page: "below the fold" is part of what is checked.
@@ -116,13 +204,7 @@ async function main(): Promise<ScreensResult> {
         file,
         violations: axe.violations.map((x) => `${x.id}: ${x.nodes.length} node(s)`),
         overflowX: Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')),
-        mainTile: mainTile ? { top: mainTile.y, bottom: mainTile.y + mainTile.height } : null,
-        controls: controls ? { top: controls.y, bottom: controls.y + controls.height } : null,
-        mainTileQuality: await page
-          .locator('.tile-main .tile-quality')
-          .first()
-          .getAttribute('aria-label', { timeout: 500 })
-          .catch(() => null),
+        ...layout,
         clipped: await page.evaluate<string[]>(CLIPPED_CONTROLS),
       });
     }
@@ -208,8 +290,8 @@ async function main(): Promise<ScreensResult> {
     await waitForVisitState(patient, `s.status === 'live'`);
     for (const p of [patient, staff])
       await waitForStats(p, (x) => x.totals.framesDecoded > 5, 'video flows both ways', 15_000);
-    await capture(patient, 'patient-visit');
-    await capture(staff, 'clinician-visit');
+    await capture(patient, 'patient-visit', undefined, { feeds: 1 });
+    await capture(staff, 'clinician-visit', undefined, { feeds: 1 });
     await staff
       .getByRole('toolbar', { name: 'Visit controls' })
       .getByRole('button', { name: 'Share screen' })
@@ -221,7 +303,7 @@ async function main(): Promise<ScreensResult> {
       'the patient decodes the screen share',
       10_000,
     );
-    await capture(patient, 'patient-visit-screen-share');
+    await capture(patient, 'patient-visit-screen-share', undefined, { feeds: 2 });
     await staff
       .getByRole('toolbar', { name: 'Visit controls' })
       .getByRole('button', { name: 'Share screen' })
@@ -231,21 +313,21 @@ async function main(): Promise<ScreensResult> {
     // ------------------------------------------------------------ recording: ask, consent, indicator, play
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
     await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
-    await capture(staff, 'clinician-recording-requested');
+    await capture(staff, 'clinician-recording-requested', undefined, { feeds: 1 });
     await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
-    await capture(patient, 'patient-recording-consent');
+    await capture(patient, 'patient-recording-consent', undefined, { feeds: 1 });
     await patient.getByRole('dialog').getByRole('button', { name: 'Give consent' }).click();
     await patient.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
     await staff.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
-    await capture(patient, 'patient-recording');
-    await capture(staff, 'clinician-recording');
+    await capture(patient, 'patient-recording', undefined, { feeds: 1 });
+    await capture(staff, 'clinician-recording', undefined, { feeds: 1 });
     await new Promise((r) => setTimeout(r, 3000));
     await staff.getByRole('button', { name: 'Stop recording' }).click();
     const recorded = staff.locator('#visit-recordings [data-state="available"]').first();
     await recorded.waitFor({ timeout: 60_000 });
     await recorded.getByRole('button', { name: /^Play the recording/ }).click();
     await staff.locator('video.recordings-video').waitFor({ state: 'visible' });
-    await capture(staff, 'clinician-recording-player', '.recordings-player');
+    await capture(staff, 'clinician-recording-player', '.recordings-player', { feeds: 1 });
 
     // ------------------------------------------------------------ an interpreter joins by a guest link
     const guests = staff.locator('.guest-controls');
@@ -255,7 +337,7 @@ async function main(): Promise<ScreensResult> {
     await issued.waitFor({ state: 'visible' });
     const guestUrl = await issued.getByLabel('Link').inputValue();
     const guestPasscode = await issued.getByLabel('Passcode').inputValue();
-    await capture(staff, 'clinician-guest-link', '.guest-link');
+    await capture(staff, 'clinician-guest-link', '.guest-link', { feeds: 1 });
     const guest = await c.context.newPage();
     guest.setDefaultTimeout(15_000);
     await guest.setViewportSize(VIEWPORTS[0]);
@@ -279,7 +361,7 @@ async function main(): Promise<ScreensResult> {
       'the interpreter sees the clinician and the patient',
       15_000,
     );
-    await capture(guest, 'guest-visit');
+    await capture(guest, 'guest-visit', undefined, { feeds: 2 });
     await c.close();
     c = undefined;
 
@@ -339,7 +421,7 @@ async function main(): Promise<ScreensResult> {
     await signIn(staff, gw, 'auditor');
     await staff.locator('#ledger-rows tr').first().waitFor({ state: 'visible', timeout: 20_000 });
     await capture(staff, 'auditor-ledger', '#audit');
-    return { checks, cspViolations };
+    return { checks, cspViolations, timings: { totalMs: Date.now() - t0, liveWaitMs } };
   } catch (err) {
     throw withLogs(err, stack?.logs(15) ?? '');
   } finally {
