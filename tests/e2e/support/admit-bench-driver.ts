@@ -8,9 +8,9 @@
  * Env: RUNS (default 20). Prints one JSON line ({@link AdmitBenchDriverResult}).
  */
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium, signJanusToken } from '@haven/testing';
+import { signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
-import { startStack, type Stack } from './stack';
+import { withStack } from './stack-run';
 import {
   admit,
   bookVisit,
@@ -22,7 +22,7 @@ import {
   waitForVisitState,
 } from './visit-flow';
 import { answerFromError, startVisitPages, type VisitPages } from './visit-pages';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** What the driver prints. */
 export interface AdmitBenchDriverResult {
@@ -71,100 +71,97 @@ const START_AND_WAIT_FRAME = `(async () => {
 async function main(): Promise<AdmitBenchDriverResult> {
   const t0 = Date.now();
   const runs = Math.min(Math.max(Number(process.env['RUNS'] ?? '20') || 20, 1), 100);
-  let stack: Stack | undefined;
   let pages: VisitPages | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
-  try {
-    const [s, browsers] = await Promise.all([
-      startStack({ gateway: false, audit: false }),
-      Promise.all([launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b] = browsers;
-    const st = s;
-    const stackStartMs = st.timings['total'] ?? 0;
-    const sessionHttp = st.sessionHttpUrls[0];
-    if (!sessionHttp) throw new Error('no session HTTP port');
-    pages = await startVisitPages(`${sessionHttp.replace(/^http/, 'ws')}/media`);
-    const frontDesk = await st.login('front_desk');
-    const clinician = await st.login('clinician');
-    const v = await bookVisit(st, frontDesk, clinician);
-    // The pages' media websocket (/api/media) is authenticated by these cookies, as at the gateway.
-    const cookie = (name: string, value: string) => ({ name, value, domain: '127.0.0.1', path: '/api' });
-    await a.context.addCookies([cookie('haven_access', clinician.token)]);
-    await b.context.addCookies([cookie('haven_patient', v.patientToken)]);
-    pages.setMedia('clinician', async () => ({
-      ok: true,
-      body: mediaBody(await joinMedia(st, v.visit, clinician.token)),
-    }));
-    pages.setMedia('patient', async () => {
+  return withStack(
+    { browsers: 2, stack: { gateway: false, audit: false } },
+    async ({ stack: st, browsers: [a, b] }) => {
       try {
-        return { ok: true, body: mediaBody(await joinMedia(st, v.visit, v.patientToken), { patient: true }) };
-      } catch (err) {
-        return answerFromError(err);
+        const stackStartMs = st.timings['total'] ?? 0;
+        const sessionHttp = st.sessionHttpUrls[0];
+        if (!sessionHttp) throw new Error('no session HTTP port');
+        pages = await startVisitPages(`${sessionHttp.replace(/^http/, 'ws')}/media`);
+        const frontDesk = await st.login('front_desk');
+        const clinician = await st.login('clinician');
+        const v = await bookVisit(st, frontDesk, clinician);
+        // The pages' media websocket (/api/media) is authenticated by these cookies, as at the gateway.
+        const cookie = (name: string, value: string) => ({ name, value, domain: '127.0.0.1', path: '/api' });
+        await a.context.addCookies([cookie('haven_access', clinician.token)]);
+        await b.context.addCookies([cookie('haven_patient', v.patientToken)]);
+        pages.setMedia('clinician', async () => ({
+          ok: true,
+          body: mediaBody(await joinMedia(st, v.visit, clinician.token)),
+        }));
+        pages.setMedia('patient', async () => {
+          try {
+            return {
+              ok: true,
+              body: mediaBody(await joinMedia(st, v.visit, v.patientToken), { patient: true }),
+            };
+          } catch (err) {
+            return answerFromError(err);
+          }
+        });
+        const clinPage = await a.context.newPage();
+        const patPage = await b.context.newPage();
+        await Promise.all([
+          clinPage.goto(`${pages.url}/visit.html`),
+          patPage.goto(`${pages.url}/visit.html`),
+        ]);
+        await startVisit(clinPage, {
+          mediaUrl: '/api/test/media/clinician',
+          leaveUrl: '/api/test/leave/clinician',
+          role: 'clinician',
+        });
+        const clin = await waitForVisitState(clinPage, `s.status === 'live' || s.status === 'error'`);
+        if (clin.status !== 'live' || clin.publisherId === null)
+          throw new Error(`clinician not live: ${JSON.stringify(clin)}`);
+        // Warm janus.js in the patient's page, as the waiting room would (the page is open before admission).
+        await patPage.evaluate(
+          `new Promise((resolve, reject) => { const s = document.createElement('script'); s.src = '/vendor/janus.js'; s.onload = resolve; s.onerror = reject; document.head.appendChild(s); })`,
+        );
+        const rawPage = await b.context.newPage();
+
+        const admitToFirstFrameMs: number[] = [];
+        const admitRpcMs: number[] = [];
+        const rawJoinToFirstFrameMs: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          const participant = await joinLobby(st, v);
+          const tAdmit = Date.now();
+          await admit(st, clinician, participant);
+          admitRpcMs.push(Date.now() - tAdmit);
+          const tFrame = await patPage.evaluate<number>(START_AND_WAIT_FRAME);
+          admitToFirstFrameMs.push(tFrame - tAdmit);
+
+          // Raw baseline with the same browsers, same room: a plain janus.js subscriber straight at Janus, with the
+          // test's own core token and the room's PIN (no proxy, no gateway).
+          rawJoinToFirstFrameMs.push(
+            await rawFirstFrame(rawPage, pages.url, {
+              role: 'subscriber',
+              server: st.janusWsUrl,
+              token: signJanusToken({ secret: st.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 }),
+              room: String(roomNumberOf(v.appointmentId)),
+              pin: roomCredentials(st.janusTokenSecret, v.appointmentId).pin,
+              feed: String(clin.publisherId),
+              display: 'raw',
+            }),
+          );
+          await rawPage.goto('about:blank');
+
+          await kick(st, clinician, participant);
+          await waitForVisitState(patPage, `s.status === 'kicked' || s.status === 'error'`, 10_000);
+        }
+        return {
+          admitToFirstFrameMs,
+          admitRpcMs,
+          rawJoinToFirstFrameMs,
+          stackStartMs,
+          totalMs: Date.now() - t0,
+        };
+      } finally {
+        await pages?.close();
       }
-    });
-    const clinPage = await a.context.newPage();
-    const patPage = await b.context.newPage();
-    await Promise.all([clinPage.goto(`${pages.url}/visit.html`), patPage.goto(`${pages.url}/visit.html`)]);
-    await startVisit(clinPage, {
-      mediaUrl: '/api/test/media/clinician',
-      leaveUrl: '/api/test/leave/clinician',
-      role: 'clinician',
-    });
-    const clin = await waitForVisitState(clinPage, `s.status === 'live' || s.status === 'error'`);
-    if (clin.status !== 'live' || clin.publisherId === null)
-      throw new Error(`clinician not live: ${JSON.stringify(clin)}`);
-    // Warm janus.js in the patient's page, as the waiting room would (the page is open before admission).
-    await patPage.evaluate(
-      `new Promise((resolve, reject) => { const s = document.createElement('script'); s.src = '/vendor/janus.js'; s.onload = resolve; s.onerror = reject; document.head.appendChild(s); })`,
-    );
-    const rawPage = await b.context.newPage();
-
-    const admitToFirstFrameMs: number[] = [];
-    const admitRpcMs: number[] = [];
-    const rawJoinToFirstFrameMs: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const participant = await joinLobby(st, v);
-      const tAdmit = Date.now();
-      await admit(st, clinician, participant);
-      admitRpcMs.push(Date.now() - tAdmit);
-      const tFrame = await patPage.evaluate<number>(START_AND_WAIT_FRAME);
-      admitToFirstFrameMs.push(tFrame - tAdmit);
-
-      // Raw baseline with the same browsers, same room: a plain janus.js subscriber straight at Janus, with the
-      // test's own core token and the room's PIN (no proxy, no gateway).
-      rawJoinToFirstFrameMs.push(
-        await rawFirstFrame(rawPage, pages.url, {
-          role: 'subscriber',
-          server: st.janusWsUrl,
-          token: signJanusToken({ secret: st.janusTokenSecret, expiresAt: Date.now() + 10 * 60_000 }),
-          room: String(roomNumberOf(v.appointmentId)),
-          pin: roomCredentials(st.janusTokenSecret, v.appointmentId).pin,
-          feed: String(clin.publisherId),
-          display: 'raw',
-        }),
-      );
-      await rawPage.goto('about:blank');
-
-      await kick(st, clinician, participant);
-      await waitForVisitState(patPage, `s.status === 'kicked' || s.status === 'error'`, 10_000);
-    }
-    return {
-      admitToFirstFrameMs,
-      admitRpcMs,
-      rawJoinToFirstFrameMs,
-      stackStartMs,
-      totalMs: Date.now() - t0,
-    };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    await Promise.all([a?.close(), b?.close()]);
-    await pages?.close();
-    await stack?.stop();
-  }
+    },
+  );
 }
 
 runDriver('admit-bench-driver', main);

@@ -18,11 +18,12 @@ import type { Page } from 'playwright-core';
 import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
-import { eventually, launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
-import { startStack, type Stack } from './stack';
+import { eventually, screenshot } from '@haven/testing';
+import type { Stack } from './stack';
+import { withStack } from './stack-run';
 import { waitForStats, waitForVisitState } from './visit-flow';
 import { clearScreenshots, signIn, signOut, waitForDom, watchCsp } from './visit-ui';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** How one page played the recording. */
 export interface Playback {
@@ -193,26 +194,18 @@ async function main(): Promise<RecordingUiResult> {
   const t0 = Date.now();
   const shots: string[] = [];
   const cspViolations: string[] = [];
-  let stack: Stack | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
-  let c: LaunchedChromium | undefined;
   let step = 0;
   const shot = async (page: Page, name: string): Promise<void> => {
     step += 1;
     shots.push(await screenshot(page, `recording-${String(step).padStart(2, '0')}-${name}`));
   };
-  try {
-    clearScreenshots('recording-');
-    const [s, browsers] = await Promise.all([
-      startStack({ recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } }),
-      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b, c] = browsers;
-    const st = s;
-    if (!st.gatewayUrl) throw new Error(`the gateway did not start: ${st.gatewayError ?? ''}`);
-    const gw = st.gatewayUrl;
+  clearScreenshots('recording-');
+  const run = {
+    browsers: 3,
+    stack: { recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } },
+    failureLogs,
+  } as const;
+  return withStack(run, async ({ stack: st, browsers: [a, b, c], gatewayUrl: gw }) => {
     const { patientId, link, passcode } = await book(st);
 
     const staff = await a.context.newPage();
@@ -408,7 +401,7 @@ async function main(): Promise<RecordingUiResult> {
       return { grant: grant.status, list: list.status };
     })()`);
     const store = await JetStreamEventStore.connect({ ...st.nats.operator, name: 'recording-ui-driver' });
-    let refusalEvents = 0;
+    let refusalEvents: number;
     try {
       refusalEvents = await eventually('the front desk’s refusal is an event', async () => {
         const events = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
@@ -476,19 +469,18 @@ async function main(): Promise<RecordingUiResult> {
       screenshots: shots,
       totalMs: Date.now() - t0,
     };
-  } catch (err) {
-    // The failure once more after the logs: the runner shows the output's tail.
-    const why = err instanceof Error ? err.message : String(err);
-    const pipeline = (stack?.logs(400) ?? '')
-      .split('\n')
-      .filter((l) => /processing failed|could not finish/.test(l))
-      .join('\n')
-      .slice(-1500);
-    throw withLogs(err, `${stack?.logs(15) ?? ''}\n--- the failure ---\n${why.slice(0, 1500)}\n${pipeline}`);
-  } finally {
-    await Promise.all([a?.close(), b?.close(), c?.close()]);
-    await stack?.stop();
-  }
+  });
+}
+
+/** The services' last lines, then the failure once more and the pipeline's complaints: the runner shows the tail. */
+function failureLogs(stack: Stack | undefined, err: unknown): string {
+  const why = err instanceof Error ? err.message : String(err);
+  const pipeline = (stack?.logs(400) ?? '')
+    .split('\n')
+    .filter((l) => /processing failed|could not finish/.test(l))
+    .join('\n')
+    .slice(-1500);
+  return `${stack?.logs(15) ?? ''}\n--- the failure ---\n${why.slice(0, 1500)}\n${pipeline}`;
 }
 
 runDriver('recording-ui-driver', main);

@@ -12,8 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '@haven/testing';
-import { startStack, type Stack } from './stack';
+import { withStack } from './stack-run';
 import {
   bookAdmittedVisit,
   PATIENT_MEDIA,
@@ -24,7 +23,7 @@ import {
   waitForStats,
 } from './visit-flow';
 import { openPatientPage, signIn } from './visit-ui';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** How long the media path is cut, ms. */
 export const DROP_MS = 60_000;
@@ -117,118 +116,105 @@ async function waitLive(page: Page, since: number, timeoutMs: number): Promise<n
 async function main(): Promise<VisitDropResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
-  let stack: Stack | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
   let cut = false;
-  try {
-    const [s, browsers] = await Promise.all([
-      startStack(),
-      Promise.all([launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b] = browsers;
-    timings['stack'] = Date.now() - t0;
-    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
-    const gw = s.gatewayUrl;
+  return withStack({ browsers: 2 }, async ({ stack: s, browsers: [a, b], gatewayUrl: gw }) => {
+    try {
+      timings['stack'] = Date.now() - t0;
 
-    const { visit: v } = await bookAdmittedVisit(s);
-    const patient = await openPatientPage(b.context, gw, v.patientToken);
-    await startVisit(patient, PATIENT_MEDIA, VISIT_BOX);
+      const { visit: v } = await bookAdmittedVisit(s);
+      const patient = await openPatientPage(b.context, gw, v.patientToken);
+      await startVisit(patient, PATIENT_MEDIA, VISIT_BOX);
 
-    const clinician = await a.context.newPage();
-    clinician.setDefaultTimeout(15_000);
-    await signIn(clinician, gw, 'clinician');
-    await startVisit(clinician, staffMedia(v.appointmentId), VISIT_BOX);
-    const [clinSees, patSees] = await Promise.all([
-      waitForStats(clinician, (x) => x.totals.framesDecoded > 5, 'the clinician sees the patient', 30_000),
-      waitForStats(patient, (x) => x.totals.framesDecoded > 5, 'the patient sees the clinician', 30_000),
-    ]);
-    const before = {
-      clinicianFrames: clinSees.totals.framesDecoded,
-      patientFrames: patSees.totals.framesDecoded,
-      clinicianSees: await mainLabel(clinician),
-      patientSees: await mainLabel(patient),
-    };
-    timings['bothLive'] = Date.now() - t0;
+      const clinician = await a.context.newPage();
+      clinician.setDefaultTimeout(15_000);
+      await signIn(clinician, gw, 'clinician');
+      await startVisit(clinician, staffMedia(v.appointmentId), VISIT_BOX);
+      const [clinSees, patSees] = await Promise.all([
+        waitForStats(clinician, (x) => x.totals.framesDecoded > 5, 'the clinician sees the patient', 30_000),
+        waitForStats(patient, (x) => x.totals.framesDecoded > 5, 'the patient sees the clinician', 30_000),
+      ]);
+      const before = {
+        clinicianFrames: clinSees.totals.framesDecoded,
+        patientFrames: patSees.totals.framesDecoded,
+        clinicianSees: await mainLabel(clinician),
+        patientSees: await mainLabel(patient),
+      };
+      timings['bothLive'] = Date.now() - t0;
 
-    // The drop: every media packet both ways is lost for DROP_MS; look at both pages every second.
-    localTableLast();
-    mediaPath(true);
-    cut = true;
-    const dropAt = Date.now();
-    const samples: DropSample[] = [];
-    while (Date.now() - dropAt < DROP_MS) {
-      await sleep(Math.min(1000, Math.max(0, DROP_MS - (Date.now() - dropAt))));
+      // The drop: every media packet both ways is lost for DROP_MS; look at both pages every second.
+      localTableLast();
+      mediaPath(true);
+      cut = true;
+      const dropAt = Date.now();
+      const samples: DropSample[] = [];
+      while (Date.now() - dropAt < DROP_MS) {
+        await sleep(Math.min(1000, Math.max(0, DROP_MS - (Date.now() - dropAt))));
+        const [cs, ps, cm, pm] = await Promise.all([
+          visitState(clinician),
+          visitState(patient),
+          message(clinician),
+          message(patient),
+        ]);
+        samples.push({
+          atMs: Date.now() - dropAt,
+          clinicianStatus: cs.status,
+          patientStatus: ps.status,
+          clinicianMessage: cm,
+          patientMessage: pm,
+        });
+      }
+      mediaPath(false);
+      cut = false;
+      const backAt = Date.now();
+      timings['drop'] = backAt - dropAt;
+
+      const [clinicianRecoveredMs, patientRecoveredMs] = await Promise.all([
+        waitLive(clinician, backAt, 45_000),
+        waitLive(patient, backAt, 45_000),
+      ]);
+      // Video resumes once a keyframe arrives after the ICE restart: wait (bounded) for ten new frames on each side.
+      const [c0, p0] = await Promise.all([visitStats(clinician), visitStats(patient)]);
+      const newFrames = async (page: Page, from: number) => {
+        const until = Date.now() + 20_000;
+        let now = (await visitStats(page)).totals.framesDecoded;
+        while (now - from <= 10 && Date.now() < until) {
+          await sleep(250);
+          now = (await visitStats(page)).totals.framesDecoded;
+        }
+        return { frames: now - from, atMs: Date.now() - backAt };
+      };
+      const [cf, pf] = await Promise.all([
+        newFrames(clinician, c0.totals.framesDecoded),
+        newFrames(patient, p0.totals.framesDecoded),
+      ]);
+      timings['clinicianVideoBack'] = cf.atMs;
+      timings['patientVideoBack'] = pf.atMs;
       const [cs, ps, cm, pm] = await Promise.all([
         visitState(clinician),
         visitState(patient),
         message(clinician),
         message(patient),
       ]);
-      samples.push({
-        atMs: Date.now() - dropAt,
-        clinicianStatus: cs.status,
-        patientStatus: ps.status,
-        clinicianMessage: cm,
-        patientMessage: pm,
-      });
+      return {
+        timings,
+        before,
+        samples,
+        after: {
+          clinicianStatus: cs.status,
+          patientStatus: ps.status,
+          clinicianRecoveredMs,
+          patientRecoveredMs,
+          clinicianNewFrames: cf.frames,
+          patientNewFrames: pf.frames,
+          clinicianMessage: cm,
+          patientMessage: pm,
+        },
+        totalMs: Date.now() - t0,
+      };
+    } finally {
+      if (cut) mediaPath(false);
     }
-    mediaPath(false);
-    cut = false;
-    const backAt = Date.now();
-    timings['drop'] = backAt - dropAt;
-
-    const [clinicianRecoveredMs, patientRecoveredMs] = await Promise.all([
-      waitLive(clinician, backAt, 45_000),
-      waitLive(patient, backAt, 45_000),
-    ]);
-    // Video resumes once a keyframe arrives after the ICE restart: wait (bounded) for ten new frames on each side.
-    const [c0, p0] = await Promise.all([visitStats(clinician), visitStats(patient)]);
-    const newFrames = async (page: Page, from: number) => {
-      const until = Date.now() + 20_000;
-      let now = (await visitStats(page)).totals.framesDecoded;
-      while (now - from <= 10 && Date.now() < until) {
-        await sleep(250);
-        now = (await visitStats(page)).totals.framesDecoded;
-      }
-      return { frames: now - from, atMs: Date.now() - backAt };
-    };
-    const [cf, pf] = await Promise.all([
-      newFrames(clinician, c0.totals.framesDecoded),
-      newFrames(patient, p0.totals.framesDecoded),
-    ]);
-    timings['clinicianVideoBack'] = cf.atMs;
-    timings['patientVideoBack'] = pf.atMs;
-    const [cs, ps, cm, pm] = await Promise.all([
-      visitState(clinician),
-      visitState(patient),
-      message(clinician),
-      message(patient),
-    ]);
-    return {
-      timings,
-      before,
-      samples,
-      after: {
-        clinicianStatus: cs.status,
-        patientStatus: ps.status,
-        clinicianRecoveredMs,
-        patientRecoveredMs,
-        clinicianNewFrames: cf.frames,
-        patientNewFrames: pf.frames,
-        clinicianMessage: cm,
-        patientMessage: pm,
-      },
-      totalMs: Date.now() - t0,
-    };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    if (cut) mediaPath(false);
-    await Promise.all([a?.close(), b?.close()]);
-    await stack?.stop();
-  }
+  });
 }
 
 runDriver('visit-drop-driver', main);

@@ -17,17 +17,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import {
-  janusAdmin,
-  type JanusHandle,
-  janusSessions,
-  launchChromium,
-  type LaunchedChromium,
-  screenshot,
-  signJanusToken,
-} from '@haven/testing';
+import { janusAdmin, type JanusHandle, janusSessions, screenshot, signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
-import { startStack, type Stack } from './stack';
+import type { Stack } from './stack';
+import { withStack } from './stack-run';
 import {
   visitState,
   visitStats,
@@ -48,7 +41,7 @@ import {
   waitForDom,
   watchCsp,
 } from './visit-ui';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** The patient the front desk registers (synthetic). */
 const PATIENT = { name: 'Robin Testpatient', dateOfBirth: '1980-04-12' } as const;
@@ -452,27 +445,14 @@ async function main(): Promise<VisitMediaResult> {
   const shots: string[] = [];
   const cspViolations: string[] = [];
   const csrf = new CsrfWatcher();
-  let stack: Stack | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
-  let c: LaunchedChromium | undefined;
   let step = 0;
   const shot = async (page: Page, name: string): Promise<void> => {
     step += 1;
     shots.push(await screenshot(page, `visit-media-${String(step).padStart(2, '0')}-${name}`));
   };
-  try {
-    clearScreenshots('visit-media-');
-    const [s, browsers] = await Promise.all([
-      startStack(),
-      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b, c] = browsers;
-    Object.assign(timings, Object.fromEntries(Object.entries(s.timings).map(([k, v]) => [`stack.${k}`, v])));
-    const st = s;
-    if (!st.gatewayUrl) throw new Error(`the gateway did not start: ${st.gatewayError ?? ''}`);
-    const gw = st.gatewayUrl;
+  clearScreenshots('visit-media-');
+  return withStack({ browsers: 3 }, async ({ stack: st, browsers: [a, b, c], gatewayUrl: gw }) => {
+    Object.assign(timings, Object.fromEntries(Object.entries(st.timings).map(([k, v]) => [`stack.${k}`, v])));
 
     await b.context.addInitScript(TRACK_PEER_CONNECTIONS);
     const staff = await a.context.newPage();
@@ -675,7 +655,7 @@ async function main(): Promise<VisitMediaResult> {
     }
 
     // ------------------------------------------------------------ background blur (on the patient's device)
-    const blur = await blurBackground(patient, staff, s.janus, shot);
+    const blur = await blurBackground(patient, staff, st.janus, shot);
 
     // ------------------------------------------------------------ screen share (a second feed)
     const screenShare: VisitMediaResult['screenShare'] = { started: false, patientScreenFrames: 0 };
@@ -851,12 +831,7 @@ async function main(): Promise<VisitMediaResult> {
       screenshots: shots,
       totalMs: Date.now() - t0,
     };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    await Promise.all([a?.close(), b?.close(), c?.close()]);
-    await stack?.stop();
-  }
+  });
 }
 
 runDriver('visit-media-driver', main);

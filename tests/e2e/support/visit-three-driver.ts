@@ -15,8 +15,8 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchChromium, type LaunchedChromium, SCREENSHOT_DIR } from '@haven/testing';
-import { startStack, type Stack } from './stack';
+import { SCREENSHOT_DIR } from '@haven/testing';
+import { withStack } from './stack-run';
 import {
   admit,
   bookAdmittedVisit,
@@ -28,7 +28,7 @@ import {
   type VisitStats,
 } from './visit-flow';
 import { openPatientPage, signIn } from './visit-ui';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** What one page sees of the others. */
 export interface PageView {
@@ -116,19 +116,8 @@ async function waitForTwo(page: Page, timeoutMs: number, root?: string): Promise
 async function main(): Promise<VisitThreeResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
-  let stack: Stack | undefined;
-  const browsers: LaunchedChromium[] = [];
-  try {
-    const [s, launched] = await Promise.all([
-      startStack(),
-      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    browsers.push(...launched);
-    const [a, b, c] = launched;
+  return withStack({ browsers: 3 }, async ({ stack: s, browsers: [a, b, c], gatewayUrl: gw }) => {
     timings['stack'] = Date.now() - t0;
-    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
-    const gw = s.gatewayUrl;
 
     const { visit: v, clinician: clinicianApi } = await bookAdmittedVisit(s);
     const visitUrl = `/api/visits/${v.appointmentId}`;
@@ -237,12 +226,7 @@ async function main(): Promise<VisitThreeResult> {
       interpreter: iv,
       totalMs: Date.now() - t0,
     };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    await Promise.all(browsers.map((x) => x.close()));
-    await stack?.stop();
-  }
+  });
 }
 
 runDriver('visit-three-driver', main);

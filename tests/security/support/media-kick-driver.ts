@@ -14,11 +14,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '@haven/testing';
-import { startStack, type Stack } from '../../e2e/support/stack';
+import type { LaunchedChromium } from '@haven/testing';
+import { withStack } from '../../e2e/support/stack-run';
 import { kick, visitStats, waitForStats, waitForVisitState } from '../../e2e/support/visit-flow';
 import { admittedVisit } from './visit-setup';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** What the driver prints. */
 export interface MediaKickResult {
@@ -86,18 +86,7 @@ async function startIn(page: Page, o: { mediaUrl: string; leaveUrl: string; role
 
 async function main(): Promise<MediaKickResult> {
   const t0 = Date.now();
-  let stack: Stack | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
-  try {
-    const [s, browsers] = await Promise.all([
-      startStack(),
-      Promise.all([launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b] = browsers;
-    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
-    const gw = s.gatewayUrl;
+  return withStack({ browsers: 2 }, async ({ stack: s, browsers: [a, b], gatewayUrl: gw }) => {
     const v = await admittedVisit(s);
     const csrf = randomBytes(32).toString('base64url');
     const clin = await openPage(a, gw, { haven_access: v.clinician.token, haven_csrf: csrf });
@@ -214,12 +203,7 @@ async function main(): Promise<MediaKickResult> {
       retry: { session: { ok: s3.ok, error: s3.error }, subscribe: retrySub, frames: retryFrames },
       totalMs: Date.now() - t0,
     };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    await Promise.all([a?.close(), b?.close()]);
-    await stack?.stop();
-  }
+  });
 }
 
 runDriver('media-kick-driver', main);
