@@ -51,6 +51,20 @@ export interface ClinicSettingValues {
   readonly idleTimeoutSeconds?: number;
 }
 
+/**
+ * The product's defaults of the settings a clinic changes: what applies until an admin saves a value, for every
+ * field the service's own environment does not set (session spreads its HAVEN_RECORDING_POLICY over these,
+ * scheduling its time zone and passcode delivery, recording its patient access). No idle timeout: each service
+ * that honours one has the deployment's HAVEN_IDLE_TIMEOUT_SEC.
+ */
+export const CLINIC_SETTING_DEFAULTS: ClinicSettingValues = Object.freeze({
+  timeZone: 'UTC',
+  passcodeDelivery: PasscodeDelivery.FrontDesk,
+  recordingPolicy: RecordingPolicy.OnRequest,
+  recordingPatientAccess: false,
+  linkGraceMinutes: LINK_GRACE_MINUTES.default,
+});
+
 /** The settings in force, with when an admin last changed them (ISO 8601; absent while the defaults apply). */
 export interface ClinicSettings extends ClinicSettingValues {
   readonly updateTime?: string;

@@ -178,6 +178,7 @@ export type { AccessRefusal, AccessRefusalRecorder, AccessRefusalRecorderOptions
 export { FsObjectStore, StorageFullError } from './object-store';
 export type { ObjectRange, ObjectStore, PutResult } from './object-store';
 export {
+  CLINIC_SETTING_DEFAULTS,
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
   IDLE_TIMEOUT_SEC,

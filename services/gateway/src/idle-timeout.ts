@@ -5,10 +5,8 @@
  */
 import type { ConsumerHealth, EventStore } from '@haven/eventstore';
 import {
+  CLINIC_SETTING_DEFAULTS,
   followClinicSettings,
-  LINK_GRACE_MINUTES,
-  PasscodeDelivery,
-  RecordingPolicy,
   type ClinicSettingsFeed,
   type Logger,
 } from '@haven/service';
@@ -20,13 +18,7 @@ export function followGatewayClinicSettings(
 ): Promise<ClinicSettingsFeed> {
   return followClinicSettings(store, {
     name: 'gateway.clinic-settings',
-    defaults: {
-      timeZone: 'UTC',
-      passcodeDelivery: PasscodeDelivery.FrontDesk,
-      recordingPolicy: RecordingPolicy.OnRequest,
-      recordingPatientAccess: false,
-      linkGraceMinutes: LINK_GRACE_MINUTES.default,
-    },
+    defaults: CLINIC_SETTING_DEFAULTS,
     ...(options.health ? { health: options.health } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -8,10 +8,8 @@ import type { ConsumerHealth, EventStore } from '@haven/eventstore';
 import {
   connectEventStore,
   createJwtVerifier,
+  CLINIC_SETTING_DEFAULTS,
   followClinicSettings,
-  LINK_GRACE_MINUTES,
-  PasscodeDelivery,
-  RecordingPolicy,
   type ClinicSettingsFeed,
   kmsEnvOf,
   loadSsoConfig,
@@ -85,7 +83,9 @@ export async function createIdentityRuntime(
       try {
         clinic = await followClinicSettings(store, {
           name: 'identity.clinic-settings',
-          defaults: CLINIC_DEFAULTS,
+          // Only the idle timeout is identity's (absent: the deployment's HAVEN_IDLE_TIMEOUT_SEC, in the session
+          // policy, applies); the other defaults are placeholders identity never reads.
+          defaults: CLINIC_SETTING_DEFAULTS,
           ...(options.clinicSettings.health ? { health: options.clinicSettings.health } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
         });
@@ -134,18 +134,6 @@ export async function createIdentityRuntime(
     },
   };
 }
-
-/**
- * What identity folds the clinic's changes over: only the idle timeout is its own (absent: the deployment's
- * HAVEN_IDLE_TIMEOUT_SEC, in the session policy, applies); the rest are placeholders identity never reads.
- */
-const CLINIC_DEFAULTS = {
-  timeZone: 'UTC',
-  passcodeDelivery: PasscodeDelivery.FrontDesk,
-  recordingPolicy: RecordingPolicy.OnRequest,
-  recordingPatientAccess: false,
-  linkGraceMinutes: LINK_GRACE_MINUTES.default,
-} as const;
 
 /** The hasher, policies and throttles of the configuration. */
 function identityPolicies(

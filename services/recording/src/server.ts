@@ -20,16 +20,14 @@ import { EventBus } from '@haven/bus';
 import { ConsumerHealth, type EventStore } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import {
+  CLINIC_SETTING_DEFAULTS,
   connectEventStore,
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   followClinicSettings,
   kmsConfigShape,
   kmsEnvOf,
-  LINK_GRACE_MINUTES,
   natsCredentialsOf,
-  PasscodeDelivery,
-  RecordingPolicy,
   serveHavenGrpc,
   type Logger,
   type RunningGrpcService,
@@ -272,13 +270,7 @@ export async function startRecording(
     // then followed, so an admin's change applies without a restart.
     const clinic = await followClinicSettings(store, {
       name: 'recording.clinic-settings',
-      defaults: {
-        timeZone: 'UTC',
-        passcodeDelivery: PasscodeDelivery.FrontDesk,
-        recordingPolicy: RecordingPolicy.OnRequest,
-        recordingPatientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS,
-        linkGraceMinutes: LINK_GRACE_MINUTES.default,
-      },
+      defaults: { ...CLINIC_SETTING_DEFAULTS, recordingPatientAccess: config.HAVEN_RECORDING_PATIENT_ACCESS },
       health: consumers,
       logger,
     });

@@ -68,7 +68,7 @@ import {
 } from './notification/config';
 import { getMessageTemplateSet, previewMessageTemplate, updateMessageTemplateSet } from './notification/grpc';
 import { getClinicSettings, updateClinicSettings } from './settings/grpc';
-import { LINK_GRACE_MINUTES, RecordingPolicy, type ClinicSettingValues } from './settings/clinic-settings';
+import { CLINIC_SETTING_DEFAULTS, type ClinicSettingValues } from './settings/clinic-settings';
 import { getUsageReport } from './usage/grpc';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;
@@ -161,11 +161,9 @@ function contactRoutes(
  */
 function schedulingSettingsOf(config: SchedulingConfig, readModel: SchedulingReadModel): SchedulingSettings {
   const defaults: ClinicSettingValues = {
+    ...CLINIC_SETTING_DEFAULTS,
     timeZone: config.HAVEN_CLINIC_TIME_ZONE,
     passcodeDelivery: config.HAVEN_PASSCODE_DELIVERY,
-    recordingPolicy: RecordingPolicy.OnRequest,
-    recordingPatientAccess: false,
-    linkGraceMinutes: LINK_GRACE_MINUTES.default,
   };
   const inForce = () => readModel.clinicSettings(defaults);
   return {

@@ -12,6 +12,7 @@ import { EventBus, startRelay } from '@haven/bus';
 import { ConsumerHealth, type EventStore } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import {
+  CLINIC_SETTING_DEFAULTS,
   connectEventStore,
   connectRevocationFeed,
   createAccessRefusalRecorder,
@@ -20,8 +21,6 @@ import {
   createVerifierFromConfig,
   followClinicSettings,
   FsObjectStore,
-  LINK_GRACE_MINUTES,
-  PasscodeDelivery,
   type ClinicSettingsFeed,
   kmsConfigShape,
   kmsEnvOf,
@@ -255,13 +254,7 @@ export async function startSession(
   // followed, so an admin's change applies without a restart and without asking scheduling on every Record.
   const clinic = await followClinicSettings(store, {
     name: 'session.clinic-settings',
-    defaults: {
-      timeZone: 'UTC',
-      passcodeDelivery: PasscodeDelivery.FrontDesk,
-      recordingPolicy: config.HAVEN_RECORDING_POLICY,
-      recordingPatientAccess: false,
-      linkGraceMinutes: LINK_GRACE_MINUTES.default,
-    },
+    defaults: { ...CLINIC_SETTING_DEFAULTS, recordingPolicy: config.HAVEN_RECORDING_POLICY },
     health: consumers,
     logger,
   });

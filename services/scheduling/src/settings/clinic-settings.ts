@@ -4,6 +4,7 @@
  * change folded over them. The fold is shared with the services that honour them (`@haven/service`). Pure.
  */
 export {
+  CLINIC_SETTING_DEFAULTS,
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
   IDLE_TIMEOUT_SEC,

@@ -10,6 +10,7 @@ import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } f
 import type { SchedulingDeps } from '../deps';
 import { isTimeZone } from '../schedule/clinic-time';
 import {
+  CLINIC_SETTING_DEFAULTS,
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
   IDLE_TIMEOUT_SEC,
@@ -70,15 +71,7 @@ function toProto(s: ClinicSettings, saved: Partial<ClinicSettingValues>): schedu
 type SettingsDeps = Pick<SchedulingDeps, 'readModel' | 'settings'>;
 
 function defaultsOf(deps: SettingsDeps): ClinicSettingValues {
-  return (
-    deps.settings.clinic?.defaults ?? {
-      timeZone: deps.settings.timeZone,
-      passcodeDelivery: PasscodeDelivery.FrontDesk,
-      recordingPolicy: RecordingPolicy.OnRequest,
-      recordingPatientAccess: false,
-      linkGraceMinutes: LINK_GRACE_MINUTES.default,
-    }
-  );
+  return deps.settings.clinic?.defaults ?? { ...CLINIC_SETTING_DEFAULTS, timeZone: deps.settings.timeZone };
 }
 
 function inForce(deps: SettingsDeps): scheduling.ClinicSettings {
