@@ -12,22 +12,14 @@
  * points: every video key frame, and each audio track's first block in each cluster.
  */
 
-/** One track of the output, with its packets (see track-index.ts). */
-export interface WriterTrack {
-  readonly kind: 'audio' | 'video';
-  readonly codec: 'opus' | 'vp8';
+import type { TrackIndex } from './track-index';
+
+/**
+ * One track of the output: its packet index without where the bytes are (those come through {@link PacketBytes}),
+ * its timestamps already moved to the recording's time, and its name.
+ */
+export interface WriterTrack extends Omit<TrackIndex, 'offsets' | 'pieced'> {
   readonly name: string;
-  readonly codecPrivate: Uint8Array | undefined;
-  readonly width: number;
-  readonly height: number;
-  readonly channels: number;
-  readonly sampleRate: number;
-  readonly count: number;
-  /** Seconds, already moved to the recording's time. */
-  readonly timestamps: Float64Array;
-  readonly durations: Float64Array;
-  readonly sizes: Uint32Array;
-  readonly keys: Uint8Array;
   /** Packets left out (0: muxed): video before its first key frame, or going back before its last key frame. */
   readonly skip?: Uint8Array;
 }
