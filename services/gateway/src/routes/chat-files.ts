@@ -18,7 +18,7 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import express from 'express';
-import type { Request, RequestHandler, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { session } from '@haven/proto';
 import { callUnary } from '@haven/service';
 import { chatMessageView } from '../chat-ws';
@@ -48,22 +48,38 @@ function asciiName(name: string): string {
   return plain.trim() === '' ? 'file' : plain;
 }
 
+/**
+ * Who calls, for which visit (the path's for staff, the token's for a patient), and the session client; undefined
+ * once the refusal (401, 403, 503) was sent.
+ */
+async function chatCaller(
+  ctx: RouteContext,
+  req: Request,
+  res: Response,
+  as: 'staff' | 'patient',
+  visitId: string,
+): Promise<{ visit: string; token: string; client: session.SessionServiceClient } | undefined> {
+  const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
+  if (!auth) return undefined;
+  const visit = as === 'staff' ? visitId : patientVisit(auth);
+  if (!visit) {
+    send(res, httpError('PERMISSION_DENIED'));
+    return undefined;
+  }
+  if (!ctx.clients.session) {
+    send(res, httpError('UNAVAILABLE'));
+    return undefined;
+  }
+  return { visit, token: auth.token, client: ctx.clients.session };
+}
+
 function uploadRoute(ctx: RouteContext, as: 'staff' | 'patient', maxBytes: number): RequestHandler {
   const raw = express.raw({ type: 'application/octet-stream', limit: maxBytes });
   return async (req, res, next) => {
     const visitId = as === 'staff' ? pathId(req, res) : '';
     if (visitId === undefined) return;
-    const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
-    if (!auth) return;
-    const visit = as === 'staff' ? visitId : patientVisit(auth);
-    if (!visit) {
-      send(res, httpError('PERMISSION_DENIED'));
-      return;
-    }
-    if (!ctx.clients.session) {
-      send(res, httpError('UNAVAILABLE'));
-      return;
-    }
+    const caller = await chatCaller(ctx, req, res, as, visitId);
+    if (!caller) return;
     let fileName: string;
     try {
       fileName = decodeURIComponent(req.get('x-file-name') ?? '');
@@ -85,10 +101,10 @@ function uploadRoute(ctx: RouteContext, as: 'staff' | 'patient', maxBytes: numbe
     }
     try {
       const r = await callUnary(
-        ctx.clients.session,
+        caller.client,
         'shareChatFile',
-        session.ShareChatFileRequest.fromPartial({ visit: `visits/${visit}`, fileName, content }),
-        ctx.metadataFor(res, auth.token),
+        session.ShareChatFileRequest.fromPartial({ visit: `visits/${caller.visit}`, fileName, content }),
+        ctx.metadataFor(res, caller.token),
         { deadlineMs: ctx.deadlineMs },
       );
       res.status(201).json({ message: r.message ? chatMessageView(r.message) : null });
@@ -120,24 +136,15 @@ function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandl
       send(res, httpError('NOT_FOUND'));
       return;
     }
-    const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
-    if (!auth) return;
-    const visit = as === 'staff' ? visitId : patientVisit(auth);
-    if (!visit) {
-      send(res, httpError('PERMISSION_DENIED'));
-      return;
-    }
-    if (!ctx.clients.session) {
-      send(res, httpError('UNAVAILABLE'));
-      return;
-    }
+    const caller = await chatCaller(ctx, req, res, as, visitId);
+    if (!caller) return;
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     try {
       const { head: file, data } = await readFile(
-        ctx.clients.session,
-        `visits/${visit}/files/${fileId}`,
-        ctx.metadataFor(res, auth.token),
+        caller.client,
+        `visits/${caller.visit}/files/${fileId}`,
+        ctx.metadataFor(res, caller.token),
         ctx.deadlineMs * 6,
         abort.signal,
       );

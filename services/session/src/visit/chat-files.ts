@@ -6,7 +6,7 @@
  */
 import { ValidationError } from '@haven/errors';
 import type { SealedPhi } from '@haven/crypto';
-import { chatPost, type ChatCaller, type ChatRole, type ChatVisit } from './chat';
+import { chatPost, type ChatPoster, type ChatRole, type ChatVisit } from './chat';
 
 export const ChatFileEventType = {
   Shared: 'haven.session.v1.ChatFileShared',
@@ -67,10 +67,7 @@ export interface ChatFileShared {
 /** Command: a member shares a file already stored (encrypted) under `fileId`. */
 export interface ShareChatFile {
   readonly type: 'ShareChatFile';
-  readonly data: {
-    readonly caller: ChatCaller;
-    readonly participantId: string;
-    readonly messageId: string;
+  readonly data: ChatPoster & {
     readonly fileId: string;
     readonly fileName: string;
     readonly mediaType: ChatFileType;
@@ -78,7 +75,6 @@ export interface ShareChatFile {
     readonly maxBytes: number;
     /** The file name sealed. */
     readonly phi: SealedPhi;
-    readonly at: string;
   };
 }
 

@@ -104,16 +104,20 @@ export function requireChatMember(visit: ChatVisit, caller: ChatCaller, particip
   return role;
 }
 
+/** Who posts in the visit's chat, as which participant, under which message id and when (see {@link chatPost}). */
+export interface ChatPoster {
+  readonly caller: ChatCaller;
+  readonly participantId: string;
+  readonly messageId: string;
+  readonly at: string;
+}
+
 /** Command: a member posts a message. `text` is only checked; `phi` is the same text sealed. */
 export interface SendChatMessage {
   readonly type: 'SendChatMessage';
-  readonly data: {
-    readonly caller: ChatCaller;
-    readonly participantId: string;
-    readonly messageId: string;
+  readonly data: ChatPoster & {
     readonly text: string;
     readonly phi: SealedPhi;
-    readonly at: string;
   };
 }
 
@@ -134,15 +138,7 @@ export function decideSendChat(
  * Who posts what, when, in the visit's chat (a message or a file): checks that the caller is a member on that
  * participant and within the rate limit, and returns the fields every chat event starts with.
  */
-export function chatPost(
-  visit: ChatVisit,
-  data: {
-    readonly caller: ChatCaller;
-    readonly participantId: string;
-    readonly messageId: string;
-    readonly at: string;
-  },
-): ChatMessagePosted['data'] {
+export function chatPost(visit: ChatVisit, data: ChatPoster): ChatMessagePosted['data'] {
   const role = requireChatMember(visit, data.caller, data.participantId);
   chatRateCheck(visit, data.participantId, data.at);
   const principal = role === 'patient' ? `patients/${data.caller.id}` : `users/${data.caller.id}`;
