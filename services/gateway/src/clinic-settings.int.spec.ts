@@ -10,7 +10,7 @@ import { JetStreamEventStore } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
 import { bookVisitWithLink, redeemLink, signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { clinicSettingsChanges, STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(180_000);
@@ -39,12 +39,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const put = (jar: CookieJar, body: unknown) =>
-  jar.fetch(`${stack.url}/api/clinic-settings`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', 'x-csrf-token': jar.cookies.get('haven_csrf') ?? '' },
-    body: JSON.stringify(body),
-  });
+const put = (jar: CookieJar, body: unknown) => jar.put(`${stack.url}/api/clinic-settings`, body);
 
 async function saved(body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const res = await put(admin, body);
@@ -53,10 +48,7 @@ async function saved(body: Record<string, unknown>): Promise<Record<string, unkn
   return (await res.json()) as Record<string, unknown>;
 }
 
-const changes = async () =>
-  (await store.read('scheduling.clinic_settings-clinic')).filter(
-    (e) => e.type === 'haven.scheduling.v1.ClinicSettingsChanged',
-  );
+const changes = () => clinicSettingsChanges(store);
 
 describe('the clinic settings as the console shows them', () => {
   it('start as the deployment’s defaults, with the recording ones unset', async () => {

@@ -11,7 +11,7 @@ import { JetStreamEventStore, type PositionedEvent } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
 import { signedIn as signIn } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { clinicSettingsChanges, STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(240_000);
@@ -39,12 +39,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const put = (jar: CookieJar, body: unknown) =>
-  jar.fetch(`${stack.url}/api/clinic-settings`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', 'x-csrf-token': jar.cookies.get('haven_csrf') ?? '' },
-    body: JSON.stringify(body),
-  });
+const put = (jar: CookieJar, body: unknown) => jar.put(`${stack.url}/api/clinic-settings`, body);
 
 const me = async (jar: CookieJar) => {
   const res = await jar.fetch(`${stack.url}/api/me`);
@@ -54,10 +49,7 @@ const me = async (jar: CookieJar) => {
   };
 };
 
-const changes = async () =>
-  (await store.read('scheduling.clinic_settings-clinic')).filter(
-    (e) => e.type === 'haven.scheduling.v1.ClinicSettingsChanged',
-  );
+const changes = () => clinicSettingsChanges(store);
 
 /** The clinician's newest session id (from LoginSucceeded on their user stream). */
 async function newestSessionOf(userId: string): Promise<string> {

@@ -100,6 +100,12 @@ export function parseSetCookie(header: string): SetCookie {
   return { name: pair.slice(0, eq), value: decodeURIComponent(pair.slice(eq + 1)), attributes };
 }
 
+/** Options of {@link CookieJar.post} and {@link CookieJar.put}. */
+export interface JsonSendOptions {
+  readonly csrf?: boolean;
+  readonly headers?: Record<string, string>;
+}
+
 /** Keeps cookies across fetch calls (ignores Path and Secure: the tests talk plain http to 127.0.0.1). */
 export class CookieJar {
   readonly cookies = new Map<string, string>();
@@ -127,11 +133,20 @@ export class CookieJar {
   }
 
   /** POSTs JSON with the CSRF header echoing the CSRF cookie (unless `csrf: false`). */
-  post(url: string, body: unknown, options: { csrf?: boolean; headers?: Record<string, string> } = {}) {
+  post(url: string, body: unknown, options: JsonSendOptions = {}): Promise<Response> {
+    return this.send('POST', url, body, options);
+  }
+
+  /** PUTs JSON with the CSRF header echoing the CSRF cookie (unless `csrf: false`). */
+  put(url: string, body: unknown, options: JsonSendOptions = {}): Promise<Response> {
+    return this.send('PUT', url, body, options);
+  }
+
+  private send(method: string, url: string, body: unknown, options: JsonSendOptions): Promise<Response> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
     const csrf = this.cookies.get('haven_csrf');
     if (options.csrf !== false && csrf) headers['x-csrf-token'] = csrf;
-    return this.fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+    return this.fetch(url, { method, headers, body: JSON.stringify(body) });
   }
 }
 

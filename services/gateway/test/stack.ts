@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
-import { JetStreamEventStore } from '@haven/eventstore';
+import { JetStreamEventStore, type EventStore, type PositionedEvent } from '@haven/eventstore';
 import { RevocationFeed, createVerifierFromConfig, type ClinicSettingsFeed } from '@haven/service';
 import { launchStack, runIdentityCli, TEST_IDENTITY_ENV } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
@@ -304,4 +304,11 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     await stop();
     throw err;
   }
+}
+
+/** The ClinicSettingsChanged events an admin's saves stored, oldest first. */
+export async function clinicSettingsChanges(store: Pick<EventStore, 'read'>): Promise<PositionedEvent[]> {
+  return (await store.read('scheduling.clinic_settings-clinic')).filter(
+    (e) => e.type === 'haven.scheduling.v1.ClinicSettingsChanged',
+  );
 }
