@@ -254,7 +254,7 @@ export function VisitScreen({
               // On the stage, as in other video apps: the control bar then fits one line beside a side column.
               <button
                 type="button"
-                className="stage-fullscreen"
+                className="overlay-button stage-fullscreen"
                 aria-label="Full screen"
                 title="Full screen"
                 aria-pressed={fullScreen.on}
@@ -286,7 +286,7 @@ export function VisitScreen({
             >
               <button
                 type="button"
-                className="tile-move"
+                className="overlay-button tile-move"
                 aria-label="Move your self-view to another corner"
                 onClick={() => setCorner((c) => (c + 1) % CORNERS.length)}
               >
