@@ -280,6 +280,61 @@ describe('EventBus', () => {
     await bus.close();
   });
 
+  it('turns live under steady load once it has handled everything that was there at the last check', async () => {
+    // A service restarted under load: events keep arriving as fast as it handles them, so some event is always
+    // in flight when the health check looks (num_ack_pending >= 1). Caught up means "reached where the stream
+    // ended at the previous check", not "saw an empty queue", which may never happen while clinics are busy.
+    const bus = await EventBus.create(nc);
+    const health = new ConsumerHealth();
+    const published: string[] = [];
+    const handled: string[] = [];
+    let running = true;
+    // A backlog is waiting when the service starts.
+    const backlog = Array.from({ length: 20 }, () => envelope('steady', 'Busy'));
+    for (const e of backlog) {
+      await bus.publish(e);
+      published.push(e.id);
+    }
+    // Each handler call waits until the next event was published: one event is in flight at every moment.
+    const sub = await bus.subscribe({
+      durable: 'steady',
+      name: 'test.steady',
+      health,
+      checkIntervalMs: 150,
+      subjects: ['haven.bus.steady.>'],
+      handler: async (e) => {
+        const at = published.indexOf(e.id);
+        await eventually('the next event', () => !running || published.length > at + 1, {
+          ...POLL,
+          timeoutMs: 5_000,
+        });
+        handled.push(e.id);
+      },
+    });
+    const ready = (async () => {
+      try {
+        await eventually('live under load', () => health.ready, { ...POLL, timeoutMs: 4_000 });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    let becameReady: boolean | undefined;
+    void ready.then((r) => (becameReady = r));
+    for (let i = 0; i < 200 && becameReady === undefined; i++) {
+      const e = envelope('steady', 'Busy');
+      await bus.publish(e);
+      published.push(e.id);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    running = false;
+    expect(await ready).toBe(true);
+    // It was a real steady state: the handler kept up with the publisher and never saw an empty queue.
+    expect(handled.length).toBeGreaterThan(backlog.length);
+    await sub.close();
+    await bus.close();
+  });
+
   it('close() waits for in-flight handlers', async () => {
     const bus = await EventBus.create(nc);
     let release!: () => void;

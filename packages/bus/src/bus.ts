@@ -675,15 +675,17 @@ class SupervisedBusSubscription implements BusSubscription {
       this.#restart(this.#generation, new UnavailableError('bus: NATS reachable again'));
       return;
     }
-    if (lag === 0) {
+    // Caught up: nothing pending, or everything up to where the stream ended at the previous check settled. The
+    // second matters under steady load, when some event is always in flight and the queue is never seen empty.
+    if (lag === 0 || (previous !== undefined && this.#floor >= previous)) {
       if (this.#everLive && this.#reporter.status().state !== ConsumerState.Live) {
         this.logger.info({ consumer: this.#name }, 'bus: subscription caught up');
       }
       this.#everLive = true;
-      this.#reporter.update({ state: ConsumerState.Live, lag: 0 });
+      this.#reporter.update({ state: ConsumerState.Live, lag });
       return;
     }
-    const behind = previous !== undefined && this.#floor < previous;
+    const behind = previous !== undefined;
     const state = this.#reporter.status().state;
     const next = !this.#everLive
       ? ConsumerState.Starting
