@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   audit: async () => (await import('./audit.bench')).run(),
   'audit-watch': async () => (await import('./audit-watch.bench')).run(),
   outbox: async () => (await import('./outbox.bench')).run(),
+  relay: async () => (await import('./relay.bench')).run(),
   janus: async () => ({ ...(await (await import('./janus.bench')).run({ runs: 20 })) }),
   admit: async () => ({ ...(await (await import('./admit.bench')).run({ runs: 20 })) }),
   recording: async () => ({ ...(await (await import('./recording.bench')).run()) }),

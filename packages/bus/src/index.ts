@@ -10,5 +10,5 @@ export type {
   EventBusOptions,
 } from './bus';
 export { EventBus, BUS_STREAM, BUS_SUBJECT_PREFIX, busSubject } from './bus';
-export { startRelay } from './relay';
+export { DEFAULT_RELAY_WINDOW, startRelay } from './relay';
 export type { RelayOptions } from './relay';

@@ -5,8 +5,13 @@
  * hospital systems can subscribe by subject. It is a {@link followWithCheckpoints} follower: after any NATS
  * outage it resumes from its position with back-off, forever, and reports `<context>.relay` to the consumer
  * health.
+ * It keeps up to `window` publishes in flight (started in position order, which NATS keeps on the connection;
+ * a failed publish is retried in place), so its throughput is not one round trip per event: run one at a time,
+ * a busy scheduling service's relay fell behind its own load and kept the service NOT_SERVING for as long as
+ * the load lasted (tests/bench/relay.bench.ts measures both).
  * Delivery to the bus is at-least-once: a crash (or a timeout) between publish and checkpoint re-publishes the
- * same event ids, which the bus drops (`Nats-Msg-Id`) or consumers dedupe.
+ * same event ids, which the bus drops (`Nats-Msg-Id`) or consumers dedupe. Order on the bus is the store's,
+ * except after a publish that failed while later ones in the window succeeded: it lands after them.
  */
 import { context as otelContext, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { ValidationError } from '@haven/errors';
@@ -31,7 +36,12 @@ export interface RelayOptions {
   readonly health?: ConsumerHealth;
   /** How often the relay checks how far behind it is (default 3 000 ms). */
   readonly checkIntervalMs?: number;
+  /** Publishes in flight at once (default {@link DEFAULT_RELAY_WINDOW}; 1 = one after the other). */
+  readonly window?: number;
 }
+
+/** Publishes a relay keeps in flight at once by default. */
+export const DEFAULT_RELAY_WINDOW = 32;
 
 /**
  * Starts relaying; resolves once the first attempt to subscribe was made (it retries by itself when NATS is
@@ -45,6 +55,9 @@ export async function startRelay(options: RelayOptions): Promise<Follower> {
     name: `${options.context}.relay`,
     // The relay's key predates the `<service>.<purpose>` convention (the NATS permissions name it).
     key: `relay.${options.context}`,
+    // Publishes pipelined (NATS keeps their order on the connection) so a busy service's relay is not one
+    // round trip per event behind its own load; re-publishing is harmless (the bus drops a known event id).
+    window: options.window ?? DEFAULT_RELAY_WINDOW,
     contexts: [options.context],
     ...(options.health ? { health: options.health } : {}),
     ...(options.logger ? { logger: options.logger } : {}),

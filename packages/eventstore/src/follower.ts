@@ -131,6 +131,19 @@ export interface CheckpointSource {
 export interface FollowWithCheckpointsOptions extends Omit<FollowStoreOptions, 'from'> {
   /** The checkpoint's key (default `name`). */
   readonly key?: string;
+  /**
+   * How many events may be in the handler at once (default 1: one after the other, each position saved before
+   * the next event). Above 1 the follower pipelines: it starts handlers in position order without waiting for
+   * the previous one to finish, at most `window` at a time; a handler that throws is retried in place, with
+   * back-off, until it succeeds or the follower closes (not re-delivered, so the start order stays the
+   * position order); positions are saved behind the handlers, one save at a time, of the highest position
+   * whose handler and every earlier one finished. `position()` and `caughtUp()` count finished handlers only.
+   * For handlers that are idempotent and whose effects keep the order they are started in (the relay: NATS
+   * writes publishes in call order, and the bus drops an event it already holds by its id). A crash hands the
+   * unfinished and unsaved events to the next process again. A failed save fails the next event, so the
+   * follower reports itself down rather than drifting ahead of a checkpoint it cannot write.
+   */
+  readonly window?: number;
 }
 
 /**
@@ -146,17 +159,153 @@ export async function followWithCheckpoints(
   source: CheckpointSource,
   options: FollowWithCheckpointsOptions,
 ): Promise<Follower> {
-  const { key = options.name, handler, ...rest } = options;
+  const { key = options.name, handler, window = 1, ...rest } = options;
   let opened: CheckpointStore | undefined;
   const checkpoints = async (): Promise<CheckpointStore> => (opened ??= await source.checkpoints());
-  return await followStore(store, {
-    ...rest,
-    from: async () => (await checkpoints()).load(key),
+  if (window <= 1) {
+    return await followStore(store, {
+      ...rest,
+      from: async () => (await checkpoints()).load(key),
+      handler: async (event) => {
+        await handler(event);
+        await (await checkpoints()).save(key, event.position);
+      },
+    });
+  }
+  return await pipelined(store, rest, {
+    window,
+    load: async () => (await checkpoints()).load(key),
+    save: async (position) => (await checkpoints()).save(key, position),
+    handler,
+  });
+}
+
+/** Sleeps that a closing follower cuts short. */
+class Naps {
+  readonly #wakers = new Set<() => void>();
+
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
+  }
+
+  wakeAll(): void {
+    for (const wake of [...this.#wakers]) wake();
+  }
+}
+
+/** The `window > 1` case of {@link followWithCheckpoints}. */
+async function pipelined(
+  store: Pick<EventStore, 'subscribe' | 'head'>,
+  options: Omit<FollowStoreOptions, 'from' | 'handler'>,
+  p: {
+    readonly window: number;
+    readonly load: () => Promise<Checkpoint>;
+    readonly save: (position: bigint) => Promise<void>;
+    readonly handler: (event: PositionedEvent) => Promise<void>;
+  },
+): Promise<Follower> {
+  const logger = options.logger ?? silent;
+  /** Started, in position order; an entry leaves from the front once it and every earlier one finished. */
+  const started: { position: bigint; finished: boolean; done: Promise<void> }[] = [];
+  let finishedUpTo: Checkpoint = 'start';
+  let closing = false;
+  let saved: bigint | undefined;
+  let saving: Promise<void> | undefined;
+  let saveFailed: unknown;
+  const saveBehind = (): void => {
+    saving ??= (async () => {
+      // Bounded: each pass saves a newer position than the one before.
+      for (let pass = 0; finishedUpTo !== 'start' && finishedUpTo !== saved && pass < 1_000; pass++) {
+        const position = finishedUpTo;
+        await p.save(position);
+        saved = position;
+      }
+    })()
+      .catch((error: unknown) => void (saveFailed = error))
+      .finally(() => (saving = undefined));
+  };
+  const settle = (): void => {
+    while (started[0]?.finished) finishedUpTo = started.shift()!.position;
+    saveBehind();
+  };
+  const naps = new Naps();
+  const runUntilDone = async (event: PositionedEvent): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await p.handler(event);
+        return;
+      } catch (error) {
+        if (closing) throw error;
+        const delayMs = backoffDelay(attempt, {
+          ...(options.minBackoffMs !== undefined ? { minMs: options.minBackoffMs } : {}),
+          ...(options.maxBackoffMs !== undefined ? { maxMs: options.maxBackoffMs } : {}),
+        });
+        const where = { consumer: options.name, position: String(event.position), attempt: attempt + 1 };
+        logger.warn({ ...where, retryInMs: delayMs, err: error }, 'handler failed; retrying the same event');
+        await naps.sleep(delayMs);
+        if (closing) throw error;
+      }
+    }
+  };
+  const follower = await followStore(store, {
+    ...options,
+    from: p.load,
     handler: async (event) => {
-      await handler(event);
-      await (await checkpoints()).save(key, event.position);
+      if (saveFailed !== undefined) {
+        const error = saveFailed;
+        saveFailed = undefined;
+        throw error instanceof Error ? error : new UnavailableError('checkpoint could not be saved');
+      }
+      const entry = { position: event.position, finished: false, done: Promise.resolve() };
+      entry.done = runUntilDone(event).then(() => {
+        entry.finished = true;
+        settle();
+      });
+      entry.done.catch(() => undefined); // closing: the event stays unsaved for the next process
+      started.push(entry);
+      if (started.length >= p.window) await started[0]!.done.catch(() => undefined);
     },
   });
+  const drained = async (): Promise<void> => {
+    await Promise.allSettled(started.map((e) => e.done));
+  };
+  return {
+    status: () => follower.status(),
+    position: () => finishedUpTo,
+    caughtUp: async (timeoutMs) => {
+      const until = Date.now() + timeoutMs;
+      await follower.caughtUp(timeoutMs);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          drained(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new UnavailableError(`${options.name}: not caught up within ${timeoutMs} ms`)),
+              Math.max(0, until - Date.now()),
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: async () => {
+      await follower.close();
+      closing = true;
+      naps.wakeAll();
+      await drained();
+      await saving;
+    },
+  };
 }
 
 /** Follows any {@link FollowSource} (see the module comment and {@link followStore}). */

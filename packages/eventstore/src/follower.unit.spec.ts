@@ -340,6 +340,117 @@ describe('follow (self-healing consumer)', () => {
       });
     });
 
+    describe('with a window (pipelined, as the relay runs)', () => {
+      /** A handler whose calls finish only when the test releases them, in any order. */
+      const gated = () => {
+        const releases = new Map<bigint, () => void>();
+        const startedOrder: bigint[] = [];
+        return {
+          startedOrder,
+          release: (position: bigint) => releases.get(position)?.(),
+          handler: async (e: PositionedEvent) => {
+            startedOrder.push(e.position);
+            await new Promise<void>((resolve) => releases.set(e.position, resolve));
+          },
+        };
+      };
+
+      it('starts up to `window` handlers in position order without waiting, and no more', async () => {
+        const { source } = memoryCheckpoints();
+        await appendTest(5);
+        const gate = gated();
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.window',
+          window: 3,
+          ...FAST,
+          handler: gate.handler,
+        });
+        subscriptions.push(follower);
+        await eventually('three started', () => gate.startedOrder.length === 3, POLL);
+        await new Promise((r) => setTimeout(r, 3 * CHECK_MS));
+        expect(gate.startedOrder).toEqual([1n, 2n, 3n]);
+        gate.release(1n);
+        await eventually('the fourth started', () => gate.startedOrder.length === 4, POLL);
+        for (const p of [2n, 3n, 4n]) gate.release(p);
+        await eventually('the fifth started', () => gate.startedOrder.length === 5, POLL);
+        gate.release(5n);
+        await follower.caughtUp(5_000);
+        expect(gate.startedOrder).toEqual([1n, 2n, 3n, 4n, 5n]);
+      });
+
+      it('saves only a position whose handler and every earlier one finished', async () => {
+        const { source, saved } = memoryCheckpoints();
+        await appendTest(3);
+        const gate = gated();
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.behind',
+          window: 4,
+          ...FAST,
+          handler: gate.handler,
+        });
+        subscriptions.push(follower);
+        await eventually('all three started', () => gate.startedOrder.length === 3, POLL);
+        gate.release(2n);
+        gate.release(3n);
+        await new Promise((r) => setTimeout(r, 3 * CHECK_MS));
+        // The first is still running: nothing may be saved, and the follower has finished nothing.
+        expect(saved.get('test.behind')).toBeUndefined();
+        expect(follower.position()).toBe('start');
+        gate.release(1n);
+        await eventually('saved up to 3', () => saved.get('test.behind') === 3n, POLL);
+        expect(follower.position()).toBe(3n);
+      });
+
+      it('retries a failing handler in place (not after later events) until it succeeds', async () => {
+        const { source, saved } = memoryCheckpoints();
+        await appendTest(3);
+        const calls: bigint[] = [];
+        let failures = 3;
+        const follower = await followWithCheckpoints(store, source, {
+          name: 'test.inplace',
+          window: 8,
+          ...FAST,
+          handler: async (e) => {
+            calls.push(e.position);
+            if (e.position === 2n && failures-- > 0) throw new Error('injected');
+          },
+        });
+        subscriptions.push(follower);
+        await eventually('saved up to 3', () => saved.get('test.inplace') === 3n, POLL);
+        // Each event was started once in order; only the second was tried again (three failures, then success).
+        expect(calls.slice(0, 3)).toEqual([1n, 2n, 3n]);
+        expect(calls.filter((p) => p === 2n)).toHaveLength(4);
+        expect(calls.filter((p) => p !== 2n)).toEqual([1n, 3n]);
+      });
+
+      it('on close leaves an unfinished event unsaved, and the next process hands it again', async () => {
+        const { source, saved } = memoryCheckpoints();
+        await appendTest(3);
+        const first = await followWithCheckpoints(store, source, {
+          name: 'test.pipehandover',
+          window: 8,
+          ...FAST,
+          handler: async (e) => {
+            if (e.position === 2n) throw new Error('the bus is down for this one');
+          },
+        });
+        await eventually('the first saved', () => saved.get('test.pipehandover') === 1n, POLL);
+        await first.close(); // stops retrying the second; the third finished but must not be saved past it
+        expect(saved.get('test.pipehandover')).toBe(1n);
+        const handled: bigint[] = [];
+        const second = await followWithCheckpoints(store, source, {
+          name: 'test.pipehandover',
+          window: 8,
+          ...FAST,
+          handler: async (e) => void handled.push(e.position),
+        });
+        subscriptions.push(second);
+        await second.caughtUp(5_000);
+        expect(handled).toEqual([2n, 3n]);
+        await eventually('saved up to 3', () => saved.get('test.pipehandover') === 3n, POLL);
+      });
+    });
+
     describe('when a process stopped part-way and another starts', () => {
       it('the new one hands only what the first did not finish: every event handled once', async () => {
         const { source } = memoryCheckpoints();
