@@ -1,0 +1,170 @@
+/**
+ * An erasure against a send on another replica, over a real nats-server and a real local SMTP server: two
+ * scheduling replicas share the patient-key directory (each its own key store and cache, as in a deployment)
+ * and the event store. Replica A has already written to the patient (its copy of the registration and its
+ * unwrapped key are warm). Replica B erases the patient the way ErasePatient does: PatientErased, then the key
+ * destroyed. Replica A's follower has not seen the erasure yet (a follower that lags, or the instant after the
+ * append); its next message to the patient must not leave, and its reminder ends in ReminderSuppressed
+ * (`patient_erased`). The same holds in the instant between PatientErased and the key's destruction.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FilePatientKeyStore, LocalKeyringKms, sealPhi } from '@haven/crypto';
+import { JetStreamEventStore, newEvent } from '@haven/eventstore';
+import type { NatsConnection } from 'nats';
+import { createLogger } from '@haven/service';
+import { startMailCatcher, startNatsServer, type MailCatcher, type NatsServerHandle } from '@haven/testing';
+import { PatientEventType, patientStream } from '../patient/patient';
+import { DEFAULT_OUTBOX_POLICY, reminderIdOf } from './decide';
+import { ReminderOutbox } from './outbox';
+import { ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
+import { SmtpTransport } from './smtp';
+import { DEFAULT_TEMPLATES } from './template';
+
+jest.setTimeout(60_000);
+
+const actor = { kind: 'service', id: 'scheduling' } as const;
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+let nats: NatsServerHandle;
+let catcher: MailCatcher;
+let store: JetStreamEventStore;
+let nc: NatsConnection;
+let dir: string;
+let kms: LocalKeyringKms;
+const closing: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  catcher = await startMailCatcher();
+  nc = await nats.connect();
+  store = await JetStreamEventStore.create(nc);
+  dir = mkdtempSync(join(tmpdir(), 'haven-outbox-erasure-'));
+  kms = await LocalKeyringKms.open({ file: join(dir, 'keyring.json'), create: true });
+});
+
+afterAll(async () => {
+  for (const close of closing) await close();
+  await store?.close();
+  await nc?.close();
+  await catcher?.close();
+  await nats?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** One scheduling replica's outbox: its own key store (and cache) over the shared key directory. */
+function replica() {
+  const keys = new FilePatientKeyStore({ dir: join(dir, 'patient-keys'), kms });
+  const outbox = new ReminderOutbox(
+    {
+      store,
+      clock: () => new Date(),
+      keys,
+      logger,
+      settings: { requireDobCheck: false, publicUrl: 'https://visits.erasure.test', timeZone: 'UTC' },
+    },
+    [
+      new SmtpTransport({
+        url: `smtp://127.0.0.1:${catcher.port}`,
+        from: 'C <no-reply@erasure.test>',
+        requireTls: false,
+      }),
+    ],
+    {
+      clinicName: 'Erasure Clinic',
+      language: 'en',
+      passcodeDelivery: 'front-desk',
+      messageDomain: 'erasure.test',
+      templates: DEFAULT_TEMPLATES,
+      policy: { ...DEFAULT_OUTBOX_POLICY, channels: [ReminderChannel.Email], offsetsMinutes: [] },
+    },
+  );
+  closing.push(() => outbox.stop());
+  return { keys, outbox };
+}
+
+let patients = 0;
+async function registeredPatient(keys: FilePatientKeyStore): Promise<string> {
+  const patientId = `pat-erase-${++patients}`;
+  const phi = await sealPhi(keys, patientId, {
+    givenName: 'Erasa',
+    familyName: 'Racewell',
+    email: `erasa${patients}@example.test`,
+  });
+  await store.append(patientStream(patientId), 'no_stream', [
+    newEvent({ type: PatientEventType.Registered, data: { patientId, keyId: phi.keyId }, phi, actor }),
+  ]);
+  return patientId;
+}
+
+let notices = 0;
+/** A due "new message" notice to the patient by e-mail (kind `message`: no appointment blocks an erasure). */
+async function scheduleNotice(patientId: string): Promise<string> {
+  const plan = {
+    appointmentId: '',
+    patientId,
+    clinicianId: '',
+    kind: ReminderKind.Message,
+    channel: ReminderChannel.Email,
+    startTime: new Date().toISOString(),
+    threadId: `thread-${patientId}`,
+    secureMessageId: `msg-${++notices}`,
+  };
+  const reminderId = reminderIdOf(plan);
+  await store.append(reminderStream(reminderId), 'no_stream', [
+    newEvent({
+      type: ReminderEventType.Scheduled,
+      data: { ...plan, reminderId, dueAt: new Date(Date.now() - 1000).toISOString() },
+      actor,
+    }),
+  ]);
+  return reminderId;
+}
+
+const lastOf = async (reminderId: string) => (await store.read(reminderStream(reminderId))).at(-1);
+const erased = (patientId: string) =>
+  store.append(patientStream(patientId), 'any', [
+    newEvent({ type: PatientEventType.Erased, data: { patientId, reason: 'PATIENT_REQUEST' }, actor }),
+  ]);
+
+describe('a patient erased on another replica', () => {
+  it('gets nothing from a replica whose copy of the patient and key is warm', async () => {
+    const a = replica();
+    const b = replica();
+    const patientId = await registeredPatient(a.keys);
+    const first = await scheduleNotice(patientId);
+    await a.outbox.sendOne(first);
+    expect((await lastOf(first))?.type).toBe(ReminderEventType.Sent);
+    const sentBefore = catcher.messages().length;
+
+    // Replica B erases: PatientErased, then the key destroyed (ErasePatient's order).
+    await erased(patientId);
+    await b.keys.destroy(patientId);
+
+    const second = await scheduleNotice(patientId);
+    await a.outbox.sendOne(second);
+    const last = await lastOf(second);
+    expect(last?.type).toBe(ReminderEventType.Suppressed);
+    expect(last?.data['reason']).toBe('patient_erased');
+    expect(catcher.messages().length).toBe(sentBefore);
+  });
+
+  it('gets nothing in the instant between PatientErased and the key destroyed', async () => {
+    const a = replica();
+    const patientId = await registeredPatient(a.keys);
+    const first = await scheduleNotice(patientId);
+    await a.outbox.sendOne(first);
+    expect((await lastOf(first))?.type).toBe(ReminderEventType.Sent);
+    const sentBefore = catcher.messages().length;
+
+    await erased(patientId); // the eraser has not destroyed the key yet
+
+    const second = await scheduleNotice(patientId);
+    await a.outbox.sendOne(second);
+    const last = await lastOf(second);
+    expect(last?.type).toBe(ReminderEventType.Suppressed);
+    expect(last?.data['reason']).toBe('patient_erased');
+    expect(catcher.messages().length).toBe(sentBefore);
+  });
+});
