@@ -11,8 +11,9 @@
  *   3. append PhiAccessed (purpose treatment-communication; one event per patient for the batch's contact
  *      reads, listing the fields), then open the patient's sealed contact details — nothing is opened or sent
  *      when that append fails;
- *   4. render the linted template (allowed fields only) and hand it to the transport with the reminder's
- *      Message-ID;
+ *   4. render the linted template (allowed fields only); read the patient's stream once more (an erasure stored
+ *      by now, by any replica, suppresses it: `patient_erased`) and hand it to the transport with the
+ *      reminder's Message-ID;
  *   5. append ReminderSent, or ReminderFailed (retry after a back-off, or final).
  *
  * A sender that dies between 2 and 5 leaves a `sending` reminder: once the lease ran out the next sender sends
@@ -57,6 +58,7 @@ import { EmailContactEventType, isEssential } from '../contact/email-contact';
 import { EMAIL_UNSUBSCRIBE_PATH } from '../contact/email-unsubscribe';
 import type { SchedulingDeps } from '../deps';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
+import { evolvePatient, patientStream, type PatientState } from '../patient/patient';
 import { PhiAccessRecorder } from '../phi-access';
 import { formatClinicSpan } from '../schedule/clinic-time';
 import {
@@ -532,6 +534,11 @@ export class ReminderOutbox {
     // A claim whose lease ran out while it waited may already be another sender's: leave it to the next round.
     const leaseUntil = sending.status === 'sending' ? sending.leaseUntil : undefined;
     if (leaseUntil === undefined || Date.parse(leaseUntil) <= deps.clock().getTime()) return;
+    // The last check, on the patient's stream itself: an erasure stored by now (by any replica, seen or not by
+    // this one's follower) stops the message even when this replica still holds the patient's key.
+    if (await this.#erasedNow(state.patientId)) {
+      return this.#suppress(sending, SuppressionReason.PatientErased, metadata);
+    }
     const at = deps.clock();
     try {
       await transport.send({
@@ -662,8 +669,9 @@ export class ReminderOutbox {
   }
 
   /**
-   * The patient's registration, sealed (a patient stream holds one immutable event, so it is cached; opening
-   * it is what PhiAccessed records, every time, and a shredded key still makes it unreadable).
+   * The patient's registration, sealed (cached: the registration never changes; opening it is what PhiAccessed
+   * records, every time). The cached copy may miss a later PatientErased: `#erasedNow`
+   * reads the stream again before every send.
    */
   async #patient(patientId: string): Promise<Awaited<ReturnType<typeof loadPatient>>> {
     const cached = this.#patients.get(patientId);
@@ -672,6 +680,25 @@ export class ReminderOutbox {
     if (this.#patients.size >= 1_000) this.#patients.clear();
     this.#patients.set(patientId, patient);
     return patient;
+  }
+
+  /**
+   * True when the patient was erased, read from their stream itself rather than this replica's copy (which a
+   * follower that lags, or an erasure by another replica, leaves stale): one read of the stream's tail when
+   * nothing was appended after the copy. ErasePatient appends PatientErased before it destroys the key, so a
+   * check after that append sees it even while the key (or this replica's cached copy of it) still opens.
+   */
+  async #erasedNow(patientId: string): Promise<boolean> {
+    const known = await this.#patient(patientId);
+    if (known.erased) return true;
+    const later = await this.#deps.store.read(patientStream(patientId), {
+      fromRevision: BigInt(known.revision + 1),
+    });
+    if (later.length === 0) return false;
+    const now = later.reduce<PatientState>(evolvePatient, known);
+    if (now.status !== 'registered') return false;
+    this.#patients.set(patientId, now);
+    return now.erased !== undefined;
   }
 
   /**
