@@ -231,6 +231,10 @@ export const POLICY: Readonly<Record<string, MethodPolicy>> = Object.freeze({
   [`${SCHEDULING}UpdateMessageTemplateSet`]: adminOnly('the clinic’s patient message templates, linted'),
   [`${SCHEDULING}PreviewMessageTemplate`]: adminOnly('renders with example values; nothing saved or sent'),
   [`${SCHEDULING}GetUsageReport`]: adminOnly('counts per clinician; no patient, no reason'),
+  [`${SCHEDULING}ListMessageDeliveries`]: schedulingStaff(
+    Scope.SchedulingAppointmentsRead,
+    'codes and times of the messages to the patient, no PHI; clinician only their own',
+  ),
   // Secure messages are PHI between a patient and their care team: never an admin, auditor or system account.
   [`${SCHEDULING}CreateMessageThread`]: {
     roles: [Clinician, FrontDesk],

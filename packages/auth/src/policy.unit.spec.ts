@@ -85,7 +85,7 @@ describe('the policy table', () => {
       // The day view's "who is waiting": participants' roles and states only (session's front-desk view).
       '/haven.session.v1.SessionService/ListVisits',
     ]);
-    expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(17);
+    expect(methods.filter((m) => m.includes('SchedulingService'))).toHaveLength(18);
   });
 
   it('gives an auditor the audit log read-only, never a patient’s own access log', () => {

@@ -158,6 +158,7 @@ const expectedRpcs: Record<keyof typeof SERVICE_NAMES, readonly string[]> = {
     'GetClinicSettings',
     'UpdateClinicSettings',
     'ErasePatient',
+    'ListMessageDeliveries',
   ],
   session: [
     'OpenVisit',

@@ -2,9 +2,12 @@
  * The front desk's day through the gateway against the real services: an overlap names the other appointment's
  * times in the clinic's time zone (HAVEN_CLINIC_TIME_ZONE), a reschedule frees the old slot, a no-show is marked
  * only once the appointment started and frees its slot, and both are idempotent with an Idempotency-Key.
+ * The appointment's messages: a patient without an e-mail address gets no invitation, and the front desk (and
+ * the appointment's clinician, not another one nor an auditor) reads why — codes and times, no PHI.
  */
 import { randomUUID } from 'node:crypto';
 import { CookieJar } from '../test/gateway';
+import { startMailCatcher, type MailCatcher } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -14,9 +17,19 @@ let stack: TestStack;
 let clinician: string;
 let desk: CookieJar;
 let patientId: string;
+let catcher: MailCatcher;
 
 beforeAll(async () => {
-  stack = await startStack({ schedulingEnv: { HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin' } });
+  catcher = await startMailCatcher();
+  stack = await startStack({
+    schedulingEnv: {
+      HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin',
+      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+      HAVEN_SMTP_REQUIRE_TLS: 'false',
+      HAVEN_SMTP_FROM: 'Clinic <no-reply@fd.test>',
+      HAVEN_REMINDER_POLL_MS: '100',
+    },
+  });
   await stack.createUser('desk@fd.test', 'front_desk', 'Front Desk');
   clinician = await stack.createUser('dee@fd.test', 'clinician', 'Dr Dee Park');
   desk = new CookieJar();
@@ -28,7 +41,10 @@ beforeAll(async () => {
   });
   patientId = ((await patient.json()) as { patient: { id: string } }).patient.id;
 });
-afterAll(async () => stack?.stop());
+afterAll(async () => {
+  await stack?.stop();
+  await catcher?.close();
+});
 
 const at = (ms: number) => new Date(Math.ceil((Date.now() + ms) / 1000) * 1000);
 async function book(start: Date, minutes = 30): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -95,5 +111,52 @@ describe('the front desk through the gateway', () => {
     expect(marked.status).toBe(200);
     expect(await marked.json()).toMatchObject({ appointment: { state: 'no_show' } });
     expect((await book(at(60_000), 10)).status).toBe(201); // within the no-show's 20 minutes
+  });
+
+  it('says which message did not reach the patient and why, to the desk and the appointment’s clinician only', async () => {
+    const booked = await book(at(11 * 3600_000));
+    expect(booked.status).toBe(201);
+    const id = idOf(booked.body);
+    // The invitation waits for the link; the patient has no e-mail address, so it is not sent.
+    expect((await desk.post(`${stack.url}/api/appointments/${id}/link`, {})).status).toBe(201);
+    type Delivery = { kind: string; channel: string; state: string; reason: string; updateTime: string };
+    let deliveries: Delivery[] = [];
+    for (let i = 0; i < 100; i++) {
+      const res = await desk.fetch(`${stack.url}/api/appointments/${id}/deliveries`);
+      expect(res.status).toBe(200);
+      deliveries = ((await res.json()) as { deliveries: Delivery[] }).deliveries;
+      if (deliveries.some((d) => d.kind === 'invitation' && d.state !== 'scheduled')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const invitation = deliveries.find((d) => d.kind === 'invitation');
+    expect(invitation).toMatchObject({ channel: 'email', state: 'suppressed', reason: 'no_contact' });
+    expect(Date.parse(invitation!.updateTime)).toBeGreaterThan(Date.now() - 60_000);
+    // The 1 h reminder is still to come.
+    expect(deliveries).toContainEqual(expect.objectContaining({ kind: 'reminder', state: 'scheduled' }));
+    expect(JSON.stringify(deliveries)).not.toMatch(/Ola|Nordmann|1970/);
+    expect(catcher.messages()).toHaveLength(0);
+
+    const login = async (email: string, role: 'clinician' | 'auditor', name: string) => {
+      const userId = await stack.createUser(email, role, name);
+      const jar = new CookieJar();
+      await jar.fetch(`${stack.url}/`);
+      await jar.post(`${stack.url}/api/auth/login`, { username: email, password: STACK_PASSWORD });
+      return { jar, userId };
+    };
+    const own = await login('dee2@fd.test', 'clinician', 'Dr Dee Two');
+    // The appointment's own clinician reads it; another clinician learns nothing (404); an auditor is refused.
+    const mine = await desk.post(`${stack.url}/api/appointments`, {
+      clinicianId: own.userId,
+      patientId,
+      startTime: at(13 * 3600_000).toISOString(),
+      endTime: at(13 * 3600_000 + 30 * 60_000).toISOString(),
+    });
+    expect(mine.status).toBe(201);
+    const mineId = idOf((await mine.json()) as Record<string, unknown>);
+    expect((await own.jar.fetch(`${stack.url}/api/appointments/${mineId}/deliveries`)).status).toBe(200);
+    expect((await own.jar.fetch(`${stack.url}/api/appointments/${id}/deliveries`)).status).toBe(404);
+    const auditor = await login('audit@fd.test', 'auditor', 'Audra Tor');
+    expect((await auditor.jar.fetch(`${stack.url}/api/appointments/${id}/deliveries`)).status).toBe(403);
+    expect((await new CookieJar().fetch(`${stack.url}/api/appointments/${id}/deliveries`)).status).toBe(401);
   });
 });

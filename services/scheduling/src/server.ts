@@ -55,6 +55,7 @@ import { issueGuestLink, redeemGuestLink } from './guest-link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
 import { erasePatient, ErasureFinisher } from './patient/erase';
+import { DeliveryStatusIndex, listMessageDeliveries } from './notification/delivery-status';
 import { SchedulingReadModel } from './read-model';
 import { hostTimeZone, isTimeZone } from './schedule/clinic-time';
 import { BookingReconciler, type BookingReconcilerOptions } from './schedule/reconciler';
@@ -235,6 +236,7 @@ export async function startScheduling(
     const bookings = new BookingReconciler(deps, options.reconciler);
     reconciler = bookings;
     const threads = new MessageThreadIndex();
+    const deliveries = new DeliveryStatusIndex();
     // A PatientErased whose key destruction a crash interrupted is finished when the read model replays it.
     const erasures = new ErasureFinisher(keys, logger);
     subscriptions.push(
@@ -242,6 +244,7 @@ export async function startScheduling(
         observer: (event) => {
           bookings.observe(event);
           threads.apply(event);
+          deliveries.apply(event);
           erasures.observe(event);
         },
         health: consumers,
@@ -280,7 +283,7 @@ export async function startScheduling(
       services: [
         {
           definition: scheduling.SchedulingServiceService,
-          handlers: schedulingHandlers(deps, threads, config.HAVEN_CLINIC_NAME),
+          handlers: schedulingHandlers(deps, threads, deliveries, config.HAVEN_CLINIC_NAME),
         },
       ],
       onShutdown: [
@@ -301,7 +304,12 @@ export async function startScheduling(
 }
 
 /** The SchedulingService handlers. */
-function schedulingHandlers(deps: SchedulingDeps, threads: MessageThreadIndex, clinicName: string) {
+function schedulingHandlers(
+  deps: SchedulingDeps,
+  threads: MessageThreadIndex,
+  deliveries: DeliveryStatusIndex,
+  clinicName: string,
+) {
   return {
     createPatient: createPatient(deps),
     getPatient: getPatient(deps),
@@ -323,6 +331,7 @@ function schedulingHandlers(deps: SchedulingDeps, threads: MessageThreadIndex, c
     getClinicSettings: getClinicSettings(deps),
     updateClinicSettings: updateClinicSettings(deps),
     erasePatient: erasePatient(deps),
+    listMessageDeliveries: listMessageDeliveries(deps, deliveries),
     ...messageHandlers({ ...deps, threads }),
   };
 }

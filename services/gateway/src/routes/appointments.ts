@@ -1,6 +1,6 @@
 /**
  * Appointments (`/api/appointments`): book one (or a weekly series), list a day's, cancel, reschedule or mark one no-show (each of
- * which frees the old slot), and issue its patient link. Every call
+ * which frees the old slot), issue its patient link, and say what became of its messages to the patient. Every call
  * goes to scheduling with the user's own token; scheduling enforces who may book, see or cancel what.
  */
 import type { Request, Response, Router } from 'express';
@@ -236,6 +236,66 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
   );
   registerAppointmentChanges(api, ctx);
   registerWaiting(api, ctx);
+  registerDeliveries(api, ctx);
+}
+
+const DELIVERY_KIND: Readonly<Record<number, string>> = {
+  [scheduling.MessageKind.MESSAGE_KIND_INVITATION]: 'invitation',
+  [scheduling.MessageKind.MESSAGE_KIND_RESCHEDULED]: 'rescheduled',
+  [scheduling.MessageKind.MESSAGE_KIND_CANCELLED]: 'cancelled',
+  [scheduling.MessageKind.MESSAGE_KIND_REMINDER]: 'reminder',
+  [scheduling.MessageKind.MESSAGE_KIND_PASSCODE]: 'passcode',
+  [scheduling.MessageKind.MESSAGE_KIND_MESSAGES_LINK]: 'messages_link',
+};
+const DELIVERY_CHANNEL: Readonly<Record<number, string>> = {
+  [scheduling.MessageChannel.MESSAGE_CHANNEL_EMAIL]: 'email',
+  [scheduling.MessageChannel.MESSAGE_CHANNEL_SMS]: 'sms',
+};
+const DELIVERY_STATE: Readonly<Record<number, string>> = {
+  [scheduling.MessageDeliveryState.MESSAGE_DELIVERY_STATE_SCHEDULED]: 'scheduled',
+  [scheduling.MessageDeliveryState.MESSAGE_DELIVERY_STATE_SENDING]: 'sending',
+  [scheduling.MessageDeliveryState.MESSAGE_DELIVERY_STATE_SENT]: 'sent',
+  [scheduling.MessageDeliveryState.MESSAGE_DELIVERY_STATE_FAILED]: 'failed',
+  [scheduling.MessageDeliveryState.MESSAGE_DELIVERY_STATE_SUPPRESSED]: 'suppressed',
+};
+
+/**
+ * GET /appointments/:id/deliveries: what became of each message to the patient about the appointment (scheduling
+ * ListMessageDeliveries; codes and times only, no PHI). Front desk, admins and the appointment's clinician.
+ */
+function registerDeliveries(api: Router, ctx: RouteContext): void {
+  const opts = { deadlineMs: ctx.deadlineMs };
+  api.get(
+    '/appointments/:id/deliveries',
+    staff(
+      ctx,
+      { rpc: 'scheduling.ListMessageDeliveries', fields: { parent: 'id' } },
+      async (req, res, { token }) => {
+        const id = pathId(req, res);
+        if (!id) return;
+        const r = await callUnary(
+          ctx.clients.scheduling,
+          'listMessageDeliveries',
+          scheduling.ListMessageDeliveriesRequest.fromPartial({ parent: `appointments/${id}` }),
+          ctx.metadataFor(res, token),
+          opts,
+        );
+        res.status(200).json({
+          deliveries: r.messageDeliveries.map((d) => ({
+            id: lastSegment(d.name),
+            kind: DELIVERY_KIND[d.kind] ?? 'unknown',
+            channel: DELIVERY_CHANNEL[d.channel] ?? 'unknown',
+            state: DELIVERY_STATE[d.state] ?? 'unknown',
+            reason: d.reason,
+            offsetMinutes: d.offsetMinutes,
+            dueTime: d.dueTime?.toISOString() ?? null,
+            updateTime: d.updateTime?.toISOString() ?? null,
+            attempts: d.attempts,
+          })),
+        });
+      },
+    ),
+  );
 }
 
 /**
