@@ -7,23 +7,13 @@
  * and not without the cookie, the CSRF token or from another origin; logout closes the clinician's socket with
  * 4401; front desk gets 403 on every visit route; another clinician cannot see the visit.
  */
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { MediaClient } from '@haven/testing';
-import { CookieJar, signedIn as signIn } from '../test/gateway';
+import { CookieJar, liveSocket, signedIn as signIn, type LiveSocket } from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
-
-interface Live {
-  readonly ws: WebSocket;
-  readonly messages: Array<Record<string, unknown>>;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  waitFor(
-    pred: (m: Record<string, unknown>) => boolean,
-    timeoutMs?: number,
-  ): Promise<Record<string, unknown>>;
-}
 
 let stack: TestStack;
 let clinicianA: string;
@@ -43,49 +33,12 @@ afterAll(async () => {
 
 const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
 
-function connect(jar: CookieJar, options: { as?: 'patient'; origin?: string } = {}): Promise<Live> {
-  const cookie = [...jar.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
-  const csrf = jar.cookies.get('haven_csrf') ?? '';
-  const wsUrl = `${stack.url.replace('http', 'ws')}/api/ws?csrf=${encodeURIComponent(csrf)}${options.as ? '&as=patient' : ''}`;
-  const ws = new WebSocket(wsUrl, { headers: { cookie, origin: options.origin ?? stack.url } });
-  sockets.push(ws);
-  const messages: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  ws.on('message', (data) => {
-    messages.push(JSON.parse((data as Buffer).toString('utf8')) as Record<string, unknown>);
-    for (const w of waiters) w();
+const connect = (jar: CookieJar, options: { as?: 'patient'; origin?: string } = {}): Promise<LiveSocket> =>
+  liveSocket(stack.url, jar, {
+    asPatient: options.as === 'patient',
+    ...(options.origin ? { origin: options.origin } : {}),
+    sockets,
   });
-  const closed = new Promise<{ code: number; reason: string }>((res) =>
-    ws.once('close', (code, reason) => res({ code, reason: reason.toString() })),
-  );
-  const live: Live = {
-    ws,
-    messages,
-    closed,
-    waitFor: (pred, timeoutMs = 5000) =>
-      new Promise((res, rej) => {
-        const check = () => {
-          const found = messages.find(pred);
-          if (found) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            res(found);
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          rej(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      }),
-  };
-  return new Promise((res, rej) => {
-    ws.once('open', () => res(live));
-    ws.once('unexpected-response', (_req, response) => rej(new Error(`HTTP ${response.statusCode}`)));
-    ws.once('error', rej);
-  });
-}
 
 const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
 
@@ -272,7 +225,7 @@ describe('front desk, patient and clinician through the gateway', () => {
       expect(creds).not.toHaveProperty(key);
     // The media websocket: the patient's cookie, the CSRF token, the gateway's own origin, then the proxy.
     const csrf = patient.cookies.get('haven_csrf') ?? '';
-    const jar = [...patient.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+    const jar = patient.header();
     const door = (q: string, headers: Record<string, string>) => ({
       url: `${stack.url.replace('http', 'ws')}/api/media?as=patient${q}`,
       headers,

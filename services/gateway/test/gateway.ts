@@ -209,38 +209,47 @@ export async function redeemLink(
 export interface LiveSocket {
   readonly ws: WebSocket;
   readonly messages: Array<Record<string, unknown>>;
+  /** Resolves with the close code and reason once the socket is closed (by either side). */
+  readonly closed: Promise<{ code: number; reason: string }>;
   waitFor(pred: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 }
 
 /**
- * Opens /api/ws at `url` with the jar's cookies and CSRF token (as the patient page when `asPatient`); the socket
- * is added to `sockets` for the suite to terminate.
+ * Opens /api/ws at `url` with the jar's cookies and CSRF token (as the patient page when `asPatient`) from
+ * `origin` (default the gateway's own); the socket is added to `sockets` for the suite to terminate. Throws
+ * `HTTP <status>` when the gateway refuses the upgrade.
  */
 export async function liveSocket(
   url: string,
   jar: CookieJar,
-  asPatient: boolean,
-  sockets: WebSocket[],
+  options: { readonly asPatient?: boolean; readonly origin?: string; readonly sockets: WebSocket[] },
 ): Promise<LiveSocket> {
   const csrf = encodeURIComponent(jar.cookies.get('haven_csrf') ?? '');
   const ws = new WebSocket(
-    `${url.replace('http', 'ws')}/api/ws?csrf=${csrf}${asPatient ? '&as=patient' : ''}`,
+    `${url.replace('http', 'ws')}/api/ws?csrf=${csrf}${options.asPatient ? '&as=patient' : ''}`,
     {
-      headers: { cookie: jar.header(), origin: url },
+      headers: { cookie: jar.header(), origin: options.origin ?? url },
     },
   );
-  sockets.push(ws);
+  options.sockets.push(ws);
   const messages: Array<Record<string, unknown>> = [];
   ws.on('message', (d) =>
     messages.push(JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>),
   );
+  const closed = new Promise<{ code: number; reason: string }>((res) =>
+    ws.once('close', (code, reason) => res({ code, reason: reason.toString() })),
+  );
   await new Promise((res, rej) => {
     ws.once('open', res);
+    ws.once('unexpected-response', (req, response) => {
+      rej(new Error(`HTTP ${response.statusCode}`));
+      req.destroy();
+    });
     ws.once('error', rej);
   });
   const waitFor = (pred: (m: Record<string, unknown>) => boolean, ms = 8000) =>
     eventually(`a live message; got ${JSON.stringify(messages)}`, () => messages.find(pred), {
       timeoutMs: ms,
     });
-  return { ws, messages, waitFor };
+  return { ws, messages, closed, waitFor };
 }

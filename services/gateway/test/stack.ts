@@ -297,7 +297,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         : {}),
       createUser: (email, role, name) => inviteUser(identityEnv, { email, role, name }),
       signIn: (username) => signedIn(gateway.url, username, STACK_PASSWORD),
-      liveSocket: (jar, asPatient) => liveSocket(gateway.url, jar, asPatient, sockets),
+      liveSocket: (jar, asPatient) => liveSocket(gateway.url, jar, { asPatient, sockets }),
       stop,
     };
   } catch (err) {
