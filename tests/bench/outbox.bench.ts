@@ -14,14 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createTransport } from 'nodemailer';
-import { FilePatientKeyStore, LocalKeyringKms, sealPhi } from '@haven/crypto';
-import { JetStreamEventStore, connectNats, newEvent } from '@haven/eventstore';
+import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
+import { JetStreamEventStore, connectNats } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
 import { startMailCatcher, startNatsServer } from '@haven/testing';
 import { DEFAULT_OUTBOX_POLICY } from '../../services/scheduling/src/notification/decide';
 import { ReminderOutbox } from '../../services/scheduling/src/notification/outbox';
 import { SmtpTransport } from '../../services/scheduling/src/notification/smtp';
 import { DEFAULT_TEMPLATES } from '../../services/scheduling/src/notification/template';
+import { givenBookingWithLink, givenRegisteredPatient } from '../../services/scheduling/src/testing';
 import { ascending, percentile, round3 } from './stats';
 
 /** Rounds of {@link PER_ROUND} reminders, each timed against as many direct sends right after it. */
@@ -29,7 +30,6 @@ const ROUNDS = 8;
 const PER_ROUND = 40;
 /** Messages in flight, for both paths (the outbox's HAVEN_REMINDER_CONCURRENCY default). */
 const CONCURRENCY = ReminderOutbox.DEFAULT_CONCURRENCY;
-const actor = { kind: 'service', id: 'scheduling' } as const;
 
 async function inParallel(items: readonly string[], work: (item: string) => Promise<void>): Promise<void> {
   let next = 0;
@@ -76,47 +76,24 @@ export async function run(): Promise<Record<string, unknown>> {
     const kms = await LocalKeyringKms.open({ file: join(dir, 'keyring.json'), create: true });
     const keys = new FilePatientKeyStore({ dir: join(dir, 'keys'), kms });
     const patientId = 'pat-bench';
-    const phi = await sealPhi(keys, patientId, {
+    await givenRegisteredPatient(store, keys, patientId, {
       givenName: 'B',
       familyName: 'P',
       email: 'bench@example.test',
     });
-    await store.append(`scheduling.patient-${patientId}`, 'no_stream', [
-      newEvent({
-        type: 'haven.scheduling.v1.PatientRegistered',
-        data: { patientId, keyId: phi.keyId },
-        phi,
-        actor,
-      }),
-    ]);
     const start = new Date(Date.now() + 7 * 86_400_000);
     /** Books appointments [from, to) with a link each: the outbox's follower plans one invitation per booking. */
     const book = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        const appointmentId = `appt-bench-${i}`;
-        const startTime = new Date(start.getTime() + i * 3_600_000).toISOString();
-        const endTime = new Date(start.getTime() + i * 3_600_000 + 1_800_000).toISOString();
-        const token = await sealPhi(keys, patientId, { linkToken: `token-${i}-${'x'.repeat(30)}` });
-        await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
-          newEvent({
-            type: 'haven.scheduling.v1.AppointmentBooked',
-            data: { appointmentId, clinicianId: 'doc-bench', patientId, startTime, endTime },
-            actor,
-          }),
-          newEvent({
-            type: 'haven.scheduling.v1.PatientLinkIssued',
-            data: {
-              appointmentId,
-              linkId: `l-${i}`,
-              tokenSha256: 'x',
-              passcodeHash: 'x',
-              dateOfBirthRequired: false,
-              issuedAt: new Date().toISOString(),
-            },
-            phi: token,
-            actor,
-          }),
-        ]);
+        await givenBookingWithLink(store, keys, {
+          appointmentId: `appt-bench-${i}`,
+          patientId,
+          clinicianId: 'doc-bench',
+          startTime: new Date(start.getTime() + i * 3_600_000).toISOString(),
+          endTime: new Date(start.getTime() + i * 3_600_000 + 1_800_000).toISOString(),
+          linkId: `l-${i}`,
+          linkToken: `token-${i}-${'x'.repeat(30)}`,
+        });
       }
     };
     const transport = new SmtpTransport({

@@ -1,9 +1,19 @@
 /**
- * Test support: the configuration scheduling's integration suites start it with (integration tests only).
+ * Test support: the configuration scheduling's integration suites start it with, and the outbox's fixture (a
+ * registered patient, a booking with its link, a transport that keeps what it is given) for its specs and bench.
  */
 import { join } from 'node:path';
-import type { EventStore } from '@haven/eventstore';
+import { sealPhi, type PatientKeyStore } from '@haven/crypto';
+import { newEvent, type EventStore } from '@haven/eventstore';
 import { loadConfig } from '@haven/service';
+import { reminderIdOf } from './notification/decide';
+import {
+  ReminderEventType,
+  reminderStream,
+  type ReminderChannel,
+  type ReminderPlan,
+} from './notification/reminder';
+import type { MessageTransport, OutboundMessage } from './notification/transport';
 import { schedulingConfigSchema, type SchedulingConfig } from './server';
 
 /**
@@ -43,4 +53,99 @@ export function failingPhiAccessAppends(failing: () => boolean): (inner: EventSt
     deleteStream: (stream) => inner.deleteStream(stream),
     close: () => inner.close(),
   });
+}
+
+const actor = { kind: 'service', id: 'scheduling' } as const;
+
+/** Appends the PatientRegistered of `patientId`, `fields` (names, contact) sealed under the patient's key. */
+export async function givenRegisteredPatient(
+  store: Pick<EventStore, 'append'>,
+  keys: PatientKeyStore,
+  patientId: string,
+  fields: Readonly<Record<string, string>>,
+): Promise<void> {
+  const phi = await sealPhi(keys, patientId, fields);
+  await store.append(`scheduling.patient-${patientId}`, 'no_stream', [
+    newEvent({
+      type: 'haven.scheduling.v1.PatientRegistered',
+      data: { patientId, keyId: phi.keyId },
+      phi,
+      actor,
+    }),
+  ]);
+}
+
+/** An appointment and its patient link, as {@link givenBookingWithLink} stores them. */
+export interface BookingWithLink {
+  readonly appointmentId: string;
+  readonly patientId: string;
+  readonly clinicianId: string;
+  readonly startTime: string;
+  readonly endTime: string;
+  readonly linkId: string;
+  /** The link's token, sealed with the link (and the passcode, when given). */
+  readonly linkToken: string;
+  readonly passcode?: string;
+}
+
+/** Appends AppointmentBooked and PatientLinkIssued on the appointment's stream (a new one). */
+export async function givenBookingWithLink(
+  store: Pick<EventStore, 'append'>,
+  keys: PatientKeyStore,
+  b: BookingWithLink,
+): Promise<void> {
+  const { appointmentId, patientId, clinicianId, startTime, endTime } = b;
+  const phi = await sealPhi(keys, patientId, {
+    linkToken: b.linkToken,
+    ...(b.passcode !== undefined ? { passcode: b.passcode } : {}),
+  });
+  await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
+    newEvent({
+      type: 'haven.scheduling.v1.AppointmentBooked',
+      data: { appointmentId, clinicianId, patientId, startTime, endTime },
+      actor,
+    }),
+    newEvent({
+      type: 'haven.scheduling.v1.PatientLinkIssued',
+      data: {
+        appointmentId,
+        linkId: b.linkId,
+        tokenSha256: 'x',
+        passcodeHash: 'x',
+        dateOfBirthRequired: false,
+        issuedAt: new Date().toISOString(),
+      },
+      phi,
+      actor,
+    }),
+  ]);
+}
+
+/** Appends the ReminderScheduled of `plan`, due a second ago; resolves with its reminder id. */
+export async function givenDueReminder(
+  store: Pick<EventStore, 'append'>,
+  plan: Omit<ReminderPlan, 'reminderId' | 'dueAt'>,
+): Promise<string> {
+  const reminderId = reminderIdOf(plan);
+  await store.append(reminderStream(reminderId), 'no_stream', [
+    newEvent({
+      type: ReminderEventType.Scheduled,
+      data: { ...plan, reminderId, dueAt: new Date(Date.now() - 1000).toISOString() },
+      actor,
+    }),
+  ]);
+  return reminderId;
+}
+
+/** A transport for `channel` that accepts every message and keeps it in `sent`. */
+export class CapturingTransport implements MessageTransport {
+  readonly sent: OutboundMessage[] = [];
+  constructor(readonly channel: ReminderChannel) {}
+  send(message: OutboundMessage) {
+    this.sent.push(message);
+    return Promise.resolve({});
+  }
+  close() {
+    return Promise.resolve();
+  }
 }

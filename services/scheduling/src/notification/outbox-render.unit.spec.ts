@@ -2,74 +2,50 @@
  * What the outbox puts into a message, over an in-memory store and key store and a capturing transport per
  * channel: the reminder by the passcode's channel (no link), and the passcode message.
  */
-import { sealPhi } from '@haven/crypto';
 import { InMemoryPatientKeyStore } from '@haven/crypto/testing';
-import { InMemoryEventStore, newEvent } from '@haven/eventstore';
+import { InMemoryEventStore } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
-import { DEFAULT_OUTBOX_POLICY, reminderIdOf } from './decide';
+import { DEFAULT_OUTBOX_POLICY } from './decide';
 import { ReminderOutbox, type NotificationSettings } from './outbox';
-import { ReminderChannel, ReminderKind, reminderStream, type PasscodeDelivery } from './reminder';
+import { ReminderChannel, ReminderKind, type PasscodeDelivery } from './reminder';
 import { DEFAULT_TEMPLATES } from './template';
-import type { MessageTransport, OutboundMessage } from './transport';
+import {
+  CapturingTransport,
+  givenBookingWithLink,
+  givenDueReminder,
+  givenRegisteredPatient,
+} from '../testing';
 
-const actor = { kind: 'service', id: 'scheduling' } as const;
 const PASSCODE = '48213957';
 const TOKEN = 'tok-render-0123456789abcdefghijklmnopqrstu';
-
-class Capture implements MessageTransport {
-  readonly sent: OutboundMessage[] = [];
-  constructor(readonly channel: ReminderChannel) {}
-  send(message: OutboundMessage) {
-    this.sent.push(message);
-    return Promise.resolve({});
-  }
-  close() {
-    return Promise.resolve();
-  }
-}
 
 async function given(options: { delivery: PasscodeDelivery; settings?: Partial<NotificationSettings> }) {
   const store = new InMemoryEventStore();
   const keys = new InMemoryPatientKeyStore();
   const patientId = 'pat-render';
-  const phi = await sealPhi(keys, patientId, {
+  await givenRegisteredPatient(store, keys, patientId, {
     givenName: 'Canary',
     familyName: 'Patient',
     email: 'render@example.test',
     phone: '+15550100200',
   });
-  await store.append(`scheduling.patient-${patientId}`, 'no_stream', [
-    newEvent({
-      type: 'haven.scheduling.v1.PatientRegistered',
-      data: { patientId, keyId: phi.keyId },
-      phi,
-      actor,
-    }),
-  ]);
   const appointmentId = 'appt-render';
   const startTime = new Date(Date.now() + 2 * 86_400_000).toISOString();
   const endTime = new Date(Date.parse(startTime) + 1_800_000).toISOString();
-  await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
-    newEvent({
-      type: 'haven.scheduling.v1.AppointmentBooked',
-      data: { appointmentId, clinicianId: 'doc-render', patientId, startTime, endTime },
-      actor,
-    }),
-    newEvent({
-      type: 'haven.scheduling.v1.PatientLinkIssued',
-      data: {
-        appointmentId,
-        linkId: 'link-1',
-        tokenSha256: 'x',
-        passcodeHash: 'x',
-        dateOfBirthRequired: false,
-        issuedAt: new Date().toISOString(),
-      },
-      phi: await sealPhi(keys, patientId, { linkToken: TOKEN, passcode: PASSCODE }),
-      actor,
-    }),
-  ]);
-  const transports = [new Capture(ReminderChannel.Email), new Capture(ReminderChannel.Sms)];
+  await givenBookingWithLink(store, keys, {
+    appointmentId,
+    patientId,
+    clinicianId: 'doc-render',
+    startTime,
+    endTime,
+    linkId: 'link-1',
+    linkToken: TOKEN,
+    passcode: PASSCODE,
+  });
+  const transports = [
+    new CapturingTransport(ReminderChannel.Email),
+    new CapturingTransport(ReminderChannel.Sms),
+  ];
   const outbox = new ReminderOutbox(
     {
       store,
@@ -101,14 +77,7 @@ async function given(options: { delivery: PasscodeDelivery; settings?: Partial<N
       ...(kind === ReminderKind.Reminder ? { offsetMinutes: 60 } : {}),
       ...(kind === ReminderKind.Passcode ? { linkId: 'link-1' } : {}),
     };
-    const reminderId = reminderIdOf(plan);
-    await store.append(reminderStream(reminderId), 'no_stream', [
-      newEvent({
-        type: 'haven.scheduling.v1.ReminderScheduled',
-        data: { ...plan, reminderId, dueAt: new Date(Date.now() - 1000).toISOString() },
-        actor,
-      }),
-    ]);
+    const reminderId = await givenDueReminder(store, plan);
     await outbox.sendOne(reminderId);
     const transport = transports.find((t) => t.channel === channel)!;
     const message = transport.sent.at(-1);

@@ -3,18 +3,17 @@
  * (so it is rebuilt from the store after a restart, and every replica's follower sees every replica's STOP), not
  * a stream read per SMS. Over an in-memory store that counts the reads of SmsContact streams.
  */
-import { sealPhi } from '@haven/crypto';
 import { InMemoryPatientKeyStore } from '@haven/crypto/testing';
 import { InMemoryEventStore, newEvent, type ReadOptions } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
 import { eventually } from '@haven/testing';
 import { contactKeyer } from '../contact/contact-key';
 import { SmsContactEventType, smsContactStream } from '../contact/contact';
-import { DEFAULT_OUTBOX_POLICY, reminderIdOf } from './decide';
+import { DEFAULT_OUTBOX_POLICY } from './decide';
 import { ReminderOutbox } from './outbox';
 import { ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
 import { DEFAULT_TEMPLATES } from './template';
-import type { MessageTransport, OutboundMessage } from './transport';
+import { CapturingTransport, givenDueReminder, givenRegisteredPatient } from '../testing';
 
 const actor = { kind: 'service', id: 'scheduling' } as const;
 const PHONE = '+15550100300';
@@ -28,32 +27,12 @@ class CountingStore extends InMemoryEventStore {
   }
 }
 
-class Capture implements MessageTransport {
-  readonly channel = ReminderChannel.Sms;
-  readonly sent: OutboundMessage[] = [];
-  send(message: OutboundMessage) {
-    this.sent.push(message);
-    return Promise.resolve({});
-  }
-  close() {
-    return Promise.resolve();
-  }
-}
-
 async function given() {
   const store = new CountingStore();
   const keys = new InMemoryPatientKeyStore();
   const patientId = 'pat-stop';
-  const phi = await sealPhi(keys, patientId, { givenName: 'C', familyName: 'P', phone: PHONE });
-  await store.append(`scheduling.patient-${patientId}`, 'no_stream', [
-    newEvent({
-      type: 'haven.scheduling.v1.PatientRegistered',
-      data: { patientId, keyId: phi.keyId },
-      phi,
-      actor,
-    }),
-  ]);
-  const sms = new Capture();
+  await givenRegisteredPatient(store, keys, patientId, { givenName: 'C', familyName: 'P', phone: PHONE });
+  const sms = new CapturingTransport(ReminderChannel.Sms);
   const logger = createLogger({ service: 'test', level: 'silent' });
   const outbox = new ReminderOutbox(
     {
@@ -88,14 +67,7 @@ async function given() {
       threadId: 'thread-stop',
       secureMessageId: `msg-stop-${n++}`,
     };
-    const reminderId = reminderIdOf(plan);
-    await store.append(reminderStream(reminderId), 'no_stream', [
-      newEvent({
-        type: ReminderEventType.Scheduled,
-        data: { ...plan, reminderId, dueAt: new Date(Date.now() - 1000).toISOString() },
-        actor,
-      }),
-    ]);
+    const reminderId = await givenDueReminder(store, plan);
     await eventually('the outbox saw the reminder', () => outbox.openCount() > 0);
     await outbox.tick();
     return (await store.read(reminderStream(reminderId))).at(-1);
