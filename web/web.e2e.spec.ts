@@ -1,6 +1,7 @@
 /**
  * The web app in real Chromium against the real stack (gateway in-process; identity, scheduling, session as
- * child processes; nats-server; Janus): front desk registers a patient, books and issues a link; the clinician's
+ * child processes; nats-server; Janus; a local SMTP server): front desk registers a patient, books and issues a
+ * link, and sees under the appointment that the invitation was not sent (the patient has no e-mail address); the clinician's
  * console shows the waiting patient live and admits; the patient goes passcode → self-check (fake camera and
  * microphone) → waiting room → visit; an admin enrolls TOTP. axe-core on every page (no serious or critical
  * violations), a 375 px phone viewport, screenshots in test-artifacts/screenshots/web-*.png.
@@ -12,7 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
+import {
+  launchChromium,
+  type LaunchedChromium,
+  screenshot,
+  SCREENSHOT_DIR,
+  startMailCatcher,
+  type MailCatcher,
+} from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
 import type { TestStack } from '../services/gateway/test/stack';
 
@@ -51,6 +59,7 @@ const localInput = (d: Date) =>
 
 describe('web app over the real stack', () => {
   let stack: TestStack;
+  let catcher: MailCatcher;
   let staffBrowser: LaunchedChromium;
   let patientBrowser: LaunchedChromium;
   let staff: Page;
@@ -60,7 +69,16 @@ describe('web app over the real stack', () => {
   let passcode = '';
 
   beforeAll(async () => {
-    stack = await startStack({ mfaRequiredRoles: 'admin' });
+    catcher = await startMailCatcher();
+    stack = await startStack({
+      mfaRequiredRoles: 'admin',
+      schedulingEnv: {
+        HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+        HAVEN_SMTP_REQUIRE_TLS: 'false',
+        HAVEN_SMTP_FROM: 'Clinic <no-reply@web.test>',
+        HAVEN_REMINDER_POLL_MS: '200',
+      },
+    });
     await Promise.all([
       stack.createUser('desk@web.test', 'front_desk', 'Front Desk'),
       stack.createUser('ada@web.test', 'clinician', 'Dr Ada Lovelace'),
@@ -82,6 +100,7 @@ describe('web app over the real stack', () => {
     await staffBrowser?.close();
     await patientBrowser?.close();
     await stack?.stop();
+    await catcher?.close();
   });
 
   async function signIn(username: string, totp?: string): Promise<void> {
@@ -137,6 +156,36 @@ describe('web app over the real stack', () => {
     await staff.setViewportSize({ width: 375, height: 740 });
     await fitsPhone(staff);
     await screenshot(staff, 'web-front-desk-375');
+    await staff.setViewportSize({ width: 1024, height: 800 });
+
+    // The invitation waited for the link; Jane has no e-mail address, so it is not sent, and the day view says
+    // so under her appointment (read when the day opens).
+    const notice = staff
+      .locator('#appointments li', { hasText: 'Jane Q Public' })
+      .locator('.delivery-notice');
+    for (let i = 0; i < 30 && (await notice.count()) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await staff.reload();
+      await staff.locator('#appointments li', { hasText: 'Jane Q Public' }).waitFor({ state: 'visible' });
+    }
+    await expect(notice.textContent()).resolves.toBe(
+      'Invitation by e-mail not sent: the patient has no e-mail address on file. Add one, or tell them by phone.',
+    );
+    expect(catcher.messages()).toHaveLength(0);
+    // What fits the screen with the day's list in view, at a desktop and a phone size (docs/screenshots).
+    for (const size of [
+      { width: 1280, height: 800 },
+      { width: 375, height: 812 },
+    ]) {
+      await staff.setViewportSize(size);
+      await staff.locator('#appointments').scrollIntoViewIfNeeded();
+      await notice.scrollIntoViewIfNeeded();
+      await staff.screenshot({
+        path: join(SCREENSHOT_DIR, `web-front-desk-deliveries-${String(size.width)}.png`),
+      });
+      await expectAccessible(staff);
+      await fitsPhone(staff);
+    }
     await staff.setViewportSize({ width: 1024, height: 800 });
     await signOut();
   });

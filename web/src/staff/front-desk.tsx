@@ -1,10 +1,12 @@
 /**
  * The front desk (and admins): register a patient, book an appointment with a clinician (once, or every N weeks
  * as a series), the day's appointments with their patient link (shown once) and cancellation (of one, or of
- * the rest of a series).
+ * the rest of a series), and under each appointment the messages to the patient that need the desk (not sent
+ * because they opted out or have no address or number, failed for good, waiting for the patient link).
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
+import { DeliveryNotices, useDeliveries } from './deliveries';
 import { Field, FormMessages, formValue, useForm } from './form';
 import { freeSlots, type Busy } from './free-slots';
 import { guarded, useSession } from './session';
@@ -417,6 +419,7 @@ export function FrontDesk() {
   const [listedAt, setListedAt] = useState(0);
   const book = useForm(BOOK_LABELS);
   const waiting = useWaiting();
+  const deliveries = useDeliveries((appointments ?? []).map((a) => a.id));
 
   useEffect(() => {
     void (async () => {
@@ -777,6 +780,7 @@ export function FrontDesk() {
                     ) : null}
                   </div>
                 ) : null}
+                <DeliveryNotices deliveries={deliveries.byAppointment.get(a.id)} now={deliveries.readAt} />
               </li>
             );
           })}
