@@ -88,6 +88,41 @@ describe('JetStreamEventStore specifics', () => {
     expect((await a.append(s, 1n, [testEvent('D')])).nextRevision).toBe(2n);
   });
 
+  it('an `any` append after another writer lands behind it, from a stale cached tail, in one read', async () => {
+    const a = await JetStreamEventStore.create(nc);
+    const b = await JetStreamEventStore.create(nc);
+    const s = streamName({ context: uniqueContext('anyc'), aggregate: 'thing', id: 'x' });
+    await a.append(s, 'any', [testEvent('A')]); // a caches revision 0
+    await b.append(s, 'any', [testEvent('B')]);
+    await b.append(s, 'any', [testEvent('C')]);
+    // a's cache says revision 0: the server refuses that expected sequence, a reads the tail and appends after C.
+    expect((await a.append(s, 'any', [testEvent('D')])).nextRevision).toBe(3n);
+    expect((await a.append(s, 'any', [testEvent('E')])).nextRevision).toBe(4n);
+    expect((await b.read(s)).map((e) => [e.type.split('.').pop(), e.revision])).toEqual([
+      ['A', 0n],
+      ['B', 1n],
+      ['C', 2n],
+      ['D', 3n],
+      ['E', 4n],
+    ]);
+  });
+
+  it('an `any` append to a stream it wrote reads no tail: one request per event', async () => {
+    const own = await server.connect();
+    try {
+      const store = await JetStreamEventStore.create(own);
+      const s = streamName({ context: uniqueContext('anyr'), aggregate: 'thing', id: 'x' });
+      await store.append(s, 'any', [testEvent('A')]);
+      const before = own.stats().outMsgs;
+      await store.append(s, 'any', [testEvent('B')]);
+      await store.append(s, 'any', [testEvent('C'), testEvent('D')]);
+      expect(own.stats().outMsgs - before).toBe(3); // three publishes, no STREAM.MSG.GET
+      expect((await store.read(s)).map((e) => e.revision)).toEqual([0n, 1n, 2n, 3n]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('lets exactly one of two concurrent writers at the same revision win', async () => {
     const a = await JetStreamEventStore.create(nc);
     const b = await JetStreamEventStore.create(nc);

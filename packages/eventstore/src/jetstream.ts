@@ -17,7 +17,10 @@
  * returns the global position in the publish ack (one round trip per event instead of two).
  *
  * Concurrency: the store maps the 0-based stream revision (header `Haven-Revision`) onto the subject's last
- * JetStream sequence and publishes with `Nats-Expected-Last-Subject-Sequence` (0 = `no_stream`).
+ * JetStream sequence and publishes with `Nats-Expected-Last-Subject-Sequence` (0 = `no_stream`). It remembers
+ * the tail of the streams it wrote or read to the end, so an append at the expected revision, and an `any`
+ * append, usually reads nothing first; the server still checks the sequence, and a refused one is read again.
+ * Publishes go through {@link JetStreamPublisher} (one reply subscription, no per-request timer or stack).
  *
  * Idempotency: `Nats-Msg-Id` = event id (server dedup inside the stream's duplicate window) and a store-side
  * check that works after the window: on a conflict, or before publishing events whose UUIDv7 is older than the
@@ -34,7 +37,6 @@ import {
   Events,
   ErrorCode,
   NatsError,
-  headers as natsHeaders,
   millis,
   nanos,
   type JetStreamClient,
@@ -60,6 +62,7 @@ import type { EventEnvelope, NewEvent } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
 import { JetStreamInspection } from './jetstream-inspection';
+import { JetStreamPublisher } from './jetstream-publisher';
 import type {
   AppendResult,
   Checkpoint,
@@ -192,6 +195,8 @@ function revisionOf(h: MsgHdrs | undefined): bigint {
  */
 export class JetStreamEventStore extends EventStoreAdapter implements InspectableEventStore {
   private readonly js: JetStreamClient;
+  /** The append path's publishes (one reply subscription for all; see jetstream-publisher.ts). */
+  private readonly publisher: JetStreamPublisher;
   /** The stream's dedup window, learnt when the stream is checked. */
   private duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS;
   private streamReady: Promise<void> | undefined;
@@ -212,6 +217,7 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
   ) {
     super();
     this.js = nc.jetstream();
+    this.publisher = new JetStreamPublisher(nc);
     void this.watchConnection();
   }
 
@@ -312,7 +318,9 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
     if (expected === 'no_stream') {
       start = NO_TAIL;
     } else if (expected === 'any') {
-      start = await this.tail(subject);
+      // The tail this store last wrote or read, else the server's: the publish still expects that subject
+      // sequence, so a stale cache (another writer got in) costs one refused publish and the retry below.
+      start = this.tails.get(stream) ?? (await this.tail(subject));
     } else {
       const cached = this.tails.get(stream);
       start = cached && cached.revision === expected ? cached : await this.tail(subject);
@@ -378,10 +386,10 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
       const envelope = toEnvelope(stream, revision, event);
       let ack;
       try {
-        ack = await this.js.publish(subject, encodeEnvelope(envelope), {
-          msgID: event.id,
-          headers: envelopeHeaders(revision),
-          expect: { lastSubjectSequence: state.seq },
+        ack = await this.publisher.publish(subject, encodeEnvelope(envelope), {
+          msgId: event.id,
+          expectedLastSubjectSequence: state.seq,
+          headers: { [EventHeaders.Revision]: revision.toString() },
         });
       } catch (err) {
         if (isWrongLastSequence(err)) {
@@ -694,6 +702,7 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
 
   /** Drains the connection if this store opened it. */
   protected async release(): Promise<void> {
+    await this.publisher.close();
     if (this.ownsConnection) await closeNatsConnection(this.nc);
   }
 
@@ -730,10 +739,4 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
 
 function describeTail(tail: Tail): string {
   return tail.seq === 0 ? 'no_stream' : tail.revision.toString();
-}
-
-function envelopeHeaders(revision: bigint): MsgHdrs {
-  const h = natsHeaders();
-  h.set(EventHeaders.Revision, revision.toString());
-  return h;
 }

@@ -1,0 +1,91 @@
+import { ErrorCode, NatsError, type NatsConnection } from 'nats';
+import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { JetStreamPublisher } from './jetstream-publisher';
+import { EVENT_STORE_STREAM } from './jetstream';
+
+jest.setTimeout(30_000);
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await server.connect();
+});
+afterAll(async () => {
+  await nc?.drain();
+  await server?.stop();
+});
+
+const body = new TextEncoder().encode('{}');
+let n = 0;
+const subject = () => `haven.es.pubtest.thing.t${++n}`;
+const opts = (msgId: string, expected: number) => ({
+  msgId,
+  expectedLastSubjectSequence: expected,
+  headers: { 'Haven-Revision': '0' },
+});
+
+describe('JetStreamPublisher', () => {
+  it('publishes with the expected subject sequence and headers, and reports a repeated id as a duplicate', async () => {
+    const publisher = new JetStreamPublisher(nc);
+    const s = subject();
+    const first = await publisher.publish(s, body, opts(`id-${n}`, 0));
+    expect(first.duplicate).toBe(false);
+    const again = await publisher.publish(s, body, opts(`id-${n}`, 0));
+    expect(again).toEqual({ seq: first.seq, duplicate: true });
+    const jsm = await nc.jetstreamManager();
+    const stored = await jsm.streams.getMessage(EVENT_STORE_STREAM, { seq: first.seq });
+    expect(stored.subject).toBe(s);
+    expect(stored.header.get('Nats-Msg-Id')).toBe(`id-${n}`);
+    expect(stored.header.get('Haven-Revision')).toBe('0');
+    await publisher.close();
+  });
+
+  it('rejects a wrong expected sequence with the JetStream API error (err_code 10071), concurrently too', async () => {
+    const publisher = new JetStreamPublisher(nc);
+    const s = subject();
+    await publisher.publish(s, body, opts(`a-${n}`, 0));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => publisher.publish(s, body, opts(`b-${n}-${i}`, 0))),
+    );
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      const err = (r as PromiseRejectedResult).reason as NatsError;
+      expect(err).toBeInstanceOf(NatsError);
+      expect(err.api_error?.err_code).toBe(10071);
+    }
+    await publisher.close();
+  });
+
+  it('fails with no responders on a subject no stream takes, and times out when no answer comes', async () => {
+    const publisher = new JetStreamPublisher(nc, { timeoutMs: 300 });
+    await expect(publisher.publish('nostream.here', body, opts('x', 0))).rejects.toMatchObject({
+      code: ErrorCode.NoResponders,
+    });
+    // A plain subscriber that never answers: the request expires.
+    const silent = nc.subscribe('silent.subject');
+    const started = Date.now();
+    await expect(publisher.publish('silent.subject', body, opts('y', 0))).rejects.toMatchObject({
+      code: ErrorCode.Timeout,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    silent.unsubscribe();
+    await publisher.close();
+  });
+
+  it('waits for pending publishes on close, then refuses new ones; a closed connection fails them', async () => {
+    const publisher = new JetStreamPublisher(nc);
+    const s = subject();
+    const pending = publisher.publish(s, body, opts(`c-${n}`, 0));
+    await publisher.close();
+    await expect(pending).resolves.toMatchObject({ duplicate: false });
+    await expect(publisher.publish(s, body, opts(`d-${n}`, 1))).rejects.toMatchObject({
+      code: ErrorCode.ConnectionClosed,
+    });
+    const own = await server.connect();
+    const onClosed = new JetStreamPublisher(own);
+    await onClosed.publish(subject(), body, opts(`e-${n}`, 0));
+    await own.close();
+    await expect(onClosed.publish(subject(), body, opts(`f-${n}`, 0))).rejects.toBeInstanceOf(NatsError);
+  });
+});
