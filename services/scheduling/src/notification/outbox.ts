@@ -11,9 +11,9 @@
  *   3. append PhiAccessed (purpose treatment-communication; one event per patient for the batch's contact
  *      reads, listing the fields), then open the patient's sealed contact details — nothing is opened or sent
  *      when that append fails;
- *   4. render the linted template (allowed fields only); read the patient's stream once more (an erasure stored
- *      by now, by any replica, suppresses it: `patient_erased`) and hand it to the transport with the
- *      reminder's Message-ID;
+ *   4. render the linted template (allowed fields only); check the patient's stream itself, read since the claim
+ *      (an erasure stored by then, by any replica, suppresses it: `patient_erased`), and hand it to the
+ *      transport with the reminder's Message-ID;
  *   5. append ReminderSent, or ReminderFailed (retry after a back-off, or final).
  *
  * A sender that dies between 2 and 5 leaves a `sending` reminder: once the lease ran out the next sender sends
@@ -400,12 +400,21 @@ export class ReminderOutbox {
         }
       }),
     );
+    // The erasure check of each patient of the batch, once, read while its PhiAccessed is appended.
+    const checks = new Map<string, Promise<boolean>>();
+    const erasureCheck = (patientId: string) => {
+      let check = checks.get(patientId);
+      if (!check) checks.set(patientId, (check = this.#erasedNow(patientId)));
+      return check;
+    };
     await Promise.all(
       claims.map(async (claim) => {
         const id = claim.state.reminderId;
         try {
+          const erased = erasureCheck(claim.state.patientId);
+          erased.catch(() => undefined); // awaited by #deliver; a failed access record leaves it unread
           await this.#recordAccess(claim);
-          await this.#deliver(claim);
+          await this.#deliver(claim, erased);
         } catch (error) {
           notSent(id)(error);
         } finally {
@@ -422,8 +431,10 @@ export class ReminderOutbox {
   async sendOne(reminderId: string, known?: ReminderState): Promise<void> {
     const claim = await this.#claim(reminderId, known);
     if (!claim) return;
+    const erased = this.#erasedNow(claim.state.patientId);
+    erased.catch(() => undefined); // awaited by #deliver; a failed access record leaves it unread
     await this.#recordAccess(claim);
-    await this.#deliver(claim);
+    await this.#deliver(claim, erased);
   }
 
   /**
@@ -506,8 +517,11 @@ export class ReminderOutbox {
     });
   }
 
-  /** Opens the contact details of a claimed reminder (its PhiAccessed stored), renders and sends it. */
-  async #deliver(claim: Claim): Promise<void> {
+  /**
+   * Opens the contact details of a claimed reminder (its PhiAccessed stored), renders and sends it unless
+   * `erased` (the patient's stream read after the claim) says the patient was erased.
+   */
+  async #deliver(claim: Claim, erased: Promise<boolean>): Promise<void> {
     const deps = this.#deps;
     const { state, sending, appointment, transport, passcode, messageId, metadata } = claim;
     let joinLink = claim.joinLink;
@@ -534,9 +548,9 @@ export class ReminderOutbox {
     // A claim whose lease ran out while it waited may already be another sender's: leave it to the next round.
     const leaseUntil = sending.status === 'sending' ? sending.leaseUntil : undefined;
     if (leaseUntil === undefined || Date.parse(leaseUntil) <= deps.clock().getTime()) return;
-    // The last check, on the patient's stream itself: an erasure stored by now (by any replica, seen or not by
-    // this one's follower) stops the message even when this replica still holds the patient's key.
-    if (await this.#erasedNow(state.patientId)) {
+    // The last check, on the patient's stream itself (read since the claim): an erasure stored by then, by any
+    // replica, seen or not by this one's follower, stops the message even while this replica holds the key.
+    if (await erased) {
       return this.#suppress(sending, SuppressionReason.PatientErased, metadata);
     }
     const at = deps.clock();
@@ -686,7 +700,9 @@ export class ReminderOutbox {
    * True when the patient was erased, read from their stream itself rather than this replica's copy (which a
    * follower that lags, or an erasure by another replica, leaves stale): one read of the stream's tail when
    * nothing was appended after the copy. ErasePatient appends PatientErased before it destroys the key, so a
-   * check after that append sees it even while the key (or this replica's cached copy of it) still opens.
+   * check that starts after that append sees it even while the key (or this replica's cached copy of it) still
+   * opens. The sender starts it right after the claim, alongside the PhiAccessed append (one per patient of a
+   * batch), and awaits it just before the hand-off: the read costs no extra wait on the way to the relay.
    */
   async #erasedNow(patientId: string): Promise<boolean> {
     const known = await this.#patient(patientId);
