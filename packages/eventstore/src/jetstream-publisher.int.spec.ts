@@ -73,6 +73,29 @@ describe('JetStreamPublisher', () => {
     await publisher.close();
   });
 
+  it("reads a subject's last message (sequence and headers), not found on an empty subject or a missing stream", async () => {
+    const publisher = new JetStreamPublisher(nc);
+    const s = subject();
+    await publisher.publish(s, body, opts(`l1-${n}`, 0));
+    const second = await publisher.publish(s, body, {
+      msgId: `l2-${n}`,
+      expectedLastSubjectSequence: (await publisher.lastMessage(EVENT_STORE_STREAM, s)).seq,
+      headers: { 'Haven-Revision': '1' },
+    });
+    const last = await publisher.lastMessage(EVENT_STORE_STREAM, s);
+    expect(last.seq).toBe(second.seq);
+    expect(last.headers.get('Haven-Revision')).toBe('1');
+    expect(last.headers.get('Nats-Msg-Id')).toBe(`l2-${n}`);
+    await expect(publisher.lastMessage(EVENT_STORE_STREAM, subject())).rejects.toMatchObject({
+      code: '404',
+      api_error: { err_code: 10037 },
+    });
+    await expect(publisher.lastMessage('NO_SUCH_STREAM', s)).rejects.toMatchObject({
+      api_error: { err_code: 10059 },
+    });
+    await publisher.close();
+  });
+
   it('waits for pending publishes on close, then refuses new ones; a closed connection fails them', async () => {
     const publisher = new JetStreamPublisher(nc);
     const s = subject();

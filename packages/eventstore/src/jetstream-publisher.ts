@@ -1,10 +1,10 @@
 /**
- * JetStream publishes with one reply subscription for all of them: what `js.publish` does, without its
- * per-request costs. nats.js 2.x builds, for every request that succeeds, a `NatsError` (a stack trace) when it
- * cancels the request it just resolved, a timer, two promises raced against each other and a generator; on the
- * event store's append path that was about half of the client's own work per event. Here a request is a token
- * in a map, replies arrive on `<inbox prefix>.<nuid>.<token>`, and one interval times out the requests that got
- * no answer.
+ * The event store's JetStream requests on its hot paths (publish an event; read the last message of a subject)
+ * with one reply subscription for all of them: what `js.publish` and `jsm.streams.getMessage` do, without
+ * their per-request costs. nats.js 2.x builds, for every request that succeeds, a `NatsError` (a stack trace)
+ * when it cancels the request it just resolved, a timer, two promises raced against each other and a generator:
+ * about a third of the client's own CPU per append. Here a request is a token in a map, replies arrive on
+ * `<inbox prefix>.<nuid>.<token>`, and one interval times out the requests that got no answer.
  *
  * Errors keep nats.js's shapes (`NatsError` with `api_error` for a JetStream API error such as "wrong last
  * sequence", code `503` for no responders, `TIMEOUT`, `CONNECTION_CLOSED`), so callers translate them as before.
@@ -13,6 +13,7 @@ import {
   createInbox,
   ErrorCode,
   headers as natsHeaders,
+  MsgHdrsImpl,
   NatsError,
   type ConnectionOptions,
   type Msg,
@@ -38,18 +39,24 @@ export interface PublishOptions {
 }
 
 interface Pending {
-  readonly resolve: (ack: PublishAck) => void;
+  readonly resolve: (reply: unknown) => void;
   readonly reject: (err: Error) => void;
   readonly deadline: number;
 }
 
 interface JsApiReply {
-  readonly seq?: number;
-  readonly duplicate?: boolean;
   readonly error?: { readonly code: number; readonly err_code?: number; readonly description?: string };
 }
 
+/** A stored message's sequence and headers. */
+export interface StoredHeaders {
+  readonly seq: number;
+  readonly headers: MsgHdrs;
+}
+
+const API_PREFIX = '$JS.API';
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** Options of {@link JetStreamPublisher}. */
 export interface JetStreamPublisherOptions {
@@ -58,7 +65,8 @@ export interface JetStreamPublisherOptions {
 }
 
 /**
- * Publishes into JetStream streams over one connection (see the module comment). Safe for concurrent use.
+ * Publishes into JetStream streams and reads a subject's last message over one connection (see the module
+ * comment). Safe for concurrent use.
  */
 export class JetStreamPublisher {
   readonly #nc: NatsConnection;
@@ -84,6 +92,37 @@ export class JetStreamPublisher {
    * is not the expected one), no responders, a timeout, or the connection closed.
    */
   publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<PublishAck> {
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', options.msgId);
+    h.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
+    for (const [name, value] of Object.entries(options.headers)) h.set(name, value);
+    return this.#request(subject, data, h).then((reply) => {
+      const ack = reply as { seq?: unknown; duplicate?: unknown };
+      if (typeof ack.seq !== 'number') throw NatsError.errorForCode(ErrorCode.JetStreamInvalidAck);
+      return { seq: ack.seq, duplicate: ack.duplicate === true };
+    });
+  }
+
+  /**
+   * The last message stored on `subject` in `stream` (its sequence and headers; the body is not decoded), what
+   * `jsm.streams.getMessage(stream, { last_by_subj })` returns. Throws (rejects with) a NatsError like
+   * {@link publish}: err_code 10037 when the subject has no message, 10059 when the stream does not exist.
+   */
+  lastMessage(stream: string, subject: string): Promise<StoredHeaders> {
+    const query = encoder.encode(JSON.stringify({ last_by_subj: subject }));
+    return this.#request(`${API_PREFIX}.STREAM.MSG.GET.${stream}`, query, undefined).then((reply) => {
+      const message = (reply as { message?: { seq?: unknown; hdrs?: unknown } }).message;
+      if (typeof message?.seq !== 'number') throw NatsError.errorForCode(ErrorCode.JetStreamInvalidAck);
+      const headers =
+        typeof message.hdrs === 'string'
+          ? MsgHdrsImpl.decode(Buffer.from(message.hdrs, 'base64'))
+          : natsHeaders();
+      return { seq: message.seq, headers };
+    });
+  }
+
+  /** One request: the JSON reply, or the NatsError of an error reply, no responders, a timeout. */
+  #request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): Promise<unknown> {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     let inbox: string;
     try {
@@ -92,14 +131,13 @@ export class JetStreamPublisher {
       return Promise.reject(asError(err));
     }
     const token = (this.#next++).toString(36);
-    const h = natsHeaders();
-    h.set('Nats-Msg-Id', options.msgId);
-    h.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
-    for (const [name, value] of Object.entries(options.headers)) h.set(name, value);
-    return new Promise<PublishAck>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       this.#pending.set(token, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
       try {
-        this.#nc.publish(subject, data, { reply: `${inbox}.${token}`, headers: h });
+        this.#nc.publish(subject, data, {
+          reply: `${inbox}.${token}`,
+          ...(headers ? { headers } : {}),
+        });
       } catch (err) {
         this.#pending.delete(token);
         reject(asError(err));
@@ -143,7 +181,7 @@ export class JetStreamPublisher {
     if (!pending) return; // timed out meanwhile
     this.#pending.delete(token);
     try {
-      pending.resolve(parseAck(msg));
+      pending.resolve(parseReply(msg));
     } catch (err) {
       pending.reject(asError(err));
     }
@@ -176,20 +214,19 @@ export class JetStreamPublisher {
   }
 }
 
-/** The acknowledgement in a reply; throws the NatsError nats.js would for an error reply. */
-function parseAck(msg: Msg): PublishAck {
+/** The JSON of a JetStream API reply; throws the NatsError nats.js would for an error reply. */
+function parseReply(msg: Msg): unknown {
   if (msg.data.length === 0 && statusOf(msg.headers) === 503) {
     throw NatsError.errorForCode(ErrorCode.NoResponders);
   }
   const reply = JSON.parse(decoder.decode(msg.data)) as JsApiReply;
   if (reply.error) {
     const { code, description } = reply.error;
-    const err = new NatsError(description || ErrorCode.Unknown, String(code));
+    const err = new NatsError((description ?? '').toLowerCase() || ErrorCode.Unknown, String(code));
     err.api_error = { code, err_code: reply.error.err_code ?? 0, description: description ?? '' };
     throw err;
   }
-  if (typeof reply.seq !== 'number') throw NatsError.errorForCode(ErrorCode.JetStreamInvalidAck);
-  return { seq: reply.seq, duplicate: reply.duplicate === true };
+  return reply;
 }
 
 function asError(err: unknown): Error {

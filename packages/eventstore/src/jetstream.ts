@@ -435,8 +435,8 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
 
   private async tail(subject: string): Promise<Tail> {
     try {
-      const m = await this.jsm.streams.getMessage(EVENT_STORE_STREAM, { last_by_subj: subject });
-      return { seq: m.seq, revision: revisionOf(m.header) };
+      const m = await this.publisher.lastMessage(EVENT_STORE_STREAM, subject);
+      return { seq: m.seq, revision: revisionOf(m.headers) };
     } catch (err) {
       if (isNotFound(err)) return NO_TAIL;
       throw err;
