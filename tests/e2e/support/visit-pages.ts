@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '@haven/service';
@@ -199,6 +200,12 @@ export async function startVisitPages(sessionMediaUrl: string): Promise<VisitPag
     }
     res.writeHead(404).end();
   });
+  // Every socket, upgraded ones included (closeAllConnections leaves those out), so that close() ends them all.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   const relay = MediaRelay.attach({
     server,
     sessionMediaUrl,
@@ -218,8 +225,8 @@ export async function startVisitPages(sessionMediaUrl: string): Promise<VisitPag
     close: async () => {
       await relay.close();
       await new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
       });
     },
   };
