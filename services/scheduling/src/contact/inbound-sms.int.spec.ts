@@ -2,7 +2,8 @@
  * STOP and START over real servers. The generic webhook provider end to end: a scheduling service on a real
  * nats-server sends the invitation SMS to a local gateway; the patient's STOP reply (signed with the webhook's
  * HMAC, computed here with node:crypto, not with our helper) opts the number out (SmsContactOptedOut under a
- * keyed hash, never the number), the next booking's SMS is ReminderSuppressed (opted_out), START re-subscribes.
+ * keyed hash, never the number), the next booking's SMS is ReminderSuppressed (opted_out) and the front desk's
+ * ListMessageDeliveries says so, START re-subscribes.
  * Twilio's inbound route on the same HTTP server code, signed the way Twilio documents it (HMAC-SHA1 of the URL
  * and the sorted form fields, computed here by hand) and refused when forged.
  */
@@ -151,6 +152,30 @@ describe('a STOP reply through the generic webhook', () => {
       return last?.type === 'haven.scheduling.v1.ReminderSuppressed' && last.data['reason'] === 'opted_out';
     });
     expect(sent.filter((s) => s.to === PHONE)).toHaveLength(1);
+    // The front desk reads why (ListMessageDeliveries: codes and times, not the number or the name).
+    const deliveries = async () =>
+      (
+        await callUnary(
+          client,
+          'listMessageDeliveries',
+          scheduling.ListMessageDeliveriesRequest.fromPartial({ parent: `appointments/${second}` }),
+          await frontDesk(),
+        )
+      ).messageDeliveries;
+    await eventually('the read model saw it', async () =>
+      (await deliveries()).some((d) => d.reason === 'opted_out'),
+    );
+    const messageDeliveries = await deliveries();
+    expect(messageDeliveries).toContainEqual(
+      expect.objectContaining({
+        name: `appointments/${second}/messageDeliveries/${second}_invitation_sms`,
+        kind: scheduling.MessageKind.MESSAGE_KIND_INVITATION,
+        channel: scheduling.MessageChannel.MESSAGE_CHANNEL_SMS,
+        state: scheduling.MessageDeliveryState.MESSAGE_DELIVERY_STATE_SUPPRESSED,
+        reason: 'opted_out',
+      }),
+    );
+    expect(JSON.stringify(messageDeliveries)).not.toMatch(/555|Stop|Tester|1980/);
 
     expect(await reply('START')).toBe(204);
     const third = await bookForPhone();
