@@ -335,9 +335,13 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
     for (let attempt = 0; ; attempt += 1) {
       const outcome = await this.publishChain(stream, subject, start, events, 0);
       if (outcome.kind === 'done') return outcome.result;
-      // Conflict: either a retry of a batch stored earlier (complete it) or a genuine concurrent writer.
-      const resumed = await this.resume(stream, subject, events);
-      if (resumed) return resumed;
+      // Conflict: either a retry of a batch stored earlier (complete it) or a genuine concurrent writer. An `any`
+      // batch of fresh events skips the search: the server answers a stored one inside its dedup window with a
+      // duplicate ack, never a conflict, so this is another writer (one this store's cached tail missed).
+      if (expected !== 'any' || this.mayBeOutsideDedupWindow(events)) {
+        const resumed = await this.resume(stream, subject, events);
+        if (resumed) return resumed;
+      }
       const actual = await this.tail(subject);
       if (expected !== 'any' || attempt >= ANY_RETRIES) {
         throw new ConcurrencyError(stream, describeExpected(expected), describeTail(actual));
