@@ -1,7 +1,9 @@
 import { ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { JetStreamPublisher } from './jetstream-publisher';
-import { EVENT_STORE_STREAM } from './jetstream';
+import { EVENT_STORE_STREAM, JetStreamEventStore } from './jetstream';
+import { closeNatsConnection, connectNats } from './nats-connection';
+import { testEvent } from './testing';
 
 jest.setTimeout(30_000);
 
@@ -94,6 +96,28 @@ describe('JetStreamPublisher', () => {
       api_error: { err_code: 10059 },
     });
     await publisher.close();
+  });
+
+  it("works under a service user's permissions (replies only under its own inbox prefix)", async () => {
+    const service = await connectNats({ ...server.client('scheduling'), name: 'pubtest' }, 'test');
+    try {
+      const store = await JetStreamEventStore.create(service);
+      const s = `scheduling.patient_access-pub${++n}`;
+      await store.append(s, 'any', [testEvent('A')]);
+      await store.append(s, 'any', [testEvent('B')]);
+      expect((await store.read(s)).map((e) => e.revision)).toEqual([0n, 1n]);
+      // Another service's subjects stay refused: the server drops the publish, the request times out.
+      const refused = new JetStreamPublisher(service, { timeoutMs: 500 });
+      await expect(
+        refused.publish('haven.es.identity.user.x', body, opts(`p-${n}`, 0)),
+      ).rejects.toMatchObject({
+        code: ErrorCode.Timeout,
+      });
+      await refused.close();
+      await store.close();
+    } finally {
+      await closeNatsConnection(service);
+    }
   });
 
   it('waits for pending publishes on close, then refuses new ones; a closed connection fails them', async () => {
