@@ -8,6 +8,17 @@ import { SettingsCard } from './settings-card';
 
 const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
+/** The settings in force while nobody saved any: the deployment's. */
+const IN_FORCE = {
+  timeZone: 'UTC',
+  updateTime: null,
+  passcodeDelivery: 'front-desk',
+  recordingPolicy: null,
+  recordingPatientAccess: null,
+  linkGraceMinutes: 30,
+  fromDeployment: { idleTimeoutSec: 900 },
+};
+
 /** Clicks Save settings and lets the answer render. */
 async function save(): Promise<void> {
   await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save settings' })));
@@ -79,15 +90,7 @@ describe('the clinic settings card', () => {
     expect(timeZone()).toBe('Europe/Berlin');
   });
   it('sends only the fields that changed, and shows a refusal on its field', async () => {
-    const inForce = {
-      timeZone: 'UTC',
-      updateTime: null,
-      passcodeDelivery: 'front-desk',
-      recordingPolicy: null,
-      recordingPatientAccess: null,
-      linkGraceMinutes: 30,
-      fromDeployment: { idleTimeoutSec: 900 },
-    };
+    const inForce = IN_FORCE;
     const puts = settingsApi(
       inForce,
       {
@@ -119,16 +122,7 @@ describe('the clinic settings card', () => {
   });
 
   it('saves the idle sign-out in whole minutes from 1 to 60, refusing others on the field before sending', async () => {
-    const inForce = {
-      timeZone: 'UTC',
-      updateTime: null,
-      passcodeDelivery: 'front-desk',
-      recordingPolicy: null,
-      recordingPatientAccess: null,
-      linkGraceMinutes: 30,
-      idleTimeoutSec: null,
-      fromDeployment: { idleTimeoutSec: 900 },
-    };
+    const inForce = { ...IN_FORCE, idleTimeoutSec: null };
     const puts = settingsApi(
       inForce,
       {
