@@ -13,16 +13,14 @@
  * refusal is an event); the auditor's ledger lists the views with readable labels.
  * Prints one JSON line ({@link RecordingUiResult}). Screenshots: test-artifacts/screenshots/recording-*.png.
  */
-import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { JetStreamEventStore } from '@haven/eventstore';
-import { scheduling } from '@haven/proto';
-import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
-import { eventually, screenshot } from '@haven/testing';
+import { accessRefusalStream } from '@haven/service';
+import { eventually } from '@haven/testing';
 import type { Stack } from './stack';
 import { withStack } from './stack-run';
-import { waitForStats, waitForVisitState } from './visit-flow';
-import { clearScreenshots, signIn, signOut, waitForDom, watchCsp } from './visit-ui';
+import { bookLink, waitForStats, waitForVisitState } from './visit-flow';
+import { numberedShots, signIn, signOut, waitForDom, watchCsp } from './visit-ui';
 import { runDriver } from '../../support/driver';
 
 /** How one page played the recording. */
@@ -88,48 +86,14 @@ export interface RecordingUiResult {
   readonly totalMs: number;
 }
 
-const md = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });
-
-/** Front desk (gRPC): a patient, an appointment starting now with the clinician, and its link. */
+/** Front desk (gRPC): a patient, an appointment starting in a minute with the clinician, and its link. */
 async function book(st: Stack): Promise<{ patientId: string; link: string; passcode: string }> {
-  const desk = await st.login('front_desk');
-  const clinician = await st.login('clinician');
-  const sc = st.clients.scheduling;
-  const created = await callUnary(
-    sc,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({
-      patient: { givenName: 'Maria', familyName: 'Lopez', dateOfBirth: '1975-09-30' },
-      requestId: randomUUID(),
-    }),
-    md(desk.token),
-  );
-  const start = new Date(Date.now() + 60_000);
-  const booked = await callUnary(
-    sc,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: `users/${clinician.id}`,
-        patient: created.patient?.name ?? '',
-        startTime: start,
-        endTime: new Date(start.getTime() + 30 * 60_000),
-      },
-      requestId: randomUUID(),
-    }),
-    md(desk.token),
-  );
-  const link = await callUnary(
-    sc,
-    'issuePatientLink',
-    scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment?.name ?? '' }),
-    md(desk.token),
-  );
-  return {
-    patientId: (created.patient?.name ?? '').replace('patients/', ''),
-    link: link.url,
-    passcode: link.passcode,
-  };
+  const patient = { givenName: 'Maria', familyName: 'Lopez', dateOfBirth: '1975-09-30' };
+  const booked = await bookLink(st, await st.login('front_desk'), await st.login('clinician'), {
+    startInMinutes: 1,
+    patient,
+  });
+  return { patientId: booked.patientId, link: booked.linkUrl, passcode: booked.passcode };
 }
 
 const text = async (page: Page, selector: string): Promise<string> =>
@@ -192,14 +156,8 @@ async function play(page: Page, listRow: string): Promise<Playback> {
 
 async function main(): Promise<RecordingUiResult> {
   const t0 = Date.now();
-  const shots: string[] = [];
+  const { paths: shots, shot } = numberedShots('recording');
   const cspViolations: string[] = [];
-  let step = 0;
-  const shot = async (page: Page, name: string): Promise<void> => {
-    step += 1;
-    shots.push(await screenshot(page, `recording-${String(step).padStart(2, '0')}-${name}`));
-  };
-  clearScreenshots('recording-');
   const run = {
     browsers: 3,
     stack: { recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } },

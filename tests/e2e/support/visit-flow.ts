@@ -22,23 +22,42 @@ export interface BookedVisit {
 
 const md = (token?: string) => clientCallMetadata(token === undefined ? {} : { token });
 
-/**
- * Front desk: patient + appointment (starting in `startInMinutes`, default 2, lasting `durationMinutes`, default
- * 30) + link; the patient redeems it.
- * Waits until the session service opened the visit. Throws on any refused call.
- */
-export async function bookVisit(
+/** A booked appointment with its patient link, not redeemed yet. */
+export interface BookedLink {
+  readonly patientId: string;
+  readonly appointmentId: string;
+  readonly linkUrl: string;
+  readonly token: string;
+  readonly passcode: string;
+}
+
+/** Options of {@link bookLink}. */
+export interface BookLinkOptions {
+  /** When the appointment starts, minutes from now (default 2). */
+  readonly startInMinutes?: number;
+  /** How long it lasts, minutes (default 30). */
+  readonly durationMinutes?: number;
+  /** The (synthetic) patient the front desk registers (default Robin Testpatient). */
+  readonly patient?: {
+    readonly givenName: string;
+    readonly familyName: string;
+    readonly dateOfBirth: string;
+  };
+}
+
+/** Front desk: patient + appointment with the clinician + link. Throws on any refused call. */
+export async function bookLink(
   stack: Stack,
   frontDesk: StackUser,
   clinician: StackUser,
-  opts: { startInMinutes?: number; durationMinutes?: number } = {},
-): Promise<BookedVisit> {
+  opts: BookLinkOptions = {},
+): Promise<BookedLink> {
   const { scheduling: sc } = stack.clients;
   const created = await callUnary(
     sc,
     'createPatient',
     scheduling.CreatePatientRequest.fromPartial({
-      patient: { givenName: 'Robin', familyName: 'Testpatient', dateOfBirth: '1980-04-12' },
+      patient: opts.patient ?? { givenName: 'Robin', familyName: 'Testpatient', dateOfBirth: '1980-04-12' },
       requestId: randomUUID(),
     }),
     md(frontDesk.token),
@@ -66,8 +85,30 @@ export async function bookVisit(
     scheduling.IssuePatientLinkRequest.fromPartial({ appointment }),
     md(frontDesk.token),
   );
+  return {
+    patientId: (created.patient?.name ?? '').replace('patients/', ''),
+    appointmentId,
+    linkUrl: link.url,
+    token: link.token,
+    passcode: link.passcode,
+  };
+}
+
+/**
+ * Front desk: patient + appointment (starting in `startInMinutes`, default 2, lasting `durationMinutes`, default
+ * 30) + link; the patient redeems it.
+ * Waits until the session service opened the visit. Throws on any refused call.
+ */
+export async function bookVisit(
+  stack: Stack,
+  frontDesk: StackUser,
+  clinician: StackUser,
+  opts: { startInMinutes?: number; durationMinutes?: number } = {},
+): Promise<BookedVisit> {
+  const link = await bookLink(stack, frontDesk, clinician, opts);
+  const { appointmentId } = link;
   const redeemed = await callUnary(
-    sc,
+    stack.clients.scheduling,
     'redeemPatientLink',
     scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
     md(),
@@ -81,7 +122,7 @@ export async function bookVisit(
   return {
     appointmentId,
     visit,
-    linkUrl: link.url,
+    linkUrl: link.linkUrl,
     passcode: link.passcode,
     patientToken: redeemed.accessToken,
   };

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { janusAdmin, type JanusHandle, janusSessions, screenshot, signJanusToken } from '@haven/testing';
+import { janusAdmin, type JanusHandle, janusSessions, signJanusToken } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import type { Stack } from './stack';
 import { withStack } from './stack-run';
@@ -32,7 +32,7 @@ import {
 import { TRACK_PEER_CONNECTIONS } from './visit-pages';
 import {
   bookThroughFrontDesk,
-  clearScreenshots,
+  numberedShots,
   CsrfWatcher,
   probeMedia,
   rawJoin,
@@ -442,15 +442,9 @@ const text = async (page: Page, selector: string): Promise<string> =>
 async function main(): Promise<VisitMediaResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
-  const shots: string[] = [];
+  const { paths: shots, shot } = numberedShots('visit-media');
   const cspViolations: string[] = [];
   const csrf = new CsrfWatcher();
-  let step = 0;
-  const shot = async (page: Page, name: string): Promise<void> => {
-    step += 1;
-    shots.push(await screenshot(page, `visit-media-${String(step).padStart(2, '0')}-${name}`));
-  };
-  clearScreenshots('visit-media-');
   return withStack({ browsers: 3 }, async ({ stack: st, browsers: [a, b, c], gatewayUrl: gw }) => {
     Object.assign(timings, Object.fromEntries(Object.entries(st.timings).map(([k, v]) => [`stack.${k}`, v])));
 

@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { BrowserContext, Locator, Page, Request } from 'playwright-core';
-import { connectJanusWs, SCREENSHOT_DIR } from '@haven/testing';
+import { connectJanusWs, SCREENSHOT_DIR, screenshot } from '@haven/testing';
 import { STACK_DISPLAY_NAMES, STACK_PASSWORD, STACK_ROLES, STACK_USERS, type StackRole } from './stack';
 import { waitForVisitState, type VisitState } from './visit-flow';
 
@@ -164,6 +164,24 @@ export function clearScreenshots(prefix: string): void {
   } catch {
     /* no directory yet */
   }
+}
+
+/**
+ * A suite's numbered screenshots: clears its old ones (`<prefix>-*.png`), then `shot(page, name)` saves
+ * `<prefix>-01-<name>.png`, `<prefix>-02-…` in order and `paths` lists them.
+ */
+export function numberedShots(prefix: string): {
+  readonly paths: string[];
+  shot(page: Page, name: string): Promise<void>;
+} {
+  clearScreenshots(`${prefix}-`);
+  const paths: string[] = [];
+  return {
+    paths,
+    shot: async (page, name) => {
+      paths.push(await screenshot(page, `${prefix}-${String(paths.length + 1).padStart(2, '0')}-${name}`));
+    },
+  };
 }
 
 /** A raw Janus websocket join (publisher) with whatever credentials: 'joined' or the error code. */
