@@ -16,8 +16,7 @@
  * Prints one JSON line ({@link VisitIdleResult}).
  */
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '@haven/testing';
-import { startStack, type Stack } from './stack';
+import { withStack } from './stack-run';
 import {
   bookAdmittedVisit,
   PATIENT_MEDIA,
@@ -27,7 +26,7 @@ import {
   waitForVisitState,
 } from './visit-flow';
 import { openPatientPage, signIn, waitForDom } from './visit-ui';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** The idle timeout of identity and the gateway in this run, s. */
 export const IDLE_SEC = 15;
@@ -122,141 +121,126 @@ async function sample(
 async function main(): Promise<VisitIdleResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
-  let stack: Stack | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
-  try {
-    const idleEnv = { HAVEN_IDLE_TIMEOUT_SEC: String(IDLE_SEC) };
-    const [s, browsers] = await Promise.all([
-      startStack({ identityEnv: idleEnv, gatewayEnv: idleEnv }),
-      Promise.all([launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b] = browsers;
-    timings['stack'] = Date.now() - t0;
-    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
-    const gw = s.gatewayUrl;
+  const idleEnv = { HAVEN_IDLE_TIMEOUT_SEC: String(IDLE_SEC) };
+  return await withStack(
+    { browsers: 2, stack: { identityEnv: idleEnv, gatewayEnv: idleEnv } },
+    async ({ stack: s, browsers: [a, b], gatewayUrl: gw }) => {
+      timings['stack'] = Date.now() - t0;
 
-    // The patient is booked, admitted and on video before the clinician's browser signs in. The gRPC sessions
-    // used for this idle out on their own a few seconds later; the clinician's browser has a session of its own.
-    const tSetup = Date.now();
-    const { visit: v } = await bookAdmittedVisit(s);
-    const patient = await openPatientPage(b.context, gw, v.patientToken);
-    // The staff app's page loads visit.js; the patient's client runs in a container of its own.
-    await startVisit(patient, PATIENT_MEDIA, 'patient-video');
-    const patLive = await waitForVisitState(patient, `s.status === 'live' || s.status === 'error'`);
-    if (patLive.status !== 'live') throw new Error(`the patient did not go live: ${JSON.stringify(patLive)}`);
-    timings['patientLive'] = Date.now() - tSetup;
+      // The patient is booked, admitted and on video before the clinician's browser signs in. The gRPC sessions
+      // used for this idle out on their own a few seconds later; the clinician's browser has a session of its own.
+      const tSetup = Date.now();
+      const { visit: v } = await bookAdmittedVisit(s);
+      const patient = await openPatientPage(b.context, gw, v.patientToken);
+      // The staff app's page loads visit.js; the patient's client runs in a container of its own.
+      await startVisit(patient, PATIENT_MEDIA, 'patient-video');
+      const patLive = await waitForVisitState(patient, `s.status === 'live' || s.status === 'error'`);
+      if (patLive.status !== 'live')
+        throw new Error(`the patient did not go live: ${JSON.stringify(patLive)}`);
+      timings['patientLive'] = Date.now() - tSetup;
 
-    // The clinician: the real staff app, sign in, open the visit, join the video. The last input is the click.
-    const tClin = Date.now();
-    const clinician = await a.context.newPage();
-    clinician.setDefaultTimeout(15_000);
-    // What the clinician's page tells the servers by itself: session refreshes and live-channel activity.
-    const told: Array<{ what: 'refresh' | 'activity'; at: number }> = [];
-    clinician.on('request', (r) => {
-      if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/auth/refresh')
-        told.push({ what: 'refresh', at: Date.now() });
-    });
-    clinician.on('websocket', (ws) => {
-      if (!new URL(ws.url()).pathname.startsWith('/api/ws')) return;
-      ws.on('framesent', (f) => {
-        if (typeof f.payload === 'string' && f.payload.includes('"activity"'))
-          told.push({ what: 'activity', at: Date.now() });
+      // The clinician: the real staff app, sign in, open the visit, join the video. The last input is the click.
+      const tClin = Date.now();
+      const clinician = await a.context.newPage();
+      clinician.setDefaultTimeout(15_000);
+      // What the clinician's page tells the servers by itself: session refreshes and live-channel activity.
+      const told: Array<{ what: 'refresh' | 'activity'; at: number }> = [];
+      clinician.on('request', (r) => {
+        if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/auth/refresh')
+          told.push({ what: 'refresh', at: Date.now() });
       });
-    });
-    await signIn(clinician, gw, 'clinician');
-    await clinician
-      .getByRole('button', { name: /^Open the visit/ })
-      .first()
-      .click();
-    await clinician.locator('#visit').waitFor({ state: 'visible' });
-    await clinician.getByRole('button', { name: 'Join video' }).click();
-    const inputAt = Date.now();
-    const clinLive = await waitForVisitState(clinician, `s.status === 'live' || s.status === 'error'`);
-    if (clinLive.status !== 'live')
-      throw new Error(`the clinician did not go live: ${JSON.stringify(clinLive)}`);
-    const clinSees = await waitForStats(
-      clinician,
-      (x) => x.totals.framesDecoded > 0,
-      'the clinician sees the patient',
-    );
-    const patSees = await waitForStats(
-      patient,
-      (x) => x.totals.framesDecoded > 0,
-      'the patient sees the clinician',
-    );
-    const conversationAt = Date.now();
-    timings['clinicianSignInToConversation'] = conversationAt - tClin;
-    const atConversation = await sample(clinician, patient, inputAt, conversationAt);
+      clinician.on('websocket', (ws) => {
+        if (!new URL(ws.url()).pathname.startsWith('/api/ws')) return;
+        ws.on('framesent', (f) => {
+          if (typeof f.payload === 'string' && f.payload.includes('"activity"'))
+            told.push({ what: 'activity', at: Date.now() });
+        });
+      });
+      await signIn(clinician, gw, 'clinician');
+      await clinician
+        .getByRole('button', { name: /^Open the visit/ })
+        .first()
+        .click();
+      await clinician.locator('#visit').waitFor({ state: 'visible' });
+      await clinician.getByRole('button', { name: 'Join video' }).click();
+      const inputAt = Date.now();
+      const clinLive = await waitForVisitState(clinician, `s.status === 'live' || s.status === 'error'`);
+      if (clinLive.status !== 'live')
+        throw new Error(`the clinician did not go live: ${JSON.stringify(clinLive)}`);
+      const clinSees = await waitForStats(
+        clinician,
+        (x) => x.totals.framesDecoded > 0,
+        'the clinician sees the patient',
+      );
+      const patSees = await waitForStats(
+        patient,
+        (x) => x.totals.framesDecoded > 0,
+        'the patient sees the clinician',
+      );
+      const conversationAt = Date.now();
+      timings['clinicianSignInToConversation'] = conversationAt - tClin;
+      const atConversation = await sample(clinician, patient, inputAt, conversationAt);
 
-    // Nobody touches either page for two idle timeouts of conversation (and a little more); look every ~3 s.
-    const samples: IdleSample[] = [];
-    const idleUntil = conversationAt + 2 * IDLE_SEC * 1000 + 2000;
-    for (let i = 0; i < 100 && atConversation.clinicianSignedIn && Date.now() < idleUntil; i++) {
-      await sleep(Math.min(3000, Math.max(0, idleUntil - Date.now())));
-      const x = await sample(clinician, patient, inputAt, conversationAt);
-      samples.push(x);
-      if (!x.clinicianSignedIn) break; // signed out: nothing more to see
-    }
-    const meAfterIdle = await meStatus(clinician);
-    timings['idleStretch'] = Date.now() - inputAt;
+      // Nobody touches either page for two idle timeouts of conversation (and a little more); look every ~3 s.
+      const samples: IdleSample[] = [];
+      const idleUntil = conversationAt + 2 * IDLE_SEC * 1000 + 2000;
+      for (let i = 0; i < 100 && atConversation.clinicianSignedIn && Date.now() < idleUntil; i++) {
+        await sleep(Math.min(3000, Math.max(0, idleUntil - Date.now())));
+        const x = await sample(clinician, patient, inputAt, conversationAt);
+        samples.push(x);
+        if (!x.clinicianSignedIn) break; // signed out: nothing more to see
+      }
+      const meAfterIdle = await meStatus(clinician);
+      timings['idleStretch'] = Date.now() - inputAt;
 
-    // The patient leaves; the clinician is alone in the room and still untouched.
-    const tLeft = Date.now();
-    await patient.evaluate('window.HavenVisit.leave()');
-    const alone = await waitForVisitState(clinician, 's.remoteFeeds === 0', 10_000).catch(() =>
-      visitState(clinician),
-    );
-    const aloneAt = Date.now();
-    let signedOut = false;
-    try {
-      await waitForDom(
+      // The patient leaves; the clinician is alone in the room and still untouched.
+      const tLeft = Date.now();
+      await patient.evaluate('window.HavenVisit.leave()');
+      const alone = await waitForVisitState(clinician, 's.remoteFeeds === 0', 10_000).catch(() =>
+        visitState(clinician),
+      );
+      const aloneAt = Date.now();
+      const signedOut = await waitForDom(
         clinician,
         `document.getElementById('sign-in') && !document.getElementById('sign-in').hidden && ` +
           `/inactivity/.test(document.getElementById('sign-in-notice').textContent)`,
         'the clinician is signed out for inactivity',
         2 * IDLE_SEC * 1000 + 15_000,
+      ).then(
+        () => true,
+        () => false,
       );
-      signedOut = true;
-    } catch {
-      signedOut = false;
-    }
-    timings['patientLeftToSignedOut'] = Date.now() - tLeft;
-    const notice = ((await clinician.locator('#sign-in-notice').textContent()) ?? '').trim();
-    let me = await meStatus(clinician);
-    for (let i = 0; i < 50 && me !== 401; i++) {
-      await sleep(100);
-      me = await meStatus(clinician);
-    }
-    let clinicianStatus = (await visitState(clinician)).status;
-    for (let i = 0; i < 50 && clinicianStatus === 'live'; i++) {
-      await sleep(100);
-      clinicianStatus = (await visitState(clinician)).status;
-    }
-    return {
-      idleSec: IDLE_SEC,
-      timings,
-      liveBefore: {
-        clinicianFrames: clinSees.totals.framesDecoded,
-        patientFrames: patSees.totals.framesDecoded,
-      },
-      conversationAtMs: conversationAt - inputAt,
-      signedInAtConversation: atConversation.clinicianSignedIn,
-      samples,
-      meAfterIdle,
-      afterPatientLeft: { remoteFeeds: alone.remoteFeeds, signedOut, notice, me, clinicianStatus },
-      told: told.map((x) => ({ what: x.what, atMs: x.at - inputAt })),
-      leftAtMs: tLeft - inputAt,
-      aloneAtMs: aloneAt - inputAt,
-      totalMs: Date.now() - t0,
-    };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    await Promise.all([a?.close(), b?.close()]);
-    await stack?.stop();
-  }
+      timings['patientLeftToSignedOut'] = Date.now() - tLeft;
+      const notice = ((await clinician.locator('#sign-in-notice').textContent()) ?? '').trim();
+      let me = await meStatus(clinician);
+      for (let i = 0; i < 50 && me !== 401; i++) {
+        await sleep(100);
+        me = await meStatus(clinician);
+      }
+      let clinicianStatus = (await visitState(clinician)).status;
+      for (let i = 0; i < 50 && clinicianStatus === 'live'; i++) {
+        await sleep(100);
+        clinicianStatus = (await visitState(clinician)).status;
+      }
+      return {
+        idleSec: IDLE_SEC,
+        timings,
+        liveBefore: {
+          clinicianFrames: clinSees.totals.framesDecoded,
+          patientFrames: patSees.totals.framesDecoded,
+        },
+        conversationAtMs: conversationAt - inputAt,
+        signedInAtConversation: atConversation.clinicianSignedIn,
+        samples,
+        meAfterIdle,
+        afterPatientLeft: { remoteFeeds: alone.remoteFeeds, signedOut, notice, me, clinicianStatus },
+        told: told.map((x) => ({ what: x.what, atMs: x.at - inputAt })),
+        leftAtMs: tLeft - inputAt,
+        aloneAtMs: aloneAt - inputAt,
+        totalMs: Date.now() - t0,
+      };
+    },
+  );
 }
 
 runDriver('visit-idle-driver', main);
