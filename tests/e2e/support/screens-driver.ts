@@ -15,11 +15,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium, SCREENSHOT_DIR } from '@haven/testing';
-import { startStack, type Stack } from './stack';
+import { SCREENSHOT_DIR } from '@haven/testing';
+import { withStack } from './stack-run';
 import { waitForStats, waitForVisitState } from './visit-flow';
 import { bookThroughFrontDesk, clearScreenshots, signIn, signOut, watchCsp } from './visit-ui';
-import { runDriver, withLogs } from '../../support/driver';
+import { runDriver } from '../../support/driver';
 
 /** The two viewports every screen is checked at. */
 export const VIEWPORTS = [
@@ -166,10 +166,6 @@ async function main(): Promise<ScreensResult> {
   let liveWaitMs = 0;
   const checks: ScreenCheck[] = [];
   const cspViolations: string[] = [];
-  let stack: Stack | undefined;
-  let a: LaunchedChromium | undefined;
-  let b: LaunchedChromium | undefined;
-  let c: LaunchedChromium | undefined;
   /**
    * Screenshots and checks `page` at both viewports (scrolled to `show`), then leaves it at the desktop size. An
    * in-visit screen (`live`: the remote feeds it shows) is shot only once the remote participant's tile is live at
@@ -211,223 +207,212 @@ async function main(): Promise<ScreensResult> {
     await page.setViewportSize(VIEWPORTS[0]);
   };
 
-  try {
-    clearScreenshots('screens-');
-    const [s, browsers] = await Promise.all([
-      startStack({ recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } }),
-      Promise.all([launchChromium(), launchChromium(), launchChromium()]),
-    ]);
-    stack = s;
-    [a, b, c] = browsers;
-    if (!s.gatewayUrl) throw new Error(`the gateway did not start: ${s.gatewayError ?? ''}`);
-    const gw = s.gatewayUrl;
-    const staff = await a.context.newPage();
-    const patient = await b.context.newPage();
-    for (const p of [staff, patient]) {
-      p.setDefaultTimeout(15_000);
-      await p.setViewportSize(VIEWPORTS[0]);
-      watchCsp(p, cspViolations);
-    }
+  clearScreenshots('screens-');
+  return await withStack(
+    { browsers: 3, stack: { recordingEnv: { HAVEN_RECORDING_PATIENT_ACCESS: 'true' } } },
+    async ({ browsers: [a, b, c], gatewayUrl: gw }) => {
+      const staff = await a.context.newPage();
+      const patient = await b.context.newPage();
+      for (const p of [staff, patient]) {
+        p.setDefaultTimeout(15_000);
+        await p.setViewportSize(VIEWPORTS[0]);
+        watchCsp(p, cspViolations);
+      }
 
-    // ------------------------------------------------------------ staff sign-in and the front desk
-    await staff.goto(gw);
-    await staff.locator('#sign-in').waitFor({ state: 'visible' });
-    await capture(staff, 'sign-in');
-    await signIn(staff, gw, 'front_desk');
-    const row = await bookThroughFrontDesk(staff, PATIENT);
-    await capture(staff, 'front-desk', '#book');
-    // A weekly series: the repeat fields open in the form.
-    await staff.getByLabel('Repeat').selectOption({ label: 'Every week' });
-    await capture(staff, 'front-desk-series', '#book');
-    await staff.getByLabel('Repeat').selectOption({ label: 'Does not repeat' });
-    // A scheduled row moves in place: the new time, the same length by default.
-    await row.getByRole('button', { name: /^Reschedule/ }).click();
-    await row.getByLabel('Move to').waitFor({ state: 'visible' });
-    await capture(staff, 'front-desk-reschedule', '#appointments');
-    await row.getByRole('button', { name: /^Keep the time/ }).click();
-    await row.getByRole('button', { name: /Patient link/ }).click();
-    await staff.locator('#link-panel').waitFor({ state: 'visible' });
-    const link = await staff.locator('#link-url').inputValue();
-    const passcode = await staff.locator('#link-passcode').inputValue();
-    await capture(staff, 'front-desk-patient-link', '#link-panel');
-    await signOut(staff);
+      // ------------------------------------------------------------ staff sign-in and the front desk
+      await staff.goto(gw);
+      await staff.locator('#sign-in').waitFor({ state: 'visible' });
+      await capture(staff, 'sign-in');
+      await signIn(staff, gw, 'front_desk');
+      const row = await bookThroughFrontDesk(staff, PATIENT);
+      await capture(staff, 'front-desk', '#book');
+      // A weekly series: the repeat fields open in the form.
+      await staff.getByLabel('Repeat').selectOption({ label: 'Every week' });
+      await capture(staff, 'front-desk-series', '#book');
+      await staff.getByLabel('Repeat').selectOption({ label: 'Does not repeat' });
+      // A scheduled row moves in place: the new time, the same length by default.
+      await row.getByRole('button', { name: /^Reschedule/ }).click();
+      await row.getByLabel('Move to').waitFor({ state: 'visible' });
+      await capture(staff, 'front-desk-reschedule', '#appointments');
+      await row.getByRole('button', { name: /^Keep the time/ }).click();
+      await row.getByRole('button', { name: /Patient link/ }).click();
+      await staff.locator('#link-panel').waitFor({ state: 'visible' });
+      const link = await staff.locator('#link-url').inputValue();
+      const passcode = await staff.locator('#link-passcode').inputValue();
+      await capture(staff, 'front-desk-patient-link', '#link-panel');
+      await signOut(staff);
 
-    // ------------------------------------------------------------ the patient joins and waits
-    await patient.goto(link);
-    await patient.locator('#step-passcode').waitFor({ state: 'visible' });
-    await capture(patient, 'patient-passcode');
-    await patient.getByLabel('Passcode').fill(passcode);
-    await patient.getByRole('button', { name: 'Continue' }).click();
-    await patient.getByRole('button', { name: 'Start the check' }).click();
-    await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
-    await patient.locator('#check-camera.ok').waitFor();
-    await capture(patient, 'patient-self-check');
-    await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
-    await patient.locator('#step-waiting').waitFor({ state: 'visible' });
-    await capture(patient, 'patient-waiting-room');
-    // The front desk's day list says who is waiting (read every 10 s).
-    await signIn(staff, gw, 'front_desk');
-    await staff
-      .locator('#appointments .badge-waiting', { hasText: 'Patient waiting' })
-      .waitFor({ timeout: 15_000 });
-    await capture(staff, 'front-desk-waiting', '#appointments');
-    await signOut(staff);
-
-    // ------------------------------------------------------------ the clinician's console and visit
-    await signIn(staff, gw, 'clinician');
-    await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
-    await capture(staff, 'clinician-console');
-    await staff
-      .getByRole('button', { name: /^Open the visit/ })
-      .first()
-      .click();
-    await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
-    await staff.getByRole('button', { name: 'Join video' }).click();
-    await waitForVisitState(staff, `s.status === 'live'`);
-    await capture(staff, 'clinician-visit-lobby');
-    await staff.getByRole('button', { name: /^Admit / }).click();
-    await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
-    await waitForVisitState(patient, `s.status === 'live'`);
-    for (const p of [patient, staff])
-      await waitForStats(p, (x) => x.totals.framesDecoded > 5, 'video flows both ways', 15_000);
-    await capture(patient, 'patient-visit', undefined, { feeds: 1 });
-    await capture(staff, 'clinician-visit', undefined, { feeds: 1 });
-    await staff
-      .getByRole('toolbar', { name: 'Visit controls' })
-      .getByRole('button', { name: 'Share screen' })
-      .click();
-    await waitForVisitState(staff, 's.sharing === true', 8000);
-    await waitForStats(
-      patient,
-      (x) => x.feeds.some((f) => f.description === 'screen' && f.framesDecoded > 0),
-      'the patient decodes the screen share',
-      10_000,
-    );
-    await capture(patient, 'patient-visit-screen-share', undefined, { feeds: 2 });
-    await staff
-      .getByRole('toolbar', { name: 'Visit controls' })
-      .getByRole('button', { name: 'Share screen' })
-      .click();
-    await waitForVisitState(staff, 's.sharing === false', 8000);
-
-    // ------------------------------------------------------------ recording: ask, consent, indicator, play
-    await staff.getByRole('button', { name: 'Record', exact: true }).click();
-    await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
-    await capture(staff, 'clinician-recording-requested', undefined, { feeds: 1 });
-    await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
-    await capture(patient, 'patient-recording-consent', undefined, { feeds: 1 });
-    await patient.getByRole('dialog').getByRole('button', { name: 'Give consent' }).click();
-    await patient.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
-    await staff.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
-    await capture(patient, 'patient-recording', undefined, { feeds: 1 });
-    await capture(staff, 'clinician-recording', undefined, { feeds: 1 });
-    await new Promise((r) => setTimeout(r, 3000));
-    await staff.getByRole('button', { name: 'Stop recording' }).click();
-    const recorded = staff.locator('#visit-recordings [data-state="available"]').first();
-    await recorded.waitFor({ timeout: 60_000 });
-    await recorded.getByRole('button', { name: /^Play the recording/ }).click();
-    await staff.locator('video.recordings-video').waitFor({ state: 'visible' });
-    await capture(staff, 'clinician-recording-player', '.recordings-player', { feeds: 1 });
-
-    // ------------------------------------------------------------ an interpreter joins by a guest link
-    const guests = staff.locator('.guest-controls');
-    await guests.getByLabel('Invite by link').selectOption({ label: 'Interpreter' });
-    await guests.getByRole('button', { name: 'Create guest link' }).click();
-    const issued = guests.getByRole('group', { name: 'The new guest link' });
-    await issued.waitFor({ state: 'visible' });
-    const guestUrl = await issued.getByLabel('Link').inputValue();
-    const guestPasscode = await issued.getByLabel('Passcode').inputValue();
-    await capture(staff, 'clinician-guest-link', '.guest-link', { feeds: 1 });
-    const guest = await c.context.newPage();
-    guest.setDefaultTimeout(15_000);
-    await guest.setViewportSize(VIEWPORTS[0]);
-    watchCsp(guest, cspViolations);
-    await guest.goto(`${gw}/join${guestUrl.slice(guestUrl.indexOf('#'))}`);
-    await guest.locator('#step-passcode').waitFor({ state: 'visible' });
-    await capture(guest, 'guest-passcode');
-    await guest.getByLabel('Passcode').fill(guestPasscode);
-    await guest.getByRole('button', { name: 'Continue' }).click();
-    await guest.getByRole('button', { name: 'Start the check' }).click();
-    await guest.locator('#check-camera.ok').waitFor();
-    await guest.getByRole('button', { name: 'Go to the waiting room' }).click();
-    await guest.locator('#step-waiting').waitFor({ state: 'visible' });
-    await capture(guest, 'guest-waiting');
-    await staff.getByRole('button', { name: /^Admit / }).click();
-    await guest.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
-    await waitForVisitState(guest, `s.status === 'live'`);
-    await waitForStats(
-      guest,
-      (x) => x.feeds.filter((f) => f.framesDecoded > 5).length >= 2,
-      'the interpreter sees the clinician and the patient',
-      15_000,
-    );
-    await capture(guest, 'guest-visit', undefined, { feeds: 2 });
-    await c.close();
-    c = undefined;
-
-    // ------------------------------------------------------------ the end
-    staff.once('dialog', (d) => void d.accept());
-    await staff.locator('#visit-end').click();
-    await staff.locator('#visit-state', { hasText: 'This visit has ended.' }).waitFor({ timeout: 10_000 });
-    await patient.locator('#step-over').waitFor({ state: 'visible', timeout: 10_000 });
-    await capture(staff, 'clinician-visit-ended');
-    await capture(patient, 'patient-visit-ended');
-
-    // ------------------------------------------------------------ a follow-up message after the visit
-    await signOut(staff);
-    await signIn(staff, gw, 'clinician');
-    const card = staff.locator('#messages-card');
-    await card.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
-    await card.getByRole('button', { name: 'New message' }).click();
-    await card.getByLabel('Your message').fill('How is the rash today? Send a photo if it has spread.');
-    await card.getByRole('button', { name: 'Send' }).click();
-    await card.locator('.message.mine').waitFor({ state: 'visible' });
-    await capture(staff, 'clinician-messages', '#messages-card');
-    await patient.goto(link.replace('/join#', '/messages#'));
-    const signInForm = patient.locator('#messages-sign-in');
-    const list = patient.getByRole('button', { name: 'Conversation with your clinician' });
-    await Promise.race([signInForm.waitFor(), list.waitFor()]);
-    if (await signInForm.isVisible()) {
+      // ------------------------------------------------------------ the patient joins and waits
+      await patient.goto(link);
+      await patient.locator('#step-passcode').waitFor({ state: 'visible' });
+      await capture(patient, 'patient-passcode');
       await patient.getByLabel('Passcode').fill(passcode);
-      await patient.getByRole('button', { name: 'Open my messages' }).click();
-    }
-    await list.click();
-    await patient.locator('.message.theirs').waitFor({ state: 'visible' });
-    await capture(patient, 'patient-messages');
+      await patient.getByRole('button', { name: 'Continue' }).click();
+      await patient.getByRole('button', { name: 'Start the check' }).click();
+      await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
+      await patient.locator('#check-camera.ok').waitFor();
+      await capture(patient, 'patient-self-check');
+      await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
+      await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+      await capture(patient, 'patient-waiting-room');
+      // The front desk's day list says who is waiting (read every 10 s).
+      await signIn(staff, gw, 'front_desk');
+      await staff
+        .locator('#appointments .badge-waiting', { hasText: 'Patient waiting' })
+        .waitFor({ timeout: 15_000 });
+      await capture(staff, 'front-desk-waiting', '#appointments');
+      await signOut(staff);
 
-    // ------------------------------------------------------------ the front desk writes about an appointment
-    await signOut(staff);
-    await signIn(staff, gw, 'front_desk');
-    const deskCard = staff.locator('#messages-card');
-    await deskCard.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
-    await deskCard.getByRole('button', { name: 'New message' }).click();
-    await deskCard.getByLabel('Your message').fill('Your next appointment can move to Tuesday at 10:00.');
-    await deskCard.getByRole('button', { name: 'Send' }).click();
-    await deskCard.locator('.message.mine').waitFor({ state: 'visible' });
-    await capture(staff, 'front-desk-messages', '#messages-card');
+      // ------------------------------------------------------------ the clinician's console and visit
+      await signIn(staff, gw, 'clinician');
+      await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
+      await capture(staff, 'clinician-console');
+      await staff
+        .getByRole('button', { name: /^Open the visit/ })
+        .first()
+        .click();
+      await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
+      await staff.getByRole('button', { name: 'Join video' }).click();
+      await waitForVisitState(staff, `s.status === 'live'`);
+      await capture(staff, 'clinician-visit-lobby');
+      await staff.getByRole('button', { name: /^Admit / }).click();
+      await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+      await waitForVisitState(patient, `s.status === 'live'`);
+      for (const p of [patient, staff])
+        await waitForStats(p, (x) => x.totals.framesDecoded > 5, 'video flows both ways', 15_000);
+      await capture(patient, 'patient-visit', undefined, { feeds: 1 });
+      await capture(staff, 'clinician-visit', undefined, { feeds: 1 });
+      await staff
+        .getByRole('toolbar', { name: 'Visit controls' })
+        .getByRole('button', { name: 'Share screen' })
+        .click();
+      await waitForVisitState(staff, 's.sharing === true', 8000);
+      await waitForStats(
+        patient,
+        (x) => x.feeds.some((f) => f.description === 'screen' && f.framesDecoded > 0),
+        'the patient decodes the screen share',
+        10_000,
+      );
+      await capture(patient, 'patient-visit-screen-share', undefined, { feeds: 2 });
+      await staff
+        .getByRole('toolbar', { name: 'Visit controls' })
+        .getByRole('button', { name: 'Share screen' })
+        .click();
+      await waitForVisitState(staff, 's.sharing === false', 8000);
 
-    // ------------------------------------------------------------ the admin console
-    await signOut(staff);
-    await signIn(staff, gw, 'admin');
-    await staff.locator('#admin-usage-table').waitFor({ state: 'visible' });
-    await capture(staff, 'admin-console', '#admin-users');
-    await staff.locator('#admin-settings-form').waitFor({ state: 'visible' });
-    // The form's end (the idle sign-out and Save) is what an admin changes most; the card is taller than a screen.
-    await capture(staff, 'admin-settings', '#admin-settings-form button[type="submit"]');
-    await capture(staff, 'admin-usage', '#admin-usage');
+      // ------------------------------------------------------------ recording: ask, consent, indicator, play
+      await staff.getByRole('button', { name: 'Record', exact: true }).click();
+      await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
+      await capture(staff, 'clinician-recording-requested', undefined, { feeds: 1 });
+      await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
+      await capture(patient, 'patient-recording-consent', undefined, { feeds: 1 });
+      await patient.getByRole('dialog').getByRole('button', { name: 'Give consent' }).click();
+      await patient.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+      await staff.locator('.rec-indicator').waitFor({ state: 'visible', timeout: 10_000 });
+      await capture(patient, 'patient-recording', undefined, { feeds: 1 });
+      await capture(staff, 'clinician-recording', undefined, { feeds: 1 });
+      await new Promise((r) => setTimeout(r, 3000));
+      await staff.getByRole('button', { name: 'Stop recording' }).click();
+      const recorded = staff.locator('#visit-recordings [data-state="available"]').first();
+      await recorded.waitFor({ timeout: 60_000 });
+      await recorded.getByRole('button', { name: /^Play the recording/ }).click();
+      await staff.locator('video.recordings-video').waitFor({ state: 'visible' });
+      await capture(staff, 'clinician-recording-player', '.recordings-player', { feeds: 1 });
 
-    // ------------------------------------------------------------ the auditor's ledger
-    await signOut(staff);
-    await signIn(staff, gw, 'auditor');
-    await staff.locator('#ledger-rows tr').first().waitFor({ state: 'visible', timeout: 20_000 });
-    await capture(staff, 'auditor-ledger', '#audit');
-    return { checks, cspViolations, timings: { totalMs: Date.now() - t0, liveWaitMs } };
-  } catch (err) {
-    throw withLogs(err, stack?.logs(15) ?? '');
-  } finally {
-    await Promise.all([a?.close(), b?.close(), c?.close()]);
-    await stack?.stop();
-  }
+      // ------------------------------------------------------------ an interpreter joins by a guest link
+      const guests = staff.locator('.guest-controls');
+      await guests.getByLabel('Invite by link').selectOption({ label: 'Interpreter' });
+      await guests.getByRole('button', { name: 'Create guest link' }).click();
+      const issued = guests.getByRole('group', { name: 'The new guest link' });
+      await issued.waitFor({ state: 'visible' });
+      const guestUrl = await issued.getByLabel('Link').inputValue();
+      const guestPasscode = await issued.getByLabel('Passcode').inputValue();
+      await capture(staff, 'clinician-guest-link', '.guest-link', { feeds: 1 });
+      const guest = await c.context.newPage();
+      guest.setDefaultTimeout(15_000);
+      await guest.setViewportSize(VIEWPORTS[0]);
+      watchCsp(guest, cspViolations);
+      await guest.goto(`${gw}/join${guestUrl.slice(guestUrl.indexOf('#'))}`);
+      await guest.locator('#step-passcode').waitFor({ state: 'visible' });
+      await capture(guest, 'guest-passcode');
+      await guest.getByLabel('Passcode').fill(guestPasscode);
+      await guest.getByRole('button', { name: 'Continue' }).click();
+      await guest.getByRole('button', { name: 'Start the check' }).click();
+      await guest.locator('#check-camera.ok').waitFor();
+      await guest.getByRole('button', { name: 'Go to the waiting room' }).click();
+      await guest.locator('#step-waiting').waitFor({ state: 'visible' });
+      await capture(guest, 'guest-waiting');
+      await staff.getByRole('button', { name: /^Admit / }).click();
+      await guest.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
+      await waitForVisitState(guest, `s.status === 'live'`);
+      await waitForStats(
+        guest,
+        (x) => x.feeds.filter((f) => f.framesDecoded > 5).length >= 2,
+        'the interpreter sees the clinician and the patient',
+        15_000,
+      );
+      await capture(guest, 'guest-visit', undefined, { feeds: 2 });
+      await c.close();
+
+      // ------------------------------------------------------------ the end
+      staff.once('dialog', (d) => void d.accept());
+      await staff.locator('#visit-end').click();
+      await staff.locator('#visit-state', { hasText: 'This visit has ended.' }).waitFor({ timeout: 10_000 });
+      await patient.locator('#step-over').waitFor({ state: 'visible', timeout: 10_000 });
+      await capture(staff, 'clinician-visit-ended');
+      await capture(patient, 'patient-visit-ended');
+
+      // ------------------------------------------------------------ a follow-up message after the visit
+      await signOut(staff);
+      await signIn(staff, gw, 'clinician');
+      const card = staff.locator('#messages-card');
+      await card.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
+      await card.getByRole('button', { name: 'New message' }).click();
+      await card.getByLabel('Your message').fill('How is the rash today? Send a photo if it has spread.');
+      await card.getByRole('button', { name: 'Send' }).click();
+      await card.locator('.message.mine').waitFor({ state: 'visible' });
+      await capture(staff, 'clinician-messages', '#messages-card');
+      await patient.goto(link.replace('/join#', '/messages#'));
+      const signInForm = patient.locator('#messages-sign-in');
+      const list = patient.getByRole('button', { name: 'Conversation with your clinician' });
+      await Promise.race([signInForm.waitFor(), list.waitFor()]);
+      if (await signInForm.isVisible()) {
+        await patient.getByLabel('Passcode').fill(passcode);
+        await patient.getByRole('button', { name: 'Open my messages' }).click();
+      }
+      await list.click();
+      await patient.locator('.message.theirs').waitFor({ state: 'visible' });
+      await capture(patient, 'patient-messages');
+
+      // ------------------------------------------------------------ the front desk writes about an appointment
+      await signOut(staff);
+      await signIn(staff, gw, 'front_desk');
+      const deskCard = staff.locator('#messages-card');
+      await deskCard.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
+      await deskCard.getByRole('button', { name: 'New message' }).click();
+      await deskCard.getByLabel('Your message').fill('Your next appointment can move to Tuesday at 10:00.');
+      await deskCard.getByRole('button', { name: 'Send' }).click();
+      await deskCard.locator('.message.mine').waitFor({ state: 'visible' });
+      await capture(staff, 'front-desk-messages', '#messages-card');
+
+      // ------------------------------------------------------------ the admin console
+      await signOut(staff);
+      await signIn(staff, gw, 'admin');
+      await staff.locator('#admin-usage-table').waitFor({ state: 'visible' });
+      await capture(staff, 'admin-console', '#admin-users');
+      await staff.locator('#admin-settings-form').waitFor({ state: 'visible' });
+      // The form's end (the idle sign-out and Save) is what an admin changes most; the card is taller than a screen.
+      await capture(staff, 'admin-settings', '#admin-settings-form button[type="submit"]');
+      await capture(staff, 'admin-usage', '#admin-usage');
+
+      // ------------------------------------------------------------ the auditor's ledger
+      await signOut(staff);
+      await signIn(staff, gw, 'auditor');
+      await staff.locator('#ledger-rows tr').first().waitFor({ state: 'visible', timeout: 20_000 });
+      await capture(staff, 'auditor-ledger', '#audit');
+      return { checks, cspViolations, timings: { totalMs: Date.now() - t0, liveWaitMs } };
+    },
+  );
 }
 
 runDriver('screens-driver', main);
