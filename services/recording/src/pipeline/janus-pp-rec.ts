@@ -57,6 +57,10 @@ const MAGIC = 'MJR00002';
 /** The file holds the start of a header and nothing after it: Janus is still writing it. */
 class IncompleteHeaderError extends ConversionError {
   override readonly name = 'IncompleteHeaderError';
+  /** Only the magic (or part of it): Janus writes the rest with the track's first packet. */
+  constructor(readonly magicOnly: boolean) {
+    super('a Janus recording header not written yet');
+  }
 }
 
 /**
@@ -76,7 +80,7 @@ async function headerOf(
     const magic = head.subarray(0, Math.min(8, bytesRead)).toString('latin1');
     const length = bytesRead >= 10 ? head.readUInt16BE(8) : 0;
     if (MAGIC.startsWith(magic) && (bytesRead < 10 || (length > 0 && 10 + length > bytesRead))) {
-      throw new IncompleteHeaderError('a Janus recording header not written yet');
+      throw new IncompleteHeaderError(bytesRead <= MAGIC.length);
     }
     if (magic !== MAGIC || length === 0 || 10 + length > bytesRead) {
       throw new ConversionError('not a Janus recording (MJR00002)');
@@ -93,22 +97,25 @@ async function headerOf(
 /**
  * The `.mjr` files in `dir`, parsed; an empty list when the folder is missing or holds none. A header Janus is
  * still writing (the stop can be processed before Janus has flushed a track's first packet) is read again
- * every 100 ms for up to `settleMs` (default 3 s). Throws ConversionError for a file that is not a Janus
- * recording, or whose header is still incomplete then.
+ * every 100 ms for up to `settleMs` (default 3 s). A file that then still holds only the magic is a track that
+ * got no packet before the stop (Janus writes the magic when it opens the file, the rest with the first
+ * packet): no media, skipped like an empty file. Throws ConversionError for a file that is not a Janus
+ * recording, or whose header JSON is still cut short then.
  */
 export async function listRawTracks(dir: string, options: { settleMs?: number } = {}): Promise<RawTrack[]> {
   const until = Date.now() + (options.settleMs ?? 3000);
   for (;;) {
+    const last = Date.now() >= until;
     try {
-      return await readRawTracks(dir);
+      return await readRawTracks(dir, last);
     } catch (error) {
-      if (!(error instanceof IncompleteHeaderError) || Date.now() >= until) throw error;
+      if (!(error instanceof IncompleteHeaderError) || last) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }
 
-async function readRawTracks(dir: string): Promise<RawTrack[]> {
+async function readRawTracks(dir: string, skipMagicOnly: boolean): Promise<RawTrack[]> {
   let names: string[];
   try {
     names = (await fs.readdir(dir)).filter((n) => n.endsWith('.mjr')).sort();
@@ -119,7 +126,10 @@ async function readRawTracks(dir: string): Promise<RawTrack[]> {
   const tracks: RawTrack[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    const header = await headerOf(path);
+    const header = await headerOf(path).catch((error: unknown) => {
+      if (skipMagicOnly && error instanceof IncompleteHeaderError && error.magicOnly) return undefined;
+      throw error;
+    });
     if (header === undefined) continue; // recorded nothing
     if ((header.t !== 'a' && header.t !== 'v') || typeof header.c !== 'string') continue; // data channels
     const first = typeof header.u === 'number' && header.u > 0 ? header.u : Number(header.s);

@@ -1,7 +1,8 @@
 /**
  * Reading a recording's raw folder: an empty `.mjr` (Janus opened the track's file but no packet came before the
- * stop) is no media and is skipped; a header Janus is still writing when the stop is processed is waited for;
- * a file that is not a Janus recording still fails the conversion.
+ * stop) is no media and is skipped, and so is one that still holds only the magic after the wait (no packet
+ * came); a header Janus is still writing when the stop is processed is waited for; a file that is not a Janus
+ * recording, or whose header JSON stays cut short, still fails the conversion.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,8 +44,20 @@ it('waits for a header Janus is still writing at the stop, then reads it', async
   ]);
 });
 
-it('fails a header that stays incomplete', async () => {
+it('fails a header whose JSON stays cut short', async () => {
   const full = header({ t: 'a', c: 'opus', s: 1, u: 2 });
-  writeFileSync(join(dir, 'videoroom-1-user-2-3-audio-0.mjr'), full.subarray(0, 6));
+  writeFileSync(join(dir, 'videoroom-1-user-2-3-audio-0.mjr'), full.subarray(0, 14));
   await expect(listRawTracks(dir, { settleMs: 400 })).rejects.toBeInstanceOf(ConversionError);
+});
+
+it('skips a track that never got its first packet (only the magic, still so after the wait)', async () => {
+  // Janus writes `MJR00002` when it opens a track's file and the rest of the header with the first packet: a
+  // track that sent nothing before the stop stays at these 8 bytes. Seen in CI: it failed the whole recording.
+  const good = header({ t: 'v', c: 'vp8', s: 1_700_000_000_000_000, u: 1_700_000_000_100_000 });
+  writeFileSync(join(dir, 'videoroom-1-user-2-3-video-1.mjr'), good);
+  writeFileSync(join(dir, 'videoroom-1-user-4-5-video-1.mjr'), 'MJR00002');
+  writeFileSync(join(dir, 'videoroom-1-user-4-5-audio-0.mjr'), 'MJR00');
+  await expect(listRawTracks(dir, { settleMs: 400 })).resolves.toMatchObject([
+    { kind: 'video', codec: 'vp8', feed: '2' },
+  ]);
 });
