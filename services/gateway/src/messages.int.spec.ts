@@ -296,9 +296,11 @@ describe('live push of secure messages (raw websockets)', () => {
       (m) =>
         m['type'] === 'messages' && m['threadId'] === threadId && (m['events'] as string[]).includes('read'),
     );
+    // Only this thread's pushes count: Dr Ng's own thread of the suite's first part may still be pushed to her
+    // (a loaded machine relays its events late, after her socket here opened), and that is hers to hear.
     for (const s of outsiders) {
       expect(s.ws.readyState).toBe(WebSocket.OPEN);
-      expect(s.messages.filter((m) => m['type'] === 'messages')).toEqual([]);
+      expect(pushes(s, threadId)).toEqual([]);
     }
   });
 });
