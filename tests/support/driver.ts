@@ -24,9 +24,13 @@ export function runDriver(
   );
 }
 
-/** `err`, its stack trace and the last lines of the services' logs in one error (why a driver failed). */
+/**
+ * `err`, its stack trace and the last lines of the services' logs in one error (why a driver failed). The
+ * message is said again after the logs: a spec shows only the end of a driver's output, and the reason must
+ * not be the part cut off.
+ */
 export function withLogs(err: unknown, logs: string): Error {
-  return new Error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${logs}`, {
-    cause: err,
-  });
+  const why = err instanceof Error ? err.message : String(err);
+  const full = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return new Error(`${full}\n${logs}\n--- the failure ---\n${why.slice(0, 1500)}`, { cause: err });
 }
