@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CookieJar } from '../test/gateway';
-import { startMailCatcher, type MailCatcher } from '@haven/testing';
+import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -120,14 +120,14 @@ describe('the front desk through the gateway', () => {
     // The invitation waits for the link; the patient has no e-mail address, so it is not sent.
     expect((await desk.post(`${stack.url}/api/appointments/${id}/link`, {})).status).toBe(201);
     type Delivery = { kind: string; channel: string; state: string; reason: string; updateTime: string };
-    let deliveries: Delivery[] = [];
-    for (let i = 0; i < 100; i++) {
+    // Wait for the invitation's outcome: `sending` is the outbox's claim on it, not an outcome.
+    const settled = new Set(['sent', 'failed', 'suppressed']);
+    const deliveries = await eventually('the invitation settled', async () => {
       const res = await desk.fetch(`${stack.url}/api/appointments/${id}/deliveries`);
       expect(res.status).toBe(200);
-      deliveries = ((await res.json()) as { deliveries: Delivery[] }).deliveries;
-      if (deliveries.some((d) => d.kind === 'invitation' && d.state !== 'scheduled')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      const listed = ((await res.json()) as { deliveries: Delivery[] }).deliveries;
+      return listed.some((d) => d.kind === 'invitation' && settled.has(d.state)) && listed;
+    });
     const invitation = deliveries.find((d) => d.kind === 'invitation');
     expect(invitation).toMatchObject({ channel: 'email', state: 'suppressed', reason: 'no_contact' });
     expect(Date.parse(invitation!.updateTime)).toBeGreaterThan(Date.now() - 60_000);
