@@ -10,13 +10,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FilePatientKeyStore, LocalKeyringKms, sealPhi } from '@haven/crypto';
+import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
 import { JetStreamEventStore, newEvent } from '@haven/eventstore';
 import type { NatsConnection } from 'nats';
 import { createLogger } from '@haven/service';
 import { startMailCatcher, startNatsServer, type MailCatcher, type NatsServerHandle } from '@haven/testing';
 import { PatientEventType, patientStream } from '../patient/patient';
-import { DEFAULT_OUTBOX_POLICY, reminderIdOf } from './decide';
+import { givenDueReminder, givenRegisteredPatient } from '../testing';
+import { DEFAULT_OUTBOX_POLICY } from './decide';
 import { ReminderOutbox } from './outbox';
 import { ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
 import { SmtpTransport } from './smtp';
@@ -87,21 +88,18 @@ function replica() {
 let patients = 0;
 async function registeredPatient(keys: FilePatientKeyStore): Promise<string> {
   const patientId = `pat-erase-${++patients}`;
-  const phi = await sealPhi(keys, patientId, {
+  await givenRegisteredPatient(store, keys, patientId, {
     givenName: 'Erasa',
     familyName: 'Racewell',
     email: `erasa${patients}@example.test`,
   });
-  await store.append(patientStream(patientId), 'no_stream', [
-    newEvent({ type: PatientEventType.Registered, data: { patientId, keyId: phi.keyId }, phi, actor }),
-  ]);
   return patientId;
 }
 
 let notices = 0;
 /** A due "new message" notice to the patient by e-mail (kind `message`: no appointment blocks an erasure). */
-async function scheduleNotice(patientId: string): Promise<string> {
-  const plan = {
+const scheduleNotice = (patientId: string): Promise<string> =>
+  givenDueReminder(store, {
     appointmentId: '',
     patientId,
     clinicianId: '',
@@ -110,17 +108,7 @@ async function scheduleNotice(patientId: string): Promise<string> {
     startTime: new Date().toISOString(),
     threadId: `thread-${patientId}`,
     secureMessageId: `msg-${++notices}`,
-  };
-  const reminderId = reminderIdOf(plan);
-  await store.append(reminderStream(reminderId), 'no_stream', [
-    newEvent({
-      type: ReminderEventType.Scheduled,
-      data: { ...plan, reminderId, dueAt: new Date(Date.now() - 1000).toISOString() },
-      actor,
-    }),
-  ]);
-  return reminderId;
-}
+  });
 
 const lastOf = async (reminderId: string) => (await store.read(reminderStream(reminderId))).at(-1);
 const erased = (patientId: string) =>
@@ -128,43 +116,45 @@ const erased = (patientId: string) =>
     newEvent({ type: PatientEventType.Erased, data: { patientId, reason: 'PATIENT_REQUEST' }, actor }),
   ]);
 
+/** Replica `a` sends a first notice to the patient; resolves with how many messages had left by then. */
+async function sentOnce(a: ReturnType<typeof replica>, patientId: string): Promise<number> {
+  const first = await scheduleNotice(patientId);
+  await a.outbox.sendOne(first);
+  expect((await lastOf(first))?.type).toBe(ReminderEventType.Sent);
+  return catcher.messages().length;
+}
+
+/** Replica `a`'s next notice to the patient ends in ReminderSuppressed (`patient_erased`) and nothing leaves. */
+async function expectSuppressed(a: ReturnType<typeof replica>, patientId: string, sentBefore: number) {
+  const second = await scheduleNotice(patientId);
+  await a.outbox.sendOne(second);
+  const last = await lastOf(second);
+  expect(last?.type).toBe(ReminderEventType.Suppressed);
+  expect(last?.data['reason']).toBe('patient_erased');
+  expect(catcher.messages().length).toBe(sentBefore);
+}
+
 describe('a patient erased on another replica', () => {
   it('gets nothing from a replica whose copy of the patient and key is warm', async () => {
     const a = replica();
     const b = replica();
     const patientId = await registeredPatient(a.keys);
-    const first = await scheduleNotice(patientId);
-    await a.outbox.sendOne(first);
-    expect((await lastOf(first))?.type).toBe(ReminderEventType.Sent);
-    const sentBefore = catcher.messages().length;
+    const sentBefore = await sentOnce(a, patientId);
 
     // Replica B erases: PatientErased, then the key destroyed (ErasePatient's order).
     await erased(patientId);
     await b.keys.destroy(patientId);
 
-    const second = await scheduleNotice(patientId);
-    await a.outbox.sendOne(second);
-    const last = await lastOf(second);
-    expect(last?.type).toBe(ReminderEventType.Suppressed);
-    expect(last?.data['reason']).toBe('patient_erased');
-    expect(catcher.messages().length).toBe(sentBefore);
+    await expectSuppressed(a, patientId, sentBefore);
   });
 
   it('gets nothing in the instant between PatientErased and the key destroyed', async () => {
     const a = replica();
     const patientId = await registeredPatient(a.keys);
-    const first = await scheduleNotice(patientId);
-    await a.outbox.sendOne(first);
-    expect((await lastOf(first))?.type).toBe(ReminderEventType.Sent);
-    const sentBefore = catcher.messages().length;
+    const sentBefore = await sentOnce(a, patientId);
 
     await erased(patientId); // the eraser has not destroyed the key yet
 
-    const second = await scheduleNotice(patientId);
-    await a.outbox.sendOne(second);
-    const last = await lastOf(second);
-    expect(last?.type).toBe(ReminderEventType.Suppressed);
-    expect(last?.data['reason']).toBe('patient_erased');
-    expect(catcher.messages().length).toBe(sentBefore);
+    await expectSuppressed(a, patientId, sentBefore);
   });
 });
