@@ -430,15 +430,14 @@ async function main(): Promise<RecordingUiResult> {
   });
 }
 
-/** The services' last lines, then the failure once more and the pipeline's complaints: the runner shows the tail. */
-function failureLogs(stack: Stack | undefined, err: unknown): string {
-  const why = err instanceof Error ? err.message : String(err);
+/** The services' last lines and the pipeline's complaints (withLogs adds the failure after them, once). */
+function failureLogs(stack: Stack | undefined): string {
   const pipeline = (stack?.logs(400) ?? '')
     .split('\n')
     .filter((l) => /processing failed|could not finish/.test(l))
     .join('\n')
     .slice(-1500);
-  return `${stack?.logs(15) ?? ''}\n--- the failure ---\n${why.slice(0, 1500)}\n${pipeline}`;
+  return `${stack?.logs(15) ?? ''}\n${pipeline}`;
 }
 
 runDriver('recording-ui-driver', main);
