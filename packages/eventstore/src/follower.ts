@@ -84,6 +84,17 @@ export interface Follower extends Subscription {
 
 const silent: FollowerLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
+/** The delay before retry number `attempt` (0-based) within the options' back-off bounds. Throws nothing. */
+function backoffFor(
+  options: Pick<FollowOptions<unknown>, 'minBackoffMs' | 'maxBackoffMs'>,
+  attempt: number,
+): number {
+  return backoffDelay(attempt, {
+    ...(options.minBackoffMs !== undefined ? { minMs: options.minBackoffMs } : {}),
+    ...(options.maxBackoffMs !== undefined ? { maxMs: options.maxBackoffMs } : {}),
+  });
+}
+
 /** Options of {@link followStore}: a follower over the event store, optionally of some contexts. */
 export interface FollowStoreOptions extends FollowOptions<PositionedEvent> {
   /** Only events whose stream is in one of these contexts (`scheduling`). */
@@ -244,10 +255,7 @@ async function pipelined(
         return;
       } catch (error) {
         if (closing) throw error;
-        const delayMs = backoffDelay(attempt, {
-          ...(options.minBackoffMs !== undefined ? { minMs: options.minBackoffMs } : {}),
-          ...(options.maxBackoffMs !== undefined ? { maxMs: options.maxBackoffMs } : {}),
-        });
+        const delayMs = backoffFor(options, attempt);
         const where = { consumer: options.name, position: String(event.position), attempt: attempt + 1 };
         logger.warn({ ...where, retryInMs: delayMs, err: error }, 'handler failed; retrying the same event');
         await naps.sleep(delayMs);
@@ -465,10 +473,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     const subscription = this.#subscription;
     this.#subscription = undefined;
     void subscription?.close().catch(() => undefined);
-    const delayMs = backoffDelay(this.#attempt, {
-      ...(this.#options.minBackoffMs !== undefined ? { minMs: this.#options.minBackoffMs } : {}),
-      ...(this.#options.maxBackoffMs !== undefined ? { maxMs: this.#options.maxBackoffMs } : {}),
-    });
+    const delayMs = backoffFor(this.#options, this.#attempt);
     this.#attempt += 1;
     const reason = error instanceof Error ? error.name : 'error';
     this.#reporter.update({ state: ConsumerState.Down, reason });
