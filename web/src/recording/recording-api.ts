@@ -29,6 +29,8 @@ export interface RecordingItem {
   readonly durationSeconds: number;
   readonly sizeBytes: number;
   readonly legalHold: boolean;
+  /** The media server stopped during the recording: it holds what was written up to then. */
+  readonly partial: boolean;
 }
 
 /** A page of recordings. */

@@ -56,6 +56,7 @@ const item = (over: Partial<RecordingItem>): RecordingItem => ({
   durationSeconds: 187,
   sizeBytes: 1000,
   legalHold: false,
+  partial: false,
   ...over,
 });
 
@@ -291,6 +292,18 @@ describe('the recordings list', () => {
     });
     expect(video.getAttribute('src')).toBe('/api/recordings/rec-1/media?grant=g');
     expect(played).toEqual(['rec-1:treatment']);
+  });
+
+  it('says which recording is partial: the media server stopped during it', async () => {
+    const page: RecordingPage = {
+      recordings: [item({ id: 'rec-2', partial: true }), item({ id: 'rec-1' })],
+      nextPageToken: '',
+    };
+    render(<RecordingsList listUrl="/api/recordings?visit=v1" role="clinician" load={async () => page} />);
+    const partial = await screen.findByText(/Partial/);
+    expect(partial.closest('li')?.getAttribute('data-recording')).toBe('rec-2');
+    expect(partial.textContent).toBe('3:07 · Partial: the media server stopped during the recording');
+    expect(screen.getAllByText(/Partial/)).toHaveLength(1);
   });
 
   it('is not shown when the clinic does not let the patient see recordings', async () => {

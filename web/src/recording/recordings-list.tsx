@@ -134,6 +134,7 @@ export function RecordingsList({
                 ) : null}
                 {stateText(r)}
                 {r.legalHold ? ' · Legal hold' : ''}
+                {r.partial ? ' · Partial: the media server stopped during the recording' : ''}
               </span>
               {r.state === 'available' ? (
                 <button

@@ -108,6 +108,7 @@ export function recordingListView(r: recording.Recording) {
     durationSeconds: Math.round(seconds),
     sizeBytes: Number(r.sizeBytes),
     legalHold: r.legalHold,
+    partial: r.partial,
   };
 }
 

@@ -83,6 +83,7 @@ export function recordingToProto(state: KnownRecording, etag: string): recording
     legalHold: state.status !== 'deleted' && state.legalHold !== undefined,
     progressPercent: state.status === 'processing' ? (state.percent ?? 0) : 0,
     erasureBlocked: state.status !== 'deleted' ? (state.erasureBlocked ?? '') : '',
+    partial: state.partial === true,
     deleteTime: state.status === 'deleted' ? date(state.deletedAt) : undefined,
     etag,
   });

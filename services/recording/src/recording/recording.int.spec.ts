@@ -121,6 +121,75 @@ describe('a recording the session starts and stops', () => {
     expect(own[1]?.causationId).toBe(stopped.id);
   });
 
+  it('is marked partial when Janus stopped writing mid-recording (the media node was lost)', async () => {
+    await recordVisit('rec-c1', 'visit-c1', 'clin-c', 'pat-3', '2026-12-06T12:00:00.000Z', false);
+    const stream = 'session.visit-visit-c1';
+    const before = await store.read(stream);
+    await store.append(stream, BigInt(before.length - 1), [
+      sessionEvent('RecordingStopped', {
+        visit: 'visits/visit-c1',
+        recording: 'recordings/rec-c1',
+        rawFilePrefix: 'rec-c1/',
+        reason: 'media_node_lost',
+        partial: true,
+      }),
+    ]);
+    const clinician = await as('clin-c', 'clinician');
+    await eventually(async () =>
+      expect(await get('recordings/rec-c1', clinician)).toMatchObject({
+        state: RecordingState.RECORDING_STATE_FAILED,
+        partial: true,
+      }),
+    );
+    // A recording stopped normally is not.
+    await eventually(async () =>
+      expect(await get('recordings/rec-a1', await as('clin-a', 'clinician'))).toMatchObject({
+        partial: false,
+      }),
+    );
+  });
+
+  it('shows the processing percent of a finishing recording, in Get and in List', async () => {
+    // What a processor (another replica) appends while it works on the recording.
+    const ev = (type: string, data: Record<string, unknown>): NewEvent => ({
+      ...sessionEvent(type, data),
+      type: `haven.recording.v1.${type}`,
+      actor: { kind: 'service', id: 'recording' },
+    });
+    await store.append('recording.recording-rec-p1', 'no_stream', [
+      ev('RecordingRegistered', {
+        recordingId: 'rec-p1',
+        visitId: 'visit-p1',
+        clinicianId: 'clin-p',
+        patientId: 'pat-p',
+        janusNode: 'janus-0',
+        room: 1,
+        startTime: '2026-12-06T13:00:00.000Z',
+      }),
+      ev('RecordingProcessingStarted', {
+        recordingId: 'rec-p1',
+        rawFilePrefix: 'rec-p1/',
+        stopTime: '2026-12-06T13:10:00.000Z',
+        processor: 'another-replica',
+      }),
+      ev('RecordingProcessingProgressed', { recordingId: 'rec-p1', percent: 40 }),
+    ]);
+    const clinician = await as('clin-p', 'clinician');
+    await eventually(async () =>
+      expect(await get('recordings/rec-p1', clinician)).toMatchObject({
+        state: RecordingState.RECORDING_STATE_PROCESSING,
+        progressPercent: 40,
+      }),
+    );
+    const listed = await callUnary(
+      client,
+      'listRecordings',
+      recording.ListRecordingsRequest.fromPartial({ visit: 'visits/visit-p1' }),
+      clinician,
+    );
+    expect(listed.recordings.map((r) => [r.name, r.progressPercent])).toEqual([['recordings/rec-p1', 40]]);
+  });
+
   it('is refused to another clinician and unknown to a made-up name', async () => {
     await recordVisit('rec-b1', 'visit-b1', 'clin-b', 'pat-2', '2026-12-06T11:00:00.000Z');
     await eventually(async () =>
