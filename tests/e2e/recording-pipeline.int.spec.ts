@@ -16,7 +16,10 @@
  *   the bucket under the prefix, its checksum is the event's, it decrypts through ranged reads.
  * - With HAVEN_KMS=pkcs11 (the service process against a SoftHSM2 token): the recording's key is wrapped by a
  *   KEK generated in the token; only a session on the token opens the object, no keyring file exists.
- * - A full object store (a 64 KiB tmpfs): FAILED with NO_SPACE, nothing left behind.
+ * - A Janus crash mid-recording (every raw file cut off mid-packet, RecordingStopped partial): what was written
+ *   becomes a playable recording, marked partial.
+ * - A full recordings folder (the converted tracks do not fit) and a full object store (a 64 KiB tmpfs): FAILED
+ *   with NO_SPACE, nothing left behind.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -129,7 +132,11 @@ const gate = netnsGate();
     };
   }
 
-  async function startAndStop(id: string, janusNode = 'janus-0'): Promise<void> {
+  async function startAndStop(
+    id: string,
+    janusNode = 'janus-0',
+    stop: Record<string, unknown> = {},
+  ): Promise<void> {
     const visit = `visit-${id}`;
     await store.append(`session.visit-${visit}`, 'no_stream', [
       sessionEvent('RecordingStarted', {
@@ -140,7 +147,7 @@ const gate = netnsGate();
         clinicianId: 'clin-p',
         patientId: 'pat-p',
       }),
-      sessionEvent('RecordingStopped', { visitId: visit, recordingId: id, rawFilePrefix: `${id}/` }),
+      sessionEvent('RecordingStopped', { visitId: visit, recordingId: id, rawFilePrefix: `${id}/`, ...stop }),
     ]);
   }
 
@@ -310,6 +317,45 @@ const gate = netnsGate();
       expect(readdirSync(join(recordingsDir, WORK_FOLDER))).toEqual([]);
       expect(plaintextMedia(recordingsDir)).toEqual([]);
       expect(plaintextMedia(dataDir)).toEqual([]);
+    });
+
+    it('keeps what Janus wrote before it crashed: a playable recording, marked partial', async () => {
+      // What a Janus killed mid-recording leaves: every track file cut off, mid-packet.
+      rawFilesFor('rec-cut');
+      const raw = join(recordingsDir, 'rec-cut');
+      for (const f of readdirSync(raw)) {
+        const whole = readFileSync(join(raw, f));
+        writeFileSync(join(raw, f), whole.subarray(0, Math.floor(whole.length * 0.6) + 3));
+      }
+      await startAndStop('rec-cut', 'janus-0', { reason: 'media_node_lost', partial: true });
+      expect(await outcome('rec-cut')).toBe('RecordingEncrypted');
+      expect(await dataOf('rec-cut', 'RecordingProcessingStarted')).toMatchObject({ partial: true });
+      const client = new recording.RecordingServiceClient(
+        `127.0.0.1:${service.port}`,
+        grpc.credentials.createInsecure(),
+      );
+      const got = await callUnary(
+        client,
+        'getRecording',
+        recording.GetRecordingRequest.fromPartial({ name: 'recordings/rec-cut' }),
+        clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
+      );
+      client.close();
+      expect(got.recording).toMatchObject({ state: RecordingState.RECORDING_STATE_AVAILABLE, partial: true });
+      // Shorter than the whole visit, but every participant's tracks are in it and it plays.
+      const whole = (await dataOf('rec-ok', 'RecordingEncrypted'))!;
+      const cut = (await dataOf('rec-cut', 'RecordingEncrypted'))!;
+      expect(cut['tracks']).toEqual({ audio: 2, video: 2 });
+      expect(cut['durationMs']).toBeGreaterThan(500);
+      expect(cut['durationMs']).toBeLessThan(Number(whole['durationMs']));
+      const input = new Input({
+        source: new BufferSource(await decrypted('rec-cut', join(dataDir, 'objects'))),
+        formats: ALL_FORMATS,
+      });
+      expect(await input.getDurationFromMetadata()).toBeGreaterThan(0.5);
+      input.dispose();
+      expect(existsSync(raw)).toBe(false);
+      expect(plaintextMedia(recordingsDir)).toEqual([]);
     });
   });
 
@@ -626,6 +672,39 @@ const gate = netnsGate();
       });
       await expect(bad.start()).rejects.toThrow();
       expect(bad.output()).toMatch(/the token refused the PIN/);
+    });
+  });
+
+  describe('a full recordings folder (janus-pp-rec writes the converted tracks there)', () => {
+    let service: RunningGrpcService;
+    let full: string;
+    afterAll(async () => {
+      await service?.stop();
+      if (full) execFileSync('umount', [full]);
+    });
+
+    it('fails the recording with NO_SPACE, not a truncated recording, and leaves nothing', async () => {
+      // Room for the raw files and a little more: the converted tracks do not fit.
+      const rawBytes = readdirSync(fixture).reduce((n, f) => n + readFileSync(join(fixture, f)).length, 0);
+      full = join(base, 'full-recordings');
+      mkdirSync(full);
+      const sizeKiB = Math.ceil(rawBytes / 1024) + 256;
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', full]);
+      cpSync(fixture, join(full, 'rec-nospace'), { recursive: true });
+      const config = testRecordingConfig(
+        nats.env('recording'),
+        { jwksUrl: jwks.url },
+        { HAVEN_RECORDINGS_DIR: full, HAVEN_DATA_DIR: dataDir },
+      );
+      service = await startRecording(config, createLogger({ service: 'recording', level: 'silent' }), {
+        host: '127.0.0.1',
+      });
+      await startAndStop('rec-nospace');
+      expect(await outcome('rec-nospace')).toBe('RecordingProcessingFailed');
+      expect(await dataOf('rec-nospace', 'RecordingProcessingFailed')).toMatchObject({ reason: 'NO_SPACE' });
+      expect(existsSync(join(dataDir, 'objects', objectKeyOf('rec-nospace')))).toBe(false);
+      expect(existsSync(join(full, 'rec-nospace'))).toBe(false);
+      expect(plaintextMedia(full)).toEqual([]);
     });
   });
 
