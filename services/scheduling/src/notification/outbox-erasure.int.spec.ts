@@ -6,12 +6,21 @@
  * destroyed. Replica A's follower has not seen the erasure yet (a follower that lags, or the instant after the
  * append); its next message to the patient must not leave, and its reminder ends in ReminderSuppressed
  * (`patient_erased`). The same holds in the instant between PatientErased and the key's destruction.
+ *
+ * With its follower running, the outbox takes the erasure from what the follower saw once it passed the claim
+ * (no read of the patient's stream); a follower held back behind the erasure leaves the check to that read.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
-import { JetStreamEventStore, newEvent } from '@haven/eventstore';
+import {
+  JetStreamEventStore,
+  newEvent,
+  type EventStore,
+  type PositionedEvent,
+  type SubscribeOptions,
+} from '@haven/eventstore';
 import type { NatsConnection } from 'nats';
 import { createLogger } from '@haven/service';
 import { startMailCatcher, startNatsServer, type MailCatcher, type NatsServerHandle } from '@haven/testing';
@@ -55,11 +64,11 @@ afterAll(async () => {
 });
 
 /** One scheduling replica's outbox: its own key store (and cache) over the shared key directory. */
-function replica() {
+function replica(over: EventStore = store) {
   const keys = new FilePatientKeyStore({ dir: join(dir, 'patient-keys'), kms });
   const outbox = new ReminderOutbox(
     {
-      store,
+      store: over,
       clock: () => new Date(),
       keys,
       logger,
@@ -134,6 +143,57 @@ async function expectSuppressed(a: ReturnType<typeof replica>, patientId: string
   expect(catcher.messages().length).toBe(sentBefore);
 }
 
+/**
+ * The shared store, counting the reads of patient streams; `hold()` keeps the events delivered from then on
+ * from reaching subscribers' handlers until `release()`.
+ */
+function observedStore() {
+  const patientReads: string[] = [];
+  let held: Promise<void> | undefined;
+  let release = () => undefined as void;
+  const observed = new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'read') {
+        return (stream: string, options?: Parameters<EventStore['read']>[1]) => {
+          if (stream.startsWith(patientStream(''))) patientReads.push(stream);
+          return target.read(stream, options);
+        };
+      }
+      if (property === 'subscribe') {
+        return (options: SubscribeOptions) =>
+          target.subscribe({
+            ...options,
+            handler: async (event: PositionedEvent) => {
+              if (held) await held;
+              await options.handler(event);
+            },
+          });
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    store: observed,
+    patientReads,
+    hold: () => {
+      held = new Promise<void>((resolve) => (release = resolve));
+    },
+    release: () => {
+      held = undefined;
+      release();
+    },
+  };
+}
+
+/** Replica `a` over `observed`, its follower running. */
+async function followingReplica(observed: ReturnType<typeof observedStore>) {
+  const a = replica(observed.store);
+  const follower = await a.outbox.follow(observed.store, logger);
+  closing.unshift(() => follower.close());
+  return a;
+}
+
 describe('a patient erased on another replica', () => {
   it('gets nothing from a replica whose copy of the patient and key is warm', async () => {
     const a = replica();
@@ -156,5 +216,35 @@ describe('a patient erased on another replica', () => {
     await erased(patientId); // the eraser has not destroyed the key yet
 
     await expectSuppressed(a, patientId, sentBefore);
+  });
+
+  it('is taken from the follower once it passed the claim, without reading the patient stream', async () => {
+    const observed = observedStore();
+    const a = await followingReplica(observed);
+    const patientId = await registeredPatient(a.keys);
+    const sentBefore = await sentOnce(a, patientId);
+    const readsBefore = observed.patientReads.length;
+
+    await erased(patientId); // the key still opens: only the erasure check can stop the message
+
+    await expectSuppressed(a, patientId, sentBefore);
+    expect(observed.patientReads.slice(readsBefore)).toEqual([]);
+  });
+
+  it('is read from the patient stream while the follower is held back behind the erasure', async () => {
+    const observed = observedStore();
+    const a = await followingReplica(observed);
+    const patientId = await registeredPatient(a.keys);
+    const sentBefore = await sentOnce(a, patientId);
+    const readsBefore = observed.patientReads.length;
+
+    observed.hold(); // the follower gets nothing from here on: not the erasure, not the claim
+    try {
+      await erased(patientId);
+      await expectSuppressed(a, patientId, sentBefore);
+      expect(observed.patientReads.slice(readsBefore)).toEqual([patientStream(patientId)]);
+    } finally {
+      observed.release();
+    }
   });
 });

@@ -11,9 +11,10 @@
  *   3. append PhiAccessed (purpose treatment-communication; one event per patient for the batch's contact
  *      reads, listing the fields), then open the patient's sealed contact details — nothing is opened or sent
  *      when that append fails;
- *   4. render the linted template (allowed fields only); check the patient's stream itself, read since the claim
- *      (an erasure stored by then, by any replica, suppresses it: `patient_erased`), and hand it to the
- *      transport with the reminder's Message-ID;
+ *   4. render the linted template (allowed fields only); check that the patient was not erased by the claim (an
+ *      erasure stored before the claim, by any replica, suppresses it: `patient_erased`) — from this outbox's
+ *      follower once it has passed the claim's position, else from the patient's stream itself — and hand it
+ *      to the transport with the reminder's Message-ID;
  *   5. append ReminderSent, or ReminderFailed (retry after a back-off, or final).
  *
  * A sender that dies between 2 and 5 leaves a `sending` reminder: once the lease ran out the next sender sends
@@ -58,7 +59,7 @@ import { EmailContactEventType, isEssential } from '../contact/email-contact';
 import { EMAIL_UNSUBSCRIBE_PATH } from '../contact/email-unsubscribe';
 import type { SchedulingDeps } from '../deps';
 import { loadPatient, openPatientPhi } from '../patient/grpc';
-import { evolvePatient, patientStream, type PatientState } from '../patient/patient';
+import { evolvePatient, PatientEventType, patientStream, type PatientState } from '../patient/patient';
 import { PhiAccessRecorder } from '../phi-access';
 import { formatClinicSpan } from '../schedule/clinic-time';
 import {
@@ -133,6 +134,12 @@ export interface ReminderOutboxOptions {
 
 const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
 const APPOINTMENT_STREAM_PREFIX = 'scheduling.appointment-';
+const PATIENT_STREAM_PREFIX = patientStream('');
+/**
+ * How long the erasure check waits for this outbox's follower to pass a claim's position before it reads the
+ * patient's stream instead (a follower that lags, re-opens or is closed costs that read, never a send).
+ */
+const FOLLOWER_WAIT_MS = 100;
 
 type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'> &
   Partial<Pick<SchedulingDeps, 'readModel'>>;
@@ -173,6 +180,19 @@ export class ReminderOutbox {
    * (like the e-mail opt-outs).
    */
   readonly #smsOptOuts = new Set<string>();
+  /**
+   * Patients whose PatientErased this follower handled, and the position of the last event it handled: once it
+   * is at or past a claim's position, every erasure stored before the claim is in the set (the follower gets
+   * the scheduling context in the store's global order, one event after the other).
+   */
+  readonly #erasedSeen = new Set<string>();
+  #followed = -1n;
+  #following = false;
+  /** Erasure checks waiting for the follower to reach a position. */
+  readonly #positionWaiters = new Set<{
+    readonly position: bigint;
+    readonly done: (passed: boolean) => void;
+  }>();
   /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
   readonly #book = new TemplateBook();
   readonly #patients = new Map<string, Awaited<ReturnType<typeof loadPatient>>>();
@@ -202,15 +222,56 @@ export class ReminderOutbox {
     return this.#open.size;
   }
 
-  /** Follows the scheduling context from the start (consumer `scheduling.notifications`). */
-  follow(store: EventStore, logger: Logger, health?: ConsumerHealth): Promise<Subscription> {
-    return followStore(store, {
+  /**
+   * Follows the scheduling context from the start (consumer `scheduling.notifications`) in `store`, which must
+   * be the outbox's own store (its positions are compared with those of the outbox's appends).
+   */
+  async follow(store: EventStore, logger: Logger, health?: ConsumerHealth): Promise<Subscription> {
+    const subscription = await followStore(store, {
       name: 'scheduling.notifications',
       from: 'start',
       contexts: ['scheduling.'],
       logger,
       ...(health ? { health } : {}),
-      handler: (event) => this.#observe(event),
+      handler: async (event) => {
+        await this.#observe(event);
+        this.#passed(event.position);
+      },
+    });
+    this.#following = true;
+    return {
+      close: async () => {
+        this.#following = false;
+        for (const waiter of this.#positionWaiters) waiter.done(false);
+        await subscription.close();
+      },
+    };
+  }
+
+  /** The follower handled the event at `position` (and every one before it). */
+  #passed(position: bigint): void {
+    if (position > this.#followed) this.#followed = position;
+    for (const waiter of this.#positionWaiters) if (waiter.position <= position) waiter.done(true);
+  }
+
+  /**
+   * Resolves true once the follower has handled the event at `position`, false when it does not within
+   * {@link FOLLOWER_WAIT_MS} (or there is no follower).
+   */
+  #followerPast(position: bigint): Promise<boolean> {
+    if (this.#followed >= position) return Promise.resolve(true);
+    if (!this.#following) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        position,
+        done: (passed: boolean) => {
+          clearTimeout(timer);
+          this.#positionWaiters.delete(waiter);
+          resolve(passed);
+        },
+      };
+      const timer = setTimeout(() => waiter.done(false), FOLLOWER_WAIT_MS);
+      this.#positionWaiters.add(waiter);
     });
   }
 
@@ -235,6 +296,10 @@ export class ReminderOutbox {
 
   async #observe(event: PositionedEvent): Promise<void> {
     this.#book.apply(event);
+    if (event.type === PatientEventType.Erased && event.stream.startsWith(PATIENT_STREAM_PREFIX)) {
+      this.#erasedSeen.add(event.stream.slice(PATIENT_STREAM_PREFIX.length));
+      return;
+    }
     if (event.type === EmailContactEventType.OptedOut) {
       const key = event.data['contactKey'];
       if (typeof key === 'string') this.#emailOptOuts.add(key);
@@ -400,11 +465,14 @@ export class ReminderOutbox {
         }
       }),
     );
-    // The erasure check of each patient of the batch, once, read while its PhiAccessed is appended.
+    // The erasure check of each patient of the batch, once, made while its PhiAccessed is appended: from the
+    // follower once it passed the batch's last claim, else read from the patient's stream.
+    const last = claims.reduce((max, c) => (c.position > max ? c.position : max), -1n);
+    const followed = claims.length > 0 ? this.#followerPast(last) : Promise.resolve(false);
     const checks = new Map<string, Promise<boolean>>();
     const erasureCheck = (patientId: string) => {
       let check = checks.get(patientId);
-      if (!check) checks.set(patientId, (check = this.#erasedNow(patientId)));
+      if (!check) checks.set(patientId, (check = this.#erasedBy(patientId, followed)));
       return check;
     };
     await Promise.all(
@@ -431,7 +499,7 @@ export class ReminderOutbox {
   async sendOne(reminderId: string, known?: ReminderState): Promise<void> {
     const claim = await this.#claim(reminderId, known);
     if (!claim) return;
-    const erased = this.#erasedNow(claim.state.patientId);
+    const erased = this.#erasedBy(claim.state.patientId, this.#followerPast(claim.position));
     erased.catch(() => undefined); // awaited by #deliver; a failed access record leaves it unread
     await this.#recordAccess(claim);
     await this.#deliver(claim, erased);
@@ -483,12 +551,12 @@ export class ReminderOutbox {
     }
     const messageId = messageIdOf(reminderId, this.#settings.messageDomain);
     try {
-      const sending = await this.#commit(
+      const { next: sending, position } = await this.#append(
         state,
         { type: 'StartSending', data: { messageId, now, leaseMs: this.#settings.policy.leaseMs } },
         metadata,
       );
-      return { state, sending, appointment, transport, joinLink, passcode, messageId, metadata };
+      return { state, sending, position, appointment, transport, joinLink, passcode, messageId, metadata };
     } catch (error) {
       if (error instanceof ConcurrencyError || isCategory(error, 'precondition')) return undefined; // another sender has it
       throw error;
@@ -648,10 +716,19 @@ export class ReminderOutbox {
     command: ReminderCommand,
     metadata: CommandMetadata,
   ): Promise<ReminderState> {
+    return (await this.#append(state, command, metadata)).next;
+  }
+
+  /** {@link #commit}, with the position of the last event appended. */
+  async #append(
+    state: ReminderState,
+    command: ReminderCommand,
+    metadata: CommandMetadata,
+  ): Promise<{ readonly next: ReminderState; readonly position: bigint }> {
     if (state.status === 'none') throw new PreconditionError('no such reminder');
     const events = decideReminder(command, state);
     const occurredAt = this.#deps.clock().toISOString();
-    await this.#deps.store.append(
+    const { position } = await this.#deps.store.append(
       reminderStream(state.reminderId),
       BigInt(state.revision),
       events.map((e) => ({
@@ -668,7 +745,7 @@ export class ReminderOutbox {
     for (const e of events) next = evolveReminder(next, e);
     if (next.status === 'scheduled' || next.status === 'sending') this.#open.set(state.reminderId, next);
     else this.#open.delete(state.reminderId);
-    return next;
+    return { next, position };
   }
 
   async #suppress(state: ReminderState, reason: SuppressionReason, metadata: CommandMetadata): Promise<void> {
@@ -697,12 +774,21 @@ export class ReminderOutbox {
   }
 
   /**
+   * True when the patient was erased before the claim: when `followed` says this outbox's follower passed the
+   * claim, by what it saw (no read); else by {@link #erasedNow}.
+   */
+  async #erasedBy(patientId: string, followed: Promise<boolean>): Promise<boolean> {
+    if (!(await followed)) return this.#erasedNow(patientId);
+    return this.#erasedSeen.has(patientId) || (await this.#patient(patientId)).erased !== undefined;
+  }
+
+  /**
    * True when the patient was erased, read from their stream itself rather than this replica's copy (which a
    * follower that lags, or an erasure by another replica, leaves stale): one read of the stream's tail when
    * nothing was appended after the copy. ErasePatient appends PatientErased before it destroys the key, so a
    * check that starts after that append sees it even while the key (or this replica's cached copy of it) still
-   * opens. The sender starts it right after the claim, alongside the PhiAccessed append (one per patient of a
-   * batch), and awaits it just before the hand-off: the read costs no extra wait on the way to the relay.
+   * opens. The sender starts the check right after the claim, alongside the PhiAccessed append (one per patient
+   * of a batch), and awaits it just before the hand-off: it costs no extra wait on the way to the relay.
    */
   async #erasedNow(patientId: string): Promise<boolean> {
     const known = await this.#patient(patientId);
@@ -806,6 +892,8 @@ export class ReminderOutbox {
 interface Claim {
   readonly state: Exclude<ReminderState, { readonly status: 'none' }>;
   readonly sending: ReminderState;
+  /** The position of its ReminderSending. */
+  readonly position: bigint;
   readonly appointment: AppointmentState;
   readonly transport: MessageTransport;
   readonly joinLink: string;
