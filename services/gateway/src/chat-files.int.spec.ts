@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { eventually, readEventLog } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, redeemLink } from '../test/gateway';
-import { startStack } from '../test/stack';
+import { admitPatient, waitingPatient } from '../test/gateway';
+import { startClinic } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -26,14 +26,10 @@ let nc: NatsConnection;
 let clinician: string;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, clinician } = await startClinic('files.test', {
     sessionEnv: { HAVEN_CHAT_FILE_MAX_BYTES: String(SESSION_LIMIT) },
     gateway: { chatFileMaxBytes: GATEWAY_LIMIT },
-  });
-  nc = await stack.nats.connect();
-  await stack.createUser('desk@files.test', 'front_desk', 'Front Desk');
-  clinician = await stack.createUser('cara@files.test', 'clinician', 'Dr Cara Ng');
-  await stack.createUser('bo@files.test', 'clinician', 'Dr Bo Ek');
+  }));
 });
 afterAll(async () => {
   await nc?.close();
@@ -81,20 +77,13 @@ describe('files in the visit chat', () => {
     const desk = await stack.signIn('desk@files.test');
     cara = await stack.signIn('cara@files.test');
     bo = await stack.signIn('bo@files.test');
-    const visit = await bookVisitWithLink(stack.url, desk, clinician, {
+    const waiting = await waitingPatient(stack.url, desk, clinician, {
       name: 'Ana Ruiz',
       dateOfBirth: '1985-02-03',
     });
-    visitId = visit.visitId;
-    patient = await redeemLink(stack.url, visit);
-    expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
-    const detail = await cara.fetch(`${stack.url}/api/visits/${visitId}`);
-    const first = (
-      (await detail.json()) as { visit: { participants: { id: string; kind: string }[] } }
-    ).visit.participants.find((p) => p.kind === 'patient');
-    expect(
-      (await cara.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: first?.id })).status,
-    ).toBe(200);
+    visitId = waiting.visit.visitId;
+    patient = waiting.patient;
+    await admitPatient(stack.url, cara, visitId);
   });
 
   it('shares the patient’s PDF, pushes it to the clinician’s open chat, and lets both download it', async () => {

@@ -10,8 +10,8 @@
 import type { NatsConnection } from 'nats';
 import { eventually, readEventLog } from '@haven/testing';
 import type { CookieJar, LiveSocket } from '../test/gateway';
-import { bookVisitWithLink, redeemLink } from '../test/gateway';
-import { startStack } from '../test/stack';
+import { admitPatient, bookVisitWithLink, redeemLink } from '../test/gateway';
+import { startClinic } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -21,11 +21,7 @@ let nc: NatsConnection;
 let clinician: string;
 
 beforeAll(async () => {
-  stack = await startStack();
-  nc = await stack.nats.connect();
-  await stack.createUser('desk@chat.test', 'front_desk', 'Front Desk');
-  clinician = await stack.createUser('cara@chat.test', 'clinician', 'Dr Cara Ng');
-  await stack.createUser('bo@chat.test', 'clinician', 'Dr Bo Ek');
+  ({ stack, nc, clinician } = await startClinic('chat.test'));
 });
 afterAll(async () => {
   await nc?.close();
@@ -78,13 +74,7 @@ describe('the visit chat on the live channel', () => {
     for (const jar of [patient, secondDevice]) {
       expect((await jar.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
     }
-    const detail = await cara.fetch(`${stack.url}/api/visits/${visitId}`);
-    const first = (
-      (await detail.json()) as { visit: { participants: { id: string; kind: string; device: number }[] } }
-    ).visit.participants.find((p) => p.kind === 'patient' && p.device === 1);
-    expect(
-      (await cara.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: first?.id })).status,
-    ).toBe(200);
+    await admitPatient(stack.url, cara, visitId);
     await pat.waitFor((m) => m['type'] === 'admitted');
   });
 

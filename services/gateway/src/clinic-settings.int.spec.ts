@@ -9,7 +9,13 @@
 import { JetStreamEventStore } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, redeemLink, signedIn as signIn } from '../test/gateway';
+import {
+  admitPatient,
+  bookVisitWithLink,
+  redeemLink,
+  signedIn as signIn,
+  waitingPatient,
+} from '../test/gateway';
 import { clinicSettingsChanges, STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -87,20 +93,11 @@ describe('the clinic settings as the console shows them', () => {
 
 describe('a change applies without a restart', () => {
   it('recording policy off: the clinician’s Record is refused; on request again: it is asked', async () => {
-    const visit = await bookVisitWithLink(stack.url, desk, clinicianId, {
+    const { visit } = await waitingPatient(stack.url, desk, clinicianId, {
       name: 'Ines Alvarez',
       dateOfBirth: '1971-02-03',
     });
-    const patient = await redeemLink(stack.url, visit);
-    expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
-    const detail = (await (await clinician.fetch(`${stack.url}/api/visits/${visit.visitId}`)).json()) as {
-      visit: { participants: { id: string; kind: string }[] };
-    };
-    const waiting = detail.visit.participants.find((p) => p.kind === 'patient');
-    const admitted = await clinician.post(`${stack.url}/api/visits/${visit.visitId}/admit`, {
-      participantId: waiting?.id,
-    });
-    expect(admitted.status).toBe(200);
+    await admitPatient(stack.url, clinician, visit.visitId);
     expect((await clinician.post(`${stack.url}/api/visits/${visit.visitId}/media`, {})).status).toBe(200);
     const start = () => clinician.post(`${stack.url}/api/visits/${visit.visitId}/recording/start`, {});
     const cancel = () => clinician.post(`${stack.url}/api/visits/${visit.visitId}/recording/cancel`, {});

@@ -8,8 +8,8 @@
 import type { NatsConnection } from 'nats';
 import { eventually, readEventLog } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, redeemLink } from '../test/gateway';
-import { startStack } from '../test/stack';
+import { waitingPatient } from '../test/gateway';
+import { startClinic } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -19,11 +19,7 @@ let nc: NatsConnection;
 let clinician: string;
 
 beforeAll(async () => {
-  stack = await startStack();
-  nc = await stack.nats.connect();
-  await stack.createUser('desk@late.test', 'front_desk', 'Front Desk');
-  clinician = await stack.createUser('cara@late.test', 'clinician', 'Dr Cara Ng');
-  await stack.createUser('bo@late.test', 'clinician', 'Dr Bo Ek');
+  ({ stack, nc, clinician } = await startClinic('late.test'));
 });
 afterAll(async () => {
   await nc?.close();
@@ -40,13 +36,12 @@ describe('the waiting room’s note', () => {
   beforeAll(async () => {
     const desk = await stack.signIn('desk@late.test');
     cara = await stack.signIn('cara@late.test');
-    const visit = await bookVisitWithLink(stack.url, desk, clinician, {
+    const waiting = await waitingPatient(stack.url, desk, clinician, {
       name: 'Ana Ruiz',
       dateOfBirth: '1990-02-03',
     });
-    visitId = visit.visitId;
-    patient = await redeemLink(stack.url, visit);
-    expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
+    visitId = waiting.visit.visitId;
+    patient = waiting.patient;
   });
 
   it('shows nothing until the clinician posts a note', async () => {

@@ -11,7 +11,7 @@ import type { NatsConnection } from 'nats';
 import { WebSocket } from 'ws';
 import { eventually, readEventLog, startMailCatcher, type MailCatcher } from '@haven/testing';
 import { CookieJar, bookVisitWithLink, redeemLink, type LiveSocket } from '../test/gateway';
-import { startStack } from '../test/stack';
+import { startClinic } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(180_000);
@@ -32,7 +32,12 @@ const DOB = '1983-07-19';
 
 beforeAll(async () => {
   catcher = await startMailCatcher();
-  stack = await startStack({
+  ({
+    stack,
+    nc,
+    clinician,
+    otherClinician: bo,
+  } = await startClinic('msg.test', {
     schedulingEnv: {
       HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
       HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
@@ -41,11 +46,7 @@ beforeAll(async () => {
       HAVEN_REMINDER_POLL_MS: '100',
       HAVEN_REMINDER_OFFSETS: '',
     },
-  });
-  nc = await stack.nats.connect();
-  await stack.createUser('desk@msg.test', 'front_desk', 'Front Desk');
-  clinician = await stack.createUser('cara@msg.test', 'clinician', 'Dr Cara Ng');
-  bo = await stack.createUser('bo@msg.test', 'clinician', 'Dr Bo Ek');
+  }));
   await stack.createUser('ada@msg.test', 'admin', 'Ada Admin');
 });
 afterAll(async () => {

@@ -10,7 +10,7 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { admitPatient, redeemLink, waitingPatient, type BookedVisit } from '../test/gateway';
 import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -39,26 +39,17 @@ describe('recording a visit through the gateway', () => {
   let rhea: CookieJar;
   let patient: CookieJar;
   let visitId: string;
-  let link: Awaited<ReturnType<typeof bookVisitWithLink>>;
+  let link: BookedVisit;
 
   beforeAll(async () => {
     desk = await stack.signIn('desk@rec.test');
     rhea = await stack.signIn('rhea@rec.test');
-    const visit = await bookVisitWithLink(stack.url, desk, clinician, {
+    ({ visit: link, patient } = await waitingPatient(stack.url, desk, clinician, {
       name: 'Ines Alvarez',
       dateOfBirth: '1971-02-03',
-    });
-    visitId = visit.visitId;
-    link = visit;
-    patient = await redeemLink(stack.url, visit);
-    expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
-    const detail = (await (await rhea.fetch(`${stack.url}/api/visits/${visitId}`)).json()) as {
-      visit: { participants: { id: string; kind: string }[] };
-    };
-    const waiting = detail.visit.participants.find((p) => p.kind === 'patient');
-    expect(
-      (await rhea.post(`${stack.url}/api/visits/${visitId}/admit`, { participantId: waiting?.id })).status,
-    ).toBe(200);
+    }));
+    visitId = link.visitId;
+    await admitPatient(stack.url, rhea, visitId);
     expect((await rhea.post(`${stack.url}/api/visits/${visitId}/media`, {})).status).toBe(200);
   });
 

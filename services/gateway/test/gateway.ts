@@ -205,6 +205,43 @@ export async function redeemLink(
   return jar;
 }
 
+/** A booked visit and its patient: the link redeemed in a new jar, that patient waiting in the lobby. */
+export interface WaitingPatient {
+  readonly visit: BookedVisit;
+  readonly patient: CookieJar;
+}
+
+/**
+ * Books a visit as {@link bookVisitWithLink} does, redeems its link in a new browser and puts that patient in
+ * the lobby. Throws when a step is not answered with success.
+ */
+export async function waitingPatient(
+  url: string,
+  desk: CookieJar,
+  clinicianId: string,
+  patient: { name: string; dateOfBirth: string },
+): Promise<WaitingPatient> {
+  const visit = await bookVisitWithLink(url, desk, clinicianId, patient);
+  const jar = await redeemLink(url, visit);
+  const lobby = await jar.post(`${url}/api/patient/lobby`, {});
+  if (lobby.status !== 200) throw new Error(`joining the lobby answered ${lobby.status}`);
+  return { visit, patient: jar };
+}
+
+/**
+ * Admits the patient's device `device` (default 1) into the visit, as the signed-in clinician `host`. Throws
+ * when the visit has no such participant or the admission is not answered with success.
+ */
+export async function admitPatient(url: string, host: CookieJar, visitId: string, device = 1): Promise<void> {
+  const detail = (await (await host.fetch(`${url}/api/visits/${visitId}`)).json()) as {
+    visit: { participants: { id: string; kind: string; device: number }[] };
+  };
+  const waiting = detail.visit.participants.find((p) => p.kind === 'patient' && p.device === device);
+  if (!waiting) throw new Error(`the visit has no patient device ${device}`);
+  const admitted = await host.post(`${url}/api/visits/${visitId}/admit`, { participantId: waiting.id });
+  if (admitted.status !== 200) throw new Error(`admitting answered ${admitted.status}`);
+}
+
 /** A raw WebSocket on the gateway's live channel, every message it got, and a wait for one. */
 export interface LiveSocket {
   readonly ws: WebSocket;

@@ -24,6 +24,7 @@ import { subscribeHubFeeds, type HubFeeds } from '../src/hub-feed';
 import { WsHub } from '../src/ws';
 import type { GatewayClients } from '../src/context';
 import type { WebSocket } from 'ws';
+import type { NatsConnection } from 'nats';
 import { captureLogs, liveSocket, signedIn, type CookieJar, type LiveSocket } from './gateway';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -302,6 +303,37 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     };
   } catch (err) {
     await stop();
+    throw err;
+  }
+}
+
+/** A started stack with the cast most suites begin with, and a NATS connection of the suite's own. */
+export interface Clinic {
+  readonly stack: TestStack;
+  readonly nc: NatsConnection;
+  /** The user id of the clinician `cara@<domain>` (Dr Cara Ng). */
+  readonly clinician: string;
+  /** The user id of another clinician, `bo@<domain>` (Dr Bo Ek). */
+  readonly otherClinician: string;
+}
+
+/**
+ * Starts the stack (`options` as {@link startStack}), connects to its NATS and creates the front desk
+ * `desk@<domain>` and the clinicians `cara@<domain>` and `bo@<domain>`. Rejects (after stopping what started)
+ * when something does not come up.
+ */
+export async function startClinic(domain: string, options: StackOptions = {}): Promise<Clinic> {
+  const stack = await startStack(options);
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await stack.nats.connect();
+    await stack.createUser(`desk@${domain}`, 'front_desk', 'Front Desk');
+    const clinician = await stack.createUser(`cara@${domain}`, 'clinician', 'Dr Cara Ng');
+    const otherClinician = await stack.createUser(`bo@${domain}`, 'clinician', 'Dr Bo Ek');
+    return { stack, nc, clinician, otherClinician };
+  } catch (err) {
+    await nc?.close();
+    await stack.stop();
     throw err;
   }
 }
