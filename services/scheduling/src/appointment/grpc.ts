@@ -362,30 +362,7 @@ async function bookSeries(
     deps.settings.timeZone,
   ).map((o) => ({ ...o, appointmentId: idOf(o) }));
 
-  // Every occurrence against the schedule as it is, before anything is booked.
-  const { state: schedule } = await loadSchedule(deps, clinicianId);
-  const conflicts: FieldViolation[] = [];
-  for (const [i, o] of planned.entries()) {
-    try {
-      decideSchedule(
-        {
-          type: 'ReserveSlot',
-          data: {
-            ...o,
-            clinicianId,
-            field: `occurrences[${i}].start_time`,
-            timeZone: deps.settings.timeZone,
-          },
-        },
-        schedule,
-      );
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      const which = `visit ${i + 1} of ${planned.length}`;
-      conflicts.push(...error.violations.map((v) => ({ ...v, description: `${which} ${v.description}` })));
-    }
-  }
-  if (conflicts.length > 0) throw new ValidationError(conflicts);
+  await checkSeriesAgainstSchedule(deps, clinicianId, planned);
 
   const metadata = commandMetadata(ctx);
   const sealed = reason !== '' ? await sealPhi(deps.keys, patientId, { reason }) : undefined;
@@ -437,6 +414,40 @@ async function bookSeries(
     booked.push(await completeBooking(deps, o.appointmentId, command, committed(metadata), { phi: sealed }));
   }
   return booked.map((b) => toProto(b));
+}
+
+/**
+ * Checks every planned occurrence against the clinician's schedule as it is, before anything is booked. Throws
+ * ValidationError naming each occurrence that does not fit (`occurrences[i].start_time`, "visit i of n …").
+ */
+async function checkSeriesAgainstSchedule(
+  deps: SchedulingDeps,
+  clinicianId: string,
+  planned: readonly (Occurrence & { readonly appointmentId: string })[],
+): Promise<void> {
+  const { state: schedule } = await loadSchedule(deps, clinicianId);
+  const conflicts: FieldViolation[] = [];
+  for (const [i, o] of planned.entries()) {
+    try {
+      decideSchedule(
+        {
+          type: 'ReserveSlot',
+          data: {
+            ...o,
+            clinicianId,
+            field: `occurrences[${i}].start_time`,
+            timeZone: deps.settings.timeZone,
+          },
+        },
+        schedule,
+      );
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const which = `visit ${i + 1} of ${planned.length}`;
+      conflicts.push(...error.violations.map((v) => ({ ...v, description: `${which} ${v.description}` })));
+    }
+  }
+  if (conflicts.length > 0) throw new ValidationError(conflicts);
 }
 
 /**
