@@ -170,6 +170,41 @@ export function opusPacketSamples(packet: Uint8Array): number {
   return opusSamples(packet[0] ?? -1, packet[1] ?? 0);
 }
 
+/**
+ * Sets the timestamps and durations of an Ogg Opus stream's packets (`samples` and `entries` per audio packet,
+ * -1 for an empty one) as mediabunny's Ogg demuxer does: the stream starts where the first audio page's granule
+ * position, less the samples of the packets completed on it, says (less the pre-skip); each packet follows the
+ * last; both ends clamped at 0; the end-of-stream page's granule position may trim the last packet.
+ */
+function stampOpusPackets(
+  packets: Packets,
+  samples: readonly number[],
+  entries: readonly number[],
+  stream: {
+    readonly preSkip: number;
+    readonly firstGranule: number | undefined;
+    readonly packetsOnFirstPage: number;
+    readonly lastGranule: number;
+    readonly eos: boolean;
+  },
+): void {
+  const { preSkip, lastGranule, eos } = stream;
+  let firstSamples = 0;
+  for (let i = 0; i < stream.packetsOnFirstPage; i++) firstSamples += samples[i]!;
+  let t = -preSkip + Math.max((stream.firstGranule ?? 0) - firstSamples, 0);
+  for (let i = 0; i < samples.length; i++) {
+    let n = samples[i]!;
+    if (eos && i === samples.length - 1) n = Math.min(Math.max(lastGranule - preSkip - t, 0), n);
+    const entry = entries[i]!;
+    if (entry >= 0) {
+      const start = Math.max(t, 0);
+      packets.timestamps[entry] = start / 48_000;
+      packets.durations[entry] = (Math.max(t + n, 0) - start) / 48_000;
+    }
+    t += n;
+  }
+}
+
 /** Indexes an Ogg Opus file (one logical stream). Throws TrackFileError when it is not one. */
 export async function indexOggOpus(file: FileHandle, size: number): Promise<TrackIndex> {
   const w = new FileWindow(file, size);
@@ -266,23 +301,13 @@ export async function indexOggOpus(file: FileHandle, size: number): Promise<Trac
   }
   if (!head) throw new TrackFileError('no OpusHead');
   const preSkip = (head[10] ?? 0) | ((head[11] ?? 0) << 8);
-  // mediabunny's Ogg demuxer: the stream starts where the first audio page's granule position, less the samples
-  // of the packets completed on it, says (less the pre-skip); each packet follows the last; both ends clamped
-  // at 0; the end-of-stream page's granule position may trim the last packet.
-  let firstSamples = 0;
-  for (let i = 0; i < packetsOnFirstPage; i++) firstSamples += samples[i]!;
-  let t = -preSkip + Math.max((firstGranule ?? 0) - firstSamples, 0);
-  for (let i = 0; i < samples.length; i++) {
-    let n = samples[i]!;
-    if (eos && i === samples.length - 1) n = Math.min(Math.max(lastGranule - preSkip - t, 0), n);
-    const entry = entries[i]!;
-    if (entry >= 0) {
-      const start = Math.max(t, 0);
-      packets.timestamps[entry] = start / 48_000;
-      packets.durations[entry] = (Math.max(t + n, 0) - start) / 48_000;
-    }
-    t += n;
-  }
+  stampOpusPackets(packets, samples, entries, {
+    preSkip,
+    firstGranule,
+    packetsOnFirstPage,
+    lastGranule,
+    eos,
+  });
   return {
     kind: 'audio',
     codec: 'opus',
