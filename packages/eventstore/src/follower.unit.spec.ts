@@ -14,6 +14,8 @@ import {
   followWithCheckpoints,
   storeSource,
   type CheckpointSource,
+  type FollowOptions,
+  type Follower,
   type FollowSource,
 } from './follower';
 import { newEvent } from './ids';
@@ -97,6 +99,23 @@ describe('follow (self-healing consumer)', () => {
     await store.close();
   });
 
+  /** A follower of `source` from the start that records each event's stream, once it has handled test.thing-1. */
+  async function pastTheFirstEvent(
+    source: FollowSource<PositionedEvent>,
+    options: Omit<FollowOptions<PositionedEvent>, 'from' | 'handler'>,
+  ): Promise<{ follower: Follower; handled: string[] }> {
+    const handled: string[] = [];
+    const follower = await follow(source, {
+      ...options,
+      from: 'start',
+      handler: async (e) => void handled.push(e.stream),
+    });
+    subscriptions.push(follower);
+    await store.append('test.thing-1', 'no_stream', [event('A')]);
+    await eventually('the first event', () => handled.length === 1, POLL);
+    return { follower, handled };
+  }
+
   describe('when the log already holds events at start', () => {
     it('is starting (not serving) until it has handled them, then live', async () => {
       for (let i = 0; i < 3; i += 1) await store.append(`test.thing-${i}`, 'no_stream', [event('A')]);
@@ -126,18 +145,7 @@ describe('follow (self-healing consumer)', () => {
   describe('when its subscription silently stops delivering', () => {
     it('notices it is behind without progress, re-subscribes after its position, and catches up', async () => {
       const { source, faults } = faultySource(store);
-      const handled: string[] = [];
-      const follower = await follow(source, {
-        name: 'test.stall',
-        from: 'start',
-        checkIntervalMs: CHECK_MS,
-        minBackoffMs: 5,
-        maxBackoffMs: 20,
-        handler: async (e) => void handled.push(e.stream),
-      });
-      subscriptions.push(follower);
-      await store.append('test.thing-1', 'no_stream', [event('A')]);
-      await eventually('the first event', () => handled.length === 1, POLL);
+      const { follower, handled } = await pastTheFirstEvent(source, { ...FAST, name: 'test.stall' });
       faults.muteDeliveries = true;
       await store.append('test.thing-2', 'no_stream', [event('B')]);
       await eventually('behind', () => follower.status().state === ConsumerState.Behind, POLL);
@@ -204,18 +212,12 @@ describe('follow (self-healing consumer)', () => {
   describe('when the source comes back in the middle of a long back-off', () => {
     it('re-subscribes as soon as a check reaches the source again', async () => {
       const { source, faults } = faultySource(store);
-      const handled: string[] = [];
-      const follower = await follow(source, {
+      const { follower, handled } = await pastTheFirstEvent(source, {
         name: 'test.back',
-        from: 'start',
         checkIntervalMs: CHECK_MS,
         minBackoffMs: 60_000,
         maxBackoffMs: 60_000,
-        handler: async (e) => void handled.push(e.stream),
       });
-      subscriptions.push(follower);
-      await store.append('test.thing-1', 'no_stream', [event('A')]);
-      await eventually('the first event', () => handled.length === 1, POLL);
       // Deliveries stop: the stall detector re-subscribes, and that attempt is scheduled 30–60 s away.
       faults.muteDeliveries = true;
       await store.append('test.thing-2', 'no_stream', [event('B')]);
