@@ -79,6 +79,41 @@ interface Pair {
 }
 
 /**
+ * Sends `chunk` on in `direction` under `faults`: held while the blackhole lasts, else after the latency (and
+ * jitter), never before an earlier chunk of the same direction; a delayed chunk is dropped once `open()` says the
+ * pair is gone.
+ */
+function forwardChunk(
+  pair: Pair,
+  direction: 'up' | 'down',
+  chunk: Buffer,
+  faults: Faults,
+  open: () => boolean,
+): void {
+  const to = direction === 'up' ? pair.upstream : pair.client;
+  if (faults.blackhole) {
+    pair.held[direction].push(chunk);
+    return;
+  }
+  const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
+  if (delay <= 0 && pair.due[direction] <= Date.now() && pair.queue[direction].length === 0) {
+    to.write(chunk);
+    return;
+  }
+  const at = Math.max(Date.now() + delay, pair.due[direction]);
+  pair.due[direction] = at;
+  const queue = pair.queue[direction];
+  const seq = (pair.seq += 1);
+  queue.push({ seq, chunk });
+  setTimeout(() => {
+    while (queue.length > 0 && queue[0]!.seq <= seq) {
+      const next = queue.shift()!;
+      if (open() && !to.destroyed) to.write(next.chunk);
+    }
+  }, at - Date.now()).unref();
+}
+
+/**
  * Starts a proxy to `target` on a free port of 127.0.0.1 (or `port`). Resolves once it listens.
  * Throws when it cannot listen.
  */
@@ -99,29 +134,8 @@ export async function startFaultProxy(options: {
     pair.upstream.resetAndDestroy();
   };
 
-  const forward = (pair: Pair, direction: 'up' | 'down', chunk: Buffer): void => {
-    const to = direction === 'up' ? pair.upstream : pair.client;
-    if (faults.blackhole) {
-      pair.held[direction].push(chunk);
-      return;
-    }
-    const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
-    if (delay <= 0 && pair.due[direction] <= Date.now() && pair.queue[direction].length === 0) {
-      to.write(chunk);
-      return;
-    }
-    const at = Math.max(Date.now() + delay, pair.due[direction]);
-    pair.due[direction] = at;
-    const queue = pair.queue[direction];
-    const seq = (pair.seq += 1);
-    queue.push({ seq, chunk });
-    setTimeout(() => {
-      while (queue.length > 0 && queue[0]!.seq <= seq) {
-        const next = queue.shift()!;
-        if (pairs.has(pair) && !to.destroyed) to.write(next.chunk);
-      }
-    }, at - Date.now()).unref();
-  };
+  const forward = (pair: Pair, direction: 'up' | 'down', chunk: Buffer): void =>
+    forwardChunk(pair, direction, chunk, faults, () => pairs.has(pair));
 
   const release = (): void => {
     for (const pair of pairs) {

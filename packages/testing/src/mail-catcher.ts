@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { simpleParser } from 'mailparser';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 
 /** One accepted message. */
 export interface CaughtMail {
@@ -95,6 +95,42 @@ function page(messages: readonly CaughtMail[]): string {
   );
 }
 
+/** What the catcher keeps of a message it received in `session`. */
+function caughtMail(parsed: ParsedMail, session: SMTPServerSession, raw: string): CaughtMail {
+  return {
+    messageId: parsed.messageId ?? '',
+    from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+    to: session.envelope.rcptTo.map((r) => r.address),
+    subject: parsed.subject ?? '',
+    text: parsed.text ?? '',
+    raw,
+    receivedAt: new Date().toISOString(),
+    tls: session.secure,
+    user: typeof session.user === 'string' ? session.user : undefined,
+  };
+}
+
+/** Serves the caught mail on `host:port`: a page, and `/messages.json` (without the raw text). */
+async function servePage(host: string, port: number, caught: readonly CaughtMail[]): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/messages.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(caught.map(({ raw: _raw, ...m }) => m)));
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    });
+    res.end(page(caught));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
 /** Starts a catcher on 127.0.0.1. Rejects when a port is taken or the certificate cannot be read. */
 export async function startMailCatcher(options: MailCatcherOptions = {}): Promise<MailCatcher> {
   const host = options.host ?? '127.0.0.1';
@@ -132,17 +168,7 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
         const raw = Buffer.concat(chunks).toString('utf8');
         void simpleParser(raw).then(
           (parsed) => {
-            const mail: CaughtMail = {
-              messageId: parsed.messageId ?? '',
-              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-              to: session.envelope.rcptTo.map((r) => r.address),
-              subject: parsed.subject ?? '',
-              text: parsed.text ?? '',
-              raw,
-              receivedAt: new Date().toISOString(),
-              tls: session.secure,
-              user: typeof session.user === 'string' ? session.user : undefined,
-            };
+            const mail = caughtMail(parsed, session, raw);
             const answer = fault?.(mail);
             if (answer) {
               callback(Object.assign(new Error(answer.message), { responseCode: answer.code }));
@@ -180,28 +206,8 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
     smtp.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (smtp.server.address() as AddressInfo).port;
-  let http: Server | undefined;
-  let pageUrl: string | undefined;
-  if (options.httpPort !== undefined) {
-    http = createServer((req, res) => {
-      if (req.url === '/messages.json') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(caught.map(({ raw: _raw, ...m }) => m)));
-        return;
-      }
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-      });
-      res.end(page(caught));
-    });
-    const server = http;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.httpPort, host, () => resolve());
-    });
-    pageUrl = `http://${host}:${(server.address() as AddressInfo).port}/`;
-  }
+  const http = options.httpPort !== undefined ? await servePage(host, options.httpPort, caught) : undefined;
+  const pageUrl = http ? `http://${host}:${(http.address() as AddressInfo).port}/` : undefined;
   return {
     port,
     pageUrl,

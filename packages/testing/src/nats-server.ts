@@ -174,30 +174,12 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   const removeDir = (): Promise<void> =>
     ownDir ? rm(dir, { recursive: true, force: true }) : Promise.resolve();
   const pki = opts.tls === false ? undefined : (opts.tls ?? (await sharedTestPki()));
-  const tlsBlock = pki
-    ? [
-        'tls {',
-        `  cert_file: ${JSON.stringify(pki.files('nats').certFile)}`,
-        `  key_file: ${JSON.stringify(pki.files('nats').keyFile)}`,
-        `  ca_file: ${JSON.stringify(pki.caFile)}`,
-        '  verify: true',
-        '  timeout: 5',
-        '}',
-      ].join('\n')
-    : '';
   const authorization = renderNatsAuthorization({ operator: passwords.operator, services: passwords });
   const configFile = join(dir, 'nats.conf');
   const writeConfig = async (port: number): Promise<void> => {
-    await writeFile(
-      configFile,
-      [
-        `listen: "127.0.0.1:${port}"`,
-        jetstream ? `jetstream { store_dir: ${JSON.stringify(dir)} }` : '',
-        tlsBlock,
-        authorization,
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    await writeFile(configFile, natsConfigText(port, { dir, jetstream, pki, authorization }), {
+      mode: 0o600,
+    });
     await chmod(configFile, 0o600);
   };
 
@@ -239,22 +221,12 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   }
 
   const url = `nats://127.0.0.1:${port}`;
-  const tlsOf = (user: NatsUserName) => {
-    if (!pki) return {};
-    const { certFile, keyFile } = pki.files(user);
-    return {
-      tls: { caFile: pki.caFile, certFile, keyFile },
-      tlsCaFile: pki.caFile,
-      tlsCertFile: certFile,
-      tlsKeyFile: keyFile,
-    };
-  };
   const client = (user: NatsUserName): NatsClientOptions => ({
     servers: url,
     user,
     pass: passwords[user],
     inboxPrefix: inboxPrefixOf(user),
-    ...tlsOf(user),
+    ...clientTls(pki, user),
   });
   const provisioning: ProvisionedStream[] = [];
   const running = (): Child | undefined => (child && !child.exited ? child : undefined);
@@ -269,18 +241,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     operator: client(OPERATOR_USER),
     client,
     pki,
-    env: (user) => ({
-      NATS_URL: url,
-      NATS_USER: user,
-      NATS_PASSWORD: passwords[user],
-      ...(pki
-        ? {
-            NATS_TLS_CA_FILE: pki.caFile,
-            NATS_TLS_CERT_FILE: pki.files(user).certFile,
-            NATS_TLS_KEY_FILE: pki.files(user).keyFile,
-          }
-        : {}),
-    }),
+    env: (user) => serviceEnv(url, user, passwords[user], pki),
     connect: (user = OPERATOR_USER) => connect({ ...client(user), name: `test-${user}` }),
     logTail: (lines = 40) => (child?.output() ?? '').split('\n').slice(-lines).join('\n'),
     down: async (options = {}) => {
@@ -313,6 +274,58 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     }
   }
   return handle;
+}
+
+/** The server's configuration: its port, JetStream under `dir` (when on), mutual TLS (with a PKI), the users. */
+function natsConfigText(
+  port: number,
+  o: { dir: string; jetstream: boolean; pki: DevPki | undefined; authorization: string },
+): string {
+  const tlsBlock = o.pki
+    ? [
+        'tls {',
+        `  cert_file: ${JSON.stringify(o.pki.files('nats').certFile)}`,
+        `  key_file: ${JSON.stringify(o.pki.files('nats').keyFile)}`,
+        `  ca_file: ${JSON.stringify(o.pki.caFile)}`,
+        '  verify: true',
+        '  timeout: 5',
+        '}',
+      ].join('\n')
+    : '';
+  return [
+    `listen: "127.0.0.1:${port}"`,
+    o.jetstream ? `jetstream { store_dir: ${JSON.stringify(o.dir)} }` : '',
+    tlsBlock,
+    o.authorization,
+  ].join('\n');
+}
+
+/** The TLS part of `user`'s client options (nats.js and our config's names), none without a PKI. */
+function clientTls(pki: DevPki | undefined, user: NatsUserName) {
+  if (!pki) return {};
+  const { certFile, keyFile } = pki.files(user);
+  return {
+    tls: { caFile: pki.caFile, certFile, keyFile },
+    tlsCaFile: pki.caFile,
+    tlsCertFile: certFile,
+    tlsKeyFile: keyFile,
+  };
+}
+
+/** The NATS_* variables a service process connects as `user` with. */
+function serviceEnv(url: string, user: NatsUserName, pass: string, pki: DevPki | undefined): NatsServiceEnv {
+  return {
+    NATS_URL: url,
+    NATS_USER: user,
+    NATS_PASSWORD: pass,
+    ...(pki
+      ? {
+          NATS_TLS_CA_FILE: pki.caFile,
+          NATS_TLS_CERT_FILE: pki.files(user).certFile,
+          NATS_TLS_KEY_FILE: pki.files(user).keyFile,
+        }
+      : {}),
+  };
 }
 
 async function waitReady(child: Child, port: number): Promise<void> {
