@@ -5,8 +5,6 @@ import { EVENT_STORE_STREAM, JetStreamEventStore } from './jetstream';
 import { closeNatsConnection, connectNats } from './nats-connection';
 import { testEvent } from './testing';
 
-jest.setTimeout(30_000);
-
 let server: NatsServerHandle;
 let nc: NatsConnection;
 beforeAll(async () => {

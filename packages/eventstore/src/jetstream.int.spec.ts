@@ -10,8 +10,6 @@ import { EVENT_STORE_STREAM, JetStreamEventStore, subjectOf } from './jetstream'
 import { StreamNotProvisionedError } from './nats-streams';
 import { testEvent, testEventStore, uniqueContext } from './testing';
 
-jest.setTimeout(30_000);
-
 let server: NatsServerHandle;
 beforeAll(async () => {
   server = await startNatsServer();

@@ -11,8 +11,6 @@ import {
   verifyHavenStreams,
 } from './nats-streams';
 
-jest.setTimeout(30_000);
-
 const ALL = Object.values(HavenStream);
 
 describe('provisioning the streams with the operator credential', () => {
