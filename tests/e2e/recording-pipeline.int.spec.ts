@@ -54,7 +54,7 @@ import {
   type CiphertextReader,
 } from '@haven/crypto';
 import { createSoftHsmToken, useSoftHsmToken, type SoftHsmToken } from '@haven/crypto/testing';
-import { JetStreamEventStore, newEventId, type NewEvent } from '@haven/eventstore';
+import { JetStreamEventStore, newEvent, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -83,6 +83,21 @@ jest.setTimeout(240_000);
 const issuer = createTestIssuer();
 const { RecordingState } = recording;
 const gate = netnsGate();
+
+/** GetRecording of recording `id` from the recording API on `port`, as the clinician clin-p. */
+async function getRecordingAs(port: number, id: string) {
+  const client = new recording.RecordingServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  try {
+    return await callUnary(
+      client,
+      'getRecording',
+      recording.GetRecordingRequest.fromPartial({ name: `recordings/${id}` }),
+      clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
+    );
+  } finally {
+    client.close();
+  }
+}
 
 (gate ? describe : describe.skip)('the recording pipeline', () => {
   let base: string;
@@ -120,17 +135,9 @@ const gate = netnsGate();
     cpSync(fixture, join(recordingsDir, id), { recursive: true });
   }
 
-  function sessionEvent(type: string, data: Record<string, unknown>): NewEvent {
-    return {
-      id: newEventId(),
-      type: `haven.session.v1.${type}`,
-      occurredAt: new Date().toISOString(),
-      actor: { kind: 'service', id: 'session' },
-      correlationId: newEventId(),
-      causationId: newEventId(),
-      data,
-    };
-  }
+  /** An event of the session service's `type` (`RecordingStarted`…) with `data`. */
+  const sessionEvent = (type: string, data: Record<string, unknown>): NewEvent =>
+    newEvent({ type: `haven.session.v1.${type}`, data, actor: { kind: 'service', id: 'session' } });
 
   async function startAndStop(
     id: string,
@@ -280,17 +287,7 @@ const gate = netnsGate();
       expect(encrypted['durationMs']).toBeGreaterThan(2000);
 
       // The clinician sees it AVAILABLE.
-      const client = new recording.RecordingServiceClient(
-        `127.0.0.1:${service.port}`,
-        grpc.credentials.createInsecure(),
-      );
-      const got = await callUnary(
-        client,
-        'getRecording',
-        recording.GetRecordingRequest.fromPartial({ name: 'recordings/rec-ok' }),
-        clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
-      );
-      client.close();
+      const got = await getRecordingAs(service.port, 'rec-ok');
       expect(got.recording?.state).toBe(RecordingState.RECORDING_STATE_AVAILABLE);
       expect(got.recording?.contentType).toBe('video/webm');
 
@@ -330,17 +327,7 @@ const gate = netnsGate();
       await startAndStop('rec-cut', 'janus-0', { reason: 'media_node_lost', partial: true });
       expect(await outcome('rec-cut')).toBe('RecordingEncrypted');
       expect(await dataOf('rec-cut', 'RecordingProcessingStarted')).toMatchObject({ partial: true });
-      const client = new recording.RecordingServiceClient(
-        `127.0.0.1:${service.port}`,
-        grpc.credentials.createInsecure(),
-      );
-      const got = await callUnary(
-        client,
-        'getRecording',
-        recording.GetRecordingRequest.fromPartial({ name: 'recordings/rec-cut' }),
-        clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
-      );
-      client.close();
+      const got = await getRecordingAs(service.port, 'rec-cut');
       expect(got.recording).toMatchObject({ state: RecordingState.RECORDING_STATE_AVAILABLE, partial: true });
       // Shorter than the whole visit, but every participant's tracks are in it and it plays.
       const whole = (await dataOf('rec-ok', 'RecordingEncrypted'))!;
@@ -492,17 +479,7 @@ const gate = netnsGate();
       expect(plaintextMedia(nodeDir('janus-0'))).toEqual([]);
       // Registered once (by its node's processor), and the API serves it.
       expect((await typesOf('rec-n1')).filter((t) => t === 'RecordingRegistered')).toHaveLength(1);
-      const client = new recording.RecordingServiceClient(
-        `127.0.0.1:${api.port}`,
-        grpc.credentials.createInsecure(),
-      );
-      const got = await callUnary(
-        client,
-        'getRecording',
-        recording.GetRecordingRequest.fromPartial({ name: 'recordings/rec-n1' }),
-        clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
-      );
-      client.close();
+      const got = await getRecordingAs(api.port, 'rec-n1');
       expect(got.recording?.state).toBe(RecordingState.RECORDING_STATE_AVAILABLE);
     });
   });

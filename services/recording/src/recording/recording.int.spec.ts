@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { JetStreamEventStore } from '@haven/eventstore';
-import { newEventId, type NewEvent } from '@haven/eventstore';
+import { newEvent, newEventId, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import { accessRefusalStream, callUnary } from '@haven/service';
 import { failureOf, passesEventually } from '@haven/testing';
@@ -31,17 +31,9 @@ afterAll(async () => {
 const eventually = passesEventually;
 const as = (sub: string, role: string) => suite.as(sub, role);
 
-function sessionEvent(type: string, data: Record<string, unknown>): NewEvent {
-  return {
-    id: newEventId(),
-    type: `haven.session.v1.${type}`,
-    occurredAt: new Date().toISOString(),
-    actor: { kind: 'service', id: 'session' },
-    correlationId: newEventId(),
-    causationId: newEventId(),
-    data,
-  };
-}
+/** An event of the session service's `type` (`RecordingStarted`…) with `data`. */
+const sessionEvent = (type: string, data: Record<string, unknown>): NewEvent =>
+  newEvent({ type: `haven.session.v1.${type}`, data, actor: { kind: 'service', id: 'session' } });
 
 /** The session's events for a recording of visit `visit` by `clinician` (resource-name fields, as in the proto). */
 async function recordVisit(
