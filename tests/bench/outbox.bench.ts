@@ -10,7 +10,7 @@
  * Target (reported, not enforced): outbox time per reminder ≤ 1.3 × nodemailer's.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createTransport } from 'nodemailer';
@@ -70,6 +70,8 @@ async function until(what: string, done: () => boolean): Promise<void> {
 
 /** Runs the benchmark; returns the numbers. */
 export async function run(): Promise<Record<string, unknown>> {
+  // Others' work on a shared machine moves every number here: the JSON says how busy it was.
+  const loadBefore = loadavg()[0]!;
   const server = await startNatsServer();
   const catcher = await startMailCatcher();
   const dir = mkdtempSync(join(tmpdir(), 'haven-bench-outbox-'));
@@ -225,6 +227,7 @@ export async function run(): Promise<Record<string, unknown>> {
       nodemailerProcessCpuMsPerMessage: round3(directCpu.own / reminders),
       processCpuRatio: round3(outboxCpu.own / directCpu.own),
       target: '≤ 1.3',
+      loadAverage: { before: round3(loadBefore), after: round3(loadavg()[0]!) },
       delivered: sent,
       duplicates: catcher.duplicates().length,
     };
