@@ -6,7 +6,7 @@
  * in the waiting room and let in only once it consents; the clinician stops and sees the processing; the
  * encrypted recording plays back decrypted in Chromium for the clinician and for the patient (time advances,
  * frames decode, a seek lands, through range requests); the front desk is refused and the refusal is an event;
- * the auditor's ledger lists every viewer's views as "Recording viewed".
+ * the auditor's ledger lists every viewer's views as "Recording viewed", with who (role and id) and which recording.
  * Screenshots: test-artifacts/screenshots/recording-NN-<step>.png.
  */
 import { join } from 'node:path';
@@ -95,9 +95,12 @@ function expectPlayed(p: Playback): void {
     expect(result.frontDesk.refusalEvents).toBeGreaterThanOrEqual(2);
   });
 
-  it('lists every viewer’s views in the auditor’s ledger with a readable label', () => {
+  it('lists every viewer’s views in the auditor’s ledger: who watched which recording', () => {
     const views = result.audit.rows.filter((r) => r.event === 'Recording viewed');
     expect(views.every((r) => r.title === 'recording.v1.RecordingViewed')).toBe(true);
+    expect(views.every((r) => r.about === `recordings/${result.recordingId}`)).toBe(true);
+    // The clinician by role and id, the patient by id.
+    expect(views.some((r) => /^clinician \S+$/.test(r.by))).toBe(true);
     expect(new Set(views.map((r) => r.by)).size).toBeGreaterThanOrEqual(2);
     expect(views.length).toBeGreaterThanOrEqual(2);
     const names = result.screenshots.map((f) => f.replace(/^.*\/recording-\d+-/, '').replace(/\.png$/, ''));

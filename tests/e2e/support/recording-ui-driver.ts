@@ -80,7 +80,7 @@ export interface RecordingUiResult {
     readonly listStatus: number;
     readonly refusalEvents: number;
   };
-  readonly audit: { readonly rows: Array<{ event: string; by: string; title: string }> };
+  readonly audit: { readonly rows: Array<{ event: string; by: string; about: string; title: string }> };
   readonly cspViolations: string[];
   readonly screenshots: string[];
   readonly totalMs: number;
@@ -379,11 +379,11 @@ async function main(): Promise<RecordingUiResult> {
     const rows = await eventually('the views are in the ledger', async () => {
       await other.getByRole('button', { name: 'Show entries' }).click();
       await new Promise((r) => setTimeout(r, 500));
-      const found = await other.evaluate<Array<{ event: string; by: string; title: string }>>(
+      const found = await other.evaluate<Array<{ event: string; by: string; about: string; title: string }>>(
         `[...document.querySelectorAll('#ledger-rows tr')].map((tr) => {
           const td = tr.querySelectorAll('td');
           return { event: td[2]?.textContent ?? '', by: td[3]?.textContent ?? '',
-            title: td[2]?.getAttribute('title') ?? '' };
+            about: td[5]?.textContent ?? '', title: td[2]?.getAttribute('title') ?? '' };
         })`,
       );
       const viewers = new Set(found.filter((r) => r.event === 'Recording viewed').map((r) => r.by));

@@ -133,6 +133,7 @@ export function Audit() {
                 <th scope="col">Event</th>
                 <th scope="col">By</th>
                 <th scope="col">Patient</th>
+                <th scope="col">About</th>
                 <th scope="col">
                   <span className="visually-hidden">Proof</span>
                 </th>
@@ -144,8 +145,9 @@ export function Audit() {
                   <td>{String(e.leafIndex)}</td>
                   <td>{e.occurredAt ? new Date(e.occurredAt).toLocaleString() : ''}</td>
                   <td title={e.type}>{eventLabel(e.type)}</td>
-                  <td>{e.actor}</td>
+                  <td>{e.actorId && e.actorId !== e.actor ? `${e.actor} ${e.actorId}` : e.actor}</td>
                   <td>{e.patientId}</td>
+                  <td>{e.subject ?? ''}</td>
                   <td>
                     <a
                       href={`/api/audit/events/${encodeURIComponent(e.id)}/proof`}

@@ -64,6 +64,28 @@ async function mounted() {
 }
 
 describe('the auditor’s ledger', () => {
+  it('shows who watched which recording: the viewer’s role and id, and the recording', async () => {
+    const server = slowServer();
+    render(
+      <SessionContext.Provider value={session}>
+        <Audit />
+      </SessionContext.Provider>,
+    );
+    await server.answer('GET /api/audit/head', head);
+    const viewed = {
+      ...entry(5),
+      type: 'recording.v1.RecordingViewed',
+      actor: 'clinician',
+      actorId: 'u-42',
+      subject: 'recordings/rec-9',
+    };
+    await server.answer('GET /api/audit/events', page([viewed, entry(4)]));
+    const cells = (i: number) =>
+      Array.from(document.querySelectorAll(`#ledger-rows tr:nth-child(${i}) td`)).map((td) => td.textContent);
+    expect(cells(1).slice(2, 6)).toEqual(['Recording viewed', 'clinician u-42', 'p1', 'recordings/rec-9']);
+    expect(cells(2).slice(2, 6)).toEqual(['Appointment booked', 'u1', 'p1', '']);
+  });
+
   it('shows each entry once when "Show entries" is pressed twice quickly', async () => {
     const server = await mounted();
     const show = screen.getByRole('button', { name: 'Show entries' });

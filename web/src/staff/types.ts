@@ -139,7 +139,12 @@ export interface LedgerEntry {
   readonly leafIndex: number | string;
   readonly occurredAt: string | null;
   readonly type: string;
+  /** The actor's role for staff, their id otherwise. */
   readonly actor: string;
+  /** The actor's id (user, patient or service). */
+  readonly actorId?: string;
+  /** What the entry is about, e.g. `recordings/<id>` for a recording viewed; empty when not known. */
+  readonly subject?: string;
   readonly patientId: string;
 }
 

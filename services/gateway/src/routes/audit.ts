@@ -13,14 +13,31 @@ import { staff } from './guards';
 const AUDITORS = ['admin', 'auditor'] as const;
 const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString('hex');
 
-/** An audit event as the ledger page lists it. */
-function eventView(e: audit.AuditEvent) {
+/** The resources an event's stream (`<context>.<aggregate>-<id>`) names, by aggregate. */
+const SUBJECTS: Readonly<Record<string, string>> = {
+  recording: 'recordings',
+  recording_views: 'recordings',
+  visit: 'visits',
+  appointment: 'appointments',
+};
+
+/** What an event is about, from its stream: `recordings/<id>` for a recording's view; empty when unknown. */
+export function subjectOfStream(stream: string): string {
+  const m = /^[a-z]+\.([a-z_]+)-(.+)$/.exec(stream);
+  const collection = m?.[1] ? SUBJECTS[m[1]] : undefined;
+  return collection && m?.[2] ? `${collection}/${m[2]}` : '';
+}
+
+/** An audit event as the ledger page lists it: who (role, id), what (the resource), and the patient. */
+export function ledgerEntryView(e: audit.AuditEvent) {
   return {
     id: lastSegment(e.name),
     leafIndex: Number(e.leafIndex),
     type: e.type.replace(/^haven\./, ''),
     occurredAt: e.occurTime?.toISOString() ?? null,
     actor: e.actor ? `${e.actor.role || e.actor.id}` : '',
+    actorId: e.actor?.id ?? '',
+    subject: subjectOfStream(e.stream),
     patientId: e.patient ? lastSegment(e.patient) : '',
     leafHash: hex(e.leafHash),
   };
@@ -91,7 +108,7 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
           ...(patient ? { patient: `patients/${patient}` } : {}),
         });
         const r = await callUnary(client, 'listAuditEvents', request, ctx.metadataFor(res, token), opts);
-        res.status(200).json({ events: r.auditEvents.map(eventView), nextPageToken: r.nextPageToken });
+        res.status(200).json({ events: r.auditEvents.map(ledgerEntryView), nextPageToken: r.nextPageToken });
       },
     ),
   );
