@@ -46,8 +46,14 @@ export type {
 } from './stream';
 export { openEncryptedObject, decryptObjectRange, bufferCiphertextReader } from './stream-range';
 export type { CiphertextReader, EncryptedObject, OpenEncryptedObjectOptions } from './stream-range';
-export { FilePatientKeyStore } from './patient-keys';
-export type { FilePatientKeyStoreOptions, PatientKey, PatientKeyStore } from './patient-keys';
+export { FilePatientKeyStore, rewrapKeyStore } from './patient-keys';
+export type {
+  FilePatientKeyStoreOptions,
+  PatientKey,
+  PatientKeyStore,
+  RewrapKeyStoreOptions,
+  RewrapKeyStoreProgress,
+} from './patient-keys';
 export { subjectKeyKms } from './subject-key-kms';
 export { readSecretFile, writeSecretFile } from './secret-file';
 export type { WriteSecretFileOptions } from './secret-file';

@@ -284,3 +284,118 @@ export class FilePatientKeyStore implements PatientKeyStore {
     }
   }
 }
+
+/** Options of {@link rewrapKeyStore}. */
+export interface RewrapKeyStoreOptions {
+  /** The directory of a {@link FilePatientKeyStore} (per-patient or per-recording keys). */
+  readonly dir: string;
+  /** The KMS whose current KEK wraps every key afterwards. */
+  readonly kms: Kms;
+  /** The KMS that wraps the keys now, when they move from another one (default: `kms`, a rotation). */
+  readonly from?: Kms;
+  /** Called after each key file. */
+  readonly onProgress?: (progress: RewrapKeyStoreProgress) => void;
+}
+
+/** What {@link rewrapKeyStore} did. */
+export interface RewrapKeyStoreProgress {
+  readonly kekId: string;
+  /** Key files re-wrapped by this run. */
+  readonly rewrapped: number;
+  /** Key files already under the current KEK (a resumed run skips them). */
+  readonly alreadyCurrent: number;
+  /** Keys being destroyed when this run reached them (a tombstone beside the file): left destroyed. */
+  readonly shredded: number;
+}
+
+const KEY_FILE = /^[0-9a-f]{64}\.json$/;
+/** A temporary file of writeSecretFile that a killed writer left (a wrapped key: removed once it is stale). */
+const STALE_TEMP = /^\.[0-9a-f]{64}\.json\.[0-9a-f]{12}\.tmp$/;
+const STALE_TEMP_MS = 60_000;
+
+const exists = (path: string): Promise<boolean> =>
+  fs.access(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Re-wraps every key file of a {@link FilePatientKeyStore} directory under `kms`'s current KEK (after a
+ * rotation, or from `from` into `kms` when moving to another KMS), with the same context; the keys themselves,
+ * and so everything sealed or encrypted with them, do not change. Each file is replaced whole
+ * ({@link writeSecretFile}), so a run killed at any point leaves every file either old or new: running it again
+ * finishes the work (files already under the current KEK are skipped), and removes a stale temporary file the
+ * killed run left. A key destroyed before or during the run stays destroyed: a file whose tombstone appears
+ * while it is re-wrapped is shredded again. Safe while the services run.
+ * Throws the KMS's errors (IntegrityError, NotFoundError) with the files before it done, PreconditionError on a
+ * file that is not a key file.
+ */
+export async function rewrapKeyStore(options: RewrapKeyStoreOptions): Promise<RewrapKeyStoreProgress> {
+  const { dir, kms } = options;
+  const kekId = await kms.currentKekId();
+  const names = (await fs.readdir(dir)).sort();
+  for (const name of names.filter((n) => STALE_TEMP.test(n))) {
+    const stat = await fs.stat(join(dir, name)).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fs.rm(join(dir, name), { force: true });
+  }
+  const store = new FilePatientKeyStore({ dir, kms });
+  let rewrapped = 0;
+  let alreadyCurrent = 0;
+  let shredded = 0;
+  for (const name of names.filter((n) => KEY_FILE.test(n))) {
+    const path = join(dir, name);
+    const tombstone = join(dir, name.replace(/\.json$/, '.shredded'));
+    let text: string | undefined;
+    try {
+      text = await fs.readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const doc = text === undefined ? undefined : parseKeyFile(text, name);
+    if (doc === undefined || (await exists(tombstone))) {
+      shredded += 1;
+    } else if (doc.wrapped.kekId === kekId) {
+      alreadyCurrent += 1;
+    } else {
+      const context = wrapContext(doc.patientId, doc.keyId);
+      const raw = await (options.from ?? kms).unwrapKey(doc.wrapped, context);
+      let wrapped: WrappedKey;
+      try {
+        wrapped = await kms.wrapKey(raw, context);
+      } finally {
+        raw.fill(0);
+      }
+      await writeSecretFile(path, `${JSON.stringify({ ...doc, wrapped } satisfies KeyFile)}\n`);
+      if (await exists(tombstone)) {
+        // Destroyed meanwhile: destroy() writes the tombstone before it removes the file, so the file just
+        // written may have outlived it. Shred it again.
+        await store.destroy(doc.patientId);
+        shredded += 1;
+      } else {
+        rewrapped += 1;
+      }
+    }
+    options.onProgress?.({ kekId, rewrapped, alreadyCurrent, shredded });
+  }
+  return { kekId, rewrapped, alreadyCurrent, shredded };
+}
+
+function parseKeyFile(text: string, name: string): KeyFile {
+  let doc: KeyFile;
+  try {
+    doc = JSON.parse(text) as KeyFile;
+  } catch {
+    throw new PreconditionError(`key file ${name} is not valid JSON`);
+  }
+  const hash = createHash('sha256').update(String(doc.patientId), 'utf8').digest('hex');
+  if (
+    doc.format !== 'haven.patient-key.v1' ||
+    typeof doc.patientId !== 'string' ||
+    typeof doc.keyId !== 'string' ||
+    typeof doc.wrapped?.kekId !== 'string' ||
+    `${hash}.json` !== name
+  ) {
+    throw new PreconditionError(`key file ${name} is not a valid key file of this store`);
+  }
+  return doc;
+}

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FilePatientKeyStore, sealPhi, openPhi, PhiShreddedError } from '@haven/crypto';
+import type { Kms } from '@haven/crypto';
+import { FilePatientKeyStore, rewrapKeyStore, sealPhi, openPhi, PhiShreddedError } from '@haven/crypto';
 import { InMemoryKms, testPatientKeyStore } from '@haven/crypto/testing';
 
 let root: string;
@@ -91,5 +92,78 @@ describe('FilePatientKeyStore', () => {
     await store.getOrCreate('c3');
     expect(store.toJSON().cached).toBe(2);
     expect((await store.get('c1')).keyId).toBe(first.keyId); // reloaded from disk
+  });
+});
+
+describe('rewrapKeyStore', () => {
+  const kekOf = async (dir: string, id: string) =>
+    (JSON.parse(await fs.readFile(join(dir, `${hashed(id)}.json`), 'utf8')) as { wrapped: { kekId: string } })
+      .wrapped.kekId;
+
+  it('re-wraps every key under the new KEK; the keys, and what they sealed, do not change', async () => {
+    const dir = freshDir();
+    const kms = new InMemoryKms();
+    const store = new FilePatientKeyStore({ dir, kms });
+    const sealed = await sealPhi(store, 'recordings/r1', { note: 'kept' });
+    const before = (await store.getOrCreate('recordings/r2')).key.export();
+    const kek = await kms.rotate();
+    expect(await rewrapKeyStore({ dir, kms })).toEqual({
+      kekId: kek,
+      rewrapped: 2,
+      alreadyCurrent: 0,
+      shredded: 0,
+    });
+    expect(await kekOf(dir, 'recordings/r1')).toBe(kek);
+    const fresh = new FilePatientKeyStore({ dir, kms });
+    expect((await fresh.get('recordings/r2')).key.export()).toEqual(before);
+    expect(await openPhi(fresh, sealed)).toEqual({ note: 'kept' });
+    expect(await rewrapKeyStore({ dir, kms })).toMatchObject({ rewrapped: 0, alreadyCurrent: 2 });
+  });
+
+  it('leaves a destroyed key destroyed, even when it is destroyed while being re-wrapped', async () => {
+    const dir = freshDir();
+    const kms = new InMemoryKms();
+    const store = new FilePatientKeyStore({ dir, kms });
+    await store.getOrCreate('recordings/gone');
+    await store.getOrCreate('recordings/racing');
+    await store.getOrCreate('recordings/kept');
+    await store.destroy('recordings/gone');
+    await kms.rotate();
+    // A service destroys 'racing' after this run read its file, before the new file is written.
+    const racing: Kms = {
+      currentKekId: () => kms.currentKekId(),
+      unwrapKey: (w, c) => kms.unwrapKey(w, c),
+      rotate: () => kms.rotate(),
+      wrapKey: async (raw, context) => {
+        const wrapped = await kms.wrapKey(raw, context);
+        if (context?.['patientId'] === 'recordings/racing') await store.destroy('recordings/racing');
+        return wrapped;
+      },
+    };
+    expect(await rewrapKeyStore({ dir, kms: racing })).toMatchObject({ rewrapped: 1, shredded: 1 });
+    const files = await fs.readdir(dir);
+    expect(files).not.toContain(`${hashed('recordings/racing')}.json`);
+    expect(files).not.toContain(`${hashed('recordings/gone')}.json`);
+    expect(files).toContain(`${hashed('recordings/kept')}.json`);
+    await expect(store.get('recordings/racing')).rejects.toThrow(PhiShreddedError);
+  });
+
+  it('moves the keys from one KMS into another (`from`): the new KMS alone opens them', async () => {
+    const dir = freshDir();
+    const before = new InMemoryKms();
+    const after = new InMemoryKms();
+    const sealed = await sealPhi(new FilePatientKeyStore({ dir, kms: before }), 'recordings/m', { n: 1 });
+    expect(await rewrapKeyStore({ dir, kms: after, from: before })).toMatchObject({ rewrapped: 1 });
+    expect(await openPhi(new FilePatientKeyStore({ dir, kms: after }), sealed)).toEqual({ n: 1 });
+    await expect(new FilePatientKeyStore({ dir, kms: before }).get('recordings/m')).rejects.toThrow();
+  });
+
+  it('refuses a file that is not this store’s key file (moved, or not a key)', async () => {
+    const dir = freshDir();
+    const kms = new InMemoryKms();
+    const store = new FilePatientKeyStore({ dir, kms });
+    await store.getOrCreate('recordings/a');
+    await fs.rename(join(dir, `${hashed('recordings/a')}.json`), join(dir, `${hashed('recordings/b')}.json`));
+    await expect(rewrapKeyStore({ dir, kms })).rejects.toThrow(/not a valid key file of this store/);
   });
 });

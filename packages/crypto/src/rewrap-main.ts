@@ -7,9 +7,12 @@
  *       Killed, run the same command again: it resumes from the journal.
  *   haven-kms-rewrap --files files.jsonl
  *       files.jsonl: one `{ "path", "context"? }` per line; rewrites each file's key slot in place.
+ *   haven-kms-rewrap --key-store <dir>
+ *       A key store's directory (the recording service's `recording-keys`, the per-patient keys): re-wraps each
+ *       key file in place. Killed, run the same command again: it skips the files already done.
  *
  * The KMS comes from the environment: HAVEN_KMS (local | pkcs11 | vault-transit) and its variables. With
- * `--keys`, HAVEN_FROM_KMS moves the keys from another KMS into that one (e.g. the local keyring into an HSM):
+ * `--keys` or `--key-store`, HAVEN_FROM_KMS moves the keys from another KMS into that one (e.g. the local keyring into an HSM):
  * the source's variables are the same names with FROM_ after HAVEN_ (HAVEN_FROM_KMS=local,
  * HAVEN_FROM_KEYRING_FILE=…); the journal makes the move resumable like a rotation.
  * Prints a JSON summary on stdout. Exit 0 when done, 1 on an error, 2 on bad usage.
@@ -18,11 +21,13 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { KmsContext } from './kms';
 import { openKmsFromEnv } from './kms-config';
+import { rewrapKeyStore } from './patient-keys';
 import { rewrapFiles, rewrapKeys, type RewrapFileItem, type RewrapItem } from './rewrap';
 
 const USAGE =
   'usage: haven-kms-rewrap --keys <items.jsonl> --journal <journal.jsonl> [--rate <per second>]\n' +
-  '       haven-kms-rewrap --files <files.jsonl>\n';
+  '       haven-kms-rewrap --files <files.jsonl>\n' +
+  '       haven-kms-rewrap --key-store <dir>\n';
 
 async function* jsonLines<T>(path: string, check: (value: unknown) => value is T): AsyncGenerator<T> {
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
@@ -88,7 +93,7 @@ export async function runRewrapCli(
   for (let i = 0; i < argv.length; i += 2) {
     const name = argv[i]!;
     const value = argv[i + 1];
-    if (!['--keys', '--journal', '--rate', '--files'].includes(name) || value === undefined) {
+    if (!['--keys', '--journal', '--rate', '--files', '--key-store'].includes(name) || value === undefined) {
       io.err(USAGE);
       return 2;
     }
@@ -97,10 +102,11 @@ export async function runRewrapCli(
   const keys = args.get('--keys');
   const journal = args.get('--journal');
   const files = args.get('--files');
+  const keyStore = args.get('--key-store');
   const rate = args.get('--rate') === undefined ? undefined : Number(args.get('--rate'));
   const fromEnv = sourceEnv(io.env);
   if (
-    (keys === undefined) === (files === undefined) ||
+    [keys, files, keyStore].filter((a) => a !== undefined).length !== 1 ||
     (fromEnv !== undefined && files !== undefined) ||
     (keys !== undefined && journal === undefined) ||
     (rate !== undefined && !(rate > 0))
@@ -125,6 +131,13 @@ export async function runRewrapCli(
           items: jsonLines(keys, isItem),
           journalFile: journal!,
           ...(rate === undefined ? {} : { ratePerSecond: rate }),
+        });
+        io.out(`${JSON.stringify(progress)}\n`);
+      } else if (keyStore !== undefined) {
+        const progress = await rewrapKeyStore({
+          kms,
+          ...(from === undefined ? {} : { from }),
+          dir: keyStore,
         });
         io.out(`${JSON.stringify(progress)}\n`);
       } else {

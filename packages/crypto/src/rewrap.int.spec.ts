@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '@haven/errors';
 import {
+  FilePatientKeyStore,
   LocalKeyringKms,
   Pkcs11Kms,
   STREAM_FORMAT,
@@ -269,6 +270,50 @@ describe('rewrapKeys / haven-kms-rewrap', () => {
     }
     expect(JSON.parse((await runCli(['--files', list])).stdout)).toEqual({ kekId: newKek, switched: 0 });
   }, 60_000);
+
+  it('re-wraps a key store (recording keys) in place, killed with SIGKILL mid-run and resumed', async () => {
+    const kms = await LocalKeyringKms.open({ file: keyring, create: true });
+    const storeDir = join(dir, 'recording-keys');
+    const store = new FilePatientKeyStore({ dir: storeDir, kms });
+    const ids = Array.from({ length: 300 }, (_, i) => `recordings/r${i}`);
+    const keys = new Map<string, Buffer>();
+    for (const id of ids) keys.set(id, (await store.getOrCreate(id)).key.export());
+    await store.destroy('recordings/r7');
+    const newKek = await kms.rotate();
+    const fileOf = (id: string) => join(storeDir, `${createHash('sha256').update(id).digest('hex')}.json`);
+    const kekOf = async (id: string) =>
+      (JSON.parse(await fs.readFile(fileOf(id), 'utf8')) as { wrapped: WrappedKey }).wrapped.kekId;
+    // Files are done in name order: kill once the 30th is.
+    const order = ids.filter((id) => id !== 'recordings/r7').sort((a, b) => (fileOf(a) < fileOf(b) ? -1 : 1));
+    const killed = await runCli(['--key-store', storeDir], async () => (await kekOf(order[29]!)) === newKek);
+    expect(killed.signal).toBe('SIGKILL');
+    const done = (await Promise.all(order.map(kekOf))).filter((k) => k === newKek).length;
+    expect(done).toBeGreaterThanOrEqual(30);
+    expect(done).toBeLessThan(order.length);
+    // What a kill inside writeSecretFile leaves: a temporary copy of a wrapped key, gone once stale.
+    const temp = join(storeDir, `.${createHash('sha256').update('x').digest('hex')}.json.0123456789ab.tmp`);
+    await fs.writeFile(temp, '{}');
+    await fs.utimes(temp, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+
+    const resumed = await runCli(['--key-store', storeDir]);
+    expect(resumed.stderr).toBe('');
+    expect(JSON.parse(resumed.stdout)).toEqual({
+      kekId: newKek,
+      rewrapped: order.length - done,
+      alreadyCurrent: done,
+      shredded: 0, // r7's file is gone: only its tombstone is left
+    });
+    expect(await fs.stat(temp).catch(() => undefined)).toBeUndefined();
+    const fresh = new FilePatientKeyStore({
+      dir: storeDir,
+      kms: await LocalKeyringKms.open({ file: keyring }),
+    });
+    for (const id of order) {
+      expect(await kekOf(id)).toBe(newKek);
+      expect((await fresh.get(id)).key.export()).toEqual(keys.get(id));
+    }
+    await expect(fresh.get('recordings/r7')).rejects.toThrow(/shredded/i);
+  }, 120_000);
 
   it('refuses bad usage and names a missing variable', async () => {
     expect((await runCli(['--keys', 'x'])).code).toBe(2);
