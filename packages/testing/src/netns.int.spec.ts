@@ -52,6 +52,14 @@ const listed = (name: string): boolean =>
     await expect(runInNetns(ns, file)).rejects.toThrow(/exited with 3[\s\S]*boom-marker/);
   });
 
+  it('runInNetns says a script that outlived its time was stopped, with what it printed so far', async () => {
+    const file = join(dir, 'slow.js');
+    writeFileSync(file, `console.error('slow-marker'); setTimeout(() => undefined, 20_000);`);
+    await expect(runInNetns(ns, file, {}, { timeoutMs: 1500 })).rejects.toThrow(
+      /timed out after 1500 ms[\s\S]*slow-marker/,
+    );
+  }, 20_000);
+
   it('destroy() kills processes left inside and deletes the namespace', async () => {
     const other = await createNetns();
     const child = other.spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -18,9 +18,14 @@ let exitHookInstalled = false;
 
 /** Result of running a command in a namespace. */
 export interface ExecResult {
+  /** The exit code; 1 when the command was ended by a signal (see `timedOut` and `signal`). */
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** The command outlived its `timeoutMs` and was killed (SIGKILL). */
+  readonly timedOut?: boolean;
+  /** The signal that ended the command, if one did. */
+  readonly signal?: string;
 }
 
 /** A network namespace created by {@link createNetns}. */
@@ -120,7 +125,15 @@ function run(
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+        const signal = err?.signal ?? undefined;
+        resolvePromise({
+          code,
+          stdout: String(stdout),
+          stderr: String(stderr),
+          // execFile marks a child it killed itself; with a timeout set that is the timeout.
+          ...(err?.killed === true ? { timedOut: true } : {}),
+          ...(signal ? { signal } : {}),
+        });
       },
     );
   });
@@ -192,10 +205,14 @@ export async function runInNetns<T = unknown>(
   });
   if (process.env['HAVEN_TEST_VERBOSE']) process.stderr.write(r.stderr);
   const tail = r.stderr.split('\n').slice(-40).join('\n');
-  if (r.code !== 0)
-    throw new Error(
-      `${scriptPath} exited with ${r.code} in netns ${ns.name}:\n${tail}\n${r.stdout.slice(-2000)}`,
-    );
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const ended = r.timedOut
+    ? `timed out after ${timeoutMs} ms and was killed`
+    : r.signal
+      ? `was killed by ${r.signal}`
+      : `exited with ${r.code}`;
+  if (r.code !== 0 || r.timedOut || r.signal)
+    throw new Error(`${scriptPath} ${ended} in netns ${ns.name}:\n${tail}\n${r.stdout.slice(-2000)}`);
   const line = r.stdout
     .split('\n')
     .map((l) => l.trim())
