@@ -17,9 +17,9 @@ const DRIVER = join(__dirname, 'support', 'media-kick-driver.ts');
 
   beforeAll(async () => {
     ns = await createNetns();
-    result = await runInNetns<MediaKickResult>(ns, DRIVER, {}, { timeoutMs: 100_000 });
+    result = await runInNetns<MediaKickResult>(ns, DRIVER, {}, { timeoutMs: 200_000 });
     process.stderr.write(`media-kick: ${JSON.stringify(result)}\n`);
-  }, 110_000);
+  }, 210_000);
 
   afterAll(async () => {
     await ns?.destroy();
