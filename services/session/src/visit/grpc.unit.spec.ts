@@ -45,9 +45,11 @@ async function setup(options: { recordingPolicy?: 'off' | 'on-request' | 'requir
       get: (_t, prop: string) =>
         prop === 'then'
           ? undefined
-          : async () => {
-              janusCalls.push(prop);
-            },
+          : prop === 'node'
+            ? { id: 'janus-0', recordingsDir: '/recordings' }
+            : async () => {
+                janusCalls.push(prop);
+              },
     },
   );
   const janus = {
@@ -179,6 +181,37 @@ describe('StartRecording under the clinic’s recording policy', () => {
     ).rejects.toBeInstanceOf(PreconditionError);
     expect(janusCalls).toHaveLength(before);
     expect(await types()).toEqual(['VisitOpened', 'PatientArrivedInLobby']);
+  });
+
+  it('records by itself when the policy requires it: admission needs consent, the clinician’s arrival asks', async () => {
+    const { handlers, janusCalls, types } = await setup({ recordingPolicy: 'required' });
+    const admit = session.AdmitParticipantRequest.fromPartial({ name: participant });
+    await expect(handlers.admitParticipant(admit, ctxOf(clinician, 'AdmitParticipant'))).rejects.toThrow(
+      /consent/,
+    );
+    await handlers.recordConsent(
+      session.RecordConsentRequest.fromPartial({
+        visit: `visits/${VISIT}`,
+        scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+        granted: true,
+      }),
+      ctxOf(patient, 'RecordConsent'),
+    );
+    await handlers.admitParticipant(admit, ctxOf(clinician, 'AdmitParticipant'));
+    expect(janusCalls).not.toContain('setRecording');
+    expect(await types()).not.toContain('RecordingStarted');
+    // The clinician's arrival in the room (this setup has no media node for the credential that follows).
+    await expect(
+      handlers.joinMedia(
+        session.JoinMediaRequest.fromPartial({ visit: `visits/${VISIT}` }),
+        ctxOf(clinician, 'JoinMedia'),
+      ),
+    ).rejects.toThrow(/not configured/);
+    expect((await types()).filter((t) => t.startsWith('Recording'))).toEqual([
+      'RecordingRequested',
+      'RecordingStarted',
+    ]);
+    expect(janusCalls).toContain('setRecording');
   });
 
   it('is refused to a patient (PERMISSION_DENIED before anything is read)', async () => {
