@@ -17,6 +17,16 @@ const { commitMessageProblems } = require('./commit-message.cjs');
 const CUTOFF = 'c3e57f91f7fb83fd34cb03ecf8f8273bf758a2b6';
 const CUTOFF_DATE = '2026-12-06T08:19:33+00:00';
 const FALLBACK_COUNT = 50;
+/**
+ * Commits on main that break the rule and can no longer be reworded (main is never rewritten), each with why.
+ * Only ever add to this list for a commit already landed; a branch fixes its own commits instead.
+ */
+const LANDED_EXCEPTIONS = new Map([
+  [
+    'b4611757efe174282ea155d463c8b8cb23132d12',
+    'subject of 100 characters, landed before the check ran on it',
+  ],
+]);
 
 function git(...args) {
   return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -53,6 +63,7 @@ function main(argv) {
   let failed = 0;
   for (const record of records) {
     const [hash, message = ''] = record.split('\x00');
+    if ([...LANDED_EXCEPTIONS.keys()].some((full) => full.startsWith(hash))) continue;
     const problems = commitMessageProblems(message);
     if (problems.length === 0) continue;
     failed += 1;
