@@ -661,11 +661,15 @@ async function getRecordingAs(port: number, id: string) {
     });
 
     it('fails the recording with NO_SPACE, not a truncated recording, and leaves nothing', async () => {
-      // Room for the raw files and a little more: the converted tracks do not fit.
-      const rawBytes = readdirSync(fixture).reduce((n, f) => n + readFileSync(join(fixture, f)).length, 0);
+      // Room for the raw files (tmpfs counts whole 4 KiB pages per file) and 16 KiB more: the first converted
+      // track does not fit. (256 KiB more let a short fixture's tracks fit once the pipeline freed raw files.)
+      const rawKiB = readdirSync(fixture).reduce(
+        (n, f) => n + 4 * Math.ceil(readFileSync(join(fixture, f)).length / 4096),
+        0,
+      );
       full = join(base, 'full-recordings');
       mkdirSync(full);
-      const sizeKiB = Math.ceil(rawBytes / 1024) + 256;
+      const sizeKiB = rawKiB + 16;
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', full]);
       cpSync(fixture, join(full, 'rec-nospace'), { recursive: true });
       const config = testRecordingConfig(
