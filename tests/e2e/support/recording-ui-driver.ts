@@ -209,15 +209,15 @@ async function main(): Promise<RecordingUiResult> {
     // ------------------------------------------------------------ a refusal, pushed; a cancel
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
     await patient.getByRole('dialog').getByRole('button', { name: 'Refuse' }).click({ timeout: 10_000 });
-    await staff.locator('.rec-status', { hasText: 'refused consent' }).waitFor({ timeout: 5000 });
+    await staff.locator('.rec-status', { hasText: 'refused consent' }).waitFor({ timeout: 15_000 });
     const statusAfterRefusal = await text(staff, '.rec-status');
     await shot(staff, 'clinician-sees-refusal');
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
     await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
     await staff.getByRole('button', { name: 'Cancel request' }).click();
-    await staff.locator('.rec-status', { hasText: 'cancelled' }).waitFor({ timeout: 5000 });
+    await staff.locator('.rec-status', { hasText: 'cancelled' }).waitFor({ timeout: 15_000 });
     const statusAfterCancel = await text(staff, '.rec-status');
-    await patient.getByRole('dialog').waitFor({ state: 'detached', timeout: 5000 });
+    await patient.getByRole('dialog').waitFor({ state: 'detached', timeout: 15_000 });
 
     // ------------------------------------------------------------ ask, consent, record
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
@@ -279,7 +279,7 @@ async function main(): Promise<RecordingUiResult> {
     const refusedAdmit = staff.waitForResponse((r) => /\/admit$/.test(new URL(r.url()).pathname));
     await admitLate.click({ timeout: 10_000 });
     const lateAdmitStatus = (await refusedAdmit).status();
-    await staff.locator('#visit-error').waitFor({ timeout: 5000 });
+    await staff.locator('#visit-error').waitFor({ timeout: 15_000 });
     const lateAdmitRefused = await text(staff, '#visit-error');
     const lateStillWaiting = await late.locator('#step-waiting').isVisible();
     await late.getByRole('button', { name: 'Change your answer about recording' }).click();
