@@ -6,6 +6,7 @@
 import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, lastRefreshAt, refreshSession } from '../api/client';
+import { startConversationPulse } from './conversation-pulse';
 import { openLive, type LiveChannel } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
@@ -20,63 +21,6 @@ const STATUS_LABELS: Readonly<Record<string, string>> = {
   in_progress: 'In progress',
   ended: 'Ended',
 };
-
-/** How often the conversation pulse samples the call, ms. */
-const CONVERSATION_SAMPLE_MS = 1000;
-/** The pulse period when the server did not say its idle timeout (short enough for any sane timeout). */
-const UNKNOWN_IDLE_PULSE_MS = 60_000;
-/** How often a page in a conversation asks /api/me for the idle timeout (an admin may shorten it to a minute). */
-const IDLE_TIMEOUT_RECHECK_MS = 30_000;
-
-/** The pulse period for an idle timeout: a third of it, or {@link UNKNOWN_IDLE_PULSE_MS} when unknown. */
-function pulsePeriodMs(idleTimeoutSec: number | undefined): number {
-  return idleTimeoutSec !== undefined && Number.isFinite(idleTimeoutSec) && idleTimeoutSec > 0
-    ? Math.max(CONVERSATION_SAMPLE_MS, (idleTimeoutSec * 1000) / 3)
-    : UNKNOWN_IDLE_PULSE_MS;
-}
-
-/**
- * A live conversation is activity: while the clinician's video visit is live and media from another participant
- * keeps arriving (havenVisit.inConversation()), the page tells the gateway's live channel it is active and
- * refreshes the session (identity's idle deadline moves only on a refresh), three times per idle timeout. Alone
- * in the room, or with no video, nothing is sent, so an unattended workstation still signs out. In a conversation
- * the page asks /api/me for the timeout again every 30 s: an admin may shorten it (identity and the gateway give a
- * page the new timeout from the change, so it pulses in time). Returns a stop function.
- */
-function startConversationPulse(
-  idleTimeoutSec: number | undefined,
-  live: () => LiveChannel | null,
-): () => void {
-  let periodMs = pulsePeriodMs(idleTimeoutSec);
-  let lastRecheck = Date.now();
-  let lastPulse = 0;
-  let sampling = false;
-  const timer = setInterval(() => {
-    if (sampling) return;
-    sampling = true;
-    void (async () => {
-      try {
-        if (!(await havenVisit.inConversation())) return;
-        if (Date.now() - lastRecheck >= IDLE_TIMEOUT_RECHECK_MS) {
-          lastRecheck = Date.now();
-          const me = await api<Me>('GET', '/api/me').catch(() => undefined);
-          if (me?.idleTimeoutSec !== undefined) periodMs = pulsePeriodMs(me.idleTimeoutSec);
-        }
-        // Half a sample of slack, so that the pulse keeps its period instead of slipping to the next sample.
-        const due = periodMs - CONVERSATION_SAMPLE_MS / 2;
-        if (Date.now() - lastPulse < due) return;
-        lastPulse = Date.now();
-        live()?.activity();
-        // Unless the page refreshed lately anyway (an expired token); a refused refresh means the session is
-        // over, and the live channel reports the sign-out.
-        if (Date.now() - lastRefreshAt() >= due) await refreshSession().catch(() => undefined);
-      } finally {
-        sampling = false;
-      }
-    })();
-  }, CONVERSATION_SAMPLE_MS);
-  return () => clearInterval(timer);
-}
 
 const DEVICE_WORDS = ['', '', 'second', 'third', 'fourth', 'fifth'];
 
@@ -458,7 +402,13 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
       onMessage: (m) => handler.current(m),
     });
     live.current = channel;
-    const stopPulse = startConversationPulse(session.me.idleTimeoutSec, () => live.current);
+    const stopPulse = startConversationPulse(session.me.idleTimeoutSec, {
+      inConversation: () => havenVisit.inConversation(),
+      activity: () => live.current?.activity(),
+      refresh: refreshSession,
+      lastRefreshAt,
+      idleTimeoutSec: () => api<Me>('GET', '/api/me').then((me) => me.idleTimeoutSec),
+    });
     return () => {
       stopPulse();
       channel.close();
