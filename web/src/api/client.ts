@@ -70,7 +70,10 @@ async function send<T>(method: Method, path: string, body?: unknown): Promise<T>
 let refreshing: Promise<unknown> | null = null;
 let refreshedAt = 0;
 
-/** When this page last refreshed the session successfully (ms since the epoch; 0 when never). */
+/**
+ * When this page sent the last refresh that succeeded (ms since the epoch; 0 when never): identity's idle clock
+ * moved no earlier than this (it moves when identity takes the refresh in, before the answer comes back).
+ */
 export function lastRefreshAt(): number {
   return refreshedAt;
 }
@@ -81,9 +84,11 @@ export function lastRefreshAt(): number {
  * one again ends the session as a stolen token would. Rejects with ApiError.
  */
 export function refreshSession(): Promise<unknown> {
-  refreshing ??= send('POST', '/api/auth/refresh', {})
+  if (refreshing) return refreshing;
+  const sentAt = Date.now();
+  refreshing = send('POST', '/api/auth/refresh', {})
     .then((r) => {
-      refreshedAt = Date.now();
+      refreshedAt = sentAt;
       return r;
     })
     .finally(() => {

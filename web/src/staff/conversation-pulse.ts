@@ -36,36 +36,73 @@ export function pulsePeriodMs(idleTimeoutSec: number | undefined): number {
     : UNKNOWN_IDLE_PULSE_MS;
 }
 
-/** Starts the pulse for a page whose idle timeout is `idleTimeoutSec` (as /api/me said). Returns a stop function. */
+/**
+ * Starts the pulse for a page whose idle timeout is `idleTimeoutSec` (as /api/me said). Returns a stop function.
+ * Nothing it sends is waited for by the next sample: a refresh or a look at the timeout that takes long (a loaded
+ * gateway, a stalled connection) holds neither the live channel's activity nor the next sample, and a refresh is
+ * due again a third of the timeout after the last one was *sent* (identity's clock moved somewhere between sending
+ * and the answer, so the answer's time would flatter it). One refresh at a time: the refresh token rotates, and
+ * presenting the one being rotated again would end the session.
+ */
 export function startConversationPulse(idleTimeoutSec: number | undefined, ports: PulsePorts): () => void {
   const now = ports.now ?? Date.now;
   let periodMs = pulsePeriodMs(idleTimeoutSec);
   let lastRecheck = now();
-  let lastPulse = 0;
+  let rechecking = false;
+  let lastActivity = 0;
+  let lastRefreshTry = 0;
+  let refreshing = false;
   let sampling = false;
+
+  const recheckTimeout = (): void => {
+    if (rechecking || now() - lastRecheck < IDLE_TIMEOUT_RECHECK_MS) return;
+    rechecking = true;
+    lastRecheck = now();
+    ports
+      .idleTimeoutSec()
+      .then((sec) => {
+        if (sec !== undefined) periodMs = pulsePeriodMs(sec);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        rechecking = false;
+      });
+  };
+
+  const pulse = (): void => {
+    // Half a sample of slack, so that the pulse keeps its period instead of slipping to the next sample.
+    const due = periodMs - CONVERSATION_SAMPLE_MS / 2;
+    if (now() - lastActivity >= due) {
+      lastActivity = now();
+      ports.activity();
+    }
+    // Unless the page refreshed lately anyway (an expired token); a refused refresh means the session is over,
+    // and the live channel reports the sign-out.
+    if (refreshing || now() - Math.max(lastRefreshTry, ports.lastRefreshAt()) < due) return;
+    refreshing = true;
+    lastRefreshTry = now();
+    ports
+      .refresh()
+      .catch(() => undefined)
+      .finally(() => {
+        refreshing = false;
+      });
+  };
+
   const timer = setInterval(() => {
     if (sampling) return;
     sampling = true;
-    void (async () => {
-      try {
-        if (!(await ports.inConversation())) return;
-        if (now() - lastRecheck >= IDLE_TIMEOUT_RECHECK_MS) {
-          lastRecheck = now();
-          const sec = await ports.idleTimeoutSec().catch(() => undefined);
-          if (sec !== undefined) periodMs = pulsePeriodMs(sec);
-        }
-        // Half a sample of slack, so that the pulse keeps its period instead of slipping to the next sample.
-        const due = periodMs - CONVERSATION_SAMPLE_MS / 2;
-        if (now() - lastPulse < due) return;
-        lastPulse = now();
-        ports.activity();
-        // Unless the page refreshed lately anyway (an expired token); a refused refresh means the session is
-        // over, and the live channel reports the sign-out.
-        if (now() - ports.lastRefreshAt() >= due) await ports.refresh().catch(() => undefined);
-      } finally {
+    ports
+      .inConversation()
+      .then((talking) => {
+        if (!talking) return;
+        recheckTimeout();
+        pulse();
+      })
+      .catch(() => undefined)
+      .finally(() => {
         sampling = false;
-      }
-    })();
+      });
   }, CONVERSATION_SAMPLE_MS);
   return () => clearInterval(timer);
 }

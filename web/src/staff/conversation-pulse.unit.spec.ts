@@ -1,0 +1,115 @@
+/**
+ * @jest-environment jsdom
+ */
+import type * as ClientModule from '../api/client';
+import type * as PulseModule from './conversation-pulse';
+
+type Client = typeof ClientModule;
+type Pulse = typeof PulseModule;
+
+// Fresh modules for every test: the API client remembers its last refresh.
+let client: Client;
+let pulse: Pulse;
+
+/** The idle timeout of these specs, s: identity and the gateway sign out after this long without news. */
+const IDLE_SEC = 15;
+const IDLE_MS = IDLE_SEC * 1000;
+/** The page pulses three times per idle timeout; allow one more sample of lateness. */
+const MAX_GAP_MS = IDLE_MS / 3 + 1000;
+
+/** A refresh endpoint that answers each POST /api/auth/refresh after `answerAfterMs` (never when undefined). */
+function refreshEndpoint(answerAfterMs: () => number | undefined) {
+  const sent: number[] = [];
+  const answered: number[] = [];
+  globalThis.fetch = jest.fn(async (input: RequestInfo | URL) => {
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (path !== '/api/auth/refresh') throw new Error(`unexpected fetch ${path}`);
+    sent.push(Date.now());
+    const after = answerAfterMs();
+    await new Promise<void>((resolve) => {
+      if (after !== undefined) setTimeout(resolve, after);
+    });
+    answered.push(Date.now());
+    return { status: 204, ok: true, json: async () => null } as Response;
+  });
+  return { sent, answered };
+}
+
+/** Runs the pulse for `ms` of fake time in a live conversation; returns when activity was told. */
+async function pulseFor(ms: number, options: { inConversation?: () => boolean } = {}) {
+  const activity: number[] = [];
+  const stop = pulse.startConversationPulse(IDLE_SEC, {
+    inConversation: async () => options.inConversation?.() ?? true,
+    activity: () => activity.push(Date.now()),
+    refresh: client.refreshSession,
+    lastRefreshAt: client.lastRefreshAt,
+    idleTimeoutSec: async () => IDLE_SEC,
+  });
+  const start = Date.now();
+  await jest.advanceTimersByTimeAsync(ms);
+  stop();
+  return { activity, start };
+}
+
+/** The longest stretch without news from `start` to `end` (the first one counted from `start`). */
+function longestGap(times: readonly number[], start: number, end: number): number {
+  let gap = 0;
+  let last = start;
+  for (const t of [...times, end]) {
+    gap = Math.max(gap, t - last);
+    last = t;
+  }
+  return gap;
+}
+
+describe('the conversation pulse', () => {
+  beforeEach(async () => {
+    jest.useFakeTimers({ now: Date.parse('2026-12-07T08:00:00Z') });
+    jest.resetModules();
+    client = await import('../api/client');
+    pulse = await import('./conversation-pulse');
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  describe('when every refresh takes a second to answer (a loaded gateway)', () => {
+    it('still refreshes the session three times per idle timeout', async () => {
+      const endpoint = refreshEndpoint(() => 1000);
+      const { activity, start } = await pulseFor(4 * IDLE_MS);
+      const end = Date.now();
+      expect(longestGap(activity, start, end)).toBeLessThanOrEqual(MAX_GAP_MS);
+      // Identity's idle clock moves when it takes a refresh in, somewhere between sending and answering: the
+      // sends must keep the pace, not only the answers.
+      expect(longestGap(endpoint.sent, start, end)).toBeLessThanOrEqual(MAX_GAP_MS);
+    });
+  });
+
+  describe('when a refresh does not answer for a while', () => {
+    it('keeps telling the live channel, refreshes again once it answers, and never sends two at once', async () => {
+      let calls = 0;
+      // The second refresh hangs for two idle timeouts; the others answer at once.
+      const endpoint = refreshEndpoint(() => (++calls === 2 ? 2 * IDLE_MS : 0));
+      const { activity, start } = await pulseFor(4 * IDLE_MS);
+      const end = Date.now();
+      // The gateway's idle clock: its activity does not wait for identity's refresh.
+      expect(longestGap(activity, start, end)).toBeLessThanOrEqual(MAX_GAP_MS);
+      const hungAt = endpoint.sent[1]!;
+      const hungUntil = hungAt + 2 * IDLE_MS;
+      // One refresh at a time: a second one would present the refresh token the first is rotating.
+      expect(endpoint.sent.filter((t) => t > hungAt && t < hungUntil)).toEqual([]);
+      const next = endpoint.sent.find((t) => t >= hungUntil);
+      expect(next).toBeDefined();
+      expect(next! - hungUntil).toBeLessThanOrEqual(pulse.CONVERSATION_SAMPLE_MS);
+    });
+  });
+
+  describe('when nobody else is heard (alone in the room)', () => {
+    it('tells nobody anything', async () => {
+      const endpoint = refreshEndpoint(() => 0);
+      const { activity } = await pulseFor(4 * IDLE_MS, { inConversation: () => false });
+      expect(activity).toEqual([]);
+      expect(endpoint.sent).toEqual([]);
+    });
+  });
+});
