@@ -408,6 +408,7 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
       refresh: refreshSession,
       lastRefreshAt,
       idleTimeoutSec: () => api<Me>('GET', '/api/me').then((me) => me.idleTimeoutSec),
+      inputs: window,
     });
     return () => {
       stopPulse();

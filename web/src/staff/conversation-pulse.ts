@@ -5,6 +5,10 @@
  * nothing is sent, so an unattended workstation still signs out. In a conversation the page asks for the idle
  * timeout again every 30 s: an admin may shorten it (identity and the gateway give a page the new timeout from
  * the change, so it pulses in time).
+ * The clinician's own input (a click, a key, a scroll) is activity for both clocks in the same way: identity's
+ * idle deadline moves only on a refresh, and the live channel alone tells the gateway of input at most every 30 s,
+ * so without this a clinician working in the console was signed out one idle timeout after the last refresh when
+ * the idle timeout is shorter than the access token's life (a clinic may set one minute).
  */
 
 /** What the pulse reads and tells (the console wires the visit, the live channel and the API client). */
@@ -19,8 +23,13 @@ export interface PulsePorts {
   readonly lastRefreshAt: () => number;
   /** The idle timeout in force, s (GET /api/me); undefined when it cannot be read. */
   readonly idleTimeoutSec: () => Promise<number | undefined>;
+  /** Where the user's input is heard (the page's window); none: input is not counted. */
+  readonly inputs?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
   readonly now?: () => number;
 }
+
+/** The input that counts as activity (the live channel listens for the same). */
+const INPUT_EVENTS = ['pointerdown', 'keydown', 'scroll'] as const;
 
 /** How often the conversation pulse samples the call, ms. */
 export const CONVERSATION_SAMPLE_MS = 1000;
@@ -37,12 +46,12 @@ export function pulsePeriodMs(idleTimeoutSec: number | undefined): number {
 }
 
 /**
- * Starts the pulse for a page whose idle timeout is `idleTimeoutSec` (as /api/me said). Returns a stop function.
- * Nothing it sends is waited for by the next sample: a refresh or a look at the timeout that takes long (a loaded
- * gateway, a stalled connection) holds neither the live channel's activity nor the next sample, and a refresh is
- * due again a third of the timeout after the last one was *sent* (identity's clock moved somewhere between sending
- * and the answer, so the answer's time would flatter it). One refresh at a time: the refresh token rotates, and
- * presenting the one being rotated again would end the session.
+ * Starts the pulse for a page whose idle timeout is `idleTimeoutSec` (as /api/me said), and counts the input
+ * heard on `ports.inputs`. Returns a stop function. Nothing it sends is waited for by the next sample: a refresh or
+ * a look at the timeout that takes long (a loaded gateway, a stalled connection) holds neither the live channel's
+ * activity nor the next sample, and a refresh is due again a third of the timeout after the last one was *sent*
+ * (identity's clock moved somewhere between sending and the answer, so the answer's time would flatter it). One
+ * refresh at a time: the refresh token rotates, and presenting the one being rotated again would end the session.
  */
 export function startConversationPulse(idleTimeoutSec: number | undefined, ports: PulsePorts): () => void {
   const now = ports.now ?? Date.now;
@@ -104,5 +113,9 @@ export function startConversationPulse(idleTimeoutSec: number | undefined, ports
         sampling = false;
       });
   }, CONVERSATION_SAMPLE_MS);
-  return () => clearInterval(timer);
+  for (const e of INPUT_EVENTS) ports.inputs?.addEventListener(e, pulse, { passive: true });
+  return () => {
+    clearInterval(timer);
+    for (const e of INPUT_EVENTS) ports.inputs?.removeEventListener(e, pulse);
+  };
 }

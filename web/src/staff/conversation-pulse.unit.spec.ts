@@ -35,10 +35,11 @@ function refreshEndpoint(answerAfterMs: () => number | undefined) {
   return { sent, answered };
 }
 
-/** Runs the pulse for `ms` of fake time in a live conversation; returns when activity was told. */
-async function pulseFor(ms: number, options: { inConversation?: () => boolean } = {}) {
+/** Runs the pulse for `ms` of fake time (in a live conversation unless told); returns when activity was told. */
+async function pulseFor(ms: number, options: { inConversation?: () => boolean; inputs?: EventTarget } = {}) {
   const activity: number[] = [];
   const stop = pulse.startConversationPulse(IDLE_SEC, {
+    ...(options.inputs ? { inputs: options.inputs } : {}),
     inConversation: async () => options.inConversation?.() ?? true,
     activity: () => activity.push(Date.now()),
     refresh: client.refreshSession,
@@ -101,6 +102,35 @@ describe('the conversation pulse', () => {
       const next = endpoint.sent.find((t) => t >= hungUntil);
       expect(next).toBeDefined();
       expect(next! - hungUntil).toBeLessThanOrEqual(pulse.CONVERSATION_SAMPLE_MS);
+    });
+  });
+
+  describe('when the clinician clicks and types, with nobody on video', () => {
+    it('tells both clocks at least every third of the timeout while the input lasts, and nothing after', async () => {
+      const endpoint = refreshEndpoint(() => 0);
+      const inputs = new EventTarget();
+      const inputFor = 2 * IDLE_MS;
+      // A key every 2 s for two idle timeouts, then nothing (the timers run on while the pulse is on).
+      for (let t = 0; t < inputFor; t += 2000)
+        setTimeout(() => inputs.dispatchEvent(new Event(t % 4000 ? 'keydown' : 'pointerdown')), t);
+      const { activity, start } = await pulseFor(4 * IDLE_MS, { inConversation: () => false, inputs });
+      const lastInput = start + inputFor - 2000;
+      expect(
+        longestGap(
+          endpoint.sent.filter((t) => t <= lastInput),
+          start,
+          lastInput,
+        ),
+      ).toBeLessThanOrEqual(MAX_GAP_MS);
+      expect(
+        longestGap(
+          activity.filter((t) => t <= lastInput),
+          start,
+          lastInput,
+        ),
+      ).toBeLessThanOrEqual(MAX_GAP_MS);
+      expect(endpoint.sent.filter((t) => t > lastInput)).toEqual([]);
+      expect(activity.filter((t) => t > lastInput)).toEqual([]);
     });
   });
 
