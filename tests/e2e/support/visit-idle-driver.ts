@@ -9,10 +9,14 @@
  * whether the clinician is still signed in and both sides still decode video. Then the patient leaves, and the
  * clinician, alone and still untouched, is expected to be signed out for inactivity.
  * The stretch is counted from the conversation, not from the click: on a loaded machine the click, the join and
- * the first decoded frames can take most of a short idle timeout, and until there is a conversation nothing
- * keeps anyone signed in (the product's rule). The idle timeout is 15 s so that the sign-in, the join and a page
- * whose timers stall for a while still fit with seconds to spare; a page that stops keeping a live clinician
- * signed in is still signed out about one idle timeout into the stretch.
+ * the first decoded frames can take most of a short idle timeout, and until there is a conversation nothing but
+ * input keeps anyone signed in (the product's rule). So until then the clinician is not idle: the driver presses
+ * Shift every 3 s from the "Join video" click until the conversation, as someone watching the screen come alive
+ * would touch it, and a join slowed by the machine cannot sign them out before the stretch begins (input keeps
+ * both identity's and the gateway's idle clocks). The idle timeout is 15 s so that a page whose timers stall for
+ * a while still fits with seconds to spare; a page that stops keeping a live clinician signed in is still signed
+ * out about one idle timeout into the stretch.
+ * Each step is said on stderr as it is reached ("visit-idle: … at N ms"), so a run cut short shows how far it got.
  * Prints one JSON line ({@link VisitIdleResult}).
  */
 import type { Page } from 'playwright-core';
@@ -33,7 +37,7 @@ export const IDLE_SEC = 15;
 
 /** One look at both pages during the idle stretch. */
 export interface IdleSample {
-  /** Since the clinician's last input (the "Join video" click), ms. */
+  /** Since the clinician's last input (a key press before the conversation), ms. */
   readonly sinceInputMs: number;
   /** Since the conversation was established (both sides decoding the other's video), ms. */
   readonly sinceConversationMs: number;
@@ -80,6 +84,33 @@ export interface VisitIdleResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How often the clinician touches the page between "Join video" and the conversation, ms. */
+const SETUP_INPUT_EVERY_MS = 3000;
+
+/**
+ * Presses Shift on `page` every {@link SETUP_INPUT_EVERY_MS} until the returned stop is called; stop resolves
+ * with the time of the last input (`from` when none), once no press is under way.
+ */
+function keepTouching(page: Page, from: number): () => Promise<number> {
+  let last = from;
+  let pressing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    pressing = pressing.then(() =>
+      page.keyboard.press('Shift').then(
+        () => {
+          last = Date.now();
+        },
+        () => undefined,
+      ),
+    );
+  }, SETUP_INPUT_EVERY_MS);
+  return async () => {
+    clearInterval(timer);
+    await pressing;
+    return last;
+  };
+}
+
 async function meStatus(page: Page): Promise<number> {
   return page.evaluate<number>(`fetch('/api/me').then((r) => r.status)`);
 }
@@ -121,11 +152,13 @@ async function sample(
 async function main(): Promise<VisitIdleResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
+  const progress = (what: string) => process.stderr.write(`visit-idle: ${what} at ${Date.now() - t0} ms\n`);
   const idleEnv = { HAVEN_IDLE_TIMEOUT_SEC: String(IDLE_SEC) };
   return await withStack(
     { browsers: 2, stack: { identityEnv: idleEnv, gatewayEnv: idleEnv } },
     async ({ stack: s, browsers: [a, b], gatewayUrl: gw }) => {
       timings['stack'] = Date.now() - t0;
+      progress('stack up');
 
       // The patient is booked, admitted and on video before the clinician's browser signs in. The gRPC sessions
       // used for this idle out on their own a few seconds later; the clinician's browser has a session of its own.
@@ -138,6 +171,7 @@ async function main(): Promise<VisitIdleResult> {
       if (patLive.status !== 'live')
         throw new Error(`the patient did not go live: ${JSON.stringify(patLive)}`);
       timings['patientLive'] = Date.now() - tSetup;
+      progress('patient live');
 
       // The clinician: the real staff app, sign in, open the visit, join the video. The last input is the click.
       const tClin = Date.now();
@@ -157,16 +191,18 @@ async function main(): Promise<VisitIdleResult> {
         });
       });
       await signIn(clinician, gw, 'clinician');
+      progress('clinician signed in');
       await clinician
         .getByRole('button', { name: /^Open the visit/ })
         .first()
         .click();
       await clinician.locator('#visit').waitFor({ state: 'visible' });
       await clinician.getByRole('button', { name: 'Join video' }).click();
-      const inputAt = Date.now();
+      const stopTouching = keepTouching(clinician, Date.now());
       const clinLive = await waitForVisitState(clinician, `s.status === 'live' || s.status === 'error'`);
       if (clinLive.status !== 'live')
         throw new Error(`the clinician did not go live: ${JSON.stringify(clinLive)}`);
+      progress('clinician live');
       const clinSees = await waitForStats(
         clinician,
         (x) => x.totals.framesDecoded > 0,
@@ -177,7 +213,9 @@ async function main(): Promise<VisitIdleResult> {
         (x) => x.totals.framesDecoded > 0,
         'the patient sees the clinician',
       );
+      const inputAt = await stopTouching();
       const conversationAt = Date.now();
+      progress('conversation');
       timings['clinicianSignInToConversation'] = conversationAt - tClin;
       const atConversation = await sample(clinician, patient, inputAt, conversationAt);
 
@@ -192,6 +230,7 @@ async function main(): Promise<VisitIdleResult> {
       }
       const meAfterIdle = await meStatus(clinician);
       timings['idleStretch'] = Date.now() - inputAt;
+      progress('idle stretch over');
 
       // The patient leaves; the clinician is alone in the room and still untouched.
       const tLeft = Date.now();
@@ -211,6 +250,7 @@ async function main(): Promise<VisitIdleResult> {
         () => false,
       );
       timings['patientLeftToSignedOut'] = Date.now() - tLeft;
+      progress(signedOut ? 'clinician signed out' : 'clinician NOT signed out');
       const notice = ((await clinician.locator('#sign-in-notice').textContent()) ?? '').trim();
       let me = await meStatus(clinician);
       for (let i = 0; i < 50 && me !== 401; i++) {
