@@ -44,6 +44,17 @@ export interface LiveChannel {
   send(message: Readonly<Record<string, unknown>>): boolean;
 }
 
+/** The live channels of this page that are not closed: the gateway keeps an idle clock per staff socket. */
+const pageChannels = new Set<LiveChannel>();
+
+/**
+ * Tells the gateway on every live channel of this page that the user is active (the console's and the visit
+ * chat's are two sockets, each signed out on its own when idle).
+ */
+export function pageActivity(): void {
+  for (const channel of pageChannels) channel.activity();
+}
+
 /** Opens the live channel. */
 export function openLive<M extends { readonly type: string }>(options: LiveOptions<M>): LiveChannel {
   let ws: WebSocket | null = null;
@@ -115,8 +126,9 @@ export function openLive<M extends { readonly type: string }>(options: LiveOptio
   };
   connect();
 
-  return {
+  const channel: LiveChannel = {
     close() {
+      pageChannels.delete(channel);
       stopped = true;
       clearTimeout(timer);
       for (const e of events) window.removeEventListener(e, activity);
@@ -132,4 +144,6 @@ export function openLive<M extends { readonly type: string }>(options: LiveOptio
       return true;
     },
   };
+  pageChannels.add(channel);
+  return channel;
 }

@@ -7,7 +7,7 @@ import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, lastRefreshAt, refreshSession } from '../api/client';
 import { startConversationPulse } from './conversation-pulse';
-import { openLive, type LiveChannel } from '../live/live-channel';
+import { openLive, pageActivity, type LiveChannel } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
 import { VisitScreen } from '../visit/visit-screen';
@@ -404,7 +404,8 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
     live.current = channel;
     const stopPulse = startConversationPulse(session.me.idleTimeoutSec, {
       inConversation: () => havenVisit.inConversation(),
-      activity: () => live.current?.activity(),
+      // Every staff socket of the page: the visit chat's too, which the gateway would sign out on its own.
+      activity: pageActivity,
       refresh: refreshSession,
       lastRefreshAt,
       idleTimeoutSec: () => api<Me>('GET', '/api/me').then((me) => me.idleTimeoutSec),
