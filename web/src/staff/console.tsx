@@ -6,7 +6,7 @@
 import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, lastRefreshAt, refreshSession } from '../api/client';
-import { startConversationPulse } from './conversation-pulse';
+import { startActivityPulse } from './activity-pulse';
 import { openLive, pageActivity, type LiveChannel } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
@@ -402,14 +402,13 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
       onMessage: (m) => handler.current(m),
     });
     live.current = channel;
-    const stopPulse = startConversationPulse(session.me.idleTimeoutSec, {
+    const stopPulse = startActivityPulse(session.me.idleTimeoutSec, {
       inConversation: () => havenVisit.inConversation(),
       // Every staff socket of the page: the visit chat's too, which the gateway would sign out on its own.
       activity: pageActivity,
       refresh: refreshSession,
       lastRefreshAt,
       idleTimeoutSec: () => api<Me>('GET', '/api/me').then((me) => me.idleTimeoutSec),
-      inputs: window,
     });
     return () => {
       stopPulse();

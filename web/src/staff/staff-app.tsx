@@ -6,8 +6,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Activate, invitationToken } from '../admin/activate';
 import { AdminConsole } from '../admin/admin-console';
-import { api } from '../api/client';
+import { api, lastRefreshAt, refreshSession } from '../api/client';
+import { pageActivity } from '../live/live-channel';
 import { havenVisit } from '../visit/mount';
+import { startActivityPulse } from './activity-pulse';
 import { Audit } from './audit';
 import { Console } from './console';
 import { FrontDesk } from './front-desk';
@@ -168,6 +170,18 @@ export function StaffApp() {
 
   const me = screen.screen === 'home' ? screen.me : null;
   const session = useMemo<StaffSession | null>(() => (me ? { me, signedOut } : null), [me, signedOut]);
+
+  // Input on any signed-in screen is activity for both idle clocks (identity's moves only on a refresh).
+  useEffect(() => {
+    if (!me) return undefined;
+    return startActivityPulse(me.idleTimeoutSec, {
+      activity: pageActivity,
+      refresh: refreshSession,
+      lastRefreshAt,
+      idleTimeoutSec: () => api<Me>('GET', '/api/me').then((m) => m.idleTimeoutSec),
+      inputs: window,
+    });
+  }, [me]);
 
   return (
     <>

@@ -145,6 +145,22 @@ describe('the front desk', () => {
     expect(screen.queryByLabelText('Move to')).toBeNull();
   });
 
+  it("counts the desk's input for identity's idle clock: a key refreshes the session, once per period", async () => {
+    const calls = desk({ 'POST /api/auth/refresh': { status: 204, body: null } });
+    render(<StaffApp />);
+    await flush();
+    await flush();
+    const refreshes = () => calls.filter((c) => c.route === 'POST /api/auth/refresh').length;
+    expect(refreshes()).toBe(0);
+    await act(async () => fireEvent.keyDown(window, { key: 'Shift' }));
+    await flush();
+    expect(refreshes()).toBe(1);
+    // Not at every key: a third of the idle timeout (here the default's, 60 s) must pass first.
+    await act(async () => fireEvent.pointerDown(window));
+    await flush();
+    expect(refreshes()).toBe(1);
+  });
+
   it('shows who is waiting per appointment, read again every 10 s', async () => {
     const states: Record<string, unknown> = { appointmentId: 'a1', status: 'open', waiting: 1, inVisit: 0 };
     const ticks: Array<() => void> = [];

@@ -5,16 +5,17 @@
  * nothing is sent, so an unattended workstation still signs out. In a conversation the page asks for the idle
  * timeout again every 30 s: an admin may shorten it (identity and the gateway give a page the new timeout from
  * the change, so it pulses in time).
- * The clinician's own input (a click, a key, a scroll) is activity for both clocks in the same way: identity's
- * idle deadline moves only on a refresh, and the live channel alone tells the gateway of input at most every 30 s,
- * so without this a clinician working in the console was signed out one idle timeout after the last refresh when
- * the idle timeout is shorter than the access token's life (a clinic may set one minute).
+ * A staff member's own input (a click, a key, a scroll), on any screen, is activity for both clocks in the same
+ * way: identity's idle deadline moves only on a refresh, and the live channel alone tells the gateway of input at
+ * most every 30 s, so without this someone working in the app was signed out by identity one idle timeout after
+ * the last refresh whenever the idle timeout is shorter than the access token's life (a clinic may set one
+ * minute; tokens live five).
  */
 
-/** What the pulse reads and tells (the console wires the visit, the live channel and the API client). */
+/** What the pulse reads and tells (the app wires the visit, the live channels and the API client). */
 export interface PulsePorts {
-  /** Media from someone else arrived since the last call (havenVisit.inConversation()). */
-  readonly inConversation: () => Promise<boolean>;
+  /** Media from someone else arrived since the last call (havenVisit.inConversation()); none: input only. */
+  readonly inConversation?: () => Promise<boolean>;
   /** Tells the gateway's live channel the user is active (nothing when the channel is not open). */
   readonly activity: () => void;
   /** Refreshes the session; rejects when refused (the live channel then reports the sign-out). */
@@ -35,7 +36,7 @@ const INPUT_EVENTS = ['pointerdown', 'keydown', 'scroll'] as const;
 export const CONVERSATION_SAMPLE_MS = 1000;
 /** The pulse period when the server did not say its idle timeout (short enough for any sane timeout). */
 const UNKNOWN_IDLE_PULSE_MS = 60_000;
-/** How often a page in a conversation asks for the idle timeout (an admin may shorten it to a minute). */
+/** How often a page in a conversation or in use asks for the idle timeout (an admin may shorten it to a minute). */
 const IDLE_TIMEOUT_RECHECK_MS = 30_000;
 
 /** The pulse period for an idle timeout: a third of it, or {@link UNKNOWN_IDLE_PULSE_MS} when unknown. */
@@ -53,7 +54,7 @@ export function pulsePeriodMs(idleTimeoutSec: number | undefined): number {
  * (identity's clock moved somewhere between sending and the answer, so the answer's time would flatter it). One
  * refresh at a time: the refresh token rotates, and presenting the one being rotated again would end the session.
  */
-export function startConversationPulse(idleTimeoutSec: number | undefined, ports: PulsePorts): () => void {
+export function startActivityPulse(idleTimeoutSec: number | undefined, ports: PulsePorts): () => void {
   const now = ports.now ?? Date.now;
   let periodMs = pulsePeriodMs(idleTimeoutSec);
   let lastRecheck = now();
@@ -98,24 +99,30 @@ export function startConversationPulse(idleTimeoutSec: number | undefined, ports
       });
   };
 
-  const timer = setInterval(() => {
-    if (sampling) return;
-    sampling = true;
-    ports
-      .inConversation()
-      .then((talking) => {
-        if (!talking) return;
-        recheckTimeout();
-        pulse();
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        sampling = false;
-      });
-  }, CONVERSATION_SAMPLE_MS);
-  for (const e of INPUT_EVENTS) ports.inputs?.addEventListener(e, pulse, { passive: true });
+  const { inConversation } = ports;
+  const timer = inConversation
+    ? setInterval(() => {
+        if (sampling) return;
+        sampling = true;
+        inConversation()
+          .then((talking) => {
+            if (!talking) return;
+            recheckTimeout();
+            pulse();
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            sampling = false;
+          });
+      }, CONVERSATION_SAMPLE_MS)
+    : undefined;
+  const input = (): void => {
+    recheckTimeout();
+    pulse();
+  };
+  for (const e of INPUT_EVENTS) ports.inputs?.addEventListener(e, input, { passive: true });
   return () => {
     clearInterval(timer);
-    for (const e of INPUT_EVENTS) ports.inputs?.removeEventListener(e, pulse);
+    for (const e of INPUT_EVENTS) ports.inputs?.removeEventListener(e, input);
   };
 }

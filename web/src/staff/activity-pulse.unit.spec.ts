@@ -2,7 +2,7 @@
  * @jest-environment jsdom
  */
 import type * as ClientModule from '../api/client';
-import type * as PulseModule from './conversation-pulse';
+import type * as PulseModule from './activity-pulse';
 
 type Client = typeof ClientModule;
 type Pulse = typeof PulseModule;
@@ -38,7 +38,7 @@ function refreshEndpoint(answerAfterMs: () => number | undefined) {
 /** Runs the pulse for `ms` of fake time (in a live conversation unless told); returns when activity was told. */
 async function pulseFor(ms: number, options: { inConversation?: () => boolean; inputs?: EventTarget } = {}) {
   const activity: number[] = [];
-  const stop = pulse.startConversationPulse(IDLE_SEC, {
+  const stop = pulse.startActivityPulse(IDLE_SEC, {
     ...(options.inputs ? { inputs: options.inputs } : {}),
     inConversation: async () => options.inConversation?.() ?? true,
     activity: () => activity.push(Date.now()),
@@ -63,12 +63,12 @@ function longestGap(times: readonly number[], start: number, end: number): numbe
   return gap;
 }
 
-describe('the conversation pulse', () => {
+describe('the activity pulse', () => {
   beforeEach(async () => {
     jest.useFakeTimers({ now: Date.parse('2026-12-07T08:00:00Z') });
     jest.resetModules();
     client = await import('../api/client');
-    pulse = await import('./conversation-pulse');
+    pulse = await import('./activity-pulse');
   });
   afterEach(() => {
     jest.useRealTimers();
