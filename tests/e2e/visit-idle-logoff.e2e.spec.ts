@@ -27,8 +27,12 @@ const DRIVER = join(__dirname, 'support', 'visit-idle-driver.ts');
         `conversation at ${result.conversationAtMs}, ` +
         `samples ${JSON.stringify(result.samples.map((s) => [s.sinceConversationMs, s.clinicianFrames, s.patientFrames]))}, ` +
         `told ${JSON.stringify(result.told.map((t) => `${t.what[0]}${t.atMs}`))}, left ${result.leftAtMs}, ` +
-        `alone ${result.aloneAtMs}\n`,
+        `alone ${result.aloneAtMs}, live sockets ${JSON.stringify(result.liveSockets)}\n`,
     );
+    if (result.logsWhenSignedOut)
+      process.stderr.write(
+        `visit-idle: signed out in the stretch; the services said:\n${result.logsWhenSignedOut}\n`,
+      );
   }, 310_000);
 
   afterAll(async () => {
@@ -48,6 +52,10 @@ const DRIVER = join(__dirname, 'support', 'visit-idle-driver.ts');
     expect(last!.sinceConversationMs).toBeGreaterThanOrEqual(2 * result.idleSec * 1000);
     expect(result.samples.map((s) => s.clinicianSignedIn)).not.toContain(false);
     expect(result.meAfterIdle).toBe(200);
+    // Every live channel of the page (the console's and the visit chat's) stayed open: the gateway signs an
+    // idle staff socket out on its own, and a signed-out chat goes quiet without a word.
+    expect(result.liveSockets.atConversation).toBeGreaterThanOrEqual(2);
+    expect(result.liveSockets.closedInStretch).toBe(0);
     // Both sides still live and still decoding the other's video at the end.
     expect(last).toMatchObject({ clinicianStatus: 'live', patientStatus: 'live' });
     const before = result.samples[result.samples.length - 2];

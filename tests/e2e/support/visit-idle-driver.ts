@@ -74,12 +74,20 @@ export interface VisitIdleResult {
     /** The clinician's video client after the sign-out. */
     readonly clinicianStatus: string;
   };
+  /**
+   * The clinician page's live-channel sockets (/api/ws: the console's and the visit chat's) open when the
+   * conversation began, and how many of them closed during the idle stretch (the gateway signs an idle staff
+   * socket out on its own).
+   */
+  readonly liveSockets: { readonly atConversation: number; readonly closedInStretch: number };
   /** Refreshes and live-channel activity the clinician's page sent by itself, ms after the last input. */
   readonly told: Array<{ what: 'refresh' | 'activity'; atMs: number }>;
   /** When the patient left, and when the clinician's page saw their feed go, ms after the last input. */
   readonly leftAtMs: number;
   readonly aloneAtMs: number;
   readonly totalMs: number;
+  /** The services' last log lines when a sample found the clinician signed out in the stretch (why it was). */
+  readonly logsWhenSignedOut?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -183,8 +191,14 @@ async function main(): Promise<VisitIdleResult> {
         if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/auth/refresh')
           told.push({ what: 'refresh', at: Date.now() });
       });
+      const sockets: Array<{ openedAt: number; closedAt?: number }> = [];
       clinician.on('websocket', (ws) => {
         if (!new URL(ws.url()).pathname.startsWith('/api/ws')) return;
+        const socket: { openedAt: number; closedAt?: number } = { openedAt: Date.now() };
+        sockets.push(socket);
+        ws.on('close', () => {
+          socket.closedAt = Date.now();
+        });
         ws.on('framesent', (f) => {
           if (typeof f.payload === 'string' && f.payload.includes('"activity"'))
             told.push({ what: 'activity', at: Date.now() });
@@ -221,13 +235,19 @@ async function main(): Promise<VisitIdleResult> {
 
       // Nobody touches either page for two idle timeouts of conversation (and a little more); look every ~3 s.
       const samples: IdleSample[] = [];
+      let logsWhenSignedOut: string | undefined;
       const idleUntil = conversationAt + 2 * IDLE_SEC * 1000 + 2000;
       for (let i = 0; i < 100 && atConversation.clinicianSignedIn && Date.now() < idleUntil; i++) {
         await sleep(Math.min(3000, Math.max(0, idleUntil - Date.now())));
         const x = await sample(clinician, patient, inputAt, conversationAt);
         samples.push(x);
-        if (!x.clinicianSignedIn) break; // signed out: nothing more to see
+        if (!x.clinicianSignedIn) {
+          // Signed out: nothing more to see but why (identity and the gateway say which clock, or a reuse).
+          logsWhenSignedOut = s.logs(25);
+          break;
+        }
       }
+      const stretchEnd = Date.now();
       const meAfterIdle = await meStatus(clinician);
       timings['idleStretch'] = Date.now() - inputAt;
       progress('idle stretch over');
@@ -274,10 +294,18 @@ async function main(): Promise<VisitIdleResult> {
         samples,
         meAfterIdle,
         afterPatientLeft: { remoteFeeds: alone.remoteFeeds, signedOut, notice, me, clinicianStatus },
+        liveSockets: {
+          atConversation: sockets.filter((x) => x.closedAt === undefined || x.closedAt > conversationAt)
+            .length,
+          closedInStretch: sockets.filter(
+            (x) => x.closedAt !== undefined && x.closedAt > conversationAt && x.closedAt <= stretchEnd,
+          ).length,
+        },
         told: told.map((x) => ({ what: x.what, atMs: x.at - inputAt })),
         leftAtMs: tLeft - inputAt,
         aloneAtMs: aloneAt - inputAt,
         totalMs: Date.now() - t0,
+        ...(logsWhenSignedOut === undefined ? {} : { logsWhenSignedOut }),
       };
     },
   );
