@@ -296,10 +296,12 @@ describe('a kill -9 between PatientErased and the key destruction', () => {
         ? true
         : undefined,
     );
-    // The key file is gone, a tombstone took its place.
-    expect(readdirSync(keyDir).filter((f) => f.endsWith('.json'))).toHaveLength(
-      before.filter((f) => f.endsWith('.json')).length - 1,
-    );
+    // The key file is gone, a tombstone took its place (destroy() writes the tombstone first, then overwrites
+    // and removes the file: wait for the removal too).
+    const keyFiles = () => readdirSync(keyDir).filter((f) => f.endsWith('.json')).length;
+    const left = before.filter((f) => f.endsWith('.json')).length - 1;
+    await eventually('the key file removed', () => keyFiles() === left);
+    expect(keyFiles()).toBe(left);
     expect(existsSync(keyDir)).toBe(true);
     const get = await failure(
       callUnary(
