@@ -1,6 +1,6 @@
 /**
  * A live conversation is activity; an unattended workstation is not. The whole stack in a private network
- * namespace with identity's and the gateway's idle timeouts shortened to 15 s (./support/visit-idle-driver.ts): a
+ * namespace with identity's and the gateway's idle timeouts shortened to 30 s (./support/visit-idle-driver.ts): a
  * clinician on the real staff app and an admitted patient are on video, and nobody touches anything for two idle
  * timeouts counted from the moment both see each other. The clinician stays signed in and the call stays live on both
  * sides. Then the patient leaves: the clinician, alone in the room and still untouched, is signed out for
