@@ -5,16 +5,15 @@
  */
 import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, lastRefreshAt, refreshSession } from '../api/client';
-import { startActivityPulse } from './activity-pulse';
-import { openLive, pageActivity, type LiveChannel } from '../live/live-channel';
+import { api, refreshSession } from '../api/client';
+import { openLive, type LiveChannel } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
 import { VisitScreen } from '../visit/visit-screen';
 import { consolePanels, visitPanels } from './panels';
 import { guarded, useSession, type StaffSession } from './session';
 import { timeOf } from './time';
-import type { Me, Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
+import type { Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
 
 const STATUS_LABELS: Readonly<Record<string, string>> = {
   open: 'Open',
@@ -402,16 +401,7 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
       onMessage: (m) => handler.current(m),
     });
     live.current = channel;
-    const stopPulse = startActivityPulse(session.me.idleTimeoutSec, {
-      inConversation: () => havenVisit.inConversation(),
-      // Every staff socket of the page: the visit chat's too, which the gateway would sign out on its own.
-      activity: pageActivity,
-      refresh: refreshSession,
-      lastRefreshAt,
-      idleTimeoutSec: () => api<Me>('GET', '/api/me').then((me) => me.idleTimeoutSec),
-    });
     return () => {
-      stopPulse();
       channel.close();
       live.current = null;
     };

@@ -171,10 +171,13 @@ export function StaffApp() {
   const me = screen.screen === 'home' ? screen.me : null;
   const session = useMemo<StaffSession | null>(() => (me ? { me, signedOut } : null), [me, signedOut]);
 
-  // Input on any signed-in screen is activity for both idle clocks (identity's moves only on a refresh).
+  // Input on any signed-in screen, and a live conversation in the console's visit, are activity for both idle
+  // clocks (identity's moves only on a refresh): one pulse for the page.
   useEffect(() => {
     if (!me) return undefined;
     return startActivityPulse(me.idleTimeoutSec, {
+      inConversation: () => havenVisit.inConversation(),
+      // Every staff socket of the page: the visit chat's too, which the gateway would sign out on its own.
       activity: pageActivity,
       refresh: refreshSession,
       lastRefreshAt,
