@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
 import { GCM } from './aes-gcm';
 import { PhiShreddedError } from './errors';
-import { writeSecretFile } from './secret-file';
+import { removeStaleSecretTemps, writeSecretFile } from './secret-file';
 import type { Kms, KmsContext, WrappedKey } from './kms';
 
 /** A patient's data key. `key` is a secret KeyObject: it never prints its material. */
@@ -78,6 +78,12 @@ interface Tombstone {
 function wrapContext(patientId: string, keyId: string): KmsContext {
   return { purpose: 'haven.patient-key.v1', patientId, keyId };
 }
+
+const exists = (path: string): Promise<boolean> =>
+  fs.access(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * A {@link PatientKeyStore} that keeps each patient key wrapped by the KMS in its own 0600 JSON file under
@@ -218,13 +224,8 @@ export class FilePatientKeyStore implements PatientKeyStore {
     });
   }
 
-  async #shredded(patientId: string): Promise<boolean> {
-    try {
-      await fs.access(this.#path(patientId, 'shredded'));
-      return true;
-    } catch {
-      return false;
-    }
+  #shredded(patientId: string): Promise<boolean> {
+    return exists(this.#path(patientId, 'shredded'));
   }
 
   async #load(patientId: string): Promise<PatientKey | undefined> {
@@ -309,15 +310,8 @@ export interface RewrapKeyStoreProgress {
 }
 
 const KEY_FILE = /^[0-9a-f]{64}\.json$/;
-/** A temporary file of writeSecretFile that a killed writer left (a wrapped key: removed once it is stale). */
-const STALE_TEMP = /^\.[0-9a-f]{64}\.json\.[0-9a-f]{12}\.tmp$/;
+/** How old a temporary key file a killed writer left must be before it is removed (a wrapped key). */
 const STALE_TEMP_MS = 60_000;
-
-const exists = (path: string): Promise<boolean> =>
-  fs.access(path).then(
-    () => true,
-    () => false,
-  );
 
 /**
  * Re-wraps every key file of a {@link FilePatientKeyStore} directory under `kms`'s current KEK (after a
@@ -333,11 +327,8 @@ const exists = (path: string): Promise<boolean> =>
 export async function rewrapKeyStore(options: RewrapKeyStoreOptions): Promise<RewrapKeyStoreProgress> {
   const { dir, kms } = options;
   const kekId = await kms.currentKekId();
+  await removeStaleSecretTemps(dir, KEY_FILE, STALE_TEMP_MS);
   const names = (await fs.readdir(dir)).sort();
-  for (const name of names.filter((n) => STALE_TEMP.test(n))) {
-    const stat = await fs.stat(join(dir, name)).catch(() => undefined);
-    if (stat && Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fs.rm(join(dir, name), { force: true });
-  }
   const store = new FilePatientKeyStore({ dir, kms });
   let rewrapped = 0;
   let alreadyCurrent = 0;

@@ -56,6 +56,19 @@ export async function writeSecretFile(
   return true;
 }
 
+/**
+ * Removes the temporary files that killed {@link writeSecretFile} calls left in `dir` for the files whose names
+ * match `names`, once they are older than `olderThanMs` (a younger one may belong to a write still running).
+ */
+export async function removeStaleSecretTemps(dir: string, names: RegExp, olderThanMs: number): Promise<void> {
+  for (const entry of await fs.readdir(dir)) {
+    const temp = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(entry);
+    if (!temp || !names.test(temp[1]!)) continue;
+    const stat = await fs.stat(join(dir, entry)).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > olderThanMs) await fs.rm(join(dir, entry), { force: true });
+  }
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await fs.open(dir, fsConstants.O_RDONLY);
   try {
