@@ -50,7 +50,8 @@ const shownIndexes = () =>
 
 const session: StaffSession = { me: { role: 'auditor' }, signedOut: () => undefined };
 
-async function mounted() {
+/** The ledger rendered for an auditor, its head answered; the first page of events is the caller's to answer. */
+async function renderedWithHead() {
   const server = slowServer();
   render(
     <SessionContext.Provider value={session}>
@@ -58,6 +59,11 @@ async function mounted() {
     </SessionContext.Provider>,
   );
   await server.answer('GET /api/audit/head', head);
+  return server;
+}
+
+async function mounted() {
+  const server = await renderedWithHead();
   await server.answer('GET /api/audit/events', page([entry(4), entry(3)], 't1'));
   expect(shownIndexes()).toEqual(['4', '3']);
   return server;
@@ -65,13 +71,7 @@ async function mounted() {
 
 describe('the auditor’s ledger', () => {
   it('shows who watched which recording: the viewer’s role and id, and the recording', async () => {
-    const server = slowServer();
-    render(
-      <SessionContext.Provider value={session}>
-        <Audit />
-      </SessionContext.Provider>,
-    );
-    await server.answer('GET /api/audit/head', head);
+    const server = await renderedWithHead();
     const viewed = {
       ...entry(5),
       type: 'recording.v1.RecordingViewed',
