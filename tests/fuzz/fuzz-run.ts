@@ -9,7 +9,8 @@
  *    UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED and the codes the RPC's (or its service's) proto comment
  *    names;
  *  - appends for rejected requests: a call answered with an error may leave only its refusal (AccessRefused,
- *    LoginFailed / AccountLocked, a refused PhiAccessed), found by the correlation id every call carries.
+ *    LoginFailed / AccountLocked, a failed passcode, a refused erasure, a refused PhiAccessed: REFUSAL_EVENTS),
+ *    found by the correlation id every call carries.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -52,11 +53,20 @@ const ALWAYS_ALLOWED = new Set([
 ]);
 const NEVER = new Set(['INTERNAL', 'UNKNOWN', 'DATA_LOSS']);
 const CODE_NAMES = Object.keys(grpc.status).filter((k) => Number.isNaN(Number(k)));
-/** What a rejected request may leave behind: its refusal. */
+/**
+ * What a rejected request may leave behind: its refusal. Besides the generic AccessRefused, the commands whose
+ * refusal is itself part of the record: a failed sign-in or passkey ceremony, a wrong passcode on any link, an
+ * erasure refused while the patient has a visit in progress or to come.
+ */
 const REFUSAL_EVENTS = new Set([
   'haven.security.v1.AccessRefused',
   'haven.identity.v1.LoginFailed',
   'haven.identity.v1.AccountLocked',
+  'haven.identity.v1.PasskeyCeremonyRefused',
+  'haven.scheduling.v1.PassCodeAttemptFailed',
+  'haven.scheduling.v1.GuestLinkPassCodeAttemptFailed',
+  'haven.scheduling.v1.MessagesLinkPasscodeFailed',
+  'haven.scheduling.v1.PatientErasureRefused',
 ]);
 
 /** The status codes each RPC's proto comment (and its service's) names, by full method path. */
