@@ -40,6 +40,12 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: IDENTITY_
             .filter((r) => r !== ''),
     )
     .pipe(z.array(z.enum(['admin', 'clinician', 'front_desk', 'auditor']))),
+  /**
+   * Refresh-token reuse grace, seconds: for this long after a rotation, the token it replaced may come back once
+   * (an answer lost on the way to the browser, two tabs refreshing at once) and rotates again instead of ending
+   * the session as reuse. 0 turns it off. Default 30 (at most 300).
+   */
+  HAVEN_REFRESH_REUSE_GRACE_SEC: z.coerce.number().int().min(0).max(300).default(30),
   /** Absolute session lifetime, seconds. Default 12 h. */
   HAVEN_SESSION_MAX_LIFETIME_SEC: seconds(43_200),
   /** Access token lifetime, seconds. Default 5 min. */

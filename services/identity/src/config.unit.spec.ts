@@ -11,6 +11,7 @@ describe('identity config', () => {
       HAVEN_ARGON2_PARALLELISM: 1,
       HAVEN_SESSION_IDLE_TIMEOUT_SEC: 900,
       HAVEN_SESSION_MAX_LIFETIME_SEC: 43200,
+      HAVEN_REFRESH_REUSE_GRACE_SEC: 30,
       HAVEN_PASSWORD_MAX_AGE_DAYS: 90,
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -21,6 +22,15 @@ describe('identity config', () => {
       /HAVEN_IDLE_TIMEOUT: unknown variable/,
     );
     expect(() => loadIdentityConfig({ HAVEN_ARGON2_MEMORY_KIB: '8' })).toThrow(/HAVEN_ARGON2_MEMORY_KIB/);
+  });
+  it('reads the refresh reuse grace: 0 turns it off, more than 5 minutes is refused', () => {
+    expect(loadIdentityConfig({ HAVEN_REFRESH_REUSE_GRACE_SEC: '0' }).HAVEN_REFRESH_REUSE_GRACE_SEC).toBe(0);
+    expect(() => loadIdentityConfig({ HAVEN_REFRESH_REUSE_GRACE_SEC: '301' })).toThrow(
+      /HAVEN_REFRESH_REUSE_GRACE_SEC/,
+    );
+    expect(() => loadIdentityConfig({ HAVEN_REFRESH_REUSE_GRACE_SEC: '-1' })).toThrow(
+      /HAVEN_REFRESH_REUSE_GRACE_SEC/,
+    );
   });
   it('reads the login throttles and the forwarder secret (never printing a short one back)', () => {
     expect(loadIdentityConfig({})).toMatchObject({

@@ -183,7 +183,7 @@ describe('IdentityApp', () => {
     await expect(login(PASSWORD, '10.9.9.10')).resolves.toBeDefined();
   });
 
-  it('rotates refresh tokens; reusing an old one ends the session', async () => {
+  it('rotates refresh tokens; reusing an old one after the 30 s grace ends the session', async () => {
     await activeUser();
     const first = await login();
     clock += 1000;
@@ -192,12 +192,29 @@ describe('IdentityApp', () => {
       correlationId: 'c',
     });
     expect(second.refreshToken).not.toBe(first.tokens.refreshToken);
+    clock += 30_000;
     await expect(
       app.sessions.refresh({ refreshToken: first.tokens.refreshToken, correlationId: 'c' }),
     ).rejects.toThrow(/reuse_detected/);
     await expect(
       app.sessions.refresh({ refreshToken: second.refreshToken, correlationId: 'c' }),
     ).rejects.toThrow(/ended/);
+  });
+
+  it('takes the token rotated away back once within the grace, with a fresh token', async () => {
+    await activeUser();
+    const first = await login();
+    const refresh = (refreshToken: string) => app.sessions.refresh({ refreshToken, correlationId: 'c' });
+    clock += 1000;
+    const lost = await refresh(first.tokens.refreshToken); // the answer never reaches the browser
+    clock += 29_000;
+    const again = await refresh(first.tokens.refreshToken);
+    expect(new Set([first.tokens.refreshToken, lost.refreshToken, again.refreshToken]).size).toBe(3);
+    const sid = first.sessionId;
+    expect(await app.sessions.sessionActive(sid)).toBe(true);
+    clock += 1000;
+    await expect(refresh(first.tokens.refreshToken)).rejects.toThrow(/reuse_detected/);
+    expect(await app.sessions.sessionActive(sid)).toBe(false);
   });
 
   it('ends an idle session on refresh', async () => {

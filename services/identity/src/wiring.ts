@@ -162,6 +162,7 @@ function identityPolicies(
     sessionPolicy: {
       idleTimeoutMs: (config.HAVEN_IDLE_TIMEOUT_SEC ?? config.HAVEN_SESSION_IDLE_TIMEOUT_SEC) * 1000,
       absoluteLifetimeMs: config.HAVEN_SESSION_MAX_LIFETIME_SEC * 1000,
+      refreshReuseGraceMs: config.HAVEN_REFRESH_REUSE_GRACE_SEC * 1000,
     },
     loginThrottle: loginThrottlePolicy(config),
     accessTokenTtlSec: config.HAVEN_ACCESS_TOKEN_TTL_SEC,

@@ -10,6 +10,7 @@ import { digestsEqual } from '../user/decide';
 import type { Role } from '../user/user';
 import {
   idleDeadline,
+  type ExistingSession,
   type SessionEndReason,
   type SessionEvent,
   type SessionPolicy,
@@ -117,6 +118,39 @@ function start(d: StartSession['data'], state: SessionState): SessionEvent[] {
   ];
 }
 
+/**
+ * What a presented refresh token is to an active session: the `current` one; the `previous` one (current
+ * immediately before the latest rotation) within the reuse grace; `reused` (rotated away: any older one, or the
+ * previous one after the grace); or `unknown` (never issued by this session).
+ *
+ * The grace is for answers that never reached the browser: identity rotated, but the gateway's deadline passed,
+ * the page aborted the request, the network dropped it, or two tabs refreshed with the same cookie at once. The
+ * browser still holds the token just rotated away; without a grace its next refresh would end the session as a
+ * stolen token's would. The grace use rotates again, and its evolve makes the token whose answer was lost the
+ * previous one, so the presented token is then two rotations old: **a second presentation of the same previous
+ * token, even within the grace, is reuse.** One grace use covers what the grace is for (one lost answer, one
+ * concurrent tab; the web app sends one refresh at a time and retries once), while letting the same old token
+ * mint fresh ones for the whole grace would hand a copied token a working session alongside the user's with no
+ * alarm. The grace counts from the latest rotation and a grace use never moves the absolute end.
+ *
+ * Every digest is compared in constant time, all of them whatever matches first.
+ */
+export function presentedToken(
+  state: ExistingSession,
+  presentedTokenHash: string,
+  now: number,
+  policy: Pick<SessionPolicy, 'refreshReuseGraceMs'>,
+): 'current' | 'previous' | 'reused' | 'unknown' {
+  const current = digestsEqual(state.currentTokenHash, presentedTokenHash);
+  const previous = state.previous !== null && digestsEqual(state.previous.tokenHash, presentedTokenHash);
+  const used = state.usedTokenHashes.reduce((seen, h) => digestsEqual(h, presentedTokenHash) || seen, false);
+  if (current) return 'current';
+  const graceMs = policy.refreshReuseGraceMs ?? 0;
+  if (previous && graceMs > 0 && state.previous !== null && now < state.previous.rotatedAt + graceMs)
+    return 'previous';
+  return previous || used ? 'reused' : 'unknown';
+}
+
 function refresh(d: RefreshSession['data'], state: SessionState): SessionEvent[] {
   if (state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
   if (state.status === 'ended') throw new UnauthenticatedError('session has ended');
@@ -126,9 +160,9 @@ function refresh(d: RefreshSession['data'], state: SessionState): SessionEvent[]
       data: { sessionId: state.sessionId, userId: state.userId, reason, at: iso(d.now) },
     },
   ];
-  if (state.usedTokenHashes.some((h) => digestsEqual(h, d.presentedTokenHash))) return end('reuse_detected');
-  if (!digestsEqual(state.currentTokenHash, d.presentedTokenHash))
-    throw new UnauthenticatedError('invalid refresh token');
+  const presented = presentedToken(state, d.presentedTokenHash, d.now, d.policy);
+  if (presented === 'reused') return end('reuse_detected');
+  if (presented === 'unknown') throw new UnauthenticatedError('invalid refresh token');
   if (d.now >= state.absoluteExpiresAt) return end('absolute');
   if (d.now >= idleDeadline(state, d.policy)) return end('idle');
   if (!d.userActive) return end('revoked');
@@ -141,6 +175,7 @@ function refresh(d: RefreshSession['data'], state: SessionState): SessionEvent[]
         generation: state.generation + 1,
         refreshTokenHash: d.newTokenHash,
         idleExpiresAt: iso(Math.min(d.now + d.policy.idleTimeoutMs, state.absoluteExpiresAt)),
+        graceUsed: presented === 'previous',
         at: iso(d.now),
       },
     },

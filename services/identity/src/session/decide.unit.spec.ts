@@ -16,7 +16,13 @@ const spec = deciderSpec<SessionCommand, SessionEvent, SessionState>({
 });
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
-const policy: SessionPolicy = { idleTimeoutMs: 15 * 60_000, absoluteLifetimeMs: 12 * 3_600_000 };
+/** The reuse grace of these specs: 30 s, the deployment default. */
+const GRACE_MS = 30_000;
+const policy: SessionPolicy = {
+  idleTimeoutMs: 15 * 60_000,
+  absoluteLifetimeMs: 12 * 3_600_000,
+  refreshReuseGraceMs: GRACE_MS,
+};
 const H = (c: string) => c.repeat(64);
 const started: SessionEvent = {
   type: 'SessionStarted',
@@ -38,6 +44,7 @@ const refreshed: SessionEvent = {
     generation: 1,
     refreshTokenHash: H('b'),
     idleExpiresAt: iso(T0 + 60_000 + 15 * 60_000),
+    graceUsed: false,
     at: iso(T0 + 60_000),
   },
 };
@@ -46,10 +53,32 @@ const refresh = (
   now: number,
   userActive = true,
   newTokenHash = H('c'),
+  grace = GRACE_MS,
 ): SessionCommand => ({
   type: 'RefreshSession',
-  data: { presentedTokenHash: presented, newTokenHash, userActive, policy, now },
+  data: {
+    presentedTokenHash: presented,
+    newTokenHash,
+    userActive,
+    policy: { ...policy, refreshReuseGraceMs: grace },
+    now,
+  },
 });
+/** The TokenRefreshed of generation `generation` at `at`, to token `hash`. */
+const rotated = (generation: number, hash: string, at: number, graceUsed: boolean): SessionEvent => ({
+  type: 'TokenRefreshed',
+  data: {
+    sessionId: 's1',
+    userId: 'u1',
+    generation,
+    refreshTokenHash: hash,
+    idleExpiresAt: iso(at + 15 * 60_000),
+    graceUsed,
+    at: iso(at),
+  },
+});
+/** When the token b replaced a (T0 + 1 min). */
+const ROTATED_AT = T0 + 60_000;
 const ended = (reason: string, at: number): SessionEvent =>
   ({ type: 'SessionEnded', data: { sessionId: 's1', userId: 'u1', reason, at: iso(at) } }) as SessionEvent;
 
@@ -78,12 +107,12 @@ describe('Session decider', () => {
         .when(refresh(H('a'), T0 + 60_000, true, H('b')))
         .then([refreshed]);
     });
-    it('ends the session when a rotated-away token is presented again (reuse detection)', () => {
+    it('ends the session when a rotated-away token is presented again after the grace (reuse detection)', () => {
       const events = spec
         .given([started, refreshed])
-        .when(refresh(H('a'), T0 + 120_000))
+        .when(refresh(H('a'), ROTATED_AT + GRACE_MS))
         .events();
-      expect(events).toEqual([ended('reuse_detected', T0 + 120_000)]);
+      expect(events).toEqual([ended('reuse_detected', ROTATED_AT + GRACE_MS)]);
       expect(endsSession(events)).toBeDefined();
     });
     it('ends the session after the idle timeout', () => {
@@ -117,6 +146,135 @@ describe('Session decider', () => {
         .given([started, ended('logout', T0 + 10)])
         .when(refresh(H('a'), T0 + 1000))
         .thenThrows(UnauthenticatedError, /ended/);
+    });
+  });
+
+  describe('when the token current before the latest rotation comes back (its answer was lost, two tabs)', () => {
+    it('rotates again within the grace, saying the grace was used', () => {
+      spec
+        .given([started, refreshed])
+        .when(refresh(H('a'), ROTATED_AT + GRACE_MS - 1))
+        .then([rotated(2, H('c'), ROTATED_AT + GRACE_MS - 1, true)]);
+    });
+    it('makes the token whose answer was lost the previous one: it too comes back once within the grace', () => {
+      // Two tabs: one got b, the other c; the browser keeps whichever answer came last.
+      const graceUse = rotated(2, H('c'), ROTATED_AT + 1000, true);
+      spec
+        .given([started, refreshed, graceUse])
+        .when(refresh(H('b'), ROTATED_AT + 2000, true, H('d')))
+        .then([rotated(3, H('d'), ROTATED_AT + 2000, true)]);
+      // c, current, rotates as usual.
+      spec
+        .given([started, refreshed, graceUse])
+        .when(refresh(H('c'), ROTATED_AT + 2000, true, H('d')))
+        .then([rotated(3, H('d'), ROTATED_AT + 2000, false)]);
+    });
+    it('ends the session when the previous token comes back a second time, even within the grace', () => {
+      spec
+        .given([started, refreshed, rotated(2, H('c'), ROTATED_AT + 1000, true)])
+        .when(refresh(H('a'), ROTATED_AT + 2000, true, H('d')))
+        .then([ended('reuse_detected', ROTATED_AT + 2000)]);
+    });
+    it('ends the session when a token two rotations old comes back, however soon', () => {
+      spec
+        .given([started, refreshed, rotated(2, H('c'), ROTATED_AT + 1000, false)])
+        .when(refresh(H('a'), ROTATED_AT + 1001, true, H('d')))
+        .then([ended('reuse_detected', ROTATED_AT + 1001)]);
+    });
+    it('counts the grace from the latest rotation: the token it replaced ends the session from then on', () => {
+      const graceUse = rotated(2, H('c'), ROTATED_AT + 1000, true);
+      spec
+        .given([started, refreshed, graceUse])
+        .when(refresh(H('b'), ROTATED_AT + 1000 + GRACE_MS - 1, true, H('d')))
+        .then([rotated(3, H('d'), ROTATED_AT + 1000 + GRACE_MS - 1, true)]);
+      spec
+        .given([started, refreshed, graceUse])
+        .when(refresh(H('b'), ROTATED_AT + 1000 + GRACE_MS, true, H('d')))
+        .then([ended('reuse_detected', ROTATED_AT + 1000 + GRACE_MS)]);
+    });
+    it('has no grace when it is 0 (or not set)', () => {
+      spec
+        .given([started, refreshed])
+        .when(refresh(H('a'), ROTATED_AT + 1, true, H('c'), 0))
+        .then([ended('reuse_detected', ROTATED_AT + 1)]);
+      spec
+        .given([started, refreshed])
+        .when({
+          type: 'RefreshSession',
+          data: {
+            presentedTokenHash: H('a'),
+            newTokenHash: H('c'),
+            userActive: true,
+            policy: { idleTimeoutMs: policy.idleTimeoutMs, absoluteLifetimeMs: policy.absoluteLifetimeMs },
+            now: ROTATED_AT + 1,
+          },
+        })
+        .then([ended('reuse_detected', ROTATED_AT + 1)]);
+    });
+    it('gives no grace to the first token of a session that never rotated (there is no previous token)', () => {
+      spec
+        .given([started])
+        .when(refresh(H('b'), T0 + 1))
+        .thenThrows(UnauthenticatedError, /invalid refresh token/);
+    });
+    it('never extends the absolute lifetime: the grace use ends a session past it, saying absolute', () => {
+      const late = T0 + 12 * 3_600_000 - 10_000;
+      const lateRotation = rotated(1, H('b'), late, false);
+      spec
+        .given([started, lateRotation])
+        .when(refresh(H('a'), late + 10_000))
+        .then([ended('absolute', late + 10_000)]);
+      // Just before it, the new idle deadline stops at the absolute end.
+      const events = spec
+        .given([started, lateRotation])
+        .when(refresh(H('a'), late + 5000))
+        .events();
+      expect(events).toEqual([
+        {
+          type: 'TokenRefreshed',
+          data: expect.objectContaining({
+            graceUsed: true,
+            idleExpiresAt: iso(T0 + 12 * 3_600_000),
+          }) as unknown,
+        },
+      ]);
+    });
+    it('never revives an ended session, nor keeps a deactivated user in', () => {
+      spec
+        .given([started, refreshed, ended('logout', ROTATED_AT + 100)])
+        .when(refresh(H('a'), ROTATED_AT + 200))
+        .thenThrows(UnauthenticatedError, /ended/);
+      spec
+        .given([started, refreshed, ended('reuse_detected', ROTATED_AT + 100)])
+        .when(refresh(H('b'), ROTATED_AT + 200))
+        .thenThrows(UnauthenticatedError, /ended/);
+      spec
+        .given([started, refreshed])
+        .when(refresh(H('a'), ROTATED_AT + 200, false))
+        .then([ended('revoked', ROTATED_AT + 200)]);
+    });
+    it('refuses a grace use of a session idle past its deadline, saying idle', () => {
+      spec
+        .given([started, refreshed])
+        .when({
+          type: 'RefreshSession',
+          data: {
+            presentedTokenHash: H('a'),
+            newTokenHash: H('c'),
+            userActive: true,
+            policy: { ...policy, idleTimeoutMs: 10_000 },
+            now: ROTATED_AT + 10_000,
+          },
+        })
+        .then([ended('idle', ROTATED_AT + 10_000)]);
+    });
+    it('records no token material beyond the new digest', () => {
+      const [event] = spec
+        .given([started, refreshed])
+        .when(refresh(H('a'), ROTATED_AT + 1000))
+        .events();
+      expect(JSON.stringify(event)).not.toContain(H('a'));
+      expect(JSON.stringify(event)).not.toContain(H('b'));
     });
   });
 

@@ -221,9 +221,10 @@ export class SessionService {
   }
 
   /**
-   * Rotates the refresh token. Presenting an already-rotated token ends the session
-   * (reuse detection); idle/absolute expiry and inactive users end it too. All of these answer
-   * UnauthenticatedError after the SessionEnded event is stored.
+   * Rotates the refresh token. Presenting an already-rotated token ends the session (reuse detection), except the
+   * token current before the latest rotation, once, within the reuse grace (its answer was lost, or two tabs
+   * refreshed at once: see decide.ts `presentedToken`); idle/absolute expiry and inactive users end it too. All of
+   * these answer UnauthenticatedError after the SessionEnded event is stored.
    */
   async refresh(input: { refreshToken: string; correlationId: string }): Promise<TokenSetView> {
     const { store } = this.deps;
@@ -267,6 +268,9 @@ export class SessionService {
       this.deps.logger?.info({ sessionId: parsed.sessionId, reason }, 'session ended on refresh');
       throw new UnauthenticatedError(`session ended (${reason})`);
     }
+    const refreshed = result.events.find((e) => e.type === 'TokenRefreshed');
+    if (refreshed?.type === 'TokenRefreshed' && refreshed.data.graceUsed === true)
+      this.deps.logger?.info({ sessionId: parsed.sessionId }, 'refresh token reused within the grace');
     return this.tokenSet(user, result.state, next.token, now);
   }
 

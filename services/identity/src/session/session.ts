@@ -26,11 +26,19 @@ export interface SessionPolicy {
    * idle then keeps at least the new timeout from this moment (see {@link idleDeadline}).
    */
   readonly idleTimeoutSince?: number;
+  /**
+   * The refresh-token reuse grace, ms: for this long after a rotation, the token it replaced may come back once
+   * (its answer was lost, or two tabs refreshed with it at once) and rotates again instead of ending the session
+   * as reuse (decide.ts `presentedToken`, docs/adr/0021-refresh-reuse-grace.md). Absent or 0: no grace.
+   * Default 30 s (HAVEN_REFRESH_REUSE_GRACE_SEC).
+   */
+  readonly refreshReuseGraceMs?: number;
 }
 
 export const DEFAULT_SESSION_POLICY: SessionPolicy = Object.freeze({
   idleTimeoutMs: 15 * 60_000,
   absoluteLifetimeMs: 12 * 3_600_000,
+  refreshReuseGraceMs: 30_000,
 });
 
 /** `identity.session-<sid>`. */
@@ -60,6 +68,11 @@ export type TokenRefreshed = {
     generation: number;
     refreshTokenHash: string;
     idleExpiresAt: string;
+    /**
+     * The presented token was the one current before the latest rotation, within the reuse grace (not the current
+     * one). Absent in events written before the grace existed (false).
+     */
+    graceUsed?: boolean;
     at: string;
   };
 };
@@ -84,8 +97,13 @@ export interface ExistingSession {
   readonly role: Role;
   readonly generation: number;
   readonly currentTokenHash: string;
-  /** Digests of refresh tokens already rotated away; presenting one is reuse. */
+  /** Digests of refresh tokens already rotated away; presenting one is reuse (but see `previous`). */
   readonly usedTokenHashes: readonly string[];
+  /**
+   * The token current immediately before the latest rotation, and when that rotation happened: within the reuse
+   * grace it may come back once (decide.ts `presentedToken`). Null until the first rotation.
+   */
+  readonly previous: { readonly tokenHash: string; readonly rotatedAt: number } | null;
   /** The deadline written with the last start or refresh (under the idle timeout in force then). */
   readonly idleExpiresAt: number;
   /** The last start or refresh: the idle timeout in force now counts from here ({@link idleDeadline}). */
@@ -110,6 +128,7 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
       generation: 0,
       currentTokenHash: d.refreshTokenHash,
       usedTokenHashes: [],
+      previous: null,
       idleExpiresAt: Date.parse(d.idleExpiresAt),
       lastActivityAt: Date.parse(d.at),
       absoluteExpiresAt: Date.parse(d.absoluteExpiresAt),
@@ -124,6 +143,9 @@ export function evolveSession(state: SessionState, event: SessionEvent): Session
         ...state,
         generation: event.data.generation,
         usedTokenHashes: [...state.usedTokenHashes, state.currentTokenHash],
+        // After a grace use too: the token whose answer was lost is now the one before the latest rotation (two
+        // tabs: the browser may keep either answer), and the token presented is two rotations old.
+        previous: { tokenHash: state.currentTokenHash, rotatedAt: Date.parse(event.data.at) },
         currentTokenHash: event.data.refreshTokenHash,
         idleExpiresAt: Date.parse(event.data.idleExpiresAt),
         lastActivityAt: Date.parse(event.data.at),
