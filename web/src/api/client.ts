@@ -40,7 +40,7 @@ export function csrfToken(): string {
 /** The HTTP methods the gateway's API uses. */
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-async function send<T>(method: Method, path: string, body?: unknown): Promise<T> {
+async function send<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') {
     headers['content-type'] = 'application/json';
@@ -53,13 +53,16 @@ async function send<T>(method: Method, path: string, body?: unknown): Promise<T>
       headers,
       credentials: 'same-origin',
       ...(method === 'GET' ? {} : { body: JSON.stringify(body ?? {}) }),
+      ...(signal ? { signal } : {}),
     });
   } catch (cause) {
-    throw new ApiError(
-      0,
-      { error: { code: 'NETWORK', message: 'Cannot reach Haven. Check your connection.' } },
-      { cause },
-    );
+    throw signal?.aborted
+      ? new ApiError(0, { error: { code: 'TIMEOUT', message: 'Haven did not answer in time.' } }, { cause })
+      : new ApiError(
+          0,
+          { error: { code: 'NETWORK', message: 'Cannot reach Haven. Check your connection.' } },
+          { cause },
+        );
   }
   if (res.status === 204) return null as T;
   const data: unknown = await res.json().catch(() => null);
@@ -67,8 +70,46 @@ async function send<T>(method: Method, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
+/**
+ * How long the page waits for a refresh's answer before it gives that refresh up, ms. Identity may have rotated
+ * the refresh token already (the answer was lost); the next try presents the old one, which identity takes back
+ * once within its reuse grace (HAVEN_REFRESH_REUSE_GRACE_SEC, 30 s by default: longer than this).
+ */
+export const REFRESH_TIMEOUT_MS = 10_000;
+
 let refreshing: Promise<unknown> | null = null;
 let refreshedAt = 0;
+
+/** One POST /api/auth/refresh, aborted after {@link REFRESH_TIMEOUT_MS} (rejects with ApiError `TIMEOUT`). */
+async function refreshOnce(): Promise<unknown> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REFRESH_TIMEOUT_MS);
+  try {
+    return await send('POST', '/api/auth/refresh', {}, controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A failure worth one more try: no answer (network, timeout) or the gateway's or identity's 5xx; never a 4xx. */
+function retryable(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 0 || err.status >= 500);
+}
+
+/** A refresh and, when it failed in a {@link retryable} way, one more at once; one at a time. */
+async function refreshWithRetry(): Promise<unknown> {
+  let sentAt = Date.now();
+  let answer: unknown;
+  try {
+    answer = await refreshOnce();
+  } catch (err) {
+    if (!retryable(err)) throw err;
+    sentAt = Date.now();
+    answer = await refreshOnce();
+  }
+  refreshedAt = sentAt;
+  return answer;
+}
 
 /**
  * When this page sent the last refresh that succeeded (ms since the epoch; 0 when never): identity's idle clock
@@ -80,20 +121,16 @@ export function lastRefreshAt(): number {
 
 /**
  * Refreshes the session's tokens with the refresh cookie (POST /api/auth/refresh), which also tells identity the
- * user is active. Calls made while one is under way share it: the refresh token rotates, and presenting a rotated
- * one again ends the session as a stolen token would. Rejects with ApiError.
+ * user is active. A refresh unanswered after {@link REFRESH_TIMEOUT_MS}, a network error or a 5xx is tried once
+ * more at once; a 4xx (401: the session is over) is not. Calls made while one is under way share it: the refresh
+ * token rotates, and identity takes a rotated one back only once, within a short grace; beyond that, presenting
+ * it again ends the session as a stolen token would. Rejects with ApiError (`TIMEOUT` when nothing answered).
  */
 export function refreshSession(): Promise<unknown> {
   if (refreshing) return refreshing;
-  const sentAt = Date.now();
-  refreshing = send('POST', '/api/auth/refresh', {})
-    .then((r) => {
-      refreshedAt = sentAt;
-      return r;
-    })
-    .finally(() => {
-      refreshing = null;
-    });
+  refreshing = refreshWithRetry().finally(() => {
+    refreshing = null;
+  });
   return refreshing;
 }
 

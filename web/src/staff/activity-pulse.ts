@@ -52,7 +52,9 @@ export function pulsePeriodMs(idleTimeoutSec: number | undefined): number {
  * a look at the timeout that takes long (a loaded gateway, a stalled connection) holds neither the live channel's
  * activity nor the next sample, and a refresh is due again a third of the timeout after the last one was *sent*
  * (identity's clock moved somewhere between sending and the answer, so the answer's time would flatter it). One
- * refresh at a time: the refresh token rotates, and presenting the one being rotated again would end the session.
+ * refresh at a time: the refresh token rotates, and identity takes the one being rotated back only once, within a
+ * short grace. A refresh that does not answer is given up after REFRESH_TIMEOUT_MS and tried once more
+ * (`refreshSession`), so a hung one holds the next ones back for seconds, not for good.
  */
 export function startActivityPulse(idleTimeoutSec: number | undefined, ports: PulsePorts): () => void {
   const now = ports.now ?? Date.now;
