@@ -152,6 +152,7 @@ export {
 } from './idempotency';
 export type { IdempotencyKey } from './idempotency';
 export { JWKS_PATH, startJwksServer } from './jwks-server';
+export { listening } from './listening';
 export { decodePageToken, encodePageToken, isPageKeyPair, isPageOffset } from './page-token';
 export type { PagePosition } from './page-token';
 export type { JwksServer, JwksServerOptions } from './jwks-server';

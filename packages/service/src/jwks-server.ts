@@ -4,8 +4,8 @@
  * `/healthz`. Plain HTTP: the keys are public, and verifiers reach it inside the cluster.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
+import { listening } from './listening';
 import type { Logger } from './logger';
 
 /** Path of the key set. */
@@ -66,14 +66,7 @@ export async function startJwksServer(options: JwksServerOptions): Promise<JwksS
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listening(server, options.port, options.host ?? '0.0.0.0');
   options.logger?.info({ port }, 'JWKS served over HTTP');
   const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
   return {

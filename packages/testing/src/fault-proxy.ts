@@ -15,6 +15,7 @@
  *   await proxy.close();
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { listening } from '@haven/service';
 
 /** The faults in force; every field optional in {@link FaultProxy.set}. */
 export interface Faults {
@@ -184,12 +185,7 @@ export async function startFaultProxy(options: {
     upstream.on('error', end);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: options.port ?? 0 }, () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('fault proxy: no port');
+  const port = await listening(server, options.port ?? 0, '127.0.0.1');
 
   const schedule = (): void => {
     if (resetTimer) clearInterval(resetTimer);
@@ -203,7 +199,7 @@ export async function startFaultProxy(options: {
   };
 
   const proxy: FaultProxy = {
-    port: address.port,
+    port,
     stats,
     set(next) {
       const wasBlackhole = faults.blackhole;

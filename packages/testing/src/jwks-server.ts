@@ -3,6 +3,7 @@
  * scheduling services do, so services under test verify tokens against it exactly as in production.
  */
 import { createServer } from 'node:http';
+import { listening } from '@haven/service';
 
 /** A running key-set server. */
 export interface JwksServer {
@@ -19,8 +20,7 @@ export async function serveJwks(jwks: object | ((path: string) => object)): Prom
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(typeof jwks === 'function' ? jwks(req.url ?? '/') : jwks));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const origin = `http://127.0.0.1:${await listening(server, 0, '127.0.0.1')}`;
   return {
     origin,
     url: `${origin}/.well-known/jwks.json`,

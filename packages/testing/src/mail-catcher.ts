@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { listening } from '@haven/service';
 
 /** One accepted message. */
 export interface CaughtMail {
@@ -124,10 +125,7 @@ async function servePage(host: string, port: number, caught: readonly CaughtMail
     });
     res.end(page(caught));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listening(server, port, host);
   return server;
 }
 
@@ -201,11 +199,7 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
   if (options.tls && options.auth === undefined) serverOptions.authOptional = true;
   const smtp = new SMTPServer(serverOptions);
   smtp.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    smtp.server.once('error', reject);
-    smtp.listen(options.port ?? 0, host, () => resolve());
-  });
-  const port = (smtp.server.address() as AddressInfo).port;
+  const port = await listening(smtp.server, options.port ?? 0, host);
   const http = options.httpPort !== undefined ? await servePage(host, options.httpPort, caught) : undefined;
   const pageUrl = http ? `http://${host}:${(http.address() as AddressInfo).port}/` : undefined;
   return {

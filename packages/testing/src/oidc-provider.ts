@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener } from 'node:http';
+import { listening } from '@haven/service';
 import { freePort } from './ports';
 
 /** A staff member as the test IdP knows them (`sub` is also the login name on its login page). */
@@ -125,10 +126,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
     },
   });
   const server = createServer(provider.callback() as RequestListener);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
+  await listening(server, port, '127.0.0.1');
   return {
     issuer,
     port,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { eventually } from '@haven/testing';
-import type { AccessRefusal } from '@haven/service';
+import { listening, type AccessRefusal } from '@haven/service';
 import { AUDITOR, FRONT_DESK, startTestBackend } from '../test/backend';
 import type { TestBackend } from '../test/backend';
 import { CookieJar, startTestGateway } from '../test/gateway';
@@ -11,9 +11,7 @@ import type { TestGateway } from '../test/gateway';
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {
   const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listening(server, 0, '127.0.0.1');
   await new Promise<void>((res) => server.close(() => res()));
   return port;
 }

@@ -1,7 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import { ConsumerHealth, HavenStream } from '@haven/eventstore';
@@ -16,6 +15,7 @@ import {
   loadSsoConfig,
   awaitNatsAtStart,
   installSignalHandlers,
+  listening,
   mutualTlsOf,
   natsCredentialsOf,
   serializeError,
@@ -98,11 +98,7 @@ function createTokenVerifier(
 async function listen(server: Server, config: GatewayConfig, logger: Logger): Promise<void> {
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.HAVEN_HTTP_PORT, config.HAVEN_HTTP_HOST, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listening(server, config.HAVEN_HTTP_PORT, config.HAVEN_HTTP_HOST);
   logger.info(
     { port, host: config.HAVEN_HTTP_HOST, cookieSecure: config.HAVEN_COOKIE_SECURE },
     'gateway listening',

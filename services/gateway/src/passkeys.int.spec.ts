@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { NatsConnection } from 'nats';
 import { identity, passkeys, scheduling } from '@haven/proto';
-import { createVerifierFromConfig } from '@haven/service';
+import { createVerifierFromConfig, listening } from '@haven/service';
 import { launchStack, readEventLog, SoftAuthenticator } from '@haven/testing';
 import { CookieJar, captureLogs, WEB_ROOT } from '../test/gateway';
 import { inviteUser, STACK_PASSWORD } from '../test/stack';
@@ -54,7 +54,7 @@ async function startPasskeyGateway(identityEnv: Record<string, string>) {
     }),
   );
   const port = launched.ports.gateway.http!;
-  await new Promise<void>((res) => server.listen(port, '127.0.0.1', () => res()));
+  await listening(server, port, '127.0.0.1');
   return {
     launched,
     logs,

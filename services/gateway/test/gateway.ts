@@ -4,13 +4,12 @@
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { WebSocket } from 'ws';
 import { identity, scheduling } from '@haven/proto';
-import { createLogger } from '@haven/service';
+import { createLogger, listening } from '@haven/service';
 import { eventually } from '@haven/testing';
 import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from '../src/app';
@@ -62,11 +61,7 @@ export async function startTestGateway(options: {
     ...(options.refusals ? { refusals: options.refusals } : {}),
   });
   const server: Server = createServer(app);
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => res());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listening(server, 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}`,
     logs,

@@ -7,14 +7,13 @@
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { EventBus } from '@haven/bus';
 import { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
 import { JetStreamEventStore, type EventStore, type PositionedEvent } from '@haven/eventstore';
-import { RevocationFeed, createVerifierFromConfig, type ClinicSettingsFeed } from '@haven/service';
+import { RevocationFeed, createVerifierFromConfig, listening, type ClinicSettingsFeed } from '@haven/service';
 import { launchStack, runIdentityCli, TEST_IDENTITY_ENV } from '@haven/testing';
 import type { LaunchedStack, NatsServerHandle } from '@haven/testing';
 import { createGatewayApp, type GatewayAppConfig } from '../src/app';
@@ -130,14 +129,6 @@ async function stopParts(parts: StackParts): Promise<void> {
 async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
-}
-
-async function listenOn(server: Server, port: number): Promise<number> {
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(port, '127.0.0.1', () => res());
-  });
-  return (server.address() as AddressInfo).port;
 }
 
 /** The services as child processes; the gateway runs here, on the port the stack reserved for it. */
@@ -262,13 +253,13 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
       createGatewayApp({ clients, logger, tokenVerifier, config: gatewayConfig(overrides) }),
     );
     parts.extraServers.push(extra);
-    return `http://127.0.0.1:${await listenOn(extra, 0)}`;
+    return `http://127.0.0.1:${await listening(extra, 0, '127.0.0.1')}`;
   };
   const bus = (parts.bus = await EventBus.connect({ ...nats.client('gateway'), name: 'gateway-test' }));
   parts.subscription = await subscribeHubFeeds(bus, hub, {
     durable: `gateway-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
   });
-  const port = await listenOn(server, launched.ports.gateway.http!);
+  const port = await listening(server, launched.ports.gateway.http!, '127.0.0.1');
   return { url: `http://127.0.0.1:${port}`, hub, logs, startGateway };
 }
 

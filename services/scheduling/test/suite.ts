@@ -5,14 +5,13 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { clientCallMetadata, createLogger, type Logger } from '@haven/service';
+import { clientCallMetadata, createLogger, listening, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
 import {
   serveJwks,
@@ -134,11 +133,11 @@ export async function startSmsGatewayStandIn(token: string): Promise<SmsGatewayS
       res.writeHead(202).end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listening(server, 0, '127.0.0.1');
   return {
     sent,
     env: {
-      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/send`,
+      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${port}/send`,
       HAVEN_SMS_WEBHOOK_TOKEN: token,
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { createLogger } from '@haven/service';
+import { createLogger, listening } from '@haven/service';
 import { MediaRelay } from '../../../services/gateway/src/media-ws';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -211,14 +211,9 @@ export async function startVisitPages(sessionMediaUrl: string): Promise<VisitPag
     sessionMediaUrl,
     logger: createLogger({ service: 'visit-pages', level: 'silent' }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('visit pages server has no port');
+  const port = await listening(server, 0, '127.0.0.1');
   return {
-    url: `http://127.0.0.1:${addr.port}`,
+    url: `http://127.0.0.1:${port}`,
     setMedia: (key, answer) => media.set(key, answer),
     setLeave: (key, action) => leave.set(key, action),
     csrf,

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { listening } from '@haven/service';
 
 /** Browser janus.js from the libjs-janus-gateway package. */
 export const JANUS_JS_PATH = '/usr/share/javascript/janus-gateway/janus.js';
@@ -37,14 +38,9 @@ export async function startStaticServer(): Promise<StaticServer> {
       .writeHead(200, { 'content-type': entry.type, 'cache-control': 'no-store' })
       .end(readFileSync(entry.file));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('static server has no port');
+  const port = await listening(server, 0, '127.0.0.1');
   return {
-    url: `http://127.0.0.1:${addr.port}`,
+    url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@haven/service';
+import { listening, type Logger } from '@haven/service';
 import { videoRoomMediaEvents, type VideoRoomMediaEvent } from './janus-events';
 
 /** Options of {@link startJanusEventsServer}. */
@@ -115,7 +115,7 @@ export async function startJanusEventsServer(options: JanusEventsServerOptions):
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   });
-  await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve));
+  await listening(server, options.port, options.host);
   return {
     server,
     drained: () => mediaQueue,
