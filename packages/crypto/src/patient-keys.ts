@@ -85,6 +85,42 @@ const exists = (path: string): Promise<boolean> =>
     () => false,
   );
 
+/** The name of a subject's file (SHA-256 of its id), with `extension`: its key (`json`) or its tombstone. */
+function fileNameOf(patientId: string, extension: 'json' | 'shredded'): string {
+  return `${createHash('sha256').update(patientId, 'utf8').digest('hex')}.${extension}`;
+}
+
+/**
+ * Reads and checks the key file `name` of `dir`: the store's format, and the subject its name is derived from.
+ * Resolves undefined when there is none. `label` names it in errors. Throws PreconditionError when the file
+ * is not JSON or not a valid key file of this store (another format, or moved from another subject's name).
+ */
+async function readKeyFile(dir: string, name: string, label: string): Promise<KeyFile | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(join(dir, name), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let doc: KeyFile;
+  try {
+    doc = JSON.parse(text) as KeyFile;
+  } catch {
+    throw new PreconditionError(`key file ${label} is not valid JSON`);
+  }
+  if (
+    doc.format !== 'haven.patient-key.v1' ||
+    typeof doc.patientId !== 'string' ||
+    typeof doc.keyId !== 'string' ||
+    typeof doc.wrapped?.kekId !== 'string' ||
+    fileNameOf(doc.patientId, 'json') !== name
+  ) {
+    throw new PreconditionError(`key file ${label} is not a valid key file of this store`);
+  }
+  return doc;
+}
+
 /**
  * A {@link PatientKeyStore} that keeps each patient key wrapped by the KMS in its own 0600 JSON file under
  * a 0700 directory (file name = SHA-256 of the patient id). `destroy` overwrites the file with random
@@ -205,8 +241,7 @@ export class FilePatientKeyStore implements PatientKeyStore {
   }
 
   #path(patientId: string, kind: 'key' | 'shredded'): string {
-    const name = createHash('sha256').update(patientId, 'utf8').digest('hex');
-    return join(this.#dir, `${name}.${kind === 'key' ? 'json' : 'shredded'}`);
+    return join(this.#dir, fileNameOf(patientId, kind === 'key' ? 'json' : 'shredded'));
   }
 
   async #ensureDir(): Promise<void> {
@@ -231,26 +266,8 @@ export class FilePatientKeyStore implements PatientKeyStore {
   async #load(patientId: string): Promise<PatientKey | undefined> {
     await this.#ensureDir();
     if (await this.#shredded(patientId)) throw new PhiShreddedError(patientId);
-    let text: string;
-    try {
-      text = await fs.readFile(this.#path(patientId, 'key'), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    let doc: KeyFile;
-    try {
-      doc = JSON.parse(text) as KeyFile;
-    } catch {
-      throw new PreconditionError(`key file of subject ${patientId} is not valid JSON`);
-    }
-    if (
-      doc.format !== 'haven.patient-key.v1' ||
-      doc.patientId !== patientId ||
-      typeof doc.keyId !== 'string'
-    ) {
-      throw new PreconditionError(`key file of subject ${patientId} is not a valid patient key file`);
-    }
+    const doc = await readKeyFile(this.#dir, fileNameOf(patientId, 'json'), `of subject ${patientId}`);
+    if (doc === undefined) return undefined;
     const raw = await this.#kms.unwrapKey(doc.wrapped, wrapContext(patientId, doc.keyId));
     const key = createSecretKey(raw);
     raw.fill(0);
@@ -334,15 +351,8 @@ export async function rewrapKeyStore(options: RewrapKeyStoreOptions): Promise<Re
   let alreadyCurrent = 0;
   let shredded = 0;
   for (const name of names.filter((n) => KEY_FILE.test(n))) {
-    const path = join(dir, name);
     const tombstone = join(dir, name.replace(/\.json$/, '.shredded'));
-    let text: string | undefined;
-    try {
-      text = await fs.readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    const doc = text === undefined ? undefined : parseKeyFile(text, name);
+    const doc = await readKeyFile(dir, name, name);
     if (doc === undefined || (await exists(tombstone))) {
       shredded += 1;
     } else if (doc.wrapped.kekId === kekId) {
@@ -356,7 +366,7 @@ export async function rewrapKeyStore(options: RewrapKeyStoreOptions): Promise<Re
       } finally {
         raw.fill(0);
       }
-      await writeSecretFile(path, `${JSON.stringify({ ...doc, wrapped } satisfies KeyFile)}\n`);
+      await writeSecretFile(join(dir, name), `${JSON.stringify({ ...doc, wrapped } satisfies KeyFile)}\n`);
       if (await exists(tombstone)) {
         // Destroyed meanwhile: destroy() writes the tombstone before it removes the file, so the file just
         // written may have outlived it. Shred it again.
@@ -369,24 +379,4 @@ export async function rewrapKeyStore(options: RewrapKeyStoreOptions): Promise<Re
     options.onProgress?.({ kekId, rewrapped, alreadyCurrent, shredded });
   }
   return { kekId, rewrapped, alreadyCurrent, shredded };
-}
-
-function parseKeyFile(text: string, name: string): KeyFile {
-  let doc: KeyFile;
-  try {
-    doc = JSON.parse(text) as KeyFile;
-  } catch {
-    throw new PreconditionError(`key file ${name} is not valid JSON`);
-  }
-  const hash = createHash('sha256').update(String(doc.patientId), 'utf8').digest('hex');
-  if (
-    doc.format !== 'haven.patient-key.v1' ||
-    typeof doc.patientId !== 'string' ||
-    typeof doc.keyId !== 'string' ||
-    typeof doc.wrapped?.kekId !== 'string' ||
-    `${hash}.json` !== name
-  ) {
-    throw new PreconditionError(`key file ${name} is not a valid key file of this store`);
-  }
-  return doc;
 }

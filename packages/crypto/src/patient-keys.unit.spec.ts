@@ -62,6 +62,20 @@ describe('FilePatientKeyStore', () => {
     await expect(new FilePatientKeyStore({ dir, kms }).get('b')).rejects.toThrow(/authentication failed/);
   });
 
+  it('refuses a key file that is not JSON, or is another subject’s file under this one’s name', async () => {
+    const dir = freshDir();
+    const kms = new InMemoryKms();
+    await new FilePatientKeyStore({ dir, kms }).getOrCreate('a');
+    await fs.copyFile(join(dir, `${hashed('a')}.json`), join(dir, `${hashed('b')}.json`));
+    await fs.writeFile(join(dir, `${hashed('c')}.json`), '{not json', { mode: 0o600 });
+    const store = new FilePatientKeyStore({ dir, kms });
+    await expect(store.get('b')).rejects.toThrow(
+      'key file of subject b is not a valid key file of this store',
+    );
+    await expect(store.get('c')).rejects.toThrow('key file of subject c is not valid JSON');
+    expect((await store.get('a')).keyId).toMatch(/^pk-/);
+  });
+
   it('destroy deletes the key file, leaves a tombstone, and other instances see the shredding', async () => {
     const dir = freshDir();
     const kms = new InMemoryKms();
