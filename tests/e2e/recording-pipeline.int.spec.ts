@@ -652,74 +652,87 @@ async function getRecordingAs(port: number, id: string) {
     });
   });
 
-  describe('a full recordings folder (janus-pp-rec writes the converted tracks there)', () => {
-    let service: RunningGrpcService;
-    let full: string;
+  /**
+   * A full disk: mounts a `sizeKiB()` tmpfs on `folder` (a new folder under base, unmounted after the block),
+   * puts the recorded visit's raw files in `recordings(mount)` as recording `id`'s, starts the service with
+   * `env(mount)` and stops the recording. It must fail with NO_SPACE; `leavesNothing(mount)` checks what is left.
+   */
+  function itFailsWithNoSpace(
+    title: string,
+    options: {
+      readonly id: string;
+      readonly folder: string;
+      readonly sizeKiB: () => number;
+      readonly recordings: (mount: string) => string;
+      readonly env: (mount: string) => Record<string, string>;
+      readonly leavesNothing: (mount: string) => void;
+    },
+  ): void {
+    let service: RunningGrpcService | undefined;
+    let mount: string | undefined;
     afterAll(async () => {
       await service?.stop();
-      if (full) execFileSync('umount', [full]);
+      if (mount) execFileSync('umount', [mount]);
     });
 
-    it('fails the recording with NO_SPACE, not a truncated recording, and leaves nothing', async () => {
-      // Room for the raw files (tmpfs counts whole 4 KiB pages per file) and 16 KiB more: the first converted
-      // track does not fit. (256 KiB more let a short fixture's tracks fit once the pipeline freed raw files.)
-      const rawKiB = readdirSync(fixture).reduce(
-        (n, f) => n + 4 * Math.ceil(readFileSync(join(fixture, f)).length / 4096),
-        0,
-      );
-      full = join(base, 'full-recordings');
-      mkdirSync(full);
-      const sizeKiB = rawKiB + 16;
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', full]);
-      cpSync(fixture, join(full, 'rec-nospace'), { recursive: true });
+    it(title, async () => {
+      const sizeKiB = options.sizeKiB();
+      mount = join(base, options.folder);
+      mkdirSync(mount);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', mount]);
+      cpSync(fixture, join(options.recordings(mount), options.id), { recursive: true });
       const config = testRecordingConfig(
         nats.env('recording'),
         { jwksUrl: jwks.url },
-        { HAVEN_RECORDINGS_DIR: full, HAVEN_DATA_DIR: dataDir },
+        { HAVEN_DATA_DIR: dataDir, ...options.env(mount) },
       );
       service = await startRecording(config, createLogger({ service: 'recording', level: 'silent' }), {
         host: '127.0.0.1',
       });
-      await startAndStop('rec-nospace');
-      expect(await outcome('rec-nospace')).toBe('RecordingProcessingFailed');
-      expect(await dataOf('rec-nospace', 'RecordingProcessingFailed')).toMatchObject({ reason: 'NO_SPACE' });
-      expect(existsSync(join(dataDir, 'objects', objectKeyOf('rec-nospace')))).toBe(false);
-      expect(existsSync(join(full, 'rec-nospace'))).toBe(false);
-      expect(plaintextMedia(full)).toEqual([]);
+      await startAndStop(options.id);
+      expect(await outcome(options.id)).toBe('RecordingProcessingFailed');
+      expect(await dataOf(options.id, 'RecordingProcessingFailed')).toMatchObject({ reason: 'NO_SPACE' });
+      options.leavesNothing(mount);
+    });
+  }
+
+  describe('a full recordings folder (janus-pp-rec writes the converted tracks there)', () => {
+    itFailsWithNoSpace('fails the recording with NO_SPACE, not a truncated recording, and leaves nothing', {
+      id: 'rec-nospace',
+      folder: 'full-recordings',
+      // Room for the raw files (tmpfs counts whole 4 KiB pages per file) and 16 KiB more: the first converted
+      // track does not fit. (256 KiB more let a short fixture's tracks fit once the pipeline freed raw files.)
+      sizeKiB: () =>
+        readdirSync(fixture).reduce(
+          (n, f) => n + 4 * Math.ceil(readFileSync(join(fixture, f)).length / 4096),
+          0,
+        ) + 16,
+      recordings: (mount) => mount,
+      env: (mount) => ({ HAVEN_RECORDINGS_DIR: mount }),
+      leavesNothing: (mount) => {
+        expect(existsSync(join(dataDir, 'objects', objectKeyOf('rec-nospace')))).toBe(false);
+        expect(existsSync(join(mount, 'rec-nospace'))).toBe(false);
+        expect(plaintextMedia(mount)).toEqual([]);
+      },
     });
   });
 
   describe('a full object store', () => {
-    let service: RunningGrpcService;
-    let full: string;
-    afterAll(async () => {
-      await service?.stop();
-      if (full) execFileSync('umount', [full]);
-    });
-
-    it('fails the recording with NO_SPACE and leaves nothing', async () => {
-      full = join(base, 'full');
-      mkdirSync(full);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', full]);
-      const config = testRecordingConfig(
-        nats.env('recording'),
-        { jwksUrl: jwks.url },
-        { HAVEN_RECORDINGS_DIR: recordingsDir, HAVEN_DATA_DIR: dataDir, HAVEN_RECORDING_OBJECTS_DIR: full },
-      );
-      service = await startRecording(config, createLogger({ service: 'recording', level: 'silent' }), {
-        host: '127.0.0.1',
-      });
-      rawFilesFor('rec-full');
-      await startAndStop('rec-full');
-      expect(await outcome('rec-full')).toBe('RecordingProcessingFailed');
-      expect(await dataOf('rec-full', 'RecordingProcessingFailed')).toMatchObject({ reason: 'NO_SPACE' });
-      expect(
-        readdirSync(full, { recursive: true }).filter(
-          (f) => String(f).endsWith('.henc') || String(f).endsWith('.partial'),
-        ),
-      ).toEqual([]);
-      expect(existsSync(join(recordingsDir, 'rec-full'))).toBe(false);
-      expect(plaintextMedia(recordingsDir)).toEqual([]);
+    itFailsWithNoSpace('fails the recording with NO_SPACE and leaves nothing', {
+      id: 'rec-full',
+      folder: 'full',
+      sizeKiB: () => 64,
+      recordings: () => recordingsDir,
+      env: (mount) => ({ HAVEN_RECORDINGS_DIR: recordingsDir, HAVEN_RECORDING_OBJECTS_DIR: mount }),
+      leavesNothing: (mount) => {
+        expect(
+          readdirSync(mount, { recursive: true }).filter(
+            (f) => String(f).endsWith('.henc') || String(f).endsWith('.partial'),
+          ),
+        ).toEqual([]);
+        expect(existsSync(join(recordingsDir, 'rec-full'))).toBe(false);
+        expect(plaintextMedia(recordingsDir)).toEqual([]);
+      },
     });
   });
 });
