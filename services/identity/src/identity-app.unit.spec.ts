@@ -287,6 +287,40 @@ describe('IdentityApp', () => {
     );
   });
 
+  it("lists users reading the directory once and each user's stream once, at once", async () => {
+    for (let i = 0; i < 6; i++)
+      await app.users.inviteUser(admin, {
+        username: `user${i}@demo.clinic`,
+        email: `user${i}@demo.clinic`,
+        displayName: `User ${i}`,
+        role: 'front_desk',
+      });
+    const reads: string[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const read = store.read.bind(store);
+    jest.spyOn(store, 'read').mockImplementation(async (...args) => {
+      reads.push(args[0]);
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((r) => setImmediate(r));
+      try {
+        return await read(...args);
+      } finally {
+        inFlight -= 1;
+      }
+    });
+    const { users } = await app.users.listUsers({});
+    expect(users).toHaveLength(6);
+    expect(reads).toHaveLength(1 + 6);
+    expect(new Set(reads).size).toBe(1 + 6);
+    expect(mostInFlight).toBeGreaterThan(1);
+    // The etag is still the user's stream revision, as GetUser gives it.
+    jest.restoreAllMocks();
+    const one = users[3];
+    expect(one?.etag).toBe((await app.users.getUser(one?.userId ?? '')).etag);
+  });
+
   describe('a command that answers an error appends nothing', () => {
     const settled = async <T>(work: Array<Promise<T>>) => {
       const results = await Promise.allSettled(work);

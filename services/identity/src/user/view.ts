@@ -22,14 +22,18 @@ export interface UserView {
   readonly etag: string;
 }
 
-/** The view of `state` (the etag read from the stream). Throws NotFoundError when there is no user. */
+/**
+ * The view of `state`; its etag is `loadedAt`, the revision `state` was loaded at, or else read from the stream.
+ * Throws NotFoundError when there is no user.
+ */
 export async function userView(
   deps: { readonly store: EventStore; readonly now: () => number },
   userId: string,
   state: UserState,
+  loadedAt?: bigint | 'no_stream',
 ): Promise<UserView> {
   if (state.status === 'none') throw new NotFoundError('user not found');
-  const { revision } = await load(deps.store, userStream(userId), userDecider);
+  const revision = loadedAt ?? (await load(deps.store, userStream(userId), userDecider)).revision;
   return {
     userId: state.userId,
     username: state.username,
