@@ -59,6 +59,46 @@ function cpuMs(natsPid: number): { readonly own: number; readonly nats: number }
   return { own: (own.user + own.system) / 1000, nats: natsCpuMs(natsPid) };
 }
 
+/** Read and write system calls so far (`syscr`, `syscw` of /proc/<pid>/io); zeros when not on Linux. */
+function syscalls(pid: number | 'self'): { readonly reads: number; readonly writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return {
+      reads: Number(/^syscr: (\d+)$/m.exec(io)?.[1]),
+      writes: Number(/^syscw: (\d+)$/m.exec(io)?.[1]),
+    };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
+/**
+ * Where a path's cost goes: CPU milliseconds of this process and of nats-server, and the system calls that
+ * read and write (sockets, and nats-server's own storage writes) of each.
+ */
+interface Cost {
+  own: number;
+  nats: number;
+  ownReads: number;
+  ownWrites: number;
+  natsReads: number;
+  natsWrites: number;
+}
+
+function costNow(natsPid: number): Cost {
+  const cpu = cpuMs(natsPid);
+  const own = syscalls('self');
+  const nats = syscalls(natsPid);
+  return {
+    own: cpu.own,
+    nats: cpu.nats,
+    ownReads: own.reads,
+    ownWrites: own.writes,
+    natsReads: nats.reads,
+    natsWrites: nats.writes,
+  };
+}
+
 /** Waits (bounded) until `done()`. */
 async function until(what: string, done: () => boolean): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -146,13 +186,13 @@ export async function run(): Promise<Record<string, unknown>> {
     await direct.sendMail({ from: 'no-reply@bench.test', to: 'bench@example.test', subject, text });
     let outboxMs = 0;
     let directMs = 0;
-    /** CPU of each path: this process's and nats-server's. */
-    const outboxCpu = { own: 0, nats: 0 };
-    const directCpu = { own: 0, nats: 0 };
-    const addCpu = (to: { own: number; nats: number }, since: { own: number; nats: number }) => {
-      const now = cpuMs(server.pid);
-      to.own += now.own - since.own;
-      to.nats += now.nats - since.nats;
+    /** CPU and system calls of each path: this process's and nats-server's. */
+    const zero = (): Cost => ({ own: 0, nats: 0, ownReads: 0, ownWrites: 0, natsReads: 0, natsWrites: 0 });
+    const outboxCpu = zero();
+    const directCpu = zero();
+    const addCpu = (to: Cost, since: Cost) => {
+      const now = costNow(server.pid);
+      for (const k of Object.keys(to) as (keyof Cost)[]) to[k] += now[k] - since[k];
     };
     const ratios: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -163,7 +203,7 @@ export async function run(): Promise<Record<string, unknown>> {
       await until('the planned invitations', () => outbox.openCount() === to - from);
       const timeOutbox = async () => {
         const t = performance.now();
-        const c = cpuMs(server.pid);
+        const c = costNow(server.pid);
         await outbox.tick();
         const ms = performance.now() - t;
         addCpu(outboxCpu, c);
@@ -173,7 +213,7 @@ export async function run(): Promise<Record<string, unknown>> {
       const timeDirect = async () => {
         const ids = Array.from({ length: to - from }, (_, i) => `direct-${from + i}`);
         const t = performance.now();
-        const c = cpuMs(server.pid);
+        const c = costNow(server.pid);
         await inParallel(ids, async (id) => {
           await direct.sendMail({
             from: 'no-reply@bench.test',
@@ -226,6 +266,11 @@ export async function run(): Promise<Record<string, unknown>> {
       outboxNatsCpuMsPerReminder: round3(outboxCpu.nats / reminders),
       nodemailerProcessCpuMsPerMessage: round3(directCpu.own / reminders),
       processCpuRatio: round3(outboxCpu.own / directCpu.own),
+      // Read / write system calls per message (a NATS round trip costs one or more of each, on both sides).
+      syscallsPerMessage: {
+        outbox: perMessage(outboxCpu, reminders),
+        nodemailer: perMessage(directCpu, reminders),
+      },
       target: '≤ 1.3',
       loadAverage: { before: round3(loadBefore), after: round3(loadavg()[0]!) },
       delivered: sent,
@@ -237,4 +282,13 @@ export async function run(): Promise<Record<string, unknown>> {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function perMessage(cost: Cost, messages: number) {
+  return {
+    processReads: round3(cost.ownReads / messages),
+    processWrites: round3(cost.ownWrites / messages),
+    natsReads: round3(cost.natsReads / messages),
+    natsWrites: round3(cost.natsWrites / messages),
+  };
 }
