@@ -153,6 +153,8 @@ export {
 export type { IdempotencyKey } from './idempotency';
 export { JWKS_PATH, startJwksServer } from './jwks-server';
 export { listening } from './listening';
+export { PHI_ACCESSED, phiAccessEvent } from './phi-access';
+export type { PhiAccess, PhiOutcome } from './phi-access';
 export { decodePageToken, encodePageToken, isPageKeyPair, isPageOffset } from './page-token';
 export type { PagePosition } from './page-token';
 export type { JwksServer, JwksServerOptions } from './jwks-server';

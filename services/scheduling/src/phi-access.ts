@@ -5,16 +5,12 @@
  */
 import { UnavailableError, ValidationError } from '@haven/errors';
 import { phiEvents } from '@haven/proto';
-import { newEventId, type EventStore, type NewEvent } from '@haven/eventstore';
-import { actorOf, type CallContext, type Principal } from '@haven/service';
-
-export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
+import type { EventStore, NewEvent } from '@haven/eventstore';
+import { actorOf, phiAccessEvent, type PhiAccess } from '@haven/service';
 
 export function patientAccessStream(patientId: string): string {
   return `scheduling.patient_access-${patientId}`;
 }
-
-export type PhiOutcome = 'granted' | 'denied' | 'failed';
 
 /**
  * The declared purpose of a PHI read. Throws ValidationError (field `purpose`) when it is missing or unknown.
@@ -32,41 +28,9 @@ export function requirePurpose(purpose: phiEvents.PhiAccessPurpose | undefined, 
   return name;
 }
 
-export interface PhiAccess {
-  readonly principal: Principal;
-  readonly ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>;
-  readonly patientId: string;
-  /** The resource read, e.g. `patients/p-1` or `appointments/a-1`. */
-  readonly what: string;
-  readonly fields: readonly string[];
-  /** The purpose name (`PHI_ACCESS_PURPOSE_TREATMENT`…). */
-  readonly why: string;
-  readonly outcome: PhiOutcome;
-}
-
-/** The PhiAccessed event of `access`, with a fresh id. */
-export function phiAccessEvent(clock: () => Date, access: PhiAccess): NewEvent {
-  const { principal, ctx } = access;
-  return {
-    id: newEventId(),
-    type: PHI_ACCESSED,
-    occurredAt: clock().toISOString(),
-    actor: actorOf(principal),
-    correlationId: ctx.correlationId,
-    causationId: ctx.correlationId,
-    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    data: {
-      who: actorOf(principal),
-      patientId: access.patientId,
-      whose: `patients/${access.patientId}`,
-      what: access.what,
-      fields: [...access.fields],
-      why: access.why,
-      outcome: access.outcome,
-      method: ctx.method,
-      ...(principal.breakGlass ? { breakGlassGrant: principal.breakGlass.grantId } : {}),
-    },
-  };
+/** The PhiAccessed event of `access`, naming the caller's break-glass grant when its token carries one. */
+function accessEvent(clock: () => Date, access: PhiAccess): NewEvent {
+  return phiAccessEvent(clock, { ...access, breakGlassGrant: access.principal.breakGlass?.grantId });
 }
 
 /**
@@ -78,9 +42,7 @@ export async function recordPhiAccess(
   access: PhiAccess,
 ): Promise<void> {
   try {
-    await deps.store.append(patientAccessStream(access.patientId), 'any', [
-      phiAccessEvent(deps.clock, access),
-    ]);
+    await deps.store.append(patientAccessStream(access.patientId), 'any', [accessEvent(deps.clock, access)]);
   } catch (error) {
     throw new UnavailableError('the PHI access could not be recorded; no PHI was returned', { cause: error });
   }
@@ -169,7 +131,7 @@ export class PhiAccessRecorder {
       else merged.set(key, { access, fields: new Set(access.fields) });
     }
     return [...merged.values()].map(({ access, fields }) =>
-      phiAccessEvent(this.#deps.clock, { ...access, fields: [...fields] }),
+      accessEvent(this.#deps.clock, { ...access, fields: [...fields] }),
     );
   }
 }

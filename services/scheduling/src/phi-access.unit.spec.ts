@@ -1,7 +1,7 @@
 import { UnavailableError } from '@haven/errors';
 import { InMemoryEventStore, type EventStore } from '@haven/eventstore';
-import { PrincipalKind } from '@haven/service';
-import { PHI_ACCESSED, PhiAccessRecorder, patientAccessStream, type PhiAccess } from './phi-access';
+import { PHI_ACCESSED, PrincipalKind, type PhiAccess } from '@haven/service';
+import { PhiAccessRecorder, patientAccessStream } from './phi-access';
 
 const clock = () => new Date('2026-03-02T09:00:00Z');
 

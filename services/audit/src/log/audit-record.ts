@@ -5,7 +5,7 @@
  * access (what, which fields, why, outcome) so a patient can be told who looked at their record. The record
  * order is the ingestion order; the Merkle ledger hashes these same records.
  */
-import { isResourceName } from '@haven/service';
+import { PHI_ACCESSED, isResourceName } from '@haven/service';
 
 export interface AuditRecord {
   /** 0-based position in the audit log (the future Merkle leaf index). */
@@ -67,9 +67,6 @@ export interface PhiAccessFacts {
   /** True when a break-glass grant covered the access. */
   readonly breakGlass: boolean;
 }
-
-/** Event type of a PHI access (see haven/events/v1/phi_events.proto). */
-export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
 
 /** The access facts of a `PhiAccessed` event; undefined for any other event or a malformed one. */
 export function accessOf(event: Pick<IngestibleEvent, 'type' | 'data'>): PhiAccessFacts | undefined {

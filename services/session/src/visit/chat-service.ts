@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { openPhi, PhiShreddedError, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
 import { NotFoundError, PreconditionError, UnavailableError, ValidationError } from '@haven/errors';
-import { newEventId, type EventStore } from '@haven/eventstore';
-import { actorOf, type CallContext, type CommandMetadata, type Principal } from '@haven/service';
+import type { EventStore } from '@haven/eventstore';
+import { phiAccessEvent, type CallContext, type CommandMetadata, type Principal } from '@haven/service';
 import {
   ChatEventType,
   requireChatMember,
@@ -29,9 +29,6 @@ import { visitStream } from './open-visit';
 import { participantIdOf } from './room-access';
 import type { VisitState } from './visit';
 import type { VisitService } from './visit-service';
-
-/** The PhiAccessed event type (the shape the other services append). */
-export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
 
 /** The stream of a visit's chat reads. */
 export function chatAccessStream(visitId: string): string {
@@ -401,25 +398,15 @@ export async function recordPhiRead(
   const { principal, ctx, patientId } = read;
   try {
     await store.append(read.stream, 'any', [
-      {
-        id: newEventId(),
-        type: PHI_ACCESSED,
-        occurredAt: clock().toISOString(),
-        actor: actorOf(principal),
-        correlationId: ctx.correlationId,
-        causationId: ctx.correlationId,
-        ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-        data: {
-          who: actorOf(principal),
-          patientId,
-          whose: `patients/${patientId}`,
-          what: read.what,
-          fields: [...(read.fields ?? ['text'])],
-          why: 'PHI_ACCESS_PURPOSE_TREATMENT',
-          outcome: 'granted',
-          method: ctx.method,
-        },
-      },
+      phiAccessEvent(clock, {
+        principal,
+        ctx,
+        patientId,
+        what: read.what,
+        fields: read.fields ?? ['text'],
+        why: 'PHI_ACCESS_PURPOSE_TREATMENT',
+        outcome: 'granted',
+      }),
     ]);
   } catch (error) {
     throw new UnavailableError('the read could not be recorded; nothing was returned', { cause: error });
