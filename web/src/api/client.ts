@@ -135,8 +135,23 @@ export function refreshSession(): Promise<unknown> {
 }
 
 /**
+ * Refreshes the session (as {@link refreshSession}) for a live channel whose token expired; resolves false only
+ * when the gateway refused the refresh (401: the session is over), true otherwise — a refresh that could not get
+ * through (no answer, network, 5xx, rate limit) is no sign-out, and the channel's next reconnection tries again.
+ */
+export async function refreshUnlessRefused(): Promise<boolean> {
+  try {
+    await refreshSession();
+    return true;
+  } catch (err) {
+    return !(err instanceof ApiError && err.status === 401);
+  }
+}
+
+/**
  * Calls the API; when the access token has expired (401) it refreshes it once with the refresh cookie and
- * retries. Rejects with ApiError.
+ * retries. Rejects with ApiError: the 401 when the refresh was refused too (the session is over), else what
+ * stopped the refresh (no answer, network, 5xx): that is no sign-out.
  */
 export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
   try {
@@ -145,8 +160,8 @@ export async function api<T>(method: Method, path: string, body?: unknown): Prom
     if (!(err instanceof ApiError) || err.status !== 401 || path.startsWith('/api/auth/')) throw err;
     try {
       await refreshSession();
-    } catch {
-      throw err;
+    } catch (refreshError) {
+      throw refreshError instanceof ApiError && refreshError.status !== 401 ? refreshError : err;
     }
     return send<T>(method, path, body);
   }

@@ -23,6 +23,13 @@ function refreshEndpoint(...outcomes: Outcome[]) {
   let maxInFlight = 0;
   globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    // Any other call: the access token has expired.
+    if (path === '/api/me')
+      return {
+        status: 401,
+        ok: false,
+        json: async () => ({ error: { code: 'UNAUTHENTICATED' } }),
+      } as Response;
     if (path !== '/api/auth/refresh') throw new Error(`unexpected fetch ${path}`);
     const outcome = outcomes[Math.min(sent.length, outcomes.length - 1)] ?? 'hang';
     sent.push(Date.now());
@@ -137,5 +144,50 @@ describe('refreshSession', () => {
     await expect(Promise.all([first, second])).resolves.toEqual([null, null]);
     expect(endpoint.sent).toHaveLength(2);
     expect(endpoint.maxInFlight()).toBe(1);
+  });
+
+  describe('refreshUnlessRefused (the live channels: is the session over?)', () => {
+    it('says the session is over only when the gateway refused the refresh (401)', async () => {
+      const cases: [Outcome, boolean][] = [
+        [204, true],
+        [401, false],
+        ['hang', true],
+        ['network', true],
+        [503, true],
+        [429, true],
+      ];
+      const seen: [Outcome, boolean | undefined][] = [];
+      for (const [outcome] of cases) {
+        jest.resetModules();
+        client = await import('./client');
+        refreshEndpoint(outcome);
+        let answer: boolean | undefined;
+        void client.refreshUnlessRefused().then((ok) => (answer = ok));
+        for (let i = 0; i < 300 && answer === undefined; i++) await jest.advanceTimersByTimeAsync(100);
+        seen.push([outcome, answer]);
+      }
+      expect(seen).toEqual(cases);
+    });
+  });
+
+  describe('api() when the access token has expired and the refresh does not get through', () => {
+    it('rejects with what stopped the refresh, not with a 401 that would sign the page out', async () => {
+      const seen: [Outcome, unknown][] = [];
+      for (const outcome of ['hang', 'network', 503, 401] as const) {
+        jest.resetModules();
+        client = await import('./client');
+        refreshEndpoint(outcome);
+        let failure: unknown;
+        client.api('GET', '/api/me').catch((err: ClientModule.ApiError) => (failure = err.status));
+        for (let i = 0; i < 300 && failure === undefined; i++) await jest.advanceTimersByTimeAsync(100);
+        seen.push([outcome, failure]);
+      }
+      expect(seen).toEqual([
+        ['hang', 0],
+        ['network', 0],
+        [503, 503],
+        [401, 401],
+      ]);
+    });
   });
 });

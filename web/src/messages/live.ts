@@ -4,7 +4,7 @@
  * only. The page then reads the list or the thread itself (each read of the text is a PhiAccessed).
  */
 import { useEffect, useState } from 'react';
-import { refreshSession } from '../api/client';
+import { refreshUnlessRefused } from '../api/client';
 import { openLive } from '../live/live-channel';
 
 /** A `messages` push. */
@@ -27,11 +27,7 @@ export function useMessagesPush(as?: 'patient'): MessagesPush | undefined {
       ...(as
         ? {}
         : {
-            refresh: () =>
-              refreshSession().then(
-                () => true,
-                () => false,
-              ),
+            refresh: refreshUnlessRefused,
           }),
       onMessage: (m) => {
         if (m.type === 'messages') setPush(m as MessagesPush);

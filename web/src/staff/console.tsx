@@ -5,7 +5,7 @@
  */
 import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, refreshSession } from '../api/client';
+import { api, refreshUnlessRefused } from '../api/client';
 import { openLive, type LiveChannel } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
@@ -381,14 +381,7 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
   });
   useEffect(() => {
     const channel = openLive<StaffLiveMessage>({
-      refresh: async () => {
-        try {
-          await refreshSession();
-          return true;
-        } catch {
-          return false;
-        }
-      },
+      refresh: refreshUnlessRefused,
       onStatus: (s) =>
         setStatus(
           s === 'open'
