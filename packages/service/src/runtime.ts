@@ -1,6 +1,6 @@
 import { ConsumerHealth, createEventStore, type EventStore } from '@haven/eventstore';
 import { PROTO_FILES, PROTO_ROOT } from '@haven/proto';
-import { natsCredentialsOf, type BaseConfig, type TlsConfig } from './config';
+import { natsCredentialsOf, type BaseConfig, type NatsConfig, type TlsConfig } from './config';
 import {
   startGrpcService,
   type GrpcServiceOptions,
@@ -20,16 +20,7 @@ import { createAccessRefusalRecorder, type AccessRefusalRecorder } from './acces
 export async function connectEventStore(
   config: Pick<
     BaseConfig,
-    | 'HAVEN_EVENT_STORE'
-    | 'NATS_URL'
-    | 'NATS_USER'
-    | 'NATS_PASSWORD'
-    | 'NATS_CREDS_FILE'
-    | 'NATS_TLS_CA_FILE'
-    | 'NATS_TLS_CERT_FILE'
-    | 'NATS_TLS_KEY_FILE'
-    | 'KURRENTDB_URL'
-    | 'HAVEN_JETSTREAM_REPLICAS'
+    'HAVEN_EVENT_STORE' | keyof NatsConfig | 'KURRENTDB_URL' | 'HAVEN_JETSTREAM_REPLICAS'
   >,
   name: string,
   options: { logger?: Logger } = {},
@@ -57,13 +48,7 @@ export interface HavenGrpcOptions {
     | 'HAVEN_JWT_ISSUER'
     | 'HAVEN_JWT_AUDIENCE'
     | 'HAVEN_SHUTDOWN_GRACE_MS'
-    | 'NATS_URL'
-    | 'NATS_USER'
-    | 'NATS_PASSWORD'
-    | 'NATS_CREDS_FILE'
-    | 'NATS_TLS_CA_FILE'
-    | 'NATS_TLS_CERT_FILE'
-    | 'NATS_TLS_KEY_FILE'
+    | keyof NatsConfig
     | 'HAVEN_JETSTREAM_REPLICAS'
     | 'HAVEN_GRPC_HEALTH_PORT'
     | keyof TlsConfig
