@@ -54,6 +54,7 @@ export {
   RevocationPublisher,
   RevocationSet,
   RevocationReason,
+  revocationCovers,
   verifyRevocationStream,
   REVOCATIONS_SUBJECT,
   REVOCATIONS_STREAM,

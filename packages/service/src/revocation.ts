@@ -60,6 +60,26 @@ export interface SessionRevoked {
   readonly revokedAt: string;
 }
 
+/**
+ * True when `revocation` ends what `principal` holds open (a socket, a relay) with a token issued at
+ * `issuedAtMs`: it names the principal's session (sid), or else its subject (kind and id), for tokens issued at
+ * or before the revocation (any token when either time is unknown). Throws nothing.
+ */
+export function revocationCovers(
+  revocation: SessionRevoked,
+  principal: Principal,
+  issuedAtMs?: number,
+): boolean {
+  if (revocation.sid !== '') return principal.sessionId === revocation.sid;
+  const at = Date.parse(revocation.revokedAt);
+  return (
+    revocation.sub !== '' &&
+    revocation.sub === principal.id &&
+    (revocation.subKind ?? 'user') === principal.kind &&
+    (issuedAtMs === undefined || !Number.isFinite(at) || issuedAtMs <= at)
+  );
+}
+
 /** What the verifier knows of a token besides its principal. */
 export interface TokenFacts {
   /** `iat`, seconds since the epoch. */

@@ -4,7 +4,7 @@ import { PermissionError } from '@haven/errors';
 import { breakGlassCovers, recordBreakGlassUse } from './break-glass';
 import { createJwtVerifier, principalFromClaims } from './jwt';
 import type { Principal } from './principal';
-import { RevocationSet } from './revocation';
+import { RevocationSet, revocationCovers } from './revocation';
 import { createTestIssuer } from './testing';
 
 const T0 = Date.parse('2026-03-01T10:00:00Z');
@@ -61,6 +61,25 @@ describe('RevocationSet', () => {
     expect(set.size).toBe(100);
     expect(set.isRevoked(user({ sessionId: 's-249' }))).toBe(true);
     expect(set.isRevoked(user({ sessionId: 's-0' }))).toBe(false);
+  });
+});
+
+describe('revocationCovers', () => {
+  it('covers the session it names, and no other, whatever the token’s age', () => {
+    const bySid = { sid: 's-1', sub: 'u-1', reason: 'logout', revokedAt: at(T0) };
+    expect(revocationCovers(bySid, user(), T0 + 60_000)).toBe(true);
+    expect(revocationCovers(bySid, user({ sessionId: 's-2' }), T0 - 60_000)).toBe(false);
+  });
+
+  it('covers a subject’s tokens issued at or before it (or of unknown age), of that kind only', () => {
+    const bySub = { sid: '', sub: 'u-1', reason: 'deactivated', revokedAt: at(T0) };
+    expect(revocationCovers(bySub, user(), T0)).toBe(true);
+    expect(revocationCovers(bySub, user(), undefined)).toBe(true);
+    expect(revocationCovers(bySub, user(), T0 + 1)).toBe(false);
+    expect(revocationCovers(bySub, user({ id: 'u-2' }), T0 - 1)).toBe(false);
+    expect(revocationCovers({ ...bySub, subKind: 'patient' }, user(), T0 - 1)).toBe(false);
+    expect(revocationCovers({ ...bySub, revokedAt: 'not a time' }, user(), T0 + 1)).toBe(true);
+    expect(revocationCovers({ ...bySub, sub: '' }, user(), T0 - 1)).toBe(false);
   });
 });
 

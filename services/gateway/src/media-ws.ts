@@ -9,13 +9,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type {
-  AccessRefusal,
-  AccessRefusalRecorder,
-  Logger,
-  Principal,
-  SessionRevoked,
-  TokenVerifier,
+import {
+  revocationCovers,
+  type AccessRefusal,
+  type AccessRefusalRecorder,
+  type Logger,
+  type Principal,
+  type SessionRevoked,
+  type TokenVerifier,
 } from '@haven/service';
 import { tokenTimes } from './http';
 import { recordUpgradeRefusal } from './refusals';
@@ -156,17 +157,8 @@ export class MediaRelay {
 
   /** A revocation from identity: closes (4401) the relays of that session or subject. Throws nothing. */
   revoked(r: SessionRevoked): void {
-    const at = Date.parse(r.revokedAt);
-    for (const { browser, upstream, principal: p, iatMs } of this.relays) {
-      const bySession = r.sid !== '' && p.sessionId === r.sid;
-      // A revocation names a session (sid), or else a subject (all their tokens issued before it).
-      const bySubject =
-        r.sid === '' &&
-        r.sub !== '' &&
-        r.sub === p.id &&
-        (r.subKind ?? 'user') === p.kind &&
-        (iatMs === undefined || !Number.isFinite(at) || iatMs <= at);
-      if (!bySession && !bySubject) continue;
+    for (const { browser, upstream, principal, iatMs } of this.relays) {
+      if (!revocationCovers(r, principal, iatMs)) continue;
       browser.close(4401, r.reason === 'idle' ? 'idle' : 'signed out');
       upstream.terminate();
     }

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { EventEnvelope } from '@haven/eventstore';
 import type { session } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
+import { callUnary, clientCallMetadata, revocationCovers } from '@haven/service';
 import type {
   AccessRefusal,
   AccessRefusalRecorder,
@@ -363,18 +363,10 @@ export class WsHub implements MediaPresence {
    * at or before the revocation. Throws nothing.
    */
   revoked(revocation: SessionRevoked): void {
-    const at = Date.parse(revocation.revokedAt);
     for (const c of this.clientsSet) {
-      const p = c.principal;
-      const bySession = revocation.sid !== '' && p.sessionId === revocation.sid;
-      // A revocation names a session (sid), or else a subject (all their tokens issued before it).
-      const bySubject =
-        revocation.sid === '' &&
-        revocation.sub !== '' &&
-        revocation.sub === p.id &&
-        (revocation.subKind ?? 'user') === p.kind &&
-        (c.iatMs === undefined || !Number.isFinite(at) || c.iatMs <= at);
-      if (bySession || bySubject) this.signOut(c, revocation.reason === 'idle' ? 'idle' : 'revoked');
+      if (revocationCovers(revocation, c.principal, c.iatMs)) {
+        this.signOut(c, revocation.reason === 'idle' ? 'idle' : 'revoked');
+      }
     }
   }
 

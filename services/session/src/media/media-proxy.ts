@@ -18,7 +18,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { AccessRefusal, Logger, Principal, SessionRevoked, TokenVerifier } from '@haven/service';
+import {
+  revocationCovers,
+  type AccessRefusal,
+  type Logger,
+  type Principal,
+  type SessionRevoked,
+  type TokenVerifier,
+} from '@haven/service';
 import { ParticipantStatus, type VisitState } from '../visit/visit';
 import { MediaClose, type Admitted, type MediaAccess } from './media-access';
 import {
@@ -629,18 +636,11 @@ export class MediaProxy {
    * session, or of that subject for credentials issued at or before it. Throws nothing.
    */
   revoked(r: SessionRevoked): void {
-    const at = Date.parse(r.revokedAt);
     for (const c of [...this.connections]) {
-      const p = c.principal;
-      const bySession = r.sid !== '' && p.sessionId === r.sid;
-      // A revocation names a session (sid), or else a subject (all their tokens issued before it).
-      const bySubject =
-        r.sid === '' &&
-        r.sub !== '' &&
-        r.sub === p.id &&
-        (r.subKind ?? 'user') === p.kind &&
-        (!Number.isFinite(at) || (c.bound?.claims.iat ?? 0) * 1000 <= at);
-      if (bySession || bySubject) c.close(MediaClose.SignedOut, r.reason === 'idle' ? 'idle' : 'signed out');
+      const iat = c.bound?.claims.iat;
+      if (revocationCovers(r, c.principal, iat === undefined ? undefined : iat * 1000)) {
+        c.close(MediaClose.SignedOut, r.reason === 'idle' ? 'idle' : 'signed out');
+      }
     }
   }
 
