@@ -17,6 +17,10 @@ import { createTestIssuer } from '@haven/service/testing';
 import { eventually } from '@haven/testing';
 import type { RunningScheduling } from '../server';
 import {
+  bookVisit,
+  createPatient,
+  issueLink,
+  startIn,
   startSchedulingSuite,
   startSmsGatewayStandIn,
   type SchedulingSuite,
@@ -67,36 +71,21 @@ afterAll(async () => {
 
 let offsetDays = 2;
 async function bookForPhone(): Promise<string> {
-  const patient = await callUnary(
-    client,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({
-      patient: { givenName: 'Stop', familyName: 'Tester', dateOfBirth: '1980-01-01', phone: PHONE },
-    }),
-    await frontDesk(),
-  );
+  const desk = { client, metadata: frontDesk };
+  const patient = await createPatient(desk, {
+    givenName: 'Stop',
+    familyName: 'Tester',
+    dateOfBirth: '1980-01-01',
+    phone: PHONE,
+  });
   offsetDays += 1;
-  const start = new Date(Math.ceil((Date.now() + offsetDays * 86_400_000) / 60_000) * 60_000);
-  const booked = await callUnary(
-    client,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: 'users/doc-1',
-        patient: patient.patient!.name,
-        startTime: start,
-        endTime: new Date(start.getTime() + 30 * 60_000),
-      },
-    }),
-    await frontDesk(),
-  );
-  await callUnary(
-    client,
-    'issuePatientLink',
-    scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
-    await frontDesk(),
-  );
-  return booked.appointment!.name.slice('appointments/'.length);
+  const booked = await bookVisit(desk, {
+    patient,
+    clinician: 'users/doc-1',
+    start: startIn(offsetDays * 86_400_000),
+  });
+  await issueLink(desk, booked.name);
+  return booked.name.slice('appointments/'.length);
 }
 
 const lastTypeOf = async (reminderId: string) => (await store.read(reminderStream(reminderId))).at(-1);

@@ -14,7 +14,7 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
+import { clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
@@ -25,6 +25,7 @@ import {
   type LaunchedStack,
   type MailCatcher,
 } from '@haven/testing';
+import { bookVisit, createPatient, issueLink, startIn } from '../../test/suite';
 import { messageIdOf, reminderStream } from './reminder';
 
 jest.setTimeout(120_000);
@@ -85,42 +86,19 @@ const frontDesk = async () =>
 
 it('sends every invitation exactly once across a kill -9 mid-batch', async () => {
   const hold = catcher.holdFrom(2);
-  const patient = await callUnary(
-    client,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({
-      patient: {
-        givenName: 'Crash',
-        familyName: 'Test',
-        dateOfBirth: '1980-01-01',
-        email: 'crash@example.test',
-      },
-    }),
-    await frontDesk(),
-  );
+  const desk = { client, metadata: frontDesk };
+  const patient = await createPatient(desk, {
+    givenName: 'Crash',
+    familyName: 'Test',
+    dateOfBirth: '1980-01-01',
+    email: 'crash@example.test',
+  });
   const reminderIds: string[] = [];
   for (let i = 0; i < BATCH; i++) {
-    const start = new Date(Math.ceil((Date.now() + (2 * 24 * 60 + i * 60) * 60_000) / 60_000) * 60_000);
-    const booked = await callUnary(
-      client,
-      'bookAppointment',
-      scheduling.BookAppointmentRequest.fromPartial({
-        appointment: {
-          clinician: 'users/doc-crash',
-          patient: patient.patient!.name,
-          startTime: start,
-          endTime: new Date(start.getTime() + 30 * 60_000),
-        },
-      }),
-      await frontDesk(),
-    );
-    await callUnary(
-      client,
-      'issuePatientLink',
-      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
-      await frontDesk(),
-    );
-    reminderIds.push(`${booked.appointment!.name.slice('appointments/'.length)}_invitation_email`);
+    const start = startIn((2 * 24 * 60 + i * 60) * 60_000);
+    const booked = await bookVisit(desk, { patient, clinician: 'users/doc-crash', start });
+    await issueLink(desk, booked.name);
+    reminderIds.push(`${booked.name.slice('appointments/'.length)}_invitation_email`);
   }
   const typesOf = async (id: string) =>
     (await store.read(reminderStream(id))).map((e) => e.type.split('.').pop());

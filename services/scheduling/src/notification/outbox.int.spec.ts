@@ -13,7 +13,11 @@ import { callUnary, parseStatusDetails } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import {
+  bookVisit,
   catcherSmtpEnv,
+  createPatient,
+  issueLink,
+  startIn,
   startSchedulingSuite,
   startSmsGatewayStandIn,
   type SchedulingSuite,
@@ -97,39 +101,14 @@ afterAll(async () => {
 
 let slotMinutes = 3 * 24 * 60;
 async function bookWithLink(options: { link?: boolean } = {}) {
-  const patient = await callUnary(
-    client,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({ patient: CANARY }),
-    await frontDesk(),
-  );
+  const desk = { client, metadata: frontDesk };
+  const patient = await createPatient(desk, CANARY);
   slotMinutes += 60;
-  const start = new Date(Math.ceil((Date.now() + slotMinutes * 60_000) / 60_000) * 60_000);
-  const booked = await callUnary(
-    client,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: 'users/doc-canary',
-        patient: patient.patient!.name,
-        reason: REASON,
-        startTime: start,
-        endTime: new Date(start.getTime() + 30 * 60_000),
-      },
-    }),
-    await frontDesk(),
-  );
-  const appointmentId = booked.appointment!.name.slice('appointments/'.length);
-  const patientId = patient.patient!.name.slice('patients/'.length);
-  const link =
-    options.link === false
-      ? undefined
-      : await callUnary(
-          client,
-          'issuePatientLink',
-          scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
-          await frontDesk(),
-        );
+  const start = startIn(slotMinutes * 60_000);
+  const booked = await bookVisit(desk, { patient, clinician: 'users/doc-canary', reason: REASON, start });
+  const appointmentId = booked.name.slice('appointments/'.length);
+  const patientId = patient.slice('patients/'.length);
+  const link = options.link === false ? undefined : await issueLink(desk, booked.name);
   return { appointmentId, patientId, start, link, invitation: `${appointmentId}_invitation_email` };
 }
 

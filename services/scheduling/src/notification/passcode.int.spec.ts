@@ -10,7 +10,11 @@ import { callUnary, createLogger } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import {
+  bookVisit,
   catcherSmtpEnv,
+  createPatient,
+  issueLink,
+  startIn,
   startSchedulingSuite,
   startSmsGatewayStandIn,
   type SchedulingSuite,
@@ -37,6 +41,7 @@ let client: scheduling.SchedulingServiceClient;
 let gateway: SmsGatewayStandIn;
 
 const frontDesk = () => suite.as('u-desk', 'front_desk');
+const desk = () => ({ client, metadata: frontDesk });
 
 const notifyEnv = (): Record<string, string> => ({
   ...catcherSmtpEnv(catcher, 'Clinic <no-reply@passcode.test>'),
@@ -71,35 +76,12 @@ afterAll(async () => {
 
 describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
   it('sends the link by e-mail and the passcode alone by SMS, never together', async () => {
-    const patient = await callUnary(
-      client,
-      'createPatient',
-      scheduling.CreatePatientRequest.fromPartial({ patient: PATIENT }),
-      await frontDesk(),
-    );
-    const start = new Date(Math.ceil((Date.now() + 2 * 86_400_000) / 60_000) * 60_000);
-    const booked = await callUnary(
-      client,
-      'bookAppointment',
-      scheduling.BookAppointmentRequest.fromPartial({
-        appointment: {
-          clinician: 'users/doc-1',
-          patient: patient.patient!.name,
-          startTime: start,
-          endTime: new Date(start.getTime() + 30 * 60_000),
-        },
-      }),
-      await frontDesk(),
-    );
-    const issue = () =>
-      frontDesk().then((md) =>
-        callUnary(
-          client,
-          'issuePatientLink',
-          scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
-          md,
-        ),
-      );
+    const booked = await bookVisit(desk(), {
+      patient: await createPatient(desk(), PATIENT),
+      clinician: 'users/doc-1',
+      start: startIn(2 * 86_400_000),
+    });
+    const issue = () => issueLink(desk(), booked.name);
     const first = await issue();
     await eventually('the invitation e-mail and the passcode SMS', () =>
       catcher.messages().length >= 1 && gateway.sent.length >= 1 ? true : undefined,
@@ -129,28 +111,13 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
   });
 
   it('still sends the reminder by SMS, with neither the link nor the passcode', async () => {
-    const patient = await callUnary(
-      client,
-      'createPatient',
-      scheduling.CreatePatientRequest.fromPartial({ patient: { ...PATIENT, phone: '+15550304999' } }),
-      await frontDesk(),
-    );
     // The reminder (60 min before) falls due a few seconds from now; no link is issued (the e-mails wait for it).
-    const start = new Date(Math.ceil((Date.now() + 60 * 60_000 + 3_000) / 1000) * 1000);
-    const booked = await callUnary(
-      client,
-      'bookAppointment',
-      scheduling.BookAppointmentRequest.fromPartial({
-        appointment: {
-          clinician: 'users/doc-1',
-          patient: patient.patient!.name,
-          startTime: start,
-          endTime: new Date(start.getTime() + 30 * 60_000),
-        },
-      }),
-      await frontDesk(),
-    );
-    expect(booked.appointment?.name).toBeTruthy();
+    const booked = await bookVisit(desk(), {
+      patient: await createPatient(desk(), { ...PATIENT, phone: '+15550304999' }),
+      clinician: 'users/doc-1',
+      start: startIn(60 * 60_000 + 3_000, 1000),
+    });
+    expect(booked.name).toBeTruthy();
     const reminder = await eventually(
       'the SMS reminder',
       () => gateway.sent.find((t) => t.to === '+15550304999'),
@@ -194,33 +161,12 @@ describe('the passcode delivery as a clinic setting (over HAVEN_PASSCODE_DELIVER
     );
 
   it('applies to the next link without a restart: front desk sends no passcode, SMS again sends it', async () => {
-    const patient = await callUnary(
-      client,
-      'createPatient',
-      scheduling.CreatePatientRequest.fromPartial({ patient: { ...PATIENT, phone: '+15550304777' } }),
-      await frontDesk(),
-    );
-    const start = new Date(Math.ceil((Date.now() + 3 * 86_400_000) / 60_000) * 60_000);
-    const booked = await callUnary(
-      client,
-      'bookAppointment',
-      scheduling.BookAppointmentRequest.fromPartial({
-        appointment: {
-          clinician: 'users/doc-2',
-          patient: patient.patient!.name,
-          startTime: start,
-          endTime: new Date(start.getTime() + 30 * 60_000),
-        },
-      }),
-      await frontDesk(),
-    );
-    const issue = async () =>
-      callUnary(
-        client,
-        'issuePatientLink',
-        scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment!.name }),
-        await frontDesk(),
-      );
+    const booked = await bookVisit(desk(), {
+      patient: await createPatient(desk(), { ...PATIENT, phone: '+15550304777' }),
+      clinician: 'users/doc-2',
+      start: startIn(3 * 86_400_000),
+    });
+    const issue = () => issueLink(desk(), booked.name);
     const mine = () => gateway.sent.filter((t) => t.to === '+15550304777');
 
     const changed = await deliver(scheduling.PasscodeDelivery.PASSCODE_DELIVERY_FRONT_DESK);
