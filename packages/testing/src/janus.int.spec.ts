@@ -1,37 +1,38 @@
-import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { connectJanusWs, freePort, type JanusHandle, signJanusToken, startJanus } from '@haven/testing';
+import {
+  connectJanusWs,
+  serveHttpStandIn,
+  signJanusToken,
+  startJanus,
+  type HttpStandIn,
+  type JanusHandle,
+} from '@haven/testing';
 
 const TOKEN_SECRET = 'test-token-secret-0123456789';
 
 describe('startJanus with signed-token auth', () => {
   let janus: JanusHandle;
   let events: server;
-  type server = { server: Server; received: unknown[]; url: string };
+  type server = { server: HttpStandIn; received: unknown[]; url: string };
 
   beforeAll(async () => {
-    const port = await freePort();
     const received: unknown[] = [];
-    const srv = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        try {
-          received.push(JSON.parse(body));
-        } catch {
-          received.push(body);
-        }
-        res.end();
-      });
+    const srv = await serveHttpStandIn((_req, data, res) => {
+      const body = data.toString();
+      try {
+        received.push(JSON.parse(body));
+      } catch {
+        received.push(body);
+      }
+      res.end();
     });
-    await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
-    events = { server: srv, received, url: `http://127.0.0.1:${port}/janus-events` };
+    events = { server: srv, received, url: `${srv.origin}/janus-events` };
     janus = await startJanus({ tokenAuthSecret: TOKEN_SECRET, eventHandlerUrl: events.url });
   }, 30_000);
 
   afterAll(async () => {
     await janus?.stop();
-    await new Promise((r) => events?.server.close(r));
+    await events?.server.close();
   });
 
   it('answers info and writes only the expected config files (0600)', async () => {

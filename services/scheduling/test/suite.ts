@@ -4,16 +4,16 @@
  * SMS gateway stand-in (the webhook adapter's peer) and the SMTP variables for a local mail catcher.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, listening, type Logger } from '@haven/service';
+import { callUnary, clientCallMetadata, createLogger, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
 import {
+  serveHttpStandIn,
   serveJwks,
   startNatsServer,
   type JwksServer,
@@ -185,22 +185,14 @@ export interface SmsGatewayStandIn {
  */
 export async function startSmsGatewayStandIn(token: string): Promise<SmsGatewayStandIn> {
   const sent: SmsSent[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end();
-      sent.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as SmsSent);
-      res.writeHead(202).end('{}');
-    });
+  const server = await serveHttpStandIn((req, body, res) => {
+    if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end();
+    sent.push(JSON.parse(body.toString('utf8')) as SmsSent);
+    res.writeHead(202).end('{}');
   });
-  const port = await listening(server, 0, '127.0.0.1');
   return {
     sent,
-    env: {
-      HAVEN_SMS_WEBHOOK_URL: `http://127.0.0.1:${port}/send`,
-      HAVEN_SMS_WEBHOOK_TOKEN: token,
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    env: { HAVEN_SMS_WEBHOOK_URL: `${server.origin}/send`, HAVEN_SMS_WEBHOOK_TOKEN: token },
+    close: () => server.close(),
   };
 }

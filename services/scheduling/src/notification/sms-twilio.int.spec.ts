@@ -4,8 +4,8 @@
  * a form body with To, From and Body) and answers like Twilio does (201 with a message resource; a JSON error
  * with a status otherwise). Then the transport contract.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { serveHttpStandIn } from '@haven/testing';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import { TwilioSmsTransport, type TwilioHttpClient } from './sms-twilio';
@@ -31,36 +31,31 @@ async function startFakeTwilio(): Promise<{
 }> {
   const received: Received[] = [];
   let refusal: number | undefined;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const json = (status: number, body: unknown) =>
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      const basic = `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`;
-      if (req.headers.authorization !== basic) return void json(401, { code: 20003, status: 401 });
-      if (req.method !== 'POST' || req.url !== `/2010-04-01/Accounts/${SID}/Messages.json`) {
-        return void json(404, { code: 20404, status: 404 });
-      }
-      if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
-        return void json(400, { code: 20001, status: 400 });
-      }
-      if (refusal !== undefined)
-        return void json(refusal, { code: refusal === 400 ? 21211 : 20500, status: refusal });
-      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-      received.push({ path: req.url, headers: req.headers, form });
-      const sid = `SM${received.length.toString(16).padStart(32, '0')}`;
-      json(201, { sid, account_sid: SID, to: form.get('To'), from: form.get('From'), status: 'queued' });
-    });
+  const server = await serveHttpStandIn((req, body, res) => {
+    const json = (status: number, answer: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    const basic = `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`;
+    if (req.headers.authorization !== basic) return void json(401, { code: 20003, status: 401 });
+    if (req.method !== 'POST' || req.url !== `/2010-04-01/Accounts/${SID}/Messages.json`) {
+      return void json(404, { code: 20404, status: 404 });
+    }
+    if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+      return void json(400, { code: 20001, status: 400 });
+    }
+    if (refusal !== undefined)
+      return void json(refusal, { code: refusal === 400 ? 21211 : 20500, status: refusal });
+    const form = new URLSearchParams(body.toString('utf8'));
+    received.push({ path: req.url, headers: req.headers, form });
+    const sid = `SM${received.length.toString(16).padStart(32, '0')}`;
+    json(201, { sid, account_sid: SID, to: form.get('To'), from: form.get('From'), status: 'queued' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    base: server.origin,
     received,
     refuse: (status) => {
       refusal = status;
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => server.close(),
   };
 }
 

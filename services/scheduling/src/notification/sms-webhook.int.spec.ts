@@ -2,8 +2,8 @@
  * The SMS webhook adapter against a real local HTTP server standing in for a hospital's SMS gateway: the
  * transport contract, plus the request shape (bearer token, Idempotency-Key = the message id, JSON body).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { serveHttpStandIn } from '@haven/testing';
 import { WebhookSmsTransport } from './sms-webhook';
 import { testMessageTransport } from './transport.contract';
 
@@ -24,33 +24,22 @@ async function startGateway(): Promise<{
 }> {
   const received: Received[] = [];
   let refusal: number | undefined;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) {
-        res.writeHead(401).end();
-        return;
-      }
-      if (refusal !== undefined) {
-        res.writeHead(refusal).end('{"error":"refused"}');
-        return;
-      }
-      received.push({
-        headers: req.headers,
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Received['body'],
-      });
-      res.writeHead(202, { 'content-type': 'application/json' }).end(`{"id":"sms-${received.length}"}`);
+  const server = await serveHttpStandIn((req, body, res) => {
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end();
+    if (refusal !== undefined) return void res.writeHead(refusal).end('{"error":"refused"}');
+    received.push({
+      headers: req.headers,
+      body: JSON.parse(body.toString('utf8')) as Received['body'],
     });
+    res.writeHead(202, { 'content-type': 'application/json' }).end(`{"id":"sms-${received.length}"}`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/send`,
+    url: `${server.origin}/send`,
     received,
     refuse: (status) => {
       refusal = status;
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => server.close(),
   };
 }
 
