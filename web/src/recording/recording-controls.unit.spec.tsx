@@ -140,6 +140,37 @@ describe('the clinician’s recording controls', () => {
     expect(await screen.findByText('Recording requested: waiting for the patient’s consent')).toBeTruthy();
   });
 
+  it('keeps what the live channel said while the start call was still on its way', async () => {
+    // Under load the pushed refusal (or start) can reach the page before the answer to the clinician's own
+    // start call: that answer is older news and must not bring back "waiting for consent".
+    for (const [pushed, expected] of [
+      [
+        { state: 'off', reason: 'consent_refused', refusedBy: 'patient' },
+        'Not recording: the patient refused consent.',
+      ],
+      [{ state: 'on', recordingId: 'rec-1' }, 'Everyone present consented'],
+    ] as const) {
+      const { calls } = fakeCalls();
+      let answer: (() => void) | undefined;
+      const slow: RecordingCalls = {
+        ...calls,
+        start: () =>
+          new Promise((resolve) => {
+            answer = () => resolve({ state: 'requested', recordingId: null, awaitingConsent: ['p-1'] });
+          }),
+      };
+      render(<RecordingControls role="clinician" endpoints={endpoints} live calls={slow} />);
+      fireEvent.click(await screen.findByRole('button', { name: 'Record' }));
+      await waitFor(() => expect(answer).toBeDefined());
+      live({ state: 'requested', awaitingConsent: ['p-1'] });
+      live(pushed);
+      await act(async () => answer?.());
+      expect(screen.getByRole('status').textContent).toContain(expected);
+      expect(screen.getByRole<HTMLButtonElement>('button', { name: /Record|Stop/ }).disabled).toBe(false);
+      document.body.innerHTML = '';
+    }
+  });
+
   it('names an interpreter who refused, and never anyone by name', () => {
     for (const [role, words] of [
       ['interpreter', 'the interpreter'],

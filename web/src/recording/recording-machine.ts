@@ -26,6 +26,11 @@ export interface RecordingUiState {
   readonly requestEnded: string | null;
   /** A request is in flight. */
   readonly busy: boolean;
+  /**
+   * Since the last call started, the live channel said the request was settled (recording on, or off): the call's
+   * own answer, if it comes later, is older news (a patient can refuse before the clinician's start call returns).
+   */
+  readonly settledLive: boolean;
   readonly error: string | null;
 }
 
@@ -71,6 +76,7 @@ export const initialRecordingUi: RecordingUiState = {
   stoppedBecause: null,
   requestEnded: null,
   busy: false,
+  settledLive: false,
   error: null,
 };
 
@@ -155,6 +161,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
           dialog: !event.present && event.role === 'patient' && state.consent === 'unknown',
           stoppedBecause: null,
           requestEnded: null,
+          settledLive: true,
         };
       }
       const id = m.recordingId ?? state.recordingId;
@@ -166,6 +173,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         consent: 'unknown',
         recordingId: null,
         busy: false,
+        settledLive: true,
         stoppedBecause: stopReasonText(m.reason, m.refusedBy),
         requestEnded:
           m.reason === 'consent_refused' || m.reason === 'cancelled_by_clinician'
@@ -175,6 +183,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
       };
     }
     case 'Requested':
+      if (state.settledLive) return { ...state, busy: false };
       return {
         ...state,
         busy: false,
@@ -223,7 +232,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         processing: event.done ? null : { recordingId: event.recordingId, percent: event.percent },
       };
     case 'Busy':
-      return { ...state, busy: true, error: null };
+      return { ...state, busy: true, settledLive: false, error: null };
     case 'Failed':
       return { ...state, busy: false, error: event.message };
   }
