@@ -99,6 +99,19 @@ async function book(st: Stack): Promise<{ patientId: string; link: string; passc
 const text = async (page: Page, selector: string): Promise<string> =>
   ((await page.locator(selector).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
+/** Waits for the clinician's status line to say `words`; a timeout says what it said instead. */
+async function statusSays(page: Page, words: string, timeout = 30_000): Promise<string> {
+  try {
+    await page.locator('.rec-status', { hasText: words }).waitFor({ timeout });
+  } catch (err) {
+    const shown = await text(page, '.rec-status').catch(() => '(no status line)');
+    throw new Error(`the status line did not say "${words}" within ${timeout} ms; it says "${shown}"`, {
+      cause: err,
+    });
+  }
+  return text(page, '.rec-status');
+}
+
 /** Plays the recording in the page's player: time advances, frames decode, a seek lands. */
 async function play(page: Page, listRow: string): Promise<Playback> {
   let ranges = 0;
@@ -209,20 +222,17 @@ async function main(): Promise<RecordingUiResult> {
     // ------------------------------------------------------------ a refusal, pushed; a cancel
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
     await patient.getByRole('dialog').getByRole('button', { name: 'Refuse' }).click({ timeout: 10_000 });
-    await staff.locator('.rec-status', { hasText: 'refused consent' }).waitFor({ timeout: 15_000 });
-    const statusAfterRefusal = await text(staff, '.rec-status');
+    const statusAfterRefusal = await statusSays(staff, 'refused consent', 15_000);
     await shot(staff, 'clinician-sees-refusal');
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
     await patient.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
     await staff.getByRole('button', { name: 'Cancel request' }).click();
-    await staff.locator('.rec-status', { hasText: 'cancelled' }).waitFor({ timeout: 15_000 });
-    const statusAfterCancel = await text(staff, '.rec-status');
+    const statusAfterCancel = await statusSays(staff, 'cancelled', 15_000);
     await patient.getByRole('dialog').waitFor({ state: 'detached', timeout: 15_000 });
 
     // ------------------------------------------------------------ ask, consent, record
     await staff.getByRole('button', { name: 'Record', exact: true }).click();
-    await staff.locator('.rec-status', { hasText: 'waiting for the patient’s consent' }).waitFor();
-    const statusAfterRecord = await text(staff, '.rec-status');
+    const statusAfterRecord = await statusSays(staff, 'waiting for the patient’s consent');
     await shot(staff, 'clinician-asks-to-record');
     const dialog = patient.getByRole('dialog');
     await dialog.waitFor({ state: 'visible', timeout: 10_000 });
@@ -330,7 +340,7 @@ async function main(): Promise<RecordingUiResult> {
       );
     });
     await staff.locator(`${clinicianRow}[data-state="available"]`).waitFor({ timeout: 10_000 });
-    await staff.locator('.rec-status', { hasText: 'Not recording' }).waitFor({ timeout: 10_000 });
+    await statusSays(staff, 'Not recording', 10_000);
     clearInterval(watchStatus);
     await reading;
     await readStatus();
