@@ -545,6 +545,31 @@ async function getRecordingAs(port: number, id: string) {
     let service: RunningService | undefined;
     let hsmKms: Pkcs11Kms | undefined;
     const hsmDataDir = () => join(base, 'data-pkcs11');
+    /** The recording service as a process on `port` whose KMS is the token (its PIN file unless `env` names another). */
+    const hsmService = (
+      port: number,
+      env: Record<string, string>,
+      options: { readonly name?: string; readonly readyTimeoutMs?: number } = {},
+    ): RunningService =>
+      runService({
+        service: 'recording',
+        ...options,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          LOG_LEVEL: 'warn',
+          ...nats.env('recording'),
+          ...token.env,
+          HAVEN_GRPC_PORT: String(port),
+          HAVEN_JWKS_URL: jwks.url,
+          HAVEN_DATA_DIR: hsmDataDir(),
+          HAVEN_KMS: 'pkcs11',
+          HAVEN_PKCS11_MODULE: token.module,
+          HAVEN_PKCS11_TOKEN_LABEL: token.tokenLabel,
+          HAVEN_PKCS11_PIN_FILE: token.pinFile,
+          ...env,
+        },
+        ready: async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
+      });
     afterAll(async () => {
       await service?.stop().catch(() => undefined);
       await hsmKms?.close();
@@ -554,25 +579,10 @@ async function getRecordingAs(port: number, id: string) {
     it('wraps the recording key with a key generated in the token, and nothing on disk can unwrap it', async () => {
       token = await createSoftHsmToken();
       const port = await freePort();
-      service = runService({
-        service: 'recording',
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          LOG_LEVEL: 'warn',
-          ...nats.env('recording'),
-          ...token.env,
-          HAVEN_GRPC_PORT: String(port),
-          HAVEN_JWKS_URL: jwks.url,
-          HAVEN_SHUTDOWN_GRACE_MS: '500',
-          HAVEN_RECORDINGS_DIR: recordingsDir,
-          HAVEN_DATA_DIR: hsmDataDir(),
-          HAVEN_KMS: 'pkcs11',
-          HAVEN_PKCS11_MODULE: token.module,
-          HAVEN_PKCS11_TOKEN_LABEL: token.tokenLabel,
-          HAVEN_PKCS11_PIN_FILE: token.pinFile,
-          HAVEN_PKCS11_KEY_PREFIX: 'rec-it',
-        },
-        ready: async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
+      service = hsmService(port, {
+        HAVEN_SHUTDOWN_GRACE_MS: '500',
+        HAVEN_RECORDINGS_DIR: recordingsDir,
+        HAVEN_PKCS11_KEY_PREFIX: 'rec-it',
       });
       await service.start();
       rawFilesFor('rec-hsm');
@@ -628,25 +638,11 @@ async function getRecordingAs(port: number, id: string) {
       const badPin = join(base, 'bad.pin');
       writeFileSync(badPin, '000000\n', { mode: 0o600 });
       const port = await freePort();
-      const bad = runService({
-        service: 'recording',
-        name: 'recording-bad-pin',
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          LOG_LEVEL: 'warn',
-          ...nats.env('recording'),
-          ...token.env,
-          HAVEN_GRPC_PORT: String(port),
-          HAVEN_JWKS_URL: jwks.url,
-          HAVEN_DATA_DIR: hsmDataDir(),
-          HAVEN_KMS: 'pkcs11',
-          HAVEN_PKCS11_MODULE: token.module,
-          HAVEN_PKCS11_TOKEN_LABEL: token.tokenLabel,
-          HAVEN_PKCS11_PIN_FILE: badPin,
-        },
-        ready: async () => (await healthStatus(`127.0.0.1:${port}`, 500)) === 1,
-        readyTimeoutMs: 15_000,
-      });
+      const bad = hsmService(
+        port,
+        { HAVEN_PKCS11_PIN_FILE: badPin },
+        { name: 'recording-bad-pin', readyTimeoutMs: 15_000 },
+      );
       await expect(bad.start()).rejects.toThrow();
       expect(bad.output()).toMatch(/the token refused the PIN/);
     });
