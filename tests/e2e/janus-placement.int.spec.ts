@@ -3,8 +3,8 @@
  * and when a node dies, new rooms go to the nodes still alive. Real nats-server, two real Janus servers and the
  * built session service as a child process; bookings are appended to the event store the way scheduling does.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { JetStreamEventStore, newEvent } from '@haven/eventstore';
+import { randomBytes } from 'node:crypto';
+import { JetStreamEventStore } from '@haven/eventstore';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   freePort,
@@ -17,6 +17,7 @@ import {
   startJanus,
   startNatsServer,
   startServiceProcess,
+  appendAppointmentBooked,
 } from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
 
@@ -59,24 +60,8 @@ afterAll(async () => {
   await jwks?.close();
 });
 
-async function book(): Promise<string> {
-  const appointmentId = `apt-${randomUUID()}`;
-  const start = new Date(Date.now() + 3600_000);
-  await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
-    newEvent({
-      type: 'haven.scheduling.v1.AppointmentBooked',
-      data: {
-        appointmentId,
-        clinicianId: 'clin-1',
-        patientId: 'pat-1',
-        startTime: start.toISOString(),
-        endTime: new Date(start.getTime() + 1800_000).toISOString(),
-      },
-      actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
-    }),
-  ]);
-  return appointmentId;
-}
+const book = (): Promise<string> =>
+  appendAppointmentBooked(store, { clinicianId: 'clin-1', patientId: 'pat-1' });
 
 /** The node the visit was opened on, once VisitOpened exists (bounded: ≤ 30 s, ≤ 300 polls). */
 async function placedOn(appointmentId: string): Promise<string> {

@@ -34,6 +34,8 @@ import {
   startJanus,
   startNatsServer,
   startServiceProcess,
+  appendAppointmentBooked,
+  appointmentBooked,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';
@@ -105,21 +107,11 @@ afterAll(async () => {
 
 /** Books an appointment by appending AppointmentBooked, and waits until the session service opened its visit. */
 async function openVisit(opts: { clinicianId: string; startInMs?: number }): Promise<string> {
-  const visitId = `apt-${randomUUID()}`;
-  const start = new Date(Date.now() + (opts.startInMs ?? 3600_000));
-  await store.append(`scheduling.appointment-${visitId}`, 'no_stream', [
-    newEvent({
-      type: 'haven.scheduling.v1.AppointmentBooked',
-      actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
-      data: {
-        appointmentId: visitId,
-        clinicianId: opts.clinicianId,
-        patientId: 'pat-0001',
-        startTime: start.toISOString(),
-        endTime: new Date(start.getTime() + 30 * 60_000).toISOString(),
-      },
-    }),
-  ]);
+  const visitId = await appendAppointmentBooked(store, {
+    clinicianId: opts.clinicianId,
+    patientId: 'pat-0001',
+    start: new Date(Date.now() + (opts.startInMs ?? 3600_000)),
+  });
   await eventually('VisitOpened', async () => (await store.read(`session.visit-${visitId}`))[0]);
   return visitId;
 }
@@ -504,20 +496,10 @@ describe('who may call the session service', () => {
       scope: 'session.visits.write',
     });
     // Booked a moment ago: whichever opens it first (the booking consumer or this call), it is one visit.
-    const appointmentId = `apt-${randomUUID()}`;
-    await store.append(`scheduling.appointment-${appointmentId}`, 'no_stream', [
-      newEvent({
-        type: 'haven.scheduling.v1.AppointmentBooked',
-        actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
-        data: {
-          appointmentId,
-          clinicianId: 'clin-a',
-          patientId: 'pat-0002',
-          startTime: new Date(Date.now() + 3600_000).toISOString(),
-          endTime: new Date(Date.now() + 5400_000).toISOString(),
-        },
-      }),
-    ]);
+    const appointmentId = await appendAppointmentBooked(store, {
+      clinicianId: 'clin-a',
+      patientId: 'pat-0002',
+    });
     const first = (await call('openVisit', { appointment: `appointments/${appointmentId}` }, ehr)) as {
       ok: true;
       value: session.OpenVisitResponse;
@@ -550,16 +532,11 @@ describe('who may call the session service', () => {
       return r.error.code;
     };
     const bookedAt = (id: string, startMs: number) =>
-      newEvent({
-        type: 'haven.scheduling.v1.AppointmentBooked',
-        actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
-        data: {
-          appointmentId: id,
-          clinicianId: 'clin-a',
-          patientId: 'pat-0003',
-          startTime: new Date(startMs).toISOString(),
-          endTime: new Date(startMs + 30 * 60_000).toISOString(),
-        },
+      appointmentBooked({
+        appointmentId: id,
+        clinicianId: 'clin-a',
+        patientId: 'pat-0003',
+        start: new Date(startMs),
       });
     expect(
       await closed((id) => [

@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { JetStreamEventStore, newEvent } from '@haven/eventstore';
+import { JetStreamEventStore } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -29,6 +29,7 @@ import {
   signJanusToken,
   startNatsServer,
   startServiceProcess,
+  appendAppointmentBooked,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 
@@ -150,21 +151,7 @@ async function admittedVisit(): Promise<{
   clinician: grpc.Metadata;
   patient: grpc.Metadata;
 }> {
-  const visitId = `apt-${randomUUID()}`;
-  const start = new Date(Date.now() + 3600_000);
-  await store.append(`scheduling.appointment-${visitId}`, 'no_stream', [
-    newEvent({
-      type: 'haven.scheduling.v1.AppointmentBooked',
-      actor: { kind: 'user', id: 'u-frontdesk', role: 'front_desk' },
-      data: {
-        appointmentId: visitId,
-        clinicianId: 'clin-a',
-        patientId: 'pat-1',
-        startTime: start.toISOString(),
-        endTime: new Date(start.getTime() + 1800_000).toISOString(),
-      },
-    }),
-  ]);
+  const visitId = await appendAppointmentBooked(store, { clinicianId: 'clin-a', patientId: 'pat-1' });
   const clinician = clientCallMetadata({ token: await identity.sign({ sub: 'clin-a', role: 'clinician' }) });
   const patient = clientCallMetadata({
     token: await scheduling.sign({ sub: 'pp-1', kind: 'patient', visit: `visits/${visitId}` }),

@@ -68,6 +68,8 @@ export type { CliResult } from './identity';
 export { readEventLog } from './event-log';
 export type { LoggedEvent } from './event-log';
 export { checkScheduling, checkVisits } from './store-checker';
+export { appendAppointmentBooked, appointmentBooked } from './booking';
+export type { TestBooking } from './booking';
 export type { SchedulingCheck, VisitCheck } from './store-checker';
 export {
   MediaClient,
