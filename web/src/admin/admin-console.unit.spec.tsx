@@ -3,11 +3,9 @@
  */
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { StaffApp } from '../staff/staff-app';
-import { serveApi } from '../testing/fake-api';
+import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { UsageCard } from './usage-card';
 import { UsersCard } from './users-card';
-
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
 const USERS = [
   {
@@ -33,16 +31,7 @@ const USERS = [
     lastLoginTime: null,
   },
 ];
-const INVALID = (field: string, description: string) => ({
-  status: 400,
-  body: {
-    error: {
-      code: 'INVALID_ARGUMENT',
-      message: 'Invalid request.',
-      fieldViolations: [{ field, description }],
-    },
-  },
-});
+const INVALID = invalidArgument;
 
 describe('the staff users card', () => {
   it('lists each user with role and state and offers the actions that apply', async () => {

@@ -2,10 +2,8 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import { serveApi } from '../testing/fake-api';
+import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { EraseCard } from './erase-card';
-
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
 function fill(id: string, reason: string, confirm: string) {
   fireEvent.change(screen.getByLabelText(/^Patient id/), { target: { value: id } });
@@ -62,16 +60,11 @@ describe('the erase-a-patient card', () => {
 
   it('shows the gateway’s field errors on the fields (a confirmation that does not match)', async () => {
     serveApi({
-      'POST /api/patients/pat-8/erase': {
-        status: 400,
-        body: {
-          error: {
-            code: 'INVALID_ARGUMENT',
-            message: 'Some fields need attention.',
-            fieldViolations: [{ field: 'confirm', description: 'must be the patient id, typed again' }],
-          },
-        },
-      },
+      'POST /api/patients/pat-8/erase': invalidArgument(
+        'confirm',
+        'must be the patient id, typed again',
+        'Some fields need attention.',
+      ),
     });
     render(<EraseCard />);
     fill('pat-8', 'legal_order', 'pat-9');

@@ -1,11 +1,9 @@
 /**
  * @jest-environment jsdom
  */
-import { act, render, screen } from '@testing-library/react';
-import { serveApi } from '../testing/fake-api';
+import { render, screen } from '@testing-library/react';
+import { flush, serveApi } from '../testing/fake-api';
 import { MailCard } from './mail-card';
-
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
 describe('the local mail card', () => {
   it('is not shown when the gateway has no mail catcher', async () => {

@@ -3,10 +3,8 @@
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { setClinicTimeZone, timeZone } from '../staff/time';
-import { serveApi } from '../testing/fake-api';
+import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { SettingsCard } from './settings-card';
-
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
 /** The settings in force while nobody saved any: the deployment's. */
 const IN_FORCE = {
@@ -39,16 +37,7 @@ function settingsApi(
     'GET /api/clinic-settings': { status: 200, body: inForce },
     'PUT /api/clinic-settings': () =>
       ++n === 1
-        ? {
-            status: 400,
-            body: {
-              error: {
-                code: 'INVALID_ARGUMENT',
-                message: refusal.message,
-                fieldViolations: [{ field: refusal.field, description: refusal.description }],
-              },
-            },
-          }
+        ? invalidArgument(refusal.field, refusal.description, refusal.message)
         : { status: 200, body: saved },
   });
   return () => calls.filter((c) => c.route === 'PUT /api/clinic-settings').map((c) => c.body);

@@ -2,11 +2,10 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import { serveApi } from '../testing/fake-api';
+import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { TemplateEditor } from './template-editor';
 
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
-const afterPreviewDelay = () => act(async () => new Promise((r) => setTimeout(r, 500)));
+const afterPreviewDelay = () => flush(500);
 
 const SET = {
   language: 'en',
@@ -26,16 +25,7 @@ const SET = {
     },
   ],
 };
-const REFUSED = (field: string, description: string) => ({
-  status: 400,
-  body: {
-    error: {
-      code: 'INVALID_ARGUMENT',
-      message: 'Invalid request.',
-      fieldViolations: [{ field, description }],
-    },
-  },
-});
+const REFUSED = invalidArgument;
 
 describe('the template editor', () => {
   it('opens a language’s messages and previews what the admin types, a moment after', async () => {

@@ -1,25 +1,15 @@
 /**
  * @jest-environment jsdom
  */
-import { act, fireEvent, render, screen } from '@testing-library/react';
+import { fireEvent, render, screen } from '@testing-library/react';
 import { StaffMessages } from './staff-messages';
+import { flush, serveBodies } from '../testing/fake-api';
 
 jest.mock('../live/live-channel', () => ({
   openLive: () => ({ close: () => undefined, activity: () => undefined, send: () => false }),
 }));
 
-type Call = { route: string; body: unknown };
-function server(routes: Record<string, unknown>) {
-  const calls: Call[] = [];
-  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const route = `${init?.method ?? 'GET'} ${path}`;
-    calls.push({ route, body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined });
-    return { status: 200, ok: true, json: async () => routes[route] ?? {} } as Response;
-  });
-  return calls;
-}
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
+const server = serveBodies;
 
 describe('the front desk’s scheduling messages', () => {
   it('starts a scheduling conversation with a patient and opens it', async () => {

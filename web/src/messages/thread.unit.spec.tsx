@@ -1,26 +1,13 @@
 /**
  * @jest-environment jsdom
  */
-import { act, fireEvent, render, screen } from '@testing-library/react';
+import { fireEvent, render, screen } from '@testing-library/react';
 import { pushChangesThread, type MessagesPush } from './live';
 import { ThreadList, ThreadView } from './thread';
+import { flush, serveBodies, type Call } from '../testing/fake-api';
 
-type Call = { route: string; body: unknown };
+const server = serveBodies;
 
-/** A server answering each route with a fixed body; records every call. */
-function server(routes: Record<string, unknown>) {
-  const calls: Call[] = [];
-  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const route = `${init?.method ?? 'GET'} ${path}`;
-    calls.push({ route, body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined });
-    const body = routes[route] ?? {};
-    return { status: 200, ok: true, json: async () => body } as Response;
-  });
-  return calls;
-}
-
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 const thread = (unreadCount: number, open = true) => ({
   id: 't1',
   patientId: 'p1',

@@ -4,6 +4,7 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { Audit } from './audit';
 import { SessionContext, type StaffSession } from './session';
+import { flush } from '../testing/fake-api';
 
 type Pending = { route: string; answer: (body: unknown) => Promise<void> };
 
@@ -34,7 +35,6 @@ function slowServer() {
   return { pending, answer };
 }
 
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 const head = { treeSize: 4, rootHash: 'ab'.repeat(32), signedAt: null, algorithm: 'Ed25519', keyId: 'k1' };
 const entry = (n: number, patientId = 'p1') => ({
   id: `e${n}`,

@@ -4,30 +4,9 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { participantLabel, waitedFor } from './console';
 import { StaffApp } from './staff-app';
+import { flush, invalidArgument, serveApi, type Answer } from '../testing/fake-api';
 
-type Answer = { status: number; body: unknown };
-
-/** Answers the page's API calls by method and path, recording them. */
-function serve(routes: Record<string, Answer>) {
-  const calls: Array<{ route: string; body: unknown }> = [];
-  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const route = `${init?.method ?? 'GET'} ${path}`;
-    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
-    calls.push({ route, body });
-    // A key ending in * answers every route it begins.
-    const prefix = Object.keys(routes).find((k) => k.endsWith('*') && route.startsWith(k.slice(0, -1)));
-    const a = routes[route] ??
-      (prefix ? routes[prefix] : undefined) ?? {
-        status: 404,
-        body: { error: { code: 'NOT_FOUND', message: 'Not found.' } },
-      };
-    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
-  });
-  return calls;
-}
-
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
+const serve = serveApi;
 
 describe('the staff app', () => {
   it('shows the sign-in form when there is no session, with the username focused', async () => {
@@ -42,16 +21,7 @@ describe('the staff app', () => {
   it('puts a refused field next to its field and empties the password', async () => {
     const calls = serve({
       'GET /api/me': { status: 401, body: {} },
-      'POST /api/auth/login': {
-        status: 400,
-        body: {
-          error: {
-            code: 'INVALID_ARGUMENT',
-            message: 'Invalid request.',
-            fieldViolations: [{ field: 'username', description: 'must not be empty' }],
-          },
-        },
-      },
+      'POST /api/auth/login': invalidArgument('username', 'must not be empty'),
     });
     render(<StaffApp />);
     await flush();

@@ -1,4 +1,8 @@
-/** Test support for component specs: answers the page's fetch calls by method and path, recording them. */
+/**
+ * Test support for component specs: answers the page's fetch calls by method and path, recording them; the
+ * gateway's INVALID_ARGUMENT answer; letting React settle after a step.
+ */
+import { act } from '@testing-library/react';
 
 /** One canned answer. */
 export interface Answer {
@@ -14,9 +18,13 @@ export interface Call {
 
 /**
  * Replaces `fetch` with one that answers `routes` (`'GET /api/users'`; a key ending in `*` answers every route it
- * begins; a function is called with the request's body) and 404 otherwise. Returns the calls, in order.
+ * begins; a function is called with the request's body) and `options.otherwise` (a 404 unless given) for any
+ * other. Returns the calls, in order.
  */
-export function serveApi(routes: Record<string, Answer | ((body: unknown) => Answer)>): Call[] {
+export function serveApi(
+  routes: Record<string, Answer | ((body: unknown) => Answer)>,
+  options: { readonly otherwise?: Answer } = {},
+): Call[] {
   const calls: Call[] = [];
   globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -25,10 +33,8 @@ export function serveApi(routes: Record<string, Answer | ((body: unknown) => Ans
     calls.push({ route, body });
     const prefix = Object.keys(routes).find((k) => k.endsWith('*') && route.startsWith(k.slice(0, -1)));
     const found = routes[route] ?? (prefix ? routes[prefix] : undefined);
-    const a = (typeof found === 'function' ? found(body) : found) ?? {
-      status: 404,
-      body: { error: { code: 'NOT_FOUND', message: 'Not found.' } },
-    };
+    const a = (typeof found === 'function' ? found(body) : found) ??
+      options.otherwise ?? { status: 404, body: { error: { code: 'NOT_FOUND', message: 'Not found.' } } };
     return Promise.resolve({
       status: a.status,
       ok: a.status < 400,
@@ -37,3 +43,23 @@ export function serveApi(routes: Record<string, Answer | ((body: unknown) => Ans
   });
   return calls;
 }
+
+/** Like {@link serveApi}, every route answered 200 with its body, any other with `{}`. */
+export const serveBodies = (routes: Record<string, unknown>): Call[] =>
+  serveApi(
+    Object.fromEntries(Object.entries(routes).map(([route, body]) => [route, { status: 200, body }])),
+    { otherwise: { status: 200, body: {} } },
+  );
+
+/** The gateway's 400 INVALID_ARGUMENT naming one `field` and what is wrong with it. */
+export const invalidArgument = (
+  field: string,
+  description: string,
+  message = 'Invalid request.',
+): Answer => ({
+  status: 400,
+  body: { error: { code: 'INVALID_ARGUMENT', message, fieldViolations: [{ field, description }] } },
+});
+
+/** Lets pending promises and timers of `ms` (none: the next turn) run, inside act(). */
+export const flush = (ms = 0) => act(async () => new Promise((r) => setTimeout(r, ms)));
