@@ -7,7 +7,6 @@
  * violations), a 375 px phone viewport, screenshots in test-artifacts/screenshots/web-*.png.
  */
 import { spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import {
   SCREENSHOT_DIR,
   startMailCatcher,
   type MailCatcher,
+  totpCode,
 } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
 import type { TestStack } from '../services/gateway/test/stack';
@@ -37,20 +37,6 @@ async function expectAccessible(page: Page): Promise<void> {
 async function fitsPhone(page: Page): Promise<void> {
   const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
   expect(overflow).toBeLessThanOrEqual(0);
-}
-
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret. */
-function totpCode(secret: string, atMs: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secret.replace(/[=\s]+/g, '').toUpperCase())
-    bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');

@@ -12,7 +12,6 @@
  * the other services come from a test issuer `haven-scheduling` (HAVEN_PATIENT_JWKS_URL), for identity from its
  * key ring.
  */
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +30,7 @@ import {
   runIdentityCli,
   serveJwks,
   TEST_IDENTITY_ENV,
+  totpCode,
 } from '@haven/testing';
 
 jest.setTimeout(180_000);
@@ -139,24 +139,6 @@ const BODY_CREDENTIAL_METHODS = new Set([
   '/haven.identity.v1.IdentityService/ChangePassword',
   '/haven.identity.v1.IdentityService/ConfirmTotp',
 ]);
-
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, what an authenticator app shows at `atMs`. */
-function totpCode(secret: string, atMs: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secret.replace(/=+$/, '').toUpperCase()) {
-    const v = alphabet.indexOf(ch);
-    if (v < 0) throw new Error('TOTP secret is not base32');
-    bits += v.toString(2).padStart(5, '0');
-  }
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(value).padStart(6, '0');
-}
 
 let stack: LaunchedStack;
 let jwksServer: JwksServer;

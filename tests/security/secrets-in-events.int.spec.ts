@@ -14,11 +14,12 @@
  * Before: `TotpSecretIssued` carried the TOTP secret in plaintext, `RecoveryCodesIssued` the digests of the
  * recovery codes, `PasswordHashSet` / `ClientSecretHashSet` argon2 hashes.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { identity, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
+import { totpCode } from '@haven/testing';
 import { SERVICE_STACK_PASSWORD, startServiceStack, type ServiceStack } from '../support/service-stack';
 
 jest.setTimeout(240_000);
@@ -34,20 +35,6 @@ const remember = (name: string, value: string | undefined, options: { guessable?
   if (options.guessable) guessable.add(value);
   return value;
 };
-
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret — what an authenticator app shows. */
-function totpCode(secret: string, atMs: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secret.replace(/[=\s]+/g, '').toUpperCase())
-    bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 const sha256 = (v: string) => createHash('sha256').update(v, 'utf8').digest();
 

@@ -84,6 +84,7 @@ export {
 export type { JanusReply, MediaRoute } from './media-client';
 export { stallProcess } from './process-faults';
 export { SoftAuthenticator } from './webauthn';
+export { totpCode } from './totp';
 export type { SoftCeremonyOptions, SoftCredential } from './webauthn';
 export { startMailCatcher } from './mail-catcher';
 export type { CaughtMail, MailCatcher, MailCatcherOptions, MailFault, MailHold } from './mail-catcher';
