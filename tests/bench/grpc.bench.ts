@@ -13,9 +13,6 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { clientCallMetadata, createJwtVerifier, createLogger, startGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -24,6 +21,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
+import { registerTelemetryGlobals } from '@haven/telemetry/testing';
 import { ascending, interleaved, mean, percentile, round3 } from './stats';
 import { echoOnce, loadEchoService, type EchoClient } from './echo';
 import { runWhenMain } from './main';
@@ -59,13 +57,6 @@ export interface GrpcBenchResult {
  * exporters instead of OTLP, so the bench measures span/metric work without a collector.
  */
 function startBenchTelemetry(): { spans: InMemorySpanExporter; shutdown(): Promise<void> } {
-  const disable = (): void => {
-    trace.disable();
-    metrics.disable();
-    propagation.disable();
-    context.disable();
-  };
-  disable();
   const spans = new InMemorySpanExporter();
   const provider = new TracerProvider({
     spanProcessors: [new AllowListSpanProcessor(), new BatchSpanProcessor({ exporter: spans })],
@@ -79,19 +70,7 @@ function startBenchTelemetry(): { spans: InMemorySpanExporter; shutdown(): Promi
       }),
     ],
   });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
-  trace.setGlobalTracerProvider(provider);
-  metrics.setGlobalMeterProvider(meterProvider);
-  return {
-    spans,
-    async shutdown() {
-      await Promise.all([provider.shutdown(), meterProvider.shutdown()]);
-      disable();
-    },
-  };
+  return { spans, shutdown: registerTelemetryGlobals(provider, meterProvider) };
 }
 
 function stats(samples: readonly number[]): SideStats {

@@ -50,25 +50,41 @@ function disableGlobals(): void {
 }
 
 /**
- * Registers globally: a tracer provider with the allow-list processor and an InMemorySpanExporter behind a
- * SimpleSpanProcessor, a meter provider with an in-memory reader and the allow-list view, the W3C
- * trace-context + baggage propagators and an AsyncLocalStorage context manager. Replaces whatever was
- * registered before. Call `shutdown()` in `afterAll`.
+ * Replaces every OpenTelemetry global: `provider` and `meterProvider`, the W3C trace-context + baggage
+ * propagators and an AsyncLocalStorage context manager, as production registers them. Resolves the returned
+ * function's promise once both providers are shut down and every global is unregistered again.
  */
-export function setupTestTelemetry(): TestTelemetry {
+export function registerTelemetryGlobals(
+  provider: TracerProvider,
+  meterProvider: MeterProvider,
+): () => Promise<void> {
   disableGlobals();
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    spanProcessors: [new AllowListSpanProcessor(), new SimpleSpanProcessor({ exporter })],
-  });
-  const metricReader = new InMemoryMetricReader();
-  const meterProvider = new MeterProvider({ readers: [metricReader], views: [allowListView()] });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
   trace.setGlobalTracerProvider(provider);
   metrics.setGlobalMeterProvider(meterProvider);
+  return async () => {
+    await Promise.all([provider.shutdown(), meterProvider.shutdown()]);
+    disableGlobals();
+  };
+}
+
+/**
+ * Registers globally: a tracer provider with the allow-list processor and an InMemorySpanExporter behind a
+ * SimpleSpanProcessor, a meter provider with an in-memory reader and the allow-list view, the W3C
+ * trace-context + baggage propagators and an AsyncLocalStorage context manager. Replaces whatever was
+ * registered before. Call `shutdown()` in `afterAll`.
+ */
+export function setupTestTelemetry(): TestTelemetry {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({
+    spanProcessors: [new AllowListSpanProcessor(), new SimpleSpanProcessor({ exporter })],
+  });
+  const metricReader = new InMemoryMetricReader();
+  const meterProvider = new MeterProvider({ readers: [metricReader], views: [allowListView()] });
+  const unregister = registerTelemetryGlobals(provider, meterProvider);
   return {
     exporter,
     provider,
@@ -76,9 +92,6 @@ export function setupTestTelemetry(): TestTelemetry {
     metricReader,
     spans: (name) => exporter.getFinishedSpans().filter((s) => name === undefined || s.name === name),
     reset: () => exporter.reset(),
-    async shutdown() {
-      await Promise.all([provider.shutdown(), meterProvider.shutdown()]);
-      disableGlobals();
-    },
+    shutdown: unregister,
   };
 }
