@@ -22,7 +22,7 @@ import {
 import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
 import { registerTelemetryGlobals } from '@haven/telemetry/testing';
-import { ascending, interleaved, mean, percentile, round3 } from './stats';
+import { interleaved, summary } from './stats';
 import { echoOnce, loadEchoService, type EchoClient } from './echo';
 import { runWhenMain } from './main';
 
@@ -73,16 +73,10 @@ function startBenchTelemetry(): { spans: InMemorySpanExporter; shutdown(): Promi
   return { spans, shutdown: registerTelemetryGlobals(provider, meterProvider) };
 }
 
-function stats(samples: readonly number[]): SideStats {
-  const sorted = ascending(samples);
-  return {
-    calls: sorted.length,
-    p50: round3(percentile(sorted, 50)),
-    p90: round3(percentile(sorted, 90)),
-    p99: round3(percentile(sorted, 99)),
-    mean: round3(mean(sorted)),
-  };
-}
+const stats = (samples: readonly number[]): SideStats => ({
+  calls: samples.length,
+  ...summary(samples, [50, 90, 99]),
+});
 
 /**
  * Runs the benchmark: `callsPerSide` (default 5000, max 50 000) measured calls per server, alternating call by

@@ -33,7 +33,7 @@ import {
 import { createTestIssuer } from '@haven/service/testing';
 import { createPasswordHasher } from '../../services/identity/src/credential/password/hasher';
 import { startNatsServer } from '@haven/testing';
-import { ascending, interleaved, mean, percentile, round3 } from './stats';
+import { interleaved, summary } from './stats';
 import { ECHO_METHOD, echoOnce, loadEchoService, type EchoClient } from './echo';
 import { runWhenMain } from './main';
 
@@ -46,16 +46,10 @@ export interface Stats {
   readonly mean: number;
 }
 
-function stats(samples: readonly number[]): Stats {
-  const sorted = ascending(samples);
-  return {
-    n: sorted.length,
-    p50: round3(percentile(sorted, 50)),
-    p95: round3(percentile(sorted, 95)),
-    p99: round3(percentile(sorted, 99)),
-    mean: round3(mean(sorted)),
-  };
-}
+const stats = (samples: readonly number[]): Stats => ({
+  n: samples.length,
+  ...summary(samples, [50, 95, 99]),
+});
 
 const silent = () =>
   createLogger({

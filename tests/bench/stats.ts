@@ -16,6 +16,18 @@ export const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 export const mean = (samples: readonly number[]): number =>
   samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
 
+/** The `pN` percentiles named in `ps` and the mean of `samples`, each rounded by {@link round3}. */
+export function summary<P extends number>(
+  samples: readonly number[],
+  ps: readonly P[],
+): { readonly [K in P as `p${K}`]: number } & { readonly mean: number } {
+  const sorted = ascending(samples);
+  return {
+    ...Object.fromEntries(ps.map((p) => [`p${p}`, round3(percentile(sorted, p))])),
+    mean: round3(mean(sorted)),
+  } as { readonly [K in P as `p${K}`]: number } & { readonly mean: number };
+}
+
 /**
  * Runs `a` and `b` `n` times each, alternating call by call (a b, b a, a b, …) so both see the machine at the
  * same moment: on a shared machine the speed drifts from one second to the next, and blocks of calls would
