@@ -4,12 +4,13 @@
  * through ./panels.ts.
  */
 import { LobbyAlerts, LobbyNoteForm } from '../lobby/lobby-alerts';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { api, refreshUnlessRefused } from '../api/client';
 import { openLive, type LiveChannel } from '../live/live-channel';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { havenVisit } from '../visit/mount';
 import { VisitScreen } from '../visit/visit-screen';
+import { consoleState, initialConsole, type ConsoleEvent, type OpenVisit } from './console-state';
 import { consolePanels, visitPanels } from './panels';
 import { guarded, useSession, type StaffSession } from './session';
 import { timeOf } from './time';
@@ -49,15 +50,6 @@ export const othersIn = (ps: readonly Participant[]) =>
   ps.filter((p) => p.self !== true && (p.kind !== 'clinician' || p.host === false));
 const others = othersIn;
 
-interface OpenVisit {
-  readonly id: string;
-  readonly status: string;
-  readonly locked: boolean;
-  /** Everyone in the visit, clinicians included (the lists show the others). */
-  readonly participants: readonly Participant[];
-  readonly patientName: string | null;
-}
-
 /** One open visit: the people, the controls and the video. */
 function VisitCard({
   visit,
@@ -65,14 +57,15 @@ function VisitCard({
   shown,
   live,
   onBack,
-  onChange,
+  readVisit,
 }: {
   visit: OpenVisit;
   summary: VisitSummary | undefined;
   shown: boolean;
   live: () => LiveChannel | null;
   onBack: () => void;
-  onChange: (v: Partial<OpenVisit>) => void;
+  /** Reads the visit again (the console keeps what a push said meanwhile). */
+  readVisit: (visitId: string, setError?: (message: string) => void) => Promise<unknown>;
 }) {
   const session = useSession();
   const [error, setError] = useState<string | null>(null);
@@ -87,15 +80,7 @@ function VisitCard({
     if (shown) title.current?.focus();
   }, [shown, id]);
 
-  const refresh = useCallback(async () => {
-    const r = await guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${id}`), setError);
-    if (r)
-      onChange({
-        status: r.visit.status,
-        locked: r.visit.locked,
-        participants: r.visit.participants,
-      });
-  }, [session, id, onChange]);
+  const refresh = useCallback(() => readVisit(id, setError), [readVisit, id]);
 
   const act = async (path: string, body: Record<string, string> = {}) => {
     setError(null);
@@ -402,52 +387,77 @@ function useLive(session: StaffSession, onMessage: (m: StaffLiveMessage) => void
   return { status, live };
 }
 
+/**
+ * Reads for the console: says when the read started (`counter` numbers them) and what it answered, or that it
+ * failed (then `onError` hears why).
+ */
+async function readFor<T>(
+  session: StaffSession,
+  dispatch: (event: ConsoleEvent) => void,
+  counter: { current: number },
+  visitId: string | null,
+  call: () => Promise<T>,
+  answer: (read: number, r: T) => ConsoleEvent,
+  onError?: (message: string) => void,
+): Promise<T | undefined> {
+  counter.current += 1;
+  const read = counter.current;
+  dispatch({ type: 'ReadStarted', read, visitId });
+  const r = await guarded(session, call, onError);
+  dispatch(r === undefined ? { type: 'ReadDropped', read } : answer(read, r));
+  return r;
+}
+
 /** The clinician's console. */
 export function Console() {
   const session = useSession();
-  const [visits, setVisits] = useState<readonly VisitSummary[] | null>(null);
+  /** Today's visits, who is in each visit with someone waiting, and the open visit: reads and pushes. */
+  const [data, dispatch] = useReducer(consoleState, initialConsole);
+  const { visits, lobbies, open } = data;
   const [error, setError] = useState<string | null>(null);
-  const [open, setOpen] = useState<OpenVisit | null>(null);
   const [shown, setShown] = useState(false);
-  /** Who is in each visit that has someone waiting, and the patients' names (read for treatment). */
-  const [lobbies, setLobbies] = useState<Readonly<Record<string, readonly Participant[]>>>({});
+  /** The patients' names (read for treatment). */
   const [names, setNames] = useState<Readonly<Record<string, string>>>({});
   const current = shown ? open?.id : undefined;
 
-  const loadVisits = useCallback(async () => {
+  // Each read says when it started, so that a push that arrives before its answer is not undone by it.
+  const reads = useRef(0);
+  const readVisit = useCallback(
+    (visitId: string, onError?: (message: string) => void) =>
+      readFor(
+        session,
+        dispatch,
+        reads,
+        visitId,
+        () => api<{ visit: VisitDetail }>('GET', `/api/visits/${visitId}`),
+        (id, r) => ({ type: 'VisitRead', read: id, visit: r.visit }),
+        onError,
+      ),
+    [session],
+  );
+  const loadVisits = useCallback(
+    () =>
+      readFor(
+        session,
+        dispatch,
+        reads,
+        null,
+        () => api<{ visits: VisitSummary[] }>('GET', '/api/visits'),
+        (id, r) => ({ type: 'VisitsRead', read: id, visits: r.visits }),
+        setError,
+      ),
+    [session],
+  );
+
+  const reloadVisits = () => {
     setError(null);
-    const r = await guarded(session, () => api<{ visits: VisitSummary[] }>('GET', '/api/visits'), setError);
-    if (r) setVisits(r.visits);
-  }, [session]);
+    void loadVisits();
+  };
 
   const { status, live } = useLive(session, (m) => {
-    if (m.type === 'lobby') setLobbies((l) => ({ ...l, [m.visitId]: m.participants }));
-    if (m.type === 'visit' || m.type === 'lobby') {
-      if (!visits?.some((v) => v.id === m.visitId)) void loadVisits();
-      else if (m.type === 'visit')
-        setVisits((vs) =>
-          (vs ?? []).map((v) =>
-            v.id === m.visitId
-              ? {
-                  ...v,
-                  status: m.status,
-                  locked: m.locked,
-                  lobbyCount: m.lobbyCount,
-                  admittedCount: m.admittedCount,
-                }
-              : v,
-          ),
-        );
-      if (m.visitId === open?.id)
-        setOpen((o) =>
-          o?.id !== m.visitId
-            ? o
-            : m.type === 'lobby'
-              ? { ...o, participants: m.participants }
-              : { ...o, status: m.status, locked: m.locked },
-        );
-    } else if (m.type === 'ended' && m.visitId === open?.id) {
-      setOpen((o) => (o?.id === m.visitId ? { ...o, status: 'ended', locked: false } : o));
+    dispatch({ type: 'Pushed', message: m });
+    if ((m.type === 'visit' || m.type === 'lobby') && !visits?.some((v) => v.id === m.visitId)) {
+      reloadVisits();
     } else if (m.type === 'recording' && m.visitId === open?.id) {
       // The open visit's recording controls and recordings list listen on one bus.
       publishRecordingMessage(m);
@@ -455,14 +465,8 @@ export function Console() {
   });
 
   useEffect(() => {
-    let live = true;
-    void guarded(session, () => api<{ visits: VisitSummary[] }>('GET', '/api/visits'), setError).then(
-      (r) => live && r && setVisits(r.visits),
-    );
-    return () => {
-      live = false;
-    };
-  }, [session]);
+    void loadVisits();
+  }, [loadVisits]);
 
   // The visits with someone waiting: who (read again when the counts change) and the patient's name (once).
   const waitingKey = (visits ?? [])
@@ -471,12 +475,9 @@ export function Console() {
     .join(' ');
   const known = useRef(new Set<string>());
   useEffect(() => {
-    let live = true;
     for (const entry of waitingKey.split(' ').filter(Boolean)) {
       const [id = '', , , patientId = ''] = entry.split(':');
-      void guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${id}`)).then((r) => {
-        if (live && r) setLobbies((l) => ({ ...l, [id]: r.visit.participants }));
-      });
+      void readVisit(id);
       if (patientId && !known.current.has(patientId)) {
         known.current.add(patientId);
         // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
@@ -492,10 +493,7 @@ export function Console() {
         );
       }
     }
-    return () => {
-      live = false;
-    };
-  }, [session, waitingKey]);
+  }, [readVisit, waitingKey]);
 
   const admitNow = useCallback(
     async (visitId: string, p: Participant) => {
@@ -505,11 +503,9 @@ export function Console() {
         () => api('POST', `/api/visits/${visitId}/admit`, { participantId: p.id }),
         setError,
       );
-      if (done === undefined) return;
-      const r = await guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${visitId}`));
-      if (r) setLobbies((l) => ({ ...l, [visitId]: r.visit.participants }));
+      if (done !== undefined) await readVisit(visitId);
     },
-    [session],
+    [session, readVisit],
   );
 
   useEffect(() => {
@@ -520,20 +516,10 @@ export function Console() {
   const openVisit = useCallback(
     async (id: string) => {
       const summary = visits?.find((v) => v.id === id);
-      setOpen((o) =>
-        o?.id === id
-          ? o
-          : {
-              id,
-              status: summary?.status ?? 'open',
-              locked: summary?.locked ?? false,
-              participants: [],
-              patientName: null,
-            },
-      );
+      dispatch({ type: 'Opened', visitId: id });
       setShown(true);
-      const [r, patient] = await Promise.all([
-        guarded(session, () => api<{ visit: VisitDetail }>('GET', `/api/visits/${id}`)),
+      const [, patient] = await Promise.all([
+        readVisit(id),
         // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
         summary?.patientId
           ? api<{ patient?: { name?: string } }>(
@@ -542,26 +528,11 @@ export function Console() {
             ).catch(() => null)
           : null,
       ]);
-      setOpen((o) =>
-        o?.id !== id
-          ? o
-          : {
-              ...o,
-              ...(patient?.patient?.name ? { patientName: patient.patient.name } : {}),
-              ...(r
-                ? {
-                    status: r.visit.status,
-                    locked: r.visit.locked,
-                    participants: r.visit.participants,
-                  }
-                : {}),
-            },
-      );
+      const name = patient?.patient?.name;
+      if (name) dispatch({ type: 'PatientNamed', visitId: id, name });
     },
-    [session, visits],
+    [visits, readVisit],
   );
-
-  const onChange = useCallback((v: Partial<OpenVisit>) => setOpen((o) => (o ? { ...o, ...v } : o)), []);
 
   return (
     <div id="console">
@@ -626,9 +597,9 @@ export function Console() {
           live={() => live.current}
           onBack={() => {
             setShown(false);
-            void loadVisits();
+            reloadVisits();
           }}
-          onChange={onChange}
+          readVisit={readVisit}
         />
       ) : null}
     </div>

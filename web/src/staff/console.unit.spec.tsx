@@ -1,0 +1,145 @@
+/**
+ * @jest-environment jsdom
+ */
+import { act, fireEvent, render, screen } from '@testing-library/react';
+import { Console } from './console';
+import { SessionContext, type StaffSession } from './session';
+import type { Participant, StaffLiveMessage, VisitDetail } from './types';
+
+/** The console's live channel: opens at once; the spec pushes what the gateway would. */
+class FakeSocket extends EventTarget {
+  static readonly OPEN = 1;
+  static opened: FakeSocket[] = [];
+  readyState = 0;
+  constructor(readonly url: string) {
+    super();
+    FakeSocket.opened.push(this);
+    queueMicrotask(() => {
+      this.readyState = FakeSocket.OPEN;
+      this.dispatchEvent(new Event('open'));
+    });
+  }
+  send(): void {}
+  close(): void {
+    this.readyState = 3;
+  }
+}
+
+const push = (m: StaffLiveMessage) =>
+  act(() => {
+    for (const s of FakeSocket.opened)
+      s.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(m) }));
+  });
+
+const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
+
+const waiting: Participant = { id: 'p-2', kind: 'patient', state: 'lobby', inMedia: false, device: 2 };
+
+const visit: VisitDetail = {
+  id: 'v-1',
+  patientId: 'pat-1',
+  status: 'in_progress',
+  locked: false,
+  participants: [],
+};
+
+/**
+ * Serves the list with one visit and holds every read of that visit until the spec answers it: an answer on its way while the live channel pushes.
+ */
+function serve() {
+  const held: Array<(body: unknown) => void> = [];
+  globalThis.fetch = jest.fn((input: RequestInfo | URL, init?: RequestInit) => {
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const route = `${init?.method ?? 'GET'} ${path}`;
+    const answer = (status: number, body: unknown) =>
+      ({ status, ok: status < 400, json: () => Promise.resolve(body) }) as Response;
+    if (route === 'GET /api/visits') {
+      return Promise.resolve(
+        answer(200, {
+          visits: [
+            {
+              id: 'v-1',
+              startTime: null,
+              endTime: null,
+              status: 'in_progress',
+              locked: false,
+              lobbyCount: 0,
+              admittedCount: 0,
+            },
+          ],
+        }),
+      );
+    }
+    if (route.startsWith('POST /api/visits/v-1/')) return Promise.resolve(answer(200, {}));
+    if (route === 'GET /api/visits/v-1') {
+      return new Promise<Response>((resolve) => held.push((body) => resolve(answer(200, body))));
+    }
+    return Promise.resolve(answer(404, { error: { code: 'NOT_FOUND', message: 'Not found.' } }));
+  });
+  return {
+    /** Answers every read of the visit on its way (the visit's panels read it too). */
+    async answer(body: unknown) {
+      if (held.length === 0) throw new Error('no read of the visit on its way');
+      const now = held.splice(0);
+      await act(async () => now.forEach((answer) => answer(body)));
+      await flush();
+    },
+  };
+}
+
+const session: StaffSession = { me: { role: 'clinician' }, signedOut: () => undefined };
+
+async function openTheVisit() {
+  render(
+    <SessionContext.Provider value={session}>
+      <Console />
+    </SessionContext.Provider>,
+  );
+  fireEvent.click(await screen.findByRole('button', { name: /Open the visit/ }));
+  await flush();
+}
+
+describe('the console: an answer that lands after the live channel pushed', () => {
+  const realSocket = globalThis.WebSocket;
+  beforeEach(() => {
+    FakeSocket.opened = [];
+    globalThis.WebSocket = FakeSocket as unknown as typeof WebSocket;
+  });
+  afterEach(() => {
+    globalThis.WebSocket = realSocket;
+    document.body.innerHTML = '';
+  });
+
+  it('keeps someone the live channel put in the waiting room while the visit was being read', async () => {
+    const api = serve();
+    await openTheVisit();
+    // The patient's second device arrives while the clinician's read of the visit is still on its way.
+    push({ type: 'lobby', visitId: 'v-1', participants: [waiting] });
+    expect(document.querySelector('#lobby')?.textContent).toContain('is waiting');
+    await api.answer({ visit });
+    expect(document.querySelector('#lobby')?.textContent).toContain('is waiting');
+    expect(screen.getByRole('button', { name: /^Admit Patient/ })).toBeTruthy();
+  });
+
+  it('keeps a visit the live channel ended while it was being read', async () => {
+    const api = serve();
+    await openTheVisit();
+    push({ type: 'ended', visitId: 'v-1' });
+    await api.answer({ visit: { ...visit, locked: true } });
+    expect(document.querySelector('#visit-state')?.textContent).toBe('This visit has ended.');
+    expect(document.querySelector('#visit-end')).toBeNull();
+  });
+
+  it('shows what a read that started after the push says', async () => {
+    const api = serve();
+    await openTheVisit();
+    await api.answer({ visit });
+    push({ type: 'lobby', visitId: 'v-1', participants: [waiting] });
+    // Lock: the visit is read again after the answer, and that read is newer than the push.
+    fireEvent.click(screen.getByRole('button', { name: 'Lock visit' }));
+    await flush();
+    await api.answer({ visit: { ...visit, locked: true } });
+    expect(document.querySelector('#lobby-empty')).toBeTruthy();
+    expect(document.querySelector('#visit-state')?.textContent).toContain('Locked');
+  });
+});
