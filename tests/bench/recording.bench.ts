@@ -22,7 +22,8 @@ import { convertTrack, listRawTracks } from '../../services/recording/src/pipeli
 import { FsObjectStore } from '../../services/recording/src/pipeline/object-store';
 import { RecordingPipeline } from '../../services/recording/src/pipeline/pipeline';
 import { RecordingProjection } from '../../services/recording/src/recording/projection';
-import { Recordings, serviceMetadata } from '../../services/recording/src/recording/recordings';
+import { Recordings } from '../../services/recording/src/recording/recordings';
+import { givenProcessing } from '../../services/recording/src/testing';
 import { recordVisit } from '../support/media/record-visit';
 
 /** Result of {@link run}. */
@@ -120,31 +121,7 @@ export async function run(options: { rounds?: number } = {}): Promise<RecordingB
       // The pipeline: the same files, from "processing" to RecordingEncrypted.
       const id = `bench-${round}`;
       cpSync(dir, join(recordingsDir, id), { recursive: true });
-      const metadata = serviceMetadata(`bench-${round}`);
-      await recordings.command(
-        id,
-        {
-          type: 'RegisterRecording',
-          data: {
-            recordingId: id,
-            visitId: 'v',
-            clinicianId: 'c',
-            patientId: 'p',
-            janusNode: 'janus-0',
-            room: 1,
-            startTime: new Date().toISOString(),
-          },
-        },
-        metadata,
-      );
-      await recordings.command(
-        id,
-        {
-          type: 'StartProcessing',
-          data: { recordingId: id, rawFilePrefix: `${id}/`, stopTime: new Date().toISOString() },
-        },
-        metadata,
-      );
+      await givenProcessing(recordings, id, { visitId: 'v', clinicianId: 'c', patientId: 'p' });
       t0 = performance.now();
       await pipeline.process(id);
       if (round > 0) haven.push((performance.now() - t0) / 1000);

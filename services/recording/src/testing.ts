@@ -42,6 +42,59 @@ export function testRecordingConfig(
   });
 }
 
+/** What {@link givenProcessing} registers; unnamed ids are derived from the recording's. */
+export interface ProcessingRecording {
+  readonly visitId?: string;
+  readonly clinicianId?: string;
+  readonly patientId?: string;
+  /** Defaults to now (RegisterRecording's startTime and StartProcessing's stopTime). */
+  readonly startTime?: string;
+  readonly stopTime?: string;
+  /** The replica that took it; none: unclaimed. */
+  readonly processor?: string;
+}
+
+/**
+ * Registers recording `id` (on janus-0, room 1) and starts its processing (raw files under `<id>/`), as the
+ * session follower and the recorder's stop would: the recording is PROCESSING.
+ */
+export async function givenProcessing(
+  recordings: Recordings,
+  id: string,
+  recording: ProcessingRecording = {},
+): Promise<void> {
+  const md = serviceMetadata(`given-${id}`);
+  await recordings.command(
+    id,
+    {
+      type: 'RegisterRecording',
+      data: {
+        recordingId: id,
+        visitId: recording.visitId ?? `v-${id}`,
+        clinicianId: recording.clinicianId ?? `c-${id}`,
+        patientId: recording.patientId ?? `p-${id}`,
+        janusNode: 'janus-0',
+        room: 1,
+        startTime: recording.startTime ?? new Date().toISOString(),
+      },
+    },
+    md,
+  );
+  await recordings.command(
+    id,
+    {
+      type: 'StartProcessing',
+      data: {
+        recordingId: id,
+        rawFilePrefix: `${id}/`,
+        stopTime: recording.stopTime ?? new Date().toISOString(),
+        ...(recording.processor !== undefined ? { processor: recording.processor } : {}),
+      },
+    },
+    md,
+  );
+}
+
 /** What {@link seedAvailableRecording} needs. */
 export interface SeedRecordingOptions {
   /** The event store the service reads. */
@@ -64,30 +117,11 @@ export async function seedAvailableRecording(options: SeedRecordingOptions): Pro
   const { store, dataDir, recordingId: id, plaintext } = options;
   const recordings = new Recordings(store);
   const md = serviceMetadata(`seed-${id}`);
-  await recordings.command(
-    id,
-    {
-      type: 'RegisterRecording',
-      data: {
-        recordingId: id,
-        visitId: options.visitId ?? `v-${id}`,
-        clinicianId: options.clinicianId,
-        patientId: options.patientId ?? `p-${id}`,
-        janusNode: 'janus-0',
-        room: 1,
-        startTime: new Date().toISOString(),
-      },
-    },
-    md,
-  );
-  await recordings.command(
-    id,
-    {
-      type: 'StartProcessing',
-      data: { recordingId: id, rawFilePrefix: `${id}/`, stopTime: new Date().toISOString() },
-    },
-    md,
-  );
+  await givenProcessing(recordings, id, {
+    clinicianId: options.clinicianId,
+    ...(options.visitId !== undefined ? { visitId: options.visitId } : {}),
+    ...(options.patientId !== undefined ? { patientId: options.patientId } : {}),
+  });
   const kms = await LocalKeyringKms.open({ file: join(dataDir, 'keyring.json'), create: true });
   const keys = new RecordingKeys(kms, new FilePatientKeyStore({ dir: join(dataDir, 'recording-keys'), kms }));
   const objectKey = `${id}.webm.enc`;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { InMemoryEventStore } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
 import { RecordingProjection } from '../recording/projection';
-import { Recordings, serviceMetadata } from '../recording/recordings';
+import { Recordings } from '../recording/recordings';
+import { givenProcessing } from '../testing';
 import { FsObjectStore } from './object-store';
 import { RecordingPipeline, WORK_FOLDER } from './pipeline';
 
@@ -12,38 +13,15 @@ const base = mkdtempSync(join(tmpdir(), 'haven-recovery-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 /** A recording PROCESSING, taken by `processor` (none: unclaimed). */
-async function processing(recordings: Recordings, id: string, processor: string | undefined): Promise<void> {
-  const metadata = serviceMetadata(`test-${id}`);
-  await recordings.command(
-    id,
-    {
-      type: 'RegisterRecording',
-      data: {
-        recordingId: id,
-        visitId: 'v',
-        clinicianId: 'c',
-        patientId: 'p',
-        janusNode: 'janus-0',
-        room: 1,
-        startTime: '2026-12-06T10:00:00.000Z',
-      },
-    },
-    metadata,
-  );
-  await recordings.command(
-    id,
-    {
-      type: 'StartProcessing',
-      data: {
-        recordingId: id,
-        rawFilePrefix: `${id}/`,
-        stopTime: '2026-12-06T10:10:00.000Z',
-        ...(processor !== undefined ? { processor } : {}),
-      },
-    },
-    metadata,
-  );
-}
+const processing = (recordings: Recordings, id: string, processor: string | undefined): Promise<void> =>
+  givenProcessing(recordings, id, {
+    visitId: 'v',
+    clinicianId: 'c',
+    patientId: 'p',
+    startTime: '2026-12-06T10:00:00.000Z',
+    stopTime: '2026-12-06T10:10:00.000Z',
+    ...(processor !== undefined ? { processor } : {}),
+  });
 
 describe('recovering interrupted processing', () => {
   it('takes its own and unclaimed recordings at once, another replica’s only once it went quiet', async () => {
