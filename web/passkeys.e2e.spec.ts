@@ -13,7 +13,7 @@
  * which identity's HAVEN_PUBLIC_URL names (launchStack).
  */
 import type { CDPSession, Page } from 'playwright-core';
-import { launchChromium, readEventLog, screenshot, type LaunchedChromium } from '@haven/testing';
+import { launchChromium, readEventLog, screenshot, watchCsp, type LaunchedChromium } from '@haven/testing';
 import { STACK_PASSWORD, startStack, type TestStack } from '../services/gateway/test/stack';
 
 jest.setTimeout(180_000);
@@ -79,9 +79,7 @@ describe('passkeys in Chromium with the virtual authenticator', () => {
     const browser = await launchChromium();
     browsers.push(browser);
     const page = await browser.context.newPage();
-    page.on('console', (msg) => {
-      if (/Content.Security.Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
-    });
+    watchCsp(page, cspViolations);
     await page.goto(home);
     await page.locator('#sign-in').waitFor({ state: 'visible' });
     return page;

@@ -17,6 +17,7 @@ import {
   startOidcProvider,
   type LaunchedChromium,
   type OidcProviderHandle,
+  watchCsp,
 } from '@haven/testing';
 import { STACK_PASSWORD, startStack, type TestStack } from '../services/gateway/test/stack';
 
@@ -80,11 +81,7 @@ describe('staff SSO in Chromium', () => {
     [staffBrowser, adminBrowser] = await Promise.all([launchChromium(), launchChromium()]);
     staff = await staffBrowser.context.newPage();
     admin = await adminBrowser.context.newPage();
-    for (const page of [staff, admin]) {
-      page.on('console', (msg) => {
-        if (/Content.Security.Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
-      });
-    }
+    for (const page of [staff, admin]) watchCsp(page, cspViolations);
   });
   afterAll(async () => {
     await staffBrowser?.close();

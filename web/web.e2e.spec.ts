@@ -20,6 +20,7 @@ import {
   startMailCatcher,
   type MailCatcher,
   totpCode,
+  watchCsp,
 } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
 import type { TestStack } from '../services/gateway/test/stack';
@@ -76,11 +77,7 @@ describe('web app over the real stack', () => {
     patient = await patientBrowser.context.newPage();
     await staff.setViewportSize({ width: 1024, height: 800 });
     await patient.setViewportSize({ width: 375, height: 740 });
-    for (const page of [staff, patient]) {
-      page.on('console', (msg) => {
-        if (/Content.Security.Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
-      });
-    }
+    for (const page of [staff, patient]) watchCsp(page, cspViolations);
   });
   afterAll(async () => {
     await staffBrowser?.close();

@@ -86,3 +86,10 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** Collects the Content-Security-Policy violations `page` reports in its console into `into` (300 characters each). */
+export function watchCsp(page: Page, into: string[]): void {
+  page.on('console', (msg) => {
+    if (/Content.Security.Policy|Refused to/i.test(msg.text())) into.push(msg.text().slice(0, 300));
+  });
+}

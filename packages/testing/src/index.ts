@@ -48,7 +48,14 @@ export { failureOf, statusOf } from './failure';
 export type { EventuallyOptions } from './eventually';
 export { given } from './given-when-then';
 export type { DeciderSpec } from './given-when-then';
-export { CHROMIUM_FLAGS, CHROMIUM_PATH, SCREENSHOT_DIR, launchChromium, screenshot } from './browser';
+export {
+  CHROMIUM_FLAGS,
+  CHROMIUM_PATH,
+  SCREENSHOT_DIR,
+  launchChromium,
+  screenshot,
+  watchCsp,
+} from './browser';
 export type { LaunchedChromium } from './browser';
 export { createNetns, netnsAvailable, netnsGate, runInNetns } from './netns';
 export type { ExecResult, Netns } from './netns';

@@ -124,12 +124,8 @@ export class CsrfWatcher {
   }
 }
 
-/** Collects Content-Security-Policy violations the pages report in their consoles. */
-export function watchCsp(page: Page, into: string[]): void {
-  page.on('console', (msg) => {
-    if (/Content.Security.Policy|Refused to/i.test(msg.text())) into.push(msg.text().slice(0, 300));
-  });
-}
+/** Collects Content-Security-Policy violations the pages report in their consoles (from @haven/testing). */
+export { watchCsp } from '@haven/testing';
 
 /**
  * Starts window.HavenVisit on a DETACHED container (the page's visible screen is not touched) with `mediaUrl`,
