@@ -17,8 +17,8 @@ import { scheduling } from '@haven/proto';
 import { clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
-  eventually,
   launchStack,
+  passesEventually,
   serveJwks,
   startMailCatcher,
   type JwksServer,
@@ -31,15 +31,7 @@ import { messageIdOf, reminderStream } from './reminder';
 jest.setTimeout(120_000);
 
 /** Waits until `check` stops throwing. */
-const until = (check: () => unknown, options: { timeoutMs?: number } = {}) =>
-  eventually(
-    'the expected outbox state',
-    async () => {
-      await check();
-      return true;
-    },
-    options,
-  );
+const until = passesEventually;
 
 const issuer = createTestIssuer();
 const BATCH = 6;

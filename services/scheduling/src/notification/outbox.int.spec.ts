@@ -11,7 +11,7 @@ import { newEventId, type PositionedEvent } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, parseStatusDetails } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
-import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { passesEventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import {
   bookVisit,
   catcherSmtpEnv,
@@ -28,15 +28,7 @@ import { messageIdOf, reminderStream } from './reminder';
 jest.setTimeout(60_000);
 
 /** Waits until `check` stops throwing. */
-const until = (check: () => unknown, options: { timeoutMs?: number } = {}) =>
-  eventually(
-    'the expected outbox state',
-    async () => {
-      await check();
-      return true;
-    },
-    options,
-  );
+const until = passesEventually;
 
 const issuer = createTestIssuer();
 const CANARY = {
