@@ -413,14 +413,18 @@ export function JoinApp({ token }: { token: string }) {
     });
   }, []);
 
+  /** How many `visit` pushes the page has heard: a read answered after one more is older than that push. */
+  const visitPushes = useRef(0);
   const onVisitState = useCallback(
-    (v: PatientVisit) => {
-      setOtherDevicesIn(v.yourOtherDevicesIn ?? []);
+    (v: PatientVisit, olderThanPush = false) => {
+      // An older read still moves the page on (let in, ended, …: those only go forward) but does not undo a
+      // lock, or other devices let in, that the live channel pushed meanwhile.
+      if (!olderThanPush) setOtherDevicesIn(v.yourOtherDevicesIn ?? []);
       if (v.status === 'admitted') enterVisit();
       else if (v.status === 'ended') over(OVER.ended);
       else if (v.status === 'denied') over(OVER.denied);
       else if (v.status === 'kicked') over(OVER.kicked);
-      else if (v.status === 'waiting')
+      else if (v.status === 'waiting' && !olderThanPush)
         setStep((s) => (s.step === 'waiting' ? { ...s, locked: v.locked === true } : s));
     },
     [enterVisit, over],
@@ -439,8 +443,10 @@ export function JoinApp({ token }: { token: string }) {
         else if (m.type === 'denied') over(OVER.denied);
         else if (m.type === 'kicked') over(OVER.kicked);
         else if (m.type === 'ended') over(OVER.ended);
-        else if (m.type === 'visit') onVisitState(m);
-        else if (m.type === 'recording') publishRecordingMessage(m);
+        else if (m.type === 'visit') {
+          visitPushes.current += 1;
+          onVisitState(m);
+        } else if (m.type === 'recording') publishRecordingMessage(m);
         else if (m.type === 'lobby-notice') setNoticeVersion((v) => v + 1);
       },
       onSignedOut: () => over(OVER.expired),
@@ -477,8 +483,9 @@ export function JoinApp({ token }: { token: string }) {
       return;
     }
     // The admission may have happened before the socket heard about it.
+    const pushes = visitPushes.current;
     const now = await api<PatientVisit>('GET', '/api/patient/visit').catch(() => null);
-    if (now) onVisitState(now);
+    if (now) onVisitState(now, visitPushes.current !== pushes);
   }, [over, onVisitState]);
 
   const keepPreview = useCallback((p: Preview) => {

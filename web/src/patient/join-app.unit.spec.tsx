@@ -92,6 +92,80 @@ describe('the patient’s join page', () => {
   });
 });
 
+/** The page's live channel: opens at once; the spec pushes what the gateway would. */
+class FakeSocket extends EventTarget {
+  static readonly OPEN = 1;
+  static opened: FakeSocket[] = [];
+  readyState = 0;
+  constructor(readonly url: string) {
+    super();
+    FakeSocket.opened.push(this);
+    queueMicrotask(() => {
+      this.readyState = FakeSocket.OPEN;
+      this.dispatchEvent(new Event('open'));
+    });
+  }
+  send(): void {}
+  close(): void {
+    this.readyState = 3;
+  }
+}
+
+describe('the waiting room: the read after arriving lands after the live channel pushed', () => {
+  const realSocket = globalThis.WebSocket;
+  const realDevices = Object.getOwnPropertyDescriptor(navigator, 'mediaDevices');
+  beforeEach(() => {
+    FakeSocket.opened = [];
+    globalThis.WebSocket = FakeSocket as unknown as typeof WebSocket;
+    // No camera or microphone allowed: the check still lets the patient go on.
+    Object.defineProperty(navigator, 'mediaDevices', {
+      configurable: true,
+      value: {
+        getUserMedia: () => Promise.reject(Object.assign(new Error('no'), { name: 'NotAllowedError' })),
+        enumerateDevices: () => Promise.resolve([]),
+      },
+    });
+  });
+  afterEach(() => {
+    globalThis.WebSocket = realSocket;
+    if (realDevices) Object.defineProperty(navigator, 'mediaDevices', realDevices);
+    else Reflect.deleteProperty(navigator, 'mediaDevices');
+  });
+
+  const push = (m: Record<string, unknown>) =>
+    act(() => {
+      for (const s of FakeSocket.opened)
+        s.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(m) }));
+    });
+
+  it('keeps the lock and the other devices the live channel pushed while that read was on its way', async () => {
+    const held: Array<(body: unknown) => void> = [];
+    globalThis.fetch = jest.fn((input: RequestInfo | URL, init?: RequestInit) => {
+      const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const reply = (status: number, body: unknown) =>
+        ({ status, ok: status < 400, json: () => Promise.resolve(body) }) as Response;
+      if (`${init?.method ?? 'GET'} ${path}` === 'GET /api/patient/visit') {
+        return new Promise<Response>((resolve) => held.push((body) => resolve(reply(200, body))));
+      }
+      return Promise.resolve(reply(200, {}));
+    });
+    render(<JoinApp token="tok" />);
+    await submitPasscode('123456');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Start the check' })));
+    push({ type: 'hello' });
+    fireEvent.click(await screen.findByRole('button', { name: 'Go to the waiting room' }));
+    await act(async () => new Promise((r) => setTimeout(r, 0)));
+    expect(held.length).toBeGreaterThan(0);
+    // The clinician locks the visit and the patient's phone is let in while the page reads the visit.
+    push({ type: 'visit', status: 'waiting', locked: true, yourOtherDevicesIn: [2] });
+    expect(screen.getByText(/paused new arrivals/)).toBeTruthy();
+    await act(async () => held.splice(0).forEach((answer) => answer({ status: 'waiting', locked: false })));
+    await act(async () => new Promise((r) => setTimeout(r, 0)));
+    expect(screen.getByText(/paused new arrivals/)).toBeTruthy();
+    expect(document.querySelector('#waiting-devices')?.textContent).toContain('device 2');
+  });
+});
+
 describe('otherDevicesLine', () => {
   it('says nothing without another device in, and names one or several', () => {
     expect(otherDevicesLine([])).toBeNull();
