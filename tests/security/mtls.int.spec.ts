@@ -31,6 +31,7 @@ import {
   eventually,
   launchStack,
   serveJwks,
+  statusOf,
   type DevPki,
   type JwksServer,
   type LaunchedStack,
@@ -44,16 +45,15 @@ const REFRESH_MS = 200;
 async function getAppointment(address: string, credentials: grpc.ChannelCredentials): Promise<grpc.status> {
   const client = new scheduling.SchedulingServiceClient(address, credentials);
   try {
-    await callUnary(
-      client,
-      'getAppointment',
-      scheduling.GetAppointmentRequest.fromPartial({ name: 'appointments/apt-1' }),
-      clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) }),
-      { deadlineMs: 5_000 },
+    return await statusOf(
+      callUnary(
+        client,
+        'getAppointment',
+        scheduling.GetAppointmentRequest.fromPartial({ name: 'appointments/apt-1' }),
+        clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) }),
+        { deadlineMs: 5_000 },
+      ),
     );
-    return grpc.status.OK;
-  } catch (error) {
-    return (error as grpc.ServiceError).code;
   } finally {
     client.close();
   }
@@ -264,16 +264,15 @@ describe('gRPC mutual TLS of a service process', () => {
   const listEvents = async (credentials: grpc.ChannelCredentials): Promise<grpc.status> => {
     const client = new audit.AuditServiceClient(stack.address('audit'), credentials);
     try {
-      await callUnary(
-        client,
-        'listAuditEvents',
-        audit.ListAuditEventsRequest.fromPartial({}),
-        clientCallMetadata({ token: await issuer.sign({ sub: 'u-auditor', role: 'auditor' }) }),
-        { deadlineMs: 5_000 },
+      return await statusOf(
+        callUnary(
+          client,
+          'listAuditEvents',
+          audit.ListAuditEventsRequest.fromPartial({}),
+          clientCallMetadata({ token: await issuer.sign({ sub: 'u-auditor', role: 'auditor' }) }),
+          { deadlineMs: 5_000 },
+        ),
       );
-      return grpc.status.OK;
-    } catch (error) {
-      return (error as grpc.ServiceError).code;
     } finally {
       client.close();
     }
