@@ -4,6 +4,7 @@
  * a log region (aria-live polite) so a screen reader hears new messages; the button says how many are unread.
  */
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { ControlIcon } from '../visit/control-icon';
 import { CHAT_FILE_ACCEPT, CHAT_MAX_CHARS, fileSize, type Chat } from './use-chat';
 import './chat.css';
 
@@ -26,19 +27,7 @@ export function ChatButton({ chat, panelId }: { chat: Chat; panelId: string }) {
       aria-label={label}
       onClick={() => chat.setOpen(!chat.open)}
     >
-      <svg
-        className="control-icon"
-        viewBox="0 0 24 24"
-        width="20"
-        height="20"
-        aria-hidden="true"
-        focusable="false"
-      >
-        <path
-          d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2Zm0 2v11.2L7.2 14H20V6H4Z"
-          fill="currentColor"
-        />
-      </svg>
+      <ControlIcon name="chat" />
       <span>Chat</span>
       {chat.unread > 0 ? (
         <span className="chat-unread" aria-hidden="true">
