@@ -70,6 +70,20 @@ describe('the staff app', () => {
   });
 });
 
+/** A front-desk session: one clinician (c1), one patient (p1), `appointments` listed; `extra` routes over. */
+const frontDesk = (appointments: readonly unknown[], extra: Record<string, Answer>) =>
+  serve({
+    'GET /api/me': { status: 200, body: { role: 'front_desk' } },
+    'GET /api/me/passkeys': { status: 200, body: { passkeys: [] } },
+    'GET /api/clinicians': { status: 200, body: { clinicians: [{ id: 'c1', displayName: 'Dr Ada' }] } },
+    'GET /api/patients?purpose=treatment': {
+      status: 200,
+      body: { patients: [{ id: 'p1', name: 'Maria Lopez', dateOfBirth: '1975-09-30' }] },
+    },
+    'GET /api/appointments?*': { status: 200, body: { appointments } },
+    ...extra,
+  });
+
 describe('the front desk', () => {
   const started = new Date(Date.now() - 5 * 60_000);
   started.setSeconds(0, 0);
@@ -82,18 +96,7 @@ describe('the front desk', () => {
     state: 'scheduled',
     visitId: null,
   };
-  const desk = (extra: Record<string, Answer> = {}) =>
-    serve({
-      'GET /api/me': { status: 200, body: { role: 'front_desk' } },
-      'GET /api/me/passkeys': { status: 200, body: { passkeys: [] } },
-      'GET /api/clinicians': { status: 200, body: { clinicians: [{ id: 'c1', displayName: 'Dr Ada' }] } },
-      'GET /api/patients?purpose=treatment': {
-        status: 200,
-        body: { patients: [{ id: 'p1', name: 'Maria Lopez', dateOfBirth: '1975-09-30' }] },
-      },
-      'GET /api/appointments?*': { status: 200, body: { appointments: [appointment] } },
-      ...extra,
-    });
+  const desk = (extra: Record<string, Answer> = {}) => frontDesk([appointment], extra);
 
   it('moves an appointment in place, keeping its length', async () => {
     const calls = desk({ 'POST /api/appointments/a1/reschedule': { status: 200, body: { appointment } } });
@@ -186,18 +189,7 @@ describe('recurring appointments at the front desk', () => {
     seriesId: 'series-1',
     occurrence: n,
   });
-  const desk = (extra: Record<string, Answer> = {}) =>
-    serve({
-      'GET /api/me': { status: 200, body: { role: 'front_desk' } },
-      'GET /api/me/passkeys': { status: 200, body: { passkeys: [] } },
-      'GET /api/clinicians': { status: 200, body: { clinicians: [{ id: 'c1', displayName: 'Dr Ada' }] } },
-      'GET /api/patients?purpose=treatment': {
-        status: 200,
-        body: { patients: [{ id: 'p1', name: 'Maria Lopez', dateOfBirth: '1975-09-30' }] },
-      },
-      'GET /api/appointments?*': { status: 200, body: { appointments: [occurrence(2)] } },
-      ...extra,
-    });
+  const desk = (extra: Record<string, Answer> = {}) => frontDesk([occurrence(2)], extra);
   const fillAndBook = async () => {
     render(<StaffApp />);
     await flush();
