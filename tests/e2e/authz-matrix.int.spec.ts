@@ -177,10 +177,7 @@ beforeAll(async () => {
   const identityEnv = stack.service('identity').env;
 
   // Staff users through identity's real flow: the CLI creates them, Login opens a live session.
-  const identityClient = new identity.IdentityServiceClient(
-    stack.address('identity'),
-    stack.pki.grpcCredentials('integration'),
-  );
+  const identityClient = stack.client(identity.IdentityServiceClient, 'identity');
   try {
     for (const role of STAFF) {
       await runCli(
@@ -268,7 +265,7 @@ beforeAll(async () => {
   );
 
   for (const name of ['identity', 'scheduling', 'session', 'recording', 'audit'] as const) {
-    const client = new grpc.Client(stack.address(name), stack.pki.grpcCredentials('integration'));
+    const client = stack.client(grpc.Client, name);
     for (const service of new Set(RPCS.map((r) => r.service))) {
       if (havenServiceOf(service) === name) clients.set(service, client);
     }

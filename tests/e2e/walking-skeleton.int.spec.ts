@@ -45,16 +45,8 @@ beforeAll(async () => {
   });
   nats = stack.nats;
   janus = stack.janus!;
-  const schedulingPort = stack.ports.scheduling.grpc;
-  const auditPort = stack.ports.audit.grpc;
-  schedulingClient = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${schedulingPort}`,
-    stack.pki.grpcCredentials('integration'),
-  );
-  auditClient = new audit.AuditServiceClient(
-    `127.0.0.1:${auditPort}`,
-    stack.pki.grpcCredentials('integration'),
-  );
+  schedulingClient = stack.client(scheduling.SchedulingServiceClient, 'scheduling');
+  auditClient = stack.client(audit.AuditServiceClient, 'audit');
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'skeleton-test' });
 });
 

@@ -51,11 +51,7 @@ beforeAll(async () => {
   });
   nats = stack.nats;
   for (const s of stack.services.values()) services.push({ name: s.name, port: s.grpcPort! });
-  const schedulingPort = stack.ports.scheduling.grpc;
-  schedulingClient = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${schedulingPort}`,
-    stack.pki.grpcCredentials('integration'),
-  );
+  schedulingClient = stack.client(scheduling.SchedulingServiceClient, 'scheduling');
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'fault-consumers-test' });
   nc = await connect({ ...nats.operator, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
   frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }, { expiresIn: '1h' });

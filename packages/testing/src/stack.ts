@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { startJanus, type JanusHandle, type StartJanusOptions } from './janus';
 import { startNatsServer, type NatsServerHandle, type StartNatsServerOptions } from './nats-server';
@@ -179,6 +180,11 @@ export interface LaunchedStack {
   service(name: string): StackService;
   /** `127.0.0.1:<grpc port>` of a service, running or not. */
   readonly address: (name: Exclude<StackServiceName, 'gateway'>) => string;
+  /** A `Client` of service `name` at {@link address}, over mutual TLS as the `integration` workload. */
+  client<C>(
+    Client: new (address: string, credentials: grpc.ChannelCredentials) => C,
+    name: Exclude<StackServiceName, 'gateway'>,
+  ): C;
   /** Milliseconds each phase took (`natsAndJanus`, `identity`, `services`, `gateway`, `total`). */
   readonly timings: Readonly<Record<string, number>>;
   /** The last lines of every process's output, for failure messages. */
@@ -510,6 +516,7 @@ export async function launchStack(options: LaunchStackOptions): Promise<Launched
         return s;
       },
       address: p.address,
+      client: (Client, name) => new Client(p.address(name), p.pki.grpcCredentials('integration')),
       timings,
       logs,
       stop,

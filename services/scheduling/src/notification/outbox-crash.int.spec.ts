@@ -58,10 +58,7 @@ beforeAll(async () => {
       },
     },
   });
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${stack.ports.scheduling.grpc}`,
-    stack.pki.grpcCredentials('integration'),
-  );
+  client = stack.client(scheduling.SchedulingServiceClient, 'scheduling');
   store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'outbox-crash-test' });
 });
 

@@ -42,10 +42,7 @@ let nc: NatsConnection;
 beforeAll(async () => {
   jwks = await serveJwks(issuer.jwks);
   stack = await launchStack({ services: ['scheduling'], jwksUrl: jwks.url, janus: false });
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${stack.ports.scheduling.grpc}`,
-    stack.pki.grpcCredentials('integration'),
-  );
+  client = stack.client(scheduling.SchedulingServiceClient, 'scheduling');
   store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'erasure-test' });
   nc = await stack.nats.connect();
 });
