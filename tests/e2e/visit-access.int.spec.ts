@@ -145,6 +145,13 @@ async function call<K extends keyof session.SessionServiceClient>(
   }
 }
 
+/** JoinLobby of `visitId` with `token`, as the call answered (the caller checks `ok`). */
+const joinLobby = async (visitId: string, token: string) =>
+  (await call('joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }, token)) as {
+    ok: true;
+    value: session.JoinLobbyResponse;
+  };
+
 async function expectCode(
   promise: Promise<{ ok: true; value: unknown } | { ok: false; error: grpc.ServiceError }>,
   code: grpc.status,
@@ -210,14 +217,7 @@ describe('the waiting room, enforced by the server', () => {
     const patient = await patientToken(visitId);
 
     // The patient waits in the lobby; the clinician sees them there.
-    const joined = (await call(
-      'joinLobby',
-      { appointment: `appointments/${visitId}`, displayName: '' },
-      patient,
-    )) as {
-      ok: true;
-      value: session.JoinLobbyResponse;
-    };
+    const joined = await joinLobby(visitId, patient);
     expect(joined.ok).toBe(true);
     expect(joined.value.participant?.state).toBe(session.ParticipantState.PARTICIPANT_STATE_WAITING);
     const participant = joined.value.participant!.name;
@@ -316,7 +316,7 @@ describe('the waiting room, enforced by the server', () => {
     );
 
     // Back to the lobby (a new admission is needed); then the clinician locks: no admission, Janus refuses.
-    await call('joinLobby', { appointment: `appointments/${visitId}`, displayName: '' }, patient);
+    await joinLobby(visitId, patient);
     const locked = (await call('lockVisit', { name: `visits/${visitId}` }, clinician)) as {
       ok: true;
       value: session.LockVisitResponse;
@@ -440,14 +440,7 @@ describe('who may call the session service', () => {
   it('refuses a clinician another clinician’s lobby, visit and admissions; a patient another visit', async () => {
     const visitId = await openVisit({ clinicianId: 'clin-a' });
     const patient = await patientToken(visitId);
-    const joined = (await call(
-      'joinLobby',
-      { appointment: `appointments/${visitId}`, displayName: '' },
-      patient,
-    )) as {
-      ok: true;
-      value: session.JoinLobbyResponse;
-    };
+    const joined = await joinLobby(visitId, patient);
     const other = await clinicianToken('clin-b');
     await expectCode(
       call('listLobby', { visit: `visits/${visitId}`, pageSize: 0, pageToken: '' }, other),
