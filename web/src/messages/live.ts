@@ -40,7 +40,8 @@ export function useMessagesPush(as?: 'patient'): MessagesPush | undefined {
 
 /**
  * Whether an open thread should be read again for `push`: a new message (the count differs), a receipt while
- * one of `mine` still shows unread, or the thread was closed or reopened.
+ * one of `mine` still shows unread, or the thread was closed or reopened; or any push about it while a read is
+ * on its way (that read may be older than the push, and what is shown older still).
  */
 export function pushChangesThread(
   push: MessagesPush | undefined,
@@ -49,10 +50,13 @@ export function pushChangesThread(
     readonly messageCount: number;
     readonly unreadOfMine: number;
     readonly open: boolean;
+    /** A read of the thread is on its way. */
+    readonly reading?: boolean;
   },
 ): boolean {
   if (!push || push.threadId !== view.threadId) return false;
   return (
+    view.reading === true ||
     push.messageCount !== view.messageCount ||
     (push.events.includes('read') && view.unreadOfMine > 0) ||
     push.open !== view.open

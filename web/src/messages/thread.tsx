@@ -109,12 +109,15 @@ export function ThreadView(props: {
   const [status, setStatus] = useState('Loading…');
   const [error, setError] = useState('');
   const [version, setVersion] = useState(0);
+  /** The version whose read answered (a read of a newer one is on its way until it does). */
+  const [answered, setAnswered] = useState(-1);
   const reload = () => setVersion((v) => v + 1);
   useEffect(() => {
     let live = true;
     api<{ thread: ThreadSummary; messages: ThreadMessage[] }>('GET', `${base}/threads/${threadId}`)
       .then(async (r) => {
         if (!live) return;
+        setAnswered(version);
         setMessages(r.messages);
         setOpen(r.thread.open);
         setStatus('');
@@ -122,6 +125,7 @@ export function ThreadView(props: {
       })
       .catch((e: unknown) => {
         if (live) {
+          setAnswered(version);
           setStatus('');
           setError(errorText(e));
         }
@@ -132,7 +136,13 @@ export function ThreadView(props: {
   }, [base, threadId, version]);
   const mine = (m: ThreadMessage) => m.fromPatient === asPatient;
   const unreadOfMine = messages.filter((m) => mine(m) && !m.read).length;
-  const shown = { threadId, messageCount: messages.length, unreadOfMine, open };
+  const shown = {
+    threadId,
+    messageCount: messages.length,
+    unreadOfMine,
+    open,
+    reading: answered !== version,
+  };
   // A new push that changed what is shown reads the thread again (state adjusted while rendering, once per push).
   const [seenPush, setSeenPush] = useState(push);
   if (push !== seenPush) {

@@ -126,6 +126,47 @@ describe('a live push', () => {
   });
 });
 
+describe('a thread read on its way when the live channel pushes', () => {
+  it('reads again: the read may be older than the push, even when the push looks like what is shown', async () => {
+    // The care team closes the thread and opens it again while the page's read after the close is on its way.
+    const held: Array<(body: unknown) => void> = [];
+    globalThis.fetch = jest.fn(
+      () =>
+        new Promise<Response>((resolve) =>
+          held.push((body) =>
+            resolve({ status: 200, ok: true, json: () => Promise.resolve(body) } as Response),
+          ),
+        ),
+    );
+    const base: MessagesPush = {
+      type: 'messages',
+      threadId: 't1',
+      events: ['closed'],
+      messageCount: 2,
+      unreadCount: 0,
+      open: false,
+    };
+    const view = (p?: MessagesPush) => (
+      <ThreadView base="/api/messages" threadId="t1" asPatient={false} onBack={() => undefined} push={p} />
+    );
+    const { rerender } = render(view());
+    held.shift()?.({ thread: thread(0), messages });
+    await flush();
+    rerender(view(base));
+    await flush();
+    expect(held).toHaveLength(1);
+    rerender(view({ ...base, events: ['opened'], open: true }));
+    await flush();
+    // The older read answers (closed), then the one after the second push (open again).
+    held.shift()?.({ thread: thread(0, false), messages });
+    await flush();
+    held.shift()?.({ thread: thread(0, true), messages });
+    await flush();
+    expect(screen.queryByText('This conversation is closed.')).toBeNull();
+    expect(screen.getByLabelText('Your message')).toBeTruthy();
+  });
+});
+
 describe('whether a push changes a thread', () => {
   const shown = { threadId: 't1', messageCount: 2, unreadOfMine: 1, open: true };
   const base: MessagesPush = {
@@ -141,6 +182,7 @@ describe('whether a push changes a thread', () => {
     ['a receipt when all of mine are read', base, false, { ...shown, unreadOfMine: 0 }],
     ['a new message', { ...base, events: ['posted'], messageCount: 3 }, true],
     ['the thread was closed', { ...base, events: ['closed'], open: false }, true],
+    ['any push while a read is on its way', base, true, { ...shown, unreadOfMine: 0, reading: true }],
     ['another thread', { ...base, threadId: 't2' }, false],
     ['no push', undefined, false],
   ])('%s', (_what, p, expected, view = shown) => {
