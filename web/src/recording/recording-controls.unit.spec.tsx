@@ -253,6 +253,25 @@ describe('the patient’s consent', () => {
   });
 });
 
+describe('the first read, answered after a push', () => {
+  it('does not undo what the live channel already said', async () => {
+    // A pushed cancel lands while the page's first read (made while the request was pending) is on its way.
+    let answer: ((view: RecordingView) => void) | undefined;
+    const calls: RecordingCalls = {
+      ...fakeCalls().calls,
+      read: () => new Promise<RecordingView>((resolve) => (answer = resolve)),
+    };
+    render(<RecordingControls role="patient" endpoints={endpoints} live calls={calls} />);
+    await waitFor(() => expect(answer).toBeDefined());
+    live({ state: 'requested', awaitingConsent: ['p-1'] });
+    expect(screen.getByRole('dialog')).toBeTruthy();
+    live({ state: 'off', reason: 'cancelled_by_clinician' });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    await act(async () => answer?.({ state: 'requested', recordingId: null, consented: false }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+  });
+});
+
 describe('a patient asked when the request ends', () => {
   it('closes the dialog when the clinician cancels', async () => {
     const { calls } = fakeCalls();

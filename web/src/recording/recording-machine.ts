@@ -31,6 +31,8 @@ export interface RecordingUiState {
    * own answer, if it comes later, is older news (a patient can refuse before the clinician's start call returns).
    */
   readonly settledLive: boolean;
+  /** The live channel has said something: the first read, if it answers later, is older news. */
+  readonly heardLive: boolean;
   readonly error: string | null;
 }
 
@@ -77,6 +79,7 @@ export const initialRecordingUi: RecordingUiState = {
   requestEnded: null,
   busy: false,
   settledLive: false,
+  heardLive: false,
   error: null,
 };
 
@@ -113,10 +116,65 @@ export function stopReasonText(reason: string | undefined, refusedBy?: string): 
   }
 }
 
+/** The state after a pushed live message (recording requested, on or off). */
+function afterLive(
+  state: RecordingUiState,
+  event: Extract<RecordingUiEvent, { type: 'Live' }>,
+): RecordingUiState {
+  const m = event.message;
+  if (m.state === 'requested') {
+    const mine = state.consent === 'given';
+    return {
+      ...state,
+      server: 'requested',
+      awaiting: m.awaitingConsent ?? [],
+      // The clinician asked and so consented; everyone else is asked.
+      dialog: event.role === 'patient' && !mine,
+      consent: event.role === 'clinician' ? 'given' : mine ? 'given' : 'unknown',
+      stoppedBecause: null,
+      requestEnded: null,
+      error: null,
+    };
+  }
+  if (m.state === 'on') {
+    return {
+      ...state,
+      server: 'on',
+      awaiting: [],
+      recordingId: m.recordingId ?? state.recordingId,
+      // It started: everyone present consented, this participant included. Someone waiting to be let in
+      // is asked (they are admitted only once they consented).
+      consent: event.present ? 'given' : state.consent,
+      dialog: !event.present && event.role === 'patient' && state.consent === 'unknown',
+      stoppedBecause: null,
+      requestEnded: null,
+      settledLive: true,
+    };
+  }
+  const id = m.recordingId ?? state.recordingId;
+  return {
+    ...state,
+    server: 'off',
+    awaiting: [],
+    dialog: false,
+    consent: 'unknown',
+    recordingId: null,
+    busy: false,
+    settledLive: true,
+    stoppedBecause: stopReasonText(m.reason, m.refusedBy),
+    requestEnded:
+      m.reason === 'consent_refused' || m.reason === 'cancelled_by_clinician'
+        ? stopReasonText(m.reason, m.refusedBy)
+        : null,
+    processing: event.role === 'clinician' && id ? { recordingId: id, percent: 0 } : state.processing,
+  };
+}
+
 /** The next state. Pure. */
 export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): RecordingUiState {
   switch (event.type) {
     case 'Read': {
+      if (state.heardLive) return state;
       const { view, role, present } = event;
       // A recording runs only with everyone present consenting.
       const consent =
@@ -133,55 +191,8 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         dialog: view.state !== 'off' && consent === 'unknown' && role === 'patient',
       };
     }
-    case 'Live': {
-      const m = event.message;
-      if (m.state === 'requested') {
-        const mine = state.consent === 'given';
-        return {
-          ...state,
-          server: 'requested',
-          awaiting: m.awaitingConsent ?? [],
-          // The clinician asked and so consented; everyone else is asked.
-          dialog: event.role === 'patient' && !mine,
-          consent: event.role === 'clinician' ? 'given' : mine ? 'given' : 'unknown',
-          stoppedBecause: null,
-          requestEnded: null,
-          error: null,
-        };
-      }
-      if (m.state === 'on') {
-        return {
-          ...state,
-          server: 'on',
-          awaiting: [],
-          recordingId: m.recordingId ?? state.recordingId,
-          // It started: everyone present consented, this participant included. Someone waiting to be let in
-          // is asked (they are admitted only once they consented).
-          consent: event.present ? 'given' : state.consent,
-          dialog: !event.present && event.role === 'patient' && state.consent === 'unknown',
-          stoppedBecause: null,
-          requestEnded: null,
-          settledLive: true,
-        };
-      }
-      const id = m.recordingId ?? state.recordingId;
-      return {
-        ...state,
-        server: 'off',
-        awaiting: [],
-        dialog: false,
-        consent: 'unknown',
-        recordingId: null,
-        busy: false,
-        settledLive: true,
-        stoppedBecause: stopReasonText(m.reason, m.refusedBy),
-        requestEnded:
-          m.reason === 'consent_refused' || m.reason === 'cancelled_by_clinician'
-            ? stopReasonText(m.reason, m.refusedBy)
-            : null,
-        processing: event.role === 'clinician' && id ? { recordingId: id, percent: 0 } : state.processing,
-      };
-    }
+    case 'Live':
+      return { ...afterLive(state, event), heardLive: true };
     case 'Requested':
       if (state.settledLive) return { ...state, busy: false };
       return {
