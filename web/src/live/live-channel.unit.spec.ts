@@ -2,40 +2,12 @@
  * @jest-environment jsdom
  */
 import { openLive, pageActivity } from './live-channel';
-
-/** A socket that opens at once and records what the page sends. */
-class FakeSocket extends EventTarget {
-  static readonly OPEN = 1;
-  static opened: FakeSocket[] = [];
-  readyState = 0;
-  readonly sent: string[] = [];
-  constructor(readonly url: string) {
-    super();
-    FakeSocket.opened.push(this);
-    queueMicrotask(() => {
-      this.readyState = FakeSocket.OPEN;
-      this.dispatchEvent(new Event('open'));
-    });
-  }
-  send(data: string): void {
-    this.sent.push(data);
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-}
+import { FakeSocket, useFakeSockets } from '../testing/fake-socket';
 
 const activities = (s: FakeSocket) => s.sent.filter((d) => d.includes('"activity"')).length;
 
 describe('the page activity', () => {
-  const realSocket = globalThis.WebSocket;
-  beforeEach(() => {
-    FakeSocket.opened = [];
-    globalThis.WebSocket = FakeSocket as unknown as typeof WebSocket;
-  });
-  afterEach(() => {
-    globalThis.WebSocket = realSocket;
-  });
+  useFakeSockets();
 
   it("reaches every open live channel of the page (the console's and the visit chat's), not a closed one", async () => {
     const consoleChannel = openLive({});

@@ -3,6 +3,7 @@
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { JoinApp, otherDevicesLine } from './join-app';
+import { pushToSockets, useFakeSockets } from '../testing/fake-socket';
 
 type Answer = { status: number; body: unknown };
 
@@ -92,31 +93,10 @@ describe('the patient’s join page', () => {
   });
 });
 
-/** The page's live channel: opens at once; the spec pushes what the gateway would. */
-class FakeSocket extends EventTarget {
-  static readonly OPEN = 1;
-  static opened: FakeSocket[] = [];
-  readyState = 0;
-  constructor(readonly url: string) {
-    super();
-    FakeSocket.opened.push(this);
-    queueMicrotask(() => {
-      this.readyState = FakeSocket.OPEN;
-      this.dispatchEvent(new Event('open'));
-    });
-  }
-  send(): void {}
-  close(): void {
-    this.readyState = 3;
-  }
-}
-
 describe('the waiting room: the read after arriving lands after the live channel pushed', () => {
-  const realSocket = globalThis.WebSocket;
+  useFakeSockets();
   const realDevices = Object.getOwnPropertyDescriptor(navigator, 'mediaDevices');
   beforeEach(() => {
-    FakeSocket.opened = [];
-    globalThis.WebSocket = FakeSocket as unknown as typeof WebSocket;
     // No camera or microphone allowed: the check still lets the patient go on.
     Object.defineProperty(navigator, 'mediaDevices', {
       configurable: true,
@@ -127,16 +107,11 @@ describe('the waiting room: the read after arriving lands after the live channel
     });
   });
   afterEach(() => {
-    globalThis.WebSocket = realSocket;
     if (realDevices) Object.defineProperty(navigator, 'mediaDevices', realDevices);
     else Reflect.deleteProperty(navigator, 'mediaDevices');
   });
 
-  const push = (m: Record<string, unknown>) =>
-    act(() => {
-      for (const s of FakeSocket.opened)
-        s.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(m) }));
-    });
+  const push = (m: Record<string, unknown>) => act(() => pushToSockets(m));
 
   it('keeps the lock and the other devices the live channel pushed while that read was on its way', async () => {
     const held: Array<(body: unknown) => void> = [];

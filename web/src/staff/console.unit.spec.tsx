@@ -5,31 +5,9 @@ import { act, fireEvent, render, screen } from '@testing-library/react';
 import { Console } from './console';
 import { SessionContext, type StaffSession } from './session';
 import type { Participant, StaffLiveMessage, VisitDetail } from './types';
+import { pushToSockets, useFakeSockets } from '../testing/fake-socket';
 
-/** The console's live channel: opens at once; the spec pushes what the gateway would. */
-class FakeSocket extends EventTarget {
-  static readonly OPEN = 1;
-  static opened: FakeSocket[] = [];
-  readyState = 0;
-  constructor(readonly url: string) {
-    super();
-    FakeSocket.opened.push(this);
-    queueMicrotask(() => {
-      this.readyState = FakeSocket.OPEN;
-      this.dispatchEvent(new Event('open'));
-    });
-  }
-  send(): void {}
-  close(): void {
-    this.readyState = 3;
-  }
-}
-
-const push = (m: StaffLiveMessage) =>
-  act(() => {
-    for (const s of FakeSocket.opened)
-      s.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(m) }));
-  });
+const push = (m: StaffLiveMessage) => act(() => pushToSockets(m));
 
 const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
@@ -100,13 +78,8 @@ async function openTheVisit() {
 }
 
 describe('the console: an answer that lands after the live channel pushed', () => {
-  const realSocket = globalThis.WebSocket;
-  beforeEach(() => {
-    FakeSocket.opened = [];
-    globalThis.WebSocket = FakeSocket as unknown as typeof WebSocket;
-  });
+  useFakeSockets();
   afterEach(() => {
-    globalThis.WebSocket = realSocket;
     document.body.innerHTML = '';
   });
 
