@@ -53,14 +53,14 @@ const refresh = (
   now: number,
   userActive = true,
   newTokenHash = H('c'),
-  grace = GRACE_MS,
+  policyChanges: Partial<SessionPolicy> = {},
 ): SessionCommand => ({
   type: 'RefreshSession',
   data: {
     presentedTokenHash: presented,
     newTokenHash,
     userActive,
-    policy: { ...policy, refreshReuseGraceMs: grace },
+    policy: { ...policy, ...policyChanges },
     now,
   },
 });
@@ -195,7 +195,7 @@ describe('Session decider', () => {
     it('has no grace when it is 0 (or not set)', () => {
       spec
         .given([started, refreshed])
-        .when(refresh(H('a'), ROTATED_AT + 1, true, H('c'), 0))
+        .when(refresh(H('a'), ROTATED_AT + 1, true, H('c'), { refreshReuseGraceMs: 0 }))
         .then([ended('reuse_detected', ROTATED_AT + 1)]);
       spec
         .given([started, refreshed])
@@ -256,16 +256,7 @@ describe('Session decider', () => {
     it('refuses a grace use of a session idle past its deadline, saying idle', () => {
       spec
         .given([started, refreshed])
-        .when({
-          type: 'RefreshSession',
-          data: {
-            presentedTokenHash: H('a'),
-            newTokenHash: H('c'),
-            userActive: true,
-            policy: { ...policy, idleTimeoutMs: 10_000 },
-            now: ROTATED_AT + 10_000,
-          },
-        })
+        .when(refresh(H('a'), ROTATED_AT + 10_000, true, H('c'), { idleTimeoutMs: 10_000 }))
         .then([ended('idle', ROTATED_AT + 10_000)]);
     });
     it('records no token material beyond the new digest', () => {
@@ -356,16 +347,7 @@ describe('Session decider', () => {
       it('refuses a refresh idle past the shorter timeout, saying idle', () => {
         spec
           .given([started])
-          .when({
-            type: 'RefreshSession',
-            data: {
-              presentedTokenHash: H('a'),
-              newTokenHash: H('c'),
-              userActive: true,
-              policy: { ...policy, idleTimeoutMs: 60_000 },
-              now: T0 + 60_000,
-            },
-          })
+          .when(refresh(H('a'), T0 + 60_000, true, H('c'), { idleTimeoutMs: 60_000 }))
           .then([ended('idle', T0 + 60_000)]);
       });
     });
