@@ -102,3 +102,21 @@ export function promisifyUnary<C extends object, M extends keyof C & string>(
 ): (request: RequestOf<C, M>, metadata?: grpc.Metadata, options?: CallOptions) => Promise<ResponseOf<C, M>> {
   return (request, metadata, options) => callUnary(client, method, request, metadata, options);
 }
+
+/** A unary call whose client, metadata and options are already chosen: `(method, request) => Promise<response>`. */
+export type BoundUnaryCall<C extends object> = <M extends keyof C & string>(
+  method: M,
+  request: RequestOf<C, M>,
+) => Promise<ResponseOf<C, M>>;
+
+/**
+ * Binds {@link callUnary} to one client, a metadata factory (called once per call, so no two calls share a
+ * metadata object) and options. The returned function rejects like {@link callUnary}.
+ */
+export function bindUnary<C extends object>(
+  client: C,
+  metadata: () => grpc.Metadata,
+  options: CallOptions = {},
+): BoundUnaryCall<C> {
+  return (method, request) => callUnary(client, method, request, metadata(), options);
+}

@@ -130,8 +130,8 @@ export {
 export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
 export { mutualTlsFromFiles, mutualTlsOf, workloadOfCertificate } from './tls';
 export type { MutualTls, MutualTlsFiles, MutualTlsServerCredentials } from './tls';
-export { clientCallMetadata, callUnary, promisifyUnary } from './client';
-export type { CallOptions, ClientCallMetadataInput } from './client';
+export { bindUnary, clientCallMetadata, callUnary, promisifyUnary } from './client';
+export type { BoundUnaryCall, CallOptions, ClientCallMetadataInput } from './client';
 export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';
 export type {
   CommandMetadata,

@@ -42,7 +42,7 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
     '/visits/:id/lobby-notice',
     onVisit(
       'session.PostLobbyNotice',
-      async (req, res, { id, client, auth }) => {
+      async (req, res, { id, call }) => {
         const body = asRecord(req.body);
         const violations: HttpFieldViolation[] = [];
         const kind = typeof body['kind'] === 'string' ? KINDS[body['kind']] : undefined;
@@ -59,8 +59,7 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
         if (typeof show !== 'boolean')
           violations.push({ field: 'showPosition', description: 'must be true or false' });
         if (invalid(res, violations)) return;
-        const r = await callUnary(
-          client,
+        const r = await call(
           'postLobbyNotice',
           session.PostLobbyNoticeRequest.fromPartial({
             visit: `visits/${id}`,
@@ -69,8 +68,6 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
             text: text as string,
             showPosition: show as boolean,
           }),
-          ctx.metadataFor(res, auth.token),
-          opts,
         );
         res.status(200).json({ notice: noticeView(r.notice) });
       },

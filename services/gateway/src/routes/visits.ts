@@ -5,7 +5,8 @@
  */
 import type { Request, Response, Router } from 'express';
 import { phiEvents, scheduling, session } from '@haven/proto';
-import { callUnary } from '@haven/service';
+import { bindUnary, callUnary } from '@haven/service';
+import type { BoundUnaryCall } from '@haven/service';
 import type { Authenticated, RouteContext } from '../context';
 import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } from '../http';
 import { httpError } from '../http-errors';
@@ -18,11 +19,19 @@ import { staff } from './guards';
 type ParticipantRpc = 'admitParticipant' | 'denyParticipant' | 'kickParticipant';
 type VisitRpc = 'lockVisit' | 'unlockVisit' | 'endVisit';
 
-/** A visit route's handler: the `:id` in the path, the session client, the caller. */
+/**
+ * A visit route's handler: the `:id` in the path, the caller, `call` for a session RPC and `callerOn` for another
+ * service's, both as the caller (their token, the request's correlation id, the gateway's deadline).
+ */
 type VisitHandler = (
   req: Request,
   res: Response,
-  visit: { readonly id: string; readonly client: session.SessionServiceClient; readonly auth: Authenticated },
+  visit: {
+    readonly id: string;
+    readonly auth: Authenticated;
+    readonly call: BoundUnaryCall<session.SessionServiceClient>;
+    readonly callerOn: <C extends object>(client: C) => BoundUnaryCall<C>;
+  },
 ) => Promise<void>;
 
 /** The clinician-only doors of the visit routes. */
@@ -41,7 +50,9 @@ export function visitDoors(ctx: RouteContext) {
         const id = pathId(req, res);
         const client = id && sessionClient(res);
         if (!id || !client) return;
-        await handler(req, res, { id, client, auth });
+        const callerOn = <C extends object>(other: C) =>
+          bindUnary(other, () => ctx.metadataFor(res, auth.token), { deadlineMs: ctx.deadlineMs });
+        await handler(req, res, { id, auth, call: callerOn(client), callerOn });
       },
       fields,
     );
@@ -50,7 +61,6 @@ export function visitDoors(ctx: RouteContext) {
 
 /** Registers the clinician's /visits routes on the /api router. */
 export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { clinician, sessionClient, onVisit } = visitDoors(ctx);
 
   api.get(
@@ -64,9 +74,8 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
 
   api.get(
     '/visits/:id',
-    onVisit('session.GetVisit', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const r = await callUnary(client, 'getVisit', { name: `visits/${id}` }, md, opts);
+    onVisit('session.GetVisit', async (_req, res, { id, call }) => {
+      const r = await call('getVisit', { name: `visits/${id}` });
       if (!r.visit) {
         send(res, httpError('NOT_FOUND'));
         return;
@@ -94,18 +103,16 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
 
   api.post(
     '/visits/:id/media',
-    onVisit('session.JoinMedia', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const r = await callUnary(client, 'joinMedia', { visit: `visits/${id}` }, md, opts);
+    onVisit('session.JoinMedia', async (_req, res, { id, call }) => {
+      const r = await call('joinMedia', { visit: `visits/${id}` });
       res.status(200).json(mediaView(r));
     }),
   );
 
   api.post(
     '/visits/:id/leave',
-    onVisit('session.LeaveVisit', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      await callUnary(client, 'leaveVisit', { visit: `visits/${id}`, requestId: '' }, md, opts);
+    onVisit('session.LeaveVisit', async (_req, res, { id, call }) => {
+      await call('leaveVisit', { visit: `visits/${id}`, requestId: '' });
       res.status(200).json({ ok: true });
     }),
   );
@@ -117,13 +124,12 @@ function registerVisitControls(
   ctx: RouteContext,
   onVisit: ReturnType<typeof visitDoors>['onVisit'],
 ): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const participantAction = (path: string, rpc: ParticipantRpc) =>
     api.post(
       `/visits/:id/${path}`,
       onVisit(
         `session.${rpc}`,
-        async (req, res, { id, client, auth }) => {
+        async (req, res, { id, call }) => {
           const violations: HttpFieldViolation[] = [];
           const participantId = stringField(asRecord(req.body), 'participantId', 64, violations) ?? '';
           if (!PATH_ID.test(participantId))
@@ -134,7 +140,7 @@ function registerVisitControls(
             allowRejoin: false,
             requestId: '',
           };
-          await callUnary(client, rpc, request, ctx.metadataFor(res, auth.token), opts);
+          await call(rpc, request);
           res.status(200).json({ ok: true });
         },
         { name: 'participantId' },
@@ -147,9 +153,8 @@ function registerVisitControls(
   const visitAction = (path: string, rpc: VisitRpc) =>
     api.post(
       `/visits/:id/${path}`,
-      onVisit(`session.${rpc}`, async (_req, res, { id, client, auth }) => {
-        const md = ctx.metadataFor(res, auth.token);
-        const r = await callUnary(client, rpc, { name: `visits/${id}`, requestId: '' }, md, opts);
+      onVisit(`session.${rpc}`, async (_req, res, { id, call }) => {
+        const r = await call(rpc, { name: `visits/${id}`, requestId: '' });
         const view = r.visit ? visitView(r.visit, ctx.media) : undefined;
         res
           .status(200)
@@ -242,12 +247,11 @@ function registerGuestControls(
   ctx: RouteContext,
   onVisit: ReturnType<typeof visitDoors>['onVisit'],
 ): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   api.post(
     '/visits/:id/guests',
     onVisit(
       'session.InviteGuest',
-      async (req, res, { id, client, auth }) => {
+      async (req, res, { id, call }) => {
         const picked = idAndChoice(res, req.body, ['userId', 'must name a staff user'], {
           field: 'role',
           choices: GUEST_ROLES,
@@ -255,7 +259,7 @@ function registerGuestControls(
         });
         if (!picked) return;
         const request = { visit: `visits/${id}`, user: `users/${picked.id}`, role: picked.choice };
-        const r = await callUnary(client, 'inviteGuest', request, ctx.metadataFor(res, auth.token), opts);
+        const r = await call('inviteGuest', request);
         res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
       },
       { user: 'userId', role: 'role' },
@@ -267,7 +271,7 @@ function registerGuestControls(
     '/visits/:id/guest-links',
     onVisit(
       'scheduling.IssueGuestLink',
-      async (req, res, { id, client, auth }) => {
+      async (req, res, { id, call, callerOn }) => {
         const role = stringField(asRecord(req.body), 'role', 16, []) ?? '';
         const picked = Object.hasOwn(LINK_GUEST_ROLES, role) ? LINK_GUEST_ROLES[role] : undefined;
         if (picked === undefined) {
@@ -278,21 +282,11 @@ function registerGuestControls(
           send(res, httpError('UNAVAILABLE'));
           return;
         }
-        const md = ctx.metadataFor(res, auth.token);
-        const invited = await callUnary(
-          client,
-          'inviteGuest',
-          { visit: `visits/${id}`, user: '', role: picked },
-          md,
-          opts,
-        );
-        const link = await callUnary(
-          ctx.clients.scheduling,
-          'issueGuestLink',
-          { visit: `visits/${id}`, guest: invited.guest },
-          ctx.metadataFor(res, auth.token),
-          opts,
-        );
+        const invited = await call('inviteGuest', { visit: `visits/${id}`, user: '', role: picked });
+        const link = await callerOn(ctx.clients.scheduling)('issueGuestLink', {
+          visit: `visits/${id}`,
+          guest: invited.guest,
+        });
         res.status(200).json({
           guestId: lastSegment(link.guest),
           role,
@@ -307,7 +301,7 @@ function registerGuestControls(
   // Revoking a guest: their link dies; in the lobby or the visit, they are removed for good at once.
   api.post(
     '/visits/:id/guests/:guestId/revoke',
-    onVisit('session.RevokeGuest', async (req, res, { id, client, auth }) => {
+    onVisit('session.RevokeGuest', async (req, res, { id, call }) => {
       const guestId = String(req.params['guestId'] ?? '');
       if (!PATH_ID.test(guestId)) {
         send(res, httpError('NOT_FOUND'));
@@ -315,21 +309,15 @@ function registerGuestControls(
       }
       // A link guest's id is the service's `g` + 32 hex; anything else names a staff user.
       const guest = /^g[0-9a-f]{32}$/.test(guestId) ? `guests/${guestId}` : `users/${guestId}`;
-      const r = await callUnary(
-        client,
-        'revokeGuest',
-        { visit: `visits/${id}`, guest },
-        ctx.metadataFor(res, auth.token),
-        opts,
-      );
+      const r = await call('revokeGuest', { visit: `visits/${id}`, guest });
       res.status(200).json({ guests: r.visit ? invitedGuestsView(r.visit) : [] });
     }),
   );
   api.post(
     '/visits/:id/lobby',
-    onVisit('session.JoinLobby', async (_req, res, { id, client, auth }) => {
+    onVisit('session.JoinLobby', async (_req, res, { id, call }) => {
       const request = session.JoinLobbyRequest.fromPartial({ appointment: `appointments/${id}` });
-      const r = await callUnary(client, 'joinLobby', request, ctx.metadataFor(res, auth.token), opts);
+      const r = await call('joinLobby', request);
       res.status(200).json({ status: 'waiting', participantId: lastSegment(r.participant?.name ?? '') });
     }),
   );
@@ -337,7 +325,7 @@ function registerGuestControls(
     '/visits/:id/host',
     onVisit(
       'session.GrantHost',
-      async (req, res, { id, client, auth }) => {
+      async (req, res, { id, call }) => {
         const picked = idAndChoice(res, req.body, ['participantId', 'must name a participant'], {
           field: 'mode',
           choices: GRANT_MODES,
@@ -345,7 +333,7 @@ function registerGuestControls(
         });
         if (!picked) return;
         const request = { name: `visits/${id}/participants/${picked.id}`, mode: picked.choice };
-        const r = await callUnary(client, 'grantHost', request, ctx.metadataFor(res, auth.token), opts);
+        const r = await call('grantHost', request);
         res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
       },
       { name: 'participantId', mode: 'mode' },
@@ -364,41 +352,33 @@ function registerIdentityCheck(
   ctx: RouteContext,
   onVisit: ReturnType<typeof visitDoors>['onVisit'],
 ): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   api.get(
     '/visits/:id/identity-check',
-    onVisit('scheduling.GetPatient', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const { visit } = await callUnary(client, 'getVisit', { name: `visits/${id}` }, md, opts);
+    onVisit('scheduling.GetPatient', async (_req, res, { id, auth, call, callerOn }) => {
+      const { visit } = await call('getVisit', { name: `visits/${id}` });
       // Only a host checks identity (a staff guest may see the visit, not the patient's record).
       if (!visit || !visit.hosts.includes(`users/${auth.principal.id}`)) {
         send(res, httpError('PERMISSION_DENIED'));
         return;
       }
-      const r = await callUnary(
-        ctx.clients.scheduling,
+      const r = await callerOn(ctx.clients.scheduling)(
         'getPatient',
         scheduling.GetPatientRequest.fromPartial({
           name: visit.patient,
           purpose: phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT,
           readMask: ['date_of_birth'],
         }),
-        ctx.metadataFor(res, auth.token),
-        opts,
       );
       res.status(200).json({ dateOfBirth: r.patient?.dateOfBirth ?? '', identity: identityView(visit) });
     }),
   );
   api.post(
     '/visits/:id/identity',
-    onVisit('session.ConfirmIdentity', async (_req, res, { id, client, auth }) => {
-      const r = await callUnary(
-        client,
-        'confirmIdentity',
-        { visit: `visits/${id}`, method: session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH },
-        ctx.metadataFor(res, auth.token),
-        opts,
-      );
+    onVisit('session.ConfirmIdentity', async (_req, res, { id, call }) => {
+      const r = await call('confirmIdentity', {
+        visit: `visits/${id}`,
+        method: session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH,
+      });
       res.status(200).json({ identity: r.visit ? identityView(r.visit) : null });
     }),
   );
@@ -413,12 +393,10 @@ function registerRecordingControls(
   ctx: RouteContext,
   onVisit: ReturnType<typeof visitDoors>['onVisit'],
 ): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   api.post(
     '/visits/:id/recording/start',
-    onVisit('session.StartRecording', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const r = await callUnary(client, 'startRecording', { visit: `visits/${id}` }, md, opts);
+    onVisit('session.StartRecording', async (_req, res, { id, call }) => {
+      const r = await call('startRecording', { visit: `visits/${id}` });
       res.status(200).json({
         state: r.pending ? 'requested' : 'on',
         recordingId: r.recording ? lastSegment(r.recording) : null,
@@ -428,17 +406,15 @@ function registerRecordingControls(
   );
   api.post(
     '/visits/:id/recording/cancel',
-    onVisit('session.CancelRecording', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      await callUnary(client, 'cancelRecording', { visit: `visits/${id}` }, md, opts);
+    onVisit('session.CancelRecording', async (_req, res, { id, call }) => {
+      await call('cancelRecording', { visit: `visits/${id}` });
       res.status(200).json({ state: 'off' });
     }),
   );
   api.post(
     '/visits/:id/recording/stop',
-    onVisit('session.StopRecording', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const r = await callUnary(client, 'stopRecording', { visit: `visits/${id}` }, md, opts);
+    onVisit('session.StopRecording', async (_req, res, { id, call }) => {
+      const r = await call('stopRecording', { visit: `visits/${id}` });
       res.status(200).json({ state: 'off', recordingId: r.recording ? lastSegment(r.recording) : null });
     }),
   );
@@ -446,7 +422,7 @@ function registerRecordingControls(
     '/visits/:id/recording/consent',
     onVisit(
       'session.RecordConsent',
-      async (req, res, { id, client, auth }) => {
+      async (req, res, { id, call }) => {
         const violations: HttpFieldViolation[] = [];
         const granted = grantedOf(req.body, violations);
         if (invalid(res, violations)) return;
@@ -455,7 +431,7 @@ function registerRecordingControls(
           scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
           granted,
         });
-        const r = await callUnary(client, 'recordConsent', request, ctx.metadataFor(res, auth.token), opts);
+        const r = await call('recordConsent', request);
         res.status(200).json({ granted: r.consent?.granted ?? granted });
       },
       { granted: 'granted' },
@@ -463,9 +439,8 @@ function registerRecordingControls(
   );
   api.post(
     '/visits/:id/recording/ack',
-    onVisit('session.AcknowledgeRecordingNotice', async (_req, res, { id, client, auth }) => {
-      const md = ctx.metadataFor(res, auth.token);
-      const r = await callUnary(client, 'acknowledgeRecordingNotice', { visit: `visits/${id}` }, md, opts);
+    onVisit('session.AcknowledgeRecordingNotice', async (_req, res, { id, call }) => {
+      const r = await call('acknowledgeRecordingNotice', { visit: `visits/${id}` });
       res.status(200).json({ recordingId: lastSegment(r.recording) });
     }),
   );
