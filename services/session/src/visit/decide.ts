@@ -59,27 +59,26 @@ export interface JoinLobby {
     readonly deviceCheck?: DeviceCheck;
   };
 }
-/** `policy` is the clinic's recording policy now (default on-request): it decides the consent gate. */
+/**
+ * Who is admitted, by whom, under which admission and media token. `policy` is the clinic's recording policy now
+ * (default on-request): it decides the consent gate.
+ */
+export interface Admission {
+  readonly caller: Caller;
+  readonly participantId: string;
+  readonly admission: string;
+  readonly tokenHash: string;
+  readonly policy?: RecordingPolicy;
+}
+/** A host admits a participant waiting in the lobby. */
 export interface AdmitParticipant {
   readonly type: 'AdmitParticipant';
-  readonly data: {
-    readonly caller: Caller;
-    readonly participantId: string;
-    readonly admission: string;
-    readonly tokenHash: string;
-    readonly policy?: RecordingPolicy;
-  };
+  readonly data: Admission;
 }
 /** The owning clinician admits themself when they first join the media room. */
 export interface AdmitClinician {
   readonly type: 'AdmitClinician';
-  readonly data: {
-    readonly caller: Caller;
-    readonly participantId: string;
-    readonly admission: string;
-    readonly tokenHash: string;
-    readonly policy?: RecordingPolicy;
-  };
+  readonly data: Admission;
 }
 export interface DenyParticipant {
   readonly type: 'DenyParticipant';
@@ -425,7 +424,7 @@ export function decide(command: VisitCommand, state: VisitState): VisitEvent[] {
 }
 
 /** A waiting participant enters the media room, through the consent gate. */
-function decideAdmit(visit: LiveVisit, data: AdmitParticipant['data']): VisitEvent[] {
+function decideAdmit(visit: LiveVisit, data: Admission): VisitEvent[] {
   const { caller, participantId, admission, tokenHash } = data;
   requireOwner(visit, caller);
   if (visit.locked) throw new PreconditionError('visit is locked');
@@ -442,7 +441,7 @@ function decideAdmit(visit: LiveVisit, data: AdmitParticipant['data']): VisitEve
 }
 
 /** The owning clinician enters (once); under the `required` policy that asks for the recording. */
-function decideAdmitClinician(visit: LiveVisit, data: AdmitClinician['data']): VisitEvent[] {
+function decideAdmitClinician(visit: LiveVisit, data: Admission): VisitEvent[] {
   const { caller, participantId, admission, tokenHash, policy } = data;
   requireOwner(visit, caller);
   const p = visit.participants[participantId];
