@@ -13,6 +13,7 @@ import {
 import { newEvent, type EventStore } from '@haven/eventstore';
 import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
 import {
+  bindHandlers,
   actorOf,
   decodePageToken,
   encodePageToken,
@@ -401,19 +402,14 @@ async function listMyAccessLog(
 
 /** The query RPCs of AuditService, one function each. */
 export function auditHandlers(deps: AuditHandlerDeps) {
-  return {
-    listAuditEvents: (request: audit.ListAuditEventsRequest, ctx: CallContext) =>
-      listAuditEvents(deps, request, ctx),
-    getAuditEvent: (request: audit.GetAuditEventRequest, ctx: CallContext) =>
-      getAuditEvent(deps, request, ctx),
-    getTreeHead: (request: audit.GetTreeHeadRequest, ctx: CallContext) => getTreeHead(deps, request, ctx),
-    getInclusionProof: (request: audit.GetInclusionProofRequest, ctx: CallContext) =>
-      getInclusionProof(deps, request, ctx),
-    getConsistencyProof: (request: audit.GetConsistencyProofRequest, ctx: CallContext) =>
-      getConsistencyProof(deps, request, ctx),
-    listMyAccessLog: (request: audit.ListMyAccessLogRequest, ctx: CallContext) =>
-      listMyAccessLog(deps, request, ctx),
-  };
+  return bindHandlers(deps, {
+    listAuditEvents,
+    getAuditEvent,
+    getTreeHead,
+    getInclusionProof,
+    getConsistencyProof,
+    listMyAccessLog,
+  });
 }
 
 /**

@@ -16,7 +16,13 @@ import {
 } from '@haven/errors';
 import type { recording } from '@haven/proto';
 import { phiEvents } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext, type Principal } from '@haven/service';
+import {
+  bindHandlers,
+  commandMetadata,
+  requirePrincipal,
+  type CallContext,
+  type Principal,
+} from '@haven/service';
 import { DeletionReason, decideAccess, grantFor, type RecordView, type Viewer } from '../recording/access';
 import { idOfName, recordingToProto } from '../recording/grpc';
 import { recordingStream, type KnownRecording } from '../recording/recording';
@@ -280,25 +286,15 @@ async function deleteRecordingRpc(
 
 /** Unary handlers by ts-proto method key. */
 export function playbackHandlers(deps: PlaybackDeps) {
-  return {
-    playRecording: (request: recording.PlayRecordingRequest, ctx: CallContext) =>
-      playRecording(deps, request, ctx),
-    placeLegalHold: (request: recording.PlaceLegalHoldRequest, ctx: CallContext) =>
-      placeLegalHold(deps, request, ctx),
-    releaseLegalHold: (request: recording.ReleaseLegalHoldRequest, ctx: CallContext) =>
-      releaseLegalHold(deps, request, ctx),
-    deleteRecording: (request: recording.DeleteRecordingRequest, ctx: CallContext) =>
-      deleteRecordingRpc(deps, request, ctx),
-  };
+  return bindHandlers(deps, {
+    playRecording,
+    placeLegalHold,
+    releaseLegalHold,
+    deleteRecording: deleteRecordingRpc,
+  });
 }
 
 /** Server-streaming handlers by ts-proto method key. */
 export function playbackStreams(deps: PlaybackDeps) {
-  return {
-    readRecordingMedia: (
-      request: recording.ReadRecordingMediaRequest,
-      ctx: CallContext,
-      send: (message: recording.ReadRecordingMediaResponse) => Promise<void>,
-    ) => readRecordingMedia(deps, request, ctx, send),
-  };
+  return bindHandlers(deps, { readRecordingMedia });
 }

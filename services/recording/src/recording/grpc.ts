@@ -6,6 +6,7 @@
 import { NotFoundError, PermissionError, ValidationError, type FieldViolation } from '@haven/errors';
 import { recording } from '@haven/proto';
 import {
+  bindHandlers,
   decodePageToken,
   encodePageToken,
   isPageKeyPair,
@@ -227,10 +228,5 @@ async function listRecordings(
 
 /** The RecordingService handlers for the recording's metadata, by ts-proto method key. */
 export function recordingHandlers(deps: RecordingGrpcDeps) {
-  return {
-    getRecording: (request: recording.GetRecordingRequest, ctx: CallContext) =>
-      getRecording(deps, request, ctx),
-    listRecordings: (request: recording.ListRecordingsRequest, ctx: CallContext) =>
-      listRecordings(deps, request, ctx),
-  };
+  return bindHandlers(deps, { getRecording, listRecordings });
 }

@@ -13,6 +13,7 @@ import {
 } from '@haven/errors';
 import { session } from '@haven/proto';
 import {
+  bindHandlers,
   commandMetadata,
   decodePageToken,
   encodePageToken,
@@ -763,11 +764,25 @@ async function grantHost(
 export function visitHandlers(deps: VisitGrpcDeps) {
   const { visits } = deps;
   return {
-    openVisit: (request: session.OpenVisitRequest, ctx: CallContext) => openVisit(deps, request, ctx),
-    getVisit: (request: session.GetVisitRequest, ctx: CallContext) => getVisit(deps, request, ctx),
-    listVisits: (request: session.ListVisitsRequest, ctx: CallContext) => listVisits(deps, request, ctx),
-    joinLobby: (request: session.JoinLobbyRequest, ctx: CallContext) => joinLobby(deps, request, ctx),
-    listLobby: (request: session.ListLobbyRequest, ctx: CallContext) => listLobby(deps, request, ctx),
+    ...bindHandlers(deps, {
+      openVisit,
+      getVisit,
+      listVisits,
+      joinLobby,
+      listLobby,
+      leaveVisit,
+      endVisit,
+      recordConsent,
+      startRecording,
+      cancelRecording,
+      stopRecording,
+      acknowledgeRecordingNotice,
+      joinMedia,
+      inviteGuest,
+      revokeGuest,
+      confirmIdentity,
+      grantHost,
+    }),
     // A clinician's commands on one participant: what a retry must repeat, and the command.
     admitParticipant: (request: session.AdmitParticipantRequest, ctx: CallContext) =>
       onParticipant(visits, request, ctx, { admit: request.name }, (t, metadata) =>
@@ -803,23 +818,5 @@ export function visitHandlers(deps: VisitGrpcDeps) {
           ),
       );
     },
-    leaveVisit: (request: session.LeaveVisitRequest, ctx: CallContext) => leaveVisit(deps, request, ctx),
-    endVisit: (request: session.EndVisitRequest, ctx: CallContext) => endVisit(deps, request, ctx),
-    recordConsent: (request: session.RecordConsentRequest, ctx: CallContext) =>
-      recordConsent(deps, request, ctx),
-    startRecording: (request: session.StartRecordingRequest, ctx: CallContext) =>
-      startRecording(deps, request, ctx),
-    cancelRecording: (request: session.CancelRecordingRequest, ctx: CallContext) =>
-      cancelRecording(deps, request, ctx),
-    stopRecording: (request: session.StopRecordingRequest, ctx: CallContext) =>
-      stopRecording(deps, request, ctx),
-    acknowledgeRecordingNotice: (request: session.AcknowledgeRecordingNoticeRequest, ctx: CallContext) =>
-      acknowledgeRecordingNotice(deps, request, ctx),
-    joinMedia: (request: session.JoinMediaRequest, ctx: CallContext) => joinMedia(deps, request, ctx),
-    inviteGuest: (request: session.InviteGuestRequest, ctx: CallContext) => inviteGuest(deps, request, ctx),
-    revokeGuest: (request: session.RevokeGuestRequest, ctx: CallContext) => revokeGuest(deps, request, ctx),
-    confirmIdentity: (request: session.ConfirmIdentityRequest, ctx: CallContext) =>
-      confirmIdentity(deps, request, ctx),
-    grantHost: (request: session.GrantHostRequest, ctx: CallContext) => grantHost(deps, request, ctx),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { bindHandlers, commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
 import { callerOf, visitIdOf } from './names';
 import { LobbyNoticeKind } from './lobby-notice';
 import type { LobbyNoticeService, LobbyNoticeView } from './lobby-notice-service';
@@ -62,10 +62,5 @@ async function getLobbyNotice(
 
 /** The note's handlers, to merge with the visit handlers. */
 export function lobbyNoticeHandlers(notices: LobbyNoticeService) {
-  return {
-    postLobbyNotice: (request: session.PostLobbyNoticeRequest, ctx: CallContext) =>
-      postLobbyNotice(notices, request, ctx),
-    getLobbyNotice: (request: session.GetLobbyNoticeRequest, ctx: CallContext) =>
-      getLobbyNotice(notices, request, ctx),
-  };
+  return bindHandlers(notices, { postLobbyNotice, getLobbyNotice });
 }
