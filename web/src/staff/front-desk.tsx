@@ -149,6 +149,32 @@ function Select({
   );
 }
 
+function CopyField({
+  id,
+  label,
+  value,
+  copy,
+  inputClass,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  copy: (id: string, value: string) => Promise<void>;
+  inputClass?: string;
+}) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <div className="copy-row">
+        <input id={id} className={inputClass} type="text" readOnly value={value} />
+        <button type="button" className="button button-quiet" onClick={() => void copy(id, value)}>
+          Copy {label.toLowerCase()}
+        </button>
+      </div>
+    </div>
+  );
+}
+
 function LinkPanel({ link, onClose }: { link: PatientLink; onClose: () => void }) {
   const panel = useRef<HTMLElement>(null);
   const [status, setStatus] = useState('');
@@ -170,32 +196,14 @@ function LinkPanel({ link, onClose }: { link: PatientLink; onClose: () => void }
         <strong>read the passcode to the patient or send it separately</strong> (never in the same message as
         the link).
       </p>
-      <div className="field">
-        <label htmlFor="link-url">Link</label>
-        <div className="copy-row">
-          <input id="link-url" type="text" readOnly value={link.url} />
-          <button
-            type="button"
-            className="button button-quiet"
-            onClick={() => void copy('link-url', link.url)}
-          >
-            Copy link
-          </button>
-        </div>
-      </div>
-      <div className="field">
-        <label htmlFor="link-passcode">Passcode</label>
-        <div className="copy-row">
-          <input id="link-passcode" className="passcode" type="text" readOnly value={link.passcode} />
-          <button
-            type="button"
-            className="button button-quiet"
-            onClick={() => void copy('link-passcode', link.passcode)}
-          >
-            Copy passcode
-          </button>
-        </div>
-      </div>
+      <CopyField id="link-url" label="Link" value={link.url} copy={copy} />
+      <CopyField
+        id="link-passcode"
+        label="Passcode"
+        value={link.passcode}
+        copy={copy}
+        inputClass="passcode"
+      />
       <p id="link-window" className="hint">
         {link.validFrom && link.validUntil
           ? `The link works from ${new Date(link.validFrom).toLocaleString()} until ${new Date(link.validUntil).toLocaleString()}. Issuing a new link stops this one.`
