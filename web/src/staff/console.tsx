@@ -125,6 +125,7 @@ function VisitCard({
   };
 
   const ended = visit.status === 'ended';
+  const lockAction = visit.locked ? 'unlock' : 'lock';
   const lobby = others(visit.participants).filter((p) => p.state === 'lobby');
   const admitted = others(visit.participants).filter((p) => p.state === 'admitted');
   const label = (p: Participant) => participantLabel(p, visit.patientName);
@@ -162,25 +163,14 @@ function VisitCard({
         </div>
         {ended ? null : (
           <div className="actions">
-            {visit.locked ? (
-              <button
-                type="button"
-                id="visit-unlock"
-                className="button button-quiet"
-                onClick={() => void act('unlock')}
-              >
-                Unlock visit
-              </button>
-            ) : (
-              <button
-                type="button"
-                id="visit-lock"
-                className="button button-quiet"
-                onClick={() => void act('lock')}
-              >
-                Lock visit
-              </button>
-            )}
+            <button
+              type="button"
+              id={`visit-${lockAction}`}
+              className="button button-quiet"
+              onClick={() => void act(lockAction)}
+            >
+              {visit.locked ? 'Unlock visit' : 'Lock visit'}
+            </button>
             <button
               type="button"
               id="visit-end"
