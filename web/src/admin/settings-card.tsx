@@ -9,6 +9,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
 import { setClinicTimeZone } from '../staff/time';
+import { Note } from '../ui/note';
 
 /** GET /api/clinic-settings */
 export interface ClinicSettings {
@@ -193,11 +194,9 @@ export function SettingsCard() {
   return (
     <section id="admin-settings" className="card" aria-labelledby="admin-settings-title">
       <h2 id="admin-settings-title">Clinic settings</h2>
-      {loadError ? (
-        <p id="admin-settings-error" className="form-error" role="alert">
-          {loadError}
-        </p>
-      ) : null}
+      <Note id="admin-settings-error" kind="error">
+        {loadError}
+      </Note>
       {settings ? (
         <form id="admin-settings-form" key={version} noValidate onSubmit={save} aria-busy={form.busy}>
           <Field

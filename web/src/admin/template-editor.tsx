@@ -8,6 +8,7 @@
 import { useEffect, useState, type ChangeEvent, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { FormMessages, messageOf, useForm, type FormState } from '../staff/form';
+import { Note } from '../ui/note';
 
 /** The kinds of patient message, with their labels. */
 export const MESSAGE_KINDS = [
@@ -218,11 +219,9 @@ export function TemplateEditor() {
           Open
         </button>
       </form>
-      {loadError ? (
-        <p id="admin-templates-error" className="form-error" role="alert">
-          {loadError}
-        </p>
-      ) : null}
+      <Note id="admin-templates-error" kind="error">
+        {loadError}
+      </Note>
       <div className="field">
         <label htmlFor="template-kind">Message</label>
         <select

@@ -8,6 +8,7 @@ import { ApiError } from '../api/client';
 import { formValue, messageOf } from '../staff/form';
 import type { Clinician } from '../staff/types';
 import type { UsageCounts, UsageReport } from './types';
+import { Note } from '../ui/note';
 
 const LABELS: Readonly<Record<string, string>> = { from: 'From', to: 'To', timeZone: 'Time zone' };
 
@@ -99,11 +100,9 @@ export function UsageCard({ timeZone = zone() }: { timeZone?: string }) {
           Show usage
         </button>
       </form>
-      {error ? (
-        <p id="admin-usage-error" className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note id="admin-usage-error" kind="error">
+        {error}
+      </Note>
       {report ? (
         <div className="table-wrap" tabIndex={0} role="region" aria-label="Usage by clinician">
           <table id="admin-usage-table" className="ledger-table">

@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client';
+import { Note } from '../ui/note';
 
 /** A visit's identity confirmation as `GET /api/visits/:id` gives it. */
 export interface IdentityConfirmation {
@@ -98,11 +99,7 @@ export function IdentityCheck({ visitId, me }: IdentityCheckProps) {
           </button>
         </>
       )}
-      {message ? (
-        <p className="form-error" role="alert">
-          {message}
-        </p>
-      ) : null}
+      <Note kind="error">{message}</Note>
     </section>
   );
 }

@@ -10,6 +10,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import './lobby.css';
+import { Note } from '../ui/note';
 
 const SOUND_KEY = 'haven.lobby.sound';
 
@@ -183,11 +184,7 @@ export function LobbyNoteForm({
       <p className="hint" role="status">
         {status}
       </p>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note kind="error">{error}</Note>
     </div>
   );
 }

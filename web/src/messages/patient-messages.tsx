@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
+import { Note } from '../ui/note';
 
 const BASE = '/api/patient/messages';
 
@@ -58,11 +59,7 @@ function SignIn({ token, onDone }: { readonly token: string; readonly onDone: ()
           onChange={(e) => setPasscode(e.target.value)}
         />
       </label>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note kind="error">{error}</Note>
       <button type="submit" className="button button-primary" disabled={passcode.trim() === ''}>
         Open my messages
       </button>
@@ -105,11 +102,7 @@ function Messages() {
           Ask the front desk about an appointment
         </button>
       </p>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note kind="error">{error}</Note>
       <p className="hint">Messages are kept private and secure. In an emergency, call the clinic or 911.</p>
     </>
   );

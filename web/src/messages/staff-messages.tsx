@@ -8,6 +8,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
+import { Note } from '../ui/note';
 
 const BASE = '/api/messages';
 
@@ -89,11 +90,7 @@ function NewThread(props: {
       <button type="submit" className="button button-primary" disabled={patientId === ''}>
         New message
       </button>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note kind="error">{error}</Note>
     </form>
   );
 }

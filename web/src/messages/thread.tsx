@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { pushChangesThread, type MessagesPush } from './live';
 import './messages.css';
+import { Note } from '../ui/note';
 
 /** A thread as the gateway lists it (no text). */
 export interface ThreadSummary {
@@ -184,11 +185,7 @@ export function ThreadView(props: {
           </li>
         ))}
       </ol>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note kind="error">{error}</Note>
       {open ? (
         <form onSubmit={send} className="message-compose">
           <label>

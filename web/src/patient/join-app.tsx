@@ -16,6 +16,7 @@ import { WaitingNotice } from '../lobby/waiting-notice';
 import { VisitScreen } from '../visit/visit-screen';
 import { deviceCheckBody, startPreview, type Preview } from './self-check';
 import { AccessLog } from './access-log';
+import { Note } from '../ui/note';
 
 /** GET /api/patient/visit */
 interface PatientVisit {
@@ -123,11 +124,9 @@ function PasscodeStep({
           : 'Enter the passcode the clinic gave you. It was read to you or sent separately from this link.'}
       </p>
       <form id="passcode-form" noValidate onSubmit={(e) => void submit(e)} aria-busy={busy}>
-        {formError ? (
-          <p id="passcode-form-error" className="form-error" role="alert">
-            {formError}
-          </p>
-        ) : null}
+        <Note id="passcode-form-error" kind="error">
+          {formError}
+        </Note>
         <div className="field">
           <label htmlFor="passcode">Passcode</label>
           <input
@@ -270,11 +269,9 @@ function CheckStep({
         </CheckItem>
         <CheckItem id="check-network" mark={network} label="Connection" />
       </ul>
-      {help ? (
-        <p id="check-help" className="notice" role="status">
-          {help}
-        </p>
-      ) : null}
+      <Note id="check-help" kind="notice">
+        {help}
+      </Note>
       <div className="actions">
         {running ? null : (
           <button
@@ -331,11 +328,9 @@ function WaitingStep({
       </p>
       {others ? <p id="waiting-devices">{others}</p> : null}
       <WaitingNotice version={noticeVersion} />
-      {error ? (
-        <p id="waiting-error" className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note id="waiting-error" kind="error">
+        {error}
+      </Note>
       {/* A visit being recorded (or about to be) asks here first: nobody is let in without consenting. */}
       <RecordingControls role="patient" endpoints={PATIENT_RECORDING} live={false} present={false} />
       {guest ? null : <AccessLog />}

@@ -9,6 +9,7 @@ import { ApiError, api } from '../api/client';
 import { onRecordingMessage } from './recording-bus';
 import { requestPlayback, type RecordingItem, type RecordingPage } from './recording-api';
 import './recording.css';
+import { Note } from '../ui/note';
 
 /** Props of {@link RecordingsList}. */
 export interface RecordingsListProps {
@@ -150,11 +151,7 @@ export function RecordingsList({
           ))}
         </ul>
       ) : null}
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note kind="error">{error}</Note>
       {playing ? (
         <figure className="recordings-player">
           <video

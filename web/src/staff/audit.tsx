@@ -4,6 +4,7 @@ import { api } from '../api/client';
 import { eventLabel } from '../recording/event-label';
 import { guarded, useSession } from './session';
 import type { LedgerEntry, LedgerHead } from './types';
+import { Note } from '../ui/note';
 
 /** The audit ledger card. */
 export function Audit() {
@@ -93,11 +94,9 @@ export function Audit() {
           Every event is a leaf of a Merkle tree; the audit service signs its head. Your queries here are
           recorded in the ledger too.
         </p>
-        {error ? (
-          <p id="ledger-error" className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <Note id="ledger-error" kind="error">
+          {error}
+        </Note>
         <dl id="ledger-head" className="facts">
           {head ? (
             <>

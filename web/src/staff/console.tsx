@@ -15,6 +15,7 @@ import { consolePanels, visitPanels } from './panels';
 import { guarded, useSession, type StaffSession } from './session';
 import { timeOf } from './time';
 import type { Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
+import { Note } from '../ui/note';
 
 const STATUS_LABELS: Readonly<Record<string, string>> = {
   open: 'Open',
@@ -185,11 +186,9 @@ function VisitCard({
           </div>
         )}
       </div>
-      {error ? (
-        <p id="visit-error" className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note id="visit-error" kind="error">
+        {error}
+      </Note>
       {/* The video first (beside the lists on a wide screen, above them on a phone). */}
       <div className="visit-body">
         <div className="visit-media">
@@ -228,11 +227,9 @@ function VisitCard({
               </li>
             ))}
           </ul>
-          {lobby.length === 0 ? (
-            <p id="lobby-empty" className="hint">
-              Nobody is waiting.
-            </p>
-          ) : null}
+          <Note id="lobby-empty" kind="hint" shown={lobby.length === 0}>
+            Nobody is waiting.
+          </Note>
           {ended ? null : <LobbyNoteForm visitId={id} />}
           <h3>In the visit</h3>
           <ul id="admitted" className="list">
@@ -246,11 +243,9 @@ function VisitCard({
               </li>
             ))}
           </ul>
-          {admitted.length === 0 ? (
-            <p id="admitted-empty" className="hint">
-              Nobody is in the visit.
-            </p>
-          ) : null}
+          <Note id="admitted-empty" kind="hint" shown={admitted.length === 0}>
+            Nobody is in the visit.
+          </Note>
           {visitPanels.map(({ id: key, component: P }) => (
             <P
               key={key}
@@ -536,11 +531,9 @@ export function Console() {
         <p id="live-status" className="hint" role="status">
           {status}
         </p>
-        {error ? (
-          <p id="visits-error" className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <Note id="visits-error" kind="error">
+          {error}
+        </Note>
         <LobbyAlerts
           waiting={(visits ?? []).reduce((n, v) => n + (v.status === 'ended' ? 0 : v.lobbyCount), 0)}
         />
@@ -569,11 +562,9 @@ export function Console() {
             </li>
           ))}
         </ul>
-        {visits && visits.length === 0 ? (
-          <p id="visits-empty" className="hint">
-            No visits today.
-          </p>
-        ) : null}
+        <Note id="visits-empty" kind="hint" shown={visits?.length === 0}>
+          No visits today.
+        </Note>
       </section>
       {current === undefined
         ? consolePanels.map(({ id, component: P }) => <P key={id} openVisit={(v) => void openVisit(v)} />)

@@ -12,6 +12,7 @@ import { freeSlots, type Busy } from './free-slots';
 import { guarded, useSession } from './session';
 import { isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
 import type { Appointment, AppointmentState, Clinician, Patient, PatientLink } from './types';
+import { Note } from '../ui/note';
 
 const STATE_LABELS: Readonly<Record<AppointmentState, string>> = {
   scheduled: 'Scheduled',
@@ -707,11 +708,9 @@ export function FrontDesk() {
             />
           </div>
         </div>
-        {dayError ? (
-          <p id="day-error" className="form-error" role="alert">
-            {dayError}
-          </p>
-        ) : null}
+        <Note id="day-error" kind="error">
+          {dayError}
+        </Note>
         {link ? <LinkPanel link={link} onClose={() => setLink(null)} /> : null}
         <ul id="appointments" className="list" aria-live="polite">
           {(appointments ?? []).map((a) => {
@@ -793,11 +792,9 @@ export function FrontDesk() {
             );
           })}
         </ul>
-        {appointments && appointments.length === 0 ? (
-          <p id="appointments-empty" className="hint">
-            No appointments on this day.
-          </p>
-        ) : null}
+        <Note id="appointments-empty" kind="hint" shown={appointments?.length === 0}>
+          No appointments on this day.
+        </Note>
       </section>
     </div>
   );

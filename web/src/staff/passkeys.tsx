@@ -4,6 +4,7 @@ import { api } from '../api/client';
 import { formValue } from './form';
 import type { Passkey } from './types';
 import { passkeyFailure, registerPasskey } from './webauthn';
+import { Note } from '../ui/note';
 
 /** The passkeys card. */
 export function Passkeys() {
@@ -64,16 +65,12 @@ export function Passkeys() {
         A passkey signs you in without a password, with your device's screen lock or security key. Once you
         have one, your password alone no longer signs you in.
       </p>
-      {error ? (
-        <p id="passkey-error" className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
-      {status ? (
-        <p id="passkey-status" className="form-success" role="status">
-          {status}
-        </p>
-      ) : null}
+      <Note id="passkey-error" kind="error">
+        {error}
+      </Note>
+      <Note id="passkey-status" kind="success">
+        {status}
+      </Note>
       <ul id="passkey-list" className="list">
         {passkeys.map((p) => (
           <li key={p.id}>
@@ -93,11 +90,9 @@ export function Passkeys() {
           </li>
         ))}
       </ul>
-      {passkeys.length === 0 ? (
-        <p id="passkey-empty" className="hint">
-          You have no passkey yet.
-        </p>
-      ) : null}
+      <Note id="passkey-empty" kind="hint" shown={passkeys.length === 0}>
+        You have no passkey yet.
+      </Note>
       <form id="passkey-form" className="inline-form" noValidate onSubmit={add}>
         <div className="field">
           <label htmlFor="passkey-name">Name of the new passkey</label>

@@ -8,6 +8,7 @@ import { Field, FormMessages, formValue, messageOf, useForm } from './form';
 import { ssoProviders, type SsoProvider } from './sso';
 import type { LoginResult, Role, TotpEnrollment } from './types';
 import { passkeyFailure, registerPasskey, signInWithPasskey } from './webauthn';
+import { Note } from '../ui/note';
 
 const SIGN_IN_LABELS = { username: 'Username', password: 'Password', totp: 'Authenticator code' };
 
@@ -76,11 +77,9 @@ export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: (r:
     <section id="sign-in" className="card narrow" aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">Sign in</h1>
       <p className="lead">Secure video visits for your clinic.</p>
-      {shownNotice ? (
-        <p id="sign-in-notice" className="notice" role="status">
-          {shownNotice}
-        </p>
-      ) : null}
+      <Note id="sign-in-notice" kind="notice">
+        {shownNotice}
+      </Note>
       <form id="sign-in-form" noValidate onSubmit={submit} aria-busy={form.busy}>
         <FormMessages id="sign-in" state={form} />
         <Field
@@ -118,11 +117,9 @@ export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: (r:
         </button>
       </form>
       <div className="passkey-sign-in">
-        {passkeyError ? (
-          <p id="passkey-sign-in-error" className="form-error" role="alert">
-            {passkeyError}
-          </p>
-        ) : null}
+        <Note id="passkey-sign-in-error" kind="error">
+          {passkeyError}
+        </Note>
         <button
           type="button"
           id="passkey-sign-in"
@@ -233,11 +230,9 @@ export function Enroll({
         </p>
       ) : null}
       <div className="passkey-sign-in">
-        {passkeyError ? (
-          <p id="enroll-passkey-error" className="form-error" role="alert">
-            {passkeyError}
-          </p>
-        ) : null}
+        <Note id="enroll-passkey-error" kind="error">
+          {passkeyError}
+        </Note>
         <button
           type="button"
           id="enroll-passkey"

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { messageOf } from './form';
 import { ROLE_LABELS, type SsoAccount } from './types';
+import { Note } from '../ui/note';
 
 /** The approvals card (not shown when the gateway has no SSO accounts to list). */
 export function SsoApprovals() {
@@ -45,11 +46,9 @@ export function SsoApprovals() {
         Staff who signed in with their organisation’s account for the first time. They can use Haven once you
         approve them, with the role their groups map to.
       </p>
-      {error ? (
-        <p id="sso-approvals-error" className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Note id="sso-approvals-error" kind="error">
+        {error}
+      </Note>
       <ul id="sso-approvals-list" className="list">
         {accounts.map((a) => (
           <li key={a.id} className="list-item">
@@ -79,11 +78,9 @@ export function SsoApprovals() {
           </li>
         ))}
       </ul>
-      {accounts.length === 0 ? (
-        <p id="sso-approvals-empty" className="hint">
-          Nobody is waiting.
-        </p>
-      ) : null}
+      <Note id="sso-approvals-empty" kind="hint" shown={accounts.length === 0}>
+        Nobody is waiting.
+      </Note>
     </section>
   );
 }

@@ -21,6 +21,7 @@ import { takeSsoNotice } from './sso';
 import { SsoApprovals } from './sso-approvals';
 import { greeting, setClinicTimeZone } from './time';
 import { ROLE_LABELS, type Me, type Role } from './types';
+import { Note } from '../ui/note';
 
 const FRONT_DESK: ReadonlySet<string> = new Set<Role>(['admin', 'front_desk']);
 const AUDIT_READERS: ReadonlySet<string> = new Set<Role>(['admin', 'auditor']);
@@ -66,11 +67,9 @@ function Home({ me, notice }: { me: Me; notice: string }) {
         <p id="home-role" className="lead">
           {`You are signed in as ${ROLE_LABELS[role] ?? 'member of staff'}.`}
         </p>
-        {notice ? (
-          <p id="account-notice" className="notice" role="status">
-            {notice}
-          </p>
-        ) : null}
+        <Note id="account-notice" kind="notice">
+          {notice}
+        </Note>
       </div>
       {FRONT_DESK.has(role) ? <FrontDesk /> : null}
       {role === 'front_desk' ? <StaffMessages role="front_desk" /> : null}
