@@ -7,7 +7,7 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
-import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
+import { Field, FormMessages, formValue, messageOf, useForm, type FormState } from '../staff/form';
 import { setClinicTimeZone } from '../staff/time';
 import { Note } from '../ui/note';
 
@@ -149,6 +149,64 @@ function successOf(change: Change, s: ClinicSettings): string {
 }
 
 /** The clinic settings card. */
+/** A choice among `options` ([value, words]); with no `value` yet, first "The deployment’s default" (''). */
+function ChoiceField({
+  name,
+  form,
+  value,
+  options,
+}: {
+  name: 'passcodeDelivery' | 'recordingPolicy' | 'recordingPatientAccess';
+  form: FormState;
+  value: string | undefined;
+  options: ReadonlyArray<readonly [string, string]>;
+}) {
+  return (
+    <Field name={name} label={LABELS[name]} state={form}>
+      <select id={name} name={name} defaultValue={value ?? ''} aria-describedby={`${name}-error`}>
+        {value === undefined ? <option value="">The deployment’s default</option> : null}
+        {options.map(([v, words]) => (
+          <option key={v} value={v}>
+            {words}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
+/** A whole number of minutes from `min` to `max`, labelled as the form names it. */
+function MinutesField({
+  name,
+  hint,
+  form,
+  min,
+  max,
+  defaultValue,
+}: {
+  name: 'linkGraceMinutes' | 'idleTimeoutMinutes';
+  hint: string;
+  form: FormState;
+  min: number;
+  max: number;
+  defaultValue: number | string;
+}) {
+  return (
+    <Field
+      name={name}
+      label={LABELS[name]}
+      hint={hint}
+      state={form}
+      type="number"
+      inputMode="numeric"
+      min={min}
+      max={max}
+      step={1}
+      defaultValue={defaultValue}
+    />
+  );
+}
+
 export function SettingsCard() {
   const [settings, setSettings] = useState<ClinicSettings | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -221,80 +279,62 @@ export function SettingsCard() {
               ? ` Last changed ${new Date(settings.updateTime).toLocaleString()}.`
               : ' This is the deployment’s default (HAVEN_CLINIC_TIME_ZONE).'}
           </p>
-          <Field name="passcodeDelivery" label={LABELS.passcodeDelivery} state={form}>
-            <select
-              id="passcodeDelivery"
-              name="passcodeDelivery"
-              defaultValue={settings.passcodeDelivery ?? 'front-desk'}
-              aria-describedby="passcodeDelivery-error"
-            >
-              <option value="front-desk">Read out by the front desk</option>
-              <option value="sms">By SMS (the link by e-mail)</option>
-              <option value="email">By e-mail (the link by SMS)</option>
-            </select>
-          </Field>
-          <Field name="recordingPolicy" label={LABELS.recordingPolicy} state={form}>
-            <select
-              id="recordingPolicy"
-              name="recordingPolicy"
-              defaultValue={settings.recordingPolicy ?? ''}
-              aria-describedby="recordingPolicy-error"
-            >
-              {settings.recordingPolicy ? null : <option value="">The deployment’s default</option>}
-              <option value="off">Off: nobody records</option>
-              <option value="on-request">On request, with everyone’s consent</option>
-              <option value="required">Every visit is recorded</option>
-            </select>
-          </Field>
-          <Field name="recordingPatientAccess" label={LABELS.recordingPatientAccess} state={form}>
-            <select
-              id="recordingPatientAccess"
-              name="recordingPatientAccess"
-              defaultValue={
-                settings.recordingPatientAccess === null || settings.recordingPatientAccess === undefined
-                  ? ''
-                  : String(settings.recordingPatientAccess)
-              }
-              aria-describedby="recordingPatientAccess-error"
-            >
-              {settings.recordingPatientAccess === null || settings.recordingPatientAccess === undefined ? (
-                <option value="">The deployment’s default</option>
-              ) : null}
-              <option value="false">No</option>
-              <option value="true">Yes, their own</option>
-            </select>
-          </Field>
+          <ChoiceField
+            name="passcodeDelivery"
+            form={form}
+            value={settings.passcodeDelivery ?? 'front-desk'}
+            options={[
+              ['front-desk', 'Read out by the front desk'],
+              ['sms', 'By SMS (the link by e-mail)'],
+              ['email', 'By e-mail (the link by SMS)'],
+            ]}
+          />
+          <ChoiceField
+            name="recordingPolicy"
+            form={form}
+            value={settings.recordingPolicy || undefined}
+            options={[
+              ['off', 'Off: nobody records'],
+              ['on-request', 'On request, with everyone’s consent'],
+              ['required', 'Every visit is recorded'],
+            ]}
+          />
+          <ChoiceField
+            name="recordingPatientAccess"
+            form={form}
+            value={
+              settings.recordingPatientAccess === null || settings.recordingPatientAccess === undefined
+                ? undefined
+                : String(settings.recordingPatientAccess)
+            }
+            options={[
+              ['false', 'No'],
+              ['true', 'Yes, their own'],
+            ]}
+          />
           <p className="hint">
             Until saved here, the deployment’s defaults apply (HAVEN_RECORDING_POLICY,
             HAVEN_RECORDING_PATIENT_ACCESS). A change applies to the next recording and the next list of
             recordings.
           </p>
-          <Field
+          <MinutesField
             name="linkGraceMinutes"
-            label={LABELS.linkGraceMinutes}
             hint="(minutes, 5 to 1440)"
-            state={form}
-            type="number"
-            inputMode="numeric"
+            form={form}
             min={5}
             max={1440}
-            step={1}
             defaultValue={settings.linkGraceMinutes ?? 30}
           />
           <p className="hint">
             Patient links open 15 minutes before the start; a link issued from now on closes this long after
             the end (links already sent keep their time).
           </p>
-          <Field
+          <MinutesField
             name="idleTimeoutMinutes"
-            label={LABELS.idleTimeoutMinutes}
             hint="(minutes without activity, 1 to 60)"
-            state={form}
-            type="number"
-            inputMode="numeric"
+            form={form}
             min={IDLE_MINUTES.min}
             max={IDLE_MINUTES.max}
-            step={1}
             defaultValue={idleMinutesField(settings)}
           />
           <p id="admin-settings-idle" className="hint">
