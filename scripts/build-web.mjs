@@ -29,6 +29,8 @@ const inputs = [
     .filter((f) => f.endsWith('.html') || f.endsWith('.mjs') || f.endsWith('.json'))
     .map((f) => join(web, f)),
   join(root, 'package-lock.json'),
+  // The one file from outside web/ that the app bundles (the template editor's field list).
+  join(root, 'services', 'scheduling', 'src', 'notification', 'template-fields.ts'),
 ];
 if (!process.argv.includes('--force') && existsSync(stamp)) {
   const built = statSync(stamp).mtimeMs;

@@ -9,6 +9,9 @@ import { useEffect, useState, type ChangeEvent, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { FormMessages, messageOf, useForm, type FormState } from '../staff/form';
 import { Note } from '../ui/note';
+// The only fields a template may name: scheduling's own allow-list (a file without imports), not a copy.
+// eslint-disable-next-line import-x/no-relative-packages -- one constant, bundled; the browser has no @haven/scheduling
+import { TEMPLATE_FIELDS } from '../../../services/scheduling/src/notification/template-fields';
 
 /** The kinds of patient message, with their labels. */
 export const MESSAGE_KINDS = [
@@ -19,17 +22,6 @@ export const MESSAGE_KINDS = [
   { kind: 'passcode', label: 'Passcode' },
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number]['kind'];
-
-/** The only fields a template may name (scheduling's allow-list, proto MessageTemplate). */
-export const TEMPLATE_FIELDS = [
-  'clinic_name',
-  'start_time',
-  'clinician_name',
-  'join_link',
-  'passcode_note',
-  'opt_out',
-  'passcode',
-] as const;
 
 /**
  * The fields a kind may name: `{{passcode}}` only in the passcode message, which in turn never names the link

@@ -5,6 +5,7 @@
  */
 import { ValidationError, type FieldViolation } from '@haven/errors';
 import { ReminderKind, TEMPLATE_KINDS, type TemplateKind } from './reminder';
+import { TEMPLATE_FIELDS } from './template-fields';
 
 /**
  * The only fields a template may name. Nothing about the patient (name, date of birth, reason, contact,
@@ -12,15 +13,7 @@ import { ReminderKind, TEMPLATE_KINDS, type TemplateKind } from './reminder';
  * `passcode` is allowed only in the passcode template, which in turn may not name the link (no message ever
  * carries both): see {@link fieldsOf}.
  */
-export const TEMPLATE_FIELDS = [
-  'clinic_name',
-  'start_time',
-  'clinician_name',
-  'join_link',
-  'passcode_note',
-  'opt_out',
-  'passcode',
-] as const;
+export { TEMPLATE_FIELDS };
 export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
 export type TemplateValues = Readonly<Record<TemplateField, string>>;
 
