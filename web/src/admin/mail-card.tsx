@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
+import { whileCurrent } from '../api/while-current';
 
 /** One caught message. */
 export interface CaughtMessage {
@@ -23,16 +24,13 @@ export function MailCard() {
     const r = await api<{ messages: CaughtMessage[] }>('GET', '/api/dev/mail').catch(() => null);
     setMessages(r ? r.messages : null);
   }, []);
-  useEffect(() => {
-    let live = true;
-    api<{ messages: CaughtMessage[] }>('GET', '/api/dev/mail').then(
-      (r) => live && setMessages(r.messages),
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(api<{ messages: CaughtMessage[] }>('GET', '/api/dev/mail'), (r) =>
+        setMessages(r.messages),
+      ),
+    [],
+  );
 
   if (!messages) return null;
   return (

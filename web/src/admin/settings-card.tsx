@@ -10,6 +10,7 @@ import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm, type FormState } from '../staff/form';
 import { setClinicTimeZone } from '../staff/time';
 import { Note } from '../ui/note';
+import { whileCurrent } from '../api/while-current';
 
 /** GET /api/clinic-settings */
 export interface ClinicSettings {
@@ -212,16 +213,15 @@ export function SettingsCard() {
   const [loadError, setLoadError] = useState<string | null>(null);
   const form = useForm(LABELS);
 
-  useEffect(() => {
-    let live = true;
-    api<ClinicSettings>('GET', '/api/clinic-settings').then(
-      (s) => live && setSettings(s),
-      (err: unknown) => live && setLoadError(messageOf(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(
+        api<ClinicSettings>('GET', '/api/clinic-settings'),
+        (s) => setSettings(s),
+        (err: unknown) => setLoadError(messageOf(err)),
+      ),
+    [],
+  );
 
   const save = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

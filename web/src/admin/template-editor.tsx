@@ -12,6 +12,7 @@ import { Note } from '../ui/note';
 // The only fields a template may name: scheduling's own allow-list (a file without imports), not a copy.
 // eslint-disable-next-line import-x/no-relative-packages -- one constant, bundled; the browser has no @haven/scheduling
 import { TEMPLATE_FIELDS } from '../../../services/scheduling/src/notification/template-fields';
+import { whileCurrent } from '../api/while-current';
 
 /** The kinds of patient message, with their labels. */
 export const MESSAGE_KINDS = [
@@ -111,26 +112,24 @@ export function TemplateEditor() {
   const form = useForm(LABELS);
   const draft = drafts[kind] ?? EMPTY;
 
-  useEffect(() => {
-    let live = true;
-    api<TemplateSet>('GET', `/api/message-templates/${encodeURIComponent(language)}`).then(
-      (set) => {
-        if (!live) return;
-        setLoaded(set);
-        setLoadError(null);
-        const next: Partial<Record<MessageKind, TemplateTexts>> = {};
-        for (const { kind: k } of MESSAGE_KINDS) {
-          const t = set.templates.find((x) => x.kind === k);
-          next[k] = t ? { subject: t.subject, body: t.body, sms: t.sms } : EMPTY;
-        }
-        setDrafts(next);
-      },
-      (err: unknown) => live && setLoadError(messageOf(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [language]);
+  useEffect(
+    () =>
+      whileCurrent(
+        api<TemplateSet>('GET', `/api/message-templates/${encodeURIComponent(language)}`),
+        (set) => {
+          setLoaded(set);
+          setLoadError(null);
+          const next: Partial<Record<MessageKind, TemplateTexts>> = {};
+          for (const { kind: k } of MESSAGE_KINDS) {
+            const t = set.templates.find((x) => x.kind === k);
+            next[k] = t ? { subject: t.subject, body: t.body, sms: t.sms } : EMPTY;
+          }
+          setDrafts(next);
+        },
+        (err: unknown) => setLoadError(messageOf(err)),
+      ),
+    [language],
+  );
 
   // The preview follows the typing, a moment after it stops.
   useEffect(() => {

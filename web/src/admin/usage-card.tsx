@@ -9,6 +9,7 @@ import { formValue, messageOf } from '../staff/form';
 import type { Clinician } from '../staff/types';
 import type { UsageCounts, UsageReport } from './types';
 import { Note } from '../ui/note';
+import { whileCurrent } from '../api/while-current';
 
 const LABELS: Readonly<Record<string, string>> = { from: 'From', to: 'To', timeZone: 'Time zone' };
 
@@ -51,31 +52,24 @@ export function UsageCard({ timeZone = zone() }: { timeZone?: string }) {
   const [names, setNames] = useState<ReadonlyMap<string, string>>(new Map());
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
-    let live = true;
-    api<{ clinicians: Clinician[] }>('GET', '/api/clinicians').then(
-      (r) => live && setNames(new Map(r.clinicians.map((c) => [c.id, c.displayName]))),
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(api<{ clinicians: Clinician[] }>('GET', '/api/clinicians'), (r) =>
+        setNames(new Map(r.clinicians.map((c) => [c.id, c.displayName]))),
+      ),
+    [],
+  );
 
   useEffect(() => {
-    let live = true;
     const q = new URLSearchParams({ from: range.from, to: range.to, timeZone });
-    api<UsageReport>('GET', `/api/usage?${q.toString()}`).then(
+    return whileCurrent(
+      api<UsageReport>('GET', `/api/usage?${q.toString()}`),
       (r) => {
-        if (!live) return;
         setReport(r);
         setError(null);
       },
-      (err: unknown) => live && setError(failure(err)),
+      (err: unknown) => setError(failure(err)),
     );
-    return () => {
-      live = false;
-    };
   }, [range, timeZone]);
 
   const submit = (event: FormEvent<HTMLFormElement>) => {

@@ -9,6 +9,7 @@ import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
 import { ROLE_LABELS } from '../staff/types';
 import type { Invitation, StaffUser } from './types';
+import { whileCurrent } from '../api/while-current';
 
 // The invite form's fields carry an `invite-` prefix: the front desk on the same page has an `email` field too.
 const INVITE_LABELS = { 'invite-email': 'E-mail', 'invite-displayName': 'Full name', 'invite-role': 'Role' };
@@ -105,16 +106,15 @@ export function UsersCard() {
   const load = useCallback(async () => {
     setUsers((await api<{ users: StaffUser[] }>('GET', '/api/users')).users);
   }, []);
-  useEffect(() => {
-    let live = true;
-    api<{ users: StaffUser[] }>('GET', '/api/users').then(
-      (r) => live && setUsers(r.users),
-      (err: unknown) => live && setStatus({ kind: 'error', text: messageOf(err) }),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(
+        api<{ users: StaffUser[] }>('GET', '/api/users'),
+        (r) => setUsers(r.users),
+        (err: unknown) => setStatus({ kind: 'error', text: messageOf(err) }),
+      ),
+    [],
+  );
 
   const act = (user: StaffUser, action: UserAction) => {
     const name = user.displayName || user.email;

@@ -7,6 +7,7 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
+import { whileCurrent } from '../api/while-current';
 
 /** A participant as `GET /api/visits/:id` lists them. */
 export interface GuestControlsParticipant {
@@ -73,29 +74,22 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
   const [reads, setReads] = useState(0);
   const people = participants.map((p) => `${p.id}:${p.state}`).join(',');
 
-  useEffect(() => {
-    let live = true;
-    api<{ clinicians: Clinician[] }>('GET', '/api/clinicians')
-      .then((r) => {
-        if (live) setClinicians(r.clinicians);
-      })
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(api<{ clinicians: Clinician[] }>('GET', '/api/clinicians'), (r) =>
+        setClinicians(r.clinicians),
+      ),
+    [],
+  );
 
-  useEffect(() => {
-    let live = true;
-    api<{ visit: { guests?: InvitedGuest[] } }>('GET', `/api/visits/${encodeURIComponent(visitId)}`)
-      .then((r) => {
-        if (live) setGuests(r.visit.guests ?? []);
-      })
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, [visitId, people, reads]);
+  useEffect(
+    () =>
+      whileCurrent(
+        api<{ visit: { guests?: InvitedGuest[] } }>('GET', `/api/visits/${encodeURIComponent(visitId)}`),
+        (r) => setGuests(r.visit.guests ?? []),
+      ),
+    [visitId, people, reads],
+  );
 
   const run = async (path: string, body: unknown, done: string) => {
     try {

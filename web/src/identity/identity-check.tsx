@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import { Note } from '../ui/note';
+import { whileCurrent } from '../api/while-current';
 
 /** A visit's identity confirmation as `GET /api/visits/:id` gives it. */
 export interface IdentityConfirmation {
@@ -34,17 +35,13 @@ export function IdentityCheck({ visitId, me }: IdentityCheckProps) {
   const [message, setMessage] = useState('');
   const path = `/api/visits/${encodeURIComponent(visitId)}`;
 
-  useEffect(() => {
-    let live = true;
-    api<{ visit: { identity?: IdentityConfirmation | null } }>('GET', path)
-      .then((r) => {
-        if (live) setConfirmed(r.visit.identity ?? null);
-      })
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, [path]);
+  useEffect(
+    () =>
+      whileCurrent(api<{ visit: { identity?: IdentityConfirmation | null } }>('GET', path), (r) =>
+        setConfirmed(r.visit.identity ?? null),
+      ),
+    [path],
+  );
 
   const fail = (err: unknown) =>
     setMessage(err instanceof ApiError ? err.message : 'Something went wrong. Please try again.');

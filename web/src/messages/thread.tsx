@@ -8,6 +8,7 @@ import { api, ApiError } from '../api/client';
 import { pushChangesThread, type MessagesPush } from './live';
 import './messages.css';
 import { Note } from '../ui/note';
+import { whileCurrent } from '../api/while-current';
 
 /** A thread as the gateway lists it (no text). */
 export interface ThreadSummary {
@@ -50,16 +51,18 @@ export function ThreadList(props: {
   const { base, label, onOpen, version, push } = props;
   const [threads, setThreads] = useState<readonly ThreadSummary[] | undefined>();
   const [error, setError] = useState('');
-  useEffect(() => {
-    let live = true;
-    api<{ threads: ThreadSummary[] }>('GET', `${base}/threads`).then(
-      (r) => live && (setThreads(r.threads), setError('')),
-      (e: unknown) => live && setError(errorText(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [base, version, push]);
+  useEffect(
+    () =>
+      whileCurrent(
+        api<{ threads: ThreadSummary[] }>('GET', `${base}/threads`),
+        (r) => {
+          setThreads(r.threads);
+          setError('');
+        },
+        (e: unknown) => setError(errorText(e)),
+      ),
+    [base, version, push],
+  );
   if (error) {
     return (
       <p className="form-error" role="alert">

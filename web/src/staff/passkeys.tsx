@@ -5,6 +5,7 @@ import { formValue } from './form';
 import type { Passkey } from './types';
 import { passkeyFailure, registerPasskey } from './webauthn';
 import { Note } from '../ui/note';
+import { whileCurrent } from '../api/while-current';
 
 /** The passkeys card. */
 export function Passkeys() {
@@ -19,16 +20,15 @@ export function Passkeys() {
       setError(passkeyFailure(err));
     }
   }, []);
-  useEffect(() => {
-    let live = true;
-    api<{ passkeys: Passkey[] }>('GET', '/api/me/passkeys').then(
-      (r) => live && setPasskeys(r.passkeys),
-      (err: unknown) => live && setError(passkeyFailure(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(
+        api<{ passkeys: Passkey[] }>('GET', '/api/me/passkeys'),
+        (r) => setPasskeys(r.passkeys),
+        (err: unknown) => setError(passkeyFailure(err)),
+      ),
+    [],
+  );
 
   const remove = async (p: Passkey) => {
     try {

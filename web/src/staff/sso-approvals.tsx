@@ -4,6 +4,7 @@ import { api } from '../api/client';
 import { messageOf } from './form';
 import { ROLE_LABELS, type SsoAccount } from './types';
 import { Note } from '../ui/note';
+import { whileCurrent } from '../api/while-current';
 
 /** The approvals card (not shown when the gateway has no SSO accounts to list). */
 export function SsoApprovals() {
@@ -18,16 +19,13 @@ export function SsoApprovals() {
       setAccounts(null);
     }
   }, []);
-  useEffect(() => {
-    let live = true;
-    api<{ accounts: SsoAccount[] }>('GET', '/api/sso-accounts?state=pending').then(
-      (r) => live && setAccounts(r.accounts),
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+  useEffect(
+    () =>
+      whileCurrent(api<{ accounts: SsoAccount[] }>('GET', '/api/sso-accounts?state=pending'), (r) =>
+        setAccounts(r.accounts),
+      ),
+    [],
+  );
 
   const decide = async (a: SsoAccount, verb: 'approve' | 'reject') => {
     try {
