@@ -5,6 +5,7 @@
  * change, so a read that was still on its way when a push about the same visit arrived is older news (or the
  * same): its answer no longer overwrites what the push said (an arrival, a lock, the end of the visit).
  */
+import { afterPush, NO_PUSHES, pushedSince, type PushCounts } from '../live/push-counts';
 import type { Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
 
 /** The open visit on the console. */
@@ -17,14 +18,15 @@ export interface OpenVisit {
   readonly patientName: string | null;
 }
 
-/** A read on its way: of one visit, or (visitId null) of the list; and the visits pushed since it started. */
+/** A read on its way: of one visit, or (visitId null) of the list; and the push counts when it started. */
 interface PendingRead {
   readonly visitId: string | null;
-  /** Visits whose status or lock was pushed since the read started. */
-  readonly summaries: readonly string[];
-  /** Visits whose people were pushed since the read started. */
-  readonly people: readonly string[];
+  readonly start: PushCounts;
 }
+
+/** The push topics: a visit's status or lock (its summary), and its people. */
+const summaryOf = (visitId: string) => `summary:${visitId}`;
+const peopleOf = (visitId: string) => `people:${visitId}`;
 
 /** The console's data. */
 export interface ConsoleState {
@@ -34,6 +36,8 @@ export interface ConsoleState {
   readonly open: OpenVisit | null;
   /** The reads on their way, by the id the page gave each. */
   readonly reads: Readonly<Record<number, PendingRead>>;
+  /** The live pushes heard, per visit's summary and people. */
+  readonly pushes: PushCounts;
 }
 
 /** Everything that changes the console's data. */
@@ -48,22 +52,19 @@ export type ConsoleEvent =
   | { readonly type: 'PatientNamed'; readonly visitId: string; readonly name: string };
 
 /** The console before anything was read. */
-export const initialConsole: ConsoleState = { visits: null, lobbies: {}, open: null, reads: {} };
+export const initialConsole: ConsoleState = {
+  visits: null,
+  lobbies: {},
+  open: null,
+  reads: {},
+  pushes: NO_PUSHES,
+};
 
 const ENDED = 'ended';
 
 function withoutRead(reads: ConsoleState['reads'], read: number): ConsoleState['reads'] {
   const { [read]: _done, ...rest } = reads;
   return rest;
-}
-
-/** Marks every read on its way as having seen a push about `visitId`'s status (or people). */
-function heard(reads: ConsoleState['reads'], visitId: string, what: 'summaries' | 'people') {
-  const next: Record<number, PendingRead> = {};
-  for (const [key, r] of Object.entries(reads)) {
-    next[Number(key)] = r[what].includes(visitId) ? r : { ...r, [what]: [...r[what], visitId] };
-  }
-  return next;
 }
 
 /** An ended visit stays ended: nothing reopens it. */
@@ -75,7 +76,7 @@ export function consoleState(state: ConsoleState, event: ConsoleEvent): ConsoleS
     case 'ReadStarted':
       return {
         ...state,
-        reads: { ...state.reads, [event.read]: { visitId: event.visitId, summaries: [], people: [] } },
+        reads: { ...state.reads, [event.read]: { visitId: event.visitId, start: state.pushes } },
       };
     case 'ReadDropped':
       return { ...state, reads: withoutRead(state.reads, event.read) };
@@ -87,7 +88,7 @@ export function consoleState(state: ConsoleState, event: ConsoleEvent): ConsoleS
         const now = pushed.get(v.id);
         if (!now) return v;
         // What a push said since this read started is newer than the read.
-        if (pending.summaries.includes(v.id)) return { ...v, ...pick(now) };
+        if (pushedSince(state.pushes, pending.start, summaryOf(v.id))) return { ...v, ...pick(now) };
         return { ...v, status: statusAfter(now.status, v.status) };
       });
       return { ...state, visits, reads: withoutRead(state.reads, event.read) };
@@ -97,8 +98,8 @@ export function consoleState(state: ConsoleState, event: ConsoleEvent): ConsoleS
       if (!pending) return state;
       const v = event.visit;
       const reads = withoutRead(state.reads, event.read);
-      const peopleNewer = pending.people.includes(v.id);
-      const summaryNewer = pending.summaries.includes(v.id);
+      const peopleNewer = pushedSince(state.pushes, pending.start, peopleOf(v.id));
+      const summaryNewer = pushedSince(state.pushes, pending.start, summaryOf(v.id));
       const lobbies = peopleNewer ? state.lobbies : { ...state.lobbies, [v.id]: v.participants };
       const o = state.open;
       const open =
@@ -119,7 +120,7 @@ export function consoleState(state: ConsoleState, event: ConsoleEvent): ConsoleS
           ...state,
           lobbies: { ...state.lobbies, [m.visitId]: m.participants },
           open: o?.id === m.visitId ? { ...o, participants: m.participants } : o,
-          reads: heard(state.reads, m.visitId, 'people'),
+          pushes: afterPush(state.pushes, peopleOf(m.visitId)),
         };
       }
       if (m.type === 'visit') {
@@ -128,7 +129,7 @@ export function consoleState(state: ConsoleState, event: ConsoleEvent): ConsoleS
           ...state,
           visits: state.visits?.map((v) => (v.id === m.visitId ? { ...v, ...pick(m) } : v)) ?? null,
           open: o?.id === m.visitId ? { ...o, status: m.status, locked: m.locked } : o,
-          reads: heard(state.reads, m.visitId, 'summaries'),
+          pushes: afterPush(state.pushes, summaryOf(m.visitId)),
         };
       }
       if (m.type === 'ended') {
@@ -137,7 +138,7 @@ export function consoleState(state: ConsoleState, event: ConsoleEvent): ConsoleS
           ...state,
           visits: state.visits?.map((v) => (v.id === m.visitId ? { ...v, status: ENDED } : v)) ?? null,
           open: o?.id === m.visitId ? { ...o, status: ENDED, locked: false } : o,
-          reads: heard(state.reads, m.visitId, 'summaries'),
+          pushes: afterPush(state.pushes, summaryOf(m.visitId)),
         };
       }
       return state;
