@@ -84,6 +84,23 @@ export interface RecordingProcessingRecovered {
   };
 }
 
+/** The stored media of an AVAILABLE recording. */
+export interface RecordingMedia {
+  /** Id of the data key (fresh per recording). */
+  readonly keyId: string;
+  /** The data key wrapped by the KMS (base64url), KMS context `{ recording: "recordings/<id>" }`. */
+  readonly wrappedKey: string;
+  readonly kekId: string;
+  readonly objectKey: string;
+  readonly chunkSize: number;
+  /** Plaintext (WebM) size in bytes. */
+  readonly sizeBytes: number;
+  readonly ciphertextSizeBytes: number;
+  readonly ciphertextSha256: string;
+  readonly contentType: string;
+  readonly durationMs: number;
+}
+
 export interface RecordingEncrypted {
   readonly type: typeof RecordingEventType.Encrypted;
   readonly data: {
@@ -91,22 +108,9 @@ export interface RecordingEncrypted {
     readonly visitId: string;
     readonly clinicianId: string;
     readonly patientId: string;
-    /** Id of the data key (fresh per recording). */
-    readonly keyId: string;
-    /** The data key wrapped by the KMS (base64url), KMS context `{ recording: "recordings/<id>" }`. */
-    readonly wrappedKey: string;
-    readonly kekId: string;
-    readonly objectKey: string;
-    readonly chunkSize: number;
-    /** Plaintext (WebM) size in bytes. */
-    readonly sizeBytes: number;
-    readonly ciphertextSizeBytes: number;
-    readonly ciphertextSha256: string;
-    readonly contentType: string;
-    readonly durationMs: number;
     /** The tracks muxed: audio and video per participant feed. */
     readonly tracks: { readonly audio: number; readonly video: number };
-  };
+  } & RecordingMedia;
 }
 
 export interface RecordingProcessingFailed {
@@ -122,20 +126,6 @@ export type RecordingEvent =
   | RecordingProcessingRecovered
   | RecordingEncrypted
   | RecordingProcessingFailed;
-
-/** The stored media of an AVAILABLE recording. */
-export interface RecordingMedia {
-  readonly keyId: string;
-  readonly wrappedKey: string;
-  readonly kekId: string;
-  readonly objectKey: string;
-  readonly chunkSize: number;
-  readonly sizeBytes: number;
-  readonly ciphertextSizeBytes: number;
-  readonly ciphertextSha256: string;
-  readonly contentType: string;
-  readonly durationMs: number;
-}
 
 export interface RecordingBody extends AccessFacts {
   readonly recordingId: string;
