@@ -194,37 +194,32 @@ export class ChatService {
     for (const e of page) {
       const phi = e.phi;
       const sealed = phi ? await unlessErased(() => openPhi(keys, phi)) : {};
-      if (e.type === ChatFileEventType.Shared) {
-        const data = e.data as unknown as ChatFileShared['data'];
-        const fileName = sealed['fileName'];
-        out.push({
-          visitId,
-          messageId: data.messageId,
-          participantId: data.participantId,
-          role: data.role,
-          text: '',
-          postedAt: data.postedAt,
-          mine: data.participantId === me,
-          file: {
-            fileId: data.fileId,
-            fileName: typeof fileName === 'string' ? fileName : '',
-            mediaType: data.mediaType,
-            sizeBytes: data.sizeBytes,
-          },
-        });
-        continue;
-      }
-      const data = e.data as unknown as ChatMessagePosted['data'];
-      const text = sealed['text'];
-      out.push({
+      const data = e.data as unknown as ChatMessagePosted['data'] | ChatFileShared['data'];
+      const message = {
         visitId,
         messageId: data.messageId,
         participantId: data.participantId,
         role: data.role,
-        text: typeof text === 'string' ? text : '',
         postedAt: data.postedAt,
         mine: data.participantId === me,
-      });
+      };
+      if (e.type === ChatFileEventType.Shared) {
+        const file = data as ChatFileShared['data'];
+        const fileName = sealed['fileName'];
+        out.push({
+          ...message,
+          text: '',
+          file: {
+            fileId: file.fileId,
+            fileName: typeof fileName === 'string' ? fileName : '',
+            mediaType: file.mediaType,
+            sizeBytes: file.sizeBytes,
+          },
+        });
+        continue;
+      }
+      const text = sealed['text'];
+      out.push({ ...message, text: typeof text === 'string' ? text : '' });
     }
     return out;
   }
