@@ -18,7 +18,7 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
-  attachVideoRoom,
+  joinAsPublisher,
   connectJanusWs,
   eventually,
   freePort,
@@ -176,24 +176,13 @@ async function rawJoin(
   const core =
     opts.coreToken ??
     signJanusToken({ secret: janus.tokenSecret!, expiresAt: new Date(Date.now() + 60_000) });
-  const { sessionId, handleId } = await attachVideoRoom(ws, core);
-  const reply = await ws.request({
-    janus: 'message',
-    session_id: sessionId,
-    handle_id: handleId,
-    token: core,
-    body: {
-      request: 'join',
-      ptype: 'publisher',
-      room,
-      display: opts.display ?? 'intruder',
-      ...(opts.pin !== undefined ? { pin: opts.pin } : {}),
-      ...(opts.token !== undefined ? { token: opts.token } : {}),
-    },
+  const joined = await joinAsPublisher(ws, core, {
+    room,
+    display: opts.display ?? 'intruder',
+    ...(opts.pin !== undefined ? { pin: opts.pin } : {}),
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
   });
-  const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
-  if (data['videoroom'] === 'joined') return { outcome: 'joined', client: ws, feed: data['id'] as number };
-  return { outcome: (data['error_code'] as number | undefined) ?? -1, client: ws };
+  return { ...joined, client: ws };
 }
 
 /** A participant's media client through the session service's media proxy (the gateway's way: a bearer). */

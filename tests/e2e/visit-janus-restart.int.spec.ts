@@ -15,7 +15,7 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
-  attachVideoRoom,
+  joinAsPublisher,
   connectJanusWs,
   freePort,
   generateJanusConfig,
@@ -134,16 +134,7 @@ async function rawJoin(
   const ws = await connectJanusWs(wsUrl);
   sockets.push(ws);
   const core = signJanusToken({ secret: tokenSecret, expiresAt: new Date(Date.now() + 60_000) });
-  const { sessionId, handleId } = await attachVideoRoom(ws, core);
-  const reply = await ws.request({
-    janus: 'message',
-    session_id: sessionId,
-    handle_id: handleId,
-    token: core,
-    body: { request: 'join', ptype: 'publisher', room, display, pin, token },
-  });
-  const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
-  return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
+  return (await joinAsPublisher(ws, core, { room, display, pin, token })).outcome;
 }
 
 /** A booked visit with its patient admitted: the visit id and the clinician's and patient's call metadata. */

@@ -23,6 +23,7 @@ export {
   connectJanusWs,
   generateJanusConfig,
   janusRoomExists,
+  joinAsPublisher,
   randomJanusSecret,
   signJanusToken,
   startJanus,

@@ -346,6 +346,30 @@ export async function attachVideoRoom(
 }
 
 /**
+ * Joins a videoroom as a publisher the way any raw Janus client can: a fresh session and videoroom handle on `ws`
+ * with the core token `coreToken`, then `join` with `body` (room, and whatever PIN, room token and display the
+ * caller holds). Resolves with 'joined' and the feed id, or with Janus's error code (433 not allowed, 426 no such
+ * room; -1 when the reply names none). Throws when Janus does not answer.
+ */
+export async function joinAsPublisher(
+  ws: JanusWsClient,
+  coreToken: string,
+  body: Record<string, unknown>,
+): Promise<{ outcome: 'joined' | number; feed?: number }> {
+  const { sessionId, handleId } = await attachVideoRoom(ws, coreToken);
+  const reply = await ws.request({
+    janus: 'message',
+    session_id: sessionId,
+    handle_id: handleId,
+    token: coreToken,
+    body: { request: 'join', ptype: 'publisher', ...body },
+  });
+  const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
+  if (data['videoroom'] === 'joined') return { outcome: 'joined', feed: data['id'] as number };
+  return { outcome: (data['error_code'] as number | undefined) ?? -1 };
+}
+
+/**
  * Asks a Janus node whether a videoroom exists (a fresh session and handle, signed with the node's token secret).
  * Throws Error when Janus does not answer.
  */
