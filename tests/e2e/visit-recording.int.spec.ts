@@ -6,16 +6,16 @@
  * visit), the admission gate for a late joiner, and the attacks: a patient calling Start/StopRecording, a raw
  * Janus `enable_recording`/`edit` without the room secret, and a participant's own `configure record:true`.
  */
-import { JetStreamEventStore, type EventEnvelope } from '@haven/eventstore';
+import type { EventEnvelope } from '@haven/eventstore';
 import { scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { eventually, joinExtras, MediaClient, mediaDoor, tokenOf } from '@haven/testing';
 import * as grpc from '@grpc/grpc-js';
-import { startStack, type Stack } from './support/stack';
 import { admit, endVisit, joinLobby } from './support/visit-flow';
 import {
   admittedVisit,
-  PrivilegedRoom,
+  mediaSuite,
+  type PrivilegedRoom,
   sessionRefusals,
   visitEvents,
   type AdmittedVisit,
@@ -23,22 +23,7 @@ import {
 
 jest.setTimeout(120_000);
 
-let stack: Stack;
-let store: JetStreamEventStore;
-const rooms: PrivilegedRoom[] = [];
-const clients: MediaClient[] = [];
-
-beforeAll(async () => {
-  stack = await startStack({ netns: false, audit: false });
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'visit-recording-test' });
-}, 90_000);
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const r of rooms) r.close();
-  await store?.close();
-  await stack?.stop();
-});
+const suite = mediaSuite({ netns: false, audit: false }, 'visit-recording-test');
 
 const md = (token: string) => clientCallMetadata({ token });
 
@@ -48,7 +33,7 @@ async function call<K extends keyof session.SessionServiceClient>(
   token: string,
 ): Promise<{ ok: true; value: unknown } | { ok: false; error: grpc.ServiceError }> {
   try {
-    const value = await callUnary(stack.clients.session, method as never, request as never, md(token));
+    const value = await callUnary(suite.stack.clients.session, method as never, request as never, md(token));
     return { ok: true, value };
   } catch (error) {
     return { ok: false, error: error as grpc.ServiceError };
@@ -57,7 +42,7 @@ async function call<K extends keyof session.SessionServiceClient>(
 
 const consent = (visit: string, token: string, granted: boolean) =>
   callUnary(
-    stack.clients.session,
+    suite.stack.clients.session,
     'recordConsent',
     session.RecordConsentRequest.fromPartial({
       visit,
@@ -67,21 +52,15 @@ const consent = (visit: string, token: string, granted: boolean) =>
     md(token),
   );
 const startRecording = (visit: string, token: string) =>
-  callUnary(stack.clients.session, 'startRecording', { visit }, md(token));
+  callUnary(suite.stack.clients.session, 'startRecording', { visit }, md(token));
 const stopRecording = (visit: string, token: string) =>
-  callUnary(stack.clients.session, 'stopRecording', { visit }, md(token));
-
-async function privileged(visitId: string): Promise<PrivilegedRoom> {
-  const r = await PrivilegedRoom.open(stack, visitId);
-  rooms.push(r);
-  return r;
-}
+  callUnary(suite.stack.clients.session, 'stopRecording', { visit }, md(token));
 
 /** The room as Janus lists it to an administrator (private rooms need the videoroom admin key). */
 async function roomState(
   room: PrivilegedRoom,
 ): Promise<{ record: boolean; rec_dir?: string; lock_record: boolean } | undefined> {
-  const data = await room.send({ request: 'list', admin_key: stack.janus.adminSecret });
+  const data = await room.send({ request: 'list', admin_key: suite.stack.janus.adminSecret });
   const list =
     (data['list'] as { room: number; record: boolean; rec_dir?: string; lock_record: boolean }[]) ?? [];
   return list.find((r) => r.room === room.room);
@@ -96,8 +75,8 @@ describe('the consent gate and capture', () => {
   let room: PrivilegedRoom;
 
   beforeAll(async () => {
-    v = await admittedVisit(stack);
-    room = await privileged(v.visitId);
+    v = await admittedVisit(suite.stack);
+    room = await suite.privileged(v.visitId);
   });
 
   it('creates the room locked for recording, not recording', async () => {
@@ -113,7 +92,7 @@ describe('the consent gate and capture', () => {
     });
     expect(r.visit?.recordingRequested).toBe(true);
     expect((await roomState(room))?.record).toBe(false);
-    expect(recordingEvents(await visitEvents(store, v.visitId))).toEqual([
+    expect(recordingEvents(await visitEvents(suite.store, v.visitId))).toEqual([
       'ConsentRecorded',
       'RecordingRequested',
     ]);
@@ -121,7 +100,7 @@ describe('the consent gate and capture', () => {
 
   it('records once the patient consents: RecordingStarted, and Janus records into <dir>/<recording id>', async () => {
     await consent(v.visit, v.patientToken, true);
-    const events = await visitEvents(store, v.visitId);
+    const events = await visitEvents(suite.store, v.visitId);
     const started = events.find((e) => e.type === 'haven.session.v1.RecordingStarted');
     expect(started?.data).toMatchObject({
       visitId: v.visitId,
@@ -133,10 +112,10 @@ describe('the consent gate and capture', () => {
     expect(await roomState(room)).toMatchObject({
       record: true,
       lock_record: true,
-      rec_dir: `${stack.janus.recordingsDir}/${recordingId}`,
+      rec_dir: `${suite.stack.janus.recordingsDir}/${recordingId}`,
     });
     const visit = await callUnary(
-      stack.clients.session,
+      suite.stack.clients.session,
       'getVisit',
       { name: v.visit },
       md(v.clinician.token),
@@ -146,13 +125,13 @@ describe('the consent gate and capture', () => {
 
   it('lets a participant present acknowledge the notice (an event)', async () => {
     const r = await callUnary(
-      stack.clients.session,
+      suite.stack.clients.session,
       'acknowledgeRecordingNotice',
       { visit: v.visit },
       md(v.patientToken),
     );
     expect(r.recording).toMatch(/^recordings\//);
-    expect(types(await visitEvents(store, v.visitId))).toContain('RecordingNoticeAcknowledged');
+    expect(types(await visitEvents(suite.store, v.visitId))).toContain('RecordingNoticeAcknowledged');
   });
 
   it('refuses a patient StartRecording and StopRecording, and records each refusal', async () => {
@@ -161,7 +140,7 @@ describe('the consent gate and capture', () => {
       expect([method, r.ok ? 'OK' : grpc.status[r.error.code]]).toEqual([method, 'PERMISSION_DENIED']);
     }
     const refusals = await eventually('both refusals recorded', async () => {
-      const mine = (await sessionRefusals(store)).filter((e) =>
+      const mine = (await sessionRefusals(suite.store)).filter((e) =>
         /SessionService\/(Start|Stop)Recording$/.test(String(e.data['method'])),
       );
       return mine.length >= 2 ? mine : undefined;
@@ -174,7 +153,7 @@ describe('the consent gate and capture', () => {
   });
 
   it('refuses enable_recording and edit straight on Janus without the room secret', async () => {
-    const attacker = await privileged(v.visitId);
+    const attacker = await suite.privileged(v.visitId);
     const off = await attacker.send({ request: 'enable_recording', room: v.room, record: false });
     expect(off['error_code']).toBeDefined();
     const unlock = await attacker.send({ request: 'edit', room: v.room, new_lock_record: false });
@@ -183,16 +162,21 @@ describe('the consent gate and capture', () => {
   });
 
   it('refuses a participant’s own configure record:true through the media proxy', async () => {
-    const m = await callUnary(stack.clients.session, 'joinMedia', { visit: v.visit }, md(v.patientToken));
+    const m = await callUnary(
+      suite.stack.clients.session,
+      'joinMedia',
+      { visit: v.visit },
+      md(v.patientToken),
+    );
     const c = await MediaClient.open(
       mediaDoor(m.serverUrl, {
         via: 'session',
-        sessionHttpUrl: stack.sessionHttpUrls[0] ?? '',
+        sessionHttpUrl: suite.stack.sessionHttpUrls[0] ?? '',
         bearer: v.patientToken,
       }),
       tokenOf(m),
     );
-    clients.push(c);
+    suite.keep(c);
     expect((await c.create()).janus).toBe('success');
     const { handleId } = await c.attach();
     if (handleId === undefined) throw new Error('attach refused');
@@ -205,21 +189,21 @@ describe('the consent gate and capture', () => {
   it('refuses to admit a late joiner who has not consented, and admits them once they have', async () => {
     const link = v.linkUrl.split('#')[1] ?? '';
     const second = await callUnary(
-      stack.clients.scheduling,
+      suite.stack.clients.scheduling,
       'redeemPatientLink',
       scheduling.RedeemPatientLinkRequest.fromPartial({ token: link, passcode: v.passcode }),
       clientCallMetadata({}),
     );
-    const late = await joinLobby(stack, { ...v, patientToken: second.accessToken });
-    const refused = await admit(stack, v.clinician, late).then(
+    const late = await joinLobby(suite.stack, { ...v, patientToken: second.accessToken });
+    const refused = await admit(suite.stack, v.clinician, late).then(
       () => 'admitted',
       (error: grpc.ServiceError) => `${grpc.status[error.code]}: ${error.details}`,
     );
     expect(refused).toMatch(/^FAILED_PRECONDITION: .*being recorded.*consent/);
     await consent(v.visit, second.accessToken, true);
-    await admit(stack, v.clinician, late);
+    await admit(suite.stack, v.clinician, late);
     const visit = await callUnary(
-      stack.clients.session,
+      suite.stack.clients.session,
       'getVisit',
       { name: v.visit },
       md(v.clinician.token),
@@ -233,7 +217,7 @@ describe('the consent gate and capture', () => {
 
   it('stops at once when a participant withdraws consent', async () => {
     await consent(v.visit, v.patientToken, false);
-    const events = await visitEvents(store, v.visitId);
+    const events = await visitEvents(suite.store, v.visitId);
     const stopped = events.filter((e) => e.type === 'haven.session.v1.RecordingStopped');
     expect(stopped.at(-1)?.data).toMatchObject({ reason: 'consent_withdrawn', partial: false });
     expect(stopped.at(-1)?.data['rawFilePrefix']).toBe(`${String(stopped.at(-1)?.data['recordingId'])}/`);
@@ -246,8 +230,8 @@ describe('stopping', () => {
   let room: PrivilegedRoom;
 
   beforeAll(async () => {
-    v = await admittedVisit(stack);
-    room = await privileged(v.visitId);
+    v = await admittedVisit(suite.stack);
+    room = await suite.privileged(v.visitId);
     await consent(v.visit, v.patientToken, true);
   });
 
@@ -259,7 +243,7 @@ describe('stopping', () => {
     const s = await stopRecording(v.visit, v.clinician.token);
     expect(s.recording).toBe(r.recording);
     expect((await roomState(room))?.record).toBe(false);
-    const stopped = (await visitEvents(store, v.visitId)).find(
+    const stopped = (await visitEvents(suite.store, v.visitId)).find(
       (e) => e.type === 'haven.session.v1.RecordingStopped',
     );
     expect(stopped?.data).toMatchObject({ reason: 'stopped_by_clinician', partial: false });
@@ -272,10 +256,10 @@ describe('stopping', () => {
 
   it('stops before the visit ends', async () => {
     await startRecording(v.visit, v.clinician.token);
-    await endVisit(stack, v.clinician, v.visit);
-    const t = types(await visitEvents(store, v.visitId));
+    await endVisit(suite.stack, v.clinician, v.visit);
+    const t = types(await visitEvents(suite.store, v.visitId));
     expect(t.slice(-2)).toEqual(['RecordingStopped', 'VisitEnded']);
-    const last = (await visitEvents(store, v.visitId)).at(-2);
+    const last = (await visitEvents(suite.store, v.visitId)).at(-2);
     expect(last?.data).toMatchObject({ reason: 'visit_ended' });
   });
 });

@@ -16,10 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { JetStreamEventStore } from '@haven/eventstore';
 import { identity, type session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { startStack, type Stack } from '../e2e/support/stack';
 import { kick } from '../e2e/support/visit-flow';
 import {
   connectJanusWs,
@@ -36,7 +34,8 @@ import {
 import {
   admittedVisit,
   mediaFor,
-  PrivilegedRoom,
+  mediaSuite,
+  type PrivilegedRoom,
   refusalsOf,
   sessionRefusals,
   visitEvents,
@@ -46,34 +45,20 @@ import { roomToken } from '../../services/session/src/visit/room-access';
 
 jest.setTimeout(120_000);
 
-let stack: Stack;
-let store: JetStreamEventStore;
-const clients: MediaClient[] = [];
-const rooms: PrivilegedRoom[] = [];
-
-beforeAll(async () => {
-  stack = await startStack({ netns: false, sessionReplicas: 2, audit: false });
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'media-proxy-attacks' });
-}, 90_000);
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const r of rooms) r.close();
-  await store?.close();
-  await stack?.stop();
-});
+const suite = mediaSuite({ netns: false, sessionReplicas: 2, audit: false }, 'media-proxy-attacks');
 
 /** The gateway route of a patient (their cookie) or a staff user (theirs). */
 function viaGateway(token: string, kind: 'patient' | 'staff'): MediaRoute {
-  if (!stack.gatewayUrl) throw new Error(`the gateway did not start: ${stack.gatewayError ?? ''}`);
+  if (!suite.stack.gatewayUrl)
+    throw new Error(`the gateway did not start: ${suite.stack.gatewayError ?? ''}`);
   return kind === 'patient'
-    ? { via: 'gateway', gatewayUrl: stack.gatewayUrl, cookie: `haven_patient=${token}`, as: 'patient' }
-    : { via: 'gateway', gatewayUrl: stack.gatewayUrl, cookie: `haven_access=${token}` };
+    ? { via: 'gateway', gatewayUrl: suite.stack.gatewayUrl, cookie: `haven_patient=${token}`, as: 'patient' }
+    : { via: 'gateway', gatewayUrl: suite.stack.gatewayUrl, cookie: `haven_access=${token}` };
 }
 
 /** Straight to one session replica's media proxy with a bearer token (what the gateway does). */
 function viaReplica(token: string, replica: number): MediaRoute {
-  const url = stack.sessionHttpUrls[replica];
+  const url = suite.stack.sessionHttpUrls[replica];
   if (!url) throw new Error(`no session replica ${replica}`);
   return { via: 'session', sessionHttpUrl: url, bearer: token };
 }
@@ -81,7 +66,7 @@ function viaReplica(token: string, replica: number): MediaRoute {
 /** Connects with what JoinMedia gave and opens a Janus session. Throws when that is refused. */
 async function connect(m: session.JoinMediaResponse, route: MediaRoute): Promise<MediaClient> {
   const c = await MediaClient.open(mediaDoor(m.serverUrl, route), tokenOf(m));
-  clients.push(c);
+  suite.keep(c);
   const created = await c.create();
   if (created.janus !== 'success') throw new Error(`create refused: ${JSON.stringify(created.raw)}`);
   return c;
@@ -99,12 +84,6 @@ const publisherJoin = (c: MediaClient, h: number, m: session.JoinMediaResponse, 
 
 const refused = (r: JanusReply): boolean => r.errorCode !== undefined;
 
-async function privileged(visitId: string): Promise<PrivilegedRoom> {
-  const r = await PrivilegedRoom.open(stack, visitId);
-  rooms.push(r);
-  return r;
-}
-
 /** Feeds in the room published under a participant's id (their server-issued display starts with it). */
 async function feedsOf(room: PrivilegedRoom, pid: string): Promise<number[]> {
   return (await room.participants())
@@ -119,8 +98,8 @@ describe('a patient’s credential reaches only what their admission grants', ()
   let h: number;
 
   beforeAll(async () => {
-    v = await admittedVisit(stack);
-    m = await mediaFor(stack, v.visit, v.patientToken);
+    v = await admittedVisit(suite.stack);
+    m = await mediaFor(suite.stack, v.visit, v.patientToken);
     c = await connect(m, viaGateway(v.patientToken, 'patient'));
     h = await handle(c);
     const joined = await publisherJoin(c, h, m);
@@ -140,7 +119,7 @@ describe('a patient’s credential reaches only what their admission grants', ()
 
   it('refuses every videoroom request that changes, lists, records or forwards a room, and records each', async () => {
     const started = Date.now();
-    const other = (await admittedVisit(stack)).room;
+    const other = (await admittedVisit(suite.stack)).room;
     const path = `/tmp/haven-attack-${randomBytes(6).toString('hex')}`;
     const attacks: Array<[string, Record<string, unknown>]> = [
       ['create', { request: 'create', room: other + 1, permanent: false, is_private: false }],
@@ -193,7 +172,7 @@ describe('a patient’s credential reaches only what their admission grants', ()
       JSON.parse(Buffer.from(v.patientToken.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }
     ).sub;
     const recorded = await eventually('an AccessRefused for every refused request', async () => {
-      const mine = (await sessionRefusals(store)).filter(
+      const mine = (await sessionRefusals(suite.store)).filter(
         (e) =>
           e.type === 'haven.security.v1.AccessRefused' &&
           Date.parse(e.occurredAt) >= started - 1000 &&
@@ -214,7 +193,7 @@ describe('a patient’s credential reaches only what their admission grants', ()
   });
 
   it('the gateway’s door refuses a foreign origin, a missing CSRF token and no cookie, and records each', async () => {
-    if (!stack.gatewayUrl) throw new Error('no gateway');
+    if (!suite.stack.gatewayUrl) throw new Error('no gateway');
     const started = Date.now();
     const door = mediaDoor(m.serverUrl, viaGateway(v.patientToken, 'patient'));
     const attempts: Array<[string, { url: string; headers: Record<string, string> }]> = [
@@ -232,7 +211,7 @@ describe('a patient’s credential reaches only what their admission grants', ()
       await expect(MediaClient.open(attempt, tokenOf(m))).rejects.toThrow(/40[13]/);
     }
     await eventually('the gateway’s AccessRefused for each refused media upgrade', async () => {
-      const codes = (await refusalsOf(store, 'gateway'))
+      const codes = (await refusalsOf(suite.store, 'gateway'))
         .filter((e) => Date.parse(e.occurredAt) >= started - 1000 && e.data['method'] === 'GET /api/media')
         .map((e) => e.data['code']);
       return attempts.every(([code]) => codes.includes(code)) ? codes : undefined;
@@ -240,11 +219,11 @@ describe('a patient’s credential reaches only what their admission grants', ()
   });
 
   it('straight to Janus, nothing a participant received opens a session', async () => {
-    const clinician = await mediaFor(stack, v.visit, v.clinician.token);
+    const clinician = await mediaFor(suite.stack, v.visit, v.clinician.token);
     const held = [...heldStrings(m), ...heldStrings(clinician)];
     expect(held.length).toBeGreaterThan(0);
     for (const token of held) {
-      const ws = await connectJanusWs(stack.janusWsUrl);
+      const ws = await connectJanusWs(suite.stack.janusWsUrl);
       try {
         const r = await ws.request({ janus: 'create', token });
         expect([token.slice(0, 12), r['janus']]).toEqual([token.slice(0, 12), 'error']);
@@ -257,16 +236,16 @@ describe('a patient’s credential reaches only what their admission grants', ()
 
 describe('Janus’s own refusals', () => {
   it('are recorded as AccessRefused events too (a room token no longer on the allow-list: 433)', async () => {
-    const v = await admittedVisit(stack);
-    const m = await mediaFor(stack, v.visit, v.patientToken);
+    const v = await admittedVisit(suite.stack);
+    const m = await mediaFor(suite.stack, v.visit, v.patientToken);
     const c = await connect(m, viaGateway(v.patientToken, 'patient'));
     // The room token leaves the allow-list behind the proxy's back (the test holds the room secret).
-    const room = await privileged(v.visitId);
-    const events = await visitEvents(store, v.visitId);
+    const room = await suite.privileged(v.visitId);
+    const events = await visitEvents(suite.store, v.visitId);
     const admission = events.find((e) => e.type === 'haven.session.v1.ParticipantAdmitted')?.data[
       'admission'
     ];
-    const token = roomToken(stack.janusTokenSecret, v.visitId, v.patientPid, String(admission));
+    const token = roomToken(suite.stack.janusTokenSecret, v.visitId, v.patientPid, String(admission));
     await room.send({
       request: 'allowed',
       room: room.room,
@@ -278,7 +257,7 @@ describe('Janus’s own refusals', () => {
     const refusedByJanus = await publisherJoin(c, await handle(c), m);
     expect(refusedByJanus.errorCode).toBe(433);
     await eventually('the AccessRefused of Janus’s 433', async () => {
-      const found = (await sessionRefusals(store)).find(
+      const found = (await sessionRefusals(suite.store)).find(
         (e) =>
           Date.parse(e.occurredAt) >= started - 1000 &&
           e.data['method'] === 'janus videoroom.join' &&
@@ -291,15 +270,15 @@ describe('Janus’s own refusals', () => {
 
 describe('media events come from what the server issued, never from a client-chosen display', () => {
   it('a publisher claiming the clinician’s display changes no event, and a feed the service did not issue is kicked', async () => {
-    const v = await admittedVisit(stack);
-    const clinician = await mediaFor(stack, v.visit, v.clinician.token);
+    const v = await admittedVisit(suite.stack);
+    const clinician = await mediaFor(suite.stack, v.visit, v.clinician.token);
     const cc = await connect(clinician, viaReplica(v.clinician.token, 0));
     const ch = await handle(cc);
     const cj = await publisherJoin(cc, ch, clinician);
     expect(cj.data['videoroom']).toBe('joined');
     const clinicianFeed = cj.data['id'] as number;
     const joinedMedia = (pid: string) => async () =>
-      (await visitEvents(store, v.visitId)).filter(
+      (await visitEvents(suite.store, v.visitId)).filter(
         (e) => e.type === 'haven.session.v1.ParticipantJoinedMedia' && e.data['participantId'] === pid,
       );
     await eventually('the clinician’s ParticipantJoinedMedia', async () => {
@@ -308,7 +287,7 @@ describe('media events come from what the server issued, never from a client-cho
     });
 
     // The patient: a second publisher under the clinician's display, then their own feed renamed to it.
-    const m = await mediaFor(stack, v.visit, v.patientToken);
+    const m = await mediaFor(suite.stack, v.visit, v.patientToken);
     const pc = await connect(m, viaGateway(v.patientToken, 'patient'));
     const spoof = await publisherJoin(pc, await handle(pc), m, { display: v.clinicianPid });
     const own = await handle(pc);
@@ -324,7 +303,7 @@ describe('media events come from what the server issued, never from a client-cho
     // A feed that reached the room another way (here: with the test's own Janus secrets) under the clinician's
     // id, bare or with a made-up MAC: the service kicks it and records the refusal.
     const started = Date.now();
-    const room = await privileged(v.visitId);
+    const room = await suite.privileged(v.visitId);
     const forged = `forged-${randomBytes(12).toString('base64url')}`;
     await room.send({
       request: 'allowed',
@@ -352,7 +331,7 @@ describe('media events come from what the server issued, never from a client-cho
     );
     // Recorded against the visit, attributed to nobody: never to the clinician whose id the display claimed.
     await eventually('an AccessRefused for each forged feed', async () => {
-      const unmapped = (await sessionRefusals(store)).filter(
+      const unmapped = (await sessionRefusals(suite.store)).filter(
         (e) =>
           Date.parse(e.occurredAt) >= started - 1000 &&
           e.data['code'] === 'MEDIA_FEED_KICKED' &&
@@ -363,7 +342,7 @@ describe('media events come from what the server issued, never from a client-cho
       return unmapped.length >= forgedFeeds.length ? unmapped : undefined;
     });
 
-    const events = await visitEvents(store, v.visitId);
+    const events = await visitEvents(suite.store, v.visitId);
     const aboutClinician = events.filter(
       (e) => e.type.includes('Media') && e.data['participantId'] === v.clinicianPid,
     );
@@ -376,17 +355,17 @@ describe('media events come from what the server issued, never from a client-cho
 
 describe('feeds per role, and what a kick takes away', () => {
   it('refuses a third feed, kicks extras that come through two replicas, and a kick ends it all everywhere', async () => {
-    const v = await admittedVisit(stack);
-    const room = await privileged(v.visitId);
+    const v = await admittedVisit(suite.stack);
+    const room = await suite.privileged(v.visitId);
     // Replica 1: camera and screen share are fine, a third feed is not.
-    const m0 = await mediaFor(stack, v.visit, v.patientToken, 0);
+    const m0 = await mediaFor(suite.stack, v.visit, v.patientToken, 0);
     const c0 = await connect(m0, viaReplica(v.patientToken, 0));
     const joins0: JanusReply[] = [];
     for (let i = 0; i < 3; i++) joins0.push(await publisherJoin(c0, await handle(c0), m0));
     expect(joins0.map((j) => j.errorCode ?? j.data['videoroom'])).toEqual(['joined', 'joined', 432]);
 
     // Replica 2 knows nothing of replica 1's feeds: what gets through there is kicked by the service.
-    const m1 = await mediaFor(stack, v.visit, v.patientToken, 1);
+    const m1 = await mediaFor(suite.stack, v.visit, v.patientToken, 1);
     const c1 = await connect(m1, viaReplica(v.patientToken, 1));
     for (let i = 0; i < 2; i++) expect(refused(await publisherJoin(c1, await handle(c1), m1))).toBe(false);
     await eventually(
@@ -398,12 +377,12 @@ describe('feeds per role, and what a kick takes away', () => {
     // Kick (through replica 1): every connection on every replica closes, every feed and Janus session goes.
     const sessionsBefore = [c0.sessionId, c1.sessionId];
     const t0 = Date.now();
-    await kick(stack, v.clinician, v.participant);
+    await kick(suite.stack, v.clinician, v.participant);
     const [closed0, closed1] = await Promise.all([c0.closedWithin(2000), c1.closedWithin(2000)]);
     expect([closed0 !== undefined, closed1 !== undefined]).toEqual([true, true]);
     expect(Date.now() - t0).toBeLessThan(2500);
     expect(await feedsOf(room, v.patientPid)).toEqual([]);
-    const alive = await janusSessions(stack.janus.adminWsUrl, stack.janus.adminSecret);
+    const alive = await janusSessions(suite.stack.janus.adminWsUrl, suite.stack.janus.adminSecret);
     for (const s of sessionsBefore) expect(alive).not.toContain(s);
 
     // Nothing the patient ever held opens anything any more: not the proxy, not Janus.
@@ -413,12 +392,12 @@ describe('feeds per role, and what a kick takes away', () => {
     ] as const) {
       const again = await MediaClient.open(mediaDoor(m.serverUrl, route), tokenOf(m)).catch(() => undefined);
       if (!again) continue;
-      clients.push(again);
+      suite.keep(again);
       const created = await again.create();
       expect(created.janus).toBe('error');
     }
     for (const token of [...heldStrings(m0), ...heldStrings(m1)]) {
-      const ws = await connectJanusWs(stack.janusWsUrl);
+      const ws = await connectJanusWs(suite.stack.janusWsUrl);
       try {
         expect((await ws.request({ janus: 'create', token }))['janus']).toBe('error');
       } finally {
@@ -430,25 +409,27 @@ describe('feeds per role, and what a kick takes away', () => {
 
 describe('signing out ends the media', () => {
   it('a logout closes the clinician’s media connection and removes their Janus session and feed', async () => {
-    const v = await admittedVisit(stack);
-    const clinician = await stack.login('clinician');
-    const m = await mediaFor(stack, v.visit, clinician.token);
+    const v = await admittedVisit(suite.stack);
+    const clinician = await suite.stack.login('clinician');
+    const m = await mediaFor(suite.stack, v.visit, clinician.token);
     const c = await connect(m, viaGateway(clinician.token, 'staff'));
     const h = await handle(c);
     expect((await publisherJoin(c, h, m)).data['videoroom']).toBe('joined');
-    const room = await privileged(v.visitId);
+    const room = await suite.privileged(v.visitId);
     await eventually('the clinician’s feed in the room', async () =>
       (await feedsOf(room, v.clinicianPid)).length > 0 ? true : undefined,
     );
 
     await callUnary(
-      stack.clients.identity,
+      suite.stack.clients.identity,
       'logout',
       identity.LogoutRequest.fromPartial({ refreshToken: clinician.refreshToken }),
       clientCallMetadata({ token: clinician.token }),
     );
     expect(await c.closedWithin(2000)).toBeDefined();
-    expect(await janusSessions(stack.janus.adminWsUrl, stack.janus.adminSecret)).not.toContain(c.sessionId);
+    expect(await janusSessions(suite.stack.janus.adminWsUrl, suite.stack.janus.adminSecret)).not.toContain(
+      c.sessionId,
+    );
     expect(await feedsOf(room, v.clinicianPid)).toEqual([]);
     // The signed-out token cannot open the door again (the upgrade or the session is refused).
     const again = await MediaClient.open(
@@ -456,7 +437,7 @@ describe('signing out ends the media', () => {
       tokenOf(m),
     )
       .then(async (client) => {
-        clients.push(client);
+        suite.keep(client);
         return (await client.create()).janus;
       })
       .catch((error: Error) => error.message);
@@ -465,6 +446,8 @@ describe('signing out ends the media', () => {
 });
 
 it('leaves no .mjr file in the recordings directory after the attacks', () => {
-  const files = existsSync(stack.janus.recordingsDir) ? readdirSync(stack.janus.recordingsDir) : [];
+  const files = existsSync(suite.stack.janus.recordingsDir)
+    ? readdirSync(suite.stack.janus.recordingsDir)
+    : [];
   expect(files.filter((f) => f.endsWith('.mjr'))).toEqual([]);
 });

@@ -4,13 +4,19 @@
  * read straight from the event store, and the test's own privileged view of a Janus room (the tests hold the
  * stack's Janus secrets; no participant ever does) to see which feeds are really there.
  */
-import type { EventEnvelope, EventStore } from '@haven/eventstore';
+import { JetStreamEventStore, type EventEnvelope, type EventStore } from '@haven/eventstore';
 import type { session } from '@haven/proto';
 import { accessRefusalStream } from '@haven/service';
 import { roomCredentials, roomNumberOf } from '../../../services/session/src/visit/open-visit';
 import { admit, bookVisit, joinLobby, joinMedia, type BookedVisit } from '../../e2e/support/visit-flow';
-import type { Stack, StackUser } from '../../e2e/support/stack';
-import { attachVideoRoom, connectJanusWs, type JanusWsClient, signJanusToken } from '@haven/testing';
+import { startStack, type Stack, type StackOptions, type StackUser } from '../../e2e/support/stack';
+import {
+  attachVideoRoom,
+  connectJanusWs,
+  type JanusWsClient,
+  type MediaClient,
+  signJanusToken,
+} from '@haven/testing';
 
 /** A visit with its patient admitted. */
 export interface AdmittedVisit extends BookedVisit {
@@ -145,4 +151,59 @@ export class PrivilegedRoom {
   close(): void {
     this.ws.close();
   }
+}
+
+/** A media suite's stack, its event-store connection, and what it opens that the suite closes after its tests. */
+export interface MediaSuite {
+  /** The running stack (from the suite's `beforeAll` on). */
+  readonly stack: Stack;
+  /** A connection to the stack's event store (from the suite's `beforeAll` on). */
+  readonly store: JetStreamEventStore;
+  /** Keeps `client` to close after the suite; returns it. */
+  keep<C extends MediaClient>(client: C): C;
+  /** The test's privileged view of a visit's room, closed after the suite. */
+  privileged(visitId: string): Promise<PrivilegedRoom>;
+}
+
+/**
+ * Registers the suite's hooks: before all, the stack (`options`) and a store connection named `storeName`; after
+ * all, the kept media clients, the privileged rooms, the store and the stack, in that order. Call it at the top of
+ * a spec file. Its `stack` and `store` throw when read before the suite's `beforeAll` ran.
+ */
+export function mediaSuite(options: StackOptions, storeName: string): MediaSuite {
+  let stack: Stack | undefined;
+  let store: JetStreamEventStore | undefined;
+  const clients: MediaClient[] = [];
+  const rooms: PrivilegedRoom[] = [];
+  beforeAll(async () => {
+    stack = await startStack(options);
+    store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: storeName });
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const r of rooms) r.close();
+    await store?.close();
+    await stack?.stop();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started yet (the suite's beforeAll starts it)`);
+    return value;
+  };
+  return {
+    get stack() {
+      return started(stack, 'the stack');
+    },
+    get store() {
+      return started(store, 'the store connection');
+    },
+    keep(client) {
+      clients.push(client);
+      return client;
+    },
+    async privileged(visitId) {
+      const room = await PrivilegedRoom.open(started(stack, 'the stack'), visitId);
+      rooms.push(room);
+      return room;
+    },
+  };
 }
