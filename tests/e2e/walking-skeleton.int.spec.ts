@@ -6,29 +6,19 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { audit, scheduling } from '@haven/proto';
 import { accessRefusalStream, callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import {
-  eventually,
-  type JanusHandle,
-  janusRoomExists,
-  type JwksServer,
-  type LaunchedStack,
-  launchStack,
-  type NatsServerHandle,
-  serveJwks,
-} from '@haven/testing';
+import { eventually, type JanusHandle, janusRoomExists } from '@haven/testing';
+import { startSkeletonStack, type SkeletonStack } from '../support/skeleton-stack';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
 
 jest.setTimeout(120_000);
 
 const issuer = createTestIssuer();
-let nats: NatsServerHandle;
 let janus: JanusHandle;
-let jwksServer: JwksServer;
-let stack: LaunchedStack;
+let skeleton: SkeletonStack;
 let schedulingClient: scheduling.SchedulingServiceClient;
 let auditClient: audit.AuditServiceClient;
 let store: JetStreamEventStore;
@@ -37,25 +27,15 @@ const traceId = randomBytes(16).toString('hex');
 const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 
 beforeAll(async () => {
-  jwksServer = await serveJwks(issuer.jwks);
-  stack = await launchStack({
-    services: ['scheduling', 'session', 'audit'],
-    jwksUrl: jwksServer.url,
-    janus: { eventHandler: false },
-  });
-  nats = stack.nats;
-  janus = stack.janus!;
-  schedulingClient = stack.client(scheduling.SchedulingServiceClient, 'scheduling');
-  auditClient = stack.client(audit.AuditServiceClient, 'audit');
-  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'skeleton-test' });
+  skeleton = await startSkeletonStack(issuer.jwks, 'skeleton-test');
+  ({ store, scheduling: schedulingClient } = skeleton);
+  janus = skeleton.stack.janus!;
+  auditClient = skeleton.stack.client(audit.AuditServiceClient, 'audit');
 });
 
 afterAll(async () => {
-  schedulingClient?.close();
   auditClient?.close();
-  await store?.close();
-  await stack?.stop();
-  await jwksServer?.close();
+  await skeleton?.stop();
 });
 
 const inOneHour = () => new Date(Date.now() + 3600_000);

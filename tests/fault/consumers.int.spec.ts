@@ -9,20 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import {
-  eventually,
-  healthStatus,
-  type JwksServer,
-  type LaunchedStack,
-  launchStack,
-  type NatsServerHandle,
-  serveJwks,
-  stallProcess,
-} from '@haven/testing';
+import { eventually, healthStatus, type NatsServerHandle, stallProcess } from '@haven/testing';
+import { startSkeletonStack, type SkeletonStack } from '../support/skeleton-stack';
 
 jest.setTimeout(180_000);
 
@@ -32,8 +24,7 @@ const STALL_MS = 20_000;
 
 const issuer = createTestIssuer();
 let nats: NatsServerHandle;
-let jwksServer: JwksServer;
-let stack: LaunchedStack;
+let skeleton: SkeletonStack;
 /** The services' names and gRPC ports, in start order. */
 const services: { name: string; port: number }[] = [];
 let schedulingClient: scheduling.SchedulingServiceClient;
@@ -43,16 +34,10 @@ let frontDesk: string;
 let slot = 0;
 
 beforeAll(async () => {
-  jwksServer = await serveJwks(issuer.jwks);
-  stack = await launchStack({
-    services: ['scheduling', 'session', 'audit'],
-    jwksUrl: jwksServer.url,
-    janus: { eventHandler: false },
-  });
-  nats = stack.nats;
-  for (const s of stack.services.values()) services.push({ name: s.name, port: s.grpcPort! });
-  schedulingClient = stack.client(scheduling.SchedulingServiceClient, 'scheduling');
-  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'fault-consumers-test' });
+  skeleton = await startSkeletonStack(issuer.jwks, 'fault-consumers-test');
+  ({ store, scheduling: schedulingClient } = skeleton);
+  nats = skeleton.stack.nats;
+  for (const s of skeleton.stack.services.values()) services.push({ name: s.name, port: s.grpcPort! });
   nc = await connect({ ...nats.operator, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
   frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }, { expiresIn: '1h' });
   await callUnary(
@@ -67,11 +52,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  schedulingClient?.close();
-  await store?.close();
   await nc?.close();
-  await stack?.stop();
-  await jwksServer?.close();
+  await skeleton?.stop();
 });
 
 /** Books one appointment (its own half-hour slot) and returns its id. */
@@ -99,7 +81,7 @@ async function book(): Promise<string> {
 const health = async (): Promise<(number | undefined)[]> =>
   Promise.all(
     services.map((s) =>
-      healthStatus(`127.0.0.1:${s.port}`, 1_000, '', stack.pki.grpcCredentials('integration')),
+      healthStatus(`127.0.0.1:${s.port}`, 1_000, '', skeleton.stack.pki.grpcCredentials('integration')),
     ),
   );
 
