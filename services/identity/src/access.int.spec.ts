@@ -22,11 +22,11 @@ import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';
-import { callIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
+import { callIdentity, loginIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
+import { activeTestUser, TEST_PASSWORD as PASSWORD } from './testing/users';
 
 jest.setTimeout(60_000);
 
-const PASSWORD = 'Haven-Demo-2026!';
 const logger = createLogger({ service: 'identity', level: 'silent' });
 let nats: NatsServerHandle;
 const dirs: string[] = [];
@@ -57,18 +57,14 @@ const call = <M extends IdentityMethod>(
   token?: string,
 ) => callIdentity(client, method, request, token);
 const codeOf = statusOf;
+const signIn = (username: string, totpCode?: string) => loginIdentity(client, username, totpCode);
 
-async function createUser(svc: RunningIdentityService, username: string, role: string): Promise<string> {
-  const created = await svc.runtime.app.users.inviteUser(
+const createUser = (svc: RunningIdentityService, username: string, role: string): Promise<string> =>
+  activeTestUser(
+    svc.runtime.app.users,
+    { username, role, displayName: 'Test User' },
     { actor: { kind: 'service', id: 'test' }, correlationId: 'c' },
-    { username, email: username, displayName: 'Test User', role },
   );
-  await svc.runtime.app.users.activateUser(
-    { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c' },
-    { invitationToken: created.invitationToken, password: PASSWORD },
-  );
-  return created.user.userId;
-}
 
 const dataOf = async (stream: string) =>
   (await service.runtime.store.read(stream)).map((e) => ({ type: e.type, data: e.data }));
@@ -106,7 +102,7 @@ beforeAll(async () => {
   );
   feed = await RevocationFeed.connect({ ...nats.client('scheduling'), name: 'other-service' });
   await createUser(service, 'admin@demo.clinic', 'admin');
-  const login = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
+  const login = await signIn('admin@demo.clinic');
   expect(login.mfaEnrollmentRequired).toBe(false);
   adminToken = login.tokens?.accessToken as string;
 });
@@ -127,7 +123,7 @@ describe('MFA (TOTP and recovery codes)', () => {
 
   it('gives an un-enrolled clinician a token that only EnrollTotp/ConfirmTotp accept', async () => {
     userId = await createUser(service, 'dr.mfa@demo.clinic', 'clinician');
-    const login = await call('login', { username: 'dr.mfa@demo.clinic', password: PASSWORD, totpCode: '' });
+    const login = await signIn('dr.mfa@demo.clinic');
     expect(login.mfaEnrollmentRequired).toBe(true);
     const limited = login.tokens?.accessToken as string;
     const principal = await service.runtime.verifier.verify(limited);
@@ -169,27 +165,13 @@ describe('MFA (TOTP and recovery codes)', () => {
   });
 
   it('then requires the code at login: none, wrong or replayed fail (LoginFailed bad_mfa_code); a fresh one works', async () => {
-    expect(
-      await codeOf(call('login', { username: 'dr.mfa@demo.clinic', password: PASSWORD, totpCode: '' })),
-    ).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(signIn('dr.mfa@demo.clinic'))).toBe(grpc.status.UNAUTHENTICATED);
     const last = (await service.runtime.store.read(`identity.user-${userId}`)).at(-1);
     expect(last).toMatchObject({ type: 'haven.identity.v1.LoginFailed', data: { reason: 'bad_mfa_code' } });
     // The confirmation code's time step is used up (replay). The very code sent at confirmation, not the
     // current one: the 30-second step may have turned over since, and a new step's code is not a replay.
-    expect(
-      await codeOf(
-        call('login', {
-          username: 'dr.mfa@demo.clinic',
-          password: PASSWORD,
-          totpCode: confirmationCode,
-        }),
-      ),
-    ).toBe(grpc.status.UNAUTHENTICATED);
-    const ok = await call('login', {
-      username: 'dr.mfa@demo.clinic',
-      password: PASSWORD,
-      totpCode: await totpCodeAt(secret, Date.now() + 30_000),
-    });
+    expect(await codeOf(signIn('dr.mfa@demo.clinic', confirmationCode))).toBe(grpc.status.UNAUTHENTICATED);
+    const ok = await signIn('dr.mfa@demo.clinic', await totpCodeAt(secret, Date.now() + 30_000));
     expect(ok.mfaEnrollmentRequired).toBe(false);
     const principal = await service.runtime.verifier.verify(ok.tokens?.accessToken as string);
     expect(principal.role).toBe('clinician');
@@ -202,7 +184,7 @@ describe('MFA (TOTP and recovery codes)', () => {
 
   it('accepts each recovery code once and records RecoveryCodeUsed without the code', async () => {
     const code = (recoveryCodes[3] as string).toLowerCase();
-    const ok = await call('login', { username: 'dr.mfa@demo.clinic', password: PASSWORD, totpCode: code });
+    const ok = await signIn('dr.mfa@demo.clinic', code);
     expect(ok.tokens?.accessToken).toBeTruthy();
     const used = (await dataOf(`identity.user-${userId}`)).filter(
       (e) => e.type === 'haven.identity.v1.RecoveryCodeUsed',
@@ -213,17 +195,11 @@ describe('MFA (TOTP and recovery codes)', () => {
         data: expect.objectContaining({ remaining: 9 }) as unknown,
       },
     ]);
-    expect(
-      await codeOf(call('login', { username: 'dr.mfa@demo.clinic', password: PASSWORD, totpCode: code })),
-    ).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(signIn('dr.mfa@demo.clinic', code))).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('ResetMfa (admin only) clears it, ends the sessions and the next login is limited again', async () => {
-    const session = await call('login', {
-      username: 'dr.mfa@demo.clinic',
-      password: PASSWORD,
-      totpCode: recoveryCodes[5] as string,
-    });
+    const session = await signIn('dr.mfa@demo.clinic', recoveryCodes[5]);
     const clinicianToken = session.tokens?.accessToken as string;
     expect(await codeOf(call('resetMfa', { name: `users/${userId}` }, clinicianToken))).toBe(
       grpc.status.PERMISSION_DENIED,
@@ -235,7 +211,7 @@ describe('MFA (TOTP and recovery codes)', () => {
     expect(await codeOf(call('refreshToken', { refreshToken: session.tokens?.refreshToken as string }))).toBe(
       grpc.status.UNAUTHENTICATED,
     );
-    const again = await call('login', { username: 'dr.mfa@demo.clinic', password: PASSWORD, totpCode: '' });
+    const again = await signIn('dr.mfa@demo.clinic');
     expect(again.mfaEnrollmentRequired).toBe(true);
   });
 });
@@ -245,8 +221,7 @@ describe('service accounts (client credentials)', () => {
 
   it('creates an account (admin only), shows the secret once and never stores it', async () => {
     const fd = await createUser(service, 'fd.sa@demo.clinic', 'front_desk');
-    const fdToken = (await call('login', { username: 'fd.sa@demo.clinic', password: PASSWORD, totpCode: '' }))
-      .tokens?.accessToken as string;
+    const fdToken = (await signIn('fd.sa@demo.clinic')).tokens?.accessToken as string;
     expect(fd).toBeTruthy();
     const account = identity.ServiceAccount.fromPartial({
       displayName: 'EHR integration',
@@ -360,8 +335,7 @@ describe('service accounts (client credentials)', () => {
 describe('break-glass', () => {
   it('grants a clinician a time-boxed token for one patient, raises an alert, and every use is an event', async () => {
     await createUser(service, 'dr.bg@demo.clinic', 'clinician');
-    const limited = (await call('login', { username: 'dr.bg@demo.clinic', password: PASSWORD, totpCode: '' }))
-      .tokens?.accessToken as string;
+    const limited = (await signIn('dr.bg@demo.clinic')).tokens?.accessToken as string;
     const { secret } = await call('enrollTotp', {}, limited);
     await call('confirmTotp', { code: await totpCodeAt(secret) }, limited);
     expect(
@@ -373,11 +347,7 @@ describe('break-glass', () => {
         ),
       ),
     ).toBe(grpc.status.PERMISSION_DENIED);
-    const login = await call('login', {
-      username: 'dr.bg@demo.clinic',
-      password: PASSWORD,
-      totpCode: await totpCodeAt(secret, Date.now() + 30_000),
-    });
+    const login = await signIn('dr.bg@demo.clinic', await totpCodeAt(secret, Date.now() + 30_000));
     const token = login.tokens?.accessToken as string;
     expect(
       await codeOf(
@@ -446,8 +416,7 @@ describe('break-glass', () => {
 
   it('refuses front desk', async () => {
     await createUser(service, 'fd.bg@demo.clinic', 'front_desk');
-    const token = (await call('login', { username: 'fd.bg@demo.clinic', password: PASSWORD, totpCode: '' }))
-      .tokens?.accessToken as string;
+    const token = (await signIn('fd.bg@demo.clinic')).tokens?.accessToken as string;
     expect(
       await codeOf(
         call(
@@ -463,11 +432,7 @@ describe('break-glass', () => {
 describe('revocation within 5 s at every service', () => {
   it('logout: another verifier (own NATS connection, token cached) refuses the token within 5 s', async () => {
     await createUser(service, 'audit.rev@demo.clinic', 'auditor');
-    const login = await call('login', {
-      username: 'audit.rev@demo.clinic',
-      password: PASSWORD,
-      totpCode: '',
-    });
+    const login = await signIn('audit.rev@demo.clinic');
     const token = login.tokens?.accessToken as string;
     const other = verifierWith(feed);
     await expect(other.verify(token)).resolves.toMatchObject({ role: 'auditor' });
@@ -487,21 +452,13 @@ describe('revocation within 5 s at every service', () => {
 
   it('a verifier started after the revocation refuses too (replayed from HAVEN_REVOCATIONS)', async () => {
     await createUser(service, 'audit.late@demo.clinic', 'auditor');
-    const login = await call('login', {
-      username: 'audit.late@demo.clinic',
-      password: PASSWORD,
-      totpCode: '',
-    });
+    const login = await signIn('audit.late@demo.clinic');
     const token = login.tokens?.accessToken as string;
     await call('logout', { refreshToken: '' }, token);
     const late = await RevocationFeed.connect({ ...nats.client('session'), name: 'late-service' });
     try {
       expect(await refused(verifierWith(late), token)).toBe(true);
-      const fresh = await call('login', {
-        username: 'audit.late@demo.clinic',
-        password: PASSWORD,
-        totpCode: '',
-      });
+      const fresh = await signIn('audit.late@demo.clinic');
       await expect(verifierWith(late).verify(fresh.tokens?.accessToken as string)).resolves.toMatchObject({
         role: 'auditor',
       });
@@ -513,10 +470,8 @@ describe('revocation within 5 s at every service', () => {
   it('deactivation and role change revoke every token of the user', async () => {
     const deactivated = await createUser(service, 'fd.gone@demo.clinic', 'front_desk');
     const changed = await createUser(service, 'fd.role@demo.clinic', 'front_desk');
-    const t1 = (await call('login', { username: 'fd.gone@demo.clinic', password: PASSWORD, totpCode: '' }))
-      .tokens?.accessToken as string;
-    const t2 = (await call('login', { username: 'fd.role@demo.clinic', password: PASSWORD, totpCode: '' }))
-      .tokens?.accessToken as string;
+    const t1 = (await signIn('fd.gone@demo.clinic')).tokens?.accessToken as string;
+    const t2 = (await signIn('fd.role@demo.clinic')).tokens?.accessToken as string;
     const other = verifierWith(feed);
     await other.verify(t1);
     await other.verify(t2);

@@ -18,10 +18,9 @@ import { DEFAULT_LOGIN_THROTTLE } from './shared/login-throttle';
 import type { CommandContext } from './shared/streams';
 import { ADMIN as admin } from './testing/deps';
 import { inMemorySealer } from './testing/sealer';
+import { activeTestUser, TEST_PASSWORD as PASSWORD } from './testing/users';
 import type { SecretSealer } from './credential/secret-sealer';
 import type { SealedPhi } from '@haven/crypto';
-
-const PASSWORD = 'Haven-Demo-2026!';
 
 let dir: string;
 let store: InMemoryEventStore;
@@ -49,17 +48,7 @@ afterEach(async () => {
 });
 
 async function activeUser(username = 'dr.rivera@demo.clinic', role = 'clinician') {
-  const invited = await app.users.inviteUser(admin, {
-    username,
-    email: username,
-    displayName: 'Sam Rivera',
-    role,
-  });
-  await app.users.activateUser(
-    { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c2' },
-    { invitationToken: invited.invitationToken, password: PASSWORD },
-  );
-  return invited.user.userId;
+  return activeTestUser(app.users, { username, role, displayName: 'Sam Rivera' }, admin, 'c2');
 }
 const types = async (stream: string) =>
   (await store.read(stream)).map((e) => e.type.replace('haven.identity.v1.', ''));

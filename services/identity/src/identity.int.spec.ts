@@ -14,11 +14,11 @@ import { runCli, type CliIo } from './cli';
 import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
-import { callIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
+import { callIdentity, loginIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
+import { TEST_PASSWORD as PASSWORD } from './testing/users';
 
 jest.setTimeout(60_000);
 
-const PASSWORD = 'Haven-Demo-2026!';
 let nats: NatsServerHandle;
 let dataDir: string;
 let env: Record<string, string>;
@@ -47,6 +47,7 @@ const call = <M extends IdentityMethod>(
   token?: string,
 ) => callIdentity(client, method, request, token);
 const codeOf = statusOf;
+const signIn = (username: string, totpCode?: string) => loginIdentity(client, username, totpCode);
 
 async function eventTypes(userId: string): Promise<string[]> {
   return (await service.runtime.store.read(`identity.user-${userId}`)).map((e) => e.type);
@@ -111,7 +112,7 @@ describe('identity service (real NATS, real gRPC)', () => {
 
   it('logs in over gRPC; the access token verifies against the JWKS served over HTTP', async () => {
     // An un-enrolled admin gets a token limited to TOTP enrollment.
-    const first = await call('login', { username: 'admin@demo.clinic', password: PASSWORD, totpCode: '' });
+    const first = await signIn('admin@demo.clinic');
     expect(first.mfaEnrollmentRequired).toBe(true);
     const enrolled = await call('enrollTotp', {}, first.tokens?.accessToken);
     const confirmed = await call(
@@ -120,11 +121,7 @@ describe('identity service (real NATS, real gRPC)', () => {
       first.tokens?.accessToken,
     );
     recoveryCodes = confirmed.recoveryCodes;
-    const res = await call('login', {
-      username: 'admin@demo.clinic',
-      password: PASSWORD,
-      totpCode: await totpCodeAt(enrolled.secret, Date.now() + 30_000),
-    });
+    const res = await signIn('admin@demo.clinic', await totpCodeAt(enrolled.secret, Date.now() + 30_000));
     expect(res.mfaEnrollmentRequired).toBe(false);
     adminToken = res.tokens?.accessToken as string;
     expect(res.user?.role).toBe(identity.Role.ROLE_ADMIN);
@@ -249,19 +246,13 @@ describe('identity service (real NATS, real gRPC)', () => {
     for (let i = 0; i < 4; i++) expect(await codeOf(wrong())).toBe(grpc.status.UNAUTHENTICATED);
     expect(await eventTypes(userId)).toContain('haven.identity.v1.AccountLocked');
     // Locked: even the right password is refused, and the attempt is recorded.
-    expect(
-      await codeOf(call('login', { username: 'dr.rivera@demo.clinic', password: PASSWORD, totpCode: '' })),
-    ).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(signIn('dr.rivera@demo.clinic'))).toBe(grpc.status.UNAUTHENTICATED);
     const last = (await service.runtime.store.read(`identity.user-${userId}`)).at(-1);
     expect(last?.data).toMatchObject({ reason: 'account_locked' });
   });
 
   it('rotates refresh tokens; reusing one two rotations old ends the session and its access token stops working here', async () => {
-    const login = await call('login', {
-      username: 'admin@demo.clinic',
-      password: PASSWORD,
-      totpCode: recoveryCodes[0] as string,
-    });
+    const login = await signIn('admin@demo.clinic', recoveryCodes[0]);
     const r1 = login.tokens?.refreshToken as string;
     const refreshed = await call('refreshToken', { refreshToken: r1 });
     const r2 = refreshed.tokens?.refreshToken as string;
@@ -293,11 +284,7 @@ describe('identity service (real NATS, real gRPC)', () => {
   });
 
   it('logout ends the session', async () => {
-    const login = await call('login', {
-      username: 'admin@demo.clinic',
-      password: PASSWORD,
-      totpCode: recoveryCodes[1] as string,
-    });
+    const login = await signIn('admin@demo.clinic', recoveryCodes[1]);
     await call('logout', { refreshToken: '' }, login.tokens?.accessToken);
     expect(await codeOf(call('refreshToken', { refreshToken: login.tokens?.refreshToken as string }))).toBe(
       grpc.status.UNAUTHENTICATED,

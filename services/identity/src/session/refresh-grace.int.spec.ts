@@ -13,11 +13,11 @@ import { createLogger } from '@haven/service';
 import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { loadIdentityConfig } from '../config';
 import { startIdentityService, type RunningIdentityService } from '../index';
-import { callIdentity, testIdentityEnv } from '../testing/env';
+import { callIdentity, loginIdentity, testIdentityEnv } from '../testing/env';
+import { activeTestUser } from '../testing/users';
 
 jest.setTimeout(60_000);
 
-const PASSWORD = 'Haven-Demo-2026!';
 const GRACE_MS = 2000;
 let nats: NatsServerHandle;
 let dataDir: string;
@@ -41,13 +41,10 @@ beforeAll(async () => {
     `127.0.0.1:${service.grpcPort}`,
     grpc.credentials.createInsecure(),
   );
-  const created = await service.runtime.app.users.inviteUser(
+  await activeTestUser(
+    service.runtime.app.users,
+    { username: 'cara@grace.test', role: 'clinician', displayName: 'Dr Cara Ng' },
     { actor: { kind: 'service', id: 'test' }, correlationId: 'c' },
-    { username: 'cara@grace.test', email: 'cara@grace.test', displayName: 'Dr Cara Ng', role: 'clinician' },
-  );
-  await service.runtime.app.users.activateUser(
-    { actor: { kind: 'anonymous', id: 'anonymous' }, correlationId: 'c' },
-    { invitationToken: created.invitationToken, password: PASSWORD },
   );
 });
 
@@ -60,11 +57,7 @@ afterAll(async () => {
 
 /** Signs in; resolves with the refresh token and the session id. */
 async function signIn(): Promise<{ refreshToken: string; sid: string }> {
-  const login = await callIdentity(client, 'login', {
-    username: 'cara@grace.test',
-    password: PASSWORD,
-    totpCode: '',
-  });
+  const login = await loginIdentity(client, 'cara@grace.test');
   const refreshToken = login.tokens?.refreshToken ?? '';
   return { refreshToken, sid: refreshToken.split('.')[0] ?? '' };
 }

@@ -1,8 +1,10 @@
 /**
- * Test support: the environment identity's integration suites start it with (integration tests only).
+ * Test support: the environment identity's integration suites start it with, and their calls (integration tests
+ * only).
  */
 import type { identity } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
+import { TEST_PASSWORD } from './users';
 
 /**
  * The service's environment for a suite: `natsEnv` (the suite's NATS user), ephemeral ports, the suite's data
@@ -44,4 +46,9 @@ export function callIdentity<M extends IdentityMethod>(
       deadlineMs: 10_000,
     },
   );
+}
+
+/** Login of `username` with TEST_PASSWORD and `totpCode` (a TOTP or a recovery code; none by default). */
+export function loginIdentity(client: identity.IdentityServiceClient, username: string, totpCode = '') {
+  return callIdentity(client, 'login', { username, password: TEST_PASSWORD, totpCode });
 }
