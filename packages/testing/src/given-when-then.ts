@@ -48,3 +48,15 @@ export function given<C, E, S, R = readonly E[]>(spec: DeciderSpec<C, E, S, R>, 
     },
   };
 }
+
+/**
+ * A factory of one kind of command for a decider spec: `type` with `defaults`, any field replaced per test.
+ *   const book = commandWith<AppointmentCommand, 'BookAppointment'>('BookAppointment', { appointmentId: 'apt-1', … });
+ *   given(spec).when(book({ startTime: past })).thenThrows(ValidationError);
+ */
+export function commandWith<C extends { type: string; data: object }, T extends C['type']>(
+  type: T,
+  defaults: Extract<C, { type: T }>['data'],
+): (over?: Partial<Extract<C, { type: T }>['data']>) => C {
+  return (over = {}) => ({ type, data: { ...defaults, ...over } }) as unknown as C;
+}

@@ -47,7 +47,7 @@ export type {
 export { eventually, passesEventually } from './eventually';
 export { failureOf, statusOf } from './failure';
 export type { EventuallyOptions } from './eventually';
-export { given } from './given-when-then';
+export { commandWith, given } from './given-when-then';
 export type { DeciderSpec } from './given-when-then';
 export {
   CHROMIUM_FLAGS,

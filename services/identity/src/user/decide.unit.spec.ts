@@ -1,3 +1,4 @@
+import { commandWith } from '@haven/testing';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -48,21 +49,15 @@ const fail = (now: number): UserCommand => ({
 
 describe('User decider', () => {
   describe('InviteUser', () => {
-    const invite = (
-      over: Partial<Extract<UserCommand, { type: 'InviteUser' }>['data']> = {},
-    ): UserCommand => ({
-      type: 'InviteUser',
-      data: {
-        userId: 'u1',
-        username: 'Dr.Rivera@demo.clinic',
-        email: ' Dr.Rivera@Demo.Clinic ',
-        role: 'clinician',
-        displayName: 'Dr Rivera',
-        inviteTokenHash: HASH,
-        inviteExpiresAt: T0 + 86_400_000,
-        now: T0,
-        ...over,
-      },
+    const invite = commandWith<UserCommand, 'InviteUser'>('InviteUser', {
+      userId: 'u1',
+      username: 'Dr.Rivera@demo.clinic',
+      email: ' Dr.Rivera@Demo.Clinic ',
+      role: 'clinician',
+      displayName: 'Dr Rivera',
+      inviteTokenHash: HASH,
+      inviteExpiresAt: T0 + 86_400_000,
+      now: T0,
     });
     it('invites a new user with a normalised email', () => {
       spec.given([]).when(invite()).then([invited]);

@@ -1,3 +1,4 @@
+import { commandWith } from '@haven/testing';
 import { ValidationError } from '@haven/errors';
 import { deciderSpec } from '../testing/given-when-then';
 import { decideUser, type UserCommand } from './decide';
@@ -9,20 +10,14 @@ const spec = deciderSpec<UserCommand, UserEvent, UserState>({
   initialState: initialUserState,
 });
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
-const provision = (
-  over: Partial<Extract<UserCommand, { type: 'ProvisionUser' }>['data']> = {},
-): UserCommand => ({
-  type: 'ProvisionUser',
-  data: {
-    userId: 'sso-acc1',
-    username: 'Ada@Northside.example',
-    email: 'Ada@Northside.example',
-    role: 'clinician',
-    displayName: ' Ada Lovelace ',
-    ssoAccountId: 'acc1',
-    now: T0,
-    ...over,
-  },
+const provision = commandWith<UserCommand, 'ProvisionUser'>('ProvisionUser', {
+  userId: 'sso-acc1',
+  username: 'Ada@Northside.example',
+  email: 'Ada@Northside.example',
+  role: 'clinician',
+  displayName: ' Ada Lovelace ',
+  ssoAccountId: 'acc1',
+  now: T0,
 });
 const provisioned: UserEvent = {
   type: 'UserProvisioned',

@@ -1,23 +1,17 @@
 import { PreconditionError, ValidationError } from '@haven/errors';
-import { given } from '@haven/testing';
+import { commandWith, given } from '@haven/testing';
 import { AppointmentEventType, evolve, initialAppointmentState, type AppointmentEvent } from './appointment';
 import { decide, lockMinutes, patientTokenExpiry, type AppointmentCommand } from './decide';
 
 const spec = { decide, evolve, initialState: initialAppointmentState };
 const now = new Date('2026-11-26T09:00:00Z');
-const book = (
-  over: Partial<Extract<AppointmentCommand, { type: 'BookAppointment' }>['data']> = {},
-): AppointmentCommand => ({
-  type: 'BookAppointment',
-  data: {
-    appointmentId: 'apt-1',
-    clinicianId: 'clin-1',
-    patientId: 'pat-1',
-    startTime: new Date('2026-11-26T10:00:00Z'),
-    endTime: new Date('2026-11-26T10:30:00Z'),
-    now,
-    ...over,
-  },
+const book = commandWith<AppointmentCommand, 'BookAppointment'>('BookAppointment', {
+  appointmentId: 'apt-1',
+  clinicianId: 'clin-1',
+  patientId: 'pat-1',
+  startTime: new Date('2026-11-26T10:00:00Z'),
+  endTime: new Date('2026-11-26T10:30:00Z'),
+  now,
 });
 const booked: AppointmentEvent = {
   type: AppointmentEventType.Booked,
@@ -179,19 +173,13 @@ describe('patient links', () => {
     },
   });
   const inWindow = new Date('2026-11-26T09:50:00Z');
-  const redeem = (
-    over: Partial<Extract<AppointmentCommand, { type: 'RedeemPatientLink' }>['data']> = {},
-  ): AppointmentCommand => ({
-    type: 'RedeemPatientLink',
-    data: {
-      tokenSha256: 'hash-l1',
-      credentialsOk: true,
-      now: inWindow,
-      patientPrincipalId: 'pat-1',
-      tokenId: 'jti-1',
-      expiresAt: new Date('2026-11-26T11:00:00Z'),
-      ...over,
-    },
+  const redeem = commandWith<AppointmentCommand, 'RedeemPatientLink'>('RedeemPatientLink', {
+    tokenSha256: 'hash-l1',
+    credentialsOk: true,
+    now: inWindow,
+    patientPrincipalId: 'pat-1',
+    tokenId: 'jti-1',
+    expiresAt: new Date('2026-11-26T11:00:00Z'),
   });
   const failed = (attempt: number): AppointmentEvent => ({
     type: AppointmentEventType.PassCodeAttemptFailed,
