@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type NatsConnection } from 'nats';
+import { headers as natsHeaders } from 'nats';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -11,7 +11,7 @@ import {
   streamName,
   type EventEnvelope,
 } from '@haven/eventstore';
-import { eventually, type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { eventually, natsSuite, startNatsServer } from '@haven/testing';
 import { EventBus, busSubject, type BusLogger } from './bus';
 
 jest.setTimeout(30_000);
@@ -26,17 +26,8 @@ trace.setGlobalTracerProvider(
   new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }),
 );
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-beforeAll(async () => {
-  server = await startNatsServer();
-  // The operator: these tests publish events of made-up contexts.
-  nc = await server.connect();
-});
-afterAll(async () => {
-  await nc?.drain();
-  await server?.stop();
-});
+// The operator: these tests publish events of made-up contexts.
+const nats = natsSuite();
 
 let n = 0;
 function envelope(ctx: string, name: string, data: Record<string, unknown> = {}): EventEnvelope {
@@ -57,7 +48,7 @@ function recordingLogger(): BusLogger & { lines: { level: string; obj: object; m
 
 describe('EventBus', () => {
   it('round-trips an event on haven.bus.<context>.<aggregate>.<EventName>', async () => {
-    const bus = await EventBus.create(nc);
+    const bus = await EventBus.create(nats.nc);
     const got: { event: EventEnvelope; subject: string }[] = [];
     const sub = await bus.subscribe({
       durable: 'rt',
@@ -77,7 +68,7 @@ describe('EventBus', () => {
   });
 
   it('delivers a duplicate publish once (server dedup and consumer dedup)', async () => {
-    const bus = await EventBus.create(nc);
+    const bus = await EventBus.create(nats.nc);
     const got: string[] = [];
     const sub = await bus.subscribe({
       durable: 'dup',
@@ -89,7 +80,7 @@ describe('EventBus', () => {
     await bus.publish(e); // same Nats-Msg-Id: dropped by the server
     // Same event under another message id: only the consumer-side dedup can catch it.
     const h = natsHeaders();
-    await nc.jetstream().publish(busSubject(e), encodeEnvelope(e), { msgID: 'other-id', headers: h });
+    await nats.nc.jetstream().publish(busSubject(e), encodeEnvelope(e), { msgID: 'other-id', headers: h });
     const sentinel = envelope('dup', 'Sentinel');
     await bus.publish(sentinel);
     await eventually('sentinel', () => got.includes(sentinel.id), POLL);
@@ -100,7 +91,7 @@ describe('EventBus', () => {
 
   it('redelivers after a handler error and then acks', async () => {
     const logger = recordingLogger();
-    const bus = await EventBus.create(nc, { logger });
+    const bus = await EventBus.create(nats.nc, { logger });
     const attempts: number[] = [];
     const sub = await bus.subscribe({
       durable: 'retry',
@@ -115,7 +106,7 @@ describe('EventBus', () => {
     await eventually('three attempts', () => attempts.length === 3, POLL);
     expect(attempts).toEqual([1, 2, 3]);
     await sub.close();
-    const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'retry');
+    const info = await (await nats.nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'retry');
     expect(info.num_ack_pending).toBe(0);
     expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
     await bus.close();
@@ -123,7 +114,7 @@ describe('EventBus', () => {
 
   it('quarantines an event after bounded redeliveries and moves on', async () => {
     const logger = recordingLogger();
-    const bus = await EventBus.create(nc, { logger });
+    const bus = await EventBus.create(nats.nc, { logger });
     const seen: string[] = [];
     const sub = await bus.subscribe({
       durable: 'dead',
@@ -149,7 +140,7 @@ describe('EventBus', () => {
 
   it('quarantines a malformed message without logging its body and processes the next one', async () => {
     const logger = recordingLogger();
-    const bus = await EventBus.create(nc, { logger });
+    const bus = await EventBus.create(nats.nc, { logger });
     const got: string[] = [];
     const sub = await bus.subscribe({
       durable: 'bad',
@@ -157,7 +148,7 @@ describe('EventBus', () => {
       handler: async (e) => void got.push(e.type),
     });
     await bus.publish(envelope('bad', 'Before')); // creates the stream
-    const js = nc.jetstream();
+    const js = nats.nc.jetstream();
     await js.publish('haven.bus.bad.thing.Broken', new TextEncoder().encode('{not json SECRET-PHI'));
     await js.publish(
       'haven.bus.bad.thing.Partial',
@@ -173,14 +164,14 @@ describe('EventBus', () => {
     ]);
     expect(JSON.stringify(logger.lines)).not.toContain('SECRET-PHI');
     await sub.close();
-    const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'bad');
+    const info = await (await nats.nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'bad');
     expect(info.num_ack_pending).toBe(0);
     await bus.close();
   });
 
   it("runs the handler in a consumer span that is a child of the publisher's trace", async () => {
     exporter.reset();
-    const bus = await EventBus.create(nc);
+    const bus = await EventBus.create(nats.nc);
     let handlerTraceId: string | undefined;
     const sub = await bus.subscribe({
       durable: 'trace',
@@ -211,7 +202,7 @@ describe('EventBus', () => {
   });
 
   it('resumes a durable subscription after close and reconnect without redelivering handled events', async () => {
-    const first = await EventBus.connect({ ...server.operator, name: 'durable-1' });
+    const first = await EventBus.connect({ ...nats.server.operator, name: 'durable-1' });
     const got1: string[] = [];
     const sub1 = await first.subscribe({
       durable: 'resume',
@@ -223,11 +214,11 @@ describe('EventBus', () => {
     await sub1.close();
     await first.close();
 
-    const publisher = await EventBus.create(nc);
+    const publisher = await EventBus.create(nats.nc);
     await publisher.publish(envelope('res', 'Two'));
     await publisher.publish(envelope('res', 'Three'));
 
-    const second = await EventBus.connect({ ...server.operator, name: 'durable-2' });
+    const second = await EventBus.connect({ ...nats.server.operator, name: 'durable-2' });
     const got2: string[] = [];
     const sub2 = await second.subscribe({
       durable: 'resume',
@@ -246,7 +237,7 @@ describe('EventBus', () => {
 
   it('creates its consumer again when it is deleted on the server and resumes after the last acknowledged event, handing nothing to the handler twice', async () => {
     const logger = recordingLogger();
-    const bus = await EventBus.create(nc, { logger });
+    const bus = await EventBus.create(nats.nc, { logger });
     const health = new ConsumerHealth();
     // Not idempotent: counts every call per event id.
     const calls = new Map<string, number>();
@@ -262,7 +253,7 @@ describe('EventBus', () => {
     for (const e of before) await bus.publish(e);
     await eventually('the first three', () => calls.size === 3, POLL);
     // Someone deletes the durable consumer with a plain client (an operator's mistake, a lost server state).
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     expect(await jsm.consumers.delete('HAVEN_BUS', 'deleted')).toBe(true);
     const after = [envelope('del', 'Four'), envelope('del', 'Five')];
     for (const e of after) await bus.publish(e);
@@ -284,7 +275,7 @@ describe('EventBus', () => {
     // A service restarted under load: events keep arriving as fast as it handles them, so some event is always
     // in flight when the health check looks (num_ack_pending >= 1). Caught up means "reached where the stream
     // ended at the previous check", not "saw an empty queue", which may never happen while clinics are busy.
-    const bus = await EventBus.create(nc);
+    const bus = await EventBus.create(nats.nc);
     const health = new ConsumerHealth();
     const published: string[] = [];
     const handled: string[] = [];
@@ -336,7 +327,7 @@ describe('EventBus', () => {
   });
 
   it('close() waits for in-flight handlers', async () => {
-    const bus = await EventBus.create(nc);
+    const bus = await EventBus.create(nats.nc);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let started = false;
@@ -356,7 +347,7 @@ describe('EventBus', () => {
     setTimeout(release, 50);
     await closing;
     expect(finished).toBe(true);
-    const info = await (await nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'drain');
+    const info = await (await nats.nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'drain');
     expect(info.num_ack_pending).toBe(0);
     void sub;
   });

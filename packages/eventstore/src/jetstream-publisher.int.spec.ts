@@ -1,20 +1,11 @@
-import { ErrorCode, NatsError, type NatsConnection } from 'nats';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { ErrorCode, NatsError } from 'nats';
+import { natsSuite } from '@haven/testing';
 import { JetStreamPublisher } from './jetstream-publisher';
 import { EVENT_STORE_STREAM, JetStreamEventStore } from './jetstream';
 import { closeNatsConnection, connectNats } from './nats-connection';
 import { testEvent } from './testing';
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await server.connect();
-});
-afterAll(async () => {
-  await nc?.drain();
-  await server?.stop();
-});
+const nats = natsSuite();
 
 const body = new TextEncoder().encode('{}');
 let n = 0;
@@ -27,13 +18,13 @@ const opts = (msgId: string, expected: number) => ({
 
 describe('JetStreamPublisher', () => {
   it('publishes with the expected subject sequence and headers, and reports a repeated id as a duplicate', async () => {
-    const publisher = new JetStreamPublisher(nc);
+    const publisher = new JetStreamPublisher(nats.nc);
     const s = subject();
     const first = await publisher.publish(s, body, opts(`id-${n}`, 0));
     expect(first.duplicate).toBe(false);
     const again = await publisher.publish(s, body, opts(`id-${n}`, 0));
     expect(again).toEqual({ seq: first.seq, duplicate: true });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     const stored = await jsm.streams.getMessage(EVENT_STORE_STREAM, { seq: first.seq });
     expect(stored.subject).toBe(s);
     expect(stored.header.get('Nats-Msg-Id')).toBe(`id-${n}`);
@@ -42,7 +33,7 @@ describe('JetStreamPublisher', () => {
   });
 
   it('rejects a wrong expected sequence with the JetStream API error (err_code 10071), concurrently too', async () => {
-    const publisher = new JetStreamPublisher(nc);
+    const publisher = new JetStreamPublisher(nats.nc);
     const s = subject();
     await publisher.publish(s, body, opts(`a-${n}`, 0));
     const results = await Promise.allSettled(
@@ -58,12 +49,12 @@ describe('JetStreamPublisher', () => {
   });
 
   it('fails with no responders on a subject no stream takes, and times out when no answer comes', async () => {
-    const publisher = new JetStreamPublisher(nc, { timeoutMs: 300 });
+    const publisher = new JetStreamPublisher(nats.nc, { timeoutMs: 300 });
     await expect(publisher.publish('nostream.here', body, opts('x', 0))).rejects.toMatchObject({
       code: ErrorCode.NoResponders,
     });
     // A plain subscriber that never answers: the request expires.
-    const silent = nc.subscribe('silent.subject');
+    const silent = nats.nc.subscribe('silent.subject');
     const started = Date.now();
     await expect(publisher.publish('silent.subject', body, opts('y', 0))).rejects.toMatchObject({
       code: ErrorCode.Timeout,
@@ -74,7 +65,7 @@ describe('JetStreamPublisher', () => {
   });
 
   it("reads a subject's last message (sequence and headers), not found on an empty subject or a missing stream", async () => {
-    const publisher = new JetStreamPublisher(nc);
+    const publisher = new JetStreamPublisher(nats.nc);
     const s = subject();
     await publisher.publish(s, body, opts(`l1-${n}`, 0));
     const second = await publisher.publish(s, body, {
@@ -97,7 +88,7 @@ describe('JetStreamPublisher', () => {
   });
 
   it("works under a service user's permissions (replies only under its own inbox prefix)", async () => {
-    const service = await connectNats({ ...server.client('scheduling'), name: 'pubtest' }, 'test');
+    const service = await connectNats({ ...nats.server.client('scheduling'), name: 'pubtest' }, 'test');
     try {
       const store = await JetStreamEventStore.create(service);
       const s = `scheduling.patient_access-pub${++n}`;
@@ -119,7 +110,7 @@ describe('JetStreamPublisher', () => {
   });
 
   it('waits for pending publishes on close, then refuses new ones; a closed connection fails them', async () => {
-    const publisher = new JetStreamPublisher(nc);
+    const publisher = new JetStreamPublisher(nats.nc);
     const s = subject();
     const pending = publisher.publish(s, body, opts(`c-${n}`, 0));
     await publisher.close();
@@ -127,7 +118,7 @@ describe('JetStreamPublisher', () => {
     await expect(publisher.publish(s, body, opts(`d-${n}`, 1))).rejects.toMatchObject({
       code: ErrorCode.ConnectionClosed,
     });
-    const own = await server.connect();
+    const own = await nats.server.connect();
     const onClosed = new JetStreamPublisher(own);
     await onClosed.publish(subject(), body, opts(`e-${n}`, 0));
     await own.close();

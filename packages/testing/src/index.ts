@@ -8,13 +8,14 @@
 export { freePort } from './ports';
 export { spawnChild, waitUntilReady } from './process';
 export type { Child, ChildSpec, ProcessHooks } from './process';
-export { startNatsServer } from './nats-server';
+export { natsSuite, startNatsServer } from './nats-server';
 export { DEV_PKI_WORKLOADS, DEV_TRUST_DOMAIN, ensureDevPki, sharedTestPki } from './pki';
 export type { CertificateFiles, DevPki, IssueOptions } from './pki';
 export type {
   NatsClientOptions,
   NatsServerHandle,
   NatsServiceEnv,
+  NatsSuite,
   NatsUserName,
   StartNatsServerOptions,
 } from './nats-server';

@@ -351,3 +351,40 @@ function accepts(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
   });
 }
+
+/** A suite's nats-server and its operator connection (both from the suite's `beforeAll` on). */
+export interface NatsSuite {
+  readonly server: NatsServerHandle;
+  readonly nc: NatsConnection;
+}
+
+/**
+ * Registers a suite's hooks: before all, a nats-server and a nats.js connection to it as the operator; after all,
+ * the connection drained and the server stopped. Call it at the top of a spec file. Its fields throw when read
+ * before the suite's `beforeAll` ran.
+ */
+export function natsSuite(): NatsSuite {
+  let server: NatsServerHandle | undefined;
+  let nc: NatsConnection | undefined;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await server.connect();
+  });
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined)
+      throw new Error("the suite's nats-server is not started yet (beforeAll starts it)");
+    return value;
+  };
+  return {
+    get server() {
+      return started(server);
+    },
+    get nc() {
+      return started(nc);
+    },
+  };
+}
