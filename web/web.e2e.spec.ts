@@ -24,6 +24,7 @@ import {
 } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
 import type { TestStack } from '../services/gateway/test/stack';
+import { passcodeThenCheck } from '../tests/e2e/support/visit-ui';
 
 jest.setTimeout(180_000);
 
@@ -196,13 +197,7 @@ describe('web app over the real stack', () => {
       .waitFor();
     await screenshot(patient, 'web-patient-passcode-wrong');
     await expectAccessible(patient);
-    await patient.getByLabel('Passcode').fill(passcode);
-    await patient.getByRole('button', { name: 'Continue' }).click();
-    await patient.locator('#step-check').waitFor({ state: 'visible' });
-    await patient.getByRole('button', { name: 'Start the check' }).click();
-    await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
-    await patient.locator('#check-camera.ok').waitFor();
-    await patient.locator('#check-mic.ok').waitFor();
+    await passcodeThenCheck(patient, passcode);
     await patient.waitForFunction(() => {
       // (This file is type-checked without the DOM library; the page's CSP forbids string evaluation.)
       const page = globalThis as unknown as {

@@ -20,7 +20,15 @@ import { eventually } from '@haven/testing';
 import type { Stack } from './stack';
 import { withStack } from './stack-run';
 import { bookLink, waitForStats, waitForVisitState } from './visit-flow';
-import { numberedShots, signIn, signOut, waitForDom, watchCsp } from './visit-ui';
+import {
+  numberedShots,
+  passcodeThenCheck,
+  signIn,
+  signOut,
+  toWaitingRoom,
+  waitForDom,
+  watchCsp,
+} from './visit-ui';
 import { runDriver } from '../../support/driver';
 
 /** How one page played the recording. */
@@ -197,12 +205,8 @@ async function main(): Promise<RecordingUiResult> {
     // ------------------------------------------------------------ into the visit
     const patientIn = (async () => {
       await patient.goto(link);
-      await patient.getByLabel('Passcode').fill(passcode);
-      await patient.getByRole('button', { name: 'Continue' }).click();
-      await patient.getByRole('button', { name: 'Start the check' }).click();
-      await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
-      await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
-      await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+      await passcodeThenCheck(patient, passcode, ['network']);
+      await toWaitingRoom(patient);
     })();
     await signIn(staff, gw, 'clinician');
     await staff.locator('#live-status', { hasText: 'Live updates on.' }).waitFor();
@@ -277,8 +281,7 @@ async function main(): Promise<RecordingUiResult> {
         throw new Error(`${err instanceof Error ? err.message : String(err)}; the page said: ${page}`);
       });
     await late.locator('#check-network.ok').waitFor({ timeout: 10_000 });
-    await late.getByRole('button', { name: 'Go to the waiting room' }).click();
-    await late.locator('#step-waiting').waitFor({ state: 'visible' });
+    await toWaitingRoom(late);
     const lateDialog = late.getByRole('dialog');
     await lateDialog.waitFor({ state: 'visible', timeout: 10_000 });
     const lateDialogTitle = await text(late, '#rec-dialog-title');

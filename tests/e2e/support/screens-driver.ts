@@ -18,7 +18,15 @@ import type { Page } from 'playwright-core';
 import { SCREENSHOT_DIR } from '@haven/testing';
 import { withStack } from './stack-run';
 import { waitForStats, waitForVisitState } from './visit-flow';
-import { bookThroughFrontDesk, clearScreenshots, signIn, signOut, watchCsp } from './visit-ui';
+import {
+  bookThroughFrontDesk,
+  clearScreenshots,
+  passcodeThenCheck,
+  signIn,
+  signOut,
+  toWaitingRoom,
+  watchCsp,
+} from './visit-ui';
 import { runDriver } from '../../support/driver';
 
 /** The two viewports every screen is checked at. */
@@ -246,14 +254,9 @@ async function main(): Promise<ScreensResult> {
       await patient.goto(link);
       await patient.locator('#step-passcode').waitFor({ state: 'visible' });
       await capture(patient, 'patient-passcode');
-      await patient.getByLabel('Passcode').fill(passcode);
-      await patient.getByRole('button', { name: 'Continue' }).click();
-      await patient.getByRole('button', { name: 'Start the check' }).click();
-      await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
-      await patient.locator('#check-camera.ok').waitFor();
+      await passcodeThenCheck(patient, passcode, ['network', 'camera']);
       await capture(patient, 'patient-self-check');
-      await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
-      await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+      await toWaitingRoom(patient);
       await capture(patient, 'patient-waiting-room');
       // The front desk's day list says who is waiting (read every 10 s).
       await signIn(staff, gw, 'front_desk');
@@ -335,12 +338,8 @@ async function main(): Promise<ScreensResult> {
       await guest.goto(`${gw}/join${guestUrl.slice(guestUrl.indexOf('#'))}`);
       await guest.locator('#step-passcode').waitFor({ state: 'visible' });
       await capture(guest, 'guest-passcode');
-      await guest.getByLabel('Passcode').fill(guestPasscode);
-      await guest.getByRole('button', { name: 'Continue' }).click();
-      await guest.getByRole('button', { name: 'Start the check' }).click();
-      await guest.locator('#check-camera.ok').waitFor();
-      await guest.getByRole('button', { name: 'Go to the waiting room' }).click();
-      await guest.locator('#step-waiting').waitFor({ state: 'visible' });
+      await passcodeThenCheck(guest, guestPasscode, ['camera']);
+      await toWaitingRoom(guest);
       await capture(guest, 'guest-waiting');
       await staff.getByRole('button', { name: /^Admit / }).click();
       await guest.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });

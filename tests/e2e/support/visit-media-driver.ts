@@ -34,10 +34,12 @@ import {
   bookThroughFrontDesk,
   numberedShots,
   CsrfWatcher,
+  passcodeThenCheck,
   probeMedia,
   rawJoin,
   signIn,
   signOut,
+  toWaitingRoom,
   waitForDom,
   watchCsp,
 } from './visit-ui';
@@ -481,21 +483,14 @@ async function main(): Promise<VisitMediaResult> {
       await patient.locator('#step-passcode').waitFor({ state: 'visible' });
       const urlAfterOpen = patient.url();
       await shot(patient, 'patient-passcode');
-      await patient.getByLabel('Passcode').fill(passcode);
-      await patient.getByRole('button', { name: 'Continue' }).click();
-      await patient.locator('#step-check').waitFor({ state: 'visible' });
-      await patient.getByRole('button', { name: 'Start the check' }).click();
-      await patient.locator('#check-network.ok').waitFor({ timeout: 10_000 });
-      await patient.locator('#check-camera.ok').waitFor();
-      await patient.locator('#check-mic.ok').waitFor();
+      await passcodeThenCheck(patient, passcode);
       await waitForDom(
         patient,
         `(document.getElementById('preview') || {}).videoWidth > 0`,
         'the self-check preview shows the camera',
       );
       await shot(patient, 'patient-self-check');
-      await patient.getByRole('button', { name: 'Go to the waiting room' }).click();
-      await patient.locator('#step-waiting').waitFor({ state: 'visible' });
+      await toWaitingRoom(patient);
       const waitingText = await text(patient, '#step-waiting');
       timings['patientToWaitingRoom'] = Date.now() - tJoin;
       return { urlAfterOpen, waitingText };
@@ -691,8 +686,7 @@ async function main(): Promise<VisitMediaResult> {
     await bare.locator('#check-camera.bad').waitFor();
     await bare.locator('#check-network.ok').waitFor({ timeout: 10_000 });
     const selfCheckHelp = await text(bare, '#check-help');
-    await bare.getByRole('button', { name: 'Go to the waiting room' }).click();
-    await bare.locator('#step-waiting').waitFor({ state: 'visible' });
+    await toWaitingRoom(bare);
     await staff.locator('#lobby li').first().waitFor({ state: 'visible' });
     const clinicianLobbyText = await text(staff, '#lobby');
     await staff.getByRole('button', { name: /^Admit / }).click();

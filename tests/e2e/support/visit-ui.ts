@@ -52,6 +52,33 @@ export async function openPatientPage(
   return page;
 }
 
+/** A row of the join page's self-check. */
+export type SelfCheckRow = 'network' | 'camera' | 'mic';
+
+/**
+ * The join page's passcode step and the start of its self-check: fills `passcode`, continues to the check step, starts the check
+ * and waits, in order, until each row of `ok` shows ok (the network row gets 10 s). Throws (a Playwright
+ * timeout) when a step or a row does not come.
+ */
+export async function passcodeThenCheck(
+  page: Page,
+  passcode: string,
+  ok: readonly SelfCheckRow[] = ['network', 'camera', 'mic'],
+): Promise<void> {
+  await page.getByLabel('Passcode').fill(passcode);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.locator('#step-check').waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Start the check' }).click();
+  for (const row of ok)
+    await page.locator(`#check-${row}.ok`).waitFor(row === 'network' ? { timeout: 10_000 } : {});
+}
+
+/** Leaves the self-check for the waiting room and waits until the page shows it. */
+export async function toWaitingRoom(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Go to the waiting room' }).click();
+  await page.locator('#step-waiting').waitFor({ state: 'visible' });
+}
+
 /** Signs the current staff user out and waits for the sign-in form. */
 export async function signOut(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();
