@@ -7,6 +7,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api } from '../api/client';
 import { openLive, type LiveChannel, type PatientLiveMessage } from '../live/live-channel';
+import { afterPush, NO_PUSHES, pushedSince } from '../live/push-counts';
 import { publishRecordingMessage } from '../recording/recording-bus';
 import { RecordingControls } from '../recording/recording-controls';
 import { RecordingsList } from '../recording/recordings-list';
@@ -408,8 +409,8 @@ export function JoinApp({ token }: { token: string }) {
     });
   }, []);
 
-  /** How many `visit` pushes the page has heard: a read answered after one more is older than that push. */
-  const visitPushes = useRef(0);
+  /** The `visit` pushes the page has heard: a read answered after one more is older than that push. */
+  const pushes = useRef(NO_PUSHES);
   const onVisitState = useCallback(
     (v: PatientVisit, olderThanPush = false) => {
       // An older read still moves the page on (let in, ended, …: those only go forward) but does not undo a
@@ -439,7 +440,7 @@ export function JoinApp({ token }: { token: string }) {
         else if (m.type === 'kicked') over(OVER.kicked);
         else if (m.type === 'ended') over(OVER.ended);
         else if (m.type === 'visit') {
-          visitPushes.current += 1;
+          pushes.current = afterPush(pushes.current, 'visit');
           onVisitState(m);
         } else if (m.type === 'recording') publishRecordingMessage(m);
         else if (m.type === 'lobby-notice') setNoticeVersion((v) => v + 1);
@@ -478,9 +479,9 @@ export function JoinApp({ token }: { token: string }) {
       return;
     }
     // The admission may have happened before the socket heard about it.
-    const pushes = visitPushes.current;
+    const start = pushes.current;
     const now = await api<PatientVisit>('GET', '/api/patient/visit').catch(() => null);
-    if (now) onVisitState(now, visitPushes.current !== pushes);
+    if (now) onVisitState(now, pushedSince(pushes.current, start, 'visit'));
   }, [over, onVisitState]);
 
   const keepPreview = useCallback((p: Preview) => {
