@@ -2,6 +2,7 @@
  * What the recording controls show, as one pure reducer: the server's state (off / requested / on), this
  * participant's consent, the dialog, and the clinician's processing percent after a stop.
  */
+import { afterPush, NO_PUSHES, pushedSince, type PushCounts } from '../live/push-counts';
 import type { RecordingLiveMessage } from './recording-bus';
 import type { RecordingView } from './recording-api';
 
@@ -27,12 +28,15 @@ export interface RecordingUiState {
   /** A request is in flight. */
   readonly busy: boolean;
   /**
-   * Since the last call started, the live channel said the request was settled (recording on, or off): the call's
-   * own answer, if it comes later, is older news (a patient can refuse before the clinician's start call returns).
+   * The live pushes heard: `live` any, `settled` those that settled a request (recording on, or off). Once the
+   * live channel has said something, the first read, if it answers later, is older news.
    */
-  readonly settledLive: boolean;
-  /** The live channel has said something: the first read, if it answers later, is older news. */
-  readonly heardLive: boolean;
+  readonly pushes: PushCounts;
+  /**
+   * The pushes when the last call started: a request settled since makes the call's own answer, if it comes
+   * later, older news (a patient can refuse before the clinician's start call returns).
+   */
+  readonly callStart: PushCounts;
   readonly error: string | null;
 }
 
@@ -78,10 +82,14 @@ export const initialRecordingUi: RecordingUiState = {
   stoppedBecause: null,
   requestEnded: null,
   busy: false,
-  settledLive: false,
-  heardLive: false,
+  pushes: NO_PUSHES,
+  callStart: NO_PUSHES,
   error: null,
 };
+
+/** The push topics: any recording message, and one that settled a request (on or off). */
+const LIVE = 'live';
+const SETTLED = 'settled';
 
 /** A participant's role in words (services/session ParticipantRole). */
 function roleWord(role: string | undefined): string {
@@ -148,7 +156,6 @@ function afterLive(
       dialog: !event.present && event.role === 'patient' && state.consent === 'unknown',
       stoppedBecause: null,
       requestEnded: null,
-      settledLive: true,
     };
   }
   const id = m.recordingId ?? state.recordingId;
@@ -160,7 +167,6 @@ function afterLive(
     consent: 'unknown',
     recordingId: null,
     busy: false,
-    settledLive: true,
     stoppedBecause: stopReasonText(m.reason, m.refusedBy),
     requestEnded:
       m.reason === 'consent_refused' || m.reason === 'cancelled_by_clinician'
@@ -174,7 +180,7 @@ function afterLive(
 export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): RecordingUiState {
   switch (event.type) {
     case 'Read': {
-      if (state.heardLive) return state;
+      if (pushedSince(state.pushes, NO_PUSHES, LIVE)) return state;
       const { view, role, present } = event;
       // A recording runs only with everyone present consenting.
       const consent =
@@ -192,9 +198,12 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
       };
     }
     case 'Live':
-      return { ...afterLive(state, event), heardLive: true };
+      return {
+        ...afterLive(state, event),
+        pushes: afterPush(state.pushes, LIVE, ...(event.message.state === 'requested' ? [] : [SETTLED])),
+      };
     case 'Requested':
-      if (state.settledLive) return { ...state, busy: false };
+      if (pushedSince(state.pushes, state.callStart, SETTLED)) return { ...state, busy: false };
       return {
         ...state,
         busy: false,
@@ -243,7 +252,7 @@ export function recordingUi(state: RecordingUiState, event: RecordingUiEvent): R
         processing: event.done ? null : { recordingId: event.recordingId, percent: event.percent },
       };
     case 'Busy':
-      return { ...state, busy: true, settledLive: false, error: null };
+      return { ...state, busy: true, callStart: state.pushes, error: null };
     case 'Failed':
       return { ...state, busy: false, error: event.message };
   }
