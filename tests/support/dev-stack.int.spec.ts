@@ -71,6 +71,7 @@ describe('scripts/dev-stack.mjs', () => {
       const jsm = await nc.jetstreamManager();
       expect((await jsm.streams.info('HAVEN_ES')).config.deny_delete).toBe(true);
       expect((await jsm.streams.names().next()).sort()).toEqual([
+        'HAVEN_ACCEPTED',
         'HAVEN_BUS',
         'HAVEN_ES',
         'HAVEN_REVOCATIONS',

@@ -44,6 +44,9 @@ export { createEventStore } from './factory';
 export { closeNatsConnection, connectNats, inboxPrefixOf, natsConnectionOptions } from './nats-connection';
 export type { NatsConnectOptions, NatsCredentials } from './nats-connection';
 export {
+  ACCEPTED_MARKS_RETENTION_MS,
+  ACCEPTED_MARKS_STREAM,
+  ACCEPTED_MARKS_SUBJECT_PREFIX,
   BUS_STREAM,
   BUS_SUBJECT_PREFIX,
   CHECKPOINT_BUCKET,

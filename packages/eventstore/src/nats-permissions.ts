@@ -9,7 +9,8 @@
  *   (`haven.es.security.refusals_<service>.>`), plus the shared streams it records into by design
  *   (a break-glass grant's `breakglass.use-<grant>`, written by every service that honours the grant);
  * - to its own context on the bus (`haven.bus.<service>.>`) and its own checkpoint keys;
- * - identity alone to the revocation subject;
+ * - identity alone to the revocation subject, scheduling alone to its outbox's accepted marks
+ *   (`haven.accepted.scheduling.>`);
  * - to the read and consume parts of the JetStream API — never stream create, update, delete, purge, message
  *   delete, snapshot or restore, which are the operator's alone;
  * and subscribe only under its own reply-inbox prefix (`_INBOX_<service>.>`).
@@ -17,6 +18,7 @@
  */
 import { inboxPrefixOf } from './nats-connection';
 import {
+  ACCEPTED_MARKS_SUBJECT_PREFIX,
   BUS_SUBJECT_PREFIX,
   CHECKPOINT_BUCKET,
   EVENT_STORE_SUBJECT_PREFIX,
@@ -112,6 +114,7 @@ export function servicePermissions(service: HavenServiceUser): NatsPermissions {
         // The relay's checkpoint key predates the `<service>.` convention: `relay.<context>`.
         `$KV.${CHECKPOINT_BUCKET}.relay.${service}`,
         ...(service === 'identity' ? [REVOCATIONS_SUBJECT] : []),
+        ...(service === 'scheduling' ? [`${ACCEPTED_MARKS_SUBJECT_PREFIX}.scheduling.>`] : []),
         ...JETSTREAM_READ_API,
       ],
       deny: [...OPERATOR_ONLY_SUBJECTS],

@@ -50,6 +50,15 @@ describe('the NATS permissions of the service users', () => {
     expect(breakGlass).toEqual(['scheduling', 'session', 'recording']);
   });
 
+  it("lets scheduling alone publish its outbox's accepted marks, and only its own", () => {
+    const markers = HAVEN_SERVICE_USERS.filter((u) => mayPublish(u, 'haven.accepted.scheduling.r1'));
+    expect(markers).toEqual(['scheduling']);
+    for (const user of HAVEN_SERVICE_USERS) {
+      expect(mayPublish(user, 'haven.accepted.session.r1')).toBe(false);
+      expect(mayPublish(user, 'haven.accepted.r1')).toBe(false);
+    }
+  });
+
   it('lets each service subscribe only under its own inbox prefix', () => {
     for (const user of HAVEN_SERVICE_USERS) {
       expect(servicePermissions(user).subscribe.allow).toEqual([`_INBOX_${user}.>`]);

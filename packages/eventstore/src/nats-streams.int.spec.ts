@@ -1,5 +1,6 @@
 import { startNatsServer } from '@haven/testing';
 import {
+  ACCEPTED_MARKS_STREAM,
   BUS_STREAM,
   CHECKPOINT_BUCKET,
   EVENT_STORE_STREAM,
@@ -26,6 +27,7 @@ describe('provisioning the streams with the operator credential', () => {
         [BUS_STREAM, 'created'],
         [`KV_${CHECKPOINT_BUCKET}`, 'created'],
         [REVOCATIONS_STREAM, 'created'],
+        [ACCEPTED_MARKS_STREAM, 'created'],
       ]);
       const again = await provisionHavenStreams(nc, { replicas: 1 });
       expect(again.every((p) => p.action === 'unchanged')).toBe(true);

@@ -43,6 +43,19 @@ export const REVOCATIONS_STREAM = 'HAVEN_REVOCATIONS';
  * access tokens 5) plus slack. The revocation stream's max age and the services' in-memory TTL.
  */
 export const REVOCATION_RETENTION_MS = 65 * 60_000;
+/**
+ * The JetStream stream of "the relay accepted this message" marks (the reminder outbox's, `notification/
+ * accepted-marks.ts` in scheduling): a plain publish, no ack awaited, one subject per message, ids only.
+ */
+export const ACCEPTED_MARKS_STREAM = 'HAVEN_ACCEPTED';
+/** Subject prefix of the accepted marks: `haven.accepted.<service>.<message id>`; no follower reads it. */
+export const ACCEPTED_MARKS_SUBJECT_PREFIX = 'haven.accepted';
+/**
+ * How long a mark is kept: many times the outbox's lease (2 min by default), so a sender that died is replaced
+ * long before its marks go; a mark older than this only matters to a sender that stayed down a day (which then
+ * sends again, as without marks).
+ */
+export const ACCEPTED_MARKS_RETENTION_MS = 24 * 3600 * 1000;
 
 /** Default server-side dedup window of HAVEN_ES and HAVEN_BUS. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
@@ -54,6 +67,7 @@ export const HavenStream = {
   Bus: 'bus',
   Checkpoints: 'checkpoints',
   Revocations: 'revocations',
+  AcceptedMarks: 'acceptedMarks',
 } as const;
 /** One of {@link HavenStream}. */
 export type HavenStream = (typeof HavenStream)[keyof typeof HavenStream];
@@ -189,6 +203,29 @@ const SPECS: Readonly<Record<HavenStream, HavenStreamSpec>> = {
       sealed: false,
     },
   },
+  acceptedMarks: {
+    stream: HavenStream.AcceptedMarks,
+    name: ACCEPTED_MARKS_STREAM,
+    purpose: 'the outbox accepted marks',
+    // One mark per subject (a message accepted again replaces its mark), gone after a day.
+    config: (o = {}) => ({
+      name: ACCEPTED_MARKS_STREAM,
+      subjects: [`${ACCEPTED_MARKS_SUBJECT_PREFIX}.>`],
+      ...limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(ACCEPTED_MARKS_RETENTION_MS),
+      max_msgs_per_subject: 1,
+      num_replicas: o.replicas ?? 1,
+      allow_rollup_hdrs: false,
+    }),
+    required: {
+      subjects: [`${ACCEPTED_MARKS_SUBJECT_PREFIX}.>`],
+      ...limits,
+      max_age: nanos(ACCEPTED_MARKS_RETENTION_MS),
+      allow_rollup_hdrs: false,
+      sealed: false,
+    },
+  },
 };
 
 /** Every stream Haven uses, in provisioning order. */
@@ -197,6 +234,7 @@ export const HAVEN_STREAMS: readonly HavenStreamSpec[] = [
   SPECS.bus,
   SPECS.checkpoints,
   SPECS.revocations,
+  SPECS.acceptedMarks,
 ];
 
 /** The spec of one of Haven's streams. */

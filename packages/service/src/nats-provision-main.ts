@@ -1,6 +1,6 @@
 /**
  * `node packages/service/dist/nats-provision-main.js` — creates (or brings up to date) HAVEN_ES, HAVEN_BUS, the
- * checkpoint bucket and HAVEN_REVOCATIONS with the operator credential: NATS_URL, NATS_USER=operator and
+ * checkpoint bucket, HAVEN_REVOCATIONS and HAVEN_ACCEPTED with the operator credential: NATS_URL, NATS_USER=operator and
  * NATS_PASSWORD (or NATS_CREDS_FILE), NATS_TLS_CA_FILE, HAVEN_JETSTREAM_REPLICAS, HAVEN_PROVISION_TIMEOUT_SEC.
  * The chart's provisioning Job runs it; exits 0 when every stream is as Haven needs it, 1 otherwise.
  */

@@ -2,7 +2,7 @@
  * Test helper: a real `nats-server` (with JetStream) as a child process, one per suite, authenticated the way
  * production runs it: one NATS user per Haven service with the production permissions
  * (`packages/eventstore/src/nats-permissions.ts`), an operator user, nothing anonymous, and Haven's streams
- * (HAVEN_ES, HAVEN_BUS, the checkpoint bucket, HAVEN_REVOCATIONS) provisioned by the operator before it
+ * (HAVEN_ES, HAVEN_BUS, the checkpoint bucket, HAVEN_REVOCATIONS, HAVEN_ACCEPTED) provisioned by the operator before it
  * resolves — services only check them, they may not create or change them.
  *
  *   const nats = await startNatsServer();
