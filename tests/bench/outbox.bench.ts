@@ -18,6 +18,7 @@ import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
 import { JetStreamEventStore, connectNats } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
 import { startMailCatcher, startNatsServer } from '@haven/testing';
+import { NatsAcceptedMarks } from '../../services/scheduling/src/notification/accepted-marks';
 import { DEFAULT_OUTBOX_POLICY } from '../../services/scheduling/src/notification/decide';
 import { ReminderOutbox } from '../../services/scheduling/src/notification/outbox';
 import { SmtpTransport } from '../../services/scheduling/src/notification/smtp';
@@ -147,6 +148,9 @@ export async function run(): Promise<Record<string, unknown>> {
       requireTls: false,
     });
     const logger = createLogger({ service: 'bench', level: 'warn' });
+    // The outbox as the service runs it: the relay's acceptances marked in HAVEN_ACCEPTED.
+    const marks = await NatsAcceptedMarks.open(nc, 'scheduling', logger);
+    if (!marks) throw new Error('bench: HAVEN_ACCEPTED is not provisioned');
     const outbox = new ReminderOutbox(
       {
         store,
@@ -164,7 +168,7 @@ export async function run(): Promise<Record<string, unknown>> {
         templates: DEFAULT_TEMPLATES,
         policy: { ...DEFAULT_OUTBOX_POLICY, offsetsMinutes: [] },
       },
-      { concurrency: CONCURRENCY },
+      { concurrency: CONCURRENCY, marks },
     );
     const follower = await outbox.follow(store, logger);
     const direct = createTransport({

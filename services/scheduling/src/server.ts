@@ -55,6 +55,7 @@ import { issueGuestLink, redeemGuestLink } from './guest-link/grpc';
 import { openPatientTokenSigner, type PatientTokenSigner } from './link/patient-token';
 import { createPatient, getPatient, listPatients } from './patient/grpc';
 import { erasePatient, ErasureFinisher } from './patient/erase';
+import { NatsAcceptedMarks } from './notification/accepted-marks';
 import { DeliveryStatusIndex, listMessageDeliveries } from './notification/delivery-status';
 import { SchedulingReadModel } from './read-model';
 import { hostTimeZone, isTimeZone } from './schedule/clinic-time';
@@ -253,7 +254,9 @@ export async function startScheduling(
     bookings.start();
     subscriptions.push(await followSessions(deps, rawStore, logger, consumers));
     const { keyer, unsubscribe } = await openContacts(config, dataDir);
-    notifications = await startNotifications(config, deps, rawStore, consumers, keyer, unsubscribe);
+    notifications = await startNotifications(config, deps, rawStore, consumers, keyer, unsubscribe, () =>
+      NatsAcceptedMarks.open(nc, 'scheduling', logger),
+    );
     if (notifications) subscriptions.push(notifications.subscription);
     const outbox = notifications?.outbox;
     http = await startJwksServer({

@@ -14,6 +14,7 @@ import { WebhookSmsTransport } from './sms-webhook';
 import { TwilioSmsTransport } from './sms-twilio';
 import { inboundSmsRoutes, INBOUND_TWILIO_PATH } from '../contact/inbound-sms';
 import type { ContactKeyer, UnsubscribeTokens } from '../contact/contact-key';
+import type { AcceptedMarks } from './accepted-marks';
 import type { MessageTransport } from './transport';
 import { DEFAULT_TEMPLATES } from './template';
 
@@ -215,6 +216,7 @@ export async function startNotifications(
   health: ConsumerHealth,
   keyer?: ContactKeyer,
   unsubscribe?: UnsubscribeTokens,
+  openMarks?: () => Promise<AcceptedMarks | undefined>,
 ): Promise<RunningNotifications | undefined> {
   const transports: MessageTransport[] = [];
   if (config.HAVEN_SMTP_URL) {
@@ -241,6 +243,7 @@ export async function startNotifications(
     );
   }
   if (transports.length === 0) return undefined;
+  const marks = await openMarks?.();
   const domain = /@([^>\s]+)>?\s*$/.exec(config.HAVEN_SMTP_FROM)?.[1] ?? 'localhost';
   const outbox = new ReminderOutbox(
     deps,
@@ -266,7 +269,11 @@ export async function startNotifications(
         leaseMs: config.HAVEN_REMINDER_LEASE_MS,
       },
     },
-    { pollMs: config.HAVEN_REMINDER_POLL_MS, concurrency: config.HAVEN_REMINDER_CONCURRENCY },
+    {
+      pollMs: config.HAVEN_REMINDER_POLL_MS,
+      concurrency: config.HAVEN_REMINDER_CONCURRENCY,
+      ...(marks ? { marks } : {}),
+    },
   );
   const subscription = await outbox.follow(store, deps.logger, health);
   outbox.start();

@@ -211,7 +211,11 @@ export type ReminderCommand =
       readonly type: 'StartSending';
       readonly data: { readonly messageId: string; readonly now: Date; readonly leaseMs: number };
     }
-  | { readonly type: 'RecordSent'; readonly data: { readonly now: Date } }
+  | {
+      readonly type: 'RecordSent';
+      /** `recovered`: the relay's acceptance was found by its mark, after the attempt that sent it ended. */
+      readonly data: { readonly now: Date; readonly recovered?: boolean };
+    }
   | {
       readonly type: 'RecordFailure';
       readonly data: {
@@ -277,6 +281,7 @@ export function decideReminder(command: ReminderCommand, state: ReminderState): 
             attempt: state.attempts,
             messageId: state.messageId ?? '',
             sentAt: command.data.now.toISOString(),
+            ...(command.data.recovered ? { recovered: true as const } : {}),
           },
         },
       ];

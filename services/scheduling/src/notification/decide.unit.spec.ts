@@ -235,6 +235,21 @@ describe('when an attempt is under way', () => {
           },
         },
       ]));
+  it('records a send found by its accepted mark as recovered, on the attempt that took over', () =>
+    given(spec, [...past, sending(2, '2026-12-03T09:01:00.000Z', '2026-12-03T09:02:00.000Z')])
+      .when({ type: 'RecordSent', data: { now: at('2026-12-03T09:01:00Z'), recovered: true } })
+      .then([
+        {
+          type: ReminderEventType.Sent,
+          data: {
+            reminderId: plan.reminderId,
+            attempt: 2,
+            messageId: '<m@x>',
+            sentAt: '2026-12-03T09:01:00.000Z',
+            recovered: true,
+          },
+        },
+      ]));
   it('refuses a second sender while the lease runs', () =>
     given(spec, past)
       .when({ ...start1, data: { ...start1.data, now: at('2026-12-03T09:00:30Z') } })

@@ -15,11 +15,17 @@
  *      erasure stored before the claim, by any replica, suppresses it: `patient_erased`) — from this outbox's
  *      follower once it has passed the claim's position, else from the patient's stream itself — and hand it
  *      to the transport with the reminder's Message-ID;
- *   5. append ReminderSent, or ReminderFailed (retry after a back-off, or final).
+ *   5. on the relay's 250, mark the reminder accepted (accepted-marks.ts: a plain NATS publish, nothing
+ *      awaited) and hold its ReminderSent: the held ones are appended together when the in-flight set drains,
+ *      when as many as the concurrency are held, or {@link HOLD_SENT_MS} after the first; without a mark (no
+ *      marks stream, an id that fits no subject) ReminderSent is appended at once. A refusal appends
+ *      ReminderFailed (retry after a back-off, or final) at once.
  *
- * A sender that dies between 2 and 5 leaves a `sending` reminder: once the lease ran out the next sender sends
- * it again with the same Message-ID. The residual window: the relay accepted the message (250) and the sender
- * died before step 5 appended — then the patient's relay sees the same Message-ID twice.
+ * A sender that dies between 2 and 5 leaves a `sending` reminder: once the lease ran out the next sender claims
+ * it and, when an earlier attempt may have reached the relay, reads its mark first — a marked one is recorded as
+ * sent (`recovered`), the others go again with the same Message-ID. The residual window: the relay accepted the
+ * message (250) and the sender died before the mark left this process (or NATS lost it) — then the patient's
+ * relay sees the same Message-ID twice. Without marks the window ran to the ReminderSent append's ack.
  */
 import { ConcurrencyError, PreconditionError, UnavailableError, isCategory } from '@haven/errors';
 import { openPhi } from '@haven/crypto';
@@ -98,6 +104,7 @@ import {
 } from './template';
 import { messageNotice, planMessageNotices, type PostedMessage } from './message-notice';
 import { TransportError, type MessageTransport } from './transport';
+import type { AcceptedMarks } from './accepted-marks';
 
 /** The PhiAccessed purpose of reading contact details to send a message. */
 export const TREATMENT_COMMUNICATION = 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION';
@@ -130,6 +137,11 @@ export interface ReminderOutboxOptions {
   readonly pollMs?: number;
   /** Reminders sent at once (default 4). */
   readonly concurrency?: number;
+  /**
+   * Where the relay's acceptances are marked; without marks every ReminderSent is appended at once (the wider
+   * crash window of ADR 0015).
+   */
+  readonly marks?: AcceptedMarks;
 }
 
 const SERVICE_ACTOR = { kind: 'service', id: 'scheduling' } as const;
@@ -140,6 +152,11 @@ const PATIENT_STREAM_PREFIX = patientStream('');
  * patient's stream instead (a follower that lags, re-opens or is closed costs that read, never a send).
  */
 const FOLLOWER_WAIT_MS = 100;
+/**
+ * The longest a marked ReminderSent waits for others before the held ones are appended (a reminder held stays
+ * `sending` under its lease meanwhile: no sender takes it).
+ */
+const HOLD_SENT_MS = 20;
 
 type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'> &
   Partial<Pick<SchedulingDeps, 'readModel'>>;
@@ -159,6 +176,12 @@ export class ReminderOutbox {
   readonly #settings: NotificationSettings;
   readonly #pollMs: number;
   readonly #concurrency: number;
+  readonly #marks: AcceptedMarks | undefined;
+  /** ReminderSent appends held (their relay accepted them, their marks are out) until the next group write. */
+  #held: HeldSent[] = [];
+  #holdTimer: NodeJS.Timeout | undefined;
+  /** Group writes under way. */
+  readonly #writing = new Set<Promise<void>>();
   readonly #open = new Map<string, ReminderState>();
   readonly #inFlight = new Set<string>();
   /** Rounds waiting for free slots (woken whenever a reminder leaves the in-flight set). */
@@ -215,6 +238,7 @@ export class ReminderOutbox {
     this.#settings = settings;
     this.#pollMs = options.pollMs ?? 1_000;
     this.#concurrency = options.concurrency ?? ReminderOutbox.DEFAULT_CONCURRENCY;
+    this.#marks = options.marks;
   }
 
   /** Reminders not yet sent, failed for good or suppressed (for tests and metrics). */
@@ -286,11 +310,12 @@ export class ReminderOutbox {
     this.#timer.unref();
   }
 
-  /** Stops the loop; resolves once the current round is over. */
+  /** Stops the loop; resolves once the current round is over and its held ReminderSent are written. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.all([...this.#rounds]);
+    await this.#written();
     await Promise.all([...this.#transports.values()].map((t) => t.close().catch(() => undefined)));
   }
 
@@ -434,6 +459,7 @@ export class ReminderOutbox {
         await this.#slotsFree(Math.min(Math.ceil(this.#concurrency / 2), due.length - next));
     }
     await Promise.all(running);
+    await this.#written();
   }
 
   /** Resolves once `wanted` slots are free (or the sender stopped). */
@@ -445,7 +471,51 @@ export class ReminderOutbox {
 
   #release(reminderId: string): void {
     this.#inFlight.delete(reminderId);
+    if (this.#inFlight.size === 0) this.#writeHeld();
     for (const wake of this.#slotWaiters.splice(0)) wake();
+  }
+
+  /** Holds the ReminderSent of a marked reminder for the next group write (see the module comment). */
+  #hold(sent: HeldSent): void {
+    this.#held.push(sent);
+    if (this.#held.length >= this.#concurrency) this.#writeHeld();
+    else this.#holdTimer ??= setTimeout(() => this.#writeHeld(), HOLD_SENT_MS);
+  }
+
+  /**
+   * Appends every held ReminderSent now (the appends leave together). One that fails leaves its reminder
+   * `sending`: after the lease, the next claim finds its mark and records it.
+   */
+  #writeHeld(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    if (this.#held.length === 0) return;
+    const group = this.#held;
+    this.#held = [];
+    const write = Promise.all(group.map((sent) => this.#recordSent(sent))).then(() => undefined);
+    this.#writing.add(write);
+    void write.finally(() => this.#writing.delete(write));
+  }
+
+  /** Resolves once every ReminderSent held so far is written (or failed). */
+  async #written(): Promise<void> {
+    this.#writeHeld();
+    await Promise.all([...this.#writing]);
+  }
+
+  async #recordSent({ sending, metadata, at, recovered }: HeldSent): Promise<void> {
+    if (sending.status === 'none') return;
+    const { reminderId, kind, channel } = sending;
+    try {
+      await this.#commit(sending, { type: 'RecordSent', data: { now: at, recovered } }, metadata);
+    } catch (error) {
+      this.#deps.logger.warn({ err: error, reminderId }, 'reminder accepted, ReminderSent not stored');
+      return;
+    }
+    this.#deps.logger.info(
+      { reminderId, kind, channel, ...(recovered ? { recovered } : {}) },
+      recovered ? 'reminder recorded as sent from its accepted mark' : 'reminder sent',
+    );
   }
 
   /** Claims, records the accesses of, and delivers the reminders of `ids` (each already in flight). */
@@ -494,7 +564,8 @@ export class ReminderOutbox {
 
   /**
    * Sends one reminder if it is (still) due: from `known` (the index's state; a stale one only costs a
-   * refused append) or loaded. Throws when the store cannot be reached (tried again next round).
+   * refused append) or loaded; resolves once its ReminderSent is written. Throws when the store cannot be
+   * reached (tried again next round).
    */
   async sendOne(reminderId: string, known?: ReminderState): Promise<void> {
     const claim = await this.#claim(reminderId, known);
@@ -503,6 +574,7 @@ export class ReminderOutbox {
     erased.catch(() => undefined); // awaited by #deliver; a failed access record leaves it unread
     await this.#recordAccess(claim);
     await this.#deliver(claim, erased);
+    await this.#written();
   }
 
   /**
@@ -556,6 +628,13 @@ export class ReminderOutbox {
         { type: 'StartSending', data: { messageId, now, leaseMs: this.#settings.policy.leaseMs } },
         metadata,
       );
+      // An earlier attempt that did not end (its sender died, or its ReminderSent was not stored) may have
+      // reached the relay: its mark says so, and then it is recorded, not sent again. A mark that cannot be
+      // read throws: the reminder waits for this lease to run out rather than risk a second copy.
+      if (state.status === 'sending' && (await this.#marks?.accepted(reminderId))) {
+        await this.#recordSent({ sending, metadata, at: now, recovered: true });
+        return undefined;
+      }
       return { state, sending, position, appointment, transport, joinLink, passcode, messageId, metadata };
     } catch (error) {
       if (error instanceof ConcurrencyError || isCategory(error, 'precondition')) return undefined; // another sender has it
@@ -652,8 +731,9 @@ export class ReminderOutbox {
       );
       return;
     }
-    await this.#commit(sending, { type: 'RecordSent', data: { now: at } }, metadata);
-    deps.logger.info({ reminderId, kind: state.kind, channel: state.channel }, 'reminder sent');
+    // Marked accepted: its ReminderSent goes with the next group; else (no marks) at once, as before marks.
+    if (this.#marks?.mark(reminderId)) return this.#hold({ sending, metadata, at, recovered: false });
+    await this.#recordSent({ sending, metadata, at, recovered: false });
   }
 
   /**
@@ -900,6 +980,14 @@ interface Claim {
   readonly passcode: string;
   readonly messageId: string;
   readonly metadata: CommandMetadata;
+}
+
+/** A ReminderSent to append: the claim's state, and when the relay accepted it. */
+interface HeldSent {
+  readonly sending: ReminderState;
+  readonly metadata: CommandMetadata;
+  readonly at: Date;
+  readonly recovered: boolean;
 }
 
 /** The contact detail a channel sends to. */

@@ -109,6 +109,11 @@ export interface ReminderSent {
     readonly attempt: number;
     readonly messageId: string;
     readonly sentAt: string;
+    /**
+     * True when a later sender recorded it from the relay's accepted mark (the attempt that sent it ended before
+     * its ReminderSent was stored); `sentAt` is then when that was found.
+     */
+    readonly recovered?: true;
   };
 }
 
