@@ -150,6 +150,12 @@ function Select({
   );
 }
 
+/** The booking form's start and end fields: name, label and the slot's edge each edits. */
+const SLOT_EDGES = [
+  ['startTime', 'Start', 'start'],
+  ['endTime', 'End', 'end'],
+] as const;
+
 function CopyField({
   id,
   label,
@@ -603,30 +609,21 @@ export function FrontDesk() {
                 invalid={!!book.fieldErrors['patientId']}
               />
             </Field>
-            <Field
-              name="startTime"
-              label="Start"
-              state={book}
-              type="datetime-local"
-              required
-              value={slot.start}
-              onChange={(e) => {
-                const start = e.target.value;
-                setSlot((s) => ({ ...s, start }));
-              }}
-            />
-            <Field
-              name="endTime"
-              label="End"
-              state={book}
-              type="datetime-local"
-              required
-              value={slot.end}
-              onChange={(e) => {
-                const end = e.target.value;
-                setSlot((s) => ({ ...s, end }));
-              }}
-            />
+            {SLOT_EDGES.map(([name, label, edge]) => (
+              <Field
+                key={name}
+                name={name}
+                label={label}
+                state={book}
+                type="datetime-local"
+                required
+                value={slot[edge]}
+                onChange={(e) => {
+                  const value = e.target.value;
+                  setSlot((s) => ({ ...s, [edge]: value }));
+                }}
+              />
+            ))}
             <Field name="repeatEveryWeeks" label="Repeat" state={book}>
               <select
                 id="repeatEveryWeeks"
