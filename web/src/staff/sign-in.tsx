@@ -2,7 +2,7 @@
  * Sign-in (username, password, authenticator code; a passkey; the clinic's SSO providers) and the second-factor
  * enrolment that a new account must finish first (TOTP with recovery codes shown once, or a passkey instead).
  */
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from './form';
 import { ssoProviders, type SsoProvider } from './sso';
@@ -17,6 +17,30 @@ export type SignedIn =
   | { readonly next: 'enroll' }
   | { readonly next: 'home'; readonly notice: string; readonly role: Role }
   | { readonly next: 'reload' };
+
+/** The passkey way in, under the form: its button and its own error line (`<id>-error`). */
+function PasskeyButton({
+  id,
+  error,
+  onClick,
+  children,
+}: {
+  id: string;
+  error: string | null;
+  onClick: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <div className="passkey-sign-in">
+      <Note id={`${id}-error`} kind="error">
+        {error}
+      </Note>
+      <button type="button" id={id} className="button button-quiet" onClick={onClick}>
+        {children}
+      </button>
+    </div>
+  );
+}
 
 /** The sign-in screen. */
 export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: (r: SignedIn) => void }) {
@@ -116,19 +140,9 @@ export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: (r:
           Sign in
         </button>
       </form>
-      <div className="passkey-sign-in">
-        <Note id="passkey-sign-in-error" kind="error">
-          {passkeyError}
-        </Note>
-        <button
-          type="button"
-          id="passkey-sign-in"
-          className="button button-quiet"
-          onClick={() => void passkey()}
-        >
-          Use a passkey
-        </button>
-      </div>
+      <PasskeyButton id="passkey-sign-in" error={passkeyError} onClick={() => void passkey()}>
+        Use a passkey
+      </PasskeyButton>
       {providers.length > 0 ? (
         <div id="sso" className="sso">
           <p className="sso-divider">or with your organisation’s account</p>
@@ -229,19 +243,9 @@ export function Enroll({
           {error ?? form.error}
         </p>
       ) : null}
-      <div className="passkey-sign-in">
-        <Note id="enroll-passkey-error" kind="error">
-          {passkeyError}
-        </Note>
-        <button
-          type="button"
-          id="enroll-passkey"
-          className="button button-quiet"
-          onClick={() => void passkey()}
-        >
-          Set up a passkey instead
-        </button>
-      </div>
+      <PasskeyButton id="enroll-passkey" error={passkeyError} onClick={() => void passkey()}>
+        Set up a passkey instead
+      </PasskeyButton>
       {setup && !codes ? (
         <div id="enroll-setup">
           <img
