@@ -9,8 +9,8 @@
  * What "never twice" rests on: the claim (ReminderSending at the stream's revision, so two senders never both
  * send) and the relay's reply (a message without a final 250 was not accepted; the next attempt after the lease
  * reuses the Message-ID). The catcher counts Message-IDs, it does not drop repeats, so a duplicate would show.
- * Not covered, and documented in ADR 0015: a relay that answered 250 in the instant before the sender died,
- * before ReminderSent was stored.
+ * A sender killed after the relay's 250 but before ReminderSent was stored is outbox-accepted.int.spec.ts (the
+ * accepted marks); not covered, and documented in ADR 0015: a 250 in the instant before its mark left.
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
