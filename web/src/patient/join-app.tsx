@@ -53,7 +53,18 @@ export const OVER = {
   noLink: 'This page needs the link the clinic sent you. Please open that link again.',
 } as const;
 
-function Step({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+/** One step of the page: its heading (focused when shown), a lead line `message` if given, then `children`. */
+function Step({
+  id,
+  title,
+  message,
+  children,
+}: {
+  id: string;
+  title: string;
+  message?: string;
+  children?: ReactNode;
+}) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
   return (
@@ -61,6 +72,11 @@ function Step({ id, title, children }: { id: string; title: string; children: Re
       <h1 id={`${id}-title`} tabIndex={-1} ref={heading}>
         {title}
       </h1>
+      {message === undefined ? null : (
+        <p id={`${id}-message`} className="lead">
+          {message}
+        </p>
+      )}
       {children}
     </section>
   );
@@ -562,13 +578,7 @@ function CurrentStep(props: {
     case 'passcode':
       return <PasscodeStep token={props.token} onJoined={props.onJoined} onBlocked={props.onBlocked} />;
     case 'blocked':
-      return (
-        <Step id="blocked" title="We cannot open this visit">
-          <p id="blocked-message" className="lead">
-            {step.message}
-          </p>
-        </Step>
-      );
+      return <Step id="blocked" title="We cannot open this visit" message={step.message} />;
     case 'check':
       return (
         <CheckStep
@@ -591,10 +601,7 @@ function CurrentStep(props: {
       return null;
     case 'over':
       return (
-        <Step id="over" title="Your visit">
-          <p id="over-message" className="lead">
-            {step.message}
-          </p>
+        <Step id="over" title="Your visit" message={step.message}>
           {props.guest ? null : <RecordingsList listUrl="/api/patient/recordings" role="patient" />}
         </Step>
       );
