@@ -39,10 +39,12 @@ type UnaryMethod<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
 
-type RequestOf<C, M extends keyof C> = C[M] extends (request: infer Req, ...rest: infer _R) => unknown
+/** The request type of unary method `M` of grpc-js client `C`. */
+export type RequestOf<C, M extends keyof C> = C[M] extends (request: infer Req, ...rest: infer _R) => unknown
   ? Req
   : never;
-type ResponseOf<C, M extends keyof C> = C[M] extends {
+/** The response type of unary method `M` of grpc-js client `C` (`unknown` when it is not a unary method). */
+export type ResponseOf<C, M extends keyof C> = C[M] extends {
   (
     request: never,
     metadata: grpc.Metadata,
@@ -108,15 +110,3 @@ export type BoundUnaryCall<C extends object> = <M extends keyof C & string>(
   method: M,
   request: RequestOf<C, M>,
 ) => Promise<ResponseOf<C, M>>;
-
-/**
- * Binds {@link callUnary} to one client, a metadata factory (called once per call, so no two calls share a
- * metadata object) and options. The returned function rejects like {@link callUnary}.
- */
-export function bindUnary<C extends object>(
-  client: C,
-  metadata: () => grpc.Metadata,
-  options: CallOptions = {},
-): BoundUnaryCall<C> {
-  return (method, request) => callUnary(client, method, request, metadata(), options);
-}

@@ -130,10 +130,10 @@ export {
 export type { DecodedStatus, ErrorInfoDetail, StatusInput } from './status-details';
 export { mutualTlsFromFiles, mutualTlsOf, workloadOfCertificate } from './tls';
 export type { MutualTls, MutualTlsFiles, MutualTlsServerCredentials } from './tls';
-export { bindUnary, clientCallMetadata, callUnary, promisifyUnary } from './client';
+export { clientCallMetadata, callUnary, promisifyUnary } from './client';
 export { bindHandlers } from './bind-handlers';
 export type { BoundHandlers } from './bind-handlers';
-export type { BoundUnaryCall, CallOptions, ClientCallMetadataInput } from './client';
+export type { BoundUnaryCall, CallOptions, ClientCallMetadataInput, RequestOf, ResponseOf } from './client';
 export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';
 export type {
   CommandMetadata,

@@ -7,8 +7,8 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Request, Response } from 'express';
 import { ErrorCategory, isCategory } from '@haven/errors';
 import type { audit, identity, passkeys, recording, scheduling, session } from '@haven/proto';
-import { clientCallMetadata } from '@haven/service';
-import type { Logger, Principal, TokenVerifier } from '@haven/service';
+import { callUnary, clientCallMetadata } from '@haven/service';
+import type { Logger, Principal, RequestOf, ResponseOf, TokenVerifier } from '@haven/service';
 import { httpError } from './http-errors';
 import { send, unverifiedPrincipal } from './http';
 import { notePrincipal, noteRefusal, noteUpstreamRefusal } from './refusals';
@@ -45,21 +45,36 @@ export interface RouteContext {
   readonly media: MediaPresence;
   /** gRPC metadata for a backend call: the correlation id and, when given, the bearer token. */
   metadataFor(res: Response, token?: string): Metadata;
+  /**
+   * Calls a backend's unary RPC for this request: the caller's token when given, the request's correlation id, the
+   * gateway's deadline. Rejects like `callUnary`.
+   */
+  call<C extends object, M extends keyof C & string>(
+    res: Response,
+    token: string | undefined,
+    client: C,
+    method: M,
+    request: RequestOf<C, M>,
+  ): Promise<ResponseOf<C, M>>;
   /** Logs a failed backend call (method and gRPC code only). */
   logCallFailure(res: Response, rpc: string, err: unknown): void;
 }
 
 /** What {@link createRouteContext} builds the context from. */
-export type RouteContextOptions = Omit<RouteContext, 'metadataFor' | 'logCallFailure'>;
+export type RouteContextOptions = Omit<RouteContext, 'metadataFor' | 'call' | 'logCallFailure'>;
 
 /** The route context: the given parts plus call metadata and the failed-call log line. Throws nothing. */
 export function createRouteContext(options: RouteContextOptions): RouteContext {
   const { logger } = options;
+  const metadataFor = (res: Response, token?: string): Metadata => {
+    const correlationId = res.locals['correlationId'] as string;
+    return clientCallMetadata(token === undefined ? { correlationId } : { token, correlationId });
+  };
   return {
     ...options,
-    metadataFor(res, token) {
-      const correlationId = res.locals['correlationId'] as string;
-      return clientCallMetadata(token === undefined ? { correlationId } : { token, correlationId });
+    metadataFor,
+    call(res, token, client, method, request) {
+      return callUnary(client, method, request, metadataFor(res, token), { deadlineMs: options.deadlineMs });
     },
     logCallFailure(res, rpc, err) {
       const code = (err as { code?: unknown }).code;

@@ -5,7 +5,6 @@
  */
 import type { Request, Response, Router } from 'express';
 import { scheduling, session } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import {
   PATH_ID,
@@ -122,21 +121,22 @@ function listRequest(req: Request, res: Response): scheduling.ListAppointmentsRe
 /** Issues the appointment's patient link (a new one replaces the old) and says from when to when it works. */
 async function issueLink(ctx: RouteContext, res: Response, token: string, id: string) {
   const { clients } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
-  const r = await callUnary(
+  const r = await ctx.call(
+    res,
+    token,
     clients.scheduling,
     'issuePatientLink',
     scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${id}` }),
-    ctx.metadataFor(res, token),
-    opts,
   );
-  const got = await callUnary(
-    clients.scheduling,
-    'getAppointment',
-    scheduling.GetAppointmentRequest.fromPartial({ name: `appointments/${id}` }),
-    ctx.metadataFor(res, token),
-    opts,
-  ).catch(() => undefined);
+  const got = await ctx
+    .call(
+      res,
+      token,
+      clients.scheduling,
+      'getAppointment',
+      scheduling.GetAppointmentRequest.fromPartial({ name: `appointments/${id}` }),
+    )
+    .catch(() => undefined);
   const start = got?.appointment?.startTime;
   return {
     url: r.url,
@@ -150,7 +150,6 @@ async function issueLink(ctx: RouteContext, res: Response, token: string, id: st
 /** Registers the appointment routes on the /api router. */
 export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void {
   const { clients } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   api.post(
     '/appointments',
@@ -160,8 +159,7 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
       async (req, res, { token }) => {
         const request = bookRequest(req, res);
         if (!request) return;
-        const md = ctx.metadataFor(res, token);
-        const r = await callUnary(clients.scheduling, 'bookAppointment', request, md, opts);
+        const r = await ctx.call(res, token, clients.scheduling, 'bookAppointment', request);
         const { appointment } = r;
         res.status(201).json({
           appointment: appointment ? scheduling.Appointment.toJSON({ ...appointment, reason: '' }) : null,
@@ -177,8 +175,7 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
     staff(ctx, { rpc: 'scheduling.ListAppointments', fields: LIST_FIELDS }, async (req, res, { token }) => {
       const request = listRequest(req, res);
       if (!request) return;
-      const md = ctx.metadataFor(res, token);
-      const r = await callUnary(clients.scheduling, 'listAppointments', request, md, opts);
+      const r = await ctx.call(res, token, clients.scheduling, 'listAppointments', request);
       res.status(200).json({ appointments: r.appointments.map(appointmentView) });
     }),
   );
@@ -216,7 +213,9 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
           return;
         }
         if (invalid(res, violations)) return;
-        const r = await callUnary(
+        const r = await ctx.call(
+          res,
+          token,
           clients.scheduling,
           'cancelAppointment',
           scheduling.CancelAppointmentRequest.fromPartial({
@@ -224,8 +223,6 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
             reason,
             includeFollowing,
           }),
-          ctx.metadataFor(res, token),
-          opts,
         );
         res.status(200).json({
           appointment: r.appointment ? appointmentView(r.appointment) : null,
@@ -264,7 +261,6 @@ const DELIVERY_STATE: Readonly<Record<number, string>> = {
  * ListMessageDeliveries; codes and times only, no PHI). Front desk, admins and the appointment's clinician.
  */
 function registerDeliveries(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   api.get(
     '/appointments/:id/deliveries',
     staff(
@@ -273,12 +269,12 @@ function registerDeliveries(api: Router, ctx: RouteContext): void {
       async (req, res, { token }) => {
         const id = pathId(req, res);
         if (!id) return;
-        const r = await callUnary(
+        const r = await ctx.call(
+          res,
+          token,
           ctx.clients.scheduling,
           'listMessageDeliveries',
           scheduling.ListMessageDeliveriesRequest.fromPartial({ parent: `appointments/${id}` }),
-          ctx.metadataFor(res, token),
-          opts,
         );
         res.status(200).json({
           deliveries: r.messageDeliveries.map((d) => ({
@@ -304,7 +300,6 @@ function registerDeliveries(api: Router, ctx: RouteContext): void {
  * roles and states only). Nothing else about a visit: no names, no times, no ids of participants.
  */
 function registerWaiting(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { WAITING, ADMITTED } = {
     WAITING: session.ParticipantState.PARTICIPANT_STATE_WAITING,
     ADMITTED: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
@@ -322,12 +317,12 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
         res.status(200).json({ visits: [] });
         return;
       }
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        token,
         client,
         'listVisits',
         session.ListVisitsRequest.fromPartial({ pageSize: 100 }),
-        ctx.metadataFor(res, token),
-        opts,
       );
       const others = (v: session.Visit) =>
         v.participants.filter((p) => p.role !== session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN);
@@ -346,7 +341,6 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
 /** Reschedule and no-show: both free the appointment's old slot; idempotent with an Idempotency-Key. */
 function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
   const { clients } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   // Moves an appointment (the new slot is reserved first; the old one is freed).
   api.post(
@@ -366,7 +360,9 @@ function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
         const endTime = dateField(body, 'endTime', violations);
         const requestId = idempotencyKey(req, violations);
         if (invalid(res, violations)) return;
-        const r = await callUnary(
+        const r = await ctx.call(
+          res,
+          token,
           clients.scheduling,
           'rescheduleAppointment',
           scheduling.RescheduleAppointmentRequest.fromPartial({
@@ -375,8 +371,6 @@ function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
             endTime,
             requestId,
           }),
-          ctx.metadataFor(res, token),
-          opts,
         );
         res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
       },
@@ -395,12 +389,12 @@ function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
         const violations: HttpFieldViolation[] = [];
         const requestId = idempotencyKey(req, violations);
         if (invalid(res, violations)) return;
-        const r = await callUnary(
+        const r = await ctx.call(
+          res,
+          token,
           clients.scheduling,
           'markNoShow',
           scheduling.MarkNoShowRequest.fromPartial({ name: `appointments/${id}`, requestId }),
-          ctx.metadataFor(res, token),
-          opts,
         );
         res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
       },

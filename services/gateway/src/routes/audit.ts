@@ -4,7 +4,6 @@
  */
 import type { Response, Router } from 'express';
 import { audit } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { lastSegment, pathId, queryText, send } from '../http';
 import { httpError } from '../http-errors';
@@ -67,7 +66,6 @@ function proofFile(id: string, r: audit.GetInclusionProofResponse) {
 
 /** Registers GET /audit/head, /audit/events and /audit/events/:id/proof on the /api router. */
 export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const auditClient = (res: Response): audit.AuditServiceClient | undefined => {
     if (!ctx.clients.audit) send(res, httpError('UNAVAILABLE'));
     return ctx.clients.audit;
@@ -79,7 +77,7 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
       const client = auditClient(res);
       if (!client) return;
       const request = audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' });
-      const r = await callUnary(client, 'getTreeHead', request, ctx.metadataFor(res, token), opts);
+      const r = await ctx.call(res, token, client, 'getTreeHead', request);
       const head = r.treeHead;
       res.status(200).json({
         treeSize: Number(head?.treeSize ?? 0),
@@ -107,7 +105,7 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
           pageToken: queryText(req, 'pageToken'),
           ...(patient ? { patient: `patients/${patient}` } : {}),
         });
-        const r = await callUnary(client, 'listAuditEvents', request, ctx.metadataFor(res, token), opts);
+        const r = await ctx.call(res, token, client, 'listAuditEvents', request);
         res.status(200).json({ events: r.auditEvents.map(ledgerEntryView), nextPageToken: r.nextPageToken });
       },
     ),
@@ -124,7 +122,7 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
         leaf: { $case: 'auditEvent', auditEvent: `auditEvents/${id}` },
         treeSize: '0',
       });
-      const r = await callUnary(client, 'getInclusionProof', request, ctx.metadataFor(res, token), opts);
+      const r = await ctx.call(res, token, client, 'getInclusionProof', request);
       res.setHeader('content-disposition', `attachment; filename="audit-proof-${id}.json"`);
       res.status(200).json(proofFile(id, r));
     }),

@@ -94,7 +94,6 @@ function login(ctx: RouteContext, options: AuthRouteOptions): RequestHandler {
 /** Registers POST /auth/login, /auth/refresh and /auth/logout on the /api router. */
 export function registerAuthRoutes(api: Router, ctx: RouteContext, options: AuthRouteOptions = {}): void {
   const { clients, cookies } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   api.post('/auth/login', login(ctx, options));
 
@@ -106,13 +105,7 @@ export function registerAuthRoutes(api: Router, ctx: RouteContext, options: Auth
       return;
     }
     try {
-      const response = await callUnary(
-        clients.identity,
-        'refreshToken',
-        { refreshToken },
-        ctx.metadataFor(res),
-        opts,
-      );
+      const response = await ctx.call(res, undefined, clients.identity, 'refreshToken', { refreshToken });
       if (!cookies.setTokens(res, response.tokens)) throw new Error('RefreshToken answered without tokens');
       res.status(204).end();
     } catch (err) {
@@ -128,8 +121,7 @@ export function registerAuthRoutes(api: Router, ctx: RouteContext, options: Auth
     const refreshToken = cookie(req, COOKIES.refresh);
     if (accessToken || refreshToken) {
       try {
-        const metadata = ctx.metadataFor(res, accessToken);
-        await callUnary(clients.identity, 'logout', { refreshToken: refreshToken ?? '' }, metadata, opts);
+        await ctx.call(res, accessToken, clients.identity, 'logout', { refreshToken: refreshToken ?? '' });
       } catch (err) {
         // The cookies go anyway; the session idles out on the identity side.
         ctx.logCallFailure(res, 'identity.Logout', err);

@@ -20,7 +20,6 @@ import type { Metadata } from '@grpc/grpc-js';
 import express from 'express';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { session } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import { chatMessageView } from '../chat-ws';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
 import { pathId, send } from '../http';
@@ -100,12 +99,12 @@ function uploadRoute(ctx: RouteContext, as: 'staff' | 'patient', maxBytes: numbe
       return;
     }
     try {
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        caller.token,
         caller.client,
         'shareChatFile',
         session.ShareChatFileRequest.fromPartial({ visit: `visits/${caller.visit}`, fileName, content }),
-        ctx.metadataFor(res, caller.token),
-        { deadlineMs: ctx.deadlineMs },
       );
       res.status(201).json({ message: r.message ? chatMessageView(r.message) : null });
     } catch (err) {
@@ -198,13 +197,7 @@ function transcriptRoute(
       return;
     }
     try {
-      const r = await callUnary(
-        ctx.clients.session,
-        rpc,
-        { visit: `visits/${visitId}` },
-        ctx.metadataFor(res, auth.token),
-        { deadlineMs: ctx.deadlineMs },
-      );
+      const r = await ctx.call(res, auth.token, ctx.clients.session, rpc, { visit: `visits/${visitId}` });
       res
         .status(rpc === 'exportChatTranscript' ? 201 : 200)
         .json({ transcript: transcriptView(r.transcript) });

@@ -7,7 +7,7 @@
  */
 import type { Response, Router } from 'express';
 import { scheduling } from '@haven/proto';
-import { callUnary, IDLE_TIMEOUT_SEC } from '@haven/service';
+import { IDLE_TIMEOUT_SEC } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -118,20 +118,13 @@ export function registerClinicSettingsRoutes(
   ctx: RouteContext,
   options: ClinicSettingsRouteOptions,
 ): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const answer = (res: Response, s: scheduling.ClinicSettings | undefined) =>
     res.status(200).json(settingsJson(s, options));
 
   api.get(
     '/clinic-settings',
     staff(ctx, { rpc: 'scheduling.GetClinicSettings' }, async (_req, res, { token }) => {
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'getClinicSettings',
-        {},
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, ctx.clients.scheduling, 'getClinicSettings', {});
       answer(res, r.clinicSettings);
     }),
   );
@@ -156,13 +149,10 @@ export function registerClinicSettingsRoutes(
         const violations: HttpFieldViolation[] = [];
         const { settings, mask } = changeOf(asRecord(req.body), violations);
         if (invalid(res, violations)) return;
-        const r = await callUnary(
-          ctx.clients.scheduling,
-          'updateClinicSettings',
-          { clinicSettings: settings, updateMask: mask },
-          ctx.metadataFor(res, token),
-          opts,
-        );
+        const r = await ctx.call(res, token, ctx.clients.scheduling, 'updateClinicSettings', {
+          clinicSettings: settings,
+          updateMask: mask,
+        });
         answer(res, r.clinicSettings);
       },
     ),

@@ -1,7 +1,6 @@
 /** `GET /api/clinicians`: the clinician directory for the booking form (identity ListUsers, clinicians only). */
 import type { Router } from 'express';
 import { identity } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { lastSegment } from '../http';
 import { staff } from './guards';
@@ -11,12 +10,12 @@ export function registerClinicianRoutes(api: Router, ctx: RouteContext): void {
   api.get(
     '/clinicians',
     staff(ctx, { rpc: 'identity.ListUsers' }, async (_req, res, { token }) => {
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        token,
         ctx.clients.identity,
         'listUsers',
         identity.ListUsersRequest.fromPartial({ role: identity.Role.ROLE_CLINICIAN, pageSize: 100 }),
-        ctx.metadataFor(res, token),
-        { deadlineMs: ctx.deadlineMs },
       );
       res.status(200).json({
         clinicians: r.users

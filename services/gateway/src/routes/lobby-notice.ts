@@ -5,7 +5,6 @@
  */
 import type { Router } from 'express';
 import { session } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -35,7 +34,6 @@ export function noticeView(n: session.LobbyNotice | undefined) {
 
 /** Registers POST /visits/:id/lobby-notice and GET /patient/lobby-notice on /api. */
 export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { onVisit } = visitDoors(ctx);
 
   api.post(
@@ -78,13 +76,9 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
   api.get(
     '/patient/lobby-notice',
     patient(ctx, 'session.GetLobbyNotice', async (_req, res, { token }, visitId) => {
-      const r = await callUnary(
-        ctx.clients.session!,
-        'getLobbyNotice',
-        { visit: `visits/${visitId}` },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, ctx.clients.session!, 'getLobbyNotice', {
+        visit: `visits/${visitId}`,
+      });
       res.status(200).json({ notice: noticeView(r.notice) });
     }),
   );

@@ -10,7 +10,6 @@
  */
 import type { Request, Response, Router } from 'express';
 import { scheduling } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc, type HttpFieldViolation } from '../http-errors';
@@ -67,7 +66,6 @@ function fieldsOfIndex(i: number): Record<string, string> {
 
 /** Registers the template routes on the /api router. */
 export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { clients } = ctx;
 
   api.post(
@@ -84,13 +82,9 @@ export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): v
         }
         const texts = textsOf(req, res);
         if (!texts) return;
-        const r = await callUnary(
-          clients.scheduling,
-          'previewMessageTemplate',
-          { template: { kind, ...texts } },
-          ctx.metadataFor(res, token),
-          opts,
-        );
+        const r = await ctx.call(res, token, clients.scheduling, 'previewMessageTemplate', {
+          template: { kind, ...texts },
+        });
         res.status(200).json({ subject: r.subject, body: r.body, sms: r.sms });
       },
     ),
@@ -101,13 +95,9 @@ export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): v
     staff(ctx, { rpc: 'scheduling.GetMessageTemplateSet', roles: ADMIN }, async (req, res, { token }) => {
       const language = languageOf(req, res);
       if (!language) return;
-      const r = await callUnary(
-        clients.scheduling,
-        'getMessageTemplateSet',
-        { name: `messageTemplateSets/${language}` },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, clients.scheduling, 'getMessageTemplateSet', {
+        name: `messageTemplateSets/${language}`,
+      });
       const set = r.messageTemplateSet;
       res.status(200).json({
         language,
@@ -130,26 +120,16 @@ export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): v
       const texts = textsOf(req, res);
       if (!texts) return;
       const name = `messageTemplateSets/${language}`;
-      const current = await callUnary(
-        clients.scheduling,
-        'getMessageTemplateSet',
-        { name },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const current = await ctx.call(res, token, clients.scheduling, 'getMessageTemplateSet', { name });
       const templates = [...(current.messageTemplateSet?.templates ?? [])];
       let index = templates.findIndex((t) => t.kind === kind);
       if (index < 0) index = templates.length;
       templates[index] = { kind, ...texts };
       let saved: scheduling.MessageTemplateSet | undefined;
       try {
-        const r = await callUnary(
-          clients.scheduling,
-          'updateMessageTemplateSet',
-          { messageTemplateSet: { name, templates } },
-          ctx.metadataFor(res, token),
-          opts,
-        );
+        const r = await ctx.call(res, token, clients.scheduling, 'updateMessageTemplateSet', {
+          messageTemplateSet: { name, templates },
+        });
         saved = r.messageTemplateSet;
       } catch (err) {
         // The linter's problems name the saved kind's index in the set: they go back as subject, body, sms.

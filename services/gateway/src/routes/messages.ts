@@ -164,13 +164,10 @@ export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
     if (!request) return;
     let r: scheduling.RedeemPatientLinkResponse;
     try {
-      r = await callUnary(
-        ctx.clients.scheduling,
-        'redeemPatientLink',
-        { ...request, forMessages: true },
-        ctx.metadataFor(res),
-        { deadlineMs: ctx.deadlineMs },
-      );
+      r = await ctx.call(res, undefined, ctx.clients.scheduling, 'redeemPatientLink', {
+        ...request,
+        forMessages: true,
+      });
     } catch (err) {
       ctx.logCallFailure(res, 'scheduling.RedeemPatientLink', err);
       sendJoinFailure(res, err);

@@ -8,7 +8,6 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { passkeys as pb } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
@@ -49,7 +48,6 @@ function parsedOptions(optionsJson: string): unknown {
 /** Registers the passkey routes on the /api router. Without a passkeys client they answer 503. */
 export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
   const client = ctx.clients.passkeys;
-  const opts = { deadlineMs: ctx.deadlineMs };
   if (!client) {
     api.use(['/auth/passkeys', '/me/passkeys'], (_req, res) => send(res, httpError('UNAVAILABLE')));
     return;
@@ -59,7 +57,7 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
   api.post(
     '/auth/passkeys/register/start',
     staff(ctx, { rpc: 'identity.StartPasskeyRegistration' }, async (_req, res, { token }) => {
-      const r = await callUnary(client, 'startPasskeyRegistration', {}, ctx.metadataFor(res, token), opts);
+      const r = await ctx.call(res, token, client, 'startPasskeyRegistration', {});
       res.status(200).json({ ceremony: r.ceremony, options: parsedOptions(r.optionsJson) });
     }),
   );
@@ -77,13 +75,11 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
         if (ceremony === '') violations.push({ field: 'ceremony', description: 'is required' });
         const responseJson = responseJsonOf(req, res, violations);
         if (responseJson === undefined) return;
-        const r = await callUnary(
-          client,
-          'finishPasskeyRegistration',
-          { ceremony, responseJson, displayName: name },
-          ctx.metadataFor(res, token),
-          opts,
-        );
+        const r = await ctx.call(res, token, client, 'finishPasskeyRegistration', {
+          ceremony,
+          responseJson,
+          displayName: name,
+        });
         res.status(201).json({ passkey: passkeyJson(r.passkey) });
       },
     ),
@@ -93,13 +89,7 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
     staff(ctx, { rpc: 'identity.ListPasskeys' }, async (req, res, { token, principal }) => {
       const userId = userOf(req, principal.id);
       if (userId === undefined) return send(res, httpError('NOT_FOUND'));
-      const r = await callUnary(
-        client,
-        'listPasskeys',
-        { parent: `users/${userId}` },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, client, 'listPasskeys', { parent: `users/${userId}` });
       res.status(200).json({ passkeys: r.passkeys.map(passkeyJson) });
     });
   const remove = (userOf: (req: Request, sub: string) => string | undefined) =>
@@ -108,13 +98,7 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
       const passkeyId = req.params['passkeyId'];
       if (userId === undefined || typeof passkeyId !== 'string' || !ID.test(passkeyId))
         return send(res, httpError('NOT_FOUND'));
-      await callUnary(
-        client,
-        'deletePasskey',
-        { name: `users/${userId}/passkeys/${passkeyId}` },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      await ctx.call(res, token, client, 'deletePasskey', { name: `users/${userId}/passkeys/${passkeyId}` });
       res.status(204).end();
     });
   const self = (_req: Request, sub: string) => sub;
@@ -132,11 +116,10 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
 /** POST /auth/passkeys/sign-in/start and /finish: the passwordless sign-in. */
 function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServiceClient): void {
   const { cookies } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   api.post('/auth/passkeys/sign-in/start', async (_req, res) => {
     try {
-      const r = await callUnary(client, 'startPasskeySignIn', {}, ctx.metadataFor(res), opts);
+      const r = await ctx.call(res, undefined, client, 'startPasskeySignIn', {});
       cookies.setPasskeyCeremony(res, r.ceremony);
       res.status(200).json({ options: parsedOptions(r.optionsJson) });
     } catch (err) {
@@ -152,13 +135,7 @@ function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServic
     if (responseJson === undefined) return;
     let response: pb.FinishPasskeySignInResponse;
     try {
-      response = await callUnary(
-        client,
-        'finishPasskeySignIn',
-        { ceremony, responseJson },
-        ctx.metadataFor(res),
-        opts,
-      );
+      response = await ctx.call(res, undefined, client, 'finishPasskeySignIn', { ceremony, responseJson });
     } catch (err) {
       ctx.logCallFailure(res, 'identity.FinishPasskeySignIn', err);
       const mapped = httpErrorFromGrpc(err);
@@ -195,7 +172,6 @@ function policyJson(p: pb.PasskeyPolicy | undefined) {
 
 /** GET and PUT /passkey-policy (admin): the clinic's attestation policy for new passkeys. */
 function registerPolicy(api: Router, ctx: RouteContext, client: pb.PasskeyServiceClient): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const route = {
     rpc: 'identity.PasskeyPolicy',
     roles: ['admin'],
@@ -204,7 +180,7 @@ function registerPolicy(api: Router, ctx: RouteContext, client: pb.PasskeyServic
   api.get(
     '/passkey-policy',
     staff(ctx, route, async (_req, res, { token }) => {
-      const r = await callUnary(client, 'getPasskeyPolicy', {}, ctx.metadataFor(res, token), opts);
+      const r = await ctx.call(res, token, client, 'getPasskeyPolicy', {});
       res.status(200).json(policyJson(r.policy));
     }),
   );
@@ -224,13 +200,9 @@ function registerPolicy(api: Router, ctx: RouteContext, client: pb.PasskeyServic
       if (aaguids.length > 50 || aaguids.some((a) => typeof a !== 'string' || a.length > 64))
         violations.push({ field: 'allowedAaguids', description: 'at most 50 AAGUIDs' });
       if (invalid(res, violations)) return;
-      const r = await callUnary(
-        client,
-        'updatePasskeyPolicy',
-        { policy: { attestation, allowedAaguids: aaguids as string[] } },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, client, 'updatePasskeyPolicy', {
+        policy: { attestation, allowedAaguids: aaguids as string[] },
+      });
       res.status(200).json(policyJson(r.policy));
     }),
   );

@@ -4,7 +4,6 @@
  */
 import type { Router } from 'express';
 import { audit, phiEvents } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { send } from '../http';
 import { httpError } from '../http-errors';
@@ -33,12 +32,12 @@ export function registerPatientAccessLogRoutes(api: Router, ctx: RouteContext): 
         send(res, httpError('UNAVAILABLE'));
         return;
       }
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        token,
         ctx.clients.audit,
         'listMyAccessLog',
         audit.ListMyAccessLogRequest.fromPartial({ pageSize: 50 }),
-        ctx.metadataFor(res, token),
-        { deadlineMs: ctx.deadlineMs },
       );
       res.status(200).json({
         entries: r.entries.map((e) => ({

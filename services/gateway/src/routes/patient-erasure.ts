@@ -6,7 +6,7 @@
  */
 import type { Router } from 'express';
 import { scheduling } from '@haven/proto';
-import { callUnary, parseStatusDetails } from '@haven/service';
+import { parseStatusDetails } from '@haven/service';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, pathId, send, stringField } from '../http';
@@ -58,12 +58,12 @@ export function registerPatientErasureRoutes(api: Router, ctx: RouteContext): vo
         if (invalid(res, violations) || code === undefined) return;
         let r: scheduling.ErasePatientResponse;
         try {
-          r = await callUnary(
+          r = await ctx.call(
+            res,
+            token,
             ctx.clients.scheduling,
             'erasePatient',
             scheduling.ErasePatientRequest.fromPartial({ name: `patients/${id}`, reason: code }),
-            ctx.metadataFor(res, token),
-            { deadlineMs: ctx.deadlineMs },
           );
         } catch (err) {
           const blocked = BLOCKED[parseStatusDetails(err as ServiceError).reason ?? ''];

@@ -145,13 +145,10 @@ export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void 
     if (!request) return;
     let r: scheduling.RedeemGuestLinkResponse;
     try {
-      r = await callUnary(
-        ctx.clients.scheduling,
-        'redeemGuestLink',
-        { token: request.token, passcode: request.passcode },
-        ctx.metadataFor(res),
-        { deadlineMs: ctx.deadlineMs },
-      );
+      r = await ctx.call(res, undefined, ctx.clients.scheduling, 'redeemGuestLink', {
+        token: request.token,
+        passcode: request.passcode,
+      });
     } catch (err) {
       ctx.logCallFailure(res, 'scheduling.RedeemGuestLink', err);
       sendGuestJoinFailure(res, err);

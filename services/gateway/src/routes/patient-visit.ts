@@ -4,7 +4,6 @@
  */
 import type { Router } from 'express';
 import { session } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -63,23 +62,21 @@ export function grantedOf(body: unknown, violations: HttpFieldViolation[]): bool
  * routes POST /patient/recording/consent and /patient/recording/ack, on /api.
  */
 export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
-
   api.post(
     '/patient/lobby',
     patient(ctx, 'session.JoinLobby', async (req, res, { token }, visitId) => {
       const violations: HttpFieldViolation[] = [];
       const deviceCheck = deviceCheckOf(req.body, violations);
       if (invalid(res, violations)) return;
-      await callUnary(
+      await ctx.call(
+        res,
+        token,
         ctx.clients.session!,
         'joinLobby',
         session.JoinLobbyRequest.fromPartial({
           appointment: `appointments/${visitId}`,
           ...(deviceCheck ? { deviceCheck } : {}),
         }),
-        ctx.metadataFor(res, token),
-        opts,
       );
       res.status(200).json({ status: 'waiting', visitId });
     }),
@@ -88,14 +85,9 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
   api.get(
     '/patient/visit',
     patient(ctx, 'session.GetVisit', async (_req, res, { token, principal }, visitId) => {
-      const md = ctx.metadataFor(res, token);
-      const { visit } = await callUnary(
-        ctx.clients.session!,
-        'getVisit',
-        { name: `visits/${visitId}` },
-        md,
-        opts,
-      );
+      const { visit } = await ctx.call(res, token, ctx.clients.session!, 'getVisit', {
+        name: `visits/${visitId}`,
+      });
       if (!visit) {
         send(res, httpError('NOT_FOUND'));
         return;
@@ -119,8 +111,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
   api.post(
     '/patient/media',
     patient(ctx, 'session.JoinMedia', async (_req, res, { token }, visitId) => {
-      const md = ctx.metadataFor(res, token);
-      const r = await callUnary(ctx.clients.session!, 'joinMedia', { visit: `visits/${visitId}` }, md, opts);
+      const r = await ctx.call(res, token, ctx.clients.session!, 'joinMedia', { visit: `visits/${visitId}` });
       res.status(200).json(mediaView(r, { patient: true }));
     }),
   );
@@ -129,7 +120,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
     '/patient/leave',
     patient(ctx, 'session.LeaveVisit', async (_req, res, { token }, visitId) => {
       const request = { visit: `visits/${visitId}`, requestId: '' };
-      await callUnary(ctx.clients.session!, 'leaveVisit', request, ctx.metadataFor(res, token), opts);
+      await ctx.call(res, token, ctx.clients.session!, 'leaveVisit', request);
       res.status(200).json({ ok: true });
     }),
   );
@@ -146,13 +137,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
         granted,
       });
-      const r = await callUnary(
-        ctx.clients.session!,
-        'recordConsent',
-        request,
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, ctx.clients.session!, 'recordConsent', request);
       res.status(200).json({ granted: r.consent?.granted ?? granted });
     }),
   );
@@ -161,13 +146,9 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
   api.post(
     '/patient/recording/ack',
     patient(ctx, 'session.AcknowledgeRecordingNotice', async (_req, res, { token }, visitId) => {
-      const r = await callUnary(
-        ctx.clients.session!,
-        'acknowledgeRecordingNotice',
-        { visit: `visits/${visitId}` },
-        ctx.metadataFor(res, token),
-        opts,
-      );
+      const r = await ctx.call(res, token, ctx.clients.session!, 'acknowledgeRecordingNotice', {
+        visit: `visits/${visitId}`,
+      });
       res.status(200).json({ recordingId: r.recording.split('/').pop() ?? '' });
     }),
   );

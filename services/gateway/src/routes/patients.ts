@@ -5,7 +5,6 @@
  */
 import type { Request, Response, Router } from 'express';
 import { phiEvents, scheduling } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, lastSegment, pathId, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -74,15 +73,13 @@ function createPatientRequest(req: Request, res: Response): scheduling.CreatePat
 /** Registers POST /patients, GET /patients and GET /patients/:id on the /api router. */
 export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
   const { clients } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   api.post(
     '/patients',
     staff(ctx, { rpc: 'scheduling.CreatePatient', fields: PATIENT_FIELDS }, async (req, res, { token }) => {
       const request = createPatientRequest(req, res);
       if (!request) return;
-      const md = ctx.metadataFor(res, token);
-      const r = await callUnary(clients.scheduling, 'createPatient', request, md, opts);
+      const r = await ctx.call(res, token, clients.scheduling, 'createPatient', request);
       res.status(201).json({ patient: { id: lastSegment(r.patient?.name ?? '') } });
     }),
   );
@@ -92,12 +89,12 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
     staff(ctx, { rpc: 'scheduling.ListPatients', fields: LIST_FIELDS }, async (req, res, { token }) => {
       const purpose = purposeOf(req, res);
       if (purpose === undefined) return;
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        token,
         clients.scheduling,
         'listPatients',
         scheduling.ListPatientsRequest.fromPartial({ pageSize: 100, purpose }),
-        ctx.metadataFor(res, token),
-        opts,
       );
       res.status(200).json({
         patients: r.patients.map((p) => ({
@@ -118,7 +115,9 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
       if (!id) return;
       const purpose = purposeOf(req, res);
       if (purpose === undefined) return;
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        token,
         clients.scheduling,
         'getPatient',
         scheduling.GetPatientRequest.fromPartial({
@@ -126,8 +125,6 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
           purpose,
           readMask: ['given_name', 'family_name'],
         }),
-        ctx.metadataFor(res, token),
-        opts,
       );
       const p = r.patient;
       res.status(200).json({ patient: { id, name: `${p?.givenName ?? ''} ${p?.familyName ?? ''}`.trim() } });

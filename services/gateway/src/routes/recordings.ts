@@ -12,7 +12,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { phiEvents, recording } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
 import { asRecord, lastSegment, pathId, queryText, send } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
@@ -129,7 +128,9 @@ function listRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
       return;
     }
     try {
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        auth.token,
         ctx.clients.recording,
         'listRecordings',
         recording.ListRecordingsRequest.fromPartial({
@@ -137,8 +138,6 @@ function listRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
           pageToken: queryText(req, 'pageToken'),
           ...(visit ? { visit: `visits/${visit}` } : {}),
         }),
-        ctx.metadataFor(res, auth.token),
-        { deadlineMs: ctx.deadlineMs },
       );
       res
         .status(200)
@@ -164,12 +163,12 @@ export function registerRecordingRoutes(api: Router, ctx: RouteContext): void {
         (auth.principal.kind === 'patient'
           ? phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_PATIENT_REQUEST
           : phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT);
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        auth.token,
         ctx.clients.recording!,
         'playRecording',
         recording.PlayRecordingRequest.fromPartial({ name: `recordings/${id}`, purpose }),
-        ctx.metadataFor(res, auth.token),
-        { deadlineMs: ctx.deadlineMs },
       );
       res.status(200).json({
         url: r.playbackUrl,

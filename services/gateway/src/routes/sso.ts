@@ -138,7 +138,6 @@ function callback(ctx: RouteContext, rp: SsoRelyingParty, options: SsoRouteOptio
 /** Registers the SSO routes on the /api router. */
 export function registerSsoRoutes(api: Router, ctx: RouteContext, options: SsoRouteOptions): void {
   const rp = options.relyingParty;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   api.get('/auth/sso/providers', (_req, res) => {
     res.status(200).json({
@@ -171,12 +170,12 @@ export function registerSsoRoutes(api: Router, ctx: RouteContext, options: SsoRo
     '/sso-accounts',
     staff(ctx, { rpc: 'identity.ListSsoAccounts', roles: ['admin'] }, async (req, res, { token }) => {
       const state = STATE_OF_NAME.get(queryText(req, 'state'));
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        token,
         ctx.clients.identity,
         'listSsoAccounts',
         identity.ListSsoAccountsRequest.fromPartial({ pageSize: 100, ...(state ? { state } : {}) }),
-        ctx.metadataFor(res, token),
-        opts,
       );
       res.status(200).json({ accounts: r.ssoAccounts.map(accountJson) });
     }),
@@ -199,19 +198,15 @@ export function registerSsoRoutes(api: Router, ctx: RouteContext, options: SsoRo
             violations.push({ field: 'role', description: 'admin, clinician, front_desk or auditor' });
           if (invalid(res, violations)) return;
           const name = `ssoAccounts/${id}`;
-          const metadata = ctx.metadataFor(res, token);
           const account =
             verb === 'approve'
               ? (
-                  await callUnary(
-                    ctx.clients.identity,
-                    'approveSsoAccount',
-                    { name, role: role === undefined ? 0 : (ROLE_OF_NAME.get(role) ?? 0) },
-                    metadata,
-                    opts,
-                  )
+                  await ctx.call(res, token, ctx.clients.identity, 'approveSsoAccount', {
+                    name,
+                    role: role === undefined ? 0 : (ROLE_OF_NAME.get(role) ?? 0),
+                  })
                 ).ssoAccount
-              : (await callUnary(ctx.clients.identity, 'rejectSsoAccount', { name, reason }, metadata, opts))
+              : (await ctx.call(res, token, ctx.clients.identity, 'rejectSsoAccount', { name, reason }))
                   .ssoAccount;
           res.status(200).json({ account: account ? accountJson(account) : null });
         },

@@ -4,7 +4,6 @@
  */
 import type { Router } from 'express';
 import QRCode from 'qrcode';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -13,12 +12,11 @@ import { staff } from './guards';
 /** Registers POST /auth/totp/enroll and /auth/totp/confirm on the /api router. */
 export function registerTotpRoutes(api: Router, ctx: RouteContext): void {
   const { clients } = ctx;
-  const opts = { deadlineMs: ctx.deadlineMs };
 
   api.post(
     '/auth/totp/enroll',
     staff(ctx, { rpc: 'identity.EnrollTotp' }, async (_req, res, { token }) => {
-      const r = await callUnary(clients.identity, 'enrollTotp', {}, ctx.metadataFor(res, token), opts);
+      const r = await ctx.call(res, token, clients.identity, 'enrollTotp', {});
       const svg = await QRCode.toString(r.otpauthUri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
       res.status(200).json({
         secret: r.secret,
@@ -35,7 +33,7 @@ export function registerTotpRoutes(api: Router, ctx: RouteContext): void {
       const code = stringField(asRecord(req.body), 'code', 16, violations)?.trim() ?? '';
       if (code === '') violations.push({ field: 'code', description: 'is required' });
       if (invalid(res, violations)) return;
-      const r = await callUnary(clients.identity, 'confirmTotp', { code }, ctx.metadataFor(res, token), opts);
+      const r = await ctx.call(res, token, clients.identity, 'confirmTotp', { code });
       res.status(200).json({ recoveryCodes: r.recoveryCodes });
     }),
   );

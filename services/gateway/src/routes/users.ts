@@ -13,7 +13,6 @@
 import type { Request, Response, Router } from 'express';
 import { identity } from '@haven/proto';
 import type { scheduling } from '@haven/proto';
-import { callUnary } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, lastSegment, pathId, queryText, stringField } from '../http';
 import { httpErrorFromGrpc, type HttpFieldViolation } from '../http-errors';
@@ -75,7 +74,6 @@ function inviteRequest(req: Request, res: Response): identity.CreateUserRequest 
 
 /** Registers the admin's user and usage routes on the /api router. */
 export function registerUserRoutes(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { clients } = ctx;
 
   api.get(
@@ -84,12 +82,12 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
       const users: identity.User[] = [];
       let pageToken = '';
       for (let page = 0; page < MAX_PAGES; page += 1) {
-        const r = await callUnary(
+        const r = await ctx.call(
+          res,
+          token,
           clients.identity,
           'listUsers',
           identity.ListUsersRequest.fromPartial({ pageSize: 100, pageToken }),
-          ctx.metadataFor(res, token),
-          opts,
         );
         users.push(...r.users);
         pageToken = r.nextPageToken;
@@ -116,7 +114,7 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
       async (req, res, { token }) => {
         const request = inviteRequest(req, res);
         if (!request) return;
-        const r = await callUnary(clients.identity, 'createUser', request, ctx.metadataFor(res, token), opts);
+        const r = await ctx.call(res, token, clients.identity, 'createUser', request);
         res.status(201).json({
           user: r.user ? userJson(r.user) : null,
           invitationToken: r.invitationToken,
@@ -134,18 +132,17 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
       staff(ctx, { rpc: `identity.${label}`, roles: ADMIN }, async (req, res, { token }) => {
         const id = pathId(req, res);
         if (!id) return;
-        const md = ctx.metadataFor(res, token);
         const name = `users/${id}`;
         const r =
           rpc === 'activateUser'
-            ? await callUnary(
+            ? await ctx.call(
+                res,
+                token,
                 clients.identity,
                 rpc,
                 identity.ActivateUserRequest.fromPartial({ name }),
-                md,
-                opts,
               )
-            : await callUnary(clients.identity, rpc, { name }, md, opts);
+            : await ctx.call(res, token, clients.identity, rpc, { name });
         res.status(200).json({ user: r.user ? userJson(r.user) : null });
       }),
     );
@@ -159,7 +156,6 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
 
 /** POST /auth/activate: the invited person's first password (public; the /auth rate limit applies). */
 function registerActivationRoute(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { clients } = ctx;
   api.post('/auth/activate', async (req, res) => {
     const body = asRecord(req.body);
@@ -170,12 +166,12 @@ function registerActivationRoute(api: Router, ctx: RouteContext): void {
     if (password === '') violations.push({ field: 'password', description: 'is required' });
     if (invalid(res, violations)) return;
     try {
-      const r = await callUnary(
+      const r = await ctx.call(
+        res,
+        undefined,
         clients.identity,
         'activateUser',
         identity.ActivateUserRequest.fromPartial({ invitationToken, password }),
-        ctx.metadataFor(res),
-        opts,
       );
       res.status(200).json({ username: r.user?.username ?? '' });
     } catch (err) {
@@ -197,7 +193,6 @@ function registerActivationRoute(api: Router, ctx: RouteContext): void {
 
 /** GET /usage (admins): scheduling's GetUsageReport. */
 function registerUsageRoute(api: Router, ctx: RouteContext): void {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const { clients } = ctx;
   api.get(
     '/usage',
@@ -218,13 +213,11 @@ function registerUsageRoute(api: Router, ctx: RouteContext): void {
         if (timeZone !== '' && !TIME_ZONE.test(timeZone))
           violations.push({ field: 'timeZone', description: 'must be an IANA time zone' });
         if (invalid(res, violations)) return;
-        const r = await callUnary(
-          clients.scheduling,
-          'getUsageReport',
-          { startDay: from, endDay: to, timeZone },
-          ctx.metadataFor(res, token),
-          opts,
-        );
+        const r = await ctx.call(res, token, clients.scheduling, 'getUsageReport', {
+          startDay: from,
+          endDay: to,
+          timeZone,
+        });
         res.status(200).json({
           total: countsJson(r.total),
           clinicians: r.clinicians.map((c) => ({

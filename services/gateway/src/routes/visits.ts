@@ -5,7 +5,6 @@
  */
 import type { Request, Response, Router } from 'express';
 import { phiEvents, scheduling, session } from '@haven/proto';
-import { bindUnary, callUnary } from '@haven/service';
 import type { BoundUnaryCall } from '@haven/service';
 import type { Authenticated, RouteContext } from '../context';
 import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } from '../http';
@@ -20,8 +19,8 @@ type ParticipantRpc = 'admitParticipant' | 'denyParticipant' | 'kickParticipant'
 type VisitRpc = 'lockVisit' | 'unlockVisit' | 'endVisit';
 
 /**
- * A visit route's handler: the `:id` in the path, the caller, `call` for a session RPC and `callerOn` for another
- * service's, both as the caller (their token, the request's correlation id, the gateway's deadline).
+ * A visit route's handler: the `:id` in the path, the caller, and `call` for a session RPC as the caller (see
+ * `RouteContext.call`).
  */
 type VisitHandler = (
   req: Request,
@@ -30,7 +29,6 @@ type VisitHandler = (
     readonly id: string;
     readonly auth: Authenticated;
     readonly call: BoundUnaryCall<session.SessionServiceClient>;
-    readonly callerOn: <C extends object>(client: C) => BoundUnaryCall<C>;
   },
 ) => Promise<void>;
 
@@ -50,9 +48,9 @@ export function visitDoors(ctx: RouteContext) {
         const id = pathId(req, res);
         const client = id && sessionClient(res);
         if (!id || !client) return;
-        const callerOn = <C extends object>(other: C) =>
-          bindUnary(other, () => ctx.metadataFor(res, auth.token), { deadlineMs: ctx.deadlineMs });
-        await handler(req, res, { id, auth, call: callerOn(client), callerOn });
+        const call: BoundUnaryCall<session.SessionServiceClient> = (method, request) =>
+          ctx.call(res, auth.token, client, method, request);
+        await handler(req, res, { id, auth, call });
       },
       fields,
     );
@@ -271,7 +269,7 @@ function registerGuestControls(
     '/visits/:id/guest-links',
     onVisit(
       'scheduling.IssueGuestLink',
-      async (req, res, { id, call, callerOn }) => {
+      async (req, res, { id, auth, call }) => {
         const role = stringField(asRecord(req.body), 'role', 16, []) ?? '';
         const picked = Object.hasOwn(LINK_GUEST_ROLES, role) ? LINK_GUEST_ROLES[role] : undefined;
         if (picked === undefined) {
@@ -283,7 +281,7 @@ function registerGuestControls(
           return;
         }
         const invited = await call('inviteGuest', { visit: `visits/${id}`, user: '', role: picked });
-        const link = await callerOn(ctx.clients.scheduling)('issueGuestLink', {
+        const link = await ctx.call(res, auth.token, ctx.clients.scheduling, 'issueGuestLink', {
           visit: `visits/${id}`,
           guest: invited.guest,
         });
@@ -354,14 +352,17 @@ function registerIdentityCheck(
 ): void {
   api.get(
     '/visits/:id/identity-check',
-    onVisit('scheduling.GetPatient', async (_req, res, { id, auth, call, callerOn }) => {
+    onVisit('scheduling.GetPatient', async (_req, res, { id, auth, call }) => {
       const { visit } = await call('getVisit', { name: `visits/${id}` });
       // Only a host checks identity (a staff guest may see the visit, not the patient's record).
       if (!visit || !visit.hosts.includes(`users/${auth.principal.id}`)) {
         send(res, httpError('PERMISSION_DENIED'));
         return;
       }
-      const r = await callerOn(ctx.clients.scheduling)(
+      const r = await ctx.call(
+        res,
+        auth.token,
+        ctx.clients.scheduling,
         'getPatient',
         scheduling.GetPatientRequest.fromPartial({
           name: visit.patient,
@@ -453,23 +454,24 @@ async function clinicianVisits(
   client: session.SessionServiceClient,
   { token, principal }: Authenticated,
 ) {
-  const opts = { deadlineMs: ctx.deadlineMs };
   const clinician = `users/${principal.id}`;
   const [visits, appointments] = await Promise.all([
-    callUnary(
+    ctx.call(
+      res,
+      token,
       client,
       'listVisits',
       session.ListVisitsRequest.fromPartial({ pageSize: 100, clinician }),
-      ctx.metadataFor(res, token),
-      opts,
     ),
-    callUnary(
-      ctx.clients.scheduling,
-      'listAppointments',
-      scheduling.ListAppointmentsRequest.fromPartial({ pageSize: 200, clinician }),
-      ctx.metadataFor(res, token),
-      opts,
-    ).catch(() => ({ appointments: [] as scheduling.Appointment[] })),
+    ctx
+      .call(
+        res,
+        token,
+        ctx.clients.scheduling,
+        'listAppointments',
+        scheduling.ListAppointmentsRequest.fromPartial({ pageSize: 200, clinician }),
+      )
+      .catch(() => ({ appointments: [] as scheduling.Appointment[] })),
   ]);
   const byId = new Map(appointments.appointments.map((a) => [lastSegment(a.name), a]));
   const list = visits.visits.map((v) => {
