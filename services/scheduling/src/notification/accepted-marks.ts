@@ -4,10 +4,10 @@
  * that takes over a reminder whose attempt it did not see end (an expired `sending` lease, a restart) asks for
  * the mark before sending again: a marked reminder is recorded as sent (recovered), never sent twice.
  *
- * The NATS adapter publishes the mark as a plain NATS message (no reply subject: nothing to wait for, one
- * coalesced socket write) on `haven.accepted.scheduling.<reminderId>`, a subject of the JetStream stream
- * HAVEN_ACCEPTED (one message per subject, kept a day) that no follower reads; the subject and the empty payload
- * hold ids only. A mark the server did not store (NATS down at that instant, the process killed before its
+ * The NATS adapter publishes the mark as a plain NATS message (no reply subject: nothing to wait for; the marks
+ * of one event-loop turn leave in one socket write, before the turn's timers) on
+ * `haven.accepted.scheduling.<reminderId>`, a subject of the JetStream stream HAVEN_ACCEPTED (one message per
+ * subject, kept a day) that no follower reads; the subject and the empty payload hold ids only. A mark the server did not store (NATS down at that instant, the process killed before its
  * write left) only leaves that message with the window the outbox had without marks.
  */
 import { NatsError, type JetStreamManager, type NatsConnection } from 'nats';
@@ -41,6 +41,8 @@ export class NatsAcceptedMarks implements AcceptedMarks {
   readonly #nc: NatsConnection;
   readonly #jsm: JetStreamManager;
   readonly #prefix: string;
+  /** Subjects of the marks made in this turn of the event loop, not yet published. */
+  #queued: string[] = [];
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, service: string) {
     this.#nc = nc;
@@ -70,8 +72,20 @@ export class NatsAcceptedMarks implements AcceptedMarks {
 
   mark(reminderId: string): boolean {
     if (this.#nc.isClosed() || !SUBJECT_TOKEN.test(reminderId)) return false;
-    this.#nc.publish(this.#prefix + reminderId, EMPTY);
+    this.#queued.push(this.#prefix + reminderId);
+    if (this.#queued.length === 1) setImmediate(() => this.#publishQueued());
     return true;
+  }
+
+  /**
+   * Publishes the marks queued in this turn of the event loop (its check phase: after every socket read of the
+   * turn, before any timer), so the 250s of both pooled connections read in one turn leave in one write.
+   */
+  #publishQueued(): void {
+    const subjects = this.#queued;
+    this.#queued = [];
+    if (this.#nc.isClosed()) return;
+    for (const subject of subjects) this.#nc.publish(subject, EMPTY);
   }
 
   async accepted(reminderId: string): Promise<boolean> {
