@@ -81,3 +81,8 @@ export function userIdOf(name: string, field = 'name'): string {
 
 /** A proto timestamp from epoch ms, or unset. */
 export const protoDate = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
+
+/** A name-to-proto-enum table read backwards: the enum number to the name (an unknown number is absent). */
+export function protoToName<K extends string>(toProto: Readonly<Record<K, number>>): Map<number, K> {
+  return new Map(Object.entries<number>(toProto).map(([name, value]) => [value, name as K]));
+}

@@ -3,7 +3,7 @@ import { ValidationError } from '@haven/errors';
 import { identity } from '@haven/proto';
 import type { CallContext } from '@haven/service';
 import { toProtoTokens } from '../session/grpc';
-import type { IdentityGrpcAccess, IdentityHandlers } from '../shared/grpc-access';
+import { protoToName, type IdentityGrpcAccess, type IdentityHandlers } from '../shared/grpc-access';
 import { PROTO_TO_ROLE, ROLE_TO_PROTO, toProtoUser } from '../user/grpc';
 import type { SsoAccountView, SsoService } from './sso-service';
 
@@ -12,9 +12,7 @@ const STATE_TO_PROTO: Record<SsoAccountView['status'], identity.SsoAccountState>
   approved: identity.SsoAccountState.SSO_ACCOUNT_STATE_APPROVED,
   rejected: identity.SsoAccountState.SSO_ACCOUNT_STATE_REJECTED,
 };
-const PROTO_TO_STATE = new Map<number, SsoAccountView['status']>(
-  Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as SsoAccountView['status']]),
-);
+const PROTO_TO_STATE = protoToName(STATE_TO_PROTO);
 
 /** Maps a view to the proto SsoAccount. */
 export function toProtoSsoAccount(v: SsoAccountView): identity.SsoAccount {

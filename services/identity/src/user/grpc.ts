@@ -6,7 +6,13 @@
 import { PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import { identity } from '@haven/proto';
 import type { CallContext } from '@haven/service';
-import { protoDate, userIdOf, type IdentityGrpcAccess, type IdentityHandlers } from '../shared/grpc-access';
+import {
+  protoDate,
+  protoToName,
+  userIdOf,
+  type IdentityGrpcAccess,
+  type IdentityHandlers,
+} from '../shared/grpc-access';
 import { Role } from './user';
 import type { UserService } from './user-service';
 import type { UserView } from './view';
@@ -19,18 +25,14 @@ export const ROLE_TO_PROTO: Record<Role, identity.Role> = {
   auditor: identity.Role.ROLE_AUDITOR,
 };
 /** The proto enum back to a Haven role (unknown numbers are absent). */
-export const PROTO_TO_ROLE = new Map<number, Role>(
-  Object.entries(ROLE_TO_PROTO).map(([k, v]) => [v, k as Role]),
-);
+export const PROTO_TO_ROLE = protoToName(ROLE_TO_PROTO);
 const STATE_TO_PROTO: Record<UserView['status'], identity.UserState> = {
   invited: identity.UserState.USER_STATE_INVITED,
   active: identity.UserState.USER_STATE_ACTIVE,
   locked: identity.UserState.USER_STATE_LOCKED,
   deactivated: identity.UserState.USER_STATE_DEACTIVATED,
 };
-const PROTO_TO_STATE = new Map<number, UserView['status']>(
-  Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as UserView['status']]),
-);
+const PROTO_TO_STATE = protoToName(STATE_TO_PROTO);
 
 /** Maps a view to the proto User. */
 export function toProtoUser(v: UserView): identity.User {
