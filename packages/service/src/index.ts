@@ -132,6 +132,8 @@ export { mutualTlsFromFiles, mutualTlsOf, workloadOfCertificate } from './tls';
 export type { MutualTls, MutualTlsFiles, MutualTlsServerCredentials } from './tls';
 export { clientCallMetadata, callUnary, promisifyUnary } from './client';
 export { bindHandlers } from './bind-handlers';
+export { PATIENT_ERASED, followErasedPatients } from './patient-erasures';
+export type { ErasedPatientsOptions } from './patient-erasures';
 export type { BoundHandlers } from './bind-handlers';
 export type { BoundUnaryCall, CallOptions, ClientCallMetadataInput, RequestOf, ResponseOf } from './client';
 export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';

@@ -7,19 +7,13 @@
  * idempotent: a redelivered erasure appends nothing new.
  */
 import type { EventBus } from '@haven/bus';
-import {
-  followWithCheckpoints,
-  type ConsumerHealth,
-  type EventStore,
-  type Subscription,
-} from '@haven/eventstore';
-import type { Logger } from '@haven/service';
+import type { ConsumerHealth, EventStore, Subscription } from '@haven/eventstore';
+import { followErasedPatients, type Logger } from '@haven/service';
 import { finishShredding, type PlaybackDeps } from '../playback/grpc';
 import type { RecordingProjection } from '../recording/projection';
 import { serviceMetadata } from '../recording/recordings';
 import type { KnownRecording } from '../recording/recording';
 
-const ERASED = 'haven.scheduling.v1.PatientErased';
 const CONSUMER = 'recording.erasures';
 
 /** What the erasure consumer reads and shreds. */
@@ -88,19 +82,15 @@ export async function finishBlockedErasures(deps: ErasureDeps, now: Date): Promi
 export async function followPatientErasures(
   deps: ErasureDeps & { readonly store: EventStore; readonly bus: EventBus; readonly health: ConsumerHealth },
 ): Promise<Subscription> {
-  return await followWithCheckpoints(deps.store, deps.bus, {
+  return await followErasedPatients(deps.store, deps.bus, {
     name: CONSUMER,
-    contexts: ['scheduling'],
     health: deps.health,
     logger: deps.logger,
-    handler: async (event) => {
-      const patientId = event.data['patientId'];
-      if (event.type === ERASED && typeof patientId === 'string' && patientId !== '') {
-        // Every recording registered before the erasure is folded before it is looked for.
-        await deps.projection.caughtUp();
-        const counts = await erasePatientRecordings(deps, patientId, event);
-        deps.logger.info({ patientId, ...counts }, 'patient erased: recordings shredded or blocked');
-      }
+    onErased: async (patientId, event) => {
+      // Every recording registered before the erasure is folded before it is looked for.
+      await deps.projection.caughtUp();
+      const counts = await erasePatientRecordings(deps, patientId, event);
+      deps.logger.info({ patientId, ...counts }, 'patient erased: recordings shredded or blocked');
     },
   });
 }

@@ -7,15 +7,9 @@
  */
 import type { EventBus } from '@haven/bus';
 import type { PatientKeyStore } from '@haven/crypto';
-import {
-  followWithCheckpoints,
-  type ConsumerHealth,
-  type EventStore,
-  type Subscription,
-} from '@haven/eventstore';
-import type { Logger } from '@haven/service';
+import type { ConsumerHealth, EventStore, Subscription } from '@haven/eventstore';
+import { followErasedPatients, type Logger } from '@haven/service';
 
-const ERASED = 'haven.scheduling.v1.PatientErased';
 const CONSUMER = 'session.erasures';
 
 /** What the erasure consumer reads and destroys. */
@@ -31,17 +25,14 @@ export interface ErasureConsumerDeps {
 
 /** Starts the erasure consumer; it heals itself after a NATS outage and reports through `health`. */
 export async function followErasures(deps: ErasureConsumerDeps): Promise<Subscription> {
-  return await followWithCheckpoints(deps.store, deps.bus, {
+  return await followErasedPatients(deps.store, deps.bus, {
     name: CONSUMER,
-    contexts: ['scheduling'],
     health: deps.health,
     logger: deps.logger,
-    handler: async (event) => {
-      const patientId = event.data['patientId'];
-      if (event.type === ERASED && typeof patientId === 'string' && patientId !== '' && deps.keys) {
-        await deps.keys.destroy(patientId);
-        deps.logger.info({ patientId, eventId: event.id }, 'patient erased: chat key destroyed');
-      }
+    onErased: async (patientId, event) => {
+      if (!deps.keys) return;
+      await deps.keys.destroy(patientId);
+      deps.logger.info({ patientId, eventId: event.id }, 'patient erased: chat key destroyed');
     },
   });
 }
