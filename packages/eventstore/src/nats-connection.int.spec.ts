@@ -3,8 +3,12 @@
  * start tries again instead of exiting (issue 11: "a service that meets a NATS timeout at start exits"), while
  * a wrong credential still fails at once.
  */
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UnavailableError } from '@haven/errors';
 import {
+  ensureDevPki,
   eventually,
   type FaultProxy,
   type NatsServerHandle,
@@ -59,6 +63,38 @@ it('fails on a wrong password after one attempt, retry or not', async () => {
     /not reachable: .*authorization/i,
   );
   expect(proxy.stats.connections - before).toBe(1);
+});
+
+it('survives connections reset while it starts TLS, and connects once they are not', async () => {
+  // nats.js reads the CA and certificate files between the server's greeting and the TLS handshake; a reset in
+  // that gap used to reach a socket without an error listener and end the process (a service crash under a
+  // flapping network, seen in the fault suite).
+  proxy.set({ resetAfterGreeting: true });
+  const before = proxy.stats.resets;
+  await expect(connectNats({ ...throughProxy(), retryForMs: 1_500 }, 'test')).rejects.toThrow(
+    UnavailableError,
+  );
+  expect(proxy.stats.resets - before).toBeGreaterThan(1);
+  proxy.heal();
+  const nc = await connectNats({ ...throughProxy(), retryForMs: 5_000 }, 'test');
+  await closeNatsConnection(nc);
+});
+
+it('trusts only the CA it is given, read again at each connection (a replaced CA file counts next time)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nats-ca-'));
+  try {
+    const other = await ensureDevPki({ dir: join(dir, 'other'), workloads: [] });
+    const caFile = join(dir, 'ca.pem');
+    await copyFile(other.caFile, caFile);
+    await expect(
+      connectNats({ ...throughProxy(), tlsCaFile: caFile, retryForMs: 0 }, 'test'),
+    ).rejects.toThrow(UnavailableError);
+    await copyFile(nats.client('scheduling').tlsCaFile!, caFile);
+    const nc = await connectNats({ ...throughProxy(), tlsCaFile: caFile, retryForMs: 0 }, 'test');
+    await closeNatsConnection(nc);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 it('drops and replaces a connection whose reader stopped on bytes it could not parse', async () => {

@@ -96,13 +96,29 @@ export function natsConnectionOptions(options: NatsConnectOptions): ConnectionOp
     connectOptions.authenticator = credsAuthenticator(readFileSync(options.credsFile));
   }
   if (options.tlsCaFile !== undefined || options.tlsCertFile !== undefined) {
-    connectOptions.tls = {
-      ...(options.tlsCaFile !== undefined ? { caFile: options.tlsCaFile } : {}),
-      ...(options.tlsCertFile !== undefined ? { certFile: options.tlsCertFile } : {}),
-      ...(options.tlsKeyFile !== undefined ? { keyFile: options.tlsKeyFile } : {}),
-    };
+    connectOptions.tls = tlsReadAtEachConnect(options);
   }
   return connectOptions;
+}
+
+/**
+ * nats.js's TLS options with the PEM files read, synchronously, each time a connection starts its handshake (a
+ * rotated certificate is picked up on the next reconnect). Not nats.js's own `caFile`/`certFile`/`keyFile`: it
+ * reads those asynchronously between the server's greeting and the handshake, while the plain socket has no
+ * error listener, so a connection reset in that gap ended the process (Unhandled 'error' event, ECONNRESET).
+ */
+function tlsReadAtEachConnect(options: NatsCredentials): NonNullable<ConnectionOptions['tls']> {
+  const { tlsCaFile, tlsCertFile, tlsKeyFile } = options;
+  const tls = {};
+  const readAtConnect = (name: 'ca' | 'cert' | 'key', file: string | undefined): void => {
+    if (file !== undefined) {
+      Object.defineProperty(tls, name, { enumerable: true, get: () => readFileSync(file) });
+    }
+  };
+  readAtConnect('ca', tlsCaFile);
+  readAtConnect('cert', tlsCertFile);
+  readAtConnect('key', tlsKeyFile);
+  return tls;
 }
 
 /**

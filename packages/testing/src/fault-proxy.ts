@@ -29,6 +29,11 @@ export interface Faults {
   readonly blackhole: boolean;
   /** When > 0, every open connection is reset this often (ms). */
   readonly resetEveryMs: number;
+  /**
+   * New connections are reset just after the server's first bytes reach the client: a middlebox dropping the
+   * connection as a client reads the greeting and starts its TLS handshake.
+   */
+  readonly resetAfterGreeting: boolean;
 }
 
 /** What the proxy did, for reports. */
@@ -62,7 +67,14 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const CLEAN: Faults = { latencyMs: 0, jitterMs: 0, refuse: false, blackhole: false, resetEveryMs: 0 };
+const CLEAN: Faults = {
+  latencyMs: 0,
+  jitterMs: 0,
+  refuse: false,
+  blackhole: false,
+  resetEveryMs: 0,
+  resetAfterGreeting: false,
+};
 
 interface Pair {
   readonly client: Socket;
@@ -170,8 +182,15 @@ export async function startFaultProxy(options: {
       stats.bytesUp += chunk.length;
       forward(pair, 'up', chunk);
     });
+    let greeted = false;
     upstream.on('data', (chunk: Buffer) => {
       stats.bytesDown += chunk.length;
+      if (!greeted && faults.resetAfterGreeting) {
+        greeted = true;
+        client.write(chunk, () => reset(pair));
+        return;
+      }
+      greeted = true;
       forward(pair, 'down', chunk);
     });
     const end = (): void => {
