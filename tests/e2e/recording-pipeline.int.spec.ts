@@ -35,7 +35,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import {
   ALL_FORMATS,
   BufferSource,
@@ -54,7 +53,8 @@ import {
   type CiphertextReader,
 } from '@haven/crypto';
 import { createSoftHsmToken, useSoftHsmToken, type SoftHsmToken } from '@haven/crypto/testing';
-import { JetStreamEventStore, newEvent, type NewEvent } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
+import { newEvent, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -69,6 +69,8 @@ import {
   type JwksServer,
   type NatsServerHandle,
   type RunningService,
+  localClient,
+  suiteStore,
 } from '@haven/testing';
 import { convertTrack, listRawTracks } from '../../services/recording/src/pipeline/janus-pp-rec';
 import { muxToFile } from '../../services/recording/src/pipeline/mux';
@@ -86,7 +88,7 @@ const gate = netnsGate();
 
 /** GetRecording of recording `id` from the recording API on `port`, as the clinician clin-p. */
 async function getRecordingAs(port: number, id: string) {
-  const client = new recording.RecordingServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = localClient(recording.RecordingServiceClient, port);
   try {
     return await callUnary(
       client,
@@ -119,8 +121,7 @@ async function getRecordingAs(port: number, id: string) {
     mkdirSync(recordingsDir, { mode: 0o700 });
     nats = await startNatsServer();
     jwks = await serveJwks(issuer.jwks);
-    connection = await nats.connect();
-    store = await JetStreamEventStore.create(connection);
+    ({ connection, store } = await suiteStore(nats));
   });
 
   afterAll(async () => {

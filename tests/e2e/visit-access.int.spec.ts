@@ -36,6 +36,7 @@ import {
   startServiceProcess,
   appendAppointmentBooked,
   appointmentBooked,
+  localClient,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';
@@ -89,7 +90,7 @@ beforeAll(async () => {
     HAVEN_VISIT_IDLE_MINUTES: '0.05',
     HAVEN_VISIT_IDLE_CHECK_SECONDS: '0.5',
   });
-  client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  client = localClient(session.SessionServiceClient, grpcPort);
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'visit-access-test' });
 });
 

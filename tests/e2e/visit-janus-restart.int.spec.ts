@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
@@ -31,6 +31,7 @@ import {
   startServiceProcess,
   appendAppointmentBooked,
   eventually,
+  localClient,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 
@@ -109,7 +110,7 @@ beforeAll(async () => {
     HAVEN_DATA_DIR: join(base, 'session'),
     HAVEN_RECORDINGS_DIR: join(base, 'recordings'),
   });
-  client = new session.SessionServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  client = localClient(session.SessionServiceClient, grpcPort);
   store = await JetStreamEventStore.connect({ ...nats.operator, name: 'janus-restart-test' });
 });
 

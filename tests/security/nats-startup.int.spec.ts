@@ -17,6 +17,7 @@ import {
   type ServiceProcess,
   startNatsServer,
   startServiceProcess,
+  localClient,
 } from '@haven/testing';
 
 jest.setTimeout(120_000);
@@ -76,7 +77,7 @@ describe('a service started while nats-server is down', () => {
     expect(await notServingFor(port, 5)).toBe(5);
     expect(exited).toBeUndefined();
     // A client calling meanwhile is told to retry (UNAVAILABLE), not that the method does not exist.
-    const client = new audit.AuditServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const client = localClient(audit.AuditServiceClient, port);
     const code = await new Promise<number | undefined>((resolve) => {
       client.getTreeHead(audit.GetTreeHeadRequest.fromPartial({}), (error) => resolve(error?.code));
     });

@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { audit } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import {
@@ -22,7 +21,7 @@ import {
   startRig,
   type Rig,
 } from './rig';
-import { eventually } from '@haven/testing';
+import { eventually, localClient } from '@haven/testing';
 
 jest.setTimeout(90_000);
 
@@ -138,10 +137,7 @@ describe('the audit log on disk', () => {
 describe('a proof file', () => {
   it('does not verify when its entry was changed to another event', async () => {
     rig = await startRig({ events: 12 });
-    const client = new audit.AuditServiceClient(
-      `127.0.0.1:${rig.audit!.port}`,
-      grpc.credentials.createInsecure(),
-    );
+    const client = localClient(audit.AuditServiceClient, rig.audit!.port);
     const dir = mkdtempSync(join(tmpdir(), 'haven-tamper-proof-'));
     try {
       const token = await rig.issuer.sign({ sub: 'u-auditor', role: 'auditor' });

@@ -14,7 +14,7 @@ import type { RunningGrpcService, UnaryHandler } from './grpc-server';
 import { createJwtVerifier } from './jwt';
 import { createLogger } from './logger';
 import { createTestIssuer } from './testing';
-import { failureOf } from '@haven/testing';
+import { failureOf, localClient } from '@haven/testing';
 
 const issuer = createTestIssuer();
 const verifier = createJwtVerifier({ jwks: issuer.jwks, issuer: issuer.issuer, audience: issuer.audience });
@@ -218,7 +218,7 @@ describe('startGrpcService with the access policy', () => {
       logger,
       shutdownGraceMs: 500,
     });
-    const client = new grpc.Client(`127.0.0.1:${other.port}`, grpc.credentials.createInsecure());
+    const client = localClient(grpc.Client, other.port);
     try {
       handled.length = 0;
       const metadata = clientCallMetadata({ token: await token({ sub: 'u-admin', role: 'admin' }) });

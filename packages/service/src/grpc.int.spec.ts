@@ -15,7 +15,7 @@ import type { CallContext, RunningGrpcService, ServiceRegistration } from './grp
 import { createJwtVerifier } from './jwt';
 import { createLogger } from './logger';
 import { createTestIssuer } from './testing';
-import { failureOf } from '@haven/testing';
+import { failureOf, localClient } from '@haven/testing';
 
 const PROTO = `
 syntax = "proto3";
@@ -171,7 +171,7 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
     ctor: new (address: string, creds: grpc.ChannelCredentials) => T,
     port: number,
   ): T => {
-    const c = new ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const c = localClient(ctor, port);
     clients.push(c);
     return c;
   };

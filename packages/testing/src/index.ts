@@ -6,6 +6,7 @@
  * checker. Specs import it by name.
  */
 export { freePort } from './ports';
+export { localClient, suiteStore } from './local-service';
 export { spawnChild, waitUntilReady } from './process';
 export type { Child, ChildSpec, ProcessHooks } from './process';
 export { natsSuite, startNatsServer } from './nats-server';

@@ -24,6 +24,7 @@ import {
   type NatsServerHandle,
   serveJwks,
   startNatsServer,
+  localClient,
 } from '@haven/testing';
 import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';
@@ -53,7 +54,7 @@ async function start(): Promise<void> {
     host: '127.0.0.1',
     ledger: { anchorIntervalMs: 100 },
   });
-  client = new audit.AuditServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure());
+  client = localClient(audit.AuditServiceClient, service.port);
 }
 
 async function stop(): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type SessionRevoked,
   type TokenVerifier,
 } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
+import { type NatsServerHandle, startNatsServer, statusOf, localClient } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';
@@ -96,10 +96,7 @@ const refused = async (v: TokenVerifier, token: string) =>
 beforeAll(async () => {
   nats = await startNatsServer();
   service = await start();
-  client = new identity.IdentityServiceClient(
-    `127.0.0.1:${service.grpcPort}`,
-    grpc.credentials.createInsecure(),
-  );
+  client = localClient(identity.IdentityServiceClient, service.grpcPort);
   feed = await RevocationFeed.connect({ ...nats.client('scheduling'), name: 'other-service' });
   await createUser(service, 'admin@demo.clinic', 'admin');
   const login = await signIn('admin@demo.clinic');
@@ -498,10 +495,7 @@ describe('revocation within 5 s at every service', () => {
 describe('idle logoff (HAVEN_IDLE_TIMEOUT_SEC=2)', () => {
   it('a refresh after 2 s idle ends the session (SessionEnded idle) and publishes the revocation', async () => {
     const idle = await start({ HAVEN_IDLE_TIMEOUT_SEC: '2' });
-    const idleClient = new identity.IdentityServiceClient(
-      `127.0.0.1:${idle.grpcPort}`,
-      grpc.credentials.createInsecure(),
-    );
+    const idleClient = localClient(identity.IdentityServiceClient, idle.grpcPort);
     try {
       const userId = await createUser(idle, 'audit.idle@demo.clinic', 'auditor');
       const login = await callIdentity(idleClient, 'login', {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
 import { createJwtVerifier, createLogger, parseStatusDetails } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
+import { type NatsServerHandle, startNatsServer, statusOf, localClient } from '@haven/testing';
 import { runCli, type CliIo } from './cli';
 import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';
@@ -61,10 +61,7 @@ beforeAll(async () => {
     logger: createLogger({ service: 'identity', level: 'silent' }),
     host: '127.0.0.1',
   });
-  client = new identity.IdentityServiceClient(
-    `127.0.0.1:${service.grpcPort}`,
-    grpc.credentials.createInsecure(),
-  );
+  client = localClient(identity.IdentityServiceClient, service.grpcPort);
 });
 
 afterAll(async () => {

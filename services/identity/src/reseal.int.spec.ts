@@ -15,7 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore, newEvent, type NewEvent } from '@haven/eventstore';
 import { identity } from '@haven/proto';
 import { callUnary, createLogger } from '@haven/service';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { type NatsServerHandle, startNatsServer, localClient } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { newRecoveryCodes, newTotpSecret, totpCodeAt } from './credential/totp';
@@ -89,8 +89,7 @@ afterAll(async () => {
 describe('an identity store written before secrets were sealed', () => {
   it('is resealed at start; the user keeps signing in with password and TOTP; nothing is resealed twice', async () => {
     let service = await start();
-    const client = () =>
-      new identity.IdentityServiceClient(`127.0.0.1:${service.grpcPort}`, grpc.credentials.createInsecure());
+    const client = () => localClient(identity.IdentityServiceClient, service.grpcPort);
     try {
       const c = client();
       const signedIn = await callUnary(

@@ -2,13 +2,20 @@
  * Test support: the recording service in process over a real nats-server, with a test JWKS, a gRPC client and
  * a second connection to the event store — what the recording service's integration suites share.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import { clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { serveJwks, startNatsServer, type JwksServer, type NatsServerHandle } from '@haven/testing';
+import {
+  serveJwks,
+  startNatsServer,
+  type JwksServer,
+  type NatsServerHandle,
+  localClient,
+  suiteStore,
+} from '@haven/testing';
 import { startRecording } from '../src/server';
 import { testRecordingConfig } from '../src/testing';
 
@@ -38,12 +45,8 @@ export async function startRecordingSuite(
   const service = await startRecording(config, createLogger({ service: 'recording', level: 'warn' }), {
     host: '127.0.0.1',
   });
-  const client = new recording.RecordingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  const connection = await nats.connect();
-  const store = await JetStreamEventStore.create(connection);
+  const client = localClient(recording.RecordingServiceClient, service.port);
+  const { connection, store } = await suiteStore(nats);
   return {
     nats,
     service,

@@ -24,6 +24,7 @@ import {
   readEventLog,
   serveJwks,
   startNatsServer,
+  localClient,
 } from '@haven/testing';
 import { startScheduling, type RunningScheduling } from './server';
 import { testSchedulingConfig } from './testing';
@@ -95,10 +96,7 @@ beforeAll(async () => {
     wrapStore: faultyStore,
     reconciler: { settleMs: 500, intervalMs: 200 },
   });
-  client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
+  client = localClient(scheduling.SchedulingServiceClient, service.port);
   nc = await nats.connect();
 });
 

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
-import { JetStreamEventStore, type EventStore } from '@haven/eventstore';
+import type { EventStore, JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
@@ -19,6 +19,8 @@ import {
   type JwksServer,
   type MailCatcher,
   type NatsServerHandle,
+  localClient,
+  suiteStore,
 } from '@haven/testing';
 import { startScheduling, type RunningScheduling } from '../src/server';
 import { testSchedulingConfig } from '../src/testing';
@@ -71,12 +73,8 @@ export async function startSchedulingSuite(options: SchedulingSuiteOptions): Pro
     options.logger ?? createLogger({ service: 'scheduling', level: 'silent' }),
     { host: '127.0.0.1', ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}) },
   );
-  const client = new scheduling.SchedulingServiceClient(
-    `127.0.0.1:${service.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  const connection = await nats.connect();
-  const store = await JetStreamEventStore.create(connection);
+  const client = localClient(scheduling.SchedulingServiceClient, service.port);
+  const { connection, store } = await suiteStore(nats);
   return {
     nats,
     jwksUrl: jwks[0]!.url,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
 import { createLogger } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
+import { type NatsServerHandle, startNatsServer, statusOf, localClient } from '@haven/testing';
 import { loadIdentityConfig } from '../config';
 import { startIdentityService, type RunningIdentityService } from '../index';
 import { callIdentity, loginIdentity, testIdentityEnv } from '../testing/env';
@@ -37,10 +37,7 @@ beforeAll(async () => {
     ),
     { logger: createLogger({ service: 'identity', level: 'silent' }), host: '127.0.0.1' },
   );
-  client = new identity.IdentityServiceClient(
-    `127.0.0.1:${service.grpcPort}`,
-    grpc.credentials.createInsecure(),
-  );
+  client = localClient(identity.IdentityServiceClient, service.grpcPort);
   await activeTestUser(
     service.runtime.app.users,
     { username: 'cara@grace.test', role: 'clinician', displayName: 'Dr Cara Ng' },
