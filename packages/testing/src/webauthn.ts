@@ -50,6 +50,16 @@ const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base6
 const sha256 = (data: Uint8Array | string): Buffer => createHash('sha256').update(data).digest();
 
 /** Flags of authenticator data: user present, user verified, attested credential data. */
+/** A platform authenticator's PublicKeyCredential as JSON (what the browser posts), around `response`. */
+const publicKeyCredential = (id: string, response: Record<string, unknown>): Record<string, unknown> => ({
+  id,
+  rawId: id,
+  type: 'public-key',
+  response,
+  clientExtensionResults: {},
+  authenticatorAttachment: 'platform',
+});
+
 const UP = 0x01;
 const UV = 0x04;
 const AT = 0x40;
@@ -90,18 +100,11 @@ export class SoftAuthenticator {
       cose,
     ]);
     const clientDataJSON = this.clientData('webauthn.create', o.challenge, ceremony);
-    return {
-      id: credential.id,
-      rawId: credential.id,
-      type: 'public-key',
-      response: {
-        clientDataJSON: b64url(clientDataJSON),
-        attestationObject: b64url(cbor({ fmt: 'none', attStmt: {}, authData })),
-        transports: ['internal'],
-      },
-      clientExtensionResults: {},
-      authenticatorAttachment: 'platform',
-    };
+    return publicKeyCredential(credential.id, {
+      clientDataJSON: b64url(clientDataJSON),
+      attestationObject: b64url(cbor({ fmt: 'none', attStmt: {}, authData })),
+      transports: ['internal'],
+    });
   }
 
   /**
@@ -126,19 +129,12 @@ export class SoftAuthenticator {
       Buffer.concat([authData, sha256(clientDataJSON)]),
       credential.privateKey,
     );
-    return {
-      id: credential.id,
-      rawId: credential.id,
-      type: 'public-key',
-      response: {
-        clientDataJSON: b64url(clientDataJSON),
-        authenticatorData: b64url(authData),
-        signature: b64url(signature),
-        userHandle: credential.userHandle,
-      },
-      clientExtensionResults: {},
-      authenticatorAttachment: 'platform',
-    };
+    return publicKeyCredential(credential.id, {
+      clientDataJSON: b64url(clientDataJSON),
+      authenticatorData: b64url(authData),
+      signature: b64url(signature),
+      userHandle: credential.userHandle,
+    });
   }
 
   /** Another authenticator holding a copy of the credential (same key, same counter): a clone. */
