@@ -96,5 +96,5 @@ export { stallProcess } from './process-faults';
 export { SoftAuthenticator } from './webauthn';
 export { totpCode } from './totp';
 export type { SoftCeremonyOptions, SoftCredential } from './webauthn';
-export { startMailCatcher } from './mail-catcher';
+export { catcherSmtpEnv, startMailCatcher } from './mail-catcher';
 export type { CaughtMail, MailCatcher, MailCatcherOptions, MailFault, MailHold } from './mail-catcher';

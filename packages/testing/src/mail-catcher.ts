@@ -232,3 +232,10 @@ export async function startMailCatcher(options: MailCatcherOptions = {}): Promis
     },
   };
 }
+
+/** The variables that send scheduling's e-mail to `catcher` (plain SMTP on loopback) from `from`. */
+export const catcherSmtpEnv = (catcher: MailCatcher, from: string): Record<string, string> => ({
+  HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
+  HAVEN_SMTP_REQUIRE_TLS: 'false',
+  HAVEN_SMTP_FROM: from,
+});

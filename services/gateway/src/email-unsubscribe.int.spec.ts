@@ -7,7 +7,13 @@
  * while the essential notices (a cancellation) still go. A forged or altered token changes nothing.
  */
 import { JetStreamEventStore } from '@haven/eventstore';
-import { eventually, startMailCatcher, type CaughtMail, type MailCatcher } from '@haven/testing';
+import {
+  eventually,
+  catcherSmtpEnv,
+  startMailCatcher,
+  type CaughtMail,
+  type MailCatcher,
+} from '@haven/testing';
 import { signedIn, type CookieJar } from '../test/gateway';
 import { STACK_PASSWORD, startStack, type TestStack } from '../test/stack';
 
@@ -24,9 +30,7 @@ beforeAll(async () => {
   catcher = await startMailCatcher();
   stack = await startStack({
     schedulingEnv: {
-      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      HAVEN_SMTP_REQUIRE_TLS: 'false',
-      HAVEN_SMTP_FROM: 'Clinic <no-reply@unsubscribe.test>',
+      ...catcherSmtpEnv(catcher, 'Clinic <no-reply@unsubscribe.test>'),
       HAVEN_REMINDER_POLL_MS: '50',
       HAVEN_REMINDER_OFFSETS: '',
     },

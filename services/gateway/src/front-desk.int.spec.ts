@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CookieJar } from '../test/gateway';
-import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { eventually, catcherSmtpEnv, startMailCatcher, type MailCatcher } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -24,9 +24,7 @@ beforeAll(async () => {
   stack = await startStack({
     schedulingEnv: {
       HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin',
-      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      HAVEN_SMTP_REQUIRE_TLS: 'false',
-      HAVEN_SMTP_FROM: 'Clinic <no-reply@fd.test>',
+      ...catcherSmtpEnv(catcher, 'Clinic <no-reply@fd.test>'),
       HAVEN_REMINDER_POLL_MS: '100',
     },
   });

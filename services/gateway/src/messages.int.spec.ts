@@ -9,7 +9,7 @@
  */
 import type { NatsConnection } from 'nats';
 import { WebSocket } from 'ws';
-import { eventually, readEventLog, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { eventually, readEventLog, catcherSmtpEnv, startMailCatcher, type MailCatcher } from '@haven/testing';
 import { CookieJar, bookVisitWithLink, redeemLink, type LiveSocket } from '../test/gateway';
 import { startClinic } from '../test/stack';
 import type { TestStack } from '../test/stack';
@@ -40,9 +40,7 @@ beforeAll(async () => {
   } = await startClinic('msg.test', {
     schedulingEnv: {
       HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
-      HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      HAVEN_SMTP_REQUIRE_TLS: 'false',
-      HAVEN_SMTP_FROM: 'Lakeside <no-reply@lakeside.test>',
+      ...catcherSmtpEnv(catcher, 'Lakeside <no-reply@lakeside.test>'),
       HAVEN_REMINDER_POLL_MS: '100',
       HAVEN_REMINDER_OFFSETS: '',
     },

@@ -17,7 +17,6 @@ import {
   serveJwks,
   startNatsServer,
   type JwksServer,
-  type MailCatcher,
   type NatsServerHandle,
   localClient,
   suiteStore,
@@ -156,12 +155,8 @@ export async function issueLink(
   );
 }
 
-/** The variables that send scheduling's e-mail to a local catcher (plain SMTP on loopback) from `from`. */
-export const catcherSmtpEnv = (catcher: MailCatcher, from: string): Record<string, string> => ({
-  HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-  HAVEN_SMTP_REQUIRE_TLS: 'false',
-  HAVEN_SMTP_FROM: from,
-});
+/** The variables that send scheduling's e-mail to a local catcher (@haven/testing's, here for the suites). */
+export { catcherSmtpEnv } from '@haven/testing';
 
 /** One text the SMS gateway stand-in accepted. */
 export interface SmsSent {
