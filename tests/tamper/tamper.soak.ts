@@ -102,6 +102,24 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       `${name}: ${JSON.stringify(Object.fromEntries(Object.entries(counts).filter(([k]) => k.startsWith(name))))}`,
     );
   };
+  /**
+   * Waits until the checker names every entry of `want` (for one of `reasons`) and records how many were
+   * `what` (tampered, dropped, …), how many were named and when the last was, and each miss or stray name.
+   */
+  const expectNamed = async (
+    rig: Rig,
+    name: string,
+    what: string,
+    reasons: readonly string[],
+    want: readonly number[],
+    t0 = Date.now(),
+  ): Promise<void> => {
+    const r = await untilNamed(rig, STORE_INTEGRITY_VIOLATED, reasons, want, t0, withinMs);
+    counts[`${name}.${what}`] = want.length;
+    counts[`${name}.named`] = r.named.size;
+    counts[`${name}.allNamedAfterMs`] = r.ms;
+    compare(name, want, r.named, problems);
+  };
 
   await round('intact', async (rig) => {
     await new Promise((r) => setTimeout(r, 10_000));
@@ -120,18 +138,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       writeFileSync(file, bytes);
     }
     await rig.nats.up();
-    const r = await untilNamed(
-      rig,
-      STORE_INTEGRITY_VIOLATED,
-      ['EVENTS_MISSING'],
-      victims,
-      Date.now(),
-      withinMs,
-    );
-    counts['bytesFlipped.tampered'] = victims.length;
-    counts['bytesFlipped.named'] = r.named.size;
-    counts['bytesFlipped.allNamedAfterMs'] = r.ms;
-    compare('bytesFlipped', victims, r.named, problems);
+    await expectNamed(rig, 'bytesFlipped', 'tampered', ['EVENTS_MISSING'], victims);
   });
 
   await round('blockTruncated', async (rig) => {
@@ -162,18 +169,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
     const jsm = await rig.nc.jetstreamManager();
     await jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
     const want = Array.from({ length: events - keep }, (_, i) => i);
-    const r = await untilNamed(
-      rig,
-      STORE_INTEGRITY_VIOLATED,
-      ['OLDEST_EVENTS_DROPPED'],
-      want,
-      Date.now(),
-      withinMs,
-    );
-    counts['maxMsgsLowered.dropped'] = want.length;
-    counts['maxMsgsLowered.named'] = r.named.size;
-    counts['maxMsgsLowered.allNamedAfterMs'] = r.ms;
-    compare('maxMsgsLowered', want, r.named, problems);
+    await expectNamed(rig, 'maxMsgsLowered', 'dropped', ['OLDEST_EVENTS_DROPPED'], want);
   });
 
   await round(
@@ -185,11 +181,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
       for (const n of victims) await jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[n]), false);
       // Deleting the first message moves the store's start: that one is named as OLDEST_EVENTS_DROPPED.
       const gone = ['EVENTS_MISSING', 'OLDEST_EVENTS_DROPPED'];
-      const r = await untilNamed(rig, STORE_INTEGRITY_VIOLATED, gone, victims, t0, withinMs);
-      counts['messagesDeleted.deleted'] = victims.length;
-      counts['messagesDeleted.named'] = r.named.size;
-      counts['messagesDeleted.allNamedAfterMs'] = r.ms;
-      compare('messagesDeleted', victims, r.named, problems);
+      await expectNamed(rig, 'messagesDeleted', 'deleted', gone, victims, t0);
     },
     { deny_delete: false },
   );
