@@ -61,15 +61,7 @@ describe('the walking skeleton', () => {
     const appointmentId = `apt-${randomUUID()}`;
     const frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' });
     // Booking needs a registered patient (its PHI sealed with the patient's own key).
-    await callUnary(
-      schedulingClient,
-      'createPatient',
-      scheduling.CreatePatientRequest.fromPartial({
-        patientId: 'pat-0001',
-        patient: { givenName: 'Pat', familyName: 'Example', dateOfBirth: '1980-01-01' },
-      }),
-      clientCallMetadata({ token: frontDesk }),
-    );
+    await skeleton.createPatient(frontDesk, 'pat-0001', { givenName: 'Pat', familyName: 'Example' });
     const response = await callUnary(
       schedulingClient,
       'bookAppointment',

@@ -40,15 +40,7 @@ beforeAll(async () => {
   for (const s of skeleton.stack.services.values()) services.push({ name: s.name, port: s.grpcPort! });
   nc = await connect({ ...nats.operator, name: 'fault-consumers-bus-reader', maxReconnectAttempts: -1 });
   frontDesk = await issuer.sign({ sub: 'u-frontdesk', role: 'front_desk' }, { expiresIn: '1h' });
-  await callUnary(
-    schedulingClient,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({
-      patientId: 'pat-fault',
-      patient: { givenName: 'Fault', familyName: 'Tolerant', dateOfBirth: '1980-01-01' },
-    }),
-    clientCallMetadata({ token: frontDesk }),
-  );
+  await skeleton.createPatient(frontDesk, 'pat-fault', { givenName: 'Fault', familyName: 'Tolerant' });
 });
 
 afterAll(async () => {

@@ -9,6 +9,7 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
+import { callUnary, clientCallMetadata } from '@haven/service';
 import { type JwksServer, type LaunchedStack, launchStack, serveJwks } from '@haven/testing';
 
 /** A running skeleton stack. */
@@ -19,6 +20,12 @@ export interface SkeletonStack {
   readonly scheduling: scheduling.SchedulingServiceClient;
   /** A connection to the stack's event store (closed by `stop`). */
   readonly store: JetStreamEventStore;
+  /** Registers patient `patientId` (born 1980-01-01) as the caller holding `token` (the front desk's). */
+  createPatient(
+    token: string,
+    patientId: string,
+    name: { givenName: string; familyName: string },
+  ): Promise<void>;
   /** Closes the client and the store connection, stops the stack, then the JWKS server. */
   stop(): Promise<void>;
 }
@@ -44,6 +51,17 @@ export async function startSkeletonStack(jwks: object, storeName: string): Promi
       jwksServer,
       scheduling: client,
       store,
+      async createPatient(token, patientId, name) {
+        await callUnary(
+          client,
+          'createPatient',
+          scheduling.CreatePatientRequest.fromPartial({
+            patientId,
+            patient: { ...name, dateOfBirth: '1980-01-01' },
+          }),
+          clientCallMetadata({ token }),
+        );
+      },
       async stop() {
         client.close();
         await store.close();
