@@ -18,11 +18,11 @@ import {
   type SessionRevoked,
   type TokenVerifier,
 } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, statusOf, localClient } from '@haven/testing';
+import { localClient, type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';
-import { callIdentity, loginIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
+import { callIdentity, identityCalls, loginIdentity, testIdentityEnv } from './testing/env';
 import { activeTestUser, TEST_PASSWORD as PASSWORD } from './testing/users';
 
 jest.setTimeout(60_000);
@@ -51,13 +51,8 @@ async function start(extra: Record<string, string> = {}): Promise<RunningIdentit
   );
 }
 
-const call = <M extends IdentityMethod>(
-  method: M,
-  request: Parameters<identity.IdentityServiceClient[M]>[0],
-  token?: string,
-) => callIdentity(client, method, request, token);
+const { call, signIn } = identityCalls(() => client);
 const codeOf = statusOf;
-const signIn = (username: string, totpCode?: string) => loginIdentity(client, username, totpCode);
 
 const createUser = (svc: RunningIdentityService, username: string, role: string): Promise<string> =>
   activeTestUser(
@@ -498,11 +493,7 @@ describe('idle logoff (HAVEN_IDLE_TIMEOUT_SEC=2)', () => {
     const idleClient = localClient(identity.IdentityServiceClient, idle.grpcPort);
     try {
       const userId = await createUser(idle, 'audit.idle@demo.clinic', 'auditor');
-      const login = await callIdentity(idleClient, 'login', {
-        username: 'audit.idle@demo.clinic',
-        password: PASSWORD,
-        totpCode: '',
-      });
+      const login = await loginIdentity(idleClient, 'audit.idle@demo.clinic');
       expect(login.tokens?.idleTimeout?.seconds).toBe('2');
       const sid = (login.tokens?.refreshToken as string).split('.')[0] as string;
       // Within the timeout a refresh works and resets the idle clock.

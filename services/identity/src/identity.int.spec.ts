@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
 import { createJwtVerifier, createLogger, parseStatusDetails } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, statusOf, localClient } from '@haven/testing';
+import { localClient, type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { runCli, type CliIo } from './cli';
 import { totpCodeAt } from './credential/totp';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
-import { callIdentity, loginIdentity, testIdentityEnv, type IdentityMethod } from './testing/env';
+import { identityCalls, testIdentityEnv } from './testing/env';
 import { TEST_PASSWORD as PASSWORD } from './testing/users';
 
 jest.setTimeout(60_000);
@@ -41,13 +41,8 @@ function io(stdin = ''): CliIo & { out: string[]; err: string[] } {
   };
 }
 
-const call = <M extends IdentityMethod>(
-  method: M,
-  request: Parameters<identity.IdentityServiceClient[M]>[0],
-  token?: string,
-) => callIdentity(client, method, request, token);
+const { call, signIn } = identityCalls(() => client);
 const codeOf = statusOf;
-const signIn = (username: string, totpCode?: string) => loginIdentity(client, username, totpCode);
 
 async function eventTypes(userId: string): Promise<string[]> {
   return (await service.runtime.store.read(`identity.user-${userId}`)).map((e) => e.type);

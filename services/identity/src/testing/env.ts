@@ -52,3 +52,15 @@ export function callIdentity<M extends IdentityMethod>(
 export function loginIdentity(client: identity.IdentityServiceClient, username: string, totpCode = '') {
   return callIdentity(client, 'login', { username, password: TEST_PASSWORD, totpCode });
 }
+
+/** A suite's `call` (callIdentity) and `signIn` (loginIdentity) on the client `client()` answers at call time. */
+export function identityCalls(client: () => identity.IdentityServiceClient) {
+  return {
+    call: <M extends IdentityMethod>(
+      method: M,
+      request: Parameters<identity.IdentityServiceClient[M]>[0],
+      token?: string,
+    ) => callIdentity(client(), method, request, token),
+    signIn: (username: string, totpCode?: string) => loginIdentity(client(), username, totpCode),
+  };
+}
