@@ -62,6 +62,7 @@ import {
   eventually,
   freePort,
   healthStatus,
+  localClient,
   netnsGate,
   runService,
   serveJwks,
@@ -69,7 +70,6 @@ import {
   type JwksServer,
   type NatsServerHandle,
   type RunningService,
-  localClient,
   suiteStore,
 } from '@haven/testing';
 import { convertTrack, listRawTracks } from '../../services/recording/src/pipeline/janus-pp-rec';

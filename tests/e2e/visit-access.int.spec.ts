@@ -18,13 +18,14 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
-  joinAsPublisher,
   connectJanusWs,
   eventually,
   freePort,
   type JanusHandle,
   type JanusWsClient,
+  joinAsPublisher,
   type JwksServer,
+  localClient,
   type MediaClient,
   type NatsServerHandle,
   publishThrough,
@@ -36,7 +37,6 @@ import {
   startServiceProcess,
   appendAppointmentBooked,
   appointmentBooked,
-  localClient,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';

@@ -15,12 +15,13 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
-  joinAsPublisher,
   connectJanusWs,
   freePort,
   generateJanusConfig,
   type JanusWsClient,
+  joinAsPublisher,
   type JwksServer,
+  localClient,
   type MediaClient,
   type NatsServerHandle,
   publishThrough,
@@ -31,7 +32,6 @@ import {
   startServiceProcess,
   appendAppointmentBooked,
   eventually,
-  localClient,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 

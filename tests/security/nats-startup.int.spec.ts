@@ -13,11 +13,11 @@ import { audit } from '@haven/proto';
 import {
   freePort,
   healthStatus,
+  localClient,
   type NatsServerHandle,
   type ServiceProcess,
   startNatsServer,
   startServiceProcess,
-  localClient,
 } from '@haven/testing';
 
 jest.setTimeout(120_000);

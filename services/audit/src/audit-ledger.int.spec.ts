@@ -21,10 +21,10 @@ import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
   type JwksServer,
+  localClient,
   type NatsServerHandle,
   serveJwks,
   startNatsServer,
-  localClient,
 } from '@haven/testing';
 import { verifyTreeHead } from './log/ledger';
 import { LEDGER_INTEGRITY_VIOLATED, LEDGER_STREAM, TREE_HEAD_SIGNED } from './log/ledger-keeper';

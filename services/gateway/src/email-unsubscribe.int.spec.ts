@@ -8,8 +8,8 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import {
-  eventually,
   catcherSmtpEnv,
+  eventually,
   startMailCatcher,
   type CaughtMail,
   type MailCatcher,

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CookieJar } from '../test/gateway';
-import { eventually, catcherSmtpEnv, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { catcherSmtpEnv, eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 

@@ -9,7 +9,7 @@
  */
 import type { NatsConnection } from 'nats';
 import { WebSocket } from 'ws';
-import { eventually, readEventLog, catcherSmtpEnv, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { catcherSmtpEnv, eventually, readEventLog, startMailCatcher, type MailCatcher } from '@haven/testing';
 import { CookieJar, bookVisitWithLink, redeemLink, type LiveSocket } from '../test/gateway';
 import { startClinic } from '../test/stack';
 import type { TestStack } from '../test/stack';

@@ -15,7 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { JetStreamEventStore, newEvent, type NewEvent } from '@haven/eventstore';
 import { identity } from '@haven/proto';
 import { callUnary, createLogger } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, localClient } from '@haven/testing';
+import { localClient, type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { newRecoveryCodes, newTotpSecret, totpCodeAt } from './credential/totp';

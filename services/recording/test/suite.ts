@@ -9,11 +9,11 @@ import { recording } from '@haven/proto';
 import { clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  localClient,
   serveJwks,
   startNatsServer,
   type JwksServer,
   type NatsServerHandle,
-  localClient,
   suiteStore,
 } from '@haven/testing';
 import { startRecording } from '../src/server';

@@ -20,11 +20,11 @@ import {
   checkScheduling,
   failureOf,
   type JwksServer,
+  localClient,
   type NatsServerHandle,
   readEventLog,
   serveJwks,
   startNatsServer,
-  localClient,
 } from '@haven/testing';
 import { startScheduling, type RunningScheduling } from './server';
 import { testSchedulingConfig } from './testing';

@@ -13,12 +13,12 @@ import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
 import {
+  localClient,
   serveHttpStandIn,
   serveJwks,
   startNatsServer,
   type JwksServer,
   type NatsServerHandle,
-  localClient,
   suiteStore,
 } from '@haven/testing';
 import { startScheduling, type RunningScheduling } from '../src/server';

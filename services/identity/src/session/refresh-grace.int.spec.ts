@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identity } from '@haven/proto';
 import { createLogger } from '@haven/service';
-import { type NatsServerHandle, startNatsServer, statusOf, localClient } from '@haven/testing';
+import { localClient, type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { loadIdentityConfig } from '../config';
 import { startIdentityService, type RunningIdentityService } from '../index';
 import { callIdentity, loginIdentity, testIdentityEnv } from '../testing/env';
