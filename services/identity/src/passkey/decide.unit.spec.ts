@@ -5,7 +5,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { deciderSpec } from '../testing/given-when-then';
+import { deciderSpec, iso } from '../testing/given-when-then';
 import {
   counterRegressed,
   decideCeremony,
@@ -54,7 +54,6 @@ const policy = deciderSpec<SetPasskeyPolicy, PasskeyPolicyEvent, PasskeyPolicySt
 });
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
 const DIGEST = 'c'.repeat(64);
 const NONE: AttestationPolicy = { kind: 'none' };
 const YUBIKEY = 'cb69481e-8ff7-4039-93ec-0a2729a154a8';

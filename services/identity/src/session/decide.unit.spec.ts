@@ -1,5 +1,5 @@
 import { PreconditionError, UnauthenticatedError } from '@haven/errors';
-import { deciderSpec } from '../testing/given-when-then';
+import { deciderSpec, iso } from '../testing/given-when-then';
 import { decideSession, endsSession, type SessionCommand } from './decide';
 import {
   evolveSession,
@@ -15,7 +15,6 @@ const spec = deciderSpec<SessionCommand, SessionEvent, SessionState>({
   initialState: initialSessionState,
 });
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
 /** The reuse grace of these specs: 30 s, the deployment default. */
 const GRACE_MS = 30_000;
 const policy: SessionPolicy = {

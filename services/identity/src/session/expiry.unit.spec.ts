@@ -1,7 +1,7 @@
 import { expiredSessions, foldSessionDeadline, type SessionDeadlines } from './expiry';
+import { iso } from '../testing/given-when-then';
 
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
 const event = (sid: string, type: string, data: Record<string, unknown>) => ({
   stream: `identity.session-${sid}`,
   type: `haven.identity.v1.${type}`,

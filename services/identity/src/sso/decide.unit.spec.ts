@@ -1,5 +1,5 @@
 import { NotFoundError, PreconditionError } from '@haven/errors';
-import { deciderSpec } from '../testing/given-when-then';
+import { deciderSpec, iso } from '../testing/given-when-then';
 import { decideSsoAccount, mapRole, refusalOf, type SignInWithSso, type SsoAccountCommand } from './decide';
 import {
   evolveSsoAccount,
@@ -16,7 +16,6 @@ const spec = deciderSpec<SsoAccountCommand, SsoAccountEvent, SsoAccountState>({
   initialState: initialSsoAccountState,
 });
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
 const H = (c: string) => c.repeat(64);
 const profile = {
   providerId: 'northside',

@@ -51,3 +51,6 @@ export function deciderSpec<C, E, S>(decider: Decider<C, E, S>) {
     },
   };
 }
+
+/** `ms` (epoch milliseconds, as the deciders take time) as the ISO string their events carry. */
+export const iso = (ms: number): string => new Date(ms).toISOString();

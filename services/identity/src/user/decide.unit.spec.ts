@@ -6,7 +6,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { deciderSpec } from '../testing/given-when-then';
+import { deciderSpec, iso } from '../testing/given-when-then';
 import { decideUser, type UserCommand } from './decide';
 import { DEFAULT_LOCKOUT_POLICY, lockDurationMs } from './lockout';
 import { evolveUser, foldUser, initialUserState, type UserEvent } from './user';
@@ -18,7 +18,6 @@ const spec = deciderSpec<UserCommand, UserEvent, ReturnType<typeof foldUser>>({
 });
 
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
 const HASH = 'a'.repeat(64);
 const invited: UserEvent = {
   type: 'UserInvited',
