@@ -181,9 +181,15 @@ describe('patient links', () => {
     tokenId: 'jti-1',
     expiresAt: new Date('2026-11-26T11:00:00Z'),
   });
-  const failed = (attempt: number): AppointmentEvent => ({
+  /** A wrong passcode on link l1; with `lockedUntil`, the one that locks it until then. */
+  const failed = (attempt: number, lockedUntil?: string): AppointmentEvent => ({
     type: AppointmentEventType.PassCodeAttemptFailed,
-    data: { appointmentId: 'apt-1', linkId: 'l1', attempt, locked: false },
+    data: {
+      appointmentId: 'apt-1',
+      linkId: 'l1',
+      attempt,
+      ...(lockedUntil ? { locked: true, lockedUntil } : { locked: false }),
+    },
   });
 
   it('issues a link for a booked appointment', () =>
@@ -290,29 +296,9 @@ describe('patient links', () => {
   it('locks the link on the fifth wrong passcode for 15 minutes', () =>
     given(spec, [booked, issued('l1'), failed(1), failed(2), failed(3), failed(4)])
       .when(redeem({ credentialsOk: false }))
-      .then([
-        {
-          type: AppointmentEventType.PassCodeAttemptFailed,
-          data: {
-            appointmentId: 'apt-1',
-            linkId: 'l1',
-            attempt: 5,
-            locked: true,
-            lockedUntil: '2026-11-26T10:05:00.000Z',
-          },
-        },
-      ]));
+      .then([failed(5, '2026-11-26T10:05:00.000Z')]));
   it('refuses even the right passcode while locked, then doubles the next lock', () => {
-    const lock: AppointmentEvent = {
-      type: AppointmentEventType.PassCodeAttemptFailed,
-      data: {
-        appointmentId: 'apt-1',
-        linkId: 'l1',
-        attempt: 5,
-        locked: true,
-        lockedUntil: '2026-11-26T10:05:00.000Z',
-      },
-    };
+    const lock = failed(5, '2026-11-26T10:05:00.000Z');
     given(spec, [booked, issued('l1'), lock])
       .when(redeem())
       .thenThrows(PreconditionError, /link locked, ask the clinic/);
@@ -320,18 +306,7 @@ describe('patient links', () => {
     const err = given(spec, [booked, issued('l1'), lock, failed(1), failed(2), failed(3), failed(4)]).when(
       redeem({ credentialsOk: false, now: later }),
     );
-    err.then([
-      {
-        type: AppointmentEventType.PassCodeAttemptFailed,
-        data: {
-          appointmentId: 'apt-1',
-          linkId: 'l1',
-          attempt: 5,
-          locked: true,
-          lockedUntil: '2026-11-26T10:36:00.000Z',
-        },
-      },
-    ]);
+    err.then([failed(5, '2026-11-26T10:36:00.000Z')]);
   });
   it('bounds the patient token by the end of the appointment plus 30 minutes and by 2 hours', () => {
     expect(patientTokenExpiry({ endTime: '2026-11-26T10:30:00.000Z' }, inWindow).toISOString()).toBe(
