@@ -13,7 +13,13 @@ import {
 } from './schedule';
 
 const spec = { decide: decideSchedule, evolve: evolveSchedule, initialState: initialScheduleState };
-const reserve = (appointmentId: string, start: string, end: string): ScheduleCommand => ({
+/** ReserveSlot of clin-1 for `appointmentId` from `start` to `end`; `extra` adds fields (a booking). */
+const reserve = (
+  appointmentId: string,
+  start: string,
+  end: string,
+  extra: Partial<Extract<ScheduleCommand, { type: 'ReserveSlot' }>['data']> = {},
+): ScheduleCommand => ({
   type: 'ReserveSlot',
   data: {
     clinicianId: 'clin-1',
@@ -21,6 +27,7 @@ const reserve = (appointmentId: string, start: string, end: string): ScheduleCom
     startTime: new Date(start),
     endTime: new Date(end),
     field: 'appointment.start_time',
+    ...extra,
   },
 });
 const reserved = (appointmentId: string, start: string, end: string): ScheduleEvent => ({
@@ -100,17 +107,8 @@ describe('an overlap in the clinic time zone', () => {
 
 describe('a reservation that commits a new booking', () => {
   const booking = { patientId: 'p-1', hasReason: true };
-  const reserveBooking = (appointmentId: string, start: string, end: string): ScheduleCommand => ({
-    type: 'ReserveSlot',
-    data: {
-      clinicianId: 'clin-1',
-      appointmentId,
-      startTime: new Date(start),
-      endTime: new Date(end),
-      field: 'appointment.start_time',
-      booking,
-    },
-  });
+  const reserveBooking = (appointmentId: string, start: string, end: string): ScheduleCommand =>
+    reserve(appointmentId, start, end, { booking });
   it('carries the booking', () =>
     given(spec, [a1])
       .when(reserveBooking('a2', '2026-11-26T11:00:00Z', '2026-11-26T11:30:00Z'))
