@@ -18,7 +18,7 @@ import {
   entriesOnDisk,
   latencyOf,
   measured,
-  startRig,
+  rigPerTest,
   type Rig,
 } from './rig';
 import { eventually, localClient } from '@haven/testing';
@@ -29,14 +29,7 @@ const ROOT = join(__dirname, '..', '..');
 /** Anchors every 200 ms, so a head covers the log before a case tampers with it. */
 const FAST_ANCHORS = { HAVEN_AUDIT_ANCHOR_INTERVAL_MS: '200' };
 
-let rig: Rig | undefined;
-afterEach(async () => {
-  await rig?.close();
-  rig = undefined;
-});
-afterAll(() => {
-  if (measured.length > 0) console.log(`tamper (${EVENTS} events per case):\n  ${measured.join('\n  ')}`);
-});
+const startCaseRig = rigPerTest();
 
 /** The audit log's lines (the last one empty). */
 const linesOf = (path: string): string[] => readFileSync(path, 'utf8').split('\n');
@@ -67,7 +60,7 @@ function rewriteActor(path: string, index: number): void {
 
 describe('the audit log on disk', () => {
   it('repairs a torn last line from the store at start, and says so', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     await rig.stopAudit();
     const lines = linesOf(rig.logPath);
     const last = lines.length - 2;
@@ -84,7 +77,7 @@ describe('the audit log on disk', () => {
   });
 
   it('names an entry rewritten while the service runs, within seconds', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     const victim = Math.floor(EVENTS / 2);
     rewriteActor(rig.logPath, victim);
     const t0 = Date.now();
@@ -95,7 +88,7 @@ describe('the audit log on disk', () => {
   });
 
   it('names an entry rewritten while the service was stopped, at the next start', async () => {
-    rig = await startRig({ auditEnv: FAST_ANCHORS });
+    const rig = await startCaseRig({ auditEnv: FAST_ANCHORS });
     await anchored(rig, EVENTS);
     await rig.stopAudit();
     const victim = Math.floor(EVENTS / 3);
@@ -109,7 +102,7 @@ describe('the audit log on disk', () => {
   });
 
   it('raises no alarm when a fresh volume is rebuilt from the store (no false TRUNCATED)', async () => {
-    rig = await startRig({ auditEnv: FAST_ANCHORS });
+    const rig = await startCaseRig({ auditEnv: FAST_ANCHORS });
     await anchored(rig, EVENTS);
     await rig.stopAudit();
     const stored = (await rig.store.read(LEDGER_STREAM)).length;
@@ -136,7 +129,7 @@ describe('the audit log on disk', () => {
 
 describe('a proof file', () => {
   it('does not verify when its entry was changed to another event', async () => {
-    rig = await startRig({ events: 12 });
+    const rig = await startCaseRig({ events: 12 });
     const client = localClient(audit.AuditServiceClient, rig.audit!.port);
     const dir = mkdtempSync(join(tmpdir(), 'haven-tamper-proof-'));
     try {

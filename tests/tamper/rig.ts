@@ -235,3 +235,22 @@ export const latencyOf = (event: EventEnvelope, t0: number): number => Date.pars
 
 /** One line per measurement, collected for the summary the suite prints. */
 export const measured: string[] = [];
+
+/**
+ * Registers a tamper spec's hooks: each test's rig closed after it, the measurements printed after all. Returns
+ * the start of a test's rig (`startRig` with the same options), kept to close after that test.
+ */
+export function rigPerTest(): (options?: Parameters<typeof startRig>[0]) => Promise<Rig> {
+  let rig: Rig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+  afterAll(() => {
+    if (measured.length > 0) console.log(`tamper (${EVENTS} events per case):\n  ${measured.join('\n  ')}`);
+  });
+  return async (options) => {
+    rig = await startRig(options);
+    return rig;
+  };
+}

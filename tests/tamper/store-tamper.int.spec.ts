@@ -13,24 +13,17 @@ import {
   latencyOf,
   markerOf,
   measured,
-  startRig,
+  rigPerTest,
   type Rig,
 } from './rig';
 
 jest.setTimeout(90_000);
 
-let rig: Rig | undefined;
-afterEach(async () => {
-  await rig?.close();
-  rig = undefined;
-});
-afterAll(() => {
-  if (measured.length > 0) console.log(`tamper (${EVENTS} events per case):\n  ${measured.join('\n  ')}`);
-});
+const startCaseRig = rigPerTest();
 
 describe('the audit service watches the event store', () => {
   it('raises no alarm while the store is intact', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     await rig.append(5);
     await rig.ingested(rig.ids.length);
     // A few status checks and the start-up pass over every event.
@@ -39,7 +32,7 @@ describe('the audit service watches the event store', () => {
   });
 
   it('names the event nats-server drops after a byte of its block file was flipped', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     const victims = [30];
     const t0 = await restartAfter(rig, (files) => {
       for (const n of victims) {
@@ -52,7 +45,7 @@ describe('the audit service watches the event store', () => {
     for (const n of victims) {
       const alarm = await rig.alarm(
         STORE_INTEGRITY_VIOLATED,
-        (d) => d.reason === 'EVENTS_MISSING' && d.firstBadEventId === rig!.ids[n],
+        (d) => d.reason === 'EVENTS_MISSING' && d.firstBadEventId === rig.ids[n],
       );
       expect(alarm.data).toMatchObject({
         firstBadIndex: n,
@@ -64,7 +57,7 @@ describe('the audit service watches the event store', () => {
   });
 
   it('names the first event lost to a truncated block file, and how many', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     const from = Math.floor(EVENTS * 0.6);
     const t0 = await restartAfter(rig, (files) => {
       const { file, offset } = findInBlocks(files, markerOf(from));
@@ -84,7 +77,7 @@ describe('the audit service watches the event store', () => {
   });
 
   it('reports max_msgs lowered through the API and names the oldest events it dropped', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     const keep = Math.floor(EVENTS * 0.4);
     const jsm = await rig.nc.jetstreamManager();
     await jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
@@ -104,7 +97,7 @@ describe('the audit service watches the event store', () => {
   });
 
   it('reports the stream deleted, then created again, naming what the new one lacks', async () => {
-    rig = await startRig();
+    const rig = await startCaseRig();
     const jsm = await rig.nc.jetstreamManager();
     await jsm.streams.delete('HAVEN_ES');
     const t0 = Date.now();
@@ -126,7 +119,7 @@ describe('the audit service watches the event store', () => {
   });
 
   it('reports a store provisioned without deny-delete, and names a message deleted through the API', async () => {
-    rig = await startRig({ stream: { deny_delete: false } });
+    const rig = await startCaseRig({ stream: { deny_delete: false } });
     const setting = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'STREAM_RECONFIGURED');
     expect(setting.data.detail).toContain('deny_delete=false (expected true)');
     const victim = Math.floor(EVENTS / 3);
