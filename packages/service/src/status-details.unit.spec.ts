@@ -11,7 +11,7 @@ import { decodeStatus, encodeStatus } from './status-details';
 
 describe('google.rpc.Status encoding', () => {
   it('round-trips code, message, violations and ErrorInfo', () => {
-    const bytes = encodeStatus({
+    const status = {
       code: 3,
       message: 'bad',
       fieldViolations: [
@@ -19,17 +19,8 @@ describe('google.rpc.Status encoding', () => {
         { field: 'c', description: 'too long' },
       ],
       errorInfo: { reason: 'VALIDATION', domain: 'haven', metadata: { correlationId: 'c-1' } },
-    });
-    expect(decodeStatus(bytes)).toEqual({
-      code: 3,
-      message: 'bad',
-      fieldViolations: [
-        { field: 'a.b', description: 'required' },
-        { field: 'c', description: 'too long' },
-      ],
-      errorInfo: { reason: 'VALIDATION', domain: 'haven', metadata: { correlationId: 'c-1' } },
-      otherDetails: [],
-    });
+    };
+    expect(decodeStatus(encodeStatus(status))).toEqual({ ...status, otherDetails: [] });
   });
 
   it('round-trips a RetryInfo delay', () => {
