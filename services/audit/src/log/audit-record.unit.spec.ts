@@ -15,30 +15,20 @@ const refused = (data: Record<string, unknown>, actor: IngestibleEvent['actor'])
 
 describe('refusal facts in audit records', () => {
   it('keeps method, kind, code, reason, target and service of an AccessRefused, and its actor', () => {
-    const record = toAuditRecord(
-      refused(
-        {
-          method: '/haven.session.v1.SessionService/GetVisit',
-          kind: 'permission',
-          code: 'PERMISSION',
-          reason: 'not allowed to see this visit',
-          target: 'visits/apt-1',
-          service: 'session',
-          principalId: 'u-b',
-        },
-        { kind: 'user', id: 'u-b', role: 'clinician' },
-      ),
-      0,
-      new Date(),
-    );
-    expect(record.refusal).toEqual({
+    const facts = {
       method: '/haven.session.v1.SessionService/GetVisit',
       kind: 'permission',
       code: 'PERMISSION',
       reason: 'not allowed to see this visit',
       target: 'visits/apt-1',
       service: 'session',
-    });
+    };
+    const record = toAuditRecord(
+      refused({ ...facts, principalId: 'u-b' }, { kind: 'user', id: 'u-b', role: 'clinician' }),
+      0,
+      new Date(),
+    );
+    expect(record.refusal).toEqual(facts);
     expect(matches(record, { limit: 10, actorId: 'u-b', actorKind: 'user', target: 'visits/apt-1' })).toBe(
       true,
     );
