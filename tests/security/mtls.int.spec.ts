@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { audit, scheduling } from '@haven/proto';
 import {
@@ -60,18 +60,23 @@ async function getAppointment(address: string, credentials: grpc.ChannelCredenti
 }
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents to a new connection. */
-function serverFingerprint(port: number, pki: DevPki, client: string): Promise<string> {
+/** A TLS connection to 127.0.0.1:`port` as `pki`'s workload `client` (its certificate), offering HTTP/2. */
+function connectAs(port: number, pki: DevPki, client: string): TLSSocket {
   const files = pki.files(client);
+  return tlsConnect({
+    host: '127.0.0.1',
+    port,
+    ca: readFileSync(pki.caFile),
+    cert: readFileSync(files.certFile),
+    key: readFileSync(files.keyFile),
+    ALPNProtocols: ['h2'],
+    servername: 'localhost',
+  });
+}
+
+function serverFingerprint(port: number, pki: DevPki, client: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({
-      host: '127.0.0.1',
-      port,
-      ca: readFileSync(pki.caFile),
-      cert: readFileSync(files.certFile),
-      key: readFileSync(files.keyFile),
-      ALPNProtocols: ['h2'],
-      servername: 'localhost',
-    });
+    const socket = connectAs(port, pki, client);
     socket.once('secureConnect', () => {
       resolve(socket.getPeerCertificate().fingerprint256);
       socket.destroy();
@@ -137,16 +142,7 @@ describe('gRPC mutual TLS in the harness', () => {
     expect(await getAppointment(address, pki.grpcCredentials('integration'))).toBe(grpc.status.OK);
     expect(handled).toEqual(['get', 'get']);
     const protocol = await new Promise<string | null>((resolve, reject) => {
-      const files = pki.files('gateway');
-      const socket = tlsConnect({
-        host: '127.0.0.1',
-        port: server.port,
-        ca: readFileSync(pki.caFile),
-        cert: readFileSync(files.certFile),
-        key: readFileSync(files.keyFile),
-        ALPNProtocols: ['h2'],
-        servername: 'localhost',
-      });
+      const socket = connectAs(server.port, pki, 'gateway');
       socket.once('secureConnect', () => {
         resolve(socket.getProtocol());
         socket.destroy();
