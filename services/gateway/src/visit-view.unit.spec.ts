@@ -8,6 +8,15 @@ const admitted = session.Participant.fromPartial({
   state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
   device: 1,
 });
+/** An admitted clinician, `principal`, as participant `id` of visits/v1 (`extra` adds fields). */
+const admittedClinician = (id: string, principal: string, extra: Partial<session.Participant> = {}) =>
+  session.Participant.fromPartial({
+    name: `visits/v1/participants/${id}`,
+    principal,
+    role: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
+    state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
+    ...extra,
+  });
 const visit = (callerParticipant: string, participants = [admitted]) =>
   session.Visit.fromPartial({
     name: 'visits/v1',
@@ -34,12 +43,7 @@ describe('patientStatus', () => {
 
 describe('visitView', () => {
   it('marks the caller’s own entry, so a clinician who handed host rights over is not listed to remove', () => {
-    const me = session.Participant.fromPartial({
-      name: 'visits/v1/participants/p-me',
-      principal: 'users/cara',
-      role: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
-      state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
-    });
+    const me = admittedClinician('p-me', 'users/cara');
     const v = session.Visit.fromPartial({
       ...visit('visits/v1/participants/p-me', [admitted, me]),
       hosts: ['users/dan'],
@@ -79,13 +83,7 @@ describe('ownDevicesIn', () => {
 });
 
 describe('names in the visit reads', () => {
-  const clinician = session.Participant.fromPartial({
-    name: 'visits/v1/participants/c1',
-    principal: 'users/u1',
-    role: session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN,
-    state: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
-    displayName: 'Dr. Amara Okafor',
-  });
+  const clinician = admittedClinician('c1', 'users/u1', { displayName: 'Dr. Amara Okafor' });
   // Whatever a display_name says for a patient or a link guest, no read passes it on.
   const named = (p: session.Participant) =>
     session.Participant.fromPartial({ ...p, displayName: 'Maria Lopez' });
