@@ -116,6 +116,16 @@ const failure = async (work: Promise<unknown>) => {
   return error;
 };
 
+/** How GetPatient of `patientId` (for treatment, as the front desk) fails. */
+const getPatientFailure = async (patientId: string) =>
+  failure(
+    callUnary(
+      client,
+      'getPatient',
+      scheduling.GetPatientRequest.fromPartial({ name: `patients/${patientId}`, purpose: TREATMENT }),
+      await desk(),
+    ),
+  );
 const typesOf = async (patientId: string) =>
   (await store.read(`scheduling.patient-${patientId}`)).map((e) => e.type.split('.').pop());
 
@@ -220,14 +230,7 @@ describe('ErasePatient', () => {
   });
 
   it('answers "patient data erased" for the patient and the messages, and leaves it out of lists', async () => {
-    const get = await failure(
-      callUnary(
-        client,
-        'getPatient',
-        scheduling.GetPatientRequest.fromPartial({ name: `patients/${patientId}`, purpose: TREATMENT }),
-        await desk(),
-      ),
-    );
+    const get = await getPatientFailure(patientId);
     expect(get.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(get.details).toBe('patient data erased');
     const messages = await failure(
@@ -300,14 +303,7 @@ describe('a kill -9 between PatientErased and the key destruction', () => {
     await eventually('the key file removed', () => keyFiles() === left);
     expect(keyFiles()).toBe(left);
     expect(existsSync(keyDir)).toBe(true);
-    const get = await failure(
-      callUnary(
-        client,
-        'getPatient',
-        scheduling.GetPatientRequest.fromPartial({ name: `patients/${patientId}`, purpose: TREATMENT }),
-        await desk(),
-      ),
-    );
+    const get = await getPatientFailure(patientId);
     expect(get.details).toBe('patient data erased');
     // A retried erasure after the restart appends nothing more.
     const again = await erase(patientId);
