@@ -60,3 +60,6 @@ export function commandWith<C extends { type: string; data: object }, T extends 
 ): (over?: Partial<Extract<C, { type: T }>['data']>) => C {
   return (over = {}) => ({ type, data: { ...defaults, ...over } }) as unknown as C;
 }
+
+/** `ms` (epoch milliseconds, as deciders take time) as the ISO string their events carry. */
+export const iso = (ms: number): string => new Date(ms).toISOString();

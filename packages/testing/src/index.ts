@@ -49,7 +49,7 @@ export type {
 export { eventually, passesEventually } from './eventually';
 export { failureOf, statusOf } from './failure';
 export type { EventuallyOptions } from './eventually';
-export { commandWith, given } from './given-when-then';
+export { commandWith, given, iso } from './given-when-then';
 export type { DeciderSpec } from './given-when-then';
 export {
   CHROMIUM_FLAGS,

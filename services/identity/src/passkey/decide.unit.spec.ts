@@ -1,3 +1,4 @@
+import { type DeciderSpec, given, iso } from '@haven/testing';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -5,7 +6,6 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { deciderSpec, iso } from '../testing/given-when-then';
 import {
   counterRegressed,
   decideCeremony,
@@ -36,22 +36,22 @@ import {
   type PasskeysState,
 } from './passkey';
 
-const ceremony = deciderSpec<CeremonyCommand, CeremonyEvent, CeremonyState>({
+const ceremony: DeciderSpec<CeremonyCommand, CeremonyEvent, CeremonyState> = {
   decide: decideCeremony,
   evolve: evolveCeremony,
   initialState: initialCeremonyState,
-});
-const passkeys = deciderSpec<PasskeysCommand, PasskeysEvent, PasskeysState>({
+};
+const passkeys: DeciderSpec<PasskeysCommand, PasskeysEvent, PasskeysState> = {
   decide: decidePasskeys,
   evolve: evolvePasskeys,
   initialState: initialPasskeysState,
-});
+};
 
-const policy = deciderSpec<SetPasskeyPolicy, PasskeyPolicyEvent, PasskeyPolicyState>({
+const policy: DeciderSpec<SetPasskeyPolicy, PasskeyPolicyEvent, PasskeyPolicyState> = {
   decide: decidePasskeyPolicy,
   evolve: evolvePasskeyPolicy,
   initialState: initialPasskeyPolicyState,
-});
+};
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const DIGEST = 'c'.repeat(64);
@@ -120,8 +120,7 @@ const signIn = (proof: Partial<SignInProof> = {}, now = T0 + 1000): CeremonyComm
 
 describe('a passkey ceremony', () => {
   it('issues a challenge once, kept as a digest with its expiry', () => {
-    ceremony
-      .given([])
+    given(ceremony, [])
       .when({
         type: 'IssuePasskeyChallenge',
         data: {
@@ -135,8 +134,7 @@ describe('a passkey ceremony', () => {
         },
       })
       .then([issued('registration')]);
-    ceremony
-      .given([issued('sign_in')])
+    given(ceremony, [issued('sign_in')])
       .when({
         type: 'IssuePasskeyChallenge',
         data: {
@@ -153,12 +151,10 @@ describe('a passkey ceremony', () => {
   });
 
   it('refuses to finish a ceremony that was never started, recording nothing', () => {
-    ceremony
-      .given([])
+    given(ceremony, [])
       .when(register())
       .thenThrows(UnauthenticatedError, /unknown/);
-    ceremony
-      .given([])
+    given(ceremony, [])
       .when(signIn())
       .thenThrows(UnauthenticatedError, /unknown/);
   });
@@ -168,66 +164,56 @@ describe('when a registration ceremony is open', () => {
   const open = [issued('registration')];
 
   it('completes for the user and session that started it', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(register())
       .then([completed('registration')]);
   });
 
   it('refuses another user, another session, or a late answer', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(register(attested, { userId: 'u2' }))
       .then(refusal('registration', 'wrong_user', { userId: 'u2', passkeyId: 'k1' }));
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(register(attested, { sessionId: 's2' }))
       .then(refusal('registration', 'wrong_session'));
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(register(attested, { now: T0 + CEREMONY_TTL_MS }))
       .then(refusal('registration', 'expired', undefined, T0 + CEREMONY_TTL_MS));
   });
 
   it('refuses a response that did not verify, or without user verification', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(register({ verified: false, reason: 'challenge_mismatch' }))
       .then(refusal('registration', 'challenge_mismatch', { userId: 'u1', passkeyId: null }));
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(register({ ...attested, userVerified: false }))
       .then(refusal('registration', 'user_not_verified'));
   });
 
   it('refuses to be answered as a sign-in', () => {
-    ceremony.given(open).when(signIn()).then(refusal('registration', 'wrong_purpose'));
+    given(ceremony, open).when(signIn()).then(refusal('registration', 'wrong_purpose'));
   });
 
   describe('under a direct attestation policy', () => {
     const direct: AttestationPolicy = { kind: 'direct', allowedAaguids: [YUBIKEY.toUpperCase()] };
 
     it('accepts an attested authenticator whose AAGUID is allowed', () => {
-      ceremony
-        .given(open)
+      given(ceremony, open)
         .when(register(attested, { policy: direct }))
         .then([completed('registration')]);
     });
 
     it('refuses an unattested authenticator and one of another model', () => {
-      ceremony
-        .given(open)
+      given(ceremony, open)
         .when(register({ ...attested, attestationFormat: 'none' }, { policy: direct }))
         .then(refusal('registration', 'attestation_refused'));
-      ceremony
-        .given(open)
+      given(ceremony, open)
         .when(register({ ...attested, aaguid: '00000000-0000-0000-0000-000000000000' }, { policy: direct }))
         .then(refusal('registration', 'attestation_refused'));
     });
 
     it('refuses self attestation: the model it claims is vouched for by nobody', () => {
-      ceremony
-        .given(open)
+      given(ceremony, open)
         .when(register({ ...attested, certified: false }, { policy: direct }))
         .then(refusal('registration', 'attestation_refused'));
     });
@@ -236,16 +222,13 @@ describe('when a registration ceremony is open', () => {
 
 describe('when a ceremony has been answered', () => {
   it('refuses every further answer (single use), accepted or refused the first time', () => {
-    ceremony
-      .given([issued('registration'), completed('registration')])
+    given(ceremony, [issued('registration'), completed('registration')])
       .when(register())
       .then(refusal('registration', 'ceremony_used'));
-    ceremony
-      .given([issued('sign_in'), completed('sign_in')])
+    given(ceremony, [issued('sign_in'), completed('sign_in')])
       .when(signIn())
       .then(refusal('sign_in', 'ceremony_used'));
-    ceremony
-      .given([issued('sign_in'), ...refusal('sign_in', 'challenge_mismatch')])
+    given(ceremony, [issued('sign_in'), ...refusal('sign_in', 'challenge_mismatch')])
       .when(signIn())
       .then(refusal('sign_in', 'ceremony_used'));
   });
@@ -255,41 +238,34 @@ describe('when a sign-in ceremony is open', () => {
   const open = [issued('sign_in')];
 
   it('signs in with a verified assertion whose counter moved forward', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn())
       .then([completed('sign_in')]);
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn({ storedCounter: 0, newCounter: 0 }))
       .then([completed('sign_in')]);
   });
 
   it('refuses a counter that did not move forward: a cloned authenticator', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn({ storedCounter: 7, newCounter: 3 }))
       .then(refusal('sign_in', 'counter_regressed'));
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn({ storedCounter: 7, newCounter: 7 }))
       .then(refusal('sign_in', 'counter_regressed'));
   });
 
   it('requires user verification for passwordless sign-in', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn({ userVerified: false }))
       .then(refusal('sign_in', 'user_not_verified'));
   });
 
   it('refuses an inactive user, an unknown credential, and another challenge', () => {
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn({ userActive: false }))
       .then(refusal('sign_in', 'not_active'));
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when({
         type: 'CompletePasskeySignIn',
         data: {
@@ -298,8 +274,7 @@ describe('when a sign-in ceremony is open', () => {
         },
       })
       .then(refusal('sign_in', 'unknown_credential', { userId: 'u2', passkeyId: 'k9' }));
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when({
         type: 'CompletePasskeySignIn',
         data: {
@@ -312,14 +287,13 @@ describe('when a sign-in ceremony is open', () => {
 
   it('refuses an answer after the ceremony expired', () => {
     const late = T0 + CEREMONY_TTL_MS + 1;
-    ceremony
-      .given(open)
+    given(ceremony, open)
       .when(signIn({}, late))
       .then(refusal('sign_in', 'expired', undefined, late));
   });
 
   it('refuses to be answered as a registration', () => {
-    ceremony.given(open).when(register()).then(refusal('sign_in', 'wrong_purpose'));
+    given(ceremony, open).when(register()).then(refusal('sign_in', 'wrong_purpose'));
   });
 });
 
@@ -357,11 +331,10 @@ describe("a user's passkeys", () => {
   };
 
   it('registers a passkey once, and at most a handful', () => {
-    passkeys.given([]).when(registerCmd()).then([registered()]);
-    passkeys.given([registered()]).when(registerCmd()).thenThrows(AlreadyExistsError);
+    given(passkeys, []).when(registerCmd()).then([registered()]);
+    given(passkeys, [registered()]).when(registerCmd()).thenThrows(AlreadyExistsError);
     const many = Array.from({ length: MAX_PASSKEYS }, (_, i) => registered(`k${i}`));
-    passkeys
-      .given(many)
+    given(passkeys, many)
       .when(registerCmd('k-new'))
       .thenThrows(PreconditionError, /at most/);
   });
@@ -371,8 +344,7 @@ describe("a user's passkeys", () => {
       type: 'RecordPasskeySignIn',
       data: { userId: 'u1', passkeyId: 'k1', counter, sessionId: 's1', now: T0 + 5000 },
     });
-    passkeys
-      .given([registered()])
+    given(passkeys, [registered()])
       .when(used(1))
       .then([
         {
@@ -380,13 +352,11 @@ describe("a user's passkeys", () => {
           data: { userId: 'u1', passkeyId: 'k1', counter: 1, sessionId: 's1', at: iso(T0 + 5000) },
         },
       ]);
-    const after = passkeys.given([registered()]).when(used(3)).events();
-    passkeys
-      .given([registered(), ...after])
+    const after = given(passkeys, [registered()]).when(used(3)).result();
+    given(passkeys, [registered(), ...after])
       .when(used(2))
       .thenThrows(PreconditionError, /meanwhile/);
-    passkeys
-      .given([])
+    given(passkeys, [])
       .when(used(1))
       .thenThrows(PreconditionError, /removed/);
   });
@@ -396,8 +366,7 @@ describe("a user's passkeys", () => {
       type: 'RemovePasskey',
       data: { userId: 'u1', passkeyId: 'k1', by: 'admin', actorId: 'a1', now: T0 + 9000 },
     };
-    passkeys
-      .given([registered()])
+    given(passkeys, [registered()])
       .when(remove)
       .then([
         {
@@ -405,8 +374,7 @@ describe("a user's passkeys", () => {
           data: { userId: 'u1', passkeyId: 'k1', by: 'admin', actorId: 'a1', at: iso(T0 + 9000) },
         },
       ]);
-    passkeys
-      .given([registered(), ...passkeys.given([registered()]).when(remove).events()])
+    given(passkeys, [registered(), ...given(passkeys, [registered()]).when(remove).result()])
       .when(remove)
       .thenThrows(NotFoundError);
   });
@@ -423,16 +391,13 @@ describe("the clinic's attestation policy", () => {
   };
 
   it('is set by an admin, AAGUIDs normalised, and setting it again to the same changes nothing', () => {
-    policy
-      .given([])
+    given(policy, [])
       .when(set('direct', [` ${YUBIKEY.toUpperCase()} `, YUBIKEY]))
       .then([directSet]);
-    policy
-      .given([directSet])
+    given(policy, [directSet])
       .when(set('direct', [YUBIKEY]))
       .then([]);
-    policy
-      .given([directSet])
+    given(policy, [directSet])
       .when(set('none', [YUBIKEY]))
       .then([
         {
@@ -443,11 +408,10 @@ describe("the clinic's attestation policy", () => {
   });
 
   it('refuses direct without allowed models (it would refuse everyone), and anything malformed', () => {
-    policy.given([]).when(set('direct')).thenThrows(ValidationError);
-    policy
-      .given([])
+    given(policy, []).when(set('direct')).thenThrows(ValidationError);
+    given(policy, [])
       .when(set('direct', ['yubikey']))
       .thenThrows(ValidationError);
-    policy.given([]).when(set('indirect')).thenThrows(ValidationError);
+    given(policy, []).when(set('indirect')).thenThrows(ValidationError);
   });
 });

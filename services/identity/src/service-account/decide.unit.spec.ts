@@ -1,5 +1,5 @@
+import { type DeciderSpec, given } from '@haven/testing';
 import { AlreadyExistsError, PreconditionError, ValidationError } from '@haven/errors';
-import { deciderSpec } from '../testing/given-when-then';
 import { decideServiceAccount, type ServiceAccountCommand } from './decide';
 import {
   evolveServiceAccount,
@@ -8,11 +8,11 @@ import {
   type ServiceAccountState,
 } from './service-account';
 
-const spec = deciderSpec<ServiceAccountCommand, ServiceAccountEvent, ServiceAccountState>({
+const spec: DeciderSpec<ServiceAccountCommand, ServiceAccountEvent, ServiceAccountState> = {
   decide: decideServiceAccount,
   evolve: evolveServiceAccount,
   initialState: initialServiceAccountState,
-});
+};
 const NOW = Date.parse('2026-03-01T10:00:00Z');
 const create = (scopes: string[], displayName = 'EHR'): ServiceAccountCommand => ({
   type: 'CreateServiceAccount',
@@ -32,35 +32,29 @@ const created: ServiceAccountEvent = {
 
 describe('when there is no service account', () => {
   it('creates one with sorted unique scopes and no secret', () => {
-    spec
-      .given([])
+    given(spec, [])
       .when(create(['session.visits.write', 'audit.events.read', 'session.visits.write']))
       .then([created]);
   });
 
   it('refuses no scopes, malformed or reserved scopes, and an empty name', () => {
-    spec.given([]).when(create([])).thenThrows(ValidationError);
-    spec
-      .given([])
+    given(spec, []).when(create([])).thenThrows(ValidationError);
+    given(spec, [])
       .when(create(['Session.Write']))
       .thenThrows(ValidationError);
-    spec
-      .given([])
+    given(spec, [])
       .when(create(['breakglass']))
       .thenThrows(ValidationError);
-    spec
-      .given([])
+    given(spec, [])
       .when(create(['identity.mfa.enroll']))
       .thenThrows(ValidationError);
-    spec
-      .given([])
+    given(spec, [])
       .when(create(['session.visits.write'], ' '))
       .thenThrows(ValidationError);
   });
 
   it('refuses to rotate a secret', () => {
-    spec
-      .given([])
+    given(spec, [])
       .when(rotate)
       .thenThrows(PreconditionError, /not found/);
   });
@@ -68,15 +62,13 @@ describe('when there is no service account', () => {
 
 describe('when the service account exists', () => {
   it('refuses to create it again', () => {
-    spec
-      .given([created])
+    given(spec, [created])
       .when(create(['audit.events.read']))
       .thenThrows(AlreadyExistsError, /already exists/);
   });
 
   it('rotates its secret', () => {
-    spec
-      .given([created])
+    given(spec, [created])
       .when(rotate)
       .then([
         {

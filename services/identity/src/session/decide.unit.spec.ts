@@ -1,5 +1,5 @@
+import { type DeciderSpec, given, iso } from '@haven/testing';
 import { PreconditionError, UnauthenticatedError } from '@haven/errors';
-import { deciderSpec, iso } from '../testing/given-when-then';
 import { decideSession, endsSession, type SessionCommand } from './decide';
 import {
   evolveSession,
@@ -9,11 +9,11 @@ import {
   type SessionState,
 } from './session';
 
-const spec = deciderSpec<SessionCommand, SessionEvent, SessionState>({
+const spec: DeciderSpec<SessionCommand, SessionEvent, SessionState> = {
   decide: decideSession,
   evolve: evolveSession,
   initialState: initialSessionState,
-});
+};
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 /** The reuse grace of these specs: 30 s, the deployment default. */
 const GRACE_MS = 30_000;
@@ -83,15 +83,13 @@ const ended = (reason: string, at: number): SessionEvent =>
 
 describe('Session decider', () => {
   it('starts a session with idle and absolute deadlines', () => {
-    spec
-      .given([])
+    given(spec, [])
       .when({
         type: 'StartSession',
         data: { sessionId: 's1', userId: 'u1', role: 'clinician', refreshTokenHash: H('a'), policy, now: T0 },
       })
       .then([started]);
-    spec
-      .given([started])
+    given(spec, [started])
       .when({
         type: 'StartSession',
         data: { sessionId: 's1', userId: 'u1', role: 'clinician', refreshTokenHash: H('a'), policy, now: T0 },
@@ -101,48 +99,40 @@ describe('Session decider', () => {
 
   describe('when refreshing', () => {
     it('rotates the refresh token and slides the idle deadline', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(refresh(H('a'), T0 + 60_000, true, H('b')))
         .then([refreshed]);
     });
     it('ends the session when a rotated-away token is presented again after the grace (reuse detection)', () => {
-      const events = spec
-        .given([started, refreshed])
+      const events = given(spec, [started, refreshed])
         .when(refresh(H('a'), ROTATED_AT + GRACE_MS))
-        .events();
+        .result();
       expect(events).toEqual([ended('reuse_detected', ROTATED_AT + GRACE_MS)]);
       expect(endsSession(events)).toBeDefined();
     });
     it('ends the session after the idle timeout', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(refresh(H('a'), T0 + 15 * 60_000))
         .then([ended('idle', T0 + 15 * 60_000)]);
     });
     it('ends the session at the absolute lifetime even when active', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(refresh(H('a'), T0 + 12 * 3_600_000))
         .then([ended('absolute', T0 + 12 * 3_600_000)]);
     });
     it('ends the session when the user is no longer active', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(refresh(H('a'), T0 + 1000, false))
         .then([ended('revoked', T0 + 1000)]);
     });
     it('refuses an unknown token, an unknown session and an ended session without events', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(refresh(H('f'), T0 + 1000))
         .thenThrows(UnauthenticatedError);
-      spec
-        .given([])
+      given(spec, [])
         .when(refresh(H('a'), T0 + 1000))
         .thenThrows(UnauthenticatedError);
-      spec
-        .given([started, ended('logout', T0 + 10)])
+      given(spec, [started, ended('logout', T0 + 10)])
         .when(refresh(H('a'), T0 + 1000))
         .thenThrows(UnauthenticatedError, /ended/);
     });
@@ -150,54 +140,45 @@ describe('Session decider', () => {
 
   describe('when the token current before the latest rotation comes back (its answer was lost, two tabs)', () => {
     it('rotates again within the grace, saying the grace was used', () => {
-      spec
-        .given([started, refreshed])
+      given(spec, [started, refreshed])
         .when(refresh(H('a'), ROTATED_AT + GRACE_MS - 1))
         .then([rotated(2, H('c'), ROTATED_AT + GRACE_MS - 1, true)]);
     });
     it('makes the token whose answer was lost the previous one: it too comes back once within the grace', () => {
       // Two tabs: one got b, the other c; the browser keeps whichever answer came last.
       const graceUse = rotated(2, H('c'), ROTATED_AT + 1000, true);
-      spec
-        .given([started, refreshed, graceUse])
+      given(spec, [started, refreshed, graceUse])
         .when(refresh(H('b'), ROTATED_AT + 2000, true, H('d')))
         .then([rotated(3, H('d'), ROTATED_AT + 2000, true)]);
       // c, current, rotates as usual.
-      spec
-        .given([started, refreshed, graceUse])
+      given(spec, [started, refreshed, graceUse])
         .when(refresh(H('c'), ROTATED_AT + 2000, true, H('d')))
         .then([rotated(3, H('d'), ROTATED_AT + 2000, false)]);
     });
     it('ends the session when the previous token comes back a second time, even within the grace', () => {
-      spec
-        .given([started, refreshed, rotated(2, H('c'), ROTATED_AT + 1000, true)])
+      given(spec, [started, refreshed, rotated(2, H('c'), ROTATED_AT + 1000, true)])
         .when(refresh(H('a'), ROTATED_AT + 2000, true, H('d')))
         .then([ended('reuse_detected', ROTATED_AT + 2000)]);
     });
     it('ends the session when a token two rotations old comes back, however soon', () => {
-      spec
-        .given([started, refreshed, rotated(2, H('c'), ROTATED_AT + 1000, false)])
+      given(spec, [started, refreshed, rotated(2, H('c'), ROTATED_AT + 1000, false)])
         .when(refresh(H('a'), ROTATED_AT + 1001, true, H('d')))
         .then([ended('reuse_detected', ROTATED_AT + 1001)]);
     });
     it('counts the grace from the latest rotation: the token it replaced ends the session from then on', () => {
       const graceUse = rotated(2, H('c'), ROTATED_AT + 1000, true);
-      spec
-        .given([started, refreshed, graceUse])
+      given(spec, [started, refreshed, graceUse])
         .when(refresh(H('b'), ROTATED_AT + 1000 + GRACE_MS - 1, true, H('d')))
         .then([rotated(3, H('d'), ROTATED_AT + 1000 + GRACE_MS - 1, true)]);
-      spec
-        .given([started, refreshed, graceUse])
+      given(spec, [started, refreshed, graceUse])
         .when(refresh(H('b'), ROTATED_AT + 1000 + GRACE_MS, true, H('d')))
         .then([ended('reuse_detected', ROTATED_AT + 1000 + GRACE_MS)]);
     });
     it('has no grace when it is 0 (or not set)', () => {
-      spec
-        .given([started, refreshed])
+      given(spec, [started, refreshed])
         .when(refresh(H('a'), ROTATED_AT + 1, true, H('c'), { refreshReuseGraceMs: 0 }))
         .then([ended('reuse_detected', ROTATED_AT + 1)]);
-      spec
-        .given([started, refreshed])
+      given(spec, [started, refreshed])
         .when({
           type: 'RefreshSession',
           data: {
@@ -211,23 +192,20 @@ describe('Session decider', () => {
         .then([ended('reuse_detected', ROTATED_AT + 1)]);
     });
     it('gives no grace to the first token of a session that never rotated (there is no previous token)', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(refresh(H('b'), T0 + 1))
         .thenThrows(UnauthenticatedError, /invalid refresh token/);
     });
     it('never extends the absolute lifetime: the grace use ends a session past it, saying absolute', () => {
       const late = T0 + 12 * 3_600_000 - 10_000;
       const lateRotation = rotated(1, H('b'), late, false);
-      spec
-        .given([started, lateRotation])
+      given(spec, [started, lateRotation])
         .when(refresh(H('a'), late + 10_000))
         .then([ended('absolute', late + 10_000)]);
       // Just before it, the new idle deadline stops at the absolute end.
-      const events = spec
-        .given([started, lateRotation])
+      const events = given(spec, [started, lateRotation])
         .when(refresh(H('a'), late + 5000))
-        .events();
+        .result();
       expect(events).toEqual([
         {
           type: 'TokenRefreshed',
@@ -239,42 +217,35 @@ describe('Session decider', () => {
       ]);
     });
     it('never revives an ended session, nor keeps a deactivated user in', () => {
-      spec
-        .given([started, refreshed, ended('logout', ROTATED_AT + 100)])
+      given(spec, [started, refreshed, ended('logout', ROTATED_AT + 100)])
         .when(refresh(H('a'), ROTATED_AT + 200))
         .thenThrows(UnauthenticatedError, /ended/);
-      spec
-        .given([started, refreshed, ended('reuse_detected', ROTATED_AT + 100)])
+      given(spec, [started, refreshed, ended('reuse_detected', ROTATED_AT + 100)])
         .when(refresh(H('b'), ROTATED_AT + 200))
         .thenThrows(UnauthenticatedError, /ended/);
-      spec
-        .given([started, refreshed])
+      given(spec, [started, refreshed])
         .when(refresh(H('a'), ROTATED_AT + 200, false))
         .then([ended('revoked', ROTATED_AT + 200)]);
     });
     it('refuses a grace use of a session idle past its deadline, saying idle', () => {
-      spec
-        .given([started, refreshed])
+      given(spec, [started, refreshed])
         .when(refresh(H('a'), ROTATED_AT + 10_000, true, H('c'), { idleTimeoutMs: 10_000 }))
         .then([ended('idle', ROTATED_AT + 10_000)]);
     });
     it('records no token material beyond the new digest', () => {
-      const [event] = spec
-        .given([started, refreshed])
+      const [event] = given(spec, [started, refreshed])
         .when(refresh(H('a'), ROTATED_AT + 1000))
-        .events();
+        .result();
       expect(JSON.stringify(event)).not.toContain(H('a'));
       expect(JSON.stringify(event)).not.toContain(H('b'));
     });
   });
 
   it('logout ends an active session once', () => {
-    spec
-      .given([started])
+    given(spec, [started])
       .when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 5 } })
       .then([ended('logout', T0 + 5)]);
-    spec
-      .given([started, ended('logout', T0 + 5)])
+    given(spec, [started, ended('logout', T0 + 5)])
       .when({ type: 'EndSession', data: { reason: 'logout', now: T0 + 6 } })
       .then([]);
   });
@@ -292,70 +263,59 @@ describe('Session decider', () => {
       },
     });
     it('ends a session idle past its deadline, saying idle', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(expire(T0 + 15 * 60_000))
         .then([ended('idle', T0 + 15 * 60_000)]);
     });
     it('leaves a session refreshed in the meantime alone (the sweeper may have read an older deadline)', () => {
-      spec
-        .given([started, refreshed])
+      given(spec, [started, refreshed])
         .when(expire(T0 + 15 * 60_000 + 1))
         .then([]);
     });
     it('ends a session past its absolute lifetime, saying absolute', () => {
-      spec
-        .given([started])
+      given(spec, [started])
         .when(expire(T0 + 12 * 3_600_000))
         .then([ended('absolute', T0 + 12 * 3_600_000)]);
     });
     describe('when the clinic changed the idle timeout since the last refresh', () => {
       it('ends the session once it is idle past the shorter timeout, counted from its last activity', () => {
-        spec
-          .given([started, refreshed])
+        given(spec, [started, refreshed])
           .when(expire(T0 + 60_000 + 2 * 60_000 - 1, 2 * 60_000))
           .then([]);
-        spec
-          .given([started, refreshed])
+        given(spec, [started, refreshed])
           .when(expire(T0 + 60_000 + 2 * 60_000, 2 * 60_000))
           .then([ended('idle', T0 + 60_000 + 2 * 60_000)]);
       });
       it('gives a session idle at the change the new timeout from the change, never more than it had', () => {
         // Changed to 2 min at T0 + 10 min: idle since T0 + 1 min, it lives until T0 + 12 min, not T0 + 3 min.
         const since = T0 + 10 * 60_000;
-        spec
-          .given([started, refreshed])
+        given(spec, [started, refreshed])
           .when(expire(since + 2 * 60_000 - 1, 2 * 60_000, since))
           .then([]);
-        spec
-          .given([started, refreshed])
+        given(spec, [started, refreshed])
           .when(expire(since + 2 * 60_000, 2 * 60_000, since))
           .then([ended('idle', since + 2 * 60_000)]);
         // Changed at T0 + 15 min to 10 min: its own deadline (T0 + 16 min) comes first.
-        spec
-          .given([started, refreshed])
+        given(spec, [started, refreshed])
           .when(expire(T0 + 16 * 60_000, 10 * 60_000, T0 + 15 * 60_000))
           .then([ended('idle', T0 + 16 * 60_000)]);
       });
       it('keeps it past the deadline it wrote under a longer timeout', () => {
-        spec
-          .given([started])
+        given(spec, [started])
           .when(expire(T0 + 20 * 60_000, 30 * 60_000))
           .then([]);
       });
       it('refuses a refresh idle past the shorter timeout, saying idle', () => {
-        spec
-          .given([started])
+        given(spec, [started])
           .when(refresh(H('a'), T0 + 60_000, true, H('c'), { idleTimeoutMs: 60_000 }))
           .then([ended('idle', T0 + 60_000)]);
       });
     });
     it('records nothing for an ended or unknown session', () => {
-      spec
-        .given([started, ended('logout', T0 + 1000)])
+      given(spec, [started, ended('logout', T0 + 1000)])
         .when(expire(T0 + 16 * 60_000))
         .then([]);
-      spec.given([]).when(expire(T0)).then([]);
+      given(spec, []).when(expire(T0)).then([]);
     });
   });
 });

@@ -1,5 +1,5 @@
+import { iso } from '@haven/testing';
 import { expiredSessions, foldSessionDeadline, type SessionDeadlines } from './expiry';
-import { iso } from '../testing/given-when-then';
 
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 const event = (sid: string, type: string, data: Record<string, unknown>) => ({

@@ -1,5 +1,5 @@
+import { type DeciderSpec, given, iso } from '@haven/testing';
 import { NotFoundError, PreconditionError } from '@haven/errors';
-import { deciderSpec, iso } from '../testing/given-when-then';
 import { decideSsoAccount, mapRole, refusalOf, type SignInWithSso, type SsoAccountCommand } from './decide';
 import {
   evolveSsoAccount,
@@ -10,11 +10,11 @@ import {
   type SsoSignInRefused,
 } from './sso-account';
 
-const spec = deciderSpec<SsoAccountCommand, SsoAccountEvent, SsoAccountState>({
+const spec: DeciderSpec<SsoAccountCommand, SsoAccountEvent, SsoAccountState> = {
   decide: decideSsoAccount,
   evolve: evolveSsoAccount,
   initialState: initialSsoAccountState,
-});
+};
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
 const H = (c: string) => c.repeat(64);
 const profile = {
@@ -70,17 +70,15 @@ describe('mapRole', () => {
 describe('SsoAccount', () => {
   describe('when an unknown subject signs in for the first time', () => {
     it('asks for an account with the mapped role and refuses until an admin approves', () => {
-      spec
-        .given([])
+      given(spec, [])
         .when(signIn())
         .then([requested, pendingRefusal(H('a'))]);
     });
 
     it('refuses a user none of whose groups maps to a role, recording the groups, and asks for nothing', () => {
-      const events = spec
-        .given([])
+      const events = given(spec, [])
         .when(signIn({ groups: ['staff', 'volunteers'] }))
-        .events();
+        .result();
       expect(events).toEqual([
         {
           type: 'SsoSignInRefused',
@@ -98,19 +96,17 @@ describe('SsoAccount', () => {
 
   describe('when the account is pending', () => {
     it('refuses again without asking twice', () => {
-      spec
-        .given([requested, pendingRefusal(H('a'))])
+      given(spec, [requested, pendingRefusal(H('a'))])
         .when(signIn({ nonceHash: H('b') }))
         .then([pendingRefusal(H('b'))]);
     });
   });
 
   describe('when the account is approved', () => {
-    const given = [requested, pendingRefusal(H('a')), approved];
+    const approvedHistory = [requested, pendingRefusal(H('a')), approved];
 
     it('signs the linked user in with the role the groups map to now', () => {
-      spec
-        .given(given)
+      given(spec, approvedHistory)
         .when(signIn({ nonceHash: H('b'), groups: ['haven-admins'] }))
         .then([
           {
@@ -128,44 +124,38 @@ describe('SsoAccount', () => {
     });
 
     it('refuses a token whose nonce an earlier sign-in used (a replayed ID token)', () => {
-      const events = spec
-        .given(given)
+      const events = given(spec, approvedHistory)
         .when(signIn({ nonceHash: H('a') }))
-        .events();
+        .result();
       expect(refusalOf(events)?.data.reason).toBe('replayed');
       expect(events).toHaveLength(1);
     });
 
     it('refuses when the linked user is deactivated', () => {
-      const events = spec
-        .given(given)
+      const events = given(spec, approvedHistory)
         .when(signIn({ nonceHash: H('c'), linkedUserActive: false }))
-        .events();
+        .result();
       expect(refusalOf(events)?.data.reason).toBe('user_inactive');
     });
 
     it('refuses a user who left every mapped group', () => {
-      const events = spec
-        .given(given)
+      const events = given(spec, approvedHistory)
         .when(signIn({ nonceHash: H('c'), groups: ['staff'] }))
-        .events();
+        .result();
       expect(refusalOf(events)?.data.reason).toBe('no_mapped_role');
     });
 
     it('treats a retried approval of the same user as done, another user as a conflict', () => {
-      spec
-        .given(given)
+      given(spec, approvedHistory)
         .when({ type: 'ApproveSsoAccount', data: { userId: 'sso-acc1', by: 'admin-1', now: T0 } })
         .then([]);
-      spec
-        .given(given)
+      given(spec, approvedHistory)
         .when({ type: 'ApproveSsoAccount', data: { userId: 'other', by: 'admin-1', now: T0 } })
         .thenThrows(PreconditionError);
     });
 
     it('cannot be rejected (its user is deactivated instead)', () => {
-      spec
-        .given(given)
+      given(spec, approvedHistory)
         .when({ type: 'RejectSsoAccount', data: { reason: 'x', by: 'admin-1', now: T0 } })
         .thenThrows(PreconditionError, /deactivate/);
     });
@@ -173,20 +163,18 @@ describe('SsoAccount', () => {
 
   describe('when an admin decides on a pending account', () => {
     it('approves with the requested role, or the one the admin chose', () => {
-      spec
-        .given([requested])
+      given(spec, [requested])
         .when({
           type: 'ApproveSsoAccount',
           data: { userId: 'sso-acc1', by: 'admin-1', now: T0 + 1000 },
         })
         .then([approved]);
-      const events = spec
-        .given([requested])
+      const events = given(spec, [requested])
         .when({
           type: 'ApproveSsoAccount',
           data: { userId: 'sso-acc1', role: 'auditor', by: 'admin-1', now: T0 },
         })
-        .events();
+        .result();
       expect(events[0]?.data).toMatchObject({ role: 'auditor' });
     });
 
@@ -195,28 +183,23 @@ describe('SsoAccount', () => {
         type: 'SsoAccountRejected',
         data: { accountId: 'acc1', reason: 'not staff', by: 'admin-1', at: iso(T0) },
       };
-      spec
-        .given([requested])
+      given(spec, [requested])
         .when({ type: 'RejectSsoAccount', data: { reason: 'not staff', by: 'admin-1', now: T0 } })
         .then([rejected]);
-      const events = spec
-        .given([requested, rejected])
+      const events = given(spec, [requested, rejected])
         .when(signIn({ nonceHash: H('d') }))
-        .events();
+        .result();
       expect(refusalOf(events)?.data.reason).toBe('rejected');
-      spec
-        .given([requested, rejected])
+      given(spec, [requested, rejected])
         .when({ type: 'ApproveSsoAccount', data: { userId: 'sso-acc1', by: 'admin-1', now: T0 } })
         .thenThrows(PreconditionError);
     });
 
     it('finds no account no sign-in asked for', () => {
-      spec
-        .given([])
+      given(spec, [])
         .when({ type: 'ApproveSsoAccount', data: { userId: 'u', by: 'admin-1', now: T0 } })
         .thenThrows(NotFoundError);
-      spec
-        .given([])
+      given(spec, [])
         .when({ type: 'RejectSsoAccount', data: { reason: '', by: 'admin-1', now: T0 } })
         .thenThrows(NotFoundError);
     });
@@ -235,10 +218,9 @@ describe('SsoAccount', () => {
     const last = refusals[refusals.length - 1]!.data.nonceHash;
     expect(
       refusalOf(
-        spec
-          .given(refusals)
+        given(spec, refusals)
           .when(signIn({ nonceHash: last }))
-          .events(),
+          .result(),
       )?.data.reason,
     ).toBe('replayed');
     const state = refusals.reduce(evolveSsoAccount, initialSsoAccountState);

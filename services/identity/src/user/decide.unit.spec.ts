@@ -1,4 +1,4 @@
-import { commandWith } from '@haven/testing';
+import { commandWith, type DeciderSpec, given, iso } from '@haven/testing';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -6,16 +6,15 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { deciderSpec, iso } from '../testing/given-when-then';
 import { decideUser, type UserCommand } from './decide';
 import { DEFAULT_LOCKOUT_POLICY, lockDurationMs } from './lockout';
 import { evolveUser, foldUser, initialUserState, type UserEvent } from './user';
 
-const spec = deciderSpec<UserCommand, UserEvent, ReturnType<typeof foldUser>>({
+const spec: DeciderSpec<UserCommand, UserEvent, ReturnType<typeof foldUser>> = {
   decide: decideUser,
   evolve: evolveUser,
   initialState: initialUserState,
-});
+};
 
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 const HASH = 'a'.repeat(64);
@@ -59,14 +58,13 @@ describe('User decider', () => {
       now: T0,
     });
     it('invites a new user with a normalised email', () => {
-      spec.given([]).when(invite()).then([invited]);
+      given(spec, []).when(invite()).then([invited]);
     });
     it('refuses an unknown role and a malformed email together', () => {
       const events = () =>
-        spec
-          .given([])
+        given(spec, [])
           .when(invite({ role: 'superuser', email: 'nope', username: 'a b' }))
-          .events();
+          .result();
       expect(events).toThrow(ValidationError);
       try {
         events();
@@ -79,8 +77,7 @@ describe('User decider', () => {
       }
     });
     it('refuses to invite twice', () => {
-      spec
-        .given([invited])
+      given(spec, [invited])
         .when(invite())
         .thenThrows(AlreadyExistsError, /already exists/);
     });
@@ -88,32 +85,27 @@ describe('User decider', () => {
 
   describe('ActivateUser', () => {
     it('activates with the right token and records the first password', () => {
-      spec
-        .given([invited])
+      given(spec, [invited])
         .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 1000 } })
         .then(activated);
     });
     it('refuses a wrong token', () => {
-      spec
-        .given([invited])
+      given(spec, [invited])
         .when({ type: 'ActivateUser', data: { inviteTokenHash: 'b'.repeat(64), now: T0 + 1000 } })
         .thenThrows(UnauthenticatedError);
     });
     it('refuses an expired invite', () => {
-      spec
-        .given([invited])
+      given(spec, [invited])
         .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 86_400_001 } })
         .thenThrows(PreconditionError, /expired/);
     });
     it('refuses to activate twice', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 + 2000 } })
         .thenThrows(PreconditionError);
     });
     it('refuses an unknown user', () => {
-      spec
-        .given([])
+      given(spec, [])
         .when({ type: 'ActivateUser', data: { inviteTokenHash: HASH, now: T0 } })
         .thenThrows(NotFoundError);
     });
@@ -129,21 +121,18 @@ describe('User decider', () => {
         type: 'DeactivateUser',
         data: { actorId: 'admin', reason: 'left', now: T0 + 5000 },
       };
-      spec.given(active).when(cmd).then([deactivated]);
-      spec
-        .given([...active, deactivated])
+      given(spec, active).when(cmd).then([deactivated]);
+      given(spec, [...active, deactivated])
         .when(cmd)
         .then([]);
     });
     it('refuses to deactivate yourself', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'DeactivateUser', data: { actorId: 'u1', reason: '', now: T0 } })
         .thenThrows(PreconditionError, /own account/);
     });
     it('changes the role', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'front_desk', now: T0 + 5000 } })
         .then([
           {
@@ -153,12 +142,10 @@ describe('User decider', () => {
         ]);
     });
     it('does nothing for the same role and refuses an unknown one', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'clinician', now: T0 } })
         .then([]);
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'ChangeUserRole', data: { actorId: 'admin', role: 'root', now: T0 } })
         .thenThrows(ValidationError);
     });
@@ -170,35 +157,31 @@ describe('User decider', () => {
       data: { verification: { kind: 'self', currentPasswordValid }, reusesRecentPassword, now: T0 + 9000 },
     });
     it('changes the password when the current one is proven', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when(change(true, false))
         .then([{ type: 'PasswordChanged', data: { userId: 'u1', by: 'self', at: iso(T0 + 9000) } }]);
     });
     it('refuses a wrong current password', () => {
-      spec.given(active).when(change(false, false)).thenThrows(UnauthenticatedError);
+      given(spec, active).when(change(false, false)).thenThrows(UnauthenticatedError);
     });
     it('refuses reuse of a recent password', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when(change(true, true))
         .thenThrows(ValidationError, /recent passwords/);
     });
     it('refuses for a user who has not activated', () => {
-      spec.given([invited]).when(change(true, false)).thenThrows(PreconditionError);
+      given(spec, [invited]).when(change(true, false)).thenThrows(PreconditionError);
     });
   });
 
   describe('login failures and lockout', () => {
     it('counts a failure', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when(fail(T0 + 10_000))
         .then([failure(1)]);
     });
     it('locks for one minute on the fifth failure', () => {
-      spec
-        .given([...active, failure(1), failure(2), failure(3), failure(4)])
+      given(spec, [...active, failure(1), failure(2), failure(3), failure(4)])
         .when(fail(T0 + 10_000))
         .then([
           failure(5),
@@ -218,8 +201,7 @@ describe('User decider', () => {
         type: 'AccountLocked',
         data: { userId: 'u1', lockedUntil: iso(T0 + 70_000), consecutiveFailures: 5, at: iso(T0 + 10_000) },
       };
-      spec
-        .given([...active, failure(5), locked])
+      given(spec, [...active, failure(5), locked])
         .when(fail(T0 + 20_000))
         .then([
           {
@@ -233,10 +215,9 @@ describe('User decider', () => {
         type: 'AccountLocked',
         data: { userId: 'u1', lockedUntil: iso(T0 + 70_000), consecutiveFailures: 5, at: iso(T0 + 10_000) },
       };
-      const events = spec
-        .given([...active, failure(5), locked])
+      const events = given(spec, [...active, failure(5), locked])
         .when(fail(T0 + 80_000))
-        .events();
+        .result();
       expect(events[1]).toEqual({
         type: 'AccountLocked',
         data: {
@@ -246,8 +227,7 @@ describe('User decider', () => {
           at: iso(T0 + 80_000),
         },
       });
-      spec
-        .given([...active, failure(5), locked])
+      given(spec, [...active, failure(5), locked])
         .when({ type: 'RecordLoginSuccess', data: { sessionId: 's1', mfa: false, now: T0 + 30_000 } })
         .thenThrows(PreconditionError, /locked/);
     });
@@ -280,18 +260,15 @@ describe('User decider', () => {
       data: { userId: 'u1', method: 'totp', at: iso(T0) },
     };
     it('enrolls after a correct code', () => {
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
         .then([started]);
-      spec
-        .given([...active, started])
+      given(spec, [...active, started])
         .when({ type: 'ConfirmTotp', data: { codeValid: true, now: T0 } })
         .then([{ type: 'MfaEnrolled', data: { userId: 'u1', method: 'totp', at: iso(T0) } }]);
     });
     it('records nothing when an enrollment is already pending (the new secret lives in the credential stream)', () => {
-      spec
-        .given([...active, started])
+      given(spec, [...active, started])
         .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
         .then([]);
     });
@@ -300,42 +277,35 @@ describe('User decider', () => {
         type: 'UserDeactivated',
         data: { userId: 'u1', reason: '', at: iso(T0) },
       } as const;
-      spec
-        .given([...active, deactivated])
+      given(spec, [...active, deactivated])
         .when({ type: 'StartTotpEnrollment', data: { now: T0, secretStored: true } })
         .then([]);
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'StartTotpEnrollment', data: { now: T0, secretStored: true } })
         .then([started]);
     });
     it('refuses to start an enrollment once TOTP is enrolled', () => {
-      spec
-        .given([
-          ...active,
-          started,
-          { type: 'MfaEnrolled', data: { userId: 'u1', method: 'totp', at: iso(T0) } },
-        ])
+      given(spec, [
+        ...active,
+        started,
+        { type: 'MfaEnrolled', data: { userId: 'u1', method: 'totp', at: iso(T0) } },
+      ])
         .when({ type: 'StartTotpEnrollment', data: { now: T0 } })
         .thenThrows(PreconditionError);
     });
     it('refuses a wrong code and a confirmation without enrollment', () => {
-      spec
-        .given([...active, started])
+      given(spec, [...active, started])
         .when({ type: 'ConfirmTotp', data: { codeValid: false, now: T0 } })
         .thenThrows(ValidationError);
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'ConfirmTotp', data: { codeValid: true, now: T0 } })
         .thenThrows(PreconditionError);
     });
     it('reset clears an enrollment and is a no-op without one', () => {
-      spec
-        .given([...active, started])
+      given(spec, [...active, started])
         .when({ type: 'ResetMfa', data: { by: 'admin', now: T0 } })
         .then([{ type: 'MfaReset', data: { userId: 'u1', by: 'admin', at: iso(T0) } }]);
-      spec
-        .given(active)
+      given(spec, active)
         .when({ type: 'ResetMfa', data: { by: 'admin', now: T0 } })
         .then([]);
     });

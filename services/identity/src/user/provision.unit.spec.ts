@@ -1,14 +1,13 @@
-import { commandWith } from '@haven/testing';
+import { commandWith, type DeciderSpec, given } from '@haven/testing';
 import { ValidationError } from '@haven/errors';
-import { deciderSpec } from '../testing/given-when-then';
 import { decideUser, type UserCommand } from './decide';
 import { evolveUser, foldUser, initialUserState, type UserEvent, type UserState } from './user';
 
-const spec = deciderSpec<UserCommand, UserEvent, UserState>({
+const spec: DeciderSpec<UserCommand, UserEvent, UserState> = {
   decide: decideUser,
   evolve: evolveUser,
   initialState: initialUserState,
-});
+};
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
 const provision = commandWith<UserCommand, 'ProvisionUser'>('ProvisionUser', {
   userId: 'sso-acc1',
@@ -34,7 +33,7 @@ const provisioned: UserEvent = {
 
 describe('when an approved SSO account provisions its user', () => {
   it('creates the user active, without a password or an invitation', () => {
-    spec.given([]).when(provision()).then([provisioned]);
+    given(spec, []).when(provision()).then([provisioned]);
     const state = foldUser([provisioned]);
     expect(state).toMatchObject({
       status: 'active',
@@ -45,19 +44,17 @@ describe('when an approved SSO account provisions its user', () => {
   });
 
   it('records nothing when a retried approval finds the user there', () => {
-    spec.given([provisioned]).when(provision()).then([]);
+    given(spec, [provisioned]).when(provision()).then([]);
   });
 
   it('refuses bad fields like an invitation does', () => {
-    spec
-      .given([])
+    given(spec, [])
       .when(provision({ role: 'patient', email: 'nope' }))
       .thenThrows(ValidationError);
   });
 
   it('lets the provisioned user sign in and be deactivated like any other', () => {
-    spec
-      .given([provisioned])
+    given(spec, [provisioned])
       .when({ type: 'RecordLoginSuccess', data: { sessionId: 's1', mfa: false, now: T0 + 1 } })
       .then([
         {
