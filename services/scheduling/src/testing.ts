@@ -5,14 +5,17 @@
 import { join } from 'node:path';
 import { sealPhi, type PatientKeyStore } from '@haven/crypto';
 import { newEvent, type EventStore } from '@haven/eventstore';
-import { loadConfig } from '@haven/service';
-import { reminderIdOf } from './notification/decide';
+import { loadConfig, type Logger } from '@haven/service';
+import { DEFAULT_OUTBOX_POLICY, reminderIdOf, type OutboxPolicy } from './notification/decide';
+import { ReminderOutbox, type ReminderOutboxOptions } from './notification/outbox';
 import {
   ReminderEventType,
   reminderStream,
   type ReminderChannel,
   type ReminderPlan,
 } from './notification/reminder';
+import { SmtpTransport } from './notification/smtp';
+import { DEFAULT_TEMPLATES } from './notification/template';
 import type { MessageTransport, OutboundMessage } from './notification/transport';
 import { schedulingConfigSchema, type SchedulingConfig } from './server';
 
@@ -148,4 +151,43 @@ export class CapturingTransport implements MessageTransport {
   close() {
     return Promise.resolve();
   }
+}
+
+/**
+ * A reminder outbox sending e-mail to a local catcher on `smtp.port`, as the outbox's crash and erasure specs run
+ * it: from and linking to `smtp.domain`, English default templates, the passcode read out by the front desk, no
+ * reminder offsets (invitations only) unless `policy` says otherwise.
+ */
+export function catcherOutbox(
+  deps: { store: EventStore; keys: PatientKeyStore; logger: Logger; clock?: () => Date },
+  smtp: { port: number; domain: string; clinicName: string },
+  policy: Partial<OutboxPolicy> = {},
+  options: ReminderOutboxOptions = {},
+): ReminderOutbox {
+  const { store, keys, logger, clock = () => new Date() } = deps;
+  return new ReminderOutbox(
+    {
+      store,
+      clock,
+      keys,
+      logger,
+      settings: { requireDobCheck: false, publicUrl: `https://visits.${smtp.domain}`, timeZone: 'UTC' },
+    },
+    [
+      new SmtpTransport({
+        url: `smtp://127.0.0.1:${smtp.port}`,
+        from: `C <no-reply@${smtp.domain}>`,
+        requireTls: false,
+      }),
+    ],
+    {
+      clinicName: smtp.clinicName,
+      language: 'en',
+      passcodeDelivery: 'front-desk',
+      messageDomain: smtp.domain,
+      templates: DEFAULT_TEMPLATES,
+      policy: { ...DEFAULT_OUTBOX_POLICY, offsetsMinutes: [], ...policy },
+    },
+    options,
+  );
 }

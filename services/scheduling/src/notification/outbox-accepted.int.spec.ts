@@ -20,13 +20,9 @@ import {
   type MailCatcher,
   type NatsServerHandle,
 } from '@haven/testing';
-import { givenDueReminder, givenRegisteredPatient } from '../testing';
+import { catcherOutbox, givenDueReminder, givenRegisteredPatient } from '../testing';
 import { NatsAcceptedMarks, type AcceptedMarks } from './accepted-marks';
-import { DEFAULT_OUTBOX_POLICY } from './decide';
-import { ReminderOutbox } from './outbox';
 import { messageIdOf, ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
-import { SmtpTransport } from './smtp';
-import { DEFAULT_TEMPLATES } from './template';
 
 jest.setTimeout(60_000);
 
@@ -65,34 +61,10 @@ afterAll(async () => {
 
 /** A sender over `over`, `aheadMs` in the future, with or without marks. */
 function sender(over: EventStore, options: { aheadMs: number; marks: AcceptedMarks | undefined }) {
-  return new ReminderOutbox(
-    {
-      store: over,
-      clock: () => new Date(Date.now() + options.aheadMs),
-      keys,
-      logger,
-      settings: { requireDobCheck: false, publicUrl: 'https://visits.accepted.test', timeZone: 'UTC' },
-    },
-    [
-      new SmtpTransport({
-        url: `smtp://127.0.0.1:${catcher.port}`,
-        from: 'C <no-reply@accepted.test>',
-        requireTls: false,
-      }),
-    ],
-    {
-      clinicName: 'Accepted Clinic',
-      language: 'en',
-      passcodeDelivery: 'front-desk',
-      messageDomain: 'accepted.test',
-      templates: DEFAULT_TEMPLATES,
-      policy: {
-        ...DEFAULT_OUTBOX_POLICY,
-        channels: [ReminderChannel.Email],
-        offsetsMinutes: [],
-        leaseMs: LEASE_MS,
-      },
-    },
+  return catcherOutbox(
+    { store: over, keys, logger, clock: () => new Date(Date.now() + options.aheadMs) },
+    { port: catcher.port, domain: 'accepted.test', clinicName: 'Accepted Clinic' },
+    { channels: [ReminderChannel.Email], leaseMs: LEASE_MS },
     { concurrency: 2 * BATCH, ...(options.marks ? { marks: options.marks } : {}) },
   );
 }

@@ -25,12 +25,8 @@ import type { NatsConnection } from 'nats';
 import { createLogger } from '@haven/service';
 import { startMailCatcher, startNatsServer, type MailCatcher, type NatsServerHandle } from '@haven/testing';
 import { PatientEventType, patientStream } from '../patient/patient';
-import { givenDueReminder, givenRegisteredPatient } from '../testing';
-import { DEFAULT_OUTBOX_POLICY } from './decide';
-import { ReminderOutbox } from './outbox';
+import { catcherOutbox, givenDueReminder, givenRegisteredPatient } from '../testing';
 import { ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
-import { SmtpTransport } from './smtp';
-import { DEFAULT_TEMPLATES } from './template';
 
 jest.setTimeout(60_000);
 
@@ -66,29 +62,10 @@ afterAll(async () => {
 /** One scheduling replica's outbox: its own key store (and cache) over the shared key directory. */
 function replica(over: EventStore = store) {
   const keys = new FilePatientKeyStore({ dir: join(dir, 'patient-keys'), kms });
-  const outbox = new ReminderOutbox(
-    {
-      store: over,
-      clock: () => new Date(),
-      keys,
-      logger,
-      settings: { requireDobCheck: false, publicUrl: 'https://visits.erasure.test', timeZone: 'UTC' },
-    },
-    [
-      new SmtpTransport({
-        url: `smtp://127.0.0.1:${catcher.port}`,
-        from: 'C <no-reply@erasure.test>',
-        requireTls: false,
-      }),
-    ],
-    {
-      clinicName: 'Erasure Clinic',
-      language: 'en',
-      passcodeDelivery: 'front-desk',
-      messageDomain: 'erasure.test',
-      templates: DEFAULT_TEMPLATES,
-      policy: { ...DEFAULT_OUTBOX_POLICY, channels: [ReminderChannel.Email], offsetsMinutes: [] },
-    },
+  const outbox = catcherOutbox(
+    { store: over, keys, logger },
+    { port: catcher.port, domain: 'erasure.test', clinicName: 'Erasure Clinic' },
+    { channels: [ReminderChannel.Email] },
   );
   closing.push(() => outbox.stop());
   return { keys, outbox };
