@@ -3,24 +3,16 @@
  * which frees the old slot), issue its patient link, and say what became of its messages to the patient. Every call
  * goes to scheduling with the user's own token; scheduling enforces who may book, see or cancel what.
  */
-import type { Request, Response, Router } from 'express';
+import type { Response, Router } from 'express';
 import { scheduling, session } from '@haven/proto';
 import type { RouteContext } from '../context';
-import {
-  PATH_ID,
-  asRecord,
-  dateField,
-  invalid,
-  lastSegment,
-  pathId,
-  queryText,
-  resourceName,
-  stringField,
-} from '../http';
+import { PATH_ID, dateField, lastSegment, pathId, queryText, resourceName, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { appointmentView } from '../visit-view';
 import { LIST_FIELDS, staff } from './guards';
+import { oneCall } from './one-call';
+import type { CallInput } from './one-call';
 
 const APPOINTMENT_FIELDS = {
   appointment: 'form',
@@ -46,10 +38,8 @@ const TIME_ZONE = /^[A-Za-z0-9_+\-/]{1,64}$/;
 /** How long before the start a patient link opens (scheduling's LinkPolicy.opensBeforeStartMinutes). */
 const LINK_OPENS_BEFORE_START_MS = 15 * 60_000;
 
-/** The booking form as a BookAppointmentRequest, or undefined after answering 400. */
-function bookRequest(req: Request, res: Response): scheduling.BookAppointmentRequest | undefined {
-  const body = asRecord(req.body);
-  const violations: HttpFieldViolation[] = [];
+/** The booking form as a BookAppointmentRequest; its field violations in `violations`. */
+function bookRequest({ req, body, violations }: CallInput): scheduling.BookAppointmentRequest {
   const clinicianId = stringField(body, 'clinicianId', 80, violations);
   const patientId = stringField(body, 'patientId', 80, violations);
   const startTime = dateField(body, 'startTime', violations);
@@ -57,7 +47,6 @@ function bookRequest(req: Request, res: Response): scheduling.BookAppointmentReq
   const reason = stringField(body, 'reason', 2000, violations);
   const requestId = idempotencyKey(req, violations);
   const recurrence = recurrenceOf(body, violations);
-  if (invalid(res, violations)) return undefined;
   return scheduling.BookAppointmentRequest.fromPartial({
     ...(recurrence ? { recurrence } : {}),
     appointment: {
@@ -98,9 +87,8 @@ function recurrenceOf(
   return { intervalWeeks: intervalWeeks ?? 0, count: count ?? 0, ...(until ? { until } : {}) };
 }
 
-/** The day list's query as a ListAppointmentsRequest, or undefined after answering 400. */
-function listRequest(req: Request, res: Response): scheduling.ListAppointmentsRequest | undefined {
-  const violations: HttpFieldViolation[] = [];
+/** The day list's query as a ListAppointmentsRequest; its field violations in `violations`. */
+function listRequest({ req, violations }: CallInput): scheduling.ListAppointmentsRequest {
   const day = queryText(req, 'day');
   const timeZone = queryText(req, 'timeZone');
   const clinicianId = queryText(req, 'clinicianId');
@@ -109,7 +97,6 @@ function listRequest(req: Request, res: Response): scheduling.ListAppointmentsRe
     violations.push({ field: 'timeZone', description: 'must be an IANA time zone' });
   if (clinicianId !== '' && !PATH_ID.test(clinicianId))
     violations.push({ field: 'clinicianId', description: 'must be a user id' });
-  if (invalid(res, violations)) return undefined;
   return scheduling.ListAppointmentsRequest.fromPartial({
     pageSize: 200,
     day,
@@ -147,37 +134,62 @@ async function issueLink(ctx: RouteContext, res: Response, token: string, id: st
   };
 }
 
+/** The cancellation: a reason among CANCEL_REASONS (default other) and whether the series' later ones go too. */
+function cancelRequest({ id, body, violations }: CallInput): scheduling.CancelAppointmentRequest {
+  const reasonName = stringField(body, 'reason', 40, violations) ?? 'other';
+  const reason = CANCEL_REASONS[reasonName];
+  if (reason === undefined)
+    violations.push({
+      field: 'reason',
+      description: `must be one of ${Object.keys(CANCEL_REASONS).join(', ')}`,
+    });
+  // `following: true` cancels the later occurrences of its series too ("this and the following").
+  const includeFollowing = body['following'] === true;
+  return scheduling.CancelAppointmentRequest.fromPartial({
+    name: `appointments/${id}`,
+    ...(reason === undefined ? {} : { reason }),
+    includeFollowing,
+  });
+}
+
+/** One appointment as the pages see it, or null. */
+const oneAppointment = (r: { appointment?: scheduling.Appointment | undefined }) => ({
+  appointment: r.appointment ? appointmentView(r.appointment) : null,
+});
+
 /** Registers the appointment routes on the /api router. */
 export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void {
-  const { clients } = ctx;
-
   api.post(
     '/appointments',
     staff(
       ctx,
       { rpc: 'scheduling.BookAppointment', fields: APPOINTMENT_FIELDS },
-      async (req, res, { token }) => {
-        const request = bookRequest(req, res);
-        if (!request) return;
-        const r = await ctx.call(res, token, clients.scheduling, 'bookAppointment', request);
-        const { appointment } = r;
-        res.status(201).json({
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'bookAppointment',
+        request: bookRequest,
+        status: 201,
+        view: ({ appointment, occurrences }) => ({
           appointment: appointment ? scheduling.Appointment.toJSON({ ...appointment, reason: '' }) : null,
           // A recurring booking: every occurrence (its own appointment), in order.
-          occurrences: r.occurrences.map(appointmentView),
-        });
-      },
+          occurrences: occurrences.map(appointmentView),
+        }),
+      }),
     ),
   );
 
   api.get(
     '/appointments',
-    staff(ctx, { rpc: 'scheduling.ListAppointments', fields: LIST_FIELDS }, async (req, res, { token }) => {
-      const request = listRequest(req, res);
-      if (!request) return;
-      const r = await ctx.call(res, token, clients.scheduling, 'listAppointments', request);
-      res.status(200).json({ appointments: r.appointments.map(appointmentView) });
-    }),
+    staff(
+      ctx,
+      { rpc: 'scheduling.ListAppointments', fields: LIST_FIELDS },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'listAppointments',
+        request: listRequest,
+        view: (r) => ({ appointments: r.appointments.map(appointmentView) }),
+      }),
+    ),
   );
 
   api.post(
@@ -198,37 +210,12 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
     staff(
       ctx,
       { rpc: 'scheduling.CancelAppointment', fields: { reason: 'reason' } },
-      async (req, res, { token }) => {
-        const id = pathId(req, res);
-        if (!id) return;
-        const violations: HttpFieldViolation[] = [];
-        const body = asRecord(req.body);
-        const reasonName = stringField(body, 'reason', 40, violations) ?? 'other';
-        // `following: true` cancels the later occurrences of its series too ("this and the following").
-        const includeFollowing = body['following'] === true;
-        const reason = CANCEL_REASONS[reasonName];
-        if (reason === undefined) {
-          const description = `must be one of ${Object.keys(CANCEL_REASONS).join(', ')}`;
-          invalid(res, [{ field: 'reason', description }]);
-          return;
-        }
-        if (invalid(res, violations)) return;
-        const r = await ctx.call(
-          res,
-          token,
-          clients.scheduling,
-          'cancelAppointment',
-          scheduling.CancelAppointmentRequest.fromPartial({
-            name: `appointments/${id}`,
-            reason,
-            includeFollowing,
-          }),
-        );
-        res.status(200).json({
-          appointment: r.appointment ? appointmentView(r.appointment) : null,
-          following: r.following.map(appointmentView),
-        });
-      },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'cancelAppointment',
+        request: cancelRequest,
+        view: (r) => ({ ...oneAppointment(r), following: r.following.map(appointmentView) }),
+      }),
     ),
   );
   registerAppointmentChanges(api, ctx);
@@ -266,17 +253,12 @@ function registerDeliveries(api: Router, ctx: RouteContext): void {
     staff(
       ctx,
       { rpc: 'scheduling.ListMessageDeliveries', fields: { parent: 'id' } },
-      async (req, res, { token }) => {
-        const id = pathId(req, res);
-        if (!id) return;
-        const r = await ctx.call(
-          res,
-          token,
-          ctx.clients.scheduling,
-          'listMessageDeliveries',
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'listMessageDeliveries',
+        request: ({ id }) =>
           scheduling.ListMessageDeliveriesRequest.fromPartial({ parent: `appointments/${id}` }),
-        );
-        res.status(200).json({
+        view: (r) => ({
           deliveries: r.messageDeliveries.map((d) => ({
             id: lastSegment(d.name),
             kind: DELIVERY_KIND[d.kind] ?? 'unknown',
@@ -288,8 +270,8 @@ function registerDeliveries(api: Router, ctx: RouteContext): void {
             updateTime: d.updateTime?.toISOString() ?? null,
             attempts: d.attempts,
           })),
-        });
-      },
+        }),
+      }),
     ),
   );
 }
@@ -340,8 +322,6 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
 
 /** Reschedule and no-show: both free the appointment's old slot; idempotent with an Idempotency-Key. */
 function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
-  const { clients } = ctx;
-
   // Moves an appointment (the new slot is reserved first; the old one is freed).
   api.post(
     '/appointments/:id/reschedule',
@@ -351,29 +331,18 @@ function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
         rpc: 'scheduling.RescheduleAppointment',
         fields: { start_time: 'startTime', end_time: 'endTime', request_id: 'idempotencyKey' },
       },
-      async (req, res, { token }) => {
-        const id = pathId(req, res);
-        if (!id) return;
-        const body = asRecord(req.body);
-        const violations: HttpFieldViolation[] = [];
-        const startTime = dateField(body, 'startTime', violations);
-        const endTime = dateField(body, 'endTime', violations);
-        const requestId = idempotencyKey(req, violations);
-        if (invalid(res, violations)) return;
-        const r = await ctx.call(
-          res,
-          token,
-          clients.scheduling,
-          'rescheduleAppointment',
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'rescheduleAppointment',
+        request: ({ req, id, body, violations }) =>
           scheduling.RescheduleAppointmentRequest.fromPartial({
             name: `appointments/${id}`,
-            startTime,
-            endTime,
-            requestId,
+            startTime: dateField(body, 'startTime', violations),
+            endTime: dateField(body, 'endTime', violations),
+            requestId: idempotencyKey(req, violations),
           }),
-        );
-        res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
-      },
+        view: oneAppointment,
+      }),
     ),
   );
 
@@ -383,21 +352,16 @@ function registerAppointmentChanges(api: Router, ctx: RouteContext): void {
     staff(
       ctx,
       { rpc: 'scheduling.MarkNoShow', fields: { request_id: 'idempotencyKey' } },
-      async (req, res, { token }) => {
-        const id = pathId(req, res);
-        if (!id) return;
-        const violations: HttpFieldViolation[] = [];
-        const requestId = idempotencyKey(req, violations);
-        if (invalid(res, violations)) return;
-        const r = await ctx.call(
-          res,
-          token,
-          clients.scheduling,
-          'markNoShow',
-          scheduling.MarkNoShowRequest.fromPartial({ name: `appointments/${id}`, requestId }),
-        );
-        res.status(200).json({ appointment: r.appointment ? appointmentView(r.appointment) : null });
-      },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'markNoShow',
+        request: ({ req, id, violations }) =>
+          scheduling.MarkNoShowRequest.fromPartial({
+            name: `appointments/${id}`,
+            requestId: idempotencyKey(req, violations),
+          }),
+        view: oneAppointment,
+      }),
     ),
   );
 }

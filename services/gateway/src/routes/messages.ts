@@ -6,13 +6,12 @@
  * post is scheduling's decision; every read of a thread is a PhiAccessed there. The text is plain text: pages
  * render it as text.
  */
-import type { Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import { scheduling } from '@haven/proto';
-import { callUnary } from '@haven/service';
-import type { Authenticated, RouteContext } from '../context';
-import { asRecord, invalid, lastSegment, pathId, queryText, stringField } from '../http';
-import type { HttpFieldViolation } from '../http-errors';
+import type { RouteContext } from '../context';
+import { lastSegment, queryText, stringField } from '../http';
 import { anyPatient, staff } from './guards';
+import { oneCall } from './one-call';
 import { joinRequest, sendJoinFailure } from './patient-join';
 
 const TOPICS: Readonly<Record<string, scheduling.MessageThreadTopic>> = {
@@ -52,100 +51,74 @@ export function messageView(m: scheduling.SecureMessage) {
 
 /** The calls both doors make, with the caller's token. */
 function threadCalls(ctx: RouteContext) {
-  const opts = { deadlineMs: ctx.deadlineMs };
-  const md = (res: Response, auth: Authenticated) => ctx.metadataFor(res, auth.token);
   return {
-    list: async (req: Request, res: Response, auth: Authenticated, patientId: string) => {
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'listMessageThreads',
-        scheduling.ListMessageThreadsRequest.fromPartial({
-          patient: patientId ? `patients/${patientId}` : '',
-          pageSize: 100,
-        }),
-        md(res, auth),
-        opts,
-      );
-      res.status(200).json({ threads: r.threads.map(threadView) });
-    },
-    create: async (req: Request, res: Response, auth: Authenticated, forPatient: boolean) => {
-      const body = asRecord(req.body);
-      const violations: HttpFieldViolation[] = [];
-      const topic = typeof body['topic'] === 'string' ? TOPICS[body['topic']] : undefined;
-      if (topic === undefined) violations.push({ field: 'topic', description: 'must be care or scheduling' });
-      const patientId = forPatient ? '' : (stringField(body, 'patientId', 64, violations) ?? '');
-      const clinicianId = stringField(body, 'clinicianId', 64, violations) ?? '';
-      if (!forPatient && !ID.test(patientId))
-        violations.push({ field: 'patientId', description: 'is required' });
-      if (clinicianId !== '' && !ID.test(clinicianId))
-        violations.push({ field: 'clinicianId', description: 'is not an id' });
-      if (invalid(res, violations)) return;
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'createMessageThread',
-        scheduling.CreateMessageThreadRequest.fromPartial({
-          patient: patientId ? `patients/${patientId}` : '',
-          topic: topic ?? scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_UNSPECIFIED,
-          clinician: clinicianId ? `users/${clinicianId}` : '',
-        }),
-        md(res, auth),
-        opts,
-      );
-      res.status(201).json({ thread: threadView(r.thread) });
-    },
-    read: async (req: Request, res: Response, auth: Authenticated) => {
-      const id = pathId(req, res);
-      if (!id) return;
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'listSecureMessages',
+    list: (patientOf: (req: Request) => string) =>
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'listMessageThreads',
+        request: ({ req }) => {
+          const patientId = patientOf(req);
+          return scheduling.ListMessageThreadsRequest.fromPartial({
+            patient: patientId ? `patients/${patientId}` : '',
+            pageSize: 100,
+          });
+        },
+        view: (r) => ({ threads: r.threads.map(threadView) }),
+      }),
+    create: (forPatient: boolean) =>
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'createMessageThread',
+        request: ({ body, violations }) => {
+          const topic = typeof body['topic'] === 'string' ? TOPICS[body['topic']] : undefined;
+          if (topic === undefined)
+            violations.push({ field: 'topic', description: 'must be care or scheduling' });
+          const patientId = forPatient ? '' : (stringField(body, 'patientId', 64, violations) ?? '');
+          const clinicianId = stringField(body, 'clinicianId', 64, violations) ?? '';
+          if (!forPatient && !ID.test(patientId))
+            violations.push({ field: 'patientId', description: 'is required' });
+          if (clinicianId !== '' && !ID.test(clinicianId))
+            violations.push({ field: 'clinicianId', description: 'is not an id' });
+          return scheduling.CreateMessageThreadRequest.fromPartial({
+            patient: patientId ? `patients/${patientId}` : '',
+            topic: topic ?? scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_UNSPECIFIED,
+            clinician: clinicianId ? `users/${clinicianId}` : '',
+          });
+        },
+        status: 201,
+        view: (r) => ({ thread: threadView(r.thread) }),
+      }),
+    read: oneCall(ctx, {
+      client: 'scheduling',
+      method: 'listSecureMessages',
+      request: ({ id }) =>
         scheduling.ListSecureMessagesRequest.fromPartial({ parent: `messageThreads/${id}`, pageSize: 500 }),
-        md(res, auth),
-        opts,
-      );
-      res.setHeader('cache-control', 'no-store');
-      res.status(200).json({ thread: threadView(r.thread), messages: r.messages.map(messageView) });
-    },
-    post: async (req: Request, res: Response, auth: Authenticated) => {
-      const id = pathId(req, res);
-      if (!id) return;
-      const violations: HttpFieldViolation[] = [];
-      const text = stringField(asRecord(req.body), 'text', 4_000 * 2, violations) ?? '';
-      if (text.trim() === '') violations.push({ field: 'text', description: 'is required' });
-      if (invalid(res, violations)) return;
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'postSecureMessage',
-        scheduling.PostSecureMessageRequest.fromPartial({ parent: `messageThreads/${id}`, text }),
-        md(res, auth),
-        opts,
-      );
-      res.status(201).json({ message: r.message ? messageView(r.message) : null });
-    },
-    markRead: async (req: Request, res: Response, auth: Authenticated) => {
-      const id = pathId(req, res);
-      if (!id) return;
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'markMessageThreadRead',
-        { name: `messageThreads/${id}` },
-        md(res, auth),
-        opts,
-      );
-      res.status(200).json({ thread: threadView(r.thread) });
-    },
-    close: async (req: Request, res: Response, auth: Authenticated) => {
-      const id = pathId(req, res);
-      if (!id) return;
-      const r = await callUnary(
-        ctx.clients.scheduling,
-        'closeMessageThread',
-        { name: `messageThreads/${id}` },
-        md(res, auth),
-        opts,
-      );
-      res.status(200).json({ thread: threadView(r.thread) });
-    },
+      headers: () => ({ 'cache-control': 'no-store' }),
+      view: (r) => ({ thread: threadView(r.thread), messages: r.messages.map(messageView) }),
+    }),
+    post: oneCall(ctx, {
+      client: 'scheduling',
+      method: 'postSecureMessage',
+      request: ({ id, body, violations }) => {
+        const text = stringField(body, 'text', 4_000 * 2, violations) ?? '';
+        if (text.trim() === '') violations.push({ field: 'text', description: 'is required' });
+        return scheduling.PostSecureMessageRequest.fromPartial({ parent: `messageThreads/${id}`, text });
+      },
+      status: 201,
+      view: (r) => ({ message: r.message ? messageView(r.message) : null }),
+    }),
+    markRead: oneCall(ctx, {
+      client: 'scheduling',
+      method: 'markMessageThreadRead',
+      request: ({ id }) => ({ name: `messageThreads/${id}` }),
+      view: (r) => ({ thread: threadView(r.thread) }),
+    }),
+    close: oneCall(ctx, {
+      client: 'scheduling',
+      method: 'closeMessageThread',
+      request: ({ id }) => ({ name: `messageThreads/${id}` }),
+      view: (r) => ({ thread: threadView(r.thread) }),
+    }),
   };
 }
 
@@ -180,16 +153,13 @@ export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
 
   api.get(
     '/messages/threads',
-    staff(ctx, door('scheduling.ListMessageThreads'), (req, res, auth) =>
-      calls.list(req, res, auth, ID.test(queryText(req, 'patientId')) ? queryText(req, 'patientId') : ''),
+    staff(
+      ctx,
+      door('scheduling.ListMessageThreads'),
+      calls.list((req) => (ID.test(queryText(req, 'patientId')) ? queryText(req, 'patientId') : '')),
     ),
   );
-  api.post(
-    '/messages/threads',
-    staff(ctx, door('scheduling.CreateMessageThread'), (req, res, auth) =>
-      calls.create(req, res, auth, false),
-    ),
-  );
+  api.post('/messages/threads', staff(ctx, door('scheduling.CreateMessageThread'), calls.create(false)));
   api.get('/messages/threads/:id', staff(ctx, door('scheduling.ListSecureMessages'), calls.read));
   api.post('/messages/threads/:id/messages', staff(ctx, door('scheduling.PostSecureMessage'), calls.post));
   api.post(
@@ -200,22 +170,23 @@ export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
 
   api.get(
     '/patient/messages/threads',
-    anyPatient(ctx, 'scheduling.ListMessageThreads', (req, res, auth) => calls.list(req, res, auth, '')),
+    anyPatient(
+      ctx,
+      'scheduling.ListMessageThreads',
+      calls.list(() => ''),
+    ),
   );
   api.post(
     '/patient/messages/threads',
-    anyPatient(ctx, 'scheduling.CreateMessageThread', (req, res, auth) => calls.create(req, res, auth, true)),
+    anyPatient(ctx, 'scheduling.CreateMessageThread', calls.create(true)),
   );
-  api.get(
-    '/patient/messages/threads/:id',
-    anyPatient(ctx, 'scheduling.ListSecureMessages', (req, res, auth) => calls.read(req, res, auth)),
-  );
+  api.get('/patient/messages/threads/:id', anyPatient(ctx, 'scheduling.ListSecureMessages', calls.read));
   api.post(
     '/patient/messages/threads/:id/messages',
-    anyPatient(ctx, 'scheduling.PostSecureMessage', (req, res, auth) => calls.post(req, res, auth)),
+    anyPatient(ctx, 'scheduling.PostSecureMessage', calls.post),
   );
   api.post(
     '/patient/messages/threads/:id/read',
-    anyPatient(ctx, 'scheduling.MarkMessageThreadRead', (req, res, auth) => calls.markRead(req, res, auth)),
+    anyPatient(ctx, 'scheduling.MarkMessageThreadRead', calls.markRead),
   );
 }

@@ -3,13 +3,15 @@
  * clinician console. Reads are PHI reads for a declared purpose (`?purpose=`, default treatment) that scheduling
  * records as PhiAccessed.
  */
-import type { Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import { phiEvents, scheduling } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { asRecord, invalid, lastSegment, pathId, stringField } from '../http';
+import { lastSegment, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { LIST_FIELDS, staff } from './guards';
+import { oneCall } from './one-call';
+import type { CallInput } from './one-call';
 
 const PATIENT_FIELDS = {
   patient: 'form',
@@ -35,19 +37,17 @@ function splitName(full: string): { givenName: string; familyName: string } {
     : { givenName: trimmed.slice(0, i), familyName: trimmed.slice(i + 1) };
 }
 
-/** The declared purpose of a PHI read (`?purpose=`, default treatment); answers 400 and undefined when unknown. */
-function purposeOf(req: Request, res: Response): phiEvents.PhiAccessPurpose | undefined {
+/** The declared purpose of a PHI read (`?purpose=`, default treatment); a violation when unknown. */
+function purposeOf(req: Request, violations: HttpFieldViolation[]): phiEvents.PhiAccessPurpose {
   const name = typeof req.query['purpose'] === 'string' ? req.query['purpose'] : 'treatment';
   const purpose = PURPOSES[name];
-  if (purpose === undefined)
-    invalid(res, [{ field: 'purpose', description: 'must be treatment, payment or operations' }]);
-  return purpose;
+  if (purpose !== undefined) return purpose;
+  violations.push({ field: 'purpose', description: 'must be treatment, payment or operations' });
+  return phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_UNSPECIFIED;
 }
 
-/** The registration form as a CreatePatientRequest, or undefined after answering 400. */
-function createPatientRequest(req: Request, res: Response): scheduling.CreatePatientRequest | undefined {
-  const body = asRecord(req.body);
-  const violations: HttpFieldViolation[] = [];
+/** The registration form as a CreatePatientRequest; its field violations in `violations`. */
+function createPatientRequest({ req, body, violations }: CallInput): scheduling.CreatePatientRequest {
   const name = stringField(body, 'name', 200, violations) ?? '';
   const dateOfBirth = stringField(body, 'dateOfBirth', 10, violations) ?? '';
   const email = stringField(body, 'email', 254, violations) ?? '';
@@ -57,7 +57,6 @@ function createPatientRequest(req: Request, res: Response): scheduling.CreatePat
   if (name.trim() === '') violations.push({ field: 'name', description: 'is required' });
   else if (givenName === '')
     violations.push({ field: 'name', description: 'needs a given and a family name' });
-  if (invalid(res, violations)) return undefined;
   return scheduling.CreatePatientRequest.fromPartial({
     patient: {
       givenName,
@@ -72,62 +71,62 @@ function createPatientRequest(req: Request, res: Response): scheduling.CreatePat
 
 /** Registers POST /patients, GET /patients and GET /patients/:id on the /api router. */
 export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
-  const { clients } = ctx;
-
   api.post(
     '/patients',
-    staff(ctx, { rpc: 'scheduling.CreatePatient', fields: PATIENT_FIELDS }, async (req, res, { token }) => {
-      const request = createPatientRequest(req, res);
-      if (!request) return;
-      const r = await ctx.call(res, token, clients.scheduling, 'createPatient', request);
-      res.status(201).json({ patient: { id: lastSegment(r.patient?.name ?? '') } });
-    }),
+    staff(
+      ctx,
+      { rpc: 'scheduling.CreatePatient', fields: PATIENT_FIELDS },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'createPatient',
+        request: createPatientRequest,
+        status: 201,
+        view: (r) => ({ patient: { id: lastSegment(r.patient?.name ?? '') } }),
+      }),
+    ),
   );
 
   api.get(
     '/patients',
-    staff(ctx, { rpc: 'scheduling.ListPatients', fields: LIST_FIELDS }, async (req, res, { token }) => {
-      const purpose = purposeOf(req, res);
-      if (purpose === undefined) return;
-      const r = await ctx.call(
-        res,
-        token,
-        clients.scheduling,
-        'listPatients',
-        scheduling.ListPatientsRequest.fromPartial({ pageSize: 100, purpose }),
-      );
-      res.status(200).json({
-        patients: r.patients.map((p) => ({
-          id: lastSegment(p.name),
-          name: `${p.givenName} ${p.familyName}`.trim(),
-          dateOfBirth: p.dateOfBirth,
-        })),
-      });
-    }),
+    staff(
+      ctx,
+      { rpc: 'scheduling.ListPatients', fields: LIST_FIELDS },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'listPatients',
+        request: ({ req, violations }) =>
+          scheduling.ListPatientsRequest.fromPartial({ pageSize: 100, purpose: purposeOf(req, violations) }),
+        view: (r) => ({
+          patients: r.patients.map((p) => ({
+            id: lastSegment(p.name),
+            name: `${p.givenName} ${p.familyName}`.trim(),
+            dateOfBirth: p.dateOfBirth,
+          })),
+        }),
+      }),
+    ),
   );
 
   // One patient's name, for the clinician console: a PHI read for the declared purpose (default treatment),
   // recorded by scheduling as PhiAccessed naming only the two name fields (the read mask): minimum necessary.
   api.get(
     '/patients/:id',
-    staff(ctx, { rpc: 'scheduling.GetPatient', fields: LIST_FIELDS }, async (req, res, { token }) => {
-      const id = pathId(req, res);
-      if (!id) return;
-      const purpose = purposeOf(req, res);
-      if (purpose === undefined) return;
-      const r = await ctx.call(
-        res,
-        token,
-        clients.scheduling,
-        'getPatient',
-        scheduling.GetPatientRequest.fromPartial({
-          name: `patients/${id}`,
-          purpose,
-          readMask: ['given_name', 'family_name'],
+    staff(
+      ctx,
+      { rpc: 'scheduling.GetPatient', fields: LIST_FIELDS },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'getPatient',
+        request: ({ req, id, violations }) =>
+          scheduling.GetPatientRequest.fromPartial({
+            name: `patients/${id}`,
+            purpose: purposeOf(req, violations),
+            readMask: ['given_name', 'family_name'],
+          }),
+        view: ({ patient: p }, { id }) => ({
+          patient: { id, name: `${p?.givenName ?? ''} ${p?.familyName ?? ''}`.trim() },
         }),
-      );
-      const p = r.patient;
-      res.status(200).json({ patient: { id, name: `${p?.givenName ?? ''} ${p?.familyName ?? ''}`.trim() } });
-    }),
+      }),
+    ),
   );
 }

@@ -10,13 +10,15 @@
  * - `POST /auth/activate` `{ invitationToken, password }`: the invited person sets their first password
  *   (ActivateUser, no session; under the sign-in rate limit of /auth). They sign in next and enrol a second factor.
  */
-import type { Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { identity } from '@haven/proto';
 import type { scheduling } from '@haven/proto';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, lastSegment, pathId, queryText, stringField } from '../http';
 import { httpErrorFromGrpc, type HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
+import { oneCall } from './one-call';
+import type { CallInput } from './one-call';
 import { ROLE_NAMES, ROLE_OF_NAME } from '../staff-roles';
 
 const ADMIN = ['admin'] as const;
@@ -56,10 +58,8 @@ function countsJson(c: scheduling.UsageCounts | undefined) {
   };
 }
 
-/** The invitation form as a CreateUserRequest, or undefined after answering 400. */
-function inviteRequest(req: Request, res: Response): identity.CreateUserRequest | undefined {
-  const body = asRecord(req.body);
-  const violations: HttpFieldViolation[] = [];
+/** The invitation form as a CreateUserRequest; its field violations in `violations`. */
+function inviteRequest({ body, violations }: CallInput): identity.CreateUserRequest {
   const email = (stringField(body, 'email', 254, violations) ?? '').trim().toLowerCase();
   const displayName = (stringField(body, 'displayName', 120, violations) ?? '').trim();
   const roleName = stringField(body, 'role', 20, violations) ?? '';
@@ -68,8 +68,21 @@ function inviteRequest(req: Request, res: Response): identity.CreateUserRequest 
   if (displayName === '') violations.push({ field: 'displayName', description: 'is required' });
   if (role === undefined)
     violations.push({ field: 'role', description: `must be one of ${[...ROLE_OF_NAME.keys()].join(', ')}` });
-  if (invalid(res, violations) || role === undefined) return undefined;
-  return identity.CreateUserRequest.fromPartial({ user: { username: email, email, displayName, role } });
+  return identity.CreateUserRequest.fromPartial({
+    user: { username: email, email, displayName, ...(role === undefined ? {} : { role }) },
+  });
+}
+
+/** The usage report's query (`?from=&to=&timeZone=`); its field violations in `violations`. */
+function usageRequest({ req, violations }: CallInput): scheduling.GetUsageReportRequest {
+  const from = queryText(req, 'from');
+  const to = queryText(req, 'to');
+  const timeZone = queryText(req, 'timeZone');
+  if (!DAY.test(from)) violations.push({ field: 'from', description: 'must be YYYY-MM-DD' });
+  if (!DAY.test(to)) violations.push({ field: 'to', description: 'must be YYYY-MM-DD' });
+  if (timeZone !== '' && !TIME_ZONE.test(timeZone))
+    violations.push({ field: 'timeZone', description: 'must be an IANA time zone' });
+  return { startDay: from, endDay: to, timeZone };
 }
 
 /** Registers the admin's user and usage routes on the /api router. */
@@ -111,18 +124,19 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
           'user.role': 'role',
         },
       },
-      async (req, res, { token }) => {
-        const request = inviteRequest(req, res);
-        if (!request) return;
-        const r = await ctx.call(res, token, clients.identity, 'createUser', request);
-        res.status(201).json({
+      oneCall(ctx, {
+        client: 'identity',
+        method: 'createUser',
+        request: inviteRequest,
+        status: 201,
+        view: (r) => ({
           user: r.user ? userJson(r.user) : null,
           invitationToken: r.invitationToken,
           invitationExpireTime: r.invitationExpireTime?.toISOString() ?? null,
           // The token rides in the fragment: it never reaches a server log.
           activationPath: `/#invitation=${encodeURIComponent(r.invitationToken)}`,
-        });
-      },
+        }),
+      }),
     ),
   );
 
@@ -193,7 +207,6 @@ function registerActivationRoute(api: Router, ctx: RouteContext): void {
 
 /** GET /usage (admins): scheduling's GetUsageReport. */
 function registerUsageRoute(api: Router, ctx: RouteContext): void {
-  const { clients } = ctx;
   api.get(
     '/usage',
     staff(
@@ -203,29 +216,18 @@ function registerUsageRoute(api: Router, ctx: RouteContext): void {
         roles: ADMIN,
         fields: { start_day: 'from', end_day: 'to', time_zone: 'timeZone' },
       },
-      async (req, res, { token }) => {
-        const violations: HttpFieldViolation[] = [];
-        const from = queryText(req, 'from');
-        const to = queryText(req, 'to');
-        const timeZone = queryText(req, 'timeZone');
-        if (!DAY.test(from)) violations.push({ field: 'from', description: 'must be YYYY-MM-DD' });
-        if (!DAY.test(to)) violations.push({ field: 'to', description: 'must be YYYY-MM-DD' });
-        if (timeZone !== '' && !TIME_ZONE.test(timeZone))
-          violations.push({ field: 'timeZone', description: 'must be an IANA time zone' });
-        if (invalid(res, violations)) return;
-        const r = await ctx.call(res, token, clients.scheduling, 'getUsageReport', {
-          startDay: from,
-          endDay: to,
-          timeZone,
-        });
-        res.status(200).json({
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'getUsageReport',
+        request: usageRequest,
+        view: (r) => ({
           total: countsJson(r.total),
           clinicians: r.clinicians.map((c) => ({
             clinicianId: lastSegment(c.clinician),
             ...countsJson(c.counts),
           })),
-        });
-      },
+        }),
+      }),
     ),
   );
 }
