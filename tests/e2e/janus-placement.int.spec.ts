@@ -4,60 +4,46 @@
  * built session service as a child process; bookings are appended to the event store the way scheduling does.
  */
 import { randomBytes } from 'node:crypto';
-import { JetStreamEventStore } from '@haven/eventstore';
-import { createTestIssuer } from '@haven/service/testing';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import {
-  freePort,
   type JanusHandle,
   janusRoomExists,
-  type JwksServer,
-  type NatsServerHandle,
-  serveJwks,
   type ServiceProcess,
   startJanus,
-  startNatsServer,
-  startServiceProcess,
   appendAppointmentBooked,
 } from '@haven/testing';
 import { roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { type SessionStack, startSessionStack } from './support/session-stack';
 
 jest.setTimeout(120_000);
 
 const tokenSecret = randomBytes(24).toString('base64url');
 const adminKey = randomBytes(24).toString('base64url');
-const issuer = createTestIssuer();
-let nats: NatsServerHandle;
+let stack: SessionStack;
 const nodes: JanusHandle[] = [];
-let jwks: JwksServer;
 let session: ServiceProcess;
 let store: JetStreamEventStore;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nodes.push(
-    ...(await Promise.all(
-      [0, 1].map(() => startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: adminKey })),
-    )),
-  );
-  jwks = await serveJwks(issuer.jwks);
-  const [grpcPort, httpPort] = await Promise.all([freePort(), freePort()]);
-  session = await startServiceProcess('session', grpcPort, {
-    ...nats.env('session'),
-    HAVEN_JWKS_URL: `${jwks.origin}/jwks`,
-    HAVEN_HTTP_PORT: String(httpPort),
-    HAVEN_JANUS_WS_URLS: nodes.map((n) => n.wsUrl).join(','),
-    HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-    HAVEN_JANUS_ADMIN_SECRET: adminKey,
+  stack = await startSessionStack({
+    name: 'placement-test',
+    janusTokenSecret: tokenSecret,
+    janus: async () => {
+      nodes.push(
+        ...(await Promise.all(
+          [0, 1].map(() => startJanus({ tokenAuthSecret: tokenSecret, videoroomAdminKey: adminKey })),
+        )),
+      );
+      return nodes.map((n) => n.wsUrl).join(',');
+    },
+    env: { HAVEN_JANUS_ADMIN_SECRET: adminKey },
   });
-  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'placement-test' });
+  ({ service: session, store } = stack);
 });
 
 afterAll(async () => {
-  await store?.close();
-  await session?.stop();
+  await stack?.stop();
   await Promise.all(nodes.map((n) => n.stop()));
-  await nats?.stop();
-  await jwks?.close();
 });
 
 const book = (): Promise<string> =>

@@ -8,48 +8,32 @@
  * end. Plus the RPC-level rules: a front-desk user can call nothing, a clinician cannot see another clinician's
  * lobby.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { JetStreamEventStore, newEvent, type EventEnvelope, type NewEvent } from '@haven/eventstore';
+import { newEvent, type EventEnvelope, type JetStreamEventStore, type NewEvent } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
 import {
   connectJanusWs,
   eventually,
-  freePort,
   type JanusHandle,
   type JanusWsClient,
   joinAsPublisher,
-  type JwksServer,
-  localClient,
   type MediaClient,
-  type NatsServerHandle,
   publishThrough,
-  serveJwks,
-  type ServiceProcess,
   signJanusToken,
   startJanus,
-  startNatsServer,
-  startServiceProcess,
   appendAppointmentBooked,
   appointmentBooked,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
 import { roomToken } from '../../services/session/src/visit/room-access';
+import { type SessionStack, startSessionStack } from './support/session-stack';
 
 jest.setTimeout(60_000);
 
-const identity = createTestIssuer();
-const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
-let nats: NatsServerHandle;
+let stack: SessionStack;
 let janus: JanusHandle;
-let jwksServer: JwksServer;
-let dataDir: string;
-let service: ServiceProcess;
 let client: session.SessionServiceClient;
 let store: JetStreamEventStore;
 const attackers: JanusWsClient[] = [];
@@ -57,53 +41,39 @@ const mediaClients: MediaClient[] = [];
 /** The password Janus's event handler sends (HTTP Basic) to the session service's /janus-events. */
 const EVENTS_SECRET = randomBytes(24).toString('base64url');
 let sessionHttpPort = 0;
-let tokenSecret = '';
+const tokenSecret = randomBytes(24).toString('base64url');
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  tokenSecret = randomBytes(24).toString('base64url');
   const roomAdminKey = randomBytes(24).toString('base64url');
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  sessionHttpPort = httpPort;
-  jwksServer = await serveJwks((path) => (path.startsWith('/patients') ? scheduling.jwks : identity.jwks));
-  [janus] = await Promise.all([
-    startJanus({
-      tokenAuthSecret: tokenSecret,
-      videoroomAdminKey: roomAdminKey,
-      eventHandlerUrl: `http://127.0.0.1:${httpPort}/janus-events`,
-      eventHandlerPassword: EVENTS_SECRET,
-      eventHandlerEvents: 'plugins',
-    }),
-  ]);
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-visit-access-'));
-  service = await startServiceProcess('session', grpcPort, {
-    ...nats.env('session'),
-    HAVEN_JWKS_URL: jwksServer.url,
-    HAVEN_PATIENT_JWKS_URL: `${jwksServer.origin}/patients/jwks.json`,
-    HAVEN_HTTP_PORT: String(httpPort),
-    HAVEN_JANUS_WS_URLS: janus.wsUrl,
-    HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-    HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
-    HAVEN_JANUS_EVENTS_SECRET: EVENTS_SECRET,
-    HAVEN_DATA_DIR: dataDir,
-    // Short, so the idle test is quick; the other visits start in an hour and keep someone in the room.
-    HAVEN_VISIT_IDLE_MINUTES: '0.05',
-    HAVEN_VISIT_IDLE_CHECK_SECONDS: '0.5',
+  stack = await startSessionStack({
+    name: 'visit-access-test',
+    janusTokenSecret: tokenSecret,
+    janus: async (httpPort) => {
+      janus = await startJanus({
+        tokenAuthSecret: tokenSecret,
+        videoroomAdminKey: roomAdminKey,
+        eventHandlerUrl: `http://127.0.0.1:${httpPort}/janus-events`,
+        eventHandlerPassword: EVENTS_SECRET,
+        eventHandlerEvents: 'plugins',
+      });
+      return janus.wsUrl;
+    },
+    env: {
+      HAVEN_JANUS_ADMIN_SECRET: roomAdminKey,
+      HAVEN_JANUS_EVENTS_SECRET: EVENTS_SECRET,
+      // Short, so the idle test is quick; the other visits start in an hour and keep someone in the room.
+      HAVEN_VISIT_IDLE_MINUTES: '0.05',
+      HAVEN_VISIT_IDLE_CHECK_SECONDS: '0.5',
+    },
   });
-  client = localClient(session.SessionServiceClient, grpcPort);
-  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'visit-access-test' });
+  ({ client, store, httpPort: sessionHttpPort } = stack);
 });
 
 afterAll(async () => {
   for (const a of attackers) a.close();
   for (const m of mediaClients) m.close();
-  client?.close();
-  await store?.close();
-  await service?.stop();
+  await stack?.stop();
   await janus?.stop();
-  await nats?.stop();
-  await jwksServer?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Books an appointment by appending AppointmentBooked, and waits until the session service opened its visit. */
@@ -123,9 +93,9 @@ async function eventOf(visitId: string, type: string): Promise<EventEnvelope> {
   );
 }
 
-const clinicianToken = (id = 'clin-a') => identity.sign({ sub: id, role: 'clinician' });
+const clinicianToken = (id = 'clin-a') => stack.identity.sign({ sub: id, role: 'clinician' });
 const patientToken = (visitId: string, id = 'pp-1') =>
-  scheduling.sign({ sub: id, kind: 'patient', visit: `visits/${visitId}` });
+  stack.scheduling.sign({ sub: id, kind: 'patient', visit: `visits/${visitId}` });
 
 async function call<K extends keyof session.SessionServiceClient>(
   method: K,
@@ -380,7 +350,7 @@ describe('the waiting room, enforced by the server', () => {
 describe('who may call the session service', () => {
   it('refuses every session RPC but the day list to a front-desk user, and the list tells roles and states only', async () => {
     const visitId = await openVisit({ clinicianId: 'clin-a' });
-    const frontDesk = await identity.sign({ sub: 'u-frontdesk', role: 'front_desk' });
+    const frontDesk = await stack.identity.sign({ sub: 'u-frontdesk', role: 'front_desk' });
     const visit = `visits/${visitId}`;
     const someone = `${visit}/participants/pabc`;
     const calls: [keyof session.SessionServiceClient, unknown][] = [
@@ -473,7 +443,7 @@ describe('who may call the session service', () => {
   });
 
   it('opens a visit for a hospital system (OpenVisit): idempotent, refused for unknown, cancelled or past appointments', async () => {
-    const ehr = await identity.sign({
+    const ehr = await stack.identity.sign({
       sub: 'sa-ehr',
       kind: 'service_account',
       scope: 'session.visits.write',

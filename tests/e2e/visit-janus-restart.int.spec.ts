@@ -10,43 +10,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { createTestIssuer } from '@haven/service/testing';
 import {
   connectJanusWs,
   freePort,
   generateJanusConfig,
   type JanusWsClient,
   joinAsPublisher,
-  type JwksServer,
-  localClient,
   type MediaClient,
-  type NatsServerHandle,
   publishThrough,
-  serveJwks,
-  type ServiceProcess,
   signJanusToken,
-  startNatsServer,
-  startServiceProcess,
   appendAppointmentBooked,
   eventually,
 } from '@haven/testing';
 import { roomCredentials, roomNumberOf } from '../../services/session/src/visit/open-visit';
+import { type SessionStack, startSessionStack } from './support/session-stack';
 
 jest.setTimeout(150_000);
 
-const identity = createTestIssuer();
-const scheduling = createTestIssuer({ issuer: 'haven-scheduling' });
 const tokenSecret = randomBytes(24).toString('base64url');
-let nats: NatsServerHandle;
-let jwksServer: JwksServer;
+let stack: SessionStack;
 let base: string;
 let configFile: string;
 let wsUrl: string;
 let janusProcess: ChildProcess | undefined;
-let service: ServiceProcess;
 let client: session.SessionServiceClient;
 let store: JetStreamEventStore;
 const sockets: JanusWsClient[] = [];
@@ -84,45 +73,34 @@ async function killJanus(): Promise<void> {
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
   base = mkdtempSync(join(tmpdir(), 'haven-janus-restart-'));
-  const [wsPort, grpcPort] = [await freePort(), await freePort()];
-  httpPort = await freePort();
-  const cfg = generateJanusConfig({
-    dir: join(base, 'cfg'),
-    recordingsDir: join(base, 'recordings'),
-    logFile: join(base, 'janus.log'),
-    wsPort,
-    adminSecret: randomBytes(16).toString('base64url'),
-    tokenAuthSecret: tokenSecret,
+  stack = await startSessionStack({
+    name: 'janus-restart-test',
+    janusTokenSecret: tokenSecret,
+    janus: async () => {
+      const cfg = generateJanusConfig({
+        dir: join(base, 'cfg'),
+        recordingsDir: join(base, 'recordings'),
+        logFile: join(base, 'janus.log'),
+        wsPort: await freePort(),
+        adminSecret: randomBytes(16).toString('base64url'),
+        tokenAuthSecret: tokenSecret,
+      });
+      configFile = cfg.configFile;
+      wsUrl = cfg.wsUrl;
+      await startJanusProcess();
+      return wsUrl;
+    },
+    env: { HAVEN_RECORDINGS_DIR: join(base, 'recordings') },
   });
-  configFile = cfg.configFile;
-  wsUrl = cfg.wsUrl;
-  await startJanusProcess();
-  jwksServer = await serveJwks((path) => (path.startsWith('/patients') ? scheduling.jwks : identity.jwks));
-  service = await startServiceProcess('session', grpcPort, {
-    ...nats.env('session'),
-    HAVEN_JWKS_URL: `${jwksServer.origin}/jwks.json`,
-    HAVEN_PATIENT_JWKS_URL: `${jwksServer.origin}/patients/jwks.json`,
-    HAVEN_HTTP_PORT: String(httpPort),
-    HAVEN_JANUS_WS_URLS: wsUrl,
-    HAVEN_JANUS_TOKEN_SECRET: tokenSecret,
-    HAVEN_DATA_DIR: join(base, 'session'),
-    HAVEN_RECORDINGS_DIR: join(base, 'recordings'),
-  });
-  client = localClient(session.SessionServiceClient, grpcPort);
-  store = await JetStreamEventStore.connect({ ...nats.operator, name: 'janus-restart-test' });
+  ({ client, store, httpPort } = stack);
 });
 
 afterAll(async () => {
   for (const s of sockets) s.close();
   for (const m of mediaClients) m.close();
-  client?.close();
-  await store?.close();
-  await service?.stop();
+  await stack?.stop();
   await killJanus();
-  await nats?.stop();
-  await jwksServer?.close();
   if (base) rmSync(base, { recursive: true, force: true });
 });
 
@@ -145,9 +123,11 @@ async function admittedVisit(): Promise<{
   patient: grpc.Metadata;
 }> {
   const visitId = await appendAppointmentBooked(store, { clinicianId: 'clin-a', patientId: 'pat-1' });
-  const clinician = clientCallMetadata({ token: await identity.sign({ sub: 'clin-a', role: 'clinician' }) });
+  const clinician = clientCallMetadata({
+    token: await stack.identity.sign({ sub: 'clin-a', role: 'clinician' }),
+  });
   const patient = clientCallMetadata({
-    token: await scheduling.sign({ sub: 'pp-1', kind: 'patient', visit: `visits/${visitId}` }),
+    token: await stack.scheduling.sign({ sub: 'pp-1', kind: 'patient', visit: `visits/${visitId}` }),
   });
   let lobby: session.JoinLobbyResponse | undefined;
   for (let i = 0; i < 100 && !lobby; i++) {
