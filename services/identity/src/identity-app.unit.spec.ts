@@ -50,6 +50,14 @@ afterEach(async () => {
 async function activeUser(username = 'dr.rivera@demo.clinic', role = 'clinician') {
   return activeTestUser(app.users, { username, role, displayName: 'Sam Rivera' }, admin, 'c2');
 }
+/** Invites a user; the e-mail is the username unless given. */
+const invite = (user: {
+  username: string;
+  displayName: string;
+  role: string;
+  email?: string;
+  userId?: string;
+}) => app.users.inviteUser(admin, { email: user.username, ...user });
 const types = async (stream: string) =>
   (await store.read(stream)).map((e) => e.type.replace('haven.identity.v1.', ''));
 const login = (password = PASSWORD, clientIp = '10.0.0.1') =>
@@ -90,12 +98,7 @@ describe('IdentityApp', () => {
   });
 
   it('refuses a weak first password with the list of what is missing, and appends nothing', async () => {
-    const invited = await app.users.inviteUser(admin, {
-      username: 'x@demo.clinic',
-      email: 'x@demo.clinic',
-      displayName: 'X',
-      role: 'auditor',
-    });
+    const invited = await invite({ username: 'x@demo.clinic', displayName: 'X', role: 'auditor' });
     const attempt = app.users.activateUser(admin, {
       invitationToken: invited.invitationToken,
       password: 'password',
@@ -107,26 +110,16 @@ describe('IdentityApp', () => {
   });
 
   it('refuses an unknown role without claiming the username', async () => {
-    await expect(
-      app.users.inviteUser(admin, {
-        username: 'n@demo.clinic',
-        email: 'n@demo.clinic',
-        displayName: 'N',
-        role: 'nurse',
-      }),
-    ).rejects.toThrow(ValidationError);
+    await expect(invite({ username: 'n@demo.clinic', displayName: 'N', role: 'nurse' })).rejects.toThrow(
+      ValidationError,
+    );
     expect(await app.users.findUserIdByUsername('n@demo.clinic')).toBeUndefined();
   });
 
   it('refuses a taken username', async () => {
     await activeUser();
     await expect(
-      app.users.inviteUser(admin, {
-        username: 'DR.RIVERA@demo.clinic',
-        email: 'a@b.co',
-        displayName: 'Y',
-        role: 'clinician',
-      }),
+      invite({ username: 'DR.RIVERA@demo.clinic', email: 'a@b.co', displayName: 'Y', role: 'clinician' }),
     ).rejects.toThrow(AlreadyExistsError);
   });
 
@@ -251,12 +244,7 @@ describe('IdentityApp', () => {
 
   it('lists users with filters and paging', async () => {
     await activeUser();
-    await app.users.inviteUser(admin, {
-      username: 'frontdesk@demo.clinic',
-      email: 'frontdesk@demo.clinic',
-      displayName: 'F',
-      role: 'front_desk',
-    });
+    await invite({ username: 'frontdesk@demo.clinic', displayName: 'F', role: 'front_desk' });
     expect((await app.users.listUsers({})).users.map((u) => u.username)).toEqual([
       'dr.rivera@demo.clinic',
       'frontdesk@demo.clinic',
@@ -278,12 +266,7 @@ describe('IdentityApp', () => {
 
   it("lists users reading the directory once and each user's stream once, at once", async () => {
     for (let i = 0; i < 6; i++)
-      await app.users.inviteUser(admin, {
-        username: `user${i}@demo.clinic`,
-        email: `user${i}@demo.clinic`,
-        displayName: `User ${i}`,
-        role: 'front_desk',
-      });
+      await invite({ username: `user${i}@demo.clinic`, displayName: `User ${i}`, role: 'front_desk' });
     const reads: string[] = [];
     let inFlight = 0;
     let mostInFlight = 0;
@@ -322,13 +305,7 @@ describe('IdentityApp', () => {
     it('refuses a user id that is taken before it claims the username', async () => {
       const userId = await activeUser();
       await expect(
-        app.users.inviteUser(admin, {
-          username: 'other@demo.clinic',
-          email: 'other@demo.clinic',
-          displayName: 'Other',
-          role: 'auditor',
-          userId,
-        }),
+        invite({ username: 'other@demo.clinic', displayName: 'Other', role: 'auditor', userId }),
       ).rejects.toThrow(AlreadyExistsError);
       expect(await app.users.findUserIdByUsername('other@demo.clinic')).toBeUndefined();
     });
@@ -376,9 +353,8 @@ describe('IdentityApp', () => {
     });
 
     it('a second activation with another password neither answers OK nor replaces the first password', async () => {
-      const invited = await app.users.inviteUser(admin, {
+      const invited = await invite({
         username: 'new@demo.clinic',
-        email: 'new@demo.clinic',
         displayName: 'New Person',
         role: 'auditor',
       });
