@@ -15,6 +15,7 @@ import type {
 } from '@haven/eventstore';
 import { isRetryable } from './grpc-errors';
 import { IDEMPOTENCY_WINDOW_MS, RequestIdReusedError } from './idempotency';
+import { SerialQueues } from './serial-queues';
 
 /** An event as the aggregate sees it: its `{type, data}` plus the envelope it was stored with. */
 export type StoredEvent<E extends { type: string; data: unknown }> = E & Omit<EventEnvelope, 'type' | 'data'>;
@@ -312,23 +313,11 @@ export async function handleCommand<S, E extends { type: string; data: unknown }
   options: HandleCommandOptions<S, E, C>,
 ): Promise<CommandResult<S, E>> {
   if (!options.serialize) return await runCommand(options);
-  return await oneAtATime(options.stream, () => runCommand(options));
+  return await queues.run(options.stream, () => runCommand(options));
 }
 
-/** The tail of each stream's queue of serialized commands in this process. */
-const queues = new Map<string, Promise<unknown>>();
-
-async function oneAtATime<T>(stream: string, work: () => Promise<T>): Promise<T> {
-  const before = queues.get(stream) ?? Promise.resolve();
-  const mine = before.then(work, work);
-  const tail = mine.catch(() => undefined);
-  queues.set(stream, tail);
-  try {
-    return await mine;
-  } finally {
-    if (queues.get(stream) === tail) queues.delete(stream);
-  }
-}
+/** Each stream's queue of serialized commands in this process. */
+const queues = new SerialQueues();
 
 /** A random pause before retry `attempt` (1, 2, …) after a lost race: up to 5 ms, 10 ms, … capped at 100 ms. */
 function conflictPause(attempt: number): Promise<void> {

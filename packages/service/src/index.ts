@@ -136,6 +136,7 @@ export { PATIENT_ERASED, followErasedPatients } from './patient-erasures';
 export type { ErasedPatientsOptions } from './patient-erasures';
 export type { BoundHandlers } from './bind-handlers';
 export type { BoundUnaryCall, CallOptions, ClientCallMetadataInput, RequestOf, ResponseOf } from './client';
+export { SerialQueues } from './serial-queues';
 export { handleCommand, findReplay, loadAggregate, CallAbortedError, throwIfAborted } from './decider';
 export type {
   CommandMetadata,

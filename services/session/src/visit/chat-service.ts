@@ -8,7 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { openPhi, PhiShreddedError, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
 import { NotFoundError, PreconditionError, UnavailableError, ValidationError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
-import { phiAccessEvent, type CallContext, type CommandMetadata, type Principal } from '@haven/service';
+import {
+  phiAccessEvent,
+  SerialQueues,
+  type CallContext,
+  type CommandMetadata,
+  type Principal,
+} from '@haven/service';
 import {
   ChatEventType,
   requireChatMember,
@@ -87,7 +93,7 @@ export async function unlessErased<T>(work: () => Promise<T>): Promise<T> {
 export class ChatService {
   private readonly clock: () => Date;
   /** Posts per visit, one at a time in this process (a burst queues instead of racing for the stream). */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new SerialQueues();
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -109,14 +115,7 @@ export class ChatService {
     text: string,
     metadata: CommandMetadata,
   ): Promise<ChatMessageView> {
-    const before = this.queues.get(visitId) ?? Promise.resolve();
-    const run = before.catch(() => undefined).then(() => this.post(visitId, caller, text, metadata));
-    this.queues.set(visitId, run);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(visitId) === run) this.queues.delete(visitId);
-    }
+    return await this.queues.run(visitId, () => this.post(visitId, caller, text, metadata));
   }
 
   private async post(

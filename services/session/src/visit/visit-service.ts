@@ -15,6 +15,7 @@ import {
   findReplay,
   handleCommand,
   loadAggregate,
+  SerialQueues,
   throwIfAborted,
   type AccessRefusal,
   type CommandMetadata,
@@ -92,7 +93,7 @@ const SERVICE_METADATA = (correlationId: string): CommandMetadata => ({
 export class VisitService {
   private readonly clock: () => Date;
   /** Recording switches per visit, one at a time in this process (start and stop never interleave). */
-  private readonly recordingLocks = new Map<string, Promise<unknown>>();
+  private readonly recordingLocks = new SerialQueues();
 
   constructor(private readonly deps: VisitServiceDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -105,18 +106,6 @@ export class VisitService {
 
   private now(): string {
     return this.clock().toISOString();
-  }
-
-  /** Runs `fn` after every earlier recording switch of this visit has finished. */
-  private async serially<T>(visitId: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.recordingLocks.get(visitId) ?? Promise.resolve();
-    const run = before.catch(() => undefined).then(fn);
-    this.recordingLocks.set(visitId, run);
-    try {
-      return await run;
-    } finally {
-      if (this.recordingLocks.get(visitId) === run) this.recordingLocks.delete(visitId);
-    }
   }
 
   /** Loads a visit (state and etag). */
@@ -224,7 +213,7 @@ export class VisitService {
     command: Extract<VisitCommand, { type: 'RecordConsent' }>,
     metadata: CommandMetadata,
   ) {
-    return this.serially(visitId, async () => {
+    return this.recordingLocks.run(visitId, async () => {
       const { state } = await this.load(visitId);
       const events = decide(command, state);
       const live = state as Live;
@@ -250,7 +239,7 @@ export class VisitService {
    * PreconditionError (policy off, already recording, clinician not in the visit), UnavailableError (Janus).
    */
   async requestRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
-    return this.serially(visitId, async () => {
+    return this.recordingLocks.run(visitId, async () => {
       const participantId = participantIdOf(caller);
       await this.run(
         visitId,
@@ -267,14 +256,14 @@ export class VisitService {
    * PermissionError (not the visit's clinician), PreconditionError (nothing pending, or already recording).
    */
   async cancelRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
-    return this.serially(visitId, () =>
+    return this.recordingLocks.run(visitId, () =>
       this.run(visitId, { type: 'CancelRecording', data: { caller } }, metadata),
     );
   }
 
   /** Stops the recording in progress (the clinician's StopRecording). Throws PreconditionError when none is. */
   async stopRecording(visitId: string, caller: Caller, metadata: CommandMetadata) {
-    return this.serially(visitId, async () => {
+    return this.recordingLocks.run(visitId, async () => {
       const command: VisitCommand = {
         type: 'StopRecording',
         data: { caller, reason: RecordingStopReason.StoppedByClinician, at: this.now() },
@@ -293,7 +282,7 @@ export class VisitService {
 
   /** {@link startIfReady} under the visit's recording lock. */
   private startWhenReady(visitId: string, metadata: CommandMetadata): Promise<void> {
-    return this.serially(visitId, () => this.startIfReady(visitId, metadata));
+    return this.recordingLocks.run(visitId, () => this.startIfReady(visitId, metadata));
   }
 
   /**
