@@ -23,7 +23,15 @@ import {
   type CallContext,
   type Principal,
 } from '@haven/service';
-import { DeletionReason, decideAccess, grantFor, type RecordView, type Viewer } from '../recording/access';
+import {
+  DeletionReason,
+  decideAccess,
+  grantFor,
+  type PlaceLegalHold,
+  type RecordView,
+  type ReleaseLegalHold,
+  type Viewer,
+} from '../recording/access';
 import { idOfName, recordingToProto } from '../recording/grpc';
 import { recordingStream, type KnownRecording } from '../recording/recording';
 import type { Recordings } from '../recording/recordings';
@@ -212,31 +220,24 @@ function adminOnly(ctx: CallContext): void {
   }
 }
 
-async function placeLegalHold(
+/** An admin places or releases a legal hold on the recording `name`; answers with the recording as it left it. */
+async function onLegalHold(
   deps: PlaybackDeps,
-  request: recording.PlaceLegalHoldRequest,
+  name: string,
   ctx: CallContext,
-): Promise<recording.PlaceLegalHoldResponse> {
+  command: PlaceLegalHold | ReleaseLegalHold,
+): Promise<recording.PlaceLegalHoldResponse & recording.ReleaseLegalHoldResponse> {
   adminOnly(ctx);
-  const id = idOfName(request.name, 'name', 'recordings');
-  const r = await deps.recordings.command(
-    id,
-    { type: 'PlaceLegalHold', data: { reason: request.reason } },
-    commandMetadata(ctx),
-  );
+  const id = idOfName(name, 'name', 'recordings');
+  const r = await deps.recordings.command(id, command, commandMetadata(ctx));
   return { recording: recordingToProto(r.state as KnownRecording, String(r.nextRevision)) };
 }
 
-async function releaseLegalHold(
-  deps: PlaybackDeps,
-  request: recording.ReleaseLegalHoldRequest,
-  ctx: CallContext,
-): Promise<recording.ReleaseLegalHoldResponse> {
-  adminOnly(ctx);
-  const id = idOfName(request.name, 'name', 'recordings');
-  const r = await deps.recordings.command(id, { type: 'ReleaseLegalHold', data: {} }, commandMetadata(ctx));
-  return { recording: recordingToProto(r.state as KnownRecording, String(r.nextRevision)) };
-}
+const placeLegalHold = (deps: PlaybackDeps, request: recording.PlaceLegalHoldRequest, ctx: CallContext) =>
+  onLegalHold(deps, request.name, ctx, { type: 'PlaceLegalHold', data: { reason: request.reason } });
+
+const releaseLegalHold = (deps: PlaybackDeps, request: recording.ReleaseLegalHoldRequest, ctx: CallContext) =>
+  onLegalHold(deps, request.name, ctx, { type: 'ReleaseLegalHold', data: {} });
 
 /**
  * Deletes a recording: `RecordingDeleted` first (no grant or read works after it), then the recording key is
