@@ -352,37 +352,27 @@ export function postSecureMessage(deps: Deps) {
   };
 }
 
-/** MarkMessageThreadRead: a read receipt up to the other side's newest message. */
-export function markMessageThreadRead(deps: Deps) {
+/**
+ * A party's command on the thread `request.name` that needs nothing but who and when (MarkRead, CloseThread),
+ * answered with the thread as it left it.
+ */
+function onThread(deps: Deps, type: 'MarkRead' | 'CloseThread') {
   return async (
-    request: scheduling.MarkMessageThreadReadRequest,
+    request: { readonly name: string },
     ctx: CallContext,
-  ): Promise<scheduling.MarkMessageThreadReadResponse> => {
+  ): Promise<scheduling.MarkMessageThreadReadResponse & scheduling.CloseMessageThreadResponse> => {
     const by = partyOf(requirePrincipal(ctx));
     const threadId = threadIdOf(request.name, 'name');
-    const thread = await runThreadCommand(deps, ctx, threadId, {
-      type: 'MarkRead',
-      data: { by, now: deps.clock() },
-    });
+    const thread = await runThreadCommand(deps, ctx, threadId, { type, data: { by, now: deps.clock() } });
     return { thread: threadToProto(thread, by) };
   };
 }
 
+/** MarkMessageThreadRead: a read receipt up to the other side's newest message. */
+export const markMessageThreadRead = (deps: Deps) => onThread(deps, 'MarkRead');
+
 /** CloseMessageThread: the care team closes a thread. */
-export function closeMessageThread(deps: Deps) {
-  return async (
-    request: scheduling.CloseMessageThreadRequest,
-    ctx: CallContext,
-  ): Promise<scheduling.CloseMessageThreadResponse> => {
-    const by = partyOf(requirePrincipal(ctx));
-    const threadId = threadIdOf(request.name, 'name');
-    const thread = await runThreadCommand(deps, ctx, threadId, {
-      type: 'CloseThread',
-      data: { by, now: deps.clock() },
-    });
-    return { thread: threadToProto(thread, by) };
-  };
-}
+export const closeMessageThread = (deps: Deps) => onThread(deps, 'CloseThread');
 
 /** Every handler of secure messaging, to merge into the SchedulingService handlers. */
 export function messageHandlers(deps: Deps) {
