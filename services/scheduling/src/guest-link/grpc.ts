@@ -12,18 +12,13 @@ import {
   ValidationError,
   type FieldViolation,
 } from '@haven/errors';
-import { newEventId, type Actor } from '@haven/eventstore';
+import type { Actor } from '@haven/eventstore';
 import type { scheduling } from '@haven/proto';
-import {
-  commandMetadata,
-  handleCommand,
-  requirePrincipal,
-  throwIfAborted,
-  type CallContext,
-} from '@haven/service';
+import { commandMetadata, handleCommand, requirePrincipal, type CallContext } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { LINK_NOT_VALID, wrongPasscodeRefusal } from '../appointment/link-policy';
 import { hashPasscode, linkTokenHash, newLinkToken, newPasscode, verifyPasscode } from '../link/secrets';
+import { indexedByToken, indexLinkToken } from '../link/token-index';
 import { visitStream } from '../session-follower';
 import { decideGuestLink, guestTokenExpiry, refuseGuestRedeem, type GuestLinkCommand } from './decide';
 import {
@@ -118,19 +113,11 @@ export function issueGuestLink(deps: SchedulingDeps) {
         throw new PreconditionError('this guest already has a link; invite them again', { cause: error });
       throw error;
     }
-    throwIfAborted(metadata.signal);
-    await deps.store.append(guestLinkIndexStream(tokenSha256), 'no_stream', [
-      {
-        id: newEventId(),
-        type: GUEST_LINK_INDEXED,
-        occurredAt: deps.clock().toISOString(),
-        actor: metadata.actor,
-        correlationId: metadata.correlationId,
-        causationId: metadata.correlationId,
-        ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
-        data: { tokenSha256, guestId },
-      },
-    ]);
+    await indexLinkToken(
+      deps,
+      { stream: guestLinkIndexStream(tokenSha256), type: GUEST_LINK_INDEXED, data: { tokenSha256, guestId } },
+      metadata,
+    );
     const issued = result.state;
     if (issued.status === 'none') throw new Error('guest link vanished');
     deps.logger.info({ visitId, guestId }, 'guest link issued');
@@ -142,13 +129,6 @@ export function issueGuestLink(deps: SchedulingDeps) {
       expireTime: new Date(issued.expiresAt),
     };
   };
-}
-
-async function guestOfToken(deps: SchedulingDeps, tokenSha256: string): Promise<string> {
-  const indexed = await deps.store.read(guestLinkIndexStream(tokenSha256), { limit: 1 });
-  const guestId = indexed[0]?.data['guestId'];
-  if (typeof guestId !== 'string') throw new UnauthenticatedError(LINK_NOT_VALID);
-  return guestId;
 }
 
 /**
@@ -167,7 +147,7 @@ export function redeemGuestLink(deps: SchedulingDeps) {
     if (violations.length > 0) throw new ValidationError(violations);
     if (!GUEST_TOKEN.test(request.token)) throw new UnauthenticatedError(LINK_NOT_VALID);
     const tokenSha256 = linkTokenHash(request.token);
-    const guestId = await guestOfToken(deps, tokenSha256);
+    const guestId = await indexedByToken(deps, guestLinkIndexStream(tokenSha256), 'guestId');
     const events = await deps.store.read(guestLinkStream(guestId));
     const state = events.reduce<GuestLinkState>(evolveGuestLink, initialGuestLinkState);
     if (state.status === 'none') throw new UnauthenticatedError(LINK_NOT_VALID);

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
 import { sealPhi } from '@haven/crypto';
-import { newEventId, type Actor } from '@haven/eventstore';
+import type { Actor } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
+import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
 import { loadAppointment, loadVisibleAppointment, runAppointmentCommand } from '../appointment/grpc';
 import {
   AppointmentEventType,
@@ -32,6 +32,7 @@ import {
   newPasscode,
   verifyPasscode,
 } from './secrets';
+import { indexedByToken, indexLinkToken } from './token-index';
 
 export const LINK_INDEXED = 'haven.scheduling.v1.PatientLinkIndexed';
 
@@ -84,19 +85,15 @@ export function issuePatientLink(deps: SchedulingDeps) {
     };
     decide(command, state); // refuse a cancelled or finished appointment before indexing anything
     const metadata = commandMetadata(ctx);
-    throwIfAborted(metadata.signal);
-    await deps.store.append(linkIndexStream(tokenSha256), 'no_stream', [
+    await indexLinkToken(
+      deps,
       {
-        id: newEventId(),
+        stream: linkIndexStream(tokenSha256),
         type: LINK_INDEXED,
-        occurredAt: deps.clock().toISOString(),
-        actor: metadata.actor,
-        correlationId: metadata.correlationId,
-        causationId: metadata.correlationId,
-        ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
         data: { tokenSha256, appointmentId, linkId },
       },
-    ]);
+      metadata,
+    );
     // The token travels sealed with the patient's key, so the reminder outbox can send the current link
     // (shredding the patient's key makes it unreadable like the rest of their PHI). The passcode is kept (sealed
     // the same way) only when the clinic sends it by the other channel than the link; otherwise never.
@@ -115,13 +112,6 @@ export function issuePatientLink(deps: SchedulingDeps) {
       url: `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`,
     };
   };
-}
-
-async function appointmentOfToken(deps: SchedulingDeps, tokenSha256: string): Promise<string> {
-  const indexed = await deps.store.read(linkIndexStream(tokenSha256), { limit: 1 });
-  const appointmentId = indexed[0]?.data['appointmentId'];
-  if (typeof appointmentId !== 'string') throw new UnauthenticatedError(LINK_NOT_VALID);
-  return appointmentId;
 }
 
 /**
@@ -149,7 +139,7 @@ export function redeemPatientLink(deps: SchedulingDeps) {
         return redeemMessagesLink(deps, request, ctx, messagesLink, tokenSha256);
       }
     }
-    const appointmentId = await appointmentOfToken(deps, tokenSha256);
+    const appointmentId = await indexedByToken(deps, linkIndexStream(tokenSha256), 'appointmentId');
     const anonymous: Actor = { kind: 'anonymous', id: 'patient-link' };
     const metadata = {
       actor: anonymous,
