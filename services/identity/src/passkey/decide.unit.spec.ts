@@ -1,4 +1,4 @@
-import { type DeciderSpec, given, iso } from '@haven/testing';
+import { given, iso } from '@haven/testing';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -28,26 +28,15 @@ import {
   initialPasskeysState,
   type AttestationPolicy,
   type CeremonyEvent,
-  type CeremonyState,
   type PasskeyPolicyEvent,
-  type PasskeyPolicyState,
   type PasskeyRefusal,
   type PasskeysEvent,
-  type PasskeysState,
 } from './passkey';
 
-const ceremony: DeciderSpec<CeremonyCommand, CeremonyEvent, CeremonyState> = {
-  decide: decideCeremony,
-  evolve: evolveCeremony,
-  initialState: initialCeremonyState,
-};
-const passkeys: DeciderSpec<PasskeysCommand, PasskeysEvent, PasskeysState> = {
-  decide: decidePasskeys,
-  evolve: evolvePasskeys,
-  initialState: initialPasskeysState,
-};
+const ceremony = { decide: decideCeremony, evolve: evolveCeremony, initialState: initialCeremonyState };
+const passkeys = { decide: decidePasskeys, evolve: evolvePasskeys, initialState: initialPasskeysState };
 
-const policy: DeciderSpec<SetPasskeyPolicy, PasskeyPolicyEvent, PasskeyPolicyState> = {
+const policy = {
   decide: decidePasskeyPolicy,
   evolve: evolvePasskeyPolicy,
   initialState: initialPasskeyPolicyState,

@@ -1,14 +1,13 @@
-import { type DeciderSpec, given } from '@haven/testing';
+import { given } from '@haven/testing';
 import { AlreadyExistsError, PreconditionError, ValidationError } from '@haven/errors';
 import { decideServiceAccount, type ServiceAccountCommand } from './decide';
 import {
   evolveServiceAccount,
   initialServiceAccountState,
   type ServiceAccountEvent,
-  type ServiceAccountState,
 } from './service-account';
 
-const spec: DeciderSpec<ServiceAccountCommand, ServiceAccountEvent, ServiceAccountState> = {
+const spec = {
   decide: decideServiceAccount,
   evolve: evolveServiceAccount,
   initialState: initialServiceAccountState,

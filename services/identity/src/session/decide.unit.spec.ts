@@ -1,19 +1,9 @@
-import { type DeciderSpec, given, iso } from '@haven/testing';
+import { given, iso } from '@haven/testing';
 import { PreconditionError, UnauthenticatedError } from '@haven/errors';
 import { decideSession, endsSession, type SessionCommand } from './decide';
-import {
-  evolveSession,
-  initialSessionState,
-  type SessionEvent,
-  type SessionPolicy,
-  type SessionState,
-} from './session';
+import { evolveSession, initialSessionState, type SessionEvent, type SessionPolicy } from './session';
 
-const spec: DeciderSpec<SessionCommand, SessionEvent, SessionState> = {
-  decide: decideSession,
-  evolve: evolveSession,
-  initialState: initialSessionState,
-};
+const spec = { decide: decideSession, evolve: evolveSession, initialState: initialSessionState };
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 /** The reuse grace of these specs: 30 s, the deployment default. */
 const GRACE_MS = 30_000;

@@ -1,4 +1,4 @@
-import { type DeciderSpec, given, iso } from '@haven/testing';
+import { given, iso } from '@haven/testing';
 import { NotFoundError, PreconditionError } from '@haven/errors';
 import { decideSsoAccount, mapRole, refusalOf, type SignInWithSso, type SsoAccountCommand } from './decide';
 import {
@@ -6,15 +6,10 @@ import {
   initialSsoAccountState,
   MAX_REMEMBERED_NONCES,
   type SsoAccountEvent,
-  type SsoAccountState,
   type SsoSignInRefused,
 } from './sso-account';
 
-const spec: DeciderSpec<SsoAccountCommand, SsoAccountEvent, SsoAccountState> = {
-  decide: decideSsoAccount,
-  evolve: evolveSsoAccount,
-  initialState: initialSsoAccountState,
-};
+const spec = { decide: decideSsoAccount, evolve: evolveSsoAccount, initialState: initialSsoAccountState };
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
 const H = (c: string) => c.repeat(64);
 const profile = {

@@ -1,4 +1,4 @@
-import { commandWith, type DeciderSpec, given, iso } from '@haven/testing';
+import { commandWith, given, iso } from '@haven/testing';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -10,11 +10,7 @@ import { decideUser, type UserCommand } from './decide';
 import { DEFAULT_LOCKOUT_POLICY, lockDurationMs } from './lockout';
 import { evolveUser, foldUser, initialUserState, type UserEvent } from './user';
 
-const spec: DeciderSpec<UserCommand, UserEvent, ReturnType<typeof foldUser>> = {
-  decide: decideUser,
-  evolve: evolveUser,
-  initialState: initialUserState,
-};
+const spec = { decide: decideUser, evolve: evolveUser, initialState: initialUserState };
 
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 const HASH = 'a'.repeat(64);

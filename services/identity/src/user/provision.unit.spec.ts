@@ -1,13 +1,9 @@
-import { commandWith, type DeciderSpec, given } from '@haven/testing';
+import { commandWith, given } from '@haven/testing';
 import { ValidationError } from '@haven/errors';
 import { decideUser, type UserCommand } from './decide';
-import { evolveUser, foldUser, initialUserState, type UserEvent, type UserState } from './user';
+import { evolveUser, foldUser, initialUserState, type UserEvent } from './user';
 
-const spec: DeciderSpec<UserCommand, UserEvent, UserState> = {
-  decide: decideUser,
-  evolve: evolveUser,
-  initialState: initialUserState,
-};
+const spec = { decide: decideUser, evolve: evolveUser, initialState: initialUserState };
 const T0 = Date.parse('2026-04-01T08:00:00.000Z');
 const provision = commandWith<UserCommand, 'ProvisionUser'>('ProvisionUser', {
   userId: 'sso-acc1',
