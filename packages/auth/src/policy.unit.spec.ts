@@ -27,6 +27,23 @@ function protoRpcPaths(): string[] {
 
 const user = (role: string): AuthorizationSubject => ({ kind: 'user', role, scopes: [] });
 const patient: AuthorizationSubject = { kind: 'patient', scopes: [] };
+/** The visit itself (sorted): all a link guest may call, and part of what a patient may. */
+const VISIT_ITSELF = [
+  'session.v1.SessionService/AcknowledgeRecordingNotice',
+  'session.v1.SessionService/GetLobbyNotice',
+  'session.v1.SessionService/GetVisit',
+  'session.v1.SessionService/JoinLobby',
+  'session.v1.SessionService/JoinMedia',
+  'session.v1.SessionService/LeaveVisit',
+  'session.v1.SessionService/RecordConsent',
+];
+/** The visit's chat: a patient's, never a link guest's. */
+const VISIT_CHAT = [
+  'session.v1.SessionService/ListChatMessages',
+  'session.v1.SessionService/ReadChatFile',
+  'session.v1.SessionService/SendChatMessage',
+  'session.v1.SessionService/ShareChatFile',
+];
 const serviceAccount = (...scopes: string[]): AuthorizationSubject => ({ kind: 'service_account', scopes });
 const allowedFor = (subject: AuthorizationSubject): string[] =>
   policyMethods().filter((m) => POLICY[m]?.public !== true && authorize(m, subject).allowed);
@@ -108,30 +125,14 @@ describe('the policy table', () => {
       'scheduling.v1.SchedulingService/ListSecureMessages',
       'scheduling.v1.SchedulingService/MarkMessageThreadRead',
       'scheduling.v1.SchedulingService/PostSecureMessage',
-      'session.v1.SessionService/AcknowledgeRecordingNotice',
-      'session.v1.SessionService/GetLobbyNotice',
-      'session.v1.SessionService/GetVisit',
-      'session.v1.SessionService/JoinLobby',
-      'session.v1.SessionService/JoinMedia',
-      'session.v1.SessionService/LeaveVisit',
-      'session.v1.SessionService/ListChatMessages',
-      'session.v1.SessionService/ReadChatFile',
-      'session.v1.SessionService/RecordConsent',
-      'session.v1.SessionService/SendChatMessage',
-      'session.v1.SessionService/ShareChatFile',
+      ...[...VISIT_ITSELF, ...VISIT_CHAT].sort(),
     ]);
   });
 
   it('gives a link guest only the visit itself: no chat, recordings, access log or scheduling', () => {
-    expect(allowedFor({ kind: 'guest', scopes: [] }).map((m) => m.slice(m.indexOf('.') + 1))).toEqual([
-      'session.v1.SessionService/AcknowledgeRecordingNotice',
-      'session.v1.SessionService/GetLobbyNotice',
-      'session.v1.SessionService/GetVisit',
-      'session.v1.SessionService/JoinLobby',
-      'session.v1.SessionService/JoinMedia',
-      'session.v1.SessionService/LeaveVisit',
-      'session.v1.SessionService/RecordConsent',
-    ]);
+    expect(allowedFor({ kind: 'guest', scopes: [] }).map((m) => m.slice(m.indexOf('.') + 1))).toEqual(
+      VISIT_ITSELF,
+    );
   });
 
   it('never lets a clinician into the audit log, user administration or recording deletion', () => {
