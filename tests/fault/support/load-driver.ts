@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
+import { callUnary, clientCallMetadata, type RequestOf, type ResponseOf } from '@haven/service';
 
 /** The operations the driver sends. */
 export type OperationKind = 'createPatient' | 'bookAppointment' | 'cancelAppointment';
@@ -70,6 +70,8 @@ function randomSlot(): { startTime: Date; endTime: Date } {
   const start = new Date(today + day * DAY + halfHour * 1800_000);
   return { startTime: start, endTime: new Date(start.getTime() + 1800_000) };
 }
+
+type Client = scheduling.SchedulingServiceClient;
 
 const pick = <T>(list: readonly T[]): T | undefined => list[Math.floor(Math.random() * list.length)];
 
@@ -133,44 +135,54 @@ export async function runLoad(options: LoadOptions): Promise<Operation[]> {
     return op;
   };
 
+  /**
+   * Journals an operation of `kind` (the RPC it calls) and calls it, retrying, with the request `build` makes for
+   * the operation; the answer, or undefined when the operation failed.
+   */
+  async function perform<K extends OperationKind>(
+    kind: K,
+    build: (op: Operation) => RequestOf<Client, K>,
+  ): Promise<{ op: Operation; response: ResponseOf<Client, K> | undefined }> {
+    const op = newOp(kind);
+    const request = build(op);
+    const response = await attemptAll(op, (m) => callUnary(options.client, kind, request, m, { deadlineMs }));
+    return { op, response };
+  }
+
   async function createPatient(): Promise<void> {
-    const op = newOp('createPatient');
-    const request = scheduling.CreatePatientRequest.fromPartial({
-      patient: {
-        givenName: `Fault${Math.floor(Math.random() * 1e6)}`,
-        familyName: 'Tester',
-        dateOfBirth: '1970-01-01',
-      },
-      requestId: op.requestId,
-    });
-    const res = await attemptAll(op, (m) =>
-      callUnary(options.client, 'createPatient', request, m, { deadlineMs }),
+    const { op, response } = await perform('createPatient', ({ requestId }) =>
+      scheduling.CreatePatientRequest.fromPartial({
+        patient: {
+          givenName: `Fault${Math.floor(Math.random() * 1e6)}`,
+          familyName: 'Tester',
+          dateOfBirth: '1970-01-01',
+        },
+        requestId,
+      }),
     );
-    if (res?.patient) {
-      op.result = res.patient.name;
-      patients.push(res.patient.name);
+    if (response?.patient) {
+      op.result = response.patient.name;
+      patients.push(response.patient.name);
     }
   }
 
   async function book(): Promise<void> {
     const patient = pick(patients);
     if (!patient) return createPatient();
-    const op = newOp('bookAppointment');
-    const request = scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: `users/${pick(options.clinicians) ?? 'clin-fault'}`,
-        patient,
-        reason: 'fault suite check-up',
-        ...randomSlot(),
-      },
-      requestId: op.requestId,
-    });
-    const res = await attemptAll(op, (m) =>
-      callUnary(options.client, 'bookAppointment', request, m, { deadlineMs }),
+    const { op, response } = await perform('bookAppointment', ({ requestId }) =>
+      scheduling.BookAppointmentRequest.fromPartial({
+        appointment: {
+          clinician: `users/${pick(options.clinicians) ?? 'clin-fault'}`,
+          patient,
+          reason: 'fault suite check-up',
+          ...randomSlot(),
+        },
+        requestId,
+      }),
     );
-    if (res?.appointment) {
-      op.result = res.appointment.name;
-      booked.push(res.appointment.name);
+    if (response?.appointment) {
+      op.result = response.appointment.name;
+      booked.push(response.appointment.name);
     }
   }
 
@@ -178,17 +190,15 @@ export async function runLoad(options: LoadOptions): Promise<Operation[]> {
     const name = pick(booked.filter((b) => !cancelled.has(b)));
     if (!name) return book();
     cancelled.add(name);
-    const op = newOp('cancelAppointment');
-    op.target = name;
-    const request = scheduling.CancelAppointmentRequest.fromPartial({
-      name,
-      reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
-      requestId: op.requestId,
+    const { op, response } = await perform('cancelAppointment', (started) => {
+      started.target = name;
+      return scheduling.CancelAppointmentRequest.fromPartial({
+        name,
+        reason: scheduling.CancellationReason.CANCELLATION_REASON_PATIENT_REQUEST,
+        requestId: started.requestId,
+      });
     });
-    const res = await attemptAll(op, (m) =>
-      callUnary(options.client, 'cancelAppointment', request, m, { deadlineMs }),
-    );
-    if (res?.appointment) op.result = res.appointment.name;
+    if (response?.appointment) op.result = response.appointment.name;
   }
 
   async function worker(): Promise<void> {
