@@ -141,3 +141,42 @@ export function selects(selector: K8sObject | undefined, labels: Record<string, 
     ([k, v]) => labels[k] === v,
   );
 }
+
+/** What a secretKeyRef variable reads as in `processEnvOf` (a value every service's schema accepts). */
+export const SECRET_PLACEHOLDER = 'PlaceholderFromSecretKeyRef0123456789abcdefABCDEF';
+
+/**
+ * The container's environment as its process would see it: values as strings, secretKeyRefs as
+ * SECRET_PLACEHOLDER. Throws when a variable has neither a value nor a secretKeyRef.
+ */
+export function processEnvOf(container: K8sObject): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = String(e.value);
+    else if (e.valueFrom?.secretKeyRef !== undefined) env[e.name] = SECRET_PLACEHOLDER;
+    else throw new Error(`env ${e.name}: neither value nor secretKeyRef`);
+  }
+  return env;
+}
+
+/** The container's volume mount that holds `path` (the mount path itself or below it). */
+export function mountOf(container: K8sObject, path: string): K8sObject | undefined {
+  return (container.volumeMounts ?? []).find(
+    (m: K8sObject) => path === m.mountPath || path.startsWith(`${String(m.mountPath).replace(/\/$/, '')}/`),
+  );
+}
+
+/** The NetworkPolicy named `name`. */
+export function networkPolicy(objs: readonly K8sObject[], name: string): K8sObject | undefined {
+  return objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name);
+}
+
+/** The ports a NetworkPolicy lets its pods open, each with the CIDRs it may open it to (none: any peer). */
+export function egressPorts(policy: K8sObject | undefined): { port: number; cidrs: string[] }[] {
+  return (policy?.spec.egress ?? []).flatMap((rule: K8sObject) =>
+    (rule.ports ?? []).map((p: K8sObject) => ({
+      port: Number(p.port),
+      cidrs: (rule.to ?? []).map((t: K8sObject) => t.ipBlock?.cidr).filter(Boolean),
+    })),
+  );
+}

@@ -8,7 +8,19 @@ import { loadIdentityConfig } from '../../services/identity/src/config';
 import { recordingConfigSchema } from '../../services/recording/src/server';
 import { schedulingConfigSchema } from '../../services/scheduling/src/server';
 import { sessionConfigSchema } from '../../services/session/src/server';
-import { CHART, ensureHelm, helm, notes, template, valuesArgs, type K8sObject } from './helm-support';
+import {
+  CHART,
+  egressPorts,
+  ensureHelm,
+  helm,
+  mountOf,
+  networkPolicy,
+  notes,
+  processEnvOf,
+  template,
+  valuesArgs,
+  type K8sObject,
+} from './helm-support';
 
 type Env = Record<string, string>;
 
@@ -52,32 +64,6 @@ function deployments(objs: readonly K8sObject[]): Map<string, K8sObject> {
   return out;
 }
 
-/** The container's environment, secretKeyRefs as a placeholder (there must be none for the KMS). */
-function envOf(container: K8sObject): Env {
-  const env: Env = {};
-  for (const e of container.env ?? []) {
-    env[e.name] =
-      e.value !== undefined ? String(e.value) : 'PlaceholderFromSecretKeyRef0123456789abcdefABCDEF';
-  }
-  return env;
-}
-
-function mountOf(container: K8sObject, path: string): K8sObject | undefined {
-  return (container.volumeMounts ?? []).find(
-    (m: K8sObject) => path === m.mountPath || path.startsWith(`${String(m.mountPath).replace(/\/$/, '')}/`),
-  );
-}
-
-function egressPorts(objs: readonly K8sObject[], name: string): { port: number; cidrs: string[] }[] {
-  const policy = objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name);
-  return (policy?.spec.egress ?? []).flatMap((rule: K8sObject) =>
-    (rule.ports ?? []).map((p: K8sObject) => ({
-      port: Number(p.port),
-      cidrs: (rule.to ?? []).map((t: K8sObject) => t.ipBlock?.cidr).filter(Boolean),
-    })),
-  );
-}
-
 beforeAll(() => ensureHelm());
 
 describe.each([
@@ -92,7 +78,7 @@ describe.each([
 
   it.each(Object.keys(LOADERS))('gives %s an environment its configuration accepts', (service) => {
     const d = deployments(objs).get(service)!;
-    const env = envOf(d.spec.template.spec.containers[0]);
+    const env = processEnvOf(d.spec.template.spec.containers[0]);
     expect(env['HAVEN_KMS']).toBe(provider);
     expect(() => LOADERS[service]!(env)).not.toThrow();
   });
@@ -101,7 +87,7 @@ describe.each([
     for (const [service, d] of deployments(objs)) {
       const pod = d.spec.template.spec;
       const container = pod.containers[0];
-      const env = envOf(container);
+      const env = processEnvOf(container);
       const kmsVars = (container.env ?? []).filter((e: K8sObject) =>
         /^HAVEN_(KMS|KEYRING|PKCS11|VAULT)/.test(e.name),
       );
@@ -149,7 +135,7 @@ describe('kms.provider pkcs11', () => {
   it('mounts the vendor library read-only where HAVEN_PKCS11_MODULE points, with its own settings', () => {
     const d = deployments(objs).get('recording')!;
     const container = d.spec.template.spec.containers[0];
-    const env = envOf(container);
+    const env = processEnvOf(container);
     expect(env).toMatchObject({
       HAVEN_PKCS11_MODULE: '/opt/haven/pkcs11/lib/libvendorpkcs11.so',
       HAVEN_PKCS11_TOKEN_LABEL: 'haven-prod',
@@ -166,10 +152,13 @@ describe('kms.provider pkcs11', () => {
 
   it('opens the network HSM’s port to the services that use the KMS, and to no other', () => {
     for (const service of ['identity', 'scheduling', 'recording', 'session']) {
-      expect(egressPorts(objs, `haven-${service}`)).toContainEqual({ port: 1792, cidrs: ['10.30.0.10/32'] });
+      expect(egressPorts(networkPolicy(objs, `haven-${service}`))).toContainEqual({
+        port: 1792,
+        cidrs: ['10.30.0.10/32'],
+      });
     }
     for (const service of ['audit', 'gateway']) {
-      expect(egressPorts(objs, `haven-${service}`).map((p) => p.port)).not.toContain(1792);
+      expect(egressPorts(networkPolicy(objs, `haven-${service}`)).map((p) => p.port)).not.toContain(1792);
     }
   });
 
@@ -188,7 +177,7 @@ describe('kms.provider vault-transit', () => {
   it('mounts Vault’s CA where HAVEN_VAULT_CA_FILE points and opens Vault’s port', () => {
     const objs = template([], VAULT);
     const container = deployments(objs).get('scheduling')!.spec.template.spec.containers[0];
-    const env = envOf(container);
+    const env = processEnvOf(container);
     expect(env).toMatchObject({
       HAVEN_VAULT_ADDR: 'https://vault.vault.svc:8200',
       HAVEN_VAULT_TRANSIT_KEY: 'haven-prod',
@@ -197,7 +186,10 @@ describe('kms.provider vault-transit', () => {
       HAVEN_VAULT_CA_FILE: '/etc/haven/kms-ca/ca.crt',
     });
     expect(mountOf(container, env['HAVEN_VAULT_CA_FILE']!)).toMatchObject({ name: 'kms-ca', readOnly: true });
-    expect(egressPorts(objs, 'haven-scheduling')).toContainEqual({ port: 8200, cidrs: ['10.40.0.0/24'] });
+    expect(egressPorts(networkPolicy(objs, 'haven-scheduling'))).toContainEqual({
+      port: 8200,
+      cidrs: ['10.40.0.0/24'],
+    });
   });
 });
 

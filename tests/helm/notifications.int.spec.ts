@@ -5,9 +5,17 @@
 // scheduling only with an SMS provider; impossible combinations fail with a message naming the value to set.
 import { loadConfig } from '@haven/service';
 import { schedulingConfigSchema } from '../../services/scheduling/src/server';
-import { SCENARIOS, ensureHelm, notes, template, type K8sObject } from './helm-support';
-
-const PLACEHOLDER = 'PlaceholderFromSecretKeyRef0123456789abcdefABCDEF';
+import {
+  SCENARIOS,
+  SECRET_PLACEHOLDER,
+  egressPorts,
+  ensureHelm,
+  networkPolicy,
+  notes,
+  processEnvOf,
+  template,
+  type K8sObject,
+} from './helm-support';
 
 function containerOf(objs: readonly K8sObject[], service: string): K8sObject {
   const d = objs.find(
@@ -20,27 +28,10 @@ function containerOf(objs: readonly K8sObject[], service: string): K8sObject {
   return d.spec.template.spec.containers[0];
 }
 
-const envOf = (container: K8sObject): Record<string, string> =>
-  Object.fromEntries(
-    (container.env ?? []).map((e: K8sObject) => [
-      e.name,
-      e.value !== undefined ? String(e.value) : PLACEHOLDER,
-    ]),
-  );
 const secretRefOf = (container: K8sObject, name: string) =>
   (container.env ?? []).find((e: K8sObject) => e.name === name)?.valueFrom?.secretKeyRef;
 
-function policyOf(objs: readonly K8sObject[], name: string): K8sObject {
-  return objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!;
-}
-
-const egressPorts = (policy: K8sObject) =>
-  (policy.spec.egress ?? []).flatMap((rule: K8sObject) =>
-    (rule.ports ?? []).map((p: K8sObject) => ({
-      port: Number(p.port),
-      cidrs: (rule.to ?? []).map((t: K8sObject) => t.ipBlock?.cidr).filter(Boolean),
-    })),
-  );
+const policyOf = (objs: readonly K8sObject[], name: string): K8sObject => networkPolicy(objs, name)!;
 
 beforeAll(() => ensureHelm());
 
@@ -52,7 +43,7 @@ describe('the hospital scenario (relay with AUTH, Twilio, passcode by SMS)', () 
 
   it('gives scheduling the relay, Twilio and the clinic settings, accepted by its configuration', () => {
     const container = containerOf(objs, 'scheduling');
-    const env = envOf(container);
+    const env = processEnvOf(container);
     expect(env).toMatchObject({
       HAVEN_SMTP_URL: 'smtp://smtp-relay.hospital.example:587',
       HAVEN_SMTP_REQUIRE_TLS: 'true',
@@ -120,7 +111,7 @@ describe('the defaults (no relay, no SMS)', () => {
   });
 
   it('sends nothing: no relay or provider variable, no extra egress, no inbound route', () => {
-    const env = envOf(containerOf(objs, 'scheduling'));
+    const env = processEnvOf(containerOf(objs, 'scheduling'));
     expect(Object.keys(env).filter((k) => /SMTP|TWILIO|SMS_/.test(k))).toEqual([]);
     expect(env['HAVEN_PASSCODE_DELIVERY']).toBe('front-desk');
     expect(loadConfig(schedulingConfigSchema, env).HAVEN_REMINDER_OFFSETS).toBe('24h,1h');
@@ -133,7 +124,7 @@ describe('the defaults (no relay, no SMS)', () => {
   });
 
   it('renders the webhook provider with implicit TLS and no AUTH', () => {
-    const env = envOf(
+    const env = processEnvOf(
       containerOf(
         template(
           [],
@@ -151,7 +142,7 @@ describe('the defaults (no relay, no SMS)', () => {
       HAVEN_SMTP_URL: 'smtps://mail.clinic.example:465',
       HAVEN_SMS_PROVIDER: 'webhook',
       HAVEN_SMS_WEBHOOK_URL: 'https://sms.clinic.example/send',
-      HAVEN_SMS_WEBHOOK_TOKEN: PLACEHOLDER,
+      HAVEN_SMS_WEBHOOK_TOKEN: SECRET_PLACEHOLDER,
     });
     expect(env['HAVEN_SMTP_USER']).toBeUndefined();
     expect(loadConfig(schedulingConfigSchema, env).HAVEN_PASSCODE_DELIVERY).toBe('email');

@@ -6,10 +6,17 @@
 // node, points only at mounted files, and the NetworkPolicies let it reach NATS.
 import { loadConfig } from '@haven/service';
 import { recordingConfigSchema } from '../../services/recording/src/server';
-import { CHART, SCENARIOS, ensureHelm, helm, template, valuesArgs, type K8sObject } from './helm-support';
-
-type Env = Record<string, string>;
-const SECRET = 'PlaceholderFromSecretKeyRef0123456789abcdefABCDEF';
+import {
+  CHART,
+  SCENARIOS,
+  ensureHelm,
+  helm,
+  mountOf,
+  processEnvOf,
+  template,
+  valuesArgs,
+  type K8sObject,
+} from './helm-support';
 
 const deployment = (objs: readonly K8sObject[], name: string): K8sObject | undefined =>
   objs.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
@@ -17,16 +24,6 @@ const janusPods = (objs: readonly K8sObject[]): K8sObject[] =>
   objs.filter((o) => o.kind === 'Deployment' && o.spec.template.metadata.labels['haven.io/janus'] === 'true');
 const container = (pod: K8sObject, name: string): K8sObject | undefined =>
   pod.spec.template.spec.containers.find((c: K8sObject) => c.name === name);
-function envOf(c: K8sObject): Env {
-  const env: Env = {};
-  for (const e of c.env ?? []) env[e.name] = e.value !== undefined ? String(e.value) : SECRET;
-  return env;
-}
-function mounted(c: K8sObject, path: string): K8sObject | undefined {
-  return (c.volumeMounts ?? []).find(
-    (m: K8sObject) => path === m.mountPath || path.startsWith(`${String(m.mountPath).replace(/\/$/, '')}/`),
-  );
-}
 
 beforeAll(() => ensureHelm());
 
@@ -49,7 +46,7 @@ describe.each([
       expect(volume.emptyDir.medium).toBe('Memory');
       expect(volume.emptyDir.sizeLimit).toMatch(/^\d+(Mi|Gi)$/);
       for (const name of ['janus', 'recording-processor']) {
-        expect(mounted(container(pod, name)!, '/srv/haven/recordings/r1/a.mjr')?.name).toBe('recordings');
+        expect(mountOf(container(pod, name)!, '/srv/haven/recordings/r1/a.mjr')?.name).toBe('recordings');
       }
     }
     // No other pod mounts a volume at the recordings path; no claim holds raw recordings.
@@ -57,7 +54,7 @@ describe.each([
       (o) => o.kind === 'Deployment' && o.spec.template.metadata.labels['haven.io/janus'] !== 'true',
     )) {
       for (const c of d.spec.template.spec.containers) {
-        expect(mounted(c, '/srv/haven/recordings/r1/a.mjr')).toBeUndefined();
+        expect(mountOf(c, '/srv/haven/recordings/r1/a.mjr')).toBeUndefined();
       }
     }
     expect(objs.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name)).not.toContain(
@@ -66,12 +63,12 @@ describe.each([
   });
 
   it('runs a processor per node that the recording service would start, for the node the session names so', () => {
-    const session = envOf(deployment(objs, 'haven-session')!.spec.template.spec.containers[0]);
+    const session = processEnvOf(deployment(objs, 'haven-session')!.spec.template.spec.containers[0]);
     const wsUrls = session['HAVEN_JANUS_WS_URLS']!.split(',');
     janusPods(objs).forEach((pod, index) => {
       const processor = container(pod, 'recording-processor')!;
       expect(processor.args).toEqual(['services/recording/dist/index.js']);
-      const env = envOf(processor);
+      const env = processEnvOf(processor);
       const config = loadConfig(recordingConfigSchema, env);
       expect(config.HAVEN_RECORDING_ROLE).toBe('processor');
       // The session service calls the i-th URL of HAVEN_JANUS_WS_URLS `janus-<i>`: this pod's node.
@@ -79,7 +76,7 @@ describe.each([
       expect(wsUrls[index]).toContain(`janus-${pod.spec.template.metadata.labels['haven.io/janus-node']}:`);
       for (const [name, value] of Object.entries(env)) {
         if (/_(FILE|DIR)$/.test(name))
-          expect({ name, mount: mounted(processor, value)?.name }).not.toEqual({ name, mount: undefined });
+          expect({ name, mount: mountOf(processor, value)?.name }).not.toEqual({ name, mount: undefined });
       }
       for (const e of processor.env) {
         if (/SECRET|PASSWORD|TOKEN$/.test(e.name)) expect(e.value).toBeUndefined();
@@ -91,7 +88,7 @@ describe.each([
 
   it('stores into the recording service’s shared data volume; the Deployment serves the API only', () => {
     const recording = deployment(objs, 'haven-recording')!.spec.template.spec;
-    const env = envOf(recording.containers[0]);
+    const env = processEnvOf(recording.containers[0]);
     expect(env['HAVEN_RECORDING_ROLE']).toBe('api');
     expect(env['HAVEN_RECORDINGS_DIR']).toBeUndefined();
     expect(() => loadConfig(recordingConfigSchema, env)).not.toThrow();
@@ -102,10 +99,10 @@ describe.each([
       const spec = pod.spec.template.spec;
       const data = spec.volumes.find((v: K8sObject) => v.name === 'recording-data');
       expect(data.persistentVolumeClaim.claimName).toBe(claim);
-      expect(mounted(container(pod, 'recording-processor')!, '/var/lib/haven/data/objects')?.name).toBe(
+      expect(mountOf(container(pod, 'recording-processor')!, '/var/lib/haven/data/objects')?.name).toBe(
         'recording-data',
       );
-      expect(mounted(container(pod, 'janus')!, '/var/lib/haven/data/objects')).toBeUndefined();
+      expect(mountOf(container(pod, 'janus')!, '/var/lib/haven/data/objects')).toBeUndefined();
     }
   });
 });
@@ -152,9 +149,9 @@ describe('the processors’ network', () => {
     );
     const pod = janusPods(objs)[0]!;
     const processor = container(pod, 'recording-processor')!;
-    const env = envOf(processor);
-    expect(mounted(processor, env['HAVEN_PKCS11_MODULE']!)?.name).toBe('kms-module');
-    expect(mounted(processor, env['HAVEN_PKCS11_PIN_FILE']!)?.name).toBe('keyring');
+    const env = processEnvOf(processor);
+    expect(mountOf(processor, env['HAVEN_PKCS11_MODULE']!)?.name).toBe('kms-module');
+    expect(mountOf(processor, env['HAVEN_PKCS11_PIN_FILE']!)?.name).toBe('keyring');
     expect(pod.spec.template.spec.initContainers.map((c: K8sObject) => c.name)).toContain('keyring');
     const janus = objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'haven-janus')!;
     expect(janus.spec.egress.flatMap((r: K8sObject) => r.ports.map((p: K8sObject) => p.port))).toContain(
@@ -213,7 +210,7 @@ describe('recordings.objectStore s3', () => {
       ...janusPods(objs).map((pod) => container(pod, 'recording-processor')!),
     ];
     for (const c of containers) {
-      const config = loadConfig(recordingConfigSchema, envOf(c));
+      const config = loadConfig(recordingConfigSchema, processEnvOf(c));
       expect(config).toMatchObject({
         HAVEN_RECORDING_OBJECT_STORE: 's3',
         HAVEN_RECORDING_S3_ENDPOINT: 'https://minio.storage.svc:9000',
@@ -239,7 +236,7 @@ describe('recordings.objectStore s3', () => {
   });
 
   it('keeps the filesystem store by default, and refuses s3 without a bucket', () => {
-    const env = envOf(deployment(template(), 'haven-recording')!.spec.template.spec.containers[0]);
+    const env = processEnvOf(deployment(template(), 'haven-recording')!.spec.template.spec.containers[0]);
     expect(env['HAVEN_RECORDING_OBJECT_STORE']).toBeUndefined();
     const r = helm(['template', 'haven', CHART, ...valuesArgs([], ['recordings.objectStore.type="s3"'])]);
     expect(r.status).not.toBe(0);

@@ -11,7 +11,7 @@ import { auditConfigSchema } from '../../services/audit/src/server';
 import { recordingConfigSchema } from '../../services/recording/src/server';
 import { schedulingConfigSchema } from '../../services/scheduling/src/server';
 import { sessionConfigSchema } from '../../services/session/src/server';
-import { SCENARIOS, ensureHelm, template, type K8sObject } from './helm-support';
+import { SCENARIOS, ensureHelm, processEnvOf, selects, template, type K8sObject } from './helm-support';
 
 type Env = Record<string, string>;
 
@@ -24,9 +24,6 @@ const LOADERS: Record<string, (env: Env) => unknown> = {
   audit: (env) => loadConfig(auditConfigSchema, env),
   recording: (env) => loadConfig(recordingConfigSchema, env),
 };
-
-/** Stand-in for a value read from a Secret (long and plain enough for every secret-valued schema). */
-const SECRET_PLACEHOLDER = 'PlaceholderFromSecretKeyRef0123456789abcdefABCDEF';
 
 type ScenarioName = 'default' | keyof typeof SCENARIOS;
 const SCENARIO_NAMES: readonly ScenarioName[] = ['default', 'small-clinic', 'hospital', 'kurrentdb'];
@@ -48,17 +45,6 @@ function servicePods(objs: readonly K8sObject[]): ServicePod[] {
       const service = /^services\/([a-z-]+)\/dist\/index\.js$/.exec(container.args[0])?.[1] ?? '?';
       return { service, deployment: d, container, labels: d.spec.template.metadata.labels };
     });
-}
-
-/** The container's environment as the process would see it, secretKeyRefs replaced by a placeholder. */
-function envOf(container: K8sObject): Env {
-  const env: Env = {};
-  for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = String(e.value);
-    else if (e.valueFrom?.secretKeyRef !== undefined) env[e.name] = SECRET_PLACEHOLDER;
-    else throw new Error(`env ${e.name}: neither value nor secretKeyRef`);
-  }
-  return env;
 }
 
 /** Parses the env with the service's own loader; returns the problem text, or null when it would start. */
@@ -87,14 +73,14 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
     );
     const results = pods.map((p) => ({
       service: p.service,
-      problems: problemsOf(p.service, envOf(p.container)),
+      problems: problemsOf(p.service, processEnvOf(p.container)),
     }));
     expect(results).toEqual(pods.map((p) => ({ service: p.service, problems: null })));
   });
 
   it('every service gets both JWKS URLs and the address of every gRPC service', () => {
     for (const { service, container } of servicePods(objectsOf(s))) {
-      const env = envOf(container);
+      const env = processEnvOf(container);
       expect({ service, jwks: env.HAVEN_JWKS_URL }).toEqual({
         service,
         jwks: 'http://haven-identity:8081/.well-known/jwks.json',
@@ -116,7 +102,7 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
 
   it('files the services are given lie on mounted volumes; data directories are writable', () => {
     for (const { service, deployment, container } of servicePods(objectsOf(s))) {
-      const env = envOf(container);
+      const env = processEnvOf(container);
       const volumes: K8sObject[] = deployment.spec.template.spec.volumes ?? [];
       const mountOf = (path: string): K8sObject | undefined =>
         (container.volumeMounts ?? []).find(
@@ -196,7 +182,7 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
       });
     };
     for (const { service, container } of servicePods(objs)) {
-      const env = envOf(container);
+      const env = processEnvOf(container);
       for (const [variable, value] of Object.entries(env)) {
         if (/^HAVEN_[A-Z]+_GRPC_ADDR$/.test(variable)) {
           const [host, port] = value.split(':');
@@ -218,18 +204,19 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
     expect(u.pathname).toBe('/janus-events');
     check('janus', 'event handler backend', u.hostname, Number(u.port));
     const session = servicePods(objs).find((p) => p.service === 'session');
-    expect(Number(envOf(session!.container).HAVEN_HTTP_PORT)).toBe(Number(u.port));
+    expect(Number(processEnvOf(session!.container).HAVEN_HTTP_PORT)).toBe(Number(u.port));
   });
 
   it('the gateway relays media to the session service’s proxy; nothing routes browsers to Janus', () => {
     const objs = objectsOf(s);
     const gateway = servicePods(objs).find((p) => p.service === 'gateway')!;
     const session = servicePods(objs).find((p) => p.service === 'session')!;
-    const relay = new URL(envOf(gateway.container).HAVEN_SESSION_MEDIA_URL!);
+    const relay = new URL(processEnvOf(gateway.container).HAVEN_SESSION_MEDIA_URL!);
     // (its host and port are checked with the other in-cluster URLs above)
     expect([relay.protocol, relay.hostname, relay.pathname]).toEqual(['ws:', 'haven-session', '/media']);
-    expect(Number(envOf(session.container).HAVEN_HTTP_PORT)).toBe(Number(relay.port));
-    for (const p of servicePods(objs)) expect(envOf(p.container).HAVEN_JANUS_PUBLIC_WS_URLS).toBeUndefined();
+    expect(Number(processEnvOf(session.container).HAVEN_HTTP_PORT)).toBe(Number(relay.port));
+    for (const p of servicePods(objs))
+      expect(processEnvOf(p.container).HAVEN_JANUS_PUBLIC_WS_URLS).toBeUndefined();
     const janusServices = new Set(
       objs
         .filter((o) => o.kind === 'Service' && o.metadata.name.startsWith('haven-janus-'))
@@ -243,12 +230,6 @@ describe.each(SCENARIO_NAMES)('service environments (%s)', (s) => {
 
 // ---------- NetworkPolicy evaluation (pod selectors within the release namespace, plus namespace selectors) ----------
 
-function selects(selector: K8sObject | undefined, labels: Record<string, string>): boolean {
-  if (selector === undefined) return false;
-  return Object.entries((selector.matchLabels ?? {}) as Record<string, string>).every(
-    ([k, v]) => labels[k] === v,
-  );
-}
 const portMatches = (rulePorts: K8sObject[] | undefined, port: number): boolean =>
   rulePorts === undefined ||
   rulePorts.some((p) => p.port === port || (p.endPort !== undefined && p.port <= port && port <= p.endPort));
@@ -351,12 +332,14 @@ describe('the check can fail', () => {
   it('a variable only another service reads stops a service', () => {
     const objs = template([], ['services.audit.env={"HAVEN_VISIT_IDLE_MINUTES":"5"}']);
     const audit = servicePods(objs).find((p) => p.service === 'audit')!;
-    expect(problemsOf('audit', envOf(audit.container))).toMatch(/HAVEN_VISIT_IDLE_MINUTES: unknown variable/);
+    expect(problemsOf('audit', processEnvOf(audit.container))).toMatch(
+      /HAVEN_VISIT_IDLE_MINUTES: unknown variable/,
+    );
   });
 
   it('a missing required variable stops a service', () => {
     const scheduling = servicePods(objectsOf('default')).find((p) => p.service === 'scheduling')!;
-    const env = envOf(scheduling.container);
+    const env = processEnvOf(scheduling.container);
     expect(problemsOf('scheduling', env)).toBeNull();
     delete env.HAVEN_KEYRING_FILE;
     expect(problemsOf('scheduling', env)).toMatch(/HAVEN_KEYRING_FILE: required/);
@@ -365,6 +348,6 @@ describe('the check can fail', () => {
   it('a malformed value stops a service', () => {
     const objs = template([], ['services.identity.env={"HAVEN_PASSWORD_MIN_LENGTH":"4"}']);
     const identity = servicePods(objs).find((p) => p.service === 'identity')!;
-    expect(problemsOf('identity', envOf(identity.container))).toMatch(/HAVEN_PASSWORD_MIN_LENGTH/);
+    expect(problemsOf('identity', processEnvOf(identity.container))).toMatch(/HAVEN_PASSWORD_MIN_LENGTH/);
   });
 });
