@@ -91,6 +91,35 @@ function patientFailure(res: Response, err: unknown): void {
 }
 
 /**
+ * The patient cookie's door: authenticates, lets `admit` say what the handler is for (undefined refuses with 403
+ * and `refusal`), and answers a failed backend call in the patient's words.
+ */
+function patientDoor<T>(
+  ctx: RouteContext,
+  rpc: string,
+  refusal: { readonly code: string; readonly reason: string },
+  admit: (auth: Authenticated) => T | undefined,
+  handler: (req: Request, res: Response, auth: Authenticated, admitted: T) => Promise<void>,
+): RequestHandler {
+  return async (req, res) => {
+    const auth = await authenticate(ctx, req, res, COOKIES.patient);
+    if (!auth) return;
+    const admitted = admit(auth);
+    if (admitted === undefined) {
+      noteRefusal(res, { kind: 'permission', ...refusal });
+      send(res, httpError('PERMISSION_DENIED'));
+      return;
+    }
+    try {
+      await handler(req, res, auth, admitted);
+    } catch (err) {
+      ctx.logCallFailure(res, rpc, err);
+      patientFailure(res, err);
+    }
+  };
+}
+
+/**
  * A route that needs the patient cookie, of a visit or of the secure messages (`messages/{appointment}`): the
  * patient's own data whatever the token is for. Scheduling decides what the patient may see.
  */
@@ -99,52 +128,30 @@ export function anyPatient(
   rpc: string,
   handler: (req: Request, res: Response, auth: Authenticated) => Promise<void>,
 ): RequestHandler {
-  return async (req, res) => {
-    const auth = await authenticate(ctx, req, res, COOKIES.patient);
-    if (!auth) return;
-    if (auth.principal.kind !== 'patient') {
-      noteRefusal(res, {
-        kind: 'permission',
-        code: 'NOT_A_PATIENT',
-        reason: 'the patient cookie names no patient',
-      });
-      send(res, httpError('PERMISSION_DENIED'));
-      return;
-    }
-    try {
-      await handler(req, res, auth);
-    } catch (err) {
-      ctx.logCallFailure(res, rpc, err);
-      patientFailure(res, err);
-    }
-  };
+  return patientDoor(
+    ctx,
+    rpc,
+    { code: 'NOT_A_PATIENT', reason: 'the patient cookie names no patient' },
+    (auth) => (auth.principal.kind === 'patient' ? true : undefined),
+    (req, res, auth) => handler(req, res, auth),
+  );
 }
 
 /** A route that needs the patient cookie (a patient's or a link guest's); resolves the visit from the token. */
 export function patient(ctx: RouteContext, rpc: string, handler: PatientHandler): RequestHandler {
-  return async (req, res) => {
-    const auth = await authenticate(ctx, req, res, COOKIES.patient);
-    if (!auth) return;
-    const visitId = visitOf(auth);
+  return patientDoor(
+    ctx,
+    rpc,
+    { code: 'NOT_A_PATIENT_OF_A_VISIT', reason: 'the patient cookie names no visit' },
     // A patient, or a guest who joined with a one-time link: both hold a token for one visit.
-    if ((auth.principal.kind !== 'patient' && auth.principal.kind !== 'guest') || !visitId) {
-      noteRefusal(res, {
-        kind: 'permission',
-        code: 'NOT_A_PATIENT_OF_A_VISIT',
-        reason: 'the patient cookie names no visit',
-      });
-      send(res, httpError('PERMISSION_DENIED'));
-      return;
-    }
-    if (!ctx.clients.session) {
-      send(res, httpError('UNAVAILABLE'));
-      return;
-    }
-    try {
+    (auth) =>
+      auth.principal.kind === 'patient' || auth.principal.kind === 'guest' ? visitOf(auth) : undefined,
+    async (req, res, auth, visitId) => {
+      if (!ctx.clients.session) {
+        send(res, httpError('UNAVAILABLE'));
+        return;
+      }
       await handler(req, res, auth, visitId);
-    } catch (err) {
-      ctx.logCallFailure(res, rpc, err);
-      patientFailure(res, err);
-    }
-  };
+    },
+  );
 }
