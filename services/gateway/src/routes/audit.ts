@@ -2,12 +2,12 @@
  * The audit ledger (`/api/audit/*`, admins and auditors; every query is itself recorded by the audit service):
  * the signed tree head, the newest entries, and one entry's inclusion proof as a file to check offline.
  */
-import type { Response, Router } from 'express';
+import type { Router } from 'express';
 import { audit } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { lastSegment, pathId, queryText, send } from '../http';
-import { httpError } from '../http-errors';
+import { lastSegment, queryText } from '../http';
 import { staff } from './guards';
+import { oneCall } from './one-call';
 
 const AUDITORS = ['admin', 'auditor'] as const;
 const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString('hex');
@@ -66,27 +66,24 @@ function proofFile(id: string, r: audit.GetInclusionProofResponse) {
 
 /** Registers GET /audit/head, /audit/events and /audit/events/:id/proof on the /api router. */
 export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
-  const auditClient = (res: Response): audit.AuditServiceClient | undefined => {
-    if (!ctx.clients.audit) send(res, httpError('UNAVAILABLE'));
-    return ctx.clients.audit;
-  };
-
   api.get(
     '/audit/head',
-    staff(ctx, { rpc: 'audit.GetTreeHead', roles: AUDITORS }, async (_req, res, { token }) => {
-      const client = auditClient(res);
-      if (!client) return;
-      const request = audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' });
-      const r = await ctx.call(res, token, client, 'getTreeHead', request);
-      const head = r.treeHead;
-      res.status(200).json({
-        treeSize: Number(head?.treeSize ?? 0),
-        rootHash: hex(head?.rootHash),
-        signedAt: head?.timestamp?.toISOString() ?? null,
-        keyId: head?.keyId ?? '',
-        algorithm: head?.signatureAlgorithm ?? '',
-      });
-    }),
+    staff(
+      ctx,
+      { rpc: 'audit.GetTreeHead', roles: AUDITORS },
+      oneCall(ctx, {
+        client: 'audit',
+        method: 'getTreeHead',
+        request: () => audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
+        view: ({ treeHead: head }) => ({
+          treeSize: Number(head?.treeSize ?? 0),
+          rootHash: hex(head?.rootHash),
+          signedAt: head?.timestamp?.toISOString() ?? null,
+          keyId: head?.keyId ?? '',
+          algorithm: head?.signatureAlgorithm ?? '',
+        }),
+      }),
+    ),
   );
 
   const eventFields = { patient: 'patient', page_token: 'pageToken' };
@@ -95,36 +92,40 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
     staff(
       ctx,
       { rpc: 'audit.ListAuditEvents', fields: eventFields, roles: AUDITORS },
-      async (req, res, { token }) => {
-        const client = auditClient(res);
-        if (!client) return;
-        const patient = queryText(req, 'patient').trim();
-        const request = audit.ListAuditEventsRequest.fromPartial({
-          pageSize: 50,
-          orderBy: 'leaf_index desc',
-          pageToken: queryText(req, 'pageToken'),
-          ...(patient ? { patient: `patients/${patient}` } : {}),
-        });
-        const r = await ctx.call(res, token, client, 'listAuditEvents', request);
-        res.status(200).json({ events: r.auditEvents.map(ledgerEntryView), nextPageToken: r.nextPageToken });
-      },
+      oneCall(ctx, {
+        client: 'audit',
+        method: 'listAuditEvents',
+        request: ({ req }) => {
+          const patient = queryText(req, 'patient').trim();
+          return audit.ListAuditEventsRequest.fromPartial({
+            pageSize: 50,
+            orderBy: 'leaf_index desc',
+            pageToken: queryText(req, 'pageToken'),
+            ...(patient ? { patient: `patients/${patient}` } : {}),
+          });
+        },
+        view: (r) => ({ events: r.auditEvents.map(ledgerEntryView), nextPageToken: r.nextPageToken }),
+      }),
     ),
   );
 
   // One entry's inclusion proof as a file an auditor keeps and checks offline (bin/haven-audit-verify).
   api.get(
     '/audit/events/:id/proof',
-    staff(ctx, { rpc: 'audit.GetInclusionProof', roles: AUDITORS }, async (req, res, { token }) => {
-      const id = pathId(req, res);
-      const client = id && auditClient(res);
-      if (!id || !client) return;
-      const request = audit.GetInclusionProofRequest.fromPartial({
-        leaf: { $case: 'auditEvent', auditEvent: `auditEvents/${id}` },
-        treeSize: '0',
-      });
-      const r = await ctx.call(res, token, client, 'getInclusionProof', request);
-      res.setHeader('content-disposition', `attachment; filename="audit-proof-${id}.json"`);
-      res.status(200).json(proofFile(id, r));
-    }),
+    staff(
+      ctx,
+      { rpc: 'audit.GetInclusionProof', roles: AUDITORS },
+      oneCall(ctx, {
+        client: 'audit',
+        method: 'getInclusionProof',
+        request: ({ id }) =>
+          audit.GetInclusionProofRequest.fromPartial({
+            leaf: { $case: 'auditEvent', auditEvent: `auditEvents/${id}` },
+            treeSize: '0',
+          }),
+        headers: ({ id }) => ({ 'content-disposition': `attachment; filename="audit-proof-${id}.json"` }),
+        view: (r, { id }) => proofFile(id, r),
+      }),
+    ),
   );
 }

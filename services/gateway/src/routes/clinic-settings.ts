@@ -5,13 +5,14 @@
  * ClinicSettingsChanged; only the fields sent change). A recording setting or idle timeout nobody saved is `null`
  * (the deployment's default applies); `fromDeployment` names the deployment's idle timeout (HAVEN_IDLE_TIMEOUT_SEC).
  */
-import type { Response, Router } from 'express';
+import type { Router } from 'express';
 import { scheduling } from '@haven/proto';
 import { IDLE_TIMEOUT_SEC } from '@haven/service';
 import type { RouteContext } from '../context';
-import { asRecord, invalid, stringField } from '../http';
+import { stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
+import { oneCall } from './one-call';
 
 /** Options of {@link registerClinicSettingsRoutes}. */
 export interface ClinicSettingsRouteOptions {
@@ -47,6 +48,93 @@ function settingsJson(s: scheduling.ClinicSettings | undefined, options: ClinicS
   };
 }
 
+/** One setting a PUT may change: its JSON field, its update-mask path, and how a value is read and set. */
+interface Setting {
+  readonly field: string;
+  readonly path: string;
+  readonly description: string;
+  /** Sets the value on `settings`; false when the value is not one this setting takes. */
+  readonly apply: (settings: scheduling.ClinicSettings, value: unknown) => boolean;
+}
+
+function setting<T>(
+  field: string,
+  path: string,
+  description: string,
+  read: (value: unknown) => T | undefined,
+  set: (settings: scheduling.ClinicSettings, value: T) => void,
+): Setting {
+  return {
+    field,
+    path,
+    description,
+    apply: (settings, value) => {
+      const v = read(value);
+      if (v === undefined) return false;
+      set(settings, v);
+      return true;
+    },
+  };
+}
+
+const among =
+  <T>(table: Readonly<Record<string, T>>) =>
+  (v: unknown): T | undefined =>
+    typeof v === 'string' && v in table ? table[v] : undefined;
+const wholeNumber =
+  (min: number, max: number, step: number) =>
+  (v: unknown): number | undefined =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && v % step === 0 ? v : undefined;
+
+/** The settings besides the time zone, in the order their violations are listed. */
+const SETTINGS: readonly Setting[] = [
+  setting(
+    'passcodeDelivery',
+    'passcode_delivery',
+    'must be front-desk, sms or email',
+    among(PASSCODE),
+    (s, v) => {
+      s.passcodeDelivery = v;
+    },
+  ),
+  setting(
+    'recordingPolicy',
+    'recording_policy',
+    'must be off, on-request or required',
+    among(POLICY),
+    (s, v) => {
+      s.recordingPolicy = v;
+    },
+  ),
+  setting(
+    'recordingPatientAccess',
+    'recording_patient_access',
+    'must be true or false',
+    (v) => (typeof v === 'boolean' ? v : undefined),
+    (s, v) => {
+      s.recordingPatientAccess = v;
+    },
+  ),
+  setting(
+    'linkGraceMinutes',
+    'link_grace_minutes',
+    'must be a whole number of minutes from 5 to 1440',
+    wholeNumber(5, 1440, 1),
+    (s, v) => {
+      s.linkGraceMinutes = v;
+    },
+  ),
+  setting(
+    'idleTimeoutSec',
+    'idle_timeout_seconds',
+    `must be whole minutes from ${IDLE_TIMEOUT_SEC.min / 60} to ${IDLE_TIMEOUT_SEC.max / 60} (in seconds, ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max})`,
+    wholeNumber(IDLE_TIMEOUT_SEC.min, IDLE_TIMEOUT_SEC.max, 60),
+    (s, v) => {
+      s.idleTimeoutSeconds = v;
+    },
+  ),
+];
+
 /** The request's fields as a partial ClinicSettings and its update mask; violations name the JSON fields. */
 function changeOf(
   body: Record<string, unknown>,
@@ -60,52 +148,10 @@ function changeOf(
     settings.timeZone = timeZone;
     mask.push('time_zone');
   }
-  if (body['passcodeDelivery'] !== undefined) {
-    const v = body['passcodeDelivery'];
-    if (typeof v !== 'string' || !(v in PASSCODE))
-      violations.push({ field: 'passcodeDelivery', description: 'must be front-desk, sms or email' });
-    else settings.passcodeDelivery = PASSCODE[v as keyof typeof PASSCODE];
-    mask.push('passcode_delivery');
-  }
-  if (body['recordingPolicy'] !== undefined) {
-    const v = body['recordingPolicy'];
-    if (typeof v !== 'string' || !(v in POLICY))
-      violations.push({ field: 'recordingPolicy', description: 'must be off, on-request or required' });
-    else settings.recordingPolicy = POLICY[v as keyof typeof POLICY];
-    mask.push('recording_policy');
-  }
-  if (body['recordingPatientAccess'] !== undefined) {
-    const v = body['recordingPatientAccess'];
-    if (typeof v !== 'boolean')
-      violations.push({ field: 'recordingPatientAccess', description: 'must be true or false' });
-    else settings.recordingPatientAccess = v;
-    mask.push('recording_patient_access');
-  }
-  if (body['linkGraceMinutes'] !== undefined) {
-    const v = body['linkGraceMinutes'];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 5 || v > 1440)
-      violations.push({
-        field: 'linkGraceMinutes',
-        description: 'must be a whole number of minutes from 5 to 1440',
-      });
-    else settings.linkGraceMinutes = v;
-    mask.push('link_grace_minutes');
-  }
-  if (body['idleTimeoutSec'] !== undefined) {
-    const v = body['idleTimeoutSec'];
-    if (
-      typeof v !== 'number' ||
-      !Number.isInteger(v) ||
-      v < IDLE_TIMEOUT_SEC.min ||
-      v > IDLE_TIMEOUT_SEC.max ||
-      v % 60 !== 0
-    )
-      violations.push({
-        field: 'idleTimeoutSec',
-        description: `must be whole minutes from ${IDLE_TIMEOUT_SEC.min / 60} to ${IDLE_TIMEOUT_SEC.max / 60} (in seconds, ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max})`,
-      });
-    else settings.idleTimeoutSeconds = v;
-    mask.push('idle_timeout_seconds');
+  for (const { field, path, description, apply } of SETTINGS) {
+    if (body[field] === undefined) continue;
+    if (!apply(settings, body[field])) violations.push({ field, description });
+    mask.push(path);
   }
   if (mask.length === 0 && violations.length === 0)
     violations.push({ field: 'timeZone', description: 'is required' });
@@ -118,15 +164,16 @@ export function registerClinicSettingsRoutes(
   ctx: RouteContext,
   options: ClinicSettingsRouteOptions,
 ): void {
-  const answer = (res: Response, s: scheduling.ClinicSettings | undefined) =>
-    res.status(200).json(settingsJson(s, options));
+  const view = (r: { clinicSettings?: scheduling.ClinicSettings | undefined }) =>
+    settingsJson(r.clinicSettings, options);
 
   api.get(
     '/clinic-settings',
-    staff(ctx, { rpc: 'scheduling.GetClinicSettings' }, async (_req, res, { token }) => {
-      const r = await ctx.call(res, token, ctx.clients.scheduling, 'getClinicSettings', {});
-      answer(res, r.clinicSettings);
-    }),
+    staff(
+      ctx,
+      { rpc: 'scheduling.GetClinicSettings' },
+      oneCall(ctx, { client: 'scheduling', method: 'getClinicSettings', request: () => ({}), view }),
+    ),
   );
 
   api.put(
@@ -145,16 +192,15 @@ export function registerClinicSettingsRoutes(
           'clinic_settings.idle_timeout_seconds': 'idleTimeoutSec',
         },
       },
-      async (req, res, { token }) => {
-        const violations: HttpFieldViolation[] = [];
-        const { settings, mask } = changeOf(asRecord(req.body), violations);
-        if (invalid(res, violations)) return;
-        const r = await ctx.call(res, token, ctx.clients.scheduling, 'updateClinicSettings', {
-          clinicSettings: settings,
-          updateMask: mask,
-        });
-        answer(res, r.clinicSettings);
-      },
+      oneCall(ctx, {
+        client: 'scheduling',
+        method: 'updateClinicSettings',
+        request: ({ body, violations }) => {
+          const { settings, mask } = changeOf(body, violations);
+          return { clinicSettings: settings, updateMask: mask };
+        },
+        view,
+      }),
     ),
   );
 }

@@ -16,7 +16,10 @@ export interface CallInput {
   readonly req: Request;
   /** The caller's token and principal. */
   readonly auth: Authenticated;
-  /** The `:id` path parameter, checked (404 otherwise); '' on a path without one. */
+  /**
+   * What the route is on: the visit the patient token names behind `patient()`, else the `:id` path parameter,
+   * checked (404 otherwise); '' on a path without one.
+   */
   readonly id: string;
   /** The body as a record ({} for anything else). */
   readonly body: Record<string, unknown>;
@@ -43,16 +46,16 @@ export interface OneCall<K extends keyof GatewayClients, M extends keyof ClientO
 }
 
 /**
- * A route handler that makes one backend call: the path id checked (404), the client present (503), the request's
+ * A route handler that makes one backend call (a staff or a patient door's): the path id checked (404), the client present (503), the request's
  * field violations answered (400), then the call with the caller's token and its view. Rejects like the call, for
  * the door to answer.
  */
 export function oneCall<K extends keyof GatewayClients, M extends keyof ClientOf<K> & string>(
   ctx: RouteContext,
   spec: OneCall<K, M>,
-): (req: Request, res: Response, auth: Authenticated) => Promise<void> {
-  return async (req, res, auth) => {
-    const id = Object.hasOwn(req.params, 'id') ? pathId(req, res) : '';
+): (req: Request, res: Response, auth: Authenticated, visitId?: string) => Promise<void> {
+  return async (req, res, auth, visitId) => {
+    const id = visitId ?? (Object.hasOwn(req.params, 'id') ? pathId(req, res) : '');
     if (id === undefined) return;
     const client = ctx.clients[spec.client];
     if (!client) {

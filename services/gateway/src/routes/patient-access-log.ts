@@ -5,9 +5,8 @@
 import type { Router } from 'express';
 import { audit, phiEvents } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { send } from '../http';
-import { httpError } from '../http-errors';
 import { patient } from './guards';
+import { oneCall } from './one-call';
 
 const PURPOSE_NAMES: Record<number, string> = {
   [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT]: 'treatment',
@@ -27,30 +26,26 @@ const OUTCOME_NAMES: Record<number, string> = {
 export function registerPatientAccessLogRoutes(api: Router, ctx: RouteContext): void {
   api.get(
     '/patient/access-log',
-    patient(ctx, 'audit.ListMyAccessLog', async (_req, res, { token }) => {
-      if (!ctx.clients.audit) {
-        send(res, httpError('UNAVAILABLE'));
-        return;
-      }
-      const r = await ctx.call(
-        res,
-        token,
-        ctx.clients.audit,
-        'listMyAccessLog',
-        audit.ListMyAccessLogRequest.fromPartial({ pageSize: 50 }),
-      );
-      res.status(200).json({
-        entries: r.entries.map((e) => ({
-          time: e.accessTime?.toISOString() ?? null,
-          role: e.accessorRole,
-          name: e.accessorDisplayName,
-          resource: e.resource.split('/')[0] ?? '',
-          fields: e.fields,
-          purpose: PURPOSE_NAMES[e.purpose] ?? 'other',
-          outcome: OUTCOME_NAMES[e.outcome] ?? 'other',
-          breakGlass: e.breakGlass,
-        })),
-      });
-    }),
+    patient(
+      ctx,
+      'audit.ListMyAccessLog',
+      oneCall(ctx, {
+        client: 'audit',
+        method: 'listMyAccessLog',
+        request: () => audit.ListMyAccessLogRequest.fromPartial({ pageSize: 50 }),
+        view: (r) => ({
+          entries: r.entries.map((e) => ({
+            time: e.accessTime?.toISOString() ?? null,
+            role: e.accessorRole,
+            name: e.accessorDisplayName,
+            resource: e.resource.split('/')[0] ?? '',
+            fields: e.fields,
+            purpose: PURPOSE_NAMES[e.purpose] ?? 'other',
+            outcome: OUTCOME_NAMES[e.outcome] ?? 'other',
+            breakGlass: e.breakGlass,
+          })),
+        }),
+      }),
+    ),
   );
 }

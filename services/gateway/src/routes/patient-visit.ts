@@ -5,11 +5,13 @@
 import type { Router } from 'express';
 import { session } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { asRecord, invalid, send } from '../http';
+import { asRecord, lastSegment, send } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
 import { mediaView, ownDevicesIn, patientStatus, recordingView, rosterView } from '../visit-view';
 import { patient } from './guards';
+import { oneCall } from './one-call';
+import type { OneCall } from './one-call';
 
 const PERMISSIONS: Readonly<Record<string, session.DevicePermission>> = {
   granted: session.DevicePermission.DEVICE_PERMISSION_GRANTED,
@@ -57,6 +59,35 @@ export function grantedOf(body: unknown, violations: HttpFieldViolation[]): bool
   return granted === true;
 }
 
+/** Leaving a visit: the same call for the patient (their visit) and the clinician (`/visits/:id`). */
+export const LEAVE_VISIT = {
+  client: 'session',
+  method: 'leaveVisit',
+  request: ({ id }) => ({ visit: `visits/${id}`, requestId: '' }),
+  view: () => ({ ok: true }),
+} satisfies OneCall<'session', 'leaveVisit'>;
+
+/** A device's own consent to recording (given, refused or withdrawn): a withdrawal stops a recording at once. */
+export const RECORD_CONSENT = {
+  client: 'session',
+  method: 'recordConsent',
+  request: ({ id, body, violations }) =>
+    session.RecordConsentRequest.fromPartial({
+      visit: `visits/${id}`,
+      scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
+      granted: grantedOf(body, violations),
+    }),
+  view: (r, { body }) => ({ granted: r.consent?.granted ?? grantedOf(body, []) }),
+} satisfies OneCall<'session', 'recordConsent'>;
+
+/** The page showed the recording notice and its user acknowledged it. */
+export const ACKNOWLEDGE_RECORDING = {
+  client: 'session',
+  method: 'acknowledgeRecordingNotice',
+  request: ({ id }) => ({ visit: `visits/${id}` }),
+  view: (r) => ({ recordingId: lastSegment(r.recording) }),
+} satisfies OneCall<'session', 'acknowledgeRecordingNotice'>;
+
 /**
  * Registers POST /patient/lobby, GET /patient/visit, POST /patient/media and /patient/leave, and the recording
  * routes POST /patient/recording/consent and /patient/recording/ack, on /api.
@@ -64,22 +95,22 @@ export function grantedOf(body: unknown, violations: HttpFieldViolation[]): bool
 export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void {
   api.post(
     '/patient/lobby',
-    patient(ctx, 'session.JoinLobby', async (req, res, { token }, visitId) => {
-      const violations: HttpFieldViolation[] = [];
-      const deviceCheck = deviceCheckOf(req.body, violations);
-      if (invalid(res, violations)) return;
-      await ctx.call(
-        res,
-        token,
-        ctx.clients.session!,
-        'joinLobby',
-        session.JoinLobbyRequest.fromPartial({
-          appointment: `appointments/${visitId}`,
-          ...(deviceCheck ? { deviceCheck } : {}),
-        }),
-      );
-      res.status(200).json({ status: 'waiting', visitId });
-    }),
+    patient(
+      ctx,
+      'session.JoinLobby',
+      oneCall(ctx, {
+        client: 'session',
+        method: 'joinLobby',
+        request: ({ id, body, violations }) => {
+          const deviceCheck = deviceCheckOf(body, violations);
+          return session.JoinLobbyRequest.fromPartial({
+            appointment: `appointments/${id}`,
+            ...(deviceCheck ? { deviceCheck } : {}),
+          });
+        },
+        view: (_r, { id }) => ({ status: 'waiting', visitId: id }),
+      }),
+    ),
   );
 
   api.get(
@@ -110,46 +141,22 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
 
   api.post(
     '/patient/media',
-    patient(ctx, 'session.JoinMedia', async (_req, res, { token }, visitId) => {
-      const r = await ctx.call(res, token, ctx.clients.session!, 'joinMedia', { visit: `visits/${visitId}` });
-      res.status(200).json(mediaView(r, { patient: true }));
-    }),
+    patient(
+      ctx,
+      'session.JoinMedia',
+      oneCall(ctx, {
+        client: 'session',
+        method: 'joinMedia',
+        request: ({ id }) => ({ visit: `visits/${id}` }),
+        view: (r) => mediaView(r, { patient: true }),
+      }),
+    ),
   );
 
-  api.post(
-    '/patient/leave',
-    patient(ctx, 'session.LeaveVisit', async (_req, res, { token }, visitId) => {
-      const request = { visit: `visits/${visitId}`, requestId: '' };
-      await ctx.call(res, token, ctx.clients.session!, 'leaveVisit', request);
-      res.status(200).json({ ok: true });
-    }),
-  );
-
-  // The device's own consent to recording (given, refused or withdrawn): a withdrawal stops a recording at once.
-  api.post(
-    '/patient/recording/consent',
-    patient(ctx, 'session.RecordConsent', async (req, res, { token }, visitId) => {
-      const violations: HttpFieldViolation[] = [];
-      const granted = grantedOf(req.body, violations);
-      if (invalid(res, violations)) return;
-      const request = session.RecordConsentRequest.fromPartial({
-        visit: `visits/${visitId}`,
-        scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
-        granted,
-      });
-      const r = await ctx.call(res, token, ctx.clients.session!, 'recordConsent', request);
-      res.status(200).json({ granted: r.consent?.granted ?? granted });
-    }),
-  );
-
-  // The page showed the recording notice and the patient acknowledged it.
+  api.post('/patient/leave', patient(ctx, 'session.LeaveVisit', oneCall(ctx, LEAVE_VISIT)));
+  api.post('/patient/recording/consent', patient(ctx, 'session.RecordConsent', oneCall(ctx, RECORD_CONSENT)));
   api.post(
     '/patient/recording/ack',
-    patient(ctx, 'session.AcknowledgeRecordingNotice', async (_req, res, { token }, visitId) => {
-      const r = await ctx.call(res, token, ctx.clients.session!, 'acknowledgeRecordingNotice', {
-        visit: `visits/${visitId}`,
-      });
-      res.status(200).json({ recordingId: r.recording.split('/').pop() ?? '' });
-    }),
+    patient(ctx, 'session.AcknowledgeRecordingNotice', oneCall(ctx, ACKNOWLEDGE_RECORDING)),
   );
 }

@@ -11,9 +11,11 @@ import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } fr
 import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { mediaView, recordingView, visitCounts, visitView } from '../visit-view';
-import { grantedOf } from './patient-visit';
+import { ACKNOWLEDGE_RECORDING, LEAVE_VISIT, RECORD_CONSENT } from './patient-visit';
 import type { FieldNames, StaffHandler } from './guards';
 import { staff } from './guards';
+import { oneCall } from './one-call';
+import type { CallInput } from './one-call';
 
 type ParticipantRpc = 'admitParticipant' | 'denyParticipant' | 'kickParticipant';
 type VisitRpc = 'lockVisit' | 'unlockVisit' | 'endVisit';
@@ -57,9 +59,12 @@ export function visitDoors(ctx: RouteContext) {
   return { clinician, sessionClient, onVisit };
 }
 
+type VisitDoors = ReturnType<typeof visitDoors>;
+
 /** Registers the clinician's /visits routes on the /api router. */
 export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
-  const { clinician, sessionClient, onVisit } = visitDoors(ctx);
+  const doors = visitDoors(ctx);
+  const { clinician, sessionClient, onVisit } = doors;
 
   api.get(
     '/visits',
@@ -94,10 +99,10 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
     }),
   );
 
-  registerVisitControls(api, ctx, onVisit);
-  registerGuestControls(api, ctx, onVisit);
-  registerIdentityCheck(api, ctx, onVisit);
-  registerRecordingControls(api, ctx, onVisit);
+  registerVisitControls(api, ctx, doors);
+  registerGuestControls(api, ctx, doors);
+  registerIdentityCheck(api, ctx, doors);
+  registerRecordingControls(api, ctx, doors);
 
   api.post(
     '/visits/:id/media',
@@ -107,21 +112,11 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
     }),
   );
 
-  api.post(
-    '/visits/:id/leave',
-    onVisit('session.LeaveVisit', async (_req, res, { id, call }) => {
-      await call('leaveVisit', { visit: `visits/${id}`, requestId: '' });
-      res.status(200).json({ ok: true });
-    }),
-  );
+  api.post('/visits/:id/leave', clinician('session.LeaveVisit', oneCall(ctx, LEAVE_VISIT)));
 }
 
 /** Registers the lobby and room controls: admit, deny, kick a participant; lock, unlock, end the visit. */
-function registerVisitControls(
-  api: Router,
-  ctx: RouteContext,
-  onVisit: ReturnType<typeof visitDoors>['onVisit'],
-): void {
+function registerVisitControls(api: Router, ctx: RouteContext, { onVisit }: VisitDoors): void {
   const participantAction = (path: string, rpc: ParticipantRpc) =>
     api.post(
       `/visits/:id/${path}`,
@@ -210,29 +205,30 @@ const GRANT_MODES: Readonly<Record<string, session.HostGrantMode>> = {
 };
 
 /**
- * Reads a body naming one resource id and one choice among `choices` (the guest and host routes): answers 400 with
- * every field violation and resolves undefined when either is wrong.
+ * Reads a body naming one resource id and one choice among `choices` (the guest and host routes): a field
+ * violation for either when it is wrong (the choice is then undefined).
  */
 function idAndChoice<T>(
-  res: Response,
-  rawBody: unknown,
+  { body, violations }: CallInput,
   [idField, idDescription]: readonly [string, string],
   choice: {
     readonly field: string;
     readonly choices: Readonly<Record<string, T>>;
     readonly description: string;
   },
-): { id: string; choice: T } | undefined {
-  const body = asRecord(rawBody);
-  const violations: HttpFieldViolation[] = [];
+): { id: string; choice: T | undefined } {
   const id = stringField(body, idField, 64, violations) ?? '';
   const key = stringField(body, choice.field, 16, violations) ?? '';
   if (!PATH_ID.test(id)) violations.push({ field: idField, description: idDescription });
   const picked = Object.hasOwn(choice.choices, key) ? choice.choices[key] : undefined;
   if (picked === undefined) violations.push({ field: choice.field, description: choice.description });
-  if (invalid(res, violations) || picked === undefined) return undefined;
   return { id, choice: picked };
 }
+
+/** The visit's hosts after a guest or host change. */
+const hostsView = (r: { visit?: session.Visit | undefined }) => ({
+  hosts: (r.visit?.hosts ?? []).map(lastSegment),
+});
 
 /**
  * Guests and host rights: a host invites a staff user as a guest (`POST /visits/:id/guests`) or a guest without an
@@ -240,26 +236,28 @@ function idAndChoice<T>(
  * /visits/:id/guests/:guestId/revoke`), the invited clinician waits in the lobby (`POST /visits/:id/lobby`), a
  * host shares or hands over host rights (`POST /visits/:id/host`). The session service checks who is a host.
  */
-function registerGuestControls(
-  api: Router,
-  ctx: RouteContext,
-  onVisit: ReturnType<typeof visitDoors>['onVisit'],
-): void {
+function registerGuestControls(api: Router, ctx: RouteContext, { clinician, onVisit }: VisitDoors): void {
   api.post(
     '/visits/:id/guests',
-    onVisit(
+    clinician(
       'session.InviteGuest',
-      async (req, res, { id, call }) => {
-        const picked = idAndChoice(res, req.body, ['userId', 'must name a staff user'], {
-          field: 'role',
-          choices: GUEST_ROLES,
-          description: 'must be clinician, interpreter or family',
-        });
-        if (!picked) return;
-        const request = { visit: `visits/${id}`, user: `users/${picked.id}`, role: picked.choice };
-        const r = await call('inviteGuest', request);
-        res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
-      },
+      oneCall(ctx, {
+        client: 'session',
+        method: 'inviteGuest',
+        request: (input) => {
+          const picked = idAndChoice(input, ['userId', 'must name a staff user'], {
+            field: 'role',
+            choices: GUEST_ROLES,
+            description: 'must be clinician, interpreter or family',
+          });
+          return session.InviteGuestRequest.fromPartial({
+            visit: `visits/${input.id}`,
+            user: `users/${picked.id}`,
+            ...(picked.choice === undefined ? {} : { role: picked.choice }),
+          });
+        },
+        view: hostsView,
+      }),
       { user: 'userId', role: 'role' },
     ),
   );
@@ -321,19 +319,24 @@ function registerGuestControls(
   );
   api.post(
     '/visits/:id/host',
-    onVisit(
+    clinician(
       'session.GrantHost',
-      async (req, res, { id, call }) => {
-        const picked = idAndChoice(res, req.body, ['participantId', 'must name a participant'], {
-          field: 'mode',
-          choices: GRANT_MODES,
-          description: 'must be share or handover',
-        });
-        if (!picked) return;
-        const request = { name: `visits/${id}/participants/${picked.id}`, mode: picked.choice };
-        const r = await call('grantHost', request);
-        res.status(200).json({ hosts: (r.visit?.hosts ?? []).map(lastSegment) });
-      },
+      oneCall(ctx, {
+        client: 'session',
+        method: 'grantHost',
+        request: (input) => {
+          const picked = idAndChoice(input, ['participantId', 'must name a participant'], {
+            field: 'mode',
+            choices: GRANT_MODES,
+            description: 'must be share or handover',
+          });
+          return session.GrantHostRequest.fromPartial({
+            name: `visits/${input.id}/participants/${picked.id}`,
+            ...(picked.choice === undefined ? {} : { mode: picked.choice }),
+          });
+        },
+        view: hostsView,
+      }),
       { name: 'participantId', mode: 'mode' },
     ),
   );
@@ -345,11 +348,7 @@ function registerGuestControls(
  * records that the patient's identity is confirmed (`POST /visits/:id/identity`: IdentityConfirmed, no date of
  * birth in it).
  */
-function registerIdentityCheck(
-  api: Router,
-  ctx: RouteContext,
-  onVisit: ReturnType<typeof visitDoors>['onVisit'],
-): void {
+function registerIdentityCheck(api: Router, ctx: RouteContext, { onVisit }: VisitDoors): void {
   api.get(
     '/visits/:id/identity-check',
     onVisit('scheduling.GetPatient', async (_req, res, { id, auth, call }) => {
@@ -389,11 +388,7 @@ function registerIdentityCheck(
  * The clinician's recording controls: start (a request until everyone present has consented), cancel a pending
  * request, stop, their own consent, and the acknowledgement of the notice.
  */
-function registerRecordingControls(
-  api: Router,
-  ctx: RouteContext,
-  onVisit: ReturnType<typeof visitDoors>['onVisit'],
-): void {
+function registerRecordingControls(api: Router, ctx: RouteContext, { clinician, onVisit }: VisitDoors): void {
   api.post(
     '/visits/:id/recording/start',
     onVisit('session.StartRecording', async (_req, res, { id, call }) => {
@@ -421,29 +416,11 @@ function registerRecordingControls(
   );
   api.post(
     '/visits/:id/recording/consent',
-    onVisit(
-      'session.RecordConsent',
-      async (req, res, { id, call }) => {
-        const violations: HttpFieldViolation[] = [];
-        const granted = grantedOf(req.body, violations);
-        if (invalid(res, violations)) return;
-        const request = session.RecordConsentRequest.fromPartial({
-          visit: `visits/${id}`,
-          scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
-          granted,
-        });
-        const r = await call('recordConsent', request);
-        res.status(200).json({ granted: r.consent?.granted ?? granted });
-      },
-      { granted: 'granted' },
-    ),
+    clinician('session.RecordConsent', oneCall(ctx, RECORD_CONSENT), { granted: 'granted' }),
   );
   api.post(
     '/visits/:id/recording/ack',
-    onVisit('session.AcknowledgeRecordingNotice', async (_req, res, { id, call }) => {
-      const r = await call('acknowledgeRecordingNotice', { visit: `visits/${id}` });
-      res.status(200).json({ recordingId: lastSegment(r.recording) });
-    }),
+    clinician('session.AcknowledgeRecordingNotice', oneCall(ctx, ACKNOWLEDGE_RECORDING)),
   );
 }
 
