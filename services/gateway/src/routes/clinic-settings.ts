@@ -57,12 +57,11 @@ interface Setting {
   readonly apply: (settings: scheduling.ClinicSettings, value: unknown) => boolean;
 }
 
-function setting<T>(
-  field: string,
-  path: string,
+/** The setting `key` of ClinicSettings, from JSON `field` when `read` takes it (undefined: a violation). */
+function setting<K extends keyof scheduling.ClinicSettings>(
+  [field, path, key]: readonly [string, string, K],
+  read: (value: unknown) => scheduling.ClinicSettings[K] | undefined,
   description: string,
-  read: (value: unknown) => T | undefined,
-  set: (settings: scheduling.ClinicSettings, value: T) => void,
 ): Setting {
   return {
     field,
@@ -70,9 +69,8 @@ function setting<T>(
     description,
     apply: (settings, value) => {
       const v = read(value);
-      if (v === undefined) return false;
-      set(settings, v);
-      return true;
+      if (v !== undefined) settings[key] = v;
+      return v !== undefined;
     },
   };
 }
@@ -85,53 +83,34 @@ const wholeNumber =
   (min: number, max: number, step: number) =>
   (v: unknown): number | undefined =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && v % step === 0 ? v : undefined;
+const { min: IDLE_MIN, max: IDLE_MAX } = IDLE_TIMEOUT_SEC;
 
 /** The settings besides the time zone, in the order their violations are listed. */
 const SETTINGS: readonly Setting[] = [
   setting(
-    'passcodeDelivery',
-    'passcode_delivery',
-    'must be front-desk, sms or email',
+    ['passcodeDelivery', 'passcode_delivery', 'passcodeDelivery'],
     among(PASSCODE),
-    (s, v) => {
-      s.passcodeDelivery = v;
-    },
+    'must be front-desk, sms or email',
   ),
   setting(
-    'recordingPolicy',
-    'recording_policy',
-    'must be off, on-request or required',
+    ['recordingPolicy', 'recording_policy', 'recordingPolicy'],
     among(POLICY),
-    (s, v) => {
-      s.recordingPolicy = v;
-    },
+    'must be off, on-request or required',
   ),
   setting(
-    'recordingPatientAccess',
-    'recording_patient_access',
-    'must be true or false',
+    ['recordingPatientAccess', 'recording_patient_access', 'recordingPatientAccess'],
     (v) => (typeof v === 'boolean' ? v : undefined),
-    (s, v) => {
-      s.recordingPatientAccess = v;
-    },
+    'must be true or false',
   ),
   setting(
-    'linkGraceMinutes',
-    'link_grace_minutes',
-    'must be a whole number of minutes from 5 to 1440',
+    ['linkGraceMinutes', 'link_grace_minutes', 'linkGraceMinutes'],
     wholeNumber(5, 1440, 1),
-    (s, v) => {
-      s.linkGraceMinutes = v;
-    },
+    'must be a whole number of minutes from 5 to 1440',
   ),
   setting(
-    'idleTimeoutSec',
-    'idle_timeout_seconds',
-    `must be whole minutes from ${IDLE_TIMEOUT_SEC.min / 60} to ${IDLE_TIMEOUT_SEC.max / 60} (in seconds, ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max})`,
-    wholeNumber(IDLE_TIMEOUT_SEC.min, IDLE_TIMEOUT_SEC.max, 60),
-    (s, v) => {
-      s.idleTimeoutSeconds = v;
-    },
+    ['idleTimeoutSec', 'idle_timeout_seconds', 'idleTimeoutSeconds'],
+    wholeNumber(IDLE_MIN, IDLE_MAX, 60),
+    `must be whole minutes from ${IDLE_MIN / 60} to ${IDLE_MAX / 60} (in seconds, ${IDLE_MIN} to ${IDLE_MAX})`,
   ),
 ];
 

@@ -12,7 +12,7 @@ import type { RouteContext } from '../context';
 import { lastSegment, queryText, stringField } from '../http';
 import { anyPatient, staff } from './guards';
 import { oneCall } from './one-call';
-import { joinRequest, sendJoinFailure } from './patient-join';
+import { redeemRoute, sendJoinFailure } from './patient-join';
 
 const TOPICS: Readonly<Record<string, scheduling.MessageThreadTopic>> = {
   care: scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_CARE,
@@ -132,23 +132,19 @@ export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
 
   // The link from a visit (or from a "new message" notice) and its passcode sign in to the secure messages, also
   // after the visit: a 30-minute patient cookie that opens no visit.
-  api.post('/messages/join', async (req, res) => {
-    const request = joinRequest(req, res);
-    if (!request) return;
-    let r: scheduling.RedeemPatientLinkResponse;
-    try {
-      r = await ctx.call(res, undefined, ctx.clients.scheduling, 'redeemPatientLink', {
-        ...request,
-        forMessages: true,
-      });
-    } catch (err) {
-      ctx.logCallFailure(res, 'scheduling.RedeemPatientLink', err);
-      sendJoinFailure(res, err);
-      return;
-    }
-    ctx.cookies.setPatient(res, r.accessToken, r.expireTime);
-    res.status(200).json({ ok: true });
-  });
+  api.post(
+    '/messages/join',
+    redeemRoute(ctx, {
+      rpc: 'scheduling.RedeemPatientLink',
+      redeem: (res, request) =>
+        ctx.call(res, undefined, ctx.clients.scheduling, 'redeemPatientLink', {
+          ...request,
+          forMessages: true,
+        }),
+      failure: sendJoinFailure,
+      view: () => ({ ok: true }),
+    }),
+  );
   const door = (rpc: string) => ({ rpc, roles: STAFF_ROLES, fields: FIELDS });
 
   api.get(

@@ -4,9 +4,9 @@
  * cookie `haven_patient`. Messages for a refused link are written for the patient.
  */
 import { status } from '@grpc/grpc-js';
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import type { scheduling } from '@haven/proto';
-import { callUnary, parseStatusDetails } from '@haven/service';
+import { parseStatusDetails } from '@haven/service';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, lastSegment, send, stringField } from '../http';
 import { httpErrorFromGrpc } from '../http-errors';
@@ -48,7 +48,7 @@ function refusal(serviceMessage: string): { status: number; code: string; messag
 }
 
 /** The join form as a RedeemPatientLinkRequest, or undefined after answering 400. */
-export function joinRequest(req: Request, res: Response): scheduling.RedeemPatientLinkRequest | undefined {
+function joinRequest(req: Request, res: Response): scheduling.RedeemPatientLinkRequest | undefined {
   const body = asRecord(req.body);
   const violations: HttpFieldViolation[] = [];
   const token = stringField(body, 'token', 256, violations)?.trim() ?? '';
@@ -119,42 +119,64 @@ function sendGuestJoinFailure(res: Response, err: unknown): void {
   sendJoinFailure(res, err);
 }
 
-/** Registers POST /join (patients) and POST /join/guest (guests with a one-time link) on the /api router. */
-export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void {
-  api.post('/join', async (req, res) => {
+/** What a redeemed link gives: the visit-scoped (or messages-scoped) patient token and until when it holds. */
+interface Redeemed {
+  readonly accessToken: string;
+  readonly expireTime?: Date | undefined;
+}
+
+/**
+ * A public route that trades a link's token and passcode (the join form) for the patient cookie: `redeem` makes the
+ * backend call, `failure` answers a refusal in the caller's words, `view` the answer once the cookie is set.
+ */
+export function redeemRoute<R extends Redeemed>(
+  ctx: RouteContext,
+  route: {
+    readonly rpc: string;
+    readonly redeem: (res: Response, request: scheduling.RedeemPatientLinkRequest) => Promise<R>;
+    readonly failure: (res: Response, err: unknown) => void;
+    readonly view: (r: R) => unknown;
+  },
+): RequestHandler {
+  return async (req, res) => {
     const request = joinRequest(req, res);
     if (!request) return;
-    let r: scheduling.RedeemPatientLinkResponse;
+    let r: R;
     try {
-      r = await callUnary(ctx.clients.scheduling, 'redeemPatientLink', request, ctx.metadataFor(res), {
-        deadlineMs: ctx.deadlineMs,
-      });
+      r = await route.redeem(res, request);
     } catch (err) {
-      ctx.logCallFailure(res, 'scheduling.RedeemPatientLink', err);
-      sendJoinFailure(res, err);
+      ctx.logCallFailure(res, route.rpc, err);
+      route.failure(res, err);
       return;
     }
     ctx.cookies.setPatient(res, r.accessToken, r.expireTime);
-    res.status(200).json({ visitId: lastSegment(r.appointment), requiresDob: false });
-  });
+    res.status(200).json(route.view(r));
+  };
+}
+
+/** Registers POST /join (patients) and POST /join/guest (guests with a one-time link) on the /api router. */
+export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void {
+  api.post(
+    '/join',
+    redeemRoute(ctx, {
+      rpc: 'scheduling.RedeemPatientLink',
+      redeem: (res, request) =>
+        ctx.call(res, undefined, ctx.clients.scheduling, 'redeemPatientLink', request),
+      failure: sendJoinFailure,
+      view: (r) => ({ visitId: lastSegment(r.appointment), requiresDob: false }),
+    }),
+  );
 
   // A guest's one-time link: their token goes in the same visit-scoped cookie as a patient's, so the waiting room
   // and the visit pages serve both; the services tell them apart by the token's kind.
-  api.post('/join/guest', async (req, res) => {
-    const request = joinRequest(req, res);
-    if (!request) return;
-    let r: scheduling.RedeemGuestLinkResponse;
-    try {
-      r = await ctx.call(res, undefined, ctx.clients.scheduling, 'redeemGuestLink', {
-        token: request.token,
-        passcode: request.passcode,
-      });
-    } catch (err) {
-      ctx.logCallFailure(res, 'scheduling.RedeemGuestLink', err);
-      sendGuestJoinFailure(res, err);
-      return;
-    }
-    ctx.cookies.setPatient(res, r.accessToken, r.expireTime);
-    res.status(200).json({ visitId: lastSegment(r.visit), guest: true });
-  });
+  api.post(
+    '/join/guest',
+    redeemRoute(ctx, {
+      rpc: 'scheduling.RedeemGuestLink',
+      redeem: (res, { token, passcode }) =>
+        ctx.call(res, undefined, ctx.clients.scheduling, 'redeemGuestLink', { token, passcode }),
+      failure: sendGuestJoinFailure,
+      view: (r) => ({ visitId: lastSegment(r.visit), guest: true }),
+    }),
+  );
 }
