@@ -132,34 +132,36 @@ export function digestsEqual(a: string, b: string): boolean {
  * A rejected command produces no events.
  */
 export function decideUser(command: UserCommand, state: UserState): UserEvent[] {
-  switch (command.type) {
-    case 'InviteUser':
-      return invite(command.data, state);
-    case 'ProvisionUser':
-      return provision(command.data, state);
-    case 'ActivateUser':
-      return activate(command.data, existing(state));
-    case 'DeactivateUser':
-      return deactivate(command.data, existing(state));
-    case 'ReactivateUser':
-      return reactivate(command.data, existing(state));
-    case 'ChangeUserRole':
-      return changeRole(command.data, existing(state));
-    case 'ChangePassword':
-      return changePassword(command.data, existing(state));
-    case 'RecordLoginSuccess':
-      return loginSucceeded(command.data, existing(state));
-    case 'RecordLoginFailure':
-      return loginFailed(command.data, existing(state));
-    case 'StartTotpEnrollment':
-      return startTotpEnrollment(command.data, existing(state));
-    case 'ConfirmTotp':
-      return confirmTotp(command.data, existing(state));
-    case 'RecordRecoveryCodeUse':
-      return recoveryCodeUsed(command.data, existing(state));
-    case 'ResetMfa':
-      return resetMfa(command.data, existing(state));
-  }
+  if (command.type === 'InviteUser') return invite(command.data, state);
+  if (command.type === 'ProvisionUser') return provision(command.data, state);
+  return onExisting(command, existing(state));
+}
+
+/** The data of each command on a user that exists, by command type. */
+type OnExisting = { [C in Exclude<UserCommand, InviteUser | ProvisionUser> as C['type']]: C['data'] };
+
+/** The decision of each command on a user that exists. */
+const ON_EXISTING: {
+  readonly [K in keyof OnExisting]: (data: OnExisting[K], user: ExistingUser) => UserEvent[];
+} = {
+  ActivateUser: activate,
+  DeactivateUser: deactivate,
+  ReactivateUser: reactivate,
+  ChangeUserRole: changeRole,
+  ChangePassword: changePassword,
+  RecordLoginSuccess: loginSucceeded,
+  RecordLoginFailure: loginFailed,
+  StartTotpEnrollment: startTotpEnrollment,
+  ConfirmTotp: confirmTotp,
+  RecordRecoveryCodeUse: recoveryCodeUsed,
+  ResetMfa: resetMfa,
+};
+
+function onExisting<K extends keyof OnExisting>(
+  command: { readonly type: K; readonly data: OnExisting[K] },
+  user: ExistingUser,
+): UserEvent[] {
+  return ON_EXISTING[command.type](command.data, user);
 }
 
 /** The violations of a new user's fields (username, email, role, display name). */
