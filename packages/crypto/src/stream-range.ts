@@ -5,6 +5,7 @@ import { IntegrityError } from './errors';
 import type { Kms, KmsContext } from './kms';
 import {
   STREAM_FORMAT,
+  chunkLayout,
   decryptChunk,
   parseHeader,
   wrapContext,
@@ -60,7 +61,6 @@ export interface EncryptedObject {
 }
 
 const DEFAULT_MAX_READ_BYTES = 8 * 1024 * 1024;
-const MAX_CHUNKS = 2 ** 32;
 
 function checkRange(range: ByteRange): void {
   const bad = (field: string) =>
@@ -162,15 +162,7 @@ export async function openEncryptedObject(
   }
   const size = await reader.size();
   const header = parseHeader(await reader.read(0, STREAM_FORMAT.headerBytes));
-  const body = size - STREAM_FORMAT.headerBytes;
-  const recordSize = header.chunkSize + GCM.tagBytes;
-  if (body < GCM.tagBytes) throw new IntegrityError('encrypted object: truncated (final chunk missing)');
-  const chunkCount = Math.ceil(body / recordSize);
-  const lastRecord = body - (chunkCount - 1) * recordSize;
-  if (lastRecord < GCM.tagBytes)
-    throw new IntegrityError('encrypted object: truncated (final chunk is shorter than its tag)');
-  if (chunkCount > MAX_CHUNKS) throw new IntegrityError('encrypted object: too many chunks');
-  const plaintextSize = (chunkCount - 1) * header.chunkSize + lastRecord - GCM.tagBytes;
+  const { chunkCount, plaintextSize } = chunkLayout(size, header.chunkSize, 'object');
   const raw = await kms.unwrapKey(header.wrappedKey, wrapContext(header.headerHash, options.context));
   const key = createSecretKey(raw);
   raw.fill(0);

@@ -573,6 +573,27 @@ async function pipeToFile(source: Readable, transform: Transform, outPath: strin
   }
 }
 
+/**
+ * The chunk count and plaintext size of an encrypted file or object of `size` bytes (header included) written with
+ * `chunkSize`. Throws IntegrityError when the size cannot be that of a whole object (truncated, too many chunks);
+ * `what` names it in the message.
+ */
+export function chunkLayout(
+  size: number,
+  chunkSize: number,
+  what: 'file' | 'object',
+): { chunkCount: number; plaintextSize: number } {
+  const body = size - STREAM_FORMAT.headerBytes;
+  const recordSize = chunkSize + GCM.tagBytes;
+  if (body < GCM.tagBytes) throw new IntegrityError(`encrypted ${what}: truncated (final chunk missing)`);
+  const chunkCount = Math.ceil(body / recordSize);
+  const lastRecord = body - (chunkCount - 1) * recordSize;
+  if (lastRecord < GCM.tagBytes)
+    throw new IntegrityError(`encrypted ${what}: truncated (final chunk is shorter than its tag)`);
+  if (chunkCount > MAX_CHUNKS) throw new IntegrityError(`encrypted ${what}: too many chunks`);
+  return { chunkCount, plaintextSize: (chunkCount - 1) * chunkSize + lastRecord - GCM.tagBytes };
+}
+
 interface OpenedFile {
   readonly handle: fs.FileHandle;
   readonly header: ParsedHeader;
@@ -586,15 +607,7 @@ async function openEncrypted(path: string): Promise<OpenedFile> {
     const buf = Buffer.alloc(STREAM_FORMAT.headerBytes);
     const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
     const header = parseHeader(buf.subarray(0, bytesRead));
-    const body = size - STREAM_FORMAT.headerBytes;
-    const recordSize = header.chunkSize + GCM.tagBytes;
-    if (body < GCM.tagBytes) throw new IntegrityError('encrypted file: truncated (final chunk missing)');
-    const chunkCount = Math.ceil(body / recordSize);
-    const lastRecord = body - (chunkCount - 1) * recordSize;
-    if (lastRecord < GCM.tagBytes)
-      throw new IntegrityError('encrypted file: truncated (final chunk is shorter than its tag)');
-    if (chunkCount > MAX_CHUNKS) throw new IntegrityError('encrypted file: too many chunks');
-    const plaintextSize = (chunkCount - 1) * header.chunkSize + lastRecord - GCM.tagBytes;
+    const { chunkCount, plaintextSize } = chunkLayout(size, header.chunkSize, 'file');
     return {
       handle,
       header,
