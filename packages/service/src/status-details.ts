@@ -146,22 +146,28 @@ function decodeAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
   return { typeUrl, value };
 }
 
+/** A message of two strings in fields 1 and 2 (a BadRequest.FieldViolation, a map<string, string> entry). */
+function stringPair(bytes: Uint8Array): [string, string] {
+  const r = new BinaryReader(bytes);
+  let first = '';
+  let second = '';
+  while (r.pos < r.len) {
+    const [field, wt] = r.tag();
+    if (field === 1 && wt === WireType.LengthDelimited) first = r.string();
+    else if (field === 2 && wt === WireType.LengthDelimited) second = r.string();
+    else r.skip(wt);
+  }
+  return [first, second];
+}
+
 function decodeBadRequest(bytes: Uint8Array): FieldViolation[] {
   const r = new BinaryReader(bytes);
   const out: FieldViolation[] = [];
   while (r.pos < r.len) {
     const [field, wt] = r.tag();
     if (field === 1 && wt === WireType.LengthDelimited) {
-      const fr = new BinaryReader(r.bytes());
-      let f = '';
-      let d = '';
-      while (fr.pos < fr.len) {
-        const [ff, fwt] = fr.tag();
-        if (ff === 1 && fwt === WireType.LengthDelimited) f = fr.string();
-        else if (ff === 2 && fwt === WireType.LengthDelimited) d = fr.string();
-        else fr.skip(fwt);
-      }
-      out.push({ field: f, description: d });
+      const [f, description] = stringPair(r.bytes());
+      out.push({ field: f, description });
     } else r.skip(wt);
   }
   return out;
@@ -177,16 +183,8 @@ function decodeErrorInfo(bytes: Uint8Array): ErrorInfoDetail {
     if (field === 1 && wt === WireType.LengthDelimited) reason = r.string();
     else if (field === 2 && wt === WireType.LengthDelimited) domain = r.string();
     else if (field === 3 && wt === WireType.LengthDelimited) {
-      const er = new BinaryReader(r.bytes());
-      let k = '';
-      let v = '';
-      while (er.pos < er.len) {
-        const [ef, ewt] = er.tag();
-        if (ef === 1 && ewt === WireType.LengthDelimited) k = er.string();
-        else if (ef === 2 && ewt === WireType.LengthDelimited) v = er.string();
-        else er.skip(ewt);
-      }
-      metadata[k] = v;
+      const [key, value] = stringPair(r.bytes());
+      metadata[key] = value;
     } else r.skip(wt);
   }
   return { reason, domain, metadata };
