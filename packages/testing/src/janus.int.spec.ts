@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
+  attachVideoRoom,
   connectJanusWs,
   serveHttpStandIn,
   signJanusToken,
@@ -52,16 +53,9 @@ describe('startJanus with signed-token auth', () => {
     const token = signJanusToken({ secret: TOKEN_SECRET, expiresAt: Date.now() + 60_000 });
     const c = await connectJanusWs(janus.wsUrl);
     try {
-      const session = await c.request({ janus: 'create', token });
-      expect(session['janus']).toBe('success');
-      const sessionId = (session['data'] as { id: number }).id;
-      const handle = await c.request({
-        janus: 'attach',
-        session_id: sessionId,
-        plugin: 'janus.plugin.videoroom',
-        token,
-      });
-      expect(handle['janus']).toBe('success');
+      // attachVideoRoom throws when Janus answers either request with an error.
+      const { sessionId, handleId } = await attachVideoRoom(c, token);
+      expect([typeof sessionId, typeof handleId]).toEqual(['number', 'number']);
     } finally {
       c.close();
     }

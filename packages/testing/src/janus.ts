@@ -328,13 +328,15 @@ async function probeInNetns(netns: string, url: string, timeoutMs: number): Prom
 
 /**
  * Creates a Janus session over `ws` and attaches a videoroom handle to it, both with the core token `token`.
- * Throws when Janus does not answer either.
+ * Throws when Janus does not answer either, or answers an error.
  */
 export async function attachVideoRoom(
   ws: JanusWsClient,
   token: string,
 ): Promise<{ sessionId: number; handleId: number }> {
   const created = await ws.request({ janus: 'create', token });
+  if (created['janus'] !== 'success')
+    throw new Error(`janus create refused: ${JSON.stringify(created['error'])}`);
   const sessionId = (created['data'] as { id: number }).id;
   const attached = await ws.request({
     janus: 'attach',
@@ -342,6 +344,8 @@ export async function attachVideoRoom(
     plugin: 'janus.plugin.videoroom',
     token,
   });
+  if (attached['janus'] !== 'success')
+    throw new Error(`janus attach refused: ${JSON.stringify(attached['error'])}`);
   return { sessionId, handleId: (attached['data'] as { id: number }).id };
 }
 
