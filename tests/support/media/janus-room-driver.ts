@@ -7,11 +7,11 @@
  * Env: JANUS_WS_URL, JANUS_TOKEN_SECRET (signed core tokens), RUNS (subscriber joins to measure, default 1),
  * SCREENSHOT_PREFIX (optional: save screenshots of both pages).
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { signJanusToken } from '../../../scripts/janus-config.cjs';
 import { launchChromium, type LaunchedChromium, screenshot } from '@haven/testing';
-import { connectVideoRoomAdmin, requiredEnv, type JanodeRoomAdmin, type VideoRoomHandle } from './janode';
+import { openPrivateRoom, requiredEnv, type PrivateRoom } from './janode';
 import { startStaticServer, type StaticServer } from './static-server';
 import { runDriver } from '../driver';
 
@@ -58,26 +58,16 @@ async function main(): Promise<DriverResult> {
   const tokenSecret = requiredEnv('JANUS_TOKEN_SECRET');
   const runs = Math.min(Math.max(Number(process.env['RUNS'] ?? '1') || 1, 1), 100);
   const coreToken = signJanusToken({ secret: tokenSecret, expiresAt: Date.now() + 10 * 60_000 });
-  const room = randomInt(1, 2 ** 31);
-  const secret = randomBytes(12).toString('hex');
-  const pin = randomBytes(4).toString('hex');
   const tokA = `tok-${randomBytes(12).toString('hex')}`;
   const tokB = `tok-${randomBytes(12).toString('hex')}`;
 
   let server: StaticServer | undefined;
   let a: LaunchedChromium | undefined;
   let b: LaunchedChromium | undefined;
-  let admin: JanodeRoomAdmin | undefined;
-  let handle: VideoRoomHandle | undefined;
+  let opened: PrivateRoom | undefined;
   try {
-    admin = await connectVideoRoomAdmin(wsUrl, coreToken);
-    handle = admin.handle;
-    await handle.create({ room, secret, pin, is_private: true, max_publishers: 4, videocodec: 'vp8' });
-    await handle.allow({ room, secret, action: 'enable' });
-    const allowed = await handle.allow({ room, secret, action: 'add', list: [tokA, tokB] });
-    if (!allowed.list?.includes(tokA) || !allowed.list.includes(tokB))
-      throw new Error(`allowed list not updated: ${JSON.stringify(allowed)}`);
-
+    opened = await openPrivateRoom(wsUrl, coreToken, { allowed: [tokA, tokB] });
+    const { room, pin } = opened;
     server = await startStaticServer();
     [a, b] = await Promise.all([launchChromium(), launchChromium()]);
     const pageUrl = (q: Record<string, string>): string =>
@@ -142,10 +132,10 @@ async function main(): Promise<DriverResult> {
       totalMs: Date.now() - t0,
     };
   } finally {
-    await handle?.destroy({ room, secret }).catch(() => undefined);
+    await opened?.destroy().catch(() => undefined);
     await Promise.all([a?.close(), b?.close()]);
     await server?.close();
-    await admin?.close().catch(() => undefined);
+    await opened?.close();
   }
 }
 

@@ -7,11 +7,11 @@
  * Env: JANUS_WS_URL, JANUS_TOKEN_SECRET (signed core tokens), REC_DIR, SECONDS (default 3), PUBLISHERS (default 2).
  */
 import { readdirSync } from 'node:fs';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { signJanusToken } from '../../../scripts/janus-config.cjs';
 import { launchChromium, type LaunchedChromium } from '@haven/testing';
-import { connectVideoRoomAdmin, requiredEnv, type JanodeRoomAdmin, type VideoRoomHandle } from './janode';
+import { openPrivateRoom, requiredEnv, type PrivateRoom } from './janode';
 import { startStaticServer, type StaticServer } from './static-server';
 import { runDriver } from '../driver';
 
@@ -44,32 +44,17 @@ async function main(): Promise<RecordVisitResult> {
     secret: requiredEnv('JANUS_TOKEN_SECRET'),
     expiresAt: Date.now() + 3 * 3600_000,
   });
-  const room = randomInt(1, 2 ** 31);
-  const secret = randomBytes(12).toString('hex');
-  const pin = randomBytes(4).toString('hex');
   const tokens = Array.from({ length: publishers }, () => `tok-${randomBytes(12).toString('hex')}`);
 
   let server: StaticServer | undefined;
   let browser: LaunchedChromium | undefined;
-  let admin: JanodeRoomAdmin | undefined;
-  let handle: VideoRoomHandle | undefined;
+  let opened: PrivateRoom | undefined;
   try {
-    admin = await connectVideoRoomAdmin(wsUrl, coreToken);
-    handle = admin.handle;
-    await handle.create({
-      room,
-      secret,
-      pin,
-      is_private: true,
-      max_publishers: 4,
-      videocodec: 'vp8',
-      audiocodec: 'opus',
-      record: true,
-      rec_dir: recDir,
-      lock_record: true,
+    opened = await openPrivateRoom(wsUrl, coreToken, {
+      allowed: tokens,
+      create: { audiocodec: 'opus', record: true, rec_dir: recDir, lock_record: true },
     });
-    await handle.allow({ room, secret, action: 'enable' });
-    await handle.allow({ room, secret, action: 'add', list: tokens });
+    const { room, pin } = opened;
     server = await startStaticServer();
     browser = await launchChromium();
     const url = (token: string, display: string) =>
@@ -83,8 +68,7 @@ async function main(): Promise<RecordVisitResult> {
     await Promise.all(pages.map(waitLive));
     const live = Date.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    await handle.destroy({ room, secret });
-    handle = undefined;
+    await opened.destroy();
     const recordedMs = Date.now() - live;
     // Janus closes the recorders when the room goes; give it a moment to flush.
     await new Promise((r) => setTimeout(r, 500));
@@ -93,10 +77,10 @@ async function main(): Promise<RecordVisitResult> {
       .sort();
     return { room, publishers, files, recordedMs };
   } finally {
-    await handle?.destroy({ room, secret }).catch(() => undefined);
+    await opened?.destroy().catch(() => undefined);
     await browser?.close();
     await server?.close();
-    await admin?.close().catch(() => undefined);
+    await opened?.close();
   }
 }
 
