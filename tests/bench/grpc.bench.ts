@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { clientCallMetadata, createJwtVerifier, createLogger, startGrpcService } from '@haven/service';
+import { clientCallMetadata, createJwtVerifier, createLogger } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   AggregationTemporality,
@@ -23,7 +23,7 @@ import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opent
 import { AllowListSpanProcessor, allowListView } from '@haven/telemetry';
 import { registerTelemetryGlobals } from '@haven/telemetry/testing';
 import { interleaved, summary } from './stats';
-import { echoOnce, loadEchoService, type EchoClient } from './echo';
+import { addBareEcho, echoClient, echoOnce, loadEchoService, startHavenEcho } from './echo';
 import { runWhenMain } from './main';
 
 /** Latency summary of one side, milliseconds. */
@@ -105,32 +105,15 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
         callback();
       },
     });
-    const haven = await startGrpcService({
-      name: 'bench',
-      port: 0,
-      host: '127.0.0.1',
-      services: [
-        {
-          definition: EchoService.service,
-          handlers: { Echo: async (req: { text: string }) => ({ text: req.text }) },
-        },
-      ],
+    const haven = await startHavenEcho(dir, EchoService, {
       auth: { verifier },
-      authorization: 'none',
       logger: createLogger({ service: 'bench', level: 'info', destination: sink }),
-      protoFiles: { root: dir, files: ['echo.proto'] },
-      shutdownGraceMs: 1000,
     });
     stops.push(haven.stop);
 
     // Bare grpc-js.
     const bare = new grpc.Server();
-    bare.addService(EchoService.service, {
-      Echo: (
-        call: grpc.ServerUnaryCall<{ text: string }, { text: string }>,
-        cb: grpc.sendUnaryData<{ text: string }>,
-      ) => cb(null, { text: call.request.text }),
-    });
+    addBareEcho(bare, EchoService);
     const barePort = await new Promise<number>((resolve, reject) =>
       bare.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(e) : resolve(p),
@@ -143,14 +126,8 @@ export async function run(opts: { callsPerSide?: number } = {}): Promise<GrpcBen
         }),
     );
 
-    const havenClient = new EchoService(
-      `127.0.0.1:${haven.port}`,
-      grpc.credentials.createInsecure(),
-    ) as unknown as EchoClient;
-    const bareClient = new EchoService(
-      `127.0.0.1:${barePort}`,
-      grpc.credentials.createInsecure(),
-    ) as unknown as EchoClient;
+    const havenClient = haven.client;
+    const bareClient = echoClient(EchoService, barePort);
     clients.push(havenClient, bareClient);
     // Identical metadata on both sides: token, correlation id, traceparent.
     const metadata = clientCallMetadata({

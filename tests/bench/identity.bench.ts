@@ -28,13 +28,12 @@ import {
   createJwtVerifier,
   createLogger,
   RevocationSet,
-  startGrpcService,
 } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import { createPasswordHasher } from '../../services/identity/src/credential/password/hasher';
 import { startNatsServer } from '@haven/testing';
 import { interleaved, summary } from './stats';
-import { ECHO_METHOD, echoOnce, loadEchoService, type EchoClient } from './echo';
+import { ECHO_METHOD, echoOnce, loadEchoService, startHavenEcho, type EchoClient } from './echo';
 import { runWhenMain } from './main';
 
 /** Latency summary, milliseconds. */
@@ -158,27 +157,12 @@ async function verificationBench(callsPerSide: number): Promise<Record<string, u
       isRevoked: (p, t) => revocations.isRevoked(p, t),
     });
     const start = async (publicMethods: string[]): Promise<EchoClient> => {
-      const s = await startGrpcService({
-        name: 'bench',
-        port: 0,
-        host: '127.0.0.1',
-        services: [
-          {
-            definition: EchoService.service,
-            handlers: { Echo: async (req: { text: string }) => ({ text: req.text }) },
-          },
-        ],
+      const s = await startHavenEcho(dir, EchoService, {
         auth: { verifier, publicMethods },
-        authorization: 'none',
         logger: silent(),
-        protoFiles: { root: dir, files: ['echo.proto'] },
-        shutdownGraceMs: 1000,
       });
       stops.push(s.stop);
-      const c = new EchoService(
-        `127.0.0.1:${s.port}`,
-        grpc.credentials.createInsecure(),
-      ) as unknown as EchoClient;
+      const c = s.client;
       clients.push(c);
       return c;
     };

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { sharedTestPki } from '@haven/testing';
-import { echoOnce, loadEchoService, type EchoClient } from './echo';
+import { addBareEcho, echoClient, echoOnce, loadEchoService, type EchoClient } from './echo';
 import { ascending, interleaved, percentile, round3 } from './stats';
 import { runWhenMain } from './main';
 
@@ -59,12 +59,7 @@ export async function run(options: { connections?: number; calls?: number } = {}
   const pki = await sharedTestPki();
   const Echo = loadEchoService(dir);
   const server = new grpc.Server();
-  server.addService(Echo.service, {
-    Echo: (
-      call: grpc.ServerUnaryCall<{ text: string }, { text: string }>,
-      cb: grpc.sendUnaryData<{ text: string }>,
-    ) => cb(null, { text: call.request.text }),
-  });
+  addBareEcho(server, Echo);
   const own = pki.files('audit');
   const tls = grpc.ServerCredentials.createSsl(
     readFileSync(pki.caFile),
@@ -76,10 +71,7 @@ export async function run(options: { connections?: number; calls?: number } = {}
   const clientCredentials = pki.grpcCredentials('gateway');
   const metadata = new grpc.Metadata();
   const open = (tlsSide: boolean): EchoClient =>
-    new Echo(
-      `127.0.0.1:${tlsSide ? tlsPort : plainPort}`,
-      tlsSide ? clientCredentials : grpc.credentials.createInsecure(),
-    ) as unknown as EchoClient;
+    echoClient(Echo, tlsSide ? tlsPort : plainPort, tlsSide ? clientCredentials : undefined);
   const once = async (tlsSide: boolean): Promise<number> => {
     const client = open(tlsSide);
     const started = performance.now();
