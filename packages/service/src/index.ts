@@ -39,7 +39,7 @@ export { NO_SSO, loadSsoConfig, parseSsoConfig, ssoProvider } from './sso-config
 export type { SsoConfig, SsoProvider } from './sso-config';
 export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';
 export type { Logger, CreateLoggerOptions } from './logger';
-export { PrincipalKind, actorOf, requirePrincipal, commandMetadata } from './principal';
+export { PrincipalKind, actorOf, requirePrincipal, callMetadata, commandMetadata } from './principal';
 export type { Principal } from './principal';
 export {
   createJwtVerifier,

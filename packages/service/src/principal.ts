@@ -37,21 +37,36 @@ export function requirePrincipal(ctx: { readonly principal: Principal | undefine
   return ctx.principal;
 }
 
-/**
- * The envelope metadata for events a call appends (`handleCommand`'s `metadata`): the caller as actor, the
- * call's correlation id and traceparent, and the call's abort signal when it has one (so nothing is appended
- * for a caller whose deadline passed). Throws UnauthenticatedError when the call has no principal.
- */
-export function commandMetadata(ctx: {
-  readonly principal: Principal | undefined;
+/** What {@link callMetadata} reads of a call. */
+interface CallTrace {
   readonly correlationId: string;
   readonly traceparent: string | undefined;
-  readonly signal?: AbortSignal;
-}): { actor: Actor; correlationId: string; traceparent?: string; signal?: AbortSignal } {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * The envelope metadata for events a call appends as `actor` (`handleCommand`'s `metadata`): the call's correlation
+ * id and traceparent, and its abort signal when it has one (so nothing is appended for a caller whose deadline
+ * passed). For a call without a principal (a link redeem: the anonymous link, or whom the link proved). Throws
+ * nothing.
+ */
+export function callMetadata(
+  ctx: CallTrace,
+  actor: Actor,
+): { actor: Actor; correlationId: string; traceparent?: string; signal?: AbortSignal } {
   return {
-    actor: actorOf(requirePrincipal(ctx)),
+    actor,
     correlationId: ctx.correlationId,
     ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
     ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
   };
+}
+
+/**
+ * {@link callMetadata} with the caller as actor. Throws UnauthenticatedError when the call has no principal.
+ */
+export function commandMetadata(
+  ctx: CallTrace & { readonly principal: Principal | undefined },
+): ReturnType<typeof callMetadata> {
+  return callMetadata(ctx, actorOf(requirePrincipal(ctx)));
 }

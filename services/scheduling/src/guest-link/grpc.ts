@@ -12,9 +12,14 @@ import {
   ValidationError,
   type FieldViolation,
 } from '@haven/errors';
-import type { Actor } from '@haven/eventstore';
 import type { scheduling } from '@haven/proto';
-import { commandMetadata, handleCommand, requirePrincipal, type CallContext } from '@haven/service';
+import {
+  callMetadata,
+  commandMetadata,
+  handleCommand,
+  requirePrincipal,
+  type CallContext,
+} from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { LINK_NOT_VALID, wrongPasscodeRefusal } from '../appointment/link-policy';
 import { hashPasscode, linkTokenHash, newLinkToken, newPasscode, verifyPasscode } from '../link/secrets';
@@ -165,13 +170,10 @@ export function redeemGuestLink(deps: SchedulingDeps) {
       throw error;
     }
     const credentialsOk = await verifyPasscode(request.passcode, state.passcodeHash);
-    const anonymous: Actor = { kind: 'anonymous', id: 'guest-link' };
-    const metadata = {
-      actor: credentialsOk ? ({ kind: 'guest', id: guestId } as const) : anonymous,
-      correlationId: ctx.correlationId,
-      signal: ctx.signal,
-      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    };
+    const metadata = callMetadata(
+      ctx,
+      credentialsOk ? { kind: 'guest', id: guestId } : { kind: 'anonymous', id: 'guest-link' },
+    );
     let result;
     try {
       result = await run(

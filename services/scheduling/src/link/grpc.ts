@@ -6,9 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { PreconditionError, UnauthenticatedError, ValidationError, type FieldViolation } from '@haven/errors';
 import { sealPhi } from '@haven/crypto';
-import type { Actor } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { callMetadata, commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
 import { loadAppointment, loadVisibleAppointment, runAppointmentCommand } from '../appointment/grpc';
 import {
   AppointmentEventType,
@@ -140,13 +139,7 @@ export function redeemPatientLink(deps: SchedulingDeps) {
       }
     }
     const appointmentId = await indexedByToken(deps, linkIndexStream(tokenSha256), 'appointmentId');
-    const anonymous: Actor = { kind: 'anonymous', id: 'patient-link' };
-    const metadata = {
-      actor: anonymous,
-      correlationId: ctx.correlationId,
-      signal: ctx.signal,
-      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    };
+    const metadata = callMetadata(ctx, { kind: 'anonymous', id: 'patient-link' });
     await completeIfVisitEnded(deps, appointmentId);
     const { state } = await loadAppointment(deps, appointmentId);
     if (state.status === 'none') throw new UnauthenticatedError(LINK_NOT_VALID);

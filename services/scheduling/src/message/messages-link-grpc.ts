@@ -8,9 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PreconditionError, ValidationError } from '@haven/errors';
-import type { Actor } from '@haven/eventstore';
 import type { scheduling } from '@haven/proto';
-import { handleCommand, type CallContext, type CommandMetadata } from '@haven/service';
+import { callMetadata, handleCommand, type CallContext, type CommandMetadata } from '@haven/service';
 import type { ExistingAppointment } from '../appointment/appointment';
 import { LinkPolicy, wrongPasscodeRefusal } from '../appointment/link-policy';
 import type { SchedulingDeps } from '../deps';
@@ -136,17 +135,14 @@ export async function redeemMessagesLink(
   }
   const tokenId = randomUUID();
   const expiresAt = new Date(now.getTime() + LinkPolicy.messagesTokenMinutes * 60_000);
-  const anonymous: Actor = { kind: 'anonymous', id: 'messages-link' };
   const result = await run(
     deps,
     tokenSha256,
     { type: 'RedeemMessagesLink', data: { credentialsOk, now, tokenId, tokenExpiresAt: expiresAt } },
-    {
-      actor: credentialsOk ? { kind: 'patient', id: state.patientId } : anonymous,
-      correlationId: ctx.correlationId,
-      signal: ctx.signal,
-      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    },
+    callMetadata(
+      ctx,
+      credentialsOk ? { kind: 'patient', id: state.patientId } : { kind: 'anonymous', id: 'messages-link' },
+    ),
   );
   const event = result.events[0] as MessagesLinkEvent | undefined;
   if (event?.type === MessagesLinkEventType.PasscodeFailed) {
