@@ -77,6 +77,15 @@ export function chatMessageView(m: session.ChatMessage): ChatMessageView {
   };
 }
 
+/** Answers a page's chat call with an error, echoing the call's `ref` when it had one. */
+function sendChatError(
+  socket: ChatSocket,
+  ref: string | undefined,
+  error: { readonly code: string; readonly reason: string; readonly retryAfterMs?: number },
+): void {
+  socket.send({ type: 'chat-error', ...(ref ? { ref } : {}), ...error });
+}
+
 /** The page's word for a refused chat call. */
 function errorCode(code: number | undefined): string {
   switch (code) {
@@ -115,12 +124,7 @@ export class ChatRelay {
     const visitId = socket.kind === 'patient' ? socket.visitId : VISIT_ID.test(wanted) ? wanted : undefined;
     const ref = typeof message['ref'] === 'string' && REF.test(message['ref']) ? message['ref'] : undefined;
     if (!visitId) {
-      socket.send({
-        type: 'chat-error',
-        ...(ref ? { ref } : {}),
-        code: 'invalid',
-        reason: 'visitId is required',
-      });
+      sendChatError(socket, ref, { code: 'invalid', reason: 'visitId is required' });
       return true;
     }
     if (type === 'chat-open') {
@@ -154,12 +158,7 @@ export class ChatRelay {
   ): Promise<void> {
     const client = this.options.clients.session;
     if (!client) {
-      socket.send({
-        type: 'chat-error',
-        ...(ref ? { ref } : {}),
-        code: 'unavailable',
-        reason: 'no session service',
-      });
+      sendChatError(socket, ref, { code: 'unavailable', reason: 'no session service' });
       return;
     }
     try {
@@ -179,9 +178,7 @@ export class ChatRelay {
       const err = error as ServiceError;
       const d = typeof err.code === 'number' ? parseStatusDetails(err) : undefined;
       const code = errorCode(d?.code);
-      socket.send({
-        type: 'chat-error',
-        ...(ref ? { ref } : {}),
+      sendChatError(socket, ref, {
         code,
         // Field violations say what to fix (length, empty); other reasons stay generic.
         reason:
