@@ -8,7 +8,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import {
   freePort,
@@ -20,16 +19,9 @@ import {
   watchCsp,
 } from '@haven/testing';
 import { STACK_PASSWORD, startStack, type TestStack } from '../services/gateway/test/stack';
+import { expectAccessible } from './e2e-checks';
 
 jest.setTimeout(180_000);
-
-async function expectAccessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help}`);
-  expect(serious).toEqual([]);
-}
 
 describe('staff SSO in Chromium', () => {
   let op: OidcProviderHandle;

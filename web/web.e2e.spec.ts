@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import {
   launchChromium,
@@ -25,21 +24,9 @@ import {
 import { STACK_PASSWORD, startStack } from '../services/gateway/test/stack';
 import type { TestStack } from '../services/gateway/test/stack';
 import { passcodeThenCheck } from '../tests/e2e/support/visit-ui';
+import { expectAccessible, fitsPhone } from './e2e-checks';
 
 jest.setTimeout(180_000);
-
-async function expectAccessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  expect(serious).toEqual([]);
-}
-
-async function fitsPhone(page: Page): Promise<void> {
-  const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
-  expect(overflow).toBeLessThanOrEqual(0);
-}
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const localInput = (d: Date) =>
