@@ -86,7 +86,7 @@ function TextArea({
       <textarea
         id={`template-${name}`}
         name={name}
-        className={short ? 'short' : undefined}
+        className={short ? 'text-field short' : 'text-field'}
         value={value}
         onChange={onChange}
         aria-describedby={`${name}-error`}
