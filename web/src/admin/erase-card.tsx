@@ -7,6 +7,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { Field, FormMessages, formValue, useForm } from '../staff/form';
+import { Options } from '../ui/options';
 
 /** POST /api/patients/:id/erase */
 interface Erased {
@@ -71,11 +72,7 @@ export function EraseCard() {
             <option value="" disabled>
               Choose a reason
             </option>
-            {REASONS.map(([value, text]) => (
-              <option key={value} value={value}>
-                {text}
-              </option>
-            ))}
+            <Options of={REASONS} />
           </select>
         </Field>
         <Field name="confirm" label={LABELS.confirm} state={form} autoComplete="off" required />

@@ -11,6 +11,7 @@ import { Field, FormMessages, formValue, messageOf, useForm, type FormState } fr
 import { setClinicTimeZone } from '../staff/time';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
+import { Options } from '../ui/options';
 
 /** GET /api/clinic-settings */
 export interface ClinicSettings {
@@ -166,11 +167,7 @@ function ChoiceField({
     <Field name={name} label={LABELS[name]} state={form}>
       <select id={name} name={name} defaultValue={value ?? ''} aria-describedby={`${name}-error`}>
         {value === undefined ? <option value="">The deployment’s default</option> : null}
-        {options.map(([v, words]) => (
-          <option key={v} value={v}>
-            {words}
-          </option>
-        ))}
+        <Options of={options} />
       </select>
     </Field>
   );

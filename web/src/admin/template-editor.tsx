@@ -13,6 +13,7 @@ import { Note } from '../ui/note';
 // eslint-disable-next-line import-x/no-relative-packages -- one constant, bundled; the browser has no @haven/scheduling
 import { TEMPLATE_FIELDS } from '../../../services/scheduling/src/notification/template-fields';
 import { whileCurrent } from '../api/while-current';
+import { Options } from '../ui/options';
 
 /** The kinds of patient message, with their labels. */
 export const MESSAGE_KINDS = [
@@ -220,11 +221,7 @@ export function TemplateEditor() {
           value={kind}
           onChange={(e) => chooseKind(e.currentTarget.value as MessageKind)}
         >
-          {MESSAGE_KINDS.map((k) => (
-            <option key={k.kind} value={k.kind}>
-              {k.label}
-            </option>
-          ))}
+          <Options of={MESSAGE_KINDS.map((k) => [k.kind, k.label])} />
         </select>
       </div>
       <p className="hint" id="template-saved-at">

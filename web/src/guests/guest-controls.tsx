@@ -8,6 +8,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import { whileCurrent } from '../api/while-current';
+import { Options } from '../ui/options';
 
 /** A participant as `GET /api/visits/:id` lists them. */
 export interface GuestControlsParticipant {
@@ -147,21 +148,13 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
           Invite
           <select value={userId} onChange={(e) => setUserId(e.target.value)}>
             <option value="">Choose a colleague…</option>
-            {clinicians.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.displayName}
-              </option>
-            ))}
+            <Options of={clinicians.map((c) => [c.id, c.displayName])} />
           </select>
         </label>
         <label>
           As
           <select value={role} onChange={(e) => setRole(e.target.value)}>
-            {ROLES.map((r) => (
-              <option key={r.value} value={r.value}>
-                {r.label}
-              </option>
-            ))}
+            <Options of={ROLES.map((r) => [r.value, r.label])} />
           </select>
         </label>
         <button type="submit">Invite guest</button>
@@ -170,11 +163,7 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
         <label>
           Invite by link
           <select value={linkRole} onChange={(e) => setLinkRole(e.target.value)}>
-            {LINK_ROLES.map((r) => (
-              <option key={r.value} value={r.value}>
-                {r.label}
-              </option>
-            ))}
+            <Options of={LINK_ROLES.map((r) => [r.value, r.label])} />
           </select>
         </label>
         <button type="submit">Create guest link</button>

@@ -9,6 +9,7 @@ import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
 import { Note } from '../ui/note';
+import { Options } from '../ui/options';
 
 const BASE = '/api/messages';
 
@@ -80,11 +81,7 @@ function NewThread(props: {
         Write to a patient
         <select name="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)}>
           <option value="">Choose…</option>
-          {patients.map(([id, name]) => (
-            <option key={id} value={id}>
-              {name}
-            </option>
-          ))}
+          <Options of={patients} />
         </select>
       </label>
       <button type="submit" className="button button-primary" disabled={patientId === ''}>

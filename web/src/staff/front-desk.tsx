@@ -13,6 +13,7 @@ import { guarded, useSession } from './session';
 import { isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
 import type { Appointment, AppointmentState, Clinician, Patient, PatientLink } from './types';
 import { Note } from '../ui/note';
+import { Options } from '../ui/options';
 
 const STATE_LABELS: Readonly<Record<AppointmentState, string>> = {
   scheduled: 'Scheduled',
@@ -141,11 +142,7 @@ function Select({
       aria-invalid={invalid ? true : undefined}
     >
       <option value="">{placeholder}</option>
-      {options.map(([id, label]) => (
-        <option key={id} value={id}>
-          {label}
-        </option>
-      ))}
+      <Options of={options} />
     </select>
   );
 }
@@ -633,11 +630,7 @@ export function FrontDesk() {
                 aria-describedby="repeatEveryWeeks-error"
               >
                 <option value="">Does not repeat</option>
-                {REPEATS.map(([weeks, label]) => (
-                  <option key={weeks} value={weeks}>
-                    {label}
-                  </option>
-                ))}
+                <Options of={REPEATS} />
               </select>
             </Field>
             {repeat !== '' ? (
@@ -687,11 +680,7 @@ export function FrontDesk() {
             <label htmlFor="whose">Whose day</label>
             <select id="whose" value={whose} onChange={(e) => setWhose(e.target.value)}>
               <option value="">Everyone</option>
-              {clinicians.map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.displayName}
-                </option>
-              ))}
+              <Options of={clinicians.map((c) => [c.id, c.displayName])} />
             </select>
           </div>
           <div className="field inline-field">
