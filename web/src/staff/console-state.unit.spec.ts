@@ -1,5 +1,6 @@
 import { consoleState, initialConsole, type ConsoleEvent, type ConsoleState } from './console-state';
-import type { Participant, VisitDetail, VisitSummary } from './types';
+import type { Participant, VisitDetail } from './types';
+import { visitSummary } from '../testing/visits';
 
 const person = (id: string, state: Participant['state']): Participant => ({
   id,
@@ -7,17 +8,6 @@ const person = (id: string, state: Participant['state']): Participant => ({
   state,
   inMedia: false,
   device: 1,
-});
-
-const summary = (extra: Partial<VisitSummary> = {}): VisitSummary => ({
-  id: 'v-1',
-  startTime: null,
-  endTime: null,
-  status: 'in_progress',
-  locked: false,
-  lobbyCount: 0,
-  admittedCount: 1,
-  ...extra,
 });
 
 const detail = (extra: Partial<VisitDetail> = {}): VisitDetail => ({
@@ -34,7 +24,7 @@ const given = (...events: ConsoleEvent[]): ConsoleState => events.reduce(console
 /** Today's list with one visit, opened and read. */
 const opened: ConsoleEvent[] = [
   { type: 'ReadStarted', read: 1, visitId: null },
-  { type: 'VisitsRead', read: 1, visits: [summary()] },
+  { type: 'VisitsRead', read: 1, visits: [visitSummary()] },
   { type: 'Opened', visitId: 'v-1' },
   { type: 'ReadStarted', read: 2, visitId: 'v-1' },
   { type: 'VisitRead', read: 2, visit: detail() },
@@ -107,9 +97,12 @@ describe('the console: a read that was on its way when the live channel pushed',
     const after = consoleState(pushed, {
       type: 'VisitsRead',
       read: 3,
-      visits: [summary(), summary({ id: 'v-2' })],
+      visits: [visitSummary(), visitSummary({ id: 'v-2' })],
     });
-    expect(after.visits).toEqual([summary({ locked: true, lobbyCount: 1 }), summary({ id: 'v-2' })]);
+    expect(after.visits).toEqual([
+      visitSummary({ locked: true, lobbyCount: 1 }),
+      visitSummary({ id: 'v-2' }),
+    ]);
   });
 
   it('takes a read that started after the push: it is the newer one', () => {

@@ -6,6 +6,7 @@ import { Console } from './console';
 import { SessionContext, type StaffSession } from './session';
 import type { Participant, StaffLiveMessage, VisitDetail } from './types';
 import { pushToSockets, useFakeSockets } from '../testing/fake-socket';
+import { visitSummary } from '../testing/visits';
 
 const push = (m: StaffLiveMessage) => act(() => pushToSockets(m));
 
@@ -34,17 +35,7 @@ function serve() {
     if (route === 'GET /api/visits') {
       return Promise.resolve(
         answer(200, {
-          visits: [
-            {
-              id: 'v-1',
-              startTime: null,
-              endTime: null,
-              status: 'in_progress',
-              locked: false,
-              lobbyCount: 0,
-              admittedCount: 0,
-            },
-          ],
+          visits: [visitSummary({ admittedCount: 0 })],
         }),
       );
     }
