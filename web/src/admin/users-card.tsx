@@ -50,6 +50,16 @@ export function activationUrl(invitation: Pick<Invitation, 'activationPath'>): s
 
 function UserRow({ user, onAction }: { user: StaffUser; onAction: (u: StaffUser, a: UserAction) => void }) {
   const name = user.displayName || user.email;
+  const button = (action: UserAction, label: string, ariaLabel: string) => (
+    <button
+      type="button"
+      className="button button-quiet"
+      aria-label={ariaLabel}
+      onClick={() => onAction(user, action)}
+    >
+      {label}
+    </button>
+  );
   return (
     <li className="row" data-user={user.id}>
       <div className="row-main">
@@ -62,35 +72,12 @@ function UserRow({ user, onAction }: { user: StaffUser; onAction: (u: StaffUser,
         ) : null}
       </div>
       <div className="row-actions">
-        {user.state === 'disabled' ? (
-          <button
-            type="button"
-            className="button button-quiet"
-            aria-label={`Enable ${name}`}
-            onClick={() => onAction(user, 'enable')}
-          >
-            Enable
-          </button>
-        ) : (
-          <button
-            type="button"
-            className="button button-quiet"
-            aria-label={`Disable ${name}`}
-            onClick={() => onAction(user, 'disable')}
-          >
-            Disable
-          </button>
-        )}
-        {user.mfaEnrolled ? (
-          <button
-            type="button"
-            className="button button-quiet"
-            aria-label={`Reset the second factor of ${name}`}
-            onClick={() => onAction(user, 'reset-mfa')}
-          >
-            Reset second factor
-          </button>
-        ) : null}
+        {user.state === 'disabled'
+          ? button('enable', 'Enable', `Enable ${name}`)
+          : button('disable', 'Disable', `Disable ${name}`)}
+        {user.mfaEnrolled
+          ? button('reset-mfa', 'Reset second factor', `Reset the second factor of ${name}`)
+          : null}
       </div>
     </li>
   );
