@@ -24,6 +24,7 @@ import {
 } from '../http-range';
 import { headThenData, writeChunk, type HeadedStream } from '../grpc-stream';
 import { noteRefusal } from '../refusals';
+import { oneCall } from './one-call';
 import { COOKIES, cookie } from '../security';
 
 /** Bytes one range answer carries at most (the recording service's window). */
@@ -115,33 +116,26 @@ const ID_QUERY = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** GET handler listing recordings with the staff or the patient cookie. */
 function listRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
+  const list = oneCall(ctx, {
+    client: 'recording',
+    method: 'listRecordings',
+    request: ({ req, violations }) => {
+      const visit = queryText(req, 'visit');
+      if (visit !== '' && !ID_QUERY.test(visit))
+        violations.push({ field: 'visit', description: 'must be a visit id' });
+      return recording.ListRecordingsRequest.fromPartial({
+        pageSize: 50,
+        pageToken: queryText(req, 'pageToken'),
+        ...(visit ? { visit: `visits/${visit}` } : {}),
+      });
+    },
+    view: (r) => ({ recordings: r.recordings.map(recordingListView), nextPageToken: r.nextPageToken }),
+  });
   return async (req, res) => {
     const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
     if (!auth) return;
-    if (!ctx.clients.recording) {
-      send(res, httpError('UNAVAILABLE'));
-      return;
-    }
-    const visit = queryText(req, 'visit');
-    if (visit !== '' && !ID_QUERY.test(visit)) {
-      send(res, httpError('INVALID_ARGUMENT', [{ field: 'visit', description: 'must be a visit id' }]));
-      return;
-    }
     try {
-      const r = await ctx.call(
-        res,
-        auth.token,
-        ctx.clients.recording,
-        'listRecordings',
-        recording.ListRecordingsRequest.fromPartial({
-          pageSize: 50,
-          pageToken: queryText(req, 'pageToken'),
-          ...(visit ? { visit: `visits/${visit}` } : {}),
-        }),
-      );
-      res
-        .status(200)
-        .json({ recordings: r.recordings.map(recordingListView), nextPageToken: r.nextPageToken });
+      await list(req, res, auth);
     } catch (err) {
       ctx.logCallFailure(res, 'recording.ListRecordings', err);
       send(res, httpErrorFromGrpc(err));
