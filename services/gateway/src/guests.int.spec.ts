@@ -10,7 +10,14 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import { MediaClient } from '@haven/testing';
-import { bookVisitWithLink, CookieJar, redeemLink, signedIn as signIn } from '../test/gateway';
+import {
+  bookVisitWithLink,
+  CookieJar,
+  mediaDoor,
+  mediaSessionOutcome,
+  redeemLink,
+  signedIn as signIn,
+} from '../test/gateway';
 import { STACK_PASSWORD, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -80,18 +87,8 @@ describe('a second clinician as a guest, and host rights', () => {
     const guestId = String(((await joined.json()) as { participantId: string }).participantId);
     expect((await guestJar.post(`${url}/media`, {})).status).toBe(403);
     // Nor with a raw websocket on the media door and the host's own credential: the proxy refuses it.
-    const door = {
-      url: `${stack.url.replace('http', 'ws')}/api/media?csrf=${encodeURIComponent(guestJar.cookies.get('haven_csrf') ?? '')}`,
-      headers: { cookie: guestJar.header(), origin: stack.url },
-    };
-    const riding = await MediaClient.open(door, hostCredential).then(
-      async (c) => {
-        const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
-        c.close();
-        return answer.janus;
-      },
-      (e: unknown) => `refused: ${String(e)}`,
-    );
+    const door = mediaDoor(stack.url, guestJar, { asPatient: false });
+    const riding = await mediaSessionOutcome(door, hostCredential);
     expect(riding).not.toBe('success');
     // A guest may not admit anyone (the patient is waiting too).
     const read = async (jar: CookieJar) =>
@@ -151,10 +148,7 @@ describe('a guest without an account, by a one-time link with its own passcode',
     const r = await jar.post(`${stack.url}/api/join/guest`, { token, passcode });
     return { jar, status: r.status, body: (await r.json()) as { error?: { code: string } } };
   };
-  const door = (jar: CookieJar) => ({
-    url: `${stack.url.replace('http', 'ws')}/api/media?as=patient&csrf=${encodeURIComponent(jar.cookies.get('haven_csrf') ?? '')}`,
-    headers: { cookie: jar.header(), origin: stack.url },
-  });
+  const door = (jar: CookieJar) => mediaDoor(stack.url, jar, { asPatient: true });
 
   it('waits in the lobby with its role, is admitted on its own, and once revoked is gone at once', async () => {
     const desk = await signedIn('desk@guests.test');
@@ -233,14 +227,7 @@ describe('a guest without an account, by a one-time link with its own passcode',
     expect(revoked.status).toBe(200);
     expect(await revoked.json()).toEqual({ guests: [] });
     expect((await inRoom.closedWithin(3000))?.code).toBe(4403);
-    const reopened = await MediaClient.open(door(guest.jar), credential).then(
-      async (c) => {
-        const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
-        c.close();
-        return answer.janus;
-      },
-      (e: unknown) => `refused: ${String(e)}`,
-    );
+    const reopened = await mediaSessionOutcome(door(guest.jar), credential);
     expect(reopened).not.toBe('success');
     expect((await guest.jar.post(`${stack.url}/api/patient/media`, {})).status).toBe(403);
     expect((await guest.jar.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(403);

@@ -7,7 +7,7 @@
  */
 import { MediaClient } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { bookVisitWithLink, redeemLink } from '../test/gateway';
+import { bookVisitWithLink, mediaDoor, mediaSessionOutcome, redeemLink } from '../test/gateway';
 import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
@@ -102,18 +102,8 @@ describe('one patient link, two devices', () => {
     // The second device, with plain HTTP and raw WebSockets: no credential of its own…
     expect((await second.post(`${stack.url}/api/patient/media`, {})).status).toBe(403);
     // …and the first device's credential does not open the media room for it.
-    const door = (jar: CookieJar) => ({
-      url: `${stack.url.replace('http', 'ws')}/api/media?as=patient&csrf=${encodeURIComponent(jar.cookies.get('haven_csrf') ?? '')}`,
-      headers: { cookie: jar.header(), origin: stack.url },
-    });
-    const stolen = await MediaClient.open(door(second), credential).then(
-      async (c) => {
-        const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
-        c.close();
-        return answer.janus;
-      },
-      (e: unknown) => `refused: ${String(e)}`,
-    );
+    const door = (jar: CookieJar) => mediaDoor(stack.url, jar, { asPatient: true });
+    const stolen = await mediaSessionOutcome(door(second), credential);
     expect(stolen).not.toBe('success');
     const own = await MediaClient.open(door(first), credential);
     expect((await own.create()).janus).toBe('success');

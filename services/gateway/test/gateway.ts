@@ -10,7 +10,7 @@ import { credentials } from '@grpc/grpc-js';
 import { WebSocket } from 'ws';
 import { identity, scheduling } from '@haven/proto';
 import { createLogger, listening } from '@haven/service';
-import { eventually } from '@haven/testing';
+import { eventually, MediaClient } from '@haven/testing';
 import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
 import { createGatewayApp } from '../src/app';
 import type { GatewayAppConfig } from '../src/app';
@@ -284,4 +284,35 @@ export async function liveSocket(
       timeoutMs: ms,
     });
   return { ws, messages, closed, waitFor };
+}
+
+/** Where a raw websocket opens the gateway's media door as `jar` (its cookies, CSRF token and the gateway's origin). */
+export function mediaDoor(
+  url: string,
+  jar: CookieJar,
+  options: { readonly asPatient: boolean },
+): { url: string; headers: Record<string, string> } {
+  const csrf = encodeURIComponent(jar.cookies.get('haven_csrf') ?? '');
+  return {
+    url: `${url.replace('http', 'ws')}/api/media?${options.asPatient ? 'as=patient&' : ''}csrf=${csrf}`,
+    headers: { cookie: jar.header(), origin: url },
+  };
+}
+
+/**
+ * What creating a Janus session through `door` with `credential` gives: `success`, or `refused: …` when the door
+ * refuses the upgrade or Janus the request. Closes what it opened.
+ */
+export async function mediaSessionOutcome(
+  door: { url: string; headers: Record<string, string> },
+  credential: string,
+): Promise<string> {
+  return MediaClient.open(door, credential).then(
+    async (c) => {
+      const answer = await c.create().catch((e: unknown) => ({ janus: `refused: ${String(e)}` }));
+      c.close();
+      return answer.janus;
+    },
+    (e: unknown) => `refused: ${String(e)}`,
+  );
 }
