@@ -6,24 +6,18 @@
  * (test-artifacts/screenshots/screens-*.png) are the ones in docs/screenshots and the README.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import type { ScreensResult } from './support/screens-driver';
 
 const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
 
 (netnsGate() ? describe : describe.skip)('every screen at a desktop and a phone size', () => {
-  let ns: Netns;
   let result: ScreensResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    // About 2 minutes on an idle machine; a loaded 2-core machine has needed over 5.
-    result = await runInNetns<ScreensResult>(ns, DRIVER, {}, { timeoutMs: 540_000 });
+  // About 2 minutes on an idle machine; a loaded 2-core machine has needed over 5.
+  runDriverOnce<ScreensResult>(DRIVER, { timeoutMs: 540_000 }, (r) => {
+    result = r;
     process.stderr.write(`screens: ${JSON.stringify(result.timings)}\n`);
-  }, 560_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('captures each screen at both sizes', () => {

@@ -9,19 +9,17 @@
  * call died mid-conversation.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import type { VisitIdleResult } from './support/visit-idle-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-idle-driver.ts');
 
 (netnsGate() ? describe : describe.skip)('idle logoff during a live video visit', () => {
-  let ns: Netns;
   let result: VisitIdleResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    // A loaded machine (load 30 on two cores) took 72 s to start the stack and over 180 s for a whole run.
-    result = await runInNetns<VisitIdleResult>(ns, DRIVER, {}, { timeoutMs: 300_000 });
+  // A loaded machine (load 30 on two cores) took 72 s to start the stack and over 180 s for a whole run.
+  runDriverOnce<VisitIdleResult>(DRIVER, { timeoutMs: 300_000 }, (r) => {
+    result = r;
     process.stderr.write(
       `visit-idle: idle timeout ${result.idleSec} s, ${JSON.stringify(result.timings)}, ` +
         `conversation at ${result.conversationAtMs}, ` +
@@ -33,10 +31,6 @@ const DRIVER = join(__dirname, 'support', 'visit-idle-driver.ts');
       process.stderr.write(
         `visit-idle: signed out in the stretch; the services said:\n${result.logsWhenSignedOut}\n`,
       );
-  }, 310_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('keeps a clinician in a live conversation signed in and the call live, without any input', () => {

@@ -20,19 +20,17 @@
  * Screenshots of every step: test-artifacts/screenshots/visit-media-NN-<role>-<step>.png.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import { STACK_DISPLAY_NAMES } from './support/stack';
 import type { VisitMediaResult } from './support/visit-media-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
 
 (netnsGate() ? describe : describe.skip)('in-visit media through the real pages and the whole stack', () => {
-  let ns: Netns;
   let result: VisitMediaResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    result = await runInNetns<VisitMediaResult>(ns, DRIVER, {}, { timeoutMs: 200_000 });
+  runDriverOnce<VisitMediaResult>(DRIVER, { timeoutMs: 200_000 }, (r) => {
+    result = r;
     process.stderr.write(
       `visit-media: stack ${result.timings['stack.total']} ms, front desk ${result.timings['frontDesk']} ms, ` +
         `patient to waiting room ${result.timings['patientToWaitingRoom']} ms, admit -> patient page ` +
@@ -44,10 +42,6 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
         `rebuilt ${result.blur.rebuilt?.sharpness.toFixed(1)}, ${result.blur.rebuilt?.fps.toFixed(1)} fps), ` +
         `picture ${JSON.stringify(result.blur.picture)}, total ${result.totalMs} ms\n`,
     );
-  }, 210_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('runs the front desk, the patient’s join and the clinician’s console on the real pages', () => {

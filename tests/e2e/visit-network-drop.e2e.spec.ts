@@ -7,28 +7,22 @@
  * live again and decoding the other's video, without anyone clicking anything.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import { STACK_DISPLAY_NAMES } from './support/stack';
 import type { VisitDropResult } from './support/visit-drop-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-drop-driver.ts');
 
 (netnsGate() ? describe : describe.skip)('a 60 s network drop during a video visit', () => {
-  let ns: Netns;
   let result: VisitDropResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    result = await runInNetns<VisitDropResult>(ns, DRIVER, {}, { timeoutMs: 220_000 });
+  runDriverOnce<VisitDropResult>(DRIVER, { timeoutMs: 220_000 }, (r) => {
+    result = r;
     const statuses = result.samples.map((s) => `${s.clinicianStatus[0]}${s.patientStatus[0]}`).join(' ');
     process.stderr.write(
       `visit-drop: ${JSON.stringify(result.timings)}, samples ${statuses}, after ${JSON.stringify(result.after)}, ` +
         `total ${result.totalMs} ms\n`,
     );
-  }, 240_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('labels each side’s tile with the other’s role, from the server', () => {

@@ -10,7 +10,7 @@
  * Screenshots: test-artifacts/screenshots/recording-NN-<step>.png.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import type { Playback, RecordingUiResult } from './support/recording-ui-driver';
 
 const DRIVER = join(__dirname, 'support', 'recording-ui-driver.ts');
@@ -29,21 +29,15 @@ function expectPlayed(p: Playback): void {
 }
 
 (netnsGate() ? describe : describe.skip)('recording a visit through the real pages', () => {
-  let ns: Netns;
   let result: RecordingUiResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    result = await runInNetns<RecordingUiResult>(ns, DRIVER, {}, { timeoutMs: 200_000 });
+  runDriverOnce<RecordingUiResult>(DRIVER, { timeoutMs: 200_000 }, (r) => {
+    result = r;
     process.stderr.write(
       `visit-recording-ui: total ${result.totalMs} ms, clinician ranges ${result.clinician.playback.ranges}, ` +
         `duration ${result.clinician.playback.duration.toFixed(1)} s, statuses after stop ` +
         `${JSON.stringify(result.clinician.statusesAfterStop)}\n`,
     );
-  }, 210_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('tells the clinician at once that the patient refused (the role, no name), and cancels a request', () => {

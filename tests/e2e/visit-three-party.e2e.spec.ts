@@ -7,28 +7,22 @@
  * page labels the two other tiles with their roles (and the clinician's name) from the server.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import { STACK_DISPLAY_NAMES } from './support/stack';
 import type { VisitThreeResult } from './support/visit-three-driver';
 
 const DRIVER = join(__dirname, 'support', 'visit-three-driver.ts');
 
 (netnsGate() ? describe : describe.skip)('an interpreter in a three-party video visit', () => {
-  let ns: Netns;
   let result: VisitThreeResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    result = await runInNetns<VisitThreeResult>(ns, DRIVER, {}, { timeoutMs: 150_000 });
+  runDriverOnce<VisitThreeResult>(DRIVER, { timeoutMs: 150_000 }, (r) => {
+    result = r;
     process.stderr.write(
       `visit-three: ${JSON.stringify(result.timings)}, clinician ${JSON.stringify(result.clinician)}, ` +
         `patient ${JSON.stringify(result.patient)}, interpreter ${JSON.stringify(result.interpreter)}, ` +
         `total ${result.totalMs} ms\n`,
     );
-  }, 170_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('brings the interpreter in by a one-time link with its own passcode, through the patient page', () => {

@@ -6,23 +6,17 @@
  * removes the patient.
  */
 import { join } from 'node:path';
-import { createNetns, type Netns, netnsGate, runInNetns } from '@haven/testing';
+import { netnsGate, runDriverOnce } from '@haven/testing';
 import type { MediaKickResult } from './support/media-kick-driver';
 
 const DRIVER = join(__dirname, 'support', 'media-kick-driver.ts');
 
 (netnsGate() ? describe : describe.skip)('a participant removed from a visit, with real media', () => {
-  let ns: Netns;
   let result: MediaKickResult;
 
-  beforeAll(async () => {
-    ns = await createNetns();
-    result = await runInNetns<MediaKickResult>(ns, DRIVER, {}, { timeoutMs: 200_000 });
+  runDriverOnce<MediaKickResult>(DRIVER, { timeoutMs: 200_000 }, (r) => {
+    result = r;
     process.stderr.write(`media-kick: ${JSON.stringify(result)}\n`);
-  }, 210_000);
-
-  afterAll(async () => {
-    await ns?.destroy();
   });
 
   it('runs the product’s own clients on both sides before the attack', () => {

@@ -60,7 +60,7 @@ export {
   watchCsp,
 } from './browser';
 export type { LaunchedChromium } from './browser';
-export { createNetns, netnsAvailable, netnsGate, runInNetns } from './netns';
+export { createNetns, netnsAvailable, netnsGate, runDriverOnce, runInNetns } from './netns';
 export type { ExecResult, Netns } from './netns';
 export { completeOidcLogin, startOidcProvider } from './oidc-provider';
 export type {

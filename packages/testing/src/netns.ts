@@ -222,3 +222,24 @@ export async function runInNetns<T = unknown>(
     throw new Error(`${scriptPath} printed no JSON result in netns ${ns.name}:\n${tail}`);
   return JSON.parse(line) as T;
 }
+
+/**
+ * Registers the suite's `beforeAll`, which runs the in-namespace driver `driver` once in a fresh network
+ * namespace (`runInNetns`, with `env`, killed after `timeoutMs`) and hands its result to `onResult`, and the
+ * `afterAll` that destroys the namespace. Call it inside a describe gated by `netnsGate()`. The hook may take
+ * the driver's `timeoutMs` plus 20 s; a driver that fails fails the hook, and with it every test of the suite.
+ */
+export function runDriverOnce<T>(
+  driver: string,
+  opts: { readonly timeoutMs: number; readonly env?: Readonly<Record<string, string>> },
+  onResult: (result: T) => void,
+): void {
+  let ns: Netns | undefined;
+  beforeAll(async () => {
+    ns = await createNetns();
+    onResult(await runInNetns<T>(ns, driver, { ...opts.env }, { timeoutMs: opts.timeoutMs }));
+  }, opts.timeoutMs + 20_000);
+  afterAll(async () => {
+    await ns?.destroy();
+  });
+}
