@@ -7,6 +7,24 @@ import { createTestIssuer } from './testing';
 describe('createJwtVerifier', () => {
   const issuer = createTestIssuer();
   const verifier = createJwtVerifier({ jwks: issuer.jwks, issuer: 'haven-identity', audience: 'haven' });
+  /** A verifier of `issuer`'s tokens whose clock reads `clock()`, with no tolerance. */
+  const verifierAt = (clock: () => number, isRevoked?: () => boolean) =>
+    createJwtVerifier({
+      jwks: issuer.jwks,
+      issuer: 'haven-identity',
+      audience: 'haven',
+      now: clock,
+      clockToleranceSec: 0,
+      ...(isRevoked ? { isRevoked } : {}),
+    });
+  /** A user token for u-1 with the right claims, made by hand with `alg` and issuer's kid (signed by the caller). */
+  const handMadeToken = (alg: string) =>
+    new SignJWT({ kind: 'user' })
+      .setProtectedHeader({ alg, kid: issuer.kid })
+      .setSubject('u-1')
+      .setIssuer('haven-identity')
+      .setAudience('haven')
+      .setExpirationTime('5m');
 
   it('turns a valid token into a principal', async () => {
     const token = await issuer.sign({
@@ -55,13 +73,7 @@ describe('createJwtVerifier', () => {
     await expect(verifier.verify(token)).rejects.toThrow(/unknown key/);
     // same kid, different key: the signature does not verify
     const { privateKey } = generateKeyPairSync('ed25519');
-    const forged = await new SignJWT({ kind: 'user' })
-      .setProtectedHeader({ alg: 'EdDSA', kid: issuer.kid })
-      .setSubject('u-1')
-      .setIssuer('haven-identity')
-      .setAudience('haven')
-      .setExpirationTime('5m')
-      .sign(privateKey);
+    const forged = await handMadeToken('EdDSA').sign(privateKey);
     await expect(verifier.verify(forged)).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 
@@ -72,13 +84,7 @@ describe('createJwtVerifier', () => {
 
   it('refuses other algorithms even with a matching key set (HS256)', async () => {
     const secret = new TextEncoder().encode('x'.repeat(32));
-    const token = await new SignJWT({ kind: 'user' })
-      .setProtectedHeader({ alg: 'HS256', kid: issuer.kid })
-      .setSubject('u-1')
-      .setIssuer('haven-identity')
-      .setAudience('haven')
-      .setExpirationTime('5m')
-      .sign(secret);
+    const token = await handMadeToken('HS256').sign(secret);
     await expect(verifier.verify(token)).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 
@@ -92,13 +98,7 @@ describe('createJwtVerifier', () => {
 
   it('caches a verified token only until it expires', async () => {
     let now = Date.now();
-    const cached = createJwtVerifier({
-      jwks: issuer.jwks,
-      issuer: 'haven-identity',
-      audience: 'haven',
-      now: () => now,
-      clockToleranceSec: 0,
-    });
+    const cached = verifierAt(() => now);
     const token = await issuer.sign({ sub: 'u-2' }, { expiresIn: 30 });
     await expect(cached.verify(token)).resolves.toMatchObject({ id: 'u-2' });
     now += 10_000;
@@ -110,14 +110,10 @@ describe('createJwtVerifier', () => {
   it('answers verifyCached only for a token it verified, until expiry or revocation', async () => {
     let now = Date.now();
     let revoked = false;
-    const v = createJwtVerifier({
-      jwks: issuer.jwks,
-      issuer: 'haven-identity',
-      audience: 'haven',
-      now: () => now,
-      clockToleranceSec: 0,
-      isRevoked: () => revoked,
-    });
+    const v = verifierAt(
+      () => now,
+      () => revoked,
+    );
     const token = await issuer.sign({ sub: 'u-3' }, { expiresIn: 30 });
     expect(v.verifyCached?.(token)).toBeUndefined();
     await v.verify(token);
