@@ -14,7 +14,13 @@ import type { NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, parseStatusDetails } from '@haven/service';
+import {
+  callUnary,
+  type CallOptions,
+  clientCallMetadata,
+  createLogger,
+  parseStatusDetails,
+} from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   checkScheduling,
@@ -157,6 +163,20 @@ const bookingRequest = (
     requestId,
   });
 
+/**
+ * One booking operation with `clinicianId`, for a fresh patient on a fresh slot, with its own request and
+ * correlation ids: `send` (re)sends the same request as the front desk, in the operation's flow.
+ */
+async function bookingOperation(clinicianId: string) {
+  const patientId = await newPatient();
+  const times = slot();
+  const correlationId = randomUUID();
+  const request = bookingRequest(patientId, clinicianId, times, randomUUID());
+  const send = async (options?: CallOptions) =>
+    callUnary(client, 'bookAppointment', request, await frontDesk(correlationId), options);
+  return { patientId, times, correlationId, send };
+}
+
 const schedulingEvents = () => readEventLog(nc, { filter: 'haven.es.scheduling.>' });
 
 /** CreatePatient as the front desk, in the flow `correlationId` names. */
@@ -225,26 +245,11 @@ describe('a retry after JetStream has forgotten the first attempt', () => {
 
 describe('BookAppointment with a request_id', () => {
   it('answers a retry after a lost acknowledgement with the booked appointment, not "overlaps"', async () => {
-    const patientId = await newPatient();
-    const times = slot();
-    const requestId = randomUUID();
-    const correlationId = randomUUID();
+    const { times, correlationId, send } = await bookingOperation('clin-ack');
     faults.loseAck = (stream) => stream.startsWith('scheduling.appointment-');
-    const lost = await failureOf(
-      callUnary(
-        client,
-        'bookAppointment',
-        bookingRequest(patientId, 'clin-ack', times, requestId),
-        await frontDesk(correlationId),
-      ),
-    );
+    const lost = await failureOf(send());
     expect(lost.code).toBe(grpc.status.UNAVAILABLE);
-    const retry = await callUnary(
-      client,
-      'bookAppointment',
-      bookingRequest(patientId, 'clin-ack', times, requestId),
-      await frontDesk(correlationId),
-    );
+    const retry = await send();
     expect(retry.appointment?.startTime).toEqual(times.startTime);
     const booked = (await schedulingEvents()).filter(
       (e) => e.type === 'haven.scheduling.v1.AppointmentBooked' && e.correlationId === correlationId,
@@ -257,21 +262,17 @@ describe('BookAppointment with a request_id', () => {
 
 describe('BookAppointment retried while its first attempt completes', () => {
   it('answers the retry with the first result, not ALREADY_EXISTS (seen as a phantom in the fault soak)', async () => {
-    const patientId = await newPatient();
-    const times = slot();
-    const requestId = randomUUID();
-    const correlationId = randomUUID();
-    const request = bookingRequest(patientId, 'clin-race', times, requestId);
+    const { correlationId, send } = await bookingOperation('clin-race');
     let first: scheduling.BookAppointmentResponse | undefined;
     // The retry's first look at the appointment finds nothing; the first attempt then completes before the
     // retry looks again.
     faults.afterRead = {
       match: (stream) => stream.startsWith('scheduling.appointment-'),
       run: async () => {
-        first = await callUnary(client, 'bookAppointment', request, await frontDesk(correlationId));
+        first = await send();
       },
     };
-    const retry = await callUnary(client, 'bookAppointment', request, await frontDesk(correlationId));
+    const retry = await send();
     expect(first?.appointment?.name).toMatch(/^appointments\//);
     expect(retry.appointment?.name).toBe(first?.appointment?.name);
     expect(await appendedFor(correlationId)).toEqual([
@@ -450,25 +451,10 @@ idempotentRpc(
 
 describe('a retry that arrives while the booking is half done', () => {
   it('finishes the booking itself and answers with it', async () => {
-    const patientId = await newPatient();
-    const times = slot();
-    const requestId = randomUUID();
-    const correlationId = randomUUID();
+    const { times, correlationId, send } = await bookingOperation('clin-half');
     faults.failAppend = (stream) => stream.startsWith('scheduling.appointment-');
-    await failureOf(
-      callUnary(
-        client,
-        'bookAppointment',
-        bookingRequest(patientId, 'clin-half', times, requestId),
-        await frontDesk(correlationId),
-      ),
-    );
-    const retry = await callUnary(
-      client,
-      'bookAppointment',
-      bookingRequest(patientId, 'clin-half', times, requestId),
-      await frontDesk(correlationId),
-    );
+    await failureOf(send());
+    const retry = await send();
     expect(retry.appointment?.startTime).toEqual(times.startTime);
     expect((await appendedFor(correlationId)).sort()).toEqual([
       'haven.scheduling.v1.AppointmentBooked',
@@ -504,17 +490,9 @@ describe('ids chosen by the client', () => {
 
 describe('a booking interrupted between its writes', () => {
   it('leaves no slot held for an appointment that does not exist', async () => {
-    const patientId = await newPatient();
-    const times = slot();
+    const { send } = await bookingOperation('clin-crash');
     faults.failAppend = (stream) => stream.startsWith('scheduling.appointment-');
-    const error = await failureOf(
-      callUnary(
-        client,
-        'bookAppointment',
-        bookingRequest(patientId, 'clin-crash', times, randomUUID()),
-        await frontDesk(),
-      ),
-    );
+    const error = await failureOf(send());
     expect(error.code).toBe(grpc.status.UNAVAILABLE);
     // Whatever the service does about it (finish the booking or release the slot), within a bounded time the
     // store holds no orphan reservation and no half booking.
@@ -530,19 +508,9 @@ describe('a booking interrupted between its writes', () => {
 
 describe('deadlines', () => {
   it('appends nothing once the caller has given up (DEADLINE_EXCEEDED)', async () => {
-    const patientId = await newPatient();
-    const times = slot();
-    const correlationId = randomUUID();
+    const { patientId, correlationId, send } = await bookingOperation('clin-deadline');
     faults.slowRead = { match: (s) => s === `scheduling.patient-${patientId}`, ms: 800 };
-    const error = await failureOf(
-      callUnary(
-        client,
-        'bookAppointment',
-        bookingRequest(patientId, 'clin-deadline', times, randomUUID()),
-        await frontDesk(correlationId),
-        { deadlineMs: 400 },
-      ),
-    );
+    const error = await failureOf(send({ deadlineMs: 400 }));
     expect(error.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     await new Promise((r) => setTimeout(r, 1_200)); // the handler has long finished
     const appended = (await schedulingEvents()).filter((e) => e.correlationId === correlationId);
