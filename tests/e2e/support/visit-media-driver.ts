@@ -197,6 +197,19 @@ interface MediaCreds {
 }
 
 /**
+ * Page-side statements that draw the current frame of the main tile's video into a 320×240 canvas and leave
+ * its 2D context in `ctx`; the enclosing function returns `noFrame` while the video has no frame.
+ */
+const drawMainTile = (noFrame: string): string => `
+  const v = document.querySelector('.tile-main video');
+  if (!v || !v.videoWidth) return ${noFrame};
+  const c = document.createElement('canvas');
+  c.width = 320;
+  c.height = 240;
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(v, 0, 0, 320, 240);`;
+
+/**
  * The sharpness of the main tile's video on `page`: the mean absolute difference of horizontally adjacent green
  * values over a 320×240 copy of the current frame; a blurred picture scores lower. -1 without a frame.
  */
@@ -205,13 +218,7 @@ async function mainTileSharpness(page: Page): Promise<number> {
   for (let i = 0; i < 3; i++) {
     samples.push(
       await page.evaluate<number>(`(() => {
-        const v = document.querySelector('.tile-main video');
-        if (!v || !v.videoWidth) return -1;
-        const c = document.createElement('canvas');
-        c.width = 320;
-        c.height = 240;
-        const ctx = c.getContext('2d', { willReadFrequently: true });
-        ctx.drawImage(v, 0, 0, 320, 240);
+        ${drawMainTile('-1')}
         const d = ctx.getImageData(0, 0, 320, 240).data;
         let sum = 0;
         for (let y = 0; y < 240; y++)
@@ -237,13 +244,7 @@ async function decodedRate(page: Page, frames: (s: VisitStats) => number): Promi
 /** The mean RGB of a 32×32 patch near the top left of the main tile's video (in a 320×240 copy). */
 function backgroundPatch(page: Page): Promise<number[]> {
   return page.evaluate<number[]>(`(() => {
-    const v = document.querySelector('.tile-main video');
-    if (!v || !v.videoWidth) return [-1, -1, -1];
-    const c = document.createElement('canvas');
-    c.width = 320;
-    c.height = 240;
-    const ctx = c.getContext('2d', { willReadFrequently: true });
-    ctx.drawImage(v, 0, 0, 320, 240);
+    ${drawMainTile('[-1, -1, -1]')}
     const d = ctx.getImageData(24, 40, 32, 32).data;
     const sum = [0, 0, 0];
     for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += d[i + k];
