@@ -246,23 +246,14 @@ beforeAll(async () => {
     tokens.set(`${prefix}service_account_all_scopes`, saAll);
     tokens.set(`${prefix}service_account_no_scopes`, saNone);
   }
-  tokens.set(
-    'patient',
-    await patientIssuer.sign({ sub: 'pp-matrix', kind: 'patient', visit: 'appointments/apt-matrix' }),
-  );
-  tokens.set(
-    'identity:patient',
-    await signWithIdentityKey('pp-matrix', { kind: 'patient', visit: 'appointments/apt-matrix' }),
-  );
-  // A link guest's token: the same issuer as a patient's, its own kind.
-  tokens.set(
-    'guest',
-    await patientIssuer.sign({ sub: 'gmatrix', kind: 'guest', visit: 'visits/apt-matrix' }),
-  );
-  tokens.set(
-    'identity:guest',
-    await signWithIdentityKey('gmatrix', { kind: 'guest', visit: 'visits/apt-matrix' }),
-  );
+  // A patient's and a link guest's token (the same issuer, each its own kind), and each signed with identity's key.
+  for (const [kind, sub, visit] of [
+    ['patient', 'pp-matrix', 'appointments/apt-matrix'],
+    ['guest', 'gmatrix', 'visits/apt-matrix'],
+  ] as const) {
+    tokens.set(kind, await patientIssuer.sign({ sub, kind, visit }));
+    tokens.set(`identity:${kind}`, await signWithIdentityKey(sub, { kind, visit }));
+  }
 
   for (const name of ['identity', 'scheduling', 'session', 'recording', 'audit'] as const) {
     const client = stack.client(grpc.Client, name);
