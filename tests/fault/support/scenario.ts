@@ -5,7 +5,7 @@
  */
 import { readEventLog } from '@haven/testing';
 import { checkFaultRun, type FaultReport } from './checker';
-import type { FaultStack } from './fault-stack';
+import type { FaultStack, StackService } from './fault-stack';
 import { runLoad, type Operation } from './load-driver';
 import type { SoakResult } from '../../soak/soak';
 
@@ -26,82 +26,58 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function faultCycle(from: number, spacingMs: number): FaultStep[] {
   const at = (i: number): number => from + i * spacingMs;
   const hold = Math.max(500, Math.floor(spacingMs * 0.6));
+  /** A fault that `start` sets, held for `hold` ms, then undone by `end`. */
+  const held = (
+    i: number,
+    name: string,
+    start: (s: FaultStack) => unknown,
+    end: (s: FaultStack) => unknown,
+  ): FaultStep => ({
+    at: at(i),
+    name,
+    run: async (s) => {
+      await start(s);
+      await sleep(hold);
+      await end(s);
+    },
+  });
+  /** kill -9 of what `target` picks, restarted 300 ms later; nothing when the stack runs without it. */
+  const killAndRestart = (
+    i: number,
+    name: string,
+    target: (s: FaultStack) => Pick<StackService, 'crash' | 'restart'> | undefined,
+  ): FaultStep => ({
+    at: at(i),
+    name: `kill -9 ${name}, restart`,
+    run: async (s) => {
+      const victim = target(s);
+      if (!victim) return;
+      await victim.crash();
+      await sleep(300);
+      await victim.restart();
+    },
+  });
+  const heal = (s: FaultStack): void => s.proxy.heal();
   return [
-    {
-      at: at(0),
-      name: 'latency 200 ms ± 100 ms',
-      run: async (s) => {
-        s.proxy.set({ latencyMs: 200, jitterMs: 100 });
-        await sleep(hold);
-        s.proxy.heal();
-      },
-    },
+    held(0, 'latency 200 ms ± 100 ms', (s) => s.proxy.set({ latencyMs: 200, jitterMs: 100 }), heal),
     { at: at(1), name: 'reset every NATS connection', run: async (s) => s.proxy.resetAll() },
-    {
-      at: at(2),
-      name: 'kill -9 scheduling, restart',
-      run: async (s) => {
-        await s.scheduling.crash();
-        await sleep(300);
-        await s.scheduling.restart();
-      },
-    },
-    {
-      at: at(3),
-      name: 'SIGSTOP nats-server, SIGCONT',
-      run: async (s) => {
-        await s.pauseNats();
-        await sleep(hold);
-        await s.resumeNats();
-      },
-    },
-    {
-      at: at(4),
-      name: 'blackhole between services and NATS',
-      run: async (s) => {
-        s.proxy.set({ blackhole: true });
-        await sleep(hold);
-        s.proxy.set({ blackhole: false });
-      },
-    },
-    {
-      at: at(5),
-      name: 'kill -9 nats-server, restart',
-      run: async (s) => {
-        await s.crashNats();
-        await sleep(300);
-        await s.restartNats();
-      },
-    },
-    {
-      at: at(6),
-      name: 'kill -9 audit, restart',
-      run: async (s) => {
-        if (!s.audit) return;
-        await s.audit.crash();
-        await sleep(300);
-        await s.audit.restart();
-      },
-    },
-    {
-      at: at(7),
-      name: 'kill -9 session, restart',
-      run: async (s) => {
-        if (!s.session) return;
-        await s.session.crash();
-        await sleep(300);
-        await s.session.restart();
-      },
-    },
-    {
-      at: at(8),
-      name: 'reset connections every 700 ms',
-      run: async (s) => {
-        s.proxy.set({ resetEveryMs: 700 });
-        await sleep(hold);
-        s.proxy.heal();
-      },
-    },
+    killAndRestart(2, 'scheduling', (s) => s.scheduling),
+    held(
+      3,
+      'SIGSTOP nats-server, SIGCONT',
+      (s) => s.pauseNats(),
+      (s) => s.resumeNats(),
+    ),
+    held(
+      4,
+      'blackhole between services and NATS',
+      (s) => s.proxy.set({ blackhole: true }),
+      (s) => s.proxy.set({ blackhole: false }),
+    ),
+    killAndRestart(5, 'nats-server', (s) => ({ crash: () => s.crashNats(), restart: () => s.restartNats() })),
+    killAndRestart(6, 'audit', (s) => s.audit),
+    killAndRestart(7, 'session', (s) => s.session),
+    held(8, 'reset connections every 700 ms', (s) => s.proxy.set({ resetEveryMs: 700 }), heal),
   ];
 }
 
