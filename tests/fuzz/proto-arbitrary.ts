@@ -231,6 +231,29 @@ function writeMessage(contract: Contract, message: MessageDescriptor, value: Mes
   }
 }
 
+/** Protobuf's 64-bit integers from whatever number the arbitrary produced. */
+const int64 = (v: unknown): bigint => BigInt(Math.trunc(Number(v)));
+
+/** How each scalar field type goes on the wire: its wire type and the writer call for the value. */
+const SCALAR_WRITERS: Readonly<Record<string, readonly [WireType, (w: BinaryWriter, v: unknown) => void]>> = {
+  TYPE_STRING: [WireType.LengthDelimited, (w, v) => w.string(String(v))],
+  TYPE_BYTES: [WireType.LengthDelimited, (w, v) => w.bytes(v as Uint8Array)],
+  TYPE_BOOL: [WireType.Varint, (w, v) => w.bool(Boolean(v))],
+  TYPE_DOUBLE: [WireType.Bit64, (w, v) => w.double(Number(v))],
+  TYPE_FLOAT: [WireType.Bit32, (w, v) => w.float(Number(v))],
+  TYPE_ENUM: [WireType.Varint, (w, v) => w.int32(Number(v))],
+  TYPE_INT32: [WireType.Varint, (w, v) => w.int32(Number(v))],
+  TYPE_SINT32: [WireType.Varint, (w, v) => w.sint32(Number(v))],
+  TYPE_SFIXED32: [WireType.Bit32, (w, v) => w.sfixed32(Number(v))],
+  TYPE_UINT32: [WireType.Varint, (w, v) => w.uint32(Number(v))],
+  TYPE_FIXED32: [WireType.Bit32, (w, v) => w.fixed32(Number(v))],
+  TYPE_INT64: [WireType.Varint, (w, v) => w.int64(int64(v))],
+  TYPE_SINT64: [WireType.Varint, (w, v) => w.sint64(int64(v))],
+  TYPE_SFIXED64: [WireType.Bit64, (w, v) => w.sfixed64(int64(v))],
+  TYPE_UINT64: [WireType.Varint, (w, v) => w.uint64(int64(v))],
+  TYPE_FIXED64: [WireType.Bit64, (w, v) => w.fixed64(int64(v))],
+};
+
 function writeField(
   contract: Contract,
   scope: MessageDescriptor,
@@ -239,64 +262,18 @@ function writeField(
   w: BinaryWriter,
 ): void {
   const n = field.number;
-  switch (field.type) {
-    case 'TYPE_STRING':
-      w.tag(n, WireType.LengthDelimited).string(String(v));
-      return;
-    case 'TYPE_BYTES':
-      w.tag(n, WireType.LengthDelimited).bytes(v as Uint8Array);
-      return;
-    case 'TYPE_BOOL':
-      w.tag(n, WireType.Varint).bool(Boolean(v));
-      return;
-    case 'TYPE_DOUBLE':
-      w.tag(n, WireType.Bit64).double(Number(v));
-      return;
-    case 'TYPE_FLOAT':
-      w.tag(n, WireType.Bit32).float(Number(v));
-      return;
-    case 'TYPE_ENUM':
-    case 'TYPE_INT32':
-      w.tag(n, WireType.Varint).int32(Number(v));
-      return;
-    case 'TYPE_SINT32':
-      w.tag(n, WireType.Varint).sint32(Number(v));
-      return;
-    case 'TYPE_SFIXED32':
-      w.tag(n, WireType.Bit32).sfixed32(Number(v));
-      return;
-    case 'TYPE_UINT32':
-      w.tag(n, WireType.Varint).uint32(Number(v));
-      return;
-    case 'TYPE_FIXED32':
-      w.tag(n, WireType.Bit32).fixed32(Number(v));
-      return;
-    case 'TYPE_INT64':
-      w.tag(n, WireType.Varint).int64(BigInt(Math.trunc(Number(v))));
-      return;
-    case 'TYPE_SINT64':
-      w.tag(n, WireType.Varint).sint64(BigInt(Math.trunc(Number(v))));
-      return;
-    case 'TYPE_SFIXED64':
-      w.tag(n, WireType.Bit64).sfixed64(BigInt(Math.trunc(Number(v))));
-      return;
-    case 'TYPE_UINT64':
-      w.tag(n, WireType.Varint).uint64(BigInt(Math.trunc(Number(v))));
-      return;
-    case 'TYPE_FIXED64':
-      w.tag(n, WireType.Bit64).fixed64(BigInt(Math.trunc(Number(v))));
-      return;
-    case 'TYPE_MESSAGE': {
-      const nested = contract.resolve(scope.fullName, field.typeName);
-      if (!nested) return;
-      w.tag(n, WireType.LengthDelimited).fork();
-      writeMessage(contract, nested, v as Message, w);
-      w.join();
-      return;
-    }
-    default:
-      return;
+  const scalar = SCALAR_WRITERS[field.type];
+  if (scalar) {
+    const [wireType, write] = scalar;
+    write(w.tag(n, wireType), v);
+    return;
   }
+  if (field.type !== 'TYPE_MESSAGE') return;
+  const nested = contract.resolve(scope.fullName, field.typeName);
+  if (!nested) return;
+  w.tag(n, WireType.LengthDelimited).fork();
+  writeMessage(contract, nested, v as Message, w);
+  w.join();
 }
 
 /** Paths (`appointment.start_time`) of every google.protobuf.Timestamp field of a message, up to `depth`. */
