@@ -107,45 +107,50 @@ export function documentedCodes(): Map<string, Set<string>> {
 async function knownNames(stack: ServiceStack): Promise<string[]> {
   const names = new Set<string>();
   const md = (caller: StackCaller) => clientCallMetadata({ token: stack.token(caller)! });
-  const address = (service: string) => stack.addresses.get(service);
-  const credentials = stack.credentials;
-  const id = new identity.IdentityServiceClient(address('haven.identity.v1.IdentityService')!, credentials);
-  try {
-    const users = await callUnary(id, 'listUsers', identity.ListUsersRequest.fromPartial({}), md('admin'));
-    for (const u of users.users) names.add(u.name);
-  } finally {
-    id.close();
-  }
-  const schedAddress = address('haven.scheduling.v1.SchedulingService');
-  if (schedAddress) {
-    const sched = new scheduling.SchedulingServiceClient(schedAddress, credentials);
+  /** Runs `list` with a client of `service` when the stack runs it (throws when it must), and closes the client. */
+  const listWith = async <C extends grpc.Client>(
+    service: string,
+    Client: new (address: string, credentials: grpc.ChannelCredentials) => C,
+    list: (client: C) => Promise<void>,
+    options: { readonly required?: boolean } = {},
+  ): Promise<void> => {
+    const address = stack.addresses.get(service);
+    if (!address && options.required) throw new Error(`the stack runs no ${service}`);
+    if (!address) return;
+    const client = new Client(address, stack.credentials);
     try {
-      const list = await callUnary(
-        sched,
-        'listAppointments',
-        scheduling.ListAppointmentsRequest.fromPartial({}),
-        md('front_desk'),
-      );
+      await list(client);
+    } finally {
+      client.close();
+    }
+  };
+  await listWith(
+    'haven.identity.v1.IdentityService',
+    identity.IdentityServiceClient,
+    async (id) => {
+      const users = await callUnary(id, 'listUsers', identity.ListUsersRequest.fromPartial({}), md('admin'));
+      for (const u of users.users) names.add(u.name);
+    },
+    { required: true },
+  );
+  await listWith(
+    'haven.scheduling.v1.SchedulingService',
+    scheduling.SchedulingServiceClient,
+    async (sched) => {
+      const request = scheduling.ListAppointmentsRequest.fromPartial({});
+      const list = await callUnary(sched, 'listAppointments', request, md('front_desk'));
       for (const a of list.appointments) names.add(a.name).add(a.patient).add(a.clinician);
-    } finally {
-      sched.close();
-    }
-  }
-  const sessAddress = address('haven.session.v1.SessionService');
-  if (sessAddress) {
-    const sess = new session.SessionServiceClient(sessAddress, credentials);
-    try {
-      const visits = await callUnary(
-        sess,
-        'listVisits',
-        session.ListVisitsRequest.fromPartial({}),
-        md('clinician'),
-      );
-      for (const v of visits.visits) names.add(v.name);
-    } finally {
-      sess.close();
-    }
-  }
+    },
+  );
+  await listWith('haven.session.v1.SessionService', session.SessionServiceClient, async (sess) => {
+    const visits = await callUnary(
+      sess,
+      'listVisits',
+      session.ListVisitsRequest.fromPartial({}),
+      md('clinician'),
+    );
+    for (const v of visits.visits) names.add(v.name);
+  });
   names.delete('');
   return [...names];
 }
