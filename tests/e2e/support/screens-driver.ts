@@ -362,14 +362,18 @@ async function main(): Promise<ScreensResult> {
       await capture(patient, 'patient-visit-ended');
 
       // ------------------------------------------------------------ a follow-up message after the visit
-      await signOut(staff);
-      await signIn(staff, gw, 'clinician');
-      const card = staff.locator('#messages-card');
-      await card.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
-      await card.getByRole('button', { name: 'New message' }).click();
-      await card.getByLabel('Your message').fill('How is the rash today? Send a photo if it has spread.');
-      await card.getByRole('button', { name: 'Send' }).click();
-      await card.locator('.message.mine').waitFor({ state: 'visible' });
+      /** Signs the staff page in as `role` and starts a conversation with the patient with `text`. */
+      const writeToPatient = async (role: 'clinician' | 'front_desk', text: string): Promise<void> => {
+        await signOut(staff);
+        await signIn(staff, gw, role);
+        const card = staff.locator('#messages-card');
+        await card.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
+        await card.getByRole('button', { name: 'New message' }).click();
+        await card.getByLabel('Your message').fill(text);
+        await card.getByRole('button', { name: 'Send' }).click();
+        await card.locator('.message.mine').waitFor({ state: 'visible' });
+      };
+      await writeToPatient('clinician', 'How is the rash today? Send a photo if it has spread.');
       await capture(staff, 'clinician-messages', '#messages-card');
       await patient.goto(link.replace('/join#', '/messages#'));
       const signInForm = patient.locator('#messages-sign-in');
@@ -384,14 +388,7 @@ async function main(): Promise<ScreensResult> {
       await capture(patient, 'patient-messages');
 
       // ------------------------------------------------------------ the front desk writes about an appointment
-      await signOut(staff);
-      await signIn(staff, gw, 'front_desk');
-      const deskCard = staff.locator('#messages-card');
-      await deskCard.getByLabel('Write to a patient').selectOption({ label: PATIENT.name });
-      await deskCard.getByRole('button', { name: 'New message' }).click();
-      await deskCard.getByLabel('Your message').fill('Your next appointment can move to Tuesday at 10:00.');
-      await deskCard.getByRole('button', { name: 'Send' }).click();
-      await deskCard.locator('.message.mine').waitFor({ state: 'visible' });
+      await writeToPatient('front_desk', 'Your next appointment can move to Tuesday at 10:00.');
       await capture(staff, 'front-desk-messages', '#messages-card');
 
       // ------------------------------------------------------------ the admin console
