@@ -30,7 +30,7 @@ import {
 } from '@haven/eventstore';
 import { audit } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { natsSuite, type NatsServerHandle, startNatsServer } from '@haven/testing';
 import { startServiceStack, type ServiceStack } from '../support/service-stack';
 
 jest.setTimeout(120_000);
@@ -93,34 +93,28 @@ async function messagesOn(nats: NatsServerHandle, stream: string, subject: strin
 }
 
 describe('NATS: nothing anonymous', () => {
-  let nats: NatsServerHandle;
-  beforeAll(async () => {
-    nats = await startNatsServer();
-  });
-  afterAll(async () => {
-    await nats?.stop();
-  });
+  const suite = natsSuite();
 
   it('refuses a nats.js client without a client certificate, even with the right password', async () => {
     const { connect } = await import('nats');
-    const { tls, ...scheduling } = nats.client('scheduling');
+    const { tls, ...scheduling } = suite.server.client('scheduling');
     if (!tls) throw new Error('the test server runs without TLS');
     // The CA is trusted (the server's certificate checks out); the client has no certificate of its own.
     await expect(
       connect({ ...scheduling, tls: { caFile: tls.caFile }, reconnect: false, timeout: 5_000 }),
     ).rejects.toThrow();
-    await expect(connect({ servers: nats.url, reconnect: false, timeout: 5_000 })).rejects.toThrow();
+    await expect(connect({ servers: suite.server.url, reconnect: false, timeout: 5_000 })).rejects.toThrow();
     // The same user with its certificate gets in: the refusals above are the certificate's.
-    const nc = await connect({ ...nats.client('scheduling'), reconnect: false });
+    const nc = await connect({ ...suite.server.client('scheduling'), reconnect: false });
     await nc.close();
   });
 
   it('refuses a client with a certificate but without credentials, with a wrong password, or an unknown user', async () => {
     const { connect } = await import('nats');
-    const pki = nats.pki;
+    const pki = suite.server.pki;
     if (!pki) throw new Error('the test server runs without TLS');
     const tls = { caFile: pki.caFile, ...pki.files('integration') };
-    const servers = nats.url;
+    const servers = suite.server.url;
     await expect(connect({ servers, tls, reconnect: false })).rejects.toThrow(/Authorization Violation/);
     await expect(
       connect({ servers, tls, user: 'scheduling', pass: 'not-the-password', reconnect: false }),
@@ -134,13 +128,13 @@ describe('NATS: nothing anonymous', () => {
     const stream = `scheduling.appointment-${randomUUID()}`;
     const body = Buffer.from(encodeEnvelope(forgedEnvelope(stream, 'u-clinician')));
     const answer = await rawNats(
-      nats.port,
+      suite.server.port,
       `CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nPUB ${esSubject(stream)} ${body.length}\r\n${body.toString()}\r\nPING\r\n`,
     );
     // The server announces TLS with client certificates and reads nothing in the clear.
     expect(answer).toContain('"tls_verify":true');
     expect(answer).not.toContain('PONG');
-    expect(await messagesOn(nats, EVENT_STORE_STREAM, esSubject(stream))).toBe(0);
+    expect(await messagesOn(suite.server, EVENT_STORE_STREAM, esSubject(stream))).toBe(0);
   });
 });
 
@@ -213,24 +207,18 @@ describe('NATS: each service publishes only in its own context', () => {
 });
 
 describe('NATS: only the operator changes streams', () => {
-  let nats: NatsServerHandle;
-  beforeAll(async () => {
-    nats = await startNatsServer();
-  });
-  afterAll(async () => {
-    await nats?.stop();
-  });
+  const suite = natsSuite();
 
   it.each(HAVEN_SERVICE_USERS)(
     '%s cannot update, delete or purge any stream, nor delete a message',
     async (user) => {
       // One stored event, so a message delete has a target.
-      const operator = await JetStreamEventStore.connect({ ...nats.operator, name: 'seed' });
+      const operator = await JetStreamEventStore.connect({ ...suite.server.operator, name: 'seed' });
       const { position } = await operator.append(`${user}.thing-${randomUUID()}`, 'no_stream', [
         newEvent({ type: 'haven.test.v1.Seeded', data: {}, actor: { kind: 'service', id: 'test' } }),
       ]);
       await operator.close();
-      const nc = await nats.connect(user);
+      const nc = await suite.server.connect(user);
       try {
         const jsm = await nc.jetstreamManager();
         for (const stream of STREAMS) {
@@ -261,8 +249,8 @@ describe('NATS: only the operator changes streams', () => {
   );
 
   it('refuses a roll-up header that would erase every other service’s checkpoint', async () => {
-    const session = await nats.connect('session');
-    const scheduling = await nats.connect('scheduling');
+    const session = await suite.server.connect('session');
+    const scheduling = await suite.server.connect('scheduling');
     try {
       await scheduling
         .jetstream()
@@ -283,7 +271,7 @@ describe('NATS: only the operator changes streams', () => {
   });
 
   it('lets the operator change and delete streams (and provision them again)', async () => {
-    const nc = await nats.connect();
+    const nc = await suite.server.connect();
     try {
       const jsm = await nc.jetstreamManager();
       const info = await jsm.streams.info(BUS_STREAM);

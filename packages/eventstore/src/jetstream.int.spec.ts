@@ -3,31 +3,25 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { ConcurrencyError, UnavailableError } from '@haven/errors';
-import { type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { natsSuite, startNatsServer } from '@haven/testing';
 import { encodeEnvelope } from './codec';
 import { streamName } from './ids';
 import { EVENT_STORE_STREAM, JetStreamEventStore, subjectOf } from './jetstream';
 import { StreamNotProvisionedError } from './nats-streams';
 import { testEvent, testEventStore, uniqueContext } from './testing';
 
-let server: NatsServerHandle;
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const nats = natsSuite();
 
 // The contract suite appends to made-up contexts: as the operator (the service permissions have their own suite).
 testEventStore('jetstream', async () => {
-  const store = await JetStreamEventStore.connect({ ...server.operator, name: 'contract' });
+  const store = await JetStreamEventStore.connect({ ...nats.server.operator, name: 'contract' });
   return { store, teardown: () => store.close() };
 });
 
 describe('JetStreamEventStore specifics', () => {
   let nc: NatsConnection;
   beforeAll(async () => {
-    nc = await server.connect();
+    nc = await nats.server.connect();
   });
   afterAll(async () => {
     await nc?.drain();
@@ -87,7 +81,7 @@ describe('JetStreamEventStore specifics', () => {
   });
 
   it('an `any` append after another writer lands behind it, from a stale cached tail, in one read', async () => {
-    const own = await server.connect();
+    const own = await nats.server.connect();
     const a = await JetStreamEventStore.create(own);
     const b = await JetStreamEventStore.create(nc);
     const s = streamName({ context: uniqueContext('anyc'), aggregate: 'thing', id: 'x' });
@@ -111,7 +105,7 @@ describe('JetStreamEventStore specifics', () => {
   });
 
   it('an `any` append to a stream it wrote reads no tail: one request per event', async () => {
-    const own = await server.connect();
+    const own = await nats.server.connect();
     try {
       const store = await JetStreamEventStore.create(own);
       const s = streamName({ context: uniqueContext('anyr'), aggregate: 'thing', id: 'x' });
@@ -190,7 +184,7 @@ describe('JetStreamEventStore specifics', () => {
   });
 
   it('maps a closed connection to UnavailableError', async () => {
-    const own = await server.connect();
+    const own = await nats.server.connect();
     const store = await JetStreamEventStore.create(own);
     await own.close();
     const s = streamName({ context: uniqueContext('down'), aggregate: 'thing', id: 'x' });
