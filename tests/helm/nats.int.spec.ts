@@ -25,6 +25,7 @@ import {
   SCENARIOS,
   ensureHelm,
   helm,
+  selects,
   template,
   valuesArgs,
   type K8sObject,
@@ -237,27 +238,19 @@ describe('the bundled NATS: users, permissions and the provisioning Job on a rea
   it('the provisioning Job reaches NATS (and only NATS and DNS) through the NetworkPolicies', () => {
     const job = objs.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('haven-nats-provision-'));
     const labels = job?.spec.template.metadata.labels as Record<string, string>;
-    const selects = (selector: K8sObject | undefined, l: Record<string, string>): boolean =>
-      Object.entries((selector?.matchLabels ?? {}) as Record<string, string>).every(([k, v]) => l[k] === v);
+    /** True when one of `rules` lets in (`from`) or out (`to`) a pod with `peer` labels on TCP 4222. */
+    const opens4222 = (rules: K8sObject[] | undefined, side: 'from' | 'to', peer: Record<string, string>) =>
+      (rules ?? []).some(
+        (r: K8sObject) =>
+          r[side]?.some((p: K8sObject) => selects(p.podSelector, peer)) &&
+          r.ports.some((p: K8sObject) => p.port === 4222),
+      );
     const own = find(objs, 'NetworkPolicy', 'haven-nats-provision');
     expect(selects(own?.spec.podSelector, labels)).toBe(true);
     expect(own?.spec.ingress).toEqual([]);
     const natsLabels = find(objs, 'StatefulSet', 'haven-nats')?.spec.template.metadata.labels;
-    expect(
-      own?.spec.egress.some(
-        (r: K8sObject) =>
-          r.to?.some((p: K8sObject) => selects(p.podSelector, natsLabels)) &&
-          r.ports.some((p: K8sObject) => p.port === 4222),
-      ),
-    ).toBe(true);
-    const natsPolicy = find(objs, 'NetworkPolicy', 'haven-nats');
-    expect(
-      natsPolicy?.spec.ingress.some(
-        (r: K8sObject) =>
-          r.from?.some((p: K8sObject) => selects(p.podSelector, labels)) &&
-          r.ports.some((p: K8sObject) => p.port === 4222),
-      ),
-    ).toBe(true);
+    expect(opens4222(own?.spec.egress, 'to', natsLabels)).toBe(true);
+    expect(opens4222(find(objs, 'NetworkPolicy', 'haven-nats')?.spec.ingress, 'from', labels)).toBe(true);
     // A revision-named Job (Jobs are immutable), removed after it finished.
     expect(template([], [], 'haven').find((o) => o.kind === 'Job')?.metadata.name).toBe(
       'haven-nats-provision-1',
