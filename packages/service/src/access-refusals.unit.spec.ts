@@ -1,6 +1,17 @@
 import { InMemoryEventStore } from '@haven/eventstore';
 import { ACCESS_REFUSALS_SUPPRESSED, ACCESS_REFUSED, createAccessRefusalRecorder } from './access-refusals';
 
+/** A recorder of `service` into a fresh in-memory store, its clock at 10:00:05 on 2026-11-26. */
+const freshRecorder = (service: string) => {
+  const store = new InMemoryEventStore();
+  const recorder = createAccessRefusalRecorder({
+    store,
+    service,
+    now: () => new Date('2026-11-26T10:00:05Z'),
+  });
+  return { store, recorder };
+};
+
 describe('the access refusal recorder', () => {
   it('records refusals one by one up to the cap per minute, then one summary of the rest', async () => {
     const store = new InMemoryEventStore();
@@ -43,12 +54,7 @@ describe('the access refusal recorder', () => {
   });
 
   it('attributes a refusal to the refused caller, with code, target and correlation id', async () => {
-    const store = new InMemoryEventStore();
-    const recorder = createAccessRefusalRecorder({
-      store,
-      service: 'session',
-      now: () => new Date('2026-11-26T10:00:05Z'),
-    });
+    const { store, recorder } = freshRecorder('session');
     recorder.record({
       method: '/haven.session.v1.SessionService/AdmitParticipant',
       kind: 'permission',
@@ -77,12 +83,7 @@ describe('the access refusal recorder', () => {
   });
 
   it('drops a target that is not a resource name and a malformed code, and clips the reason', async () => {
-    const store = new InMemoryEventStore();
-    const recorder = createAccessRefusalRecorder({
-      store,
-      service: 'gateway',
-      now: () => new Date('2026-11-26T10:00:05Z'),
-    });
+    const { store, recorder } = freshRecorder('gateway');
     recorder.record({
       method: 'POST /api/join',
       kind: 'unauthenticated',
