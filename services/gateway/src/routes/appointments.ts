@@ -9,7 +9,7 @@ import type { RouteContext } from '../context';
 import { PATH_ID, dateField, lastSegment, pathId, queryText, resourceName, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
-import { appointmentView } from '../visit-view';
+import { appointmentView, visitCounts, visitView } from '../visit-view';
 import { LIST_FIELDS, staff } from './guards';
 import { oneCall } from './one-call';
 import type { CallInput } from './one-call';
@@ -282,15 +282,6 @@ function registerDeliveries(api: Router, ctx: RouteContext): void {
  * roles and states only). Nothing else about a visit: no names, no times, no ids of participants.
  */
 function registerWaiting(api: Router, ctx: RouteContext): void {
-  const { WAITING, ADMITTED } = {
-    WAITING: session.ParticipantState.PARTICIPANT_STATE_WAITING,
-    ADMITTED: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
-  };
-  const STATUS: Readonly<Record<number, string>> = {
-    [session.VisitState.VISIT_STATE_OPEN]: 'open',
-    [session.VisitState.VISIT_STATE_IN_PROGRESS]: 'in_progress',
-    [session.VisitState.VISIT_STATE_ENDED]: 'ended',
-  };
   api.get(
     '/appointments/waiting',
     staff(ctx, { rpc: 'session.ListVisits', roles: ['front_desk'] }, async (_req, res, { token }) => {
@@ -306,15 +297,17 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
         'listVisits',
         session.ListVisitsRequest.fromPartial({ pageSize: 100 }),
       );
-      const others = (v: session.Visit) =>
-        v.participants.filter((p) => p.role !== session.ParticipantRole.PARTICIPANT_ROLE_CLINICIAN);
       res.status(200).json({
-        visits: r.visits.map((v) => ({
-          appointmentId: lastSegment(v.appointment),
-          status: STATUS[v.state] ?? 'open',
-          waiting: others(v).filter((p) => p.state === WAITING).length,
-          inVisit: others(v).filter((p) => p.state === ADMITTED).length,
-        })),
+        visits: r.visits.map((v) => {
+          const view = visitView(v);
+          const { lobbyCount, admittedCount } = visitCounts(view);
+          return {
+            appointmentId: view.appointmentId,
+            status: view.status,
+            waiting: lobbyCount,
+            inVisit: admittedCount,
+          };
+        }),
       });
     }),
   );
