@@ -19,6 +19,22 @@ export function portSchema(defaultPort: number) {
 }
 
 /**
+ * A comma-list variable (`HAVEN_ALLOWED_ORIGINS=a,b`): its items trimmed, empty ones dropped; '' (the default) is
+ * the empty list. Pipe it on to check each item: `commaListSchema().pipe(z.array(z.url()))`.
+ */
+export function commaListSchema() {
+  return z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    );
+}
+
+/**
  * The NATS credential variables every NATS client of Haven reads (services, the gateway, the provisioning):
  * the service's own user and password (the chart and the dev stack give each service its own), a `.creds` file
  * for a hospital NATS with decentralised JWT authentication, and the CA of the server's TLS certificate.

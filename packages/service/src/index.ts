@@ -8,6 +8,7 @@ export {
   DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
   portSchema,
+  commaListSchema,
   loadConfig,
   STACK_WIDE_VARIABLES,
   isSensitiveVariable,

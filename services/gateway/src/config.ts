@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import {
+  commaListSchema,
   DEFAULT_GRPC_PORTS,
   EVENT_STORES,
   LOG_LEVELS,
@@ -76,15 +77,7 @@ export const gatewayConfigSchema = z.object({
     })
     .optional(),
   /** Extra origins allowed to open the WebSocket (comma list); the gateway's own origin always is. */
-  HAVEN_ALLOWED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter((o) => o !== ''),
-    ),
+  HAVEN_ALLOWED_ORIGINS: commaListSchema(),
   /** Cookies carry `Secure`. Turn off only for plain-http development on a host other than localhost. */
   HAVEN_COOKIE_SECURE: booleanFlag(true),
   /** Where the browser app's files are. */
@@ -103,25 +96,16 @@ export const gatewayConfigSchema = z.object({
    * names `loopback`, `linklocal`, `uniquelocal`. A request from any other peer is taken as coming from that peer.
    * Not together with HAVEN_TRUST_PROXY_HOPS.
    */
-  HAVEN_TRUSTED_PROXIES: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((p) => p.trim())
-        .filter((p) => p !== ''),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .refine(
-            (p) => ['loopback', 'linklocal', 'uniquelocal'].includes(p) || isProxyAddress(p),
-            'must be an IP address, a CIDR range, loopback, linklocal or uniquelocal',
-          ),
-      ),
+  HAVEN_TRUSTED_PROXIES: commaListSchema().pipe(
+    z.array(
+      z
+        .string()
+        .refine(
+          (p) => ['loopback', 'linklocal', 'uniquelocal'].includes(p) || isProxyAddress(p),
+          'must be an IP address, a CIDR range, loopback, linklocal or uniquelocal',
+        ),
     ),
+  ),
   /**
    * Shared with identity (same variable there): with it the gateway passes each browser's address on to
    * identity's login, and identity throttles by that address instead of the gateway's. At least 32 characters.
