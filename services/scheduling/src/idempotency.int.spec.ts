@@ -5,35 +5,16 @@
  * Faults are injected in the store the handlers use: a lost acknowledgement (the append is stored, then the
  * call fails as if NATS dropped the answer) and a failed append (as if the process died before it).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import {
-  callUnary,
-  type CallOptions,
-  clientCallMetadata,
-  createLogger,
-  parseStatusDetails,
-} from '@haven/service';
+import { callUnary, type CallOptions, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import {
-  checkScheduling,
-  failureOf,
-  type JwksServer,
-  localClient,
-  type NatsServerHandle,
-  readEventLog,
-  serveJwks,
-  startNatsServer,
-} from '@haven/testing';
-import { startScheduling, type RunningScheduling } from './server';
-import { testSchedulingConfig } from './testing';
+import { checkScheduling, failureOf, readEventLog } from '@haven/testing';
+import { startSchedulingSuite, type SchedulingSuite } from '../test/suite';
 
 jest.setTimeout(60_000);
 
@@ -80,10 +61,7 @@ function faultyStore(inner: EventStore): EventStore {
   };
 }
 
-let nats: NatsServerHandle;
-let jwks: JwksServer;
-let dataDir: string;
-let service: RunningScheduling;
+let suite: SchedulingSuite;
 let client: scheduling.SchedulingServiceClient;
 let nc: NatsConnection;
 
@@ -91,28 +69,19 @@ let nc: NatsConnection;
 const DUPLICATE_WINDOW_MS = 1_000;
 
 beforeAll(async () => {
-  // The event store's stream with a 1 s duplicate window, as the operator provisions it (the service finds it).
-  nats = await startNatsServer({ provision: { duplicateWindowMs: DUPLICATE_WINDOW_MS } });
-  jwks = await serveJwks(issuer.jwks);
-  dataDir = mkdtempSync(join(tmpdir(), 'haven-idem-'));
-  const config = testSchedulingConfig(nats.env('scheduling'), { jwksUrl: jwks.url, dataDir });
-  const logger = createLogger({ service: 'scheduling', level: 'silent' });
-  service = await startScheduling(config, logger, {
-    host: '127.0.0.1',
+  suite = await startSchedulingSuite({
+    issuer,
+    dataDirPrefix: 'haven-idem-',
+    // The event store's stream with a 1 s duplicate window, as the operator provisions it (the service finds it).
+    nats: { provision: { duplicateWindowMs: DUPLICATE_WINDOW_MS } },
     wrapStore: faultyStore,
     reconciler: { settleMs: 500, intervalMs: 200 },
   });
-  client = localClient(scheduling.SchedulingServiceClient, service.port);
-  nc = await nats.connect();
+  ({ client, connection: nc } = suite);
 });
 
 afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await nc?.close();
-  await nats?.stop();
-  await jwks?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await suite?.stop();
 });
 
 afterEach(() => {

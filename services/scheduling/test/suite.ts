@@ -19,9 +19,10 @@ import {
   startNatsServer,
   type JwksServer,
   type NatsServerHandle,
+  type StartNatsServerOptions,
   suiteStore,
 } from '@haven/testing';
-import { startScheduling, type RunningScheduling } from '../src/server';
+import { startScheduling, type RunningScheduling, type StartSchedulingOptions } from '../src/server';
 import { testSchedulingConfig } from '../src/testing';
 
 /** What a suite starts scheduling with. */
@@ -37,6 +38,10 @@ export interface SchedulingSuiteOptions {
   /** Defaults to a silent logger. */
   readonly logger?: Logger;
   readonly wrapStore?: (store: EventStore) => EventStore;
+  /** Timing of the booking reconciler (the service's default unless given). */
+  readonly reconciler?: StartSchedulingOptions['reconciler'];
+  /** How the suite's nats-server starts (e.g. a short duplicate window on the provisioned streams). */
+  readonly nats?: StartNatsServerOptions;
 }
 
 /** A running scheduling service and what a suite talks to it with. */
@@ -58,7 +63,7 @@ export interface SchedulingSuite {
 
 /** Starts nats-server, the JWKS server(s) and scheduling; `stop()` undoes all of it. */
 export async function startSchedulingSuite(options: SchedulingSuiteOptions): Promise<SchedulingSuite> {
-  const nats = await startNatsServer();
+  const nats = await startNatsServer(options.nats);
   const jwks: JwksServer[] = [await serveJwks(options.issuer.jwks)];
   if (options.patientIssuer) jwks.push(await serveJwks(options.patientIssuer.jwks));
   const dataDir = mkdtempSync(join(tmpdir(), options.dataDirPrefix));
@@ -70,7 +75,11 @@ export async function startSchedulingSuite(options: SchedulingSuiteOptions): Pro
   const service = await startScheduling(
     config,
     options.logger ?? createLogger({ service: 'scheduling', level: 'silent' }),
-    { host: '127.0.0.1', ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}) },
+    {
+      host: '127.0.0.1',
+      ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
+      ...(options.reconciler ? { reconciler: options.reconciler } : {}),
+    },
   );
   const client = localClient(scheduling.SchedulingServiceClient, service.port);
   const { connection, store } = await suiteStore(nats);
