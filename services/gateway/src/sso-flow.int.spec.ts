@@ -114,6 +114,14 @@ describe('staff SSO through the gateway', () => {
     return last ? { code: last.code ?? '', reason: last.failedCheck ?? '' } : undefined;
   }
 
+  /** The callback was refused with 401, logged with `code` (and a failed check naming `why`), and no session set. */
+  function expectRefused(res: Response, jar: CookieJar, code: string, why = ''): void {
+    expect(res.status).toBe(401);
+    expect(lastRefusal()?.code).toBe(code);
+    expect(lastRefusal()?.reason).toContain(why);
+    expect(jar.cookies.has('haven_access')).toBe(false);
+  }
+
   /** Starts a sign-in in `jar`; resolves with the provider's authorization URL. */
   async function start(jar: CookieJar): Promise<URL> {
     const res = await jar.fetch(`${url}/api/auth/sso/northside/start`);
@@ -255,10 +263,7 @@ describe('staff SSO through the gateway', () => {
     expect((await jar.fetch(callback.href)).headers.get('location')).toBe('/');
     const replay = new CookieJar();
     replay.cookies.set('haven_sso_tx', tx);
-    const res = await replay.fetch(callback.href);
-    expect(res.status).toBe(401);
-    expect(lastRefusal()?.code).toBe('SSO_STATE_REPLAYED');
-    expect(replay.cookies.has('haven_access')).toBe(false);
+    expectRefused(await replay.fetch(callback.href), replay, 'SSO_STATE_REPLAYED');
     // Another browser that never started this sign-in (login CSRF): no transaction, no session.
     const stranger = new CookieJar();
     expect((await stranger.fetch(callback.href)).status).toBe(401);
@@ -274,10 +279,7 @@ describe('staff SSO through the gateway', () => {
     const thief = new CookieJar();
     thief.cookies.set('haven_sso_tx', tx);
     const res = await thief.fetch(`${replica}${callback.pathname}${callback.search}`);
-    expect(res.status).toBe(401);
-    expect(lastRefusal()?.code).toBe('SSO_CALLBACK_INVALID');
-    expect(lastRefusal()?.reason).toContain('invalid_grant');
-    expect(thief.cookies.has('haven_access')).toBe(false);
+    expectRefused(res, thief, 'SSO_CALLBACK_INVALID', 'invalid_grant');
   });
 
   it('refuses an ID token whose nonce is not the one bound to the browser', async () => {
@@ -291,11 +293,7 @@ describe('staff SSO through the gateway', () => {
       'haven_sso_tx',
       Buffer.from(JSON.stringify({ ...tx, n: randomBytes(32).toString('base64url') })).toString('base64url'),
     );
-    const res = await jar.fetch(callback.href);
-    expect(res.status).toBe(401);
-    expect(lastRefusal()?.code).toBe('SSO_CALLBACK_INVALID');
-    expect(lastRefusal()?.reason).toContain('nonce');
-    expect(jar.cookies.has('haven_access')).toBe(false);
+    expectRefused(await jar.fetch(callback.href), jar, 'SSO_CALLBACK_INVALID', 'nonce');
   });
 
   it('refuses an answer from another issuer (a mix-up: same client id, same redirect URI)', async () => {
@@ -305,11 +303,7 @@ describe('staff SSO through the gateway', () => {
     const callback = await completeOidcLogin(mixedUp.href, 'grace');
     expect(callback.searchParams.get('iss')).toBe(evil.issuer);
     expect(callback.searchParams.get('code')).toBeTruthy();
-    const res = await jar.fetch(callback.href);
-    expect(res.status).toBe(401);
-    expect(lastRefusal()?.code).toBe('SSO_CALLBACK_INVALID');
-    expect(lastRefusal()?.reason).toContain('unexpected "iss"');
-    expect(jar.cookies.has('haven_access')).toBe(false);
+    expectRefused(await jar.fetch(callback.href), jar, 'SSO_CALLBACK_INVALID', 'unexpected "iss"');
   });
 
   describe('identity verifies the ID token itself', () => {
