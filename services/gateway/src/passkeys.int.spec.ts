@@ -108,15 +108,19 @@ describe('passkeys through the gateway', () => {
     return { jar, status: res.status };
   }
 
+  /** Starts registering a passkey as `jar`'s user: the ceremony and the options for the authenticator. */
+  async function startRegistration(
+    jar: CookieJar,
+  ): Promise<{ ceremony: string; options: Record<string, unknown> }> {
+    const start = await jar.post(`${url}/api/auth/passkeys/register/start`, {});
+    expect(start.status).toBe(200);
+    return (await start.json()) as { ceremony: string; options: Record<string, unknown> };
+  }
+
   async function enrol(username: string): Promise<{ authenticator: SoftAuthenticator; passkeyId: string }> {
     const { jar, status } = await passwordSignIn(username);
     expect(status).toBe(200);
-    const start = await jar.post(`${url}/api/auth/passkeys/register/start`, {});
-    expect(start.status).toBe(200);
-    const { ceremony, options } = (await start.json()) as {
-      ceremony: string;
-      options: Record<string, unknown>;
-    };
+    const { ceremony, options } = await startRegistration(jar);
     const authenticator = new SoftAuthenticator({ rpId: 'localhost', origin });
     const response = authenticator.register(options);
     const finish = await jar.post(`${url}/api/auth/passkeys/register/finish`, {
@@ -176,12 +180,7 @@ describe('passkeys through the gateway', () => {
     const enrolling = await jar.fetch(`${url}/api/me`);
     expect(await enrolling.json()).toMatchObject({ role: null });
     expect((await jar.fetch(`${url}/api/me/passkeys`)).status).toBe(403); // the enrollment-only token
-    const start = await jar.post(`${url}/api/auth/passkeys/register/start`, {});
-    expect(start.status).toBe(200);
-    const { ceremony, options } = (await start.json()) as {
-      ceremony: string;
-      options: Record<string, unknown>;
-    };
+    const { ceremony, options } = await startRegistration(jar);
     const key = new SoftAuthenticator({ rpId: 'localhost', origin });
     const finished = await jar.post(`${url}/api/auth/passkeys/register/finish`, {
       ceremony,
