@@ -3,7 +3,7 @@
  * its alert are stored (idempotent with a request key: a retry gets the same grant and raises no second alert),
  * then a token scoped to that patient is issued.
  */
-import { newEvent, newEventId, type NewEvent, type RequestRecord } from '@haven/eventstore';
+import { newEventId, type NewEvent, type RequestRecord } from '@haven/eventstore';
 import { ConcurrencyError, PermissionError } from '@haven/errors';
 import {
   BREAK_GLASS_SCOPE,
@@ -13,7 +13,7 @@ import {
   type IdempotencyKey,
 } from '@haven/service';
 import type { IdentityDeps } from '../shared/deps';
-import type { CommandContext } from '../shared/streams';
+import { identityEvent, type CommandContext } from '../shared/streams';
 import { issueAccessToken } from '../tokens/tokens';
 import { Role } from '../user/user';
 import {
@@ -77,13 +77,7 @@ export class BreakGlassService {
       now,
     });
     const eventOf: EventOf = ({ type, data }) => ({
-      ...newEvent({
-        type: `haven.identity.v1.${type}`,
-        data,
-        actor: ctx.actor,
-        correlationId: ctx.correlationId,
-        ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-      }),
+      ...identityEvent(type, data, ctx),
       ...(request ? { request } : {}),
     });
     const { granted, earlier } = await this.storeGrant(decidedGrant, request, eventOf);

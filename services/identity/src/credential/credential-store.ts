@@ -11,9 +11,9 @@
  * confirmations, two password changes, a TOTP code or recovery code used twice at once) cannot both write: the
  * loser gets a ConcurrencyError (ABORTED) having appended nothing.
  */
-import { newEvent, type EventStore, type ExpectedRevision } from '@haven/eventstore';
+import { type EventStore, type ExpectedRevision } from '@haven/eventstore';
 import type { SealedPhi } from '@haven/crypto';
-import { EVENT_TYPE_PREFIX, type CommandContext } from '../shared/streams';
+import { EVENT_TYPE_PREFIX, identityEvent, type CommandContext } from '../shared/streams';
 import {
   credentialStream,
   evolveCredential,
@@ -91,15 +91,7 @@ export class CredentialStore {
     if (events.length === 0) return;
     const stored = [];
     for (const event of events) {
-      stored.push(
-        newEvent({
-          type: `${EVENT_TYPE_PREFIX}${event.type}`,
-          data: await this.seal(principalId, event),
-          actor: ctx.actor,
-          correlationId: ctx.correlationId,
-          ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-        }),
-      );
+      stored.push(identityEvent(event.type, await this.seal(principalId, event), ctx));
     }
     await this.store.append(credentialStream(principalId), expected, stored);
   }

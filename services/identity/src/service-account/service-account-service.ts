@@ -11,7 +11,7 @@ import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
 import { nextPageToken, offsetPage } from '../shared/paging';
 import { revokeSubject } from '../shared/revocation';
-import { load, replayOf, run, type CommandContext, type PureDecider } from '../shared/streams';
+import { identityEvent, load, replayOf, run, type CommandContext, type PureDecider } from '../shared/streams';
 import { issueAccessToken, randomSecret } from '../tokens/tokens';
 import { decideServiceAccount, type ServiceAccountCommand } from './decide';
 import {
@@ -113,12 +113,7 @@ export class ServiceAccountService {
     });
     const clientSecret = await this.setSecret(ctx, id, now);
     await store.append(SERVICE_ACCOUNT_DIRECTORY_STREAM, 'any', [
-      newEvent({
-        type: 'haven.identity.v1.ServiceAccountListed',
-        data: { serviceAccountId: id },
-        actor: ctx.actor,
-        correlationId: ctx.correlationId,
-      }),
+      identityEvent('ServiceAccountListed', { serviceAccountId: id }, ctx),
     ]);
     return { account: serviceAccountView(state), clientSecret };
   }

@@ -2,10 +2,9 @@
  * Ending and revoking sessions, for every slice that must: logout, refresh and idle logoff (session), deactivation
  * and role change (user), an MFA reset (credential).
  */
-import { newEvent } from '@haven/eventstore';
 import type { RevocationReason } from '@haven/service';
 import type { IdentityDeps } from '../shared/deps';
-import { run, type CommandContext } from '../shared/streams';
+import { identityEvent, run, type CommandContext } from '../shared/streams';
 import type { UserState } from '../user/user';
 import { sessionDecider } from './decider';
 import { sessionStream, type SessionEndReason } from './session';
@@ -22,13 +21,7 @@ export async function revokeSession(
 ): Promise<void> {
   const revokedAt = new Date(deps.now()).toISOString();
   await deps.store.append(sessionStream(sid), 'any', [
-    newEvent({
-      type: 'haven.identity.v1.SessionRevoked',
-      data: { sid, sub, reason, at: revokedAt },
-      actor: ctx.actor,
-      correlationId: ctx.correlationId,
-      ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    }),
+    identityEvent('SessionRevoked', { sid, sub, reason, at: revokedAt }, ctx),
   ]);
   await deps.revocations?.publish({ sid, sub, reason, revokedAt });
 }

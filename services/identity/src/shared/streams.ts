@@ -3,7 +3,7 @@
  * (`haven.identity.v1.<Type>`) around the pure deciders, and the small index streams.
  */
 import { createHash } from 'node:crypto';
-import type { Actor, EventStore, RequestRecord } from '@haven/eventstore';
+import { newEvent, type Actor, type EventStore, type NewEvent, type RequestRecord } from '@haven/eventstore';
 import {
   findReplay,
   handleCommand,
@@ -69,6 +69,20 @@ export async function replayOf<C, E extends Evt, S>(
     request,
   });
   return replay ? { state: replay.state } : undefined;
+}
+
+/**
+ * An identity event outside a decider (index and directory entries, sealed credential events, revocations),
+ * with the command's envelope: actor, correlation id and, when the call carried one, its traceparent.
+ */
+export function identityEvent<D>(type: string, data: D, ctx: CommandContext): NewEvent<string, D> {
+  return newEvent({
+    type: `${EVENT_TYPE_PREFIX}${type}`,
+    data,
+    actor: ctx.actor,
+    correlationId: ctx.correlationId,
+    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
+  });
 }
 
 /** Load, decide, append (with retries on concurrency). Returns the short-named events and the new state. */

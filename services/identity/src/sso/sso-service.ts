@@ -5,7 +5,7 @@
  * Haven session (same refresh, idle logoff, sign-out and revocation as a password sign-in).
  */
 import { createHash } from 'node:crypto';
-import { newEvent, newEventId } from '@haven/eventstore';
+import { newEventId } from '@haven/eventstore';
 import {
   NotFoundError,
   PermissionError,
@@ -18,7 +18,7 @@ import type { LoginResult, SessionService } from '../session/session-service';
 import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
 import { nextPageToken, offsetPage } from '../shared/paging';
-import { load, run, type CommandContext } from '../shared/streams';
+import { identityEvent, load, run, type CommandContext } from '../shared/streams';
 import { userDecider } from '../user/decider';
 import { userStream, type Role } from '../user/user';
 import type { UserService } from '../user/user-service';
@@ -184,12 +184,7 @@ export class SsoService {
 
   private async list(ctx: CommandContext, accountId: string): Promise<void> {
     await this.deps.store.append(SSO_DIRECTORY_STREAM, 'any', [
-      newEvent({
-        type: 'haven.identity.v1.SsoAccountListed',
-        data: { accountId },
-        actor: ctx.actor,
-        correlationId: ctx.correlationId,
-      }),
+      identityEvent('SsoAccountListed', { accountId }, ctx),
     ]);
   }
 

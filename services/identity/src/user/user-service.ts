@@ -2,7 +2,7 @@
  * The user use cases: invite, activate, reactivate, deactivate, change role, read and list. Deactivation and a
  * role change end the user's sessions and revoke every token of the user.
  */
-import { newEvent, newEventId } from '@haven/eventstore';
+import { newEventId } from '@haven/eventstore';
 import {
   AlreadyExistsError,
   PreconditionError,
@@ -18,7 +18,14 @@ import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
 import { nextPageToken, offsetPage } from '../shared/paging';
 import { revokeSubject } from '../shared/revocation';
-import { load, run, usernameStream, USER_DIRECTORY_STREAM, type CommandContext } from '../shared/streams';
+import {
+  identityEvent,
+  load,
+  run,
+  usernameStream,
+  USER_DIRECTORY_STREAM,
+  type CommandContext,
+} from '../shared/streams';
 import { randomSecret, tokenDigest } from '../tokens/tokens';
 import { decideUser, type UserCommand } from './decide';
 import { userDecider } from './decider';
@@ -91,14 +98,7 @@ export class UserService {
       command(userId, invitationToken),
       ctx,
     );
-    await store.append(USER_DIRECTORY_STREAM, 'any', [
-      newEvent({
-        type: 'haven.identity.v1.UserListed',
-        data: { userId },
-        actor: ctx.actor,
-        correlationId: ctx.correlationId,
-      }),
-    ]);
+    await store.append(USER_DIRECTORY_STREAM, 'any', [identityEvent('UserListed', { userId }, ctx)]);
     return {
       user: await userView(this.deps, userId, state),
       invitationToken,
@@ -138,12 +138,7 @@ export class UserService {
     const { state, events } = await run(store, userStream(input.userId), userDecider, command, ctx);
     if (events.length > 0) {
       await store.append(USER_DIRECTORY_STREAM, 'any', [
-        newEvent({
-          type: 'haven.identity.v1.UserListed',
-          data: { userId: input.userId },
-          actor: ctx.actor,
-          correlationId: ctx.correlationId,
-        }),
+        identityEvent('UserListed', { userId: input.userId }, ctx),
       ]);
     }
     return userView(this.deps, input.userId, state);
@@ -161,14 +156,7 @@ export class UserService {
       return owner;
     }
     try {
-      await store.append(stream, 'no_stream', [
-        newEvent({
-          type: 'haven.identity.v1.UsernameClaimed',
-          data: { userId },
-          actor: ctx.actor,
-          correlationId: ctx.correlationId,
-        }),
-      ]);
+      await store.append(stream, 'no_stream', [identityEvent('UsernameClaimed', { userId }, ctx)]);
     } catch (error) {
       if ((error as { category?: string }).category === 'conflict')
         throw new AlreadyExistsError('username is already taken', { cause: error });
