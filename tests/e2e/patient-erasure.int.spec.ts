@@ -151,6 +151,11 @@ describe('erasing a patient after a visit with chat, a file, a transcript and re
     const fields = ((await bad.json()) as { error: { fieldViolations: { field: string }[] } }).error
       .fieldViolations;
     expect(fields.map((f) => f.field).sort()).toEqual(['confirm', 'reason']);
+    for (const reason of ['toString', 'constructor', '__proto__']) {
+      const odd = await erase(admin, { reason, confirm: patientId });
+      expect(odd.status).toBe(400);
+      expect(JSON.stringify(await odd.json())).toContain('"field":"reason"');
+    }
   });
 
   it('is refused while the visit is in progress, saying so', async () => {

@@ -89,6 +89,19 @@ describe('the clinic settings as the console shows them', () => {
     expect(JSON.stringify(await sms.json())).toMatch(/"field":"passcodeDelivery".*SMS provider/);
     expect(await changes()).toHaveLength(0);
   });
+
+  it('take no name of a JavaScript object member as a choice', async () => {
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const bad = await put(admin, { passcodeDelivery: name, recordingPolicy: name });
+      expect(bad.status).toBe(400);
+      const body = (await bad.json()) as { error: { fieldViolations?: { field: string }[] } };
+      expect(body.error.fieldViolations?.map((f) => f.field).sort()).toEqual([
+        'passcodeDelivery',
+        'recordingPolicy',
+      ]);
+    }
+    expect(await changes()).toHaveLength(0);
+  });
 });
 
 describe('a change applies without a restart', () => {

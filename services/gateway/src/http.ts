@@ -45,6 +45,14 @@ export function asRecord(body: unknown): Record<string, unknown> {
     : {};
 }
 
+/**
+ * The value `name` picks in a table of choices, or undefined: only the table's own keys count, so a request
+ * naming an object member (`toString`, `constructor`, `__proto__`) picks nothing instead of a function.
+ */
+export function choiceOf<T>(table: Readonly<Record<string, T>>, name: unknown): T | undefined {
+  return typeof name === 'string' && Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 /** Reads an optional string field; records a violation when it is present but not a string or too long. */
 export function stringField(
   body: Record<string, unknown>,

@@ -84,6 +84,11 @@ describe('front desk, patient and clinician through the gateway', () => {
     expect(patientId).toMatch(/\S/);
     const list = await desk.fetch(`${stack.url}/api/patients?purpose=treatment`);
     expect(list.status).toBe(200);
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      const odd = await desk.fetch(`${stack.url}/api/patients/${patientId}?purpose=${name}`);
+      expect(odd.status).toBe(400);
+      expect(JSON.stringify(await odd.json())).toContain('"field":"purpose"');
+    }
     expect(((await list.json()) as { patients: unknown[] }).patients).toContainEqual({
       id: patientId,
       name: 'Jane Q Public',
@@ -286,6 +291,11 @@ describe('front desk, patient and clinician through the gateway', () => {
     expect(patient.cookies.has('haven_patient')).toBe(false);
 
     const b = await book(20);
+    for (const reason of ['toString', 'constructor', '__proto__']) {
+      const odd = await desk.post(`${stack.url}/api/appointments/${b.id}/cancel`, { reason });
+      expect(odd.status).toBe(400);
+      expect(JSON.stringify(await odd.json())).toContain('"field":"reason"');
+    }
     expect(
       (await desk.post(`${stack.url}/api/appointments/${b.id}/cancel`, { reason: 'patient_request' })).status,
     ).toBe(200);

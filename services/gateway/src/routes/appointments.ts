@@ -6,7 +6,16 @@
 import type { Response, Router } from 'express';
 import { scheduling, session } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { PATH_ID, dateField, lastSegment, pathId, queryText, resourceName, stringField } from '../http';
+import {
+  PATH_ID,
+  choiceOf,
+  dateField,
+  lastSegment,
+  pathId,
+  queryText,
+  resourceName,
+  stringField,
+} from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { appointmentView, visitCounts, visitView } from '../visit-view';
@@ -137,7 +146,7 @@ async function issueLink(ctx: RouteContext, res: Response, token: string, id: st
 /** The cancellation: a reason among CANCEL_REASONS (default other) and whether the series' later ones go too. */
 function cancelRequest({ id, body, violations }: CallInput): scheduling.CancelAppointmentRequest {
   const reasonName = stringField(body, 'reason', 40, violations) ?? 'other';
-  const reason = CANCEL_REASONS[reasonName];
+  const reason = choiceOf(CANCEL_REASONS, reasonName);
   if (reason === undefined)
     violations.push({
       field: 'reason',

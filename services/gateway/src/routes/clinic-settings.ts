@@ -9,7 +9,7 @@ import type { Router } from 'express';
 import { scheduling } from '@haven/proto';
 import { IDLE_TIMEOUT_SEC } from '@haven/service';
 import type { RouteContext } from '../context';
-import { stringField } from '../http';
+import { choiceOf, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
 import { oneCall } from './one-call';
@@ -78,7 +78,7 @@ function setting<K extends keyof scheduling.ClinicSettings>(
 const among =
   <T>(table: Readonly<Record<string, T>>) =>
   (v: unknown): T | undefined =>
-    typeof v === 'string' && v in table ? table[v] : undefined;
+    choiceOf(table, v);
 const wholeNumber =
   (min: number, max: number, step: number) =>
   (v: unknown): number | undefined =>

@@ -9,7 +9,7 @@ import { scheduling } from '@haven/proto';
 import { parseStatusDetails } from '@haven/service';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { RouteContext } from '../context';
-import { asRecord, invalid, pathId, send, stringField } from '../http';
+import { asRecord, choiceOf, invalid, pathId, send, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
 
@@ -45,7 +45,7 @@ export function registerPatientErasureRoutes(api: Router, ctx: RouteContext): vo
         const violations: HttpFieldViolation[] = [];
         const reason = stringField(body, 'reason', 40, violations) ?? '';
         const confirm = (stringField(body, 'confirm', 80, violations) ?? '').trim();
-        const code = ERASURE_REASONS[reason];
+        const code = choiceOf(ERASURE_REASONS, reason);
         if (code === undefined) {
           violations.push({
             field: 'reason',

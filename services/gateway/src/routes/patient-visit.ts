@@ -5,7 +5,7 @@
 import type { Router } from 'express';
 import { session } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { asRecord, lastSegment, send } from '../http';
+import { asRecord, choiceOf, lastSegment, send } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
 import { mediaView, ownDevicesIn, patientStatus, recordingView, rosterView } from '../visit-view';
@@ -31,10 +31,7 @@ export function deviceCheckOf(
   if (raw === undefined) return undefined;
   const d = asRecord(raw);
   const flags = ['camera', 'microphone', 'speaker'] as const;
-  const permission =
-    typeof d['permission'] === 'string' && Object.hasOwn(PERMISSIONS, d['permission'])
-      ? PERMISSIONS[d['permission']]
-      : undefined;
+  const permission = choiceOf(PERMISSIONS, d['permission']);
   if (flags.some((f) => typeof d[f] !== 'boolean') || permission === undefined) {
     violations.push({
       field: 'deviceCheck',

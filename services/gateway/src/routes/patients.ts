@@ -6,7 +6,7 @@
 import type { Request, Router } from 'express';
 import { phiEvents, scheduling } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { lastSegment, stringField } from '../http';
+import { choiceOf, lastSegment, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { LIST_FIELDS, staff } from './guards';
@@ -40,7 +40,7 @@ function splitName(full: string): { givenName: string; familyName: string } {
 /** The declared purpose of a PHI read (`?purpose=`, default treatment); a violation when unknown. */
 function purposeOf(req: Request, violations: HttpFieldViolation[]): phiEvents.PhiAccessPurpose {
   const name = typeof req.query['purpose'] === 'string' ? req.query['purpose'] : 'treatment';
-  const purpose = PURPOSES[name];
+  const purpose = choiceOf(PURPOSES, name);
   if (purpose !== undefined) return purpose;
   violations.push({ field: 'purpose', description: 'must be treatment, payment or operations' });
   return phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_UNSPECIFIED;

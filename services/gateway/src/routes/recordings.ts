@@ -13,7 +13,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { phiEvents, recording } from '@haven/proto';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
-import { asRecord, lastSegment, pathId, queryText, send } from '../http';
+import { asRecord, choiceOf, lastSegment, pathId, queryText, send } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
 import {
   contentRange,
@@ -153,7 +153,7 @@ export function registerRecordingRoutes(api: Router, ctx: RouteContext): void {
       const body = asRecord(req.body);
       const given = typeof body['purpose'] === 'string' ? body['purpose'] : '';
       const purpose =
-        PURPOSES[given] ??
+        choiceOf(PURPOSES, given) ??
         (auth.principal.kind === 'patient'
           ? phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_PATIENT_REQUEST
           : phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT);

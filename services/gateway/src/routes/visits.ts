@@ -7,7 +7,7 @@ import type { Request, Response, Router } from 'express';
 import { phiEvents, scheduling, session } from '@haven/proto';
 import type { BoundUnaryCall } from '@haven/service';
 import type { Authenticated, RouteContext } from '../context';
-import { PATH_ID, asRecord, invalid, lastSegment, pathId, send, stringField } from '../http';
+import { PATH_ID, asRecord, choiceOf, invalid, lastSegment, pathId, send, stringField } from '../http';
 import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { mediaView, recordingView, visitCounts, visitView } from '../visit-view';
@@ -220,7 +220,7 @@ function idAndChoice<T>(
   const id = stringField(body, idField, 64, violations) ?? '';
   const key = stringField(body, choice.field, 16, violations) ?? '';
   if (!PATH_ID.test(id)) violations.push({ field: idField, description: idDescription });
-  const picked = Object.hasOwn(choice.choices, key) ? choice.choices[key] : undefined;
+  const picked = choiceOf(choice.choices, key);
   if (picked === undefined) violations.push({ field: choice.field, description: choice.description });
   return { id, choice: picked };
 }
@@ -269,7 +269,7 @@ function registerGuestControls(api: Router, ctx: RouteContext, { clinician, onVi
       'scheduling.IssueGuestLink',
       async (req, res, { id, auth, call }) => {
         const role = stringField(asRecord(req.body), 'role', 16, []) ?? '';
-        const picked = Object.hasOwn(LINK_GUEST_ROLES, role) ? LINK_GUEST_ROLES[role] : undefined;
+        const picked = choiceOf(LINK_GUEST_ROLES, role);
         if (picked === undefined) {
           invalid(res, [{ field: 'role', description: 'must be interpreter or family' }]);
           return;
