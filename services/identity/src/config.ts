@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import {
   DEFAULT_GRPC_PORTS,
+  commaListSchema,
   createBaseConfigSchema,
   kmsConfigShape,
   loadConfig,
@@ -91,15 +92,7 @@ export const identityConfigSchema = createBaseConfigSchema({ grpcPort: IDENTITY_
   /** The clinic's passkey attestation policy: `none` (any authenticator) or `direct` (only HAVEN_PASSKEY_AAGUIDS). */
   HAVEN_PASSKEY_ATTESTATION: z.enum(['none', 'direct']).default('none'),
   /** Comma list of the authenticator models (AAGUIDs) a `direct` policy allows. */
-  HAVEN_PASSKEY_AAGUIDS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((a) => a.trim())
-        .filter((a) => a !== ''),
-    ),
+  HAVEN_PASSKEY_AAGUIDS: commaListSchema(),
   /** Signing-key rotation age in days (checked at start). Default 30. */
   HAVEN_SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
