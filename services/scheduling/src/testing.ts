@@ -9,9 +9,10 @@ import { loadConfig, type Logger } from '@haven/service';
 import { DEFAULT_OUTBOX_POLICY, reminderIdOf, type OutboxPolicy } from './notification/decide';
 import { ReminderOutbox, type ReminderOutboxOptions } from './notification/outbox';
 import {
+  ReminderChannel,
   ReminderEventType,
+  ReminderKind,
   reminderStream,
-  type ReminderChannel,
   type ReminderPlan,
 } from './notification/reminder';
 import { SmtpTransport } from './notification/smtp';
@@ -138,6 +139,26 @@ export async function givenDueReminder(
     }),
   ]);
   return reminderId;
+}
+
+/**
+ * Appends a due "new message" notice to `patientId` (kind `message`: no appointment, so nothing blocks an
+ * erasure), by e-mail unless `channel` says otherwise; resolves with its reminder id.
+ */
+export function givenDueMessageNotice(
+  store: Pick<EventStore, 'append'>,
+  notice: { patientId: string; threadId: string; secureMessageId: string; channel?: ReminderChannel },
+): Promise<string> {
+  return givenDueReminder(store, {
+    appointmentId: '',
+    patientId: notice.patientId,
+    clinicianId: '',
+    kind: ReminderKind.Message,
+    channel: notice.channel ?? ReminderChannel.Email,
+    startTime: new Date().toISOString(),
+    threadId: notice.threadId,
+    secureMessageId: notice.secureMessageId,
+  });
 }
 
 /** A transport for `channel` that accepts every message and keeps it in `sent`. */

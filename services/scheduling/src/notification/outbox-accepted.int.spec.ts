@@ -20,9 +20,9 @@ import {
   type MailCatcher,
   type NatsServerHandle,
 } from '@haven/testing';
-import { catcherOutbox, givenDueReminder, givenRegisteredPatient } from '../testing';
+import { catcherOutbox, givenDueMessageNotice, givenRegisteredPatient } from '../testing';
 import { NatsAcceptedMarks, type AcceptedMarks } from './accepted-marks';
-import { messageIdOf, ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
+import { messageIdOf, ReminderChannel, ReminderEventType, reminderStream } from './reminder';
 
 jest.setTimeout(60_000);
 
@@ -106,13 +106,8 @@ async function dueBatch(): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < BATCH; i++) {
     ids.push(
-      await givenDueReminder(store, {
-        appointmentId: '',
+      await givenDueMessageNotice(store, {
         patientId,
-        clinicianId: '',
-        kind: ReminderKind.Message,
-        channel: ReminderChannel.Email,
-        startTime: new Date().toISOString(),
         threadId: `thread-${patientId}-${i}`,
         secureMessageId: `msg-${patientId}-${i}`,
       }),

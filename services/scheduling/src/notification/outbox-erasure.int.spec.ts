@@ -25,8 +25,8 @@ import type { NatsConnection } from 'nats';
 import { createLogger } from '@haven/service';
 import { startMailCatcher, startNatsServer, type MailCatcher, type NatsServerHandle } from '@haven/testing';
 import { PatientEventType, patientStream } from '../patient/patient';
-import { catcherOutbox, givenDueReminder, givenRegisteredPatient } from '../testing';
-import { ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
+import { catcherOutbox, givenDueMessageNotice, givenRegisteredPatient } from '../testing';
+import { ReminderChannel, ReminderEventType, reminderStream } from './reminder';
 
 jest.setTimeout(60_000);
 
@@ -83,15 +83,9 @@ async function registeredPatient(keys: FilePatientKeyStore): Promise<string> {
 }
 
 let notices = 0;
-/** A due "new message" notice to the patient by e-mail (kind `message`: no appointment blocks an erasure). */
 const scheduleNotice = (patientId: string): Promise<string> =>
-  givenDueReminder(store, {
-    appointmentId: '',
+  givenDueMessageNotice(store, {
     patientId,
-    clinicianId: '',
-    kind: ReminderKind.Message,
-    channel: ReminderChannel.Email,
-    startTime: new Date().toISOString(),
     threadId: `thread-${patientId}`,
     secureMessageId: `msg-${++notices}`,
   });

@@ -11,9 +11,9 @@ import { contactKeyer } from '../contact/contact-key';
 import { SmsContactEventType, smsContactStream } from '../contact/contact';
 import { DEFAULT_OUTBOX_POLICY } from './decide';
 import { ReminderOutbox } from './outbox';
-import { ReminderChannel, ReminderEventType, ReminderKind, reminderStream } from './reminder';
+import { ReminderChannel, ReminderEventType, reminderStream } from './reminder';
 import { DEFAULT_TEMPLATES } from './template';
-import { CapturingTransport, givenDueReminder, givenRegisteredPatient } from '../testing';
+import { CapturingTransport, givenDueMessageNotice, givenRegisteredPatient } from '../testing';
 
 const actor = { kind: 'service', id: 'scheduling' } as const;
 const PHONE = '+15550100300';
@@ -57,17 +57,12 @@ async function given() {
   let n = 0;
   /** The notice of a new secure message by SMS, due now; resolves with its stream's last event. */
   const send = async () => {
-    const plan = {
-      appointmentId: '',
+    const reminderId = await givenDueMessageNotice(store, {
       patientId,
-      clinicianId: '',
-      kind: ReminderKind.Message,
       channel: ReminderChannel.Sms,
-      startTime: new Date().toISOString(),
       threadId: 'thread-stop',
       secureMessageId: `msg-stop-${n++}`,
-    };
-    const reminderId = await givenDueReminder(store, plan);
+    });
     await eventually('the outbox saw the reminder', () => outbox.openCount() > 0);
     await outbox.tick();
     return (await store.read(reminderStream(reminderId))).at(-1);
