@@ -37,3 +37,36 @@ export async function serveHttpStandIn(
       }),
   };
 }
+
+/** A stand-in that keeps what it accepted and can be told to refuse (a vendor API under a transport contract). */
+export interface RefusableStandIn<T> extends HttpStandIn {
+  /** What the handler accepted, oldest first. */
+  readonly received: T[];
+  /** From now on the handler is told to refuse with `status`; `undefined` accepts again. */
+  refuse(status: number | undefined): void;
+}
+
+/**
+ * Answers one request whose body has been read whole: `refusal` is the status set by `refuse` (undefined when
+ * accepting), and the handler pushes what it accepts to `received`.
+ */
+export type RefusableHandler<T> = (
+  req: IncomingMessage,
+  body: Buffer,
+  res: ServerResponse,
+  state: { readonly refusal: number | undefined; readonly received: T[] },
+) => void;
+
+/** Serves `handler` as {@link serveHttpStandIn} does, with the refusal it is told and the list it fills. */
+export async function serveRefusableStandIn<T>(handler: RefusableHandler<T>): Promise<RefusableStandIn<T>> {
+  const received: T[] = [];
+  let refusal: number | undefined;
+  const server = await serveHttpStandIn((req, body, res) => handler(req, body, res, { refusal, received }));
+  return {
+    ...server,
+    received,
+    refuse: (status) => {
+      refusal = status;
+    },
+  };
+}

@@ -69,8 +69,8 @@ export type {
   OidcTestClient,
   StartOidcProviderOptions,
 } from './oidc-provider';
-export { serveHttpStandIn } from './http-stand-in';
-export type { HttpStandIn, StandInHandler } from './http-stand-in';
+export { serveHttpStandIn, serveRefusableStandIn } from './http-stand-in';
+export type { HttpStandIn, RefusableHandler, RefusableStandIn, StandInHandler } from './http-stand-in';
 export { serveJwks } from './jwks-server';
 export type { JwksServer } from './jwks-server';
 export { TEST_IDENTITY_ENV, runIdentityCli } from './identity';

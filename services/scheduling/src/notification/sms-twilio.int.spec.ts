@@ -5,7 +5,7 @@
  * with a status otherwise). Then the transport contract.
  */
 import type { IncomingMessage } from 'node:http';
-import { serveHttpStandIn } from '@haven/testing';
+import { serveRefusableStandIn, type RefusableStandIn } from '@haven/testing';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import { TwilioSmsTransport, type TwilioHttpClient } from './sms-twilio';
@@ -23,15 +23,9 @@ interface Received {
   readonly form: URLSearchParams;
 }
 
-async function startFakeTwilio(): Promise<{
-  base: string;
-  received: Received[];
-  refuse: (status: number | undefined) => void;
-  close: () => Promise<void>;
-}> {
-  const received: Received[] = [];
-  let refusal: number | undefined;
-  const server = await serveHttpStandIn((req, body, res) => {
+/** Twilio's Messages API on loopback: it checks the account path, Basic auth and a form body. */
+function startFakeTwilio(): Promise<RefusableStandIn<Received>> {
+  return serveRefusableStandIn<Received>((req, body, res, { refusal, received }) => {
     const json = (status: number, answer: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     const basic = `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`;
@@ -49,14 +43,6 @@ async function startFakeTwilio(): Promise<{
     const sid = `SM${received.length.toString(16).padStart(32, '0')}`;
     json(201, { sid, account_sid: SID, to: form.get('To'), from: form.get('From'), status: 'queued' });
   });
-  return {
-    base: server.origin,
-    received,
-    refuse: (status) => {
-      refusal = status;
-    },
-    close: () => server.close(),
-  };
 }
 
 /** The package's RequestClient with every request sent to `base` instead of Twilio's hosts. */
@@ -77,7 +63,7 @@ testMessageTransport('Twilio', async () => {
       accountSid: SID,
       authToken: TOKEN,
       from: FROM,
-      httpClient: localHttpClient(api.base),
+      httpClient: localHttpClient(api.origin),
     }),
     recipient: '+15550001111',
     received: () => api.received.map((r) => ({ to: r.form.get('To') ?? '', text: r.form.get('Body') ?? '' })),
@@ -101,7 +87,7 @@ describe('the Twilio request', () => {
         accountSid: SID,
         authToken: TOKEN,
         from: FROM,
-        httpClient: localHttpClient(api.base),
+        httpClient: localHttpClient(api.origin),
       });
       const receipt = await sms.send({
         messageId: '<r@x>',
@@ -133,7 +119,7 @@ describe('the Twilio request', () => {
         accountSid: SID,
         authToken: TOKEN,
         from: service,
-        httpClient: localHttpClient(api.base),
+        httpClient: localHttpClient(api.origin),
       }).send({ messageId: '<m@x>', to: '+15550003333', subject: '', text: 'Hello' });
       expect(Object.fromEntries(api.received[0]?.form ?? [])).toEqual({
         To: '+15550003333',
@@ -152,7 +138,7 @@ describe('the Twilio request', () => {
         accountSid: SID,
         authToken: 'not-the-token',
         from: FROM,
-        httpClient: localHttpClient(api.base),
+        httpClient: localHttpClient(api.origin),
       });
       await expect(
         wrong.send({ messageId: '<w@x>', to: '+15550004444', subject: '', text: 'x' }),

@@ -3,7 +3,7 @@
  * transport contract, plus the request shape (bearer token, Idempotency-Key = the message id, JSON body).
  */
 import type { IncomingMessage } from 'node:http';
-import { serveHttpStandIn } from '@haven/testing';
+import { serveRefusableStandIn, type RefusableStandIn } from '@haven/testing';
 import { WebhookSmsTransport } from './sms-webhook';
 import { testMessageTransport } from './transport.contract';
 
@@ -16,15 +16,9 @@ interface Received {
   readonly body: { to: string; text: string; idempotencyKey: string };
 }
 
-async function startGateway(): Promise<{
-  url: string;
-  received: Received[];
-  refuse: (status: number | undefined) => void;
-  close: () => Promise<void>;
-}> {
-  const received: Received[] = [];
-  let refusal: number | undefined;
-  const server = await serveHttpStandIn((req, body, res) => {
+/** A hospital's SMS gateway on loopback: it checks the bearer token and keeps the JSON bodies. */
+function startGateway(): Promise<RefusableStandIn<Received>> {
+  return serveRefusableStandIn<Received>((req, body, res, { refusal, received }) => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end();
     if (refusal !== undefined) return void res.writeHead(refusal).end('{"error":"refused"}');
     received.push({
@@ -33,20 +27,12 @@ async function startGateway(): Promise<{
     });
     res.writeHead(202, { 'content-type': 'application/json' }).end(`{"id":"sms-${received.length}"}`);
   });
-  return {
-    url: `${server.origin}/send`,
-    received,
-    refuse: (status) => {
-      refusal = status;
-    },
-    close: () => server.close(),
-  };
 }
 
 testMessageTransport('SMS webhook', async () => {
   const gateway = await startGateway();
   return {
-    transport: new WebhookSmsTransport({ url: gateway.url, token: TOKEN, timeoutMs: 5_000 }),
+    transport: new WebhookSmsTransport({ url: `${gateway.origin}/send`, token: TOKEN, timeoutMs: 5_000 }),
     recipient: '+15550001111',
     received: () =>
       gateway.received.map((r) => ({ messageId: r.body.idempotencyKey, to: r.body.to, text: r.body.text })),
@@ -61,7 +47,7 @@ describe('the SMS webhook request', () => {
   it('carries the bearer token, the message id as Idempotency-Key, and only the recipient and text', async () => {
     const gateway = await startGateway();
     try {
-      const sms = new WebhookSmsTransport({ url: gateway.url, token: TOKEN });
+      const sms = new WebhookSmsTransport({ url: `${gateway.origin}/send`, token: TOKEN });
       const receipt = await sms.send({
         messageId: '<reminder-a@x>',
         to: '+15550002222',
