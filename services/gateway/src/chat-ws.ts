@@ -15,6 +15,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import type { Logger } from '@haven/service';
+import type { ChatMessageView } from './chat-view';
 import type { GatewayClients } from './context';
 
 const VISIT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -27,25 +28,6 @@ export interface ChatSocket {
   /** A patient socket's visit (from its token). */
   readonly visitId: string | undefined;
   send(message: Record<string, unknown>): void;
-}
-
-/** A message as pages get it: bare ids, the text as typed (pages show it as text, never as markup). */
-export interface ChatMessageView {
-  readonly id: string;
-  readonly visitId: string;
-  readonly sender: string;
-  readonly senderRole: 'clinician' | 'patient' | 'guest';
-  readonly text: string;
-  readonly at: string;
-  /** Whether this socket's own principal and device posted it (pages say "You" for these only). */
-  readonly mine: boolean;
-  /** The file this message shares (then `text` is empty): download it from the chat file routes. */
-  readonly file?: {
-    readonly id: string;
-    readonly name: string;
-    readonly mediaType: string;
-    readonly sizeBytes: number;
-  };
 }
 
 /** A chat message as pages get it. */

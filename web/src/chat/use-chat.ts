@@ -5,32 +5,17 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, csrfToken } from '../api/client';
+import type {
+  ChatFileView as ChatFile,
+  ChatMessageView as ChatMessage,
+} from '../../../services/gateway/src/chat-view';
 import { openLive, type LiveChannel, type LiveOptions } from '../live/live-channel';
 
 /** Whose chat: a patient's page (its visit comes from its token) or a clinician's page for one visit. */
 export type ChatTarget = { readonly as: 'patient' } | { readonly visitId: string };
 
-/** One chat message as the gateway sends it. */
-export interface ChatMessage {
-  readonly id: string;
-  readonly visitId: string;
-  readonly sender: string;
-  readonly senderRole: 'clinician' | 'patient' | 'guest';
-  readonly text: string;
-  readonly at: string;
-  /** Whether this page's own participant posted it (another host clinician's messages are not "mine"). */
-  readonly mine?: boolean;
-  /** A shared file (then `text` is empty). */
-  readonly file?: ChatFile;
-}
-
-/** A file shared in the chat: its name as sent, the type found from its bytes, its size. */
-export interface ChatFile {
-  readonly id: string;
-  readonly name: string;
-  readonly mediaType: string;
-  readonly sizeBytes: number;
-}
+/** One chat message as the gateway sends it, and the file it may share. */
+export type { ChatMessage, ChatFile };
 
 /** The file types the chat takes (the service checks the bytes; this only narrows the picker). */
 export const CHAT_FILE_ACCEPT = 'image/png,image/jpeg,image/webp,application/pdf';
