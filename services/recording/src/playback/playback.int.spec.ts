@@ -37,7 +37,6 @@ afterAll(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-const eventually = passesEventually;
 const as = (sub: string, role: string) => suite.as(sub, role);
 
 const availableRecording = (id: string, clinician: string, plain: Buffer) =>
@@ -176,7 +175,7 @@ describe('playing a recording', () => {
     const r = await read('rec-p1', token, 0, 100, fd);
     expect(r.error?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(r.messages).toBe(0);
-    await eventually(async () => {
+    await passesEventually(async () => {
       const refusals = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
       const methods = refusals.map((e) => e.data['method']);
       expect(methods).toContain('/haven.recording.v1.RecordingService/PlayRecording');
@@ -273,7 +272,7 @@ describe('a deletion interrupted before the key was destroyed (a crash)', () => 
       { type: 'DeleteRecording', data: { reason: 'REQUESTED' } },
       serviceMetadata('test-crash'),
     );
-    await eventually(async () => expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' }));
+    await passesEventually(async () => expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' }));
     expect(await recordingCopyOpens(dataDir, 'rec-c1', backup)).toBe(false);
   });
 });
@@ -343,14 +342,14 @@ describe('the retention policy (last: it deletes what expired)', () => {
       admin,
     );
     expect(updated.retentionPolicy).toMatchObject({ autoDelete: true, retentionPeriod: { seconds: '1' } });
-    await eventually(async () => {
+    await passesEventually(async () => {
       const events = await store.read('recording.recording-rec-r1');
       const deleted = events.find((e) => e.type === 'haven.recording.v1.RecordingDeleted');
       expect(deleted?.data['reason']).toBe('RETENTION_EXPIRED');
       expect(deleted?.actor).toMatchObject({ kind: 'service', id: 'recording' });
     });
     // The event comes first, the key and the object are destroyed right after it.
-    await eventually(async () => expect(fs.stat(expiring)).rejects.toMatchObject({ code: 'ENOENT' }));
+    await passesEventually(async () => expect(fs.stat(expiring)).rejects.toMatchObject({ code: 'ENOENT' }));
     await new Promise((r) => setTimeout(r, 1000)); // a few more sweeps
     expect(await typesOf('rec-r2')).not.toContain('haven.recording.v1.RecordingDeleted');
   });

@@ -28,7 +28,6 @@ afterAll(async () => {
   await suite?.stop();
 });
 
-const eventually = passesEventually;
 const as = (sub: string, role: string) => suite.as(sub, role);
 
 /** An event of the session service's `type` (`RecordingStarted`…) with `data`. */
@@ -79,7 +78,7 @@ describe('a recording the session starts and stops', () => {
   it('is RECORDING, then PROCESSING (FAILED here: this service has no raw files), for the visit’s clinician', async () => {
     await recordVisit('rec-a1', 'visit-a1', 'clin-a', 'pat-1', '2026-12-06T10:00:00.000Z', false);
     const clinician = await as('clin-a', 'clinician');
-    await eventually(async () =>
+    await passesEventually(async () =>
       expect((await get('recordings/rec-a1', clinician))?.state).toBe(
         RecordingState.RECORDING_STATE_RECORDING,
       ),
@@ -93,7 +92,7 @@ describe('a recording the session starts and stops', () => {
     });
     // Delivered twice (a retry of the session's append): one PROCESSING, not two events.
     await store.append(stream, BigInt(before.length - 1), [stopped, { ...stopped, id: newEventId() }]);
-    await eventually(async () => {
+    await passesEventually(async () => {
       const r = await get('recordings/rec-a1', clinician);
       expect(r).toMatchObject({
         name: 'recordings/rec-a1',
@@ -127,14 +126,14 @@ describe('a recording the session starts and stops', () => {
       }),
     ]);
     const clinician = await as('clin-c', 'clinician');
-    await eventually(async () =>
+    await passesEventually(async () =>
       expect(await get('recordings/rec-c1', clinician)).toMatchObject({
         state: RecordingState.RECORDING_STATE_FAILED,
         partial: true,
       }),
     );
     // A recording stopped normally is not.
-    await eventually(async () =>
+    await passesEventually(async () =>
       expect(await get('recordings/rec-a1', await as('clin-a', 'clinician'))).toMatchObject({
         partial: false,
       }),
@@ -167,7 +166,7 @@ describe('a recording the session starts and stops', () => {
       ev('RecordingProcessingProgressed', { recordingId: 'rec-p1', percent: 40 }),
     ]);
     const clinician = await as('clin-p', 'clinician');
-    await eventually(async () =>
+    await passesEventually(async () =>
       expect(await get('recordings/rec-p1', clinician)).toMatchObject({
         state: RecordingState.RECORDING_STATE_PROCESSING,
         progressPercent: 40,
@@ -184,7 +183,7 @@ describe('a recording the session starts and stops', () => {
 
   it('is refused to another clinician and unknown to a made-up name', async () => {
     await recordVisit('rec-b1', 'visit-b1', 'clin-b', 'pat-2', '2026-12-06T11:00:00.000Z');
-    await eventually(async () =>
+    await passesEventually(async () =>
       expect(await get('recordings/rec-b1', await as('clin-b', 'clinician'))).toBeDefined(),
     );
     const other = await failureOf(get('recordings/rec-b1', await as('clin-a', 'clinician')));
@@ -198,7 +197,7 @@ describe('a recording the session starts and stops', () => {
   it('is refused to the front desk by the policy, and the refusal is recorded', async () => {
     const refused = await failureOf(get('recordings/rec-b1', await as('fd-1', 'front_desk')));
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
-    await eventually(async () => {
+    await passesEventually(async () => {
       const refusals = await store.read(accessRefusalStream('recording', new Date())).catch(() => []);
       expect(refusals.map((e) => e.data['method'])).toContain(
         '/haven.recording.v1.RecordingService/GetRecording',
@@ -220,8 +219,8 @@ describe('listing recordings', () => {
     }
     await recordVisit('rec-lx', 'visit-lx', 'clin-other', 'pat-l0', '2026-12-09T09:00:00.000Z');
     const clinician = await as('clin-l', 'clinician');
-    await eventually(async () => expect(await get('recordings/rec-l4', clinician)).toBeDefined());
-    await eventually(async () =>
+    await passesEventually(async () => expect(await get('recordings/rec-l4', clinician)).toBeDefined());
+    await passesEventually(async () =>
       expect(await get('recordings/rec-lx', await as('clin-other', 'clinician'))).toBeDefined(),
     );
   });

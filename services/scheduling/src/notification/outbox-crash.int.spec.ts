@@ -30,9 +30,6 @@ import { messageIdOf, reminderStream } from './reminder';
 
 jest.setTimeout(120_000);
 
-/** Waits until `check` stops throwing. */
-const until = passesEventually;
-
 const issuer = createTestIssuer();
 const BATCH = 6;
 let jwks: JwksServer;
@@ -94,8 +91,8 @@ it('sends every invitation exactly once across a kill -9 mid-batch', async () =>
   const reminderOf = (messageId: string) =>
     reminderIds.find((id) => messageIdOf(id, 'crash.test') === messageId);
   // Both pooled connections wait on a held reply, and the two accepted messages are recorded as sent.
-  await until(() => expect(hold.held()).toHaveLength(2), { timeoutMs: 30_000 });
-  await until(async () => {
+  await passesEventually(() => expect(hold.held()).toHaveLength(2), { timeoutMs: 30_000 });
+  await passesEventually(async () => {
     for (const mail of catcher.messages())
       expect((await typesOf(reminderOf(mail.messageId)!)).at(-1)).toBe('ReminderSent');
   });
@@ -109,7 +106,7 @@ it('sends every invitation exactly once across a kill -9 mid-batch', async () =>
   }
 
   await service.start();
-  await until(
+  await passesEventually(
     () => {
       for (const id of reminderIds) expect(catcher.countOf(messageIdOf(id, 'crash.test'))).toBe(1);
     },

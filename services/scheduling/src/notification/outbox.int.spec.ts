@@ -27,9 +27,6 @@ import { messageIdOf, reminderStream } from './reminder';
 
 jest.setTimeout(60_000);
 
-/** Waits until `check` stops throwing. */
-const until = passesEventually;
-
 const issuer = createTestIssuer();
 const CANARY = {
   givenName: 'Canaryzebulon',
@@ -109,7 +106,7 @@ const eventsOf = (reminderId: string) => store.read(reminderStream(reminderId));
 /** Waits until the relay accepted the reminder once and its stream ends with ReminderSent. */
 async function sentOnce(reminderId: string): Promise<string> {
   const id = messageIdOf(reminderId, 'lakeside.test');
-  await until(
+  await passesEventually(
     async () => {
       expect(catcher.countOf(id)).toBe(1);
       expect((await eventsOf(reminderId)).at(-1)?.type).toBe('haven.scheduling.v1.ReminderSent');
@@ -166,7 +163,7 @@ describe('an invitation', () => {
 
   it('goes by SMS too, exactly once, with the link and no canary PHI in the text', async () => {
     const key = messageIdOf(`${booked.appointmentId}_invitation_sms`, 'lakeside.test');
-    await until(() => expect(sms.sent.filter((b) => b.idempotencyKey === key)).toHaveLength(1), {
+    await passesEventually(() => expect(sms.sent.filter((b) => b.idempotencyKey === key)).toHaveLength(1), {
       timeoutMs: 20_000,
     });
     const text = sms.sent.find((b) => b.idempotencyKey === key)!;
@@ -210,7 +207,7 @@ describe('an invitation', () => {
 describe('front-desk passcodes', () => {
   it('wait to send the invitation until the front desk issued the link', async () => {
     const booked = await bookWithLink({ link: false });
-    await until(async () =>
+    await passesEventually(async () =>
       expect(typesOf(await eventsOf(booked.invitation))).toEqual(['ReminderScheduled']),
     );
     await new Promise((r) => setTimeout(r, 300));
@@ -222,7 +219,7 @@ describe('front-desk passcodes', () => {
       await frontDesk(),
     );
     const id = messageIdOf(booked.invitation, 'lakeside.test');
-    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    await passesEventually(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
     expect(catcher.messages().find((m) => m.messageId === id)?.text).toContain(link.token);
   });
 });
@@ -252,7 +249,7 @@ describe('when the relay refuses', () => {
   it('records a 5xx as a final failure and sends nothing', async () => {
     catcher.setFault(() => ({ code: 550, message: 'No such user' }));
     const booked = await bookWithLink();
-    await until(async () =>
+    await passesEventually(async () =>
       expect(typesOf(await eventsOf(booked.invitation))).toEqual([
         'ReminderScheduled',
         'ReminderSending',
@@ -268,9 +265,12 @@ describe('when the relay refuses', () => {
 describe('a cancellation', () => {
   it('is announced once, and the reminders of that appointment are not sent', async () => {
     const booked = await bookWithLink();
-    await until(() => expect(catcher.countOf(messageIdOf(booked.invitation, 'lakeside.test'))).toBe(1), {
-      timeoutMs: 20_000,
-    });
+    await passesEventually(
+      () => expect(catcher.countOf(messageIdOf(booked.invitation, 'lakeside.test'))).toBe(1),
+      {
+        timeoutMs: 20_000,
+      },
+    );
     await callUnary(
       client,
       'cancelAppointment',
@@ -281,7 +281,7 @@ describe('a cancellation', () => {
       await frontDesk(),
     );
     const notice = messageIdOf(`${booked.appointmentId}_cancelled_email`, 'lakeside.test');
-    await until(() => expect(catcher.countOf(notice)).toBe(1), { timeoutMs: 20_000 });
+    await passesEventually(() => expect(catcher.countOf(notice)).toBe(1), { timeoutMs: 20_000 });
     const mail = catcher.messages().find((m) => m.messageId === notice)!;
     expect(mail.subject).toMatch(/cancelled/);
     expect(mail.text).not.toContain('join#');
@@ -363,7 +363,7 @@ describe('templates an admin saves', () => {
     expect(got.messageTemplateSet?.templates[0]?.subject).toBe('See you soon at {{clinic_name}}');
     const booked = await bookWithLink();
     const id = messageIdOf(booked.invitation, 'lakeside.test');
-    await until(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
+    await passesEventually(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
     expect(catcher.messages().find((m) => m.messageId === id)?.subject).toBe(
       'See you soon at Lakeside Family Practice',
     );
