@@ -7,6 +7,7 @@
 import { DeliverPolicy, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { UnavailableError } from '@haven/errors';
 import { decodeEnvelope } from './codec';
+import { readWithin } from './ordered-read';
 import { isStreamNotFound, streamDeviations, type HavenStreamSpec } from './nats-streams';
 import type { StoreInspection, StoreStatus, StoredEvent, StoredRange } from './port';
 
@@ -90,30 +91,21 @@ export class JetStreamInspection implements StoreInspection {
     if (!info || limit <= 0 || start > last || info.state.messages === 0) return { items: [], end: true };
     const items: StoredEvent[] = [];
     let end = false;
-    let timedOut = false;
+    let timedOut: boolean;
     try {
       const consumer = await this.nc.jetstream().consumers.get(this.stream, {
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: start,
       });
-      const messages = await consumer.consume({ max_messages: Math.min(limit, 1024), expires: 5_000 });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        messages.stop();
-      }, READ_TIMEOUT_MS);
-      try {
-        for await (const m of messages) {
-          items.push(readable(BigInt(m.seq), m.data));
-          if (m.info.pending === 0 || m.seq >= last) {
-            end = m.info.pending === 0;
-            break;
-          }
-          if (items.length >= limit) break;
+      const batch = Math.min(limit, 1024);
+      timedOut = await readWithin(consumer, { batch, timeoutMs: READ_TIMEOUT_MS }, (m) => {
+        items.push(readable(BigInt(m.seq), m.data));
+        if (m.info.pending === 0 || m.seq >= last) {
+          end = m.info.pending === 0;
+          return false;
         }
-      } finally {
-        clearTimeout(timer);
-        messages.stop();
-      }
+        return items.length < limit;
+      });
     } catch (err) {
       throw unavailable('read', err);
     }

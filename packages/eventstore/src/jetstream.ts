@@ -63,6 +63,7 @@ import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { decodeEnvelope, describeExpected, encodeEnvelope, toEnvelope, validateBatch } from './codec';
 import { JetStreamInspection } from './jetstream-inspection';
 import { JetStreamPublisher } from './jetstream-publisher';
+import { readWithin } from './ordered-read';
 import type {
   AppendResult,
   Checkpoint,
@@ -492,20 +493,11 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
       opts.opt_start_time = start.since;
     }
     const consumer = await this.js.consumers.get(EVENT_STORE_STREAM, opts);
-    const messages = await consumer.consume({ max_messages: 256, expires: 5_000 });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      messages.stop();
-    }, SCAN_TIMEOUT_MS);
-    try {
-      for await (const m of messages) {
-        if (!visit(m) || m.seq >= until) break;
-      }
-    } finally {
-      clearTimeout(timer);
-      messages.stop();
-    }
+    const timedOut = await readWithin(
+      consumer,
+      { batch: 256, timeoutMs: SCAN_TIMEOUT_MS },
+      (m) => visit(m) && m.seq < until,
+    );
     if (timedOut) throw new UnavailableError(`event store: reading ${subject} timed out`);
   }
 
