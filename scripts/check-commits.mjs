@@ -30,6 +30,10 @@ const LANDED_EXCEPTIONS = new Map([
     'e87733ae60a3750d792d8e1e0b9100607234f1bc',
     'subject of 102 characters, landed when the check ran piped into tail and its problem went unread',
   ],
+  [
+    '029b94321bea4456d04bac5fd91b1aaccda267c3',
+    'subject of 100 characters, landed when the merge was chained after the check with ; instead of &&',
+  ],
 ]);
 
 function git(...args) {
