@@ -85,11 +85,16 @@ export function wrapWithKek(
   plaintextKey: Buffer,
   context: KmsContext | undefined,
 ): WrappedKey {
+  assertPlaintextKey(plaintextKey);
+  const sealed = sealBytes(kek, plaintextKey, wrapAad(kekId, context));
+  return { kekId, ciphertext: b64u(Buffer.concat([Buffer.from([WRAP_FORMAT_V1]), sealed])) };
+}
+
+/** Throws ValidationError unless `plaintextKey` is a non-empty Buffer (what every adapter's wrapKey takes). */
+export function assertPlaintextKey(plaintextKey: Buffer): void {
   if (!Buffer.isBuffer(plaintextKey) || plaintextKey.length === 0) {
     throw new ValidationError([{ field: 'plaintextKey', description: 'must be a non-empty Buffer' }]);
   }
-  const sealed = sealBytes(kek, plaintextKey, wrapAad(kekId, context));
-  return { kekId, ciphertext: b64u(Buffer.concat([Buffer.from([WRAP_FORMAT_V1]), sealed])) };
 }
 
 /** Throws IntegrityError unless `wrapped` has the shape of a wrapped key (what any stored value may lack). */

@@ -17,6 +17,7 @@ import {
 import { GCM, b64u, fromB64u } from './aes-gcm';
 import { IntegrityError } from './errors';
 import {
+  assertPlaintextKey,
   assertWrappedKey,
   WRAP_FORMAT_V1,
   newKekId,
@@ -242,9 +243,7 @@ export class Pkcs11Kms implements Kms {
 
   /** {@inheritDoc Kms.wrapKey} */
   async wrapKey(plaintextKey: Buffer, context?: KmsContext): Promise<WrappedKey> {
-    if (!Buffer.isBuffer(plaintextKey) || plaintextKey.length === 0) {
-      throw new ValidationError([{ field: 'plaintextKey', description: 'must be a non-empty Buffer' }]);
-    }
+    assertPlaintextKey(plaintextKey);
     const kek = this.#current();
     const iv = randomBytes(GCM.ivBytes);
     const aad = wrapAad(kek.id, context);

@@ -17,7 +17,14 @@ import {
 } from '@haven/errors';
 import { GCM, b64u, fromB64u } from './aes-gcm';
 import { IntegrityError } from './errors';
-import { assertWrappedKey, canonicalContext, type Kms, type KmsContext, type WrappedKey } from './kms';
+import {
+  assertPlaintextKey,
+  assertWrappedKey,
+  canonicalContext,
+  type Kms,
+  type KmsContext,
+  type WrappedKey,
+} from './kms';
 import { readSecretFile } from './secret-file';
 
 /** Options of {@link VaultTransitKms.open}. */
@@ -149,9 +156,7 @@ export class VaultTransitKms implements Kms {
 
   /** {@inheritDoc Kms.wrapKey} */
   async wrapKey(plaintextKey: Buffer, context?: KmsContext): Promise<WrappedKey> {
-    if (!Buffer.isBuffer(plaintextKey) || plaintextKey.length === 0) {
-      throw new ValidationError([{ field: 'plaintextKey', description: 'must be a non-empty Buffer' }]);
-    }
+    assertPlaintextKey(plaintextKey);
     const data = await this.#call(
       'POST',
       `encrypt/${this.#key}`,
