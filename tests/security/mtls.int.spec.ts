@@ -232,6 +232,20 @@ describe('gRPC mutual TLS in the harness', () => {
     );
   });
 
+  it('keeps its pair while a rotation is half-written: a new certificate beside the old key', async () => {
+    const before = await serverFingerprint(server.port, pki, 'gateway');
+    const renewed = await pki.issue('scheduling', { dir: join(dir, 'half-written') });
+    await copyFile(renewed.certFile, pki.files('scheduling').certFile);
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_MS * 5));
+    expect(await serverFingerprint(server.port, pki, 'gateway')).toBe(before);
+    expect(await getAppointment(address, pki.grpcCredentials('gateway'))).toBe(grpc.status.OK);
+    await copyFile(renewed.keyFile, pki.files('scheduling').keyFile);
+    await eventually(
+      'the server to present the completed renewal',
+      async () => (await serverFingerprint(server.port, pki, 'gateway')) !== before,
+    );
+  });
+
   it('refuses, as a client, a server whose certificate names another workload', async () => {
     const gateway = pki.files('gateway');
     const tls = mutualTlsFromFiles({ caFile: pki.caFile, ...gateway });
