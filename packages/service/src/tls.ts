@@ -62,43 +62,75 @@ export function workloadOfCertificate(
   return names.length === 1 && name !== undefined && WORKLOAD_NAME.test(name) ? name : undefined;
 }
 
+/** What a {@link CheckedRelay} checks and where it listens. */
+interface RelaySource<T> {
+  /** Whether an update may be passed on (the source logs why not). */
+  usable(update: T): boolean;
+  same(a: T, b: T): boolean;
+  listen(receive: (update: T | null) => void): void;
+  unlisten(receive: (update: T | null) => void): void;
+}
+
+/**
+ * One kind of update (the CA, or the certificate and key) passed on from the file watcher: only usable updates
+ * that change something, to every listener, the last one replayed to a listener that comes later. It listens to
+ * its source while anyone listens to it.
+ */
+class CheckedRelay<T> {
+  private readonly listeners = new Set<(update: T) => void>();
+  private last: T | undefined;
+  private readonly receive = (update: T | null): void => {
+    if (!update || !this.source.usable(update)) return;
+    if (this.last !== undefined && this.source.same(this.last, update)) return;
+    this.last = update;
+    for (const listener of this.listeners) listener(update);
+  };
+
+  constructor(private readonly source: RelaySource<T>) {}
+
+  add(listener: (update: T) => void): void {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) this.source.listen(this.receive);
+    const current = this.last;
+    if (current !== undefined) process.nextTick(listener, current);
+  }
+
+  remove(listener: (update: T) => void): void {
+    this.listeners.delete(listener);
+    if (this.listeners.size === 0) this.source.unlisten(this.receive);
+  }
+}
+
 /**
  * A certificate provider over grpc-js's file watcher that passes on only usable reads: a certificate that
  * matches its key and a CA that parses. A rotation caught half-written (new certificate, old key) keeps the
  * previous pair until the next read, instead of dropping every connection meanwhile.
  */
 class CheckedFileProvider implements grpc.experimental.CertificateProvider {
-  private readonly inner: grpc.experimental.FileWatcherCertificateProvider;
-  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
-  private readonly identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
-  private ca: grpc.experimental.CaCertificateUpdate | undefined;
-  private identity: grpc.experimental.IdentityCertificateUpdate | undefined;
-  private readonly onCa = (update: grpc.experimental.CaCertificateUpdate | null): void => {
-    if (!update || !this.usableCa(update.caCertificate)) return;
-    if (this.ca?.caCertificate.equals(update.caCertificate)) return;
-    this.ca = update;
-    for (const listener of this.caListeners) listener(update);
-  };
-  private readonly onIdentity = (update: grpc.experimental.IdentityCertificateUpdate | null): void => {
-    if (!update || !this.usablePair(update)) return;
-    if (
-      this.identity?.certificate.equals(update.certificate) &&
-      this.identity.privateKey.equals(update.privateKey)
-    )
-      return;
-    this.identity = update;
-    for (const listener of this.identityListeners) listener(update);
-  };
+  private readonly ca: CheckedRelay<grpc.experimental.CaCertificateUpdate>;
+  private readonly identity: CheckedRelay<grpc.experimental.IdentityCertificateUpdate>;
 
   constructor(
     files: MutualTlsFiles,
     private readonly logger: Logger | undefined,
   ) {
-    this.inner = new grpc.experimental.FileWatcherCertificateProvider({
+    const inner = new grpc.experimental.FileWatcherCertificateProvider({
       caCertificateFile: files.caFile,
       certificateFile: files.certFile,
       privateKeyFile: files.keyFile,
       refreshIntervalMs: files.refreshIntervalMs ?? DEFAULT_TLS_REFRESH_MS,
+    });
+    this.ca = new CheckedRelay({
+      usable: (update) => this.usableCa(update.caCertificate),
+      same: (a, b) => a.caCertificate.equals(b.caCertificate),
+      listen: (receive) => inner.addCaCertificateListener(receive),
+      unlisten: (receive) => inner.removeCaCertificateListener(receive),
+    });
+    this.identity = new CheckedRelay({
+      usable: (update) => this.usablePair(update),
+      same: (a, b) => a.certificate.equals(b.certificate) && a.privateKey.equals(b.privateKey),
+      listen: (receive) => inner.addIdentityCertificateListener(receive),
+      unlisten: (receive) => inner.removeIdentityCertificateListener(receive),
     });
   }
 
@@ -126,27 +158,19 @@ class CheckedFileProvider implements grpc.experimental.CertificateProvider {
   }
 
   addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
-    this.caListeners.add(listener);
-    if (this.caListeners.size === 1) this.inner.addCaCertificateListener(this.onCa);
-    const current = this.ca;
-    if (current) process.nextTick(listener, current);
+    this.ca.add(listener);
   }
 
   removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
-    this.caListeners.delete(listener);
-    if (this.caListeners.size === 0) this.inner.removeCaCertificateListener(this.onCa);
+    this.ca.remove(listener);
   }
 
   addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
-    this.identityListeners.add(listener);
-    if (this.identityListeners.size === 1) this.inner.addIdentityCertificateListener(this.onIdentity);
-    const current = this.identity;
-    if (current) process.nextTick(listener, current);
+    this.identity.add(listener);
   }
 
   removeIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
-    this.identityListeners.delete(listener);
-    if (this.identityListeners.size === 0) this.inner.removeIdentityCertificateListener(this.onIdentity);
+    this.identity.remove(listener);
   }
 }
 
