@@ -7,7 +7,13 @@ import { session } from '@haven/proto';
 import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
 import type { ChatFileService } from './chat-file-service';
 import { callerOf, ID, visitIdOf } from './names';
-import type { ChatMessageView, ChatService, TranscriptService, TranscriptView } from './chat-service';
+import type {
+  ChatFileView,
+  ChatMessageView,
+  ChatService,
+  TranscriptService,
+  TranscriptView,
+} from './chat-service';
 
 const MESSAGE_ID = /^[0-9a-f-]{36}$/;
 const FILE_NAME = /^visits\/([^/]+)\/files\/([0-9a-f-]{36})$/;
@@ -18,6 +24,16 @@ const ROLE = {
   guest: session.ParticipantRole.PARTICIPANT_ROLE_GUEST,
 } as const;
 
+/** A shared file as the API names and describes it (a message's attachment, or the head of a ReadChatFile stream). */
+function fileToProto(visitId: string, f: ChatFileView): session.ChatFile {
+  return {
+    name: `visits/${visitId}/files/${f.fileId}`,
+    fileName: f.fileName,
+    mediaType: f.mediaType,
+    sizeBytes: String(f.sizeBytes),
+  };
+}
+
 function toProto(m: ChatMessageView): session.ChatMessage {
   return session.ChatMessage.fromPartial({
     name: `visits/${m.visitId}/messages/${m.messageId}`,
@@ -26,16 +42,7 @@ function toProto(m: ChatMessageView): session.ChatMessage {
     text: m.text,
     createTime: new Date(m.postedAt),
     fromCaller: m.mine,
-    ...(m.file
-      ? {
-          file: {
-            name: `visits/${m.visitId}/files/${m.file.fileId}`,
-            fileName: m.file.fileName,
-            mediaType: m.file.mediaType,
-            sizeBytes: String(m.file.sizeBytes),
-          },
-        }
-      : {}),
+    ...(m.file ? { file: fileToProto(m.visitId, m.file) } : {}),
   });
 }
 
@@ -109,16 +116,7 @@ async function readChatFile(
   await files.read(visitId, m[2], principal, callerOf(principal), ctx, (part) =>
     send(
       session.ReadChatFileResponse.fromPartial({
-        ...(part.file
-          ? {
-              file: {
-                name: `visits/${visitId}/files/${part.file.fileId}`,
-                fileName: part.file.fileName,
-                mediaType: part.file.mediaType,
-                sizeBytes: String(part.file.sizeBytes),
-              },
-            }
-          : {}),
+        ...(part.file ? { file: fileToProto(visitId, part.file) } : {}),
         ...(part.data ? { data: part.data } : {}),
       }),
     ),
