@@ -159,8 +159,7 @@ export class ChatFileService {
     ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
     send: (message: { file?: ChatFileView; data?: Buffer }) => Promise<void>,
   ): Promise<void> {
-    const { state } = await this.deps.visits.load(visitId);
-    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    const { state } = await this.deps.visits.loadExisting(visitId);
     requireChatMember(state, caller, participantIdOf(caller));
     const events = await this.deps.store.read(visitStream(visitId));
     const shared = events.find((e) => e.type === ChatFileEventType.Shared && e.data['fileId'] === fileId);

@@ -163,8 +163,7 @@ export class ChatService {
     options: { after?: string; limit: number },
     ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
   ): Promise<ChatMessageView[]> {
-    const { state } = await this.deps.visits.load(visitId);
-    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    const { state } = await this.deps.visits.loadExisting(visitId);
     const me = participantIdOf(caller);
     requireChatMember(state, caller, me);
     const events = await this.deps.store.read(visitStream(visitId));
@@ -259,8 +258,7 @@ export class TranscriptService {
     metadata: CommandMetadata,
   ): Promise<TranscriptView> {
     const participantId = participantIdOf(caller);
-    const { state } = await this.deps.visits.load(visitId);
-    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    const { state } = await this.deps.visits.loadExisting(visitId);
     requireTranscriptReader(state, caller, participantId);
     const transcriptId = randomUUID();
     const at = this.clock().toISOString();
@@ -330,8 +328,7 @@ export class TranscriptService {
     caller: Caller,
     ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
   ): Promise<TranscriptView> {
-    const { state } = await this.deps.visits.load(visitId);
-    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    const { state } = await this.deps.visits.loadExisting(visitId);
     requireTranscriptReader(state, caller, participantIdOf(caller));
     const events = await this.deps.store.read(visitStream(visitId));
     const latest = events.filter((e) => e.type === TranscriptEventType.Exported).at(-1);

@@ -78,22 +78,6 @@ function requireClinician(principal: Principal): void {
   }
 }
 
-/** Throws NotFoundError for a missing visit, PermissionError when the caller may not see it. */
-function requireVisible(state: VisitState, principal: Principal, visitId: string): Live {
-  if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
-  if (visitAccess(state, callerOf(principal)) === 'none')
-    throw new PermissionError('not allowed to see this visit');
-  return state;
-}
-
-function requireOwner(state: VisitState, principal: Principal, visitId: string): Live {
-  if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
-  if (visitAccess(state, callerOf(principal)) !== 'clinician') {
-    throw new PermissionError('only the clinician of this visit may do that');
-  }
-  return state;
-}
-
 const PARTICIPANT_STATE = {
   [ParticipantStatus.Waiting]: session.ParticipantState.PARTICIPANT_STATE_WAITING,
   [ParticipantStatus.Admitted]: session.ParticipantState.PARTICIPANT_STATE_ADMITTED,
@@ -220,13 +204,16 @@ function nextPage(filter: unknown, offset: number, size: number, total: number):
   return offset + size < total ? encodePageToken(filter, offset + size) : '';
 }
 
+/** The visit, if the caller may see it. Throws NotFoundError (no such visit), PermissionError. */
 async function loadVisible(
   visits: VisitService,
   visitId: string,
   principal: Principal,
 ): Promise<{ visit: Live; etag: string }> {
-  const { state, etag } = await visits.load(visitId);
-  return { visit: requireVisible(state, principal, visitId), etag };
+  const { state, etag } = await visits.loadExisting(visitId);
+  if (visitAccess(state, callerOf(principal)) === 'none')
+    throw new PermissionError('not allowed to see this visit');
+  return { visit: state, etag };
 }
 
 async function reloadProto(visits: VisitService, visitId: string): Promise<session.Visit> {
@@ -310,9 +297,8 @@ async function openVisit(
   if (!deps.openForAppointment) throw new PreconditionError('this session service cannot open visits');
   await deps.openForAppointment(appointmentId, ctx, principal);
   // The visit id is the appointment id.
-  const { state, etag } = await deps.visits.load(appointmentId);
+  const { state, etag } = await deps.visits.loadExisting(appointmentId);
   if (state.status === 'ended') throw new PreconditionError(`visit ${appointmentId} has ended`);
-  if (state.status === 'none') throw new NotFoundError(`visit ${appointmentId} not found`);
   return { visit: visitToProto(state, etag) };
 }
 
@@ -442,9 +428,11 @@ async function listLobby(
   const filter = ['lobby', visitId];
   const { size, offset } = page(request.pageSize, request.pageToken, filter);
   requireClinician(principal);
-  const { state } = await deps.visits.load(visitId);
-  const visit = requireOwner(state, principal, visitId);
-  const waiting = Object.values(visit.participants)
+  const { state } = await deps.visits.loadExisting(visitId);
+  if (visitAccess(state, callerOf(principal)) !== 'clinician') {
+    throw new PermissionError('only the clinician of this visit may do that');
+  }
+  const waiting = Object.values(state.participants)
     .filter((p) => p.status === ParticipantStatus.Waiting)
     .sort((a, b) => a.arrival - b.arrival);
   return {

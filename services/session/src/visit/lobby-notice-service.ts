@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { openPhi, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
-import { NotFoundError, PermissionError, UnavailableError } from '@haven/errors';
+import { PermissionError, UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import type { CallContext, CommandMetadata, Principal } from '@haven/service';
 import { chatAccessStream, recordPhiRead, unlessErased } from './chat-service';
@@ -96,8 +96,7 @@ export class LobbyNoticeService {
     caller: Caller,
     ctx: Pick<CallContext, 'correlationId' | 'traceparent' | 'method'>,
   ): Promise<LobbyNoticeView> {
-    const { state } = await this.deps.visits.load(visitId);
-    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    const { state } = await this.deps.visits.loadExisting(visitId);
     if (visitAccess(state, caller) === 'none') throw new PermissionError('not allowed to see this visit');
     const notice = state.lobbyNotice;
     if (!notice || notice.kind === LobbyNoticeKind.None) return NONE;

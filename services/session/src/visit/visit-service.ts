@@ -119,6 +119,13 @@ export class VisitService {
     return { state: loaded.state, etag: String(loaded.expectedRevision) };
   }
 
+  /** Loads a visit that exists (state and etag). Throws NotFoundError when there is none. */
+  async loadExisting(visitId: string): Promise<{ state: Live; etag: string }> {
+    const { state, etag } = await this.load(visitId);
+    if (state.status === 'none') throw new NotFoundError(`visit ${visitId} not found`);
+    return { state, etag };
+  }
+
   private run(visitId: string, command: VisitCommand, metadata: CommandMetadata) {
     return handleCommand({
       store: this.deps.store,
