@@ -13,7 +13,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { FilePatientKeyStore, LocalKeyringKms, PhiShreddedError, openPhi } from '@haven/crypto';
-import { JetStreamEventStore, type SealedPhi } from '@haven/eventstore';
+import type { JetStreamEventStore, SealedPhi } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../../services/gateway/test/gateway';
 import { bookVisitWithLink, redeemLink } from '../../services/gateway/test/gateway';
@@ -30,15 +30,12 @@ let clinicianId: string;
 
 beforeAll(async () => {
   stack = await startStack({ recordingEnv: {} });
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'erasure-e2e' });
+  store = await stack.openStore('erasure-e2e');
   await stack.createUser('desk@erase.test', 'front_desk', 'Front Desk');
   await stack.createUser('ada@erase.test', 'admin', 'Ada Admin');
   clinicianId = await stack.createUser('cy@erase.test', 'clinician', 'Dr Cy Park');
 });
-afterAll(async () => {
-  await store?.close();
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 /** The session's own chat key store, opened from outside with its keyring. */
 async function sessionChatKeys(): Promise<FilePatientKeyStore> {

@@ -6,11 +6,11 @@
  * clinician's list (GET /api/recordings) shows it; the front desk gets no list.
  */
 import { randomBytes } from 'node:crypto';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { accessRefusalStream } from '@haven/service';
 import { eventually } from '@haven/testing';
-import { CookieJar } from '../../services/gateway/test/gateway';
-import { STACK_PASSWORD, startStack, type TestStack } from '../../services/gateway/test/stack';
+import type { CookieJar } from '../../services/gateway/test/gateway';
+import { startStack, type TestStack } from '../../services/gateway/test/stack';
 import { seedAvailableRecording } from '../../services/recording/src/testing';
 
 jest.setTimeout(180_000);
@@ -23,21 +23,13 @@ let clinician: CookieJar;
 let desk: CookieJar;
 let clinicianId: string;
 
-async function signIn(email: string): Promise<CookieJar> {
-  const jar = new CookieJar();
-  await jar.fetch(`${stack.url}/`);
-  const r = await jar.post(`${stack.url}/api/auth/login`, { username: email, password: STACK_PASSWORD });
-  expect(r.status).toBe(200);
-  return jar;
-}
-
 beforeAll(async () => {
   stack = await startStack({ recordingEnv: {} });
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'playback-test' });
+  store = await stack.openStore('playback-test');
   clinicianId = await stack.createUser('rhea@rec.test', 'clinician', 'Dr Rhea Stone');
   await stack.createUser('desk@rec.test', 'front_desk', 'Front Desk');
-  clinician = await signIn('rhea@rec.test');
-  desk = await signIn('desk@rec.test');
+  clinician = await stack.signIn('rhea@rec.test');
+  desk = await stack.signIn('desk@rec.test');
   await seedAvailableRecording({
     store,
     dataDir: stack.recordingDataDir!,
@@ -47,10 +39,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  await store?.close();
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 async function grant(jar: CookieJar): Promise<Response> {
   return jar.post(`${stack.url}/api/recordings/rec-g1/playback`, { purpose: 'treatment' });

@@ -31,9 +31,9 @@ beforeAll(async () => {
   adminId = await stack.createUser('root@admin.test', 'admin', 'Ada Admin');
   await stack.createUser('desk@admin.test', 'front_desk', 'Front Desk');
   clinicianId = await stack.createUser('dee@admin.test', 'clinician', 'Dr Dee Park');
-  admin = await signedIn(stack.url, 'root@admin.test', STACK_PASSWORD);
-  desk = await signedIn(stack.url, 'desk@admin.test', STACK_PASSWORD);
-  clinician = await signedIn(stack.url, 'dee@admin.test', STACK_PASSWORD);
+  admin = await stack.signIn('root@admin.test');
+  desk = await stack.signIn('desk@admin.test');
+  clinician = await stack.signIn('dee@admin.test');
 });
 afterAll(async () => stack?.stop());
 

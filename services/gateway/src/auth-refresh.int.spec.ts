@@ -7,7 +7,7 @@
  * short grace (HAVEN_REFRESH_REUSE_GRACE_SEC, default 30 s here).
  */
 import { connect, type Socket } from 'node:net';
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
 import { startStack } from '../test/stack';
@@ -20,13 +20,10 @@ let store: JetStreamEventStore;
 
 beforeAll(async () => {
   stack = await startStack();
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'auth-refresh-test' });
+  store = await stack.openStore('auth-refresh-test');
   await stack.createUser('cara@refresh.test', 'clinician', 'Dr Cara Ng');
 });
-afterAll(async () => {
-  await store?.close();
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 /** The session's events, short type names (the session id is the refresh token's first part). */
 async function sessionEvents(jar: CookieJar): Promise<{ type: string; data: Record<string, unknown> }[]> {

@@ -6,17 +6,11 @@
  * issued before keeps its window) and the passcode delivery (refused with a clear field message without an SMS
  * provider and an e-mail relay). Each change is one ClinicSettingsChanged; nobody but an admin changes them.
  */
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import {
-  admitPatient,
-  bookVisitWithLink,
-  redeemLink,
-  signedIn as signIn,
-  waitingPatient,
-} from '../test/gateway';
-import { clinicSettingsChanges, STACK_PASSWORD, startStack } from '../test/stack';
+import { admitPatient, bookVisitWithLink, redeemLink, waitingPatient } from '../test/gateway';
+import { clinicSettingsChanges, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(180_000);
@@ -31,19 +25,16 @@ let secondClinicianId: string;
 
 beforeAll(async () => {
   stack = await startStack({ recordingEnv: {} });
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'clinic-settings-test' });
+  store = await stack.openStore('clinic-settings-test');
   await stack.createUser('root@settings.test', 'admin', 'Ada Admin');
   await stack.createUser('desk@settings.test', 'front_desk', 'Front Desk');
   clinicianId = await stack.createUser('rhea@settings.test', 'clinician', 'Dr Rhea Stone');
   secondClinicianId = await stack.createUser('omar@settings.test', 'clinician', 'Dr Omar Said');
-  admin = await signIn(stack.url, 'root@settings.test', STACK_PASSWORD);
-  desk = await signIn(stack.url, 'desk@settings.test', STACK_PASSWORD);
-  clinician = await signIn(stack.url, 'rhea@settings.test', STACK_PASSWORD);
+  admin = await stack.signIn('root@settings.test');
+  desk = await stack.signIn('desk@settings.test');
+  clinician = await stack.signIn('rhea@settings.test');
 });
-afterAll(async () => {
-  await store?.close();
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 const put = (jar: CookieJar, body: unknown) => jar.put(`${stack.url}/api/clinic-settings`, body);
 

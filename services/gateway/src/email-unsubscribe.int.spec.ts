@@ -6,7 +6,7 @@
  * EmailContactOptedOut; later invitations and reminders to that address are ReminderSuppressed (opted_out),
  * while the essential notices (a cancellation) still go. A forged or altered token changes nothing.
  */
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import {
   catcherSmtpEnv,
   eventually,
@@ -14,8 +14,8 @@ import {
   type CaughtMail,
   type MailCatcher,
 } from '@haven/testing';
-import { signedIn, type CookieJar } from '../test/gateway';
-import { STACK_PASSWORD, startStack, type TestStack } from '../test/stack';
+import type { CookieJar } from '../test/gateway';
+import { startStack, type TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
 
@@ -37,12 +37,11 @@ beforeAll(async () => {
   });
   await stack.createUser('desk@unsub.test', 'front_desk', 'Front Desk');
   clinicianId = await stack.createUser('doc@unsub.test', 'clinician', 'Dr Una Sub');
-  desk = await signedIn(stack.url, 'desk@unsub.test', STACK_PASSWORD);
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'unsubscribe-test' });
+  desk = await stack.signIn('desk@unsub.test');
+  store = await stack.openStore('unsubscribe-test');
 });
 
 afterAll(async () => {
-  await store?.close();
   await stack?.stop();
   await catcher?.close();
 });

@@ -10,15 +10,8 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import { MediaClient } from '@haven/testing';
-import {
-  bookVisitWithLink,
-  CookieJar,
-  mediaDoor,
-  mediaSessionOutcome,
-  redeemLink,
-  signedIn as signIn,
-} from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { bookVisitWithLink, CookieJar, mediaDoor, mediaSessionOutcome, redeemLink } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -39,8 +32,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
-
 interface Entry {
   id: string;
   kind: string;
@@ -50,10 +41,10 @@ interface Entry {
 
 describe('a second clinician as a guest, and host rights', () => {
   it('invites, admits separately, shows the role, and hands host rights over', async () => {
-    const desk = await signedIn('desk@guests.test');
-    const hostJar = await signedIn('cara@guests.test');
-    const guestJar = await signedIn('dan@guests.test');
-    const strayJar = await signedIn('eve@guests.test');
+    const desk = await stack.signIn('desk@guests.test');
+    const hostJar = await stack.signIn('cara@guests.test');
+    const guestJar = await stack.signIn('dan@guests.test');
+    const strayJar = await stack.signIn('eve@guests.test');
     const visit = await bookVisitWithLink(stack.url, desk, cara, {
       name: 'Maria Lopez',
       dateOfBirth: '1979-04-05',
@@ -151,9 +142,9 @@ describe('a guest without an account, by a one-time link with its own passcode',
   const door = (jar: CookieJar) => mediaDoor(stack.url, jar, { asPatient: true });
 
   it('waits in the lobby with its role, is admitted on its own, and once revoked is gone at once', async () => {
-    const desk = await signedIn('desk@guests.test');
-    const hostJar = await signedIn('cara@guests.test');
-    const strayJar = await signedIn('eve@guests.test');
+    const desk = await stack.signIn('desk@guests.test');
+    const hostJar = await stack.signIn('cara@guests.test');
+    const strayJar = await stack.signIn('eve@guests.test');
     const visit = await bookVisitWithLink(stack.url, desk, cara, {
       name: 'Ana Ruiz',
       dateOfBirth: '1980-02-03',
@@ -236,8 +227,8 @@ describe('a guest without an account, by a one-time link with its own passcode',
   });
 
   it('locks a guest link after five wrong passcodes, even for the right one', async () => {
-    const desk = await signedIn('desk@guests.test');
-    const hostJar = await signedIn('dan@guests.test');
+    const desk = await stack.signIn('desk@guests.test');
+    const hostJar = await stack.signIn('dan@guests.test');
     const visit = await bookVisitWithLink(stack.url, desk, dan, {
       name: 'Bo Lind',
       dateOfBirth: '1975-06-07',
@@ -262,9 +253,9 @@ describe('a guest without an account, by a one-time link with its own passcode',
 
 describe('the identity check', () => {
   it('shows a host the date of birth for treatment, recorded, and records IdentityConfirmed without it', async () => {
-    const desk = await signedIn('desk@guests.test');
-    const hostJar = await signedIn('eve@guests.test');
-    const strayJar = await signedIn('cara@guests.test');
+    const desk = await stack.signIn('desk@guests.test');
+    const hostJar = await stack.signIn('eve@guests.test');
+    const strayJar = await stack.signIn('cara@guests.test');
     const visit = await bookVisitWithLink(stack.url, desk, eve, {
       name: 'Ida Berg',
       dateOfBirth: '1961-09-30',

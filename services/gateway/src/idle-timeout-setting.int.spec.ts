@@ -7,11 +7,10 @@
  * counted from the change (SessionEnded and SessionRevoked with reason `idle`, published), without a restart. Before: the
  * timeout was the environment's only and the console showed it read-only.
  */
-import { JetStreamEventStore, type PositionedEvent } from '@haven/eventstore';
+import type { JetStreamEventStore, PositionedEvent } from '@haven/eventstore';
 import { eventually } from '@haven/testing';
 import type { CookieJar } from '../test/gateway';
-import { signedIn as signIn } from '../test/gateway';
-import { clinicSettingsChanges, STACK_PASSWORD, startStack } from '../test/stack';
+import { clinicSettingsChanges, startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(240_000);
@@ -29,15 +28,12 @@ let clinicianId: string;
 
 beforeAll(async () => {
   stack = await startStack();
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'idle-setting-test' });
+  store = await stack.openStore('idle-setting-test');
   await stack.createUser('root@idle.test', 'admin', 'Ada Admin');
   clinicianId = await stack.createUser('rhea@idle.test', 'clinician', 'Dr Rhea Stone');
-  admin = await signIn(stack.url, 'root@idle.test', STACK_PASSWORD);
+  admin = await stack.signIn('root@idle.test');
 });
-afterAll(async () => {
-  await store?.close();
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 const put = (jar: CookieJar, body: unknown) => jar.put(`${stack.url}/api/clinic-settings`, body);
 
@@ -63,7 +59,7 @@ const typeAndReason = (e: PositionedEvent) => [e.type.replace('haven.identity.v1
 
 describe('the idle timeout as a clinic setting', () => {
   it('is the deployment’s until an admin saves one; only whole minutes from 1 to 60, by an admin', async () => {
-    clinician = await signIn(stack.url, 'rhea@idle.test', STACK_PASSWORD);
+    clinician = await stack.signIn('rhea@idle.test');
     expect(await me(clinician)).toMatchObject({ status: 200, body: { idleTimeoutSec: 900 } });
     const initial = (await (await admin.fetch(`${stack.url}/api/clinic-settings`)).json()) as Record<
       string,
@@ -136,7 +132,7 @@ describe('the idle timeout as a clinic setting', () => {
       { timeoutMs: 5_000 },
     );
     // A new sign-in is told the clinic's timeout too.
-    const again = await signIn(stack.url, 'rhea@idle.test', STACK_PASSWORD);
+    const again = await stack.signIn('rhea@idle.test');
     expect(await me(again)).toMatchObject({ status: 200, body: { idleTimeoutSec: NEW_TIMEOUT_SEC } });
     const newSid = await newestSessionOf(clinicianId);
     const restarted = (await store.read(`identity.session-${newSid}`))[0];

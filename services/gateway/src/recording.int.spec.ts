@@ -8,7 +8,7 @@
  * patient's cookie on the clinician's recording routes, a malformed consent, an acknowledgement when nothing is
  * recorded. A device arriving during the recording without consent: the Admit is refused with the reason.
  */
-import { JetStreamEventStore } from '@haven/eventstore';
+import type { JetStreamEventStore } from '@haven/eventstore';
 import type { CookieJar } from '../test/gateway';
 import { admitPatient, redeemLink, waitingPatient, type BookedVisit } from '../test/gateway';
 import { startStack } from '../test/stack';
@@ -22,14 +22,11 @@ let clinician: string;
 
 beforeAll(async () => {
   stack = await startStack();
-  store = await JetStreamEventStore.connect({ ...stack.nats.operator, name: 'gateway-recording-test' });
+  store = await stack.openStore('gateway-recording-test');
   await stack.createUser('desk@rec.test', 'front_desk', 'Front Desk');
   clinician = await stack.createUser('rhea@rec.test', 'clinician', 'Dr Rhea Stone');
 });
-afterAll(async () => {
-  await store?.close();
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 const recordingMessage = (state: string) => (m: Record<string, unknown>) =>
   m['type'] === 'recording' && m['state'] === state;

@@ -9,8 +9,8 @@
  */
 import type { WebSocket } from 'ws';
 import { MediaClient } from '@haven/testing';
-import { CookieJar, liveSocket, signedIn as signIn, type LiveSocket } from '../test/gateway';
-import { STACK_PASSWORD, startStack } from '../test/stack';
+import { CookieJar, liveSocket, type LiveSocket } from '../test/gateway';
+import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
 
 jest.setTimeout(120_000);
@@ -31,8 +31,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const signedIn = (username: string): Promise<CookieJar> => signIn(stack.url, username, STACK_PASSWORD);
-
 const connect = (jar: CookieJar, options: { as?: 'patient'; origin?: string } = {}): Promise<LiveSocket> =>
   liveSocket(stack.url, jar, {
     asPatient: options.as === 'patient',
@@ -50,8 +48,8 @@ describe('front desk, patient and clinician through the gateway', () => {
   let link: { url: string; passcode: string; validFrom: string; validUntil: string };
 
   beforeAll(async () => {
-    desk = await signedIn('desk@gw.test');
-    ada = await signedIn('ada@gw.test');
+    desk = await stack.signIn('desk@gw.test');
+    ada = await stack.signIn('ada@gw.test');
   });
 
   it('lists clinicians for front desk: id and display name only', async () => {
@@ -203,7 +201,7 @@ describe('front desk, patient and clinician through the gateway', () => {
     });
 
     // Another clinician can neither read the visit nor act on it.
-    const bob = await signedIn('bob@gw.test');
+    const bob = await stack.signIn('bob@gw.test');
     expect([403, 404]).toContain((await bob.fetch(`${stack.url}/api/visits/${appointmentId}`)).status);
     expect([403, 404]).toContain(
       (await bob.post(`${stack.url}/api/visits/${appointmentId}/admit`, { participantId })).status,
@@ -312,7 +310,7 @@ describe('front desk, patient and clinician through the gateway', () => {
   });
 
   it('closes the clinician socket with 4401 within 5 s of logout', async () => {
-    const jar = await signedIn('ada@gw.test');
+    const jar = await stack.signIn('ada@gw.test');
     const live = await connect(jar);
     await live.waitFor((m) => m['type'] === 'hello');
     const started = Date.now();

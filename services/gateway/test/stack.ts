@@ -64,6 +64,11 @@ export interface TestStack {
     role: 'admin' | 'clinician' | 'front_desk' | 'auditor',
     name?: string,
   ): Promise<string>;
+  /**
+   * Opens the event store as the NATS operator (to read or seed streams directly), as connection `name`;
+   * the stack closes it when it stops.
+   */
+  openStore(name: string): Promise<JetStreamEventStore>;
   /** Signs `username` in through the gateway with {@link STACK_PASSWORD}; resolves with its cookies. */
   signIn(username: string): Promise<CookieJar>;
   /** Opens the live channel as `jar` (the patient's with `asPatient`); the stack terminates it when it stops. */
@@ -104,6 +109,8 @@ interface StackParts {
   clinicSettings?: ClinicSettingsFeed;
   store?: JetStreamEventStore;
   clients?: GatewayClients;
+  /** The stores the suite opened with `openStore`. */
+  suiteStores: JetStreamEventStore[];
 }
 
 /** Stops whatever of the stack started, gateway first, services last. Never rejects. */
@@ -117,6 +124,7 @@ async function stopParts(parts: StackParts): Promise<void> {
   await parts.feed?.close().catch(() => undefined);
   await parts.clinicSettings?.close().catch(() => undefined);
   await parts.store?.close().catch(() => undefined);
+  for (const store of parts.suiteStores) await store.close().catch(() => undefined);
   parts.clients?.identity.close();
   parts.clients?.passkeys?.close();
   parts.clients?.scheduling.close();
@@ -265,7 +273,7 @@ async function startGatewayHere(parts: StackParts, launched: LaunchedStack, opti
 
 /** Starts everything. Rejects (after cleaning up what started) when something does not come up. */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
-  const parts: StackParts = { extraServers: [] };
+  const parts: StackParts = { extraServers: [], suiteStores: [] };
   const sockets: WebSocket[] = [];
   const stop = async () => {
     for (const socket of sockets) socket.terminate();
@@ -288,6 +296,11 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         ? { recordingDataDir: launched.service('recording').env['HAVEN_DATA_DIR'] ?? '' }
         : {}),
       createUser: (email, role, name) => inviteUser(identityEnv, { email, role, name }),
+      openStore: async (name) => {
+        const store = await JetStreamEventStore.connect({ ...launched.nats.operator, name });
+        parts.suiteStores.push(store);
+        return store;
+      },
       signIn: (username) => signedIn(gateway.url, username, STACK_PASSWORD),
       liveSocket: (jar, asPatient) => liveSocket(gateway.url, jar, { asPatient, sockets }),
       stop,
