@@ -35,6 +35,7 @@ import {
   type Kms,
 } from '@haven/crypto';
 import { runWhenMain } from './main';
+import { median } from './stats';
 
 const execFileP = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -108,11 +109,6 @@ export interface CryptoBenchResult extends Record<string, unknown> {
   readonly note: string;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const mbps = (bytes: number, ms: number): number => round1(bytes / 1e6 / (ms / 1000));
 

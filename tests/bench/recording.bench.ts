@@ -25,6 +25,7 @@ import { RecordingProjection } from '../../services/recording/src/recording/proj
 import { Recordings } from '../../services/recording/src/recording/recordings';
 import { givenProcessing } from '../../services/recording/src/testing';
 import { recordVisit } from '../support/media/record-visit';
+import { median, round3 } from './stats';
 
 /** Result of {@link run}. */
 export interface RecordingBenchResult extends Record<string, unknown> {
@@ -51,13 +52,6 @@ export interface RecordingBenchResult extends Record<string, unknown> {
   readonly ciphertextBytes: number;
   readonly note: string;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 async function rawFiles(base: string): Promise<{ dir: string; seconds: number }> {
   const given = process.env['HAVEN_BENCH_MJR_DIR'];

@@ -9,6 +9,14 @@ export function percentile(sorted: readonly number[], p: number): number {
 /** Samples sorted ascending (a copy). */
 export const ascending = (samples: readonly number[]): number[] => [...samples].sort((a, b) => a - b);
 
+/** The median of `samples` (the mean of the two middle ones for an even count); NaN when empty. */
+export function median(samples: readonly number[]): number {
+  const s = ascending(samples);
+  const m = Math.floor(s.length / 2);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Rounds to microsecond precision for millisecond values. */
 export const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
