@@ -70,6 +70,16 @@ const sessionEvents = async (sid: string) =>
   }));
 const active = (sid: string) => service.runtime.app.sessions.sessionActive(sid);
 
+/** `replayed` is refused and ends session `sid`: its newest token `latest` is refused too, for reuse_detected. */
+async function expectEndedByReuse(sid: string, replayed: string, latest: string): Promise<void> {
+  expect(await refreshStatus(replayed)).toBe(grpc.status.UNAUTHENTICATED);
+  expect(await active(sid)).toBe(false);
+  expect(await refreshStatus(latest)).toBe(grpc.status.UNAUTHENTICATED);
+  expect((await sessionEvents(sid)).find((e) => e.type === 'SessionEnded')?.data).toMatchObject({
+    reason: 'reuse_detected',
+  });
+}
+
 describe('the refresh reuse grace (real identity over gRPC)', () => {
   it('answers the same token twice in quick succession, and the session lives on', async () => {
     const { refreshToken: r0, sid } = await signIn();
@@ -107,23 +117,13 @@ describe('the refresh reuse grace (real identity over gRPC)', () => {
     const { refreshToken: r0, sid } = await signIn();
     const r1 = await refresh(r0);
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 200));
-    expect(await refreshStatus(r0)).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await active(sid)).toBe(false);
-    expect(await refreshStatus(r1)).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await sessionEvents(sid)).find((e) => e.type === 'SessionEnded')?.data).toMatchObject({
-      reason: 'reuse_detected',
-    });
+    await expectEndedByReuse(sid, r0, r1);
   });
 
   it('ends the session when a token two rotations old comes back, even within the grace', async () => {
     const { refreshToken: r0, sid } = await signIn();
     const r2 = await refresh(await refresh(r0));
-    expect(await refreshStatus(r0)).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await active(sid)).toBe(false);
-    expect(await refreshStatus(r2)).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await sessionEvents(sid)).find((e) => e.type === 'SessionEnded')?.data).toMatchObject({
-      reason: 'reuse_detected',
-    });
+    await expectEndedByReuse(sid, r0, r2);
   });
 
   it('ends the session when the old token comes back a second time within the grace', async () => {
