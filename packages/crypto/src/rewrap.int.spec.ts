@@ -87,21 +87,30 @@ function runCli(
 const lines = async (path: string) =>
   (await fs.readFile(path, 'utf8').catch(() => '')).split('\n').filter((l) => l.endsWith('}')).length;
 
+/**
+ * `count` random data keys wrapped by `kms` as recordings `rec-<i>`, written as the CLI's `--keys` file
+ * (`items.jsonl` in the test's folder).
+ */
+async function writeKeysFile(kms: Pick<LocalKeyringKms, 'wrapKey'>, count: number) {
+  const keys = Array.from({ length: count }, () => randomBytes(32));
+  const items = await Promise.all(
+    keys.map(async (key, i) => ({
+      id: `rec-${i}`,
+      context: { recording: `recordings/rec-${i}` },
+      wrappedKey: await kms.wrapKey(key, { recording: `recordings/rec-${i}` }),
+    })),
+  );
+  const itemsFile = join(dir, 'items.jsonl');
+  await fs.writeFile(itemsFile, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
+  return { keys, items, itemsFile };
+}
+
 describe('rewrapKeys / haven-kms-rewrap', () => {
   it('killed with SIGKILL mid-run, resumes and ends with every key unwrappable under the new KEK, none lost', async () => {
     const kms = await LocalKeyringKms.open({ file: keyring, create: true });
     const oldKek = await kms.currentKekId();
     const count = 600;
-    const keys = Array.from({ length: count }, () => randomBytes(32));
-    const items = await Promise.all(
-      keys.map(async (key, i) => ({
-        id: `rec-${i}`,
-        context: { recording: `recordings/rec-${i}` },
-        wrappedKey: await kms.wrapKey(key, { recording: `recordings/rec-${i}` }),
-      })),
-    );
-    const itemsFile = join(dir, 'items.jsonl');
-    await fs.writeFile(itemsFile, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
+    const { keys, items, itemsFile } = await writeKeysFile(kms, count);
     const newKek = await kms.rotate();
     const journal = join(dir, 'journal.jsonl');
 
@@ -153,16 +162,7 @@ describe('rewrapKeys / haven-kms-rewrap', () => {
     it('killed with SIGKILL mid-move, resumes; every key then opens in the token, with its context', async () => {
       const local = await LocalKeyringKms.open({ file: keyring, create: true });
       const count = 400;
-      const keys = Array.from({ length: count }, () => randomBytes(32));
-      const items = await Promise.all(
-        keys.map(async (key, i) => ({
-          id: `rec-${i}`,
-          context: { recording: `recordings/rec-${i}` },
-          wrappedKey: await local.wrapKey(key, { recording: `recordings/rec-${i}` }),
-        })),
-      );
-      const itemsFile = join(dir, 'items.jsonl');
-      await fs.writeFile(itemsFile, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
+      const { keys, items, itemsFile } = await writeKeysFile(local, count);
       const journal = join(dir, 'journal.jsonl');
       const env = {
         ...token.env,
