@@ -20,6 +20,7 @@ import {
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
+  failureOf,
   type JwksServer,
   localClient,
   type NatsServerHandle,
@@ -64,6 +65,8 @@ async function stop(): Promise<void> {
 }
 
 const as = (token = auditor): grpc.Metadata => clientCallMetadata({ token });
+/** The first field a refusal's BadRequest names. */
+const violatedField = (e: grpc.ServiceError) => parseStatusDetails(e).fieldViolations?.[0]?.field;
 
 async function appendVisits(from: number, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -207,38 +210,39 @@ describe('the audit ledger', () => {
   });
 
   it('answers bad sizes with field violations and keeps the ledger from other roles', async () => {
-    const beyond = await callUnary(
-      client!,
-      'getTreeHead',
-      audit.GetTreeHeadRequest.fromPartial({ treeSize: '999999' }),
-      as(),
-    ).catch((e: grpc.ServiceError) => e);
-    expect((beyond as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(parseStatusDetails(beyond as grpc.ServiceError).fieldViolations?.[0]?.field).toBe('tree_size');
-    const zeroFirst = await callUnary(
-      client!,
-      'getConsistencyProof',
-      audit.GetConsistencyProofRequest.fromPartial({ firstTreeSize: '0', secondTreeSize: '0' }),
-      as(),
-    ).catch((e: grpc.ServiceError) => e);
-    expect(parseStatusDetails(zeroFirst as grpc.ServiceError).fieldViolations?.[0]?.field).toBe(
-      'first_tree_size',
+    const beyond = await failureOf(
+      callUnary(client!, 'getTreeHead', audit.GetTreeHeadRequest.fromPartial({ treeSize: '999999' }), as()),
     );
-    const noLeaf = await callUnary(
-      client!,
-      'getInclusionProof',
-      audit.GetInclusionProofRequest.fromPartial({ treeSize: '0' }),
-      as(),
-    ).catch((e: grpc.ServiceError) => e);
-    expect(parseStatusDetails(noLeaf as grpc.ServiceError).fieldViolations?.[0]?.field).toBe('leaf');
+    expect(beyond.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(violatedField(beyond)).toBe('tree_size');
+    const zeroFirst = await failureOf(
+      callUnary(
+        client!,
+        'getConsistencyProof',
+        audit.GetConsistencyProofRequest.fromPartial({ firstTreeSize: '0', secondTreeSize: '0' }),
+        as(),
+      ),
+    );
+    expect(violatedField(zeroFirst)).toBe('first_tree_size');
+    const noLeaf = await failureOf(
+      callUnary(
+        client!,
+        'getInclusionProof',
+        audit.GetInclusionProofRequest.fromPartial({ treeSize: '0' }),
+        as(),
+      ),
+    );
+    expect(violatedField(noLeaf)).toBe('leaf');
     const clinician = await issuer.sign({ sub: 'u-clin', role: 'clinician' });
-    const refused = await callUnary(
-      client!,
-      'getTreeHead',
-      audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
-      as(clinician),
-    ).catch((e: grpc.ServiceError) => e);
-    expect((refused as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
+    const refused = await failureOf(
+      callUnary(
+        client!,
+        'getTreeHead',
+        audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
+        as(clinician),
+      ),
+    );
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it("tells a patient who accessed their record, and nobody else's", async () => {
@@ -309,13 +313,10 @@ describe('the audit ledger', () => {
     expect(second.entries.map((e) => e.auditEvent)).toEqual([`auditEvents/${mine[0]!.id}`]);
     expect(second.nextPageToken).toBe('');
     // Staff cannot call it (the policy allows patients only).
-    const refused = await callUnary(
-      client!,
-      'listMyAccessLog',
-      audit.ListMyAccessLogRequest.fromPartial({}),
-      as(),
-    ).catch((e: grpc.ServiceError) => e);
-    expect((refused as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
+    const refused = await failureOf(
+      callUnary(client!, 'listMyAccessLog', audit.ListMyAccessLogRequest.fromPartial({}), as()),
+    );
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it('exports the log with leaf hashes and a signed head the recipient can check on its own', async () => {
@@ -373,8 +374,8 @@ describe('the audit ledger', () => {
         .slice(0, -1)
         .every((m) => (m.item as { auditEvent: audit.AuditEvent }).auditEvent.patient === 'patients/pat-a'),
     ).toBe(true);
-    const bad = await exported({ patient: 'people/x' }).catch((e: grpc.ServiceError) => e);
-    expect((bad as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    const bad = await failureOf(exported({ patient: 'people/x' }));
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('lists entries newest first on request, paging backwards', async () => {
@@ -391,13 +392,15 @@ describe('the audit ledger', () => {
     expect(indexes).toHaveLength(10);
     expect(indexes).toEqual([...indexes].sort((x, y) => y - x));
     expect(new Set(indexes).size).toBe(10);
-    const bad = await callUnary(
-      client!,
-      'listAuditEvents',
-      audit.ListAuditEventsRequest.fromPartial({ orderBy: 'occur_time' }),
-      as(),
-    ).catch((e: grpc.ServiceError) => e);
-    expect(parseStatusDetails(bad as grpc.ServiceError).fieldViolations?.[0]?.field).toBe('order_by');
+    const bad = await failureOf(
+      callUnary(
+        client!,
+        'listAuditEvents',
+        audit.ListAuditEventsRequest.fromPartial({ orderBy: 'occur_time' }),
+        as(),
+      ),
+    );
+    expect(violatedField(bad)).toBe('order_by');
   });
 
   it('catches a log rewritten on disk at the next start', async () => {
