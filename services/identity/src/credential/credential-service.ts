@@ -8,10 +8,9 @@ import { NotFoundError, PreconditionError, UnauthenticatedError } from '@haven/e
 import { RevocationReason } from '@haven/service';
 import { endSessionsOf } from '../session/revoke';
 import type { IdentityDeps } from '../shared/deps';
-import { load, run, type CommandContext } from '../shared/streams';
+import type { CommandContext } from '../shared/streams';
 import { decideUser, type UserCommand } from '../user/decide';
-import { userDecider } from '../user/decider';
-import { userStream } from '../user/user';
+import { loadUser, runUser } from '../user/user-stream';
 import { identityParts, userView, type UserView } from '../user/view';
 import { PASSWORD_HISTORY, type CredentialEvent } from './credential';
 import { assertPasswordAcceptable } from './password/policy';
@@ -31,7 +30,7 @@ export class CredentialService {
     input: { currentPassword: string; newPassword: string },
   ): Promise<{ expiresAt: number | null }> {
     const { store, credentialStore, hasher, policies } = this.deps;
-    const { state } = await load(store, userStream(userId), userDecider);
+    const { state } = await loadUser(store, userId);
     if (state.status === 'none') throw new NotFoundError('user not found');
     const { state: cred, revision: credRevision } = await credentialStore.load(userId);
     const currentPasswordValid =
@@ -58,7 +57,7 @@ export class CredentialService {
       [{ type: 'PasswordHashSet', data: { userId, hash, at: new Date(now).toISOString() } }],
       credRevision,
     );
-    await run(store, userStream(userId), userDecider, command, ctx);
+    await runUser(store, userId, command, ctx);
     return {
       expiresAt:
         policies.password.maxAgeDays === null ? null : now + policies.password.maxAgeDays * 86_400_000,
@@ -68,10 +67,9 @@ export class CredentialService {
   /** Clears a user's MFA (admin / CLI). */
   async resetMfa(ctx: CommandContext, userId: string): Promise<UserView> {
     const { credentialStore } = this.deps;
-    const result = await run(
+    const result = await runUser(
       this.deps.store,
-      userStream(userId),
-      userDecider,
+      userId,
       { type: 'ResetMfa', data: { by: ctx.actor.id, now: this.deps.now() } },
       ctx,
     );
@@ -99,7 +97,7 @@ export class CredentialService {
   async enrollTotp(ctx: CommandContext, userId: string): Promise<{ secret: string; otpauthUri: string }> {
     const { store, credentialStore } = this.deps;
     const now = this.deps.now();
-    const { state } = await load(store, userStream(userId), userDecider);
+    const { state } = await loadUser(store, userId);
     decideUser({ type: 'StartTotpEnrollment', data: { now } }, state); // validate before storing a secret
     if (state.status === 'none') throw new NotFoundError('user not found');
     const { state: previous, revision } = await credentialStore.load(userId);
@@ -121,13 +119,7 @@ export class CredentialService {
     // The enrollment this one replaces was never confirmed: its secret is shredded.
     if (previous.totpEnrollmentId !== null && !previous.totpConfirmed)
       await credentialStore.shredEnrollment(userId, previous.totpEnrollmentId);
-    await run(
-      store,
-      userStream(userId),
-      userDecider,
-      { type: 'StartTotpEnrollment', data: { now, secretStored: true } },
-      ctx,
-    );
+    await runUser(store, userId, { type: 'StartTotpEnrollment', data: { now, secretStored: true } }, ctx);
     return { secret, otpauthUri: totpUri(secret, state.username) };
   }
 
@@ -139,7 +131,7 @@ export class CredentialService {
   async confirmTotp(ctx: CommandContext, userId: string, code: string): Promise<{ recoveryCodes: string[] }> {
     const { store, credentialStore } = this.deps;
     const now = this.deps.now();
-    const { state } = await load(store, userStream(userId), userDecider);
+    const { state } = await loadUser(store, userId);
     const { state: cred, revision } = await credentialStore.load(userId);
     const enrollmentId = cred.totpEnrollmentId;
     if (cred.totpConfirmed || enrollmentId === null)
@@ -161,13 +153,7 @@ export class CredentialService {
       ],
       revision,
     );
-    await run(
-      store,
-      userStream(userId),
-      userDecider,
-      { type: 'ConfirmTotp', data: { codeValid: true, now } },
-      ctx,
-    );
+    await runUser(store, userId, { type: 'ConfirmTotp', data: { codeValid: true, now } }, ctx);
     return { recoveryCodes: recovery.codes };
   }
 }

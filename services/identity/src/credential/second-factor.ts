@@ -1,10 +1,9 @@
 /** The second factor of a login: a TOTP code or a one-time recovery code, each accepted once. */
 import { ConcurrencyError } from '@haven/errors';
 import type { IdentityDeps } from '../shared/deps';
-import { run, type CommandContext } from '../shared/streams';
+import type { CommandContext } from '../shared/streams';
 import { digestsEqual } from '../user/decide';
-import { userDecider } from '../user/decider';
-import { userStream } from '../user/user';
+import { runUser } from '../user/user-stream';
 import type { CredentialEvent } from './credential';
 import type { LoadedCredentials } from './credential-store';
 import { looksLikeTotp, recoveryCodeDigest, verifyTotp } from './totp';
@@ -47,12 +46,6 @@ export async function checkSecondFactor(
   if (index < 0) return false;
   if (!(await consume({ type: 'RecoveryCodeConsumed', data: { userId, index, at } }))) return false;
   const remaining = cred.recoveryCodeHashes.filter((h) => h !== null).length - 1;
-  await run(
-    deps.store,
-    userStream(userId),
-    userDecider,
-    { type: 'RecordRecoveryCodeUse', data: { remaining, now } },
-    ctx,
-  );
+  await runUser(deps.store, userId, { type: 'RecordRecoveryCodeUse', data: { remaining, now } }, ctx);
   return true;
 }

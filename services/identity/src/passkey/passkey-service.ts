@@ -20,8 +20,8 @@ import type { LoginResult } from '../session/session-service';
 import { endSessionsOf } from '../session/revoke';
 import type { IdentityDeps } from '../shared/deps';
 import { load, run, type CommandContext } from '../shared/streams';
-import { userDecider } from '../user/decider';
-import { isLocked, userStream } from '../user/user';
+import { loadUser } from '../user/user-stream';
+import { isLocked } from '../user/user';
 import {
   ceremonyDecider,
   passkeyPolicyDecider,
@@ -93,7 +93,7 @@ export class PasskeyService {
    */
   async startRegistration(ctx: CommandContext, caller: PasskeyCaller): Promise<StartedCeremony> {
     const settings = this.settings();
-    const { state: user } = await load(this.deps.store, userStream(caller.userId), userDecider);
+    const { state: user } = await loadUser(this.deps.store, caller.userId);
     if (user.status !== 'active') throw new PreconditionError('user is not active');
     const { state } = await load(this.deps.store, passkeysStream(caller.userId), passkeysDecider);
     if (state.passkeys.length >= MAX_PASSKEYS)
@@ -211,7 +211,7 @@ export class PasskeyService {
 
   /** A user's passkeys, oldest first. Throws NotFoundError for an unknown user. */
   async list(userId: string): Promise<PasskeyView[]> {
-    const { state: user } = await load(this.deps.store, userStream(userId), userDecider);
+    const { state: user } = await loadUser(this.deps.store, userId);
     if (user.status === 'none') throw new NotFoundError('user not found');
     const { state } = await load(this.deps.store, passkeysStream(userId), passkeysDecider);
     return state.passkeys.map((p) => viewOf(userId, p));
@@ -234,7 +234,7 @@ export class PasskeyService {
       ctx,
     );
     if (input.by === 'admin') {
-      const { state } = await load(this.deps.store, userStream(input.userId), userDecider);
+      const { state } = await loadUser(this.deps.store, input.userId);
       await endSessionsOf(this.deps, ctx, state, RevocationReason.MfaReset);
     }
   }
@@ -322,7 +322,7 @@ export class PasskeyService {
         requireUserVerification: false,
       });
       if (!verified.verified) return unverified(PasskeyRefusal.InvalidResponse);
-      const { state: user } = await load(this.deps.store, userStream(userId), userDecider);
+      const { state: user } = await loadUser(this.deps.store, userId);
       return {
         verified: true,
         userId,

@@ -12,8 +12,8 @@ import type { LoadedCredentials } from '../credential/credential-store';
 import type { IdentityDeps } from '../shared/deps';
 import { load, run, type CommandContext } from '../shared/streams';
 import { issueAccessToken, MFA_ENROLL_SCOPE, newRefreshToken, parseRefreshToken } from '../tokens/tokens';
-import { userDecider } from '../user/decider';
-import { isLocked, userStream, type ExistingUser } from '../user/user';
+import { loadUser, runUser } from '../user/user-stream';
+import { isLocked, type ExistingUser } from '../user/user';
 import { userView, type UserView } from '../user/view';
 import { endsSession } from './decide';
 import { sessionDecider } from './decider';
@@ -98,7 +98,7 @@ export class SessionService {
       correlationId: input.correlationId,
       ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
     };
-    const { state } = await load(store, userStream(userId), userDecider);
+    const { state } = await loadUser(store, userId);
     const now = this.deps.now();
     const fail = (reason: LoginFailure) => this.loginFailed(ctx, userId, reason, now);
     if (state.status === 'none') {
@@ -142,14 +142,10 @@ export class SessionService {
     reason: LoginFailure,
     now: number,
   ): Promise<never> {
-    await run(
+    await runUser(
       this.deps.store,
-      userStream(userId),
-      userDecider,
-      {
-        type: 'RecordLoginFailure',
-        data: { reason, policy: this.deps.policies.lockout, now },
-      },
+      userId,
+      { type: 'RecordLoginFailure', data: { reason, policy: this.deps.policies.lockout, now } },
       ctx,
     );
     throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
@@ -180,14 +176,10 @@ export class SessionService {
     const { now, mustEnroll } = login;
     const sessionId = login.sessionId ?? newEventId();
     const refresh = newRefreshToken(sessionId);
-    const success = await run(
+    const success = await runUser(
       store,
-      userStream(userId),
-      userDecider,
-      {
-        type: 'RecordLoginSuccess',
-        data: { sessionId, mfa: login.mfaVerified, now },
-      },
+      userId,
+      { type: 'RecordLoginSuccess', data: { sessionId, mfa: login.mfaVerified, now } },
       ctx,
     );
     const user = success.state as ExistingUser;
@@ -233,7 +225,7 @@ export class SessionService {
     const loaded = await load(store, sessionStream(parsed.sessionId), sessionDecider);
     if (loaded.state.status === 'none') throw new UnauthenticatedError('invalid refresh token');
     const userId = loaded.state.userId;
-    const { state: user } = await load(store, userStream(userId), userDecider);
+    const { state: user } = await loadUser(store, userId);
     const next = newRefreshToken(parsed.sessionId);
     const now = this.deps.now();
     const ctx: CommandContext = { actor: { kind: 'user', id: userId }, correlationId: input.correlationId };

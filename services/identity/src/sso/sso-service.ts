@@ -19,8 +19,8 @@ import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
 import { nextPageToken, offsetPage } from '../shared/paging';
 import { identityEvent, load, run, type CommandContext } from '../shared/streams';
-import { userDecider } from '../user/decider';
-import { userStream, type Role } from '../user/user';
+import { loadUser } from '../user/user-stream';
+import { type Role } from '../user/user';
 import type { UserService } from '../user/user-service';
 import type { UserView } from '../user/view';
 import { decideSsoAccount, refusalOf, type SsoAccountCommand } from './decide';
@@ -120,7 +120,7 @@ export class SsoService {
     const account = await load(store, ssoAccountStream(accountId), ssoAccountDecider);
     let linkedUserActive = false;
     if (account.state.status === 'approved' && account.state.userId !== null) {
-      const user = await load(store, userStream(account.state.userId), userDecider);
+      const user = await loadUser(store, account.state.userId);
       linkedUserActive = user.state.status === 'active';
     }
     const sessionId = newEventId();
@@ -172,7 +172,7 @@ export class SsoService {
    * revocation are refused, so the new session waits for the next second.
    */
   private async followProviderRole(ctx: CommandContext, userId: string, role: Role): Promise<void> {
-    const { state } = await load(this.deps.store, userStream(userId), userDecider);
+    const { state } = await loadUser(this.deps.store, userId);
     if (state.status === 'none' || state.role === role) return;
     await this.options.users.changeUserRole(
       { ...ctx, actor: { kind: 'service', id: 'identity' } },

@@ -18,17 +18,10 @@ import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
 import { nextPageToken, offsetPage } from '../shared/paging';
 import { revokeSubject } from '../shared/revocation';
-import {
-  identityEvent,
-  load,
-  run,
-  usernameStream,
-  USER_DIRECTORY_STREAM,
-  type CommandContext,
-} from '../shared/streams';
+import { identityEvent, usernameStream, USER_DIRECTORY_STREAM, type CommandContext } from '../shared/streams';
 import { randomSecret, tokenDigest } from '../tokens/tokens';
 import { decideUser, type UserCommand } from './decide';
-import { userDecider } from './decider';
+import { loadUser, runUser } from './user-stream';
 import { initialUserState, userStream, type Role } from './user';
 import { identityParts, userView, type UserView } from './view';
 
@@ -91,13 +84,7 @@ export class UserService {
       throw new AlreadyExistsError('user_id is already taken');
     const userId = await this.claimUsername(ctx, input.username, requested || newEventId());
     const invitationToken = `${userId}.${randomSecret()}`;
-    const { state } = await run(
-      store,
-      userStream(userId),
-      userDecider,
-      command(userId, invitationToken),
-      ctx,
-    );
+    const { state } = await runUser(store, userId, command(userId, invitationToken), ctx);
     await store.append(USER_DIRECTORY_STREAM, 'any', [identityEvent('UserListed', { userId }, ctx)]);
     return {
       user: await userView(this.deps, userId, state),
@@ -129,13 +116,13 @@ export class UserService {
         now,
       },
     };
-    const loaded = await load(store, userStream(input.userId), userDecider);
+    const loaded = await loadUser(store, input.userId);
     decideUser(command, loaded.state);
     if (loaded.state.status === 'none') {
       const owner = await this.claimUsername(ctx, input.username, input.userId);
       if (owner !== input.userId) throw new AlreadyExistsError('username is already taken');
     }
-    const { state, events } = await run(store, userStream(input.userId), userDecider, command, ctx);
+    const { state, events } = await runUser(store, input.userId, command, ctx);
     if (events.length > 0) {
       await store.append(USER_DIRECTORY_STREAM, 'any', [
         identityEvent('UserListed', { userId: input.userId }, ctx),
@@ -178,7 +165,7 @@ export class UserService {
     const dot = input.invitationToken.indexOf('.');
     const userId = dot > 0 ? input.invitationToken.slice(0, dot) : '';
     if (!RESOURCE_ID.test(userId)) throw new UnauthenticatedError('invalid invite token');
-    const { state } = await load(store, userStream(userId), userDecider);
+    const { state } = await loadUser(store, userId);
     if (state.status === 'none') throw new UnauthenticatedError('invalid invite token');
     assertPasswordAcceptable(input.password, 'password', {
       policy: policies.password,
@@ -193,7 +180,7 @@ export class UserService {
     // Decide first (validates the token) on the loaded state, then write the hash, then the events.
     decideUser(activate, state);
     await this.storeFirstPassword(ctx, userId, input.password, now);
-    const result = await run(store, userStream(userId), userDecider, activate, {
+    const result = await runUser(store, userId, activate, {
       ...ctx,
       actor: ctx.actor.kind === 'anonymous' ? { kind: 'user', id: userId } : ctx.actor,
     });
@@ -243,10 +230,9 @@ export class UserService {
 
   /** Reactivates a deactivated user (admin). */
   async reactivateUser(ctx: CommandContext, userId: string): Promise<UserView> {
-    const result = await run(
+    const result = await runUser(
       this.deps.store,
-      userStream(userId),
-      userDecider,
+      userId,
       { type: 'ReactivateUser', data: { now: this.deps.now() } },
       ctx,
     );
@@ -255,14 +241,10 @@ export class UserService {
 
   /** Deactivates a user and ends all their sessions. */
   async deactivateUser(ctx: CommandContext, userId: string, reason = ''): Promise<UserView> {
-    const result = await run(
+    const result = await runUser(
       this.deps.store,
-      userStream(userId),
-      userDecider,
-      {
-        type: 'DeactivateUser',
-        data: { actorId: ctx.actor.id, reason, now: this.deps.now() },
-      },
+      userId,
+      { type: 'DeactivateUser', data: { actorId: ctx.actor.id, reason, now: this.deps.now() } },
       ctx,
     );
     await endSessionsOf(this.deps, ctx, result.state, RevocationReason.Deactivated);
@@ -273,18 +255,14 @@ export class UserService {
   /** Changes a user's role and ends their sessions (their tokens carry the old role). */
   async changeUserRole(ctx: CommandContext, userId: string, role: string, etag?: string): Promise<UserView> {
     if (etag) {
-      const { revision } = await load(this.deps.store, userStream(userId), userDecider);
+      const { revision } = await loadUser(this.deps.store, userId);
       if (String(revision) !== etag)
         throw new PreconditionError('the user changed since it was read (stale etag)');
     }
-    const result = await run(
+    const result = await runUser(
       this.deps.store,
-      userStream(userId),
-      userDecider,
-      {
-        type: 'ChangeUserRole',
-        data: { actorId: ctx.actor.id, role, now: this.deps.now() },
-      },
+      userId,
+      { type: 'ChangeUserRole', data: { actorId: ctx.actor.id, role, now: this.deps.now() } },
       ctx,
     );
     if (result.events.length > 0) {
@@ -297,7 +275,7 @@ export class UserService {
   /** Reads a user. Throws NotFoundError. */
   async getUser(userId: string): Promise<UserView> {
     if (!RESOURCE_ID.test(userId)) throw new NotFoundError('user not found');
-    const { state, revision } = await load(this.deps.store, userStream(userId), userDecider);
+    const { state, revision } = await loadUser(this.deps.store, userId);
     return userView(this.deps, userId, state, revision);
   }
 
@@ -316,7 +294,7 @@ export class UserService {
     const views: Array<UserView | undefined> = [];
     for (let i = 0; i < ids.length; i += LIST_READS) {
       const chunk = ids.slice(i, i + LIST_READS).map(async (id) => {
-        const { state, revision } = await load(store, userStream(id), userDecider);
+        const { state, revision } = await loadUser(store, id);
         return state.status === 'none' ? undefined : userView(this.deps, id, state, revision);
       });
       views.push(...(await Promise.all(chunk)));

@@ -1,9 +1,8 @@
 /** What a caller sees of a user, read from the User aggregate (no secrets). */
 import type { EventStore } from '@haven/eventstore';
 import { NotFoundError } from '@haven/errors';
-import { load } from '../shared/streams';
-import { userDecider } from './decider';
-import { isLocked, userStream, type Role, type UserState } from './user';
+import { loadUser } from './user-stream';
+import { isLocked, type Role, type UserState } from './user';
 
 /** What the caller sees of a user (no secrets). */
 export interface UserView {
@@ -33,7 +32,7 @@ export async function userView(
   loadedAt?: bigint | 'no_stream',
 ): Promise<UserView> {
   if (state.status === 'none') throw new NotFoundError('user not found');
-  const revision = loadedAt ?? (await load(deps.store, userStream(userId), userDecider)).revision;
+  const revision = loadedAt ?? (await loadUser(deps.store, userId)).revision;
   return {
     userId: state.userId,
     username: state.username,
