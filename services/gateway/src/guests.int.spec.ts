@@ -39,17 +39,25 @@ interface Entry {
   host: boolean;
 }
 
+/**
+ * The front desk books `patient` with the clinician `host` (`<login>@guests.test`); resolves with the host's
+ * cookies, the visit and its API URL.
+ */
+async function hostedVisit(host: string, login: string, patient: { name: string; dateOfBirth: string }) {
+  const desk = await stack.signIn('desk@guests.test');
+  const hostJar = await stack.signIn(`${login}@guests.test`);
+  const visit = await bookVisitWithLink(stack.url, desk, host, patient);
+  return { hostJar, visit, url: `${stack.url}/api/visits/${visit.visitId}` };
+}
+
 describe('a second clinician as a guest, and host rights', () => {
   it('invites, admits separately, shows the role, and hands host rights over', async () => {
-    const desk = await stack.signIn('desk@guests.test');
-    const hostJar = await stack.signIn('cara@guests.test');
-    const guestJar = await stack.signIn('dan@guests.test');
-    const strayJar = await stack.signIn('eve@guests.test');
-    const visit = await bookVisitWithLink(stack.url, desk, cara, {
+    const { hostJar, visit, url } = await hostedVisit(cara, 'cara', {
       name: 'Maria Lopez',
       dateOfBirth: '1979-04-05',
     });
-    const url = `${stack.url}/api/visits/${visit.visitId}`;
+    const guestJar = await stack.signIn('dan@guests.test');
+    const strayJar = await stack.signIn('eve@guests.test');
     const patient = await redeemLink(stack.url, visit);
     expect((await patient.post(`${stack.url}/api/patient/lobby`, {})).status).toBe(200);
     const hostMedia = await hostJar.post(`${url}/media`, {}); // the host is in
@@ -142,14 +150,11 @@ describe('a guest without an account, by a one-time link with its own passcode',
   const door = (jar: CookieJar) => mediaDoor(stack.url, jar, { asPatient: true });
 
   it('waits in the lobby with its role, is admitted on its own, and once revoked is gone at once', async () => {
-    const desk = await stack.signIn('desk@guests.test');
-    const hostJar = await stack.signIn('cara@guests.test');
-    const strayJar = await stack.signIn('eve@guests.test');
-    const visit = await bookVisitWithLink(stack.url, desk, cara, {
+    const { hostJar, visit, url } = await hostedVisit(cara, 'cara', {
       name: 'Ana Ruiz',
       dateOfBirth: '1980-02-03',
     });
-    const url = `${stack.url}/api/visits/${visit.visitId}`;
+    const strayJar = await stack.signIn('eve@guests.test');
     expect((await hostJar.post(`${url}/media`, {})).status).toBe(200);
 
     // Only a host asks for a guest link, and only as interpreter or family (a clinician uses their account).
@@ -227,13 +232,10 @@ describe('a guest without an account, by a one-time link with its own passcode',
   });
 
   it('locks a guest link after five wrong passcodes, even for the right one', async () => {
-    const desk = await stack.signIn('desk@guests.test');
-    const hostJar = await stack.signIn('dan@guests.test');
-    const visit = await bookVisitWithLink(stack.url, desk, dan, {
+    const { hostJar, url } = await hostedVisit(dan, 'dan', {
       name: 'Bo Lind',
       dateOfBirth: '1975-06-07',
     });
-    const url = `${stack.url}/api/visits/${visit.visitId}`;
     const link = (await (await hostJar.post(`${url}/guest-links`, { role: 'family' })).json()) as Link;
     const wrong = link.passcode === '00000000' ? '11111111' : '00000000';
     const answers: number[] = [];
@@ -253,14 +255,11 @@ describe('a guest without an account, by a one-time link with its own passcode',
 
 describe('the identity check', () => {
   it('shows a host the date of birth for treatment, recorded, and records IdentityConfirmed without it', async () => {
-    const desk = await stack.signIn('desk@guests.test');
-    const hostJar = await stack.signIn('eve@guests.test');
-    const strayJar = await stack.signIn('cara@guests.test');
-    const visit = await bookVisitWithLink(stack.url, desk, eve, {
+    const { hostJar, visit, url } = await hostedVisit(eve, 'eve', {
       name: 'Ida Berg',
       dateOfBirth: '1961-09-30',
     });
-    const url = `${stack.url}/api/visits/${visit.visitId}`;
+    const strayJar = await stack.signIn('cara@guests.test');
     // Not a host of this visit: neither the date of birth nor the confirmation.
     expect((await strayJar.fetch(`${url}/identity-check`)).status).toBe(403);
     expect((await strayJar.post(`${url}/identity`, {})).status).toBe(403);
