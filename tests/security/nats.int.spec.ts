@@ -29,8 +29,8 @@ import {
   type HavenServiceUser,
 } from '@haven/eventstore';
 import { audit } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
-import { natsSuite, type NatsServerHandle, startNatsServer } from '@haven/testing';
+import { clientCallMetadata } from '@haven/service';
+import { natsSuite, type NatsServerHandle, readAuditLedger, startNatsServer } from '@haven/testing';
 import { startServiceStack, type ServiceStack } from '../support/service-stack';
 
 jest.setTimeout(120_000);
@@ -305,22 +305,10 @@ describe('a forged event against the running services', () => {
     (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub: string }).sub;
 
   /** Every ListAuditEvents entry (as the auditor), bounded to 20 pages. */
-  async function auditEntries(): Promise<audit.AuditEvent[]> {
-    const out: audit.AuditEvent[] = [];
-    let pageToken = '';
-    for (let page = 0; page < 20; page++) {
-      const res = await callUnary(
-        auditClient,
-        'listAuditEvents',
-        audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, pageToken }),
-        clientCallMetadata({ token: stack.token('auditor')! }),
-      );
-      out.push(...res.auditEvents);
-      pageToken = res.nextPageToken;
-      if (!pageToken) break;
-    }
-    return out;
-  }
+  const auditEntries = () =>
+    readAuditLedger(auditClient, () => clientCallMetadata({ token: stack.token('auditor')! }), {
+      maxPages: 20,
+    });
 
   it('refuses a well-formed envelope naming a clinician as actor, from an outside client and from another service', async () => {
     const clinician = subOf(stack.token('clinician')!);

@@ -46,6 +46,8 @@ export type {
   StackService,
   StackServiceName,
 } from './stack';
+export { readAuditLedger } from './audit-ledger';
+export type { ReadAuditLedgerOptions } from './audit-ledger';
 export { eventually, passesEventually } from './eventually';
 export { failureOf, statusOf } from './failure';
 export type { EventuallyOptions } from './eventually';

@@ -8,13 +8,14 @@
  */
 import type { NatsConnection } from 'nats';
 import { audit, scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata } from '@haven/service';
+import { clientCallMetadata } from '@haven/service';
 import { createTestIssuer, type TestIssuer } from '@haven/service/testing';
 import {
   type FaultProxy,
   type JwksServer,
   type LaunchedStack,
   launchStack,
+  readAuditLedger,
   serveJwks,
   type StackService as LaunchedService,
 } from '@haven/testing';
@@ -159,21 +160,12 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       connectNats: () => nats.connect(),
       async ledgerIds() {
         if (!auditClient) return undefined;
-        const ids: string[] = [];
-        let pageToken = '';
-        for (let page = 0; page < 10_000; page++) {
-          const res = await callUnary(
-            auditClient,
-            'listAuditEvents',
-            audit.ListAuditEventsRequest.fromPartial({ pageSize: 500, pageToken }),
-            clientCallMetadata({ token: await token('auditor') }),
-            { deadlineMs: 20_000 },
-          );
-          for (const e of res.auditEvents) ids.push(e.name.slice('auditEvents/'.length));
-          pageToken = res.nextPageToken;
-          if (pageToken === '') return ids;
-        }
-        throw new Error('the ledger did not end');
+        const entries = await readAuditLedger(
+          auditClient,
+          async () => clientCallMetadata({ token: await token('auditor') }),
+          { maxPages: 10_000, deadlineMs: 20_000 },
+        );
+        return entries.map((e) => e.name.slice('auditEvents/'.length));
       },
       token,
       logs: (lines = 30) => stack.logs(lines),
