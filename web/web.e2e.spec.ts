@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import {
+  catcherSmtpEnv,
   launchChromium,
   type LaunchedChromium,
   screenshot,
@@ -48,9 +49,7 @@ describe('web app over the real stack', () => {
     stack = await startStack({
       mfaRequiredRoles: 'admin',
       schedulingEnv: {
-        HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-        HAVEN_SMTP_REQUIRE_TLS: 'false',
-        HAVEN_SMTP_FROM: 'Clinic <no-reply@web.test>',
+        ...catcherSmtpEnv(catcher, 'Clinic <no-reply@web.test>'),
         HAVEN_REMINDER_POLL_MS: '200',
       },
     });

@@ -17,6 +17,7 @@ import { scheduling } from '@haven/proto';
 import { clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  catcherSmtpEnv,
   launchStack,
   passesEventually,
   serveJwks,
@@ -46,9 +47,7 @@ beforeAll(async () => {
     jwksUrl: jwks.url,
     env: {
       scheduling: {
-        HAVEN_SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-        HAVEN_SMTP_REQUIRE_TLS: 'false',
-        HAVEN_SMTP_FROM: 'Clinic <no-reply@crash.test>',
+        ...catcherSmtpEnv(catcher, 'Clinic <no-reply@crash.test>'),
         HAVEN_REMINDER_POLL_MS: '50',
         HAVEN_REMINDER_LEASE_MS: '2000',
         HAVEN_REMINDER_OFFSETS: '',
