@@ -2,28 +2,15 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { answerInOrder } from '../testing/fake-api';
 import { GuestControls } from './guest-controls';
-
-type Answer = { status: number; body: unknown };
-
-function answer(...answers: Answer[]) {
-  const calls: Array<{ method: string; path: string; body: unknown }> = [];
-  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
-    calls.push({ method: init?.method ?? 'GET', path, body });
-    const a = answers.shift() ?? { status: 500, body: {} };
-    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
-  });
-  return calls;
-}
 
 const directory = { status: 200, body: { clinicians: [{ id: 'u-dan', displayName: 'Dr Dan Li' }] } };
 const noGuests = { status: 200, body: { visit: { guests: [] } } };
 
 describe('the guest and host controls', () => {
   it('invites a colleague as an interpreter and says they wait in the lobby', async () => {
-    const calls = answer(directory, noGuests, { status: 200, body: { hosts: ['u-cara'] } });
+    const calls = answerInOrder(directory, noGuests, { status: 200, body: { hosts: ['u-cara'] } });
     const changed = jest.fn();
     render(<GuestControls visitId="v1" participants={[]} onChanged={changed} />);
     await act(async () => undefined);
@@ -40,7 +27,7 @@ describe('the guest and host controls', () => {
   });
 
   it('offers share and hand over only for a clinician admitted who is not a host, and says a refusal', async () => {
-    const calls = answer(directory, noGuests, {
+    const calls = answerInOrder(directory, noGuests, {
       status: 403,
       body: { error: { code: 'PERMISSION_DENIED', message: 'Only a host may do that.' } },
     });
@@ -77,7 +64,7 @@ describe('the guest and host controls', () => {
       status: 200,
       body: { visit: { guests: [{ id: link.guestId, link: true, role: 'family' }] } },
     };
-    const calls = answer(directory, noGuests, { status: 200, body: link }, invited);
+    const calls = answerInOrder(directory, noGuests, { status: 200, body: link }, invited);
     render(<GuestControls visitId="v1" participants={[]} />);
     await act(async () => undefined);
     fireEvent.change(screen.getByLabelText('Invite by link'), { target: { value: 'family' } });
@@ -101,7 +88,7 @@ describe('the guest and host controls', () => {
         visit: { guests: [{ id: 'g0123456789abcdef0123456789abcdef', link: true, role: 'interpreter' }] },
       },
     };
-    const calls = answer(directory, invited, { status: 200, body: { guests: [] } }, noGuests);
+    const calls = answerInOrder(directory, invited, { status: 200, body: { guests: [] } }, noGuests);
     render(<GuestControls visitId="v1" participants={[]} />);
     await act(async () => undefined);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Revoke Interpreter 1' })));

@@ -2,24 +2,12 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { answerInOrder } from '../testing/fake-api';
 import { IdentityCheck } from './identity-check';
-
-type Answer = { status: number; body: unknown };
-
-function answer(...answers: Answer[]) {
-  const calls: Array<{ method: string; path: string }> = [];
-  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    calls.push({ method: init?.method ?? 'GET', path });
-    const a = answers.shift() ?? { status: 500, body: {} };
-    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
-  });
-  return calls;
-}
 
 describe('the identity check', () => {
   it('shows the date of birth only when asked, then records the confirmation and shows it', async () => {
-    const calls = answer(
+    const calls = answerInOrder(
       { status: 200, body: { visit: { identity: null } } },
       { status: 200, body: { dateOfBirth: '1979-04-05', identity: null } },
       {
@@ -40,7 +28,7 @@ describe('the identity check', () => {
     expect(calls[1]).toEqual({ method: 'GET', path: '/api/visits/v1/identity-check' });
     expect(screen.getByText('1979-04-05')).toBeTruthy();
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Identity confirmed' })));
-    expect(calls[2]).toEqual({ method: 'POST', path: '/api/visits/v1/identity' });
+    expect(calls[2]).toEqual({ method: 'POST', path: '/api/visits/v1/identity', body: {} });
     expect(screen.getByRole('status').textContent).toMatch(
       /^Identity confirmed by a clinician at .+ \(date of birth\)\.$/,
     );
@@ -49,7 +37,7 @@ describe('the identity check', () => {
   });
 
   it('shows an earlier confirmation at once, without reading the date of birth', async () => {
-    const calls = answer({
+    const calls = answerInOrder({
       status: 200,
       body: { visit: { identity: { confirmedBy: 'u-dan', confirmTime: null, method: 'date_of_birth' } } },
     });

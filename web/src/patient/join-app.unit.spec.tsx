@@ -2,23 +2,9 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { answerInOrder, jsonResponse, pathOf } from '../testing/fake-api';
 import { JoinApp, otherDevicesLine } from './join-app';
 import { pushToSockets, useFakeSockets } from '../testing/fake-socket';
-
-type Answer = { status: number; body: unknown };
-
-/** Answers the page's API calls in order, recording them. */
-function answer(...answers: Answer[]) {
-  const calls: Array<{ path: string; body: unknown }> = [];
-  globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
-    calls.push({ path, body });
-    const a = answers.shift() ?? { status: 500, body: {} };
-    return { status: a.status, ok: a.status < 400, json: async () => a.body } as Response;
-  });
-  return calls;
-}
 
 async function submitPasscode(value: string) {
   fireEvent.change(screen.getByLabelText('Passcode'), { target: { value } });
@@ -27,17 +13,19 @@ async function submitPasscode(value: string) {
 
 describe('the patient’s join page', () => {
   it('sends the token and passcode, then starts the self-check', async () => {
-    const calls = answer({ status: 200, body: {} });
+    const calls = answerInOrder({ status: 200, body: {} });
     render(<JoinApp token="tok" />);
     expect(document.activeElement?.textContent).toBe('Your video visit');
     await submitPasscode('123456');
-    expect(calls).toEqual([{ path: '/api/join', body: { token: 'tok', passcode: '123456' } }]);
+    expect(calls).toEqual([
+      { method: 'POST', path: '/api/join', body: { token: 'tok', passcode: '123456' } },
+    ]);
     expect(screen.getByRole('heading', { name: 'Check your camera and microphone' })).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Start the check' })).toBeTruthy();
   });
 
   it('says a wrong passcode is wrong, clears it and keeps the patient on the step', async () => {
-    answer({
+    answerInOrder({
       status: 400,
       body: { error: { code: 'INVALID', message: 'That passcode is not right. 4 attempts left.' } },
     });
@@ -53,7 +41,7 @@ describe('the patient’s join page', () => {
     const dob = {
       error: { code: 'INVALID', fieldViolations: [{ field: 'dateOfBirth', description: 'required' }] },
     };
-    const calls = answer({ status: 400, body: dob }, { status: 200, body: {} });
+    const calls = answerInOrder({ status: 400, body: dob }, { status: 200, body: {} });
     render(<JoinApp token="tok" />);
     await submitPasscode('123456');
     expect(screen.getByText('Please enter your date of birth.')).toBeTruthy();
@@ -63,7 +51,7 @@ describe('the patient’s join page', () => {
   });
 
   it('explains a link that cannot be used (409)', async () => {
-    answer({
+    answerInOrder({
       status: 409,
       body: { error: { code: 'FAILED_PRECONDITION', message: 'This visit was cancelled.' } },
     });
@@ -74,7 +62,7 @@ describe('the patient’s join page', () => {
   });
 
   it('without a link or a patient cookie, says the page needs the link', async () => {
-    answer({ status: 401, body: {} }, { status: 401, body: {} });
+    answerInOrder({ status: 401, body: {} }, { status: 401, body: {} });
     render(<JoinApp token="" />);
     await act(async () => undefined);
     expect(
@@ -83,7 +71,7 @@ describe('the patient’s join page', () => {
   });
 
   it('tells a waiting device which of the patient’s other devices are already in', async () => {
-    answer({ status: 200, body: { status: 'waiting', locked: false, yourOtherDevicesIn: [1] } });
+    answerInOrder({ status: 200, body: { status: 'waiting', locked: false, yourOtherDevicesIn: [1] } });
     render(<JoinApp token="" />);
     expect(
       await screen.findByText(
@@ -116,13 +104,10 @@ describe('the waiting room: the read after arriving lands after the live channel
   it('keeps the lock and the other devices the live channel pushed while that read was on its way', async () => {
     const held: Array<(body: unknown) => void> = [];
     globalThis.fetch = jest.fn((input: RequestInfo | URL, init?: RequestInit) => {
-      const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      const reply = (status: number, body: unknown) =>
-        ({ status, ok: status < 400, json: () => Promise.resolve(body) }) as Response;
-      if (`${init?.method ?? 'GET'} ${path}` === 'GET /api/patient/visit') {
-        return new Promise<Response>((resolve) => held.push((body) => resolve(reply(200, body))));
+      if (`${init?.method ?? 'GET'} ${pathOf(input)}` === 'GET /api/patient/visit') {
+        return new Promise<Response>((resolve) => held.push((body) => resolve(jsonResponse(200, body))));
       }
-      return Promise.resolve(reply(200, {}));
+      return Promise.resolve(jsonResponse(200, {}));
     });
     render(<JoinApp token="tok" />);
     await submitPasscode('123456');

@@ -4,7 +4,7 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { Audit } from './audit';
 import { SessionContext, type StaffSession } from './session';
-import { flush } from '../testing/fake-api';
+import { flush, pathOf } from '../testing/fake-api';
 
 type Pending = { route: string; answer: (body: unknown) => Promise<void> };
 
@@ -14,9 +14,8 @@ function slowServer() {
   globalThis.fetch = jest.fn(
     (input: RequestInfo | URL, init?: RequestInit) =>
       new Promise<Response>((resolve) => {
-        const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
         pending.push({
-          route: `${init?.method ?? 'GET'} ${path}`,
+          route: `${init?.method ?? 'GET'} ${pathOf(input)}`,
           answer: async (body) => {
             resolve({ status: 200, ok: true, json: async () => body } as Response);
             await flush();

@@ -5,6 +5,7 @@ import { act, fireEvent, render, screen } from '@testing-library/react';
 import { Console } from './console';
 import { SessionContext, type StaffSession } from './session';
 import type { Participant, StaffLiveMessage, VisitDetail } from './types';
+import { jsonResponse, pathOf } from '../testing/fake-api';
 import { pushToSockets, useFakeSockets } from '../testing/fake-socket';
 import { visitSummary } from '../testing/visits';
 
@@ -28,22 +29,19 @@ const visit: VisitDetail = {
 function serve() {
   const held: Array<(body: unknown) => void> = [];
   globalThis.fetch = jest.fn((input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const route = `${init?.method ?? 'GET'} ${path}`;
-    const answer = (status: number, body: unknown) =>
-      ({ status, ok: status < 400, json: () => Promise.resolve(body) }) as Response;
+    const route = `${init?.method ?? 'GET'} ${pathOf(input)}`;
     if (route === 'GET /api/visits') {
       return Promise.resolve(
-        answer(200, {
+        jsonResponse(200, {
           visits: [visitSummary({ admittedCount: 0 })],
         }),
       );
     }
-    if (route.startsWith('POST /api/visits/v-1/')) return Promise.resolve(answer(200, {}));
+    if (route.startsWith('POST /api/visits/v-1/')) return Promise.resolve(jsonResponse(200, {}));
     if (route === 'GET /api/visits/v-1') {
-      return new Promise<Response>((resolve) => held.push((body) => resolve(answer(200, body))));
+      return new Promise<Response>((resolve) => held.push((body) => resolve(jsonResponse(200, body))));
     }
-    return Promise.resolve(answer(404, { error: { code: 'NOT_FOUND', message: 'Not found.' } }));
+    return Promise.resolve(jsonResponse(404, { error: { code: 'NOT_FOUND', message: 'Not found.' } }));
   });
   return {
     /** Answers every read of the visit on its way (the visit's panels read it too). */
