@@ -1,13 +1,18 @@
 /**
  * The browser's view of visits and appointments (what /api/visits, /api/patient/visit and the WebSocket send):
- * bare ids instead of resource names, lower-case state words instead of proto enums. Never PHI.
+ * bare ids instead of resource names, lower-case state words instead of proto enums. Never PHI. The staff pages'
+ * types are in staff-visit-view.ts, which the browser app imports too.
  */
 import { scheduling, session } from '@haven/proto';
 import { lastSegment } from './http';
 import type { MediaPresence } from './context';
-
-/** A participant's state as the browser names it. */
-export type ParticipantStateName = 'lobby' | 'admitted' | 'denied' | 'kicked' | 'left';
+import type {
+  ParticipantStateName,
+  ParticipantView,
+  VisitCountsView,
+  VisitRecordingView,
+  VisitView,
+} from './staff-visit-view';
 
 const PARTICIPANT_STATE: Readonly<Record<number, ParticipantStateName>> = {
   [session.ParticipantState.PARTICIPANT_STATE_WAITING]: 'lobby',
@@ -39,50 +44,12 @@ const APPOINTMENT_STATE: Readonly<Record<number, string>> = {
   [scheduling.AppointmentState.APPOINTMENT_STATE_NO_SHOW]: 'no_show',
 };
 
-/** A participant as the browser sees it. */
-export interface ParticipantView {
-  readonly id: string;
-  readonly kind: string;
-  readonly state: ParticipantStateName;
-  readonly inMedia: boolean;
-  /** Which of the principal's devices: 1 for the first, 2 for a second redemption of the same link, … */
-  readonly device: number;
-  /** Whether their latest decision on recording is a consent. */
-  readonly recordingConsented: boolean;
-  /** Whether they hold host rights (admit, remove, end, record). */
-  readonly host: boolean;
-  /** What their device check found on arrival (no PHI), or null when they reported none. */
-  readonly deviceCheck: {
-    readonly camera: boolean;
-    readonly microphone: boolean;
-    readonly speaker: boolean;
-    readonly permission: string;
-  } | null;
-  /** Whether this entry is the caller's own (a clinician who handed host rights over is not someone to remove). */
-  readonly self: boolean;
-  /** When they arrived in the lobby (the clinician: joined), ISO 8601; null when unknown. */
-  readonly joinTime: string | null;
-  /** A staff member's display name ("Dr. Amara Okafor"); null for a patient or a link guest (see staffNameOf). */
-  readonly name: string | null;
-}
-
 /**
  * The name a visit read may show for a participant: a staff user's display name, never anyone else's (a
  * patient's name is PHI that only the clinician's own audited read shows; a link guest has none).
  */
 export function staffNameOf(p: session.Participant): string | null {
   return p.principal.startsWith('users/') && p.displayName !== '' ? p.displayName : null;
-}
-
-/** A visit as the browser sees it. */
-export interface VisitView {
-  readonly id: string;
-  readonly appointmentId: string;
-  /** The patient's id (never the name: showing it is a PHI read, see GET /api/patients/:id). */
-  readonly patientId: string;
-  readonly status: string;
-  readonly locked: boolean;
-  readonly participants: ParticipantView[];
 }
 
 /** Maps a participant. */
@@ -187,15 +154,8 @@ export function ownDevicesIn(v: session.Visit): number[] {
     .sort((a, b) => a - b);
 }
 
-/** Whether the visit is being recorded (`on`), waits for consents (`requested`), or neither (`off`). */
-export type RecordingStateName = 'on' | 'requested' | 'off';
-
 /** The recording state of a visit as the browser names it, with the recording and the caller's own consent. */
-export function recordingView(v: session.Visit): {
-  state: RecordingStateName;
-  recordingId: string | null;
-  consented: boolean;
-} {
+export function recordingView(v: session.Visit): VisitRecordingView {
   const own = v.participants.find((p) => p.name === v.callerParticipant);
   return {
     state: v.recording ? 'on' : v.recordingRequested ? 'requested' : 'off',
@@ -205,7 +165,7 @@ export function recordingView(v: session.Visit): {
 }
 
 /** Waiting and admitted non-clinician participants of a visit. */
-export function visitCounts(v: VisitView): { lobbyCount: number; admittedCount: number } {
+export function visitCounts(v: VisitView): VisitCountsView {
   const others = v.participants.filter((p) => p.kind !== 'clinician');
   return {
     lobbyCount: others.filter((p) => p.state === 'lobby').length,

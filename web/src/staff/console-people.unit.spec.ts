@@ -3,15 +3,10 @@
  */
 import { deviceCheckText, othersIn } from './console';
 import type { Participant } from './types';
+import { participant } from '../testing/visits';
 
-const p = (id: string, kind: string, extra: Partial<Participant> = {}): Participant => ({
-  id,
-  kind,
-  state: 'admitted',
-  inMedia: true,
-  device: 1,
-  ...extra,
-});
+const p = (id: string, kind: string, extra: Partial<Participant> = {}): Participant =>
+  participant({ id, kind, inMedia: true, ...extra });
 
 describe('the people a clinician can admit or remove', () => {
   it('leaves out the clinician themself after they handed host rights over, and the hosts', () => {

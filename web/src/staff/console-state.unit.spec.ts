@@ -1,23 +1,11 @@
 import { consoleState, initialConsole, type ConsoleEvent, type ConsoleState } from './console-state';
 import type { Participant, VisitDetail } from './types';
-import { visitSummary } from '../testing/visits';
+import { participant, visitDetail, visitSummary } from '../testing/visits';
 
-const person = (id: string, state: Participant['state']): Participant => ({
-  id,
-  kind: 'patient',
-  state,
-  inMedia: false,
-  device: 1,
-});
+const person = (id: string, state: Participant['state']): Participant => participant({ id, state });
 
-const detail = (extra: Partial<VisitDetail> = {}): VisitDetail => ({
-  id: 'v-1',
-  patientId: 'pat-1',
-  status: 'in_progress',
-  locked: false,
-  participants: [person('p-1', 'admitted')],
-  ...extra,
-});
+const detail = (extra: Partial<VisitDetail> = {}): VisitDetail =>
+  visitDetail({ participants: [person('p-1', 'admitted')], ...extra });
 
 const given = (...events: ConsoleEvent[]): ConsoleState => events.reduce(consoleState, initialConsole);
 

@@ -26,7 +26,10 @@ const STATUS_LABELS: Readonly<Record<string, string>> = {
 const DEVICE_WORDS = ['', '', 'second', 'third', 'fourth', 'fifth'];
 
 /** "Maria Lopez (patient) — second device", or "Patient 3F2A" before the name is read. */
-export function participantLabel(p: Participant, patientName: string | null): string {
+export function participantLabel(
+  p: Pick<Participant, 'id' | 'kind' | 'device'>,
+  patientName: string | null,
+): string {
   // Each redemption of a patient link is its own lobby entry, admitted on its own.
   const word = DEVICE_WORDS[p.device];
   const device = p.device > 1 ? (word ? ` — ${word} device` : ` — device ${p.device}`) : '';
@@ -48,7 +51,7 @@ const KIND_WORDS: Readonly<Record<string, string>> = {
  * handing host rights over, is no longer a host but still not someone to remove).
  */
 export const othersIn = (ps: readonly Participant[]) =>
-  ps.filter((p) => p.self !== true && (p.kind !== 'clinician' || p.host === false));
+  ps.filter((p) => !p.self && (p.kind !== 'clinician' || !p.host));
 const others = othersIn;
 
 /** One open visit: the people, the controls and the video. */
@@ -272,7 +275,7 @@ export function deviceCheckText(d: Participant['deviceCheck']): string | null {
 }
 
 /** "just now", "1 min", "12 min" since an ISO time. */
-export function waitedFor(joinTime: string | null | undefined, now: number): string {
+export function waitedFor(joinTime: string | null, now: number): string {
   const since = joinTime ? Date.parse(joinTime) : NaN;
   if (!Number.isFinite(since)) return '';
   const min = Math.floor((now - since) / 60_000);
@@ -304,7 +307,7 @@ function WaitingList({
       ? []
       : others(lobbies[v.id] ?? [])
           .filter((p) => p.state === 'lobby')
-          .map((p) => ({ v, p, label: participantLabel(p, names[v.patientId ?? ''] ?? null) })),
+          .map((p) => ({ v, p, label: participantLabel(p, names[v.patientId] ?? null) })),
   );
   waiting.sort((a, b) => (a.p.joinTime ?? '').localeCompare(b.p.joinTime ?? ''));
   if (waiting.length === 0) return null;
@@ -456,7 +459,7 @@ export function Console() {
   // The visits with someone waiting: who (read again when the counts change) and the patient's name (once).
   const waitingKey = (visits ?? [])
     .filter((v) => v.lobbyCount > 0 && v.status !== 'ended')
-    .map((v) => `${v.id}:${v.lobbyCount}:${v.admittedCount}:${v.patientId ?? ''}`)
+    .map((v) => `${v.id}:${v.lobbyCount}:${v.admittedCount}:${v.patientId}`)
     .join(' ');
   const known = useRef(new Set<string>());
   useEffect(() => {

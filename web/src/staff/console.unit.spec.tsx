@@ -7,21 +7,15 @@ import { SessionContext, type StaffSession } from './session';
 import type { Participant, StaffLiveMessage, VisitDetail } from './types';
 import { jsonResponse, pathOf } from '../testing/fake-api';
 import { pushToSockets, useFakeSockets } from '../testing/fake-socket';
-import { visitSummary } from '../testing/visits';
+import { participant, visitDetail, visitSummary } from '../testing/visits';
 
 const push = (m: StaffLiveMessage) => act(() => pushToSockets(m));
 
 const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
-const waiting: Participant = { id: 'p-2', kind: 'patient', state: 'lobby', inMedia: false, device: 2 };
+const waiting: Participant = participant({ id: 'p-2', state: 'lobby', device: 2 });
 
-const visit: VisitDetail = {
-  id: 'v-1',
-  patientId: 'pat-1',
-  status: 'in_progress',
-  locked: false,
-  participants: [],
-};
+const visit: VisitDetail = visitDetail();
 
 /**
  * Serves the list with one visit and holds every read of that visit until the spec answers it: an answer on its way while the live channel pushes.

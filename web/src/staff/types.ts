@@ -1,8 +1,16 @@
 /**
- * The gateway's JSON as the staff app reads it (services/gateway/src/routes/ and visit-view.ts). Written out here
- * rather than imported: the gateway's modules pull in Node and gRPC types (ADR 0010).
+ * The gateway's JSON as the staff app reads it (services/gateway/src/routes/). Where the gateway has an
+ * import-free module for a shape (`*-view.ts`), the type is imported from there; the rest is written out here,
+ * since the gateway's other modules pull in Node and gRPC types (ADR 0010).
  */
 import type { RecordingLiveMessage } from '../recording/recording-bus';
+import type { ParticipantView, VisitCountsView } from '../../../services/gateway/src/staff-visit-view';
+
+export type {
+  ParticipantView as Participant,
+  VisitDetailView as VisitDetail,
+  VisitSummaryView as VisitSummary,
+} from '../../../services/gateway/src/staff-visit-view';
 
 /** A staff role. */
 export type Role = 'admin' | 'clinician' | 'front_desk' | 'auditor';
@@ -65,61 +73,15 @@ export interface PatientLink {
   readonly validUntil?: string;
 }
 
-/** A participant of a visit. */
-export interface Participant {
-  readonly id: string;
-  readonly kind: string;
-  readonly state: 'lobby' | 'admitted' | 'denied' | 'kicked' | 'left';
-  readonly inMedia: boolean;
-  readonly device: number;
-  readonly recordingConsented?: boolean;
-  /** Whether they hold host rights (clinicians). */
-  readonly host?: boolean;
-  /** The signed-in clinician's own entry. */
-  readonly self?: boolean;
-  /** Their device check on arrival (no PHI), when reported. */
-  readonly deviceCheck?: {
-    readonly camera: boolean;
-    readonly microphone: boolean;
-    readonly speaker: boolean;
-    readonly permission: string;
-  } | null;
-  /** When they arrived in the lobby, ISO 8601. */
-  readonly joinTime?: string | null;
-}
-
-/** A visit in the clinician's list (GET /api/visits). */
-export interface VisitSummary {
-  readonly id: string;
-  readonly patientId?: string;
-  readonly startTime: string | null;
-  readonly endTime: string | null;
-  readonly status: string;
-  readonly locked: boolean;
-  readonly lobbyCount: number;
-  readonly admittedCount: number;
-}
-
-/** GET /api/visits/:id */
-export interface VisitDetail {
-  readonly id: string;
-  readonly patientId: string;
-  readonly status: string;
-  readonly locked: boolean;
-  readonly participants: readonly Participant[];
-}
-
 /** What the gateway's live channel sends staff. */
 export type StaffLiveMessage =
-  | {
+  | (VisitCountsView & {
       readonly type: 'visit';
       readonly visitId: string;
       readonly status: string;
       readonly locked: boolean;
-      readonly lobbyCount: number;
-      readonly admittedCount: number;
-    }
-  | { readonly type: 'lobby'; readonly visitId: string; readonly participants: readonly Participant[] }
+    })
+  | { readonly type: 'lobby'; readonly visitId: string; readonly participants: readonly ParticipantView[] }
   | { readonly type: 'ended'; readonly visitId: string }
   | RecordingLiveMessage
   | { readonly type: 'hello' };

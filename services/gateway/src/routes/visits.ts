@@ -11,6 +11,12 @@ import { PATH_ID, asRecord, choiceOf, invalid, lastSegment, pathId, send, string
 import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { mediaView, recordingView, visitCounts, visitView } from '../visit-view';
+import type {
+  IdentityConfirmationView,
+  InvitedGuestView,
+  VisitDetailView,
+  VisitSummaryView,
+} from '../staff-visit-view';
 import { ACKNOWLEDGE_RECORDING, LEAVE_VISIT, RECORD_CONSENT } from './patient-visit';
 import type { FieldNames, StaffHandler } from './guards';
 import { staff } from './guards';
@@ -84,18 +90,17 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
         return;
       }
       const view = visitView(r.visit, ctx.media);
-      res.status(200).json({
-        visit: {
-          id: view.id,
-          status: view.status,
-          locked: view.locked,
-          participants: view.participants,
-          hosts: r.visit.hosts.map(lastSegment),
-          guests: invitedGuestsView(r.visit),
-          identity: identityView(r.visit),
-          recording: recordingView(r.visit),
-        },
-      });
+      const visit: VisitDetailView = {
+        id: view.id,
+        status: view.status,
+        locked: view.locked,
+        participants: view.participants,
+        hosts: r.visit.hosts.map(lastSegment),
+        guests: invitedGuestsView(r.visit),
+        identity: identityView(r.visit),
+        recording: recordingView(r.visit),
+      };
+      res.status(200).json({ visit });
     }),
   );
 
@@ -178,7 +183,7 @@ const ROLE_NAMES: Readonly<Partial<Record<session.ParticipantRole, string>>> = {
 };
 
 /** The guests invited and not revoked: id, whether they joined by link, role. No names. */
-function invitedGuestsView(v: session.Visit): { id: string; link: boolean; role: string }[] {
+function invitedGuestsView(v: session.Visit): InvitedGuestView[] {
   return v.guests.map((g) => ({
     id: lastSegment(g.principal),
     link: g.principal.startsWith('guests/'),
@@ -187,9 +192,7 @@ function invitedGuestsView(v: session.Visit): { id: string; link: boolean; role:
 }
 
 /** The patient's identity confirmation (who confirmed, when, how), or null. */
-function identityView(
-  v: session.Visit,
-): { confirmedBy: string; confirmTime: string | null; method: string } | null {
+function identityView(v: session.Visit): IdentityConfirmationView | null {
   const c = v.identityConfirmation;
   if (!c) return null;
   return {
@@ -430,7 +433,7 @@ async function clinicianVisits(
   res: Response,
   client: session.SessionServiceClient,
   { token, principal }: Authenticated,
-) {
+): Promise<VisitSummaryView[]> {
   const clinician = `users/${principal.id}`;
   const [visits, appointments] = await Promise.all([
     ctx.call(
@@ -451,7 +454,7 @@ async function clinicianVisits(
       .catch(() => ({ appointments: [] as scheduling.Appointment[] })),
   ]);
   const byId = new Map(appointments.appointments.map((a) => [lastSegment(a.name), a]));
-  const list = visits.visits.map((v) => {
+  const list = visits.visits.map((v): VisitSummaryView => {
     const view = visitView(v, ctx.media);
     const a = byId.get(view.appointmentId);
     return {
