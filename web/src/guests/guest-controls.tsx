@@ -9,6 +9,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import { whileCurrent } from '../api/while-current';
 import { Options } from '../ui/options';
+import type { InvitedGuest, VisitDetail } from '../staff/types';
 
 /** A participant as `GET /api/visits/:id` lists them. */
 export interface GuestControlsParticipant {
@@ -29,13 +30,6 @@ export interface GuestControlsProps {
 interface Clinician {
   readonly id: string;
   readonly displayName: string;
-}
-
-/** A guest invited and not revoked, as `GET /api/visits/:id` lists them. */
-interface InvitedGuest {
-  readonly id: string;
-  readonly link: boolean;
-  readonly role: string;
 }
 
 /** A one-time guest link as `POST /api/visits/:id/guest-links` answers it (shown once). */
@@ -86,8 +80,8 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
   useEffect(
     () =>
       whileCurrent(
-        api<{ visit: { guests?: InvitedGuest[] } }>('GET', `/api/visits/${encodeURIComponent(visitId)}`),
-        (r) => setGuests(r.visit.guests ?? []),
+        api<{ visit: Pick<VisitDetail, 'guests'> }>('GET', `/api/visits/${encodeURIComponent(visitId)}`),
+        (r) => setGuests(r.visit.guests),
       ),
     [visitId, people, reads],
   );

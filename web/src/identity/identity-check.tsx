@@ -7,13 +7,7 @@ import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
-
-/** A visit's identity confirmation as `GET /api/visits/:id` gives it. */
-export interface IdentityConfirmation {
-  readonly confirmedBy: string;
-  readonly confirmTime: string | null;
-  readonly method: string;
-}
+import type { IdentityConfirmation, VisitDetail } from '../staff/types';
 
 /** Props of {@link IdentityCheck}. */
 export interface IdentityCheckProps {
@@ -37,8 +31,8 @@ export function IdentityCheck({ visitId, me }: IdentityCheckProps) {
 
   useEffect(
     () =>
-      whileCurrent(api<{ visit: { identity?: IdentityConfirmation | null } }>('GET', path), (r) =>
-        setConfirmed(r.visit.identity ?? null),
+      whileCurrent(api<{ visit: Pick<VisitDetail, 'identity'> }>('GET', path), (r) =>
+        setConfirmed(r.visit.identity),
       ),
     [path],
   );

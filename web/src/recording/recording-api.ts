@@ -1,5 +1,9 @@
 /** The gateway's recording routes as the pages use them. */
 import { api } from '../api/client';
+import type { VisitRecordingView } from '../../../services/gateway/src/staff-visit-view';
+
+/** The recording part of a visit read (GET /api/visits/:id and /api/patient/visit). */
+export type RecordingView = VisitRecordingView;
 
 /** Where one page's recording controls talk to: the visit read and the recording actions. */
 export interface RecordingEndpoints {
@@ -9,13 +13,6 @@ export interface RecordingEndpoints {
   readonly actionsUrl: string;
   /** GET: the recordings of this visit, for the processing percent after a stop (clinician). */
   readonly listUrl?: string;
-}
-
-/** The recording part of a visit read (services/gateway/src/visit-view.ts recordingView). */
-export interface RecordingView {
-  readonly state: 'off' | 'requested' | 'on';
-  readonly recordingId: string | null;
-  readonly consented: boolean;
 }
 
 /** A recording in a list (services/gateway/src/routes/recordings.ts recordingListView). */

@@ -7,6 +7,8 @@ import type { RecordingLiveMessage } from '../recording/recording-bus';
 import type { ParticipantView, VisitCountsView } from '../../../services/gateway/src/staff-visit-view';
 
 export type {
+  IdentityConfirmationView as IdentityConfirmation,
+  InvitedGuestView as InvitedGuest,
   ParticipantView as Participant,
   VisitDetailView as VisitDetail,
   VisitSummaryView as VisitSummary,
