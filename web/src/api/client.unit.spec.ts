@@ -2,6 +2,7 @@
  * @jest-environment jsdom
  */
 import type * as ClientModule from './client';
+import { pathOf } from '../testing/fake-api';
 
 type Client = typeof ClientModule;
 
@@ -22,7 +23,7 @@ function refreshEndpoint(...outcomes: Outcome[]) {
   let inFlight = 0;
   let maxInFlight = 0;
   globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const path = pathOf(input);
     // Any other call: the access token has expired.
     if (path === '/api/me')
       return {

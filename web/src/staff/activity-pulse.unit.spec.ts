@@ -3,6 +3,7 @@
  */
 import type * as ClientModule from '../api/client';
 import type * as PulseModule from './activity-pulse';
+import { pathOf } from '../testing/fake-api';
 
 type Client = typeof ClientModule;
 type Pulse = typeof PulseModule;
@@ -28,7 +29,7 @@ function refreshEndpoint(answerAfterMs: () => number | undefined) {
   let inFlight = 0;
   let maxInFlight = 0;
   globalThis.fetch = jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const path = pathOf(input);
     if (path !== '/api/auth/refresh') throw new Error(`unexpected fetch ${path}`);
     sent.push(Date.now());
     inFlight += 1;
