@@ -1,4 +1,3 @@
-import { v7 as uuidv7 } from 'uuid';
 import { UnavailableError } from '@haven/errors';
 import type {
   Actor,
@@ -13,6 +12,7 @@ import type {
   SnapshotRequest,
   SnapshotStore,
 } from '@haven/eventstore';
+import { commandEvent } from './command-event';
 import { isRetryable } from './grpc-errors';
 import { IDEMPOTENCY_WINDOW_MS, RequestIdReusedError } from './idempotency';
 import { SerialQueues } from './serial-queues';
@@ -361,19 +361,12 @@ async function runCommand<S, E extends { type: string; data: unknown }, C>(
     }
 
     const at = now();
-    const occurredAt = at.toISOString();
-    const { actor, correlationId, traceparent } = options.metadata;
-    const causationId = options.metadata.causationId ?? correlationId;
     const newEvents: NewEvent[] = list.map((e) => ({
-      id: uuidv7(),
-      type: e.type,
-      occurredAt,
-      actor,
-      correlationId,
-      causationId,
-      data: e.data as Record<string, unknown>,
-      ...(traceparent !== undefined ? { traceparent } : {}),
-      ...(e.phi !== undefined ? { phi: e.phi } : {}),
+      ...commandEvent(
+        options.metadata,
+        { type: e.type, data: e.data as Record<string, unknown>, phi: e.phi },
+        at,
+      ),
       ...(options.request !== undefined ? { request: options.request } : {}),
     }));
     throwIfAborted(options.metadata.signal);

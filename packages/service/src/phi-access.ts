@@ -3,9 +3,10 @@
  * answer"). One builder for the services that record it (scheduling's patient access streams, session's chat
  * access streams); audit reads them all.
  */
-import { newEventId, type NewEvent } from '@haven/eventstore';
+import type { NewEvent } from '@haven/eventstore';
+import { commandEvent } from './command-event';
 import type { CallContext } from './grpc-server';
-import { actorOf, type Principal } from './principal';
+import { actorOf, callMetadata, type Principal } from './principal';
 
 /** The event type. */
 export const PHI_ACCESSED = 'haven.events.v1.PhiAccessed';
@@ -32,24 +33,16 @@ export interface PhiAccess {
 /** The PhiAccessed event of `access`, with a fresh id, at `clock()`. */
 export function phiAccessEvent(clock: () => Date, access: PhiAccess): NewEvent {
   const { principal, ctx } = access;
-  return {
-    id: newEventId(),
-    type: PHI_ACCESSED,
-    occurredAt: clock().toISOString(),
-    actor: actorOf(principal),
-    correlationId: ctx.correlationId,
-    causationId: ctx.correlationId,
-    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-    data: {
-      who: actorOf(principal),
-      patientId: access.patientId,
-      whose: `patients/${access.patientId}`,
-      what: access.what,
-      fields: [...access.fields],
-      why: access.why,
-      outcome: access.outcome,
-      method: ctx.method,
-      ...(access.breakGlassGrant !== undefined ? { breakGlassGrant: access.breakGlassGrant } : {}),
-    },
+  const data = {
+    who: actorOf(principal),
+    patientId: access.patientId,
+    whose: `patients/${access.patientId}`,
+    what: access.what,
+    fields: [...access.fields],
+    why: access.why,
+    outcome: access.outcome,
+    method: ctx.method,
+    ...(access.breakGlassGrant !== undefined ? { breakGlassGrant: access.breakGlassGrant } : {}),
   };
+  return commandEvent(callMetadata(ctx, actorOf(principal)), { type: PHI_ACCESSED, data }, clock());
 }

@@ -40,7 +40,7 @@ export function requirePrincipal(ctx: { readonly principal: Principal | undefine
 /** What {@link callMetadata} reads of a call. */
 interface CallTrace {
   readonly correlationId: string;
-  readonly traceparent: string | undefined;
+  readonly traceparent?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
