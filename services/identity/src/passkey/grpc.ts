@@ -4,7 +4,7 @@
  */
 import { PermissionError, ValidationError } from '@haven/errors';
 import { passkeys as pb } from '@haven/proto';
-import type { CallContext, ServiceRegistration } from '@haven/service';
+import { callMetadata, type CallContext, type ServiceRegistration } from '@haven/service';
 import { toProtoTokens } from '../session/grpc';
 import { protoDate, userIdOf, type IdentityGrpcAccess } from '../shared/grpc-access';
 import type { CommandContext } from '../shared/streams';
@@ -64,11 +64,8 @@ export function passkeyGrpcService(
     const { principal, cmd } = await access.caller(ctx, undefined, { enrollmentTokenAccepted: true });
     return { cmd, caller: { userId: principal.id, sessionId: principal.sessionId ?? '' } };
   };
-  const anonymous = (ctx: CallContext): CommandContext => ({
-    actor: { kind: 'anonymous', id: 'passkey-sign-in' },
-    correlationId: ctx.correlationId,
-    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-  });
+  const anonymous = (ctx: CallContext): CommandContext =>
+    callMetadata(ctx, { kind: 'anonymous', id: 'passkey-sign-in' });
   const handlers = {
     startPasskeyRegistration: async (
       _req: pb.StartPasskeyRegistrationRequest,

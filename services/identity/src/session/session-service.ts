@@ -4,7 +4,7 @@
  */
 import { newEventId } from '@haven/eventstore';
 import { UnauthenticatedError, ValidationError, PermissionError } from '@haven/errors';
-import { RevocationReason } from '@haven/service';
+import { callMetadata, RevocationReason } from '@haven/service';
 import { checkSecondFactor } from '../credential/second-factor';
 import { hasPasskeys } from '../passkey/has-passkeys';
 import { passwordExpired } from '../credential/password/policy';
@@ -93,11 +93,7 @@ export class SessionService {
       await hasher.verifyDummy(input.password);
       throw new UnauthenticatedError(LOGIN_FAILED_MESSAGE);
     }
-    const ctx: CommandContext = {
-      actor: { kind: 'user', id: userId },
-      correlationId: input.correlationId,
-      ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
-    };
+    const ctx: CommandContext = callMetadata(input, { kind: 'user', id: userId });
     const { state } = await loadUser(store, userId);
     const now = this.deps.now();
     const fail = (reason: LoginFailure) => this.loginFailed(ctx, userId, reason, now);

@@ -3,8 +3,9 @@
  * (`haven.identity.v1.<Type>`) around the pure deciders, and the small index streams.
  */
 import { createHash } from 'node:crypto';
-import { newEvent, type Actor, type EventStore, type NewEvent, type RequestRecord } from '@haven/eventstore';
+import { type Actor, type EventStore, type NewEvent, type RequestRecord } from '@haven/eventstore';
 import {
+  commandEvent,
   findReplay,
   handleCommand,
   loadAggregate,
@@ -76,13 +77,7 @@ export async function replayOf<C, E extends Evt, S>(
  * with the command's envelope: actor, correlation id and, when the call carried one, its traceparent.
  */
 export function identityEvent<D>(type: string, data: D, ctx: CommandContext): NewEvent<string, D> {
-  return newEvent({
-    type: `${EVENT_TYPE_PREFIX}${type}`,
-    data,
-    actor: ctx.actor,
-    correlationId: ctx.correlationId,
-    ...(ctx.traceparent !== undefined ? { traceparent: ctx.traceparent } : {}),
-  });
+  return commandEvent(ctx, { type: `${EVENT_TYPE_PREFIX}${type}`, data });
 }
 
 /** Load, decide, append (with retries on concurrency). Returns the short-named events and the new state. */

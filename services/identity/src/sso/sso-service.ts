@@ -13,7 +13,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { ssoProvider, type SsoConfig } from '@haven/service';
+import { callMetadata, ssoProvider, type SsoConfig } from '@haven/service';
 import type { LoginResult, SessionService } from '../session/session-service';
 import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
@@ -112,11 +112,7 @@ export class SsoService {
     const claims = await this.options.verifier.verify(provider, input.idToken, input.nonce);
     const accountId = ssoAccountId(provider.issuer, claims.subject);
     const { store } = this.deps;
-    const ctx: CommandContext = {
-      actor: { kind: 'anonymous', id: `ssoAccounts/${accountId}` },
-      correlationId: input.correlationId,
-      ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
-    };
+    const ctx: CommandContext = callMetadata(input, { kind: 'anonymous', id: `ssoAccounts/${accountId}` });
     const account = await load(store, ssoAccountStream(accountId), ssoAccountDecider);
     let linkedUserActive = false;
     if (account.state.status === 'approved' && account.state.userId !== null) {
