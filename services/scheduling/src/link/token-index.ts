@@ -3,8 +3,7 @@
  * appointment, a guest). The token itself is never stored; a redeem finds its link through the hash.
  */
 import { UnauthenticatedError } from '@haven/errors';
-import { newEventId } from '@haven/eventstore';
-import { throwIfAborted, type CommandMetadata } from '@haven/service';
+import { commandEvent, throwIfAborted, type CommandMetadata } from '@haven/service';
 import { LINK_NOT_VALID } from '../appointment/link-policy';
 import type { SchedulingDeps } from '../deps';
 
@@ -18,18 +17,7 @@ export async function indexLinkToken(
   metadata: CommandMetadata,
 ): Promise<void> {
   throwIfAborted(metadata.signal);
-  await deps.store.append(index.stream, 'no_stream', [
-    {
-      id: newEventId(),
-      type: index.type,
-      occurredAt: deps.clock().toISOString(),
-      actor: metadata.actor,
-      correlationId: metadata.correlationId,
-      causationId: metadata.correlationId,
-      ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
-      data: index.data,
-    },
-  ]);
+  await deps.store.append(index.stream, 'no_stream', [commandEvent(metadata, index, deps.clock())]);
 }
 
 /** The id in field `field` of the index event on `stream`. Throws UnauthenticatedError when there is none. */

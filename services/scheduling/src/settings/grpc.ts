@@ -4,9 +4,14 @@
  * replicas follow through the read model's subscription, the session and recording services through theirs).
  */
 import { ValidationError, type FieldViolation } from '@haven/errors';
-import { newEventId } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
+import {
+  commandEvent,
+  commandMetadata,
+  requirePrincipal,
+  throwIfAborted,
+  type CallContext,
+} from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { isTimeZone } from '../schedule/clinic-time';
 import {
@@ -178,25 +183,14 @@ export function updateClinicSettings(
     const data = changeOf(deps, wanted, paths);
     const metadata = commandMetadata(ctx);
     throwIfAborted(metadata.signal);
-    const occurredAt = deps.clock().toISOString();
-    const appended = await deps.store.append(CLINIC_SETTINGS_STREAM, 'any', [
-      {
-        id: newEventId(),
-        type: CLINIC_SETTINGS_CHANGED,
-        occurredAt,
-        actor: metadata.actor,
-        correlationId: metadata.correlationId,
-        causationId: metadata.correlationId,
-        ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
-        data: { ...data },
-      },
-    ]);
+    const event = commandEvent(metadata, { type: CLINIC_SETTINGS_CHANGED, data: { ...data } }, deps.clock());
+    const appended = await deps.store.append(CLINIC_SETTINGS_STREAM, 'any', [event]);
     deps.readModel.apply({
       stream: CLINIC_SETTINGS_STREAM,
       revision: appended.nextRevision,
       type: CLINIC_SETTINGS_CHANGED,
       data: { ...data },
-      occurredAt,
+      occurredAt: event.occurredAt,
     });
     deps.logger.info({ fields: Object.keys(data) }, 'clinic settings changed');
     return { clinicSettings: inForce(deps) };
