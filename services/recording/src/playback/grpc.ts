@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { openEncryptedObject } from '@haven/crypto';
-import { newEvent, type EventStore } from '@haven/eventstore';
+import type { EventStore } from '@haven/eventstore';
 import {
   ConcurrencyError,
   PermissionError,
@@ -17,6 +17,7 @@ import {
 import type { recording } from '@haven/proto';
 import { phiEvents } from '@haven/proto';
 import {
+  commandEvent,
   bindHandlers,
   commandMetadata,
   requirePrincipal,
@@ -194,13 +195,7 @@ async function recordView(
       recordingViewsStream(state.recordingId),
       'any',
       events.map((e) =>
-        newEvent({
-          type: e.type,
-          data: e.data as unknown as Record<string, unknown>,
-          actor: metadata.actor,
-          correlationId: metadata.correlationId,
-          ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
-        }),
+        commandEvent(metadata, { type: e.type, data: e.data as unknown as Record<string, unknown> }),
       ),
     );
   } catch (error) {
