@@ -45,7 +45,7 @@ export interface CallContext {
   readonly metadata: grpc.Metadata;
   /** From `x-correlation-id`, or a new UUID. Put it on every event this call appends. */
   readonly correlationId: string;
-  /** The caller's W3C traceparent, when it sent one. */
+  /** The caller's W3C traceparent, when it sent a non-empty one. */
   readonly traceparent: string | undefined;
   readonly deadline: Date | undefined;
   /** Aborted when the client cancels or the deadline passes: pass it to I/O. */
@@ -367,7 +367,8 @@ class ServerCall {
     const rawCorrelation = firstString(metadata, 'x-correlation-id');
     this.correlationId =
       rawCorrelation !== undefined && CORRELATION_ID.test(rawCorrelation) ? rawCorrelation : randomUUID();
-    this.traceparent = firstString(metadata, 'traceparent');
+    // An empty header is no trace context (W3C): the handler gets none, and no event stores ''.
+    this.traceparent = firstString(metadata, 'traceparent') || undefined;
     this.parent =
       this.traceparent !== undefined
         ? propagation.extract(ROOT_CONTEXT, metadata, metadataGetter)

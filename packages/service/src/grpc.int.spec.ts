@@ -102,13 +102,17 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
   let slowEntered = deferred();
   let slowRelease = deferred();
   let slowSignal: AbortSignal | undefined;
+  let echoTraceparent: string | undefined;
 
   const handlers: ServiceRegistration['handlers'] = {
-    Echo: async (req: EchoRequest, ctx: CallContext) => ({
-      text: req.text,
-      principal: ctx.principal ? `${ctx.principal.kind}:${ctx.principal.id}` : '',
-      correlation_id: ctx.correlationId,
-    }),
+    Echo: async (req: EchoRequest, ctx: CallContext) => {
+      echoTraceparent = ctx.traceparent;
+      return {
+        text: req.text,
+        principal: ctx.principal ? `${ctx.principal.kind}:${ctx.principal.id}` : '',
+        correlation_id: ctx.correlationId,
+      };
+    },
     Ping: async (req: EchoRequest, ctx: CallContext) => ({
       text: `pong ${req.text}`,
       principal: ctx.principal?.id ?? '',
@@ -253,6 +257,16 @@ describe('startGrpcService (real gRPC on 127.0.0.1)', () => {
       (p) => p.attributes['rpc.method'] === 'Echo' && p.attributes['rpc.grpc.status_code'] === 0,
     );
     expect((echoPoint?.value as { count?: number } | undefined)?.count).toBeGreaterThanOrEqual(1);
+  });
+
+  it('gives the handler the caller traceparent, and none for an empty one', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await call('Echo', { text: 'hi' }, clientCallMetadata({ token, traceparent }));
+    expect(echoTraceparent).toBe(traceparent);
+    const empty = clientCallMetadata({ token });
+    empty.set('traceparent', '');
+    await call('Echo', { text: 'hi' }, empty);
+    expect(echoTraceparent).toBeUndefined();
   });
 
   it('makes a correlation id when the caller sends none', async () => {
