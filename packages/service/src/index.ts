@@ -43,6 +43,7 @@ export type { Logger, CreateLoggerOptions } from './logger';
 export { PrincipalKind, actorOf, requirePrincipal, callMetadata, commandMetadata } from './principal';
 export { commandEvent } from './command-event';
 export type { EventMetadata } from './command-event';
+export { RESOURCE_ID, idOfName } from './resource-names';
 export type { Principal } from './principal';
 export {
   createJwtVerifier,

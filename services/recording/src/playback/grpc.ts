@@ -18,6 +18,7 @@ import type { recording } from '@haven/proto';
 import { phiEvents } from '@haven/proto';
 import {
   commandEvent,
+  idOfName,
   bindHandlers,
   commandMetadata,
   requirePrincipal,
@@ -33,7 +34,7 @@ import {
   type ReleaseLegalHold,
   type Viewer,
 } from '../recording/access';
-import { idOfName, recordingToProto } from '../recording/grpc';
+import { recordingToProto } from '../recording/grpc';
 import { recordingStream, type KnownRecording } from '../recording/recording';
 import type { Recordings } from '../recording/recordings';
 import { recordingContext, type RecordingKeys } from './keys';

@@ -9,6 +9,7 @@ import {
   bindHandlers,
   decodePageToken,
   encodePageToken,
+  idOfName,
   isPageKeyPair,
   requirePrincipal,
   type CallContext,
@@ -19,7 +20,6 @@ import type { RecordingProjection } from './projection';
 import type { KnownRecording, RecordingState } from './recording';
 import type { Recordings } from './recordings';
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const { RecordingState: State } = recording;
 
 /** Dependencies of the handlers. */
@@ -28,15 +28,6 @@ export interface RecordingGrpcDeps {
   readonly projection: RecordingProjection;
   /** The clinic lets patients list and play their own recordings (HAVEN_RECORDING_PATIENT_ACCESS). */
   readonly patientAccess?: boolean;
-}
-
-/** The id in a resource name `<collection>/<id>`; throws ValidationError (field `field`) otherwise. */
-export function idOfName(name: string, field: string, collection: string): string {
-  const m = new RegExp(`^${collection}/([^/]+)$`).exec(name);
-  if (!m?.[1] || !ID.test(m[1])) {
-    throw new ValidationError([{ field, description: `must be ${collection}/{id}` }]);
-  }
-  return m[1];
 }
 
 export function callerOf(principal: Principal): Caller {

@@ -15,23 +15,19 @@ import {
   type EventStore,
   type Subscription,
 } from '@haven/eventstore';
-import type { Logger } from '@haven/service';
+import { idOfName, RESOURCE_ID, type Logger } from '@haven/service';
 import type { RecordingCommand } from './decide';
 import { serviceMetadata, type Recordings } from './recordings';
 
 export const SESSION_RECORDING_STARTED = 'haven.session.v1.RecordingStarted';
 export const SESSION_RECORDING_STOPPED = 'haven.session.v1.RecordingStopped';
 const CONSUMER = 'recording.session-recordings';
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 /** An id from `data[idField]` or from the resource name in `data[nameField]` (`<collection>/<id>`). */
 function idOf(data: Record<string, unknown>, idField: string, nameField: string, collection: string): string {
   const id = data[idField];
-  if (typeof id === 'string' && ID.test(id)) return id;
+  if (typeof id === 'string' && RESOURCE_ID.test(id)) return id;
   const name = data[nameField];
-  const m = typeof name === 'string' ? new RegExp(`^${collection}/([^/]+)$`).exec(name) : null;
-  if (m?.[1] && ID.test(m[1])) return m[1];
-  throw new ValidationError([{ field: nameField, description: `must be ${collection}/{id}` }]);
+  return idOfName(typeof name === 'string' ? name : '', nameField, collection);
 }
 
 function timeOf(value: unknown, fallback: string): string {

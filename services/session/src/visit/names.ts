@@ -4,19 +4,15 @@
  * decider's caller.
  */
 import { ValidationError } from '@haven/errors';
-import type { Principal } from '@haven/service';
+import { idOfName, RESOURCE_ID, type Principal } from '@haven/service';
 import type { Caller } from './decide';
 
 /** An id inside a resource name: what the session issues and the store's stream names accept. */
-export const ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const ID = RESOURCE_ID;
 
 /** The id of `<collection>/{id}` in `name`, or a ValidationError naming `field`. */
 export function visitIdOf(name: string, field = 'visit', collection = 'visits'): string {
-  const m = new RegExp(`^${collection}/([^/]+)$`).exec(name);
-  if (!m?.[1] || !ID.test(m[1])) {
-    throw new ValidationError([{ field, description: `must be ${collection}/{id}` }]);
-  }
-  return m[1];
+  return idOfName(name, field, collection);
 }
 
 /** The visit and participant ids of `visits/{visit}/participants/{participant}`, or a ValidationError. */
