@@ -10,11 +10,13 @@ import {
   ValidationError,
   type FieldViolation,
 } from '@haven/errors';
-import { newEvent, type EventStore } from '@haven/eventstore';
+import type { EventStore } from '@haven/eventstore';
 import { audit, events as envelopeProto, phiEvents } from '@haven/proto';
 import {
   bindHandlers,
   actorOf,
+  callMetadata,
+  commandEvent,
   decodePageToken,
   encodePageToken,
   isPageOffset,
@@ -156,13 +158,7 @@ async function recordQuery(
   principal: Principal,
   data: { method: string; patient: string; actor: string; resultCount: number },
 ): Promise<void> {
-  const event = newEvent({
-    type: AUDIT_QUERIED,
-    data,
-    actor: actorOf(principal),
-    correlationId: ctx.correlationId,
-    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-  });
+  const event = commandEvent(callMetadata(ctx, actorOf(principal)), { type: AUDIT_QUERIED, data });
   await store.append(`audit.query-${randomUUID()}`, 'no_stream', [event]);
 }
 
@@ -441,7 +437,7 @@ export function auditStreams(deps: { log: AuditLog; store: EventStore; ledger: L
         limit: head.treeSize,
       });
       await deps.store.append(`audit.export-${randomUUID()}`, 'no_stream', [
-        newEvent({
+        commandEvent(callMetadata(ctx, actorOf(principal)), {
           type: AUDIT_EXPORTED,
           data: {
             startTime: request.startTime?.toISOString() ?? '',
@@ -450,9 +446,6 @@ export function auditStreams(deps: { log: AuditLog; store: EventStore; ledger: L
             entryCount: entries.length,
             treeSize: head.treeSize,
           },
-          actor: actorOf(principal),
-          correlationId: ctx.correlationId,
-          ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
         }),
       ]);
       for (const record of entries) {

@@ -7,7 +7,14 @@ import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { ConcurrencyError, NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
 import type { Actor, EventEnvelope, EventStore } from '@haven/eventstore';
-import { actorOf, handleCommand, loadAggregate, type CallContext, type Principal } from '@haven/service';
+import {
+  actorOf,
+  callMetadata,
+  handleCommand,
+  loadAggregate,
+  type CallContext,
+  type Principal,
+} from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import { decide } from './decide';
 import { evolve, initialVisitState, type VisitState } from './visit';
@@ -154,11 +161,7 @@ export function openVisitOnRequest(deps: {
   return async (appointmentId, ctx, principal) => {
     const booked = await bookedAppointment(deps.store, appointmentId, new Date());
     try {
-      await openVisitForAppointment(deps, booked, {
-        actor: actorOf(principal),
-        correlationId: ctx.correlationId,
-        ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-      });
+      await openVisitForAppointment(deps, booked, callMetadata(ctx, actorOf(principal)));
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
     }
