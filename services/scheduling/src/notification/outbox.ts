@@ -157,6 +157,7 @@ const FOLLOWER_WAIT_MS = 100;
  * `sending` under its lease meanwhile: no sender takes it).
  */
 const HOLD_SENT_MS = 20;
+const RESOLVED = Promise.resolve();
 
 type OutboxDeps = Pick<SchedulingDeps, 'store' | 'clock' | 'keys' | 'logger' | 'settings'> &
   Partial<Pick<SchedulingDeps, 'readModel'>>;
@@ -219,6 +220,11 @@ export class ReminderOutbox {
   /** The templates admins saved (UpdateMessageTemplateSet), folded from the same follower. */
   readonly #book = new TemplateBook();
   readonly #patients = new Map<string, Awaited<ReturnType<typeof loadPatient>>>();
+  /** The templates {@link templateFor} chooses from: the saved ones (as `saved` was), then the settings'. */
+  #templateList:
+    { readonly saved: readonly MessageTemplate[]; readonly all: readonly MessageTemplate[] } | undefined;
+  /** The clinic's public URL without a trailing slash. */
+  readonly #publicBase: string;
   /** PhiAccessed of the contact reads, one append per patient at a time (concurrent sends batch theirs). */
   readonly #accessLog: PhiAccessRecorder;
   #timer: NodeJS.Timeout | undefined;
@@ -239,6 +245,7 @@ export class ReminderOutbox {
     this.#pollMs = options.pollMs ?? 1_000;
     this.#concurrency = options.concurrency ?? ReminderOutbox.DEFAULT_CONCURRENCY;
     this.#marks = options.marks;
+    this.#publicBase = deps.settings.publicUrl.replace(/\/+$/, '');
   }
 
   /** Reminders not yet sent, failed for good or suppressed (for tests and metrics). */
@@ -257,9 +264,12 @@ export class ReminderOutbox {
       contexts: ['scheduling.'],
       logger,
       ...(health ? { health } : {}),
-      handler: async (event) => {
-        await this.#observe(event);
+      // Most events (the outbox's own among them) change only the index: no promise of their own.
+      handler: (event) => {
+        const planning = this.#observe(event);
+        if (planning) return planning.then(() => this.#passed(event.position));
         this.#passed(event.position);
+        return RESOLVED;
       },
     });
     this.#following = true;
@@ -319,7 +329,8 @@ export class ReminderOutbox {
     await Promise.all([...this.#transports.values()].map((t) => t.close().catch(() => undefined)));
   }
 
-  async #observe(event: PositionedEvent): Promise<void> {
+  /** Folds `event` into the index; a promise when it plans messages (appends), else undefined. */
+  #observe(event: PositionedEvent): Promise<void> | undefined {
     this.#book.apply(event);
     if (event.type === PatientEventType.Erased && event.stream.startsWith(PATIENT_STREAM_PREFIX)) {
       this.#erasedSeen.add(event.stream.slice(PATIENT_STREAM_PREFIX.length));
@@ -356,10 +367,10 @@ export class ReminderOutbox {
       (event.type === AppointmentEventType.PatientLinkIssued &&
         this.#settings.passcodeDelivery !== PasscodeDelivery.FrontDesk)
     ) {
-      await this.#plan(event);
-    } else if (event.type === MessageThreadEventType.Posted) {
-      await this.#planNotice(event);
+      return this.#plan(event);
     }
+    if (event.type === MessageThreadEventType.Posted) return this.#planNotice(event);
+    return undefined;
   }
 
   /** Plans the notice of a care team's secure message (one pending notice per thread and channel). */
@@ -545,6 +556,14 @@ export class ReminderOutbox {
       if (!check) checks.set(patientId, (check = this.#erasedBy(patientId, followed)));
       return check;
     };
+    // The contact details of each patient of the batch, opened once (after the first of its claims' PhiAccessed
+    // was stored: the event covers every contact read of the patient in the batch).
+    const contacts = new Map<string, Promise<Record<string, unknown>>>();
+    const open = (patientId: string) => {
+      let opened = contacts.get(patientId);
+      if (!opened) contacts.set(patientId, (opened = this.#openContact(patientId)));
+      return opened;
+    };
     await Promise.all(
       claims.map(async (claim) => {
         const id = claim.state.reminderId;
@@ -552,7 +571,7 @@ export class ReminderOutbox {
           const erased = erasureCheck(claim.state.patientId);
           erased.catch(() => undefined); // awaited by #deliver; a failed access record leaves it unread
           await this.#recordAccess(claim);
-          await this.#deliver(claim, erased);
+          await this.#deliver(claim, erased, open);
         } catch (error) {
           notSent(id)(error);
         } finally {
@@ -590,7 +609,7 @@ export class ReminderOutbox {
     const notice = state.kind === ReminderKind.Message;
     let appointment: AppointmentState = notice
       ? { status: 'none' }
-      : await this.#appointment(state.appointmentId);
+      : (this.#appointments.get(state.appointmentId) ?? (await this.#appointment(state.appointmentId)));
     let stale = notice ? undefined : staleness(state, appointmentNow(appointment), now);
     if (stale) {
       // Suppressing is for good: decide it on the stream itself, not on this follower's copy.
@@ -619,7 +638,7 @@ export class ReminderOutbox {
       const token = (await this.#linkSecrets(appointment))?.linkToken;
       // The message waits until staff issued the link (and read the passcode out, or it went separately).
       if (token === undefined) return undefined;
-      joinLink = `${deps.settings.publicUrl.replace(/\/+$/, '')}/join#${token}`;
+      joinLink = `${this.#publicBase}/join#${token}`;
     }
     const messageId = messageIdOf(reminderId, this.#settings.messageDomain);
     try {
@@ -668,7 +687,11 @@ export class ReminderOutbox {
    * Opens the contact details of a claimed reminder (its PhiAccessed stored), renders and sends it unless
    * `erased` (the patient's stream read after the claim) says the patient was erased.
    */
-  async #deliver(claim: Claim, erased: Promise<boolean>): Promise<void> {
+  async #deliver(
+    claim: Claim,
+    erased: Promise<boolean>,
+    open: (patientId: string) => Promise<Record<string, unknown>> = (id) => this.#openContact(id),
+  ): Promise<void> {
     const deps = this.#deps;
     const { state, sending, appointment, transport, passcode, messageId, metadata } = claim;
     let joinLink = claim.joinLink;
@@ -676,7 +699,7 @@ export class ReminderOutbox {
     const field = contactField(state.channel);
     let to: string;
     try {
-      const phi = await openPatientPhi(deps, await this.#patient(state.patientId));
+      const phi = await open(state.patientId);
       to = typeof phi[field] === 'string' ? phi[field] : '';
     } catch (error) {
       if (isCategory(error, 'precondition') || isCategory(error, 'not_found')) {
@@ -691,7 +714,11 @@ export class ReminderOutbox {
     const { optedOut, unsubscribeUrl } = this.#unsubscribe(state, to);
     if (optedOut) return this.#suppress(sending, SuppressionReason.OptedOut, metadata);
     if (state.kind === ReminderKind.Message) joinLink = await this.#messagesLink(state.patientId, metadata);
-    const message = await this.#render(state, appointment, joinLink, passcode, unsubscribeUrl);
+    const clinician =
+      state.kind === ReminderKind.Message
+        ? ''
+        : (this.#knownClinicianName(state.clinicianId) ?? (await this.#clinicianName(state.clinicianId)));
+    const message = this.#render(state, appointment, joinLink, passcode, unsubscribeUrl, clinician);
     // A claim whose lease ran out while it waited may already be another sender's: leave it to the next round.
     const leaseUntil = sending.status === 'sending' ? sending.leaseUntil : undefined;
     if (leaseUntil === undefined || Date.parse(leaseUntil) <= deps.clock().getTime()) return;
@@ -740,13 +767,14 @@ export class ReminderOutbox {
    * The message of a reminder: its template (the passcode one for the passcode) with the values its kind allows;
    * a reminder by the passcode's channel says where the link went instead of the link's line.
    */
-  async #render(
+  #render(
     state: ReminderPlan,
     appointment: AppointmentState,
     joinLink: string,
     passcode: string,
     unsubscribeUrl: string | undefined,
-  ): Promise<RenderedMessage> {
+    clinicianName: string,
+  ): RenderedMessage {
     const deps = this.#deps;
     // An e-mail says how to stop e-mails: the one-click link (also in its List-Unsubscribe header).
     const optOut = unsubscribeUrl
@@ -765,7 +793,7 @@ export class ReminderOutbox {
               new Date(appointment.endTime),
               deps.settings.timeZone,
             ),
-      clinician_name: await this.#clinicianName(state.clinicianId),
+      clinician_name: clinicianName,
       join_link: joinLink,
       passcode_note:
         joinLink === '' || joinLink === LINK_ELSEWHERE[state.channel]
@@ -774,17 +802,22 @@ export class ReminderOutbox {
       opt_out: optOut,
       passcode: state.kind === ReminderKind.Passcode ? passcode : '',
     };
-    const template = templateFor(
-      [...this.#book.all(), ...this.#settings.templates],
-      state.kind,
-      this.#settings.language,
-    );
+    const template = templateFor(this.#templates(), state.kind, this.#settings.language);
     return joinLink === LINK_ELSEWHERE[state.channel]
       ? renderWithoutLink(template, values, {
           email: LINK_ELSEWHERE[ReminderChannel.Email],
           sms: LINK_ELSEWHERE[ReminderChannel.Sms],
         })
       : renderMessage(template, values);
+  }
+
+  /** The saved templates, then the settings' (one list until the follower folds another saved set). */
+  #templates(): readonly MessageTemplate[] {
+    const saved = this.#book.all();
+    if (this.#templateList?.saved !== saved) {
+      this.#templateList = { saved, all: [...saved, ...this.#settings.templates] };
+    }
+    return this.#templateList.all;
   }
 
   /**
@@ -845,12 +878,20 @@ export class ReminderOutbox {
    * reads the stream again before every send.
    */
   async #patient(patientId: string): Promise<Awaited<ReturnType<typeof loadPatient>>> {
-    const cached = this.#patients.get(patientId);
-    if (cached) return cached;
+    return this.#patients.get(patientId) ?? (await this.#loadPatient(patientId));
+  }
+
+  /** {@link #patient} when it is not cached. */
+  async #loadPatient(patientId: string): Promise<Awaited<ReturnType<typeof loadPatient>>> {
     const patient = await loadPatient(this.#deps, patientId);
     if (this.#patients.size >= 1_000) this.#patients.clear();
     this.#patients.set(patientId, patient);
     return patient;
+  }
+
+  /** Opens the patient's sealed contact details (its PhiAccessed already stored). */
+  async #openContact(patientId: string): Promise<Record<string, unknown>> {
+    return openPatientPhi(this.#deps, this.#patients.get(patientId) ?? (await this.#loadPatient(patientId)));
   }
 
   /**
@@ -911,7 +952,7 @@ export class ReminderOutbox {
    * without any visit link yet (no passcode to prove), the page alone.
    */
   async #messagesLink(patientId: string, metadata: CommandMetadata): Promise<string> {
-    const base = `${this.#deps.settings.publicUrl.replace(/\/+$/, '')}/messages`;
+    const base = `${this.#publicBase}/messages`;
     const token = await issueMessagesLink(this.#deps, patientId, metadata);
     return token ? `${base}#${token}` : base;
   }
@@ -924,8 +965,10 @@ export class ReminderOutbox {
     const tokens = state.channel === ReminderChannel.Email ? this.#settings.unsubscribe : undefined;
     if (!tokens) return { optedOut: false };
     if (!isEssential(state.kind) && this.#emailOptOuts.has(tokens.keyOf(to))) return { optedOut: true };
-    const base = this.#deps.settings.publicUrl.replace(/\/+$/, '');
-    return { optedOut: false, unsubscribeUrl: `${base}${EMAIL_UNSUBSCRIBE_PATH}?t=${tokens.tokenOf(to)}` };
+    return {
+      optedOut: false,
+      unsubscribeUrl: `${this.#publicBase}${EMAIL_UNSUBSCRIBE_PATH}?t=${tokens.tokenOf(to)}`,
+    };
   }
 
   /** True when the number replied STOP (and not START since), by this follower's projection. */
@@ -955,8 +998,8 @@ export class ReminderOutbox {
    * without one for a minute (then "your clinician").
    */
   async #clinicianName(clinicianId: string): Promise<string> {
-    const cached = this.#clinicians.get(clinicianId);
-    if (cached && (cached.name !== '' || cached.until > Date.now())) return cached.name || 'your clinician';
+    const known = this.#knownClinicianName(clinicianId);
+    if (known !== undefined) return known;
     let name = '';
     for (const e of await this.#deps.store.read(`identity.user-${clinicianId}`)) {
       const d = e.data['displayName'];
@@ -965,6 +1008,13 @@ export class ReminderOutbox {
     if (this.#clinicians.size >= 1_000) this.#clinicians.clear();
     this.#clinicians.set(clinicianId, { name, until: Date.now() + 60_000 });
     return name || 'your clinician';
+  }
+
+  /** {@link #clinicianName} from the cache; undefined when it must be read. */
+  #knownClinicianName(clinicianId: string): string | undefined {
+    const cached = this.#clinicians.get(clinicianId);
+    if (cached && (cached.name !== '' || cached.until > Date.now())) return cached.name || 'your clinician';
+    return undefined;
   }
 }
 

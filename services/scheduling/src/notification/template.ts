@@ -288,6 +288,8 @@ export function templateStream(language: string): string {
  */
 export class TemplateBook {
   readonly #byLanguage = new Map<string, readonly MessageTemplate[]>();
+  /** {@link all}'s answer until the next change (the sender asks for every message). */
+  #all: readonly MessageTemplate[] | undefined;
 
   /** Folds one event (other types are ignored). */
   apply(event: { readonly type: string; readonly data: Record<string, unknown> }): void {
@@ -295,6 +297,7 @@ export class TemplateBook {
     const language = event.data['language'];
     const templates = event.data['templates'];
     if (typeof language !== 'string' || !Array.isArray(templates)) return;
+    this.#all = undefined;
     try {
       lintTemplates(templates as MessageTemplate[]);
       this.#byLanguage.set(language, templates as MessageTemplate[]);
@@ -305,6 +308,6 @@ export class TemplateBook {
 
   /** Every saved template (all languages), for {@link templateFor}. */
   all(): readonly MessageTemplate[] {
-    return [...this.#byLanguage.values()].flat();
+    return (this.#all ??= [...this.#byLanguage.values()].flat());
   }
 }
