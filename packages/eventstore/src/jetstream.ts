@@ -98,6 +98,8 @@ const SCAN_TIMEOUT_MS = 15_000;
 const TAIL_CACHE_SIZE = 10_000;
 /** How often an `any` append re-reads the tail after losing a race to another writer. */
 const ANY_RETRIES = 20;
+/** A publish chain that met another tail than it expected. */
+const CONFLICT = { kind: 'conflict' } as const;
 
 /** Options of {@link JetStreamEventStore}. */
 export interface JetStreamEventStoreOptions {
@@ -165,16 +167,18 @@ function translate(err: unknown, what: string): HavenError {
   return new UnavailableError(`event store: ${what} failed: ${String(err)}`, { cause: err });
 }
 
-async function withSpan<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  return await tracer.startActiveSpan(name, async (span) => {
-    try {
-      return await fn();
-    } catch (err) {
+/** Runs `fn` (an async function) in an active span, with no async frame of its own (the append's hot path). */
+function withSpan<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, (span) => {
+    const failed = (err: unknown): never => {
       span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
-      throw err;
-    } finally {
       span.end();
-    }
+      throw err;
+    };
+    return fn().then((result) => {
+      span.end();
+      return result;
+    }, failed);
   });
 }
 
@@ -291,16 +295,12 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
     this.assertOpen();
     const subject = subjectOf(stream); // validates the name
     validateBatch(events);
-    return await withSpan('haven.eventstore.append', async () => {
-      try {
-        const ready = this.ensureStream();
-        if (ready) await ready;
-        return await this.appendChecked(stream, subject, expected, events);
-      } catch (err) {
+    return await withSpan('haven.eventstore.append', () =>
+      this.appendChecked(stream, subject, expected, events).catch((err: unknown) => {
         if (err instanceof ConcurrencyError || err instanceof ValidationError) this.tails.delete(stream);
         throw translate(err, 'append');
-      }
-    });
+      }),
+    );
   }
 
   private async appendChecked(
@@ -309,6 +309,8 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
     expected: ExpectedRevision,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
+    const ready = this.ensureStream();
+    if (ready) await ready;
     // Events minted before the server's dedup window began may already be stored without the server
     // remembering: look for them first. Fresh events (the normal case) skip this.
     if (this.mayBeOutsideDedupWindow(events)) {
@@ -331,24 +333,37 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
         throw new ConcurrencyError(stream, expected.toString(), describeTail(start));
       }
     }
-    // `any` never conflicts: when another writer got in between reading the tail and publishing, read the tail
-    // again and retry (bounded; each lost race means someone else's append succeeded).
-    for (let attempt = 0; ; attempt += 1) {
-      const outcome = await this.publishChain(stream, subject, start, events, 0);
-      if (outcome.kind === 'done') return outcome.result;
-      // Conflict: either a retry of a batch stored earlier (complete it) or a genuine concurrent writer. An `any`
-      // batch of fresh events skips the search: the server answers a stored one inside its dedup window with a
-      // duplicate ack, never a conflict, so this is another writer (one this store's cached tail missed).
-      if (expected !== 'any' || this.mayBeOutsideDedupWindow(events)) {
-        const resumed = await this.resume(stream, subject, events);
-        if (resumed) return resumed;
-      }
-      const actual = await this.tail(subject);
-      if (expected !== 'any' || attempt >= ANY_RETRIES) {
-        throw new ConcurrencyError(stream, describeExpected(expected), describeTail(actual));
-      }
-      start = actual;
+    const outcome = await this.publishChain(stream, subject, start, events, 0);
+    return outcome.kind === 'done'
+      ? outcome.result
+      : this.afterConflict(stream, subject, expected, events, 0);
+  }
+
+  /**
+   * The publish of `events` met another tail than expected (attempt number `attempt`): either a retry of a batch
+   * stored earlier (complete it) or a genuine concurrent writer. An `any` batch of fresh events skips the search:
+   * the server answers a stored one inside its dedup window with a duplicate ack, never a conflict, so this is
+   * another writer (one this store's cached tail missed). `any` never conflicts: read the tail again and retry
+   * (bounded; each lost race means someone else's append succeeded); otherwise throws ConcurrencyError.
+   */
+  private async afterConflict(
+    stream: string,
+    subject: string,
+    expected: ExpectedRevision,
+    events: readonly NewEvent[],
+    attempt: number,
+  ): Promise<AppendResult> {
+    if (expected !== 'any' || this.mayBeOutsideDedupWindow(events)) {
+      const resumed = await this.resume(stream, subject, events);
+      if (resumed) return resumed;
     }
+    const actual = await this.tail(subject);
+    if (expected !== 'any' || attempt >= ANY_RETRIES) {
+      throw new ConcurrencyError(stream, describeExpected(expected), describeTail(actual));
+    }
+    const outcome = await this.publishChain(stream, subject, actual, events, 0);
+    if (outcome.kind === 'done') return outcome.result;
+    return this.afterConflict(stream, subject, expected, events, attempt + 1);
   }
 
   /**
@@ -377,47 +392,62 @@ export class JetStreamEventStore extends EventStoreAdapter implements Inspectabl
     );
   }
 
-  private async publishChain(
+  /**
+   * Publishes `events` from index `from` on, one after the other, each expecting the tail the one before left
+   * (`start` for the first). Chained promises rather than an async loop: one event (the usual append) costs one
+   * request and its answer, no more.
+   */
+  private publishChain(
     stream: string,
     subject: string,
     start: Tail,
     events: readonly NewEvent[],
     from: number,
   ): Promise<{ kind: 'done'; result: AppendResult } | { kind: 'conflict' }> {
-    let state: Tail = start;
-    for (let i = from; i < events.length; i += 1) {
-      const event = events[i]!;
-      const revision = state.revision + 1n;
-      const envelope = toEnvelope(stream, revision, event);
-      let ack;
-      try {
-        ack = await this.publisher.publish(subject, encodeEnvelope(envelope), {
-          msgId: event.id,
-          expectedLastSubjectSequence: state.seq,
-          headers: { [EventHeaders.Revision]: revision.toString() },
-        });
-      } catch (err) {
-        if (isWrongLastSequence(err)) {
+    return this.publishOne(stream, subject, start, events, from).then((tail) => {
+      if (tail === undefined) return CONFLICT;
+      if (from + 1 < events.length) return this.publishChain(stream, subject, tail, events, from + 1);
+      this.remember(stream, tail);
+      return { kind: 'done', result: { nextRevision: tail.revision, position: BigInt(tail.seq) } };
+    });
+  }
+
+  /** Publishes `events[i]` after `state`: the tail it leaves, or undefined when the subject was not at `state`. */
+  private publishOne(
+    stream: string,
+    subject: string,
+    state: Tail,
+    events: readonly NewEvent[],
+    i: number,
+  ): Promise<Tail | undefined> {
+    const event = events[i]!;
+    const revision = state.revision + 1n;
+    const envelope = toEnvelope(stream, revision, event);
+    return this.publisher
+      .publish(subject, encodeEnvelope(envelope), {
+        msgId: event.id,
+        expectedLastSubjectSequence: state.seq,
+        headers: { [EventHeaders.Revision]: revision.toString() },
+      })
+      .then(
+        (ack) => (ack.duplicate ? this.storedTail(subject, event, i, ack.seq) : { seq: ack.seq, revision }),
+        (err: unknown) => {
+          if (!isWrongLastSequence(err)) throw err;
           this.tails.delete(stream);
-          return { kind: 'conflict' };
-        }
-        throw err;
-      }
-      if (ack.duplicate) {
-        // Stored earlier inside the dedup window (the server skipped the expectation): learn where.
-        const original = await this.jsm.streams.getMessage(EVENT_STORE_STREAM, { seq: ack.seq });
-        if (original.subject !== subject || header(original.header, EventHeaders.EventId) !== event.id) {
-          throw new ValidationError([
-            { field: `events[${i}].id`, description: 'already used by another stream' },
-          ]);
-        }
-        state = { seq: ack.seq, revision: revisionOf(original.header) };
-      } else {
-        state = { seq: ack.seq, revision };
-      }
+          return undefined;
+        },
+      );
+  }
+
+  /** Where `event` (`events[i]`) was stored earlier inside the dedup window (the server skipped the expectation). */
+  private async storedTail(subject: string, event: NewEvent, i: number, seq: number): Promise<Tail> {
+    const original = await this.jsm.streams.getMessage(EVENT_STORE_STREAM, { seq });
+    if (original.subject !== subject || header(original.header, EventHeaders.EventId) !== event.id) {
+      throw new ValidationError([
+        { field: `events[${i}].id`, description: 'already used by another stream' },
+      ]);
     }
-    this.remember(stream, state);
-    return { kind: 'done', result: { nextRevision: state.revision, position: BigInt(state.seq) } };
+    return { seq, revision: revisionOf(original.header) };
   }
 
   private mayBeOutsideDedupWindow(events: readonly NewEvent[]): boolean {
