@@ -1,4 +1,4 @@
-import { newEventId, type NewEvent, type SealedPhi } from '@haven/eventstore';
+import { newEventId, type Actor, type EventEnvelope, type NewEvent, type SealedPhi } from '@haven/eventstore';
 import type { CommandMetadata } from './decider';
 
 /** The envelope a command gives its events: who, which causal chain, which trace. */
@@ -26,5 +26,21 @@ export function commandEvent<TType extends string, TData>(
     data: event.data,
     ...(traceparent !== undefined ? { traceparent } : {}),
     ...(event.phi !== undefined ? { phi: event.phi } : {}),
+  };
+}
+
+/**
+ * The metadata of a command run as `actor` because of the stored `event` (a follower's reaction): the event's
+ * correlation id and traceparent (when it has one), caused by the event. Throws nothing.
+ */
+export function causedBy(
+  event: Pick<EventEnvelope, 'id' | 'correlationId' | 'traceparent'>,
+  actor: Actor,
+): EventMetadata {
+  return {
+    actor,
+    correlationId: event.correlationId,
+    causationId: event.id,
+    ...(event.traceparent !== undefined ? { traceparent: event.traceparent } : {}),
   };
 }

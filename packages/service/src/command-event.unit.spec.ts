@@ -1,5 +1,5 @@
 import type { SealedPhi } from '@haven/eventstore';
-import { commandEvent } from './command-event';
+import { causedBy, commandEvent } from './command-event';
 
 const actor = { kind: 'user', id: 'u-1' } as const;
 const at = new Date('2026-03-02T09:00:00Z');
@@ -36,5 +36,18 @@ describe('commandEvent', () => {
     expect(a!.id).not.toBe(b!.id);
     expect(Date.parse(a!.occurredAt)).toBeGreaterThanOrEqual(before);
     expect(a).not.toHaveProperty('traceparent');
+  });
+});
+
+describe('causedBy', () => {
+  it('continues the stored event’s correlation and trace, caused by the event', () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(causedBy({ id: 'e-1', correlationId: 'c-1', traceparent: tp }, actor)).toEqual({
+      actor,
+      correlationId: 'c-1',
+      causationId: 'e-1',
+      traceparent: tp,
+    });
+    expect(causedBy({ id: 'e-2', correlationId: 'c-2' }, actor)).not.toHaveProperty('traceparent');
   });
 });

@@ -41,7 +41,7 @@ export type { SsoConfig, SsoProvider } from './sso-config';
 export { createLogger, serializeError, REDACTED_FIELDS, REDACT_PATHS } from './logger';
 export type { Logger, CreateLoggerOptions } from './logger';
 export { PrincipalKind, actorOf, requirePrincipal, callMetadata, commandMetadata } from './principal';
-export { commandEvent } from './command-event';
+export { causedBy, commandEvent } from './command-event';
 export type { EventMetadata } from './command-event';
 export { RESOURCE_ID, idOfName } from './resource-names';
 export type { Principal } from './principal';

@@ -17,7 +17,7 @@
  * is idempotent, so several replicas may run it.
  */
 import type { PositionedEvent } from '@haven/eventstore';
-import type { CommandMetadata } from '@haven/service';
+import { causedBy } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { completeBooking, loadAppointment, runAppointmentCommand } from '../appointment/grpc';
 import { AppointmentEventType } from '../appointment/appointment';
@@ -168,7 +168,7 @@ export class BookingReconciler {
     const { state } = await loadAppointment(deps, appointmentId);
     const e = p.event;
     const release = async (clinicianId: string): Promise<void> => {
-      const result = await releaseSlot(deps, this.serviceMetadata(e), {
+      const result = await releaseSlot(deps, causedBy(e, SERVICE), {
         clinicianId,
         appointmentId,
         reason: 'reconciled',
@@ -208,7 +208,7 @@ export class BookingReconciler {
             now: new Date(Date.parse(e.occurredAt) || Date.now()),
           },
         },
-        this.bookerMetadata(e),
+        causedBy(e, e.actor), // the booker's own: the reconciler finishes their decision
         { phi: e.phi, request: e.request },
       );
       counts.booked += 1;
@@ -233,30 +233,11 @@ export class BookingReconciler {
         type: 'RescheduleAppointment',
         data: { startTime, endTime, now: new Date(Date.parse(e.occurredAt) || Date.now()) },
       },
-      this.bookerMetadata(e),
+      causedBy(e, e.actor),
       { request: e.request },
     );
     counts.rescheduled += 1;
     deps.logger.info({ appointmentId, clinicianId }, 'reconciler completed a move');
     return true;
-  }
-
-  /** The booker's own metadata: the reconciler finishes their decision, caused by the reservation. */
-  private bookerMetadata(e: PositionedEvent): CommandMetadata {
-    return {
-      actor: e.actor,
-      correlationId: e.correlationId,
-      causationId: e.id,
-      ...(e.traceparent !== undefined ? { traceparent: e.traceparent } : {}),
-    };
-  }
-
-  private serviceMetadata(e: PositionedEvent): CommandMetadata {
-    return {
-      actor: SERVICE,
-      correlationId: e.correlationId,
-      causationId: e.id,
-      ...(e.traceparent !== undefined ? { traceparent: e.traceparent } : {}),
-    };
   }
 }
