@@ -6,6 +6,7 @@
 import { scheduling, session } from '@haven/proto';
 import { lastSegment } from './http';
 import type { MediaPresence } from './context';
+import type { MediaView } from './media-view';
 import type {
   ParticipantStateName,
   ParticipantView,
@@ -194,7 +195,7 @@ export function appointmentView(a: scheduling.Appointment) {
  * media credential (janus.js's `token`). No Janus address, token, room PIN or room token: the session service's
  * media proxy adds those itself.
  */
-export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolean } = {}) {
+export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolean } = {}): MediaView {
   const server = r.serverUrl || '/api/media';
   return {
     serverUrl: opts.patient ? `${server}${server.includes('?') ? '&' : '?'}as=patient` : server,
