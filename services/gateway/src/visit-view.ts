@@ -6,6 +6,7 @@
 import { scheduling, session } from '@haven/proto';
 import { lastSegment } from './http';
 import type { MediaPresence } from './context';
+import type { AppointmentStateName, AppointmentView } from './appointment-view';
 import type { MediaView } from './media-view';
 import type {
   ParticipantStateName,
@@ -37,7 +38,7 @@ const VISIT_STATUS: Readonly<Record<number, string>> = {
   [session.VisitState.VISIT_STATE_ENDED]: 'ended',
 };
 
-const APPOINTMENT_STATE: Readonly<Record<number, string>> = {
+const APPOINTMENT_STATE: Readonly<Record<number, AppointmentStateName>> = {
   [scheduling.AppointmentState.APPOINTMENT_STATE_SCHEDULED]: 'scheduled',
   [scheduling.AppointmentState.APPOINTMENT_STATE_IN_PROGRESS]: 'in_progress',
   [scheduling.AppointmentState.APPOINTMENT_STATE_COMPLETED]: 'completed',
@@ -175,7 +176,7 @@ export function visitCounts(v: VisitView): VisitCountsView {
 }
 
 /** An appointment as the browser sees it (never the reason: PHI). */
-export function appointmentView(a: scheduling.Appointment) {
+export function appointmentView(a: scheduling.Appointment): AppointmentView {
   return {
     id: lastSegment(a.name),
     clinicianId: lastSegment(a.clinician),

@@ -11,7 +11,15 @@ import { Field, FormMessages, formValue, useForm } from './form';
 import { freeSlots, type Busy } from './free-slots';
 import { guarded, useSession } from './session';
 import { isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
-import type { Appointment, AppointmentState, Clinician, Patient, PatientLink } from './types';
+import type {
+  Appointment,
+  AppointmentState,
+  Booking,
+  Clinician,
+  Patient,
+  PatientLink,
+  WaitingView,
+} from './types';
 import { Note } from '../ui/note';
 import { Options } from '../ui/options';
 
@@ -226,22 +234,14 @@ function LinkPanel({ link, onClose }: { link: PatientLink; onClose: () => void }
 /** How often the day view asks who is waiting. */
 const WAITING_POLL_MS = 10_000;
 
-/** GET /api/appointments/waiting: per appointment with a visit, how many wait and how many are in it. */
-interface WaitingState {
-  readonly appointmentId: string;
-  readonly status: string;
-  readonly waiting: number;
-  readonly inVisit: number;
-}
-
 /** Who is waiting in today's visits, read now and every {@link WAITING_POLL_MS} while the screen is open. */
-function useWaiting(): ReadonlyMap<string, WaitingState> {
+function useWaiting(): ReadonlyMap<string, WaitingView> {
   const session = useSession();
-  const [states, setStates] = useState<ReadonlyMap<string, WaitingState>>(new Map());
+  const [states, setStates] = useState<ReadonlyMap<string, WaitingView>>(new Map());
   useEffect(() => {
     let live = true;
     const read = () =>
-      void guarded(session, () => api<{ visits: WaitingState[] }>('GET', '/api/appointments/waiting')).then(
+      void guarded(session, () => api<{ visits: WaitingView[] }>('GET', '/api/appointments/waiting')).then(
         (r) => {
           if (live && r) setStates(new Map(r.visits.map((v) => [v.appointmentId, v])));
         },
@@ -257,7 +257,7 @@ function useWaiting(): ReadonlyMap<string, WaitingState> {
 }
 
 /** The lobby badge of an appointment's row: someone waiting, or in the visit. */
-function WaitingBadge({ state }: { state: WaitingState | undefined }) {
+function WaitingBadge({ state }: { state: WaitingView | undefined }) {
   if (!state || state.status === 'ended') return null;
   if (state.waiting > 0)
     return (
@@ -498,19 +498,15 @@ export function FrontDesk() {
     const data = new FormData(el);
     void book.run(el, async () => {
       try {
-        const r = await api<{ appointment: Appointment; occurrences?: Appointment[] }>(
-          'POST',
-          '/api/appointments',
-          {
-            clinicianId: formValue(data, 'clinicianId'),
-            patientId: formValue(data, 'patientId'),
-            startTime: isoFromLocalInput(formValue(data, 'startTime')),
-            endTime: isoFromLocalInput(formValue(data, 'endTime')),
-            ...repeatFields(data),
-          },
-        );
-        const start = new Date(r.appointment.startTime ?? Date.now());
-        const series = r.occurrences ?? [];
+        const r = await api<Booking>('POST', '/api/appointments', {
+          clinicianId: formValue(data, 'clinicianId'),
+          patientId: formValue(data, 'patientId'),
+          startTime: isoFromLocalInput(formValue(data, 'startTime')),
+          endTime: isoFromLocalInput(formValue(data, 'endTime')),
+          ...repeatFields(data),
+        });
+        const start = new Date(r.appointment?.startTime ?? Date.now());
+        const series = r.occurrences;
         const last = series.at(-1)?.startTime;
         book.setSuccess(
           series.length > 1 && last

@@ -7,6 +7,15 @@ import type { RecordingLiveMessage } from '../recording/recording-bus';
 import type { ParticipantView, VisitCountsView } from '../../../services/gateway/src/staff-visit-view';
 
 export type {
+  AppointmentStateName as AppointmentState,
+  AppointmentView as Appointment,
+  BookingView as Booking,
+  ClinicianView as Clinician,
+  PatientLinkView as PatientLink,
+  PatientView as Patient,
+  WaitingView,
+} from '../../../services/gateway/src/appointment-view';
+export type {
   IdentityConfirmationView as IdentityConfirmation,
   InvitedGuestView as InvitedGuest,
   ParticipantView as Participant,
@@ -35,44 +44,6 @@ export interface TotpEnrollment {
   readonly qr: string;
   readonly secret: string;
   readonly otpauthUri: string;
-}
-
-/** GET /api/clinicians */
-export interface Clinician {
-  readonly id: string;
-  readonly displayName: string;
-}
-
-/** GET /api/patients?purpose=treatment (a PHI read: name and date of birth). */
-export interface Patient {
-  readonly id: string;
-  readonly name: string;
-  readonly dateOfBirth: string;
-}
-
-/** An appointment's state word. */
-export type AppointmentState = 'scheduled' | 'in_progress' | 'completed' | 'cancelled' | 'no_show';
-
-/** GET /api/appointments?day= */
-export interface Appointment {
-  readonly id: string;
-  readonly clinicianId: string;
-  readonly patientId: string;
-  readonly startTime: string | null;
-  readonly endTime: string | null;
-  readonly state: AppointmentState;
-  readonly visitId: string | null;
-  /** A recurring appointment's series, and which visit of it (from 1). */
-  readonly seriesId?: string;
-  readonly occurrence?: number;
-}
-
-/** POST /api/appointments/:id/link: shown once. */
-export interface PatientLink {
-  readonly url: string;
-  readonly passcode: string;
-  readonly validFrom?: string;
-  readonly validUntil?: string;
 }
 
 /** What the gateway's live channel sends staff. */

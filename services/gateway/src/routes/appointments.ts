@@ -19,6 +19,7 @@ import {
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { appointmentView, visitCounts, visitView } from '../visit-view';
+import type { BookedAppointmentJson, BookingView, PatientLinkView, WaitingView } from '../appointment-view';
 import { LIST_FIELDS, staff } from './guards';
 import { oneCall } from './one-call';
 import type { CallInput } from './one-call';
@@ -115,7 +116,12 @@ function listRequest({ req, violations }: CallInput): scheduling.ListAppointment
 }
 
 /** Issues the appointment's patient link (a new one replaces the old) and says from when to when it works. */
-async function issueLink(ctx: RouteContext, res: Response, token: string, id: string) {
+async function issueLink(
+  ctx: RouteContext,
+  res: Response,
+  token: string,
+  id: string,
+): Promise<PatientLinkView> {
   const { clients } = ctx;
   const r = await ctx.call(
     res,
@@ -178,8 +184,10 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
         method: 'bookAppointment',
         request: bookRequest,
         status: 201,
-        view: ({ appointment, occurrences }) => ({
-          appointment: appointment ? scheduling.Appointment.toJSON({ ...appointment, reason: '' }) : null,
+        view: ({ appointment, occurrences }): BookingView => ({
+          appointment: appointment
+            ? (scheduling.Appointment.toJSON({ ...appointment, reason: '' }) as BookedAppointmentJson)
+            : null,
           // A recurring booking: every occurrence (its own appointment), in order.
           occurrences: occurrences.map(appointmentView),
         }),
@@ -307,7 +315,7 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
         session.ListVisitsRequest.fromPartial({ pageSize: 100 }),
       );
       res.status(200).json({
-        visits: r.visits.map((v) => {
+        visits: r.visits.map((v): WaitingView => {
           const view = visitView(v);
           const { lobbyCount, admittedCount } = visitCounts(view);
           return {

@@ -4,6 +4,7 @@ import { identity } from '@haven/proto';
 import type { RouteContext } from '../context';
 import { lastSegment } from '../http';
 import { staff } from './guards';
+import type { ClinicianView } from '../appointment-view';
 
 /** Registers GET /clinicians on the /api router. */
 export function registerClinicianRoutes(api: Router, ctx: RouteContext): void {
@@ -20,7 +21,7 @@ export function registerClinicianRoutes(api: Router, ctx: RouteContext): void {
       res.status(200).json({
         clinicians: r.users
           .filter((u) => u.role === identity.Role.ROLE_CLINICIAN)
-          .map((u) => ({ id: lastSegment(u.name), displayName: u.displayName || u.username })),
+          .map((u): ClinicianView => ({ id: lastSegment(u.name), displayName: u.displayName || u.username })),
       });
     }),
   );

@@ -5,6 +5,7 @@
  */
 import type { Request, Router } from 'express';
 import { phiEvents, scheduling } from '@haven/proto';
+import type { PatientView } from '../appointment-view';
 import type { RouteContext } from '../context';
 import { choiceOf, lastSegment, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -97,7 +98,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
         request: ({ req, violations }) =>
           scheduling.ListPatientsRequest.fromPartial({ pageSize: 100, purpose: purposeOf(req, violations) }),
         view: (r) => ({
-          patients: r.patients.map((p) => ({
+          patients: r.patients.map((p): PatientView => ({
             id: lastSegment(p.name),
             name: `${p.givenName} ${p.familyName}`.trim(),
             dateOfBirth: p.dateOfBirth,

@@ -1,0 +1,72 @@
+/**
+ * The front desk's JSON: appointments (`/api/appointments*`), a patient's link, and the directories the booking
+ * form picks from (`GET /api/clinicians`, `GET /api/patients`). Types only and no imports: the browser app
+ * (web/src/staff/types.ts) imports this file as well, so each wire shape has one definition.
+ */
+
+/** An appointment's state word. */
+export type AppointmentStateName = 'scheduled' | 'in_progress' | 'completed' | 'cancelled' | 'no_show';
+
+/** An appointment as the browser sees it (never the reason: PHI). */
+export interface AppointmentView {
+  readonly id: string;
+  readonly clinicianId: string;
+  readonly patientId: string;
+  readonly startTime: string | null;
+  readonly endTime: string | null;
+  readonly state: AppointmentStateName;
+  readonly visitId: string | null;
+  /** A recurring appointment's series, and which visit of it (from 1); both absent for a single one. */
+  readonly seriesId?: string;
+  readonly occurrence?: number;
+}
+
+/**
+ * The booked appointment as `POST /api/appointments` answers it: the API's proto JSON (resource names, enum
+ * names, times as ISO 8601; the reason emptied), not an AppointmentView. Only the fields pages read are typed.
+ */
+export interface BookedAppointmentJson {
+  readonly name: string;
+  readonly startTime?: string;
+  readonly endTime?: string;
+}
+
+/** `POST /api/appointments`: the booking, and every occurrence of a recurring one, in order. */
+export interface BookingView {
+  readonly appointment: BookedAppointmentJson | null;
+  readonly occurrences: readonly AppointmentView[];
+}
+
+/** `POST /api/appointments/:id/link`: the patient's link and passcode, shown once. */
+export interface PatientLinkView {
+  readonly url: string;
+  readonly passcode: string;
+  /** From when the link works (a while before the start), ISO 8601; null when the start is not known. */
+  readonly validFrom: string | null;
+  readonly validUntil: string | null;
+  /** Whether the patient must also give their date of birth. */
+  readonly dateOfBirthRequired: boolean;
+}
+
+/** A visit of today's in the front desk's day view (`GET /api/appointments/waiting`): counts only, no names. */
+export interface WaitingView {
+  readonly appointmentId: string;
+  readonly status: string;
+  /** Non-clinicians in the lobby. */
+  readonly waiting: number;
+  /** Non-clinicians admitted. */
+  readonly inVisit: number;
+}
+
+/** A clinician in the directory (`GET /api/clinicians`). */
+export interface ClinicianView {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+/** A patient in the booking form's list (`GET /api/patients?purpose=treatment`: a PHI read, name and birth date). */
+export interface PatientView {
+  readonly id: string;
+  readonly name: string;
+  readonly dateOfBirth: string;
+}
