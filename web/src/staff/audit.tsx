@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { api } from '../api/client';
 import { eventLabel } from '../recording/event-label';
 import { guarded, useSession } from './session';
-import type { LedgerEntry, LedgerHead } from './types';
+import type { LedgerEntry, LedgerHead, LedgerPage } from './types';
 import { Note } from '../ui/note';
 
 /** The audit ledger card. */
@@ -41,11 +41,7 @@ export function Audit() {
       }
       const r = await guarded(
         session,
-        () =>
-          api<{ events: LedgerEntry[]; nextPageToken: string }>(
-            'GET',
-            `/api/audit/events?${query.toString()}`,
-          ),
+        () => api<LedgerPage>('GET', `/api/audit/events?${query.toString()}`),
         setError,
       );
       if (!current()) return;
@@ -63,11 +59,7 @@ export function Audit() {
     latest.current = request;
     void Promise.all([
       guarded(session, () => api<LedgerHead>('GET', '/api/audit/head'), setError),
-      guarded(
-        session,
-        () => api<{ events: LedgerEntry[]; nextPageToken: string }>('GET', '/api/audit/events'),
-        setError,
-      ),
+      guarded(session, () => api<LedgerPage>('GET', '/api/audit/events'), setError),
     ]).then(([h, r]) => {
       if (latest.current !== request) return; // unmounted, or a newer request was made meanwhile
       if (h) setHead(h);
@@ -146,7 +138,7 @@ export function Audit() {
                   <td title={e.type}>{eventLabel(e.type)}</td>
                   <td>{e.actorId && e.actorId !== e.actor ? `${e.actor} ${e.actorId}` : e.actor}</td>
                   <td>{e.patientId}</td>
-                  <td>{e.subject ?? ''}</td>
+                  <td>{e.subject}</td>
                   <td>
                     <a
                       href={`/api/audit/events/${encodeURIComponent(e.id)}/proof`}

@@ -16,6 +16,11 @@ export type {
   WaitingView,
 } from '../../../services/gateway/src/appointment-view';
 export type {
+  LedgerEntryView as LedgerEntry,
+  LedgerHeadView as LedgerHead,
+  LedgerPageView as LedgerPage,
+} from '../../../services/gateway/src/audit-view';
+export type {
   IdentityConfirmationView as IdentityConfirmation,
   InvitedGuestView as InvitedGuest,
   ParticipantView as Participant,
@@ -58,30 +63,6 @@ export type StaffLiveMessage =
   | { readonly type: 'ended'; readonly visitId: string }
   | RecordingLiveMessage
   | { readonly type: 'hello' };
-
-/** GET /api/audit/head */
-export interface LedgerHead {
-  readonly treeSize: number | string;
-  readonly rootHash: string;
-  readonly signedAt: string | null;
-  readonly algorithm: string;
-  readonly keyId: string;
-}
-
-/** One ledger entry (GET /api/audit/events). */
-export interface LedgerEntry {
-  readonly id: string;
-  readonly leafIndex: number | string;
-  readonly occurredAt: string | null;
-  readonly type: string;
-  /** The actor's role for staff, their id otherwise. */
-  readonly actor: string;
-  /** The actor's id (user, patient or service). */
-  readonly actorId?: string;
-  /** What the entry is about, e.g. `recordings/<id>` for a recording viewed; empty when not known. */
-  readonly subject?: string;
-  readonly patientId: string;
-}
 
 /** A passkey of the signed-in user. */
 export interface Passkey {

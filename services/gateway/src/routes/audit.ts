@@ -4,6 +4,7 @@
  */
 import type { Router } from 'express';
 import { audit } from '@haven/proto';
+import type { LedgerEntryView, LedgerHeadView, LedgerPageView } from '../audit-view';
 import type { RouteContext } from '../context';
 import { lastSegment, queryText } from '../http';
 import { staff } from './guards';
@@ -28,7 +29,7 @@ export function subjectOfStream(stream: string): string {
 }
 
 /** An audit event as the ledger page lists it: who (role, id), what (the resource), and the patient. */
-export function ledgerEntryView(e: audit.AuditEvent) {
+export function ledgerEntryView(e: audit.AuditEvent): LedgerEntryView {
   return {
     id: lastSegment(e.name),
     leafIndex: Number(e.leafIndex),
@@ -75,7 +76,7 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
         client: 'audit',
         method: 'getTreeHead',
         request: () => audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
-        view: ({ treeHead: head }) => ({
+        view: ({ treeHead: head }): LedgerHeadView => ({
           treeSize: Number(head?.treeSize ?? 0),
           rootHash: hex(head?.rootHash),
           signedAt: head?.timestamp?.toISOString() ?? null,
@@ -104,7 +105,10 @@ export function registerAuditRoutes(api: Router, ctx: RouteContext): void {
             ...(patient ? { patient: `patients/${patient}` } : {}),
           });
         },
-        view: (r) => ({ events: r.auditEvents.map(ledgerEntryView), nextPageToken: r.nextPageToken }),
+        view: (r): LedgerPageView => ({
+          events: r.auditEvents.map(ledgerEntryView),
+          nextPageToken: r.nextPageToken,
+        }),
       }),
     ),
   );
