@@ -121,7 +121,7 @@ export function ChatPanel({ chat, id }: { chat: Chat; id: string }) {
         />
         <button
           type="button"
-          className="chat-attach"
+          className="button button-quiet chat-attach"
           aria-label="Attach a file (image or PDF)"
           disabled={chat.sending}
           onClick={() => picker.current?.click()}
@@ -130,7 +130,7 @@ export function ChatPanel({ chat, id }: { chat: Chat; id: string }) {
         </button>
         <button
           type="submit"
-          className="chat-send"
+          className="button button-primary chat-send"
           disabled={!chat.connected || tooLong || draft.trim() === ''}
         >
           Send
@@ -142,7 +142,7 @@ export function ChatPanel({ chat, id }: { chat: Chat; id: string }) {
       {chat.exportTranscript ? (
         <button
           type="button"
-          className="chat-export"
+          className="button button-quiet chat-export"
           disabled={chat.messages.length === 0}
           onClick={() => void chat.exportTranscript?.()}
         >
