@@ -75,7 +75,7 @@ export function Passkeys() {
         {passkeys.map((p) => (
           <li key={p.id}>
             <span>
-              {`${p.name} (added ${new Date(p.createdAt).toLocaleDateString()}, ${
+              {`${p.name} (${p.createdAt ? `added ${new Date(p.createdAt).toLocaleDateString()}, ` : ''}${
                 p.lastUsedAt ? `last used ${new Date(p.lastUsedAt).toLocaleString()}` : 'never used'
               })`}
             </span>{' '}

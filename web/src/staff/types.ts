@@ -7,6 +7,11 @@ import type { RecordingLiveMessage } from '../recording/recording-bus';
 import type { ParticipantView, VisitCountsView } from '../../../services/gateway/src/staff-visit-view';
 
 export type {
+  PasskeyView as Passkey,
+  SsoAccountView as SsoAccount,
+  TotpEnrollmentView as TotpEnrollment,
+} from '../../../services/gateway/src/account-view';
+export type {
   AppointmentStateName as AppointmentState,
   AppointmentView as Appointment,
   BookingView as Booking,
@@ -44,13 +49,6 @@ export interface LoginResult {
   readonly user: { readonly role: Role };
 }
 
-/** POST /api/auth/totp/enroll */
-export interface TotpEnrollment {
-  readonly qr: string;
-  readonly secret: string;
-  readonly otpauthUri: string;
-}
-
 /** What the gateway's live channel sends staff. */
 export type StaffLiveMessage =
   | (VisitCountsView & {
@@ -63,23 +61,6 @@ export type StaffLiveMessage =
   | { readonly type: 'ended'; readonly visitId: string }
   | RecordingLiveMessage
   | { readonly type: 'hello' };
-
-/** A passkey of the signed-in user. */
-export interface Passkey {
-  readonly id: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly lastUsedAt?: string | null;
-}
-
-/** An SSO account waiting for approval. */
-export interface SsoAccount {
-  readonly id: string;
-  readonly email: string;
-  readonly displayName?: string;
-  readonly identityProvider: string;
-  readonly requestedRole: string;
-}
 
 /** The words the page uses for the roles. */
 export const ROLE_LABELS: Readonly<Record<string, string>> = {

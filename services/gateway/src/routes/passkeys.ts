@@ -8,6 +8,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { passkeys as pb } from '@haven/proto';
+import type { PasskeyView } from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
@@ -20,7 +21,7 @@ const ID = /^[A-Za-z0-9_-]{1,1024}$/;
 const USER_ID = /^[a-z0-9][a-z0-9-]{3,62}$/;
 
 /** The browser's view of a passkey. */
-function passkeyJson(p: pb.Passkey | undefined) {
+function passkeyJson(p: pb.Passkey | undefined): PasskeyView {
   const id = p?.name.slice(p.name.lastIndexOf('/') + 1) ?? '';
   return {
     id,

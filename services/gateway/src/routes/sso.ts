@@ -16,6 +16,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Request, Response, Router } from 'express';
 import { identity } from '@haven/proto';
 import { callUnary, forwardClientAddress, parseStatusDetails } from '@haven/service';
+import type { SsoAccountView } from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, queryText, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -75,7 +76,7 @@ function exchangeFailure(err: unknown): string {
     .slice(0, 300);
 }
 
-function accountJson(a: identity.SsoAccount) {
+function accountJson(a: identity.SsoAccount): SsoAccountView {
   return {
     id: a.name.slice('ssoAccounts/'.length),
     identityProvider: a.identityProvider.slice('identityProviders/'.length),

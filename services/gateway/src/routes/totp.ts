@@ -4,6 +4,7 @@
  */
 import type { Router } from 'express';
 import QRCode from 'qrcode';
+import type { TotpEnrollmentView } from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -18,11 +19,12 @@ export function registerTotpRoutes(api: Router, ctx: RouteContext): void {
     staff(ctx, { rpc: 'identity.EnrollTotp' }, async (_req, res, { token }) => {
       const r = await ctx.call(res, token, clients.identity, 'enrollTotp', {});
       const svg = await QRCode.toString(r.otpauthUri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
-      res.status(200).json({
+      const enrollment: TotpEnrollmentView = {
         secret: r.secret,
         otpauthUri: r.otpauthUri,
         qr: `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`,
-      });
+      };
+      res.status(200).json(enrollment);
     }),
   );
 

@@ -1,0 +1,39 @@
+/**
+ * A staff account's JSON as the sign-in and account pages read it: TOTP enrollment, passkeys, SSO accounts
+ * waiting for approval. Types only and no imports: the browser app (web/src/staff/types.ts) imports this file as
+ * well, so each wire shape has one definition.
+ */
+
+/** `POST /api/auth/totp/enroll`: the secret, shown once, with its QR code as a data: URL. */
+export interface TotpEnrollmentView {
+  readonly secret: string;
+  readonly otpauthUri: string;
+  readonly qr: string;
+}
+
+/** A passkey (`/api/me/passkeys`, `/api/users/:id/passkeys`, the registration's answer). */
+export interface PasskeyView {
+  readonly id: string;
+  readonly name: string;
+  readonly aaguid: string;
+  readonly backedUp: boolean;
+  /** ISO 8601; null when identity did not say. */
+  readonly createdAt: string | null;
+  readonly lastUsedAt: string | null;
+}
+
+/** An account that signed in through an identity provider (`/api/sso-accounts`), waiting for an admin or not. */
+export interface SsoAccountView {
+  readonly id: string;
+  readonly identityProvider: string;
+  readonly email: string;
+  /** Empty when the provider gave none. */
+  readonly displayName: string;
+  /** A staff role name, `unknown` for anything else. */
+  readonly requestedRole: string;
+  /** `pending`, `approved`, `rejected` or `unknown`. */
+  readonly state: string;
+  /** The staff user made on approval; null before. */
+  readonly userId: string | null;
+  readonly createTime: string | null;
+}
