@@ -149,7 +149,7 @@ export default tseslint.config(
   {
     // tests/ and web/ specs belong to the root package: they test the services from outside and may read a
     // service's own helpers (its config schema, its room numbering), but a shared package only by name.
-    files: ['tests/**/*.ts', 'web/**/*.ts'],
+    files: ['tests/**/*.ts', 'web/**/*.{ts,tsx}'],
     rules: {
       'import-x/no-relative-packages': 'off',
       'no-restricted-imports': [

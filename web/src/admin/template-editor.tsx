@@ -10,7 +10,6 @@ import { api, ApiError } from '../api/client';
 import { FormMessages, messageOf, useForm, type FormState } from '../staff/form';
 import { Note } from '../ui/note';
 // The only fields a template may name: scheduling's own allow-list (a file without imports), not a copy.
-// eslint-disable-next-line import-x/no-relative-packages -- one constant, bundled; the browser has no @haven/scheduling
 import { TEMPLATE_FIELDS } from '../../../services/scheduling/src/notification/template-fields';
 import { whileCurrent } from '../api/while-current';
 import { Options } from '../ui/options';
