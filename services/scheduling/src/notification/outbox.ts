@@ -185,8 +185,8 @@ export class ReminderOutbox {
   readonly #writing = new Set<Promise<void>>();
   readonly #open = new Map<string, ReminderState>();
   readonly #inFlight = new Set<string>();
-  /** Rounds waiting for free slots (woken whenever a reminder leaves the in-flight set). */
-  readonly #slotWaiters: (() => void)[] = [];
+  /** Rounds waiting for free slots: woken once as many as they want are free (or the sender stopped). */
+  readonly #slotWaiters: { readonly wanted: number; readonly wake: () => void }[] = [];
   /** Display names by clinician id; a clinician without one is looked up again after a minute. */
   readonly #clinicians = new Map<string, { readonly name: string; readonly until: number }>();
   /**
@@ -476,14 +476,20 @@ export class ReminderOutbox {
   /** Resolves once `wanted` slots are free (or the sender stopped). */
   async #slotsFree(wanted: number): Promise<void> {
     while (!this.#stopped && this.#concurrency - this.#inFlight.size < wanted) {
-      await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+      await new Promise<void>((resolve) => this.#slotWaiters.push({ wanted, wake: resolve }));
     }
   }
 
   #release(reminderId: string): void {
     this.#inFlight.delete(reminderId);
     if (this.#inFlight.size === 0) this.#writeHeld();
-    for (const wake of this.#slotWaiters.splice(0)) wake();
+    if (this.#slotWaiters.length === 0) return;
+    const free = this.#concurrency - this.#inFlight.size;
+    const waiting = this.#slotWaiters.splice(0);
+    for (const waiter of waiting) {
+      if (this.#stopped || waiter.wanted <= free) waiter.wake();
+      else this.#slotWaiters.push(waiter);
+    }
   }
 
   /** Holds the ReminderSent of a marked reminder for the next group write (see the module comment). */
@@ -518,7 +524,7 @@ export class ReminderOutbox {
     if (sending.status === 'none') return;
     const { reminderId, kind, channel } = sending;
     try {
-      await this.#commit(sending, { type: 'RecordSent', data: { now: at, recovered } }, metadata);
+      await this.#append(sending, { type: 'RecordSent', data: { now: at, recovered } }, metadata);
     } catch (error) {
       this.#deps.logger.warn({ err: error, reminderId }, 'reminder accepted, ReminderSent not stored');
       return;
