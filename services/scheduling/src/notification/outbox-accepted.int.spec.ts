@@ -14,6 +14,7 @@ import { JetStreamEventStore, connectNats, type EventStore } from '@haven/events
 import type { NatsConnection } from 'nats';
 import { createLogger } from '@haven/service';
 import {
+  eventually,
   passesEventually,
   startMailCatcher,
   startNatsServer,
@@ -186,9 +187,10 @@ it('writes a mark only on the scheduling subject of the message, ids only', asyn
   const a = sender(store, { aheadMs: 0, marks });
   await a.sendOne(id!);
   await a.stop();
-  const stored = await jsm.streams.getMessage('HAVEN_ACCEPTED', {
-    last_by_subj: `haven.accepted.scheduling.${id!}`,
-  });
+  // The mark is a plain publish (nothing acked): the stream may store it a moment after ReminderSent's ack.
+  const stored = await eventually('the mark', () =>
+    jsm.streams.getMessage('HAVEN_ACCEPTED', { last_by_subj: `haven.accepted.scheduling.${id!}` }),
+  );
   expect(stored.data).toHaveLength(0);
   expect(copiesOf(id!)).toBe(1);
   await operator.close();
