@@ -15,6 +15,7 @@ import {
   clientCallMetadata,
   loadConfig,
   parseStatusDetails,
+  type RequestOf,
   type RunningGrpcService,
 } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
@@ -67,6 +68,12 @@ async function stop(): Promise<void> {
 const as = (token = auditor): grpc.Metadata => clientCallMetadata({ token });
 /** The first field a refusal's BadRequest names. */
 const violatedField = (e: grpc.ServiceError) => parseStatusDetails(e).fieldViolations?.[0]?.field;
+/** The error a call answers with, made as the auditor unless another token is given. */
+const refusalOf = <M extends keyof audit.AuditServiceClient>(
+  method: M,
+  request: RequestOf<audit.AuditServiceClient, M>,
+  token?: string,
+) => failureOf(callUnary(client!, method, request, as(token)));
 
 async function appendVisits(from: number, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -210,37 +217,27 @@ describe('the audit ledger', () => {
   });
 
   it('answers bad sizes with field violations and keeps the ledger from other roles', async () => {
-    const beyond = await failureOf(
-      callUnary(client!, 'getTreeHead', audit.GetTreeHeadRequest.fromPartial({ treeSize: '999999' }), as()),
+    const beyond = await refusalOf(
+      'getTreeHead',
+      audit.GetTreeHeadRequest.fromPartial({ treeSize: '999999' }),
     );
     expect(beyond.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(violatedField(beyond)).toBe('tree_size');
-    const zeroFirst = await failureOf(
-      callUnary(
-        client!,
-        'getConsistencyProof',
-        audit.GetConsistencyProofRequest.fromPartial({ firstTreeSize: '0', secondTreeSize: '0' }),
-        as(),
-      ),
+    const zeroFirst = await refusalOf(
+      'getConsistencyProof',
+      audit.GetConsistencyProofRequest.fromPartial({ firstTreeSize: '0', secondTreeSize: '0' }),
     );
     expect(violatedField(zeroFirst)).toBe('first_tree_size');
-    const noLeaf = await failureOf(
-      callUnary(
-        client!,
-        'getInclusionProof',
-        audit.GetInclusionProofRequest.fromPartial({ treeSize: '0' }),
-        as(),
-      ),
+    const noLeaf = await refusalOf(
+      'getInclusionProof',
+      audit.GetInclusionProofRequest.fromPartial({ treeSize: '0' }),
     );
     expect(violatedField(noLeaf)).toBe('leaf');
     const clinician = await issuer.sign({ sub: 'u-clin', role: 'clinician' });
-    const refused = await failureOf(
-      callUnary(
-        client!,
-        'getTreeHead',
-        audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
-        as(clinician),
-      ),
+    const refused = await refusalOf(
+      'getTreeHead',
+      audit.GetTreeHeadRequest.fromPartial({ treeSize: '0' }),
+      clinician,
     );
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
   });
@@ -313,9 +310,7 @@ describe('the audit ledger', () => {
     expect(second.entries.map((e) => e.auditEvent)).toEqual([`auditEvents/${mine[0]!.id}`]);
     expect(second.nextPageToken).toBe('');
     // Staff cannot call it (the policy allows patients only).
-    const refused = await failureOf(
-      callUnary(client!, 'listMyAccessLog', audit.ListMyAccessLogRequest.fromPartial({}), as()),
-    );
+    const refused = await refusalOf('listMyAccessLog', audit.ListMyAccessLogRequest.fromPartial({}));
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
@@ -392,13 +387,9 @@ describe('the audit ledger', () => {
     expect(indexes).toHaveLength(10);
     expect(indexes).toEqual([...indexes].sort((x, y) => y - x));
     expect(new Set(indexes).size).toBe(10);
-    const bad = await failureOf(
-      callUnary(
-        client!,
-        'listAuditEvents',
-        audit.ListAuditEventsRequest.fromPartial({ orderBy: 'occur_time' }),
-        as(),
-      ),
+    const bad = await refusalOf(
+      'listAuditEvents',
+      audit.ListAuditEventsRequest.fromPartial({ orderBy: 'occur_time' }),
     );
     expect(violatedField(bad)).toBe('order_by');
   });
