@@ -11,6 +11,7 @@ import {
   type RecordingEncrypted,
   type RecordingEvent,
   type RecordingProcessingRecovered,
+  type RecordingProcessingStarted,
   type RecordingRegistered,
   type RecordingState,
 } from './recording';
@@ -23,14 +24,7 @@ export interface RegisterRecording {
 
 export interface StartProcessing {
   readonly type: 'StartProcessing';
-  readonly data: {
-    readonly recordingId: string;
-    readonly rawFilePrefix: string;
-    readonly stopTime: string;
-    readonly partial?: boolean;
-    /** The process taking the work. */
-    readonly processor?: string;
-  };
+  readonly data: RecordingProcessingStarted['data'];
 }
 
 export interface ReportProgress {

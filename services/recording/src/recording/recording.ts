@@ -36,19 +36,22 @@ export const RecoveryAction = {
 } as const;
 export type RecoveryAction = (typeof RecoveryAction)[keyof typeof RecoveryAction];
 
+/** What a recording is registered with: the facts of the session's RecordingStarted. */
+export interface RecordingRegistration {
+  readonly recordingId: string;
+  readonly visitId: string;
+  readonly clinicianId: string;
+  /** The patient's opaque id (not PHI): lets the audit log answer "everything about this patient". */
+  readonly patientId: string;
+  readonly janusNode: string;
+  readonly room: number;
+  /** When Janus started writing (ISO time). */
+  readonly startTime: string;
+}
+
 export interface RecordingRegistered {
   readonly type: typeof RecordingEventType.Registered;
-  readonly data: {
-    readonly recordingId: string;
-    readonly visitId: string;
-    readonly clinicianId: string;
-    /** The patient's opaque id (not PHI): lets the audit log answer "everything about this patient". */
-    readonly patientId: string;
-    readonly janusNode: string;
-    readonly room: number;
-    /** When Janus started writing (ISO time). */
-    readonly startTime: string;
-  };
+  readonly data: RecordingRegistration;
 }
 
 export interface RecordingProcessingStarted {
@@ -127,14 +130,7 @@ export type RecordingEvent =
   | RecordingEncrypted
   | RecordingProcessingFailed;
 
-export interface RecordingBody extends AccessFacts {
-  readonly recordingId: string;
-  readonly visitId: string;
-  readonly clinicianId: string;
-  readonly patientId: string;
-  readonly janusNode: string;
-  readonly room: number;
-  readonly startTime: string;
+export interface RecordingBody extends AccessFacts, RecordingRegistration {
   readonly createdAt?: string;
   readonly stopTime?: string;
   readonly rawFilePrefix?: string;
