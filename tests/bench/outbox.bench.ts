@@ -10,14 +10,15 @@
  * Target (reported, not enforced): outbox time per reminder ≤ 1.3 × nodemailer's.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createTransport } from 'nodemailer';
+import type * as Nodemailer from 'nodemailer';
 import { FilePatientKeyStore, LocalKeyringKms } from '@haven/crypto';
 import { JetStreamEventStore, connectNats } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
-import { startMailCatcher, startNatsServer } from '@haven/testing';
+import { REPO_ROOT, startMailCatcher, startNatsServer } from '@haven/testing';
 import { NatsAcceptedMarks } from '../../services/scheduling/src/notification/accepted-marks';
 import { DEFAULT_OUTBOX_POLICY } from '../../services/scheduling/src/notification/decide';
 import { ReminderOutbox } from '../../services/scheduling/src/notification/outbox';
@@ -40,6 +41,15 @@ const PER_ROUND = 200;
 const WARMUP_ROUNDS = 1;
 /** Messages in flight, for both paths (the outbox's HAVEN_REMINDER_CONCURRENCY default). */
 const CONCURRENCY = ReminderOutbox.DEFAULT_CONCURRENCY;
+/** Both paths send from the same address. */
+const FROM = 'Bench <no-reply@bench.test>';
+/**
+ * nodemailer as the outbox loads it: the scheduling service's own copy, which may be a newer release than the one
+ * hoisted to the root for the mail catcher's parser.
+ */
+const { createTransport } = createRequire(join(REPO_ROOT, 'services/scheduling/package.json'))(
+  'nodemailer',
+) as typeof Nodemailer;
 
 async function inParallel(items: readonly string[], work: (item: string) => Promise<void>): Promise<void> {
   let next = 0;
@@ -153,7 +163,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
     const transport = new SmtpTransport({
       url: `smtp://127.0.0.1:${catcher.port}`,
-      from: 'Bench <no-reply@bench.test>',
+      from: FROM,
       requireTls: false,
     });
     const logger = createLogger({ service: 'bench', level: 'warn' });
@@ -196,7 +206,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const rendered = catcher.messages()[0];
     if (!rendered) throw new Error('bench: the first invitation did not arrive');
     const { subject, text } = rendered;
-    await direct.sendMail({ from: 'no-reply@bench.test', to: 'bench@example.test', subject, text });
+    await direct.sendMail({ from: FROM, to: 'bench@example.test', subject, text });
     let outboxMs = 0;
     let directMs = 0;
     /** CPU and system calls of each path: this process's and nats-server's. */
@@ -229,7 +239,7 @@ export async function run(): Promise<Record<string, unknown>> {
         const c = costNow(server.pid);
         await inParallel(ids, async (id) => {
           await direct.sendMail({
-            from: 'no-reply@bench.test',
+            from: FROM,
             to: 'bench@example.test',
             subject,
             text,
