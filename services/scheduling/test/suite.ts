@@ -13,10 +13,13 @@ import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata, createLogger, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
 import {
+  catcherSmtpEnv,
   localClient,
   serveHttpStandIn,
   serveJwks,
+  startMailCatcher,
   startNatsServer,
+  type MailCatcher,
   type JwksServer,
   type NatsServerHandle,
   type StartNatsServerOptions,
@@ -196,5 +199,44 @@ export async function startSmsGatewayStandIn(token: string): Promise<SmsGatewayS
     sent,
     env: { HAVEN_SMS_WEBHOOK_URL: `${server.origin}/send`, HAVEN_SMS_WEBHOOK_TOKEN: token },
     close: () => server.close(),
+  };
+}
+
+/** A scheduling suite that sends its e-mail to a local catcher and its SMS to the gateway stand-in. */
+export interface NotifyingSuite extends SchedulingSuite {
+  readonly catcher: MailCatcher;
+  readonly sms: SmsGatewayStandIn;
+  /** Stops the suite, then closes the catcher and the stand-in. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a mail catcher, the SMS gateway stand-in (accepting `smsToken`) and a scheduling suite pointed at both,
+ * e-mail sent from `mailFrom`; `options.env` comes over those variables.
+ */
+export async function startNotifyingSuite(
+  options: SchedulingSuiteOptions & { readonly mailFrom: string; readonly smsToken: string },
+): Promise<NotifyingSuite> {
+  const catcher = await startMailCatcher();
+  const sms = await startSmsGatewayStandIn(options.smsToken);
+  const closeStandIns = async () => {
+    await catcher.close();
+    await sms.close();
+  };
+  const suite = await startSchedulingSuite({
+    ...options,
+    env: { ...catcherSmtpEnv(catcher, options.mailFrom), ...sms.env, ...options.env },
+  }).catch(async (error: unknown) => {
+    await closeStandIns();
+    throw error;
+  });
+  return {
+    ...suite,
+    catcher,
+    sms,
+    async stop() {
+      await suite.stop();
+      await closeStandIns();
+    },
   };
 }

@@ -11,16 +11,14 @@ import { newEventId, type PositionedEvent } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { callUnary, parseStatusDetails } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
-import { passesEventually, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { passesEventually, type MailCatcher } from '@haven/testing';
 import {
   bookVisit,
-  catcherSmtpEnv,
   createPatient,
   issueLink,
   startIn,
-  startSchedulingSuite,
-  startSmsGatewayStandIn,
-  type SchedulingSuite,
+  startNotifyingSuite,
+  type NotifyingSuite,
   type SmsGatewayStandIn,
 } from '../../test/suite';
 import { messageIdOf, reminderStream } from './reminder';
@@ -39,7 +37,7 @@ const CANARY = {
 const REASON = 'canary diagnosis: recurrent vertigo';
 const CANARIES = [...Object.values(CANARY), REASON, '07/23/1961', '23.07.1961'];
 
-let suite: SchedulingSuite;
+let suite: NotifyingSuite;
 let catcher: MailCatcher;
 let sms: SmsGatewayStandIn;
 let client: scheduling.SchedulingServiceClient;
@@ -50,24 +48,22 @@ const SMS_TOKEN = 'outbox-sms-gateway-token-0123';
 const frontDesk = () => suite.as('u-desk', 'front_desk');
 
 beforeAll(async () => {
-  catcher = await startMailCatcher();
-  sms = await startSmsGatewayStandIn(SMS_TOKEN);
-  suite = await startSchedulingSuite({
+  suite = await startNotifyingSuite({
     issuer,
     dataDirPrefix: 'haven-outbox-',
     logger: logs.logger,
+    mailFrom: 'Lakeside <no-reply@lakeside.test>',
+    smsToken: SMS_TOKEN,
     env: {
       HAVEN_CLINIC_TIME_ZONE: 'Europe/Berlin',
       HAVEN_CLINIC_NAME: 'Lakeside Family Practice',
-      ...catcherSmtpEnv(catcher, 'Lakeside <no-reply@lakeside.test>'),
       HAVEN_REMINDER_POLL_MS: '50',
       HAVEN_REMINDER_RETRY_MS: '200',
       HAVEN_REMINDER_MAX_ATTEMPTS: '3',
       HAVEN_PUBLIC_URL: 'https://visits.lakeside.test',
-      ...sms.env,
     },
   });
-  ({ client, store } = suite);
+  ({ client, store, catcher, sms } = suite);
   // The clinician's display name lives in the identity context (staff data, not PHI).
   await store.append('identity.user-doc-canary', 'no_stream', [
     {
@@ -82,11 +78,7 @@ beforeAll(async () => {
   ]);
 });
 
-afterAll(async () => {
-  await suite?.stop();
-  await catcher?.close();
-  await sms?.close();
-});
+afterAll(async () => suite?.stop());
 
 let slotMinutes = 3 * 24 * 60;
 async function bookWithLink(options: { link?: boolean } = {}) {

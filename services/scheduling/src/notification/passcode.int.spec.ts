@@ -8,16 +8,14 @@
 import { scheduling } from '@haven/proto';
 import { callUnary, createLogger } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
-import { eventually, startMailCatcher, type MailCatcher } from '@haven/testing';
+import { catcherSmtpEnv, eventually, type MailCatcher } from '@haven/testing';
 import {
   bookVisit,
-  catcherSmtpEnv,
   createPatient,
   issueLink,
   startIn,
-  startSchedulingSuite,
-  startSmsGatewayStandIn,
-  type SchedulingSuite,
+  startNotifyingSuite,
+  type NotifyingSuite,
   type SmsGatewayStandIn,
 } from '../../test/suite';
 import { startScheduling } from '../server';
@@ -35,7 +33,7 @@ const PATIENT = {
 };
 const SMS_TOKEN = 'passcode-sms-gateway-token-01';
 
-let suite: SchedulingSuite;
+let suite: NotifyingSuite;
 let catcher: MailCatcher;
 let client: scheduling.SchedulingServiceClient;
 let gateway: SmsGatewayStandIn;
@@ -43,36 +41,31 @@ let gateway: SmsGatewayStandIn;
 const frontDesk = () => suite.as('u-desk', 'front_desk');
 const desk = () => ({ client, metadata: frontDesk });
 
-const notifyEnv = (): Record<string, string> => ({
-  ...catcherSmtpEnv(catcher, 'Clinic <no-reply@passcode.test>'),
+const MAIL_FROM = 'Clinic <no-reply@passcode.test>';
+const CLINIC_ENV = {
   HAVEN_CLINIC_NAME: 'Hillside Clinic',
   HAVEN_PUBLIC_URL: 'https://visits.hillside.test',
   HAVEN_REMINDER_POLL_MS: '50',
-});
+};
 
 beforeAll(async () => {
-  catcher = await startMailCatcher();
-  gateway = await startSmsGatewayStandIn(SMS_TOKEN);
-  suite = await startSchedulingSuite({
+  suite = await startNotifyingSuite({
     issuer,
     dataDirPrefix: 'haven-passcode-',
+    mailFrom: MAIL_FROM,
+    smsToken: SMS_TOKEN,
     env: {
-      ...notifyEnv(),
+      ...CLINIC_ENV,
       // One reminder an hour before the start: far off for the first test's visit (two days ahead), seconds away
       // for the reminder test's.
       HAVEN_REMINDER_OFFSETS: '1h',
       HAVEN_PASSCODE_DELIVERY: 'sms',
-      ...gateway.env,
     },
   });
-  client = suite.client;
+  ({ client, catcher, sms: gateway } = suite);
 });
 
-afterAll(async () => {
-  await suite?.stop();
-  await catcher?.close();
-  await gateway?.close();
-});
+afterAll(async () => suite?.stop());
 
 describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
   it('sends the link by e-mail and the passcode alone by SMS, never together', async () => {
@@ -138,7 +131,12 @@ describe('HAVEN_PASSCODE_DELIVERY=sms', () => {
         testSchedulingConfig(
           suite.nats.env('scheduling'),
           { jwksUrl: suite.jwksUrl, dataDir: suite.dataDir },
-          { ...notifyEnv(), HAVEN_REMINDER_OFFSETS: '', HAVEN_PASSCODE_DELIVERY: 'sms' },
+          {
+            ...catcherSmtpEnv(catcher, MAIL_FROM),
+            ...CLINIC_ENV,
+            HAVEN_REMINDER_OFFSETS: '',
+            HAVEN_PASSCODE_DELIVERY: 'sms',
+          },
         ),
         createLogger({ service: 'scheduling', level: 'silent' }),
         { host: '127.0.0.1' },
