@@ -17,6 +17,7 @@ import { decideServiceAccount, type ServiceAccountCommand } from './decide';
 import {
   evolveServiceAccount,
   initialServiceAccountState,
+  type ServiceAccount,
   SERVICE_ACCOUNT_DIRECTORY_STREAM,
   serviceAccountCredentialId,
   serviceAccountStream,
@@ -33,15 +34,8 @@ const serviceAccountDecider: PureDecider<ServiceAccountCommand, ServiceAccountEv
 /** Service-account access tokens live 5 minutes. */
 export const SERVICE_ACCOUNT_TOKEN_TTL_SEC = 300;
 
-/** What a caller sees of a service account (never the secret or its hash). */
-export interface ServiceAccountView {
-  readonly serviceAccountId: string;
-  readonly displayName: string;
-  readonly clientId: string;
-  readonly scopes: readonly string[];
-  readonly createdAt: number;
-  readonly secretRotatedAt: number;
-}
+/** What a caller sees of a service account: all of it (the state never holds the secret or its hash). */
+export type ServiceAccountView = ServiceAccount;
 
 /** A client-credentials request. */
 export interface ClientCredentialsInput {

@@ -31,17 +31,18 @@ export type ServiceAccountSecretRotated = {
 };
 export type ServiceAccountEvent = ServiceAccountCreated | ServiceAccountSecretRotated;
 
+/** A service account as its events left it (never its secret or the secret's hash). */
+export interface ServiceAccount {
+  readonly serviceAccountId: string;
+  readonly displayName: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly createdAt: number;
+  readonly secretRotatedAt: number;
+}
+
 export type ServiceAccountState =
-  | { readonly status: 'none' }
-  | {
-      readonly status: 'active';
-      readonly serviceAccountId: string;
-      readonly displayName: string;
-      readonly clientId: string;
-      readonly scopes: readonly string[];
-      readonly createdAt: number;
-      readonly secretRotatedAt: number;
-    };
+  { readonly status: 'none' } | ({ readonly status: 'active' } & ServiceAccount);
 
 export const initialServiceAccountState: ServiceAccountState = { status: 'none' };
 
