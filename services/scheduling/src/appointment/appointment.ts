@@ -122,14 +122,10 @@ export type AppointmentEvent =
   | PatientLinkRedeemed;
 
 /** The current patient link of an appointment (hashes only). */
-export interface PatientLinkState {
-  readonly linkId: string;
-  readonly tokenSha256: string;
-  readonly passcodeHash: string;
-  readonly dateOfBirthRequired: boolean;
-  readonly issuedAt: string;
-  /** The link closes this many minutes after the end; absent: the default 30. */
-  readonly graceMinutes?: number;
+export interface PatientLinkState extends Pick<
+  PatientLinkIssued['data'],
+  'linkId' | 'tokenSha256' | 'passcodeHash' | 'dateOfBirthRequired' | 'issuedAt' | 'graceMinutes'
+> {
   /** Failed attempts since the link was issued, last locked or redeemed. */
   readonly failures: number;
   /** How many times the link has been locked (the lock doubles each time). */
