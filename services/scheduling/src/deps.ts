@@ -1,9 +1,8 @@
 import type { EventStore, SnapshotStore } from '@haven/eventstore';
 import type { PatientKeyStore } from '@haven/crypto';
-import type { Logger } from '@haven/service';
+import type { ClinicSettingValues, Logger, PasscodeDelivery } from '@haven/service';
 import type { PatientTokenSigner } from './link/patient-token';
 import type { SchedulingReadModel } from './read-model';
-import type { ClinicSettingValues, PasscodeDelivery } from './settings/clinic-settings';
 
 /** Clinic settings that change how scheduling behaves. */
 export interface SchedulingSettings {

@@ -10,17 +10,17 @@ import {
   type PositionedEvent,
   type Subscription,
 } from '@haven/eventstore';
-import type { Logger } from '@haven/service';
-import { evolve, initialAppointmentState, type ExistingAppointment } from './appointment/appointment';
-import { evolvePatient, initialPatientState, type PatientState } from './patient/patient';
 import {
   CLINIC_SETTINGS_STREAM,
   clinicSettingsInForce,
   evolveClinicSettings,
-  type ClinicSettingValues,
   type ClinicSettings,
+  type ClinicSettingValues,
+  type Logger,
   type SavedClinicSettings,
-} from './settings/clinic-settings';
+} from '@haven/service';
+import { evolve, initialAppointmentState, type ExistingAppointment } from './appointment/appointment';
+import { evolvePatient, initialPatientState, type PatientState } from './patient/patient';
 
 export type RegisteredPatient = Extract<PatientState, { status: 'registered' }>;
 

@@ -16,15 +16,17 @@ import {
   type Subscription,
 } from '@haven/eventstore';
 import {
+  CLINIC_SETTING_DEFAULTS,
   connectEventStore,
-  DEFAULT_GRPC_PORTS,
   createBaseConfigSchema,
+  DEFAULT_GRPC_PORTS,
   kmsConfigShapeRequiringKeyring,
   kmsEnvOf,
   natsCredentialsOf,
   portSchema,
   serveHavenGrpc,
   startJwksServer,
+  type ClinicSettingValues,
   type JwksServer,
   type Logger,
   type RunningGrpcService,
@@ -70,7 +72,6 @@ import {
 } from './notification/config';
 import { getMessageTemplateSet, previewMessageTemplate, updateMessageTemplateSet } from './notification/grpc';
 import { getClinicSettings, updateClinicSettings } from './settings/grpc';
-import { CLINIC_SETTING_DEFAULTS, type ClinicSettingValues } from './settings/clinic-settings';
 import { getUsageReport } from './usage/grpc';
 
 export const SCHEDULING_GRPC_PORT = DEFAULT_GRPC_PORTS.scheduling;

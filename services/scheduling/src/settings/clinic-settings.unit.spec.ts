@@ -1,5 +1,5 @@
 import { SchedulingReadModel } from '../read-model';
-import { CLINIC_SETTINGS_CHANGED, CLINIC_SETTINGS_STREAM, type ClinicSettingValues } from './clinic-settings';
+import { CLINIC_SETTINGS_CHANGED, CLINIC_SETTINGS_STREAM, type ClinicSettingValues } from '@haven/service';
 
 const changed = (
   revision: number,

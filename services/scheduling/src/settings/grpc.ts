@@ -6,26 +6,24 @@
 import { ValidationError, type FieldViolation } from '@haven/errors';
 import { scheduling } from '@haven/proto';
 import {
-  commandEvent,
-  commandMetadata,
-  requirePrincipal,
-  throwIfAborted,
-  type CallContext,
-} from '@haven/service';
-import type { SchedulingDeps } from '../deps';
-import { isTimeZone } from '../schedule/clinic-time';
-import {
   CLINIC_SETTING_DEFAULTS,
   CLINIC_SETTINGS_CHANGED,
   CLINIC_SETTINGS_STREAM,
+  commandEvent,
+  commandMetadata,
   IDLE_TIMEOUT_SEC,
   LINK_GRACE_MINUTES,
   PasscodeDelivery,
   RecordingPolicy,
-  type ClinicSettingValues,
+  requirePrincipal,
+  throwIfAborted,
+  type CallContext,
   type ClinicSettings,
   type ClinicSettingsChange,
-} from './clinic-settings';
+  type ClinicSettingValues,
+} from '@haven/service';
+import type { SchedulingDeps } from '../deps';
+import { isTimeZone } from '../schedule/clinic-time';
 
 const PATHS: ReadonlySet<string> = new Set([
   'time_zone',
