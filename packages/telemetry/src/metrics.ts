@@ -26,21 +26,8 @@ export interface RpcMetrics {
  * status code, so errors too) and its buckets the duration; a separate counter would double the per-call cost.
  */
 export function createRpcMetrics(meter: Meter): RpcMetrics {
-  const duration = meter.createHistogram('haven.rpc.duration', {
-    description: 'gRPC call duration',
-    unit: 'ms',
-    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_MS] },
-  });
-  return {
-    record(service, method, code, durationMs) {
-      const attributes = {
-        [ATTR_RPC_SERVICE]: service,
-        [ATTR_RPC_METHOD]: method,
-        [ATTR_RPC_GRPC_STATUS_CODE]: code,
-      };
-      duration.record(durationMs, attributes);
-    },
-  };
+  const keys = [ATTR_RPC_SERVICE, ATTR_RPC_METHOD, ATTR_RPC_GRPC_STATUS_CODE] as const;
+  return { record: durationRecorder(meter, 'haven.rpc.duration', 'gRPC call duration', keys) };
 }
 
 /** RED metrics of HTTP requests (see {@link createHttpMetrics}). */
@@ -54,20 +41,27 @@ export interface HttpMetrics {
  * `http.route`, `http.response.status_code`; its count is the request rate.
  */
 export function createHttpMetrics(meter: Meter): HttpMetrics {
-  const duration = meter.createHistogram('haven.http.duration', {
-    description: 'HTTP request duration',
+  const keys = [ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_ROUTE, ATTR_HTTP_RESPONSE_STATUS_CODE] as const;
+  return { record: durationRecorder(meter, 'haven.http.duration', 'HTTP request duration', keys) };
+}
+
+/**
+ * A RED duration histogram `name` (ms, {@link DURATION_BUCKETS_MS}) on `meter`, recorded with two string
+ * attributes and a numeric status under the three `keys`.
+ */
+function durationRecorder(
+  meter: Meter,
+  name: string,
+  description: string,
+  [first, second, status]: readonly [string, string, string],
+): (a: string, b: string, code: number, durationMs: number) => void {
+  const duration = meter.createHistogram(name, {
+    description,
     unit: 'ms',
     advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_MS] },
   });
-  return {
-    record(method, route, status, durationMs) {
-      const attributes = {
-        [ATTR_HTTP_REQUEST_METHOD]: method,
-        [ATTR_HTTP_ROUTE]: route,
-        [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
-      };
-      duration.record(durationMs, attributes);
-    },
+  return (a, b, code, durationMs) => {
+    duration.record(durationMs, { [first]: a, [second]: b, [status]: code });
   };
 }
 
