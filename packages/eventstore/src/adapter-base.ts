@@ -1,4 +1,7 @@
 import { PreconditionError } from '@haven/errors';
+import { validateBatch } from './codec';
+import type { NewEvent } from './envelope';
+import { parseStreamName } from './ids';
 import type { Subscription } from './port';
 
 /**
@@ -28,6 +31,16 @@ export abstract class EventStoreAdapter {
   /** Throws PreconditionError once the store is closed. */
   protected assertOpen(): void {
     if (this.closed) throw new PreconditionError('event store is closed');
+  }
+
+  /**
+   * What an append checks before it touches the store: PreconditionError once closed, ValidationError on a bad
+   * stream name or batch.
+   */
+  protected assertAppendable(stream: string, events: readonly NewEvent[]): void {
+    this.assertOpen();
+    parseStreamName(stream);
+    validateBatch(events);
   }
 
   /**

@@ -31,7 +31,7 @@ import { ConcurrencyError, HavenError, UnavailableError, ValidationError } from 
 import type { Actor, EventEnvelope, NewEvent, RequestRecord, SealedPhi } from './envelope';
 import { contextOfFilter, eventIdTimestamp, parseStreamName } from './ids';
 import { currentTraceparent } from '@haven/telemetry';
-import { describeExpected, parseEnvelope, validateBatch } from './codec';
+import { describeExpected, parseEnvelope } from './codec';
 import type {
   AppendResult,
   Checkpoint,
@@ -166,9 +166,7 @@ export class KurrentDbEventStore extends EventStoreAdapter implements Inspectabl
     expected: ExpectedRevision,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
-    this.assertOpen();
-    parseStreamName(stream);
-    validateBatch(events);
+    this.assertAppendable(stream, events);
     try {
       const oldest = Math.min(...events.map((e) => eventIdTimestamp(e.id) ?? 0));
       if (oldest < Date.now() - RECENT_MS) {

@@ -2,7 +2,7 @@ import { EventStoreAdapter } from './adapter-base';
 import { ConcurrencyError } from '@haven/errors';
 import type { NewEvent } from './envelope';
 import { contextOfFilter, parseStreamName } from './ids';
-import { describeExpected, toEnvelope, validateBatch } from './codec';
+import { describeExpected, toEnvelope } from './codec';
 import type {
   AppendResult,
   ExpectedRevision,
@@ -32,9 +32,7 @@ export class InMemoryEventStore extends EventStoreAdapter implements Inspectable
     expected: ExpectedRevision,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
-    this.assertOpen();
-    parseStreamName(stream);
-    validateBatch(events);
+    this.assertAppendable(stream, events);
     const existing = this.streams.get(stream) ?? [];
     const last = existing[existing.length - 1];
     // Idempotency: a prefix of the batch may already be stored (a retried or half-finished append).
