@@ -154,3 +154,24 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   const full = Math.min(max, min * 2 ** Math.min(attempt, 30));
   return Math.round(full / 2 + (Math.random() * full) / 2);
 }
+
+/**
+ * A consumer's periodic check run one at a time: {@link run} while a run is in flight joins it instead of
+ * starting another, and {@link settled} waits for the one in flight (if any) when the consumer closes.
+ */
+export class SingleFlight {
+  #running: Promise<void> | undefined;
+
+  constructor(private readonly task: () => Promise<void>) {}
+
+  run(): Promise<void> {
+    this.#running ??= this.task().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async settled(): Promise<void> {
+    await this.#running;
+  }
+}

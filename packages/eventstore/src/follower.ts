@@ -20,6 +20,7 @@ import { UnavailableError } from '@haven/errors';
 import {
   ConsumerHealth,
   ConsumerState,
+  SingleFlight,
   backoffDelay,
   type ConsumerReporter,
   type ConsumerStatus,
@@ -352,7 +353,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
   #retryTimer: NodeJS.Timeout | undefined;
   /** A check failed since the last re-open was scheduled: when one succeeds again, re-open at once. */
   #sawUnreachable = false;
-  #checking: Promise<void> | undefined;
+  readonly #check = new SingleFlight(() => this.#runCheck());
   readonly #waiters = new Set<() => void>();
 
   constructor(source: FollowSource<T>, options: FollowOptions<T>) {
@@ -366,7 +367,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
   }
 
   async start(): Promise<void> {
-    this.#checkTimer = setInterval(() => void this.#check(), this.#checkIntervalMs);
+    this.#checkTimer = setInterval(() => void this.#check.run(), this.#checkIntervalMs);
     this.#checkTimer.unref();
     await this.#open();
   }
@@ -412,7 +413,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     const subscription = this.#subscription;
     this.#subscription = undefined;
     await subscription?.close().catch(() => undefined);
-    await this.#checking;
+    await this.#check.settled();
     this.#reporter.remove();
   }
 
@@ -442,7 +443,7 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
       return;
     }
     // Learn where the log ends now, so the follower turns live as soon as it reaches that point.
-    void this.#check();
+    void this.#check.run();
   }
 
   async #deliver(generation: number, item: T): Promise<void> {
@@ -505,13 +506,6 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
     if (wasDown) this.#logger.info({ consumer: this.#options.name }, 'consumer caught up');
     for (const resolve of this.#waiters) resolve();
     this.#waiters.clear();
-  }
-
-  #check(): Promise<void> {
-    this.#checking ??= this.#runCheck().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
   }
 
   async #runCheck(): Promise<void> {

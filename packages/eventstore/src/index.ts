@@ -85,7 +85,7 @@ export {
 } from './nats-permissions';
 export type { HavenServiceUser, NatsPermissions, NatsUserPasswords } from './nats-permissions';
 export type { BackoffOptions, ConsumerHealthOptions, ConsumerReporter, ConsumerStatus } from './consumers';
-export { ConsumerHealth, ConsumerState, backoffDelay } from './consumers';
+export { ConsumerHealth, ConsumerState, SingleFlight, backoffDelay } from './consumers';
 export type {
   CheckpointSource,
   CheckpointStore,
