@@ -53,6 +53,7 @@ import { HavenError, UnavailableError, ValidationError } from '@haven/errors';
 import {
   ConsumerHealth,
   ConsumerState,
+  SingleFlight,
   backoffDelay,
   decodeEnvelope,
   encodeEnvelope,
@@ -426,7 +427,7 @@ class SupervisedBusSubscription implements BusSubscription {
   #retryTimer: NodeJS.Timeout | undefined;
   /** A check failed since the last restart was scheduled: when one succeeds again, restart at once. */
   #sawUnreachable = false;
-  #checking: Promise<void> | undefined;
+  readonly #check = new SingleFlight(() => this.#runCheck());
 
   constructor(
     private readonly js: JetStreamClient,
@@ -441,7 +442,7 @@ class SupervisedBusSubscription implements BusSubscription {
   }
 
   async start(): Promise<void> {
-    this.#checkTimer = setInterval(() => void this.#check(), this.#checkIntervalMs);
+    this.#checkTimer = setInterval(() => void this.#check.run(), this.#checkIntervalMs);
     this.#checkTimer.unref();
     await this.#consume();
   }
@@ -456,7 +457,7 @@ class SupervisedBusSubscription implements BusSubscription {
     this.#wake?.();
     await this.#loop;
     await Promise.all([...this.#inFlight]);
-    await this.#checking;
+    await this.#check.settled();
     this.#reporter.remove();
     this.options.onClosed();
   }
@@ -486,7 +487,7 @@ class SupervisedBusSubscription implements BusSubscription {
       this.#restart(generation, err);
       return;
     }
-    void this.#check();
+    void this.#check.run();
   }
 
   async #run(messages: ConsumerMessages, generation: number): Promise<void> {
@@ -512,7 +513,7 @@ class SupervisedBusSubscription implements BusSubscription {
     try {
       for await (const s of await messages.status()) {
         if (s.type === ConsumerEvents.ConsumerDeleted || s.type === ConsumerEvents.ConsumerNotFound) {
-          void this.#check();
+          void this.#check.run();
         }
       }
     } catch {
@@ -616,13 +617,6 @@ class SupervisedBusSubscription implements BusSubscription {
     );
     this.#retryTimer = setTimeout(() => void this.#consume(), delayMs);
     this.#retryTimer.unref();
-  }
-
-  #check(): Promise<void> {
-    this.#checking ??= this.#runCheck().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
   }
 
   async #runCheck(): Promise<void> {
