@@ -40,6 +40,19 @@ export function parseEnvelope(raw: unknown): EventEnvelope {
     }
     return v;
   };
+  /** An optional object of string fields: undefined when absent, a violation when not an object of those strings. */
+  const optionalStrings = <K extends string>(
+    k: string,
+    keys: readonly K[],
+  ): Record<K, string> | undefined => {
+    const v = raw[k];
+    if (v === undefined) return undefined;
+    if (isRecord(v) && keys.every((key) => typeof v[key] === 'string')) {
+      return Object.fromEntries(keys.map((key) => [key, v[key]])) as Record<K, string>;
+    }
+    violations.push({ field: k, description: `must be {${keys.join(', ')}}` });
+    return undefined;
+  };
   const id = str('id');
   const type = str('type');
   const stream = str('stream');
@@ -69,33 +82,8 @@ export function parseEnvelope(raw: unknown): EventEnvelope {
   }
   const data = raw['data'];
   if (!isRecord(data)) violations.push({ field: 'data', description: 'required object' });
-  const phiRaw = raw['phi'];
-  let phi: SealedPhi | undefined;
-  if (phiRaw !== undefined) {
-    if (
-      isRecord(phiRaw) &&
-      typeof phiRaw['subject'] === 'string' &&
-      typeof phiRaw['keyId'] === 'string' &&
-      typeof phiRaw['ciphertext'] === 'string'
-    ) {
-      phi = { subject: phiRaw['subject'], keyId: phiRaw['keyId'], ciphertext: phiRaw['ciphertext'] };
-    } else {
-      violations.push({ field: 'phi', description: 'must be {subject, keyId, ciphertext}' });
-    }
-  }
-  const requestRaw = raw['request'];
-  let request: RequestRecord | undefined;
-  if (requestRaw !== undefined) {
-    if (
-      isRecord(requestRaw) &&
-      typeof requestRaw['id'] === 'string' &&
-      typeof requestRaw['fingerprint'] === 'string'
-    ) {
-      request = { id: requestRaw['id'], fingerprint: requestRaw['fingerprint'] };
-    } else {
-      violations.push({ field: 'request', description: 'must be {id, fingerprint}' });
-    }
-  }
+  const phi: SealedPhi | undefined = optionalStrings('phi', ['subject', 'keyId', 'ciphertext']);
+  const request: RequestRecord | undefined = optionalStrings('request', ['id', 'fingerprint']);
   const traceparent = raw['traceparent'];
   if (traceparent !== undefined && typeof traceparent !== 'string') {
     violations.push({ field: 'traceparent', description: 'must be a string' });
