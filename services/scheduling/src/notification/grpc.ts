@@ -3,9 +3,14 @@
  * `scheduling.message_templates-<language>`), Preview (linted, rendered with example values, nothing kept).
  */
 import { ValidationError } from '@haven/errors';
-import { newEventId } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { commandMetadata, requirePrincipal, throwIfAborted, type CallContext } from '@haven/service';
+import {
+  commandEvent,
+  commandMetadata,
+  requirePrincipal,
+  throwIfAborted,
+  type CallContext,
+} from '@haven/service';
 import type { SchedulingDeps } from '../deps';
 import { formatClinicSpan } from '../schedule/clinic-time';
 import { ReminderKind, type TemplateKind } from './reminder';
@@ -114,25 +119,20 @@ export function updateMessageTemplateSet(deps: SchedulingDeps) {
     lintAt(templates, prefix);
     const metadata = commandMetadata(ctx);
     throwIfAborted(metadata.signal);
-    const occurredAt = deps.clock().toISOString();
+    const at = deps.clock();
     await deps.store.append(templateStream(language), 'any', [
-      {
-        id: newEventId(),
-        type: MESSAGE_TEMPLATES_SAVED,
-        occurredAt,
-        actor: metadata.actor,
-        correlationId: metadata.correlationId,
-        causationId: metadata.correlationId,
-        ...(metadata.traceparent !== undefined ? { traceparent: metadata.traceparent } : {}),
-        data: { language, templates: templates.map((t) => ({ ...t })) },
-      },
+      commandEvent(
+        metadata,
+        { type: MESSAGE_TEMPLATES_SAVED, data: { language, templates: templates.map((t) => ({ ...t })) } },
+        at,
+      ),
     ]);
     deps.logger.info({ language, count: templates.length }, 'message templates saved');
     return {
       messageTemplateSet: {
         name: `messageTemplateSets/${language}`,
         templates: templates.map(toProto),
-        updateTime: new Date(occurredAt),
+        updateTime: at,
       },
     };
   };

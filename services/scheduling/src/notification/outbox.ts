@@ -31,13 +31,13 @@ import { ConcurrencyError, PreconditionError, UnavailableError, isCategory } fro
 import { openPhi } from '@haven/crypto';
 import {
   followStore,
-  newEventId,
   type ConsumerHealth,
   type EventStore,
   type PositionedEvent,
   type Subscription,
 } from '@haven/eventstore';
 import {
+  commandEvent,
   handleCommand,
   loadAggregate,
   PrincipalKind,
@@ -846,19 +846,11 @@ export class ReminderOutbox {
   ): Promise<{ readonly next: ReminderState; readonly position: bigint }> {
     if (state.status === 'none') throw new PreconditionError('no such reminder');
     const events = decideReminder(command, state);
-    const occurredAt = this.#deps.clock().toISOString();
+    const at = this.#deps.clock();
     const { position } = await this.#deps.store.append(
       reminderStream(state.reminderId),
       BigInt(state.revision),
-      events.map((e) => ({
-        id: newEventId(),
-        type: e.type,
-        occurredAt,
-        actor: metadata.actor,
-        correlationId: metadata.correlationId,
-        causationId: metadata.causationId ?? metadata.correlationId,
-        data: { ...e.data },
-      })),
+      events.map((e) => commandEvent(metadata, { type: e.type, data: { ...e.data } }, at)),
     );
     let next: ReminderState = state;
     for (const e of events) next = evolveReminder(next, e);
