@@ -26,6 +26,7 @@ import {
   initialPasskeysState,
   type CeremonyEvent,
   type CeremonyState,
+  type PasskeyChallengeIssued,
   type PasskeyPolicyEvent,
   type PasskeyPolicyState,
   type PasskeyRegistered,
@@ -43,15 +44,7 @@ export const ZERO_AAGUID = '00000000-0000-0000-0000-000000000000';
 
 export type IssuePasskeyChallenge = {
   type: 'IssuePasskeyChallenge';
-  data: {
-    ceremonyId: string;
-    purpose: CeremonyPurpose;
-    userId: string | null;
-    sessionId: string | null;
-    challengeSha256: string;
-    ttlMs: number;
-    now: number;
-  };
+  data: Omit<PasskeyChallengeIssued['data'], 'expiresAt' | 'at'> & { ttlMs: number; now: number };
 };
 
 /** What the handler's verification of a registration response found. */
@@ -151,20 +144,9 @@ export function decideCeremony(command: CeremonyCommand, state: CeremonyState): 
   switch (command.type) {
     case 'IssuePasskeyChallenge': {
       if (state.status !== 'none') throw new PreconditionError('ceremony already started');
-      const d = command.data;
+      const { ttlMs, now, ...issued } = command.data;
       return [
-        {
-          type: 'PasskeyChallengeIssued',
-          data: {
-            ceremonyId: d.ceremonyId,
-            purpose: d.purpose,
-            userId: d.userId,
-            sessionId: d.sessionId,
-            challengeSha256: d.challengeSha256,
-            expiresAt: iso(d.now + d.ttlMs),
-            at: iso(d.now),
-          },
-        },
+        { type: 'PasskeyChallengeIssued', data: { ...issued, expiresAt: iso(now + ttlMs), at: iso(now) } },
       ];
     }
     case 'CompletePasskeyRegistration':
