@@ -28,6 +28,12 @@ const transportTo = (port: number, ca: string, over: Partial<{ pass: string; req
     pool: false,
   });
 
+const SMTP_REFUSALS = {
+  retryable: { code: 451, message: 'Try again later' },
+  'rate-limited': { code: 450, message: '4.7.1 Too many messages, slow down' },
+  permanent: { code: 550, message: 'Mailbox unavailable' },
+};
+
 testMessageTransport('SMTP over STARTTLS with AUTH', async () => {
   const { catcher, ca } = await tlsCatcher();
   const transport = transportTo(catcher.port, ca);
@@ -36,15 +42,7 @@ testMessageTransport('SMTP over STARTTLS with AUTH', async () => {
     recipient: 'patient@example.test',
     received: () =>
       catcher.messages().map((m) => ({ messageId: m.messageId, to: m.to[0] ?? '', text: m.text })),
-    refuse: (kind) =>
-      catcher.setFault(
-        kind === undefined
-          ? undefined
-          : () =>
-              kind === 'retryable'
-                ? { code: 451, message: 'Try again later' }
-                : { code: 550, message: 'Mailbox unavailable' },
-      ),
+    refuse: (kind) => catcher.setFault(kind && (() => SMTP_REFUSALS[kind])),
     unreachable: () => transportTo(1, ca),
     close: async () => {
       await transport.close();

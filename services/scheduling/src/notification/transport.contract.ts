@@ -1,7 +1,7 @@
 /**
  * The contract every MessageTransport adapter meets (one suite, run against each adapter with its own real
- * local server): a message arrives once with its id and text; a retryable refusal is a retryable
- * TransportError, a permanent one is not; an unreachable server is retryable; nothing is delivered by a failure.
+ * local server): a message arrives once with its id and text; a retryable refusal or a rate limit is a
+ * retryable TransportError, a permanent one is not; an unreachable server is retryable; nothing is delivered by a failure.
  */
 import { TransportError, type MessageTransport, type OutboundMessage } from './transport';
 
@@ -15,12 +15,18 @@ export interface TransportHarness {
    * no place for it: Twilio's Messages API).
    */
   received(): readonly { readonly messageId?: string; readonly to: string; readonly text: string }[];
-  /** The server refuses the next messages (`retryable`: a temporary refusal; else a permanent one). */
-  refuse(kind: 'retryable' | 'permanent' | undefined): void;
+  /**
+   * The server refuses the next messages: `retryable`, a temporary refusal; `rate-limited`, too many messages
+   * (HTTP 429, an SMTP 4xx); `permanent`, a final one.
+   */
+  refuse(kind: 'retryable' | 'rate-limited' | 'permanent' | undefined): void;
   /** A transport of the same kind pointed at a port nobody listens on. */
   unreachable(): MessageTransport;
   close(): Promise<void>;
 }
+
+/** The HTTP status an HTTP provider's stand-in answers for each kind of refusal. */
+export const HTTP_REFUSALS = { retryable: 503, 'rate-limited': 429, permanent: 400 } as const;
 
 /** Registers the contract suite for one adapter. */
 export function testMessageTransport(name: string, factory: () => Promise<TransportHarness>): void {
@@ -60,6 +66,15 @@ export function testMessageTransport(name: string, factory: () => Promise<Transp
       expect(error).toBeInstanceOf(TransportError);
       expect(error).toMatchObject({ retryable: true });
       expect(h.received().some((m) => (m.messageId ?? m.text).includes('temp'))).toBe(false);
+    });
+
+    it('turns a rate limit into a retryable TransportError of the 4xx kind and delivers nothing', async () => {
+      h.refuse('rate-limited');
+      const error = await h.transport.send(message('slow')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransportError);
+      expect(error).toMatchObject({ retryable: true });
+      expect((error as TransportError).reason).toMatch(/^(http|smtp)_4xx$/);
+      expect(h.received().some((m) => (m.messageId ?? m.text).includes('slow'))).toBe(false);
     });
 
     it('turns a permanent refusal into a final TransportError', async () => {
