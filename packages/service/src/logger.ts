@@ -18,6 +18,7 @@ export const REDACTED_FIELDS = [
   'phone',
   'phoneNumber',
   'address',
+  // a visit's reason; log a code (why a message or a recording failed) as `reasonCode`
   'reason',
   'diagnosis',
   'notes',

@@ -66,6 +66,8 @@ export interface CapturedLogs {
   readonly logger: Logger;
   /** Everything logged so far (since the last `clear`). */
   text(): string;
+  /** The records logged so far with message `msg` (each line parsed), and `fields` where given. */
+  records(msg: string, fields?: Readonly<Record<string, unknown>>): Record<string, unknown>[];
   clear(): void;
 }
 
@@ -81,6 +83,12 @@ export function captureLogs(service: string, level = 'debug'): CapturedLogs {
   return {
     logger: createLogger({ service, level, destination }),
     text: () => text,
+    records: (msg, fields = {}) =>
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((r) => r['msg'] === msg && Object.entries(fields).every(([k, v]) => r[k] === v)),
     clear: () => {
       text = '';
     },

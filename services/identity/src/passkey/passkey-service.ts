@@ -384,7 +384,7 @@ export class PasskeyService {
     );
     if (refused) {
       this.deps.logger?.warn(
-        { ceremonyId, purpose: refused.data.purpose, reason: refused.data.reason },
+        { ceremonyId, purpose: refused.data.purpose, reasonCode: refused.data.reason },
         'passkey refused',
       );
       throw new UnauthenticatedError('passkey refused');

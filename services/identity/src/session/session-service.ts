@@ -253,7 +253,7 @@ export class SessionService {
     }
     if (ended || user.status === 'none') {
       const reason = ended?.type === 'SessionEnded' ? ended.data.reason : 'revoked';
-      this.deps.logger?.info({ sessionId: parsed.sessionId, reason }, 'session ended on refresh');
+      this.deps.logger?.info({ sessionId: parsed.sessionId, reasonCode: reason }, 'session ended on refresh');
       throw new UnauthenticatedError(`session ended (${reason})`);
     }
     const refreshed = result.events.find((e) => e.type === 'TokenRefreshed');
@@ -308,7 +308,7 @@ export class SessionService {
     if (ended?.type !== 'SessionEnded' || result.state.status === 'none') return undefined;
     const reason = ended.data.reason === 'absolute' ? RevocationReason.Absolute : RevocationReason.Idle;
     await revokeSession(this.deps, ctx, sessionId, result.state.userId, reason);
-    this.deps.logger?.info({ sessionId, reason }, 'session ended by idle logoff');
+    this.deps.logger?.info({ sessionId, reasonCode: reason }, 'session ended by idle logoff');
     return reason;
   }
 

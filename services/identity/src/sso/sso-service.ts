@@ -150,7 +150,7 @@ export class SsoService {
     if (events.some((e) => e.type === 'SsoAccountRequested')) await this.list(ctx, accountId);
     const refusal = refusalOf(events);
     if (refusal) {
-      this.deps.logger?.info({ accountId, reason: refusal.data.reason }, 'SSO sign-in refused');
+      this.deps.logger?.info({ accountId, reasonCode: refusal.data.reason }, 'SSO sign-in refused');
       throw refusalError(refusal.data.reason);
     }
     const succeeded = events.find((e) => e.type === 'SsoSignInSucceeded');

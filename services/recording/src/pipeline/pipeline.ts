@@ -288,7 +288,7 @@ export class RecordingPipeline {
       );
     } catch (error) {
       const reason = await this.#reasonOf(error);
-      this.#deps.logger.warn({ recordingId, reason, err: error }, 'recording processing failed');
+      this.#deps.logger.warn({ recordingId, reasonCode: reason, err: error }, 'recording processing failed');
       await this.#deps.objects.delete(objectKeyOf(recordingId)).catch(() => undefined);
       // The plaintext goes before the outcome is told: whoever reads "failed" finds nothing left behind.
       await this.#cleanUp(recordingId);

@@ -389,6 +389,10 @@ describe('the notice of a new message to a patient who unsubscribed', () => {
       return last?.type === 'haven.scheduling.v1.ReminderSuppressed';
     });
     expect(last?.data).toMatchObject({ reason: 'opted_out' });
+    // The operator's log says why (a code, not PHI: the `reason` key is redacted everywhere).
+    expect(logs.records('reminder suppressed', { reminderId: plan!.reminderId })).toEqual([
+      expect.objectContaining({ reasonCode: 'opted_out' }),
+    ]);
     expect(catcher.messages().filter((m) => m.to.includes(email) && /new message/.test(m.subject))).toEqual(
       [],
     );

@@ -251,6 +251,10 @@ describe('when the relay refuses', () => {
     const failed = (await eventsOf(booked.invitation))[2]!;
     expect(failed.data).toMatchObject({ reason: 'smtp_5xx', retrying: false });
     expect(catcher.countOf(messageIdOf(booked.invitation, 'lakeside.test'))).toBe(0);
+    // The operator's log says why (a code, not PHI: the `reason` key is redacted everywhere).
+    expect(logs.records('reminder not accepted', { reminderId: booked.invitation })).toEqual([
+      expect.objectContaining({ reasonCode: 'smtp_5xx', retryable: false }),
+    ]);
   });
 });
 

@@ -746,7 +746,7 @@ export class ReminderOutbox {
       const failure =
         error instanceof TransportError ? error : new TransportError('internal', true, { cause: error });
       deps.logger.warn(
-        { reminderId, reason: failure.reason, retryable: failure.retryable },
+        { reminderId, reasonCode: failure.reason, retryable: failure.retryable },
         'reminder not accepted',
       );
       await this.#commit(
@@ -864,7 +864,7 @@ export class ReminderOutbox {
     const reminderId = state.reminderId;
     try {
       await this.#commit(state, { type: 'SuppressReminder', data: { reason } }, metadata);
-      this.#deps.logger.info({ reminderId, reason }, 'reminder suppressed');
+      this.#deps.logger.info({ reminderId, reasonCode: reason }, 'reminder suppressed');
     } catch (error) {
       if (!(error instanceof ConcurrencyError) && !isCategory(error, 'precondition')) throw error;
     }

@@ -134,7 +134,7 @@ export function erasePatient(deps: SchedulingDeps) {
     await deps.keys.destroy(patientId);
     deps.readModel.putPatient(state);
     if (result.events.length > 0) {
-      deps.logger.info({ patientId, reason: state.erased?.reason }, 'patient erased; key destroyed');
+      deps.logger.info({ patientId, reasonCode: state.erased?.reason }, 'patient erased; key destroyed');
     }
     return {
       name: `patients/${patientId}`,
