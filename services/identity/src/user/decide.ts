@@ -14,6 +14,7 @@ import { type LockoutPolicy, lockDurationMs } from './lockout';
 import {
   type LoginFailureReason,
   type Role,
+  type UserProfile,
   type UserEvent,
   type UserState,
   type ExistingUser,
@@ -164,13 +165,17 @@ function onExisting<K extends keyof OnExisting>(
   return ON_EXISTING[command.type](command.data, user);
 }
 
-/** The violations of a new user's fields (username, email, role, display name). */
-function newUserViolations(d: {
+/**
+ * A new user's profile as UserInvited and UserProvisioned record it: username and email trimmed and lower case,
+ * the display name trimmed. Throws ValidationError (username, email, role, display name).
+ */
+function newUserProfile(d: {
+  userId: string;
   username: string;
   email: string;
   role: string;
   displayName: string;
-}): { field: string; description: string }[] {
+}): UserProfile {
   const violations: { field: string; description: string }[] = [];
   const email = d.email.trim().toLowerCase();
   const username = d.username.trim().toLowerCase();
@@ -189,24 +194,17 @@ function newUserViolations(d: {
     });
   if (d.displayName.length > 200)
     violations.push({ field: 'display_name', description: 'at most 200 characters' });
-  return violations;
+  if (violations.length > 0) throw new ValidationError(violations);
+  return { userId: d.userId, username, email, role: d.role as Role, displayName: d.displayName.trim() };
 }
 
 function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
   if (state.status !== 'none') throw new AlreadyExistsError('user already exists');
-  const violations = newUserViolations(d);
-  if (violations.length > 0) throw new ValidationError(violations);
-  const email = d.email.trim().toLowerCase();
-  const username = d.username.trim().toLowerCase();
   return [
     {
       type: 'UserInvited',
       data: {
-        userId: d.userId,
-        username,
-        email,
-        role: d.role as Role,
-        displayName: d.displayName.trim(),
+        ...newUserProfile(d),
         inviteTokenHash: d.inviteTokenHash,
         inviteExpiresAt: iso(d.inviteExpiresAt),
         at: iso(d.now),
@@ -218,17 +216,11 @@ function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
 function provision(d: ProvisionUser['data'], state: UserState): UserEvent[] {
   // A retried approval finds its user already provisioned: nothing more to record.
   if (state.status !== 'none') return [];
-  const violations = newUserViolations(d);
-  if (violations.length > 0) throw new ValidationError(violations);
   return [
     {
       type: 'UserProvisioned',
       data: {
-        userId: d.userId,
-        username: d.username.trim().toLowerCase(),
-        email: d.email.trim().toLowerCase(),
-        role: d.role as Role,
-        displayName: d.displayName.trim(),
+        ...newUserProfile(d),
         ssoAccountId: d.ssoAccountId,
         at: iso(d.now),
       },

@@ -30,15 +30,19 @@ export function userStream(userId: string): string {
   return `identity.user-${userId}`;
 }
 
+/** Who a new user is: what UserInvited and UserProvisioned both record. */
+export type UserProfile = {
+  userId: string;
+  /** Unique login name, lower case. */
+  username: string;
+  email: string;
+  role: Role;
+  displayName: string;
+};
+
 export type UserInvited = {
   type: 'UserInvited';
-  data: {
-    userId: string;
-    /** Unique login name, lower case. */
-    username: string;
-    email: string;
-    role: Role;
-    displayName: string;
+  data: UserProfile & {
     /** Hex SHA-256 of the invite token; the token itself is handed to the invitee only. */
     inviteTokenHash: string;
     inviteExpiresAt: string;
@@ -48,12 +52,7 @@ export type UserInvited = {
 /** A user created active by an SSO account's approval: no password, they sign in at their clinic's IdP. */
 export type UserProvisioned = {
   type: 'UserProvisioned';
-  data: {
-    userId: string;
-    username: string;
-    email: string;
-    role: Role;
-    displayName: string;
+  data: UserProfile & {
     /** The SSO account it came from (`ssoAccounts/{id}` without the collection). */
     ssoAccountId: string;
     at: string;
@@ -149,52 +148,49 @@ export const MAX_TRACKED_SESSIONS = 50;
 
 export const initialUserState: UserState = { status: 'none' };
 
+/** A user created at `at` (invited or provisioned): never signed in, no MFA, nothing locked. */
+function createdUser(
+  d: UserProfile,
+  at: number,
+): Omit<ExistingUser, 'status' | 'inviteTokenHash' | 'inviteExpiresAt' | 'activatedAt'> {
+  return {
+    userId: d.userId,
+    username: d.username,
+    email: d.email,
+    displayName: d.displayName,
+    role: d.role,
+    createdAt: at,
+    passwordChangedAt: null,
+    consecutiveFailures: 0,
+    lockedUntil: null,
+    mfa: 'none',
+    sessionIds: [],
+    lastLoginAt: null,
+    updatedAt: at,
+  };
+}
+
 /** Folds one event into the state. Unknown transitions keep the state (events are facts). */
 export function evolveUser(state: UserState, event: UserEvent): UserState {
   const at = Date.parse(event.data.at);
   if (event.type === 'UserInvited') {
     const d = event.data;
     return {
+      ...createdUser(d, at),
       status: 'invited',
-      userId: d.userId,
-      username: d.username,
-      email: d.email,
-      displayName: d.displayName,
-      role: d.role,
       inviteTokenHash: d.inviteTokenHash,
       inviteExpiresAt: Date.parse(d.inviteExpiresAt),
-      createdAt: at,
       activatedAt: null,
-      passwordChangedAt: null,
-      consecutiveFailures: 0,
-      lockedUntil: null,
-      mfa: 'none',
-      sessionIds: [],
-      lastLoginAt: null,
-      updatedAt: at,
     };
   }
   if (event.type === 'UserProvisioned') {
     if (state.status !== 'none') return state;
-    const d = event.data;
     return {
+      ...createdUser(event.data, at),
       status: 'active',
-      userId: d.userId,
-      username: d.username,
-      email: d.email,
-      displayName: d.displayName,
-      role: d.role,
       inviteTokenHash: null,
       inviteExpiresAt: null,
-      createdAt: at,
       activatedAt: at,
-      passwordChangedAt: null,
-      consecutiveFailures: 0,
-      lockedUntil: null,
-      mfa: 'none',
-      sessionIds: [],
-      lastLoginAt: null,
-      updatedAt: at,
     };
   }
   if (state.status === 'none') return state;
