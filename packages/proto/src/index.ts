@@ -52,7 +52,5 @@ export { FieldMask } from './gen/google/protobuf/field_mask';
 export type { MessageFns } from './gen/google/protobuf/any';
 
 // Helpers.
-export { ERROR_DETAIL_TYPES, TYPE_URL_PREFIX, packAny, unpackAny } from './any';
-export type { MessageCodec } from './any';
 export { PROTO_FILES, PROTO_ROOT, SERVICE_NAMES, havenServiceOf, protoPath } from './proto-files';
 export type { ServiceName } from './proto-files';

@@ -2,17 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { loadSync } from '@grpc/proto-loader';
-import type { Any } from './index';
 import {
   havenServiceOf,
   audit,
+  Any,
   BadRequest,
   BadRequest_FieldViolation,
   Code,
-  ERROR_DETAIL_TYPES,
   ErrorInfo,
   identity,
-  packAny,
   PreconditionFailure,
   PROTO_FILES,
   PROTO_ROOT,
@@ -21,7 +19,6 @@ import {
   SERVICE_NAMES,
   session,
   Status,
-  unpackAny,
 } from './index';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
@@ -37,15 +34,19 @@ describe('google.rpc error model', () => {
       code: Code.INVALID_ARGUMENT,
       message: 'invalid request',
       details: [
-        packAny({
-          typeName: ERROR_DETAIL_TYPES.BadRequest,
-          codec: BadRequest,
-          message: { fieldViolations: [violation] },
+        Any.fromPartial({
+          typeUrl: 'type.googleapis.com/google.rpc.BadRequest',
+          value: Buffer.from(BadRequest.encode({ fieldViolations: [violation] }).finish()),
         }),
-        packAny({
-          typeName: ERROR_DETAIL_TYPES.ErrorInfo,
-          codec: ErrorInfo,
-          message: { reason: 'SLOT_TAKEN', domain: 'haven.scheduling', metadata: { clinician: 'users/ann' } },
+        Any.fromPartial({
+          typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo',
+          value: Buffer.from(
+            ErrorInfo.encode({
+              reason: 'SLOT_TAKEN',
+              domain: 'haven.scheduling',
+              metadata: { clinician: 'users/ann' },
+            }).finish(),
+          ),
         }),
       ],
     });
@@ -59,15 +60,12 @@ describe('google.rpc error model', () => {
       'type.googleapis.com/google.rpc.ErrorInfo',
     ]);
     const [badRequestAny, errorInfoAny] = decoded.details as [Any, Any];
-    expect(unpackAny(badRequestAny, { typeName: ERROR_DETAIL_TYPES.BadRequest, codec: BadRequest })).toEqual({
+    expect(BadRequest.decode(badRequestAny.value)).toEqual({
       fieldViolations: [
         { field: 'appointment.start_time', description: 'must be in the future', reason: '' },
       ],
     });
-    expect(
-      unpackAny(badRequestAny, { typeName: ERROR_DETAIL_TYPES.ErrorInfo, codec: ErrorInfo }),
-    ).toBeUndefined();
-    expect(unpackAny(errorInfoAny, { typeName: ERROR_DETAIL_TYPES.ErrorInfo, codec: ErrorInfo })).toEqual({
+    expect(ErrorInfo.decode(errorInfoAny.value)).toEqual({
       reason: 'SLOT_TAKEN',
       domain: 'haven.scheduling',
       metadata: { clinician: 'users/ann' },
