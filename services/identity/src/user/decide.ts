@@ -23,14 +23,12 @@ import {
   isRole,
 } from './user';
 
+/** A new user as a command names them (checked and normalized into a UserProfile). */
+export type NewUser = { userId: string; username: string; email: string; role: string; displayName: string };
+
 export type InviteUser = {
   type: 'InviteUser';
-  data: {
-    userId: string;
-    username: string;
-    email: string;
-    role: string;
-    displayName: string;
+  data: NewUser & {
     inviteTokenHash: string;
     inviteExpiresAt: number;
     now: number;
@@ -39,15 +37,7 @@ export type InviteUser = {
 /** Create an active user for an approved SSO account (no password, no invitation). */
 export type ProvisionUser = {
   type: 'ProvisionUser';
-  data: {
-    userId: string;
-    username: string;
-    email: string;
-    role: string;
-    displayName: string;
-    ssoAccountId: string;
-    now: number;
-  };
+  data: NewUser & { ssoAccountId: string; now: number };
 };
 /** Accept an invitation; the handler has already checked the new password against the policy. */
 export type ActivateUser = { type: 'ActivateUser'; data: { inviteTokenHash: string; now: number } };
@@ -169,13 +159,7 @@ function onExisting<K extends keyof OnExisting>(
  * A new user's profile as UserInvited and UserProvisioned record it: username and email trimmed and lower case,
  * the display name trimmed. Throws ValidationError (username, email, role, display name).
  */
-function newUserProfile(d: {
-  userId: string;
-  username: string;
-  email: string;
-  role: string;
-  displayName: string;
-}): UserProfile {
+function newUserProfile(d: NewUser): UserProfile {
   const violations: { field: string; description: string }[] = [];
   const email = d.email.trim().toLowerCase();
   const username = d.username.trim().toLowerCase();
@@ -200,32 +184,20 @@ function newUserProfile(d: {
 
 function invite(d: InviteUser['data'], state: UserState): UserEvent[] {
   if (state.status !== 'none') throw new AlreadyExistsError('user already exists');
-  return [
-    {
-      type: 'UserInvited',
-      data: {
-        ...newUserProfile(d),
-        inviteTokenHash: d.inviteTokenHash,
-        inviteExpiresAt: iso(d.inviteExpiresAt),
-        at: iso(d.now),
-      },
-    },
-  ];
+  const data = {
+    ...newUserProfile(d),
+    inviteTokenHash: d.inviteTokenHash,
+    inviteExpiresAt: iso(d.inviteExpiresAt),
+    at: iso(d.now),
+  };
+  return [{ type: 'UserInvited', data }];
 }
 
 function provision(d: ProvisionUser['data'], state: UserState): UserEvent[] {
   // A retried approval finds its user already provisioned: nothing more to record.
   if (state.status !== 'none') return [];
-  return [
-    {
-      type: 'UserProvisioned',
-      data: {
-        ...newUserProfile(d),
-        ssoAccountId: d.ssoAccountId,
-        at: iso(d.now),
-      },
-    },
-  ];
+  const data = { ...newUserProfile(d), ssoAccountId: d.ssoAccountId, at: iso(d.now) };
+  return [{ type: 'UserProvisioned', data }];
 }
 
 function activate(d: ActivateUser['data'], s: ExistingUser): UserEvent[] {
