@@ -102,7 +102,13 @@ async function seedDemoVisit() {
       schedClient,
       'createPatient',
       scheduling.CreatePatientRequest.fromPartial({
-        patient: { givenName: 'Avery', familyName: 'Demo-Patient', dateOfBirth: '1985-06-15' },
+        // A synthetic address: its invitation lands on the dev stack's local mail page, nowhere else.
+        patient: {
+          givenName: 'Avery',
+          familyName: 'Demo-Patient',
+          dateOfBirth: '1985-06-15',
+          email: 'avery.demo-patient@patient.example',
+        },
         requestId: randomUUID(),
       }),
       md(frontDesk.token),
