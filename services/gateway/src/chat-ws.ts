@@ -16,6 +16,7 @@ import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
 import type { Logger } from '@haven/service';
 import type { ChatMessageView } from './chat-view';
+import type { ChatReplyLive } from './live-view';
 import type { GatewayClients } from './context';
 
 const VISIT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -27,7 +28,7 @@ export interface ChatSocket {
   readonly kind: 'staff' | 'patient';
   /** A patient socket's visit (from its token). */
   readonly visitId: string | undefined;
-  send(message: Record<string, unknown>): void;
+  send(message: ChatReplyLive): void;
 }
 
 /** A chat message as pages get it. */

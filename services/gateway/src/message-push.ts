@@ -14,6 +14,7 @@ import { scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import type { Logger, Principal } from '@haven/service';
 import type { GatewayClients } from './context';
+import type { MessagesLive } from './live-view';
 
 const PREFIX = 'haven.scheduling.v1.';
 /** The thread events a page wants to hear about, and what the push calls them. */
@@ -29,7 +30,7 @@ const STAFF_ROLES = new Set(['clinician', 'front_desk']);
 export interface PushSocket {
   readonly token: string;
   readonly principal: Principal;
-  send(message: Record<string, unknown>): void;
+  send(message: MessagesLive): void;
 }
 
 /** Options of {@link MessagePush}. */
@@ -109,7 +110,7 @@ export class MessagePush {
         if (!thread) return;
         const owner = thread.patient.split('/').at(-1);
         if (owner) this.patients.set(threadId, owner);
-        const message = {
+        const message: MessagesLive = {
           type: 'messages',
           threadId,
           events: [...kinds],

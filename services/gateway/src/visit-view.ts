@@ -8,6 +8,7 @@ import { lastSegment } from './http';
 import type { MediaPresence } from './context';
 import type { AppointmentStateName, AppointmentView } from './appointment-view';
 import type { MediaView } from './media-view';
+import type { PatientStatusName, RosterEntryView } from './patient-visit-view';
 import type {
   ParticipantStateName,
   ParticipantView,
@@ -104,25 +105,12 @@ export function visitView(v: session.Visit, media?: MediaPresence): VisitView {
   };
 }
 
-/** One person in the media room as another participant's page labels their tiles: ids, roles, staff names. */
-export interface RosterEntry {
-  /** The participant id: the first part of their Janus publisher display (`<participant id>.<MAC>`). */
-  readonly id: string;
-  readonly kind: string;
-  /** Which of their principal's devices: 1, 2, … */
-  readonly device: number;
-  /** Another device of the caller's own principal (the patient's second phone), not someone else. */
-  readonly yours: boolean;
-  /** A staff member's display name; absent for a patient or a guest (never a patient's name). */
-  readonly name?: string;
-}
-
 /**
  * Who is admitted to the visit, for the caller's tiles (`GET /api/patient/visit`): participant ids, roles,
  * device numbers and staff names only (a patient's name never: a guest sees "Patient"). The principals stay on
  * the server; `yours` tells the caller's other devices apart.
  */
-export function rosterView(v: session.Visit): RosterEntry[] {
+export function rosterView(v: session.Visit): RosterEntryView[] {
   const own = v.participants.find((p) => p.name === v.callerParticipant)?.principal;
   return v.participants
     .filter((p) => p.state === session.ParticipantState.PARTICIPANT_STATE_ADMITTED)
@@ -216,7 +204,7 @@ export function mediaView(r: session.JoinMediaResponse, opts: { patient?: boolea
  * `kicked` | `ended`, plus `left` (they left on their own) and `not_joined` (not in the lobby yet). Each device
  * of a patient is its own participant: another device's admission is not this one's.
  */
-export function patientStatus(visit: session.Visit): string {
+export function patientStatus(visit: session.Visit): PatientStatusName {
   if (visit.state === session.VisitState.VISIT_STATE_ENDED) return 'ended';
   // Not in the visit yet (caller_participant empty): not_joined, even when another device of the same patient
   // was admitted.

@@ -35,6 +35,7 @@ import { recordUpgradeRefusal } from './refusals';
 import { MEDIA_WS_PATH } from './media-ws';
 import { COOKIES, checkUpgrade, refuseUpgrade } from './security';
 import { ownDevicesIn, patientStatus, recordingView, visitCounts, visitView } from './visit-view';
+import type { AdmissionLive, LiveMessage, RecordingLive } from './live-view';
 
 /** Close code for "signed out" (revoked, idle, expired token). */
 export const WS_CLOSE_SIGNED_OUT = 4401;
@@ -53,15 +54,18 @@ export function recordingMessage(
   name: string,
   visitId: string,
   data: Readonly<Record<string, unknown>>,
-): Record<string, unknown> | undefined {
+): RecordingLive | undefined {
   const recordingId = typeof data['recordingId'] === 'string' ? data['recordingId'] : undefined;
+  const reason = typeof data['reason'] === 'string' ? { reason: data['reason'] } : {};
   switch (name) {
     case 'RecordingRequested':
       return {
         type: 'recording',
         visitId,
         state: 'requested',
-        awaitingConsent: Array.isArray(data['awaiting']) ? data['awaiting'] : [],
+        awaitingConsent: Array.isArray(data['awaiting'])
+          ? data['awaiting'].filter((a): a is string => typeof a === 'string')
+          : [],
       };
     case 'RecordingRequestEnded':
       // No recording: the request was cancelled, or someone present refused (their role, never who).
@@ -69,18 +73,18 @@ export function recordingMessage(
         type: 'recording',
         visitId,
         state: 'off',
-        reason: data['reason'],
+        ...reason,
         ...(typeof data['refusedBy'] === 'string' ? { refusedBy: data['refusedBy'] } : {}),
       };
     case 'RecordingStarted':
-      return { type: 'recording', visitId, state: 'on', recordingId };
+      return { type: 'recording', visitId, state: 'on', ...(recordingId ? { recordingId } : {}) };
     case 'RecordingStopped':
       return {
         type: 'recording',
         visitId,
         state: 'off',
-        recordingId,
-        reason: data['reason'],
+        ...(recordingId ? { recordingId } : {}),
+        ...reason,
         partial: data['partial'] === true,
       };
     default:
@@ -172,7 +176,7 @@ export class WsHub implements MediaPresence {
         [...this.clientsSet].map((c) => ({
           token: c.token,
           principal: c.principal,
-          send: (message: Record<string, unknown>) => this.sendTo(c, message),
+          send: (message) => this.sendTo(c, message),
         })),
     });
     this.onUpgrade = (req, socket, head) => {
@@ -334,7 +338,7 @@ export class WsHub implements MediaPresence {
     if (kind === 'patient' && visitId) this.schedule(visitId, 0);
   }
 
-  private sendTo(client: Client, message: Record<string, unknown>): void {
+  private sendTo(client: Client, message: LiveMessage): void {
     if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(message));
   }
 
@@ -409,7 +413,7 @@ export class WsHub implements MediaPresence {
     }
 
     const principal = typeof data['principal'] === 'string' ? data['principal'] : undefined;
-    const direct: Readonly<Record<string, string>> = {
+    const direct: Readonly<Record<string, AdmissionLive['type']>> = {
       ParticipantAdmitted: 'admitted',
       ParticipantDenied: 'denied',
       ParticipantKicked: 'kicked',
@@ -449,7 +453,7 @@ export class WsHub implements MediaPresence {
     c: Client,
     visitId: string,
     participantId: string,
-    message: Record<string, unknown>,
+    message: AdmissionLive,
   ): Promise<void> {
     if (c.participantId === undefined) {
       const visit = await this.getVisit(visitId, c.token);

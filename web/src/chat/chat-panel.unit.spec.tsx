@@ -2,14 +2,14 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import type { LiveChannel, LiveOptions } from '../live/live-channel';
+import type { LiveChannel, LiveMessage, LiveOptions } from '../live/live-channel';
 import { ChatButton, ChatPanel } from './chat-panel';
 import { useChat, type ChatTarget, type OpenChannel } from './use-chat';
 
 /** A live channel driven by the test: it records what the page sends and delivers what the test says. */
 function fakeChannel() {
   const sent: Record<string, unknown>[] = [];
-  let options: LiveOptions<{ readonly type: string }> | undefined;
+  let options: LiveOptions<LiveMessage> | undefined;
   const open: OpenChannel = (o) => {
     options = o;
     const channel: LiveChannel = {
@@ -24,7 +24,7 @@ function fakeChannel() {
     return channel;
   };
   const deliver = (m: Record<string, unknown>) =>
-    act(() => options?.onMessage?.(m as { readonly type: string }));
+    act(() => options?.onMessage?.(m as unknown as LiveMessage));
   return { open, sent, deliver };
 }
 

@@ -9,7 +9,13 @@ import type {
   ChatFileView as ChatFile,
   ChatMessageView as ChatMessage,
 } from '../../../services/gateway/src/chat-view';
-import { openLive, type LiveChannel, type LiveOptions } from '../live/live-channel';
+import {
+  openLive,
+  type LiveChannel,
+  type LiveMessage,
+  type LiveOptions,
+  type LivePageMessage,
+} from '../live/live-channel';
 
 /** Whose chat: a patient's page (its visit comes from its token) or a clinician's page for one visit. */
 export type ChatTarget = { readonly as: 'patient' } | { readonly visitId: string };
@@ -36,20 +42,8 @@ export function fileSize(bytes: number): string {
 /** The longest message the service takes (characters). */
 export const CHAT_MAX_CHARS = 2000;
 
-type ChatLiveMessage =
-  | { readonly type: 'chat'; readonly visitId: string; readonly messages: readonly ChatMessage[] }
-  | { readonly type: 'chat-sent'; readonly ref?: string; readonly message: ChatMessage | null }
-  | {
-      readonly type: 'chat-error';
-      readonly ref?: string;
-      readonly code: string;
-      readonly reason?: string;
-      readonly retryAfterMs?: number;
-    }
-  | { readonly type: 'hello' | 'visit' | 'lobby' | 'recording' | 'pong' };
-
 /** Opens a live channel (tests hand in a fake). */
-export type OpenChannel = (options: LiveOptions<{ readonly type: string }>) => LiveChannel;
+export type OpenChannel = (options: LiveOptions<LiveMessage>) => LiveChannel;
 
 /** What the chat panel and its button need. */
 export interface Chat {
@@ -113,7 +107,8 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
 
   useEffect(() => {
     if (!target) return undefined;
-    const opening = 'as' in target ? { type: 'chat-open' } : { type: 'chat-open', visitId: target.visitId };
+    const opening: LivePageMessage =
+      'as' in target ? { type: 'chat-open' } : { type: 'chat-open', visitId: target.visitId };
     const waiting = pending.current;
     const ch = openChannel({
       ...('as' in target ? { as: 'patient' as const } : {}),
@@ -121,8 +116,7 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
         setConnected(status === 'open');
         if (status === 'open') ch.send(opening);
       },
-      onMessage: (raw) => {
-        const m = raw as ChatLiveMessage;
+      onMessage: (m) => {
         if (m.type === 'chat') {
           setMessages((list) => {
             const next = merge(list, m.messages);
@@ -130,7 +124,10 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
             return next;
           });
         } else if (m.type === 'chat-sent') {
-          if (m.message) setMessages((list) => merge(list, [m.message as ChatMessage]));
+          if (m.message) {
+            const sent = m.message;
+            setMessages((list) => merge(list, [sent]));
+          }
           if (m.ref) waiting.get(m.ref)?.(true);
           setError(null);
         } else if (m.type === 'chat-error') {

@@ -3,22 +3,14 @@
  * reconnecting, reports activity (so an active user is not signed out as idle), and hands typed messages on.
  */
 import { csrfToken } from '../api/client';
-import type { RecordingLiveMessage } from '../recording/recording-bus';
+import type { LivePageMessage } from '../../../services/gateway/src/live-view';
 
-/** What the gateway sends a patient's page. */
-export type PatientLiveMessage =
-  | { readonly type: 'hello' }
-  | { readonly type: 'admitted' | 'denied' | 'kicked' | 'ended'; readonly visitId?: string }
-  | {
-      readonly type: 'visit';
-      readonly visitId?: string;
-      readonly status: string;
-      readonly locked: boolean;
-      /** The patient's own other devices already admitted (device numbers). */
-      readonly yourOtherDevicesIn?: readonly number[];
-    }
-  | RecordingLiveMessage
-  | { readonly type: 'lobby-notice'; readonly visitId?: string };
+export type {
+  LiveMessage,
+  LivePageMessage,
+  PatientLiveMessage,
+  StaffLiveMessage,
+} from '../../../services/gateway/src/live-view';
 
 /** The channel's connection state. */
 export type LiveStatus = 'connecting' | 'open' | 'closed' | 'failed';
@@ -41,7 +33,7 @@ export interface LiveChannel {
   /** Tells the gateway the user is active (e.g. during a video call without input). */
   activity(): void;
   /** Sends a message to the gateway; false when the channel is not open (nothing was sent). */
-  send(message: Readonly<Record<string, unknown>>): boolean;
+  send(message: LivePageMessage): boolean;
 }
 
 /** The live channels of this page that are not closed: the gateway keeps an idle clock per staff socket. */

@@ -5,24 +5,17 @@
  */
 import { useEffect, useState } from 'react';
 import { refreshUnlessRefused } from '../api/client';
-import { openLive } from '../live/live-channel';
+import { openLive, type LiveMessage } from '../live/live-channel';
+import type { MessagesLive as MessagesPush } from '../../../services/gateway/src/live-view';
 
 /** A `messages` push. */
-export interface MessagesPush {
-  readonly type: 'messages';
-  readonly threadId: string;
-  /** What happened since the last push: `posted`, `read`, `opened`, `closed`. */
-  readonly events: readonly string[];
-  readonly messageCount: number;
-  readonly unreadCount: number;
-  readonly open: boolean;
-}
+export type { MessagesPush };
 
 /** The newest push for the patient's page (`as: 'patient'`) or the staff app; a new object per push. */
 export function useMessagesPush(as?: 'patient'): MessagesPush | undefined {
   const [push, setPush] = useState<MessagesPush | undefined>();
   useEffect(() => {
-    const channel = openLive<{ readonly type: string }>({
+    const channel = openLive<LiveMessage>({
       ...(as ? { as } : {}),
       ...(as
         ? {}
@@ -30,7 +23,7 @@ export function useMessagesPush(as?: 'patient'): MessagesPush | undefined {
             refresh: refreshUnlessRefused,
           }),
       onMessage: (m) => {
-        if (m.type === 'messages') setPush(m as MessagesPush);
+        if (m.type === 'messages') setPush(m);
       },
     });
     return () => channel.close();

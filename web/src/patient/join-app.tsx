@@ -18,16 +18,10 @@ import { VisitScreen } from '../visit/visit-screen';
 import { deviceCheckBody, startPreview, type Preview } from './self-check';
 import { AccessLog } from './access-log';
 import { Note } from '../ui/note';
+import type { PatientVisitView } from '../../../services/gateway/src/patient-visit-view';
 
-/** GET /api/patient/visit */
-interface PatientVisit {
-  readonly status: string;
-  readonly locked?: boolean;
-  /** The page is a link guest's, not the patient's. */
-  readonly guest?: boolean;
-  /** The patient's own other devices already admitted (device numbers). */
-  readonly yourOtherDevicesIn?: readonly number[];
-}
+/** What a visit read (GET /api/patient/visit) and a `visit` push both say about this device. */
+type PatientVisit = Pick<PatientVisitView, 'status' | 'locked' | 'yourOtherDevicesIn'>;
 
 /** A guest's one-time link token (`g.` and the token); a patient's has no prefix. */
 export function isGuestToken(token: string): boolean {
@@ -431,13 +425,13 @@ export function JoinApp({ token }: { token: string }) {
     (v: PatientVisit, olderThanPush = false) => {
       // An older read still moves the page on (let in, ended, …: those only go forward) but does not undo a
       // lock, or other devices let in, that the live channel pushed meanwhile.
-      if (!olderThanPush) setOtherDevicesIn(v.yourOtherDevicesIn ?? []);
+      if (!olderThanPush) setOtherDevicesIn(v.yourOtherDevicesIn);
       if (v.status === 'admitted') enterVisit();
       else if (v.status === 'ended') over(OVER.ended);
       else if (v.status === 'denied') over(OVER.denied);
       else if (v.status === 'kicked') over(OVER.kicked);
       else if (v.status === 'waiting' && !olderThanPush)
-        setStep((s) => (s.step === 'waiting' ? { ...s, locked: v.locked === true } : s));
+        setStep((s) => (s.step === 'waiting' ? { ...s, locked: v.locked } : s));
     },
     [enterVisit, over],
   );
@@ -496,7 +490,7 @@ export function JoinApp({ token }: { token: string }) {
     }
     // The admission may have happened before the socket heard about it.
     const start = pushes.current;
-    const now = await api<PatientVisit>('GET', '/api/patient/visit').catch(() => null);
+    const now = await api<PatientVisitView>('GET', '/api/patient/visit').catch(() => null);
     if (now) onVisitState(now, pushedSince(pushes.current, start, 'visit'));
   }, [over, onVisitState]);
 
@@ -508,13 +502,13 @@ export function JoinApp({ token }: { token: string }) {
   useEffect(() => {
     if (token) return;
     // A reload: the patient cookie may still be there.
-    void api<PatientVisit>('GET', '/api/patient/visit').then(
+    void api<PatientVisitView>('GET', '/api/patient/visit').then(
       (v) => {
-        setGuest(v.guest === true);
+        setGuest(v.guest);
         if (v.status === 'not_joined' || v.status === 'left') setStep({ step: 'check' });
         else {
           startLive();
-          if (v.status === 'waiting') setStep({ step: 'waiting', locked: v.locked === true, error: null });
+          if (v.status === 'waiting') setStep({ step: 'waiting', locked: v.locked, error: null });
           onVisitState(v);
         }
       },

@@ -4,23 +4,10 @@
  * recordings list subscribe. One bus per page.
  */
 
+import type { RecordingLive as RecordingLiveMessage } from '../../../services/gateway/src/live-view';
+
 /** What the gateway pushes when a recording is asked for, starts or stops (services/gateway/src/ws.ts). */
-export interface RecordingLiveMessage {
-  readonly type: 'recording';
-  readonly visitId?: string;
-  readonly state: 'requested' | 'on' | 'off';
-  /** Participants whose consent is missing (requested). */
-  readonly awaitingConsent?: readonly string[];
-  readonly recordingId?: string;
-  /**
-   * Why it stopped, or why a request ended unrecorded (off): e.g. `consent_withdrawn`, `consent_refused`,
-   * `cancelled_by_clinician`.
-   */
-  readonly reason?: string;
-  /** The role of the participant who refused (`consent_refused`), never who they are. */
-  readonly refusedBy?: string;
-  readonly partial?: boolean;
-}
+export type { RecordingLiveMessage };
 
 type Listener = (message: RecordingLiveMessage) => void;
 const listeners = new Set<Listener>();

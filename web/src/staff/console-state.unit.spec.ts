@@ -44,6 +44,7 @@ describe('the console: a read that was on its way when the live channel pushed',
         locked: true,
         lobbyCount: 0,
         admittedCount: 1,
+        recording: 'off',
       },
       { type: 'ended', visitId: 'v-1' },
     ] as const) {
@@ -80,6 +81,7 @@ describe('the console: a read that was on its way when the live channel pushed',
         locked: true,
         lobbyCount: 1,
         admittedCount: 1,
+        recording: 'off',
       },
     });
     const after = consoleState(pushed, {

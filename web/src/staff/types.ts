@@ -3,8 +3,6 @@
  * import-free module for a shape (`*-view.ts`), the type is imported from there; the rest is written out here,
  * since the gateway's other modules pull in Node and gRPC types (ADR 0010).
  */
-import type { RecordingLiveMessage } from '../recording/recording-bus';
-import type { ParticipantView, VisitCountsView } from '../../../services/gateway/src/staff-visit-view';
 
 export type {
   PasskeyView as Passkey,
@@ -32,6 +30,7 @@ export type {
   VisitDetailView as VisitDetail,
   VisitSummaryView as VisitSummary,
 } from '../../../services/gateway/src/staff-visit-view';
+export type { StaffLiveMessage } from '../../../services/gateway/src/live-view';
 
 /** A staff role. */
 export type Role = 'admin' | 'clinician' | 'front_desk' | 'auditor';
@@ -48,19 +47,6 @@ export interface LoginResult {
   readonly passwordChangeRequired?: boolean;
   readonly user: { readonly role: Role };
 }
-
-/** What the gateway's live channel sends staff. */
-export type StaffLiveMessage =
-  | (VisitCountsView & {
-      readonly type: 'visit';
-      readonly visitId: string;
-      readonly status: string;
-      readonly locked: boolean;
-    })
-  | { readonly type: 'lobby'; readonly visitId: string; readonly participants: readonly ParticipantView[] }
-  | { readonly type: 'ended'; readonly visitId: string }
-  | RecordingLiveMessage
-  | { readonly type: 'hello' };
 
 /** The words the page uses for the roles. */
 export const ROLE_LABELS: Readonly<Record<string, string>> = {

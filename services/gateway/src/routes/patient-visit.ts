@@ -9,6 +9,7 @@ import { asRecord, choiceOf, lastSegment, send } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
 import { mediaView, ownDevicesIn, patientStatus, recordingView, rosterView } from '../visit-view';
+import type { PatientVisitView } from '../patient-visit-view';
 import { patient } from './guards';
 import { oneCall } from './one-call';
 import type { OneCall } from './one-call';
@@ -121,7 +122,7 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         return;
       }
       const status = patientStatus(visit);
-      res.status(200).json({
+      const view: PatientVisitView = {
         visitId,
         status,
         // A guest who joined with a one-time link (an interpreter, a relative): no chat, recordings or access log.
@@ -132,7 +133,8 @@ export function registerPatientVisitRoutes(api: Router, ctx: RouteContext): void
         participants: status === 'admitted' ? rosterView(visit) : [],
         // The caller's own other devices already in (device numbers), for a device that still waits.
         yourOtherDevicesIn: ownDevicesIn(visit),
-      });
+      };
+      res.status(200).json(view);
     }),
   );
 
