@@ -1,6 +1,6 @@
 /**
- * A staff account's JSON as the sign-in and account pages read it: TOTP enrollment, passkeys, SSO accounts
- * waiting for approval. Types only and no imports: the browser app (web/src/staff/types.ts) imports this file as
+ * A staff account's JSON as the sign-in and account pages read it: the sign-in's answer, the current user, TOTP
+ * enrollment, passkeys, SSO accounts waiting for approval. Types only and no imports: the browser app (web/src/staff/types.ts) imports this file as
  * well, so each wire shape has one definition.
  */
 
@@ -36,4 +36,23 @@ export interface SsoAccountView {
   /** The staff user made on approval; null before. */
   readonly userId: string | null;
   readonly createTime: string | null;
+}
+
+/** A staff role as the pages name it. */
+export type StaffRoleName = 'admin' | 'clinician' | 'front_desk' | 'auditor';
+
+/** `GET /api/me`: who the staff cookie names, and the idle logoff timeout in force. */
+export interface MeView {
+  readonly sub: string;
+  /** A staff role name; null when the token carries none (the account still has to enrol a second factor). */
+  readonly role: string | null;
+  readonly kind: string;
+  readonly idleTimeoutSec: number;
+}
+
+/** `POST /api/auth/login`: the role (`unknown` for anything else) and what the account still has to do. */
+export interface LoginView {
+  readonly user: { readonly role: StaffRoleName | 'unknown' };
+  readonly mfaEnrollmentRequired: boolean;
+  readonly passwordChangeRequired: boolean;
 }

@@ -1,8 +1,9 @@
 /** Staff roles as the browser names them, and back: identity's Role enum ⇄ 'admin' | 'clinician' | … */
 import { identity } from '@haven/proto';
+import type { StaffRoleName } from './account-view';
 
 /** Identity's role → the name the pages use. */
-export const ROLE_NAMES: Readonly<Record<number, string>> = {
+export const ROLE_NAMES: Readonly<Record<number, StaffRoleName>> = {
   [identity.Role.ROLE_ADMIN]: 'admin',
   [identity.Role.ROLE_CLINICIAN]: 'clinician',
   [identity.Role.ROLE_FRONT_DESK]: 'front_desk',
@@ -15,4 +16,5 @@ export const ROLE_OF_NAME: ReadonlyMap<string, identity.Role> = new Map(
 );
 
 /** The page's name of `role`, 'unknown' for anything else. */
-export const roleName = (role: number | undefined): string => ROLE_NAMES[role ?? 0] ?? 'unknown';
+export const roleName = (role: number | undefined): StaffRoleName | 'unknown' =>
+  ROLE_NAMES[role ?? 0] ?? 'unknown';

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'rea
 import { api } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from './form';
 import { ssoProviders, type SsoProvider } from './sso';
-import type { LoginResult, Role, TotpEnrollment } from './types';
+import type { LoginResult, TotpEnrollment } from './types';
 import { passkeyFailure, registerPasskey, signInWithPasskey } from './webauthn';
 import { Note } from '../ui/note';
 
@@ -15,7 +15,7 @@ const SIGN_IN_LABELS = { username: 'Username', password: 'Password', totp: 'Auth
 /** What a sign-in ended with. */
 export type SignedIn =
   | { readonly next: 'enroll' }
-  | { readonly next: 'home'; readonly notice: string; readonly role: Role }
+  | { readonly next: 'home'; readonly notice: string; readonly role: LoginResult['user']['role'] }
   | { readonly next: 'reload' };
 
 /** The passkey way in, under the form: its button and its own error line (`<id>-error`). */

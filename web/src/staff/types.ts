@@ -4,8 +4,12 @@
  * since the gateway's other modules pull in Node and gRPC types (ADR 0010).
  */
 
+import type { MeView } from '../../../services/gateway/src/account-view';
+
 export type {
+  LoginView as LoginResult,
   PasskeyView as Passkey,
+  StaffRoleName as Role,
   SsoAccountView as SsoAccount,
   TotpEnrollmentView as TotpEnrollment,
 } from '../../../services/gateway/src/account-view';
@@ -32,21 +36,8 @@ export type {
 } from '../../../services/gateway/src/staff-visit-view';
 export type { StaffLiveMessage } from '../../../services/gateway/src/live-view';
 
-/** A staff role. */
-export type Role = 'admin' | 'clinician' | 'front_desk' | 'auditor';
-
-/** GET /api/me (no role yet: the account still has to enrol a second factor). */
-export interface Me {
-  readonly role?: Role | '';
-  readonly idleTimeoutSec?: number;
-}
-
-/** POST /api/auth/login */
-export interface LoginResult {
-  readonly mfaEnrollmentRequired?: boolean;
-  readonly passwordChangeRequired?: boolean;
-  readonly user: { readonly role: Role };
-}
+/** Who the page is signed in as: `GET /api/me`, or the sign-in's role when that read failed. */
+export type Me = Pick<MeView, 'role'> & Partial<Pick<MeView, 'idleTimeoutSec'>>;
 
 /** The words the page uses for the roles. */
 export const ROLE_LABELS: Readonly<Record<string, string>> = {

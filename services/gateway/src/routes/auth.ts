@@ -13,6 +13,7 @@ import type { HttpFieldViolation } from '../http-errors';
 import { COOKIES, cookie } from '../security';
 import { SSO_PROVIDER_COOKIE, type SsoRelyingParty } from '../sso';
 import { roleName } from '../staff-roles';
+import type { LoginView } from '../account-view';
 
 /** Options of {@link registerAuthRoutes}. */
 export interface AuthRouteOptions {
@@ -83,11 +84,12 @@ function login(ctx: RouteContext, options: AuthRouteOptions): RequestHandler {
       return;
     }
     cookies.setCsrf(res); // a new session gets a new CSRF token
-    res.status(200).json({
+    const view: LoginView = {
       user: { role: roleName(response.user?.role) },
       mfaEnrollmentRequired: response.mfaEnrollmentRequired,
       passwordChangeRequired: response.passwordChangeRequired,
-    });
+    };
+    res.status(200).json(view);
   };
 }
 

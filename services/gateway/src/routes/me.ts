@@ -7,6 +7,7 @@ import type { Router } from 'express';
 import { authenticate } from '../context';
 import type { RouteContext } from '../context';
 import { COOKIES } from '../security';
+import type { MeView } from '../account-view';
 
 /** Registers GET /me on the /api router. */
 export function registerMeRoutes(
@@ -18,11 +19,12 @@ export function registerMeRoutes(
     const auth = await authenticate(ctx, req, res, COOKIES.access);
     if (!auth) return;
     const { principal } = auth;
-    res.status(200).json({
+    const view: MeView = {
       sub: principal.id,
       role: principal.role ?? null,
       kind: principal.kind,
       idleTimeoutSec: options.idleTimeoutSec(),
-    });
+    };
+    res.status(200).json(view);
   });
 }
