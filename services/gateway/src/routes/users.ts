@@ -20,9 +20,16 @@ import { staff } from './guards';
 import { oneCall } from './one-call';
 import type { CallInput } from './one-call';
 import { ROLE_NAMES, ROLE_OF_NAME } from '../staff-roles';
+import type {
+  InvitationView,
+  StaffUserView,
+  UsageCountsView,
+  UsageReportView,
+  UserStateName,
+} from '../admin-view';
 
 const ADMIN = ['admin'] as const;
-const STATE_NAMES: Readonly<Record<number, string>> = {
+const STATE_NAMES: Readonly<Record<number, UserStateName>> = {
   [identity.UserState.USER_STATE_INVITED]: 'invited',
   [identity.UserState.USER_STATE_ACTIVE]: 'active',
   [identity.UserState.USER_STATE_LOCKED]: 'locked',
@@ -34,7 +41,7 @@ const TIME_ZONE = /^[A-Za-z0-9_+\-/]{1,64}$/;
 const MAX_PAGES = 10;
 
 /** A staff user as the admin console reads it (no credentials). */
-export function userJson(u: identity.User) {
+export function userJson(u: identity.User): StaffUserView {
   return {
     id: lastSegment(u.name),
     username: u.username,
@@ -48,7 +55,7 @@ export function userJson(u: identity.User) {
   };
 }
 
-function countsJson(c: scheduling.UsageCounts | undefined) {
+function countsJson(c: scheduling.UsageCounts | undefined): UsageCountsView {
   return {
     appointments: c?.appointments ?? 0,
     completed: c?.completed ?? 0,
@@ -129,7 +136,7 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
         method: 'createUser',
         request: inviteRequest,
         status: 201,
-        view: (r) => ({
+        view: (r): InvitationView => ({
           user: r.user ? userJson(r.user) : null,
           invitationToken: r.invitationToken,
           invitationExpireTime: r.invitationExpireTime?.toISOString() ?? null,
@@ -220,7 +227,7 @@ function registerUsageRoute(api: Router, ctx: RouteContext): void {
         client: 'scheduling',
         method: 'getUsageReport',
         request: usageRequest,
-        view: (r) => ({
+        view: (r): UsageReportView => ({
           total: countsJson(r.total),
           clinicians: r.clinicians.map((c) => ({
             clinicianId: lastSegment(c.clinician),
