@@ -1,6 +1,19 @@
 /** The gateway's recording routes as the pages use them. */
 import { api } from '../api/client';
 import type { VisitRecordingView } from '../../../services/gateway/src/staff-visit-view';
+import type {
+  PlaybackGrantView as PlaybackGrant,
+  RecordingAckView,
+  RecordingCancelView,
+  RecordingConsentView,
+  RecordingPageView as RecordingPage,
+  RecordingStartView,
+  RecordingStopView,
+} from '../../../services/gateway/src/recording-view';
+
+/** A recording in a list, a page of them, a playback grant (services/gateway/src/recording-view.ts). */
+export type { RecordingItemView as RecordingItem } from '../../../services/gateway/src/recording-view';
+export type { PlaybackGrant, RecordingPage };
 
 /** The recording part of a visit read (GET /api/visits/:id and /api/patient/visit). */
 export type RecordingView = VisitRecordingView;
@@ -15,34 +28,6 @@ export interface RecordingEndpoints {
   readonly listUrl?: string;
 }
 
-/** A recording in a list (services/gateway/src/routes/recordings.ts recordingListView). */
-export interface RecordingItem {
-  readonly id: string;
-  readonly visitId: string;
-  readonly state: 'recording' | 'processing' | 'available' | 'failed' | 'deleted' | 'unknown';
-  readonly percent: number;
-  readonly startTime: string | null;
-  readonly endTime: string | null;
-  readonly durationSeconds: number;
-  readonly sizeBytes: number;
-  readonly legalHold: boolean;
-  /** The media server stopped during the recording: it holds what was written up to then. */
-  readonly partial: boolean;
-}
-
-/** A page of recordings. */
-export interface RecordingPage {
-  readonly recordings: readonly RecordingItem[];
-  readonly nextPageToken: string;
-}
-
-/** A playback grant: a same-origin URL of the decrypted media, valid until `expireTime`. */
-export interface PlaybackGrant {
-  readonly url: string;
-  readonly expireTime: string | null;
-  readonly contentType: string;
-}
-
 /** Reads the recording view of the visit. */
 export async function readRecordingView(endpoints: RecordingEndpoints): Promise<RecordingView | null> {
   const body = await api<{ visit?: { recording?: RecordingView }; recording?: RecordingView }>(
@@ -55,12 +40,12 @@ export async function readRecordingView(endpoints: RecordingEndpoints): Promise<
 /** The recording calls of one page. */
 export interface RecordingCalls {
   readonly read: () => Promise<RecordingView | null>;
-  readonly start: () => Promise<{ state: string; recordingId: string | null; awaitingConsent: string[] }>;
-  readonly stop: () => Promise<{ state: string; recordingId: string | null }>;
+  readonly start: () => Promise<RecordingStartView>;
+  readonly stop: () => Promise<RecordingStopView>;
   /** The clinician cancels their pending request. */
-  readonly cancel: () => Promise<{ state: string }>;
-  readonly consent: (granted: boolean) => Promise<{ granted: boolean }>;
-  readonly ack: () => Promise<{ recordingId: string }>;
+  readonly cancel: () => Promise<RecordingCancelView>;
+  readonly consent: (granted: boolean) => Promise<RecordingConsentView>;
+  readonly ack: () => Promise<RecordingAckView>;
   readonly list: () => Promise<RecordingPage | null>;
 }
 

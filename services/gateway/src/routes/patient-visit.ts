@@ -10,6 +10,7 @@ import type { HttpFieldViolation } from '../http-errors';
 import { httpError } from '../http-errors';
 import { mediaView, ownDevicesIn, patientStatus, recordingView, rosterView } from '../visit-view';
 import type { PatientVisitView } from '../patient-visit-view';
+import type { RecordingAckView, RecordingConsentView } from '../recording-view';
 import { patient } from './guards';
 import { oneCall } from './one-call';
 import type { OneCall } from './one-call';
@@ -75,7 +76,7 @@ export const RECORD_CONSENT = {
       scope: session.ConsentScope.CONSENT_SCOPE_RECORDING,
       granted: grantedOf(body, violations),
     }),
-  view: (r, { body }) => ({ granted: r.consent?.granted ?? grantedOf(body, []) }),
+  view: (r, { body }): RecordingConsentView => ({ granted: r.consent?.granted ?? grantedOf(body, []) }),
 } satisfies OneCall<'session', 'recordConsent'>;
 
 /** The page showed the recording notice and its user acknowledged it. */
@@ -83,7 +84,7 @@ export const ACKNOWLEDGE_RECORDING = {
   client: 'session',
   method: 'acknowledgeRecordingNotice',
   request: ({ id }) => ({ visit: `visits/${id}` }),
-  view: (r) => ({ recordingId: lastSegment(r.recording) }),
+  view: (r): RecordingAckView => ({ recordingId: lastSegment(r.recording) }),
 } satisfies OneCall<'session', 'acknowledgeRecordingNotice'>;
 
 /**

@@ -25,6 +25,12 @@ import {
 import { headThenData, writeChunk, type HeadedStream } from '../grpc-stream';
 import { noteRefusal } from '../refusals';
 import { oneCall } from './one-call';
+import type {
+  PlaybackGrantView,
+  RecordingItemView,
+  RecordingPageView,
+  StoredRecordingStateName,
+} from '../recording-view';
 import { COOKIES, cookie } from '../security';
 
 /** Bytes one range answer carries at most (the recording service's window). */
@@ -87,7 +93,7 @@ function readMedia(
   return headThenData(call, (first) => first.range, 'range', signal);
 }
 
-const STATE_NAMES: Readonly<Record<number, string>> = {
+const STATE_NAMES: Readonly<Record<number, StoredRecordingStateName>> = {
   [recording.RecordingState.RECORDING_STATE_RECORDING]: 'recording',
   [recording.RecordingState.RECORDING_STATE_PROCESSING]: 'processing',
   [recording.RecordingState.RECORDING_STATE_AVAILABLE]: 'available',
@@ -96,7 +102,7 @@ const STATE_NAMES: Readonly<Record<number, string>> = {
 };
 
 /** A recording as the browser sees it (metadata only). */
-export function recordingListView(r: recording.Recording) {
+export function recordingListView(r: recording.Recording): RecordingItemView {
   const seconds = Number(r.duration?.seconds ?? 0) + (r.duration?.nanos ?? 0) / 1e9;
   return {
     id: lastSegment(r.name),
@@ -129,7 +135,10 @@ function listRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandler {
         ...(visit ? { visit: `visits/${visit}` } : {}),
       });
     },
-    view: (r) => ({ recordings: r.recordings.map(recordingListView), nextPageToken: r.nextPageToken }),
+    view: (r): RecordingPageView => ({
+      recordings: r.recordings.map(recordingListView),
+      nextPageToken: r.nextPageToken,
+    }),
   });
   return async (req, res) => {
     const auth = await authenticate(ctx, req, res, as === 'staff' ? COOKIES.access : COOKIES.patient);
@@ -164,11 +173,12 @@ export function registerRecordingRoutes(api: Router, ctx: RouteContext): void {
         'playRecording',
         recording.PlayRecordingRequest.fromPartial({ name: `recordings/${id}`, purpose }),
       );
-      res.status(200).json({
+      const grant: PlaybackGrantView = {
         url: r.playbackUrl,
         expireTime: r.expireTime?.toISOString() ?? null,
         contentType: r.contentType,
-      });
+      };
+      res.status(200).json(grant);
     }),
   );
 

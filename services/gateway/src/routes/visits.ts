@@ -21,6 +21,7 @@ import { ACKNOWLEDGE_RECORDING, LEAVE_VISIT, RECORD_CONSENT } from './patient-vi
 import type { FieldNames, StaffHandler } from './guards';
 import { staff } from './guards';
 import { oneCall } from './one-call';
+import type { RecordingCancelView, RecordingStartView, RecordingStopView } from '../recording-view';
 import type { CallInput } from './one-call';
 
 type ParticipantRpc = 'admitParticipant' | 'denyParticipant' | 'kickParticipant';
@@ -396,25 +397,31 @@ function registerRecordingControls(api: Router, ctx: RouteContext, { clinician, 
     '/visits/:id/recording/start',
     onVisit('session.StartRecording', async (_req, res, { id, call }) => {
       const r = await call('startRecording', { visit: `visits/${id}` });
-      res.status(200).json({
+      const started: RecordingStartView = {
         state: r.pending ? 'requested' : 'on',
         recordingId: r.recording ? lastSegment(r.recording) : null,
         awaitingConsent: r.awaitingConsent.map(lastSegment),
-      });
+      };
+      res.status(200).json(started);
     }),
   );
   api.post(
     '/visits/:id/recording/cancel',
     onVisit('session.CancelRecording', async (_req, res, { id, call }) => {
       await call('cancelRecording', { visit: `visits/${id}` });
-      res.status(200).json({ state: 'off' });
+      const cancelled: RecordingCancelView = { state: 'off' };
+      res.status(200).json(cancelled);
     }),
   );
   api.post(
     '/visits/:id/recording/stop',
     onVisit('session.StopRecording', async (_req, res, { id, call }) => {
       const r = await call('stopRecording', { visit: `visits/${id}` });
-      res.status(200).json({ state: 'off', recordingId: r.recording ? lastSegment(r.recording) : null });
+      const stopped: RecordingStopView = {
+        state: 'off',
+        recordingId: r.recording ? lastSegment(r.recording) : null,
+      };
+      res.status(200).json(stopped);
     }),
   );
   api.post(
