@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
+import type { MessageThreadAnswerView } from '../../../services/gateway/src/message-thread-view';
 import { Note } from '../ui/note';
 
 const BASE = '/api/patient/messages';
@@ -75,7 +76,7 @@ function Messages() {
   const [error, setError] = useState('');
   const start = (topic: 'care' | 'scheduling') => {
     setError('');
-    api<{ thread: ThreadSummary }>('POST', `${BASE}/threads`, { topic }).then(
+    api<MessageThreadAnswerView>('POST', `${BASE}/threads`, { topic }).then(
       (r) => setCurrent(r.thread.id),
       (e: unknown) => setError(e instanceof ApiError ? e.message : 'Please try again.'),
     );

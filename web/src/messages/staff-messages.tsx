@@ -8,6 +8,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
+import type { MessageThreadAnswerView } from '../../../services/gateway/src/message-thread-view';
 import { Note } from '../ui/note';
 import { Options } from '../ui/options';
 
@@ -68,7 +69,7 @@ function NewThread(props: {
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setError('');
-    api<{ thread: ThreadSummary }>('POST', `${BASE}/threads`, { topic, patientId }).then(
+    api<MessageThreadAnswerView>('POST', `${BASE}/threads`, { topic, patientId }).then(
       (r) => onOpened(r.thread.id),
       (e: unknown) => setError(e instanceof ApiError ? e.message : 'Please try again.'),
     );

@@ -9,28 +9,15 @@ import { pushChangesThread, type MessagesPush } from './live';
 import './messages.css';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
+import type {
+  MessageThreadListView,
+  MessageThreadReadView,
+  MessageThreadView as ThreadSummary,
+  SecureMessageView as ThreadMessage,
+} from '../../../services/gateway/src/message-thread-view';
 
-/** A thread as the gateway lists it (no text). */
-export interface ThreadSummary {
-  readonly id: string;
-  readonly patientId: string;
-  readonly topic: 'care' | 'scheduling';
-  readonly clinicianId: string | null;
-  readonly open: boolean;
-  readonly messageCount: number;
-  readonly unreadCount: number;
-  readonly updatedAt: string | null;
-}
-
-/** One message. */
-export interface ThreadMessage {
-  readonly id: string;
-  readonly fromPatient: boolean;
-  readonly text: string;
-  readonly at: string | null;
-  /** Read by the other side (a read receipt). */
-  readonly read: boolean;
-}
+/** A thread as the gateway lists it (no text), and one message (services/gateway/src/message-thread-view.ts). */
+export type { ThreadSummary, ThreadMessage };
 
 const errorText = (e: unknown) =>
   e instanceof ApiError ? e.message : 'Something went wrong. Please try again.';
@@ -54,7 +41,7 @@ export function ThreadList(props: {
   useEffect(
     () =>
       whileCurrent(
-        api<{ threads: ThreadSummary[] }>('GET', `${base}/threads`),
+        api<MessageThreadListView>('GET', `${base}/threads`),
         (r) => {
           setThreads(r.threads);
           setError('');
@@ -118,7 +105,7 @@ export function ThreadView(props: {
   const reload = () => setVersion((v) => v + 1);
   useEffect(() => {
     let live = true;
-    api<{ thread: ThreadSummary; messages: ThreadMessage[] }>('GET', `${base}/threads/${threadId}`)
+    api<MessageThreadReadView>('GET', `${base}/threads/${threadId}`)
       .then(async (r) => {
         if (!live) return;
         setAnswered(version);

@@ -13,6 +13,14 @@ import { lastSegment, queryText, stringField } from '../http';
 import { anyPatient, staff } from './guards';
 import { oneCall } from './one-call';
 import { redeemRoute, sendJoinFailure } from './patient-join';
+import type {
+  MessageThreadAnswerView,
+  MessageThreadListView,
+  MessageThreadReadView,
+  MessageThreadView,
+  SecureMessagePostedView,
+  SecureMessageView,
+} from '../message-thread-view';
 
 const TOPICS: Readonly<Record<string, scheduling.MessageThreadTopic>> = {
   care: scheduling.MessageThreadTopic.MESSAGE_THREAD_TOPIC_CARE,
@@ -23,7 +31,7 @@ const STAFF_ROLES = ['clinician', 'front_desk'] as const;
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A thread as the pages see it (no text). */
-export function threadView(t: scheduling.MessageThread | undefined) {
+export function threadView(t: scheduling.MessageThread | undefined): MessageThreadView {
   return {
     id: lastSegment(t?.name ?? ''),
     patientId: lastSegment(t?.patient ?? ''),
@@ -38,7 +46,7 @@ export function threadView(t: scheduling.MessageThread | undefined) {
 }
 
 /** A message as the pages see it. */
-export function messageView(m: scheduling.SecureMessage) {
+export function messageView(m: scheduling.SecureMessage): SecureMessageView {
   return {
     id: lastSegment(m.name),
     fromPatient: m.fromPatient,
@@ -63,7 +71,7 @@ function threadCalls(ctx: RouteContext) {
             pageSize: 100,
           });
         },
-        view: (r) => ({ threads: r.threads.map(threadView) }),
+        view: (r): MessageThreadListView => ({ threads: r.threads.map(threadView) }),
       }),
     create: (forPatient: boolean) =>
       oneCall(ctx, {
@@ -86,7 +94,7 @@ function threadCalls(ctx: RouteContext) {
           });
         },
         status: 201,
-        view: (r) => ({ thread: threadView(r.thread) }),
+        view: (r): MessageThreadAnswerView => ({ thread: threadView(r.thread) }),
       }),
     read: oneCall(ctx, {
       client: 'scheduling',
@@ -94,7 +102,10 @@ function threadCalls(ctx: RouteContext) {
       request: ({ id }) =>
         scheduling.ListSecureMessagesRequest.fromPartial({ parent: `messageThreads/${id}`, pageSize: 500 }),
       headers: () => ({ 'cache-control': 'no-store' }),
-      view: (r) => ({ thread: threadView(r.thread), messages: r.messages.map(messageView) }),
+      view: (r): MessageThreadReadView => ({
+        thread: threadView(r.thread),
+        messages: r.messages.map(messageView),
+      }),
     }),
     post: oneCall(ctx, {
       client: 'scheduling',
@@ -105,19 +116,19 @@ function threadCalls(ctx: RouteContext) {
         return scheduling.PostSecureMessageRequest.fromPartial({ parent: `messageThreads/${id}`, text });
       },
       status: 201,
-      view: (r) => ({ message: r.message ? messageView(r.message) : null }),
+      view: (r): SecureMessagePostedView => ({ message: r.message ? messageView(r.message) : null }),
     }),
     markRead: oneCall(ctx, {
       client: 'scheduling',
       method: 'markMessageThreadRead',
       request: ({ id }) => ({ name: `messageThreads/${id}` }),
-      view: (r) => ({ thread: threadView(r.thread) }),
+      view: (r): MessageThreadAnswerView => ({ thread: threadView(r.thread) }),
     }),
     close: oneCall(ctx, {
       client: 'scheduling',
       method: 'closeMessageThread',
       request: ({ id }) => ({ name: `messageThreads/${id}` }),
-      view: (r) => ({ thread: threadView(r.thread) }),
+      view: (r): MessageThreadAnswerView => ({ thread: threadView(r.thread) }),
     }),
   };
 }
