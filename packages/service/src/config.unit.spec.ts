@@ -101,6 +101,23 @@ describe('loadConfig', () => {
     expect(loadConfig(schema, { NATS_CREDS_FILE: '', HAVEN_GRPC_PORT: '' }).NATS_CREDS_FILE).toBeUndefined();
   });
 
+  it('maps every NATS credential variable to its connect option, leaving unset ones out', () => {
+    const credentials = natsCredentialsOf(
+      loadConfig(schema, {
+        NATS_URL: 'nats://nats:4222',
+        NATS_CREDS_FILE: '/etc/nats/audit.creds',
+        NATS_TLS_CERT_FILE: '/etc/nats/audit.crt',
+        NATS_TLS_KEY_FILE: '/etc/nats/audit.key',
+      }),
+    );
+    expect(credentials).toStrictEqual({
+      servers: 'nats://nats:4222',
+      credsFile: '/etc/nats/audit.creds',
+      tlsCertFile: '/etc/nats/audit.crt',
+      tlsKeyFile: '/etc/nats/audit.key',
+    });
+  });
+
   it('reads the service’s NATS credentials, never printing the password', () => {
     const config = loadConfig(schema, {
       NATS_URL: 'tls://nats:4222',
