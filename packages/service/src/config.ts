@@ -147,33 +147,35 @@ export function kmsEnvOf(
   return env;
 }
 
+/** Each NATS credential variable of {@link natsCredentialShape} and the connect option it sets. */
+const NATS_CREDENTIAL_OPTIONS = {
+  NATS_USER: 'user',
+  NATS_PASSWORD: 'pass',
+  NATS_CREDS_FILE: 'credsFile',
+  NATS_TLS_CA_FILE: 'tlsCaFile',
+  NATS_TLS_CERT_FILE: 'tlsCertFile',
+  NATS_TLS_KEY_FILE: 'tlsKeyFile',
+  NATS_INBOX_PREFIX: 'inboxPrefix',
+} as const satisfies Record<keyof typeof natsCredentialShape, keyof NatsCredentials>;
+
 /** The NATS variables of a parsed configuration. */
-export interface NatsConfig {
-  readonly NATS_URL: string;
-  readonly NATS_USER?: string | undefined;
-  readonly NATS_PASSWORD?: string | undefined;
-  readonly NATS_CREDS_FILE?: string | undefined;
-  readonly NATS_TLS_CA_FILE?: string | undefined;
-  readonly NATS_TLS_CERT_FILE?: string | undefined;
-  readonly NATS_TLS_KEY_FILE?: string | undefined;
-  readonly NATS_INBOX_PREFIX?: string | undefined;
-}
+export type NatsConfig = { readonly NATS_URL: string } & {
+  readonly [K in keyof typeof NATS_CREDENTIAL_OPTIONS]?: string | undefined;
+};
 
 /**
  * The NATS credentials of a configuration, for connectNats, JetStreamEventStore.connect, EventBus.connect and
  * RevocationFeed.connect (spread it and add a connection name). Throws nothing.
  */
 export function natsCredentialsOf(config: NatsConfig): NatsCredentials {
-  return {
+  const credentials: { -readonly [K in keyof NatsCredentials]: NatsCredentials[K] } = {
     servers: config.NATS_URL,
-    ...(config.NATS_USER !== undefined ? { user: config.NATS_USER } : {}),
-    ...(config.NATS_PASSWORD !== undefined ? { pass: config.NATS_PASSWORD } : {}),
-    ...(config.NATS_CREDS_FILE !== undefined ? { credsFile: config.NATS_CREDS_FILE } : {}),
-    ...(config.NATS_TLS_CA_FILE !== undefined ? { tlsCaFile: config.NATS_TLS_CA_FILE } : {}),
-    ...(config.NATS_TLS_CERT_FILE !== undefined ? { tlsCertFile: config.NATS_TLS_CERT_FILE } : {}),
-    ...(config.NATS_TLS_KEY_FILE !== undefined ? { tlsKeyFile: config.NATS_TLS_KEY_FILE } : {}),
-    ...(config.NATS_INBOX_PREFIX !== undefined ? { inboxPrefix: config.NATS_INBOX_PREFIX } : {}),
   };
+  for (const name of Object.keys(NATS_CREDENTIAL_OPTIONS) as (keyof typeof NATS_CREDENTIAL_OPTIONS)[]) {
+    const value = config[name];
+    if (value !== undefined) credentials[NATS_CREDENTIAL_OPTIONS[name]] = value;
+  }
+  return credentials;
 }
 
 /** Trust domain of the workload names when none is configured (`spiffe://haven.internal/<name>`). */
