@@ -11,6 +11,7 @@ import {
   streamName,
   type EventEnvelope,
 } from '@haven/eventstore';
+import { captureLogs } from '@haven/service/testing';
 import { eventually, natsSuite, startNatsServer } from '@haven/testing';
 import { EventBus, busSubject, type BusLogger } from './bus';
 
@@ -139,8 +140,9 @@ describe('EventBus', () => {
   });
 
   it('quarantines a malformed message without logging its body and processes the next one', async () => {
-    const logger = recordingLogger();
-    const bus = await EventBus.create(nats.nc, { logger });
+    // The services' own logger, with its PHI redaction: the log still says what was wrong.
+    const logs = captureLogs('bus');
+    const bus = await EventBus.create(nats.nc, { logger: logs.logger });
     const got: string[] = [];
     const sub = await bus.subscribe({
       durable: 'bad',
@@ -157,12 +159,14 @@ describe('EventBus', () => {
     await bus.publish(envelope('bad', 'After'));
     await eventually('good events', () => got.length === 2, POLL);
     expect(got).toEqual(['haven.bad.v1.Before', 'haven.bad.v1.After']);
-    const warns = logger.lines.filter((l) => l.msg.includes('malformed'));
-    expect(warns.map((w) => (w.obj as { subject: string }).subject)).toEqual([
+    const warns = logs.records('bus: quarantined a malformed message');
+    expect(warns.map((w) => w['subject'])).toEqual([
       'haven.bus.bad.thing.Broken',
       'haven.bus.bad.thing.Partial',
     ]);
-    expect(JSON.stringify(logger.lines)).not.toContain('SECRET-PHI');
+    expect(warns[0]!['problems']).toEqual(['body: not JSON']);
+    expect(warns[1]!['problems']).toEqual(expect.arrayContaining(['type: required string']));
+    expect(logs.text()).not.toContain('SECRET-PHI');
     await sub.close();
     const info = await (await nats.nc.jetstreamManager()).consumers.info('HAVEN_BUS', 'bad');
     expect(info.num_ack_pending).toBe(0);

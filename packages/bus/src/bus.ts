@@ -544,11 +544,13 @@ class SupervisedBusSubscription implements BusSubscription {
       if (busSubject(event) !== m.subject)
         throw new ValidationError([{ field: 'subject', description: 'does not match the event' }]);
     } catch (err) {
-      const reason =
+      // The codec's own words (field names and fixed descriptions), never the message's; not under `reason`,
+      // which the services' logger redacts.
+      const problems =
         err instanceof ValidationError
-          ? err.violations.map((v) => `${v.field}: ${v.description}`).join('; ')
-          : 'unreadable';
-      this.logger.warn({ subject: m.subject, durable, reason }, 'bus: quarantined a malformed message');
+          ? err.violations.map((v) => `${v.field}: ${v.description}`)
+          : ['unreadable'];
+      this.logger.warn({ subject: m.subject, durable, problems }, 'bus: quarantined a malformed message');
       m.term();
       return;
     }
