@@ -92,6 +92,11 @@ export function getClinicSettings(deps: SettingsDeps) {
   };
 }
 
+/** `n` when it is a whole number within `bounds` (inclusive), else undefined. */
+function wholeWithin(n: number, bounds: { readonly min: number; readonly max: number }): number | undefined {
+  return Number.isInteger(n) && n >= bounds.min && n <= bounds.max ? n : undefined;
+}
+
 /** The change the masked fields ask for; every wrong field is named. */
 function changeOf(
   deps: SettingsDeps,
@@ -102,55 +107,36 @@ function changeOf(
   for (const p of paths)
     if (!PATHS.has(p)) violations.push({ field: 'update_mask', description: `has an unknown path ${p}` });
   const change: { -readonly [K in keyof ClinicSettingValues]?: ClinicSettingValues[K] } = {};
-  if (paths.includes('time_zone')) {
-    if (!isTimeZone(wanted.timeZone))
-      violations.push({
-        field: 'clinic_settings.time_zone',
-        description: 'must be an IANA time zone such as Europe/Berlin',
-      });
-    else change.timeZone = wanted.timeZone;
-  }
-  if (paths.includes('passcode_delivery')) {
-    const delivery = keyOf(PASSCODE_TO_PROTO, wanted.passcodeDelivery);
-    if (delivery === undefined)
-      violations.push({
-        field: 'clinic_settings.passcode_delivery',
-        description: 'must be front desk, SMS or e-mail',
-      });
-    else change.passcodeDelivery = delivery;
-  }
-  if (paths.includes('recording_policy')) {
-    const policy = keyOf(POLICY_TO_PROTO, wanted.recordingPolicy);
-    if (policy === undefined)
-      violations.push({
-        field: 'clinic_settings.recording_policy',
-        description: 'must be off, on request or required',
-      });
-    else change.recordingPolicy = policy;
-  }
-  if (paths.includes('recording_patient_access')) {
-    if (wanted.recordingPatientAccess === undefined)
-      violations.push({ field: 'clinic_settings.recording_patient_access', description: 'is required' });
-    else change.recordingPatientAccess = wanted.recordingPatientAccess;
-  }
-  if (paths.includes('link_grace_minutes')) {
-    const m = wanted.linkGraceMinutes;
-    if (!Number.isInteger(m) || m < LINK_GRACE_MINUTES.min || m > LINK_GRACE_MINUTES.max)
-      violations.push({
-        field: 'clinic_settings.link_grace_minutes',
-        description: `must be a whole number of minutes from ${LINK_GRACE_MINUTES.min} to ${LINK_GRACE_MINUTES.max}`,
-      });
-    else change.linkGraceMinutes = m;
-  }
-  if (paths.includes('idle_timeout_seconds')) {
-    const t = wanted.idleTimeoutSeconds;
-    if (!Number.isInteger(t) || t < IDLE_TIMEOUT_SEC.min || t > IDLE_TIMEOUT_SEC.max)
-      violations.push({
-        field: 'clinic_settings.idle_timeout_seconds',
-        description: `must be a whole number of seconds from ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max} (1 to 60 minutes)`,
-      });
-    else change.idleTimeoutSeconds = t;
-  }
+  /** A masked path's value into the change, or its violation when the value is missing or wrong. */
+  const take = <K extends keyof ClinicSettingValues>(
+    path: string,
+    key: K,
+    value: ClinicSettingValues[K] | undefined,
+    description: string,
+  ): void => {
+    if (!paths.includes(path)) return;
+    if (value === undefined) violations.push({ field: `clinic_settings.${path}`, description });
+    else change[key] = value;
+  };
+  const timeZone = isTimeZone(wanted.timeZone) ? wanted.timeZone : undefined;
+  take('time_zone', 'timeZone', timeZone, 'must be an IANA time zone such as Europe/Berlin');
+  const delivery = keyOf(PASSCODE_TO_PROTO, wanted.passcodeDelivery);
+  take('passcode_delivery', 'passcodeDelivery', delivery, 'must be front desk, SMS or e-mail');
+  const policy = keyOf(POLICY_TO_PROTO, wanted.recordingPolicy);
+  take('recording_policy', 'recordingPolicy', policy, 'must be off, on request or required');
+  take('recording_patient_access', 'recordingPatientAccess', wanted.recordingPatientAccess, 'is required');
+  take(
+    'link_grace_minutes',
+    'linkGraceMinutes',
+    wholeWithin(wanted.linkGraceMinutes, LINK_GRACE_MINUTES),
+    `must be a whole number of minutes from ${LINK_GRACE_MINUTES.min} to ${LINK_GRACE_MINUTES.max}`,
+  );
+  take(
+    'idle_timeout_seconds',
+    'idleTimeoutSeconds',
+    wholeWithin(wanted.idleTimeoutSeconds, IDLE_TIMEOUT_SEC),
+    `must be a whole number of seconds from ${IDLE_TIMEOUT_SEC.min} to ${IDLE_TIMEOUT_SEC.max} (1 to 60 minutes)`,
+  );
   if (
     change.passcodeDelivery !== undefined &&
     change.passcodeDelivery !== PasscodeDelivery.FrontDesk &&
