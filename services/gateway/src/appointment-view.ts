@@ -70,3 +70,24 @@ export interface PatientView {
   readonly name: string;
   readonly dateOfBirth: string;
 }
+
+/** One message to the patient about an appointment (`GET /api/appointments/:id/deliveries`; codes and times). */
+export interface DeliveryView {
+  readonly id: string;
+  /** `invitation`, `rescheduled`, `cancelled`, `reminder`, `passcode`, `messages_link` or `unknown`. */
+  readonly kind: string;
+  /** `email`, `sms` or `unknown`. */
+  readonly channel: string;
+  /** `scheduled`, `sending`, `sent`, `failed`, `suppressed` or `unknown`. */
+  readonly state: string;
+  readonly reason: string;
+  readonly offsetMinutes: number;
+  readonly dueTime: string | null;
+  readonly updateTime: string | null;
+  readonly attempts: number;
+}
+
+/** `GET /api/appointments/:id/deliveries` */
+export interface DeliveryListView {
+  readonly deliveries: readonly DeliveryView[];
+}

@@ -1,5 +1,6 @@
 /**
- * The audit ledger's JSON as the ledger page reads it (`GET /api/audit/head`, `GET /api/audit/events`). Types only
+ * The audit ledger's JSON as the ledger page reads it (`GET /api/audit/head`, `GET /api/audit/events`), and the
+ * patient's own access log (`GET /api/patient/access-log`). Types only
  * and no imports: the browser app (web/src/staff/types.ts) imports this file as well, so each wire shape has one
  * definition.
  */
@@ -38,4 +39,26 @@ export interface LedgerPageView {
   readonly events: readonly LedgerEntryView[];
   /** Empty on the last page. */
   readonly nextPageToken: string;
+}
+
+/** One read of the patient's record as their own access log shows it (`GET /api/patient/access-log`). */
+export interface AccessLogEntryView {
+  readonly time: string | null;
+  /** The accessor's role (`clinician`, `front_desk`, …, `patient`, `service_account`). */
+  readonly role: string;
+  /** The accessor's display name; empty when audit has none. */
+  readonly name: string;
+  /** The kind of resource read: `patients`, `appointments`, `recordings`, … */
+  readonly resource: string;
+  readonly fields: readonly string[];
+  /** The purpose in the patient's words (`treatment`, `your request`, …), `other` for anything else. */
+  readonly purpose: string;
+  /** `granted`, `denied`, `failed` or `other`. */
+  readonly outcome: string;
+  readonly breakGlass: boolean;
+}
+
+/** `GET /api/patient/access-log` */
+export interface AccessLogView {
+  readonly entries: readonly AccessLogEntryView[];
 }

@@ -1,17 +1,10 @@
 /** "Who has looked at your record?": the patient's own access log, loaded when opened. */
 import { useState, type SyntheticEvent } from 'react';
 import { api } from '../api/client';
-
-/** GET /api/patient/access-log */
-interface AccessLogEntry {
-  readonly time?: string;
-  readonly role?: string;
-  readonly name?: string;
-  readonly resource?: string;
-  readonly outcome?: string;
-  readonly purpose?: string;
-  readonly breakGlass?: boolean;
-}
+import type {
+  AccessLogEntryView as AccessLogEntry,
+  AccessLogView,
+} from '../../../services/gateway/src/audit-view';
 
 const ROLE_NAMES: Readonly<Record<string, string>> = {
   clinician: 'A clinician',
@@ -30,13 +23,13 @@ const RESOURCE_NAMES: Readonly<Record<string, string>> = {
 /** One entry in words. */
 export function describeAccess(e: AccessLogEntry): string {
   const when = e.time ? new Date(e.time).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }) : '';
-  const role = ROLE_NAMES[e.role ?? ''] ?? 'Someone';
+  const role = ROLE_NAMES[e.role] ?? 'Someone';
   const who = e.name ? `${e.name} (${role.replace(/^(A|An|The) /, '').toLowerCase()})` : role;
-  const what = RESOURCE_NAMES[e.resource ?? ''] ?? 'your record';
+  const what = RESOURCE_NAMES[e.resource] ?? 'your record';
   const verb = e.outcome === 'granted' ? 'opened' : 'was refused';
   return (
     `${when}: ${who} ${verb} ${e.outcome === 'granted' ? what : `access to ${what}`}` +
-    ` (${e.purpose ?? ''}${e.breakGlass ? ', emergency access' : ''}).`
+    ` (${e.purpose}${e.breakGlass ? ', emergency access' : ''}).`
   );
 }
 
@@ -48,7 +41,7 @@ export function AccessLog() {
     if (!event.currentTarget.open) return;
     setStatus('Loading…');
     setEntries([]);
-    api<{ entries: AccessLogEntry[] }>('GET', '/api/patient/access-log').then(
+    api<AccessLogView>('GET', '/api/patient/access-log').then(
       (r) => {
         setStatus(r.entries.length === 0 ? 'Nobody has opened your details yet.' : '');
         setEntries(r.entries.map(describeAccess));

@@ -8,19 +8,13 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { guarded, useSession } from './session';
+import type {
+  DeliveryListView,
+  DeliveryView as Delivery,
+} from '../../../services/gateway/src/appointment-view';
 
 /** One message to the patient, as the gateway answers it. */
-export interface Delivery {
-  readonly id: string;
-  readonly kind: string;
-  readonly channel: string;
-  readonly state: string;
-  readonly reason: string;
-  readonly offsetMinutes: number;
-  readonly dueTime: string | null;
-  readonly updateTime: string | null;
-  readonly attempts: number;
-}
+export type { Delivery };
 
 /** A line for the front desk: `problem` when the patient did not get it, `pending` while it may still go. */
 export interface DeliveryNotice {
@@ -139,7 +133,7 @@ export function useDeliveries(appointmentIds: readonly string[]): DeliveriesRead
       void Promise.all(
         ids.map(async (id) => {
           const r = await guarded(session, () =>
-            api<{ deliveries: Delivery[] }>('GET', `/api/appointments/${encodeURIComponent(id)}/deliveries`),
+            api<DeliveryListView>('GET', `/api/appointments/${encodeURIComponent(id)}/deliveries`),
           );
           return [id, r?.deliveries ?? []] as const;
         }),

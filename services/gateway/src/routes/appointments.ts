@@ -19,7 +19,13 @@ import {
 import type { HttpFieldViolation } from '../http-errors';
 import { idempotencyKey } from '../security';
 import { appointmentView, visitCounts, visitView } from '../visit-view';
-import type { BookedAppointmentJson, BookingView, PatientLinkView, WaitingView } from '../appointment-view';
+import type {
+  BookedAppointmentJson,
+  BookingView,
+  DeliveryListView,
+  PatientLinkView,
+  WaitingView,
+} from '../appointment-view';
 import { LIST_FIELDS, staff } from './guards';
 import { oneCall } from './one-call';
 import type { CallInput } from './one-call';
@@ -275,7 +281,7 @@ function registerDeliveries(api: Router, ctx: RouteContext): void {
         method: 'listMessageDeliveries',
         request: ({ id }) =>
           scheduling.ListMessageDeliveriesRequest.fromPartial({ parent: `appointments/${id}` }),
-        view: (r) => ({
+        view: (r): DeliveryListView => ({
           deliveries: r.messageDeliveries.map((d) => ({
             id: lastSegment(d.name),
             kind: DELIVERY_KIND[d.kind] ?? 'unknown',

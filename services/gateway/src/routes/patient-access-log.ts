@@ -7,6 +7,7 @@ import { audit, phiEvents } from '@haven/proto';
 import type { RouteContext } from '../context';
 import { patient } from './guards';
 import { oneCall } from './one-call';
+import type { AccessLogView } from '../audit-view';
 
 const PURPOSE_NAMES: Record<number, string> = {
   [phiEvents.PhiAccessPurpose.PHI_ACCESS_PURPOSE_TREATMENT]: 'treatment',
@@ -33,7 +34,7 @@ export function registerPatientAccessLogRoutes(api: Router, ctx: RouteContext): 
         client: 'audit',
         method: 'listMyAccessLog',
         request: () => audit.ListMyAccessLogRequest.fromPartial({ pageSize: 50 }),
-        view: (r) => ({
+        view: (r): AccessLogView => ({
           entries: r.entries.map((e) => ({
             time: e.accessTime?.toISOString() ?? null,
             role: e.accessorRole,
