@@ -17,11 +17,15 @@ import { audit, recording, scheduling, session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
+  bookVisit as book,
+  createPatient,
   eventually,
   failureOf,
+  issueLink,
   type JwksServer,
   type LaunchedStack,
   launchStack,
+  redeemLink,
   serveJwks,
 } from '@haven/testing';
 
@@ -132,40 +136,12 @@ interface Booked {
 async function bookVisit(): Promise<Booked> {
   const ownerId = `u-owner-${randomUUID().slice(0, 8)}`;
   const ownerToken = await issuer.sign({ sub: ownerId, role: 'clinician' }, { expiresIn: '1h' });
-  const created = await callUnary(
-    clients.scheduling,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({ patient: PHI, requestId: randomUUID() }),
-    md(tokens.frontDesk),
-  );
+  const desk = { client: clients.scheduling, metadata: () => md(tokens.frontDesk) };
+  const patient = await createPatient(desk, PHI);
   const start = new Date(Date.now() + 2 * 60_000);
-  const booked = await callUnary(
-    clients.scheduling,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: `users/${ownerId}`,
-        patient: created.patient?.name ?? '',
-        startTime: start,
-        endTime: new Date(start.getTime() + 30 * 60_000),
-      },
-      requestId: randomUUID(),
-    }),
-    md(tokens.frontDesk),
-  );
-  const appointment = booked.appointment?.name ?? '';
-  const link = await callUnary(
-    clients.scheduling,
-    'issuePatientLink',
-    scheduling.IssuePatientLinkRequest.fromPartial({ appointment }),
-    md(tokens.frontDesk),
-  );
-  const redeemed = await callUnary(
-    clients.scheduling,
-    'redeemPatientLink',
-    scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
-    md(),
-  );
+  const appointment = (await book(desk, { patient, clinician: `users/${ownerId}`, start })).name;
+  const link = await issueLink(desk, appointment);
+  const redeemed = await redeemLink(clients.scheduling, link);
   const appointmentId = appointment.slice('appointments/'.length);
   const visit = `visits/${appointmentId}`;
   await eventually(

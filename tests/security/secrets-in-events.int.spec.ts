@@ -19,7 +19,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { identity, scheduling } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
-import { totpCode } from '@haven/testing';
+import { createPatient, issueLink, redeemLink, totpCode } from '@haven/testing';
 import { SERVICE_STACK_PASSWORD, startServiceStack, type ServiceStack } from '../support/service-stack';
 
 jest.setTimeout(240_000);
@@ -153,41 +153,29 @@ beforeAll(async () => {
     );
     remember('service-account token', saToken.accessToken);
     // A patient, a link redeemed with its passcode, break-glass on the patient.
-    const desk = as(stack.token('front_desk'));
-    const patient = await callUnary(
-      sched,
-      'createPatient',
-      scheduling.CreatePatientRequest.fromPartial({
-        patient: { givenName: 'Ada', familyName: 'Secrets', dateOfBirth: '1970-05-06' },
-      }),
-      desk,
-    );
+    const desk = { client: sched, metadata: () => as(stack.token('front_desk')) };
+    const patient = await createPatient(desk, {
+      givenName: 'Ada',
+      familyName: 'Secrets',
+      dateOfBirth: '1970-05-06',
+    });
     const appointments = await callUnary(
       sched,
       'listAppointments',
       scheduling.ListAppointmentsRequest.fromPartial({}),
-      desk,
+      desk.metadata(),
     );
     const appointment = appointments.appointments[0]!.name;
-    const link = await callUnary(
-      sched,
-      'issuePatientLink',
-      scheduling.IssuePatientLinkRequest.fromPartial({ appointment }),
-      desk,
-    );
+    const link = await issueLink(desk, appointment);
     remember('link token', link.token);
     remember('link passcode', link.passcode, { guessable: true });
-    const redeemed = await callUnary(
-      sched,
-      'redeemPatientLink',
-      scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
-    );
+    const redeemed = await redeemLink(sched, link);
     remember('patient token', redeemed.accessToken);
     const glass = await callUnary(
       id,
       'requestBreakGlass',
       identity.RequestBreakGlassRequest.fromPartial({
-        patient: patient.patient!.name,
+        patient,
         reason: 'Unconscious patient in the emergency department, history needed now',
       }),
       as(stack.token('clinician')),

@@ -18,11 +18,15 @@ import { JetStreamEventStore, type PositionedEvent, type Subscription } from '@h
 import { havenServiceOf, identity, scheduling, SERVICE_NAMES } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import {
+  bookVisit,
   type CliResult,
+  createPatient,
   healthStatus,
+  issueLink,
   type LaunchedStack,
   launchStack,
   type NatsServerHandle,
+  redeemLink,
   runIdentityCli,
   type StackService,
   TEST_IDENTITY_ENV,
@@ -333,45 +337,19 @@ async function patientToken(
     credentials,
   );
   try {
-    const desk = clientCallMetadata({ token: tokens.get('front_desk')! });
     const clinicianId = JSON.parse(
       Buffer.from(tokens.get('clinician')!.split('.')[1] ?? '', 'base64url').toString('utf8'),
     ) as { sub: string };
-    const patient = await callUnary(
-      client,
-      'createPatient',
-      scheduling.CreatePatientRequest.fromPartial({
-        patient: { givenName: 'Pat', familyName: 'Stack', dateOfBirth: '1980-01-02' },
-      }),
-      desk,
-    );
+    const desk = { client, metadata: () => clientCallMetadata({ token: tokens.get('front_desk')! }) };
+    const patient = await createPatient(desk, {
+      givenName: 'Pat',
+      familyName: 'Stack',
+      dateOfBirth: '1980-01-02',
+    });
     const start = new Date(Date.now() + 5 * 60_000);
-    const booked = await callUnary(
-      client,
-      'bookAppointment',
-      scheduling.BookAppointmentRequest.fromPartial({
-        appointment: {
-          clinician: `users/${clinicianId.sub}`,
-          patient: patient.patient?.name ?? '',
-          startTime: start,
-          endTime: new Date(start.getTime() + 30 * 60_000),
-          reason: 'check-up',
-        },
-      }),
-      desk,
-    );
-    const link = await callUnary(
-      client,
-      'issuePatientLink',
-      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: booked.appointment?.name ?? '' }),
-      desk,
-    );
-    const redeemed = await callUnary(
-      client,
-      'redeemPatientLink',
-      scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
-      clientCallMetadata({}),
-    );
+    const clinician = `users/${clinicianId.sub}`;
+    const booked = await bookVisit(desk, { patient, clinician, start, reason: 'check-up' });
+    const redeemed = await redeemLink(client, await issueLink(desk, booked.name));
     return redeemed.accessToken;
   } finally {
     client.close();

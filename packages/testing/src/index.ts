@@ -82,6 +82,8 @@ export type { LoggedEvent } from './event-log';
 export { checkScheduling, checkVisits } from './store-checker';
 export { appendAppointmentBooked, appointmentBooked } from './booking';
 export type { TestBooking } from './booking';
+export { bookVisit, createPatient, issueLink, redeemLink, startIn } from './scheduling-calls';
+export type { Desk } from './scheduling-calls';
 export type { SchedulingCheck, VisitCheck } from './store-checker';
 export {
   MediaClient,

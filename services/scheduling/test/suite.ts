@@ -10,7 +10,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import type { EventStore, JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, type Logger } from '@haven/service';
+import { clientCallMetadata, createLogger, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
 import {
   catcherSmtpEnv,
@@ -106,66 +106,8 @@ export async function startSchedulingSuite(options: SchedulingSuiteOptions): Pro
   };
 }
 
-/** A scheduling client and the call metadata of whoever books with it (the front desk, usually). */
-export interface Desk {
-  readonly client: scheduling.SchedulingServiceClient;
-  readonly metadata: () => Promise<grpc.Metadata>;
-}
-
-/** A start time `ms` from now, rounded up to a whole `unitMs` (a minute unless given). */
-export const startIn = (ms: number, unitMs = 60_000): Date =>
-  new Date(Math.ceil((Date.now() + ms) / unitMs) * unitMs);
-
-/** Creates the patient; resolves with its resource name (`patients/…`). */
-export async function createPatient(desk: Desk, patient: Partial<scheduling.Patient>): Promise<string> {
-  const created = await callUnary(
-    desk.client,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({ patient }),
-    await desk.metadata(),
-  );
-  return created.patient!.name;
-}
-
-/** Books `patient` (a resource name) with `clinician` (`users/…`) for 30 minutes from `start`. */
-export async function bookVisit(
-  desk: Desk,
-  visit: {
-    readonly patient: string;
-    readonly clinician: string;
-    readonly start: Date;
-    readonly reason?: string;
-  },
-): Promise<scheduling.Appointment> {
-  const booked = await callUnary(
-    desk.client,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: visit.clinician,
-        patient: visit.patient,
-        ...(visit.reason !== undefined ? { reason: visit.reason } : {}),
-        startTime: visit.start,
-        endTime: new Date(visit.start.getTime() + 30 * 60_000),
-      },
-    }),
-    await desk.metadata(),
-  );
-  return booked.appointment!;
-}
-
-/** Issues the patient link of `appointment` (a resource name). */
-export async function issueLink(
-  desk: Desk,
-  appointment: string,
-): Promise<scheduling.IssuePatientLinkResponse> {
-  return callUnary(
-    desk.client,
-    'issuePatientLink',
-    scheduling.IssuePatientLinkRequest.fromPartial({ appointment }),
-    await desk.metadata(),
-  );
-}
+/** The front desk's calls (@haven/testing's, here for the suites). */
+export { bookVisit, createPatient, issueLink, startIn, type Desk } from '@haven/testing';
 
 /** The variables that send scheduling's e-mail to a local catcher (@haven/testing's, here for the suites). */
 export { catcherSmtpEnv } from '@haven/testing';
