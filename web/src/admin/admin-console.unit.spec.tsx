@@ -51,6 +51,16 @@ describe('the staff users card', () => {
     expect(screen.queryByRole('button', { name: 'Reset the second factor of Dr Dee Park' })).toBeNull();
   });
 
+  it('says the list could not be read instead of loading for ever', async () => {
+    serveApi({
+      'GET /api/users': { status: 503, body: { error: { code: 'UNAVAILABLE', message: 'down' } } },
+    });
+    render(<UsersCard />);
+    await flush();
+    expect(screen.getByRole('alert')).toBeTruthy();
+    expect(screen.queryByText('Loading…')).toBeNull();
+  });
+
   it('invites with a role and shows the activation link once; a refused field is shown next to it', async () => {
     let n = 0;
     const calls = serveApi({

@@ -152,7 +152,7 @@ export function UsersCard() {
             <UserRow key={u.id} user={u} onAction={act} />
           ))}
         </ul>
-      ) : (
+      ) : status?.kind === 'error' ? null : (
         <p className="loading">Loading…</p>
       )}
       <h3 id="admin-invite-title">Invite someone</h3>

@@ -372,6 +372,20 @@ describe('the recordings list', () => {
     await waitFor(() => expect(container.querySelector('section')).toBeNull());
   });
 
+  it('says the list could not be read instead of loading for ever', async () => {
+    render(
+      <RecordingsList
+        listUrl="/api/recordings?visit=v1"
+        role="clinician"
+        load={async () => {
+          throw new ApiError(503, { error: { code: 'UNAVAILABLE', message: 'down' } });
+        }}
+      />,
+    );
+    expect(await screen.findByRole('alert')).toBeTruthy();
+    expect(screen.queryByText('Loading…')).toBeNull();
+  });
+
   it('formats durations', () => {
     expect(formatDuration(0)).toBe('0:00');
     expect(formatDuration(187)).toBe('3:07');

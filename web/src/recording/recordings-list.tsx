@@ -122,7 +122,7 @@ export function RecordingsList({
       ) : (
         <h2 id={`recordings-title-${role}`}>{title}</h2>
       )}
-      {items === null ? <p className="muted">Loading…</p> : null}
+      {items === null && error === null ? <p className="muted">Loading…</p> : null}
       {items?.length === 0 ? <p className="recordings-empty">No recordings yet.</p> : null}
       {items && items.length > 0 ? (
         <ul className="recordings-list">
