@@ -37,7 +37,7 @@ export async function bookVisit(
     readonly patient: string;
     readonly clinician: string;
     readonly start: Date;
-    readonly minutes?: number;
+    readonly minutes?: number | undefined;
     readonly reason?: string;
   },
 ): Promise<scheduling.Appointment> {

@@ -3,12 +3,11 @@
  * patient, books with the clinician, issues the patient link; the patient redeems it and waits in the lobby;
  * the clinician admits, kicks, ends. Plus page helpers for window.HavenVisit (web/src/visit).
  */
-import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { scheduling, session } from '@haven/proto';
+import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
 import type { Stack, StackUser } from './stack';
-import { eventually } from '@haven/testing';
+import { bookVisit as book, createPatient, eventually, issueLink, redeemLink } from '@haven/testing';
 
 /** A booked visit with its redeemed patient link. */
 export interface BookedVisit {
@@ -52,42 +51,21 @@ export async function bookLink(
   clinician: StackUser,
   opts: BookLinkOptions = {},
 ): Promise<BookedLink> {
-  const { scheduling: sc } = stack.clients;
-  const created = await callUnary(
-    sc,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({
-      patient: opts.patient ?? { givenName: 'Robin', familyName: 'Testpatient', dateOfBirth: '1980-04-12' },
-      requestId: randomUUID(),
-    }),
-    md(frontDesk.token),
+  const desk = { client: stack.clients.scheduling, metadata: () => md(frontDesk.token) };
+  const patient = await createPatient(
+    desk,
+    opts.patient ?? { givenName: 'Robin', familyName: 'Testpatient', dateOfBirth: '1980-04-12' },
   );
-  const start = new Date(Date.now() + (opts.startInMinutes ?? 2) * 60_000);
-  const booked = await callUnary(
-    sc,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: `users/${clinician.id}`,
-        patient: created.patient?.name ?? '',
-        startTime: start,
-        endTime: new Date(start.getTime() + (opts.durationMinutes ?? 30) * 60_000),
-      },
-      requestId: randomUUID(),
-    }),
-    md(frontDesk.token),
-  );
-  const appointment = booked.appointment?.name ?? '';
-  const appointmentId = appointment.slice('appointments/'.length);
-  const link = await callUnary(
-    sc,
-    'issuePatientLink',
-    scheduling.IssuePatientLinkRequest.fromPartial({ appointment }),
-    md(frontDesk.token),
-  );
+  const booked = await book(desk, {
+    patient,
+    clinician: `users/${clinician.id}`,
+    start: new Date(Date.now() + (opts.startInMinutes ?? 2) * 60_000),
+    minutes: opts.durationMinutes,
+  });
+  const link = await issueLink(desk, booked.name);
   return {
-    patientId: (created.patient?.name ?? '').replace('patients/', ''),
-    appointmentId,
+    patientId: patient.replace('patients/', ''),
+    appointmentId: booked.name.slice('appointments/'.length),
     linkUrl: link.url,
     token: link.token,
     passcode: link.passcode,
@@ -107,12 +85,7 @@ export async function bookVisit(
 ): Promise<BookedVisit> {
   const link = await bookLink(stack, frontDesk, clinician, opts);
   const { appointmentId } = link;
-  const redeemed = await callUnary(
-    stack.clients.scheduling,
-    'redeemPatientLink',
-    scheduling.RedeemPatientLinkRequest.fromPartial({ token: link.token, passcode: link.passcode }),
-    md(),
-  );
+  const redeemed = await redeemLink(stack.clients.scheduling, link);
   const visit = `visits/${appointmentId}`;
   await eventually(
     'the visit to open',
