@@ -31,7 +31,7 @@ export function commandEvent<TType extends string, TData>(
 
 /**
  * The metadata of a command run as `actor` because of the stored `event` (a follower's reaction): the event's
- * correlation id and traceparent (when it has one), caused by the event. Throws nothing.
+ * correlation id and traceparent (when it has one: an empty one is none), caused by the event. Throws nothing.
  */
 export function causedBy(
   event: Pick<EventEnvelope, 'id' | 'correlationId' | 'traceparent'>,
@@ -41,6 +41,6 @@ export function causedBy(
     actor,
     correlationId: event.correlationId,
     causationId: event.id,
-    ...(event.traceparent !== undefined ? { traceparent: event.traceparent } : {}),
+    ...(event.traceparent ? { traceparent: event.traceparent } : {}),
   };
 }

@@ -49,5 +49,9 @@ describe('causedBy', () => {
       traceparent: tp,
     });
     expect(causedBy({ id: 'e-2', correlationId: 'c-2' }, actor)).not.toHaveProperty('traceparent');
+    // An empty traceparent (an older event stored from an empty header) is no trace context.
+    expect(causedBy({ id: 'e-3', correlationId: 'c-3', traceparent: '' }, actor)).not.toHaveProperty(
+      'traceparent',
+    );
   });
 });

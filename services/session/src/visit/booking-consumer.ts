@@ -12,7 +12,7 @@ import {
   type EventStore,
   type Subscription,
 } from '@haven/eventstore';
-import type { Logger } from '@haven/service';
+import { causedBy, type Logger } from '@haven/service';
 import { contextFromTraceparent, withSpan } from '@haven/telemetry';
 import { context } from '@opentelemetry/api';
 import type { JanusPool } from '../janus/janus-pool';
@@ -74,12 +74,7 @@ async function endCancelledVisit(visits: VisitService, event: EventEnvelope, vis
   await visits.end(
     visitId,
     { type: 'EndVisit', data: { reason: 'appointment_cancelled', at: new Date().toISOString() } },
-    {
-      actor: { kind: 'service', id: 'session' },
-      correlationId: event.correlationId,
-      causationId: event.id,
-      ...(event.traceparent ? { traceparent: event.traceparent } : {}),
-    },
+    causedBy(event, { kind: 'service', id: 'session' }),
   );
 }
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConcurrencyError, NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
 import type { Actor, EventEnvelope, EventStore } from '@haven/eventstore';
 import {
+  causedBy,
   actorOf,
   callMetadata,
   handleCommand,
@@ -103,12 +104,7 @@ export async function openVisitForAppointment(
           causationId: booked.id,
           ...(by.traceparent ? { traceparent: by.traceparent } : {}),
         }
-      : {
-          actor: { kind: 'service', id: 'session' },
-          correlationId: booked.correlationId,
-          causationId: booked.id,
-          ...(booked.traceparent ? { traceparent: booked.traceparent } : {}),
-        },
+      : causedBy(booked, { kind: 'service', id: 'session' }),
   });
   return { state: result.state, events: result.events };
 }
