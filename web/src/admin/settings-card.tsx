@@ -12,23 +12,10 @@ import { setClinicTimeZone } from '../staff/time';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
 import { Options } from '../ui/options';
+import type { ClinicSettingsView as ClinicSettings } from '../../../services/gateway/src/clinic-settings-view';
 
-/** GET /api/clinic-settings */
-export interface ClinicSettings {
-  readonly timeZone: string;
-  readonly updateTime: string | null;
-  /** `null` in answers of gateways older than these settings. */
-  readonly passcodeDelivery?: 'front-desk' | 'sms' | 'email' | null;
-  /** `null` while nobody saved one: the deployment's HAVEN_RECORDING_POLICY applies. */
-  readonly recordingPolicy?: 'off' | 'on-request' | 'required' | null;
-  /** `null` while nobody saved it: the deployment's HAVEN_RECORDING_PATIENT_ACCESS applies. */
-  readonly recordingPatientAccess?: boolean | null;
-  readonly linkGraceMinutes?: number | null;
-  /** `null` while nobody saved one: the deployment's HAVEN_IDLE_TIMEOUT_SEC (`fromDeployment`) applies. */
-  readonly idleTimeoutSec?: number | null;
-  /** The deployment's defaults (its environment). */
-  readonly fromDeployment: { readonly idleTimeoutSec: number };
-}
+/** GET /api/clinic-settings (services/gateway/src/clinic-settings-view.ts). */
+export type { ClinicSettings };
 
 /** Bounds of the idle sign-out a clinic may save, minutes (the gateway checks them too). */
 const IDLE_MINUTES = { min: 1, max: 60 } as const;

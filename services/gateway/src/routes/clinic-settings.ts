@@ -13,6 +13,7 @@ import { choiceOf, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
 import { oneCall } from './one-call';
+import type { ClinicSettingsView, PasscodeDeliveryName, RecordingPolicyName } from '../clinic-settings-view';
 
 /** Options of {@link registerClinicSettingsRoutes}. */
 export interface ClinicSettingsRouteOptions {
@@ -20,22 +21,25 @@ export interface ClinicSettingsRouteOptions {
   readonly defaultIdleTimeoutSec: number;
 }
 
-const PASSCODE = {
+const PASSCODE: Readonly<Record<PasscodeDeliveryName, scheduling.PasscodeDelivery>> = {
   'front-desk': scheduling.PasscodeDelivery.PASSCODE_DELIVERY_FRONT_DESK,
   sms: scheduling.PasscodeDelivery.PASSCODE_DELIVERY_SMS,
   email: scheduling.PasscodeDelivery.PASSCODE_DELIVERY_EMAIL,
-} as const;
-const POLICY = {
+};
+const POLICY: Readonly<Record<RecordingPolicyName, scheduling.RecordingPolicy>> = {
   off: scheduling.RecordingPolicy.RECORDING_POLICY_OFF,
   'on-request': scheduling.RecordingPolicy.RECORDING_POLICY_ON_REQUEST,
   required: scheduling.RecordingPolicy.RECORDING_POLICY_REQUIRED,
-} as const;
+};
 
 function nameOf<K extends string, V>(table: Readonly<Record<K, V>>, value: V): K | null {
   return (Object.keys(table) as K[]).find((k) => table[k] === value) ?? null;
 }
 
-function settingsJson(s: scheduling.ClinicSettings | undefined, options: ClinicSettingsRouteOptions) {
+function settingsJson(
+  s: scheduling.ClinicSettings | undefined,
+  options: ClinicSettingsRouteOptions,
+): ClinicSettingsView {
   return {
     timeZone: s?.timeZone ?? 'UTC',
     updateTime: s?.updateTime?.toISOString() ?? null,
