@@ -102,6 +102,8 @@ describe('the waiting room’s note', () => {
       [{ kind: 'running_late', delayMinutes: 999 }, 'delayMinutes'],
       [{ kind: 'typed', text: 'x'.repeat(501) }, 'text'],
       [{ kind: 'shout' }, 'kind'],
+      // A name every object inherits is not a kind either.
+      [{ kind: 'constructor' }, 'kind'],
     ] as const) {
       const r = await cara.post(`${stack.url}/api/visits/${visitId}/lobby-notice`, body);
       expect(r.status).toBe(400);
