@@ -6,7 +6,7 @@
 import type { Router } from 'express';
 import { session } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { asRecord, invalid } from '../http';
+import { asRecord, choiceOf, invalid } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { patient } from './guards';
 import { visitDoors } from './visits';
@@ -43,7 +43,7 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
       async (req, res, { id, call }) => {
         const body = asRecord(req.body);
         const violations: HttpFieldViolation[] = [];
-        const kind = typeof body['kind'] === 'string' ? KINDS[body['kind']] : undefined;
+        const kind = choiceOf(KINDS, body['kind']);
         if (kind === undefined) {
           violations.push({ field: 'kind', description: 'must be none, running_late or typed' });
         }
