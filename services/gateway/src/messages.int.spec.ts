@@ -351,5 +351,9 @@ describe('the front desk starts a scheduling thread', () => {
     // A patient id that is not one is refused with the field named, before scheduling is asked.
     const bad = await desk.post(api('/messages/threads'), { topic: 'scheduling', patientId: '../x' });
     expect(bad.status).toBe(400);
+    // So is a topic that is a name every object inherits.
+    const inherited = await desk.post(api('/messages/threads'), { topic: 'toString', patientId: ottoId });
+    expect(inherited.status).toBe(400);
+    expect(JSON.stringify(await inherited.json())).toContain('topic');
   });
 });
