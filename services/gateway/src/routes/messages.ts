@@ -9,7 +9,7 @@
 import type { Request, Router } from 'express';
 import { scheduling } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { lastSegment, queryText, stringField } from '../http';
+import { choiceOf, lastSegment, queryText, stringField } from '../http';
 import { anyPatient, staff } from './guards';
 import { oneCall } from './one-call';
 import { redeemRoute, sendJoinFailure } from './patient-join';
@@ -78,7 +78,7 @@ function threadCalls(ctx: RouteContext) {
         client: 'scheduling',
         method: 'createMessageThread',
         request: ({ body, violations }) => {
-          const topic = typeof body['topic'] === 'string' ? TOPICS[body['topic']] : undefined;
+          const topic = choiceOf(TOPICS, body['topic']);
           if (topic === undefined)
             violations.push({ field: 'topic', description: 'must be care or scheduling' });
           const patientId = forPatient ? '' : (stringField(body, 'patientId', 64, violations) ?? '');
