@@ -1,6 +1,6 @@
 /**
- * The front desk's JSON: appointments (`/api/appointments*`), a patient's link, and the directories the booking
- * form picks from (`GET /api/clinicians`, `GET /api/patients`). Types only and no imports: the browser app
+ * The front desk's JSON: appointments (`/api/appointments*`), a patient's link, the directories the booking form
+ * picks from (`GET /api/clinicians`, `GET /api/patients`), and an erased patient (`POST /api/patients/:id/erase`). Types only and no imports: the browser app
  * (web/src/staff/types.ts) imports this file as well, so each wire shape has one definition.
  */
 
@@ -90,4 +90,15 @@ export interface DeliveryView {
 /** `GET /api/appointments/:id/deliveries` */
 export interface DeliveryListView {
   readonly deliveries: readonly DeliveryView[];
+}
+
+/** `POST /api/patients/:id/erase`: the patient's record is erased (the reason's code, never free text). */
+export interface PatientErasedView {
+  readonly patient: {
+    readonly id: string;
+    readonly erased: true;
+    readonly erasedAt: string | null;
+    /** `patient_request`, `registered_in_error`, …; empty for a reason newer than this gateway. */
+    readonly reason: string;
+  };
 }

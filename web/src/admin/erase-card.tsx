@@ -8,11 +8,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { Field, FormMessages, formValue, useForm } from '../staff/form';
 import { Options } from '../ui/options';
-
-/** POST /api/patients/:id/erase */
-interface Erased {
-  readonly patient: { readonly id: string; readonly erasedAt: string | null; readonly reason: string };
-}
+import type { PatientErasedView } from '../../../services/gateway/src/appointment-view';
 
 const LABELS = { id: 'Patient id', reason: 'Reason', confirm: 'Type the patient id again' };
 
@@ -35,7 +31,7 @@ export function EraseCard() {
     const data = new FormData(el);
     const patientId = formValue(data, 'id').trim();
     void form.run(el, async () => {
-      const r = await api<Erased>('POST', `/api/patients/${encodeURIComponent(patientId)}/erase`, {
+      const r = await api<PatientErasedView>('POST', `/api/patients/${encodeURIComponent(patientId)}/erase`, {
         reason: formValue(data, 'reason'),
         confirm: formValue(data, 'confirm').trim(),
       });

@@ -7,16 +7,13 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import './lobby.css';
+import type {
+  LobbyNoticeAnswerView,
+  LobbyNoticeView as LobbyNotice,
+} from '../../../services/gateway/src/lobby-notice-view';
 
-/** A note as the gateway answers it. */
-export interface LobbyNotice {
-  readonly kind: 'none' | 'running_late' | 'typed';
-  readonly delayMinutes: number;
-  readonly text: string;
-  readonly showPosition: boolean;
-  readonly position: number;
-  readonly at: string | null;
-}
+/** A note as the gateway answers it (services/gateway/src/lobby-notice-view.ts). */
+export type { LobbyNotice };
 
 /** What the note says, in words (pure). */
 export function noticeLines(n: LobbyNotice): string[] {
@@ -37,7 +34,7 @@ export function noticeLines(n: LobbyNotice): string[] {
 
 /** Reads the note of the patient's visit. */
 const loadNotice = (): Promise<LobbyNotice> =>
-  api<{ notice: LobbyNotice }>('GET', '/api/patient/lobby-notice').then((r) => r.notice);
+  api<LobbyNoticeAnswerView>('GET', '/api/patient/lobby-notice').then((r) => r.notice);
 
 /** The note box of the waiting room (nothing when there is no note). */
 export function WaitingNotice({

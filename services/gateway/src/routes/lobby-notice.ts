@@ -10,18 +10,19 @@ import { asRecord, choiceOf, invalid } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { patient } from './guards';
 import { visitDoors } from './visits';
+import type { LobbyNoticeAnswerView, LobbyNoticeKindName, LobbyNoticeView } from '../lobby-notice-view';
 
-const KINDS: Readonly<Record<string, session.LobbyNoticeKind>> = {
+const KINDS: Readonly<Record<LobbyNoticeKindName, session.LobbyNoticeKind>> = {
   none: session.LobbyNoticeKind.LOBBY_NOTICE_KIND_NONE,
   running_late: session.LobbyNoticeKind.LOBBY_NOTICE_KIND_RUNNING_LATE,
   typed: session.LobbyNoticeKind.LOBBY_NOTICE_KIND_TYPED,
 };
-const KIND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
-  Object.entries(KINDS).map(([name, value]) => [value, name]),
+const KIND_NAMES: Readonly<Record<number, LobbyNoticeKindName>> = Object.fromEntries(
+  Object.entries(KINDS).map(([name, value]) => [value, name as LobbyNoticeKindName]),
 );
 
 /** A note as the pages see it. */
-export function noticeView(n: session.LobbyNotice | undefined) {
+export function noticeView(n: session.LobbyNotice | undefined): LobbyNoticeView {
   return {
     kind: KIND_NAMES[n?.kind ?? 0] ?? 'none',
     delayMinutes: n?.delayMinutes ?? 0,
@@ -67,7 +68,7 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
             showPosition: show as boolean,
           }),
         );
-        res.status(200).json({ notice: noticeView(r.notice) });
+        res.status(200).json({ notice: noticeView(r.notice) } satisfies LobbyNoticeAnswerView);
       },
       { delay_minutes: 'delayMinutes', show_position: 'showPosition' },
     ),
@@ -79,7 +80,7 @@ export function registerLobbyNoticeRoutes(api: Router, ctx: RouteContext): void 
       const r = await ctx.call(res, token, ctx.clients.session!, 'getLobbyNotice', {
         visit: `visits/${visitId}`,
       });
-      res.status(200).json({ notice: noticeView(r.notice) });
+      res.status(200).json({ notice: noticeView(r.notice) } satisfies LobbyNoticeAnswerView);
     }),
   );
 }

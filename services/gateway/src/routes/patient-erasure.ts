@@ -12,6 +12,7 @@ import type { RouteContext } from '../context';
 import { asRecord, choiceOf, invalid, pathId, send, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
+import type { PatientErasedView } from '../appointment-view';
 
 /** The reasons the console offers → the proto enum. */
 export const ERASURE_REASONS: Readonly<Record<string, scheduling.PatientErasureReason>> = {
@@ -72,14 +73,15 @@ export function registerPatientErasureRoutes(api: Router, ctx: RouteContext): vo
           send(res, { status: 409, body: { error: { code: blocker, message: blocked } } });
           return;
         }
-        res.status(200).json({
+        const erased: PatientErasedView = {
           patient: {
             id,
             erased: true,
             erasedAt: r.eraseTime?.toISOString() ?? null,
             reason: reasonName(r.reason),
           },
-        });
+        };
+        res.status(200).json(erased);
       },
     ),
   );
