@@ -81,12 +81,13 @@ beforeAll(async () => {
 afterAll(async () => suite?.stop());
 
 let slotMinutes = 3 * 24 * 60;
-async function bookWithLink(options: { link?: boolean } = {}) {
+async function bookWithLink(options: { link?: boolean; traceparent?: string } = {}) {
   const desk = { client, metadata: frontDesk };
   const patient = await createPatient(desk, CANARY);
   slotMinutes += 60;
   const start = startIn(slotMinutes * 60_000);
-  const booked = await bookVisit(desk, { patient, clinician: 'users/doc-canary', reason: REASON, start });
+  const booking = { client, metadata: async () => withTrace(await frontDesk(), options.traceparent) };
+  const booked = await bookVisit(booking, { patient, clinician: 'users/doc-canary', reason: REASON, start });
   const appointmentId = booked.name.slice('appointments/'.length);
   const patientId = patient.slice('patients/'.length);
   const link = options.link === false ? undefined : await issueLink(desk, booked.name);
@@ -94,6 +95,12 @@ async function bookWithLink(options: { link?: boolean } = {}) {
 }
 
 const eventsOf = (reminderId: string) => store.read(reminderStream(reminderId));
+
+/** `metadata` with a W3C traceparent header when one is given. */
+function withTrace(metadata: grpc.Metadata, traceparent: string | undefined): grpc.Metadata {
+  if (traceparent !== undefined) metadata.set('traceparent', traceparent);
+  return metadata;
+}
 
 /** Waits until the relay accepted the reminder once and its stream ends with ReminderSent. */
 async function sentOnce(reminderId: string): Promise<string> {
@@ -182,6 +189,16 @@ describe('an invitation', () => {
     });
     expect(access[0]!.position).toBeLessThan(reminder[2]!.position);
     expect(access[0]!.position).toBeGreaterThan(reminder[1]!.position);
+  });
+
+  it('is planned in the booking’s trace', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const traced = await bookWithLink({ link: false, traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    const bookedEvent = (await store.read(`scheduling.appointment-${traced.appointmentId}`))[0]!;
+    expect(bookedEvent.traceparent?.split('-')[1]).toBe(traceId);
+    await passesEventually(async () =>
+      expect((await eventsOf(traced.invitation))[0]?.traceparent).toBe(bookedEvent.traceparent),
+    );
   });
 
   it('plans the reminders at 24 h and 1 h before the start', async () => {

@@ -37,6 +37,7 @@ import {
   type Subscription,
 } from '@haven/eventstore';
 import {
+  causedBy,
   commandEvent,
   handleCommand,
   loadAggregate,
@@ -421,7 +422,7 @@ export class ReminderOutbox {
       await this.#run(
         plan.reminderId,
         { type: 'ScheduleReminder', data: plan },
-        { actor: SERVICE_ACTOR, correlationId: cause.correlationId, causationId: cause.id },
+        causedBy(cause, SERVICE_ACTOR),
       );
     } catch (error) {
       if (!isCategory(error, 'already_exists') && !(error instanceof ConcurrencyError)) throw error;
