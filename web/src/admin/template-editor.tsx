@@ -13,6 +13,10 @@ import { Note } from '../ui/note';
 import { TEMPLATE_FIELDS } from '../../../services/scheduling/src/notification/template-fields';
 import { whileCurrent } from '../api/while-current';
 import { Options } from '../ui/options';
+import type {
+  TemplateSetView as TemplateSet,
+  TemplateTextsView as TemplateTexts,
+} from '../../../services/gateway/src/message-template-view';
 
 /** The kinds of patient message, with their labels. */
 export const MESSAGE_KINDS = [
@@ -34,18 +38,8 @@ export function fieldsFor(kind: MessageKind): readonly (typeof TEMPLATE_FIELDS)[
     : TEMPLATE_FIELDS.filter((f) => f !== 'passcode');
 }
 
-/** One template's texts. */
-export interface TemplateTexts {
-  readonly subject: string;
-  readonly body: string;
-  readonly sms: string;
-}
-
-interface TemplateSet {
-  readonly language: string;
-  readonly templates: ReadonlyArray<TemplateTexts & { readonly kind: string }>;
-  readonly updateTime: string | null;
-}
+/** One template's texts (services/gateway/src/message-template-view.ts). */
+export type { TemplateTexts };
 
 type Preview =
   | { readonly state: 'idle' }

@@ -14,6 +14,7 @@ import type { RouteContext } from '../context';
 import { asRecord, invalid, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc, type HttpFieldViolation } from '../http-errors';
 import { staff } from './guards';
+import type { TemplateSetView, TemplateTextsView } from '../message-template-view';
 
 const ADMIN = ['admin'] as const;
 const LANGUAGE = /^[a-z]{2,3}(-[A-Z]{2})?$/;
@@ -34,8 +35,18 @@ const PREVIEW_FIELDS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(PARTS.map((p) => [`template.${p}`, p])),
 };
 
-function templateJson(t: scheduling.MessageTemplate) {
-  return { kind: KIND_NAMES.get(t.kind) ?? 'unknown', subject: t.subject, body: t.body, sms: t.sms };
+/** A language's set as the editor reads it (the built-in one while nobody saved). */
+function templateSetView(language: string, set: scheduling.MessageTemplateSet | undefined): TemplateSetView {
+  return {
+    language,
+    templates: (set?.templates ?? []).map((t) => ({
+      kind: KIND_NAMES.get(t.kind) ?? 'unknown',
+      subject: t.subject,
+      body: t.body,
+      sms: t.sms,
+    })),
+    updateTime: set?.updateTime?.toISOString() ?? null,
+  };
 }
 
 /** The `:language` path parameter, or undefined after answering 404. */
@@ -47,7 +58,7 @@ function languageOf(req: Request, res: Response): string | undefined {
 }
 
 /** Subject, body and SMS text of a request body; undefined after answering 400. */
-function textsOf(req: Request, res: Response): { subject: string; body: string; sms: string } | undefined {
+function textsOf(req: Request, res: Response): TemplateTextsView | undefined {
   const body = asRecord(req.body);
   const violations: HttpFieldViolation[] = [];
   // Longer than the linter allows is the linter's to say; this bound only keeps requests small.
@@ -85,7 +96,8 @@ export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): v
         const r = await ctx.call(res, token, clients.scheduling, 'previewMessageTemplate', {
           template: { kind, ...texts },
         });
-        res.status(200).json({ subject: r.subject, body: r.body, sms: r.sms });
+        const preview: TemplateTextsView = { subject: r.subject, body: r.body, sms: r.sms };
+        res.status(200).json(preview);
       },
     ),
   );
@@ -98,12 +110,7 @@ export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): v
       const r = await ctx.call(res, token, clients.scheduling, 'getMessageTemplateSet', {
         name: `messageTemplateSets/${language}`,
       });
-      const set = r.messageTemplateSet;
-      res.status(200).json({
-        language,
-        templates: (set?.templates ?? []).map(templateJson),
-        updateTime: set?.updateTime?.toISOString() ?? null,
-      });
+      res.status(200).json(templateSetView(language, r.messageTemplateSet));
     }),
   );
 
@@ -137,11 +144,7 @@ export function registerMessageTemplateRoutes(api: Router, ctx: RouteContext): v
         send(res, httpErrorFromGrpc(err, fieldsOfIndex(index)));
         return;
       }
-      res.status(200).json({
-        language,
-        templates: (saved?.templates ?? []).map(templateJson),
-        updateTime: saved?.updateTime?.toISOString() ?? null,
-      });
+      res.status(200).json(templateSetView(language, saved));
     }),
   );
 }
