@@ -1,5 +1,6 @@
 /**
- * The admin console's JSON: staff users, an invitation, the usage report (`/api/users`, `/api/usage`). Types only;
+ * The admin console's JSON: staff users, an invitation, the usage report (`/api/users`, `/api/usage`), and the
+ * dev stack's caught mail (`/api/dev/mail`). Types only;
  * its imports are the other import-free view modules: the browser app (web/src/admin/types.ts) imports this file
  * as well, so each wire shape has one definition.
  */
@@ -43,4 +44,19 @@ export interface UsageCountsView {
 export interface UsageReportView {
   readonly total: UsageCountsView;
   readonly clinicians: ReadonlyArray<UsageCountsView & { readonly clinicianId: string }>;
+}
+
+/** A message the dev stack's mail catcher caught (`GET /api/dev/mail`; the dev stack only). */
+export interface CaughtMailView {
+  readonly id: string;
+  /** The recipients, comma-separated. */
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly receivedAt: string;
+}
+
+/** `GET /api/dev/mail`: the newest caught messages first. */
+export interface CaughtMailListView {
+  readonly messages: readonly CaughtMailView[];
 }

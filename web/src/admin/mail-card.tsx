@@ -6,29 +6,24 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { whileCurrent } from '../api/while-current';
+import type {
+  CaughtMailListView,
+  CaughtMailView as CaughtMessage,
+} from '../../../services/gateway/src/admin-view';
 
-/** One caught message. */
-export interface CaughtMessage {
-  readonly id: string;
-  readonly to: string;
-  readonly subject: string;
-  readonly text: string;
-  readonly receivedAt: string;
-}
+/** A caught message (services/gateway/src/admin-view.ts). */
+export type { CaughtMessage };
 
 /** The local mail card (renders nothing without a catcher). */
 export function MailCard() {
   const [messages, setMessages] = useState<readonly CaughtMessage[] | null>(null);
 
   const load = useCallback(async () => {
-    const r = await api<{ messages: CaughtMessage[] }>('GET', '/api/dev/mail').catch(() => null);
+    const r = await api<CaughtMailListView>('GET', '/api/dev/mail').catch(() => null);
     setMessages(r ? r.messages : null);
   }, []);
   useEffect(
-    () =>
-      whileCurrent(api<{ messages: CaughtMessage[] }>('GET', '/api/dev/mail'), (r) =>
-        setMessages(r.messages),
-      ),
+    () => whileCurrent(api<CaughtMailListView>('GET', '/api/dev/mail'), (r) => setMessages(r.messages)),
     [],
   );
 

@@ -9,6 +9,7 @@ import type { RouteContext } from '../context';
 import { send } from '../http';
 import { httpError } from '../http-errors';
 import { staff } from './guards';
+import type { CaughtMailListView } from '../admin-view';
 
 /** One caught message as the page shows it. */
 interface CaughtMessage {
@@ -39,7 +40,7 @@ export function registerDevMailRoutes(api: Router, ctx: RouteContext, catcherUrl
         return;
       }
       const list = Array.isArray(caught) ? (caught as CaughtMessage[]) : [];
-      res.status(200).json({
+      const view: CaughtMailListView = {
         messages: list
           .slice(-MAX_MESSAGES)
           .reverse()
@@ -50,7 +51,8 @@ export function registerDevMailRoutes(api: Router, ctx: RouteContext, catcherUrl
             text: text(m.text),
             receivedAt: text(m.receivedAt),
           })),
-      });
+      };
+      res.status(200).json(view);
     }),
   );
 }
