@@ -10,7 +10,16 @@ import type { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
 import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
-import { eventually, failureOf, startMailCatcher, type MailCatcher } from '@haven/testing';
+import {
+  bookVisit,
+  createPatient,
+  eventually,
+  failureOf,
+  issueLink,
+  startIn,
+  startMailCatcher,
+  type MailCatcher,
+} from '@haven/testing';
 import type { RunningScheduling } from '../server';
 import { failingPhiAccessAppends } from '../testing';
 import { newEvent } from '@haven/eventstore';
@@ -67,6 +76,9 @@ const asPatient = async (patientId: string) =>
     token: await patientIssuer.sign({ sub: patientId, kind: 'patient', visit: 'visits/apt-any' }),
   });
 
+/** The front desk's client and call metadata, for @haven/testing's calls. */
+const frontDesk = () => ({ client, metadata: () => staff('u-desk', 'front_desk') });
+
 /** A patient with an appointment with `clinicianId` (so the clinician is their care team). */
 async function patientOf(clinicianId: string, email = ''): Promise<string> {
   return (await patientWithAppointment(clinicianId, email)).patientId;
@@ -76,35 +88,24 @@ async function patientWithAppointment(
   clinicianId: string,
   email: string,
 ): Promise<{ patientId: string; appointmentId: string }> {
-  const desk = await staff('u-desk', 'front_desk');
-  const { patient } = await callUnary(
-    client,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({
-      patient: { givenName: 'Zebulon', familyName: 'Quixfeather', dateOfBirth: '1971-03-14', email },
-    }),
-    desk,
-  );
-  const patientId = patient!.name.slice('patients/'.length);
-  const start = new Date(Math.ceil((Date.now() + 3 * 3_600_000 + Math.random() * 3_600_000) / 1000) * 1000);
-  const { appointment } = await callUnary(
-    client,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        patient: `patients/${patientId}`,
-        clinician: `users/${clinicianId}`,
-        startTime: start,
-        endTime: new Date(start.getTime() + 15 * 60_000),
-      },
-    }),
-    desk,
-  );
+  const patient = await createPatient(frontDesk(), {
+    givenName: 'Zebulon',
+    familyName: 'Quixfeather',
+    dateOfBirth: '1971-03-14',
+    email,
+  });
+  const patientId = patient.slice('patients/'.length);
+  const appointment = await bookVisit(frontDesk(), {
+    patient,
+    clinician: `users/${clinicianId}`,
+    start: startIn(3 * 3_600_000 + Math.random() * 3_600_000, 1000),
+    minutes: 15,
+  });
   // The read model (care team) follows the store.
   for (let i = 0; i < 100 && !service.deps.readModel.clinicianSeesPatient(clinicianId, patientId); i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { patientId, appointmentId: appointment!.name.slice('appointments/'.length) };
+  return { patientId, appointmentId: appointment.name.slice('appointments/'.length) };
 }
 
 async function careThread(clinicianId: string, patientId: string): Promise<string> {
@@ -285,12 +286,7 @@ describe('limits and closing', () => {
 describe('the notice of a new message', () => {
   it('sends the patient the clinic’s name and the link once, never the text or their PHI', async () => {
     const { patientId, appointmentId } = await patientWithAppointment('doc-notice', 'zeb@patient.test');
-    const link = await callUnary(
-      client,
-      'issuePatientLink',
-      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${appointmentId}` }),
-      await staff('u-desk', 'front_desk'),
-    );
+    const link = await issueLink(frontDesk(), `appointments/${appointmentId}`);
     const thread = await careThread('doc-notice', patientId);
     // The patient's own message notifies nobody by e-mail.
     await post(thread, 'a question from me', await asPatient(patientId));
@@ -352,12 +348,7 @@ describe('the notice of a new message to a patient who unsubscribed', () => {
   it('is suppressed as opted out, sends nothing and issues no messages link', async () => {
     const email = 'optedout@patient.test';
     const { patientId, appointmentId } = await patientWithAppointment('doc-optout', email);
-    await callUnary(
-      client,
-      'issuePatientLink',
-      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${appointmentId}` }),
-      await staff('u-desk', 'front_desk'),
-    );
+    await issueLink(frontDesk(), `appointments/${appointmentId}`);
     // The invitation carries the one-click unsubscribe token; the patient uses it (as the route records it).
     await eventually('the invitation', () => catcher.messages().some((m) => m.to.includes(email)));
     const invitation = catcher.messages().find((m) => m.to.includes(email))!;

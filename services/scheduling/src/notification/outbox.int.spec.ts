@@ -221,12 +221,7 @@ describe('front-desk passcodes', () => {
     );
     await new Promise((r) => setTimeout(r, 300));
     expect(typesOf(await eventsOf(booked.invitation))).toEqual(['ReminderScheduled']);
-    const link = await callUnary(
-      client,
-      'issuePatientLink',
-      scheduling.IssuePatientLinkRequest.fromPartial({ appointment: `appointments/${booked.appointmentId}` }),
-      await frontDesk(),
-    );
+    const link = await issueLink({ client, metadata: frontDesk }, `appointments/${booked.appointmentId}`);
     const id = messageIdOf(booked.invitation, 'lakeside.test');
     await passesEventually(() => expect(catcher.countOf(id)).toBe(1), { timeoutMs: 20_000 });
     expect(catcher.messages().find((m) => m.messageId === id)?.text).toContain(link.token);

@@ -17,10 +17,13 @@ import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/servic
 import { createTestIssuer } from '@haven/service/testing';
 import type { NatsConnection } from 'nats';
 import {
+  bookVisit,
+  createPatient,
   eventually,
   launchStack,
   readEventLog,
   serveJwks,
+  startIn,
   type JwksServer,
   type LaunchedStack,
 } from '@haven/testing';
@@ -66,33 +69,23 @@ async function serviceKeys(): Promise<FilePatientKeyStore> {
   return new FilePatientKeyStore({ dir: join(stack.dir, 'data', 'scheduling', 'patient-keys'), kms });
 }
 
-async function createPatient(): Promise<string> {
-  const res = await callUnary(
-    client,
-    'createPatient',
-    scheduling.CreatePatientRequest.fromPartial({ patient: { ...CANARY, email: 'ottoline@example.test' } }),
-    await desk(),
-  );
-  return res.patient!.name.slice('patients/'.length);
+/** A new patient with the canary PHI; resolves with its id. */
+async function newPatient(): Promise<string> {
+  const name = await createPatient({ client, metadata: desk }, { ...CANARY, email: 'ottoline@example.test' });
+  return name.slice('patients/'.length);
 }
 
 async function book(patientId: string, minutesFromNow: number): Promise<string> {
-  const start = new Date(Math.ceil((Date.now() + minutesFromNow * 60_000) / 60_000) * 60_000);
-  const res = await callUnary(
-    client,
-    'bookAppointment',
-    scheduling.BookAppointmentRequest.fromPartial({
-      appointment: {
-        clinician: 'users/doc-erase',
-        patient: `patients/${patientId}`,
-        reason: 'itchy canary rash',
-        startTime: start,
-        endTime: new Date(start.getTime() + 30 * 60_000),
-      },
-    }),
-    await desk(),
+  const booked = await bookVisit(
+    { client, metadata: desk },
+    {
+      clinician: 'users/doc-erase',
+      patient: `patients/${patientId}`,
+      reason: 'itchy canary rash',
+      start: startIn(minutesFromNow * 60_000),
+    },
   );
-  return res.appointment!.name.slice('appointments/'.length);
+  return booked.name.slice('appointments/'.length);
 }
 
 const erase = async (
@@ -136,7 +129,7 @@ describe('ErasePatient', () => {
   let sealed: SealedPhi;
 
   beforeAll(async () => {
-    patientId = await createPatient();
+    patientId = await newPatient();
     appointmentId = await book(patientId, 3 * 24 * 60);
     const thread = await callUnary(
       client,
@@ -265,7 +258,7 @@ describe('ErasePatient', () => {
 
 describe('a kill -9 between PatientErased and the key destruction', () => {
   it('is finished when the service starts again', async () => {
-    const patientId = await createPatient();
+    const patientId = await newPatient();
     const [registered] = await store.read(`scheduling.patient-${patientId}`);
     const keys = await serviceKeys();
     expect((await openPhi(keys, registered!.phi!))['givenName']).toBe(CANARY.givenName);
