@@ -56,3 +56,15 @@ export interface LoginView {
   readonly mfaEnrollmentRequired: boolean;
   readonly passwordChangeRequired: boolean;
 }
+
+/** One clinic identity provider for the "Sign in with …" buttons: a plain navigation to `startUrl`. */
+export interface SsoProviderView {
+  readonly id: string;
+  readonly displayName: string;
+  readonly startUrl: string;
+}
+
+/** `GET /api/auth/sso/providers` (none when SSO is off). */
+export interface SsoProviderListView {
+  readonly providers: readonly SsoProviderView[];
+}

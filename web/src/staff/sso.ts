@@ -1,5 +1,9 @@
 /** Staff single sign-on on the page: what a returning sign-in means (`?sso=`) and the providers' links. */
 import { api } from '../api/client';
+import type {
+  SsoProviderListView,
+  SsoProviderView as SsoProvider,
+} from '../../../services/gateway/src/account-view';
 
 const NOTICES: Readonly<Record<string, string>> = {
   pending:
@@ -24,13 +28,10 @@ export function takeSsoNotice(): string {
 }
 
 /** One clinic identity provider: a plain navigation to the gateway, which runs the code flow. */
-export interface SsoProvider {
-  readonly displayName: string;
-  readonly startUrl: string;
-}
+export type { SsoProvider };
 
 /** The clinics' providers (none when SSO is off or the call fails). */
 export async function ssoProviders(): Promise<readonly SsoProvider[]> {
-  const r = await api<{ providers?: SsoProvider[] }>('GET', '/api/auth/sso/providers').catch(() => null);
+  const r = await api<SsoProviderListView>('GET', '/api/auth/sso/providers').catch(() => null);
   return r?.providers ?? [];
 }

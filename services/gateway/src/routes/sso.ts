@@ -16,7 +16,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Request, Response, Router } from 'express';
 import { identity } from '@haven/proto';
 import { callUnary, forwardClientAddress, parseStatusDetails } from '@haven/service';
-import type { SsoAccountView } from '../account-view';
+import type { SsoAccountView, SsoProviderListView } from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, queryText, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -141,13 +141,14 @@ export function registerSsoRoutes(api: Router, ctx: RouteContext, options: SsoRo
   const rp = options.relyingParty;
 
   api.get('/auth/sso/providers', (_req, res) => {
-    res.status(200).json({
+    const view: SsoProviderListView = {
       providers: (rp?.options.providers ?? []).map((p) => ({
         id: p.id,
         displayName: p.displayName,
         startUrl: `/api/auth/sso/${p.id}/start`,
       })),
-    });
+    };
+    res.status(200).json(view);
   });
 
   if (rp === undefined) return;
