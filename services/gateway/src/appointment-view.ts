@@ -102,3 +102,18 @@ export interface PatientErasedView {
     readonly reason: string;
   };
 }
+
+/** `GET /api/patients` */
+export interface PatientListView {
+  readonly patients: readonly PatientView[];
+}
+
+/** `POST /api/patients`: the new patient's id. */
+export interface PatientCreatedView {
+  readonly patient: { readonly id: string };
+}
+
+/** `GET /api/patients/:id`: the patient's name only (a PHI read, recorded with its purpose). */
+export interface PatientNameView {
+  readonly patient: { readonly id: string; readonly name: string };
+}

@@ -9,6 +9,7 @@ import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
 import type { MessageThreadAnswerView } from '../../../services/gateway/src/message-thread-view';
+import type { PatientListView } from '../staff/types';
 import { Note } from '../ui/note';
 import { Options } from '../ui/options';
 
@@ -22,7 +23,7 @@ export function StaffMessages({ role }: { readonly role: 'clinician' | 'front_de
   const [version, setVersion] = useState(0);
   const [names, setNames] = useState<Readonly<Record<string, string>>>({});
   useEffect(() => {
-    api<{ patients: { id: string; name: string }[] }>('GET', '/api/patients').then(
+    api<PatientListView>('GET', '/api/patients').then(
       (r) => setNames(Object.fromEntries(r.patients.map((p) => [p.id, p.name]))),
       () => setNames({}),
     );

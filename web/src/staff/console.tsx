@@ -14,7 +14,7 @@ import { consoleState, initialConsole, type ConsoleEvent, type OpenVisit } from 
 import { consolePanels, visitPanels } from './panels';
 import { guarded, useSession, type StaffSession } from './session';
 import { timeOf } from './time';
-import type { Participant, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
+import type { Participant, PatientNameView, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
 import { Note } from '../ui/note';
 
 const STATUS_LABELS: Readonly<Record<string, string>> = {
@@ -469,12 +469,12 @@ export function Console() {
       if (patientId && !known.current.has(patientId)) {
         known.current.add(patientId);
         // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
-        void api<{ patient?: { name?: string } }>(
+        void api<PatientNameView>(
           'GET',
           `/api/patients/${encodeURIComponent(patientId)}?purpose=treatment`,
         ).then(
           (p) => {
-            const name = p.patient?.name;
+            const name = p.patient.name;
             if (name) setNames((n) => ({ ...n, [patientId]: name }));
           },
           () => known.current.delete(patientId),
@@ -510,13 +510,13 @@ export function Console() {
         readVisit(id),
         // The patient's name is PHI: read for treatment, recorded by scheduling (name fields only).
         summary?.patientId
-          ? api<{ patient?: { name?: string } }>(
+          ? api<PatientNameView>(
               'GET',
               `/api/patients/${encodeURIComponent(summary.patientId)}?purpose=treatment`,
             ).catch(() => null)
           : null,
       ]);
-      const name = patient?.patient?.name;
+      const name = patient?.patient.name;
       if (name) dispatch({ type: 'PatientNamed', visitId: id, name });
     },
     [visits, readVisit],

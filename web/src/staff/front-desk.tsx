@@ -17,7 +17,9 @@ import type {
   Booking,
   Clinician,
   Patient,
+  PatientCreatedView,
   PatientLink,
+  PatientListView,
   WaitingView,
 } from './types';
 import { Note } from '../ui/note';
@@ -88,7 +90,7 @@ function NewPatient({ onAdded }: { onAdded: (p: Patient) => void }) {
     for (const f of ['email', 'phone']) if (formValue(data, f).trim()) body[f] = formValue(data, f);
     void form.run(el, async () => {
       try {
-        const r = await api<{ patient: { id: string } }>('POST', '/api/patients', body);
+        const r = await api<PatientCreatedView>('POST', '/api/patients', body);
         onAdded({ id: r.patient.id, name: body['name'] ?? '', dateOfBirth: body['dateOfBirth'] ?? '' });
         el.reset();
         form.setSuccess(`${body['name'] ?? ''} was added and is selected for booking below.`);
@@ -438,11 +440,7 @@ export function FrontDesk() {
       const onError = (m: string) => book.setError(m);
       const [c, p] = await Promise.all([
         guarded(session, () => api<{ clinicians: Clinician[] }>('GET', '/api/clinicians'), onError),
-        guarded(
-          session,
-          () => api<{ patients: Patient[] }>('GET', '/api/patients?purpose=treatment'),
-          onError,
-        ),
+        guarded(session, () => api<PatientListView>('GET', '/api/patients?purpose=treatment'), onError),
       ]);
       if (c) setClinicians(c.clinicians);
       if (p)

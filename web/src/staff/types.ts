@@ -18,7 +18,10 @@ export type {
   AppointmentView as Appointment,
   BookingView as Booking,
   ClinicianView as Clinician,
+  PatientCreatedView,
   PatientLinkView as PatientLink,
+  PatientListView,
+  PatientNameView,
   PatientView as Patient,
   WaitingView,
 } from '../../../services/gateway/src/appointment-view';

@@ -5,7 +5,7 @@
  */
 import type { Request, Router } from 'express';
 import { phiEvents, scheduling } from '@haven/proto';
-import type { PatientView } from '../appointment-view';
+import type { PatientCreatedView, PatientListView, PatientNameView, PatientView } from '../appointment-view';
 import type { RouteContext } from '../context';
 import { choiceOf, lastSegment, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -82,7 +82,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
         method: 'createPatient',
         request: createPatientRequest,
         status: 201,
-        view: (r) => ({ patient: { id: lastSegment(r.patient?.name ?? '') } }),
+        view: (r): PatientCreatedView => ({ patient: { id: lastSegment(r.patient?.name ?? '') } }),
       }),
     ),
   );
@@ -97,7 +97,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
         method: 'listPatients',
         request: ({ req, violations }) =>
           scheduling.ListPatientsRequest.fromPartial({ pageSize: 100, purpose: purposeOf(req, violations) }),
-        view: (r) => ({
+        view: (r): PatientListView => ({
           patients: r.patients.map((p): PatientView => ({
             id: lastSegment(p.name),
             name: `${p.givenName} ${p.familyName}`.trim(),
@@ -124,7 +124,7 @@ export function registerPatientRoutes(api: Router, ctx: RouteContext): void {
             purpose: purposeOf(req, violations),
             readMask: ['given_name', 'family_name'],
           }),
-        view: ({ patient: p }, { id }) => ({
+        view: ({ patient: p }, { id }): PatientNameView => ({
           patient: { id, name: `${p?.givenName ?? ''} ${p?.familyName ?? ''}`.trim() },
         }),
       }),
