@@ -101,3 +101,14 @@ export interface VisitDetailView {
   readonly identity: IdentityConfirmationView | null;
   readonly recording: VisitRecordingView;
 }
+
+/** `GET /api/visits/:id/identity-check`: the patient's date of birth for a verbal check (a PHI read), for a host. */
+export interface IdentityCheckView {
+  readonly dateOfBirth: string;
+  readonly identity: IdentityConfirmationView | null;
+}
+
+/** `POST /api/visits/:id/identity`: the confirmation as recorded. */
+export interface IdentityConfirmedView {
+  readonly identity: IdentityConfirmationView | null;
+}

@@ -7,7 +7,12 @@ import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
-import type { IdentityConfirmation, VisitDetail } from '../staff/types';
+import type {
+  IdentityCheckView,
+  IdentityConfirmation,
+  IdentityConfirmedView,
+  VisitDetail,
+} from '../staff/types';
 
 /** Props of {@link IdentityCheck}. */
 export interface IdentityCheckProps {
@@ -42,7 +47,7 @@ export function IdentityCheck({ visitId, me }: IdentityCheckProps) {
 
   const show = async () => {
     try {
-      const r = await api<{ dateOfBirth: string }>('GET', `${path}/identity-check`);
+      const r = await api<IdentityCheckView>('GET', `${path}/identity-check`);
       setDateOfBirth(r.dateOfBirth);
       setMessage('');
     } catch (err) {
@@ -52,7 +57,7 @@ export function IdentityCheck({ visitId, me }: IdentityCheckProps) {
 
   const confirm = async () => {
     try {
-      const r = await api<{ identity: IdentityConfirmation | null }>('POST', `${path}/identity`, {});
+      const r = await api<IdentityConfirmedView>('POST', `${path}/identity`, {});
       setConfirmed(r.identity);
       setDateOfBirth(null);
       setMessage('');

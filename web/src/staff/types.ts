@@ -31,7 +31,9 @@ export type {
   LedgerPageView as LedgerPage,
 } from '../../../services/gateway/src/audit-view';
 export type {
+  IdentityCheckView,
   IdentityConfirmationView as IdentityConfirmation,
+  IdentityConfirmedView,
   InvitedGuestView as InvitedGuest,
   ParticipantView as Participant,
   VisitDetailView as VisitDetail,

@@ -12,7 +12,9 @@ import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { mediaView, recordingView, visitCounts, visitView } from '../visit-view';
 import type {
+  IdentityCheckView,
   IdentityConfirmationView,
+  IdentityConfirmedView,
   InvitedGuestView,
   VisitDetailView,
   VisitSummaryView,
@@ -373,7 +375,11 @@ function registerIdentityCheck(api: Router, ctx: RouteContext, { onVisit }: Visi
           readMask: ['date_of_birth'],
         }),
       );
-      res.status(200).json({ dateOfBirth: r.patient?.dateOfBirth ?? '', identity: identityView(visit) });
+      const check: IdentityCheckView = {
+        dateOfBirth: r.patient?.dateOfBirth ?? '',
+        identity: identityView(visit),
+      };
+      res.status(200).json(check);
     }),
   );
   api.post(
@@ -383,7 +389,8 @@ function registerIdentityCheck(api: Router, ctx: RouteContext, { onVisit }: Visi
         visit: `visits/${id}`,
         method: session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH,
       });
-      res.status(200).json({ identity: r.visit ? identityView(r.visit) : null });
+      const confirmed: IdentityConfirmedView = { identity: r.visit ? identityView(r.visit) : null };
+      res.status(200).json(confirmed);
     }),
   );
 }
