@@ -890,7 +890,7 @@ export class ReminderOutbox {
 
   /** Opens the patient's sealed contact details (its PhiAccessed already stored). */
   async #openContact(patientId: string): Promise<Record<string, unknown>> {
-    return openPatientPhi(this.#deps, this.#patients.get(patientId) ?? (await this.#loadPatient(patientId)));
+    return openPatientPhi(this.#deps, await this.#patient(patientId));
   }
 
   /**
