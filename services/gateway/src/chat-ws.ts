@@ -18,9 +18,7 @@ import type { Logger } from '@haven/service';
 import type { ChatMessageView } from './chat-view';
 import type { ChatReplyLive } from './live-view';
 import type { GatewayClients } from './context';
-
-const VISIT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const REF = /^[A-Za-z0-9_-]{1,64}$/;
+import { PATH_ID } from './http';
 
 /** A socket as the chat sees it. */
 export interface ChatSocket {
@@ -104,8 +102,9 @@ export class ChatRelay {
     const type = message['type'];
     if (type !== 'chat-open' && type !== 'chat-send') return false;
     const wanted = typeof message['visitId'] === 'string' ? message['visitId'] : '';
-    const visitId = socket.kind === 'patient' ? socket.visitId : VISIT_ID.test(wanted) ? wanted : undefined;
-    const ref = typeof message['ref'] === 'string' && REF.test(message['ref']) ? message['ref'] : undefined;
+    const visitId = socket.kind === 'patient' ? socket.visitId : PATH_ID.test(wanted) ? wanted : undefined;
+    const ref =
+      typeof message['ref'] === 'string' && PATH_ID.test(message['ref']) ? message['ref'] : undefined;
     if (!visitId) {
       sendChatError(socket, ref, { code: 'invalid', reason: 'visitId is required' });
       return true;

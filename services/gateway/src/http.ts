@@ -4,7 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import { UnauthenticatedError } from '@haven/errors';
-import { principalFromClaims } from '@haven/service';
+import { principalFromClaims, RESOURCE_ID } from '@haven/service';
 import type { Principal } from '@haven/service';
 import { httpError } from './http-errors';
 import type { HttpError, HttpFieldViolation } from './http-errors';
@@ -103,7 +103,7 @@ export function lastSegment(name: string): string {
 }
 
 /** Ids the gateway puts into resource names from a URL path: letters, digits, `_` and `-`. */
-export const PATH_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const PATH_ID = RESOURCE_ID;
 
 /** Decodes a JWT's claims without checking its signature (only when no verifier is configured). */
 export function unverifiedPrincipal(token: string): Principal {

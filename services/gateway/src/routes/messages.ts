@@ -9,7 +9,7 @@
 import type { Request, Router } from 'express';
 import { scheduling } from '@haven/proto';
 import type { RouteContext } from '../context';
-import { choiceOf, lastSegment, queryText, stringField } from '../http';
+import { choiceOf, lastSegment, PATH_ID, queryText, stringField } from '../http';
 import { anyPatient, staff } from './guards';
 import { oneCall } from './one-call';
 import { redeemRoute, sendJoinFailure } from './patient-join';
@@ -28,7 +28,6 @@ const TOPICS: Readonly<Record<string, scheduling.MessageThreadTopic>> = {
 };
 const FIELDS = { text: 'text', topic: 'topic', patient: 'patientId', clinician: 'clinicianId' } as const;
 const STAFF_ROLES = ['clinician', 'front_desk'] as const;
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A thread as the pages see it (no text). */
 export function threadView(t: scheduling.MessageThread | undefined): MessageThreadView {
@@ -83,9 +82,9 @@ function threadCalls(ctx: RouteContext) {
             violations.push({ field: 'topic', description: 'must be care or scheduling' });
           const patientId = forPatient ? '' : (stringField(body, 'patientId', 64, violations) ?? '');
           const clinicianId = stringField(body, 'clinicianId', 64, violations) ?? '';
-          if (!forPatient && !ID.test(patientId))
+          if (!forPatient && !PATH_ID.test(patientId))
             violations.push({ field: 'patientId', description: 'is required' });
-          if (clinicianId !== '' && !ID.test(clinicianId))
+          if (clinicianId !== '' && !PATH_ID.test(clinicianId))
             violations.push({ field: 'clinicianId', description: 'is not an id' });
           return scheduling.CreateMessageThreadRequest.fromPartial({
             patient: patientId ? `patients/${patientId}` : '',
@@ -163,7 +162,7 @@ export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
     staff(
       ctx,
       door('scheduling.ListMessageThreads'),
-      calls.list((req) => (ID.test(queryText(req, 'patientId')) ? queryText(req, 'patientId') : '')),
+      calls.list((req) => (PATH_ID.test(queryText(req, 'patientId')) ? queryText(req, 'patientId') : '')),
     ),
   );
   api.post('/messages/threads', staff(ctx, door('scheduling.CreateMessageThread'), calls.create(false)));

@@ -18,6 +18,7 @@ import {
   commandMetadata,
   handleCommand,
   requirePrincipal,
+  RESOURCE_ID,
   type CallContext,
 } from '@haven/service';
 import type { SchedulingDeps } from '../deps';
@@ -37,7 +38,6 @@ import {
 } from './guest-link';
 
 export const GUEST_LINK_INDEXED = 'haven.scheduling.v1.GuestLinkIndexed';
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const GUEST_TOKEN = /^g\.[A-Za-z0-9_-]{43}$/;
 
 /** The guest link's own stream. */
@@ -84,9 +84,9 @@ export function issueGuestLink(deps: SchedulingDeps) {
     const violations: FieldViolation[] = [];
     const visitId = /^visits\/([^/]+)$/.exec(request.visit)?.[1];
     const guestId = /^guests\/([^/]+)$/.exec(request.guest)?.[1];
-    if (visitId === undefined || !ID.test(visitId))
+    if (visitId === undefined || !RESOURCE_ID.test(visitId))
       violations.push({ field: 'visit', description: 'must be visits/{visit}' });
-    if (guestId === undefined || !ID.test(guestId))
+    if (guestId === undefined || !RESOURCE_ID.test(guestId))
       violations.push({ field: 'guest', description: 'must be guests/{guest}' });
     if (violations.length > 0 || visitId === undefined || guestId === undefined)
       throw new ValidationError(violations);

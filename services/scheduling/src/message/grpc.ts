@@ -24,6 +24,7 @@ import {
   idempotentResourceId,
   requestRecord,
   requirePrincipal,
+  RESOURCE_ID,
   type CallContext,
   type Principal,
 } from '@haven/service';
@@ -48,7 +49,6 @@ import {
 
 /** The PhiAccessed purpose of reading a secure message. */
 const TREATMENT_COMMUNICATION = 'PHI_ACCESS_PURPOSE_TREATMENT_COMMUNICATION';
-const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 type Thread = Exclude<MessageThreadState, { status: 'none' }>;
 type Deps = SchedulingDeps & { readonly threads: MessageThreadIndex };
@@ -168,7 +168,7 @@ export function createMessageThread(deps: Deps) {
     let clinicianId: string | undefined;
     if (request.clinician !== '') {
       clinicianId = idFromName(request.clinician, 'users');
-      if (!clinicianId || !USER_ID.test(clinicianId)) {
+      if (!clinicianId || !RESOURCE_ID.test(clinicianId)) {
         throw new ValidationError([{ field: 'clinician', description: 'must be users/{id}' }]);
       }
     }
