@@ -11,7 +11,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import {
   HavenStream,
   JetStreamEventStore,
@@ -31,6 +31,9 @@ import {
   startNatsServer,
   startServiceProcess,
 } from '@haven/testing';
+
+/** How long an operator's JetStream API request may take (see `Rig.jsm`). */
+const OPERATOR_API_TIMEOUT_MS = 30_000;
 
 /** Events each short case stores before it tampers. */
 export const EVENTS = 60;
@@ -62,6 +65,12 @@ export interface Rig {
   readonly nats: NatsServerHandle;
   /** A plain NATS connection with the JetStream API: the operator's hands. */
   readonly nc: NatsConnection;
+  /**
+   * The JetStream API on that connection, each request given 30 s: on a loaded machine (CI's two cores, every
+   * suite writing) nats-server can take longer than the client's default 5 s to create a stream's files, and
+   * the operator's edit is not what the case measures.
+   */
+  readonly jsm: JetStreamManager;
   /** The event store, for appending and reading events as any service would. */
   readonly store: JetStreamEventStore;
   readonly dataDir: string;
@@ -103,7 +112,7 @@ export async function startRig(
   // The operator provisions HAVEN_ES by hand (as the case wants it) and the other streams as usual.
   const nats = await startNatsServer({ provision: false });
   const nc = await connect({ ...nats.operator, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const jsm = await nc.jetstreamManager();
+  const jsm = await nc.jetstreamManager({ timeout: OPERATOR_API_TIMEOUT_MS });
   await jsm.streams.add(eventStoreConfig(options.stream));
   await provisionHavenStreams(nc, {
     streams: [HavenStream.Bus, HavenStream.Checkpoints, HavenStream.Revocations],
@@ -119,6 +128,7 @@ export async function startRig(
   const rig: Rig = {
     nats,
     nc,
+    jsm,
     store,
     dataDir,
     issuer,

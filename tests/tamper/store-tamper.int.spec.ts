@@ -79,8 +79,7 @@ describe('the audit service watches the event store', () => {
   it('reports max_msgs lowered through the API and names the oldest events it dropped', async () => {
     const rig = await startCaseRig();
     const keep = Math.floor(EVENTS * 0.4);
-    const jsm = await rig.nc.jetstreamManager();
-    await jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
+    await rig.jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
     const t0 = Date.now();
     const setting = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'STREAM_RECONFIGURED');
     expect(setting.data.detail).toContain(`max_msgs=${keep} (expected -1)`);
@@ -98,13 +97,12 @@ describe('the audit service watches the event store', () => {
 
   it('reports the stream deleted, then created again, naming what the new one lacks', async () => {
     const rig = await startCaseRig();
-    const jsm = await rig.nc.jetstreamManager();
-    await jsm.streams.delete('HAVEN_ES');
+    await rig.jsm.streams.delete('HAVEN_ES');
     const t0 = Date.now();
     // While it is gone the alarm cannot be stored: the service logs it (and stores it once it can).
     const logged = await waitForLog(rig, /"violation":"STREAM_MISSING"/);
     measured.push(`stream deleted: logged after ${logged - t0} ms`);
-    await jsm.streams.add(eventStoreConfig());
+    await rig.jsm.streams.add(eventStoreConfig());
     const t1 = Date.now();
     const missing = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'STREAM_MISSING');
     expect(missing.data).toMatchObject({ firstBadIndex: 0, firstBadEventId: rig.ids[0] });
@@ -123,8 +121,7 @@ describe('the audit service watches the event store', () => {
     const setting = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'STREAM_RECONFIGURED');
     expect(setting.data.detail).toContain('deny_delete=false (expected true)');
     const victim = Math.floor(EVENTS / 3);
-    const jsm = await rig.nc.jetstreamManager();
-    expect(await jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[victim]), false)).toBe(true);
+    expect(await rig.jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[victim]), false)).toBe(true);
     const t0 = Date.now();
     const alarm = await rig.alarm(STORE_INTEGRITY_VIOLATED, (d) => d.reason === 'EVENTS_MISSING');
     expect(alarm.data).toMatchObject({

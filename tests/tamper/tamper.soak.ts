@@ -166,8 +166,7 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
 
   await round('maxMsgsLowered', async (rig) => {
     const keep = Math.floor(events / 2);
-    const jsm = await rig.nc.jetstreamManager();
-    await jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
+    await rig.jsm.streams.update('HAVEN_ES', { ...eventStoreConfig(), max_msgs: keep });
     const want = Array.from({ length: events - keep }, (_, i) => i);
     await expectNamed(rig, 'maxMsgsLowered', 'dropped', ['OLDEST_EVENTS_DROPPED'], want);
   });
@@ -176,9 +175,8 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
     'messagesDeleted',
     async (rig) => {
       const victims = pick(50, 0, events);
-      const jsm = await rig.nc.jetstreamManager();
       const t0 = Date.now();
-      for (const n of victims) await jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[n]), false);
+      for (const n of victims) await rig.jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[n]), false);
       // Deleting the first message moves the store's start: that one is named as OLDEST_EVENTS_DROPPED.
       const gone = ['EVENTS_MISSING', 'OLDEST_EVENTS_DROPPED'];
       await expectNamed(rig, 'messagesDeleted', 'deleted', gone, victims, t0);
