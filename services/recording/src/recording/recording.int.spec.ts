@@ -9,6 +9,7 @@ import type { JetStreamEventStore } from '@haven/eventstore';
 import { newEvent, newEventId, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
 import { accessRefusalStream, callUnary } from '@haven/service';
+import { setupTestTelemetry } from '@haven/telemetry/testing';
 import { failureOf, passesEventually } from '@haven/testing';
 import { startRecordingSuite, type RecordingSuite } from '../../test/suite';
 
@@ -110,6 +111,64 @@ describe('a recording the session starts and stops', () => {
       'haven.recording.v1.RecordingProcessingFailed',
     ]);
     expect(own[1]?.causationId).toBe(stopped.id);
+  });
+
+  it('registers and processes in the session event’s trace, caused by it', async () => {
+    const telemetry = setupTestTelemetry();
+    try {
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const inTrace = (event: NewEvent, span: string): NewEvent => ({
+        ...event,
+        correlationId: 'visit-t1-correlation',
+        traceparent: `00-${traceId}-${span}-01`,
+      });
+      const started = inTrace(
+        sessionEvent('RecordingStarted', {
+          visitId: 'visit-t1',
+          recordingId: 'rec-t1',
+          clinicianId: 'clin-t',
+          patientId: 'pat-t',
+          janusNode: 'janus-0',
+          room: 1,
+        }),
+        '00f067aa0ba902b7',
+      );
+      const stopped = inTrace(
+        sessionEvent('RecordingStopped', {
+          visitId: 'visit-t1',
+          recordingId: 'rec-t1',
+          rawFilePrefix: 'rec-t1/',
+        }),
+        '00f067aa0ba902b8',
+      );
+      await store.append('session.visit-visit-t1', 'no_stream', [started, stopped]);
+      await passesEventually(async () =>
+        expect((await store.read('recording.recording-rec-t1')).length).toBeGreaterThanOrEqual(2),
+      );
+      const [registered, processing] = await store.read('recording.recording-rec-t1');
+      for (const [own, cause] of [
+        [registered, started],
+        [processing, stopped],
+      ] as const) {
+        expect(own).toMatchObject({
+          traceparent: cause.traceparent,
+          correlationId: 'visit-t1-correlation',
+          causationId: cause.id,
+        });
+      }
+      // The follower's spans are children of the session events' spans, one per event of the recording.
+      await passesEventually(async () =>
+        expect(
+          telemetry
+            .spans('haven.recording.follow_session')
+            .filter((span) => span.spanContext().traceId === traceId)
+            .map((span) => span.parentSpanContext?.spanId)
+            .sort(),
+        ).toEqual(['00f067aa0ba902b7', '00f067aa0ba902b8']),
+      );
+    } finally {
+      await telemetry.shutdown();
+    }
   });
 
   it('is marked partial when Janus stopped writing mid-recording (the media node was lost)', async () => {

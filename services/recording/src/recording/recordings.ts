@@ -2,15 +2,18 @@
  * The recordings: load a recording's stream and run commands through the decider handler. Every change of a
  * recording goes through here (the session follower, the pipeline, the access side's commands).
  */
-import type { EventStore } from '@haven/eventstore';
+import type { Actor, EventStore } from '@haven/eventstore';
 import { handleCommand, loadAggregate, type CommandMetadata } from '@haven/service';
 import { decide, type RecordingCommand } from './decide';
 import { evolve, initialRecordingState, recordingStream, type RecordingState } from './recording';
 
 /** The actor of what the recording service does on its own (following the session, processing). */
+export const RECORDING_SERVICE: Actor = { kind: 'service', id: 'recording' };
+
+/** The metadata of what the recording service does on its own, in `correlationId`'s chain. */
 export function serviceMetadata(correlationId: string, causationId?: string): CommandMetadata {
   return {
-    actor: { kind: 'service', id: 'recording' },
+    actor: RECORDING_SERVICE,
     correlationId,
     ...(causationId !== undefined ? { causationId } : {}),
   };

@@ -3,6 +3,9 @@
  * recording (RECORDING), `haven.session.v1.RecordingStopped` starts its processing (PROCESSING) and hands it to
  * the pipeline. A recording stopped while this service was down is picked up when it comes back.
  *
+ * Each command runs in a span of the session event's trace and its events carry that event's traceparent and
+ * correlation id, caused by it (`causedBy`), so a visit's trace shows the recording work.
+ *
  * The session's event data may name things as ids (`recordingId: "r1"`) or as resource names
  * (`recording: "recordings/r1"`, the proto fields); both are read.
  */
@@ -15,9 +18,10 @@ import {
   type EventStore,
   type Subscription,
 } from '@haven/eventstore';
-import { idOfName, RESOURCE_ID, type Logger } from '@haven/service';
+import { causedBy, idOfName, RESOURCE_ID, type Logger } from '@haven/service';
+import { contextFromTraceparent, withSpan } from '@haven/telemetry';
 import type { RecordingCommand } from './decide';
-import { serviceMetadata, type Recordings } from './recordings';
+import { RECORDING_SERVICE, type Recordings } from './recordings';
 
 export const SESSION_RECORDING_STARTED = 'haven.session.v1.RecordingStarted';
 export const SESSION_RECORDING_STOPPED = 'haven.session.v1.RecordingStopped';
@@ -133,7 +137,7 @@ async function handle(deps: SessionFollowerDeps, event: EventEnvelope): Promise<
     const result = await deps.recordings.command(
       meant.recordingId,
       command,
-      serviceMetadata(event.correlationId, event.id),
+      causedBy(event, RECORDING_SERVICE),
     );
     if (meant.command.type === 'StartProcessing' && result.events.length > 0) {
       deps.onProcessing(meant.recordingId);
@@ -154,6 +158,11 @@ export async function followSessionRecordings(deps: SessionFollowerDeps): Promis
     contexts: ['session'],
     health: deps.health,
     logger: deps.logger,
-    handler: (event) => handle(deps, event),
+    // The recording's work is a span of the session event's trace (the visit's); the other events are none of it.
+    handler: async (event) => {
+      if (event.type !== SESSION_RECORDING_STARTED && event.type !== SESSION_RECORDING_STOPPED) return;
+      const parent = contextFromTraceparent(event.traceparent);
+      await withSpan('haven.recording.follow_session', { context: parent }, () => handle(deps, event));
+    },
   });
 }
