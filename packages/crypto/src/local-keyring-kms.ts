@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { inspect } from 'node:util';
 import { NotFoundError, PreconditionError } from '@haven/errors';
 import { GCM } from './aes-gcm';
-import { writeSecretFile } from './secret-file';
+import { assertOwnerOnlyFile, writeSecretFile } from './secret-file';
 import {
   generateKek,
   newKekId,
@@ -68,15 +68,7 @@ export class LocalKeyringKms implements Kms {
       await createKeyringFile(file);
       stat = await fs.stat(file);
     }
-    if (!stat.isFile()) {
-      throw new PreconditionError(`keyring file ${file} is not a regular file`);
-    }
-    if ((stat.mode & 0o077) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw new PreconditionError(
-        `keyring file ${file} has mode ${mode}; it must not be accessible by group or others (chmod 600 ${file})`,
-      );
-    }
+    assertOwnerOnlyFile(stat, file, 'keyring');
     const text = await fs.readFile(file, 'utf8');
     const { keys, current } = parseKeyring(file, text);
     return new LocalKeyringKms(file, keys, current);

@@ -3,7 +3,7 @@
  * not at all, and durable once the call returns.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { NotFoundError, PreconditionError } from '@haven/errors';
 
@@ -94,6 +94,17 @@ export async function readSecretFile(path: string, what: string): Promise<string
     }
     throw error;
   }
+  assertOwnerOnlyFile(stat, path, what);
+  const text = (await fs.readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  if (text === '') throw new PreconditionError(`${what} file ${path} is empty`);
+  return text;
+}
+
+/**
+ * Throws PreconditionError unless `stat` (of `path`) is a regular file that neither group nor others may read or
+ * write (mode 0600 or stricter). `what` names the file in the message.
+ */
+export function assertOwnerOnlyFile(stat: Stats, path: string, what: string): void {
   if (!stat.isFile()) throw new PreconditionError(`${what} file ${path} is not a regular file`);
   if ((stat.mode & 0o077) !== 0) {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
@@ -101,7 +112,4 @@ export async function readSecretFile(path: string, what: string): Promise<string
       `${what} file ${path} has mode ${mode}; it must not be accessible by group or others (chmod 600 ${path})`,
     );
   }
-  const text = (await fs.readFile(path, 'utf8')).replace(/\r?\n$/, '');
-  if (text === '') throw new PreconditionError(`${what} file ${path} is empty`);
-  return text;
 }
