@@ -69,7 +69,7 @@ export interface VisitMediaResult {
     /** The patient's page joining through the media proxy with a made-up media credential. */
     readonly forgedJoin: VisitState;
     /** Straight at Janus: the real room + PIN + a valid core token and a made-up room token; Janus's error code. */
-    readonly rawForgedJoinCode: number | string;
+    readonly rawForgedJoinCode: 'joined' | number;
     /** Inbound RTP over every peer connection of the patient page, sampled over a bounded window. */
     readonly inboundSamples: Array<{ bytes: number; packets: number; pcs: number }>;
     /** HavenVisit.stats() of the patient page at the end of that window. */
@@ -182,7 +182,7 @@ export interface VisitMediaResult {
     /** How many times the clinician's page says "This visit has ended." */
     readonly clinicianEndedMessages: number;
     readonly patientPageMessage: string;
-    readonly rawJoinCode: number | string;
+    readonly rawJoinCode: 'joined' | number;
   };
   readonly csrf: { ok: number; missing: number; media: number };
   readonly cspViolations: string[];

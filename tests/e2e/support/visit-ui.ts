@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { BrowserContext, Locator, Page, Request } from 'playwright-core';
-import { connectJanusWs, SCREENSHOT_DIR, screenshot } from '@haven/testing';
+import { connectJanusWs, joinAsPublisher, SCREENSHOT_DIR, screenshot } from '@haven/testing';
 import { STACK_DISPLAY_NAMES, STACK_PASSWORD, STACK_ROLES, STACK_USERS, type StackRole } from './stack';
 import { waitForVisitState, type VisitState } from './visit-flow';
 
@@ -211,35 +211,11 @@ export function numberedShots(prefix: string): {
 export async function rawJoin(
   janusWsUrl: string,
   o: { room: string | number; pin: string; token?: string; coreToken: string },
-): Promise<number | string> {
+): Promise<'joined' | number> {
   const ws = await connectJanusWs(janusWsUrl);
   try {
-    const created = await ws.request({ janus: 'create', token: o.coreToken });
-    if (created['janus'] !== 'success') return `create:${JSON.stringify(created['error'])}`;
-    const sessionId = (created['data'] as { id: number }).id;
-    const attached = await ws.request({
-      janus: 'attach',
-      session_id: sessionId,
-      plugin: 'janus.plugin.videoroom',
-      token: o.coreToken,
-    });
-    const handleId = (attached['data'] as { id: number }).id;
-    const reply = await ws.request({
-      janus: 'message',
-      session_id: sessionId,
-      handle_id: handleId,
-      token: o.coreToken,
-      body: {
-        request: 'join',
-        ptype: 'publisher',
-        room: Number(o.room),
-        pin: o.pin,
-        display: 'raw',
-        ...(o.token ? { token: o.token } : {}),
-      },
-    });
-    const data = (reply['plugindata'] as { data: Record<string, unknown> } | undefined)?.data ?? {};
-    return data['videoroom'] === 'joined' ? 'joined' : ((data['error_code'] as number | undefined) ?? -1);
+    const body = { room: Number(o.room), pin: o.pin, display: 'raw', ...(o.token ? { token: o.token } : {}) };
+    return (await joinAsPublisher(ws, o.coreToken, body)).outcome;
   } finally {
     ws.close();
   }
