@@ -8,40 +8,23 @@
 import { join } from 'node:path';
 import type { AdmitBenchDriverResult } from '../e2e/support/admit-bench-driver';
 import { createNetns, runInNetns } from '@haven/testing';
-import { percentile } from './stats';
+import { spread, type Spread } from './stats';
 import { runWhenMain } from './main';
-
-interface Summary {
-  readonly p50: number;
-  readonly p95: number;
-  readonly min: number;
-  readonly max: number;
-}
 
 /** Result of {@link run}. */
 export interface AdmitBenchResult {
   readonly name: 'admit-to-first-frame';
   readonly unit: 'ms';
   readonly runs: number;
-  readonly admit: Summary & { readonly samples: number[] };
+  readonly admit: Spread & { readonly samples: number[] };
   /** The admit RPC alone (part of `admit`). */
-  readonly admitRpc: Summary;
-  readonly raw: Summary & { readonly samples: number[] };
+  readonly admitRpc: Spread;
+  readonly raw: Spread & { readonly samples: number[] };
   /** admit.p50 / raw.p50. */
   readonly ratioP50: number;
   readonly targets: { readonly p50AtMost300: boolean; readonly p50AtMost1_5xRaw: boolean };
   readonly stackStartMs: number;
   readonly totalMs: number;
-}
-
-function summary(samples: readonly number[]): Summary {
-  const s = [...samples].sort((x, y) => x - y);
-  return {
-    p50: percentile(s, 50),
-    p95: percentile(s, 95),
-    min: s[0] ?? Number.NaN,
-    max: s[s.length - 1] ?? Number.NaN,
-  };
 }
 
 /**
@@ -57,15 +40,15 @@ export async function run(opts: { runs?: number } = {}): Promise<AdmitBenchResul
       { RUNS: String(runs) },
       { timeoutMs: 60_000 + runs * 6_000 },
     );
-    const admit = summary(r.admitToFirstFrameMs);
-    const raw = summary(r.rawJoinToFirstFrameMs);
+    const admit = spread(r.admitToFirstFrameMs);
+    const raw = spread(r.rawJoinToFirstFrameMs);
     const ratioP50 = Math.round((admit.p50 / raw.p50) * 100) / 100;
     return {
       name: 'admit-to-first-frame',
       unit: 'ms',
       runs: r.admitToFirstFrameMs.length,
       admit: { ...admit, samples: r.admitToFirstFrameMs },
-      admitRpc: summary(r.admitRpcMs),
+      admitRpc: spread(r.admitRpcMs),
       raw: { ...raw, samples: r.rawJoinToFirstFrameMs },
       ratioP50,
       targets: { p50AtMost300: admit.p50 <= 300, p50AtMost1_5xRaw: ratioP50 <= 1.5 },

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { createNetns, runInNetns, startJanus } from '@haven/testing';
 import type { DriverResult } from '../support/media/janus-room-driver';
-import { percentile } from './stats';
+import { spread } from './stats';
 import { runWhenMain } from './main';
 
 /** Result of {@link run}. */
@@ -42,15 +42,11 @@ export async function run(opts: { runs?: number } = {}): Promise<JanusBenchResul
         { JANUS_WS_URL: janus.wsUrl, JANUS_TOKEN_SECRET: janus.tokenSecret ?? '', RUNS: String(runs) },
         { timeoutMs: 60_000 + runs * 5_000 },
       );
-      const sorted = [...r.firstFrameMs].sort((x, y) => x - y);
       return {
         name: 'janus-join-to-first-frame',
         unit: 'ms',
-        runs: sorted.length,
-        p50: percentile(sorted, 50),
-        p95: percentile(sorted, 95),
-        min: sorted[0] ?? Number.NaN,
-        max: sorted[sorted.length - 1] ?? Number.NaN,
+        runs: r.firstFrameMs.length,
+        ...spread(r.firstFrameMs),
         samples: r.firstFrameMs,
       };
     } finally {

@@ -13,27 +13,10 @@ import { JetStreamEventStore } from '@haven/eventstore';
 import { CookieJar } from '../../services/gateway/test/gateway';
 import { STACK_PASSWORD, startStack } from '../../services/gateway/test/stack';
 import { seedAvailableRecording } from '../../services/recording/src/testing';
-import { ascending, interleaved, percentile, round3 } from './stats';
+import { interleaved, spread } from './stats';
 import { runWhenMain } from './main';
 
 const MiB = 1024 * 1024;
-
-interface Summary {
-  readonly p50: number;
-  readonly p95: number;
-  readonly min: number;
-  readonly max: number;
-}
-
-const summary = (samples: readonly number[]): Summary => {
-  const s = ascending(samples);
-  return {
-    p50: round3(percentile(s, 50)),
-    p95: round3(percentile(s, 95)),
-    min: round3(s[0] ?? Number.NaN),
-    max: round3(s[s.length - 1] ?? Number.NaN),
-  };
-};
 
 /** Milliseconds from the request to its first body byte; the rest of the answer is abandoned. */
 async function firstByte(url: string, range: string, jar?: CookieJar): Promise<number> {
@@ -108,8 +91,8 @@ export async function run(opts: { runs?: number; sizeMiB?: number } = {}) {
       () => firstByte(url, `bytes=${offsets[k++ % runs]}-`, jar),
       () => firstByte(floorUrl, `bytes=${offsets[j++ % runs]}-`),
     );
-    const first = summary(start.a);
-    const seeks = summary(seek.a);
+    const first = spread(start.a);
+    const seeks = spread(seek.a);
     return {
       name: 'recording-playback-latency',
       unit: 'ms',
@@ -118,8 +101,8 @@ export async function run(opts: { runs?: number; sizeMiB?: number } = {}) {
       windowBytes: MiB,
       firstByte: first,
       seek: seeks,
-      grant: summary(grants),
-      floor: { firstByte: summary(start.b), seek: summary(seek.b) },
+      grant: spread(grants),
+      floor: { firstByte: spread(start.b), seek: spread(seek.b) },
       targets: { firstByteP50AtMost50: first.p50 <= 50, seekP50AtMost50: seeks.p50 <= 50 },
       stackStartMs: Math.round(stackStartMs),
       totalMs: Math.round(performance.now() - t0),

@@ -36,6 +36,25 @@ export function summary<P extends number>(
   } as { readonly [K in P as `p${K}`]: number } & { readonly mean: number };
 }
 
+/** Where latencies fall: the median, the 95th percentile and the extremes, each rounded by {@link round3}. */
+export interface Spread {
+  readonly p50: number;
+  readonly p95: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** The {@link Spread} of `samples`; NaN each when there are none. */
+export function spread(samples: readonly number[]): Spread {
+  const sorted = ascending(samples);
+  return {
+    p50: round3(percentile(sorted, 50)),
+    p95: round3(percentile(sorted, 95)),
+    min: round3(percentile(sorted, 0)),
+    max: round3(percentile(sorted, 100)),
+  };
+}
+
 /**
  * Runs `a` and `b` `n` times each, alternating call by call (a b, b a, a b, …) so both see the machine at the
  * same moment: on a shared machine the speed drifts from one second to the next, and blocks of calls would
