@@ -245,6 +245,32 @@ function replayedVisit(replay: { state: VisitState; nextRevision: bigint }): ses
   return visitToProto(replay.state as Live, String(replay.nextRevision));
 }
 
+/** What a retry of a command must repeat: the client's `request_id` and the request's fingerprint. */
+interface Retry {
+  readonly requestId: string;
+  readonly request: Record<string, unknown>;
+}
+
+/**
+ * A clinician's command on the visit (the decider checks it is theirs), answering with the visit as it is now.
+ * With `retry` it is idempotent (AIP-155): a retry of a request already applied answers with the visit as the
+ * first answer left it. Throws PermissionError when `principal` is not a clinician.
+ */
+async function clinicianCommand(
+  visits: VisitService,
+  ctx: CallContext,
+  { principal, visitId, retry }: { principal: Principal; visitId: string; retry?: Retry },
+  command: (caller: Caller, metadata: CommandMetadata) => Promise<unknown>,
+): Promise<{ visit: session.Visit }> {
+  requireClinician(principal);
+  const { metadata, replay } = retry
+    ? await idempotent(visits, ctx, retry.requestId, visitId, retry.request)
+    : { metadata: commandMetadata(ctx), replay: undefined };
+  if (replay) return { visit: replayedVisit(replay) };
+  await command(callerOf(principal), metadata);
+  return { visit: await reloadProto(visits, visitId) };
+}
+
 /**
  * A clinician's command on one participant (admit, deny, kick): idempotent with `request_id` (`fingerprint`
  * is what a retry must repeat), answering with the participant as the command left it.
@@ -277,14 +303,10 @@ async function setLock(
 ): Promise<{ visit: session.Visit }> {
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.name, 'name');
-  requireClinician(principal);
-  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, {
-    type,
-    name: request.name,
-  });
-  if (replay) return { visit: replayedVisit(replay) };
-  await visits.command(visitId, { type, data: { caller: callerOf(principal) } }, metadata);
-  return { visit: await reloadProto(visits, visitId) };
+  const retry = { requestId: request.requestId, request: { type, name: request.name } };
+  return clinicianCommand(visits, ctx, { principal, visitId, retry }, (caller, metadata) =>
+    visits.command(visitId, { type, data: { caller } }, metadata),
+  );
 }
 
 async function openVisit(
@@ -469,20 +491,14 @@ async function endVisit(
 ): Promise<session.EndVisitResponse> {
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.name, 'name');
-  requireClinician(principal);
-  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, {
-    end: request.name,
-  });
-  if (replay) return { visit: replayedVisit(replay) };
-  await visits.end(
-    visitId,
-    {
-      type: 'EndVisit',
-      data: { reason: 'ended_by_clinician', caller: callerOf(principal), at: new Date().toISOString() },
-    },
-    metadata,
+  const retry = { requestId: request.requestId, request: { end: request.name } };
+  return clinicianCommand(visits, ctx, { principal, visitId, retry }, (caller, metadata) =>
+    visits.end(
+      visitId,
+      { type: 'EndVisit', data: { reason: 'ended_by_clinician', caller, at: new Date().toISOString() } },
+      metadata,
+    ),
   );
-  return { visit: await reloadProto(visits, visitId) };
 }
 
 /**
@@ -586,9 +602,9 @@ async function cancelRecording(
 ): Promise<session.CancelRecordingResponse> {
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.visit, 'visit');
-  requireClinician(principal);
-  await visits.cancelRecording(visitId, callerOf(principal), commandMetadata(ctx));
-  return { visit: await reloadProto(visits, visitId) };
+  return clinicianCommand(visits, ctx, { principal, visitId }, (caller, metadata) =>
+    visits.cancelRecording(visitId, caller, metadata),
+  );
 }
 
 async function stopRecording(
@@ -675,14 +691,11 @@ async function inviteGuest(
     });
   }
   if (violations.length > 0 || role === undefined) throw new ValidationError(violations);
-  requireClinician(principal);
   const guest = linkGuest ? `guests/g${randomUUID().replace(/-/g, '')}` : request.user;
-  await visits.command(
-    visitId,
-    { type: 'InviteGuest', data: { caller: callerOf(principal), principal: guest, role } },
-    commandMetadata(ctx),
+  const { visit } = await clinicianCommand(visits, ctx, { principal, visitId }, (caller, metadata) =>
+    visits.command(visitId, { type: 'InviteGuest', data: { caller, principal: guest, role } }, metadata),
   );
-  return { visit: await reloadProto(visits, visitId), guest };
+  return { visit, guest };
 }
 
 async function confirmIdentity(
@@ -695,13 +708,13 @@ async function confirmIdentity(
   if (request.method !== session.IdentityMethod.IDENTITY_METHOD_DATE_OF_BIRTH) {
     throw new ValidationError([{ field: 'method', description: 'must be IDENTITY_METHOD_DATE_OF_BIRTH' }]);
   }
-  requireClinician(principal);
-  await visits.command(
-    visitId,
-    { type: 'ConfirmIdentity', data: { caller: callerOf(principal), method: IdentityMethod.DateOfBirth } },
-    commandMetadata(ctx),
+  return clinicianCommand(visits, ctx, { principal, visitId }, (caller, metadata) =>
+    visits.command(
+      visitId,
+      { type: 'ConfirmIdentity', data: { caller, method: IdentityMethod.DateOfBirth } },
+      metadata,
+    ),
   );
-  return { visit: await reloadProto(visits, visitId) };
 }
 
 async function revokeGuest(
@@ -714,13 +727,9 @@ async function revokeGuest(
   if (!/^(users|guests)\/[A-Za-z0-9_-]{1,64}$/.test(request.guest)) {
     throw new ValidationError([{ field: 'guest', description: 'must be guests/{guest} or users/{user}' }]);
   }
-  requireClinician(principal);
-  await visits.remove(
-    visitId,
-    { type: 'RevokeGuest', data: { caller: callerOf(principal), principal: request.guest } },
-    commandMetadata(ctx),
+  return clinicianCommand(visits, ctx, { principal, visitId }, (caller, metadata) =>
+    visits.remove(visitId, { type: 'RevokeGuest', data: { caller, principal: request.guest } }, metadata),
   );
-  return { visit: await reloadProto(visits, visitId) };
 }
 
 const GRANT_MODE: Readonly<Partial<Record<session.HostGrantMode, 'share' | 'handover'>>> = {
@@ -739,13 +748,9 @@ async function grantHost(
   if (mode === undefined) {
     throw new ValidationError([{ field: 'mode', description: 'must be HOST_GRANT_MODE_SHARE or _HANDOVER' }]);
   }
-  requireClinician(principal);
-  await visits.command(
-    visitId,
-    { type: 'GrantHost', data: { caller: callerOf(principal), participantId, mode } },
-    commandMetadata(ctx),
+  return clinicianCommand(visits, ctx, { principal, visitId }, (caller, metadata) =>
+    visits.command(visitId, { type: 'GrantHost', data: { caller, participantId, mode } }, metadata),
   );
-  return { visit: await reloadProto(visits, visitId) };
 }
 
 /** The SessionService handlers for visits, by ts-proto method key: one function per RPC, bound to `deps`. */
