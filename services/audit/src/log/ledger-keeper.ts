@@ -19,6 +19,7 @@ import type { Logger } from '@haven/service';
 import { AuditLog, type LogRepair } from './audit-log';
 import { recordLeafHash, type IntegrityViolation, type Ledger } from './ledger';
 import { MerkleLog, type Hash } from './merkle';
+import { LastRunGauge } from '../metrics';
 
 export const TREE_HEAD_SIGNED = 'haven.audit.v1.TreeHeadSigned';
 export const LEDGER_INTEGRITY_VIOLATED = 'haven.audit.v1.LedgerIntegrityViolated';
@@ -64,7 +65,10 @@ export class LedgerKeeper {
   private anchorTimer: NodeJS.Timeout | undefined;
   private verifyTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
-  private lastVerifiedSec = 0;
+  private readonly lastVerified = new LastRunGauge(
+    'haven.audit.last_verification_timestamp',
+    'When the audit ledger last verified (whatever the outcome)',
+  );
   private readonly failures: Counter;
   private busy: Promise<unknown> = Promise.resolve();
   /** Every anchor read so far, and the stream revision to read on from. */
@@ -89,14 +93,6 @@ export class LedgerKeeper {
     this.failures = meter.createCounter('haven.audit.verification_failures', {
       description: 'Audit ledger verifications that found the log inconsistent with a signed head',
     });
-    meter
-      .createObservableGauge('haven.audit.last_verification_timestamp', {
-        description: 'When the audit ledger last verified (whatever the outcome)',
-        unit: 's',
-      })
-      .addCallback((r) => {
-        if (this.lastVerifiedSec > 0) r.observe(this.lastVerifiedSec);
-      });
     meter
       .createObservableGauge('haven.audit.ledger_size', {
         description: 'Entries in the audit ledger',
@@ -255,7 +251,7 @@ export class LedgerKeeper {
     }
     if (mismatched.length > 0) found.push(await this.rootMismatch(mismatched, passed, onDisk));
     const unique = [...new Map(found.map((v) => [violationKey(v), v])).values()];
-    this.lastVerifiedSec = Math.floor(Date.now() / 1000);
+    this.lastVerified.mark();
     const toReport = options.repeat ? unique : unique.filter((v) => !this.reported.has(violationKey(v)));
     if (unique.length === 0) {
       const level = options.quiet ? 'debug' : 'info';

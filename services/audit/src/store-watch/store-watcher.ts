@@ -27,6 +27,7 @@ import type { Logger } from '@haven/service';
 import type { AuditLog } from '../log/audit-log';
 import { eventDigest } from '../log/event-digest';
 import { LEDGER_STREAM } from '../log/ledger-keeper';
+import { LastRunGauge } from '../metrics';
 import {
   STORE_INTEGRITY_VIOLATED,
   checkRange,
@@ -102,8 +103,14 @@ export class StoreWatcher {
   /** Findings as events for the store, each with its id fixed so a retried append never doubles it. */
   private unsent: NewEvent[] = [];
   private running: Promise<void> | undefined;
-  private lastCheckSec = 0;
-  private lastPassSec = 0;
+  private readonly lastCheck = new LastRunGauge(
+    'haven.audit.store_last_check_timestamp',
+    'When the audit service last compared the event store with its ledger',
+  );
+  private readonly lastPass = new LastRunGauge(
+    'haven.audit.store_last_full_pass_timestamp',
+    'When the audit service last finished re-reading every stored event',
+  );
   private stopped = false;
   private readonly violations: Counter;
   private readonly intervalMs: number;
@@ -126,22 +133,6 @@ export class StoreWatcher {
     this.violations = meter.createCounter('haven.audit.store_integrity_violations', {
       description: 'Findings that the event store no longer holds exactly the events the ledger ingested',
     });
-    meter
-      .createObservableGauge('haven.audit.store_last_check_timestamp', {
-        description: 'When the audit service last compared the event store with its ledger',
-        unit: 's',
-      })
-      .addCallback((r) => {
-        if (this.lastCheckSec > 0) r.observe(this.lastCheckSec);
-      });
-    meter
-      .createObservableGauge('haven.audit.store_last_full_pass_timestamp', {
-        description: 'When the audit service last finished re-reading every stored event',
-        unit: 's',
-      })
-      .addCallback((r) => {
-        if (this.lastPassSec > 0) r.observe(this.lastPassSec);
-      });
   }
 
   /** Checks once (and starts the first full pass), then every `intervalMs`. */
@@ -179,7 +170,7 @@ export class StoreWatcher {
     const ledger = ledgerView(this.log);
     const before = this.state.identity;
     this.apply(checkStatus(this.state, { type: 'CheckStatus', status, ledger, now }));
-    this.lastCheckSec = Math.floor(now / 1000);
+    this.lastCheck.mark(now);
     if (!status.exists) {
       this.pass = undefined;
     } else {
@@ -271,7 +262,7 @@ export class StoreWatcher {
 
   private finishPass(pass: Pass, entries: number): void {
     this.pass = undefined;
-    this.lastPassSec = Math.floor(Date.now() / 1000);
+    this.lastPass.mark();
     this.logger.debug(
       { read: pass.read, entries, ms: Date.now() - pass.startedAt, urgent: pass.urgent },
       'event store watch: pass done',
