@@ -1,5 +1,5 @@
 /**
- * The chat's JSON as pages get it, on the live channel and from the chat routes. Types only and no imports: the
+ * The chat's JSON as pages get it, on the live channel and from the chat routes (files, transcript). Types only and no imports: the
  * browser app (web/src/chat/use-chat.ts) imports this file as well, so the wire shape has one definition.
  */
 
@@ -23,4 +23,20 @@ export interface ChatMessageView {
   readonly mine: boolean;
   /** The file this message shares (then `text` is empty): download it from the chat file routes. */
   readonly file?: ChatFileView;
+}
+
+/** A chat transcript exported into the visit record (`/api/visits/:id/chat/transcript`). */
+export interface ChatTranscriptView {
+  readonly id: string;
+  /** One line per message (time, sender role, text) and one per shared file. */
+  readonly text: string;
+  readonly messageCount: number;
+  readonly fileCount: number;
+  /** ISO 8601; null when the session service did not say. */
+  readonly exportedAt: string | null;
+}
+
+/** `POST` (export) and `GET` (latest export) `/api/visits/:id/chat/transcript`: null when there is none. */
+export interface ChatTranscriptAnswerView {
+  readonly transcript: ChatTranscriptView | null;
 }

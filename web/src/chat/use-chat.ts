@@ -8,6 +8,7 @@ import { api, ApiError, csrfToken } from '../api/client';
 import type {
   ChatFileView as ChatFile,
   ChatMessageView as ChatMessage,
+  ChatTranscriptAnswerView,
 } from '../../../services/gateway/src/chat-view';
 import {
   openLive,
@@ -233,11 +234,7 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
     if (!visitId) return false;
     setNotice(null);
     try {
-      const r = await api<{ transcript: { messageCount: number; fileCount: number } | null }>(
-        'POST',
-        `/api/visits/${visitId}/chat/transcript`,
-        {},
-      );
+      const r = await api<ChatTranscriptAnswerView>('POST', `/api/visits/${visitId}/chat/transcript`, {});
       const n = r.transcript?.messageCount ?? 0;
       const f = r.transcript?.fileCount ?? 0;
       setNotice(

@@ -20,6 +20,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import express from 'express';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { session } from '@haven/proto';
+import type { ChatTranscriptAnswerView, ChatTranscriptView } from '../chat-view';
 import { chatMessageView } from '../chat-ws';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
 import { pathId, send } from '../http';
@@ -167,7 +168,7 @@ function downloadRoute(ctx: RouteContext, as: 'staff' | 'patient'): RequestHandl
 }
 
 /** A transcript as the clinician's page gets it. */
-function transcriptView(t: session.ChatTranscript | undefined) {
+function transcriptView(t: session.ChatTranscript | undefined): ChatTranscriptView | null {
   return t
     ? {
         id: t.name.split('/').at(-1) ?? '',
@@ -200,7 +201,7 @@ function transcriptRoute(
       const r = await ctx.call(res, auth.token, ctx.clients.session, rpc, { visit: `visits/${visitId}` });
       res
         .status(rpc === 'exportChatTranscript' ? 201 : 200)
-        .json({ transcript: transcriptView(r.transcript) });
+        .json({ transcript: transcriptView(r.transcript) } satisfies ChatTranscriptAnswerView);
     } catch (err) {
       ctx.logCallFailure(res, `session.${rpc}`, err);
       send(res, httpErrorFromGrpc(err));
