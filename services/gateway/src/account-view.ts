@@ -22,6 +22,44 @@ export interface PasskeyView {
   readonly lastUsedAt: string | null;
 }
 
+/** `GET /api/me/passkeys`, `GET /api/users/:id/passkeys`. */
+export interface PasskeyListView {
+  readonly passkeys: readonly PasskeyView[];
+}
+
+/** `POST /api/auth/passkeys/register/finish`: the passkey as stored. */
+export interface PasskeyRegisteredView {
+  readonly passkey: PasskeyView;
+}
+
+/**
+ * WebAuthn options as identity made them (the JSON form of `PublicKeyCredentialCreationOptions` or
+ * `PublicKeyCredentialRequestOptions`), handed to the browser's WebAuthn library as they are: the gateway reads
+ * none of it, and identity checks the ceremony's answer.
+ */
+export interface WebAuthnOptionsView {
+  readonly challenge: string;
+  readonly [field: string]: unknown;
+}
+
+/** `POST /api/auth/passkeys/sign-in/start` (the ceremony rides in an httpOnly cookie). */
+export interface PasskeySignInStartView {
+  readonly options: WebAuthnOptionsView;
+}
+
+/** `POST /api/auth/passkeys/register/start`: the ceremony to send back with the browser's answer. */
+export interface PasskeyRegistrationStartView {
+  readonly ceremony: string;
+  readonly options: WebAuthnOptionsView;
+}
+
+/** `GET` and `PUT /api/passkey-policy`: the attestation new passkeys need, and the authenticator models allowed. */
+export interface PasskeyPolicyView {
+  readonly attestation: 'none' | 'direct';
+  /** Empty: any model. */
+  readonly allowedAaguids: readonly string[];
+}
+
 /** An account that signed in through an identity provider (`/api/sso-accounts`), waiting for an admin or not. */
 export interface SsoAccountView {
   readonly id: string;
@@ -55,6 +93,14 @@ export interface LoginView {
   readonly user: { readonly role: StaffRoleName | 'unknown' };
   readonly mfaEnrollmentRequired: boolean;
   readonly passwordChangeRequired: boolean;
+}
+
+/**
+ * `POST /api/auth/logout` after a sign-in through the clinic's identity provider (200): where the page goes next,
+ * so the provider's session ends too. Any other logout answers 204, no body.
+ */
+export interface LogoutView {
+  readonly endSessionUrl: string;
 }
 
 /** One clinic identity provider for the "Sign in with …" buttons: a plain navigation to `startUrl`. */

@@ -31,6 +31,11 @@ export interface InvitationView {
   readonly activationPath: string;
 }
 
+/** `POST /api/auth/activate`: the username the invited person signs in with from now on. */
+export interface ActivationView {
+  readonly username: string;
+}
+
 /** Appointment counts of `GET /api/usage`. */
 export interface UsageCountsView {
   readonly appointments: number;

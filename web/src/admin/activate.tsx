@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, useForm } from '../staff/form';
+import type { ActivationView } from './types';
 
 const LABELS = { password: 'Password', confirm: 'Password again' };
 
@@ -46,7 +47,7 @@ export function Activate({ token, onDone }: { token: string; onDone: (notice: st
     }
     void form.run(el, async () => {
       try {
-        const r = await api<{ username: string }>('POST', '/api/auth/activate', {
+        const r = await api<ActivationView>('POST', '/api/auth/activate', {
           invitationToken: token,
           password,
         });

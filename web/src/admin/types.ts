@@ -1,5 +1,6 @@
 /** The gateway's JSON for the admin console (services/gateway/src/admin-view.ts: one definition, ADR 0010). */
 export type {
+  ActivationView,
   InvitationView as Invitation,
   StaffUserView as StaffUser,
   UsageCountsView as UsageCounts,

@@ -20,7 +20,7 @@ import { Enroll, SignIn, type SignedIn } from './sign-in';
 import { takeSsoNotice } from './sso';
 import { SsoApprovals } from './sso-approvals';
 import { greeting, setClinicTimeZone } from './time';
-import { ROLE_LABELS, type Me, type Role } from './types';
+import { ROLE_LABELS, type LogoutView, type Me, type Role } from './types';
 import { Note } from '../ui/note';
 
 const FRONT_DESK: ReadonlySet<string> = new Set<Role>(['admin', 'front_desk']);
@@ -156,9 +156,8 @@ export function StaffApp() {
   const signOut = async () => {
     await leaveVideo();
     setScreen({ screen: 'loading' });
-    const out = await api<{ endSessionUrl?: string } | null>('POST', '/api/auth/logout', {}).catch(
-      () => null,
-    );
+    // 204 (no body) unless the sign-in went through the clinic's identity provider.
+    const out = await api<LogoutView | null>('POST', '/api/auth/logout', {}).catch(() => null);
     // Signed in with the organisation's account: its sign-on session ends too (RP-initiated logout).
     if (out?.endSessionUrl) {
       location.assign(out.endSessionUrl);

@@ -8,10 +8,16 @@ import type { MeView } from '../../../services/gateway/src/account-view';
 
 export type {
   LoginView as LoginResult,
+  LogoutView,
+  PasskeyListView,
+  PasskeyRegisteredView,
+  PasskeyRegistrationStartView,
+  PasskeySignInStartView,
   PasskeyView as Passkey,
   StaffRoleName as Role,
   SsoAccountView as SsoAccount,
   TotpEnrollmentView as TotpEnrollment,
+  WebAuthnOptionsView as WebAuthnOptions,
 } from '../../../services/gateway/src/account-view';
 export type {
   AppointmentStateName as AppointmentState,

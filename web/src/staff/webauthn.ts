@@ -3,12 +3,18 @@
  * (a classic script that sets window.SimpleWebAuthnBrowser). The ceremonies' checks are all server-side.
  */
 import { api } from '../api/client';
-import type { Passkey } from './types';
+import type {
+  Passkey,
+  PasskeyRegisteredView,
+  PasskeyRegistrationStartView,
+  PasskeySignInStartView,
+  WebAuthnOptions,
+} from './types';
 
 interface SimpleWebAuthnBrowser {
   browserSupportsWebAuthn(): boolean;
-  startAuthentication(o: { optionsJSON: unknown }): Promise<unknown>;
-  startRegistration(o: { optionsJSON: unknown }): Promise<unknown>;
+  startAuthentication(o: { optionsJSON: WebAuthnOptions }): Promise<unknown>;
+  startRegistration(o: { optionsJSON: WebAuthnOptions }): Promise<unknown>;
 }
 
 declare global {
@@ -41,7 +47,7 @@ export function passkeyFailure(err: unknown): string {
 /** Signs in with a passkey (the session cookies are set by the finish call). Throws when it fails. */
 export async function signInWithPasskey(): Promise<void> {
   const w = webauthn();
-  const { options } = await api<{ options: unknown }>('POST', '/api/auth/passkeys/sign-in/start', {});
+  const { options } = await api<PasskeySignInStartView>('POST', '/api/auth/passkeys/sign-in/start', {});
   const response = await w.startAuthentication({ optionsJSON: options });
   await api('POST', '/api/auth/passkeys/sign-in/finish', { response });
 }
@@ -49,13 +55,13 @@ export async function signInWithPasskey(): Promise<void> {
 /** Registers a passkey for the signed-in user (an enrollment-only session is enough); resolves with it. */
 export async function registerPasskey(name: string): Promise<Passkey> {
   const w = webauthn();
-  const { ceremony, options } = await api<{ ceremony: string; options: unknown }>(
+  const { ceremony, options } = await api<PasskeyRegistrationStartView>(
     'POST',
     '/api/auth/passkeys/register/start',
     {},
   );
   const response = await w.startRegistration({ optionsJSON: options });
-  const { passkey } = await api<{ passkey: Passkey }>('POST', '/api/auth/passkeys/register/finish', {
+  const { passkey } = await api<PasskeyRegisteredView>('POST', '/api/auth/passkeys/register/finish', {
     ceremony,
     response,
     name,

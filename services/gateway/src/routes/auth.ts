@@ -13,7 +13,7 @@ import type { HttpFieldViolation } from '../http-errors';
 import { COOKIES, cookie } from '../security';
 import { SSO_PROVIDER_COOKIE, type SsoRelyingParty } from '../sso';
 import { roleName } from '../staff-roles';
-import type { LoginView } from '../account-view';
+import type { LoginView, LogoutView } from '../account-view';
 
 /** Options of {@link registerAuthRoutes}. */
 export interface AuthRouteOptions {
@@ -138,7 +138,7 @@ export function registerAuthRoutes(api: Router, ctx: RouteContext, options: Auth
       const endSessionUrl = await rp.endSessionUrl(provider);
       // The page goes on to the provider's logout, so the clinic's single sign-on session ends too.
       if (endSessionUrl !== undefined) {
-        res.status(200).json({ endSessionUrl });
+        res.status(200).json({ endSessionUrl } satisfies LogoutView);
         return;
       }
     }

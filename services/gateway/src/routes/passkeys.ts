@@ -8,7 +8,16 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { passkeys as pb } from '@haven/proto';
-import type { PasskeyView } from '../account-view';
+import type {
+  LoginView,
+  PasskeyListView,
+  PasskeyPolicyView,
+  PasskeyRegisteredView,
+  PasskeyRegistrationStartView,
+  PasskeySignInStartView,
+  PasskeyView,
+  WebAuthnOptionsView,
+} from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, send, stringField } from '../http';
 import { httpError, httpErrorFromGrpc } from '../http-errors';
@@ -42,8 +51,9 @@ function responseJsonOf(req: Request, res: Response, violations: HttpFieldViolat
   return JSON.stringify(response);
 }
 
-function parsedOptions(optionsJson: string): unknown {
-  return JSON.parse(optionsJson) as unknown;
+/** Identity's WebAuthn options, passed on as they are (the browser's WebAuthn library reads them). */
+function parsedOptions(optionsJson: string): WebAuthnOptionsView {
+  return JSON.parse(optionsJson) as WebAuthnOptionsView;
 }
 
 /** Registers the passkey routes on the /api router. Without a passkeys client they answer 503. */
@@ -59,7 +69,10 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
     '/auth/passkeys/register/start',
     staff(ctx, { rpc: 'identity.StartPasskeyRegistration' }, async (_req, res, { token }) => {
       const r = await ctx.call(res, token, client, 'startPasskeyRegistration', {});
-      res.status(200).json({ ceremony: r.ceremony, options: parsedOptions(r.optionsJson) });
+      res.status(200).json({
+        ceremony: r.ceremony,
+        options: parsedOptions(r.optionsJson),
+      } satisfies PasskeyRegistrationStartView);
     }),
   );
 
@@ -81,7 +94,7 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
           responseJson,
           displayName: name,
         });
-        res.status(201).json({ passkey: passkeyJson(r.passkey) });
+        res.status(201).json({ passkey: passkeyJson(r.passkey) } satisfies PasskeyRegisteredView);
       },
     ),
   );
@@ -91,7 +104,7 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
       const userId = userOf(req, principal.id);
       if (userId === undefined) return send(res, httpError('NOT_FOUND'));
       const r = await ctx.call(res, token, client, 'listPasskeys', { parent: `users/${userId}` });
-      res.status(200).json({ passkeys: r.passkeys.map(passkeyJson) });
+      res.status(200).json({ passkeys: r.passkeys.map(passkeyJson) } satisfies PasskeyListView);
     });
   const remove = (userOf: (req: Request, sub: string) => string | undefined) =>
     staff(ctx, { rpc: 'identity.DeletePasskey' }, async (req, res, { token, principal }) => {
@@ -122,7 +135,7 @@ function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServic
     try {
       const r = await ctx.call(res, undefined, client, 'startPasskeySignIn', {});
       cookies.setPasskeyCeremony(res, r.ceremony);
-      res.status(200).json({ options: parsedOptions(r.optionsJson) });
+      res.status(200).json({ options: parsedOptions(r.optionsJson) } satisfies PasskeySignInStartView);
     } catch (err) {
       ctx.logCallFailure(res, 'identity.StartPasskeySignIn', err);
       send(res, httpErrorFromGrpc(err));
@@ -154,17 +167,18 @@ function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServic
       return;
     }
     cookies.setCsrf(res); // a new session gets a new CSRF token
-    res.status(200).json({
+    const view: LoginView = {
       user: { role: roleName(response.user?.role) },
       mfaEnrollmentRequired: false,
       passwordChangeRequired: response.passwordChangeRequired,
-    });
+    };
+    res.status(200).json(view);
   });
 }
 
 const ATTESTATION = { none: 1, direct: 2 } as const;
 
-function policyJson(p: pb.PasskeyPolicy | undefined) {
+function policyJson(p: pb.PasskeyPolicy | undefined): PasskeyPolicyView {
   return {
     attestation: p?.attestation === ATTESTATION.direct ? 'direct' : 'none',
     allowedAaguids: p?.allowedAaguids ?? [],

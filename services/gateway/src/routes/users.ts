@@ -21,6 +21,7 @@ import { oneCall } from './one-call';
 import type { CallInput } from './one-call';
 import { ROLE_NAMES, ROLE_OF_NAME } from '../staff-roles';
 import type {
+  ActivationView,
   InvitationView,
   StaffUserView,
   UsageCountsView,
@@ -194,7 +195,7 @@ function registerActivationRoute(api: Router, ctx: RouteContext): void {
         'activateUser',
         identity.ActivateUserRequest.fromPartial({ invitationToken, password }),
       );
-      res.status(200).json({ username: r.user?.username ?? '' });
+      res.status(200).json({ username: r.user?.username ?? '' } satisfies ActivationView);
     } catch (err) {
       ctx.logCallFailure(res, 'identity.ActivateUser', err);
       const mapped = httpErrorFromGrpc(err, { password: 'password', invitation_token: 'invitationToken' });
