@@ -48,3 +48,8 @@ export interface MessageThreadReadView {
 export interface SecureMessagePostedView {
   readonly message: SecureMessageView | null;
 }
+
+/** `POST /api/messages/join`: the link and passcode opened the messages (a patient cookie that opens no visit). */
+export interface MessagesJoinedView {
+  readonly ok: true;
+}

@@ -38,3 +38,18 @@ export interface PatientVisitView {
   /** The caller's own other devices already admitted (device numbers), for a device that still waits. */
   readonly yourOtherDevicesIn: readonly number[];
 }
+
+/**
+ * `POST /api/join`: the patient cookie is set and opens this visit. `requiresDob` is false here; a 400 that asks
+ * for the date of birth carries a field violation on `dateOfBirth` (and `requiresDob: true` beside the error).
+ */
+export interface PatientJoinedView {
+  readonly visitId: string;
+  readonly requiresDob: false;
+}
+
+/** `POST /api/join/guest`: a link guest's cookie is set and opens this visit. */
+export interface GuestJoinedView {
+  readonly visitId: string;
+  readonly guest: true;
+}

@@ -7,7 +7,10 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
-import type { MessageThreadAnswerView } from '../../../services/gateway/src/message-thread-view';
+import type {
+  MessageThreadAnswerView,
+  MessagesJoinedView,
+} from '../../../services/gateway/src/message-thread-view';
 import { Note } from '../ui/note';
 
 const BASE = '/api/patient/messages';
@@ -39,7 +42,7 @@ function SignIn({ token, onDone }: { readonly token: string; readonly onDone: ()
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setError('');
-    api('POST', '/api/messages/join', { token, passcode }).then(onDone, (e: unknown) =>
+    api<MessagesJoinedView>('POST', '/api/messages/join', { token, passcode }).then(onDone, (e: unknown) =>
       setError(e instanceof ApiError ? e.message : 'Please try again.'),
     );
   };

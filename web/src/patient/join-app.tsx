@@ -18,7 +18,11 @@ import { VisitScreen } from '../visit/visit-screen';
 import { deviceCheckBody, startPreview, type Preview } from './self-check';
 import { AccessLog } from './access-log';
 import { Note } from '../ui/note';
-import type { PatientVisitView } from '../../../services/gateway/src/patient-visit-view';
+import type {
+  GuestJoinedView,
+  PatientJoinedView,
+  PatientVisitView,
+} from '../../../services/gateway/src/patient-visit-view';
 
 /** What a visit read (GET /api/patient/visit) and a `visit` push both say about this device. */
 type PatientVisit = Pick<PatientVisitView, 'status' | 'locked' | 'yourOtherDevicesIn'>;
@@ -104,11 +108,15 @@ function PasscodeStep({
     setDobError(null);
     setBusy(true);
     try {
-      await api('POST', isGuestToken(token) ? '/api/join/guest' : '/api/join', {
-        token,
-        passcode: field('passcode'),
-        ...(dob ? { dateOfBirth: dob } : {}),
-      });
+      await api<PatientJoinedView | GuestJoinedView>(
+        'POST',
+        isGuestToken(token) ? '/api/join/guest' : '/api/join',
+        {
+          token,
+          passcode: field('passcode'),
+          ...(dob ? { dateOfBirth: dob } : {}),
+        },
+      );
       onJoined();
     } catch (err) {
       if (err instanceof ApiError && err.fieldViolations.some((v) => v.field === 'dateOfBirth')) {

@@ -18,6 +18,7 @@ import type {
   MessageThreadListView,
   MessageThreadReadView,
   MessageThreadView,
+  MessagesJoinedView,
   SecureMessagePostedView,
   SecureMessageView,
 } from '../message-thread-view';
@@ -152,7 +153,7 @@ export function registerMessageRoutes(api: Router, ctx: RouteContext): void {
           forMessages: true,
         }),
       failure: sendJoinFailure,
-      view: () => ({ ok: true }),
+      view: (): MessagesJoinedView => ({ ok: true }),
     }),
   );
   const door = (rpc: string) => ({ rpc, roles: STAFF_ROLES, fields: FIELDS });

@@ -8,6 +8,7 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import type { scheduling } from '@haven/proto';
 import { parseStatusDetails } from '@haven/service';
 import type { RouteContext } from '../context';
+import type { GuestJoinedView, PatientJoinedView } from '../patient-visit-view';
 import { asRecord, invalid, lastSegment, send, stringField } from '../http';
 import { httpErrorFromGrpc } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
@@ -129,13 +130,13 @@ interface Redeemed {
  * A public route that trades a link's token and passcode (the join form) for the patient cookie: `redeem` makes the
  * backend call, `failure` answers a refusal in the caller's words, `view` the answer once the cookie is set.
  */
-export function redeemRoute<R extends Redeemed>(
+export function redeemRoute<R extends Redeemed, V>(
   ctx: RouteContext,
   route: {
     readonly rpc: string;
     readonly redeem: (res: Response, request: scheduling.RedeemPatientLinkRequest) => Promise<R>;
     readonly failure: (res: Response, err: unknown) => void;
-    readonly view: (r: R) => unknown;
+    readonly view: (r: R) => V;
   },
 ): RequestHandler {
   return async (req, res) => {
@@ -163,7 +164,7 @@ export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void 
       redeem: (res, request) =>
         ctx.call(res, undefined, ctx.clients.scheduling, 'redeemPatientLink', request),
       failure: sendJoinFailure,
-      view: (r) => ({ visitId: lastSegment(r.appointment), requiresDob: false }),
+      view: (r): PatientJoinedView => ({ visitId: lastSegment(r.appointment), requiresDob: false }),
     }),
   );
 
@@ -176,7 +177,7 @@ export function registerPatientJoinRoutes(api: Router, ctx: RouteContext): void 
       redeem: (res, { token, passcode }) =>
         ctx.call(res, undefined, ctx.clients.scheduling, 'redeemGuestLink', { token, passcode }),
       failure: sendGuestJoinFailure,
-      view: (r) => ({ visitId: lastSegment(r.visit), guest: true }),
+      view: (r): GuestJoinedView => ({ visitId: lastSegment(r.visit), guest: true }),
     }),
   );
 }
