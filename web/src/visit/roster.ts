@@ -4,8 +4,10 @@
  * for staff, `GET /api/patient/visit` for the patient) says which role and device each participant id is. A tile
  * whose participant the page does not know yet says "Participant", never a guess.
  */
+import type { RosterEntryView } from '../../../services/gateway/src/patient-visit-view';
+import type { ParticipantView } from '../../../services/gateway/src/staff-visit-view';
 
-/** One participant as the visit read lists them (the gateway's ParticipantView / RosterEntry). */
+/** One participant as a tile names them, from the visit read's ParticipantView (staff) or RosterEntryView (patient). */
 export interface RosterEntry {
   readonly id: string;
   /** `clinician` | `patient` | `guest` */
@@ -28,25 +30,38 @@ export interface Names {
 /** Participant id → entry. */
 export type Roster = ReadonlyMap<string, RosterEntry>;
 
+/**
+ * What the roster reads of a visit: a staff page's `GET /api/visits/:id` (`{ visit: VisitDetailView }`) or the
+ * patient's `GET /api/patient/visit` (PatientVisitView), the fields it uses.
+ */
+export type VisitRead =
+  | { readonly visit: { readonly participants: readonly StaffReadEntry[] } }
+  | { readonly participants: readonly PatientReadEntry[] };
+
+type StaffReadEntry = Pick<ParticipantView, 'id' | 'kind' | 'device'> &
+  Partial<Pick<ParticipantView, 'name'>>;
+type PatientReadEntry = Pick<RosterEntryView, 'id' | 'kind' | 'device'> &
+  Partial<Pick<RosterEntryView, 'yours' | 'name'>>;
+
 /** The roster from a visit read, whichever of the two shapes it has. */
-export function rosterOf(body: unknown): Map<string, RosterEntry> {
-  const b = body as { participants?: unknown; visit?: { participants?: unknown } } | null;
-  const list = b?.visit?.participants ?? b?.participants;
-  const roster = new Map<string, RosterEntry>();
-  if (!Array.isArray(list)) return roster;
-  for (const p of list as unknown[]) {
-    const e = p as Partial<RosterEntry> | null;
-    if (typeof e?.id === 'string' && typeof e.kind === 'string') {
-      roster.set(e.id, {
-        id: e.id,
-        kind: e.kind,
-        ...(typeof e.device === 'number' ? { device: e.device } : {}),
-        ...(e.yours === true ? { yours: true } : {}),
-        ...(typeof e.name === 'string' && e.name.trim() !== '' ? { name: e.name.trim() } : {}),
-      });
-    }
-  }
-  return roster;
+export function rosterOf(read: VisitRead): Map<string, RosterEntry> {
+  const list: ReadonlyArray<StaffReadEntry | PatientReadEntry> =
+    'visit' in read ? read.visit.participants : read.participants;
+  return new Map(
+    list.map((p): [string, RosterEntry] => {
+      const name = p.name?.trim();
+      return [
+        p.id,
+        {
+          id: p.id,
+          kind: p.kind,
+          device: p.device,
+          ...('yours' in p && p.yours === true ? { yours: true } : {}),
+          ...(name ? { name } : {}),
+        },
+      ];
+    }),
+  );
 }
 
 /** The participant id in a publisher display issued by the media proxy (`<participant id>.<MAC>`). */

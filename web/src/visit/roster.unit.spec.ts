@@ -16,17 +16,27 @@ describe('tile labels', () => {
     expect(participantLabel(undefined)).toBe('Participant');
   });
 
-  it('reads both visit shapes and ignores junk', () => {
-    const staff = rosterOf({ visit: { participants: [{ id: 'x', kind: 'patient', device: 2 }] } });
+  it('reads both visit shapes', () => {
+    const staff = rosterOf({
+      visit: { participants: [{ id: 'x', kind: 'patient', device: 2, name: null }] },
+    });
     expect(staff.get('x')).toEqual({ id: 'x', kind: 'patient', device: 2 });
-    const patient = rosterOf({ participants: [{ id: 'y', kind: 'patient', yours: true }, { id: 3 }, null] });
-    expect([...patient.keys()]).toEqual(['y']);
-    expect(rosterOf(null).size).toBe(0);
+    const patient = rosterOf({
+      participants: [
+        { id: 'y', kind: 'patient', device: 2, yours: true },
+        { id: 'z', kind: 'guest', device: 1, yours: false },
+      ],
+    });
+    expect([...patient.values()]).toEqual([
+      { id: 'y', kind: 'patient', device: 2, yours: true },
+      { id: 'z', kind: 'guest', device: 1 },
+    ]);
+    expect(rosterOf({ participants: [] }).size).toBe(0);
     expect(feedLabel(patient, { display: 'y.mac', kind: 'screen' })).toBe('Your other device’s screen');
   });
 
   it('puts a staff member’s name before the role, and the patient’s name only where the page holds it', () => {
-    const clinician = { id: 'c', kind: 'clinician', name: 'Dr. Amara Okafor' };
+    const clinician = { id: 'c', kind: 'clinician', device: 1, name: 'Dr. Amara Okafor' };
     expect(participantLabel(clinician)).toBe('Dr. Amara Okafor — clinician');
     expect(participantLabel({ ...clinician, device: 2 })).toBe(
       'Dr. Amara Okafor — clinician (second device)',
@@ -41,8 +51,10 @@ describe('tile labels', () => {
     );
     // The page's patient name never names someone of another role.
     expect(participantLabel({ id: 'g', kind: 'family' }, { patient: 'Maria Lopez' })).toBe('Family member');
-    const roster = rosterOf({ participants: [clinician, { id: 'x', kind: 'patient', name: '  ' }] });
-    expect(roster.get('x')).toEqual({ id: 'x', kind: 'patient' });
+    const roster = rosterOf({
+      participants: [clinician, { id: 'x', kind: 'patient', device: 1, name: '  ' }],
+    });
+    expect(roster.get('x')).toEqual({ id: 'x', kind: 'patient', device: 1 });
     expect(feedLabel(roster, { display: 'c.mac', kind: 'screen' })).toBe('Dr. Amara Okafor’s screen');
     expect(feedLabel(roster, { display: 'x.mac', kind: 'screen' }, { patient: 'Maria Lopez' })).toBe(
       'Maria Lopez’s screen',

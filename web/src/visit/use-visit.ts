@@ -21,7 +21,7 @@ import {
   transition,
   type VisitState,
 } from './machine';
-import { defaultRosterUrl, participantOfDisplay, rosterOf, type Roster } from './roster';
+import { defaultRosterUrl, participantOfDisplay, rosterOf, type Roster, type VisitRead } from './roster';
 
 /** Who is in the visit on this page, and where its media credential and leave endpoints are. */
 export interface VisitOptions {
@@ -38,7 +38,7 @@ export interface VisitDependencies {
   readonly fetchCredentials: (mediaUrl: string) => Promise<MediaCredentials>;
   readonly notifyLeft: (leaveUrl: string) => Promise<void>;
   /** Reads the visit: its participants' roles and devices, for the tiles' labels. */
-  readonly fetchRoster: (rosterUrl: string) => Promise<unknown>;
+  readonly fetchRoster: (rosterUrl: string) => Promise<VisitRead>;
   /** Whether this device can blur its background (WebAssembly allowed by the CSP, WebGL, canvas capture). */
   readonly backgroundSupport: () => BackgroundSupport;
 }
@@ -49,7 +49,7 @@ const defaults: VisitDependencies = {
   notifyLeft: async (url) => {
     await api('POST', url, {}).catch(() => undefined);
   },
-  fetchRoster: (url) => api<unknown>('GET', url),
+  fetchRoster: (url) => api<VisitRead>('GET', url),
   backgroundSupport,
 };
 

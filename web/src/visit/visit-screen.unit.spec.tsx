@@ -4,7 +4,7 @@
 import { act, render, screen, within } from '@testing-library/react';
 import type { MediaCredentials } from '../api/types';
 import { BACKGROUND_REASONS, type BackgroundKind, type BackgroundSupport } from './background';
-import type { Names } from './roster';
+import type { Names, VisitRead } from './roster';
 import type { FeedStats, MediaRoom, MediaRoomListener, RemoteFeed } from './janus';
 import type { VisitEvent } from './machine';
 import { VisitScreen, initials } from './visit-screen';
@@ -65,7 +65,7 @@ const ROSTER = {
 
 async function renderVisit(
   role: 'clinician' | 'patient' = 'clinician',
-  roster: unknown = ROSTER,
+  roster: VisitRead = ROSTER,
   support: BackgroundSupport = { ok: true },
   names?: Names,
 ) {
