@@ -20,7 +20,7 @@ import {
   parseStatusDetails,
 } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
-import { failureOf, type NatsServerHandle } from '@haven/testing';
+import { failureOf, passesEventually, type NatsServerHandle } from '@haven/testing';
 import { addClinicDays } from './appointment/series';
 import type { RunningScheduling } from './server';
 import { failingPhiAccessAppends } from './testing';
@@ -609,26 +609,36 @@ describe('patient links', () => {
     expect(events.filter((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted')).toHaveLength(1);
   });
 
-  it('follows the session context: an ended visit completes its appointment by itself', async () => {
-    const id = await book(patientId, slot(5, 35), { clinicianId: `clin-${randomUUID().slice(0, 8)}` });
-    await store.append(`session.visit-${id}`, 'any', [
-      {
-        id: newEventId(),
-        type: 'haven.session.v1.VisitEnded',
-        occurredAt: new Date().toISOString(),
-        actor: { kind: 'service', id: 'session' },
-        correlationId: randomUUID(),
-        causationId: randomUUID(),
-        data: { visitId: id, reason: 'idle' },
-      },
-    ]);
-    let completed = false;
-    for (let i = 0; i < 100 && !completed; i++) {
-      const events = await store.read(`scheduling.appointment-${id}`);
-      completed = events.some((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted');
-      if (!completed) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(completed).toBe(true);
+  it('follows the session context: an ended visit completes its appointment by itself, in its trace', async () => {
+    const clinicianId = `clin-${randomUUID().slice(0, 8)}`;
+    const id = await book(patientId, slot(5, 35), { clinicianId });
+    const ended = {
+      id: newEventId(),
+      type: 'haven.session.v1.VisitEnded',
+      occurredAt: new Date().toISOString(),
+      actor: { kind: 'service', id: 'session' },
+      correlationId: randomUUID(),
+      causationId: randomUUID(),
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      data: { visitId: id, reason: 'idle' },
+    } as const;
+    await store.append(`session.visit-${id}`, 'any', [ended]);
+    // The completion and the slot's release are caused by the VisitEnded, in the visit's trace.
+    const caused = {
+      traceparent: ended.traceparent,
+      correlationId: ended.correlationId,
+      causationId: ended.id,
+    };
+    await passesEventually(async () => {
+      const appointment = await store.read(`scheduling.appointment-${id}`);
+      expect(appointment.find((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted')).toMatchObject(
+        caused,
+      );
+      const schedule = await store.read(`scheduling.clinician_schedule-${clinicianId}`);
+      expect(schedule.find((e) => e.type === 'haven.scheduling.v1.ClinicianSlotReleased')).toMatchObject(
+        caused,
+      );
+    });
     const res = await callUnary(
       client,
       'getAppointment',

@@ -4,12 +4,17 @@
  * link is refused the moment the visit ended, even before the subscription caught up.
  */
 import { ConcurrencyError, UnavailableError } from '@haven/errors';
-import { followStore, type ConsumerHealth, type EventStore, type Subscription } from '@haven/eventstore';
-import type { Logger } from '@haven/service';
+import {
+  followStore,
+  type ConsumerHealth,
+  type EventEnvelope,
+  type EventStore,
+  type Subscription,
+} from '@haven/eventstore';
+import { causedBy, handleCommand, type Logger } from '@haven/service';
 import { appointmentStream, freeSlot } from './appointment/grpc';
 import { evolve, initialAppointmentState } from './appointment/appointment';
 import { decide } from './appointment/decide';
-import { handleCommand } from '@haven/service';
 import type { SchedulingDeps } from './deps';
 
 export const VISIT_ENDED = 'haven.session.v1.VisitEnded';
@@ -23,14 +28,11 @@ export function visitStream(visitId: string): string {
 async function complete(
   deps: Pick<SchedulingDeps, 'store' | 'readModel' | 'clock' | 'snapshots' | 'logger'>,
   appointmentId: string,
-  ended: { id: string; correlationId: string; data: Record<string, unknown> },
+  ended: Pick<EventEnvelope, 'id' | 'correlationId' | 'traceparent' | 'data'>,
 ): Promise<void> {
   const reason = typeof ended.data['reason'] === 'string' ? ended.data['reason'] : 'ended';
-  const metadata = {
-    actor: { kind: 'service', id: 'scheduling' },
-    correlationId: ended.correlationId,
-    causationId: ended.id,
-  } as const;
+  // Caused by the VisitEnded, in the visit's trace.
+  const metadata = causedBy(ended, { kind: 'service', id: 'scheduling' });
   const result = await handleCommand({
     store: deps.store,
     stream: appointmentStream(appointmentId),
