@@ -76,6 +76,11 @@ export interface SsoAccountView {
   readonly createTime: string | null;
 }
 
+/** `GET /api/sso-accounts` (admins; `?state=pending` for those waiting). */
+export interface SsoAccountListView {
+  readonly accounts: readonly SsoAccountView[];
+}
+
 /** A staff role as the pages name it. */
 export type StaffRoleName = 'admin' | 'clinician' | 'front_desk' | 'auditor';
 

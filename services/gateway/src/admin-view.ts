@@ -22,6 +22,11 @@ export interface StaffUserView {
   readonly lastLoginTime: string | null;
 }
 
+/** `GET /api/users`: every staff user. */
+export interface StaffUserListView {
+  readonly users: readonly StaffUserView[];
+}
+
 /** `POST /api/users`: the invitation, shown once. */
 export interface InvitationView {
   readonly user: StaffUserView | null;

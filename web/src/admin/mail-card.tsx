@@ -3,9 +3,9 @@
  * first, so the first visit shows the invitation arriving inside Haven. Not shown when the gateway has no
  * catcher (never in production: the route does not exist there).
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api } from '../api/client';
-import { whileCurrent } from '../api/while-current';
+import { useReload } from '../api/use-reload';
 import type {
   CaughtMailListView,
   CaughtMailView as CaughtMessage,
@@ -18,13 +18,10 @@ export type { CaughtMessage };
 export function MailCard() {
   const [messages, setMessages] = useState<readonly CaughtMessage[] | null>(null);
 
-  const load = useCallback(async () => {
-    const r = await api<CaughtMailListView>('GET', '/api/dev/mail').catch(() => null);
-    setMessages(r ? r.messages : null);
-  }, []);
-  useEffect(
-    () => whileCurrent(api<CaughtMailListView>('GET', '/api/dev/mail'), (r) => setMessages(r.messages)),
-    [],
+  const load = useReload(
+    () => api<CaughtMailListView>('GET', '/api/dev/mail'),
+    (r) => setMessages(r.messages),
+    () => setMessages(null),
   );
 
   if (!messages) return null;

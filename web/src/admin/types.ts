@@ -2,6 +2,7 @@
 export type {
   ActivationView,
   InvitationView as Invitation,
+  StaffUserListView,
   StaffUserView as StaffUser,
   UsageCountsView as UsageCounts,
   UsageReportView as UsageReport,

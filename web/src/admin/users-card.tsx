@@ -4,12 +4,12 @@
  * through the gateway, which records its event; a refusal (the last admin, an address already taken) is shown in
  * the card.
  */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
 import { ROLE_LABELS } from '../staff/types';
-import type { Invitation, StaffUser } from './types';
-import { whileCurrent } from '../api/while-current';
+import type { Invitation, StaffUser, StaffUserListView } from './types';
+import { useReload } from '../api/use-reload';
 
 // The invite form's fields carry an `invite-` prefix: the front desk on the same page has an `email` field too.
 const INVITE_LABELS = { 'invite-email': 'E-mail', 'invite-displayName': 'Full name', 'invite-role': 'Role' };
@@ -90,17 +90,10 @@ export function UsersCard() {
   const [invitation, setInvitation] = useState<Invitation | null>(null);
   const form = useForm(INVITE_LABELS);
 
-  const load = useCallback(async () => {
-    setUsers((await api<{ users: StaffUser[] }>('GET', '/api/users')).users);
-  }, []);
-  useEffect(
-    () =>
-      whileCurrent(
-        api<{ users: StaffUser[] }>('GET', '/api/users'),
-        (r) => setUsers(r.users),
-        (err: unknown) => setStatus({ kind: 'error', text: messageOf(err) }),
-      ),
-    [],
+  const load = useReload(
+    () => api<StaffUserListView>('GET', '/api/users'),
+    (r) => setUsers(r.users),
+    (err) => setStatus({ kind: 'error', text: messageOf(err) }),
   );
 
   const act = (user: StaffUser, action: UserAction) => {

@@ -1,11 +1,11 @@
 /** Every member of staff: their passkeys (sign in without a password): list, add, remove. */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { formValue } from './form';
-import type { Passkey } from './types';
+import type { Passkey, PasskeyListView } from './types';
 import { passkeyFailure, registerPasskey } from './webauthn';
 import { Note } from '../ui/note';
-import { whileCurrent } from '../api/while-current';
+import { useReload } from '../api/use-reload';
 
 /** The passkeys card. */
 export function Passkeys() {
@@ -13,21 +13,10 @@ export function Passkeys() {
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setPasskeys((await api<{ passkeys: Passkey[] }>('GET', '/api/me/passkeys')).passkeys);
-    } catch (err) {
-      setError(passkeyFailure(err));
-    }
-  }, []);
-  useEffect(
-    () =>
-      whileCurrent(
-        api<{ passkeys: Passkey[] }>('GET', '/api/me/passkeys'),
-        (r) => setPasskeys(r.passkeys),
-        (err: unknown) => setError(passkeyFailure(err)),
-      ),
-    [],
+  const load = useReload(
+    () => api<PasskeyListView>('GET', '/api/me/passkeys'),
+    (r) => setPasskeys(r.passkeys),
+    (err) => setError(passkeyFailure(err)),
   );
 
   const remove = async (p: Passkey) => {

@@ -1,30 +1,23 @@
 /** Admins: staff who signed in with their organisation's account for the first time, waiting for approval. */
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api } from '../api/client';
 import { messageOf } from './form';
-import { ROLE_LABELS, type SsoAccount } from './types';
+import { ROLE_LABELS, type SsoAccount, type SsoAccountListView } from './types';
 import { Note } from '../ui/note';
-import { whileCurrent } from '../api/while-current';
+import { useReload } from '../api/use-reload';
 
 /** The approvals card (not shown when the gateway has no SSO accounts to list). */
 export function SsoApprovals() {
   const [accounts, setAccounts] = useState<readonly SsoAccount[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setAccounts((await api<{ accounts: SsoAccount[] }>('GET', '/api/sso-accounts?state=pending')).accounts);
+  const load = useReload(
+    () => api<SsoAccountListView>('GET', '/api/sso-accounts?state=pending'),
+    (r) => {
+      setAccounts(r.accounts);
       setError(null);
-    } catch {
-      setAccounts(null);
-    }
-  }, []);
-  useEffect(
-    () =>
-      whileCurrent(api<{ accounts: SsoAccount[] }>('GET', '/api/sso-accounts?state=pending'), (r) =>
-        setAccounts(r.accounts),
-      ),
-    [],
+    },
+    () => setAccounts(null),
   );
 
   const decide = async (a: SsoAccount, verb: 'approve' | 'reject') => {

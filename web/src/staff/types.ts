@@ -15,6 +15,7 @@ export type {
   PasskeySignInStartView,
   PasskeyView as Passkey,
   StaffRoleName as Role,
+  SsoAccountListView,
   SsoAccountView as SsoAccount,
   TotpEnrollmentView as TotpEnrollment,
   WebAuthnOptionsView as WebAuthnOptions,

@@ -16,7 +16,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Request, Response, Router } from 'express';
 import { identity } from '@haven/proto';
 import { callUnary, forwardClientAddress, parseStatusDetails } from '@haven/service';
-import type { SsoAccountView, SsoProviderListView } from '../account-view';
+import type { SsoAccountListView, SsoAccountView, SsoProviderListView } from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, queryText, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -179,7 +179,7 @@ export function registerSsoRoutes(api: Router, ctx: RouteContext, options: SsoRo
         'listSsoAccounts',
         identity.ListSsoAccountsRequest.fromPartial({ pageSize: 100, ...(state ? { state } : {}) }),
       );
-      res.status(200).json({ accounts: r.ssoAccounts.map(accountJson) });
+      res.status(200).json({ accounts: r.ssoAccounts.map(accountJson) } satisfies SsoAccountListView);
     }),
   );
 

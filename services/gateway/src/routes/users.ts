@@ -23,6 +23,7 @@ import { ROLE_NAMES, ROLE_OF_NAME } from '../staff-roles';
 import type {
   ActivationView,
   InvitationView,
+  StaffUserListView,
   StaffUserView,
   UsageCountsView,
   UsageReportView,
@@ -114,7 +115,7 @@ export function registerUserRoutes(api: Router, ctx: RouteContext): void {
         pageToken = r.nextPageToken;
         if (pageToken === '') break;
       }
-      res.status(200).json({ users: users.map(userJson) });
+      res.status(200).json({ users: users.map(userJson) } satisfies StaffUserListView);
     }),
   );
 
