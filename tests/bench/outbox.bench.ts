@@ -20,11 +20,13 @@ import { JetStreamEventStore, connectNats } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
 import { REPO_ROOT, startMailCatcher, startNatsServer } from '@haven/testing';
 import { NatsAcceptedMarks } from '../../services/scheduling/src/notification/accepted-marks';
-import { DEFAULT_OUTBOX_POLICY } from '../../services/scheduling/src/notification/decide';
 import { ReminderOutbox } from '../../services/scheduling/src/notification/outbox';
 import { SmtpTransport } from '../../services/scheduling/src/notification/smtp';
-import { DEFAULT_TEMPLATES } from '../../services/scheduling/src/notification/template';
-import { givenBookingWithLink, givenRegisteredPatient } from '../../services/scheduling/src/testing';
+import {
+  givenBookingWithLink,
+  givenRegisteredPatient,
+  testOutbox,
+} from '../../services/scheduling/src/testing';
 import { ascending, percentile, round3 } from './stats';
 
 /**
@@ -170,23 +172,11 @@ export async function run(): Promise<Record<string, unknown>> {
     // The outbox as the service runs it: the relay's acceptances marked in HAVEN_ACCEPTED.
     const marks = await NatsAcceptedMarks.open(nc, 'scheduling', logger);
     if (!marks) throw new Error('bench: HAVEN_ACCEPTED is not provisioned');
-    const outbox = new ReminderOutbox(
-      {
-        store,
-        clock: () => new Date(),
-        keys,
-        logger,
-        settings: { requireDobCheck: false, publicUrl: 'https://bench.test', timeZone: 'UTC' },
-      },
+    const outbox = testOutbox(
+      { store, keys, logger },
       [transport],
-      {
-        clinicName: 'Bench Clinic',
-        language: 'en',
-        passcodeDelivery: 'front-desk',
-        messageDomain: 'bench.test',
-        templates: DEFAULT_TEMPLATES,
-        policy: { ...DEFAULT_OUTBOX_POLICY, offsetsMinutes: [] },
-      },
+      { domain: 'bench.test', clinicName: 'Bench Clinic' },
+      { policy: { offsetsMinutes: [] } },
       { concurrency: CONCURRENCY, marks },
     );
     const follower = await outbox.follow(store, logger);

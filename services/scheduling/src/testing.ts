@@ -7,7 +7,7 @@ import { sealPhi, type PatientKeyStore } from '@haven/crypto';
 import { newEvent, type EventStore } from '@haven/eventstore';
 import { loadConfig, type Logger } from '@haven/service';
 import { DEFAULT_OUTBOX_POLICY, reminderIdOf, type OutboxPolicy } from './notification/decide';
-import { ReminderOutbox, type ReminderOutboxOptions } from './notification/outbox';
+import { ReminderOutbox, type NotificationSettings, type ReminderOutboxOptions } from './notification/outbox';
 import {
   ReminderChannel,
   ReminderEventType,
@@ -174,10 +174,50 @@ export class CapturingTransport implements MessageTransport {
   }
 }
 
+/** What a spec changes in {@link testOutbox}'s settings: any of them, and the policy field by field. */
+export type TestOutboxSettings = Partial<Omit<NotificationSettings, 'policy'>> & {
+  readonly policy?: Partial<OutboxPolicy>;
+};
+
 /**
- * A reminder outbox sending e-mail to a local catcher on `smtp.port`, as the outbox's crash and erasure specs run
- * it: from and linking to `smtp.domain`, English default templates, the passcode read out by the front desk, no
- * reminder offsets (invitations only) unless `policy` says otherwise.
+ * A reminder outbox as the specs and the bench run it, sending through `transports`: linking to
+ * `https://visits.<domain>` with `<domain>` in its Message-IDs, English default templates, the passcode read out by
+ * the front desk and the default policy, unless `settings` says otherwise.
+ */
+export function testOutbox(
+  deps: { store: EventStore; keys: PatientKeyStore; logger: Logger; clock?: () => Date },
+  transports: readonly MessageTransport[],
+  site: { domain: string; clinicName: string },
+  settings: TestOutboxSettings = {},
+  options: ReminderOutboxOptions = {},
+): ReminderOutbox {
+  const { store, keys, logger, clock = () => new Date() } = deps;
+  const { policy, ...rest } = settings;
+  return new ReminderOutbox(
+    {
+      store,
+      clock,
+      keys,
+      logger,
+      settings: { requireDobCheck: false, publicUrl: `https://visits.${site.domain}`, timeZone: 'UTC' },
+    },
+    transports,
+    {
+      clinicName: site.clinicName,
+      language: 'en',
+      passcodeDelivery: 'front-desk',
+      messageDomain: site.domain,
+      templates: DEFAULT_TEMPLATES,
+      ...rest,
+      policy: { ...DEFAULT_OUTBOX_POLICY, ...policy },
+    },
+    options,
+  );
+}
+
+/**
+ * A {@link testOutbox} sending e-mail to a local catcher on `smtp.port`, as the outbox's crash and erasure specs run
+ * it: no reminder offsets (invitations only) unless `policy` says otherwise.
  */
 export function catcherOutbox(
   deps: { store: EventStore; keys: PatientKeyStore; logger: Logger; clock?: () => Date },
@@ -185,30 +225,10 @@ export function catcherOutbox(
   policy: Partial<OutboxPolicy> = {},
   options: ReminderOutboxOptions = {},
 ): ReminderOutbox {
-  const { store, keys, logger, clock = () => new Date() } = deps;
-  return new ReminderOutbox(
-    {
-      store,
-      clock,
-      keys,
-      logger,
-      settings: { requireDobCheck: false, publicUrl: `https://visits.${smtp.domain}`, timeZone: 'UTC' },
-    },
-    [
-      new SmtpTransport({
-        url: `smtp://127.0.0.1:${smtp.port}`,
-        from: `C <no-reply@${smtp.domain}>`,
-        requireTls: false,
-      }),
-    ],
-    {
-      clinicName: smtp.clinicName,
-      language: 'en',
-      passcodeDelivery: 'front-desk',
-      messageDomain: smtp.domain,
-      templates: DEFAULT_TEMPLATES,
-      policy: { ...DEFAULT_OUTBOX_POLICY, offsetsMinutes: [], ...policy },
-    },
-    options,
-  );
+  const transport = new SmtpTransport({
+    url: `smtp://127.0.0.1:${smtp.port}`,
+    from: `C <no-reply@${smtp.domain}>`,
+    requireTls: false,
+  });
+  return testOutbox(deps, [transport], smtp, { policy: { offsetsMinutes: [], ...policy } }, options);
 }

@@ -5,15 +5,14 @@
 import { InMemoryPatientKeyStore } from '@haven/crypto/testing';
 import { InMemoryEventStore } from '@haven/eventstore';
 import { createLogger } from '@haven/service';
-import { DEFAULT_OUTBOX_POLICY } from './decide';
-import { ReminderOutbox, type NotificationSettings } from './outbox';
+import type { NotificationSettings } from './outbox';
 import { ReminderChannel, ReminderKind, type PasscodeDelivery } from './reminder';
-import { DEFAULT_TEMPLATES } from './template';
 import {
   CapturingTransport,
   givenBookingWithLink,
   givenDueReminder,
   givenRegisteredPatient,
+  testOutbox,
 } from '../testing';
 
 const PASSCODE = '48213957';
@@ -46,22 +45,13 @@ async function given(options: { delivery: PasscodeDelivery; settings?: Partial<N
     new CapturingTransport(ReminderChannel.Email),
     new CapturingTransport(ReminderChannel.Sms),
   ];
-  const outbox = new ReminderOutbox(
-    {
-      store,
-      clock: () => new Date(),
-      keys,
-      logger: createLogger({ service: 'test', level: 'silent' }),
-      settings: { requireDobCheck: false, publicUrl: 'https://visits.render.test', timeZone: 'UTC' },
-    },
+  const outbox = testOutbox(
+    { store, keys, logger: createLogger({ service: 'test', level: 'silent' }) },
     transports,
+    { domain: 'render.test', clinicName: 'Render Clinic' },
     {
-      clinicName: 'Render Clinic',
-      language: 'en',
       passcodeDelivery: options.delivery,
-      messageDomain: 'render.test',
-      templates: DEFAULT_TEMPLATES,
-      policy: { ...DEFAULT_OUTBOX_POLICY, channels: [ReminderChannel.Email, ReminderChannel.Sms] },
+      policy: { channels: [ReminderChannel.Email, ReminderChannel.Sms] },
       ...options.settings,
     },
   );

@@ -9,11 +9,8 @@ import { createLogger } from '@haven/service';
 import { eventually } from '@haven/testing';
 import { contactKeyer } from '../contact/contact-key';
 import { SmsContactEventType, smsContactStream } from '../contact/contact';
-import { DEFAULT_OUTBOX_POLICY } from './decide';
-import { ReminderOutbox } from './outbox';
 import { ReminderChannel, ReminderEventType, reminderStream } from './reminder';
-import { DEFAULT_TEMPLATES } from './template';
-import { CapturingTransport, givenDueMessageNotice, givenRegisteredPatient } from '../testing';
+import { CapturingTransport, givenDueMessageNotice, givenRegisteredPatient, testOutbox } from '../testing';
 
 const actor = { kind: 'service', id: 'scheduling' } as const;
 const PHONE = '+15550100300';
@@ -34,24 +31,11 @@ async function given() {
   await givenRegisteredPatient(store, keys, patientId, { givenName: 'C', familyName: 'P', phone: PHONE });
   const sms = new CapturingTransport(ReminderChannel.Sms);
   const logger = createLogger({ service: 'test', level: 'silent' });
-  const outbox = new ReminderOutbox(
-    {
-      store,
-      clock: () => new Date(),
-      keys,
-      logger,
-      settings: { requireDobCheck: false, publicUrl: 'https://visits.stop.test', timeZone: 'UTC' },
-    },
+  const outbox = testOutbox(
+    { store, keys, logger },
     [sms],
-    {
-      clinicName: 'Stop Clinic',
-      language: 'en',
-      passcodeDelivery: 'front-desk',
-      messageDomain: 'stop.test',
-      templates: DEFAULT_TEMPLATES,
-      policy: { ...DEFAULT_OUTBOX_POLICY, channels: [ReminderChannel.Sms], offsetsMinutes: [] },
-      contactKeyer: keyer,
-    },
+    { domain: 'stop.test', clinicName: 'Stop Clinic' },
+    { policy: { channels: [ReminderChannel.Sms], offsetsMinutes: [] }, contactKeyer: keyer },
   );
   const follower = await outbox.follow(store, logger);
   let n = 0;
