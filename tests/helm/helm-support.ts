@@ -166,9 +166,46 @@ export function mountOf(container: K8sObject, path: string): K8sObject | undefin
   );
 }
 
+/** The object of `kind` named `name`. */
+export function find(objs: readonly K8sObject[], kind: string, name: string): K8sObject | undefined {
+  return objs.find((o) => o.kind === kind && o.metadata?.name === name);
+}
+
 /** The NetworkPolicy named `name`. */
 export function networkPolicy(objs: readonly K8sObject[], name: string): K8sObject | undefined {
-  return objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name);
+  return find(objs, 'NetworkPolicy', name);
+}
+
+/**
+ * The Deployment of every Haven service (labelled haven.io/service), by the service its first container runs
+ * (`services/<service>/dist/index.js`).
+ */
+export function serviceDeployments(objs: readonly K8sObject[]): Map<string, K8sObject> {
+  const out = new Map<string, K8sObject>();
+  for (const o of objs) {
+    if (o.kind !== 'Deployment' || o.spec.template.metadata.labels['haven.io/service'] !== 'true') continue;
+    const args: string[] = o.spec.template.spec.containers[0].args;
+    const service = /^services\/([a-z-]+)\/dist\/index\.js$/.exec(args[0] ?? '')?.[1];
+    if (service !== undefined) out.set(service, o);
+  }
+  return out;
+}
+
+/** The container that runs Haven service `service` (see {@link serviceDeployments}); throws when none does. */
+export function serviceContainer(objs: readonly K8sObject[], service: string): K8sObject {
+  const d = serviceDeployments(objs).get(service);
+  if (!d) throw new Error(`no ${service} deployment`);
+  return d.spec.template.spec.containers[0];
+}
+
+/** The container's env entry `name` (with its `value` or `valueFrom`). */
+export function envOf(container: K8sObject, name: string): K8sObject | undefined {
+  return (container.env ?? []).find((e: K8sObject) => e.name === name);
+}
+
+/** The decoded value of `key` in a Secret's data ('' when there is none). */
+export function secretValue(secret: K8sObject | undefined, key: string): string {
+  return Buffer.from(String(secret?.data?.[key] ?? ''), 'base64').toString('utf8');
 }
 
 /** The ports a NetworkPolicy lets its pods open, each with the CIDRs it may open it to (none: any peer). */

@@ -17,6 +17,8 @@ import {
   networkPolicy,
   notes,
   processEnvOf,
+  serviceContainer,
+  serviceDeployments,
   template,
   valuesArgs,
   type K8sObject,
@@ -53,17 +55,6 @@ const VAULT = [
   'kms.vault.egressCidrs=["10.40.0.0/24"]',
 ];
 
-function deployments(objs: readonly K8sObject[]): Map<string, K8sObject> {
-  const out = new Map<string, K8sObject>();
-  for (const o of objs) {
-    if (o.kind !== 'Deployment' || o.spec.template.metadata.labels['haven.io/service'] !== 'true') continue;
-    const args: string[] = o.spec.template.spec.containers[0].args;
-    const service = /^services\/([a-z-]+)\/dist\/index\.js$/.exec(args[0] ?? '')?.[1];
-    if (service !== undefined) out.set(service, o);
-  }
-  return out;
-}
-
 beforeAll(() => ensureHelm());
 
 describe.each([
@@ -77,14 +68,14 @@ describe.each([
   });
 
   it.each(Object.keys(LOADERS))('gives %s an environment its configuration accepts', (service) => {
-    const d = deployments(objs).get(service)!;
+    const d = serviceDeployments(objs).get(service)!;
     const env = processEnvOf(d.spec.template.spec.containers[0]);
     expect(env['HAVEN_KMS']).toBe(provider);
     expect(() => LOADERS[service]!(env)).not.toThrow();
   });
 
   it('hands each secret over as a 0600 file in a memory-backed volume, copied from the secret, never a value', () => {
-    for (const [service, d] of deployments(objs)) {
+    for (const [service, d] of serviceDeployments(objs)) {
       const pod = d.spec.template.spec;
       const container = pod.containers[0];
       const env = processEnvOf(container);
@@ -133,7 +124,7 @@ describe('kms.provider pkcs11', () => {
   });
 
   it('mounts the vendor library read-only where HAVEN_PKCS11_MODULE points, with its own settings', () => {
-    const d = deployments(objs).get('recording')!;
+    const d = serviceDeployments(objs).get('recording')!;
     const container = d.spec.template.spec.containers[0];
     const env = processEnvOf(container);
     expect(env).toMatchObject({
@@ -176,7 +167,7 @@ describe('kms.provider pkcs11', () => {
 describe('kms.provider vault-transit', () => {
   it('mounts Vault’s CA where HAVEN_VAULT_CA_FILE points and opens Vault’s port', () => {
     const objs = template([], VAULT);
-    const container = deployments(objs).get('scheduling')!.spec.template.spec.containers[0];
+    const container = serviceContainer(objs, 'scheduling');
     const env = processEnvOf(container);
     expect(env).toMatchObject({
       HAVEN_VAULT_ADDR: 'https://vault.vault.svc:8200',

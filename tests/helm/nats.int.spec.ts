@@ -24,7 +24,10 @@ import {
   ROOT,
   SCENARIOS,
   ensureHelm,
+  envOf,
+  find,
   helm,
+  secretValue,
   selects,
   template,
   valuesArgs,
@@ -32,13 +35,6 @@ import {
 } from './helm-support';
 
 jest.setTimeout(120_000);
-
-const find = (objs: readonly K8sObject[], kind: string, name: string): K8sObject | undefined =>
-  objs.find((o) => o.kind === kind && o.metadata?.name === name);
-const envOf = (c: K8sObject, name: string): K8sObject | undefined =>
-  (c.env ?? []).find((e: K8sObject) => e.name === name);
-const secretValue = (secret: K8sObject | undefined, key: string): string =>
-  Buffer.from(String(secret?.data?.[key] ?? ''), 'base64').toString('utf8');
 
 /** A nats-server started on 127.0.0.1 with `files` written beside its config (the rendered includes). */
 async function startServer(

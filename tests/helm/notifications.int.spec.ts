@@ -10,26 +10,16 @@ import {
   SECRET_PLACEHOLDER,
   egressPorts,
   ensureHelm,
+  envOf,
   networkPolicy,
   notes,
   processEnvOf,
+  serviceContainer,
   template,
   type K8sObject,
 } from './helm-support';
 
-function containerOf(objs: readonly K8sObject[], service: string): K8sObject {
-  const d = objs.find(
-    (o) =>
-      o.kind === 'Deployment' &&
-      o.spec.template.metadata.labels['haven.io/service'] === 'true' &&
-      o.spec.template.spec.containers[0].args[0] === `services/${service}/dist/index.js`,
-  );
-  if (!d) throw new Error(`no ${service} deployment`);
-  return d.spec.template.spec.containers[0];
-}
-
-const secretRefOf = (container: K8sObject, name: string) =>
-  (container.env ?? []).find((e: K8sObject) => e.name === name)?.valueFrom?.secretKeyRef;
+const secretRefOf = (container: K8sObject, name: string) => envOf(container, name)?.valueFrom?.secretKeyRef;
 
 const policyOf = (objs: readonly K8sObject[], name: string): K8sObject => networkPolicy(objs, name)!;
 
@@ -42,7 +32,7 @@ describe('the hospital scenario (relay with AUTH, Twilio, passcode by SMS)', () 
   });
 
   it('gives scheduling the relay, Twilio and the clinic settings, accepted by its configuration', () => {
-    const container = containerOf(objs, 'scheduling');
+    const container = serviceContainer(objs, 'scheduling');
     const env = processEnvOf(container);
     expect(env).toMatchObject({
       HAVEN_SMTP_URL: 'smtp://smtp-relay.hospital.example:587',
@@ -60,7 +50,7 @@ describe('the hospital scenario (relay with AUTH, Twilio, passcode by SMS)', () 
   });
 
   it('passes the relay password and the Twilio token only as secretKeyRefs, to scheduling only', () => {
-    const scheduling = containerOf(objs, 'scheduling');
+    const scheduling = serviceContainer(objs, 'scheduling');
     expect(secretRefOf(scheduling, 'HAVEN_SMTP_USER')).toEqual({ name: 'haven-smtp-auth', key: 'username' });
     expect(secretRefOf(scheduling, 'HAVEN_SMTP_PASSWORD')).toEqual({
       name: 'haven-smtp-auth',
@@ -71,7 +61,7 @@ describe('the hospital scenario (relay with AUTH, Twilio, passcode by SMS)', () 
       key: 'authToken',
     });
     for (const service of ['identity', 'gateway', 'session', 'recording', 'audit']) {
-      const names = (containerOf(objs, service).env ?? []).map((e: K8sObject) => e.name as string);
+      const names = (serviceContainer(objs, service).env ?? []).map((e: K8sObject) => e.name as string);
       expect({ service, names: names.filter((n: string) => /SMTP|TWILIO|SMS|PASSCODE/.test(n)) }).toEqual({
         service,
         names: [],
@@ -111,7 +101,7 @@ describe('the defaults (no relay, no SMS)', () => {
   });
 
   it('sends nothing: no relay or provider variable, no extra egress, no inbound route', () => {
-    const env = processEnvOf(containerOf(objs, 'scheduling'));
+    const env = processEnvOf(serviceContainer(objs, 'scheduling'));
     expect(Object.keys(env).filter((k) => /SMTP|TWILIO|SMS_/.test(k))).toEqual([]);
     expect(env['HAVEN_PASSCODE_DELIVERY']).toBe('front-desk');
     expect(loadConfig(schedulingConfigSchema, env).HAVEN_REMINDER_OFFSETS).toBe('24h,1h');
@@ -125,7 +115,7 @@ describe('the defaults (no relay, no SMS)', () => {
 
   it('renders the webhook provider with implicit TLS and no AUTH', () => {
     const env = processEnvOf(
-      containerOf(
+      serviceContainer(
         template(
           [],
           [
