@@ -9,9 +9,9 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { JetStreamEventStore } from '@haven/eventstore';
+import { newEvent, type JetStreamEventStore } from '@haven/eventstore';
 import { phiEvents, recording } from '@haven/proto';
-import { accessRefusalStream, callUnary } from '@haven/service';
+import { accessRefusalStream, callUnary, PATIENT_ERASED } from '@haven/service';
 import { failureOf, passesEventually } from '@haven/testing';
 import { startRecordingSuite, type RecordingSuite } from '../../test/suite';
 import { Recordings, serviceMetadata } from '../recording/recordings';
@@ -274,6 +274,37 @@ describe('a deletion interrupted before the key was destroyed (a crash)', () => 
     );
     await passesEventually(async () => expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' }));
     expect(await recordingCopyOpens(dataDir, 'rec-c1', backup)).toBe(false);
+  });
+});
+
+describe('a patient’s erasure', () => {
+  it('crypto-shreds their recordings in the erasure’s trace, caused by it', async () => {
+    const file = await seedAvailableRecording({
+      store,
+      dataDir,
+      recordingId: 'rec-e1',
+      clinicianId: 'clin-1',
+      patientId: 'pat-e1',
+      plaintext: randomBytes(5000),
+    });
+    const erased = newEvent({
+      type: PATIENT_ERASED,
+      actor: { kind: 'user', id: 'adm-1', role: 'admin' },
+      correlationId: 'erasure-e1-correlation',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      data: { patientId: 'pat-e1', reason: 'PATIENT_ERASURE_REASON_PATIENT_REQUEST' },
+    });
+    await store.append('scheduling.patient-pat-e1', 'no_stream', [erased]);
+    await passesEventually(async () => expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' }));
+    const deleted = (await store.read('recording.recording-rec-e1')).find((e) =>
+      e.type.endsWith('RecordingDeleted'),
+    );
+    expect(deleted).toMatchObject({
+      data: { reason: 'PATIENT_SHREDDED' },
+      traceparent: erased.traceparent,
+      correlationId: erased.correlationId,
+      causationId: erased.id,
+    });
   });
 });
 

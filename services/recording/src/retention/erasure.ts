@@ -7,11 +7,11 @@
  * idempotent: a redelivered erasure appends nothing new.
  */
 import type { EventBus } from '@haven/bus';
-import type { ConsumerHealth, EventStore, Subscription } from '@haven/eventstore';
-import { followErasedPatients, type Logger } from '@haven/service';
+import type { ConsumerHealth, EventEnvelope, EventStore, Subscription } from '@haven/eventstore';
+import { causedBy, followErasedPatients, type CommandMetadata, type Logger } from '@haven/service';
 import { finishShredding, type PlaybackDeps } from '../playback/grpc';
 import type { RecordingProjection } from '../recording/projection';
-import { serviceMetadata } from '../recording/recordings';
+import { RECORDING_SERVICE, serviceMetadata } from '../recording/recordings';
 import type { KnownRecording } from '../recording/recording';
 
 const CONSUMER = 'recording.erasures';
@@ -31,7 +31,7 @@ export interface ErasureDeps {
 async function eraseOne(
   deps: ErasureDeps,
   recording: KnownRecording,
-  metadata: ReturnType<typeof serviceMetadata>,
+  metadata: CommandMetadata,
 ): Promise<'shredded' | 'blocked' | 'unchanged'> {
   const result = await deps.recordings.command(
     recording.recordingId,
@@ -47,14 +47,14 @@ async function eraseOne(
   return result.events.length > 0 ? 'blocked' : 'unchanged';
 }
 
-/** Shreds (or records as blocked) every recording of `patientId` the projection knows. */
+/** Shreds (or records as blocked) every recording of `patientId` the projection knows, caused by the erasure. */
 export async function erasePatientRecordings(
   deps: ErasureDeps,
   patientId: string,
-  cause: { correlationId: string; id: string },
+  cause: Pick<EventEnvelope, 'id' | 'correlationId' | 'traceparent'>,
 ): Promise<{ shredded: number; blocked: number }> {
   const counts = { shredded: 0, blocked: 0 };
-  const metadata = serviceMetadata(cause.correlationId, cause.id);
+  const metadata = causedBy(cause, RECORDING_SERVICE);
   for (const r of deps.projection.all()) {
     if (r.patientId !== patientId || (r.status === 'deleted' && r.reason !== 'PATIENT_SHREDDED')) continue;
     const outcome = await eraseOne(deps, r, metadata);
