@@ -22,6 +22,7 @@ import {
   handleCommand,
   idempotencyKey,
   idempotentResourceId,
+  isPageOffset,
   requestRecord,
   requirePrincipal,
   RESOURCE_ID,
@@ -214,8 +215,6 @@ function listedBy(party: ThreadParty, patientId: string | undefined) {
   };
 }
 
-const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-
 function pageSizeOf(size: number, fallback: number, max: number): number {
   if (size < 0 || size > max) {
     throw new ValidationError([{ field: 'page_size', description: `must be 0–${max}` }]);
@@ -238,7 +237,7 @@ export function listMessageThreads(deps: Deps) {
       request.patient === '' ? undefined : requireResourceId(request.patient, 'patients', 'patient');
     const size = pageSizeOf(request.pageSize, 50, 200);
     const filter = { m: 'ListMessageThreads', p: patientId ?? '', by: `${by.kind}:${by.id}` };
-    const start = decodePageToken(request.pageToken, filter, isOffset) ?? 0;
+    const start = decodePageToken(request.pageToken, filter, isPageOffset) ?? 0;
     const all = deps.threads.list(listedBy(by, patientId));
     const page = all.slice(start, start + size);
     const next = start + size < all.length ? encodePageToken(filter, start + size) : '';
@@ -257,7 +256,7 @@ export function listSecureMessages(deps: Deps) {
     const threadId = threadIdOf(request.parent, 'parent');
     const size = pageSizeOf(request.pageSize, 100, 500);
     const filter = { m: 'ListSecureMessages', t: threadId };
-    const start = decodePageToken(request.pageToken, filter, isOffset) ?? 0;
+    const start = decodePageToken(request.pageToken, filter, isPageOffset) ?? 0;
     const { thread, indexed: current, events } = await loadThread(deps, threadId);
     requireMember(thread, by);
     const posted = events.filter((e) => e.type === MessageThreadEventType.Posted);
