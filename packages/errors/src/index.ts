@@ -114,3 +114,18 @@ export class UnavailableError extends HavenError {
 export function isCategory(error: unknown, category: ErrorCategory): error is HavenError {
   return error instanceof HavenError && error.category === category;
 }
+
+/**
+ * Runs one check of a request that reports its own violations: returns what `check` returns, or undefined after
+ * adding the violations of the ValidationError it threw to `violations`, so that a request's violations are
+ * answered together. Throws whatever else `check` throws.
+ */
+export function collectViolations<T>(violations: FieldViolation[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    violations.push(...error.violations);
+    return undefined;
+  }
+}

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PermissionError,
   ValidationError,
+  collectViolations,
   type FieldViolation,
 } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
@@ -39,13 +40,7 @@ const DEFAULT_PAGE = 50;
 
 /** The leaf index a page token resumes after; a token from another query adds a violation. */
 function pagePosition(token: string, filter: unknown, violations: FieldViolation[]): number | undefined {
-  try {
-    return decodePageToken(token, filter, isPageOffset);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    violations.push(...error.violations);
-    return undefined;
-  }
+  return collectViolations(violations, () => decodePageToken(token, filter, isPageOffset));
 }
 export const AUDIT_QUERIED = 'haven.audit.v1.AuditLogQueried';
 export const AUDIT_EXPORTED = 'haven.audit.v1.AuditLogExported';

@@ -3,7 +3,13 @@
  * check the caller (a clinician only the recordings of their own visits; the policy table keeps everyone else
  * but clinicians out), map the state to the API. Metadata only: no media, no PHI.
  */
-import { NotFoundError, PermissionError, ValidationError, type FieldViolation } from '@haven/errors';
+import {
+  NotFoundError,
+  PermissionError,
+  ValidationError,
+  collectViolations,
+  type FieldViolation,
+} from '@haven/errors';
 import { recording } from '@haven/proto';
 import {
   bindHandlers,
@@ -112,14 +118,7 @@ interface ListQuery {
 }
 
 function optionalId(value: string, field: string, collection: string, violations: FieldViolation[]) {
-  if (value === '') return undefined;
-  try {
-    return idOfName(value, field, collection);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    violations.push(...error.violations);
-    return undefined;
-  }
+  return value === '' ? undefined : collectViolations(violations, () => idOfName(value, field, collection));
 }
 
 /** The list a clinician asks for: validated, narrowed to their own recordings. */
@@ -137,13 +136,9 @@ function listQuery(request: recording.ListRecordingsRequest, principal: Principa
   }
   const states = new Set(request.states);
   const filter = ['recordings', principal.id, visit ?? '', patient ?? '', [...states].sort()];
-  let after: readonly [string, string] | undefined;
-  try {
-    after = decodePageToken(request.pageToken, filter, isPageKeyPair);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    violations.push(...error.violations);
-  }
+  const after = collectViolations(violations, () =>
+    decodePageToken(request.pageToken, filter, isPageKeyPair),
+  );
   if (violations.length > 0) throw new ValidationError(violations);
   const size = request.pageSize === 0 ? 50 : request.pageSize;
   if (principal.kind === 'patient') {

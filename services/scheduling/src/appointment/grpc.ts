@@ -13,6 +13,7 @@ import {
   PermissionError,
   PreconditionError,
   ValidationError,
+  collectViolations,
   type FieldViolation,
 } from '@haven/errors';
 import { openPhi, sealPhi } from '@haven/crypto';
@@ -209,13 +210,7 @@ export function bookAppointment(deps: SchedulingDeps) {
         field: 'appointment.reason',
         description: `must be at most ${REASON_MAX} characters`,
       });
-    let key: IdempotencyKey | undefined;
-    try {
-      key = idempotencyKey(ctx, request.requestId);
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      violations.push(...error.violations);
-    }
+    const key = collectViolations(violations, () => idempotencyKey(ctx, request.requestId));
     if (violations.length > 0) throw new ValidationError(violations);
 
     const mayBook = mayActForClinician(principal, clinicianId ?? '', SchedulingScope.AppointmentsWrite);
@@ -759,14 +754,7 @@ export function listAppointments(deps: SchedulingDeps) {
     if (request.day !== '' && !DAY.test(request.day))
       violations.push({ field: 'day', description: 'must be YYYY-MM-DD' });
     const full = request.view === scheduling.AppointmentView.APPOINTMENT_VIEW_FULL;
-    let why = '';
-    if (full) {
-      try {
-        why = requirePurpose(request.purpose);
-      } catch (error) {
-        if (error instanceof ValidationError) violations.push(...error.violations);
-      }
-    }
+    const why = full ? (collectViolations(violations, () => requirePurpose(request.purpose)) ?? '') : '';
     if (violations.length > 0) throw new ValidationError(violations);
     if (!isStaff(principal, SchedulingScope.AppointmentsRead)) {
       if (!isClinician(principal)) throw new PermissionError('this role may not list appointments');

@@ -9,6 +9,7 @@ import {
   PermissionError,
   PreconditionError,
   ValidationError,
+  collectViolations,
   type FieldViolation,
 } from '@haven/errors';
 import { session } from '@haven/proto';
@@ -188,15 +189,9 @@ function visitToProto(
 function page(pageSize: number, pageToken: string, filter: unknown): { size: number; offset: number } {
   const violations: FieldViolation[] = [];
   if (pageSize < 0 || pageSize > 100) violations.push({ field: 'page_size', description: 'must be 0–100' });
-  let offset = 0;
-  try {
-    offset = decodePageToken(pageToken, filter, isPageOffset) ?? 0;
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    violations.push(...error.violations);
-  }
+  const offset = collectViolations(violations, () => decodePageToken(pageToken, filter, isPageOffset));
   if (violations.length > 0) throw new ValidationError(violations);
-  return { size: pageSize === 0 ? 50 : pageSize, offset };
+  return { size: pageSize === 0 ? 50 : pageSize, offset: offset ?? 0 };
 }
 
 /** The token of the page after `offset + size`, or '' when the list ends there. */
@@ -514,20 +509,14 @@ function consentTarget(
   if (request.scope !== session.ConsentScope.CONSENT_SCOPE_RECORDING) {
     violations.push({ field: 'scope', description: 'must be CONSENT_SCOPE_RECORDING' });
   }
-  let participantId = own;
-  if (request.participant !== '') {
-    try {
-      const named = participantNameOf(request.participant, 'participant');
-      if (named.visitId !== visitId) {
-        violations.push({ field: 'participant', description: 'must be a participant of this visit' });
-      }
-      participantId = named.participantId;
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      violations.push(...error.violations);
-    }
+  const named =
+    request.participant === ''
+      ? undefined
+      : collectViolations(violations, () => participantNameOf(request.participant, 'participant'));
+  if (named && named.visitId !== visitId) {
+    violations.push({ field: 'participant', description: 'must be a participant of this visit' });
   }
-  return { participantId, violations };
+  return { participantId: named?.participantId ?? own, violations };
 }
 
 async function recordConsent(
