@@ -337,6 +337,21 @@ function startsToday(startTime: string, now: number): boolean {
   return start >= now - 12 * 3600_000 && start <= now + 24 * 3600_000;
 }
 
+/** Today's visits that `include` lets through, in one of `states` (any when empty), newest first. */
+function todaysVisits(
+  deps: VisitGrpcDeps,
+  states: ReadonlySet<session.VisitState>,
+  include: (visit: Live) => boolean,
+): session.Visit[] {
+  const now = deps.clock().getTime();
+  return deps.projection
+    .all()
+    .filter((v) => include(v) && startsToday(v.startTime, now))
+    .map((v) => visitToProto(v, ''))
+    .filter((v) => states.size === 0 || states.has(v.state))
+    .sort((a, b) => (a.name < b.name ? 1 : -1));
+}
+
 async function listVisits(
   deps: VisitGrpcDeps,
   request: session.ListVisitsRequest,
@@ -354,18 +369,10 @@ async function listVisits(
     }
     throw new PermissionError('a clinician may list only their own visits');
   }
-  const now = deps.clock().getTime();
-  const mine = deps.projection
-    .all()
-    // Their own visits, and those they were invited into or given host rights in.
-    .filter((v) => visitAccess(v, callerOf(principal)) !== 'none')
-    .filter((v) => startsToday(v.startTime, now))
-    .map((v) => visitToProto(v, ''))
-    .filter((v) => states.size === 0 || states.has(v.state))
-    .sort((a, b) => (a.name < b.name ? 1 : -1));
-  const slice = mine.slice(offset, offset + size);
+  // Their own visits, and those they were invited into or given host rights in.
+  const mine = todaysVisits(deps, states, (v) => visitAccess(v, callerOf(principal)) !== 'none');
   return {
-    visits: slice,
+    visits: mine.slice(offset, offset + size),
     nextPageToken: nextPage(filter, offset, size, mine.length),
   };
 }
@@ -384,14 +391,8 @@ function frontDeskVisits(
   const states = new Set(request.states);
   const filter = ['front-desk-visits', request.clinician, [...states].sort()];
   const { size, offset } = page(request.pageSize, request.pageToken, filter);
-  const now = deps.clock().getTime();
-  const all = deps.projection
-    .all()
-    .filter((v) => startsToday(v.startTime, now))
-    .map((v) => visitToProto(v, ''))
-    .filter((v) => request.clinician === '' || v.clinician === request.clinician)
-    .filter((v) => states.size === 0 || states.has(v.state))
-    .sort((a, b) => (a.name < b.name ? 1 : -1));
+  const ofClinician = (v: Live) => request.clinician === '' || `users/${v.clinicianId}` === request.clinician;
+  const all = todaysVisits(deps, states, ofClinician);
   const basic = all.slice(offset, offset + size).map((v) =>
     session.Visit.fromPartial({
       name: v.name,
