@@ -20,10 +20,10 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { encryptChunks, type Kms } from '@haven/crypto';
-import type { Logger } from '@haven/service';
+import type { CommandMetadata, Logger } from '@haven/service';
 import type { RecordingProjection } from '../recording/projection';
 import { FailureReason, type RecordingMedia } from '../recording/recording';
-import { serviceMetadata, type Recordings } from '../recording/recordings';
+import type { Recordings } from '../recording/recordings';
 import {
   ConversionError,
   UnsupportedCodecError,
@@ -224,7 +224,7 @@ export class RecordingPipeline {
         ? await this.#countRaw(join(this.#deps.recordingsDir, id))
         : 0;
       const action = rawFiles > 0 ? 'resumed' : 'discarded';
-      const metadata = serviceMetadata(`recover-${id}`);
+      const metadata = await this.#deps.recordings.nextStep(id, `recover-${id}`);
       await this.#deps.recordings.command(
         id,
         {
@@ -265,10 +265,10 @@ export class RecordingPipeline {
     const { state } = await this.#deps.recordings.load(recordingId);
     if (state.status !== 'processing') return;
     if (this.#deps.janusNode !== undefined && state.janusNode !== this.#deps.janusNode) return;
-    const metadata = serviceMetadata(`process-${recordingId}`);
+    const metadata = await this.#deps.recordings.nextStep(recordingId, `process-${recordingId}`);
     const started = Date.now();
     try {
-      const { media, summary } = await this.#run(recordingId);
+      const { media, summary } = await this.#run(recordingId, metadata);
       await this.#deps.recordings.command(
         recordingId,
         {
@@ -316,7 +316,10 @@ export class RecordingPipeline {
     return FailureReason.ConversionFailed;
   }
 
-  async #run(recordingId: string): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
+  async #run(
+    recordingId: string,
+    metadata: CommandMetadata,
+  ): Promise<{ media: RecordingMedia; summary: MuxSummary }> {
     const { recordingsDir } = this.#deps;
     const work = this.workDir;
     if (!recordingsDir || !work) throw new ProcessingError(FailureReason.NoRawFiles);
@@ -326,7 +329,7 @@ export class RecordingPipeline {
     await fs.chmod(work, 0o700);
     const own = join(work, recordingId);
     await fs.mkdir(own, { recursive: true, mode: 0o700 });
-    const { report: progress, settled } = this.#progress(recordingId);
+    const { report: progress, settled } = this.#progress(recordingId, metadata);
     try {
       return await this.#convertMuxStore(recordingId, raw, own, progress);
     } finally {
@@ -425,7 +428,10 @@ export class RecordingPipeline {
    * Reports progress in steps of 10 % (at most 90: the outcome says 100), one event at a time in the
    * background; `settled` resolves once the last report is appended (before the outcome is).
    */
-  #progress(recordingId: string): { report: (fraction: number) => void; settled: () => Promise<void> } {
+  #progress(
+    recordingId: string,
+    metadata: CommandMetadata,
+  ): { report: (fraction: number) => void; settled: () => Promise<void> } {
     let reported = 0;
     let chain = Promise.resolve();
     const report = (fraction: number): void => {
@@ -434,11 +440,7 @@ export class RecordingPipeline {
       reported = percent;
       chain = chain.then(() =>
         this.#deps.recordings
-          .command(
-            recordingId,
-            { type: 'ReportProgress', data: { percent } },
-            serviceMetadata(`process-${recordingId}`),
-          )
+          .command(recordingId, { type: 'ReportProgress', data: { percent } }, metadata)
           .then(
             () => undefined,
             (error: unknown) => this.#deps.logger.warn({ recordingId, err: error }, 'progress not recorded'),

@@ -142,18 +142,20 @@ describe('a recording the session starts and stops', () => {
         '00f067aa0ba902b8',
       );
       await store.append('session.visit-visit-t1', 'no_stream', [started, stopped]);
+      // Registered, processing, then failed (no raw files here): each caused by the one before, one trace.
       await passesEventually(async () =>
-        expect((await store.read('recording.recording-rec-t1')).length).toBeGreaterThanOrEqual(2),
+        expect((await store.read('recording.recording-rec-t1')).length).toBe(3),
       );
-      const [registered, processing] = await store.read('recording.recording-rec-t1');
+      const [registered, processing, failed] = await store.read('recording.recording-rec-t1');
       for (const [own, cause] of [
         [registered, started],
         [processing, stopped],
+        [failed, processing],
       ] as const) {
         expect(own).toMatchObject({
-          traceparent: cause.traceparent,
+          traceparent: cause?.traceparent,
           correlationId: 'visit-t1-correlation',
-          causationId: cause.id,
+          causationId: cause?.id,
         });
       }
       // The follower's spans are children of the session events' spans, one per event of the recording.

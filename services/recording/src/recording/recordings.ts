@@ -3,7 +3,7 @@
  * recording goes through here (the session follower, the pipeline, the access side's commands).
  */
 import type { Actor, EventStore } from '@haven/eventstore';
-import { handleCommand, loadAggregate, type CommandMetadata } from '@haven/service';
+import { causedBy, handleCommand, loadAggregate, type CommandMetadata } from '@haven/service';
 import { decide, type RecordingCommand } from './decide';
 import { evolve, initialRecordingState, recordingStream, type RecordingState } from './recording';
 
@@ -31,6 +31,16 @@ export class Recordings {
       initialState: initialRecordingState,
     });
     return { state: loaded.state, etag: String(loaded.expectedRevision) };
+  }
+
+  /**
+   * The metadata of the service's own next step on a recording (processing it, recovering its processing):
+   * caused by its last event, in that event's correlation and trace (the visit's, from the session's
+   * RecordingStopped on); in `fallback`'s correlation when the recording has no event. Rejects like `load`.
+   */
+  async nextStep(recordingId: string, fallback: string): Promise<CommandMetadata> {
+    const last = (await this.store.read(recordingStream(recordingId))).at(-1);
+    return last ? causedBy(last, RECORDING_SERVICE) : serviceMetadata(fallback);
   }
 
   /** Decides and appends. Rejects with what `decide` throws or the store's error. */
