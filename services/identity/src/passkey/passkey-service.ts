@@ -39,6 +39,7 @@ import {
   passkeysStream,
   type AttestationPolicy,
   type CeremonyEvent,
+  type CeremonyState,
   type Passkey,
 } from './passkey';
 import type { WebAuthnSettings } from './settings';
@@ -66,6 +67,19 @@ export type StartPasskeySession = (ctx: CommandContext, userId: string, now: num
 const CEREMONY_ID = /^[A-Za-z0-9_-]{22}$/;
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
 const toBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
+
+/**
+ * What a browser's response must match: the challenge of its ceremony (kept as a SHA-256; nothing matches when
+ * there is no such ceremony), one of the clinic's origins and the RP ID.
+ */
+function expectedBy(settings: WebAuthnSettings, ceremony: CeremonyState) {
+  const challengeSha256 = ceremony.status === 'none' ? '' : ceremony.challengeSha256;
+  return {
+    expectedChallenge: (challenge: string) => sha256(challenge) === challengeSha256,
+    expectedOrigin: [...settings.origins],
+    expectedRPID: settings.rpId,
+  };
+}
 
 /** The signed-in caller of a registration. */
 export interface PasskeyCaller {
@@ -127,15 +141,12 @@ export class PasskeyService {
     const settings = this.settings();
     const response = parseResponse<RegistrationResponseJSON>(input.responseJson);
     const { state: ceremony } = await this.loadCeremony(input.ceremonyId);
-    const challengeSha256 = ceremony.status === 'none' ? '' : ceremony.challengeSha256;
     let proof: RegistrationProof = { verified: false, reason: PasskeyRefusal.InvalidResponse };
     let registration: Awaited<ReturnType<typeof verifyRegistrationResponse>>['registrationInfo'];
     try {
       const verified = await verifyRegistrationResponse({
         response,
-        expectedChallenge: (c) => sha256(c) === challengeSha256,
-        expectedOrigin: [...settings.origins],
-        expectedRPID: settings.rpId,
+        ...expectedBy(settings, ceremony),
         requireUserVerification: false, // decided in decide.ts, so that it is recorded
       });
       if (verified.verified) {
@@ -306,13 +317,10 @@ export class PasskeyService {
     const { state } = await load(this.deps.store, passkeysStream(userId), passkeysDecider);
     const passkey = state.passkeys.find((p) => p.passkeyId === passkeyId);
     if (!passkey) return unverified(PasskeyRefusal.UnknownCredential);
-    const challengeSha256 = ceremony.status === 'none' ? '' : ceremony.challengeSha256;
     try {
       const verified = await verifyAuthenticationResponse({
         response,
-        expectedChallenge: (c) => sha256(c) === challengeSha256,
-        expectedOrigin: [...settings.origins],
-        expectedRPID: settings.rpId,
+        ...expectedBy(settings, ceremony),
         // The counter and user verification are decided in decide.ts (recorded); the library checks neither.
         credential: {
           id: passkey.passkeyId,
