@@ -23,7 +23,13 @@ import type { EventStore } from '@haven/eventstore';
 import type { CallContext, CommandMetadata, ObjectStore, Principal } from '@haven/service';
 import { requireChatMember } from './chat';
 import { ChatFileEventType, detectChatFileType, type ChatFileShared, type ShareChatFile } from './chat-files';
-import { chatAccessStream, recordPhiRead, type ChatFileView, type ChatMessageView } from './chat-service';
+import {
+  PLACEHOLDER_PHI,
+  chatAccessStream,
+  recordPhiRead,
+  type ChatFileView,
+  type ChatMessageView,
+} from './chat-service';
 import { decide, type Caller } from './decide';
 import { visitStream } from './open-visit';
 import { participantIdOf } from './room-access';
@@ -45,8 +51,6 @@ export interface ChatFileServiceDeps {
   readonly maxBytes: number;
   readonly clock?: () => Date;
 }
-
-const PLACEHOLDER: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
 
 /** The object key of a chat file. */
 export function chatFileKey(visitId: string, fileId: string): string {
@@ -111,7 +115,7 @@ export class ChatFileService {
       },
     });
     const { state } = await this.deps.visits.load(visitId);
-    const decided = decide(command(PLACEHOLDER), state)[0] as ChatFileShared | undefined;
+    const decided = decide(command(PLACEHOLDER_PHI), state)[0] as ChatFileShared | undefined;
     const { keys, objects } = this.requireStorage();
     const patientId = (state as Extract<VisitState, { status: 'open' }>).patientId;
     const key = chatFileKey(visitId, fileId);

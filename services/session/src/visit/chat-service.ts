@@ -73,7 +73,8 @@ export interface ChatServiceDeps {
   readonly clock?: () => Date;
 }
 
-const PLACEHOLDER: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
+/** Stands for the sealed PHI in a decision taken before sealing: every refusal comes before anything is sealed. */
+export const PLACEHOLDER_PHI: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
 
 /**
  * Runs `work`; a PhiShreddedError (the patient was erased: their chat key destroyed) becomes PreconditionError
@@ -132,7 +133,7 @@ export class ChatService {
     const { state } = await this.deps.visits.load(visitId);
     const at = this.clock().toISOString();
     const messageId = randomUUID();
-    decide(command(PLACEHOLDER, at, messageId), state);
+    decide(command(PLACEHOLDER_PHI, at, messageId), state);
     const live = state as Extract<VisitState, { status: 'open' }>;
     const keys = this.requireKeys();
     const phi = await unlessErased(() => sealPhi(keys, live.patientId, { text }));
@@ -274,7 +275,7 @@ export class TranscriptService {
         at,
       },
     });
-    decide(command(PLACEHOLDER, { messages: 1, files: 0 }), state);
+    decide(command(PLACEHOLDER_PHI, { messages: 1, files: 0 }), state);
     const entries: ChatMessageView[] = [];
     for (;;) {
       const last = entries.at(-1);
@@ -290,7 +291,7 @@ export class TranscriptService {
     }
     const files = entries.filter((e) => e.file).length;
     const counts = { messages: entries.length - files, files };
-    decide(command(PLACEHOLDER, counts), state);
+    decide(command(PLACEHOLDER_PHI, counts), state);
     const text = writeTranscript(
       visitId,
       entries.map((e) => ({

@@ -9,7 +9,7 @@ import { openPhi, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/c
 import { PermissionError, UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import type { CallContext, CommandMetadata, Principal } from '@haven/service';
-import { chatAccessStream, recordPhiRead, unlessErased } from './chat-service';
+import { PLACEHOLDER_PHI, chatAccessStream, recordPhiRead, unlessErased } from './chat-service';
 import { decide, visitAccess, type Caller } from './decide';
 import { LobbyNoticeEventType, LobbyNoticeKind, type PostLobbyNotice } from './lobby-notice';
 import { visitStream } from './open-visit';
@@ -38,7 +38,6 @@ export interface LobbyNoticeServiceDeps {
   readonly clock?: () => Date;
 }
 
-const PLACEHOLDER: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
 const NONE: LobbyNoticeView = {
   kind: LobbyNoticeKind.None,
   delayMinutes: 0,
@@ -73,7 +72,7 @@ export class LobbyNoticeService {
       data: { caller, noticeId, ...note, at, ...(phi ? { phi } : {}) },
     });
     const { state } = await this.deps.visits.load(visitId);
-    decide(command(note.kind === LobbyNoticeKind.Typed ? PLACEHOLDER : undefined), state);
+    decide(command(note.kind === LobbyNoticeKind.Typed ? PLACEHOLDER_PHI : undefined), state);
     let phi: SealedPhi | undefined;
     if (note.kind === LobbyNoticeKind.Typed) {
       if (!this.deps.keys) throw new UnavailableError('a typed note needs HAVEN_DATA_DIR (the key store)');
