@@ -11,6 +11,11 @@ export interface TotpEnrollmentView {
   readonly qr: string;
 }
 
+/** `POST /api/auth/totp/confirm`: the one-time recovery codes, shown once. */
+export interface RecoveryCodesView {
+  readonly recoveryCodes: readonly string[];
+}
+
 /** A passkey (`/api/me/passkeys`, `/api/users/:id/passkeys`, the registration's answer). */
 export interface PasskeyView {
   readonly id: string;

@@ -21,6 +21,11 @@ export interface AppointmentView {
   readonly occurrence?: number;
 }
 
+/** `GET /api/appointments` (a clinician's or everyone's, over a time range). */
+export interface AppointmentListView {
+  readonly appointments: readonly AppointmentView[];
+}
+
 /**
  * The booked appointment as `POST /api/appointments` answers it: the API's proto JSON (resource names, enum
  * names, times as ISO 8601; the reason emptied), not an AppointmentView. Only the fields pages read are typed.
@@ -58,10 +63,20 @@ export interface WaitingView {
   readonly inVisit: number;
 }
 
+/** `GET /api/appointments/waiting`. */
+export interface WaitingListView {
+  readonly visits: readonly WaitingView[];
+}
+
 /** A clinician in the directory (`GET /api/clinicians`). */
 export interface ClinicianView {
   readonly id: string;
   readonly displayName: string;
+}
+
+/** `GET /api/clinicians`. */
+export interface ClinicianListView {
+  readonly clinicians: readonly ClinicianView[];
 }
 
 /** A patient in the booking form's list (`GET /api/patients?purpose=treatment`: a PHI read, name and birth date). */

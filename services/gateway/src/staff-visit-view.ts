@@ -65,6 +65,11 @@ export interface VisitSummaryView extends VisitCountsView {
   readonly locked: boolean;
 }
 
+/** `GET /api/visits`: the clinician's visits of today. */
+export interface VisitSummaryListView {
+  readonly visits: readonly VisitSummaryView[];
+}
+
 /** Whether the visit is being recorded (`on`), waits for consents (`requested`), or neither (`off`). */
 export type RecordingStateName = 'on' | 'requested' | 'off';
 
@@ -80,6 +85,17 @@ export interface InvitedGuestView {
   readonly id: string;
   readonly link: boolean;
   readonly role: string;
+}
+
+/** `POST /api/visits/:id/guest-links`: a link guest's one-time link and passcode, shown to the host once. */
+export interface GuestLinkView {
+  readonly guestId: string;
+  /** `interpreter` or `family`. */
+  readonly role: string;
+  readonly url: string;
+  readonly passcode: string;
+  /** When the link stops working, ISO 8601; null when scheduling did not say. */
+  readonly expireTime: string | null;
 }
 
 /** The patient's identity confirmation: who confirmed it, when, how. */
@@ -100,6 +116,11 @@ export interface VisitDetailView {
   readonly guests: readonly InvitedGuestView[];
   readonly identity: IdentityConfirmationView | null;
   readonly recording: VisitRecordingView;
+}
+
+/** `GET /api/visits/:id`. */
+export interface VisitReadView {
+  readonly visit: VisitDetailView;
 }
 
 /** `GET /api/visits/:id/identity-check`: the patient's date of birth for a verbal check (a PHI read), for a host. */

@@ -6,7 +6,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { ApiError } from '../api/client';
 import { formValue, messageOf } from '../staff/form';
-import type { Clinician } from '../staff/types';
+import type { ClinicianListView } from '../staff/types';
 import type { UsageCounts, UsageReport } from './types';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
@@ -54,7 +54,7 @@ export function UsageCard({ timeZone = zone() }: { timeZone?: string }) {
 
   useEffect(
     () =>
-      whileCurrent(api<{ clinicians: Clinician[] }>('GET', '/api/clinicians'), (r) =>
+      whileCurrent(api<ClinicianListView>('GET', '/api/clinicians'), (r) =>
         setNames(new Map(r.clinicians.map((c) => [c.id, c.displayName]))),
       ),
     [],

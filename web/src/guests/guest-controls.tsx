@@ -9,7 +9,13 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import { whileCurrent } from '../api/while-current';
 import { Options } from '../ui/options';
-import type { InvitedGuest, VisitDetail } from '../staff/types';
+import type {
+  Clinician,
+  ClinicianListView,
+  GuestLinkView,
+  InvitedGuest,
+  VisitReadView,
+} from '../staff/types';
 
 /** A participant as `GET /api/visits/:id` lists them. */
 export interface GuestControlsParticipant {
@@ -25,19 +31,6 @@ export interface GuestControlsProps {
   readonly participants: readonly GuestControlsParticipant[];
   /** Called after a change, so the page reads the visit again. */
   readonly onChanged?: () => void;
-}
-
-interface Clinician {
-  readonly id: string;
-  readonly displayName: string;
-}
-
-/** A one-time guest link as `POST /api/visits/:id/guest-links` answers it (shown once). */
-interface IssuedLink {
-  readonly guestId: string;
-  readonly role: string;
-  readonly url: string;
-  readonly passcode: string;
 }
 
 const LINK_ROLES = [
@@ -64,24 +57,20 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
   const [role, setRole] = useState<string>('clinician');
   const [message, setMessage] = useState('');
   const [linkRole, setLinkRole] = useState<string>('interpreter');
-  const [issued, setIssued] = useState<IssuedLink | null>(null);
+  const [issued, setIssued] = useState<GuestLinkView | null>(null);
   const [guests, setGuests] = useState<readonly InvitedGuest[]>([]);
   const [reads, setReads] = useState(0);
   const people = participants.map((p) => `${p.id}:${p.state}`).join(',');
 
   useEffect(
-    () =>
-      whileCurrent(api<{ clinicians: Clinician[] }>('GET', '/api/clinicians'), (r) =>
-        setClinicians(r.clinicians),
-      ),
+    () => whileCurrent(api<ClinicianListView>('GET', '/api/clinicians'), (r) => setClinicians(r.clinicians)),
     [],
   );
 
   useEffect(
     () =>
-      whileCurrent(
-        api<{ visit: Pick<VisitDetail, 'guests'> }>('GET', `/api/visits/${encodeURIComponent(visitId)}`),
-        (r) => setGuests(r.visit.guests),
+      whileCurrent(api<VisitReadView>('GET', `/api/visits/${encodeURIComponent(visitId)}`), (r) =>
+        setGuests(r.visit.guests),
       ),
     [visitId, people, reads],
   );
@@ -109,9 +98,13 @@ export function GuestControls({ visitId, participants, onChanged }: GuestControl
   const inviteByLink = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      const link = await api<IssuedLink>('POST', `/api/visits/${encodeURIComponent(visitId)}/guest-links`, {
-        role: linkRole,
-      });
+      const link = await api<GuestLinkView>(
+        'POST',
+        `/api/visits/${encodeURIComponent(visitId)}/guest-links`,
+        {
+          role: linkRole,
+        },
+      );
       setIssued(link);
       setMessage('');
       setReads((n) => n + 1);

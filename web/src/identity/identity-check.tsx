@@ -11,7 +11,7 @@ import type {
   IdentityCheckView,
   IdentityConfirmation,
   IdentityConfirmedView,
-  VisitDetail,
+  VisitReadView,
 } from '../staff/types';
 
 /** Props of {@link IdentityCheck}. */
@@ -35,10 +35,7 @@ export function IdentityCheck({ visitId, me }: IdentityCheckProps) {
   const path = `/api/visits/${encodeURIComponent(visitId)}`;
 
   useEffect(
-    () =>
-      whileCurrent(api<{ visit: Pick<VisitDetail, 'identity'> }>('GET', path), (r) =>
-        setConfirmed(r.visit.identity),
-      ),
+    () => whileCurrent(api<VisitReadView>('GET', path), (r) => setConfirmed(r.visit.identity)),
     [path],
   );
 

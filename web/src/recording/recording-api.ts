@@ -1,6 +1,7 @@
 /** The gateway's recording routes as the pages use them. */
 import { api } from '../api/client';
-import type { VisitRecordingView } from '../../../services/gateway/src/staff-visit-view';
+import type { PatientVisitView } from '../../../services/gateway/src/patient-visit-view';
+import type { VisitReadView, VisitRecordingView } from '../../../services/gateway/src/staff-visit-view';
 import type {
   PlaybackGrantView as PlaybackGrant,
   RecordingAckView,
@@ -30,11 +31,8 @@ export interface RecordingEndpoints {
 
 /** Reads the recording view of the visit. */
 export async function readRecordingView(endpoints: RecordingEndpoints): Promise<RecordingView | null> {
-  const body = await api<{ visit?: { recording?: RecordingView }; recording?: RecordingView }>(
-    'GET',
-    endpoints.stateUrl,
-  );
-  return body.visit?.recording ?? body.recording ?? null;
+  const body = await api<VisitReadView | PatientVisitView>('GET', endpoints.stateUrl);
+  return 'visit' in body ? body.visit.recording : body.recording;
 }
 
 /** The recording calls of one page. */

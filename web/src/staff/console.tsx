@@ -14,7 +14,14 @@ import { consoleState, initialConsole, type ConsoleEvent, type OpenVisit } from 
 import { consolePanels, visitPanels } from './panels';
 import { guarded, useSession, type StaffSession } from './session';
 import { timeOf } from './time';
-import type { Participant, PatientNameView, StaffLiveMessage, VisitDetail, VisitSummary } from './types';
+import type {
+  Participant,
+  PatientNameView,
+  StaffLiveMessage,
+  VisitReadView,
+  VisitSummary,
+  VisitSummaryListView,
+} from './types';
 import { Note } from '../ui/note';
 
 const STATUS_LABELS: Readonly<Record<string, string>> = {
@@ -417,7 +424,7 @@ export function Console() {
         dispatch,
         reads,
         visitId,
-        () => api<{ visit: VisitDetail }>('GET', `/api/visits/${visitId}`),
+        () => api<VisitReadView>('GET', `/api/visits/${visitId}`),
         (id, r) => ({ type: 'VisitRead', read: id, visit: r.visit }),
         onError,
       ),
@@ -430,7 +437,7 @@ export function Console() {
         dispatch,
         reads,
         null,
-        () => api<{ visits: VisitSummary[] }>('GET', '/api/visits'),
+        () => api<VisitSummaryListView>('GET', '/api/visits'),
         (id, r) => ({ type: 'VisitsRead', read: id, visits: r.visits }),
         setError,
       ),

@@ -13,13 +13,16 @@ import { guarded, useSession } from './session';
 import { isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
 import type {
   Appointment,
+  AppointmentListView,
   AppointmentState,
   Booking,
   Clinician,
+  ClinicianListView,
   Patient,
   PatientCreatedView,
   PatientLink,
   PatientListView,
+  WaitingListView,
   WaitingView,
 } from './types';
 import { Note } from '../ui/note';
@@ -243,11 +246,9 @@ function useWaiting(): ReadonlyMap<string, WaitingView> {
   useEffect(() => {
     let live = true;
     const read = () =>
-      void guarded(session, () => api<{ visits: WaitingView[] }>('GET', '/api/appointments/waiting')).then(
-        (r) => {
-          if (live && r) setStates(new Map(r.visits.map((v) => [v.appointmentId, v])));
-        },
-      );
+      void guarded(session, () => api<WaitingListView>('GET', '/api/appointments/waiting')).then((r) => {
+        if (live && r) setStates(new Map(r.visits.map((v) => [v.appointmentId, v])));
+      });
     read();
     const timer = setInterval(read, WAITING_POLL_MS);
     return () => {
@@ -300,7 +301,7 @@ function FreeSlots({
     let live = true;
     if (!clinicianId || !/^\d{4}-\d{2}-\d{2}$/.test(day) || !(lengthMs > 0)) return;
     void guarded(session, () =>
-      api<{ appointments: Appointment[] }>(
+      api<AppointmentListView>(
         'GET',
         `/api/appointments?day=${day}&timeZone=${encodeURIComponent(timeZone())}${whoseQuery(clinicianId)}`,
       ),
@@ -439,7 +440,7 @@ export function FrontDesk() {
     void (async () => {
       const onError = (m: string) => book.setError(m);
       const [c, p] = await Promise.all([
-        guarded(session, () => api<{ clinicians: Clinician[] }>('GET', '/api/clinicians'), onError),
+        guarded(session, () => api<ClinicianListView>('GET', '/api/clinicians'), onError),
         guarded(session, () => api<PatientListView>('GET', '/api/patients?purpose=treatment'), onError),
       ]);
       if (c) setClinicians(c.clinicians);
@@ -456,7 +457,7 @@ export function FrontDesk() {
       const r = await guarded(
         session,
         () =>
-          api<{ appointments: Appointment[] }>(
+          api<AppointmentListView>(
             'GET',
             `/api/appointments?day=${which}&timeZone=${encodeURIComponent(timeZone())}${whoseQuery(whose)}`,
           ),
@@ -475,7 +476,7 @@ export function FrontDesk() {
     void guarded(
       session,
       () =>
-        api<{ appointments: Appointment[] }>(
+        api<AppointmentListView>(
           'GET',
           `/api/appointments?day=${day}&timeZone=${encodeURIComponent(timeZone())}${whoseQuery(whose)}`,
         ),

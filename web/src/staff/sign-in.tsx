@@ -6,7 +6,7 @@ import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'rea
 import { api } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from './form';
 import { ssoProviders, type SsoProvider } from './sso';
-import type { LoginResult, TotpEnrollment } from './types';
+import type { LoginResult, RecoveryCodesView, TotpEnrollment } from './types';
 import { passkeyFailure, registerPasskey, signInWithPasskey } from './webauthn';
 import { Note } from '../ui/note';
 
@@ -202,7 +202,7 @@ export function Enroll({
     const el = event.currentTarget;
     const data = new FormData(el);
     void form.run(el, async () => {
-      const r = await api<{ recoveryCodes: string[] }>('POST', '/api/auth/totp/confirm', {
+      const r = await api<RecoveryCodesView>('POST', '/api/auth/totp/confirm', {
         code: formValue(data, 'code'),
       });
       el.reset();

@@ -21,6 +21,7 @@ import { takeSsoNotice } from './sso';
 import { SsoApprovals } from './sso-approvals';
 import { greeting, setClinicTimeZone } from './time';
 import { ROLE_LABELS, type LogoutView, type Me, type Role } from './types';
+import type { ClinicSettingsView } from '../../../services/gateway/src/clinic-settings-view';
 import { Note } from '../ui/note';
 
 const FRONT_DESK: ReadonlySet<string> = new Set<Role>(['admin', 'front_desk']);
@@ -39,7 +40,7 @@ async function leaveVideo(): Promise<void> {
  * Auditors do not ask: the ledger's times are the browser's.
  */
 async function loadClinicTimeZone(): Promise<void> {
-  const settings = await api<{ timeZone?: string }>('GET', '/api/clinic-settings').catch(() => null);
+  const settings = await api<ClinicSettingsView>('GET', '/api/clinic-settings').catch(() => null);
   setClinicTimeZone(settings?.timeZone);
 }
 

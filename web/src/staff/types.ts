@@ -14,6 +14,7 @@ export type {
   PasskeyRegistrationStartView,
   PasskeySignInStartView,
   PasskeyView as Passkey,
+  RecoveryCodesView,
   StaffRoleName as Role,
   SsoAccountListView,
   SsoAccountView as SsoAccount,
@@ -21,15 +22,18 @@ export type {
   WebAuthnOptionsView as WebAuthnOptions,
 } from '../../../services/gateway/src/account-view';
 export type {
+  AppointmentListView,
   AppointmentStateName as AppointmentState,
   AppointmentView as Appointment,
   BookingView as Booking,
+  ClinicianListView,
   ClinicianView as Clinician,
   PatientCreatedView,
   PatientLinkView as PatientLink,
   PatientListView,
   PatientNameView,
   PatientView as Patient,
+  WaitingListView,
   WaitingView,
 } from '../../../services/gateway/src/appointment-view';
 export type {
@@ -38,12 +42,15 @@ export type {
   LedgerPageView as LedgerPage,
 } from '../../../services/gateway/src/audit-view';
 export type {
+  GuestLinkView,
   IdentityCheckView,
   IdentityConfirmationView as IdentityConfirmation,
   IdentityConfirmedView,
   InvitedGuestView as InvitedGuest,
   ParticipantView as Participant,
   VisitDetailView as VisitDetail,
+  VisitReadView,
+  VisitSummaryListView,
   VisitSummaryView as VisitSummary,
 } from '../../../services/gateway/src/staff-visit-view';
 export type { StaffLiveMessage } from '../../../services/gateway/src/live-view';

@@ -21,9 +21,11 @@ import { idempotencyKey } from '../security';
 import { appointmentView, visitCounts, visitView } from '../visit-view';
 import type {
   BookedAppointmentJson,
+  AppointmentListView,
   BookingView,
   DeliveryListView,
   PatientLinkView,
+  WaitingListView,
   WaitingView,
 } from '../appointment-view';
 import { LIST_FIELDS, staff } from './guards';
@@ -210,7 +212,7 @@ export function registerAppointmentRoutes(api: Router, ctx: RouteContext): void 
         client: 'scheduling',
         method: 'listAppointments',
         request: listRequest,
-        view: (r) => ({ appointments: r.appointments.map(appointmentView) }),
+        view: (r): AppointmentListView => ({ appointments: r.appointments.map(appointmentView) }),
       }),
     ),
   );
@@ -310,7 +312,7 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
     staff(ctx, { rpc: 'session.ListVisits', roles: ['front_desk'] }, async (_req, res, { token }) => {
       const client = ctx.clients.session;
       if (!client) {
-        res.status(200).json({ visits: [] });
+        res.status(200).json({ visits: [] } satisfies WaitingListView);
         return;
       }
       const r = await ctx.call(
@@ -320,7 +322,7 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
         'listVisits',
         session.ListVisitsRequest.fromPartial({ pageSize: 100 }),
       );
-      res.status(200).json({
+      const waiting: WaitingListView = {
         visits: r.visits.map((v): WaitingView => {
           const view = visitView(v);
           const { lobbyCount, admittedCount } = visitCounts(view);
@@ -331,7 +333,8 @@ function registerWaiting(api: Router, ctx: RouteContext): void {
             inVisit: admittedCount,
           };
         }),
-      });
+      };
+      res.status(200).json(waiting);
     }),
   );
 }

@@ -4,7 +4,7 @@ import { identity } from '@haven/proto';
 import type { RouteContext } from '../context';
 import { lastSegment } from '../http';
 import { staff } from './guards';
-import type { ClinicianView } from '../appointment-view';
+import type { ClinicianListView, ClinicianView } from '../appointment-view';
 
 /** Registers GET /clinicians on the /api router. */
 export function registerClinicianRoutes(api: Router, ctx: RouteContext): void {
@@ -18,11 +18,12 @@ export function registerClinicianRoutes(api: Router, ctx: RouteContext): void {
         'listUsers',
         identity.ListUsersRequest.fromPartial({ role: identity.Role.ROLE_CLINICIAN, pageSize: 100 }),
       );
-      res.status(200).json({
+      const directory: ClinicianListView = {
         clinicians: r.users
           .filter((u) => u.role === identity.Role.ROLE_CLINICIAN)
           .map((u): ClinicianView => ({ id: lastSegment(u.name), displayName: u.displayName || u.username })),
-      });
+      };
+      res.status(200).json(directory);
     }),
   );
 }

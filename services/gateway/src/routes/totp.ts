@@ -4,7 +4,7 @@
  */
 import type { Router } from 'express';
 import QRCode from 'qrcode';
-import type { TotpEnrollmentView } from '../account-view';
+import type { RecoveryCodesView, TotpEnrollmentView } from '../account-view';
 import type { RouteContext } from '../context';
 import { asRecord, invalid, stringField } from '../http';
 import type { HttpFieldViolation } from '../http-errors';
@@ -36,7 +36,7 @@ export function registerTotpRoutes(api: Router, ctx: RouteContext): void {
       if (code === '') violations.push({ field: 'code', description: 'is required' });
       if (invalid(res, violations)) return;
       const r = await ctx.call(res, token, clients.identity, 'confirmTotp', { code });
-      res.status(200).json({ recoveryCodes: r.recoveryCodes });
+      res.status(200).json({ recoveryCodes: r.recoveryCodes } satisfies RecoveryCodesView);
     }),
   );
 }

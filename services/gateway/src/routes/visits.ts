@@ -12,11 +12,14 @@ import { httpError } from '../http-errors';
 import type { HttpFieldViolation } from '../http-errors';
 import { mediaView, recordingView, visitCounts, visitView } from '../visit-view';
 import type {
+  GuestLinkView,
   IdentityCheckView,
   IdentityConfirmationView,
   IdentityConfirmedView,
   InvitedGuestView,
   VisitDetailView,
+  VisitReadView,
+  VisitSummaryListView,
   VisitSummaryView,
 } from '../staff-visit-view';
 import { ACKNOWLEDGE_RECORDING, LEAVE_VISIT, RECORD_CONSENT } from './patient-visit';
@@ -80,7 +83,9 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
     clinician('session.ListVisits', async (_req, res, auth) => {
       const client = sessionClient(res);
       if (!client) return;
-      res.status(200).json({ visits: await clinicianVisits(ctx, res, client, auth) });
+      res
+        .status(200)
+        .json({ visits: await clinicianVisits(ctx, res, client, auth) } satisfies VisitSummaryListView);
     }),
   );
 
@@ -103,7 +108,7 @@ export function registerVisitRoutes(api: Router, ctx: RouteContext): void {
         identity: identityView(r.visit),
         recording: recordingView(r.visit),
       };
-      res.status(200).json({ visit });
+      res.status(200).json({ visit } satisfies VisitReadView);
     }),
   );
 
@@ -289,13 +294,14 @@ function registerGuestControls(api: Router, ctx: RouteContext, { clinician, onVi
           visit: `visits/${id}`,
           guest: invited.guest,
         });
-        res.status(200).json({
+        const issued: GuestLinkView = {
           guestId: lastSegment(link.guest),
           role,
           url: link.url,
           passcode: link.passcode,
           expireTime: link.expireTime?.toISOString() ?? null,
-        });
+        };
+        res.status(200).json(issued);
       },
       { role: 'role' },
     ),
