@@ -25,6 +25,11 @@ export interface ChatMessageView {
   readonly file?: ChatFileView;
 }
 
+/** `POST …/chat/files`: the chat message that shares the file (every open chat also gets it live); null if none. */
+export interface ChatFileSharedView {
+  readonly message: ChatMessageView | null;
+}
+
 /** A chat transcript exported into the visit record (`/api/visits/:id/chat/transcript`). */
 export interface ChatTranscriptView {
   readonly id: string;

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, csrfToken } from '../api/client';
 import type {
   ChatFileView as ChatFile,
+  ChatFileSharedView,
   ChatMessageView as ChatMessage,
   ChatTranscriptAnswerView,
 } from '../../../services/gateway/src/chat-view';
@@ -209,7 +210,7 @@ export function useChat(target: ChatTarget | undefined, openChannel: OpenChannel
           );
           return false;
         }
-        const message = (data as { message?: ChatMessage | null } | null)?.message;
+        const message = (data as ChatFileSharedView | null)?.message;
         if (message) setMessages((list) => merge(list, [message]));
         setError(null);
         return true;

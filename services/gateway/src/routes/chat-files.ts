@@ -20,7 +20,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import express from 'express';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { session } from '@haven/proto';
-import type { ChatTranscriptAnswerView, ChatTranscriptView } from '../chat-view';
+import type { ChatFileSharedView, ChatTranscriptAnswerView, ChatTranscriptView } from '../chat-view';
 import { chatMessageView } from '../chat-ws';
 import { authenticate, type Authenticated, type RouteContext } from '../context';
 import { pathId, send } from '../http';
@@ -107,7 +107,9 @@ function uploadRoute(ctx: RouteContext, as: 'staff' | 'patient', maxBytes: numbe
         'shareChatFile',
         session.ShareChatFileRequest.fromPartial({ visit: `visits/${caller.visit}`, fileName, content }),
       );
-      res.status(201).json({ message: r.message ? chatMessageView(r.message) : null });
+      res
+        .status(201)
+        .json({ message: r.message ? chatMessageView(r.message) : null } satisfies ChatFileSharedView);
     } catch (err) {
       ctx.logCallFailure(res, 'session.ShareChatFile', err);
       send(res, httpErrorFromGrpc(err));
