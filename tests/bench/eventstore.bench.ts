@@ -10,28 +10,21 @@
 import { JetStreamEventStore, connectNats, newEvent, streamName } from '@haven/eventstore';
 import { startNatsServer } from '@haven/testing';
 import { runWhenMain } from './main';
+import { latencyMs, type LatencyMs } from './stats';
 
 const N = 5000;
 const BLOCK = 100;
 const WARMUP = 1000;
 
-interface Stats {
+interface Stats extends LatencyMs {
   readonly n: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly meanMs: number;
   readonly throughputPerS: number;
 }
 
 function stats(samples: number[], totalMs: number): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  const round = (x: number): number => Math.round(x * 1000) / 1000;
   return {
     n: samples.length,
-    p50Ms: round(at(0.5)),
-    p99Ms: round(at(0.99)),
-    meanMs: round(samples.reduce((a, b) => a + b, 0) / samples.length),
+    ...latencyMs(samples),
     throughputPerS: Math.round((samples.length / totalMs) * 1000),
   };
 }

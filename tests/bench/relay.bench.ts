@@ -22,12 +22,10 @@ import {
 import { DEFAULT_RELAY_WINDOW, EventBus, busSubject, startRelay } from '@haven/bus';
 import { startNatsServer } from '@haven/testing';
 import { runWhenMain } from './main';
+import { median, round3 } from './stats';
 
 const N = 3000;
 const ROUNDS = 3;
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Runs the benchmark; returns the numbers (also printed as JSON when run directly). */
 export async function run(): Promise<Record<string, unknown>> {

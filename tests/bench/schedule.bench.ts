@@ -26,7 +26,7 @@ import {
 import { reserveSlot } from '../../services/scheduling/src/schedule/slots';
 import { scheduleStream } from '../../services/scheduling/src/schedule/schedule';
 import { startNatsServer } from '@haven/testing';
-import { ascending, interleaved, mean, percentile, round3 } from './stats';
+import { interleaved, latencyMs, round3 } from './stats';
 import { runWhenMain } from './main';
 
 const HISTORIES = [16, 1_058, 5_000] as const;
@@ -61,15 +61,6 @@ async function history(store: EventStore, clinicianId: string, n: number): Promi
     });
     await store.append(stream, done === 0 ? 'no_stream' : BigInt(done - 1), batch);
   }
-}
-
-function summary(samples: readonly number[]): { p50Ms: number; p99Ms: number; meanMs: number } {
-  const sorted = ascending(samples);
-  return {
-    p50Ms: round3(percentile(sorted, 50)),
-    p99Ms: round3(percentile(sorted, 99)),
-    meanMs: round3(mean(samples)),
-  };
 }
 
 /** Runs the benchmark; returns the numbers. */
@@ -115,8 +106,8 @@ export async function run(): Promise<Record<string, unknown>> {
         () => book(withSnapshots, a),
         () => book(fullRead, b),
       );
-      const s = summary(result.a);
-      const f = summary(result.b);
+      const s = latencyMs(result.a);
+      const f = latencyMs(result.b);
       baseP50 ??= s.p50Ms;
       snapshotAtLongest = s.p50Ms;
       serial[`history${h}`] = {
@@ -166,7 +157,7 @@ export async function run(): Promise<Record<string, unknown>> {
         conflicts,
         abortedToClient: aborted,
         seconds: round3((performance.now() - started) / 1000),
-        latency: summary(samples),
+        latency: latencyMs(samples),
       };
     };
     const concurrent = {

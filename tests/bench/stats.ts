@@ -36,6 +36,19 @@ export function summary<P extends number>(
   } as { readonly [K in P as `p${K}`]: number } & { readonly mean: number };
 }
 
+/** Latencies in milliseconds: the median, the 99th percentile and the mean, each rounded by {@link round3}. */
+export interface LatencyMs {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly meanMs: number;
+}
+
+/** The {@link LatencyMs} of `samples` (milliseconds). */
+export function latencyMs(samples: readonly number[]): LatencyMs {
+  const { p50, p99, mean } = summary(samples, [50, 99]);
+  return { p50Ms: p50, p99Ms: p99, meanMs: mean };
+}
+
 /** Where latencies fall: the median, the 95th percentile and the extremes, each rounded by {@link round3}. */
 export interface Spread {
   readonly p50: number;
