@@ -10,8 +10,6 @@ import {
   ROOT,
   SCENARIOS,
   ensureHelm,
-  envOf,
-  find,
   helm,
   notes,
   podSpecs,
@@ -32,10 +30,14 @@ const objectsOf = (s: ScenarioName): K8sObject[] => {
   if (objs === undefined) throw new Error(`scenario ${s} was not rendered`);
   return objs;
 };
+const find = (objs: readonly K8sObject[], kind: string, name: string): K8sObject | undefined =>
+  objs.find((o) => o.kind === kind && o.metadata?.name === name);
 const allContainers = (spec: K8sObject): K8sObject[] => [
   ...(spec.initContainers ?? []),
   ...(spec.containers ?? []),
 ];
+const envOf = (c: K8sObject, name: string): K8sObject | undefined =>
+  (c.env ?? []).find((e: K8sObject) => e.name === name);
 const havenServices = (objs: readonly K8sObject[]): K8sObject[] =>
   objs.filter(
     (o) => o.kind === 'Deployment' && o.spec.template.metadata.labels['haven.io/service'] === 'true',

@@ -166,14 +166,9 @@ export function mountOf(container: K8sObject, path: string): K8sObject | undefin
   );
 }
 
-/** The object of `kind` named `name`. */
-export function find(objs: readonly K8sObject[], kind: string, name: string): K8sObject | undefined {
-  return objs.find((o) => o.kind === kind && o.metadata?.name === name);
-}
-
 /** The NetworkPolicy named `name`. */
 export function networkPolicy(objs: readonly K8sObject[], name: string): K8sObject | undefined {
-  return find(objs, 'NetworkPolicy', name);
+  return objs.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name);
 }
 
 /**
@@ -196,11 +191,6 @@ export function serviceContainer(objs: readonly K8sObject[], service: string): K
   const d = serviceDeployments(objs).get(service);
   if (!d) throw new Error(`no ${service} deployment`);
   return d.spec.template.spec.containers[0];
-}
-
-/** The container's env entry `name` (with its `value` or `valueFrom`). */
-export function envOf(container: K8sObject, name: string): K8sObject | undefined {
-  return (container.env ?? []).find((e: K8sObject) => e.name === name);
 }
 
 /** The decoded value of `key` in a Secret's data ('' when there is none). */

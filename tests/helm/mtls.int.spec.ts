@@ -13,8 +13,6 @@ import { HAVEN_SERVICE_USERS } from '@haven/eventstore';
 import { ensureDevPki, freePort, type DevPki } from '@haven/testing';
 import {
   ensureHelm,
-  envOf,
-  find,
   notes,
   secretValue,
   serviceContainer,
@@ -35,6 +33,11 @@ const WORKLOADS = [
   'janus',
 ];
 const GRPC_SERVICES = ['identity', 'scheduling', 'session', 'recording', 'audit'];
+
+const find = (objs: readonly K8sObject[], kind: string, name: string): K8sObject | undefined =>
+  objs.find((o) => o.kind === kind && o.metadata?.name === name);
+const envOf = (c: K8sObject, name: string): string | undefined =>
+  (c.env as K8sObject[]).find((e) => e.name === name)?.value as string | undefined;
 
 beforeAll(() => ensureHelm());
 
@@ -88,20 +91,20 @@ describe('mtls with cert-manager (the default)', () => {
         `haven-${name}-mtls`,
       );
       expect(c.volumeMounts).toContainEqual({ name: 'mtls', mountPath: '/etc/haven/tls', readOnly: true });
-      expect(envOf(c, 'HAVEN_TLS_CERT_FILE')?.value).toBe('/etc/haven/tls/tls.crt');
-      expect(envOf(c, 'NATS_TLS_CERT_FILE')?.value).toBe('/etc/haven/tls/tls.crt');
+      expect(envOf(c, 'HAVEN_TLS_CERT_FILE')).toBe('/etc/haven/tls/tls.crt');
+      expect(envOf(c, 'NATS_TLS_CERT_FILE')).toBe('/etc/haven/tls/tls.crt');
       if (name === 'gateway') {
-        expect(envOf(c, 'HAVEN_GRPC_HEALTH_PORT')?.value).toBeUndefined();
+        expect(envOf(c, 'HAVEN_GRPC_HEALTH_PORT')).toBeUndefined();
         continue;
       }
-      expect(envOf(c, 'HAVEN_GRPC_HEALTH_PORT')?.value).toBe('20060');
+      expect(envOf(c, 'HAVEN_GRPC_HEALTH_PORT')).toBe('20060');
       expect(c.readinessProbe.grpc.port).toBe(20060);
       expect(c.livenessProbe.grpc).toEqual({ port: 20060, service: 'liveness' });
     }
     const session = serviceContainer(objs, 'session');
-    expect(envOf(session, 'HAVEN_JANUS_WS_URLS')?.value).toMatch(/^wss:\/\//);
-    expect(envOf(session, 'HAVEN_JANUS_ADMIN_URLS')?.value).toMatch(/^wss:\/\//);
-    expect(envOf(session, 'NODE_EXTRA_CA_CERTS')?.value).toBe('/etc/haven/tls/ca.crt');
+    expect(envOf(session, 'HAVEN_JANUS_WS_URLS')).toMatch(/^wss:\/\//);
+    expect(envOf(session, 'HAVEN_JANUS_ADMIN_URLS')).toMatch(/^wss:\/\//);
+    expect(envOf(session, 'NODE_EXTRA_CA_CERTS')).toBe('/etc/haven/tls/ca.crt');
     const janus = String(find(objs, 'ConfigMap', 'haven-janus')?.data['janus.transport.websockets.jcfg']);
     expect(janus).toMatch(/ws = false/);
     expect(janus).toMatch(/admin_wss = true/);
@@ -153,9 +156,9 @@ describe('mtls with the hospital’s own secrets', () => {
     const objs = template([], ['mtls.enabled=false']);
     expect(objs.find((o) => o.kind === 'Certificate')).toBeUndefined();
     const c = serviceContainer(objs, 'scheduling');
-    expect(envOf(c, 'HAVEN_TLS_CERT_FILE')?.value).toBeUndefined();
+    expect(envOf(c, 'HAVEN_TLS_CERT_FILE')).toBeUndefined();
     expect(c.readinessProbe.grpc.port).toBe(20052);
-    expect(envOf(serviceContainer(objs, 'session'), 'HAVEN_JANUS_WS_URLS')?.value).toMatch(/^ws:\/\//);
+    expect(envOf(serviceContainer(objs, 'session'), 'HAVEN_JANUS_WS_URLS')).toMatch(/^ws:\/\//);
   });
 });
 

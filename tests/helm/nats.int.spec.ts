@@ -24,8 +24,6 @@ import {
   ROOT,
   SCENARIOS,
   ensureHelm,
-  envOf,
-  find,
   helm,
   secretValue,
   selects,
@@ -35,6 +33,11 @@ import {
 } from './helm-support';
 
 jest.setTimeout(120_000);
+
+const find = (objs: readonly K8sObject[], kind: string, name: string): K8sObject | undefined =>
+  objs.find((o) => o.kind === kind && o.metadata?.name === name);
+const envOf = (c: K8sObject, name: string): K8sObject | undefined =>
+  (c.env ?? []).find((e: K8sObject) => e.name === name);
 
 /** A nats-server started on 127.0.0.1 with `files` written beside its config (the rendered includes). */
 async function startServer(

@@ -10,7 +10,6 @@ import {
   SECRET_PLACEHOLDER,
   egressPorts,
   ensureHelm,
-  envOf,
   networkPolicy,
   notes,
   processEnvOf,
@@ -19,7 +18,8 @@ import {
   type K8sObject,
 } from './helm-support';
 
-const secretRefOf = (container: K8sObject, name: string) => envOf(container, name)?.valueFrom?.secretKeyRef;
+const secretRefOf = (container: K8sObject, name: string) =>
+  (container.env ?? []).find((e: K8sObject) => e.name === name)?.valueFrom?.secretKeyRef;
 
 const policyOf = (objs: readonly K8sObject[], name: string): K8sObject => networkPolicy(objs, name)!;
 

@@ -10,7 +10,6 @@ import {
   CHART,
   SCENARIOS,
   ensureHelm,
-  find,
   helm,
   mountOf,
   processEnvOf,
@@ -19,6 +18,8 @@ import {
   type K8sObject,
 } from './helm-support';
 
+const deployment = (objs: readonly K8sObject[], name: string): K8sObject | undefined =>
+  objs.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
 const janusPods = (objs: readonly K8sObject[]): K8sObject[] =>
   objs.filter((o) => o.kind === 'Deployment' && o.spec.template.metadata.labels['haven.io/janus'] === 'true');
 const container = (pod: K8sObject, name: string): K8sObject | undefined =>
@@ -62,7 +63,7 @@ describe.each([
   });
 
   it('runs a processor per node that the recording service would start, for the node the session names so', () => {
-    const session = processEnvOf(find(objs, 'Deployment', 'haven-session')!.spec.template.spec.containers[0]);
+    const session = processEnvOf(deployment(objs, 'haven-session')!.spec.template.spec.containers[0]);
     const wsUrls = session['HAVEN_JANUS_WS_URLS']!.split(',');
     janusPods(objs).forEach((pod, index) => {
       const processor = container(pod, 'recording-processor')!;
@@ -86,7 +87,7 @@ describe.each([
   });
 
   it('stores into the recording service’s shared data volume; the Deployment serves the API only', () => {
-    const recording = find(objs, 'Deployment', 'haven-recording')!.spec.template.spec;
+    const recording = deployment(objs, 'haven-recording')!.spec.template.spec;
     const env = processEnvOf(recording.containers[0]);
     expect(env['HAVEN_RECORDING_ROLE']).toBe('api');
     expect(env['HAVEN_RECORDINGS_DIR']).toBeUndefined();
@@ -205,7 +206,7 @@ describe('recordings.objectStore s3', () => {
   it('points the recording service and every processor at the bucket, credentials from the secret', () => {
     const objs = template([], S3);
     const containers = [
-      find(objs, 'Deployment', 'haven-recording')!.spec.template.spec.containers[0],
+      deployment(objs, 'haven-recording')!.spec.template.spec.containers[0],
       ...janusPods(objs).map((pod) => container(pod, 'recording-processor')!),
     ];
     for (const c of containers) {
@@ -235,9 +236,7 @@ describe('recordings.objectStore s3', () => {
   });
 
   it('keeps the filesystem store by default, and refuses s3 without a bucket', () => {
-    const env = processEnvOf(
-      find(template(), 'Deployment', 'haven-recording')!.spec.template.spec.containers[0],
-    );
+    const env = processEnvOf(deployment(template(), 'haven-recording')!.spec.template.spec.containers[0]);
     expect(env['HAVEN_RECORDING_OBJECT_STORE']).toBeUndefined();
     const r = helm(['template', 'haven', CHART, ...valuesArgs([], ['recordings.objectStore.type="s3"'])]);
     expect(r.status).not.toBe(0);
