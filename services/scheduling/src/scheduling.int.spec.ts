@@ -20,6 +20,7 @@ import {
   parseStatusDetails,
 } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
+import { setupTestTelemetry } from '@haven/telemetry/testing';
 import { failureOf, passesEventually, type NatsServerHandle } from '@haven/testing';
 import { addClinicDays } from './appointment/series';
 import type { RunningScheduling } from './server';
@@ -622,23 +623,32 @@ describe('patient links', () => {
       traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       data: { visitId: id, reason: 'idle' },
     } as const;
-    await store.append(`session.visit-${id}`, 'any', [ended]);
-    // The completion and the slot's release are caused by the VisitEnded, in the visit's trace.
+    // The completion and the slot's release are caused by the VisitEnded, in the visit's trace, under a span
+    // whose parent is the VisitEnded's.
     const caused = {
       traceparent: ended.traceparent,
       correlationId: ended.correlationId,
       causationId: ended.id,
     };
-    await passesEventually(async () => {
-      const appointment = await store.read(`scheduling.appointment-${id}`);
-      expect(appointment.find((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted')).toMatchObject(
-        caused,
-      );
-      const schedule = await store.read(`scheduling.clinician_schedule-${clinicianId}`);
-      expect(schedule.find((e) => e.type === 'haven.scheduling.v1.ClinicianSlotReleased')).toMatchObject(
-        caused,
-      );
-    });
+    const telemetry = setupTestTelemetry();
+    try {
+      await store.append(`session.visit-${id}`, 'any', [ended]);
+      await passesEventually(async () => {
+        const appointment = await store.read(`scheduling.appointment-${id}`);
+        expect(appointment.find((e) => e.type === 'haven.scheduling.v1.AppointmentCompleted')).toMatchObject(
+          caused,
+        );
+        const schedule = await store.read(`scheduling.clinician_schedule-${clinicianId}`);
+        expect(schedule.find((e) => e.type === 'haven.scheduling.v1.ClinicianSlotReleased')).toMatchObject(
+          caused,
+        );
+        const [span] = telemetry.spans('haven.scheduling.complete_visit');
+        expect(span?.spanContext().traceId).toBe(ended.traceparent.split('-')[1]);
+        expect(span?.parentSpanContext?.spanId).toBe(ended.traceparent.split('-')[2]);
+      });
+    } finally {
+      await telemetry.shutdown();
+    }
     const res = await callUnary(
       client,
       'getAppointment',

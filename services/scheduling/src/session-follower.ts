@@ -12,6 +12,7 @@ import {
   type Subscription,
 } from '@haven/eventstore';
 import { causedBy, handleCommand, type Logger } from '@haven/service';
+import { contextFromTraceparent, withSpan } from '@haven/telemetry';
 import { appointmentStream, freeSlot } from './appointment/grpc';
 import { evolve, initialAppointmentState } from './appointment/appointment';
 import { decide } from './appointment/decide';
@@ -87,7 +88,11 @@ export function followSessions(
       const appointmentId = appointmentIdOf(event);
       if (!appointmentId) return;
       try {
-        await complete(deps, appointmentId, event);
+        // A span of the visit's trace (the VisitEnded's), as the completion's events are.
+        const parent = contextFromTraceparent(event.traceparent);
+        await withSpan('haven.scheduling.complete_visit', { context: parent }, () =>
+          complete(deps, appointmentId, event),
+        );
       } catch (error) {
         if (error instanceof UnavailableError || error instanceof ConcurrencyError) throw error;
         logger.error({ err: error, appointmentId }, 'could not complete the appointment of an ended visit');

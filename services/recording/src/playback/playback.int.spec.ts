@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { newEvent, type JetStreamEventStore } from '@haven/eventstore';
 import { phiEvents, recording } from '@haven/proto';
 import { accessRefusalStream, callUnary, PATIENT_ERASED } from '@haven/service';
+import { setupTestTelemetry } from '@haven/telemetry/testing';
 import { failureOf, passesEventually } from '@haven/testing';
 import { startRecordingSuite, type RecordingSuite } from '../../test/suite';
 import { Recordings, serviceMetadata } from '../recording/recordings';
@@ -294,8 +295,19 @@ describe('a patient’s erasure', () => {
       traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       data: { patientId: 'pat-e1', reason: 'PATIENT_ERASURE_REASON_PATIENT_REQUEST' },
     });
-    await store.append('scheduling.patient-pat-e1', 'no_stream', [erased]);
-    await passesEventually(async () => expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' }));
+    // Caused by the erasure, in its trace, under a span whose parent is the erasure's.
+    const telemetry = setupTestTelemetry();
+    try {
+      await store.append('scheduling.patient-pat-e1', 'no_stream', [erased]);
+      await passesEventually(async () => {
+        await expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+        const [span] = telemetry.spans('haven.recording.erase_patient');
+        expect(span?.spanContext().traceId).toBe(erased.traceparent?.split('-')[1]);
+        expect(span?.parentSpanContext?.spanId).toBe(erased.traceparent?.split('-')[2]);
+      });
+    } finally {
+      await telemetry.shutdown();
+    }
     const deleted = (await store.read('recording.recording-rec-e1')).find((e) =>
       e.type.endsWith('RecordingDeleted'),
     );

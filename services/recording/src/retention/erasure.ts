@@ -9,6 +9,7 @@
 import type { EventBus } from '@haven/bus';
 import type { ConsumerHealth, EventEnvelope, EventStore, Subscription } from '@haven/eventstore';
 import { causedBy, followErasedPatients, type CommandMetadata, type Logger } from '@haven/service';
+import { contextFromTraceparent, withSpan } from '@haven/telemetry';
 import { finishShredding, type PlaybackDeps } from '../playback/grpc';
 import type { RecordingProjection } from '../recording/projection';
 import { RECORDING_SERVICE, serviceMetadata } from '../recording/recordings';
@@ -86,11 +87,17 @@ export async function followPatientErasures(
     name: CONSUMER,
     health: deps.health,
     logger: deps.logger,
-    onErased: async (patientId, event) => {
-      // Every recording registered before the erasure is folded before it is looked for.
-      await deps.projection.caughtUp();
-      const counts = await erasePatientRecordings(deps, patientId, event);
-      deps.logger.info({ patientId, ...counts }, 'patient erased: recordings shredded or blocked');
-    },
+    // A span of the erasure's trace, as the recordings' events are.
+    onErased: (patientId, event) =>
+      withSpan(
+        'haven.recording.erase_patient',
+        { context: contextFromTraceparent(event.traceparent) },
+        async () => {
+          // Every recording registered before the erasure is folded before it is looked for.
+          await deps.projection.caughtUp();
+          const counts = await erasePatientRecordings(deps, patientId, event);
+          deps.logger.info({ patientId, ...counts }, 'patient erased: recordings shredded or blocked');
+        },
+      ),
   });
 }
