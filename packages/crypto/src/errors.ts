@@ -1,4 +1,4 @@
-import { PreconditionError } from '@haven/errors';
+import { ErrorCategory, PreconditionError, isCategory } from '@haven/errors';
 
 /**
  * Authenticated decryption failed: the ciphertext, its tag, the wrapped key, a file header, the chunk
@@ -20,5 +20,28 @@ export class PhiShreddedError extends PreconditionError {
       options,
     );
     this.subject = subject;
+  }
+}
+
+/**
+ * Runs `work` (opening or sealing a patient's PHI) and answers what it answers. When the patient's key was
+ * destroyed (PhiShreddedError), or with `missingKey` also when the patient has no key at all (NotFoundError),
+ * throws PreconditionError "patient data erased": what every RPC answers for an erased patient's data, never a
+ * garbled or empty answer. Throws anything else `work` throws unchanged.
+ */
+export async function unlessErased<T>(
+  work: () => Promise<T>,
+  options: { readonly missingKey?: boolean } = {},
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (
+      error instanceof PhiShreddedError ||
+      (options.missingKey === true && isCategory(error, ErrorCategory.NotFound))
+    ) {
+      throw new PreconditionError('patient data erased', { cause: error });
+    }
+    throw error;
   }
 }

@@ -3,7 +3,7 @@
  * encryption for big files, per-patient data keys with crypto-shredding, and PHI sealing.
  * AES-256-GCM everywhere (node:crypto; inside the token for the PKCS#11 adapter).
  */
-export { IntegrityError, PhiShreddedError } from './errors';
+export { IntegrityError, PhiShreddedError, unlessErased } from './errors';
 export { canonicalContext } from './kms';
 export type { Kms, KmsContext, WrappedKey } from './kms';
 export { LocalKeyringKms } from './local-keyring-kms';

@@ -6,14 +6,8 @@
  * records as AccessRefused events.
  */
 import { randomUUID } from 'node:crypto';
-import { openPhi, PhiShreddedError, sealPhi, type SealedPhi } from '@haven/crypto';
-import {
-  NotFoundError,
-  PermissionError,
-  PreconditionError,
-  ValidationError,
-  isCategory,
-} from '@haven/errors';
+import { openPhi, sealPhi, unlessErased, type SealedPhi } from '@haven/crypto';
+import { NotFoundError, PermissionError, ValidationError } from '@haven/errors';
 import { scheduling } from '@haven/proto';
 import {
   commandMetadata,
@@ -140,13 +134,7 @@ async function runThreadCommand(
 
 /** Seals a message's text with the patient's key. Throws PreconditionError when the patient was erased. */
 async function sealText(deps: Deps, patientId: string, text: string): Promise<SealedPhi> {
-  try {
-    return await sealPhi(deps.keys, patientId, { text });
-  } catch (error) {
-    if (error instanceof PhiShreddedError)
-      throw new PreconditionError('patient data erased', { cause: error });
-    throw error;
-  }
+  return unlessErased(() => sealPhi(deps.keys, patientId, { text }));
 }
 
 /** CreateMessageThread. */
@@ -280,16 +268,9 @@ export function listSecureMessages(deps: Deps) {
     const messages: scheduling.SecureMessage[] = [];
     for (const e of page) {
       const data = e.data as { messageId: string; author: ThreadParty; postedAt: string };
-      let text: string;
-      try {
-        const opened = e.phi ? await openPhi(deps.keys, e.phi) : {};
-        text = typeof opened['text'] === 'string' ? opened['text'] : '';
-      } catch (error) {
-        if (error instanceof PhiShreddedError || isCategory(error, 'not_found')) {
-          throw new PreconditionError('patient data erased', { cause: error });
-        }
-        throw error;
-      }
+      const sealed = e.phi;
+      const opened = sealed ? await unlessErased(() => openPhi(deps.keys, sealed), { missingKey: true }) : {};
+      const text = typeof opened['text'] === 'string' ? opened['text'] : '';
       const fromPatient = data.author.kind === 'patient';
       const index = thread.messages.findIndex((m) => m.messageId === data.messageId);
       messages.push(

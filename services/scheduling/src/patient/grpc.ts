@@ -3,8 +3,8 @@
  * every read that returns PHI records PhiAccessed first ("no event, no answer").
  */
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, PreconditionError, ValidationError, isCategory } from '@haven/errors';
-import { openPhi, PhiShreddedError, sealPhi } from '@haven/crypto';
+import { NotFoundError, PreconditionError, ValidationError } from '@haven/errors';
+import { openPhi, sealPhi, unlessErased } from '@haven/crypto';
 import { scheduling } from '@haven/proto';
 import {
   breakGlassCovers,
@@ -107,15 +107,9 @@ export async function openPatientPhi(
   deps: Pick<Deps, 'keys'>,
   patient: RegisteredPatient,
 ): Promise<Record<string, unknown>> {
-  if (!patient.phi || patient.erased) throw new PreconditionError('patient data erased');
-  try {
-    return await openPhi(deps.keys, patient.phi);
-  } catch (error) {
-    if (error instanceof PhiShreddedError || isCategory(error, 'not_found')) {
-      throw new PreconditionError('patient data erased', { cause: error });
-    }
-    throw error;
-  }
+  const sealed = patient.phi;
+  if (!sealed || patient.erased) throw new PreconditionError('patient data erased');
+  return unlessErased(() => openPhi(deps.keys, sealed), { missingKey: true });
 }
 
 function mayReadPatient(deps: Deps, principal: Principal, patient: RegisteredPatient): boolean {

@@ -12,13 +12,13 @@ import {
   createDecryptStream,
   createEncryptStream,
   openPhi,
-  PhiShreddedError,
   sealPhi,
   subjectKeyKms,
+  unlessErased,
   type PatientKeyStore,
   type SealedPhi,
 } from '@haven/crypto';
-import { NotFoundError, PreconditionError, UnavailableError, ValidationError } from '@haven/errors';
+import { NotFoundError, UnavailableError, ValidationError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import type { CallContext, CommandMetadata, ObjectStore, Principal } from '@haven/service';
 import { requireChatMember } from './chat';
@@ -170,15 +170,9 @@ export class ChatFileService {
     if (!shared) throw new NotFoundError('no such file in this visit');
     const { keys, objects } = this.requireStorage();
     const data = shared.data as unknown as ChatFileShared['data'];
-    let fileName: string;
-    try {
-      const opened = shared.phi ? await openPhi(keys, shared.phi) : {};
-      fileName = typeof opened['fileName'] === 'string' ? opened['fileName'] : '';
-    } catch (error) {
-      if (error instanceof PhiShreddedError)
-        throw new PreconditionError('patient data erased', { cause: error });
-      throw error;
-    }
+    const sealed = shared.phi;
+    const opened = sealed ? await unlessErased(() => openPhi(keys, sealed)) : {};
+    const fileName = typeof opened['fileName'] === 'string' ? opened['fileName'] : '';
     const decrypt = createDecryptStream(subjectKeyKms(keys, state.patientId), {
       context: contextOf(visitId, fileId),
     });

@@ -5,8 +5,8 @@
  * answer").
  */
 import { randomUUID } from 'node:crypto';
-import { openPhi, PhiShreddedError, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
-import { NotFoundError, PreconditionError, UnavailableError, ValidationError } from '@haven/errors';
+import { openPhi, sealPhi, unlessErased, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
+import { NotFoundError, UnavailableError, ValidationError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import {
   phiAccessEvent,
@@ -75,20 +75,6 @@ export interface ChatServiceDeps {
 
 /** Stands for the sealed PHI in a decision taken before sealing: every refusal comes before anything is sealed. */
 export const PLACEHOLDER_PHI: SealedPhi = { subject: '-', keyId: '-', ciphertext: '' };
-
-/**
- * Runs `work`; a PhiShreddedError (the patient was erased: their chat key destroyed) becomes PreconditionError
- * "patient data erased", never a garbled or empty answer.
- */
-export async function unlessErased<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof PhiShreddedError)
-      throw new PreconditionError('patient data erased', { cause: error });
-    throw error;
-  }
-}
 
 /** Posts and reads a visit's chat. */
 export class ChatService {
@@ -344,14 +330,8 @@ export class TranscriptService {
       ctx,
       fields: ['transcript'],
     });
-    let text: unknown;
-    try {
-      text = (await openPhi(keys, latest.phi))['transcript'];
-    } catch (error) {
-      if (error instanceof PhiShreddedError)
-        throw new PreconditionError('patient data erased', { cause: error });
-      throw error;
-    }
+    const sealed = latest.phi;
+    const text = (await unlessErased(() => openPhi(keys, sealed)))['transcript'];
     return {
       visitId,
       transcriptId: data.transcriptId,

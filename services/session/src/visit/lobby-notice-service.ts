@@ -5,11 +5,11 @@
  * visits, by arrival.
  */
 import { randomUUID } from 'node:crypto';
-import { openPhi, sealPhi, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
+import { openPhi, sealPhi, unlessErased, type PatientKeyStore, type SealedPhi } from '@haven/crypto';
 import { PermissionError, UnavailableError } from '@haven/errors';
 import type { EventStore } from '@haven/eventstore';
 import type { CallContext, CommandMetadata, Principal } from '@haven/service';
-import { PLACEHOLDER_PHI, chatAccessStream, recordPhiRead, unlessErased } from './chat-service';
+import { PLACEHOLDER_PHI, chatAccessStream, recordPhiRead } from './chat-service';
 import { decide, visitAccess, type Caller } from './decide';
 import { LobbyNoticeEventType, LobbyNoticeKind, type PostLobbyNotice } from './lobby-notice';
 import { visitStream } from './open-visit';
