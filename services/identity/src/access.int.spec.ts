@@ -18,7 +18,7 @@ import {
   type SessionRevoked,
   type TokenVerifier,
 } from '@haven/service';
-import { localClient, type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
+import { eventually, localClient, type NatsServerHandle, startNatsServer, statusOf } from '@haven/testing';
 import { loadIdentityConfig } from './config';
 import { startIdentityService, type RunningIdentityService } from './index';
 import { totpCodeAt } from './credential/totp';
@@ -67,12 +67,8 @@ const dataOf = async (stream: string) =>
 /** Resolves with the ms it took until `check` is true; rejects after `limitMs`. Polls every 20 ms. */
 async function timeUntil(check: () => Promise<boolean>, limitMs: number): Promise<number> {
   const started = Date.now();
-  for (let i = 0; i < Math.ceil(limitMs / 20) + 1; i += 1) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > limitMs) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`not true within ${limitMs} ms`);
+  await eventually(check.toString().slice(0, 80), check, { timeoutMs: limitMs, intervalMs: 20 });
+  return Date.now() - started;
 }
 
 /** What every other service does: the verifier from its config, with the revocation feed (the one-liner). */
