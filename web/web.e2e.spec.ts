@@ -30,6 +30,27 @@ import { expectAccessible, fitsPhone } from './e2e-checks';
 jest.setTimeout(180_000);
 
 const pad = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * How the recovery codes read on the page: the codes whose text breaks over more than one line, and the codes
+ * whose text runs up to the list number of a code in the next column (no room for that number before it).
+ */
+const RECOVERY_CODES_LAYOUT = `(() => {
+  const items = [...document.querySelectorAll('#recovery-codes li')];
+  const canvas = document.createElement('canvas').getContext('2d');
+  canvas.font = getComputedStyle(items[0]).font;
+  const number = canvas.measureText(items.length + '. ').width;
+  const boxes = items.map((li) => {
+    const range = document.createRange();
+    range.selectNodeContents(li);
+    return { code: li.textContent, lines: range.getClientRects().length, text: range.getBoundingClientRect(), item: li.getBoundingClientRect() };
+  });
+  const wrapped = boxes.filter((b) => b.lines !== 1).map((b) => b.code);
+  const crowded = boxes
+    .filter((a) => boxes.some((b) => b.item.left > a.item.right - 1 && b.item.top < a.text.bottom && a.text.top < b.item.bottom && a.text.right + number > b.item.left))
+    .map((a) => a.code);
+  return { wrapped, crowded };
+})()`;
 const localInput = (d: Date) =>
   `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 
@@ -331,6 +352,7 @@ describe('web app over the real stack', () => {
     await staff.getByRole('button', { name: 'Confirm' }).click();
     await staff.locator('#enroll-done').waitFor({ state: 'visible' });
     await expect(staff.locator('#recovery-codes li').count()).resolves.toBe(10);
+    await expect(staff.evaluate(RECOVERY_CODES_LAYOUT)).resolves.toEqual({ wrapped: [], crowded: [] });
     await screenshot(staff, 'web-totp-recovery-codes');
     await expectAccessible(staff);
     await staff.getByRole('button', { name: /I have saved them/ }).click();
