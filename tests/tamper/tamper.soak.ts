@@ -176,7 +176,8 @@ export async function run(options: { log: (line: string) => void }): Promise<Soa
     async (rig) => {
       const victims = pick(50, 0, events);
       const t0 = Date.now();
-      for (const n of victims) await rig.jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[n]), false);
+      for (const n of victims)
+        await rig.jsm.streams.deleteMessage('HAVEN_ES', Number(rig.positions[n]), false);
       // Deleting the first message moves the store's start: that one is named as OLDEST_EVENTS_DROPPED.
       const gone = ['EVENTS_MISSING', 'OLDEST_EVENTS_DROPPED'];
       await expectNamed(rig, 'messagesDeleted', 'deleted', gone, victims, t0);
