@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import {
   IntegrityError,
@@ -15,7 +14,7 @@ import {
   type CiphertextReader,
   type KmsContext,
 } from '@haven/crypto';
-import { InMemoryKms, InMemoryPatientKeyStore } from '@haven/crypto/testing';
+import { InMemoryKms, InMemoryPatientKeyStore, collect } from '@haven/crypto/testing';
 
 const H = STREAM_FORMAT.headerBytes;
 const TAG = 16;
@@ -23,18 +22,6 @@ const CHUNK = 1024;
 const REC = CHUNK + TAG;
 const kms = new InMemoryKms();
 const mine: KmsContext = { recording: 'recordings/r-1' };
-
-async function collect(source: Readable, transform: NodeJS.ReadWriteStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      parts.push(chunk);
-      cb();
-    },
-  });
-  await pipeline(source, transform, sink);
-  return Buffer.concat(parts);
-}
 
 const encrypt = (plain: Buffer, context: KmsContext = mine, chunkSize = CHUNK) =>
   collect(Readable.from([plain]), createEncryptStream(kms, { chunkSize, context }));

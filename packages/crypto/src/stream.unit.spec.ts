@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import {
   IntegrityError,
@@ -19,7 +18,7 @@ import {
   rewrapFile,
   type Kms,
 } from '@haven/crypto';
-import { InMemoryKms } from '@haven/crypto/testing';
+import { InMemoryKms, collect } from '@haven/crypto/testing';
 
 const H = STREAM_FORMAT.headerBytes;
 const TAG = 16;
@@ -34,18 +33,6 @@ afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 const tmp = (name: string) => join(root, `${++n}-${name}`);
-
-async function collect(source: Readable, ...transforms: NodeJS.ReadWriteStream[]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      parts.push(chunk);
-      cb();
-    },
-  });
-  await pipeline([source, ...transforms, sink]);
-  return Buffer.concat(parts);
-}
 
 /** Feeds `data` in pieces of random sizes to exercise the buffering. */
 function pieces(data: Buffer, seed = 7): Readable {

@@ -2,6 +2,8 @@
  * Test helpers for @haven/crypto: in-memory adapters and the contract suites every adapter must pass.
  * Import from `@haven/crypto/testing` in jest specs only (the suites use `@jest/globals`).
  */
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCategory, NotFoundError, isCategory } from '@haven/errors';
 import { decryptEnvelope, encryptEnvelope, rewrapEnvelope, type EncryptedEnvelope } from './envelope';
@@ -15,6 +17,19 @@ export { SOFTHSM2_MODULE, createSoftHsmToken, softHsmAvailable, useSoftHsmToken 
 export type { SoftHsmToken } from './softhsm';
 export { startFakeVaultTransit } from './fake-vault-transit';
 export type { FakeVaultTransit } from './fake-vault-transit';
+
+/** Pipes `source` through `transforms` and resolves with every byte that came out of the last one. */
+export async function collect(source: Readable, ...transforms: NodeJS.ReadWriteStream[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      parts.push(chunk);
+      callback();
+    },
+  });
+  await pipeline([source, ...transforms, sink]);
+  return Buffer.concat(parts);
+}
 
 /** Flips one bit of the byte at `index` (negative counts from the end) of a base64url string. */
 export function flipBase64url(text: string, index: number): string {
