@@ -5,6 +5,7 @@ import { IntegrityError } from './errors';
 import type { Kms, KmsContext } from './kms';
 import {
   STREAM_FORMAT,
+  checkRange,
   chunkLayout,
   decryptChunk,
   parseHeader,
@@ -61,13 +62,6 @@ export interface EncryptedObject {
 }
 
 const DEFAULT_MAX_READ_BYTES = 8 * 1024 * 1024;
-
-function checkRange(range: ByteRange): void {
-  const bad = (field: string) =>
-    new ValidationError([{ field, description: 'must be a non-negative safe integer' }]);
-  if (!Number.isSafeInteger(range.offset) || range.offset < 0) throw bad('offset');
-  if (!Number.isSafeInteger(range.length) || range.length < 0) throw bad('length');
-}
 
 class OpenedObject implements EncryptedObject {
   readonly chunkSize: number;

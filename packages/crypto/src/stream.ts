@@ -648,7 +648,8 @@ async function readRecord(opened: OpenedFile, index: number): Promise<Buffer> {
   return buf;
 }
 
-function checkRange(range: ByteRange): void {
+/** Throws ValidationError unless the range's offset and length are non-negative safe integers. */
+export function checkRange(range: ByteRange): void {
   const bad = (field: string) =>
     new ValidationError([{ field, description: 'must be a non-negative safe integer' }]);
   if (!Number.isSafeInteger(range.offset) || range.offset < 0) throw bad('offset');
