@@ -71,7 +71,7 @@ const DRIVER = join(__dirname, 'support', 'visit-media-driver.ts');
     });
     expect(rawForgedJoinCode).toBe(433);
     expect(inboundSamples).toHaveLength(6);
-    for (const s of inboundSamples) expect(s).toEqual({ bytes: 0, packets: 0, pcs: 0 });
+    for (const s of inboundSamples) expect(s).toEqual({ bytes: 0, packets: 0, framesDecoded: 0, pcs: 0 });
     expect(patientStats.feeds).toEqual([]);
     expect(patientStats.totals).toEqual({
       framesDecoded: 0,

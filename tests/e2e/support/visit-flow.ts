@@ -276,9 +276,15 @@ export async function waitForStats(
   throw new Error(`${what}: never happened; last stats ${JSON.stringify(last)}`);
 }
 
-/** Sum of inbound RTP over every peer connection the page ever made (see TRACK_PEER_CONNECTIONS). */
-export function pageInbound(
-  page: Page,
-): Promise<{ bytes: number; packets: number; framesDecoded: number; pcs: number }> {
+/** Inbound RTP summed over every peer connection a page ever made, and how many it made. */
+export interface PageInbound {
+  readonly bytes: number;
+  readonly packets: number;
+  readonly framesDecoded: number;
+  readonly pcs: number;
+}
+
+/** The page's {@link PageInbound} (see TRACK_PEER_CONNECTIONS). */
+export function pageInbound(page: Page): Promise<PageInbound> {
   return page.evaluate('window.__havenInbound()');
 }

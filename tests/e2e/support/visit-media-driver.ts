@@ -22,10 +22,12 @@ import { roomCredentials, roomNumberOf } from '../../../services/session/src/vis
 import type { Stack } from './stack';
 import { withStack } from './stack-run';
 import {
+  pageInbound,
   visitState,
   visitStats,
   waitForStats,
   waitForVisitState,
+  type PageInbound,
   type VisitState,
   type VisitStats,
 } from './visit-flow';
@@ -71,7 +73,7 @@ export interface VisitMediaResult {
     /** Straight at Janus: the real room + PIN + a valid core token and a made-up room token; Janus's error code. */
     readonly rawForgedJoinCode: 'joined' | number;
     /** Inbound RTP over every peer connection of the patient page, sampled over a bounded window. */
-    readonly inboundSamples: Array<{ bytes: number; packets: number; pcs: number }>;
+    readonly inboundSamples: PageInbound[];
     /** HavenVisit.stats() of the patient page at the end of that window. */
     readonly patientStats: VisitStats;
     /** The patient's page is still the waiting room. */
@@ -399,11 +401,6 @@ async function blurBackground(
 const isMediaOk = (path: string) => (r: Response) =>
   r.request().method() === 'POST' && new URL(r.url()).pathname === path && r.status() === 200;
 
-async function pageInbound(page: Page): Promise<{ bytes: number; packets: number; pcs: number }> {
-  const x = await page.evaluate<{ bytes: number; packets: number; pcs: number }>('window.__havenInbound()');
-  return { bytes: x.bytes, packets: x.packets, pcs: x.pcs };
-}
-
 /** A cookie of a browser context (the pages' tokens), for the API calls the pages cannot make yet. */
 async function cookieOf(context: BrowserContext, url: string, name: string): Promise<string> {
   // Every cookie of the context (the API cookies are scoped to a path under the gateway's origin).
@@ -555,7 +552,7 @@ async function main(): Promise<VisitMediaResult> {
       token: randomBytes(24).toString('base64url'),
       coreToken,
     });
-    const inboundSamples: Array<{ bytes: number; packets: number; pcs: number }> = [];
+    const inboundSamples: PageInbound[] = [];
     for (let i = 0; i < 6; i++) {
       inboundSamples.push(await pageInbound(patient));
       if (i < 5) await new Promise((r) => setTimeout(r, 250));
