@@ -55,7 +55,7 @@ export type {
   RewrapKeyStoreProgress,
 } from './patient-keys';
 export { subjectKeyKms } from './subject-key-kms';
-export { readSecretFile, writeSecretFile } from './secret-file';
+export { assertOwnerOnlyFile, readSecretFile, writeSecretFile } from './secret-file';
 export type { WriteSecretFileOptions } from './secret-file';
 export { sealPhi, openPhi } from './phi';
 export type { SealedPhi } from './phi';

@@ -11,9 +11,10 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SignJWT, type JSONWebKeySet, type JWK } from 'jose';
+import { assertOwnerOnlyFile, writeSecretFile } from '@haven/crypto';
 import { PreconditionError } from '@haven/errors';
 import { PATIENT_TOKEN_ISSUER } from '@haven/service';
 
@@ -79,8 +80,9 @@ export function createPatientTokenSigner(options: {
 }
 
 /**
- * Opens the signing key in `<dataDir>/patient-token-key.json`, generating it (mode 0600) on first start.
- * Throws PreconditionError when the file is accessible by group/others or is not a valid key file.
+ * Opens the signing key in `<dataDir>/patient-token-key.json`, generating it on first start (written whole or not
+ * at all, mode 0600: `writeSecretFile`). Throws PreconditionError when the file is accessible by group/others or
+ * is not a valid key file.
  */
 export async function openPatientTokenSigner(options: {
   dataDir: string;
@@ -88,45 +90,7 @@ export async function openPatientTokenSigner(options: {
 }): Promise<PatientTokenSigner> {
   const file = join(options.dataDir, KEY_FILE);
   await fs.mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  let doc: KeyFile | undefined;
-  try {
-    const stat = await fs.stat(file);
-    if ((stat.mode & 0o077) !== 0) {
-      throw new PreconditionError(`${file} must not be accessible by group or others (chmod 600 ${file})`);
-    }
-    doc = JSON.parse(await fs.readFile(file, 'utf8')) as KeyFile;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      if (error instanceof PreconditionError) throw error;
-      throw new PreconditionError(`${file} is not a valid patient token key file`, { cause: error });
-    }
-  }
-  if (doc === undefined) {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const fresh: KeyFile = {
-      format: FORMAT,
-      kid: `pt-${randomUUID()}`,
-      privateJwk: privateKey.export({ format: 'jwk' }),
-      createdAt: new Date().toISOString(),
-    };
-    try {
-      const handle = await fs.open(
-        file,
-        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL,
-        0o600,
-      );
-      try {
-        await handle.writeFile(`${JSON.stringify(fresh)}\n`, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      doc = fresh;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      doc = JSON.parse(await fs.readFile(file, 'utf8')) as KeyFile; // another replica won the race
-    }
-  }
+  const doc = (await readKeyFile(file)) ?? (await createKeyFile(file));
   if (doc.format !== FORMAT || typeof doc.kid !== 'string' || doc.privateJwk?.crv !== 'Ed25519') {
     throw new PreconditionError(`${file} is not a valid patient token key file`);
   }
@@ -136,4 +100,36 @@ export async function openPatientTokenSigner(options: {
     kid: doc.kid,
     ...(options.audience !== undefined ? { audience: options.audience } : {}),
   });
+}
+
+/** The key file's document; undefined when there is none. */
+async function readKeyFile(file: string): Promise<KeyFile | undefined> {
+  let stat;
+  try {
+    stat = await fs.stat(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  assertOwnerOnlyFile(stat, file, 'patient token key');
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as KeyFile;
+  } catch (error) {
+    throw new PreconditionError(`${file} is not a valid patient token key file`, { cause: error });
+  }
+}
+
+/** Generates a key and writes its file, unless another replica wrote one first: then that one. */
+async function createKeyFile(file: string): Promise<KeyFile> {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const fresh: KeyFile = {
+    format: FORMAT,
+    kid: `pt-${randomUUID()}`,
+    privateJwk: privateKey.export({ format: 'jwk' }),
+    createdAt: new Date().toISOString(),
+  };
+  if (await writeSecretFile(file, `${JSON.stringify(fresh)}\n`, { exclusive: true })) return fresh;
+  const won = await readKeyFile(file);
+  if (won === undefined) throw new PreconditionError(`${file} disappeared while this replica created it`);
+  return won;
 }
