@@ -14,7 +14,6 @@ import {
 } from '@haven/eventstore';
 import { causedBy, type Logger } from '@haven/service';
 import { contextFromTraceparent, withSpan } from '@haven/telemetry';
-import { context } from '@opentelemetry/api';
 import type { JanusPool } from '../janus/janus-pool';
 import { openVisitForAppointment } from './open-visit';
 import type { VisitService } from './visit-service';
@@ -42,14 +41,13 @@ export interface BookingConsumerDeps {
  */
 async function openBookedVisit(deps: BookingConsumerDeps, event: EventEnvelope): Promise<void> {
   const { store, janus, roomKey, logger } = deps;
-  const parent = event.traceparent ? contextFromTraceparent(event.traceparent) : context.active();
+  // A span of the booking's trace, as the visit's events are.
+  const parent = contextFromTraceparent(event.traceparent);
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await context.with(parent, () =>
-          withSpan('haven.session.open_visit', {}, () =>
-            openVisitForAppointment({ store, janus, roomKey }, event),
-          ),
+        await withSpan('haven.session.open_visit', { context: parent }, () =>
+          openVisitForAppointment({ store, janus, roomKey }, event),
         );
         break;
       } catch (error) {
