@@ -10,6 +10,7 @@
  * message line they show), restores the route, and waits for both to be live and decoding again.
  * Prints one JSON line ({@link VisitDropResult}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { withStack } from './stack-run';
@@ -63,7 +64,6 @@ export interface VisitDropResult {
   readonly totalMs: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const VISIT_BOX = 'drop-visit';
 
 /** The route rules that cut (and restore) every packet between the namespace's veth addresses. */

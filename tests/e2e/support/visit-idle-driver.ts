@@ -20,6 +20,7 @@
  * Each step is said on stderr as it is reached ("visit-idle: … at N ms"), so a run cut short shows how far it got.
  * Prints one JSON line ({@link VisitIdleResult}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { withStack } from './stack-run';
 import {
@@ -90,8 +91,6 @@ export interface VisitIdleResult {
   /** The services' last log lines when a sample found the clinician signed out in the stretch (why it was). */
   readonly logsWhenSignedOut?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How often the clinician touches the page between "Join video" and the conversation, ms. */
 const SETUP_INPUT_EVERY_MS = 3000;

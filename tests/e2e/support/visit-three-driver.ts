@@ -10,6 +10,7 @@
  * from both others and receives audio from both, and reads the labels on each page's remote tiles. Prints one
  * JSON line ({@link VisitThreeResult}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { session } from '@haven/proto';
 import { callUnary, clientCallMetadata } from '@haven/service';
@@ -58,7 +59,6 @@ export interface VisitThreeResult {
   readonly totalMs: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const VISIT_BOX = 'three-visit';
 
 function remoteLabels(page: Page, root = `#${VISIT_BOX}`): Promise<string[]> {

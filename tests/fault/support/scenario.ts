@@ -3,6 +3,7 @@
  * network heals, the stack settles (the booking reconciler finishes what faults interrupted, the audit service
  * catches up) and the checker compares the journal, the store and the ledger.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readEventLog } from '@haven/testing';
 import { checkFaultRun, type FaultReport } from './checker';
 import type { FaultStack, StackService } from './fault-stack';
@@ -15,8 +16,6 @@ export interface FaultStep {
   readonly name: string;
   readonly run: (stack: FaultStack) => Promise<void>;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The faults of issue 11, one after the other, `spacingMs` apart (each lasts less than the spacing): latency,

@@ -10,6 +10,7 @@
  * every subscriber of the patient stop within 2 s, the clinician's tiles of the patient's feeds go away, and
  * nothing the patient held opens a new subscription. Prints one JSON line ({@link MediaKickResult}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,8 +74,6 @@ async function openPage(
   );
   return page;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the product's own visit client (window.HavenVisit, web/src/visit) in the page's container. */
 async function startIn(page: Page, o: { mediaUrl: string; leaveUrl: string; role: string }): Promise<void> {
