@@ -352,6 +352,9 @@ describe('web app over the real stack', () => {
     await staff.getByRole('button', { name: 'Confirm' }).click();
     await staff.locator('#enroll-done').waitFor({ state: 'visible' });
     await expect(staff.locator('#recovery-codes li').count()).resolves.toBe(10);
+    // Set up: no more scanning instructions, and no passkey offered instead of what is already done.
+    await expect(staff.locator('#enroll-passkey').count()).resolves.toBe(0);
+    await expect(staff.locator('#enroll .lead').count()).resolves.toBe(0);
     await expect(staff.evaluate(RECOVERY_CODES_LAYOUT)).resolves.toEqual({ wrapped: [], crowded: [] });
     await screenshot(staff, 'web-totp-recovery-codes');
     await expectAccessible(staff);

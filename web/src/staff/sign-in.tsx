@@ -234,18 +234,22 @@ export function Enroll({
       <h1 id="enroll-title" tabIndex={-1} ref={title}>
         Set up your authenticator app
       </h1>
-      <p className="lead">
-        Your account needs a second step at sign-in. Scan this code with an authenticator app (for example
-        FreeOTP, Google Authenticator or 1Password), then type the 6-digit code it shows.
-      </p>
+      {codes ? null : (
+        <p className="lead">
+          Your account needs a second step at sign-in. Scan this code with an authenticator app (for example
+          FreeOTP, Google Authenticator or 1Password), then type the 6-digit code it shows.
+        </p>
+      )}
       {error || form.error ? (
         <p id="enroll-error" className="form-error" role="alert">
           {error ?? form.error}
         </p>
       ) : null}
-      <PasskeyButton id="enroll-passkey" error={passkeyError} onClick={() => void passkey()}>
-        Set up a passkey instead
-      </PasskeyButton>
+      {codes ? null : (
+        <PasskeyButton id="enroll-passkey" error={passkeyError} onClick={() => void passkey()}>
+          Set up a passkey instead
+        </PasskeyButton>
+      )}
       {setup && !codes ? (
         <div id="enroll-setup">
           <img
