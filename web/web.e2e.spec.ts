@@ -51,6 +51,17 @@ const RECOVERY_CODES_LAYOUT = `(() => {
     .map((a) => a.code);
   return { wrapped, crowded };
 })()`;
+/**
+ * The pieces of a list row that begin their line with a separator ("· on video" alone under the name): a row's
+ * pieces wrap, so a separator written at the start of one lands at the start of a line.
+ */
+const LINES_OPENED_BY_A_SEPARATOR = (rows: string) => `(() => {
+  const pieces = [...document.querySelectorAll(${JSON.stringify(rows)})].flatMap((row) => {
+    const left = row.getBoundingClientRect().left;
+    return [...row.children].filter((c) => Math.abs(c.getBoundingClientRect().left - left) < 1);
+  });
+  return pieces.map((c) => c.textContent.trim()).filter((t) => t.startsWith('·'));
+})()`;
 const localInput = (d: Date) =>
   `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 
@@ -227,6 +238,7 @@ describe('web app over the real stack', () => {
     // The clinician's list updates by itself.
     await staff.locator('.badge-waiting', { hasText: '1 waiting' }).waitFor({ timeout: 10_000 });
     await screenshot(staff, 'web-console-waiting');
+    await expect(staff.evaluate(LINES_OPENED_BY_A_SEPARATOR('#waiting-now .row-main'))).resolves.toEqual([]);
     await staff
       .getByRole('button', { name: /^Open the visit/ })
       .first()
@@ -270,6 +282,7 @@ describe('web app over the real stack', () => {
     await expectAccessible(patient);
     await fitsPhone(patient);
     await screenshot(staff, 'web-visit-admitted');
+    await expect(staff.evaluate(LINES_OPENED_BY_A_SEPARATOR('#admitted .row-main'))).resolves.toEqual([]);
     await expectAccessible(staff);
 
     await staff.getByRole('button', { name: 'Lock visit' }).click();

@@ -246,8 +246,11 @@ function VisitCard({
             {admitted.map((p) => (
               <li key={p.id} className="row">
                 <div className="row-main">
-                  <strong>{label(p)}</strong>
-                  <span>{p.inMedia ? ' · on video' : ' · admitted'}</span>
+                  {/* One piece, the separator held to the name: a piece of its own would wrap to "· on video". */}
+                  <span>
+                    <strong>{label(p)}</strong>
+                    {p.inMedia ? '\u00a0· on\u00a0video' : '\u00a0· admitted'}
+                  </span>
                 </div>
                 <div className="row-actions">{action('Remove', 'kick', p)}</div>
               </li>
@@ -327,11 +330,14 @@ function WaitingList({
           return (
             <li key={p.id} className="row">
               <div className="row-main">
-                <strong>{label}</strong>
-                <span>{` · visit at ${timeOf(v.startTime)}`}</span>
+                <span>
+                  <strong>{label}</strong>
+                  {`\u00a0· visit at ${timeOf(v.startTime)}`}
+                </span>
                 {waited ? <span className="badge">{`waiting ${waited}`}</span> : null}
+                {/* On a line of its own: after the badge, a leading separator would read as a stray dot. */}
                 {deviceCheckText(p.deviceCheck) ? (
-                  <span className="device-check">{` · ${deviceCheckText(p.deviceCheck) ?? ''}`}</span>
+                  <span className="device-check">{deviceCheckText(p.deviceCheck)}</span>
                 ) : null}
               </div>
               <div className="row-actions">
