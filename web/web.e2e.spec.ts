@@ -62,6 +62,23 @@ const LINES_OPENED_BY_A_SEPARATOR = (rows: string) => `(() => {
   });
   return pieces.map((c) => c.textContent.trim()).filter((t) => t.startsWith('·'));
 })()`;
+/**
+ * The buttons in a part of the page with the next thing under them (a label, a heading, another control) less
+ * than 8 px below: a button touching what follows reads as part of it.
+ */
+const BUTTONS_TOUCHING_WHAT_FOLLOWS = (part: string) => `(() => {
+  const boxes = [...document.querySelectorAll(${JSON.stringify(part)} + ' :is(h3, p, label, button, select, input, textarea)')]
+    .map((el) => ({ el, r: el.getBoundingClientRect() }))
+    .filter((b) => b.r.height > 0);
+  return boxes
+    .filter((b) => b.el.tagName === 'BUTTON')
+    .flatMap((b) => {
+      const under = boxes
+        .filter((o) => !o.el.contains(b.el) && o.r.top >= b.r.bottom - 1 && o.r.left < b.r.right && b.r.left < o.r.right)
+        .sort((x, y) => x.r.top - y.r.top)[0];
+      return under && under.r.top - b.r.bottom < 8 ? [b.el.textContent.trim() + ' / ' + under.el.textContent.trim().slice(0, 24)] : [];
+    });
+})()`;
 const localInput = (d: Date) =>
   `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 
@@ -283,6 +300,7 @@ describe('web app over the real stack', () => {
     await fitsPhone(patient);
     await screenshot(staff, 'web-visit-admitted');
     await expect(staff.evaluate(LINES_OPENED_BY_A_SEPARATOR('#admitted .row-main'))).resolves.toEqual([]);
+    await expect(staff.evaluate(BUTTONS_TOUCHING_WHAT_FOLLOWS('.visit-people'))).resolves.toEqual([]);
     await expectAccessible(staff);
 
     await staff.getByRole('button', { name: 'Lock visit' }).click();
