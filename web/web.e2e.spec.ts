@@ -347,6 +347,10 @@ describe('web app over the real stack', () => {
     const booked = staff.locator('#ledger-rows td[title$="scheduling.v1.AppointmentBooked"]');
     await expect(booked.first().textContent()).resolves.toBe('Appointment booked');
     await screenshot(staff, 'web-audit-ledger');
+    // Every column shows without scrolling sideways on a 1024 px screen (the proof links are the last one).
+    const sideways =
+      "(() => { const w = document.querySelector('#audit .table-wrap'); return w.scrollWidth - w.clientWidth; })()";
+    await expect(staff.evaluate(sideways)).resolves.toBeLessThanOrEqual(0);
     // An entry's proof, downloaded as the Proof link does, checks offline with the pinned key (the key id the
     // page shows) by the command-line verifier.
     const href = (await staff.locator('#ledger-rows a', { hasText: 'Proof' }).first().getAttribute('href'))!;

@@ -136,9 +136,11 @@ export function Audit() {
                   <td>{String(e.leafIndex)}</td>
                   <td>{e.occurredAt ? new Date(e.occurredAt).toLocaleString() : ''}</td>
                   <td title={e.type}>{eventLabel(e.type)}</td>
-                  <td>{e.actorId && e.actorId !== e.actor ? `${e.actor} ${e.actorId}` : e.actor}</td>
-                  <td>{e.patientId}</td>
-                  <td>{e.subject}</td>
+                  <td className="ledger-id">
+                    {e.actorId && e.actorId !== e.actor ? `${e.actor} ${e.actorId}` : e.actor}
+                  </td>
+                  <td className="ledger-id">{e.patientId}</td>
+                  <td className="ledger-id">{e.subject}</td>
                   <td>
                     <a
                       href={`/api/audit/events/${encodeURIComponent(e.id)}/proof`}
