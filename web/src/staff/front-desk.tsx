@@ -10,7 +10,7 @@ import { DeliveryNotices, useDeliveries } from './deliveries';
 import { Field, FormMessages, formValue, useForm } from './form';
 import { freeSlots, type Busy } from './free-slots';
 import { guarded, useSession } from './session';
-import { isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
+import { dateTimeOf, isoFromLocalInput, localDay, localInput, timeOf, timeZone } from './time';
 import type {
   Appointment,
   AppointmentListView,
@@ -223,7 +223,7 @@ function LinkPanel({ link, onClose }: { link: PatientLink; onClose: () => void }
       />
       <p id="link-window" className="hint">
         {link.validFrom && link.validUntil
-          ? `The link works from ${new Date(link.validFrom).toLocaleString()} until ${new Date(link.validUntil).toLocaleString()}. Issuing a new link stops this one.`
+          ? `The link works from ${dateTimeOf(link.validFrom)} until ${dateTimeOf(link.validUntil)}. Issuing a new link stops this one.`
           : 'Issuing a new link stops this one.'}
       </p>
       <p id="copy-status" className="hint" role="status">
@@ -509,8 +509,8 @@ export function FrontDesk() {
         const last = series.at(-1)?.startTime;
         book.setSuccess(
           series.length > 1 && last
-            ? `${series.length} appointments booked, from ${start.toLocaleString()} to ${new Date(last).toLocaleString()}.`
-            : `Appointment booked for ${start.toLocaleString()}.`,
+            ? `${series.length} appointments booked, from ${dateTimeOf(start)} to ${dateTimeOf(last)}.`
+            : `Appointment booked for ${dateTimeOf(start)}.`,
         );
         const next = localDay(start);
         if (next === day) await loadDay(day);

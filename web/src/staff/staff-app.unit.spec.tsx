@@ -219,6 +219,23 @@ describe('recurring appointments at the front desk', () => {
     expect(document.getElementById('book-success')?.textContent).toMatch(/^3 appointments booked, from /);
   });
 
+  it("confirms a booking on the clinic's wall clock, not the browser's, without seconds", async () => {
+    desk({
+      'GET /api/clinic-settings': { status: 200, body: { timeZone: 'Asia/Tokyo' } },
+      'POST /api/appointments': {
+        status: 201,
+        body: { appointment: occurrence(1), occurrences: [occurrence(1)] },
+      },
+    });
+    await fillAndBook();
+    const text = document.getElementById('book-success')?.textContent ?? '';
+    const tokyo = start.toLocaleTimeString([], { timeStyle: 'short', timeZone: 'Asia/Tokyo' });
+    const browser = start.toLocaleTimeString([], { timeStyle: 'short' });
+    expect(tokyo).not.toBe(browser); // the case needs a browser zone other than the clinic's
+    expect(text).toContain(tokyo);
+    expect(text).not.toMatch(/\d:\d\d:\d\d/);
+  });
+
   it('shows every visit of the series that overlaps, and books nothing', async () => {
     desk({
       'POST /api/appointments': {

@@ -77,6 +77,10 @@ export const timeOf = (iso: string | null | undefined): string =>
     ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: timeZone() })
     : '';
 
+/** "Dec 9, 2026, 10:00 AM" of an instant on the clinic's wall clock (no seconds). */
+export const dateTimeOf = (d: Date | string): string =>
+  new Date(d).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short', timeZone: timeZone() });
+
 /** An ISO time from a datetime-local value read on the clinic's wall clock ('' when it is not a date). */
 export function isoFromLocalInput(value: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value);
