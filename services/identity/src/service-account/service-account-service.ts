@@ -5,11 +5,18 @@
  */
 import { newEvent, newEventId, type ExpectedRevision } from '@haven/eventstore';
 import { NotFoundError, PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
-import { idempotentResourceId, requestRecord, RevocationReason, type IdempotencyKey } from '@haven/service';
+import {
+  idempotentResourceId,
+  nextOffsetToken,
+  offsetPage,
+  pageItems,
+  requestRecord,
+  RevocationReason,
+  type IdempotencyKey,
+} from '@haven/service';
 import type { CredentialEvent } from '../credential/credential';
 import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
-import { nextPageToken, offsetPage } from '../shared/paging';
 import { revokeSubject } from '../shared/revocation';
 import { identityEvent, load, replayOf, run, type CommandContext, type PureDecider } from '../shared/streams';
 import { issueAccessToken, randomSecret } from '../tokens/tokens';
@@ -144,7 +151,7 @@ export class ServiceAccountService {
     pageSize?: number;
     pageToken?: string;
   }): Promise<{ accounts: ServiceAccountView[]; nextPageToken: string }> {
-    const page = offsetPage(input, ['serviceAccounts']);
+    const page = offsetPage(input, ['serviceAccounts'], { defaultSize: 50, maxSize: 100 });
     const ids = [
       ...new Set(
         (await this.deps.store.read(SERVICE_ACCOUNT_DIRECTORY_STREAM)).map((e) =>
@@ -153,9 +160,8 @@ export class ServiceAccountService {
       ),
     ];
     const accounts: ServiceAccountView[] = [];
-    for (const id of ids.slice(page.offset, page.offset + page.pageSize))
-      accounts.push(await this.getServiceAccount(id));
-    return { accounts, nextPageToken: nextPageToken(page, ids.length) };
+    for (const id of pageItems(page, ids)) accounts.push(await this.getServiceAccount(id));
+    return { accounts, nextPageToken: nextOffsetToken(page, ids.length) };
   }
 
   /**

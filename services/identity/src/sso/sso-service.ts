@@ -13,11 +13,17 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@haven/errors';
-import { callMetadata, ssoProvider, type SsoConfig } from '@haven/service';
+import {
+  callMetadata,
+  nextOffsetToken,
+  offsetPage,
+  pageItems,
+  ssoProvider,
+  type SsoConfig,
+} from '@haven/service';
 import type { LoginResult, SessionService } from '../session/session-service';
 import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
-import { nextPageToken, offsetPage } from '../shared/paging';
 import { identityEvent, load, run, type CommandContext } from '../shared/streams';
 import { loadUser } from '../user/user-stream';
 import { type Role } from '../user/user';
@@ -240,7 +246,7 @@ export class SsoService {
     pageToken?: string;
     status?: SsoAccountView['status'];
   }): Promise<{ accounts: SsoAccountView[]; nextPageToken: string }> {
-    const page = offsetPage(input, ['ssoAccounts', input.status ?? '']);
+    const page = offsetPage(input, ['ssoAccounts', input.status ?? ''], { defaultSize: 50, maxSize: 100 });
     const entries = await this.deps.store.read(SSO_DIRECTORY_STREAM);
     const ids = [...new Set(entries.map((e) => String(e.data['accountId'])))];
     const all: SsoAccountView[] = [];
@@ -249,8 +255,8 @@ export class SsoService {
       if (view && (!input.status || view.status === input.status)) all.push(view);
     }
     return {
-      accounts: all.slice(page.offset, page.offset + page.pageSize),
-      nextPageToken: nextPageToken(page, all.length),
+      accounts: pageItems(page, all),
+      nextPageToken: nextOffsetToken(page, all.length),
     };
   }
 }

@@ -10,13 +10,12 @@ import {
   ValidationError,
   NotFoundError,
 } from '@haven/errors';
-import { RevocationReason } from '@haven/service';
+import { RevocationReason, nextOffsetToken, offsetPage, pageItems } from '@haven/service';
 import type { CredentialEvent } from '../credential/credential';
 import { assertPasswordAcceptable } from '../credential/password/policy';
 import { endSessionsOf } from '../session/revoke';
 import type { IdentityDeps } from '../shared/deps';
 import { RESOURCE_ID } from '../shared/ids';
-import { nextPageToken, offsetPage } from '../shared/paging';
 import { revokeSubject } from '../shared/revocation';
 import { identityEvent, usernameStream, USER_DIRECTORY_STREAM, type CommandContext } from '../shared/streams';
 import { randomSecret, tokenDigest } from '../tokens/tokens';
@@ -287,7 +286,10 @@ export class UserService {
     status?: UserView['status'];
   }): Promise<{ users: UserView[]; nextPageToken: string }> {
     const { store } = this.deps;
-    const page = offsetPage(input, ['users', input.role ?? '', input.status ?? '']);
+    const page = offsetPage(input, ['users', input.role ?? '', input.status ?? ''], {
+      defaultSize: 50,
+      maxSize: 100,
+    });
     const ids = [...new Set((await store.read(USER_DIRECTORY_STREAM)).map((e) => String(e.data['userId'])))];
     // Each user's stream is read once, LIST_READS at a time: one by one, a clinic's staff list took longer than
     // the gateway's deadline on a busy machine.
@@ -305,7 +307,6 @@ export class UserService {
         (!input.role || v.role === input.role) &&
         (!input.status || v.status === input.status),
     );
-    const users = all.slice(page.offset, page.offset + page.pageSize);
-    return { users, nextPageToken: nextPageToken(page, all.length) };
+    return { users: pageItems(page, all), nextPageToken: nextOffsetToken(page, all.length) };
   }
 }
