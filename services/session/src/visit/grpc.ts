@@ -218,18 +218,12 @@ async function reloadProto(visits: VisitService, visitId: string): Promise<sessi
 
 /**
  * The idempotent part of a command (AIP-155): the metadata carrying the request record when the client sent a
- * `request_id`, and the first answer's state when this is a retry of a request already applied. Throws
- * ValidationError on a request_id that is not a UUID, RequestIdReusedError on a key used differently.
+ * `request_id` (with `retry`), and the first answer's state when this is a retry of a request already applied.
+ * Throws ValidationError on a request_id that is not a UUID, RequestIdReusedError on a key used differently.
  */
-async function idempotent(
-  visits: VisitService,
-  ctx: CallContext,
-  requestId: string,
-  visitId: string,
-  request: unknown,
-) {
-  const key = idempotencyKey(ctx, requestId);
-  const record = key ? requestRecord(key, request) : undefined;
+async function idempotent(visits: VisitService, ctx: CallContext, visitId: string, retry?: Retry) {
+  const key = retry && idempotencyKey(ctx, retry.requestId);
+  const record = retry && key ? requestRecord(key, retry.request) : undefined;
   const metadata = { ...commandMetadata(ctx), ...(record ? { request: record } : {}) };
   const replay = record ? await visits.replay(visitId, record) : undefined;
   return { metadata, replay };
@@ -258,9 +252,7 @@ async function clinicianCommand(
   command: (caller: Caller, metadata: CommandMetadata) => Promise<unknown>,
 ): Promise<{ visit: session.Visit }> {
   requireClinician(principal);
-  const { metadata, replay } = retry
-    ? await idempotent(visits, ctx, retry.requestId, visitId, retry.request)
-    : { metadata: commandMetadata(ctx), replay: undefined };
+  const { metadata, replay } = await idempotent(visits, ctx, visitId, retry);
   if (replay) return { visit: replayedVisit(replay) };
   await command(callerOf(principal), metadata);
   return { visit: await reloadProto(visits, visitId) };
@@ -283,10 +275,10 @@ async function onParticipant(
   const principal = requirePrincipal(ctx);
   const { visitId, participantId } = participantNameOf(request.name, 'name');
   requireClinician(principal);
-  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, fingerprint);
-  if (replay) return participantResponse(visitId, replay.state, participantId);
-  const result = await run({ visitId, participantId, caller: callerOf(principal) }, metadata);
-  return participantResponse(visitId, result.state, participantId);
+  const retry = { requestId: request.requestId, request: fingerprint };
+  const { metadata, replay } = await idempotent(visits, ctx, visitId, retry);
+  const { state } = replay ?? (await run({ visitId, participantId, caller: callerOf(principal) }, metadata));
+  return participantResponse(visitId, state, participantId);
 }
 
 /** Lock or unlock (the owning clinician only), answering with the visit as it is now. */
@@ -468,9 +460,8 @@ async function leaveVisit(
   const visitId = visitIdOf(request.visit, 'visit');
   await loadVisible(visits, visitId, principal);
   const participantId = participantIdOf(principal);
-  const { metadata, replay } = await idempotent(visits, ctx, request.requestId, visitId, {
-    leave: request.visit,
-  });
+  const retry = { requestId: request.requestId, request: { leave: request.visit } };
+  const { metadata, replay } = await idempotent(visits, ctx, visitId, retry);
   if (replay) return participantResponse(visitId, replay.state, participantId);
   const result = await visits.remove(
     visitId,
@@ -532,11 +523,11 @@ async function recordConsent(
   if (violations.length > 0) throw new ValidationError(violations);
   if (principal.kind !== 'patient' && principal.kind !== 'guest') requireClinician(principal);
   if (participantId !== own) throw new PermissionError('a participant records only their own consent');
-  const { metadata, replay } = await idempotent(deps.visits, ctx, request.requestId, visitId, {
-    consent: participantId,
-    scope: request.scope,
-    granted: request.granted,
-  });
+  const retry = {
+    requestId: request.requestId,
+    request: { consent: participantId, scope: request.scope, granted: request.granted },
+  };
+  const { metadata, replay } = await idempotent(deps.visits, ctx, visitId, retry);
   const result =
     replay ??
     (await deps.visits.recordConsent(
