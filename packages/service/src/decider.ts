@@ -90,11 +90,14 @@ export interface LoadedAggregate<S> {
   readonly expectedRevision: ExpectedRevision;
   /** How many events were folded (read from the store; a snapshot's are not counted). */
   readonly eventCount: number;
+  /**
+   * The stream's last event as read, when there is one: what the next step is caused by (`causedBy`), from the
+   * same read as `state`.
+   */
+  readonly last?: PositionedEvent;
 }
 
 interface Folded<S> extends LoadedAggregate<S> {
-  /** Global position and id of the last event, when there is one. */
-  readonly last?: { readonly position: bigint; readonly id: string };
   /** Requests seen (snapshot + events read), by key. */
   readonly requests: ReadonlyMap<string, SnapshotRequest>;
   /** The events read (after the snapshot, when one was used). */
@@ -148,12 +151,12 @@ async function fold<S, E extends { type: string; data: unknown }>(
     if (decoded !== undefined && anchor?.revision === snapshot.revision && anchor.id === snapshot.eventId) {
       for (const r of snapshot.requests) requests.set(r.id, r);
       let state: S = decoded;
-      let last = { position: anchor.position, id: anchor.id };
+      let last: PositionedEvent = anchor;
       const after = events.slice(1);
       for (const event of after) {
         state = options.evolve(state, event as unknown as StoredEvent<E>);
         noteRequest(requests, event);
-        last = { position: event.position, id: event.id };
+        last = event;
       }
       const tail = after[after.length - 1];
       return {
@@ -177,7 +180,7 @@ async function fold<S, E extends { type: string; data: unknown }>(
     state,
     expectedRevision: last ? last.revision : 'no_stream',
     eventCount: events.length,
-    ...(last ? { last: { position: last.position, id: last.id } } : {}),
+    ...(last ? { last } : {}),
     requests,
     events,
   };
@@ -190,8 +193,8 @@ async function fold<S, E extends { type: string; data: unknown }>(
 export async function loadAggregate<S, E extends { type: string; data: unknown }>(
   options: LoadAggregateOptions<S, E>,
 ): Promise<LoadedAggregate<S>> {
-  const { state, expectedRevision, eventCount } = await fold(options);
-  return { state, expectedRevision, eventCount };
+  const { state, expectedRevision, eventCount, last } = await fold(options);
+  return { state, expectedRevision, eventCount, ...(last ? { last } : {}) };
 }
 
 /**

@@ -339,7 +339,7 @@ describe('handleCommand with snapshots', () => {
 });
 
 describe('loadAggregate', () => {
-  it('folds a stream and reports the expected revision', async () => {
+  it('folds a stream and reports the expected revision and the last event', async () => {
     const store = new InMemoryEventStore();
     expect(await loadAggregate({ store, stream, evolve, initialState })).toEqual({
       state: initialState,
@@ -348,11 +348,30 @@ describe('loadAggregate', () => {
     });
     await run(store, { kind: 'increment', by: 4 });
     await run(store, { kind: 'close' });
+    const closed = (await store.read(stream))[1];
     expect(await loadAggregate({ store, stream, evolve, initialState })).toEqual({
       state: { total: 4, closed: true },
       expectedRevision: 1n,
       eventCount: 2,
+      last: closed,
     });
+  });
+
+  it('reports the last event after a snapshot, also when nothing follows it', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots: SnapshotPolicy<CounterState> = {
+      store: new InMemorySnapshotStore(),
+      version: 'counter.v1',
+      encode: (s) => s,
+      decode: (raw) => raw as CounterState,
+    };
+    for (let i = 0; i < 5; i++) await run(store, { kind: 'increment', by: 1 }, { snapshots });
+    const events = await store.read(stream);
+    const read = jest.spyOn(store, 'read');
+    const loaded = await loadAggregate({ store, stream, evolve, initialState, snapshots });
+    expect(read.mock.calls[0]?.[1]).toMatchObject({ fromRevision: 4n });
+    expect(loaded).toMatchObject({ state: { total: 5 }, expectedRevision: 4n, eventCount: 0 });
+    expect(loaded.last).toEqual(events.at(-1));
   });
 });
 

@@ -224,7 +224,7 @@ export class RecordingPipeline {
         ? await this.#countRaw(join(this.#deps.recordingsDir, id))
         : 0;
       const action = rawFiles > 0 ? 'resumed' : 'discarded';
-      const metadata = await this.#deps.recordings.nextStep(id, `recover-${id}`);
+      const { metadata } = await this.#deps.recordings.nextStep(id, `recover-${id}`);
       await this.#deps.recordings.command(
         id,
         {
@@ -262,10 +262,11 @@ export class RecordingPipeline {
 
   /** Processes one recording if it is PROCESSING. Appends the outcome; throws only when that append fails. */
   async process(recordingId: string): Promise<void> {
-    const { state } = await this.#deps.recordings.load(recordingId);
+    // The outcome below is decided on the stream as it is then (the command reads it again); this read only
+    // says whether to start, and what the step is caused by.
+    const { state, metadata } = await this.#deps.recordings.nextStep(recordingId, `process-${recordingId}`);
     if (state.status !== 'processing') return;
     if (this.#deps.janusNode !== undefined && state.janusNode !== this.#deps.janusNode) return;
-    const metadata = await this.#deps.recordings.nextStep(recordingId, `process-${recordingId}`);
     const started = Date.now();
     try {
       const { media, summary } = await this.#run(recordingId, metadata);

@@ -24,23 +24,31 @@ export class Recordings {
 
   /** A recording's state and etag (the revision of its last event). Rejects like the store's `read`. */
   async load(recordingId: string): Promise<{ state: RecordingState; etag: string }> {
-    const loaded = await loadAggregate({
+    const loaded = await this.#load(recordingId);
+    return { state: loaded.state, etag: String(loaded.expectedRevision) };
+  }
+
+  /**
+   * A recording's state and the metadata of the service's own next step on it (processing it, recovering its
+   * processing), from one read: the step is caused by its last event, in that event's correlation and trace (the
+   * visit's, from the session's RecordingStopped on); in `fallback`'s correlation when the recording has no
+   * event. Rejects like `load`.
+   */
+  async nextStep(
+    recordingId: string,
+    fallback: string,
+  ): Promise<{ state: RecordingState; metadata: CommandMetadata }> {
+    const { state, last } = await this.#load(recordingId);
+    return { state, metadata: last ? causedBy(last, RECORDING_SERVICE) : serviceMetadata(fallback) };
+  }
+
+  #load(recordingId: string) {
+    return loadAggregate({
       store: this.store,
       stream: recordingStream(recordingId),
       evolve,
       initialState: initialRecordingState,
     });
-    return { state: loaded.state, etag: String(loaded.expectedRevision) };
-  }
-
-  /**
-   * The metadata of the service's own next step on a recording (processing it, recovering its processing):
-   * caused by its last event, in that event's correlation and trace (the visit's, from the session's
-   * RecordingStopped on); in `fallback`'s correlation when the recording has no event. Rejects like `load`.
-   */
-  async nextStep(recordingId: string, fallback: string): Promise<CommandMetadata> {
-    const last = (await this.store.read(recordingStream(recordingId))).at(-1);
-    return last ? causedBy(last, RECORDING_SERVICE) : serviceMetadata(fallback);
   }
 
   /** Decides and appends. Rejects with what `decide` throws or the store's error. */
