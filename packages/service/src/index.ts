@@ -174,6 +174,7 @@ export {
   nextOffsetToken,
   offsetPage,
   pageItems,
+  pageSizeOf,
 } from './page-token';
 export type { KeyPage, OffsetPage, PageLimits, PagePosition, PageRequest } from './page-token';
 export type { JwksServer, JwksServerOptions } from './jwks-server';

@@ -102,6 +102,22 @@ export interface OffsetPage {
 }
 
 /**
+ * The number of items `pageSize` asks for: 0 → `limits.defaultSize`. Throws ValidationError (field `page_size`)
+ * outside 0–`maxSize`.
+ */
+export function pageSizeOf(pageSize: number, limits: PageLimits): number {
+  if (!Number.isSafeInteger(pageSize) || pageSize < 0 || pageSize > limits.maxSize) {
+    throw new ValidationError([
+      {
+        field: 'page_size',
+        description: `must be between 1 and ${limits.maxSize}, or 0 for ${limits.defaultSize}`,
+      },
+    ]);
+  }
+  return pageSize === 0 ? limits.defaultSize : pageSize;
+}
+
+/**
  * Reads the paging fields of a request for the list `filter`: 0 → `limits.defaultSize`, and the position in
  * its token, checked by `isPosition`. Throws one ValidationError with every violation: `page_size` outside
  * 0–`maxSize`, `page_token` not one {@link encodePageToken} issued for `filter`.
@@ -113,18 +129,12 @@ export function keyPage<P extends PagePosition>(
   isPosition: (after: unknown) => after is P,
 ): KeyPage<P> {
   const violations: FieldViolation[] = [];
-  const size = request.pageSize ?? 0;
-  if (!Number.isSafeInteger(size) || size < 0 || size > limits.maxSize) {
-    violations.push({
-      field: 'page_size',
-      description: `must be between 1 and ${limits.maxSize}, or 0 for ${limits.defaultSize}`,
-    });
-  }
+  const size = collectViolations(violations, () => pageSizeOf(request.pageSize ?? 0, limits));
   const after = collectViolations(violations, () =>
     decodePageToken(request.pageToken ?? '', filter, isPosition),
   );
-  if (violations.length > 0) throw new ValidationError(violations);
-  return { size: size === 0 ? limits.defaultSize : size, after };
+  if (size === undefined || violations.length > 0) throw new ValidationError(violations);
+  return { size, after };
 }
 
 /** {@link keyPage} of a list paged by offset: the first page starts at 0. */

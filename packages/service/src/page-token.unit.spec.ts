@@ -9,6 +9,7 @@ import {
   nextOffsetToken,
   offsetPage,
   pageItems,
+  pageSizeOf,
 } from './page-token';
 
 const filter = { clinician: 'clin-1', states: ['open'] };
@@ -106,6 +107,14 @@ describe('a page request', () => {
     expect(
       refusal(() => offsetPage({ pageToken }, { ...filter, clinician: 'clin-2' }, limits)).violations,
     ).toEqual([{ field: 'page_token', description: 'is not a token of this query' }]);
+  });
+
+  it('has its size read alone where a list has no token', () => {
+    expect(pageSizeOf(0, { defaultSize: 200, maxSize: 500 })).toBe(200);
+    expect(pageSizeOf(500, { defaultSize: 200, maxSize: 500 })).toBe(500);
+    expect(refusal(() => pageSizeOf(501, { defaultSize: 200, maxSize: 500 })).violations).toEqual([
+      { field: 'page_size', description: 'must be between 1 and 500, or 0 for 200' },
+    ]);
   });
 
   it('names a bad size and a bad token together', () => {
