@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '@haven/errors';
 import { session } from '@haven/proto';
-import { commandMetadata, requirePrincipal, type CallContext } from '@haven/service';
+import { commandMetadata, pageSizeOf, requirePrincipal, type CallContext } from '@haven/service';
 import type { ChatFileService } from './chat-file-service';
 import { callerOf, ID, visitIdOf } from './names';
 import type {
@@ -72,14 +72,12 @@ async function listChatMessages(
     }
     after = m[2];
   }
-  if (request.pageSize < 0 || request.pageSize > 500) {
-    throw new ValidationError([{ field: 'page_size', description: 'must be 0–500' }]);
-  }
+  const limit = pageSizeOf(request.pageSize, { defaultSize: 200, maxSize: 500 });
   const messages = await chat.list(
     visitId,
     principal,
     callerOf(principal),
-    { ...(after !== undefined ? { after } : {}), limit: request.pageSize || 200 },
+    { ...(after !== undefined ? { after } : {}), limit },
     ctx,
   );
   return { messages: messages.map(toProto) };

@@ -16,10 +16,10 @@ import { session } from '@haven/proto';
 import {
   bindHandlers,
   commandMetadata,
-  decodePageToken,
-  encodePageToken,
   idempotencyKey,
-  isPageOffset,
+  nextOffsetToken,
+  offsetPage,
+  pageItems,
   requestRecord,
   requirePrincipal,
   type CallContext,
@@ -185,19 +185,8 @@ function visitToProto(
   });
 }
 
-/** Page size and offset of a list; the token must come from the same list (`filter`). */
-function page(pageSize: number, pageToken: string, filter: unknown): { size: number; offset: number } {
-  const violations: FieldViolation[] = [];
-  if (pageSize < 0 || pageSize > 100) violations.push({ field: 'page_size', description: 'must be 0–100' });
-  const offset = collectViolations(violations, () => decodePageToken(pageToken, filter, isPageOffset));
-  if (violations.length > 0) throw new ValidationError(violations);
-  return { size: pageSize === 0 ? 50 : pageSize, offset: offset ?? 0 };
-}
-
-/** The token of the page after `offset + size`, or '' when the list ends there. */
-function nextPage(filter: unknown, offset: number, size: number, total: number): string {
-  return offset + size < total ? encodePageToken(filter, offset + size) : '';
-}
+/** ListVisits and ListLobby: 1–100 items a page, 50 by default. */
+const PAGES = { defaultSize: 50, maxSize: 100 };
 
 /** The visit, if the caller may see it. Throws NotFoundError (no such visit), PermissionError. */
 async function loadVisible(
@@ -354,7 +343,7 @@ async function listVisits(
   requireClinician(principal);
   const states = new Set(request.states);
   const filter = ['visits', principal.id, [...states].sort()];
-  const { size, offset } = page(request.pageSize, request.pageToken, filter);
+  const page = offsetPage(request, filter, PAGES);
   if (request.clinician !== '' && request.clinician !== `users/${principal.id}`) {
     if (!/^users\/[^/]+$/.test(request.clinician)) {
       throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
@@ -364,8 +353,8 @@ async function listVisits(
   // Their own visits, and those they were invited into or given host rights in.
   const mine = todaysVisits(deps, states, (v) => visitAccess(v, callerOf(principal)) !== 'none');
   return {
-    visits: mine.slice(offset, offset + size),
-    nextPageToken: nextPage(filter, offset, size, mine.length),
+    visits: pageItems(page, mine),
+    nextPageToken: nextOffsetToken(page, mine.length),
   };
 }
 
@@ -382,10 +371,10 @@ function frontDeskVisits(
     throw new ValidationError([{ field: 'clinician', description: 'must be users/{user}' }]);
   const states = new Set(request.states);
   const filter = ['front-desk-visits', request.clinician, [...states].sort()];
-  const { size, offset } = page(request.pageSize, request.pageToken, filter);
+  const page = offsetPage(request, filter, PAGES);
   const ofClinician = (v: Live) => request.clinician === '' || `users/${v.clinicianId}` === request.clinician;
   const all = todaysVisits(deps, states, ofClinician);
-  const basic = all.slice(offset, offset + size).map((v) =>
+  const basic = pageItems(page, all).map((v) =>
     session.Visit.fromPartial({
       name: v.name,
       appointment: v.appointment,
@@ -394,7 +383,7 @@ function frontDeskVisits(
       participants: v.participants.map((p) => ({ role: p.role, state: p.state })),
     }),
   );
-  return { visits: basic, nextPageToken: nextPage(filter, offset, size, all.length) };
+  return { visits: basic, nextPageToken: nextOffsetToken(page, all.length) };
 }
 
 async function joinLobby(
@@ -436,7 +425,7 @@ async function listLobby(
   const principal = requirePrincipal(ctx);
   const visitId = visitIdOf(request.visit, 'visit');
   const filter = ['lobby', visitId];
-  const { size, offset } = page(request.pageSize, request.pageToken, filter);
+  const page = offsetPage(request, filter, PAGES);
   requireClinician(principal);
   const { state } = await deps.visits.loadExisting(visitId);
   if (visitAccess(state, callerOf(principal)) !== 'clinician') {
@@ -446,8 +435,8 @@ async function listLobby(
     .filter((p) => p.status === ParticipantStatus.Waiting)
     .sort((a, b) => a.arrival - b.arrival);
   return {
-    participants: waiting.slice(offset, offset + size).map((p) => participantToProto(visitId, p)),
-    nextPageToken: nextPage(filter, offset, size, waiting.length),
+    participants: pageItems(page, waiting).map((p) => participantToProto(visitId, p)),
+    nextPageToken: nextOffsetToken(page, waiting.length),
   };
 }
 

@@ -8,7 +8,13 @@ import * as grpc from '@grpc/grpc-js';
 import { PreconditionError } from '@haven/errors';
 import { InMemoryEventStore, newEvent } from '@haven/eventstore';
 import { session } from '@haven/proto';
-import { createLogger, RequestIdReusedError, type CallContext, type Principal } from '@haven/service';
+import {
+  createLogger,
+  encodePageToken,
+  RequestIdReusedError,
+  type CallContext,
+  type Principal,
+} from '@haven/service';
 import type { JanusPool } from '../janus/janus-pool';
 import type { MediaAccess as MediaCredentials } from '../media/media-access';
 import { visitHandlers } from './grpc';
@@ -254,5 +260,25 @@ describe('ListVisits for the front desk', () => {
       ctxOf(frontDesk, 'ListVisits'),
     );
     expect(other.visits).toEqual([]);
+  });
+});
+
+describe('ListLobby paging', () => {
+  it('pages with 1–100 items (0: 50) and a token of the same lobby only', async () => {
+    const { handlers } = await setup();
+    const ctx = ctxOf(clinician, 'ListLobby');
+    const list = (request: Partial<session.ListLobbyRequest>) =>
+      handlers.listLobby(session.ListLobbyRequest.fromPartial({ visit: `visits/${VISIT}`, ...request }), ctx);
+    const first = await list({ pageSize: 1 });
+    expect(first.participants.map((p) => p.name)).toEqual([participant]);
+    expect(first.nextPageToken).toBe('');
+    expect((await list({})).participants).toHaveLength(1);
+    await expect(list({ pageSize: 101 })).rejects.toMatchObject({
+      violations: [{ field: 'page_size', description: 'must be between 1 and 100, or 0 for 50' }],
+    });
+    const otherLobby = encodePageToken(['lobby', 'v-other'], 1);
+    await expect(list({ pageToken: otherLobby })).rejects.toMatchObject({
+      violations: [{ field: 'page_token', description: 'is not a token of this query' }],
+    });
   });
 });
