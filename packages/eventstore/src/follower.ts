@@ -14,26 +14,23 @@
  * state reported to a {@link ConsumerHealth} (`live` once caught up; `behind` when it did not catch up with
  * the previous check's end within one interval; `down` when the source cannot be reached or the subscription
  * is being re-opened), and the stall detector: behind, no handler running and no progress during a whole
- * interval means the subscription is stuck, and it is re-opened.
+ * interval means the subscription is stuck, and it is re-opened. That life cycle is supervisor.ts's
+ * {@link ConsumerSupervisor}, which the bus's durable subscriptions share.
  */
 import { UnavailableError } from '@haven/errors';
 import {
-  ConsumerHealth,
   ConsumerState,
-  SingleFlight,
   backoffDelay,
-  type ConsumerReporter,
+  type BackoffOptions,
+  type ConsumerHealth,
   type ConsumerStatus,
 } from './consumers';
 import { parseStreamName } from './ids';
 import type { Checkpoint, EventStore, PositionedEvent, StoreHead, Subscription } from './port';
+import { ConsumerSupervisor, withTimeout, type SupervisedHandle, type SupervisorLogger } from './supervisor';
 
 /** The subset of a pino logger a follower uses. Log objects carry names, positions and error classes only. */
-export interface FollowerLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type FollowerLogger = SupervisorLogger;
 
 /** Something a follower can read in order: the event store port fits through {@link storeSource}. */
 export interface FollowSource<T extends { readonly position: bigint }> {
@@ -85,15 +82,14 @@ export interface Follower extends Subscription {
 
 const silent: FollowerLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** The delay before retry number `attempt` (0-based) within the options' back-off bounds. Throws nothing. */
-function backoffFor(
+/** The options' back-off bounds. */
+function backoffBounds(
   options: Pick<FollowOptions<unknown>, 'minBackoffMs' | 'maxBackoffMs'>,
-  attempt: number,
-): number {
-  return backoffDelay(attempt, {
+): BackoffOptions {
+  return {
     ...(options.minBackoffMs !== undefined ? { minMs: options.minBackoffMs } : {}),
     ...(options.maxBackoffMs !== undefined ? { maxMs: options.maxBackoffMs } : {}),
-  });
+  };
 }
 
 /** Options of {@link followStore}: a follower over the event store, optionally of some contexts. */
@@ -256,7 +252,7 @@ async function pipelined(
         return;
       } catch (error) {
         if (closing) throw error;
-        const delayMs = backoffFor(options, attempt);
+        const delayMs = backoffDelay(attempt, backoffBounds(options));
         const where = { consumer: options.name, position: String(event.position), attempt: attempt + 1 };
         logger.warn({ ...where, retryInMs: delayMs, err: error }, 'handler failed; retrying the same event');
         await naps.sleep(delayMs);
@@ -331,49 +327,57 @@ class StaleDelivery extends Error {
   override readonly name = 'StaleDelivery';
 }
 
+/** A follower over a {@link ConsumerSupervisor}: it opens subscriptions after its position and keeps that. */
 class SupervisedFollower<T extends { readonly position: bigint }> implements Follower {
   readonly #source: FollowSource<T>;
   readonly #options: FollowOptions<T>;
-  readonly #logger: FollowerLogger;
-  readonly #reporter: ConsumerReporter;
-  readonly #checkIntervalMs: number;
-  readonly #checkTimeoutMs: number;
+  readonly #supervisor: ConsumerSupervisor<Checkpoint>;
   #position: Checkpoint | undefined;
-  #subscription: Subscription | undefined;
-  #generation = 0;
-  #attempt = 0;
   #handling = false;
-  #progress = false;
-  #closed = false;
-  #everLive = false;
-  /** End of the log at the last successful check, and at the one before it. */
-  #target: Checkpoint | undefined;
-  #openedAt = 0;
-  #checkTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  /** A check failed since the last re-open was scheduled: when one succeeds again, re-open at once. */
-  #sawUnreachable = false;
-  readonly #check = new SingleFlight(() => this.#runCheck());
   readonly #waiters = new Set<() => void>();
 
   constructor(source: FollowSource<T>, options: FollowOptions<T>) {
     this.#source = source;
     this.#options = options;
-    this.#logger = options.logger ?? silent;
-    this.#reporter = (options.health ?? new ConsumerHealth()).register(options.name);
-    this.#checkIntervalMs = options.checkIntervalMs ?? 3_000;
-    this.#checkTimeoutMs = options.checkTimeoutMs ?? Math.min(5_000, 2 * this.#checkIntervalMs);
     if (typeof options.from !== 'function') this.#position = options.from;
+    this.#supervisor = new ConsumerSupervisor<Checkpoint>(
+      {
+        open: (generation) => this.#open(generation),
+        head: async () =>
+          this.#position === undefined
+            ? undefined
+            : await withTimeout(this.#source.head(this.#position), this.#supervisor.checkTimeoutMs).then(
+                (head) => ({
+                  pending: head.pending,
+                  lag: head.pending,
+                  end: head.position,
+                }),
+              ),
+        reached: (end) => this.#reached(end),
+        busy: () => this.#handling,
+        where: () => ({ position: String(this.#position ?? 'start') }),
+        onLive: () => {
+          for (const resolve of this.#waiters) resolve();
+          this.#waiters.clear();
+        },
+      },
+      {
+        name: options.name,
+        health: options.health,
+        logger: options.logger ?? silent,
+        checkIntervalMs: options.checkIntervalMs,
+        checkTimeoutMs: options.checkTimeoutMs,
+        backoff: backoffBounds(options),
+      },
+    );
   }
 
   async start(): Promise<void> {
-    this.#checkTimer = setInterval(() => void this.#check.run(), this.#checkIntervalMs);
-    this.#checkTimer.unref();
-    await this.#open();
+    await this.#supervisor.start();
   }
 
   status(): ConsumerStatus {
-    return this.#reporter.status();
+    return this.#supervisor.reporter.status();
   }
 
   position(): Checkpoint {
@@ -405,49 +409,26 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#generation += 1;
-    clearInterval(this.#checkTimer);
-    clearTimeout(this.#retryTimer);
-    const subscription = this.#subscription;
-    this.#subscription = undefined;
-    await subscription?.close().catch(() => undefined);
-    await this.#check.settled();
-    this.#reporter.remove();
+    await this.#supervisor.close();
   }
 
-  async #open(): Promise<void> {
-    if (this.#closed) return;
-    this.#retryTimer = undefined;
-    const generation = ++this.#generation;
-    try {
-      if (this.#position === undefined) {
-        const load = this.#options.from as () => Promise<Checkpoint>;
-        this.#position = await load();
-      }
-      const subscription = await this.#source.subscribe({
-        from: this.#position,
-        handler: (item) => this.#deliver(generation, item),
-        onError: (error) => this.#fail(generation, error),
-      });
-      if (generation !== this.#generation || this.#closed) {
-        await subscription.close().catch(() => undefined);
-        return;
-      }
-      this.#subscription = subscription;
-      this.#openedAt = Date.now();
-      this.#target = undefined; // the stall check compares with ends seen by this subscription only
-    } catch (error) {
-      this.#fail(generation, error);
-      return;
+  async #open(generation: number): Promise<SupervisedHandle> {
+    if (this.#position === undefined) {
+      const load = this.#options.from as () => Promise<Checkpoint>;
+      this.#position = await load();
     }
-    // Learn where the log ends now, so the follower turns live as soon as it reaches that point.
-    void this.#check.run();
+    const subscription = await this.#source.subscribe({
+      from: this.#position,
+      handler: (item) => this.#deliver(generation, item),
+      onError: (error) => {
+        if (!(error instanceof StaleDelivery)) this.#supervisor.fail(generation, error);
+      },
+    });
+    return { close: () => subscription.close() };
   }
 
   async #deliver(generation: number, item: T): Promise<void> {
-    if (generation !== this.#generation || this.#closed) throw new StaleDelivery();
+    if (!this.#supervisor.isCurrent(generation)) throw new StaleDelivery();
     const position = this.#position;
     if (position !== undefined && position !== 'start' && item.position <= position) return;
     this.#handling = true;
@@ -457,126 +438,20 @@ class SupervisedFollower<T extends { readonly position: bigint }> implements Fol
       this.#handling = false;
     }
     this.#position = item.position;
-    this.#progress = true;
-    this.#attempt = 0;
-    this.#reporter.processed();
-    const { state, lag } = this.#reporter.status();
-    if (state !== ConsumerState.Live && this.#reached(this.#target)) {
-      this.#becomeLive();
+    this.#supervisor.delivered();
+    this.#supervisor.handled();
+    const { state, lag } = this.status();
+    const end = this.#supervisor.end;
+    if (state !== ConsumerState.Live && end !== undefined && this.#reached(end)) {
+      this.#supervisor.becomeLive();
     } else if (lag > 0) {
-      this.#reporter.update({ lag: lag - 1 });
+      this.#supervisor.reporter.update({ lag: lag - 1 });
     }
   }
 
-  #fail(generation: number, error: unknown): void {
-    if (generation !== this.#generation || this.#closed || error instanceof StaleDelivery) return;
-    this.#generation += 1;
-    const subscription = this.#subscription;
-    this.#subscription = undefined;
-    void subscription?.close().catch(() => undefined);
-    const delayMs = backoffFor(this.#options, this.#attempt);
-    this.#attempt += 1;
-    const reason = error instanceof Error ? error.name : 'error';
-    this.#reporter.update({ state: ConsumerState.Down, reason });
-    this.#logger.warn(
-      {
-        consumer: this.#options.name,
-        position: String(this.#position ?? 'start'),
-        attempt: this.#attempt,
-        retryInMs: delayMs,
-        err: error,
-      },
-      'consumer interrupted; resuming from its position',
-    );
-    this.#retryTimer = setTimeout(() => void this.#open(), delayMs);
-    this.#retryTimer.unref();
-  }
-
-  #reached(target: Checkpoint | undefined): boolean {
-    if (target === undefined) return false;
-    if (target === 'start') return true;
+  #reached(end: Checkpoint): boolean {
+    if (end === 'start') return true;
     const position = this.#position;
-    return position !== undefined && position !== 'start' && position >= target;
-  }
-
-  #becomeLive(): void {
-    const wasDown = this.#everLive && this.#reporter.status().state !== ConsumerState.Live;
-    this.#everLive = true;
-    this.#reporter.update({ state: ConsumerState.Live, lag: 0 });
-    if (wasDown) this.#logger.info({ consumer: this.#options.name }, 'consumer caught up');
-    for (const resolve of this.#waiters) resolve();
-    this.#waiters.clear();
-  }
-
-  async #runCheck(): Promise<void> {
-    if (this.#closed || this.#position === undefined) return;
-    let head: StoreHead;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      head = await Promise.race([
-        this.#source.head(this.#position),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new UnavailableError('check timed out')), this.#checkTimeoutMs);
-        }),
-      ]);
-    } catch {
-      if (this.#closed) return;
-      this.#sawUnreachable = true;
-      if (this.#reporter.status().state !== ConsumerState.Down) {
-        this.#reporter.update({ state: ConsumerState.Down, reason: 'unreachable' });
-        this.#logger.warn({ consumer: this.#options.name }, 'consumer cannot reach its source');
-      }
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#closed) return;
-    const previous = this.#target;
-    const progressed = this.#progress;
-    const backAfterOutage = this.#sawUnreachable;
-    this.#sawUnreachable = false;
-    this.#progress = false;
-    this.#target = head.position;
-    if (this.#subscription === undefined) {
-      this.#reporter.update({ lag: head.pending });
-      // The source is back after an outage: re-open now rather than at the end of a long back-off.
-      if (backAfterOutage && this.#retryTimer !== undefined) {
-        clearTimeout(this.#retryTimer);
-        void this.#open();
-      }
-      return; // otherwise a re-open is scheduled: stays down until it succeeds
-    }
-    if (backAfterOutage && head.pending > 0 && !this.#handling && !progressed) {
-      // The source is back but this subscription delivered nothing since: the client may still be waiting out
-      // its own back-off (nats.js re-creates a lost ordered consumer every few seconds). Resume at once.
-      this.#logger.info(
-        { consumer: this.#options.name, position: String(this.#position), pending: head.pending },
-        'consumer source reachable again; re-subscribing',
-      );
-      this.#attempt = 0;
-      this.#fail(this.#generation, new UnavailableError('source reachable again'));
-      return;
-    }
-    if (head.pending === 0 || this.#reached(head.position)) {
-      this.#becomeLive();
-      return;
-    }
-    const state = this.#reporter.status().state;
-    const behind = previous !== undefined && !this.#reached(previous);
-    const next =
-      state === ConsumerState.Starting && !this.#everLive
-        ? ConsumerState.Starting
-        : behind || state !== ConsumerState.Live
-          ? ConsumerState.Behind
-          : ConsumerState.Live;
-    this.#reporter.update({ state: next, lag: head.pending, reason: 'behind' });
-    const openForAnInterval = Date.now() - this.#openedAt >= this.#checkIntervalMs;
-    if (behind && openForAnInterval && !this.#handling && !progressed) {
-      this.#logger.warn(
-        { consumer: this.#options.name, position: String(this.#position), pending: head.pending },
-        'consumer made no progress while behind; re-subscribing',
-      );
-      this.#fail(this.#generation, new UnavailableError('no deliveries while behind'));
-    }
+    return position !== undefined && position !== 'start' && position >= end;
   }
 }

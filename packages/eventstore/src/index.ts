@@ -87,6 +87,14 @@ export type { HavenServiceUser, NatsPermissions, NatsUserPasswords } from './nat
 export type { BackoffOptions, ConsumerHealthOptions, ConsumerReporter, ConsumerStatus } from './consumers';
 export { ConsumerHealth, ConsumerState, SingleFlight, backoffDelay } from './consumers';
 export type {
+  SourceHead,
+  SupervisedConsumer,
+  SupervisedHandle,
+  SupervisorLogger,
+  SupervisorOptions,
+} from './supervisor';
+export { ConsumerSupervisor, withTimeout } from './supervisor';
+export type {
   CheckpointSource,
   CheckpointStore,
   Follower,
