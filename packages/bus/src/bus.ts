@@ -51,15 +51,16 @@ import {
 } from '@opentelemetry/api';
 import { HavenError, UnavailableError, ValidationError } from '@haven/errors';
 import {
-  ConsumerHealth,
   ConsumerState,
-  SingleFlight,
-  backoffDelay,
+  ConsumerSupervisor,
   decodeEnvelope,
   encodeEnvelope,
   parseStreamName,
-  type ConsumerReporter,
+  withTimeout,
+  type ConsumerHealth,
   type EventEnvelope,
+  type SourceHead,
+  type SupervisedHandle,
 } from '@haven/eventstore';
 
 export { BUS_STREAM, BUS_SUBJECT_PREFIX };
@@ -68,8 +69,6 @@ const DEFAULT_MAX_DELIVER = 5;
 const DEFAULT_NAK_DELAY_MS = 1_000;
 const DEFAULT_BATCH = 32;
 const DEFAULT_DEDUP_SIZE = 10_000;
-const DEFAULT_CHECK_INTERVAL_MS = 3_000;
-const CHECK_TIMEOUT_MS = 5_000;
 const CONSUMER_NOT_FOUND = 10014;
 const tracer = trace.getTracer('haven.bus');
 
@@ -399,35 +398,20 @@ function isConsumerNotFound(err: unknown): boolean {
 }
 
 /**
- * One durable bus subscription kept alive (see {@link EventBus.subscribe}): a consume loop over the durable
- * consumer, re-started with back-off when it ends or fails, and a check every interval of the server-side
- * consumer (pending and unacknowledged counts → lag and state; missing → created again after the last
- * acknowledged sequence; pending but nothing delivered for a whole interval → the loop is re-started).
+ * One durable bus subscription kept alive (see {@link EventBus.subscribe}) by a {@link ConsumerSupervisor}: a
+ * consume loop over the durable consumer, re-opened with back-off when it ends or fails, and a check every
+ * interval of the server-side consumer (pending and unacknowledged counts → lag and state; missing → created
+ * again after the last acknowledged sequence; pending but nothing delivered for a whole interval → re-opened).
  */
 class SupervisedBusSubscription implements BusSubscription {
   readonly #seen: BoundedSet;
   readonly #inFlight = new Set<Promise<void>>();
   /** Stream sequences delivered and not yet settled; with `#maxDone` gives the acknowledged floor. */
   readonly #unsettled = new Set<number>();
-  readonly #reporter: ConsumerReporter;
   readonly #name: string;
-  readonly #checkIntervalMs: number;
+  readonly #supervisor: ConsumerSupervisor<number | undefined>;
   #maxDone = 0;
-  #messages: ConsumerMessages | undefined;
-  #loop: Promise<void> | undefined;
-  #generation = 0;
-  #attempt = 0;
-  #stopping = false;
-  #everLive = false;
-  #delivered = false;
-  #openedAt = 0;
-  #target: number | undefined;
   #wake: (() => void) | undefined;
-  #checkTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  /** A check failed since the last restart was scheduled: when one succeeds again, restart at once. */
-  #sawUnreachable = false;
-  readonly #check = new SingleFlight(() => this.#runCheck());
 
   constructor(
     private readonly js: JetStreamClient,
@@ -437,28 +421,32 @@ class SupervisedBusSubscription implements BusSubscription {
   ) {
     this.#seen = new BoundedSet(options.dedupSize ?? DEFAULT_DEDUP_SIZE);
     this.#name = options.name ?? `bus.${options.durable.toLowerCase()}`;
-    this.#reporter = (options.health ?? new ConsumerHealth()).register(this.#name);
-    this.#checkIntervalMs = options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
+    this.#supervisor = new ConsumerSupervisor<number | undefined>(
+      {
+        open: (generation) => this.#open(generation),
+        head: () => this.#head(),
+        reached: (end) => end !== undefined && this.#floor >= end,
+        busy: () => this.#inFlight.size > 0,
+        where: () => ({ durable: options.durable }),
+      },
+      {
+        name: this.#name,
+        health: options.health,
+        logger,
+        logPrefix: 'bus: ',
+        checkIntervalMs: options.checkIntervalMs,
+      },
+    );
   }
 
   async start(): Promise<void> {
-    this.#checkTimer = setInterval(() => void this.#check.run(), this.#checkIntervalMs);
-    this.#checkTimer.unref();
-    await this.#consume();
+    await this.#supervisor.start();
   }
 
   async close(): Promise<void> {
-    if (this.#stopping) return;
-    this.#stopping = true;
-    this.#generation += 1;
-    clearInterval(this.#checkTimer);
-    clearTimeout(this.#retryTimer);
-    this.#messages?.stop();
-    this.#wake?.();
-    await this.#loop;
+    if (this.#supervisor.closed) return;
+    await this.#supervisor.close();
     await Promise.all([...this.#inFlight]);
-    await this.#check.settled();
-    this.#reporter.remove();
     this.options.onClosed();
   }
 
@@ -467,44 +455,35 @@ class SupervisedBusSubscription implements BusSubscription {
     return this.#unsettled.size > 0 ? Math.min(...this.#unsettled) - 1 : this.#maxDone;
   }
 
-  async #consume(): Promise<void> {
-    if (this.#stopping) return;
-    this.#retryTimer = undefined;
-    const generation = ++this.#generation;
-    try {
-      const consumer = await this.js.consumers.get(BUS_STREAM, this.options.durable);
-      const messages = await consumer.consume({ max_messages: this.options.batch ?? DEFAULT_BATCH });
-      if (generation !== this.#generation || this.#stopping) {
+  async #open(generation: number): Promise<SupervisedHandle> {
+    const consumer = await this.js.consumers.get(BUS_STREAM, this.options.durable);
+    const messages = await consumer.consume({ max_messages: this.options.batch ?? DEFAULT_BATCH });
+    void this.#watch(messages);
+    const loop = this.#run(messages, generation);
+    return {
+      close: async () => {
         messages.stop();
-        return;
-      }
-      this.#messages = messages;
-      this.#openedAt = Date.now();
-      this.#target = undefined;
-      void this.#watch(messages);
-      this.#loop = this.#run(messages, generation);
-    } catch (err) {
-      this.#restart(generation, err);
-      return;
-    }
-    void this.#check.run();
+        this.#wake?.();
+        await loop;
+      },
+    };
   }
 
   async #run(messages: ConsumerMessages, generation: number): Promise<void> {
     try {
       for await (const m of messages) {
-        if (this.#stopping || generation !== this.#generation) break;
+        if (!this.#supervisor.isCurrent(generation)) break;
         while (this.#inFlight.size >= this.options.concurrency) {
           await new Promise<void>((resolve) => (this.#wake = resolve));
         }
-        if (this.#stopping || generation !== this.#generation) break;
+        if (!this.#supervisor.isCurrent(generation)) break;
         this.#dispatch(m);
       }
-      if (!this.#stopping && generation === this.#generation) {
+      if (this.#supervisor.isCurrent(generation)) {
         throw new UnavailableError('bus: the consumer stopped delivering');
       }
     } catch (err) {
-      this.#restart(generation, err);
+      this.#supervisor.fail(generation, err);
     }
   }
 
@@ -513,7 +492,7 @@ class SupervisedBusSubscription implements BusSubscription {
     try {
       for await (const s of await messages.status()) {
         if (s.type === ConsumerEvents.ConsumerDeleted || s.type === ConsumerEvents.ConsumerNotFound) {
-          void this.#check.run();
+          void this.#supervisor.check();
         }
       }
     } catch {
@@ -524,7 +503,7 @@ class SupervisedBusSubscription implements BusSubscription {
   #dispatch(m: JsMsg): void {
     const seq = m.seq;
     this.#unsettled.add(seq);
-    this.#delivered = true;
+    this.#supervisor.delivered();
     const p = this.#handle(m).finally(() => {
       this.#inFlight.delete(p);
       this.#unsettled.delete(seq);
@@ -577,8 +556,7 @@ class SupervisedBusSubscription implements BusSubscription {
       try {
         await handler(event, { subject: m.subject, deliveryCount, span });
         this.#seen.add(event.id);
-        this.#attempt = 0;
-        this.#reporter.processed();
+        this.#supervisor.handled();
         await m.ackAck().catch(() => false);
       } catch (err) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
@@ -599,104 +577,30 @@ class SupervisedBusSubscription implements BusSubscription {
     });
   }
 
-  #restart(generation: number, err: unknown): void {
-    if (generation !== this.#generation || this.#stopping) return;
-    this.#generation += 1;
-    this.#messages?.stop();
-    this.#messages = undefined;
-    const delayMs = backoffDelay(this.#attempt);
-    this.#attempt += 1;
-    this.#reporter.update({ state: ConsumerState.Down, reason: err instanceof Error ? err.name : 'error' });
-    this.logger.warn(
-      {
-        consumer: this.#name,
-        durable: this.options.durable,
-        attempt: this.#attempt,
-        retryInMs: delayMs,
-        error: err instanceof Error ? err.message : 'error',
-      },
-      'bus: subscription interrupted; resuming',
-    );
-    this.#retryTimer = setTimeout(() => void this.#consume(), delayMs);
-    this.#retryTimer.unref();
-  }
-
-  async #runCheck(): Promise<void> {
-    if (this.#stopping) return;
+  /**
+   * The server-side consumer's counts, and where the stream ends when some are pending. When the consumer is
+   * gone (deleted, or lost with the server's state) it is created again and nothing is returned.
+   */
+  async #head(): Promise<SourceHead<number | undefined> | undefined> {
     let info;
-    let target: number | undefined;
+    let end: number | undefined;
     try {
       info = await withTimeout(
         this.jsm.consumers.info(BUS_STREAM, this.options.durable),
-        Math.min(CHECK_TIMEOUT_MS, 2 * this.#checkIntervalMs),
+        this.#supervisor.checkTimeoutMs,
       );
       if (info.num_pending > 0 || info.num_ack_pending > 0) {
         const filter = this.options.config.filter_subject ?? `${BUS_SUBJECT_PREFIX}.>`;
-        target = (await this.jsm.streams.getMessage(BUS_STREAM, { last_by_subj: filter })).seq;
+        end = (await this.jsm.streams.getMessage(BUS_STREAM, { last_by_subj: filter })).seq;
       }
     } catch (err) {
-      if (this.#stopping) return;
-      if (isConsumerNotFound(err)) {
+      if (!this.#supervisor.closed && isConsumerNotFound(err)) {
         await this.#recreate();
-        return;
+        return undefined;
       }
-      this.#sawUnreachable = true;
-      if (this.#reporter.status().state !== ConsumerState.Down) {
-        this.#reporter.update({ state: ConsumerState.Down, reason: 'unreachable' });
-        this.logger.warn({ consumer: this.#name }, 'bus: cannot reach the consumer');
-      }
-      return;
+      throw err;
     }
-    if (this.#stopping) return;
-    const lag = info.num_pending + info.num_ack_pending;
-    const delivered = this.#delivered;
-    this.#delivered = false;
-    const previous = this.#target;
-    this.#target = target;
-    const backAfterOutage = this.#sawUnreachable;
-    this.#sawUnreachable = false;
-    if (this.#messages === undefined) {
-      this.#reporter.update({ lag });
-      // NATS is back after an outage: restart now rather than at the end of a long back-off.
-      if (backAfterOutage && this.#retryTimer !== undefined) {
-        clearTimeout(this.#retryTimer);
-        void this.#consume();
-      }
-      return;
-    }
-    if (backAfterOutage && info.num_pending > 0 && !delivered && this.#inFlight.size === 0) {
-      // NATS is back but nothing was delivered since: the client may still be in its own back-off. Resume now.
-      this.logger.info({ consumer: this.#name }, 'bus: NATS reachable again; re-starting the subscription');
-      this.#attempt = 0;
-      this.#restart(this.#generation, new UnavailableError('bus: NATS reachable again'));
-      return;
-    }
-    // Caught up: nothing pending, or everything up to where the stream ended at the previous check settled. The
-    // second matters under steady load, when some event is always in flight and the queue is never seen empty.
-    if (lag === 0 || (previous !== undefined && this.#floor >= previous)) {
-      if (this.#everLive && this.#reporter.status().state !== ConsumerState.Live) {
-        this.logger.info({ consumer: this.#name }, 'bus: subscription caught up');
-      }
-      this.#everLive = true;
-      this.#reporter.update({ state: ConsumerState.Live, lag });
-      return;
-    }
-    const behind = previous !== undefined;
-    const state = this.#reporter.status().state;
-    const next = !this.#everLive
-      ? ConsumerState.Starting
-      : behind || state !== ConsumerState.Live
-        ? ConsumerState.Behind
-        : ConsumerState.Live;
-    this.#reporter.update({ state: next, lag, reason: 'behind' });
-    const openForAnInterval = Date.now() - this.#openedAt >= this.#checkIntervalMs;
-    if (behind && openForAnInterval && info.num_pending > 0 && !delivered && this.#inFlight.size === 0) {
-      this.logger.warn(
-        { consumer: this.#name, durable: this.options.durable, pending: info.num_pending },
-        'bus: nothing delivered while events are pending; re-starting the subscription',
-      );
-      this.#restart(this.#generation, new UnavailableError('bus: no deliveries while behind'));
-    }
+    return { pending: info.num_pending, lag: info.num_pending + info.num_ack_pending, end };
   }
 
   /** The server-side consumer is gone (deleted, or lost with the server's state): create it again. */
@@ -709,32 +613,17 @@ class SupervisedBusSubscription implements BusSubscription {
     try {
       await this.jsm.consumers.add(BUS_STREAM, config);
     } catch (err) {
-      this.#reporter.update({ state: ConsumerState.Down, reason: err instanceof Error ? err.name : 'error' });
+      this.#supervisor.reporter.update({
+        state: ConsumerState.Down,
+        reason: err instanceof Error ? err.name : 'error',
+      });
       return;
     }
     this.logger.warn(
       { consumer: this.#name, durable: this.options.durable, afterSequence: floor },
       'bus: the consumer was missing on the server; created it again after the last acknowledged event',
     );
-    this.#generation += 1;
-    this.#messages?.stop();
-    this.#messages = undefined;
-    this.#attempt = 0;
-    await this.#consume();
-  }
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new UnavailableError('bus: check timed out')), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
+    await this.#supervisor.reopen();
   }
 }
 
