@@ -24,6 +24,7 @@ import {
   decodePageToken,
   encodePageToken,
   isPageKeyPair,
+  pageSizeOf,
   findReplay,
   handleCommand,
   idempotencyKey,
@@ -730,9 +731,9 @@ export function listAppointments(deps: SchedulingDeps) {
   ): Promise<scheduling.ListAppointmentsResponse> => {
     const principal = requirePrincipal(ctx);
     const violations: FieldViolation[] = [];
-    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
-    if (pageSize < 1 || pageSize > 200)
-      violations.push({ field: 'page_size', description: 'must be between 1 and 200' });
+    const pageSize =
+      collectViolations(violations, () => pageSizeOf(request.pageSize, { defaultSize: 50, maxSize: 200 })) ??
+      0;
     let clinicianId = request.clinician === '' ? undefined : idFromName(request.clinician, 'users');
     if (request.clinician !== '' && !clinicianId)
       violations.push({ field: 'clinician', description: 'must be users/{user}' });

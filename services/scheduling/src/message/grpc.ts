@@ -11,12 +11,12 @@ import { NotFoundError, PermissionError, ValidationError } from '@haven/errors';
 import { scheduling } from '@haven/proto';
 import {
   commandMetadata,
-  decodePageToken,
-  encodePageToken,
   handleCommand,
   idempotencyKey,
   idempotentResourceId,
-  isPageOffset,
+  nextOffsetToken,
+  offsetPage,
+  pageItems,
   requestRecord,
   requirePrincipal,
   RESOURCE_ID,
@@ -203,13 +203,6 @@ function listedBy(party: ThreadParty, patientId: string | undefined) {
   };
 }
 
-function pageSizeOf(size: number, fallback: number, max: number): number {
-  if (size < 0 || size > max) {
-    throw new ValidationError([{ field: 'page_size', description: `must be 0–${max}` }]);
-  }
-  return size || fallback;
-}
-
 /** ListMessageThreads: ids, counts and times; no text, no PhiAccessed. */
 export function listMessageThreads(deps: Deps) {
   return async (
@@ -223,13 +216,13 @@ export function listMessageThreads(deps: Deps) {
     }
     const patientId =
       request.patient === '' ? undefined : requireResourceId(request.patient, 'patients', 'patient');
-    const size = pageSizeOf(request.pageSize, 50, 200);
     const filter = { m: 'ListMessageThreads', p: patientId ?? '', by: `${by.kind}:${by.id}` };
-    const start = decodePageToken(request.pageToken, filter, isPageOffset) ?? 0;
+    const page = offsetPage(request, filter, { defaultSize: 50, maxSize: 200 });
     const all = deps.threads.list(listedBy(by, patientId));
-    const page = all.slice(start, start + size);
-    const next = start + size < all.length ? encodePageToken(filter, start + size) : '';
-    return { threads: page.map((t) => threadToProto(t, by)), nextPageToken: next };
+    return {
+      threads: pageItems(page, all).map((t) => threadToProto(t, by)),
+      nextPageToken: nextOffsetToken(page, all.length),
+    };
   };
 }
 
@@ -242,16 +235,17 @@ export function listSecureMessages(deps: Deps) {
     const principal = requirePrincipal(ctx);
     const by = partyOf(principal);
     const threadId = threadIdOf(request.parent, 'parent');
-    const size = pageSizeOf(request.pageSize, 100, 500);
     const filter = { m: 'ListSecureMessages', t: threadId };
-    const start = decodePageToken(request.pageToken, filter, isPageOffset) ?? 0;
+    const page = offsetPage(request, filter, { defaultSize: 100, maxSize: 500 });
     const { thread, indexed: current, events } = await loadThread(deps, threadId);
     requireMember(thread, by);
     const posted = events.filter((e) => e.type === MessageThreadEventType.Posted);
-    const page = posted.slice(start, start + size);
-    const next = start + size < posted.length ? encodePageToken(filter, start + size) : '';
-    const response = { thread: threadToProto(current, by), nextPageToken: next };
-    if (page.length === 0) return { ...response, messages: [] };
+    const shown = pageItems(page, posted);
+    const response = {
+      thread: threadToProto(current, by),
+      nextPageToken: nextOffsetToken(page, posted.length),
+    };
+    if (shown.length === 0) return { ...response, messages: [] };
     await recordPhiAccess(deps, {
       principal,
       ctx,
@@ -266,7 +260,7 @@ export function listSecureMessages(deps: Deps) {
       return upTo === undefined ? -1 : thread.messages.findIndex((m) => m.messageId === upTo);
     };
     const messages: scheduling.SecureMessage[] = [];
-    for (const e of page) {
+    for (const e of shown) {
       const data = e.data as { messageId: string; author: ThreadParty; postedAt: string };
       const sealed = e.phi;
       const opened = sealed ? await unlessErased(() => openPhi(deps.keys, sealed), { missingKey: true }) : {};

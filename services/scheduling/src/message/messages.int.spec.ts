@@ -283,6 +283,40 @@ describe('limits and closing', () => {
   });
 });
 
+describe('paging a thread', () => {
+  it('pages its messages (0–500) with a token of that thread only', async () => {
+    const patient = await asPatient(await patientOf('doc-pages'));
+    const thread = async () =>
+      (
+        await callUnary(
+          client,
+          'createMessageThread',
+          scheduling.CreateMessageThreadRequest.fromPartial({ topic: SCHEDULING }),
+          patient,
+        )
+      ).thread!.name;
+    const name = await thread();
+    for (const text of ['first', 'second', 'third']) await post(name, text, patient);
+    const page = (parent: string, pageSize: number, pageToken = '') =>
+      callUnary(client, 'listSecureMessages', { parent, pageSize, pageToken }, patient);
+    const first = await page(name, 2);
+    expect(first.messages.map((m) => m.text)).toEqual(['first', 'second']);
+    const second = await page(name, 2, first.nextPageToken);
+    expect(second.messages.map((m) => m.text)).toEqual(['third']);
+    expect(second.nextPageToken).toBe('');
+    const tooMany = await failureOf(page(name, 501));
+    expect([tooMany.code, tooMany.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/page_size/),
+    ]);
+    const elsewhere = await failureOf(page(await thread(), 2, first.nextPageToken));
+    expect([elsewhere.code, elsewhere.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/page_token/),
+    ]);
+  });
+});
+
 describe('the notice of a new message', () => {
   it('sends the patient the clinic’s name and the link once, never the text or their PHI', async () => {
     const { patientId, appointmentId } = await patientWithAppointment('doc-notice', 'zeb@patient.test');

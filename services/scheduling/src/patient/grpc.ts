@@ -9,9 +9,9 @@ import { scheduling } from '@haven/proto';
 import {
   breakGlassCovers,
   commandMetadata,
-  decodePageToken,
   encodePageToken,
   isPageKeyPair,
+  keyPage,
   handleCommand,
   idempotencyKey,
   idempotentResourceId,
@@ -255,12 +255,13 @@ export function listPatients(deps: Deps) {
     const principal = requirePrincipal(ctx);
     requireSchedulingCaller(principal, SchedulingScope.PatientsRead);
     const why = requirePurpose(request.purpose);
-    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
-    if (pageSize < 1 || pageSize > 100) {
-      throw new ValidationError([{ field: 'page_size', description: 'must be between 1 and 100' }]);
-    }
     const filter = ['patients', principal.id, request.medicalRecordNumber];
-    const after = decodePageToken(request.pageToken, filter, isPageKeyPair);
+    const { size: pageSize, after } = keyPage(
+      request,
+      filter,
+      { defaultSize: 50, maxSize: 100 },
+      isPageKeyPair,
+    );
     const key = (p: RegisteredPatient): [string, string] => [p.createTime ?? '', p.patientId];
     const newerFirst = (a: [string, string], b: readonly [string, string]) =>
       a[0] === b[0] ? (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0) : a[0] < b[0] ? 1 : -1;
