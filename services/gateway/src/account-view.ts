@@ -39,8 +39,8 @@ export interface PasskeyRegisteredView {
 
 /**
  * WebAuthn options as identity made them (the JSON form of `PublicKeyCredentialCreationOptions` or
- * `PublicKeyCredentialRequestOptions`), handed to the browser's WebAuthn library as they are: the gateway reads
- * none of it, and identity checks the ceremony's answer.
+ * `PublicKeyCredentialRequestOptions`), handed to the browser's WebAuthn library as they are once the gateway has
+ * checked the fields the library needs (`webauthn-options.ts`); identity checks the ceremony's answer.
  */
 export interface WebAuthnOptionsView {
   readonly challenge: string;

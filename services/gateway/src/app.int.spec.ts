@@ -524,6 +524,119 @@ describe('gateway against a real gRPC backend', () => {
     });
   });
 
+  describe('passkey ceremonies whose WebAuthn options identity answered', () => {
+    const REGISTRATION = {
+      challenge: 'cmVnaXN0cmF0aW9uLWNoYWxsZW5nZQ',
+      rp: { name: 'Haven', id: 'localhost' },
+      user: { id: 'dS1mcm9udGRlc2s', name: 'frontdesk', displayName: 'Front Desk' },
+      pubKeyCredParams: [
+        { alg: -8, type: 'public-key' },
+        { alg: -7, type: 'public-key' },
+      ],
+      timeout: 60_000,
+      attestation: 'none',
+      excludeCredentials: [{ id: 'Y3JlZGVudGlhbC0x', type: 'public-key', transports: ['internal'] }],
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+      extensions: { credProps: true },
+    };
+    const SIGN_IN = {
+      challenge: 'c2lnbi1pbi1jaGFsbGVuZ2U',
+      timeout: 60_000,
+      rpId: 'localhost',
+      allowCredentials: [],
+      userVerification: 'required',
+    };
+    const json = (value: unknown) => JSON.stringify(value);
+    /** What both ceremonies' options need, wrong in ways a broken identity (or a proxy) could answer. */
+    const common = (options: object): [string, string][] => [
+      ['not JSON', '{"challenge":'],
+      ['null', 'null'],
+      ['a string', '"options"'],
+      ['an array', '[]'],
+      ['no challenge', json({ ...options, challenge: undefined })],
+      ['a challenge that is not base64url', json({ ...options, challenge: 'not base64url!' })],
+      ['a numeric challenge', json({ ...options, challenge: 42 })],
+      ['an empty challenge', json({ ...options, challenge: '' })],
+      ['a timeout that is not a number', json({ ...options, timeout: '60s' })],
+    ];
+    const registrationCases: [string, string][] = [
+      ...common(REGISTRATION),
+      ['no user', json({ ...REGISTRATION, user: undefined })],
+      ['a user id that is not base64url', json({ ...REGISTRATION, user: { ...REGISTRATION.user, id: 7 } })],
+      ['no relying party name', json({ ...REGISTRATION, rp: { id: 'localhost' } })],
+      ['no algorithms', json({ ...REGISTRATION, pubKeyCredParams: [] })],
+      [
+        'an excluded credential without an id',
+        json({ ...REGISTRATION, excludeCredentials: [{ type: 'public-key' }] }),
+      ],
+    ];
+    const signInCases: [string, string][] = [
+      ...common(SIGN_IN),
+      [
+        'an allowed credential id that is not base64url',
+        json({ ...SIGN_IN, allowCredentials: [{ id: 'a b', type: 'public-key' }] }),
+      ],
+      ['allowed credentials that are not a list', json({ ...SIGN_IN, allowCredentials: 'all' })],
+    ];
+
+    beforeEach(() => {
+      backend.passkeyOptions.signIn = json(SIGN_IN);
+      backend.passkeyOptions.registration = json(REGISTRATION);
+    });
+
+    it('hands well-formed options to the browser as identity made them', async () => {
+      const jar = await session();
+      const registration = await jar.post(`${gateway.url}/api/auth/passkeys/register/start`, {});
+      expect(registration.status).toBe(200);
+      expect(await registration.json()).toEqual({
+        ceremony: expect.any(String) as unknown,
+        options: REGISTRATION,
+      });
+      const signIn = await (
+        await session(FRONT_DESK, { signIn: false })
+      ).post(`${gateway.url}/api/auth/passkeys/sign-in/start`, {});
+      expect(signIn.status).toBe(200);
+      expect(await signIn.json()).toEqual({ options: SIGN_IN });
+    });
+
+    it.each(registrationCases)(
+      'answers a registration 502 and nothing of it on %s',
+      async (_what, answer) => {
+        backend.passkeyOptions.registration = answer;
+        const jar = await session();
+        const res = await jar.post(`${gateway.url}/api/auth/passkeys/register/start`, {});
+        expect(res.status).toBe(502);
+        expect(await res.json()).toEqual({
+          error: { code: 'BAD_GATEWAY', message: expect.any(String) as unknown },
+        });
+      },
+    );
+
+    it.each(signInCases)(
+      'answers a sign-in 502, nothing of it and no ceremony cookie on %s',
+      async (_what, answer) => {
+        backend.passkeyOptions.signIn = answer;
+        const jar = await session(FRONT_DESK, { signIn: false });
+        const res = await jar.post(`${gateway.url}/api/auth/passkeys/sign-in/start`, {});
+        expect(res.status).toBe(502);
+        expect(await res.json()).toEqual({
+          error: { code: 'BAD_GATEWAY', message: expect.any(String) as unknown },
+        });
+        expect(jar.last.map((c) => c.name)).not.toContain('haven_passkey');
+      },
+    );
+
+    it('logs that identity answered malformed options, and none of the options', async () => {
+      backend.passkeyOptions.signIn = json({ ...SIGN_IN, challenge: 'secret challenge text' });
+      const before = gateway.logs.length;
+      const jar = await session(FRONT_DESK, { signIn: false });
+      expect((await jar.post(`${gateway.url}/api/auth/passkeys/sign-in/start`, {})).status).toBe(502);
+      const logs = gateway.logs.slice(before).join('');
+      expect(logs).toContain('identity.StartPasskeySignIn');
+      expect(logs).not.toContain('secret challenge text');
+    });
+  });
+
   it('never logs passwords, tokens, usernames or bodies', async () => {
     const jar = await session();
     const token = jar.cookies.get('haven_access') ?? 'missing';

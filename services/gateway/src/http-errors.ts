@@ -39,6 +39,8 @@ const GENERIC: Readonly<Record<string, { status: number; message: string }>> = {
   ABORTED: { status: 409, message: 'Someone else changed this; please try again.' },
   RESOURCE_EXHAUSTED: { status: 429, message: 'Too many attempts; please wait and try again.' },
   UNAVAILABLE: { status: 503, message: 'The service is unavailable; please try again shortly.' },
+  /** A service answered something the gateway cannot pass on (never a gRPC code: the gateway's own finding). */
+  BAD_GATEWAY: { status: 502, message: 'A service answered something unexpected; please try again.' },
   DEADLINE_EXCEEDED: { status: 504, message: 'The service took too long; please try again.' },
   INTERNAL,
 };

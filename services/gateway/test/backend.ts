@@ -1,13 +1,13 @@
 /**
  * Test support: a real gRPC server (the Haven harness, startGrpcService, with the real service definitions
- * from @haven/proto) that implements just enough of identity (Login, RefreshToken, Logout) and scheduling
- * (BookAppointment) for the gateway's own behaviour to be tested. Tokens are real EdDSA JWTs checked by the
+ * from @haven/proto) that implements just enough of identity (Login, RefreshToken, Logout, the starts of the
+ * passkey ceremonies) and scheduling (BookAppointment) for the gateway's own behaviour to be tested. Tokens are real EdDSA JWTs checked by the
  * harness's real verifier.
  */
 import { randomUUID } from 'node:crypto';
 import { PermissionError, UnauthenticatedError, ValidationError } from '@haven/errors';
 import type { FieldViolation } from '@haven/errors';
-import { identity, scheduling } from '@haven/proto';
+import { identity, passkeys, scheduling } from '@haven/proto';
 import { createJwtVerifier, createLogger, startGrpcService } from '@haven/service';
 import type { CallContext, RunningGrpcService, TokenVerifier } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
@@ -54,6 +54,8 @@ export interface TestBackend {
     refreshes: number;
     bookings: Array<{ principalId: string | undefined; clinician: string; patient: string }>;
   };
+  /** The `options_json` StartPasskeySignIn and StartPasskeyRegistration answer (a test may change them). */
+  readonly passkeyOptions: { signIn: string; registration: string };
   /** Signs an access token for a user (e.g. to put in a cookie by hand). */
   sign(user: TestUser, options?: { expiresIn?: string | number }): Promise<string>;
   readonly service: RunningGrpcService;
@@ -155,6 +157,17 @@ export async function startTestBackend(): Promise<TestBackend> {
   };
 
   const schedulingHandlers = schedulingHandlersFor(seen);
+  const passkeyOptions = { signIn: '{}', registration: '{}' };
+  const passkeyHandlers = {
+    startPasskeySignIn: async (): Promise<passkeys.StartPasskeySignInResponse> => ({
+      ceremony: randomUUID(),
+      optionsJson: passkeyOptions.signIn,
+    }),
+    startPasskeyRegistration: async (): Promise<passkeys.StartPasskeyRegistrationResponse> => ({
+      ceremony: randomUUID(),
+      optionsJson: passkeyOptions.registration,
+    }),
+  };
 
   const service = await startGrpcService({
     name: 'gateway-test-backend',
@@ -163,12 +176,14 @@ export async function startTestBackend(): Promise<TestBackend> {
     services: [
       { definition: identity.IdentityServiceService, handlers: identityHandlers },
       { definition: scheduling.SchedulingServiceService, handlers: schedulingHandlers },
+      { definition: passkeys.PasskeyServiceService, handlers: passkeyHandlers },
     ],
     auth: {
       verifier,
       publicMethods: [
         '/haven.identity.v1.IdentityService/Login',
         '/haven.identity.v1.IdentityService/RefreshToken',
+        '/haven.identity.v1.PasskeyService/StartPasskeySignIn',
       ],
     },
     logger: createLogger({ service: 'gateway-test-backend', level: 'silent' }),
@@ -179,6 +194,7 @@ export async function startTestBackend(): Promise<TestBackend> {
     address: `127.0.0.1:${service.port}`,
     verifier,
     seen,
+    passkeyOptions,
     sign,
     service,
     stop: () => service.stop(),

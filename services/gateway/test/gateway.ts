@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { WebSocket } from 'ws';
-import { identity, scheduling } from '@haven/proto';
+import { identity, passkeys, scheduling } from '@haven/proto';
 import { createLogger, listening } from '@haven/service';
 import { eventually, MediaClient } from '@haven/testing';
 import type { AccessRefusalRecorder, Logger, TokenVerifier } from '@haven/service';
@@ -48,6 +48,7 @@ export async function startTestGateway(options: {
   const { logs, logger } = captureLogs();
   const clients = {
     identity: new identity.IdentityServiceClient(options.identityAddress, credentials.createInsecure()),
+    passkeys: new passkeys.PasskeyServiceClient(options.identityAddress, credentials.createInsecure()),
     scheduling: new scheduling.SchedulingServiceClient(
       options.schedulingAddress,
       credentials.createInsecure(),
@@ -69,6 +70,7 @@ export async function startTestGateway(options: {
       server.closeAllConnections();
       await new Promise<void>((res) => server.close(() => res()));
       clients.identity.close();
+      clients.passkeys.close();
       clients.scheduling.close();
     },
   };

@@ -25,6 +25,7 @@ import type { HttpFieldViolation } from '../http-errors';
 import { COOKIES, cookie } from '../security';
 import { staff } from './guards';
 import { roleName } from '../staff-roles';
+import { webAuthnOptions, type WebAuthnCeremony } from '../webauthn-options';
 
 const ID = /^[A-Za-z0-9_-]{1,1024}$/;
 const USER_ID = /^[a-z0-9][a-z0-9-]{3,62}$/;
@@ -51,9 +52,23 @@ function responseJsonOf(req: Request, res: Response, violations: HttpFieldViolat
   return JSON.stringify(response);
 }
 
-/** Identity's WebAuthn options, passed on as they are (the browser's WebAuthn library reads them). */
-function parsedOptions(optionsJson: string): WebAuthnOptionsView {
-  return JSON.parse(optionsJson) as WebAuthnOptionsView;
+/**
+ * Identity's WebAuthn options for the browser's WebAuthn library, or undefined after answering 502 when they are
+ * malformed: none of them is passed on or logged.
+ */
+function optionsFor(
+  ctx: RouteContext,
+  res: Response,
+  answer: { rpc: string; optionsJson: string; ceremony: WebAuthnCeremony },
+): WebAuthnOptionsView | undefined {
+  const options = webAuthnOptions(answer.optionsJson, answer.ceremony);
+  if (options) return options;
+  ctx.logger.warn(
+    { rpc: answer.rpc, correlationId: res.locals['correlationId'] },
+    'identity answered malformed WebAuthn options',
+  );
+  send(res, httpError('BAD_GATEWAY'));
+  return undefined;
 }
 
 /** Registers the passkey routes on the /api router. Without a passkeys client they answer 503. */
@@ -69,10 +84,10 @@ export function registerPasskeyRoutes(api: Router, ctx: RouteContext): void {
     '/auth/passkeys/register/start',
     staff(ctx, { rpc: 'identity.StartPasskeyRegistration' }, async (_req, res, { token }) => {
       const r = await ctx.call(res, token, client, 'startPasskeyRegistration', {});
-      res.status(200).json({
-        ceremony: r.ceremony,
-        options: parsedOptions(r.optionsJson),
-      } satisfies PasskeyRegistrationStartView);
+      const rpc = 'identity.StartPasskeyRegistration';
+      const options = optionsFor(ctx, res, { rpc, optionsJson: r.optionsJson, ceremony: 'creation' });
+      if (!options) return;
+      res.status(200).json({ ceremony: r.ceremony, options } satisfies PasskeyRegistrationStartView);
     }),
   );
 
@@ -134,8 +149,11 @@ function registerSignIn(api: Router, ctx: RouteContext, client: pb.PasskeyServic
   api.post('/auth/passkeys/sign-in/start', async (_req, res) => {
     try {
       const r = await ctx.call(res, undefined, client, 'startPasskeySignIn', {});
+      const rpc = 'identity.StartPasskeySignIn';
+      const options = optionsFor(ctx, res, { rpc, optionsJson: r.optionsJson, ceremony: 'request' });
+      if (!options) return;
       cookies.setPasskeyCeremony(res, r.ceremony);
-      res.status(200).json({ options: parsedOptions(r.optionsJson) } satisfies PasskeySignInStartView);
+      res.status(200).json({ options } satisfies PasskeySignInStartView);
     } catch (err) {
       ctx.logCallFailure(res, 'identity.StartPasskeySignIn', err);
       send(res, httpErrorFromGrpc(err));
