@@ -13,10 +13,10 @@ import {
 import { recording } from '@haven/proto';
 import {
   bindHandlers,
-  decodePageToken,
   encodePageToken,
   idOfName,
   isPageKeyPair,
+  keyPage,
   requirePrincipal,
   type CallContext,
   type Principal,
@@ -124,9 +124,6 @@ function optionalId(value: string, field: string, collection: string, violations
 /** The list a clinician asks for: validated, narrowed to their own recordings. */
 function listQuery(request: recording.ListRecordingsRequest, principal: Principal): ListQuery {
   const violations: FieldViolation[] = [];
-  if (request.pageSize < 0 || request.pageSize > 100) {
-    violations.push({ field: 'page_size', description: 'must be 0–100' });
-  }
   const visit = optionalId(request.visit, 'visit', 'visits', violations);
   const clinician = optionalId(request.clinician, 'clinician', 'users', violations);
   const patient = optionalId(request.patient, 'patient', 'patients', violations);
@@ -136,11 +133,11 @@ function listQuery(request: recording.ListRecordingsRequest, principal: Principa
   }
   const states = new Set(request.states);
   const filter = ['recordings', principal.id, visit ?? '', patient ?? '', [...states].sort()];
-  const after = collectViolations(violations, () =>
-    decodePageToken(request.pageToken, filter, isPageKeyPair),
+  const page = collectViolations(violations, () =>
+    keyPage(request, filter, { defaultSize: 50, maxSize: 100 }, isPageKeyPair),
   );
-  if (violations.length > 0) throw new ValidationError(violations);
-  const size = request.pageSize === 0 ? 50 : request.pageSize;
+  if (violations.length > 0 || !page) throw new ValidationError(violations);
+  const { size, after } = page;
   if (principal.kind === 'patient') {
     if (patient !== undefined && patient !== principal.id) {
       throw new PermissionError('a patient may list only their own recordings');
