@@ -233,6 +233,11 @@ describe('the audit ledger', () => {
       audit.GetInclusionProofRequest.fromPartial({ treeSize: '0' }),
     );
     expect(violatedField(noLeaf)).toBe('leaf');
+    const tooMany = await refusalOf(
+      'listAuditEvents',
+      audit.ListAuditEventsRequest.fromPartial({ pageSize: 501 }),
+    );
+    expect(violatedField(tooMany)).toBe('page_size');
     const clinician = await issuer.sign({ sub: 'u-clin', role: 'clinician' });
     const refused = await refusalOf(
       'getTreeHead',

@@ -18,9 +18,9 @@ import {
   actorOf,
   callMetadata,
   commandEvent,
-  decodePageToken,
   encodePageToken,
   isPageOffset,
+  keyPage,
   isResourceName,
   requirePrincipal,
   type CallContext,
@@ -31,17 +31,12 @@ import type { AuditQuery, AuditRecord } from '../log/audit-record';
 import { TREE_HEAD_ALGORITHM, recordLeafData, type Ledger, type TreeHead } from '../log/ledger';
 import type { StaffDirectory } from '../log/staff-directory';
 
-const MAX_PAGE = 500;
+/** ListAuditEvents: 1–500 entries a page, 50 by default. */
+const EVENT_PAGES = { defaultSize: 50, maxSize: 500 };
 /** A size or index: a non-negative integer this service can hold. */
 const SIZE = /^\d{1,15}$/;
 const PATIENT_NAME = /^patients\/[A-Za-z0-9_-]{1,64}$/;
 const AUDIT_EVENT_NAME = /^auditEvents\/([A-Za-z0-9-]{1,64})$/;
-const DEFAULT_PAGE = 50;
-
-/** The leaf index a page token resumes after; a token from another query adds a violation. */
-function pagePosition(token: string, filter: unknown, violations: FieldViolation[]): number | undefined {
-  return collectViolations(violations, () => decodePageToken(token, filter, isPageOffset));
-}
 export const AUDIT_QUERIED = 'haven.audit.v1.AuditLogQueried';
 export const AUDIT_EXPORTED = 'haven.audit.v1.AuditLogExported';
 
@@ -168,8 +163,6 @@ interface AuditEventsQuery {
 /** Checks a ListAuditEvents request and turns it into a log query; throws ValidationError with every violation. */
 function auditEventsQuery(request: audit.ListAuditEventsRequest): AuditEventsQuery {
   const violations: FieldViolation[] = [];
-  if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
-    violations.push({ field: 'page_size', description: `must be between 0 and ${MAX_PAGE}` });
   if (request.patient !== '' && !PATIENT_NAME.test(request.patient))
     violations.push({ field: 'patient', description: 'must be patients/{patient}' });
   if (request.target !== '' && !isResourceName(request.target))
@@ -193,10 +186,10 @@ function auditEventsQuery(request: audit.ListAuditEventsRequest): AuditEventsQue
     newestFirst,
     [...types].sort(),
   ];
-  const position = pagePosition(request.pageToken, filter, violations);
-  if (violations.length > 0) throw new ValidationError(violations);
-
-  const limit = request.pageSize || DEFAULT_PAGE;
+  // The token holds the leaf index the next page resumes after (before, newest first).
+  const page = collectViolations(violations, () => keyPage(request, filter, EVENT_PAGES, isPageOffset));
+  if (violations.length > 0 || !page) throw new ValidationError(violations);
+  const { size: limit, after: position } = page;
   const query = {
     ...(request.patient ? { patientId: request.patient.slice('patients/'.length) } : {}),
     ...(request.actor ? actorFilter(request.actor) : {}),
@@ -366,14 +359,9 @@ async function listMyAccessLog(
 ): Promise<audit.ListMyAccessLogResponse> {
   const principal = requirePrincipal(ctx);
   if (principal.kind !== 'patient') throw new PermissionError('only a patient may read their own access log');
-  const violations: FieldViolation[] = [];
-  if (request.pageSize < 0 || request.pageSize > 100)
-    violations.push({ field: 'page_size', description: 'must be between 0 and 100' });
   const filter = ['myAccessLog', principal.id];
-  const position = pagePosition(request.pageToken, filter, violations);
-  if (violations.length > 0) throw new ValidationError(violations);
-  const limit = request.pageSize || 50;
-  const before = position ?? Infinity;
+  const { size: limit, after } = keyPage(request, filter, { defaultSize: 50, maxSize: 100 }, isPageOffset);
+  const before = after ?? Infinity;
   const mine = deps.log.newestFirst(
     (r) => r.access !== undefined && r.patientId === principal.id && r.index < before,
     limit + 1,
