@@ -75,13 +75,13 @@ export function ConsentDialog({
           <button
             ref={first}
             type="button"
-            className="button-primary"
+            className="button button-primary"
             disabled={busy}
             onClick={confirm.onClick}
           >
             {confirm.label}
           </button>
-          <button type="button" className="button-quiet" disabled={busy} onClick={decline.onClick}>
+          <button type="button" className="button button-quiet" disabled={busy} onClick={decline.onClick}>
             {decline.label}
           </button>
         </div>

@@ -190,7 +190,7 @@ export function RecordingControls({
           {s.server === 'requested' ? (
             <button
               type="button"
-              className="button-quiet rec-cancel"
+              className="button button-quiet rec-cancel"
               disabled={s.busy}
               onClick={() => void cancel()}
             >
@@ -205,7 +205,7 @@ export function RecordingControls({
       {asked && s.consent === 'given' && role === 'patient' ? (
         <button
           type="button"
-          className="button-quiet rec-withdraw"
+          className="button button-quiet rec-withdraw"
           onClick={() => dispatch({ type: 'WithdrawAsked' })}
         >
           Withdraw consent to recording
@@ -214,7 +214,7 @@ export function RecordingControls({
       {asked && s.consent !== 'given' && !s.dialog && role === 'patient' ? (
         <button
           type="button"
-          className="button-quiet rec-withdraw"
+          className="button button-quiet rec-withdraw"
           onClick={() => dispatch({ type: 'WithdrawAsked' })}
         >
           {s.consent === 'refused' ? 'Change your answer about recording' : 'Answer the recording request'}

@@ -140,7 +140,7 @@ export function RecordingsList({
               {r.state === 'available' ? (
                 <button
                   type="button"
-                  className="button-quiet"
+                  className="button button-quiet"
                   aria-label={`Play the recording of ${when(r.startTime)}`}
                   onClick={() => void start(r)}
                 >
@@ -169,7 +169,7 @@ export function RecordingsList({
           />
           <figcaption>
             {playing.label}. Every viewing is logged.{' '}
-            <button type="button" className="button-quiet" onClick={() => setPlaying(null)}>
+            <button type="button" className="button button-quiet" onClick={() => setPlaying(null)}>
               Close the player
             </button>
           </figcaption>
