@@ -188,14 +188,16 @@ export function ThreadView(props: {
               onChange={(e) => setText(e.target.value)}
             />
           </label>
-          <button type="submit" className="button button-primary" disabled={text.trim() === ''}>
-            Send
-          </button>
-          {canClose ? (
-            <button type="button" className="button button-quiet" onClick={close}>
-              Close thread
+          <div className="actions">
+            <button type="submit" className="button button-primary" disabled={text.trim() === ''}>
+              Send
             </button>
-          ) : null}
+            {canClose ? (
+              <button type="button" className="button button-quiet" onClick={close}>
+                Close thread
+              </button>
+            ) : null}
+          </div>
         </form>
       ) : (
         <p className="hint">This conversation is closed.</p>
