@@ -4,7 +4,7 @@
  * read, and lets them answer or close it. A clinician can start a follow-up with one of their patients, the front
  * desk a scheduling conversation with any patient. New messages and receipts show at once (the live push).
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMessagesPush } from './live';
 import { ThreadList, ThreadView, type ThreadSummary } from './thread';
@@ -67,6 +67,7 @@ function NewThread(props: {
   const { names, topic, onOpened } = props;
   const [patientId, setPatientId] = useState('');
   const [error, setError] = useState('');
+  const fieldId = useId();
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setError('');
@@ -79,13 +80,13 @@ function NewThread(props: {
   if (patients.length === 0) return null;
   return (
     <form onSubmit={submit} className="inline-form">
-      <label>
-        Write to a patient
-        <select name="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)}>
+      <div className="field">
+        <label htmlFor={fieldId}>Write to a patient</label>
+        <select id={fieldId} name="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)}>
           <option value="">Choose…</option>
           <Options of={patients} />
         </select>
-      </label>
+      </div>
       <button type="submit" className="button button-primary" disabled={patientId === ''}>
         New message
       </button>
