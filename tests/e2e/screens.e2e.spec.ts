@@ -79,6 +79,18 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     expect(cut).toEqual([]);
   });
 
+  it('draws every button in the app’s style, none touching the next, each level with the field beside it', () => {
+    const odd = (what: 'unstyled' | 'touching' | 'misaligned') =>
+      result.checks
+        .filter((c) => c[what].length > 0)
+        .map((c) => `${c.screen} @ ${c.width}: ${c[what].join(', ')}`);
+    expect({ unstyled: odd('unstyled'), touching: odd('touching'), misaligned: odd('misaligned') }).toEqual({
+      unstyled: [],
+      touching: [],
+      misaligned: [],
+    });
+  });
+
   it('shows the remote participant without scrolling on the in-visit screens', () => {
     for (const c of result.checks.filter(
       (x) => x.screen === 'patient-visit' || x.screen === 'clinician-visit' || x.screen === 'guest-visit',

@@ -52,6 +52,12 @@ export interface ScreenCheck {
   readonly mainTileQuality: string | null;
   /** Controls cut off by the viewport's or a clipping ancestor's edge (their names); none when all fit. */
   readonly clipped: string[];
+  /** Buttons drawn in the browser's own style (small text, bevelled border) instead of the app's (their names). */
+  readonly unstyled: string[];
+  /** Buttons side by side with less than 4 px between them, as "left | right". */
+  readonly touching: string[];
+  /** A field and the button beside it on one line whose bottom edges differ by more than 2 px, as "field | button". */
+  readonly misaligned: string[];
 }
 
 /** What the driver prints. */
@@ -89,6 +95,35 @@ const CLIPPED_CONTROLS = `(() => {
     if (cut) out.push((el.getAttribute('aria-label') || el.textContent || el.id || el.tagName).trim().slice(0, 40));
   }
   return out;
+})()`;
+
+/**
+ * How the page's buttons sit: the ones the browser draws in its own style (Chromium's default button border is
+ * `outset`; the app's buttons all set theirs), the ones side by side with under 4 px between them (they read as
+ * one control), and a field with a button beside it in a form whose bottom edges are more than 2 px apart.
+ */
+const BUTTON_LAYOUT = `(() => {
+  const name = (el) => (el.getAttribute('aria-label') || el.textContent || el.id || el.tagName).trim().slice(0, 40);
+  const shown = (sel) => [...document.querySelectorAll(sel)]
+    .map((el) => ({ el, r: el.getBoundingClientRect() }))
+    .filter((b) => b.r.width > 1 && b.r.height > 1 && getComputedStyle(b.el).visibility !== 'hidden');
+  const buttons = shown('button');
+  const sameLine = (a, b) => Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top) > Math.min(a.r.height, b.r.height) / 2;
+  const unstyled = buttons.filter((b) => getComputedStyle(b.el).borderTopStyle === 'outset').map((b) => name(b.el));
+  const touching = [];
+  for (const a of buttons)
+    for (const b of buttons) {
+      const gap = b.r.left - a.r.right;
+      if (a !== b && gap > -1 && gap < 4 && sameLine(a, b)) touching.push(name(a.el) + ' | ' + name(b.el));
+    }
+  const misaligned = [];
+  for (const f of shown('form select, form input:not([type=checkbox]):not([type=radio]):not([type=hidden])'))
+    for (const b of buttons) {
+      const gap = b.r.left - f.r.right;
+      if (b.el.form === f.el.form && gap >= 0 && gap < 32 && sameLine(f, b) && Math.abs(f.r.bottom - b.r.bottom) > 2)
+        misaligned.push(((f.el.labels && f.el.labels[0] && f.el.labels[0].firstChild.textContent) || name(f.el)).trim() + ' | ' + name(b.el));
+    }
+  return { unstyled, touching, misaligned };
 })()`;
 
 /**
@@ -210,6 +245,7 @@ async function main(): Promise<ScreensResult> {
         overflowX: Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')),
         ...layout,
         clipped: await page.evaluate<string[]>(CLIPPED_CONTROLS),
+        ...(await page.evaluate<Pick<ScreenCheck, 'unstyled' | 'touching' | 'misaligned'>>(BUTTON_LAYOUT)),
       });
     }
     await page.setViewportSize(VIEWPORTS[0]);
