@@ -277,9 +277,12 @@ describe('web app over the real stack', () => {
     );
     await patient.getByText('Who has looked at your record?').click();
     await patient.locator('#access-log-list li').first().waitFor();
-    await expect(patient.locator('#access-log-list').textContent()).resolves.toContain(
-      'Dr Ada Lovelace (clinician) opened your details (treatment).',
+    const accessLines = await patient.locator('#access-log-list li').allTextContents();
+    expect(accessLines.join('\n')).toMatch(
+      /Dr Ada Lovelace \(clinician\) opened your details( \d+ times)? \(treatment\)\./,
     );
+    // The clinician's reads as the visit opened are one line that counts them, not the same line over and over.
+    expect(accessLines.filter((line, i) => line === accessLines[i - 1])).toEqual([]);
     await screenshot(patient, 'web-patient-access-log');
     await expectAccessible(patient);
     await fitsPhone(patient);

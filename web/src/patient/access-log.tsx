@@ -20,8 +20,8 @@ const RESOURCE_NAMES: Readonly<Record<string, string>> = {
   recordings: 'a recording',
 };
 
-/** One entry in words. */
-export function describeAccess(e: AccessLogEntry): string {
+/** One entry in words; `times` reads of the same thing in the same minute say so ("opened your details 3 times"). */
+export function describeAccess(e: AccessLogEntry, times = 1): string {
   const when = e.time ? new Date(e.time).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }) : '';
   const role = ROLE_NAMES[e.role] ?? 'Someone';
   const who = e.name ? `${e.name} (${role.replace(/^(A|An|The) /, '').toLowerCase()})` : role;
@@ -29,8 +29,24 @@ export function describeAccess(e: AccessLogEntry): string {
   const verb = e.outcome === 'granted' ? 'opened' : 'was refused';
   return (
     `${when}: ${who} ${verb} ${e.outcome === 'granted' ? what : `access to ${what}`}` +
-    ` (${e.purpose}${e.breakGlass ? ', emergency access' : ''}).`
+    `${times > 1 ? ` ${String(times)} times` : ''} (${e.purpose}${e.breakGlass ? ', emergency access' : ''}).`
   );
+}
+
+/**
+ * The log in words, each run of entries that read the same (the same person, the same thing, the same purpose,
+ * the same minute) on one line that counts them: the ledger keeps every read, the patient reads one line for a
+ * burst of them.
+ */
+export function describeAccessLog(entries: readonly AccessLogEntry[]): string[] {
+  const runs: { text: string; entry: AccessLogEntry; times: number }[] = [];
+  for (const entry of entries) {
+    const text = describeAccess(entry);
+    const last = runs[runs.length - 1];
+    if (last?.text === text) last.times += 1;
+    else runs.push({ text, entry, times: 1 });
+  }
+  return runs.map((r) => describeAccess(r.entry, r.times));
 }
 
 /** The collapsible access log of the waiting room. */
@@ -44,7 +60,7 @@ export function AccessLog() {
     api<AccessLogView>('GET', '/api/patient/access-log').then(
       (r) => {
         setStatus(r.entries.length === 0 ? 'Nobody has opened your details yet.' : '');
-        setEntries(r.entries.map(describeAccess));
+        setEntries(describeAccessLog(r.entries));
       },
       () => setStatus('The record of who looked at your details is not available right now.'),
     );
