@@ -3,6 +3,8 @@
  */
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { StaffApp } from '../staff/staff-app';
+import { setClinicTimeZone } from '../staff/time';
+import { CLINIC_ZONE, expectOnClinicClock } from '../testing/clinic-clock';
 import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { UsageCard } from './usage-card';
 import { UsersCard } from './users-card';
@@ -34,6 +36,8 @@ const USERS = [
 const INVALID = invalidArgument;
 
 describe('the staff users card', () => {
+  afterEach(() => setClinicTimeZone(undefined));
+
   it('lists each user with role and state and offers the actions that apply', async () => {
     serveApi({ 'GET /api/users': { status: 200, body: { users: USERS } } });
     render(<UsersCard />);
@@ -61,7 +65,8 @@ describe('the staff users card', () => {
     expect(screen.queryByText('Loading…')).toBeNull();
   });
 
-  it('invites with a role and shows the activation link once; a refused field is shown next to it', async () => {
+  it('invites with a role, shows the activation link once and until when (clinic’s clock), a refused field by it', async () => {
+    setClinicTimeZone(CLINIC_ZONE);
     let n = 0;
     const calls = serveApi({
       'GET /api/users': { status: 200, body: { users: USERS } },
@@ -103,6 +108,7 @@ describe('the staff users card', () => {
       `${window.location.origin}/#invitation=tok.en`,
     );
     expect(screen.getByText(/shown only once/).textContent).toContain('Nia Nurse can set a password');
+    expectOnClinicClock(screen.getByText(/shown only once/).textContent ?? '', '2026-12-09T10:00:00.000Z');
     expect(calls.filter((c) => c.route === 'GET /api/users')).toHaveLength(2); // the list is read again
   });
 

@@ -4,6 +4,7 @@
  * read again; the audit ledger keeps the events, never the PHI. A recording under legal hold is kept until the
  * hold is released. Refused while the patient has an appointment to come or a visit in progress.
  */
+import { dateTimeOf } from '../staff/time';
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { Field, FormMessages, formValue, useForm } from '../staff/form';
@@ -35,7 +36,7 @@ export function EraseCard() {
         reason: formValue(data, 'reason'),
         confirm: formValue(data, 'confirm').trim(),
       });
-      const at = r.patient.erasedAt ? ` on ${new Date(r.patient.erasedAt).toLocaleString()}` : '';
+      const at = r.patient.erasedAt ? ` on ${dateTimeOf(r.patient.erasedAt)}` : '';
       form.setSuccess(
         `Patient ${r.patient.id} was erased${at}. Their details, messages, visit chat and recordings can no ` +
           'longer be read; a recording under legal hold is kept until the hold is released.',

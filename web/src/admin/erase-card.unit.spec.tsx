@@ -2,6 +2,8 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { setClinicTimeZone } from '../staff/time';
+import { CLINIC_ZONE, expectOnClinicClock } from '../testing/clinic-clock';
 import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { EraseCard } from './erase-card';
 
@@ -12,7 +14,10 @@ function fill(id: string, reason: string, confirm: string) {
 }
 
 describe('the erase-a-patient card', () => {
+  afterEach(() => setClinicTimeZone(undefined));
+
   it('sends the reason and the typed confirmation, shows a refusal, then the outcome', async () => {
+    setClinicTimeZone(CLINIC_ZONE);
     let n = 0;
     const calls = serveApi({
       'POST /api/patients/pat-7/erase': () =>
@@ -55,6 +60,7 @@ describe('the erase-a-patient card', () => {
       confirm: 'pat-7',
     });
     expect(screen.getByRole('status').textContent).toMatch(/^Patient pat-7 was erased on .*legal hold/);
+    expectOnClinicClock(screen.getByRole('status').textContent ?? '', '2026-12-06T10:00:00.000Z');
     expect(screen.getByLabelText<HTMLInputElement>(/^Patient id/).value).toBe('');
   });
 

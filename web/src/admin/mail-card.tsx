@@ -3,6 +3,7 @@
  * first, so the first visit shows the invitation arriving inside Haven. Not shown when the gateway has no
  * catcher (never in production: the route does not exist there).
  */
+import { dateTimeOf } from '../staff/time';
 import { useState } from 'react';
 import { api } from '../api/client';
 import { useReload } from '../api/use-reload';
@@ -43,7 +44,7 @@ export function MailCard() {
               <details>
                 <summary>
                   <strong>{m.subject || '(no subject)'}</strong>
-                  <span className="hint">{` to ${m.to}${m.receivedAt ? `, ${new Date(m.receivedAt).toLocaleString()}` : ''}`}</span>
+                  <span className="hint">{` to ${m.to}${m.receivedAt ? `, ${dateTimeOf(m.receivedAt)}` : ''}`}</span>
                 </summary>
                 <pre>{m.text}</pre>
               </details>

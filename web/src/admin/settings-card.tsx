@@ -8,7 +8,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm, type FormState } from '../staff/form';
-import { setClinicTimeZone } from '../staff/time';
+import { dateTimeOf, setClinicTimeZone } from '../staff/time';
 import { Note } from '../ui/note';
 import { whileCurrent } from '../api/while-current';
 import { Options } from '../ui/options';
@@ -260,7 +260,7 @@ export function SettingsCard() {
             The front desk, the clinician’s console and patients’ invitations and reminders show times in this
             zone, with its offset from UTC on that day.
             {settings.updateTime
-              ? ` Last changed ${new Date(settings.updateTime).toLocaleString()}.`
+              ? ` Last changed ${dateTimeOf(settings.updateTime)}.`
               : ' This is the deployment’s default (HAVEN_CLINIC_TIME_ZONE).'}
           </p>
           <ChoiceField

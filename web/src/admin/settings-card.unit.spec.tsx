@@ -3,6 +3,7 @@
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { setClinicTimeZone, timeZone } from '../staff/time';
+import { CLINIC_ZONE, expectOnClinicClock } from '../testing/clinic-clock';
 import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { SettingsCard } from './settings-card';
 
@@ -78,6 +79,17 @@ describe('the clinic settings card', () => {
     expect(screen.getByRole('status').textContent).toBe('The clinic’s time zone is now Europe/Berlin.');
     expect(timeZone()).toBe('Europe/Berlin');
   });
+  it('says when the settings were last changed on the clinic’s clock, without seconds', async () => {
+    const updateTime = '2026-12-06T10:00:00.000Z';
+    setClinicTimeZone(CLINIC_ZONE); // as the staff app does once signed in
+    serveApi({
+      'GET /api/clinic-settings': { status: 200, body: { ...IN_FORCE, timeZone: CLINIC_ZONE, updateTime } },
+    });
+    render(<SettingsCard />);
+    await flush();
+    expectOnClinicClock(screen.getByText(/Last changed/).textContent ?? '', updateTime);
+  });
+
   it('sends only the fields that changed, and shows a refusal on its field', async () => {
     const inForce = IN_FORCE;
     const puts = settingsApi(

@@ -5,6 +5,7 @@
  * runs the same linter and puts each problem next to its field: a field outside the allow-list, free text that
  * looks like PHI, template syntax such as `{{constructor}}`, a missing `{{opt_out}}`.
  */
+import { dateTimeOf } from '../staff/time';
 import { useEffect, useState, type ChangeEvent, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { FormMessages, messageOf, useForm, type FormState } from '../staff/form';
@@ -219,7 +220,7 @@ export function TemplateEditor() {
       </div>
       <p className="hint" id="template-saved-at">
         {loaded?.updateTime
-          ? `Last saved ${new Date(loaded.updateTime).toLocaleString()}.`
+          ? `Last saved ${dateTimeOf(loaded.updateTime)}.`
           : 'The built-in messages are in use.'}
       </p>
       <div className="template-editor">

@@ -2,6 +2,8 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { setClinicTimeZone } from '../staff/time';
+import { CLINIC_ZONE, expectOnClinicClock } from '../testing/clinic-clock';
 import { flush, invalidArgument, serveApi } from '../testing/fake-api';
 import { TemplateEditor } from './template-editor';
 
@@ -28,6 +30,8 @@ const SET = {
 const REFUSED = invalidArgument;
 
 describe('the template editor', () => {
+  afterEach(() => setClinicTimeZone(undefined));
+
   it('opens a language’s messages and previews what the admin types, a moment after', async () => {
     const calls = serveApi({
       'GET /api/message-templates/en': { status: 200, body: SET },
@@ -84,7 +88,8 @@ describe('the template editor', () => {
     );
   });
 
-  it('puts a refused save’s problem next to its field, and says when it is saved', async () => {
+  it('puts a refused save’s problem next to its field, and says when it is saved, on the clinic’s clock', async () => {
+    setClinicTimeZone(CLINIC_ZONE);
     let n = 0;
     const calls = serveApi({
       'GET /api/message-templates/en': { status: 200, body: SET },
@@ -117,6 +122,6 @@ describe('the template editor', () => {
       sms: 'See you {{opt_out}}',
     });
     expect(screen.getByRole('status').textContent).toBe('The invitation message in en is saved.');
-    expect(screen.getByText(/^Last saved/)).toBeTruthy();
+    expectOnClinicClock(screen.getByText(/^Last saved/).textContent ?? '', '2026-12-06T10:00:00.000Z');
   });
 });

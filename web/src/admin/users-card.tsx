@@ -4,6 +4,7 @@
  * through the gateway, which records its event; a refusal (the last admin, an address already taken) is shown in
  * the card.
  */
+import { dateTimeOf } from '../staff/time';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
@@ -177,7 +178,7 @@ export function UsersCard() {
           <p>
             {`${invitation.user?.displayName ?? 'They'} can set a password with this link` +
               (invitation.invitationExpireTime
-                ? ` until ${new Date(invitation.invitationExpireTime).toLocaleString()}`
+                ? ` until ${dateTimeOf(invitation.invitationExpireTime)}`
                 : '') +
               '. It is shown only once: give it to them in person or by your usual secure channel.'}
           </p>

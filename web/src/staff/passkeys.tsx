@@ -6,6 +6,7 @@ import type { Passkey, PasskeyListView } from './types';
 import { passkeyFailure, registerPasskey } from './webauthn';
 import { Note } from '../ui/note';
 import { useReload } from '../api/use-reload';
+import { dateOf, dateTimeOf } from './time';
 
 /** The passkeys card. */
 export function Passkeys() {
@@ -64,8 +65,8 @@ export function Passkeys() {
         {passkeys.map((p) => (
           <li key={p.id}>
             <span>
-              {`${p.name} (${p.createdAt ? `added ${new Date(p.createdAt).toLocaleDateString()}, ` : ''}${
-                p.lastUsedAt ? `last used ${new Date(p.lastUsedAt).toLocaleString()}` : 'never used'
+              {`${p.name} (${p.createdAt ? `added ${dateOf(p.createdAt)}, ` : ''}${
+                p.lastUsedAt ? `last used ${dateTimeOf(p.lastUsedAt)}` : 'never used'
               })`}
             </span>{' '}
             <button

@@ -81,6 +81,10 @@ export const timeOf = (iso: string | null | undefined): string =>
 export const dateTimeOf = (d: Date | string): string =>
   new Date(d).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short', timeZone: timeZone() });
 
+/** "Dec 9, 2026" of an instant on the clinic's wall clock. */
+export const dateOf = (d: Date | string): string =>
+  new Date(d).toLocaleDateString([], { dateStyle: 'medium', timeZone: timeZone() });
+
 /** An ISO time from a datetime-local value read on the clinic's wall clock ('' when it is not a date). */
 export function isoFromLocalInput(value: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value);
