@@ -56,7 +56,7 @@ import { createSoftHsmToken, useSoftHsmToken, type SoftHsmToken } from '@haven/c
 import type { JetStreamEventStore } from '@haven/eventstore';
 import { newEvent, type NewEvent } from '@haven/eventstore';
 import { recording } from '@haven/proto';
-import { callUnary, clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
+import { callUnary, createLogger, type RunningGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   eventually,
@@ -94,7 +94,7 @@ async function getRecordingAs(port: number, id: string) {
       client,
       'getRecording',
       recording.GetRecordingRequest.fromPartial({ name: `recordings/${id}` }),
-      clientCallMetadata({ token: await issuer.sign({ sub: 'clin-p', role: 'clinician' }) }),
+      await issuer.metadata({ sub: 'clin-p', role: 'clinician' }),
     );
   } finally {
     client.close();

@@ -3,6 +3,8 @@ import type { KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { Writable } from 'node:stream';
+import type * as grpc from '@grpc/grpc-js';
+import { clientCallMetadata } from './client';
 import { createLogger, type Logger } from './logger';
 
 /** Claims a test token may carry (all optional; `sub` defaults to `test-user`, `kind` to `user`). */
@@ -28,6 +30,8 @@ export interface TestIssuer {
   readonly kid: string;
   /** Signs an EdDSA JWT; `expiresIn` is a jose duration (`'5m'`) or seconds; default 15 minutes. */
   sign(claims?: TestClaims, options?: { expiresIn?: string | number }): Promise<string>;
+  /** gRPC call metadata with a token `sign(claims)` made: the caller a spec acts as. */
+  metadata(claims?: TestClaims): Promise<grpc.Metadata>;
 }
 
 /**
@@ -41,23 +45,28 @@ export function createTestIssuer(options: { issuer?: string; audience?: string }
   const issuer = options.issuer ?? 'haven-identity';
   const audience = options.audience ?? 'haven';
   const key: KeyObject = privateKey;
+  const sign = (
+    claims: TestClaims = {},
+    signOptions: { expiresIn?: string | number } = {},
+  ): Promise<string> => {
+    const { iss, aud, sub, ...rest } = claims;
+    const exp = signOptions.expiresIn ?? '15m';
+    return new SignJWT({ kind: 'user', ...rest })
+      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+      .setSubject(sub ?? 'test-user')
+      .setIssuer(iss ?? issuer)
+      .setAudience(aud ?? audience)
+      .setIssuedAt()
+      .setExpirationTime(typeof exp === 'number' ? Math.floor(Date.now() / 1000) + exp : exp)
+      .sign(key);
+  };
   return {
     jwks: { keys: [jwk] },
     issuer,
     audience,
     kid,
-    async sign(claims: TestClaims = {}, signOptions: { expiresIn?: string | number } = {}): Promise<string> {
-      const { iss, aud, sub, ...rest } = claims;
-      const exp = signOptions.expiresIn ?? '15m';
-      return new SignJWT({ kind: 'user', ...rest })
-        .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
-        .setSubject(sub ?? 'test-user')
-        .setIssuer(iss ?? issuer)
-        .setAudience(aud ?? audience)
-        .setIssuedAt()
-        .setExpirationTime(typeof exp === 'number' ? Math.floor(Date.now() / 1000) + exp : exp)
-        .sign(key);
-    },
+    sign,
+    metadata: async (claims) => clientCallMetadata({ token: await sign(claims) }),
   };
 }
 

@@ -6,7 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import type { JetStreamEventStore } from '@haven/eventstore';
 import { recording } from '@haven/proto';
-import { clientCallMetadata, createLogger, type RunningGrpcService } from '@haven/service';
+import { createLogger, type RunningGrpcService } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   localClient,
@@ -53,11 +53,9 @@ export async function startRecordingSuite(
     client,
     store,
     connection,
-    as: async (sub, role) => clientCallMetadata({ token: await issuer.sign({ sub, role }) }),
-    asPatient: async (sub, appointment) =>
-      clientCallMetadata({
-        token: await issuer.sign({ sub, kind: 'patient', visit: `appointments/${appointment}` }),
-      }),
+    as: (sub, role) => issuer.metadata({ sub, role }),
+    asPatient: (sub, appointment) =>
+      issuer.metadata({ sub, kind: 'patient', visit: `appointments/${appointment}` }),
     async stop() {
       client.close();
       await service.stop();

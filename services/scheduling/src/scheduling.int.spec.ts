@@ -61,8 +61,7 @@ beforeAll(async () => {
 
 afterAll(() => suite?.stop());
 
-const as = async (sub: string, role: string) =>
-  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
+const as = (sub: string, role: string) => suite.as(sub, role);
 const frontDesk = () => as('u-frontdesk', 'front_desk');
 const clinician = (id = 'clin-a') => as(id, 'clinician');
 

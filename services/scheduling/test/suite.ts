@@ -10,7 +10,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import type { EventStore, JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { clientCallMetadata, createLogger, type Logger } from '@haven/service';
+import { createLogger, type Logger } from '@haven/service';
 import type { TestIssuer } from '@haven/service/testing';
 import {
   catcherSmtpEnv,
@@ -94,7 +94,7 @@ export async function startSchedulingSuite(options: SchedulingSuiteOptions): Pro
     client,
     store,
     connection,
-    as: async (sub, role) => clientCallMetadata({ token: await options.issuer.sign({ sub, role }) }),
+    as: (sub, role) => options.issuer.metadata({ sub, role }),
     async stop() {
       client.close();
       await service.stop();

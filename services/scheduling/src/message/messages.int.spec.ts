@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { accessRefusalStream, callUnary, clientCallMetadata } from '@haven/service';
+import { accessRefusalStream, callUnary } from '@haven/service';
 import { captureLogs, createTestIssuer } from '@haven/service/testing';
 import {
   bookVisit,
@@ -71,10 +71,8 @@ afterAll(async () => {
 });
 
 const staff = (sub: string, role: string) => suite.as(sub, role);
-const asPatient = async (patientId: string) =>
-  clientCallMetadata({
-    token: await patientIssuer.sign({ sub: patientId, kind: 'patient', visit: 'visits/apt-any' }),
-  });
+const asPatient = (patientId: string) =>
+  patientIssuer.metadata({ sub: patientId, kind: 'patient', visit: 'visits/apt-any' });
 
 /** The front desk's client and call metadata, for @haven/testing's calls. */
 const frontDesk = () => ({ client, metadata: () => staff('u-desk', 'front_desk') });

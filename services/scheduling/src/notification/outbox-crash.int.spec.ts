@@ -14,7 +14,6 @@
  */
 import { JetStreamEventStore } from '@haven/eventstore';
 import { scheduling } from '@haven/proto';
-import { clientCallMetadata } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import {
   catcherSmtpEnv,
@@ -66,8 +65,7 @@ afterAll(async () => {
   await jwks?.close();
 });
 
-const frontDesk = async () =>
-  clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) });
+const frontDesk = () => issuer.metadata({ sub: 'u-desk', role: 'front_desk' });
 
 it('sends every invitation exactly once across a kill -9 mid-batch', async () => {
   const hold = catcher.holdFrom(2);

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FilePatientKeyStore, LocalKeyringKms, openPhi, PhiShreddedError } from '@haven/crypto';
 import { JetStreamEventStore, newEventId, type SealedPhi } from '@haven/eventstore';
 import { phiEvents, scheduling } from '@haven/proto';
-import { callUnary, clientCallMetadata, parseStatusDetails } from '@haven/service';
+import { callUnary, parseStatusDetails } from '@haven/service';
 import { createTestIssuer } from '@haven/service/testing';
 import type { NatsConnection } from 'nats';
 import {
@@ -58,10 +58,8 @@ afterAll(async () => {
   await jwks?.close();
 });
 
-const as = async (sub: string, role: string) =>
-  clientCallMetadata({ token: await issuer.sign({ sub, role }) });
-const admin = () => as('u-admin', 'admin');
-const desk = () => as('u-desk', 'front_desk');
+const admin = () => issuer.metadata({ sub: 'u-admin', role: 'admin' });
+const desk = () => issuer.metadata({ sub: 'u-desk', role: 'front_desk' });
 
 /** The service's own key store, opened from outside (its data dir and keyring). */
 async function serviceKeys(): Promise<FilePatientKeyStore> {
@@ -158,7 +156,9 @@ describe('ErasePatient', () => {
     expect(noReason.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(parseStatusDetails(noReason).fieldViolations[0]?.field).toBe('reason');
     for (const role of ['front_desk', 'clinician', 'auditor']) {
-      const denied = await failure(erase(patientId, REQUEST, await as(`u-${role}`, role)));
+      const denied = await failure(
+        erase(patientId, REQUEST, await issuer.metadata({ sub: `u-${role}`, role })),
+      );
       expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
     }
     expect(await typesOf(patientId)).toEqual(['PatientRegistered']);
