@@ -15,7 +15,6 @@ import { audit, scheduling } from '@haven/proto';
 import {
   accessRefusalStream,
   callUnary,
-  clientCallMetadata,
   createJwtVerifier,
   createLogger,
   mutualTlsFromFiles,
@@ -50,7 +49,7 @@ async function getAppointment(address: string, credentials: grpc.ChannelCredenti
         client,
         'getAppointment',
         scheduling.GetAppointmentRequest.fromPartial({ name: 'appointments/apt-1' }),
-        clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) }),
+        await issuer.metadata({ sub: 'u-desk', role: 'front_desk' }),
         { deadlineMs: 5_000 },
       ),
     );
@@ -181,7 +180,7 @@ describe('gRPC mutual TLS in the harness', () => {
         client,
         'getAppointment',
         scheduling.GetAppointmentRequest.fromPartial({ name: 'appointments/apt-1' }),
-        clientCallMetadata({ token: await issuer.sign({ sub: 'u-desk', role: 'front_desk' }) }),
+        await issuer.metadata({ sub: 'u-desk', role: 'front_desk' }),
       ).then(
         () => undefined,
         (e: grpc.ServiceError) => e,
@@ -279,7 +278,7 @@ describe('gRPC mutual TLS of a service process', () => {
           client,
           'listAuditEvents',
           audit.ListAuditEventsRequest.fromPartial({}),
-          clientCallMetadata({ token: await issuer.sign({ sub: 'u-auditor', role: 'auditor' }) }),
+          await issuer.metadata({ sub: 'u-auditor', role: 'auditor' }),
           { deadlineMs: 5_000 },
         ),
       );
