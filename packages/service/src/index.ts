@@ -165,18 +165,10 @@ export { JWKS_PATH, startJwksServer } from './jwks-server';
 export { listening } from './listening';
 export { PHI_ACCESSED, phiAccessEvent } from './phi-access';
 export type { PhiAccess, PhiOutcome } from './phi-access';
-export {
-  decodePageToken,
-  encodePageToken,
-  isPageKeyPair,
-  isPageOffset,
-  keyPage,
-  nextOffsetToken,
-  offsetPage,
-  pageItems,
-  pageSizeOf,
-} from './page-token';
-export type { KeyPage, OffsetPage, PageLimits, PagePosition, PageRequest } from './page-token';
+export { keyPage, nextOffsetToken, offsetPage, pageItems, pageSizeOf } from './page';
+export type { KeyPage, OffsetPage, PageLimits, PageRequest } from './page';
+export { decodePageToken, encodePageToken, isPageKeyPair, isPageOffset } from './page-token';
+export type { PagePosition } from './page-token';
 export type { JwksServer, JwksServerOptions } from './jwks-server';
 export { installSignalHandlers } from './signals';
 export type { SignalHandlerOptions } from './signals';
