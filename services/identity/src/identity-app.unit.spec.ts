@@ -262,6 +262,13 @@ describe('IdentityApp', () => {
     await expect(app.users.listUsers({ pageSize: 1, pageToken: '1' })).rejects.toBeInstanceOf(
       ValidationError,
     );
+    // 1–100 a page (0: 50); a negative size is refused like one over 100, not read as the default.
+    expect((await app.users.listUsers({ pageSize: 100 })).users).toHaveLength(2);
+    for (const pageSize of [-1, 101]) {
+      await expect(app.users.listUsers({ pageSize })).rejects.toMatchObject({
+        violations: [{ field: 'page_size', description: 'must be between 1 and 100, or 0 for 50' }],
+      });
+    }
   });
 
   it("lists users reading the directory once and each user's stream once, at once", async () => {
