@@ -79,6 +79,12 @@ const BUTTONS_TOUCHING_WHAT_FOLLOWS = (part: string) => `(() => {
       return under && under.r.top - b.r.bottom < 8 ? [b.el.textContent.trim() + ' / ' + under.el.textContent.trim().slice(0, 24)] : [];
     });
 })()`;
+/** The space between the patient's visit (its status line or control bar) and the card under it, px. */
+const GAP_UNDER_THE_VISIT = `(() => {
+  const stage = document.querySelector('#step-visit #visit-stage');
+  const next = stage.nextElementSibling;
+  return next.getBoundingClientRect().top - stage.getBoundingClientRect().bottom;
+})()`;
 const localInput = (d: Date) =>
   `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 
@@ -298,6 +304,7 @@ describe('web app over the real stack', () => {
     await staff.locator('#admitted li').first().waitFor({ state: 'visible' });
     await patient.locator('#step-visit').waitFor({ state: 'visible', timeout: 10_000 });
     await expect(patient.locator('#visit-stage').count()).resolves.toBe(1);
+    await expect(patient.evaluate(GAP_UNDER_THE_VISIT)).resolves.toBeGreaterThanOrEqual(8);
     await screenshot(patient, 'web-patient-visit');
     await expectAccessible(patient);
     await fitsPhone(patient);
