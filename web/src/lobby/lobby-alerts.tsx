@@ -163,6 +163,7 @@ export function LobbyNoteForm({
         <label htmlFor={textId}>Your note</label>
         <textarea
           id={textId}
+          className="text-field"
           rows={2}
           maxLength={500}
           value={text}

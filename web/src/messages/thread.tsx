@@ -182,6 +182,7 @@ export function ThreadView(props: {
             Your message
             <textarea
               name="text"
+              className="text-field"
               value={text}
               maxLength={MAX_LENGTH}
               rows={3}
