@@ -79,7 +79,7 @@ const DRIVER = join(__dirname, 'support', 'screens-driver.ts');
     expect(cut).toEqual([]);
   });
 
-  it('draws every button in the app’s style, none touching the next, each level with the field beside it', () => {
+  it('draws every button and field in the app’s style, no two buttons touching, each level with the field by it', () => {
     const odd = (what: 'unstyled' | 'touching' | 'misaligned') =>
       result.checks
         .filter((c) => c[what].length > 0)

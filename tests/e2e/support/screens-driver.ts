@@ -52,7 +52,10 @@ export interface ScreenCheck {
   readonly mainTileQuality: string | null;
   /** Controls cut off by the viewport's or a clipping ancestor's edge (their names); none when all fit. */
   readonly clipped: string[];
-  /** Buttons drawn in the browser's own style (small text, bevelled border) instead of the app's (their names). */
+  /**
+   * Buttons and text fields drawn in the browser's own style (a bevelled button, a field's thin square border)
+   * instead of the app's (their names).
+   */
   readonly unstyled: string[];
   /** Buttons side by side with less than 4 px between them, as "left | right". */
   readonly touching: string[];
@@ -99,7 +102,8 @@ const CLIPPED_CONTROLS = `(() => {
 
 /**
  * How the page's buttons sit: the ones the browser draws in its own style (Chromium's default button border is
- * `outset`; the app's buttons all set theirs), the ones side by side with under 4 px between them (they read as
+ * `outset`; the app's buttons all set theirs), and the text fields too (the app's have a 2 px border, the
+ * browser's a 1 px one), the ones side by side with under 4 px between them (they read as
  * one control), and a field with a button beside it in a form whose bottom edges are more than 2 px apart.
  */
 const BUTTON_LAYOUT = `(() => {
@@ -109,7 +113,11 @@ const BUTTON_LAYOUT = `(() => {
     .filter((b) => b.r.width > 1 && b.r.height > 1 && getComputedStyle(b.el).visibility !== 'hidden');
   const buttons = shown('button');
   const sameLine = (a, b) => Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top) > Math.min(a.r.height, b.r.height) / 2;
-  const unstyled = buttons.filter((b) => getComputedStyle(b.el).borderTopStyle === 'outset').map((b) => name(b.el));
+  const fields = shown('textarea, select, input:not([type=checkbox]):not([type=radio]):not([type=hidden]):not([type=range])');
+  const unstyled = [
+    ...buttons.filter((b) => getComputedStyle(b.el).borderTopStyle === 'outset'),
+    ...fields.filter((f) => parseFloat(getComputedStyle(f.el).borderTopWidth) < 2),
+  ].map((b) => name(b.el.labels && b.el.labels[0] ? b.el.labels[0] : b.el));
   const touching = [];
   for (const a of buttons)
     for (const b of buttons) {
