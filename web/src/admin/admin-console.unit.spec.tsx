@@ -2,6 +2,7 @@
  * @jest-environment jsdom
  */
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { SessionContext } from '../staff/session';
 import { StaffApp } from '../staff/staff-app';
 import { setClinicTimeZone } from '../staff/time';
 import { CLINIC_ZONE, expectOnClinicClock } from '../testing/clinic-clock';
@@ -53,6 +54,21 @@ describe('the staff users card', () => {
     expect(screen.getByRole('button', { name: 'Enable Dr Dee Park' })).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Disable Dr Dee Park' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Reset the second factor of Dr Dee Park' })).toBeNull();
+  });
+
+  it('offers the signed-in admin no Disable on their own row (identity refuses it) and marks it as theirs', async () => {
+    serveApi({ 'GET /api/users': { status: 200, body: { users: USERS } } });
+    render(
+      <SessionContext.Provider value={{ me: { role: 'admin', sub: 'ada' }, signedOut: () => undefined }}>
+        <UsersCard />
+      </SessionContext.Provider>,
+    );
+    await flush();
+    const ada = within(screen.getByRole('list', { name: 'Staff users' })).getAllByRole('listitem')[0]!;
+    expect(ada.textContent).toContain('you');
+    expect(screen.queryByRole('button', { name: 'Disable Ada Admin' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Reset the second factor of Ada Admin' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Enable Dr Dee Park' })).toBeTruthy();
   });
 
   it('says the list could not be read instead of loading for ever', async () => {

@@ -5,9 +5,10 @@
  * the card.
  */
 import { dateTimeOf } from '../staff/time';
-import { useState, type FormEvent } from 'react';
+import { useContext, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { Field, FormMessages, formValue, messageOf, useForm } from '../staff/form';
+import { SessionContext } from '../staff/session';
 import { ROLE_LABELS } from '../staff/types';
 import type { Invitation, StaffUser, StaffUserListView } from './types';
 import { useReload } from '../api/use-reload';
@@ -49,7 +50,19 @@ export function activationUrl(invitation: Pick<Invitation, 'activationPath'>): s
   return `${window.location.origin}${invitation.activationPath}`;
 }
 
-function UserRow({ user, onAction }: { user: StaffUser; onAction: (u: StaffUser, a: UserAction) => void }) {
+/**
+ * One user. `self` is the signed-in admin's own row: identity refuses deactivating one's own account, so the row
+ * offers no Disable and says whose it is.
+ */
+function UserRow({
+  user,
+  self,
+  onAction,
+}: {
+  user: StaffUser;
+  self: boolean;
+  onAction: (u: StaffUser, a: UserAction) => void;
+}) {
   const name = user.displayName || user.email;
   const button = (action: UserAction, label: string, ariaLabel: string) => (
     <button
@@ -68,6 +81,7 @@ function UserRow({ user, onAction }: { user: StaffUser; onAction: (u: StaffUser,
         <span className="hint">{user.email}</span>
         <span className="badge">{ROLE_LABELS[user.role] ?? user.role}</span>
         <span className={`badge badge-user-${user.state}`}>{STATE_LABELS[user.state] ?? user.state}</span>
+        {self ? <span className="hint">you</span> : null}
         {user.state === 'active' && !user.mfaEnrolled ? (
           <span className="hint">no second factor yet</span>
         ) : null}
@@ -75,7 +89,9 @@ function UserRow({ user, onAction }: { user: StaffUser; onAction: (u: StaffUser,
       <div className="row-actions">
         {user.state === 'disabled'
           ? button('enable', 'Enable', `Enable ${name}`)
-          : button('disable', 'Disable', `Disable ${name}`)}
+          : self
+            ? null
+            : button('disable', 'Disable', `Disable ${name}`)}
         {user.mfaEnrolled
           ? button('reset-mfa', 'Reset second factor', `Reset the second factor of ${name}`)
           : null}
@@ -90,6 +106,7 @@ export function UsersCard() {
   const [status, setStatus] = useState<{ kind: 'error' | 'done'; text: string } | null>(null);
   const [invitation, setInvitation] = useState<Invitation | null>(null);
   const form = useForm(INVITE_LABELS);
+  const myId = useContext(SessionContext)?.me.sub;
 
   const load = useReload(
     () => api<StaffUserListView>('GET', '/api/users'),
@@ -143,7 +160,7 @@ export function UsersCard() {
       {users ? (
         <ul id="admin-users-list" className="list" aria-label="Staff users">
           {users.map((u) => (
-            <UserRow key={u.id} user={u} onAction={act} />
+            <UserRow key={u.id} user={u} self={u.id === myId} onAction={act} />
           ))}
         </ul>
       ) : status?.kind === 'error' ? null : (

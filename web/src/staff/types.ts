@@ -56,7 +56,7 @@ export type {
 export type { StaffLiveMessage } from '../../../services/gateway/src/live-view';
 
 /** Who the page is signed in as: `GET /api/me`, or the sign-in's role when that read failed. */
-export type Me = Pick<MeView, 'role'> & Partial<Pick<MeView, 'idleTimeoutSec'>>;
+export type Me = Pick<MeView, 'role'> & Partial<Pick<MeView, 'idleTimeoutSec' | 'sub'>>;
 
 /** The words the page uses for the roles. */
 export const ROLE_LABELS: Readonly<Record<string, string>> = {
