@@ -97,7 +97,7 @@ export function ChatPanel({ chat, id }: { chat: Chat; id: string }) {
         </label>
         <textarea
           id={inputId}
-          className="chat-input"
+          className="text-field chat-input"
           rows={2}
           value={draft}
           aria-describedby={counterId}

@@ -103,6 +103,16 @@ describe('the chat panel', () => {
     expect(screen.getByText('2001/2000', { exact: false })).toBeTruthy();
   });
 
+  it('draws the message box and its buttons like the app’s other fields and buttons', async () => {
+    const ch = fakeChannel();
+    render(<Harness target={{ visitId: 'v1' }} open={ch.open} />);
+    await act(async () => undefined);
+    expect(screen.getByLabelText('Message').classList).toContain('text-field');
+    for (const name of ['Attach a file (image or PDF)', 'Send']) {
+      expect(screen.getByRole('button', { name, hidden: true }).classList).toContain('button');
+    }
+  });
+
   it('shows a shared file as a download link of the page’s own kind, its name as text', async () => {
     const ch = fakeChannel();
     render(<Harness target={{ visitId: 'v1' }} open={ch.open} />);
