@@ -8,7 +8,7 @@
  * 4401; front desk gets 403 on every visit route; another clinician cannot see the visit.
  */
 import type { WebSocket } from 'ws';
-import { MediaClient } from '@haven/testing';
+import { MediaClient, eventually } from '@haven/testing';
 import { CookieJar, liveSocket, type LiveSocket } from '../test/gateway';
 import { startStack } from '../test/stack';
 import type { TestStack } from '../test/stack';
@@ -167,11 +167,20 @@ describe('front desk, patient and clinician through the gateway', () => {
       (p) => p.state === 'lobby',
     )!.id;
 
-    const visits = await ada.fetch(`${stack.url}/api/visits`);
-    expect(visits.status).toBe(200);
-    expect(((await visits.json()) as { visits: unknown[] }).visits).toContainEqual(
-      expect.objectContaining({ id: appointmentId, lobbyCount: 1, admittedCount: 0, locked: false }),
+    // The list is the session service's projection, which follows the event store on its own; the live message
+    // above came through the gateway's bus consumer. Neither waits for the other, so the list may be a moment
+    // behind: it must show the waiting patient once it has caught up.
+    const listed = await eventually(
+      'the waiting patient in the clinician’s list of visits',
+      async () => {
+        const visits = await ada.fetch(`${stack.url}/api/visits`);
+        expect(visits.status).toBe(200);
+        const mine = ((await visits.json()) as { visits: Array<{ id: string; lobbyCount: number }> }).visits;
+        return mine.find((v) => v.id === appointmentId && v.lobbyCount > 0);
+      },
+      { timeoutMs: 10_000 },
     );
+    expect(listed).toMatchObject({ id: appointmentId, lobbyCount: 1, admittedCount: 0, locked: false });
     // The front desk's day view sees that someone waits, and nothing else about the visit.
     const desks = await desk.fetch(`${stack.url}/api/appointments/waiting`);
     expect(desks.status).toBe(200);
